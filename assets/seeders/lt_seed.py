@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""A python3-libtorrent peer for ttui's loopback integration tests.
+
+Seeds (or, with --leech, downloads) one torrent on a single 127.0.0.x address with
+every discovery mechanism off, so it only talks to the tracker in the torrent and to
+peers given with --peer. Prints one status word per line on stdout, flushed:
+  "ready"     seeding and, when the torrent has trackers, the first announce answered
+              (or --announce-wait seconds passed without one);
+  "progress P down=N up=M peers=K"   once a second while downloading (P in percent);
+  "done"      (leech mode) every piece is verified.
+Everything else goes to stderr. It exits on SIGTERM/SIGKILL or after --max-seconds,
+so an orphan left by a killed test cannot live forever.
+"""
+import argparse
+import signal
+import sys
+import time
+
+import libtorrent as lt
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--torrent", required=True)
+    ap.add_argument("--save", required=True, help="directory that holds (or will hold) the payload")
+    ap.add_argument("--ip", default="127.0.0.1", help="listen and outgoing address (127.0.0.x)")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--seed-mode", action="store_true",
+                    help="trust the data without hashing it first (else it is rechecked)")
+    ap.add_argument("--leech", action="store_true", help="download instead of seeding")
+    ap.add_argument("--peer", action="append", default=[], help="ip:port to connect to directly")
+    ap.add_argument("--upload-limit", type=int, default=0, help="bytes/s, 0 = unlimited")
+    ap.add_argument("--download-limit", type=int, default=0, help="bytes/s, 0 = unlimited")
+    ap.add_argument("--user-agent", default=None)
+    ap.add_argument("--announce-wait", type=float, default=20.0)
+    ap.add_argument("--max-seconds", type=float, default=900.0)
+    args = ap.parse_args()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    settings = {
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "dht_bootstrap_nodes": "",
+        # Every peer in the tests shares loopback addresses.
+        "allow_multiple_connections_per_ip": True,
+        # TCP only: the client under test speaks plain TCP.
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "listen_interfaces": "%s:%d" % (args.ip, args.port),
+        "outgoing_interfaces": args.ip,
+        # Reach a peer quickly when it announced before we listened.
+        "min_reconnect_time": 1,
+        "alert_mask": lt.alert.category_t.error_notification
+        | lt.alert.category_t.tracker_notification
+        | lt.alert.category_t.status_notification
+        | lt.alert.category_t.peer_notification,
+        "upload_rate_limit": args.upload_limit,
+        "download_rate_limit": args.download_limit,
+        "announce_to_all_trackers": True,
+        "announce_to_all_tiers": True,
+    }
+    if args.user_agent is not None:
+        settings["user_agent"] = args.user_agent
+    # flags=0: no default plugins (ut_pex would be one); metadata exchange is harmless.
+    ses = lt.session(settings, flags=0)
+    ses.add_extension("ut_metadata")
+    # By default loopback peers sit in the local peer class, which ignores rate limits;
+    # put every address in the global class so --upload-limit really throttles.
+    ipf = lt.ip_filter()
+    ipf.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+    ses.set_peer_class_filter(ipf)
+
+    info = lt.torrent_info(args.torrent)
+    atp = lt.add_torrent_params()
+    atp.ti = info
+    atp.save_path = args.save
+    flags = 0
+    if args.seed_mode and not args.leech:
+        flags |= lt.torrent_flags.seed_mode
+    atp.flags = flags
+    h = ses.add_torrent(atp)
+    trackers = list(info.trackers())
+    has_trackers = len(trackers) > 0
+    log("lt_seed: %s on %s:%d, %s, trackers=%d" % (
+        info.name(), args.ip, args.port, "leech" if args.leech else "seed", len(trackers)))
+
+    for p in args.peer:
+        host, _, port = p.rpartition(":")
+        h.connect_peer((host, int(port)), 0)
+
+    start = time.monotonic()
+    announced = not has_trackers
+    ready_said = False
+    done_said = False
+    last_progress = 0.0
+    while time.monotonic() - start < args.max_seconds:
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.tracker_reply_alert):
+                announced = True
+            if isinstance(a, (lt.tracker_error_alert, lt.torrent_error_alert,
+                              lt.file_error_alert, lt.listen_failed_alert,
+                              lt.tracker_reply_alert, lt.listen_succeeded_alert,
+                              lt.peer_connect_alert, lt.peer_disconnected_alert,
+                              lt.hash_failed_alert)):
+                log("alert: %s" % a.message())
+        st = h.status()
+        seeding = st.state in (lt.torrent_status.seeding, lt.torrent_status.finished) and st.is_seeding
+        now = time.monotonic()
+        if args.leech and now - last_progress >= 1.0:
+            last_progress = now
+            say("progress %.1f down=%d up=%d peers=%d" % (
+                st.progress * 100.0, st.total_payload_download, st.total_payload_upload, st.num_peers))
+        if seeding and not ready_said:
+            if announced or now - start > args.announce_wait:
+                ready_said = True
+                say("ready")
+        if args.leech and seeding and not done_said:
+            done_said = True
+            say("done")
+        if st.errc.value() != 0:
+            log("torrent error: %s" % st.errc.message())
+        ses.wait_for_alert(200)
+    log("lt_seed: --max-seconds reached, exiting")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+//! The diagnostic commands: `peers`, `handshake`, `probe`.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+
+use crate::engine::api::PeerEnd;
+use crate::engine::peer::{connect_and_handshake, read_ext_client};
+use crate::protocol::metainfo::Metainfo;
+use crate::protocol::peer_id::{decode_client, hex, our_peer_id};
+use crate::tracker::{self, AnnounceRequest, Event, Progress};
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))
+}
+
+/// Announces to every tracker of every tier in parallel; returns the merged peers and one
+/// line per tracker saying how it went.
+async fn announce_all(meta: &Metainfo, port: u16) -> (Vec<SocketAddr>, Vec<String>) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .user_agent(concat!("ttui/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default();
+    let peer_id = our_peer_id();
+    let req = AnnounceRequest {
+        info_hash: meta.info_hash,
+        peer_id,
+        port,
+        progress: Progress { uploaded: 0, downloaded: 0, left: meta.info.total_length },
+        event: Event::Started,
+        numwant: 200,
+    };
+    let urls: Vec<String> = meta.trackers.iter().flatten().cloned().collect();
+    let results = futures::future::join_all(urls.iter().map(|u| tracker::announce(u, &req, &http))).await;
+    let mut peers = BTreeSet::new();
+    let mut lines = Vec::new();
+    let mut stopped = Vec::new();
+    for (url, r) in urls.iter().zip(results) {
+        match r {
+            Ok(resp) => {
+                lines.push(format!("{url}: {} peers", resp.peers.len()));
+                peers.extend(resp.peers);
+                stopped.push(url.clone());
+            }
+            Err(e) => lines.push(format!("{url}: {e}")),
+        }
+    }
+    // We are not staying in the swarm: say so, so the tracker does not hand us out.
+    let stop = AnnounceRequest { event: Event::Stopped, ..req };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(3),
+        futures::future::join_all(stopped.iter().map(|u| tracker::announce(u, &stop, &http))),
+    )
+    .await;
+    (peers.into_iter().collect(), lines)
+}
+
+pub fn peers(meta: &Metainfo, port: u16) -> Result<i32, String> {
+    if meta.trackers.is_empty() {
+        return Err("the torrent lists no trackers".into());
+    }
+    let (peers, lines) = runtime()?.block_on(announce_all(meta, port));
+    for l in &lines {
+        eprintln!("{l}");
+    }
+    for p in &peers {
+        println!("{p}");
+    }
+    Ok(0)
+}
+
+pub struct ProbeResult {
+    pub addr: SocketAddr,
+    pub result: Result<(String, [u8; 20]), PeerEnd>,
+    pub took: Duration,
+}
+
+/// One handshake; the client comes from the BEP 10 `v` string when the peer sends one
+/// within a moment, else from its peer id.
+pub async fn probe_one(meta: &Metainfo, addr: SocketAddr) -> ProbeResult {
+    let t0 = Instant::now();
+    let result = match connect_and_handshake(addr, meta.info_hash, our_peer_id(), || {}).await {
+        Err(e) => Err(e),
+        Ok((mut stream, hs, _)) => {
+            let took = t0.elapsed();
+            let from_v = if hs.supports_extensions() {
+                read_ext_client(&mut stream, meta.info.num_pieces(), Duration::from_secs(2)).await
+            } else {
+                None
+            };
+            let client = from_v
+                .or_else(|| decode_client(&hs.peer_id))
+                .unwrap_or_else(|| "unknown client".to_string());
+            return ProbeResult { addr, result: Ok((client, hs.peer_id)), took };
+        }
+    };
+    ProbeResult { addr, result, took: t0.elapsed() }
+}
+
+pub fn handshake(meta: &Metainfo, addr: SocketAddr) -> Result<i32, String> {
+    let r = runtime()?.block_on(probe_one(meta, addr));
+    match r.result {
+        Ok((client, id)) => {
+            println!("Peer ID: {}", hex(&id));
+            println!("Client: {client}");
+            if let Some(by_id) = decode_client(&id) {
+                if by_id != client {
+                    println!("Client by peer id: {by_id}");
+                }
+            }
+            println!("Time: {} ms", r.took.as_millis());
+            Ok(0)
+        }
+        Err(e) => Err(format!("{addr}: {e}")),
+    }
+}
+
+pub fn probe(meta: &Metainfo, extra: &[SocketAddr], no_trackers: bool) -> Result<i32, String> {
+    runtime()?.block_on(async {
+        let mut addrs: BTreeSet<SocketAddr> = extra.iter().copied().collect();
+        if !no_trackers && !meta.trackers.is_empty() {
+            let (peers, lines) = announce_all(meta, 6881).await;
+            for l in &lines {
+                eprintln!("{l}");
+            }
+            addrs.extend(peers);
+        }
+        if addrs.is_empty() {
+            return Err("no peers to probe (no tracker answered and no --peer given)".to_string());
+        }
+        let mut results: Vec<ProbeResult> =
+            stream::iter(addrs).map(|a| probe_one(meta, a)).buffer_unordered(32).collect().await;
+        results.sort_by_key(|r| r.addr);
+        println!("{:<24} {:<40} {:>8}", "ADDRESS", "RESULT", "TIME");
+        for r in &results {
+            let text = match &r.result {
+                Ok((client, _)) => client.clone(),
+                Err(e) => e.to_string(),
+            };
+            println!("{:<24} {:<40} {:>5} ms", r.addr.to_string(), text, r.took.as_millis());
+        }
+        let ok = results.iter().filter(|r| r.result.is_ok()).count();
+        println!("{ok} of {} peers answered the handshake", results.len());
+        Ok(0)
+    })
+}

@@ -1,0 +1,206 @@
+//! `ttui info <TORRENT>`: read a .torrent and print what it holds.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use humansize::{format_size, BINARY};
+use thiserror::Error;
+
+use crate::protocol::metainfo::{Metainfo, MetainfoError};
+
+/// Largest .torrent file we read. The biggest real ones (many thousands of files, small
+/// pieces) are a few MiB; the cap keeps a wrong path (a disk image, /dev/zero) from being
+/// slurped into memory.
+pub const MAX_TORRENT_FILE_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Why a .torrent could not be loaded. Every message is one line; causes are folded into
+/// the message (no `source()` chain) so a caller printing the chain does not repeat them.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("cannot read {}: {reason}", path.display())]
+    Read { path: PathBuf, reason: io::Error },
+    #[error("{} is larger than {} and cannot be a .torrent", path.display(), format_size(MAX_TORRENT_FILE_SIZE, BINARY))]
+    TooLarge { path: PathBuf },
+    #[error("{} is not a valid torrent: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: MetainfoError },
+}
+
+/// Reads and validates a .torrent file.
+pub fn load_torrent(path: &Path) -> Result<Metainfo, LoadError> {
+    let read_err = |reason| LoadError::Read {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut buf = Vec::new();
+    // Read one byte past the cap to tell "exactly at the cap" from "over it".
+    file.take(MAX_TORRENT_FILE_SIZE + 1)
+        .read_to_end(&mut buf)
+        .map_err(read_err)?;
+    if buf.len() as u64 > MAX_TORRENT_FILE_SIZE {
+        return Err(LoadError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    Metainfo::from_bytes(&buf).map_err(|reason| LoadError::Invalid {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// Prints the summary shown by `ttui info`.
+pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
+    let info = &m.info;
+    writeln!(out, "Name: {}", printable(&info.name))?;
+    writeln!(
+        out,
+        "Total size: {} ({} bytes)",
+        format_size(info.total_length, BINARY),
+        info.total_length
+    )?;
+    writeln!(
+        out,
+        "Piece length: {}",
+        format_size(info.piece_length, BINARY)
+    )?;
+    writeln!(out, "Pieces: {}", info.pieces.len())?;
+    writeln!(out, "Info hash: {}", m.info_hash_hex())?;
+    writeln!(out, "Private: {}", if info.private { "yes" } else { "no" })?;
+    if let Some(source) = &info.source {
+        writeln!(out, "Source: {}", printable(source))?;
+    }
+    writeln!(out, "Trackers:")?;
+    if m.trackers.is_empty() {
+        writeln!(out, "  (none)")?;
+    }
+    for (tier, urls) in m.trackers.iter().enumerate() {
+        for url in urls {
+            writeln!(out, "  tier {}: {}", tier + 1, printable(url))?;
+        }
+    }
+    writeln!(out, "Files:")?;
+    let sizes: Vec<String> = info
+        .files
+        .iter()
+        .map(|f| format_size(f.length, BINARY))
+        .collect();
+    let width = sizes.iter().map(String::len).max().unwrap_or(0);
+    for (file, size) in info.files.iter().zip(&sizes) {
+        writeln!(out, "  {size:>width$}  {}", printable(&file.path.join("/")))?;
+    }
+    Ok(())
+}
+
+/// Names and URLs come from the file: escape control characters so a crafted torrent
+/// cannot move the cursor, recolour or clear the user's terminal.
+fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::metainfo::{encode_torrent, hash_pieces};
+
+    fn render(m: &Metainfo) -> String {
+        let mut out = Vec::new();
+        print_info(m, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn multi_file_summary() {
+        let piece = 16 * 1024u32;
+        let data = vec![7u8; 40_000];
+        let files = vec![
+            (vec!["a".to_string(), "big.bin".to_string()], 39_990u64),
+            (vec!["tiny.txt".to_string()], 10),
+            (vec!["empty".to_string()], 0),
+        ];
+        let trackers = vec![
+            vec!["http://127.0.0.1:6969/announce".to_string()],
+            vec![
+                "udp://127.0.0.1:6969".to_string(),
+                "http://127.0.0.2/a".to_string(),
+            ],
+        ];
+        let bytes = encode_torrent(
+            "pack",
+            &files,
+            piece,
+            &hash_pieces(&data, piece),
+            &trackers,
+            true,
+            Some("TTUI"),
+        );
+        let m = Metainfo::from_bytes(&bytes).unwrap();
+        let expected = format!(
+            "Name: pack\n\
+             Total size: 39.06 KiB (40000 bytes)\n\
+             Piece length: 16 KiB\n\
+             Pieces: 3\n\
+             Info hash: {}\n\
+             Private: yes\n\
+             Source: TTUI\n\
+             Trackers:\n\
+             \x20 tier 1: http://127.0.0.1:6969/announce\n\
+             \x20 tier 2: udp://127.0.0.1:6969\n\
+             \x20 tier 2: http://127.0.0.2/a\n\
+             Files:\n\
+             \x20 39.05 KiB  pack/a/big.bin\n\
+             \x20      10 B  pack/tiny.txt\n\
+             \x20       0 B  pack/empty\n",
+            m.info_hash_hex()
+        );
+        assert_eq!(render(&m), expected);
+    }
+
+    #[test]
+    fn single_file_without_trackers() {
+        let data = vec![1u8; 5];
+        let bytes = encode_torrent(
+            "one.iso",
+            &[(vec![], 5)],
+            32 * 1024,
+            &hash_pieces(&data, 32 * 1024),
+            &[],
+            false,
+            None,
+        );
+        let m = Metainfo::from_bytes(&bytes).unwrap();
+        let text = render(&m);
+        assert!(text.contains("Private: no\nTrackers:\n  (none)\nFiles:\n  5 B  one.iso\n"), "{text}");
+        assert!(!text.contains("Source:"));
+        assert!(text.contains("Total size: 5 B (5 bytes)\n"));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+        assert_eq!(printable("plain é"), "plain é");
+    }
+
+    #[test]
+    fn load_errors_are_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.torrent");
+        let e = load_torrent(&missing).unwrap_err();
+        assert!(matches!(e, LoadError::Read { .. }));
+        let bad = dir.path().join("bad.torrent");
+        std::fs::write(&bad, b"d4:infoi1ee").unwrap();
+        let e = load_torrent(&bad).unwrap_err().to_string();
+        assert!(e.ends_with("is not a valid torrent: `info` is not a dictionary"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+}

@@ -1,0 +1,124 @@
+//! Command line: clap definitions and the commands that are not the engine itself.
+
+pub mod diag;
+pub mod headless;
+pub mod info;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::protocol::metainfo::Metainfo;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ttui",
+    version,
+    about = "A BitTorrent client for the terminal that shows why a swarm is slow",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+    #[command(flatten)]
+    pub download: DownloadArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DownloadArgs {
+    /// The .torrent file to download.
+    pub torrent: Option<PathBuf>,
+    /// Directory the torrent's files are written to.
+    #[arg(short, long, default_value = ".")]
+    pub output: PathBuf,
+    /// Port to listen on for peers (0 picks a free one).
+    #[arg(long, default_value_t = 6881)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// Also dial this peer (repeatable); works with no tracker at all.
+    #[arg(long = "peer", value_name = "ADDR")]
+    pub peers: Vec<SocketAddr>,
+    /// Print progress lines instead of the full-screen interface (also when stdout is not a
+    /// terminal).
+    #[arg(long)]
+    pub headless: bool,
+    /// Keep seeding after the download completes (headless; the TUI always does until quit).
+    #[arg(long)]
+    pub seed: bool,
+    /// Do not contact the torrent's trackers.
+    #[arg(long)]
+    pub no_trackers: bool,
+    /// Most peer connections at once.
+    #[arg(long, default_value_t = 50)]
+    pub max_peers: usize,
+    /// Log file (default: $XDG_STATE_HOME/ttui/ttui.log or ~/.local/state/ttui/ttui.log).
+    #[arg(long)]
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Print a torrent's name, size, pieces, info hash, trackers and files.
+    Info { torrent: PathBuf },
+    /// Announce to the torrent's trackers and print the peers, one ip:port a line.
+    Peers {
+        torrent: PathBuf,
+        /// Port to report to the tracker.
+        #[arg(long, default_value_t = 6881)]
+        port: u16,
+    },
+    /// Do one handshake with a peer and print its peer id and client.
+    Handshake { torrent: PathBuf, addr: SocketAddr },
+    /// Handshake every known peer in parallel and print who answers and who does not.
+    Probe {
+        torrent: PathBuf,
+        /// Also probe this peer (repeatable).
+        #[arg(long = "peer", value_name = "ADDR")]
+        peers: Vec<SocketAddr>,
+        /// Only probe the peers given with --peer.
+        #[arg(long)]
+        no_trackers: bool,
+    },
+    /// Verify existing data in the output directory and seed it.
+    Seed(DownloadArgs),
+    /// A local swarm on 127.0.0.1 with the TUI downloading from it; needs no internet.
+    Demo(crate::demo::DemoArgs),
+}
+
+/// Reads and parses a .torrent, with the file name in the one-line error.
+pub fn load_torrent(path: &Path) -> Result<Metainfo, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Metainfo::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Where logs go unless --log-file says otherwise.
+pub fn default_log_path() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("ttui").join("ttui.log")
+}
+
+/// Sends tracing output to a file; the terminal belongs to the UI or the progress lines.
+pub fn init_logging(path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("log directory {}: {e}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("log file {}: {e}", path.display()))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TTUI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! The only engine types the UI (and headless printer) import: plain data, no behaviour
+//! that touches the network or disk. The engine publishes `Arc<Snapshot>` through a
+//! `tokio::sync::watch` channel and takes `Command`s through an mpsc channel.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A peer is identified by its address everywhere (engine, UI, commands).
+pub type PeerAddr = SocketAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Disconnect; the peer may come back only after a cool-down.
+    DropPeer(PeerAddr),
+    /// Disconnect and never connect to (or accept) this address again this session.
+    BanPeer(PeerAddr),
+    /// Graceful stop: tracker `stopped`, files flushed, tasks ended.
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TorrentState {
+    /// Checking existing data on start: pieces checked so far / total.
+    Checking { checked: u32, total: u32 },
+    Downloading,
+    Paused,
+    /// Every piece verified; not uploading (headless without --seed stops here).
+    Complete,
+    /// Every piece verified and we keep serving peers.
+    Seeding,
+    Error(String),
+}
+
+impl TorrentState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            TorrentState::Checking { .. } => "checking",
+            TorrentState::Downloading => "downloading",
+            TorrentState::Paused => "paused",
+            TorrentState::Complete => "complete",
+            TorrentState::Seeding => "seeding",
+            TorrentState::Error(_) => "error",
+        }
+    }
+}
+
+/// What the UI shows for one piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PieceState {
+    #[default]
+    Missing,
+    /// At least one block requested or received, piece not yet verified.
+    InFlight,
+    Verified,
+    /// Failed its hash check at least once and is not verified yet (being fetched again).
+    Failed,
+}
+
+/// Where a peer's path through connection setup stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PeerStage {
+    Queued,
+    Connecting,
+    Handshaking,
+    Connected,
+    Disconnected,
+    Failed,
+}
+
+impl PeerStage {
+    pub fn label(&self) -> &'static str {
+        match self {
+            PeerStage::Queued => "queued",
+            PeerStage::Connecting => "connecting",
+            PeerStage::Handshaking => "handshaking",
+            PeerStage::Connected => "connected",
+            PeerStage::Disconnected => "disconnected",
+            PeerStage::Failed => "failed",
+        }
+    }
+    /// Failed and disconnected rows are kept for a while, dimmed.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, PeerStage::Disconnected | PeerStage::Failed)
+    }
+}
+
+/// Why a connection ended or never came up, in words a person understands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeerEnd {
+    #[error("connection refused")]
+    Refused,
+    #[error("timed out connecting")]
+    ConnectTimeout,
+    #[error("timed out in handshake")]
+    HandshakeTimeout,
+    #[error("connection reset")]
+    Reset,
+    #[error("closed during handshake")]
+    ClosedDuringHandshake,
+    #[error("closed by peer")]
+    ClosedByPeer,
+    #[error("wrong info hash")]
+    WrongInfoHash,
+    #[error("not a BitTorrent peer")]
+    NotBitTorrent,
+    #[error("connected to ourselves")]
+    SelfConnection,
+    #[error("already connected")]
+    Duplicate,
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("silent too long")]
+    Idle,
+    #[error("sent bad data ({0} hash failures)")]
+    HashFailures(u32),
+    #[error("dropped by user")]
+    DroppedByUser,
+    #[error("banned")]
+    Banned,
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("i/o error: {0}")]
+    Io(String),
+    #[error("not needed (both complete)")]
+    NotNeeded,
+    #[error("torrent stopped")]
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerSource {
+    Tracker,
+    /// Given with `--peer` on the command line.
+    Manual,
+    /// Connected to us.
+    Incoming,
+}
+
+/// The four BEP 3 flags. Connections start choked and not interested on both sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChokeFlags {
+    pub am_choking: bool,
+    pub am_interested: bool,
+    pub peer_choking: bool,
+    pub peer_interested: bool,
+}
+
+impl Default for ChokeFlags {
+    fn default() -> Self {
+        ChokeFlags { am_choking: true, am_interested: false, peer_choking: true, peer_interested: false }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerRow {
+    pub addr: PeerAddr,
+    pub source: PeerSource,
+    /// Decoded client name and version ("Transmission 3.00"), from the BEP 10 `v` string when
+    /// sent, else from the peer id.
+    pub client: Option<String>,
+    pub peer_id: Option<[u8; 20]>,
+    pub stage: PeerStage,
+    /// Set when stage is Failed or Disconnected.
+    pub end: Option<PeerEnd>,
+    /// Time since the stage last changed.
+    pub since: Duration,
+    pub flags: ChokeFlags,
+    /// Payload bytes per second, from them / to them.
+    pub down_rate: f64,
+    pub up_rate: f64,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    /// Fraction of the torrent's pieces the peer has (0.0..=1.0).
+    pub progress: f32,
+    /// Our block requests to this peer not answered yet.
+    pub requests_in_flight: u32,
+    /// Hash failures of pieces this peer contributed to.
+    pub hash_failures: u32,
+    /// Connection attempts so far.
+    pub attempts: u32,
+    /// Handshake round trip (connect + handshake), when it completed.
+    pub handshake_time: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrackerStatus {
+    NotContacted,
+    Announcing,
+    Ok { peers: usize },
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackerRow {
+    pub url: String,
+    pub tier: usize,
+    pub status: TrackerStatus,
+    /// Time since the last announce finished.
+    pub last_announce: Option<Duration>,
+    pub next_announce: Option<Duration>,
+    pub seeders: Option<u32>,
+    pub leechers: Option<u32>,
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// Time since the torrent started.
+    pub at: Duration,
+    pub level: LogLevel,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub name: String,
+    pub info_hash: [u8; 20],
+    pub output: PathBuf,
+    pub total_length: u64,
+    pub piece_length: u32,
+    pub num_pieces: u32,
+    pub state: TorrentState,
+    /// Bytes of verified pieces.
+    pub verified_bytes: u64,
+    /// Payload bytes received / sent this session (including discarded and duplicate data).
+    pub downloaded: u64,
+    pub uploaded: u64,
+    /// Bytes thrown away because their piece failed its hash check.
+    pub wasted: u64,
+    pub down_rate: f64,
+    pub up_rate: f64,
+    /// Time since the engine started.
+    pub elapsed: Duration,
+    pub pieces: Vec<PieceState>,
+    /// How many connected peers have each piece.
+    pub availability: Vec<u16>,
+    pub peers: Vec<PeerRow>,
+    pub trackers: Vec<TrackerRow>,
+    /// The last lines of the event log, oldest first.
+    pub log: Vec<LogLine>,
+    /// Port we listen on for incoming peers (0 when not listening).
+    pub listen_port: u16,
+}
+
+impl Snapshot {
+    pub fn verified_pieces(&self) -> usize {
+        self.pieces.iter().filter(|p| **p == PieceState::Verified).count()
+    }
+    pub fn progress(&self) -> f64 {
+        if self.total_length == 0 {
+            1.0
+        } else {
+            self.verified_bytes as f64 / self.total_length as f64
+        }
+    }
+    pub fn connected_peers(&self) -> usize {
+        self.peers.iter().filter(|p| p.stage == PeerStage::Connected).count()
+    }
+    /// Seconds left at the current download rate, if it is moving.
+    pub fn eta(&self) -> Option<Duration> {
+        let left = self.total_length.saturating_sub(self.verified_bytes);
+        if left == 0 {
+            return Some(Duration::ZERO);
+        }
+        if self.down_rate < 1.0 {
+            return None;
+        }
+        Some(Duration::from_secs_f64(left as f64 / self.down_rate))
+    }
+}

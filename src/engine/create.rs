@@ -1,0 +1,622 @@
+//! Making a .torrent from a file or a directory, and deterministic pseudo-random payloads to make
+//! one from (tests, `ttui demo`).
+//!
+//! Blocking std I/O; call from `spawn_blocking` when inside the runtime.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::engine::disk::hash_blocks;
+
+/// Smallest piece length accepted: the request block size. libtorrent refuses anything smaller
+/// or not a multiple of it.
+pub const MIN_PIECE_LENGTH: u32 = 16 * 1024;
+
+// Field names are the bencode keys. serde_bencode sorts dictionary keys when it serialises, and
+// the fields are declared in sorted order as well, so the output is canonical either way.
+#[derive(Serialize)]
+struct TorrentDict<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announce: Option<&'a str>,
+    #[serde(rename = "announce-list", skip_serializing_if = "Option::is_none")]
+    announce_list: Option<Vec<Vec<&'a str>>>,
+    #[serde(rename = "created by")]
+    created_by: &'static str,
+    info: InfoDict,
+}
+
+#[derive(Serialize)]
+struct InfoDict {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<Vec<FileDict>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    length: Option<u64>,
+    name: String,
+    #[serde(rename = "piece length")]
+    piece_length: u32,
+    #[serde(with = "serde_bytes")]
+    pieces: Vec<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct FileDict {
+    length: u64,
+    path: Vec<String>,
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// A file to put in the torrent: where it is now, its path components inside the torrent.
+struct SourceFile {
+    full_path: PathBuf,
+    components: Vec<String>,
+    length: u64,
+}
+
+fn utf8_name(name: &std::ffi::OsStr, full: &Path) -> io::Result<String> {
+    name.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| invalid(format!("{} is not valid UTF-8", full.display())))
+}
+
+/// Collect the regular files under `dir` in byte order of their names, depth first, so the same
+/// tree always gives the same torrent.
+fn walk(dir: &Path, prefix: &mut Vec<String>, out: &mut Vec<SourceFile>) -> io::Result<()> {
+    let mut entries = fs::read_dir(dir)?.collect::<io::Result<Vec<_>>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let full_path = entry.path();
+        let name = utf8_name(&entry.file_name(), &full_path)?;
+        let kind = entry.file_type()?;
+        prefix.push(name);
+        if kind.is_symlink() {
+            return Err(invalid(format!(
+                "refusing symbolic link {}",
+                full_path.display()
+            )));
+        } else if kind.is_dir() {
+            walk(&full_path, prefix, out)?;
+        } else if kind.is_file() {
+            let length = entry.metadata()?.len();
+            out.push(SourceFile {
+                full_path,
+                components: prefix.clone(),
+                length,
+            });
+        } else {
+            return Err(invalid(format!(
+                "{} is not a regular file or directory",
+                full_path.display()
+            )));
+        }
+        prefix.pop();
+    }
+    Ok(())
+}
+
+/// SHA-1 of every piece of the files concatenated in order.
+fn hash_pieces(files: &[SourceFile], piece_length: u32) -> io::Result<Vec<u8>> {
+    let mut pieces = Vec::new();
+    let mut buf = vec![0u8; piece_length as usize];
+    let mut filled = 0usize;
+    for source in files {
+        let mut reader = File::open(&source.full_path)?.take(source.length);
+        let mut read_total = 0u64;
+        // `filled` is reset to 0 whenever the buffer is full, so this slice always exists.
+        while let Some(space) = buf.get_mut(filled..) {
+            let n = reader.read(space)?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+            read_total += n as u64;
+            if filled == buf.len() {
+                pieces.extend_from_slice(&hash_blocks(&[&buf]));
+                filled = 0;
+            }
+        }
+        if read_total != source.length {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{} shrank while it was being hashed",
+                    source.full_path.display()
+                ),
+            ));
+        }
+    }
+    if let Some(tail) = buf.get(..filled).filter(|t| !t.is_empty()) {
+        pieces.extend_from_slice(&hash_blocks(&[tail]));
+    }
+    Ok(pieces)
+}
+
+/// Build a .torrent (BEP 3, BEP 12 `announce-list`) for the file or directory at `path`.
+///
+/// A file gives a single-file torrent; a directory gives a multi-file torrent named after it,
+/// holding every regular file below it (hidden ones included) in sorted order. Symbolic links
+/// and special files are refused rather than followed or skipped, so what is shared is exactly
+/// what is there. `piece_length` must be a power of two of at least 16 KiB. No creation date is
+/// written, so the output depends only on the content.
+pub fn create_torrent(
+    path: &Path,
+    piece_length: u32,
+    trackers: &[Vec<String>],
+    private: bool,
+) -> io::Result<Vec<u8>> {
+    if piece_length < MIN_PIECE_LENGTH || !piece_length.is_power_of_two() {
+        return Err(invalid(format!(
+            "piece length {piece_length} is not a power of two of at least {MIN_PIECE_LENGTH}"
+        )));
+    }
+    let meta = fs::symlink_metadata(path)?;
+    if meta.file_type().is_symlink() {
+        return Err(invalid(format!(
+            "refusing symbolic link {}",
+            path.display()
+        )));
+    }
+    let name = match path.file_name() {
+        Some(name) => utf8_name(name, path)?,
+        // `.` or `/`-ended paths have no file name; the canonical path has, except for `/`.
+        None => {
+            let canonical = path.canonicalize()?;
+            let name = canonical
+                .file_name()
+                .ok_or_else(|| invalid(format!("{} has no name", path.display())))?;
+            utf8_name(name, path)?
+        }
+    };
+
+    let single_file = meta.is_file();
+    let mut files = Vec::new();
+    if single_file {
+        files.push(SourceFile {
+            full_path: path.to_path_buf(),
+            components: vec![name.clone()],
+            length: meta.len(),
+        });
+    } else if meta.is_dir() {
+        walk(path, &mut Vec::new(), &mut files)?;
+    } else {
+        return Err(invalid(format!(
+            "{} is not a regular file or directory",
+            path.display()
+        )));
+    }
+    let total: u64 = files.iter().map(|f| f.length).sum();
+    if total == 0 {
+        return Err(invalid(format!(
+            "nothing to share: {} holds no data",
+            path.display()
+        )));
+    }
+
+    let pieces = hash_pieces(&files, piece_length)?;
+    let info = InfoDict {
+        length: single_file.then_some(total),
+        files: (!single_file).then(|| {
+            files
+                .into_iter()
+                .map(|f| FileDict {
+                    length: f.length,
+                    path: f.components,
+                })
+                .collect()
+        }),
+        name,
+        piece_length,
+        pieces,
+        private: private.then_some(1),
+    };
+
+    let tiers: Vec<Vec<&str>> = trackers
+        .iter()
+        .map(|tier| {
+            tier.iter()
+                .map(String::as_str)
+                .filter(|url| !url.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .filter(|tier| !tier.is_empty())
+        .collect();
+    let announce = tiers.first().and_then(|tier| tier.first()).copied();
+    let tracker_count: usize = tiers.iter().map(Vec::len).sum();
+    let torrent = TorrentDict {
+        announce,
+        // Only needed when there is more than the one `announce` URL.
+        announce_list: (tracker_count > 1).then_some(tiers),
+        created_by: concat!("ttui ", env!("CARGO_PKG_VERSION")),
+        info,
+    };
+    serde_bencode::to_bytes(&torrent).map_err(io::Error::other)
+}
+
+/// One file of a generated payload: path relative to the payload directory, size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadFile {
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// The files `make_payload` writes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PayloadSpec {
+    pub files: Vec<PayloadFile>,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl PayloadSpec {
+    pub fn new<P: Into<PathBuf>>(files: impl IntoIterator<Item = (P, u64)>) -> Self {
+        PayloadSpec {
+            files: files
+                .into_iter()
+                .map(|(path, size)| PayloadFile {
+                    path: path.into(),
+                    size,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn total_size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// About 64 MiB in 8 files: nested folders, a name with spaces, sizes that are not multiples
+    /// of any piece length (so pieces straddle files) and a 7-byte file. No 0-byte file, because
+    /// Transmission does not create those and interop comparisons would trip on it.
+    pub fn demo() -> Self {
+        PayloadSpec::new([
+            ("README.txt", 1_234),
+            ("tiny.bin", 7),
+            ("video/part1.mkv", 25 * MIB + 12_345),
+            ("video/part2.mkv", 20 * MIB + 777),
+            ("video/extras/behind the scenes.mkv", 11 * MIB + 54_321),
+            ("audio/track01.flac", 5 * MIB + 3),
+            ("audio/track02.flac", 3 * MIB - 99_999),
+            ("audio/deep/nested/notes.txt", 4_321),
+        ])
+    }
+}
+
+/// splitmix64: tiny, fast and fully specified, so payloads are identical on every platform and
+/// with every version of the rand crate.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) {
+        let mut chunks = buf.chunks_exact_mut(8);
+        for chunk in &mut chunks {
+            chunk.copy_from_slice(&self.next().to_le_bytes());
+        }
+        let tail = chunks.into_remainder();
+        let bytes = self.next().to_le_bytes();
+        for (dst, src) in tail.iter_mut().zip(bytes) {
+            *dst = src;
+        }
+    }
+}
+
+/// FNV-1a, to give each file its own stream: a file's content depends only on the seed and its
+/// own path, not on what else is in the spec.
+fn path_seed(path: &Path) -> u64 {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xCBF2_9CE4_8422_2325, |hash, &byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01B3)
+        })
+}
+
+/// Write the files of `spec` under `dir` (created if missing) with deterministic pseudo-random
+/// content: the same seed always gives the same bytes.
+pub fn make_payload(dir: &Path, spec: &PayloadSpec, seed: u64) -> io::Result<()> {
+    for file in &spec.files {
+        let relative_ok = file.path.components().next().is_some()
+            && file
+                .path
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)));
+        if !relative_ok {
+            return Err(invalid(format!(
+                "payload path {} must be relative without `.` or `..`",
+                file.path.display()
+            )));
+        }
+    }
+    let mut buf = vec![0u8; MIB as usize];
+    for file in &spec.files {
+        let path = dir.join(&file.path);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let mut out = File::create(&path)?;
+        let mut rng = SplitMix64(seed ^ path_seed(&file.path));
+        let mut left = file.size;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            let chunk = buf.get_mut(..n).unwrap_or_default();
+            rng.fill(chunk);
+            out.write_all(chunk)?;
+            left -= n as u64;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::metainfo::Metainfo;
+    use serde::Deserialize;
+
+    /// Walks one bencoded value, asserting canonical form (dictionary keys strictly increasing,
+    /// no leading zeros); returns the bytes it took.
+    fn canonical_len(buf: &[u8]) -> usize {
+        match buf.first() {
+            Some(b'i') => {
+                let end = buf.iter().position(|&b| b == b'e').unwrap();
+                let digits = std::str::from_utf8(&buf[1..end]).unwrap();
+                assert_eq!(digits.parse::<i64>().unwrap().to_string(), digits);
+                end + 1
+            }
+            Some(b'l') => {
+                let mut pos = 1;
+                while buf[pos] != b'e' {
+                    pos += canonical_len(&buf[pos..]);
+                }
+                pos + 1
+            }
+            Some(b'd') => {
+                let mut pos = 1;
+                let mut previous: Option<&[u8]> = None;
+                while buf[pos] != b'e' {
+                    let key_len = canonical_len(&buf[pos..]);
+                    let key = &buf[pos..pos + key_len];
+                    let key = &key[key.iter().position(|&b| b == b':').unwrap() + 1..];
+                    if let Some(previous) = previous {
+                        assert!(previous < key, "keys out of order: {previous:?} {key:?}");
+                    }
+                    previous = Some(key);
+                    pos += key_len;
+                    pos += canonical_len(&buf[pos..]);
+                }
+                pos + 1
+            }
+            Some(b'0'..=b'9') => {
+                let colon = buf.iter().position(|&b| b == b':').unwrap();
+                let len: usize = std::str::from_utf8(&buf[..colon]).unwrap().parse().unwrap();
+                colon + 1 + len
+            }
+            other => panic!("not bencode: {other:?}"),
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct Torrent {
+        announce: Option<String>,
+        #[serde(rename = "announce-list")]
+        announce_list: Option<Vec<Vec<String>>>,
+        info: TorrentInfo,
+    }
+
+    #[derive(Deserialize)]
+    struct TorrentInfo {
+        name: String,
+        #[serde(rename = "piece length")]
+        piece_length: u32,
+        #[serde(with = "serde_bytes")]
+        pieces: Vec<u8>,
+        length: Option<u64>,
+        files: Option<Vec<TorrentFile>>,
+        private: Option<u8>,
+    }
+
+    #[derive(Deserialize)]
+    struct TorrentFile {
+        length: u64,
+        path: Vec<String>,
+    }
+
+    fn parse(torrent: &[u8]) -> Torrent {
+        assert_eq!(
+            canonical_len(torrent),
+            torrent.len(),
+            "one value, nothing after it"
+        );
+        serde_bencode::from_bytes(torrent).unwrap()
+    }
+
+    fn sha1_pieces(data: &[u8], piece_length: usize) -> Vec<u8> {
+        data.chunks(piece_length)
+            .flat_map(|c| hash_blocks(&[c]))
+            .collect()
+    }
+
+    fn trackers() -> Vec<Vec<String>> {
+        vec![
+            vec!["http://127.0.0.1:6969/announce".into()],
+            vec![
+                "http://127.0.0.2:6969/announce".into(),
+                "udp://127.0.0.3:6969".into(),
+            ],
+        ]
+    }
+
+    #[test]
+    fn multi_file_torrent_describes_the_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let payload = dir.path().join("My Payload");
+        // Listed out of order on purpose: the torrent must come out sorted.
+        let spec = PayloadSpec::new([
+            ("z.bin", 100_000),
+            ("a/nested/deep.bin", 40_000),
+            ("a/empty", 0),
+            (".hidden", 3),
+            ("a/b.bin", 70_001),
+            ("tiny", 1),
+        ]);
+        make_payload(&payload, &spec, 42).unwrap();
+        let bytes = create_torrent(&payload, 16_384, &trackers(), true).unwrap();
+        let torrent = parse(&bytes);
+
+        let order = [
+            ".hidden",
+            "a/b.bin",
+            "a/empty",
+            "a/nested/deep.bin",
+            "tiny",
+            "z.bin",
+        ];
+        let files = torrent.info.files.as_ref().unwrap();
+        let paths: Vec<String> = files.iter().map(|f| f.path.join("/")).collect();
+        assert_eq!(paths, order);
+        let mut concatenated = Vec::new();
+        for (file, name) in files.iter().zip(order) {
+            let content = fs::read(payload.join(name)).unwrap();
+            assert_eq!(file.length, content.len() as u64, "{name}");
+            concatenated.extend_from_slice(&content);
+        }
+        assert_eq!(concatenated.len() as u64, spec.total_size());
+        assert_eq!(torrent.info.pieces, sha1_pieces(&concatenated, 16_384));
+        assert_eq!(torrent.info.pieces.len(), 20 * 13);
+        assert_eq!(torrent.info.name, "My Payload");
+        assert_eq!(torrent.info.piece_length, 16_384);
+        assert_eq!(torrent.info.length, None);
+        assert_eq!(torrent.info.private, Some(1));
+        assert_eq!(
+            torrent.announce.as_deref(),
+            Some("http://127.0.0.1:6969/announce")
+        );
+        assert_eq!(torrent.announce_list, Some(trackers()));
+
+        let meta = Metainfo::from_bytes(&bytes).unwrap();
+        assert!(!meta.info.single_file);
+        assert!(meta.info.private);
+        assert_eq!(meta.info.total_length, spec.total_size());
+        assert_eq!(meta.info.pieces.concat(), torrent.info.pieces);
+        assert_eq!(meta.trackers, trackers());
+        let meta_paths: Vec<String> = meta.info.files.iter().map(|f| f.path.join("/")).collect();
+        let expected: Vec<String> = order.iter().map(|p| format!("My Payload/{p}")).collect();
+        assert_eq!(meta_paths, expected);
+
+        // Same tree, same bytes.
+        assert_eq!(
+            create_torrent(&payload, 16_384, &trackers(), true).unwrap(),
+            bytes
+        );
+    }
+
+    #[test]
+    fn single_file_torrent() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = PayloadSpec::new([("song.flac", 50_000)]);
+        make_payload(dir.path(), &spec, 1).unwrap();
+        let path = dir.path().join("song.flac");
+        let bytes = create_torrent(&path, 32_768, &trackers()[..1], false).unwrap();
+        let torrent = parse(&bytes);
+        assert_eq!(torrent.info.name, "song.flac");
+        assert_eq!(torrent.info.length, Some(50_000));
+        assert!(torrent.info.files.is_none());
+        assert_eq!(torrent.info.private, None);
+        assert_eq!(
+            torrent.announce_list, None,
+            "one tracker needs no announce-list"
+        );
+        assert_eq!(
+            torrent.info.pieces,
+            sha1_pieces(&fs::read(&path).unwrap(), 32_768)
+        );
+
+        let meta = Metainfo::from_bytes(&bytes).unwrap();
+        assert!(meta.info.single_file);
+        assert_eq!(meta.info.files.len(), 1);
+        assert_eq!(meta.info.files[0].path, ["song.flac"]);
+        assert_eq!(meta.trackers, trackers()[..1]);
+
+        let bare = parse(&create_torrent(&path, 32_768, &[], false).unwrap());
+        assert_eq!(bare.announce, None);
+    }
+
+    #[test]
+    fn bad_inputs_are_refused() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let payload = dir.path().join("p");
+        make_payload(&payload, &PayloadSpec::new([("a", 10)]), 1).unwrap();
+        for piece_length in [0, 8_192, 20_000, 16_385] {
+            let err = create_torrent(&payload, piece_length, &[], false).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{piece_length}");
+        }
+        symlink(payload.join("a"), dir.path().join("top-link")).unwrap();
+        let err = create_torrent(&dir.path().join("top-link"), 16_384, &[], false).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        symlink(payload.join("a"), payload.join("inner-link")).unwrap();
+        let err = create_torrent(&payload, 16_384, &[], false).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+
+        let empty = dir.path().join("empty");
+        make_payload(&empty, &PayloadSpec::new([("zero", 0)]), 1).unwrap();
+        let err = create_torrent(&empty, 16_384, &[], false).unwrap_err();
+        assert!(err.to_string().contains("nothing to share"), "{err}");
+    }
+
+    #[test]
+    fn payload_is_deterministic_and_sized_as_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = PayloadSpec::new([("x/y/big", (1 << 20) + 13), ("small", 5), ("zero", 0)]);
+        make_payload(&dir.path().join("one"), &spec, 7).unwrap();
+        make_payload(&dir.path().join("two"), &spec, 7).unwrap();
+        make_payload(&dir.path().join("three"), &spec, 8).unwrap();
+        for file in &spec.files {
+            let one = fs::read(dir.path().join("one").join(&file.path)).unwrap();
+            assert_eq!(one.len() as u64, file.size);
+            assert_eq!(
+                one,
+                fs::read(dir.path().join("two").join(&file.path)).unwrap()
+            );
+            if file.size > 0 {
+                assert_ne!(
+                    one,
+                    fs::read(dir.path().join("three").join(&file.path)).unwrap()
+                );
+            }
+        }
+        let big = fs::read(dir.path().join("one/x/y/big")).unwrap();
+        // Not a repeating pattern: the two 1 MiB-buffer halves differ.
+        assert_ne!(big[..13], big[1 << 20..(1 << 20) + 13]);
+
+        for bad in ["../escape", "/abs", "a/../b", ""] {
+            let err = make_payload(dir.path(), &PayloadSpec::new([(bad, 1)]), 1).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
+        }
+        assert!(!dir.path().parent().unwrap().join("escape").exists());
+    }
+
+    #[test]
+    fn demo_spec_is_about_64_mib_and_unaligned() {
+        let spec = PayloadSpec::demo();
+        let total = spec.total_size();
+        assert!((63 * MIB..=65 * MIB).contains(&total), "{total}");
+        assert!(spec.files.iter().any(|f| f.size < 16));
+        assert!(spec.files.iter().any(|f| f.path.components().count() >= 3));
+        assert!(spec.files.iter().all(|f| f.size % 16_384 != 0));
+    }
+}

@@ -1,0 +1,501 @@
+//! Piece and block state for one torrent, and the choice of what to request next.
+//!
+//! Invariants (checked by `debug_check` in tests; every method keeps them):
+//! 1. A piece is in exactly one of: verified (`have`), hashing (`hashing`), in progress
+//!    (`partial`), or missing (none of those).
+//! 2. A partial piece's `received` equals the number of `Block::Received` entries, and `data[b]`
+//!    is `Some` exactly for those blocks. When `received` reaches the block count the piece
+//!    leaves `partial` for `hashing` in the same call, so a complete piece is never requestable.
+//! 3. `Block::Requested(n)` counts outstanding requests for that block across all peers
+//!    (n > 1 only in endgame). Every request a peer task tracks in flight was counted here and is
+//!    given back through `release` or consumed by `block_received`.
+//! 4. `have` only grows except through `piece_failed`... never: a verified piece is never un-set.
+//!    A piece that fails its hash goes back to missing and is marked `failed` for the UI.
+//! 5. `availability[i]` is the number of connected peers that have piece `i`; a peer task adds its
+//!    pieces when it learns them and removes them all when it ends.
+//! Lock rule: the picker lives in a std Mutex inside `Shared`; nobody holds it across `.await`.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use rand::Rng;
+
+use crate::engine::api::PieceState;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::message::BLOCK_LEN;
+
+/// How many pieces we pick at random before switching to rarest-first: a new peer then has
+/// something to trade quickly (the BitTorrent "random first piece" policy).
+const RANDOM_FIRST: u32 = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    Missing,
+    Requested(u8),
+    Received,
+}
+
+#[derive(Debug)]
+struct Partial {
+    blocks: Vec<Block>,
+    data: Vec<Option<Bytes>>,
+    received: u32,
+    /// Connection ids that contributed at least one block, for hash-failure accounting.
+    contributors: Vec<u64>,
+}
+
+/// A block we ask a peer for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockRef {
+    pub index: u32,
+    pub begin: u32,
+    pub length: u32,
+}
+
+pub enum Received {
+    /// Already had it (endgame duplicate, or the piece was finished meanwhile).
+    Duplicate,
+    Stored,
+    /// The last block of a piece: its blocks in order, ready for hashing.
+    PieceComplete { blocks: Vec<Bytes>, contributors: Vec<u64> },
+}
+
+#[derive(Debug)]
+pub struct Picker {
+    piece_length: u32,
+    total_length: u64,
+    have: Bitfield,
+    failed: Vec<bool>,
+    availability: Vec<u16>,
+    partial: HashMap<u32, Partial>,
+    hashing: Vec<u32>,
+    /// Blocks not yet requested by anyone, over pieces that are missing or partial.
+    /// Zero means every remaining block is in flight: endgame.
+    unrequested_blocks: u64,
+    max_partial: usize,
+}
+
+impl Picker {
+    pub fn new(num_pieces: u32, piece_length: u32, total_length: u64, have: Bitfield) -> Self {
+        let mut p = Picker {
+            piece_length,
+            total_length,
+            failed: vec![false; num_pieces as usize],
+            availability: vec![0; num_pieces as usize],
+            partial: HashMap::new(),
+            hashing: Vec::new(),
+            unrequested_blocks: 0,
+            have,
+            max_partial: 64,
+        };
+        p.unrequested_blocks =
+            (0..num_pieces).filter(|i| !p.have.get(*i)).map(|i| p.blocks_in(i) as u64).sum();
+        p
+    }
+
+    pub fn num_pieces(&self) -> u32 {
+        self.have.len()
+    }
+
+    pub fn piece_len(&self, index: u32) -> u32 {
+        let start = index as u64 * self.piece_length as u64;
+        (self.total_length - start).min(self.piece_length as u64) as u32
+    }
+
+    fn blocks_in(&self, index: u32) -> u32 {
+        self.piece_len(index).div_ceil(BLOCK_LEN)
+    }
+
+    fn block_len(&self, index: u32, block: u32) -> u32 {
+        (self.piece_len(index) - block * BLOCK_LEN).min(BLOCK_LEN)
+    }
+
+    pub fn have(&self) -> &Bitfield {
+        &self.have
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.have.is_complete()
+    }
+
+    pub fn verified_bytes(&self) -> u64 {
+        if self.have.is_complete() {
+            return self.total_length;
+        }
+        let last = self.num_pieces().saturating_sub(1);
+        let mut n = self.have.count() as u64 * self.piece_length as u64;
+        if self.have.get(last) {
+            n = n - self.piece_length as u64 + self.piece_len(last) as u64;
+        }
+        n
+    }
+
+    pub fn left(&self) -> u64 {
+        self.total_length - self.verified_bytes()
+    }
+
+    pub fn in_endgame(&self) -> bool {
+        self.unrequested_blocks == 0 && !self.have.is_complete()
+    }
+
+    /// Limits the pieces in progress (each holds up to a piece of memory until verified).
+    pub fn set_max_partial(&mut self, n: usize) {
+        self.max_partial = n.max(2);
+    }
+
+    // --- availability -------------------------------------------------------------------
+
+    pub fn add_availability(&mut self, index: u32) {
+        if let Some(a) = self.availability.get_mut(index as usize) {
+            *a = a.saturating_add(1);
+        }
+    }
+
+    pub fn remove_availability(&mut self, index: u32) {
+        if let Some(a) = self.availability.get_mut(index as usize) {
+            *a = a.saturating_sub(1);
+        }
+    }
+
+    pub fn add_bitfield(&mut self, bf: &Bitfield) {
+        for i in bf.ones() {
+            self.add_availability(i);
+        }
+    }
+
+    pub fn remove_bitfield(&mut self, bf: &Bitfield) {
+        for i in bf.ones() {
+            self.remove_availability(i);
+        }
+    }
+
+    pub fn availability(&self) -> &[u16] {
+        &self.availability
+    }
+
+    /// True when the peer has a piece we still need.
+    pub fn wants_any(&self, peer: &Bitfield) -> bool {
+        if peer.is_complete() {
+            return !self.have.is_complete();
+        }
+        peer.ones().any(|i| !self.have.get(i))
+    }
+
+    pub fn wants(&self, index: u32) -> bool {
+        index < self.num_pieces() && !self.have.get(index)
+    }
+
+    // --- picking ------------------------------------------------------------------------
+
+    /// Picks up to `max` blocks for a peer that has `peer` pieces; `mine` are the blocks this
+    /// peer already has in flight (endgame never duplicates onto the same peer).
+    pub fn pick(&mut self, peer: &Bitfield, max: usize, mine: &dyn Fn(BlockRef) -> bool, out: &mut Vec<BlockRef>) {
+        if max == 0 || self.have.is_complete() {
+            return;
+        }
+        // 1. Finish pieces already started, so memory and partial pieces stay few.
+        let mut started: Vec<u32> = self.partial.keys().copied().filter(|i| peer.get(*i)).collect();
+        started.sort_unstable();
+        for index in &started {
+            self.take_missing(*index, max, out);
+            if out.len() >= max {
+                return;
+            }
+        }
+        // 2. Start new pieces, rarest first after a few random ones.
+        while out.len() < max && self.partial.len() + self.hashing.len() < self.max_partial {
+            let Some(index) = self.choose_new(peer) else { break };
+            let blocks = self.blocks_in(index) as usize;
+            self.partial.insert(
+                index,
+                Partial {
+                    blocks: vec![Block::Missing; blocks],
+                    data: vec![None; blocks],
+                    received: 0,
+                    contributors: Vec::new(),
+                },
+            );
+            self.take_missing(index, max, out);
+        }
+        // 3. Endgame: every block is requested; ask this peer too for blocks in flight elsewhere.
+        if out.len() < max && self.unrequested_blocks == 0 {
+            for index in started {
+                let nblocks = self.blocks_in(index);
+                let last_len = self.block_len(index, nblocks - 1);
+                let Some(p) = self.partial.get_mut(&index) else { continue };
+                for (b, st) in p.blocks.iter_mut().enumerate() {
+                    if out.len() >= max {
+                        return;
+                    }
+                    if let Block::Requested(n) = *st {
+                        let b = b as u32;
+                        let length = if b + 1 == nblocks { last_len } else { BLOCK_LEN };
+                        let r = BlockRef { index, begin: b * BLOCK_LEN, length };
+                        if n < 3 && !mine(r) {
+                            *st = Block::Requested(n + 1);
+                            out.push(r);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn take_missing(&mut self, index: u32, max: usize, out: &mut Vec<BlockRef>) {
+        let nblocks = self.blocks_in(index);
+        let last_len = self.block_len(index, nblocks - 1);
+        let Some(p) = self.partial.get_mut(&index) else { return };
+        for (b, st) in p.blocks.iter_mut().enumerate() {
+            if out.len() >= max {
+                return;
+            }
+            if *st == Block::Missing {
+                *st = Block::Requested(1);
+                self.unrequested_blocks -= 1;
+                let b = b as u32;
+                let length = if b + 1 == nblocks { last_len } else { BLOCK_LEN };
+                out.push(BlockRef { index, begin: b * BLOCK_LEN, length });
+            }
+        }
+    }
+
+    fn choose_new(&self, peer: &Bitfield) -> Option<u32> {
+        let n = self.num_pieces();
+        if n == 0 {
+            return None;
+        }
+        let candidate = |i: u32| {
+            peer.get(i) && !self.have.get(i) && !self.partial.contains_key(&i) && !self.hashing.contains(&i)
+        };
+        let start = rand::thread_rng().gen_range(0..n);
+        if self.have.count() < RANDOM_FIRST {
+            return (0..n).map(|k| (start + k) % n).find(|i| candidate(*i));
+        }
+        let mut best: Option<(u16, u32)> = None;
+        for k in 0..n {
+            let i = (start + k) % n;
+            if !candidate(i) {
+                continue;
+            }
+            let a = self.availability[i as usize];
+            if best.is_none_or(|(ba, _)| a < ba) {
+                best = Some((a, i));
+                if a <= 1 {
+                    break;
+                }
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    /// Gives back requests that will not be answered (peer choked us, left, or was snubbed).
+    pub fn release(&mut self, blocks: impl IntoIterator<Item = BlockRef>) {
+        for r in blocks {
+            let Some(p) = self.partial.get_mut(&r.index) else { continue };
+            let b = (r.begin / BLOCK_LEN) as usize;
+            if let Some(st) = p.blocks.get_mut(b) {
+                if let Block::Requested(n) = *st {
+                    if n <= 1 {
+                        *st = Block::Missing;
+                        self.unrequested_blocks += 1;
+                    } else {
+                        *st = Block::Requested(n - 1);
+                    }
+                }
+            }
+        }
+        // A piece with nothing received and nothing requested goes back to the pool so the
+        // partial set stays small.
+        self.partial.retain(|_, p| p.received > 0 || p.blocks.iter().any(|b| *b != Block::Missing));
+    }
+
+    /// Records a block that arrived. The caller has checked that it was requested from this
+    /// peer and has the requested length.
+    pub fn block_received(&mut self, r: BlockRef, data: Bytes, conn: u64) -> Received {
+        let nblocks = self.blocks_in(r.index);
+        let Some(p) = self.partial.get_mut(&r.index) else { return Received::Duplicate };
+        let b = (r.begin / BLOCK_LEN) as usize;
+        let Some(st) = p.blocks.get_mut(b) else { return Received::Duplicate };
+        match *st {
+            Block::Received => return Received::Duplicate,
+            Block::Missing => self.unrequested_blocks -= 1,
+            Block::Requested(_) => {}
+        }
+        *st = Block::Received;
+        p.data[b] = Some(data);
+        p.received += 1;
+        if !p.contributors.contains(&conn) {
+            p.contributors.push(conn);
+        }
+        if p.received < nblocks {
+            return Received::Stored;
+        }
+        let Some(p) = self.partial.remove(&r.index) else { return Received::Stored };
+        self.hashing.push(r.index);
+        Received::PieceComplete { blocks: p.data.into_iter().flatten().collect(), contributors: p.contributors }
+    }
+
+    pub fn piece_verified(&mut self, index: u32) {
+        self.hashing.retain(|i| *i != index);
+        self.have.set(index);
+    }
+
+    pub fn piece_failed(&mut self, index: u32) {
+        self.hashing.retain(|i| *i != index);
+        if let Some(f) = self.failed.get_mut(index as usize) {
+            *f = true;
+        }
+        self.unrequested_blocks += self.blocks_in(index) as u64;
+    }
+
+    /// True while this block is still wanted (not received, piece not complete).
+    pub fn block_wanted(&self, r: BlockRef) -> bool {
+        if self.have.get(r.index) || self.hashing.contains(&r.index) {
+            return false;
+        }
+        match self.partial.get(&r.index) {
+            Some(p) => p.blocks.get((r.begin / BLOCK_LEN) as usize).is_some_and(|b| *b != Block::Received),
+            None => r.index < self.num_pieces(),
+        }
+    }
+
+    pub fn piece_states(&self, out: &mut Vec<PieceState>) {
+        out.clear();
+        out.extend((0..self.num_pieces()).map(|i| {
+            if self.have.get(i) {
+                PieceState::Verified
+            } else if self.partial.contains_key(&i) || self.hashing.contains(&i) {
+                PieceState::InFlight
+            } else if self.failed[i as usize] {
+                PieceState::Failed
+            } else {
+                PieceState::Missing
+            }
+        }));
+    }
+
+    #[cfg(test)]
+    fn debug_check(&self) {
+        let mut unreq = 0u64;
+        for i in 0..self.num_pieces() {
+            let states = [self.have.get(i), self.hashing.contains(&i), self.partial.contains_key(&i)];
+            assert!(states.iter().filter(|s| **s).count() <= 1, "piece {i} in two states");
+            if let Some(p) = self.partial.get(&i) {
+                let rec = p.blocks.iter().filter(|b| **b == Block::Received).count() as u32;
+                assert_eq!(rec, p.received);
+                assert!(p.received < self.blocks_in(i));
+                unreq += p.blocks.iter().filter(|b| **b == Block::Missing).count() as u64;
+            } else if !states[0] && !states[1] {
+                unreq += self.blocks_in(i) as u64;
+            }
+        }
+        assert_eq!(unreq, self.unrequested_blocks);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: u32) -> Bytes {
+        Bytes::from(vec![0u8; len as usize])
+    }
+
+    #[test]
+    fn downloads_everything_once_then_completes() {
+        // 3 pieces of 40 KiB (3 blocks, last 8 KiB) + a 10-byte last piece.
+        let total = 3 * 40 * 1024 + 10;
+        let mut p = Picker::new(4, 40 * 1024, total, Bitfield::new(4));
+        let peer = Bitfield::full(4);
+        p.add_bitfield(&peer);
+        let mut got = 0u64;
+        let mut completed = 0;
+        loop {
+            let mut out = Vec::new();
+            p.pick(&peer, 5, &|_| false, &mut out);
+            p.debug_check();
+            if out.is_empty() {
+                break;
+            }
+            for r in out {
+                got += r.length as u64;
+                if let Received::PieceComplete { blocks, contributors } = p.block_received(r, data(r.length), 1) {
+                    assert_eq!(contributors, vec![1]);
+                    let len: usize = blocks.iter().map(|b| b.len()).sum();
+                    assert_eq!(len as u32, p.piece_len(r.index));
+                    p.piece_verified(r.index);
+                    completed += 1;
+                }
+                p.debug_check();
+            }
+        }
+        assert_eq!(completed, 4);
+        assert_eq!(got, total);
+        assert!(p.is_complete());
+        assert_eq!(p.verified_bytes(), total);
+    }
+
+    #[test]
+    fn released_blocks_and_failed_pieces_come_back() {
+        let mut p = Picker::new(2, 32 * 1024, 64 * 1024, Bitfield::new(2));
+        let peer = Bitfield::full(2);
+        let mut out = Vec::new();
+        p.pick(&peer, 2, &|_| false, &mut out);
+        assert_eq!(out.len(), 2);
+        p.release(out.clone());
+        p.debug_check();
+        let mut again = Vec::new();
+        p.pick(&peer, 10, &|_| false, &mut again);
+        assert_eq!(again.len(), 4);
+        for r in again.iter().filter(|r| r.index == again[0].index) {
+            if let Received::PieceComplete { .. } = p.block_received(*r, data(r.length), 7) {
+                p.piece_failed(r.index);
+            }
+        }
+        p.debug_check();
+        let mut states = Vec::new();
+        p.piece_states(&mut states);
+        assert!(states.contains(&PieceState::Failed));
+        // The failed piece is requestable again.
+        let mut third = Vec::new();
+        p.pick(&peer, 10, &|_| false, &mut third);
+        assert_eq!(third.len(), 2);
+    }
+
+    #[test]
+    fn endgame_duplicates_onto_other_peers_only() {
+        let mut p = Picker::new(1, 32 * 1024, 32 * 1024, Bitfield::new(1));
+        let peer = Bitfield::full(1);
+        let mut a = Vec::new();
+        p.pick(&peer, 10, &|_| false, &mut a);
+        assert_eq!(a.len(), 2);
+        assert!(p.in_endgame());
+        let mine = a.clone();
+        let mut same = Vec::new();
+        p.pick(&peer, 10, &|r| mine.contains(&r), &mut same);
+        assert!(same.is_empty());
+        let mut other = Vec::new();
+        p.pick(&peer, 10, &|_| false, &mut other);
+        assert_eq!(other, a);
+        p.debug_check();
+        assert!(matches!(p.block_received(a[0], data(a[0].length), 1), Received::Stored));
+        assert!(matches!(p.block_received(other[0], data(a[0].length), 2), Received::Duplicate));
+    }
+
+    #[test]
+    fn rarest_first_after_random_start() {
+        let mut have = Bitfield::new(10);
+        for i in 0..4 {
+            have.set(i);
+        }
+        let mut p = Picker::new(10, 16 * 1024, 160 * 1024, have);
+        for i in 4..10 {
+            for _ in 0..(if i == 7 { 1 } else { 5 }) {
+                p.add_availability(i);
+            }
+        }
+        let mut out = Vec::new();
+        p.pick(&Bitfield::full(10), 1, &|_| false, &mut out);
+        assert_eq!(out[0].index, 7);
+    }
+}

@@ -1,0 +1,35 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use ttui::cli::{self, Cli, Cmd};
+
+fn main() -> ExitCode {
+    // Reports from panics go through color-eyre, after the TUI has restored the terminal.
+    let _ = color_eyre::install();
+    ttui::ui::install_panic_hook();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => cli::headless::run_download(cli.download, false),
+        Some(Cmd::Seed(args)) => cli::headless::run_download(args, true),
+        Some(Cmd::Info { torrent }) => cli::load_torrent(&torrent).and_then(|m| {
+            cli::info::print_info(&m, &mut std::io::stdout().lock()).map_err(|e| e.to_string())?;
+            Ok(0)
+        }),
+        Some(Cmd::Peers { torrent, port }) => cli::load_torrent(&torrent).and_then(|m| cli::diag::peers(&m, port)),
+        Some(Cmd::Handshake { torrent, addr }) => {
+            cli::load_torrent(&torrent).and_then(|m| cli::diag::handshake(&m, addr))
+        }
+        Some(Cmd::Probe { torrent, peers, no_trackers }) => {
+            cli::load_torrent(&torrent).and_then(|m| cli::diag::probe(&m, &peers, no_trackers))
+        }
+        Some(Cmd::Demo(args)) => ttui::demo::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(msg) => {
+            // One line, whatever the cause.
+            eprintln!("error: {}", msg.replace('\n', " "));
+            ExitCode::from(1)
+        }
+    }
+}

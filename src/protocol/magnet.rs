@@ -1,0 +1,297 @@
+//! Magnet URIs (BEP 9): `magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>&x.pe=<ip:port>`.
+
+use std::net::SocketAddr;
+
+use thiserror::Error;
+
+use super::metainfo::InfoHash;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Magnet {
+    pub info_hash: InfoHash,
+    /// `dn`, percent-decoded (`+` read as a space, as libtorrent does).
+    pub display_name: Option<String>,
+    /// Every `tr`, percent-decoded, in order, without duplicates or empty entries.
+    pub trackers: Vec<String>,
+    /// Every `x.pe` (`ip:port` or `[ipv6]:port`), without duplicates.
+    pub peers: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MagnetError {
+    #[error("not a magnet link: it must start with `magnet:?`")]
+    NotMagnet,
+    #[error("magnet link has no `xt=urn:btih:` info hash")]
+    MissingInfoHash,
+    #[error("magnet `xt`: {0:?} is neither 40 hex nor 32 base32 characters")]
+    BadInfoHash(String),
+    #[error("magnet link names two different btih info hashes")]
+    ConflictingInfoHash,
+    #[error("magnet `{0}`: bad percent-encoding")]
+    BadEscape(String),
+    #[error("magnet `{0}` is not valid UTF-8")]
+    NotUtf8(String),
+    #[error("magnet `x.pe`: {0:?} is not an ip:port peer address")]
+    BadPeer(String),
+}
+
+impl Magnet {
+    pub fn parse(uri: &str) -> Result<Magnet, MagnetError> {
+        let query = strip_prefix_ignore_case(uri.trim(), "magnet:?").ok_or(MagnetError::NotMagnet)?;
+        let mut info_hash: Option<InfoHash> = None;
+        let mut display_name = None;
+        let mut trackers: Vec<String> = Vec::new();
+        let mut peers: Vec<SocketAddr> = Vec::new();
+
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
+            // BEP 9 allows numbered keys such as `tr.1`, `xt.2`.
+            let base = match key.split_once('.') {
+                Some((b, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => b,
+                _ => key,
+            };
+            match base {
+                "xt" => {
+                    let value = decode_utf8(raw, "xt", false)?;
+                    let Some(hash) = strip_prefix_ignore_case(&value, "urn:btih:") else {
+                        // Other URNs (btmh for v2, sha1, ...) are not ours to read.
+                        continue;
+                    };
+                    let parsed = parse_hash(hash)?;
+                    match info_hash {
+                        Some(existing) if existing != parsed => {
+                            return Err(MagnetError::ConflictingInfoHash)
+                        }
+                        _ => info_hash = Some(parsed),
+                    }
+                }
+                "dn" => {
+                    let bytes = percent_decode(raw, true).ok_or(MagnetError::BadEscape("dn".into()))?;
+                    // A display name is only a hint; a mis-encoded one should not sink the link.
+                    display_name = Some(String::from_utf8_lossy(&bytes).into_owned());
+                }
+                "tr" => {
+                    let url = decode_utf8(raw, "tr", false)?;
+                    let url = url.trim();
+                    if !url.is_empty() && !trackers.iter().any(|t| t == url) {
+                        trackers.push(url.to_owned());
+                    }
+                }
+                "x.pe" => {
+                    let addr = decode_utf8(raw, "x.pe", false)?;
+                    let peer: SocketAddr = addr
+                        .trim()
+                        .parse()
+                        .map_err(|_| MagnetError::BadPeer(addr.clone()))?;
+                    if !peers.contains(&peer) {
+                        peers.push(peer);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Magnet {
+            info_hash: info_hash.ok_or(MagnetError::MissingInfoHash)?,
+            display_name,
+            trackers,
+            peers,
+        })
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+fn decode_utf8(raw: &str, key: &str, plus_is_space: bool) -> Result<String, MagnetError> {
+    let bytes = percent_decode(raw, plus_is_space).ok_or_else(|| MagnetError::BadEscape(key.into()))?;
+    String::from_utf8(bytes).map_err(|_| MagnetError::NotUtf8(key.into()))
+}
+
+/// `%XX` → byte; `None` on a `%` not followed by two hex digits.
+fn percent_decode(s: &str, plus_is_space: bool) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'%' => {
+                let hi = hex_val(bytes.next()?)?;
+                let lo = hex_val(bytes.next()?)?;
+                out.push(hi << 4 | lo);
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn parse_hash(s: &str) -> Result<InfoHash, MagnetError> {
+    let bad = || MagnetError::BadInfoHash(s.to_owned());
+    let mut out = [0u8; 20];
+    match s.len() {
+        40 => {
+            let digits = s.as_bytes();
+            for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+                let [hi, lo] = pair else { return Err(bad()) };
+                *o = hex_val(*hi).ok_or_else(bad)? << 4 | hex_val(*lo).ok_or_else(bad)?;
+            }
+        }
+        32 => {
+            // RFC 4648 base32 without padding: 32 symbols × 5 bits = 160 bits exactly.
+            let mut acc: u64 = 0;
+            let mut bits = 0u32;
+            let mut idx = 0usize;
+            for c in s.bytes() {
+                let v = match c.to_ascii_uppercase() {
+                    c @ b'A'..=b'Z' => c - b'A',
+                    c @ b'2'..=b'7' => c - b'2' + 26,
+                    _ => return Err(bad()),
+                };
+                acc = (acc << 5) | u64::from(v);
+                bits += 5;
+                if bits >= 8 {
+                    bits -= 8;
+                    let slot = out.get_mut(idx).ok_or_else(bad)?;
+                    *slot = (acc >> bits) as u8;
+                    idx += 1;
+                }
+            }
+        }
+        _ => return Err(bad()),
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "c9e15763f722f23e98a29decdfae341b98d53056";
+    const B32: &str = "ZHQVOY7XELZD5GFCTXWN7LRUDOMNKMCW";
+
+    fn hash() -> InfoHash {
+        let mut h = [0u8; 20];
+        for (i, b) in h.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&HEX[2 * i..2 * i + 2], 16).unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn hex_and_base32_give_the_same_hash() {
+        let a = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}")).unwrap();
+        let b = Magnet::parse(&format!("magnet:?xt=urn:btih:{B32}")).unwrap();
+        let c = Magnet::parse(&format!("MAGNET:?xt=URN:BTIH:{}", HEX.to_uppercase())).unwrap();
+        let d = Magnet::parse(&format!("magnet:?xt=urn:btih:{}", B32.to_lowercase())).unwrap();
+        assert_eq!(a.info_hash, hash());
+        assert_eq!(b.info_hash, hash());
+        assert_eq!(c.info_hash, hash());
+        assert_eq!(d.info_hash, hash());
+        assert_eq!(a.display_name, None);
+        assert!(a.trackers.is_empty() && a.peers.is_empty());
+    }
+
+    #[test]
+    fn all_fields() {
+        let m = Magnet::parse(&format!(
+            "magnet:?xt=urn:btih:{HEX}&dn=Big+Buck%20Bunny%C3%A9\
+             &tr=http%3A%2F%2F127.0.0.1%3A6969%2Fannounce%3Fa%3D1%2B2\
+             &tr=udp://127.0.0.1:6969&tr.1=udp://127.0.0.1:6969&tr=\
+             &x.pe=127.0.0.2:51413&x.pe=%5B%3A%3A1%5D:6881&x.pe=127.0.0.2:51413&foo=bar"
+        ))
+        .unwrap();
+        assert_eq!(m.display_name.as_deref(), Some("Big Buck Bunnyé"));
+        assert_eq!(
+            m.trackers,
+            vec![
+                "http://127.0.0.1:6969/announce?a=1+2".to_string(),
+                "udp://127.0.0.1:6969".to_string()
+            ]
+        );
+        assert_eq!(
+            m.peers,
+            vec![
+                "127.0.0.2:51413".parse::<SocketAddr>().unwrap(),
+                "[::1]:6881".parse().unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn other_urns_are_skipped() {
+        let m = Magnet::parse(&format!(
+            "magnet:?xt=urn:btmh:1220abcdef&xt=urn:btih:{HEX}&xt.1=urn:btih:{B32}"
+        ))
+        .unwrap();
+        assert_eq!(m.info_hash, hash());
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(Magnet::parse("http://x"), Err(MagnetError::NotMagnet));
+        assert_eq!(Magnet::parse("magnet"), Err(MagnetError::NotMagnet));
+        assert_eq!(Magnet::parse("magnet:?dn=x"), Err(MagnetError::MissingInfoHash));
+        assert_eq!(
+            Magnet::parse("magnet:?xt=urn:btmh:1220ab"),
+            Err(MagnetError::MissingInfoHash)
+        );
+        for bad in [
+            &HEX[..39],
+            "g9e15763f722f23e98a29decdfae341b98d53056",
+            "ZHQVOY7XELZD5GFCTXWN7LRUDOMNKMC1",
+            "",
+            "é9e15763f722f23e98a29decdfae341b98d5305",
+        ] {
+            assert!(
+                matches!(
+                    Magnet::parse(&format!("magnet:?xt=urn:btih:{bad}")),
+                    Err(MagnetError::BadInfoHash(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&xt=urn:btih:{}", "0".repeat(40))),
+            Err(MagnetError::ConflictingInfoHash)
+        );
+        assert_eq!(
+            Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&tr=http%3")),
+            Err(MagnetError::BadEscape("tr".into()))
+        );
+        assert_eq!(
+            Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&tr=%ff")),
+            Err(MagnetError::NotUtf8("tr".into()))
+        );
+        assert_eq!(
+            Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&x.pe=example.org")),
+            Err(MagnetError::BadPeer("example.org".into()))
+        );
+    }
+
+    #[test]
+    fn odd_inputs_never_panic() {
+        let s = format!("magnet:?xt=urn:btih:{HEX}&dn=%C3%A9&tr=%41&x.pe=[::1]:1");
+        for cut in 0..=s.len() {
+            if let Some(prefix) = s.get(..cut) {
+                let _ = Magnet::parse(prefix);
+            }
+        }
+        let _ = Magnet::parse("magnet:?xt=urn:btih:ééééééééééééééééééééé");
+        let _ = Magnet::parse("magnet:?&&&=&xt&xt=");
+    }
+}

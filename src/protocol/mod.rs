@@ -1,0 +1,8 @@
+//! Pure protocol code: no tokio runtime, no sockets, no files.
+pub mod bencode;
+pub mod bitfield;
+pub mod handshake;
+pub mod magnet;
+pub mod message;
+pub mod metainfo;
+pub mod peer_id;

@@ -1,0 +1,368 @@
+//! HTTP(S) announce (BEP 3) with compact (BEP 23), dictionary and `peers6` (BEP 7) peer lists.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::time::Duration;
+
+use serde_bencode::value::Value;
+
+use super::{
+    announce_key, clamp_intervals, clean_text, AnnounceRequest, AnnounceResponse, TrackerError,
+};
+
+/// A tracker reply bigger than this is not a tracker reply.
+pub const MAX_BODY: usize = 4 << 20;
+/// Whole request, connect to last body byte.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// serde_bencode recurses per nesting level; a body of 4 MiB of `l` would blow the stack.
+const MAX_NESTING: usize = 32;
+
+/// Appends `bytes` percent-encoded; unreserved characters (RFC 3986) stay literal.
+fn push_encoded(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+}
+
+/// The announce URL for `req`, keeping any query the tracker URL already has (passkeys).
+pub fn announce_url(base: &str, req: &AnnounceRequest) -> String {
+    let base = base.split('#').next().unwrap_or(base);
+    let mut url = String::with_capacity(base.len() + 256);
+    url.push_str(base);
+    if !base.contains('?') {
+        url.push('?');
+    } else if !base.ends_with('?') && !base.ends_with('&') {
+        url.push('&');
+    }
+    url.push_str("info_hash=");
+    push_encoded(&mut url, &req.info_hash);
+    url.push_str("&peer_id=");
+    push_encoded(&mut url, &req.peer_id);
+    let p = &req.progress;
+    url.push_str(&format!(
+        "&port={}&uploaded={}&downloaded={}&left={}&compact=1&numwant={}&key={:08x}",
+        req.port,
+        p.uploaded,
+        p.downloaded,
+        p.left,
+        req.numwant,
+        announce_key()
+    ));
+    if let Some(event) = req.event.as_str() {
+        url.push_str("&event=");
+        url.push_str(event);
+    }
+    url
+}
+
+/// The innermost cause of a reqwest error ("Connection refused (os error 111)"), which says
+/// more than reqwest's own "error sending request for url (…)".
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    clean_text(cause.to_string().as_bytes())
+}
+
+fn map_reqwest(e: reqwest::Error) -> TrackerError {
+    if e.is_timeout() {
+        TrackerError::Timeout(format!("no reply within {} s", REQUEST_TIMEOUT.as_secs()))
+    } else if e.is_connect() {
+        TrackerError::Connect(root_cause(&e))
+    } else if e.is_builder() {
+        TrackerError::InvalidUrl(root_cause(&e))
+    } else {
+        TrackerError::Io(root_cause(&e))
+    }
+}
+
+/// One HTTP(S) announce.
+pub async fn announce(
+    url: &str,
+    req: &AnnounceRequest,
+    client: &reqwest::Client,
+) -> Result<AnnounceResponse, TrackerError> {
+    let full = announce_url(url, req);
+    // reqwest's own timeout covers the body too; the outer one is a guard should it not.
+    let fetch = async {
+        let mut resp = client
+            .get(&full)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(map_reqwest)?;
+        let status = resp.status();
+        if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(TrackerError::BadReply(format!("reply larger than {MAX_BODY} bytes")));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(TrackerError::BadReply(format!("reply larger than {MAX_BODY} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, body))
+    };
+    let (status, body) =
+        tokio::time::timeout(REQUEST_TIMEOUT + Duration::from_secs(1), fetch).await.map_err(
+            |_| TrackerError::Timeout(format!("no reply within {} s", REQUEST_TIMEOUT.as_secs())),
+        )??;
+    let parsed = parse_response(&body);
+    if status.is_success() {
+        parsed
+    } else {
+        // Some trackers send their `failure reason` with a 4xx status: that text is the best
+        // explanation there is.
+        match parsed {
+            Err(TrackerError::Failure(reason)) => Err(TrackerError::Failure(reason)),
+            _ => Err(TrackerError::HttpStatus(status.as_u16())),
+        }
+    }
+}
+
+/// Rejects bencode nested deeper than `max` before serde_bencode recurses into it. Does not
+/// validate the rest; serde_bencode does that.
+fn check_nesting(buf: &[u8], max: usize) -> Result<(), TrackerError> {
+    let bad = |what: &str| TrackerError::BadReply(format!("not bencode ({what})"));
+    let mut depth = 0usize;
+    let mut i = 0usize;
+    while let Some(&b) = buf.get(i) {
+        match b {
+            b'l' | b'd' => {
+                depth += 1;
+                if depth > max {
+                    return Err(bad("nested too deep"));
+                }
+                i += 1;
+            }
+            b'e' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'i' => {
+                let rest = buf.get(i..).unwrap_or_default();
+                let end = rest.iter().position(|&c| c == b'e').ok_or_else(|| bad("truncated"))?;
+                i += end + 1;
+            }
+            b'0'..=b'9' => {
+                let rest = buf.get(i..).unwrap_or_default();
+                let colon = rest.iter().position(|&c| c == b':').ok_or_else(|| bad("truncated"))?;
+                let len: usize = std::str::from_utf8(rest.get(..colon).unwrap_or_default())
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| bad("bad string length"))?;
+                i = i
+                    .checked_add(colon + 1)
+                    .and_then(|x| x.checked_add(len))
+                    .ok_or_else(|| bad("bad string length"))?;
+            }
+            _ => return Err(bad("unexpected byte")),
+        }
+    }
+    Ok(())
+}
+
+fn get<'a>(dict: &'a HashMap<Vec<u8>, Value>, key: &str) -> Option<&'a Value> {
+    dict.get(key.as_bytes())
+}
+
+fn get_int(dict: &HashMap<Vec<u8>, Value>, key: &str) -> Option<i64> {
+    match get(dict, key) {
+        Some(Value::Int(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+fn get_count(dict: &HashMap<Vec<u8>, Value>, key: &str) -> Option<u32> {
+    get_int(dict, key).and_then(|i| u32::try_from(i).ok())
+}
+
+/// IPv4 compact peers, 6 bytes each; a ragged tail is ignored.
+pub(crate) fn compact_v4(bytes: &[u8], out: &mut Vec<SocketAddr>) {
+    for c in bytes.chunks_exact(6) {
+        if let [a, b, c0, d, p0, p1] = *c {
+            let port = u16::from_be_bytes([p0, p1]);
+            if port != 0 {
+                out.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c0, d)), port));
+            }
+        }
+    }
+}
+
+/// IPv6 compact peers, 18 bytes each.
+pub(crate) fn compact_v6(bytes: &[u8], out: &mut Vec<SocketAddr>) {
+    for c in bytes.chunks_exact(18) {
+        let mut ip = [0u8; 16];
+        ip.copy_from_slice(c.get(..16).unwrap_or(&[0; 16]));
+        let port = u16::from_be_bytes([c.get(16).copied().unwrap_or(0), c.get(17).copied().unwrap_or(0)]);
+        if port != 0 {
+            out.push(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, 0, 0)));
+        }
+    }
+}
+
+/// One entry of a non-compact peer list; hostnames and bad ports are skipped.
+fn dict_peer(v: &Value) -> Option<SocketAddr> {
+    let Value::Dict(d) = v else { return None };
+    let ip = match get(d, "ip")? {
+        Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse::<IpAddr>().ok()?,
+        _ => return None,
+    };
+    let port = u16::try_from(get_int(d, "port")?).ok().filter(|p| *p != 0)?;
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Parses a tracker's bencoded announce reply.
+pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
+    if body.is_empty() {
+        return Err(TrackerError::BadReply("empty reply".into()));
+    }
+    check_nesting(body, MAX_NESTING)?;
+    let value: Value = serde_bencode::from_bytes(body).map_err(|e| {
+        TrackerError::BadReply(format!("not bencode ({})", clean_text(e.to_string().as_bytes())))
+    })?;
+    let Value::Dict(dict) = value else {
+        return Err(TrackerError::BadReply("not a dictionary".into()));
+    };
+    if let Some(reason) = get(&dict, "failure reason") {
+        let text = match reason {
+            Value::Bytes(b) => clean_text(b),
+            _ => String::new(),
+        };
+        let text = if text.is_empty() { "(no reason given)".to_string() } else { text };
+        return Err(TrackerError::Failure(text));
+    }
+    let warning = match get(&dict, "warning message") {
+        Some(Value::Bytes(b)) => Some(clean_text(b)).filter(|w| !w.is_empty()),
+        _ => None,
+    };
+    let mut peers = Vec::new();
+    let has_peers = match get(&dict, "peers") {
+        Some(Value::Bytes(b)) => {
+            compact_v4(b, &mut peers);
+            true
+        }
+        Some(Value::List(list)) => {
+            peers.extend(list.iter().filter_map(dict_peer));
+            true
+        }
+        _ => false,
+    };
+    let has_peers6 = match get(&dict, "peers6") {
+        Some(Value::Bytes(b)) => {
+            compact_v6(b, &mut peers);
+            true
+        }
+        _ => false,
+    };
+    let interval = get_int(&dict, "interval");
+    if interval.is_none() && !has_peers && !has_peers6 {
+        return Err(TrackerError::BadReply("no interval and no peers".into()));
+    }
+    let (interval, min_interval) = clamp_intervals(interval, get_int(&dict, "min interval"));
+    Ok(AnnounceResponse {
+        interval,
+        min_interval,
+        peers,
+        seeders: get_count(&dict, "complete"),
+        leechers: get_count(&dict, "incomplete"),
+        warning,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::{Event, Progress};
+
+    fn req() -> AnnounceRequest {
+        AnnounceRequest {
+            info_hash: *b"\x00\x01 +~aZ-._%\xff\xfe\x80/?&=#AB",
+            peer_id: *b"-TT0001-abcdefghijkl",
+            port: 6881,
+            progress: Progress { uploaded: 1, downloaded: 2, left: 3 },
+            event: Event::Started,
+            numwant: 50,
+        }
+    }
+
+    #[test]
+    fn query_encodes_every_reserved_byte() {
+        let url = announce_url("http://t.example/announce", &req());
+        assert!(
+            url.starts_with(
+                "http://t.example/announce?info_hash=%00%01%20%2B~aZ-._%25%FF%FE%80%2F%3F%26%3D%23AB&peer_id=-TT0001-abcdefghijkl&port=6881&uploaded=1&downloaded=2&left=3&compact=1&numwant=50&key="
+            ),
+            "{url}"
+        );
+        assert!(url.ends_with("&event=started"), "{url}");
+        let mut r = req();
+        r.event = Event::None;
+        assert!(!announce_url("http://t/a", &r).contains("event"));
+        assert!(announce_url("http://t/a?pk=1", &r).starts_with("http://t/a?pk=1&info_hash="));
+        assert!(announce_url("http://t/a?pk=1#x", &r).starts_with("http://t/a?pk=1&info_hash="));
+    }
+
+    #[test]
+    fn compact_and_dict_and_v6_peers() {
+        let mut body = b"d8:completei5e10:incompletei7e8:intervali900e12:min intervali60e5:peers12:".to_vec();
+        body.extend_from_slice(&[127, 0, 0, 1, 0x1a, 0xe1, 10, 0, 0, 2, 0, 80]);
+        body.extend_from_slice(b"6:peers618:");
+        body.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1a, 0xe2]);
+        body.extend_from_slice(b"e");
+        let r = parse_response(&body).unwrap();
+        assert_eq!(r.interval, Duration::from_secs(900));
+        assert_eq!(r.min_interval, Some(Duration::from_secs(60)));
+        assert_eq!((r.seeders, r.leechers), (Some(5), Some(7)));
+        let want: Vec<SocketAddr> =
+            vec!["127.0.0.1:6881".parse().unwrap(), "10.0.0.2:80".parse().unwrap(), "[::1]:6882".parse().unwrap()];
+        assert_eq!(r.peers, want);
+
+        let body = b"d8:intervali1800e5:peersld2:ip9:127.0.0.27:peer id20:aaaaaaaaaaaaaaaaaaaa4:porti7000eed2:ip3:::14:porti7001eed2:ip11:example.com4:porti1eed2:ip9:127.0.0.34:porti0eed2:ip9:127.0.0.44:porti70000eeee";
+        let r = parse_response(body).unwrap();
+        let want: Vec<SocketAddr> = vec!["127.0.0.2:7000".parse().unwrap(), "[::1]:7001".parse().unwrap()];
+        assert_eq!(r.peers, want);
+    }
+
+    #[test]
+    fn failure_and_warning() {
+        let e = parse_response(b"d14:failure reason21:torrent not on list!e").unwrap_err();
+        assert_eq!(e, TrackerError::Failure("torrent not on list!".into()));
+        let r = parse_response(b"d8:intervali60e15:warning message6:beware5:peers0:e").unwrap();
+        assert_eq!(r.warning.as_deref(), Some("beware"));
+        assert!(r.peers.is_empty());
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let deep = vec![b'l'; 1_000_000];
+        let cases: Vec<&[u8]> = vec![
+            b"",
+            b"<html>nope</html>",
+            b"le",
+            b"i42e",
+            b"de",
+            b"d8:intervali",
+            b"d5:peers99999999999999999999999:xe",
+            b"d5:peers4000000000:abce",
+            &deep,
+        ];
+        for c in cases {
+            let e = parse_response(c).unwrap_err();
+            assert!(matches!(e, TrackerError::BadReply(_)), "{e:?}");
+            assert!(!e.to_string().contains('\n'));
+        }
+        // Ragged compact tail: the whole peers are kept.
+        let r = parse_response(b"d8:intervali60e5:peers8:\x7f\x00\x00\x01\x00\x50xye").unwrap();
+        assert_eq!(r.peers, vec!["127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
+    }
+}

@@ -1,0 +1,251 @@
+//! Four lines on top: what, how far, how fast, who from.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Span;
+
+use crate::engine::api::{Snapshot, TorrentState, TrackerRow, TrackerStatus};
+use crate::ui::app::{App, Theme};
+
+use super::{clean, ellipsize, fmt_bytes, fmt_duration, fmt_rate, put_line, span};
+
+pub const HEIGHT: u16 = 4;
+
+pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+    let theme = &app.theme;
+    let width = area.width as usize;
+
+    // Line 1: name and size on the left, state on the right.
+    let (state_text, state_style) = state_label(&snap.state, theme);
+    let size = format!("  {}", fmt_bytes(snap.total_length));
+    let name_room = width.saturating_sub(state_text.chars().count() + size.chars().count() + 3);
+    let name = clean(&snap.name);
+    let name = ellipsize(&name, name_room);
+    let used = 1 + name.chars().count() + size.chars().count();
+    let pad = width.saturating_sub(used + state_text.chars().count() + 1);
+    put_line(
+        buf,
+        area,
+        0,
+        vec![
+            Span::raw(" "),
+            span(name.into_owned(), Style::new().add_modifier(Modifier::BOLD)),
+            span(size, theme.dim()),
+            Span::raw(" ".repeat(pad)),
+            span(state_text, state_style),
+        ],
+    );
+
+    // Line 2: progress bar with percent and bytes.
+    progress_bar(area, buf, snap, theme);
+
+    // Line 3: speed, ETA, peers, waste.
+    let eta = match (&snap.state, snap.eta()) {
+        (TorrentState::Complete | TorrentState::Seeding, _) => "done".to_string(),
+        (TorrentState::Paused, _) => "paused".to_string(),
+        (_, Some(eta)) => fmt_duration(eta),
+        (_, None) => "∞".to_string(),
+    };
+    let mut spans = vec![
+        span(" ↓ ", theme.down()),
+        span(fmt_rate(snap.down_rate), theme.down().add_modifier(Modifier::BOLD)),
+        span("  ↑ ", theme.up()),
+        span(fmt_rate(snap.up_rate), theme.up().add_modifier(Modifier::BOLD)),
+        span("  ETA ", theme.dim()),
+        Span::raw(eta),
+        span("  peers ", theme.dim()),
+        Span::raw(format!("{} connected / {} known", snap.connected_peers(), snap.peers.len())),
+    ];
+    if snap.wasted > 0 {
+        spans.push(span(format!("  wasted {}", fmt_bytes(snap.wasted)), theme.error()));
+    }
+    put_line(buf, area, 2, spans);
+
+    // Line 4: tracker.
+    put_line(buf, area, 3, tracker_line(snap, theme));
+}
+
+pub fn state_label(state: &TorrentState, theme: &Theme) -> (String, Style) {
+    let bold = Modifier::BOLD;
+    match state {
+        TorrentState::Checking { checked, total } => {
+            (format!("checking {checked}/{total}"), theme.accent().add_modifier(bold))
+        }
+        TorrentState::Downloading => ("▶ downloading".into(), theme.down().add_modifier(bold)),
+        TorrentState::Paused => ("‖ paused".into(), theme.warn().add_modifier(bold)),
+        TorrentState::Complete => ("✔ complete".into(), theme.verified().add_modifier(bold)),
+        TorrentState::Seeding => ("▲ seeding".into(), theme.up().add_modifier(bold)),
+        TorrentState::Error(msg) => (format!("error: {}", clean(msg)), theme.error().add_modifier(bold)),
+    }
+}
+
+fn progress_bar(area: Rect, buf: &mut Buffer, snap: &Snapshot, theme: &Theme) {
+    if area.height < 2 {
+        return;
+    }
+    let progress = snap.progress().clamp(0.0, 1.0);
+    let label = format!(
+        " {:5.1}%  {} of {} ",
+        // Never show 100.0% until it really is complete.
+        (progress * 1000.0).floor() / 10.0,
+        fmt_bytes(snap.verified_bytes),
+        fmt_bytes(snap.total_length)
+    );
+    let bar_w = (area.width as usize).saturating_sub(label.chars().count() + 1);
+    let filled = ((progress * bar_w as f64).floor() as usize).min(bar_w);
+    let bar_style = match snap.state {
+        TorrentState::Paused => theme.warn(),
+        TorrentState::Error(_) => theme.error(),
+        _ => theme.verified(),
+    };
+    put_line(
+        buf,
+        area,
+        1,
+        vec![
+            Span::raw(" "),
+            span("█".repeat(filled), bar_style),
+            span("░".repeat(bar_w - filled), theme.missing()),
+            span(label, Style::new().add_modifier(Modifier::BOLD)),
+        ],
+    );
+}
+
+/// The tracker that tells the most: a working one, else one being asked, else the first.
+fn primary(trackers: &[TrackerRow]) -> Option<&TrackerRow> {
+    trackers
+        .iter()
+        .find(|t| matches!(t.status, TrackerStatus::Ok { .. }))
+        .or_else(|| trackers.iter().find(|t| t.status == TrackerStatus::Announcing))
+        .or_else(|| trackers.first())
+}
+
+/// "tracker.example:6969" from an announce URL, for a short label.
+pub fn tracker_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest)
+}
+
+fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
+    let Some(t) = primary(&snap.trackers) else {
+        let text = if snap.listen_port > 0 {
+            format!(" no tracker: peers from the command line; listening on port {}", snap.listen_port)
+        } else {
+            " no tracker: peers from the command line".to_string()
+        };
+        return vec![span(text, theme.dim())];
+    };
+    let mut spans = vec![span(" tracker ", theme.dim()), Span::raw(clean(tracker_host(&t.url)).into_owned())];
+    match &t.status {
+        TrackerStatus::NotContacted => spans.push(span(" not contacted yet", theme.dim())),
+        TrackerStatus::Announcing => spans.push(span(" announcing…", theme.accent())),
+        TrackerStatus::Ok { peers } => {
+            spans.push(span(format!(" ok: {peers} peers"), theme.verified()));
+            if let (Some(s), Some(l)) = (t.seeders, t.leechers) {
+                spans.push(Span::raw(format!(" ({s} seeds, {l} leechers)")));
+            }
+        }
+        TrackerStatus::Failed(reason) => {
+            spans.push(span(format!(" failed: {}", clean(reason)), theme.error()));
+        }
+    }
+    if let Some(next) = t.next_announce {
+        let verb = if matches!(t.status, TrackerStatus::Failed(_)) { "retry" } else { "next" };
+        spans.push(span(format!(", {verb} in {}", fmt_duration(next)), theme.dim()));
+    }
+    if let Some(w) = &t.warning {
+        spans.push(span(format!(" warning: {}", clean(w)), theme.warn()));
+    }
+    let others = snap.trackers.len().saturating_sub(1);
+    if others > 0 {
+        let failing = snap
+            .trackers
+            .iter()
+            .filter(|o| !std::ptr::eq(*o, t) && matches!(o.status, TrackerStatus::Failed(_)))
+            .count();
+        let text = if failing > 0 {
+            format!("  +{others} more ({failing} failing)")
+        } else {
+            format!("  +{others} more")
+        };
+        spans.push(span(text, theme.dim()));
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::widgets::test_util::rows;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn snap() -> Snapshot {
+        Snapshot {
+            name: "debian.iso".into(),
+            info_hash: [0; 20],
+            output: PathBuf::new(),
+            total_length: 1000 * 1024,
+            piece_length: 1024,
+            num_pieces: 1000,
+            state: TorrentState::Downloading,
+            verified_bytes: 999 * 1024,
+            downloaded: 0,
+            uploaded: 0,
+            wasted: 0,
+            down_rate: 1024.0,
+            up_rate: 0.0,
+            elapsed: Duration::from_secs(9),
+            pieces: vec![],
+            availability: vec![],
+            peers: vec![],
+            trackers: vec![TrackerRow {
+                url: "http://127.0.0.1:6969/announce?x=1".into(),
+                tier: 0,
+                status: TrackerStatus::Failed("connection refused".into()),
+                last_announce: None,
+                next_announce: Some(Duration::from_secs(30)),
+                seeders: None,
+                leechers: None,
+                warning: None,
+            }],
+            log: vec![],
+            listen_port: 6881,
+        }
+    }
+
+    fn render_rows(s: &Snapshot, w: u16) -> Vec<String> {
+        let app = App::new(PathBuf::new(), Theme::plain());
+        let area = Rect::new(0, 0, w, HEIGHT);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, s, &app);
+        rows(&buf)
+    }
+
+    #[test]
+    fn shows_progress_rate_eta_and_tracker_failure() {
+        let r = render_rows(&snap(), 80);
+        assert!(r[0].starts_with(" debian.iso  1000 KiB"), "{r:?}");
+        assert!(r[0].trim_end().ends_with("▶ downloading"), "{r:?}");
+        assert!(r[1].contains("99.9%"), "99.95% must not round up to 100: {r:?}");
+        assert!(r[2].contains("↓ 1 KiB/s") && r[2].contains("ETA 1s"), "{r:?}");
+        assert!(r[3].contains("127.0.0.1:6969 failed: connection refused, retry in 30s"), "{r:?}");
+    }
+
+    #[test]
+    fn error_state_and_escape_in_name() {
+        let mut s = snap();
+        s.name = "evil\x1b[2J.iso".into();
+        s.state = TorrentState::Error("disk full".into());
+        let r = render_rows(&s, 60);
+        assert!(r[0].contains("evil\u{fffd}[2J.iso"), "{r:?}");
+        assert!(r[0].contains("error: disk full"), "{r:?}");
+    }
+
+    #[test]
+    fn tracker_host_strips_scheme_and_path() {
+        assert_eq!(tracker_host("udp://t.example:80/announce"), "t.example:80");
+        assert_eq!(tracker_host("t.example"), "t.example");
+    }
+}

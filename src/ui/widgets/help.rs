@@ -1,0 +1,135 @@
+//! Footer key hints and the `?` help overlay.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+
+use crate::engine::api::{Snapshot, TorrentState};
+use crate::ui::app::{App, Theme};
+
+use super::pieces::{SYM_FAILED, SYM_IN_FLIGHT, SYM_MISSING, SYM_VERIFIED};
+use super::{clean, put_line, span};
+
+pub const KEYS: &[(&str, &str)] = &[
+    ("p / space", "pause or resume the torrent"),
+    ("d", "drop the selected peer (it may come back later)"),
+    ("b", "ban the selected peer for this session"),
+    ("↑ ↓ j k", "move in the focused pane"),
+    ("PgUp PgDn", "move a page"),
+    ("Home End g G", "first / last (log: oldest / follow newest)"),
+    ("← → h l", "move the piece-map cursor"),
+    ("mouse wheel", "scroll the peer table"),
+    ("s", "sort peers: rate, progress, client, address, state"),
+    ("Tab Shift-Tab", "focus peers / pieces / events"),
+    ("v", "piece map: what we have / how many peers have it"),
+    ("?", "this help; Esc or ? closes it"),
+    ("q  Ctrl-C", "quit (tells the tracker we stopped)"),
+];
+
+fn hint<'a>(key: &'a str, what: &'a str, theme: &Theme) -> [Span<'a>; 3] {
+    [span(key, theme.key()), Span::raw(" "), span(what, theme.dim())]
+}
+
+pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+    let theme = &app.theme;
+    if area.height == 0 {
+        return;
+    }
+    let mut spans = vec![Span::raw(" ")];
+    if app.quitting {
+        spans.push(span("quitting: waiting for the engine to stop…", theme.warn().add_modifier(Modifier::BOLD)));
+        put_line(buf, area, 0, spans);
+        return;
+    }
+    if app.engine_gone {
+        spans.push(span("engine stopped · ", theme.error().add_modifier(Modifier::BOLD)));
+    }
+    if let Some(status) = &app.status {
+        spans.push(span(format!("{} · ", clean(status)), theme.accent()));
+    }
+    let pause = if snap.state == TorrentState::Paused { "resume" } else { "pause" };
+    let items = [
+        ("q", "quit"),
+        ("p", pause),
+        ("d", "drop"),
+        ("b", "ban"),
+        ("s", "sort"),
+        ("v", "view"),
+        ("Tab", "focus"),
+        ("?", "help"),
+    ];
+    for (i, (k, what)) in items.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.extend(hint(k, what, theme));
+    }
+    put_line(buf, area, 0, spans);
+}
+
+pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
+    let theme = &app.theme;
+    let w = area.width.min(76);
+    let h = area.height.min(24);
+    let popup = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    Clear.render(popup, buf);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what)| Line::from(vec![span(format!("{k:>13}  "), theme.key()), Span::raw(*what)]))
+        .collect();
+    lines.push(Line::default());
+    lines.push(Line::from(vec![span("Peer flags  ", bold), Span::raw("download side, then upload side")]));
+    lines.push(Line::from("  D they unchoke us, we want data   d we want data, they choke us"));
+    lines.push(Line::from("  K they unchoke us, we want nothing . they choke us, we want nothing"));
+    lines.push(Line::from("  U we unchoke them, they want data u they want data, we choke them"));
+    lines.push(Line::from("  ? we unchoke them, they want nothing"));
+    lines.push(Line::from(vec![
+        span("Pieces  ", bold),
+        span(SYM_VERIFIED.to_string(), theme.verified()),
+        Span::raw(" have  "),
+        span(SYM_IN_FLIGHT.to_string(), theme.in_flight()),
+        Span::raw(" in flight  "),
+        span(SYM_MISSING.to_string(), theme.missing()),
+        Span::raw(" missing  "),
+        span(SYM_FAILED.to_string(), theme.failed()),
+        Span::raw(" failed hash, refetching  ░▒▓ part done"),
+    ]));
+    lines.push(Line::from(vec![
+        span("Log file  ", bold),
+        Span::raw(clean(&app.log_path.display().to_string()).into_owned()),
+    ]));
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(theme.accent())
+        .title(Line::from(" ttui help ").style(theme.title(true)))
+        .title_bottom(Line::from(" Esc or ? to close ").style(theme.dim()));
+    Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).render(popup, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::widgets::test_util::text;
+    use std::path::PathBuf;
+
+    #[test]
+    fn overlay_lists_keys_and_log_path() {
+        let app = App::new(PathBuf::from("/var/log/ttui-test.log"), Theme::plain());
+        let area = Rect::new(0, 0, 80, 24);
+        let mut buf = Buffer::empty(area);
+        render_overlay(area, &mut buf, &app);
+        let t = text(&buf);
+        for (k, _) in KEYS {
+            assert!(t.contains(k), "missing key {k}:\n{t}");
+        }
+        assert!(t.contains("/var/log/ttui-test.log"), "{t}");
+    }
+}

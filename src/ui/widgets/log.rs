@@ -1,0 +1,112 @@
+//! The newest event-log lines, newest at the bottom; scrollable when focused.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Line;
+
+use crate::engine::api::{LogLevel, Snapshot};
+use crate::ui::app::{App, Focus};
+
+use super::{clean, fmt_clock, put_line, render_pane, span};
+
+pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+    let theme = &app.theme;
+    let focused = app.focus == Focus::Log;
+    let page = area.height.saturating_sub(1) as usize;
+    let total = snap.log.len();
+    let scroll = app.log_scroll.min(total.saturating_sub(page));
+    let title = if scroll > 0 {
+        format!(" Events ({scroll} newer below, End to follow) ")
+    } else {
+        " Events ".to_string()
+    };
+    let inner = render_pane(area, buf, Line::from(title), focused, theme);
+    app.log_page.set(page.max(1));
+    if inner.height == 0 {
+        return;
+    }
+    if total == 0 {
+        put_line(buf, inner, 0, vec![span(" nothing yet", theme.dim())]);
+        return;
+    }
+    let end = total - scroll;
+    let start = end.saturating_sub(page);
+    for (row, line) in snap.log.get(start..end).unwrap_or(&[]).iter().enumerate() {
+        let (mark, style) = match line.level {
+            LogLevel::Info => (" ", Style::new()),
+            LogLevel::Warn => ("!", theme.warn()),
+            LogLevel::Error => ("✗", theme.error()),
+        };
+        put_line(
+            buf,
+            inner,
+            row as u16,
+            vec![
+                span(format!(" {} ", fmt_clock(line.at)), theme.dim()),
+                span(mark, style),
+                span(" ", Style::new()),
+                span(clean(&line.text).into_owned(), style),
+            ],
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::{LogLine, TorrentState};
+    use crate::ui::app::Theme;
+    use crate::ui::widgets::test_util::rows;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn snapshot(n: u64) -> Snapshot {
+        Snapshot {
+            name: "x".into(),
+            info_hash: [0; 20],
+            output: PathBuf::new(),
+            total_length: 1,
+            piece_length: 1,
+            num_pieces: 1,
+            state: TorrentState::Downloading,
+            verified_bytes: 0,
+            downloaded: 0,
+            uploaded: 0,
+            wasted: 0,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            elapsed: Duration::ZERO,
+            pieces: vec![],
+            availability: vec![],
+            peers: vec![],
+            trackers: vec![],
+            log: (0..n)
+                .map(|i| LogLine {
+                    at: Duration::from_secs(i * 61),
+                    level: if i == n - 1 { LogLevel::Error } else { LogLevel::Info },
+                    text: format!("event {i}"),
+                })
+                .collect(),
+            listen_port: 0,
+        }
+    }
+
+    #[test]
+    fn shows_newest_lines_and_scrolls_back() {
+        let s = snapshot(10);
+        let mut app = App::new(PathBuf::new(), Theme::plain());
+        let area = Rect::new(0, 0, 40, 4);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &s, &app);
+        let r = rows(&buf);
+        assert!(r[1].contains("event 7") && r[3].contains("event 9"), "{r:?}");
+        assert!(r[3].starts_with(" 09:09 ✗ event 9"), "{r:?}");
+        app.log_scroll = 100; // clamped to the oldest page
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &s, &app);
+        let r = rows(&buf);
+        assert!(r[0].contains("7 newer below"), "{r:?}");
+        assert!(r[1].contains("event 0") && r[3].contains("event 2"), "{r:?}");
+    }
+}

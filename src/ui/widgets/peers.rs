@@ -1,0 +1,393 @@
+//! The peer table: who we talk to, how each connection stands, and why the dead ones died.
+
+use std::net::SocketAddr;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Constraint, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row, Table, Widget};
+
+use crate::engine::api::{ChokeFlags, PeerRow, PeerStage, Snapshot};
+use crate::ui::app::{App, Focus, Theme};
+
+use super::{clean, ellipsize, fmt_bytes, fmt_duration, put_line, rate_u64, render_pane, span};
+
+/// The uTorrent-style two-letter code: download side, then upload side.
+///
+/// Download side: `D` they unchoke us and we are interested (data can flow to us), `d` we are
+/// interested but they choke us, `K` they unchoke us but we do not want anything, `.` neither.
+/// Upload side: `U` we unchoke them and they are interested, `u` they are interested but we
+/// choke them, `?` we unchoke them but they do not want anything, `.` neither.
+pub fn flag_code(f: &ChokeFlags) -> [char; 2] {
+    let down = match (f.peer_choking, f.am_interested) {
+        (false, true) => 'D',
+        (true, true) => 'd',
+        (false, false) => 'K',
+        (true, false) => '.',
+    };
+    let up = match (f.am_choking, f.peer_interested) {
+        (false, true) => 'U',
+        (true, true) => 'u',
+        (false, false) => '?',
+        (true, false) => '.',
+    };
+    [down, up]
+}
+
+/// The four flags in words, e.g. "they choke us, we are interested; we choke them, they are
+/// not interested".
+pub fn flag_meaning(f: &ChokeFlags) -> String {
+    let they = if f.peer_choking { "they choke us" } else { "they unchoke us" };
+    let we_want = if f.am_interested { "we are interested" } else { "we are not interested" };
+    let we = if f.am_choking { "we choke them" } else { "we unchoke them" };
+    let they_want = if f.peer_interested { "they are interested" } else { "they are not interested" };
+    format!("{they}, {we_want}; {we}, {they_want}")
+}
+
+pub const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wanted  U/u we upload/we choke them  ? unchoked, they want nothing";
+
+/// Stage or result in a few words: "connecting 3s", "failed: connection refused (×3)".
+pub fn state_text(p: &PeerRow) -> String {
+    let end = p.end.as_ref().map(|e| clean(&e.to_string()).into_owned());
+    let tries = if p.attempts > 1 { format!(" (×{})", p.attempts) } else { String::new() };
+    match (p.stage, end) {
+        (PeerStage::Failed, Some(end)) => format!("failed: {end}{tries}"),
+        (PeerStage::Disconnected, Some(end)) => format!("closed: {end}"),
+        (PeerStage::Connecting | PeerStage::Handshaking, _) => {
+            format!("{} {}{tries}", p.stage.label(), fmt_duration(p.since))
+        }
+        (PeerStage::Connected, _) if p.hash_failures > 0 => {
+            format!("connected, {} bad pieces", p.hash_failures)
+        }
+        (stage, _) => stage.label().to_string(),
+    }
+}
+
+fn addr_text(addr: &SocketAddr) -> String {
+    addr.to_string()
+}
+
+fn client_text(p: &PeerRow) -> String {
+    match &p.client {
+        Some(c) => clean(c).into_owned(),
+        None if p.stage == PeerStage::Connected => "unknown".into(),
+        None => String::new(),
+    }
+}
+
+fn rate_cell(rate: f64, style: Style) -> Cell<'static> {
+    let r = rate_u64(rate);
+    let text = if r == 0 { "-".to_string() } else { fmt_bytes(r) };
+    Cell::from(Line::from(text).alignment(Alignment::Right)).style(if r == 0 { Style::new() } else { style })
+}
+
+fn right(text: String) -> Cell<'static> {
+    Cell::from(Line::from(text).alignment(Alignment::Right))
+}
+
+pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+    let theme = &app.theme;
+    let focused = app.focus == Focus::Peers;
+    let title = Line::from(vec![
+        Span::raw(" Peers "),
+        Span::raw(format!("{} connected / {} known", snap.connected_peers(), snap.peers.len())),
+        Span::raw(format!(" · sort: {} ", app.sort.label())),
+    ]);
+    let inner = render_pane(area, buf, title, focused, theme);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    if snap.peers.is_empty() {
+        app.peer_page.set(1);
+        put_line(buf, inner, 0, vec![span(" no peers yet: waiting for the tracker or for incoming connections", theme.dim())]);
+        return;
+    }
+
+    // Bottom lines: the selected peer in words, and (when there is room) the flag legend.
+    let show_legend = inner.height >= 11;
+    let bottom = 1 + u16::from(show_legend);
+    let table_h = inner.height.saturating_sub(bottom);
+    let page = usize::from(table_h.saturating_sub(1)).max(1);
+    app.peer_page.set(page);
+
+    let order = app.order_for(snap);
+    let selected_pos = app
+        .selected
+        .and_then(|a| order.iter().position(|&i| snap.peers.get(i).is_some_and(|p| p.addr == a)));
+    let mut offset = app.peer_offset.get().min(order.len().saturating_sub(page));
+    if let Some(sel) = selected_pos {
+        if sel < offset {
+            offset = sel;
+        } else if sel >= offset + page {
+            offset = sel + 1 - page;
+        }
+    }
+    app.peer_offset.set(offset);
+    let visible: Vec<&PeerRow> =
+        order.iter().skip(offset).take(page).filter_map(|&i| snap.peers.get(i)).collect();
+
+    let wide = inner.width >= 100;
+    let huge = inner.width >= 150;
+    let addrs: Vec<String> = visible.iter().map(|p| addr_text(&p.addr)).collect();
+    let clients: Vec<String> = visible.iter().map(|p| client_text(p)).collect();
+    let addr_w = addrs.iter().map(|a| a.chars().count()).max().unwrap_or(0).clamp(7, if wide { 40 } else { 21 });
+    let client_w = clients.iter().map(|c| c.chars().count()).max().unwrap_or(0).clamp(6, if wide { 24 } else { 12 });
+
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(addr_w as u16),
+        Constraint::Length(client_w as u16),
+        Constraint::Fill(1),
+        Constraint::Length(5),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(4),
+    ];
+    let mut header = vec!["", "Address", "Client", "State", "Flags", "Down/s", "Up/s", "Have"];
+    if wide {
+        widths.push(Constraint::Length(3));
+        header.push("Req");
+    }
+    if huge {
+        widths.extend([Constraint::Length(10), Constraint::Length(10)]);
+        header.extend(["Got", "Sent"]);
+    }
+    let header_row = Row::new(header.into_iter().enumerate().map(|(i, h)| {
+        // Numeric columns are right-aligned, so their titles are too.
+        if i >= 5 {
+            Cell::from(Line::from(h).alignment(Alignment::Right))
+        } else {
+            Cell::from(h)
+        }
+    }))
+    .style(theme.accent().add_modifier(Modifier::BOLD));
+
+    let rows = visible.iter().zip(addrs).zip(clients).enumerate().map(|(i, ((p, addr), client))| {
+        let is_sel = selected_pos == Some(offset + i);
+        let connected = p.stage == PeerStage::Connected;
+        let [dc, uc] = flag_code(&p.flags);
+        let flags = if connected {
+            Line::from(vec![
+                span(dc.to_string(), if dc == 'D' { theme.down() } else { Style::new() }),
+                span(uc.to_string(), if uc == 'U' { theme.up() } else { Style::new() }),
+            ])
+        } else {
+            Line::default()
+        };
+        let state_style = match p.stage {
+            PeerStage::Connected if p.hash_failures > 0 => theme.warn(),
+            PeerStage::Connected => theme.verified(),
+            PeerStage::Failed => theme.error(),
+            _ => Style::new(),
+        };
+        let mut cells = vec![
+            Cell::from(if is_sel { "▸" } else { " " }),
+            Cell::from(ellipsize(&addr, addr_w).into_owned()),
+            Cell::from(ellipsize(&client, client_w).into_owned()),
+            Cell::from(state_text(p)).style(state_style),
+            Cell::from(flags),
+            rate_cell(p.down_rate, theme.down()),
+            rate_cell(p.up_rate, theme.up()),
+            right(if connected { format!("{:.0}%", (p.progress.clamp(0.0, 1.0) * 100.0).floor()) } else { String::new() }),
+        ];
+        if wide {
+            cells.push(right(if connected { p.requests_in_flight.to_string() } else { String::new() }));
+        }
+        if huge {
+            cells.push(right(if p.downloaded > 0 { fmt_bytes(p.downloaded) } else { String::new() }));
+            cells.push(right(if p.uploaded > 0 { fmt_bytes(p.uploaded) } else { String::new() }));
+        }
+        let mut style = if p.stage.is_gone() { theme.dim() } else { Style::new() };
+        if is_sel {
+            style = if focused { theme.selected() } else { style.add_modifier(Modifier::BOLD) };
+        }
+        Row::new(cells).style(style)
+    });
+    let table = Table::new(rows, widths).header(header_row).column_spacing(1);
+    let table_area = Rect { height: table_h, ..inner };
+    Widget::render(table, table_area, buf);
+
+    let detail_y = table_h;
+    let selected = selected_pos.and_then(|s| order.get(s)).and_then(|&i| snap.peers.get(i));
+    if let Some(p) = selected {
+        put_line(buf, inner, detail_y, detail_line(p, theme));
+    }
+    if show_legend {
+        put_line(buf, inner, detail_y + 1, vec![span(" Flags: ", theme.dim()), span(FLAG_LEGEND, theme.dim())]);
+    }
+}
+
+/// One line about the selected peer, with the flags spelled out.
+pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
+    let mut spans = vec![span(format!(" ▸ {}", p.addr), Style::new().add_modifier(Modifier::BOLD))];
+    if let Some(c) = &p.client {
+        spans.push(Span::raw(format!(" {}", clean(c))));
+    }
+    match p.stage {
+        PeerStage::Connected => {
+            let [d, u] = flag_code(&p.flags);
+            spans.push(span(format!(" {d}{u}: "), theme.accent()));
+            spans.push(Span::raw(flag_meaning(&p.flags)));
+            spans.push(span(
+                format!(
+                    " · {} requests out · got {} · sent {}",
+                    p.requests_in_flight,
+                    fmt_bytes(p.downloaded),
+                    fmt_bytes(p.uploaded)
+                ),
+                theme.dim(),
+            ));
+            if let Some(h) = p.handshake_time {
+                spans.push(span(format!(" · handshake {} ms", h.as_millis()), theme.dim()));
+            }
+            if p.hash_failures > 0 {
+                spans.push(span(format!(" · {} bad pieces", p.hash_failures), theme.warn()));
+            }
+        }
+        PeerStage::Failed | PeerStage::Disconnected => {
+            let end = p.end.as_ref().map_or_else(|| p.stage.label().to_string(), |e| clean(&e.to_string()).into_owned());
+            let verb = if p.stage == PeerStage::Failed { "failed" } else { "closed" };
+            let tries = if p.attempts > 1 { format!(" after {} attempts", p.attempts) } else { String::new() };
+            spans.push(span(
+                format!(": {verb}{tries}: {end}, {} ago", fmt_duration(p.since)),
+                if p.stage == PeerStage::Failed { theme.error() } else { Style::new() },
+            ));
+        }
+        stage => {
+            spans.push(Span::raw(format!(
+                ": {} for {} (attempt {})",
+                stage.label(),
+                fmt_duration(p.since),
+                p.attempts.max(1)
+            )));
+        }
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::{PeerEnd, PeerSource, TorrentState};
+    use crate::ui::app::Theme;
+    use crate::ui::widgets::test_util::{rows, text};
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn peer(o: u8, stage: PeerStage, end: Option<PeerEnd>, client: Option<&str>, down: f64) -> PeerRow {
+        PeerRow {
+            addr: SocketAddr::from(([127, 0, 0, o], 51413)),
+            source: PeerSource::Tracker,
+            client: client.map(str::to_string),
+            peer_id: None,
+            stage,
+            end,
+            since: Duration::from_secs(4),
+            flags: ChokeFlags { am_choking: true, am_interested: true, peer_choking: true, peer_interested: false },
+            down_rate: down,
+            up_rate: 0.0,
+            downloaded: 0,
+            uploaded: 0,
+            progress: 0.5,
+            requests_in_flight: 7,
+            hash_failures: 0,
+            attempts: 1,
+            handshake_time: None,
+        }
+    }
+
+    fn snapshot(peers: Vec<PeerRow>) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            name: "x".into(),
+            info_hash: [0; 20],
+            output: PathBuf::new(),
+            total_length: 10,
+            piece_length: 1,
+            num_pieces: 10,
+            state: TorrentState::Downloading,
+            verified_bytes: 0,
+            downloaded: 0,
+            uploaded: 0,
+            wasted: 0,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            elapsed: Duration::from_secs(1),
+            pieces: vec![],
+            availability: vec![],
+            peers,
+            trackers: vec![],
+            log: vec![],
+            listen_port: 0,
+        })
+    }
+
+    fn render_app(app: &App, snap: &Snapshot, w: u16, h: u16) -> Buffer {
+        let area = Rect::new(0, 0, w, h);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, snap, app);
+        buf
+    }
+
+    #[test]
+    fn flag_codes_cover_all_sixteen_states() {
+        let mut seen = std::collections::HashSet::new();
+        for bits in 0..16u8 {
+            let f = ChokeFlags {
+                am_choking: bits & 1 != 0,
+                am_interested: bits & 2 != 0,
+                peer_choking: bits & 4 != 0,
+                peer_interested: bits & 8 != 0,
+            };
+            seen.insert(flag_code(&f));
+        }
+        assert_eq!(seen.len(), 16, "every combination has its own code");
+        let f = ChokeFlags { am_choking: true, am_interested: true, peer_choking: true, peer_interested: false };
+        assert_eq!(flag_code(&f), ['d', '.']);
+        assert_eq!(flag_meaning(&f), "they choke us, we are interested; we choke them, they are not interested");
+    }
+
+    #[test]
+    fn table_shows_failures_dimmed_and_selected_detail() {
+        let s = snapshot(vec![
+            peer(2, PeerStage::Connected, None, Some("Transmission 3.00"), 2048.0),
+            peer(3, PeerStage::Failed, Some(PeerEnd::Refused), None, 0.0),
+        ]);
+        let mut app = App::new(PathBuf::new(), Theme::colored());
+        app.on_snapshot(s.clone());
+        let buf = render_app(&app, &s, 80, 8);
+        let r = rows(&buf);
+        assert!(r[0].contains("Peers 1 connected / 2 known · sort: rate"), "{r:?}");
+        assert!(r[1].contains("Address") && r[1].contains("Flags"), "{r:?}");
+        assert!(r[2].starts_with("▸127.0.0.2:51413") && r[2].contains("Transmission") && r[2].contains("d."), "{r:?}");
+        assert!(r[2].contains("2 KiB") && r[2].contains("50%"), "{r:?}");
+        assert!(r[3].contains("failed: connection refused"), "{r:?}");
+        let dim_cell = buf.cell((3, 3)).expect("cell");
+        assert!(dim_cell.modifier.contains(Modifier::DIM), "failed rows are dimmed");
+        let t = text(&buf);
+        assert!(t.contains("they choke us, we are interested"), "{t}");
+    }
+
+    #[test]
+    fn selection_scrolls_into_view() {
+        let peers = (1..=30).map(|i| peer(i, PeerStage::Connected, None, None, 0.0)).collect();
+        let s = snapshot(peers);
+        let mut app = App::new(PathBuf::new(), Theme::plain());
+        app.on_snapshot(s.clone());
+        render_app(&app, &s, 80, 8);
+        assert_eq!(app.peer_page.get(), 5);
+        app.update(crate::ui::Action::End);
+        let r = rows(&render_app(&app, &s, 80, 8));
+        assert!(r[6].starts_with("▸127.0.0.30:51413"), "{r:?}");
+        assert!(r[2].starts_with(" 127.0.0.26:"), "{r:?}");
+    }
+
+    #[test]
+    fn empty_list_says_why() {
+        let s = snapshot(vec![]);
+        let app = App::new(PathBuf::new(), Theme::plain());
+        let t = text(&render_app(&app, &s, 80, 5));
+        assert!(t.contains("no peers yet"), "{t}");
+    }
+}

@@ -1,0 +1,312 @@
+//! The piece map: one cell per piece, or per group of pieces when there are more pieces than
+//! cells. One pass over the pieces per frame (each piece is read once), so the cost is
+//! O(pieces + cells) whatever the screen size.
+
+use std::ops::Range;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use crate::engine::api::{PieceState, Snapshot};
+use crate::ui::app::{App, Focus, PieceView, Theme};
+
+use ratatui::widgets::Widget;
+
+use super::{pane, put_line, span};
+
+pub const SYM_MISSING: char = '·';
+pub const SYM_IN_FLIGHT: char = '↓';
+pub const SYM_VERIFIED: char = '█';
+pub const SYM_FAILED: char = '✗';
+/// Partly verified groups, by fraction done.
+const SHADES: [char; 3] = ['░', '▒', '▓'];
+
+/// Counts for one cell of the map.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CellStats {
+    pub total: u32,
+    pub verified: u32,
+    pub in_flight: u32,
+    pub failed: u32,
+    /// Fewest connected peers holding any piece in the cell (the bottleneck).
+    pub min_avail: u16,
+    pub max_avail: u16,
+}
+
+/// Pieces in cell `cell` of `cells` when `n` pieces are spread evenly (sizes differ by ≤ 1).
+pub fn cell_range(cell: usize, cells: usize, n: usize) -> Range<usize> {
+    if cells == 0 {
+        return 0..0;
+    }
+    let start = (cell as u128 * n as u128 / cells as u128) as usize;
+    let end = ((cell as u128 + 1) * n as u128 / cells as u128) as usize;
+    start..end
+}
+
+pub fn cell_stats(snap: &Snapshot, range: Range<usize>) -> CellStats {
+    let mut s = CellStats { min_avail: u16::MAX, ..CellStats::default() };
+    for p in snap.pieces.get(range.clone()).unwrap_or(&[]) {
+        s.total += 1;
+        match p {
+            PieceState::Missing => {}
+            PieceState::InFlight => s.in_flight += 1,
+            PieceState::Verified => s.verified += 1,
+            PieceState::Failed => s.failed += 1,
+        }
+    }
+    for &a in snap.availability.get(range).unwrap_or(&[]) {
+        s.min_avail = s.min_avail.min(a);
+        s.max_avail = s.max_avail.max(a);
+    }
+    if s.min_avail == u16::MAX {
+        s.min_avail = 0;
+    }
+    s
+}
+
+/// Symbol and style for a cell in the "what we have" view. Each state has its own symbol, so
+/// the map reads the same without colour.
+pub fn state_symbol(s: &CellStats, theme: &Theme) -> (char, Style) {
+    if s.failed > 0 {
+        (SYM_FAILED, theme.failed())
+    } else if s.total > 0 && s.verified == s.total {
+        (SYM_VERIFIED, theme.verified())
+    } else if s.verified == 0 {
+        if s.in_flight > 0 {
+            (SYM_IN_FLIGHT, theme.in_flight())
+        } else {
+            (SYM_MISSING, theme.missing())
+        }
+    } else {
+        let frac = s.verified as f64 / s.total as f64;
+        let shade = SHADES[((frac * 3.0) as usize).min(2)];
+        (shade, if s.in_flight > 0 { theme.in_flight() } else { theme.verified() })
+    }
+}
+
+/// Availability view: how many connected peers hold the rarest piece of the cell.
+pub fn avail_symbol(s: &CellStats, theme: &Theme) -> (char, Style) {
+    match s.min_avail {
+        0 => (SYM_MISSING, theme.failed()),
+        1 => ('░', theme.warn()),
+        2..=3 => ('▒', theme.accent()),
+        4..=7 => ('▓', theme.verified()),
+        _ => ('█', theme.verified()),
+    }
+}
+
+pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+    let theme = &app.theme;
+    let focused = app.focus == Focus::Pieces;
+    let n = snap.pieces.len();
+    let view = match app.piece_view {
+        PieceView::State => "have",
+        PieceView::Availability => "availability",
+    };
+    // The title needs the verified count, which the grid pass below gathers for free; the
+    // pane's inner area does not depend on its title.
+    let inner = pane(Line::default(), focused, theme).inner(area);
+    let grid_h = if inner.height >= 2 { inner.height - 1 } else { inner.height };
+    let capacity = inner.width as usize * grid_h as usize;
+    let cells = capacity.min(n);
+    let cols = (inner.width as usize).min(cells.max(1));
+    app.piece_cols.set(cols);
+    app.piece_cells.set(cells);
+    let cursor = focused.then(|| app.piece_cursor.min(cells.saturating_sub(1)));
+
+    let mut done = 0usize;
+    let mut cursor_stats = None;
+    for cell in 0..cells {
+        let range = cell_range(cell, cells, n);
+        let stats = cell_stats(snap, range.clone());
+        done += stats.verified as usize;
+        let (sym, mut style) = match app.piece_view {
+            PieceView::State => state_symbol(&stats, theme),
+            PieceView::Availability => avail_symbol(&stats, theme),
+        };
+        if cursor == Some(cell) {
+            style = theme.selected();
+            cursor_stats = Some((range, stats));
+        }
+        let x = inner.x + (cell % cols) as u16;
+        let y = inner.y + (cell / cols) as u16;
+        if let Some(c) = buf.cell_mut((x, y)) {
+            c.set_char(sym).set_style(style);
+        }
+    }
+    if cells == 0 {
+        done = snap.verified_pieces();
+    }
+    let title = Line::from(format!(" Pieces {done}/{n} · {view} (v) "));
+    pane(title, focused, theme).render(area, buf);
+
+    if inner.height >= 2 {
+        let legend_row = inner.height - 1;
+        let spans = match cursor_stats {
+            Some((range, s)) => cursor_line(range, &s, theme),
+            None => legend(app.piece_view, cells, n, theme),
+        };
+        put_line(buf, inner, legend_row, spans);
+    }
+}
+
+fn legend<'a>(view: PieceView, cells: usize, n: usize, theme: &Theme) -> Vec<Span<'a>> {
+    let mut spans = match view {
+        PieceView::State => vec![
+            span(SYM_VERIFIED.to_string(), theme.verified()),
+            Span::raw("have "),
+            span(SYM_IN_FLIGHT.to_string(), theme.in_flight()),
+            Span::raw("in flight "),
+            span(SYM_MISSING.to_string(), theme.missing()),
+            Span::raw("missing "),
+            span(SYM_FAILED.to_string(), theme.failed()),
+            Span::raw("bad hash "),
+        ],
+        PieceView::Availability => vec![
+            Span::raw("peers with it: "),
+            span(SYM_MISSING.to_string(), theme.failed()),
+            Span::raw("0 "),
+            span("░", theme.warn()),
+            Span::raw("1 "),
+            span("▒", theme.accent()),
+            Span::raw("2-3 "),
+            span("▓", theme.verified()),
+            Span::raw("4-7 "),
+            span("█", theme.verified()),
+            Span::raw("8+ "),
+        ],
+    };
+    if cells > 0 && n > cells {
+        spans.push(span(format!("· cell ≈ {} pieces", n.div_ceil(cells)), theme.dim()));
+    }
+    spans
+}
+
+fn cursor_line<'a>(range: Range<usize>, s: &CellStats, theme: &Theme) -> Vec<Span<'a>> {
+    let what = if range.len() == 1 {
+        format!("piece {}", range.start)
+    } else {
+        format!("pieces {}–{}", range.start, range.end.saturating_sub(1))
+    };
+    let mut text = format!("{what}: {}/{} have", s.verified, s.total);
+    if s.in_flight > 0 {
+        text.push_str(&format!(", {} in flight", s.in_flight));
+    }
+    if s.failed > 0 {
+        text.push_str(&format!(", {} bad hash", s.failed));
+    }
+    text.push_str(&format!(", on {} peers", s.min_avail));
+    if s.max_avail != s.min_avail {
+        text.push_str(&format!("–{}", s.max_avail));
+    }
+    vec![span(text, theme.accent())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::TorrentState;
+    use crate::ui::widgets::test_util::rows;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn snapshot(pieces: Vec<PieceState>, availability: Vec<u16>) -> Snapshot {
+        Snapshot {
+            name: "x".into(),
+            info_hash: [0; 20],
+            output: PathBuf::new(),
+            total_length: pieces.len() as u64,
+            piece_length: 1,
+            num_pieces: pieces.len() as u32,
+            state: TorrentState::Downloading,
+            verified_bytes: 0,
+            downloaded: 0,
+            uploaded: 0,
+            wasted: 0,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            elapsed: Duration::ZERO,
+            pieces,
+            availability,
+            peers: vec![],
+            trackers: vec![],
+            log: vec![],
+            listen_port: 0,
+        }
+    }
+
+    fn draw(s: &Snapshot, app: &App, w: u16, h: u16) -> Buffer {
+        let area = Rect::new(0, 0, w, h);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, s, app);
+        buf
+    }
+
+    #[test]
+    fn ranges_cover_every_piece_once() {
+        for (cells, n) in [(7, 100), (100, 100), (3, 3), (64, 100_003)] {
+            let mut next = 0;
+            for c in 0..cells {
+                let r = cell_range(c, cells, n);
+                assert_eq!(r.start, next);
+                assert!(r.len() >= n / cells && r.len() <= n.div_ceil(cells));
+                next = r.end;
+            }
+            assert_eq!(next, n);
+        }
+    }
+
+    #[test]
+    fn one_cell_per_piece_with_distinct_symbols() {
+        use PieceState::*;
+        let s = snapshot(vec![Missing, InFlight, Verified, Failed], vec![0, 1, 2, 9]);
+        let app = App::new(PathBuf::new(), Theme::colored());
+        let buf = draw(&s, &app, 10, 3);
+        let r = rows(&buf);
+        assert!(r[0].contains("Pieces 1/4"), "{r:?}");
+        assert_eq!(&r[1].chars().take(4).collect::<String>(), "·↓█✗");
+        assert!(r[2].contains("have") && r[2].contains("in flight"), "{r:?}");
+        assert_eq!(buf.cell((1, 1)).map(|c| c.fg), Some(ratatui::style::Color::Yellow));
+        let plain = App::new(PathBuf::new(), Theme::plain());
+        let r2 = rows(&draw(&s, &plain, 10, 3));
+        assert_eq!(r[1], r2[1], "without colour the symbols alone tell states apart");
+    }
+
+    #[test]
+    fn groups_shade_by_fraction_and_failed_wins() {
+        use PieceState::*;
+        // 2 cells × 4 pieces: first cell 1/4 verified, second has a failed piece.
+        let s = snapshot(vec![Verified, Missing, Missing, Missing, Verified, Verified, Failed, Verified], vec![]);
+        let app = App::new(PathBuf::new(), Theme::plain());
+        let r = rows(&draw(&s, &app, 2, 3));
+        assert_eq!(r[1], "░✗");
+        let s = snapshot(vec![Verified, Verified, Verified, InFlight], vec![]);
+        let r = rows(&draw(&s, &app, 1, 3));
+        assert_eq!(r[1], "▓");
+    }
+
+    #[test]
+    fn availability_view_marks_pieces_nobody_has() {
+        let s = snapshot(vec![PieceState::Missing; 5], vec![0, 1, 3, 5, 12]);
+        let mut app = App::new(PathBuf::new(), Theme::plain());
+        app.update(crate::ui::Action::TogglePieceView);
+        let r = rows(&draw(&s, &app, 20, 3));
+        assert!(r[0].contains("availability"), "{r:?}");
+        assert!(r[1].starts_with("·░▒▓█"), "{r:?}");
+    }
+
+    #[test]
+    fn cursor_describes_its_cell() {
+        let s = Arc::new(snapshot(vec![PieceState::Verified; 100], vec![2; 100]));
+        let mut app = App::new(PathBuf::new(), Theme::plain());
+        app.on_snapshot(s.clone());
+        app.update(crate::ui::Action::FocusNext);
+        draw(&s, &app, 50, 3); // learn the grid: 50 cells of 2 pieces
+        app.update(crate::ui::Action::Right);
+        let r = rows(&draw(&s, &app, 50, 3));
+        assert!(r[2].starts_with("pieces 2–3: 2/2 have, on 2 peers"), "{r:?}");
+    }
+}

@@ -1,0 +1,1187 @@
+//! Swarm kit for ttui's integration tests: opentracker, real third-party seeders
+//! (Transmission, python3-libtorrent, aria2) and the ttui binary itself, all on loopback.
+//!
+//! Every process is killed by pid when its handle drops, every wait is bounded and panics
+//! with the tail of the process's log, and `require_loopback_only` refuses to start a
+//! swarm anywhere but inside a network namespace whose only interface is `lo`
+//! (tests/run.sh provides one). See /work/shared/INTEROP.md for why each flag is there.
+
+// Each test binary uses a different subset of the kit.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use sha1::{Digest, Sha1};
+use tempfile::TempDir;
+
+/// Upper bound for "a third-party process becomes ready".
+pub const WAIT: Duration = Duration::from_secs(60);
+/// Upper bound for one 64 MiB download on loopback (Transmission alone needs ~10 s to
+/// unchoke and serves ~20-40 MB/s on this kind of machine).
+pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(180);
+
+const POLL: Duration = Duration::from_millis(100);
+
+// ---------------------------------------------------------------------------------------
+// Environment guards
+// ---------------------------------------------------------------------------------------
+
+/// Panics unless this process sits in a network namespace whose only interface is `lo`
+/// (and `lo` works), so a test can never reach anything beyond loopback.
+/// `TTUI_ALLOW_HOST_NET=1` skips the check (for debugging on a workstation).
+///
+/// Reads /proc/self/net/dev, not /sys/class/net: sysfs keeps showing the interfaces of
+/// the namespace it was mounted in, so after a bare `unshare -n` it still lists eth0.
+pub fn require_loopback_only() {
+    if std::env::var("TTUI_ALLOW_HOST_NET").as_deref() == Ok("1") {
+        return;
+    }
+    let dev = fs::read_to_string("/proc/self/net/dev")
+        .unwrap_or_else(|e| panic!("cannot read /proc/self/net/dev: {e}"));
+    let ifaces: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert!(
+        ifaces == ["lo"],
+        "refusing to start third-party BitTorrent clients with network interfaces {ifaces:?}: \
+         run the suite through tests/run.sh (it uses `unshare -n`), or set \
+         TTUI_ALLOW_HOST_NET=1 if you really mean it"
+    );
+    // A fresh namespace has `lo` down; then every bind/connect below would fail obscurely.
+    let probe = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr().map(|a| (l, a)))
+        .and_then(|(l, a)| TcpStream::connect_timeout(&a, Duration::from_secs(2)).map(|s| (l, s)));
+    if let Err(e) = probe {
+        panic!("loopback does not work ({e}); is `lo` up? (`ip link set lo up`)");
+    }
+}
+
+/// An exclusive, cross-process lock held by every test that runs a swarm, so at most one
+/// swarm loads the two cores at a time (other tests still run in parallel).
+pub struct SwarmGuard {
+    _file: File,
+}
+
+pub fn swarm_lock() -> SwarmGuard {
+    let path = std::env::temp_dir().join("ttui-tests-swarm.lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    // flock() locks belong to the open file description, so threads of one test binary
+    // exclude each other too.
+    file.lock()
+        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    SwarmGuard { _file: file }
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses and ports
+// ---------------------------------------------------------------------------------------
+
+static NEXT_IP: AtomicU32 = AtomicU32::new(0);
+static NEXT_PORT: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh 127.0.0.x (x in 2..=254; ttui itself uses 127.0.0.1). Transmission accepts one
+/// connection per IP, so every client gets its own address.
+pub fn loopback_ip() -> Ipv4Addr {
+    let n = NEXT_IP.fetch_add(1, Ordering::Relaxed) + std::process::id() % 97;
+    Ipv4Addr::new(127, 0, 0, (2 + n % 253) as u8)
+}
+
+/// A port free for both TCP and UDP on every address. Taken from 20000..32000, below the
+/// kernel's ephemeral range, so an outgoing connection cannot grab it between this check
+/// and the moment the real owner binds it.
+pub fn free_port() -> u16 {
+    for _ in 0..2000 {
+        let n = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+        let mix = (std::process::id().wrapping_mul(7919)).wrapping_add(n.wrapping_mul(104_729));
+        let port = 20000 + (mix % 12000) as u16;
+        let tcp = TcpListener::bind(("0.0.0.0", port));
+        let udp = UdpSocket::bind(("0.0.0.0", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port found in 20000..32000");
+}
+
+/// An address on which nothing listens: bind, note the port, drop the listener.
+pub fn closed_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = l.local_addr().unwrap_or_else(|e| panic!("local_addr: {e}"));
+    drop(l);
+    addr
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------------------
+
+/// Last `n` lines of a file, for panic messages.
+pub fn tail(path: &Path, n: usize) -> String {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let lines: Vec<&str> = text.lines().collect();
+            let start = lines.len().saturating_sub(n);
+            format!("--- last lines of {} ---\n{}", path.display(), lines[start..].join("\n"))
+        }
+        Err(e) => format!("--- {}: {e} ---", path.display()),
+    }
+}
+
+/// A child process whose stdout and stderr go to files; killed (SIGKILL, by pid) on drop.
+pub struct Proc {
+    name: String,
+    child: Child,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+    /// Extra log files worth showing when something goes wrong.
+    pub logs: Vec<PathBuf>,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command, log_dir: &Path) -> Proc {
+        let stdout = log_dir.join(format!("{name}.stdout"));
+        let stderr = log_dir.join(format!("{name}.stderr"));
+        let out = File::create(&stdout).unwrap_or_else(|e| panic!("{}: {e}", stdout.display()));
+        let err = File::create(&stderr).unwrap_or_else(|e| panic!("{}: {e}", stderr.display()));
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
+        Proc { name: name.to_string(), child, stdout, stderr, logs: Vec::new() }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&fs::read(&self.stdout).unwrap_or_default()).into_owned()
+    }
+
+    /// Everything useful for a panic message: how the process ended (if it did) and the
+    /// tails of its logs.
+    pub fn report(&mut self) -> String {
+        let state = match self.child.try_wait() {
+            Ok(Some(st)) => format!("{} exited: {st}", self.name),
+            Ok(None) => format!("{} (pid {}) still running", self.name, self.child.id()),
+            Err(e) => format!("{}: wait failed: {e}", self.name),
+        };
+        let mut s = state;
+        for p in [&self.stdout, &self.stderr].into_iter().chain(self.logs.iter()) {
+            s.push('\n');
+            s.push_str(&tail(p, 25));
+        }
+        s
+    }
+
+    /// Polls `ready` until it holds; panics on timeout or if the process exits first.
+    pub fn wait_until(&mut self, what: &str, timeout: Duration, mut ready: impl FnMut(&mut Proc) -> bool) {
+        let start = Instant::now();
+        loop {
+            if ready(self) {
+                return;
+            }
+            if let Ok(Some(_)) = self.child.try_wait() {
+                // One more look: it may have become ready and exited in the same tick.
+                if ready(self) {
+                    return;
+                }
+                let name = self.name.clone();
+                panic!("{name} exited while waiting for {what}\n{}", self.report());
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out after {timeout:?} waiting for {what}\n{}", self.report());
+            }
+            sleep(POLL);
+        }
+    }
+
+    pub fn wait_for_stdout(&mut self, what: &str, needle: &str, timeout: Duration) {
+        self.wait_until(what, timeout, |p| p.stdout_text().contains(needle));
+    }
+
+    pub fn kill(&mut self) {
+        // Child::kill sends SIGKILL to this pid only.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn check_status(what: &str, out: std::io::Result<std::process::Output>) -> String {
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => panic!(
+            "{what} failed ({}):\nstdout: {}\nstderr: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!("cannot run {what}: {e}"),
+    }
+}
+
+fn tempdir(prefix: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .unwrap_or_else(|e| panic!("tempdir: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// opentracker
+// ---------------------------------------------------------------------------------------
+
+/// Seeder/leecher counts from a scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scrape {
+    pub complete: u64,
+    pub incomplete: u64,
+}
+
+/// opentracker on 127.0.0.1, HTTP and UDP on the same port. The Debian build only tracks
+/// whitelisted info hashes, so they are given up front.
+pub struct Opentracker {
+    proc: Proc,
+    dir: TempDir,
+    pub port: u16,
+}
+
+impl Opentracker {
+    pub fn start(info_hashes: &[[u8; 20]]) -> Opentracker {
+        let dir = tempdir("ttui-opentracker-");
+        // It chroots into the directory and drops to `nobody`, who must still read the
+        // whitelist (and re-read it on SIGHUP).
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("chmod: {e}"));
+        let list: String = info_hashes.iter().map(|h| format!("{}\n", hex(h))).collect();
+        let wl = dir.path().join("whitelist.txt");
+        fs::write(&wl, list).unwrap_or_else(|e| panic!("{}: {e}", wl.display()));
+        fs::set_permissions(&wl, fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("chmod: {e}"));
+        let port = free_port();
+        let mut cmd = Command::new("opentracker");
+        cmd.args(["-i", "127.0.0.1", "-p", &port.to_string(), "-P", &port.to_string()])
+            .arg("-d")
+            .arg(dir.path())
+            .args(["-w", "whitelist.txt", "-u", "nobody"]);
+        // Its stdout/stderr files are written through fds opened before the chroot.
+        let mut proc = Proc::spawn("opentracker", &mut cmd, dir.path());
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        proc.wait_until("opentracker to listen on TCP and UDP", WAIT, |_| {
+            TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() && udp_connect_ok(addr)
+        });
+        Opentracker { proc, dir, port }
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}/announce", self.port)
+    }
+
+    pub fn udp_url(&self) -> String {
+        format!("udp://127.0.0.1:{}/announce", self.port)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Scrape over HTTP; None if the tracker does not know the hash or the request failed.
+    pub fn scrape(&self, info_hash: &[u8; 20]) -> Option<Scrape> {
+        let path = format!("/scrape?info_hash={}", url_encode(info_hash));
+        let body = http_get(self.addr(), &path).ok()?;
+        Some(Scrape {
+            complete: bencode_int_after(&body, b"8:completei")?,
+            incomplete: bencode_int_after(&body, b"10:incompletei")?,
+        })
+    }
+
+    /// Waits until the tracker lists at least `n` seeders for the torrent, i.e. they have
+    /// announced and ttui will learn about them from its first announce.
+    pub fn wait_seeders(&mut self, info_hash: &[u8; 20], n: u64) {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < WAIT {
+            last = self.scrape(info_hash);
+            if last.is_some_and(|s| s.complete >= n) {
+                return;
+            }
+            sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "timed out waiting for {n} seeder(s) of {} on the tracker; last scrape {last:?}\n{}",
+            hex(info_hash),
+            self.proc.report()
+        );
+    }
+}
+
+/// A BEP 15 connect request answered means the UDP side is up.
+fn udp_connect_ok(addr: SocketAddr) -> bool {
+    let Ok(sock) = UdpSocket::bind("127.0.0.1:0") else { return false };
+    if sock.set_read_timeout(Some(Duration::from_millis(300))).is_err() {
+        return false;
+    }
+    let mut req = Vec::with_capacity(16);
+    req.extend_from_slice(&0x41727101980u64.to_be_bytes());
+    req.extend_from_slice(&0u32.to_be_bytes());
+    req.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    if sock.send_to(&req, addr).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    match sock.recv_from(&mut buf) {
+        Ok((n, _)) => n >= 16 && buf[..4] == [0, 0, 0, 0] && buf[4..8] == 0x1234_5678u32.to_be_bytes(),
+        Err(_) => false,
+    }
+}
+
+/// Minimal HTTP/1.0 GET; returns the body of a 200 response.
+pub fn http_get(addr: SocketAddr, path: &str) -> Result<Vec<u8>, String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).map_err(|e| e.to_string())?;
+    let split = find(&resp, b"\r\n\r\n").ok_or("no header end")?;
+    let head = String::from_utf8_lossy(&resp[..split]);
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(format!("unexpected response: {head}"));
+    }
+    Ok(resp[split + 4..].to_vec())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn bencode_int_after(body: &[u8], key: &[u8]) -> Option<u64> {
+    let at = find(body, key)? + key.len();
+    let end = at + body.get(at..)?.iter().position(|&b| b == b'e')?;
+    std::str::from_utf8(body.get(at..end)?).ok()?.parse().ok()
+}
+
+pub fn url_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("%{b:02x}")).collect()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Payloads
+// ---------------------------------------------------------------------------------------
+
+const MIB: u64 = 1 << 20;
+
+/// The multi-file layout: > 64 MiB, nested folders, no size a multiple of a piece, one
+/// 7-byte file in the middle of the piece stream (so pieces straddle file boundaries).
+pub const MULTI_FILE_LAYOUT: &[(&str, u64)] = &[
+    ("alpha/one.bin", 21 * MIB + 12_345),
+    ("alpha/tiny.txt", 7),
+    ("alpha/beta/two.bin", 17 * MIB + 3),
+    ("alpha/beta/gamma/three.bin", MIB - 1),
+    ("delta/four.bin", 19 * MIB + 777),
+    ("readme.txt", 4_097),
+    ("zeta/five.bin", 7 * MIB + 131_071),
+];
+
+pub fn multi_file_len() -> u64 {
+    MULTI_FILE_LAYOUT.iter().map(|(_, l)| l).sum()
+}
+
+/// SplitMix64: tiny, fast, and the same bytes on every machine and Rust version.
+struct Prng(u64);
+
+impl Prng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+fn write_prng_file(path: &Path, len: u64, seed: u64) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{}: {e}", parent.display()));
+    }
+    let mut f = File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut rng = Prng(seed);
+    let mut buf = vec![0u8; MIB as usize];
+    let mut left = len;
+    while left > 0 {
+        for chunk in buf.chunks_exact_mut(8) {
+            chunk.copy_from_slice(&rng.next().to_le_bytes());
+        }
+        let n = left.min(MIB) as usize;
+        f.write_all(&buf[..n]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        left -= n as u64;
+    }
+}
+
+/// Writes `parent/name/...` following MULTI_FILE_LAYOUT; returns the root folder.
+pub fn make_multi_file_payload(parent: &Path, name: &str, seed: u64) -> PathBuf {
+    let root = parent.join(name);
+    for (i, (rel, len)) in MULTI_FILE_LAYOUT.iter().enumerate() {
+        write_prng_file(&root.join(rel), *len, seed ^ ((i as u64 + 1) << 32));
+    }
+    root
+}
+
+/// Writes one file `parent/name` of `len` deterministic bytes.
+pub fn make_single_file_payload(parent: &Path, name: &str, len: u64, seed: u64) -> PathBuf {
+    let path = parent.join(name);
+    write_prng_file(&path, len, seed);
+    path
+}
+
+/// Panics unless `actual` holds exactly the same files (names, sizes, bytes) as
+/// `expected`; either both are files or both are directory trees.
+pub fn assert_same_tree(expected: &Path, actual: &Path) {
+    let want = list_tree(expected);
+    let got = list_tree(actual);
+    let want_names: Vec<_> = want.keys().collect();
+    let got_names: Vec<_> = got.keys().collect();
+    assert_eq!(
+        want_names,
+        got_names,
+        "file lists differ between {} and {}",
+        expected.display(),
+        actual.display()
+    );
+    for (rel, want_len) in &want {
+        let got_len = got[rel];
+        let a = if rel.as_os_str().is_empty() { expected.to_path_buf() } else { expected.join(rel) };
+        let b = if rel.as_os_str().is_empty() { actual.to_path_buf() } else { actual.join(rel) };
+        assert_eq!(*want_len, got_len, "size of {} differs from {}", b.display(), a.display());
+        if let Some(off) = first_difference(&a, &b) {
+            panic!("{} differs from {} at byte {off}", b.display(), a.display());
+        }
+    }
+}
+
+/// Relative path → length of every regular file under `root` (or of `root` itself).
+fn list_tree(root: &Path) -> BTreeMap<PathBuf, u64> {
+    let mut out = BTreeMap::new();
+    let meta = fs::metadata(root).unwrap_or_else(|e| panic!("{}: {e}", root.display()));
+    if meta.is_file() {
+        out.insert(PathBuf::new(), meta.len());
+        return out;
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let entry = entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            let path = entry.path();
+            let ft = entry.file_type().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if ft.is_dir() {
+                stack.push(path);
+            } else {
+                let len = entry.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+                let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+                out.insert(rel, len);
+            }
+        }
+    }
+    out
+}
+
+fn first_difference(a: &Path, b: &Path) -> Option<u64> {
+    let mut fa = BufReader::with_capacity(MIB as usize, File::open(a).unwrap_or_else(|e| panic!("{}: {e}", a.display())));
+    let mut fb = BufReader::with_capacity(MIB as usize, File::open(b).unwrap_or_else(|e| panic!("{}: {e}", b.display())));
+    let mut off = 0u64;
+    loop {
+        let ba = fa.fill_buf().unwrap_or_else(|e| panic!("{}: {e}", a.display()));
+        let bb = fb.fill_buf().unwrap_or_else(|e| panic!("{}: {e}", b.display()));
+        if ba.is_empty() && bb.is_empty() {
+            return None;
+        }
+        let n = ba.len().min(bb.len());
+        if n == 0 {
+            return Some(off);
+        }
+        if let Some(i) = ba[..n].iter().zip(&bb[..n]).position(|(x, y)| x != y) {
+            return Some(off + i as u64);
+        }
+        fa.consume(n);
+        fb.consume(n);
+        off += n as u64;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Torrents
+// ---------------------------------------------------------------------------------------
+
+/// A .torrent file on disk and what the tests need to know about it.
+#[derive(Debug, Clone)]
+pub struct Torrent {
+    pub path: PathBuf,
+    pub info_hash: [u8; 20],
+    pub name: String,
+}
+
+/// Announce URL of torrents made before their tracker exists: nothing listens on port 1.
+pub const DEAD_TRACKER: &str = "http://127.0.0.1:1/announce";
+
+impl Torrent {
+    pub fn load(path: &Path) -> Torrent {
+        let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let entries = top_level_entries(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let info = entries
+            .iter()
+            .find(|(k, _)| k == b"info")
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("{}: no info dict", path.display()));
+        let info_hash: [u8; 20] = Sha1::digest(info).into();
+        let name = info_name(info).unwrap_or_else(|| panic!("{}: no name in info", path.display()));
+        Torrent { path: path.to_path_buf(), info_hash, name }
+    }
+
+    pub fn hash_hex(&self) -> String {
+        hex(&self.info_hash)
+    }
+
+    /// A copy at `out` with the same info dict (so the same info hash) and new trackers:
+    /// `announce` (omitted when None) and `announce-list` tiers (omitted when empty).
+    pub fn with_trackers(&self, out: &Path, announce: Option<&str>, tiers: &[Vec<String>]) -> Torrent {
+        let bytes = fs::read(&self.path).unwrap_or_else(|e| panic!("{}: {e}", self.path.display()));
+        let entries = top_level_entries(&bytes).unwrap_or_else(|e| panic!("{}: {e}", self.path.display()));
+        let mut map: BTreeMap<Vec<u8>, Vec<u8>> = entries
+            .into_iter()
+            .filter(|(k, _)| k != b"announce" && k != b"announce-list")
+            .map(|(k, v)| (k, v.to_vec()))
+            .collect();
+        if let Some(url) = announce {
+            map.insert(b"announce".to_vec(), bstr(url.as_bytes()));
+        }
+        if !tiers.is_empty() {
+            let mut l = b"l".to_vec();
+            for tier in tiers {
+                l.push(b'l');
+                for url in tier {
+                    l.extend(bstr(url.as_bytes()));
+                }
+                l.push(b'e');
+            }
+            l.push(b'e');
+            map.insert(b"announce-list".to_vec(), l);
+        }
+        let mut enc = b"d".to_vec();
+        for (k, v) in map {
+            enc.extend(bstr(&k));
+            enc.extend(v);
+        }
+        enc.push(b'e');
+        fs::write(out, &enc).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+        let t = Torrent::load(out);
+        assert_eq!(t.info_hash, self.info_hash, "rewriting trackers changed the info hash");
+        t
+    }
+}
+
+/// Runs mktorrent on `payload` (piece length 2^piece_log2) and writes `out`. The torrent
+/// announces to DEAD_TRACKER (mktorrent insists on one); use `with_trackers` for real ones.
+pub fn mktorrent(payload: &Path, piece_log2: u32, out: &Path) -> Torrent {
+    let _ = fs::remove_file(out);
+    let res = Command::new("mktorrent")
+        .args(["-a", DEAD_TRACKER, "-l", &piece_log2.to_string(), "-t", "2", "-o"])
+        .arg(out)
+        .arg(payload)
+        .output();
+    check_status("mktorrent", res);
+    Torrent::load(out)
+}
+
+fn bstr(s: &[u8]) -> Vec<u8> {
+    let mut v = format!("{}:", s.len()).into_bytes();
+    v.extend_from_slice(s);
+    v
+}
+
+/// End (exclusive) of the bencoded value starting at `i`.
+fn bvalue_end(b: &[u8], i: usize) -> Result<usize, String> {
+    match b.get(i) {
+        Some(b'i') => {
+            let e = b.get(i..).and_then(|s| s.iter().position(|&c| c == b'e')).ok_or("unterminated int")?;
+            Ok(i + e + 1)
+        }
+        Some(b'l') | Some(b'd') => {
+            let mut j = i + 1;
+            while b.get(j) != Some(&b'e') {
+                if j >= b.len() {
+                    return Err("unterminated list/dict".into());
+                }
+                j = bvalue_end(b, j)?;
+            }
+            Ok(j + 1)
+        }
+        Some(c) if c.is_ascii_digit() => {
+            let colon = b.get(i..).and_then(|s| s.iter().position(|&c| c == b':')).ok_or("bad string")? + i;
+            let len: usize = std::str::from_utf8(&b[i..colon])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or("bad string length")?;
+            let end = colon + 1 + len;
+            if end > b.len() {
+                return Err("string past end".into());
+            }
+            Ok(end)
+        }
+        _ => Err(format!("bad bencode at byte {i}")),
+    }
+}
+
+/// (key, raw value bytes) of a bencoded dict spanning all of `b`.
+fn top_level_entries(b: &[u8]) -> Result<Vec<(Vec<u8>, &[u8])>, String> {
+    if b.first() != Some(&b'd') {
+        return Err("not a dict".into());
+    }
+    let mut out = Vec::new();
+    let mut i = 1;
+    while b.get(i) != Some(&b'e') {
+        let kend = bvalue_end(b, i)?;
+        let colon = i + b[i..kend].iter().position(|&c| c == b':').ok_or("bad key")?;
+        let key = b[colon + 1..kend].to_vec();
+        let vend = bvalue_end(b, kend)?;
+        out.push((key, &b[kend..vend]));
+        i = vend;
+    }
+    Ok(out)
+}
+
+fn info_name(info: &[u8]) -> Option<String> {
+    let entries = top_level_entries(info).ok()?;
+    let (_, v) = entries.into_iter().find(|(k, _)| k == b"name")?;
+    let colon = v.iter().position(|&c| c == b':')?;
+    String::from_utf8(v.get(colon + 1..)?.to_vec()).ok()
+}
+
+// ---------------------------------------------------------------------------------------
+// Third-party seeders
+// ---------------------------------------------------------------------------------------
+
+/// transmission-daemon 3.00 seeding one torrent from `data_dir` on its own 127.0.0.x.
+/// It never dials loopback peers, so ttui must dial it (it announces ip:port to the
+/// tracker). It waits ~10 s (its rechoke timer) before sending the first byte.
+pub struct TransmissionSeeder {
+    proc: Proc,
+    _dir: TempDir,
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub rpc_port: u16,
+}
+
+impl TransmissionSeeder {
+    pub fn start(torrent: &Torrent, data_dir: &Path) -> TransmissionSeeder {
+        let dir = tempdir("ttui-transmission-");
+        let ip = loopback_ip();
+        let port = free_port();
+        let rpc_port = free_port();
+        let config = dir.path().join("config");
+        fs::create_dir_all(&config).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+        let settings = format!(
+            r#"{{
+  "dht-enabled": false,
+  "lpd-enabled": false,
+  "pex-enabled": false,
+  "port-forwarding-enabled": false,
+  "utp-enabled": false,
+  "bind-address-ipv4": "{ip}",
+  "bind-address-ipv6": "::1",
+  "peer-port": {port},
+  "peer-port-random-on-start": false,
+  "rpc-enabled": true,
+  "rpc-bind-address": "127.0.0.1",
+  "rpc-port": {rpc_port},
+  "rpc-authentication-required": false,
+  "rpc-whitelist-enabled": false,
+  "rpc-host-whitelist-enabled": false,
+  "download-dir": "{dl}",
+  "incomplete-dir-enabled": false,
+  "watch-dir-enabled": false,
+  "start-added-torrents": true,
+  "ratio-limit-enabled": false,
+  "idle-seeding-limit-enabled": false,
+  "speed-limit-up-enabled": false,
+  "alt-speed-enabled": false,
+  "message-level": 2
+}}"#,
+            dl = data_dir.display()
+        );
+        fs::write(config.join("settings.json"), settings).unwrap_or_else(|e| panic!("settings.json: {e}"));
+        let log = dir.path().join("transmission.log");
+        let mut cmd = Command::new("transmission-daemon");
+        cmd.arg("-f").arg("-g").arg(&config).arg("-e").arg(&log);
+        let mut proc = Proc::spawn("transmission-daemon", &mut cmd, dir.path());
+        proc.logs.push(log);
+        let rpc = format!("127.0.0.1:{rpc_port}");
+        proc.wait_until("transmission RPC", WAIT, |_| {
+            Command::new("transmission-remote")
+                .args([&rpc, "-l"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        let added = Command::new("transmission-remote").arg(&rpc).arg("-a").arg(&torrent.path).output();
+        check_status("transmission-remote -a", added);
+        let hash = torrent.hash_hex();
+        proc.wait_until("transmission to verify the data and seed", WAIT, |_| {
+            let Ok(out) = Command::new("transmission-remote").args([&rpc, "-t", &hash, "-i"]).output() else {
+                return false;
+            };
+            let info = String::from_utf8_lossy(&out.stdout);
+            info.contains("Percent Done: 100%")
+                && (info.contains("State: Seeding") || info.contains("State: Idle"))
+        });
+        TransmissionSeeder { proc, _dir: dir, ip, port, rpc_port }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((self.ip, self.port))
+    }
+
+    pub fn report(&mut self) -> String {
+        self.proc.report()
+    }
+}
+
+/// Options for assets/seeders/lt_seed.py.
+#[derive(Debug, Clone, Default)]
+pub struct LtOptions {
+    /// Trust the data without hashing it (libtorrent's seed_mode); else it rechecks.
+    pub seed_mode: bool,
+    /// Bytes per second, 0 = unlimited (applies to loopback peers too).
+    pub upload_limit: u64,
+    /// Download instead of seeding.
+    pub leech: bool,
+    /// Peers to dial directly.
+    pub peers: Vec<SocketAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// python3-libtorrent 2.0 running assets/seeders/lt_seed.py on its own 127.0.0.x.
+pub struct LibtorrentPeer {
+    proc: Proc,
+    _dir: TempDir,
+    pub ip: Ipv4Addr,
+    pub port: u16,
+}
+
+pub type LibtorrentSeeder = LibtorrentPeer;
+
+pub fn seeders_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/seeders")
+}
+
+impl LibtorrentPeer {
+    /// Seeds `torrent` from `data_dir`; returns once it seeds and (if the torrent has a
+    /// tracker) its first announce was answered.
+    pub fn start(torrent: &Torrent, data_dir: &Path, opts: LtOptions) -> LibtorrentPeer {
+        let leech = opts.leech;
+        let mut p = Self::spawn(torrent, data_dir, opts);
+        if !leech {
+            p.proc.wait_for_stdout("libtorrent to seed", "ready", WAIT);
+        }
+        p
+    }
+
+    /// Starts a leecher saving into `save_dir`; wait with `wait_done`.
+    pub fn start_leecher(torrent: &Torrent, save_dir: &Path, mut opts: LtOptions) -> LibtorrentPeer {
+        opts.leech = true;
+        Self::spawn(torrent, save_dir, opts)
+    }
+
+    fn spawn(torrent: &Torrent, data_dir: &Path, opts: LtOptions) -> LibtorrentPeer {
+        let dir = tempdir("ttui-libtorrent-");
+        let ip = loopback_ip();
+        let port = free_port();
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(seeders_dir().join("lt_seed.py"))
+            .arg("--torrent")
+            .arg(&torrent.path)
+            .arg("--save")
+            .arg(data_dir)
+            .args(["--ip", &ip.to_string(), "--port", &port.to_string()])
+            .args(["--upload-limit", &opts.upload_limit.to_string()]);
+        if opts.seed_mode {
+            cmd.arg("--seed-mode");
+        }
+        if opts.leech {
+            cmd.arg("--leech");
+        }
+        for p in &opts.peers {
+            cmd.arg("--peer").arg(p.to_string());
+        }
+        if let Some(ua) = &opts.user_agent {
+            cmd.arg("--user-agent").arg(ua);
+        }
+        let proc = Proc::spawn("lt_seed", &mut cmd, dir.path());
+        LibtorrentPeer { proc, _dir: dir, ip, port }
+    }
+
+    pub fn wait_done(&mut self, timeout: Duration) {
+        self.proc.wait_for_stdout("libtorrent to finish downloading", "done", timeout);
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((self.ip, self.port))
+    }
+
+    pub fn report(&mut self) -> String {
+        self.proc.report()
+    }
+}
+
+/// aria2c 1.36 seeding from `data_dir` after verifying it (-V). HTTP trackers only: with
+/// DHT off it cannot use UDP trackers.
+pub struct Aria2Seeder {
+    proc: Proc,
+    _dir: TempDir,
+    pub ip: Ipv4Addr,
+    pub port: u16,
+}
+
+impl Aria2Seeder {
+    pub fn start(torrent: &Torrent, data_dir: &Path) -> Aria2Seeder {
+        let dir = tempdir("ttui-aria2-");
+        let ip = loopback_ip();
+        let port = free_port();
+        let log = dir.path().join("aria2.log");
+        let mut cmd = Command::new("aria2c");
+        cmd.args([
+            "--seed-ratio=0.0",
+            "--bt-seed-unverified=false",
+            "-V",
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--disable-ipv6=true",
+            "--file-allocation=none",
+            "--summary-interval=1",
+            "--enable-color=false",
+            "--console-log-level=notice",
+            "--log-level=info",
+            // A safety net: an orphan left behind by a killed test ends by itself.
+            "--stop=900",
+        ])
+        .arg(format!("--interface={ip}"))
+        .arg(format!("--bt-external-ip={ip}"))
+        .arg(format!("--listen-port={port}"))
+        .arg(format!("--log={}", log.display()))
+        .arg("-d")
+        .arg(data_dir)
+        .arg(&torrent.path);
+        let mut proc = Proc::spawn("aria2c", &mut cmd, dir.path());
+        proc.logs.push(log);
+        // Its console readout switches to "SEED(" once verification passed.
+        proc.wait_for_stdout("aria2 to verify the data and seed", "SEED(", WAIT);
+        Aria2Seeder { proc, _dir: dir, ip, port }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((self.ip, self.port))
+    }
+
+    pub fn report(&mut self) -> String {
+        self.proc.report()
+    }
+}
+
+/// aria2c downloading `torrent` into `out_dir` (used to validate seeders independently of
+/// ttui). Returns once it exits; panics on failure or timeout.
+pub fn aria2_download(torrent: &Torrent, out_dir: &Path, timeout: Duration) {
+    let dir = tempdir("ttui-aria2-dl-");
+    let ip = loopback_ip();
+    let port = free_port();
+    let mut cmd = Command::new("aria2c");
+    cmd.args([
+        "--seed-time=0",
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--disable-ipv6=true",
+        "--file-allocation=none",
+        "--summary-interval=0",
+        "--console-log-level=warn",
+    ])
+    .arg(format!("--interface={ip}"))
+    .arg(format!("--bt-external-ip={ip}"))
+    .arg(format!("--listen-port={port}"))
+    .arg("-d")
+    .arg(out_dir)
+    .arg(&torrent.path);
+    let mut proc = Proc::spawn("aria2c-download", &mut cmd, dir.path());
+    let start = Instant::now();
+    loop {
+        match proc.child.try_wait() {
+            Ok(Some(st)) if st.success() => return,
+            Ok(Some(_)) => panic!("aria2c download failed\n{}", proc.report()),
+            _ if start.elapsed() > timeout => panic!("aria2c download timed out\n{}", proc.report()),
+            _ => sleep(POLL),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ttui
+// ---------------------------------------------------------------------------------------
+
+/// How a ttui run ended.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Finished {
+    pub fn assert_success(&self, what: &str) -> &Self {
+        assert!(
+            self.status.success(),
+            "{what}: ttui exited with {} after {:?}\n--- stdout (tail) ---\n{}\n--- stderr (tail) ---\n{}",
+            self.status,
+            self.elapsed,
+            last_lines(&self.stdout, 30),
+            last_lines(&self.stderr, 30)
+        );
+        self
+    }
+}
+
+pub fn last_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The ttui binary of this package, run with stdout/stderr captured to files.
+pub struct Ttui {
+    proc: Proc,
+    _dir: TempDir,
+    started: Instant,
+}
+
+impl Ttui {
+    pub fn spawn<I, S>(args: I) -> Ttui
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let dir = tempdir("ttui-run-");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ttui"));
+        // XDG_STATE_HOME keeps ttui's log file inside the run's temp dir (shown on failure).
+        cmd.args(args)
+            .env("RUST_BACKTRACE", "1")
+            .env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", dir.path())
+            .current_dir(dir.path());
+        let mut proc = Proc::spawn("ttui", &mut cmd, dir.path());
+        proc.logs.push(dir.path().join("ttui").join("ttui.log"));
+        Ttui { proc, _dir: dir, started: Instant::now() }
+    }
+
+    /// Spawns and waits; see `wait`.
+    pub fn run<I, S>(args: I, timeout: Duration) -> Finished
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Ttui::spawn(args).wait(timeout)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    pub fn stdout_now(&self) -> String {
+        self.proc.stdout_text()
+    }
+
+    /// Waits for exit; on timeout kills it (by pid) and panics with the log tails.
+    pub fn wait(mut self, timeout: Duration) -> Finished {
+        loop {
+            match self.proc.child.try_wait() {
+                Ok(Some(status)) => {
+                    let read = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
+                    return Finished {
+                        status,
+                        stdout: read(&self.proc.stdout),
+                        stderr: read(&self.proc.stderr),
+                        elapsed: self.started.elapsed(),
+                    };
+                }
+                Ok(None) if self.started.elapsed() > timeout => {
+                    self.proc.kill();
+                    panic!("ttui did not finish within {timeout:?}; killed it\n{}", self.proc.report());
+                }
+                Ok(None) => sleep(POLL),
+                Err(e) => panic!("waiting for ttui: {e}"),
+            }
+        }
+    }
+
+    /// Polls stdout until `pred` holds; panics on timeout or if ttui exits first.
+    pub fn wait_for_stdout(&mut self, what: &str, timeout: Duration, mut pred: impl FnMut(&str) -> bool) {
+        self.proc.wait_until(what, timeout, |p| pred(&p.stdout_text()));
+    }
+
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.proc.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// SIGKILL, by pid.
+    pub fn kill(&mut self) {
+        self.proc.kill();
+    }
+
+    pub fn report(&mut self) -> String {
+        self.proc.report()
+    }
+}
+
+/// The last percentage (`12.5%` or `12%`) printed on stdout, if any.
+pub fn last_percent(stdout: &str) -> Option<f64> {
+    stdout.lines().rev().find_map(|line| {
+        line.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ',' | ':'))
+            .filter_map(|tok| tok.strip_suffix('%'))
+            .find_map(|num| num.parse::<f64>().ok())
+    })
+}
+
+/// Parses a humansize-style size such as `0 B`, `31.50 MiB`, `1 KB`, `2.1 GiB`.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let num: f64 = s[..split].trim().parse().ok()?;
+    let unit = s[split..].trim();
+    let mult = match unit {
+        "B" => 1.0,
+        "kB" | "KB" => 1e3,
+        "KiB" => 1024.0,
+        "MB" => 1e6,
+        "MiB" => 1024.0 * 1024.0,
+        "GB" => 1e9,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((num * mult).round() as u64)
+}
+
+/// The size after the last `downloaded ` in the output (the lead's final progress line).
+pub fn downloaded_bytes(stdout: &str) -> Option<u64> {
+    let at = stdout.rfind("downloaded ")? + "downloaded ".len();
+    let rest = &stdout[at..];
+    // "<number> <unit>" — take two whitespace-separated tokens.
+    let mut toks = rest.split_whitespace();
+    let num = toks.next()?;
+    let unit = toks.next()?.trim_end_matches(|c: char| !c.is_ascii_alphabetic());
+    parse_size(&format!("{num} {unit}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// A ready-made fixture: the 64 MiB multi-file payload and its torrent
+// ---------------------------------------------------------------------------------------
+
+/// The ≥64 MiB multi-file payload in `dir/data/<name>` and a tracker-less torrent of it.
+pub struct Fixture {
+    pub dir: TempDir,
+    /// Parent of the payload root: the download dir to hand to seeders.
+    pub data_dir: PathBuf,
+    /// The payload root folder (what a client creates under its output dir).
+    pub payload: PathBuf,
+    /// Torrent announcing to DEAD_TRACKER.
+    pub torrent: Torrent,
+}
+
+impl Fixture {
+    /// `piece_log2` 18 = 256 KiB pieces (257 pieces for this payload).
+    pub fn multi_file(name: &str, seed: u64, piece_log2: u32) -> Fixture {
+        let dir = tempdir("ttui-fixture-");
+        let data_dir = dir.path().join("data");
+        let payload = make_multi_file_payload(&data_dir, name, seed);
+        let torrent = mktorrent(&payload, piece_log2, &dir.path().join(format!("{name}.torrent")));
+        Fixture { dir, data_dir, payload, torrent }
+    }
+
+    pub fn single_file(name: &str, len: u64, seed: u64, piece_log2: u32) -> Fixture {
+        let dir = tempdir("ttui-fixture-");
+        let data_dir = dir.path().join("data");
+        let payload = make_single_file_payload(&data_dir, name, len, seed);
+        let torrent = mktorrent(&payload, piece_log2, &dir.path().join(format!("{name}.torrent")));
+        Fixture { dir, data_dir, payload, torrent }
+    }
+
+    /// A copy of the torrent in the fixture dir with the given trackers.
+    pub fn torrent_with(&self, file_name: &str, announce: Option<&str>, tiers: &[Vec<String>]) -> Torrent {
+        self.torrent.with_trackers(&self.dir.path().join(file_name), announce, tiers)
+    }
+
+    /// A fresh, empty output directory inside the fixture.
+    pub fn out_dir(&self, name: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        fs::create_dir_all(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        p
+    }
+}
+
+#[cfg(test)]
+mod kit_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_percentages_parse() {
+        assert_eq!(parse_size("0 B"), Some(0));
+        assert_eq!(parse_size("1.50 KiB"), Some(1536));
+        assert_eq!(parse_size("64 MiB"), Some(64 << 20));
+        assert_eq!(parse_size("3 furlongs"), None);
+        assert_eq!(downloaded_bytes("done: 100%, downloaded 0 B in 0.1 s"), Some(0));
+        assert_eq!(downloaded_bytes("x\ndownloaded 2.00 MiB, up 0 B"), Some(2 << 20));
+        assert_eq!(last_percent("a 10.5% b\nc (47%) d\n"), Some(47.0));
+        assert_eq!(last_percent("no numbers"), None);
+    }
+
+    #[test]
+    fn bencode_rewrite_keeps_info_hash() {
+        let dir = tempdir("ttui-kit-");
+        let p = make_single_file_payload(dir.path(), "f.bin", 100_003, 7);
+        let t = mktorrent(&p, 15, &dir.path().join("f.torrent"));
+        let c = t.with_trackers(&dir.path().join("g.torrent"), None, &[vec!["udp://127.0.0.1:9/announce".into()]]);
+        assert_eq!(c.info_hash, t.info_hash);
+        assert_eq!(c.name, "f.bin");
+        let bytes = fs::read(&c.path).unwrap_or_default();
+        assert!(find(&bytes, b"8:announce").is_none(), "announce should be gone");
+        assert!(find(&bytes, b"13:announce-list").is_some());
+    }
+}

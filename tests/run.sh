@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The test command: installs the third-party BitTorrent clients the integration tests
+# run against, checks formatting and lints, builds everything (network needed), then runs
+# the whole suite offline inside a fresh network namespace whose only interface is `lo`,
+# so no test can send a packet anywhere but loopback.
+#
+#   bash tests/run.sh                 # everything
+#   bash tests/run.sh --test interop  # extra arguments go to `cargo test`
+#
+# Environment: TTUI_SKIP_LINT=1 skips fmt/clippy; TTUI_TEST_TIMEOUT (seconds, default 3600)
+# bounds the test step; RUST_TEST_THREADS (default 2) is honoured.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+log_dir=$(mktemp -d -t ttui-run.XXXXXX)
+test_log="$log_dir/test.log"
+started=$SECONDS
+declare -a steps=()
+
+# Runs one named step and records its time. Step functions chain their commands with
+# `|| return`: bash ignores `set -e` inside a function called as an `if` condition.
+step() {
+    local name=$1
+    shift
+    local t0=$SECONDS
+    echo
+    echo "==> $name"
+    if "$@"; then
+        steps+=("ok    $(printf '%4ss' $((SECONDS - t0)))  $name")
+    else
+        local rc=$?
+        steps+=("FAIL  $(printf '%4ss' $((SECONDS - t0)))  $name (exit $rc)")
+        summary
+        exit "$rc"
+    fi
+}
+
+summary() {
+    echo
+    echo "================ ttui test summary ================"
+    local s
+    for s in "${steps[@]}"; do
+        echo "  $s"
+    done
+    if [[ -s $test_log ]]; then
+        # Sum the per-binary "test result:" lines cargo prints.
+        awk '/^test result:/ {
+                for (i = 1; i <= NF; i++) {
+                    if ($(i+1) ~ /^passed/)  p += $i
+                    if ($(i+1) ~ /^failed/)  f += $i
+                    if ($(i+1) ~ /^ignored/) g += $i
+                }
+                n++
+            }
+            END { if (n) printf "  tests: %d passed, %d failed, %d ignored (%d binaries)\n", p, f, g, n }' "$test_log"
+        if grep -q -- '^---- .* stdout ----$' "$test_log"; then
+            echo "  failed tests:"
+            grep -- '^---- .* stdout ----$' "$test_log" | sed -e 's/^---- /    /' -e 's/ stdout ----$//'
+        fi
+        echo "  full test log: $test_log"
+    fi
+    echo "  total time: $((SECONDS - started))s"
+    echo "==================================================="
+}
+
+as_root() {
+    if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+    local pkgs=(opentracker transmission-daemon transmission-cli mktorrent aria2
+        python3-libtorrent tmux aha iproute2 util-linux)
+    local missing=() p
+    for p in "${pkgs[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    if ((${#missing[@]} == 0)); then
+        echo "all packages already installed"
+        return 0
+    fi
+    echo "installing: ${missing[*]}"
+    as_root apt-get update || return
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+rust_components() {
+    # A bare toolchain may lack them; rustup (when present) can add them.
+    if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+        rustup component add rustfmt clippy
+    fi
+}
+
+build() {
+    cargo fetch || return
+    cargo build --bins || return
+    # Exactly what `cargo test --all-targets` will run, so the offline run compiles nothing
+    # that needs the network.
+    cargo test --all-targets --no-run
+}
+
+# Runs inside the namespaces: a new network namespace (only `lo`, brought up here), a new
+# pid namespace (when this shell exits, the kernel kills anything a test left behind) and
+# a mount namespace with fresh /proc and /sys views of that network namespace.
+# shellcheck disable=SC2016  # expanded by the inner bash
+inner='
+set -uo pipefail
+mount -t sysfs sysfs /sys 2>/dev/null || true
+ip link set lo up
+rc=0
+cargo test --offline --all-targets "$@" || rc=$?
+if [[ $# -eq 0 && $rc -eq 0 ]]; then
+    cargo test --offline --doc || rc=$?
+fi
+exit $rc
+'
+
+run_tests() {
+    local timeout_s=${TTUI_TEST_TIMEOUT:-3600}
+    export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
+    local ns=(unshare --net --pid --fork --mount --mount-proc)
+    if [[ $EUID -ne 0 ]]; then
+        # Without root, a user namespace maps us to root inside it.
+        ns=(unshare --map-root-user --net --pid --fork --mount --mount-proc)
+    fi
+    timeout --kill-after=30 "$timeout_s" "${ns[@]}" -- bash -c "$inner" ttui-tests "$@" 2>&1 |
+        tee "$test_log"
+}
+
+step "install third-party clients (apt)" install_packages
+step "rust components" rust_components
+if [[ ${TTUI_SKIP_LINT:-0} != 1 ]]; then
+    step "cargo fmt --check" cargo fmt --all -- --check
+    step "cargo clippy --all-targets -D warnings" cargo clippy --all-targets -- -D warnings
+fi
+step "cargo build (bins, tests)" build
+step "cargo test (offline, loopback-only namespace, $root)" run_tests "$@"
+summary
