@@ -15,13 +15,17 @@ fn main() -> ExitCode {
             cli::info::print_info(&m, &mut std::io::stdout().lock()).map_err(|e| e.to_string())?;
             Ok(0)
         }),
-        Some(Cmd::Peers { torrent, port }) => cli::load_torrent(&torrent).and_then(|m| cli::diag::peers(&m, port)),
+        Some(Cmd::Peers { torrent, port }) => {
+            cli::load_torrent(&torrent).and_then(|m| cli::diag::peers(&m, port))
+        }
         Some(Cmd::Handshake { torrent, addr }) => {
             cli::load_torrent(&torrent).and_then(|m| cli::diag::handshake(&m, addr))
         }
-        Some(Cmd::Probe { torrent, peers, no_trackers }) => {
-            cli::load_torrent(&torrent).and_then(|m| cli::diag::probe(&m, &peers, no_trackers))
-        }
+        Some(Cmd::Probe {
+            torrent,
+            peers,
+            no_trackers,
+        }) => cli::load_torrent(&torrent).and_then(|m| cli::diag::probe(&m, &peers, no_trackers)),
         Some(Cmd::Demo(args)) => ttui::demo::run(args),
     };
     match result {

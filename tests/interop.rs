@@ -16,7 +16,17 @@ use common::*;
 fn download_and_compare(torrent: &Torrent, out: &Path, payload: &Path, what: &str) -> Finished {
     let out_arg = out.display().to_string();
     let torrent_arg = torrent.path.display().to_string();
-    let run = Ttui::run([torrent_arg.as_str(), "--headless", "-o", &out_arg, "--port", "0"], DOWNLOAD_TIMEOUT);
+    let run = Ttui::run(
+        [
+            torrent_arg.as_str(),
+            "--headless",
+            "-o",
+            &out_arg,
+            "--port",
+            "0",
+        ],
+        DOWNLOAD_TIMEOUT,
+    );
     run.assert_success(what);
     assert!(
         run.stdout.contains("complete"),
@@ -24,7 +34,11 @@ fn download_and_compare(torrent: &Torrent, out: &Path, payload: &Path, what: &st
         last_lines(&run.stdout, 20)
     );
     assert_same_tree(payload, &out.join(&torrent.name));
-    eprintln!("{what}: {:.1}s — {}", run.elapsed.as_secs_f64(), last_lines(&run.stdout, 1));
+    eprintln!(
+        "{what}: {:.1}s — {}",
+        run.elapsed.as_secs_f64(),
+        last_lines(&run.stdout, 1)
+    );
     run
 }
 
@@ -85,16 +99,46 @@ fn downloads_from_libtorrent_via_udp_tracker() {
     download_and_compare(&t, &fx.out_dir("out"), &fx.payload, "via the UDP tracker");
 }
 
+/// libtorrent's and aria2's upload caps in the three-seeder test: together they would need
+/// ~20 s for the payload, so Transmission (silent for its first ~10 s) must contribute too.
+const CAPPED_RATE: u64 = 3 << 19;
+
 #[test]
 fn downloads_from_transmission_libtorrent_and_aria2_together() {
     require_loopback_only();
     let _swarm = swarm_lock();
     let (fx, mut tracker, t) = http_swarm(5, 18);
-    let _tr = TransmissionSeeder::start(&t, &fx.data_dir);
-    let _lt = LibtorrentSeeder::start(&t, &fx.data_dir, LtOptions { seed_mode: true, ..LtOptions::default() });
-    let _a2 = Aria2Seeder::start(&t, &fx.data_dir);
+    let tr = TransmissionSeeder::start(&t, &fx.data_dir);
+    let lt = LibtorrentSeeder::start(
+        &t,
+        &fx.data_dir,
+        LtOptions {
+            seed_mode: true,
+            upload_limit: CAPPED_RATE,
+            ..LtOptions::default()
+        },
+    );
+    let a2 = Aria2Seeder::start_limited(&t, &fx.data_dir, CAPPED_RATE);
     tracker.wait_seeders(&t.info_hash, 3);
     download_and_compare(&t, &fx.out_dir("out"), &fx.payload, "from all three");
+    // Every seeder served part of it. The counters trail by up to a second (libtorrent's
+    // stats line, Transmission's RPC), so look a few times.
+    let mut ups = (0, 0, 0);
+    for _ in 0..25 {
+        ups = (tr.uploaded(&t), lt.uploaded(), a2.uploaded());
+        if ups.0 > 0 && ups.1 > 0 && ups.2 > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "uploaded: Transmission {} B, libtorrent {} B, aria2 {} B",
+        ups.0, ups.1, ups.2
+    );
+    assert!(
+        ups.0 > 0 && ups.1 > 0 && ups.2 > 0,
+        "not every seeder contributed (Transmission, libtorrent, aria2 uploaded {ups:?})"
+    );
 }
 
 #[test]
@@ -105,16 +149,23 @@ fn handshake_names_transmission() {
     let seeder = TransmissionSeeder::start(&fx.torrent, &fx.data_dir);
     let torrent_arg = fx.torrent.path.display().to_string();
     let addr = seeder.addr().to_string();
-    let run = Ttui::run(["handshake", torrent_arg.as_str(), &addr], Duration::from_secs(30));
+    let run = Ttui::run(
+        ["handshake", torrent_arg.as_str(), &addr],
+        Duration::from_secs(30),
+    );
     run.assert_success("ttui handshake");
     // "-TR3000-" in hex.
     assert!(
-        run.stdout.lines().any(|l| l.starts_with("Peer ID: 2d5452") && l.len() == "Peer ID: ".len() + 40),
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("Peer ID: 2d5452") && l.len() == "Peer ID: ".len() + 40),
         "no -TR… peer id in:\n{}",
         run.stdout
     );
     assert!(
-        run.stdout.lines().any(|l| l.trim() == "Client: Transmission 3.00"),
+        run.stdout
+            .lines()
+            .any(|l| l.trim() == "Client: Transmission 3.00"),
         "Transmission not named in:\n{}",
         run.stdout
     );
@@ -134,7 +185,10 @@ fn probe_names_live_seeders_and_reports_a_closed_port() {
     let closed = closed_addr();
     let torrent_arg = t.path.display().to_string();
     let closed_arg = closed.to_string();
-    let run = Ttui::run(["probe", torrent_arg.as_str(), "--peer", &closed_arg], Duration::from_secs(60));
+    let run = Ttui::run(
+        ["probe", torrent_arg.as_str(), "--peer", &closed_arg],
+        Duration::from_secs(60),
+    );
     run.assert_success("ttui probe");
     let row = |addr: &str| -> String {
         run.stdout
@@ -151,8 +205,15 @@ fn probe_names_live_seeders_and_reports_a_closed_port() {
     ];
     for (addr, want) in &expect {
         let r = row(addr);
-        assert!(r.to_lowercase().contains(&want.to_lowercase()), "row for {addr} lacks {want:?}: {r}");
+        assert!(
+            r.to_lowercase().contains(&want.to_lowercase()),
+            "row for {addr} lacks {want:?}: {r}"
+        );
     }
     // Each row also reports how long the attempt took.
-    assert!(row(&closed_arg).contains("ms"), "no time in the row: {}", row(&closed_arg));
+    assert!(
+        row(&closed_arg).contains("ms"),
+        "no time in the row: {}",
+        row(&closed_arg)
+    );
 }

@@ -58,6 +58,10 @@ summary() {
             echo "  failed tests:"
             grep -- '^---- .* stdout ----$' "$test_log" | sed -e 's/^---- /    /' -e 's/ stdout ----$//'
         fi
+        if grep -q -E '^error(\[E[0-9]+\])?: ' "$test_log"; then
+            echo "  errors (first 5):"
+            grep -E '^error(\[E[0-9]+\])?: ' "$test_log" | head -n 5 | sed 's/^/    /'
+        fi
         echo "  full test log: $test_log"
     fi
     echo "  total time: $((SECONDS - started))s"
@@ -111,9 +115,16 @@ set -uo pipefail
 mount -t sysfs sysfs /sys 2>/dev/null || true
 ip link set lo up
 rc=0
-cargo test --offline --all-targets "$@" || rc=$?
-if [[ $# -eq 0 && $rc -eq 0 ]]; then
-    cargo test --offline --doc || rc=$?
+if [[ $# -eq 0 ]]; then
+    # --all-targets leaves out doctests; run them after.
+    cargo test --offline --no-fail-fast --all-targets || rc=$?
+    if [[ $rc -eq 0 ]]; then
+        cargo test --offline --no-fail-fast --doc || rc=$?
+    fi
+else
+    # Extra arguments may select targets themselves (--test interop), which --all-targets
+    # would override.
+    cargo test --offline --no-fail-fast "$@" || rc=$?
 fi
 exit $rc
 '
@@ -125,6 +136,11 @@ run_tests() {
     if [[ $EUID -ne 0 ]]; then
         # Without root, a user namespace maps us to root inside it.
         ns=(unshare --map-root-user --net --pid --fork --mount --mount-proc)
+    fi
+    if ! "${ns[@]}" -- true; then
+        echo "cannot create the test namespaces with: ${ns[*]}" >&2
+        echo "(needs root, or unprivileged user namespaces; in a container, CAP_SYS_ADMIN)" >&2
+        return 1
     fi
     timeout --kill-after=30 "$timeout_s" "${ns[@]}" -- bash -c "$inner" ttui-tests "$@" 2>&1 |
         tee "$test_log"

@@ -6,7 +6,7 @@ every discovery mechanism off, so it only talks to the tracker in the torrent an
 peers given with --peer. Prints one status word per line on stdout, flushed:
   "ready"     seeding and, when the torrent has trackers, the first announce answered
               (or --announce-wait seconds passed without one);
-  "progress P down=N up=M peers=K"   once a second while downloading (P in percent);
+  "progress P down=N up=M peers=K"   once a second (P in percent, N and M payload bytes);
   "done"      (leech mode) every piece is verified.
 Everything else goes to stderr. It exits on SIGTERM/SIGKILL or after --max-seconds,
 so an orphan left by a killed test cannot live forever.
@@ -117,7 +117,7 @@ def main():
         st = h.status()
         seeding = st.state in (lt.torrent_status.seeding, lt.torrent_status.finished) and st.is_seeding
         now = time.monotonic()
-        if args.leech and now - last_progress >= 1.0:
+        if now - last_progress >= 1.0:
             last_progress = now
             say("progress %.1f down=%d up=%d peers=%d" % (
                 st.progress * 100.0, st.total_payload_download, st.total_payload_upload, st.num_peers))

@@ -29,12 +29,17 @@ async fn announce_all(meta: &Metainfo, port: u16) -> (Vec<SocketAddr>, Vec<Strin
         info_hash: meta.info_hash,
         peer_id,
         port,
-        progress: Progress { uploaded: 0, downloaded: 0, left: meta.info.total_length },
+        progress: Progress {
+            uploaded: 0,
+            downloaded: 0,
+            left: meta.info.total_length,
+        },
         event: Event::Started,
         numwant: 200,
     };
     let urls: Vec<String> = meta.trackers.iter().flatten().cloned().collect();
-    let results = futures::future::join_all(urls.iter().map(|u| tracker::announce(u, &req, &http))).await;
+    let results =
+        futures::future::join_all(urls.iter().map(|u| tracker::announce(u, &req, &http))).await;
     let mut peers = BTreeSet::new();
     let mut lines = Vec::new();
     let mut stopped = Vec::new();
@@ -49,7 +54,10 @@ async fn announce_all(meta: &Metainfo, port: u16) -> (Vec<SocketAddr>, Vec<Strin
         }
     }
     // We are not staying in the swarm: say so, so the tracker does not hand us out.
-    let stop = AnnounceRequest { event: Event::Stopped, ..req };
+    let stop = AnnounceRequest {
+        event: Event::Stopped,
+        ..req
+    };
     let _ = tokio::time::timeout(
         Duration::from_secs(3),
         futures::future::join_all(stopped.iter().map(|u| tracker::announce(u, &stop, &http))),
@@ -94,10 +102,18 @@ pub async fn probe_one(meta: &Metainfo, addr: SocketAddr) -> ProbeResult {
             let client = from_v
                 .or_else(|| decode_client(&hs.peer_id))
                 .unwrap_or_else(|| "unknown client".to_string());
-            return ProbeResult { addr, result: Ok((client, hs.peer_id)), took };
+            return ProbeResult {
+                addr,
+                result: Ok((client, hs.peer_id)),
+                took,
+            };
         }
     };
-    ProbeResult { addr, result, took: t0.elapsed() }
+    ProbeResult {
+        addr,
+        result,
+        took: t0.elapsed(),
+    }
 }
 
 pub fn handshake(meta: &Metainfo, addr: SocketAddr) -> Result<i32, String> {
@@ -131,8 +147,11 @@ pub fn probe(meta: &Metainfo, extra: &[SocketAddr], no_trackers: bool) -> Result
         if addrs.is_empty() {
             return Err("no peers to probe (no tracker answered and no --peer given)".to_string());
         }
-        let mut results: Vec<ProbeResult> =
-            stream::iter(addrs).map(|a| probe_one(meta, a)).buffer_unordered(32).collect().await;
+        let mut results: Vec<ProbeResult> = stream::iter(addrs)
+            .map(|a| probe_one(meta, a))
+            .buffer_unordered(32)
+            .collect()
+            .await;
         results.sort_by_key(|r| r.addr);
         println!("{:<24} {:<40} {:>8}", "ADDRESS", "RESULT", "TIME");
         for r in &results {
@@ -140,7 +159,12 @@ pub fn probe(meta: &Metainfo, extra: &[SocketAddr], no_trackers: bool) -> Result
                 Ok((client, _)) => client.clone(),
                 Err(e) => e.to_string(),
             };
-            println!("{:<24} {:<40} {:>5} ms", r.addr.to_string(), text, r.took.as_millis());
+            println!(
+                "{:<24} {:<40} {:>5} ms",
+                r.addr.to_string(),
+                text,
+                r.took.as_millis()
+            );
         }
         let ok = results.iter().filter(|r| r.result.is_ok()).count();
         println!("{ok} of {} peers answered the handshake", results.len());

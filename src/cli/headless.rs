@@ -63,12 +63,18 @@ pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
     let Some(path) = args.torrent.clone() else {
         return Err("no torrent given (try `ttui --help` or `ttui demo`)".into());
     };
-    let meta = load_torrent(&path)?;
-    let log_path = args.log_file.clone().unwrap_or_else(crate::cli::default_log_path);
+    crate::engine::disk::ignore_sigxfsz();
+    let log_path = args
+        .log_file
+        .clone()
+        .unwrap_or_else(crate::cli::default_log_path);
     init_logging(&log_path)?;
     let headless = args.headless || !std::io::stdout().is_terminal();
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
     rt.block_on(async move {
+        let (meta, magnet_peers) = load_torrent_or_magnet(&path, &args).await?;
+        let mut args = args;
+        args.peers.extend(magnet_peers);
         if headless {
             let seed = seed_cmd || args.seed;
             run_headless(meta, options(&args, seed)).await
@@ -78,7 +84,45 @@ pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
     })
 }
 
-pub async fn run_tui(meta: Metainfo, opts: Options, log_path: std::path::PathBuf) -> Result<i32, String> {
+/// A .torrent file, or a magnet link whose metadata is fetched from peers first.
+/// Also returns the magnet's `x.pe` peers, to dial for the download too.
+pub async fn load_torrent_or_magnet(
+    path: &std::path::Path,
+    args: &DownloadArgs,
+) -> Result<(Metainfo, Vec<std::net::SocketAddr>), String> {
+    let text = path.to_string_lossy();
+    if !text.to_ascii_lowercase().starts_with("magnet:") {
+        return Ok((load_torrent(path)?, Vec::new()));
+    }
+    let magnet = crate::protocol::magnet::Magnet::parse(&text).map_err(|e| e.to_string())?;
+    let trackers = if args.no_trackers {
+        Vec::new()
+    } else {
+        magnet.trackers.clone()
+    };
+    let magnet = crate::protocol::magnet::Magnet { trackers, ..magnet };
+    let report = |line: String| {
+        tracing::info!("{line}");
+        eprintln!("magnet: {line}");
+    };
+    let fetch = crate::engine::metadata::fetch(
+        &magnet,
+        &args.peers,
+        crate::protocol::peer_id::our_peer_id(),
+        args.port,
+        &report,
+    );
+    let meta = tokio::time::timeout(Duration::from_secs(120), fetch)
+        .await
+        .map_err(|_| "timed out fetching the torrent's metadata from peers".to_string())??;
+    Ok((meta, magnet.peers))
+}
+
+pub async fn run_tui(
+    meta: Metainfo,
+    opts: Options,
+    log_path: std::path::PathBuf,
+) -> Result<i32, String> {
     let eng = engine::start(meta, opts);
     let ui = crate::ui::run(eng.snapshots.clone(), eng.commands.clone(), log_path).await;
     let _ = eng.commands.send(Command::Quit);
@@ -139,7 +183,11 @@ pub async fn watch_headless(eng: engine::Engine) -> Result<i32, String> {
         }
         Outcome::Quit => {
             println!("{}", progress_line(&snap));
-            println!("stopped: {} of {} verified", human(snap.verified_bytes), human(snap.total_length));
+            println!(
+                "stopped: {} of {} verified",
+                human(snap.verified_bytes),
+                human(snap.total_length)
+            );
             Ok(if interrupted { 130 } else { 0 })
         }
         Outcome::Failed(msg) => Err(msg),

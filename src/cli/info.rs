@@ -22,7 +22,10 @@ pub enum LoadError {
     #[error("{} is larger than {} and cannot be a .torrent", path.display(), format_size(MAX_TORRENT_FILE_SIZE, BINARY))]
     TooLarge { path: PathBuf },
     #[error("{} is not a valid torrent: {reason}", path.display())]
-    Invalid { path: PathBuf, reason: MetainfoError },
+    Invalid {
+        path: PathBuf,
+        reason: MetainfoError,
+    },
 }
 
 /// Reads and validates a .torrent file.
@@ -85,8 +88,17 @@ pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
         .map(|f| format_size(f.length, BINARY))
         .collect();
     let width = sizes.iter().map(String::len).max().unwrap_or(0);
-    for (file, size) in info.files.iter().zip(&sizes) {
-        writeln!(out, "  {size:>width$}  {}", printable(&file.path.join("/")))?;
+    for (i, (file, size)) in info.files.iter().zip(&sizes).enumerate() {
+        let pad = if m.padding_files.contains(&i) {
+            "  (padding)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "  {size:>width$}  {}{pad}",
+            printable(&file.path.join("/"))
+        )?;
     }
     Ok(())
 }
@@ -180,7 +192,10 @@ mod tests {
         );
         let m = Metainfo::from_bytes(&bytes).unwrap();
         let text = render(&m);
-        assert!(text.contains("Private: no\nTrackers:\n  (none)\nFiles:\n  5 B  one.iso\n"), "{text}");
+        assert!(
+            text.contains("Private: no\nTrackers:\n  (none)\nFiles:\n  5 B  one.iso\n"),
+            "{text}"
+        );
         assert!(!text.contains("Source:"));
         assert!(text.contains("Total size: 5 B (5 bytes)\n"));
     }
@@ -200,7 +215,10 @@ mod tests {
         let bad = dir.path().join("bad.torrent");
         std::fs::write(&bad, b"d4:infoi1ee").unwrap();
         let e = load_torrent(&bad).unwrap_err().to_string();
-        assert!(e.ends_with("is not a valid torrent: `info` is not a dictionary"), "{e}");
+        assert!(
+            e.ends_with("is not a valid torrent: `info` is not a dictionary"),
+            "{e}"
+        );
         assert!(!e.contains('\n'));
     }
 }

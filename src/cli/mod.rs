@@ -106,7 +106,8 @@ pub fn default_log_path() -> PathBuf {
 /// Sends tracing output to a file; the terminal belongs to the UI or the progress lines.
 pub fn init_logging(path: &Path) -> Result<(), String> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("log directory {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)

@@ -24,7 +24,10 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TorrentState {
     /// Checking existing data on start: pieces checked so far / total.
-    Checking { checked: u32, total: u32 },
+    Checking {
+        checked: u32,
+        total: u32,
+    },
     Downloading,
     Paused,
     /// Every piece verified; not uploading (headless without --seed stops here).
@@ -150,7 +153,12 @@ pub struct ChokeFlags {
 
 impl Default for ChokeFlags {
     fn default() -> Self {
-        ChokeFlags { am_choking: true, am_interested: false, peer_choking: true, peer_interested: false }
+        ChokeFlags {
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: false,
+        }
     }
 }
 
@@ -254,7 +262,10 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn verified_pieces(&self) -> usize {
-        self.pieces.iter().filter(|p| **p == PieceState::Verified).count()
+        self.pieces
+            .iter()
+            .filter(|p| **p == PieceState::Verified)
+            .count()
     }
     pub fn progress(&self) -> f64 {
         if self.total_length == 0 {
@@ -264,7 +275,10 @@ impl Snapshot {
         }
     }
     pub fn connected_peers(&self) -> usize {
-        self.peers.iter().filter(|p| p.stage == PeerStage::Connected).count()
+        self.peers
+            .iter()
+            .filter(|p| p.stage == PeerStage::Connected)
+            .count()
     }
     /// Seconds left at the current download rate, if it is moving.
     pub fn eta(&self) -> Option<Duration> {

@@ -14,6 +14,8 @@ use crate::engine::disk::hash_blocks;
 /// Smallest piece length accepted: the request block size. libtorrent refuses anything smaller
 /// or not a multiple of it.
 pub const MIN_PIECE_LENGTH: u32 = 16 * 1024;
+/// Largest piece length accepted (mktorrent's limit too); one piece is held in memory.
+pub const MAX_PIECE_LENGTH: u32 = 256 * 1024 * 1024;
 
 // Field names are the bencode keys. serde_bencode sorts dictionary keys when it serialises, and
 // the fields are declared in sorted order as well, so the output is canonical either way.
@@ -143,17 +145,20 @@ fn hash_pieces(files: &[SourceFile], piece_length: u32) -> io::Result<Vec<u8>> {
 /// A file gives a single-file torrent; a directory gives a multi-file torrent named after it,
 /// holding every regular file below it (hidden ones included) in sorted order. Symbolic links
 /// and special files are refused rather than followed or skipped, so what is shared is exactly
-/// what is there. `piece_length` must be a power of two of at least 16 KiB. No creation date is
-/// written, so the output depends only on the content.
+/// what is there. `piece_length` must be a power of two from 16 KiB to 256 MiB. No creation
+/// date is written, so the output depends only on the content.
 pub fn create_torrent(
     path: &Path,
     piece_length: u32,
     trackers: &[Vec<String>],
     private: bool,
 ) -> io::Result<Vec<u8>> {
-    if piece_length < MIN_PIECE_LENGTH || !piece_length.is_power_of_two() {
+    if !(MIN_PIECE_LENGTH..=MAX_PIECE_LENGTH).contains(&piece_length)
+        || !piece_length.is_power_of_two()
+    {
         return Err(invalid(format!(
-            "piece length {piece_length} is not a power of two of at least {MIN_PIECE_LENGTH}"
+            "piece length {piece_length} is not a power of two from {MIN_PIECE_LENGTH} to \
+             {MAX_PIECE_LENGTH}"
         )));
     }
     let meta = fs::symlink_metadata(path)?;
@@ -561,7 +566,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let payload = dir.path().join("p");
         make_payload(&payload, &PayloadSpec::new([("a", 10)]), 1).unwrap();
-        for piece_length in [0, 8_192, 20_000, 16_385] {
+        for piece_length in [0, 8_192, 20_000, 16_385, 1 << 29] {
             let err = create_torrent(&payload, piece_length, &[], false).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{piece_length}");
         }

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod create;
 pub mod disk;
+pub mod metadata;
 pub(crate) mod peer;
 pub mod picker;
 pub(crate) mod shared;

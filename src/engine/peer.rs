@@ -68,7 +68,9 @@ pub(crate) struct PeerTask {
 fn io_end(e: &io::Error, during_handshake: bool) -> PeerEnd {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => PeerEnd::Refused,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => {
             if during_handshake {
                 PeerEnd::ClosedDuringHandshake
             } else {
@@ -97,9 +99,16 @@ pub async fn read_handshake(stream: &mut TcpStream) -> Result<Handshake, PeerEnd
     let mut buf = [0u8; handshake::LEN];
     let mut n = 0;
     while n < handshake::LEN {
-        let k = stream.read(&mut buf[n..]).await.map_err(|e| io_end(&e, true))?;
+        let k = stream
+            .read(&mut buf[n..])
+            .await
+            .map_err(|e| io_end(&e, true))?;
         if k == 0 {
-            return Err(if n == 0 { PeerEnd::ClosedDuringHandshake } else { PeerEnd::NotBitTorrent });
+            return Err(if n == 0 {
+                PeerEnd::ClosedDuringHandshake
+            } else {
+                PeerEnd::NotBitTorrent
+            });
         }
         n += k;
         Handshake::check_prefix(&buf[..n]).map_err(|_| PeerEnd::NotBitTorrent)?;
@@ -124,7 +133,10 @@ pub async fn connect_and_handshake(
     on_connected();
     let ours = Handshake::new(info_hash, our_id);
     let theirs = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-        stream.write_all(&ours.encode()).await.map_err(|e| io_end(&e, true))?;
+        stream
+            .write_all(&ours.encode())
+            .await
+            .map_err(|e| io_end(&e, true))?;
         read_handshake(&mut stream).await
     })
     .await
@@ -149,6 +161,8 @@ pub struct ExtHandshake {
     pub reqq: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_size: Option<i64>,
 }
 
 impl ExtHandshake {
@@ -163,9 +177,12 @@ impl ExtHandshake {
 pub fn our_ext_handshake(port: u16) -> Bytes {
     let h = ExtHandshake {
         m: Default::default(),
-        v: Some(serde_bytes::ByteBuf::from(format!("ttui {}", env!("CARGO_PKG_VERSION")).into_bytes())),
+        v: Some(serde_bytes::ByteBuf::from(
+            format!("ttui {}", env!("CARGO_PKG_VERSION")).into_bytes(),
+        )),
         reqq: Some(OUR_REQQ as i64),
         p: (port != 0).then_some(port as i64),
+        metadata_size: None,
     };
     Bytes::from(serde_bencode::to_bytes(&h).unwrap_or_default())
 }
@@ -174,14 +191,20 @@ impl PeerTask {
     /// Runs an outgoing connection to its end and reports why it ended.
     pub async fn run_outgoing(mut self) {
         let end = self.outgoing().await;
-        self.shared.send(Event::Ended { conn: self.conn, end });
+        self.shared.send(Event::Ended {
+            conn: self.conn,
+            end,
+        });
     }
 
     async fn outgoing(&mut self) -> PeerEnd {
         self.stage(PeerStage::Connecting);
         let (conn, shared) = (self.conn, Arc::clone(&self.shared));
         let connect = connect_and_handshake(self.addr, shared.info_hash, shared.our_id, || {
-            shared.send(Event::Stage { conn, stage: PeerStage::Handshaking })
+            shared.send(Event::Stage {
+                conn,
+                stage: PeerStage::Handshaking,
+            })
         });
         // A user's drop or quit must not wait for a slow connect.
         let res = tokio::select! {
@@ -195,7 +218,11 @@ impl PeerTask {
         match res {
             Err(end) => end,
             Ok((stream, hs, elapsed)) => {
-                self.shared.send(Event::Handshaken { conn: self.conn, peer_id: hs.peer_id, elapsed });
+                self.shared.send(Event::Handshaken {
+                    conn: self.conn,
+                    peer_id: hs.peer_id,
+                    elapsed,
+                });
                 self.session(stream, hs).await
             }
         }
@@ -215,11 +242,17 @@ impl PeerTask {
                 self.session(stream, hs).await
             }
         };
-        self.shared.send(Event::Ended { conn: self.conn, end });
+        self.shared.send(Event::Ended {
+            conn: self.conn,
+            end,
+        });
     }
 
     fn stage(&self, stage: PeerStage) {
-        self.shared.send(Event::Stage { conn: self.conn, stage });
+        self.shared.send(Event::Stage {
+            conn: self.conn,
+            stage,
+        });
     }
 
     async fn session(&mut self, stream: TcpStream, hs: Handshake) -> PeerEnd {
@@ -253,7 +286,10 @@ impl PeerTask {
         self.stage(PeerStage::Connected);
         if hs.supports_extensions() {
             let port = self.shared.listen_port.load(Ordering::Relaxed);
-            s.push(&Message::Extended { id: 0, payload: our_ext_handshake(port) });
+            s.push(&Message::Extended {
+                id: 0,
+                payload: our_ext_handshake(port),
+            });
         }
         s.send_have_state();
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -361,14 +397,20 @@ impl Session {
         let interested = !self.paused && picker.wants_any(&bf);
         drop(picker);
         self.peer_has = bf;
-        self.live.pieces.store(self.peer_has.count(), Ordering::Relaxed);
+        self.live
+            .pieces
+            .store(self.peer_has.count(), Ordering::Relaxed);
         self.set_interest(interested);
     }
 
     fn set_interest(&mut self, interested: bool) {
         if interested != self.flags.am_interested {
             self.flags.am_interested = interested;
-            self.push(if interested { &Message::Interested } else { &Message::NotInterested });
+            self.push(if interested {
+                &Message::Interested
+            } else {
+                &Message::NotInterested
+            });
             self.set_flags();
         }
     }
@@ -380,7 +422,10 @@ impl Session {
         }
         let n = self.peer_has.len();
         match m {
-            Message::KeepAlive | Message::Port(_) | Message::Suggest(_) | Message::AllowedFast(_) => {}
+            Message::KeepAlive
+            | Message::Port(_)
+            | Message::Suggest(_)
+            | Message::AllowedFast(_) => {}
             Message::Choke => {
                 if !self.flags.peer_choking {
                     self.flags.peer_choking = true;
@@ -410,7 +455,9 @@ impl Session {
                     return Err(protocol(format!("have index {i} out of range")));
                 }
                 if self.peer_has.set(i) {
-                    self.live.pieces.store(self.peer_has.count(), Ordering::Relaxed);
+                    self.live
+                        .pieces
+                        .store(self.peer_has.count(), Ordering::Relaxed);
                     let mut picker = self.shared.picker();
                     picker.add_availability(i);
                     let wants = !self.paused && picker.wants(i);
@@ -426,16 +473,39 @@ impl Session {
             }
             Message::HaveAll => self.set_peer_has(Bitfield::full(n)),
             Message::HaveNone => self.set_peer_has(Bitfield::new(n)),
-            Message::Request { index, begin, length } => self.on_request(BlockRef { index, begin, length })?,
-            Message::Cancel { index, begin, length } => {
-                self.uploads.retain(|r| !(r.index == index && r.begin == begin && r.length == length));
+            Message::Request {
+                index,
+                begin,
+                length,
+            } => self.on_request(BlockRef {
+                index,
+                begin,
+                length,
+            })?,
+            Message::Cancel {
+                index,
+                begin,
+                length,
+            } => {
+                self.uploads
+                    .retain(|r| !(r.index == index && r.begin == begin && r.length == length));
             }
-            Message::Reject { index, begin, length } => {
-                let r = BlockRef { index, begin, length };
+            Message::Reject {
+                index,
+                begin,
+                length,
+            } => {
+                let r = BlockRef {
+                    index,
+                    begin,
+                    length,
+                };
                 if let Some(pos) = self.in_flight.iter().position(|x| *x == r) {
                     self.in_flight.remove(pos);
                     self.shared.picker().release([r]);
-                    self.live.in_flight.store(self.in_flight.len() as u32, Ordering::Relaxed);
+                    self.live
+                        .in_flight
+                        .store(self.in_flight.len() as u32, Ordering::Relaxed);
                 }
             }
             Message::Piece { index, begin, data } => self.on_piece(index, begin, data)?,
@@ -446,7 +516,10 @@ impl Session {
                             self.reqq = (q as usize).min(MAX_PIPELINE);
                         }
                         if let Some(name) = h.client() {
-                            self.shared.send(Event::Client { conn: self.conn, name });
+                            self.shared.send(Event::Client {
+                                conn: self.conn,
+                                name,
+                            });
                         }
                     }
                 }
@@ -458,19 +531,32 @@ impl Session {
     fn on_request(&mut self, r: BlockRef) -> Result<(), PeerEnd> {
         let info = &self.shared.info;
         if r.index >= info.num_pieces() {
-            return Err(protocol(format!("request for piece {} out of range", r.index)));
+            return Err(protocol(format!(
+                "request for piece {} out of range",
+                r.index
+            )));
         }
         if r.length > BLOCK_LEN {
-            return Err(protocol(format!("request of {} bytes (over 16 KiB)", r.length)));
+            return Err(protocol(format!(
+                "request of {} bytes (over 16 KiB)",
+                r.length
+            )));
         }
         let piece_len = info.piece_len(r.index);
         if r.length == 0 || r.begin as u64 + r.length as u64 > piece_len as u64 {
-            return Err(protocol(format!("request beyond the end of piece {}", r.index)));
+            return Err(protocol(format!(
+                "request beyond the end of piece {}",
+                r.index
+            )));
         }
         let have = self.shared.picker().have().get(r.index);
         if self.flags.am_choking || !have || self.uploads.len() >= MAX_UPLOAD_QUEUE {
             if self.fast {
-                self.push(&Message::Reject { index: r.index, begin: r.begin, length: r.length });
+                self.push(&Message::Reject {
+                    index: r.index,
+                    begin: r.begin,
+                    length: r.length,
+                });
             }
             return Ok(());
         }
@@ -483,19 +569,31 @@ impl Session {
         if len > BLOCK_LEN {
             return Err(protocol(format!("piece block of {len} bytes")));
         }
-        let pos = self.in_flight.iter().position(|r| r.index == index && r.begin == begin);
+        let pos = self
+            .in_flight
+            .iter()
+            .position(|r| r.index == index && r.begin == begin);
         let r = match pos {
             Some(p) => {
                 let r = self.in_flight[p];
                 if r.length != len {
-                    return Err(protocol(format!("piece block of {len} bytes, asked for {}", r.length)));
+                    return Err(protocol(format!(
+                        "piece block of {len} bytes, asked for {}",
+                        r.length
+                    )));
                 }
                 self.in_flight.remove(p);
-                self.live.in_flight.store(self.in_flight.len() as u32, Ordering::Relaxed);
+                self.live
+                    .in_flight
+                    .store(self.in_flight.len() as u32, Ordering::Relaxed);
                 r
             }
             None => {
-                let r = BlockRef { index, begin, length: len };
+                let r = BlockRef {
+                    index,
+                    begin,
+                    length: len,
+                };
                 if !self.stale.contains(&r) {
                     return Err(protocol("unrequested piece"));
                 }
@@ -505,8 +603,12 @@ impl Session {
         self.last_block = Instant::now();
         self.snubbed = false;
         self.window_bytes += len as u64;
-        self.live.downloaded.fetch_add(len as u64, Ordering::Relaxed);
-        self.shared.downloaded.fetch_add(len as u64, Ordering::Relaxed);
+        self.live
+            .downloaded
+            .fetch_add(len as u64, Ordering::Relaxed);
+        self.shared
+            .downloaded
+            .fetch_add(len as u64, Ordering::Relaxed);
         let mut picker = self.shared.picker();
         let endgame = picker.in_endgame();
         let outcome = picker.block_received(r, data, self.conn);
@@ -516,12 +618,19 @@ impl Session {
                 self.shared.wasted.fetch_add(len as u64, Ordering::Relaxed);
             }
             Received::Stored => {}
-            Received::PieceComplete { blocks, contributors } => {
+            Received::PieceComplete {
+                blocks,
+                contributors,
+            } => {
                 self.shared.verify_piece(index, blocks, contributors);
             }
         }
         if endgame {
-            self.shared.send(Event::BlockDone { index, begin, conn: self.conn });
+            self.shared.send(Event::BlockDone {
+                index,
+                begin,
+                conn: self.conn,
+            });
         }
         Ok(())
     }
@@ -537,13 +646,23 @@ impl Session {
                 }
             }
             PeerCmd::Cancel { index, begin } => {
-                if let Some(p) = self.in_flight.iter().position(|r| r.index == index && r.begin == begin) {
+                if let Some(p) = self
+                    .in_flight
+                    .iter()
+                    .position(|r| r.index == index && r.begin == begin)
+                {
                     let r = self.in_flight[p];
                     self.in_flight.remove(p);
-                    self.push(&Message::Cancel { index, begin, length: r.length });
+                    self.push(&Message::Cancel {
+                        index,
+                        begin,
+                        length: r.length,
+                    });
                     self.remember_stale(r);
                     self.shared.picker().release([r]);
-                    self.live.in_flight.store(self.in_flight.len() as u32, Ordering::Relaxed);
+                    self.live
+                        .in_flight
+                        .store(self.in_flight.len() as u32, Ordering::Relaxed);
                 }
             }
             PeerCmd::Choke => {
@@ -593,14 +712,21 @@ impl Session {
         let dt = now.duration_since(self.window_start).as_secs_f64();
         if dt >= 1.0 {
             let sample = self.window_bytes as f64 / dt;
-            self.rate = if self.rate == 0.0 { sample } else { 0.6 * sample + 0.4 * self.rate };
+            self.rate = if self.rate == 0.0 {
+                sample
+            } else {
+                0.6 * sample + 0.4 * self.rate
+            };
             self.window_bytes = 0;
             self.window_start = now;
             // About one second of data in flight, as rate × latency is unknown but small here.
             let want = (self.rate / BLOCK_LEN as f64) as usize;
             self.depth = want.clamp(MIN_PIPELINE, self.reqq.max(1));
         }
-        if !self.in_flight.is_empty() && !self.flags.peer_choking && now.duration_since(self.last_block) > SNUB_AFTER {
+        if !self.in_flight.is_empty()
+            && !self.flags.peer_choking
+            && now.duration_since(self.last_block) > SNUB_AFTER
+        {
             self.snubbed = true;
             self.release_all();
         }
@@ -630,7 +756,11 @@ impl Session {
         let queued: Vec<BlockRef> = self.uploads.drain(..).collect();
         if self.fast {
             for r in queued {
-                self.push(&Message::Reject { index: r.index, begin: r.begin, length: r.length });
+                self.push(&Message::Reject {
+                    index: r.index,
+                    begin: r.begin,
+                    length: r.length,
+                });
             }
         }
     }
@@ -651,7 +781,12 @@ impl Session {
         {
             let in_flight = &self.in_flight;
             let mut picker = self.shared.picker();
-            picker.pick(&self.peer_has, room, &|r| in_flight.contains(&r), &mut picked);
+            picker.pick(
+                &self.peer_has,
+                room,
+                &|r| in_flight.contains(&r),
+                &mut picked,
+            );
             if picked.is_empty() && in_flight.is_empty() && !picker.wants_any(&self.peer_has) {
                 drop(picker);
                 self.set_interest(false);
@@ -659,10 +794,19 @@ impl Session {
         }
         for r in &picked {
             self.in_flight.push_back(*r);
-            encode_into(&Message::Request { index: r.index, begin: r.begin, length: r.length }, &mut self.out);
+            encode_into(
+                &Message::Request {
+                    index: r.index,
+                    begin: r.begin,
+                    length: r.length,
+                },
+                &mut self.out,
+            );
         }
         self.picked = picked;
-        self.live.in_flight.store(self.in_flight.len() as u32, Ordering::Relaxed);
+        self.live
+            .in_flight
+            .store(self.in_flight.len() as u32, Ordering::Relaxed);
     }
 
     async fn serve_uploads(&mut self) -> Result<(), PeerEnd> {
@@ -675,7 +819,9 @@ impl Session {
             let mut out = Vec::with_capacity(batch.len());
             for r in batch {
                 let mut buf = vec![0u8; r.length as usize];
-                storage.read_block(r.index, r.begin, &mut buf).map_err(|e| e.to_string())?;
+                storage
+                    .read_block(r.index, r.begin, &mut buf)
+                    .map_err(|e| e.to_string())?;
                 out.push((r, Bytes::from(buf)));
             }
             Ok::<_, String>(out)
@@ -691,7 +837,11 @@ impl Session {
         };
         for (r, data) in blocks {
             let len = data.len() as u64;
-            self.push(&Message::Piece { index: r.index, begin: r.begin, data });
+            self.push(&Message::Piece {
+                index: r.index,
+                begin: r.begin,
+                data,
+            });
             self.live.uploaded.fetch_add(len, Ordering::Relaxed);
             self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
         }
@@ -712,13 +862,19 @@ impl Session {
 
 /// After a handshake, waits briefly for the peer's BEP 10 handshake and returns its client
 /// name (`v`), skipping other messages. Used by `ttui handshake` and `ttui probe`.
-pub async fn read_ext_client(stream: &mut TcpStream, num_pieces: u32, wait: Duration) -> Option<String> {
+pub async fn read_ext_client(
+    stream: &mut TcpStream,
+    num_pieces: u32,
+    wait: Duration,
+) -> Option<String> {
     let mut reader = FramedRead::new(stream, MessageCodec::new(num_pieces));
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match tokio::time::timeout_at(deadline, reader.next()).await {
             Ok(Some(Ok(Message::Extended { id: 0, payload }))) => {
-                return serde_bencode::from_bytes::<ExtHandshake>(&payload).ok()?.client();
+                return serde_bencode::from_bytes::<ExtHandshake>(&payload)
+                    .ok()?
+                    .client();
             }
             Ok(Some(Ok(_))) => continue,
             _ => return None,

@@ -3,16 +3,20 @@
 //! Invariants (checked by `debug_check` in tests; every method keeps them):
 //! 1. A piece is in exactly one of: verified (`have`), hashing (`hashing`), in progress
 //!    (`partial`), or missing (none of those).
-//! 2. A partial piece's `received` equals the number of `Block::Received` entries, and `data[b]`
-//!    is `Some` exactly for those blocks. When `received` reaches the block count the piece
-//!    leaves `partial` for `hashing` in the same call, so a complete piece is never requestable.
+//! 2. A partial piece's `received` equals the number of `Block::Received` entries, and
+//!    `data[b]` is `Some` exactly for those blocks. When `received` reaches the block count the
+//!    piece leaves `partial` for `hashing` in the same call, so a complete piece is never
+//!    requestable.
 //! 3. `Block::Requested(n)` counts outstanding requests for that block across all peers
-//!    (n > 1 only in endgame). Every request a peer task tracks in flight was counted here and is
-//!    given back through `release` or consumed by `block_received`.
-//! 4. `have` only grows except through `piece_failed`... never: a verified piece is never un-set.
-//!    A piece that fails its hash goes back to missing and is marked `failed` for the UI.
-//! 5. `availability[i]` is the number of connected peers that have piece `i`; a peer task adds its
-//!    pieces when it learns them and removes them all when it ends.
+//!    (n > 1 only in endgame). Every request a peer task tracks in flight was counted here and
+//!    is given back through `release` or consumed by `block_received`.
+//! 4. `unrequested_blocks` is the number of blocks of missing and partial pieces that nobody
+//!    has requested; zero means endgame.
+//! 5. `have` only grows: a verified piece is never un-set. A piece that fails its hash goes
+//!    from `hashing` back to missing and is marked `failed` for the UI.
+//! 6. `availability[i]` is the number of connected peers that have piece `i`; a peer task adds
+//!    its pieces when it learns them and removes them all when it ends.
+//!
 //! Lock rule: the picker lives in a std Mutex inside `Shared`; nobody holds it across `.await`.
 
 use std::collections::HashMap;
@@ -57,7 +61,10 @@ pub enum Received {
     Duplicate,
     Stored,
     /// The last block of a piece: its blocks in order, ready for hashing.
-    PieceComplete { blocks: Vec<Bytes>, contributors: Vec<u64> },
+    PieceComplete {
+        blocks: Vec<Bytes>,
+        contributors: Vec<u64>,
+    },
 }
 
 #[derive(Debug)]
@@ -88,8 +95,10 @@ impl Picker {
             have,
             max_partial: 64,
         };
-        p.unrequested_blocks =
-            (0..num_pieces).filter(|i| !p.have.get(*i)).map(|i| p.blocks_in(i) as u64).sum();
+        p.unrequested_blocks = (0..num_pieces)
+            .filter(|i| !p.have.get(*i))
+            .map(|i| p.blocks_in(i) as u64)
+            .sum();
         p
     }
 
@@ -189,12 +198,23 @@ impl Picker {
 
     /// Picks up to `max` blocks for a peer that has `peer` pieces; `mine` are the blocks this
     /// peer already has in flight (endgame never duplicates onto the same peer).
-    pub fn pick(&mut self, peer: &Bitfield, max: usize, mine: &dyn Fn(BlockRef) -> bool, out: &mut Vec<BlockRef>) {
+    pub fn pick(
+        &mut self,
+        peer: &Bitfield,
+        max: usize,
+        mine: &dyn Fn(BlockRef) -> bool,
+        out: &mut Vec<BlockRef>,
+    ) {
         if max == 0 || self.have.is_complete() {
             return;
         }
         // 1. Finish pieces already started, so memory and partial pieces stay few.
-        let mut started: Vec<u32> = self.partial.keys().copied().filter(|i| peer.get(*i)).collect();
+        let mut started: Vec<u32> = self
+            .partial
+            .keys()
+            .copied()
+            .filter(|i| peer.get(*i))
+            .collect();
         started.sort_unstable();
         for index in &started {
             self.take_missing(*index, max, out);
@@ -204,7 +224,9 @@ impl Picker {
         }
         // 2. Start new pieces, rarest first after a few random ones.
         while out.len() < max && self.partial.len() + self.hashing.len() < self.max_partial {
-            let Some(index) = self.choose_new(peer) else { break };
+            let Some(index) = self.choose_new(peer) else {
+                break;
+            };
             let blocks = self.blocks_in(index) as usize;
             self.partial.insert(
                 index,
@@ -222,15 +244,25 @@ impl Picker {
             for index in started {
                 let nblocks = self.blocks_in(index);
                 let last_len = self.block_len(index, nblocks - 1);
-                let Some(p) = self.partial.get_mut(&index) else { continue };
+                let Some(p) = self.partial.get_mut(&index) else {
+                    continue;
+                };
                 for (b, st) in p.blocks.iter_mut().enumerate() {
                     if out.len() >= max {
                         return;
                     }
                     if let Block::Requested(n) = *st {
                         let b = b as u32;
-                        let length = if b + 1 == nblocks { last_len } else { BLOCK_LEN };
-                        let r = BlockRef { index, begin: b * BLOCK_LEN, length };
+                        let length = if b + 1 == nblocks {
+                            last_len
+                        } else {
+                            BLOCK_LEN
+                        };
+                        let r = BlockRef {
+                            index,
+                            begin: b * BLOCK_LEN,
+                            length,
+                        };
                         if n < 3 && !mine(r) {
                             *st = Block::Requested(n + 1);
                             out.push(r);
@@ -244,7 +276,9 @@ impl Picker {
     fn take_missing(&mut self, index: u32, max: usize, out: &mut Vec<BlockRef>) {
         let nblocks = self.blocks_in(index);
         let last_len = self.block_len(index, nblocks - 1);
-        let Some(p) = self.partial.get_mut(&index) else { return };
+        let Some(p) = self.partial.get_mut(&index) else {
+            return;
+        };
         for (b, st) in p.blocks.iter_mut().enumerate() {
             if out.len() >= max {
                 return;
@@ -253,8 +287,16 @@ impl Picker {
                 *st = Block::Requested(1);
                 self.unrequested_blocks -= 1;
                 let b = b as u32;
-                let length = if b + 1 == nblocks { last_len } else { BLOCK_LEN };
-                out.push(BlockRef { index, begin: b * BLOCK_LEN, length });
+                let length = if b + 1 == nblocks {
+                    last_len
+                } else {
+                    BLOCK_LEN
+                };
+                out.push(BlockRef {
+                    index,
+                    begin: b * BLOCK_LEN,
+                    length,
+                });
             }
         }
     }
@@ -265,7 +307,10 @@ impl Picker {
             return None;
         }
         let candidate = |i: u32| {
-            peer.get(i) && !self.have.get(i) && !self.partial.contains_key(&i) && !self.hashing.contains(&i)
+            peer.get(i)
+                && !self.have.get(i)
+                && !self.partial.contains_key(&i)
+                && !self.hashing.contains(&i)
         };
         let start = rand::thread_rng().gen_range(0..n);
         if self.have.count() < RANDOM_FIRST {
@@ -291,7 +336,9 @@ impl Picker {
     /// Gives back requests that will not be answered (peer choked us, left, or was snubbed).
     pub fn release(&mut self, blocks: impl IntoIterator<Item = BlockRef>) {
         for r in blocks {
-            let Some(p) = self.partial.get_mut(&r.index) else { continue };
+            let Some(p) = self.partial.get_mut(&r.index) else {
+                continue;
+            };
             let b = (r.begin / BLOCK_LEN) as usize;
             if let Some(st) = p.blocks.get_mut(b) {
                 if let Block::Requested(n) = *st {
@@ -306,16 +353,21 @@ impl Picker {
         }
         // A piece with nothing received and nothing requested goes back to the pool so the
         // partial set stays small.
-        self.partial.retain(|_, p| p.received > 0 || p.blocks.iter().any(|b| *b != Block::Missing));
+        self.partial
+            .retain(|_, p| p.received > 0 || p.blocks.iter().any(|b| *b != Block::Missing));
     }
 
     /// Records a block that arrived. The caller has checked that it was requested from this
     /// peer and has the requested length.
     pub fn block_received(&mut self, r: BlockRef, data: Bytes, conn: u64) -> Received {
         let nblocks = self.blocks_in(r.index);
-        let Some(p) = self.partial.get_mut(&r.index) else { return Received::Duplicate };
+        let Some(p) = self.partial.get_mut(&r.index) else {
+            return Received::Duplicate;
+        };
         let b = (r.begin / BLOCK_LEN) as usize;
-        let Some(st) = p.blocks.get_mut(b) else { return Received::Duplicate };
+        let Some(st) = p.blocks.get_mut(b) else {
+            return Received::Duplicate;
+        };
         match *st {
             Block::Received => return Received::Duplicate,
             Block::Missing => self.unrequested_blocks -= 1,
@@ -330,9 +382,14 @@ impl Picker {
         if p.received < nblocks {
             return Received::Stored;
         }
-        let Some(p) = self.partial.remove(&r.index) else { return Received::Stored };
+        let Some(p) = self.partial.remove(&r.index) else {
+            return Received::Stored;
+        };
         self.hashing.push(r.index);
-        Received::PieceComplete { blocks: p.data.into_iter().flatten().collect(), contributors: p.contributors }
+        Received::PieceComplete {
+            blocks: p.data.into_iter().flatten().collect(),
+            contributors: p.contributors,
+        }
     }
 
     pub fn piece_verified(&mut self, index: u32) {
@@ -354,7 +411,10 @@ impl Picker {
             return false;
         }
         match self.partial.get(&r.index) {
-            Some(p) => p.blocks.get((r.begin / BLOCK_LEN) as usize).is_some_and(|b| *b != Block::Received),
+            Some(p) => p
+                .blocks
+                .get((r.begin / BLOCK_LEN) as usize)
+                .is_some_and(|b| *b != Block::Received),
             None => r.index < self.num_pieces(),
         }
     }
@@ -378,8 +438,15 @@ impl Picker {
     fn debug_check(&self) {
         let mut unreq = 0u64;
         for i in 0..self.num_pieces() {
-            let states = [self.have.get(i), self.hashing.contains(&i), self.partial.contains_key(&i)];
-            assert!(states.iter().filter(|s| **s).count() <= 1, "piece {i} in two states");
+            let states = [
+                self.have.get(i),
+                self.hashing.contains(&i),
+                self.partial.contains_key(&i),
+            ];
+            assert!(
+                states.iter().filter(|s| **s).count() <= 1,
+                "piece {i} in two states"
+            );
             if let Some(p) = self.partial.get(&i) {
                 let rec = p.blocks.iter().filter(|b| **b == Block::Received).count() as u32;
                 assert_eq!(rec, p.received);
@@ -419,7 +486,11 @@ mod tests {
             }
             for r in out {
                 got += r.length as u64;
-                if let Received::PieceComplete { blocks, contributors } = p.block_received(r, data(r.length), 1) {
+                if let Received::PieceComplete {
+                    blocks,
+                    contributors,
+                } = p.block_received(r, data(r.length), 1)
+                {
                     assert_eq!(contributors, vec![1]);
                     let len: usize = blocks.iter().map(|b| b.len()).sum();
                     assert_eq!(len as u32, p.piece_len(r.index));
@@ -457,9 +528,16 @@ mod tests {
         p.piece_states(&mut states);
         assert!(states.contains(&PieceState::Failed));
         // The failed piece is requestable again.
+        let failed = again[0].index;
         let mut third = Vec::new();
         p.pick(&peer, 10, &|_| false, &mut third);
-        assert_eq!(third.len(), 2);
+        assert_eq!(third.iter().filter(|r| r.index == failed).count(), 2);
+        // Everything is now requested: the rest are endgame duplicates of the other piece.
+        assert!(p.in_endgame());
+        assert!(third
+            .iter()
+            .filter(|r| r.index != failed)
+            .all(|r| again.contains(r)));
     }
 
     #[test]
@@ -478,8 +556,14 @@ mod tests {
         p.pick(&peer, 10, &|_| false, &mut other);
         assert_eq!(other, a);
         p.debug_check();
-        assert!(matches!(p.block_received(a[0], data(a[0].length), 1), Received::Stored));
-        assert!(matches!(p.block_received(other[0], data(a[0].length), 2), Received::Duplicate));
+        assert!(matches!(
+            p.block_received(a[0], data(a[0].length), 1),
+            Received::Stored
+        ));
+        assert!(matches!(
+            p.block_received(other[0], data(a[0].length), 2),
+            Received::Duplicate
+        ));
     }
 
     #[test]

@@ -15,18 +15,45 @@ use crate::protocol::metainfo::Info;
 /// What peer tasks and blocking jobs tell the coordinator.
 #[derive(Debug)]
 pub(crate) enum Event {
-    Stage { conn: u64, stage: crate::engine::api::PeerStage },
-    Handshaken { conn: u64, peer_id: [u8; 20], elapsed: std::time::Duration },
-    Client { conn: u64, name: String },
+    Stage {
+        conn: u64,
+        stage: crate::engine::api::PeerStage,
+    },
+    Handshaken {
+        conn: u64,
+        peer_id: [u8; 20],
+        elapsed: std::time::Duration,
+    },
+    Client {
+        conn: u64,
+        name: String,
+    },
     /// The peer became interested or not (the choker may want to act at once).
-    Interest { conn: u64 },
-    Ended { conn: u64, end: PeerEnd },
+    Interest {
+        conn: u64,
+    },
+    Ended {
+        conn: u64,
+        end: PeerEnd,
+    },
     /// A piece was hashed; when `ok` it is written and already marked verified in the picker.
-    PieceDone { index: u32, ok: bool, contributors: Vec<u64> },
+    PieceDone {
+        index: u32,
+        ok: bool,
+        contributors: Vec<u64>,
+    },
     /// An endgame block arrived: the others who were asked for it should get a cancel.
-    BlockDone { index: u32, begin: u32, conn: u64 },
+    BlockDone {
+        index: u32,
+        begin: u32,
+        conn: u64,
+    },
     DiskError(String),
-    Incoming { stream: tokio::net::TcpStream, addr: SocketAddr, handshake: crate::protocol::handshake::Handshake },
+    Incoming {
+        stream: tokio::net::TcpStream,
+        addr: SocketAddr,
+        handshake: crate::protocol::handshake::Handshake,
+    },
 }
 
 /// Counters and flags a peer task updates and the coordinator reads for snapshots and the
@@ -120,12 +147,18 @@ impl Shared {
                     return;
                 }
                 shared.picker().piece_verified(index);
+                tracing::debug!("piece {index} verified");
             } else {
                 let len: u64 = blocks.iter().map(|b| b.len() as u64).sum();
                 shared.wasted.fetch_add(len, Ordering::Relaxed);
                 shared.picker().piece_failed(index);
+                tracing::debug!("piece {index} failed its hash check");
             }
-            shared.send(Event::PieceDone { index, ok, contributors });
+            shared.send(Event::PieceDone {
+                index,
+                ok,
+                contributors,
+            });
         });
     }
 }

@@ -13,7 +13,10 @@ pub struct RateWindow {
 
 impl RateWindow {
     pub fn new(window: Duration) -> Self {
-        RateWindow { samples: VecDeque::new(), window }
+        RateWindow {
+            samples: VecDeque::new(),
+            window,
+        }
     }
 
     pub fn sample(&mut self, now: Instant, counter: u64) {

@@ -39,6 +39,9 @@ const LOG_IN_SNAPSHOT: usize = 50;
 const DROP_COOL_DOWN: Duration = Duration::from_secs(60);
 /// Hash failures after which a peer is banned (a piece it alone sent counts double).
 const BAN_AFTER_FAILURES: u32 = 4;
+/// Memory for pieces being received or waiting for their hash check. Beyond it no new piece is
+/// started, which also throttles receiving when hashing or the disk falls behind.
+const PIECE_MEMORY: usize = 16 << 20;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -66,7 +69,9 @@ impl Default for Options {
             seed: false,
             max_peers: 50,
             use_trackers: true,
-            check_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            check_threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
         }
     }
 }
@@ -92,7 +97,11 @@ pub fn start(meta: Metainfo, opts: Options) -> Engine {
     let initial = initial_snapshot(&meta, &opts);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
     let done = tokio::spawn(run(meta, opts, cmd_rx, snap_tx));
-    Engine { snapshots: snap_rx, commands: cmd_tx, done }
+    Engine {
+        snapshots: snap_rx,
+        commands: cmd_tx,
+        done,
+    }
 }
 
 fn initial_snapshot(meta: &Metainfo, opts: &Options) -> Snapshot {
@@ -104,7 +113,10 @@ fn initial_snapshot(meta: &Metainfo, opts: &Options) -> Snapshot {
         total_length: meta.info.total_length,
         piece_length: meta.info.piece_length,
         num_pieces: n,
-        state: TorrentState::Checking { checked: 0, total: n },
+        state: TorrentState::Checking {
+            checked: 0,
+            total: n,
+        },
         verified_bytes: 0,
         downloaded: 0,
         uploaded: 0,
@@ -147,11 +159,18 @@ async fn run(
     let mut snap = initial_snapshot(&meta, &opts);
     let fail = |snap: &mut Snapshot, snapshots: &watch::Sender<Arc<Snapshot>>, msg: String| {
         snap.state = TorrentState::Error(msg.clone());
-        snap.log.push(LogLine { at: started.elapsed(), level: LogLevel::Error, text: msg.clone() });
+        snap.log.push(LogLine {
+            at: started.elapsed(),
+            level: LogLevel::Error,
+            text: msg.clone(),
+        });
         let _ = snapshots.send(Arc::new(snap.clone()));
         Outcome::Failed(msg)
     };
     let info = Arc::new(meta.info.clone());
+    // Listen before the (possibly long) resume check, so peers that dial us meanwhile wait in
+    // the accept backlog instead of being refused and backing off.
+    let (listener, listen_log) = bind_listener(&opts).await;
 
     // Open files (creating them at their final length) and check what is already there.
     let (root, info2) = (opts.output.clone(), Arc::clone(&info));
@@ -163,11 +182,20 @@ async fn run(
     let checked = Arc::new(AtomicU32::new(0));
     let cancel = Arc::new(AtomicBool::new(false));
     let check = {
-        let (storage, info, checked, cancel) =
-            (Arc::clone(&storage), Arc::clone(&info), Arc::clone(&checked), Arc::clone(&cancel));
+        let (storage, info, checked, cancel) = (
+            Arc::clone(&storage),
+            Arc::clone(&info),
+            Arc::clone(&checked),
+            Arc::clone(&cancel),
+        );
         let threads = opts.check_threads.max(1);
         tokio::task::spawn_blocking(move || {
-            storage.check_existing(&info, threads, &|n| checked.store(n, Ordering::Relaxed), &cancel)
+            storage.check_existing(
+                &info,
+                threads,
+                &|n| checked.store(n, Ordering::Relaxed),
+                &cancel,
+            )
         })
     };
     tokio::pin!(check);
@@ -192,7 +220,13 @@ async fn run(
     };
 
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let picker = Picker::new(info.num_pieces(), info.piece_length, info.total_length, have);
+    let mut picker = Picker::new(
+        info.num_pieces(),
+        info.piece_length,
+        info.total_length,
+        have,
+    );
+    picker.set_max_partial((PIECE_MEMORY / info.piece_length.max(1) as usize).max(4));
     let shared = Arc::new(Shared {
         info: Arc::clone(&info),
         info_hash: meta.info_hash,
@@ -207,6 +241,13 @@ async fn run(
         events: events_tx,
     });
     let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started);
+    if let Some(l) = &listener {
+        let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+        shared.listen_port.store(port, Ordering::Relaxed);
+        c.snap.listen_port = port;
+    }
+    let (level, text) = listen_log;
+    c.log(level, text);
     c.log(
         LogLevel::Info,
         format!(
@@ -215,7 +256,7 @@ async fn run(
             info.num_pieces()
         ),
     );
-    c.main_loop(commands, events_rx, snapshots).await
+    c.main_loop(listener, commands, events_rx, snapshots).await
 }
 
 struct PeerEntry {
@@ -309,10 +350,20 @@ struct Coordinator {
 }
 
 impl Coordinator {
-    fn new(meta: Metainfo, opts: Options, shared: Arc<Shared>, snap: Snapshot, started: Instant) -> Self {
+    fn new(
+        meta: Metainfo,
+        opts: Options,
+        shared: Arc<Shared>,
+        snap: Snapshot,
+        started: Instant,
+    ) -> Self {
         let complete = shared.picker().is_complete();
         let left = shared.picker().left();
-        let (progress_tx, _) = watch::channel(Progress { uploaded: 0, downloaded: 0, left });
+        let (progress_tx, _) = watch::channel(Progress {
+            uploaded: 0,
+            downloaded: 0,
+            left,
+        });
         let now = Instant::now();
         Coordinator {
             meta,
@@ -346,41 +397,22 @@ impl Coordinator {
         if self.log.len() >= LOG_KEEP {
             self.log.pop_front();
         }
-        self.log.push_back(LogLine { at: self.started.elapsed(), level, text });
-    }
-
-    async fn bind_listener(&mut self) -> Option<TcpListener> {
-        let ports: Vec<u16> = if self.opts.port == 0 {
-            vec![0]
-        } else {
-            (self.opts.port..self.opts.port.saturating_add(9)).chain([0]).collect()
-        };
-        for port in ports {
-            match TcpListener::bind(SocketAddr::new(self.opts.bind, port)).await {
-                Ok(l) => {
-                    let port = l.local_addr().map(|a| a.port()).unwrap_or(port);
-                    self.shared.listen_port.store(port, Ordering::Relaxed);
-                    self.snap.listen_port = port;
-                    self.log(LogLevel::Info, format!("listening for peers on port {port}"));
-                    return Some(l);
-                }
-                Err(e) if port == 0 => {
-                    self.log(LogLevel::Warn, format!("cannot listen for peers: {e}"));
-                }
-                Err(_) => {}
-            }
-        }
-        None
+        self.log.push_back(LogLine {
+            at: self.started.elapsed(),
+            level,
+            text,
+        });
     }
 
     async fn main_loop(
         mut self,
+        listener: Option<TcpListener>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut events: mpsc::UnboundedReceiver<Event>,
         snapshots: watch::Sender<Arc<Snapshot>>,
     ) -> Outcome {
-        let listener = self.bind_listener().await;
-        let listener_task = listener.map(|l| tokio::spawn(accept_loop(l, Arc::clone(&self.shared))));
+        let listener_task =
+            listener.map(|l| tokio::spawn(accept_loop(l, Arc::clone(&self.shared))));
         let (tracker_upd_tx, mut tracker_upd) = mpsc::channel(64);
         let mut tracker_task = None;
         if self.opts.use_trackers && !self.meta.trackers.is_empty() {
@@ -400,7 +432,9 @@ impl Coordinator {
         }
         let now = Instant::now();
         for addr in self.opts.peers.clone() {
-            self.peers.entry(addr).or_insert_with(|| PeerEntry::new(addr, PeerSource::Manual, now));
+            self.peers
+                .entry(addr)
+                .or_insert_with(|| PeerEntry::new(addr, PeerSource::Manual, now));
         }
         if self.complete {
             self.on_complete();
@@ -471,7 +505,10 @@ impl Coordinator {
                     for p in self.peers.values() {
                         p.send(PeerCmd::Pause);
                     }
-                    self.log(LogLevel::Info, "paused: no requests, no uploads; connections kept".into());
+                    self.log(
+                        LogLevel::Info,
+                        "paused: no requests, no uploads; connections kept".into(),
+                    );
                 }
             }
             Command::Resume => {
@@ -492,7 +529,13 @@ impl Coordinator {
                     if !p.is_active() {
                         p.end = Some(PeerEnd::DroppedByUser);
                     }
-                    self.log(LogLevel::Info, format!("dropped {addr} (may return after {}s)", DROP_COOL_DOWN.as_secs()));
+                    self.log(
+                        LogLevel::Info,
+                        format!(
+                            "dropped {addr} (may return after {}s)",
+                            DROP_COOL_DOWN.as_secs()
+                        ),
+                    );
                 }
             }
             Command::BanPeer(addr) => {
@@ -527,19 +570,41 @@ impl Coordinator {
                     }
                 }
             }
-            Event::Handshaken { conn, peer_id, elapsed } => {
-                let dup = self
+            Event::Handshaken {
+                conn,
+                peer_id,
+                elapsed,
+            } => {
+                let other = self
                     .peers
                     .values()
-                    .any(|p| p.conn.is_some() && p.conn != Some(conn) && p.peer_id == Some(peer_id) && p.was_connected);
-                if let Some(p) = self.entry_by_conn(conn) {
-                    p.peer_id = Some(peer_id);
-                    p.handshake_time = Some(elapsed);
-                    if p.client.is_none() {
-                        p.client = peer_id::decode_client(&peer_id);
-                    }
-                    if dup {
+                    .find(|p| {
+                        p.conn.is_some() && p.conn != Some(conn) && p.peer_id == Some(peer_id)
+                    })
+                    .map(|p| (p.addr, p.source == PeerSource::Incoming));
+                let we_are_lower = self.shared.our_id < peer_id;
+                let Some(p) = self.entry_by_conn(conn) else {
+                    return;
+                };
+                p.peer_id = Some(peer_id);
+                p.handshake_time = Some(elapsed);
+                if p.client.is_none() {
+                    p.client = peer_id::decode_client(&peer_id);
+                }
+                // Two connections to one peer (we both dialed at once): both sides keep the one
+                // the lower peer id started, so they agree without talking about it.
+                if let Some((other_addr, other_incoming)) = other {
+                    let this_incoming = p.source == PeerSource::Incoming;
+                    let drop_this = if this_incoming == other_incoming {
+                        true
+                    } else {
+                        // Keep ours (outgoing) when we are lower, theirs (incoming) otherwise.
+                        this_incoming == we_are_lower
+                    };
+                    if drop_this {
                         p.send(PeerCmd::Disconnect(PeerEnd::Duplicate));
+                    } else if let Some(o) = self.peers.get(&other_addr) {
+                        o.send(PeerCmd::Disconnect(PeerEnd::Duplicate));
                     }
                 }
             }
@@ -559,10 +624,17 @@ impl Coordinator {
                 }
             }
             Event::Ended { conn, end } => self.on_peer_end(conn, end, now),
-            Event::PieceDone { index, ok, contributors } => self.on_piece_done(index, ok, contributors),
+            Event::PieceDone {
+                index,
+                ok,
+                contributors,
+            } => self.on_piece_done(index, ok, contributors),
             Event::BlockDone { index, begin, conn } => {
                 for p in self.peers.values() {
-                    if p.conn.is_some() && p.conn != Some(conn) && p.live.in_flight.load(Ordering::Relaxed) > 0 {
+                    if p.conn.is_some()
+                        && p.conn != Some(conn)
+                        && p.live.in_flight.load(Ordering::Relaxed) > 0
+                    {
                         p.send(PeerCmd::Cancel { index, begin });
                     }
                 }
@@ -572,14 +644,22 @@ impl Coordinator {
                 self.log(LogLevel::Error, msg.clone());
                 self.fatal = Some(msg);
             }
-            Event::Incoming { stream, addr, handshake } => self.on_incoming(stream, addr, handshake, now),
+            Event::Incoming {
+                stream,
+                addr,
+                handshake,
+            } => self.on_incoming(stream, addr, handshake, now),
         }
     }
 
     fn on_peer_end(&mut self, conn: u64, end: PeerEnd, now: Instant) {
-        let Some(addr) = self.conns.remove(&conn) else { return };
+        let Some(addr) = self.conns.remove(&conn) else {
+            return;
+        };
         let complete = self.complete;
-        let Some(p) = self.peers.get_mut(&addr) else { return };
+        let Some(p) = self.peers.get_mut(&addr) else {
+            return;
+        };
         if p.conn != Some(conn) {
             return;
         }
@@ -588,32 +668,46 @@ impl Coordinator {
         p.past_down += p.live.downloaded.swap(0, Ordering::Relaxed);
         p.past_up += p.live.uploaded.swap(0, Ordering::Relaxed);
         p.live.pieces.store(0, Ordering::Relaxed);
-        let stage = if p.was_connected { PeerStage::Disconnected } else { PeerStage::Failed };
+        let stage = if p.was_connected {
+            PeerStage::Disconnected
+        } else {
+            PeerStage::Failed
+        };
         p.set_stage(stage, now);
         p.was_connected = false;
         // Whether and when to try again.
         p.retry_at = match &end {
             _ if p.banned => None,
-            PeerEnd::Banned | PeerEnd::WrongInfoHash | PeerEnd::NotBitTorrent | PeerEnd::SelfConnection => None,
+            PeerEnd::Banned
+            | PeerEnd::WrongInfoHash
+            | PeerEnd::NotBitTorrent
+            | PeerEnd::SelfConnection => None,
             PeerEnd::Duplicate | PeerEnd::Shutdown | PeerEnd::NotNeeded => None,
             PeerEnd::Protocol(_) | PeerEnd::HashFailures(_) => None,
             _ if p.source == PeerSource::Incoming => None,
             PeerEnd::DroppedByUser => Some(now + DROP_COOL_DOWN),
             _ if complete => None,
             _ if p.attempts >= 4 => None,
-            _ => Some(now + Duration::from_secs(15u64 << p.attempts.min(4))),
+            // 5 s, 10 s, 20 s, 40 s: a peer that was just starting up gets a quick second try.
+            _ => Some(now + Duration::from_secs(5u64 << p.attempts.saturating_sub(1).min(3))),
         };
         if matches!(end, PeerEnd::Banned) {
             p.banned = true;
         }
         let text = match stage {
             PeerStage::Failed => format!("{addr}: failed: {end}"),
-            _ => format!("{addr} ({}): disconnected: {end}", p.client.as_deref().unwrap_or("?")),
+            _ => format!(
+                "{addr} ({}): disconnected: {end}",
+                p.client.as_deref().unwrap_or("?")
+            ),
         };
         p.end = Some(end.clone());
         let quiet = matches!(end, PeerEnd::Shutdown | PeerEnd::Duplicate);
         if !quiet {
-            let level = if matches!(end, PeerEnd::Protocol(_) | PeerEnd::HashFailures(_) | PeerEnd::WrongInfoHash) {
+            let level = if matches!(
+                end,
+                PeerEnd::Protocol(_) | PeerEnd::HashFailures(_) | PeerEnd::WrongInfoHash
+            ) {
                 LogLevel::Warn
             } else {
                 LogLevel::Info
@@ -630,16 +724,26 @@ impl Coordinator {
         now: Instant,
     ) {
         let active = self.peers.values().filter(|p| p.is_active()).count();
-        let banned_ip = self.peers.values().any(|p| p.banned && p.addr.ip() == addr.ip() && p.peer_id == Some(hs.peer_id));
+        let banned_ip = self
+            .peers
+            .values()
+            .any(|p| p.banned && p.addr.ip() == addr.ip() && p.peer_id == Some(hs.peer_id));
         if active >= self.opts.max_peers || banned_ip || hs.peer_id == self.shared.our_id {
             return;
         }
-        if self.peers.get(&addr).is_some_and(|p| p.is_active() || p.banned) {
+        if self
+            .peers
+            .get(&addr)
+            .is_some_and(|p| p.is_active() || p.banned)
+        {
             return;
         }
         let conn = self.next_conn;
         self.next_conn += 1;
-        let entry = self.peers.entry(addr).or_insert_with(|| PeerEntry::new(addr, PeerSource::Incoming, now));
+        let entry = self
+            .peers
+            .entry(addr)
+            .or_insert_with(|| PeerEntry::new(addr, PeerSource::Incoming, now));
         let (tx, rx) = mpsc::unbounded_channel();
         entry.conn = Some(conn);
         entry.tx = Some(tx);
@@ -650,7 +754,13 @@ impl Coordinator {
         if self.paused {
             entry.send(PeerCmd::Pause);
         }
-        let task = PeerTask { conn, addr, shared: Arc::clone(&self.shared), live: Arc::clone(&entry.live), cmds: rx };
+        let task = PeerTask {
+            conn,
+            addr,
+            shared: Arc::clone(&self.shared),
+            live: Arc::clone(&entry.live),
+            cmds: rx,
+        };
         self.conns.insert(conn, addr);
         tokio::spawn(task.run_incoming(stream, hs, now));
     }
@@ -679,13 +789,22 @@ impl Coordinator {
                 }
             }
         }
-        self.log(LogLevel::Warn, format!("piece {index} failed its hash check (from {}); fetching it again", names.join(", ")));
+        self.log(
+            LogLevel::Warn,
+            format!(
+                "piece {index} failed its hash check (from {}); fetching it again",
+                names.join(", ")
+            ),
+        );
         for (addr, n) in to_ban {
             if let Some(p) = self.peers.get_mut(&addr) {
                 p.banned = true;
                 p.send(PeerCmd::Disconnect(PeerEnd::HashFailures(n.div_ceil(2))));
             }
-            self.log(LogLevel::Warn, format!("banned {addr}: repeated hash failures"));
+            self.log(
+                LogLevel::Warn,
+                format!("banned {addr}: repeated hash failures"),
+            );
         }
     }
 
@@ -695,7 +814,10 @@ impl Coordinator {
         let downloaded = self.shared.downloaded.load(Ordering::Relaxed);
         self.log(
             LogLevel::Info,
-            format!("complete: all {n} pieces verified ({} downloaded this session)", human(downloaded)),
+            format!(
+                "complete: all {n} pieces verified ({} downloaded this session)",
+                human(downloaded)
+            ),
         );
         if let Some(tx) = &self.tracker_tx {
             let _ = tx.try_send(TrackerCommand::Completed);
@@ -716,17 +838,29 @@ impl Coordinator {
                 let port = self.shared.listen_port.load(Ordering::Relaxed);
                 let mut added = 0;
                 for addr in addrs {
-                    if addr.port() == 0 || (addr.port() == port && (addr.ip().is_loopback() || addr.ip().is_unspecified())) {
+                    if addr.port() == 0
+                        || (addr.port() == port
+                            && (addr.ip().is_loopback() || addr.ip().is_unspecified()))
+                    {
                         continue;
                     }
                     if let Some(p) = self.peers.get_mut(&addr) {
                         // A peer the tracker still lists may be tried again once its back-off is over.
-                        if !p.is_active() && p.retry_at.is_none() && !p.banned && matches!(p.end, Some(PeerEnd::ClosedByPeer | PeerEnd::Reset | PeerEnd::Idle)) && !self.complete {
+                        if !p.is_active()
+                            && p.retry_at.is_none()
+                            && !p.banned
+                            && matches!(
+                                p.end,
+                                Some(PeerEnd::ClosedByPeer | PeerEnd::Reset | PeerEnd::Idle)
+                            )
+                            && !self.complete
+                        {
                             p.retry_at = Some(now + Duration::from_secs(30));
                         }
                         continue;
                     }
-                    self.peers.insert(addr, PeerEntry::new(addr, PeerSource::Tracker, now));
+                    self.peers
+                        .insert(addr, PeerEntry::new(addr, PeerSource::Tracker, now));
                     added += 1;
                 }
                 if added > 0 {
@@ -739,7 +873,10 @@ impl Coordinator {
     }
 
     fn unchoked_count(&self) -> usize {
-        self.peers.values().filter(|p| p.is_active() && !p.live.flags().am_choking).count()
+        self.peers
+            .values()
+            .filter(|p| p.is_active() && !p.live.flags().am_choking)
+            .count()
     }
 
     fn connect_more(&mut self, now: Instant) {
@@ -747,9 +884,16 @@ impl Coordinator {
             return;
         }
         let active = self.peers.values().filter(|p| p.is_active()).count();
-        let half_open =
-            self.peers.values().filter(|p| p.is_active() && p.stage != PeerStage::Connected).count();
-        let mut budget = self.opts.max_peers.saturating_sub(active).min(HALF_OPEN.saturating_sub(half_open));
+        let half_open = self
+            .peers
+            .values()
+            .filter(|p| p.is_active() && p.stage != PeerStage::Connected)
+            .count();
+        let mut budget = self
+            .opts
+            .max_peers
+            .saturating_sub(active)
+            .min(HALF_OPEN.saturating_sub(half_open));
         if budget == 0 {
             return;
         }
@@ -767,7 +911,9 @@ impl Coordinator {
             budget -= 1;
             let conn = self.next_conn;
             self.next_conn += 1;
-            let Some(p) = self.peers.get_mut(&addr) else { continue };
+            let Some(p) = self.peers.get_mut(&addr) else {
+                continue;
+            };
             let (tx, rx) = mpsc::unbounded_channel();
             p.conn = Some(conn);
             p.tx = Some(tx);
@@ -779,7 +925,13 @@ impl Coordinator {
             if self.paused {
                 p.send(PeerCmd::Pause);
             }
-            let task = PeerTask { conn, addr, shared: Arc::clone(&self.shared), live: Arc::clone(&p.live), cmds: rx };
+            let task = PeerTask {
+                conn,
+                addr,
+                shared: Arc::clone(&self.shared),
+                live: Arc::clone(&p.live),
+                cmds: rx,
+            };
             self.conns.insert(conn, addr);
             tokio::spawn(task.run_outgoing());
         }
@@ -792,7 +944,8 @@ impl Coordinator {
         if self.paused {
             return;
         }
-        if now.duration_since(self.last_optimistic) >= OPTIMISTIC_EVERY || self.optimistic.is_none() {
+        if now.duration_since(self.last_optimistic) >= OPTIMISTIC_EVERY || self.optimistic.is_none()
+        {
             self.last_optimistic = now;
             let mut choked: Vec<SocketAddr> = self
                 .peers
@@ -811,11 +964,17 @@ impl Coordinator {
         let mut interested: Vec<(f64, SocketAddr)> = self
             .peers
             .values()
-            .filter(|p| p.is_active() && p.stage == PeerStage::Connected && p.live.flags().peer_interested)
+            .filter(|p| {
+                p.is_active() && p.stage == PeerStage::Connected && p.live.flags().peer_interested
+            })
             .map(|p| (if seeding { p.up.rate() } else { p.down.rate() }, p.addr))
             .collect();
         interested.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut unchoke: Vec<SocketAddr> = interested.iter().take(UPLOAD_SLOTS).map(|(_, a)| *a).collect();
+        let mut unchoke: Vec<SocketAddr> = interested
+            .iter()
+            .take(UPLOAD_SLOTS)
+            .map(|(_, a)| *a)
+            .collect();
         if let Some(o) = self.optimistic {
             if !unchoke.contains(&o) {
                 unchoke.push(o);
@@ -843,7 +1002,8 @@ impl Coordinator {
             self.rechoke(now);
         }
         for p in self.peers.values_mut() {
-            p.down.sample(now, p.past_down + p.live.downloaded.load(Ordering::Relaxed));
+            p.down
+                .sample(now, p.past_down + p.live.downloaded.load(Ordering::Relaxed));
             p.up.sample(now, p.past_up + p.live.uploaded.load(Ordering::Relaxed));
         }
         let downloaded = self.shared.downloaded.load(Ordering::Relaxed);
@@ -851,7 +1011,11 @@ impl Coordinator {
         self.down.sample(now, downloaded);
         self.up.sample(now, uploaded);
         let left = self.shared.picker().left();
-        self.progress_tx.send_replace(Progress { uploaded, downloaded, left });
+        self.progress_tx.send_replace(Progress {
+            uploaded,
+            downloaded,
+            left,
+        });
         // Forget old failed rows so the table does not grow without bound.
         let mut gone: Vec<(Instant, SocketAddr)> = self
             .peers
@@ -902,7 +1066,9 @@ impl Coordinator {
             .collect();
         let state = match &self.snap.state {
             TorrentState::Error(e) => TorrentState::Error(e.clone()),
-            _ if self.fatal.is_some() => TorrentState::Error(self.fatal.clone().unwrap_or_default()),
+            _ if self.fatal.is_some() => {
+                TorrentState::Error(self.fatal.clone().unwrap_or_default())
+            }
             _ if self.complete && self.opts.seed => TorrentState::Seeding,
             _ if self.complete => TorrentState::Complete,
             _ if self.paused => TorrentState::Paused,
@@ -935,6 +1101,40 @@ pub fn human(bytes: u64) -> String {
     humansize::format_size(bytes, humansize::BINARY)
 }
 
+/// Binds the peer port: the one asked for, else the next few, else any free one.
+async fn bind_listener(opts: &Options) -> (Option<TcpListener>, (LogLevel, String)) {
+    let ports: Vec<u16> = if opts.port == 0 {
+        vec![0]
+    } else {
+        (opts.port..opts.port.saturating_add(9))
+            .chain([0])
+            .collect()
+    };
+    let mut last_err = String::new();
+    for port in ports {
+        match TcpListener::bind(SocketAddr::new(opts.bind, port)).await {
+            Ok(l) => {
+                let port = l.local_addr().map(|a| a.port()).unwrap_or(port);
+                return (
+                    Some(l),
+                    (
+                        LogLevel::Info,
+                        format!("listening for peers on port {port}"),
+                    ),
+                );
+            }
+            Err(e) => last_err = e.to_string(),
+        }
+    }
+    (
+        None,
+        (
+            LogLevel::Warn,
+            format!("cannot listen for peers: {last_err}"),
+        ),
+    )
+}
+
 /// Accepts incoming connections; each is handshaken in its own task and handed to the
 /// coordinator only when it is for our torrent.
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -949,10 +1149,16 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let hs = tokio::time::timeout(peer::HANDSHAKE_TIMEOUT, peer::read_handshake(&mut stream)).await;
+            let hs =
+                tokio::time::timeout(peer::HANDSHAKE_TIMEOUT, peer::read_handshake(&mut stream))
+                    .await;
             match hs {
                 Ok(Ok(hs)) if hs.info_hash == shared.info_hash => {
-                    shared.send(Event::Incoming { stream, addr, handshake: hs });
+                    shared.send(Event::Incoming {
+                        stream,
+                        addr,
+                        handshake: hs,
+                    });
                 }
                 Ok(Ok(_)) => tracing::info!("{addr}: incoming for another torrent, refused"),
                 Ok(Err(e)) => tracing::info!("{addr}: incoming handshake failed: {e}"),

@@ -85,7 +85,8 @@ pub fn find_top_level_span(buf: &[u8], key: &[u8]) -> Result<Range<usize>, Benco
             found = Some(span);
         }
     })?;
-    let span = found.ok_or_else(|| BencodeError::MissingKey(String::from_utf8_lossy(key).into_owned()))?;
+    let span =
+        found.ok_or_else(|| BencodeError::MissingKey(String::from_utf8_lossy(key).into_owned()))?;
     if key == b"info" && buf.get(span.start) != Some(&b'd') {
         return Err(BencodeError::InfoNotDict);
     }
@@ -155,13 +156,16 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Called for every dictionary entry: (nesting level of the dictionary, key, value span).
+type OnEntry<'a> = dyn FnMut(usize, &[u8], Range<usize>) + 'a;
+
 /// Recursive walk. `on_entry(depth, key, value_span)` is called for every dictionary entry,
 /// `depth` being the nesting level of the dictionary holding it (0 = the outermost value).
 fn walk(
     buf: &[u8],
     pos: usize,
     depth: usize,
-    on_entry: &mut dyn FnMut(usize, &[u8], Range<usize>),
+    on_entry: &mut OnEntry<'_>,
 ) -> Result<usize, BencodeError> {
     let byte = *buf.get(pos).ok_or(BencodeError::UnexpectedEof(pos))?;
     match byte {
@@ -198,10 +202,7 @@ fn walk(
                 }
             }
         }
-        other => Err(BencodeError::UnexpectedByte {
-            pos,
-            byte: other,
-        }),
+        other => Err(BencodeError::UnexpectedByte { pos, byte: other }),
     }
 }
 
@@ -219,11 +220,10 @@ fn parse_int(buf: &[u8], pos: usize) -> Result<(i64, usize), BencodeError> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, body),
     };
-    let well_formed = !digits.is_empty()
-        && digits.iter().all(u8::is_ascii_digit)
-        && !(digits.len() > 1 && digits.first() == Some(&b'0'))
-        && !(negative && digits == b"0");
-    if !well_formed {
+    let leading_zero = digits.len() > 1 && digits.first() == Some(&b'0');
+    let negative_zero = negative && digits == b"0";
+    let all_digits = !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
+    if !all_digits || leading_zero || negative_zero {
         return Err(BencodeError::BadInteger(pos));
     }
     // Digits are ASCII, so this is valid UTF-8; the parse rejects values outside i64.
@@ -263,7 +263,9 @@ fn parse_string(buf: &[u8], pos: usize) -> Result<(&[u8], usize), BencodeError> 
     let end = start
         .checked_add(len)
         .ok_or(BencodeError::BadStringLength(pos))?;
-    let bytes = buf.get(start..end).ok_or(BencodeError::UnexpectedEof(buf.len()))?;
+    let bytes = buf
+        .get(start..end)
+        .ok_or(BencodeError::UnexpectedEof(buf.len()))?;
     Ok((bytes, end))
 }
 
@@ -281,12 +283,18 @@ mod tests {
     #[test]
     fn nested_info_key_is_not_top_level() {
         let t = b"d1:ad4:infod1:xi1eeee";
-        assert_eq!(find_info_span(t), Err(BencodeError::MissingKey("info".into())));
+        assert_eq!(
+            find_info_span(t),
+            Err(BencodeError::MissingKey("info".into()))
+        );
     }
 
     #[test]
     fn info_must_be_a_dict() {
-        assert_eq!(find_info_span(b"d4:infoi3ee"), Err(BencodeError::InfoNotDict));
+        assert_eq!(
+            find_info_span(b"d4:infoi3ee"),
+            Err(BencodeError::InfoNotDict)
+        );
         assert_eq!(find_info_span(b"li1ee"), Err(BencodeError::NotADict));
     }
 
@@ -300,10 +308,22 @@ mod tests {
 
     #[test]
     fn integers_are_strict() {
-        for bad in [&b"ie"[..], b"i-e", b"i-0e", b"i03e", b"i1x2e", b"i99999999999999999999e"] {
+        for bad in [
+            &b"ie"[..],
+            b"i-e",
+            b"i-0e",
+            b"i03e",
+            b"i1x2e",
+            b"i99999999999999999999e",
+        ] {
             assert_eq!(validate(bad), Err(BencodeError::BadInteger(0)), "{bad:?}");
         }
-        for good in [&b"i0e"[..], b"i-3e", b"i9223372036854775807e", b"i-9223372036854775808e"] {
+        for good in [
+            &b"i0e"[..],
+            b"i-3e",
+            b"i9223372036854775807e",
+            b"i-9223372036854775808e",
+        ] {
             assert_eq!(validate(good), Ok(()), "{good:?}");
         }
     }
@@ -333,10 +353,16 @@ mod tests {
         let ok = format!("{}{}", "l".repeat(MAX_DEPTH), "e".repeat(MAX_DEPTH));
         assert_eq!(validate(ok.as_bytes()), Ok(()));
         let deep = format!("{}{}", "l".repeat(MAX_DEPTH + 1), "e".repeat(MAX_DEPTH + 1));
-        assert_eq!(validate(deep.as_bytes()), Err(BencodeError::TooDeep(MAX_DEPTH)));
+        assert_eq!(
+            validate(deep.as_bytes()),
+            Err(BencodeError::TooDeep(MAX_DEPTH))
+        );
         // Far deeper than the stack could take if the walk were unbounded.
         let hostile = "l".repeat(1_000_000);
-        assert!(matches!(validate(hostile.as_bytes()), Err(BencodeError::TooDeep(_))));
+        assert!(matches!(
+            validate(hostile.as_bytes()),
+            Err(BencodeError::TooDeep(_))
+        ));
     }
 
     #[test]
@@ -344,7 +370,10 @@ mod tests {
         let t = b"d8:announce22:http://127.0.0.1:6969/4:infod5:filesld6:lengthi3e4:pathl1:a1:beee4:name3:dir12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
         assert!(find_info_span(t).is_ok());
         for cut in 0..t.len() {
-            assert!(find_info_span(&t[..cut]).is_err(), "prefix of {cut} bytes accepted");
+            assert!(
+                find_info_span(&t[..cut]).is_err(),
+                "prefix of {cut} bytes accepted"
+            );
             let _ = decode_value(&t[..cut]);
         }
     }

@@ -20,7 +20,11 @@ pub enum BitfieldError {
 
 impl Bitfield {
     pub fn new(len: u32) -> Self {
-        Bitfield { bytes: vec![0; Self::byte_len(len)], len, ones: 0 }
+        Bitfield {
+            bytes: vec![0; Self::byte_len(len)],
+            len,
+            ones: 0,
+        }
     }
 
     pub fn full(len: u32) -> Self {
@@ -38,7 +42,10 @@ impl Bitfield {
     pub fn from_bytes(bytes: &[u8], len: u32) -> Result<Self, BitfieldError> {
         let expected = Self::byte_len(len);
         if bytes.len() != expected {
-            return Err(BitfieldError::WrongLength { got: bytes.len(), expected });
+            return Err(BitfieldError::WrongLength {
+                got: bytes.len(),
+                expected,
+            });
         }
         let spare = (expected * 8) as u32 - len;
         if spare > 0 {
@@ -48,7 +55,11 @@ impl Bitfield {
             }
         }
         let ones = bytes.iter().map(|b| b.count_ones()).sum();
-        Ok(Bitfield { bytes: bytes.to_vec(), len, ones })
+        Ok(Bitfield {
+            bytes: bytes.to_vec(),
+            len,
+            ones,
+        })
     }
 
     pub fn from_bools(flags: &[bool]) -> Self {
@@ -125,10 +136,16 @@ mod tests {
         assert_eq!(b.count(), 2);
         let c = Bitfield::from_bytes(b.as_bytes(), 10).unwrap();
         assert_eq!(b, c);
-        assert_eq!(Bitfield::from_bytes(&[0x80, 0x60], 10), Err(BitfieldError::SpareBits));
+        assert_eq!(
+            Bitfield::from_bytes(&[0x80, 0x60], 10),
+            Err(BitfieldError::SpareBits)
+        );
         assert_eq!(
             Bitfield::from_bytes(&[0x80], 10),
-            Err(BitfieldError::WrongLength { got: 1, expected: 2 })
+            Err(BitfieldError::WrongLength {
+                got: 1,
+                expected: 2
+            })
         );
         assert!(Bitfield::from_bytes(&[0xff], 8).unwrap().is_complete());
         b.clear(0);

@@ -22,7 +22,11 @@ impl Handshake {
         let mut reserved = [0u8; 8];
         reserved[5] |= 0x10; // BEP 10 extension protocol
         reserved[7] |= 0x04; // BEP 6 fast extension
-        Handshake { reserved, info_hash, peer_id }
+        Handshake {
+            reserved,
+            info_hash,
+            peer_id,
+        }
     }
 
     pub fn supports_extensions(&self) -> bool {
@@ -58,7 +62,11 @@ impl Handshake {
 
     pub fn decode(buf: &[u8; LEN]) -> Result<Self, HandshakeError> {
         Self::check_prefix(buf)?;
-        let mut h = Handshake { reserved: [0; 8], info_hash: [0; 20], peer_id: [0; 20] };
+        let mut h = Handshake {
+            reserved: [0; 8],
+            info_hash: [0; 20],
+            peer_id: [0; 20],
+        };
         h.reserved.copy_from_slice(&buf[20..28]);
         h.info_hash.copy_from_slice(&buf[28..48]);
         h.peer_id.copy_from_slice(&buf[48..68]);
@@ -80,8 +88,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage_early() {
-        assert_eq!(Handshake::check_prefix(b"GET / HTTP/1.1"), Err(HandshakeError::NotBitTorrent));
-        assert_eq!(Handshake::check_prefix(&[19, b'B', b'i', b'x']), Err(HandshakeError::NotBitTorrent));
+        assert_eq!(
+            Handshake::check_prefix(b"GET / HTTP/1.1"),
+            Err(HandshakeError::NotBitTorrent)
+        );
+        assert_eq!(
+            Handshake::check_prefix(&[19, b'B', b'i', b'x']),
+            Err(HandshakeError::NotBitTorrent)
+        );
         assert!(Handshake::check_prefix(&[19, b'B', b'i']).is_ok());
         let mut raw = Handshake::new([1; 20], [2; 20]).encode();
         raw[5] = b'X';

@@ -37,7 +37,8 @@ pub enum MagnetError {
 
 impl Magnet {
     pub fn parse(uri: &str) -> Result<Magnet, MagnetError> {
-        let query = strip_prefix_ignore_case(uri.trim(), "magnet:?").ok_or(MagnetError::NotMagnet)?;
+        let query =
+            strip_prefix_ignore_case(uri.trim(), "magnet:?").ok_or(MagnetError::NotMagnet)?;
         let mut info_hash: Option<InfoHash> = None;
         let mut display_name = None;
         let mut trackers: Vec<String> = Vec::new();
@@ -66,7 +67,8 @@ impl Magnet {
                     }
                 }
                 "dn" => {
-                    let bytes = percent_decode(raw, true).ok_or(MagnetError::BadEscape("dn".into()))?;
+                    let bytes =
+                        percent_decode(raw, true).ok_or(MagnetError::BadEscape("dn".into()))?;
                     // A display name is only a hint; a mis-encoded one should not sink the link.
                     display_name = Some(String::from_utf8_lossy(&bytes).into_owned());
                 }
@@ -109,7 +111,8 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 fn decode_utf8(raw: &str, key: &str, plus_is_space: bool) -> Result<String, MagnetError> {
-    let bytes = percent_decode(raw, plus_is_space).ok_or_else(|| MagnetError::BadEscape(key.into()))?;
+    let bytes =
+        percent_decode(raw, plus_is_space).ok_or_else(|| MagnetError::BadEscape(key.into()))?;
     String::from_utf8(bytes).map_err(|_| MagnetError::NotUtf8(key.into()))
 }
 
@@ -245,7 +248,10 @@ mod tests {
     fn errors() {
         assert_eq!(Magnet::parse("http://x"), Err(MagnetError::NotMagnet));
         assert_eq!(Magnet::parse("magnet"), Err(MagnetError::NotMagnet));
-        assert_eq!(Magnet::parse("magnet:?dn=x"), Err(MagnetError::MissingInfoHash));
+        assert_eq!(
+            Magnet::parse("magnet:?dn=x"),
+            Err(MagnetError::MissingInfoHash)
+        );
         assert_eq!(
             Magnet::parse("magnet:?xt=urn:btmh:1220ab"),
             Err(MagnetError::MissingInfoHash)
@@ -266,7 +272,10 @@ mod tests {
             );
         }
         assert_eq!(
-            Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&xt=urn:btih:{}", "0".repeat(40))),
+            Magnet::parse(&format!(
+                "magnet:?xt=urn:btih:{HEX}&xt=urn:btih:{}",
+                "0".repeat(40)
+            )),
             Err(MagnetError::ConflictingInfoHash)
         );
         assert_eq!(

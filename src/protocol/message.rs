@@ -99,7 +99,9 @@ impl MessageCodec {
         let bitfield = num_pieces.div_ceil(8) + 1;
         // Piece frames are 9 + 16 KiB; extended messages (metadata pieces, handshakes) stay
         // well under 64 KiB in every client we know.
-        MessageCodec { max_frame: bitfield.max(64 * 1024) }
+        MessageCodec {
+            max_frame: bitfield.max(64 * 1024),
+        }
     }
 
     pub fn max_frame(&self) -> u32 {
@@ -172,18 +174,37 @@ impl Decoder for MessageCodec {
                 fixed(name, plen, 13)?;
                 let (index, begin, length) = (body.get_u32(), body.get_u32(), body.get_u32());
                 match id {
-                    6 => Message::Request { index, begin, length },
-                    8 => Message::Cancel { index, begin, length },
-                    _ => Message::Reject { index, begin, length },
+                    6 => Message::Request {
+                        index,
+                        begin,
+                        length,
+                    },
+                    8 => Message::Cancel {
+                        index,
+                        begin,
+                        length,
+                    },
+                    _ => Message::Reject {
+                        index,
+                        begin,
+                        length,
+                    },
                 }
             }
             7 => {
                 if plen < 9 {
-                    return Err(WireError::BadLength { name: "piece", len: plen });
+                    return Err(WireError::BadLength {
+                        name: "piece",
+                        len: plen,
+                    });
                 }
                 let index = body.get_u32();
                 let begin = body.get_u32();
-                Message::Piece { index, begin, data: body.freeze() }
+                Message::Piece {
+                    index,
+                    begin,
+                    data: body.freeze(),
+                }
             }
             9 => {
                 fixed("port", plen, 3)?;
@@ -207,10 +228,16 @@ impl Decoder for MessageCodec {
             }
             20 => {
                 if plen < 2 {
-                    return Err(WireError::BadLength { name: "extended", len: plen });
+                    return Err(WireError::BadLength {
+                        name: "extended",
+                        len: plen,
+                    });
                 }
                 let ext = body.get_u8();
-                Message::Extended { id: ext, payload: body.freeze() }
+                Message::Extended {
+                    id: ext,
+                    payload: body.freeze(),
+                }
             }
             other => return Err(WireError::UnknownId(other)),
         };
@@ -257,7 +284,11 @@ pub fn encode_into(msg: &Message, dst: &mut BytesMut) {
             dst.put_u8(5);
             dst.extend_from_slice(b);
         }
-        Message::Request { index, begin, length } => triple(dst, 6, *index, *begin, *length),
+        Message::Request {
+            index,
+            begin,
+            length,
+        } => triple(dst, 6, *index, *begin, *length),
         Message::Piece { index, begin, data } => {
             dst.reserve(13 + data.len());
             dst.put_u32(9 + data.len() as u32);
@@ -266,7 +297,11 @@ pub fn encode_into(msg: &Message, dst: &mut BytesMut) {
             dst.put_u32(*begin);
             dst.extend_from_slice(data);
         }
-        Message::Cancel { index, begin, length } => triple(dst, 8, *index, *begin, *length),
+        Message::Cancel {
+            index,
+            begin,
+            length,
+        } => triple(dst, 8, *index, *begin, *length),
         Message::Port(p) => {
             dst.put_u32(3);
             dst.put_u8(9);
@@ -275,7 +310,11 @@ pub fn encode_into(msg: &Message, dst: &mut BytesMut) {
         Message::Suggest(i) => one(dst, 13, *i),
         Message::HaveAll => simple(dst, 14),
         Message::HaveNone => simple(dst, 15),
-        Message::Reject { index, begin, length } => triple(dst, 16, *index, *begin, *length),
+        Message::Reject {
+            index,
+            begin,
+            length,
+        } => triple(dst, 16, *index, *begin, *length),
         Message::AllowedFast(i) => one(dst, 17, *i),
         Message::Extended { id, payload } => {
             dst.put_u32(2 + payload.len() as u32);
@@ -299,16 +338,35 @@ mod tests {
             Message::NotInterested,
             Message::Have(7),
             Message::Bitfield(Bytes::from_static(&[0xff, 0x80])),
-            Message::Request { index: 1, begin: 16384, length: 16384 },
-            Message::Piece { index: 2, begin: 0, data: Bytes::from(vec![9u8; 100]) },
-            Message::Cancel { index: 1, begin: 0, length: 16384 },
+            Message::Request {
+                index: 1,
+                begin: 16384,
+                length: 16384,
+            },
+            Message::Piece {
+                index: 2,
+                begin: 0,
+                data: Bytes::from(vec![9u8; 100]),
+            },
+            Message::Cancel {
+                index: 1,
+                begin: 0,
+                length: 16384,
+            },
             Message::Port(6881),
             Message::Suggest(3),
             Message::HaveAll,
             Message::HaveNone,
-            Message::Reject { index: 1, begin: 0, length: 16384 },
+            Message::Reject {
+                index: 1,
+                begin: 0,
+                length: 16384,
+            },
             Message::AllowedFast(4),
-            Message::Extended { id: 0, payload: Bytes::from_static(b"d1:md6:ut_pexi1eee") },
+            Message::Extended {
+                id: 0,
+                payload: Bytes::from_static(b"d1:md6:ut_pexi1eee"),
+            },
         ]
     }
 
@@ -341,7 +399,10 @@ mod tests {
     fn huge_length_prefix_is_refused_without_allocating() {
         let mut codec = MessageCodec::new(100);
         let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 0][..]);
-        assert_eq!(codec.decode(&mut buf), Err(WireError::FrameTooLarge(u32::MAX)));
+        assert_eq!(
+            codec.decode(&mut buf),
+            Err(WireError::FrameTooLarge(u32::MAX))
+        );
         assert!(buf.capacity() < 1024);
     }
 
@@ -349,11 +410,20 @@ mod tests {
     fn exact_lengths_are_checked() {
         let mut codec = MessageCodec::new(100);
         let mut buf = BytesMut::from(&[0, 0, 0, 2, 4, 0][..]);
-        assert!(matches!(codec.decode(&mut buf), Err(WireError::BadLength { name: "have", .. })));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(WireError::BadLength { name: "have", .. })
+        ));
         let mut buf = BytesMut::from(&[0, 0, 0, 2, 0, 0][..]);
-        assert!(matches!(codec.decode(&mut buf), Err(WireError::BadLength { name: "choke", .. })));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(WireError::BadLength { name: "choke", .. })
+        ));
         let mut buf = BytesMut::from(&[0, 0, 0, 5, 7, 0, 0, 0, 0][..]);
-        assert!(matches!(codec.decode(&mut buf), Err(WireError::BadLength { name: "piece", .. })));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(WireError::BadLength { name: "piece", .. })
+        ));
         let mut buf = BytesMut::from(&[0, 0, 0, 1, 99][..]);
         assert_eq!(codec.decode(&mut buf), Err(WireError::UnknownId(99)));
     }

@@ -68,6 +68,9 @@ pub struct Metainfo {
     pub comment: Option<String>,
     pub created_by: Option<String>,
     pub creation_date: Option<i64>,
+    /// Indices into `info.files` of BEP 47 padding files (`attr` containing `p`): they fill
+    /// piece space with zeros (hybrid v1+v2 torrents have them) and need not be written.
+    pub padding_files: Vec<usize>,
 }
 
 impl Info {
@@ -84,9 +87,9 @@ impl Metainfo {
         // The walk validates the whole input (depth, syntax, trailing bytes) before
         // serde_bencode, which recurses without bound, sees any of it.
         let span = bencode::find_info_span(buf)?;
-        let info_bytes = buf
-            .get(span)
-            .ok_or(MetainfoError::Bencode(BencodeError::UnexpectedEof(buf.len())))?;
+        let Some(info_bytes) = buf.get(span) else {
+            return Err(BencodeError::UnexpectedEof(buf.len()).into());
+        };
         let info_hash: InfoHash = Sha1::digest(info_bytes).into();
 
         let root: Value = serde_bencode::from_bytes(buf)
@@ -97,7 +100,7 @@ impl Metainfo {
         let info_value = root
             .get(&b"info"[..])
             .ok_or_else(|| MetainfoError::Missing("info".into()))?;
-        let info = parse_info(as_dict(info_value, "info")?)?;
+        let (info, padding_files) = parse_info(as_dict(info_value, "info")?)?;
         let trackers = parse_trackers(&root)?;
 
         // Descriptive keys only: a client that wrote them oddly should not make the torrent
@@ -117,6 +120,7 @@ impl Metainfo {
             comment: text("comment"),
             created_by: text("created by"),
             creation_date,
+            padding_files,
         })
     }
 
@@ -128,10 +132,12 @@ impl Metainfo {
 /// Lowercase hex of any bytes.
 pub fn to_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Largest `piece length` accepted. Real torrents stay at or below 16 MiB; anything past
@@ -278,7 +284,7 @@ fn check_component(component: &str, key: &str) -> Result<(), MetainfoError> {
     })
 }
 
-fn parse_info(d: &Dict) -> Result<Info, MetainfoError> {
+fn parse_info(d: &Dict) -> Result<(Info, Vec<usize>), MetainfoError> {
     let name = utf8_with_fallback(d, "name", "info.name")?;
     check_component(&name, "info.name")?;
 
@@ -311,7 +317,7 @@ fn parse_info(d: &Dict) -> Result<Info, MetainfoError> {
         })
         .collect();
 
-    let (files, single_file) = match (d.get(&b"length"[..]), d.get(&b"files"[..])) {
+    let (files, padding, single_file) = match (d.get(&b"length"[..]), d.get(&b"files"[..])) {
         (Some(_), Some(_)) => return Err(MetainfoError::BothLengthAndFiles),
         (None, None) => return Err(MetainfoError::NeitherLengthNorFiles),
         (Some(len), None) => {
@@ -327,9 +333,12 @@ fn parse_info(d: &Dict) -> Result<Info, MetainfoError> {
                 length: length as u64,
                 offset: 0,
             };
-            (vec![entry], true)
+            (vec![entry], Vec::new(), true)
         }
-        (None, Some(list)) => (parse_files(as_list(list, "info.files")?, &name)?, false),
+        (None, Some(list)) => {
+            let (files, padding) = parse_files(as_list(list, "info.files")?, &name)?;
+            (files, padding, false)
+        }
     };
 
     let total_length = files
@@ -361,7 +370,7 @@ fn parse_info(d: &Dict) -> Result<Info, MetainfoError> {
         None => None,
     };
 
-    Ok(Info {
+    let info = Info {
         name,
         piece_length,
         pieces,
@@ -370,14 +379,17 @@ fn parse_info(d: &Dict) -> Result<Info, MetainfoError> {
         private,
         source,
         single_file,
-    })
+    };
+    Ok((info, padding))
 }
 
-fn parse_files(list: &[Value], name: &str) -> Result<Vec<FileEntry>, MetainfoError> {
+/// The files and the indices of the padding files among them.
+fn parse_files(list: &[Value], name: &str) -> Result<(Vec<FileEntry>, Vec<usize>), MetainfoError> {
     if list.is_empty() {
         return Err(MetainfoError::EmptyList("info.files".into()));
     }
     let mut files = Vec::with_capacity(list.len());
+    let mut padding = Vec::new();
     let mut offset: u64 = 0;
     for (i, item) in list.iter().enumerate() {
         let key = format!("info.files[{i}]");
@@ -398,6 +410,10 @@ fn parse_files(list: &[Value], name: &str) -> Result<Vec<FileEntry>, MetainfoErr
         let mut full = Vec::new();
         full.push(name.to_owned());
         full.extend(path?);
+        // `attr` is only a hint (BEP 47); a mistyped one is ignored.
+        if matches!(fd.get(&b"attr"[..]), Some(Value::Bytes(a)) if a.contains(&b'p')) {
+            padding.push(i);
+        }
         files.push(FileEntry {
             path: full,
             length: length as u64,
@@ -408,7 +424,7 @@ fn parse_files(list: &[Value], name: &str) -> Result<Vec<FileEntry>, MetainfoErr
             .ok_or(MetainfoError::TotalOverflow)?;
     }
     check_layout(&files)?;
-    Ok(files)
+    Ok((files, padding))
 }
 
 fn parse_path(fd: &Dict, key: &str, full_key: &str) -> Result<Vec<String>, MetainfoError> {
@@ -429,21 +445,40 @@ fn parse_path(fd: &Dict, key: &str, full_key: &str) -> Result<Vec<String>, Metai
 }
 
 /// Two files with one path, or a file that is also another file's directory, would make
-/// the storage layer overwrite or fail half-way; reject them up front.
+/// the storage layer overwrite or fail half-way; reject them up front. Paths go into a trie
+/// of (parent node, component) so the cost stays linear in the number of components, even
+/// for a hostile file with very long paths.
 fn check_layout(files: &[FileEntry]) -> Result<(), MetainfoError> {
-    let mut seen: HashSet<&[String]> = HashSet::with_capacity(files.len());
-    for f in files {
-        if !seen.insert(&f.path) {
-            return Err(MetainfoError::DuplicatePath(f.path.join("/")));
-        }
+    #[derive(Default, Clone, Copy)]
+    struct Node {
+        is_file: bool,
+        has_children: bool,
     }
+    let mut nodes: Vec<Node> = vec![Node::default()];
+    let mut children: HashMap<(usize, &str), usize> = HashMap::new();
     for f in files {
-        for end in 1..f.path.len() {
-            if let Some(prefix) = f.path.get(..end) {
-                if seen.contains(prefix) {
-                    return Err(MetainfoError::FileDirectoryConflict(prefix.join("/")));
-                }
+        let mut cur = 0usize;
+        for (depth, component) in f.path.iter().enumerate() {
+            if nodes.get(cur).is_some_and(|n| n.is_file) {
+                let prefix = f.path.get(..depth).unwrap_or_default().join("/");
+                return Err(MetainfoError::FileDirectoryConflict(prefix));
             }
+            if let Some(n) = nodes.get_mut(cur) {
+                n.has_children = true;
+            }
+            cur = *children
+                .entry((cur, component.as_str()))
+                .or_insert_with(|| {
+                    nodes.push(Node::default());
+                    nodes.len() - 1
+                });
+        }
+        let full = || f.path.join("/");
+        match nodes.get_mut(cur) {
+            Some(n) if n.is_file => return Err(MetainfoError::DuplicatePath(full())),
+            Some(n) if n.has_children => return Err(MetainfoError::FileDirectoryConflict(full())),
+            Some(n) => n.is_file = true,
+            None => {}
         }
     }
     Ok(())
@@ -669,7 +704,15 @@ mod tests {
     fn single_file_private_with_source_round_trips() {
         let data = vec![9u8; 40_000];
         let hashes = hash_pieces(&data, PIECE);
-        let t = encode_torrent("x.iso", &[(vec![], 40_000)], PIECE, &hashes, &[], true, Some("SRC"));
+        let t = encode_torrent(
+            "x.iso",
+            &[(vec![], 40_000)],
+            PIECE,
+            &hashes,
+            &[],
+            true,
+            Some("SRC"),
+        );
         let m = Metainfo::from_bytes(&t).unwrap();
         assert!(m.info.single_file && m.info.private);
         assert_eq!(m.info.source.as_deref(), Some("SRC"));
@@ -686,8 +729,19 @@ mod tests {
         );
         assert!(m.trackers.is_empty());
         // `private` and `source` are part of the hashed bytes: dropping them changes the hash.
-        let public = encode_torrent("x.iso", &[(vec![], 40_000)], PIECE, &hashes, &[], false, None);
-        assert_ne!(Metainfo::from_bytes(&public).unwrap().info_hash, m.info_hash);
+        let public = encode_torrent(
+            "x.iso",
+            &[(vec![], 40_000)],
+            PIECE,
+            &hashes,
+            &[],
+            false,
+            None,
+        );
+        assert_ne!(
+            Metainfo::from_bytes(&public).unwrap().info_hash,
+            m.info_hash
+        );
     }
 
     #[test]
@@ -718,7 +772,10 @@ mod tests {
             panic!()
         };
         let reencoded: InfoHash = Sha1::digest(bencode::encode_value(&Value::Dict(decoded))).into();
-        assert_ne!(m.info_hash, reencoded, "the test input must not be canonical");
+        assert_ne!(
+            m.info_hash, reencoded,
+            "the test input must not be canonical"
+        );
         assert_eq!(m.info.source.as_deref(), Some("S"));
     }
 
@@ -754,19 +811,28 @@ mod tests {
             assert_eq!(m.info.num_pieces(), pieces);
             assert_eq!(m.info.private, private);
         }
-        let m = Metainfo::from_bytes(include_bytes!("../../tests/fixtures/mktorrent-multi.torrent"))
-            .unwrap();
+        let m = Metainfo::from_bytes(include_bytes!(
+            "../../tests/fixtures/mktorrent-multi.torrent"
+        ))
+        .unwrap();
         assert_eq!(
             m.trackers,
             vec![
-                vec![s("http://127.0.0.1:6969/announce"), s("udp://127.0.0.1:6969")],
+                vec![
+                    s("http://127.0.0.1:6969/announce"),
+                    s("udp://127.0.0.1:6969")
+                ],
                 vec![s("http://127.0.0.2:6969/announce")]
             ]
         );
         let paths: Vec<String> = m.info.files.iter().map(|f| f.path.join("/")).collect();
         assert_eq!(
             paths,
-            ["fixture-pack/a.txt", "fixture-pack/sub/b.bin", "fixture-pack/sub/deeper/c"]
+            [
+                "fixture-pack/a.txt",
+                "fixture-pack/sub/b.bin",
+                "fixture-pack/sub/deeper/c"
+            ]
         );
         assert_eq!(m.comment.as_deref(), Some("fixture for ttui"));
         assert_eq!(m.creation_date, None);
@@ -825,25 +891,79 @@ mod tests {
 
     #[test]
     fn mistyped_keys() {
-        let cases: Vec<(Box<dyn Fn(&mut Dict)>, &str)> = vec![
-            (Box::new(|r| set(r, "info", Value::List(vec![]))), "`info` is not a dictionary"),
-            (Box::new(|r| set(info(r), "name", Value::Int(1))), "`info.name` must be a string, found an integer"),
-            (Box::new(|r| set(info(r), "piece length", bytes("16384"))), "`info.piece length` must be an integer, found a string"),
-            (Box::new(|r| set(info(r), "pieces", Value::List(vec![]))), "`info.pieces` must be a string, found a list"),
-            (Box::new(|r| set(info(r), "files", Value::Dict(HashMap::new()))), "`info.files` must be a list, found a dictionary"),
-            (Box::new(|r| set(info(r), "private", bytes("1"))), "`info.private` must be an integer"),
-            (Box::new(|r| set(file(r, 0), "length", bytes("1"))), "`info.files[0].length` must be an integer"),
-            (Box::new(|r| set(file(r, 0), "path", bytes("a"))), "`info.files[0].path` must be a list"),
-            (Box::new(|r| set(file(r, 0), "path", Value::List(vec![Value::Int(1)]))), "`info.files[0].path[0]` must be a string"),
-            (Box::new(|r| {
-                let Some(Value::List(l)) = info(r).get_mut(&b"files"[..]) else { panic!() };
-                l.push(Value::Int(4));
-            }), "`info.files[3]` must be a dictionary"),
-            (Box::new(|r| set(r, "announce", Value::Int(1))), "`announce` must be a string"),
-            (Box::new(|r| set(r, "announce-list", bytes("x"))), "`announce-list` must be a list"),
-            (Box::new(|r| set(r, "announce-list", Value::List(vec![bytes("x")]))), "`announce-list[0]` must be a list"),
-            (Box::new(|r| set(r, "announce-list", Value::List(vec![Value::List(vec![Value::Int(1)])]))), "`announce-list[0][0]` must be a string"),
-            (Box::new(|r| set(info(r), "name", Value::Bytes(vec![0xff, 0xfe]))), "`info.name` is not valid UTF-8"),
+        type Edit = Box<dyn Fn(&mut Dict)>;
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|r| set(r, "info", Value::List(vec![]))),
+                "`info` is not a dictionary",
+            ),
+            (
+                Box::new(|r| set(info(r), "name", Value::Int(1))),
+                "`info.name` must be a string, found an integer",
+            ),
+            (
+                Box::new(|r| set(info(r), "piece length", bytes("16384"))),
+                "`info.piece length` must be an integer, found a string",
+            ),
+            (
+                Box::new(|r| set(info(r), "pieces", Value::List(vec![]))),
+                "`info.pieces` must be a string, found a list",
+            ),
+            (
+                Box::new(|r| set(info(r), "files", Value::Dict(HashMap::new()))),
+                "`info.files` must be a list, found a dictionary",
+            ),
+            (
+                Box::new(|r| set(info(r), "private", bytes("1"))),
+                "`info.private` must be an integer",
+            ),
+            (
+                Box::new(|r| set(file(r, 0), "length", bytes("1"))),
+                "`info.files[0].length` must be an integer",
+            ),
+            (
+                Box::new(|r| set(file(r, 0), "path", bytes("a"))),
+                "`info.files[0].path` must be a list",
+            ),
+            (
+                Box::new(|r| set(file(r, 0), "path", Value::List(vec![Value::Int(1)]))),
+                "`info.files[0].path[0]` must be a string",
+            ),
+            (
+                Box::new(|r| {
+                    let Some(Value::List(l)) = info(r).get_mut(&b"files"[..]) else {
+                        panic!()
+                    };
+                    l.push(Value::Int(4));
+                }),
+                "`info.files[3]` must be a dictionary",
+            ),
+            (
+                Box::new(|r| set(r, "announce", Value::Int(1))),
+                "`announce` must be a string",
+            ),
+            (
+                Box::new(|r| set(r, "announce-list", bytes("x"))),
+                "`announce-list` must be a list",
+            ),
+            (
+                Box::new(|r| set(r, "announce-list", Value::List(vec![bytes("x")]))),
+                "`announce-list[0]` must be a list",
+            ),
+            (
+                Box::new(|r| {
+                    set(
+                        r,
+                        "announce-list",
+                        Value::List(vec![Value::List(vec![Value::Int(1)])]),
+                    )
+                }),
+                "`announce-list[0][0]` must be a string",
+            ),
+            (
+                Box::new(|r| set(info(r), "name", Value::Bytes(vec![0xff, 0xfe]))),
+                "`info.name` is not valid UTF-8",
+            ),
         ];
         for (f, needle) in cases {
             rejects(&mutated(f), needle);
@@ -915,7 +1035,13 @@ mod tests {
         };
         rejects(&single(0), "`info.length` must be positive, found 0");
         rejects(&single(-5), "`info.length` must be positive, found -5");
-        assert_eq!(Metainfo::from_bytes(&single(35_000)).unwrap().info.total_length, 35_000);
+        assert_eq!(
+            Metainfo::from_bytes(&single(35_000))
+                .unwrap()
+                .info
+                .total_length,
+            35_000
+        );
     }
 
     #[test]
@@ -948,7 +1074,10 @@ mod tests {
                 "`info.files[2].path[1]`: unsafe path component",
             );
             assert!(e.to_string().contains(reason), "{e}");
-            let e = rejects(&mutated(|r| set(info(r), "name", bytes(component))), "`info.name`");
+            let e = rejects(
+                &mutated(|r| set(info(r), "name", bytes(component))),
+                "`info.name`",
+            );
             assert!(e.to_string().contains(reason), "{e}");
         }
         rejects(
@@ -963,7 +1092,10 @@ mod tests {
         let ok = mutated(|r| set(file(r, 2), "path", path(&["..hidden", "a.b", "C"])));
         assert!(Metainfo::from_bytes(&ok).is_ok());
         // A newline in a rejected name is escaped, keeping the message on one line.
-        rejects(&mutated(|r| set(info(r), "name", bytes("x\n/y"))), "\"x\\n/y\"");
+        rejects(
+            &mutated(|r| set(info(r), "name", bytes("x\n/y"))),
+            "\"x\\n/y\"",
+        );
     }
 
     #[test]
@@ -971,7 +1103,11 @@ mod tests {
         let t = mutated(|r| {
             set(info(r), "name", Value::Bytes(vec![0xe9]));
             set(info(r), "name.utf-8", bytes("é"));
-            set(file(r, 0), "path", Value::List(vec![Value::Bytes(vec![0xff])]));
+            set(
+                file(r, 0),
+                "path",
+                Value::List(vec![Value::Bytes(vec![0xff])]),
+            );
             set(file(r, 0), "path.utf-8", path(&["ok"]));
         });
         let m = Metainfo::from_bytes(&t).unwrap();
@@ -980,7 +1116,32 @@ mod tests {
     }
 
     #[test]
+    fn padding_files_are_marked() {
+        let t = mutated(|r| {
+            set(file(r, 1), "attr", bytes("p"));
+            set(file(r, 1), "path", path(&[".pad", "0"]));
+            set(file(r, 2), "attr", bytes("x"));
+            set(file(r, 0), "attr", Value::Int(1));
+        });
+        let m = Metainfo::from_bytes(&t).unwrap();
+        assert_eq!(m.padding_files, vec![1]);
+        assert_eq!(m.info.files[1].path, vec![s("pack"), s(".pad"), s("0")]);
+        assert!(Metainfo::from_bytes(&multi())
+            .unwrap()
+            .padding_files
+            .is_empty());
+    }
+
+    #[test]
     fn colliding_paths() {
+        // The directory comes first, the file second: also a conflict.
+        rejects(
+            &mutated(|r| {
+                set(file(r, 0), "path", path(&["dir", "a.bin", "x"]));
+                set(file(r, 2), "path", path(&["dir", "a.bin"]));
+            }),
+            "\"pack/dir/a.bin\" is both a file and a directory",
+        );
         rejects(
             &mutated(|r| set(file(r, 2), "path", path(&["dir", "a.bin"]))),
             "path \"pack/dir/a.bin\" appears more than once",
@@ -989,6 +1150,18 @@ mod tests {
             &mutated(|r| set(file(r, 1), "path", path(&["dir", "a.bin", "x"]))),
             "\"pack/dir/a.bin\" is both a file and a directory",
         );
+        // Same names in different directories are fine.
+        let ok = mutated(|r| set(file(r, 2), "path", path(&["other", "a.bin"])));
+        assert!(Metainfo::from_bytes(&ok).is_ok());
+    }
+
+    #[test]
+    fn long_paths_are_checked_in_linear_time() {
+        let long: Vec<&str> = std::iter::repeat_n("d", 200_000).collect();
+        let start = std::time::Instant::now();
+        let t = mutated(|r| set(file(r, 2), "path", path(&long)));
+        assert!(Metainfo::from_bytes(&t).is_ok());
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]
@@ -1010,7 +1183,12 @@ mod tests {
             trackers(&|r| set(
                 r,
                 "announce-list",
-                list(&[&["udp://a", " ", "udp://b"], &[], &["udp://a", "http://c "], &[""]])
+                list(&[
+                    &["udp://a", " ", "udp://b"],
+                    &[],
+                    &["udp://a", "http://c "],
+                    &[""]
+                ])
             )),
             vec![vec![s("udp://a"), s("udp://b")], vec![s("http://c")]]
         );
@@ -1045,7 +1223,10 @@ mod tests {
     fn truncated_or_corrupted_input_never_panics() {
         let t = include_bytes!("../../tests/fixtures/mktorrent-multi.torrent");
         for cut in 0..t.len() {
-            assert!(Metainfo::from_bytes(&t[..cut]).is_err(), "prefix {cut} accepted");
+            assert!(
+                Metainfo::from_bytes(&t[..cut]).is_err(),
+                "prefix {cut} accepted"
+            );
         }
         // Every single-byte change to a few telling values: must give Ok or Err, never panic.
         let mut copy = t.to_vec();

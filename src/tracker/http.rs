@@ -101,21 +101,26 @@ pub async fn announce(
             .map_err(map_reqwest)?;
         let status = resp.status();
         if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-            return Err(TrackerError::BadReply(format!("reply larger than {MAX_BODY} bytes")));
+            return Err(TrackerError::BadReply(format!(
+                "reply larger than {MAX_BODY} bytes"
+            )));
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(TrackerError::BadReply(format!("reply larger than {MAX_BODY} bytes")));
+                return Err(TrackerError::BadReply(format!(
+                    "reply larger than {MAX_BODY} bytes"
+                )));
             }
             body.extend_from_slice(&chunk);
         }
         Ok((status, body))
     };
-    let (status, body) =
-        tokio::time::timeout(REQUEST_TIMEOUT + Duration::from_secs(1), fetch).await.map_err(
-            |_| TrackerError::Timeout(format!("no reply within {} s", REQUEST_TIMEOUT.as_secs())),
-        )??;
+    let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT + Duration::from_secs(1), fetch)
+        .await
+        .map_err(|_| {
+            TrackerError::Timeout(format!("no reply within {} s", REQUEST_TIMEOUT.as_secs()))
+        })??;
     let parsed = parse_response(&body);
     if status.is_success() {
         parsed
@@ -150,12 +155,18 @@ fn check_nesting(buf: &[u8], max: usize) -> Result<(), TrackerError> {
             }
             b'i' => {
                 let rest = buf.get(i..).unwrap_or_default();
-                let end = rest.iter().position(|&c| c == b'e').ok_or_else(|| bad("truncated"))?;
+                let end = rest
+                    .iter()
+                    .position(|&c| c == b'e')
+                    .ok_or_else(|| bad("truncated"))?;
                 i += end + 1;
             }
             b'0'..=b'9' => {
                 let rest = buf.get(i..).unwrap_or_default();
-                let colon = rest.iter().position(|&c| c == b':').ok_or_else(|| bad("truncated"))?;
+                let colon = rest
+                    .iter()
+                    .position(|&c| c == b':')
+                    .ok_or_else(|| bad("truncated"))?;
                 let len: usize = std::str::from_utf8(rest.get(..colon).unwrap_or_default())
                     .ok()
                     .and_then(|s| s.parse().ok())
@@ -192,7 +203,10 @@ pub(crate) fn compact_v4(bytes: &[u8], out: &mut Vec<SocketAddr>) {
         if let [a, b, c0, d, p0, p1] = *c {
             let port = u16::from_be_bytes([p0, p1]);
             if port != 0 {
-                out.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c0, d)), port));
+                out.push(SocketAddr::new(
+                    IpAddr::V4(Ipv4Addr::new(a, b, c0, d)),
+                    port,
+                ));
             }
         }
     }
@@ -203,9 +217,17 @@ pub(crate) fn compact_v6(bytes: &[u8], out: &mut Vec<SocketAddr>) {
     for c in bytes.chunks_exact(18) {
         let mut ip = [0u8; 16];
         ip.copy_from_slice(c.get(..16).unwrap_or(&[0; 16]));
-        let port = u16::from_be_bytes([c.get(16).copied().unwrap_or(0), c.get(17).copied().unwrap_or(0)]);
+        let port = u16::from_be_bytes([
+            c.get(16).copied().unwrap_or(0),
+            c.get(17).copied().unwrap_or(0),
+        ]);
         if port != 0 {
-            out.push(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, 0, 0)));
+            out.push(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(ip),
+                port,
+                0,
+                0,
+            )));
         }
     }
 }
@@ -217,7 +239,9 @@ fn dict_peer(v: &Value) -> Option<SocketAddr> {
         Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse::<IpAddr>().ok()?,
         _ => return None,
     };
-    let port = u16::try_from(get_int(d, "port")?).ok().filter(|p| *p != 0)?;
+    let port = u16::try_from(get_int(d, "port")?)
+        .ok()
+        .filter(|p| *p != 0)?;
     Some(SocketAddr::new(ip, port))
 }
 
@@ -228,7 +252,10 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
     }
     check_nesting(body, MAX_NESTING)?;
     let value: Value = serde_bencode::from_bytes(body).map_err(|e| {
-        TrackerError::BadReply(format!("not bencode ({})", clean_text(e.to_string().as_bytes())))
+        TrackerError::BadReply(format!(
+            "not bencode ({})",
+            clean_text(e.to_string().as_bytes())
+        ))
     })?;
     let Value::Dict(dict) = value else {
         return Err(TrackerError::BadReply("not a dictionary".into()));
@@ -238,7 +265,11 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
             Value::Bytes(b) => clean_text(b),
             _ => String::new(),
         };
-        let text = if text.is_empty() { "(no reason given)".to_string() } else { text };
+        let text = if text.is_empty() {
+            "(no reason given)".to_string()
+        } else {
+            text
+        };
         return Err(TrackerError::Failure(text));
     }
     let warning = match get(&dict, "warning message") {
@@ -286,10 +317,14 @@ mod tests {
 
     fn req() -> AnnounceRequest {
         AnnounceRequest {
-            info_hash: *b"\x00\x01 +~aZ-._%\xff\xfe\x80/?&=#AB",
+            info_hash: *b"\x00\x01 +~aZ-._%\xff\xfe\x80/?&=#A",
             peer_id: *b"-TT0001-abcdefghijkl",
             port: 6881,
-            progress: Progress { uploaded: 1, downloaded: 2, left: 3 },
+            progress: Progress {
+                uploaded: 1,
+                downloaded: 2,
+                left: 3,
+            },
             event: Event::Started,
             numwant: 50,
         }
@@ -300,7 +335,7 @@ mod tests {
         let url = announce_url("http://t.example/announce", &req());
         assert!(
             url.starts_with(
-                "http://t.example/announce?info_hash=%00%01%20%2B~aZ-._%25%FF%FE%80%2F%3F%26%3D%23AB&peer_id=-TT0001-abcdefghijkl&port=6881&uploaded=1&downloaded=2&left=3&compact=1&numwant=50&key="
+                "http://t.example/announce?info_hash=%00%01%20%2B~aZ-._%25%FF%FE%80%2F%3F%26%3D%23A&peer_id=-TT0001-abcdefghijkl&port=6881&uploaded=1&downloaded=2&left=3&compact=1&numwant=50&key="
             ),
             "{url}"
         );
@@ -314,7 +349,8 @@ mod tests {
 
     #[test]
     fn compact_and_dict_and_v6_peers() {
-        let mut body = b"d8:completei5e10:incompletei7e8:intervali900e12:min intervali60e5:peers12:".to_vec();
+        let mut body =
+            b"d8:completei5e10:incompletei7e8:intervali900e12:min intervali60e5:peers12:".to_vec();
         body.extend_from_slice(&[127, 0, 0, 1, 0x1a, 0xe1, 10, 0, 0, 2, 0, 80]);
         body.extend_from_slice(b"6:peers618:");
         body.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1a, 0xe2]);
@@ -323,19 +359,25 @@ mod tests {
         assert_eq!(r.interval, Duration::from_secs(900));
         assert_eq!(r.min_interval, Some(Duration::from_secs(60)));
         assert_eq!((r.seeders, r.leechers), (Some(5), Some(7)));
-        let want: Vec<SocketAddr> =
-            vec!["127.0.0.1:6881".parse().unwrap(), "10.0.0.2:80".parse().unwrap(), "[::1]:6882".parse().unwrap()];
+        let want: Vec<SocketAddr> = vec![
+            "127.0.0.1:6881".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+            "[::1]:6882".parse().unwrap(),
+        ];
         assert_eq!(r.peers, want);
 
         let body = b"d8:intervali1800e5:peersld2:ip9:127.0.0.27:peer id20:aaaaaaaaaaaaaaaaaaaa4:porti7000eed2:ip3:::14:porti7001eed2:ip11:example.com4:porti1eed2:ip9:127.0.0.34:porti0eed2:ip9:127.0.0.44:porti70000eeee";
         let r = parse_response(body).unwrap();
-        let want: Vec<SocketAddr> = vec!["127.0.0.2:7000".parse().unwrap(), "[::1]:7001".parse().unwrap()];
+        let want: Vec<SocketAddr> = vec![
+            "127.0.0.2:7000".parse().unwrap(),
+            "[::1]:7001".parse().unwrap(),
+        ];
         assert_eq!(r.peers, want);
     }
 
     #[test]
     fn failure_and_warning() {
-        let e = parse_response(b"d14:failure reason21:torrent not on list!e").unwrap_err();
+        let e = parse_response(b"d14:failure reason20:torrent not on list!e").unwrap_err();
         assert_eq!(e, TrackerError::Failure("torrent not on list!".into()));
         let r = parse_response(b"d8:intervali60e15:warning message6:beware5:peers0:e").unwrap();
         assert_eq!(r.warning.as_deref(), Some("beware"));

@@ -197,7 +197,9 @@ pub async fn announce_with(
     match parsed.scheme() {
         "http" | "https" => http::announce(url.trim(), req, http).await,
         "udp" => udp::announce(&parsed, req, schedule).await,
-        other => Err(TrackerError::UnsupportedScheme(clean_text(other.as_bytes()))),
+        other => Err(TrackerError::UnsupportedScheme(clean_text(
+            other.as_bytes(),
+        ))),
     }
 }
 
@@ -363,7 +365,13 @@ impl Task {
             if config.shuffle {
                 trackers.shuffle(&mut rand::thread_rng());
             }
-            out.push(Tier { trackers, next_at: now, busy: false, cursor: 0, failed_rounds: 0 });
+            out.push(Tier {
+                trackers,
+                next_at: now,
+                busy: false,
+                cursor: 0,
+                failed_rounds: 0,
+            });
         }
         let mut outbox = VecDeque::new();
         let http = match reqwest::Client::builder()
@@ -472,7 +480,10 @@ impl Task {
         let now = Instant::now();
         let mut changed = false;
         for i in 0..self.tiers.len() {
-            let due = self.tiers.get(i).is_some_and(|t| !t.busy && t.next_at <= now);
+            let due = self
+                .tiers
+                .get(i)
+                .is_some_and(|t| !t.busy && t.next_at <= now);
             if due {
                 if let Some(tier) = self.tiers.get_mut(i) {
                     tier.cursor = 0;
@@ -488,7 +499,10 @@ impl Task {
 
     /// Announces to `trackers[cursor]` of the tier.
     fn start_announce(&mut self, tier_idx: usize, inflight: &mut FuturesUnordered<AnnounceFuture>) {
-        let Some(t) = self.tiers.get(tier_idx).and_then(|tier| tier.trackers.get(tier.cursor))
+        let Some(t) = self
+            .tiers
+            .get(tier_idx)
+            .and_then(|tier| tier.trackers.get(tier.cursor))
         else {
             return;
         };
@@ -508,7 +522,13 @@ impl Task {
                 Some(http) => announce_with(&url, &req, http, &schedule).await,
                 None => Err(TrackerError::Io("HTTP client unavailable".into())),
             };
-            Outcome { tier: tier_idx, url, event, left: req.progress.left, result }
+            Outcome {
+                tier: tier_idx,
+                url,
+                event,
+                left: req.progress.left,
+                result,
+            }
         }));
     }
 
@@ -534,8 +554,12 @@ impl Task {
             Ok(resp) => {
                 let mut t = tier.trackers.remove(pos);
                 let mut seen = HashSet::new();
-                let peers: Vec<SocketAddr> =
-                    resp.peers.iter().copied().filter(|p| seen.insert(*p)).collect();
+                let peers: Vec<SocketAddr> = resp
+                    .peers
+                    .iter()
+                    .copied()
+                    .filter(|p| seen.insert(*p))
+                    .collect();
                 t.status = TrackerStatus::Ok { peers: peers.len() };
                 t.last_done = Some(now);
                 t.seeders = resp.seeders;
@@ -559,7 +583,11 @@ impl Task {
                 tier.trackers.insert(0, t);
                 tier.cursor = 0;
                 tier.failed_rounds = 0;
-                tier.next_at = if owe_completed { now } else { now + resp.interval };
+                tier.next_at = if owe_completed {
+                    now
+                } else {
+                    now + resp.interval
+                };
                 let counts = match (resp.seeders, resp.leechers) {
                     (Some(s), Some(l)) => format!(" ({s} seeders, {l} leechers)"),
                     _ => String::new(),
@@ -591,10 +619,16 @@ impl Task {
                     tier.cursor = 0;
                     tier.failed_rounds = tier.failed_rounds.saturating_add(1);
                     let shift = tier.failed_rounds.saturating_sub(1).min(16);
-                    let wait =
-                        config.backoff_first.saturating_mul(1u32 << shift).min(config.backoff_max);
+                    let wait = config
+                        .backoff_first
+                        .saturating_mul(1u32 << shift)
+                        .min(config.backoff_max);
                     tier.next_at = now + wait;
-                    let what = if len > 1 { "every tracker of its tier failed; " } else { "" };
+                    let what = if len > 1 {
+                        "every tracker of its tier failed; "
+                    } else {
+                        ""
+                    };
                     logs.push((
                         LogLevel::Warn,
                         format!(
@@ -638,9 +672,11 @@ impl Task {
                 continue;
             }
             let earliest = match tier.trackers.first() {
-                Some(Tracker { last_done: Some(done), min_interval, .. }) => {
-                    *done + min_interval.unwrap_or(gap)
-                }
+                Some(Tracker {
+                    last_done: Some(done),
+                    min_interval,
+                    ..
+                }) => *done + min_interval.unwrap_or(gap),
                 _ => now,
             };
             tier.next_at = tier.next_at.min(earliest.max(now));
@@ -655,7 +691,9 @@ impl Task {
         };
         let req = self.request(Event::Stopped, 0);
         let limit = self.config.stop_timeout;
-        let schedule = udp::UdpSchedule { timeouts: vec![limit] };
+        let schedule = udp::UdpSchedule {
+            timeouts: vec![limit],
+        };
         let urls: Vec<String> = self
             .tiers
             .iter()
@@ -667,7 +705,8 @@ impl Task {
             return;
         }
         let all = futures::future::join_all(
-            urls.iter().map(|u| announce_with(u, &req, &http, &schedule)),
+            urls.iter()
+                .map(|u| announce_with(u, &req, &http, &schedule)),
         );
         match tokio::time::timeout(limit, all).await {
             Ok(results) => {
@@ -687,7 +726,10 @@ impl Task {
     fn log(&mut self, level: LogLevel, text: String) {
         if self.outbox.len() >= MAX_OUTBOX {
             // Keep peers; drop the oldest log or status line.
-            if let Some(i) = self.outbox.iter().position(|u| !matches!(u, TrackerUpdate::Peers(_)))
+            if let Some(i) = self
+                .outbox
+                .iter()
+                .position(|u| !matches!(u, TrackerUpdate::Peers(_)))
             {
                 self.outbox.remove(i);
             }
@@ -696,7 +738,8 @@ impl Task {
     }
 
     fn push_status(&mut self) {
-        self.outbox.retain(|u| !matches!(u, TrackerUpdate::Status(_)));
+        self.outbox
+            .retain(|u| !matches!(u, TrackerUpdate::Status(_)));
         let rows = self.rows(Instant::now());
         self.outbox.push_back(TrackerUpdate::Status(rows));
     }
@@ -705,8 +748,8 @@ impl Task {
         let mut rows = Vec::new();
         for (tier_idx, tier) in self.tiers.iter().enumerate() {
             for (pos, t) in tier.trackers.iter().enumerate() {
-                let next_announce = (!tier.busy && pos == 0)
-                    .then(|| tier.next_at.saturating_duration_since(now));
+                let next_announce =
+                    (!tier.busy && pos == 0).then(|| tier.next_at.saturating_duration_since(now));
                 rows.push(TrackerRow {
                     url: t.url.clone(),
                     tier: tier_idx,
@@ -725,7 +768,7 @@ impl Task {
 
 fn fmt_secs(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 && s % 60 == 0 {
+    if s >= 60 && s.is_multiple_of(60) {
         format!("{} min", s / 60)
     } else if s >= 1 {
         format!("{s} s")
@@ -745,7 +788,10 @@ mod tests {
         assert_eq!(clamp_intervals(Some(i64::MAX), None), (MAX_INTERVAL, None));
         assert_eq!(clamp_intervals(None, None), (DEFAULT_INTERVAL, None));
         let (i, m) = clamp_intervals(Some(60), Some(300));
-        assert_eq!((i, m), (Duration::from_secs(300), Some(Duration::from_secs(300))));
+        assert_eq!(
+            (i, m),
+            (Duration::from_secs(300), Some(Duration::from_secs(300)))
+        );
         let (i, m) = clamp_intervals(Some(900), Some(1));
         assert_eq!((i, m), (Duration::from_secs(900), Some(MIN_INTERVAL)));
     }
@@ -769,7 +815,9 @@ mod tests {
             event: Event::None,
             numwant: 1,
         };
-        let e = announce("wss://example.invalid/announce", &req, &http).await.unwrap_err();
+        let e = announce("wss://example.invalid/announce", &req, &http)
+            .await
+            .unwrap_err();
         assert_eq!(e, TrackerError::UnsupportedScheme("wss".into()));
         let e = announce("not a url", &req, &http).await.unwrap_err();
         assert!(matches!(e, TrackerError::InvalidUrl(_)), "{e:?}");

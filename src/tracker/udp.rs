@@ -40,13 +40,17 @@ impl Default for UdpSchedule {
 impl UdpSchedule {
     /// `first`, 2·first, 4·first, … for `tries` tries.
     pub fn doubling(first: Duration, tries: u32) -> Self {
-        let timeouts = (0..tries.min(16)).map(|n| first.saturating_mul(1 << n)).collect();
+        let timeouts = (0..tries.min(16))
+            .map(|n| first.saturating_mul(1 << n))
+            .collect();
         UdpSchedule { timeouts }
     }
 
     /// The most one announce can take.
     pub fn total(&self) -> Duration {
-        self.timeouts.iter().fold(Duration::ZERO, |a, b| a.saturating_add(*b))
+        self.timeouts
+            .iter()
+            .fold(Duration::ZERO, |a, b| a.saturating_add(*b))
     }
 }
 
@@ -59,7 +63,9 @@ fn cache() -> &'static Mutex<HashMap<SocketAddr, (u64, Instant)>> {
 
 fn cached_id(addr: SocketAddr) -> Option<u64> {
     let map = cache().lock().unwrap_or_else(|e| e.into_inner());
-    map.get(&addr).filter(|(_, at)| at.elapsed() < CONNECTION_ID_LIFETIME).map(|(id, _)| *id)
+    map.get(&addr)
+        .filter(|(_, at)| at.elapsed() < CONNECTION_ID_LIFETIME)
+        .map(|(id, _)| *id)
 }
 
 fn store_id(addr: SocketAddr, id: u64) {
@@ -72,16 +78,25 @@ fn store_id(addr: SocketAddr, id: u64) {
 
 /// Drops the cached connection id of `addr` (the next announce connects again).
 pub fn forget_connection(addr: SocketAddr) {
-    cache().lock().unwrap_or_else(|e| e.into_inner()).remove(&addr);
+    cache()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&addr);
 }
 
 /// The tracker's address from a `udp://host:port/...` URL.
 pub async fn resolve(url: &reqwest::Url) -> Result<SocketAddr, TrackerError> {
-    let port = url
-        .port()
-        .ok_or_else(|| TrackerError::InvalidUrl(format!("{} has no port", clean_text(url.as_str().as_bytes()))))?;
+    let port = url.port().ok_or_else(|| {
+        TrackerError::InvalidUrl(format!(
+            "{} has no port",
+            clean_text(url.as_str().as_bytes())
+        ))
+    })?;
     let host = url.host_str().ok_or_else(|| {
-        TrackerError::InvalidUrl(format!("{} has no host", clean_text(url.as_str().as_bytes())))
+        TrackerError::InvalidUrl(format!(
+            "{} has no host",
+            clean_text(url.as_str().as_bytes())
+        ))
     })?;
     // IPv6 literals come bracketed; lookup_host wants them bare (it parses IP literals itself).
     let name = host.trim_start_matches('[').trim_end_matches(']');
@@ -91,8 +106,10 @@ pub async fn resolve(url: &reqwest::Url) -> Result<SocketAddr, TrackerError> {
         .collect::<Vec<_>>();
     // IPv4 first: most trackers only answer there.
     addrs.sort_by_key(|a| !a.is_ipv4());
-    let addr =
-        addrs.first().copied().ok_or_else(|| TrackerError::Resolve(clean_text(name.as_bytes())))?;
+    let addr = addrs
+        .first()
+        .copied()
+        .ok_or_else(|| TrackerError::Resolve(clean_text(name.as_bytes())))?;
     Ok(addr)
 }
 
@@ -149,7 +166,9 @@ async fn exchange(
     txid: u32,
     deadline: tokio::time::Instant,
 ) -> Result<Option<(u32, Vec<u8>)>, TrackerError> {
-    sock.send_to(packet, addr).await.map_err(|e| TrackerError::Io(format!("send: {e}")))?;
+    sock.send_to(packet, addr)
+        .await
+        .map_err(|e| TrackerError::Io(format!("send: {e}")))?;
     let mut buf = vec![0u8; RECV_BUF];
     loop {
         let (n, from) = match tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await {
@@ -193,8 +212,16 @@ pub async fn announce(
     req: &AnnounceRequest,
     schedule: &UdpSchedule,
 ) -> Result<AnnounceResponse, TrackerError> {
-    let addr = resolve(url).await?;
     let total = schedule.total();
+    // getaddrinfo can stall for many seconds; it shares the announce's time budget.
+    let addr = tokio::time::timeout(total, resolve(url))
+        .await
+        .map_err(|_| {
+            TrackerError::Resolve(format!(
+                "{}: timed out",
+                clean_text(url.host_str().unwrap_or_default().as_bytes())
+            ))
+        })??;
     let timed_out = || {
         TrackerError::Timeout(format!(
             "no reply from {addr} in {} tries ({:.1} s)",
@@ -224,7 +251,9 @@ async fn exchange_all(
     } else {
         SocketAddr::from(([0u16; 8], 0))
     };
-    let sock = UdpSocket::bind(bind).await.map_err(|e| TrackerError::Io(format!("bind: {e}")))?;
+    let sock = UdpSocket::bind(bind)
+        .await
+        .map_err(|e| TrackerError::Io(format!("bind: {e}")))?;
     let mut conn = cached_id(addr);
     for wait in &schedule.timeouts {
         let deadline = (tokio::time::Instant::now() + *wait).min(end);
@@ -249,15 +278,20 @@ async fn exchange_all(
                 let id = be_u64(&reply, 8)
                     .ok_or_else(|| TrackerError::BadReply("short connect reply".into()))?;
                 store_id(addr, id);
-                conn = Some(id);
                 id
             }
         };
         let txid: u32 = rand::random();
         // The announce gets a full wait of its own even if the connect used part of it.
         let deadline = (tokio::time::Instant::now() + *wait).min(end);
-        let Some((action, reply)) =
-            exchange(&sock, addr, &announce_packet(conn_id, txid, req), txid, deadline).await?
+        let Some((action, reply)) = exchange(
+            &sock,
+            addr,
+            &announce_packet(conn_id, txid, req),
+            txid,
+            deadline,
+        )
+        .await?
         else {
             // Maybe the tracker forgot our id: connect again on the next try.
             forget_connection(addr);
@@ -270,7 +304,9 @@ async fn exchange_all(
                 forget_connection(addr);
                 Err(TrackerError::Failure(error_text(&reply)))
             }
-            a => Err(TrackerError::BadReply(format!("action {a} in reply to announce"))),
+            a => Err(TrackerError::BadReply(format!(
+                "action {a} in reply to announce"
+            ))),
         };
     }
     Ok(None)
@@ -279,7 +315,8 @@ async fn exchange_all(
 /// An announce reply: action, txid, interval, leechers, seeders, then peers (6 bytes each, or
 /// 18 when we talk to the tracker over IPv6).
 fn parse_announce(reply: &[u8], v6: bool) -> Result<AnnounceResponse, TrackerError> {
-    let field = |at| be_u32(reply, at).ok_or_else(|| TrackerError::BadReply("short announce reply".into()));
+    let field =
+        |at| be_u32(reply, at).ok_or_else(|| TrackerError::BadReply("short announce reply".into()));
     let interval = field(8)?;
     let leechers = field(12)?;
     let seeders = field(16)?;

@@ -82,13 +82,22 @@ mod tests {
     use crossterm::event::{KeyEventState, MouseEvent};
 
     fn key(code: KeyCode, modifiers: KeyModifiers, kind: KeyEventKind) -> Event {
-        Event::Key(KeyEvent { code, modifiers, kind, state: KeyEventState::NONE })
+        Event::Key(KeyEvent {
+            code,
+            modifiers,
+            kind,
+            state: KeyEventState::NONE,
+        })
     }
 
     #[test]
     fn press_maps_release_does_not() {
         let press = key(KeyCode::Char('q'), KeyModifiers::NONE, KeyEventKind::Press);
-        let release = key(KeyCode::Char('q'), KeyModifiers::NONE, KeyEventKind::Release);
+        let release = key(
+            KeyCode::Char('q'),
+            KeyModifiers::NONE,
+            KeyEventKind::Release,
+        );
         let repeat = key(KeyCode::Char('q'), KeyModifiers::NONE, KeyEventKind::Repeat);
         assert_eq!(from_event(&press), Some(Action::Quit));
         assert_eq!(from_event(&release), None);
@@ -97,8 +106,16 @@ mod tests {
 
     #[test]
     fn ctrl_c_quits_but_ctrl_d_does_not_drop() {
-        let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL, KeyEventKind::Press);
-        let ctrl_d = key(KeyCode::Char('d'), KeyModifiers::CONTROL, KeyEventKind::Press);
+        let ctrl_c = key(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL,
+            KeyEventKind::Press,
+        );
+        let ctrl_d = key(
+            KeyCode::Char('d'),
+            KeyModifiers::CONTROL,
+            KeyEventKind::Press,
+        );
         assert_eq!(from_event(&ctrl_c), Some(Action::Quit));
         assert_eq!(from_event(&ctrl_d), None);
     }

@@ -15,6 +15,7 @@ use ratatui::style::{Color, Modifier, Style};
 use crate::engine::api::{Command, PeerAddr, PeerRow, PeerStage, Snapshot, TorrentState};
 
 use super::action::Action;
+use super::widgets::pieces::{grid_cells, grid_stats, CellStats};
 
 /// Which pane the navigation keys act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -147,7 +148,8 @@ impl Theme {
     }
     pub fn title(&self, focused: bool) -> Style {
         if focused {
-            self.fg(Color::Cyan).add_modifier(Modifier::BOLD | Modifier::REVERSED)
+            self.fg(Color::Cyan)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED)
         } else {
             Style::new().add_modifier(Modifier::BOLD)
         }
@@ -264,7 +266,10 @@ pub struct App {
     pub(crate) peer_offset: Cell<usize>,
     pub(crate) piece_cols: Cell<usize>,
     pub(crate) piece_cells: Cell<usize>,
+    pub(crate) piece_capacity: Cell<usize>,
     pub(crate) log_page: Cell<usize>,
+    /// Piece-map cell stats for `last` at the grid size of the last frame.
+    piece_stats: Vec<CellStats>,
 }
 
 impl App {
@@ -290,16 +295,30 @@ impl App {
             peer_offset: Cell::new(0),
             piece_cols: Cell::new(0),
             piece_cells: Cell::new(0),
+            piece_capacity: Cell::new(0),
             log_page: Cell::new(5),
+            piece_stats: Vec::new(),
         }
     }
 
     /// Folds in a new snapshot: graph history, peer order, selection.
     pub fn on_snapshot(&mut self, snap: Arc<Snapshot>) {
-        self.history.record(snap.elapsed, snap.down_rate, snap.up_rate);
+        self.history
+            .record(snap.elapsed, snap.down_rate, snap.up_rate);
         sort_peers(&snap.peers, self.sort, &mut self.order);
+        // One pass over the pieces per snapshot instead of per frame.
+        let cells = grid_cells(self.piece_capacity.get(), snap.pieces.len());
+        grid_stats(&snap, cells, &mut self.piece_stats);
         self.last = Some(snap);
         self.fix_selection();
+    }
+
+    /// Cached piece-map stats, only when `snap` is the snapshot they were made from and the
+    /// grid still has `cells` cells.
+    pub fn piece_stats_for(&self, snap: &Snapshot, cells: usize) -> Option<&[CellStats]> {
+        let last = self.last.as_ref()?;
+        (std::ptr::eq(Arc::as_ptr(last), snap) && cells > 0 && self.piece_stats.len() == cells)
+            .then_some(self.piece_stats.as_slice())
     }
 
     /// The latest snapshot handed to [`App::on_snapshot`].
@@ -326,13 +345,18 @@ impl App {
     }
 
     fn peers(&self) -> &[PeerRow] {
-        self.last.as_deref().map(|s| s.peers.as_slice()).unwrap_or(&[])
+        self.last
+            .as_deref()
+            .map(|s| s.peers.as_slice())
+            .unwrap_or(&[])
     }
 
     fn selected_position(&self) -> Option<usize> {
         let addr = self.selected?;
         let peers = self.peers();
-        self.order.iter().position(|&i| peers.get(i).is_some_and(|p| p.addr == addr))
+        self.order
+            .iter()
+            .position(|&i| peers.get(i).is_some_and(|p| p.addr == addr))
     }
 
     /// Keeps a valid selection: the same peer if still listed, else the row at the same
@@ -353,7 +377,11 @@ impl App {
 
     fn select_row(&mut self, row: usize) {
         let peers = self.peers();
-        let addr = self.order.get(row).and_then(|&i| peers.get(i)).map(|p| p.addr);
+        let addr = self
+            .order
+            .get(row)
+            .and_then(|&i| peers.get(i))
+            .map(|p| p.addr);
         if let Some(addr) = addr {
             self.selected = Some(addr);
             self.selected_row = row;
@@ -370,7 +398,10 @@ impl App {
     }
 
     fn is_paused(&self) -> bool {
-        matches!(self.last.as_deref().map(|s| &s.state), Some(TorrentState::Paused))
+        matches!(
+            self.last.as_deref().map(|s| &s.state),
+            Some(TorrentState::Paused)
+        )
     }
 
     /// Applies one action. Returns the engine command it asks for, if any.
@@ -390,10 +421,13 @@ impl App {
         match action {
             Action::Quit => return self.quit(),
             Action::TogglePause => {
-                if self.last.is_none() {
-                    return None;
-                }
-                return Some(if self.is_paused() { Command::Resume } else { Command::Pause });
+                // Before the first snapshot there is no state to toggle.
+                self.last.as_ref()?;
+                return Some(if self.is_paused() {
+                    Command::Resume
+                } else {
+                    Command::Pause
+                });
             }
             Action::DropPeer => {
                 let peer = self.selected_peer()?;
@@ -532,14 +566,15 @@ pub fn sort_peers(peers: &[PeerRow], key: SortKey, out: &mut Vec<usize>) {
             SortKey::Rate => desc(a.down_rate, b.down_rate).then(desc(a.up_rate, b.up_rate)),
             SortKey::Progress => desc(a.progress as f64, b.progress as f64),
             SortKey::Client => match (&a.client, &b.client) {
-                (Some(x), Some(y)) => {
-                    x.chars().flat_map(char::to_lowercase).cmp(y.chars().flat_map(char::to_lowercase))
-                }
+                (Some(x), Some(y)) => x
+                    .chars()
+                    .flat_map(char::to_lowercase)
+                    .cmp(y.chars().flat_map(char::to_lowercase)),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
                 (None, None) => Ordering::Equal,
             },
-            SortKey::Address => Ordering::Equal,
+            SortKey::Address => a.addr.cmp(&b.addr),
             SortKey::State => by_state(a, b).then(desc(a.down_rate, b.down_rate)),
         };
         primary.then(by_state(a, b)).then(a.addr.cmp(&b.addr))
@@ -606,14 +641,20 @@ mod tests {
     #[test]
     fn selection_follows_peer_across_resort() {
         let mut app = App::new(PathBuf::new(), Theme::plain());
-        let peers = vec![peer(1, PeerStage::Connected, 10.0), peer(2, PeerStage::Connected, 20.0)];
+        let peers = vec![
+            peer(1, PeerStage::Connected, 10.0),
+            peer(2, PeerStage::Connected, 20.0),
+        ];
         app.on_snapshot(snap(peers, TorrentState::Downloading, 1));
         // Fastest first: .2 is on top and selected by default.
         assert_eq!(app.selected, Some(addr(2)));
         app.update(Action::Down);
         assert_eq!(app.selected, Some(addr(1)));
         // Rates swap: .1 moves to the top, the selection goes with it.
-        let peers = vec![peer(1, PeerStage::Connected, 30.0), peer(2, PeerStage::Connected, 20.0)];
+        let peers = vec![
+            peer(1, PeerStage::Connected, 30.0),
+            peer(2, PeerStage::Connected, 20.0),
+        ];
         app.on_snapshot(snap(peers, TorrentState::Downloading, 2));
         assert_eq!(app.selected, Some(addr(1)));
         assert_eq!(app.selected_position(), Some(0));
@@ -622,11 +663,15 @@ mod tests {
     #[test]
     fn vanished_selection_falls_to_same_row() {
         let mut app = App::new(PathBuf::new(), Theme::plain());
-        let peers = (1..=3).map(|i| peer(i, PeerStage::Connected, 0.0)).collect();
+        let peers = (1..=3)
+            .map(|i| peer(i, PeerStage::Connected, 0.0))
+            .collect();
         app.on_snapshot(snap(peers, TorrentState::Downloading, 1));
         app.update(Action::End);
         assert_eq!(app.selected, Some(addr(3)));
-        let peers = (1..=2).map(|i| peer(i, PeerStage::Connected, 0.0)).collect();
+        let peers = (1..=2)
+            .map(|i| peer(i, PeerStage::Connected, 0.0))
+            .collect();
         app.on_snapshot(snap(peers, TorrentState::Downloading, 2));
         assert_eq!(app.selected, Some(addr(2)));
         app.on_snapshot(snap(vec![], TorrentState::Downloading, 3));
@@ -637,7 +682,11 @@ mod tests {
     #[test]
     fn pause_toggles_on_engine_state() {
         let mut app = App::new(PathBuf::new(), Theme::plain());
-        assert_eq!(app.update(Action::TogglePause), None, "nothing to pause before a snapshot");
+        assert_eq!(
+            app.update(Action::TogglePause),
+            None,
+            "nothing to pause before a snapshot"
+        );
         app.on_snapshot(snap(vec![], TorrentState::Downloading, 1));
         assert_eq!(app.update(Action::TogglePause), Some(Command::Pause));
         app.on_snapshot(snap(vec![], TorrentState::Paused, 2));
@@ -647,12 +696,25 @@ mod tests {
     #[test]
     fn drop_and_ban_target_selected_peer() {
         let mut app = App::new(PathBuf::new(), Theme::plain());
-        let peers = vec![peer(1, PeerStage::Connected, 5.0), peer(2, PeerStage::Failed, 0.0)];
+        let peers = vec![
+            peer(1, PeerStage::Connected, 5.0),
+            peer(2, PeerStage::Failed, 0.0),
+        ];
         app.on_snapshot(snap(peers, TorrentState::Downloading, 1));
-        assert_eq!(app.update(Action::DropPeer), Some(Command::DropPeer(addr(1))));
+        assert_eq!(
+            app.update(Action::DropPeer),
+            Some(Command::DropPeer(addr(1)))
+        );
         app.update(Action::Down);
-        assert_eq!(app.update(Action::DropPeer), None, "a failed peer has no connection to drop");
-        assert!(app.status.as_deref().is_some_and(|s| s.contains("not connected")));
+        assert_eq!(
+            app.update(Action::DropPeer),
+            None,
+            "a failed peer has no connection to drop"
+        );
+        assert!(app
+            .status
+            .as_deref()
+            .is_some_and(|s| s.contains("not connected")));
         assert_eq!(app.update(Action::BanPeer), Some(Command::BanPeer(addr(2))));
     }
 

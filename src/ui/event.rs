@@ -29,7 +29,10 @@ pub struct LoopOptions {
 impl Default for LoopOptions {
     fn default() -> Self {
         // ~15 fps is smooth for numbers and graphs and costs little CPU over ssh.
-        LoopOptions { frame: Duration::from_millis(66), quit_grace: Duration::from_secs(3) }
+        LoopOptions {
+            frame: Duration::from_millis(66),
+            quit_grace: Duration::from_secs(3),
+        }
     }
 }
 
@@ -46,7 +49,15 @@ where
     B: Backend,
     S: Stream<Item = io::Result<Event>> + Unpin,
 {
-    run_loop_with(terminal, events, snapshots, commands, app, LoopOptions::default()).await
+    run_loop_with(
+        terminal,
+        events,
+        snapshots,
+        commands,
+        app,
+        LoopOptions::default(),
+    )
+    .await
 }
 
 pub async fn run_loop_with<B, S>(
@@ -199,7 +210,10 @@ mod tests {
             drop(snap_tx);
             got
         });
-        let opts = LoopOptions { frame: Duration::from_millis(10), quit_grace: Duration::from_secs(30) };
+        let opts = LoopOptions {
+            frame: Duration::from_millis(10),
+            quit_grace: Duration::from_secs(30),
+        };
         let started = std::time::Instant::now();
         let app = tokio::time::timeout(
             Duration::from_secs(10),
@@ -208,12 +222,22 @@ mod tests {
         .await
         .expect("loop ends when the engine closes")
         .expect("loop ok");
-        assert!(started.elapsed() < Duration::from_secs(5), "did not wait out the grace period");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "did not wait out the grace period"
+        );
         assert!(app.quitting && app.engine_gone);
         let got = engine.await.expect("engine task");
-        assert_eq!(got, vec![Command::Pause, Command::Quit], "release is ignored, press acts once");
+        assert_eq!(
+            got,
+            vec![Command::Pause, Command::Quit],
+            "release is ignored, press acts once"
+        );
         let screen = format!("{}", terminal.backend());
-        assert!(screen.contains("loop-test.bin"), "the screen was drawn:\n{screen}");
+        assert!(
+            screen.contains("loop-test.bin"),
+            "the screen was drawn:\n{screen}"
+        );
     }
 
     #[tokio::test]
@@ -223,7 +247,10 @@ mod tests {
         let events = stream::iter(vec![key('q', KeyEventKind::Press)]).chain(stream::pending());
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
         let app = App::new(PathBuf::new(), Theme::plain());
-        let opts = LoopOptions { frame: Duration::from_millis(10), quit_grace: Duration::from_millis(200) };
+        let opts = LoopOptions {
+            frame: Duration::from_millis(10),
+            quit_grace: Duration::from_millis(200),
+        };
         let started = std::time::Instant::now();
         let result = tokio::time::timeout(
             Duration::from_secs(10),
@@ -243,10 +270,16 @@ mod tests {
         let backend = TestBackend::new(80, 24);
         let mut terminal = Terminal::new(backend).expect("test backend");
         let app = App::new(PathBuf::new(), Theme::plain());
-        let opts = LoopOptions { frame: Duration::from_millis(5), quit_grace: Duration::from_secs(1) };
+        let opts = LoopOptions {
+            frame: Duration::from_millis(5),
+            quit_grace: Duration::from_secs(1),
+        };
         let handle = tokio::spawn(async move {
             let r = run_loop_with(&mut terminal, events, snap_rx, cmd_tx, app, opts).await;
-            (r.map(|_| ()).map_err(|e| e.to_string()), format!("{}", terminal.backend()))
+            (
+                r.map(|_| ()).map_err(|e| e.to_string()),
+                format!("{}", terminal.backend()),
+            )
         });
         snap_tx.send_replace(snapshot(TorrentState::Paused));
         tokio::time::sleep(Duration::from_millis(100)).await;

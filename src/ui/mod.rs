@@ -75,12 +75,15 @@ pub struct ScreenLayout {
 }
 
 pub fn screen_layout(area: Rect) -> ScreenLayout {
-    let [header, body, footer] =
-        Layout::vertical([Constraint::Length(widgets::header::HEIGHT), Constraint::Fill(1), Constraint::Length(1)])
-            .areas(area);
-    // Peers get ~45% (at least 9 rows: title, column header, 5 peers, legend, detail); the
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(widgets::header::HEIGHT),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    // Peers get ~45% (at least 10 rows: title, column header, 6 peers, 2 detail lines); the
     // piece map + graph row and the log share the rest.
-    let peers_h = (body.height * 45 / 100).max(9).min(body.height);
+    let peers_h = (body.height * 45 / 100).max(10).min(body.height);
     let rest = body.height - peers_h;
     let middle_h = rest - rest / 2;
     let [peers, middle, log] = Layout::vertical([
@@ -89,7 +92,15 @@ pub fn screen_layout(area: Rect) -> ScreenLayout {
         Constraint::Fill(1),
     ])
     .areas(body);
-    let [pieces, throughput] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(middle);
-    ScreenLayout { header, peers, pieces, throughput, log, footer }
+    let [pieces, throughput] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
+        .spacing(1)
+        .areas(middle);
+    ScreenLayout {
+        header,
+        peers,
+        pieces,
+        throughput,
+        log,
+        footer,
+    }
 }

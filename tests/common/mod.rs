@@ -141,7 +141,11 @@ pub fn tail(path: &Path, n: usize) -> String {
             let text = String::from_utf8_lossy(&bytes);
             let lines: Vec<&str> = text.lines().collect();
             let start = lines.len().saturating_sub(n);
-            format!("--- last lines of {} ---\n{}", path.display(), lines[start..].join("\n"))
+            format!(
+                "--- last lines of {} ---\n{}",
+                path.display(),
+                lines[start..].join("\n")
+            )
         }
         Err(e) => format!("--- {}: {e} ---", path.display()),
     }
@@ -169,7 +173,13 @@ impl Proc {
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
-        Proc { name: name.to_string(), child, stdout, stderr, logs: Vec::new() }
+        Proc {
+            name: name.to_string(),
+            child,
+            stdout,
+            stderr,
+            logs: Vec::new(),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -189,7 +199,10 @@ impl Proc {
             Err(e) => format!("{}: wait failed: {e}", self.name),
         };
         let mut s = state;
-        for p in [&self.stdout, &self.stderr].into_iter().chain(self.logs.iter()) {
+        for p in [&self.stdout, &self.stderr]
+            .into_iter()
+            .chain(self.logs.iter())
+        {
             s.push('\n');
             s.push_str(&tail(p, 25));
         }
@@ -197,7 +210,12 @@ impl Proc {
     }
 
     /// Polls `ready` until it holds; panics on timeout or if the process exits first.
-    pub fn wait_until(&mut self, what: &str, timeout: Duration, mut ready: impl FnMut(&mut Proc) -> bool) {
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut ready: impl FnMut(&mut Proc) -> bool,
+    ) {
         let start = Instant::now();
         loop {
             if ready(self) {
@@ -212,7 +230,10 @@ impl Proc {
                 panic!("{name} exited while waiting for {what}\n{}", self.report());
             }
             if start.elapsed() > timeout {
-                panic!("timed out after {timeout:?} waiting for {what}\n{}", self.report());
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}\n{}",
+                    self.report()
+                );
             }
             sleep(POLL);
         }
@@ -248,9 +269,12 @@ fn check_status(what: &str, out: std::io::Result<std::process::Output>) -> Strin
     }
 }
 
+/// A temp dir removed on drop, unless TTUI_KEEP_TEST_DIRS=1 (to read the logs afterwards).
 fn tempdir(prefix: &str) -> TempDir {
+    let keep = std::env::var("TTUI_KEEP_TEST_DIRS").as_deref() == Ok("1");
     tempfile::Builder::new()
         .prefix(prefix)
+        .keep(keep)
         .tempdir()
         .unwrap_or_else(|e| panic!("tempdir: {e}"))
 }
@@ -281,22 +305,33 @@ impl Opentracker {
         // whitelist (and re-read it on SIGHUP).
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
             .unwrap_or_else(|e| panic!("chmod: {e}"));
-        let list: String = info_hashes.iter().map(|h| format!("{}\n", hex(h))).collect();
+        let list: String = info_hashes
+            .iter()
+            .map(|h| format!("{}\n", hex(h)))
+            .collect();
         let wl = dir.path().join("whitelist.txt");
         fs::write(&wl, list).unwrap_or_else(|e| panic!("{}: {e}", wl.display()));
         fs::set_permissions(&wl, fs::Permissions::from_mode(0o644))
             .unwrap_or_else(|e| panic!("chmod: {e}"));
         let port = free_port();
         let mut cmd = Command::new("opentracker");
-        cmd.args(["-i", "127.0.0.1", "-p", &port.to_string(), "-P", &port.to_string()])
-            .arg("-d")
-            .arg(dir.path())
-            .args(["-w", "whitelist.txt", "-u", "nobody"]);
+        cmd.args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-P",
+            &port.to_string(),
+        ])
+        .arg("-d")
+        .arg(dir.path())
+        .args(["-w", "whitelist.txt", "-u", "nobody"]);
         // Its stdout/stderr files are written through fds opened before the chroot.
         let mut proc = Proc::spawn("opentracker", &mut cmd, dir.path());
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         proc.wait_until("opentracker to listen on TCP and UDP", WAIT, |_| {
-            TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() && udp_connect_ok(addr)
+            TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+                && udp_connect_ok(addr)
         });
         Opentracker { proc, dir, port }
     }
@@ -345,8 +380,13 @@ impl Opentracker {
 
 /// A BEP 15 connect request answered means the UDP side is up.
 fn udp_connect_ok(addr: SocketAddr) -> bool {
-    let Ok(sock) = UdpSocket::bind("127.0.0.1:0") else { return false };
-    if sock.set_read_timeout(Some(Duration::from_millis(300))).is_err() {
+    let Ok(sock) = UdpSocket::bind("127.0.0.1:0") else {
+        return false;
+    };
+    if sock
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .is_err()
+    {
         return false;
     }
     let mut req = Vec::with_capacity(16);
@@ -358,16 +398,37 @@ fn udp_connect_ok(addr: SocketAddr) -> bool {
     }
     let mut buf = [0u8; 64];
     match sock.recv_from(&mut buf) {
-        Ok((n, _)) => n >= 16 && buf[..4] == [0, 0, 0, 0] && buf[4..8] == 0x1234_5678u32.to_be_bytes(),
+        Ok((n, _)) => {
+            n >= 16 && buf[..4] == [0, 0, 0, 0] && buf[4..8] == 0x1234_5678u32.to_be_bytes()
+        }
         Err(_) => false,
     }
 }
 
 /// Minimal HTTP/1.0 GET; returns the body of a 200 response.
 pub fn http_get(addr: SocketAddr, path: &str) -> Result<Vec<u8>, String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
+    http_request(
+        addr,
+        &format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n"),
+    )
+}
+
+/// Minimal HTTP/1.0 POST of a JSON body; returns the body of a 200 response.
+pub fn http_post(addr: SocketAddr, path: &str, body: &str) -> Result<Vec<u8>, String> {
+    let head = format!(
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    http_request(addr, &(head + body))
+}
+
+fn http_request(addr: SocketAddr, request: &str) -> Result<Vec<u8>, String> {
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
     let mut resp = Vec::new();
     s.read_to_end(&mut resp).map_err(|e| e.to_string())?;
     let split = find(&resp, b"\r\n\r\n").ok_or("no header end")?;
@@ -444,7 +505,8 @@ fn write_prng_file(path: &Path, len: u64, seed: u64) {
             chunk.copy_from_slice(&rng.next().to_le_bytes());
         }
         let n = left.min(MIB) as usize;
-        f.write_all(&buf[..n]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        f.write_all(&buf[..n])
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         left -= n as u64;
     }
 }
@@ -481,9 +543,23 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
     );
     for (rel, want_len) in &want {
         let got_len = got[rel];
-        let a = if rel.as_os_str().is_empty() { expected.to_path_buf() } else { expected.join(rel) };
-        let b = if rel.as_os_str().is_empty() { actual.to_path_buf() } else { actual.join(rel) };
-        assert_eq!(*want_len, got_len, "size of {} differs from {}", b.display(), a.display());
+        let a = if rel.as_os_str().is_empty() {
+            expected.to_path_buf()
+        } else {
+            expected.join(rel)
+        };
+        let b = if rel.as_os_str().is_empty() {
+            actual.to_path_buf()
+        } else {
+            actual.join(rel)
+        };
+        assert_eq!(
+            *want_len,
+            got_len,
+            "size of {} differs from {}",
+            b.display(),
+            a.display()
+        );
         if let Some(off) = first_difference(&a, &b) {
             panic!("{} differs from {} at byte {off}", b.display(), a.display());
         }
@@ -503,7 +579,9 @@ fn list_tree(root: &Path) -> BTreeMap<PathBuf, u64> {
         for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
             let entry = entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
             let path = entry.path();
-            let ft = entry.file_type().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let ft = entry
+                .file_type()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             if ft.is_dir() {
                 stack.push(path);
             } else {
@@ -517,12 +595,22 @@ fn list_tree(root: &Path) -> BTreeMap<PathBuf, u64> {
 }
 
 fn first_difference(a: &Path, b: &Path) -> Option<u64> {
-    let mut fa = BufReader::with_capacity(MIB as usize, File::open(a).unwrap_or_else(|e| panic!("{}: {e}", a.display())));
-    let mut fb = BufReader::with_capacity(MIB as usize, File::open(b).unwrap_or_else(|e| panic!("{}: {e}", b.display())));
+    let mut fa = BufReader::with_capacity(
+        MIB as usize,
+        File::open(a).unwrap_or_else(|e| panic!("{}: {e}", a.display())),
+    );
+    let mut fb = BufReader::with_capacity(
+        MIB as usize,
+        File::open(b).unwrap_or_else(|e| panic!("{}: {e}", b.display())),
+    );
     let mut off = 0u64;
     loop {
-        let ba = fa.fill_buf().unwrap_or_else(|e| panic!("{}: {e}", a.display()));
-        let bb = fb.fill_buf().unwrap_or_else(|e| panic!("{}: {e}", b.display()));
+        let ba = fa
+            .fill_buf()
+            .unwrap_or_else(|e| panic!("{}: {e}", a.display()));
+        let bb = fb
+            .fill_buf()
+            .unwrap_or_else(|e| panic!("{}: {e}", b.display()));
         if ba.is_empty() && bb.is_empty() {
             return None;
         }
@@ -557,7 +645,8 @@ pub const DEAD_TRACKER: &str = "http://127.0.0.1:1/announce";
 impl Torrent {
     pub fn load(path: &Path) -> Torrent {
         let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let entries = top_level_entries(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let entries =
+            top_level_entries(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let info = entries
             .iter()
             .find(|(k, _)| k == b"info")
@@ -565,7 +654,11 @@ impl Torrent {
             .unwrap_or_else(|| panic!("{}: no info dict", path.display()));
         let info_hash: [u8; 20] = Sha1::digest(info).into();
         let name = info_name(info).unwrap_or_else(|| panic!("{}: no name in info", path.display()));
-        Torrent { path: path.to_path_buf(), info_hash, name }
+        Torrent {
+            path: path.to_path_buf(),
+            info_hash,
+            name,
+        }
     }
 
     pub fn hash_hex(&self) -> String {
@@ -574,9 +667,15 @@ impl Torrent {
 
     /// A copy at `out` with the same info dict (so the same info hash) and new trackers:
     /// `announce` (omitted when None) and `announce-list` tiers (omitted when empty).
-    pub fn with_trackers(&self, out: &Path, announce: Option<&str>, tiers: &[Vec<String>]) -> Torrent {
+    pub fn with_trackers(
+        &self,
+        out: &Path,
+        announce: Option<&str>,
+        tiers: &[Vec<String>],
+    ) -> Torrent {
         let bytes = fs::read(&self.path).unwrap_or_else(|e| panic!("{}: {e}", self.path.display()));
-        let entries = top_level_entries(&bytes).unwrap_or_else(|e| panic!("{}: {e}", self.path.display()));
+        let entries =
+            top_level_entries(&bytes).unwrap_or_else(|e| panic!("{}: {e}", self.path.display()));
         let mut map: BTreeMap<Vec<u8>, Vec<u8>> = entries
             .into_iter()
             .filter(|(k, _)| k != b"announce" && k != b"announce-list")
@@ -605,7 +704,10 @@ impl Torrent {
         enc.push(b'e');
         fs::write(out, &enc).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
         let t = Torrent::load(out);
-        assert_eq!(t.info_hash, self.info_hash, "rewriting trackers changed the info hash");
+        assert_eq!(
+            t.info_hash, self.info_hash,
+            "rewriting trackers changed the info hash"
+        );
         t
     }
 }
@@ -615,7 +717,15 @@ impl Torrent {
 pub fn mktorrent(payload: &Path, piece_log2: u32, out: &Path) -> Torrent {
     let _ = fs::remove_file(out);
     let res = Command::new("mktorrent")
-        .args(["-a", DEAD_TRACKER, "-l", &piece_log2.to_string(), "-t", "2", "-o"])
+        .args([
+            "-a",
+            DEAD_TRACKER,
+            "-l",
+            &piece_log2.to_string(),
+            "-t",
+            "2",
+            "-o",
+        ])
         .arg(out)
         .arg(payload)
         .output();
@@ -633,7 +743,10 @@ fn bstr(s: &[u8]) -> Vec<u8> {
 fn bvalue_end(b: &[u8], i: usize) -> Result<usize, String> {
     match b.get(i) {
         Some(b'i') => {
-            let e = b.get(i..).and_then(|s| s.iter().position(|&c| c == b'e')).ok_or("unterminated int")?;
+            let e = b
+                .get(i..)
+                .and_then(|s| s.iter().position(|&c| c == b'e'))
+                .ok_or("unterminated int")?;
             Ok(i + e + 1)
         }
         Some(b'l') | Some(b'd') => {
@@ -647,7 +760,11 @@ fn bvalue_end(b: &[u8], i: usize) -> Result<usize, String> {
             Ok(j + 1)
         }
         Some(c) if c.is_ascii_digit() => {
-            let colon = b.get(i..).and_then(|s| s.iter().position(|&c| c == b':')).ok_or("bad string")? + i;
+            let colon = b
+                .get(i..)
+                .and_then(|s| s.iter().position(|&c| c == b':'))
+                .ok_or("bad string")?
+                + i;
             let len: usize = std::str::from_utf8(&b[i..colon])
                 .ok()
                 .and_then(|s| s.parse().ok())
@@ -662,8 +779,11 @@ fn bvalue_end(b: &[u8], i: usize) -> Result<usize, String> {
     }
 }
 
-/// (key, raw value bytes) of a bencoded dict spanning all of `b`.
-fn top_level_entries(b: &[u8]) -> Result<Vec<(Vec<u8>, &[u8])>, String> {
+/// A dict entry: key and the raw bytes of its value.
+type Entry<'a> = (Vec<u8>, &'a [u8]);
+
+/// The entries of a bencoded dict spanning all of `b`.
+fn top_level_entries(b: &[u8]) -> Result<Vec<Entry<'_>>, String> {
     if b.first() != Some(&b'd') {
         return Err("not a dict".into());
     }
@@ -671,7 +791,10 @@ fn top_level_entries(b: &[u8]) -> Result<Vec<(Vec<u8>, &[u8])>, String> {
     let mut i = 1;
     while b.get(i) != Some(&b'e') {
         let kend = bvalue_end(b, i)?;
-        let colon = i + b[i..kend].iter().position(|&c| c == b':').ok_or("bad key")?;
+        let colon = i + b[i..kend]
+            .iter()
+            .position(|&c| c == b':')
+            .ok_or("bad key")?;
         let key = b[colon + 1..kend].to_vec();
         let vend = bvalue_end(b, kend)?;
         out.push((key, &b[kend..vend]));
@@ -739,7 +862,8 @@ impl TransmissionSeeder {
 }}"#,
             dl = data_dir.display()
         );
-        fs::write(config.join("settings.json"), settings).unwrap_or_else(|e| panic!("settings.json: {e}"));
+        fs::write(config.join("settings.json"), settings)
+            .unwrap_or_else(|e| panic!("settings.json: {e}"));
         let log = dir.path().join("transmission.log");
         let mut cmd = Command::new("transmission-daemon");
         cmd.arg("-f").arg("-g").arg(&config).arg("-e").arg(&log);
@@ -752,22 +876,56 @@ impl TransmissionSeeder {
                 .output()
                 .is_ok_and(|o| o.status.success())
         });
-        let added = Command::new("transmission-remote").arg(&rpc).arg("-a").arg(&torrent.path).output();
+        let added = Command::new("transmission-remote")
+            .arg(&rpc)
+            .arg("-a")
+            .arg(&torrent.path)
+            .output();
         check_status("transmission-remote -a", added);
         let hash = torrent.hash_hex();
         proc.wait_until("transmission to verify the data and seed", WAIT, |_| {
-            let Ok(out) = Command::new("transmission-remote").args([&rpc, "-t", &hash, "-i"]).output() else {
+            let Ok(out) = Command::new("transmission-remote")
+                .args([&rpc, "-t", &hash, "-i"])
+                .output()
+            else {
                 return false;
             };
             let info = String::from_utf8_lossy(&out.stdout);
             info.contains("Percent Done: 100%")
                 && (info.contains("State: Seeding") || info.contains("State: Idle"))
         });
-        TransmissionSeeder { proc, _dir: dir, ip, port, rpc_port }
+        TransmissionSeeder {
+            proc,
+            _dir: dir,
+            ip,
+            port,
+            rpc_port,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from((self.ip, self.port))
+    }
+
+    /// Bytes uploaded for `torrent`, as its RPC reports them (`Uploaded: 12.3 MB`,
+    /// decimal units, rounded to what it prints).
+    pub fn uploaded(&self, torrent: &Torrent) -> u64 {
+        let rpc = format!("127.0.0.1:{}", self.rpc_port);
+        let out = Command::new("transmission-remote")
+            .args([&rpc, "-t", &torrent.hash_hex(), "-i"])
+            .output();
+        let info = check_status("transmission-remote -i", out);
+        let line = info
+            .lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix("Uploaded:"))
+            .unwrap_or_else(|| panic!("no Uploaded: line in\n{info}"))
+            .trim();
+        if line == "None" {
+            0
+        } else {
+            parse_size(line).unwrap_or_else(|| panic!("cannot parse Uploaded: {line:?}"))
+        }
     }
 
     pub fn report(&mut self) -> String {
@@ -816,7 +974,11 @@ impl LibtorrentPeer {
     }
 
     /// Starts a leecher saving into `save_dir`; wait with `wait_done`.
-    pub fn start_leecher(torrent: &Torrent, save_dir: &Path, mut opts: LtOptions) -> LibtorrentPeer {
+    pub fn start_leecher(
+        torrent: &Torrent,
+        save_dir: &Path,
+        mut opts: LtOptions,
+    ) -> LibtorrentPeer {
         opts.leech = true;
         Self::spawn(torrent, save_dir, opts)
     }
@@ -846,11 +1008,30 @@ impl LibtorrentPeer {
             cmd.arg("--user-agent").arg(ua);
         }
         let proc = Proc::spawn("lt_seed", &mut cmd, dir.path());
-        LibtorrentPeer { proc, _dir: dir, ip, port }
+        LibtorrentPeer {
+            proc,
+            _dir: dir,
+            ip,
+            port,
+        }
+    }
+
+    /// Payload bytes uploaded so far, from its latest once-a-second progress line.
+    pub fn uploaded(&self) -> u64 {
+        self.proc
+            .stdout_text()
+            .lines()
+            .rev()
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find_map(|t| t.strip_prefix("up=")?.parse().ok())
+            })
+            .unwrap_or(0)
     }
 
     pub fn wait_done(&mut self, timeout: Duration) {
-        self.proc.wait_for_stdout("libtorrent to finish downloading", "done", timeout);
+        self.proc
+            .wait_for_stdout("libtorrent to finish downloading", "done", timeout);
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -869,16 +1050,25 @@ pub struct Aria2Seeder {
     _dir: TempDir,
     pub ip: Ipv4Addr,
     pub port: u16,
+    rpc_port: u16,
 }
 
 impl Aria2Seeder {
     pub fn start(torrent: &Torrent, data_dir: &Path) -> Aria2Seeder {
+        Self::start_limited(torrent, data_dir, 0)
+    }
+
+    /// Like `start`, with an upload cap in bytes per second (0 = none).
+    pub fn start_limited(torrent: &Torrent, data_dir: &Path, upload_limit: u64) -> Aria2Seeder {
         let dir = tempdir("ttui-aria2-");
         let ip = loopback_ip();
         let port = free_port();
+        let rpc_port = free_port();
         let log = dir.path().join("aria2.log");
         let mut cmd = Command::new("aria2c");
         cmd.args([
+            // Ignore any ~/.aria2/aria2.conf.
+            "--no-conf=true",
             "--seed-ratio=0.0",
             "--bt-seed-unverified=false",
             "-V",
@@ -898,6 +1088,10 @@ impl Aria2Seeder {
         .arg(format!("--interface={ip}"))
         .arg(format!("--bt-external-ip={ip}"))
         .arg(format!("--listen-port={port}"))
+        .arg(format!("--max-upload-limit={upload_limit}"))
+        // JSON-RPC on 127.0.0.1 only, to read its upload counter.
+        .args(["--enable-rpc=true", "--rpc-listen-all=false"])
+        .arg(format!("--rpc-listen-port={rpc_port}"))
         .arg(format!("--log={}", log.display()))
         .arg("-d")
         .arg(data_dir)
@@ -906,11 +1100,36 @@ impl Aria2Seeder {
         proc.logs.push(log);
         // Its console readout switches to "SEED(" once verification passed.
         proc.wait_for_stdout("aria2 to verify the data and seed", "SEED(", WAIT);
-        Aria2Seeder { proc, _dir: dir, ip, port }
+        Aria2Seeder {
+            proc,
+            _dir: dir,
+            ip,
+            port,
+            rpc_port,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from((self.ip, self.port))
+    }
+
+    /// Bytes uploaded (aria2.tellActive's uploadLength of its one download).
+    pub fn uploaded(&self) -> u64 {
+        let body =
+            r#"{"jsonrpc":"2.0","id":"t","method":"aria2.tellActive","params":[["uploadLength"]]}"#;
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.rpc_port));
+        let resp = http_post(addr, "/jsonrpc", body).unwrap_or_else(|e| panic!("aria2 RPC: {e}"));
+        let text = String::from_utf8_lossy(&resp);
+        let key = "\"uploadLength\":\"";
+        let at = text
+            .find(key)
+            .unwrap_or_else(|| panic!("no uploadLength in {text}"))
+            + key.len();
+        text[at..]
+            .split('"')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("bad uploadLength in {text}"))
     }
 
     pub fn report(&mut self) -> String {
@@ -926,6 +1145,7 @@ pub fn aria2_download(torrent: &Torrent, out_dir: &Path, timeout: Duration) {
     let port = free_port();
     let mut cmd = Command::new("aria2c");
     cmd.args([
+        "--no-conf=true",
         "--seed-time=0",
         "--enable-dht=false",
         "--enable-dht6=false",
@@ -948,7 +1168,9 @@ pub fn aria2_download(torrent: &Torrent, out_dir: &Path, timeout: Duration) {
         match proc.child.try_wait() {
             Ok(Some(st)) if st.success() => return,
             Ok(Some(_)) => panic!("aria2c download failed\n{}", proc.report()),
-            _ if start.elapsed() > timeout => panic!("aria2c download timed out\n{}", proc.report()),
+            _ if start.elapsed() > timeout => {
+                panic!("aria2c download timed out\n{}", proc.report())
+            }
             _ => sleep(POLL),
         }
     }
@@ -1009,7 +1231,11 @@ impl Ttui {
             .current_dir(dir.path());
         let mut proc = Proc::spawn("ttui", &mut cmd, dir.path());
         proc.logs.push(dir.path().join("ttui").join("ttui.log"));
-        Ttui { proc, _dir: dir, started: Instant::now() }
+        Ttui {
+            proc,
+            _dir: dir,
+            started: Instant::now(),
+        }
     }
 
     /// Spawns and waits; see `wait`.
@@ -1034,7 +1260,9 @@ impl Ttui {
         loop {
             match self.proc.child.try_wait() {
                 Ok(Some(status)) => {
-                    let read = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
+                    let read = |p: &Path| {
+                        String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned()
+                    };
                     return Finished {
                         status,
                         stdout: read(&self.proc.stdout),
@@ -1044,7 +1272,10 @@ impl Ttui {
                 }
                 Ok(None) if self.started.elapsed() > timeout => {
                     self.proc.kill();
-                    panic!("ttui did not finish within {timeout:?}; killed it\n{}", self.proc.report());
+                    panic!(
+                        "ttui did not finish within {timeout:?}; killed it\n{}",
+                        self.proc.report()
+                    );
                 }
                 Ok(None) => sleep(POLL),
                 Err(e) => panic!("waiting for ttui: {e}"),
@@ -1053,8 +1284,14 @@ impl Ttui {
     }
 
     /// Polls stdout until `pred` holds; panics on timeout or if ttui exits first.
-    pub fn wait_for_stdout(&mut self, what: &str, timeout: Duration, mut pred: impl FnMut(&str) -> bool) {
-        self.proc.wait_until(what, timeout, |p| pred(&p.stdout_text()));
+    pub fn wait_for_stdout(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&str) -> bool,
+    ) {
+        self.proc
+            .wait_until(what, timeout, |p| pred(&p.stdout_text()));
     }
 
     pub fn has_exited(&mut self) -> bool {
@@ -1106,7 +1343,9 @@ pub fn downloaded_bytes(stdout: &str) -> Option<u64> {
     // "<number> <unit>" — take two whitespace-separated tokens.
     let mut toks = rest.split_whitespace();
     let num = toks.next()?;
-    let unit = toks.next()?.trim_end_matches(|c: char| !c.is_ascii_alphabetic());
+    let unit = toks
+        .next()?
+        .trim_end_matches(|c: char| !c.is_ascii_alphabetic());
     parse_size(&format!("{num} {unit}"))
 }
 
@@ -1131,21 +1370,45 @@ impl Fixture {
         let dir = tempdir("ttui-fixture-");
         let data_dir = dir.path().join("data");
         let payload = make_multi_file_payload(&data_dir, name, seed);
-        let torrent = mktorrent(&payload, piece_log2, &dir.path().join(format!("{name}.torrent")));
-        Fixture { dir, data_dir, payload, torrent }
+        let torrent = mktorrent(
+            &payload,
+            piece_log2,
+            &dir.path().join(format!("{name}.torrent")),
+        );
+        Fixture {
+            dir,
+            data_dir,
+            payload,
+            torrent,
+        }
     }
 
     pub fn single_file(name: &str, len: u64, seed: u64, piece_log2: u32) -> Fixture {
         let dir = tempdir("ttui-fixture-");
         let data_dir = dir.path().join("data");
         let payload = make_single_file_payload(&data_dir, name, len, seed);
-        let torrent = mktorrent(&payload, piece_log2, &dir.path().join(format!("{name}.torrent")));
-        Fixture { dir, data_dir, payload, torrent }
+        let torrent = mktorrent(
+            &payload,
+            piece_log2,
+            &dir.path().join(format!("{name}.torrent")),
+        );
+        Fixture {
+            dir,
+            data_dir,
+            payload,
+            torrent,
+        }
     }
 
     /// A copy of the torrent in the fixture dir with the given trackers.
-    pub fn torrent_with(&self, file_name: &str, announce: Option<&str>, tiers: &[Vec<String>]) -> Torrent {
-        self.torrent.with_trackers(&self.dir.path().join(file_name), announce, tiers)
+    pub fn torrent_with(
+        &self,
+        file_name: &str,
+        announce: Option<&str>,
+        tiers: &[Vec<String>],
+    ) -> Torrent {
+        self.torrent
+            .with_trackers(&self.dir.path().join(file_name), announce, tiers)
     }
 
     /// A fresh, empty output directory inside the fixture.
@@ -1166,8 +1429,14 @@ mod kit_tests {
         assert_eq!(parse_size("1.50 KiB"), Some(1536));
         assert_eq!(parse_size("64 MiB"), Some(64 << 20));
         assert_eq!(parse_size("3 furlongs"), None);
-        assert_eq!(downloaded_bytes("done: 100%, downloaded 0 B in 0.1 s"), Some(0));
-        assert_eq!(downloaded_bytes("x\ndownloaded 2.00 MiB, up 0 B"), Some(2 << 20));
+        assert_eq!(
+            downloaded_bytes("done: 100%, downloaded 0 B in 0.1 s"),
+            Some(0)
+        );
+        assert_eq!(
+            downloaded_bytes("x\ndownloaded 2.00 MiB, up 0 B"),
+            Some(2 << 20)
+        );
         assert_eq!(last_percent("a 10.5% b\nc (47%) d\n"), Some(47.0));
         assert_eq!(last_percent("no numbers"), None);
     }
@@ -1177,11 +1446,18 @@ mod kit_tests {
         let dir = tempdir("ttui-kit-");
         let p = make_single_file_payload(dir.path(), "f.bin", 100_003, 7);
         let t = mktorrent(&p, 15, &dir.path().join("f.torrent"));
-        let c = t.with_trackers(&dir.path().join("g.torrent"), None, &[vec!["udp://127.0.0.1:9/announce".into()]]);
+        let c = t.with_trackers(
+            &dir.path().join("g.torrent"),
+            None,
+            &[vec!["udp://127.0.0.1:9/announce".into()]],
+        );
         assert_eq!(c.info_hash, t.info_hash);
         assert_eq!(c.name, "f.bin");
         let bytes = fs::read(&c.path).unwrap_or_default();
-        assert!(find(&bytes, b"8:announce").is_none(), "announce should be gone");
+        assert!(
+            find(&bytes, b"8:announce").is_none(),
+            "announce should be gone"
+        );
         assert!(find(&bytes, b"13:announce-list").is_some());
     }
 }

@@ -49,16 +49,29 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     };
     let mut spans = vec![
         span(" ↓ ", theme.down()),
-        span(fmt_rate(snap.down_rate), theme.down().add_modifier(Modifier::BOLD)),
+        span(
+            fmt_rate(snap.down_rate),
+            theme.down().add_modifier(Modifier::BOLD),
+        ),
         span("  ↑ ", theme.up()),
-        span(fmt_rate(snap.up_rate), theme.up().add_modifier(Modifier::BOLD)),
+        span(
+            fmt_rate(snap.up_rate),
+            theme.up().add_modifier(Modifier::BOLD),
+        ),
         span("  ETA ", theme.dim()),
         Span::raw(eta),
         span("  peers ", theme.dim()),
-        Span::raw(format!("{} connected / {} known", snap.connected_peers(), snap.peers.len())),
+        Span::raw(format!(
+            "{} connected / {} known",
+            snap.connected_peers(),
+            snap.peers.len()
+        )),
     ];
     if snap.wasted > 0 {
-        spans.push(span(format!("  wasted {}", fmt_bytes(snap.wasted)), theme.error()));
+        spans.push(span(
+            format!("  wasted {}", fmt_bytes(snap.wasted)),
+            theme.error(),
+        ));
     }
     put_line(buf, area, 2, spans);
 
@@ -69,14 +82,18 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
 pub fn state_label(state: &TorrentState, theme: &Theme) -> (String, Style) {
     let bold = Modifier::BOLD;
     match state {
-        TorrentState::Checking { checked, total } => {
-            (format!("checking {checked}/{total}"), theme.accent().add_modifier(bold))
-        }
+        TorrentState::Checking { checked, total } => (
+            format!("checking {checked}/{total}"),
+            theme.accent().add_modifier(bold),
+        ),
         TorrentState::Downloading => ("▶ downloading".into(), theme.down().add_modifier(bold)),
         TorrentState::Paused => ("‖ paused".into(), theme.warn().add_modifier(bold)),
         TorrentState::Complete => ("✔ complete".into(), theme.verified().add_modifier(bold)),
         TorrentState::Seeding => ("▲ seeding".into(), theme.up().add_modifier(bold)),
-        TorrentState::Error(msg) => (format!("error: {}", clean(msg)), theme.error().add_modifier(bold)),
+        TorrentState::Error(msg) => (
+            format!("error: {}", clean(msg)),
+            theme.error().add_modifier(bold),
+        ),
     }
 }
 
@@ -117,7 +134,11 @@ fn primary(trackers: &[TrackerRow]) -> Option<&TrackerRow> {
     trackers
         .iter()
         .find(|t| matches!(t.status, TrackerStatus::Ok { .. }))
-        .or_else(|| trackers.iter().find(|t| t.status == TrackerStatus::Announcing))
+        .or_else(|| {
+            trackers
+                .iter()
+                .find(|t| t.status == TrackerStatus::Announcing)
+        })
         .or_else(|| trackers.first())
 }
 
@@ -130,20 +151,26 @@ pub fn tracker_host(url: &str) -> &str {
 fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
     let Some(t) = primary(&snap.trackers) else {
         let text = if snap.listen_port > 0 {
-            format!(" no tracker: peers from the command line; listening on port {}", snap.listen_port)
+            format!(
+                " no tracker: peers from the command line; listening on port {}",
+                snap.listen_port
+            )
         } else {
             " no tracker: peers from the command line".to_string()
         };
         return vec![span(text, theme.dim())];
     };
-    let mut spans = vec![span(" tracker ", theme.dim()), Span::raw(clean(tracker_host(&t.url)).into_owned())];
+    let mut spans = vec![
+        span(" tracker ", theme.dim()),
+        Span::raw(clean(tracker_host(&t.url)).into_owned()),
+    ];
     match &t.status {
         TrackerStatus::NotContacted => spans.push(span(" not contacted yet", theme.dim())),
         TrackerStatus::Announcing => spans.push(span(" announcing…", theme.accent())),
         TrackerStatus::Ok { peers } => {
             spans.push(span(format!(" ok: {peers} peers"), theme.verified()));
-            if let (Some(s), Some(l)) = (t.seeders, t.leechers) {
-                spans.push(Span::raw(format!(" ({s} seeds, {l} leechers)")));
+            if let Some(s) = t.seeders {
+                spans.push(Span::raw(format!(" ({s} seeds)")));
             }
         }
         TrackerStatus::Failed(reason) => {
@@ -151,8 +178,15 @@ fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
         }
     }
     if let Some(next) = t.next_announce {
-        let verb = if matches!(t.status, TrackerStatus::Failed(_)) { "retry" } else { "next" };
-        spans.push(span(format!(", {verb} in {}", fmt_duration(next)), theme.dim()));
+        let verb = if matches!(t.status, TrackerStatus::Failed(_)) {
+            "retry"
+        } else {
+            "next"
+        };
+        spans.push(span(
+            format!(", {verb} {}", fmt_duration(next)),
+            theme.dim(),
+        ));
     }
     if let Some(w) = &t.warning {
         spans.push(span(format!(" warning: {}", clean(w)), theme.warn()));
@@ -165,7 +199,7 @@ fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
             .filter(|o| !std::ptr::eq(*o, t) && matches!(o.status, TrackerStatus::Failed(_)))
             .count();
         let text = if failing > 0 {
-            format!("  +{others} more ({failing} failing)")
+            format!("  +{others} ({failing} failing)")
         } else {
             format!("  +{others} more")
         };
@@ -228,9 +262,18 @@ mod tests {
         let r = render_rows(&snap(), 80);
         assert!(r[0].starts_with(" debian.iso  1000 KiB"), "{r:?}");
         assert!(r[0].trim_end().ends_with("▶ downloading"), "{r:?}");
-        assert!(r[1].contains("99.9%"), "99.95% must not round up to 100: {r:?}");
-        assert!(r[2].contains("↓ 1 KiB/s") && r[2].contains("ETA 1s"), "{r:?}");
-        assert!(r[3].contains("127.0.0.1:6969 failed: connection refused, retry in 30s"), "{r:?}");
+        assert!(
+            r[1].contains("99.9%"),
+            "99.95% must not round up to 100: {r:?}"
+        );
+        assert!(
+            r[2].contains("↓ 1 KiB/s") && r[2].contains("ETA 1s"),
+            "{r:?}"
+        );
+        assert!(
+            r[3].contains("127.0.0.1:6969 failed: connection refused, retry 30s"),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -29,7 +29,11 @@ pub const KEYS: &[(&str, &str)] = &[
 ];
 
 fn hint<'a>(key: &'a str, what: &'a str, theme: &Theme) -> [Span<'a>; 3] {
-    [span(key, theme.key()), Span::raw(" "), span(what, theme.dim())]
+    [
+        span(key, theme.key()),
+        Span::raw(" "),
+        span(what, theme.dim()),
+    ]
 }
 
 pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
@@ -39,17 +43,27 @@ pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     }
     let mut spans = vec![Span::raw(" ")];
     if app.quitting {
-        spans.push(span("quitting: waiting for the engine to stop…", theme.warn().add_modifier(Modifier::BOLD)));
+        spans.push(span(
+            "quitting: waiting for the engine to stop…",
+            theme.warn().add_modifier(Modifier::BOLD),
+        ));
         put_line(buf, area, 0, spans);
         return;
     }
     if app.engine_gone {
-        spans.push(span("engine stopped · ", theme.error().add_modifier(Modifier::BOLD)));
+        spans.push(span(
+            "engine stopped · ",
+            theme.error().add_modifier(Modifier::BOLD),
+        ));
     }
     if let Some(status) = &app.status {
         spans.push(span(format!("{} · ", clean(status)), theme.accent()));
     }
-    let pause = if snap.state == TorrentState::Paused { "resume" } else { "pause" };
+    let pause = if snap.state == TorrentState::Paused {
+        "resume"
+    } else {
+        "pause"
+    };
     let items = [
         ("q", "quit"),
         ("p", pause),
@@ -83,13 +97,27 @@ pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut lines: Vec<Line> = KEYS
         .iter()
-        .map(|(k, what)| Line::from(vec![span(format!("{k:>13}  "), theme.key()), Span::raw(*what)]))
+        .map(|(k, what)| {
+            Line::from(vec![
+                span(format!("{k:>13}  "), theme.key()),
+                Span::raw(*what),
+            ])
+        })
         .collect();
     lines.push(Line::default());
-    lines.push(Line::from(vec![span("Peer flags  ", bold), Span::raw("download side, then upload side")]));
-    lines.push(Line::from("  D they unchoke us, we want data   d we want data, they choke us"));
-    lines.push(Line::from("  K they unchoke us, we want nothing . they choke us, we want nothing"));
-    lines.push(Line::from("  U we unchoke them, they want data u they want data, we choke them"));
+    lines.push(Line::from(vec![
+        span("Peer flags  ", bold),
+        Span::raw("download side, then upload side"),
+    ]));
+    lines.push(Line::from(
+        "  D they unchoke us, we want data   d we want data, they choke us",
+    ));
+    lines.push(Line::from(
+        "  K they unchoke us, we want nothing . they choke us, we want nothing",
+    ));
+    lines.push(Line::from(
+        "  U we unchoke them, they want data u they want data, we choke them",
+    ));
     lines.push(Line::from("  ? we unchoke them, they want nothing"));
     lines.push(Line::from(vec![
         span("Pieces  ", bold),
@@ -111,7 +139,10 @@ pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
         .border_style(theme.accent())
         .title(Line::from(" ttui help ").style(theme.title(true)))
         .title_bottom(Line::from(" Esc or ? to close ").style(theme.dim()));
-    Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).render(popup, buf);
+    Paragraph::new(lines)
+        .block(block)
+        .wrap(Wrap { trim: false })
+        .render(popup, buf);
 }
 
 #[cfg(test)]

@@ -84,7 +84,11 @@ mod tests {
             log: (0..n)
                 .map(|i| LogLine {
                     at: Duration::from_secs(i * 61),
-                    level: if i == n - 1 { LogLevel::Error } else { LogLevel::Info },
+                    level: if i == n - 1 {
+                        LogLevel::Error
+                    } else {
+                        LogLevel::Info
+                    },
                     text: format!("event {i}"),
                 })
                 .collect(),
@@ -100,13 +104,19 @@ mod tests {
         let mut buf = Buffer::empty(area);
         render(area, &mut buf, &s, &app);
         let r = rows(&buf);
-        assert!(r[1].contains("event 7") && r[3].contains("event 9"), "{r:?}");
+        assert!(
+            r[1].contains("event 7") && r[3].contains("event 9"),
+            "{r:?}"
+        );
         assert!(r[3].starts_with(" 09:09 ✗ event 9"), "{r:?}");
         app.log_scroll = 100; // clamped to the oldest page
         let mut buf = Buffer::empty(area);
         render(area, &mut buf, &s, &app);
         let r = rows(&buf);
         assert!(r[0].contains("7 newer below"), "{r:?}");
-        assert!(r[1].contains("event 0") && r[3].contains("event 2"), "{r:?}");
+        assert!(
+            r[1].contains("event 0") && r[3].contains("event 2"),
+            "{r:?}"
+        );
     }
 }

@@ -20,16 +20,48 @@ use ratatui::widgets::{Block, Borders, Widget};
 
 use super::app::Theme;
 
-const SIZE_OPTS: FormatSizeOptions = BINARY.decimal_places(1).decimal_zeroes(0);
-
 /// "1.2 GiB"
 pub fn fmt_bytes(bytes: u64) -> String {
-    format_size(bytes, SIZE_OPTS)
+    let opts: FormatSizeOptions = BINARY.decimal_places(1).decimal_zeroes(0);
+    format_size(bytes, opts)
 }
 
 /// "3.2 MiB/s"; negative and non-finite rates (never valid) show as 0.
 pub fn fmt_rate(rate: f64) -> String {
     format!("{}/s", fmt_bytes(rate_u64(rate)))
+}
+
+/// At most 9 characters ("999.9 KiB"): switches unit at 1000 rather than 1024, so table
+/// columns stay narrow.
+pub fn fmt_bytes_short(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// At most 6 characters ("999.9K", "512B"), for narrow table columns.
+pub fn fmt_bytes_tiny(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "K", "M", "G", "T", "P", "E"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
 }
 
 pub fn rate_u64(rate: f64) -> u64 {
@@ -65,7 +97,11 @@ pub fn fmt_clock(d: Duration) -> String {
 /// span text to the terminal as-is, so an ESC would be an escape sequence. Replace them.
 pub fn clean(text: &str) -> Cow<'_, str> {
     if text.chars().any(char::is_control) {
-        Cow::Owned(text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect())
+        Cow::Owned(
+            text.chars()
+                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                .collect(),
+        )
     } else {
         Cow::Borrowed(text)
     }
@@ -94,7 +130,13 @@ pub fn pane<'a>(title: Line<'a>, focused: bool, theme: &Theme) -> Block<'a> {
 }
 
 /// Renders the pane frame and returns the area inside it.
-pub fn render_pane(area: Rect, buf: &mut Buffer, title: Line<'_>, focused: bool, theme: &Theme) -> Rect {
+pub fn render_pane(
+    area: Rect,
+    buf: &mut Buffer,
+    title: Line<'_>,
+    focused: bool,
+    theme: &Theme,
+) -> Rect {
     let block = pane(title, focused, theme);
     let inner = block.inner(area);
     block.render(area, buf);
@@ -146,10 +188,20 @@ mod tests {
         assert_eq!(fmt_rate(-5.0), "0 B/s");
         assert_eq!(fmt_rate(f64::NAN), "0 B/s");
         assert_eq!(fmt_rate(3.0 * 1024.0 * 1024.0), "3 MiB/s");
+        assert_eq!(fmt_bytes_tiny(999), "999B");
+        assert_eq!(fmt_bytes_tiny(1_992_294), "1.9M");
+        assert_eq!(fmt_bytes_tiny(u64::MAX), "16.0E");
+        assert_eq!(fmt_bytes_short(999), "999 B");
+        assert_eq!(fmt_bytes_short(1023 * 1024), "1.0 MiB");
+        assert_eq!(fmt_bytes_short(999 * 1024), "999.0 KiB");
+        assert_eq!(fmt_bytes_short(u64::MAX), "16.0 EiB");
         assert_eq!(fmt_duration(Duration::from_secs(45)), "45s");
         assert_eq!(fmt_duration(Duration::from_secs(312)), "5m 12s");
         assert_eq!(fmt_duration(Duration::from_secs(7380)), "2h 03m");
-        assert_eq!(fmt_duration(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3d 4h");
+        assert_eq!(
+            fmt_duration(Duration::from_secs(3 * 86_400 + 4 * 3600)),
+            "3d 4h"
+        );
         assert_eq!(fmt_clock(Duration::from_secs(3725)), "1:02:05");
         assert_eq!(fmt_clock(Duration::from_secs(65)), "01:05");
     }

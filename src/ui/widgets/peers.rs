@@ -6,12 +6,15 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table, Widget};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget, Wrap};
 
 use crate::engine::api::{ChokeFlags, PeerRow, PeerStage, Snapshot};
 use crate::ui::app::{App, Focus, Theme};
 
-use super::{clean, ellipsize, fmt_bytes, fmt_duration, put_line, rate_u64, render_pane, span};
+use super::{
+    clean, ellipsize, fmt_bytes, fmt_bytes_short, fmt_bytes_tiny, fmt_duration, put_line, rate_u64,
+    render_pane, span,
+};
 
 /// The uTorrent-style two-letter code: download side, then upload side.
 ///
@@ -38,10 +41,26 @@ pub fn flag_code(f: &ChokeFlags) -> [char; 2] {
 /// The four flags in words, e.g. "they choke us, we are interested; we choke them, they are
 /// not interested".
 pub fn flag_meaning(f: &ChokeFlags) -> String {
-    let they = if f.peer_choking { "they choke us" } else { "they unchoke us" };
-    let we_want = if f.am_interested { "we are interested" } else { "we are not interested" };
-    let we = if f.am_choking { "we choke them" } else { "we unchoke them" };
-    let they_want = if f.peer_interested { "they are interested" } else { "they are not interested" };
+    let they = if f.peer_choking {
+        "they choke us"
+    } else {
+        "they unchoke us"
+    };
+    let we_want = if f.am_interested {
+        "we are interested"
+    } else {
+        "we are not interested"
+    };
+    let we = if f.am_choking {
+        "we choke them"
+    } else {
+        "we unchoke them"
+    };
+    let they_want = if f.peer_interested {
+        "they are interested"
+    } else {
+        "they are not interested"
+    };
     format!("{they}, {we_want}; {we}, {they_want}")
 }
 
@@ -50,10 +69,14 @@ pub const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wa
 /// Stage or result in a few words: "connecting 3s", "failed: connection refused (×3)".
 pub fn state_text(p: &PeerRow) -> String {
     let end = p.end.as_ref().map(|e| clean(&e.to_string()).into_owned());
-    let tries = if p.attempts > 1 { format!(" (×{})", p.attempts) } else { String::new() };
+    let tries = if p.attempts > 1 {
+        format!(" (×{})", p.attempts)
+    } else {
+        String::new()
+    };
     match (p.stage, end) {
         (PeerStage::Failed, Some(end)) => format!("failed: {end}{tries}"),
-        (PeerStage::Disconnected, Some(end)) => format!("closed: {end}"),
+        (PeerStage::Disconnected, Some(end)) => format!("gone: {end}"),
         (PeerStage::Connecting | PeerStage::Handshaking, _) => {
             format!("{} {}{tries}", p.stage.label(), fmt_duration(p.since))
         }
@@ -76,10 +99,18 @@ fn client_text(p: &PeerRow) -> String {
     }
 }
 
-fn rate_cell(rate: f64, style: Style) -> Cell<'static> {
+fn rate_cell(rate: f64, style: Style, wide: bool) -> Cell<'static> {
     let r = rate_u64(rate);
-    let text = if r == 0 { "-".to_string() } else { fmt_bytes(r) };
-    Cell::from(Line::from(text).alignment(Alignment::Right)).style(if r == 0 { Style::new() } else { style })
+    let text = match (r, wide) {
+        (0, _) => "-".to_string(),
+        (_, true) => fmt_bytes_short(r),
+        (_, false) => fmt_bytes_tiny(r),
+    };
+    Cell::from(Line::from(text).alignment(Alignment::Right)).style(if r == 0 {
+        Style::new()
+    } else {
+        style
+    })
 }
 
 fn right(text: String) -> Cell<'static> {
@@ -91,7 +122,11 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let focused = app.focus == Focus::Peers;
     let title = Line::from(vec![
         Span::raw(" Peers "),
-        Span::raw(format!("{} connected / {} known", snap.connected_peers(), snap.peers.len())),
+        Span::raw(format!(
+            "{} connected / {} known",
+            snap.connected_peers(),
+            snap.peers.len()
+        )),
         Span::raw(format!(" · sort: {} ", app.sort.label())),
     ]);
     let inner = render_pane(area, buf, title, focused, theme);
@@ -100,21 +135,37 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     }
     if snap.peers.is_empty() {
         app.peer_page.set(1);
-        put_line(buf, inner, 0, vec![span(" no peers yet: waiting for the tracker or for incoming connections", theme.dim())]);
+        put_line(
+            buf,
+            inner,
+            0,
+            vec![span(
+                " no peers yet: waiting for the tracker or for incoming connections",
+                theme.dim(),
+            )],
+        );
         return;
     }
 
-    // Bottom lines: the selected peer in words, and (when there is room) the flag legend.
-    let show_legend = inner.height >= 11;
-    let bottom = 1 + u16::from(show_legend);
+    // Bottom lines: the selected peer in words (two lines unless the screen is wide enough
+    // for one), and the flag legend when there is room.
+    let detail_h: u16 = if inner.width >= 140 || inner.height < 9 {
+        1
+    } else {
+        2
+    };
+    let show_legend = inner.height >= 13;
+    let bottom = detail_h + u16::from(show_legend);
     let table_h = inner.height.saturating_sub(bottom);
     let page = usize::from(table_h.saturating_sub(1)).max(1);
     app.peer_page.set(page);
 
     let order = app.order_for(snap);
-    let selected_pos = app
-        .selected
-        .and_then(|a| order.iter().position(|&i| snap.peers.get(i).is_some_and(|p| p.addr == a)));
+    let selected_pos = app.selected.and_then(|a| {
+        order
+            .iter()
+            .position(|&i| snap.peers.get(i).is_some_and(|p| p.addr == a))
+    });
     let mut offset = app.peer_offset.get().min(order.len().saturating_sub(page));
     if let Some(sel) = selected_pos {
         if sel < offset {
@@ -124,35 +175,53 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         }
     }
     app.peer_offset.set(offset);
-    let visible: Vec<&PeerRow> =
-        order.iter().skip(offset).take(page).filter_map(|&i| snap.peers.get(i)).collect();
+    let visible: Vec<&PeerRow> = order
+        .iter()
+        .skip(offset)
+        .take(page)
+        .filter_map(|&i| snap.peers.get(i))
+        .collect();
 
     let wide = inner.width >= 100;
     let huge = inner.width >= 150;
     let addrs: Vec<String> = visible.iter().map(|p| addr_text(&p.addr)).collect();
     let clients: Vec<String> = visible.iter().map(|p| client_text(p)).collect();
-    let addr_w = addrs.iter().map(|a| a.chars().count()).max().unwrap_or(0).clamp(7, if wide { 40 } else { 21 });
-    let client_w = clients.iter().map(|c| c.chars().count()).max().unwrap_or(0).clamp(6, if wide { 24 } else { 12 });
+    let addr_w = addrs
+        .iter()
+        .map(|a| a.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(7, if wide { 40 } else { 21 });
+    let client_w = clients
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, if wide { 24 } else { 17 });
 
-    let mut widths = vec![
-        Constraint::Length(1),
-        Constraint::Length(addr_w as u16),
-        Constraint::Length(client_w as u16),
-        Constraint::Fill(1),
-        Constraint::Length(5),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(4),
+    // Fixed columns: marker, address, client, [state], flags, down, up, have, req, got, sent.
+    let rate_w = if wide { 9 } else { 6 };
+    let mut fixed: Vec<u16> = vec![1, addr_w as u16, client_w as u16, 3, rate_w, rate_w, 4];
+    let mut header = vec![
+        "", "Address", "Client", "State", "Flg", "Down/s", "Up/s", "Have",
     ];
-    let mut header = vec!["", "Address", "Client", "State", "Flags", "Down/s", "Up/s", "Have"];
     if wide {
-        widths.push(Constraint::Length(3));
+        fixed.push(3);
         header.push("Req");
     }
     if huge {
-        widths.extend([Constraint::Length(10), Constraint::Length(10)]);
+        fixed.extend([9, 9]);
         header.extend(["Got", "Sent"]);
     }
+    // The state column takes what is left; its text is cut with "…" to fit.
+    let spacing = fixed.len() as u16;
+    let state_w = usize::from(
+        inner
+            .width
+            .saturating_sub(fixed.iter().sum::<u16>() + spacing),
+    );
+    let mut widths: Vec<Constraint> = fixed.iter().map(|&w| Constraint::Length(w)).collect();
+    widths.insert(3, Constraint::Fill(1));
     let header_row = Row::new(header.into_iter().enumerate().map(|(i, h)| {
         // Numeric columns are right-aligned, so their titles are too.
         if i >= 5 {
@@ -163,64 +232,130 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     }))
     .style(theme.accent().add_modifier(Modifier::BOLD));
 
-    let rows = visible.iter().zip(addrs).zip(clients).enumerate().map(|(i, ((p, addr), client))| {
-        let is_sel = selected_pos == Some(offset + i);
-        let connected = p.stage == PeerStage::Connected;
-        let [dc, uc] = flag_code(&p.flags);
-        let flags = if connected {
-            Line::from(vec![
-                span(dc.to_string(), if dc == 'D' { theme.down() } else { Style::new() }),
-                span(uc.to_string(), if uc == 'U' { theme.up() } else { Style::new() }),
-            ])
-        } else {
-            Line::default()
-        };
-        let state_style = match p.stage {
-            PeerStage::Connected if p.hash_failures > 0 => theme.warn(),
-            PeerStage::Connected => theme.verified(),
-            PeerStage::Failed => theme.error(),
-            _ => Style::new(),
-        };
-        let mut cells = vec![
-            Cell::from(if is_sel { "▸" } else { " " }),
-            Cell::from(ellipsize(&addr, addr_w).into_owned()),
-            Cell::from(ellipsize(&client, client_w).into_owned()),
-            Cell::from(state_text(p)).style(state_style),
-            Cell::from(flags),
-            rate_cell(p.down_rate, theme.down()),
-            rate_cell(p.up_rate, theme.up()),
-            right(if connected { format!("{:.0}%", (p.progress.clamp(0.0, 1.0) * 100.0).floor()) } else { String::new() }),
-        ];
-        if wide {
-            cells.push(right(if connected { p.requests_in_flight.to_string() } else { String::new() }));
-        }
-        if huge {
-            cells.push(right(if p.downloaded > 0 { fmt_bytes(p.downloaded) } else { String::new() }));
-            cells.push(right(if p.uploaded > 0 { fmt_bytes(p.uploaded) } else { String::new() }));
-        }
-        let mut style = if p.stage.is_gone() { theme.dim() } else { Style::new() };
-        if is_sel {
-            style = if focused { theme.selected() } else { style.add_modifier(Modifier::BOLD) };
-        }
-        Row::new(cells).style(style)
-    });
-    let table = Table::new(rows, widths).header(header_row).column_spacing(1);
-    let table_area = Rect { height: table_h, ..inner };
+    let rows =
+        visible
+            .iter()
+            .zip(addrs)
+            .zip(clients)
+            .enumerate()
+            .map(|(i, ((p, addr), client))| {
+                let is_sel = selected_pos == Some(offset + i);
+                let connected = p.stage == PeerStage::Connected;
+                let [dc, uc] = flag_code(&p.flags);
+                let flags = if connected {
+                    Line::from(vec![
+                        span(
+                            dc.to_string(),
+                            if dc == 'D' {
+                                theme.down()
+                            } else {
+                                Style::new()
+                            },
+                        ),
+                        span(
+                            uc.to_string(),
+                            if uc == 'U' { theme.up() } else { Style::new() },
+                        ),
+                    ])
+                } else {
+                    Line::default()
+                };
+                let state_style = match p.stage {
+                    PeerStage::Connected if p.hash_failures > 0 => theme.warn(),
+                    PeerStage::Connected => theme.verified(),
+                    PeerStage::Failed => theme.error(),
+                    _ => Style::new(),
+                };
+                let mut cells = vec![
+                    Cell::from(if is_sel { "▸" } else { " " }),
+                    Cell::from(ellipsize(&addr, addr_w).into_owned()),
+                    Cell::from(ellipsize(&client, client_w).into_owned()),
+                    Cell::from(ellipsize(&state_text(p), state_w).into_owned()).style(state_style),
+                    Cell::from(flags),
+                    rate_cell(p.down_rate, theme.down(), wide),
+                    rate_cell(p.up_rate, theme.up(), wide),
+                    right(if connected {
+                        format!("{:.0}%", (p.progress.clamp(0.0, 1.0) * 100.0).floor())
+                    } else {
+                        String::new()
+                    }),
+                ];
+                if wide {
+                    cells.push(right(if connected {
+                        p.requests_in_flight.to_string()
+                    } else {
+                        String::new()
+                    }));
+                }
+                if huge {
+                    cells.push(right(if p.downloaded > 0 {
+                        fmt_bytes_short(p.downloaded)
+                    } else {
+                        String::new()
+                    }));
+                    cells.push(right(if p.uploaded > 0 {
+                        fmt_bytes_short(p.uploaded)
+                    } else {
+                        String::new()
+                    }));
+                }
+                let mut style = if p.stage.is_gone() {
+                    theme.dim()
+                } else {
+                    Style::new()
+                };
+                if is_sel {
+                    style = if focused {
+                        theme.selected()
+                    } else {
+                        style.add_modifier(Modifier::BOLD)
+                    };
+                }
+                Row::new(cells).style(style)
+            });
+    let table = Table::new(rows, widths)
+        .header(header_row)
+        .column_spacing(1);
+    let table_area = Rect {
+        height: table_h,
+        ..inner
+    };
     Widget::render(table, table_area, buf);
 
-    let detail_y = table_h;
-    let selected = selected_pos.and_then(|s| order.get(s)).and_then(|&i| snap.peers.get(i));
+    let selected = selected_pos
+        .and_then(|s| order.get(s))
+        .and_then(|&i| snap.peers.get(i));
     if let Some(p) = selected {
-        put_line(buf, inner, detail_y, detail_line(p, theme));
+        // A one-column margin keeps the wrapped second line off the screen edge.
+        let detail_area = Rect {
+            x: inner.x + 1,
+            y: inner.y + table_h,
+            width: inner.width.saturating_sub(1),
+            height: detail_h.min(inner.height - table_h),
+        };
+        Paragraph::new(Line::from(detail_line(p, theme)))
+            .wrap(Wrap { trim: true })
+            .render(detail_area, buf);
     }
     if show_legend {
-        put_line(buf, inner, detail_y + 1, vec![span(" Flags: ", theme.dim()), span(FLAG_LEGEND, theme.dim())]);
+        put_line(
+            buf,
+            inner,
+            table_h + detail_h,
+            vec![
+                span(" Flags: ", theme.dim()),
+                span(FLAG_LEGEND, theme.dim()),
+            ],
+        );
     }
 }
 
 /// One line about the selected peer, with the flags spelled out.
 pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
-    let mut spans = vec![span(format!(" ▸ {}", p.addr), Style::new().add_modifier(Modifier::BOLD))];
+    let mut spans = vec![span(
+        format!("▸ {}", p.addr),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
     if let Some(c) = &p.client {
         spans.push(Span::raw(format!(" {}", clean(c))));
     }
@@ -239,19 +374,40 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
                 theme.dim(),
             ));
             if let Some(h) = p.handshake_time {
-                spans.push(span(format!(" · handshake {} ms", h.as_millis()), theme.dim()));
+                spans.push(span(
+                    format!(" · handshake {} ms", h.as_millis()),
+                    theme.dim(),
+                ));
             }
             if p.hash_failures > 0 {
-                spans.push(span(format!(" · {} bad pieces", p.hash_failures), theme.warn()));
+                spans.push(span(
+                    format!(" · {} bad pieces", p.hash_failures),
+                    theme.warn(),
+                ));
             }
         }
         PeerStage::Failed | PeerStage::Disconnected => {
-            let end = p.end.as_ref().map_or_else(|| p.stage.label().to_string(), |e| clean(&e.to_string()).into_owned());
-            let verb = if p.stage == PeerStage::Failed { "failed" } else { "closed" };
-            let tries = if p.attempts > 1 { format!(" after {} attempts", p.attempts) } else { String::new() };
+            let end = p.end.as_ref().map_or_else(
+                || p.stage.label().to_string(),
+                |e| clean(&e.to_string()).into_owned(),
+            );
+            let verb = if p.stage == PeerStage::Failed {
+                "failed"
+            } else {
+                "gone"
+            };
+            let tries = if p.attempts > 1 {
+                format!(" after {} attempts", p.attempts)
+            } else {
+                String::new()
+            };
             spans.push(span(
                 format!(": {verb}{tries}: {end}, {} ago", fmt_duration(p.since)),
-                if p.stage == PeerStage::Failed { theme.error() } else { Style::new() },
+                if p.stage == PeerStage::Failed {
+                    theme.error()
+                } else {
+                    Style::new()
+                },
             ));
         }
         stage => {
@@ -276,7 +432,13 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    fn peer(o: u8, stage: PeerStage, end: Option<PeerEnd>, client: Option<&str>, down: f64) -> PeerRow {
+    fn peer(
+        o: u8,
+        stage: PeerStage,
+        end: Option<PeerEnd>,
+        client: Option<&str>,
+        down: f64,
+    ) -> PeerRow {
         PeerRow {
             addr: SocketAddr::from(([127, 0, 0, o], 51413)),
             source: PeerSource::Tracker,
@@ -285,7 +447,12 @@ mod tests {
             stage,
             end,
             since: Duration::from_secs(4),
-            flags: ChokeFlags { am_choking: true, am_interested: true, peer_choking: true, peer_interested: false },
+            flags: ChokeFlags {
+                am_choking: true,
+                am_interested: true,
+                peer_choking: true,
+                peer_interested: false,
+            },
             down_rate: down,
             up_rate: 0.0,
             downloaded: 0,
@@ -343,35 +510,75 @@ mod tests {
             seen.insert(flag_code(&f));
         }
         assert_eq!(seen.len(), 16, "every combination has its own code");
-        let f = ChokeFlags { am_choking: true, am_interested: true, peer_choking: true, peer_interested: false };
+        let f = ChokeFlags {
+            am_choking: true,
+            am_interested: true,
+            peer_choking: true,
+            peer_interested: false,
+        };
         assert_eq!(flag_code(&f), ['d', '.']);
-        assert_eq!(flag_meaning(&f), "they choke us, we are interested; we choke them, they are not interested");
+        assert_eq!(
+            flag_meaning(&f),
+            "they choke us, we are interested; we choke them, they are not interested"
+        );
     }
 
     #[test]
     fn table_shows_failures_dimmed_and_selected_detail() {
         let s = snapshot(vec![
-            peer(2, PeerStage::Connected, None, Some("Transmission 3.00"), 2048.0),
+            peer(
+                2,
+                PeerStage::Connected,
+                None,
+                Some("Transmission 3.00"),
+                2048.0,
+            ),
             peer(3, PeerStage::Failed, Some(PeerEnd::Refused), None, 0.0),
         ]);
         let mut app = App::new(PathBuf::new(), Theme::colored());
         app.on_snapshot(s.clone());
         let buf = render_app(&app, &s, 80, 8);
         let r = rows(&buf);
-        assert!(r[0].contains("Peers 1 connected / 2 known · sort: rate"), "{r:?}");
-        assert!(r[1].contains("Address") && r[1].contains("Flags"), "{r:?}");
-        assert!(r[2].starts_with("▸127.0.0.2:51413") && r[2].contains("Transmission") && r[2].contains("d."), "{r:?}");
-        assert!(r[2].contains("2 KiB") && r[2].contains("50%"), "{r:?}");
-        assert!(r[3].contains("failed: connection refused"), "{r:?}");
+        assert!(
+            r[0].contains("Peers 1 connected / 2 known · sort: rate"),
+            "{r:?}"
+        );
+        assert!(r[1].contains("Address") && r[1].contains("Flg"), "{r:?}");
+        assert!(
+            r[2].starts_with("▸ 127.0.0.2:51413")
+                && r[2].contains("Transmission 3.00")
+                && r[2].contains("d."),
+            "{r:?}"
+        );
+        assert!(r[2].contains("2.0K") && r[2].contains("50%"), "{r:?}");
+        assert!(
+            r[3].contains("failed: connection") && r[3].contains('…'),
+            "cut to fit 80 columns: {r:?}"
+        );
         let dim_cell = buf.cell((3, 3)).expect("cell");
-        assert!(dim_cell.modifier.contains(Modifier::DIM), "failed rows are dimmed");
+        assert!(
+            dim_cell.modifier.contains(Modifier::DIM),
+            "failed rows are dimmed"
+        );
         let t = text(&buf);
         assert!(t.contains("they choke us, we are interested"), "{t}");
+        let wide = rows(&render_app(&app, &s, 160, 8));
+        assert!(
+            wide[3].contains("failed: connection refused "),
+            "in full when there is room: {wide:?}"
+        );
+        assert!(wide[2].contains("2.0 KiB"), "{wide:?}");
+        assert!(
+            wide[1].contains("Req") && wide[2].contains(" 7 "),
+            "requests column when wide: {wide:?}"
+        );
     }
 
     #[test]
     fn selection_scrolls_into_view() {
-        let peers = (1..=30).map(|i| peer(i, PeerStage::Connected, None, None, 0.0)).collect();
+        let peers = (1..=30)
+            .map(|i| peer(i, PeerStage::Connected, None, None, 0.0))
+            .collect();
         let s = snapshot(peers);
         let mut app = App::new(PathBuf::new(), Theme::plain());
         app.on_snapshot(s.clone());
@@ -379,8 +586,8 @@ mod tests {
         assert_eq!(app.peer_page.get(), 5);
         app.update(crate::ui::Action::End);
         let r = rows(&render_app(&app, &s, 80, 8));
-        assert!(r[6].starts_with("▸127.0.0.30:51413"), "{r:?}");
-        assert!(r[2].starts_with(" 127.0.0.26:"), "{r:?}");
+        assert!(r[6].starts_with("▸ 127.0.0.30:51413"), "{r:?}");
+        assert!(r[2].starts_with("  127.0.0.26:"), "{r:?}");
     }
 
     #[test]

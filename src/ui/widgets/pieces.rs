@@ -46,24 +46,40 @@ pub fn cell_range(cell: usize, cells: usize, n: usize) -> Range<usize> {
 }
 
 pub fn cell_stats(snap: &Snapshot, range: Range<usize>) -> CellStats {
-    let mut s = CellStats { min_avail: u16::MAX, ..CellStats::default() };
-    for p in snap.pieces.get(range.clone()).unwrap_or(&[]) {
-        s.total += 1;
-        match p {
-            PieceState::Missing => {}
-            PieceState::InFlight => s.in_flight += 1,
-            PieceState::Verified => s.verified += 1,
-            PieceState::Failed => s.failed += 1,
-        }
+    // Counting by discriminant keeps the loop branch-free; this is the hot loop of a frame
+    // when nothing is cached (100k pieces).
+    let mut counts = [0u32; 4];
+    let pieces = snap.pieces.get(range.clone()).unwrap_or(&[]);
+    for &p in pieces {
+        let i = match p {
+            PieceState::Missing => 0,
+            PieceState::InFlight => 1,
+            PieceState::Verified => 2,
+            PieceState::Failed => 3,
+        };
+        counts[i] += 1;
     }
-    for &a in snap.availability.get(range).unwrap_or(&[]) {
-        s.min_avail = s.min_avail.min(a);
-        s.max_avail = s.max_avail.max(a);
+    let avail = snap.availability.get(range).unwrap_or(&[]);
+    CellStats {
+        total: pieces.len() as u32,
+        in_flight: counts[1],
+        verified: counts[2],
+        failed: counts[3],
+        min_avail: avail.iter().copied().min().unwrap_or(0),
+        max_avail: avail.iter().copied().max().unwrap_or(0),
     }
-    if s.min_avail == u16::MAX {
-        s.min_avail = 0;
-    }
-    s
+}
+
+/// Stats for every cell of a grid of `cells` cells: one pass over the pieces.
+pub fn grid_stats(snap: &Snapshot, cells: usize, out: &mut Vec<CellStats>) {
+    out.clear();
+    let n = snap.pieces.len();
+    out.extend((0..cells).map(|c| cell_stats(snap, cell_range(c, cells, n))));
+}
+
+/// How many cells a grid with room for `capacity` cells uses for `n` pieces.
+pub fn grid_cells(capacity: usize, n: usize) -> usize {
+    capacity.min(n)
 }
 
 /// Symbol and style for a cell in the "what we have" view. Each state has its own symbol, so
@@ -82,7 +98,14 @@ pub fn state_symbol(s: &CellStats, theme: &Theme) -> (char, Style) {
     } else {
         let frac = s.verified as f64 / s.total as f64;
         let shade = SHADES[((frac * 3.0) as usize).min(2)];
-        (shade, if s.in_flight > 0 { theme.in_flight() } else { theme.verified() })
+        (
+            shade,
+            if s.in_flight > 0 {
+                theme.in_flight()
+            } else {
+                theme.verified()
+            },
+        )
     }
 }
 
@@ -103,14 +126,22 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let n = snap.pieces.len();
     let view = match app.piece_view {
         PieceView::State => "have",
-        PieceView::Availability => "availability",
+        PieceView::Availability => "avail",
     };
     // The title needs the verified count, which the grid pass below gathers for free; the
     // pane's inner area does not depend on its title.
     let inner = pane(Line::default(), focused, theme).inner(area);
-    let grid_h = if inner.height >= 2 { inner.height - 1 } else { inner.height };
+    let grid_h = if inner.height >= 2 {
+        inner.height - 1
+    } else {
+        inner.height
+    };
     let capacity = inner.width as usize * grid_h as usize;
-    let cells = capacity.min(n);
+    let cells = grid_cells(capacity, n);
+    app.piece_capacity.set(capacity);
+    // Stats computed once per snapshot in `App::on_snapshot` make a redraw O(cells); the
+    // first frame after a resize falls back to one pass over the pieces.
+    let cached = app.piece_stats_for(snap, cells);
     let cols = (inner.width as usize).min(cells.max(1));
     app.piece_cols.set(cols);
     app.piece_cells.set(cells);
@@ -120,7 +151,10 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let mut cursor_stats = None;
     for cell in 0..cells {
         let range = cell_range(cell, cells, n);
-        let stats = cell_stats(snap, range.clone());
+        let stats = match cached.and_then(|c| c.get(cell)) {
+            Some(s) => *s,
+            None => cell_stats(snap, range.clone()),
+        };
         done += stats.verified as usize;
         let (sym, mut style) = match app.piece_view {
             PieceView::State => state_symbol(&stats, theme),
@@ -139,30 +173,39 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     if cells == 0 {
         done = snap.verified_pieces();
     }
-    let title = Line::from(format!(" Pieces {done}/{n} · {view} (v) "));
+    let title = if cells > 0 && n > cells {
+        Line::from(format!(
+            " Pieces {done}/{n} · {}/cell · {view} (v) ",
+            n.div_ceil(cells)
+        ))
+    } else {
+        Line::from(format!(" Pieces {done}/{n} · {view} (v) "))
+    };
     pane(title, focused, theme).render(area, buf);
 
     if inner.height >= 2 {
         let legend_row = inner.height - 1;
         let spans = match cursor_stats {
             Some((range, s)) => cursor_line(range, &s, theme),
-            None => legend(app.piece_view, cells, n, theme),
+            None => legend(app.piece_view, theme),
         };
         put_line(buf, inner, legend_row, spans);
     }
 }
 
-fn legend<'a>(view: PieceView, cells: usize, n: usize, theme: &Theme) -> Vec<Span<'a>> {
-    let mut spans = match view {
+fn legend<'a>(view: PieceView, theme: &Theme) -> Vec<Span<'a>> {
+    match view {
         PieceView::State => vec![
             span(SYM_VERIFIED.to_string(), theme.verified()),
             Span::raw("have "),
+            span("▒", theme.verified()),
+            Span::raw("part "),
             span(SYM_IN_FLIGHT.to_string(), theme.in_flight()),
-            Span::raw("in flight "),
+            Span::raw("active "),
             span(SYM_MISSING.to_string(), theme.missing()),
-            Span::raw("missing "),
+            Span::raw("none "),
             span(SYM_FAILED.to_string(), theme.failed()),
-            Span::raw("bad hash "),
+            Span::raw("bad hash"),
         ],
         PieceView::Availability => vec![
             Span::raw("peers with it: "),
@@ -175,13 +218,9 @@ fn legend<'a>(view: PieceView, cells: usize, n: usize, theme: &Theme) -> Vec<Spa
             span("▓", theme.verified()),
             Span::raw("4-7 "),
             span("█", theme.verified()),
-            Span::raw("8+ "),
+            Span::raw("8+"),
         ],
-    };
-    if cells > 0 && n > cells {
-        spans.push(span(format!("· cell ≈ {} pieces", n.div_ceil(cells)), theme.dim()));
     }
-    spans
 }
 
 fn cursor_line<'a>(range: Range<usize>, s: &CellStats, theme: &Theme) -> Vec<Span<'a>> {
@@ -246,6 +285,38 @@ mod tests {
     }
 
     #[test]
+    fn cached_stats_match_fresh_ones() {
+        let pieces = (0..1000)
+            .map(|i| {
+                [
+                    PieceState::Missing,
+                    PieceState::Verified,
+                    PieceState::InFlight,
+                ][i % 3]
+            })
+            .collect();
+        let s = Arc::new(snapshot(
+            pieces,
+            (0..1000).map(|i| (i % 7) as u16).collect(),
+        ));
+        let mut app = App::new(PathBuf::new(), Theme::plain());
+        app.on_snapshot(s.clone());
+        let fresh = rows(&draw(&s, &app, 30, 6)); // learns the grid size; no cache yet
+        assert!(app.piece_stats_for(&s, 120).is_none());
+        app.on_snapshot(s.clone());
+        assert!(
+            app.piece_stats_for(&s, 120).is_some(),
+            "cache built for the known grid"
+        );
+        assert_eq!(rows(&draw(&s, &app, 30, 6)), fresh);
+        let other = snapshot(vec![PieceState::Missing; 1000], vec![0; 1000]);
+        assert!(
+            app.piece_stats_for(&other, 120).is_none(),
+            "never used for another snapshot"
+        );
+    }
+
+    #[test]
     fn ranges_cover_every_piece_once() {
         for (cells, n) in [(7, 100), (100, 100), (3, 3), (64, 100_003)] {
             let mut next = 0;
@@ -264,22 +335,36 @@ mod tests {
         use PieceState::*;
         let s = snapshot(vec![Missing, InFlight, Verified, Failed], vec![0, 1, 2, 9]);
         let app = App::new(PathBuf::new(), Theme::colored());
-        let buf = draw(&s, &app, 10, 3);
+        let buf = draw(&s, &app, 40, 3);
         let r = rows(&buf);
         assert!(r[0].contains("Pieces 1/4"), "{r:?}");
         assert_eq!(&r[1].chars().take(4).collect::<String>(), "·↓█✗");
-        assert!(r[2].contains("have") && r[2].contains("in flight"), "{r:?}");
-        assert_eq!(buf.cell((1, 1)).map(|c| c.fg), Some(ratatui::style::Color::Yellow));
+        assert!(
+            r[2].contains("have") && r[2].contains("active") && r[2].contains("bad hash"),
+            "{r:?}"
+        );
+        assert_eq!(
+            buf.cell((1, 1)).map(|c| c.fg),
+            Some(ratatui::style::Color::Yellow)
+        );
         let plain = App::new(PathBuf::new(), Theme::plain());
-        let r2 = rows(&draw(&s, &plain, 10, 3));
-        assert_eq!(r[1], r2[1], "without colour the symbols alone tell states apart");
+        let r2 = rows(&draw(&s, &plain, 40, 3));
+        assert_eq!(
+            r[1], r2[1],
+            "without colour the symbols alone tell states apart"
+        );
     }
 
     #[test]
     fn groups_shade_by_fraction_and_failed_wins() {
         use PieceState::*;
         // 2 cells × 4 pieces: first cell 1/4 verified, second has a failed piece.
-        let s = snapshot(vec![Verified, Missing, Missing, Missing, Verified, Verified, Failed, Verified], vec![]);
+        let s = snapshot(
+            vec![
+                Verified, Missing, Missing, Missing, Verified, Verified, Failed, Verified,
+            ],
+            vec![],
+        );
         let app = App::new(PathBuf::new(), Theme::plain());
         let r = rows(&draw(&s, &app, 2, 3));
         assert_eq!(r[1], "░✗");
@@ -293,8 +378,8 @@ mod tests {
         let s = snapshot(vec![PieceState::Missing; 5], vec![0, 1, 3, 5, 12]);
         let mut app = App::new(PathBuf::new(), Theme::plain());
         app.update(crate::ui::Action::TogglePieceView);
-        let r = rows(&draw(&s, &app, 20, 3));
-        assert!(r[0].contains("availability"), "{r:?}");
+        let r = rows(&draw(&s, &app, 40, 3));
+        assert!(r[0].contains("avail (v)"), "{r:?}");
         assert!(r[1].starts_with("·░▒▓█"), "{r:?}");
     }
 
@@ -307,6 +392,9 @@ mod tests {
         draw(&s, &app, 50, 3); // learn the grid: 50 cells of 2 pieces
         app.update(crate::ui::Action::Right);
         let r = rows(&draw(&s, &app, 50, 3));
-        assert!(r[2].starts_with("pieces 2–3: 2/2 have, on 2 peers"), "{r:?}");
+        assert!(
+            r[2].starts_with("pieces 2–3: 2/2 have, on 2 peers"),
+            "{r:?}"
+        );
     }
 }

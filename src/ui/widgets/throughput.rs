@@ -20,18 +20,30 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let h = &app.history;
     let minutes = HISTORY_LEN / 60;
-    let inner = render_pane(area, buf, Line::from(format!(" Throughput, last {minutes} min ")), false, theme);
+    let inner = render_pane(
+        area,
+        buf,
+        Line::from(format!(" Throughput, last {minutes} min ")),
+        false,
+        theme,
+    );
     if inner.height == 0 || inner.width == 0 {
         return;
     }
     let down_label = vec![
         span("↓ ", theme.down()),
-        span(fmt_rate(snap.down_rate), theme.down().add_modifier(Modifier::BOLD)),
+        span(
+            fmt_rate(snap.down_rate),
+            theme.down().add_modifier(Modifier::BOLD),
+        ),
         span(format!("  peak {}", fmt_rate(h.peak_down())), theme.dim()),
     ];
     let up_label = vec![
         span("↑ ", theme.up()),
-        span(fmt_rate(snap.up_rate), theme.up().add_modifier(Modifier::BOLD)),
+        span(
+            fmt_rate(snap.up_rate),
+            theme.up().add_modifier(Modifier::BOLD),
+        ),
         span(format!("  peak {}", fmt_rate(h.peak_up())), theme.dim()),
     ];
 
@@ -41,9 +53,23 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         let down_rows = spark_rows - spark_rows / 2;
         let up_rows = spark_rows / 2;
         put_line(buf, inner, 0, down_label);
-        sparkline(buf, Rect { y: inner.y + 1, height: down_rows, ..inner }, h.down(), h.peak_down(), theme.down());
+        sparkline(
+            buf,
+            Rect {
+                y: inner.y + 1,
+                height: down_rows,
+                ..inner
+            },
+            h.down(),
+            h.peak_down(),
+            theme.down(),
+        );
         put_line(buf, inner, 1 + down_rows, up_label);
-        let up_area = Rect { y: inner.y + 2 + down_rows, height: up_rows, ..inner };
+        let up_area = Rect {
+            y: inner.y + 2 + down_rows,
+            height: up_rows,
+            ..inner
+        };
         sparkline(buf, up_area, h.up(), h.peak_up(), theme.up());
         return;
     }
@@ -53,7 +79,11 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     legend.extend(up_label);
     put_line(buf, inner, 0, legend);
 
-    let plot = Rect { y: inner.y + 1, height: inner.height - 1, ..inner };
+    let plot = Rect {
+        y: inner.y + 1,
+        height: inner.height - 1,
+        ..inner
+    };
     let end = h.down().last().map_or(snap.elapsed.as_secs_f64(), |p| p.0);
     let start = end - HISTORY_LEN as f64;
     let top = (h.peak_down().max(h.peak_up()) * 1.1).max(1024.0);
@@ -65,7 +95,12 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             .style(theme.down())
             .data(h.down()),
         // A different marker keeps the two lines apart without colour.
-        Dataset::default().name("up").marker(Marker::Dot).graph_type(GraphType::Line).style(theme.up()).data(h.up()),
+        Dataset::default()
+            .name("up")
+            .marker(Marker::Dot)
+            .graph_type(GraphType::Line)
+            .style(theme.up())
+            .data(h.up()),
     ];
     let chart = Chart::new(datasets)
         .x_axis(
@@ -75,14 +110,26 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
                 .style(theme.dim()),
         )
         .y_axis(
-            Axis::default().bounds([0.0, top]).labels([Line::from("0"), Line::from(fmt_bytes(top as u64))]).style(theme.dim()),
+            Axis::default()
+                .bounds([0.0, top])
+                .labels([Line::from("0"), Line::from(fmt_bytes(top as u64))])
+                .style(theme.dim()),
         )
         // The legend line above says the same, with numbers.
-        .hidden_legend_constraints((ratatui::layout::Constraint::Length(0), ratatui::layout::Constraint::Length(0)));
+        .hidden_legend_constraints((
+            ratatui::layout::Constraint::Length(0),
+            ratatui::layout::Constraint::Length(0),
+        ));
     chart.render(plot, buf);
 }
 
-fn sparkline(buf: &mut Buffer, area: Rect, points: &[(f64, f64)], peak: f64, style: ratatui::style::Style) {
+fn sparkline(
+    buf: &mut Buffer,
+    area: Rect,
+    points: &[(f64, f64)],
+    peak: f64,
+    style: ratatui::style::Style,
+) {
     if area.height == 0 {
         return;
     }
@@ -149,7 +196,10 @@ mod tests {
         let mut buf = Buffer::empty(area);
         render(area, &mut buf, &snap, &app);
         let r = rows(&buf);
-        assert!(r[1].contains("↓ 1 MiB/s") && r[1].contains("peak 4 MiB/s"), "{r:?}");
+        assert!(
+            r[1].contains("↓ 1 MiB/s") && r[1].contains("peak 4 MiB/s"),
+            "{r:?}"
+        );
         assert!(r[3].contains("↑ 512 B/s"), "{r:?}");
         // The spike shows as a full bar among low ones.
         assert!(r[2].contains('█') && r[2].contains('▂'), "{r:?}");
@@ -162,9 +212,15 @@ mod tests {
         let mut buf = Buffer::empty(area);
         render(area, &mut buf, &snap, &app);
         let r = rows(&buf);
-        assert!(r[1].contains("peak 4 MiB/s") && r[1].contains("↑ 512 B/s"), "{r:?}");
+        assert!(
+            r[1].contains("peak 4 MiB/s") && r[1].contains("↑ 512 B/s"),
+            "{r:?}"
+        );
         let all = r.join("\n");
         assert!(all.contains("now") && all.contains("-5m"), "{all}");
-        assert!(all.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)), "braille line drawn:\n{all}");
+        assert!(
+            all.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+            "braille line drawn:\n{all}"
+        );
     }
 }
