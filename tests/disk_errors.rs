@@ -87,6 +87,7 @@ fn download_into(
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
             elapsed: started.elapsed(),
+            log_tail: String::new(),
         }
     }
 }

@@ -817,11 +817,9 @@ async fn disconnect_in_the_middle_of_a_piece() {
     .await;
 }
 
-// --- engine bugs found while building this kit (ignored until fixed) ---------------------------
+// --- regressions: engine bugs found while building this kit, fixed since -----------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "engine bug: a Pause sent while the engine checks existing data is dropped \
-            (torrent.rs checking loop handles only Quit)"]
 async fn pause_sent_during_the_initial_check_is_kept() {
     let _g = MEASURE.read().await;
     bounded(LIMIT, async {
@@ -852,8 +850,6 @@ async fn pause_sent_during_the_initial_check_is_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "engine bug: a paused seeding torrent still reports TorrentState::Seeding \
-            (build_snapshot checks complete+seed before paused)"]
 async fn paused_seeder_reports_paused() {
     let _g = MEASURE.read().await;
     bounded(LIMIT, async {
@@ -874,9 +870,6 @@ async fn paused_seeder_reports_paused() {
 }
 
 #[test]
-#[ignore = "engine bug: Picker::pick's endgame step re-picks blocks it took in steps 1-2 of the \
-            same call (they are in `out`, not yet in the caller's in-flight list), so one peer \
-            is asked twice for a block and the second copy is wasted"]
 fn endgame_never_asks_one_peer_twice_for_a_block() {
     use ttui::engine::picker::{BlockRef, Picker};
     use ttui::protocol::bitfield::Bitfield;

@@ -108,7 +108,7 @@ fn downloads_from_transmission_libtorrent_and_aria2_together() {
     require_loopback_only();
     let _swarm = swarm_lock();
     let (fx, mut tracker, t) = http_swarm(5, 18);
-    let tr = TransmissionSeeder::start(&t, &fx.data_dir);
+    let mut tr = TransmissionSeeder::start(&t, &fx.data_dir);
     let lt = LibtorrentSeeder::start(
         &t,
         &fx.data_dir,
@@ -120,7 +120,7 @@ fn downloads_from_transmission_libtorrent_and_aria2_together() {
     );
     let a2 = Aria2Seeder::start_limited(&t, &fx.data_dir, CAPPED_RATE);
     tracker.wait_seeders(&t.info_hash, 3);
-    download_and_compare(&t, &fx.out_dir("out"), &fx.payload, "from all three");
+    let run = download_and_compare(&t, &fx.out_dir("out"), &fx.payload, "from all three");
     // Every seeder served part of it. The counters trail by up to a second (libtorrent's
     // stats line, Transmission's RPC), so look a few times.
     let mut ups = (0, 0, 0);
@@ -137,7 +137,11 @@ fn downloads_from_transmission_libtorrent_and_aria2_together() {
     );
     assert!(
         ups.0 > 0 && ups.1 > 0 && ups.2 > 0,
-        "not every seeder contributed (Transmission, libtorrent, aria2 uploaded {ups:?})"
+        "not every seeder contributed (Transmission, libtorrent, aria2 uploaded {ups:?})\n\
+         ttui stdout:\n{}\n{}\n{}",
+        last_lines(&run.stdout, 30),
+        run.log_tail,
+        tr.report()
     );
 }
 

@@ -360,18 +360,18 @@ async fn demo_main(args: &DemoArgs, dir: &Path, procs: &mut Procs) -> Result<i32
     }
     let mut ready = Vec::new();
     for s in real {
-        let up = procs
-            .wait_listening(s.name, s.addr, Duration::from_secs(15))
-            .and_then(|()| match s.rpc {
-                Some(rpc) => procs::wait_transmission_seeding(
-                    procs,
-                    dir,
-                    rpc,
-                    &meta.info_hash_hex(),
-                    Duration::from_secs(30),
-                ),
-                None => Ok(()),
-            });
+        let up = match s.rpc {
+            // No TCP probe for Transmission: it takes one connection per IP, and the probe's
+            // half-open handshake from 127.0.0.1 would make it refuse the real download.
+            Some(rpc) => procs::wait_transmission_seeding(
+                procs,
+                dir,
+                rpc,
+                &meta.info_hash_hex(),
+                Duration::from_secs(30),
+            ),
+            None => procs.wait_listening(s.name, s.addr, Duration::from_secs(15)),
+        };
         match up {
             Ok(()) => ready.push(s),
             Err(e) => eprintln!("demo: skipping {}: {e}", s.name),

@@ -174,15 +174,22 @@ impl ExtHandshake {
     }
 }
 
-pub fn our_ext_handshake(port: u16) -> Bytes {
+pub fn our_ext_handshake(port: u16, metadata_size: usize) -> Bytes {
+    let mut m = std::collections::BTreeMap::new();
+    if metadata_size > 0 {
+        m.insert(
+            "ut_metadata".to_string(),
+            crate::engine::metadata::UT_METADATA_ID as i64,
+        );
+    }
     let h = ExtHandshake {
-        m: Default::default(),
+        m,
         v: Some(serde_bytes::ByteBuf::from(
             format!("ttui {}", env!("CARGO_PKG_VERSION")).into_bytes(),
         )),
         reqq: Some(OUR_REQQ as i64),
         p: (port != 0).then_some(port as i64),
-        metadata_size: None,
+        metadata_size: (metadata_size > 0).then_some(metadata_size as i64),
     };
     Bytes::from(serde_bencode::to_bytes(&h).unwrap_or_default())
 }
@@ -206,14 +213,19 @@ impl PeerTask {
                 stage: PeerStage::Handshaking,
             })
         });
-        // A user's drop or quit must not wait for a slow connect.
-        let res = tokio::select! {
-            r = connect => r,
-            cmd = self.cmds.recv() => match cmd {
-                Some(PeerCmd::Disconnect(end)) => Err(end),
-                None => Err(PeerEnd::Shutdown),
-                Some(_) => connect_and_handshake(self.addr, shared.info_hash, shared.our_id, || {}).await,
-            },
+        // A user's drop or quit must not wait for a slow connect. Other commands can wait:
+        // the session starts from the shared state (pause flag, our pieces) and the choker
+        // repeats its decisions.
+        tokio::pin!(connect);
+        let res = loop {
+            tokio::select! {
+                r = &mut connect => break r,
+                cmd = self.cmds.recv() => match cmd {
+                    Some(PeerCmd::Disconnect(end)) => break Err(end),
+                    None => break Err(PeerEnd::Shutdown),
+                    Some(_) => {}
+                },
+            }
         };
         match res {
             Err(end) => end,
@@ -279,6 +291,7 @@ impl PeerTask {
             last_send: Instant::now(),
             last_block: Instant::now(),
             snubbed: false,
+            their_ut_metadata: None,
             paused: self.shared.paused.load(Ordering::Relaxed),
             out: BytesMut::with_capacity(64 * 1024),
             picked: Vec::new(),
@@ -288,7 +301,7 @@ impl PeerTask {
             let port = self.shared.listen_port.load(Ordering::Relaxed);
             s.push(&Message::Extended {
                 id: 0,
-                payload: our_ext_handshake(port),
+                payload: our_ext_handshake(port, self.shared.info_bytes.len()),
             });
         }
         s.send_have_state();
@@ -347,6 +360,8 @@ struct Session {
     last_send: Instant,
     last_block: Instant,
     snubbed: bool,
+    /// The peer's id for ut_metadata messages, when it offered the extension.
+    their_ut_metadata: Option<u8>,
     paused: bool,
     out: BytesMut,
     picked: Vec<BlockRef>,
@@ -510,8 +525,14 @@ impl Session {
             }
             Message::Piece { index, begin, data } => self.on_piece(index, begin, data)?,
             Message::Extended { id, payload } => {
-                if id == 0 {
+                if id == crate::engine::metadata::UT_METADATA_ID {
+                    self.on_metadata_request(&payload);
+                } else if id == 0 {
                     if let Ok(h) = serde_bencode::from_bytes::<ExtHandshake>(&payload) {
+                        self.their_ut_metadata =
+                            h.m.get("ut_metadata")
+                                .and_then(|v| u8::try_from(*v).ok())
+                                .filter(|v| *v != 0);
                         if let Some(q) = h.reqq.filter(|q| *q > 0) {
                             self.reqq = (q as usize).min(MAX_PIPELINE);
                         }
@@ -526,6 +547,25 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Answers a BEP 9 request for a piece of our info dictionary; other ut_metadata
+    /// messages (data, reject) are not expected once we have the metadata and are ignored.
+    fn on_metadata_request(&mut self, payload: &[u8]) {
+        let Some(their_id) = self.their_ut_metadata else {
+            return;
+        };
+        let Some((head, _)) = crate::engine::metadata::parse_metadata_msg(payload) else {
+            return;
+        };
+        if head.msg_type == 0 {
+            let reply =
+                crate::engine::metadata::metadata_reply(&self.shared.info_bytes, head.piece);
+            self.push(&Message::Extended {
+                id: their_id,
+                payload: Bytes::from(reply),
+            });
+        }
     }
 
     fn on_request(&mut self, r: BlockRef) -> Result<(), PeerEnd> {

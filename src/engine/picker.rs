@@ -263,7 +263,8 @@ impl Picker {
                             begin: b * BLOCK_LEN,
                             length,
                         };
-                        if n < 3 && !mine(r) {
+                        // `out` holds what this call took already: never ask one peer twice.
+                        if n < 3 && !mine(r) && !out.contains(&r) {
                             *st = Block::Requested(n + 1);
                             out.push(r);
                         }

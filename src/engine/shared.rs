@@ -110,6 +110,8 @@ impl PeerLive {
 pub(crate) struct Shared {
     pub info: Arc<Info>,
     pub info_hash: [u8; 20],
+    /// The raw `info` dictionary, for peers that fetch metadata from us (BEP 9).
+    pub info_bytes: Bytes,
     pub our_id: [u8; 20],
     pub listen_port: AtomicU16,
     pub picker: Mutex<Picker>,

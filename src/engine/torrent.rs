@@ -200,6 +200,7 @@ async fn run(
     };
     tokio::pin!(check);
     let mut tick = tokio::time::interval(TICK);
+    let mut paused_early = false;
     let have = loop {
         tokio::select! {
             r = &mut check => match r {
@@ -207,9 +208,15 @@ async fn run(
                 Ok(Err(e)) => return fail(&mut snap, &snapshots, e.to_string()),
                 Err(e) => return fail(&mut snap, &snapshots, format!("checking files: {e}")),
             },
-            c = commands.recv() => if matches!(c, None | Some(Command::Quit)) {
-                cancel.store(true, Ordering::Relaxed);
-                return Outcome::Quit;
+            c = commands.recv() => match c {
+                None | Some(Command::Quit) => {
+                    cancel.store(true, Ordering::Relaxed);
+                    return Outcome::Quit;
+                }
+                // Kept for when the check ends; there are no peers to drop or ban yet.
+                Some(Command::Pause) => paused_early = true,
+                Some(Command::Resume) => paused_early = false,
+                Some(_) => {}
             },
             _ = tick.tick() => {
                 snap.state = TorrentState::Checking { checked: checked.load(Ordering::Relaxed), total: info.num_pieces() };
@@ -230,6 +237,7 @@ async fn run(
     let shared = Arc::new(Shared {
         info: Arc::clone(&info),
         info_hash: meta.info_hash,
+        info_bytes: meta.info_bytes.clone(),
         our_id: peer_id::our_peer_id(),
         listen_port: AtomicU16::new(0),
         picker: Mutex::new(picker),
@@ -256,6 +264,9 @@ async fn run(
             info.num_pieces()
         ),
     );
+    if paused_early {
+        c.on_command(Command::Pause);
+    }
     c.main_loop(listener, commands, events_rx, snapshots).await
 }
 
@@ -1069,9 +1080,9 @@ impl Coordinator {
             _ if self.fatal.is_some() => {
                 TorrentState::Error(self.fatal.clone().unwrap_or_default())
             }
+            _ if self.paused => TorrentState::Paused,
             _ if self.complete && self.opts.seed => TorrentState::Seeding,
             _ if self.complete => TorrentState::Complete,
-            _ if self.paused => TorrentState::Paused,
             _ => TorrentState::Downloading,
         };
         let skip = self.log.len().saturating_sub(LOG_IN_SNAPSHOT);

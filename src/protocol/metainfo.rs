@@ -71,6 +71,8 @@ pub struct Metainfo {
     /// Indices into `info.files` of BEP 47 padding files (`attr` containing `p`): they fill
     /// piece space with zeros (hybrid v1+v2 torrents have them) and need not be written.
     pub padding_files: Vec<usize>,
+    /// The exact bytes of the `info` value, served to peers that fetch metadata (BEP 9).
+    pub info_bytes: bytes::Bytes,
 }
 
 impl Info {
@@ -121,6 +123,7 @@ impl Metainfo {
             created_by: text("created by"),
             creation_date,
             padding_files,
+            info_bytes: bytes::Bytes::copy_from_slice(info_bytes),
         })
     }
 

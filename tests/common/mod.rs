@@ -274,7 +274,7 @@ fn tempdir(prefix: &str) -> TempDir {
     let keep = std::env::var("TTUI_KEEP_TEST_DIRS").as_deref() == Ok("1");
     tempfile::Builder::new()
         .prefix(prefix)
-        .keep(keep)
+        .disable_cleanup(keep)
         .tempdir()
         .unwrap_or_else(|e| panic!("tempdir: {e}"))
 }
@@ -1187,17 +1187,20 @@ pub struct Finished {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// The last lines of ttui's log file (its temp dir is gone once it has finished).
+    pub log_tail: String,
 }
 
 impl Finished {
     pub fn assert_success(&self, what: &str) -> &Self {
         assert!(
             self.status.success(),
-            "{what}: ttui exited with {} after {:?}\n--- stdout (tail) ---\n{}\n--- stderr (tail) ---\n{}",
+            "{what}: ttui exited with {} after {:?}\n--- stdout (tail) ---\n{}\n--- stderr (tail) ---\n{}\n{}",
             self.status,
             self.elapsed,
             last_lines(&self.stdout, 30),
-            last_lines(&self.stderr, 30)
+            last_lines(&self.stderr, 30),
+            self.log_tail
         );
         self
     }
@@ -1268,6 +1271,7 @@ impl Ttui {
                         stdout: read(&self.proc.stdout),
                         stderr: read(&self.proc.stderr),
                         elapsed: self.started.elapsed(),
+                        log_tail: self.proc.logs.iter().map(|p| tail(p, 40)).collect(),
                     };
                 }
                 Ok(None) if self.started.elapsed() > timeout => {

@@ -1,0 +1,134 @@
+//! Magnet links (BEP 9): ttui fetches the info dictionary from a peer, checks it against the
+//! magnet's info hash, then downloads. Both sides of ut_metadata are covered: libtorrent
+//! serving to ttui, and ttui serving to ttui.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn magnet(t: &Torrent, peer: std::net::SocketAddr) -> String {
+    format!("magnet:?xt=urn:btih:{}&dn=x&x.pe={peer}", t.hash_hex())
+}
+
+#[test]
+fn downloads_a_magnet_link_from_libtorrent() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let fx = Fixture::multi_file("magnet payload", 31, 18);
+    let seeder = LibtorrentPeer::start(
+        &fx.torrent,
+        &fx.data_dir,
+        LtOptions {
+            seed_mode: true,
+            ..LtOptions::default()
+        },
+    );
+    let out = fx.dir.path().join("out");
+    let out_arg = out.display().to_string();
+    let link = magnet(&fx.torrent, seeder.addr());
+    let run = Ttui::run(
+        [
+            link.as_str(),
+            "--headless",
+            "-o",
+            &out_arg,
+            "--port",
+            "0",
+            "--no-trackers",
+        ],
+        DOWNLOAD_TIMEOUT,
+    );
+    run.assert_success("magnet from libtorrent");
+    assert!(
+        run.stderr.contains("metadata ("),
+        "no metadata line:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("complete:"),
+        "{}",
+        last_lines(&run.stdout, 5)
+    );
+    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
+}
+
+#[test]
+fn ttui_serves_metadata_to_ttui() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let fx = Fixture::multi_file("magnet from ttui", 32, 18);
+    let port = free_port();
+    let data = fx.data_dir.display().to_string();
+    let torrent = fx.torrent.path.display().to_string();
+    let port_arg = port.to_string();
+    let mut seeder = Ttui::spawn([
+        "seed",
+        &torrent,
+        "-o",
+        &data,
+        "--headless",
+        "--no-trackers",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port_arg,
+    ]);
+    seeder.wait_for_stdout("ttui to seed", Duration::from_secs(60), |s| {
+        s.contains("seeding")
+    });
+    let out = fx.dir.path().join("out");
+    let out_arg = out.display().to_string();
+    let link = magnet(&fx.torrent, ([127, 0, 0, 1], port).into());
+    let run = Ttui::run(
+        [
+            link.as_str(),
+            "--headless",
+            "-o",
+            &out_arg,
+            "--port",
+            "0",
+            "--no-trackers",
+        ],
+        DOWNLOAD_TIMEOUT,
+    );
+    run.assert_success("magnet from ttui");
+    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
+    drop(seeder);
+}
+
+#[test]
+fn a_bad_magnet_is_one_line_error() {
+    let run = Ttui::run(
+        ["magnet:?xt=urn:btih:nothex", "--headless"],
+        Duration::from_secs(20),
+    );
+    assert!(!run.status.success());
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("error:") && lines[0].contains("xt"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_magnet_with_no_peers_fails_clearly() {
+    let closed = closed_addr();
+    let link = format!("magnet:?xt=urn:btih:{}&x.pe={closed}", "ab".repeat(20));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().display().to_string();
+    let run = Ttui::run(
+        [link.as_str(), "--headless", "-o", &out, "--port", "0"],
+        Duration::from_secs(60),
+    );
+    assert!(!run.status.success());
+    let err = run.stderr.lines().last().unwrap_or_default();
+    assert!(
+        err.starts_with("error:") && err.contains("metadata"),
+        "{}",
+        run.stderr
+    );
+}
