@@ -8,9 +8,9 @@
 //! 3. `p` pauses (header "paused", down rate 0 B/s, progress frozen), `p` resumes;
 //! 4. `s` sorts by address, `j`/`g` move the selection (the `▸` row, drawn reversed) onto
 //!    the libtorrent peer, `d` drops it ("dropped by user");
-//! 5. Transmission alone finishes the download; `q` quits, the process exits 0 within
-//!    seconds, the shell is back on the normal screen in cooked mode, and the files are
-//!    byte-identical to the seeders'.
+//! 5. Transmission, unthrottled, finishes the download; `q` quits, the process exits 0
+//!    within seconds, the shell is back on the normal screen in cooked mode, and the files
+//!    are byte-identical to the seeders'.
 //!
 //! Run through tests/run.sh: the swarm refuses to start outside a loopback-only namespace.
 
@@ -158,6 +158,22 @@ fn transmission_upload_limit(tr: &TransmissionSeeder, t: &Torrent, kb_per_s: Opt
 
 #[test]
 fn tui_downloads_pauses_drops_and_quits_cleanly() {
+    tui_scenario(false);
+}
+
+/// The same session, also requiring that the peer the user dropped stays away for the
+/// cool-down the log promises ("dropped ADDR (may return after 60s)").
+#[test]
+#[ignore = "engine: a dropped peer comes straight back as an incoming connection \
+            (libtorrent redials from a new port and keeps uploading; on_incoming only \
+            refuses banned peers, not dropped ones in their cool-down)"]
+fn dropped_peer_stays_away_during_its_cool_down() {
+    tui_scenario(true);
+}
+
+/// The whole session. With `strict_drop`, after completion also asserts that libtorrent
+/// sent nothing after the drop and no second libtorrent connection appeared.
+fn tui_scenario(strict_drop: bool) {
     require_loopback_only();
     let _swarm = swarm_lock();
     let started = Instant::now();
@@ -363,7 +379,8 @@ fn tui_downloads_pauses_drops_and_quits_cleanly() {
     sleep(Duration::from_millis(1200));
     let lt_up_at_drop = lt.uploaded();
 
-    // 5. Transmission alone, unthrottled, finishes the download.
+    // 5. Transmission, unthrottled, finishes the download (libtorrent should stay away for
+    // its cool-down, but today it dials back in: see the ignored test).
     transmission_upload_limit(&tr, &t, None);
     let screen = pane.wait_for("the download to complete", DOWNLOAD_TIMEOUT, context, |s| {
         let state = header(s, 0);
@@ -383,11 +400,22 @@ fn tui_downloads_pauses_drops_and_quits_cleanly() {
     for row in peer_rows(&screen) {
         eprintln!("  {}", row.trim_end());
     }
-    eprintln!(
-        "libtorrent uploaded {} B by the drop, {} B by completion",
-        lt_up_at_drop,
-        lt.uploaded()
-    );
+    let lt_up_at_end = lt.uploaded();
+    eprintln!("libtorrent uploaded {lt_up_at_drop} B by the drop, {lt_up_at_end} B by completion");
+    if strict_drop {
+        let lt_ip = format!("{}:", lt_addr.ip());
+        let returned: Vec<&str> = peer_rows(&screen)
+            .into_iter()
+            .skip(2)
+            .filter(|l| l.contains(&lt_ip) && !has_addr(l, &lt_addr) && !l.starts_with(" ▸"))
+            .collect();
+        assert!(
+            returned.is_empty() && lt_up_at_end <= lt_up_at_drop + (1 << 20),
+            "the dropped libtorrent peer came back: it uploaded {} B after the drop; \
+             rows {returned:#?}\n{screen}",
+            lt_up_at_end.saturating_sub(lt_up_at_drop)
+        );
+    }
 
     // Quit: exit status 0 within seconds, normal screen, cooked terminal.
     pane.keys(&["q"]);

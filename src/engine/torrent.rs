@@ -242,6 +242,7 @@ async fn run(
         listen_port: AtomicU16::new(0),
         picker: Mutex::new(picker),
         storage,
+        write_lock: Mutex::new(()),
         paused: AtomicBool::new(false),
         downloaded: AtomicU64::new(0),
         uploaded: AtomicU64::new(0),

@@ -481,7 +481,7 @@ for phase, desc in phases:
 
 res = {c: rows.get(("resume", "big", c), []) for c in ("ttui", "sha1sum")}
 if res["ttui"] and res["sha1sum"]:
-    print("\n-- resume check: complete 1 GiB file, page cache warm")
+    print("\n-- resume check: complete %s, page cache warm" % label["big"])
     print("%-11s %9s %7s %9s" % ("", "wall s", "CPU s", "RSS MiB"))
     m = {}
     for c in ("ttui", "sha1sum"):

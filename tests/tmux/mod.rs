@@ -7,10 +7,11 @@
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const POLL: Duration = Duration::from_millis(100);
 
@@ -19,20 +20,30 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 pub struct Tmux {
     socket: String,
     target: String,
+    /// The server's socket file and pid, to clean up after it: tmux leaves the file behind.
+    socket_path: Option<PathBuf>,
+    server_pid: Option<u32>,
 }
 
 impl Tmux {
     /// Starts a detached session of `width`×`height` running `shell_command` (given to
     /// `sh -c` by tmux). No config file is read (`-f /dev/null`).
     pub fn start(width: u16, height: u16, shell_command: &str) -> Tmux {
+        // The pid alone is not unique: inside tests/run.sh's pid namespace every test binary
+        // is pid 1, while /tmp/tmux-UID is shared with the host.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let socket = format!(
-            "ttui-e2e-{}-{}",
+            "ttui-e2e-{}-{nanos}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let tmux = Tmux {
+        let mut tmux = Tmux {
             socket,
             target: "e2e".into(),
+            socket_path: None,
+            server_pid: None,
         };
         let (w, h) = (width.to_string(), height.to_string());
         tmux.run(&[
@@ -46,6 +57,8 @@ impl Tmux {
             &h,
             shell_command,
         ]);
+        tmux.socket_path = Some(PathBuf::from(tmux.format("#{socket_path}")));
+        tmux.server_pid = tmux.format("#{pid}").parse().ok();
         // Keep the pane (and its last screen) if the shell dies, so a failure can show it.
         tmux.run(&["set-option", "-t", "e2e", "remain-on-exit", "on"]);
         tmux
@@ -147,7 +160,29 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         // Only this socket's server: the pane's processes get SIGHUP with it.
         let _ = self.try_run(&["kill-server"]);
+        // Wait (bounded) for the server to go, then remove the socket file it leaves.
+        if let Some(pid) = self.server_pid {
+            let start = Instant::now();
+            while process_alive(pid) && start.elapsed() < Duration::from_secs(3) {
+                sleep(Duration::from_millis(20));
+            }
+        }
+        if let Some(path) = &self.socket_path {
+            if path.file_name().is_some_and(|n| n == self.socket.as_str()) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
     }
+}
+
+/// Running or sleeping, not gone or a zombie (the daemonised server's parent may be a
+/// namespace's pid 1 that never reaps it).
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X')
+    })
 }
 
 /// What the terminal shows for one cell, as far as these tests care.
