@@ -164,9 +164,6 @@ fn tui_downloads_pauses_drops_and_quits_cleanly() {
 /// The same session, also requiring that the peer the user dropped stays away for the
 /// cool-down the log promises ("dropped ADDR (may return after 60s)").
 #[test]
-#[ignore = "engine: a dropped peer comes straight back as an incoming connection \
-            (libtorrent redials from a new port and keeps uploading; on_incoming only \
-            refuses banned peers, not dropped ones in their cool-down)"]
 fn dropped_peer_stays_away_during_its_cool_down() {
     tui_scenario(true);
 }
@@ -379,8 +376,8 @@ fn tui_scenario(strict_drop: bool) {
     sleep(Duration::from_millis(1200));
     let lt_up_at_drop = lt.uploaded();
 
-    // 5. Transmission, unthrottled, finishes the download (libtorrent should stay away for
-    // its cool-down, but today it dials back in: see the ignored test).
+    // 5. Transmission, unthrottled, finishes the download (libtorrent stays away for its
+    // cool-down, even when it dials back in from a new port: checked with `strict_drop`).
     transmission_upload_limit(&tr, &t, None);
     let screen = pane.wait_for("the download to complete", DOWNLOAD_TIMEOUT, context, |s| {
         let state = header(s, 0);

@@ -565,7 +565,8 @@ async fn demo_main(args: &DemoArgs, dir: &Path, procs: &mut Procs) -> Result<i32
 
     // 6. The download.
     let download = dir.join("download");
-    let log_path = dir.join("ttui.log");
+    // The usual log file, not the temp dir: the log should outlive the demo it explains.
+    let log_path = crate::cli::default_log_path();
     crate::cli::init_logging(&log_path).map_err(DemoError::Setup)?;
     let opts = Options {
         output: download,

@@ -284,6 +284,8 @@ struct PeerEntry {
     stage_since: Instant,
     attempts: u32,
     retry_at: Option<Instant>,
+    /// Dropped by the user: not dialed and not accepted before this.
+    cool_until: Option<Instant>,
     banned: bool,
     hash_failures: u32,
     handshake_time: Option<Duration>,
@@ -310,6 +312,7 @@ impl PeerEntry {
             stage_since: now,
             attempts: 0,
             retry_at: Some(now),
+            cool_until: None,
             banned: false,
             hash_failures: 0,
             handshake_time: None,
@@ -538,6 +541,7 @@ impl Coordinator {
                 if let Some(p) = self.peers.get_mut(&addr) {
                     p.send(PeerCmd::Disconnect(PeerEnd::DroppedByUser));
                     p.retry_at = Some(now + DROP_COOL_DOWN);
+                    p.cool_until = Some(now + DROP_COOL_DOWN);
                     if !p.is_active() {
                         p.end = Some(PeerEnd::DroppedByUser);
                     }
@@ -736,11 +740,14 @@ impl Coordinator {
         now: Instant,
     ) {
         let active = self.peers.values().filter(|p| p.is_active()).count();
-        let banned_ip = self
-            .peers
-            .values()
-            .any(|p| p.banned && p.addr.ip() == addr.ip() && p.peer_id == Some(hs.peer_id));
-        if active >= self.opts.max_peers || banned_ip || hs.peer_id == self.shared.our_id {
+        // A banned or recently dropped peer that dials back from another port stays out: the
+        // user said so, and the cool-down promised in the log holds for incoming connections
+        // too. Matched by IP, as other clients do: libtorrent sends a new random peer id on
+        // every connection, so the id cannot recognise it.
+        let refused = self.peers.values().any(|p| {
+            p.addr.ip() == addr.ip() && (p.banned || p.cool_until.is_some_and(|t| t > now))
+        });
+        if active >= self.opts.max_peers || refused || hs.peer_id == self.shared.our_id {
             return;
         }
         if self
@@ -1065,8 +1072,8 @@ impl Coordinator {
                 end: p.end.clone(),
                 since: now.duration_since(p.stage_since),
                 flags: p.live.flags(),
-                down_rate: p.down.rate(),
-                up_rate: p.up.rate(),
+                down_rate: if p.is_active() { p.down.rate() } else { 0.0 },
+                up_rate: if p.is_active() { p.up.rate() } else { 0.0 },
                 downloaded: p.past_down + p.live.downloaded.load(Ordering::Relaxed),
                 uploaded: p.past_up + p.live.uploaded.load(Ordering::Relaxed),
                 progress: p.live.pieces.load(Ordering::Relaxed) as f32 / n as f32,

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Regenerates every PNG in screenshots/ from the real binary: `ttui demo` runs in a private
+# tmux server, is driven with send-keys, and each screen is captured with its colours
+# (capture-pane -e), turned into HTML by aha and photographed by headless Chromium.
+#
+#   tests/screenshots.sh                 # builds target/release/ttui first
+#   TTUI_BIN=path/to/ttui tests/screenshots.sh
+#
+# Everything runs on 127.0.0.x (the demo's swarm). Output: screenshots/{main,availability,
+# help,paused,probe}.png. Takes about 1–2 minutes after the build.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT="$ROOT/screenshots"
+COLS=160
+ROWS=48
+# DejaVu Sans Mono: advance width 1233/2048 em; its box-drawing glyphs span exactly
+# ascent+descent (1901+483)/2048 em, so that line-height makes vertical lines join.
+FONT_PX=14
+CELL_W=$(awk -v p=$FONT_PX 'BEGIN { print p * 1233 / 2048 }')
+LINE_H=$(awk -v p=$FONT_PX 'BEGIN { print p * (1901 + 483) / 2048 }')
+PAD=10
+
+log() { printf '[shots %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- tools -------------------------------------------------------------------------------
+missing=()
+command -v tmux >/dev/null || missing+=(tmux)
+command -v aha >/dev/null || missing+=(aha)
+command -v chromium >/dev/null || missing+=(chromium)
+fc-list 2>/dev/null | grep -qi 'DejaVu Sans Mono' || missing+=(fonts-dejavu-core)
+if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [[ -n "${TTUI_BIN:-}" ]]; then
+    BIN=$(realpath "$TTUI_BIN")
+else
+    log "cargo build --release --bin ttui"
+    (cd "$ROOT" && cargo build --release --bin ttui)
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ttui"
+fi
+[[ -x "$BIN" ]] || die "no executable at $BIN"
+
+# --- private tmux server, cleaned up on every exit ------------------------------------------
+WORK=$(mktemp -d /tmp/ttui-shots.XXXXXX)
+SOCK="ttui-shots-$$"
+tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+CHROME_PID=
+cleanup() {
+    local rc=$?
+    if [[ -n "$CHROME_PID" ]]; then kill "$CHROME_PID" 2>/dev/null || true; fi
+    if tm has-session -t shots 2>/dev/null; then
+        # q lets the demo stop its seeders and remove its directory; the server goes after.
+        tm send-keys -t shots:0 q 2>/dev/null || true
+        for _ in $(seq 1 40); do
+            tm list-panes -t shots:0 -F '#{pane_dead}' 2>/dev/null | grep -q 1 && break
+            sleep 0.25
+        done
+    fi
+    tm kill-server 2>/dev/null || true
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# `ttui` on PATH, so the probe screenshot shows a plain command line.
+mkdir -p "$WORK/bin"
+ln -s "$BIN" "$WORK/bin/ttui"
+
+# --- capture helpers -------------------------------------------------------------------------
+plain() { tm capture-pane -p -t "$1"; }
+
+# Waits (bounded) until `$2` — a bash condition over $screen — holds for pane $1.
+wait_for() {
+    local pane=$1 cond=$2 limit=$3 what=$4 i
+    for ((i = 0; i < limit * 4; i++)); do
+        screen=$(plain "$pane")
+        if eval "$cond"; then return 0; fi
+        if tm list-panes -t "$pane" -F '#{pane_dead}' | grep -q 1; then
+            plain "$pane" >&2
+            die "the program in $pane exited while waiting for $what"
+        fi
+        sleep 0.25
+    done
+    plain "$pane" >&2
+    die "timed out after ${limit}s waiting for $what"
+}
+
+# shot PANE NAME TITLE: pane contents (colours kept) → HTML → screenshots/NAME.png, with the
+# window sized to the text (trailing blank lines and columns dropped).
+shot() {
+    local pane=$1 name=$2 title=$3
+    local ansi="$WORK/$name.ansi" html="$WORK/$name.html"
+    tm capture-pane -e -p -t "$pane" >"$ansi"
+    # Size from the uncoloured text: last non-blank row, widest row (display width).
+    local text rows cols
+    text=$(plain "$pane")
+    rows=$(printf '%s\n' "$text" | awk 'NF { last = NR } END { print last + 0 }')
+    cols=$(printf '%s\n' "$text" | sed 's/[[:space:]]*$//' | LC_ALL=C.UTF-8 wc -L)
+    ((rows > 0)) || die "$name: empty screen"
+    head -n "$rows" "$ansi" >"$ansi.trim"
+    {
+        cat <<EOF
+<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>$title</title>
+<style>
+  html, body { margin: 0; background: #101010; }
+  pre { margin: 0; padding: ${PAD}px; color: #d0d0d0; background: #101010;
+        font-family: 'DejaVu Sans Mono', monospace; font-size: ${FONT_PX}px;
+        line-height: ${LINE_H}px; font-variant-ligatures: none; white-space: pre; }
+</style></head><body><pre>
+EOF
+        # aha's named colours are the harsh CSS ones; map them to a softer xterm-like palette.
+        aha --no-header <"$ansi.trim" | sed \
+            -e 's/color:black;/color:#101010;/g' \
+            -e 's/color:red;/color:#e05561;/g' \
+            -e 's/color:green;/color:#73c936;/g' \
+            -e 's/color:olive;/color:#d7b84a;/g' \
+            -e 's/color:blue;/color:#4f8fe6;/g' \
+            -e 's/color:purple;/color:#c678dd;/g' \
+            -e 's/color:teal;/color:#3fb8c4;/g' \
+            -e 's/color:gray;/color:#c0c0c0;/g' \
+            -e 's/color:dimgray;/color:#7a7a7a;/g' \
+            -e 's/filter: contrast(70%) brightness(190%);//g' \
+            -e 's/color:white;/color:#e8e8e8;/g'
+        echo '</pre></body></html>'
+    } >"$html"
+    local w h
+    w=$(awk -v c="$cols" -v cw="$CELL_W" -v p=$PAD 'BEGIN { printf "%d", c * cw + 2 * p + 2 }')
+    h=$(awk -v r="$rows" -v lh="$LINE_H" -v p=$PAD 'BEGIN { printf "%d", r * lh + 2 * p + 1 }')
+    local profile="$WORK/chrome-$name"
+    mkdir -p "$profile"
+    # Background + wait so the trap can kill it if it hangs; timeout bounds it anyway.
+    timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+        --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
+        --force-device-scale-factor=1 --user-data-dir="$profile" \
+        --screenshot="$OUT/$name.png" --window-size="$w,$h" "file://$html" \
+        >"$WORK/chrome-$name.log" 2>&1 &
+    CHROME_PID=$!
+    wait "$CHROME_PID" || { cat "$WORK/chrome-$name.log" >&2; die "chromium failed for $name"; }
+    CHROME_PID=
+    [[ -s "$OUT/$name.png" ]] || die "no $OUT/$name.png"
+    log "$name.png (${cols}x${rows} cells, ${w}x${h} px)"
+}
+
+# The first percentage on the screen is the overall progress (header gauge).
+progress() { grep -oE '[0-9]+(\.[0-9])?%' <<<"$screen" | head -n1 | cut -d. -f1 | tr -d '%'; }
+
+mkdir -p "$OUT"
+START=$(date +%s)
+
+# --- 1–4: the TUI --------------------------------------------------------------------------
+log "starting ttui demo in tmux -L $SOCK"
+tm new-session -d -x "$COLS" -y "$ROWS" -s shots -n demo \
+    "cd '$WORK' && exec env -u COLORTERM TERM=xterm-256color '$BIN' demo --size-mib 64 --seconds 90 2>'$WORK/demo.err'"
+tm set-option -t shots remain-on-exit on
+D=shots:0
+
+# Mid-download, with the hostile peers already failed and the good ones connected.
+wait_for "$D" '
+    p=$(progress); p=${p:-0}
+    failed=$(grep -c "failed:" <<<"$screen" || true)
+    conn=$(grep -c " connected " <<<"$screen" || true)
+    ((p >= 35 && failed >= 3 && conn >= 4))' 240 "35% progress and failed peers"
+p=$(progress)
+((p <= 60)) || log "warning: progress already ${p}% when captured"
+shot "$D" main "ttui demo"
+
+tm send-keys -t "$D" v
+wait_for "$D" 'grep -q "avail (v)" <<<"$screen"' 10 "the availability view"
+sleep 0.5
+shot "$D" availability "ttui demo: piece availability"
+tm send-keys -t "$D" v
+
+tm send-keys -t "$D" '?'
+wait_for "$D" 'grep -q "ttui help" <<<"$screen"' 10 "the help overlay"
+sleep 0.5
+shot "$D" help "ttui demo: help"
+tm send-keys -t "$D" '?'
+wait_for "$D" '! grep -q "ttui help" <<<"$screen"' 10 "the help overlay to close"
+
+tm send-keys -t "$D" p
+paused_at=$(date +%s)
+# Paused: the header says so and the download rate has decayed to zero.
+wait_for "$D" 'grep -q "paused" <<<"$screen" && sed -n 3p <<<"$screen" | grep -q "↓ 0 B/s"' 30 "the rate to reach 0 after pause"
+log "the header rate read 0 B/s $(($(date +%s) - paused_at))s after p"
+shot "$D" paused "ttui demo: paused"
+
+# --- 5: ttui probe against the same swarm ---------------------------------------------------
+# The tracker knows the demo's fake seeders; the peers the demo hands the downloader directly
+# (the other clients, the broken ones, the closed port, the ttui seeder) are given with --peer.
+# Their addresses come from the demo's stderr.
+demo_dir=$(sed -n 's/^demo dir: //p' "$WORK/demo.err" | head -n1)
+[[ -n "$demo_dir" && -f "$demo_dir/ttui-demo.torrent" ]] || die "no demo torrent (see $WORK/demo.err)"
+extra=()
+while read -r addr; do extra+=(--peer "$addr"); done < <(
+    grep -E '(wrong info hash|garbage|silent) peer on|(libtorrent|aria2|Transmission|closed port|ttui seeder) on' "$WORK/demo.err" |
+        grep -oE '127\.0\.0\.[0-9]+:[0-9]+'
+)
+((${#extra[@]} >= 6)) || die "expected peers in the demo's output (see $WORK/demo.err)"
+tm new-window -t shots -n probe \
+    "cd '$demo_dir' && exec env -u COLORTERM TERM=xterm-256color PATH='$WORK/bin:$PATH' PS1='\$ ' bash --norc --noprofile -i"
+P=shots:probe
+wait_for "$P" 'grep -q "^\$" <<<"$screen"' 10 "the shell prompt"
+tm send-keys -t "$P" -l "ttui probe ttui-demo.torrent ${extra[*]}"
+tm send-keys -t "$P" Enter
+wait_for "$P" 'grep -q "peers answered the handshake" <<<"$screen"' 60 "ttui probe"
+# Wait for the next prompt so the picture ends like a terminal does.
+wait_for "$P" '[[ $(grep -c "^\\$" <<<"$screen") -ge 2 ]]' 10 "the prompt after probe"
+shot "$P" probe "ttui probe"
+
+log "done in $(($(date +%s) - START))s: $(cd "$OUT" && ls ./*.png | tr '\n' ' ')"
