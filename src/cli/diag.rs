@@ -46,8 +46,17 @@ async fn announce_all(meta: &Metainfo, port: u16) -> (Vec<SocketAddr>, Vec<Strin
     for (url, r) in urls.iter().zip(results) {
         match r {
             Ok(resp) => {
-                lines.push(format!("{url}: {} peers", resp.peers.len()));
-                peers.extend(resp.peers);
+                // The tracker may list our own announce: a loopback address with the port we
+                // reported is us, not a peer.
+                let others: Vec<SocketAddr> = resp
+                    .peers
+                    .into_iter()
+                    .filter(|a| {
+                        !(a.port() == port && (a.ip().is_loopback() || a.ip().is_unspecified()))
+                    })
+                    .collect();
+                lines.push(format!("{url}: {} peers", others.len()));
+                peers.extend(others);
                 stopped.push(url.clone());
             }
             Err(e) => lines.push(format!("{url}: {e}")),

@@ -27,7 +27,7 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct DownloadArgs {
-    /// The .torrent file to download.
+    /// The .torrent file (or a magnet link) to download.
     pub torrent: Option<PathBuf>,
     /// Directory the torrent's files are written to.
     #[arg(short, long, default_value = ".")]

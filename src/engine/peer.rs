@@ -40,6 +40,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// hundreds of MB/s on a low-latency link while keeping memory bounded.
 const MAX_PIPELINE: usize = 256;
 const MIN_PIPELINE: usize = 16;
+/// Where a new connection starts, before its rate is known: deep enough that a fast peer is
+/// not held back in its first second, shallow enough to cost a slow one little.
+const START_PIPELINE: usize = 64;
 /// Most of their requests we queue for upload; beyond it they are rejected (fast extension) or
 /// the peer is dropped.
 const MAX_UPLOAD_QUEUE: usize = 500;
@@ -283,7 +286,7 @@ impl PeerTask {
             stale: VecDeque::new(),
             uploads: VecDeque::new(),
             reqq: MAX_PIPELINE,
-            depth: MIN_PIPELINE,
+            depth: START_PIPELINE,
             rate: 0.0,
             window_bytes: 0,
             window_start: Instant::now(),
@@ -750,7 +753,7 @@ impl Session {
             self.push(&Message::KeepAlive);
         }
         let dt = now.duration_since(self.window_start).as_secs_f64();
-        if dt >= 1.0 {
+        if dt >= 0.5 {
             let sample = self.window_bytes as f64 / dt;
             self.rate = if self.rate == 0.0 {
                 sample

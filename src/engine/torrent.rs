@@ -250,7 +250,7 @@ async fn run(
         events: events_tx,
     });
     let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started);
-    if let Some(l) = &listener {
+    if let Some(l) = listener.first() {
         let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
         shared.listen_port.store(port, Ordering::Relaxed);
         c.snap.listen_port = port;
@@ -421,13 +421,15 @@ impl Coordinator {
 
     async fn main_loop(
         mut self,
-        listener: Option<TcpListener>,
+        listeners: Vec<TcpListener>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut events: mpsc::UnboundedReceiver<Event>,
         snapshots: watch::Sender<Arc<Snapshot>>,
     ) -> Outcome {
-        let listener_task =
-            listener.map(|l| tokio::spawn(accept_loop(l, Arc::clone(&self.shared))));
+        let listener_tasks: Vec<_> = listeners
+            .into_iter()
+            .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&self.shared))))
+            .collect();
         let (tracker_upd_tx, mut tracker_upd) = mpsc::channel(64);
         let mut tracker_task = None;
         if self.opts.use_trackers && !self.meta.trackers.is_empty() {
@@ -480,7 +482,7 @@ impl Coordinator {
         for p in self.peers.values() {
             p.send(PeerCmd::Disconnect(PeerEnd::Shutdown));
         }
-        if let Some(l) = listener_task {
+        for l in listener_tasks {
             l.abort();
         }
         if let Some(tx) = self.tracker_tx.take() {
@@ -499,8 +501,13 @@ impl Coordinator {
                 _ => break,
             }
         }
-        let storage = Arc::clone(&self.shared.storage);
-        let _ = tokio::task::spawn_blocking(move || storage.flush()).await;
+        // Every piece went to the kernel when it was verified, so a killed process loses
+        // nothing; syncing to the device is only worth its cost (one fdatasync per file) when
+        // the user stops us, not when a headless download simply ends.
+        if outcome == Outcome::Quit {
+            let storage = Arc::clone(&self.shared.storage);
+            let _ = tokio::task::spawn_blocking(move || storage.flush()).await;
+        }
         if let Outcome::Failed(msg) = &outcome {
             self.snap.state = TorrentState::Error(msg.clone());
         }
@@ -841,8 +848,6 @@ impl Coordinator {
         if let Some(tx) = &self.tracker_tx {
             let _ = tx.try_send(TrackerCommand::Completed);
         }
-        let storage = Arc::clone(&self.shared.storage);
-        tokio::task::spawn_blocking(move || storage.flush());
         for p in self.peers.values() {
             if p.is_active() && p.live.pieces.load(Ordering::Relaxed) == n {
                 p.send(PeerCmd::Disconnect(PeerEnd::NotNeeded));
@@ -1120,8 +1125,9 @@ pub fn human(bytes: u64) -> String {
     humansize::format_size(bytes, humansize::BINARY)
 }
 
-/// Binds the peer port: the one asked for, else the next few, else any free one.
-async fn bind_listener(opts: &Options) -> (Option<TcpListener>, (LogLevel, String)) {
+/// Binds the peer port: the one asked for, else the next few, else any free one. With the
+/// default "any" address, the same port is also bound on IPv6 when the machine has it.
+async fn bind_listener(opts: &Options) -> (Vec<TcpListener>, (LogLevel, String)) {
     let ports: Vec<u16> = if opts.port == 0 {
         vec![0]
     } else {
@@ -1134,24 +1140,42 @@ async fn bind_listener(opts: &Options) -> (Option<TcpListener>, (LogLevel, Strin
         match TcpListener::bind(SocketAddr::new(opts.bind, port)).await {
             Ok(l) => {
                 let port = l.local_addr().map(|a| a.port()).unwrap_or(port);
-                return (
-                    Some(l),
-                    (
-                        LogLevel::Info,
-                        format!("listening for peers on port {port}"),
-                    ),
-                );
+                let mut listeners = vec![l];
+                let mut text = format!("listening for peers on port {port}");
+                if opts.bind == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+                    match bind_v6_only(port) {
+                        Ok(l6) => {
+                            listeners.push(l6);
+                            text.push_str(" (IPv4 and IPv6)");
+                        }
+                        Err(e) => tracing::info!("no IPv6 listener: {e}"),
+                    }
+                }
+                return (listeners, (LogLevel::Info, text));
             }
             Err(e) => last_err = e.to_string(),
         }
     }
     (
-        None,
+        Vec::new(),
         (
             LogLevel::Warn,
             format!("cannot listen for peers: {last_err}"),
         ),
     )
+}
+
+/// An IPv6-only socket, so it can share the port with the IPv4 listener whatever the
+/// `net.ipv6.bindv6only` setting is.
+fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+    s.set_only_v6(true)?;
+    s.set_reuse_address(true)?;
+    s.bind(&SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), port).into())?;
+    s.listen(128)?;
+    s.set_nonblocking(true)?;
+    TcpListener::from_std(s.into())
 }
 
 /// Accepts incoming connections; each is handshaken in its own task and handed to the
