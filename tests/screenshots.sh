@@ -206,19 +206,19 @@ while read -r addr; do extra+=(--peer "$addr"); done < <(
 tm new-window -t shots -n probe \
     "cd '$demo_dir' && exec env -u COLORTERM TERM=xterm-256color PATH='$WORK/bin:$PATH' PS1='\$ ' PS2='  ' bash --norc --noprofile -i"
 P=shots:probe
-wait_for "$P" 'grep -q "^\$" <<<"$screen"' 10 "the shell prompt"
+wait_for "$P" '[[ $screen == "\$"* ]]' 10 "the shell prompt"
 # Typed as continuation lines, three peers each, so the terminal never wraps mid-address.
 cmd_lines=("ttui probe ttui-demo.torrent")
 for ((i = 0; i < ${#extra[@]}; i += 6)); do cmd_lines+=("${extra[*]:i:6}"); done
 for ((i = 0; i < ${#cmd_lines[@]}; i++)); do
     line=${cmd_lines[i]}
     ((i + 1 < ${#cmd_lines[@]})) && line+=' \'
-    tm send-keys -t "$P" -l "$line"
+    tm send-keys -t "$P" -l -- "$line"
     tm send-keys -t "$P" Enter
 done
 wait_for "$P" 'grep -q "peers answered the handshake" <<<"$screen"' 60 "ttui probe"
 # Wait for the next prompt so the picture ends like a terminal does.
-wait_for "$P" '[[ $(grep -c "^\\$" <<<"$screen") -ge 2 ]]' 10 "the prompt after probe"
+wait_for "$P" '[[ $(grep -cE "^[$]( |$)" <<<"$screen") -ge 2 ]]' 10 "the prompt after probe"
 shot "$P" probe "ttui probe"
 
 log "done in $(($(date +%s) - START))s: $(cd "$OUT" && ls ./*.png | tr '\n' ' ')"

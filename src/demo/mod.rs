@@ -361,12 +361,13 @@ async fn demo_main(args: &DemoArgs, dir: &Path, procs: &mut Procs) -> Result<i32
     let mut ready = Vec::new();
     for s in real {
         let up = match s.rpc {
-            // No TCP probe for Transmission: it takes one connection per IP, and the probe's
-            // half-open handshake from 127.0.0.1 would make it refuse the real download.
+            // No TCP probe for Transmission: it takes one pending handshake per IP, and a
+            // probe's connection from 127.0.0.1 would make it refuse the real download.
             Some(rpc) => procs::wait_transmission_seeding(
                 procs,
                 dir,
                 rpc,
+                s.addr,
                 &meta.info_hash_hex(),
                 Duration::from_secs(30),
             ),

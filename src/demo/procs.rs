@@ -455,12 +455,16 @@ fn run_bounded(
     result
 }
 
-/// Waits (bounded) until Transmission has checked the data and seeds: dialed earlier, it
-/// accepts the TCP connection but closes it during the handshake.
+/// Waits (bounded) until Transmission has checked the data, seeds, and listens on its peer
+/// port: dialed earlier, it accepts the TCP connection but closes it during the handshake.
+/// Nothing here connects to the peer port: Transmission 3.00 keeps one pending incoming
+/// handshake per IP, and while one from 127.0.0.1 is open (up to its 30 s handshake timeout)
+/// it closes every other connection from 127.0.0.1 at once, which is the download's address.
 pub fn wait_transmission_seeding(
     procs: &mut Procs,
     dir: &Path,
     rpc: SocketAddr,
+    peer: SocketAddr,
     info_hash_hex: &str,
     limit: Duration,
 ) -> Result<(), DemoError> {
@@ -477,20 +481,50 @@ pub fn wait_transmission_seeding(
             Duration::from_secs(5),
         )?;
         let out = std::fs::read_to_string(&log).unwrap_or_default();
-        if out.contains("Percent Done: 100%")
-            && (out.contains("State: Seeding") || out.contains("State: Idle"))
-        {
+        let seeding = out.contains("Percent Done: 100%")
+            && (out.contains("State: Seeding") || out.contains("State: Idle"));
+        // RPC answers even when the peer port could not be bound (another process took the
+        // port between free_port and the daemon's bind); unknown counts as listening.
+        let listening = tcp_listening(peer).unwrap_or(true);
+        if seeding && listening {
             return Ok(());
         }
         procs.check_cancel()?;
         if start.elapsed() > limit {
-            return Err(DemoError::NotReady(
-                "transmission-daemon".into(),
-                "not seeding yet".into(),
-            ));
+            let why = if seeding {
+                format!("not listening on {peer}")
+            } else {
+                "not seeding yet".into()
+            };
+            return Err(DemoError::NotReady("transmission-daemon".into(), why));
         }
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// Whether a TCP socket listens on `addr`, read from /proc/net/tcp (no connection made);
+/// None when that table cannot be read or `addr` is not IPv4.
+fn tcp_listening(addr: SocketAddr) -> Option<bool> {
+    let SocketAddr::V4(v4) = addr else {
+        return None;
+    };
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    // The kernel prints the address as the native-endian u32 of its network-order bytes.
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_ne_bytes(v4.ip().octets()),
+        v4.port()
+    );
+    const LISTEN: &str = "0A";
+    Some(table.lines().skip(1).any(|line| {
+        let mut fields = line.split_whitespace();
+        let (Some(_), Some(l), Some(_), Some(st)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return false;
+        };
+        l == local && st == LISTEN
+    }))
 }
 
 fn last_line(path: &Path) -> String {

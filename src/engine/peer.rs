@@ -725,6 +725,18 @@ impl Session {
             }
             PeerCmd::Pause => {
                 self.paused = true;
+                // Cancel what is queued at the peer, or it keeps sending for seconds (a
+                // throttled peer holds many of our requests) and the pause does not show.
+                for r in self.in_flight.iter() {
+                    encode_into(
+                        &Message::Cancel {
+                            index: r.index,
+                            begin: r.begin,
+                            length: r.length,
+                        },
+                        &mut self.out,
+                    );
+                }
                 self.release_all();
                 self.set_interest(false);
                 if !self.flags.am_choking {

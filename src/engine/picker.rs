@@ -362,6 +362,23 @@ impl Picker {
     /// peer and has the requested length.
     pub fn block_received(&mut self, r: BlockRef, data: Bytes, conn: u64) -> Received {
         let nblocks = self.blocks_in(r.index);
+        // A late block for a piece that went back to the pool (its requests were released)
+        // is still good data: take it rather than throw it away.
+        if !self.partial.contains_key(&r.index)
+            && r.index < self.num_pieces()
+            && !self.have.get(r.index)
+            && !self.hashing.contains(&r.index)
+        {
+            self.partial.insert(
+                r.index,
+                Partial {
+                    blocks: vec![Block::Missing; nblocks as usize],
+                    data: vec![None; nblocks as usize],
+                    received: 0,
+                    contributors: Vec::new(),
+                },
+            );
+        }
         let Some(p) = self.partial.get_mut(&r.index) else {
             return Received::Duplicate;
         };
@@ -539,6 +556,23 @@ mod tests {
             .iter()
             .filter(|r| r.index != failed)
             .all(|r| again.contains(r)));
+    }
+
+    #[test]
+    fn a_late_block_of_a_released_piece_is_kept() {
+        let mut p = Picker::new(2, 32 * 1024, 64 * 1024, Bitfield::new(2));
+        let mut out = Vec::new();
+        p.pick(&Bitfield::full(2), 1, &|_| false, &mut out);
+        p.release(out.clone());
+        p.debug_check();
+        assert!(matches!(
+            p.block_received(out[0], data(out[0].length), 1),
+            Received::Stored
+        ));
+        p.debug_check();
+        let mut states = Vec::new();
+        p.piece_states(&mut states);
+        assert_eq!(states[out[0].index as usize], PieceState::InFlight);
     }
 
     #[test]

@@ -164,6 +164,19 @@ impl Theme {
     pub fn selected(&self) -> Style {
         Style::new().add_modifier(Modifier::REVERSED)
     }
+    /// The selected table row: one neutral bar across the whole row whatever the peer's state,
+    /// so a selected failed peer does not read as an alert. Cell colours (red state text,
+    /// green rates) still show on top of the grey. Without colour, reverse video does it.
+    pub fn selected_row(&self) -> Style {
+        if self.color {
+            Style::new()
+                .fg(Color::White)
+                .bg(Color::DarkGray)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+        }
+    }
 }
 
 impl Default for Theme {
@@ -246,6 +259,9 @@ pub struct App {
     pub selected: Option<PeerAddr>,
     /// Row index of the selection, used when the selected peer vanishes from the list.
     selected_row: usize,
+    /// False until the user moves the selection: until then it stays on the top row, whoever
+    /// is there (at startup the first peer listed is often one that has just failed).
+    selection_moved: bool,
     /// Log lines scrolled up from the newest (0 = follow the tail).
     pub log_scroll: usize,
     /// Piece map cursor (cell index) when the piece pane has focus.
@@ -283,6 +299,7 @@ impl App {
             help_open: false,
             selected: None,
             selected_row: 0,
+            selection_moved: false,
             log_scroll: 0,
             piece_cursor: 0,
             history: History::default(),
@@ -362,6 +379,14 @@ impl App {
     /// Keeps a valid selection: the same peer if still listed, else the row at the same
     /// position, else nothing (empty list).
     fn fix_selection(&mut self) {
+        if !self.selection_moved {
+            self.selected = None;
+            self.selected_row = 0;
+            if !self.order.is_empty() {
+                self.select_row(0);
+            }
+            return;
+        }
         if let Some(pos) = self.selected_position() {
             self.selected_row = pos;
             return;
@@ -392,6 +417,7 @@ impl App {
         if self.order.is_empty() {
             return;
         }
+        self.selection_moved = true;
         let cur = self.selected_position().unwrap_or(0) as isize;
         let last = self.order.len() as isize - 1;
         self.select_row((cur + delta).clamp(0, last) as usize);
@@ -494,8 +520,14 @@ impl App {
             Action::Down => self.move_selection(1),
             Action::PageUp => self.move_selection(-page),
             Action::PageDown => self.move_selection(page),
-            Action::Home => self.select_row(0),
-            Action::End => self.select_row(self.order.len().saturating_sub(1)),
+            Action::Home => {
+                self.selection_moved = true;
+                self.select_row(0);
+            }
+            Action::End => {
+                self.selection_moved = true;
+                self.select_row(self.order.len().saturating_sub(1));
+            }
             _ => {}
         }
     }
@@ -658,6 +690,38 @@ mod tests {
         app.on_snapshot(snap(peers, TorrentState::Downloading, 2));
         assert_eq!(app.selected, Some(addr(1)));
         assert_eq!(app.selected_position(), Some(0));
+    }
+
+    #[test]
+    fn selection_stays_on_top_row_until_the_user_moves_it() {
+        let mut app = App::new(PathBuf::new(), Theme::plain());
+        let peers = vec![
+            peer(1, PeerStage::Failed, 0.0),
+            peer(2, PeerStage::Connected, 0.0),
+        ];
+        // Equal rates: connected sorts above failed.
+        app.on_snapshot(snap(peers, TorrentState::Downloading, 1));
+        assert_eq!(app.selected, Some(addr(2)));
+        // A faster newcomer takes the top row and the untouched cursor goes with the row.
+        let peers = vec![
+            peer(1, PeerStage::Failed, 0.0),
+            peer(2, PeerStage::Connected, 0.0),
+            peer(3, PeerStage::Connected, 50.0),
+        ];
+        app.on_snapshot(snap(peers.clone(), TorrentState::Downloading, 2));
+        assert_eq!(app.selected, Some(addr(3)));
+        app.update(Action::CycleSort);
+        app.update(Action::CycleSort);
+        app.update(Action::CycleSort);
+        assert_eq!(app.sort, SortKey::Address);
+        assert_eq!(app.selected, Some(addr(1)), "top row of the new order");
+        // Once moved, it follows the peer.
+        app.update(Action::Down);
+        assert_eq!(app.selected, Some(addr(2)));
+        app.update(Action::CycleSort);
+        assert_eq!(app.selected, Some(addr(2)));
+        app.on_snapshot(snap(peers, TorrentState::Downloading, 3));
+        assert_eq!(app.selected, Some(addr(2)));
     }
 
     #[test]

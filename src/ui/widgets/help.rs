@@ -4,13 +4,13 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::engine::api::{Snapshot, TorrentState};
 use crate::ui::app::{App, Theme};
 
 use super::pieces::{SYM_FAILED, SYM_IN_FLIGHT, SYM_MISSING, SYM_VERIFIED};
-use super::{clean, put_line, span};
+use super::{clean, ellipsize, put_line, span};
 
 pub const KEYS: &[(&str, &str)] = &[
     ("p / space", "pause or resume the torrent"),
@@ -27,6 +27,29 @@ pub const KEYS: &[(&str, &str)] = &[
     ("?", "this help; Esc or ? closes it"),
     ("q  Ctrl-C", "quit (tells the tracker we stopped)"),
 ];
+
+/// The flag letters in two padded columns, one letter per line, so no line runs into the next
+/// at 80 columns: first letter (download side), second letter (upload side).
+const FLAG_ROWS: &[(&str, &str)] = &[
+    (
+        "D they unchoke us, we want data",
+        "U we unchoke them, they want data",
+    ),
+    (
+        "d they choke us, we want data",
+        "u we choke them, they want data",
+    ),
+    (
+        "K they unchoke us, want nothing",
+        "? we unchoke them, want nothing",
+    ),
+    (
+        ". they choke us, want nothing",
+        ". we choke them, want nothing",
+    ),
+];
+/// Width of the first flag column, indent included.
+const COL: usize = 37;
 
 fn hint<'a>(key: &'a str, what: &'a str, theme: &Theme) -> [Span<'a>; 3] {
     [
@@ -106,43 +129,44 @@ pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
         .collect();
     lines.push(Line::default());
     lines.push(Line::from(vec![
-        span("Peer flags  ", bold),
-        Span::raw("download side, then upload side"),
+        span(format!("{:<COL$}", "Peer flags: download"), bold),
+        span("upload", bold),
     ]));
-    lines.push(Line::from(
-        "  D they unchoke us, we want data   d we want data, they choke us",
-    ));
-    lines.push(Line::from(
-        "  K they unchoke us, we want nothing . they choke us, we want nothing",
-    ));
-    lines.push(Line::from(
-        "  U we unchoke them, they want data u they want data, we choke them",
-    ));
-    lines.push(Line::from("  ? we unchoke them, they want nothing"));
+    for (down, up) in FLAG_ROWS {
+        lines.push(Line::from(vec![
+            Span::raw(format!("  {down:<w$}", w = COL - 2)),
+            Span::raw(*up),
+        ]));
+    }
     lines.push(Line::from(vec![
         span("Pieces  ", bold),
         span(SYM_VERIFIED.to_string(), theme.verified()),
-        Span::raw(" have  "),
+        Span::raw(" have     "),
         span(SYM_IN_FLIGHT.to_string(), theme.in_flight()),
-        Span::raw(" in flight  "),
+        Span::raw(" in flight     "),
         span(SYM_MISSING.to_string(), theme.missing()),
-        Span::raw(" missing  "),
-        span(SYM_FAILED.to_string(), theme.failed()),
-        Span::raw(" failed hash, refetching  ░▒▓ part done"),
+        Span::raw(" missing"),
     ]));
     lines.push(Line::from(vec![
+        Span::raw("        "),
+        span(SYM_FAILED.to_string(), theme.failed()),
+        Span::raw(" failed hash, refetching     "),
+        span("░▒▓", theme.verified()),
+        Span::raw(" group partly done"),
+    ]));
+    // No wrapping: a long path is cut rather than pushing the box past 80×24.
+    let path = clean(&app.log_path.display().to_string()).into_owned();
+    let room = usize::from(w.saturating_sub(2)).saturating_sub(10);
+    lines.push(Line::from(vec![
         span("Log file  ", bold),
-        Span::raw(clean(&app.log_path.display().to_string()).into_owned()),
+        Span::raw(ellipsize(&path, room).into_owned()),
     ]));
     let block = Block::new()
         .borders(Borders::ALL)
         .border_style(theme.accent())
         .title(Line::from(" ttui help ").style(theme.title(true)))
         .title_bottom(Line::from(" Esc or ? to close ").style(theme.dim()));
-    Paragraph::new(lines)
-        .block(block)
-        .wrap(Wrap { trim: false })
-        .render(popup, buf);
+    Paragraph::new(lines).block(block).render(popup, buf);
 }
 
 #[cfg(test)]
@@ -162,5 +186,22 @@ mod tests {
             assert!(t.contains(k), "missing key {k}:\n{t}");
         }
         assert!(t.contains("/var/log/ttui-test.log"), "{t}");
+        // Everything fits at 80×24 without wrapping: the last flag row, the second pieces
+        // line and the log line are all there, each on its own row.
+        let r = crate::ui::widgets::test_util::rows(&buf);
+        assert!(
+            r.iter()
+                .any(|l| l.contains("D they unchoke us, we want data")
+                    && l.contains("U we unchoke them, they want data")),
+            "{t}"
+        );
+        assert!(
+            r.iter().any(|l| l.contains(". they choke us, want nothing")
+                && l.contains(". we choke them, want nothing")),
+            "{t}"
+        );
+        assert!(t.contains("░▒▓ group partly done"), "{t}");
+        assert!(r[22].contains("Log file"), "{t}");
+        assert!(r[23].contains("Esc or ? to close"), "{t}");
     }
 }

@@ -197,7 +197,16 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         .map(|c| c.chars().count())
         .max()
         .unwrap_or(0)
-        .clamp(6, if wide { 24 } else { 17 });
+        .clamp(
+            6,
+            if huge {
+                32
+            } else if wide {
+                24
+            } else {
+                17
+            },
+        );
 
     // Fixed columns: marker, address, client, [state], flags, down, up, have, req, got, sent.
     let rate_w = if wide { 9 } else { 6 };
@@ -213,13 +222,29 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         fixed.extend([9, 9]);
         header.extend(["Got", "Sent"]);
     }
-    // The state column takes what is left; its text is cut with "…" to fit.
+    // The state column gets what its longest visible text needs (cut with "…" when even that
+    // does not fit). Room beyond that widens the right-aligned numeric columns a little, which
+    // spreads the slack as even gaps instead of one wide hole after State; anything still
+    // left goes back to State.
     let spacing = fixed.len() as u16;
-    let state_w = usize::from(
+    let state_room = usize::from(
         inner
             .width
             .saturating_sub(fixed.iter().sum::<u16>() + spacing),
     );
+    let state_need = visible
+        .iter()
+        .map(|p| state_text(p).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(12);
+    let numeric = 4..fixed.len();
+    let spare = state_room.saturating_sub(state_need);
+    let pad = (spare / numeric.len().max(1)).min(4) as u16;
+    for w in fixed.get_mut(numeric.clone()).unwrap_or_default() {
+        *w += pad;
+    }
+    let state_w = state_room.saturating_sub(usize::from(pad) * numeric.len());
     let mut widths: Vec<Constraint> = fixed.iter().map(|&w| Constraint::Length(w)).collect();
     widths.insert(3, Constraint::Fill(1));
     let header_row = Row::new(header.into_iter().enumerate().map(|(i, h)| {
@@ -305,8 +330,9 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
                     Style::new()
                 };
                 if is_sel {
+                    // Unfocused, the ▸ marker and bold keep the place without a bar.
                     style = if focused {
-                        theme.selected()
+                        theme.selected_row()
                     } else {
                         style.add_modifier(Modifier::BOLD)
                     };

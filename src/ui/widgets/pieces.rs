@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use crate::engine::api::{PieceState, Snapshot};
@@ -33,6 +33,9 @@ pub struct CellStats {
     /// Fewest connected peers holding any piece in the cell (the bottleneck).
     pub min_avail: u16,
     pub max_avail: u16,
+    /// Fewest connected peers holding a piece of the cell we do not have yet (`u16::MAX` when
+    /// we have them all): what the availability view shows.
+    pub min_avail_needed: u16,
 }
 
 /// Pieces in cell `cell` of `cells` when `n` pieces are spread evenly (sizes differ by ≤ 1).
@@ -60,6 +63,13 @@ pub fn cell_stats(snap: &Snapshot, range: Range<usize>) -> CellStats {
         counts[i] += 1;
     }
     let avail = snap.availability.get(range).unwrap_or(&[]);
+    let min_avail_needed = pieces
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| **p != PieceState::Verified)
+        .map(|(i, _)| avail.get(i).copied().unwrap_or(0))
+        .min()
+        .unwrap_or(u16::MAX);
     CellStats {
         total: pieces.len() as u32,
         in_flight: counts[1],
@@ -67,6 +77,7 @@ pub fn cell_stats(snap: &Snapshot, range: Range<usize>) -> CellStats {
         failed: counts[3],
         min_avail: avail.iter().copied().min().unwrap_or(0),
         max_avail: avail.iter().copied().max().unwrap_or(0),
+        min_avail_needed,
     }
 }
 
@@ -109,15 +120,46 @@ pub fn state_symbol(s: &CellStats, theme: &Theme) -> (char, Style) {
     }
 }
 
-/// Availability view: how many connected peers hold the rarest piece of the cell.
+/// Availability bands: symbol, colour and legend label. Each band has its own glyph so the view
+/// reads without colour, and its own colour so ▓ and █ are not told apart by shape alone.
+const AVAIL_BANDS: [(char, Color, &str); 5] = [
+    (SYM_MISSING, Color::Red, "0"),
+    ('░', Color::Yellow, "1"),
+    ('▒', Color::Cyan, "2-3"),
+    ('▓', Color::Green, "4-7"),
+    ('█', Color::Blue, "8+"),
+];
+
+fn avail_band(peers: u16) -> (char, Color) {
+    let i = match peers {
+        0 => 0,
+        1 => 1,
+        2..=3 => 2,
+        4..=7 => 3,
+        _ => 4,
+    };
+    let (sym, color, _) = AVAIL_BANDS[i];
+    (sym, color)
+}
+
+/// Availability view: how many connected peers hold the rarest piece of the cell that we still
+/// need. Cells we have entirely are drawn dim (band of their rarest piece), so what stands out
+/// is the rare pieces still to fetch.
 pub fn avail_symbol(s: &CellStats, theme: &Theme) -> (char, Style) {
-    match s.min_avail {
-        0 => (SYM_MISSING, theme.failed()),
-        1 => ('░', theme.warn()),
-        2..=3 => ('▒', theme.accent()),
-        4..=7 => ('▓', theme.verified()),
-        _ => ('█', theme.verified()),
+    if s.total > 0 && s.min_avail_needed == u16::MAX {
+        let (sym, _) = avail_band(s.min_avail);
+        return (sym, theme.dim());
     }
+    let (sym, color) = avail_band(s.min_avail_needed);
+    let style = theme.fg(color);
+    (
+        sym,
+        if color == Color::Red {
+            style.add_modifier(Modifier::BOLD)
+        } else {
+            style
+        },
+    )
 }
 
 pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
@@ -131,6 +173,12 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     // The title needs the verified count, which the grid pass below gathers for free; the
     // pane's inner area does not depend on its title.
     let inner = pane(Line::default(), focused, theme).inner(area);
+    // One column in from the edge, like every other pane's content.
+    let inner = Rect {
+        x: inner.x.saturating_add(1),
+        width: inner.width.saturating_sub(1),
+        ..inner
+    };
     let grid_h = if inner.height >= 2 {
         inner.height - 1
     } else {
@@ -207,19 +255,16 @@ fn legend<'a>(view: PieceView, theme: &Theme) -> Vec<Span<'a>> {
             span(SYM_FAILED.to_string(), theme.failed()),
             Span::raw("bad hash"),
         ],
-        PieceView::Availability => vec![
-            Span::raw("peers with it: "),
-            span(SYM_MISSING.to_string(), theme.failed()),
-            Span::raw("0 "),
-            span("░", theme.warn()),
-            Span::raw("1 "),
-            span("▒", theme.accent()),
-            Span::raw("2-3 "),
-            span("▓", theme.verified()),
-            Span::raw("4-7 "),
-            span("█", theme.verified()),
-            Span::raw("8+"),
-        ],
+        PieceView::Availability => {
+            let mut spans = vec![Span::raw("peers: ")];
+            for (sym, color, label) in AVAIL_BANDS {
+                spans.push(span(sym.to_string(), theme.fg(color)));
+                spans.push(Span::raw(format!("{label} ")));
+            }
+            spans.push(span("dim", theme.dim()));
+            spans.push(Span::raw("=have"));
+            spans
+        }
     }
 }
 
@@ -302,16 +347,16 @@ mod tests {
         let mut app = App::new(PathBuf::new(), Theme::plain());
         app.on_snapshot(s.clone());
         let fresh = rows(&draw(&s, &app, 30, 6)); // learns the grid size; no cache yet
-        assert!(app.piece_stats_for(&s, 120).is_none());
+        assert!(app.piece_stats_for(&s, 116).is_none());
         app.on_snapshot(s.clone());
         assert!(
-            app.piece_stats_for(&s, 120).is_some(),
+            app.piece_stats_for(&s, 116).is_some(),
             "cache built for the known grid"
         );
         assert_eq!(rows(&draw(&s, &app, 30, 6)), fresh);
         let other = snapshot(vec![PieceState::Missing; 1000], vec![0; 1000]);
         assert!(
-            app.piece_stats_for(&other, 120).is_none(),
+            app.piece_stats_for(&other, 116).is_none(),
             "never used for another snapshot"
         );
     }
@@ -338,13 +383,13 @@ mod tests {
         let buf = draw(&s, &app, 40, 3);
         let r = rows(&buf);
         assert!(r[0].contains("Pieces 1/4"), "{r:?}");
-        assert_eq!(&r[1].chars().take(4).collect::<String>(), "·↓█✗");
+        assert_eq!(&r[1].chars().take(5).collect::<String>(), " ·↓█✗");
         assert!(
             r[2].contains("have") && r[2].contains("active") && r[2].contains("bad hash"),
             "{r:?}"
         );
         assert_eq!(
-            buf.cell((1, 1)).map(|c| c.fg),
+            buf.cell((2, 1)).map(|c| c.fg),
             Some(ratatui::style::Color::Yellow)
         );
         let plain = App::new(PathBuf::new(), Theme::plain());
@@ -366,11 +411,11 @@ mod tests {
             vec![],
         );
         let app = App::new(PathBuf::new(), Theme::plain());
-        let r = rows(&draw(&s, &app, 2, 3));
-        assert_eq!(r[1], "░✗");
+        let r = rows(&draw(&s, &app, 3, 3));
+        assert_eq!(r[1], " ░✗");
         let s = snapshot(vec![Verified, Verified, Verified, InFlight], vec![]);
-        let r = rows(&draw(&s, &app, 1, 3));
-        assert_eq!(r[1], "▓");
+        let r = rows(&draw(&s, &app, 2, 3));
+        assert_eq!(r[1], " ▓");
     }
 
     #[test]
@@ -380,7 +425,38 @@ mod tests {
         app.update(crate::ui::Action::TogglePieceView);
         let r = rows(&draw(&s, &app, 40, 3));
         assert!(r[0].contains("avail (v)"), "{r:?}");
-        assert!(r[1].starts_with("·░▒▓█"), "{r:?}");
+        assert!(r[1].starts_with(" ·░▒▓█"), "{r:?}");
+    }
+
+    #[test]
+    fn availability_view_dims_what_we_have_and_colours_each_band() {
+        use PieceState::*;
+        let s = snapshot(
+            vec![Missing, Missing, Missing, Missing, Verified, Verified],
+            vec![0, 1, 5, 12, 0, 12],
+        );
+        let mut app = App::new(PathBuf::new(), Theme::colored());
+        app.update(crate::ui::Action::TogglePieceView);
+        let buf = draw(&s, &app, 40, 3);
+        let r = rows(&buf);
+        assert!(r[1].starts_with(" ·░▓█·█"), "{r:?}");
+        let cell = |x: u16| buf.cell((x, 1)).cloned().expect("cell");
+        let colours: Vec<_> = (1..5).map(|x| cell(x).fg).collect();
+        let mut distinct = colours.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 4, "one colour per band: {colours:?}");
+        assert_ne!(cell(3).fg, cell(4).fg, "▓ and █ differ in colour");
+        for x in [5, 6] {
+            assert!(
+                cell(x).modifier.contains(Modifier::DIM),
+                "pieces we have are dimmed"
+            );
+        }
+        assert!(!cell(4).modifier.contains(Modifier::DIM));
+        // A group shows the rarest piece we still need, not one we already have.
+        let s = snapshot(vec![Verified, Missing], vec![0, 5]);
+        let r = rows(&draw(&s, &app, 2, 3));
+        assert_eq!(r[1], " ▓");
     }
 
     #[test]
@@ -389,11 +465,11 @@ mod tests {
         let mut app = App::new(PathBuf::new(), Theme::plain());
         app.on_snapshot(s.clone());
         app.update(crate::ui::Action::FocusNext);
-        draw(&s, &app, 50, 3); // learn the grid: 50 cells of 2 pieces
+        draw(&s, &app, 51, 3); // learn the grid: 50 cells of 2 pieces
         app.update(crate::ui::Action::Right);
-        let r = rows(&draw(&s, &app, 50, 3));
+        let r = rows(&draw(&s, &app, 51, 3));
         assert!(
-            r[2].starts_with("pieces 2–3: 2/2 have, on 2 peers"),
+            r[2].starts_with(" pieces 2–3: 2/2 have, on 2 peers"),
             "{r:?}"
         );
     }

@@ -1,6 +1,8 @@
 //! Down and up rate over the last minutes: a chart when there is room, sparklines when not.
 //! Current and peak values are written out, so the graph never has to be read for numbers.
 
+use std::time::Duration;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -11,7 +13,7 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Sparkline, Widget};
 use crate::engine::api::Snapshot;
 use crate::ui::app::{App, HISTORY_LEN};
 
-use super::{fmt_bytes, fmt_rate, put_line, rate_u64, render_pane, span};
+use super::{fmt_duration, fmt_rate, put_line, rate_u64, render_pane, span};
 
 /// Below this many rows the axes would eat the plot; use sparklines instead.
 const CHART_MIN_HEIGHT: u16 = 8;
@@ -19,11 +21,17 @@ const CHART_MIN_HEIGHT: u16 = 8;
 pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let h = &app.history;
-    let minutes = HISTORY_LEN / 60;
+    // The x-axis spans the samples we have (up to the five minutes kept), so a young session
+    // fills the plot instead of hugging its right edge.
+    let end = h.down().last().map_or(snap.elapsed.as_secs_f64(), |p| p.0);
+    let first = h.down().first().map_or(end, |p| p.0);
+    let span_s = (end - first).clamp(1.0, HISTORY_LEN as f64);
+    let start = end - span_s;
+    let span_label = fmt_duration(Duration::from_secs_f64(span_s.round()));
     let inner = render_pane(
         area,
         buf,
-        Line::from(format!(" Throughput, last {minutes} min ")),
+        Line::from(format!(" Throughput, last {span_label} ")),
         false,
         theme,
     );
@@ -84,9 +92,9 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         height: inner.height - 1,
         ..inner
     };
-    let end = h.down().last().map_or(snap.elapsed.as_secs_f64(), |p| p.0);
-    let start = end - HISTORY_LEN as f64;
-    let top = (h.peak_down().max(h.peak_up()) * 1.1).max(1024.0);
+    // The peak of what is on screen: the history is the visible window, so an early spike
+    // stops setting the scale once it ages out.
+    let top = nice_ceiling(h.peak_down().max(h.peak_up()) * 1.05);
     let datasets = vec![
         Dataset::default()
             .name("down")
@@ -94,10 +102,10 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             .graph_type(GraphType::Line)
             .style(theme.down())
             .data(h.down()),
-        // A different marker keeps the two lines apart without colour.
+        // Big dots would drown the line; colour and the legend tell the two apart.
         Dataset::default()
             .name("up")
-            .marker(Marker::Dot)
+            .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(theme.up())
             .data(h.up()),
@@ -106,13 +114,13 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         .x_axis(
             Axis::default()
                 .bounds([start, end])
-                .labels([Line::from(format!("-{minutes}m")), Line::from("now")])
+                .labels([Line::from(format!("-{span_label}")), Line::from("now")])
                 .style(theme.dim()),
         )
         .y_axis(
             Axis::default()
                 .bounds([0.0, top])
-                .labels([Line::from("0"), Line::from(fmt_bytes(top as u64))])
+                .labels([Line::from("0"), Line::from(fmt_rate(top))])
                 .style(theme.dim()),
         )
         // The legend line above says the same, with numbers.
@@ -121,6 +129,22 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             ratatui::layout::Constraint::Length(0),
         ));
     chart.render(plot, buf);
+}
+
+/// The next 1, 2 or 5 × 10^n KiB/MiB/GiB… per second at or above `rate` (at least 1 KiB/s), so
+/// the axis label is a round number like "2 MiB/s".
+fn nice_ceiling(rate: f64) -> f64 {
+    const STEPS: [f64; 9] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0];
+    let rate = if rate.is_finite() { rate.max(0.0) } else { 0.0 };
+    let mut unit = 1024.0;
+    // Bounded: 1024^6 B/s is past anything a link carries.
+    for _ in 0..6 {
+        if let Some(m) = STEPS.iter().find(|&&m| m * unit >= rate) {
+            return m * unit;
+        }
+        unit *= 1024.0;
+    }
+    rate
 }
 
 fn sparkline(
@@ -206,6 +230,33 @@ mod tests {
     }
 
     #[test]
+    fn axis_top_is_round() {
+        assert_eq!(nice_ceiling(0.0), 1024.0);
+        assert_eq!(nice_ceiling(1500.0), 2048.0);
+        assert_eq!(nice_ceiling(300.0 * 1024.0), 500.0 * 1024.0);
+        assert_eq!(nice_ceiling(600.0 * 1024.0), 1024.0 * 1024.0);
+        assert_eq!(nice_ceiling(4.2 * 1024.0 * 1024.0), 5.0 * 1024.0 * 1024.0);
+        assert_eq!(nice_ceiling(f64::NAN), 1024.0);
+    }
+
+    #[test]
+    fn plot_fills_the_width_from_the_first_sample() {
+        let (app, snap) = app_with_history();
+        let area = Rect::new(0, 0, 80, 14);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, &snap, &app);
+        let r = rows(&buf);
+        let braille = |c: char| ('\u{2801}'..='\u{28ff}').contains(&c);
+        // The leftmost column holding a braille dot is near the y-axis, not at the far right.
+        let first_col = r
+            .iter()
+            .filter_map(|l| l.chars().position(braille))
+            .min()
+            .expect("a line is drawn");
+        assert!(first_col < 20, "{r:#?}");
+    }
+
+    #[test]
     fn big_pane_draws_chart_with_axes() {
         let (app, snap) = app_with_history();
         let area = Rect::new(0, 0, 80, 14);
@@ -217,7 +268,13 @@ mod tests {
             "{r:?}"
         );
         let all = r.join("\n");
-        assert!(all.contains("now") && all.contains("-5m"), "{all}");
+        // 60 samples: the axis spans them, not a fixed five minutes.
+        assert!(r[0].contains("Throughput, last 59s"), "{r:?}");
+        assert!(all.contains("now") && all.contains("-59s"), "{all}");
+        assert!(
+            all.contains("5 MiB/s"),
+            "y-axis is a rate, rounded up: {all}"
+        );
         assert!(
             all.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
             "braille line drawn:\n{all}"
