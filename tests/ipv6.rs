@@ -1,4 +1,5 @@
-//! Seeding listens on IPv6 as well as IPv4 (same port), where the machine has IPv6.
+//! Addresses: seeding listens on IPv6 as well as IPv4 (same port), and `--bind` is the source of
+//! outgoing connections.
 
 mod common;
 
@@ -56,5 +57,72 @@ fn seeds_over_ipv6_and_ipv4_on_one_port() {
         run.assert_success(peer);
         assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
     }
+    drop(seeder);
+}
+
+/// `--bind` is the source of outgoing connections too, not only the listening address: the
+/// seeder's log names the downloader by the address it was told to bind.
+#[test]
+fn outgoing_connections_come_from_the_bind_address() {
+    let fx = Fixture::single_file("bind.bin", 3 << 20, 62, 18);
+    let port = free_port();
+    let log = fx.dir.path().join("seeder.log");
+    let (data, torrent, port_arg, log_arg) = (
+        fx.data_dir.display().to_string(),
+        fx.torrent.path.display().to_string(),
+        port.to_string(),
+        log.display().to_string(),
+    );
+    let mut seeder = Ttui::spawn([
+        "seed",
+        &torrent,
+        "-o",
+        &data,
+        "--headless",
+        "--no-trackers",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port_arg,
+        "--log-file",
+        &log_arg,
+    ]);
+    seeder.wait_for_stdout("ttui to seed", Duration::from_secs(60), |s| {
+        s.contains("seeding")
+    });
+    let out = fx.dir.path().join("out");
+    let (out_arg, peer) = (out.display().to_string(), format!("127.0.0.1:{port}"));
+    let run = Ttui::run(
+        [
+            torrent.as_str(),
+            "--headless",
+            "-o",
+            &out_arg,
+            "--port",
+            "0",
+            "--no-trackers",
+            "--bind",
+            "127.0.0.9",
+            "--peer",
+            &peer,
+        ],
+        DOWNLOAD_TIMEOUT,
+    );
+    run.assert_success("download bound to 127.0.0.9");
+    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
+    // The seeder logs the downloader's departure; allow it a moment to be written.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut text = String::new();
+    while std::time::Instant::now() < deadline {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("disconnected") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        text.contains("127.0.0.9:"),
+        "seeder never saw 127.0.0.9:\n{text}"
+    );
     drop(seeder);
 }

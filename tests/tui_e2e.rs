@@ -356,9 +356,11 @@ fn tui_scenario(strict_drop: bool) {
         "could not select the libtorrent peer\n{screen}"
     );
     let pen = pane.capture_styled().pen_at("", &format!("▸ {lt_text}"));
+    // The ▸ marker says which row is selected; the row is also set apart (reversed, or bold
+    // on a highlight background).
     assert!(
-        pen.is_some_and(|p| p.reverse),
-        "the selected row is drawn reversed, got {pen:?}"
+        pen.is_some_and(|p| p.reverse || p.bold),
+        "the selected row is not highlighted, got {pen:?}"
     );
     pane.keys(&["d"]);
     let screen = pane.wait_for(

@@ -99,7 +99,8 @@ pub struct ProbeResult {
 /// within a moment, else from its peer id.
 pub async fn probe_one(meta: &Metainfo, addr: SocketAddr) -> ProbeResult {
     let t0 = Instant::now();
-    let result = match connect_and_handshake(addr, meta.info_hash, our_peer_id(), || {}).await {
+    let result = match connect_and_handshake(addr, None, meta.info_hash, our_peer_id(), || {}).await
+    {
         Err(e) => Err(e),
         Ok((mut stream, hs, _)) => {
             let took = t0.elapsed();

@@ -81,7 +81,7 @@ pub fn metainfo_from_info(info: &[u8], magnet: &Magnet) -> Result<Metainfo, Stri
 }
 
 async fn from_peer(addr: SocketAddr, magnet: &Magnet, our_id: [u8; 20]) -> Result<Vec<u8>, String> {
-    let (stream, hs, _) = connect_and_handshake(addr, magnet.info_hash, our_id, || {})
+    let (stream, hs, _) = connect_and_handshake(addr, None, magnet.info_hash, our_id, || {})
         .await
         .map_err(|e| e.to_string())?;
     if !hs.supports_extensions() {

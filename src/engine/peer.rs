@@ -120,14 +120,31 @@ pub async fn read_handshake(stream: &mut TcpStream) -> Result<Handshake, PeerEnd
 }
 
 /// Connects and exchanges handshakes; used by the engine and by `ttui handshake` / `probe`.
+/// `local` binds the outgoing socket to that address first (the `--bind` address), when it is
+/// of the peer's family.
 pub async fn connect_and_handshake(
     addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
     info_hash: [u8; 20],
     our_id: [u8; 20],
     mut on_connected: impl FnMut(),
 ) -> Result<(TcpStream, Handshake, Duration), PeerEnd> {
     let t0 = Instant::now();
-    let mut stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+    let connect = async {
+        match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
+            None => TcpStream::connect(addr).await,
+            Some(ip) => {
+                let socket = if addr.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()?
+                } else {
+                    tokio::net::TcpSocket::new_v6()?
+                };
+                socket.bind(SocketAddr::new(ip, 0))?;
+                socket.connect(addr).await
+            }
+        }
+    };
+    let mut stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Err(_) => return Err(PeerEnd::ConnectTimeout),
         Ok(Err(e)) => return Err(io_end(&e, false)),
         Ok(Ok(s)) => s,
@@ -210,12 +227,18 @@ impl PeerTask {
     async fn outgoing(&mut self) -> PeerEnd {
         self.stage(PeerStage::Connecting);
         let (conn, shared) = (self.conn, Arc::clone(&self.shared));
-        let connect = connect_and_handshake(self.addr, shared.info_hash, shared.our_id, || {
-            shared.send(Event::Stage {
-                conn,
-                stage: PeerStage::Handshaking,
-            })
-        });
+        let connect = connect_and_handshake(
+            self.addr,
+            shared.bind,
+            shared.info_hash,
+            shared.our_id,
+            || {
+                shared.send(Event::Stage {
+                    conn,
+                    stage: PeerStage::Handshaking,
+                })
+            },
+        );
         // A user's drop or quit must not wait for a slow connect. Other commands can wait:
         // the session starts from the shared state (pause flag, our pieces) and the choker
         // repeats its decisions.

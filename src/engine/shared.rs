@@ -113,6 +113,8 @@ pub(crate) struct Shared {
     /// The raw `info` dictionary, for peers that fetch metadata from us (BEP 9).
     pub info_bytes: Bytes,
     pub our_id: [u8; 20],
+    /// Source address for outgoing connections (`--bind`), when one was given.
+    pub bind: Option<std::net::IpAddr>,
     pub listen_port: AtomicU16,
     pub picker: Mutex<Picker>,
     pub storage: Arc<Storage>,

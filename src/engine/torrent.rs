@@ -239,6 +239,7 @@ async fn run(
         info_hash: meta.info_hash,
         info_bytes: meta.info_bytes.clone(),
         our_id: peer_id::our_peer_id(),
+        bind: (!opts.bind.is_unspecified()).then_some(opts.bind),
         listen_port: AtomicU16::new(0),
         picker: Mutex::new(picker),
         storage,
