@@ -165,13 +165,13 @@ impl Theme {
         Style::new().add_modifier(Modifier::REVERSED)
     }
     /// The selected table row: one neutral bar across the whole row whatever the peer's state,
-    /// so a selected failed peer does not read as an alert. Cell colours (red state text,
-    /// green rates) still show on top of the grey. Without colour, reverse video does it.
+    /// so a selected failed peer does not read as an alert (the row's cells drop their own
+    /// colours under it). Without colour, reverse video does it.
     pub fn selected_row(&self) -> Style {
         if self.color {
             Style::new()
                 .fg(Color::White)
-                .bg(Color::DarkGray)
+                .bg(Color::Blue)
                 .add_modifier(Modifier::BOLD)
         } else {
             Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)

@@ -223,9 +223,9 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         header.extend(["Got", "Sent"]);
     }
     // The state column gets what its longest visible text needs (cut with "…" when even that
-    // does not fit). Room beyond that widens the right-aligned numeric columns a little, which
-    // spreads the slack as even gaps instead of one wide hole after State; anything still
-    // left goes back to State.
+    // does not fit). Room beyond that first widens the address, client and numeric columns by
+    // up to six cells each, which spreads the slack as even gaps instead of one wide hole
+    // after State; anything still left goes back to State.
     let spacing = fixed.len() as u16;
     let state_room = usize::from(
         inner
@@ -238,13 +238,16 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         .max()
         .unwrap_or(0)
         .max(12);
-    let numeric = 4..fixed.len();
+    // Address, client, then everything after the flags.
+    let padded: Vec<usize> = [1, 2].into_iter().chain(4..fixed.len()).collect();
     let spare = state_room.saturating_sub(state_need);
-    let pad = (spare / numeric.len().max(1)).min(4) as u16;
-    for w in fixed.get_mut(numeric.clone()).unwrap_or_default() {
-        *w += pad;
+    let pad = (spare / padded.len()).min(6) as u16;
+    for &i in &padded {
+        if let Some(w) = fixed.get_mut(i) {
+            *w += pad;
+        }
     }
-    let state_w = state_room.saturating_sub(usize::from(pad) * numeric.len());
+    let state_w = state_room.saturating_sub(usize::from(pad) * padded.len());
     let mut widths: Vec<Constraint> = fixed.iter().map(|&w| Constraint::Length(w)).collect();
     widths.insert(3, Constraint::Fill(1));
     let header_row = Row::new(header.into_iter().enumerate().map(|(i, h)| {
@@ -265,6 +268,10 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             .enumerate()
             .map(|(i, ((p, addr), client))| {
                 let is_sel = selected_pos == Some(offset + i);
+                // The bar's own colours win over the cells' (red on blue would not read);
+                // the detail line below still spells out the selected peer's state.
+                let bar = is_sel && focused;
+                let paint = |style: Style| if bar { Style::new() } else { style };
                 let connected = p.stage == PeerStage::Connected;
                 let [dc, uc] = flag_code(&p.flags);
                 let flags = if connected {
@@ -272,14 +279,18 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
                         span(
                             dc.to_string(),
                             if dc == 'D' {
-                                theme.down()
+                                paint(theme.down())
                             } else {
                                 Style::new()
                             },
                         ),
                         span(
                             uc.to_string(),
-                            if uc == 'U' { theme.up() } else { Style::new() },
+                            if uc == 'U' {
+                                paint(theme.up())
+                            } else {
+                                Style::new()
+                            },
                         ),
                     ])
                 } else {
@@ -295,10 +306,11 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
                     Cell::from(if is_sel { "▸" } else { " " }),
                     Cell::from(ellipsize(&addr, addr_w).into_owned()),
                     Cell::from(ellipsize(&client, client_w).into_owned()),
-                    Cell::from(ellipsize(&state_text(p), state_w).into_owned()).style(state_style),
+                    Cell::from(ellipsize(&state_text(p), state_w).into_owned())
+                        .style(paint(state_style)),
                     Cell::from(flags),
-                    rate_cell(p.down_rate, theme.down(), wide),
-                    rate_cell(p.up_rate, theme.up(), wide),
+                    rate_cell(p.down_rate, paint(theme.down()), wide),
+                    rate_cell(p.up_rate, paint(theme.up()), wide),
                     right(if connected {
                         format!("{:.0}%", (p.progress.clamp(0.0, 1.0) * 100.0).floor())
                     } else {
@@ -331,7 +343,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
                 };
                 if is_sel {
                     // Unfocused, the ▸ marker and bold keep the place without a bar.
-                    style = if focused {
+                    style = if bar {
                         theme.selected_row()
                     } else {
                         style.add_modifier(Modifier::BOLD)
@@ -614,6 +626,78 @@ mod tests {
         let r = rows(&render_app(&app, &s, 80, 8));
         assert!(r[6].starts_with("▸ 127.0.0.30:51413"), "{r:?}");
         assert!(r[2].starts_with("  127.0.0.26:"), "{r:?}");
+    }
+
+    #[test]
+    fn selected_row_is_one_neutral_bar_whatever_the_state() {
+        let s = snapshot(vec![
+            peer(2, PeerStage::Failed, Some(PeerEnd::Refused), None, 0.0),
+            peer(3, PeerStage::Connected, None, Some("aria2"), 0.0),
+        ]);
+        for theme in [Theme::colored(), Theme::plain()] {
+            let mut app = App::new(PathBuf::new(), theme);
+            app.on_snapshot(s.clone());
+            let buf = render_app(&app, &s, 100, 8);
+            let r = rows(&buf);
+            assert!(r[2].starts_with("▸ 127.0.0.3"), "top row selected: {r:?}");
+            let bg = |x: u16, y: u16| buf.cell((x, y)).map(|c| (c.bg, c.modifier));
+            // Every cell of the selected row, gaps included, carries the same background.
+            let (sel_bg, sel_mod) = bg(0, 2).expect("cell");
+            for x in 0..100 {
+                assert_eq!(bg(x, 2).map(|b| b.0), Some(sel_bg), "x={x}");
+            }
+            if theme.color {
+                assert_eq!(sel_bg, ratatui::style::Color::Blue);
+            } else {
+                assert!(sel_mod.contains(Modifier::REVERSED));
+            }
+            // Moving onto the failed peer gives it the same bar, not a red one.
+            app.update(crate::ui::Action::Down);
+            let buf = render_app(&app, &s, 100, 8);
+            assert_eq!(buf.cell((0, 3)).map(|c| c.bg), Some(sel_bg));
+            assert_eq!(buf.cell((40, 3)).map(|c| c.bg), Some(sel_bg));
+            let state_x = rows(&buf)[3].find("failed").expect("state text") as u16;
+            let state_x = rows(&buf)[3][..usize::from(state_x)].chars().count() as u16;
+            assert_eq!(
+                buf.cell((state_x, 3)).map(|c| c.fg),
+                Some(if theme.color {
+                    ratatui::style::Color::White
+                } else {
+                    ratatui::style::Color::Reset
+                }),
+                "no red text on the bar"
+            );
+            assert_ne!(
+                buf.cell((40, 2)).map(|c| c.bg),
+                Some(sel_bg).filter(|_| theme.color)
+            );
+        }
+    }
+
+    #[test]
+    fn spare_width_does_not_all_go_to_state() {
+        let s = snapshot(vec![
+            peer(
+                2,
+                PeerStage::Connected,
+                None,
+                Some("Transmission 3.00"),
+                2048.0,
+            ),
+            peer(3, PeerStage::Failed, Some(PeerEnd::Refused), None, 0.0),
+        ]);
+        let mut app = App::new(PathBuf::new(), Theme::plain());
+        app.on_snapshot(s.clone());
+        let r = rows(&render_app(&app, &s, 160, 8));
+        let state = r[1].find("State").expect("State header");
+        let flg = r[1].find("Flg").expect("Flg header");
+        let longest = "failed: connection refused".len();
+        assert!(
+            flg - state <= longest + 16,
+            "State column {} wide for {longest} of text: {r:#?}",
+            flg - state
+        );
+        assert!(r[1].trim_end().ends_with("Sent"), "{r:#?}");
     }
 
     #[test]

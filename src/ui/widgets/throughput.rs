@@ -131,10 +131,14 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     chart.render(plot, buf);
 }
 
-/// The next 1, 2 or 5 × 10^n KiB/MiB/GiB… per second at or above `rate` (at least 1 KiB/s), so
-/// the axis label is a round number like "2 MiB/s".
+/// The next round number of KiB/MiB/GiB… per second at or above `rate` (at least 1 KiB/s), so
+/// the axis label reads like "6 MiB/s". Steps are close enough that the line uses most of the
+/// height.
 fn nice_ceiling(rate: f64) -> f64 {
-    const STEPS: [f64; 9] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0];
+    const STEPS: [f64; 24] = [
+        1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 80.0,
+        100.0, 150.0, 200.0, 300.0, 400.0, 500.0, 600.0, 800.0,
+    ];
     let rate = if rate.is_finite() { rate.max(0.0) } else { 0.0 };
     let mut unit = 1024.0;
     // Bounded: 1024^6 B/s is past anything a link carries.
@@ -232,10 +236,10 @@ mod tests {
     #[test]
     fn axis_top_is_round() {
         assert_eq!(nice_ceiling(0.0), 1024.0);
-        assert_eq!(nice_ceiling(1500.0), 2048.0);
-        assert_eq!(nice_ceiling(300.0 * 1024.0), 500.0 * 1024.0);
-        assert_eq!(nice_ceiling(600.0 * 1024.0), 1024.0 * 1024.0);
-        assert_eq!(nice_ceiling(4.2 * 1024.0 * 1024.0), 5.0 * 1024.0 * 1024.0);
+        assert_eq!(nice_ceiling(1500.0), 1536.0);
+        assert_eq!(nice_ceiling(310.0 * 1024.0), 400.0 * 1024.0);
+        assert_eq!(nice_ceiling(900.0 * 1024.0), 1024.0 * 1024.0);
+        assert_eq!(nice_ceiling(5.1 * 1024.0 * 1024.0), 6.0 * 1024.0 * 1024.0);
         assert_eq!(nice_ceiling(f64::NAN), 1024.0);
     }
 
