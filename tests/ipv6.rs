@@ -15,25 +15,9 @@ fn seeds_over_ipv6_and_ipv4_on_one_port() {
     }
     let fx = Fixture::single_file("v6.bin", 9 << 20, 61, 18);
     let port = free_port();
-    let (data, torrent, port_arg) = (
-        fx.data_dir.display().to_string(),
-        fx.torrent.path.display().to_string(),
-        port.to_string(),
-    );
+    let torrent = fx.torrent.path.display().to_string();
     // Default bind ("any"): IPv4 and IPv6 on the same port.
-    let mut seeder = Ttui::spawn([
-        "seed",
-        &torrent,
-        "-o",
-        &data,
-        "--headless",
-        "--no-trackers",
-        "--port",
-        &port_arg,
-    ]);
-    seeder.wait_for_stdout("ttui to seed", Duration::from_secs(60), |s| {
-        s.contains("seeding")
-    });
+    let seeder = spawn_ttui_seeder(&fx.torrent.path, &fx.data_dir, port, &[]);
     for (i, peer) in [format!("[::1]:{port}"), format!("127.0.0.1:{port}")]
         .iter()
         .enumerate()
@@ -67,29 +51,14 @@ fn outgoing_connections_come_from_the_bind_address() {
     let fx = Fixture::single_file("bind.bin", 3 << 20, 62, 18);
     let port = free_port();
     let log = fx.dir.path().join("seeder.log");
-    let (data, torrent, port_arg, log_arg) = (
-        fx.data_dir.display().to_string(),
-        fx.torrent.path.display().to_string(),
-        port.to_string(),
-        log.display().to_string(),
+    let torrent = fx.torrent.path.display().to_string();
+    let log_arg = log.display().to_string();
+    let seeder = spawn_ttui_seeder(
+        &fx.torrent.path,
+        &fx.data_dir,
+        port,
+        &["--bind", "127.0.0.1", "--log-file", &log_arg],
     );
-    let mut seeder = Ttui::spawn([
-        "seed",
-        &torrent,
-        "-o",
-        &data,
-        "--headless",
-        "--no-trackers",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port_arg,
-        "--log-file",
-        &log_arg,
-    ]);
-    seeder.wait_for_stdout("ttui to seed", Duration::from_secs(60), |s| {
-        s.contains("seeding")
-    });
     let out = fx.dir.path().join("out");
     let (out_arg, peer) = (out.display().to_string(), format!("127.0.0.1:{port}"));
     let run = Ttui::run(

@@ -60,24 +60,12 @@ fn ttui_serves_metadata_to_ttui() {
     let _swarm = swarm_lock();
     let fx = Fixture::multi_file("magnet from ttui", 32, 18);
     let port = free_port();
-    let data = fx.data_dir.display().to_string();
-    let torrent = fx.torrent.path.display().to_string();
-    let port_arg = port.to_string();
-    let mut seeder = Ttui::spawn([
-        "seed",
-        &torrent,
-        "-o",
-        &data,
-        "--headless",
-        "--no-trackers",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port_arg,
-    ]);
-    seeder.wait_for_stdout("ttui to seed", Duration::from_secs(60), |s| {
-        s.contains("seeding")
-    });
+    let seeder = spawn_ttui_seeder(
+        &fx.torrent.path,
+        &fx.data_dir,
+        port,
+        &["--bind", "127.0.0.1"],
+    );
     let out = fx.dir.path().join("out");
     let out_arg = out.display().to_string();
     let link = magnet(&fx.torrent, ([127, 0, 0, 1], port).into());

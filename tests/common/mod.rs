@@ -1423,6 +1423,32 @@ impl Fixture {
     }
 }
 
+/// `ttui seed <torrent> -o <data> --headless --no-trackers --port <port> <extra…>`, returned
+/// once it says it is seeding.
+pub fn spawn_ttui_seeder(torrent: &Path, data: &Path, port: u16, extra: &[&str]) -> Ttui {
+    let (torrent, data, port) = (
+        torrent.display().to_string(),
+        data.display().to_string(),
+        port.to_string(),
+    );
+    let mut args = vec![
+        "seed",
+        &torrent,
+        "-o",
+        &data,
+        "--headless",
+        "--no-trackers",
+        "--port",
+        &port,
+    ];
+    args.extend_from_slice(extra);
+    let mut seeder = Ttui::spawn(args);
+    seeder.wait_for_stdout("ttui to seed", Duration::from_secs(60), |s| {
+        s.contains("seeding")
+    });
+    seeder
+}
+
 #[cfg(test)]
 mod kit_tests {
     use super::*;
