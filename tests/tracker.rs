@@ -121,7 +121,11 @@ impl Drop for OpenTracker {
 // helpers
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
+    // The same client the engine uses (no pooling: opentracker closes after each reply).
+    ttui::tracker::http_client_builder()
+        .no_proxy()
+        .build()
+        .unwrap()
 }
 
 fn req(info_hash: [u8; 20], peer: u8, port: u16, event: Event) -> AnnounceRequest {

@@ -19,11 +19,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 /// Announces to every tracker of every tier in parallel; returns the merged peers and one
 /// line per tracker saying how it went.
 async fn announce_all(meta: &Metainfo, port: u16) -> (Vec<SocketAddr>, Vec<String>) {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .user_agent(concat!("ttui/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default();
+    let http = tracker::http_client().unwrap_or_default();
     let peer_id = our_peer_id();
     let req = AnnounceRequest {
         info_hash: meta.info_hash,

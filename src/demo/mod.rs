@@ -535,7 +535,7 @@ async fn demo_main(args: &DemoArgs, dir: &Path, procs: &mut Procs) -> Result<i32
 
     // Fakes that serve register with the tracker, so that column shows both sources.
     if let Some(url) = &tracker_url {
-        let http = reqwest::Client::builder()
+        let http = crate::tracker::http_client_builder()
             .no_proxy()
             .build()
             .map_err(|e| DemoError::Net(e.to_string()))?;

@@ -189,10 +189,7 @@ pub async fn fetch(
 ) -> Result<Metainfo, String> {
     let mut peers: Vec<SocketAddr> = magnet.peers.iter().chain(extra_peers).copied().collect();
     if !magnet.trackers.is_empty() {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .build()
-            .unwrap_or_default();
+        let http = tracker::http_client().unwrap_or_default();
         let req = AnnounceRequest {
             info_hash: magnet.info_hash,
             peer_id: our_id,

@@ -22,6 +22,23 @@ use tokio::task::JoinHandle;
 
 use crate::engine::api::{LogLevel, TrackerRow, TrackerStatus};
 
+/// The HTTP client for announces. No connection pooling: announces are minutes apart, and
+/// trackers such as opentracker close the connection after each reply, so a pooled one is
+/// usually dead when it is reused and the announce fails with "connection reset".
+pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    http_client_builder().build()
+}
+
+/// `http_client`'s settings, for callers that add their own (the demo and the tests, which
+/// talk only to loopback, also turn system proxies off).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(concat!("ttui/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(15))
+        .pool_max_idle_per_host(0)
+}
+
 /// CONTRACT
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -374,11 +391,7 @@ impl Task {
             });
         }
         let mut outbox = VecDeque::new();
-        let http = match reqwest::Client::builder()
-            .user_agent(concat!("ttui/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-        {
+        let http = match http_client() {
             Ok(c) => Some(c),
             Err(e) => {
                 outbox.push_back(TrackerUpdate::Log(
