@@ -34,33 +34,27 @@ pub fn fmt_rate(rate: f64) -> String {
 /// At most 9 characters ("999.9 KiB"): switches unit at 1000 rather than 1024, so table
 /// columns stay narrow.
 pub fn fmt_bytes_short(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 999.95 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    scaled(bytes, &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"], " ")
 }
 
 /// At most 6 characters ("999.9K", "512B"), for narrow table columns.
 pub fn fmt_bytes_tiny(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "K", "M", "G", "T", "P", "E"];
+    scaled(bytes, &["B", "K", "M", "G", "T", "P", "E"], "")
+}
+
+/// Binary scaling that moves to the next unit at 999.95, so the number never takes four
+/// digits before the point.
+fn scaled(bytes: u64, units: &[&str; 7], sep: &str) -> String {
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 999.95 && unit + 1 < UNITS.len() {
+    while value >= 999.95 && unit + 1 < units.len() {
         value /= 1024.0;
         unit += 1;
     }
     if unit == 0 {
-        format!("{bytes}B")
+        format!("{bytes}{sep}{}", units[0])
     } else {
-        format!("{value:.1}{}", UNITS[unit])
+        format!("{value:.1}{sep}{}", units[unit])
     }
 }
 
