@@ -99,6 +99,30 @@ pub fn decode_value(buf: &[u8]) -> Result<Value, BencodeError> {
     serde_bencode::from_bytes(buf).map_err(|e| BencodeError::Serde(e.to_string()))
 }
 
+/// Decodes one complete bencoded value (nothing may follow it) into any serde type. The
+/// bounded walk runs first, so serde_bencode (which recurses without a limit) only ever sees
+/// input nested at most `MAX_DEPTH` deep. Every bencode value from outside goes through this or
+/// `decode_prefix`, never straight to `serde_bencode::from_bytes`.
+pub fn decode<T: serde::de::DeserializeOwned>(buf: &[u8]) -> Result<T, BencodeError> {
+    validate(buf)?;
+    serde_bencode::from_bytes(buf).map_err(|e| BencodeError::Serde(e.to_string()))
+}
+
+/// Decodes the bencoded value at the start of `buf` and returns it with the offset where it
+/// ends; what follows is the caller's (a BEP 9 `data` message carries the piece after the
+/// dictionary). Bounded like `decode`.
+pub fn decode_prefix<T: serde::de::DeserializeOwned>(
+    buf: &[u8],
+) -> Result<(T, usize), BencodeError> {
+    if buf.is_empty() {
+        return Err(BencodeError::Empty);
+    }
+    let end = value_end(buf, 0)?;
+    let v =
+        serde_bencode::from_bytes(&buf[..end]).map_err(|e| BencodeError::Serde(e.to_string()))?;
+    Ok((v, end))
+}
+
 /// Encodes a `Value`. Dictionary keys come out sorted, as BEP 3 asks. Written by hand so
 /// that it cannot fail (serde_bencode's serializer returns a `Result` for every type).
 pub fn encode_value(v: &Value) -> Vec<u8> {
@@ -391,5 +415,28 @@ mod tests {
         let t = b"d7:comment2:hi4:infodee";
         let span = find_top_level_span(t, b"comment").unwrap();
         assert_eq!(&t[span], b"2:hi");
+    }
+
+    #[test]
+    fn decode_refuses_deep_nesting_before_serde_sees_it() {
+        // 20,000 levels overflowed a worker's stack when handed straight to serde_bencode.
+        let n = 20_000;
+        let mut t = b"d1:x".to_vec();
+        t.extend(std::iter::repeat_n(b'l', n));
+        t.extend(std::iter::repeat_n(b'e', n));
+        t.push(b'e');
+        let r: Result<serde_bencode::value::Value, _> = decode(&t);
+        assert!(matches!(r, Err(BencodeError::TooDeep(_))), "{r:?}");
+        let r: Result<(serde_bencode::value::Value, usize), _> = decode_prefix(&t);
+        assert!(matches!(r, Err(BencodeError::TooDeep(_))), "{r:?}");
+    }
+
+    #[test]
+    fn decode_prefix_returns_where_the_value_ends() {
+        let (v, end): (serde_bencode::value::Value, usize) =
+            decode_prefix(b"d1:ai1eeTRAILING").unwrap();
+        assert_eq!(end, 8);
+        assert!(matches!(v, serde_bencode::value::Value::Dict(_)));
+        assert!(decode::<serde_bencode::value::Value>(b"d1:ai1eeX").is_err());
     }
 }
