@@ -2,6 +2,7 @@
 //! outgoing connections.
 
 mod common;
+mod prereq;
 
 use std::time::Duration;
 
@@ -9,8 +10,7 @@ use common::*;
 
 #[test]
 fn seeds_over_ipv6_and_ipv4_on_one_port() {
-    if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+    if !prereq::have_ipv6_loopback() {
         return;
     }
     let fx = Fixture::single_file("v6.bin", 9 << 20, 61, 18);

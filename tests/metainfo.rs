@@ -3,8 +3,10 @@
 //! `error:` line and no panic; a torrent whose paths try to escape writes nothing outside
 //! the output directory.
 //!
-//! A test whose tool is missing prints `SKIPPED: <reason>` and returns; set
-//! `TTUI_REQUIRE_TOOLS=1` to make that a failure instead (for CI machines that install them).
+//! A missing tool fails the test under `TTUI_REQUIRE_TOOLS=1` (tests/run.sh sets it) and is
+//! reported as a skip elsewhere (tests/prereq/mod.rs).
+
+mod prereq;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -12,57 +14,6 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ttui");
 const TRACKER: &str = "http://127.0.0.1:6969/announce";
-
-fn tool_path(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return p.is_file().then_some(p);
-    }
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-/// `true` when every tool is installed; otherwise prints why the test is skipped (or fails
-/// when TTUI_REQUIRE_TOOLS is set).
-fn tools_present(tools: &[&str]) -> bool {
-    let missing: Vec<&str> = tools
-        .iter()
-        .copied()
-        .filter(|t| tool_path(t).is_none())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("SKIPPED: not installed: {}", missing.join(", "));
-    if std::env::var_os("TTUI_REQUIRE_TOOLS").is_some() {
-        panic!("{msg} (TTUI_REQUIRE_TOOLS is set)");
-    }
-    eprintln!("{msg}");
-    false
-}
-
-fn python_has_libtorrent() -> bool {
-    if !tools_present(&["/usr/bin/python3"]) {
-        return false;
-    }
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import libtorrent"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        let msg = "SKIPPED: python3-libtorrent is not installed";
-        if std::env::var_os("TTUI_REQUIRE_TOOLS").is_some() {
-            panic!("{msg} (TTUI_REQUIRE_TOOLS is set)");
-        }
-        eprintln!("{msg}");
-    }
-    ok
-}
 
 /// Runs a command to completion, failing the test after `limit`.
 fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
@@ -159,7 +110,7 @@ fn make_payloads(root: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn mktorrent_hashes_match_transmission() {
-    if !tools_present(&["mktorrent", "transmission-show"]) {
+    if !prereq::have_tools(&["mktorrent", "transmission-show"]) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -207,7 +158,7 @@ fn mktorrent_hashes_match_transmission() {
 
 #[test]
 fn transmission_create_hashes_match_transmission() {
-    if !tools_present(&["transmission-create", "transmission-show"]) {
+    if !prereq::have_tools(&["transmission-create", "transmission-show"]) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -233,7 +184,7 @@ fn transmission_create_hashes_match_transmission() {
 /// info dictionary, so the hashed bytes hold keys ttui does not model in its types.
 #[test]
 fn libtorrent_private_source_hashes_match() {
-    if !python_has_libtorrent() || !tools_present(&["transmission-show"]) {
+    if !prereq::have_python_libtorrent() || !prereq::have_tools(&["transmission-show"]) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -1,24 +1,82 @@
 #!/usr/bin/env bash
-# The test command: installs the third-party BitTorrent clients the integration tests
-# run against, checks formatting and lints, builds everything (network needed), then runs
-# the whole suite offline inside a fresh network namespace whose only interface is `lo`,
-# so no test can send a packet anywhere but loopback.
+# The test command. In order:
+#   1. installs the third-party BitTorrent clients the integration tests run against (apt);
+#   2. the runner's self-test (tests/selftest/run.sh): this script, run against a fake `cargo`
+#      and fake test binaries, must fail on every failure path listed below (a few seconds);
+#   3. cargo fmt --check and cargo clippy --all-targets -D warnings;
+#   4. builds everything (network needed) and lists the test binaries it expects to run, from
+#      `cargo test --no-run --message-format=json-render-diagnostics`;
+#   5. runs each listed binary, one after another, offline, inside a fresh namespace whose only
+#      network interface is `lo` (127.0.0.1 and ::1), so no test can send a packet anywhere but
+#      loopback; a fresh pid namespace per binary kills whatever a test left running.
 #
-#   bash tests/run.sh                 # everything
-#   bash tests/run.sh --test interop  # extra arguments go to `cargo test`
+#   bash tests/run.sh                             # everything
+#   bash tests/run.sh --test interop              # arguments before `--` select binaries (cargo)
+#   bash tests/run.sh --test interop -- handshake # arguments after `--` go to each binary
 #
-# Environment: TTUI_SKIP_LINT=1 skips fmt/clippy; TTUI_TEST_TIMEOUT (seconds, default 3600)
-# bounds the test step; RUST_TEST_THREADS (default 2) is honoured.
+# Exit status 0 only when every step passed, every expected test binary ran to its end, and
+# every test passed. A binary "ran to its end" when it printed libtest's `test result:` line
+# and then exited 0 (all passed) or 101 (some failed); a binary killed by a signal, one past
+# its time limit, one that exits without that line, and one never started (the suite's time
+# ran out first, or the executable is missing) each fail the command, and the summary names
+# them. A test that failed is run once more, alone (at most five of them); if it passes then,
+# it is reported as FLAKY and counted as passed — that never hides anything else: a crash or
+# timeout elsewhere still fails the command.
+#
+# Skips. `#[ignore]` tests are counted as skipped. A test whose prerequisite (a third-party
+# tool, python3-libtorrent, ::1) is missing calls tests/prereq/mod.rs, which panics when
+# TTUI_REQUIRE_TOOLS is set to anything but 0 — this command sets it to 1, because it installs
+# every tool and its namespace has ::1, so there a missing prerequisite is a failure. With
+# TTUI_REQUIRE_TOOLS=0 (or under a plain `cargo test`) the test reports itself skipped instead:
+# it writes `SKIPPED: <test>: <reason>` to stderr and appends `<test><TAB><reason>` to the file
+# named by TTUI_SKIP_LOG, which this command sets per binary; every such line counts as one
+# skipped test, not a passed one. Code outside tests/ follows the same protocol.
+#
+# Environment:
+#   TTUI_SKIP_LINT=1          skip fmt and clippy
+#   TTUI_REQUIRE_TOOLS=0      let tests skip (counted as skipped) instead of failing
+#   TTUI_TEST_TIMEOUT=3600    seconds for the whole test step; binaries not started by then
+#                             are reported as not run
+#   TTUI_BINARY_TIMEOUT=1800  seconds for one test binary
+#   TTUI_RUNNER_SELFTEST=0    skip step 2 (the self-test sets it for the runs it makes)
+#   RUST_TEST_THREADS=2       tests run at once within a binary
+#
+# The summary ends with one line: `tests: P passed, F failed, S skipped`, followed by
+# `; U of N test binaries did not finish` when any did not.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 log_dir=$(mktemp -d -t ttui-run.XXXXXX)
 test_log="$log_dir/test.log"
-retry_log="$log_dir/retry.log"
-declare -a flaky=()
 started=$SECONDS
 declare -a steps=()
+tests_state="not run"
+
+# One entry per expected test binary, same index in every array.
+declare -a bin_label=() bin_exe=() bin_state=() bin_note=()
+declare -a bin_pass=() bin_fail=() bin_ign=() bin_skip=()
+declare -a flaky=() still_failing=() failed_first=() self_skips=()
+
+# Selection arguments (for cargo, before `--`) and arguments for each test binary (after).
+declare -a select_args=() test_args=()
+split_args() {
+    local seen_dashes=0 a
+    for a in "$@"; do
+        if ((seen_dashes)); then
+            test_args+=("$a")
+        elif [[ $a == -- ]]; then
+            seen_dashes=1
+        else
+            select_args+=("$a")
+        fi
+    done
+    if ((${#select_args[@]} == 0)); then
+        # Libraries, binaries and integration tests (the render benchmark belongs to
+        # tests/bench/bench.sh). The crate has no doctests; add them here when it does.
+        select_args=(--lib --bins --tests)
+    fi
+}
 
 # Runs one named step and records its time. Step functions chain their commands with
 # `|| return`: bash ignores `set -e` inside a function called as an `if` condition.
@@ -38,41 +96,76 @@ step() {
     fi
 }
 
+skipped_step() {
+    steps+=("skip        $1 ($2)")
+}
+
 summary() {
     echo
     echo "================ ttui test summary ================"
-    local s
+    local s i
     for s in "${steps[@]}"; do
         echo "  $s"
     done
-    if [[ -s $test_log ]]; then
-        # Sum the per-binary "test result:" lines cargo prints.
-        awk '/^test result:/ {
-                for (i = 1; i <= NF; i++) {
-                    if ($(i+1) ~ /^passed/)  p += $i
-                    if ($(i+1) ~ /^failed/)  f += $i
-                    if ($(i+1) ~ /^ignored/) g += $i
-                }
-                n++
-            }
-            END { if (n) printf "tests: %d passed, %d failed, %d skipped\n  (%d test binaries; skipped = #[ignore])\n", p + r, f - r, g, n }' \
-            r="${#flaky[@]}" "$test_log"
-        if ((${#flaky[@]} > 0)); then
-            echo "  FLAKY (failed, then passed when run again alone): ${flaky[*]}"
-            echo "  retry log: $retry_log"
-        fi
-        if grep -q -- '^---- .* stdout ----$' "$test_log"; then
-            echo "  failed tests (first run):"
-            grep -- '^---- .* stdout ----$' "$test_log" | sed -e 's/^---- /    /' -e 's/ stdout ----$//'
-        fi
-        if grep -q -E '^error(\[E[0-9]+\])?: ' "$test_log"; then
-            echo "  errors (first 5):"
-            grep -E '^error(\[E[0-9]+\])?: ' "$test_log" | head -n 5 | sed 's/^/    /'
-        fi
-        echo "  full test log: $test_log"
+    if [[ $tests_state == "not run" ]]; then
+        echo "  total time: $((SECONDS - started))s"
+        echo "==================================================="
+        echo "tests: not run (a step before them failed)"
+        return
     fi
+    local n=${#bin_label[@]} finished=0 p=0 f=0 sk=0
+    local -a unfinished=()
+    for ((i = 0; i < n; i++)); do
+        p=$((p + bin_pass[i]))
+        f=$((f + bin_fail[i]))
+        sk=$((sk + bin_ign[i] + bin_skip[i]))
+        if [[ ${bin_state[i]} == finished ]]; then
+            finished=$((finished + 1))
+        else
+            unfinished+=("${bin_label[i]}: ${bin_note[i]}")
+        fi
+    done
+    p=$((p + ${#flaky[@]}))
+    f=$((f - ${#flaky[@]}))
+    echo "  test binaries: $n expected, $finished ran to their end"
+    if ((${#unfinished[@]} > 0)); then
+        echo "  DID NOT FINISH:"
+        for s in "${unfinished[@]}"; do
+            echo "    $s"
+        done
+    fi
+    if ((${#failed_first[@]} > 0)); then
+        echo "  failed tests (first run):"
+        for s in "${failed_first[@]}"; do
+            echo "    $s"
+        done
+    fi
+    if ((${#flaky[@]} > 0)); then
+        echo "  FLAKY (failed, then passed when run again alone):"
+        for s in "${flaky[@]}"; do
+            echo "    $s"
+        done
+    fi
+    if ((${#still_failing[@]} > 0)); then
+        echo "  FAILED:"
+        for s in "${still_failing[@]}"; do
+            echo "    $s"
+        done
+    fi
+    if ((${#self_skips[@]} > 0)); then
+        echo "  skipped by the test itself (prerequisite missing, TTUI_REQUIRE_TOOLS=0):"
+        for s in "${self_skips[@]}"; do
+            echo "    $s"
+        done
+    fi
+    echo "  full test log: $test_log"
     echo "  total time: $((SECONDS - started))s"
     echo "==================================================="
+    local tail=""
+    if ((${#unfinished[@]} > 0)); then
+        tail="; ${#unfinished[@]} of $n test binaries did not finish"
+    fi
+    echo "tests: $p passed, $f failed, $sk skipped$tail"
 }
 
 as_root() {
@@ -80,8 +173,9 @@ as_root() {
 }
 
 install_packages() {
+    # python3 parses cargo's JSON here; python3-libtorrent needs it anyway.
     local pkgs=(opentracker transmission-daemon transmission-cli mktorrent aria2
-        python3-libtorrent tmux aha iproute2 util-linux)
+        python3-libtorrent python3 tmux aha iproute2 util-linux)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -105,97 +199,315 @@ rust_components() {
     fi
 }
 
+# Fills bin_label/bin_exe from cargo's JSON: every test-profile artifact with an executable,
+# the library first, then binaries, then integration tests by name.
+read_binary_list() {
+    local json=$1 label exe
+    local list
+    list=$(python3 - "$json" "$root" <<'PY'
+import json, os, sys
+found = {}
+with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
+    for line in f:
+        if not line.startswith("{"):
+            continue
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue
+        if m.get("reason") != "compiler-artifact" or not m.get("executable"):
+            continue
+        if not (m.get("profile") or {}).get("test"):
+            continue
+        t = m.get("target") or {}
+        kind = (t.get("kind") or ["?"])[0]
+        src = os.path.relpath(t.get("src_path", "?"), sys.argv[2])
+        order = {"lib": 0, "bin": 1, "test": 2}.get(kind, 3)
+        found[m["executable"]] = (order, src, m["executable"])
+for order, src, exe in sorted(found.values()):
+    print(f"{src}\t{exe}")
+PY
+    ) || return
+    while IFS=$'\t' read -r -u 3 label exe; do
+        [[ -n $exe ]] || continue
+        bin_label+=("$label")
+        bin_exe+=("$exe")
+        bin_state+=("not run")
+        bin_note+=("never started")
+        bin_pass+=(0)
+        bin_fail+=(0)
+        bin_ign+=(0)
+        bin_skip+=(0)
+    done 3<<<"$list"
+    if ((${#bin_label[@]} == 0)); then
+        echo "cargo listed no test binaries (see $json)" >&2
+        return 1
+    fi
+    echo "test binaries to run (${#bin_label[@]}):"
+    printf '  %s\n' "${bin_label[@]}"
+}
+
 build() {
     cargo fetch || return
     cargo build --bins || return
-    # Exactly what `cargo test --lib --bins --tests` will run, so the offline run compiles nothing
-    # that needs the network.
-    cargo test --lib --bins --tests --no-run
+    # Exactly what the test step runs, so the offline run compiles nothing. The JSON names
+    # every test binary: the list of what must run to its end.
+    cargo test "${select_args[@]}" --no-run --message-format=json-render-diagnostics \
+        >"$log_dir/build.json" || return
+    read_binary_list "$log_dir/build.json"
 }
 
-# Runs inside the namespaces: a new network namespace (only `lo`, brought up here), a new
-# pid namespace (when this shell exits, the kernel kills anything a test left behind) and
-# a mount namespace with fresh /proc and /sys views of that network namespace.
+# Runs inside the namespaces: a new network namespace (only `lo`, brought up here with
+# 127.0.0.1 and ::1), a new pid namespace (when this shell, its pid 1, exits, the kernel kills
+# anything a test left behind) and a mount namespace with fresh /proc and /sys views of that
+# network namespace. Arguments: time limit in seconds, then the command.
 # shellcheck disable=SC2016  # expanded by the inner bash
 inner='
-set -uo pipefail
+set -u
+limit=$1
+shift
+ulimit -c 0
 mount -t sysfs sysfs /sys 2>/dev/null || true
-ip link set lo up
-rc=0
-if [[ $# -eq 0 ]]; then
-    # Libraries, binaries and integration tests (the render benchmark belongs to
-    # tests/bench/bench.sh, not here). The crate has no doctests; add --doc when it does.
-    cargo test --offline --no-fail-fast --lib --bins --tests || rc=$?
-else
-    # Extra arguments may select targets themselves (--test interop), which --all-targets
-    # would override.
-    cargo test --offline --no-fail-fast "$@" || rc=$?
+# A new namespace takes disable_ipv6 from the defaults; with it off, `lo` gets ::1 when up.
+if [[ -w /proc/sys/net/ipv6/conf/lo/disable_ipv6 ]]; then
+    echo 0 >/proc/sys/net/ipv6/conf/lo/disable_ipv6
+fi
+ip link set lo up || { echo "ttui-tests: cannot bring lo up" >&2; exit 125; }
+if ! ip -6 addr show dev lo 2>/dev/null | grep -q "inet6 ::1/"; then
+    ip -6 addr add ::1/128 dev lo 2>/dev/null ||
+        echo "ttui-tests: no ::1 on lo in the test namespace; the IPv6 tests will fail" >&2
+fi
+cd "$TTUI_ROOT" || exit 125
+t0=$SECONDS
+timeout --kill-after=10 "$limit" "$@"
+rc=$?
+if ((rc == 124 || (rc == 137 && SECONDS - t0 >= limit))); then
+    echo "ttui-tests: timed out after ${limit}s" >&2
+    exit 124
 fi
 exit $rc
 '
 
-run_tests() {
-    local timeout_s=${TTUI_TEST_TIMEOUT:-3600}
-    export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
-    local ns=(unshare --net --pid --fork --mount --mount-proc)
+declare -a ns=()
+
+namespace_ok() {
+    ns=(unshare --net --pid --fork --kill-child --mount --mount-proc)
     if [[ $EUID -ne 0 ]]; then
         # Without root, a user namespace maps us to root inside it.
-        ns=(unshare --map-root-user --net --pid --fork --mount --mount-proc)
+        ns=(unshare --map-root-user --net --pid --fork --kill-child --mount --mount-proc)
     fi
     if ! "${ns[@]}" -- true; then
         echo "cannot create the test namespaces with: ${ns[*]}" >&2
         echo "(needs root, or unprivileged user namespaces; in a container, CAP_SYS_ADMIN)" >&2
         return 1
     fi
+}
+
+# in_namespace LIMIT LOG SKIP_LOG COMMAND...: runs COMMAND in a fresh namespace with no stdin,
+# output to the terminal and LOG; returns its exit status (124: timed out).
+in_namespace() {
+    local limit=$1 log=$2 skip_log=$3
+    shift 3
+    local -a st
+    # The outer bound is a last resort if the inner one cannot end the namespace: unshare
+    # ignores SIGTERM while it waits, so this sends SIGKILL, and --kill-child passes it on.
+    set +e
+    TTUI_ROOT=$root TTUI_SKIP_LOG=$skip_log \
+        timeout -s KILL $((limit + 60)) "${ns[@]}" -- bash -c "$inner" ttui-tests "$limit" "$@" \
+        </dev/null 3<&- 2>&1 | tee "$log"
+    st=("${PIPESTATUS[@]}")
+    set -e
+    cat "$log" >>"$test_log"
+    return "${st[0]}"
+}
+
+describe_exit() {
+    local rc=$1
+    if ((rc == 124)); then
+        echo "timed out"
+    elif ((rc > 128 && rc < 160)); then
+        echo "killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128))) (exit $rc)"
+    elif ((rc >= 125 && rc <= 127)); then
+        echo "could not be started (exit $rc)"
+    else
+        echo "exit $rc"
+    fi
+}
+
+# Counts in a `test result:` line: sets r_pass r_fail r_ign; fails if it is not one.
+parse_result() {
+    local re='^test result: (ok|FAILED)\. ([0-9]+) passed; ([0-9]+) failed; ([0-9]+) ignored;'
+    [[ $1 =~ $re ]] || return 1
+    r_pass=${BASH_REMATCH[2]}
+    r_fail=${BASH_REMATCH[3]}
+    r_ign=${BASH_REMATCH[4]}
+}
+
+# Names of the tests that libtest marked FAILED in a log.
+failed_names() {
+    sed -n -e 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$1" | sed -e 's/ - should panic$//'
+}
+
+run_binary() {
+    local i=$1 limit=$2
+    local exe=${bin_exe[i]} label=${bin_label[i]}
+    local log="$log_dir/bin-$i.log" skip_log="$log_dir/skips-$i.log"
+    : >"$skip_log"
+    echo "     Running $label (${exe#"$root"/})"
+    if [[ ! -x $exe ]]; then
+        bin_state[i]="missing"
+        bin_note[i]="executable $exe missing"
+        echo "missing executable: $exe" | tee -a "$test_log"
+        return
+    fi
     local rc=0
-    timeout --kill-after=30 "$timeout_s" "${ns[@]}" -- bash -c "$inner" ttui-tests "$@" 2>&1 |
-        tee "$test_log" || rc=$?
-    if ((rc == 0 || $# > 0)); then
-        return "$rc"
+    in_namespace "$limit" "$log" "$skip_log" "$exe" "${test_args[@]}" || rc=$?
+    local result r_pass=0 r_fail=0 r_ign=0
+    result=$(grep -E '^test result: ' "$log" | tail -n 1 || true)
+    if ((rc == 124)); then
+        bin_state[i]="timeout"
+        local running
+        running=$(sed -n -e 's/^test \(.*\) has been running for over [0-9]* seconds$/\1/p' "$log" |
+            while read -r t; do grep -qF "test $t ... " "$log" || echo "$t"; done | tr '\n' ' ')
+        bin_note[i]="timed out after ${limit}s${running:+ (still running: ${running% })}"
+    elif [[ -z $result ]] || ! parse_result "$result"; then
+        bin_state[i]="crashed"
+        bin_note[i]="$(describe_exit "$rc") without a test result line"
+    elif [[ $rc -ne 0 && $rc -ne 101 ]] || [[ $rc -eq 0 && $result != "test result: ok."* ]] ||
+        [[ $rc -eq 101 && $result != "test result: FAILED."* ]]; then
+        bin_state[i]="crashed"
+        bin_note[i]="$(describe_exit "$rc") after its test result line"
+    else
+        bin_state[i]="finished"
     fi
-    # The interop tests drive real clients whose timing varies run to run. A test that failed
-    # is run once more, alone; one that passes then is reported as FLAKY in the summary (not
-    # hidden), one that fails again fails the run. More than five failures is not flakiness.
-    local failed n args name ok=1
-    failed=$(failed_tests "$test_log")
-    n=$(grep -c . <<<"$failed" || true)
-    if [[ -z $failed ]] || grep -q '^?' <<<"$failed" || ((n > 5)); then
-        return "$rc"
+    if [[ ${bin_state[i]} == finished ]]; then
+        bin_pass[i]=$r_pass
+        bin_fail[i]=$r_fail
+        bin_ign[i]=$r_ign
+    else
+        # What it got through before it stopped still counts.
+        bin_pass[i]=$(grep -cE '^test .* \.\.\. ok$' "$log" || true)
+        bin_fail[i]=$(grep -cE '^test .* \.\.\. FAILED$' "$log" || true)
+        bin_ign[i]=$(grep -cE '^test .* \.\.\. ignored(, .*)?$' "$log" || true)
     fi
-    echo
-    echo "==> running the $n failed test(s) once more, alone"
-    while IFS=$'\t' read -r args name; do
-        # shellcheck disable=SC2086  # $args is "--lib", "--bin ttui" or "--test NAME"
-        if timeout --kill-after=30 900 "${ns[@]}" -- bash -c "$inner" ttui-tests \
-            $args -- --exact "$name" 2>&1 | tee -a "$retry_log"; then
-            flaky+=("$name")
-        else
-            ok=0
+    local t reason
+    while IFS=$'\t' read -r -u 3 t reason; do
+        self_skips+=("$label: $t: $reason")
+        bin_skip[i]=$((bin_skip[i] + 1))
+    done 3<"$skip_log"
+    if ((bin_skip[i] > bin_pass[i])); then
+        bin_state[i]="crashed"
+        bin_note[i]="recorded ${bin_skip[i]} skips but only ${bin_pass[i]} tests passed"
+        bin_skip[i]=${bin_pass[i]}
+    fi
+    bin_pass[i]=$((bin_pass[i] - bin_skip[i]))
+    while read -r t; do
+        [[ -n $t ]] && failed_first+=("$label: $t")
+    done < <(failed_names "$log")
+}
+
+run_tests() {
+    export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
+    export TTUI_REQUIRE_TOOLS=${TTUI_REQUIRE_TOOLS:-1}
+    namespace_ok || return
+    tests_state="ran"
+    local total=${TTUI_TEST_TIMEOUT:-3600} per_bin=${TTUI_BINARY_TIMEOUT:-1800}
+    local deadline=$((SECONDS + total)) i n=${#bin_label[@]} limit
+    for ((i = 0; i < n; i++)); do
+        limit=$((deadline - SECONDS))
+        if ((limit <= 0)); then
+            bin_note[i]="never started: the test step's ${total}s (TTUI_TEST_TIMEOUT) ran out"
+            continue
         fi
-    done <<<"$failed"
+        ((limit > per_bin)) && limit=$per_bin
+        run_binary "$i" "$limit"
+    done
+    retry_failed
+    local ok=1
+    for ((i = 0; i < n; i++)); do
+        [[ ${bin_state[i]} == finished ]] || ok=0
+    done
+    ((${#still_failing[@]} == 0)) || ok=0
     ((ok))
 }
 
-# "<cargo test target args>\t<test name>" for each failed test in a cargo test log.
-failed_tests() {
-    awk '
-        /^ *Running / {
-            t = ($2 == "unittests") ? $3 : $2
-            if (t == "src/lib.rs") a = "--lib"
-            else if (t == "src/main.rs") a = "--bin ttui"
-            else if (t ~ /^tests\/[^\/]+\.rs$/) { sub(/^tests\//, "", t); sub(/\.rs$/, "", t); a = "--test " t }
-            else a = "?"
-        }
-        /^test .* \.\.\. FAILED$/ { print a "\t" $2 }
-    ' "$1"
+# The interop tests drive real clients whose timing varies run to run. A test that failed is
+# run once more, alone; one that passes then is FLAKY (reported, counted as passed), one that
+# fails again fails the run. More than five failures is not flakiness: nothing is retried.
+retry_failed() {
+    local list="$log_dir/retry.list" i t
+    : >"$list"
+    for ((i = 0; i < ${#bin_label[@]}; i++)); do
+        [[ ${bin_state[i]} == finished ]] || continue
+        local names
+        names=$(failed_names "$log_dir/bin-$i.log")
+        local count=0
+        [[ -n $names ]] && count=$(grep -c . <<<"$names")
+        if ((count != bin_fail[i])); then
+            # The FAILED lines do not match the counts: nothing is retried for this binary.
+            while read -r t; do
+                [[ -n $t ]] && still_failing+=("${bin_label[i]}: $t")
+            done <<<"$names"
+            if ((count < bin_fail[i])); then
+                still_failing+=("${bin_label[i]}: $((bin_fail[i] - count)) failed test(s) not named in its log")
+            fi
+            continue
+        fi
+        while read -r t; do
+            [[ -n $t ]] && printf '%s\t%s\n' "$i" "$t" >>"$list"
+        done <<<"$names"
+    done
+    local n
+    n=$(grep -c . "$list" || true)
+    ((n > 0)) || return 0
+    if ((n > 5)); then
+        while IFS=$'\t' read -r -u 3 i t; do
+            still_failing+=("${bin_label[i]}: $t")
+        done 3<"$list"
+        return 0
+    fi
+    echo
+    echo "==> running the $n failed test(s) once more, alone"
+    local k=0 rc log skip_log r_pass r_fail r_ign result
+    # The list comes in on its own descriptor (3), closed for the commands: a test that reads
+    # stdin cannot eat the rest of the list.
+    while IFS=$'\t' read -r -u 3 i t; do
+        k=$((k + 1))
+        log="$log_dir/retry-$k.log"
+        skip_log="$log_dir/retry-skips-$k.log"
+        : >"$skip_log"
+        echo "     Retrying ${bin_label[i]}: $t"
+        rc=0
+        in_namespace 900 "$log" "$skip_log" "${bin_exe[i]}" --exact "$t" || rc=$?
+        result=$(grep -E '^test result: ' "$log" | tail -n 1 || true)
+        r_pass=0 r_fail=0 r_ign=0
+        if ((rc == 0)) && parse_result "$result" && ((r_pass == 1 && r_fail == 0)) &&
+            [[ ! -s $skip_log ]]; then
+            flaky+=("${bin_label[i]}: $t")
+        else
+            still_failing+=("${bin_label[i]}: $t (again: $(describe_exit "$rc"))")
+        fi
+    done 3<"$list"
 }
 
+runner_selftest() {
+    bash "$root/tests/selftest/run.sh"
+}
+
+split_args "$@"
 step "install third-party clients (apt)" install_packages
+if [[ ${TTUI_RUNNER_SELFTEST:-1} != 0 ]]; then
+    step "runner self-test (tests/selftest)" runner_selftest
+else
+    skipped_step "runner self-test" "TTUI_RUNNER_SELFTEST=0"
+fi
 step "rust components" rust_components
 if [[ ${TTUI_SKIP_LINT:-0} != 1 ]]; then
     step "cargo fmt --check" cargo fmt --all -- --check
     step "cargo clippy --all-targets -D warnings" cargo clippy --all-targets -- -D warnings
+else
+    skipped_step "cargo fmt, cargo clippy" "TTUI_SKIP_LINT=1"
 fi
 step "cargo build (bins, tests)" build
-step "cargo test (offline, loopback-only namespace, $root)" run_tests "$@"
+step "tests (offline, loopback-only namespace, $root)" run_tests
 summary

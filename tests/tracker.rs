@@ -1,5 +1,7 @@
 //! Tracker client against a real opentracker on 127.0.0.1 and against tiny in-process fakes.
 
+mod prereq;
+
 use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -236,7 +238,8 @@ async fn dead_udp_port_times_out_in_bounded_time() {
         took >= Duration::from_millis(900),
         "gave up too early: {took:?}"
     );
-    assert!(took < Duration::from_secs(3), "took {took:?}");
+    // Loose on purpose: a loaded machine delays timers, and the lower bound is the point.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
 }
 
 #[tokio::test]
@@ -262,13 +265,24 @@ struct TaskHarness {
 }
 
 fn start_task(tiers: Vec<Vec<String>>, info_hash: [u8; 20], peer: u8, port: u16) -> TaskHarness {
-    let config = TaskConfig {
+    start_task_with(tiers, info_hash, peer, port, |_| {})
+}
+
+fn start_task_with(
+    tiers: Vec<Vec<String>>,
+    info_hash: [u8; 20],
+    peer: u8,
+    port: u16,
+    tweak: impl FnOnce(&mut TaskConfig),
+) -> TaskHarness {
+    let mut config = TaskConfig {
         shuffle: false,
         udp_schedule: quick(),
         backoff_first: Duration::from_millis(300),
         refresh: Duration::from_millis(200),
         ..TaskConfig::default()
     };
+    tweak(&mut config);
     let (ptx, prx) = watch::channel(Progress {
         uploaded: 0,
         downloaded: 0,
@@ -381,8 +395,12 @@ async fn tier_fails_over_to_the_live_tracker() {
 
 #[tokio::test]
 async fn a_tier_with_only_dead_trackers_backs_off_and_says_when() {
-    let dead = format!("udp://127.0.0.1:{}/announce", dead_port());
-    let mut h = start_task(vec![vec![dead.clone()]], HASH_A, 1, 40041);
+    // A tracker that never answers, so every packet the task sends is seen.
+    let (dead, packets) = fake_udp(Box::new(|_: &[u8]| Vec::new())).await;
+    // A `stopped` round to this tracker would take the whole (long) stop bound.
+    let mut h = start_task_with(vec![vec![dead.clone()]], HASH_A, 1, 40041, |c| {
+        c.stop_timeout = Duration::from_secs(60);
+    });
     let seen = h
         .until(10, |u| {
             matches!(u, TrackerUpdate::Status(rows)
@@ -396,6 +414,9 @@ async fn a_tier_with_only_dead_trackers_backs_off_and_says_when() {
         .next_announce
         .expect("a failed tier says when it retries");
     assert!(next <= Duration::from_millis(300), "{next:?}");
+    // One connect per try of the schedule (a late reader may see the retry begin).
+    let first_round = packets.lock().unwrap().len();
+    assert!(first_round >= 3, "{first_round} packets");
     // The retry happens and fails again, with a doubled wait.
     let seen = h
         .until(
@@ -403,15 +424,21 @@ async fn a_tier_with_only_dead_trackers_backs_off_and_says_when() {
             |u| matches!(u, TrackerUpdate::Log(LogLevel::Warn, t) if t.contains("retry in 600 ms")),
         )
         .await;
-    assert!(!seen.is_empty());
+    let Some(TrackerUpdate::Log(_, warn)) = seen.last() else {
+        unreachable!()
+    };
+    assert!(warn.contains(&dead) && warn.contains("timed out"), "{warn}");
+    let second_round = packets.lock().unwrap().len();
+    assert!(second_round >= 6, "the retry sent {second_round} packets in all");
     let (tx, rx) = oneshot::channel();
     h.commands.send(TrackerCommand::Stop(tx)).await.unwrap();
-    // Nothing ever answered, so there is nobody to tell `stopped`: it ends at once.
-    tokio::time::timeout(Duration::from_millis(500), rx)
+    // Nothing ever answered, so there is nobody to tell `stopped`: it ends at once. A
+    // `stopped` round to the silent tracker would take the whole 60 s stop bound.
+    tokio::time::timeout(Duration::from_secs(20), rx)
         .await
-        .unwrap()
+        .expect("Stop waited for a tracker that never answered")
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(1), h.handle)
+    tokio::time::timeout(Duration::from_secs(5), h.handle)
         .await
         .unwrap()
         .unwrap();
@@ -777,7 +804,7 @@ async fn udp_wrong_transaction_id_is_ignored() {
         .await
         .unwrap_err();
     assert!(matches!(e, TrackerError::Timeout(_)), "{e:?}");
-    assert!(start.elapsed() < Duration::from_secs(3));
+    assert!(start.elapsed() < Duration::from_secs(15));
     assert_eq!(log.lock().unwrap().len(), 3, "one connect per try");
 
     // A stale reply first, then the right one: accepted.
@@ -837,10 +864,10 @@ async fn udp_error_action_and_garbage() {
 
 #[tokio::test]
 async fn udp_over_ipv6_reads_18_byte_peers() {
-    let Ok(sock) = UdpSocket::bind("[::1]:0").await else {
-        eprintln!("no IPv6 loopback here; skipping");
+    if !prereq::have_ipv6_loopback() {
         return;
-    };
+    }
+    let sock = UdpSocket::bind("[::1]:0").await.unwrap();
     let url = format!("udp://{}/announce", sock.local_addr().unwrap());
     tokio::spawn(async move {
         let mut buf = [0u8; 2048];

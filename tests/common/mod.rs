@@ -5,6 +5,9 @@
 //! with the tail of the process's log, and `require_loopback_only` refuses to start a
 //! swarm anywhere but inside a network namespace whose only interface is `lo`
 //! (tests/run.sh provides one). See /work/shared/INTEROP.md for why each flag is there.
+//!
+//! Its own unit tests live in tests/common_selftest.rs, so they run (and count) once rather
+//! than once per test binary that includes this module.
 
 // Each test binary uses a different subset of the kit.
 #![allow(dead_code)]
@@ -270,7 +273,7 @@ fn check_status(what: &str, out: std::io::Result<std::process::Output>) -> Strin
 }
 
 /// A temp dir removed on drop, unless TTUI_KEEP_TEST_DIRS=1 (to read the logs afterwards).
-fn tempdir(prefix: &str) -> TempDir {
+pub fn tempdir(prefix: &str) -> TempDir {
     let keep = std::env::var("TTUI_KEEP_TEST_DIRS").as_deref() == Ok("1");
     tempfile::Builder::new()
         .prefix(prefix)
@@ -439,7 +442,7 @@ fn http_request(addr: SocketAddr, request: &str) -> Result<Vec<u8>, String> {
     Ok(resp[split + 4..].to_vec())
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
@@ -1447,47 +1450,4 @@ pub fn spawn_ttui_seeder(torrent: &Path, data: &Path, port: u16, extra: &[&str])
         s.contains("seeding")
     });
     seeder
-}
-
-#[cfg(test)]
-mod kit_tests {
-    use super::*;
-
-    #[test]
-    fn sizes_and_percentages_parse() {
-        assert_eq!(parse_size("0 B"), Some(0));
-        assert_eq!(parse_size("1.50 KiB"), Some(1536));
-        assert_eq!(parse_size("64 MiB"), Some(64 << 20));
-        assert_eq!(parse_size("3 furlongs"), None);
-        assert_eq!(
-            downloaded_bytes("done: 100%, downloaded 0 B in 0.1 s"),
-            Some(0)
-        );
-        assert_eq!(
-            downloaded_bytes("x\ndownloaded 2.00 MiB, up 0 B"),
-            Some(2 << 20)
-        );
-        assert_eq!(last_percent("a 10.5% b\nc (47%) d\n"), Some(47.0));
-        assert_eq!(last_percent("no numbers"), None);
-    }
-
-    #[test]
-    fn bencode_rewrite_keeps_info_hash() {
-        let dir = tempdir("ttui-kit-");
-        let p = make_single_file_payload(dir.path(), "f.bin", 100_003, 7);
-        let t = mktorrent(&p, 15, &dir.path().join("f.torrent"));
-        let c = t.with_trackers(
-            &dir.path().join("g.torrent"),
-            None,
-            &[vec!["udp://127.0.0.1:9/announce".into()]],
-        );
-        assert_eq!(c.info_hash, t.info_hash);
-        assert_eq!(c.name, "f.bin");
-        let bytes = fs::read(&c.path).unwrap_or_default();
-        assert!(
-            find(&bytes, b"8:announce").is_none(),
-            "announce should be gone"
-        );
-        assert!(find(&bytes, b"13:announce-list").is_some());
-    }
 }

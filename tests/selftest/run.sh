@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Self-test of the test command: runs tests/run.sh against a fake `cargo` (tests/selftest/bin)
+# that lists fake test binaries (bash scripts printing what libtest prints, see libtest.sh),
+# one scenario per failure path, and checks its exit status and summary. Every path that must
+# fail the command (a binary killed by SIGSEGV or SIGABRT, one past its time limit, one that
+# exits without a result line, one never started, a flaky test next to a crash, a retried test
+# that reads stdin, ...) has to exit non-zero and name what did not finish; the green ones
+# must exit 0 and count right. Takes a few seconds; tests/run.sh runs it before anything else.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+work=$(mktemp -d -t ttui-selftest.XXXXXX)
+trap '[[ -n ${TTUI_SELFTEST_KEEP:-} ]] || rm -rf "$work"' EXIT
+started=$SECONDS
+failures=0
+count=0
+
+# bins DIR NAME=SPECS...: fake test binaries in DIR.
+make_bins() {
+    local dir=$1 b name specs
+    shift
+    mkdir -p "$dir"
+    for b in "$@"; do
+        name=${b%%=*}
+        specs=${b#*=}
+        if [[ $specs == missing ]]; then
+            : >"$dir/$name.missing"
+            continue
+        fi
+        printf '#!/usr/bin/env bash\nsource %q\nfake_libtest %q "$@"\n' \
+            "$here/libtest.sh" "$specs" >"$dir/$name"
+        chmod +x "$dir/$name"
+    done
+}
+
+# scenario NAME EXPECTED_EXIT(0|nonzero) [ENV=VALUE...] -- BINARIES... -- PATTERNS...
+# Each pattern is an extended regex the output must match; a leading `!` means must not.
+scenario() {
+    local name=$1 want=$2
+    shift 2
+    local -a envs=() bins=() pats=()
+    while [[ $1 != -- ]]; do
+        envs+=("$1")
+        shift
+    done
+    shift
+    while (($# > 0)) && [[ $1 != -- ]]; do
+        bins+=("$1")
+        shift
+    done
+    (($# > 0)) && shift
+    pats=("$@")
+    local dir="$work/$name"
+    make_bins "$dir/bins" "${bins[@]}"
+    mkdir -p "$dir/tmp"
+    local rc=0 t0=$SECONDS
+    env PATH="$here/bin:$PATH" TMPDIR="$dir/tmp" TTUI_SELFTEST_BINS="$dir/bins" \
+        TTUI_SKIP_LINT=1 TTUI_RUNNER_SELFTEST=0 "${envs[@]}" \
+        bash "$root/tests/run.sh" </dev/null >"$dir/out" 2>&1 || rc=$?
+    local -a bad=()
+    if [[ $want == 0 && $rc -ne 0 ]] || [[ $want != 0 && $rc -eq 0 ]]; then
+        bad+=("exit status $rc, expected $want")
+    fi
+    local p
+    for p in "${pats[@]}"; do
+        if [[ $p == '!'* ]]; then
+            if grep -qE -- "${p#!}" "$dir/out"; then
+                bad+=("output matches /${p#!}/")
+            fi
+        elif ! grep -qE -- "$p" "$dir/out"; then
+            bad+=("output lacks /$p/")
+        fi
+    done
+    count=$((count + 1))
+    if ((${#bad[@]} == 0)); then
+        printf 'ok    %-28s exit %-3s %2ss\n' "$name" "$rc" $((SECONDS - t0))
+    else
+        failures=$((failures + 1))
+        printf 'FAIL  %-28s exit %-3s\n' "$name" "$rc"
+        printf '        %s\n' "${bad[@]}"
+        echo "      ---- output of tests/run.sh ----"
+        sed 's/^/      | /' "$dir/out"
+    fi
+}
+
+# Green: every binary ran to its end; #[ignore] counts as skipped; the environment is as
+# promised (TTUI_REQUIRE_TOOLS=1, skip log, no stdin, ::1 on lo).
+scenario green 0 -- \
+    lib="a:ok b:ignore" alpha="a:ok b:ok c:env" -- \
+    'test binaries: 2 expected, 2 ran to their end' \
+    '^tests: 4 passed, 0 failed, 1 skipped$' '!DID NOT FINISH' '!FLAKY'
+
+# A test that skips itself (TTUI_REQUIRE_TOOLS=0) is counted as skipped, not passed.
+scenario self-skip-counted 0 TTUI_REQUIRE_TOOLS=0 -- \
+    alpha="a:ok b:skip" -- \
+    '^tests: 1 passed, 0 failed, 1 skipped$' 'tests/alpha\.rs: b: fake tool missing'
+
+# Inside the test command a missing prerequisite is a failure.
+scenario skip-is-failure-by-default nonzero -- \
+    alpha="a:ok b:skip" -- \
+    '^tests: 1 passed, 1 failed, 0 skipped$' 'FAILED:' 'tests/alpha\.rs: b \(again'
+
+# Flaky alone: reported, counted as passed, the command passes.
+scenario flaky-alone 0 -- \
+    alpha="a:ok b:flaky" beta="a:ok" -- \
+    'FLAKY' 'tests/alpha\.rs: b$' '^tests: 3 passed, 0 failed, 0 skipped$'
+
+# A crash (SIGSEGV, no FAILED line) next to a flaky test: the flaky pass hides nothing.
+scenario segv-next-to-flaky nonzero -- \
+    alpha="a:ok b:flaky" beta="a:ok b:segv c:ok" -- \
+    'DID NOT FINISH' 'tests/beta\.rs: killed by SIGSEGV \(exit 139\) without a test result line' \
+    'FLAKY' 'test binaries: 2 expected, 1 ran to their end' \
+    '^tests: 3 passed, 0 failed, 0 skipped; 1 of 2 test binaries did not finish$'
+
+scenario abort nonzero -- \
+    alpha="a:ok" beta="a:ok b:abort" -- \
+    'tests/beta\.rs: killed by SIGABRT \(exit 134\)' '1 of 2 test binaries did not finish$'
+
+# A binary past its time limit is ended and named; the next one still runs.
+scenario binary-timeout nonzero TTUI_BINARY_TIMEOUT=2 -- \
+    alpha="a:ok b:hang" gamma="a:ok" -- \
+    'tests/alpha\.rs: timed out after 2s' 'test binaries: 2 expected, 1 ran to their end' \
+    '^tests: 2 passed, 0 failed, 0 skipped; 1 of 2 test binaries did not finish$'
+
+# The whole step's time runs out after a flaky failure: the binary it cut and the ones that
+# never started are named, and the flaky retry does not turn that into a pass.
+scenario suite-timeout-after-flaky nonzero TTUI_TEST_TIMEOUT=3 -- \
+    alpha="a:flaky" beta="a:hang" gamma="a:ok" -- \
+    'tests/beta\.rs: timed out after [23]s' \
+    "tests/gamma\.rs: never started: the test step's 3s \(TTUI_TEST_TIMEOUT\) ran out" \
+    'FLAKY' '2 of 3 test binaries did not finish$'
+
+# A retried test that reads stdin cannot swallow the rest of the retry list: the second
+# failure is retried too, fails again, and fails the command.
+scenario retry-reads-stdin nonzero -- \
+    alpha="a:stdin b:fail c:ok" -- \
+    'Retrying tests/alpha\.rs: a' 'Retrying tests/alpha\.rs: b' \
+    'FLAKY' 'tests/alpha\.rs: a$' 'FAILED:' 'tests/alpha\.rs: b \(again: exit 101\)' \
+    '^tests: 2 passed, 1 failed, 0 skipped$'
+
+scenario exit-without-result nonzero -- \
+    alpha="a:ok b:exit0 c:ok" beta="a:ok" -- \
+    'tests/alpha\.rs: exit 0 without a test result line' '1 of 2 test binaries did not finish$'
+
+scenario listed-but-missing nonzero -- \
+    alpha="a:ok" gone=missing -- \
+    'tests/gone\.rs: executable .*/gone missing' '1 of 2 test binaries did not finish$'
+
+scenario too-many-failures nonzero -- \
+    alpha="a:flaky b:flaky c:flaky d:flaky e:flaky f:flaky" -- \
+    '!Retrying' '^tests: 0 passed, 6 failed, 0 skipped$'
+
+scenario build-fails nonzero TTUI_SELFTEST_BUILD=fail -- \
+    alpha="a:ok" -- \
+    'FAIL .*cargo build' '^tests: not run'
+
+scenario no-binaries nonzero -- -- \
+    'cargo listed no test binaries' '^tests: not run'
+
+echo "runner self-test: $((count - failures)) of $count scenarios as expected in $((SECONDS - started))s"
+((failures == 0))
