@@ -394,7 +394,7 @@ run_binary() {
     while IFS=$'\t' read -r -u 3 t reason; do
         self_skips+=("$label: $t: $reason")
         bin_skip[i]=$((bin_skip[i] + 1))
-    done 3<"$skip_log"
+    done 3< <(sort -u -t $'\t' -k 1,1 "$skip_log")
     if ((bin_skip[i] > bin_pass[i])); then
         bin_state[i]="crashed"
         bin_note[i]="recorded ${bin_skip[i]} skips but only ${bin_pass[i]} tests passed"

@@ -31,6 +31,9 @@ const PROMPT: &str = "e2e-shell$ ";
 /// together ~1.8 MB/s, so the ~66 MiB payload would take over 30 s — time enough to read
 /// the screen, pause and resume before it completes.
 const LT_RATE: u64 = 900 << 10;
+/// The part of a dropped peer's 60 s cool-down in which the test holds ttui to it, leaving
+/// room for the screen and the stats line to trail.
+const COOL_DOWN_CHECKED: Duration = Duration::from_secs(50);
 const TR_RATE_KB: u32 = 900;
 
 /// Screen rows of one pane, by its title: from the title row to the next pane's title row.
@@ -181,7 +184,7 @@ fn tui_scenario(strict_drop: bool) {
     let t = fx.torrent_with("tui.torrent", Some(&tracker.http_url()), &[]);
     let tr = TransmissionSeeder::start(&t, &fx.data_dir);
     transmission_upload_limit(&tr, &t, Some(TR_RATE_KB));
-    let lt = LibtorrentSeeder::start(
+    let mut lt = LibtorrentSeeder::start(
         &t,
         &fx.data_dir,
         LtOptions {
@@ -374,45 +377,67 @@ fn tui_scenario(strict_drop: bool) {
         "dropped: {}",
         peer_row(&screen, &lt_addr).unwrap_or_default().trim_end()
     ));
-    // Its stats line trails by up to a second.
-    sleep(Duration::from_millis(1200));
-    let lt_up_at_drop = lt.uploaded();
+    // A stats line printed after the drop (they trail by up to a second).
+    let lt_up_at_drop = lt.uploaded_fresh();
 
-    // 5. Transmission, unthrottled, finishes the download (libtorrent stays away for its
-    // cool-down, even when it dials back in from a new port: checked with `strict_drop`).
+    // 5. Transmission, unthrottled, finishes the download. The dropped peer is not dialed
+    // again during its cool-down (60 s), even when it dials back in from a new port: checked
+    // on every screen until the download completes or the cool-down nears its end, whichever
+    // comes first (with `strict_drop`, also that libtorrent uploaded nothing more meanwhile).
     transmission_upload_limit(&tr, &t, None);
+    let lt_ip = format!("{}:", lt_addr.ip());
+    let mut cool_down_checks = 0u32;
+    let mut lt_up_in_cool_down = None;
     let screen = pane.wait_for("the download to complete", DOWNLOAD_TIMEOUT, context, |s| {
+        if dropped_at.elapsed() < COOL_DOWN_CHECKED {
+            cool_down_checks += 1;
+            assert!(
+                peer_row(s, &lt_addr).is_some_and(|r| r.contains("dropped by user")),
+                "the dropped libtorrent row changed {:.1}s after the drop, within its cool-down\n{s}",
+                dropped_at.elapsed().as_secs_f64()
+            );
+            if strict_drop {
+                let returned: Vec<&str> = peer_rows(s)
+                    .into_iter()
+                    .skip(2)
+                    .filter(|l| l.contains(&lt_ip) && !has_addr(l, &lt_addr) && !l.starts_with(" ▸"))
+                    .collect();
+                assert!(
+                    returned.is_empty(),
+                    "the dropped libtorrent peer came back within its cool-down: {returned:#?}\n{s}"
+                );
+            }
+        } else if strict_drop && lt_up_in_cool_down.is_none() {
+            // The cool-down is nearly over: what libtorrent sent until now counts.
+            lt_up_in_cool_down = Some(lt.uploaded_fresh());
+        }
         let state = header(s, 0);
         (state.contains("complete") || state.contains("seeding"))
             && header(s, 1).contains("100.0%")
             && pieces_done(s).is_some_and(|(d, n)| d == n && n > 0)
     });
-    step(&format!("complete: {}", header(&screen, 0).trim()));
-    // The dropped peer is not dialed again before its cool-down (60 s).
-    if dropped_at.elapsed() < Duration::from_secs(55) {
-        assert!(
-            peer_row(&screen, &lt_addr).is_some_and(|r| r.contains("dropped by user")),
-            "the dropped libtorrent row changed before its cool-down\n{screen}"
-        );
-    }
+    step(&format!(
+        "complete: {} ({cool_down_checks} screens checked within the cool-down)",
+        header(&screen, 0).trim()
+    ));
+    assert!(
+        cool_down_checks > 0,
+        "no screen was checked within the cool-down: the test is too slow to tell"
+    );
     eprintln!("peers at completion:");
     for row in peer_rows(&screen) {
         eprintln!("  {}", row.trim_end());
     }
-    let lt_up_at_end = lt.uploaded();
-    eprintln!("libtorrent uploaded {lt_up_at_drop} B by the drop, {lt_up_at_end} B by completion");
     if strict_drop {
-        let lt_ip = format!("{}:", lt_addr.ip());
-        let returned: Vec<&str> = peer_rows(&screen)
-            .into_iter()
-            .skip(2)
-            .filter(|l| l.contains(&lt_ip) && !has_addr(l, &lt_addr) && !l.starts_with(" ▸"))
-            .collect();
+        let lt_up = match lt_up_in_cool_down {
+            Some(up) => up,
+            None => lt.uploaded_fresh(),
+        };
+        eprintln!("libtorrent uploaded {lt_up_at_drop} B by the drop, {lt_up} B by the check");
         assert!(
-            returned.is_empty() && lt_up_at_end <= lt_up_at_drop + (1 << 20),
-            "the dropped libtorrent peer came back: it uploaded {} B after the drop; \
-             rows {returned:#?}\n{screen}",
-            lt_up_at_end.saturating_sub(lt_up_at_drop)
+            lt_up <= lt_up_at_drop + (1 << 20),
+            "the dropped libtorrent peer came back: it uploaded {} B after the drop\n{screen}",
+            lt_up.saturating_sub(lt_up_at_drop)
         );
     }
 
@@ -421,7 +446,7 @@ fn tui_scenario(strict_drop: bool) {
     let quit_at = Instant::now();
     let screen = pane.wait_for(
         "ttui to exit after q",
-        Duration::from_secs(15),
+        Duration::from_secs(45),
         context,
         |s| s.lines().any(|l| l.starts_with("EXITED:")),
     );
@@ -430,8 +455,9 @@ fn tui_scenario(strict_drop: bool) {
         screen.lines().any(|l| l == "EXITED:0"),
         "ttui did not exit 0\n{screen}"
     );
+    // The UI promises about 3 s; the bound is loose because other tests load the machine.
     assert!(
-        took < Duration::from_secs(8),
+        took < Duration::from_secs(30),
         "quitting took {took:?} (the UI promises ~3 s)"
     );
     assert!(

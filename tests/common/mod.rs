@@ -1019,17 +1019,38 @@ impl LibtorrentPeer {
         }
     }
 
-    /// Payload bytes uploaded so far, from its latest once-a-second progress line.
-    pub fn uploaded(&self) -> u64 {
+    /// `up=` of each once-a-second progress line so far.
+    fn upload_counters(&self) -> Vec<u64> {
         self.proc
             .stdout_text()
             .lines()
-            .rev()
-            .find_map(|l| {
+            .filter(|l| l.starts_with("progress "))
+            .map(|l| {
                 l.split_whitespace()
                     .find_map(|t| t.strip_prefix("up=")?.parse().ok())
+                    .unwrap_or_else(|| panic!("no up= counter in libtorrent's line {l:?}"))
             })
-            .unwrap_or(0)
+            .collect()
+    }
+
+    /// Payload bytes uploaded so far, from its latest progress line (up to a second old).
+    /// Panics when there is none: a missing counter is not zero.
+    pub fn uploaded(&self) -> u64 {
+        self.upload_counters()
+            .last()
+            .copied()
+            .unwrap_or_else(|| panic!("libtorrent has printed no progress line yet"))
+    }
+
+    /// Payload bytes uploaded so far, from a progress line printed after this call.
+    pub fn uploaded_fresh(&mut self) -> u64 {
+        let before = self.upload_counters().len();
+        self.proc
+            .wait_until("a new libtorrent progress line", WAIT, |p| {
+                let text = p.stdout_text();
+                text.lines().filter(|l| l.starts_with("progress ")).count() > before
+            });
+        self.uploaded()
     }
 
     pub fn wait_done(&mut self, timeout: Duration) {

@@ -177,9 +177,10 @@ impl Fixture {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         if paused {
-            // Only once checking is over: the engine drops a Pause that arrives while it checks.
+            // Sent once the data is checked, so the pause is in force when this returns (the
+            // engine would keep a Pause sent during the check and apply it afterwards).
             r.command(Command::Pause);
-            // A paused seeding engine still reports Seeding; the log says it paused.
+            // The log line says the pause took effect (the state shows `paused` too).
             snap = r
                 .wait_for(Duration::from_secs(5), "the seeder to pause", |s| {
                     log_has(s, "paused")

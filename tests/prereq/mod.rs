@@ -9,7 +9,8 @@
 //! - when `TTUI_SKIP_LOG` names a file, `<test>\t<reason>` is appended to it; tests/run.sh
 //!   counts those lines as skipped and takes them out of the passed count.
 //!
-//! A test calls one of the `have_*` functions first and returns at once when it says no.
+//! A test calls one of the `have_*` functions (or `skip` once) first and returns at once when
+//! it says no; a test reports at most one skip and never fails after reporting one.
 
 // Each test binary uses a different subset.
 #![allow(dead_code)]
@@ -48,7 +49,8 @@ pub fn skip(reason: &str) {
     }
 }
 
-fn on_path(name: &str) -> bool {
+/// Whether `name` (a program on PATH, or a path) is installed; reports nothing.
+pub fn installed(name: &str) -> bool {
     if name.contains('/') {
         return PathBuf::from(name).is_file();
     }
@@ -59,7 +61,7 @@ fn on_path(name: &str) -> bool {
 
 /// True when every program is installed; otherwise skips (or fails, see `skip`).
 pub fn have_tools(tools: &[&str]) -> bool {
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !installed(t)).collect();
     if missing.is_empty() {
         return true;
     }
@@ -67,22 +69,25 @@ pub fn have_tools(tools: &[&str]) -> bool {
     false
 }
 
+/// Whether /usr/bin/python3 can import libtorrent; reports nothing.
+pub fn python_libtorrent_installed() -> bool {
+    installed("/usr/bin/python3")
+        && Command::new("/usr/bin/python3")
+            .args(["-c", "import libtorrent"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
 /// True when /usr/bin/python3 can import libtorrent; otherwise skips (or fails).
 pub fn have_python_libtorrent() -> bool {
-    if !have_tools(&["/usr/bin/python3"]) {
-        return false;
+    if python_libtorrent_installed() {
+        return true;
     }
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import libtorrent"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        skip("python3-libtorrent is not installed");
-    }
-    ok
+    skip("python3-libtorrent is not installed");
+    false
 }
 
 /// True when a socket can bind `[::1]`; otherwise skips (or fails).

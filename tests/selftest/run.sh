@@ -5,7 +5,8 @@
 # fail the command (a binary killed by SIGSEGV or SIGABRT, one past its time limit, one that
 # exits without a result line, one never started, a flaky test next to a crash, a retried test
 # that reads stdin, ...) has to exit non-zero and name what did not finish; the green ones
-# must exit 0 and count right. Takes a few seconds; tests/run.sh runs it before anything else.
+# must exit 0 and count right. Takes seconds; tests/run.sh runs it right after installing
+# its packages, before lint, build and tests.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -138,6 +139,11 @@ scenario retry-reads-stdin nonzero -- \
     'Retrying tests/alpha\.rs: a' 'Retrying tests/alpha\.rs: b' \
     'FLAKY' 'tests/alpha\.rs: a$' 'FAILED:' 'tests/alpha\.rs: b \(again: exit 101\)' \
     '^tests: 2 passed, 1 failed, 0 skipped$'
+
+# A retry that runs no test at all (the name selects nothing) is not a pass.
+scenario retry-runs-nothing nonzero -- \
+    alpha="a:ok b:gone" -- \
+    'FAILED:' 'tests/alpha\.rs: b \(again: exit 0\)' '!FLAKY' '^tests: 1 passed, 1 failed, 0 skipped$'
 
 scenario exit-without-result nonzero -- \
     alpha="a:ok b:exit0 c:ok" beta="a:ok" -- \
