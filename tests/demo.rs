@@ -340,8 +340,14 @@ fn expected_clients() -> Option<Vec<Client>> {
         ("opentracker", prereq::installed("opentracker")),
         ("python3-libtorrent", prereq::python_libtorrent_installed()),
         ("aria2c", prereq::installed("aria2c")),
-        ("transmission-daemon", prereq::installed("transmission-daemon")),
-        ("transmission-remote", prereq::installed("transmission-remote")),
+        (
+            "transmission-daemon",
+            prereq::installed("transmission-daemon"),
+        ),
+        (
+            "transmission-remote",
+            prereq::installed("transmission-remote"),
+        ),
     ] {
         if !ok {
             missing.push(what);
@@ -496,7 +502,10 @@ fn sigterm_while_clients_start_cleans_up() {
             break hit;
         }
         if let Some(status) = demo.child.try_wait().unwrap() {
-            panic!("demo exited ({status}) before any seeder started\n{}", demo.report());
+            panic!(
+                "demo exited ({status}) before any seeder started\n{}",
+                demo.report()
+            );
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),

@@ -429,7 +429,10 @@ async fn a_tier_with_only_dead_trackers_backs_off_and_says_when() {
     };
     assert!(warn.contains(&dead) && warn.contains("timed out"), "{warn}");
     let second_round = packets.lock().unwrap().len();
-    assert!(second_round >= 6, "the retry sent {second_round} packets in all");
+    assert!(
+        second_round >= 6,
+        "the retry sent {second_round} packets in all"
+    );
     let (tx, rx) = oneshot::channel();
     h.commands.send(TrackerCommand::Stop(tx)).await.unwrap();
     // Nothing ever answered, so there is nobody to tell `stopped`: it ends at once. A

@@ -44,7 +44,10 @@ pub fn skip(reason: &str) {
             .and_then(|mut f| f.write_all(line.as_bytes()));
         if let Err(e) = written {
             // An unrecorded skip would be counted as a pass.
-            panic!("cannot record the skip in {}: {e}", PathBuf::from(log).display());
+            panic!(
+                "cannot record the skip in {}: {e}",
+                PathBuf::from(log).display()
+            );
         }
     }
 }
@@ -54,9 +57,8 @@ pub fn installed(name: &str) -> bool {
     if name.contains('/') {
         return PathBuf::from(name).is_file();
     }
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(name).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }
 
 /// True when every program is installed; otherwise skips (or fails, see `skip`).
