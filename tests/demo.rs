@@ -47,7 +47,7 @@ struct Demo {
     child: Child,
     stdout: Lines,
     stderr: Lines,
-    /// Every descendant seen while it ran: pid → command line.
+    /// Every descendant seen while it ran: pid → its latest command line.
     seen: BTreeMap<u32, String>,
 }
 
@@ -78,9 +78,14 @@ impl Demo {
 
     /// Records the current descendants of the demo.
     fn record_descendants(&mut self) {
+        let own = cmdline(self.pid());
         for pid in descendants(self.pid()) {
             if let Some(cmd) = cmdline(pid) {
-                self.seen.entry(pid).or_insert(cmd);
+                // Between fork and exec a child still shows the demo's own command line; the
+                // program it becomes is recorded on a later look.
+                if own.as_deref() != Some(cmd.as_str()) {
+                    self.seen.insert(pid, cmd);
+                }
             }
         }
     }
