@@ -532,6 +532,10 @@ fn sigterm_while_clients_start_cleans_up() {
     );
     let dir = demo.demo_dir();
     demo.signal("-TERM");
+    eprintln!(
+        "SIGTERM {:.2}s after the start, {program} (pid {pid}) alive",
+        start.elapsed().as_secs_f64()
+    );
     let status = demo.wait_exit(Duration::from_secs(60));
     assert_eq!(status.code(), Some(130), "{}", demo.report());
     assert!(
