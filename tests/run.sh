@@ -19,9 +19,10 @@
 # and then exited 0 (all passed) or 101 (some failed); a binary killed by a signal, one past
 # its time limit, one that exits without that line, and one never started (the suite's time
 # ran out first, or the executable is missing) each fail the command, and the summary names
-# them. A test that failed is run once more, alone (at most five of them); if it passes then,
-# it is reported as FLAKY and counted as passed — that never hides anything else: a crash or
-# timeout elsewhere still fails the command.
+# them (so a `harness = false` test target must print that line too). A test that failed is
+# run once more, alone (at most five of them); if it passes then, it is reported as FLAKY and
+# counted as passed — that never hides anything else: a crash or timeout elsewhere still
+# fails the command.
 #
 # Skips. `#[ignore]` tests are counted as skipped. A test whose prerequisite (a third-party
 # tool, python3-libtorrent, ::1) is missing calls tests/prereq/mod.rs, which panics when
