@@ -280,7 +280,7 @@ if ! ip -6 addr show dev lo 2>/dev/null | grep -q "inet6 ::1/"; then
 fi
 cd "$TTUI_ROOT" || exit 125
 t0=$SECONDS
-timeout --kill-after=10 "$limit" "$@"
+timeout --foreground --kill-after=10 "$limit" "$@"
 rc=$?
 if ((rc == 124 || (rc == 137 && SECONDS - t0 >= limit))); then
     echo "ttui-tests: timed out after ${limit}s" >&2
@@ -312,9 +312,12 @@ in_namespace() {
     local -a st
     # The outer bound is a last resort if the inner one cannot end the namespace: unshare
     # ignores SIGTERM while it waits, so this sends SIGKILL, and --kill-child passes it on.
+    # Both timeouts run in the foreground (no process group of their own), so Ctrl-C, or a CI
+    # runner signalling this script's process group, reaches the test binary itself.
     set +e
     TTUI_ROOT=$root TTUI_SKIP_LOG=$skip_log \
-        timeout -s KILL $((limit + 60)) "${ns[@]}" -- bash -c "$inner" ttui-tests "$limit" "$@" \
+        timeout --foreground -s KILL $((limit + 60)) \
+        "${ns[@]}" -- bash -c "$inner" ttui-tests "$limit" "$@" \
         </dev/null 3<&- 2>&1 | tee "$log"
     st=("${PIPESTATUS[@]}")
     set -e
@@ -354,7 +357,7 @@ run_binary() {
     local exe=${bin_exe[i]} label=${bin_label[i]}
     local log="$log_dir/bin-$i.log" skip_log="$log_dir/skips-$i.log"
     : >"$skip_log"
-    echo "     Running $label (${exe#"$root"/})"
+    echo "     Running $label (${exe#"$root"/})" | tee -a "$test_log"
     if [[ ! -x $exe ]]; then
         bin_state[i]="missing"
         bin_note[i]="executable $exe missing"
