@@ -128,6 +128,7 @@ impl FilePool {
     }
 
     /// Opens done so far, reopens included.
+    #[cfg(test)]
     pub(super) fn opens(&self) -> u64 {
         self.state().opens
     }
