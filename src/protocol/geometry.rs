@@ -127,7 +127,7 @@ impl Geometry {
     /// The block index of a block that starts at `begin` in piece `piece`; `None` when `begin`
     /// is not on a block boundary or past the piece.
     pub fn block_index(&self, piece: u32, begin: u32) -> Option<u32> {
-        if begin % BLOCK_LEN != 0 {
+        if !begin.is_multiple_of(BLOCK_LEN) {
             return None;
         }
         let block = begin / BLOCK_LEN;

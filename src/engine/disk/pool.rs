@@ -211,8 +211,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = files(dir.path(), 5);
         let pool = FilePool::new(5, 3);
-        for i in 0..3 {
-            assert_eq!(first_byte(&pool.get(i, &paths[i]).unwrap()), i as u8);
+        for (i, path) in paths.iter().enumerate().take(3) {
+            assert_eq!(first_byte(&pool.get(i, path).unwrap()), i as u8);
         }
         assert_eq!(pool.open_count(), 3);
         // Touch 0 so 1 becomes the oldest; opening 3 closes 1.
