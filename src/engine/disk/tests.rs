@@ -365,14 +365,35 @@ fn root_is_created_and_must_be_a_directory() {
     assert!(matches!(err, DiskError::NotADirectory { .. }), "{err}");
 }
 
-/// A test that cannot run here (not root, no CAP_SYS_ADMIN for a mount). Under the test command
-/// (`TTUI_REQUIRE_TOOLS=1`) that is a failure: it runs as root in a namespace where mounting
-/// works. Elsewhere the test reports the skip on stderr and returns.
+/// A test that cannot run here (not root, no CAP_SYS_ADMIN for a mount), reported the way
+/// tests/run.sh counts skips (tests/prereq/mod.rs has the same protocol): with
+/// `TTUI_REQUIRE_TOOLS` set and not "0" (the test command, which runs as root in a namespace
+/// where mounting works) it is a failure; otherwise `SKIPPED: <test>: <reason>` goes straight to
+/// stderr and `<test>\t<reason>` is appended to the file `TTUI_SKIP_LOG` names. The caller
+/// returns right after.
 fn skip(reason: &str) {
-    if std::env::var_os("TTUI_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
-        panic!("TTUI_REQUIRE_TOOLS=1 but this test cannot run: {reason}");
+    use std::io::Write;
+    if std::env::var_os("TTUI_REQUIRE_TOOLS").is_some_and(|v| !v.is_empty() && v != "0") {
+        panic!("cannot run: {reason} (TTUI_REQUIRE_TOOLS is set)");
     }
-    eprintln!("SKIPPED: {reason}");
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    let _ = std::io::stderr().write_all(format!("SKIPPED: {test}: {reason}\n").as_bytes());
+    if let Some(log) = std::env::var_os("TTUI_SKIP_LOG") {
+        let line = format!("{test}\t{}\n", reason.replace(['\t', '\n'], " "));
+        let written = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        // An unrecorded skip would be counted as a pass.
+        if let Err(e) = written {
+            panic!(
+                "cannot record the skip in {}: {e}",
+                Path::new(&log).display()
+            );
+        }
+    }
 }
 
 /// A tmpfs mounted for the duration of a test, unmounted on drop.
