@@ -1215,6 +1215,43 @@ mod tests {
     }
 
     #[test]
+    fn libtorrent_hybrid_with_repeated_pad_names() {
+        // python3-libtorrent 2.0.8, create_torrent flags 0, 16 KiB pieces: a.bin (20000 bytes)
+        // and b.bin (3616) both need 12768 bytes of padding, so `.pad/12768` appears twice.
+        let m = Metainfo::from_bytes(include_bytes!(
+            "../../tests/fixtures/libtorrent-hybrid.torrent"
+        ))
+        .unwrap();
+        // libtorrent's info_hashes().v1: SHA-1 of the info dictionary, v2 keys included.
+        assert_eq!(
+            m.info_hash_hex(),
+            "fec02f98b12745ade8034922b42990fd4cd6f6fd"
+        );
+        let files: Vec<(String, u64, bool)> = m
+            .info
+            .files
+            .iter()
+            .map(|f| (f.path.join("/"), f.length, f.padding))
+            .collect();
+        let expected = [
+            ("hybrid-fixture/a.bin", 20_000, false),
+            ("hybrid-fixture/.pad/12768", 12_768, true),
+            ("hybrid-fixture/b.bin", 3_616, false),
+            ("hybrid-fixture/.pad/12768", 12_768, true),
+            ("hybrid-fixture/sub/c.txt", 2_000, false),
+            ("hybrid-fixture/.pad/14384", 14_384, true),
+        ];
+        let expected: Vec<(String, u64, bool)> = expected
+            .iter()
+            .map(|&(p, l, pad)| (p.to_owned(), l, pad))
+            .collect();
+        assert_eq!(files, expected);
+        assert_eq!(m.padding_files, vec![1, 3, 5]);
+        assert_eq!(m.info.total_length, 65_536);
+        assert_eq!(m.info.geometry().num_pieces(), 4);
+    }
+
+    #[test]
     fn symlink_attribute_is_recorded() {
         let t = mutated(|r| {
             set(file(r, 1), "attr", bytes("l"));
