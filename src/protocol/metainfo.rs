@@ -77,6 +77,16 @@ impl Info {
         Geometry::new(self.piece_length, self.total_length).unwrap_or(Geometry::EMPTY)
     }
 
+    /// Bytes outside BEP 47 padding files: what is written to disk (`total_length` counts the
+    /// padding too, as pieces do).
+    pub fn data_length(&self) -> u64 {
+        self.files
+            .iter()
+            .filter(|f| !f.padding)
+            .map(|f| f.length)
+            .sum()
+    }
+
     /// Length of piece `index` (the last one may be short), 0 when out of range.
     pub fn piece_len(&self, index: u32) -> u32 {
         self.geometry().piece_len(index).unwrap_or(0)

@@ -90,6 +90,7 @@ fn libtorrent_hybrid_with_repeated_pad_names() {
     assert_eq!(files, expected);
     assert_eq!(m.padding_files, vec![1, 3, 5]);
     assert_eq!(m.info.total_length, 65_536);
+    assert_eq!(m.info.data_length(), 20_000 + 3_616 + 2_000);
     assert_eq!(m.info.geometry().num_pieces(), 4);
 }
 
