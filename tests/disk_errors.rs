@@ -1,6 +1,6 @@
 //! Disk trouble: a full disk ends the download with one clear `error:` line and never a
 //! `complete:` over data that was not written; a read-only output directory is refused at
-//! start.
+//! start; a torrent of 10,000 files downloads under a limit of 256 open descriptors.
 //!
 //! Needs root (or a user namespace) to mount tmpfs; tests/run.sh provides both that and a
 //! network namespace whose only interface is `lo`.
@@ -8,6 +8,8 @@
 mod common;
 
 use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,14 +45,9 @@ fn error_lines(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| !l.trim().is_empty()).collect()
 }
 
-/// Runs ttui against a libtorrent seeder with its output in `out`; `prefix` (e.g. prlimit)
+/// Runs ttui against the seeder at `peer` with its output in `out`; `prefix` (e.g. prlimit)
 /// wraps the command when given.
-fn download_into(
-    t: &Torrent,
-    seeder: &LibtorrentSeeder,
-    out: &Path,
-    prefix: &[String],
-) -> Finished {
+fn download_into(t: &Torrent, peer: SocketAddr, out: &Path, prefix: &[String]) -> Finished {
     let mut args: Vec<String> = prefix.to_vec();
     if !prefix.is_empty() {
         args.push(env!("CARGO_BIN_EXE_ttui").to_string());
@@ -64,7 +61,7 @@ fn download_into(
         "--port".into(),
         "0".into(),
         "--peer".into(),
-        seeder.addr().to_string(),
+        peer.to_string(),
         "-o".into(),
         out.display().to_string(),
     ]);
@@ -115,13 +112,13 @@ fn full_disk_fails_clearly_and_never_completes() {
         // No mount permission: a 4 MiB file size limit gives EFBIG instead of ENOSPC.
         fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
         eprintln!("cannot mount tmpfs here; falling back to prlimit --fsize");
-        vec![
+        bounded(vec![
             "prlimit".into(),
             format!("--fsize={}", 4 << 20),
             "--".into(),
-        ]
+        ])
     };
-    let run = download_into(&t, &seeder, &out, &prefix);
+    let run = download_into(&t, seeder.addr(), &out, &prefix);
     eprintln!(
         "full disk: {} after {:.1}s: {}",
         run.status,
@@ -228,4 +225,117 @@ fn read_only_output_directory_is_refused_at_start() {
         );
         assert!(!run.stdout.contains("complete:"), "{}", run.stdout);
     }
+}
+
+/// Descriptor limit for both ttui processes of the many-files test: far below the file count.
+const NOFILE: u32 = 256;
+const MANY: usize = 10_000;
+
+/// `MANY` small files (0 to 4 KiB, some empty) in 100 folders under `parent/many files`.
+fn make_many_files(parent: &Path) -> PathBuf {
+    let root = parent.join("many files");
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..MANY {
+        let dir = root.join(format!("d{:02}", i % 100));
+        if i < 100 {
+            fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        }
+        let len = (next() % 4097) as usize;
+        let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let path = dir.join(format!("f{i:05}.bin"));
+        let mut f = fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        f.write_all(&bytes)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    root
+}
+
+/// `prlimit --nofile=N:N --`: the limit applies to the command it execs, soft and hard.
+fn nofile_prefix() -> Vec<String> {
+    vec![
+        "prlimit".into(),
+        format!("--nofile={NOFILE}:{NOFILE}"),
+        "--".into(),
+    ]
+}
+
+/// `timeout` around the download: `download_into` waits for its command without a deadline.
+fn bounded(prefix: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = vec![
+        "timeout".into(),
+        "-k".into(),
+        "5".into(),
+        DOWNLOAD_TIMEOUT.as_secs().to_string(),
+    ];
+    out.extend(prefix);
+    out
+}
+
+#[test]
+fn ten_thousand_files_download_under_a_256_descriptor_limit() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let dir = tempfile::Builder::new()
+        .prefix("ttui-many-files-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let data_dir = dir.path().join("data");
+    let payload = make_many_files(&data_dir);
+    // 64 KiB pieces: most pieces span dozens of files.
+    let t = mktorrent(&payload, 16, &dir.path().join("many.torrent"));
+
+    // The seeder runs under the same limit, so reads go through the file pool too.
+    let port = free_port();
+    let mut cmd = Command::new("prlimit");
+    cmd.args(&nofile_prefix()[1..])
+        .arg(env!("CARGO_BIN_EXE_ttui"))
+        .arg("seed")
+        .arg(&t.path)
+        .arg("-o")
+        .arg(&data_dir)
+        .args(["--headless", "--no-trackers", "--bind", "127.0.0.1"])
+        .args(["--port", &port.to_string()])
+        .env("NO_COLOR", "1")
+        .env("XDG_STATE_HOME", dir.path())
+        .current_dir(dir.path());
+    let mut seeder = Proc::spawn("ttui-seed", &mut cmd, dir.path());
+    seeder.wait_for_stdout("ttui to seed 10,000 files", "seeding", WAIT);
+    let limits = fs::read_to_string(format!("/proc/{}/limits", seeder.pid())).unwrap_or_default();
+    assert!(
+        limits
+            .lines()
+            .any(|l| l.starts_with("Max open files") && l.contains(&format!(" {NOFILE} "))),
+        "the seeder does not run under the limit:\n{limits}"
+    );
+
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    let peer = SocketAddr::from(([127, 0, 0, 1], port));
+    let run = download_into(&t, peer, &out, &bounded(nofile_prefix()));
+    assert!(
+        run.status.success(),
+        "download of {MANY} files under nofile={NOFILE} failed ({}) after {:.1}s\n{}\n{}\n{}",
+        run.status,
+        run.elapsed.as_secs_f64(),
+        last_lines(&run.stdout, 10),
+        last_lines(&run.stderr, 10),
+        seeder.report()
+    );
+    assert!(
+        run.stdout.contains("complete"),
+        "exit 0 but no completion line\n{}",
+        last_lines(&run.stdout, 10)
+    );
+    assert_same_tree(&payload, &out.join(&t.name));
+    eprintln!(
+        "{MANY} files under nofile={NOFILE}: {:.1}s — {}",
+        run.elapsed.as_secs_f64(),
+        last_lines(&run.stdout, 1)
+    );
 }

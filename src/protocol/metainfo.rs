@@ -10,6 +10,7 @@ use sha1::{Digest, Sha1};
 use thiserror::Error;
 
 use super::bencode::{self, BencodeError};
+use super::geometry::Geometry;
 
 pub type InfoHash = [u8; 20];
 
@@ -22,11 +23,32 @@ pub struct FileEntry {
     pub length: u64,
     /// Byte offset of this file in the torrent's concatenated payload.
     pub offset: u64,
+    /// BEP 47 `attr` `p`: a padding file. Its bytes are zeros that fill piece space (hybrid
+    /// v1+v2 torrents align every file to a piece this way); it is never created on disk and
+    /// its path, often the same `.pad/N` for many entries, names nothing.
+    pub padding: bool,
+    /// BEP 47 `attr` `x`: the file gets the executable bit.
+    pub executable: bool,
+    /// BEP 47 `attr` `l`: the file is a symbolic link to this target (`symlink path` joined
+    /// with `/`, lossily decoded; empty when the key is missing). Shown, never created.
+    pub symlink: Option<String>,
 }
 
 impl FileEntry {
     pub fn relative_path(&self) -> PathBuf {
         self.path.iter().collect()
+    }
+
+    /// A plain file with the given place in the payload (no BEP 47 attributes).
+    pub fn new(path: Vec<String>, length: u64, offset: u64) -> FileEntry {
+        FileEntry {
+            path,
+            length,
+            offset,
+            padding: false,
+            executable: false,
+            symlink: None,
+        }
     }
 }
 
@@ -48,13 +70,26 @@ impl Info {
     pub fn num_pieces(&self) -> u32 {
         self.pieces.len() as u32
     }
-    /// Length of piece `index` (the last one may be short).
+
+    /// Piece and block layout. The parser guarantees a valid one; an `Info` built or edited by
+    /// hand with a piece length of 0 or too many pieces gets a layout with no pieces at all.
+    pub fn geometry(&self) -> Geometry {
+        Geometry::new(self.piece_length, self.total_length).unwrap_or(Geometry::EMPTY)
+    }
+
+    /// Bytes outside BEP 47 padding files: what is written to disk (`total_length` counts the
+    /// padding too, as pieces do).
+    pub fn data_length(&self) -> u64 {
+        self.files
+            .iter()
+            .filter(|f| !f.padding)
+            .map(|f| f.length)
+            .sum()
+    }
+
+    /// Length of piece `index` (the last one may be short), 0 when out of range.
     pub fn piece_len(&self, index: u32) -> u32 {
-        let start = index as u64 * self.piece_length as u64;
-        // Saturating: an out-of-range index gives 0 instead of an underflow panic.
-        self.total_length
-            .saturating_sub(start)
-            .min(self.piece_length as u64) as u32
+        self.geometry().piece_len(index).unwrap_or(0)
     }
 }
 
@@ -70,6 +105,7 @@ pub struct Metainfo {
     pub creation_date: Option<i64>,
     /// Indices into `info.files` of BEP 47 padding files (`attr` containing `p`): they fill
     /// piece space with zeros (hybrid v1+v2 torrents have them) and need not be written.
+    /// The same as the files whose `FileEntry::padding` is set.
     pub padding_files: Vec<usize>,
     /// The exact bytes of the `info` value, served to peers that fetch metadata (BEP 9).
     pub info_bytes: bytes::Bytes,
@@ -331,11 +367,7 @@ fn parse_info(d: &Dict) -> Result<(Info, Vec<usize>), MetainfoError> {
                     value: length,
                 });
             }
-            let entry = FileEntry {
-                path: vec![name.clone()],
-                length: length as u64,
-                offset: 0,
-            };
+            let entry = FileEntry::new(vec![name.clone()], length as u64, 0);
             (vec![entry], Vec::new(), true)
         }
         (None, Some(list)) => {
@@ -351,8 +383,10 @@ fn parse_info(d: &Dict) -> Result<(Info, Vec<usize>), MetainfoError> {
     if total_length == 0 {
         return Err(MetainfoError::EmptyTotal);
     }
-    let expected = total_length.div_ceil(u64::from(piece_length));
-    if expected != pieces.len() as u64 {
+    // A payload needing more than u32::MAX pieces has no geometry; no hash list matches it.
+    let expected = Geometry::new(piece_length, total_length).map(|g| u64::from(g.num_pieces()));
+    if expected != Some(pieces.len() as u64) {
+        let expected = total_length.div_ceil(u64::from(piece_length));
         return Err(MetainfoError::PieceCountMismatch {
             found: pieces.len(),
             expected,
@@ -413,21 +447,43 @@ fn parse_files(list: &[Value], name: &str) -> Result<(Vec<FileEntry>, Vec<usize>
         let mut full = Vec::new();
         full.push(name.to_owned());
         full.extend(path?);
-        // `attr` is only a hint (BEP 47); a mistyped one is ignored.
-        if matches!(fd.get(&b"attr"[..]), Some(Value::Bytes(a)) if a.contains(&b'p')) {
+        // `attr` is a set of flag letters (BEP 47); a mistyped one is ignored.
+        let attr: &[u8] = match fd.get(&b"attr"[..]) {
+            Some(Value::Bytes(a)) => a,
+            _ => b"",
+        };
+        let mut entry = FileEntry::new(full, length as u64, offset);
+        entry.padding = attr.contains(&b'p');
+        entry.executable = attr.contains(&b'x');
+        if attr.contains(&b'l') {
+            entry.symlink = Some(symlink_target(fd));
+        }
+        if entry.padding {
             padding.push(i);
         }
-        files.push(FileEntry {
-            path: full,
-            length: length as u64,
-            offset,
-        });
+        files.push(entry);
         offset = offset
             .checked_add(length as u64)
             .ok_or(MetainfoError::TotalOverflow)?;
     }
     check_layout(&files)?;
     Ok((files, padding))
+}
+
+/// `symlink path` (a list of components) as one `/`-joined string for display; whatever its
+/// shape, the link is never created, so a malformed target is shown rather than rejected.
+fn symlink_target(fd: &Dict) -> String {
+    let Some(Value::List(parts)) = fd.get(&b"symlink path"[..]) else {
+        return String::new();
+    };
+    parts
+        .iter()
+        .map(|p| match p {
+            Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => "?".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn parse_path(fd: &Dict, key: &str, full_key: &str) -> Result<Vec<String>, MetainfoError> {
@@ -448,9 +504,10 @@ fn parse_path(fd: &Dict, key: &str, full_key: &str) -> Result<Vec<String>, Metai
 }
 
 /// Two files with one path, or a file that is also another file's directory, would make
-/// the storage layer overwrite or fail half-way; reject them up front. Paths go into a trie
-/// of (parent node, component) so the cost stays linear in the number of components, even
-/// for a hostile file with very long paths.
+/// the storage layer overwrite or fail half-way; reject them up front. Padding files are left
+/// out: they are never created, and one `.pad/N` name legitimately appears many times. Paths
+/// go into a trie of (parent node, component) so the cost stays linear in the number of
+/// components, even for a hostile file with very long paths.
 fn check_layout(files: &[FileEntry]) -> Result<(), MetainfoError> {
     #[derive(Default, Clone, Copy)]
     struct Node {
@@ -459,7 +516,7 @@ fn check_layout(files: &[FileEntry]) -> Result<(), MetainfoError> {
     }
     let mut nodes: Vec<Node> = vec![Node::default()];
     let mut children: HashMap<(usize, &str), usize> = HashMap::new();
-    for f in files {
+    for f in files.iter().filter(|f| !f.padding) {
         let mut cur = 0usize;
         for (depth, component) in f.path.iter().enumerate() {
             if nodes.get(cur).is_some_and(|n| n.is_file) {
@@ -593,653 +650,6 @@ pub fn encode_torrent(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PIECE: u32 = 16 * 1024;
-
-    fn s(v: &str) -> String {
-        v.to_owned()
-    }
-
-    /// A valid multi-file torrent: 20 000 + 0 + 15 000 bytes → 3 pieces of 16 KiB.
-    fn multi() -> Vec<u8> {
-        let files = vec![
-            (vec![s("dir"), s("a.bin")], 20_000),
-            (vec![s("empty")], 0),
-            (vec![s("dir"), s("sub"), s("b.bin")], 15_000),
-        ];
-        let hashes = hash_pieces(&[5u8; 35_000], PIECE);
-        let trackers = vec![vec![s("http://127.0.0.1:6969/announce")]];
-        encode_torrent("pack", &files, PIECE, &hashes, &trackers, false, None)
-    }
-
-    fn decode(bytes: &[u8]) -> Dict {
-        match bencode::decode_value(bytes).unwrap() {
-            Value::Dict(d) => d,
-            _ => panic!("not a dict"),
-        }
-    }
-
-    /// Re-encodes `multi()` after `f` changed its top-level dictionary.
-    fn mutated(f: impl FnOnce(&mut Dict)) -> Vec<u8> {
-        let mut root = decode(&multi());
-        f(&mut root);
-        bencode::encode_value(&Value::Dict(root))
-    }
-
-    fn info(root: &mut Dict) -> &mut Dict {
-        match root.get_mut(&b"info"[..]) {
-            Some(Value::Dict(d)) => d,
-            _ => panic!("no info"),
-        }
-    }
-
-    fn file(root: &mut Dict, i: usize) -> &mut Dict {
-        match info(root).get_mut(&b"files"[..]) {
-            Some(Value::List(l)) => match l.get_mut(i) {
-                Some(Value::Dict(d)) => d,
-                _ => panic!("no file {i}"),
-            },
-            _ => panic!("no files"),
-        }
-    }
-
-    fn set(d: &mut Dict, key: &str, v: Value) {
-        d.insert(key.as_bytes().to_vec(), v);
-    }
-
-    fn bytes(v: &str) -> Value {
-        Value::Bytes(v.as_bytes().to_vec())
-    }
-
-    fn path(components: &[&str]) -> Value {
-        Value::List(components.iter().map(|c| bytes(c)).collect())
-    }
-
-    /// Parsing must fail, and the message must be one line naming `needle`.
-    fn rejects(input: &[u8], needle: &str) -> MetainfoError {
-        let err = Metainfo::from_bytes(input).expect_err("accepted a bad torrent");
-        let msg = err.to_string();
-        assert!(msg.contains(needle), "{msg:?} does not mention {needle:?}");
-        assert!(!msg.contains('\n'), "{msg:?} is not one line");
-        err
-    }
-
-    #[test]
-    fn multi_file_layout() {
-        let m = Metainfo::from_bytes(&multi()).unwrap();
-        let info = &m.info;
-        assert!(!info.single_file);
-        assert_eq!(info.name, "pack");
-        assert_eq!(info.total_length, 35_000);
-        assert_eq!(info.num_pieces(), 3);
-        assert_eq!(info.piece_len(0), PIECE);
-        assert_eq!(info.piece_len(2), 35_000 - 2 * PIECE);
-        assert_eq!(info.piece_len(3), 0);
-        let layout: Vec<(String, u64, u64)> = info
-            .files
-            .iter()
-            .map(|f| (f.path.join("/"), f.length, f.offset))
-            .collect();
-        assert_eq!(
-            layout,
-            vec![
-                (s("pack/dir/a.bin"), 20_000, 0),
-                (s("pack/empty"), 0, 20_000),
-                (s("pack/dir/sub/b.bin"), 15_000, 20_000),
-            ]
-        );
-        assert_eq!(
-            info.files[2].relative_path(),
-            PathBuf::from("pack/dir/sub/b.bin")
-        );
-        assert_eq!(m.trackers, vec![vec![s("http://127.0.0.1:6969/announce")]]);
-        assert_eq!(m.created_by.as_deref(), Some("ttui"));
-        assert!(!info.private);
-        assert_eq!(info.source, None);
-        let span = bencode::find_info_span(&multi()).unwrap();
-        let expected: InfoHash = Sha1::digest(&multi()[span]).into();
-        assert_eq!(m.info_hash, expected);
-    }
-
-    #[test]
-    fn single_file_private_with_source_round_trips() {
-        let data = vec![9u8; 40_000];
-        let hashes = hash_pieces(&data, PIECE);
-        let t = encode_torrent(
-            "x.iso",
-            &[(vec![], 40_000)],
-            PIECE,
-            &hashes,
-            &[],
-            true,
-            Some("SRC"),
-        );
-        let m = Metainfo::from_bytes(&t).unwrap();
-        assert!(m.info.single_file && m.info.private);
-        assert_eq!(m.info.source.as_deref(), Some("SRC"));
-        assert_eq!(m.info.pieces, hashes);
-        assert_eq!(m.info.piece_hash(2), hashes.get(2));
-        assert_eq!(m.info.piece_hash(3), None);
-        assert_eq!(
-            m.info.files,
-            vec![FileEntry {
-                path: vec![s("x.iso")],
-                length: 40_000,
-                offset: 0
-            }]
-        );
-        assert!(m.trackers.is_empty());
-        // `private` and `source` are part of the hashed bytes: dropping them changes the hash.
-        let public = encode_torrent(
-            "x.iso",
-            &[(vec![], 40_000)],
-            PIECE,
-            &hashes,
-            &[],
-            false,
-            None,
-        );
-        assert_ne!(
-            Metainfo::from_bytes(&public).unwrap().info_hash,
-            m.info_hash
-        );
-    }
-
-    #[test]
-    fn hash_covers_raw_bytes_with_unknown_keys_and_unsorted_order() {
-        // Hand-written: `name` before `length` (unsorted) and an unknown key with a nested
-        // value. A decode/re-encode would sort the keys and hash differently.
-        let pieces = Sha1::digest(b"abc");
-        let build = |source: &[u8]| {
-            let info = [
-                &b"d4:name3:abc6:lengthi3e12:piece lengthi16384e6:pieces20:"[..],
-                &pieces,
-                b"7:x-extrad1:ali1ei2eee6:source",
-                source,
-                b"e",
-            ]
-            .concat();
-            let torrent = [&b"d8:announce9:http://x/4:info"[..], &info, b"e"].concat();
-            (info, torrent)
-        };
-        // `source` mistyped as an integer is rejected...
-        rejects(&build(b"i7e").1, "info.source");
-        // ...so make it a string and check the hash.
-        let (info, t) = build(b"1:S");
-        let m = Metainfo::from_bytes(&t).unwrap();
-        let raw: InfoHash = Sha1::digest(&info).into();
-        assert_eq!(m.info_hash, raw);
-        let Value::Dict(decoded) = bencode::decode_value(&info).unwrap() else {
-            panic!()
-        };
-        let reencoded: InfoHash = Sha1::digest(bencode::encode_value(&Value::Dict(decoded))).into();
-        assert_ne!(
-            m.info_hash, reencoded,
-            "the test input must not be canonical"
-        );
-        assert_eq!(m.info.source.as_deref(), Some("S"));
-    }
-
-    #[test]
-    fn pinned_real_torrents() {
-        let cases: [(&[u8], &str, u64, u32, bool); 3] = [
-            (
-                include_bytes!("../../tests/fixtures/mktorrent-multi.torrent"),
-                "0c2d6662f641d01d2346c00c1126a48456b92495",
-                70_017,
-                3,
-                false,
-            ),
-            (
-                include_bytes!("../../tests/fixtures/libtorrent-private-source.torrent"),
-                "aab48b1e6b4c9647ce3d9a293f404e7dcb627cb7",
-                50_000,
-                4,
-                true,
-            ),
-            (
-                include_bytes!("../../tests/fixtures/libtorrent-hybrid-private-source.torrent"),
-                "ec2d78d3df6148f3ecaa39d9678094aca42b9195",
-                50_000,
-                4,
-                true,
-            ),
-        ];
-        for (bytes, hash, total, pieces, private) in cases {
-            let m = Metainfo::from_bytes(bytes).unwrap();
-            assert_eq!(m.info_hash_hex(), hash);
-            assert_eq!(m.info.total_length, total);
-            assert_eq!(m.info.num_pieces(), pieces);
-            assert_eq!(m.info.private, private);
-        }
-        let m = Metainfo::from_bytes(include_bytes!(
-            "../../tests/fixtures/mktorrent-multi.torrent"
-        ))
-        .unwrap();
-        assert_eq!(
-            m.trackers,
-            vec![
-                vec![
-                    s("http://127.0.0.1:6969/announce"),
-                    s("udp://127.0.0.1:6969")
-                ],
-                vec![s("http://127.0.0.2:6969/announce")]
-            ]
-        );
-        let paths: Vec<String> = m.info.files.iter().map(|f| f.path.join("/")).collect();
-        assert_eq!(
-            paths,
-            [
-                "fixture-pack/a.txt",
-                "fixture-pack/sub/b.bin",
-                "fixture-pack/sub/deeper/c"
-            ]
-        );
-        assert_eq!(m.comment.as_deref(), Some("fixture for ttui"));
-        assert_eq!(m.creation_date, None);
-        let m = Metainfo::from_bytes(include_bytes!(
-            "../../tests/fixtures/libtorrent-private-source.torrent"
-        ))
-        .unwrap();
-        assert_eq!(m.info.source.as_deref(), Some("TTUI-FIXTURE"));
-        assert!(m.info.single_file);
-    }
-
-    #[test]
-    fn not_bencode_or_not_a_torrent() {
-        rejects(b"", "empty input");
-        rejects(b"hello", "not bencode");
-        rejects(&[&multi()[..], b"xx"].concat(), "trailing garbage");
-        rejects(b"li1ee", "not a bencoded dictionary");
-        rejects(b"d8:announce1:xe", "missing key `info`");
-        rejects(b"d4:info3:abce", "`info` is not a dictionary");
-    }
-
-    #[test]
-    fn missing_keys() {
-        for key in ["name", "piece length", "pieces"] {
-            rejects(
-                &mutated(|r| {
-                    info(r).remove(key.as_bytes());
-                }),
-                &format!("missing key `info.{key}`"),
-            );
-        }
-        rejects(
-            &mutated(|r| {
-                file(r, 1).remove(&b"length"[..]);
-            }),
-            "missing key `info.files[1].length`",
-        );
-        rejects(
-            &mutated(|r| {
-                file(r, 2).remove(&b"path"[..]);
-            }),
-            "missing key `info.files[2].path`",
-        );
-        let e = rejects(
-            &mutated(|r| {
-                info(r).remove(&b"files"[..]);
-            }),
-            "neither `length` nor `files`",
-        );
-        assert_eq!(e, MetainfoError::NeitherLengthNorFiles);
-        rejects(
-            &mutated(|r| set(info(r), "length", Value::Int(35_000))),
-            "both `length` and `files`",
-        );
-    }
-
-    #[test]
-    fn mistyped_keys() {
-        type Edit = Box<dyn Fn(&mut Dict)>;
-        let cases: Vec<(Edit, &str)> = vec![
-            (
-                Box::new(|r| set(r, "info", Value::List(vec![]))),
-                "`info` is not a dictionary",
-            ),
-            (
-                Box::new(|r| set(info(r), "name", Value::Int(1))),
-                "`info.name` must be a string, found an integer",
-            ),
-            (
-                Box::new(|r| set(info(r), "piece length", bytes("16384"))),
-                "`info.piece length` must be an integer, found a string",
-            ),
-            (
-                Box::new(|r| set(info(r), "pieces", Value::List(vec![]))),
-                "`info.pieces` must be a string, found a list",
-            ),
-            (
-                Box::new(|r| set(info(r), "files", Value::Dict(HashMap::new()))),
-                "`info.files` must be a list, found a dictionary",
-            ),
-            (
-                Box::new(|r| set(info(r), "private", bytes("1"))),
-                "`info.private` must be an integer",
-            ),
-            (
-                Box::new(|r| set(file(r, 0), "length", bytes("1"))),
-                "`info.files[0].length` must be an integer",
-            ),
-            (
-                Box::new(|r| set(file(r, 0), "path", bytes("a"))),
-                "`info.files[0].path` must be a list",
-            ),
-            (
-                Box::new(|r| set(file(r, 0), "path", Value::List(vec![Value::Int(1)]))),
-                "`info.files[0].path[0]` must be a string",
-            ),
-            (
-                Box::new(|r| {
-                    let Some(Value::List(l)) = info(r).get_mut(&b"files"[..]) else {
-                        panic!()
-                    };
-                    l.push(Value::Int(4));
-                }),
-                "`info.files[3]` must be a dictionary",
-            ),
-            (
-                Box::new(|r| set(r, "announce", Value::Int(1))),
-                "`announce` must be a string",
-            ),
-            (
-                Box::new(|r| set(r, "announce-list", bytes("x"))),
-                "`announce-list` must be a list",
-            ),
-            (
-                Box::new(|r| set(r, "announce-list", Value::List(vec![bytes("x")]))),
-                "`announce-list[0]` must be a list",
-            ),
-            (
-                Box::new(|r| {
-                    set(
-                        r,
-                        "announce-list",
-                        Value::List(vec![Value::List(vec![Value::Int(1)])]),
-                    )
-                }),
-                "`announce-list[0][0]` must be a string",
-            ),
-            (
-                Box::new(|r| set(info(r), "name", Value::Bytes(vec![0xff, 0xfe]))),
-                "`info.name` is not valid UTF-8",
-            ),
-        ];
-        for (f, needle) in cases {
-            rejects(&mutated(f), needle);
-        }
-    }
-
-    #[test]
-    fn pieces_and_lengths() {
-        let e = rejects(
-            &mutated(|r| set(info(r), "pieces", Value::Bytes(vec![0; 59]))),
-            "`info.pieces` is 59 bytes long, not a multiple of 20",
-        );
-        assert_eq!(e, MetainfoError::PiecesNotMultipleOf20(59));
-        rejects(
-            &mutated(|r| set(info(r), "pieces", Value::Bytes(vec![0; 40]))),
-            "holds 2 hashes, but 35000 bytes in pieces of 16384 bytes need 3",
-        );
-        rejects(
-            &mutated(|r| set(info(r), "pieces", Value::Bytes(vec![0; 80]))),
-            "holds 4 hashes",
-        );
-        rejects(
-            &mutated(|r| set(info(r), "pieces", Value::Bytes(vec![]))),
-            "holds 0 hashes",
-        );
-        rejects(
-            &mutated(|r| set(info(r), "piece length", Value::Int(0))),
-            "`info.piece length` must be positive, found 0",
-        );
-        rejects(
-            &mutated(|r| set(info(r), "piece length", Value::Int(-16384))),
-            "`info.piece length` must be positive, found -16384",
-        );
-        rejects(
-            &mutated(|r| set(info(r), "piece length", Value::Int(512 << 20))),
-            "`info.piece length` is 536870912 bytes, more than the 256 MiB limit",
-        );
-        rejects(
-            &mutated(|r| set(file(r, 0), "length", Value::Int(-1))),
-            "`info.files[0].length` must not be negative, found -1",
-        );
-        rejects(
-            &mutated(|r| {
-                set(file(r, 0), "length", Value::Int(i64::MAX));
-                set(file(r, 2), "length", Value::Int(i64::MAX));
-                set(file(r, 1), "length", Value::Int(i64::MAX));
-            }),
-            "overflows",
-        );
-        // Every file empty: legal files, but nothing to download.
-        let e = rejects(
-            &mutated(|r| {
-                for i in 0..3 {
-                    set(file(r, i), "length", Value::Int(0));
-                }
-                set(info(r), "pieces", Value::Bytes(vec![]));
-            }),
-            "total length is 0",
-        );
-        assert_eq!(e, MetainfoError::EmptyTotal);
-
-        // Single file: zero and negative length.
-        let single = |len: i64| {
-            mutated(|r| {
-                let i = info(r);
-                i.remove(&b"files"[..]);
-                set(i, "length", Value::Int(len));
-            })
-        };
-        rejects(&single(0), "`info.length` must be positive, found 0");
-        rejects(&single(-5), "`info.length` must be positive, found -5");
-        assert_eq!(
-            Metainfo::from_bytes(&single(35_000))
-                .unwrap()
-                .info
-                .total_length,
-            35_000
-        );
-    }
-
-    #[test]
-    fn piece_length_at_the_limit_is_accepted() {
-        let t = mutated(|r| {
-            set(info(r), "piece length", Value::Int(MAX_PIECE_LENGTH as i64));
-            set(info(r), "pieces", Value::Bytes(vec![1; 20]));
-        });
-        let m = Metainfo::from_bytes(&t).unwrap();
-        assert_eq!(u64::from(m.info.piece_length), MAX_PIECE_LENGTH);
-        assert_eq!(m.info.piece_len(0), 35_000);
-    }
-
-    #[test]
-    fn unsafe_paths_and_names() {
-        let bad = [
-            ("", "empty"),
-            (".", "relative directory reference"),
-            ("..", "relative directory reference"),
-            ("/etc", "path separator"),
-            ("a/b", "path separator"),
-            ("a\\b", "path separator"),
-            ("a\0b", "NUL"),
-            ("C:", "Windows drive prefix"),
-            ("c:evil", "Windows drive prefix"),
-        ];
-        for (component, reason) in bad {
-            let e = rejects(
-                &mutated(|r| set(file(r, 2), "path", path(&["dir", component]))),
-                "`info.files[2].path[1]`: unsafe path component",
-            );
-            assert!(e.to_string().contains(reason), "{e}");
-            let e = rejects(
-                &mutated(|r| set(info(r), "name", bytes(component))),
-                "`info.name`",
-            );
-            assert!(e.to_string().contains(reason), "{e}");
-        }
-        rejects(
-            &mutated(|r| set(file(r, 0), "path", path(&[]))),
-            "`info.files[0].path` is an empty list",
-        );
-        rejects(
-            &mutated(|r| set(info(r), "files", Value::List(vec![]))),
-            "`info.files` is an empty list",
-        );
-        // Harmless look-alikes stay legal.
-        let ok = mutated(|r| set(file(r, 2), "path", path(&["..hidden", "a.b", "C"])));
-        assert!(Metainfo::from_bytes(&ok).is_ok());
-        // A newline in a rejected name is escaped, keeping the message on one line.
-        rejects(
-            &mutated(|r| set(info(r), "name", bytes("x\n/y"))),
-            "\"x\\n/y\"",
-        );
-    }
-
-    #[test]
-    fn utf8_twins_are_used_when_the_plain_key_is_not_utf8() {
-        let t = mutated(|r| {
-            set(info(r), "name", Value::Bytes(vec![0xe9]));
-            set(info(r), "name.utf-8", bytes("é"));
-            set(
-                file(r, 0),
-                "path",
-                Value::List(vec![Value::Bytes(vec![0xff])]),
-            );
-            set(file(r, 0), "path.utf-8", path(&["ok"]));
-        });
-        let m = Metainfo::from_bytes(&t).unwrap();
-        assert_eq!(m.info.name, "é");
-        assert_eq!(m.info.files[0].path, vec![s("é"), s("ok")]);
-    }
-
-    #[test]
-    fn padding_files_are_marked() {
-        let t = mutated(|r| {
-            set(file(r, 1), "attr", bytes("p"));
-            set(file(r, 1), "path", path(&[".pad", "0"]));
-            set(file(r, 2), "attr", bytes("x"));
-            set(file(r, 0), "attr", Value::Int(1));
-        });
-        let m = Metainfo::from_bytes(&t).unwrap();
-        assert_eq!(m.padding_files, vec![1]);
-        assert_eq!(m.info.files[1].path, vec![s("pack"), s(".pad"), s("0")]);
-        assert!(Metainfo::from_bytes(&multi())
-            .unwrap()
-            .padding_files
-            .is_empty());
-    }
-
-    #[test]
-    fn colliding_paths() {
-        // The directory comes first, the file second: also a conflict.
-        rejects(
-            &mutated(|r| {
-                set(file(r, 0), "path", path(&["dir", "a.bin", "x"]));
-                set(file(r, 2), "path", path(&["dir", "a.bin"]));
-            }),
-            "\"pack/dir/a.bin\" is both a file and a directory",
-        );
-        rejects(
-            &mutated(|r| set(file(r, 2), "path", path(&["dir", "a.bin"]))),
-            "path \"pack/dir/a.bin\" appears more than once",
-        );
-        rejects(
-            &mutated(|r| set(file(r, 1), "path", path(&["dir", "a.bin", "x"]))),
-            "\"pack/dir/a.bin\" is both a file and a directory",
-        );
-        // Same names in different directories are fine.
-        let ok = mutated(|r| set(file(r, 2), "path", path(&["other", "a.bin"])));
-        assert!(Metainfo::from_bytes(&ok).is_ok());
-    }
-
-    #[test]
-    fn long_paths_are_checked_in_linear_time() {
-        let long: Vec<&str> = std::iter::repeat_n("d", 200_000).collect();
-        let start = std::time::Instant::now();
-        let t = mutated(|r| set(file(r, 2), "path", path(&long)));
-        assert!(Metainfo::from_bytes(&t).is_ok());
-        assert!(start.elapsed() < std::time::Duration::from_secs(5));
-    }
-
-    #[test]
-    fn tracker_tiers() {
-        let list = |tiers: &[&[&str]]| {
-            Value::List(
-                tiers
-                    .iter()
-                    .map(|t| Value::List(t.iter().map(|u| bytes(u)).collect()))
-                    .collect(),
-            )
-        };
-        let trackers = |f: &dyn Fn(&mut Dict)| {
-            let t = mutated(|r| f(r));
-            Metainfo::from_bytes(&t).unwrap().trackers
-        };
-        // announce-list wins; empty tiers and urls dropped; duplicates removed across tiers.
-        assert_eq!(
-            trackers(&|r| set(
-                r,
-                "announce-list",
-                list(&[
-                    &["udp://a", " ", "udp://b"],
-                    &[],
-                    &["udp://a", "http://c "],
-                    &[""]
-                ])
-            )),
-            vec![vec![s("udp://a"), s("udp://b")], vec![s("http://c")]]
-        );
-        // An announce-list with nothing usable falls back to announce.
-        assert_eq!(
-            trackers(&|r| set(r, "announce-list", list(&[&[], &[""]]))),
-            vec![vec![s("http://127.0.0.1:6969/announce")]]
-        );
-        assert_eq!(
-            trackers(&|r| {
-                r.remove(&b"announce-list"[..]);
-                set(r, "announce", bytes(""));
-            }),
-            Vec::<Vec<String>>::new()
-        );
-    }
-
-    #[test]
-    fn descriptive_keys_are_lenient() {
-        let t = mutated(|r| {
-            set(r, "comment", Value::Int(3));
-            set(r, "created by", Value::Bytes(vec![b'a', 0xff]));
-            set(r, "creation date", bytes("yesterday"));
-        });
-        let m = Metainfo::from_bytes(&t).unwrap();
-        assert_eq!(m.comment, None);
-        assert_eq!(m.created_by.as_deref(), Some("a\u{fffd}"));
-        assert_eq!(m.creation_date, None);
-    }
-
-    #[test]
-    fn truncated_or_corrupted_input_never_panics() {
-        let t = include_bytes!("../../tests/fixtures/mktorrent-multi.torrent");
-        for cut in 0..t.len() {
-            assert!(
-                Metainfo::from_bytes(&t[..cut]).is_err(),
-                "prefix {cut} accepted"
-            );
-        }
-        // Every single-byte change to a few telling values: must give Ok or Err, never panic.
-        let mut copy = t.to_vec();
-        for i in 0..copy.len() {
-            let orig = copy[i];
-            for b in [b'0', b'9', b'e', b'd', b'l', b'i', b':', b'-', 0xff] {
-                copy[i] = b;
-                let _ = Metainfo::from_bytes(&copy);
-            }
-            copy[i] = orig;
-        }
-    }
-}
+mod tests;
+#[cfg(test)]
+mod tests_files;

@@ -1,0 +1,228 @@
+//! Where a torrent's files go: the checks that keep every path inside the output directory,
+//! and creating the files at their final length.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{io_error, storage_error, DiskError};
+use crate::protocol::geometry::Geometry;
+use crate::protocol::metainfo::Info;
+
+/// The parser validates this too; checking here keeps every offset computation in this module
+/// free of underflow and out-of-range cases whatever `Info` it is handed.
+pub(super) fn check_layout(info: &Info) -> Result<Geometry, DiskError> {
+    let geometry = Geometry::new(info.piece_length, info.total_length).ok_or_else(|| {
+        DiskError::Layout(format!(
+            "no piece layout for {} bytes in pieces of {} bytes",
+            info.total_length, info.piece_length
+        ))
+    })?;
+    let mut offset = 0u64;
+    for entry in &info.files {
+        // Refused before anything is created. A link's target is chosen by whoever made the
+        // torrent; even one checked to stay inside the output directory would let later
+        // entries be written through it, and no download needs it to complete.
+        if let Some(target) = &entry.symlink {
+            return Err(DiskError::Symlink {
+                path: entry.path.join("/"),
+                target: target.clone(),
+            });
+        }
+        if entry.offset != offset {
+            return Err(DiskError::Layout(format!(
+                "file {:?} starts at {} instead of {offset}",
+                entry.path.join("/"),
+                entry.offset
+            )));
+        }
+        offset = offset
+            .checked_add(entry.length)
+            .ok_or_else(|| DiskError::Layout("total length overflows".into()))?;
+    }
+    if offset != info.total_length {
+        return Err(DiskError::Layout(format!(
+            "files add up to {offset} bytes, the torrent says {}",
+            info.total_length
+        )));
+    }
+    if info.pieces.len() as u64 != u64::from(geometry.num_pieces()) {
+        return Err(DiskError::Layout(format!(
+            "{} piece hashes for {} pieces",
+            info.pieces.len(),
+            geometry.num_pieces()
+        )));
+    }
+    Ok(geometry)
+}
+
+/// Create `root` if needed, prove it is a writable directory, return its canonical path.
+pub(super) fn prepare_root(root: &Path) -> Result<PathBuf, DiskError> {
+    let root_error = |source| DiskError::Root {
+        root: root.to_path_buf(),
+        source,
+    };
+    match fs::metadata(root) {
+        Ok(meta) if !meta.is_dir() => {
+            return Err(DiskError::NotADirectory {
+                path: root.to_path_buf(),
+            })
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(root).map_err(|e| read_only_or(root, e, root_error))?
+        }
+        Err(e) => return Err(root_error(e)),
+    }
+    // Permission bits do not tell the truth (root ignores them, a read-only mount ignores
+    // them the other way), so try to create a file.
+    let probe = root.join(format!(".ttui-write-probe-{}", std::process::id()));
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|e| read_only_or(root, e, root_error))?;
+    fs::remove_file(&probe).map_err(root_error)?;
+    root.canonicalize().map_err(root_error)
+}
+
+fn read_only_or(
+    root: &Path,
+    e: io::Error,
+    other: impl FnOnce(io::Error) -> DiskError,
+) -> DiskError {
+    if e.kind() == io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EROFS) {
+        DiskError::ReadOnly {
+            root: root.to_path_buf(),
+        }
+    } else {
+        other(e)
+    }
+}
+
+fn check_component(component: &str) -> Result<(), &'static str> {
+    if component.is_empty() {
+        Err("empty path component")
+    } else if component == "." || component == ".." {
+        Err("`.` or `..` path component")
+    } else if component.contains('/') || component.contains('\0') {
+        Err("path component contains `/` or NUL")
+    } else {
+        Ok(())
+    }
+}
+
+/// Join `components` under `root`, creating the directories, and make sure no existing symlink
+/// on the way leads outside `root` (checked before anything is created through it).
+pub(super) fn prepare_file_path(root: &Path, components: &[String]) -> Result<PathBuf, DiskError> {
+    let unsafe_path = |reason| DiskError::UnsafePath {
+        path: components.join("/"),
+        reason,
+    };
+    let Some((file_name, dirs)) = components.split_last() else {
+        return Err(unsafe_path("empty path"));
+    };
+    for component in components {
+        check_component(component).map_err(unsafe_path)?;
+    }
+    let inside_root = |path: &Path| -> Result<(), DiskError> {
+        let real = path
+            .canonicalize()
+            .map_err(|e| io_error("resolve", path, e))?;
+        if real.starts_with(root) {
+            Ok(())
+        } else {
+            Err(DiskError::PathEscape {
+                path: path.to_path_buf(),
+                root: root.to_path_buf(),
+            })
+        }
+    };
+
+    let mut dir = root.to_path_buf();
+    for component in dirs {
+        dir.push(component);
+        match fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                inside_root(&dir)?;
+                if !dir.is_dir() {
+                    return Err(DiskError::NotADirectory { path: dir });
+                }
+            }
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(DiskError::NotADirectory { path: dir }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => inside_root(&dir)?,
+                Err(e) => return Err(io_error("create directory", &dir, e)),
+            },
+            Err(e) => return Err(io_error("inspect", &dir, e)),
+        }
+    }
+    // Belt and braces over the per-component checks: the parent as finally resolved.
+    inside_root(&dir)?;
+
+    let path = dir.join(file_name);
+    match fs::symlink_metadata(&path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            // A dangling link would make `open(O_CREAT)` create its target wherever it points.
+            if fs::metadata(&path).is_err() {
+                return Err(DiskError::PathEscape {
+                    path,
+                    root: root.to_path_buf(),
+                });
+            }
+            inside_root(&path)?;
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error("inspect", &path, e)),
+    }
+    Ok(path)
+}
+
+/// Open or create `path` at `length` bytes; the flag says whether it was missing or had another
+/// length (its content is then known to be missing). `executable` adds the execute bits where
+/// the file has read bits (BEP 47 attr `x`).
+pub(super) fn open_file(
+    path: &Path,
+    length: u64,
+    executable: bool,
+) -> Result<(File, bool), DiskError> {
+    let fresh = match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => meta.len() != length,
+        Ok(_) => {
+            return Err(DiskError::NotAFile {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+        Err(e) => return Err(io_error("inspect", path, e)),
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| storage_error("open", path, e))?;
+    if fresh {
+        file.set_len(length)
+            .map_err(|e| storage_error("resize", path, e))?;
+    }
+    if executable {
+        set_executable(&file).map_err(|e| io_error("set the executable bit of", path, e))?;
+    }
+    Ok((file, fresh))
+}
+
+fn set_executable(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = file.metadata()?.permissions().mode();
+    let wanted = mode | ((mode & 0o444) >> 2);
+    if wanted != mode {
+        file.set_permissions(fs::Permissions::from_mode(wanted))?;
+    }
+    Ok(())
+}
