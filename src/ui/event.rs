@@ -9,14 +9,15 @@ use std::time::Duration;
 use crossterm::event::Event;
 use futures::{Stream, StreamExt};
 use ratatui::backend::Backend;
+use ratatui::layout::Rect;
 use ratatui::Terminal;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::engine::api::{Command, Snapshot};
 
-use super::action::from_event;
 use super::app::App;
+use super::keys::from_event;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoopOptions {
@@ -72,6 +73,7 @@ where
     B: Backend,
     S: Stream<Item = io::Result<Event>> + Unpin,
 {
+    app.set_viewport(viewport(terminal)?);
     // Clone the Arc out and drop the borrow at once: a held borrow blocks the engine's send.
     let first = snapshots.borrow_and_update().clone();
     let mut snap = first.clone();
@@ -85,6 +87,7 @@ where
 
     loop {
         if draw_now {
+            app.set_viewport(viewport(terminal)?);
             terminal.draw(|frame| super::draw(frame, &snap, &app))?;
             draw_now = false;
             draw_on_tick = false;
@@ -141,11 +144,16 @@ where
     }
 }
 
+fn viewport<B: Backend>(terminal: &Terminal<B>) -> io::Result<Rect> {
+    let size = terminal.size()?;
+    Ok(Rect::new(0, 0, size.width, size.height))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::api::TorrentState;
-    use crate::ui::app::Theme;
+    use crate::ui::theme::Theme;
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
     use futures::stream;
     use ratatui::backend::TestBackend;

@@ -9,12 +9,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget, Wrap};
 
 use crate::engine::api::{ChokeFlags, PeerRow, PeerStage, Snapshot};
-use crate::ui::app::{App, Focus, Theme};
+use crate::ui::app::{App, Focus};
+use crate::ui::layout::PeerPane;
+use crate::ui::theme::Theme;
 
-use super::{
-    clean, ellipsize, fmt_bytes, fmt_bytes_short, fmt_bytes_tiny, fmt_duration, put_line, rate_u64,
-    render_pane, span,
-};
+use super::{put_line, render_pane, span, LINE_MAX};
+use crate::fmt::{ellipsize, outside};
+use crate::fmt;
 
 /// The uTorrent-style two-letter code: download side, then upload side.
 ///
@@ -68,7 +69,7 @@ pub const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wa
 
 /// Stage or result in a few words: "connecting 3s", "failed: connection refused (×3)".
 pub fn state_text(p: &PeerRow) -> String {
-    let end = p.end.as_ref().map(|e| clean(&e.to_string()).into_owned());
+    let end = p.end.as_ref().map(|e| outside(&e.to_string(), LINE_MAX).into_owned());
     let tries = if p.attempts > 1 {
         format!(" (×{})", p.attempts)
     } else {
@@ -78,7 +79,7 @@ pub fn state_text(p: &PeerRow) -> String {
         (PeerStage::Failed, Some(end)) => format!("failed: {end}{tries}"),
         (PeerStage::Disconnected, Some(end)) => format!("gone: {end}"),
         (PeerStage::Connecting | PeerStage::Handshaking, _) => {
-            format!("{} {}{tries}", p.stage.label(), fmt_duration(p.since))
+            format!("{} {}{tries}", p.stage.label(), fmt::duration(p.since))
         }
         (PeerStage::Connected, _) if p.hash_failures > 0 => {
             format!("connected, {} bad pieces", p.hash_failures)
@@ -93,18 +94,18 @@ fn addr_text(addr: &SocketAddr) -> String {
 
 fn client_text(p: &PeerRow) -> String {
     match &p.client {
-        Some(c) => clean(c).into_owned(),
+        Some(c) => outside(c, LINE_MAX).into_owned(),
         None if p.stage == PeerStage::Connected => "unknown".into(),
         None => String::new(),
     }
 }
 
 fn rate_cell(rate: f64, style: Style, wide: bool) -> Cell<'static> {
-    let r = rate_u64(rate);
+    let r = fmt::rate_u64(rate);
     let text = match (r, wide) {
         (0, _) => "-".to_string(),
-        (_, true) => fmt_bytes_short(r),
-        (_, false) => fmt_bytes_tiny(r),
+        (_, true) => fmt::bytes_short(r),
+        (_, false) => fmt::bytes_tiny(r),
     };
     Cell::from(Line::from(text).alignment(Alignment::Right)).style(if r == 0 {
         Style::new()
@@ -134,7 +135,6 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         return;
     }
     if snap.peers.is_empty() {
-        app.peer_page.set(1);
         put_line(
             buf,
             inner,
@@ -147,18 +147,14 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         return;
     }
 
-    // Bottom lines: the selected peer in words (two lines unless the screen is wide enough
-    // for one), and the flag legend when there is room.
-    let detail_h: u16 = if inner.width >= 140 || inner.height < 9 {
-        1
-    } else {
-        2
-    };
-    let show_legend = inner.height >= 13;
-    let bottom = detail_h + u16::from(show_legend);
-    let table_h = inner.height.saturating_sub(bottom);
-    let page = usize::from(table_h.saturating_sub(1)).max(1);
-    app.peer_page.set(page);
+    // Bottom lines: the selected peer in words, and the flag legend when there is room.
+    let split = PeerPane::of(inner);
+    let PeerPane {
+        table_h,
+        detail_h,
+        legend: show_legend,
+    } = split;
+    let page = split.page();
 
     let order = app.order_for(snap);
     let selected_pos = app.selected.and_then(|a| {
@@ -166,15 +162,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             .iter()
             .position(|&i| snap.peers.get(i).is_some_and(|p| p.addr == a))
     });
-    let mut offset = app.peer_offset.get().min(order.len().saturating_sub(page));
-    if let Some(sel) = selected_pos {
-        if sel < offset {
-            offset = sel;
-        } else if sel >= offset + page {
-            offset = sel + 1 - page;
-        }
-    }
-    app.peer_offset.set(offset);
+    let offset = app.peer_scroll.top_for(selected_pos, order.len(), page);
     let visible: Vec<&PeerRow> = order
         .iter()
         .skip(offset)
@@ -326,12 +314,12 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
                 }
                 if huge {
                     cells.push(right(if p.downloaded > 0 {
-                        fmt_bytes_short(p.downloaded)
+                        fmt::bytes_short(p.downloaded)
                     } else {
                         String::new()
                     }));
                     cells.push(right(if p.uploaded > 0 {
-                        fmt_bytes_short(p.uploaded)
+                        fmt::bytes_short(p.uploaded)
                     } else {
                         String::new()
                     }));
@@ -395,7 +383,7 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
         Style::new().add_modifier(Modifier::BOLD),
     )];
     if let Some(c) = &p.client {
-        spans.push(Span::raw(format!(" {}", clean(c))));
+        spans.push(Span::raw(format!(" {}", outside(c, LINE_MAX))));
     }
     match p.stage {
         PeerStage::Connected => {
@@ -406,8 +394,8 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
                 format!(
                     " · {} requests out · got {} · sent {}",
                     p.requests_in_flight,
-                    fmt_bytes(p.downloaded),
-                    fmt_bytes(p.uploaded)
+                    fmt::bytes(p.downloaded),
+                    fmt::bytes(p.uploaded)
                 ),
                 theme.dim(),
             ));
@@ -427,7 +415,7 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
         PeerStage::Failed | PeerStage::Disconnected => {
             let end = p.end.as_ref().map_or_else(
                 || p.stage.label().to_string(),
-                |e| clean(&e.to_string()).into_owned(),
+                |e| outside(&e.to_string(), LINE_MAX).into_owned(),
             );
             let verb = if p.stage == PeerStage::Failed {
                 "failed"
@@ -440,7 +428,7 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
                 String::new()
             };
             spans.push(span(
-                format!(": {verb}{tries}: {end}, {} ago", fmt_duration(p.since)),
+                format!(": {verb}{tries}: {end}, {} ago", fmt::duration(p.since)),
                 if p.stage == PeerStage::Failed {
                     theme.error()
                 } else {
@@ -452,7 +440,7 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
             spans.push(Span::raw(format!(
                 ": {} for {} (attempt {})",
                 stage.label(),
-                fmt_duration(p.since),
+                fmt::duration(p.since),
                 p.attempts.max(1)
             )));
         }
@@ -464,7 +452,7 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
 mod tests {
     use super::*;
     use crate::engine::api::{PeerEnd, PeerSource, TorrentState};
-    use crate::ui::app::Theme;
+    use crate::ui::theme::Theme;
     use crate::ui::widgets::test_util::{rows, text};
     use std::path::PathBuf;
     use std::sync::Arc;
@@ -620,9 +608,9 @@ mod tests {
         let s = snapshot(peers);
         let mut app = App::new(PathBuf::new(), Theme::plain());
         app.on_snapshot(s.clone());
-        render_app(&app, &s, 80, 8);
-        assert_eq!(app.peer_page.get(), 5);
+        app.peer_scroll.set_page(5);
         app.update(crate::ui::Action::End);
+        assert_eq!(app.peer_scroll.top(), 25);
         let r = rows(&render_app(&app, &s, 80, 8));
         assert!(r[6].starts_with("▸ 127.0.0.30:51413"), "{r:?}");
         assert!(r[2].starts_with("  127.0.0.26:"), "{r:?}");
