@@ -43,6 +43,7 @@ fn peer(last: u8, stage: PeerStage) -> PeerRow {
         addr: addr(last, 51413),
         source: PeerSource::Tracker,
         client: None,
+        id_client: None,
         peer_id: None,
         stage,
         end: None,
@@ -116,6 +117,7 @@ fn tracker(status: TrackerStatus, next: u64) -> TrackerRow {
 
 fn base(state: TorrentState) -> Snapshot {
     Snapshot {
+        id: Default::default(),
         name: "debian-12.8.0-amd64-netinst.iso".into(),
         info_hash: [0xab; 20],
         output: PathBuf::from("/tmp/ttui-out"),

@@ -107,6 +107,7 @@ pub fn start(meta: Metainfo, opts: Options) -> Engine {
 fn initial_snapshot(meta: &Metainfo, opts: &Options) -> Snapshot {
     let n = meta.info.num_pieces();
     Snapshot {
+        id: TorrentId::default(),
         name: meta.info.name.clone(),
         info_hash: meta.info_hash,
         output: opts.output.clone(),
@@ -216,6 +217,7 @@ async fn run(
                 // Kept for when the check ends; there are no peers to drop or ban yet.
                 Some(Command::Pause) => paused_early = true,
                 Some(Command::Resume) => paused_early = false,
+                Some(Command::TogglePause) => paused_early = !paused_early,
                 Some(_) => {}
             },
             _ = tick.tick() => {
@@ -279,6 +281,7 @@ struct PeerEntry {
     tx: Option<mpsc::UnboundedSender<PeerCmd>>,
     live: Arc<PeerLive>,
     client: Option<String>,
+    id_client: Option<String>,
     peer_id: Option<[u8; 20]>,
     stage: PeerStage,
     end: Option<PeerEnd>,
@@ -307,6 +310,7 @@ impl PeerEntry {
             tx: None,
             live: Arc::new(PeerLive::new()),
             client: None,
+            id_client: None,
             peer_id: None,
             stage: PeerStage::Queued,
             end: None,
@@ -521,6 +525,14 @@ impl Coordinator {
         let now = Instant::now();
         match c {
             Command::Quit => {}
+            Command::TogglePause => {
+                let c = if self.paused {
+                    Command::Resume
+                } else {
+                    Command::Pause
+                };
+                self.on_command(c);
+            }
             Command::Pause => {
                 if !self.paused {
                     self.paused = true;
@@ -612,8 +624,9 @@ impl Coordinator {
                 };
                 p.peer_id = Some(peer_id);
                 p.handshake_time = Some(elapsed);
+                p.id_client = peer_id::decode_client(&peer_id);
                 if p.client.is_none() {
-                    p.client = peer_id::decode_client(&peer_id);
+                    p.client = p.id_client.clone();
                 }
                 // Two connections to one peer (we both dialed at once): both sides keep the one
                 // the lower peer id started, so they agree without talking about it.
@@ -1073,6 +1086,7 @@ impl Coordinator {
                 addr: p.addr,
                 source: p.source,
                 client: p.client.clone(),
+                id_client: p.id_client.clone(),
                 peer_id: p.peer_id,
                 stage: p.stage,
                 end: p.end.clone(),

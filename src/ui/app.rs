@@ -389,6 +389,7 @@ mod tests {
             addr: SocketAddr::from(([127, 0, 0, last_octet], 6881)),
             source: PeerSource::Tracker,
             client: None,
+            id_client: None,
             peer_id: None,
             stage,
             end: stage.is_gone().then_some(PeerEnd::Refused),
@@ -408,6 +409,7 @@ mod tests {
 
     fn snap(peers: Vec<PeerRow>, state: TorrentState, elapsed: u64) -> Arc<Snapshot> {
         Arc::new(Snapshot {
+            id: Default::default(),
             name: "t".into(),
             info_hash: [0; 20],
             output: PathBuf::from("/tmp/t"),

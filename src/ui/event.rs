@@ -170,6 +170,7 @@ mod tests {
 
     fn snapshot(state: TorrentState) -> Arc<Snapshot> {
         Arc::new(Snapshot {
+            id: Default::default(),
             name: "loop-test.bin".into(),
             info_hash: [1; 20],
             output: PathBuf::from("/tmp/x"),

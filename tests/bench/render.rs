@@ -49,6 +49,7 @@ fn snapshot(elapsed: u64, seed: &mut u64) -> Snapshot {
                 )),
                 source: PeerSource::Tracker,
                 client: Some(clients[i % clients.len()].to_string()),
+                id_client: None,
                 peer_id: None,
                 stage,
                 end: stage.is_gone().then_some(PeerEnd::Refused),
@@ -80,6 +81,7 @@ fn snapshot(elapsed: u64, seed: &mut u64) -> Snapshot {
         })
         .collect();
     Snapshot {
+        id: Default::default(),
         name: "big-torrent.tar".into(),
         info_hash: [7; 20],
         output: PathBuf::from("/tmp/big"),

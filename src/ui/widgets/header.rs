@@ -217,6 +217,7 @@ mod tests {
 
     fn snap() -> Snapshot {
         Snapshot {
+            id: Default::default(),
             name: "debian.iso".into(),
             info_hash: [0; 20],
             output: PathBuf::new(),

@@ -65,6 +65,7 @@ mod tests {
 
     fn snapshot(n: u64) -> Snapshot {
         Snapshot {
+            id: Default::default(),
             name: "x".into(),
             info_hash: [0; 20],
             output: PathBuf::new(),

@@ -469,6 +469,7 @@ mod tests {
             addr: SocketAddr::from(([127, 0, 0, o], 51413)),
             source: PeerSource::Tracker,
             client: client.map(str::to_string),
+            id_client: None,
             peer_id: None,
             stage,
             end,
@@ -493,6 +494,7 @@ mod tests {
 
     fn snapshot(peers: Vec<PeerRow>) -> Arc<Snapshot> {
         Arc::new(Snapshot {
+            id: Default::default(),
             name: "x".into(),
             info_hash: [0; 20],
             output: PathBuf::new(),

@@ -217,6 +217,7 @@ mod tests {
 
     fn snapshot(pieces: Vec<PieceState>, availability: Vec<u16>) -> Snapshot {
         Snapshot {
+            id: Default::default(),
             name: "x".into(),
             info_hash: [0; 20],
             output: PathBuf::new(),

@@ -184,6 +184,7 @@ mod tests {
 
     fn snapshot(t: u64, down: f64) -> Arc<Snapshot> {
         Arc::new(Snapshot {
+            id: Default::default(),
             name: "x".into(),
             info_hash: [0; 20],
             output: PathBuf::new(),
