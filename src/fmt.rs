@@ -157,7 +157,10 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(45)), "45s");
         assert_eq!(duration(Duration::from_secs(312)), "5m 12s");
         assert_eq!(duration(Duration::from_secs(7380)), "2h 03m");
-        assert_eq!(duration(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3d 4h");
+        assert_eq!(
+            duration(Duration::from_secs(3 * 86_400 + 4 * 3600)),
+            "3d 4h"
+        );
         assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
         assert_eq!(clock(Duration::from_secs(65)), "01:05");
     }
@@ -167,7 +170,10 @@ mod tests {
         assert_eq!(clean("ok"), Cow::Borrowed("ok"));
         assert_eq!(clean("a\x1b[2Jb\n"), "a\u{fffd}[2Jb\u{fffd}");
         assert_eq!(clean("x\u{202E}gpj.exe"), "x\u{fffd}gpj.exe");
-        assert_eq!(clean("zero\u{200B}width\u{FEFF}"), "zero\u{fffd}width\u{fffd}");
+        assert_eq!(
+            clean("zero\u{200B}width\u{FEFF}"),
+            "zero\u{fffd}width\u{fffd}"
+        );
         assert_eq!(clean("µTorrent 3.5"), "µTorrent 3.5");
     }
 

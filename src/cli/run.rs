@@ -33,10 +33,7 @@ pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
         return Err("no torrent given (try `ttui --help` or `ttui demo`)".into());
     };
     crate::engine::disk::ignore_sigxfsz();
-    let log_path = args
-        .log_file
-        .clone()
-        .unwrap_or_else(default_log_path);
+    let log_path = args.log_file.clone().unwrap_or_else(default_log_path);
     init_logging(&log_path)?;
     let headless = args.headless || !std::io::stdout().is_terminal();
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
@@ -87,11 +84,7 @@ pub async fn load_torrent_or_magnet(
     Ok((meta, magnet.peers))
 }
 
-pub async fn run_tui(
-    meta: Metainfo,
-    opts: Options,
-    log_path: PathBuf,
-) -> Result<i32, String> {
+pub async fn run_tui(meta: Metainfo, opts: Options, log_path: PathBuf) -> Result<i32, String> {
     let eng = engine::start(meta, opts);
     let ui = crate::ui::run(eng.snapshots.clone(), eng.commands.clone(), log_path).await;
     let _ = eng.commands.send(Command::Quit);
@@ -107,4 +100,3 @@ pub async fn run_headless(meta: Metainfo, opts: Options) -> Result<i32, String> 
     let eng = engine::start(meta, opts);
     watch_headless(eng).await
 }
-

@@ -54,7 +54,7 @@ impl Procs {
         self.cancel.clone()
     }
 
-    fn check_cancel(&self) -> Result<(), DemoError> {
+    pub fn check_cancel(&self) -> Result<(), DemoError> {
         if self.cancel.load(Ordering::SeqCst) {
             return Err(DemoError::Interrupted);
         }
@@ -383,4 +383,3 @@ fn last_line(path: &Path) -> String {
         .flatten()
         .unwrap_or_default()
 }
-

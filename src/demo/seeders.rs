@@ -32,6 +32,28 @@ pub struct SeedJob<'a> {
     pub data_dir: &'a Path,
 }
 
+/// Starts a seeder that needs nothing but its command line, on `ip` at a free port: `command`
+/// builds that line for the port. `program` names the process and its log in the demo dir.
+fn spawn_seeder(
+    procs: &mut Procs,
+    job: &SeedJob,
+    (program, name): (&str, &'static str),
+    ip: Ipv4Addr,
+    rate: u64,
+    command: impl FnOnce(u16) -> Command,
+) -> Result<RealSeeder, DemoError> {
+    let port = free_port(ip)?;
+    let mut cmd = command(port);
+    let log = job.dir.join(format!("{program}.log"));
+    procs.spawn(program, &mut cmd, &log)?;
+    Ok(RealSeeder {
+        name,
+        addr: SocketAddr::from((ip, port)),
+        rate,
+        rpc: None,
+    })
+}
+
 /// python3-libtorrent seeding `data_dir` from `torrent`, throttled to `rate` bytes/s.
 pub fn start_libtorrent(
     procs: &mut Procs,
@@ -39,29 +61,19 @@ pub fn start_libtorrent(
     ip: Ipv4Addr,
     rate: u64,
 ) -> Result<RealSeeder, DemoError> {
-    let SeedJob {
-        dir,
-        torrent,
-        data_dir,
-    } = *job;
-    let script = dir.join("lt_seed.py");
+    let script = job.dir.join("lt_seed.py");
     std::fs::write(&script, LT_SEED_PY).map_err(|e| DemoError::io(&script, e))?;
-    let port = free_port(ip)?;
-    let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(&script)
-        .arg("--torrent")
-        .arg(torrent)
-        .arg("--save")
-        .arg(data_dir)
-        .args(["--ip", &ip.to_string(), "--port", &port.to_string()])
-        .args(["--upload-limit", &rate.to_string(), "--seed-mode"])
-        .args(["--max-seconds", "86400"]);
-    procs.spawn("libtorrent", &mut cmd, &dir.join("libtorrent.log"))?;
-    Ok(RealSeeder {
-        name: "libtorrent",
-        addr: SocketAddr::from((ip, port)),
-        rate,
-        rpc: None,
+    spawn_seeder(procs, job, ("libtorrent", "libtorrent"), ip, rate, |port| {
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(&script)
+            .arg("--torrent")
+            .arg(job.torrent)
+            .arg("--save")
+            .arg(job.data_dir)
+            .args(["--ip", &ip.to_string(), "--port", &port.to_string()])
+            .args(["--upload-limit", &rate.to_string(), "--seed-mode"])
+            .args(["--max-seconds", "86400"]);
+        cmd
     })
 }
 
@@ -72,44 +84,34 @@ pub fn start_aria2(
     ip: Ipv4Addr,
     rate: u64,
 ) -> Result<RealSeeder, DemoError> {
-    let SeedJob {
-        dir,
-        torrent,
-        data_dir,
-    } = *job;
-    let port = free_port(ip)?;
-    let mut cmd = Command::new("aria2c");
-    cmd.args([
-        "--no-conf=true",
-        "--seed-ratio=0.0",
-        "--bt-seed-unverified=true",
-        "--check-integrity=false",
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--disable-ipv6=true",
-        "--enable-rpc=false",
-        "--file-allocation=none",
-        "--allow-overwrite=false",
-        "--auto-file-renaming=false",
-        "--summary-interval=0",
-        "--enable-color=false",
-        "--console-log-level=warn",
-    ])
-    .arg(format!("--interface={ip}"))
-    .arg(format!("--bt-external-ip={ip}"))
-    .arg(format!("--listen-port={port}"))
-    .arg(format!("--max-upload-limit={rate}"))
-    .arg("-d")
-    .arg(data_dir)
-    .arg(torrent);
-    procs.spawn("aria2c", &mut cmd, &dir.join("aria2c.log"))?;
-    Ok(RealSeeder {
-        name: "aria2",
-        addr: SocketAddr::from((ip, port)),
-        rate,
-        rpc: None,
+    spawn_seeder(procs, job, ("aria2c", "aria2"), ip, rate, |port| {
+        let mut cmd = Command::new("aria2c");
+        cmd.args([
+            "--no-conf=true",
+            "--seed-ratio=0.0",
+            "--bt-seed-unverified=true",
+            "--check-integrity=false",
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--disable-ipv6=true",
+            "--enable-rpc=false",
+            "--file-allocation=none",
+            "--allow-overwrite=false",
+            "--auto-file-renaming=false",
+            "--summary-interval=0",
+            "--enable-color=false",
+            "--console-log-level=warn",
+        ])
+        .arg(format!("--interface={ip}"))
+        .arg(format!("--bt-external-ip={ip}"))
+        .arg(format!("--listen-port={port}"))
+        .arg(format!("--max-upload-limit={rate}"))
+        .arg("-d")
+        .arg(job.data_dir)
+        .arg(job.torrent);
+        cmd
     })
 }
 

@@ -112,8 +112,8 @@ pub fn start_real_seeders(
         return Ok(Vec::new());
     }
     let shares = Shares::new(total, args.seconds, true);
-    let transmission = procs::have_program("transmission-daemon")
-        && procs::have_program("transmission-remote");
+    let transmission =
+        procs::have_program("transmission-daemon") && procs::have_program("transmission-remote");
     let plan: [(&str, bool, StartSeeder, u8, f64); 3] = [
         (
             "libtorrent",
@@ -208,8 +208,20 @@ pub async fn start_fakes(
     let per_sec = |share: f64| fmt::bytes_precise(shares.rate(share));
     // Client names (BEP 10 `v`) say what each one does; they fit the client column.
     let serving = [
-        ("fast", plain(format!("demo: fast {}/s", per_sec(shares.fast)), shares.fast)),
-        ("slow", plain(format!("demo: slow {}/s", per_sec(shares.slow)), shares.slow)),
+        (
+            "fast",
+            plain(
+                format!("demo: fast {}/s", per_sec(shares.fast)),
+                shares.fast,
+            ),
+        ),
+        (
+            "slow",
+            plain(
+                format!("demo: slow {}/s", per_sec(shares.slow)),
+                shares.slow,
+            ),
+        ),
         (
             "choker",
             ServeSpec {

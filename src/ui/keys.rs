@@ -32,99 +32,36 @@ const fn key(code: KeyCode) -> Input {
     Input::Key(code)
 }
 
+const fn bind(
+    keys: &'static str,
+    help: &'static str,
+    inputs: &'static [(Input, Action)],
+) -> Binding {
+    Binding { keys, help, inputs }
+}
+
+use Action as A;
+use KeyCode as K;
+
+/// In the help screen's order. One line a binding, so the table reads as one.
+#[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
-    Binding {
-        keys: "p / space",
-        help: "pause or resume the torrent",
-        inputs: &[(ch('p'), Action::TogglePause), (ch(' '), Action::TogglePause)],
-    },
-    Binding {
-        keys: "d",
-        help: "drop the selected peer (it may come back later)",
-        inputs: &[(ch('d'), Action::DropPeer)],
-    },
-    Binding {
-        keys: "b",
-        help: "ban the selected peer for this session",
-        inputs: &[(ch('b'), Action::BanPeer)],
-    },
-    Binding {
-        keys: "↑ ↓ j k",
-        help: "move in the focused pane",
-        inputs: &[
-            (key(KeyCode::Up), Action::Up),
-            (ch('k'), Action::Up),
-            (key(KeyCode::Down), Action::Down),
-            (ch('j'), Action::Down),
-        ],
-    },
-    Binding {
-        keys: "PgUp PgDn",
-        help: "move a page",
-        inputs: &[
-            (key(KeyCode::PageUp), Action::PageUp),
-            (key(KeyCode::PageDown), Action::PageDown),
-        ],
-    },
-    Binding {
-        keys: "Home End g G",
-        help: "first / last (log: oldest / follow newest)",
-        inputs: &[
-            (key(KeyCode::Home), Action::Home),
-            (ch('g'), Action::Home),
-            (key(KeyCode::End), Action::End),
-            (ch('G'), Action::End),
-        ],
-    },
-    Binding {
-        keys: "← → h l",
-        help: "move the piece-map cursor",
-        inputs: &[
-            (key(KeyCode::Left), Action::Left),
-            (ch('h'), Action::Left),
-            (key(KeyCode::Right), Action::Right),
-            (ch('l'), Action::Right),
-        ],
-    },
-    Binding {
-        keys: "mouse wheel",
-        help: "scroll the peer table",
-        inputs: &[
-            (Input::WheelUp, Action::WheelUp),
-            (Input::WheelDown, Action::WheelDown),
-        ],
-    },
-    Binding {
-        keys: "s",
-        help: "sort peers: rate, progress, client, address, state",
-        inputs: &[(ch('s'), Action::CycleSort)],
-    },
-    Binding {
-        keys: "Tab Shift-Tab",
-        help: "focus peers / pieces / events",
-        inputs: &[
-            (key(KeyCode::Tab), Action::FocusNext),
-            (key(KeyCode::BackTab), Action::FocusPrev),
-        ],
-    },
-    Binding {
-        keys: "v",
-        help: "piece map: what we have / how many peers have it",
-        inputs: &[(ch('v'), Action::TogglePieceView)],
-    },
-    Binding {
-        keys: "?",
-        help: "this help; Esc or ? closes it",
-        inputs: &[
-            (ch('?'), Action::ToggleHelp),
-            (key(KeyCode::Esc), Action::CloseHelp),
-        ],
-    },
-    Binding {
-        keys: "q  Ctrl-C",
-        help: "quit (tells the tracker we stopped)",
-        inputs: &[(ch('q'), Action::Quit), (Input::Ctrl('c'), Action::Quit)],
-    },
+    bind("p / space", "pause or resume the torrent", &[(ch('p'), A::TogglePause), (ch(' '), A::TogglePause)]),
+    bind("d", "drop the selected peer (it may come back later)", &[(ch('d'), A::DropPeer)]),
+    bind("b", "ban the selected peer for this session", &[(ch('b'), A::BanPeer)]),
+    bind("↑ ↓ j k", "move in the focused pane",
+        &[(key(K::Up), A::Up), (ch('k'), A::Up), (key(K::Down), A::Down), (ch('j'), A::Down)]),
+    bind("PgUp PgDn", "move a page", &[(key(K::PageUp), A::PageUp), (key(K::PageDown), A::PageDown)]),
+    bind("Home End g G", "first / last (log: oldest / follow newest)",
+        &[(key(K::Home), A::Home), (ch('g'), A::Home), (key(K::End), A::End), (ch('G'), A::End)]),
+    bind("← → h l", "move the piece-map cursor",
+        &[(key(K::Left), A::Left), (ch('h'), A::Left), (key(K::Right), A::Right), (ch('l'), A::Right)]),
+    bind("mouse wheel", "scroll the peer table", &[(Input::WheelUp, A::WheelUp), (Input::WheelDown, A::WheelDown)]),
+    bind("s", "sort peers: rate, progress, client, address, state", &[(ch('s'), A::CycleSort)]),
+    bind("Tab Shift-Tab", "focus peers / pieces / events", &[(key(K::Tab), A::FocusNext), (key(K::BackTab), A::FocusPrev)]),
+    bind("v", "piece map: what we have / how many peers have it", &[(ch('v'), A::TogglePieceView)]),
+    bind("?", "this help; Esc or ? closes it", &[(ch('?'), A::ToggleHelp), (key(K::Esc), A::CloseHelp)]),
+    bind("q  Ctrl-C", "quit (tells the tracker we stopped)", &[(ch('q'), A::Quit), (Input::Ctrl('c'), A::Quit)]),
 ];
 
 /// The footer's hints, in the order shown: the action, and the word for it. The key shown is
@@ -266,7 +203,11 @@ mod tests {
                 assert_eq!(action_for(input), Some(action), "{}", b.keys);
             }
         }
-        let all: Vec<Input> = BINDINGS.iter().flat_map(|b| b.inputs).map(|p| p.0).collect();
+        let all: Vec<Input> = BINDINGS
+            .iter()
+            .flat_map(|b| b.inputs)
+            .map(|p| p.0)
+            .collect();
         for (i, a) in all.iter().enumerate() {
             assert!(!all[i + 1..].contains(a), "{a:?} bound twice");
         }

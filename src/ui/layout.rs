@@ -138,7 +138,10 @@ mod tests {
     #[test]
     fn peer_pane_shares_its_rows() {
         let narrow = PeerPane::of(Rect::new(0, 0, 80, 20));
-        assert_eq!((narrow.table_h, narrow.detail_h, narrow.legend), (17, 2, true));
+        assert_eq!(
+            (narrow.table_h, narrow.detail_h, narrow.legend),
+            (17, 2, true)
+        );
         assert_eq!(narrow.page(), 16);
         let short = PeerPane::of(Rect::new(0, 0, 80, 7));
         assert_eq!((short.table_h, short.detail_h, short.legend), (6, 1, false));

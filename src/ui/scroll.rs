@@ -29,17 +29,12 @@ pub fn tail_window(len: usize, back: usize, page: usize) -> Range<usize> {
     end.saturating_sub(page)..end
 }
 
-/// The peer table: the selection moves, the window follows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The peer table: the selection moves, the window follows it. Pages are counted in rows;
+/// until the app knows the screen size, a page is one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ListScroll {
     top: usize,
     page: usize,
-}
-
-impl Default for ListScroll {
-    fn default() -> Self {
-        ListScroll { top: 0, page: 10 }
-    }
 }
 
 impl ListScroll {
@@ -47,14 +42,14 @@ impl ListScroll {
         self.top
     }
     pub fn page(&self) -> usize {
-        self.page
+        self.page.max(1)
     }
     pub fn set_page(&mut self, page: usize) {
-        self.page = page.max(1);
+        self.page = page;
     }
     /// Moves the window so the selected row shows.
     pub fn follow(&mut self, selected: Option<usize>, len: usize) {
-        self.top = top_row(self.top, selected, len, self.page);
+        self.top = top_row(self.top, selected, len, self.page());
     }
     /// The first row for a pane that shows `page` rows this frame (the same as [`Self::top`]
     /// once the app knows the screen size).
@@ -63,37 +58,28 @@ impl ListScroll {
     }
 }
 
-/// The event log: follows the newest line until scrolled back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The event log: follows the newest line until scrolled back (`back` lines up from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TailScroll {
-    /// Lines scrolled up from the newest (0 = follow the tail).
     back: usize,
-    page: usize,
-}
-
-impl Default for TailScroll {
-    fn default() -> Self {
-        TailScroll { back: 0, page: 5 }
-    }
+    /// Lines on screen (one until the app knows the screen size).
+    lines: usize,
 }
 
 impl TailScroll {
     pub fn back(&self) -> usize {
         self.back
     }
-    pub fn page(&self) -> usize {
-        self.page
-    }
-    pub fn set_page(&mut self, page: usize) {
-        self.page = page.max(1);
+    pub fn set_page(&mut self, lines: usize) {
+        self.lines = lines;
     }
     /// Scrolls `back` lines up from the newest, within a list of `len` lines.
     pub fn set_back(&mut self, back: usize, len: usize) {
-        self.back = back.min(len.saturating_sub(self.page));
+        self.back = back.min(len.saturating_sub(self.lines.max(1)));
     }
     /// Up goes to older lines, Home to the oldest page, End back to following the newest.
     pub fn navigate(&mut self, action: Action, len: usize) {
-        let (back, page) = (self.back, self.page);
+        let (back, page) = (self.back, self.lines.max(1));
         let max = len.saturating_sub(page);
         let to = match action {
             Action::Up => back + 1,

@@ -10,8 +10,8 @@ use crate::ui::app::App;
 use crate::ui::theme::Theme;
 
 use super::{put_line, span, LINE_MAX};
-use crate::fmt::outside;
 use crate::fmt;
+use crate::fmt::outside;
 
 pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
@@ -174,7 +174,10 @@ fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
             }
         }
         TrackerStatus::Failed(reason) => {
-            spans.push(span(format!(" failed: {}", outside(reason, LINE_MAX)), theme.error()));
+            spans.push(span(
+                format!(" failed: {}", outside(reason, LINE_MAX)),
+                theme.error(),
+            ));
         }
     }
     if let Some(next) = t.next_announce {
@@ -189,7 +192,10 @@ fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
         ));
     }
     if let Some(w) = &t.warning {
-        spans.push(span(format!(" warning: {}", outside(w, LINE_MAX)), theme.warn()));
+        spans.push(span(
+            format!(" warning: {}", outside(w, LINE_MAX)),
+            theme.warn(),
+        ));
     }
     let others = snap.trackers.len().saturating_sub(1);
     if others > 0 {
@@ -217,24 +223,9 @@ mod tests {
 
     fn snap() -> Snapshot {
         Snapshot {
-            id: Default::default(),
-            name: "debian.iso".into(),
-            info_hash: [0; 20],
-            output: PathBuf::new(),
-            total_length: 1000 * 1024,
-            piece_length: 1024,
-            num_pieces: 1000,
-            state: TorrentState::Downloading,
             verified_bytes: 999 * 1024,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
             down_rate: 1024.0,
-            up_rate: 0.0,
             elapsed: Duration::from_secs(9),
-            pieces: vec![],
-            availability: vec![],
-            peers: vec![],
             trackers: vec![TrackerRow {
                 url: "http://127.0.0.1:6969/announce?x=1".into(),
                 tier: 0,
@@ -245,8 +236,8 @@ mod tests {
                 leechers: None,
                 warning: None,
             }],
-            log: vec![],
             listen_port: 6881,
+            ..Snapshot::empty("debian.iso", 1000 * 1024, 1024)
         }
     }
 

@@ -8,8 +8,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::engine::api::{Snapshot, TorrentState};
 use crate::ui::action::Action;
-use crate::ui::keys::{key_label, BINDINGS, FOOTER};
 use crate::ui::app::App;
+use crate::ui::keys::{key_label, BINDINGS, FOOTER};
 use crate::ui::theme::Theme;
 
 use super::pieces::{SYM_FAILED, SYM_IN_FLIGHT, SYM_MISSING, SYM_VERIFIED};

@@ -11,8 +11,8 @@ use crate::ui::layout::log_rows;
 use crate::ui::scroll::tail_window;
 
 use super::{put_line, render_pane, span, LINE_MAX};
-use crate::fmt::outside;
 use crate::fmt;
+use crate::fmt::outside;
 
 pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
@@ -57,7 +57,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::{LogLine, TorrentState};
+    use crate::engine::api::LogLine;
     use crate::ui::theme::Theme;
     use crate::ui::widgets::test_util::rows;
     use std::path::PathBuf;
@@ -65,25 +65,6 @@ mod tests {
 
     fn snapshot(n: u64) -> Snapshot {
         Snapshot {
-            id: Default::default(),
-            name: "x".into(),
-            info_hash: [0; 20],
-            output: PathBuf::new(),
-            total_length: 1,
-            piece_length: 1,
-            num_pieces: 1,
-            state: TorrentState::Downloading,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
-            down_rate: 0.0,
-            up_rate: 0.0,
-            elapsed: Duration::ZERO,
-            pieces: vec![],
-            availability: vec![],
-            peers: vec![],
-            trackers: vec![],
             log: (0..n)
                 .map(|i| LogLine {
                     at: Duration::from_secs(i * 61),
@@ -95,7 +76,7 @@ mod tests {
                     text: format!("event {i}"),
                 })
                 .collect(),
-            listen_port: 0,
+            ..Snapshot::empty("x", 1, 1)
         }
     }
 

@@ -4,16 +4,17 @@
 pub mod header;
 pub mod help;
 pub mod log;
+pub mod peer_words;
 pub mod peers;
 pub mod pieces;
 pub mod throughput;
 
-use std::borrow::Cow;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
+use std::borrow::Cow;
 
 use super::theme::Theme;
 
@@ -77,10 +78,4 @@ pub(crate) mod test_util {
     pub fn text(buf: &Buffer) -> String {
         rows(buf).join("\n")
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
 }

@@ -1,4 +1,5 @@
 //! The peer table: who we talk to, how each connection stands, and why the dead ones died.
+//! The words about each peer are [`super::peer_words`].
 
 use std::net::SocketAddr;
 
@@ -8,96 +9,16 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget, Wrap};
 
-use crate::engine::api::{ChokeFlags, PeerRow, PeerStage, Snapshot};
+use crate::engine::api::{PeerRow, PeerStage, Snapshot};
 use crate::ui::app::{App, Focus};
 use crate::ui::layout::PeerPane;
-use crate::ui::theme::Theme;
 
-use super::{put_line, render_pane, span, LINE_MAX};
-use crate::fmt::{ellipsize, outside};
-use crate::fmt;
-
-/// The uTorrent-style two-letter code: download side, then upload side.
-///
-/// Download side: `D` they unchoke us and we are interested (data can flow to us), `d` we are
-/// interested but they choke us, `K` they unchoke us but we do not want anything, `.` neither.
-/// Upload side: `U` we unchoke them and they are interested, `u` they are interested but we
-/// choke them, `?` we unchoke them but they do not want anything, `.` neither.
-pub fn flag_code(f: &ChokeFlags) -> [char; 2] {
-    let down = match (f.peer_choking, f.am_interested) {
-        (false, true) => 'D',
-        (true, true) => 'd',
-        (false, false) => 'K',
-        (true, false) => '.',
-    };
-    let up = match (f.am_choking, f.peer_interested) {
-        (false, true) => 'U',
-        (true, true) => 'u',
-        (false, false) => '?',
-        (true, false) => '.',
-    };
-    [down, up]
-}
-
-/// The four flags in words, e.g. "they choke us, we are interested; we choke them, they are
-/// not interested".
-pub fn flag_meaning(f: &ChokeFlags) -> String {
-    let they = if f.peer_choking {
-        "they choke us"
-    } else {
-        "they unchoke us"
-    };
-    let we_want = if f.am_interested {
-        "we are interested"
-    } else {
-        "we are not interested"
-    };
-    let we = if f.am_choking {
-        "we choke them"
-    } else {
-        "we unchoke them"
-    };
-    let they_want = if f.peer_interested {
-        "they are interested"
-    } else {
-        "they are not interested"
-    };
-    format!("{they}, {we_want}; {we}, {they_want}")
-}
-
-pub const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wanted  U/u we upload/we choke them  ? unchoked, they want nothing";
-
-/// Stage or result in a few words: "connecting 3s", "failed: connection refused (×3)".
-pub fn state_text(p: &PeerRow) -> String {
-    let end = p.end.as_ref().map(|e| outside(&e.to_string(), LINE_MAX).into_owned());
-    let tries = if p.attempts > 1 {
-        format!(" (×{})", p.attempts)
-    } else {
-        String::new()
-    };
-    match (p.stage, end) {
-        (PeerStage::Failed, Some(end)) => format!("failed: {end}{tries}"),
-        (PeerStage::Disconnected, Some(end)) => format!("gone: {end}"),
-        (PeerStage::Connecting | PeerStage::Handshaking, _) => {
-            format!("{} {}{tries}", p.stage.label(), fmt::duration(p.since))
-        }
-        (PeerStage::Connected, _) if p.hash_failures > 0 => {
-            format!("connected, {} bad pieces", p.hash_failures)
-        }
-        (stage, _) => stage.label().to_string(),
-    }
-}
+use super::peer_words::{client_text, detail_line, flag_code, state_text, FLAG_LEGEND};
+use super::{put_line, render_pane, span};
+use crate::fmt::{self, ellipsize};
 
 fn addr_text(addr: &SocketAddr) -> String {
     addr.to_string()
-}
-
-fn client_text(p: &PeerRow) -> String {
-    match &p.client {
-        Some(c) => outside(c, LINE_MAX).into_owned(),
-        None if p.stage == PeerStage::Connected => "unknown".into(),
-        None => String::new(),
-    }
 }
 
 fn rate_cell(rate: f64, style: Style, wide: bool) -> Cell<'static> {
@@ -376,82 +297,10 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     }
 }
 
-/// One line about the selected peer, with the flags spelled out.
-pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
-    let mut spans = vec![span(
-        format!("▸ {}", p.addr),
-        Style::new().add_modifier(Modifier::BOLD),
-    )];
-    if let Some(c) = &p.client {
-        spans.push(Span::raw(format!(" {}", outside(c, LINE_MAX))));
-    }
-    match p.stage {
-        PeerStage::Connected => {
-            let [d, u] = flag_code(&p.flags);
-            spans.push(span(format!(" {d}{u}: "), theme.accent()));
-            spans.push(Span::raw(flag_meaning(&p.flags)));
-            spans.push(span(
-                format!(
-                    " · {} requests out · got {} · sent {}",
-                    p.requests_in_flight,
-                    fmt::bytes(p.downloaded),
-                    fmt::bytes(p.uploaded)
-                ),
-                theme.dim(),
-            ));
-            if let Some(h) = p.handshake_time {
-                spans.push(span(
-                    format!(" · handshake {} ms", h.as_millis()),
-                    theme.dim(),
-                ));
-            }
-            if p.hash_failures > 0 {
-                spans.push(span(
-                    format!(" · {} bad pieces", p.hash_failures),
-                    theme.warn(),
-                ));
-            }
-        }
-        PeerStage::Failed | PeerStage::Disconnected => {
-            let end = p.end.as_ref().map_or_else(
-                || p.stage.label().to_string(),
-                |e| outside(&e.to_string(), LINE_MAX).into_owned(),
-            );
-            let verb = if p.stage == PeerStage::Failed {
-                "failed"
-            } else {
-                "gone"
-            };
-            let tries = if p.attempts > 1 {
-                format!(" after {} attempts", p.attempts)
-            } else {
-                String::new()
-            };
-            spans.push(span(
-                format!(": {verb}{tries}: {end}, {} ago", fmt::duration(p.since)),
-                if p.stage == PeerStage::Failed {
-                    theme.error()
-                } else {
-                    Style::new()
-                },
-            ));
-        }
-        stage => {
-            spans.push(Span::raw(format!(
-                ": {} for {} (attempt {})",
-                stage.label(),
-                fmt::duration(p.since),
-                p.attempts.max(1)
-            )));
-        }
-    }
-    spans
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::{PeerEnd, PeerSource, TorrentState};
+    use crate::engine::api::{ChokeFlags, PeerEnd, PeerSource};
     use crate::ui::theme::Theme;
     use crate::ui::widgets::test_util::{rows, text};
     use std::path::PathBuf;
@@ -466,12 +315,7 @@ mod tests {
         down: f64,
     ) -> PeerRow {
         PeerRow {
-            addr: SocketAddr::from(([127, 0, 0, o], 51413)),
-            source: PeerSource::Tracker,
             client: client.map(str::to_string),
-            id_client: None,
-            peer_id: None,
-            stage,
             end,
             since: Duration::from_secs(4),
             flags: ChokeFlags {
@@ -481,41 +325,37 @@ mod tests {
                 peer_interested: false,
             },
             down_rate: down,
-            up_rate: 0.0,
-            downloaded: 0,
-            uploaded: 0,
             progress: 0.5,
             requests_in_flight: 7,
-            hash_failures: 0,
             attempts: 1,
-            handshake_time: None,
+            ..PeerRow::new(
+                SocketAddr::from(([127, 0, 0, o], 51413)),
+                PeerSource::Tracker,
+                stage,
+            )
         }
     }
 
     fn snapshot(peers: Vec<PeerRow>) -> Arc<Snapshot> {
         Arc::new(Snapshot {
-            id: Default::default(),
-            name: "x".into(),
-            info_hash: [0; 20],
-            output: PathBuf::new(),
-            total_length: 10,
-            piece_length: 1,
-            num_pieces: 10,
-            state: TorrentState::Downloading,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
-            down_rate: 0.0,
-            up_rate: 0.0,
             elapsed: Duration::from_secs(1),
-            pieces: vec![],
-            availability: vec![],
             peers,
-            trackers: vec![],
-            log: vec![],
-            listen_port: 0,
+            ..Snapshot::empty("x", 10, 1)
         })
+    }
+
+    /// A connected Transmission at 2 KiB/s and a peer that refused the connection.
+    fn transmission_and_refused() -> Arc<Snapshot> {
+        snapshot(vec![
+            peer(
+                2,
+                PeerStage::Connected,
+                None,
+                Some("Transmission 3.00"),
+                2048.0,
+            ),
+            peer(3, PeerStage::Failed, Some(PeerEnd::Refused), None, 0.0),
+        ])
     }
 
     fn render_app(app: &App, snap: &Snapshot, w: u16, h: u16) -> Buffer {
@@ -526,43 +366,8 @@ mod tests {
     }
 
     #[test]
-    fn flag_codes_cover_all_sixteen_states() {
-        let mut seen = std::collections::HashSet::new();
-        for bits in 0..16u8 {
-            let f = ChokeFlags {
-                am_choking: bits & 1 != 0,
-                am_interested: bits & 2 != 0,
-                peer_choking: bits & 4 != 0,
-                peer_interested: bits & 8 != 0,
-            };
-            seen.insert(flag_code(&f));
-        }
-        assert_eq!(seen.len(), 16, "every combination has its own code");
-        let f = ChokeFlags {
-            am_choking: true,
-            am_interested: true,
-            peer_choking: true,
-            peer_interested: false,
-        };
-        assert_eq!(flag_code(&f), ['d', '.']);
-        assert_eq!(
-            flag_meaning(&f),
-            "they choke us, we are interested; we choke them, they are not interested"
-        );
-    }
-
-    #[test]
     fn table_shows_failures_dimmed_and_selected_detail() {
-        let s = snapshot(vec![
-            peer(
-                2,
-                PeerStage::Connected,
-                None,
-                Some("Transmission 3.00"),
-                2048.0,
-            ),
-            peer(3, PeerStage::Failed, Some(PeerEnd::Refused), None, 0.0),
-        ]);
+        let s = transmission_and_refused();
         let mut app = App::new(PathBuf::new(), Theme::colored());
         app.on_snapshot(s.clone());
         let buf = render_app(&app, &s, 80, 8);
@@ -666,16 +471,7 @@ mod tests {
 
     #[test]
     fn spare_width_does_not_all_go_to_state() {
-        let s = snapshot(vec![
-            peer(
-                2,
-                PeerStage::Connected,
-                None,
-                Some("Transmission 3.00"),
-                2048.0,
-            ),
-            peer(3, PeerStage::Failed, Some(PeerEnd::Refused), None, 0.0),
-        ]);
+        let s = transmission_and_refused();
         let mut app = App::new(PathBuf::new(), Theme::plain());
         app.on_snapshot(s.clone());
         let r = rows(&render_app(&app, &s, 160, 8));
@@ -696,5 +492,60 @@ mod tests {
         let app = App::new(PathBuf::new(), Theme::plain());
         let t = text(&render_app(&app, &s, 80, 5));
         assert!(t.contains("no peers yet"), "{t}");
+    }
+
+    #[test]
+    fn selected_peer_line_shows_the_peer_id_client_only_when_it_differs() {
+        let mut lt_app = peer(
+            2,
+            PeerStage::Connected,
+            None,
+            Some("lt_client/2.0.8.0"),
+            0.0,
+        );
+        lt_app.id_client = Some("libtorrent 2.0.8".into());
+        let mut aria = peer(3, PeerStage::Connected, None, Some("aria2/1.36.0"), 0.0);
+        aria.id_client = Some("aria2 1.36.0".into());
+        let s = snapshot(vec![lt_app.clone(), aria]);
+        let mut app = App::new(PathBuf::new(), Theme::plain());
+        app.on_snapshot(s.clone());
+        let t = text(&render_app(&app, &s, 160, 8));
+        assert!(
+            t.contains("▸ 127.0.0.2:51413 lt_client/2.0.8.0 (peer id: libtorrent 2.0.8)"),
+            "{t}"
+        );
+        app.update(crate::ui::Action::Down);
+        let t = text(&render_app(&app, &s, 160, 8));
+        assert!(!t.contains("peer id:"), "{t}");
+    }
+
+    #[test]
+    fn outside_text_is_cleaned_and_cut() {
+        let mut evil = peer(2, PeerStage::Connected, None, None, 0.0);
+        evil.client = Some(format!("x\x1b[31m{}", "y".repeat(100_000)));
+        evil.id_client = Some("z\u{202E}gpj".into());
+        let gone = peer(
+            3,
+            PeerStage::Failed,
+            Some(PeerEnd::Protocol("bad\x07bell".into())),
+            None,
+            0.0,
+        );
+        let s = snapshot(vec![evil, gone]);
+        let mut app = App::new(PathBuf::new(), Theme::plain());
+        app.on_snapshot(s.clone());
+        let r = rows(&render_app(&app, &s, 160, 12));
+        assert!(
+            r.iter()
+                .all(|l| !l.chars().any(|c| c.is_control() || c == '\u{202E}')),
+            "{r:#?}"
+        );
+        assert!(
+            r[2].contains("x\u{fffd}[31myyy") && r[2].contains('…'),
+            "{r:#?}"
+        );
+        app.update(crate::ui::Action::Down);
+        let t = text(&render_app(&app, &s, 160, 12));
+        assert!(t.contains("bad\u{fffd}bell"), "{t}");
     }
 }

@@ -209,35 +209,17 @@ fn cursor_line<'a>(range: Range<usize>, s: &CellStats, theme: &Theme) -> Vec<Spa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::{PieceState, TorrentState};
+    use crate::engine::api::PieceState;
     use crate::ui::widgets::test_util::rows;
     use std::path::PathBuf;
     use std::sync::Arc;
-    use std::time::Duration;
 
     fn snapshot(pieces: Vec<PieceState>, availability: Vec<u16>) -> Snapshot {
+        let n = pieces.len() as u64;
         Snapshot {
-            id: Default::default(),
-            name: "x".into(),
-            info_hash: [0; 20],
-            output: PathBuf::new(),
-            total_length: pieces.len() as u64,
-            piece_length: 1,
-            num_pieces: pieces.len() as u32,
-            state: TorrentState::Downloading,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
-            down_rate: 0.0,
-            up_rate: 0.0,
-            elapsed: Duration::ZERO,
             pieces,
             availability,
-            peers: vec![],
-            trackers: vec![],
-            log: vec![],
-            listen_port: 0,
+            ..Snapshot::empty("x", n, 1)
         }
     }
 

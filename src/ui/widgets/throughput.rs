@@ -175,7 +175,6 @@ fn sparkline(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::TorrentState;
     use crate::ui::theme::Theme;
     use crate::ui::widgets::test_util::rows;
     use std::path::PathBuf;
@@ -184,27 +183,10 @@ mod tests {
 
     fn snapshot(t: u64, down: f64) -> Arc<Snapshot> {
         Arc::new(Snapshot {
-            id: Default::default(),
-            name: "x".into(),
-            info_hash: [0; 20],
-            output: PathBuf::new(),
-            total_length: 1,
-            piece_length: 1,
-            num_pieces: 1,
-            state: TorrentState::Downloading,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
             down_rate: down,
             up_rate: 512.0,
             elapsed: Duration::from_secs(t),
-            pieces: vec![],
-            availability: vec![],
-            peers: vec![],
-            trackers: vec![],
-            log: vec![],
-            listen_port: 0,
+            ..Snapshot::empty("x", 1, 1)
         })
     }
 
