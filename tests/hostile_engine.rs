@@ -18,13 +18,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{require_loopback_only, swarm_lock, LibtorrentPeer, LtOptions, Torrent};
 use fakepeer::{
-    answer_handshake, bounded, dial_as_leecher, log_has, proc_status_kib, row, Fixture, Running,
-    Wire, LOOPBACK, MEASURE,
+    answer_handshake, bounded, log_has, proc_status_kib, row, Fixture, Running, Wire, LOOPBACK,
+    MEASURE,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use ttui::engine::api::{PeerEnd, PeerSource, Snapshot, TrackerStatus};
 use ttui::engine::{self, Options, Outcome};
+use ttui::protocol::handshake::Handshake;
 use ttui::protocol::message::Message;
 
 const PIECE: u32 = 64 * 1024;
@@ -201,10 +202,17 @@ fn fifty_reqq_1_peers_do_not_use_up_the_slots() {
         let dl_addr = SocketAddr::new(LOOPBACK, snap.listen_port);
         let max_peers = Options::default().max_peers;
         let mut wires = Vec::new();
-        for _ in 0..max_peers {
-            let (mut w, _) = dial_as_leecher(dl_addr, &fx.ctx)
+        for i in 0..max_peers {
+            // Each its own peer id, or the engine would keep one as a duplicate.
+            let mut id = *b"-FK0001-reqq1-000000";
+            id[18..].copy_from_slice(format!("{i:02}").as_bytes());
+            let mut w = Wire::connect(dl_addr, fx.ctx.num_pieces())
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
+            w.write_raw(&Handshake::new(fx.ctx.info_hash, id).encode())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            w.read_handshake().await.unwrap_or_else(|e| panic!("{e}"));
             w.send(&[reqq_one(), Message::HaveNone])
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));

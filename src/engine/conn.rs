@@ -10,15 +10,20 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 
 use crate::engine::api::{ChokeFlags, PeerEnd};
-use crate::engine::connect::{io_end, ExtHandshake};
-use crate::engine::peer::PeerCmd;
+use crate::engine::connect::{io_end, ExtHandshake, OUR_REQQ};
 use crate::engine::picker::BlockRef;
-use crate::engine::pipeline::{MAX_PIPELINE, START_PIPELINE};
-use crate::engine::shared::{Event, PeerLive, Shared};
+use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::WriteHalf;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::message::{encode_into, Message};
 
+/// Most requests we keep outstanding to one peer. 256 × 16 KiB = 4 MiB in flight, enough for
+/// hundreds of MB/s on a low-latency link while keeping memory bounded.
+pub(crate) const MAX_PIPELINE: usize = 256;
+pub(crate) const MIN_PIPELINE: usize = 16;
+/// Where a new connection starts, before its rate is known: deep enough that a fast peer is
+/// not held back in its first second, shallow enough to cost a slow one little.
+pub(crate) const START_PIPELINE: usize = 64;
 /// Send a keep-alive after this much silence from our side (peers drop at 2 minutes).
 const KEEPALIVE_AFTER: Duration = Duration::from_secs(90);
 /// Drop a peer that sent nothing at all for this long.
@@ -54,6 +59,28 @@ pub(crate) struct Conn {
     pub(super) paused: bool,
     pub(super) out: BytesMut,
     pub(super) picked: Vec<BlockRef>,
+}
+
+/// Our BEP 10 handshake: ut_metadata when we can serve the info dictionary, our client
+/// name, our `reqq` and listening port.
+pub(crate) fn our_ext_handshake(port: u16, metadata_size: usize) -> Bytes {
+    let mut m = std::collections::BTreeMap::new();
+    if metadata_size > 0 {
+        m.insert(
+            "ut_metadata".to_string(),
+            crate::engine::metadata::UT_METADATA_ID as i64,
+        );
+    }
+    let h = ExtHandshake {
+        m,
+        v: Some(serde_bytes::ByteBuf::from(
+            format!("ttui {}", env!("CARGO_PKG_VERSION")).into_bytes(),
+        )),
+        reqq: Some(OUR_REQQ as i64),
+        p: (port != 0).then_some(port as i64),
+        metadata_size: (metadata_size > 0).then_some(metadata_size as i64),
+    };
+    Bytes::from(serde_bencode::to_bytes(&h).unwrap_or_default())
 }
 
 pub(super) fn protocol(msg: impl Into<String>) -> PeerEnd {

@@ -5,7 +5,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -145,26 +144,6 @@ impl ExtHandshake {
         let s = crate::protocol::peer_id::client_from_handshake_v(&s);
         (!s.is_empty()).then_some(s)
     }
-}
-
-pub fn our_ext_handshake(port: u16, metadata_size: usize) -> Bytes {
-    let mut m = std::collections::BTreeMap::new();
-    if metadata_size > 0 {
-        m.insert(
-            "ut_metadata".to_string(),
-            crate::engine::metadata::UT_METADATA_ID as i64,
-        );
-    }
-    let h = ExtHandshake {
-        m,
-        v: Some(serde_bytes::ByteBuf::from(
-            format!("ttui {}", env!("CARGO_PKG_VERSION")).into_bytes(),
-        )),
-        reqq: Some(OUR_REQQ as i64),
-        p: (port != 0).then_some(port as i64),
-        metadata_size: (metadata_size > 0).then_some(metadata_size as i64),
-    };
-    Bytes::from(serde_bencode::to_bytes(&h).unwrap_or_default())
 }
 
 /// After a handshake, waits briefly for the peer's BEP 10 handshake and returns its client

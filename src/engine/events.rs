@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use crate::engine::api::*;
 use crate::engine::choker::{self, UPLOAD_SLOTS};
-use crate::engine::peer::{PeerCmd, Start};
+use crate::engine::coordinator::Coordinator;
+use crate::engine::peer::Start;
 use crate::engine::peers::{Plan, DROP_COOL_DOWN};
-use crate::engine::shared::Event;
+use crate::engine::shared::{Event, PeerCmd};
 use crate::engine::stream::PeerStream;
-use crate::engine::torrent::{human, pause_wanted, Coordinator};
+use crate::engine::torrent::{human, pause_wanted};
 use crate::protocol::handshake::Handshake;
 use crate::protocol::peer_id;
 use crate::tracker::{TrackerCommand, TrackerUpdate};

@@ -22,22 +22,12 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::codec::FramedRead;
 
 use crate::engine::api::{PeerEnd, PeerStage};
-use crate::engine::conn::Conn;
-use crate::engine::connect::{connect_and_handshake, io_end, our_ext_handshake};
-use crate::engine::shared::{Event, PeerLive, Shared};
+use crate::engine::conn::{our_ext_handshake, Conn};
+use crate::engine::connect::{connect_and_handshake, io_end};
+use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::PeerStream;
 use crate::protocol::handshake::Handshake;
 use crate::protocol::message::{Message, MessageCodec, WireError};
-
-#[derive(Debug)]
-pub(crate) enum PeerCmd {
-    Cancel { index: u32, begin: u32 },
-    Choke,
-    Unchoke,
-    Pause,
-    Resume,
-    Disconnect(PeerEnd),
-}
 
 /// How a connection starts.
 pub(crate) enum Start {

@@ -7,19 +7,13 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::engine::api::PeerEnd;
-use crate::engine::conn::{protocol, Conn};
+use crate::engine::conn::{protocol, Conn, MAX_PIPELINE, MIN_PIPELINE};
+use crate::engine::download::Received;
 use crate::engine::picker::BlockRef;
 use crate::engine::shared::Event;
-use crate::engine::verify::{self, Received};
+use crate::engine::verify;
 use crate::protocol::message::{encode_into, Message, BLOCK_LEN};
 
-/// Most requests we keep outstanding to one peer. 256 × 16 KiB = 4 MiB in flight, enough for
-/// hundreds of MB/s on a low-latency link while keeping memory bounded.
-pub(crate) const MAX_PIPELINE: usize = 256;
-pub(crate) const MIN_PIPELINE: usize = 16;
-/// Where a new connection starts, before its rate is known: deep enough that a fast peer is
-/// not held back in its first second, shallow enough to cost a slow one little.
-pub(crate) const START_PIPELINE: usize = 64;
 /// A peer that unchoked us but answers none of our requests for this long is snubbed: its
 /// requests go back to the pool for others.
 const SNUB_AFTER: std::time::Duration = std::time::Duration::from_secs(15);

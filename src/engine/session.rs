@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
+
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -13,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::engine::api::{LogLevel, TorrentId};
 use crate::engine::connect::{read_handshake, HANDSHAKE_TIMEOUT};
+use crate::engine::pool::DiskPool;
 use crate::engine::shared::Event;
 use crate::engine::stream::PeerStream;
 use crate::protocol::peer_id;
@@ -27,25 +29,6 @@ pub(crate) struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits { half_open: 16 }
-    }
-}
-
-/// Where pieces are hashed and written, off the async threads.
-#[derive(Debug, Default)]
-pub(crate) struct DiskPool {
-    /// Pieces are hashed in parallel but written one at a time: concurrent writes to one
-    /// file make the kernel spin on the inode lock (measured: a sixth of all CPU time).
-    one_writer: Mutex<()>,
-}
-
-impl DiskPool {
-    pub fn spawn<F: FnOnce() + Send + 'static>(&self, job: F) {
-        tokio::task::spawn_blocking(job);
-    }
-
-    /// Held while writing a piece.
-    pub fn one_writer(&self) -> MutexGuard<'_, ()> {
-        self.one_writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -9,10 +9,25 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::disk::Storage;
-use crate::engine::session::DiskPool;
+use crate::engine::download::Download;
+use crate::engine::pool::DiskPool;
 use crate::engine::stream::PeerStream;
-use crate::engine::verify::Download;
 use crate::protocol::metainfo::Info;
+
+/// What the coordinator tells a peer task.
+#[derive(Debug)]
+pub(crate) enum PeerCmd {
+    /// Another peer delivered this block (endgame): cancel our request for it.
+    Cancel {
+        index: u32,
+        begin: u32,
+    },
+    Choke,
+    Unchoke,
+    Pause,
+    Resume,
+    Disconnect(PeerEnd),
+}
 
 /// What peer tasks and blocking jobs tell the coordinator.
 #[derive(Debug)]
