@@ -10,8 +10,8 @@ use std::time::Duration;
 pub type PeerAddr = SocketAddr;
 
 /// Names one torrent of a session. Every snapshot carries its torrent's id; a command goes to
-/// a torrent through that torrent's handle (`Engine::commands`), or through
-/// `Session::command(id, ..)`, so `Command` itself needs no id.
+/// a torrent through that torrent's handle (`Engine::commands`, named by `Engine::id`), so
+/// `Command` itself needs no id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct TorrentId(pub u32);
 
@@ -146,6 +146,9 @@ pub enum PeerEnd {
     Io(String),
     #[error("not needed (both complete)")]
     NotNeeded,
+    /// A bug of ours ended the connection (a panic caught at the peer task's edge).
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("torrent stopped")]
     Shutdown,
 }

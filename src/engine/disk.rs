@@ -1,9 +1,11 @@
-//! A torrent's payload on disk: positioned reads and writes that split at file boundaries, piece
-//! hashing and the resume check.
+//! The storage layer: a torrent's payload on disk. Positioned reads and writes that split at
+//! file boundaries, the SHA-1 helper, and the resume check.
 //!
-//! Everything here is blocking std I/O. The engine calls it from `spawn_blocking` or its disk
-//! thread, never from a reactor thread. `Storage` is `Send + Sync`: all methods take `&self`
-//! (positioned I/O needs no seek position), so one `Arc<Storage>` can serve several threads.
+//! Everything here is blocking std I/O and owns no thread of its own (the resume check borrows
+//! scoped worker threads for its duration). Callers run it on tokio's blocking pool
+//! (`spawn_blocking`), never on a reactor thread. `Storage` is `Send + Sync`: all methods take
+//! `&self` (positioned I/O needs no seek position), so one `Arc<Storage>` serves several
+//! blocking threads at once; ordering writes, if wanted, is the caller's choice.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -15,6 +17,7 @@ use std::sync::Mutex;
 
 use sha1::{Digest, Sha1};
 
+use crate::protocol::geometry::Geometry;
 use crate::protocol::metainfo::Info;
 
 #[derive(Debug, thiserror::Error)]
@@ -114,9 +117,7 @@ struct StoredFile {
 pub struct Storage {
     root: PathBuf,
     files: Vec<StoredFile>,
-    piece_length: u64,
-    total_length: u64,
-    num_pieces: u32,
+    geometry: Geometry,
 }
 
 impl std::fmt::Debug for Storage {
@@ -124,8 +125,7 @@ impl std::fmt::Debug for Storage {
         f.debug_struct("Storage")
             .field("root", &self.root)
             .field("files", &self.files.len())
-            .field("piece_length", &self.piece_length)
-            .field("total_length", &self.total_length)
+            .field("geometry", &self.geometry)
             .finish()
     }
 }
@@ -136,7 +136,7 @@ impl Storage {
     /// Files are created sparse at their final length so later writes never extend them; a file
     /// that already has the right length is left untouched so a previous download can resume.
     pub fn open(root: &Path, info: &Info) -> Result<Storage, DiskError> {
-        check_layout(info)?;
+        let geometry = check_layout(info)?;
         let root = prepare_root(root)?;
         let mut files = Vec::with_capacity(info.files.len());
         for entry in &info.files {
@@ -153,9 +153,7 @@ impl Storage {
         Ok(Storage {
             root,
             files,
-            piece_length: u64::from(info.piece_length),
-            total_length: info.total_length,
-            num_pieces: info.num_pieces(),
+            geometry,
         })
     }
 
@@ -169,36 +167,35 @@ impl Storage {
         self.files.iter().map(|f| f.path.as_path())
     }
 
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
     pub fn num_pieces(&self) -> u32 {
-        self.num_pieces
+        self.geometry.num_pieces()
     }
 
     /// Length of piece `index`, or `None` when there is no such piece.
     pub fn piece_len(&self, index: u32) -> Option<u32> {
-        if index >= self.num_pieces {
-            return None;
-        }
-        let start = u64::from(index) * self.piece_length;
-        // `check_layout` guaranteed that every piece below num_pieces starts before the end.
-        Some((self.total_length - start).min(self.piece_length) as u32)
+        self.geometry.piece_len(index)
     }
 
-    fn checked_piece_len(&self, index: u32) -> Result<u32, DiskError> {
-        self.piece_len(index).ok_or(DiskError::PieceOutOfRange {
+    /// Start in the payload and length of piece `index`.
+    fn checked_piece(&self, index: u32) -> Result<(u64, u32), DiskError> {
+        let out_of_range = || DiskError::PieceOutOfRange {
             index,
-            count: self.num_pieces,
-        })
-    }
-
-    fn piece_start(&self, index: u32) -> u64 {
-        u64::from(index) * self.piece_length
+            count: self.geometry.num_pieces(),
+        };
+        let start = self.geometry.piece_offset(index).ok_or_else(out_of_range)?;
+        let len = self.geometry.piece_len(index).ok_or_else(out_of_range)?;
+        Ok((start, len))
     }
 
     /// Write a whole piece given as its blocks in order (the engine has already checked its
     /// hash). Each block goes to disk with positioned writes straight from its buffer, split where
     /// it crosses a file boundary.
     pub fn write_piece<B: AsRef<[u8]>>(&self, index: u32, blocks: &[B]) -> Result<(), DiskError> {
-        let piece_len = self.checked_piece_len(index)?;
+        let (mut pos, piece_len) = self.checked_piece(index)?;
         let got: u64 = blocks.iter().map(|b| b.as_ref().len() as u64).sum();
         if got != u64::from(piece_len) {
             return Err(DiskError::PieceLength {
@@ -207,7 +204,6 @@ impl Storage {
                 expected: piece_len,
             });
         }
-        let mut pos = self.piece_start(index);
         for block in blocks {
             let block = block.as_ref();
             self.for_each_segment(pos, block.len(), |file, file_offset, range| {
@@ -224,24 +220,27 @@ impl Storage {
     /// Read `buf.len()` bytes of piece `index` starting at `begin` (a peer's request when
     /// seeding). A range outside the piece is an error, never a short or out-of-bounds read.
     pub fn read_block(&self, index: u32, begin: u32, buf: &mut [u8]) -> Result<(), DiskError> {
-        let piece_len = self.checked_piece_len(index)?;
-        if u64::from(begin) + buf.len() as u64 > u64::from(piece_len) {
+        let (_, piece_len) = self.checked_piece(index)?;
+        let start = u32::try_from(buf.len())
+            .ok()
+            .and_then(|len| self.geometry.range_offset(index, begin, len));
+        let Some(start) = start else {
             return Err(DiskError::BlockOutOfRange {
                 index,
                 begin,
                 len: buf.len(),
                 piece_len,
             });
-        }
-        self.read_payload(self.piece_start(index) + u64::from(begin), buf)
+        };
+        self.read_payload(start, buf)
     }
 
     /// Read the whole of piece `index` into `buf`, resized to the piece length. Reusing one
     /// buffer across calls avoids both the allocation and the zero-fill.
     pub fn read_piece(&self, index: u32, buf: &mut Vec<u8>) -> Result<(), DiskError> {
-        let piece_len = self.checked_piece_len(index)?;
+        let (start, piece_len) = self.checked_piece(index)?;
         buf.resize(piece_len as usize, 0);
-        self.read_payload(self.piece_start(index), buf)
+        self.read_payload(start, buf)
     }
 
     fn read_payload(&self, start: u64, buf: &mut [u8]) -> Result<(), DiskError> {
@@ -284,9 +283,9 @@ impl Storage {
 
     /// Whether piece `index` has bytes in a file that was created or resized by `open`.
     fn touches_fresh_file(&self, index: u32) -> Result<bool, DiskError> {
-        let len = self.checked_piece_len(index)?;
+        let (start, len) = self.checked_piece(index)?;
         let mut fresh = false;
-        self.for_each_segment(self.piece_start(index), len as usize, |file, _, _| {
+        self.for_each_segment(start, len as usize, |file, _, _| {
             fresh |= file.fresh;
             Ok(())
         })?;
@@ -308,11 +307,8 @@ impl Storage {
         progress: &(dyn Fn(u32) + Sync),
         cancel: &AtomicBool,
     ) -> Result<Vec<bool>, DiskError> {
-        let count = self.num_pieces;
-        if info.pieces.len() != count as usize
-            || u64::from(info.piece_length) != self.piece_length
-            || info.total_length != self.total_length
-        {
+        let count = self.geometry.num_pieces();
+        if info.pieces.len() != count as usize || info.geometry() != self.geometry {
             return Err(DiskError::Layout(
                 "check_existing called with a different torrent than Storage::open".into(),
             ));
@@ -465,10 +461,13 @@ fn storage_error(op: &'static str, path: &Path, source: io::Error) -> DiskError 
 
 /// The parser validates this too; checking here keeps every offset computation in this module
 /// free of underflow and out-of-range cases whatever `Info` it is handed.
-fn check_layout(info: &Info) -> Result<(), DiskError> {
-    if info.piece_length == 0 {
-        return Err(DiskError::Layout("piece length is 0".into()));
-    }
+fn check_layout(info: &Info) -> Result<Geometry, DiskError> {
+    let geometry = Geometry::new(info.piece_length, info.total_length).ok_or_else(|| {
+        DiskError::Layout(format!(
+            "no piece layout for {} bytes in pieces of {} bytes",
+            info.total_length, info.piece_length
+        ))
+    })?;
     let mut offset = 0u64;
     for entry in &info.files {
         if entry.offset != offset {
@@ -488,14 +487,14 @@ fn check_layout(info: &Info) -> Result<(), DiskError> {
             info.total_length
         )));
     }
-    let expected_pieces = info.total_length.div_ceil(u64::from(info.piece_length));
-    if info.pieces.len() as u64 != expected_pieces {
+    if info.pieces.len() as u64 != u64::from(geometry.num_pieces()) {
         return Err(DiskError::Layout(format!(
-            "{} piece hashes for {expected_pieces} pieces",
-            info.pieces.len()
+            "{} piece hashes for {} pieces",
+            info.pieces.len(),
+            geometry.num_pieces()
         )));
     }
-    Ok(())
+    Ok(geometry)
 }
 
 /// Create `root` if needed, prove it is a writable directory, return its canonical path.
@@ -666,11 +665,7 @@ mod tests {
             .map(|&(path, length)| {
                 let mut components = vec!["t".to_string()];
                 components.extend(path.split('/').map(str::to_string));
-                let entry = FileEntry {
-                    path: components,
-                    length,
-                    offset,
-                };
+                let entry = FileEntry::new(components, length, offset);
                 offset += length;
                 entry
             })

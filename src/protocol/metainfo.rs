@@ -10,6 +10,7 @@ use sha1::{Digest, Sha1};
 use thiserror::Error;
 
 use super::bencode::{self, BencodeError};
+use super::geometry::Geometry;
 
 pub type InfoHash = [u8; 20];
 
@@ -22,11 +23,32 @@ pub struct FileEntry {
     pub length: u64,
     /// Byte offset of this file in the torrent's concatenated payload.
     pub offset: u64,
+    /// BEP 47 `attr` `p`: a padding file. Its bytes are zeros that fill piece space (hybrid
+    /// v1+v2 torrents align every file to a piece this way); it is never created on disk and
+    /// its path, often the same `.pad/N` for many entries, names nothing.
+    pub padding: bool,
+    /// BEP 47 `attr` `x`: the file gets the executable bit.
+    pub executable: bool,
+    /// BEP 47 `attr` `l`: the file is a symbolic link to this target (`symlink path` joined
+    /// with `/`, lossily decoded; empty when the key is missing). Shown, never created.
+    pub symlink: Option<String>,
 }
 
 impl FileEntry {
     pub fn relative_path(&self) -> PathBuf {
         self.path.iter().collect()
+    }
+
+    /// A plain file with the given place in the payload (no BEP 47 attributes).
+    pub fn new(path: Vec<String>, length: u64, offset: u64) -> FileEntry {
+        FileEntry {
+            path,
+            length,
+            offset,
+            padding: false,
+            executable: false,
+            symlink: None,
+        }
     }
 }
 
@@ -48,13 +70,16 @@ impl Info {
     pub fn num_pieces(&self) -> u32 {
         self.pieces.len() as u32
     }
-    /// Length of piece `index` (the last one may be short).
+
+    /// Piece and block layout. The parser guarantees a valid one; an `Info` built or edited by
+    /// hand with a piece length of 0 or too many pieces gets a layout with no pieces at all.
+    pub fn geometry(&self) -> Geometry {
+        Geometry::new(self.piece_length, self.total_length).unwrap_or(Geometry::EMPTY)
+    }
+
+    /// Length of piece `index` (the last one may be short), 0 when out of range.
     pub fn piece_len(&self, index: u32) -> u32 {
-        let start = index as u64 * self.piece_length as u64;
-        // Saturating: an out-of-range index gives 0 instead of an underflow panic.
-        self.total_length
-            .saturating_sub(start)
-            .min(self.piece_length as u64) as u32
+        self.geometry().piece_len(index).unwrap_or(0)
     }
 }
 
@@ -70,6 +95,7 @@ pub struct Metainfo {
     pub creation_date: Option<i64>,
     /// Indices into `info.files` of BEP 47 padding files (`attr` containing `p`): they fill
     /// piece space with zeros (hybrid v1+v2 torrents have them) and need not be written.
+    /// The same as the files whose `FileEntry::padding` is set.
     pub padding_files: Vec<usize>,
     /// The exact bytes of the `info` value, served to peers that fetch metadata (BEP 9).
     pub info_bytes: bytes::Bytes,
@@ -331,11 +357,7 @@ fn parse_info(d: &Dict) -> Result<(Info, Vec<usize>), MetainfoError> {
                     value: length,
                 });
             }
-            let entry = FileEntry {
-                path: vec![name.clone()],
-                length: length as u64,
-                offset: 0,
-            };
+            let entry = FileEntry::new(vec![name.clone()], length as u64, 0);
             (vec![entry], Vec::new(), true)
         }
         (None, Some(list)) => {
@@ -351,8 +373,10 @@ fn parse_info(d: &Dict) -> Result<(Info, Vec<usize>), MetainfoError> {
     if total_length == 0 {
         return Err(MetainfoError::EmptyTotal);
     }
-    let expected = total_length.div_ceil(u64::from(piece_length));
-    if expected != pieces.len() as u64 {
+    // A payload needing more than u32::MAX pieces has no geometry; no hash list matches it.
+    let expected = Geometry::new(piece_length, total_length).map(|g| u64::from(g.num_pieces()));
+    if expected != Some(pieces.len() as u64) {
+        let expected = total_length.div_ceil(u64::from(piece_length));
         return Err(MetainfoError::PieceCountMismatch {
             found: pieces.len(),
             expected,
@@ -413,21 +437,43 @@ fn parse_files(list: &[Value], name: &str) -> Result<(Vec<FileEntry>, Vec<usize>
         let mut full = Vec::new();
         full.push(name.to_owned());
         full.extend(path?);
-        // `attr` is only a hint (BEP 47); a mistyped one is ignored.
-        if matches!(fd.get(&b"attr"[..]), Some(Value::Bytes(a)) if a.contains(&b'p')) {
+        // `attr` is a set of flag letters (BEP 47); a mistyped one is ignored.
+        let attr: &[u8] = match fd.get(&b"attr"[..]) {
+            Some(Value::Bytes(a)) => a,
+            _ => b"",
+        };
+        let mut entry = FileEntry::new(full, length as u64, offset);
+        entry.padding = attr.contains(&b'p');
+        entry.executable = attr.contains(&b'x');
+        if attr.contains(&b'l') {
+            entry.symlink = Some(symlink_target(fd));
+        }
+        if entry.padding {
             padding.push(i);
         }
-        files.push(FileEntry {
-            path: full,
-            length: length as u64,
-            offset,
-        });
+        files.push(entry);
         offset = offset
             .checked_add(length as u64)
             .ok_or(MetainfoError::TotalOverflow)?;
     }
     check_layout(&files)?;
     Ok((files, padding))
+}
+
+/// `symlink path` (a list of components) as one `/`-joined string for display; whatever its
+/// shape, the link is never created, so a malformed target is shown rather than rejected.
+fn symlink_target(fd: &Dict) -> String {
+    let Some(Value::List(parts)) = fd.get(&b"symlink path"[..]) else {
+        return String::new();
+    };
+    parts
+        .iter()
+        .map(|p| match p {
+            Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => "?".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn parse_path(fd: &Dict, key: &str, full_key: &str) -> Result<Vec<String>, MetainfoError> {
@@ -448,9 +494,10 @@ fn parse_path(fd: &Dict, key: &str, full_key: &str) -> Result<Vec<String>, Metai
 }
 
 /// Two files with one path, or a file that is also another file's directory, would make
-/// the storage layer overwrite or fail half-way; reject them up front. Paths go into a trie
-/// of (parent node, component) so the cost stays linear in the number of components, even
-/// for a hostile file with very long paths.
+/// the storage layer overwrite or fail half-way; reject them up front. Padding files are left
+/// out: they are never created, and one `.pad/N` name legitimately appears many times. Paths
+/// go into a trie of (parent node, component) so the cost stays linear in the number of
+/// components, even for a hostile file with very long paths.
 fn check_layout(files: &[FileEntry]) -> Result<(), MetainfoError> {
     #[derive(Default, Clone, Copy)]
     struct Node {
@@ -459,7 +506,7 @@ fn check_layout(files: &[FileEntry]) -> Result<(), MetainfoError> {
     }
     let mut nodes: Vec<Node> = vec![Node::default()];
     let mut children: HashMap<(usize, &str), usize> = HashMap::new();
-    for f in files {
+    for f in files.iter().filter(|f| !f.padding) {
         let mut cur = 0usize;
         for (depth, component) in f.path.iter().enumerate() {
             if nodes.get(cur).is_some_and(|n| n.is_file) {
@@ -724,11 +771,7 @@ mod tests {
         assert_eq!(m.info.piece_hash(3), None);
         assert_eq!(
             m.info.files,
-            vec![FileEntry {
-                path: vec![s("x.iso")],
-                length: 40_000,
-                offset: 0
-            }]
+            vec![FileEntry::new(vec![s("x.iso")], 40_000, 0)]
         );
         assert!(m.trackers.is_empty());
         // `private` and `source` are part of the hashed bytes: dropping them changes the hash.
@@ -1129,10 +1172,59 @@ mod tests {
         let m = Metainfo::from_bytes(&t).unwrap();
         assert_eq!(m.padding_files, vec![1]);
         assert_eq!(m.info.files[1].path, vec![s("pack"), s(".pad"), s("0")]);
+        let flags: Vec<(bool, bool)> = m
+            .info
+            .files
+            .iter()
+            .map(|f| (f.padding, f.executable))
+            .collect();
+        assert_eq!(flags, [(false, false), (true, false), (false, true)]);
         assert!(Metainfo::from_bytes(&multi())
             .unwrap()
             .padding_files
             .is_empty());
+    }
+
+    #[test]
+    fn padding_paths_may_repeat_and_collide() {
+        // libtorrent names pad files by size: one `.pad/N` appears once per padded file. They
+        // are never created, so neither a repeat nor a clash with a real path matters.
+        let t = mutated(|r| {
+            for i in [0, 1] {
+                set(file(r, i), "attr", bytes("p"));
+                set(file(r, i), "path", path(&[".pad", "16384"]));
+            }
+        });
+        let m = Metainfo::from_bytes(&t).unwrap();
+        assert_eq!(m.padding_files, vec![0, 1]);
+        let t = mutated(|r| {
+            set(file(r, 1), "attr", bytes("p"));
+            set(file(r, 1), "path", path(&["dir", "sub", "b.bin", "x"]));
+        });
+        assert!(Metainfo::from_bytes(&t).is_ok());
+        // Without the attribute the repeat is still refused.
+        rejects(
+            &mutated(|r| {
+                set(file(r, 0), "attr", bytes("x"));
+                for i in [0, 1] {
+                    set(file(r, i), "path", path(&[".pad", "16384"]));
+                }
+            }),
+            "appears more than once",
+        );
+    }
+
+    #[test]
+    fn symlink_attribute_is_recorded() {
+        let t = mutated(|r| {
+            set(file(r, 1), "attr", bytes("l"));
+            set(file(r, 1), "symlink path", path(&["dir", "a.bin"]));
+            set(file(r, 2), "attr", bytes("lx"));
+        });
+        let m = Metainfo::from_bytes(&t).unwrap();
+        let links: Vec<Option<&str>> = m.info.files.iter().map(|f| f.symlink.as_deref()).collect();
+        assert_eq!(links, [None, Some("dir/a.bin"), Some("")]);
+        assert!(m.info.files[2].executable);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Pure protocol code: no tokio runtime, no sockets, no files.
 pub mod bencode;
 pub mod bitfield;
+pub mod geometry;
 pub mod handshake;
 pub mod magnet;
 pub mod message;
