@@ -2,6 +2,7 @@
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod fmt;
 pub mod protocol;
 pub mod tracker;
 pub mod ui;

@@ -9,8 +9,8 @@ fn main() -> ExitCode {
     ttui::ui::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
-        None => cli::headless::run_download(cli.download, false),
-        Some(Cmd::Seed(args)) => cli::headless::run_download(args, true),
+        None => cli::run::run_download(cli.download, false),
+        Some(Cmd::Seed(args)) => cli::run::run_download(args, true),
         Some(Cmd::Info { torrent }) => cli::load_torrent(&torrent).and_then(|m| {
             cli::info::print_info(&m, &mut std::io::stdout().lock()).map_err(|e| e.to_string())?;
             Ok(0)

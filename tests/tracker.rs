@@ -12,11 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use ttui::engine::api::{LogLevel, TrackerStatus};
 use ttui::tracker::udp::UdpSchedule;
 use ttui::tracker::{
-    announce, announce_with, spawn_with_config, AnnounceRequest, Event, Progress, TaskConfig,
-    TrackerCommand, TrackerError, TrackerUpdate,
+    announce, announce_with, spawn_with_config, AnnounceRequest, Event, LogLevel, Progress,
+    TaskConfig, TrackerCommand, TrackerError, TrackerStatus, TrackerUpdate,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 
 use crate::engine::api::PeerEnd;
-use crate::engine::peer::{connect_and_handshake, read_ext_client};
+use crate::engine::connect::{connect_and_handshake, read_ext_client};
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::peer_id::{decode_client, hex, our_peer_id};
 use crate::tracker::{self, AnnounceRequest, Event, Progress};

@@ -1,16 +1,14 @@
-//! Progress lines for headless runs, and the download/seed entry shared by TUI and headless.
+//! Headless runs: a progress line at most once a second, and the closing lines.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::cli::{init_logging, load_torrent, DownloadArgs};
 use crate::engine::api::{Command, Snapshot, TorrentState};
-use crate::engine::torrent::human;
-use crate::engine::{self, Options, Outcome};
-use crate::protocol::metainfo::Metainfo;
+use crate::engine::{self, Outcome};
+use crate::fmt;
 
 /// One progress line: percent, bytes, rates, peers, state.
 pub fn progress_line(s: &Snapshot) -> String {
@@ -21,10 +19,10 @@ pub fn progress_line(s: &Snapshot) -> String {
     format!(
         "{:5.1}%  {} / {}  down {}/s  up {}/s  peers {}/{}  {}",
         s.progress() * 100.0,
-        human(s.verified_bytes),
-        human(s.total_length),
-        human(s.down_rate as u64),
-        human(s.up_rate as u64),
+        fmt::bytes_precise(s.verified_bytes),
+        fmt::bytes_precise(s.total_length),
+        fmt::bytes_precise(s.down_rate as u64),
+        fmt::bytes_precise(s.up_rate as u64),
         s.connected_peers(),
         s.peers.len(),
         state
@@ -35,108 +33,13 @@ pub fn final_line(s: &Snapshot, took: Duration) -> String {
     let secs = took.as_secs_f64().max(0.001);
     format!(
         "complete: {} — {} verified, downloaded {}, uploaded {} in {:.1}s ({}/s average)",
-        s.name,
-        human(s.total_length),
-        human(s.downloaded),
-        human(s.uploaded),
+        fmt::outside(&s.name, 200),
+        fmt::bytes_precise(s.total_length),
+        fmt::bytes_precise(s.downloaded),
+        fmt::bytes_precise(s.uploaded),
         secs,
-        human((s.downloaded as f64 / secs) as u64)
+        fmt::bytes_precise((s.downloaded as f64 / secs) as u64)
     )
-}
-
-pub fn options(args: &DownloadArgs, seed: bool) -> Options {
-    Options {
-        output: args.output.clone(),
-        port: args.port,
-        bind: args.bind,
-        peers: args.peers.clone(),
-        seed,
-        max_peers: args.max_peers.max(1),
-        use_trackers: !args.no_trackers,
-        ..Options::default()
-    }
-}
-
-/// `ttui <TORRENT>` and `ttui seed <TORRENT>`: the TUI on a terminal, progress lines otherwise.
-/// Returns the process exit code.
-pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
-    let Some(path) = args.torrent.clone() else {
-        return Err("no torrent given (try `ttui --help` or `ttui demo`)".into());
-    };
-    crate::engine::disk::ignore_sigxfsz();
-    let log_path = args
-        .log_file
-        .clone()
-        .unwrap_or_else(crate::cli::default_log_path);
-    init_logging(&log_path)?;
-    let headless = args.headless || !std::io::stdout().is_terminal();
-    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
-    rt.block_on(async move {
-        let (meta, magnet_peers) = load_torrent_or_magnet(&path, &args).await?;
-        let mut args = args;
-        args.peers.extend(magnet_peers);
-        if headless {
-            let seed = seed_cmd || args.seed;
-            run_headless(meta, options(&args, seed)).await
-        } else {
-            run_tui(meta, options(&args, true), log_path).await
-        }
-    })
-}
-
-/// A .torrent file, or a magnet link whose metadata is fetched from peers first.
-/// Also returns the magnet's `x.pe` peers, to dial for the download too.
-pub async fn load_torrent_or_magnet(
-    path: &std::path::Path,
-    args: &DownloadArgs,
-) -> Result<(Metainfo, Vec<std::net::SocketAddr>), String> {
-    let text = path.to_string_lossy();
-    if !text.to_ascii_lowercase().starts_with("magnet:") {
-        return Ok((load_torrent(path)?, Vec::new()));
-    }
-    let magnet = crate::protocol::magnet::Magnet::parse(&text).map_err(|e| e.to_string())?;
-    let trackers = if args.no_trackers {
-        Vec::new()
-    } else {
-        magnet.trackers.clone()
-    };
-    let magnet = crate::protocol::magnet::Magnet { trackers, ..magnet };
-    let report = |line: String| {
-        tracing::info!("{line}");
-        eprintln!("magnet: {line}");
-    };
-    let fetch = crate::engine::metadata::fetch(
-        &magnet,
-        &args.peers,
-        crate::protocol::peer_id::our_peer_id(),
-        args.port,
-        &report,
-    );
-    let meta = tokio::time::timeout(Duration::from_secs(120), fetch)
-        .await
-        .map_err(|_| "timed out fetching the torrent's metadata from peers".to_string())??;
-    Ok((meta, magnet.peers))
-}
-
-pub async fn run_tui(
-    meta: Metainfo,
-    opts: Options,
-    log_path: std::path::PathBuf,
-) -> Result<i32, String> {
-    let eng = engine::start(meta, opts);
-    let ui = crate::ui::run(eng.snapshots.clone(), eng.commands.clone(), log_path).await;
-    let _ = eng.commands.send(Command::Quit);
-    let outcome = tokio::time::timeout(Duration::from_secs(8), eng.done).await;
-    ui.map_err(|e| format!("terminal: {e}"))?;
-    match outcome {
-        Ok(Ok(Outcome::Failed(msg))) => Err(msg),
-        _ => Ok(0),
-    }
-}
-
-pub async fn run_headless(meta: Metainfo, opts: Options) -> Result<i32, String> {
-    let eng = engine::start(meta, opts);
-    watch_headless(eng).await
 }
 
 /// Prints progress at most once a second until the engine ends; Ctrl-C / SIGTERM quit
@@ -185,8 +88,8 @@ pub async fn watch_headless(eng: engine::Engine) -> Result<i32, String> {
             println!("{}", progress_line(&snap));
             println!(
                 "stopped: {} of {} verified",
-                human(snap.verified_bytes),
-                human(snap.total_length)
+                fmt::bytes_precise(snap.verified_bytes),
+                fmt::bytes_precise(snap.total_length)
             );
             Ok(if interrupted { 130 } else { 0 })
         }

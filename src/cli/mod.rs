@@ -1,8 +1,12 @@
-//! Command line: clap definitions and the commands that are not the engine itself.
+//! Command line: every clap type, and reading the torrent a command names. The commands
+//! themselves live in the files below: `run` (download/seed, TUI or headless), `headless`
+//! (progress lines), `info` and `diag`; `ttui demo` is `crate::demo`.
 
 pub mod diag;
 pub mod headless;
 pub mod info;
+pub mod logging;
+pub mod run;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -85,41 +89,27 @@ pub enum Cmd {
     /// Verify existing data in the output directory and seed it.
     Seed(DownloadArgs),
     /// A local swarm on 127.0.0.1 with the TUI downloading from it; needs no internet.
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Payload size in MiB.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub size_mib: u64,
+    /// About how long the download should take, in seconds (the seeders are throttled to it).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub seconds: u64,
+    /// Progress lines instead of the TUI; exits 0 when the download verifies.
+    #[arg(long)]
+    pub headless: bool,
+    /// Do not start third-party clients or a tracker even when they are installed.
+    #[arg(long)]
+    pub no_external: bool,
 }
 
 /// Reads and parses a .torrent, with the file name in the one-line error.
 pub fn load_torrent(path: &Path) -> Result<Metainfo, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Metainfo::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Where logs go unless --log-file says otherwise.
-pub fn default_log_path() -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("ttui").join("ttui.log")
-}
-
-/// Sends tracing output to a file; the terminal belongs to the UI or the progress lines.
-pub fn init_logging(path: &Path) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("log file {}: {e}", path.display()))?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TTUI_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
-        .try_init();
-    Ok(())
 }

@@ -12,7 +12,10 @@
 //! directory is removed (see [`procs`] for the layers that make that hold).
 
 mod fake;
+mod payload;
 mod procs;
+mod seeders;
+mod swarm;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -22,39 +25,23 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use crate::engine::create::{create_torrent, make_payload, PayloadFile, PayloadSpec};
+use crate::cli::logging::{default_log_path, init_logging};
+use crate::cli::DemoArgs;
 use crate::engine::disk::Storage;
-use crate::engine::torrent::human;
 use crate::engine::{self, Options};
-use crate::protocol::metainfo::{encode_torrent, Metainfo};
-use fake::{Behaviour, Have, ServeSpec};
-use procs::{Procs, RealSeeder};
+use crate::fmt;
+use crate::protocol::metainfo::Metainfo;
+use payload::{payload_spec, piece_length_for, NAME};
+use procs::Procs;
+use seeders::SeedJob;
+use swarm::Shares;
 
-const MIB: u64 = 1024 * 1024;
-/// The payload's top directory (and the torrent's name).
-const NAME: &str = "ttui-demo";
-/// Makes the payload the same bytes on every run.
-const PAYLOAD_SEED: u64 = 0xDE30_2026;
+pub use seeders::{write_transmission_settings, TransmissionSettings};
+
 /// Prefix of the temporary directory; stale ones of dead demos are removed at start.
 /// The directory is `ttui-demo-<pid>-<random>`: the owner's pid is in the name, so a stale one
 /// is recognised whatever state its contents are in.
 const DIR_PREFIX: &str = "ttui-demo-";
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {
-    /// Payload size in MiB.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
-    pub size_mib: u64,
-    /// About how long the download should take, in seconds (the seeders are throttled to it).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
-    pub seconds: u64,
-    /// Progress lines instead of the TUI; exits 0 when the download verifies.
-    #[arg(long)]
-    pub headless: bool,
-    /// Do not start third-party clients or a tracker even when they are installed.
-    #[arg(long)]
-    pub no_external: bool,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -137,82 +124,66 @@ impl Signals {
     }
 }
 
-/// Runs blocking setup work off the reactor; a signal meanwhile sets `cancel` (which the work
-/// checks between files) and ends the demo.
-async fn blocking<T: Send + 'static>(
-    signals: &mut Signals,
-    cancel: &Arc<AtomicBool>,
-    work: impl FnOnce() -> Result<T, DemoError> + Send + 'static,
-) -> Result<T, DemoError> {
-    let task = tokio::task::spawn_blocking(work);
-    tokio::select! {
-        r = task => r.map_err(|e| DemoError::Setup(format!("setup task: {e}")))?,
-        _ = signals.recv() => {
-            cancel.store(true, Ordering::SeqCst);
-            Err(DemoError::Interrupted)
+/// What every step of the demo needs to stop early: the signal listeners, and the flag that
+/// blocking work checks.
+struct Ctx {
+    signals: Signals,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Ctx {
+    fn new(procs: &Procs) -> Result<Ctx, DemoError> {
+        let signals = Signals::new()?;
+        let cancel = procs.cancel_flag();
+        // A second set of listeners (every listener sees every signal) raises the flag that the
+        // blocking waits for third-party programs check.
+        let mut watcher = Signals::new()?;
+        let flag = cancel.clone();
+        tokio::spawn(async move {
+            watcher.recv().await;
+            flag.store(true, Ordering::SeqCst);
+        });
+        Ok(Ctx { signals, cancel })
+    }
+
+    fn check_cancel(&self) -> Result<(), DemoError> {
+        if self.cancel.load(Ordering::SeqCst) {
+            return Err(DemoError::Interrupted);
+        }
+        Ok(())
+    }
+
+    /// Runs blocking setup work off the reactor; a signal meanwhile sets the cancel flag (which
+    /// the work is given, to check between files) and ends the demo.
+    async fn blocking<T: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(Arc<AtomicBool>) -> Result<T, DemoError> + Send + 'static,
+    ) -> Result<T, DemoError> {
+        let cancel = self.cancel.clone();
+        let task = tokio::task::spawn_blocking(move || work(cancel));
+        tokio::select! {
+            r = task => r.map_err(|e| DemoError::Setup(format!("setup task: {e}")))?,
+            _ = self.signals.recv() => {
+                self.cancel.store(true, Ordering::SeqCst);
+                Err(DemoError::Interrupted)
+            }
         }
     }
 }
 
-/// `PayloadSpec::demo()` (64 MiB) scaled to `size_mib`: the big files grow or shrink, the small
-/// ones stay, so the tree keeps its nested folders, odd sizes and a 7-byte file.
-pub fn payload_spec(size_mib: u64) -> PayloadSpec {
-    let base = PayloadSpec::demo();
-    let small: u64 = base
-        .files
-        .iter()
-        .filter(|f| f.size < MIB)
-        .map(|f| f.size)
-        .sum();
-    let big: u64 = base.total_size() - small;
-    let want = (size_mib * MIB).saturating_sub(small).max(1);
-    PayloadSpec {
-        files: base
-            .files
-            .into_iter()
-            .map(|f| {
-                let size = if f.size < MIB {
-                    f.size
-                } else {
-                    ((u128::from(f.size) * u128::from(want)) / u128::from(big.max(1))) as u64
-                };
-                PayloadFile {
-                    path: f.path,
-                    size: size.max(1),
-                }
-            })
-            .collect(),
-    }
-}
-
-/// A power of two of at least 32 KiB giving at most ~1200 pieces: enough cells for a lively
-/// piece map, few enough that each piece is visible.
-pub fn piece_length_for(total: u64) -> u32 {
-    let mut pl: u64 = 32 * 1024;
-    while total.div_ceil(pl) > 1200 && pl < 16 * MIB {
-        pl *= 2;
-    }
-    pl as u32
-}
-
-/// The part of the payload the in-process ttui seeder holds: the files under `audio/`.
-fn is_partial_file(path: &Path) -> bool {
-    path.starts_with("audio")
+/// The tracker's tiers when opentracker will run on `port`: HTTP first, then UDP.
+fn tracker_tiers(port: Option<u16>) -> Vec<Vec<String>> {
+    port.map(|p| {
+        vec![
+            vec![format!("http://127.0.0.1:{p}/announce")],
+            vec![format!("udp://127.0.0.1:{p}")],
+        ]
+    })
+    .unwrap_or_default()
 }
 
 async fn demo_main(args: &DemoArgs, dir: &Path, procs: &mut Procs) -> Result<i32, DemoError> {
-    let mut signals = Signals::new()?;
-    // A second set of listeners (every listener sees every signal) raises the flag that the
-    // blocking waits for third-party programs check.
-    let cancel = procs.cancel_flag();
-    {
-        let mut watcher = Signals::new()?;
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            watcher.recv().await;
-            cancel.store(true, Ordering::SeqCst);
-        });
-    }
+    let mut ctx = Ctx::new(procs)?;
     let spec = payload_spec(args.size_mib);
     let total = spec.total_size();
     let seed_root = dir.join("seed");
@@ -221,441 +192,127 @@ async fn demo_main(args: &DemoArgs, dir: &Path, procs: &mut Procs) -> Result<i32
     // 1. The payload, one file at a time so a signal stops it between files.
     eprintln!(
         "demo: writing {} of payload in {} files",
-        human(total),
+        fmt::bytes_precise(total),
         spec.files.len()
     );
-    {
-        let (spec, payload_dir, cancel2) = (spec.clone(), payload_dir.clone(), cancel.clone());
-        blocking(&mut signals, &cancel, move || {
-            for file in &spec.files {
-                if cancel2.load(Ordering::SeqCst) {
-                    return Err(DemoError::Interrupted);
-                }
-                let one = PayloadSpec {
-                    files: vec![file.clone()],
-                };
-                make_payload(&payload_dir, &one, PAYLOAD_SEED)
-                    .map_err(|e| DemoError::io(&payload_dir, e))?;
-            }
-            Ok(())
-        })
+    let (spec2, payload2) = (spec.clone(), payload_dir.clone());
+    ctx.blocking(move |cancel| payload::write_payload(&spec2, &payload2, &cancel))
         .await?;
-    }
 
-    // 2. The torrent: with the tracker for ttui, without for the third-party seeders (they are
-    //    dialed directly; announcing from 127.0.0.x they would register the wrong address).
+    // 2. The torrents.
     let tracker_port = if !args.no_external && procs::have_program("opentracker") {
         Some(procs::free_port(Ipv4Addr::LOCALHOST)?)
     } else {
         None
     };
-    let tiers: Vec<Vec<String>> = tracker_port
-        .map(|p| {
-            vec![
-                vec![format!("http://127.0.0.1:{p}/announce")],
-                vec![format!("udp://127.0.0.1:{p}")],
-            ]
-        })
-        .unwrap_or_default();
+    let tiers = tracker_tiers(tracker_port);
     let piece_length = piece_length_for(total);
     eprintln!("demo: hashing ({} KiB pieces)", piece_length / 1024);
-    let torrent_bytes = {
-        let (payload_dir, tiers) = (payload_dir.clone(), tiers.clone());
-        blocking(&mut signals, &cancel, move || {
-            create_torrent(&payload_dir, piece_length, &tiers, false)
-                .map_err(|e| DemoError::io(&payload_dir, e))
-        })
-        .await?
-    };
-    let mut meta = Metainfo::from_bytes(&torrent_bytes)
-        .map_err(|e| DemoError::Setup(format!("demo torrent: {e}")))?;
-    let torrent_path = dir.join(format!("{NAME}.torrent"));
-    std::fs::write(&torrent_path, &torrent_bytes).map_err(|e| DemoError::io(&torrent_path, e))?;
-    let seeders_torrent = dir.join("seeders.torrent");
-    let files: Vec<(Vec<String>, u64)> = meta
-        .info
-        .files
-        .iter()
-        .map(|f| (f.path.iter().skip(1).cloned().collect(), f.length))
-        .collect();
-    let bare = encode_torrent(
-        NAME,
-        &files,
-        piece_length,
-        &meta.info.pieces,
-        &[],
-        false,
-        None,
-    );
-    let same_hash = Metainfo::from_bytes(&bare).is_ok_and(|m| m.info_hash == meta.info_hash);
-    std::fs::write(
-        &seeders_torrent,
-        if same_hash { &bare } else { &torrent_bytes },
-    )
-    .map_err(|e| DemoError::io(&seeders_torrent, e))?;
+    let (dir2, payload2, tiers2) = (dir.to_path_buf(), payload_dir.clone(), tiers.clone());
+    let torrents = ctx
+        .blocking(move |_| payload::make_torrents(&dir2, &payload2, piece_length, &tiers2))
+        .await?;
+    let mut meta = torrents.meta;
 
     // 3. The tracker.
-    let mut tracker_url = None;
-    if let Some(port) = tracker_port {
-        match procs.start_opentracker(dir, port, &meta.info_hash_hex()) {
-            Ok(()) => {
-                tracker_url = tiers.first().and_then(|t| t.first()).cloned();
-                eprintln!("demo: opentracker on 127.0.0.1:{port} (http and udp)");
-            }
-            Err(e) => {
-                eprintln!("demo: no tracker ({e}); peers are given directly");
-                meta.trackers.clear();
-            }
-        }
-    }
+    let tracker_url =
+        tracker_port.and_then(|port| swarm::start_tracker(procs, dir, port, &mut meta, &tiers));
 
     // 4. Third-party seeders, each throttled; started from this (the main) thread.
-    let per_second = (total as f64 / args.seconds as f64).max(16.0 * 1024.0);
-    let mut real: Vec<RealSeeder> = Vec::new();
-    if !args.no_external {
-        let shares = Shares::new(args.seconds, true);
-        if procs::have_libtorrent() {
-            let rate = shares.rate(per_second, shares.libtorrent);
-            match procs::start_libtorrent(
-                procs,
-                dir,
-                &seeders_torrent,
-                &seed_root,
-                Ipv4Addr::new(127, 0, 0, 2),
-                rate,
-            ) {
-                Ok(s) => real.push(s),
-                Err(e) => eprintln!("demo: skipping libtorrent: {e}"),
-            }
-        }
-        if procs::have_program("aria2c") {
-            let rate = shares.rate(per_second, shares.aria2);
-            match procs::start_aria2(
-                procs,
-                dir,
-                &seeders_torrent,
-                &seed_root,
-                Ipv4Addr::new(127, 0, 0, 3),
-                rate,
-            ) {
-                Ok(s) => real.push(s),
-                Err(e) => eprintln!("demo: skipping aria2c: {e}"),
-            }
-        }
-        if procs::have_program("transmission-daemon") && procs::have_program("transmission-remote")
-        {
-            let rate = shares.rate(per_second, shares.transmission);
-            match procs::start_transmission(
-                procs,
-                dir,
-                &seeders_torrent,
-                &seed_root,
-                Ipv4Addr::new(127, 0, 0, 4),
-                rate,
-            ) {
-                Ok(s) => real.push(s),
-                Err(e) => eprintln!("demo: skipping transmission: {e}"),
-            }
-        }
-    }
-    let mut ready = Vec::new();
-    for s in real {
-        let up = match s.rpc {
-            // No TCP probe for Transmission: it takes one pending handshake per IP, and a
-            // probe's connection from 127.0.0.1 would make it refuse the real download.
-            Some(rpc) => procs::wait_transmission_seeding(
-                procs,
-                dir,
-                rpc,
-                s.addr,
-                &meta.info_hash_hex(),
-                Duration::from_secs(30),
-            ),
-            None => procs.wait_listening(s.name, s.addr, Duration::from_secs(15)),
-        };
-        match up {
-            Ok(()) => ready.push(s),
-            Err(e) => eprintln!("demo: skipping {}: {e}", s.name),
-        }
-    }
-    if cancel.load(Ordering::SeqCst) {
-        return Err(DemoError::Interrupted);
-    }
-    let real = ready;
-    let shares = Shares::new(args.seconds, !real.is_empty());
+    let job = SeedJob {
+        dir,
+        torrent: &torrents.seeders_torrent,
+        data_dir: &seed_root,
+    };
+    let real = swarm::start_real_seeders(procs, args, &job, total, &meta.info_hash_hex())?;
+    ctx.check_cancel()?;
+    let shares = Shares::new(total, args.seconds, !real.is_empty());
 
     // 5. In-process peers.
-    let storage = {
-        let (seed_root, info) = (seed_root.clone(), meta.info.clone());
-        blocking(&mut signals, &cancel, move || {
-            Storage::open(&seed_root, &info).map_err(|e| DemoError::Setup(format!("payload: {e}")))
+    let (root2, info2) = (seed_root.clone(), meta.info.clone());
+    let storage = ctx
+        .blocking(move |_| {
+            Storage::open(&root2, &info2).map_err(|e| DemoError::Setup(format!("payload: {e}")))
         })
-        .await?
-    };
-    let payload = Arc::new(fake::Payload {
-        info_hash: meta.info_hash,
-        info: meta.info.clone(),
-        storage,
-    });
-    let start = tokio::time::Instant::now();
-    let secs = args.seconds as f64;
-    let at = |fraction: f64| start + Duration::from_secs_f64(secs * fraction);
-    let rate = |share: f64| shares.rate(per_second, share);
-    let stripe = (meta.info.num_pieces() / 20).max(1);
-    let plain = |client: String, share: f64| ServeSpec {
-        client,
-        rate: rate(share),
-        have: Have::All,
-        choke_until: None,
-        leave_at: None,
-        corrupt: false,
-    };
-    // Client names (BEP 10 `v`) say what each one does; they fit the client column.
-    let fakes: Vec<(&str, Behaviour, bool)> = vec![
-        (
-            "fast",
-            Behaviour::Serve(plain(
-                format!("demo: fast {}/s", human(rate(shares.fast))),
-                shares.fast,
-            )),
-            true,
-        ),
-        (
-            "slow",
-            Behaviour::Serve(plain(
-                format!("demo: slow {}/s", human(rate(shares.slow))),
-                shares.slow,
-            )),
-            true,
-        ),
-        (
-            "choker",
-            Behaviour::Serve(ServeSpec {
-                choke_until: Some(at(CHOKE_UNTIL)),
-                ..plain(
-                    format!("demo: chokes till {:.0}s", secs * CHOKE_UNTIL),
-                    shares.choker,
-                )
-            }),
-            true,
-        ),
-        (
-            "partial",
-            Behaviour::Serve(ServeSpec {
-                have: Have::Stripes { run: stripe },
-                ..plain("demo: has half".into(), shares.partial)
-            }),
-            true,
-        ),
-        (
-            "leaver",
-            Behaviour::Serve(ServeSpec {
-                leave_at: Some(at(LEAVE_AT)),
-                ..plain(
-                    format!("demo: leaves at {:.0}s", secs * LEAVE_AT),
-                    shares.leaver,
-                )
-            }),
-            true,
-        ),
-        (
-            "liar",
-            Behaviour::Serve(ServeSpec {
-                corrupt: true,
-                ..plain("demo: corrupt data".into(), shares.liar)
-            }),
-            true,
-        ),
-        ("wrong info hash", Behaviour::WrongInfoHash, false),
-        ("garbage", Behaviour::Garbage, false),
-        ("silent", Behaviour::Silent, false),
-    ];
+        .await?;
+    let with_tracker = tracker_url.is_some();
+    let fakes = swarm::start_fakes(&meta, storage, &shares, args.seconds, with_tracker).await?;
     let mut manual: Vec<SocketAddr> = real.iter().map(|s| s.addr).collect();
-    let mut announce: Vec<u16> = Vec::new();
-    for (label, behaviour, announced) in fakes {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .map_err(|e| DemoError::Net(format!("bind: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| DemoError::Net(e.to_string()))?;
-        eprintln!("demo: {label:>16} peer on {addr}");
-        fake::spawn(listener, behaviour, payload.clone());
-        if announced && tracker_url.is_some() {
-            announce.push(addr.port());
-        } else {
-            manual.push(addr);
-        }
-    }
+    manual.extend(fakes.manual);
     for s in &real {
-        eprintln!("demo: {:>16} on {} at {}/s", s.name, s.addr, human(s.rate));
+        let rate = fmt::bytes_precise(s.rate);
+        eprintln!("demo: {:>16} on {} at {rate}/s", s.name, s.addr);
     }
     // A port nobody listens on: "connection refused".
     let closed = SocketAddr::from((Ipv4Addr::LOCALHOST, procs::free_port(Ipv4Addr::LOCALHOST)?));
     eprintln!("demo: {:>16} on {closed}", "closed port");
     manual.push(closed);
 
-    // The in-process ttui seeder: a copy of the audio files, unthrottled (it holds little).
     let partial_root = dir.join("partial");
-    {
-        let (spec, from, to) = (spec.clone(), payload_dir.clone(), partial_root.join(NAME));
-        blocking(&mut signals, &cancel, move || {
-            for f in spec.files.iter().filter(|f| is_partial_file(&f.path)) {
-                let (src, dst) = (from.join(&f.path), to.join(&f.path));
-                if let Some(parent) = dst.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| DemoError::io(parent, e))?;
-                }
-                std::fs::copy(&src, &dst).map_err(|e| DemoError::io(&src, e))?;
-            }
-            Ok(())
-        })
+    let (spec2, from, to) = (spec.clone(), payload_dir.clone(), partial_root.join(NAME));
+    ctx.blocking(move |_| payload::copy_partial(&spec2, &from, &to))
         .await?;
-    }
-    let mut seeder_meta = meta.clone();
-    seeder_meta.trackers.clear();
-    let ttui_seeder = engine::start(
-        seeder_meta,
-        Options {
-            output: partial_root,
-            port: 0,
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            peers: Vec::new(),
-            seed: true,
-            max_peers: 8,
-            use_trackers: false,
-            check_threads: 1,
-        },
-    );
-    let seeder_port = wait_port(&ttui_seeder, &mut signals).await?;
+    let ttui_seeder = swarm::start_ttui_seeder(&meta, &partial_root);
+    let seeder_port = wait_port(&ttui_seeder, &mut ctx.signals).await?;
     eprintln!(
         "demo: {:>16} on 127.0.0.1:{seeder_port} (holds audio/)",
         "ttui seeder"
     );
     manual.push(SocketAddr::from((Ipv4Addr::LOCALHOST, seeder_port)));
-
-    // Fakes that serve register with the tracker, so that column shows both sources.
     if let Some(url) = &tracker_url {
-        let http = crate::tracker::http_client_builder()
-            .no_proxy()
-            .build()
-            .map_err(|e| DemoError::Net(e.to_string()))?;
-        for port in announce {
-            let req = crate::tracker::AnnounceRequest {
-                info_hash: meta.info_hash,
-                peer_id: *b"-DM0001-announcedemo",
-                port,
-                progress: crate::tracker::Progress {
-                    uploaded: 0,
-                    downloaded: 0,
-                    left: 0,
-                },
-                event: crate::tracker::Event::Started,
-                numwant: 0,
-            };
-            let ok = tokio::time::timeout(
-                Duration::from_secs(5),
-                crate::tracker::announce(url, &req, &http),
-            )
-            .await
-            .is_ok_and(|r| r.is_ok());
-            if !ok {
-                manual.push(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-            }
-        }
+        manual.extend(swarm::announce_fakes(url, meta.info_hash, &fakes.announce).await?);
     }
 
     // 6. The download.
-    let download = dir.join("download");
-    // The usual log file, not the temp dir: the log should outlive the demo it explains.
-    let log_path = crate::cli::default_log_path();
-    crate::cli::init_logging(&log_path).map_err(DemoError::Setup)?;
-    let opts = Options {
-        output: download,
-        port: 0,
-        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        peers: manual,
-        // The TUI keeps the finished swarm on screen until the user quits.
-        seed: !args.headless,
-        max_peers: 50,
-        use_trackers: tracker_url.is_some(),
-        ..Options::default()
-    };
-    eprintln!(
-        "demo: downloading {NAME} ({}) into {}",
-        human(total),
-        opts.output.display()
-    );
-    let result = if args.headless {
-        // watch_headless handles SIGINT/SIGTERM itself (graceful quit, exit code 130).
-        tokio::select! {
-            r = crate::cli::headless::run_headless(meta, opts) => r.map_err(DemoError::Setup),
-            _ = signals.hup.recv() => Ok(130),
-        }
-    } else {
-        let r = tokio::select! {
-            r = crate::cli::headless::run_tui(meta, opts, log_path) => r.map_err(DemoError::Setup),
-            _ = signals.recv() => Ok(130),
-        };
-        // Dropping the UI future mid-frame leaves the terminal raw; restore is idempotent.
-        let _ = crate::ui::tui::restore();
-        r
-    };
+    let result = download(args, dir, meta, manual, with_tracker, &mut ctx.signals).await;
     let _ = ttui_seeder.commands.send(crate::engine::api::Command::Quit);
     let _ = tokio::time::timeout(Duration::from_secs(3), ttui_seeder.done).await;
     result
 }
 
-/// Fraction of the demo's time the choker stays choked, and when the leaver leaves.
-const CHOKE_UNTIL: f64 = 0.3;
-const LEAVE_AT: f64 = 0.45;
-
-/// How the download rate is split between seeders, as shares of `size / seconds`, scaled so the
-/// seeders that actually help, weighted by the part of the time they help, add up to it.
-struct Shares {
-    fast: f64,
-    slow: f64,
-    choker: f64,
-    partial: f64,
-    leaver: f64,
-    liar: f64,
-    libtorrent: f64,
-    aria2: f64,
-    transmission: f64,
-    scale: f64,
-}
-
-impl Shares {
-    fn new(seconds: u64, with_real: bool) -> Shares {
-        let mut s = Shares {
-            fast: 0.30,
-            slow: 0.02,
-            choker: 0.20,
-            partial: 0.15,
-            leaver: 0.15,
-            liar: 0.03,
-            libtorrent: 0.25,
-            aria2: 0.20,
-            transmission: 0.20,
-            scale: 1.0,
-        };
-        // Transmission sends nothing for its first ~10 s; the partial seeder runs out of useful
-        // pieces before the end; the liar's data is all thrown away.
-        let secs = seconds as f64;
-        let mut effective = s.fast
-            + s.slow
-            + s.choker * (1.0 - CHOKE_UNTIL)
-            + s.partial * 0.7
-            + s.leaver * LEAVE_AT;
-        if with_real {
-            effective += s.libtorrent + s.aria2 + s.transmission * (1.0 - 12.0 / secs).max(0.1);
+/// ttui downloading from the swarm into `dir/download`, in the TUI or with progress lines.
+async fn download(
+    args: &DemoArgs,
+    dir: &Path,
+    meta: Metainfo,
+    peers: Vec<SocketAddr>,
+    use_trackers: bool,
+    signals: &mut Signals,
+) -> Result<i32, DemoError> {
+    // The usual log file, not the temp dir: the log should outlive the demo it explains.
+    let log_path = default_log_path();
+    init_logging(&log_path).map_err(DemoError::Setup)?;
+    let total = meta.info.total_length;
+    let opts = Options {
+        output: dir.join("download"),
+        port: 0,
+        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        peers,
+        // The TUI keeps the finished swarm on screen until the user quits.
+        seed: !args.headless,
+        max_peers: 50,
+        use_trackers,
+        ..Options::default()
+    };
+    eprintln!(
+        "demo: downloading {NAME} ({}) into {}",
+        fmt::bytes_precise(total),
+        opts.output.display()
+    );
+    if args.headless {
+        // watch_headless handles SIGINT/SIGTERM itself (graceful quit, exit code 130).
+        tokio::select! {
+            r = crate::cli::run::run_headless(meta, opts) => r.map_err(DemoError::Setup),
+            _ = signals.hup.recv() => Ok(130),
         }
-        // 12% of the payload comes from the unthrottled ttui seeder; 10% headroom for ramp-up.
-        s.scale = 0.88 * 1.1 / effective;
-        s
-    }
-
-    fn rate(&self, per_second: f64, share: f64) -> u64 {
-        (per_second * share * self.scale).max(8.0 * 1024.0) as u64
+    } else {
+        let r = tokio::select! {
+            r = crate::cli::run::run_tui(meta, opts, log_path) => r.map_err(DemoError::Setup),
+            _ = signals.recv() => Ok(130),
+        };
+        // Dropping the UI future mid-frame leaves the terminal raw; restore is idempotent.
+        let _ = crate::ui::tui::restore();
+        r
     }
 }
 
@@ -731,29 +388,6 @@ fn stale_owner(name: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scaled_payload_has_the_requested_size_and_every_file() {
-        for mib in [1, 32, 256, 1024] {
-            let spec = payload_spec(mib);
-            let total = spec.total_size();
-            assert!(total.abs_diff(mib * MIB) < 64, "{mib} MiB gave {total}");
-            assert_eq!(spec.files.len(), PayloadSpec::demo().files.len());
-            assert!(spec.files.iter().all(|f| f.size > 0));
-            assert!(spec.files.iter().any(|f| is_partial_file(&f.path)));
-        }
-    }
-
-    #[test]
-    fn piece_length_keeps_the_map_readable() {
-        for mib in [1, 32, 256, 4096] {
-            let total = mib * MIB;
-            let pl = piece_length_for(total);
-            assert!(pl.is_power_of_two() && pl >= 32 * 1024);
-            assert!(total.div_ceil(u64::from(pl)) <= 1200, "{mib} MiB: {pl}");
-        }
-        assert_eq!(piece_length_for(256 * MIB), 256 * 1024);
-    }
 
     #[test]
     fn stale_dir_names() {

@@ -13,12 +13,17 @@
 //!
 //! Children are put in their own process group so a Ctrl-C typed in the terminal reaches only
 //! ttui, which then stops them in order.
+//!
+//! A child may also leave files outside the demo directory: transmission-daemon 3.00 keeps its
+//! RPC session lock in `/tmp/tr_session_id_<id>` (a fixed path, TMPDIR is not read) and removes
+//! it only when it shuts down cleanly. Such children are asked to stop with SIGTERM first, and
+//! whatever session file they held open is removed after they are gone.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -32,6 +37,8 @@ struct Proc {
     child: Child,
     /// The watchdog's end-of-life pipe (opentracker only).
     stdin: Option<ChildStdin>,
+    /// Stopped with SIGTERM before SIGKILL, so it can clean up after itself.
+    graceful: bool,
 }
 
 /// Every child process of the demo; `Drop` kills (by pid) and reaps them all.
@@ -47,7 +54,7 @@ impl Procs {
         self.cancel.clone()
     }
 
-    fn check_cancel(&self) -> Result<(), DemoError> {
+    pub fn check_cancel(&self) -> Result<(), DemoError> {
         if self.cancel.load(Ordering::SeqCst) {
             return Err(DemoError::Interrupted);
         }
@@ -58,6 +65,27 @@ impl Procs {
     /// lives for the whole demo (the main thread): the parent-death signal fires when the
     /// *thread* that forked the child exits, not only the process.
     pub fn spawn(&mut self, name: &str, cmd: &mut Command, log: &Path) -> Result<u32, DemoError> {
+        self.spawn_with(name, cmd, log, false)
+    }
+
+    /// Like [`Procs::spawn`], for a program that is stopped with SIGTERM first (see the module
+    /// docs).
+    pub fn spawn_graceful(
+        &mut self,
+        name: &str,
+        cmd: &mut Command,
+        log: &Path,
+    ) -> Result<u32, DemoError> {
+        self.spawn_with(name, cmd, log, true)
+    }
+
+    fn spawn_with(
+        &mut self,
+        name: &str,
+        cmd: &mut Command,
+        log: &Path,
+        graceful: bool,
+    ) -> Result<u32, DemoError> {
         let out = File::create(log).map_err(|e| DemoError::io(log, e))?;
         let err = out.try_clone().map_err(|e| DemoError::io(log, e))?;
         cmd.stdin(Stdio::null())
@@ -73,6 +101,7 @@ impl Procs {
             name: name.to_string(),
             child,
             stdin: None,
+            graceful,
         });
         Ok(pid)
     }
@@ -136,6 +165,7 @@ impl Procs {
             name: "opentracker".into(),
             child,
             stdin,
+            graceful: false,
         });
         self.wait_listening(
             "opentracker",
@@ -183,11 +213,58 @@ impl Drop for Procs {
                     std::thread::sleep(Duration::from_millis(20));
                 }
             }
+            let leftovers = if p.graceful {
+                let held = session_files(p.child.id());
+                terminate(&mut p.child, Duration::from_secs(5));
+                held
+            } else {
+                Vec::new()
+            };
             // Child::kill is SIGKILL to this child's pid; an already reaped child is a no-op.
             let _ = p.child.kill();
             let _ = p.child.wait();
+            for file in leftovers {
+                let _ = std::fs::remove_file(file);
+            }
         }
     }
+}
+
+/// Sends SIGTERM and waits up to `limit` for the child to exit.
+fn terminate(child: &mut Child, limit: Duration) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    let Ok(pid) = libc::pid_t::try_from(child.id()) else {
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours. The pid is a child we
+    // have not reaped (try_wait above saw it running), so it cannot name another process.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Transmission session lock files (`tr_session_id_*`) that process `pid` holds open, read
+/// from /proc/<pid>/fd.
+fn session_files(pid: u32) -> Vec<PathBuf> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter(|target| is_session_file(target))
+        .collect()
+}
+
+fn is_session_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("tr_session_id_"))
 }
 
 /// Asks the kernel to SIGKILL the child when its parent thread dies.
@@ -250,171 +327,9 @@ pub fn have_libtorrent() -> bool {
             .is_ok_and(|s| s.success())
 }
 
-/// The libtorrent seeder script, shipped inside the binary.
-const LT_SEED_PY: &str = include_str!("../../assets/seeders/lt_seed.py");
-
-/// A third-party seeder the demo started.
-pub struct RealSeeder {
-    pub name: &'static str,
-    pub addr: SocketAddr,
-    pub rate: u64,
-    /// Transmission's RPC address, to ask whether it seeds yet.
-    pub rpc: Option<SocketAddr>,
-}
-
-/// python3-libtorrent seeding `data_dir` from `torrent`, throttled to `rate` bytes/s.
-pub fn start_libtorrent(
-    procs: &mut Procs,
-    dir: &Path,
-    torrent: &Path,
-    data_dir: &Path,
-    ip: Ipv4Addr,
-    rate: u64,
-) -> Result<RealSeeder, DemoError> {
-    let script = dir.join("lt_seed.py");
-    std::fs::write(&script, LT_SEED_PY).map_err(|e| DemoError::io(&script, e))?;
-    let port = free_port(ip)?;
-    let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(&script)
-        .arg("--torrent")
-        .arg(torrent)
-        .arg("--save")
-        .arg(data_dir)
-        .args(["--ip", &ip.to_string(), "--port", &port.to_string()])
-        .args(["--upload-limit", &rate.to_string(), "--seed-mode"])
-        .args(["--max-seconds", "86400"]);
-    procs.spawn("libtorrent", &mut cmd, &dir.join("libtorrent.log"))?;
-    Ok(RealSeeder {
-        name: "libtorrent",
-        addr: SocketAddr::from((ip, port)),
-        rate,
-        rpc: None,
-    })
-}
-
-/// aria2c seeding `data_dir` (trusting the data: it was just written) at `rate` bytes/s.
-pub fn start_aria2(
-    procs: &mut Procs,
-    dir: &Path,
-    torrent: &Path,
-    data_dir: &Path,
-    ip: Ipv4Addr,
-    rate: u64,
-) -> Result<RealSeeder, DemoError> {
-    let port = free_port(ip)?;
-    let mut cmd = Command::new("aria2c");
-    cmd.args([
-        "--no-conf=true",
-        "--seed-ratio=0.0",
-        "--bt-seed-unverified=true",
-        "--check-integrity=false",
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--disable-ipv6=true",
-        "--enable-rpc=false",
-        "--file-allocation=none",
-        "--allow-overwrite=false",
-        "--auto-file-renaming=false",
-        "--summary-interval=0",
-        "--enable-color=false",
-        "--console-log-level=warn",
-    ])
-    .arg(format!("--interface={ip}"))
-    .arg(format!("--bt-external-ip={ip}"))
-    .arg(format!("--listen-port={port}"))
-    .arg(format!("--max-upload-limit={rate}"))
-    .arg("-d")
-    .arg(data_dir)
-    .arg(torrent);
-    procs.spawn("aria2c", &mut cmd, &dir.join("aria2c.log"))?;
-    Ok(RealSeeder {
-        name: "aria2",
-        addr: SocketAddr::from((ip, port)),
-        rate,
-        rpc: None,
-    })
-}
-
-/// transmission-daemon seeding `data_dir`: started with RPC on 127.0.0.1, the torrent added
-/// with transmission-remote. It only accepts connections (it never dials loopback).
-pub fn start_transmission(
-    procs: &mut Procs,
-    dir: &Path,
-    torrent: &Path,
-    data_dir: &Path,
-    ip: Ipv4Addr,
-    rate: u64,
-) -> Result<RealSeeder, DemoError> {
-    let port = free_port(ip)?;
-    let rpc_port = free_port(Ipv4Addr::LOCALHOST)?;
-    let config = dir.join("transmission");
-    std::fs::create_dir_all(&config).map_err(|e| DemoError::io(&config, e))?;
-    // Transmission's speed unit is kB = 1000 bytes.
-    let kb = (rate / 1000).max(1);
-    let settings = format!(
-        r#"{{
-  "dht-enabled": false,
-  "lpd-enabled": false,
-  "pex-enabled": false,
-  "port-forwarding-enabled": false,
-  "utp-enabled": false,
-  "bind-address-ipv4": "{ip}",
-  "bind-address-ipv6": "::1",
-  "peer-port": {port},
-  "peer-port-random-on-start": false,
-  "rpc-enabled": true,
-  "rpc-bind-address": "127.0.0.1",
-  "rpc-port": {rpc_port},
-  "rpc-authentication-required": false,
-  "rpc-whitelist-enabled": false,
-  "rpc-host-whitelist-enabled": false,
-  "download-dir": {dl},
-  "incomplete-dir-enabled": false,
-  "watch-dir-enabled": false,
-  "start-added-torrents": true,
-  "ratio-limit-enabled": false,
-  "idle-seeding-limit-enabled": false,
-  "speed-limit-up": {kb},
-  "speed-limit-up-enabled": true,
-  "alt-speed-enabled": false,
-  "encryption": 0,
-  "message-level": 1
-}}"#,
-        dl = json_string(data_dir)
-    );
-    let settings_path = config.join("settings.json");
-    std::fs::write(&settings_path, settings).map_err(|e| DemoError::io(&settings_path, e))?;
-    let mut cmd = Command::new("transmission-daemon");
-    cmd.arg("-f").arg("-g").arg(&config);
-    procs.spawn(
-        "transmission-daemon",
-        &mut cmd,
-        &dir.join("transmission.log"),
-    )?;
-    let rpc = SocketAddr::from((Ipv4Addr::LOCALHOST, rpc_port));
-    procs.wait_listening("transmission-daemon", rpc, Duration::from_secs(10))?;
-    let mut add = Command::new("transmission-remote");
-    add.arg(rpc.to_string()).arg("-a").arg(torrent);
-    run_bounded(
-        procs,
-        "transmission-remote",
-        &mut add,
-        &dir.join("transmission-remote.log"),
-        Duration::from_secs(10),
-    )?;
-    Ok(RealSeeder {
-        name: "Transmission",
-        addr: SocketAddr::from((ip, port)),
-        rate,
-        rpc: Some(rpc),
-    })
-}
-
 /// Runs a short helper to completion, at most `limit` (killed and an error beyond that), and
 /// forgets it once it has been reaped.
-fn run_bounded(
+pub fn run_bounded(
     procs: &mut Procs,
     name: &str,
     cmd: &mut Command,
@@ -455,78 +370,6 @@ fn run_bounded(
     result
 }
 
-/// Waits (bounded) until Transmission has checked the data, seeds, and listens on its peer
-/// port: dialed earlier, it accepts the TCP connection but closes it during the handshake.
-/// Nothing here connects to the peer port: Transmission 3.00 keeps one pending incoming
-/// handshake per IP, and while one from 127.0.0.1 is open (up to its 30 s handshake timeout)
-/// it closes every other connection from 127.0.0.1 at once, which is the download's address.
-pub fn wait_transmission_seeding(
-    procs: &mut Procs,
-    dir: &Path,
-    rpc: SocketAddr,
-    peer: SocketAddr,
-    info_hash_hex: &str,
-    limit: Duration,
-) -> Result<(), DemoError> {
-    let start = Instant::now();
-    let log = dir.join("transmission-remote.log");
-    loop {
-        let mut info = Command::new("transmission-remote");
-        info.arg(rpc.to_string()).args(["-t", info_hash_hex, "-i"]);
-        run_bounded(
-            procs,
-            "transmission-remote",
-            &mut info,
-            &log,
-            Duration::from_secs(5),
-        )?;
-        let out = std::fs::read_to_string(&log).unwrap_or_default();
-        let seeding = out.contains("Percent Done: 100%")
-            && (out.contains("State: Seeding") || out.contains("State: Idle"));
-        // RPC answers even when the peer port could not be bound (another process took the
-        // port between free_port and the daemon's bind); unknown counts as listening.
-        let listening = tcp_listening(peer).unwrap_or(true);
-        if seeding && listening {
-            return Ok(());
-        }
-        procs.check_cancel()?;
-        if start.elapsed() > limit {
-            let why = if seeding {
-                format!("not listening on {peer}")
-            } else {
-                "not seeding yet".into()
-            };
-            return Err(DemoError::NotReady("transmission-daemon".into(), why));
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-/// Whether a TCP socket listens on `addr`, read from /proc/net/tcp (no connection made);
-/// None when that table cannot be read or `addr` is not IPv4.
-fn tcp_listening(addr: SocketAddr) -> Option<bool> {
-    let SocketAddr::V4(v4) = addr else {
-        return None;
-    };
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    // The kernel prints the address as the native-endian u32 of its network-order bytes.
-    let local = format!(
-        "{:08X}:{:04X}",
-        u32::from_ne_bytes(v4.ip().octets()),
-        v4.port()
-    );
-    const LISTEN: &str = "0A";
-    Some(table.lines().skip(1).any(|line| {
-        let mut fields = line.split_whitespace();
-        let (Some(_), Some(l), Some(_), Some(st)) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
-            return false;
-        };
-        l == local && st == LISTEN
-    }))
-}
-
 fn last_line(path: &Path) -> String {
     File::open(path)
         .map(|f| {
@@ -539,19 +382,4 @@ fn last_line(path: &Path) -> String {
         .ok()
         .flatten()
         .unwrap_or_default()
-}
-
-/// A path as a JSON string literal.
-fn json_string(path: &Path) -> String {
-    let mut out = String::from("\"");
-    for c in path.to_string_lossy().chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -9,10 +9,27 @@ use std::time::Duration;
 /// A peer is identified by its address everywhere (engine, UI, commands).
 pub type PeerAddr = SocketAddr;
 
+/// Names one torrent of a session. Every snapshot carries its torrent's id; a command goes to
+/// a torrent through that torrent's handle (`Engine::commands`, named by `Engine::id`), so
+/// `Command` itself needs no id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct TorrentId(pub u32);
+
+impl std::fmt::Display for TorrentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What the UI asks of one torrent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Pause,
     Resume,
+    /// Pause when running, resume when paused, decided by the engine against its own state:
+    /// a snapshot may be a tick old, so a UI that chose Pause or Resume itself could undo its
+    /// own previous key press.
+    TogglePause,
     /// Disconnect; the peer may come back only after a cool-down.
     DropPeer(PeerAddr),
     /// Disconnect and never connect to (or accept) this address again this session.
@@ -129,6 +146,9 @@ pub enum PeerEnd {
     Io(String),
     #[error("not needed (both complete)")]
     NotNeeded,
+    /// A bug of ours ended the connection (a panic caught at the peer task's edge).
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("torrent stopped")]
     Shutdown,
 }
@@ -169,6 +189,10 @@ pub struct PeerRow {
     /// Decoded client name and version ("Transmission 3.00"), from the BEP 10 `v` string when
     /// sent, else from the peer id.
     pub client: Option<String>,
+    /// The client named by the peer id alone. Apps built on a library send their own `v`
+    /// ("lt_client/2.0.8.0") with the library's peer id (`-LT2080-`); showing both tells what
+    /// software really runs. Compare with `client` before showing it twice.
+    pub id_client: Option<String>,
     pub peer_id: Option<[u8; 20]>,
     pub stage: PeerStage,
     /// Set when stage is Failed or Disconnected.
@@ -191,6 +215,42 @@ pub struct PeerRow {
     pub attempts: u32,
     /// Handshake round trip (connect + handshake), when it completed.
     pub handshake_time: Option<Duration>,
+}
+
+impl PeerRow {
+    /// A row with nothing known yet but its address, source and stage; tests fill in the rest
+    /// with struct update syntax.
+    pub fn new(addr: PeerAddr, source: PeerSource, stage: PeerStage) -> Self {
+        PeerRow {
+            addr,
+            source,
+            client: None,
+            id_client: None,
+            peer_id: None,
+            stage,
+            end: None,
+            since: Duration::ZERO,
+            flags: ChokeFlags::default(),
+            down_rate: 0.0,
+            up_rate: 0.0,
+            downloaded: 0,
+            uploaded: 0,
+            progress: 0.0,
+            requests_in_flight: 0,
+            hash_failures: 0,
+            attempts: 0,
+            handshake_time: None,
+        }
+    }
+
+    /// The peer-id decode when it names another client than `client` (shown beside it).
+    pub fn other_id_client(&self) -> Option<&str> {
+        let id = self.id_client.as_deref()?;
+        match self.client.as_deref() {
+            Some(c) if c == id => None,
+            _ => Some(id),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -231,6 +291,7 @@ pub struct LogLine {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
+    pub id: TorrentId,
     pub name: String,
     pub info_hash: [u8; 20],
     pub output: PathBuf,
@@ -261,6 +322,39 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A torrent with nothing done yet: every piece missing, no peers, trackers or log,
+    /// state `Downloading`, id 0. Tests change what they need with struct update syntax.
+    pub fn empty(name: impl Into<String>, total_length: u64, piece_length: u32) -> Snapshot {
+        let num_pieces = if piece_length == 0 {
+            0
+        } else {
+            u32::try_from(total_length.div_ceil(piece_length as u64)).unwrap_or(u32::MAX)
+        };
+        Snapshot {
+            id: TorrentId::default(),
+            name: name.into(),
+            info_hash: [0; 20],
+            output: PathBuf::new(),
+            total_length,
+            piece_length,
+            num_pieces,
+            state: TorrentState::Downloading,
+            verified_bytes: 0,
+            downloaded: 0,
+            uploaded: 0,
+            wasted: 0,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            elapsed: Duration::ZERO,
+            pieces: vec![PieceState::Missing; num_pieces as usize],
+            availability: vec![0; num_pieces as usize],
+            peers: Vec::new(),
+            trackers: Vec::new(),
+            log: Vec::new(),
+            listen_port: 0,
+        }
+    }
+
     pub fn verified_pieces(&self) -> usize {
         self.pieces
             .iter()
@@ -290,5 +384,35 @@ impl Snapshot {
             return None;
         }
         Some(Duration::from_secs_f64(left as f64 / self.down_rate))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_snapshot_has_one_missing_piece_per_piece() {
+        let s = Snapshot::empty("x", 5 * 16384 + 1, 16384);
+        assert_eq!(s.num_pieces, 6);
+        assert_eq!(s.pieces, vec![PieceState::Missing; 6]);
+        assert_eq!(s.availability.len(), 6);
+        assert_eq!(s.state, TorrentState::Downloading);
+        assert_eq!(s.progress(), 0.0);
+        assert_eq!(Snapshot::empty("y", 0, 16384).num_pieces, 0);
+        assert_eq!(Snapshot::empty("z", 10, 0).num_pieces, 0);
+    }
+
+    #[test]
+    fn the_id_client_is_shown_only_when_it_differs() {
+        let addr: PeerAddr = "127.0.0.1:1".parse().unwrap();
+        let mut row = PeerRow::new(addr, PeerSource::Tracker, PeerStage::Connected);
+        assert_eq!(row.other_id_client(), None);
+        row.id_client = Some("libtorrent 2.0.8".into());
+        assert_eq!(row.other_id_client(), Some("libtorrent 2.0.8"));
+        row.client = Some("lt_client 2.0.8.0".into());
+        assert_eq!(row.other_id_client(), Some("libtorrent 2.0.8"));
+        row.client = Some("libtorrent 2.0.8".into());
+        assert_eq!(row.other_id_client(), None);
     }
 }

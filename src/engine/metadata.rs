@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use tokio_util::codec::Framed;
 
-use crate::engine::peer::{connect_and_handshake, ExtHandshake};
+use crate::engine::connect::{connect_and_handshake, ExtHandshake};
 use crate::protocol::bencode;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::message::{Message, MessageCodec};

@@ -1,14 +1,31 @@
-//! The engine owns one torrent: peer tasks, piece picker, disk, trackers. Its only face to the
-//! UI is `api`: commands in, snapshots out.
+//! The engine: a session (listeners, peer id, disk pool, the router of incoming connections)
+//! and its torrents (peer tasks, piece picker, disk stage, trackers). Its only face to the UI
+//! is `api`: commands in, snapshots out.
 pub mod api;
+pub(crate) mod choker;
+pub(crate) mod conn;
+pub mod connect;
+pub(crate) mod coordinator;
 pub mod create;
 pub mod disk;
+pub(crate) mod download;
+pub(crate) mod events;
 pub mod metadata;
+pub mod options;
 pub(crate) mod peer;
+pub(crate) mod peers;
 pub mod picker;
+pub(crate) mod pipeline;
+pub(crate) mod pool;
+pub(crate) mod session;
 pub(crate) mod shared;
+pub(crate) mod snapshot;
 pub mod stats;
+pub mod stream;
 pub mod torrent;
+pub(crate) mod upload;
+pub(crate) mod verify;
 
-pub use peer::{connect_and_handshake, read_handshake, ExtHandshake};
+pub use connect::{connect_and_handshake, read_ext_client, read_handshake, ExtHandshake};
+pub use peer::panic_is_caught;
 pub use torrent::{start, Engine, Options, Outcome};

@@ -3,10 +3,10 @@
 //! Invariants (checked by `debug_check` in tests; every method keeps them):
 //! 1. A piece is in exactly one of: verified (`have`), hashing (`hashing`), in progress
 //!    (`partial`), or missing (none of those).
-//! 2. A partial piece's `received` equals the number of `Block::Received` entries, and
-//!    `data[b]` is `Some` exactly for those blocks. When `received` reaches the block count the
-//!    piece leaves `partial` for `hashing` in the same call, so a complete piece is never
-//!    requestable.
+//! 2. A partial piece's `received` equals the number of `Block::Received` entries. When
+//!    `received` reaches the block count the piece leaves `partial` for `hashing` in the same
+//!    call, so a complete piece is never requestable. The picker holds no block bytes: they
+//!    wait in the hash-and-write stage (`verify.rs`), which shares this lock.
 //! 3. `Block::Requested(n)` counts outstanding requests for that block across all peers
 //!    (n > 1 only in endgame). Every request a peer task tracks in flight was counted here and
 //!    is given back through `release` or consumed by `block_received`.
@@ -17,16 +17,16 @@
 //! 6. `availability[i]` is the number of connected peers that have piece `i`; a peer task adds
 //!    its pieces when it learns them and removes them all when it ends.
 //!
-//! Lock rule: the picker lives in a std Mutex inside `Shared`; nobody holds it across `.await`.
+//! Lock rule: the picker lives in a std Mutex inside `Shared` (with the block buffers, see
+//! `verify::Download`); nobody holds it across `.await`.
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
 use rand::Rng;
 
 use crate::engine::api::PieceState;
 use crate::protocol::bitfield::Bitfield;
-use crate::protocol::message::BLOCK_LEN;
+use crate::protocol::geometry::{Geometry, BLOCK_LEN};
 
 /// How many pieces we pick at random before switching to rarest-first: a new peer then has
 /// something to trade quickly (the BitTorrent "random first piece" policy).
@@ -42,7 +42,6 @@ enum Block {
 #[derive(Debug)]
 struct Partial {
     blocks: Vec<Block>,
-    data: Vec<Option<Bytes>>,
     received: u32,
     /// Connection ids that contributed at least one block, for hash-failure accounting.
     contributors: Vec<u64>,
@@ -56,21 +55,20 @@ pub struct BlockRef {
     pub length: u32,
 }
 
+#[derive(Debug)]
 pub enum Received {
     /// Already had it (endgame duplicate, or the piece was finished meanwhile).
     Duplicate,
     Stored,
-    /// The last block of a piece: its blocks in order, ready for hashing.
-    PieceComplete {
-        blocks: Vec<Bytes>,
+    /// The last block of a piece: it now waits for its hash check.
+    Complete {
         contributors: Vec<u64>,
     },
 }
 
 #[derive(Debug)]
 pub struct Picker {
-    piece_length: u32,
-    total_length: u64,
+    geometry: Geometry,
     have: Bitfield,
     failed: Vec<bool>,
     availability: Vec<u16>,
@@ -83,10 +81,19 @@ pub struct Picker {
 }
 
 impl Picker {
+    /// A picker for `total_length` bytes in pieces of `piece_length` (kept for callers that
+    /// have no `Geometry` at hand; `num_pieces` must match it).
     pub fn new(num_pieces: u32, piece_length: u32, total_length: u64, have: Bitfield) -> Self {
+        let geometry = Geometry::new(piece_length, total_length).unwrap_or(Geometry::EMPTY);
+        debug_assert_eq!(geometry.num_pieces(), num_pieces);
+        Self::with_geometry(geometry, have)
+    }
+
+    /// A picker for the pieces of `geometry`, of which `have` are verified already.
+    pub fn with_geometry(geometry: Geometry, have: Bitfield) -> Self {
+        let num_pieces = have.len();
         let mut p = Picker {
-            piece_length,
-            total_length,
+            geometry,
             failed: vec![false; num_pieces as usize],
             availability: vec![0; num_pieces as usize],
             partial: HashMap::new(),
@@ -107,16 +114,23 @@ impl Picker {
     }
 
     pub fn piece_len(&self, index: u32) -> u32 {
-        let start = index as u64 * self.piece_length as u64;
-        (self.total_length - start).min(self.piece_length as u64) as u32
+        self.geometry.piece_len(index).unwrap_or(0)
     }
 
-    fn blocks_in(&self, index: u32) -> u32 {
-        self.piece_len(index).div_ceil(BLOCK_LEN)
+    /// Blocks in piece `index` (0 for no such piece).
+    pub fn blocks_in(&self, index: u32) -> u32 {
+        self.geometry.blocks_in(index).unwrap_or(0)
     }
 
     fn block_len(&self, index: u32, block: u32) -> u32 {
-        (self.piece_len(index) - block * BLOCK_LEN).min(BLOCK_LEN)
+        self.geometry.block_len(index, block).unwrap_or(0)
+    }
+
+    /// The block `r` starts, when it is on a block boundary inside its piece.
+    fn block_of(&self, r: &BlockRef) -> Option<usize> {
+        self.geometry
+            .block_index(r.index, r.begin)
+            .map(|b| b as usize)
     }
 
     pub fn have(&self) -> &Bitfield {
@@ -128,19 +142,17 @@ impl Picker {
     }
 
     pub fn verified_bytes(&self) -> u64 {
-        if self.have.is_complete() {
-            return self.total_length;
-        }
-        let last = self.num_pieces().saturating_sub(1);
-        let mut n = self.have.count() as u64 * self.piece_length as u64;
-        if self.have.get(last) {
-            n = n - self.piece_length as u64 + self.piece_len(last) as u64;
-        }
-        n
+        let with_last = self
+            .geometry
+            .last_piece()
+            .is_some_and(|last| self.have.get(last));
+        self.geometry.bytes_of_count(self.have.count(), with_last)
     }
 
     pub fn left(&self) -> u64 {
-        self.total_length - self.verified_bytes()
+        self.geometry
+            .total_length()
+            .saturating_sub(self.verified_bytes())
     }
 
     pub fn in_endgame(&self) -> bool {
@@ -232,7 +244,6 @@ impl Picker {
                 index,
                 Partial {
                     blocks: vec![Block::Missing; blocks],
-                    data: vec![None; blocks],
                     received: 0,
                     contributors: Vec::new(),
                 },
@@ -337,10 +348,12 @@ impl Picker {
     /// Gives back requests that will not be answered (peer choked us, left, or was snubbed).
     pub fn release(&mut self, blocks: impl IntoIterator<Item = BlockRef>) {
         for r in blocks {
+            let Some(b) = self.block_of(&r) else {
+                continue;
+            };
             let Some(p) = self.partial.get_mut(&r.index) else {
                 continue;
             };
-            let b = (r.begin / BLOCK_LEN) as usize;
             if let Some(st) = p.blocks.get_mut(b) {
                 if let Block::Requested(n) = *st {
                     if n <= 1 {
@@ -360,7 +373,10 @@ impl Picker {
 
     /// Records a block that arrived. The caller has checked that it was requested from this
     /// peer and has the requested length.
-    pub fn block_received(&mut self, r: BlockRef, data: Bytes, conn: u64) -> Received {
+    pub fn block_received(&mut self, r: BlockRef, conn: u64) -> Received {
+        let Some(b) = self.block_of(&r) else {
+            return Received::Duplicate;
+        };
         let nblocks = self.blocks_in(r.index);
         // A late block for a piece that went back to the pool (its requests were released)
         // is still good data: take it rather than throw it away.
@@ -373,7 +389,6 @@ impl Picker {
                 r.index,
                 Partial {
                     blocks: vec![Block::Missing; nblocks as usize],
-                    data: vec![None; nblocks as usize],
                     received: 0,
                     contributors: Vec::new(),
                 },
@@ -382,7 +397,6 @@ impl Picker {
         let Some(p) = self.partial.get_mut(&r.index) else {
             return Received::Duplicate;
         };
-        let b = (r.begin / BLOCK_LEN) as usize;
         let Some(st) = p.blocks.get_mut(b) else {
             return Received::Duplicate;
         };
@@ -392,7 +406,6 @@ impl Picker {
             Block::Requested(_) => {}
         }
         *st = Block::Received;
-        p.data[b] = Some(data);
         p.received += 1;
         if !p.contributors.contains(&conn) {
             p.contributors.push(conn);
@@ -404,8 +417,7 @@ impl Picker {
             return Received::Stored;
         };
         self.hashing.push(r.index);
-        Received::PieceComplete {
-            blocks: p.data.into_iter().flatten().collect(),
+        Received::Complete {
             contributors: p.contributors,
         }
     }
@@ -429,9 +441,9 @@ impl Picker {
             return false;
         }
         match self.partial.get(&r.index) {
-            Some(p) => p
-                .blocks
-                .get((r.begin / BLOCK_LEN) as usize)
+            Some(p) => self
+                .block_of(&r)
+                .and_then(|b| p.blocks.get(b))
                 .is_some_and(|b| *b != Block::Received),
             None => r.index < self.num_pieces(),
         }
@@ -479,142 +491,5 @@ impl Picker {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn data(len: u32) -> Bytes {
-        Bytes::from(vec![0u8; len as usize])
-    }
-
-    #[test]
-    fn downloads_everything_once_then_completes() {
-        // 3 pieces of 40 KiB (3 blocks, last 8 KiB) + a 10-byte last piece.
-        let total = 3 * 40 * 1024 + 10;
-        let mut p = Picker::new(4, 40 * 1024, total, Bitfield::new(4));
-        let peer = Bitfield::full(4);
-        p.add_bitfield(&peer);
-        let mut got = 0u64;
-        let mut completed = 0;
-        loop {
-            let mut out = Vec::new();
-            p.pick(&peer, 5, &|_| false, &mut out);
-            p.debug_check();
-            if out.is_empty() {
-                break;
-            }
-            for r in out {
-                got += r.length as u64;
-                if let Received::PieceComplete {
-                    blocks,
-                    contributors,
-                } = p.block_received(r, data(r.length), 1)
-                {
-                    assert_eq!(contributors, vec![1]);
-                    let len: usize = blocks.iter().map(|b| b.len()).sum();
-                    assert_eq!(len as u32, p.piece_len(r.index));
-                    p.piece_verified(r.index);
-                    completed += 1;
-                }
-                p.debug_check();
-            }
-        }
-        assert_eq!(completed, 4);
-        assert_eq!(got, total);
-        assert!(p.is_complete());
-        assert_eq!(p.verified_bytes(), total);
-    }
-
-    #[test]
-    fn released_blocks_and_failed_pieces_come_back() {
-        let mut p = Picker::new(2, 32 * 1024, 64 * 1024, Bitfield::new(2));
-        let peer = Bitfield::full(2);
-        let mut out = Vec::new();
-        p.pick(&peer, 2, &|_| false, &mut out);
-        assert_eq!(out.len(), 2);
-        p.release(out.clone());
-        p.debug_check();
-        let mut again = Vec::new();
-        p.pick(&peer, 10, &|_| false, &mut again);
-        assert_eq!(again.len(), 4);
-        for r in again.iter().filter(|r| r.index == again[0].index) {
-            if let Received::PieceComplete { .. } = p.block_received(*r, data(r.length), 7) {
-                p.piece_failed(r.index);
-            }
-        }
-        p.debug_check();
-        let mut states = Vec::new();
-        p.piece_states(&mut states);
-        assert!(states.contains(&PieceState::Failed));
-        // The failed piece is requestable again.
-        let failed = again[0].index;
-        let mut third = Vec::new();
-        p.pick(&peer, 10, &|_| false, &mut third);
-        assert_eq!(third.iter().filter(|r| r.index == failed).count(), 2);
-        // Everything is now requested: the rest are endgame duplicates of the other piece.
-        assert!(p.in_endgame());
-        assert!(third
-            .iter()
-            .filter(|r| r.index != failed)
-            .all(|r| again.contains(r)));
-    }
-
-    #[test]
-    fn a_late_block_of_a_released_piece_is_kept() {
-        let mut p = Picker::new(2, 32 * 1024, 64 * 1024, Bitfield::new(2));
-        let mut out = Vec::new();
-        p.pick(&Bitfield::full(2), 1, &|_| false, &mut out);
-        p.release(out.clone());
-        p.debug_check();
-        assert!(matches!(
-            p.block_received(out[0], data(out[0].length), 1),
-            Received::Stored
-        ));
-        p.debug_check();
-        let mut states = Vec::new();
-        p.piece_states(&mut states);
-        assert_eq!(states[out[0].index as usize], PieceState::InFlight);
-    }
-
-    #[test]
-    fn endgame_duplicates_onto_other_peers_only() {
-        let mut p = Picker::new(1, 32 * 1024, 32 * 1024, Bitfield::new(1));
-        let peer = Bitfield::full(1);
-        let mut a = Vec::new();
-        p.pick(&peer, 10, &|_| false, &mut a);
-        assert_eq!(a.len(), 2);
-        assert!(p.in_endgame());
-        let mine = a.clone();
-        let mut same = Vec::new();
-        p.pick(&peer, 10, &|r| mine.contains(&r), &mut same);
-        assert!(same.is_empty());
-        let mut other = Vec::new();
-        p.pick(&peer, 10, &|_| false, &mut other);
-        assert_eq!(other, a);
-        p.debug_check();
-        assert!(matches!(
-            p.block_received(a[0], data(a[0].length), 1),
-            Received::Stored
-        ));
-        assert!(matches!(
-            p.block_received(other[0], data(a[0].length), 2),
-            Received::Duplicate
-        ));
-    }
-
-    #[test]
-    fn rarest_first_after_random_start() {
-        let mut have = Bitfield::new(10);
-        for i in 0..4 {
-            have.set(i);
-        }
-        let mut p = Picker::new(10, 16 * 1024, 160 * 1024, have);
-        for i in 4..10 {
-            for _ in 0..(if i == 7 { 1 } else { 5 }) {
-                p.add_availability(i);
-            }
-        }
-        let mut out = Vec::new();
-        p.pick(&Bitfield::full(10), 1, &|_| false, &mut out);
-        assert_eq!(out[0].index, 7);
-    }
-}
+#[path = "picker_tests.rs"]
+mod tests;

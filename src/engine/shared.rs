@@ -5,12 +5,29 @@ use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicU8, O
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::disk::Storage;
-use crate::engine::picker::Picker;
+use crate::engine::download::Download;
+use crate::engine::pool::DiskPool;
+use crate::engine::stream::PeerStream;
 use crate::protocol::metainfo::Info;
+
+/// What the coordinator tells a peer task.
+#[derive(Debug)]
+pub(crate) enum PeerCmd {
+    /// Another peer delivered this block (endgame): cancel our request for it.
+    Cancel {
+        index: u32,
+        begin: u32,
+    },
+    Choke,
+    Unchoke,
+    Pause,
+    Resume,
+    Disconnect(PeerEnd),
+}
 
 /// What peer tasks and blocking jobs tell the coordinator.
 #[derive(Debug)]
@@ -36,7 +53,8 @@ pub(crate) enum Event {
         conn: u64,
         end: PeerEnd,
     },
-    /// A piece was hashed; when `ok` it is written and already marked verified in the picker.
+    /// A piece was hashed; when `ok` it is written, marked verified in the picker and
+    /// announced to the connections.
     PieceDone {
         index: u32,
         ok: bool,
@@ -49,10 +67,13 @@ pub(crate) enum Event {
         conn: u64,
     },
     DiskError(String),
+    /// A connection the session routed to this torrent by the info hash of its handshake.
     Incoming {
-        stream: tokio::net::TcpStream,
+        stream: PeerStream,
         addr: SocketAddr,
         handshake: crate::protocol::handshake::Handshake,
+        /// When it was accepted (the handshake time shown is counted from here).
+        since: std::time::Instant,
     },
 }
 
@@ -116,11 +137,13 @@ pub(crate) struct Shared {
     /// Source address for outgoing connections (`--bind`), when one was given.
     pub bind: Option<std::net::IpAddr>,
     pub listen_port: AtomicU16,
-    pub picker: Mutex<Picker>,
+    /// Block states and the bytes of pieces being received; see `verify::Download`.
+    pub download: Mutex<Download>,
     pub storage: Arc<Storage>,
-    /// Pieces are hashed in parallel but written one at a time: concurrent writes to one
-    /// file make the kernel spin on the inode lock (measured: a sixth of all CPU time).
-    pub write_lock: Mutex<()>,
+    /// The session's hashing and writing threads.
+    pub pool: Arc<DiskPool>,
+    /// Each verified piece, once, to every connection (each sends `have` where needed).
+    pub verified: broadcast::Sender<u32>,
     pub paused: AtomicBool,
     pub downloaded: AtomicU64,
     pub uploaded: AtomicU64,
@@ -130,46 +153,13 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// A poisoned lock means a task panicked mid-update; the picker's data is still the best we
-    /// have, and the panic itself is reported by the task's join handle.
-    pub fn picker(&self) -> MutexGuard<'_, Picker> {
-        self.picker.lock().unwrap_or_else(|e| e.into_inner())
+    /// have, and the panic itself is reported where the task is caught.
+    pub fn download(&self) -> MutexGuard<'_, Download> {
+        self.download.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn send(&self, e: Event) {
         // The coordinator outlives every peer task; a send after it stopped has no one to tell.
         let _ = self.events.send(e);
-    }
-
-    /// Hashes a completed piece off the reactor threads and, when it matches, writes it and
-    /// marks it verified.
-    pub fn verify_piece(self: &Arc<Self>, index: u32, blocks: Vec<Bytes>, contributors: Vec<u64>) {
-        let shared = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let expected = shared.info.pieces.get(index as usize).copied();
-            let ok = expected == Some(crate::engine::disk::hash_blocks(&blocks));
-            if ok {
-                let written = {
-                    let _one_writer = shared.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-                    shared.storage.write_piece(index, &blocks)
-                };
-                if let Err(e) = written {
-                    shared.picker().piece_failed(index);
-                    shared.send(Event::DiskError(e.to_string()));
-                    return;
-                }
-                shared.picker().piece_verified(index);
-                tracing::debug!("piece {index} verified");
-            } else {
-                let len: u64 = blocks.iter().map(|b| b.len() as u64).sum();
-                shared.wasted.fetch_add(len, Ordering::Relaxed);
-                shared.picker().piece_failed(index);
-                tracing::debug!("piece {index} failed its hash check");
-            }
-            shared.send(Event::PieceDone {
-                index,
-                ok,
-                contributors,
-            });
-        });
     }
 }

@@ -1,5 +1,7 @@
 //! Trackers: HTTP(S) (BEP 3, BEP 23 compact), UDP (BEP 15), tiers (BEP 12).
-//! OWNER: tracker helper. The items marked CONTRACT are used by engine/; keep their names.
+//! The items marked CONTRACT are what engine/ and the `ttui peers` command build on. The
+//! task reports plain results (its own status and log types); the engine turns them into
+//! the UI's rows, so this module does not depend on the UI's types.
 //!
 //! `announce` does one request to one URL. `spawn` runs the tracker task for a torrent: every
 //! tier works in parallel, each tier fails over along its (shuffled) URL list and keeps the URL
@@ -20,7 +22,43 @@ use rand::seq::SliceRandom;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::engine::api::{LogLevel, TrackerRow, TrackerStatus};
+/// Most peers taken from one reply: far more than a client dials, and a hostile tracker
+/// listing hundreds of thousands costs a bounded amount. Beyond it a random sample is kept.
+pub const MAX_PEERS_PER_REPLY: usize = 2000;
+
+/// How much a log line matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+/// Where one tracker stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrackerStatus {
+    NotContacted,
+    Announcing,
+    /// The last announce worked and named this many distinct peers (kept).
+    Ok {
+        peers: usize,
+    },
+    Failed(String),
+}
+
+/// One tracker's state, for the engine to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackerReport {
+    pub url: String,
+    pub tier: usize,
+    pub status: TrackerStatus,
+    /// Time since the last announce finished.
+    pub last_announce: Option<Duration>,
+    pub next_announce: Option<Duration>,
+    pub seeders: Option<u32>,
+    pub leechers: Option<u32>,
+    pub warning: Option<String>,
+}
 
 /// The HTTP client for announces. No connection pooling: announces are minutes apart, and
 /// trackers such as opentracker close the connection after each reply, so a pooled one is
@@ -95,8 +133,6 @@ pub struct AnnounceResponse {
 pub enum TrackerCommand {
     /// Every piece verified: announce `completed` now.
     Completed,
-    /// Announce again now (e.g. the user wants more peers), respecting `min interval`.
-    AnnounceNow,
     /// Announce `stopped` to every tracker that had a successful announce (bounded to a few
     /// seconds in all), then end the task and answer on the channel.
     Stop(tokio::sync::oneshot::Sender<()>),
@@ -109,9 +145,9 @@ pub enum TrackerUpdate {
     /// but one batch holds no duplicates).
     Peers(Vec<SocketAddr>),
     /// The current state of every tracker, one row each, in tier order.
-    Status(Vec<TrackerRow>),
+    Status(Vec<TrackerReport>),
     /// A line for the event log ("announce to http://… ok: 3 peers", "udp://… timed out").
-    Log(crate::engine::api::LogLevel, String),
+    Log(LogLevel, String),
 }
 
 /// Why one announce failed. Every message is one line, fit for the status row and the log.
@@ -230,9 +266,6 @@ pub struct TaskConfig {
     /// First wait after every URL of a tier failed; doubles per failed round.
     pub backoff_first: Duration,
     pub backoff_max: Duration,
-    /// `AnnounceNow` waits at least this long after the last announce when the tracker gave
-    /// no `min interval`.
-    pub announce_now_gap: Duration,
     /// Bound on the whole `stopped` round at shutdown.
     pub stop_timeout: Duration,
     /// Status rows are re-sent this often so their relative times stay fresh.
@@ -247,7 +280,6 @@ impl Default for TaskConfig {
             udp_schedule: udp::UdpSchedule::default(),
             backoff_first: Duration::from_secs(15),
             backoff_max: Duration::from_secs(30 * 60),
-            announce_now_gap: Duration::from_secs(15),
             stop_timeout: Duration::from_secs(3),
             refresh: Duration::from_secs(1),
         }
@@ -448,7 +480,6 @@ impl Task {
                         return;
                     }
                     Some(TrackerCommand::Completed) => self.on_completed(),
-                    Some(TrackerCommand::AnnounceNow) => self.on_announce_now(),
                 },
                 Some(outcome) = inflight.next(), if !inflight.is_empty() => {
                     self.on_outcome(outcome, &mut inflight);
@@ -564,15 +595,25 @@ impl Task {
         let mut batch = None;
         let mut fail_over = false;
         match o.result {
-            Ok(resp) => {
+            Ok(mut resp) => {
                 let mut t = tier.trackers.remove(pos);
+                let mut listed = std::mem::take(&mut resp.peers);
+                if listed.len() > MAX_PEERS_PER_REPLY {
+                    logs.push((
+                        LogLevel::Warn,
+                        format!(
+                            "tracker {} listed {} peers; keeping {MAX_PEERS_PER_REPLY}",
+                            t.url,
+                            listed.len()
+                        ),
+                    ));
+                    let (kept, _) =
+                        listed.partial_shuffle(&mut rand::thread_rng(), MAX_PEERS_PER_REPLY);
+                    listed = kept.to_vec();
+                }
                 let mut seen = HashSet::new();
-                let peers: Vec<SocketAddr> = resp
-                    .peers
-                    .iter()
-                    .copied()
-                    .filter(|p| seen.insert(*p))
-                    .collect();
+                let peers: Vec<SocketAddr> =
+                    listed.into_iter().filter(|p| seen.insert(*p)).collect();
                 t.status = TrackerStatus::Ok { peers: peers.len() };
                 t.last_done = Some(now);
                 t.seeders = resp.seeders;
@@ -677,26 +718,6 @@ impl Task {
         }
     }
 
-    fn on_announce_now(&mut self) {
-        let now = Instant::now();
-        let gap = self.config.announce_now_gap;
-        for tier in &mut self.tiers {
-            if tier.busy {
-                continue;
-            }
-            let earliest = match tier.trackers.first() {
-                Some(Tracker {
-                    last_done: Some(done),
-                    min_interval,
-                    ..
-                }) => *done + min_interval.unwrap_or(gap),
-                _ => now,
-            };
-            tier.next_at = tier.next_at.min(earliest.max(now));
-        }
-        self.push_status();
-    }
-
     /// `stopped` to every tracker that ever answered, all at once, bounded in time.
     async fn stop(&mut self) {
         let Some(http) = self.http.clone() else {
@@ -757,13 +778,13 @@ impl Task {
         self.outbox.push_back(TrackerUpdate::Status(rows));
     }
 
-    fn rows(&self, now: Instant) -> Vec<TrackerRow> {
+    fn rows(&self, now: Instant) -> Vec<TrackerReport> {
         let mut rows = Vec::new();
         for (tier_idx, tier) in self.tiers.iter().enumerate() {
             for (pos, t) in tier.trackers.iter().enumerate() {
                 let next_announce =
                     (!tier.busy && pos == 0).then(|| tier.next_at.saturating_duration_since(now));
-                rows.push(TrackerRow {
+                rows.push(TrackerReport {
                     url: t.url.clone(),
                     tier: tier_idx,
                     status: t.status.clone(),

@@ -9,14 +9,15 @@ use std::time::Duration;
 use crossterm::event::Event;
 use futures::{Stream, StreamExt};
 use ratatui::backend::Backend;
+use ratatui::layout::Rect;
 use ratatui::Terminal;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::engine::api::{Command, Snapshot};
 
-use super::action::from_event;
 use super::app::App;
+use super::keys::from_event;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoopOptions {
@@ -72,6 +73,7 @@ where
     B: Backend,
     S: Stream<Item = io::Result<Event>> + Unpin,
 {
+    app.set_viewport(viewport(terminal)?);
     // Clone the Arc out and drop the borrow at once: a held borrow blocks the engine's send.
     let first = snapshots.borrow_and_update().clone();
     let mut snap = first.clone();
@@ -85,6 +87,7 @@ where
 
     loop {
         if draw_now {
+            app.set_viewport(viewport(terminal)?);
             terminal.draw(|frame| super::draw(frame, &snap, &app))?;
             draw_now = false;
             draw_on_tick = false;
@@ -141,11 +144,16 @@ where
     }
 }
 
+fn viewport<B: Backend>(terminal: &Terminal<B>) -> io::Result<Rect> {
+    let size = terminal.size()?;
+    Ok(Rect::new(0, 0, size.width, size.height))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::api::TorrentState;
-    use crate::ui::app::Theme;
+    use crate::ui::theme::Theme;
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
     use futures::stream;
     use ratatui::backend::TestBackend;
@@ -162,26 +170,9 @@ mod tests {
 
     fn snapshot(state: TorrentState) -> Arc<Snapshot> {
         Arc::new(Snapshot {
-            name: "loop-test.bin".into(),
-            info_hash: [1; 20],
-            output: PathBuf::from("/tmp/x"),
-            total_length: 1 << 20,
-            piece_length: 1 << 16,
-            num_pieces: 16,
             state,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
-            down_rate: 0.0,
-            up_rate: 0.0,
             elapsed: Duration::from_secs(1),
-            pieces: vec![Default::default(); 16],
-            availability: vec![0; 16],
-            peers: vec![],
-            trackers: vec![],
-            log: vec![],
-            listen_port: 0,
+            ..Snapshot::empty("loop-test.bin", 1 << 20, 1 << 16)
         })
     }
 
@@ -230,7 +221,7 @@ mod tests {
         let got = engine.await.expect("engine task");
         assert_eq!(
             got,
-            vec![Command::Pause, Command::Quit],
+            vec![Command::TogglePause, Command::Quit],
             "release is ignored, press acts once"
         );
         let screen = format!("{}", terminal.backend());
@@ -238,6 +229,53 @@ mod tests {
             screen.contains("loop-test.bin"),
             "the screen was drawn:\n{screen}"
         );
+    }
+
+    /// `p p` typed faster than the engine publishes: a fake engine that pauses and resumes
+    /// the way the real one does (against its own state, publishing after each command) ends
+    /// where it started.
+    #[tokio::test]
+    async fn two_quick_pause_presses_end_where_they_started() {
+        let (snap_tx, snap_rx) = watch::channel(snapshot(TorrentState::Downloading));
+        let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
+        let events = stream::iter(vec![
+            key('p', KeyEventKind::Press),
+            key('p', KeyEventKind::Press),
+            key('q', KeyEventKind::Press),
+        ])
+        .chain(stream::pending());
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+        let app = App::new(PathBuf::new(), Theme::plain());
+        let engine = tokio::spawn(async move {
+            let mut state = TorrentState::Downloading;
+            while let Some(cmd) = cmd_rx.recv().await {
+                state = match (cmd, state) {
+                    (Command::Quit, state) => return state,
+                    (Command::Pause, _) => TorrentState::Paused,
+                    (Command::Resume, _) => TorrentState::Downloading,
+                    (Command::TogglePause, TorrentState::Paused) => TorrentState::Downloading,
+                    (Command::TogglePause, _) => TorrentState::Paused,
+                    (_, state) => state,
+                };
+                // Published after the command, as the engine's tick does: the UI has already
+                // read both keys by then.
+                snap_tx.send_replace(snapshot(state.clone()));
+            }
+            state
+        });
+        let opts = LoopOptions {
+            frame: Duration::from_millis(10),
+            quit_grace: Duration::from_millis(200),
+        };
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            run_loop_with(&mut terminal, events, snap_rx, cmd_tx, app, opts),
+        )
+        .await
+        .expect("loop ends")
+        .expect("loop ok");
+        let end = engine.await.expect("engine task");
+        assert_eq!(end, TorrentState::Downloading, "p p must cancel out");
     }
 
     #[tokio::test]

@@ -8,6 +8,13 @@
 pub mod action;
 pub mod app;
 pub mod event;
+pub mod grid;
+pub mod history;
+pub mod keys;
+pub mod layout;
+pub mod scroll;
+pub mod sort;
+pub mod theme;
 pub mod tui;
 pub mod widgets;
 
@@ -15,14 +22,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crossterm::event::EventStream;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::Frame;
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::api::{Command, Snapshot};
 
 pub use action::Action;
-pub use app::{App, Focus, PieceView, SortKey, Theme};
+pub use app::{App, Focus, PieceView};
+pub use layout::{screen_layout, ScreenLayout};
+pub use sort::SortKey;
+pub use theme::Theme;
 pub use tui::install_panic_hook;
 
 /// Runs the interface until the user quits (and the engine has wound down, at most ~3 s) or
@@ -59,48 +69,5 @@ pub fn draw_into(area: Rect, buf: &mut ratatui::buffer::Buffer, snap: &Snapshot,
     widgets::help::render_footer(layout.footer, buf, snap, app);
     if app.help_open {
         widgets::help::render_overlay(area, buf, app);
-    }
-}
-
-/// Where each pane goes. Small screens keep every pane but give the peer table the most rows;
-/// big screens split the lower half so the graph and piece map grow wide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScreenLayout {
-    pub header: Rect,
-    pub peers: Rect,
-    pub pieces: Rect,
-    pub throughput: Rect,
-    pub log: Rect,
-    pub footer: Rect,
-}
-
-pub fn screen_layout(area: Rect) -> ScreenLayout {
-    let [header, body, footer] = Layout::vertical([
-        Constraint::Length(widgets::header::HEIGHT),
-        Constraint::Fill(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    // Peers get ~45% (at least 10 rows: title, column header, 6 peers, 2 detail lines); the
-    // piece map + graph row and the log share the rest.
-    let peers_h = (body.height * 45 / 100).max(10).min(body.height);
-    let rest = body.height - peers_h;
-    let middle_h = rest - rest / 2;
-    let [peers, middle, log] = Layout::vertical([
-        Constraint::Length(peers_h),
-        Constraint::Length(middle_h),
-        Constraint::Fill(1),
-    ])
-    .areas(body);
-    let [pieces, throughput] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
-        .spacing(1)
-        .areas(middle);
-    ScreenLayout {
-        header,
-        peers,
-        pieces,
-        throughput,
-        log,
-        footer,
     }
 }

@@ -26,6 +26,8 @@ PY=/usr/bin/python3
 LT=$REPO/assets/seeders/lt_seed.py
 
 calc() { awk "BEGIN { print $* }"; }
+# Comparisons never go through calc: inside awk's `print`, `a > b` redirects into a file named b.
+exceeds() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 note() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() {
     note "error: $*"
@@ -296,7 +298,7 @@ download() {
             pkill -TERM -P "$pid" || true
             break
         fi
-        if (($(calc "$now - $t0 > $TIMEOUT"))); then
+        if exceeds "$(calc "$now - $t0")" "$TIMEOUT"; then
             status=timeout
             note "$client $t run $run: no completion after ${TIMEOUT}s, killed"
             break

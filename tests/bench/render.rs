@@ -11,7 +11,7 @@ use ratatui::Terminal;
 
 use ttui::engine::api::{
     ChokeFlags, LogLevel, LogLine, PeerEnd, PeerRow, PeerSource, PeerStage, PieceState, Snapshot,
-    TorrentState, TrackerRow, TrackerStatus,
+    TrackerRow, TrackerStatus,
 };
 use ttui::ui::{self, Action, App, Theme};
 
@@ -43,14 +43,7 @@ fn snapshot(elapsed: u64, seed: &mut u64) -> Snapshot {
                 _ => PeerStage::Connected,
             };
             PeerRow {
-                addr: SocketAddr::from((
-                    [127, 0, (i / 250) as u8, (i % 250) as u8 + 1],
-                    6881 + (i % 7) as u16,
-                )),
-                source: PeerSource::Tracker,
                 client: Some(clients[i % clients.len()].to_string()),
-                peer_id: None,
-                stage,
                 end: stage.is_gone().then_some(PeerEnd::Refused),
                 since: Duration::from_secs(i as u64),
                 flags: ChokeFlags {
@@ -65,9 +58,16 @@ fn snapshot(elapsed: u64, seed: &mut u64) -> Snapshot {
                 uploaded: next(seed) % (1 << 28),
                 progress: (next(seed) % 101) as f32 / 100.0,
                 requests_in_flight: (next(seed) % 200) as u32,
-                hash_failures: 0,
                 attempts: 1,
                 handshake_time: Some(Duration::from_millis(20)),
+                ..PeerRow::new(
+                    SocketAddr::from((
+                        [127, 0, (i / 250) as u8, (i % 250) as u8 + 1],
+                        6881 + (i % 7) as u16,
+                    )),
+                    PeerSource::Tracker,
+                    stage,
+                )
             }
         })
         .collect();
@@ -80,17 +80,9 @@ fn snapshot(elapsed: u64, seed: &mut u64) -> Snapshot {
         })
         .collect();
     Snapshot {
-        name: "big-torrent.tar".into(),
         info_hash: [7; 20],
         output: PathBuf::from("/tmp/big"),
-        total_length: PIECES as u64 * 262_144,
-        piece_length: 262_144,
-        num_pieces: PIECES as u32,
-        state: TorrentState::Downloading,
         verified_bytes: PIECES as u64 / 2 * 262_144,
-        downloaded: 0,
-        uploaded: 0,
-        wasted: 0,
         down_rate: 50e6,
         up_rate: 5e6,
         elapsed: Duration::from_secs(elapsed),
@@ -115,6 +107,7 @@ fn snapshot(elapsed: u64, seed: &mut u64) -> Snapshot {
             })
             .collect(),
         listen_port: 6881,
+        ..Snapshot::empty("big-torrent.tar", PIECES as u64 * 262_144, 262_144)
     }
 }
 

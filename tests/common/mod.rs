@@ -4,7 +4,7 @@
 //! Every process is killed by pid when its handle drops, every wait is bounded and panics
 //! with the tail of the process's log, and `require_loopback_only` refuses to start a
 //! swarm anywhere but inside a network namespace whose only interface is `lo`
-//! (tests/run.sh provides one). See /work/shared/INTEROP.md for why each flag is there.
+//! (tests/run.sh provides one). Each client's flags carry a comment on why they are there.
 //!
 //! Its own unit tests live in tests/common_selftest.rs, so they run (and count) once rather
 //! than once per test binary that includes this module.
@@ -835,38 +835,17 @@ impl TransmissionSeeder {
         let port = free_port();
         let rpc_port = free_port();
         let config = dir.path().join("config");
-        fs::create_dir_all(&config).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
-        let settings = format!(
-            r#"{{
-  "dht-enabled": false,
-  "lpd-enabled": false,
-  "pex-enabled": false,
-  "port-forwarding-enabled": false,
-  "utp-enabled": false,
-  "bind-address-ipv4": "{ip}",
-  "bind-address-ipv6": "::1",
-  "peer-port": {port},
-  "peer-port-random-on-start": false,
-  "rpc-enabled": true,
-  "rpc-bind-address": "127.0.0.1",
-  "rpc-port": {rpc_port},
-  "rpc-authentication-required": false,
-  "rpc-whitelist-enabled": false,
-  "rpc-host-whitelist-enabled": false,
-  "download-dir": "{dl}",
-  "incomplete-dir-enabled": false,
-  "watch-dir-enabled": false,
-  "start-added-torrents": true,
-  "ratio-limit-enabled": false,
-  "idle-seeding-limit-enabled": false,
-  "speed-limit-up-enabled": false,
-  "alt-speed-enabled": false,
-  "message-level": 2
-}}"#,
-            dl = data_dir.display()
-        );
-        fs::write(config.join("settings.json"), settings)
-            .unwrap_or_else(|e| panic!("settings.json: {e}"));
+        let settings = ttui::demo::TransmissionSettings {
+            ip,
+            peer_port: port,
+            rpc_port,
+            download_dir: data_dir,
+            upload_limit: None,
+            encryption: 1,
+            message_level: 2,
+        };
+        ttui::demo::write_transmission_settings(&config, &settings)
+            .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
         let log = dir.path().join("transmission.log");
         let mut cmd = Command::new("transmission-daemon");
         cmd.arg("-f").arg("-g").arg(&config).arg("-e").arg(&log);

@@ -6,11 +6,12 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Span;
 
 use crate::engine::api::{Snapshot, TorrentState, TrackerRow, TrackerStatus};
-use crate::ui::app::{App, Theme};
+use crate::ui::app::App;
+use crate::ui::theme::Theme;
 
-use super::{clean, ellipsize, fmt_bytes, fmt_duration, fmt_rate, put_line, span};
-
-pub const HEIGHT: u16 = 4;
+use super::{put_line, span, LINE_MAX};
+use crate::fmt;
+use crate::fmt::outside;
 
 pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
@@ -18,10 +19,9 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
 
     // Line 1: name and size on the left, state on the right.
     let (state_text, state_style) = state_label(&snap.state, theme);
-    let size = format!("  {}", fmt_bytes(snap.total_length));
+    let size = format!("  {}", fmt::bytes(snap.total_length));
     let name_room = width.saturating_sub(state_text.chars().count() + size.chars().count() + 3);
-    let name = clean(&snap.name);
-    let name = ellipsize(&name, name_room);
+    let name = outside(&snap.name, name_room);
     let used = 1 + name.chars().count() + size.chars().count();
     let pad = width.saturating_sub(used + state_text.chars().count() + 1);
     put_line(
@@ -44,18 +44,18 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let eta = match (&snap.state, snap.eta()) {
         (TorrentState::Complete | TorrentState::Seeding, _) => "done".to_string(),
         (TorrentState::Paused, _) => "paused".to_string(),
-        (_, Some(eta)) => fmt_duration(eta),
+        (_, Some(eta)) => fmt::duration(eta),
         (_, None) => "∞".to_string(),
     };
     let mut spans = vec![
         span(" ↓ ", theme.down()),
         span(
-            fmt_rate(snap.down_rate),
+            fmt::rate(snap.down_rate),
             theme.down().add_modifier(Modifier::BOLD),
         ),
         span("  ↑ ", theme.up()),
         span(
-            fmt_rate(snap.up_rate),
+            fmt::rate(snap.up_rate),
             theme.up().add_modifier(Modifier::BOLD),
         ),
         span("  ETA ", theme.dim()),
@@ -69,7 +69,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     ];
     if snap.wasted > 0 {
         spans.push(span(
-            format!("  wasted {}", fmt_bytes(snap.wasted)),
+            format!("  wasted {}", fmt::bytes(snap.wasted)),
             theme.error(),
         ));
     }
@@ -91,7 +91,7 @@ pub fn state_label(state: &TorrentState, theme: &Theme) -> (String, Style) {
         TorrentState::Complete => ("✔ complete".into(), theme.verified().add_modifier(bold)),
         TorrentState::Seeding => ("▲ seeding".into(), theme.up().add_modifier(bold)),
         TorrentState::Error(msg) => (
-            format!("error: {}", clean(msg)),
+            format!("error: {}", outside(msg, LINE_MAX)),
             theme.error().add_modifier(bold),
         ),
     }
@@ -106,8 +106,8 @@ fn progress_bar(area: Rect, buf: &mut Buffer, snap: &Snapshot, theme: &Theme) {
         " {:5.1}%  {} of {} ",
         // Never show 100.0% until it really is complete.
         (progress * 1000.0).floor() / 10.0,
-        fmt_bytes(snap.verified_bytes),
-        fmt_bytes(snap.total_length)
+        fmt::bytes(snap.verified_bytes),
+        fmt::bytes(snap.total_length)
     );
     let bar_w = (area.width as usize).saturating_sub(label.chars().count() + 1);
     let filled = ((progress * bar_w as f64).floor() as usize).min(bar_w);
@@ -162,7 +162,7 @@ fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
     };
     let mut spans = vec![
         span(" tracker ", theme.dim()),
-        Span::raw(clean(tracker_host(&t.url)).into_owned()),
+        Span::raw(outside(tracker_host(&t.url), LINE_MAX).into_owned()),
     ];
     match &t.status {
         TrackerStatus::NotContacted => spans.push(span(" not contacted yet", theme.dim())),
@@ -174,7 +174,10 @@ fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
             }
         }
         TrackerStatus::Failed(reason) => {
-            spans.push(span(format!(" failed: {}", clean(reason)), theme.error()));
+            spans.push(span(
+                format!(" failed: {}", outside(reason, LINE_MAX)),
+                theme.error(),
+            ));
         }
     }
     if let Some(next) = t.next_announce {
@@ -184,12 +187,15 @@ fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
             "next"
         };
         spans.push(span(
-            format!(", {verb} {}", fmt_duration(next)),
+            format!(", {verb} {}", fmt::duration(next)),
             theme.dim(),
         ));
     }
     if let Some(w) = &t.warning {
-        spans.push(span(format!(" warning: {}", clean(w)), theme.warn()));
+        spans.push(span(
+            format!(" warning: {}", outside(w, LINE_MAX)),
+            theme.warn(),
+        ));
     }
     let others = snap.trackers.len().saturating_sub(1);
     if others > 0 {
@@ -217,23 +223,9 @@ mod tests {
 
     fn snap() -> Snapshot {
         Snapshot {
-            name: "debian.iso".into(),
-            info_hash: [0; 20],
-            output: PathBuf::new(),
-            total_length: 1000 * 1024,
-            piece_length: 1024,
-            num_pieces: 1000,
-            state: TorrentState::Downloading,
             verified_bytes: 999 * 1024,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
             down_rate: 1024.0,
-            up_rate: 0.0,
             elapsed: Duration::from_secs(9),
-            pieces: vec![],
-            availability: vec![],
-            peers: vec![],
             trackers: vec![TrackerRow {
                 url: "http://127.0.0.1:6969/announce?x=1".into(),
                 tier: 0,
@@ -244,14 +236,14 @@ mod tests {
                 leechers: None,
                 warning: None,
             }],
-            log: vec![],
             listen_port: 6881,
+            ..Snapshot::empty("debian.iso", 1000 * 1024, 1024)
         }
     }
 
     fn render_rows(s: &Snapshot, w: u16) -> Vec<String> {
         let app = App::new(PathBuf::new(), Theme::plain());
-        let area = Rect::new(0, 0, w, HEIGHT);
+        let area = Rect::new(0, 0, w, crate::ui::layout::HEADER_HEIGHT);
         let mut buf = Buffer::empty(area);
         render(area, &mut buf, s, &app);
         rows(&buf)

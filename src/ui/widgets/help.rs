@@ -7,26 +7,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::engine::api::{Snapshot, TorrentState};
-use crate::ui::app::{App, Theme};
+use crate::ui::action::Action;
+use crate::ui::app::App;
+use crate::ui::keys::{key_label, BINDINGS, FOOTER};
+use crate::ui::theme::Theme;
 
 use super::pieces::{SYM_FAILED, SYM_IN_FLIGHT, SYM_MISSING, SYM_VERIFIED};
-use super::{clean, ellipsize, put_line, span};
-
-pub const KEYS: &[(&str, &str)] = &[
-    ("p / space", "pause or resume the torrent"),
-    ("d", "drop the selected peer (it may come back later)"),
-    ("b", "ban the selected peer for this session"),
-    ("↑ ↓ j k", "move in the focused pane"),
-    ("PgUp PgDn", "move a page"),
-    ("Home End g G", "first / last (log: oldest / follow newest)"),
-    ("← → h l", "move the piece-map cursor"),
-    ("mouse wheel", "scroll the peer table"),
-    ("s", "sort peers: rate, progress, client, address, state"),
-    ("Tab Shift-Tab", "focus peers / pieces / events"),
-    ("v", "piece map: what we have / how many peers have it"),
-    ("?", "this help; Esc or ? closes it"),
-    ("q  Ctrl-C", "quit (tells the tracker we stopped)"),
-];
+use super::{put_line, span};
+use crate::fmt::{clean, ellipsize};
 
 /// The flag letters in two padded columns, one letter per line, so no line runs into the next
 /// at 80 columns: first letter (download side), second letter (upload side).
@@ -51,7 +39,7 @@ const FLAG_ROWS: &[(&str, &str)] = &[
 /// Width of the first flag column, indent included.
 const COL: usize = 37;
 
-fn hint<'a>(key: &'a str, what: &'a str, theme: &Theme) -> [Span<'a>; 3] {
+fn hint<'a>(key: String, what: &'a str, theme: &Theme) -> [Span<'a>; 3] {
     [
         span(key, theme.key()),
         Span::raw(" "),
@@ -82,22 +70,15 @@ pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     if let Some(status) = &app.status {
         spans.push(span(format!("{} · ", clean(status)), theme.accent()));
     }
-    let pause = if snap.state == TorrentState::Paused {
-        "resume"
-    } else {
-        "pause"
-    };
-    let items = [
-        ("q", "quit"),
-        ("p", pause),
-        ("d", "drop"),
-        ("b", "ban"),
-        ("s", "sort"),
-        ("v", "view"),
-        ("Tab", "focus"),
-        ("?", "help"),
-    ];
-    for (i, (k, what)) in items.into_iter().enumerate() {
+    let paused = snap.state == TorrentState::Paused;
+    let items = FOOTER.iter().filter_map(|&(action, what)| {
+        let what = match action {
+            Action::TogglePause if paused => "resume",
+            _ => what,
+        };
+        Some((key_label(action)?, what))
+    });
+    for (i, (k, what)) in items.enumerate() {
         if i > 0 {
             spans.push(Span::raw("  "));
         }
@@ -118,12 +99,12 @@ pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
     };
     Clear.render(popup, buf);
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    let mut lines: Vec<Line> = KEYS
+    let mut lines: Vec<Line> = BINDINGS
         .iter()
-        .map(|(k, what)| {
+        .map(|b| {
             Line::from(vec![
-                span(format!("{k:>13}  "), theme.key()),
-                Span::raw(*what),
+                span(format!("{:>13}  ", b.keys), theme.key()),
+                Span::raw(b.help),
             ])
         })
         .collect();
@@ -182,8 +163,9 @@ mod tests {
         let mut buf = Buffer::empty(area);
         render_overlay(area, &mut buf, &app);
         let t = text(&buf);
-        for (k, _) in KEYS {
-            assert!(t.contains(k), "missing key {k}:\n{t}");
+        for b in BINDINGS {
+            assert!(t.contains(b.keys), "missing key {}:\n{t}", b.keys);
+            assert!(t.contains(b.help), "missing help for {}:\n{t}", b.keys);
         }
         assert!(t.contains("/var/log/ttui-test.log"), "{t}");
         // Everything fits at 80×24 without wrapping: the last flag row, the second pieces

@@ -7,22 +7,26 @@ use ratatui::text::Line;
 
 use crate::engine::api::{LogLevel, Snapshot};
 use crate::ui::app::{App, Focus};
+use crate::ui::layout::log_rows;
+use crate::ui::scroll::tail_window;
 
-use super::{clean, fmt_clock, put_line, render_pane, span};
+use super::{put_line, render_pane, span, LINE_MAX};
+use crate::fmt;
+use crate::fmt::outside;
 
 pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let focused = app.focus == Focus::Log;
-    let page = area.height.saturating_sub(1) as usize;
+    let page = log_rows(area);
     let total = snap.log.len();
-    let scroll = app.log_scroll.min(total.saturating_sub(page));
+    let window = tail_window(total, app.log_scroll.back(), page);
+    let scroll = total - window.end;
     let title = if scroll > 0 {
         format!(" Events ({scroll} newer below, End to follow) ")
     } else {
         " Events ".to_string()
     };
     let inner = render_pane(area, buf, Line::from(title), focused, theme);
-    app.log_page.set(page.max(1));
     if inner.height == 0 {
         return;
     }
@@ -30,9 +34,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         put_line(buf, inner, 0, vec![span(" nothing yet", theme.dim())]);
         return;
     }
-    let end = total - scroll;
-    let start = end.saturating_sub(page);
-    for (row, line) in snap.log.get(start..end).unwrap_or(&[]).iter().enumerate() {
+    for (row, line) in snap.log.get(window).unwrap_or(&[]).iter().enumerate() {
         let (mark, style) = match line.level {
             LogLevel::Info => (" ", Style::new()),
             LogLevel::Warn => ("!", theme.warn()),
@@ -43,10 +45,10 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             inner,
             row as u16,
             vec![
-                span(format!(" {} ", fmt_clock(line.at)), theme.dim()),
+                span(format!(" {} ", fmt::clock(line.at)), theme.dim()),
                 span(mark, style),
                 span(" ", Style::new()),
-                span(clean(&line.text).into_owned(), style),
+                span(outside(&line.text, LINE_MAX).into_owned(), style),
             ],
         );
     }
@@ -55,32 +57,14 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::{LogLine, TorrentState};
-    use crate::ui::app::Theme;
+    use crate::engine::api::LogLine;
+    use crate::ui::theme::Theme;
     use crate::ui::widgets::test_util::rows;
     use std::path::PathBuf;
     use std::time::Duration;
 
     fn snapshot(n: u64) -> Snapshot {
         Snapshot {
-            name: "x".into(),
-            info_hash: [0; 20],
-            output: PathBuf::new(),
-            total_length: 1,
-            piece_length: 1,
-            num_pieces: 1,
-            state: TorrentState::Downloading,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
-            down_rate: 0.0,
-            up_rate: 0.0,
-            elapsed: Duration::ZERO,
-            pieces: vec![],
-            availability: vec![],
-            peers: vec![],
-            trackers: vec![],
             log: (0..n)
                 .map(|i| LogLine {
                     at: Duration::from_secs(i * 61),
@@ -92,7 +76,7 @@ mod tests {
                     text: format!("event {i}"),
                 })
                 .collect(),
-            listen_port: 0,
+            ..Snapshot::empty("x", 1, 1)
         }
     }
 
@@ -109,7 +93,8 @@ mod tests {
             "{r:?}"
         );
         assert!(r[3].starts_with(" 09:09 ✗ event 9"), "{r:?}");
-        app.log_scroll = 100; // clamped to the oldest page
+        app.log_scroll.set_page(3);
+        app.log_scroll.set_back(100, s.log.len()); // clamped to the oldest page
         let mut buf = Buffer::empty(area);
         render(area, &mut buf, &s, &app);
         let r = rows(&buf);

@@ -1,4 +1,5 @@
 //! The peer table: who we talk to, how each connection stands, and why the dead ones died.
+//! The words about each peer are [`super::peer_words`].
 
 use std::net::SocketAddr;
 
@@ -8,103 +9,24 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget, Wrap};
 
-use crate::engine::api::{ChokeFlags, PeerRow, PeerStage, Snapshot};
-use crate::ui::app::{App, Focus, Theme};
+use crate::engine::api::{PeerRow, PeerStage, Snapshot};
+use crate::ui::app::{App, Focus};
+use crate::ui::layout::PeerPane;
 
-use super::{
-    clean, ellipsize, fmt_bytes, fmt_bytes_short, fmt_bytes_tiny, fmt_duration, put_line, rate_u64,
-    render_pane, span,
-};
-
-/// The uTorrent-style two-letter code: download side, then upload side.
-///
-/// Download side: `D` they unchoke us and we are interested (data can flow to us), `d` we are
-/// interested but they choke us, `K` they unchoke us but we do not want anything, `.` neither.
-/// Upload side: `U` we unchoke them and they are interested, `u` they are interested but we
-/// choke them, `?` we unchoke them but they do not want anything, `.` neither.
-pub fn flag_code(f: &ChokeFlags) -> [char; 2] {
-    let down = match (f.peer_choking, f.am_interested) {
-        (false, true) => 'D',
-        (true, true) => 'd',
-        (false, false) => 'K',
-        (true, false) => '.',
-    };
-    let up = match (f.am_choking, f.peer_interested) {
-        (false, true) => 'U',
-        (true, true) => 'u',
-        (false, false) => '?',
-        (true, false) => '.',
-    };
-    [down, up]
-}
-
-/// The four flags in words, e.g. "they choke us, we are interested; we choke them, they are
-/// not interested".
-pub fn flag_meaning(f: &ChokeFlags) -> String {
-    let they = if f.peer_choking {
-        "they choke us"
-    } else {
-        "they unchoke us"
-    };
-    let we_want = if f.am_interested {
-        "we are interested"
-    } else {
-        "we are not interested"
-    };
-    let we = if f.am_choking {
-        "we choke them"
-    } else {
-        "we unchoke them"
-    };
-    let they_want = if f.peer_interested {
-        "they are interested"
-    } else {
-        "they are not interested"
-    };
-    format!("{they}, {we_want}; {we}, {they_want}")
-}
-
-pub const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wanted  U/u we upload/we choke them  ? unchoked, they want nothing";
-
-/// Stage or result in a few words: "connecting 3s", "failed: connection refused (×3)".
-pub fn state_text(p: &PeerRow) -> String {
-    let end = p.end.as_ref().map(|e| clean(&e.to_string()).into_owned());
-    let tries = if p.attempts > 1 {
-        format!(" (×{})", p.attempts)
-    } else {
-        String::new()
-    };
-    match (p.stage, end) {
-        (PeerStage::Failed, Some(end)) => format!("failed: {end}{tries}"),
-        (PeerStage::Disconnected, Some(end)) => format!("gone: {end}"),
-        (PeerStage::Connecting | PeerStage::Handshaking, _) => {
-            format!("{} {}{tries}", p.stage.label(), fmt_duration(p.since))
-        }
-        (PeerStage::Connected, _) if p.hash_failures > 0 => {
-            format!("connected, {} bad pieces", p.hash_failures)
-        }
-        (stage, _) => stage.label().to_string(),
-    }
-}
+use super::peer_words::{client_text, detail_line, flag_code, state_text, FLAG_LEGEND};
+use super::{put_line, render_pane, span};
+use crate::fmt::{self, ellipsize};
 
 fn addr_text(addr: &SocketAddr) -> String {
     addr.to_string()
 }
 
-fn client_text(p: &PeerRow) -> String {
-    match &p.client {
-        Some(c) => clean(c).into_owned(),
-        None if p.stage == PeerStage::Connected => "unknown".into(),
-        None => String::new(),
-    }
-}
-
 fn rate_cell(rate: f64, style: Style, wide: bool) -> Cell<'static> {
-    let r = rate_u64(rate);
+    let r = fmt::rate_u64(rate);
     let text = match (r, wide) {
         (0, _) => "-".to_string(),
-        (_, true) => fmt_bytes_short(r),
-        (_, false) => fmt_bytes_tiny(r),
+        (_, true) => fmt::bytes_short(r),
+        (_, false) => fmt::bytes_tiny(r),
     };
     Cell::from(Line::from(text).alignment(Alignment::Right)).style(if r == 0 {
         Style::new()
@@ -134,7 +56,6 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         return;
     }
     if snap.peers.is_empty() {
-        app.peer_page.set(1);
         put_line(
             buf,
             inner,
@@ -147,18 +68,14 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         return;
     }
 
-    // Bottom lines: the selected peer in words (two lines unless the screen is wide enough
-    // for one), and the flag legend when there is room.
-    let detail_h: u16 = if inner.width >= 140 || inner.height < 9 {
-        1
-    } else {
-        2
-    };
-    let show_legend = inner.height >= 13;
-    let bottom = detail_h + u16::from(show_legend);
-    let table_h = inner.height.saturating_sub(bottom);
-    let page = usize::from(table_h.saturating_sub(1)).max(1);
-    app.peer_page.set(page);
+    // Bottom lines: the selected peer in words, and the flag legend when there is room.
+    let split = PeerPane::of(inner);
+    let PeerPane {
+        table_h,
+        detail_h,
+        legend: show_legend,
+    } = split;
+    let page = split.page();
 
     let order = app.order_for(snap);
     let selected_pos = app.selected.and_then(|a| {
@@ -166,15 +83,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             .iter()
             .position(|&i| snap.peers.get(i).is_some_and(|p| p.addr == a))
     });
-    let mut offset = app.peer_offset.get().min(order.len().saturating_sub(page));
-    if let Some(sel) = selected_pos {
-        if sel < offset {
-            offset = sel;
-        } else if sel >= offset + page {
-            offset = sel + 1 - page;
-        }
-    }
-    app.peer_offset.set(offset);
+    let offset = app.peer_scroll.top_for(selected_pos, order.len(), page);
     let visible: Vec<&PeerRow> = order
         .iter()
         .skip(offset)
@@ -326,12 +235,12 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
                 }
                 if huge {
                     cells.push(right(if p.downloaded > 0 {
-                        fmt_bytes_short(p.downloaded)
+                        fmt::bytes_short(p.downloaded)
                     } else {
                         String::new()
                     }));
                     cells.push(right(if p.uploaded > 0 {
-                        fmt_bytes_short(p.uploaded)
+                        fmt::bytes_short(p.uploaded)
                     } else {
                         String::new()
                     }));
@@ -388,323 +297,6 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     }
 }
 
-/// One line about the selected peer, with the flags spelled out.
-pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
-    let mut spans = vec![span(
-        format!("▸ {}", p.addr),
-        Style::new().add_modifier(Modifier::BOLD),
-    )];
-    if let Some(c) = &p.client {
-        spans.push(Span::raw(format!(" {}", clean(c))));
-    }
-    match p.stage {
-        PeerStage::Connected => {
-            let [d, u] = flag_code(&p.flags);
-            spans.push(span(format!(" {d}{u}: "), theme.accent()));
-            spans.push(Span::raw(flag_meaning(&p.flags)));
-            spans.push(span(
-                format!(
-                    " · {} requests out · got {} · sent {}",
-                    p.requests_in_flight,
-                    fmt_bytes(p.downloaded),
-                    fmt_bytes(p.uploaded)
-                ),
-                theme.dim(),
-            ));
-            if let Some(h) = p.handshake_time {
-                spans.push(span(
-                    format!(" · handshake {} ms", h.as_millis()),
-                    theme.dim(),
-                ));
-            }
-            if p.hash_failures > 0 {
-                spans.push(span(
-                    format!(" · {} bad pieces", p.hash_failures),
-                    theme.warn(),
-                ));
-            }
-        }
-        PeerStage::Failed | PeerStage::Disconnected => {
-            let end = p.end.as_ref().map_or_else(
-                || p.stage.label().to_string(),
-                |e| clean(&e.to_string()).into_owned(),
-            );
-            let verb = if p.stage == PeerStage::Failed {
-                "failed"
-            } else {
-                "gone"
-            };
-            let tries = if p.attempts > 1 {
-                format!(" after {} attempts", p.attempts)
-            } else {
-                String::new()
-            };
-            spans.push(span(
-                format!(": {verb}{tries}: {end}, {} ago", fmt_duration(p.since)),
-                if p.stage == PeerStage::Failed {
-                    theme.error()
-                } else {
-                    Style::new()
-                },
-            ));
-        }
-        stage => {
-            spans.push(Span::raw(format!(
-                ": {} for {} (attempt {})",
-                stage.label(),
-                fmt_duration(p.since),
-                p.attempts.max(1)
-            )));
-        }
-    }
-    spans
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::api::{PeerEnd, PeerSource, TorrentState};
-    use crate::ui::app::Theme;
-    use crate::ui::widgets::test_util::{rows, text};
-    use std::path::PathBuf;
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    fn peer(
-        o: u8,
-        stage: PeerStage,
-        end: Option<PeerEnd>,
-        client: Option<&str>,
-        down: f64,
-    ) -> PeerRow {
-        PeerRow {
-            addr: SocketAddr::from(([127, 0, 0, o], 51413)),
-            source: PeerSource::Tracker,
-            client: client.map(str::to_string),
-            peer_id: None,
-            stage,
-            end,
-            since: Duration::from_secs(4),
-            flags: ChokeFlags {
-                am_choking: true,
-                am_interested: true,
-                peer_choking: true,
-                peer_interested: false,
-            },
-            down_rate: down,
-            up_rate: 0.0,
-            downloaded: 0,
-            uploaded: 0,
-            progress: 0.5,
-            requests_in_flight: 7,
-            hash_failures: 0,
-            attempts: 1,
-            handshake_time: None,
-        }
-    }
-
-    fn snapshot(peers: Vec<PeerRow>) -> Arc<Snapshot> {
-        Arc::new(Snapshot {
-            name: "x".into(),
-            info_hash: [0; 20],
-            output: PathBuf::new(),
-            total_length: 10,
-            piece_length: 1,
-            num_pieces: 10,
-            state: TorrentState::Downloading,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
-            down_rate: 0.0,
-            up_rate: 0.0,
-            elapsed: Duration::from_secs(1),
-            pieces: vec![],
-            availability: vec![],
-            peers,
-            trackers: vec![],
-            log: vec![],
-            listen_port: 0,
-        })
-    }
-
-    fn render_app(app: &App, snap: &Snapshot, w: u16, h: u16) -> Buffer {
-        let area = Rect::new(0, 0, w, h);
-        let mut buf = Buffer::empty(area);
-        render(area, &mut buf, snap, app);
-        buf
-    }
-
-    #[test]
-    fn flag_codes_cover_all_sixteen_states() {
-        let mut seen = std::collections::HashSet::new();
-        for bits in 0..16u8 {
-            let f = ChokeFlags {
-                am_choking: bits & 1 != 0,
-                am_interested: bits & 2 != 0,
-                peer_choking: bits & 4 != 0,
-                peer_interested: bits & 8 != 0,
-            };
-            seen.insert(flag_code(&f));
-        }
-        assert_eq!(seen.len(), 16, "every combination has its own code");
-        let f = ChokeFlags {
-            am_choking: true,
-            am_interested: true,
-            peer_choking: true,
-            peer_interested: false,
-        };
-        assert_eq!(flag_code(&f), ['d', '.']);
-        assert_eq!(
-            flag_meaning(&f),
-            "they choke us, we are interested; we choke them, they are not interested"
-        );
-    }
-
-    #[test]
-    fn table_shows_failures_dimmed_and_selected_detail() {
-        let s = snapshot(vec![
-            peer(
-                2,
-                PeerStage::Connected,
-                None,
-                Some("Transmission 3.00"),
-                2048.0,
-            ),
-            peer(3, PeerStage::Failed, Some(PeerEnd::Refused), None, 0.0),
-        ]);
-        let mut app = App::new(PathBuf::new(), Theme::colored());
-        app.on_snapshot(s.clone());
-        let buf = render_app(&app, &s, 80, 8);
-        let r = rows(&buf);
-        assert!(
-            r[0].contains("Peers 1 connected / 2 known · sort: rate"),
-            "{r:?}"
-        );
-        assert!(r[1].contains("Address") && r[1].contains("Flg"), "{r:?}");
-        assert!(
-            r[2].starts_with("▸ 127.0.0.2:51413")
-                && r[2].contains("Transmission 3.00")
-                && r[2].contains("d."),
-            "{r:?}"
-        );
-        assert!(r[2].contains("2.0K") && r[2].contains("50%"), "{r:?}");
-        assert!(
-            r[3].contains("failed: connection") && r[3].contains('…'),
-            "cut to fit 80 columns: {r:?}"
-        );
-        let dim_cell = buf.cell((3, 3)).expect("cell");
-        assert!(
-            dim_cell.modifier.contains(Modifier::DIM),
-            "failed rows are dimmed"
-        );
-        let t = text(&buf);
-        assert!(t.contains("they choke us, we are interested"), "{t}");
-        let wide = rows(&render_app(&app, &s, 160, 8));
-        assert!(
-            wide[3].contains("failed: connection refused "),
-            "in full when there is room: {wide:?}"
-        );
-        assert!(wide[2].contains("2.0 KiB"), "{wide:?}");
-        assert!(
-            wide[1].contains("Req") && wide[2].contains(" 7 "),
-            "requests column when wide: {wide:?}"
-        );
-    }
-
-    #[test]
-    fn selection_scrolls_into_view() {
-        let peers = (1..=30)
-            .map(|i| peer(i, PeerStage::Connected, None, None, 0.0))
-            .collect();
-        let s = snapshot(peers);
-        let mut app = App::new(PathBuf::new(), Theme::plain());
-        app.on_snapshot(s.clone());
-        render_app(&app, &s, 80, 8);
-        assert_eq!(app.peer_page.get(), 5);
-        app.update(crate::ui::Action::End);
-        let r = rows(&render_app(&app, &s, 80, 8));
-        assert!(r[6].starts_with("▸ 127.0.0.30:51413"), "{r:?}");
-        assert!(r[2].starts_with("  127.0.0.26:"), "{r:?}");
-    }
-
-    #[test]
-    fn selected_row_is_one_neutral_bar_whatever_the_state() {
-        let s = snapshot(vec![
-            peer(2, PeerStage::Failed, Some(PeerEnd::Refused), None, 0.0),
-            peer(3, PeerStage::Connected, None, Some("aria2"), 0.0),
-        ]);
-        for theme in [Theme::colored(), Theme::plain()] {
-            let mut app = App::new(PathBuf::new(), theme);
-            app.on_snapshot(s.clone());
-            let buf = render_app(&app, &s, 100, 8);
-            let r = rows(&buf);
-            assert!(r[2].starts_with("▸ 127.0.0.3"), "top row selected: {r:?}");
-            let bg = |x: u16, y: u16| buf.cell((x, y)).map(|c| (c.bg, c.modifier));
-            // Every cell of the selected row, gaps included, carries the same background.
-            let (sel_bg, sel_mod) = bg(0, 2).expect("cell");
-            for x in 0..100 {
-                assert_eq!(bg(x, 2).map(|b| b.0), Some(sel_bg), "x={x}");
-            }
-            if theme.color {
-                assert_eq!(sel_bg, ratatui::style::Color::Blue);
-            } else {
-                assert!(sel_mod.contains(Modifier::REVERSED));
-            }
-            // Moving onto the failed peer gives it the same bar, not a red one.
-            app.update(crate::ui::Action::Down);
-            let buf = render_app(&app, &s, 100, 8);
-            assert_eq!(buf.cell((0, 3)).map(|c| c.bg), Some(sel_bg));
-            assert_eq!(buf.cell((40, 3)).map(|c| c.bg), Some(sel_bg));
-            let state_x = rows(&buf)[3].find("failed").expect("state text") as u16;
-            let state_x = rows(&buf)[3][..usize::from(state_x)].chars().count() as u16;
-            assert_eq!(
-                buf.cell((state_x, 3)).map(|c| c.fg),
-                Some(if theme.color {
-                    ratatui::style::Color::White
-                } else {
-                    ratatui::style::Color::Reset
-                }),
-                "no red text on the bar"
-            );
-            assert_ne!(
-                buf.cell((40, 2)).map(|c| c.bg),
-                Some(sel_bg).filter(|_| theme.color)
-            );
-        }
-    }
-
-    #[test]
-    fn spare_width_does_not_all_go_to_state() {
-        let s = snapshot(vec![
-            peer(
-                2,
-                PeerStage::Connected,
-                None,
-                Some("Transmission 3.00"),
-                2048.0,
-            ),
-            peer(3, PeerStage::Failed, Some(PeerEnd::Refused), None, 0.0),
-        ]);
-        let mut app = App::new(PathBuf::new(), Theme::plain());
-        app.on_snapshot(s.clone());
-        let r = rows(&render_app(&app, &s, 160, 8));
-        let state = r[1].find("State").expect("State header");
-        let flg = r[1].find("Flg").expect("Flg header");
-        let longest = "failed: connection refused".len();
-        assert!(
-            flg - state <= longest + 16,
-            "State column {} wide for {longest} of text: {r:#?}",
-            flg - state
-        );
-        assert!(r[1].trim_end().ends_with("Sent"), "{r:#?}");
-    }
-
-    #[test]
-    fn empty_list_says_why() {
-        let s = snapshot(vec![]);
-        let app = App::new(PathBuf::new(), Theme::plain());
-        let t = text(&render_app(&app, &s, 80, 5));
-        assert!(t.contains("no peers yet"), "{t}");
-    }
-}
+#[path = "peers_tests.rs"]
+mod tests;

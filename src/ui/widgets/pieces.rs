@@ -9,10 +9,13 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use crate::engine::api::{PieceState, Snapshot};
-use crate::ui::app::{App, Focus, PieceView, Theme};
-
 use ratatui::widgets::Widget;
+
+use crate::engine::api::Snapshot;
+use crate::ui::app::{App, Focus, PieceView};
+use crate::ui::grid::{cell_range, cell_stats, grid_cells, CellStats};
+use crate::ui::layout::{grid_capacity, piece_inner};
+use crate::ui::theme::Theme;
 
 use super::{pane, put_line, span};
 
@@ -22,74 +25,6 @@ pub const SYM_VERIFIED: char = '█';
 pub const SYM_FAILED: char = '✗';
 /// Partly verified groups, by fraction done.
 const SHADES: [char; 3] = ['░', '▒', '▓'];
-
-/// Counts for one cell of the map.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CellStats {
-    pub total: u32,
-    pub verified: u32,
-    pub in_flight: u32,
-    pub failed: u32,
-    /// Fewest connected peers holding any piece in the cell (the bottleneck).
-    pub min_avail: u16,
-    pub max_avail: u16,
-    /// Fewest connected peers holding a piece of the cell we do not have yet (`u16::MAX` when
-    /// we have them all): what the availability view shows.
-    pub min_avail_needed: u16,
-}
-
-/// Pieces in cell `cell` of `cells` when `n` pieces are spread evenly (sizes differ by ≤ 1).
-pub fn cell_range(cell: usize, cells: usize, n: usize) -> Range<usize> {
-    if cells == 0 {
-        return 0..0;
-    }
-    let start = (cell as u128 * n as u128 / cells as u128) as usize;
-    let end = ((cell as u128 + 1) * n as u128 / cells as u128) as usize;
-    start..end
-}
-
-pub fn cell_stats(snap: &Snapshot, range: Range<usize>) -> CellStats {
-    // One branch-light pass; this is the hot loop of `on_snapshot` (100k pieces), and of a
-    // frame when nothing is cached. A missing availability entry counts as 0 peers.
-    let mut counts = [0u32; 4];
-    let pieces = snap.pieces.get(range.clone()).unwrap_or(&[]);
-    let avail = snap.availability.get(range).unwrap_or(&[]);
-    let (mut min, mut max, mut min_needed) = (u16::MAX, 0u16, u16::MAX);
-    for (i, &p) in pieces.iter().enumerate() {
-        let k = match p {
-            PieceState::Missing => 0,
-            PieceState::InFlight => 1,
-            PieceState::Verified => 2,
-            PieceState::Failed => 3,
-        };
-        counts[k] += 1;
-        let a = avail.get(i).copied().unwrap_or(0);
-        min = min.min(a);
-        max = max.max(a);
-        min_needed = min_needed.min(if k == 2 { u16::MAX } else { a });
-    }
-    CellStats {
-        total: pieces.len() as u32,
-        in_flight: counts[1],
-        verified: counts[2],
-        failed: counts[3],
-        min_avail: if pieces.is_empty() { 0 } else { min },
-        max_avail: max,
-        min_avail_needed: min_needed,
-    }
-}
-
-/// Stats for every cell of a grid of `cells` cells: one pass over the pieces.
-pub fn grid_stats(snap: &Snapshot, cells: usize, out: &mut Vec<CellStats>) {
-    out.clear();
-    let n = snap.pieces.len();
-    out.extend((0..cells).map(|c| cell_stats(snap, cell_range(c, cells, n))));
-}
-
-/// How many cells a grid with room for `capacity` cells uses for `n` pieces.
-pub fn grid_cells(capacity: usize, n: usize) -> usize {
-    capacity.min(n)
-}
 
 /// Symbol and style for a cell in the "what we have" view. Each state has its own symbol, so
 /// the map reads the same without colour.
@@ -170,28 +105,13 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     };
     // The title needs the verified count, which the grid pass below gathers for free; the
     // pane's inner area does not depend on its title.
-    let inner = pane(Line::default(), focused, theme).inner(area);
-    // One column in from the edge, like every other pane's content.
-    let inner = Rect {
-        x: inner.x.saturating_add(1),
-        width: inner.width.saturating_sub(1),
-        ..inner
-    };
-    let grid_h = if inner.height >= 2 {
-        inner.height - 1
-    } else {
-        inner.height
-    };
-    let capacity = inner.width as usize * grid_h as usize;
-    let cells = grid_cells(capacity, n);
-    app.piece_capacity.set(capacity);
-    // Stats computed once per snapshot in `App::on_snapshot` make a redraw O(cells); the
-    // first frame after a resize falls back to one pass over the pieces.
+    let inner = piece_inner(area);
+    let cells = grid_cells(grid_capacity(inner), n);
+    // Stats computed once per snapshot in `App::on_snapshot` make a redraw O(cells); a grid
+    // the app was not sized for falls back to one pass over the pieces.
     let cached = app.piece_stats_for(snap, cells);
     let cols = (inner.width as usize).min(cells.max(1));
-    app.piece_cols.set(cols);
-    app.piece_cells.set(cells);
-    let cursor = focused.then(|| app.piece_cursor.min(cells.saturating_sub(1)));
+    let cursor = focused.then(|| app.piece_cursor.cell().min(cells.saturating_sub(1)));
 
     let mut done = 0usize;
     let mut cursor_stats = None;
@@ -289,34 +209,17 @@ fn cursor_line<'a>(range: Range<usize>, s: &CellStats, theme: &Theme) -> Vec<Spa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::TorrentState;
+    use crate::engine::api::PieceState;
     use crate::ui::widgets::test_util::rows;
     use std::path::PathBuf;
     use std::sync::Arc;
-    use std::time::Duration;
 
     fn snapshot(pieces: Vec<PieceState>, availability: Vec<u16>) -> Snapshot {
+        let n = pieces.len() as u64;
         Snapshot {
-            name: "x".into(),
-            info_hash: [0; 20],
-            output: PathBuf::new(),
-            total_length: pieces.len() as u64,
-            piece_length: 1,
-            num_pieces: pieces.len() as u32,
-            state: TorrentState::Downloading,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
-            down_rate: 0.0,
-            up_rate: 0.0,
-            elapsed: Duration::ZERO,
             pieces,
             availability,
-            peers: vec![],
-            trackers: vec![],
-            log: vec![],
-            listen_port: 0,
+            ..Snapshot::empty("x", n, 1)
         }
     }
 
@@ -344,8 +247,14 @@ mod tests {
         ));
         let mut app = App::new(PathBuf::new(), Theme::plain());
         app.on_snapshot(s.clone());
-        let fresh = rows(&draw(&s, &app, 30, 6)); // learns the grid size; no cache yet
-        assert!(app.piece_stats_for(&s, 116).is_none());
+        let fresh = rows(&draw(&s, &app, 30, 6));
+        assert!(
+            app.piece_stats_for(&s, 116).is_none(),
+            "the app does not know the grid yet"
+        );
+        let inner = piece_inner(Rect::new(0, 0, 30, 6));
+        app.piece_cursor
+            .set_grid(usize::from(inner.width), grid_capacity(inner));
         app.on_snapshot(s.clone());
         assert!(
             app.piece_stats_for(&s, 116).is_some(),
@@ -357,20 +266,6 @@ mod tests {
             app.piece_stats_for(&other, 116).is_none(),
             "never used for another snapshot"
         );
-    }
-
-    #[test]
-    fn ranges_cover_every_piece_once() {
-        for (cells, n) in [(7, 100), (100, 100), (3, 3), (64, 100_003)] {
-            let mut next = 0;
-            for c in 0..cells {
-                let r = cell_range(c, cells, n);
-                assert_eq!(r.start, next);
-                assert!(r.len() >= n / cells && r.len() <= n.div_ceil(cells));
-                next = r.end;
-            }
-            assert_eq!(next, n);
-        }
     }
 
     #[test]
@@ -463,7 +358,8 @@ mod tests {
         let mut app = App::new(PathBuf::new(), Theme::plain());
         app.on_snapshot(s.clone());
         app.update(crate::ui::Action::FocusNext);
-        draw(&s, &app, 51, 3); // learn the grid: 50 cells of 2 pieces
+        // 50 cells of 2 pieces.
+        app.piece_cursor.set_grid(50, 50);
         app.update(crate::ui::Action::Right);
         let r = rows(&draw(&s, &app, 51, 3));
         assert!(

@@ -11,9 +11,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Sparkline, Widget};
 
 use crate::engine::api::Snapshot;
-use crate::ui::app::{App, HISTORY_LEN};
+use crate::ui::app::App;
+use crate::ui::history::HISTORY_LEN;
 
-use super::{fmt_duration, fmt_rate, put_line, rate_u64, render_pane, span};
+use super::{put_line, render_pane, span};
+use crate::fmt;
 
 /// Below this many rows the axes would eat the plot; use sparklines instead.
 const CHART_MIN_HEIGHT: u16 = 8;
@@ -27,7 +29,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let first = h.down().first().map_or(end, |p| p.0);
     let span_s = (end - first).clamp(1.0, HISTORY_LEN as f64);
     let start = end - span_s;
-    let span_label = fmt_duration(Duration::from_secs_f64(span_s.round()));
+    let span_label = fmt::duration(Duration::from_secs_f64(span_s.round()));
     let inner = render_pane(
         area,
         buf,
@@ -41,18 +43,18 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let down_label = vec![
         span("↓ ", theme.down()),
         span(
-            fmt_rate(snap.down_rate),
+            fmt::rate(snap.down_rate),
             theme.down().add_modifier(Modifier::BOLD),
         ),
-        span(format!("  peak {}", fmt_rate(h.peak_down())), theme.dim()),
+        span(format!("  peak {}", fmt::rate(h.peak_down())), theme.dim()),
     ];
     let up_label = vec![
         span("↑ ", theme.up()),
         span(
-            fmt_rate(snap.up_rate),
+            fmt::rate(snap.up_rate),
             theme.up().add_modifier(Modifier::BOLD),
         ),
-        span(format!("  peak {}", fmt_rate(h.peak_up())), theme.dim()),
+        span(format!("  peak {}", fmt::rate(h.peak_up())), theme.dim()),
     ];
 
     if inner.height < CHART_MIN_HEIGHT || inner.width < 30 {
@@ -120,7 +122,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         .y_axis(
             Axis::default()
                 .bounds([0.0, top])
-                .labels([Line::from("0"), Line::from(fmt_rate(top))])
+                .labels([Line::from("0"), Line::from(fmt::rate(top))])
                 .style(theme.dim()),
         )
         // The legend line above says the same, with numbers.
@@ -164,8 +166,8 @@ fn sparkline(
     // The newest samples that fit, so the right edge is "now".
     let skip = points.len().saturating_sub(area.width as usize);
     Sparkline::default()
-        .data(points.iter().skip(skip).map(|p| rate_u64(p.1)))
-        .max(rate_u64(peak).max(1))
+        .data(points.iter().skip(skip).map(|p| fmt::rate_u64(p.1)))
+        .max(fmt::rate_u64(peak).max(1))
         .style(style)
         .render(area, buf);
 }
@@ -173,8 +175,7 @@ fn sparkline(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::TorrentState;
-    use crate::ui::app::Theme;
+    use crate::ui::theme::Theme;
     use crate::ui::widgets::test_util::rows;
     use std::path::PathBuf;
     use std::sync::Arc;
@@ -182,26 +183,10 @@ mod tests {
 
     fn snapshot(t: u64, down: f64) -> Arc<Snapshot> {
         Arc::new(Snapshot {
-            name: "x".into(),
-            info_hash: [0; 20],
-            output: PathBuf::new(),
-            total_length: 1,
-            piece_length: 1,
-            num_pieces: 1,
-            state: TorrentState::Downloading,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
             down_rate: down,
             up_rate: 512.0,
             elapsed: Duration::from_secs(t),
-            pieces: vec![],
-            availability: vec![],
-            peers: vec![],
-            trackers: vec![],
-            log: vec![],
-            listen_port: 0,
+            ..Snapshot::empty("x", 1, 1)
         })
     }
 

@@ -1,0 +1,102 @@
+//! `ttui <TORRENT>` and `ttui seed <TORRENT>`: load the torrent (or fetch a magnet's metadata),
+//! start the engine, and hand its snapshots to the TUI or to the headless progress lines.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::logging::{default_log_path, init_logging};
+use crate::cli::{load_torrent, DownloadArgs};
+use crate::engine::api::Command;
+use crate::engine::{self, Options, Outcome};
+use crate::protocol::metainfo::Metainfo;
+
+use super::headless::watch_headless;
+
+pub fn options(args: &DownloadArgs, seed: bool) -> Options {
+    Options {
+        output: args.output.clone(),
+        port: args.port,
+        bind: args.bind,
+        peers: args.peers.clone(),
+        seed,
+        max_peers: args.max_peers.max(1),
+        use_trackers: !args.no_trackers,
+        ..Options::default()
+    }
+}
+
+/// `ttui <TORRENT>` and `ttui seed <TORRENT>`: the TUI on a terminal, progress lines otherwise.
+/// Returns the process exit code.
+pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
+    let Some(path) = args.torrent.clone() else {
+        return Err("no torrent given (try `ttui --help` or `ttui demo`)".into());
+    };
+    crate::engine::disk::ignore_sigxfsz();
+    let log_path = args.log_file.clone().unwrap_or_else(default_log_path);
+    init_logging(&log_path)?;
+    let headless = args.headless || !std::io::stdout().is_terminal();
+    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
+    rt.block_on(async move {
+        let (meta, magnet_peers) = load_torrent_or_magnet(&path, &args).await?;
+        let mut args = args;
+        args.peers.extend(magnet_peers);
+        if headless {
+            let seed = seed_cmd || args.seed;
+            run_headless(meta, options(&args, seed)).await
+        } else {
+            run_tui(meta, options(&args, true), log_path).await
+        }
+    })
+}
+
+/// A .torrent file, or a magnet link whose metadata is fetched from peers first.
+/// Also returns the magnet's `x.pe` peers, to dial for the download too.
+pub async fn load_torrent_or_magnet(
+    path: &Path,
+    args: &DownloadArgs,
+) -> Result<(Metainfo, Vec<std::net::SocketAddr>), String> {
+    let text = path.to_string_lossy();
+    if !text.to_ascii_lowercase().starts_with("magnet:") {
+        return Ok((load_torrent(path)?, Vec::new()));
+    }
+    let magnet = crate::protocol::magnet::Magnet::parse(&text).map_err(|e| e.to_string())?;
+    let trackers = if args.no_trackers {
+        Vec::new()
+    } else {
+        magnet.trackers.clone()
+    };
+    let magnet = crate::protocol::magnet::Magnet { trackers, ..magnet };
+    let report = |line: String| {
+        tracing::info!("{line}");
+        eprintln!("magnet: {line}");
+    };
+    let fetch = crate::engine::metadata::fetch(
+        &magnet,
+        &args.peers,
+        crate::protocol::peer_id::our_peer_id(),
+        args.port,
+        &report,
+    );
+    let meta = tokio::time::timeout(Duration::from_secs(120), fetch)
+        .await
+        .map_err(|_| "timed out fetching the torrent's metadata from peers".to_string())??;
+    Ok((meta, magnet.peers))
+}
+
+pub async fn run_tui(meta: Metainfo, opts: Options, log_path: PathBuf) -> Result<i32, String> {
+    let eng = engine::start(meta, opts);
+    let ui = crate::ui::run(eng.snapshots.clone(), eng.commands.clone(), log_path).await;
+    let _ = eng.commands.send(Command::Quit);
+    let outcome = tokio::time::timeout(Duration::from_secs(8), eng.done).await;
+    ui.map_err(|e| format!("terminal: {e}"))?;
+    match outcome {
+        Ok(Ok(Outcome::Failed(msg))) => Err(msg),
+        _ => Ok(0),
+    }
+}
+
+pub async fn run_headless(meta: Metainfo, opts: Options) -> Result<i32, String> {
+    let eng = engine::start(meta, opts);
+    watch_headless(eng).await
+}

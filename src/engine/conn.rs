@@ -1,0 +1,389 @@
+//! The state of one established connection and what it does with each message, command and
+//! tick. No I/O here except `flush`: messages go into `out`, which the task writes.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+
+use crate::engine::api::{ChokeFlags, PeerEnd};
+use crate::engine::connect::{io_end, ExtHandshake, OUR_REQQ};
+use crate::engine::picker::BlockRef;
+use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
+use crate::engine::stream::WriteHalf;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::message::{encode_into, Message};
+
+/// Most requests we keep outstanding to one peer. 256 × 16 KiB = 4 MiB in flight, enough for
+/// hundreds of MB/s on a low-latency link while keeping memory bounded.
+pub(crate) const MAX_PIPELINE: usize = 256;
+pub(crate) const MIN_PIPELINE: usize = 16;
+/// Where a new connection starts, before its rate is known: deep enough that a fast peer is
+/// not held back in its first second, shallow enough to cost a slow one little.
+pub(crate) const START_PIPELINE: usize = 64;
+/// Send a keep-alive after this much silence from our side (peers drop at 2 minutes).
+const KEEPALIVE_AFTER: Duration = Duration::from_secs(90);
+/// Drop a peer that sent nothing at all for this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(150);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) struct Conn {
+    pub(super) conn: u64,
+    pub(super) shared: Arc<Shared>,
+    pub(super) live: Arc<PeerLive>,
+    pub(super) fast: bool,
+    pub(super) peer_has: Bitfield,
+    /// The pieces we told this peer we have (bitfield, then `have`s).
+    pub(super) announced: Bitfield,
+    pub(super) flags: ChokeFlags,
+    pub(super) in_flight: VecDeque<BlockRef>,
+    /// Requests we gave up on (choke, cancel, snub): a late block for one of them is not a
+    /// protocol violation. Bounded.
+    pub(super) stale: VecDeque<BlockRef>,
+    pub(super) uploads: VecDeque<BlockRef>,
+    /// The peer's `reqq`: most requests it queues (at least 1).
+    pub(super) reqq: usize,
+    pub(super) depth: usize,
+    pub(super) rate: f64,
+    pub(super) window_bytes: u64,
+    pub(super) window_start: Instant,
+    pub(super) last_recv: Instant,
+    pub(super) last_send: Instant,
+    pub(super) last_block: Instant,
+    pub(super) snubbed: bool,
+    /// The peer's id for ut_metadata messages, when it offered the extension.
+    pub(super) their_ut_metadata: Option<u8>,
+    pub(super) paused: bool,
+    pub(super) out: BytesMut,
+    pub(super) picked: Vec<BlockRef>,
+}
+
+/// Our BEP 10 handshake: ut_metadata when we can serve the info dictionary, our client
+/// name, our `reqq` and listening port.
+pub(crate) fn our_ext_handshake(port: u16, metadata_size: usize) -> Bytes {
+    let mut m = std::collections::BTreeMap::new();
+    if metadata_size > 0 {
+        m.insert(
+            "ut_metadata".to_string(),
+            crate::engine::metadata::UT_METADATA_ID as i64,
+        );
+    }
+    let h = ExtHandshake {
+        m,
+        v: Some(serde_bytes::ByteBuf::from(
+            format!("ttui {}", env!("CARGO_PKG_VERSION")).into_bytes(),
+        )),
+        reqq: Some(OUR_REQQ as i64),
+        p: (port != 0).then_some(port as i64),
+        metadata_size: (metadata_size > 0).then_some(metadata_size as i64),
+    };
+    Bytes::from(serde_bencode::to_bytes(&h).unwrap_or_default())
+}
+
+pub(super) fn protocol(msg: impl Into<String>) -> PeerEnd {
+    PeerEnd::Protocol(msg.into())
+}
+
+impl Conn {
+    pub fn new(conn: u64, shared: &Arc<Shared>, live: &Arc<PeerLive>, fast: bool) -> Conn {
+        let n = shared.info.num_pieces();
+        let now = Instant::now();
+        Conn {
+            conn,
+            shared: Arc::clone(shared),
+            live: Arc::clone(live),
+            fast,
+            peer_has: Bitfield::new(n),
+            announced: Bitfield::new(n),
+            flags: ChokeFlags::default(),
+            in_flight: VecDeque::new(),
+            stale: VecDeque::new(),
+            uploads: VecDeque::new(),
+            reqq: MAX_PIPELINE,
+            depth: START_PIPELINE,
+            rate: 0.0,
+            window_bytes: 0,
+            window_start: now,
+            last_recv: now,
+            last_send: now,
+            last_block: now,
+            snubbed: false,
+            their_ut_metadata: None,
+            paused: shared.paused.load(Ordering::Relaxed),
+            out: BytesMut::with_capacity(64 * 1024),
+            picked: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, m: &Message) {
+        encode_into(m, &mut self.out);
+    }
+
+    pub(super) fn set_flags(&mut self) {
+        self.live.set_flags(self.flags);
+    }
+
+    pub async fn flush(&mut self, wr: &mut WriteHalf) -> Result<(), PeerEnd> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&self.out)).await {
+            Err(_) => return Err(PeerEnd::Idle),
+            Ok(Err(e)) => return Err(io_end(&e, false)),
+            Ok(Ok(())) => {}
+        }
+        self.out.clear();
+        self.last_send = Instant::now();
+        Ok(())
+    }
+
+    pub fn send_have_state(&mut self) {
+        let have = self.shared.download().picker.have().clone();
+        if self.fast && have.count() == 0 {
+            self.push(&Message::HaveNone);
+        } else if self.fast && have.is_complete() {
+            self.push(&Message::HaveAll);
+        } else if have.count() > 0 {
+            self.push(&Message::Bitfield(Bytes::copy_from_slice(have.as_bytes())));
+        }
+        self.announced = have;
+    }
+
+    /// A piece was verified (the broadcast every connection hears): tell the peer unless it
+    /// has it, and lose interest once we have everything.
+    pub fn on_verified(&mut self, index: u32) {
+        if !self.announced.set(index) {
+            return;
+        }
+        if !self.peer_has.get(index) {
+            self.push(&Message::Have(index));
+        }
+        if self.flags.am_interested && self.shared.download().picker.is_complete() {
+            self.set_interest(false);
+        }
+    }
+
+    /// Missed some verified pieces (the broadcast ran ahead): catch up from the picker.
+    pub fn on_verified_lagged(&mut self) {
+        let have = self.shared.download().picker.have().clone();
+        for i in have.ones() {
+            self.on_verified(i);
+        }
+    }
+
+    fn set_peer_has(&mut self, bf: Bitfield) {
+        let mut d = self.shared.download();
+        d.picker.remove_bitfield(&self.peer_has);
+        d.picker.add_bitfield(&bf);
+        let interested = !self.paused && d.picker.wants_any(&bf);
+        drop(d);
+        self.peer_has = bf;
+        self.live
+            .pieces
+            .store(self.peer_has.count(), Ordering::Relaxed);
+        self.set_interest(interested);
+    }
+
+    pub(super) fn set_interest(&mut self, interested: bool) {
+        if interested != self.flags.am_interested {
+            self.flags.am_interested = interested;
+            self.push(if interested {
+                &Message::Interested
+            } else {
+                &Message::NotInterested
+            });
+            self.set_flags();
+        }
+    }
+
+    pub fn on_message(&mut self, m: Message) -> Result<(), PeerEnd> {
+        self.last_recv = Instant::now();
+        if m.is_fast_ext() && !self.fast {
+            return Err(protocol(format!("{} without the fast extension", m.name())));
+        }
+        let n = self.peer_has.len();
+        match m {
+            Message::KeepAlive
+            | Message::Port(_)
+            | Message::Suggest(_)
+            | Message::AllowedFast(_) => {}
+            Message::Choke => {
+                if !self.flags.peer_choking {
+                    self.flags.peer_choking = true;
+                    self.set_flags();
+                    self.release_all();
+                }
+            }
+            Message::Unchoke => {
+                if self.flags.peer_choking {
+                    self.flags.peer_choking = false;
+                    self.last_block = Instant::now();
+                    self.set_flags();
+                }
+            }
+            Message::Interested | Message::NotInterested => {
+                self.flags.peer_interested = matches!(m, Message::Interested);
+                self.set_flags();
+                self.shared.send(Event::Interest { conn: self.conn });
+            }
+            Message::Have(i) => {
+                if i >= n {
+                    return Err(protocol(format!("have index {i} out of range")));
+                }
+                if self.peer_has.set(i) {
+                    self.live
+                        .pieces
+                        .store(self.peer_has.count(), Ordering::Relaxed);
+                    let mut d = self.shared.download();
+                    d.picker.add_availability(i);
+                    let wants = !self.paused && d.picker.wants(i);
+                    drop(d);
+                    if wants {
+                        self.set_interest(true);
+                    }
+                }
+            }
+            Message::Bitfield(b) => {
+                let bf = Bitfield::from_bytes(&b, n).map_err(|e| protocol(e.to_string()))?;
+                self.set_peer_has(bf);
+            }
+            Message::HaveAll => self.set_peer_has(Bitfield::full(n)),
+            Message::HaveNone => self.set_peer_has(Bitfield::new(n)),
+            Message::Request {
+                index,
+                begin,
+                length,
+            } => self.on_request(BlockRef {
+                index,
+                begin,
+                length,
+            })?,
+            Message::Cancel {
+                index,
+                begin,
+                length,
+            } => {
+                self.uploads
+                    .retain(|r| !(r.index == index && r.begin == begin && r.length == length));
+            }
+            Message::Reject {
+                index,
+                begin,
+                length,
+            } => self.on_reject(BlockRef {
+                index,
+                begin,
+                length,
+            }),
+            Message::Piece { index, begin, data } => self.on_piece(index, begin, data)?,
+            Message::Extended { id, payload } => {
+                if id == crate::engine::metadata::UT_METADATA_ID {
+                    self.on_metadata_request(&payload);
+                } else if id == 0 {
+                    self.on_ext_handshake(&payload);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_ext_handshake(&mut self, payload: &[u8]) {
+        let Ok(h) = crate::protocol::bencode::decode::<ExtHandshake>(payload) else {
+            return;
+        };
+        self.their_ut_metadata =
+            h.m.get("ut_metadata")
+                .and_then(|v| u8::try_from(*v).ok())
+                .filter(|v| *v != 0);
+        if let Some(q) = h.reqq.filter(|q| *q > 0) {
+            self.set_reqq(usize::try_from(q).unwrap_or(usize::MAX));
+        }
+        if let Some(name) = h.client() {
+            self.shared.send(Event::Client {
+                conn: self.conn,
+                name,
+            });
+        }
+    }
+
+    pub fn on_command(&mut self, c: PeerCmd) -> Result<(), PeerEnd> {
+        match c {
+            PeerCmd::Cancel { index, begin } => self.cancel(index, begin),
+            PeerCmd::Choke => {
+                if !self.flags.am_choking {
+                    self.flags.am_choking = true;
+                    self.push(&Message::Choke);
+                    self.reject_uploads();
+                    self.set_flags();
+                }
+            }
+            PeerCmd::Unchoke => {
+                if self.flags.am_choking && !self.paused {
+                    self.flags.am_choking = false;
+                    self.push(&Message::Unchoke);
+                    self.set_flags();
+                }
+            }
+            PeerCmd::Pause => {
+                self.paused = true;
+                // Cancel what is queued at the peer, or it keeps sending for seconds (a
+                // throttled peer holds many of our requests) and the pause does not show.
+                for r in self.in_flight.iter() {
+                    encode_into(
+                        &Message::Cancel {
+                            index: r.index,
+                            begin: r.begin,
+                            length: r.length,
+                        },
+                        &mut self.out,
+                    );
+                }
+                self.release_all();
+                self.set_interest(false);
+                if !self.flags.am_choking {
+                    self.flags.am_choking = true;
+                    self.push(&Message::Choke);
+                    self.reject_uploads();
+                    self.set_flags();
+                }
+            }
+            PeerCmd::Resume => {
+                self.paused = false;
+                let wants = self.shared.download().picker.wants_any(&self.peer_has);
+                self.set_interest(wants);
+            }
+            PeerCmd::Disconnect(end) => return Err(end),
+        }
+        Ok(())
+    }
+
+    pub fn on_tick(&mut self) -> Result<(), PeerEnd> {
+        let now = Instant::now();
+        if now.duration_since(self.last_recv) > IDLE_TIMEOUT {
+            return Err(PeerEnd::Idle);
+        }
+        if now.duration_since(self.last_send) > KEEPALIVE_AFTER {
+            self.push(&Message::KeepAlive);
+        }
+        self.update_rate(now);
+        Ok(())
+    }
+}
+
+/// Whatever way the connection ends (a panic included), its requests go back to the picker
+/// and its pieces leave the availability counts, so nothing stays booked by a dead peer.
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let blocks: Vec<BlockRef> = self.in_flight.drain(..).collect();
+        let mut d = self.shared.download();
+        d.picker.release(blocks);
+        d.picker.remove_bitfield(&self.peer_has);
+        drop(d);
+        self.live.in_flight.store(0, Ordering::Relaxed);
+        self.flags = ChokeFlags::default();
+        self.set_flags();
+    }
+}

@@ -1,0 +1,347 @@
+//! The coordinator: one task per torrent that ties the peers, the picker, the disk stage and
+//! the peer sources together. It reacts to commands, peer events and tracker updates
+//! (`events.rs`), dials peers by their connection plan (`peers.rs`), runs the choker
+//! (`choker.rs`) and publishes snapshots (`snapshot.rs`). It never waits on the UI: snapshots
+//! go out through a `watch` channel where the latest value wins.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::seq::SliceRandom;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::engine::api::*;
+use crate::engine::choker::{self, Candidate, Choke, UPLOAD_SLOTS};
+use crate::engine::options::{Options, Outcome};
+use crate::engine::peer::{PeerTask, Start};
+use crate::engine::peers::PeerTable;
+use crate::engine::session::Session;
+use crate::engine::shared::{Event, PeerCmd, Shared};
+use crate::engine::snapshot::{self, Totals};
+use crate::engine::stats::RateWindow;
+use crate::protocol::metainfo::Metainfo;
+use crate::tracker::{self, Progress, TrackerCommand};
+
+pub(crate) const TICK: Duration = Duration::from_millis(250);
+const RECHOKE_EVERY: Duration = Duration::from_secs(10);
+const OPTIMISTIC_EVERY: Duration = Duration::from_secs(30);
+const LOG_KEEP: usize = 200;
+
+pub(crate) struct Coordinator {
+    pub meta: Metainfo,
+    pub opts: Options,
+    pub shared: Arc<Shared>,
+    pub snap: Snapshot,
+    pub started: Instant,
+    pub peers: PeerTable,
+    pub log: VecDeque<LogLine>,
+    pub paused: bool,
+    pub complete: bool,
+    pub tracker_tx: Option<mpsc::Sender<TrackerCommand>>,
+    pub progress_tx: watch::Sender<Progress>,
+    pub down: RateWindow,
+    pub up: RateWindow,
+    pub last_rechoke: Instant,
+    pub last_optimistic: Instant,
+    pub optimistic: Option<SocketAddr>,
+    pub fatal: Option<String>,
+    pub half_open: usize,
+}
+
+impl Coordinator {
+    pub fn new(
+        meta: Metainfo,
+        opts: Options,
+        shared: Arc<Shared>,
+        snap: Snapshot,
+        started: Instant,
+        session: &Session,
+    ) -> Self {
+        let (complete, left) = {
+            let d = shared.download();
+            (d.picker.is_complete(), d.picker.left())
+        };
+        let (progress_tx, _) = watch::channel(Progress {
+            uploaded: 0,
+            downloaded: 0,
+            left,
+        });
+        let now = Instant::now();
+        Coordinator {
+            meta,
+            opts,
+            shared,
+            snap,
+            started,
+            peers: PeerTable::default(),
+            log: VecDeque::new(),
+            paused: false,
+            complete,
+            tracker_tx: None,
+            progress_tx,
+            down: RateWindow::new(Duration::from_secs(3)),
+            up: RateWindow::new(Duration::from_secs(3)),
+            last_rechoke: now,
+            last_optimistic: now,
+            optimistic: None,
+            fatal: None,
+            half_open: session.limits.half_open,
+        }
+    }
+
+    pub fn log(&mut self, level: LogLevel, text: String) {
+        match level {
+            LogLevel::Info => tracing::info!("{text}"),
+            LogLevel::Warn => tracing::warn!("{text}"),
+            LogLevel::Error => tracing::error!("{text}"),
+        }
+        if self.log.len() >= LOG_KEEP {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine {
+            at: self.started.elapsed(),
+            level,
+            text,
+        });
+    }
+
+    pub async fn main_loop(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut events: mpsc::UnboundedReceiver<Event>,
+        snapshots: watch::Sender<Arc<Snapshot>>,
+    ) -> Outcome {
+        let (tracker_upd_tx, mut tracker_upd) = mpsc::channel(64);
+        let mut tracker_task = None;
+        if self.opts.use_trackers && !self.meta.trackers.is_empty() {
+            let (tx, rx) = mpsc::channel(8);
+            self.tracker_tx = Some(tx);
+            tracker_task = Some(tracker::spawn(
+                self.meta.trackers.clone(),
+                self.meta.info_hash,
+                self.shared.our_id,
+                self.shared.listen_port.load(Ordering::Relaxed),
+                self.progress_tx.subscribe(),
+                rx,
+                tracker_upd_tx,
+            ));
+        } else {
+            drop(tracker_upd_tx);
+        }
+        let now = Instant::now();
+        let manual = self.opts.peers.clone();
+        self.peers.add(manual, PeerSource::Manual, now);
+        if self.complete {
+            self.on_complete();
+        }
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let outcome = loop {
+            if let Some(msg) = self.fatal.take() {
+                break Outcome::Failed(msg);
+            }
+            if self.complete && !self.opts.seed {
+                break Outcome::Complete;
+            }
+            tokio::select! {
+                c = commands.recv() => match c {
+                    None | Some(Command::Quit) => break Outcome::Quit,
+                    Some(c) => self.on_command(c),
+                },
+                Some(e) = events.recv() => self.on_event(e),
+                Some(u) = tracker_upd.recv() => self.on_tracker(u),
+                _ = tick.tick() => {
+                    self.on_tick();
+                    let _ = snapshots.send(Arc::new(self.build_snapshot()));
+                }
+            }
+        };
+        // Graceful stop: peers first (so they stop requesting), then trackers, then files.
+        for p in self.peers.values() {
+            p.send(PeerCmd::Disconnect(PeerEnd::Shutdown));
+        }
+        if let Some(tx) = self.tracker_tx.take() {
+            let (done_tx, done_rx) = oneshot::channel();
+            if tx.send(TrackerCommand::Stop(done_tx)).await.is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(4), done_rx).await;
+            }
+        }
+        if let Some(t) = tracker_task {
+            t.abort();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while self.peers.active().next().is_some() {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(e)) => self.on_event(e),
+                _ => break,
+            }
+        }
+        // Every piece went to the kernel when it was verified, so a killed process loses
+        // nothing; syncing to the device is only worth its cost (one fdatasync per file) when
+        // the user stops us, not when a headless download simply ends.
+        if outcome == Outcome::Quit {
+            let storage = Arc::clone(&self.shared.storage);
+            let _ = tokio::task::spawn_blocking(move || storage.flush()).await;
+        }
+        if let Outcome::Failed(msg) = &outcome {
+            self.snap.state = TorrentState::Error(msg.clone());
+        }
+        self.on_tick();
+        let _ = snapshots.send(Arc::new(self.build_snapshot()));
+        outcome
+    }
+
+    /// Sets up the entry for a new connection and spawns its task: the one way a peer task
+    /// starts, dialed or accepted.
+    pub fn spawn_peer(&mut self, addr: SocketAddr, start: Start, stage: PeerStage, now: Instant) {
+        let conn = self.peers.new_conn(addr);
+        let paused = self.paused;
+        let Some(p) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        let cmds = p.begin(conn, stage, now);
+        if paused {
+            p.send(PeerCmd::Pause);
+        }
+        let task = PeerTask {
+            conn,
+            addr,
+            shared: Arc::clone(&self.shared),
+            live: Arc::clone(&p.live),
+            cmds,
+        };
+        task.spawn(start);
+    }
+
+    fn connect_more(&mut self, now: Instant) {
+        if self.complete {
+            return;
+        }
+        let active = self.peers.active().count();
+        let half_open = self
+            .peers
+            .active()
+            .filter(|p| p.stage != PeerStage::Connected)
+            .count();
+        let budget = self
+            .opts
+            .max_peers
+            .saturating_sub(active)
+            .min(self.half_open.saturating_sub(half_open));
+        if budget == 0 {
+            return;
+        }
+        for addr in self.peers.due(now).into_iter().take(budget) {
+            if let Some(p) = self.peers.get_mut(&addr) {
+                p.attempts += 1;
+            }
+            self.spawn_peer(addr, Start::Dial, PeerStage::Connecting, now);
+        }
+    }
+
+    /// The connected peers as the choker sees them.
+    pub fn choke_candidates(&self) -> Vec<Candidate> {
+        let seeding = self.complete;
+        self.peers
+            .active()
+            .map(|p| {
+                let f = p.live.flags();
+                Candidate {
+                    addr: p.addr,
+                    connected: p.stage == PeerStage::Connected,
+                    peer_interested: f.peer_interested,
+                    am_choking: f.am_choking,
+                    rate: if seeding { p.up.rate() } else { p.down.rate() },
+                }
+            })
+            .collect()
+    }
+
+    pub fn rechoke(&mut self, now: Instant) {
+        self.last_rechoke = now;
+        if self.paused {
+            return;
+        }
+        let candidates = self.choke_candidates();
+        if now.duration_since(self.last_optimistic) >= OPTIMISTIC_EVERY || self.optimistic.is_none()
+        {
+            self.last_optimistic = now;
+            let mut choked = choker::optimistic_candidates(&candidates);
+            choked.shuffle(&mut rand::thread_rng());
+            self.optimistic = choked.first().copied();
+        }
+        for c in choker::rechoke(&candidates, UPLOAD_SLOTS, self.optimistic) {
+            let (addr, cmd) = match c {
+                Choke::Choke(a) => (a, PeerCmd::Choke),
+                Choke::Unchoke(a) => (a, PeerCmd::Unchoke),
+            };
+            if let Some(p) = self.peers.get(&addr) {
+                p.send(cmd);
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        self.connect_more(now);
+        if now.duration_since(self.last_rechoke) >= RECHOKE_EVERY {
+            self.rechoke(now);
+        }
+        for p in self.peers.values_mut() {
+            p.down
+                .sample(now, p.past_down + p.live.downloaded.load(Ordering::Relaxed));
+            p.up.sample(now, p.past_up + p.live.uploaded.load(Ordering::Relaxed));
+        }
+        let downloaded = self.shared.downloaded.load(Ordering::Relaxed);
+        let uploaded = self.shared.uploaded.load(Ordering::Relaxed);
+        self.down.sample(now, downloaded);
+        self.up.sample(now, uploaded);
+        let left = self.shared.download().picker.left();
+        self.progress_tx.send_replace(Progress {
+            uploaded,
+            downloaded,
+            left,
+        });
+        self.peers.prune(now);
+    }
+
+    fn build_snapshot(&mut self) -> Snapshot {
+        let now = Instant::now();
+        let d = self.shared.download();
+        let mut pieces = std::mem::take(&mut self.snap.pieces);
+        d.picker.piece_states(&mut pieces);
+        let availability = d.picker.availability().to_vec();
+        let verified = d.picker.verified_bytes();
+        drop(d);
+        let n = self.shared.info.num_pieces();
+        let peers = self
+            .peers
+            .values()
+            .map(|p| snapshot::peer_row(p, now, n))
+            .collect();
+        let state = snapshot::torrent_state(
+            &self.snap.state,
+            self.fatal.as_deref(),
+            self.paused,
+            self.complete,
+            self.opts.seed,
+        );
+        let totals = Totals {
+            verified,
+            downloaded: self.shared.downloaded.load(Ordering::Relaxed),
+            uploaded: self.shared.uploaded.load(Ordering::Relaxed),
+            wasted: self.shared.wasted.load(Ordering::Relaxed),
+            down_rate: self.down.rate(),
+            up_rate: self.up.rate(),
+            elapsed: self.started.elapsed(),
+            listen_port: self.shared.listen_port.load(Ordering::Relaxed),
+        };
+        let log = snapshot::log_tail(&self.log);
+        let snap = snapshot::build(&self.snap, state, totals, pieces, availability, peers, log);
+        self.snap.pieces = snap.pieces.clone();
+        snap
+    }
+}

@@ -1,0 +1,46 @@
+//! What a torrent is started with and how it ends.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub output: PathBuf,
+    /// 0 picks a free port; a busy port is followed by the next few, then a free one.
+    pub port: u16,
+    pub bind: IpAddr,
+    /// Dialed as well as the trackers' peers.
+    pub peers: Vec<SocketAddr>,
+    /// Keep running and uploading after the download completes.
+    pub seed: bool,
+    pub max_peers: usize,
+    /// Announce to the torrent's trackers.
+    pub use_trackers: bool,
+    pub check_threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            output: PathBuf::from("."),
+            port: 6881,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            peers: Vec::new(),
+            seed: false,
+            max_peers: 50,
+            use_trackers: true,
+            check_threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every piece verified (and not seeding).
+    Complete,
+    /// Stopped by the user.
+    Quit,
+    Failed(String),
+}

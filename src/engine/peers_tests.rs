@@ -1,0 +1,160 @@
+//! Unit tests of `peers.rs`.
+use super::*;
+
+fn addr(n: u32) -> SocketAddr {
+    SocketAddr::from(([10, (n >> 16) as u8, (n >> 8) as u8, n as u8], 6881))
+}
+
+#[test]
+fn failed_dials_back_off_then_rest() {
+    let now = Instant::now();
+    let t = PeerSource::Tracker;
+    let plan = |attempts| plan_after_end(&PeerEnd::Refused, Plan::Resting, t, attempts, false, now);
+    assert_eq!(plan(1), Plan::BackingOff(now + Duration::from_secs(5)));
+    assert_eq!(plan(2), Plan::BackingOff(now + Duration::from_secs(10)));
+    assert_eq!(plan(3), Plan::BackingOff(now + Duration::from_secs(20)));
+    assert_eq!(plan(4), Plan::Resting);
+    // Complete: nobody is dialed again.
+    assert_eq!(
+        plan_after_end(&PeerEnd::Refused, Plan::Resting, t, 1, true, now),
+        Plan::Resting
+    );
+}
+
+#[test]
+fn the_end_decides_never_banned_and_dropped() {
+    let now = Instant::now();
+    let t = PeerSource::Tracker;
+    let p = |end: PeerEnd, cur| plan_after_end(&end, cur, t, 1, false, now);
+    assert_eq!(p(PeerEnd::WrongInfoHash, Plan::Resting), Plan::Never);
+    assert_eq!(p(PeerEnd::Protocol("x".into()), Plan::Resting), Plan::Never);
+    assert_eq!(p(PeerEnd::Internal("x".into()), Plan::Resting), Plan::Never);
+    assert_eq!(p(PeerEnd::Banned, Plan::Resting), Plan::Banned);
+    // A ban set while connected outlives whatever the connection ended with.
+    assert_eq!(p(PeerEnd::Reset, Plan::Banned), Plan::Banned);
+    assert_eq!(
+        p(PeerEnd::DroppedByUser, Plan::Resting),
+        Plan::Dropped(now + DROP_COOL_DOWN)
+    );
+    assert_eq!(p(PeerEnd::Duplicate, Plan::Resting), Plan::Resting);
+    let cooling = Plan::Dropped(now + DROP_COOL_DOWN);
+    assert_eq!(p(PeerEnd::Shutdown, cooling), cooling);
+    // A peer that dialed us is not dialed back.
+    assert_eq!(
+        plan_after_end(
+            &PeerEnd::Reset,
+            Plan::Resting,
+            PeerSource::Incoming,
+            0,
+            false,
+            now
+        ),
+        Plan::Resting
+    );
+}
+
+#[test]
+fn due_and_refused_follow_the_plan() {
+    let now = Instant::now();
+    let later = now + Duration::from_secs(10);
+    assert!(Plan::Queued.due(now));
+    assert!(!Plan::BackingOff(later).due(now));
+    assert!(Plan::BackingOff(later).due(later));
+    assert!(!Plan::Dropped(later).due(now));
+    assert!(Plan::Dropped(later).refuses_incoming(now));
+    assert!(!Plan::Dropped(later).refuses_incoming(later));
+    assert!(Plan::Banned.refuses_incoming(later));
+    assert!(!Plan::Banned.due(later) && !Plan::Never.due(later) && !Plan::Resting.due(later));
+}
+
+#[test]
+fn a_connection_round_trip_updates_the_entry() {
+    let now = Instant::now();
+    let mut t = PeerTable::default();
+    assert_eq!(t.add([addr(1), addr(1)], PeerSource::Tracker, now), 1);
+    assert_eq!(t.due(now), vec![addr(1)]);
+    let conn = t.new_conn(addr(1));
+    let p = t.get_mut(&addr(1)).unwrap();
+    p.attempts += 1;
+    let _rx = p.begin(conn, PeerStage::Connecting, now);
+    p.live.downloaded.store(100, Ordering::Relaxed);
+    assert!(t.due(now).is_empty(), "a connected peer is not dialed");
+    assert!(t.by_conn(conn).is_some());
+    let p = t.end_conn(conn).unwrap();
+    assert_eq!(p.finish(&PeerEnd::Refused, false, now), PeerStage::Failed);
+    assert_eq!(p.past_down, 100);
+    assert_eq!(p.plan, Plan::BackingOff(now + Duration::from_secs(5)));
+    assert!(t.by_conn(conn).is_none());
+    assert_eq!(t.due(now + Duration::from_secs(5)), vec![addr(1)]);
+}
+
+#[test]
+fn relisting_requeues_only_peers_that_left() {
+    let now = Instant::now();
+    let mut t = PeerTable::default();
+    for (n, end) in [
+        (1, PeerEnd::ClosedByPeer),
+        (2, PeerEnd::Protocol("x".into())),
+    ] {
+        t.add([addr(n)], PeerSource::Tracker, now);
+        let p = t.get_mut(&addr(n)).unwrap();
+        p.attempts = MAX_ATTEMPTS;
+        let c = t.new_conn(addr(n));
+        let _ = t
+            .get_mut(&addr(n))
+            .unwrap()
+            .begin(c, PeerStage::Connecting, now);
+        t.end_conn(c).unwrap().finish(&end, false, now);
+        t.relisted(&addr(n), false, now);
+    }
+    assert_eq!(
+        t.get(&addr(1)).unwrap().plan,
+        Plan::BackingOff(now + RELISTED_RETRY)
+    );
+    assert_eq!(t.get(&addr(2)).unwrap().plan, Plan::Never);
+}
+
+#[test]
+fn each_source_is_bounded_and_gone_entries_make_room() {
+    let now = Instant::now();
+    let mut t = PeerTable::default();
+    let n = t.add((0..600_000).map(addr), PeerSource::Tracker, now);
+    assert_eq!(n, MAX_PER_SOURCE);
+    assert_eq!(t.len(), MAX_PER_SOURCE);
+    // Another source still has room.
+    assert_eq!(t.add([addr(900_000)], PeerSource::Manual, now), 1);
+    // Gone tracker peers give their place to new ones, never-connected before useful
+    // ones; a queued one keeps its place.
+    assert_eq!(t.add([addr(800_000)], PeerSource::Tracker, now), 0);
+    t.get_mut(&addr(7)).unwrap().plan = Plan::Never;
+    t.get_mut(&addr(8)).unwrap().plan = Plan::Resting;
+    t.get_mut(&addr(8)).unwrap().past_down = 1;
+    assert_eq!(t.add([addr(800_000)], PeerSource::Tracker, now), 1);
+    assert!(t.get(&addr(7)).is_none());
+    assert!(t.get(&addr(8)).is_some());
+    assert_eq!(
+        t.add([addr(800_001), addr(800_002)], PeerSource::Tracker, now),
+        1
+    );
+    assert!(t.get(&addr(8)).is_none());
+    assert_eq!(t.len(), MAX_PER_SOURCE + 1);
+}
+
+#[test]
+fn bans_and_drops_refuse_the_ip_and_old_rows_go() {
+    let now = Instant::now();
+    let mut t = PeerTable::default();
+    t.add([addr(1)], PeerSource::Tracker, now);
+    t.get_mut(&addr(1)).unwrap().plan = Plan::Banned;
+    assert!(t.refuses_ip(addr(1).ip(), now));
+    assert!(!t.refuses_ip(addr(2).ip(), now));
+    for n in 10..(10 + MAX_GONE_ROWS as u32 + 5) {
+        t.add([addr(n)], PeerSource::Tracker, now);
+        t.get_mut(&addr(n)).unwrap().plan = Plan::Resting;
+    }
+    t.prune(now);
+    assert_eq!(t.len(), MAX_GONE_ROWS + 1, "the ban stays");
+    t.prune(now + KEEP_GONE + Duration::from_secs(1));
+    assert_eq!(t.len(), 1);
+    assert!(t.refuses_ip(addr(1).ip(), now));
+}

@@ -1,0 +1,250 @@
+//! Our requests to one peer: how many to keep outstanding, topping them up, and the blocks
+//! that answer them (handed on to the hash-and-write stage).
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::engine::api::PeerEnd;
+use crate::engine::conn::{protocol, Conn, MAX_PIPELINE, MIN_PIPELINE};
+use crate::engine::download::Received;
+use crate::engine::picker::BlockRef;
+use crate::engine::shared::Event;
+use crate::engine::verify;
+use crate::protocol::message::{encode_into, Message, BLOCK_LEN};
+
+/// A peer that unchoked us but answers none of our requests for this long is snubbed: its
+/// requests go back to the pool for others.
+const SNUB_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+/// Requests given up on that we still accept a late block for.
+const MAX_STALE: usize = 4096;
+
+/// Requests to keep outstanding: about one second of data at `rate` bytes/s, at least
+/// `MIN_PIPELINE`, never more than the peer's `reqq` (which may be as low as 1) or ours.
+pub(crate) fn pipeline_depth(rate: f64, reqq: usize) -> usize {
+    let want = (rate / BLOCK_LEN as f64) as usize;
+    want.max(MIN_PIPELINE).min(reqq.clamp(1, MAX_PIPELINE))
+}
+
+impl Conn {
+    /// The peer's `reqq` from its extended handshake: caps our outstanding requests.
+    pub(super) fn set_reqq(&mut self, reqq: usize) {
+        self.reqq = reqq.clamp(1, MAX_PIPELINE);
+        self.depth = self.depth.min(self.reqq);
+    }
+
+    /// Every half second: the receive rate, the pipeline depth it calls for, and snubbing.
+    pub(super) fn update_rate(&mut self, now: Instant) {
+        let dt = now.duration_since(self.window_start).as_secs_f64();
+        if dt >= 0.5 {
+            let sample = self.window_bytes as f64 / dt;
+            self.rate = if self.rate == 0.0 {
+                sample
+            } else {
+                0.6 * sample + 0.4 * self.rate
+            };
+            self.window_bytes = 0;
+            self.window_start = now;
+            self.depth = pipeline_depth(self.rate, self.reqq);
+        }
+        if !self.in_flight.is_empty()
+            && !self.flags.peer_choking
+            && now.duration_since(self.last_block) > SNUB_AFTER
+        {
+            self.snubbed = true;
+            self.release_all();
+        }
+    }
+
+    fn store_in_flight(&self) {
+        self.live
+            .in_flight
+            .store(self.in_flight.len() as u32, Ordering::Relaxed);
+    }
+
+    pub(super) fn remember_stale(&mut self, r: BlockRef) {
+        if self.stale.len() >= MAX_STALE {
+            self.stale.pop_front();
+        }
+        self.stale.push_back(r);
+    }
+
+    pub(super) fn release_all(&mut self) {
+        if self.in_flight.is_empty() {
+            return;
+        }
+        let blocks: Vec<BlockRef> = self.in_flight.drain(..).collect();
+        for r in &blocks {
+            self.remember_stale(*r);
+        }
+        self.shared.download().picker.release(blocks);
+        self.live.in_flight.store(0, Ordering::Relaxed);
+    }
+
+    pub(super) fn on_reject(&mut self, r: BlockRef) {
+        if let Some(pos) = self.in_flight.iter().position(|x| *x == r) {
+            self.in_flight.remove(pos);
+            self.shared.download().picker.release([r]);
+            self.store_in_flight();
+        }
+    }
+
+    /// Another peer delivered this block (endgame): cancel our request for it.
+    pub(super) fn cancel(&mut self, index: u32, begin: u32) {
+        if let Some(p) = self
+            .in_flight
+            .iter()
+            .position(|r| r.index == index && r.begin == begin)
+        {
+            let r = self.in_flight[p];
+            self.in_flight.remove(p);
+            self.push(&Message::Cancel {
+                index,
+                begin,
+                length: r.length,
+            });
+            self.remember_stale(r);
+            self.shared.download().picker.release([r]);
+            self.store_in_flight();
+        }
+    }
+
+    /// Tops the request pipeline up to its depth, in batches so the picker lock is taken
+    /// rarely.
+    pub fn fill_pipeline(&mut self) {
+        if self.paused || self.flags.peer_choking || !self.flags.am_interested {
+            return;
+        }
+        let depth = if self.snubbed { 1 } else { self.depth };
+        let room = depth.saturating_sub(self.in_flight.len());
+        if room == 0 || (room < depth / 4 && !self.in_flight.is_empty()) {
+            return;
+        }
+        let mut picked = std::mem::take(&mut self.picked);
+        picked.clear();
+        {
+            let in_flight = &self.in_flight;
+            let mut d = self.shared.download();
+            d.picker.pick(
+                &self.peer_has,
+                room,
+                &|r| in_flight.contains(&r),
+                &mut picked,
+            );
+            if picked.is_empty() && in_flight.is_empty() && !d.picker.wants_any(&self.peer_has) {
+                drop(d);
+                self.set_interest(false);
+            }
+        }
+        for r in &picked {
+            self.in_flight.push_back(*r);
+            encode_into(
+                &Message::Request {
+                    index: r.index,
+                    begin: r.begin,
+                    length: r.length,
+                },
+                &mut self.out,
+            );
+        }
+        self.picked = picked;
+        self.store_in_flight();
+    }
+
+    /// A block arrived: it must answer one of our requests (or one we gave up on). Its bytes
+    /// go to the hash-and-write stage; the picker only records that it came.
+    pub(super) fn on_piece(&mut self, index: u32, begin: u32, data: Bytes) -> Result<(), PeerEnd> {
+        let len = data.len() as u32;
+        if len > BLOCK_LEN {
+            return Err(protocol(format!("piece block of {len} bytes")));
+        }
+        let pos = self
+            .in_flight
+            .iter()
+            .position(|r| r.index == index && r.begin == begin);
+        let r = match pos {
+            Some(p) => {
+                let r = self.in_flight[p];
+                if r.length != len {
+                    return Err(protocol(format!(
+                        "piece block of {len} bytes, asked for {}",
+                        r.length
+                    )));
+                }
+                self.in_flight.remove(p);
+                self.store_in_flight();
+                r
+            }
+            None => {
+                let r = BlockRef {
+                    index,
+                    begin,
+                    length: len,
+                };
+                if !self.stale.contains(&r) {
+                    return Err(protocol("unrequested piece"));
+                }
+                r
+            }
+        };
+        self.last_block = Instant::now();
+        self.snubbed = false;
+        self.window_bytes += len as u64;
+        self.live
+            .downloaded
+            .fetch_add(len as u64, Ordering::Relaxed);
+        self.shared
+            .downloaded
+            .fetch_add(len as u64, Ordering::Relaxed);
+        let mut d = self.shared.download();
+        let endgame = d.picker.in_endgame();
+        let outcome = d.receive(r, data, self.conn);
+        drop(d);
+        match outcome {
+            Received::Duplicate => {
+                self.shared.wasted.fetch_add(len as u64, Ordering::Relaxed);
+            }
+            Received::Stored => {}
+            Received::PieceComplete {
+                blocks,
+                contributors,
+            } => verify::spawn(&self.shared, index, blocks, contributors),
+        }
+        if endgame {
+            self.shared.send(Event::BlockDone {
+                index,
+                begin,
+                conn: self.conn,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_follows_the_rate_within_reqq() {
+        assert_eq!(pipeline_depth(0.0, 500), MIN_PIPELINE);
+        assert_eq!(pipeline_depth(100.0 * BLOCK_LEN as f64, 500), 100);
+        assert_eq!(pipeline_depth(1e12, 500), MAX_PIPELINE);
+        assert_eq!(pipeline_depth(1e12, 40), 40);
+    }
+
+    #[test]
+    fn a_small_reqq_is_obeyed_not_a_panic() {
+        // `reqq` 1..=15 is legal; it once made `clamp(min, max)` panic with min > max.
+        for reqq in 0..=16 {
+            for rate in [0.0, 1e3, 1e9, f64::NAN, f64::INFINITY] {
+                let d = pipeline_depth(rate, reqq);
+                assert!(
+                    (1..=reqq.max(1)).contains(&d),
+                    "reqq {reqq} rate {rate}: {d}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! What a process has once, whatever the number of torrents: our peer id, the listening
+//! sockets, the router that hands an incoming connection to the torrent its handshake names,
+//! global limits, and the pool where pieces are hashed and written.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::engine::api::{LogLevel, TorrentId};
+use crate::engine::connect::{read_handshake, HANDSHAKE_TIMEOUT};
+use crate::engine::pool::DiskPool;
+use crate::engine::shared::Event;
+use crate::engine::stream::PeerStream;
+use crate::protocol::peer_id;
+
+/// Limits shared by every torrent of the session.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Connections being set up at once, per torrent.
+    pub half_open: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { half_open: 16 }
+    }
+}
+
+/// Incoming connections by the info hash their handshake names.
+type Routes = HashMap<[u8; 20], mpsc::UnboundedSender<Event>>;
+
+pub(crate) struct Session {
+    pub our_id: [u8; 20],
+    /// Source address for outgoing connections (`--bind`), when one was given.
+    pub bind: Option<IpAddr>,
+    /// 0 when not listening.
+    pub listen_port: u16,
+    pub limits: Limits,
+    pub pool: Arc<DiskPool>,
+    routes: Arc<Mutex<Routes>>,
+    accept_tasks: Vec<JoinHandle<()>>,
+    next_id: u32,
+}
+
+impl Session {
+    /// Listens on `port` (or the next few, or any free one) at `bind`; with the default "any"
+    /// address, on IPv6 too. Returns the line for the log saying how that went.
+    pub async fn start(port: u16, bind: IpAddr) -> (Session, (LogLevel, String)) {
+        let (listeners, log) = bind_listeners(port, bind).await;
+        let listen_port = listeners
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+            .unwrap_or(0);
+        let routes: Arc<Mutex<Routes>> = Arc::default();
+        let accept_tasks = listeners
+            .into_iter()
+            .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&routes))))
+            .collect();
+        let session = Session {
+            our_id: peer_id::our_peer_id(),
+            bind: (!bind.is_unspecified()).then_some(bind),
+            listen_port,
+            limits: Limits::default(),
+            pool: Arc::default(),
+            routes,
+            accept_tasks,
+            next_id: 0,
+        };
+        (session, log)
+    }
+
+    /// A new torrent's id, and its place in the router: connections naming `info_hash` go to
+    /// `events` until `remove` (or the receiver is gone).
+    pub fn add(&mut self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) -> TorrentId {
+        let id = TorrentId(self.next_id);
+        self.next_id += 1;
+        lock(&self.routes).insert(info_hash, events);
+        id
+    }
+
+    pub fn remove(&mut self, info_hash: &[u8; 20]) {
+        lock(&self.routes).remove(info_hash);
+    }
+
+    /// Stops listening.
+    pub fn shutdown(&mut self) {
+        for t in self.accept_tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn lock(routes: &Mutex<Routes>) -> MutexGuard<'_, Routes> {
+    routes.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Binds the peer port: the one asked for, else the next few, else any free one. With the
+/// default "any" address, the same port is also bound on IPv6 when the machine has it.
+async fn bind_listeners(port: u16, bind: IpAddr) -> (Vec<TcpListener>, (LogLevel, String)) {
+    let ports: Vec<u16> = if port == 0 {
+        vec![0]
+    } else {
+        (port..port.saturating_add(9)).chain([0]).collect()
+    };
+    let mut last_err = String::new();
+    for port in ports {
+        match TcpListener::bind(SocketAddr::new(bind, port)).await {
+            Ok(l) => {
+                let port = l.local_addr().map(|a| a.port()).unwrap_or(port);
+                let mut listeners = vec![l];
+                let mut text = format!("listening for peers on port {port}");
+                if bind == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+                    match bind_v6_only(port) {
+                        Ok(l6) => {
+                            listeners.push(l6);
+                            text.push_str(" (IPv4 and IPv6)");
+                        }
+                        Err(e) => tracing::info!("no IPv6 listener: {e}"),
+                    }
+                }
+                return (listeners, (LogLevel::Info, text));
+            }
+            Err(e) => last_err = e.to_string(),
+        }
+    }
+    (
+        Vec::new(),
+        (
+            LogLevel::Warn,
+            format!("cannot listen for peers: {last_err}"),
+        ),
+    )
+}
+
+/// An IPv6-only socket, so it can share the port with the IPv4 listener whatever the
+/// `net.ipv6.bindv6only` setting is.
+fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+    s.set_only_v6(true)?;
+    s.set_reuse_address(true)?;
+    s.bind(&SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), port).into())?;
+    s.listen(128)?;
+    s.set_nonblocking(true)?;
+    TcpListener::from_std(s.into())
+}
+
+/// Accepts incoming connections; each is handshaken in its own task and handed to the
+/// torrent its handshake names.
+async fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>) {
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        tokio::spawn(route(transport(stream), addr, Arc::clone(&routes)));
+    }
+}
+
+/// The layer below the BitTorrent handshake for an accepted TCP connection. Plain today; an
+/// encrypted (MSE/PE) connection is told apart by its first bytes and handed back as
+/// `PeerStream::Other`, so routing and the peer task stay the same.
+fn transport(stream: TcpStream) -> PeerStream {
+    PeerStream::Tcp(stream)
+}
+
+/// Reads the handshake of an incoming connection and hands the connection to its torrent.
+pub(crate) async fn route(mut stream: PeerStream, addr: SocketAddr, routes: Arc<Mutex<Routes>>) {
+    let since = Instant::now();
+    let hs = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream)).await {
+        Ok(Ok(hs)) => hs,
+        Ok(Err(e)) => return tracing::info!("{addr}: incoming handshake failed: {e}"),
+        Err(_) => return tracing::info!("{addr}: incoming handshake timed out"),
+    };
+    let torrent = lock(&routes).get(&hs.info_hash).cloned();
+    match torrent {
+        Some(events) => {
+            let _ = events.send(Event::Incoming {
+                stream,
+                addr,
+                handshake: hs,
+                since,
+            });
+        }
+        None => tracing::info!("{addr}: incoming for another torrent, refused"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::handshake::Handshake;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn incoming_connections_go_to_the_torrent_they_name() {
+        let routes: Arc<Mutex<Routes>> = Arc::default();
+        let (tx_a, mut rx_a) = mpsc::unbounded_channel();
+        let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+        lock(&routes).insert([0xaa; 20], tx_a);
+        lock(&routes).insert([0xbb; 20], tx_b);
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        for hash in [[0xbb; 20], [0xcc; 20]] {
+            let (mut ours, theirs) = tokio::io::duplex(256);
+            ours.write_all(&Handshake::new(hash, [1; 20]).encode())
+                .await
+                .unwrap();
+            route(
+                PeerStream::Other(Box::new(theirs)),
+                addr,
+                Arc::clone(&routes),
+            )
+            .await;
+        }
+        match rx_b.try_recv() {
+            Ok(Event::Incoming { handshake, .. }) => assert_eq!(handshake.info_hash, [0xbb; 20]),
+            other => panic!("{other:?}"),
+        }
+        assert!(rx_a.try_recv().is_err());
+        assert!(rx_b.try_recv().is_err(), "an unknown hash goes nowhere");
+    }
+}

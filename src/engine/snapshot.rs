@@ -1,0 +1,308 @@
+//! Building the `Snapshot` the UI draws: plain data copied out of the coordinator's state,
+//! so the UI never touches a lock or an atomic the engine uses.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::engine::api::*;
+use crate::engine::peers::PeerEntry;
+use crate::protocol::metainfo::Metainfo;
+use crate::tracker;
+
+/// Log lines a snapshot carries (the newest).
+pub(crate) const LOG_IN_SNAPSHOT: usize = 50;
+
+/// The snapshot before anything happened: checking, nothing verified, trackers not contacted.
+pub(crate) fn initial(
+    id: TorrentId,
+    meta: &Metainfo,
+    output: &std::path::Path,
+    listen_port: u16,
+) -> Snapshot {
+    let n = meta.info.num_pieces();
+    Snapshot {
+        id,
+        info_hash: meta.info_hash,
+        output: output.to_path_buf(),
+        num_pieces: n,
+        state: TorrentState::Checking {
+            checked: 0,
+            total: n,
+        },
+        pieces: vec![PieceState::Missing; n as usize],
+        availability: vec![0; n as usize],
+        trackers: tracker_rows(&meta.trackers),
+        listen_port,
+        ..Snapshot::empty(
+            meta.info.name.clone(),
+            meta.info.total_length,
+            meta.info.piece_length,
+        )
+    }
+}
+
+fn tracker_rows(tiers: &[Vec<String>]) -> Vec<TrackerRow> {
+    tiers
+        .iter()
+        .enumerate()
+        .flat_map(|(tier, urls)| {
+            urls.iter().map(move |url| TrackerRow {
+                url: url.clone(),
+                tier,
+                status: TrackerStatus::NotContacted,
+                last_announce: None,
+                next_announce: None,
+                seeders: None,
+                leechers: None,
+                warning: None,
+            })
+        })
+        .collect()
+}
+
+/// A tracker's report as the UI's row.
+pub(crate) fn tracker_row(r: &tracker::TrackerReport) -> TrackerRow {
+    TrackerRow {
+        url: r.url.clone(),
+        tier: r.tier,
+        status: match &r.status {
+            tracker::TrackerStatus::NotContacted => TrackerStatus::NotContacted,
+            tracker::TrackerStatus::Announcing => TrackerStatus::Announcing,
+            tracker::TrackerStatus::Ok { peers } => TrackerStatus::Ok { peers: *peers },
+            tracker::TrackerStatus::Failed(why) => TrackerStatus::Failed(why.clone()),
+        },
+        last_announce: r.last_announce,
+        next_announce: r.next_announce,
+        seeders: r.seeders,
+        leechers: r.leechers,
+        warning: r.warning.clone(),
+    }
+}
+
+impl From<tracker::LogLevel> for LogLevel {
+    fn from(l: tracker::LogLevel) -> Self {
+        match l {
+            tracker::LogLevel::Info => LogLevel::Info,
+            tracker::LogLevel::Warn => LogLevel::Warn,
+            tracker::LogLevel::Error => LogLevel::Error,
+        }
+    }
+}
+
+/// What the torrent is doing, in the order that wins: an error, then pause, then done.
+pub(crate) fn torrent_state(
+    previous: &TorrentState,
+    fatal: Option<&str>,
+    paused: bool,
+    complete: bool,
+    seed: bool,
+) -> TorrentState {
+    match previous {
+        TorrentState::Error(e) => TorrentState::Error(e.clone()),
+        _ if fatal.is_some() => TorrentState::Error(fatal.unwrap_or_default().to_string()),
+        _ if paused => TorrentState::Paused,
+        _ if complete && seed => TorrentState::Seeding,
+        _ if complete => TorrentState::Complete,
+        _ => TorrentState::Downloading,
+    }
+}
+
+pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow {
+    let active = p.is_active();
+    PeerRow {
+        addr: p.addr,
+        source: p.source,
+        client: p.client.clone(),
+        id_client: p.id_client.clone(),
+        peer_id: p.peer_id,
+        stage: p.stage,
+        end: p.end.clone(),
+        since: now.duration_since(p.stage_since),
+        flags: p.live.flags(),
+        down_rate: if active { p.down.rate() } else { 0.0 },
+        up_rate: if active { p.up.rate() } else { 0.0 },
+        downloaded: p.past_down + p.live.downloaded.load(Ordering::Relaxed),
+        uploaded: p.past_up + p.live.uploaded.load(Ordering::Relaxed),
+        progress: p.live.pieces.load(Ordering::Relaxed) as f32 / num_pieces.max(1) as f32,
+        requests_in_flight: p.live.in_flight.load(Ordering::Relaxed),
+        // Each failure counts twice when the peer alone sent the piece; show whole failures.
+        hash_failures: p.hash_failures.div_ceil(2),
+        attempts: p.attempts,
+        handshake_time: p.handshake_time,
+    }
+}
+
+/// The newest `LOG_IN_SNAPSHOT` lines, oldest first.
+pub(crate) fn log_tail(log: &VecDeque<LogLine>) -> Vec<LogLine> {
+    let skip = log.len().saturating_sub(LOG_IN_SNAPSHOT);
+    log.iter().skip(skip).cloned().collect()
+}
+
+/// Byte counters and rates of the whole torrent at one moment.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Totals {
+    pub verified: u64,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub wasted: u64,
+    pub down_rate: f64,
+    pub up_rate: f64,
+    pub elapsed: Duration,
+    pub listen_port: u16,
+}
+
+/// A new snapshot from the previous one (name, sizes, trackers, ...) and what changed.
+pub(crate) fn build(
+    previous: &Snapshot,
+    state: TorrentState,
+    totals: Totals,
+    pieces: Vec<PieceState>,
+    availability: Vec<u16>,
+    peers: Vec<PeerRow>,
+    log: Vec<LogLine>,
+) -> Snapshot {
+    Snapshot {
+        state,
+        verified_bytes: totals.verified,
+        downloaded: totals.downloaded,
+        uploaded: totals.uploaded,
+        wasted: totals.wasted,
+        down_rate: totals.down_rate,
+        up_rate: totals.up_rate,
+        elapsed: totals.elapsed,
+        pieces,
+        availability,
+        peers,
+        log,
+        listen_port: totals.listen_port,
+        id: previous.id,
+        name: previous.name.clone(),
+        info_hash: previous.info_hash,
+        output: previous.output.clone(),
+        total_length: previous.total_length,
+        piece_length: previous.piece_length,
+        num_pieces: previous.num_pieces,
+        trackers: previous.trackers.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn state_order_error_pause_done() {
+        let dl = TorrentState::Downloading;
+        assert_eq!(
+            torrent_state(&dl, Some("disk full"), true, true, true),
+            TorrentState::Error("disk full".into())
+        );
+        assert_eq!(
+            torrent_state(&TorrentState::Error("x".into()), None, true, false, false),
+            TorrentState::Error("x".into())
+        );
+        assert_eq!(
+            torrent_state(&dl, None, true, true, true),
+            TorrentState::Paused
+        );
+        assert_eq!(
+            torrent_state(&dl, None, false, true, true),
+            TorrentState::Seeding
+        );
+        assert_eq!(
+            torrent_state(&dl, None, false, true, false),
+            TorrentState::Complete
+        );
+        assert_eq!(
+            torrent_state(&dl, None, false, false, true),
+            TorrentState::Downloading
+        );
+    }
+
+    #[test]
+    fn a_peer_row_sums_past_connections_and_halves_shared_failures() {
+        let now = Instant::now();
+        let addr: SocketAddr = "10.0.0.1:6881".parse().unwrap();
+        let mut p = PeerEntry::new(addr, PeerSource::Tracker, now);
+        p.past_down = 1000;
+        p.live.downloaded.store(24, Ordering::Relaxed);
+        p.live.pieces.store(5, Ordering::Relaxed);
+        p.hash_failures = 3;
+        p.id_client = Some("libtorrent 2.0.8".into());
+        let row = peer_row(&p, now + Duration::from_secs(2), 10);
+        assert_eq!(row.downloaded, 1024);
+        assert_eq!(row.progress, 0.5);
+        assert_eq!(row.hash_failures, 2);
+        assert_eq!(row.since, Duration::from_secs(2));
+        assert_eq!(row.id_client.as_deref(), Some("libtorrent 2.0.8"));
+        // Not connected: no rate shown, whatever the window still holds.
+        assert_eq!(row.down_rate, 0.0);
+        assert_eq!(row.stage, PeerStage::Queued);
+    }
+
+    #[test]
+    fn build_keeps_what_does_not_change_and_the_log_tail() {
+        let prev = Snapshot {
+            id: TorrentId(7),
+            trackers: tracker_rows(&[vec!["http://a".into(), "http://b".into()]]),
+            ..Snapshot::empty("t", 100, 10)
+        };
+        let mut log = VecDeque::new();
+        for i in 0..(LOG_IN_SNAPSHOT as u64 + 5) {
+            log.push_back(LogLine {
+                at: Duration::from_secs(i),
+                level: LogLevel::Info,
+                text: i.to_string(),
+            });
+        }
+        let totals = Totals {
+            verified: 30,
+            downloaded: 40,
+            listen_port: 6881,
+            ..Totals::default()
+        };
+        let s = build(
+            &prev,
+            TorrentState::Downloading,
+            totals,
+            vec![PieceState::Verified; 10],
+            vec![1; 10],
+            Vec::new(),
+            log_tail(&log),
+        );
+        assert_eq!(s.id, TorrentId(7));
+        assert_eq!(s.trackers.len(), 2);
+        assert_eq!(s.trackers[1].tier, 0);
+        assert_eq!(
+            (s.verified_bytes, s.downloaded, s.listen_port),
+            (30, 40, 6881)
+        );
+        assert_eq!(s.log.len(), LOG_IN_SNAPSHOT);
+        assert_eq!(s.log[0].text, "5");
+        assert_eq!(s.num_pieces, 10);
+    }
+
+    #[test]
+    fn a_tracker_report_becomes_a_row() {
+        let r = tracker::TrackerReport {
+            url: "udp://t:1".into(),
+            tier: 2,
+            status: tracker::TrackerStatus::Failed("timed out".into()),
+            last_announce: Some(Duration::from_secs(3)),
+            next_announce: None,
+            seeders: Some(4),
+            leechers: None,
+            warning: Some("w".into()),
+        };
+        let row = tracker_row(&r);
+        assert_eq!(row.status, TrackerStatus::Failed("timed out".into()));
+        assert_eq!(
+            (row.tier, row.seeders, row.warning.as_deref()),
+            (2, Some(4), Some("w"))
+        );
+        assert_eq!(row.last_announce, Some(Duration::from_secs(3)));
+        assert_eq!(LogLevel::from(tracker::LogLevel::Warn), LogLevel::Warn);
+    }
+}

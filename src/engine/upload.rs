@@ -1,0 +1,131 @@
+//! The peer's requests to us: checked, queued while we unchoke it, read from disk off the
+//! async threads and sent. Also answers BEP 9 requests for our info dictionary.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::engine::api::PeerEnd;
+use crate::engine::conn::{protocol, Conn};
+use crate::engine::picker::BlockRef;
+use crate::engine::shared::Event;
+use crate::protocol::message::{Message, BLOCK_LEN};
+
+/// Most of their requests we queue for upload; beyond it they are rejected (fast extension)
+/// or ignored. Matches the `reqq` we advertise.
+const MAX_UPLOAD_QUEUE: usize = crate::engine::connect::OUR_REQQ;
+/// Blocks read from disk in one blocking job.
+const READ_BATCH: usize = 16;
+
+impl Conn {
+    /// Answers a BEP 9 request for a piece of our info dictionary; other ut_metadata
+    /// messages (data, reject) are not expected once we have the metadata and are ignored.
+    pub(super) fn on_metadata_request(&mut self, payload: &[u8]) {
+        let Some(their_id) = self.their_ut_metadata else {
+            return;
+        };
+        let Some((head, _)) = crate::engine::metadata::parse_metadata_msg(payload) else {
+            return;
+        };
+        if head.msg_type == 0 {
+            let reply =
+                crate::engine::metadata::metadata_reply(&self.shared.info_bytes, head.piece);
+            self.push(&Message::Extended {
+                id: their_id,
+                payload: Bytes::from(reply),
+            });
+        }
+    }
+
+    pub(super) fn on_request(&mut self, r: BlockRef) -> Result<(), PeerEnd> {
+        let info = &self.shared.info;
+        if r.index >= info.num_pieces() {
+            return Err(protocol(format!(
+                "request for piece {} out of range",
+                r.index
+            )));
+        }
+        if r.length > BLOCK_LEN {
+            return Err(protocol(format!(
+                "request of {} bytes (over 16 KiB)",
+                r.length
+            )));
+        }
+        let piece_len = info.piece_len(r.index);
+        if r.length == 0 || r.begin as u64 + r.length as u64 > piece_len as u64 {
+            return Err(protocol(format!(
+                "request beyond the end of piece {}",
+                r.index
+            )));
+        }
+        let have = self.shared.download().picker.have().get(r.index);
+        if self.flags.am_choking || !have || self.uploads.len() >= MAX_UPLOAD_QUEUE {
+            if self.fast {
+                self.push(&Message::Reject {
+                    index: r.index,
+                    begin: r.begin,
+                    length: r.length,
+                });
+            }
+            return Ok(());
+        }
+        self.uploads.push_back(r);
+        Ok(())
+    }
+
+    pub(super) fn reject_uploads(&mut self) {
+        let queued: Vec<BlockRef> = self.uploads.drain(..).collect();
+        if self.fast {
+            for r in queued {
+                self.push(&Message::Reject {
+                    index: r.index,
+                    begin: r.begin,
+                    length: r.length,
+                });
+            }
+        }
+    }
+
+    pub async fn serve_uploads(&mut self) -> Result<(), PeerEnd> {
+        if self.uploads.is_empty() || self.flags.am_choking {
+            return Ok(());
+        }
+        let batch: Vec<BlockRef> = self
+            .uploads
+            .drain(..self.uploads.len().min(READ_BATCH))
+            .collect();
+        let storage = Arc::clone(&self.shared.storage);
+        let read = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(batch.len());
+            for r in batch {
+                let mut buf = vec![0u8; r.length as usize];
+                storage
+                    .read_block(r.index, r.begin, &mut buf)
+                    .map_err(|e| e.to_string())?;
+                out.push((r, Bytes::from(buf)));
+            }
+            Ok::<_, String>(out)
+        })
+        .await;
+        let blocks = match read {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                self.shared.send(Event::DiskError(e.clone()));
+                return Err(PeerEnd::Io(e));
+            }
+            Err(e) => return Err(PeerEnd::Io(e.to_string())),
+        };
+        for (r, data) in blocks {
+            let len = data.len() as u64;
+            self.push(&Message::Piece {
+                index: r.index,
+                begin: r.begin,
+                data,
+            });
+            self.live.uploaded.fetch_add(len, Ordering::Relaxed);
+            self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! A peer in words: the flag code and its meaning, the state of its connection, what client
+//! it runs, and the line about the selected peer under the table.
+
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Span;
+
+use crate::engine::api::{ChokeFlags, PeerRow, PeerStage};
+use crate::fmt::{self, outside};
+use crate::ui::theme::Theme;
+
+use super::{span, LINE_MAX};
+
+/// The uTorrent-style two-letter code: download side, then upload side.
+///
+/// Download side: `D` they unchoke us and we are interested (data can flow to us), `d` we are
+/// interested but they choke us, `K` they unchoke us but we do not want anything, `.` neither.
+/// Upload side: `U` we unchoke them and they are interested, `u` they are interested but we
+/// choke them, `?` we unchoke them but they do not want anything, `.` neither.
+pub fn flag_code(f: &ChokeFlags) -> [char; 2] {
+    let down = match (f.peer_choking, f.am_interested) {
+        (false, true) => 'D',
+        (true, true) => 'd',
+        (false, false) => 'K',
+        (true, false) => '.',
+    };
+    let up = match (f.am_choking, f.peer_interested) {
+        (false, true) => 'U',
+        (true, true) => 'u',
+        (false, false) => '?',
+        (true, false) => '.',
+    };
+    [down, up]
+}
+
+/// The four flags in words, e.g. "they choke us, we are interested; we choke them, they are
+/// not interested".
+pub fn flag_meaning(f: &ChokeFlags) -> String {
+    let they = if f.peer_choking {
+        "they choke us"
+    } else {
+        "they unchoke us"
+    };
+    let we_want = if f.am_interested {
+        "we are interested"
+    } else {
+        "we are not interested"
+    };
+    let we = if f.am_choking {
+        "we choke them"
+    } else {
+        "we unchoke them"
+    };
+    let they_want = if f.peer_interested {
+        "they are interested"
+    } else {
+        "they are not interested"
+    };
+    format!("{they}, {we_want}; {we}, {they_want}")
+}
+
+pub const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wanted  U/u we upload/we choke them  ? unchoked, they want nothing";
+
+/// Stage or result in a few words: "connecting 3s", "failed: connection refused (×3)".
+pub fn state_text(p: &PeerRow) -> String {
+    let end = p
+        .end
+        .as_ref()
+        .map(|e| outside(&e.to_string(), LINE_MAX).into_owned());
+    let tries = if p.attempts > 1 {
+        format!(" (×{})", p.attempts)
+    } else {
+        String::new()
+    };
+    match (p.stage, end) {
+        (PeerStage::Failed, Some(end)) => format!("failed: {end}{tries}"),
+        (PeerStage::Disconnected, Some(end)) => format!("gone: {end}"),
+        (PeerStage::Connecting | PeerStage::Handshaking, _) => {
+            format!("{} {}{tries}", p.stage.label(), fmt::duration(p.since))
+        }
+        (PeerStage::Connected, _) if p.hash_failures > 0 => {
+            format!("connected, {} bad pieces", p.hash_failures)
+        }
+        (stage, _) => stage.label().to_string(),
+    }
+}
+
+pub fn client_text(p: &PeerRow) -> String {
+    match &p.client {
+        Some(c) => outside(c, LINE_MAX).into_owned(),
+        None if p.stage == PeerStage::Connected => "unknown".into(),
+        None => String::new(),
+    }
+}
+
+/// The peer-id decode when it names another program than the client the peer announced in
+/// its BEP 10 `v` string (a libtorrent-based app says "lt_client/2.0.8.0" with the id
+/// `-LT2080-`). Versions and spelling aside, "aria2/1.36.0" and "aria2 1.36.0" are one program.
+pub fn other_program(p: &PeerRow) -> Option<&str> {
+    let id = p.other_id_client()?;
+    let name = |s: &str| {
+        s.split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    match p.client.as_deref() {
+        Some(c) if name(c) == name(id) => None,
+        _ => Some(id),
+    }
+}
+
+/// One line about the selected peer, with the flags spelled out.
+pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
+    let mut spans = vec![span(
+        format!("▸ {}", p.addr),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    if let Some(c) = &p.client {
+        spans.push(Span::raw(format!(" {}", outside(c, LINE_MAX))));
+    }
+    if let Some(id) = other_program(p) {
+        spans.push(span(
+            format!(" (peer id: {})", outside(id, LINE_MAX)),
+            theme.accent(),
+        ));
+    }
+    match p.stage {
+        PeerStage::Connected => {
+            let [d, u] = flag_code(&p.flags);
+            spans.push(span(format!(" {d}{u}: "), theme.accent()));
+            spans.push(Span::raw(flag_meaning(&p.flags)));
+            spans.push(span(
+                format!(
+                    " · {} requests out · got {} · sent {}",
+                    p.requests_in_flight,
+                    fmt::bytes(p.downloaded),
+                    fmt::bytes(p.uploaded)
+                ),
+                theme.dim(),
+            ));
+            if let Some(h) = p.handshake_time {
+                spans.push(span(
+                    format!(" · handshake {} ms", h.as_millis()),
+                    theme.dim(),
+                ));
+            }
+            if p.hash_failures > 0 {
+                spans.push(span(
+                    format!(" · {} bad pieces", p.hash_failures),
+                    theme.warn(),
+                ));
+            }
+        }
+        PeerStage::Failed | PeerStage::Disconnected => {
+            let end = p.end.as_ref().map_or_else(
+                || p.stage.label().to_string(),
+                |e| outside(&e.to_string(), LINE_MAX).into_owned(),
+            );
+            let verb = if p.stage == PeerStage::Failed {
+                "failed"
+            } else {
+                "gone"
+            };
+            let tries = if p.attempts > 1 {
+                format!(" after {} attempts", p.attempts)
+            } else {
+                String::new()
+            };
+            spans.push(span(
+                format!(": {verb}{tries}: {end}, {} ago", fmt::duration(p.since)),
+                if p.stage == PeerStage::Failed {
+                    theme.error()
+                } else {
+                    Style::new()
+                },
+            ));
+        }
+        stage => {
+            spans.push(Span::raw(format!(
+                ": {} for {} (attempt {})",
+                stage.label(),
+                fmt::duration(p.since),
+                p.attempts.max(1)
+            )));
+        }
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn flag_codes_cover_all_sixteen_states() {
+        let mut seen = std::collections::HashSet::new();
+        for bits in 0..16u8 {
+            let f = ChokeFlags {
+                am_choking: bits & 1 != 0,
+                am_interested: bits & 2 != 0,
+                peer_choking: bits & 4 != 0,
+                peer_interested: bits & 8 != 0,
+            };
+            seen.insert(flag_code(&f));
+        }
+        assert_eq!(seen.len(), 16, "every combination has its own code");
+        let f = ChokeFlags {
+            am_choking: true,
+            am_interested: true,
+            peer_choking: true,
+            peer_interested: false,
+        };
+        assert_eq!(flag_code(&f), ['d', '.']);
+        assert_eq!(
+            flag_meaning(&f),
+            "they choke us, we are interested; we choke them, they are not interested"
+        );
+    }
+
+    #[test]
+    fn the_peer_id_client_shows_when_it_names_another_program() {
+        let row = |client: &str, id: &str| PeerRow {
+            client: Some(client.into()),
+            id_client: Some(id.into()),
+            ..PeerRow::new(
+                SocketAddr::from(([127, 0, 0, 2], 1)),
+                crate::engine::api::PeerSource::Tracker,
+                PeerStage::Connected,
+            )
+        };
+        let lt_app = row("lt_client/2.0.8.0", "libtorrent 2.0.8");
+        assert_eq!(other_program(&lt_app), Some("libtorrent 2.0.8"));
+        assert_eq!(other_program(&row("aria2/1.36.0", "aria2 1.36.0")), None);
+        assert_eq!(
+            other_program(&row("Transmission 3.00", "Transmission 3.00")),
+            None
+        );
+        let line: String = detail_line(&lt_app, &Theme::plain())
+            .iter()
+            .map(|s| s.content.as_ref())
+            .collect();
+        assert!(
+            line.contains("lt_client/2.0.8.0 (peer id: libtorrent 2.0.8)"),
+            "{line}"
+        );
+    }
+}
