@@ -2,6 +2,7 @@
 pub mod bencode;
 pub mod bitfield;
 pub mod handshake;
+pub mod krpc;
 pub mod magnet;
 pub mod message;
 pub mod metainfo;
