@@ -144,6 +144,11 @@ impl Lookup {
         fresh
     }
 
+    /// Records a peer found elsewhere; false when it was already reported (or the cap is hit).
+    pub fn note_peer(&mut self, peer: SocketAddrV4) -> bool {
+        self.peers.len() < MAX_PEERS && self.peers.insert(peer)
+    }
+
     pub fn failed(&mut self, addr: SocketAddrV4) {
         if let Some(c) = self.candidates.iter_mut().find(|c| c.addr == addr) {
             c.state = State::Failed;

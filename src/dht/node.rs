@@ -10,7 +10,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::protocol::krpc::{Body, CompactNode, Krpc, NodeId, Query, Response};
 
-use super::lookup::Lookup;
+use super::lookup::{self, Lookup};
 use super::routing::{Insert, RoutingTable, K};
 use super::store::{PeerStore, RateLimiter, StoreLimits, Tokens};
 
@@ -200,6 +200,14 @@ impl Node {
         }
         for s in seeds {
             lookup.add(None, *s);
+        }
+        // Peers announced to us count too: the lookup may never ask ourselves.
+        if let Some(tx) = &peers {
+            let mut own = self.store.get(&target, lookup::MAX_PEERS, now);
+            own.retain(|p| lookup.note_peer(*p));
+            for p in own {
+                let _ = tx.send(SocketAddr::V4(p));
+            }
         }
         let sid = self.next_search;
         self.next_search += 1;
