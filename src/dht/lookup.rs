@@ -90,7 +90,7 @@ impl Lookup {
 
     /// The next node to query, if the lookup has room for one more query in flight.
     /// Only the `K` closest live candidates are worth asking.
-    pub fn next(&mut self) -> Option<SocketAddrV4> {
+    pub fn next_query(&mut self) -> Option<SocketAddrV4> {
         if self.in_flight() >= self.alpha || self.queries >= MAX_QUERIES {
             return None;
         }
@@ -200,8 +200,8 @@ mod tests {
         let target = NodeId([0; 20]);
         let mut l = Lookup::new(target, 3, now);
         l.add(None, a(1));
-        assert_eq!(l.next(), Some(a(1)));
-        assert_eq!(l.next(), None);
+        assert_eq!(l.next_query(), Some(a(1)));
+        assert_eq!(l.next_query(), None);
         // The router answers with 20 nodes at decreasing distance.
         let nodes: Vec<CompactNode> = (2..22u8)
             .map(|i| CompactNode {
@@ -211,13 +211,13 @@ mod tests {
             .collect();
         let peers = l.answered(a(1), NodeId([0xff; 20]), &nodes, &[a(200), a(200)], None);
         assert_eq!(peers, vec![a(200)]);
-        let first: Vec<_> = std::iter::from_fn(|| l.next()).collect();
+        let first: Vec<_> = std::iter::from_fn(|| l.next_query()).collect();
         assert_eq!(first, vec![a(2), a(3), a(4)]);
         // Keep answering until done; only the K closest are ever asked.
         let mut asked = first;
         while let Some(x) = asked.pop() {
             l.answered(x, NodeId([x.ip().octets()[3]; 20]), &[], &[], Some(vec![1]));
-            asked.extend(std::iter::from_fn(|| l.next()));
+            asked.extend(std::iter::from_fn(|| l.next_query()));
         }
         assert!(l.is_finished(now));
         let targets: Vec<_> = l.announce_targets().into_iter().map(|t| t.0).collect();
@@ -231,10 +231,10 @@ mod tests {
         for i in 1..=12u8 {
             l.add(Some(NodeId([i; 20])), a(i));
         }
-        let sent: Vec<_> = std::iter::from_fn(|| l.next()).collect();
+        let sent: Vec<_> = std::iter::from_fn(|| l.next_query()).collect();
         assert_eq!(sent.len(), 8);
         l.failed(a(1));
-        assert_eq!(l.next(), Some(a(9)));
+        assert_eq!(l.next_query(), Some(a(9)));
         assert!(!l.is_finished(now));
         assert!(l.is_finished(now + MAX_AGE));
     }

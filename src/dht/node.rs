@@ -230,7 +230,7 @@ impl Node {
             return;
         };
         let mut to_ask = Vec::new();
-        while let Some(addr) = s.lookup.next() {
+        while let Some(addr) = s.lookup.next_query() {
             to_ask.push(addr);
         }
         let target = s.lookup.target;

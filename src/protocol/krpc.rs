@@ -403,7 +403,7 @@ pub fn compact_addr_bytes(a: &SocketAddrV4) -> [u8; 6] {
 
 /// Parses a `nodes` string: a whole number of 26-byte entries, at most `MAX_NODES`.
 pub fn decode_nodes(b: &[u8]) -> Result<Vec<CompactNode>, KrpcError> {
-    if b.len() % COMPACT_NODE_LEN != 0 {
+    if !b.len().is_multiple_of(COMPACT_NODE_LEN) {
         return Err(KrpcError::BadLength("nodes"));
     }
     if b.len() / COMPACT_NODE_LEN > MAX_NODES {
