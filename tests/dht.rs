@@ -268,8 +268,14 @@ async fn joins_a_libtorrent_dht_and_finds_a_seeder_through_it() {
     let mut swarm = Swarm::start(5, sock.local_addr().expect("local addr"));
     let lt_nodes = swarm.addrs();
     // Bootstrapping from one node: the others are found through it.
+    let started = Instant::now();
     let ours = OurNode::start_on(sock, vec![lt_nodes[0].to_string()], None);
     ours.wait_knows(&lt_nodes, lt_nodes.len(), &mut swarm).await;
+    eprintln!(
+        "dht: all {} libtorrent nodes in our routing table after {:?}",
+        lt_nodes.len(),
+        started.elapsed()
+    );
 
     let line = swarm.ask("seed 2", "seeding", Duration::from_secs(60));
     let w: Vec<&str> = line.split_whitespace().collect();
@@ -277,8 +283,13 @@ async fn joins_a_libtorrent_dht_and_finds_a_seeder_through_it() {
     let seeder = SocketAddr::V4(SocketAddrV4::new(swarm.ips[2], port));
     let end = Instant::now() + Duration::from_secs(60);
     loop {
+        let t = Instant::now();
         let found = ours.lookup(hash, None).await;
         if found.contains(&seeder) {
+            eprintln!(
+                "dht: get_peers lookup found the libtorrent seeder in {:?}",
+                t.elapsed()
+            );
             break;
         }
         assert!(
