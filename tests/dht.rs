@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -167,6 +168,8 @@ impl Drop for Swarm {
 struct OurNode {
     dht: Dht,
     addr: SocketAddr,
+    /// Datagrams the glue handed to the node (not dropped by its full queue).
+    accepted: Arc<AtomicU64>,
     task: JoinHandle<()>,
     glue: JoinHandle<()>,
 }
@@ -193,12 +196,16 @@ impl OurNode {
         };
         let (dht, task) = Dht::spawn(cfg, sock.clone());
         let feed = dht.clone();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let counter = accepted.clone();
         let glue = tokio::spawn(async move {
             let mut buf = vec![0u8; 65536];
             loop {
                 if let Ok((n, from)) = sock.recv_from(&mut buf).await {
                     if is_krpc(&buf[..n]) {
-                        feed.incoming(&buf[..n], from);
+                        if feed.incoming(&buf[..n], from) {
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }
@@ -206,6 +213,7 @@ impl OurNode {
         OurNode {
             dht,
             addr,
+            accepted,
             task,
             glue,
         }
@@ -350,7 +358,9 @@ async fn libtorrent_finds_our_announce_and_the_table_survives_a_restart() {
     while second.knows(&lt_nodes).await < 3 {
         assert!(
             Instant::now() < end,
-            "the restarted node did not rejoin from its saved table"
+            "the restarted node did not rejoin from its saved table: {:?}, saved {:?}",
+            second.dht.stats().await,
+            ttui::dht::persist::load(state.path()).map(|s| s.1.len())
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -438,10 +448,14 @@ async fn malformed_krpc_and_a_flood_never_crash_the_node_or_grow_it() {
         "answered {} of the flood (budget {budget})",
         s.answered
     );
+    // Every datagram that reached the node was answered, refused by the budget, or refused
+    // as malformed; and the flood was far larger than the budget. (Others were dropped
+    // before: by the node's full queue or the kernel's socket buffer.)
+    let accepted = node.accepted.load(Ordering::Relaxed);
+    assert_eq!(s.answered + s.rate_limited + s.malformed, accepted, "{s:?}");
     assert!(
-        s.rate_limited >= 5_000,
-        "only {} datagrams rate-limited",
-        s.rate_limited
+        accepted > budget + 100,
+        "only {accepted} datagrams reached the node"
     );
     assert!(s.pending <= 2 && s.lookups == 0, "{s:?}");
     assert!(

@@ -17,6 +17,8 @@ use super::store::{PeerStore, RateLimiter, StoreLimits, Tokens};
 const PENDING_TIMEOUT: Duration = Duration::from_secs(4);
 const STALE_BUCKET: Duration = Duration::from_secs(15 * 60);
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
+const BOOTSTRAP_RETRY_MIN: Duration = Duration::from_secs(5);
+const BOOTSTRAP_RETRY_MAX: Duration = Duration::from_secs(5 * 60);
 /// Peers put in one get_peers answer: keeps the datagram near 500 bytes.
 const VALUES_PER_REPLY: usize = 50;
 
@@ -100,6 +102,10 @@ pub struct Node {
     searches: HashMap<u64, Search>,
     next_search: u64,
     bootstrap: Vec<SocketAddrV4>,
+    /// The running self-lookup, and when to try again while the table stays nearly empty.
+    self_search: Option<u64>,
+    bootstrap_retry: Duration,
+    next_bootstrap: Instant,
     last_maintenance: Instant,
     out: Vec<(Vec<u8>, SocketAddr)>,
     stats: DhtStats,
@@ -117,6 +123,9 @@ impl Node {
             searches: HashMap::new(),
             next_search: 0,
             bootstrap: Vec::new(),
+            self_search: None,
+            bootstrap_retry: BOOTSTRAP_RETRY_MIN,
+            next_bootstrap: now,
             last_maintenance: now,
             out: Vec::new(),
             stats: DhtStats::default(),
@@ -162,7 +171,9 @@ impl Node {
     fn self_lookup(&mut self, now: Instant) {
         let seeds = self.bootstrap.clone();
         let own = self.cfg.id;
-        self.start(own, false, None, None, &seeds, now);
+        self.self_search = self.start(own, false, None, None, &seeds, now);
+        self.next_bootstrap = now + self.bootstrap_retry;
+        self.bootstrap_retry = (self.bootstrap_retry * 2).min(BOOTSTRAP_RETRY_MAX);
     }
 
     /// Starts an iterative get_peers lookup. Every new peer goes to `peers` as it is found;
@@ -463,6 +474,17 @@ impl Node {
         for sid in touched {
             self.step(sid, now);
         }
+        // Nearly alone: ask the bootstrap nodes again, backing off from 5 s to 5 minutes.
+        if self.table.len() >= K {
+            self.bootstrap_retry = BOOTSTRAP_RETRY_MIN;
+        } else if !self.bootstrap.is_empty()
+            && now >= self.next_bootstrap
+            && !self
+                .self_search
+                .is_some_and(|s| self.searches.contains_key(&s))
+        {
+            self.self_lookup(now);
+        }
         if now.saturating_duration_since(self.last_maintenance) >= MAINTENANCE_EVERY {
             self.last_maintenance = now;
             self.maintain(now);
@@ -472,9 +494,6 @@ impl Node {
     fn maintain(&mut self, now: Instant) {
         self.store.expire(now);
         self.limiter.forget_idle(now);
-        if self.table.len() < K && !self.bootstrap.is_empty() {
-            self.self_lookup(now);
-        }
         for addr in self.table.questionable(now).into_iter().take(K) {
             self.ping(addr, now);
         }
