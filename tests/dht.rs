@@ -202,10 +202,8 @@ impl OurNode {
             let mut buf = vec![0u8; 65536];
             loop {
                 if let Ok((n, from)) = sock.recv_from(&mut buf).await {
-                    if is_krpc(&buf[..n]) {
-                        if feed.incoming(&buf[..n], from) {
-                            counter.fetch_add(1, Ordering::Relaxed);
-                        }
+                    if is_krpc(&buf[..n]) && feed.incoming(&buf[..n], from) {
+                        counter.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }

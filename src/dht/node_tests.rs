@@ -185,3 +185,22 @@ fn unknown_method_gets_error_204() {
     assert!(matches!(reply.body, Body::Error { code: 204, .. }));
     assert_eq!(reply.tid, b"x");
 }
+
+#[test]
+fn bootstrap_is_retried_with_backoff_while_alone() {
+    let now = Instant::now();
+    let mut n = Node::new(NodeConfig::new(NodeId::random()), now);
+    n.bootstrap(vec![addr(50)], now);
+    n.take_outgoing();
+    // The router never answers: the query times out and the self-lookup ends.
+    n.tick(now + PENDING_TIMEOUT);
+    assert_eq!((n.stats().pending, n.stats().lookups), (0, 0));
+    // Five seconds after the first try it asks again, then waits ten seconds.
+    n.tick(now + BOOTSTRAP_RETRY_MIN);
+    assert_eq!(n.take_outgoing().len(), 1);
+    n.tick(now + BOOTSTRAP_RETRY_MIN + PENDING_TIMEOUT);
+    n.tick(now + BOOTSTRAP_RETRY_MIN * 2);
+    assert!(n.take_outgoing().is_empty());
+    n.tick(now + BOOTSTRAP_RETRY_MIN * 3);
+    assert_eq!(n.take_outgoing().len(), 1);
+}
