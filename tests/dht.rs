@@ -313,9 +313,11 @@ async fn libtorrent_finds_our_announce_and_the_table_survives_a_restart() {
     common::require_loopback_only();
     let _lock = common::swarm_lock();
     let state = tempfile::tempdir().expect("state dir");
-    let first = OurNode::start("127.0.0.1", Vec::new(), Some(state.path().into())).await;
-    let mut swarm = Swarm::start(5, first.addr);
+    let sock = OurNode::bind("127.0.0.1").await;
+    let mut swarm = Swarm::start(5, sock.local_addr().expect("local addr"));
     let lt_nodes = swarm.addrs();
+    let bootstrap = lt_nodes.iter().map(ToString::to_string).collect();
+    let first = OurNode::start_on(sock, bootstrap, Some(state.path().into()));
     first.wait_knows(&lt_nodes, 3, &mut swarm).await;
 
     let hash: [u8; 20] = NodeId::random().0;
@@ -323,7 +325,9 @@ async fn libtorrent_finds_our_announce_and_the_table_survives_a_restart() {
     let wanted = format!("127.0.0.1:{our_port}");
     let end = Instant::now() + Duration::from_secs(60);
     loop {
+        let t = Instant::now();
         first.lookup(hash, Some(our_port)).await;
+        eprintln!("dht: our lookup and announce took {:?}", t.elapsed());
         // The announces leave as the lookup ends; give them a moment to land.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let peers = swarm.ask(
@@ -331,6 +335,7 @@ async fn libtorrent_finds_our_announce_and_the_table_survives_a_restart() {
             "peers",
             Duration::from_secs(30),
         );
+        eprintln!("dht: libtorrent lookup after {:?}: {peers}", t.elapsed());
         if peers.split_whitespace().any(|p| p == wanted) {
             break;
         }
@@ -341,6 +346,7 @@ async fn libtorrent_finds_our_announce_and_the_table_survives_a_restart() {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 
+    eprintln!("dht: libtorrent found our announce");
     // Save, stop, and start again with no bootstrap list: the saved nodes bring it back.
     first.dht.save().await.expect("save the routing table");
     let saved_id = first.dht.id();
@@ -362,6 +368,7 @@ async fn libtorrent_finds_our_announce_and_the_table_survives_a_restart() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    eprintln!("dht: the restarted node rejoined");
     second.stop().await;
 }
 

@@ -388,7 +388,10 @@ impl Node {
         }
         if let Purpose::Lookup(sid) = p.purpose {
             if let Some(s) = self.searches.get_mut(&sid) {
-                let fresh = s.lookup.answered(from, id, &r.nodes, &r.values, r.token);
+                // Our own id in a reply is our own past address: never worth a query.
+                let own = self.cfg.id;
+                let nodes: Vec<CompactNode> = r.nodes.into_iter().filter(|n| n.id != own).collect();
+                let fresh = s.lookup.answered(from, id, &nodes, &r.values, r.token);
                 if let Some(tx) = &s.peers {
                     for peer in fresh {
                         let _ = tx.send(SocketAddr::V4(peer));
