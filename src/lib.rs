@@ -1,6 +1,7 @@
 //! ttui: a BitTorrent client for the terminal.
 pub mod cli;
 pub mod demo;
+pub mod dht;
 pub mod engine;
 pub mod fmt;
 pub mod protocol;

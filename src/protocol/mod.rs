@@ -3,6 +3,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod geometry;
 pub mod handshake;
+pub mod krpc;
 pub mod magnet;
 pub mod message;
 pub mod metainfo;

@@ -1,0 +1,527 @@
+//! The DHT node as a state machine without I/O: datagrams and clock ticks go in, datagrams
+//! to send come out of `take_outgoing`. The tokio glue lives in `service.rs`; tests drive this
+//! directly.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::protocol::krpc::{Body, CompactNode, Krpc, NodeId, Query, Response};
+
+use super::lookup::{self, Lookup};
+use super::routing::{Insert, RoutingTable, K};
+use super::store::{PeerStore, RateLimiter, StoreLimits, Tokens};
+
+const PENDING_TIMEOUT: Duration = Duration::from_secs(4);
+const STALE_BUCKET: Duration = Duration::from_secs(15 * 60);
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
+const BOOTSTRAP_RETRY_MIN: Duration = Duration::from_secs(5);
+const BOOTSTRAP_RETRY_MAX: Duration = Duration::from_secs(5 * 60);
+/// Peers put in one get_peers answer: keeps the datagram near 500 bytes.
+const VALUES_PER_REPLY: usize = 50;
+
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub id: NodeId,
+    /// The `v` client string: two letters and two version bytes.
+    pub version: [u8; 4],
+    /// Queries in flight per lookup (BEP 5's alpha).
+    pub alpha: usize,
+    /// Queries in flight in total; when full, lookups wait.
+    pub max_pending: usize,
+    pub max_lookups: usize,
+    /// Per source address: sustained datagrams per second and burst.
+    pub rate_per_sec: f64,
+    pub rate_burst: f64,
+    pub rate_table: usize,
+    pub store: StoreLimits,
+}
+
+impl NodeConfig {
+    pub fn new(id: NodeId) -> NodeConfig {
+        NodeConfig {
+            id,
+            version: *b"TU\x00\x01",
+            alpha: 4,
+            max_pending: 512,
+            max_lookups: 64,
+            rate_per_sec: 20.0,
+            rate_burst: 50.0,
+            rate_table: 4096,
+            store: StoreLimits::default(),
+        }
+    }
+}
+
+/// Counters and sizes, for the header and for the memory checks in tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DhtStats {
+    pub nodes: usize,
+    pub routing_entries: usize,
+    pub buckets: usize,
+    pub pending: usize,
+    pub lookups: usize,
+    pub stored_hashes: usize,
+    pub stored_peers: usize,
+    pub limiter_entries: usize,
+    pub answered: u64,
+    pub rate_limited: u64,
+    pub malformed: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Ping,
+    Lookup(u64),
+    Announce,
+}
+
+struct Pending {
+    addr: SocketAddrV4,
+    sent: Instant,
+    purpose: Purpose,
+}
+
+struct Search {
+    lookup: Lookup,
+    get_peers: bool,
+    announce_port: Option<u16>,
+    peers: Option<UnboundedSender<SocketAddr>>,
+}
+
+pub struct Node {
+    cfg: NodeConfig,
+    table: RoutingTable,
+    tokens: Tokens,
+    store: PeerStore,
+    limiter: RateLimiter,
+    pending: HashMap<u16, Pending>,
+    next_tid: u16,
+    searches: HashMap<u64, Search>,
+    next_search: u64,
+    bootstrap: Vec<SocketAddrV4>,
+    /// The running self-lookup, and when to try again while the table stays nearly empty.
+    self_search: Option<u64>,
+    bootstrap_retry: Duration,
+    next_bootstrap: Instant,
+    last_maintenance: Instant,
+    out: Vec<(Vec<u8>, SocketAddr)>,
+    stats: DhtStats,
+}
+
+impl Node {
+    pub fn new(cfg: NodeConfig, now: Instant) -> Node {
+        Node {
+            table: RoutingTable::new(cfg.id, now),
+            tokens: Tokens::new(now),
+            store: PeerStore::new(cfg.store),
+            limiter: RateLimiter::new(cfg.rate_per_sec, cfg.rate_burst, cfg.rate_table),
+            pending: HashMap::new(),
+            next_tid: rand::random(),
+            searches: HashMap::new(),
+            next_search: 0,
+            bootstrap: Vec::new(),
+            self_search: None,
+            bootstrap_retry: BOOTSTRAP_RETRY_MIN,
+            next_bootstrap: now,
+            last_maintenance: now,
+            out: Vec::new(),
+            stats: DhtStats::default(),
+            cfg,
+        }
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.cfg.id
+    }
+
+    pub fn table(&self) -> &RoutingTable {
+        &self.table
+    }
+
+    /// Datagrams to send since the last call.
+    pub fn take_outgoing(&mut self) -> Vec<(Vec<u8>, SocketAddr)> {
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn stats(&self) -> DhtStats {
+        DhtStats {
+            nodes: self.table.len(),
+            routing_entries: self.table.total_entries(),
+            buckets: self.table.bucket_count(),
+            pending: self.pending.len(),
+            lookups: self.searches.len(),
+            stored_hashes: self.store.hashes(),
+            stored_peers: self.store.peers(),
+            limiter_entries: self.limiter.len(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// Joins the network through `seeds` (routers or saved nodes): a lookup of our own id,
+    /// repeated by `tick` while the table is nearly empty.
+    pub fn bootstrap(&mut self, seeds: Vec<SocketAddrV4>, now: Instant) {
+        self.bootstrap = seeds;
+        self.bootstrap.truncate(64);
+        self.self_lookup(now);
+    }
+
+    fn self_lookup(&mut self, now: Instant) {
+        let seeds = self.bootstrap.clone();
+        let own = self.cfg.id;
+        self.self_search = self.start(own, false, None, None, &seeds, now);
+        self.next_bootstrap = now + self.bootstrap_retry;
+        self.bootstrap_retry = (self.bootstrap_retry * 2).min(BOOTSTRAP_RETRY_MAX);
+    }
+
+    /// Starts an iterative get_peers lookup. Every new peer goes to `peers` as it is found;
+    /// the sender is dropped when the lookup ends (after announcing to the closest nodes that
+    /// gave a token, when `announce_port` is set). None when too many lookups run.
+    pub fn get_peers(
+        &mut self,
+        info_hash: NodeId,
+        announce_port: Option<u16>,
+        peers: UnboundedSender<SocketAddr>,
+        now: Instant,
+    ) -> Option<u64> {
+        self.start(info_hash, true, announce_port, Some(peers), &[], now)
+    }
+
+    pub fn find_node(&mut self, target: NodeId, now: Instant) -> Option<u64> {
+        self.start(target, false, None, None, &[], now)
+    }
+
+    fn start(
+        &mut self,
+        target: NodeId,
+        get_peers: bool,
+        announce_port: Option<u16>,
+        peers: Option<UnboundedSender<SocketAddr>>,
+        seeds: &[SocketAddrV4],
+        now: Instant,
+    ) -> Option<u64> {
+        if self.searches.len() >= self.cfg.max_lookups {
+            return None;
+        }
+        let mut lookup = Lookup::new(target, self.cfg.alpha, now);
+        for n in self.table.closest(&target, K * 2, now) {
+            lookup.add(Some(n.id), n.addr);
+        }
+        for s in seeds {
+            lookup.add(None, *s);
+        }
+        // Peers announced to us count too: the lookup may never ask ourselves.
+        if let Some(tx) = &peers {
+            let mut own = self.store.get(&target, lookup::MAX_PEERS, now);
+            own.retain(|p| lookup.note_peer(*p));
+            for p in own {
+                let _ = tx.send(SocketAddr::V4(p));
+            }
+        }
+        let sid = self.next_search;
+        self.next_search += 1;
+        self.searches.insert(
+            sid,
+            Search {
+                lookup,
+                get_peers,
+                announce_port,
+                peers,
+            },
+        );
+        self.step(sid, now);
+        Some(sid)
+    }
+
+    /// Sends what a search may send now; finishes it when it is done.
+    fn step(&mut self, sid: u64, now: Instant) {
+        let Some(s) = self.searches.get_mut(&sid) else {
+            return;
+        };
+        let mut to_ask = Vec::new();
+        while let Some(addr) = s.lookup.next_query() {
+            to_ask.push(addr);
+        }
+        let target = s.lookup.target;
+        let query = if s.get_peers {
+            Query::GetPeers { info_hash: target }
+        } else {
+            Query::FindNode { target }
+        };
+        for addr in to_ask {
+            if !self.send_query(addr, query.clone(), Purpose::Lookup(sid), now) {
+                if let Some(s) = self.searches.get_mut(&sid) {
+                    s.lookup.unsend(addr);
+                }
+            }
+        }
+        let finished = self
+            .searches
+            .get(&sid)
+            .is_some_and(|s| s.lookup.is_finished(now));
+        if !finished {
+            return;
+        }
+        let Some(s) = self.searches.remove(&sid) else {
+            return;
+        };
+        if let Some(port) = s.announce_port {
+            for (addr, token) in s.lookup.announce_targets() {
+                let q = Query::AnnouncePeer {
+                    info_hash: target,
+                    port,
+                    implied_port: false,
+                    token,
+                };
+                self.send_query(addr, q, Purpose::Announce, now);
+            }
+        }
+    }
+
+    pub fn ping(&mut self, addr: SocketAddrV4, now: Instant) -> bool {
+        self.send_query(addr, Query::Ping, Purpose::Ping, now)
+    }
+
+    fn send_query(
+        &mut self,
+        addr: SocketAddrV4,
+        query: Query,
+        purpose: Purpose,
+        now: Instant,
+    ) -> bool {
+        if self.pending.len() >= self.cfg.max_pending {
+            return false;
+        }
+        let mut tid = self.next_tid;
+        while self.pending.contains_key(&tid) {
+            tid = tid.wrapping_add(1);
+        }
+        self.next_tid = tid.wrapping_add(1);
+        let msg = Krpc {
+            tid: tid.to_be_bytes().to_vec(),
+            version: Some(self.cfg.version.to_vec()),
+            ip: None,
+            body: Body::Query {
+                id: self.cfg.id,
+                query,
+                read_only: false,
+            },
+        };
+        self.out.push((msg.encode(), SocketAddr::V4(addr)));
+        self.pending.insert(
+            tid,
+            Pending {
+                addr,
+                sent: now,
+                purpose,
+            },
+        );
+        true
+    }
+
+    /// One datagram from `from`. Never panics; anything malformed or over budget is dropped.
+    pub fn handle(&mut self, buf: &[u8], from: SocketAddr, now: Instant) {
+        let SocketAddr::V4(from) = from else {
+            return;
+        };
+        if !self.limiter.allow(IpAddr::V4(*from.ip()), now) {
+            self.stats.rate_limited += 1;
+            return;
+        }
+        let Ok(msg) = Krpc::decode(buf) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        match msg.body {
+            Body::Query {
+                id,
+                query,
+                read_only,
+            } => {
+                self.answer(&msg.tid, from, id, query, now);
+                if !read_only && id != self.cfg.id && !self.table.entries().any(|e| e.id == id) {
+                    // Verify before trusting: only a node that answers enters the table.
+                    if !self.pending.values().any(|p| p.addr == from) {
+                        self.ping(from, now);
+                    }
+                }
+            }
+            Body::Response { id, r } => self.on_response(&msg.tid, from, id, r, now),
+            Body::Error { .. } => {
+                if let Some(p) = self.take_pending(&msg.tid, from) {
+                    if let Purpose::Lookup(sid) = p.purpose {
+                        if let Some(s) = self.searches.get_mut(&sid) {
+                            s.lookup.failed(from);
+                        }
+                        self.step(sid, now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn take_pending(&mut self, tid: &[u8], from: SocketAddrV4) -> Option<Pending> {
+        let tid = u16::from_be_bytes(<[u8; 2]>::try_from(tid).ok()?);
+        if self.pending.get(&tid)?.addr != from {
+            return None;
+        }
+        self.pending.remove(&tid)
+    }
+
+    fn on_response(
+        &mut self,
+        tid: &[u8],
+        from: SocketAddrV4,
+        id: NodeId,
+        r: Response,
+        now: Instant,
+    ) {
+        let Some(p) = self.take_pending(tid, from) else {
+            return;
+        };
+        if let Insert::Full(Some(q)) = self.table.heard_from(id, from, now) {
+            if !self.pending.values().any(|p| p.addr == q) {
+                self.ping(q, now);
+            }
+        }
+        if let Purpose::Lookup(sid) = p.purpose {
+            if let Some(s) = self.searches.get_mut(&sid) {
+                // Our own id in a reply is our own past address: never worth a query.
+                let own = self.cfg.id;
+                let nodes: Vec<CompactNode> = r.nodes.into_iter().filter(|n| n.id != own).collect();
+                let fresh = s.lookup.answered(from, id, &nodes, &r.values, r.token);
+                if let Some(tx) = &s.peers {
+                    for peer in fresh {
+                        let _ = tx.send(SocketAddr::V4(peer));
+                    }
+                }
+            }
+            self.step(sid, now);
+        }
+    }
+
+    fn answer(&mut self, tid: &[u8], from: SocketAddrV4, _id: NodeId, q: Query, now: Instant) {
+        let ip = IpAddr::V4(*from.ip());
+        let body = match q {
+            Query::Ping => reply(self.cfg.id, Response::default()),
+            Query::FindNode { target } => reply(
+                self.cfg.id,
+                Response {
+                    nodes: self.table.closest(&target, K, now),
+                    ..Response::default()
+                },
+            ),
+            Query::GetPeers { info_hash } => reply(
+                self.cfg.id,
+                Response {
+                    nodes: self.table.closest(&info_hash, K, now),
+                    values: self.store.get(&info_hash, VALUES_PER_REPLY, now),
+                    token: Some(self.tokens.issue(&ip, now)),
+                },
+            ),
+            Query::AnnouncePeer {
+                info_hash,
+                port,
+                implied_port,
+                token,
+            } => {
+                let port = if implied_port { from.port() } else { port };
+                if port == 0 {
+                    error(203, "port 0")
+                } else if !self.tokens.check(&token, &ip, now) {
+                    error(203, "bad token")
+                } else {
+                    self.store
+                        .announce(info_hash, SocketAddrV4::new(*from.ip(), port), now);
+                    reply(self.cfg.id, Response::default())
+                }
+            }
+            Query::Other(_) => error(204, "Method Unknown"),
+        };
+        let msg = Krpc {
+            tid: tid.to_vec(),
+            version: Some(self.cfg.version.to_vec()),
+            ip: Some(from),
+            body,
+        };
+        self.stats.answered += 1;
+        self.out.push((msg.encode(), SocketAddr::V4(from)));
+    }
+
+    /// Timeouts and upkeep; call about once a second.
+    pub fn tick(&mut self, now: Instant) {
+        let expired: Vec<u16> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.sent) >= PENDING_TIMEOUT)
+            .map(|(t, _)| *t)
+            .collect();
+        let mut touched = Vec::new();
+        for tid in expired {
+            if let Some(p) = self.pending.remove(&tid) {
+                self.table.failed(p.addr, now);
+                if let Purpose::Lookup(sid) = p.purpose {
+                    if let Some(s) = self.searches.get_mut(&sid) {
+                        s.lookup.failed(p.addr);
+                    }
+                    touched.push(sid);
+                }
+            }
+        }
+        // Searches waiting for room in the pending table, or past their age, move on too.
+        touched.extend(self.searches.keys().copied());
+        touched.sort_unstable();
+        touched.dedup();
+        for sid in touched {
+            self.step(sid, now);
+        }
+        // Nearly alone: ask the bootstrap nodes again, backing off from 5 s to 5 minutes.
+        if self.table.len() >= K {
+            self.bootstrap_retry = BOOTSTRAP_RETRY_MIN;
+        } else if !self.bootstrap.is_empty()
+            && now >= self.next_bootstrap
+            && !self
+                .self_search
+                .is_some_and(|s| self.searches.contains_key(&s))
+        {
+            self.self_lookup(now);
+        }
+        if now.saturating_duration_since(self.last_maintenance) >= MAINTENANCE_EVERY {
+            self.last_maintenance = now;
+            self.maintain(now);
+        }
+    }
+
+    fn maintain(&mut self, now: Instant) {
+        self.store.expire(now);
+        self.limiter.forget_idle(now);
+        for addr in self.table.questionable(now).into_iter().take(K) {
+            self.ping(addr, now);
+        }
+        for target in self.table.stale_targets(STALE_BUCKET, now) {
+            self.find_node(target, now);
+        }
+    }
+
+    /// Nodes worth saving: the good and questionable ones.
+    pub fn nodes_to_save(&self, now: Instant) -> Vec<CompactNode> {
+        self.table.closest(&self.cfg.id, 1000, now)
+    }
+}
+
+fn reply(id: NodeId, r: Response) -> Body {
+    Body::Response { id, r }
+}
+
+fn error(code: i64, message: &str) -> Body {
+    Body::Error {
+        code,
+        message: message.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[path = "node_tests.rs"]
+mod tests;

@@ -1,0 +1,254 @@
+//! The node as a tokio task. The session owns the UDP socket: it hands every datagram whose
+//! first byte is `d` to `Dht::incoming`, and gives `spawn` something that sends (`Transmit`),
+//! usually the same socket (`try_send_to` never waits; UDP may drop anyway).
+
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::protocol::krpc::{CompactNode, NodeId};
+
+use super::node::{DhtStats, Node, NodeConfig};
+use super::persist;
+
+/// Datagrams queued for the node; more are dropped (a flood costs a failed `try_send`).
+const DATAGRAM_QUEUE: usize = 1024;
+const SAVE_EVERY: Duration = Duration::from_secs(10 * 60);
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the node's datagrams go.
+pub trait Transmit: Send + 'static {
+    fn transmit(&self, buf: &[u8], to: SocketAddr);
+}
+
+impl Transmit for Arc<tokio::net::UdpSocket> {
+    fn transmit(&self, buf: &[u8], to: SocketAddr) {
+        let _ = self.try_send_to(buf, to);
+    }
+}
+
+impl Transmit for mpsc::Sender<(Vec<u8>, SocketAddr)> {
+    fn transmit(&self, buf: &[u8], to: SocketAddr) {
+        let _ = self.try_send((buf.to_vec(), to));
+    }
+}
+
+/// True when a datagram on the shared socket is KRPC (a bencoded dictionary) and not uTP.
+pub fn is_krpc(datagram: &[u8]) -> bool {
+    datagram.first() == Some(&b'd')
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DhtConfig {
+    /// HOST:PORT of bootstrap nodes or routers.
+    pub bootstrap: Vec<String>,
+    /// Where the routing table is saved and reloaded (`dht.dat`).
+    pub state_dir: Option<PathBuf>,
+    /// Full node settings; by default the saved id (or a random one) with default limits.
+    pub node: Option<NodeConfig>,
+}
+
+enum Command {
+    GetPeers {
+        info_hash: NodeId,
+        announce_port: Option<u16>,
+        peers: mpsc::UnboundedSender<SocketAddr>,
+    },
+    AddNode(SocketAddrV4),
+    Stats(oneshot::Sender<DhtStats>),
+    Nodes(oneshot::Sender<Vec<CompactNode>>),
+    Save(oneshot::Sender<io::Result<()>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Handle to the running node; cheap to clone.
+#[derive(Clone)]
+pub struct Dht {
+    datagrams: mpsc::Sender<(Vec<u8>, SocketAddr)>,
+    commands: mpsc::Sender<Command>,
+    id: NodeId,
+}
+
+impl Dht {
+    /// Starts the node task: loads the saved table from `state_dir`, resolves the bootstrap
+    /// names, and joins the network.
+    pub fn spawn(cfg: DhtConfig, tx: impl Transmit) -> (Dht, JoinHandle<()>) {
+        let saved = cfg.state_dir.as_deref().and_then(persist::load);
+        let node_cfg = cfg.node.clone().unwrap_or_else(|| {
+            NodeConfig::new(saved.as_ref().map_or_else(NodeId::random, |s| s.0))
+        });
+        let id = node_cfg.id;
+        let (dtx, drx) = mpsc::channel(DATAGRAM_QUEUE);
+        let (ctx, crx) = mpsc::channel(64);
+        let seeds = saved.map(|s| s.1).unwrap_or_default();
+        let task = tokio::spawn(run(node_cfg, cfg, seeds, drx, crx, tx));
+        (
+            Dht {
+                datagrams: dtx,
+                commands: ctx,
+                id,
+            },
+            task,
+        )
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// One datagram from the shared socket. Never waits: false when it was dropped.
+    pub fn incoming(&self, buf: &[u8], from: SocketAddr) -> bool {
+        self.datagrams.try_send((buf.to_vec(), from)).is_ok()
+    }
+
+    /// Starts an iterative lookup; peers arrive on the receiver as they are found, and it
+    /// closes when the lookup ends (after the announce, when `announce_port` is set).
+    pub async fn get_peers(
+        &self,
+        info_hash: [u8; 20],
+        announce_port: Option<u16>,
+    ) -> mpsc::UnboundedReceiver<SocketAddr> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = self
+            .commands
+            .send(Command::GetPeers {
+                info_hash: NodeId(info_hash),
+                announce_port,
+                peers: tx,
+            })
+            .await;
+        rx
+    }
+
+    /// A node learned elsewhere (the BEP 5 `port` message): pinged, and added if it answers.
+    pub async fn add_node(&self, addr: SocketAddrV4) {
+        let _ = self.commands.send(Command::AddNode(addr)).await;
+    }
+
+    pub async fn stats(&self) -> Option<DhtStats> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Stats(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// The routing table's live nodes, closest to our id first.
+    pub async fn nodes(&self) -> Vec<CompactNode> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Nodes(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    pub async fn save(&self) -> io::Result<()> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || io::Error::other("the DHT node has stopped");
+        self.commands
+            .send(Command::Save(tx))
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Saves the table and ends the task.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn resolve(names: &[String]) -> Vec<SocketAddrV4> {
+    let mut out = Vec::new();
+    for name in names {
+        let found =
+            tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host(name.as_str())).await;
+        if let Ok(Ok(addrs)) = found {
+            out.extend(addrs.filter_map(|a| match a {
+                SocketAddr::V4(v4) => Some(v4),
+                SocketAddr::V6(_) => None,
+            }));
+        }
+    }
+    out
+}
+
+fn save(node: &Node, dir: &Option<PathBuf>) -> io::Result<()> {
+    match dir {
+        Some(dir) => persist::save(dir, &node.id(), &node.nodes_to_save(Instant::now())),
+        None => Ok(()),
+    }
+}
+
+async fn run(
+    node_cfg: NodeConfig,
+    cfg: DhtConfig,
+    saved: Vec<CompactNode>,
+    mut datagrams: mpsc::Receiver<(Vec<u8>, SocketAddr)>,
+    mut commands: mpsc::Receiver<Command>,
+    tx: impl Transmit,
+) {
+    let mut node = Node::new(node_cfg, Instant::now());
+    let mut seeds: Vec<SocketAddrV4> = saved.iter().map(|n| n.addr).collect();
+    seeds.extend(resolve(&cfg.bootstrap).await);
+    node.bootstrap(seeds, Instant::now());
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_save = Instant::now();
+    let mut done: Option<oneshot::Sender<()>> = None;
+    loop {
+        for (buf, to) in node.take_outgoing() {
+            tx.transmit(&buf, to);
+        }
+        tokio::select! {
+            d = datagrams.recv() => match d {
+                Some((buf, from)) => node.handle(&buf, from, Instant::now()),
+                None => break,
+            },
+            c = commands.recv() => match c {
+                None => break,
+                Some(Command::Shutdown(ack)) => {
+                    done = Some(ack);
+                    break;
+                }
+                Some(Command::GetPeers { info_hash, announce_port, peers }) => {
+                    node.get_peers(info_hash, announce_port, peers, Instant::now());
+                }
+                Some(Command::AddNode(addr)) => {
+                    node.ping(addr, Instant::now());
+                }
+                Some(Command::Stats(reply)) => {
+                    let _ = reply.send(node.stats());
+                }
+                Some(Command::Nodes(reply)) => {
+                    let _ = reply.send(node.nodes_to_save(Instant::now()));
+                }
+                Some(Command::Save(reply)) => {
+                    let _ = reply.send(save(&node, &cfg.state_dir));
+                }
+            },
+            _ = tick.tick() => {
+                let now = Instant::now();
+                node.tick(now);
+                if now.saturating_duration_since(last_save) >= SAVE_EVERY {
+                    last_save = now;
+                    if let Err(e) = save(&node, &cfg.state_dir) {
+                        tracing::warn!("saving the DHT routing table: {e}");
+                    }
+                }
+            }
+        }
+    }
+    if let Err(e) = save(&node, &cfg.state_dir) {
+        tracing::warn!("saving the DHT routing table: {e}");
+    }
+    if let Some(ack) = done {
+        let _ = ack.send(());
+    }
+}
