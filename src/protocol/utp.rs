@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(p.sack, None);
         assert!(looks_like_utp(&out));
 
-        let mask = sack_mask(7, [9u16, 12, 40].into_iter()).unwrap();
+        let mask = sack_mask(7, [9u16, 12, 41].into_iter()).unwrap();
         assert_eq!(mask.len(), 8);
         out.clear();
         encode(&hdr(PacketType::State), Some(&mask), b"", &mut out);
@@ -228,7 +228,7 @@ mod tests {
         let p = decode(&out).unwrap();
         assert_eq!(p.header.ty, PacketType::State);
         let got: Vec<u16> = sack_iter(7, p.sack.unwrap()).collect();
-        assert_eq!(got, vec![9, 12, 40]);
+        assert_eq!(got, vec![9, 12, 41]);
         assert!(p.payload.is_empty());
     }
 
@@ -245,7 +245,9 @@ mod tests {
             encode(&hdr(ty), None, b"", &mut out);
             assert_eq!(out[0], b);
         }
-        assert!(!looks_like_utp(b"d1:ad2:id20:aaaaaaaaaaaaaaaaaaaae1:q4:ping1:t2:aa1:y1:qe"));
+        assert!(!looks_like_utp(
+            b"d1:ad2:id20:aaaaaaaaaaaaaaaaaaaae1:q4:ping1:t2:aa1:y1:qe"
+        ));
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub struct Conn {
     probe_at: Option<Instant>,
     timeouts: u32,
     recovery_until: u16,
+    /// After a timeout: segments last sent before this instant are presumed lost and are
+    /// resent a congestion window at a time as ACKs come back.
+    recover_before: Option<Instant>,
     // receiving
     rbuf: VecDeque<u8>,
     ooo: HashMap<u16, Vec<u8>>,
@@ -116,6 +119,7 @@ impl Conn {
             probe_at: None,
             timeouts: 0,
             recovery_until: seq_nr,
+            recover_before: None,
             rbuf: VecDeque::new(),
             ooo: HashMap::new(),
             ooo_bytes: 0,
@@ -146,13 +150,7 @@ impl Conn {
 
     /// Responder to a SYN whose header said `conn_id` and `seq`.
     pub fn incoming(cfg: UtpConfig, syn: &Header, seq: u16, epoch: Instant) -> Conn {
-        let mut c = Conn::base(
-            cfg,
-            syn.conn_id.wrapping_add(1),
-            syn.conn_id,
-            seq,
-            epoch,
-        );
+        let mut c = Conn::base(cfg, syn.conn_id.wrapping_add(1), syn.conn_id, seq, epoch);
         c.state = State::SynRecv;
         c.ack_nr = syn.seq;
         c.peer_wnd = (syn.wnd as usize).min(cfg.send_buf);
@@ -383,9 +381,32 @@ impl Conn {
         }
         if acked > 0 {
             self.cc.on_ack(acked);
+            self.resend_holes();
             if let Some(w) = self.write_waker.take() {
                 w.wake();
             }
+        }
+    }
+
+    /// Marks presumed-lost segments for resending while fewer than a window's worth of
+    /// resent ones are outstanding.
+    fn resend_holes(&mut self) {
+        let Some(t) = self.recover_before else { return };
+        let budget = (self.cc.cwnd() / self.cfg.mss).max(1);
+        let mut outstanding = 0;
+        let mut left = false;
+        for seg in self.inflight.iter_mut().filter(|s| !s.sacked) {
+            if seg.resend || seg.last_sent >= t {
+                outstanding += 1;
+            } else if outstanding < budget {
+                seg.resend = true;
+                outstanding += 1;
+            } else {
+                left = true;
+            }
+        }
+        if !left {
+            self.recover_before = None;
         }
     }
 
@@ -481,7 +502,9 @@ impl Conn {
             *dst = src;
         }
         // Tell a peer we had throttled that room has opened up.
-        if n > 0 && self.last_adv_wnd < self.cfg.mss * 2 && self.recv_window() >= self.cfg.recv_buf / 4
+        if n > 0
+            && self.last_adv_wnd < self.cfg.mss * 2
+            && self.recv_window() >= self.cfg.recv_buf / 4
         {
             self.send_state();
         }
@@ -563,9 +586,8 @@ impl Conn {
             if self.state != State::SynSent {
                 self.cc.on_timeout();
             }
-            if let Some(i) = self.inflight.iter().position(|s| !s.sacked) {
-                self.inflight[i].resend = true;
-            }
+            self.recover_before = Some(now);
+            self.resend_holes();
             self.rto_at = None;
             self.flush(now);
             if self.rto_at.is_none() && !self.inflight.is_empty() {

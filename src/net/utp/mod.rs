@@ -121,7 +121,12 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(t) = self.recv_task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(t) = self
+            .recv_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             t.abort();
         }
     }
@@ -192,7 +197,11 @@ impl UtpSocket {
                 }
             }
         });
-        *sock.inner.recv_task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        *sock
+            .inner
+            .recv_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(task);
         Ok((sock, listener))
     }
 
@@ -307,4 +316,3 @@ impl UtpSocket {
         Ok(stream)
     }
 }
-
