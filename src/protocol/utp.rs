@@ -3,7 +3,7 @@
 //!
 //! Every length comes from outside, so decoding checks each one against the datagram before
 //! touching bytes, and rejects anything BEP 29 does not allow (unknown type, version other than
-//! 1, a selective-ACK mask that is not a non-zero multiple of 4 bytes, a chain that runs past
+//! 1, an empty selective-ACK mask, a chain that runs past
 //! the end or is absurdly long).
 
 pub const HEADER_LEN: usize = 20;
@@ -66,7 +66,7 @@ pub enum UtpError {
     BadType(u8),
     #[error("extension chain runs past the datagram")]
     TruncatedExtension,
-    #[error("selective ACK of {0} bytes is not a non-zero multiple of 4")]
+    #[error("selective ACK of {0} bytes")]
     BadSack(usize),
     #[error("more than {MAX_EXTENSIONS} extensions")]
     TooManyExtensions,
@@ -125,7 +125,9 @@ pub fn decode(buf: &[u8]) -> Result<Packet<'_>, UtpError> {
             return Err(UtpError::TruncatedExtension);
         }
         if this == EXT_SACK {
-            if len == 0 || len % 4 != 0 {
+            // BEP 29 says a multiple of 4, but libtorrent sends whole bytes only
+            // ((span + 7) / 8), so any non-empty mask is taken.
+            if len == 0 {
                 return Err(UtpError::BadSack(len));
             }
             sack = Some(&buf[start..end]);
@@ -268,11 +270,13 @@ mod tests {
         // Length runs past the end.
         v.extend_from_slice(&[0, 8, 1, 2, 3]);
         assert_eq!(decode(&v), Err(UtpError::TruncatedExtension));
-        // SACK of 3 bytes or 0 bytes.
+        // libtorrent's whole-byte masks (not a multiple of 4) are read; an empty one is not.
         let mut v = good.clone();
         v[1] = 1;
         v.extend_from_slice(&[0, 3, 1, 2, 3]);
-        assert_eq!(decode(&v), Err(UtpError::BadSack(3)));
+        let p = decode(&v).unwrap();
+        assert_eq!(p.sack, Some(&[1u8, 2, 3][..]));
+        assert!(p.payload.is_empty());
         let mut v = good.clone();
         v[1] = 1;
         v.extend_from_slice(&[0, 0]);

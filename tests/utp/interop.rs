@@ -19,6 +19,8 @@ s = lt.session({
     "dht_bootstrap_nodes": "", "allow_multiple_connections_per_ip": True,
     "enable_incoming_tcp": False, "enable_outgoing_tcp": False,
     "enable_incoming_utp": True, "enable_outgoing_utp": True,
+    # Plain BitTorrent on the wire (2 = pe_disabled): encryption is not this test's subject.
+    "out_enc_policy": 2,
     "listen_interfaces": "%s:%s" % (ip, port), "outgoing_interfaces": ip,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.peer_notification
         | lt.alert.category_t.status_notification,
@@ -242,7 +244,7 @@ async fn utp_only_libtorrent_leecher_downloads_from_us() {
 
     let payload = Arc::new(s.payload.clone());
     let info_hash = s.torrent.info_hash;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(tokio::sync::Notify::new());
     let stop2 = stop.clone();
     let server = tokio::spawn(async move {
         let stop = stop2;
@@ -260,11 +262,12 @@ async fn utp_only_libtorrent_leecher_downloads_from_us() {
         c.write_all(&msg(5, &bf)).await?;
         let mut served = 0usize;
         loop {
-            let m = match timeout(Duration::from_millis(500), read_msg(&mut c)).await {
-                Ok(Ok(m)) => m,
-                Ok(Err(_)) => return Ok::<_, std::io::Error>((served, c.stats())),
-                Err(_) if stop.load(Ordering::Relaxed) => return Ok((served, c.stats())),
-                Err(_) => continue,
+            let m = tokio::select! {
+                r = read_msg(&mut c) => match r {
+                    Ok(m) => m,
+                    Err(_) => return Ok::<_, std::io::Error>((served, c.stats())),
+                },
+                _ = stop.notified() => return Ok((served, c.stats())),
             };
             match m.first() {
                 Some(2) => c.write_all(&msg(1, b"")).await?,
@@ -290,7 +293,7 @@ async fn utp_only_libtorrent_leecher_downloads_from_us() {
     let took = start.elapsed();
     let got = std::fs::read(save.join("utp.bin")).unwrap();
     assert!(got == s.payload, "libtorrent's copy differs");
-    stop.store(true, Ordering::Relaxed);
+    stop.notify_one();
     let (served, st) = timeout(Duration::from_secs(10), server)
         .await
         .expect("our side sees the close")

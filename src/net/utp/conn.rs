@@ -301,7 +301,7 @@ impl Conn {
         self.cc.delay_sample(h.ts_diff_us, now);
         self.on_ack(h, p.sack, p.payload.is_empty(), now);
         match h.ty {
-            PacketType::Data if !p.payload.is_empty() => self.on_data(h.seq, p.payload),
+            PacketType::Data => self.on_data(h.seq, p.payload),
             PacketType::Fin => self.on_fin(h.seq),
             _ => {}
         }
@@ -618,6 +618,11 @@ impl Conn {
         s.cwnd = self.cc.cwnd();
         s.queueing_delay = Duration::from_micros(self.cc.our_delay_us.max(0) as u64);
         s.peer_window = self.peer_wnd;
+        s.inflight_bytes = self.inflight_bytes;
+        s.inflight_packets = self.inflight.len();
+        s.unsent_bytes = self.wbuf.len();
+        s.unread_bytes = self.rbuf.len();
+        s.reorder_bytes = self.ooo_bytes;
         s
     }
 

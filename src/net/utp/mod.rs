@@ -80,6 +80,11 @@ pub struct UtpStats {
     pub packets_recv: u64,
     /// Packets dropped as impossible (bad ack numbers, beyond the window).
     pub dropped_packets: u64,
+    pub inflight_bytes: usize,
+    pub inflight_packets: usize,
+    pub unsent_bytes: usize,
+    pub unread_bytes: usize,
+    pub reorder_bytes: usize,
 }
 
 /// Socket-wide counters.
@@ -216,6 +221,21 @@ impl UtpSocket {
     /// Live connections (including accepted ones not yet claimed and lingering closes).
     pub fn connections(&self) -> usize {
         self.inner.registry.lock().len()
+    }
+
+    /// Figures of every live connection.
+    pub fn all_stats(&self) -> Vec<(SocketAddr, UtpStats)> {
+        let cells: Vec<(Key, Arc<Cell>)> = self
+            .inner
+            .registry
+            .lock()
+            .iter()
+            .map(|(k, c)| (*k, c.clone()))
+            .collect();
+        cells
+            .iter()
+            .map(|(k, c)| (k.0, c.lock().snapshot_stats()))
+            .collect()
     }
 
     /// Bytes held in all connections' buffers.
