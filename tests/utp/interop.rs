@@ -255,7 +255,7 @@ async fn utp_only_libtorrent_leecher_downloads_from_us() {
         c.write_all(&plain_handshake(info_hash).encode()).await?;
         let pieces = LEN / PIECE;
         let mut bf = vec![0xffu8; pieces.div_ceil(8)];
-        if pieces % 8 != 0 {
+        if !pieces.is_multiple_of(8) {
             let last = bf.len() - 1;
             bf[last] = 0xff << (8 - pieces % 8);
         }
