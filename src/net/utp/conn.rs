@@ -44,6 +44,9 @@ struct Seg {
     sacked: bool,
     resend: bool,
     fast_resent: bool,
+    /// Our next sequence number when this was last resent: three SACKs of packets from
+    /// there on mean the resend was lost too.
+    resent_mark: u16,
 }
 
 pub struct Conn {
@@ -208,6 +211,7 @@ impl Conn {
         utp::encode(&h, None, &seg.data, &mut d);
         if seg.tx > 0 {
             self.stats.retransmits += 1;
+            seg.resent_mark = self.seq_nr;
         }
         seg.tx += 1;
         seg.last_sent = now;
@@ -234,6 +238,7 @@ impl Conn {
             sacked: false,
             resend: false,
             fast_resent: false,
+            resent_mark: seq,
         });
         let idx = self.inflight.len() - 1;
         self.transmit(idx, now);
@@ -367,10 +372,19 @@ impl Conn {
             if let Some(top) = highest {
                 let mut after = 0;
                 for idx in (0..=top).rev() {
-                    if self.inflight[idx].sacked {
+                    let seg = &self.inflight[idx];
+                    if seg.sacked {
                         after += 1;
-                    } else if after >= 3 && !self.inflight[idx].fast_resent {
+                    } else if after >= 3 && !seg.fast_resent {
                         self.mark_lost(idx);
+                    } else if after >= 3 && !seg.resend {
+                        let from = seg.resent_mark.wrapping_sub(front_seq) as usize;
+                        let newer = (from..=top)
+                            .filter(|i| self.inflight.get(*i).is_some_and(|s| s.sacked))
+                            .count();
+                        if from <= top && newer >= 3 {
+                            self.inflight[idx].resend = true;
+                        }
                     }
                 }
             }
