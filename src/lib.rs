@@ -4,6 +4,7 @@ pub mod demo;
 pub mod dht;
 pub mod engine;
 pub mod fmt;
+pub mod net;
 pub mod protocol;
 pub mod tracker;
 pub mod ui;

@@ -8,3 +8,4 @@ pub mod magnet;
 pub mod message;
 pub mod metainfo;
 pub mod peer_id;
+pub mod utp;

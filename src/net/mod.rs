@@ -1,0 +1,2 @@
+//! Transports below the BitTorrent handshake.
+pub mod utp;

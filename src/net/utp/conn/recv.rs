@@ -1,0 +1,85 @@
+//! The receiving half of a connection: in-order delivery, the reorder buffer, FIN, and the
+//! window update a reader's progress triggers.
+
+use super::{Conn, MAX_REORDER};
+use crate::protocol::utp;
+
+impl Conn {
+    pub(super) fn on_data(&mut self, seq: u16, data: &[u8]) {
+        self.need_ack = true;
+        let dist = seq.wrapping_sub(self.ack_nr);
+        if dist == 0 || dist > MAX_REORDER {
+            return; // a duplicate, or beyond any window we advertised
+        }
+        if let Some(eof) = self.eof_seq {
+            if !utp::seq_lt(seq, eof) {
+                return;
+            }
+        }
+        let discard = self.dropped_at.is_some();
+        if dist == 1 {
+            if !discard && self.rbuf.len() + self.ooo_bytes + data.len() > self.cfg.recv_buf {
+                self.stats.dropped_packets += 1;
+                return;
+            }
+            if !discard {
+                self.rbuf.extend(data);
+            }
+            self.ack_nr = seq;
+            while let Some(d) = self.ooo.remove(&self.ack_nr.wrapping_add(1)) {
+                self.ooo_bytes -= d.len();
+                if !discard {
+                    self.rbuf.extend(&d);
+                }
+                self.ack_nr = self.ack_nr.wrapping_add(1);
+            }
+            self.check_eof();
+            if let Some(w) = self.read_waker.take() {
+                w.wake();
+            }
+        } else if !self.ooo.contains_key(&seq)
+            && self.rbuf.len() + self.ooo_bytes + data.len() <= self.cfg.recv_buf
+        {
+            self.ooo_bytes += data.len();
+            self.ooo.insert(seq, data.to_vec());
+        }
+    }
+
+    pub(super) fn on_fin(&mut self, seq: u16) {
+        self.need_ack = true;
+        if self.eof_seq.is_none() && utp::seq_lt(self.ack_nr, seq) {
+            self.eof_seq = Some(seq);
+            // Anything held beyond the FIN can never be delivered.
+            self.ooo.retain(|s, _| utp::seq_lt(*s, seq));
+            self.ooo_bytes = self.ooo.values().map(Vec::len).sum();
+        }
+        self.check_eof();
+    }
+
+    pub(super) fn check_eof(&mut self) {
+        if !self.got_fin && self.eof_seq == Some(self.ack_nr.wrapping_add(1)) {
+            self.ack_nr = self.ack_nr.wrapping_add(1);
+            self.got_fin = true;
+            self.wake_all();
+        }
+    }
+
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.rbuf.len());
+        for (dst, src) in buf.iter_mut().zip(self.rbuf.drain(..n)) {
+            *dst = src;
+        }
+        // Tell a peer we had throttled that room has opened up.
+        if n > 0
+            && self.last_adv_wnd < self.cfg.mss * 2
+            && self.recv_window() >= self.cfg.recv_buf / 4
+        {
+            self.send_state();
+        }
+        n
+    }
+
+    pub fn has_data(&self) -> bool {
+        !self.rbuf.is_empty()
+    }
+}

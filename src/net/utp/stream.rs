@@ -1,0 +1,181 @@
+//! `UtpStream`: tokio AsyncRead + AsyncWrite over one connection, and the per-connection timer
+//! task. Incoming packets are processed by the caller of `handle_datagram`, writes by the
+//! writer's task; the timer task only wakes for retransmission timeouts, probes and lingering
+//! closes. The connection's mutex is never held across an await or a send.
+
+use super::conn::{Conn, State};
+use super::{Key, Registry, UtpStats};
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::UdpSocket;
+use tokio::sync::Notify;
+
+pub(crate) struct Cell {
+    conn: Mutex<Conn>,
+    notify: Notify,
+    remote: SocketAddr,
+}
+
+impl Cell {
+    pub(crate) fn new(conn: Conn, remote: SocketAddr) -> Cell {
+        Cell {
+            conn: Mutex::new(conn),
+            notify: Notify::new(),
+            remote,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Conn> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the connection, then sends the datagrams it produced outside the lock.
+    pub(crate) fn with<R>(&self, udp: &UdpSocket, f: impl FnOnce(&mut Conn) -> R) -> R {
+        let (r, out, dirty) = {
+            let mut c = self.lock();
+            let r = f(&mut c);
+            let dirty = std::mem::take(&mut c.timer_dirty);
+            (r, std::mem::take(&mut c.out), dirty)
+        };
+        for d in &out {
+            // A full kernel buffer loses the datagram; retransmission covers it.
+            let _ = udp.try_send_to(d, self.remote);
+        }
+        if dirty {
+            self.notify.notify_one();
+        }
+        r
+    }
+}
+
+pub(crate) async fn drive(cell: Arc<Cell>, udp: Arc<UdpSocket>, registry: Arc<Registry>, key: Key) {
+    loop {
+        let next = cell.with(&udp, |c| c.on_tick(Instant::now()));
+        let Some(at) = next else { break };
+        tokio::select! {
+            _ = tokio::time::sleep_until(at.into()) => {}
+            _ = cell.notify.notified() => {}
+        }
+    }
+    registry.remove(key, &cell);
+}
+
+pub struct UtpStream {
+    cell: Arc<Cell>,
+    udp: Arc<UdpSocket>,
+}
+
+fn err(kind: io::ErrorKind) -> io::Error {
+    io::Error::new(kind, "uTP connection closed")
+}
+
+impl UtpStream {
+    pub(crate) fn new(cell: Arc<Cell>, udp: Arc<UdpSocket>) -> UtpStream {
+        UtpStream { cell, udp }
+    }
+
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.cell.remote
+    }
+
+    /// Round-trip time, retransmissions and window figures for the peer row.
+    pub fn stats(&self) -> UtpStats {
+        self.cell.lock().snapshot_stats()
+    }
+
+    pub(crate) async fn established(&self) -> io::Result<()> {
+        poll_fn(|cx| {
+            let mut c = self.cell.lock();
+            if let Some(k) = c.err {
+                return Poll::Ready(Err(err(k)));
+            }
+            if c.state != State::SynSent {
+                return Poll::Ready(Ok(()));
+            }
+            c.write_waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl AsyncRead for UtpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.cell.with(&this.udp, |c| {
+            if c.has_data() {
+                let n = c.read(buf.initialize_unfilled());
+                buf.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            if c.got_fin {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(k) = c.err {
+                return Poll::Ready(Err(err(k)));
+            }
+            c.read_waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+    }
+}
+
+impl AsyncWrite for UtpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.cell.with(&this.udp, |c| {
+            if let Some(k) = c.err {
+                return Poll::Ready(Err(err(k)));
+            }
+            if c.state == State::Closed || c.fin_queued {
+                return Poll::Ready(Err(err(io::ErrorKind::BrokenPipe)));
+            }
+            let n = c.write(data);
+            if n == 0 && !data.is_empty() {
+                c.write_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            c.flush(Instant::now());
+            Poll::Ready(Ok(n))
+        })
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.cell.with(&this.udp, |c| c.shutdown(Instant::now()));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for UtpStream {
+    fn drop(&mut self) {
+        self.cell.with(&self.udp, |c| {
+            let now = Instant::now();
+            if c.state == State::SynSent {
+                c.fail(io::ErrorKind::ConnectionAborted);
+                return;
+            }
+            c.dropped_at = Some(now);
+            c.timer_dirty = true;
+            c.shutdown(now);
+        });
+    }
+}
