@@ -266,7 +266,10 @@ fn peers_fails_when_no_tracker_answers() {
     let url = format!("http://{}/announce", dead.local_addr().unwrap());
     drop(dead);
     let t = torrent_with_trackers(dir.path(), &[url]);
-    let o = ttui(&["peers", t.to_str().unwrap(), "--port", "6999"], Stdio::null());
+    let o = ttui(
+        &["peers", t.to_str().unwrap(), "--port", "6999"],
+        Stdio::null(),
+    );
     assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
     assert!(stderr(&o).contains("no tracker answered"), "{}", stderr(&o));
     assert!(stdout(&o).is_empty());
@@ -288,11 +291,11 @@ fn peers_counts_distinct_peers() {
     let dead_url = format!("http://{}/announce", dead.local_addr().unwrap());
     drop(dead);
     let dir = tempfile::tempdir().unwrap();
-    let t = torrent_with_trackers(
-        dir.path(),
-        &[server.url("/a"), server.url("/b"), dead_url],
+    let t = torrent_with_trackers(dir.path(), &[server.url("/a"), server.url("/b"), dead_url]);
+    let o = ttui(
+        &["peers", t.to_str().unwrap(), "--port", "6999"],
+        Stdio::null(),
     );
-    let o = ttui(&["peers", t.to_str().unwrap(), "--port", "6999"], Stdio::null());
     assert!(o.status.success(), "{}", stderr(&o));
     let lines: Vec<&str> = std::str::from_utf8(&o.stdout).unwrap().lines().collect();
     assert_eq!(lines, vec!["127.0.0.9:6881", "127.0.0.10:6881"]);

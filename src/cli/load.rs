@@ -186,7 +186,10 @@ mod tests {
     #[test]
     fn reads_are_capped() {
         let exact = std::io::repeat(b'd').take(MAX_TORRENT_SIZE);
-        assert_eq!(read_capped(exact, "x").unwrap().len() as u64, MAX_TORRENT_SIZE);
+        assert_eq!(
+            read_capped(exact, "x").unwrap().len() as u64,
+            MAX_TORRENT_SIZE
+        );
         let e = read_capped(std::io::repeat(0), "zeros").unwrap_err();
         assert_eq!(e, "zeros: larger than 64 MiB, so not a .torrent");
     }
@@ -202,7 +205,10 @@ mod tests {
         let e = load_torrent(&path).unwrap_err();
         assert!(e.len() < 1000, "error of {} bytes", e.len());
         assert!(e.contains("is not a valid torrent"), "{e}");
-        assert!(e.contains("path separator"), "the reason survives the cut: {e}");
+        assert!(
+            e.contains("path separator"),
+            "the reason survives the cut: {e}"
+        );
         assert!(!e.contains('\n'));
     }
 }

@@ -109,11 +109,10 @@ async fn from_peer(addr: SocketAddr, magnet: &Magnet, our_id: [u8; 20]) -> Resul
             continue;
         };
         if id == 0 {
-            let h = ExtHandshake::decode(&payload)
-                .map_err(|e| format!("extended handshake: {e}"))?;
+            let h =
+                ExtHandshake::decode(&payload).map_err(|e| format!("extended handshake: {e}"))?;
             // decode keeps metadata_size within 1..=MAX_METADATA.
-            let (Some(ut), Some(total)) = (h.id_of(extension::UT_METADATA), h.metadata_size)
-            else {
+            let (Some(ut), Some(total)) = (h.id_of(extension::UT_METADATA), h.metadata_size) else {
                 return Err("peer does not offer the metadata".into());
             };
             their_id = Some(ut);

@@ -125,7 +125,8 @@ impl ExtHandshake {
             }
         }
         let v = bytes(&d, "v").map(|b| {
-            let mut s = String::from_utf8_lossy(b.get(..MAX_CLIENT_BYTES).unwrap_or(b)).into_owned();
+            let mut s =
+                String::from_utf8_lossy(b.get(..MAX_CLIENT_BYTES).unwrap_or(b)).into_owned();
             // Replacement characters are longer than the bytes they replace: cut again, on a
             // character boundary, so a decoded `v` re-encodes and decodes to itself.
             let mut cut = s.len().min(MAX_CLIENT_BYTES);

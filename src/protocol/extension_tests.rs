@@ -21,12 +21,16 @@ fn handshake_round_trips() {
     h.yourip = Some("127.0.0.1".parse().unwrap());
     h.upload_only = true;
     let bytes = h.encode();
-    assert!(bytes.starts_with(b"d1:md11:ut_metadatai3e6:ut_pexi1ee13:metadata_sizei12345e1:pi6881e"));
+    assert!(
+        bytes.starts_with(b"d1:md11:ut_metadatai3e6:ut_pexi1ee13:metadata_sizei12345e1:pi6881e")
+    );
     assert_eq!(ExtHandshake::decode(&bytes).unwrap(), h);
     assert_eq!(h.id_of(UT_METADATA), Some(3));
     assert_eq!(h.client().as_deref(), Some("ttui 0.1.0"));
-    let mut v6 = ExtHandshake::default();
-    v6.yourip = Some("::1".parse().unwrap());
+    let v6 = ExtHandshake {
+        yourip: Some("::1".parse().unwrap()),
+        ..Default::default()
+    };
     assert_eq!(ExtHandshake::decode(&v6.encode()).unwrap(), v6);
 }
 
@@ -52,11 +56,11 @@ fn handshake_ignores_odd_fields_but_not_garbage() {
     assert_eq!(h.id_of("a"), None, "id 0 disables");
     assert_eq!(h.m.get("a"), Some(&0));
     assert_eq!(h.id_of("e"), Some(9));
-    assert_eq!((h.reqq, h.p, h.metadata_size, h.v), (None, None, None, None));
     assert_eq!(
-        ExtHandshake::decode(b"le").unwrap_err(),
-        ExtError::NotADict
+        (h.reqq, h.p, h.metadata_size, h.v),
+        (None, None, None, None)
     );
+    assert_eq!(ExtHandshake::decode(b"le").unwrap_err(), ExtError::NotADict);
     assert!(ExtHandshake::decode(b"").is_err());
     assert!(ExtHandshake::decode(b"d1:mdee trailing").is_err());
     // `m` can only hold so many names.
@@ -121,7 +125,9 @@ fn metadata_round_trips_and_replies() {
         (MetadataMsg::Reject { piece: 3 }, &b""[..])
     );
     assert!(matches!(
-        MetadataMsg::decode(&metadata_reply(&info, u32::MAX)).unwrap().0,
+        MetadataMsg::decode(&metadata_reply(&info, u32::MAX))
+            .unwrap()
+            .0,
         MetadataMsg::Reject { .. }
     ));
     let req = MetadataMsg::Request { piece: 7 }.encode(&[]);
@@ -202,7 +208,11 @@ fn pex_caps_and_skips() {
     raw.extend_from_slice(&added);
     raw.extend_from_slice(b"7:added.f2:\x00\x02e");
     let pex = Pex::decode(&raw).unwrap();
-    assert_eq!(pex.added.len(), MAX_PEX_PEERS - 1, "port 0 skipped, cap kept");
+    assert_eq!(
+        pex.added.len(),
+        MAX_PEX_PEERS - 1,
+        "port 0 skipped, cap kept"
+    );
     // The second entry (first kept) pairs with the second flag byte.
     assert_eq!(pex.added[0].1, PexFlags(0x02));
     assert_eq!(pex.added[1].1, PexFlags(0));

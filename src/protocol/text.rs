@@ -19,7 +19,10 @@ pub fn shorten_to(s: &str, max: usize) -> Cow<'_, str> {
         return Cow::Borrowed(s);
     }
     let tail_chars = max / 3;
-    let head_end = s.char_indices().nth(max - tail_chars).map_or(s.len(), |(i, _)| i);
+    let head_end = s
+        .char_indices()
+        .nth(max - tail_chars)
+        .map_or(s.len(), |(i, _)| i);
     let tail_start = if tail_chars == 0 {
         s.len()
     } else {

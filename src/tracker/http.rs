@@ -208,7 +208,10 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
         return Err(TrackerError::BadReply("empty reply".into()));
     }
     let not_bencode = |e: BencodeError| {
-        TrackerError::BadReply(format!("not bencode ({})", clean_text(e.to_string().as_bytes())))
+        TrackerError::BadReply(format!(
+            "not bencode ({})",
+            clean_text(e.to_string().as_bytes())
+        ))
     };
     // Some trackers end the body with a newline: what follows the value is ignored.
     let end = bencode::value_end(body, 0).map_err(not_bencode)?;
@@ -217,7 +220,12 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
         BencodeError::NotADict => TrackerError::BadReply("not a dictionary".into()),
         e => not_bencode(e),
     })?;
-    let span = |key: usize| entries.iter().find(|(i, _)| *i == key).map(|(_, s)| s.clone());
+    let span = |key: usize| {
+        entries
+            .iter()
+            .find(|(i, _)| *i == key)
+            .map(|(_, s)| s.clone())
+    };
     let text = |key: usize| span(key).and_then(|s| bencode::string_at(body, s.start));
     let int = |key: usize| {
         span(key).and_then(|s| match bencode::decode_value(body.get(s)?) {
