@@ -3,6 +3,7 @@
 pub mod diag;
 pub mod headless;
 pub mod info;
+pub mod load;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -88,10 +89,10 @@ pub enum Cmd {
     Demo(crate::demo::DemoArgs),
 }
 
-/// Reads and parses a .torrent, with the file name in the one-line error.
+/// Reads and parses a .torrent (a file, `-` for stdin, or an http(s) URL), size-capped, with
+/// the source in the one-line error.
 pub fn load_torrent(path: &Path) -> Result<Metainfo, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Metainfo::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    load::load_torrent(path)
 }
 
 /// Where logs go unless --log-file says otherwise.

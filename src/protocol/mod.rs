@@ -1,9 +1,11 @@
 //! Pure protocol code: no tokio runtime, no sockets, no files.
 pub mod bencode;
 pub mod bitfield;
+pub mod extension;
 pub mod geometry;
 pub mod handshake;
 pub mod magnet;
 pub mod message;
 pub mod metainfo;
 pub mod peer_id;
+pub mod text;
