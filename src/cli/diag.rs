@@ -10,15 +10,26 @@ use crate::engine::api::PeerEnd;
 use crate::engine::connect::{connect_and_handshake, read_ext_client};
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::peer_id::{decode_client, hex, our_peer_id};
+use crate::protocol::text::shorten;
 use crate::tracker::{self, AnnounceRequest, Event, Progress};
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))
 }
 
-/// Announces to every tracker of every tier in parallel; returns the merged peers and one
-/// line per tracker saying how it went.
-async fn announce_all(meta: &Metainfo, port: u16) -> (Vec<SocketAddr>, Vec<String>) {
+/// What announcing to every tracker gave.
+pub struct Announced {
+    /// Distinct peers over all replies, sorted.
+    pub peers: Vec<SocketAddr>,
+    /// One line per tracker saying how it went.
+    pub lines: Vec<String>,
+    /// Trackers that answered with a peer list (possibly empty).
+    pub answered: usize,
+    pub tried: usize,
+}
+
+/// Announces to every tracker of every tier in parallel.
+pub async fn announce_all(meta: &Metainfo, port: u16) -> Announced {
     let http = tracker::http_client().unwrap_or_default();
     let peer_id = our_peer_id();
     let req = AnnounceRequest {
@@ -44,18 +55,18 @@ async fn announce_all(meta: &Metainfo, port: u16) -> (Vec<SocketAddr>, Vec<Strin
             Ok(resp) => {
                 // The tracker may list our own announce: a loopback address with the port we
                 // reported is us, not a peer.
-                let others: Vec<SocketAddr> = resp
+                let others: BTreeSet<SocketAddr> = resp
                     .peers
                     .into_iter()
                     .filter(|a| {
                         !(a.port() == port && (a.ip().is_loopback() || a.ip().is_unspecified()))
                     })
                     .collect();
-                lines.push(format!("{url}: {} peers", others.len()));
+                lines.push(format!("{}: {} peers", shorten(url), others.len()));
                 peers.extend(others);
                 stopped.push(url.clone());
             }
-            Err(e) => lines.push(format!("{url}: {e}")),
+            Err(e) => lines.push(format!("{}: {e}", shorten(url))),
         }
     }
     // We are not staying in the swarm: say so, so the tracker does not hand us out.
@@ -68,20 +79,37 @@ async fn announce_all(meta: &Metainfo, port: u16) -> (Vec<SocketAddr>, Vec<Strin
         futures::future::join_all(stopped.iter().map(|u| tracker::announce(u, &stop, &http))),
     )
     .await;
-    (peers.into_iter().collect(), lines)
+    Announced {
+        peers: peers.into_iter().collect(),
+        lines,
+        answered: stopped.len(),
+        tried: urls.len(),
+    }
 }
 
 pub fn peers(meta: &Metainfo, port: u16) -> Result<i32, String> {
     if meta.trackers.is_empty() {
         return Err("the torrent lists no trackers".into());
     }
-    let (peers, lines) = runtime()?.block_on(announce_all(meta, port));
-    for l in &lines {
+    let a = runtime()?.block_on(announce_all(meta, port));
+    for l in &a.lines {
         eprintln!("{l}");
     }
-    for p in &peers {
+    if a.answered == 0 {
+        return Err(format!(
+            "no tracker answered ({} tried), no peers known",
+            a.tried
+        ));
+    }
+    for p in &a.peers {
         println!("{p}");
     }
+    eprintln!(
+        "{} distinct peers from {} of {} trackers",
+        a.peers.len(),
+        a.answered,
+        a.tried
+    );
     Ok(0)
 }
 
@@ -144,11 +172,11 @@ pub fn probe(meta: &Metainfo, extra: &[SocketAddr], no_trackers: bool) -> Result
     runtime()?.block_on(async {
         let mut addrs: BTreeSet<SocketAddr> = extra.iter().copied().collect();
         if !no_trackers && !meta.trackers.is_empty() {
-            let (peers, lines) = announce_all(meta, 6881).await;
-            for l in &lines {
+            let a = announce_all(meta, 6881).await;
+            for l in &a.lines {
                 eprintln!("{l}");
             }
-            addrs.extend(peers);
+            addrs.extend(a.peers);
         }
         if addrs.is_empty() {
             return Err("no peers to probe (no tracker answered and no --peer given)".to_string());

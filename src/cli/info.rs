@@ -1,55 +1,10 @@
 //! `ttui info <TORRENT>`: read a .torrent and print what it holds.
 
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
 
 use humansize::{format_size, BINARY};
-use thiserror::Error;
 
-use crate::protocol::metainfo::{Metainfo, MetainfoError};
-
-/// Largest .torrent file we read. The biggest real ones (many thousands of files, small
-/// pieces) are a few MiB; the cap keeps a wrong path (a disk image, /dev/zero) from being
-/// slurped into memory.
-pub const MAX_TORRENT_FILE_SIZE: u64 = 64 * 1024 * 1024;
-
-/// Why a .torrent could not be loaded. Every message is one line; causes are folded into
-/// the message (no `source()` chain) so a caller printing the chain does not repeat them.
-#[derive(Debug, Error)]
-pub enum LoadError {
-    #[error("cannot read {}: {reason}", path.display())]
-    Read { path: PathBuf, reason: io::Error },
-    #[error("{} is larger than {} and cannot be a .torrent", path.display(), format_size(MAX_TORRENT_FILE_SIZE, BINARY))]
-    TooLarge { path: PathBuf },
-    #[error("{} is not a valid torrent: {reason}", path.display())]
-    Invalid {
-        path: PathBuf,
-        reason: MetainfoError,
-    },
-}
-
-/// Reads and validates a .torrent file.
-pub fn load_torrent(path: &Path) -> Result<Metainfo, LoadError> {
-    let read_err = |reason| LoadError::Read {
-        path: path.to_owned(),
-        reason,
-    };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    let mut buf = Vec::new();
-    // Read one byte past the cap to tell "exactly at the cap" from "over it".
-    file.take(MAX_TORRENT_FILE_SIZE + 1)
-        .read_to_end(&mut buf)
-        .map_err(read_err)?;
-    if buf.len() as u64 > MAX_TORRENT_FILE_SIZE {
-        return Err(LoadError::TooLarge {
-            path: path.to_owned(),
-        });
-    }
-    Metainfo::from_bytes(&buf).map_err(|reason| LoadError::Invalid {
-        path: path.to_owned(),
-        reason,
-    })
-}
+use crate::protocol::metainfo::Metainfo;
 
 /// Prints the summary shown by `ttui info`.
 pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
@@ -204,21 +159,5 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
         assert_eq!(printable("plain é"), "plain é");
-    }
-
-    #[test]
-    fn load_errors_are_one_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("nope.torrent");
-        let e = load_torrent(&missing).unwrap_err();
-        assert!(matches!(e, LoadError::Read { .. }));
-        let bad = dir.path().join("bad.torrent");
-        std::fs::write(&bad, b"d4:infoi1ee").unwrap();
-        let e = load_torrent(&bad).unwrap_err().to_string();
-        assert!(
-            e.ends_with("is not a valid torrent: `info` is not a dictionary"),
-            "{e}"
-        );
-        assert!(!e.contains('\n'));
     }
 }

@@ -5,6 +5,7 @@
 pub mod diag;
 pub mod headless;
 pub mod info;
+pub mod load;
 pub mod logging;
 pub mod run;
 
@@ -108,8 +109,8 @@ pub struct DemoArgs {
     pub no_external: bool,
 }
 
-/// Reads and parses a .torrent, with the file name in the one-line error.
+/// Reads and parses a .torrent (a file, `-` for stdin, or an http(s) URL), size-capped, with
+/// the source in the one-line error.
 pub fn load_torrent(path: &Path) -> Result<Metainfo, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Metainfo::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    load::load_torrent(path)
 }

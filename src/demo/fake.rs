@@ -237,12 +237,11 @@ async fn serve_conn(
     let mut framed = Framed::new(stream, MessageCodec::new(num_pieces));
     if theirs.supports_extensions() {
         let ext = ExtHandshake {
-            m: Default::default(),
-            v: Some(serde_bytes::ByteBuf::from(spec.client.clone().into_bytes())),
-            reqq: Some(MAX_QUEUE as i64),
+            v: Some(spec.client.clone()),
+            reqq: u32::try_from(MAX_QUEUE).ok(),
             ..ExtHandshake::default()
         };
-        let bytes = serde_bencode::to_bytes(&ext).unwrap_or_default();
+        let bytes = ext.encode();
         framed
             .send(Message::Extended {
                 id: 0,

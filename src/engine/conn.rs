@@ -10,11 +10,12 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 
 use crate::engine::api::{ChokeFlags, PeerEnd};
-use crate::engine::connect::{io_end, ExtHandshake, OUR_REQQ};
+use crate::engine::connect::{io_end, OUR_REQQ};
 use crate::engine::picker::BlockRef;
 use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::WriteHalf;
 use crate::protocol::bitfield::Bitfield;
+use crate::protocol::extension::{ExtHandshake, HANDSHAKE_ID, UT_METADATA};
 use crate::protocol::message::{encode_into, Message};
 
 /// Most requests we keep outstanding to one peer. 256 × 16 KiB = 4 MiB in flight, enough for
@@ -67,20 +68,19 @@ pub(crate) fn our_ext_handshake(port: u16, metadata_size: usize) -> Bytes {
     let mut m = std::collections::BTreeMap::new();
     if metadata_size > 0 {
         m.insert(
-            "ut_metadata".to_string(),
-            crate::engine::metadata::UT_METADATA_ID as i64,
+            UT_METADATA.to_string(),
+            crate::engine::metadata::UT_METADATA_ID,
         );
     }
     let h = ExtHandshake {
         m,
-        v: Some(serde_bytes::ByteBuf::from(
-            format!("ttui {}", env!("CARGO_PKG_VERSION")).into_bytes(),
-        )),
-        reqq: Some(OUR_REQQ as i64),
-        p: (port != 0).then_some(port as i64),
-        metadata_size: (metadata_size > 0).then_some(metadata_size as i64),
+        v: Some(format!("ttui {}", env!("CARGO_PKG_VERSION"))),
+        reqq: u32::try_from(OUR_REQQ).ok(),
+        p: (port != 0).then_some(port),
+        metadata_size: (metadata_size > 0).then_some(metadata_size as u64),
+        ..ExtHandshake::default()
     };
-    Bytes::from(serde_bencode::to_bytes(&h).unwrap_or_default())
+    Bytes::from(h.encode())
 }
 
 pub(super) fn protocol(msg: impl Into<String>) -> PeerEnd {
@@ -282,7 +282,7 @@ impl Conn {
             Message::Extended { id, payload } => {
                 if id == crate::engine::metadata::UT_METADATA_ID {
                     self.on_metadata_request(&payload);
-                } else if id == 0 {
+                } else if id == HANDSHAKE_ID {
                     self.on_ext_handshake(&payload);
                 }
             }
@@ -291,14 +291,11 @@ impl Conn {
     }
 
     fn on_ext_handshake(&mut self, payload: &[u8]) {
-        let Ok(h) = crate::protocol::bencode::decode::<ExtHandshake>(payload) else {
+        let Ok(h) = ExtHandshake::decode(payload) else {
             return;
         };
-        self.their_ut_metadata =
-            h.m.get("ut_metadata")
-                .and_then(|v| u8::try_from(*v).ok())
-                .filter(|v| *v != 0);
-        if let Some(q) = h.reqq.filter(|q| *q > 0) {
+        self.their_ut_metadata = h.id_of(UT_METADATA);
+        if let Some(q) = h.reqq {
             self.set_reqq(usize::try_from(q).unwrap_or(usize::MAX));
         }
         if let Some(name) = h.client() {

@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
 use crate::engine::api::PeerEnd;
+use crate::protocol::extension::ExtHandshake;
 use crate::protocol::handshake::{self, Handshake};
 use crate::protocol::message::{Message, MessageCodec};
 
@@ -122,30 +122,6 @@ pub async fn connect_and_handshake(
     Ok((stream, theirs, t0.elapsed()))
 }
 
-/// BEP 10 extended handshake: the fields we read and send.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct ExtHandshake {
-    #[serde(default)]
-    pub m: std::collections::BTreeMap<String, i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v: Option<serde_bytes::ByteBuf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reqq: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata_size: Option<i64>,
-}
-
-impl ExtHandshake {
-    pub fn client(&self) -> Option<String> {
-        let v = self.v.as_ref()?;
-        let s = String::from_utf8_lossy(v);
-        let s = crate::protocol::peer_id::client_from_handshake_v(&s);
-        (!s.is_empty()).then_some(s)
-    }
-}
-
 /// After a handshake, waits briefly for the peer's BEP 10 handshake and returns its client
 /// name (`v`), skipping other messages. Used by `ttui handshake` and `ttui probe`.
 pub async fn read_ext_client<S: AsyncRead + Unpin>(
@@ -158,9 +134,7 @@ pub async fn read_ext_client<S: AsyncRead + Unpin>(
     loop {
         match tokio::time::timeout_at(deadline, reader.next()).await {
             Ok(Some(Ok(Message::Extended { id: 0, payload }))) => {
-                return crate::protocol::bencode::decode::<ExtHandshake>(&payload)
-                    .ok()?
-                    .client();
+                return ExtHandshake::decode(&payload).ok()?.client();
             }
             Ok(Some(Ok(_))) => continue,
             _ => return None,

@@ -9,12 +9,11 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, StreamExt};
 use futures::SinkExt;
-use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use tokio_util::codec::Framed;
 
-use crate::engine::connect::{connect_and_handshake, ExtHandshake};
-use crate::protocol::bencode;
+use crate::engine::connect::connect_and_handshake;
+use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataMsg};
 use crate::protocol::magnet::Magnet;
 use crate::protocol::message::{Message, MessageCodec};
 use crate::protocol::metainfo::Metainfo;
@@ -22,47 +21,44 @@ use crate::tracker::{self, AnnounceRequest, Event, Progress};
 
 /// Our extension id for ut_metadata (what peers must use when they send to us).
 pub const UT_METADATA_ID: u8 = 3;
-pub const METADATA_PIECE: usize = 16 * 1024;
+pub const METADATA_PIECE: usize = extension::METADATA_PIECE;
 /// Larger info dictionaries than this are refused (a 100,000-piece torrent's is ~2 MiB).
-pub const MAX_METADATA: usize = 32 << 20;
+pub const MAX_METADATA: usize = extension::MAX_METADATA as usize;
 
-#[derive(Debug, Serialize, Deserialize)]
+/// A ut_metadata header in the shape the peer task reads (`msg_type` 0 request, 1 data,
+/// 2 reject). New code should use `protocol::extension::MetadataMsg`.
+#[derive(Debug)]
 pub struct MetadataMsg {
     pub msg_type: i64,
     pub piece: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_size: Option<i64>,
 }
 
-/// Splits a ut_metadata message into its bencoded header and the data that follows it.
+/// Splits a ut_metadata message into its header and the data that follows it (bounded
+/// decode; see `protocol::extension`).
 pub fn parse_metadata_msg(payload: &[u8]) -> Option<(MetadataMsg, &[u8])> {
-    let end = bencode::value_end(payload, 0).ok()?;
-    let msg = serde_bencode::from_bytes::<MetadataMsg>(payload.get(..end)?).ok()?;
-    Some((msg, payload.get(end..)?))
+    let (msg, rest) = ExtMetadataMsg::decode(payload).ok()?;
+    let (msg_type, total_size) = match msg {
+        ExtMetadataMsg::Request { .. } => (0, None),
+        ExtMetadataMsg::Data { total_size, .. } => {
+            (1, total_size.and_then(|s| i64::try_from(s).ok()))
+        }
+        ExtMetadataMsg::Reject { .. } => (2, None),
+    };
+    let head = MetadataMsg {
+        msg_type,
+        piece: i64::from(msg.piece()),
+        total_size,
+    };
+    Some((head, rest))
 }
 
 /// The answer to a ut_metadata request for `piece` of `info` (data, or reject when out of range).
 pub fn metadata_reply(info: &[u8], piece: i64) -> Vec<u8> {
-    let start = usize::try_from(piece)
-        .ok()
-        .and_then(|p| p.checked_mul(METADATA_PIECE));
-    match start.filter(|s| *s < info.len()) {
-        Some(s) => {
-            let head = MetadataMsg {
-                msg_type: 1,
-                piece,
-                total_size: Some(info.len() as i64),
-            };
-            let mut out = serde_bencode::to_bytes(&head).unwrap_or_default();
-            out.extend_from_slice(&info[s..(s + METADATA_PIECE).min(info.len())]);
-            out
-        }
-        None => serde_bencode::to_bytes(&MetadataMsg {
-            msg_type: 2,
-            piece,
-            total_size: None,
-        })
-        .unwrap_or_default(),
+    match u32::try_from(piece) {
+        Ok(p) => extension::metadata_reply(info, p),
+        // Not a piece index we could ever have: reject with the number echoed saturated.
+        Err(_) => ExtMetadataMsg::Reject { piece: u32::MAX }.encode(&[]),
     }
 }
 
@@ -91,8 +87,8 @@ async fn from_peer(addr: SocketAddr, magnet: &Magnet, our_id: [u8; 20]) -> Resul
     // fits a 16 KiB metadata piece and any bitfield of a torrent we could fetch this way.
     let mut framed = Framed::new(stream, MessageCodec::new(0));
     let mut ours = ExtHandshake::default();
-    ours.m.insert("ut_metadata".into(), UT_METADATA_ID as i64);
-    let payload = Bytes::from(serde_bencode::to_bytes(&ours).map_err(|e| e.to_string())?);
+    ours.m.insert(extension::UT_METADATA.into(), UT_METADATA_ID);
+    let payload = Bytes::from(ours.encode());
     framed
         .send(Message::Extended { id: 0, payload })
         .await
@@ -113,47 +109,34 @@ async fn from_peer(addr: SocketAddr, magnet: &Magnet, our_id: [u8; 20]) -> Resul
             continue;
         };
         if id == 0 {
-            let h: ExtHandshake = serde_bencode::from_bytes(&payload)
-                .map_err(|e| format!("extended handshake: {e}"))?;
-            let ut =
-                h.m.get("ut_metadata")
-                    .copied()
-                    .filter(|v| (1..=255).contains(v));
-            let total = h
-                .metadata_size
-                .filter(|s| *s > 0 && (*s as usize) <= MAX_METADATA);
-            let (Some(ut), Some(total)) = (ut, total) else {
+            let h =
+                ExtHandshake::decode(&payload).map_err(|e| format!("extended handshake: {e}"))?;
+            // decode keeps metadata_size within 1..=MAX_METADATA.
+            let (Some(ut), Some(total)) = (h.id_of(extension::UT_METADATA), h.metadata_size) else {
                 return Err("peer does not offer the metadata".into());
             };
-            their_id = Some(ut as u8);
-            size = total as usize;
+            their_id = Some(ut);
+            size = usize::try_from(total).map_err(|_| "metadata too large".to_string())?;
             buf = BytesMut::zeroed(size);
-            for piece in 0..size.div_ceil(METADATA_PIECE) {
-                let req = MetadataMsg {
-                    msg_type: 0,
-                    piece: piece as i64,
-                    total_size: None,
-                };
-                let payload =
-                    Bytes::from(serde_bencode::to_bytes(&req).map_err(|e| e.to_string())?);
+            for piece in 0..extension::metadata_pieces(total) {
+                let piece = u32::try_from(piece).map_err(|_| "metadata too large".to_string())?;
+                let payload = Bytes::from(ExtMetadataMsg::Request { piece }.encode(&[]));
                 framed
-                    .feed(Message::Extended {
-                        id: ut as u8,
-                        payload,
-                    })
+                    .feed(Message::Extended { id: ut, payload })
                     .await
                     .map_err(|e| e.to_string())?;
             }
             framed.flush().await.map_err(|e| e.to_string())?;
         } else if id == UT_METADATA_ID && their_id.is_some() {
-            let Some((head, data)) = parse_metadata_msg(&payload) else {
-                return Err("malformed metadata message".into());
+            let (head, data) = match ExtMetadataMsg::decode(&payload) {
+                Ok(x) => x,
+                // BEP 9: message types we do not know are ignored.
+                Err(extension::ExtError::UnknownMetadataType(_)) => continue,
+                Err(e) => return Err(format!("malformed metadata message: {e}")),
             };
-            match head.msg_type {
-                1 => {
-                    let start = usize::try_from(head.piece)
-                        .ok()
-                        .and_then(|p| p.checked_mul(METADATA_PIECE));
+            match head {
+                ExtMetadataMsg::Data { piece, .. } => {
+                    let start = (piece as usize).checked_mul(METADATA_PIECE);
                     let Some(start) = start.filter(|s| *s < size) else {
                         return Err("metadata piece out of range".into());
                     };
@@ -171,8 +154,10 @@ async fn from_peer(addr: SocketAddr, magnet: &Magnet, our_id: [u8; 20]) -> Resul
                         return Ok(buf.to_vec());
                     }
                 }
-                2 => return Err("peer rejected the metadata request".into()),
-                _ => {}
+                ExtMetadataMsg::Reject { .. } => {
+                    return Err("peer rejected the metadata request".into())
+                }
+                ExtMetadataMsg::Request { .. } => {}
             }
         }
     }

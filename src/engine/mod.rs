@@ -26,6 +26,7 @@ pub mod torrent;
 pub(crate) mod upload;
 pub(crate) mod verify;
 
-pub use connect::{connect_and_handshake, read_ext_client, read_handshake, ExtHandshake};
+pub use crate::protocol::extension::ExtHandshake;
+pub use connect::{connect_and_handshake, read_ext_client, read_handshake};
 pub use peer::panic_is_caught;
 pub use torrent::{start, Engine, Options, Outcome};

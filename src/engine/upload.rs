@@ -10,6 +10,7 @@ use crate::engine::api::PeerEnd;
 use crate::engine::conn::{protocol, Conn};
 use crate::engine::picker::BlockRef;
 use crate::engine::shared::Event;
+use crate::protocol::extension::{self, MetadataMsg};
 use crate::protocol::message::{Message, BLOCK_LEN};
 
 /// Most of their requests we queue for upload; beyond it they are rejected (fast extension)
@@ -25,12 +26,8 @@ impl Conn {
         let Some(their_id) = self.their_ut_metadata else {
             return;
         };
-        let Some((head, _)) = crate::engine::metadata::parse_metadata_msg(payload) else {
-            return;
-        };
-        if head.msg_type == 0 {
-            let reply =
-                crate::engine::metadata::metadata_reply(&self.shared.info_bytes, head.piece);
+        if let Ok((MetadataMsg::Request { piece }, _)) = MetadataMsg::decode(payload) {
+            let reply = extension::metadata_reply(&self.shared.info_bytes, piece);
             self.push(&Message::Extended {
                 id: their_id,
                 payload: Bytes::from(reply),

@@ -85,12 +85,62 @@ pub fn find_top_level_span(buf: &[u8], key: &[u8]) -> Result<Range<usize>, Benco
             found = Some(span);
         }
     })?;
-    let span =
-        found.ok_or_else(|| BencodeError::MissingKey(String::from_utf8_lossy(key).into_owned()))?;
+    let span = found.ok_or_else(|| BencodeError::MissingKey(super::text::shorten_bytes(key)))?;
     if key == b"info" && buf.get(span.start) != Some(&b'd') {
         return Err(BencodeError::InfoNotDict);
     }
     Ok(span)
+}
+
+/// Spans of the values of the top-level entries named in `keys`, for a dictionary that fills
+/// `buf` (validated first), as (index into `keys`, span). Lets a caller decode only the keys it
+/// reads, so a large value under a key it skips is never copied.
+pub fn top_level_entries(
+    buf: &[u8],
+    keys: &[&[u8]],
+) -> Result<Vec<(usize, Range<usize>)>, BencodeError> {
+    validate(buf)?;
+    if buf.first() != Some(&b'd') {
+        return Err(BencodeError::NotADict);
+    }
+    let mut found = Vec::new();
+    walk(buf, 0, 0, &mut |depth, k, span| {
+        if depth == 0 {
+            if let Some(i) = keys.iter().position(|want| *want == k) {
+                found.push((i, span));
+            }
+        }
+    })?;
+    Ok(found)
+}
+
+/// The items of the list that starts at `start` in an already validated `buf`, as spans,
+/// lazily: a caller taking the first N never walks the rest. Yields nothing when `start` is
+/// not a list; stops at the first malformed item.
+pub fn list_items(buf: &[u8], start: usize) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut pos = (buf.get(start) == Some(&b'l')).then_some(start + 1);
+    std::iter::from_fn(move || {
+        let p = pos?;
+        if buf.get(p) == Some(&b'e') {
+            pos = None;
+            return None;
+        }
+        match value_end(buf, p) {
+            Ok(end) => {
+                pos = Some(end);
+                Some(p..end)
+            }
+            Err(_) => {
+                pos = None;
+                None
+            }
+        }
+    })
+}
+
+/// The bytes of the string value starting at `start`, `None` when it is not a string.
+pub fn string_at(buf: &[u8], start: usize) -> Option<&[u8]> {
+    parse_string(buf, start).ok().map(|(b, _)| b)
 }
 
 /// Decodes one complete bencoded value (nothing may follow it) into a serde_bencode `Value`.
@@ -214,7 +264,7 @@ fn walk(
                     let (key, key_end) = parse_string(buf, p)?;
                     if !keys.insert(key) {
                         return Err(BencodeError::DuplicateKey {
-                            key: String::from_utf8_lossy(key).into_owned(),
+                            key: super::text::shorten_bytes(key),
                             pos: p,
                         });
                     }
@@ -429,6 +479,31 @@ mod tests {
         assert!(matches!(r, Err(BencodeError::TooDeep(_))), "{r:?}");
         let r: Result<(serde_bencode::value::Value, usize), _> = decode_prefix(&t);
         assert!(matches!(r, Err(BencodeError::TooDeep(_))), "{r:?}");
+    }
+
+    #[test]
+    fn entries_items_and_strings_by_span() {
+        let t = b"d1:ai1e5:peersld1:xi1eed1:xi2eee1:z3:abce";
+        let e = top_level_entries(t, &[b"peers", b"z", b"q"]).unwrap();
+        assert_eq!(e.len(), 2);
+        let (i, span) = e[0].clone();
+        assert_eq!(i, 0);
+        let items: Vec<_> = list_items(t, span.start).map(|r| &t[r]).collect();
+        assert_eq!(items, vec![&b"d1:xi1ee"[..], b"d1:xi2ee"]);
+        assert_eq!(list_items(t, span.start).take(1).count(), 1);
+        assert_eq!(e[1].0, 1);
+        assert_eq!(string_at(t, e[1].1.start), Some(&b"abc"[..]));
+        assert_eq!(string_at(t, 0), None);
+        assert_eq!(list_items(t, 0).count(), 0);
+        assert_eq!(top_level_entries(b"le", &[]), Err(BencodeError::NotADict));
+    }
+
+    #[test]
+    fn a_long_duplicate_key_makes_a_short_message() {
+        let k = "k".repeat(1 << 20);
+        let t = format!("d{0}:{1}i1e{0}:{1}i2ee", k.len(), k);
+        let e = validate(t.as_bytes()).unwrap_err().to_string();
+        assert!(e.len() < 400, "{} bytes", e.len());
     }
 
     #[test]

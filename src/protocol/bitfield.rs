@@ -47,10 +47,11 @@ impl Bitfield {
                 expected,
             });
         }
-        let spare = (expected * 8) as u32 - len;
+        // In u64: for a `len` near u32::MAX, `expected * 8` does not fit a u32.
+        let spare = (expected as u64 * 8 - u64::from(len)) as u32;
         if spare > 0 {
             let mask = (1u8 << spare) - 1;
-            if bytes[expected - 1] & mask != 0 {
+            if bytes.last().is_some_and(|b| b & mask != 0) {
                 return Err(BitfieldError::SpareBits);
             }
         }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use thiserror::Error;
 
 use super::metainfo::InfoHash;
+use super::text::shorten;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Magnet {
@@ -84,7 +85,7 @@ impl Magnet {
                     let peer: SocketAddr = addr
                         .trim()
                         .parse()
-                        .map_err(|_| MagnetError::BadPeer(addr.clone()))?;
+                        .map_err(|_| MagnetError::BadPeer(shorten(&addr).into_owned()))?;
                     if !peers.contains(&peer) {
                         peers.push(peer);
                     }
@@ -144,7 +145,7 @@ fn hex_val(c: u8) -> Option<u8> {
 }
 
 fn parse_hash(s: &str) -> Result<InfoHash, MagnetError> {
-    let bad = || MagnetError::BadInfoHash(s.to_owned());
+    let bad = || MagnetError::BadInfoHash(shorten(s).into_owned());
     let mut out = [0u8; 20];
     match s.len() {
         40 => {

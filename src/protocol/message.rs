@@ -10,6 +10,10 @@ use tokio_util::codec::{Decoder, Encoder};
 /// The only block size we request, and the largest we serve or accept.
 pub const BLOCK_LEN: u32 = 16 * 1024;
 
+/// Most the decoder reserves ahead of bytes that have arrived: one whole piece frame, so a
+/// block still lands in a single allocation.
+pub const RESERVE_STEP: usize = 4 + 9 + BLOCK_LEN as usize;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     KeepAlive,
@@ -130,9 +134,10 @@ impl Decoder for MessageCodec {
         }
         let total = 4 + len as usize;
         if src.len() < total {
-            // Reserve only up to the capped frame size, so a slow peer cannot make us allocate
-            // more than one frame's worth.
-            src.reserve(total - src.len());
+            // Room for at most one piece frame more than has arrived: a frame is paid for as
+            // its bytes come in, so a peer announcing a large frame and sending it slowly (or
+            // never) costs what it sent, not what it announced.
+            src.reserve((total - src.len()).min(RESERVE_STEP));
             return Ok(None);
         }
         src.advance(4);
@@ -404,6 +409,35 @@ mod tests {
             Err(WireError::FrameTooLarge(u32::MAX))
         );
         assert!(buf.capacity() < 1024);
+    }
+
+    #[test]
+    fn announced_frame_is_not_reserved_up_front() {
+        // A torrent of 4 million pieces allows a 512 KiB bitfield frame.
+        let mut codec = MessageCodec::new(4_000_000);
+        let len = codec.max_frame();
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&len.to_be_bytes());
+        buf.extend_from_slice(&[5, 0xff]);
+        assert_eq!(codec.decode(&mut buf), Ok(None));
+        assert!(
+            buf.capacity() <= 6 + RESERVE_STEP,
+            "reserved {} bytes for {} that arrived",
+            buf.capacity(),
+            buf.len()
+        );
+        // Fed in slices, the frame still decodes whole.
+        let body = vec![0xffu8; len as usize - 2];
+        for chunk in body.chunks(7_000) {
+            buf.extend_from_slice(chunk);
+            if buf.len() < 4 + len as usize {
+                assert_eq!(codec.decode(&mut buf), Ok(None));
+            }
+        }
+        match codec.decode(&mut buf) {
+            Ok(Some(Message::Bitfield(b))) => assert_eq!(b.len(), len as usize - 1),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

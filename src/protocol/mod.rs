@@ -1,6 +1,7 @@
 //! Pure protocol code: no tokio runtime, no sockets, no files.
 pub mod bencode;
 pub mod bitfield;
+pub mod extension;
 pub mod geometry;
 pub mod handshake;
 pub mod krpc;
@@ -8,4 +9,5 @@ pub mod magnet;
 pub mod message;
 pub mod metainfo;
 pub mod peer_id;
+pub mod text;
 pub mod utp;

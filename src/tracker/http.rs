@@ -1,10 +1,11 @@
 //! HTTP(S) announce (BEP 3) with compact (BEP 23), dictionary and `peers6` (BEP 7) peer lists.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
 use serde_bencode::value::Value;
+
+use crate::protocol::bencode::{self, BencodeError};
 
 use super::{
     announce_key, clamp_intervals, clean_text, AnnounceRequest, AnnounceResponse, TrackerError,
@@ -14,8 +15,9 @@ use super::{
 pub const MAX_BODY: usize = 4 << 20;
 /// Whole request, connect to last body byte.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-/// serde_bencode recurses per nesting level; a body of 4 MiB of `l` would blow the stack.
-const MAX_NESTING: usize = 32;
+/// Peers taken from one reply (IPv4 and IPv6 together); a tracker listing 600,000 must not
+/// cost 600,000 entries. The engine bounds what it keeps per torrent on top of this.
+pub const MAX_PEERS_PER_REPLY: usize = 3000;
 
 /// Appends `bytes` percent-encoded; unreserved characters (RFC 3986) stay literal.
 fn push_encoded(out: &mut String, bytes: &[u8]) {
@@ -134,72 +136,11 @@ pub async fn announce(
     }
 }
 
-/// Rejects bencode nested deeper than `max` before serde_bencode recurses into it. Does not
-/// validate the rest; serde_bencode does that.
-fn check_nesting(buf: &[u8], max: usize) -> Result<(), TrackerError> {
-    let bad = |what: &str| TrackerError::BadReply(format!("not bencode ({what})"));
-    let mut depth = 0usize;
-    let mut i = 0usize;
-    while let Some(&b) = buf.get(i) {
-        match b {
-            b'l' | b'd' => {
-                depth += 1;
-                if depth > max {
-                    return Err(bad("nested too deep"));
-                }
-                i += 1;
-            }
-            b'e' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
-            }
-            b'i' => {
-                let rest = buf.get(i..).unwrap_or_default();
-                let end = rest
-                    .iter()
-                    .position(|&c| c == b'e')
-                    .ok_or_else(|| bad("truncated"))?;
-                i += end + 1;
-            }
-            b'0'..=b'9' => {
-                let rest = buf.get(i..).unwrap_or_default();
-                let colon = rest
-                    .iter()
-                    .position(|&c| c == b':')
-                    .ok_or_else(|| bad("truncated"))?;
-                let len: usize = std::str::from_utf8(rest.get(..colon).unwrap_or_default())
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| bad("bad string length"))?;
-                i = i
-                    .checked_add(colon + 1)
-                    .and_then(|x| x.checked_add(len))
-                    .ok_or_else(|| bad("bad string length"))?;
-            }
-            _ => return Err(bad("unexpected byte")),
-        }
-    }
-    Ok(())
-}
-
-fn get<'a>(dict: &'a HashMap<Vec<u8>, Value>, key: &str) -> Option<&'a Value> {
-    dict.get(key.as_bytes())
-}
-
-fn get_int(dict: &HashMap<Vec<u8>, Value>, key: &str) -> Option<i64> {
-    match get(dict, key) {
-        Some(Value::Int(i)) => Some(*i),
-        _ => None,
-    }
-}
-
-fn get_count(dict: &HashMap<Vec<u8>, Value>, key: &str) -> Option<u32> {
-    get_int(dict, key).and_then(|i| u32::try_from(i).ok())
-}
-
-/// IPv4 compact peers, 6 bytes each; a ragged tail is ignored.
+/// IPv4 compact peers, 6 bytes each, appended to `out` until it holds
+/// [`MAX_PEERS_PER_REPLY`]; a ragged tail is ignored.
 pub(crate) fn compact_v4(bytes: &[u8], out: &mut Vec<SocketAddr>) {
-    for c in bytes.chunks_exact(6) {
+    let room = MAX_PEERS_PER_REPLY.saturating_sub(out.len());
+    for c in bytes.chunks_exact(6).take(room) {
         if let [a, b, c0, d, p0, p1] = *c {
             let port = u16::from_be_bytes([p0, p1]);
             if port != 0 {
@@ -212,9 +153,10 @@ pub(crate) fn compact_v4(bytes: &[u8], out: &mut Vec<SocketAddr>) {
     }
 }
 
-/// IPv6 compact peers, 18 bytes each.
+/// IPv6 compact peers, 18 bytes each, with the same cap as [`compact_v4`].
 pub(crate) fn compact_v6(bytes: &[u8], out: &mut Vec<SocketAddr>) {
-    for c in bytes.chunks_exact(18) {
+    let room = MAX_PEERS_PER_REPLY.saturating_sub(out.len());
+    for c in bytes.chunks_exact(18).take(room) {
         let mut ip = [0u8; 16];
         ip.copy_from_slice(c.get(..16).unwrap_or(&[0; 16]));
         let port = u16::from_be_bytes([
@@ -233,38 +175,66 @@ pub(crate) fn compact_v6(bytes: &[u8], out: &mut Vec<SocketAddr>) {
 }
 
 /// One entry of a non-compact peer list; hostnames and bad ports are skipped.
-fn dict_peer(v: &Value) -> Option<SocketAddr> {
-    let Value::Dict(d) = v else { return None };
-    let ip = match get(d, "ip")? {
+fn dict_peer(raw: &[u8]) -> Option<SocketAddr> {
+    let Ok(Value::Dict(d)) = bencode::decode_value(raw) else {
+        return None;
+    };
+    let ip = match d.get(&b"ip"[..])? {
         Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse::<IpAddr>().ok()?,
         _ => return None,
     };
-    let port = u16::try_from(get_int(d, "port")?)
-        .ok()
-        .filter(|p| *p != 0)?;
+    let port = match d.get(&b"port"[..])? {
+        Value::Int(p) => u16::try_from(*p).ok().filter(|p| *p != 0)?,
+        _ => return None,
+    };
     Some(SocketAddr::new(ip, port))
 }
 
-/// Parses a tracker's bencoded announce reply.
+const KEYS: [&[u8]; 8] = [
+    b"failure reason",
+    b"warning message",
+    b"peers",
+    b"peers6",
+    b"interval",
+    b"min interval",
+    b"complete",
+    b"incomplete",
+];
+
+/// Parses a tracker's bencoded announce reply. Only the keys we read are decoded; at most
+/// [`MAX_PEERS_PER_REPLY`] peers are taken and the rest of a longer list is never parsed.
 pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
     if body.is_empty() {
         return Err(TrackerError::BadReply("empty reply".into()));
     }
-    check_nesting(body, MAX_NESTING)?;
-    let value: Value = serde_bencode::from_bytes(body).map_err(|e| {
+    let not_bencode = |e: BencodeError| {
         TrackerError::BadReply(format!(
             "not bencode ({})",
             clean_text(e.to_string().as_bytes())
         ))
-    })?;
-    let Value::Dict(dict) = value else {
-        return Err(TrackerError::BadReply("not a dictionary".into()));
     };
-    if let Some(reason) = get(&dict, "failure reason") {
-        let text = match reason {
-            Value::Bytes(b) => clean_text(b),
-            _ => String::new(),
-        };
+    // Some trackers end the body with a newline: what follows the value is ignored.
+    let end = bencode::value_end(body, 0).map_err(not_bencode)?;
+    let body = body.get(..end).unwrap_or(body);
+    let entries = bencode::top_level_entries(body, &KEYS).map_err(|e| match e {
+        BencodeError::NotADict => TrackerError::BadReply("not a dictionary".into()),
+        e => not_bencode(e),
+    })?;
+    let span = |key: usize| {
+        entries
+            .iter()
+            .find(|(i, _)| *i == key)
+            .map(|(_, s)| s.clone())
+    };
+    let text = |key: usize| span(key).and_then(|s| bencode::string_at(body, s.start));
+    let int = |key: usize| {
+        span(key).and_then(|s| match bencode::decode_value(body.get(s)?) {
+            Ok(Value::Int(i)) => Some(i),
+            _ => None,
+        })
+    };
+    if span(0).is_some() {
+        let text = text(0).map(clean_text).unwrap_or_default();
         let text = if text.is_empty() {
             "(no reason given)".to_string()
         } else {
@@ -272,40 +242,35 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
         };
         return Err(TrackerError::Failure(text));
     }
-    let warning = match get(&dict, "warning message") {
-        Some(Value::Bytes(b)) => Some(clean_text(b)).filter(|w| !w.is_empty()),
-        _ => None,
-    };
+    let warning = text(1).map(clean_text).filter(|w| !w.is_empty());
     let mut peers = Vec::new();
-    let has_peers = match get(&dict, "peers") {
-        Some(Value::Bytes(b)) => {
+    let mut has_peers = false;
+    if let Some(s) = span(2) {
+        if let Some(b) = bencode::string_at(body, s.start) {
             compact_v4(b, &mut peers);
-            true
+            has_peers = true;
+        } else if body.get(s.start) == Some(&b'l') {
+            let items = bencode::list_items(body, s.start).take(MAX_PEERS_PER_REPLY);
+            peers.extend(items.filter_map(|r| dict_peer(body.get(r)?)));
+            has_peers = true;
         }
-        Some(Value::List(list)) => {
-            peers.extend(list.iter().filter_map(dict_peer));
-            true
-        }
-        _ => false,
-    };
-    let has_peers6 = match get(&dict, "peers6") {
-        Some(Value::Bytes(b)) => {
-            compact_v6(b, &mut peers);
-            true
-        }
-        _ => false,
-    };
-    let interval = get_int(&dict, "interval");
-    if interval.is_none() && !has_peers && !has_peers6 {
+    }
+    if let Some(b) = text(3) {
+        compact_v6(b, &mut peers);
+        has_peers = true;
+    }
+    let interval = int(4);
+    if interval.is_none() && !has_peers {
         return Err(TrackerError::BadReply("no interval and no peers".into()));
     }
-    let (interval, min_interval) = clamp_intervals(interval, get_int(&dict, "min interval"));
+    let (interval, min_interval) = clamp_intervals(interval, int(5));
+    let count = |key| int(key).and_then(|i| u32::try_from(i).ok());
     Ok(AnnounceResponse {
         interval,
         min_interval,
         peers,
-        seeders: get_count(&dict, "complete"),
-        leechers: get_count(&dict, "incomplete"),
+        seeders: count(6),
+        leechers: count(7),
         warning,
     })
 }
@@ -373,6 +338,45 @@ mod tests {
             "[::1]:7001".parse().unwrap(),
         ];
         assert_eq!(r.peers, want);
+    }
+
+    #[test]
+    fn peers_per_reply_are_capped() {
+        // The 3.6 MB reply of issue 10: 600,000 compact peers, plus as many IPv6 ones.
+        let mut body = b"d8:intervali900e5:peers3600000:".to_vec();
+        for i in 0..600_000u32 {
+            body.extend_from_slice(&(0x0a00_0000 | i).to_be_bytes());
+            body.extend_from_slice(&[0x1a, 0xe1]);
+        }
+        body.extend_from_slice(b"6:peers618:");
+        body.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1a, 0xe2]);
+        body.push(b'e');
+        assert!(body.len() <= MAX_BODY);
+        let r = parse_response(&body).unwrap();
+        assert_eq!(r.peers.len(), MAX_PEERS_PER_REPLY);
+        assert_eq!(r.peers[0], "10.0.0.0:6881".parse::<SocketAddr>().unwrap());
+
+        let mut body = b"d8:intervali900e5:peersl".to_vec();
+        for i in 0..20_000u32 {
+            let ip = format!("10.0.{}.{}", i / 256 % 256, i % 256);
+            body.extend_from_slice(format!("d2:ip{}:{ip}4:porti1ee", ip.len()).as_bytes());
+        }
+        body.extend_from_slice(b"ee");
+        let r = parse_response(&body).unwrap();
+        assert_eq!(r.peers.len(), MAX_PEERS_PER_REPLY);
+    }
+
+    #[test]
+    fn nesting_and_trailing_bytes() {
+        let mut deep = b"d8:intervali60e5:peers0:1:x".to_vec();
+        deep.extend(std::iter::repeat_n(b'l', 20_000));
+        deep.extend(std::iter::repeat_n(b'e', 20_000));
+        deep.push(b'e');
+        let e = parse_response(&deep).unwrap_err();
+        assert!(e.to_string().contains("nested deeper"), "{e}");
+        // A newline after the dictionary is tolerated.
+        let r = parse_response(b"d8:intervali60e5:peers0:e\n").unwrap();
+        assert_eq!(r.interval, Duration::from_secs(60));
     }
 
     #[test]

@@ -314,7 +314,7 @@ async fn exchange_all(
 
 /// An announce reply: action, txid, interval, leechers, seeders, then peers (6 bytes each, or
 /// 18 when we talk to the tracker over IPv6).
-fn parse_announce(reply: &[u8], v6: bool) -> Result<AnnounceResponse, TrackerError> {
+pub fn parse_announce(reply: &[u8], v6: bool) -> Result<AnnounceResponse, TrackerError> {
     let field =
         |at| be_u32(reply, at).ok_or_else(|| TrackerError::BadReply("short announce reply".into()));
     let interval = field(8)?;
@@ -336,4 +336,42 @@ fn parse_announce(reply: &[u8], v6: bool) -> Result<AnnounceResponse, TrackerErr
         leechers: Some(leechers),
         warning: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(peers: &[u8]) -> Vec<u8> {
+        let mut r = Vec::new();
+        for word in [ACTION_ANNOUNCE, 7, 1800, 3, 4] {
+            r.extend_from_slice(&word.to_be_bytes());
+        }
+        r.extend_from_slice(peers);
+        r
+    }
+
+    #[test]
+    fn announce_reply_peers_are_capped_per_reply() {
+        // As many IPv4 peers as one datagram we read can hold.
+        let mut peers = Vec::new();
+        for i in 0..((RECV_BUF - 20) / 6) as u32 {
+            peers.extend_from_slice(&(0x0a00_0000 | i).to_be_bytes());
+            peers.extend_from_slice(&[0x1a, 0xe1]);
+        }
+        let r = parse_announce(&reply(&peers), false).unwrap();
+        assert_eq!(r.peers.len(), super::super::http::MAX_PEERS_PER_REPLY);
+        assert_eq!((r.leechers, r.seeders), (Some(3), Some(4)));
+    }
+
+    #[test]
+    fn short_and_ragged_replies() {
+        assert!(parse_announce(&reply(&[])[..19], false).is_err());
+        let r = parse_announce(&reply(&[127, 0, 0, 1, 0, 80, 9, 9]), false).unwrap();
+        assert_eq!(r.peers, vec!["127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
+        let mut v6 = vec![0u8; 15];
+        v6.extend_from_slice(&[1, 0x1a, 0xe1]);
+        let r = parse_announce(&reply(&v6), true).unwrap();
+        assert_eq!(r.peers, vec!["[::1]:6881".parse::<SocketAddr>().unwrap()]);
+    }
 }

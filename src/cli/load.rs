@@ -1,0 +1,214 @@
+//! Where a .torrent comes from: a file, standard input (`-`) or an http(s) URL. Each is read
+//! through the same size cap, so a wrong path (a disk image, /dev/zero) or a hostile server
+//! costs at most [`MAX_TORRENT_SIZE`] bytes and ends in a one-line error.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::protocol::metainfo::Metainfo;
+use crate::protocol::text::{shorten, shorten_to};
+
+/// Largest .torrent read. The biggest real ones (hundreds of thousands of files, small
+/// pieces) are a few MiB; 64 MiB is a multiple of any of them.
+pub const MAX_TORRENT_SIZE: u64 = 64 << 20;
+/// Whole download of a .torrent URL, connect to last byte.
+pub const URL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest error line we print about a torrent (its text may come from the file).
+const MAX_ERROR: usize = 300;
+
+/// What a command-line torrent argument names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source<'a> {
+    File(&'a Path),
+    Stdin,
+    Url(&'a str),
+}
+
+impl<'a> Source<'a> {
+    pub fn of(arg: &'a Path) -> Source<'a> {
+        if arg.as_os_str() == "-" {
+            return Source::Stdin;
+        }
+        if let Some(s) = arg.to_str() {
+            let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+            if lower.starts_with("http://") || lower.starts_with("https://") {
+                return Source::Url(s);
+            }
+        }
+        Source::File(arg)
+    }
+
+    /// How the source is named in messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::File(p) => shorten(&p.display().to_string()).into_owned(),
+            Source::Stdin => "standard input".into(),
+            Source::Url(u) => shorten(u).into_owned(),
+        }
+    }
+}
+
+fn too_large(what: &str) -> String {
+    format!(
+        "{what}: larger than {} MiB, so not a .torrent",
+        MAX_TORRENT_SIZE >> 20
+    )
+}
+
+/// Reads at most [`MAX_TORRENT_SIZE`] bytes; one byte more is an error.
+pub fn read_capped(r: impl Read, what: &str) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    // One byte past the cap tells "exactly at the cap" from "over it".
+    r.take(MAX_TORRENT_SIZE + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read {what}: {e}"))?;
+    if buf.len() as u64 > MAX_TORRENT_SIZE {
+        return Err(too_large(what));
+    }
+    Ok(buf)
+}
+
+/// The bytes of a .torrent from any source, capped.
+pub fn read_source(src: Source<'_>) -> Result<Vec<u8>, String> {
+    let what = src.describe();
+    match src {
+        Source::File(p) => {
+            let f = std::fs::File::open(p).map_err(|e| format!("cannot read {what}: {e}"))?;
+            read_capped(f, &what)
+        }
+        Source::Stdin => read_capped(std::io::stdin().lock(), &what),
+        Source::Url(u) => fetch_url_blocking(u),
+    }
+}
+
+/// Reads and parses the .torrent named by a command-line argument (file, `-`, or URL).
+/// The error is one line, shortened: the reason may quote 10 MB of a hostile file.
+pub fn load_torrent(arg: &Path) -> Result<Metainfo, String> {
+    let src = Source::of(arg);
+    let bytes = read_source(src)?;
+    Metainfo::from_bytes(&bytes).map_err(|e| {
+        let reason = e.to_string().replace('\n', " ");
+        format!(
+            "{} is not a valid torrent: {}",
+            src.describe(),
+            shorten_to(&reason, MAX_ERROR)
+        )
+    })
+}
+
+/// Downloads a .torrent over http(s), capped in size and time. Works from inside a tokio
+/// runtime or outside one: the download runs on a thread of its own.
+pub fn fetch_url_blocking(url: &str) -> Result<Vec<u8>, String> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        rt.block_on(fetch_url(&url, URL_TIMEOUT))
+    })
+    .join()
+    .unwrap_or_else(|_| Err("downloading the torrent failed".into()))
+}
+
+/// The innermost cause of a reqwest error ("Connection refused (os error 111)").
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string().replace('\n', " ")
+}
+
+/// Downloads a .torrent over http(s): at most [`MAX_TORRENT_SIZE`] bytes within `timeout`.
+pub async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+    let what = shorten(url).into_owned();
+    let client = crate::tracker::http_client_builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .map_err(|e| format!("{what}: {}", root_cause(&e)))?;
+    let fetch = async {
+        let mut resp = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("{what}: {}", root_cause(&e)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!("{what}: HTTP {status}"));
+        }
+        if resp.content_length().is_some_and(|n| n > MAX_TORRENT_SIZE) {
+            return Err(too_large(&what));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| format!("{what}: {}", root_cause(&e)))?
+        {
+            if (body.len() + chunk.len()) as u64 > MAX_TORRENT_SIZE {
+                return Err(too_large(&what));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    // reqwest's timeout covers the body; the outer one guards should it not.
+    tokio::time::timeout(timeout + Duration::from_secs(1), fetch)
+        .await
+        .unwrap_or_else(|_| Err(format!("{what}: no answer within {} s", timeout.as_secs())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_told_apart() {
+        assert_eq!(Source::of(Path::new("-")), Source::Stdin);
+        assert_eq!(
+            Source::of(Path::new("HTTPS://h/x.torrent")),
+            Source::Url("HTTPS://h/x.torrent")
+        );
+        assert_eq!(
+            Source::of(Path::new("http://h/x")),
+            Source::Url("http://h/x")
+        );
+        assert_eq!(
+            Source::of(Path::new("http.torrent")),
+            Source::File(Path::new("http.torrent"))
+        );
+        assert_eq!(Source::of(Path::new("./-")), Source::File(Path::new("./-")));
+    }
+
+    #[test]
+    fn reads_are_capped() {
+        let exact = std::io::repeat(b'd').take(MAX_TORRENT_SIZE);
+        assert_eq!(
+            read_capped(exact, "x").unwrap().len() as u64,
+            MAX_TORRENT_SIZE
+        );
+        let e = read_capped(std::io::repeat(0), "zeros").unwrap_err();
+        assert_eq!(e, "zeros: larger than 64 MiB, so not a .torrent");
+    }
+
+    #[test]
+    fn a_huge_bad_name_makes_a_short_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("{}/x", "n".repeat(10 << 20));
+        let mut t = format!("d4:infod6:lengthi1e4:name{}:{name}", name.len()).into_bytes();
+        t.extend_from_slice(b"12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee");
+        let path = dir.path().join("big-name.torrent");
+        std::fs::write(&path, &t).unwrap();
+        let e = load_torrent(&path).unwrap_err();
+        assert!(e.len() < 1000, "error of {} bytes", e.len());
+        assert!(e.contains("is not a valid torrent"), "{e}");
+        assert!(
+            e.contains("path separator"),
+            "the reason survives the cut: {e}"
+        );
+        assert!(!e.contains('\n'));
+    }
+}
