@@ -3,8 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use ttui::protocol::extension::{
-    metadata_reply, ExtHandshake, MetadataMsg, Pex, MAX_CLIENT_BYTES, MAX_EXTENSIONS,
-    MAX_PEX_PEERS,
+    metadata_reply, ExtHandshake, MetadataMsg, Pex, MAX_CLIENT_BYTES, MAX_EXTENSIONS, MAX_PEX_PEERS,
 };
 
 fuzz_target!(|data: &[u8]| {

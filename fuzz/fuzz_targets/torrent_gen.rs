@@ -61,7 +61,7 @@ fn name(r: &mut Recipe) -> Vec<u8> {
 
 fuzz_target!(|data: &[u8]| {
     let mut r = Recipe(data);
-    let files = usize::from(r.u16()) % 20_000;
+    let files = usize::from(r.u16()) % 5_000;
     let mut info = b"d".to_vec();
     if files > 0 {
         bstr(&mut info, b"files");
