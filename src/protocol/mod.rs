@@ -5,4 +5,5 @@ pub mod handshake;
 pub mod magnet;
 pub mod message;
 pub mod metainfo;
+pub mod mse;
 pub mod peer_id;
