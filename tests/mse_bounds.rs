@@ -56,7 +56,7 @@ fn feed_responder(stream: &[u8]) -> (usize, Option<mse::Error>) {
     while at < stream.len() {
         let end = (at + 1000).min(stream.len());
         match hs.feed(&stream[at..end], &no_torrent, &mut rng) {
-            Ok(n) if n == 0 => break,
+            Ok(0) => break,
             Ok(n) => at += n,
             Err(e) => {
                 err = Some(e);
