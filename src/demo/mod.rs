@@ -524,6 +524,7 @@ async fn demo_main(args: &DemoArgs, dir: &Path, procs: &mut Procs) -> Result<i32
             max_peers: 8,
             use_trackers: false,
             check_threads: 1,
+            encryption: Default::default(),
         },
     );
     let seeder_port = wait_port(&ttui_seeder, &mut signals).await?;

@@ -103,6 +103,12 @@ pub enum PeerEnd {
     Reset,
     #[error("closed during handshake")]
     ClosedDuringHandshake,
+    /// With `--encryption off`: peers that require encryption close a plain handshake.
+    #[error("closed during handshake (it may require encryption)")]
+    ClosedMayNeedEncryption,
+    /// The encrypted (MSE) handshake failed; the reason is the user-facing text.
+    #[error("{0}")]
+    Encryption(String),
     #[error("closed by peer")]
     ClosedByPeer,
     #[error("wrong info hash")]

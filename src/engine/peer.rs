@@ -98,7 +98,9 @@ fn io_end(e: &io::Error, during_handshake: bool) -> PeerEnd {
 }
 
 /// Reads the peer's 68-byte handshake, rejecting garbage as soon as the first bytes are wrong.
-pub async fn read_handshake(stream: &mut TcpStream) -> Result<Handshake, PeerEnd> {
+pub async fn read_handshake<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Result<Handshake, PeerEnd> {
     let mut buf = [0u8; handshake::LEN];
     let mut n = 0;
     while n < handshake::LEN {
@@ -119,7 +121,24 @@ pub async fn read_handshake(stream: &mut TcpStream) -> Result<Handshake, PeerEnd
     Handshake::decode(&buf).map_err(|_| PeerEnd::NotBitTorrent)
 }
 
-/// Connects and exchanges handshakes; used by the engine and by `ttui handshake` / `probe`.
+/// A TCP connection from `local` (the `--bind` address) when it is of the peer's family.
+async fn tcp_connect(addr: SocketAddr, local: Option<std::net::IpAddr>) -> io::Result<TcpStream> {
+    match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
+        None => TcpStream::connect(addr).await,
+        Some(ip) => {
+            let socket = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.bind(SocketAddr::new(ip, 0))?;
+            socket.connect(addr).await
+        }
+    }
+}
+
+/// Connects and exchanges plain handshakes; used by `ttui handshake` / `probe` and the
+/// metadata fetch.
 /// `local` binds the outgoing socket to that address first (the `--bind` address), when it is
 /// of the peer's family.
 pub async fn connect_and_handshake(
@@ -130,20 +149,7 @@ pub async fn connect_and_handshake(
     mut on_connected: impl FnMut(),
 ) -> Result<(TcpStream, Handshake, Duration), PeerEnd> {
     let t0 = Instant::now();
-    let connect = async {
-        match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
-            None => TcpStream::connect(addr).await,
-            Some(ip) => {
-                let socket = if addr.is_ipv4() {
-                    tokio::net::TcpSocket::new_v4()?
-                } else {
-                    tokio::net::TcpSocket::new_v6()?
-                };
-                socket.bind(SocketAddr::new(ip, 0))?;
-                socket.connect(addr).await
-            }
-        }
-    };
+    let connect = tcp_connect(addr, local);
     let mut stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Err(_) => return Err(PeerEnd::ConnectTimeout),
         Ok(Err(e)) => return Err(io_end(&e, false)),
@@ -168,6 +174,78 @@ pub async fn connect_and_handshake(
         return Err(PeerEnd::SelfConnection);
     }
     Ok((stream, theirs, t0.elapsed()))
+}
+
+/// Why an encrypted handshake failed, as a peer's end.
+pub fn mse_end(e: crate::net::MseError) -> PeerEnd {
+    match e {
+        crate::net::MseError::Closed => PeerEnd::ClosedDuringHandshake,
+        crate::net::MseError::Timeout(_) => PeerEnd::HandshakeTimeout,
+        e => PeerEnd::Encryption(e.to_string()),
+    }
+}
+
+/// `connect_and_handshake` with MSE by `policy` (see `net::connect`); also returns the
+/// encryption in use. With `Off`, a peer that closes during the handshake is reported as one
+/// that may require encryption.
+pub async fn connect_encrypted(
+    addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
+    info_hash: [u8; 20],
+    our_id: [u8; 20],
+    policy: crate::net::EncryptionPolicy,
+    on_connected: impl FnMut() + Send,
+) -> Result<
+    (
+        crate::net::PeerConn,
+        Handshake,
+        Duration,
+        crate::net::Encryption,
+    ),
+    PeerEnd,
+> {
+    let t0 = Instant::now();
+    let on_connected = std::sync::Mutex::new(on_connected);
+    let cb = &on_connected;
+    let ours = Handshake::new(info_hash, our_id).encode();
+    let dial = move || async move {
+        let s = match tokio::time::timeout(CONNECT_TIMEOUT, tcp_connect(addr, local)).await {
+            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+            Ok(r) => r?,
+        };
+        let _ = s.set_nodelay(true);
+        (cb.lock().unwrap_or_else(|e| e.into_inner()))();
+        Ok(s)
+    };
+    let handshake = async {
+        let d = crate::net::connect(dial, info_hash, policy, &ours)
+            .await
+            .map_err(|e| match e {
+                crate::net::DialError::Connect(e) => io_end(&e, false),
+                crate::net::DialError::Handshake(e) => mse_end(e),
+            })?;
+        if let Some(why) = &d.plain_after {
+            tracing::info!("{addr}: encrypted handshake refused ({why}); plain accepted");
+        }
+        let mut stream = d.stream;
+        let theirs = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream))
+            .await
+            .map_err(|_| PeerEnd::HandshakeTimeout)??;
+        Ok((stream, theirs, d.encryption))
+    };
+    let (stream, theirs, enc) = handshake.await.map_err(|e| match (e, policy) {
+        (PeerEnd::ClosedDuringHandshake, crate::net::EncryptionPolicy::Off) => {
+            PeerEnd::ClosedMayNeedEncryption
+        }
+        (e, _) => e,
+    })?;
+    if theirs.info_hash != info_hash {
+        return Err(PeerEnd::WrongInfoHash);
+    }
+    if theirs.peer_id == our_id {
+        return Err(PeerEnd::SelfConnection);
+    }
+    Ok((stream, theirs, t0.elapsed(), enc))
 }
 
 /// BEP 10 extended handshake: the fields we read and send.
@@ -227,12 +305,13 @@ impl PeerTask {
     async fn outgoing(&mut self) -> PeerEnd {
         self.stage(PeerStage::Connecting);
         let (conn, shared) = (self.conn, Arc::clone(&self.shared));
-        let connect = connect_and_handshake(
+        let connect = connect_encrypted(
             self.addr,
             shared.bind,
             shared.info_hash,
             shared.our_id,
-            || {
+            shared.encryption,
+            move || {
                 shared.send(Event::Stage {
                     conn,
                     stage: PeerStage::Handshaking,
@@ -255,7 +334,8 @@ impl PeerTask {
         };
         match res {
             Err(end) => end,
-            Ok((stream, hs, elapsed)) => {
+            Ok((stream, hs, elapsed, enc)) => {
+                tracing::debug!("{}: handshake done, {enc}", self.addr);
                 self.shared.send(Event::Handshaken {
                     conn: self.conn,
                     peer_id: hs.peer_id,
@@ -267,7 +347,12 @@ impl PeerTask {
     }
 
     /// Runs an incoming connection whose handshake was already read and checked.
-    pub async fn run_incoming(mut self, mut stream: TcpStream, hs: Handshake, started: Instant) {
+    pub async fn run_incoming(
+        mut self,
+        mut stream: crate::net::PeerConn,
+        hs: Handshake,
+        started: Instant,
+    ) {
         let ours = Handshake::new(self.shared.info_hash, self.shared.our_id);
         let end = match stream.write_all(&ours.encode()).await {
             Err(e) => io_end(&e, true),
@@ -293,8 +378,8 @@ impl PeerTask {
         });
     }
 
-    async fn session(&mut self, stream: TcpStream, hs: Handshake) -> PeerEnd {
-        let _ = stream.set_nodelay(true);
+    async fn session(&mut self, stream: crate::net::PeerConn, hs: Handshake) -> PeerEnd {
+        let _ = stream.get_ref().set_nodelay(true);
         let num_pieces = self.shared.info.num_pieces();
         let (rd, mut wr) = stream.into_split();
         let mut reader = FramedRead::with_capacity(rd, MessageCodec::new(num_pieces), 64 * 1024);
@@ -406,7 +491,10 @@ impl Session {
         self.live.set_flags(self.flags);
     }
 
-    async fn flush(&mut self, wr: &mut tokio::net::tcp::OwnedWriteHalf) -> Result<(), PeerEnd> {
+    async fn flush(
+        &mut self,
+        wr: &mut crate::net::PeerWriter<tokio::net::tcp::OwnedWriteHalf>,
+    ) -> Result<(), PeerEnd> {
         if self.out.is_empty() {
             return Ok(());
         }

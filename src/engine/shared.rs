@@ -50,7 +50,7 @@ pub(crate) enum Event {
     },
     DiskError(String),
     Incoming {
-        stream: tokio::net::TcpStream,
+        stream: crate::net::PeerConn,
         addr: SocketAddr,
         handshake: crate::protocol::handshake::Handshake,
     },
@@ -115,6 +115,7 @@ pub(crate) struct Shared {
     pub our_id: [u8; 20],
     /// Source address for outgoing connections (`--bind`), when one was given.
     pub bind: Option<std::net::IpAddr>,
+    pub encryption: crate::net::EncryptionPolicy,
     pub listen_port: AtomicU16,
     pub picker: Mutex<Picker>,
     pub storage: Arc<Storage>,

@@ -19,6 +19,7 @@ use crate::engine::peer::{self, PeerCmd, PeerTask};
 use crate::engine::picker::Picker;
 use crate::engine::shared::{Event, PeerLive, Shared};
 use crate::engine::stats::RateWindow;
+use crate::net::mse::MSE_TIMEOUT;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::peer_id;
@@ -57,6 +58,7 @@ pub struct Options {
     /// Announce to the torrent's trackers.
     pub use_trackers: bool,
     pub check_threads: usize,
+    pub encryption: crate::net::EncryptionPolicy,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
             check_threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            encryption: crate::net::EncryptionPolicy::default(),
         }
     }
 }
@@ -240,6 +243,7 @@ async fn run(
         info_bytes: meta.info_bytes.clone(),
         our_id: peer_id::our_peer_id(),
         bind: (!opts.bind.is_unspecified()).then_some(opts.bind),
+        encryption: opts.encryption,
         listen_port: AtomicU16::new(0),
         picker: Mutex::new(picker),
         storage,
@@ -742,7 +746,7 @@ impl Coordinator {
 
     fn on_incoming(
         &mut self,
-        stream: tokio::net::TcpStream,
+        stream: crate::net::PeerConn,
         addr: SocketAddr,
         hs: crate::protocol::handshake::Handshake,
         now: Instant,
@@ -1183,7 +1187,7 @@ fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
 /// coordinator only when it is for our torrent.
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let (mut stream, addr) = match listener.accept().await {
+        let (stream, addr) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!("accept: {e}");
@@ -1193,11 +1197,22 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let hs =
-                tokio::time::timeout(peer::HANDSHAKE_TIMEOUT, peer::read_handshake(&mut stream))
-                    .await;
+            let (ih, req2) = (
+                shared.info_hash,
+                crate::protocol::mse::req2(&shared.info_hash),
+            );
+            let lookup = move |h: &[u8; 20]| (*h == req2).then_some(ih);
+            let hs = tokio::time::timeout(peer::HANDSHAKE_TIMEOUT + MSE_TIMEOUT, async {
+                let (mut stream, enc) = crate::net::incoming(stream, shared.encryption, &lookup)
+                    .await
+                    .map_err(peer::mse_end)?;
+                tracing::debug!("{addr}: incoming, {enc}");
+                let hs = peer::read_handshake(&mut stream).await?;
+                Ok::<_, PeerEnd>((stream, hs))
+            })
+            .await;
             match hs {
-                Ok(Ok(hs)) if hs.info_hash == shared.info_hash => {
+                Ok(Ok((stream, hs))) if hs.info_hash == shared.info_hash => {
                     shared.send(Event::Incoming {
                         stream,
                         addr,

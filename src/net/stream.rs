@@ -176,6 +176,15 @@ pub struct PeerStream<S> {
     encryption: Encryption,
 }
 
+impl<S: std::fmt::Debug> std::fmt::Debug for PeerStream<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerStream")
+            .field("inner", &self.inner)
+            .field("encryption", &self.encryption)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S> PeerStream<S> {
     pub(crate) fn new(inner: S, rd: ReadState, wr: WriteState, encryption: Encryption) -> Self {
         PeerStream {
