@@ -335,7 +335,7 @@ impl PeerTask {
         match res {
             Err(end) => end,
             Ok((stream, hs, elapsed, enc)) => {
-                tracing::debug!("{}: handshake done, {enc}", self.addr);
+                tracing::info!("{}: connected, payload {enc}", self.addr);
                 self.shared.send(Event::Handshaken {
                     conn: self.conn,
                     peer_id: hs.peer_id,

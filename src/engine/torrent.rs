@@ -1206,7 +1206,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 let (mut stream, enc) = crate::net::incoming(stream, shared.encryption, &lookup)
                     .await
                     .map_err(peer::mse_end)?;
-                tracing::debug!("{addr}: incoming, {enc}");
+                tracing::info!("{addr}: incoming, payload {enc}");
                 let hs = peer::read_handshake(&mut stream).await?;
                 Ok::<_, PeerEnd>((stream, hs))
             })

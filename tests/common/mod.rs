@@ -827,6 +827,12 @@ pub struct TransmissionSeeder {
 
 impl TransmissionSeeder {
     pub fn start(torrent: &Torrent, data_dir: &Path) -> TransmissionSeeder {
+        Self::start_with(torrent, data_dir, "")
+    }
+
+    /// `start` with extra settings.json lines, each ending in a comma
+    /// (e.g. `"encryption": 2,` to require encryption).
+    pub fn start_with(torrent: &Torrent, data_dir: &Path, extra: &str) -> TransmissionSeeder {
         let dir = tempdir("ttui-transmission-");
         let ip = loopback_ip();
         let port = free_port();
@@ -858,6 +864,7 @@ impl TransmissionSeeder {
   "idle-seeding-limit-enabled": false,
   "speed-limit-up-enabled": false,
   "alt-speed-enabled": false,
+  {extra}
   "message-level": 2
 }}"#,
             dl = data_dir.display()
@@ -945,6 +952,8 @@ pub struct LtOptions {
     /// Peers to dial directly.
     pub peers: Vec<SocketAddr>,
     pub user_agent: Option<String>,
+    /// `forced` (RC4 only, both ways) or `disabled` (plain only); None: libtorrent's default.
+    pub encryption: Option<&'static str>,
 }
 
 /// python3-libtorrent 2.0 running assets/seeders/lt_seed.py on its own 127.0.0.x.
@@ -1006,6 +1015,9 @@ impl LibtorrentPeer {
         }
         if let Some(ua) = &opts.user_agent {
             cmd.arg("--user-agent").arg(ua);
+        }
+        if let Some(enc) = opts.encryption {
+            cmd.arg("--encryption").arg(enc);
         }
         let proc = Proc::spawn("lt_seed", &mut cmd, dir.path());
         LibtorrentPeer {
