@@ -30,7 +30,8 @@ impl std::fmt::Display for Encryption {
 
 /// The receive side: bytes already read during the handshake, then the socket.
 pub struct ReadState {
-    cipher: Option<Rc4>,
+    /// Boxed so a connection stays small to move around (an RC4 state is 258 bytes).
+    cipher: Option<Box<Rc4>>,
     /// Only this many more bytes are encrypted, then the stream is plain (IA when plaintext
     /// was selected).
     limit: Option<u64>,
@@ -42,7 +43,7 @@ impl ReadState {
     /// `prefix` is what was read past the handshake, still as it came off the wire.
     pub(crate) fn new(cipher: Option<Rc4>, limit: Option<u64>, prefix: Vec<u8>) -> Self {
         let mut r = ReadState {
-            cipher,
+            cipher: cipher.map(Box::new),
             limit,
             prefix,
             pos: 0,
@@ -96,7 +97,7 @@ impl ReadState {
 
 /// The send side: encrypted bytes not yet taken by the socket.
 pub struct WriteState {
-    cipher: Option<Rc4>,
+    cipher: Option<Box<Rc4>>,
     pending: Vec<u8>,
     sent: usize,
 }
@@ -104,7 +105,7 @@ pub struct WriteState {
 impl WriteState {
     pub(crate) fn new(cipher: Option<Rc4>) -> Self {
         WriteState {
-            cipher,
+            cipher: cipher.map(Box::new),
             pending: Vec::new(),
             sent: 0,
         }
