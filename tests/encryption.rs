@@ -190,3 +190,35 @@ fn plain_only_libtorrent_still_serves_a_default_ttui() {
     run.assert_success("plain-only libtorrent");
     assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
 }
+
+#[test]
+fn libtorrent_requiring_encryption_downloads_from_ttui_seed() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let fx = Fixture::single_file("enc-seed.bin", 5_000_011, 24, 16);
+    let port = free_port();
+    let log = fx.out_dir("logs").join("seeder.log");
+    let log_arg = log.display().to_string();
+    let mut seeder = spawn_ttui_seeder(
+        &fx.torrent.path,
+        &fx.data_dir,
+        port,
+        &["--encryption", "require", "--log-file", &log_arg],
+    );
+    let save = fx.out_dir("lt-save");
+    let opts = LtOptions {
+        peers: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+        encryption: Some("forced"),
+        ..LtOptions::default()
+    };
+    let mut leecher = LibtorrentPeer::start_leecher(&fx.torrent, &save, opts);
+    leecher.wait_done(DOWNLOAD_TIMEOUT);
+    assert_same_tree(&fx.payload, &save.join(&fx.torrent.name));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    seeder.kill();
+    assert!(
+        text.contains("incoming, payload RC4"),
+        "no incoming RC4 connection in the seeder's log:\n{}",
+        last_lines(&text, 30)
+    );
+}
