@@ -321,3 +321,24 @@ fn initiator_sees_plain_handshake_and_bad_select() {
         Some(Error::SelectedUnoffered(CRYPTO_PLAIN))
     );
 }
+
+/// For scale only (`cargo test --lib rc4_throughput -- --ignored --nocapture`; release for
+/// real figures): how fast the keystream runs over a receive-sized buffer.
+#[test]
+#[ignore]
+fn rc4_throughput() {
+    let mut c = rc4_key(b"keyA", &[1; 96], &[2; 20]);
+    let mut buf = vec![0u8; 64 << 10];
+    let t = std::time::Instant::now();
+    let total = 256u64 << 20;
+    for _ in 0..total / buf.len() as u64 {
+        c.apply_keystream(&mut buf);
+    }
+    let s = t.elapsed().as_secs_f64();
+    eprintln!(
+        "RC4: {:.0} MB/s, {:.2} CPU-s per GiB",
+        total as f64 / s / 1e6,
+        s * 4.0
+    );
+    assert!(buf.iter().any(|&b| b != 0));
+}
