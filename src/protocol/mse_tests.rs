@@ -4,6 +4,7 @@
 use super::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rc4::KeyInit;
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
