@@ -40,6 +40,8 @@ def main():
     ap.add_argument("--upload-limit", type=int, default=0, help="bytes/s, 0 = unlimited")
     ap.add_argument("--download-limit", type=int, default=0, help="bytes/s, 0 = unlimited")
     ap.add_argument("--user-agent", default=None)
+    ap.add_argument("--encryption", choices=["forced", "disabled"], default=None,
+                    help="forced: RC4 only, both ways; disabled: plain only")
     ap.add_argument("--announce-wait", type=float, default=20.0)
     ap.add_argument("--max-seconds", type=float, default=900.0)
     args = ap.parse_args()
@@ -72,6 +74,11 @@ def main():
     }
     if args.user_agent is not None:
         settings["user_agent"] = args.user_agent
+    if args.encryption is not None:
+        policy = {"forced": 0, "disabled": 2}[args.encryption]  # pe_forced / pe_disabled
+        settings["out_enc_policy"] = policy
+        settings["in_enc_policy"] = policy
+        settings["allowed_enc_level"] = 2 if args.encryption == "forced" else 1  # rc4 / plain
     # flags=0: no default plugins (ut_pex would be one); metadata exchange is harmless.
     ses = lt.session(settings, flags=0)
     ses.add_extension("ut_metadata")

@@ -56,6 +56,10 @@ pub struct DownloadArgs {
     /// Do not contact the torrent's trackers.
     #[arg(long)]
     pub no_trackers: bool,
+    /// Message stream encryption (MSE/PE): `prefer` tries RC4 first and falls back to plain,
+    /// `require` talks to encrypting peers only, `off` never encrypts.
+    #[arg(long, value_enum, default_value_t = crate::net::EncryptionPolicy::Prefer)]
+    pub encryption: crate::net::EncryptionPolicy,
     /// Most peer connections at once.
     #[arg(long, default_value_t = 50)]
     pub max_peers: usize,

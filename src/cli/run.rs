@@ -22,6 +22,7 @@ pub fn options(args: &DownloadArgs, seed: bool) -> Options {
         seed,
         max_peers: args.max_peers.max(1),
         use_trackers: !args.no_trackers,
+        encryption: args.encryption,
         ..Options::default()
     }
 }

@@ -120,6 +120,12 @@ pub enum PeerEnd {
     Reset,
     #[error("closed during handshake")]
     ClosedDuringHandshake,
+    /// With `--encryption off`: peers that require encryption close a plain handshake.
+    #[error("closed during handshake (it may require encryption)")]
+    ClosedMayNeedEncryption,
+    /// The encrypted (MSE) handshake failed; the reason is the user-facing text.
+    #[error("{0}")]
+    Encryption(String),
     #[error("closed by peer")]
     ClosedByPeer,
     #[error("wrong info hash")]
@@ -215,6 +221,8 @@ pub struct PeerRow {
     pub attempts: u32,
     /// Handshake round trip (connect + handshake), when it completed.
     pub handshake_time: Option<Duration>,
+    /// The payload encryption the handshake settled on (MSE/PE), once handshaken.
+    pub encryption: Option<crate::net::Encryption>,
 }
 
 impl PeerRow {
@@ -240,6 +248,7 @@ impl PeerRow {
             hash_failures: 0,
             attempts: 0,
             handshake_time: None,
+            encryption: None,
         }
     }
 

@@ -11,6 +11,8 @@ use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
 use crate::engine::api::PeerEnd;
+use crate::engine::stream::{PeerStream, Transport};
+use crate::net::{self, DialError, Encryption, EncryptionPolicy, MseError};
 use crate::protocol::extension::ExtHandshake;
 use crate::protocol::handshake::{self, Handshake};
 use crate::protocol::message::{Message, MessageCodec};
@@ -71,7 +73,24 @@ pub async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Hand
     Handshake::decode(&buf).map_err(|_| PeerEnd::NotBitTorrent)
 }
 
-/// Connects and exchanges handshakes; used by the engine and by `ttui handshake` / `probe`.
+/// A TCP connection from `local` (the `--bind` address) when it is of the peer's family.
+async fn tcp_connect(addr: SocketAddr, local: Option<std::net::IpAddr>) -> io::Result<TcpStream> {
+    match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
+        None => TcpStream::connect(addr).await,
+        Some(ip) => {
+            let socket = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.bind(SocketAddr::new(ip, 0))?;
+            socket.connect(addr).await
+        }
+    }
+}
+
+/// Connects and exchanges plain handshakes; used by `ttui handshake` / `probe` and the
+/// magnet fetcher (the engine's peers use `connect_encrypted`).
 /// `local` binds the outgoing socket to that address first (the `--bind` address), when it is
 /// of the peer's family.
 pub async fn connect_and_handshake(
@@ -82,20 +101,7 @@ pub async fn connect_and_handshake(
     mut on_connected: impl FnMut(),
 ) -> Result<(TcpStream, Handshake, Duration), PeerEnd> {
     let t0 = Instant::now();
-    let connect = async {
-        match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
-            None => TcpStream::connect(addr).await,
-            Some(ip) => {
-                let socket = if addr.is_ipv4() {
-                    tokio::net::TcpSocket::new_v4()?
-                } else {
-                    tokio::net::TcpSocket::new_v6()?
-                };
-                socket.bind(SocketAddr::new(ip, 0))?;
-                socket.connect(addr).await
-            }
-        }
-    };
+    let connect = tcp_connect(addr, local);
     let mut stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Err(_) => return Err(PeerEnd::ConnectTimeout),
         Ok(Err(e)) => return Err(io_end(&e, false)),
@@ -120,6 +126,70 @@ pub async fn connect_and_handshake(
         return Err(PeerEnd::SelfConnection);
     }
     Ok((stream, theirs, t0.elapsed()))
+}
+
+/// Why an encrypted handshake failed, as a peer's end.
+pub(crate) fn mse_end(e: MseError) -> PeerEnd {
+    match e {
+        MseError::Closed => PeerEnd::ClosedDuringHandshake,
+        MseError::Timeout(_) => PeerEnd::HandshakeTimeout,
+        e => PeerEnd::Encryption(e.to_string()),
+    }
+}
+
+/// `connect_and_handshake` with MSE by `policy` (see `net::connect`: with `Prefer`, a peer
+/// that hangs up on the encrypted attempt is dialed again in plain); also returns the
+/// encryption in use. With `Off`, a peer that closes during the handshake is reported as one
+/// that may require encryption.
+pub(crate) async fn connect_encrypted(
+    addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
+    info_hash: [u8; 20],
+    our_id: [u8; 20],
+    policy: EncryptionPolicy,
+    on_connected: impl FnMut() + Send,
+) -> Result<(PeerStream, Handshake, Duration, Encryption), PeerEnd> {
+    let t0 = Instant::now();
+    // `net::connect` may dial twice; the callback is shared by both dials.
+    let on_connected = std::sync::Mutex::new(on_connected);
+    let cb = &on_connected;
+    let ours = Handshake::new(info_hash, our_id).encode();
+    let dial = move || async move {
+        let s = match tokio::time::timeout(CONNECT_TIMEOUT, tcp_connect(addr, local)).await {
+            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+            Ok(r) => r?,
+        };
+        let _ = s.set_nodelay(true);
+        (cb.lock().unwrap_or_else(|e| e.into_inner()))();
+        Ok(Transport::Tcp(s))
+    };
+    let handshake = async {
+        let d = net::connect(dial, info_hash, policy, &ours)
+            .await
+            .map_err(|e| match e {
+                DialError::Connect(e) => io_end(&e, false),
+                DialError::Handshake(e) => mse_end(e),
+            })?;
+        if let Some(why) = &d.plain_after {
+            tracing::info!("{addr}: encrypted handshake refused ({why}); plain accepted");
+        }
+        let mut stream = d.stream;
+        let theirs = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream))
+            .await
+            .map_err(|_| PeerEnd::HandshakeTimeout)??;
+        Ok((stream, theirs, d.encryption))
+    };
+    let (stream, theirs, enc) = handshake.await.map_err(|e| match (e, policy) {
+        (PeerEnd::ClosedDuringHandshake, EncryptionPolicy::Off) => PeerEnd::ClosedMayNeedEncryption,
+        (e, _) => e,
+    })?;
+    if theirs.info_hash != info_hash {
+        return Err(PeerEnd::WrongInfoHash);
+    }
+    if theirs.peer_id == our_id {
+        return Err(PeerEnd::SelfConnection);
+    }
+    Ok((stream, theirs, t0.elapsed(), enc))
 }
 
 /// After a handshake, waits briefly for the peer's BEP 10 handshake and returns its client

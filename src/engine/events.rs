@@ -101,7 +101,8 @@ impl Coordinator {
                 conn,
                 peer_id,
                 elapsed,
-            } => self.on_handshaken(conn, peer_id, elapsed),
+                encryption,
+            } => self.on_handshaken(conn, peer_id, elapsed, encryption),
             Event::Client { conn, name } => {
                 if let Some(p) = self.peers.by_conn(conn) {
                     p.client = Some(name);
@@ -144,7 +145,13 @@ impl Coordinator {
         }
     }
 
-    fn on_handshaken(&mut self, conn: u64, peer_id: [u8; 20], elapsed: std::time::Duration) {
+    fn on_handshaken(
+        &mut self,
+        conn: u64,
+        peer_id: [u8; 20],
+        elapsed: std::time::Duration,
+        encryption: crate::net::Encryption,
+    ) {
         let other = self
             .peers
             .active()
@@ -156,6 +163,7 @@ impl Coordinator {
         };
         p.peer_id = Some(peer_id);
         p.handshake_time = Some(elapsed);
+        p.encryption = Some(encryption);
         p.id_client = peer_id::decode_client(&peer_id);
         if p.client.is_none() {
             p.client = p.id_client.clone();
@@ -232,7 +240,7 @@ impl Coordinator {
             return;
         }
         let start = Start::Accepted {
-            stream,
+            stream: Box::new(stream),
             handshake: hs,
             since,
         };

@@ -17,6 +17,9 @@ pub struct Options {
     /// Announce to the torrent's trackers.
     pub use_trackers: bool,
     pub check_threads: usize,
+    /// MSE/PE for outgoing and incoming connections (the session's listener uses the first
+    /// torrent's).
+    pub encryption: crate::net::EncryptionPolicy,
 }
 
 impl Default for Options {
@@ -32,6 +35,7 @@ impl Default for Options {
             check_threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            encryption: crate::net::EncryptionPolicy::default(),
         }
     }
 }

@@ -23,7 +23,7 @@ use tokio_util::codec::FramedRead;
 
 use crate::engine::api::{PeerEnd, PeerStage};
 use crate::engine::conn::{our_ext_handshake, Conn};
-use crate::engine::connect::{connect_and_handshake, io_end};
+use crate::engine::connect::{connect_encrypted, io_end};
 use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::PeerStream;
 use crate::protocol::handshake::Handshake;
@@ -35,7 +35,7 @@ pub(crate) enum Start {
     Dial,
     /// The peer dialed us; its handshake was read and routed to this torrent.
     Accepted {
-        stream: PeerStream,
+        stream: Box<PeerStream>,
         handshake: Handshake,
         since: Instant,
     },
@@ -108,19 +108,20 @@ impl PeerTask {
                 stream,
                 handshake,
                 since,
-            } => self.incoming(stream, handshake, since).await,
+            } => self.incoming(*stream, handshake, since).await,
         }
     }
 
     async fn outgoing(&mut self) -> PeerEnd {
         self.stage(PeerStage::Connecting);
         let (conn, shared) = (self.conn, Arc::clone(&self.shared));
-        let connect = connect_and_handshake(
+        let connect = connect_encrypted(
             self.addr,
             shared.bind,
             shared.info_hash,
             shared.our_id,
-            || {
+            shared.encryption,
+            move || {
                 shared.send(Event::Stage {
                     conn,
                     stage: PeerStage::Handshaking,
@@ -143,9 +144,10 @@ impl PeerTask {
         };
         match res {
             Err(end) => end,
-            Ok((stream, hs, elapsed)) => {
-                self.handshaken(&hs, elapsed);
-                self.session(PeerStream::Tcp(stream), hs).await
+            Ok((stream, hs, elapsed, enc)) => {
+                tracing::debug!("{}: connected, payload {enc}", self.addr);
+                self.handshaken(&hs, elapsed, enc);
+                self.session(stream, hs).await
             }
         }
     }
@@ -156,15 +158,16 @@ impl PeerTask {
         if let Err(e) = stream.write_all(&ours.encode()).await {
             return io_end(&e, true);
         }
-        self.handshaken(&hs, since.elapsed());
+        self.handshaken(&hs, since.elapsed(), stream.encryption());
         self.session(stream, hs).await
     }
 
-    fn handshaken(&self, hs: &Handshake, elapsed: Duration) {
+    fn handshaken(&self, hs: &Handshake, elapsed: Duration, encryption: crate::net::Encryption) {
         self.shared.send(Event::Handshaken {
             conn: self.conn,
             peer_id: hs.peer_id,
             elapsed,
+            encryption,
         });
     }
 

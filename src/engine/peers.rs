@@ -111,6 +111,8 @@ pub(crate) struct PeerEntry {
     pub plan: Plan,
     pub hash_failures: u32,
     pub handshake_time: Option<Duration>,
+    /// The current connection's payload encryption, once handshaken.
+    pub encryption: Option<crate::net::Encryption>,
     pub was_connected: bool,
     pub down: RateWindow,
     pub up: RateWindow,
@@ -137,6 +139,7 @@ impl PeerEntry {
             plan: Plan::Queued,
             hash_failures: 0,
             handshake_time: None,
+            encryption: None,
             was_connected: false,
             down: RateWindow::new(Duration::from_secs(3)),
             up: RateWindow::new(Duration::from_secs(3)),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -16,7 +16,9 @@ use crate::engine::api::{LogLevel, TorrentId};
 use crate::engine::connect::{read_handshake, HANDSHAKE_TIMEOUT};
 use crate::engine::pool::DiskPool;
 use crate::engine::shared::Event;
-use crate::engine::stream::PeerStream;
+use crate::engine::stream::{PeerStream, Transport};
+use crate::net::{self, EncryptionPolicy};
+use crate::protocol::mse;
 use crate::protocol::peer_id;
 
 /// Limits shared by every torrent of the session.
@@ -39,6 +41,8 @@ pub(crate) struct Session {
     pub our_id: [u8; 20],
     /// Source address for outgoing connections (`--bind`), when one was given.
     pub bind: Option<IpAddr>,
+    /// MSE/PE for every connection of the session, dialed or accepted.
+    pub encryption: EncryptionPolicy,
     /// 0 when not listening.
     pub listen_port: u16,
     pub limits: Limits,
@@ -51,7 +55,11 @@ pub(crate) struct Session {
 impl Session {
     /// Listens on `port` (or the next few, or any free one) at `bind`; with the default "any"
     /// address, on IPv6 too. Returns the line for the log saying how that went.
-    pub async fn start(port: u16, bind: IpAddr) -> (Session, (LogLevel, String)) {
+    pub async fn start(
+        port: u16,
+        bind: IpAddr,
+        encryption: EncryptionPolicy,
+    ) -> (Session, (LogLevel, String)) {
         let (listeners, log) = bind_listeners(port, bind).await;
         let listen_port = listeners
             .first()
@@ -61,11 +69,12 @@ impl Session {
         let routes: Arc<Mutex<Routes>> = Arc::default();
         let accept_tasks = listeners
             .into_iter()
-            .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&routes))))
+            .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&routes), encryption)))
             .collect();
         let session = Session {
             our_id: peer_id::our_peer_id(),
             bind: (!bind.is_unspecified()).then_some(bind),
+            encryption,
             listen_port,
             limits: Limits::default(),
             pool: Arc::default(),
@@ -160,7 +169,7 @@ fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
 
 /// Accepts incoming connections; each is handshaken in its own task and handed to the
 /// torrent its handshake names.
-async fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>) {
+async fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>, policy: EncryptionPolicy) {
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(x) => x,
@@ -170,20 +179,51 @@ async fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>) {
                 continue;
             }
         };
-        tokio::spawn(route(transport(stream), addr, Arc::clone(&routes)));
+        tokio::spawn(accept(
+            Transport::Tcp(stream),
+            addr,
+            Arc::clone(&routes),
+            policy,
+        ));
     }
 }
 
-/// The layer below the BitTorrent handshake for an accepted TCP connection. Plain today; an
-/// encrypted (MSE/PE) connection is told apart by its first bytes and handed back as
-/// `PeerStream::Other`, so routing and the peer task stay the same.
-fn transport(stream: TcpStream) -> PeerStream {
-    PeerStream::Tcp(stream)
+/// The layer below the BitTorrent handshake for an accepted connection: a plain handshake or
+/// MSE/PE, told apart by the first bytes and allowed by `policy`. An encrypted connection
+/// names its torrent only by a hash of the info hash (req2), so it is looked up over every
+/// torrent of the session; then the connection is routed like a plain one.
+pub(crate) async fn accept(
+    stream: Transport,
+    addr: SocketAddr,
+    routes: Arc<Mutex<Routes>>,
+    policy: EncryptionPolicy,
+) {
+    let since = Instant::now();
+    let lookup = {
+        let routes = Arc::clone(&routes);
+        move |req2: &[u8; 20]| {
+            lock(&routes)
+                .keys()
+                .find(|ih| mse::req2(ih) == *req2)
+                .copied()
+        }
+    };
+    match net::incoming(stream, policy, &lookup).await {
+        Ok((stream, enc)) => {
+            tracing::debug!("{addr}: incoming, payload {enc}");
+            route(stream, addr, routes, since).await
+        }
+        Err(e) => tracing::info!("{addr}: incoming: {e}"),
+    }
 }
 
 /// Reads the handshake of an incoming connection and hands the connection to its torrent.
-pub(crate) async fn route(mut stream: PeerStream, addr: SocketAddr, routes: Arc<Mutex<Routes>>) {
-    let since = Instant::now();
+pub(crate) async fn route(
+    mut stream: PeerStream,
+    addr: SocketAddr,
+    routes: Arc<Mutex<Routes>>,
+    since: Instant,
+) {
     let hs = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream)).await {
         Ok(Ok(hs)) => hs,
         Ok(Err(e)) => return tracing::info!("{addr}: incoming handshake failed: {e}"),
@@ -223,9 +263,10 @@ mod tests {
                 .await
                 .unwrap();
             route(
-                PeerStream::Other(Box::new(theirs)),
+                PeerStream::boxed(theirs),
                 addr,
                 Arc::clone(&routes),
+                Instant::now(),
             )
             .await;
         }
@@ -235,5 +276,49 @@ mod tests {
         }
         assert!(rx_a.try_recv().is_err());
         assert!(rx_b.try_recv().is_err(), "an unknown hash goes nowhere");
+    }
+
+    /// An encrypted connection names no info hash in the clear: the session finds its
+    /// torrent, whichever it is, by req2 over all of them.
+    #[tokio::test]
+    async fn an_encrypted_connection_goes_to_the_torrent_its_req2_names() {
+        let routes: Arc<Mutex<Routes>> = Arc::default();
+        let (tx_a, mut rx_a) = mpsc::unbounded_channel();
+        let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+        lock(&routes).insert([0xaa; 20], tx_a);
+        lock(&routes).insert([0xbb; 20], tx_b);
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let hs = Handshake::new([0xbb; 20], [1; 20]).encode();
+        let dial = net::outgoing(ours, [0xbb; 20], EncryptionPolicy::Require, &hs);
+        let serve = accept(
+            Transport::Other(Box::new(theirs)),
+            addr,
+            Arc::clone(&routes),
+            EncryptionPolicy::Require,
+        );
+        let (dialed, ()) = tokio::join!(dialed_ok(dial), serve);
+        assert_eq!(dialed, net::Encryption::Rc4);
+        match rx_b.try_recv() {
+            Ok(Event::Incoming {
+                handshake, stream, ..
+            }) => {
+                assert_eq!(handshake.info_hash, [0xbb; 20]);
+                assert_eq!(stream.encryption(), net::Encryption::Rc4);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(rx_a.try_recv().is_err());
+    }
+
+    async fn dialed_ok<S>(
+        f: impl std::future::Future<
+            Output = Result<(net::PeerStream<S>, net::Encryption), net::MseError>,
+        >,
+    ) -> net::Encryption {
+        match f.await {
+            Ok((_, enc)) => enc,
+            Err(e) => panic!("{e}"),
+        }
     }
 }

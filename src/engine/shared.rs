@@ -40,6 +40,7 @@ pub(crate) enum Event {
         conn: u64,
         peer_id: [u8; 20],
         elapsed: std::time::Duration,
+        encryption: crate::net::Encryption,
     },
     Client {
         conn: u64,
@@ -136,6 +137,8 @@ pub(crate) struct Shared {
     pub our_id: [u8; 20],
     /// Source address for outgoing connections (`--bind`), when one was given.
     pub bind: Option<std::net::IpAddr>,
+    /// MSE/PE for the connections we dial.
+    pub encryption: crate::net::EncryptionPolicy,
     pub listen_port: AtomicU16,
     /// Block states and the bytes of pieces being received; see `verify::Download`.
     pub download: Mutex<Download>,

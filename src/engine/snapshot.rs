@@ -130,6 +130,7 @@ pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow 
         hash_failures: p.hash_failures.div_ceil(2),
         attempts: p.attempts,
         handshake_time: p.handshake_time,
+        encryption: p.encryption,
     }
 }
 

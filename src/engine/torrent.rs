@@ -45,7 +45,7 @@ pub fn start(meta: Metainfo, opts: Options) -> Engine {
     let done = tokio::spawn(async move {
         // Listen before the (possibly long) resume check, so peers that dial us meanwhile
         // wait for our handshake instead of being refused and backing off.
-        let (session, listen_log) = Session::start(opts.port, opts.bind).await;
+        let (session, listen_log) = Session::start(opts.port, opts.bind, opts.encryption).await;
         run(session, listen_log, meta, opts, initial, cmd_rx, snap_tx).await
     });
     Engine {
@@ -151,6 +151,7 @@ async fn run(
         info_bytes: meta.info_bytes.clone(),
         our_id: session.our_id,
         bind: session.bind,
+        encryption: session.encryption,
         listen_port: AtomicU16::new(session.listen_port),
         download: Mutex::new(Download::new(picker)),
         storage,

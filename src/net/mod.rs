@@ -1,2 +1,8 @@
-//! Transports below the BitTorrent handshake.
+//! Below the BitTorrent handshake: how bytes get to and from a peer (TCP or uTP, plain or
+//! encrypted with MSE/PE).
+pub mod mse;
+pub mod stream;
 pub mod utp;
+
+pub use mse::{connect, incoming, outgoing, DialError, Dialed, EncryptionPolicy, MseError};
+pub use stream::{Encryption, PeerReader, PeerStream, PeerWriter, Transport};

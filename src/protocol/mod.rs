@@ -8,6 +8,7 @@ pub mod krpc;
 pub mod magnet;
 pub mod message;
 pub mod metainfo;
+pub mod mse;
 pub mod peer_id;
 pub mod text;
 pub mod utp;

@@ -830,6 +830,12 @@ pub struct TransmissionSeeder {
 
 impl TransmissionSeeder {
     pub fn start(torrent: &Torrent, data_dir: &Path) -> TransmissionSeeder {
+        Self::start_with(torrent, data_dir, 1)
+    }
+
+    /// `start` with Transmission's `encryption` setting: 0 prefers plain, 1 prefers encrypted
+    /// (its default), 2 requires encryption.
+    pub fn start_with(torrent: &Torrent, data_dir: &Path, encryption: u8) -> TransmissionSeeder {
         let dir = tempdir("ttui-transmission-");
         let ip = loopback_ip();
         let port = free_port();
@@ -841,7 +847,7 @@ impl TransmissionSeeder {
             rpc_port,
             download_dir: data_dir,
             upload_limit: None,
-            encryption: 1,
+            encryption,
             message_level: 2,
         };
         ttui::demo::write_transmission_settings(&config, &settings)
@@ -927,6 +933,8 @@ pub struct LtOptions {
     /// Peers to dial directly.
     pub peers: Vec<SocketAddr>,
     pub user_agent: Option<String>,
+    /// `forced` (RC4 only, both ways) or `disabled` (plain only); None: libtorrent's default.
+    pub encryption: Option<&'static str>,
 }
 
 /// python3-libtorrent 2.0 running assets/seeders/lt_seed.py on its own 127.0.0.x.
@@ -988,6 +996,9 @@ impl LibtorrentPeer {
         }
         if let Some(ua) = &opts.user_agent {
             cmd.arg("--user-agent").arg(ua);
+        }
+        if let Some(enc) = opts.encryption {
+            cmd.arg("--encryption").arg(enc);
         }
         let proc = Proc::spawn("lt_seed", &mut cmd, dir.path());
         LibtorrentPeer {

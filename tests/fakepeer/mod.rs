@@ -155,6 +155,9 @@ impl Fixture {
             seed,
             use_trackers: false,
             check_threads: 1,
+            // The scripted fakes speak the plain protocol only; with `prefer` each would see
+            // an encrypted attempt first and count it as a failed script.
+            encryption: ttui::net::EncryptionPolicy::Off,
             ..Options::default()
         }
     }
