@@ -145,7 +145,7 @@ impl PeerTask {
         match res {
             Err(end) => end,
             Ok((stream, hs, elapsed, enc)) => {
-                tracing::debug!("{}: connected, payload {enc}", self.addr);
+                tracing::info!("{}: connected, payload {enc}", self.addr);
                 self.handshaken(&hs, elapsed, enc);
                 self.session(stream, hs).await
             }

@@ -210,7 +210,7 @@ pub(crate) async fn accept(
     };
     match net::incoming(stream, policy, &lookup).await {
         Ok((stream, enc)) => {
-            tracing::debug!("{addr}: incoming, payload {enc}");
+            tracing::info!("{addr}: incoming, payload {enc}");
             route(stream, addr, routes, since).await
         }
         Err(e) => tracing::info!("{addr}: incoming: {e}"),
