@@ -186,6 +186,7 @@ impl PeerEntry {
         self.conn = Some(conn);
         self.tx = Some(tx);
         self.end = None;
+        self.encryption = None;
         self.live = Arc::new(PeerLive::new());
         if !matches!(self.plan, Plan::Banned | Plan::Dropped(_)) {
             self.plan = Plan::Resting;

@@ -144,6 +144,9 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
                     theme.dim(),
                 ));
             }
+            if let Some(e) = p.encryption {
+                spans.push(span(format!(" · {e}"), theme.dim()));
+            }
             if p.hash_failures > 0 {
                 spans.push(span(
                     format!(" · {} bad pieces", p.hash_failures),
@@ -243,6 +246,32 @@ mod tests {
         assert!(
             line.contains("lt_client/2.0.8.0 (peer id: libtorrent 2.0.8)"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn the_detail_line_names_the_payload_encryption() {
+        let row = |encryption| PeerRow {
+            encryption,
+            ..PeerRow::new(
+                SocketAddr::from(([127, 0, 0, 2], 1)),
+                crate::engine::api::PeerSource::Tracker,
+                PeerStage::Connected,
+            )
+        };
+        let text = |p: &PeerRow| -> String {
+            detail_line(p, &Theme::plain())
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect()
+        };
+        use crate::net::Encryption;
+        assert!(text(&row(Some(Encryption::Rc4))).ends_with(" · RC4"));
+        assert!(text(&row(Some(Encryption::Plain))).ends_with(" · plain"));
+        let unknown = text(&row(None));
+        assert!(
+            !unknown.contains("RC4") && !unknown.contains("plain"),
+            "{unknown}"
         );
     }
 }
