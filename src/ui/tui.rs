@@ -52,6 +52,12 @@ pub fn restore() -> io::Result<()> {
 pub fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // A peer task's panic is caught at its boundary and ends only that connection (its row
+        // says "internal error"): the screen stays up, and the report goes to the log file.
+        if crate::engine::panic_is_caught() {
+            tracing::error!("peer task panicked: {info}");
+            return;
+        }
         let was_active = ACTIVE.load(Ordering::SeqCst);
         let _ = restore();
         previous(info);

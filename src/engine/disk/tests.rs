@@ -20,6 +20,11 @@ fn info_for(files: &[(&str, u64)], piece_length: u32, data: &[u8]) -> Info {
         })
         .collect();
     assert_eq!(offset, data.len() as u64, "test data must match the layout");
+    info_of(entries, piece_length, data)
+}
+
+/// A multi-file `Info` named "t" over `entries` whose piece hashes are those of `data`.
+pub(super) fn info_of(entries: Vec<FileEntry>, piece_length: u32, data: &[u8]) -> Info {
     Info {
         name: "t".into(),
         piece_length,
@@ -27,8 +32,8 @@ fn info_for(files: &[(&str, u64)], piece_length: u32, data: &[u8]) -> Info {
             .chunks(piece_length as usize)
             .map(|c| hash_blocks(&[c]))
             .collect(),
+        total_length: entries.iter().map(|e| e.length).sum(),
         files: entries,
-        total_length: offset,
         private: false,
         source: None,
         single_file: false,

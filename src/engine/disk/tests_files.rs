@@ -41,19 +41,8 @@ fn info_with(files: &[Spec], piece_length: u32, data: &[u8]) -> Info {
             entry
         })
         .collect();
-    Info {
-        name: "t".into(),
-        piece_length,
-        pieces: data
-            .chunks(piece_length as usize)
-            .map(|c| hash_blocks(&[c]))
-            .collect(),
-        files: entries,
-        total_length: offset,
-        private: false,
-        source: None,
-        single_file: false,
-    }
+    assert_eq!(offset, data.len() as u64, "test data must match the layout");
+    super::tests::info_of(entries, piece_length, data)
 }
 
 fn write_all(storage: &Storage, data: &[u8], piece_length: u32) {
