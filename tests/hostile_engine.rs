@@ -382,3 +382,85 @@ fn a_tracker_listing_600000_peers_costs_bounded_memory() {
         drop(lt);
     }));
 }
+
+/// An extended handshake nested 20,000 levels deep (`d1:x` + `l`×N + `e`×N + `e`, well under the
+/// frame cap): handed straight to serde_bencode it overflowed the worker's stack and aborted
+/// the whole process (issue 10, defect 1). Now only that peer is dropped.
+fn deeply_nested_ext_handshake() -> Message {
+    let n = 20_000;
+    let mut payload = b"d1:x".to_vec();
+    payload.extend(std::iter::repeat_n(b'l', n));
+    payload.extend(std::iter::repeat_n(b'e', n));
+    payload.push(b'e');
+    Message::Extended {
+        id: 0,
+        payload: Bytes::from(payload),
+    }
+}
+
+/// Downloading: the nested handshake ends only the fake's connection (a test binary that
+/// aborts instead fails the run), and libtorrent still delivers the whole torrent.
+#[test]
+fn a_deeply_nested_extended_handshake_drops_only_that_peer() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    runtime().block_on(bounded(LIMIT, async {
+        let _g = MEASURE.read().await;
+        let fx = Fixture::new(PIECE);
+        let t = torrent_file(&fx);
+        let opts = LtOptions {
+            seed_mode: true,
+            ..LtOptions::default()
+        };
+        let lt = start_libtorrent(&t, &fx.seed_root, opts).await;
+        let sent = Arc::new(AtomicU32::new(0));
+        let sent2 = Arc::clone(&sent);
+        let fake = fakepeer::FakePeer::listen(Arc::clone(&fx.ctx), move |mut w, ctx| {
+            let sent = Arc::clone(&sent2);
+            async move {
+                answer_handshake(&mut w, &ctx).await?;
+                w.send(&[deeply_nested_ext_handshake()]).await?;
+                sent.fetch_add(1, Ordering::Relaxed);
+                w.hold_until_closed(Duration::from_secs(20)).await
+            }
+        })
+        .await;
+        let mut dl = fx.start_downloader("dl", vec![lt.addr(), fake.addr]);
+        let snap = finish_complete(&mut dl, &fx, "dl").await;
+        assert!(sent.load(Ordering::Relaxed) > 0, "the fake never sent it");
+        let r = row(&snap, fake.addr).unwrap_or_else(|| panic!("no row for the fake"));
+        assert!(
+            matches!(r.end, Some(PeerEnd::Protocol(_))),
+            "the fake should end with a protocol error: {r:?}"
+        );
+        drop(lt);
+    }));
+}
+
+/// Seeding: a leecher that sends the nested handshake is dropped, and the seeder goes on
+/// serving a real downloader.
+#[test]
+fn a_seeder_survives_a_deeply_nested_extended_handshake() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    runtime().block_on(bounded(LIMIT, async {
+        let _g = MEASURE.read().await;
+        let fx = Fixture::new(PIECE);
+        let mut seeder = fx.start_seeder(false).await;
+        let (mut w, _) = fakepeer::dial_as_leecher(seeder.addr(), &fx.ctx)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        w.send(&[deeply_nested_ext_handshake()])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        w.hold_until_closed(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("seeder kept the hostile leecher: {e}"));
+        let mut dl = fx.start_downloader("dl", vec![seeder.addr()]);
+        finish_complete(&mut dl, &fx, "dl").await;
+        assert_eq!(
+            seeder.quit(Duration::from_secs(10)).await,
+            Ok(Outcome::Quit)
+        );
+    }));
+}

@@ -283,17 +283,18 @@ impl Conn {
                 if id == crate::engine::metadata::UT_METADATA_ID {
                     self.on_metadata_request(&payload);
                 } else if id == HANDSHAKE_ID {
-                    self.on_ext_handshake(&payload);
+                    self.on_ext_handshake(&payload)?;
                 }
             }
         }
         Ok(())
     }
 
-    fn on_ext_handshake(&mut self, payload: &[u8]) {
-        let Ok(h) = ExtHandshake::decode(payload) else {
-            return;
-        };
+    /// A handshake that is not a well-formed bencoded dictionary ends the connection, as
+    /// libtorrent does: nothing legitimate sends one, and the row then says why.
+    fn on_ext_handshake(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
+        let h = ExtHandshake::decode(payload)
+            .map_err(|e| protocol(format!("malformed extended handshake: {e}")))?;
         self.their_ut_metadata = h.id_of(UT_METADATA);
         if let Some(q) = h.reqq {
             self.set_reqq(usize::try_from(q).unwrap_or(usize::MAX));
@@ -304,6 +305,7 @@ impl Conn {
                 name,
             });
         }
+        Ok(())
     }
 
     pub fn on_command(&mut self, c: PeerCmd) -> Result<(), PeerEnd> {

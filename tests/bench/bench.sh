@@ -11,6 +11,12 @@
 #   BENCH_WORKDIR=DIR     work directory (default: a new temp dir)
 #   BENCH_TIMEOUT=300     seconds one download may take before it is killed and marked failed
 #   CARGO_TARGET_DIR      where ttui (and the rqbit cache, under bench-tools/) are built
+#   BENCH_TTUI_ARGS="..." extra arguments for ttui (e.g. "--encryption off")
+#   BENCH_TTUI_BASE=PATH  a second ttui binary (say, a build of the previous commit), run as
+#                         client "ttui-base" interleaved with the others, so a change is
+#                         compared with what it changed in the same run
+#   BENCH_TORRENTS="big"  which torrents to download (default "big many")
+#   BENCH_SEEDER_ARGS=".." extra arguments for the libtorrent seeders (e.g. "--encryption forced")
 #
 # Needs root for apt-get and the network namespace. Everything after the builds runs in
 # `unshare -n` (only `lo` exists), and every client also listens on its own 127.0.0.x with
@@ -75,7 +81,7 @@ if [[ -z ${BENCH_INNER:-} ]]; then
         fi
     fi
 
-    export BENCH_INNER=1 BENCH_TTUI=$TARGET/release/ttui BENCH_RQBIT=$RQBIT BENCH_NETNS=1
+    export BENCH_INNER=1 BENCH_TTUI=${BENCH_TTUI:-$TARGET/release/ttui} BENCH_RQBIT=$RQBIT BENCH_NETNS=1
     rc=0
     if unshare -n true 2>/dev/null; then
         unshare -n -- bash "${BASH_SOURCE[0]}" || rc=$?
@@ -192,7 +198,7 @@ start_lt_seeders() {
     local t
     for t in big many; do
         spawn "$W/logs/lt-seed-$t.log" $PY "$LT" --torrent "$W/$t.torrent" --save "$W/seed" \
-            --ip "${LT_SEED_IP[$t]}" --port 6881 --seed-mode --max-seconds 7200
+            --ip "${LT_SEED_IP[$t]}" --port 6881 --seed-mode --max-seconds 7200 "${SEEDER_ARGS[@]}"
         wait_for 30 "libtorrent seeder ($t)" grep -q '^ready' "$W/logs/lt-seed-$t.log"
     done
 }
@@ -238,7 +244,11 @@ EOF
 # ---- one timed download
 # The leechers' addresses; each has its own so Transmission's one-connection-per-IP rule and
 # the tracker's view of who is who stay simple.
-declare -A IP=([ttui]=127.0.0.11 [aria2c]=127.0.0.12 [rqbit]=127.0.0.13 [libtorrent]=127.0.0.14)
+declare -A IP=([ttui]=127.0.0.11 [aria2c]=127.0.0.12 [rqbit]=127.0.0.13 [libtorrent]=127.0.0.14
+    [ttui-base]=127.0.0.15)
+read -r -a TTUI_ARGS <<<"${BENCH_TTUI_ARGS:-}"
+read -r -a SEEDER_ARGS <<<"${BENCH_SEEDER_ARGS:-}"
+read -r -a TORRENTS <<<"${BENCH_TORRENTS:-big many}"
 RESULTS=$W/results.tsv
 : >"$RESULTS"
 
@@ -263,8 +273,12 @@ download() {
     rm -rf "$out"
     mkdir -p "$out"
     case $client in
-    ttui) cmd=("$TTUI" "$W/$t.torrent" --headless -o "$out" --port 0 --bind "$ip"
-        --log-file "$W/logs/$phase-ttui-$t-$run.ttui.log") ;;
+    ttui | ttui-base)
+        local bin=$TTUI
+        [[ $client == ttui-base ]] && bin=$BENCH_TTUI_BASE
+        cmd=("$bin" "$W/$t.torrent" --headless -o "$out" --port 0 --bind "$ip"
+            --log-file "$W/logs/$phase-$client-$t-$run.ttui.log" "${TTUI_ARGS[@]}")
+        ;;
     aria2c) cmd=(aria2c --dir="$out" --seed-time=0 --enable-dht=false --enable-dht6=false
         --bt-enable-lpd=false --enable-peer-exchange=false --disable-ipv6=true --interface="$ip"
         --bt-external-ip="$ip" --listen-port=6882 --file-allocation=none --summary-interval=0
@@ -353,11 +367,15 @@ if [[ -n $RQBIT ]]; then
         RQBIT_EXIT_FLAG=--exit-on-finish
     fi
 fi
+if [[ -n ${BENCH_TTUI_BASE:-} ]]; then
+    [[ -x $BENCH_TTUI_BASE ]] || die "no ttui binary at $BENCH_TTUI_BASE"
+    CLIENTS=(ttui ttui-base "${CLIENTS[@]:1}")
+fi
 
 run_phase() { # phase: every client downloads every torrent RUNS times, interleaved
     local phase=$1 run t c
     for ((run = 1; run <= RUNS; run++)); do
-        for t in big many; do
+        for t in "${TORRENTS[@]}"; do
             for c in "${CLIENTS[@]}"; do download "$c" "$t" "$phase" "$run"; done
         done
     done
@@ -442,7 +460,7 @@ for line in open(path):
 def med(xs):
     return statistics.median(xs)
 
-order = ["ttui", "aria2c", "rqbit", "libtorrent"]
+order = ["ttui", "ttui-base", "aria2c", "rqbit", "libtorrent"]
 phases = [("1seed", "one libtorrent seeder"), ("3seeds", "libtorrent + aria2c + transmission seeders")]
 hdr = "%-11s %-14s %4s %9s %8s %7s %9s %9s" % (
     "client", "torrent", "ok", "wall s", "MB/s", "CPU s", "CPU s/GiB", "RSS MiB")
