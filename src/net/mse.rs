@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::stream::{Encryption, PeerStream, ReadState, WriteState};
-use crate::protocol::mse::{self, Handshake, Method, CRYPTO_RC4};
+use crate::protocol::mse::{self, Handshake, Method, CRYPTO_PLAIN, CRYPTO_RC4};
 
 /// The whole encrypted exchange must finish within this (it is at most ~1.3 KB each way).
 pub const MSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,7 +21,11 @@ pub const MSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `--encryption`: what we offer and accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum EncryptionPolicy {
-    /// Outgoing: MSE with RC4, and a plain retry if the peer hangs up. Incoming: either.
+    /// Outgoing: the MSE handshake offering RC4 and plaintext, and a plain retry if the peer
+    /// hangs up. Incoming: either. The payload is RC4 when the peer insists, plaintext when it
+    /// allows: RC4 costs about 4 CPU-seconds per GiB here (measured against a default
+    /// libtorrent: 10.1 s and 6.5 CPU-s for 1 GiB instead of 3.6 s and 2.1), which a peer that
+    /// accepts plaintext does not ask us to pay. The handshake itself stays obfuscated.
     #[default]
     Prefer,
     /// MSE with RC4 only, both ways.
@@ -169,7 +173,11 @@ pub(crate) async fn outgoing_within<S: AsyncRead + AsyncWrite + Unpin>(
         return Ok((PeerStream::plain(stream, Vec::new()), Encryption::Plain));
     }
     let mut rng = StdRng::from_entropy();
-    let mut hs = Handshake::initiator(info_hash, CRYPTO_RC4, our_handshake, &mut rng);
+    let provide = match policy {
+        EncryptionPolicy::Require => CRYPTO_RC4,
+        _ => CRYPTO_RC4 | CRYPTO_PLAIN,
+    };
+    let mut hs = Handshake::initiator(info_hash, provide, our_handshake, &mut rng);
     let leftover = drive(&mut stream, &mut hs, &[], &|_| None, deadline).await?;
     Ok(finish(stream, hs, leftover))
 }
@@ -281,7 +289,8 @@ where
         (false, policy) => {
             let accept: &[Method] = match policy {
                 EncryptionPolicy::Require => &[Method::Rc4],
-                _ => &[Method::Rc4, Method::Plain],
+                // Plaintext when the peer offers it too (see `Prefer`).
+                _ => &[Method::Plain, Method::Rc4],
             };
             let mut rng = StdRng::from_entropy();
             let mut hs = Handshake::responder(accept, &mut rng);

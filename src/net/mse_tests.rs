@@ -51,14 +51,20 @@ async fn pair(out: EncryptionPolicy, inc: EncryptionPolicy) -> (Encryption, Encr
 #[tokio::test]
 async fn encrypted_both_ways() {
     use EncryptionPolicy::*;
-    for (o, i) in [
-        (Prefer, Prefer),
-        (Require, Prefer),
-        (Prefer, Require),
-        (Require, Require),
-    ] {
+    for (o, i) in [(Require, Prefer), (Prefer, Require), (Require, Require)] {
         assert_eq!(pair(o, i).await, (Encryption::Rc4, Encryption::Rc4));
     }
+}
+
+/// Two `prefer` ends run the MSE handshake and then carry the payload in plaintext: RC4 only
+/// when one side insists on it.
+#[tokio::test]
+async fn prefer_to_prefer_obfuscates_the_handshake_and_sends_plaintext() {
+    use EncryptionPolicy::*;
+    assert_eq!(
+        pair(Prefer, Prefer).await,
+        (Encryption::Plain, Encryption::Plain)
+    );
 }
 
 #[tokio::test]
