@@ -53,8 +53,13 @@ fn demo_leaves_nothing_in_the_temp_dir() {
         .prefix("demo-leftovers-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("state dir");
-    let script = r#"mount -t tmpfs ttui-demo-tmp /tmp || exit 90
-"$0" demo --headless --size-mib 8 --seconds 5
+    // The checkout itself may live under /tmp (a CI clone): the binary is copied first to a
+    // private tmpfs outside /tmp, where the demo's home and logs go too.
+    let script = r#"keep=/mnt; [ -d "$keep" ] || keep=/media
+mount -t tmpfs ttui-demo-keep "$keep" || exit 90
+cp "$0" "$keep/ttui" && mkdir "$keep/home" || exit 91
+mount -t tmpfs ttui-demo-tmp /tmp || exit 90
+HOME="$keep/home" XDG_STATE_HOME="$keep/home" "$keep/ttui" demo --headless --size-mib 8 --seconds 5
 status=$?
 echo "--- exit $status; left in /tmp:"
 ls -A /tmp
