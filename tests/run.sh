@@ -413,6 +413,8 @@ run_binary() {
 run_tests() {
     export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
     export TTUI_REQUIRE_TOOLS=${TTUI_REQUIRE_TOOLS:-1}
+    # A ttui that a test starts without --dht-bootstrap must not reach for public routers.
+    export TTUI_NO_PUBLIC_ROUTERS=1
     namespace_ok || return
     tests_state="ran"
     local total=${TTUI_TEST_TIMEOUT:-3600} per_bin=${TTUI_BINARY_TIMEOUT:-1800}

@@ -15,6 +15,7 @@ use ttui::engine::api::{
     ChokeFlags, LogLevel, LogLine, PeerEnd, PeerRow, PeerSource, PeerStage, PieceState, Snapshot,
     TorrentState, TrackerRow, TrackerStatus,
 };
+use ttui::net::{Encryption, TransportKind};
 use ttui::ui::{self, Action, App, Theme};
 
 const MIB: u64 = 1024 * 1024;
@@ -67,6 +68,8 @@ fn connected(
         requests_in_flight: reqs,
         handshake_time: Some(Duration::from_millis(12)),
         since: Duration::from_secs(40),
+        transport: Some(TransportKind::Tcp),
+        encryption: Some(Encryption::Plain),
         ..peer(last, PeerStage::Connected)
     }
 }
@@ -179,24 +182,32 @@ fn mid_download() -> Snapshot {
             1.0,
             64,
         ),
-        connected(
-            3,
-            "libtorrent 2.0.8",
-            flags(false, true, false, true),
-            1.2 * MIB as f64,
-            150.0 * 1024.0,
-            0.62,
-            48,
-        ),
-        connected(
-            4,
-            "aria2/1.36.0",
-            flags(false, true, true, true),
-            0.0,
-            30.0 * 1024.0,
-            0.35,
-            0,
-        ),
+        PeerRow {
+            source: PeerSource::Dht,
+            transport: Some(TransportKind::Utp),
+            encryption: Some(Encryption::Rc4),
+            ..connected(
+                3,
+                "libtorrent 2.0.8",
+                flags(false, true, false, true),
+                1.2 * MIB as f64,
+                150.0 * 1024.0,
+                0.62,
+                48,
+            )
+        },
+        PeerRow {
+            source: PeerSource::Incoming,
+            ..connected(
+                4,
+                "aria2/1.36.0",
+                flags(false, true, true, true),
+                0.0,
+                30.0 * 1024.0,
+                0.35,
+                0,
+            )
+        },
         PeerRow {
             hash_failures: 2,
             ..connected(
@@ -211,6 +222,7 @@ fn mid_download() -> Snapshot {
         },
         PeerRow {
             since: Duration::from_secs(1),
+            source: PeerSource::Pex,
             ..peer(6, PeerStage::Handshaking)
         },
         gone(7, PeerStage::Failed, PeerEnd::Refused, 3),

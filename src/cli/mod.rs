@@ -60,6 +60,23 @@ pub struct DownloadArgs {
     /// `require` talks to encrypting peers only, `off` never encrypts.
     #[arg(long, value_enum, default_value_t = crate::net::EncryptionPolicy::Prefer)]
     pub encryption: crate::net::EncryptionPolicy,
+    /// Transports for peer connections: `both` dials uTP first and falls back to TCP, and
+    /// accepts both; `tcp` and `utp` use only that one.
+    #[arg(long, value_enum, default_value_t = crate::engine::options::TransportPolicy::Both)]
+    pub transport: crate::engine::options::TransportPolicy,
+    /// Do not run a DHT node (trackers, PEX and --peer only).
+    #[arg(long)]
+    pub no_dht: bool,
+    /// DHT bootstrap node HOST:PORT (repeatable); replaces the built-in public routers.
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
+    /// Do not exchange peers with peers (BEP 11).
+    #[arg(long)]
+    pub no_pex: bool,
+    /// Where the DHT routing table is kept between runs (default: $XDG_DATA_HOME/ttui or
+    /// ~/.local/share/ttui).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Most peer connections at once.
     #[arg(long, default_value_t = 50)]
     pub max_peers: usize,

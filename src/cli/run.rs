@@ -23,7 +23,52 @@ pub fn options(args: &DownloadArgs, seed: bool) -> Options {
         max_peers: args.max_peers.max(1),
         use_trackers: !args.no_trackers,
         encryption: args.encryption,
+        transport: args.transport,
+        dht: dht_bootstrap(args),
+        pex: !args.no_pex,
+        state_dir: Some(state_dir(args)),
         ..Options::default()
+    }
+}
+
+/// Set by the test command, the benchmarks and the demo's child processes: a run that forgot
+/// `--dht-bootstrap` then runs a DHT node that knows nobody instead of contacting the
+/// public routers (which a test must never do).
+pub const NO_PUBLIC_ROUTERS_ENV: &str = "TTUI_NO_PUBLIC_ROUTERS";
+
+/// The DHT's bootstrap nodes: `--dht-bootstrap`, else the well-known public routers;
+/// None with `--no-dht`.
+pub fn dht_bootstrap(args: &DownloadArgs) -> Option<Vec<String>> {
+    if args.no_dht {
+        return None;
+    }
+    if !args.dht_bootstrap.is_empty() {
+        return Some(args.dht_bootstrap.clone());
+    }
+    if std::env::var_os(NO_PUBLIC_ROUTERS_ENV).is_some() {
+        tracing::warn!("{NO_PUBLIC_ROUTERS_ENV} is set: the DHT starts without bootstrap nodes");
+        return Some(Vec::new());
+    }
+    Some(
+        crate::dht::PUBLIC_ROUTERS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    )
+}
+
+/// `--state-dir`, else `$XDG_DATA_HOME/ttui`, else `~/.local/share/ttui`.
+pub fn state_dir(args: &DownloadArgs) -> PathBuf {
+    if let Some(d) = &args.state_dir {
+        return d.clone();
+    }
+    let xdg = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty());
+    match xdg {
+        Some(d) => PathBuf::from(d).join("ttui"),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".local/share/ttui"),
     }
 }
 

@@ -300,7 +300,7 @@ pub fn start_ttui_seeder(meta: &Metainfo, root: &Path) -> engine::Engine {
             max_peers: 8,
             use_trackers: false,
             check_threads: 1,
-            encryption: Default::default(),
+            ..Options::default()
         },
     )
 }

@@ -162,10 +162,30 @@ pub enum PeerEnd {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PeerSource {
     Tracker,
-    /// Given with `--peer` on the command line.
+    /// Found by a DHT lookup (BEP 5).
+    Dht,
+    /// Named by another peer (BEP 11 `ut_pex`).
+    Pex,
+    /// Given with `--peer` on the command line (or a magnet link's `x.pe`).
     Manual,
     /// Connected to us.
     Incoming,
+    /// An HTTP server of the torrent's `url-list` (BEP 19); its address is the server's.
+    WebSeed,
+}
+
+impl PeerSource {
+    /// The word in the peer table's Source column.
+    pub fn word(self) -> &'static str {
+        match self {
+            PeerSource::Tracker => "tracker",
+            PeerSource::Dht => "DHT",
+            PeerSource::Pex => "PEX",
+            PeerSource::Manual => "manual",
+            PeerSource::Incoming => "incoming",
+            PeerSource::WebSeed => "web seed",
+        }
+    }
 }
 
 /// The four BEP 3 flags. Connections start choked and not interested on both sides.
@@ -223,6 +243,8 @@ pub struct PeerRow {
     pub handshake_time: Option<Duration>,
     /// The payload encryption the handshake settled on (MSE/PE), once handshaken.
     pub encryption: Option<crate::net::Encryption>,
+    /// TCP or uTP, once connected.
+    pub transport: Option<crate::net::TransportKind>,
 }
 
 impl PeerRow {
@@ -249,6 +271,7 @@ impl PeerRow {
             attempts: 0,
             handshake_time: None,
             encryption: None,
+            transport: None,
         }
     }
 

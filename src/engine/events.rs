@@ -102,7 +102,8 @@ impl Coordinator {
                 peer_id,
                 elapsed,
                 encryption,
-            } => self.on_handshaken(conn, peer_id, elapsed, encryption),
+                transport,
+            } => self.on_handshaken(conn, peer_id, elapsed, encryption, transport),
             Event::Client { conn, name } => {
                 if let Some(p) = self.peers.by_conn(conn) {
                     p.client = Some(name);
@@ -151,6 +152,7 @@ impl Coordinator {
         peer_id: [u8; 20],
         elapsed: std::time::Duration,
         encryption: crate::net::Encryption,
+        transport: Option<crate::net::TransportKind>,
     ) {
         let other = self
             .peers
@@ -164,6 +166,7 @@ impl Coordinator {
         p.peer_id = Some(peer_id);
         p.handshake_time = Some(elapsed);
         p.encryption = Some(encryption);
+        p.transport = transport;
         p.id_client = peer_id::decode_client(&peer_id);
         if p.client.is_none() {
             p.client = p.id_client.clone();

@@ -23,6 +23,7 @@ pub(crate) mod snapshot;
 pub mod stats;
 pub mod stream;
 pub mod torrent;
+pub(crate) mod udp;
 pub(crate) mod upload;
 pub(crate) mod verify;
 

@@ -20,6 +20,34 @@ pub struct Options {
     /// MSE/PE for outgoing and incoming connections (the session's listener uses the first
     /// torrent's).
     pub encryption: crate::net::EncryptionPolicy,
+    /// Which transports outgoing connections use, and which incoming ones are accepted.
+    pub transport: TransportPolicy,
+    /// Run a DHT node on the session's UDP socket, bootstrapped from these HOST:PORT nodes
+    /// (`None`: no DHT). The library never falls back to public routers on its own: the CLI
+    /// decides that.
+    pub dht: Option<Vec<String>>,
+    /// Exchange peers with peers (BEP 11 `ut_pex`).
+    pub pex: bool,
+    /// Where the DHT routing table is kept between runs (`None`: not kept).
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `--transport`: uTP first with TCP when uTP gets no answer (`Both`), or only one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TransportPolicy {
+    Tcp,
+    Utp,
+    #[default]
+    Both,
+}
+
+impl TransportPolicy {
+    pub fn tcp(self) -> bool {
+        self != TransportPolicy::Utp
+    }
+    pub fn utp(self) -> bool {
+        self != TransportPolicy::Tcp
+    }
 }
 
 impl Default for Options {
@@ -36,6 +64,10 @@ impl Default for Options {
                 .map(|n| n.get())
                 .unwrap_or(2),
             encryption: crate::net::EncryptionPolicy::default(),
+            transport: TransportPolicy::default(),
+            dht: None,
+            pex: true,
+            state_dir: None,
         }
     }
 }

@@ -146,7 +146,7 @@ impl PeerTask {
             Err(end) => end,
             Ok((stream, hs, elapsed, enc)) => {
                 tracing::info!("{}: connected, payload {enc}", self.addr);
-                self.handshaken(&hs, elapsed, enc);
+                self.handshaken(&hs, elapsed, enc, stream.get_ref().kind());
                 self.session(stream, hs).await
             }
         }
@@ -158,16 +158,24 @@ impl PeerTask {
         if let Err(e) = stream.write_all(&ours.encode()).await {
             return io_end(&e, true);
         }
-        self.handshaken(&hs, since.elapsed(), stream.encryption());
+        let transport = stream.get_ref().kind();
+        self.handshaken(&hs, since.elapsed(), stream.encryption(), transport);
         self.session(stream, hs).await
     }
 
-    fn handshaken(&self, hs: &Handshake, elapsed: Duration, encryption: crate::net::Encryption) {
+    fn handshaken(
+        &self,
+        hs: &Handshake,
+        elapsed: Duration,
+        encryption: crate::net::Encryption,
+        transport: Option<crate::net::TransportKind>,
+    ) {
         self.shared.send(Event::Handshaken {
             conn: self.conn,
             peer_id: hs.peer_id,
             elapsed,
             encryption,
+            transport,
         });
     }
 

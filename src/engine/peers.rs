@@ -113,6 +113,8 @@ pub(crate) struct PeerEntry {
     pub handshake_time: Option<Duration>,
     /// The current connection's payload encryption, once handshaken.
     pub encryption: Option<crate::net::Encryption>,
+    /// The current connection's transport, once handshaken.
+    pub transport: Option<crate::net::TransportKind>,
     pub was_connected: bool,
     pub down: RateWindow,
     pub up: RateWindow,
@@ -140,6 +142,7 @@ impl PeerEntry {
             hash_failures: 0,
             handshake_time: None,
             encryption: None,
+            transport: None,
             was_connected: false,
             down: RateWindow::new(Duration::from_secs(3)),
             up: RateWindow::new(Duration::from_secs(3)),
@@ -187,6 +190,7 @@ impl PeerEntry {
         self.tx = Some(tx);
         self.end = None;
         self.encryption = None;
+        self.transport = None;
         self.live = Arc::new(PeerLive::new());
         if !matches!(self.plan, Plan::Banned | Plan::Dropped(_)) {
             self.plan = Plan::Resting;

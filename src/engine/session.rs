@@ -1,6 +1,7 @@
 //! What a process has once, whatever the number of torrents: our peer id, the listening
-//! sockets, the router that hands an incoming connection to the torrent its handshake names,
-//! global limits, and the pool where pieces are hashed and written.
+//! sockets (TCP, and one UDP socket that carries the DHT and uTP), the DHT node, the router
+//! that hands an incoming connection to the torrent its handshake names, global limits, and
+//! the pool where pieces are hashed and written.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,11 +13,15 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::dht::{Dht, DhtConfig};
 use crate::engine::api::{LogLevel, TorrentId};
 use crate::engine::connect::{read_handshake, HANDSHAKE_TIMEOUT};
+use crate::engine::options::{Options, TransportPolicy};
 use crate::engine::pool::DiskPool;
 use crate::engine::shared::Event;
 use crate::engine::stream::{PeerStream, Transport};
+use crate::engine::udp::{self, UdpCounters};
+use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
 use crate::net::{self, EncryptionPolicy};
 use crate::protocol::mse;
 use crate::protocol::peer_id;
@@ -43,46 +48,113 @@ pub(crate) struct Session {
     pub bind: Option<IpAddr>,
     /// MSE/PE for every connection of the session, dialed or accepted.
     pub encryption: EncryptionPolicy,
+    /// Which transports are dialed and accepted.
+    pub transport: TransportPolicy,
+    /// BEP 11 peer exchange for every torrent that is not private.
+    pub pex: bool,
     /// 0 when not listening.
     pub listen_port: u16,
     pub limits: Limits,
     pub pool: Arc<DiskPool>,
+    /// The UDP socket on the listen port's number, when it could be bound.
+    #[allow(dead_code)] // wiring in progress (issues 12, 13)
+    pub udp: Option<Arc<tokio::net::UdpSocket>>,
+    #[allow(dead_code)] // wiring in progress (issues 12, 13)
+    pub udp_counters: Arc<UdpCounters>,
+    /// uTP on `udp`, unless `--transport tcp`.
+    pub utp: Option<UtpSocket>,
+    /// The DHT node on `udp`, unless `--no-dht`.
+    pub dht: Option<Dht>,
     routes: Arc<Mutex<Routes>>,
     accept_tasks: Vec<JoinHandle<()>>,
     next_id: u32,
 }
 
 impl Session {
-    /// Listens on `port` (or the next few, or any free one) at `bind`; with the default "any"
-    /// address, on IPv6 too. Returns the line for the log saying how that went.
-    pub async fn start(
-        port: u16,
-        bind: IpAddr,
-        encryption: EncryptionPolicy,
-    ) -> (Session, (LogLevel, String)) {
+    /// Listens on `opts.port` (or the next few, or any free one) at `opts.bind`; with the
+    /// default "any" address, on IPv6 too. UDP is bound on the same port number for the DHT
+    /// and uTP. Returns the lines for the log saying how that went.
+    pub async fn start(opts: &Options) -> (Session, Vec<(LogLevel, String)>) {
+        let (port, bind, encryption, transport) =
+            (opts.port, opts.bind, opts.encryption, opts.transport);
         let (listeners, log) = bind_listeners(port, bind).await;
+        let mut logs = vec![log];
         let listen_port = listeners
             .first()
             .and_then(|l| l.local_addr().ok())
             .map(|a| a.port())
             .unwrap_or(0);
         let routes: Arc<Mutex<Routes>> = Arc::default();
-        let accept_tasks = listeners
-            .into_iter()
-            .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&routes), encryption)))
-            .collect();
+        // With `--transport utp` the TCP listener only fixed the port number.
+        let mut accept_tasks: Vec<JoinHandle<()>> = if transport.tcp() {
+            listeners
+                .into_iter()
+                .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&routes), encryption)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let want_udp = transport.utp() || opts.dht.is_some();
+        let udp = match (want_udp, listen_port) {
+            (false, _) | (_, 0) => None,
+            (true, p) => match udp::bind(bind, p) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    logs.push((
+                        LogLevel::Warn,
+                        format!("no UDP on port {p} (no DHT, no uTP): {e}"),
+                    ));
+                    None
+                }
+            },
+        };
+        let udp_counters: Arc<UdpCounters> = Arc::default();
+        let (mut utp, mut dht) = (None, None);
+        if let Some(sock) = &udp {
+            if transport.utp() {
+                let (socket, listener) = UtpSocket::new(Arc::clone(sock), UtpConfig::default());
+                accept_tasks.push(tokio::spawn(utp_accept_loop(
+                    listener,
+                    Arc::clone(&routes),
+                    encryption,
+                )));
+                utp = Some(socket);
+            }
+            if let Some(bootstrap) = &opts.dht {
+                let cfg = DhtConfig {
+                    bootstrap: bootstrap.clone(),
+                    state_dir: opts.state_dir.clone(),
+                    node: None,
+                };
+                let (node, task) = Dht::spawn(cfg, Arc::clone(sock));
+                accept_tasks.push(task);
+                dht = Some(node);
+            }
+            accept_tasks.push(tokio::spawn(udp::recv_loop(
+                Arc::clone(sock),
+                dht.clone(),
+                utp.clone(),
+                Arc::clone(&udp_counters),
+            )));
+        }
         let session = Session {
             our_id: peer_id::our_peer_id(),
             bind: (!bind.is_unspecified()).then_some(bind),
             encryption,
+            transport,
+            pex: opts.pex,
             listen_port,
             limits: Limits::default(),
             pool: Arc::default(),
+            udp,
+            udp_counters,
+            utp,
+            dht,
             routes,
             accept_tasks,
             next_id: 0,
         };
-        (session, log)
+        (session, logs)
     }
 
     /// A new torrent's id, and its place in the router: connections naming `info_hash` go to
@@ -96,6 +168,17 @@ impl Session {
 
     pub fn remove(&mut self, info_hash: &[u8; 20]) {
         lock(&self.routes).remove(info_hash);
+    }
+
+    /// Saves the DHT's routing table (when it has a state directory) and stops its node.
+    pub async fn close(&mut self) {
+        if let Some(dht) = self.dht.take() {
+            if let Err(e) = dht.save().await {
+                tracing::warn!("saving the DHT routing table: {e}");
+            }
+            dht.shutdown().await;
+        }
+        self.shutdown();
     }
 
     /// Stops listening.
@@ -181,6 +264,23 @@ async fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>, policy: 
         };
         tokio::spawn(accept(
             Transport::Tcp(stream),
+            addr,
+            Arc::clone(&routes),
+            policy,
+        ));
+    }
+}
+
+/// Accepts incoming uTP connections like TCP ones.
+async fn utp_accept_loop(
+    mut listener: UtpListener,
+    routes: Arc<Mutex<Routes>>,
+    policy: EncryptionPolicy,
+) {
+    while let Some(stream) = listener.accept().await {
+        let addr = stream.peer_addr();
+        tokio::spawn(accept(
+            Transport::Utp(stream),
             addr,
             Arc::clone(&routes),
             policy,

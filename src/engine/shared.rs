@@ -41,6 +41,7 @@ pub(crate) enum Event {
         peer_id: [u8; 20],
         elapsed: std::time::Duration,
         encryption: crate::net::Encryption,
+        transport: Option<crate::net::TransportKind>,
     },
     Client {
         conn: u64,
@@ -139,6 +140,15 @@ pub(crate) struct Shared {
     pub bind: Option<std::net::IpAddr>,
     /// MSE/PE for the connections we dial.
     pub encryption: crate::net::EncryptionPolicy,
+    /// Which transports we dial: uTP first when `utp` is set and allowed, TCP as the fallback.
+    #[allow(dead_code)] // wiring in progress (issues 12, 13)
+    pub transport: crate::engine::options::TransportPolicy,
+    /// The session's uTP endpoint (None with `--transport tcp` or without a UDP socket).
+    #[allow(dead_code)] // wiring in progress (issues 12, 13)
+    pub utp: Option<crate::net::utp::UtpSocket>,
+    /// Peer exchange for this torrent: the session allows it and the torrent is not private.
+    #[allow(dead_code)] // wiring in progress (issues 12, 13)
+    pub pex: bool,
     pub listen_port: AtomicU16,
     /// Block states and the bytes of pieces being received; see `verify::Download`.
     pub download: Mutex<Download>,

@@ -131,6 +131,7 @@ pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow 
         attempts: p.attempts,
         handshake_time: p.handshake_time,
         encryption: p.encryption,
+        transport: p.transport,
     }
 }
 

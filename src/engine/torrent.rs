@@ -45,7 +45,7 @@ pub fn start(meta: Metainfo, opts: Options) -> Engine {
     let done = tokio::spawn(async move {
         // Listen before the (possibly long) resume check, so peers that dial us meanwhile
         // wait for our handshake instead of being refused and backing off.
-        let (session, listen_log) = Session::start(opts.port, opts.bind, opts.encryption).await;
+        let (session, listen_log) = Session::start(&opts).await;
         run(session, listen_log, meta, opts, initial, cmd_rx, snap_tx).await
     });
     Engine {
@@ -69,7 +69,7 @@ pub(crate) fn pause_wanted(c: &Command, paused: bool) -> Option<bool> {
 
 async fn run(
     mut session: Session,
-    listen_log: (LogLevel, String),
+    listen_log: Vec<(LogLevel, String)>,
     meta: Metainfo,
     opts: Options,
     mut snap: Snapshot,
@@ -152,6 +152,9 @@ async fn run(
         our_id: session.our_id,
         bind: session.bind,
         encryption: session.encryption,
+        transport: session.transport,
+        utp: session.utp.clone(),
+        pex: session.pex && !info.private,
         listen_port: AtomicU16::new(session.listen_port),
         download: Mutex::new(Download::new(picker)),
         storage,
@@ -165,8 +168,9 @@ async fn run(
     });
     snap.listen_port = session.listen_port;
     let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, &session);
-    let (level, text) = listen_log;
-    c.log(level, text);
+    for (level, text) in listen_log {
+        c.log(level, text);
+    }
     let verified = shared.download().picker.have().count();
     c.log(
         LogLevel::Info,
@@ -180,7 +184,7 @@ async fn run(
     }
     let outcome = c.main_loop(commands, events_rx, snapshots).await;
     session.remove(&shared.info_hash);
-    session.shutdown();
+    session.close().await;
     outcome
 }
 

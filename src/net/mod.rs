@@ -5,4 +5,4 @@ pub mod stream;
 pub mod utp;
 
 pub use mse::{connect, incoming, outgoing, DialError, Dialed, EncryptionPolicy, MseError};
-pub use stream::{Encryption, PeerReader, PeerStream, PeerWriter, Transport};
+pub use stream::{Encryption, PeerReader, PeerStream, PeerWriter, Transport, TransportKind};

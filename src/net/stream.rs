@@ -180,14 +180,43 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncStream for T {}
 /// What a peer connection runs over, below encryption.
 pub enum Transport {
     Tcp(TcpStream),
-    /// A non-TCP transport (uTP) or an in-memory one.
+    Utp(crate::net::utp::UtpStream),
+    /// An in-memory stream (tests).
     Other(Box<dyn AsyncStream>),
+}
+
+/// The transport a peer row shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    Tcp,
+    Utp,
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransportKind::Tcp => "TCP",
+            TransportKind::Utp => "uTP",
+        })
+    }
+}
+
+impl Transport {
+    /// None for an in-memory stream.
+    pub fn kind(&self) -> Option<TransportKind> {
+        match self {
+            Transport::Tcp(_) => Some(TransportKind::Tcp),
+            Transport::Utp(_) => Some(TransportKind::Utp),
+            Transport::Other(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Transport::Tcp(s) => write!(f, "Tcp({:?})", s.peer_addr().ok()),
+            Transport::Utp(s) => write!(f, "Utp({})", s.peer_addr()),
             Transport::Other(_) => f.write_str("Other"),
         }
     }
@@ -207,6 +236,7 @@ impl AsyncRead for Transport {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Utp(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Other(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
@@ -220,6 +250,7 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Utp(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Other(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
@@ -227,6 +258,7 @@ impl AsyncWrite for Transport {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Transport::Utp(s) => Pin::new(s).poll_flush(cx),
             Transport::Other(s) => Pin::new(s).poll_flush(cx),
         }
     }
@@ -234,6 +266,7 @@ impl AsyncWrite for Transport {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Utp(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Other(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
@@ -323,6 +356,19 @@ impl PeerStream<Transport> {
             Transport::Tcp(s) => {
                 let _ = s.set_nodelay(true);
                 let (r, w) = s.into_split();
+                (
+                    Box::new(PeerReader {
+                        inner: r,
+                        st: self.rd,
+                    }),
+                    Box::new(PeerWriter {
+                        inner: w,
+                        st: self.wr,
+                    }),
+                )
+            }
+            Transport::Utp(s) => {
+                let (r, w) = tokio::io::split(s);
                 (
                     Box::new(PeerReader {
                         inner: r,

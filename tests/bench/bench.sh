@@ -247,6 +247,8 @@ EOF
 declare -A IP=([ttui]=127.0.0.11 [aria2c]=127.0.0.12 [rqbit]=127.0.0.13 [libtorrent]=127.0.0.14
     [ttui-base]=127.0.0.15)
 read -r -a TTUI_ARGS <<<"${BENCH_TTUI_ARGS:-}"
+# Belt and braces next to --no-dht: no ttui of ours ever bootstraps from public routers here.
+export TTUI_NO_PUBLIC_ROUTERS=1
 read -r -a SEEDER_ARGS <<<"${BENCH_SEEDER_ARGS:-}"
 read -r -a TORRENTS <<<"${BENCH_TORRENTS:-big many}"
 RESULTS=$W/results.tsv
@@ -275,7 +277,7 @@ download() {
     case $client in
     ttui | ttui-base)
         cmd=("$TTUI" "$W/$t.torrent" --headless -o "$out" --port 0 --bind "$ip"
-            --log-file "$W/logs/$phase-$client-$t-$run.ttui.log" "${TTUI_ARGS[@]}")
+            --log-file "$W/logs/$phase-$client-$t-$run.ttui.log" --no-dht "${TTUI_ARGS[@]}")
         # The base build may predate the extra options: it runs with the defaults only.
         [[ $client == ttui-base ]] && cmd=("$BENCH_TTUI_BASE" "${cmd[@]:1:10}")
         ;;

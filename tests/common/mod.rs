@@ -1245,6 +1245,8 @@ impl Ttui {
             .env("RUST_BACKTRACE", "1")
             .env("NO_COLOR", "1")
             .env("XDG_STATE_HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path())
+            .env("TTUI_NO_PUBLIC_ROUTERS", "1")
             .current_dir(dir.path());
         let mut proc = Proc::spawn("ttui", &mut cmd, dir.path());
         proc.logs.push(dir.path().join("ttui").join("ttui.log"));

@@ -58,7 +58,7 @@ pub fn flag_meaning(f: &ChokeFlags) -> String {
     format!("{they}, {we_want}; {we}, {they_want}")
 }
 
-pub const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wanted  U/u we upload/we choke them  ? unchoked, they want nothing";
+pub const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wanted  U/u we upload/we choke them  ? unchoked, they want nothing  * RC4";
 
 /// Stage or result in a few words: "connecting 3s", "failed: connection refused (×3)".
 pub fn state_text(p: &PeerRow) -> String {
@@ -144,9 +144,12 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
                     theme.dim(),
                 ));
             }
-            if let Some(e) = p.encryption {
-                spans.push(span(format!(" · {e}"), theme.dim()));
+            match (p.transport, p.encryption) {
+                (Some(t), Some(e)) => spans.push(span(format!(" · {t}, {e}"), theme.dim())),
+                (None, Some(e)) => spans.push(span(format!(" · {e}"), theme.dim())),
+                _ => {}
             }
+            spans.push(span(format!(" · from {}", p.source.word()), theme.dim()));
             if p.hash_failures > 0 {
                 spans.push(span(
                     format!(" · {} bad pieces", p.hash_failures),
@@ -266,8 +269,8 @@ mod tests {
                 .collect()
         };
         use crate::net::Encryption;
-        assert!(text(&row(Some(Encryption::Rc4))).ends_with(" · RC4"));
-        assert!(text(&row(Some(Encryption::Plain))).ends_with(" · plain"));
+        assert!(text(&row(Some(Encryption::Rc4))).contains(" · RC4 · from tracker"));
+        assert!(text(&row(Some(Encryption::Plain))).contains(" · plain · from tracker"));
         let unknown = text(&row(None));
         assert!(
             !unknown.contains("RC4") && !unknown.contains("plain"),

@@ -9,7 +9,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget, Wrap};
 
-use crate::engine::api::{PeerRow, PeerStage, Snapshot};
+use crate::engine::api::{PeerRow, PeerSource, PeerStage, Snapshot};
+use crate::net::Encryption;
 use crate::ui::app::{App, Focus};
 use crate::ui::layout::PeerPane;
 
@@ -93,6 +94,8 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
 
     let wide = inner.width >= 100;
     let huge = inner.width >= 150;
+    // Source and connection in words only when the state column keeps its room.
+    let roomy = inner.width >= 120;
     let addrs: Vec<String> = visible.iter().map(|p| addr_text(&p.addr)).collect();
     let clients: Vec<String> = visible.iter().map(|p| client_text(p)).collect();
     let addr_w = addrs
@@ -117,11 +120,32 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             },
         );
 
-    // Fixed columns: marker, address, client, [state], flags, down, up, have, req, got, sent.
+    // Fixed columns: marker, address, source, connection, client, [state], flags, down, up,
+    // have, req, got, sent.
     let rate_w = if wide { 9 } else { 6 };
-    let mut fixed: Vec<u16> = vec![1, addr_w as u16, client_w as u16, 3, rate_w, rate_w, 4];
+    let (src_w, conn_w) = if roomy { (8, 7) } else { (3, 4) };
+    let mut fixed: Vec<u16> = vec![
+        1,
+        addr_w as u16,
+        src_w,
+        conn_w,
+        client_w as u16,
+        3,
+        rate_w,
+        rate_w,
+        4,
+    ];
     let mut header = vec![
-        "", "Address", "Client", "State", "Flg", "Down/s", "Up/s", "Have",
+        "",
+        "Address",
+        if roomy { "Source" } else { "Src" },
+        "Conn",
+        "Client",
+        "State",
+        "Flg",
+        "Down/s",
+        "Up/s",
+        "Have",
     ];
     if wide {
         fixed.push(3);
@@ -148,7 +172,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         .unwrap_or(0)
         .max(12);
     // Address, client, then everything after the flags.
-    let padded: Vec<usize> = [1, 2].into_iter().chain(4..fixed.len()).collect();
+    let padded: Vec<usize> = [1, 4].into_iter().chain(6..fixed.len()).collect();
     let spare = state_room.saturating_sub(state_need);
     let pad = (spare / padded.len()).min(6) as u16;
     for &i in &padded {
@@ -158,10 +182,10 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     }
     let state_w = state_room.saturating_sub(usize::from(pad) * padded.len());
     let mut widths: Vec<Constraint> = fixed.iter().map(|&w| Constraint::Length(w)).collect();
-    widths.insert(3, Constraint::Fill(1));
+    widths.insert(5, Constraint::Fill(1));
     let header_row = Row::new(header.into_iter().enumerate().map(|(i, h)| {
         // Numeric columns are right-aligned, so their titles are too.
-        if i >= 5 {
+        if i >= 7 {
             Cell::from(Line::from(h).alignment(Alignment::Right))
         } else {
             Cell::from(h)
@@ -214,6 +238,8 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
                 let mut cells = vec![
                     Cell::from(if is_sel { "▸" } else { " " }),
                     Cell::from(ellipsize(&addr, addr_w).into_owned()),
+                    Cell::from(source_text(p.source, roomy)),
+                    Cell::from(conn_text(p, roomy)),
                     Cell::from(ellipsize(&client, client_w).into_owned()),
                     Cell::from(ellipsize(&state_text(p), state_w).into_owned())
                         .style(paint(state_style)),
@@ -294,6 +320,34 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
                 span(FLAG_LEGEND, theme.dim()),
             ],
         );
+    }
+}
+
+/// Where the peer came from: the whole word when the table is wide, three letters otherwise.
+fn source_text(s: PeerSource, wide: bool) -> &'static str {
+    if wide {
+        return s.word();
+    }
+    match s {
+        PeerSource::Tracker => "trk",
+        PeerSource::Dht => "DHT",
+        PeerSource::Pex => "PEX",
+        PeerSource::Manual => "man",
+        PeerSource::Incoming => "in",
+        PeerSource::WebSeed => "web",
+    }
+}
+
+/// How the connection runs once handshaken: "uTP/RC4", "TCP" (plain) when wide; narrow,
+/// "uTP*" marks RC4 (the legend says so).
+fn conn_text(p: &PeerRow, wide: bool) -> String {
+    let Some(t) = p.transport else {
+        return String::new();
+    };
+    match (p.encryption, wide) {
+        (Some(Encryption::Rc4), true) => format!("{t}/RC4"),
+        (Some(Encryption::Rc4), false) => format!("{t}*"),
+        _ => t.to_string(),
     }
 }
 

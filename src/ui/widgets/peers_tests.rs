@@ -78,7 +78,7 @@ fn table_shows_failures_dimmed_and_selected_detail() {
     );
     assert!(r[2].contains("2.0K") && r[2].contains("50%"), "{r:?}");
     assert!(
-        r[3].contains("failed: connection") && r[3].contains('…'),
+        r[3].contains("failed: con") && r[3].contains('…'),
         "cut to fit 80 columns: {r:?}"
     );
     let dim_cell = buf.cell((3, 3)).expect("cell");
@@ -240,4 +240,31 @@ fn outside_text_is_cleaned_and_cut() {
     app.update(crate::ui::Action::Down);
     let t = text(&render_app(&app, &s, 160, 12));
     assert!(t.contains("bad\u{fffd}bell"), "{t}");
+}
+
+/// Every row says where the peer came from and how its connection runs: words when the table
+/// is roomy, short codes when it is not.
+#[test]
+fn rows_show_source_transport_and_encryption() {
+    use crate::engine::api::PeerSource;
+    use crate::net::{Encryption, TransportKind};
+    let mut utp = peer(2, PeerStage::Connected, None, Some("libtorrent 2.0.8"), 0.0);
+    utp.source = PeerSource::Dht;
+    utp.transport = Some(TransportKind::Utp);
+    utp.encryption = Some(Encryption::Rc4);
+    let mut tcp = peer(3, PeerStage::Connected, None, Some("aria2 1.37.0"), 0.0);
+    tcp.source = PeerSource::Pex;
+    tcp.transport = Some(TransportKind::Tcp);
+    tcp.encryption = Some(Encryption::Plain);
+    let s = snapshot(vec![utp, tcp]);
+    let mut app = App::new(PathBuf::new(), Theme::plain());
+    app.on_snapshot(s.clone());
+    let wide = rows(&render_app(&app, &s, 160, 8));
+    let row = |r: &[String], ip: &str| r.iter().find(|l| l.contains(ip)).cloned().unwrap();
+    assert!(wide[1].contains("Source") && wide[1].contains("Conn"), "{wide:?}");
+    assert!(row(&wide, "127.0.0.2").contains("DHT      uTP/RC4"), "{wide:?}");
+    assert!(row(&wide, "127.0.0.3").contains("PEX      TCP "), "{wide:?}");
+    let narrow = rows(&render_app(&app, &s, 80, 8));
+    assert!(row(&narrow, "127.0.0.2").contains("DHT uTP*"), "{narrow:?}");
+    assert!(row(&narrow, "127.0.0.3").contains("PEX TCP "), "{narrow:?}");
 }
