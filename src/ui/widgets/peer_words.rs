@@ -149,6 +149,11 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
                 (None, Some(e)) => spans.push(span(format!(" · {e}"), theme.dim())),
                 _ => {}
             }
+            if let Some(r) = p.utp_retransmits {
+                let rtt = p.utp_rtt.map(|d| format!("rtt {} ms, ", d.as_millis()));
+                let rtt = rtt.unwrap_or_default();
+                spans.push(span(format!(" · uTP {rtt}{r} resent"), theme.dim()));
+            }
             spans.push(span(format!(" · from {}", p.source.word()), theme.dim()));
             if p.hash_failures > 0 {
                 spans.push(span(
