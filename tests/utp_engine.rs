@@ -61,6 +61,18 @@ fn leech_args(
 /// Downloads `fx` from `peer` with `extra` flags: byte-identical, over uTP (the log says so).
 /// Returns the log text.
 fn download_over_utp(fx: &Fixture, peer: SocketAddr, extra: &[&str], what: &str) -> String {
+    download_over(fx, peer, extra, what, ["uTP", "TCP"])
+}
+
+/// Downloads `fx` from `peer` with `extra` flags: byte-identical, over `kinds[0]` and never
+/// `kinds[1]` (the log says so). Returns the log text.
+fn download_over(
+    fx: &Fixture,
+    peer: SocketAddr,
+    extra: &[&str],
+    what: &str,
+    [yes, no]: [&str; 2],
+) -> String {
     let name = format!("out-{}", extra.join("").replace('-', ""));
     let out = fx.out_dir(&name);
     let log = fx.dir.path().join(format!("{name}.log"));
@@ -70,13 +82,13 @@ fn download_over_utp(fx: &Fixture, peer: SocketAddr, extra: &[&str], what: &str)
     run.assert_success(what);
     assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
     assert!(
-        text.contains(&format!("{peer}: connected over uTP")),
-        "{what}: no uTP connection to {peer} in the log:\n{}",
+        text.contains(&format!("{peer}: connected over {yes}")),
+        "{what}: no {yes} connection to {peer} in the log:\n{}",
         last_lines(&text, 30)
     );
     assert!(
-        !text.contains(&format!("{peer}: connected over TCP")),
-        "{what}: a TCP connection to {peer}:\n{}",
+        !text.contains(&format!("{peer}: connected over {no}")),
+        "{what}: a {no} connection to {peer}:\n{}",
         last_lines(&text, 30)
     );
     eprintln!("{what}: {:.1}s", run.elapsed.as_secs_f64());
@@ -144,6 +156,58 @@ fn tcp_only_ttui_cannot_use_a_utp_only_seeder_and_says_why() {
         run.stdout.contains("stopped: 0 B of"),
         "ttui got data over TCP from a uTP-only peer:\n{}",
         last_lines(&run.stdout, 5)
+    );
+}
+
+/// A TCP-only libtorrent (uTP off; its UDP port open and silent to SYNs): a default ttui
+/// falls back to TCP after the uTP head start; `--transport utp` names the cause.
+#[test]
+fn tcp_only_libtorrent_gets_tcp_from_a_default_ttui_and_a_reason_from_utp_only() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let fx = Fixture::single_file("tcp-lt.bin", 4_000_037, 37, 18);
+    let seeder = LibtorrentPeer::start(
+        &fx.torrent,
+        &fx.data_dir,
+        LtOptions {
+            seed_mode: true,
+            ..LtOptions::default()
+        },
+    );
+    download_over(
+        &fx,
+        seeder.addr(),
+        &[],
+        "default options, TCP-only seeder",
+        ["TCP", "uTP"],
+    );
+    let out = fx.out_dir("out-utp-only");
+    let log = fx.dir.path().join("utp-only.log");
+    let peer = seeder.addr();
+    let mut ttui = Ttui::spawn(leech_args(&fx, &out, &log, peer, &["--transport", "utp"]));
+    let reason = format!("{peer}: failed: no answer over uTP (it may speak only TCP)");
+    let start = Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains(&reason) {
+            break text;
+        }
+        if start.elapsed() > Duration::from_secs(30) || ttui.has_exited() {
+            ttui.kill();
+            panic!(
+                "no {reason:?} in the log:\n{}\n{}",
+                last_lines(&text, 30),
+                ttui.report()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    ttui.kill();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        !text.contains("connected over TCP"),
+        "{}",
+        last_lines(&text, 30)
     );
 }
 

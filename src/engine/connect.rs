@@ -11,9 +11,9 @@ use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
 use crate::engine::api::PeerEnd;
+use crate::engine::dial::{self, Transports};
 use crate::engine::options::TransportPolicy;
-use crate::engine::stream::{PeerStream, Transport};
-use crate::net::utp::UtpSocket;
+use crate::engine::stream::PeerStream;
 use crate::net::{self, DialError, Encryption, EncryptionPolicy, MseError, TransportKind};
 use crate::protocol::extension::ExtHandshake;
 use crate::protocol::handshake::{self, Handshake};
@@ -76,7 +76,10 @@ pub async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Hand
 }
 
 /// A TCP connection from `local` (the `--bind` address) when it is of the peer's family.
-async fn tcp_connect(addr: SocketAddr, local: Option<std::net::IpAddr>) -> io::Result<TcpStream> {
+pub(crate) async fn tcp_connect(
+    addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
+) -> io::Result<TcpStream> {
     match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
         None => TcpStream::connect(addr).await,
         Some(ip) => {
@@ -139,109 +142,12 @@ pub(crate) fn mse_end(e: MseError) -> PeerEnd {
     }
 }
 
-/// How long a uTP dial waits for the peer's answer (SYNs at 0 s and 1 s) before TCP is tried
-/// or, with `--transport utp`, the peer is reported silent. libtorrent answers a SYN at once.
-pub const UTP_CONNECT_TIMEOUT: Duration = Duration::from_millis(2500);
-
-/// Which transports a dial may use: `--transport` and the session's uTP endpoint.
-#[derive(Clone)]
-pub(crate) struct Transports {
-    pub policy: TransportPolicy,
-    pub utp: Option<UtpSocket>,
-}
-
-/// A uTP dial that got no answer, carried inside the dialer's `io::Error`.
-#[derive(Debug)]
-struct UtpSilent;
-
-impl std::fmt::Display for UtpSilent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("no answer over uTP")
-    }
-}
-
-impl std::error::Error for UtpSilent {}
-
-fn dial_end(e: &io::Error) -> PeerEnd {
-    if e.get_ref().is_some_and(|i| i.is::<UtpSilent>()) {
-        PeerEnd::UtpNoAnswer
-    } else {
-        io_end(e, false)
-    }
-}
-
-/// One transport connection to `addr`, by the transport policy: uTP first when allowed (and
-/// the peer was not silent over uTP lately, when TCP may be used instead), TCP when uTP got no
-/// answer or is not allowed. `sticky` holds the transport the first dial used, so a second
-/// dial (the plain retry of `prefer`) goes the same way without waiting on uTP again.
-async fn dial_transport(
-    addr: SocketAddr,
-    local: Option<std::net::IpAddr>,
-    t: &Transports,
-    sticky: &std::sync::Mutex<Option<TransportKind>>,
-) -> io::Result<Transport> {
-    let lock = || sticky.lock().unwrap_or_else(|e| e.into_inner());
-    let chosen = *lock();
-    let utp = t.utp.as_ref().filter(|_| t.policy.utp());
-    let skipped_utp = match (chosen, utp) {
-        (Some(TransportKind::Tcp), _) | (_, None) => false,
-        (_, Some(u)) if t.policy.tcp() && chosen.is_none() && u.is_silent(addr) => true,
-        (_, Some(u)) => {
-            match tokio::time::timeout(UTP_CONNECT_TIMEOUT, u.connect(addr)).await {
-                Ok(Ok(s)) => {
-                    *lock() = Some(TransportKind::Utp);
-                    return Ok(Transport::Utp(s));
-                }
-                Ok(Err(e)) if e.kind() != io::ErrorKind::TimedOut && !t.policy.tcp() => {
-                    return Err(e)
-                }
-                Ok(Err(e)) if e.kind() != io::ErrorKind::TimedOut => {
-                    tracing::debug!("{addr}: uTP: {e}; trying TCP");
-                }
-                _ => {
-                    if !t.policy.tcp() {
-                        return Err(io::Error::new(io::ErrorKind::TimedOut, UtpSilent));
-                    }
-                    tracing::debug!("{addr}: no answer over uTP; trying TCP");
-                    u.mark_silent(addr);
-                }
-            }
-            false
-        }
-    };
-    if !t.policy.tcp() {
-        return Err(io::Error::other(
-            "uTP is not available (no UDP socket) and TCP is off (--transport utp)",
-        ));
-    }
-    let s = match tokio::time::timeout(CONNECT_TIMEOUT, tcp_connect(addr, local)).await {
-        Err(_) => Err(io::ErrorKind::TimedOut.into()),
-        Ok(r) => r,
-    };
-    match s {
-        Ok(s) => {
-            let _ = s.set_nodelay(true);
-            *lock() = Some(TransportKind::Tcp);
-            Ok(Transport::Tcp(s))
-        }
-        Err(e) => {
-            if skipped_utp {
-                // Neither way works now: the peer may have been starting up when it was
-                // silent over uTP, so the next attempt tries uTP again.
-                if let Some(u) = utp {
-                    u.forget_silent(addr);
-                }
-            }
-            Err(e)
-        }
-    }
-}
-
-/// `connect_and_handshake` with MSE by `policy` over the transports `t` allows (see
-/// `dial_transport`; with `Prefer`, a peer that hangs up on the encrypted attempt is dialed
-/// again in plain, see `net::connect`); also returns the encryption in use. With `Off`, a peer
-/// that closes during the handshake is reported as one that may require encryption; with
-/// `--transport tcp`, as one that may accept only uTP.
+/// `connect_and_handshake` with MSE by `policy` over the transports `transports` allows (see
+/// `dial::connect_by_policy`: uTP first, TCP after a head start or when uTP is silent); with
+/// `Prefer`, a peer that hangs up on the encrypted attempt is dialed again in plain over the
+/// same transport (see `net::connect`). Also returns the encryption in use. With `Off`, a
+/// peer that closes during the handshake is reported as one that may require encryption;
+/// with `--transport tcp`, as one that may accept only uTP.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn connect_encrypted(
     addr: SocketAddr,
@@ -253,25 +159,22 @@ pub(crate) async fn connect_encrypted(
     on_connected: impl FnMut() + Send,
 ) -> Result<(PeerStream, Handshake, Duration, Encryption), PeerEnd> {
     let t0 = Instant::now();
-    // `net::connect` may dial twice; the callback is shared by both dials.
+    // Every dial shares the callback (`net::connect` may dial twice, the race dials both).
     let on_connected = std::sync::Mutex::new(on_connected);
     let cb = &on_connected;
-    let sticky = std::sync::Mutex::new(None);
-    let sticky = &sticky;
     let ours = Handshake::new(info_hash, our_id).encode();
-    let dial = move || async move {
-        let s = dial_transport(addr, local, transports, sticky).await?;
-        if let Some(kind) = s.kind() {
+    let ours = &ours;
+    let attempt = |kind: TransportKind| async move {
+        let dial = move || async move {
+            let s = dial::dial(kind, addr, local, transports).await?;
             tracing::info!("{addr}: connected over {kind}");
-        }
-        (cb.lock().unwrap_or_else(|e| e.into_inner()))();
-        Ok(s)
-    };
-    let handshake = async {
-        let d = net::connect(dial, info_hash, policy, &ours)
+            (cb.lock().unwrap_or_else(|e| e.into_inner()))();
+            Ok(s)
+        };
+        let d = net::connect(dial, info_hash, policy, ours)
             .await
             .map_err(|e| match e {
-                DialError::Connect(e) => dial_end(&e),
+                DialError::Connect(e) => dial::dial_end(&e),
                 DialError::Handshake(e) => mse_end(e),
             })?;
         if let Some(why) = &d.plain_after {
@@ -284,7 +187,8 @@ pub(crate) async fn connect_encrypted(
         Ok((stream, theirs, d.encryption))
     };
     let tcp_only = transports.policy == TransportPolicy::Tcp;
-    let (stream, theirs, enc) = handshake.await.map_err(|e| match (e, policy) {
+    let res = dial::connect_by_policy(addr, transports, attempt).await;
+    let (stream, theirs, enc) = res.map_err(|e| match (e, policy) {
         (PeerEnd::ClosedDuringHandshake, EncryptionPolicy::Off) => PeerEnd::ClosedMayNeedEncryption,
         (PeerEnd::ClosedDuringHandshake, _) if tcp_only => PeerEnd::ClosedMayNeedUtp,
         (e, _) => e,

@@ -23,7 +23,8 @@ use tokio_util::codec::FramedRead;
 
 use crate::engine::api::{PeerEnd, PeerStage};
 use crate::engine::conn::{our_ext_handshake, Conn};
-use crate::engine::connect::{connect_encrypted, io_end, Transports};
+use crate::engine::connect::{connect_encrypted, io_end};
+use crate::engine::dial::Transports;
 use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::PeerStream;
 use crate::protocol::handshake::Handshake;
