@@ -145,6 +145,9 @@ where
                     }
                     return Ok(x);
                 }
+                // Nothing listens on TCP and uTP has been silent for the head start: the
+                // peer is most likely down; do not wait out uTP's timeout as well.
+                Err(PeerEnd::Refused) if utp_end.is_none() => return Err(PeerEnd::Refused),
                 Err(e) => tcp_end = Some(e),
             },
         }
@@ -251,11 +254,25 @@ mod tests {
         let t = both().await;
         let addr: SocketAddr = ADDR.parse().unwrap();
         let calls = Mutex::new(Vec::new());
-        let silent = (600, Err(PeerEnd::UtpNoAnswer));
+        let silent = (2500, Err(PeerEnd::UtpNoAnswer));
+        let start = std::time::Instant::now();
         let r = connect_by_policy(addr, &t, |k| {
             fake(k, &calls, silent.clone(), (1, Err(PeerEnd::Refused)))
         });
         assert_eq!(r.await, Err(PeerEnd::Refused));
+        assert!(
+            start.elapsed() < UTP_HEAD_START * 2,
+            "a refused TCP ends the wait"
+        );
+        let r = connect_by_policy(addr, &t, |k| {
+            fake(
+                k,
+                &calls,
+                (600, Err(PeerEnd::UtpNoAnswer)),
+                (1, Err(PeerEnd::Reset)),
+            )
+        });
+        assert_eq!(r.await, Err(PeerEnd::Reset));
         let t = both().await;
         let r = connect_by_policy(addr, &t, |k| {
             fake(

@@ -282,4 +282,31 @@ mod tests {
             "{unknown}"
         );
     }
+
+    #[test]
+    fn the_detail_line_shows_utp_round_trip_and_retransmissions() {
+        let mut p = PeerRow {
+            transport: Some(crate::net::TransportKind::Utp),
+            utp_rtt: Some(std::time::Duration::from_millis(42)),
+            utp_retransmits: Some(7),
+            ..PeerRow::new(
+                SocketAddr::from(([127, 0, 0, 2], 1)),
+                crate::engine::api::PeerSource::Tracker,
+                PeerStage::Connected,
+            )
+        };
+        let text = |p: &PeerRow| -> String {
+            detail_line(p, &Theme::plain())
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect()
+        };
+        assert!(
+            text(&p).contains(" · uTP rtt 42 ms, 7 resent"),
+            "{}",
+            text(&p)
+        );
+        (p.utp_rtt, p.utp_retransmits) = (None, None);
+        assert!(!text(&p).contains("resent"), "{}", text(&p));
+    }
 }
