@@ -42,6 +42,8 @@ def main():
     ap.add_argument("--user-agent", default=None)
     ap.add_argument("--encryption", choices=["forced", "disabled"], default=None,
                     help="forced: RC4 only, both ways; disabled: plain only")
+    ap.add_argument("--transport", choices=["tcp", "utp", "both"], default="tcp",
+                    help="peer transports, incoming and outgoing (utp: TCP off both ways)")
     ap.add_argument("--announce-wait", type=float, default=20.0)
     ap.add_argument("--max-seconds", type=float, default=900.0)
     args = ap.parse_args()
@@ -56,9 +58,12 @@ def main():
         "dht_bootstrap_nodes": "",
         # Every peer in the tests shares loopback addresses.
         "allow_multiple_connections_per_ip": True,
-        # TCP only: the client under test speaks plain TCP.
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
+        # TCP only unless asked (--transport): uTP has tests of its own.
+        "enable_incoming_utp": args.transport != "tcp",
+        "enable_outgoing_utp": args.transport != "tcp",
+        # A uTP-only libtorrent still opens its TCP port: it accepts and then resets.
+        "enable_incoming_tcp": args.transport != "utp",
+        "enable_outgoing_tcp": args.transport != "utp",
         "listen_interfaces": "%s:%d" % (args.ip, args.port),
         "outgoing_interfaces": args.ip,
         # Reach a peer quickly when it announced before we listened.

@@ -77,6 +77,31 @@ pub fn start_libtorrent(
     })
 }
 
+/// python3-libtorrent with TCP off both ways (it still accepts TCP, then resets): only a
+/// client with uTP gets its pieces.
+pub fn start_libtorrent_utp(
+    procs: &mut Procs,
+    job: &SeedJob,
+    ip: Ipv4Addr,
+    rate: u64,
+) -> Result<RealSeeder, DemoError> {
+    let script = job.dir.join("lt_seed.py");
+    std::fs::write(&script, LT_SEED_PY).map_err(|e| DemoError::io(&script, e))?;
+    let name = ("libtorrent-utp", "libtorrent uTP");
+    spawn_seeder(procs, job, name, ip, rate, |port| {
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(&script)
+            .arg("--torrent")
+            .arg(job.torrent)
+            .arg("--save")
+            .arg(job.data_dir)
+            .args(["--ip", &ip.to_string(), "--port", &port.to_string()])
+            .args(["--upload-limit", &rate.to_string(), "--seed-mode"])
+            .args(["--transport", "utp", "--max-seconds", "86400"]);
+        cmd
+    })
+}
+
 /// aria2c seeding `data_dir` (trusting the data: it was just written) at `rate` bytes/s.
 pub fn start_aria2(
     procs: &mut Procs,

@@ -114,13 +114,21 @@ pub fn start_real_seeders(
     let shares = Shares::new(total, args.seconds, true);
     let transmission =
         procs::have_program("transmission-daemon") && procs::have_program("transmission-remote");
-    let plan: [(&str, bool, StartSeeder, u8, f64); 3] = [
+    let plan: [(&str, bool, StartSeeder, u8, f64); 4] = [
         (
             "libtorrent",
             procs::have_libtorrent(),
             seeders::start_libtorrent,
             2,
-            shares.libtorrent,
+            shares.libtorrent / 2.0,
+        ),
+        // The libtorrent share split with a uTP-only one (reachable over uTP alone).
+        (
+            "libtorrent (uTP only)",
+            procs::have_libtorrent(),
+            seeders::start_libtorrent_utp,
+            21,
+            shares.libtorrent / 2.0,
         ),
         (
             "aria2c",

@@ -157,6 +157,12 @@ pub enum PeerEnd {
     Internal(String),
     #[error("torrent stopped")]
     Shutdown,
+    /// `--transport utp`: the peer never answered our uTP SYNs (it may speak only TCP).
+    #[error("no answer over uTP (it may speak only TCP)")]
+    UtpNoAnswer,
+    /// `--transport tcp`: a peer that accepts TCP and then hangs up may be uTP-only.
+    #[error("closed during handshake over TCP (it may accept only uTP)")]
+    ClosedMayNeedUtp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -245,6 +251,10 @@ pub struct PeerRow {
     pub encryption: Option<crate::net::Encryption>,
     /// TCP or uTP, once connected.
     pub transport: Option<crate::net::TransportKind>,
+    /// uTP's smoothed round-trip time, while connected over uTP with a sample taken.
+    pub utp_rtt: Option<Duration>,
+    /// Packets uTP sent again (timeouts and fast retransmits), while connected over uTP.
+    pub utp_retransmits: Option<u64>,
 }
 
 impl PeerRow {
@@ -272,6 +282,8 @@ impl PeerRow {
             handshake_time: None,
             encryption: None,
             transport: None,
+            utp_rtt: None,
+            utp_retransmits: None,
         }
     }
 

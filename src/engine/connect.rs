@@ -11,8 +11,10 @@ use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
 use crate::engine::api::PeerEnd;
-use crate::engine::stream::{PeerStream, Transport};
-use crate::net::{self, DialError, Encryption, EncryptionPolicy, MseError};
+use crate::engine::dial::{self, Transports};
+use crate::engine::options::TransportPolicy;
+use crate::engine::stream::PeerStream;
+use crate::net::{self, DialError, Encryption, EncryptionPolicy, MseError, TransportKind};
 use crate::protocol::extension::ExtHandshake;
 use crate::protocol::handshake::{self, Handshake};
 use crate::protocol::message::{Message, MessageCodec};
@@ -74,7 +76,10 @@ pub async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Hand
 }
 
 /// A TCP connection from `local` (the `--bind` address) when it is of the peer's family.
-async fn tcp_connect(addr: SocketAddr, local: Option<std::net::IpAddr>) -> io::Result<TcpStream> {
+pub(crate) async fn tcp_connect(
+    addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
+) -> io::Result<TcpStream> {
     match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
         None => TcpStream::connect(addr).await,
         Some(ip) => {
@@ -137,37 +142,39 @@ pub(crate) fn mse_end(e: MseError) -> PeerEnd {
     }
 }
 
-/// `connect_and_handshake` with MSE by `policy` (see `net::connect`: with `Prefer`, a peer
-/// that hangs up on the encrypted attempt is dialed again in plain); also returns the
-/// encryption in use. With `Off`, a peer that closes during the handshake is reported as one
-/// that may require encryption.
+/// `connect_and_handshake` with MSE by `policy` over the transports `transports` allows (see
+/// `dial::connect_by_policy`: uTP first, TCP after a head start or when uTP is silent); with
+/// `Prefer`, a peer that hangs up on the encrypted attempt is dialed again in plain over the
+/// same transport (see `net::connect`). Also returns the encryption in use. With `Off`, a
+/// peer that closes during the handshake is reported as one that may require encryption;
+/// with `--transport tcp`, as one that may accept only uTP.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn connect_encrypted(
     addr: SocketAddr,
     local: Option<std::net::IpAddr>,
     info_hash: [u8; 20],
     our_id: [u8; 20],
     policy: EncryptionPolicy,
+    transports: &Transports,
     on_connected: impl FnMut() + Send,
 ) -> Result<(PeerStream, Handshake, Duration, Encryption), PeerEnd> {
     let t0 = Instant::now();
-    // `net::connect` may dial twice; the callback is shared by both dials.
+    // Every dial shares the callback (`net::connect` may dial twice, the race dials both).
     let on_connected = std::sync::Mutex::new(on_connected);
     let cb = &on_connected;
     let ours = Handshake::new(info_hash, our_id).encode();
-    let dial = move || async move {
-        let s = match tokio::time::timeout(CONNECT_TIMEOUT, tcp_connect(addr, local)).await {
-            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
-            Ok(r) => r?,
+    let ours = &ours;
+    let attempt = |kind: TransportKind| async move {
+        let dial = move || async move {
+            let s = dial::dial(kind, addr, local, transports).await?;
+            tracing::info!("{addr}: connected over {kind}");
+            (cb.lock().unwrap_or_else(|e| e.into_inner()))();
+            Ok(s)
         };
-        let _ = s.set_nodelay(true);
-        (cb.lock().unwrap_or_else(|e| e.into_inner()))();
-        Ok(Transport::Tcp(s))
-    };
-    let handshake = async {
-        let d = net::connect(dial, info_hash, policy, &ours)
+        let d = net::connect(dial, info_hash, policy, ours)
             .await
             .map_err(|e| match e {
-                DialError::Connect(e) => io_end(&e, false),
+                DialError::Connect(e) => dial::dial_end(&e),
                 DialError::Handshake(e) => mse_end(e),
             })?;
         if let Some(why) = &d.plain_after {
@@ -179,8 +186,11 @@ pub(crate) async fn connect_encrypted(
             .map_err(|_| PeerEnd::HandshakeTimeout)??;
         Ok((stream, theirs, d.encryption))
     };
-    let (stream, theirs, enc) = handshake.await.map_err(|e| match (e, policy) {
+    let tcp_only = transports.policy == TransportPolicy::Tcp;
+    let res = dial::connect_by_policy(addr, transports, attempt).await;
+    let (stream, theirs, enc) = res.map_err(|e| match (e, policy) {
         (PeerEnd::ClosedDuringHandshake, EncryptionPolicy::Off) => PeerEnd::ClosedMayNeedEncryption,
+        (PeerEnd::ClosedDuringHandshake, _) if tcp_only => PeerEnd::ClosedMayNeedUtp,
         (e, _) => e,
     })?;
     if theirs.info_hash != info_hash {

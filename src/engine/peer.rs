@@ -24,6 +24,7 @@ use tokio_util::codec::FramedRead;
 use crate::engine::api::{PeerEnd, PeerStage};
 use crate::engine::conn::{our_ext_handshake, Conn};
 use crate::engine::connect::{connect_encrypted, io_end};
+use crate::engine::dial::Transports;
 use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::PeerStream;
 use crate::protocol::handshake::Handshake;
@@ -115,12 +116,17 @@ impl PeerTask {
     async fn outgoing(&mut self) -> PeerEnd {
         self.stage(PeerStage::Connecting);
         let (conn, shared) = (self.conn, Arc::clone(&self.shared));
+        let transports = Transports {
+            policy: shared.transport,
+            utp: shared.utp.clone(),
+        };
         let connect = connect_encrypted(
             self.addr,
             shared.bind,
             shared.info_hash,
             shared.our_id,
             shared.encryption,
+            &transports,
             move || {
                 shared.send(Event::Stage {
                     conn,
@@ -193,6 +199,9 @@ impl PeerTask {
         let num_pieces = self.shared.info.num_pieces();
         // Subscribed before our bitfield is taken, so no piece verified meanwhile is missed.
         let mut verified = self.shared.verified.subscribe();
+        if let crate::net::Transport::Utp(u) = stream.get_ref() {
+            let _ = self.live.utp.set(u.stats_handle());
+        }
         let (rd, mut wr) = stream.split();
         let mut reader = FramedRead::with_capacity(rd, MessageCodec::new(num_pieces), 64 * 1024);
         let mut s = Conn::new(self.conn, &self.shared, &self.live, hs.supports_fast());

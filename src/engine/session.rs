@@ -279,6 +279,7 @@ async fn utp_accept_loop(
 ) {
     while let Some(stream) = listener.accept().await {
         let addr = stream.peer_addr();
+        tracing::info!("{addr}: incoming over uTP");
         tokio::spawn(accept(
             Transport::Utp(stream),
             addr,

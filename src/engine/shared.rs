@@ -88,6 +88,8 @@ pub(crate) struct PeerLive {
     pub in_flight: AtomicU32,
     pub pieces: AtomicU32,
     flags: AtomicU8,
+    /// The connection's uTP figures, when it runs over uTP (set before the stream is split).
+    pub utp: std::sync::OnceLock<crate::net::utp::UtpStatsHandle>,
 }
 
 const AM_CHOKING: u8 = 1;
@@ -141,10 +143,8 @@ pub(crate) struct Shared {
     /// MSE/PE for the connections we dial.
     pub encryption: crate::net::EncryptionPolicy,
     /// Which transports we dial: uTP first when `utp` is set and allowed, TCP as the fallback.
-    #[allow(dead_code)] // wiring in progress (issues 12, 13)
     pub transport: crate::engine::options::TransportPolicy,
     /// The session's uTP endpoint (None with `--transport tcp` or without a UDP socket).
-    #[allow(dead_code)] // wiring in progress (issues 12, 13)
     pub utp: Option<crate::net::utp::UtpSocket>,
     /// Peer exchange for this torrent: the session allows it and the torrent is not private.
     #[allow(dead_code)] // wiring in progress (issues 12, 13)

@@ -110,6 +110,11 @@ pub(crate) fn torrent_state(
 
 pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow {
     let active = p.is_active();
+    let utp = if active {
+        p.live.utp.get().and_then(|h| h.get())
+    } else {
+        None
+    };
     PeerRow {
         addr: p.addr,
         source: p.source,
@@ -132,6 +137,8 @@ pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow 
         handshake_time: p.handshake_time,
         encryption: p.encryption,
         transport: p.transport,
+        utp_rtt: utp.as_ref().and_then(|u| u.rtt),
+        utp_retransmits: utp.as_ref().map(|u| u.retransmits),
     }
 }
 

@@ -935,6 +935,8 @@ pub struct LtOptions {
     pub user_agent: Option<String>,
     /// `forced` (RC4 only, both ways) or `disabled` (plain only); None: libtorrent's default.
     pub encryption: Option<&'static str>,
+    /// `utp` (TCP off both ways) or `both`; None: TCP only.
+    pub transport: Option<&'static str>,
 }
 
 /// python3-libtorrent 2.0 running assets/seeders/lt_seed.py on its own 127.0.0.x.
@@ -999,6 +1001,9 @@ impl LibtorrentPeer {
         }
         if let Some(enc) = opts.encryption {
             cmd.arg("--encryption").arg(enc);
+        }
+        if let Some(t) = opts.transport {
+            cmd.arg("--transport").arg(t);
         }
         let proc = Proc::spawn("lt_seed", &mut cmd, dir.path());
         LibtorrentPeer {

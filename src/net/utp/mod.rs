@@ -23,7 +23,7 @@ mod cc;
 mod conn;
 mod stream;
 
-pub use stream::UtpStream;
+pub use stream::{UtpStatsHandle, UtpStream};
 
 use crate::protocol::utp::{self, PacketType};
 use conn::Conn;
@@ -97,6 +97,11 @@ pub struct SocketCounters {
 
 type Key = (SocketAddr, u16);
 
+/// How long a peer that did not answer a SYN is remembered as silent.
+const SILENT_FOR: Duration = Duration::from_secs(600);
+/// Silent peers remembered at most (about 100 KiB at most).
+const MAX_SILENT: usize = 4096;
+
 pub(crate) struct Registry {
     conns: Mutex<HashMap<Key, Arc<Cell>>>,
 }
@@ -121,6 +126,8 @@ struct Inner {
     registry: Arc<Registry>,
     accept_tx: mpsc::Sender<UtpStream>,
     counters: SocketCounters,
+    /// Peers that did not answer a SYN lately, with when (see `is_silent`).
+    silent: Mutex<HashMap<SocketAddr, Instant>>,
     recv_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -167,6 +174,7 @@ impl UtpSocket {
             }),
             accept_tx,
             counters: SocketCounters::default(),
+            silent: Mutex::new(HashMap::new()),
             recv_task: Mutex::new(None),
         });
         (UtpSocket { inner }, UtpListener { rx })
@@ -311,6 +319,45 @@ impl UtpSocket {
             key,
         ));
         UtpStream::new(cell, udp)
+    }
+
+    fn silent(&self) -> MutexGuard<'_, HashMap<SocketAddr, Instant>> {
+        self.inner.silent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `addr` left a SYN of ours unanswered within `SILENT_FOR`: a dialer that may
+    /// use TCP instead then skips uTP, so a TCP-only peer costs the uTP wait once, not on
+    /// every reconnect.
+    pub fn is_silent(&self, addr: SocketAddr) -> bool {
+        let mut m = self.silent();
+        match m.get(&addr) {
+            Some(t) if t.elapsed() < SILENT_FOR => true,
+            Some(_) => {
+                m.remove(&addr);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Remembers that `addr` did not answer uTP (bounded: expired entries go first, then
+    /// the oldest).
+    pub fn mark_silent(&self, addr: SocketAddr) {
+        let mut m = self.silent();
+        if m.len() >= MAX_SILENT && !m.contains_key(&addr) {
+            m.retain(|_, t| t.elapsed() < SILENT_FOR);
+            if m.len() >= MAX_SILENT {
+                if let Some(oldest) = m.iter().min_by_key(|(_, t)| **t).map(|(a, _)| *a) {
+                    m.remove(&oldest);
+                }
+            }
+        }
+        m.insert(addr, Instant::now());
+    }
+
+    /// Forgets that `addr` was silent (it may have been starting up: try uTP again).
+    pub fn forget_silent(&self, addr: SocketAddr) {
+        self.silent().remove(&addr);
     }
 
     /// Opens a connection; fails with TimedOut when the peer never answers (the caller then

@@ -9,7 +9,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -66,6 +66,25 @@ pub(crate) async fn drive(cell: Arc<Cell>, udp: Arc<UdpSocket>, registry: Arc<Re
     registry.remove(key, &cell);
 }
 
+/// Reads one connection's figures without owning its stream (the peer row's RTT and
+/// retransmissions). Weak: a peer entry that outlives its connection must not keep the
+/// connection's buffers alive.
+#[derive(Clone)]
+pub struct UtpStatsHandle(Weak<Cell>);
+
+impl UtpStatsHandle {
+    /// None once the connection is gone.
+    pub fn get(&self) -> Option<UtpStats> {
+        Some(self.0.upgrade()?.lock().snapshot_stats())
+    }
+}
+
+impl std::fmt::Debug for UtpStatsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UtpStatsHandle")
+    }
+}
+
 pub struct UtpStream {
     cell: Arc<Cell>,
     udp: Arc<UdpSocket>,
@@ -87,6 +106,11 @@ impl UtpStream {
     /// Round-trip time, retransmissions and window figures for the peer row.
     pub fn stats(&self) -> UtpStats {
         self.cell.lock().snapshot_stats()
+    }
+
+    /// A handle that reads this connection's figures after the stream was split or moved.
+    pub fn stats_handle(&self) -> UtpStatsHandle {
+        UtpStatsHandle(Arc::downgrade(&self.cell))
     }
 
     pub(crate) async fn established(&self) -> io::Result<()> {

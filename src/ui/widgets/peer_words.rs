@@ -149,6 +149,11 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
                 (None, Some(e)) => spans.push(span(format!(" · {e}"), theme.dim())),
                 _ => {}
             }
+            if let Some(r) = p.utp_retransmits {
+                let rtt = p.utp_rtt.map(|d| format!("rtt {} ms, ", d.as_millis()));
+                let rtt = rtt.unwrap_or_default();
+                spans.push(span(format!(" · uTP {rtt}{r} resent"), theme.dim()));
+            }
             spans.push(span(format!(" · from {}", p.source.word()), theme.dim()));
             if p.hash_failures > 0 {
                 spans.push(span(
@@ -276,5 +281,32 @@ mod tests {
             !unknown.contains("RC4") && !unknown.contains("plain"),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn the_detail_line_shows_utp_round_trip_and_retransmissions() {
+        let mut p = PeerRow {
+            transport: Some(crate::net::TransportKind::Utp),
+            utp_rtt: Some(std::time::Duration::from_millis(42)),
+            utp_retransmits: Some(7),
+            ..PeerRow::new(
+                SocketAddr::from(([127, 0, 0, 2], 1)),
+                crate::engine::api::PeerSource::Tracker,
+                PeerStage::Connected,
+            )
+        };
+        let text = |p: &PeerRow| -> String {
+            detail_line(p, &Theme::plain())
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect()
+        };
+        assert!(
+            text(&p).contains(" · uTP rtt 42 ms, 7 resent"),
+            "{}",
+            text(&p)
+        );
+        (p.utp_rtt, p.utp_retransmits) = (None, None);
+        assert!(!text(&p).contains("resent"), "{}", text(&p));
     }
 }
