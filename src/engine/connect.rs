@@ -147,13 +147,14 @@ pub(crate) async fn connect_encrypted(
     info_hash: [u8; 20],
     our_id: [u8; 20],
     policy: EncryptionPolicy,
+    dht: bool,
     on_connected: impl FnMut() + Send,
 ) -> Result<(PeerStream, Handshake, Duration, Encryption), PeerEnd> {
     let t0 = Instant::now();
     // `net::connect` may dial twice; the callback is shared by both dials.
     let on_connected = std::sync::Mutex::new(on_connected);
     let cb = &on_connected;
-    let ours = Handshake::new(info_hash, our_id).encode();
+    let ours = Handshake::new(info_hash, our_id).with_dht(dht).encode();
     let dial = move || async move {
         let s = match tokio::time::timeout(CONNECT_TIMEOUT, tcp_connect(addr, local)).await {
             Err(_) => return Err(io::ErrorKind::TimedOut.into()),

@@ -7,6 +7,7 @@ pub(crate) mod conn;
 pub mod connect;
 pub(crate) mod coordinator;
 pub mod create;
+pub(crate) mod dht_peers;
 pub mod disk;
 pub(crate) mod download;
 pub(crate) mod events;

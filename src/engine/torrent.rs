@@ -156,6 +156,7 @@ async fn run(
         utp: session.utp.clone(),
         pex: session.pex && !info.private,
         listen_port: AtomicU16::new(session.listen_port),
+        dht: session.dht.clone().filter(|_| !info.private),
         download: Mutex::new(Download::new(picker)),
         storage,
         pool: Arc::clone(&session.pool),
