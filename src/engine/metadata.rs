@@ -79,10 +79,16 @@ pub fn metainfo_from_info(info: &[u8], magnet: &Magnet) -> Result<Metainfo, Stri
     Ok(meta)
 }
 
-async fn from_peer(addr: SocketAddr, magnet: &Magnet, our_id: [u8; 20]) -> Result<Vec<u8>, String> {
+async fn from_peer(
+    addr: SocketAddr,
+    magnet: &Magnet,
+    our_id: [u8; 20],
+    report: &(dyn Fn(String) + Sync),
+) -> Result<Vec<u8>, String> {
     let (stream, hs, _) = connect_and_handshake(addr, None, magnet.info_hash, our_id, || {})
         .await
         .map_err(|e| e.to_string())?;
+    report(format!("{addr}: connected"));
     if !hs.supports_extensions() {
         return Err("peer does not support the extension protocol".into());
     }
@@ -242,7 +248,7 @@ pub async fn fetch(
         while attempts.len() < PARALLEL {
             let Some(addr) = queue.pop_front() else { break };
             asked += 1;
-            attempts.push(async move { (addr, from_peer(addr, magnet, our_id).await) });
+            attempts.push(async move { (addr, from_peer(addr, magnet, our_id, report).await) });
         }
         if attempts.is_empty() && trackers.is_none() && dht_rx.is_none() && dht_next.is_none() {
             return Err(if asked == 0 {
