@@ -12,6 +12,10 @@ use crate::fmt;
 
 /// One progress line: percent, bytes, rates, peers, state.
 pub fn progress_line(s: &Snapshot) -> String {
+    if s.num_pieces == 0 && s.total_length == 0 && matches!(s.state, TorrentState::Downloading) {
+        // A magnet link whose metadata is still being fetched.
+        return format!("fetching metadata  peers {}", s.peers.len());
+    }
     let state = match &s.state {
         TorrentState::Checking { checked, total } => format!("checking {checked}/{total}"),
         other => other.label().to_string(),

@@ -84,27 +84,28 @@ pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
     let headless = args.headless || !std::io::stdout().is_terminal();
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
     rt.block_on(async move {
-        let (meta, magnet_peers) = load_torrent_or_magnet(&path, &args).await?;
-        let mut args = args;
-        args.peers.extend(magnet_peers);
+        let torrent = load_torrent_or_magnet(&path, &args)?;
         if headless {
             let seed = seed_cmd || args.seed;
-            run_headless(meta, options(&args, seed)).await
+            watch_headless(start_engine(torrent, options(&args, seed), true)).await
         } else {
-            run_tui(meta, options(&args, true), log_path).await
+            run_tui_engine(start_engine(torrent, options(&args, true), false), log_path).await
         }
     })
 }
 
-/// A .torrent file, or a magnet link whose metadata is fetched from peers first.
-/// Also returns the magnet's `x.pe` peers, to dial for the download too.
-pub async fn load_torrent_or_magnet(
-    path: &Path,
-    args: &DownloadArgs,
-) -> Result<(Metainfo, Vec<std::net::SocketAddr>), String> {
+/// What the command line names: a .torrent file, or a magnet link whose metadata the engine
+/// fetches from peers (its session, and so its one DHT node, exists first).
+pub enum Torrent {
+    File(Metainfo),
+    Magnet(crate::protocol::magnet::Magnet),
+}
+
+/// A .torrent file, or a parsed magnet link (its trackers dropped with `--no-trackers`).
+pub fn load_torrent_or_magnet(path: &Path, args: &DownloadArgs) -> Result<Torrent, String> {
     let text = path.to_string_lossy();
     if !text.to_ascii_lowercase().starts_with("magnet:") {
-        return Ok((load_torrent(path)?, Vec::new()));
+        return Ok(Torrent::File(load_torrent(path)?));
     }
     let magnet = crate::protocol::magnet::Magnet::parse(&text).map_err(|e| e.to_string())?;
     let trackers = if args.no_trackers {
@@ -112,26 +113,33 @@ pub async fn load_torrent_or_magnet(
     } else {
         magnet.trackers.clone()
     };
-    let magnet = crate::protocol::magnet::Magnet { trackers, ..magnet };
-    let report = |line: String| {
-        tracing::info!("{line}");
-        eprintln!("magnet: {line}");
-    };
-    let fetch = crate::engine::metadata::fetch(
-        &magnet,
-        &args.peers,
-        crate::protocol::peer_id::our_peer_id(),
-        args.port,
-        &report,
-    );
-    let meta = tokio::time::timeout(Duration::from_secs(120), fetch)
-        .await
-        .map_err(|_| "timed out fetching the torrent's metadata from peers".to_string())??;
-    Ok((meta, magnet.peers))
+    Ok(Torrent::Magnet(crate::protocol::magnet::Magnet {
+        trackers,
+        ..magnet
+    }))
+}
+
+/// Starts the engine on a torrent file or a magnet link; `echo` prints a magnet's metadata
+/// lines on stderr.
+pub fn start_engine(torrent: Torrent, opts: Options, echo: bool) -> engine::Engine {
+    match torrent {
+        Torrent::File(meta) => engine::start(meta, opts),
+        Torrent::Magnet(m) => {
+            let extra = opts.peers.clone();
+            engine::start_magnet(m, extra, opts, echo)
+        }
+    }
 }
 
 pub async fn run_tui(meta: Metainfo, opts: Options, log_path: PathBuf) -> Result<i32, String> {
-    let eng = engine::start(meta, opts);
+    run_tui_engine(engine::start(meta, opts), log_path).await
+}
+
+pub async fn run_headless(meta: Metainfo, opts: Options) -> Result<i32, String> {
+    watch_headless(engine::start(meta, opts)).await
+}
+
+pub async fn run_tui_engine(eng: engine::Engine, log_path: PathBuf) -> Result<i32, String> {
     let ui = crate::ui::run(eng.snapshots.clone(), eng.commands.clone(), log_path).await;
     let _ = eng.commands.send(Command::Quit);
     let outcome = tokio::time::timeout(Duration::from_secs(8), eng.done).await;
@@ -140,9 +148,4 @@ pub async fn run_tui(meta: Metainfo, opts: Options, log_path: PathBuf) -> Result
         Ok(Ok(Outcome::Failed(msg))) => Err(msg),
         _ => Ok(0),
     }
-}
-
-pub async fn run_headless(meta: Metainfo, opts: Options) -> Result<i32, String> {
-    let eng = engine::start(meta, opts);
-    watch_headless(eng).await
 }

@@ -130,6 +130,12 @@ impl Dht {
         let _ = self.commands.send(Command::AddNode(addr)).await;
     }
 
+    /// `add_node` from code that cannot wait (a peer's message loop); dropped when the
+    /// node's queue is full.
+    pub fn try_add_node(&self, addr: SocketAddrV4) {
+        let _ = self.commands.try_send(Command::AddNode(addr));
+    }
+
     pub async fn stats(&self) -> Option<DhtStats> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::Stats(tx)).await.ok()?;

@@ -363,6 +363,22 @@ pub struct Snapshot {
     pub log: Vec<LogLine>,
     /// Port we listen on for incoming peers (0 when not listening).
     pub listen_port: u16,
+    /// The DHT as this torrent uses it; None when the DHT is off or the torrent is private.
+    pub dht: Option<DhtRow>,
+}
+
+/// The header's DHT line: the session's node and this torrent's lookups.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DhtRow {
+    /// Nodes in the routing table.
+    pub nodes: usize,
+    /// A lookup for this torrent is running.
+    pub searching: bool,
+    /// Lookups for this torrent that have ended.
+    pub lookups: u32,
+    /// Peers the last ended lookup found, and when it ended (engine time, like `elapsed`).
+    pub last_peers: usize,
+    pub last_at: Option<Duration>,
 }
 
 impl Snapshot {
@@ -396,6 +412,7 @@ impl Snapshot {
             trackers: Vec::new(),
             log: Vec::new(),
             listen_port: 0,
+            dht: None,
         }
     }
 

@@ -156,13 +156,14 @@ pub(crate) async fn connect_encrypted(
     our_id: [u8; 20],
     policy: EncryptionPolicy,
     transports: &Transports,
+    dht: bool,
     on_connected: impl FnMut() + Send,
 ) -> Result<(PeerStream, Handshake, Duration, Encryption), PeerEnd> {
     let t0 = Instant::now();
     // Every dial shares the callback (`net::connect` may dial twice, the race dials both).
     let on_connected = std::sync::Mutex::new(on_connected);
     let cb = &on_connected;
-    let ours = Handshake::new(info_hash, our_id).encode();
+    let ours = Handshake::new(info_hash, our_id).with_dht(dht).encode();
     let ours = &ours;
     let attempt = |kind: TransportKind| async move {
         let dial = move || async move {

@@ -49,6 +49,8 @@ pub(crate) struct Coordinator {
     pub optimistic: Option<SocketAddr>,
     pub fatal: Option<String>,
     pub half_open: usize,
+    /// Tells the DHT task whether the torrent wants more peers (None without the DHT).
+    pub dht_wanting: Option<watch::Sender<bool>>,
 }
 
 impl Coordinator {
@@ -89,6 +91,7 @@ impl Coordinator {
             optimistic: None,
             fatal: None,
             half_open: session.limits.half_open,
+            dht_wanting: None,
         }
     }
 
@@ -131,6 +134,8 @@ impl Coordinator {
         } else {
             drop(tracker_upd_tx);
         }
+        let (dht_tx, mut dht_rx) = mpsc::unbounded_channel();
+        let dht_task = self.start_dht(dht_tx);
         let now = Instant::now();
         let manual = self.opts.peers.clone();
         self.peers.add(manual, PeerSource::Manual, now);
@@ -153,6 +158,7 @@ impl Coordinator {
                 },
                 Some(e) = events.recv() => self.on_event(e),
                 Some(u) = tracker_upd.recv() => self.on_tracker(u),
+                Some(r) = dht_rx.recv() => self.on_dht(r),
                 _ = tick.tick() => {
                     self.on_tick();
                     let _ = snapshots.send(Arc::new(self.build_snapshot()));
@@ -170,6 +176,9 @@ impl Coordinator {
             }
         }
         if let Some(t) = tracker_task {
+            t.abort();
+        }
+        if let Some(t) = dht_task {
             t.abort();
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
@@ -287,6 +296,7 @@ impl Coordinator {
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.connect_more(now);
+        self.dht_tick();
         if now.duration_since(self.last_rechoke) >= RECHOKE_EVERY {
             self.rechoke(now);
         }

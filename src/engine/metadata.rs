@@ -2,15 +2,18 @@
 //! the BEP 10 extension protocol) and check it against the magnet's info hash. The engine also
 //! uses `MetadataMsg` to serve the dictionary to peers that ask.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use futures::SinkExt;
 use sha1::{Digest, Sha1};
+use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
+
+use crate::dht::Dht;
 
 use crate::engine::connect::connect_and_handshake;
 use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataMsg};
@@ -76,10 +79,16 @@ pub fn metainfo_from_info(info: &[u8], magnet: &Magnet) -> Result<Metainfo, Stri
     Ok(meta)
 }
 
-async fn from_peer(addr: SocketAddr, magnet: &Magnet, our_id: [u8; 20]) -> Result<Vec<u8>, String> {
+async fn from_peer(
+    addr: SocketAddr,
+    magnet: &Magnet,
+    our_id: [u8; 20],
+    report: &(dyn Fn(String) + Sync),
+) -> Result<Vec<u8>, String> {
     let (stream, hs, _) = connect_and_handshake(addr, None, magnet.info_hash, our_id, || {})
         .await
         .map_err(|e| e.to_string())?;
+    report(format!("{addr}: connected"));
     if !hs.supports_extensions() {
         return Err("peer does not support the extension protocol".into());
     }
@@ -163,73 +172,238 @@ async fn from_peer(addr: SocketAddr, magnet: &Magnet, our_id: [u8; 20]) -> Resul
     }
 }
 
-/// Finds peers (magnet `x.pe`, `--peer`, the magnet's trackers) and fetches the metadata from
-/// the first that delivers a dictionary matching the info hash. `report` gets a line per event.
+/// How many peers are asked for the metadata at once.
+const PARALLEL: usize = 8;
+/// How long the DHT may take to know a node before it is counted out as a source.
+const DHT_BOOTSTRAP_WAIT: Duration = Duration::from_secs(15);
+const DHT_RETRY_MAX: Duration = Duration::from_secs(30);
+
+async fn announce_all(
+    magnet: &Magnet,
+    our_id: [u8; 20],
+    port: u16,
+) -> Vec<(String, Result<Vec<SocketAddr>, String>)> {
+    let http = tracker::http_client().unwrap_or_default();
+    let req = AnnounceRequest {
+        info_hash: magnet.info_hash,
+        peer_id: our_id,
+        port,
+        // Size unknown: any non-zero `left` marks us as a leecher.
+        progress: Progress {
+            uploaded: 0,
+            downloaded: 0,
+            left: 1,
+        },
+        event: Event::Started,
+        numwant: 100,
+    };
+    let results = futures::future::join_all(
+        magnet
+            .trackers
+            .iter()
+            .map(|u| tracker::announce(u, &req, &http)),
+    )
+    .await;
+    magnet
+        .trackers
+        .iter()
+        .zip(results)
+        .map(|(url, r)| (url.clone(), r.map(|a| a.peers).map_err(|e| e.to_string())))
+        .collect()
+}
+
+async fn next_dht_peer(rx: &mut Option<mpsc::UnboundedReceiver<SocketAddr>>) -> Option<SocketAddr> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Finds peers (magnet `x.pe`, `--peer`, the magnet's trackers, the DHT when given) and
+/// fetches the metadata from the first that delivers a dictionary matching the info hash.
+/// The DHT is asked again (backing off) until a peer delivers or the caller gives up; without
+/// the DHT (or with one that knows no node), the fetch fails once every source is spent.
+/// `report` gets a line per event.
 pub async fn fetch(
     magnet: &Magnet,
     extra_peers: &[SocketAddr],
     our_id: [u8; 20],
     port: u16,
+    dht: Option<&Dht>,
     report: &(dyn Fn(String) + Sync),
 ) -> Result<Metainfo, String> {
-    let mut peers: Vec<SocketAddr> = magnet.peers.iter().chain(extra_peers).copied().collect();
-    if !magnet.trackers.is_empty() {
-        let http = tracker::http_client().unwrap_or_default();
-        let req = AnnounceRequest {
-            info_hash: magnet.info_hash,
-            peer_id: our_id,
-            port,
-            // Size unknown: any non-zero `left` marks us as a leecher.
-            progress: Progress {
-                uploaded: 0,
-                downloaded: 0,
-                left: 1,
-            },
-            event: Event::Started,
-            numwant: 100,
-        };
-        let results = futures::future::join_all(
-            magnet
-                .trackers
-                .iter()
-                .map(|u| tracker::announce(u, &req, &http)),
-        )
-        .await;
-        for (url, r) in magnet.trackers.iter().zip(results) {
-            match r {
-                Ok(resp) => {
-                    report(format!("{url}: {} peers", resp.peers.len()));
-                    peers.extend(resp.peers);
-                }
-                Err(e) => report(format!("{url}: {e}")),
-            }
-        }
-    }
-    let mut seen = BTreeSet::new();
-    peers.retain(|p| seen.insert(*p));
-    if peers.is_empty() {
-        return Err(
-            "no peers to fetch the metadata from (no tracker answered, no x.pe or --peer)".into(),
-        );
-    }
-    report(format!("fetching metadata from {} peers", peers.len()));
-    let mut attempts = stream::iter(peers)
-        .map(|addr| async move { (addr, from_peer(addr, magnet, our_id).await) })
-        .buffer_unordered(8);
+    let started = Instant::now();
+    let mut queue: VecDeque<SocketAddr> = magnet.peers.iter().chain(extra_peers).copied().collect();
+    let mut seen: HashSet<SocketAddr> = HashSet::new();
+    queue.retain(|p| seen.insert(*p));
+    let mut trackers =
+        (!magnet.trackers.is_empty()).then(|| Box::pin(announce_all(magnet, our_id, port)));
+    let mut dht_rx: Option<mpsc::UnboundedReceiver<SocketAddr>> = None;
+    let (mut dht_next, mut dht_found, mut dht_lookups) =
+        (dht.map(|_| Instant::now()), 0usize, 0u32);
+    let mut attempts = FuturesUnordered::new();
     let mut last_err = String::new();
-    while let Some((addr, r)) = attempts.next().await {
-        match r {
-            Ok(info) => {
-                report(format!("metadata ({} bytes) from {addr}", info.len()));
-                return metainfo_from_info(&info, magnet);
+    let mut asked = 0usize;
+    loop {
+        while attempts.len() < PARALLEL {
+            let Some(addr) = queue.pop_front() else { break };
+            asked += 1;
+            attempts.push(async move { (addr, from_peer(addr, magnet, our_id, report).await) });
+        }
+        if attempts.is_empty() && trackers.is_none() && dht_rx.is_none() && dht_next.is_none() {
+            return Err(if asked == 0 {
+                "no peers to fetch the metadata from (no tracker answered, no DHT peer, no x.pe or --peer)".into()
+            } else {
+                format!("no peer delivered the metadata (last: {last_err})")
+            });
+        }
+        let due = if dht_rx.is_none() { dht_next } else { None };
+        let timer = async move {
+            match due {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending().await,
             }
-            Err(e) => {
-                report(format!("{addr}: {e}"));
-                last_err = e;
+        };
+        tokio::select! {
+            Some((addr, r)) = attempts.next(), if !attempts.is_empty() => match r {
+                Ok(info) => {
+                    report(format!("metadata ({} bytes) from {addr}", info.len()));
+                    return metainfo_from_info(&info, magnet);
+                }
+                Err(e) => {
+                    report(format!("{addr}: {e}"));
+                    last_err = e;
+                }
+            },
+            results = async { trackers.as_mut().expect("guarded").await }, if trackers.is_some() => {
+                trackers = None;
+                for (url, r) in results {
+                    match r {
+                        Ok(peers) => {
+                            report(format!("{url}: {} peers", peers.len()));
+                            queue.extend(peers.into_iter().filter(|p| seen.insert(*p)));
+                        }
+                        Err(e) => report(format!("{url}: {e}")),
+                    }
+                }
+            },
+            p = next_dht_peer(&mut dht_rx) => match p {
+                Some(addr) => {
+                    dht_found += 1;
+                    if seen.insert(addr) {
+                        queue.push_back(addr);
+                    }
+                }
+                None => {
+                    dht_rx = None;
+                    let nodes = match dht { Some(d) => d.stats().await.map_or(0, |s| s.nodes), None => 0 };
+                    report(format!("DHT: {dht_found} peers from {nodes} nodes"));
+                    dht_found = 0;
+                    let wait = Duration::from_secs(2u64 << dht_lookups.min(4)).min(DHT_RETRY_MAX);
+                    dht_next = Some(Instant::now() + wait);
+                }
+            },
+            () = timer => {
+                let Some(d) = dht else { dht_next = None; continue };
+                let nodes = d.stats().await.map_or(0, |s| s.nodes);
+                if nodes > 0 {
+                    dht_lookups += 1;
+                    dht_rx = Some(d.get_peers(magnet.info_hash, None).await);
+                } else if started.elapsed() >= DHT_BOOTSTRAP_WAIT {
+                    report("DHT: no node answered".into());
+                    dht_next = None;
+                } else {
+                    dht_next = Some(Instant::now() + Duration::from_millis(250));
+                }
             }
         }
     }
-    Err(format!("no peer delivered the metadata (last: {last_err})"))
+}
+
+/// How long a magnet's metadata may take, whatever its sources.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The engine's side of a magnet link: `fetch` with the session's DHT and listen port, while
+/// the torrent's snapshot shows the lines `fetch` reports (also on stderr with `echo`) and a
+/// quit stops it. Returns the metadata, or how the torrent ended.
+pub(crate) async fn fetch_in_session(
+    session: &crate::engine::session::Session,
+    magnet: &Magnet,
+    extra_peers: &[SocketAddr],
+    echo: bool,
+    mut snap: crate::engine::api::Snapshot,
+    snapshots: &tokio::sync::watch::Sender<std::sync::Arc<crate::engine::api::Snapshot>>,
+    commands: &mut mpsc::UnboundedReceiver<crate::engine::api::Command>,
+) -> Result<Metainfo, crate::engine::Outcome> {
+    use crate::engine::api::{Command, LogLevel, LogLine, TorrentState};
+    use crate::engine::Outcome;
+    let started = Instant::now();
+    let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
+    let report = move |line: String| {
+        tracing::info!("{line}");
+        if echo {
+            eprintln!("magnet: {line}");
+        }
+        let _ = line_tx.send(line);
+    };
+    snap.listen_port = session.listen_port;
+    let fetch = fetch(
+        magnet,
+        extra_peers,
+        session.our_id,
+        session.listen_port,
+        session.dht.as_ref(),
+        &report,
+    );
+    let fetch = tokio::time::timeout(FETCH_TIMEOUT, fetch);
+    tokio::pin!(fetch);
+    let mut tick = tokio::time::interval(crate::engine::coordinator::TICK);
+    let result = loop {
+        tokio::select! {
+            r = &mut fetch => break r.unwrap_or_else(|_| {
+                Err("timed out fetching the torrent's metadata from peers".into())
+            }),
+            c = commands.recv() => if let None | Some(Command::Quit) = c {
+                return Err(Outcome::Quit);
+            },
+            Some(text) = lines.recv() => snap.log.push(LogLine {
+                at: started.elapsed(),
+                level: LogLevel::Info,
+                text,
+            }),
+            _ = tick.tick() => {
+                snap.elapsed = started.elapsed();
+                if let Some(d) = &session.dht {
+                    let nodes = d.stats().await.map_or(0, |s| s.nodes);
+                    snap.dht.get_or_insert_with(Default::default).nodes = nodes;
+                }
+                let _ = snapshots.send(std::sync::Arc::new(snap.clone()));
+            }
+        }
+    };
+    result.map_err(|msg| {
+        snap.state = TorrentState::Error(msg.clone());
+        let _ = snapshots.send(std::sync::Arc::new(snap));
+        Outcome::Failed(msg)
+    })
+}
+
+/// The snapshot of a magnet link's torrent before its metadata is known.
+pub(crate) fn magnet_snapshot(
+    id: crate::engine::api::TorrentId,
+    magnet: &Magnet,
+    output: &std::path::Path,
+) -> crate::engine::api::Snapshot {
+    let name = magnet
+        .display_name
+        .clone()
+        .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
+    crate::engine::api::Snapshot {
+        id,
+        info_hash: magnet.info_hash,
+        output: output.to_path_buf(),
+        ..crate::engine::api::Snapshot::empty(name, 0, 0)
+    }
 }
 
 #[cfg(test)]

@@ -127,6 +127,7 @@ impl PeerTask {
             shared.our_id,
             shared.encryption,
             &transports,
+            shared.dht.is_some(),
             move || {
                 shared.send(Event::Stage {
                     conn,
@@ -160,7 +161,8 @@ impl PeerTask {
 
     /// An incoming connection: their handshake was read and checked; ours goes back.
     async fn incoming(&mut self, mut stream: PeerStream, hs: Handshake, since: Instant) -> PeerEnd {
-        let ours = Handshake::new(self.shared.info_hash, self.shared.our_id);
+        let ours = Handshake::new(self.shared.info_hash, self.shared.our_id)
+            .with_dht(self.shared.dht.is_some());
         if let Err(e) = stream.write_all(&ours.encode()).await {
             return io_end(&e, true);
         }
@@ -183,6 +185,17 @@ impl PeerTask {
             encryption,
             transport,
         });
+    }
+
+    /// A BEP 5 `port` message: the peer's DHT node, pinged and added when it answers.
+    fn on_port(&self, m: &Message) {
+        if let (Message::Port(port), Some(dht), SocketAddr::V4(a)) =
+            (m, &self.shared.dht, self.addr)
+        {
+            if *port != 0 {
+                dht.try_add_node(std::net::SocketAddrV4::new(*a.ip(), *port));
+            }
+        }
     }
 
     fn stage(&self, stage: PeerStage) {
@@ -214,6 +227,12 @@ impl PeerTask {
             });
         }
         s.send_have_state();
+        if hs.supports_dht() && self.shared.dht.is_some() {
+            // BEP 5: after the handshake, where our DHT node listens.
+            s.push(&Message::Port(
+                self.shared.listen_port.load(Ordering::Relaxed),
+            ));
+        }
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let end = loop {
@@ -225,7 +244,10 @@ impl PeerTask {
                     None => Err(PeerEnd::ClosedByPeer),
                     Some(Err(WireError::Io(e))) => Err(if e.contains("reset") { PeerEnd::Reset } else { PeerEnd::Io(e) }),
                     Some(Err(e)) => Err(PeerEnd::Protocol(e.to_string())),
-                    Some(Ok(m)) => s.on_message(m),
+                    Some(Ok(m)) => {
+                        self.on_port(&m);
+                        s.on_message(m)
+                    }
                 },
                 cmd = self.cmds.recv() => match cmd {
                     None => Err(PeerEnd::Shutdown),

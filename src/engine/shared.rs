@@ -150,6 +150,9 @@ pub(crate) struct Shared {
     #[allow(dead_code)] // wiring in progress (issues 12, 13)
     pub pex: bool,
     pub listen_port: AtomicU16,
+    /// The session's DHT node, unless the DHT is off or the torrent is private (BEP 27):
+    /// nothing about a private torrent ever reaches the node.
+    pub dht: Option<crate::dht::Dht>,
     /// Block states and the bytes of pieces being received; see `verify::Download`.
     pub download: Mutex<Download>,
     pub storage: Arc<Storage>,

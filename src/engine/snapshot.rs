@@ -193,6 +193,7 @@ pub(crate) fn build(
         piece_length: previous.piece_length,
         num_pieces: previous.num_pieces,
         trackers: previous.trackers.clone(),
+        dht: previous.dht.clone(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! quit work meanwhile), then the coordinator (`coordinator.rs`) until the download ends or
 //! the user quits.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -12,11 +13,13 @@ use crate::engine::api::*;
 use crate::engine::coordinator::{Coordinator, TICK};
 use crate::engine::disk::Storage;
 use crate::engine::download::Download;
+use crate::engine::metadata;
 use crate::engine::picker::Picker;
 use crate::engine::session::Session;
 use crate::engine::shared::Shared;
 use crate::engine::snapshot;
 use crate::protocol::bitfield::Bitfield;
+use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 /// Memory for pieces being received or waiting for their hash check. Beyond it no new piece is
 /// started, which also throttles receiving when hashing or the disk falls behind.
@@ -35,10 +38,60 @@ pub struct Engine {
     pub done: tokio::task::JoinHandle<Outcome>,
 }
 
+fn next_id() -> TorrentId {
+    static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+    TorrentId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Starts a session with a magnet link's torrent: its metadata is fetched (BEP 9) from the
+/// magnet's `x.pe` and `extra_peers`, its trackers and the session's DHT, then the torrent
+/// runs as with `start`. With `echo` the fetch's lines also go to stderr (headless runs).
+pub fn start_magnet(
+    magnet: Magnet,
+    extra_peers: Vec<SocketAddr>,
+    opts: Options,
+    echo: bool,
+) -> Engine {
+    let id = next_id();
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
+    let first = metadata::magnet_snapshot(id, &magnet, &opts.output);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(first.clone()));
+    let done = tokio::spawn(async move {
+        let (mut session, listen_log) = Session::start(&opts).await;
+        let fetched = metadata::fetch_in_session(
+            &session,
+            &magnet,
+            &extra_peers,
+            echo,
+            first,
+            &snap_tx,
+            &mut cmd_rx,
+        )
+        .await;
+        match fetched {
+            Ok(meta) => {
+                let initial = snapshot::initial(id, &meta, &opts.output, 0);
+                let mut opts = opts;
+                opts.peers.extend(magnet.peers.iter().copied());
+                run(session, listen_log, meta, opts, initial, cmd_rx, snap_tx).await
+            }
+            Err(outcome) => {
+                session.close().await;
+                outcome
+            }
+        }
+    });
+    Engine {
+        id,
+        snapshots: snap_rx,
+        commands: cmd_tx,
+        done,
+    }
+}
+
 /// Starts a session with one torrent on the current tokio runtime.
 pub fn start(meta: Metainfo, opts: Options) -> Engine {
-    static NEXT_ID: AtomicU32 = AtomicU32::new(0);
-    let id = TorrentId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    let id = next_id();
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let initial = snapshot::initial(id, &meta, &opts.output, 0);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(initial.clone()));
@@ -156,6 +209,7 @@ async fn run(
         utp: session.utp.clone(),
         pex: session.pex && !info.private,
         listen_port: AtomicU16::new(session.listen_port),
+        dht: session.dht.clone().filter(|_| !info.private),
         download: Mutex::new(Download::new(picker)),
         storage,
         pool: Arc::clone(&session.pool),

@@ -1,4 +1,4 @@
-//! The 68-byte BitTorrent handshake (BEP 3) and the reserved bits we use (BEP 6, BEP 10).
+//! The 68-byte BitTorrent handshake (BEP 3) and the reserved bits we use (BEP 5, BEP 6, BEP 10).
 
 pub const PROTOCOL: &[u8; 19] = b"BitTorrent protocol";
 pub const LEN: usize = 68;
@@ -27,6 +27,18 @@ impl Handshake {
             info_hash,
             peer_id,
         }
+    }
+
+    /// Sets the BEP 5 DHT bit (we run a DHT node and send `port`), when `on`.
+    pub fn with_dht(mut self, on: bool) -> Self {
+        if on {
+            self.reserved[7] |= 0x01;
+        }
+        self
+    }
+
+    pub fn supports_dht(&self) -> bool {
+        self.reserved[7] & 0x01 != 0
     }
 
     pub fn supports_extensions(&self) -> bool {

@@ -1,0 +1,205 @@
+//! Torrents on the DHT, end to end, on a loopback DHT of python3-libtorrent nodes
+//! (tests/dht_swarm/lt_dht.py): a trackerless magnet finds a DHT-only libtorrent seeder, a
+//! libtorrent leecher finds `ttui seed` through ttui's announce, and the routing table is
+//! saved in --state-dir and used by the next run.
+
+mod common;
+#[path = "dht_swarm/lt.rs"]
+mod lt;
+mod prereq;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use lt::LtDht;
+
+fn magnet(t: &Torrent) -> String {
+    format!("magnet:?xt=urn:btih:{}&dn={}", t.hash_hex(), t.name)
+}
+
+fn ready() -> bool {
+    require_loopback_only();
+    prereq::have_tools(&["mktorrent"]) && prereq::have_python_libtorrent()
+}
+
+/// A single-file fixture whose torrent names no tracker at all.
+fn trackerless(name: &str, len: u64, seed: u64) -> (Fixture, Torrent) {
+    let fx = Fixture::single_file(name, len, seed, 16);
+    let t = fx.torrent_with(&format!("{name}-dht.torrent"), None, &[]);
+    (fx, t)
+}
+
+#[test]
+fn a_trackerless_magnet_downloads_from_a_dht_only_libtorrent_seeder() {
+    if !ready() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let (fx, t) = trackerless("dht-magnet.bin", 3 << 20, 41);
+    let mut dht = LtDht::start(4);
+    dht.seed(0, &t.path, &fx.data_dir);
+    let out = fx.out_dir("out");
+    let out_arg = out.display().to_string();
+    let link = magnet(&t);
+    let mut args: Vec<String> = vec![
+        link.clone(),
+        "--headless".into(),
+        "-o".into(),
+        out_arg,
+        "--port".into(),
+        free_port().to_string(),
+    ];
+    args.extend(dht.bootstrap_args());
+    let run = Ttui::run(&args, DOWNLOAD_TIMEOUT);
+    run.assert_success("trackerless magnet");
+    // No tracker, no x.pe, no --peer: the metadata's peer came from the DHT.
+    assert!(
+        run.stderr.contains("metadata ("),
+        "no metadata line:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("complete:"),
+        "{}",
+        last_lines(&run.stdout, 5)
+    );
+    assert_same_tree(&fx.payload, &out.join(&t.name));
+}
+
+#[test]
+fn a_libtorrent_leecher_finds_ttui_seed_through_the_dht() {
+    if !ready() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let (fx, t) = trackerless("dht-seed.bin", 2 << 20, 42);
+    let mut dht = LtDht::start(4);
+    let dir = tempdir("ttui-dht-seed-");
+    let log = dir.path().join("seed.log");
+    let log_arg = log.display().to_string();
+    let mut extra: Vec<String> = vec!["--log-file".into(), log_arg];
+    extra.extend(dht.bootstrap_args());
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let mut seeder = spawn_ttui_seeder(&t.path, &fx.data_dir, free_port(), &extra);
+    // ttui announces once its table has a node; the leecher looks up after that.
+    wait_for_log(&log, "announced", Duration::from_secs(60), &mut seeder);
+    let out = dir.path().join("lt-out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let (first, done) = dht.leech(1, &magnet(&t), &out);
+    eprintln!("libtorrent: first peer after {first:.2}s, done after {done:.2}s");
+    assert_same_tree(&fx.payload, &out.join(&t.name));
+    seeder.kill();
+}
+
+/// Waits until ttui's log names `needle`; panics with the log after `timeout`.
+fn wait_for_log(log: &Path, needle: &str, timeout: Duration, ttui: &mut Ttui) {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if std::fs::read_to_string(log).is_ok_and(|s| s.contains(needle)) {
+            return;
+        }
+        assert!(!ttui.has_exited(), "ttui exited:\n{}", ttui.report());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "no `{needle}` in ttui's log within {timeout:?}:\n{}",
+        tail(log, 40)
+    );
+}
+
+#[test]
+fn the_routing_table_is_saved_in_the_state_dir_and_used_next_time() {
+    if !ready() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let (fx, t) = trackerless("dht-state.bin", 1 << 20, 43);
+    let dht = LtDht::start(4);
+    let dir = tempdir("ttui-dht-state-");
+    let state = dir.path().join("state");
+    let (state_arg, data) = (state.display().to_string(), fx.data_dir.clone());
+    let file = state.join("dht.dat");
+    // First run: bootstrapped from the libtorrent nodes; SIGTERM quits it gracefully.
+    let log1 = dir.path().join("one.log");
+    let mut extra: Vec<String> = vec![
+        "--state-dir".into(),
+        state_arg.clone(),
+        "--log-file".into(),
+        log1.display().to_string(),
+    ];
+    extra.extend(dht.bootstrap_args());
+    let extra1: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let mut one = spawn_ttui_seeder(&t.path, &data, free_port(), &extra1);
+    wait_for_log(&log1, "announced", Duration::from_secs(60), &mut one);
+    terminate(&mut one);
+    let saved = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let nodes = saved_nodes(&saved);
+    assert!(
+        nodes >= 2,
+        "dht.dat holds {nodes} nodes ({} bytes)",
+        saved.len()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&state)
+        .expect("state dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .filter(|n| n != "dht.dat")
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    // Second run: the only bootstrap node is a closed port, so the nodes it finds and
+    // announces to come from dht.dat.
+    let log2 = dir.path().join("two.log");
+    let closed = closed_addr().to_string();
+    let extra2 = [
+        "--state-dir",
+        &state_arg,
+        "--log-file",
+        &log2.display().to_string(),
+        "--dht-bootstrap",
+        &closed,
+    ]
+    .map(String::from);
+    let extra2: Vec<&str> = extra2.iter().map(String::as_str).collect();
+    let mut two = spawn_ttui_seeder(&t.path, &data, free_port(), &extra2);
+    wait_for_log(&log2, "announced", Duration::from_secs(60), &mut two);
+    let text = std::fs::read_to_string(&log2).unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.contains("DHT: ") && l.contains("announced"))
+        .unwrap_or_default();
+    assert!(
+        !line.contains("from 0 nodes"),
+        "the second run knew no node: {line}"
+    );
+    terminate(&mut two);
+}
+
+/// Nodes in a saved table (`5:nodes<len>:<26 bytes a node>`).
+fn saved_nodes(buf: &[u8]) -> usize {
+    let Some(at) = find(buf, b"5:nodes") else {
+        return 0;
+    };
+    let rest = &buf[at + 7..];
+    let colon = rest.iter().position(|&b| b == b':').unwrap_or(0);
+    std::str::from_utf8(&rest[..colon])
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .map_or(0, |len| len / 26)
+}
+
+/// SIGTERM by pid, then waits (bounded) for the graceful exit.
+fn terminate(t: &mut Ttui) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &t.pid().to_string()])
+        .status();
+    let end = Instant::now() + Duration::from_secs(15);
+    while !t.has_exited() {
+        assert!(
+            Instant::now() < end,
+            "ttui ignored SIGTERM:\n{}",
+            t.report()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
