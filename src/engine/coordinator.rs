@@ -217,9 +217,6 @@ impl Coordinator {
     }
 
     fn connect_more(&mut self, now: Instant) {
-        if self.complete {
-            return;
-        }
         let active = self.peers.active().count();
         let half_open = self
             .peers
@@ -234,7 +231,7 @@ impl Coordinator {
         if budget == 0 {
             return;
         }
-        for addr in self.peers.due(now).into_iter().take(budget) {
+        for addr in self.peers.to_dial(now, self.complete, budget) {
             if let Some(p) = self.peers.get_mut(&addr) {
                 p.attempts += 1;
             }
@@ -287,6 +284,7 @@ impl Coordinator {
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.connect_more(now);
+        self.pex_tick(now);
         if now.duration_since(self.last_rechoke) >= RECHOKE_EVERY {
             self.rechoke(now);
         }
