@@ -6,6 +6,7 @@
 //! process sits in a network namespace whose only interface is `lo`.
 
 mod common;
+mod prereq;
 
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -439,4 +440,132 @@ fn seed_with_missing_data_serves_nothing_and_waits() {
         "{}",
         last_lines(&fin.stdout, 3)
     );
+}
+
+/// transmission-daemon 3.00 leeching one torrent into `save_dir` on its own 127.0.0.x. It
+/// never dials loopback peers, so whatever it gets came over a connection the seed dialed.
+struct TransmissionLeecher {
+    proc: Proc,
+    _dir: tempfile::TempDir,
+    rpc: String,
+    hash: String,
+}
+
+impl TransmissionLeecher {
+    fn start(torrent: &Torrent, save_dir: &Path) -> TransmissionLeecher {
+        let dir = tempdir("ttui-transmission-leech-");
+        let rpc_port = free_port();
+        let config = dir.path().join("config");
+        let settings = ttui::demo::TransmissionSettings {
+            ip: loopback_ip(),
+            peer_port: free_port(),
+            rpc_port,
+            download_dir: save_dir,
+            upload_limit: None,
+            encryption: 1,
+            message_level: 2,
+        };
+        ttui::demo::write_transmission_settings(&config, &settings)
+            .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+        let log = dir.path().join("transmission.log");
+        let mut cmd = Command::new("transmission-daemon");
+        cmd.arg("-f").arg("-g").arg(&config).arg("-e").arg(&log);
+        let mut proc = Proc::spawn("transmission-leecher", &mut cmd, dir.path());
+        proc.logs.push(log);
+        let rpc = format!("127.0.0.1:{rpc_port}");
+        proc.wait_until("transmission RPC", WAIT, |_| {
+            Command::new("transmission-remote")
+                .args([&rpc, "-l"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        let added = Command::new("transmission-remote")
+            .arg(&rpc)
+            .arg("-a")
+            .arg(&torrent.path)
+            .output();
+        assert!(
+            added.as_ref().is_ok_and(|o| o.status.success()),
+            "transmission-remote -a failed: {added:?}"
+        );
+        TransmissionLeecher {
+            proc,
+            _dir: dir,
+            rpc,
+            hash: torrent.hash_hex(),
+        }
+    }
+
+    fn info(&self) -> String {
+        Command::new("transmission-remote")
+            .args([&self.rpc, "-t", &self.hash, "-i"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn wait_done(&mut self, timeout: Duration) {
+        let (rpc, hash) = (self.rpc.clone(), self.hash.clone());
+        self.proc
+            .wait_until("transmission to finish downloading", timeout, |_| {
+                Command::new("transmission-remote")
+                    .args([&rpc, "-t", &hash, "-i"])
+                    .output()
+                    .is_ok_and(|o| {
+                        String::from_utf8_lossy(&o.stdout).contains("Percent Done: 100%")
+                    })
+            });
+    }
+}
+
+/// Transmission never dials a loopback address, so it gets data from a ttui seed only when
+/// the seed dials it: the seed learns of it from the tracker (Transmission announced first)
+/// and, complete as it is, dials the leecher.
+#[test]
+fn transmission_leecher_downloads_from_ttui_seed_that_dials_it() {
+    require_loopback_only();
+    if !prereq::have_tools(&["transmission-daemon", "transmission-remote", "opentracker"]) {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let fx = Fixture::multi_file("seeded for transmission", 13, 18);
+    let tracker = Opentracker::start(&[fx.torrent.info_hash]);
+    let t = fx.torrent_with("http.torrent", Some(&tracker.http_url()), &[]);
+    let out = fx.out_dir("tr-out");
+    let mut leecher = TransmissionLeecher::start(&t, &out);
+    // The leecher is known to the tracker before the seed's first announce.
+    let start = Instant::now();
+    while tracker
+        .scrape(&t.info_hash)
+        .is_none_or(|s| s.incomplete < 1)
+    {
+        assert!(
+            start.elapsed() < WAIT,
+            "transmission never announced\n{}",
+            leecher.proc.report()
+        );
+        sleep(Duration::from_millis(200));
+    }
+    let log = fx.dir.path().join("seed.log");
+    let mut seed = spawn_seed(&t, &fx.data_dir, free_port(), &log, &["--no-dht"]);
+    wait_seeding(&mut seed, "ttui to verify the data and seed");
+    let started = Instant::now();
+    leecher.wait_done(DOWNLOAD_TIMEOUT);
+    eprintln!(
+        "transmission downloaded from ttui in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_same_tree(&fx.payload, &out.join(&t.name));
+    let info = leecher.info();
+    assert!(
+        info.contains("Percent Done: 100%"),
+        "transmission not done:\n{info}"
+    );
+    assert!(
+        !seed.has_exited(),
+        "ttui seed exited while serving\n{}",
+        seed.report()
+    );
+    seed.kill();
+    leecher.proc.kill();
 }

@@ -11,11 +11,12 @@ use tokio::io::AsyncWriteExt;
 
 use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::connect::{io_end, OUR_REQQ};
+use crate::engine::pex::{PexEvent, PexInbox, Verdict, UT_PEX_ID};
 use crate::engine::picker::BlockRef;
 use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::WriteHalf;
 use crate::protocol::bitfield::Bitfield;
-use crate::protocol::extension::{ExtHandshake, HANDSHAKE_ID, UT_METADATA};
+use crate::protocol::extension::{ExtHandshake, Pex, HANDSHAKE_ID, UT_METADATA, UT_PEX};
 use crate::protocol::message::{encode_into, Message};
 
 /// Most requests we keep outstanding to one peer. 256 × 16 KiB = 4 MiB in flight, enough for
@@ -57,15 +58,22 @@ pub(crate) struct Conn {
     pub(super) snubbed: bool,
     /// The peer's id for ut_metadata messages, when it offered the extension.
     pub(super) their_ut_metadata: Option<u8>,
+    /// The peer's id for ut_pex messages, when it offered the extension and ours is on.
+    pub(super) their_ut_pex: Option<u8>,
+    pub(super) pex_in: PexInbox,
     pub(super) paused: bool,
     pub(super) out: BytesMut,
     pub(super) picked: Vec<BlockRef>,
 }
 
-/// Our BEP 10 handshake: ut_metadata when we can serve the info dictionary, our client
-/// name, our `reqq` and listening port.
-pub(crate) fn our_ext_handshake(port: u16, metadata_size: usize) -> Bytes {
+/// Our BEP 10 handshake: ut_metadata when we can serve the info dictionary, ut_pex when
+/// peer exchange is on for the torrent (never for a private one), our client name, our
+/// `reqq` and listening port.
+pub(crate) fn our_ext_handshake(port: u16, metadata_size: usize, pex: bool) -> Bytes {
     let mut m = std::collections::BTreeMap::new();
+    if pex {
+        m.insert(UT_PEX.to_string(), crate::engine::pex::UT_PEX_ID);
+    }
     if metadata_size > 0 {
         m.insert(
             UT_METADATA.to_string(),
@@ -112,6 +120,8 @@ impl Conn {
             last_block: now,
             snubbed: false,
             their_ut_metadata: None,
+            their_ut_pex: None,
+            pex_in: PexInbox::new(now),
             paused: shared.paused.load(Ordering::Relaxed),
             out: BytesMut::with_capacity(64 * 1024),
             picked: Vec::new(),
@@ -282,6 +292,8 @@ impl Conn {
             Message::Extended { id, payload } => {
                 if id == crate::engine::metadata::UT_METADATA_ID {
                     self.on_metadata_request(&payload);
+                } else if id == UT_PEX_ID && self.shared.pex {
+                    self.on_pex(&payload);
                 } else if id == HANDSHAKE_ID {
                     self.on_ext_handshake(&payload)?;
                 }
@@ -296,6 +308,14 @@ impl Conn {
         let h = ExtHandshake::decode(payload)
             .map_err(|e| protocol(format!("malformed extended handshake: {e}")))?;
         self.their_ut_metadata = h.id_of(UT_METADATA);
+        self.their_ut_pex = h.id_of(UT_PEX).filter(|_| self.shared.pex);
+        self.shared.send(Event::Pex {
+            conn: self.conn,
+            event: PexEvent::Extensions {
+                ut_pex: self.their_ut_pex.is_some(),
+                listen_port: h.p,
+            },
+        });
         if let Some(q) = h.reqq {
             self.set_reqq(usize::try_from(q).unwrap_or(usize::MAX));
         }
@@ -308,8 +328,33 @@ impl Conn {
         Ok(())
     }
 
+    /// A ut_pex message: judged by the inbox (caps, flooding), then passed on. A malformed
+    /// one is ignored, not fatal: PEX is advisory.
+    fn on_pex(&mut self, payload: &[u8]) {
+        let Ok((mut msg, entries)) = Pex::decode_counted(payload) else {
+            return;
+        };
+        let event = match self.pex_in.accept(Instant::now(), entries, msg.added.len()) {
+            Verdict::Ignore => return,
+            Verdict::Flood(why) => PexEvent::Flooded(why),
+            Verdict::Take(n) => {
+                msg.added.truncate(n);
+                PexEvent::Peers(msg)
+            }
+        };
+        self.shared.send(Event::Pex {
+            conn: self.conn,
+            event,
+        });
+    }
+
     pub fn on_command(&mut self, c: PeerCmd) -> Result<(), PeerEnd> {
         match c {
+            PeerCmd::SendPex(payload) => {
+                if let Some(id) = self.their_ut_pex {
+                    self.push(&Message::Extended { id, payload });
+                }
+            }
             PeerCmd::Cancel { index, begin } => self.cancel(index, begin),
             PeerCmd::Choke => {
                 if !self.flags.am_choking {

@@ -226,9 +226,6 @@ impl Coordinator {
     }
 
     fn connect_more(&mut self, now: Instant) {
-        if self.complete {
-            return;
-        }
         let active = self.peers.active().count();
         let half_open = self
             .peers
@@ -243,7 +240,7 @@ impl Coordinator {
         if budget == 0 {
             return;
         }
-        for addr in self.peers.due(now).into_iter().take(budget) {
+        for addr in self.peers.to_dial(now, self.complete, budget) {
             if let Some(p) = self.peers.get_mut(&addr) {
                 p.attempts += 1;
             }
@@ -297,6 +294,7 @@ impl Coordinator {
         let now = Instant::now();
         self.connect_more(now);
         self.dht_tick();
+        self.pex_tick(now);
         if now.duration_since(self.last_rechoke) >= RECHOKE_EVERY {
             self.rechoke(now);
         }

@@ -143,6 +143,7 @@ impl Coordinator {
                 handshake,
                 since,
             } => self.on_incoming(stream, addr, handshake, since, now),
+            Event::Pex { conn, event } => self.on_pex(conn, event),
         }
     }
 
@@ -191,9 +192,14 @@ impl Coordinator {
 
     fn on_peer_end(&mut self, conn: u64, end: PeerEnd, now: Instant) {
         let complete = self.complete;
+        let n = self.shared.info.num_pieces();
         let Some(p) = self.peers.end_conn(conn) else {
             return;
         };
+        // Remembered past this connection: a seeding torrent does not dial it back.
+        if n > 0 && p.live.pieces.load(Ordering::Relaxed) == n {
+            p.seed = true;
+        }
         let stage = p.finish(&end, complete, now);
         let addr = p.addr;
         let text = match stage {
@@ -314,13 +320,10 @@ impl Coordinator {
         match u {
             TrackerUpdate::Peers(addrs) => {
                 let now = Instant::now();
-                let port = self.shared.listen_port.load(Ordering::Relaxed);
                 let complete = self.complete;
                 let mut fresh = Vec::new();
                 for addr in addrs {
-                    let ours = addr.port() == port
-                        && (addr.ip().is_loopback() || addr.ip().is_unspecified());
-                    if addr.port() == 0 || ours {
+                    if self.is_our_addr(&addr) {
                         continue;
                     }
                     if self.peers.get(&addr).is_some() {

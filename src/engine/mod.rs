@@ -16,6 +16,7 @@ pub mod metadata;
 pub mod options;
 pub(crate) mod peer;
 pub(crate) mod peers;
+pub(crate) mod pex;
 pub mod picker;
 pub(crate) mod pipeline;
 pub(crate) mod pool;

@@ -223,7 +223,7 @@ impl PeerTask {
             let port = self.shared.listen_port.load(Ordering::Relaxed);
             s.push(&Message::Extended {
                 id: 0,
-                payload: our_ext_handshake(port, self.shared.info_bytes.len()),
+                payload: our_ext_handshake(port, self.shared.info_bytes.len(), self.shared.pex),
             });
         }
         s.send_have_state();

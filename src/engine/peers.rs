@@ -28,6 +28,8 @@ const RELISTED_RETRY: Duration = Duration::from_secs(30);
 const MAX_ATTEMPTS: u32 = 4;
 /// Entries kept per source: enough for any real swarm's reachable part, small in memory.
 pub(crate) const MAX_PER_SOURCE: usize = 3000;
+/// Dials a seeding torrent starts per coordinator tick (4 a second).
+pub(crate) const SEED_DIALS_PER_TICK: usize = 1;
 /// Failed and dropped rows stay visible this long, then go.
 const KEEP_GONE: Duration = Duration::from_secs(600);
 const MAX_GONE_ROWS: usize = 300;
@@ -121,6 +123,14 @@ pub(crate) struct PeerEntry {
     /// Totals from earlier connections to this address.
     pub past_down: u64,
     pub past_up: u64,
+    /// Known to have every piece (its bitfield on an earlier connection, or a PEX flag): a
+    /// seeding torrent does not dial it.
+    pub seed: bool,
+    /// The listen port from its extended handshake (for an incoming peer, the address we may
+    /// pass on by PEX).
+    pub listen_port: Option<u16>,
+    /// What we told it by PEX, while the current connection takes `ut_pex`.
+    pub pex: Option<crate::engine::pex::PexOutbox>,
 }
 
 impl PeerEntry {
@@ -148,6 +158,9 @@ impl PeerEntry {
             up: RateWindow::new(Duration::from_secs(3)),
             past_down: 0,
             past_up: 0,
+            seed: false,
+            listen_port: None,
+            pex: None,
         }
     }
 
@@ -191,6 +204,7 @@ impl PeerEntry {
         self.end = None;
         self.encryption = None;
         self.transport = None;
+        self.pex = None;
         self.live = Arc::new(PeerLive::new());
         if !matches!(self.plan, Plan::Banned | Plan::Dropped(_)) {
             self.plan = Plan::Resting;
@@ -204,6 +218,7 @@ impl PeerEntry {
     pub fn finish(&mut self, end: &PeerEnd, complete: bool, now: Instant) -> PeerStage {
         self.conn = None;
         self.tx = None;
+        self.pex = None;
         self.past_down += self.live.downloaded.swap(0, Ordering::Relaxed);
         self.past_up += self.live.uploaded.swap(0, Ordering::Relaxed);
         self.live.pieces.store(0, Ordering::Relaxed);
@@ -346,7 +361,8 @@ impl PeerTable {
         v.into_iter().map(|(_, _, a)| a).collect()
     }
 
-    /// A source listed a peer we know again: one that left on its own may be tried again.
+    /// A source listed a peer we know again: one that left on its own may be tried again
+    /// (while seeding, only one not known to be a seed: a leecher that went may need us).
     pub fn relisted(&mut self, addr: &SocketAddr, complete: bool, now: Instant) {
         let Some(p) = self.peers.get_mut(addr) else {
             return;
@@ -357,7 +373,7 @@ impl PeerTable {
                 p.end,
                 Some(PeerEnd::ClosedByPeer | PeerEnd::Reset | PeerEnd::Idle)
             )
-            && !complete
+            && !(complete && p.seed)
         {
             p.plan = Plan::BackingOff(now + RELISTED_RETRY);
         }
@@ -373,6 +389,20 @@ impl PeerTable {
             .collect();
         due.sort_by_key(|(attempts, _)| *attempts);
         due.into_iter().map(|(_, a)| a).collect()
+    }
+
+    /// What to dial now: `due`, but a seeding torrent skips peers known to be seeds (they
+    /// want nothing from us) and dials at most `SEED_DIALS_PER_TICK` at a time, so a seed
+    /// that learns of a swarm's leechers reaches them without a burst of connections.
+    pub fn to_dial(&self, now: Instant, seeding: bool, budget: usize) -> Vec<SocketAddr> {
+        if !seeding {
+            return self.due(now).into_iter().take(budget).collect();
+        }
+        self.due(now)
+            .into_iter()
+            .filter(|a| self.peers.get(a).is_some_and(|p| !p.seed))
+            .take(budget.min(SEED_DIALS_PER_TICK))
+            .collect()
     }
 
     /// Connections from this IP are refused (a ban or a drop matches by IP, as other clients

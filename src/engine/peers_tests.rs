@@ -158,3 +158,48 @@ fn bans_and_drops_refuse_the_ip_and_old_rows_go() {
     assert_eq!(t.len(), 1);
     assert!(t.refuses_ip(addr(1).ip(), now));
 }
+
+#[test]
+fn a_seeding_torrent_dials_leechers_but_not_known_seeds_and_few_at_a_time() {
+    let now = Instant::now();
+    let mut t = PeerTable::default();
+    t.add((1..=5).map(addr), PeerSource::Tracker, now);
+    t.get_mut(&addr(2)).expect("entry").seed = true;
+    // Downloading: everyone due, up to the budget.
+    assert_eq!(t.to_dial(now, false, 10).len(), 5);
+    assert_eq!(t.to_dial(now, false, 3).len(), 3);
+    // Seeding: never the known seed, and only a few per tick.
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let batch = t.to_dial(now, true, 10);
+        assert!(batch.len() <= SEED_DIALS_PER_TICK);
+        for a in batch {
+            assert_ne!(a, addr(2), "a known seed is not dialed while seeding");
+            t.get_mut(&a).expect("entry").plan = Plan::Resting;
+            seen.push(a);
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, vec![addr(1), addr(3), addr(4), addr(5)]);
+}
+
+#[test]
+fn a_seeding_torrent_retries_a_relisted_leecher_but_not_a_seed() {
+    let now = Instant::now();
+    let mut t = PeerTable::default();
+    t.add([addr(1), addr(2)], PeerSource::Tracker, now);
+    for n in [1, 2] {
+        let p = t.get_mut(&addr(n)).expect("entry");
+        let _rx = p.begin(u64::from(n), PeerStage::Connecting, now);
+        p.finish(&PeerEnd::ClosedByPeer, true, now);
+        assert_eq!(p.plan, Plan::Resting);
+    }
+    t.get_mut(&addr(2)).expect("entry").seed = true;
+    t.relisted(&addr(1), true, now);
+    t.relisted(&addr(2), true, now);
+    assert!(matches!(
+        t.get(&addr(1)).map(|p| p.plan),
+        Some(Plan::BackingOff(_))
+    ));
+    assert_eq!(t.get(&addr(2)).map(|p| p.plan), Some(Plan::Resting));
+}

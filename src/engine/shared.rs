@@ -27,6 +27,8 @@ pub(crate) enum PeerCmd {
     Pause,
     Resume,
     Disconnect(PeerEnd),
+    /// A `ut_pex` payload to send, when the peer takes it.
+    SendPex(Bytes),
 }
 
 /// What peer tasks and blocking jobs tell the coordinator.
@@ -76,6 +78,11 @@ pub(crate) enum Event {
         handshake: crate::protocol::handshake::Handshake,
         /// When it was accepted (the handshake time shown is counted from here).
         since: std::time::Instant,
+    },
+    /// Peer exchange: the peer's extensions, or a list it sent.
+    Pex {
+        conn: u64,
+        event: crate::engine::pex::PexEvent,
     },
 }
 
@@ -147,7 +154,6 @@ pub(crate) struct Shared {
     /// The session's uTP endpoint (None with `--transport tcp` or without a UDP socket).
     pub utp: Option<crate::net::utp::UtpSocket>,
     /// Peer exchange for this torrent: the session allows it and the torrent is not private.
-    #[allow(dead_code)] // wiring in progress (issues 12, 13)
     pub pex: bool,
     pub listen_port: AtomicU16,
     /// The session's DHT node, unless the DHT is off or the torrent is private (BEP 27):

@@ -345,8 +345,23 @@ impl Pex {
     /// Decodes a ut_pex payload. At most [`MAX_PEX_PEERS`] peers are read from each list;
     /// ragged tails and port 0 entries are skipped.
     pub fn decode(payload: &[u8]) -> Result<Pex, ExtError> {
+        Self::decode_counted(payload).map(|(pex, _)| pex)
+    }
+
+    /// `decode`, and how many entries the four lists held before the cut (what a flood
+    /// check needs).
+    pub fn decode_counted(payload: &[u8]) -> Result<(Pex, usize), ExtError> {
         let d = as_dict(bencode::decode_value(payload)?)?;
         let mut pex = Pex::default();
+        let mut entries = 0;
+        for (list, width) in [
+            ("added", 6),
+            ("added6", 18),
+            ("dropped", 6),
+            ("dropped6", 18),
+        ] {
+            entries += bytes(&d, list).map_or(0, |b| b.len() / width);
+        }
         for (list, flags, width) in [("added", "added.f", 6), ("added6", "added6.f", 18)] {
             let raw = bytes(&d, list).unwrap_or_default();
             let flags = bytes(&d, flags).unwrap_or_default();
@@ -362,7 +377,7 @@ impl Pex {
             let raw = bytes(&d, list).unwrap_or_default();
             pex.dropped.extend(compact_peers(raw, width));
         }
-        Ok(pex)
+        Ok((pex, entries))
     }
 
     /// Encodes the message; each of the four lists is cut at [`MAX_PEX_PEERS`].

@@ -1,0 +1,303 @@
+//! Peer exchange (BEP 11, `ut_pex`): what we take from a peer's lists and what we tell each
+//! peer, both as small state machines (`PexInbox` per connection, `PexOutbox` per peer that
+//! supports it), and the coordinator's side (learning peers, the once-a-minute round).
+//!
+//! Why the limits: a PEX list is unauthenticated input from one peer, so one sender can only
+//! ever add a bounded number of addresses to our table (`MAX_TAKEN_PER_SENDER`), a message
+//! bigger than any real client sends or messages faster than any real client sends them mark
+//! the sender as flooding, and it is ignored for the rest of the connection.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::engine::api::{LogLevel, PeerSource, PeerStage};
+use crate::engine::coordinator::Coordinator;
+use crate::engine::shared::PeerCmd;
+use crate::protocol::extension::{Pex, PexFlags};
+
+/// The message id we receive `ut_pex` under (our extended handshake's `m`).
+pub(crate) const UT_PEX_ID: u8 = 1;
+/// We send to one peer at most this often (BEP 11 asks for at most once a minute).
+pub(crate) const SEND_EVERY: Duration = Duration::from_secs(60);
+/// The first message to a peer waits this long, so the peers we are dialing meanwhile can
+/// be in it.
+pub(crate) const FIRST_AFTER: Duration = Duration::from_secs(3);
+/// Added (and dropped) peers per message we send.
+pub(crate) const MAX_SEND: usize = 50;
+/// Added peers taken from one message; the rest are ignored.
+pub(crate) const MAX_TAKEN_PER_MESSAGE: usize = 100;
+/// Added peers taken from one sender over one connection.
+pub(crate) const MAX_TAKEN_PER_SENDER: usize = 300;
+/// A message with more entries than this (all lists) is a flood: real clients send ≤ 200.
+pub(crate) const FLOOD_ENTRIES: usize = 400;
+/// Messages a sender may send in a burst, then one per `REFILL` (real clients: one a
+/// minute, libtorrent's first within seconds of the handshake).
+const BURST: u32 = 3;
+const REFILL: Duration = Duration::from_secs(20);
+
+/// What a connection tells the coordinator about PEX.
+#[derive(Debug)]
+pub(crate) enum PexEvent {
+    /// The peer's extended handshake: whether it takes `ut_pex`, and its listen port.
+    Extensions {
+        ut_pex: bool,
+        listen_port: Option<u16>,
+    },
+    /// Peers the sender listed, already cut to the per-message and per-sender caps.
+    Peers(Pex),
+    /// The sender flooded (why); it is ignored from now on.
+    Flooded(String),
+}
+
+/// What to do with one received message.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Take at most this many of its added peers.
+    Take(usize),
+    /// Ignore it quietly (sender already flooded, or its allowance is used up).
+    Ignore,
+    /// The sender floods from this message on.
+    Flood(String),
+}
+
+/// The receiving side of one connection.
+#[derive(Debug)]
+pub(crate) struct PexInbox {
+    tokens: u32,
+    refilled: Instant,
+    taken: usize,
+    flooded: bool,
+}
+
+impl PexInbox {
+    pub fn new(now: Instant) -> Self {
+        PexInbox {
+            tokens: BURST,
+            refilled: now,
+            taken: 0,
+            flooded: false,
+        }
+    }
+
+    /// Judges a message carrying `entries` entries in all its lists, `added` of them added.
+    pub fn accept(&mut self, now: Instant, entries: usize, added: usize) -> Verdict {
+        if self.flooded {
+            return Verdict::Ignore;
+        }
+        let gained = now.duration_since(self.refilled).as_secs() / REFILL.as_secs();
+        if gained > 0 {
+            self.tokens = (self.tokens + u32::try_from(gained).unwrap_or(BURST)).min(BURST);
+            self.refilled = now;
+        }
+        if entries > FLOOD_ENTRIES {
+            self.flooded = true;
+            return Verdict::Flood(format!("{entries} entries in one message"));
+        }
+        if self.tokens == 0 {
+            self.flooded = true;
+            return Verdict::Flood("messages too often".into());
+        }
+        self.tokens -= 1;
+        let take = added
+            .min(MAX_TAKEN_PER_MESSAGE)
+            .min(MAX_TAKEN_PER_SENDER - self.taken);
+        self.taken += take;
+        if take == 0 {
+            Verdict::Ignore
+        } else {
+            Verdict::Take(take)
+        }
+    }
+}
+
+/// The sending side for one peer that takes `ut_pex`: what it was told so far.
+#[derive(Debug)]
+pub(crate) struct PexOutbox {
+    since: Instant,
+    last: Option<Instant>,
+    told: HashSet<SocketAddr>,
+}
+
+impl PexOutbox {
+    pub fn new(now: Instant) -> Self {
+        PexOutbox {
+            since: now,
+            last: None,
+            told: HashSet::new(),
+        }
+    }
+
+    /// The message due at `now` given the peers connected now (without the recipient), if
+    /// one is due and there is something to say.
+    pub fn next(&mut self, now: Instant, current: &[(SocketAddr, PexFlags)]) -> Option<Pex> {
+        let due = match self.last {
+            None => now.duration_since(self.since) >= FIRST_AFTER,
+            Some(t) => now.duration_since(t) >= SEND_EVERY,
+        };
+        if !due {
+            return None;
+        }
+        let now_set: HashSet<SocketAddr> = current.iter().map(|(a, _)| *a).collect();
+        let added: Vec<(SocketAddr, PexFlags)> = current
+            .iter()
+            .filter(|(a, _)| !self.told.contains(a))
+            .take(MAX_SEND)
+            .copied()
+            .collect();
+        let mut dropped: Vec<SocketAddr> = self
+            .told
+            .iter()
+            .filter(|a| !now_set.contains(a))
+            .copied()
+            .collect();
+        dropped.sort();
+        dropped.truncate(MAX_SEND);
+        if added.is_empty() && dropped.is_empty() {
+            return None;
+        }
+        for (a, _) in &added {
+            self.told.insert(*a);
+        }
+        for a in &dropped {
+            self.told.remove(a);
+        }
+        self.last = Some(now);
+        Some(Pex { added, dropped })
+    }
+}
+
+impl Coordinator {
+    /// An address that is us (our listen port on a loopback or unspecified address) or no
+    /// peer at all (port 0).
+    pub(crate) fn is_our_addr(&self, addr: &SocketAddr) -> bool {
+        let port = self.shared.listen_port.load(Ordering::Relaxed);
+        let ours = addr.port() == port && (addr.ip().is_loopback() || addr.ip().is_unspecified());
+        addr.port() == 0 || ours
+    }
+
+    pub(crate) fn on_pex(&mut self, conn: u64, e: PexEvent) {
+        let now = Instant::now();
+        let pex_on = self.shared.pex;
+        match e {
+            PexEvent::Extensions {
+                ut_pex,
+                listen_port,
+            } => {
+                if let Some(p) = self.peers.by_conn(conn) {
+                    p.listen_port = listen_port;
+                    p.pex = (ut_pex && pex_on).then(|| PexOutbox::new(now));
+                }
+            }
+            PexEvent::Flooded(why) => {
+                let addr = self.peers.by_conn(conn).map(|p| p.addr);
+                if let Some(addr) = addr {
+                    self.log(
+                        LogLevel::Warn,
+                        format!("{addr}: ignoring its peer exchange from now on: {why}"),
+                    );
+                }
+            }
+            // A private torrent, or --no-pex: nothing learned by PEX is used.
+            PexEvent::Peers(_) if !pex_on => {}
+            PexEvent::Peers(msg) => {
+                let Some(from) = self.peers.by_conn(conn).map(|p| p.addr) else {
+                    return;
+                };
+                let complete = self.complete;
+                let mut fresh = Vec::new();
+                for (addr, flags) in msg.added {
+                    if self.is_our_addr(&addr) || addr == from {
+                        continue;
+                    }
+                    let seed = flags.has(PexFlags::SEED);
+                    if let Some(p) = self.peers.get_mut(&addr) {
+                        p.seed |= seed;
+                        self.peers.relisted(&addr, complete, now);
+                    } else {
+                        fresh.push((addr, seed));
+                    }
+                }
+                let seeds: Vec<SocketAddr> =
+                    fresh.iter().filter(|(_, s)| *s).map(|(a, _)| *a).collect();
+                let added = self
+                    .peers
+                    .add(fresh.into_iter().map(|(a, _)| a), PeerSource::Pex, now);
+                for a in seeds {
+                    if let Some(p) = self.peers.get_mut(&a) {
+                        p.seed = true;
+                    }
+                }
+                if added > 0 {
+                    self.log(
+                        LogLevel::Info,
+                        format!("{from}: {added} new peer(s) by peer exchange"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The peers we would tell others about: connected ones with an address that takes
+    /// connections (the one we dialed, or an incoming peer's announced listen port).
+    fn pex_list(&self) -> Vec<(SocketAddr, PexFlags)> {
+        let n = self.shared.info.num_pieces();
+        self.peers
+            .active()
+            .filter(|p| p.stage == PeerStage::Connected)
+            .filter_map(|p| {
+                let mut f = 0;
+                let addr = if p.source == PeerSource::Incoming {
+                    SocketAddr::new(p.addr.ip(), p.listen_port?)
+                } else {
+                    f |= PexFlags::REACHABLE;
+                    p.addr
+                };
+                if p.encryption == Some(crate::net::Encryption::Rc4) {
+                    f |= PexFlags::ENCRYPTION;
+                }
+                if p.live.pieces.load(Ordering::Relaxed) == n || p.seed {
+                    f |= PexFlags::SEED;
+                }
+                if p.transport == Some(crate::net::TransportKind::Utp) {
+                    f |= PexFlags::UTP;
+                }
+                Some((addr, PexFlags(f)))
+            })
+            .collect()
+    }
+
+    /// Sends each peer that takes `ut_pex` what changed since we last told it, when due.
+    pub(crate) fn pex_tick(&mut self, now: Instant) {
+        if !self.shared.pex || self.paused {
+            return;
+        }
+        let due = self.peers.active().any(|p| p.pex.is_some());
+        if !due {
+            return;
+        }
+        let list = self.pex_list();
+        for p in self.peers.values_mut() {
+            let (Some(out), true) = (p.pex.as_mut(), p.conn.is_some()) else {
+                continue;
+            };
+            let me = p.addr;
+            let mine = p.listen_port.map(|port| SocketAddr::new(me.ip(), port));
+            let others: Vec<(SocketAddr, PexFlags)> = list
+                .iter()
+                .filter(|(a, _)| *a != me && Some(*a) != mine)
+                .copied()
+                .collect();
+            if let Some(msg) = out.next(now, &others) {
+                p.send(PeerCmd::SendPex(Bytes::from(msg.encode())));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "pex_tests.rs"]
+mod tests;
