@@ -123,6 +123,7 @@ pub async fn load_torrent_or_magnet(
         crate::protocol::peer_id::our_peer_id(),
         args.port,
         &report,
+        args.encryption,
     );
     let meta = tokio::time::timeout(Duration::from_secs(120), fetch)
         .await
@@ -143,6 +144,10 @@ pub async fn run_tui(meta: Metainfo, opts: Options, log_path: PathBuf) -> Result
 }
 
 pub async fn run_headless(meta: Metainfo, opts: Options) -> Result<i32, String> {
+    let give_up_after = match opts.dht {
+        Some(_) => super::headless::GIVE_UP_AFTER_WITH_DHT,
+        None => super::headless::GIVE_UP_AFTER,
+    };
     let eng = engine::start(meta, opts);
-    watch_headless(eng).await
+    watch_headless(eng, give_up_after).await
 }

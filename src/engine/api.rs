@@ -245,6 +245,12 @@ pub struct PeerRow {
     pub encryption: Option<crate::net::Encryption>,
     /// TCP or uTP, once connected.
     pub transport: Option<crate::net::TransportKind>,
+    /// A connection runs or another dial is planned; false once ttui has given up on it
+    /// (it rests until a source lists it again, or is never dialed again).
+    pub alive: bool,
+    /// How the connection's encryption was settled when the first way was refused, e.g.
+    /// "plain after encrypted refused (…)"; shown in the row's detail and logged.
+    pub encryption_note: Option<String>,
 }
 
 impl PeerRow {
@@ -272,6 +278,8 @@ impl PeerRow {
             handshake_time: None,
             encryption: None,
             transport: None,
+            alive: false,
+            encryption_note: None,
         }
     }
 

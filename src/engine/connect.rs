@@ -139,8 +139,9 @@ pub(crate) fn mse_end(e: MseError) -> PeerEnd {
 
 /// `connect_and_handshake` with MSE by `policy` (see `net::connect`: with `Prefer`, a peer
 /// that hangs up on the encrypted attempt is dialed again in plain); also returns the
-/// encryption in use. With `Off`, a peer that closes during the handshake is reported as one
-/// that may require encryption.
+/// encryption in use, and a note when the encrypted attempt was refused and plain worked.
+/// With `Off`, a peer that closes during the handshake is reported as one that may require
+/// encryption.
 pub(crate) async fn connect_encrypted(
     addr: SocketAddr,
     local: Option<std::net::IpAddr>,
@@ -148,7 +149,7 @@ pub(crate) async fn connect_encrypted(
     our_id: [u8; 20],
     policy: EncryptionPolicy,
     on_connected: impl FnMut() + Send,
-) -> Result<(PeerStream, Handshake, Duration, Encryption), PeerEnd> {
+) -> Result<(PeerStream, Handshake, Duration, Encryption, Option<String>), PeerEnd> {
     let t0 = Instant::now();
     // `net::connect` may dial twice; the callback is shared by both dials.
     let on_connected = std::sync::Mutex::new(on_connected);
@@ -170,16 +171,14 @@ pub(crate) async fn connect_encrypted(
                 DialError::Connect(e) => io_end(&e, false),
                 DialError::Handshake(e) => mse_end(e),
             })?;
-        if let Some(why) = &d.plain_after {
-            tracing::info!("{addr}: encrypted handshake refused ({why}); plain accepted");
-        }
+        let note = d.plain_after.as_ref().map(net::mse::plain_after_note);
         let mut stream = d.stream;
         let theirs = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream))
             .await
             .map_err(|_| PeerEnd::HandshakeTimeout)??;
-        Ok((stream, theirs, d.encryption))
+        Ok((stream, theirs, d.encryption, note))
     };
-    let (stream, theirs, enc) = handshake.await.map_err(|e| match (e, policy) {
+    let (stream, theirs, enc, note) = handshake.await.map_err(|e| match (e, policy) {
         (PeerEnd::ClosedDuringHandshake, EncryptionPolicy::Off) => PeerEnd::ClosedMayNeedEncryption,
         (e, _) => e,
     })?;
@@ -189,7 +188,7 @@ pub(crate) async fn connect_encrypted(
     if theirs.peer_id == our_id {
         return Err(PeerEnd::SelfConnection);
     }
-    Ok((stream, theirs, t0.elapsed(), enc))
+    Ok((stream, theirs, t0.elapsed(), enc, note))
 }
 
 /// After a handshake, waits briefly for the peer's BEP 10 handshake and returns its client

@@ -12,7 +12,8 @@ use futures::SinkExt;
 use sha1::{Digest, Sha1};
 use tokio_util::codec::Framed;
 
-use crate::engine::connect::connect_and_handshake;
+use crate::engine::connect::connect_encrypted;
+use crate::net::EncryptionPolicy;
 use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataMsg};
 use crate::protocol::magnet::Magnet;
 use crate::protocol::message::{Message, MessageCodec};
@@ -76,10 +77,17 @@ pub fn metainfo_from_info(info: &[u8], magnet: &Magnet) -> Result<Metainfo, Stri
     Ok(meta)
 }
 
-async fn from_peer(addr: SocketAddr, magnet: &Magnet, our_id: [u8; 20]) -> Result<Vec<u8>, String> {
-    let (stream, hs, _) = connect_and_handshake(addr, None, magnet.info_hash, our_id, || {})
-        .await
-        .map_err(|e| e.to_string())?;
+async fn from_peer(
+    addr: SocketAddr,
+    magnet: &Magnet,
+    our_id: [u8; 20],
+    encryption: EncryptionPolicy,
+) -> Result<Vec<u8>, String> {
+    // Dialed like the engine's peers: MSE first with `prefer`, only MSE with `require`.
+    let (stream, hs, ..) =
+        connect_encrypted(addr, None, magnet.info_hash, our_id, encryption, || {})
+            .await
+            .map_err(|e| e.to_string())?;
     if !hs.supports_extensions() {
         return Err("peer does not support the extension protocol".into());
     }
@@ -171,6 +179,7 @@ pub async fn fetch(
     our_id: [u8; 20],
     port: u16,
     report: &(dyn Fn(String) + Sync),
+    encryption: EncryptionPolicy,
 ) -> Result<Metainfo, String> {
     let mut peers: Vec<SocketAddr> = magnet.peers.iter().chain(extra_peers).copied().collect();
     if !magnet.trackers.is_empty() {
@@ -214,7 +223,7 @@ pub async fn fetch(
     }
     report(format!("fetching metadata from {} peers", peers.len()));
     let mut attempts = stream::iter(peers)
-        .map(|addr| async move { (addr, from_peer(addr, magnet, our_id).await) })
+        .map(|addr| async move { (addr, from_peer(addr, magnet, our_id, encryption).await) })
         .buffer_unordered(8);
     let mut last_err = String::new();
     while let Some((addr, r)) = attempts.next().await {

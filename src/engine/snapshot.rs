@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::engine::api::*;
-use crate::engine::peers::PeerEntry;
+use crate::engine::peers::{PeerEntry, Plan};
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker;
 
@@ -132,6 +132,12 @@ pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow 
         handshake_time: p.handshake_time,
         encryption: p.encryption,
         transport: p.transport,
+        alive: active
+            || matches!(
+                p.plan,
+                Plan::Queued | Plan::BackingOff(_) | Plan::Dropped(_)
+            ),
+        encryption_note: p.encryption_note.clone(),
     }
 }
 
