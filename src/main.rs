@@ -18,14 +18,18 @@ fn main() -> ExitCode {
         Some(Cmd::Peers { torrent, port }) => {
             cli::load_torrent(&torrent).and_then(|m| cli::diag::peers(&m, port))
         }
-        Some(Cmd::Handshake { torrent, addr }) => {
-            cli::load_torrent(&torrent).and_then(|m| cli::diag::handshake(&m, addr))
-        }
+        Some(Cmd::Handshake {
+            torrent,
+            addr,
+            encryption,
+        }) => cli::load_torrent(&torrent).and_then(|m| cli::diag::handshake(&m, addr, encryption)),
         Some(Cmd::Probe {
             torrent,
             peers,
             no_trackers,
-        }) => cli::load_torrent(&torrent).and_then(|m| cli::diag::probe(&m, &peers, no_trackers)),
+            encryption,
+        }) => cli::load_torrent(&torrent)
+            .and_then(|m| cli::diag::probe(&m, &peers, no_trackers, encryption)),
         Some(Cmd::Demo(args)) => ttui::demo::run(args),
     };
     match result {

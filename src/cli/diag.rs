@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 
 use crate::engine::api::PeerEnd;
-use crate::engine::connect::{connect_and_handshake, read_ext_client};
+use crate::engine::connect::{connect_encrypted, read_ext_client};
+use crate::net::{Encryption, EncryptionPolicy};
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::peer_id::{decode_client, hex, our_peer_id};
 use crate::protocol::text::shorten;
@@ -117,16 +118,34 @@ pub struct ProbeResult {
     pub addr: SocketAddr,
     pub result: Result<(String, [u8; 20]), PeerEnd>,
     pub took: Duration,
+    /// The payload encryption of the connection that answered.
+    pub encryption: Option<Encryption>,
+    /// With `prefer`, which ways the peer answered: "RC4 only", "plain only" or "both".
+    pub ways: Option<&'static str>,
 }
 
-/// One handshake; the client comes from the BEP 10 `v` string when the peer sends one
-/// within a moment, else from its peer id.
-pub async fn probe_one(meta: &Metainfo, addr: SocketAddr) -> ProbeResult {
+/// One handshake by `policy`; the client comes from the BEP 10 `v` string when the peer
+/// sends one within a moment, else from its peer id.
+async fn handshake_once(
+    meta: &Metainfo,
+    addr: SocketAddr,
+    policy: EncryptionPolicy,
+) -> (
+    Result<(String, [u8; 20]), PeerEnd>,
+    Duration,
+    Option<Encryption>,
+) {
     let t0 = Instant::now();
-    let result = match connect_and_handshake(addr, None, meta.info_hash, our_peer_id(), || {}).await
-    {
-        Err(e) => Err(e),
-        Ok((mut stream, hs, _)) => {
+    // A handshake or probe runs over TCP: it has no session and so no UDP socket for uTP.
+    let tcp = crate::engine::dial::Transports {
+        policy: crate::engine::options::TransportPolicy::Tcp,
+        utp: None,
+    };
+    let id = our_peer_id();
+    let dial = connect_encrypted(addr, None, meta.info_hash, id, policy, &tcp, false, || {});
+    match dial.await {
+        Err(e) => (Err(e), t0.elapsed(), None),
+        Ok((mut stream, hs, _, enc, _)) => {
             let took = t0.elapsed();
             let from_v = if hs.supports_extensions() {
                 read_ext_client(&mut stream, meta.info.num_pieces(), Duration::from_secs(2)).await
@@ -136,22 +155,83 @@ pub async fn probe_one(meta: &Metainfo, addr: SocketAddr) -> ProbeResult {
             let client = from_v
                 .or_else(|| decode_client(&hs.peer_id))
                 .unwrap_or_else(|| "unknown client".to_string());
-            return ProbeResult {
-                addr,
-                result: Ok((client, hs.peer_id)),
-                took,
-            };
+            (Ok((client, hs.peer_id)), took, Some(enc))
         }
+    }
+}
+
+/// Which ways a peer answered, from an RC4-only and a plain-only attempt.
+pub fn ways_word(rc4: bool, plain: bool) -> Option<&'static str> {
+    match (rc4, plain) {
+        (true, true) => Some("both"),
+        (true, false) => Some("RC4 only"),
+        (false, true) => Some("plain only"),
+        (false, false) => None,
+    }
+}
+
+/// A handshake by `policy`. With `prefer`, two in turn (one at a time, so the peer never sees
+/// two connections from us at once): RC4 only, then plain only, to say which ways it answers.
+pub async fn probe_one(meta: &Metainfo, addr: SocketAddr, policy: EncryptionPolicy) -> ProbeResult {
+    if policy != EncryptionPolicy::Prefer {
+        let (result, took, encryption) = handshake_once(meta, addr, policy).await;
+        return ProbeResult {
+            addr,
+            result,
+            took,
+            encryption,
+            ways: None,
+        };
+    }
+    let rc4 = handshake_once(meta, addr, EncryptionPolicy::Require).await;
+    // Not worth a second dial when nothing listens.
+    let unreachable = matches!(
+        rc4.0,
+        Err(PeerEnd::Refused | PeerEnd::ConnectTimeout | PeerEnd::Unreachable(_))
+    );
+    if unreachable {
+        let (result, took, encryption) = rc4;
+        return ProbeResult {
+            addr,
+            result,
+            took,
+            encryption,
+            ways: None,
+        };
+    }
+    let plain = handshake_once(meta, addr, EncryptionPolicy::Off).await;
+    let ways = ways_word(rc4.0.is_ok(), plain.0.is_ok());
+    // The RC4 answer when there is one; else the plain one, whose failure says more (a peer
+    // that closes a plain handshake may require encryption).
+    let (result, took, encryption) = match (&rc4.0, &plain.0) {
+        (Ok(_), _) | (Err(_), Err(PeerEnd::Refused | PeerEnd::ConnectTimeout)) => rc4,
+        _ => plain,
     };
     ProbeResult {
         addr,
         result,
-        took: t0.elapsed(),
+        took,
+        encryption,
+        ways,
     }
 }
 
-pub fn handshake(meta: &Metainfo, addr: SocketAddr) -> Result<i32, String> {
-    let r = runtime()?.block_on(probe_one(meta, addr));
+/// How the encryption column reads: which ways with `prefer`, else the payload's.
+fn encryption_word(r: &ProbeResult) -> String {
+    match (r.ways, r.encryption) {
+        (Some(w), _) => w.to_string(),
+        (None, Some(e)) => e.to_string(),
+        (None, None) => "-".to_string(),
+    }
+}
+
+pub fn handshake(
+    meta: &Metainfo,
+    addr: SocketAddr,
+    policy: EncryptionPolicy,
+) -> Result<i32, String> {
+    let r = runtime()?.block_on(probe_one(meta, addr, policy));
+    let encryption = encryption_word(&r);
     match r.result {
         Ok((client, id)) => {
             println!("Peer ID: {}", hex(&id));
@@ -162,13 +242,19 @@ pub fn handshake(meta: &Metainfo, addr: SocketAddr) -> Result<i32, String> {
                 }
             }
             println!("Time: {} ms", r.took.as_millis());
+            println!("Encryption: {encryption}");
             Ok(0)
         }
         Err(e) => Err(format!("{addr}: {e}")),
     }
 }
 
-pub fn probe(meta: &Metainfo, extra: &[SocketAddr], no_trackers: bool) -> Result<i32, String> {
+pub fn probe(
+    meta: &Metainfo,
+    extra: &[SocketAddr],
+    no_trackers: bool,
+    policy: EncryptionPolicy,
+) -> Result<i32, String> {
     runtime()?.block_on(async {
         let mut addrs: BTreeSet<SocketAddr> = extra.iter().copied().collect();
         if !no_trackers && !meta.trackers.is_empty() {
@@ -182,26 +268,43 @@ pub fn probe(meta: &Metainfo, extra: &[SocketAddr], no_trackers: bool) -> Result
             return Err("no peers to probe (no tracker answered and no --peer given)".to_string());
         }
         let mut results: Vec<ProbeResult> = stream::iter(addrs)
-            .map(|a| probe_one(meta, a))
+            .map(|a| probe_one(meta, a, policy))
             .buffer_unordered(32)
             .collect()
             .await;
         results.sort_by_key(|r| r.addr);
-        println!("{:<24} {:<40} {:>8}", "ADDRESS", "RESULT", "TIME");
+        println!(
+            "{:<24} {:<40} {:>8}  ENCRYPTION",
+            "ADDRESS", "RESULT", "TIME"
+        );
         for r in &results {
             let text = match &r.result {
                 Ok((client, _)) => client.clone(),
                 Err(e) => e.to_string(),
             };
             println!(
-                "{:<24} {:<40} {:>5} ms",
+                "{:<24} {:<40} {:>5} ms  {}",
                 r.addr.to_string(),
                 text,
-                r.took.as_millis()
+                r.took.as_millis(),
+                encryption_word(r)
             );
         }
         let ok = results.iter().filter(|r| r.result.is_ok()).count();
         println!("{ok} of {} peers answered the handshake", results.len());
         Ok(0)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ways_a_peer_answered_in_words() {
+        assert_eq!(ways_word(true, true), Some("both"));
+        assert_eq!(ways_word(true, false), Some("RC4 only"));
+        assert_eq!(ways_word(false, true), Some("plain only"));
+        assert_eq!(ways_word(false, false), None);
+    }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::engine::api::{Command, Snapshot, TorrentState};
+use crate::engine::api::{Command, PeerSource, Snapshot, TorrentState, TrackerStatus};
 use crate::engine::{self, Outcome};
 use crate::fmt;
 
@@ -46,9 +46,59 @@ pub fn final_line(s: &Snapshot, took: Duration) -> String {
     )
 }
 
+/// How long a download with nothing left to try waits for a peer to turn up (an incoming
+/// one, or a tracker's next answer) before it gives up; with a DHT node, which keeps
+/// looking, much longer.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
+pub const GIVE_UP_AFTER_WITH_DHT: Duration = Duration::from_secs(180);
+
+/// Why a download cannot go on, when it cannot: it is downloading, it dialed at least one
+/// peer, every peer it knows has failed and will not be dialed again, and no tracker is in
+/// the middle of an announce (a fair chance to list more). `None` while anything may still bring
+/// data. A leecher that only ever waited for incoming peers never gives up.
+pub fn no_source_left(s: &Snapshot) -> Option<String> {
+    if s.state != TorrentState::Downloading {
+        return None;
+    }
+    let dialed = s.peers.iter().any(|p| p.source != PeerSource::Incoming);
+    // `NotContacted` stays so with --no-trackers; a used tracker is contacted at the start,
+    // long before every peer has failed four times.
+    let trackers_pending = s
+        .trackers
+        .iter()
+        .any(|t| t.status == TrackerStatus::Announcing);
+    if !dialed || trackers_pending || s.peers.iter().any(|p| p.alive || !p.stage.is_gone()) {
+        return None;
+    }
+    // The reasons, most frequent first: the first one is usually the whole story.
+    let mut reasons: Vec<(String, usize)> = Vec::new();
+    for p in &s.peers {
+        let why = p
+            .end
+            .as_ref()
+            .map_or_else(|| p.stage.label().to_string(), |e| e.to_string());
+        match reasons.iter_mut().find(|(r, _)| *r == why) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((why, 1)),
+        }
+    }
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
+    let words: Vec<String> = reasons
+        .iter()
+        .take(3)
+        .map(|(r, n)| format!("{n} × {r}"))
+        .collect();
+    let more = if reasons.len() > 3 { "; …" } else { "" };
+    Some(format!(
+        "no peer left to try: every peer failed ({}{more})",
+        words.join("; ")
+    ))
+}
+
 /// Prints progress at most once a second until the engine ends; Ctrl-C / SIGTERM quit
-/// gracefully (tracker `stopped`, files flushed).
-pub async fn watch_headless(eng: engine::Engine) -> Result<i32, String> {
+/// gracefully (tracker `stopped`, files flushed). When `no_source_left` has held for
+/// `give_up_after`, quits the same way and fails with its reason.
+pub async fn watch_headless(eng: engine::Engine, give_up_after: Duration) -> Result<i32, String> {
     let started = Instant::now();
     let mut rx: watch::Receiver<Arc<Snapshot>> = eng.snapshots.clone();
     let commands = eng.commands.clone();
@@ -57,6 +107,10 @@ pub async fn watch_headless(eng: engine::Engine) -> Result<i32, String> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("signal handler: {e}"))?;
     let mut interrupted = false;
+    // Since when nothing is left to try, and the reason once we gave up.
+    let mut stuck_since: Option<(Instant, String)> = None;
+    let mut gave_up: Option<String> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     let outcome = loop {
         tokio::select! {
             r = &mut done => break r.unwrap_or_else(|e| Outcome::Failed(format!("engine task: {e}"))),
@@ -79,6 +133,20 @@ pub async fn watch_headless(eng: engine::Engine) -> Result<i32, String> {
                 interrupted = true;
                 let _ = commands.send(Command::Quit);
             }
+            _ = tick.tick(), if gave_up.is_none() && !interrupted => {
+                let why = no_source_left(&rx.borrow());
+                stuck_since = match (why, stuck_since.take()) {
+                    (None, _) => None,
+                    (Some(_), Some((since, why))) if since.elapsed() >= give_up_after => {
+                        let _ = commands.send(Command::Quit);
+                        gave_up = Some(why);
+                        None
+                    }
+                    (Some(why), None) => Some((Instant::now(), why)),
+                    // The latest words: a peer may have failed differently since.
+                    (Some(why), Some((since, _))) => Some((since, why)),
+                };
+            }
         }
     };
     let snap = rx.borrow().clone();
@@ -95,8 +163,74 @@ pub async fn watch_headless(eng: engine::Engine) -> Result<i32, String> {
                 fmt::bytes_precise(snap.verified_bytes),
                 fmt::bytes_precise(snap.total_length)
             );
-            Ok(if interrupted { 130 } else { 0 })
+            match gave_up {
+                Some(why) => Err(why),
+                None => Ok(if interrupted { 130 } else { 0 }),
+            }
         }
         Outcome::Failed(msg) => Err(msg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::{PeerEnd, PeerRow, PeerStage, TrackerRow};
+
+    fn failed(last: u8, end: PeerEnd, alive: bool) -> PeerRow {
+        PeerRow {
+            end: Some(end),
+            alive,
+            ..PeerRow::new(
+                std::net::SocketAddr::from(([127, 0, 0, last], 6881)),
+                PeerSource::Manual,
+                PeerStage::Failed,
+            )
+        }
+    }
+
+    #[test]
+    fn gives_up_only_when_every_dialed_peer_is_done_and_trackers_answered() {
+        let may_need = PeerEnd::ClosedMayNeedEncryption;
+        let mut s = Snapshot::empty("x", 1 << 20, 1 << 14);
+        assert_eq!(no_source_left(&s), None, "nothing dialed yet");
+        s.peers = vec![
+            failed(2, may_need.clone(), false),
+            failed(3, may_need.clone(), false),
+        ];
+        let why = no_source_left(&s).expect("both failed for good");
+        assert!(
+            why.contains("2 × closed during handshake (it may require encryption)"),
+            "{why}"
+        );
+        // A peer still backing off may come back.
+        s.peers.push(failed(4, PeerEnd::Refused, true));
+        assert_eq!(no_source_left(&s), None);
+        s.peers.pop();
+        // A tracker that has not answered yet may list more.
+        s.trackers.push(TrackerRow {
+            url: "http://127.0.0.1:1/announce".into(),
+            tier: 0,
+            status: TrackerStatus::Announcing,
+            last_announce: None,
+            next_announce: None,
+            seeders: None,
+            leechers: None,
+            warning: None,
+        });
+        assert_eq!(no_source_left(&s), None);
+        s.trackers[0].status = TrackerStatus::Failed("refused".into());
+        assert!(no_source_left(&s).is_some());
+        // Not contacted at all (--no-trackers): nothing to wait for.
+        s.trackers[0].status = TrackerStatus::NotContacted;
+        assert!(no_source_left(&s).is_some());
+        // Seeding, or only incoming peers so far: never.
+        s.state = TorrentState::Seeding;
+        assert_eq!(no_source_left(&s), None);
+        s.state = TorrentState::Downloading;
+        for p in &mut s.peers {
+            p.source = PeerSource::Incoming;
+        }
+        assert_eq!(no_source_left(&s), None);
     }
 }

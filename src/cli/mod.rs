@@ -97,7 +97,14 @@ pub enum Cmd {
         port: u16,
     },
     /// Do one handshake with a peer and print its peer id and client.
-    Handshake { torrent: PathBuf, addr: SocketAddr },
+    Handshake {
+        torrent: PathBuf,
+        addr: SocketAddr,
+        /// `prefer` tries RC4 only and plain only in turn and says which ways the peer
+        /// answered; `require` and `off` try just that way.
+        #[arg(long, value_enum, default_value_t = crate::net::EncryptionPolicy::Prefer)]
+        encryption: crate::net::EncryptionPolicy,
+    },
     /// Handshake every known peer in parallel and print who answers and who does not.
     Probe {
         torrent: PathBuf,
@@ -107,6 +114,10 @@ pub enum Cmd {
         /// Only probe the peers given with --peer.
         #[arg(long)]
         no_trackers: bool,
+        /// `prefer` tries RC4 only and plain only in turn and says which ways each peer
+        /// answered; `require` and `off` try just that way.
+        #[arg(long, value_enum, default_value_t = crate::net::EncryptionPolicy::Prefer)]
+        encryption: crate::net::EncryptionPolicy,
     },
     /// Verify existing data in the output directory and seed it.
     Seed(DownloadArgs),

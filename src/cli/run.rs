@@ -86,8 +86,9 @@ pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
     rt.block_on(async move {
         let torrent = load_torrent_or_magnet(&path, &args)?;
         if headless {
-            let seed = seed_cmd || args.seed;
-            watch_headless(start_engine(torrent, options(&args, seed), true)).await
+            let opts = options(&args, seed_cmd || args.seed);
+            let give_up_after = give_up_after(&opts);
+            watch_headless(start_engine(torrent, opts, true), give_up_after).await
         } else {
             run_tui_engine(start_engine(torrent, options(&args, true), false), log_path).await
         }
@@ -136,7 +137,17 @@ pub async fn run_tui(meta: Metainfo, opts: Options, log_path: PathBuf) -> Result
 }
 
 pub async fn run_headless(meta: Metainfo, opts: Options) -> Result<i32, String> {
-    watch_headless(engine::start(meta, opts)).await
+    let give_up_after = give_up_after(&opts);
+    watch_headless(engine::start(meta, opts), give_up_after).await
+}
+
+/// How long a headless run waits with no peer left before it fails: longer when the DHT may
+/// still find some.
+fn give_up_after(opts: &Options) -> Duration {
+    match opts.dht {
+        Some(_) => super::headless::GIVE_UP_AFTER_WITH_DHT,
+        None => super::headless::GIVE_UP_AFTER,
+    }
 }
 
 pub async fn run_tui_engine(eng: engine::Engine, log_path: PathBuf) -> Result<i32, String> {

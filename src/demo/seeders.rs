@@ -164,7 +164,8 @@ pub fn start_transmission(
             rpc_port,
             download_dir: data_dir,
             upload_limit: Some(rate),
-            encryption: 0,
+            // Requires encryption, as many real peers do: the Conn column shows RC4 for it.
+            encryption: 2,
             message_level: 1,
         },
     )

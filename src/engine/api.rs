@@ -255,6 +255,12 @@ pub struct PeerRow {
     pub utp_rtt: Option<Duration>,
     /// Packets uTP sent again (timeouts and fast retransmits), while connected over uTP.
     pub utp_retransmits: Option<u64>,
+    /// A connection runs or another dial is planned; false once ttui has given up on it
+    /// (it rests until a source lists it again, or is never dialed again).
+    pub alive: bool,
+    /// How the connection's encryption was settled when the first way was refused, e.g.
+    /// "plain after encrypted refused (…)"; shown in the row's detail and logged.
+    pub encryption_note: Option<String>,
 }
 
 impl PeerRow {
@@ -284,6 +290,8 @@ impl PeerRow {
             transport: None,
             utp_rtt: None,
             utp_retransmits: None,
+            alive: false,
+            encryption_note: None,
         }
     }
 

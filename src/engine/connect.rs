@@ -147,7 +147,8 @@ pub(crate) fn mse_end(e: MseError) -> PeerEnd {
 /// `Prefer`, a peer that hangs up on the encrypted attempt is dialed again in plain over the
 /// same transport (see `net::connect`). Also returns the encryption in use. With `Off`, a
 /// peer that closes during the handshake is reported as one that may require encryption;
-/// with `--transport tcp`, as one that may accept only uTP.
+/// with `--transport tcp`, as one that may accept only uTP. The note says when the
+/// encrypted attempt was refused and plain worked.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn connect_encrypted(
     addr: SocketAddr,
@@ -158,7 +159,7 @@ pub(crate) async fn connect_encrypted(
     transports: &Transports,
     dht: bool,
     on_connected: impl FnMut() + Send,
-) -> Result<(PeerStream, Handshake, Duration, Encryption), PeerEnd> {
+) -> Result<(PeerStream, Handshake, Duration, Encryption, Option<String>), PeerEnd> {
     let t0 = Instant::now();
     // Every dial shares the callback (`net::connect` may dial twice, the race dials both).
     let on_connected = std::sync::Mutex::new(on_connected);
@@ -178,18 +179,16 @@ pub(crate) async fn connect_encrypted(
                 DialError::Connect(e) => dial::dial_end(&e),
                 DialError::Handshake(e) => mse_end(e),
             })?;
-        if let Some(why) = &d.plain_after {
-            tracing::info!("{addr}: encrypted handshake refused ({why}); plain accepted");
-        }
+        let note = d.plain_after.as_ref().map(net::mse::plain_after_note);
         let mut stream = d.stream;
         let theirs = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream))
             .await
             .map_err(|_| PeerEnd::HandshakeTimeout)??;
-        Ok((stream, theirs, d.encryption))
+        Ok((stream, theirs, d.encryption, note))
     };
     let tcp_only = transports.policy == TransportPolicy::Tcp;
     let res = dial::connect_by_policy(addr, transports, attempt).await;
-    let (stream, theirs, enc) = res.map_err(|e| match (e, policy) {
+    let (stream, theirs, enc, note) = res.map_err(|e| match (e, policy) {
         (PeerEnd::ClosedDuringHandshake, EncryptionPolicy::Off) => PeerEnd::ClosedMayNeedEncryption,
         (PeerEnd::ClosedDuringHandshake, _) if tcp_only => PeerEnd::ClosedMayNeedUtp,
         (e, _) => e,
@@ -200,7 +199,7 @@ pub(crate) async fn connect_encrypted(
     if theirs.peer_id == our_id {
         return Err(PeerEnd::SelfConnection);
     }
-    Ok((stream, theirs, t0.elapsed(), enc))
+    Ok((stream, theirs, t0.elapsed(), enc, note))
 }
 
 /// After a handshake, waits briefly for the peer's BEP 10 handshake and returns its client

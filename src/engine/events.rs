@@ -103,7 +103,15 @@ impl Coordinator {
                 elapsed,
                 encryption,
                 transport,
-            } => self.on_handshaken(conn, peer_id, elapsed, encryption, transport),
+                encryption_note,
+            } => self.on_handshaken(
+                conn,
+                peer_id,
+                elapsed,
+                encryption,
+                transport,
+                encryption_note,
+            ),
             Event::Client { conn, name } => {
                 if let Some(p) = self.peers.by_conn(conn) {
                     p.client = Some(name);
@@ -154,6 +162,7 @@ impl Coordinator {
         elapsed: std::time::Duration,
         encryption: crate::net::Encryption,
         transport: Option<crate::net::TransportKind>,
+        encryption_note: Option<String>,
     ) {
         let other = self
             .peers
@@ -168,6 +177,8 @@ impl Coordinator {
         p.handshake_time = Some(elapsed);
         p.encryption = Some(encryption);
         p.transport = transport;
+        let note_line = encryption_note.as_ref().map(|n| format!("{}: {n}", p.addr));
+        p.encryption_note = encryption_note;
         p.id_client = peer_id::decode_client(&peer_id);
         if p.client.is_none() {
             p.client = p.id_client.clone();
@@ -187,6 +198,9 @@ impl Coordinator {
             } else if let Some(o) = self.peers.get(&other_addr) {
                 o.send(PeerCmd::Disconnect(PeerEnd::Duplicate));
             }
+        }
+        if let Some(line) = note_line {
+            self.log(LogLevel::Info, line);
         }
     }
 

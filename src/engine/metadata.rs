@@ -15,7 +15,9 @@ use tokio_util::codec::Framed;
 
 use crate::dht::Dht;
 
-use crate::engine::connect::connect_and_handshake;
+use crate::engine::connect::connect_encrypted;
+use crate::engine::dial::Transports;
+use crate::net::EncryptionPolicy;
 use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataMsg};
 use crate::protocol::magnet::Magnet;
 use crate::protocol::message::{Message, MessageCodec};
@@ -84,10 +86,23 @@ async fn from_peer(
     magnet: &Magnet,
     our_id: [u8; 20],
     report: &(dyn Fn(String) + Sync),
+    encryption: EncryptionPolicy,
+    transports: &Transports,
 ) -> Result<Vec<u8>, String> {
-    let (stream, hs, _) = connect_and_handshake(addr, None, magnet.info_hash, our_id, || {})
-        .await
-        .map_err(|e| e.to_string())?;
+    // Dialed like the engine's peers: MSE first with `prefer`, only MSE with `require`, over
+    // the transports the session allows.
+    let (stream, hs, ..) = connect_encrypted(
+        addr,
+        None,
+        magnet.info_hash,
+        our_id,
+        encryption,
+        transports,
+        false,
+        || {},
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     report(format!("{addr}: connected"));
     if !hs.supports_extensions() {
         return Err("peer does not support the extension protocol".into());
@@ -224,13 +239,16 @@ async fn next_dht_peer(rx: &mut Option<mpsc::UnboundedReceiver<SocketAddr>>) -> 
 /// The DHT is asked again (backing off) until a peer delivers or the caller gives up; without
 /// the DHT (or with one that knows no node), the fetch fails once every source is spent.
 /// `report` gets a line per event.
-pub async fn fetch(
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn fetch(
     magnet: &Magnet,
     extra_peers: &[SocketAddr],
     our_id: [u8; 20],
     port: u16,
     dht: Option<&Dht>,
     report: &(dyn Fn(String) + Sync),
+    encryption: EncryptionPolicy,
+    transports: &Transports,
 ) -> Result<Metainfo, String> {
     let started = Instant::now();
     let mut queue: VecDeque<SocketAddr> = magnet.peers.iter().chain(extra_peers).copied().collect();
@@ -248,7 +266,10 @@ pub async fn fetch(
         while attempts.len() < PARALLEL {
             let Some(addr) = queue.pop_front() else { break };
             asked += 1;
-            attempts.push(async move { (addr, from_peer(addr, magnet, our_id, report).await) });
+            attempts.push(async move {
+                let r = from_peer(addr, magnet, our_id, report, encryption, transports).await;
+                (addr, r)
+            });
         }
         if attempts.is_empty() && trackers.is_none() && dht_rx.is_none() && dht_next.is_none() {
             return Err(if asked == 0 {
@@ -347,6 +368,10 @@ pub(crate) async fn fetch_in_session(
         let _ = line_tx.send(line);
     };
     snap.listen_port = session.listen_port;
+    let transports = Transports {
+        policy: session.transport,
+        utp: session.utp.clone(),
+    };
     let fetch = fetch(
         magnet,
         extra_peers,
@@ -354,6 +379,8 @@ pub(crate) async fn fetch_in_session(
         session.listen_port,
         session.dht.as_ref(),
         &report,
+        session.encryption,
+        &transports,
     );
     let fetch = tokio::time::timeout(FETCH_TIMEOUT, fetch);
     tokio::pin!(fetch);

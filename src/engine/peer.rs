@@ -151,9 +151,9 @@ impl PeerTask {
         };
         match res {
             Err(end) => end,
-            Ok((stream, hs, elapsed, enc)) => {
+            Ok((stream, hs, elapsed, enc, note)) => {
                 tracing::info!("{}: connected, payload {enc}", self.addr);
-                self.handshaken(&hs, elapsed, enc, stream.get_ref().kind());
+                self.handshaken(&hs, elapsed, enc, stream.get_ref().kind(), note);
                 self.session(stream, hs).await
             }
         }
@@ -167,7 +167,7 @@ impl PeerTask {
             return io_end(&e, true);
         }
         let transport = stream.get_ref().kind();
-        self.handshaken(&hs, since.elapsed(), stream.encryption(), transport);
+        self.handshaken(&hs, since.elapsed(), stream.encryption(), transport, None);
         self.session(stream, hs).await
     }
 
@@ -177,6 +177,7 @@ impl PeerTask {
         elapsed: Duration,
         encryption: crate::net::Encryption,
         transport: Option<crate::net::TransportKind>,
+        encryption_note: Option<String>,
     ) {
         self.shared.send(Event::Handshaken {
             conn: self.conn,
@@ -184,6 +185,7 @@ impl PeerTask {
             elapsed,
             encryption,
             transport,
+            encryption_note,
         });
     }
 

@@ -117,6 +117,8 @@ pub(crate) struct PeerEntry {
     pub encryption: Option<crate::net::Encryption>,
     /// The current connection's transport, once handshaken.
     pub transport: Option<crate::net::TransportKind>,
+    /// How the current connection's encryption was settled after a refusal (see PeerRow).
+    pub encryption_note: Option<String>,
     pub was_connected: bool,
     pub down: RateWindow,
     pub up: RateWindow,
@@ -153,6 +155,7 @@ impl PeerEntry {
             handshake_time: None,
             encryption: None,
             transport: None,
+            encryption_note: None,
             was_connected: false,
             down: RateWindow::new(Duration::from_secs(3)),
             up: RateWindow::new(Duration::from_secs(3)),
@@ -205,6 +208,7 @@ impl PeerEntry {
         self.encryption = None;
         self.transport = None;
         self.pex = None;
+        self.encryption_note = None;
         self.live = Arc::new(PeerLive::new());
         if !matches!(self.plan, Plan::Banned | Plan::Dropped(_)) {
             self.plan = Plan::Resting;

@@ -44,6 +44,8 @@ pub(crate) enum Event {
         elapsed: std::time::Duration,
         encryption: crate::net::Encryption,
         transport: Option<crate::net::TransportKind>,
+        /// Set when the first way of starting the connection was refused (see PeerRow).
+        encryption_note: Option<String>,
     },
     Client {
         conn: u64,

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::engine::api::*;
-use crate::engine::peers::PeerEntry;
+use crate::engine::peers::{PeerEntry, Plan};
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker;
 
@@ -139,6 +139,12 @@ pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow 
         transport: p.transport,
         utp_rtt: utp.as_ref().and_then(|u| u.rtt),
         utp_retransmits: utp.as_ref().map(|u| u.retransmits),
+        alive: active
+            || matches!(
+                p.plan,
+                Plan::Queued | Plan::BackingOff(_) | Plan::Dropped(_)
+            ),
+        encryption_note: p.encryption_note.clone(),
     }
 }
 

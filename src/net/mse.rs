@@ -190,6 +190,12 @@ pub struct Dialed<S> {
     pub plain_after: Option<MseError>,
 }
 
+/// The note (row detail and event log) of a peer that refused our encrypted handshake and
+/// accepted a plain one: with `prefer` it is plain for that reason, not by our choice.
+pub fn plain_after_note(why: &MseError) -> String {
+    format!("encrypted handshake refused ({why}); plain accepted")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DialError {
     /// The TCP connect itself (or its timeout, as the connector reports it).

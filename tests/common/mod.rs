@@ -1159,6 +1159,11 @@ impl Aria2Seeder {
 /// aria2c downloading `torrent` into `out_dir` (used to validate seeders independently of
 /// ttui). Returns once it exits; panics on failure or timeout.
 pub fn aria2_download(torrent: &Torrent, out_dir: &Path, timeout: Duration) {
+    aria2_download_with(torrent, out_dir, &[], timeout)
+}
+
+/// `aria2_download` with more aria2c flags (e.g. `--bt-require-crypto=true`).
+pub fn aria2_download_with(torrent: &Torrent, out_dir: &Path, extra: &[&str], timeout: Duration) {
     let dir = tempdir("ttui-aria2-dl-");
     let ip = loopback_ip();
     let port = free_port();
@@ -1178,6 +1183,7 @@ pub fn aria2_download(torrent: &Torrent, out_dir: &Path, timeout: Duration) {
     .arg(format!("--interface={ip}"))
     .arg(format!("--bt-external-ip={ip}"))
     .arg(format!("--listen-port={port}"))
+    .args(extra)
     .arg("-d")
     .arg(out_dir)
     .arg(&torrent.path);

@@ -80,6 +80,8 @@ pub fn state_text(p: &PeerRow) -> String {
         (PeerStage::Connected, _) if p.hash_failures > 0 => {
             format!("connected, {} bad pieces", p.hash_failures)
         }
+        // It refused our encrypted handshake; the full reason is in the detail line.
+        (PeerStage::Connected, _) if p.encryption_note.is_some() => "connected, RC4 refused".into(),
         (stage, _) => stage.label().to_string(),
     }
 }
@@ -155,6 +157,12 @@ pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
                 spans.push(span(format!(" · uTP {rtt}{r} resent"), theme.dim()));
             }
             spans.push(span(format!(" · from {}", p.source.word()), theme.dim()));
+            if let Some(note) = &p.encryption_note {
+                spans.push(span(
+                    format!(" · {}", outside(note, LINE_MAX)),
+                    theme.accent(),
+                ));
+            }
             if p.hash_failures > 0 {
                 spans.push(span(
                     format!(" · {} bad pieces", p.hash_failures),
@@ -308,5 +316,35 @@ mod tests {
         );
         (p.utp_rtt, p.utp_retransmits) = (None, None);
         assert!(!text(&p).contains("resent"), "{}", text(&p));
+    }
+
+    #[test]
+    fn a_peer_that_refused_rc4_says_so_in_its_row() {
+        let why = crate::net::MseError::Closed;
+        let p = PeerRow {
+            encryption: Some(crate::net::Encryption::Plain),
+            encryption_note: Some(crate::net::mse::plain_after_note(&why)),
+            ..PeerRow::new(
+                SocketAddr::from(([127, 0, 0, 2], 1)),
+                crate::engine::api::PeerSource::Tracker,
+                PeerStage::Connected,
+            )
+        };
+        assert_eq!(state_text(&p), "connected, RC4 refused");
+        let line: String = detail_line(&p, &Theme::plain())
+            .iter()
+            .map(|s| s.content.as_ref())
+            .collect();
+        assert!(
+            line.contains(
+                " · encrypted handshake refused (closed during the encryption handshake); plain accepted"
+            ),
+            "{line}"
+        );
+        let plain = PeerRow {
+            encryption_note: None,
+            ..p
+        };
+        assert_eq!(state_text(&plain), "connected");
     }
 }
