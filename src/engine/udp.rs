@@ -28,6 +28,9 @@ pub(crate) fn bind(bind: IpAddr, port: u16) -> std::io::Result<Arc<UdpSocket>> {
     Ok(Arc::new(UdpSocket::from_std(s.into())?))
 }
 
+/// Datagrams read in a row before the receive loop yields to other tasks.
+const BURST: u32 = 256;
+
 /// Counts of what the receive loop saw, for the header and for tests.
 #[derive(Debug, Default)]
 pub(crate) struct UdpCounters {
@@ -47,9 +50,31 @@ pub(crate) async fn recv_loop(
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut burst = 0u32;
     loop {
-        let (n, from) = match udp.recv_from(&mut buf).await {
+        burst += 1;
+        if burst >= BURST {
+            // A socket that never drains must not keep this thread from other tasks.
+            burst = 0;
+            if let Some(utp) = &utp {
+                utp.flush_acks();
+            }
+            tokio::task::yield_now().await;
+        }
+        let (n, from) = match udp.try_recv_from(&mut buf) {
             Ok(x) => x,
+            // Drained: the ACKs uTP deferred over this burst go out, then wait for more.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(utp) = &utp {
+                    utp.flush_acks();
+                }
+                burst = 0;
+                if let Err(e) = udp.readable().await {
+                    tracing::debug!("udp readable: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                continue;
+            }
             // Linux reports an ICMP "port unreachable" for an earlier send as an error on
             // the next receive; it says nothing about this socket.
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,

@@ -45,8 +45,8 @@ if [[ -z ${UTP_BENCH_INNER:-} ]]; then
     head -c $((MIB << 20)) /dev/urandom >"$WORK/seed/payload.bin"
     mktorrent -l 20 -a http://127.0.0.1:1/announce -o "$WORK/payload.torrent" \
         "$WORK/seed/payload.bin" >/dev/null
-    UTP_BENCH_INNER=1 WORK=$WORK TTUI=$TARGET/release/ttui \
-        unshare --net --pid --fork --mount --mount-proc bash -c 'ip link set lo up; exec bash "$0"' \
+    UTP_BENCH_INNER=1 WORK=$WORK TTUI=$TARGET/release/ttui UTP_BENCH_X=${UTP_BENCH_X:-} \
+        unshare --net --pid --fork --mount --mount-proc bash -c 'ip link set lo up; exec bash ${UTP_BENCH_X:+-x} "$0"' \
         "${BASH_SOURCE[0]}"
     exit $?
 fi
@@ -83,24 +83,29 @@ run_ttui() {
     rm -rf "$out"
 }
 
-# A libtorrent leecher prints "done" when complete and then seeds; it is stopped then, so
-# its figures stop at the end of the download.
+# A libtorrent leecher prints "done" when complete and then seeds: its time and CPU seconds
+# (from /proc, user + sys) are taken when "done" appears, then it is stopped.
 run_lt() {
-    local n=$1 out=$WORK/out-lt-$1
+    local n=$1 out=$WORK/out-lt-$1 start pid el cpu
     rm -rf "$out"
     mkdir -p "$out"
-    /usr/bin/time -f '%e %U %S' -o "$2" $PY "$LT" --torrent "$TORRENT" --save "$out" \
+    start=$(date +%s.%N)
+    $PY "$LT" --torrent "$TORRENT" --save "$out" \
         --ip 127.0.0.$((30 + n)) --port $((7200 + n)) --leech --transport utp \
         --peer $SEEDER_IP:$SEEDER_PORT --announce-wait 0 --max-seconds "$LIMIT" \
         >"$WORK/lt-$n.out" 2>"$WORK/lt-$n.err" &
-    local pid=$!
-    for _ in $(seq $((LIMIT * 10))); do
+    pid=$!
+    # Polled often: the poll's granularity is part of the measured time.
+    for _ in $(seq $((LIMIT * 50))); do
         grep -q '^done' "$WORK/lt-$n.out" && break
         kill -0 $pid 2>/dev/null || break
-        sleep 0.1
+        sleep 0.02
     done
+    el=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    cpu=$(awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f 0", ($14 + $15) / t }' "/proc/$pid/stat" 2>/dev/null || echo "nan 0")
     kill -TERM $pid 2>/dev/null || true
     wait $pid || true
+    echo "$el $cpu" >"$2"
     grep -q '^done' "$WORK/lt-$n.out" || return 1
     cmp -s "$out/payload.bin" "$WORK/seed/payload.bin" || return 1
     rm -rf "$out"
@@ -113,7 +118,8 @@ for n in $(seq "$RUNS"); do
     for c in $order; do
         t=$WORK/time-$c-$n
         if "run_$c" "$n" "$t"; then
-            read -r el us sy <"$t"
+            # The last line: `time` puts "Command exited ..." first when the status is not 0.
+            read -r el us sy < <(tail -n 1 "$t") || true
             rate=$(awk -v s="$SIZE" -v e="$el" 'BEGIN { printf "%.1f", s / e / 1e6 }')
             cpu=$(awk -v u="$us" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')
             note "run $n $c: ${el}s, $rate MB/s, $cpu CPU-s"

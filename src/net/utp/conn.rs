@@ -84,6 +84,8 @@ pub struct Conn {
     pub got_fin: bool,
     reply_us: u32,
     need_ack: bool,
+    /// On the socket's list of connections owing an ACK (see `UtpSocket::flush_acks`).
+    pub ack_queued: bool,
     last_adv_wnd: usize,
     // shared
     rtt: Rtt,
@@ -132,6 +134,7 @@ impl Conn {
             got_fin: false,
             reply_us: 0,
             need_ack: false,
+            ack_queued: false,
             last_adv_wnd: cfg.recv_buf,
             rtt: Rtt::new(),
             last_recv: now,
@@ -246,6 +249,11 @@ impl Conn {
         self.transmit(idx, now);
     }
 
+    /// Whether an ACK is owed and the connection is not yet on the socket's list.
+    pub fn owes_ack(&mut self) -> bool {
+        self.need_ack && !std::mem::replace(&mut self.ack_queued, true)
+    }
+
     pub fn fail(&mut self, kind: io::ErrorKind) {
         if self.err.is_none() {
             self.err = Some(kind);
@@ -312,7 +320,19 @@ impl Conn {
             PacketType::Fin => self.on_fin(h.seq),
             _ => {}
         }
-        self.flush(now);
+        // The ACK waits until the socket is drained (`ack_now`): one ACK per burst of
+        // datagrams, not one per datagram, unless data going out carries it first. A hole
+        // in the sequence is told at once (as TCP does), so the sender repairs it quickly.
+        let hole = !self.ooo.is_empty() || h.ty != PacketType::Data;
+        self.send(now, hole);
+    }
+
+    /// Sends the ACK `on_packet` deferred, if nothing carried it since.
+    pub fn ack_now(&mut self) {
+        self.ack_queued = false;
+        if self.need_ack && self.state != State::Closed {
+            self.send_state();
+        }
     }
 
     fn on_ack(&mut self, h: &Header, sack: Option<&[u8]>, no_payload: bool, now: Instant) {
@@ -461,6 +481,10 @@ impl Conn {
     /// Sends what the windows allow: retransmissions first, then new data, the FIN, and an
     /// ACK if nothing else carried one.
     pub fn flush(&mut self, now: Instant) {
+        self.send(now, true);
+    }
+
+    fn send(&mut self, now: Instant, ack: bool) {
         if self.state == State::Closed {
             return;
         }
@@ -488,7 +512,7 @@ impl Conn {
                 self.push_seg(PacketType::Fin, Vec::new(), now);
             }
         }
-        if self.need_ack {
+        if ack && self.need_ack {
             self.send_state();
         }
     }

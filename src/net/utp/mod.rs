@@ -99,6 +99,8 @@ type Key = (SocketAddr, u16);
 
 /// How long a peer that did not answer a SYN is remembered as silent.
 const SILENT_FOR: Duration = Duration::from_secs(600);
+/// Datagrams handled before the deferred ACKs go out even though more are waiting.
+const ACK_EVERY: u32 = 8;
 /// Silent peers remembered at most (about 100 KiB at most).
 const MAX_SILENT: usize = 4096;
 
@@ -128,6 +130,10 @@ struct Inner {
     counters: SocketCounters,
     /// Peers that did not answer a SYN lately, with when (see `is_silent`).
     silent: Mutex<HashMap<SocketAddr, Instant>>,
+    /// Connections owing an ACK, sent by `flush_acks` when the socket is drained.
+    owed: Mutex<Vec<Arc<Cell>>>,
+    /// Datagrams handled since the deferred ACKs last went out.
+    since_flush: std::sync::atomic::AtomicU32,
     recv_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -175,6 +181,8 @@ impl UtpSocket {
             accept_tx,
             counters: SocketCounters::default(),
             silent: Mutex::new(HashMap::new()),
+            owed: Mutex::new(Vec::new()),
+            since_flush: Default::default(),
             recv_task: Mutex::new(None),
         });
         (UtpSocket { inner }, UtpListener { rx })
@@ -198,11 +206,30 @@ impl UtpSocket {
         let weak: Weak<Inner> = Arc::downgrade(&sock.inner);
         let task = tokio::spawn(async move {
             let mut buf = vec![0u8; 65_536];
+            let mut burst = 0u32;
             loop {
-                let Ok((n, from)) = udp.recv_from(&mut buf).await else {
-                    // ICMP errors surface here on some systems; the socket stays usable.
+                burst += 1;
+                if burst >= 256 {
+                    // A socket that never drains must not keep this thread from other tasks.
+                    burst = 0;
                     tokio::task::yield_now().await;
-                    continue;
+                }
+                let (n, from) = match udp.try_recv_from(&mut buf) {
+                    Ok(x) => x,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        let Some(inner) = weak.upgrade() else { return };
+                        UtpSocket { inner }.flush_acks();
+                        burst = 0;
+                        if udp.readable().await.is_err() {
+                            tokio::task::yield_now().await;
+                        }
+                        continue;
+                    }
+                    // ICMP errors surface here on some systems; the socket stays usable.
+                    Err(_) => {
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
                 };
                 let Some(inner) = weak.upgrade() else { return };
                 if utp::looks_like_utp(&buf[..n]) {
@@ -269,7 +296,18 @@ impl UtpSocket {
         let mut map = inner.registry.lock();
         if let Some(cell) = map.get(&key).cloned() {
             drop(map);
-            cell.with(&inner.udp, |c| c.on_packet(&pkt, Instant::now()));
+            let owes = cell.with(&inner.udp, |c| {
+                c.on_packet(&pkt, Instant::now());
+                c.owes_ack()
+            });
+            if owes {
+                self.owed().push(cell);
+            }
+            // A socket that never drains still acknowledges every few datagrams, so the
+            // sender's window keeps moving.
+            if inner.since_flush.fetch_add(1, Ordering::Relaxed) + 1 >= ACK_EVERY {
+                self.flush_acks();
+            }
             return;
         }
         if h.ty != PacketType::Syn {
@@ -319,6 +357,21 @@ impl UtpSocket {
             key,
         ));
         UtpStream::new(cell, udp)
+    }
+
+    fn owed(&self) -> MutexGuard<'_, Vec<Arc<Cell>>> {
+        self.inner.owed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends the ACKs `handle_datagram` deferred. The socket's reader calls this whenever it
+    /// has read every datagram waiting, so a burst of datagrams costs one ACK per connection
+    /// (libtorrent does the same).
+    pub fn flush_acks(&self) {
+        self.inner.since_flush.store(0, Ordering::Relaxed);
+        let owed = std::mem::take(&mut *self.owed());
+        for cell in owed {
+            cell.with(&self.inner.udp, |c| c.ack_now());
+        }
     }
 
     fn silent(&self) -> MutexGuard<'_, HashMap<SocketAddr, Instant>> {

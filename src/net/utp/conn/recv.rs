@@ -66,9 +66,11 @@ impl Conn {
 
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.rbuf.len());
-        for (dst, src) in buf.iter_mut().zip(self.rbuf.drain(..n)) {
-            *dst = src;
-        }
+        let (a, b) = self.rbuf.as_slices();
+        let k = n.min(a.len());
+        buf[..k].copy_from_slice(&a[..k]);
+        buf[k..n].copy_from_slice(&b[..n - k]);
+        self.rbuf.drain(..n);
         // Tell a peer we had throttled that room has opened up.
         if n > 0
             && self.last_adv_wnd < self.cfg.mss * 2
