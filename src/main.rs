@@ -15,8 +15,14 @@ fn main() -> ExitCode {
             cli::info::print_info(&m, &mut std::io::stdout().lock()).map_err(|e| e.to_string())?;
             Ok(0)
         }),
-        Some(Cmd::Peers { torrent, port }) => {
-            cli::load_torrent(&torrent).and_then(|m| cli::diag::peers(&m, port))
+        Some(Cmd::Peers {
+            torrent,
+            port,
+            no_dht,
+            dht_bootstrap,
+        }) => {
+            let dht = cli::run::bootstrap_nodes(no_dht, &dht_bootstrap);
+            cli::load_torrent(&torrent).and_then(|m| cli::diag::peers(&m, port, dht))
         }
         Some(Cmd::Handshake {
             torrent,

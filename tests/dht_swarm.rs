@@ -65,6 +65,27 @@ fn a_trackerless_magnet_downloads_from_a_dht_only_libtorrent_seeder() {
         last_lines(&run.stdout, 5)
     );
     assert_same_tree(&fx.payload, &out.join(&t.name));
+
+    // `ttui peers` asks the DHT too: one ip:port a line, the seeder among them.
+    let mut args: Vec<String> = vec!["peers".into(), t.path.display().to_string()];
+    args.extend(dht.bootstrap_args());
+    let run = Ttui::run(&args, Duration::from_secs(60));
+    run.assert_success("ttui peers");
+    let seeder = dht.addr(0).to_string();
+    assert!(
+        run.stdout.lines().any(|l| l == seeder),
+        "{seeder} not in:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .lines()
+            .all(|l| l.parse::<std::net::SocketAddr>().is_ok()),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("DHT: "), "{}", run.stderr);
 }
 
 #[test]
@@ -202,4 +223,164 @@ fn terminate(t: &mut Ttui) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Malformed KRPC (not bencode, wrong types, huge values) and a flood of 10,000 queries a
+/// second from one address for 3 s at a downloading ttui's UDP port: it neither crashes nor
+/// grows without bound, still answers a well-behaved node, and the download completes.
+#[test]
+fn hostile_dht_input_does_not_hurt_a_running_download() {
+    use std::net::UdpSocket;
+    use ttui::protocol::krpc::{Body, Krpc, NodeId, Query};
+    if !ready() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let fx = Fixture::single_file("hostile-dht.bin", 16 << 20, 44, 18);
+    let seeder = LibtorrentPeer::start(
+        &fx.torrent,
+        &fx.data_dir,
+        LtOptions {
+            seed_mode: true,
+            upload_limit: 3 << 20,
+            ..LtOptions::default()
+        },
+    );
+    let port = free_port();
+    let out = fx.out_dir("out");
+    let (out_arg, peer, port_arg, closed) = (
+        out.display().to_string(),
+        seeder.addr().to_string(),
+        port.to_string(),
+        closed_addr().to_string(),
+    );
+    let mut ttui = Ttui::spawn([
+        fx.torrent.path.to_str().expect("utf-8 path"),
+        "--headless",
+        "-o",
+        &out_arg,
+        "--port",
+        &port_arg,
+        "--no-trackers",
+        "--peer",
+        &peer,
+        "--dht-bootstrap",
+        &closed,
+    ]);
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let attacker = UdpSocket::bind((loopback_ip(), 0)).expect("bind attacker");
+    std::thread::sleep(Duration::from_millis(500));
+    let base = rss_kib(ttui.pid()).expect("ttui's RSS");
+    let mut peak = base;
+    let huge = format!(
+        "d1:t2:aa1:y1:q1:q4:ping1:ad2:id{}:{}ee",
+        60_000,
+        "x".repeat(60_000)
+    );
+    let junk: Vec<Vec<u8>> = vec![
+        b"d this is not bencode".to_vec(),
+        b"d1:y1:q1:q9:get_peers1:ali1ei2ee1:t2:aae".to_vec(),
+        b"d1:ad2:id3:abc9:info_hashi5ee1:q9:get_peers1:t2:aa1:y1:qe".to_vec(),
+        b"d1:ad2:id20:aaaaaaaaaaaaaaaaaaaa9:info_hash20:bbbbbbbbbbbbbbbbbbbb4:porti99999999999999999999e5:token2:xxe1:q13:announce_peer1:t2:aa1:y1:qe".to_vec(),
+        huge.into_bytes(),
+        b"d1:rd2:id20:aaaaaaaaaaaaaaaaaaaa5:nodes999999:xe1:t2:zz1:y1:re".to_vec(),
+        vec![b'd'; 1400],
+        b"dl".repeat(700),
+    ];
+    let start = Instant::now();
+    let mut sent = 0u64;
+    let mut last_sample = Instant::now();
+    // 10,000 a second for 3 s, paced per millisecond; junk mixed in.
+    while start.elapsed() < Duration::from_secs(3) {
+        let due = (start.elapsed().as_millis() as u64 + 1) * 10;
+        while sent < due {
+            let q = Krpc {
+                tid: (sent as u32).to_be_bytes().to_vec(),
+                version: None,
+                ip: None,
+                body: Body::Query {
+                    id: NodeId::random(),
+                    query: Query::GetPeers {
+                        info_hash: NodeId::random(),
+                    },
+                    read_only: false,
+                },
+            };
+            let buf = if sent.is_multiple_of(10) {
+                junk[(sent / 10) as usize % junk.len()].clone()
+            } else {
+                q.encode()
+            };
+            let _ = attacker.send_to(&buf, target);
+            sent += 1;
+        }
+        if last_sample.elapsed() >= Duration::from_millis(100) {
+            last_sample = Instant::now();
+            if let Some(r) = rss_kib(ttui.pid()) {
+                peak = peak.max(r);
+            }
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    assert!(sent >= 29_000, "sent only {sent}");
+    if let Some(r) = rss_kib(ttui.pid()) {
+        peak = peak.max(r);
+    }
+    assert!(
+        !ttui.has_exited() || ttui_ok(&mut ttui),
+        "ttui died:\n{}",
+        ttui.report()
+    );
+    // A well-behaved node from another address is still answered.
+    if !ttui.has_exited() {
+        let friend = UdpSocket::bind((loopback_ip(), 0)).expect("bind friend");
+        friend
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        let ping = Krpc {
+            tid: b"pg".to_vec(),
+            version: None,
+            ip: None,
+            body: Body::Query {
+                id: NodeId::random(),
+                query: Query::Ping,
+                read_only: true,
+            },
+        };
+        let mut answered = false;
+        let mut buf = [0u8; 1500];
+        for _ in 0..10 {
+            let _ = friend.send_to(&ping.encode(), target);
+            if let Ok((n, _)) = friend.recv_from(&mut buf) {
+                answered = Krpc::decode(&buf[..n]).is_ok_and(|k| k.tid == b"pg");
+                if answered {
+                    break;
+                }
+            }
+        }
+        assert!(answered, "ttui's DHT no longer answers after the flood");
+    }
+    let run = ttui.wait(DOWNLOAD_TIMEOUT);
+    run.assert_success("download under a DHT flood");
+    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
+    eprintln!("RSS {base} KiB before, peak {peak} KiB, {sent} datagrams");
+    assert!(
+        peak < base + 64 * 1024,
+        "RSS grew from {base} KiB to {peak} KiB under the flood"
+    );
+}
+
+/// True when ttui has already exited successfully (the download may beat the flood).
+fn ttui_ok(t: &mut Ttui) -> bool {
+    t.has_exited() && !t.report().contains("panicked")
 }

@@ -88,28 +88,94 @@ pub async fn announce_all(meta: &Metainfo, port: u16) -> Announced {
     }
 }
 
-pub fn peers(meta: &Metainfo, port: u16) -> Result<i32, String> {
-    if meta.trackers.is_empty() {
-        return Err("the torrent lists no trackers".into());
+/// Asks the DHT for the torrent's peers with a node of our own on an ephemeral UDP port,
+/// bootstrapped from `bootstrap`: one lookup (no announce), bounded in time. Returns the
+/// peers and a line saying how it went.
+pub async fn dht_peers(info_hash: [u8; 20], bootstrap: Vec<String>) -> (Vec<SocketAddr>, String) {
+    use crate::dht::{is_krpc, Dht, DhtConfig};
+    let sock = match tokio::net::UdpSocket::bind("0.0.0.0:0").await {
+        Ok(s) => std::sync::Arc::new(s),
+        Err(e) => return (Vec::new(), format!("DHT: no UDP socket: {e}")),
+    };
+    let cfg = DhtConfig {
+        bootstrap,
+        ..DhtConfig::default()
+    };
+    let (dht, task) = Dht::spawn(cfg, std::sync::Arc::clone(&sock));
+    let recv = {
+        let (sock, dht) = (std::sync::Arc::clone(&sock), dht.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                if is_krpc(&buf[..n]) {
+                    dht.incoming(&buf[..n], from);
+                }
+            }
+        })
+    };
+    let start = Instant::now();
+    let mut nodes = 0;
+    while start.elapsed() < Duration::from_secs(10) {
+        nodes = dht.stats().await.map_or(0, |s| s.nodes);
+        if nodes > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let a = runtime()?.block_on(announce_all(meta, port));
+    let mut found = BTreeSet::new();
+    if nodes > 0 {
+        let mut rx = dht.get_peers(info_hash, None).await;
+        let end = tokio::time::Instant::now() + Duration::from_secs(30);
+        while let Ok(Some(p)) = tokio::time::timeout_at(end, rx.recv()).await {
+            found.insert(p);
+        }
+        nodes = dht.stats().await.map_or(nodes, |s| s.nodes);
+    }
+    dht.shutdown().await;
+    recv.abort();
+    task.abort();
+    let line = format!("DHT: {} peers from {nodes} nodes", found.len());
+    (found.into_iter().collect(), line)
+}
+
+/// `ttui peers`: the trackers' peers and (unless `dht` is None or the torrent is private)
+/// the DHT's, one ip:port a line on stdout; where they came from on stderr.
+pub fn peers(meta: &Metainfo, port: u16, dht: Option<Vec<String>>) -> Result<i32, String> {
+    let dht = dht.filter(|b| !b.is_empty() && !meta.info.private);
+    if meta.trackers.is_empty() && dht.is_none() {
+        return Err("the torrent lists no trackers (and the DHT is off)".into());
+    }
+    let (a, (from_dht, dht_line)) = runtime()?.block_on(async {
+        let lookup = async {
+            match dht {
+                Some(b) => dht_peers(meta.info_hash, b).await,
+                None => (Vec::new(), String::new()),
+            }
+        };
+        tokio::join!(announce_all(meta, port), lookup)
+    });
     for l in &a.lines {
         eprintln!("{l}");
     }
-    if a.answered == 0 {
+    if !dht_line.is_empty() {
+        eprintln!("{dht_line}");
+    }
+    if a.answered == 0 && from_dht.is_empty() {
         return Err(format!(
             "no tracker answered ({} tried), no peers known",
             a.tried
         ));
     }
-    for p in &a.peers {
+    let all: BTreeSet<SocketAddr> = a.peers.iter().chain(&from_dht).copied().collect();
+    for p in &all {
         println!("{p}");
     }
     eprintln!(
-        "{} distinct peers from {} of {} trackers",
-        a.peers.len(),
+        "{} distinct peers from {} of {} trackers and {} from the DHT",
+        all.len(),
         a.answered,
-        a.tried
+        a.tried,
+        from_dht.len()
     );
     Ok(0)
 }

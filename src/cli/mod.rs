@@ -95,6 +95,12 @@ pub enum Cmd {
         /// Port to report to the tracker.
         #[arg(long, default_value_t = 6881)]
         port: u16,
+        /// Ask the trackers only, not the DHT.
+        #[arg(long)]
+        no_dht: bool,
+        /// DHT bootstrap node HOST:PORT (repeatable); replaces the built-in public routers.
+        #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+        dht_bootstrap: Vec<String>,
     },
     /// Do one handshake with a peer and print its peer id and client.
     Handshake {

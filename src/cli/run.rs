@@ -39,11 +39,16 @@ pub const NO_PUBLIC_ROUTERS_ENV: &str = "TTUI_NO_PUBLIC_ROUTERS";
 /// The DHT's bootstrap nodes: `--dht-bootstrap`, else the well-known public routers;
 /// None with `--no-dht`.
 pub fn dht_bootstrap(args: &DownloadArgs) -> Option<Vec<String>> {
-    if args.no_dht {
+    bootstrap_nodes(args.no_dht, &args.dht_bootstrap)
+}
+
+/// `dht_bootstrap` from the two flags (also used by `ttui peers`).
+pub fn bootstrap_nodes(no_dht: bool, given: &[String]) -> Option<Vec<String>> {
+    if no_dht {
         return None;
     }
-    if !args.dht_bootstrap.is_empty() {
-        return Some(args.dht_bootstrap.clone());
+    if !given.is_empty() {
+        return Some(given.to_vec());
     }
     if std::env::var_os(NO_PUBLIC_ROUTERS_ENV).is_some() {
         tracing::warn!("{NO_PUBLIC_ROUTERS_ENV} is set: the DHT starts without bootstrap nodes");

@@ -11,6 +11,7 @@
 //! Whatever way the demo ends, every process it started is killed by pid and the temporary
 //! directory is removed (see [`procs`] for the layers that make that hold).
 
+mod dht;
 mod fake;
 mod payload;
 mod procs;
@@ -225,6 +226,18 @@ async fn demo_main(args: &DemoArgs, dir: &Path, procs: &mut Procs) -> Result<i32
         data_dir: &seed_root,
     };
     let real = swarm::start_real_seeders(procs, args, &job, total, &meta.info_hash_hex())?;
+    let dht_nodes = if args.no_external || !procs::have_libtorrent() {
+        None
+    } else {
+        match dht::start(procs, &job, total / args.seconds.max(1) / 4) {
+            Ok(nodes) => Some(nodes),
+            Err(DemoError::Interrupted) => return Err(DemoError::Interrupted),
+            Err(e) => {
+                eprintln!("demo: skipping the DHT: {e}");
+                None
+            }
+        }
+    };
     ctx.check_cancel()?;
     let shares = Shares::new(total, args.seconds, !real.is_empty());
 
@@ -264,7 +277,15 @@ async fn demo_main(args: &DemoArgs, dir: &Path, procs: &mut Procs) -> Result<i32
     }
 
     // 6. The download.
-    let result = download(args, dir, meta, manual, with_tracker, &mut ctx.signals).await;
+    let result = download(
+        args,
+        dir,
+        meta,
+        (manual, dht_nodes),
+        with_tracker,
+        &mut ctx.signals,
+    )
+    .await;
     let _ = ttui_seeder.commands.send(crate::engine::api::Command::Quit);
     let _ = tokio::time::timeout(Duration::from_secs(3), ttui_seeder.done).await;
     result
@@ -275,7 +296,7 @@ async fn download(
     args: &DemoArgs,
     dir: &Path,
     meta: Metainfo,
-    peers: Vec<SocketAddr>,
+    (peers, dht): (Vec<SocketAddr>, Option<Vec<String>>),
     use_trackers: bool,
     signals: &mut Signals,
 ) -> Result<i32, DemoError> {
@@ -292,6 +313,8 @@ async fn download(
         seed: !args.headless,
         max_peers: 50,
         use_trackers,
+        // Only the demo's own loopback nodes, never a public router.
+        dht,
         ..Options::default()
     };
     eprintln!(

@@ -28,7 +28,11 @@ pub trait Transmit: Send + 'static {
 
 impl Transmit for Arc<tokio::net::UdpSocket> {
     fn transmit(&self, buf: &[u8], to: SocketAddr) {
-        let _ = self.try_send_to(buf, to);
+        // Straight to the kernel: tokio's `try_send_to` answers WouldBlock until the reactor
+        // has once seen the socket writable, which dropped the node's first queries (the
+        // bootstrap) and delayed joining by the bootstrap retry (5 s). The socket is
+        // non-blocking, so this never waits either.
+        let _ = socket2::SockRef::from(self.as_ref()).send_to(buf, &to.into());
     }
 }
 
@@ -173,6 +177,13 @@ impl Dht {
 async fn resolve(names: &[String]) -> Vec<SocketAddrV4> {
     let mut out = Vec::new();
     for name in names {
+        // A literal address needs no resolver (and no wait on one).
+        if let Ok(addr) = name.parse::<SocketAddr>() {
+            if let SocketAddr::V4(v4) = addr {
+                out.push(v4);
+            }
+            continue;
+        }
         let found =
             tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host(name.as_str())).await;
         if let Ok(Ok(addrs)) = found {

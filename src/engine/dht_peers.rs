@@ -82,15 +82,10 @@ async fn run(
         let mut rx = dht.get_peers(info_hash, announce.then_some(port)).await;
         let deadline = Instant::now() + LOOKUP_TIMEOUT;
         let mut found = 0;
-        loop {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(addr)) => {
-                    found += 1;
-                    if reports.send(DhtReport::Peer(addr)).is_err() {
-                        return;
-                    }
-                }
-                Ok(None) | Err(_) => break,
+        while let Ok(Some(addr)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            found += 1;
+            if reports.send(DhtReport::Peer(addr)).is_err() {
+                return;
             }
         }
         let n = nodes(&dht).await;

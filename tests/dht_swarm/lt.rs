@@ -67,7 +67,6 @@ impl LtDht {
             .collect()
     }
 
-    #[allow(dead_code)] // not every test binary uses it
     pub fn addr(&self, i: usize) -> SocketAddr {
         SocketAddr::from((self.ips[i], self.port))
     }

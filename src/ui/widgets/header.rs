@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Span;
 
-use crate::engine::api::{Snapshot, TorrentState, TrackerRow, TrackerStatus};
+use crate::engine::api::{DhtRow, Snapshot, TorrentState, TrackerRow, TrackerStatus};
 use crate::ui::app::App;
 use crate::ui::theme::Theme;
 
@@ -75,8 +75,32 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     }
     put_line(buf, area, 2, spans);
 
-    // Line 4: tracker.
-    put_line(buf, area, 3, tracker_line(snap, theme));
+    // Line 4: tracker, then the DHT.
+    let mut spans = tracker_line(snap, theme);
+    if let Some(d) = &snap.dht {
+        spans.extend(dht_spans(d, snap.elapsed, theme));
+    }
+    put_line(buf, area, 3, spans);
+}
+
+/// "  DHT 42 nodes, last lookup 12 peers 3m 00s ago" (or "looking up…" while one runs).
+fn dht_spans<'a>(d: &DhtRow, elapsed: std::time::Duration, theme: &Theme) -> Vec<Span<'a>> {
+    let mut spans = vec![
+        span("  DHT ", theme.dim()),
+        Span::raw(format!("{} nodes", d.nodes)),
+    ];
+    if d.searching {
+        spans.push(span(", looking up…", theme.accent()));
+    } else if let Some(at) = d.last_at {
+        let ago = fmt::duration(elapsed.saturating_sub(at));
+        spans.push(span(
+            format!(", last lookup {} peers {ago} ago", d.last_peers),
+            theme.dim(),
+        ));
+    } else {
+        spans.push(span(", no lookup yet", theme.dim()));
+    }
+    spans
 }
 
 pub fn state_label(state: &TorrentState, theme: &Theme) -> (String, Style) {
@@ -150,7 +174,9 @@ pub fn tracker_host(url: &str) -> &str {
 
 fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
     let Some(t) = primary(&snap.trackers) else {
-        let text = if snap.listen_port > 0 {
+        let text = if snap.dht.is_some() {
+            format!(" no tracker; listening on port {}", snap.listen_port)
+        } else if snap.listen_port > 0 {
             format!(
                 " no tracker: peers from the command line; listening on port {}",
                 snap.listen_port
@@ -276,6 +302,30 @@ mod tests {
         let r = render_rows(&s, 60);
         assert!(r[0].contains("evil\u{fffd}[2J.iso"), "{r:?}");
         assert!(r[0].contains("error: disk full"), "{r:?}");
+    }
+
+    #[test]
+    fn shows_the_dht_nodes_and_the_last_lookup() {
+        let mut s = snap();
+        s.elapsed = Duration::from_secs(200);
+        s.dht = Some(DhtRow {
+            nodes: 42,
+            searching: false,
+            lookups: 1,
+            last_peers: 12,
+            last_at: Some(Duration::from_secs(20)),
+        });
+        let r = render_rows(&s, 160);
+        assert!(
+            r[3].contains("DHT 42 nodes, last lookup 12 peers 3m 00s ago"),
+            "{r:?}"
+        );
+        if let Some(d) = s.dht.as_mut() {
+            d.searching = true;
+        }
+        assert!(render_rows(&s, 160)[3].contains("DHT 42 nodes, looking up…"));
+        s.dht = None;
+        assert!(!render_rows(&s, 160)[3].contains("DHT"));
     }
 
     #[test]
