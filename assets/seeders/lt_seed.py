@@ -44,6 +44,10 @@ def main():
                     help="forced: RC4 only, both ways; disabled: plain only")
     ap.add_argument("--transport", choices=["tcp", "utp", "both"], default="tcp",
                     help="peer transports, incoming and outgoing (utp: TCP off both ways)")
+    ap.add_argument("--pex", action="store_true", help="load libtorrent's ut_pex plugin")
+    ap.add_argument("--slow-ip", action="append", default=[],
+                    help="address whose traffic both ways is held to --slow-rate")
+    ap.add_argument("--slow-rate", type=int, default=16000, help="bytes/s for --slow-ip")
     ap.add_argument("--announce-wait", type=float, default=20.0)
     ap.add_argument("--max-seconds", type=float, default=900.0)
     args = ap.parse_args()
@@ -87,10 +91,19 @@ def main():
     # flags=0: no default plugins (ut_pex would be one); metadata exchange is harmless.
     ses = lt.session(settings, flags=0)
     ses.add_extension("ut_metadata")
+    if args.pex:
+        ses.add_extension("ut_pex")
     # By default loopback peers sit in the local peer class, which ignores rate limits;
     # put every address in the global class so --upload-limit really throttles.
     ipf = lt.ip_filter()
     ipf.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+    if args.slow_ip:
+        slow = ses.create_peer_class("slow")
+        cls = ses.get_peer_class(slow)
+        cls.update({"upload_limit": args.slow_rate, "download_limit": args.slow_rate})
+        ses.set_peer_class(slow, cls)
+        for ip in args.slow_ip:
+            ipf.add_rule(ip, ip, 1 << slow)
     ses.set_peer_class_filter(ipf)
 
     info = lt.torrent_info(args.torrent)
@@ -131,8 +144,12 @@ def main():
         now = time.monotonic()
         if now - last_progress >= 1.0:
             last_progress = now
-            say("progress %.1f down=%d up=%d peers=%d" % (
-                st.progress * 100.0, st.total_payload_download, st.total_payload_upload, st.num_peers))
+            # Handshaken peers only (num_peers counts half-open ones): what its PEX would list.
+            busy = lt.peer_info.connecting | lt.peer_info.handshake
+            live = sum(1 for p in h.get_peer_info() if not p.flags & busy)
+            say("progress %.1f down=%d up=%d peers=%d connected=%d" % (
+                st.progress * 100.0, st.total_payload_download, st.total_payload_upload,
+                st.num_peers, live))
         if seeding and not ready_said:
             if announced or now - start > args.announce_wait:
                 ready_said = True

@@ -131,14 +131,18 @@ impl PexOutbox {
         }
     }
 
+    /// A message may go out at `now` (whether there is anything to say or not).
+    pub fn due(&self, now: Instant) -> bool {
+        match self.last {
+            None => now.duration_since(self.since) >= FIRST_AFTER,
+            Some(t) => now.duration_since(t) >= SEND_EVERY,
+        }
+    }
+
     /// The message due at `now` given the peers connected now (without the recipient), if
     /// one is due and there is something to say.
     pub fn next(&mut self, now: Instant, current: &[(SocketAddr, PexFlags)]) -> Option<Pex> {
-        let due = match self.last {
-            None => now.duration_since(self.since) >= FIRST_AFTER,
-            Some(t) => now.duration_since(t) >= SEND_EVERY,
-        };
-        if !due {
+        if !self.due(now) {
             return None;
         }
         let now_set: HashSet<SocketAddr> = current.iter().map(|(a, _)| *a).collect();
@@ -275,7 +279,11 @@ impl Coordinator {
         if !self.shared.pex || self.paused {
             return;
         }
-        let due = self.peers.active().any(|p| p.pex.is_some());
+        // The list is built only in a tick where some peer is due: most ticks cost one pass.
+        let due = self
+            .peers
+            .active()
+            .any(|p| p.pex.as_ref().is_some_and(|o| o.due(now)));
         if !due {
             return;
         }
