@@ -261,9 +261,18 @@ fn rows_show_source_transport_and_encryption() {
     app.on_snapshot(s.clone());
     let wide = rows(&render_app(&app, &s, 160, 8));
     let row = |r: &[String], ip: &str| r.iter().find(|l| l.contains(ip)).cloned().unwrap();
-    assert!(wide[1].contains("Source") && wide[1].contains("Conn"), "{wide:?}");
-    assert!(row(&wide, "127.0.0.2").contains("DHT      uTP/RC4"), "{wide:?}");
-    assert!(row(&wide, "127.0.0.3").contains("PEX      TCP "), "{wide:?}");
+    assert!(
+        wide[1].contains("Source") && wide[1].contains("Conn"),
+        "{wide:?}"
+    );
+    assert!(
+        row(&wide, "127.0.0.2").contains("DHT      uTP/RC4"),
+        "{wide:?}"
+    );
+    assert!(
+        row(&wide, "127.0.0.3").contains("PEX      TCP "),
+        "{wide:?}"
+    );
     let narrow = rows(&render_app(&app, &s, 80, 8));
     assert!(row(&narrow, "127.0.0.2").contains("DHT uTP*"), "{narrow:?}");
     assert!(row(&narrow, "127.0.0.3").contains("PEX TCP "), "{narrow:?}");
