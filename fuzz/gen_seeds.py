@@ -137,6 +137,14 @@ def main():
                                   (b"exbc\x01\x02abcdefghijkl", b"\x1b[2J\xe2\x80\xae"),
                                   (b"S58B-----abcdefghijk", b" " * 300), (b"\0" * 20, b"")]):
         put("peer_id", "id%d" % i, pid + v)
+    # MSE: byte 0 picks the role (0 responder, 1 initiator, 2 honest pair) and the methods,
+    # byte 1 how many cut sizes follow; then the peer's bytes.
+    key = bytes(range(1, 97))
+    put("mse", "responder-key-and-pad", b"\x00\x03\x05\x40\x01" + key + bytes(300))
+    put("mse", "initiator-key-and-junk", b"\x05\x02\x60\x07" + key + bytes(range(256)) * 3)
+    put("mse", "initiator-plain-handshake", b"\x01\x00\x13BitTorrent protocol" + bytes(48))
+    put("mse", "pair-intact", b"\x02\x02\x31\x07\x00\x00\x00")
+    put("mse", "pair-flip-req1", b"\x0e\x01\x11\x02\x70\x01")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use rand::RngCore;
 use rc4::StreamCipher;
-use ttui::protocol::mse::{self, KeyPair, CRYPTO_PLAIN, CRYPTO_RC4, KEY_LEN, VC};
+use ttui::protocol::mse::{self, KeyPair, CRYPTO_RC4, KEY_LEN, VC};
 
 /// How long a fake keeps a connection open (and waits on a read): past ttui's 10 s MSE
 /// deadline, so the silent fake is dropped by ttui and not by itself.
@@ -33,7 +33,7 @@ enum Script {
     LongPad,
     /// A good key, then 600 random bytes: the encrypted VC never appears.
     NeverSyncs,
-    /// A good key and VC, then crypto_select = plaintext, which `require` did not offer.
+    /// A good key and VC, then a crypto_select of 0x04, which no policy offers.
     SelectsUnoffered,
     /// A good key, then silence.
     StopsHalfWay,
@@ -143,7 +143,7 @@ fn answer(mut s: TcpStream, script: Script, info_hash: &[u8; 20]) -> std::io::Re
             rng.fill_bytes(&mut junk);
             out.extend_from_slice(&junk);
         }
-        Script::SelectsUnoffered => out.extend(message_4(&secret, info_hash, CRYPTO_PLAIN, 0)),
+        Script::SelectsUnoffered => out.extend(message_4(&secret, info_hash, 0x04, 0)),
         Script::StopsHalfWay => {}
         Script::HangsUpHalfWay => {
             s.write_all(&out)?;
@@ -180,29 +180,61 @@ fn dial_with_wrong_vc(ttui: SocketAddr, info_hash: &[u8; 20]) -> std::io::Result
     Ok(from)
 }
 
+/// With `--encryption require`, each fake's own MSE fault is the reason.
 #[test]
 fn hostile_mse_peers_are_dropped_with_a_reason_while_a_good_seeder_delivers() {
+    run_against_hostiles(
+        "require",
+        [
+            (
+                Script::GarbageKey,
+                "failed: not encrypted: peer sent garbage instead of a public key",
+            ),
+            (
+                Script::LongPad,
+                "failed: encryption: pad longer than 512 (600 bytes)",
+            ),
+            (Script::NeverSyncs, "failed: encryption: never synchronised"),
+            (
+                Script::SelectsUnoffered,
+                "failed: encryption: peer selected a method we did not offer (0x4)",
+            ),
+            (Script::StopsHalfWay, "failed: timed out in handshake"),
+            (Script::HangsUpHalfWay, "failed: closed during handshake"),
+        ],
+    );
+}
+
+/// With the default `prefer`, a fake that hung up, stalled or sent no key also gets a plain
+/// dial (as a plain-only peer would want); it stalls that one too, and is dropped for it.
+#[test]
+fn hostile_mse_peers_are_dropped_with_default_options_too() {
+    run_against_hostiles(
+        "prefer",
+        [
+            (Script::GarbageKey, "failed: timed out in handshake"),
+            (
+                Script::LongPad,
+                "failed: encryption: pad longer than 512 (600 bytes)",
+            ),
+            (Script::NeverSyncs, "failed: encryption: never synchronised"),
+            (
+                Script::SelectsUnoffered,
+                "failed: encryption: peer selected a method we did not offer (0x4)",
+            ),
+            (Script::StopsHalfWay, "failed: timed out in handshake"),
+            (Script::HangsUpHalfWay, "failed: timed out in handshake"),
+        ],
+    );
+}
+
+/// The fakes and a good `ttui seed`, all given to one ttui with `--peer` (and one fake that
+/// dials it): each fake's line must show up in ttui's log, and the download must complete.
+fn run_against_hostiles(policy: &str, expected: [(Script, &str); 6]) {
     require_loopback_only();
     let _swarm = swarm_lock();
     let fx = Fixture::single_file("mse-hostile.bin", 4_000_037, 31, 16);
     let ih = fx.torrent.info_hash;
-    let expected: [(Script, &str); 6] = [
-        (
-            Script::GarbageKey,
-            "failed: not encrypted: peer sent garbage instead of a public key",
-        ),
-        (
-            Script::LongPad,
-            "failed: encryption: pad longer than 512 (600 bytes)",
-        ),
-        (Script::NeverSyncs, "failed: encryption: never synchronised"),
-        (
-            Script::SelectsUnoffered,
-            "failed: encryption: peer selected a method we did not offer (0x1)",
-        ),
-        (Script::StopsHalfWay, "failed: timed out in handshake"),
-        (Script::HangsUpHalfWay, "failed: closed during handshake"),
-    ];
     let fakes: Vec<Fake> = expected.iter().map(|(s, _)| Fake::start(*s, ih)).collect();
 
     let seed_port = free_port();
@@ -218,7 +250,7 @@ fn hostile_mse_peers_are_dropped_with_a_reason_while_a_good_seeder_delivers() {
         "--no-trackers",
         "--no-dht",
         "--encryption",
-        "require",
+        policy,
         "--transport",
         "tcp",
         "--bind",
