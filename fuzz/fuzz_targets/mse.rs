@@ -35,13 +35,15 @@ fn provide(bits: u8) -> u32 {
 }
 
 /// Feeds `input` in pieces whose sizes come from `cuts` (cycled; 0 means 1); checks what
-/// `feed` may return. Ends at the first error or when the handshake is done.
+/// `feed` may return. Ends at the first error or when the handshake is done; returns what
+/// the handshake had to send meanwhile.
 fn feed_cut(
     hs: &mut Handshake,
     input: &[u8],
     cuts: &[u8],
     rng: &mut StdRng,
-) -> Result<(), mse::Error> {
+) -> Result<Vec<u8>, mse::Error> {
+    let mut sent = Vec::new();
     let mut at = 0;
     let mut i = 0;
     while at < input.len() && !hs.is_done() {
@@ -58,12 +60,11 @@ fn feed_cut(
             assert_eq!(used, end - at, "feed left input unread before the end");
         }
         at += used;
-        assert!(
-            hs.take_output().len() <= MAX_OUT,
-            "sent more than the spec allows"
-        );
+        let out = hs.take_output();
+        assert!(out.len() <= MAX_OUT, "sent more than the spec allows");
+        sent.extend(out);
     }
-    Ok(())
+    Ok(sent)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -124,17 +125,22 @@ fn honest_pair(head: u8, cuts: &[u8], stream: &[u8], rng: &mut StdRng) {
         bytes
     };
     // A handshake takes two round trips; a few more rounds than that end it either way.
+    let mut to_b = a.take_output();
     for _ in 0..6 {
-        let to_b = corrupt(a.take_output());
-        if feed_cut(&mut b, &to_b, cuts, rng).is_err() {
-            assert!(flip.is_some() || !common, "an honest responder failed");
-            return;
-        }
-        let to_a = corrupt(b.take_output());
-        if feed_cut(&mut a, &to_a, cuts, rng).is_err() {
-            assert!(flip.is_some(), "an honest initiator failed");
-            return;
-        }
+        let to_a = match feed_cut(&mut b, &corrupt(to_b), cuts, rng) {
+            Ok(out) => out,
+            Err(_) => {
+                assert!(flip.is_some() || !common, "an honest responder failed");
+                return;
+            }
+        };
+        to_b = match feed_cut(&mut a, &corrupt(to_a), cuts, rng) {
+            Ok(out) => out,
+            Err(_) => {
+                assert!(flip.is_some(), "an honest initiator failed");
+                return;
+            }
+        };
         if a.is_done() && b.is_done() {
             break;
         }

@@ -109,6 +109,8 @@ pub struct Metainfo {
     pub padding_files: Vec<usize>,
     /// The exact bytes of the `info` value, served to peers that fetch metadata (BEP 9).
     pub info_bytes: bytes::Bytes,
+    /// BEP 19 web seeds (`url-list`): http(s) URLs, deduplicated, at most [`MAX_WEB_SEEDS`].
+    pub web_seeds: Vec<String>,
 }
 
 impl Info {
@@ -160,6 +162,7 @@ impl Metainfo {
             creation_date,
             padding_files,
             info_bytes: bytes::Bytes::copy_from_slice(info_bytes),
+            web_seeds: parse_web_seeds(&root),
         })
     }
 
@@ -576,6 +579,36 @@ fn parse_trackers(root: &Dict) -> Result<Vec<Vec<String>>, MetainfoError> {
         }
     }
     Ok(tiers)
+}
+
+/// Web seeds kept from one torrent: a file listing thousands costs nothing.
+pub const MAX_WEB_SEEDS: usize = 16;
+
+/// BEP 19 `url-list`: one URL or a list of them. Like the descriptive keys, a wrong type or a
+/// URL that is not http(s) is skipped, not an error: web seeds are optional.
+fn parse_web_seeds(root: &Dict) -> Vec<String> {
+    let items: Vec<&Value> = match root.get(&b"url-list"[..]) {
+        Some(v @ Value::Bytes(_)) => vec![v],
+        Some(Value::List(l)) => l.iter().collect(),
+        _ => Vec::new(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for v in items {
+        let Value::Bytes(b) = v else { continue };
+        let Ok(url) = std::str::from_utf8(b) else {
+            continue;
+        };
+        let url = url.trim();
+        let lower = url.to_ascii_lowercase();
+        let web = lower.starts_with("http://") || lower.starts_with("https://");
+        if web && !out.iter().any(|u| u == url) {
+            out.push(url.to_owned());
+        }
+        if out.len() >= MAX_WEB_SEEDS {
+            break;
+        }
+    }
+    out
 }
 
 /// SHA-1 of each `piece_length`-sized chunk of `data` (the last may be short).

@@ -593,3 +593,47 @@ fn truncated_or_corrupted_input_never_panics() {
         copy[i] = orig;
     }
 }
+
+#[test]
+fn url_list_as_one_string_or_a_list_skips_what_is_not_a_web_url() {
+    let m = Metainfo::from_bytes(&multi()).unwrap();
+    assert!(m.web_seeds.is_empty());
+    let one = mutated(|r| {
+        r.insert(
+            b"url-list".to_vec(),
+            Value::Bytes(b"http://127.0.0.1:8000/files/".to_vec()),
+        );
+    });
+    let m = Metainfo::from_bytes(&one).unwrap();
+    assert_eq!(m.web_seeds, vec![s("http://127.0.0.1:8000/files/")]);
+    let list = mutated(|r| {
+        let mut l: Vec<Value> = [
+            &b"https://a.example/x"[..],
+            b"ftp://b.example/x",
+            b"http://a.example/y",
+            b"https://a.example/x",
+            b"\xff\xfe",
+        ]
+        .iter()
+        .map(|u| Value::Bytes(u.to_vec()))
+        .collect();
+        l.push(Value::Int(3));
+        l.extend((0..100).map(|i| Value::Bytes(format!("http://h{i}/").into_bytes())));
+        r.insert(b"url-list".to_vec(), Value::List(l));
+    });
+    let m = Metainfo::from_bytes(&list).unwrap();
+    assert_eq!(m.web_seeds.len(), MAX_WEB_SEEDS);
+    assert_eq!(
+        m.web_seeds[..3],
+        [
+            s("https://a.example/x"),
+            s("http://a.example/y"),
+            s("http://h0/")
+        ]
+    );
+    // A wrong type is ignored, never fatal.
+    let odd = mutated(|r| {
+        r.insert(b"url-list".to_vec(), Value::Int(1));
+    });
+    assert!(Metainfo::from_bytes(&odd).unwrap().web_seeds.is_empty());
+}
