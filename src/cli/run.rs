@@ -103,7 +103,7 @@ pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
 /// What the command line names: a .torrent file, or a magnet link whose metadata the engine
 /// fetches from peers (its session, and so its one DHT node, exists first).
 pub enum Torrent {
-    File(Metainfo),
+    File(Box<Metainfo>),
     Magnet(crate::protocol::magnet::Magnet),
 }
 
@@ -111,7 +111,7 @@ pub enum Torrent {
 pub fn load_torrent_or_magnet(path: &Path, args: &DownloadArgs) -> Result<Torrent, String> {
     let text = path.to_string_lossy();
     if !text.to_ascii_lowercase().starts_with("magnet:") {
-        return Ok(Torrent::File(load_torrent(path)?));
+        return Ok(Torrent::File(Box::new(load_torrent(path)?)));
     }
     let magnet = crate::protocol::magnet::Magnet::parse(&text).map_err(|e| e.to_string())?;
     let trackers = if args.no_trackers {
@@ -129,7 +129,7 @@ pub fn load_torrent_or_magnet(path: &Path, args: &DownloadArgs) -> Result<Torren
 /// lines on stderr.
 pub fn start_engine(torrent: Torrent, opts: Options, echo: bool) -> engine::Engine {
     match torrent {
-        Torrent::File(meta) => engine::start(meta, opts),
+        Torrent::File(meta) => engine::start(*meta, opts),
         Torrent::Magnet(m) => {
             let extra = opts.peers.clone();
             engine::start_magnet(m, extra, opts, echo)
