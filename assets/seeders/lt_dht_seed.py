@@ -14,6 +14,11 @@ def mk(ip):
         'dht_block_ratelimit': 1000, 'allow_multiple_connections_per_ip': True,
         'upload_rate_limit': limit})
 sessions = [mk(ip) for ip in ips]
+# Loopback peers sit in the local peer class, which ignores rate limits: put every address
+# in the global class so the seeder's limit holds.
+ipf = lt.ip_filter()
+ipf.add_rule('0.0.0.0', '255.255.255.255', 1 << lt.session.global_peer_class_id)
+sessions[-1].set_peer_class_filter(ipf)
 def mesh():
     for i, s in enumerate(sessions):
         for j, ip in enumerate(ips):

@@ -34,7 +34,7 @@ pub fn start(procs: &mut Procs, job: &SeedJob, rate: u64) -> Result<Vec<String>,
     let log = job.dir.join("libtorrent-dht.log");
     procs.spawn("libtorrent-dht", &mut cmd, &log)?;
     let seeder = SocketAddr::from((ips[ips.len() - 1], port));
-    procs.wait_listening("DHT seeder", seeder, Duration::from_secs(15))?;
+    procs.wait_listening("DHT seeder", seeder, Duration::from_secs(30))?;
     // It says `ready` once it has announced to the nodes.
     let start = std::time::Instant::now();
     while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("ready")) {

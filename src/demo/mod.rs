@@ -229,11 +229,11 @@ async fn demo_main(args: &DemoArgs, dir: &Path, procs: &mut Procs) -> Result<i32
     let dht_nodes = if args.no_external || !procs::have_libtorrent() {
         None
     } else {
-        match dht::start(procs, &job, total / args.seconds.max(1) / 4) {
+        match dht::start(procs, &job, total / args.seconds.max(1) / 8) {
             Ok(nodes) => Some(nodes),
             Err(DemoError::Interrupted) => return Err(DemoError::Interrupted),
             Err(e) => {
-                eprintln!("demo: skipping the DHT: {e}");
+                eprintln!("demo: no DHT swarm: {e}");
                 None
             }
         }

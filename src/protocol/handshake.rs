@@ -96,6 +96,18 @@ mod tests {
         let d = Handshake::decode(&h.encode()).unwrap();
         assert_eq!(h, d);
         assert!(d.supports_extensions() && d.supports_fast());
+        assert!(!d.supports_dht(), "the DHT bit only when the DHT runs");
+    }
+
+    #[test]
+    fn the_dht_bit_is_reserved_byte_7_bit_0() {
+        let h = Handshake::new([1; 20], [2; 20]).with_dht(true);
+        let raw = h.encode();
+        assert_eq!(raw[20 + 7], 0x04 | 0x01);
+        assert!(Handshake::decode(&raw).unwrap().supports_dht());
+        assert!(!Handshake::new([1; 20], [2; 20])
+            .with_dht(false)
+            .supports_dht());
     }
 
     #[test]

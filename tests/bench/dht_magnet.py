@@ -44,7 +44,7 @@ def run_ttui(ttui, magnet, work, i):
     def read():
         for line in p.stderr:
             err.append(line)
-            if first[0] is None and b': connected' in line:
+            if first[0] is None and (b': connected' in line or b'metadata (' in line):
                 first[0] = time.time() - t0
     th = threading.Thread(target=read); th.start()
     stdout = p.communicate(timeout=180)[0]
