@@ -150,6 +150,14 @@ impl Drop for Inner {
     }
 }
 
+/// Sends one datagram now or never. Straight to the kernel rather than tokio's `try_send_to`,
+/// which answers WouldBlock until the reactor has once seen the socket writable and so dropped
+/// a new socket's first SYN (costing the 1 s retry). The socket is non-blocking: this never
+/// waits, and a full kernel buffer loses the datagram, which uTP's retransmission covers.
+pub(crate) fn send_now(udp: &UdpSocket, d: &[u8], to: SocketAddr) {
+    let _ = socket2::SockRef::from(udp).send_to(d, &to.into());
+}
+
 /// The uTP side of a UDP socket. Cheap to clone.
 #[derive(Clone)]
 pub struct UtpSocket {
@@ -326,7 +334,7 @@ impl UtpSocket {
                 };
                 let mut d = Vec::with_capacity(utp::HEADER_LEN);
                 utp::encode(&reset, None, &[], &mut d);
-                let _ = inner.udp.try_send_to(&d, from);
+                send_now(&inner.udp, &d, from);
             }
             return;
         }

@@ -45,7 +45,7 @@ impl Cell {
         };
         for d in &out {
             // A full kernel buffer loses the datagram; retransmission covers it.
-            let _ = udp.try_send_to(d, self.remote);
+            super::send_now(udp, d, self.remote);
         }
         if dirty {
             self.notify.notify_one();
