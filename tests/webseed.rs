@@ -19,7 +19,8 @@ use common::*;
 const PIECE_LOG2: u32 = 18;
 
 /// An HTTP/1.1 file server with Range support (python's http.server has none). `mode`:
-/// `ok`, `404` (every request), `short` (promises the range, sends 12 bytes, hangs up).
+/// `ok`, `404` (every request), `short` (promises the range, sends 12 bytes, hangs up),
+/// `corrupt` (the right length of wrong bytes).
 const SERVER_PY: &str = r#"
 import http.server, os, sys, urllib.parse
 ip, port, root, mode = sys.argv[1], int(sys.argv[2]), os.path.realpath(sys.argv[3]), sys.argv[4]
@@ -61,7 +62,10 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(f.read(min(12, n)))
                 self.close_connection = True
                 return
-            self.wfile.write(f.read(n))
+            body = f.read(n)
+            if mode == "corrupt":
+                body = bytes(b ^ 0x5A for b in body)
+            self.wfile.write(body)
 
 srv = http.server.ThreadingHTTPServer((ip, port), H)
 srv.daemon_threads = True
@@ -209,6 +213,7 @@ fn failing_web_seed_then_a_peer(mode: &str, reason: &str) {
         DOWNLOAD_TIMEOUT,
     );
     done.assert_success("download from the peer despite the web seed");
+    eprintln!("{mode}: complete in {:?}", done.elapsed);
     assert_same_tree(&payload, &out.join("fallback.bin"));
     let text = fs::read_to_string(&log).unwrap_or_default();
     let want = format!("web seed {}: {reason}", server.url());
@@ -236,4 +241,14 @@ fn a_short_body_shows_why_and_a_peer_completes() {
         return;
     }
     failing_web_seed_then_a_peer("short", "short body (12 of 262144 bytes)");
+}
+
+#[test]
+fn a_web_seed_sending_bad_data_is_dropped_and_a_peer_completes() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() || !prereq::have_tools(&["mktorrent", "python3"]) {
+        return;
+    }
+    // Two pieces it alone sent failing their hash are enough to stop using it.
+    failing_web_seed_then_a_peer("corrupt", "sent bad data (2 hash failures); not used again");
 }
