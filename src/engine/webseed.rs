@@ -37,6 +37,7 @@ struct Status {
     end: Option<PeerEnd>,
     since: Instant,
     in_flight: u32,
+    /// Failures in a row (the row's "×N").
     attempts: u32,
     /// Lines for the torrent's log, taken by the coordinator on its tick.
     pending_log: Vec<String>,
@@ -78,6 +79,7 @@ impl WebSeedLive {
             s.pending_log.push(line);
         }
         s.since = Instant::now();
+        s.attempts += 1;
         s.stage = PeerStage::Failed;
         s.end = Some(end);
     }
@@ -268,15 +270,12 @@ async fn fetch_one(
     let Some(index) = shared.download().picker.claim_piece(&mut claim.blocks) else {
         return Ok(false);
     };
-    {
-        let mut s = live.status();
-        s.in_flight = claim.blocks.len() as u32;
-        s.attempts += 1;
-    }
+    live.status().in_flight = claim.blocks.len() as u32;
     live.set(PeerStage::Connected, None);
     let fetched = fetch::piece(client, url, &shared.info, index).await;
     live.status().in_flight = 0;
     let data = fetched?;
+    live.status().attempts = 0;
     deliver(shared, conn, index, data, std::mem::take(&mut claim.blocks));
     live.downloaded
         .fetch_add(piece_len(&shared.info, index), Ordering::Relaxed);
@@ -321,5 +320,85 @@ fn deliver(shared: &Arc<Shared>, conn: u64, index: u32, data: Bytes, blocks: Vec
                 conn,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed(live: Arc<WebSeedLive>) -> WebSeed {
+        WebSeed {
+            url: "http://127.0.0.9:8000/".into(),
+            conn: u64::MAX,
+            hash_failures: 0,
+            live,
+            down: RateWindow::new(Duration::from_secs(3)),
+            task: tokio::spawn(std::future::pending()),
+        }
+    }
+
+    fn live() -> Arc<WebSeedLive> {
+        Arc::new(WebSeedLive {
+            downloaded: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            status: Mutex::new(Status {
+                addr: Some(SocketAddr::from(([127, 0, 0, 9], 8000))),
+                stage: PeerStage::Connected,
+                end: None,
+                since: Instant::now(),
+                in_flight: 0,
+                attempts: 0,
+                pending_log: Vec::new(),
+            }),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_failure_shows_in_its_row_and_the_log() {
+        let mut w = seed(live());
+        w.live.fail(
+            &w.url,
+            PeerEnd::WebSeed("HTTP 404".into()),
+            Some(BACKOFF_MIN),
+        );
+        w.live.fail(
+            &w.url,
+            PeerEnd::WebSeed("HTTP 404".into()),
+            Some(BACKOFF_MIN),
+        );
+        let row = w.row(Instant::now(), 10);
+        assert_eq!(row.source, PeerSource::WebSeed);
+        assert_eq!(row.addr, SocketAddr::from(([127, 0, 0, 9], 8000)));
+        assert_eq!(row.stage, PeerStage::Failed);
+        assert_eq!(row.client.as_deref(), Some("http://127.0.0.9:8000/"));
+        assert!(row.alive, "it backs off and tries again");
+        assert_eq!(
+            crate::ui::widgets::peer_words::state_text(&row),
+            "failed: web seed: HTTP 404 (×2)"
+        );
+        let lines = w.tick(Instant::now());
+        assert_eq!(
+            lines,
+            vec!["web seed http://127.0.0.9:8000/: HTTP 404; retrying in 5 s"; 2]
+        );
+        assert!(
+            w.tick(Instant::now()).is_empty(),
+            "each line is logged once"
+        );
+        w.stop();
+    }
+
+    #[tokio::test]
+    async fn bad_data_stops_it_once() {
+        let mut w = seed(live());
+        assert!(!w.hash_failed(true, 4));
+        assert!(w.hash_failed(true, 4));
+        assert!(!w.hash_failed(true, 4), "given up on once");
+        let row = w.row(Instant::now(), 10);
+        assert!(!row.alive);
+        assert_eq!(row.end, Some(PeerEnd::HashFailures(2)));
+        assert_eq!(w.tick(Instant::now()).len(), 1);
+        w.stop();
     }
 }
