@@ -163,6 +163,9 @@ pub enum PeerEnd {
     /// `--transport tcp`: a peer that accepts TCP and then hangs up may be uTP-only.
     #[error("closed during handshake over TCP (it may accept only uTP)")]
     ClosedMayNeedUtp,
+    /// A web seed (BEP 19) failed: "HTTP 404", "short body (12 of 262144 bytes)", a timeout.
+    #[error("web seed: {0}")]
+    WebSeed(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

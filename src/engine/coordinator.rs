@@ -51,6 +51,8 @@ pub(crate) struct Coordinator {
     pub half_open: usize,
     /// Tells the DHT task whether the torrent wants more peers (None without the DHT).
     pub dht_wanting: Option<watch::Sender<bool>>,
+    /// One task per web seed URL (BEP 19), with its row in the peer table.
+    pub webseeds: Vec<crate::engine::webseed::WebSeed>,
 }
 
 impl Coordinator {
@@ -92,6 +94,7 @@ impl Coordinator {
             fatal: None,
             half_open: session.limits.half_open,
             dht_wanting: None,
+            webseeds: Vec::new(),
         }
     }
 
@@ -139,6 +142,8 @@ impl Coordinator {
         let now = Instant::now();
         let manual = self.opts.peers.clone();
         self.peers.add(manual, PeerSource::Manual, now);
+        self.webseeds =
+            crate::engine::webseed::start_all(&self.meta.web_seeds, &self.shared, self.complete);
         if self.complete {
             self.on_complete();
         }
@@ -168,6 +173,9 @@ impl Coordinator {
         // Graceful stop: peers first (so they stop requesting), then trackers, then files.
         for p in self.peers.values() {
             p.send(PeerCmd::Disconnect(PeerEnd::Shutdown));
+        }
+        for w in &self.webseeds {
+            w.stop();
         }
         if let Some(tx) = self.tracker_tx.take() {
             let (done_tx, done_rx) = oneshot::channel();
@@ -314,6 +322,10 @@ impl Coordinator {
             left,
         });
         self.peers.prune(now);
+        let lines: Vec<String> = self.webseeds.iter_mut().flat_map(|w| w.tick(now)).collect();
+        for line in lines {
+            self.log(LogLevel::Warn, line);
+        }
     }
 
     fn build_snapshot(&mut self) -> Snapshot {
@@ -329,6 +341,7 @@ impl Coordinator {
             .peers
             .values()
             .map(|p| snapshot::peer_row(p, now, n))
+            .chain(self.webseeds.iter().map(|w| w.row(now, n)))
             .collect();
         let state = snapshot::torrent_state(
             &self.snap.state,

@@ -289,6 +289,11 @@ impl Coordinator {
                     to_ban.push((p.addr, p.hash_failures));
                 }
             }
+            if let Some(w) = self.webseeds.iter_mut().find(|w| w.conn == *conn) {
+                names.push(w.url.clone());
+                // Given up on, it says so in its row and in the log on the next tick.
+                w.hash_failed(sole, BAN_AFTER_FAILURES);
+            }
         }
         self.log(
             LogLevel::Warn,

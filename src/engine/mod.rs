@@ -29,6 +29,7 @@ pub mod torrent;
 pub(crate) mod udp;
 pub(crate) mod upload;
 pub(crate) mod verify;
+pub(crate) mod webseed;
 
 pub use crate::protocol::extension::ExtHandshake;
 pub use connect::{connect_and_handshake, read_ext_client, read_handshake};

@@ -285,6 +285,26 @@ impl Picker {
         }
     }
 
+    /// Reserves every block of one piece nobody has started, for a source that fetches whole
+    /// pieces (a web seed); `None` when no such piece is left. Released like a peer's requests.
+    pub fn claim_piece(&mut self, out: &mut Vec<BlockRef>) -> Option<u32> {
+        if self.have.is_complete() {
+            return None;
+        }
+        let index = self.choose_new(&Bitfield::full(self.num_pieces()))?;
+        let blocks = self.blocks_in(index) as usize;
+        self.partial.insert(
+            index,
+            Partial {
+                blocks: vec![Block::Missing; blocks],
+                received: 0,
+                contributors: Vec::new(),
+            },
+        );
+        self.take_missing(index, usize::MAX, out);
+        Some(index)
+    }
+
     fn take_missing(&mut self, index: u32, max: usize, out: &mut Vec<BlockRef>) {
         let nblocks = self.blocks_in(index);
         let last_len = self.block_len(index, nblocks - 1);
