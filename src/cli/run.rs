@@ -102,7 +102,6 @@ pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
 
 /// What the command line names: a .torrent file, or a magnet link whose metadata the engine
 /// fetches from peers (its session, and so its one DHT node, exists first).
-// One value per run: the size difference (grown by `web_seeds`) costs nothing worth a Box.
 pub enum Torrent {
     File(Box<Metainfo>),
     Magnet(crate::protocol::magnet::Magnet),
