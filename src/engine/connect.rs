@@ -1,7 +1,6 @@
 //! Setting up a connection: dial, exchange the 68-byte handshakes, and the BEP 10 handshake
 //! we send. Also used on its own by `ttui handshake`, `ttui probe` and the magnet fetcher.
 
-use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -19,39 +18,11 @@ use crate::protocol::extension::ExtHandshake;
 use crate::protocol::handshake::{self, Handshake};
 use crate::protocol::message::{Message, MessageCodec};
 
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::engine::dial::CONNECT_TIMEOUT;
+pub(crate) use crate::engine::dial::{io_end, tcp_connect};
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The `reqq` we advertise: their requests we queue before rejecting.
 pub(crate) const OUR_REQQ: usize = 500;
-
-pub(crate) fn io_end(e: &io::Error, during_handshake: bool) -> PeerEnd {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => PeerEnd::Refused,
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => {
-            if during_handshake {
-                PeerEnd::ClosedDuringHandshake
-            } else {
-                PeerEnd::Reset
-            }
-        }
-        io::ErrorKind::UnexpectedEof => {
-            if during_handshake {
-                PeerEnd::ClosedDuringHandshake
-            } else {
-                PeerEnd::ClosedByPeer
-            }
-        }
-        io::ErrorKind::TimedOut => PeerEnd::ConnectTimeout,
-        _ => match e.raw_os_error() {
-            Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::EADDRNOTAVAIL) => {
-                PeerEnd::Unreachable(e.to_string())
-            }
-            _ => PeerEnd::Io(e.to_string()),
-        },
-    }
-}
 
 /// Reads the peer's 68-byte handshake, rejecting garbage as soon as the first bytes are wrong.
 pub async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Handshake, PeerEnd> {
@@ -73,25 +44,6 @@ pub async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Hand
         Handshake::check_prefix(&buf[..n]).map_err(|_| PeerEnd::NotBitTorrent)?;
     }
     Handshake::decode(&buf).map_err(|_| PeerEnd::NotBitTorrent)
-}
-
-/// A TCP connection from `local` (the `--bind` address) when it is of the peer's family.
-pub(crate) async fn tcp_connect(
-    addr: SocketAddr,
-    local: Option<std::net::IpAddr>,
-) -> io::Result<TcpStream> {
-    match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
-        None => TcpStream::connect(addr).await,
-        Some(ip) => {
-            let socket = if addr.is_ipv4() {
-                tokio::net::TcpSocket::new_v4()?
-            } else {
-                tokio::net::TcpSocket::new_v6()?
-            };
-            socket.bind(SocketAddr::new(ip, 0))?;
-            socket.connect(addr).await
-        }
-    }
 }
 
 /// Connects and exchanges plain handshakes; used by `ttui handshake` / `probe` and the

@@ -11,11 +11,62 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::engine::api::PeerEnd;
-use crate::engine::connect::{io_end, tcp_connect, CONNECT_TIMEOUT};
 use crate::engine::options::TransportPolicy;
 use crate::engine::stream::Transport;
 use crate::net::utp::UtpSocket;
 use crate::net::TransportKind;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A socket error as a peer's end; `during_handshake` tells a hang-up in the handshake from
+/// one later.
+pub(crate) fn io_end(e: &io::Error, during_handshake: bool) -> PeerEnd {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => PeerEnd::Refused,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => {
+            if during_handshake {
+                PeerEnd::ClosedDuringHandshake
+            } else {
+                PeerEnd::Reset
+            }
+        }
+        io::ErrorKind::UnexpectedEof => {
+            if during_handshake {
+                PeerEnd::ClosedDuringHandshake
+            } else {
+                PeerEnd::ClosedByPeer
+            }
+        }
+        io::ErrorKind::TimedOut => PeerEnd::ConnectTimeout,
+        _ => match e.raw_os_error() {
+            Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::EADDRNOTAVAIL) => {
+                PeerEnd::Unreachable(e.to_string())
+            }
+            _ => PeerEnd::Io(e.to_string()),
+        },
+    }
+}
+
+/// A TCP connection from `local` (the `--bind` address) when it is of the peer's family.
+pub(crate) async fn tcp_connect(
+    addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
+) -> io::Result<tokio::net::TcpStream> {
+    match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
+        None => tokio::net::TcpStream::connect(addr).await,
+        Some(ip) => {
+            let socket = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.bind(SocketAddr::new(ip, 0))?;
+            socket.connect(addr).await
+        }
+    }
+}
 
 /// How long a uTP dial waits for the peer's answer (SYNs at 0 s and 1 s, the RTO's first
 /// value) before the peer counts as silent over uTP.

@@ -13,7 +13,7 @@ use crate::engine::api::*;
 use crate::engine::coordinator::{Coordinator, TICK};
 use crate::engine::disk::Storage;
 use crate::engine::download::Download;
-use crate::engine::metadata;
+use crate::engine::magnet;
 use crate::engine::picker::Picker;
 use crate::engine::session::Session;
 use crate::engine::shared::Shared;
@@ -54,11 +54,11 @@ pub fn start_magnet(
 ) -> Engine {
     let id = next_id();
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
-    let first = metadata::magnet_snapshot(id, &magnet, &opts.output);
+    let first = magnet::magnet_snapshot(id, &magnet, &opts.output);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(first.clone()));
     let done = tokio::spawn(async move {
         let (mut session, listen_log) = Session::start(&opts).await;
-        let fetched = metadata::fetch_in_session(
+        let fetched = magnet::fetch_in_session(
             &session,
             &magnet,
             &extra_peers,
