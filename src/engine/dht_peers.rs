@@ -240,10 +240,19 @@ mod tests {
         .await
         .expect("a lookup ends");
         assert!(done, "the first lookup announces once the table has a node");
-        let mut peers = b.get_peers([7; 20], None).await;
-        let got = tokio::time::timeout(Duration::from_secs(10), peers.recv())
-            .await
-            .expect("b answers from its store");
+        // "Announced" means the announce_peer left a; b stores it when its datagram queue
+        // gets there, so b's lookup is asked again (bounded) until the announce has landed.
+        let mut got = None;
+        for _ in 0..50 {
+            let mut peers = b.get_peers([7; 20], None).await;
+            got = tokio::time::timeout(Duration::from_secs(10), peers.recv())
+                .await
+                .expect("b's lookup ends");
+            if got.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         assert_eq!(got.map(|p| p.port()), Some(4242));
         task.abort();
     }
