@@ -267,11 +267,10 @@ pub async fn probe_one(meta: &Metainfo, addr: SocketAddr, policy: EncryptionPoli
     }
     let plain = handshake_once(meta, addr, EncryptionPolicy::Off).await;
     let ways = ways_word(rc4.0.is_ok(), plain.0.is_ok());
-    // The RC4 answer when there is one; else the plain one, whose failure says more (a peer
-    // that closes a plain handshake may require encryption).
-    let (result, took, encryption) = match (&rc4.0, &plain.0) {
-        (Ok(_), _) | (Err(_), Err(PeerEnd::Refused | PeerEnd::ConnectTimeout)) => rc4,
-        _ => plain,
+    let (result, took, encryption) = if use_rc4_answer(&rc4.0, &plain.0) {
+        rc4
+    } else {
+        (plain.0.map_err(closed_both_ways), plain.1, plain.2)
     };
     ProbeResult {
         addr,
@@ -279,6 +278,25 @@ pub async fn probe_one(meta: &Metainfo, addr: SocketAddr, policy: EncryptionPoli
         took,
         encryption,
         ways,
+    }
+}
+
+/// The RC4 answer when there is one; else the plain one, whose failure says more (a peer
+/// that closes only a plain handshake may require encryption).
+fn use_rc4_answer<T>(rc4: &Result<T, PeerEnd>, plain: &Result<T, PeerEnd>) -> bool {
+    matches!(
+        (rc4, plain),
+        (Ok(_), _) | (Err(_), Err(PeerEnd::Refused | PeerEnd::ConnectTimeout))
+    )
+}
+
+/// The plain attempt's failure when the RC4 attempt failed too: a peer that closes both ways
+/// does not want encryption (it is full, has one connection per address, or lacks the
+/// torrent), so the hint about encryption would mislead.
+fn closed_both_ways(e: PeerEnd) -> PeerEnd {
+    match e {
+        PeerEnd::ClosedMayNeedEncryption => PeerEnd::ClosedDuringHandshake,
+        e => e,
     }
 }
 
@@ -370,6 +388,15 @@ mod tests {
     fn the_ways_a_peer_answered_in_words() {
         assert_eq!(ways_word(true, true), Some("both"));
         assert_eq!(ways_word(true, false), Some("RC4 only"));
+        // Closed both ways: no "it may require encryption" hint.
+        let closed: Result<(), PeerEnd> = Err(PeerEnd::ClosedDuringHandshake);
+        let plain_closed: Result<(), PeerEnd> = Err(PeerEnd::ClosedMayNeedEncryption);
+        assert!(!use_rc4_answer(&closed, &plain_closed));
+        assert_eq!(
+            plain_closed.clone().map_err(closed_both_ways),
+            Err(PeerEnd::ClosedDuringHandshake)
+        );
+        assert!(use_rc4_answer(&Ok(()), &plain_closed));
         assert_eq!(ways_word(false, true), Some("plain only"));
         assert_eq!(ways_word(false, false), None);
     }
