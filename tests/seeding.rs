@@ -454,31 +454,16 @@ struct TransmissionLeecher {
 impl TransmissionLeecher {
     fn start(torrent: &Torrent, save_dir: &Path) -> TransmissionLeecher {
         let dir = tempdir("ttui-transmission-leech-");
-        let rpc_port = free_port();
-        let config = dir.path().join("config");
         let settings = ttui::demo::TransmissionSettings {
             ip: loopback_ip(),
             peer_port: free_port(),
-            rpc_port,
+            rpc_port: free_port(),
             download_dir: save_dir,
             upload_limit: None,
             encryption: 1,
             message_level: 2,
         };
-        ttui::demo::write_transmission_settings(&config, &settings)
-            .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
-        let log = dir.path().join("transmission.log");
-        let mut cmd = Command::new("transmission-daemon");
-        cmd.arg("-f").arg("-g").arg(&config).arg("-e").arg(&log);
-        let mut proc = Proc::spawn("transmission-leecher", &mut cmd, dir.path());
-        proc.logs.push(log);
-        let rpc = format!("127.0.0.1:{rpc_port}");
-        proc.wait_until("transmission RPC", WAIT, |_| {
-            Command::new("transmission-remote")
-                .args([&rpc, "-l"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
+        let (proc, rpc) = start_transmission("transmission-leecher", dir.path(), &settings);
         let added = Command::new("transmission-remote")
             .arg(&rpc)
             .arg("-a")

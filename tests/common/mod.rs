@@ -828,6 +828,31 @@ pub struct TransmissionSeeder {
     pub rpc_port: u16,
 }
 
+/// A transmission-daemon with `settings` in `dir`, its log shown on failure; returns once its
+/// RPC answers, with the RPC address for transmission-remote.
+pub fn start_transmission(
+    label: &str,
+    dir: &Path,
+    settings: &ttui::demo::TransmissionSettings,
+) -> (Proc, String) {
+    let config = dir.join("config");
+    ttui::demo::write_transmission_settings(&config, settings)
+        .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+    let log = dir.join("transmission.log");
+    let mut cmd = Command::new("transmission-daemon");
+    cmd.arg("-f").arg("-g").arg(&config).arg("-e").arg(&log);
+    let mut proc = Proc::spawn(label, &mut cmd, dir);
+    proc.logs.push(log);
+    let rpc = format!("127.0.0.1:{}", settings.rpc_port);
+    proc.wait_until("transmission RPC", WAIT, |_| {
+        Command::new("transmission-remote")
+            .args([&rpc, "-l"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    (proc, rpc)
+}
+
 impl TransmissionSeeder {
     pub fn start(torrent: &Torrent, data_dir: &Path) -> TransmissionSeeder {
         Self::start_with(torrent, data_dir, 1)
@@ -840,7 +865,6 @@ impl TransmissionSeeder {
         let ip = loopback_ip();
         let port = free_port();
         let rpc_port = free_port();
-        let config = dir.path().join("config");
         let settings = ttui::demo::TransmissionSettings {
             ip,
             peer_port: port,
@@ -850,20 +874,7 @@ impl TransmissionSeeder {
             encryption,
             message_level: 2,
         };
-        ttui::demo::write_transmission_settings(&config, &settings)
-            .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
-        let log = dir.path().join("transmission.log");
-        let mut cmd = Command::new("transmission-daemon");
-        cmd.arg("-f").arg("-g").arg(&config).arg("-e").arg(&log);
-        let mut proc = Proc::spawn("transmission-daemon", &mut cmd, dir.path());
-        proc.logs.push(log);
-        let rpc = format!("127.0.0.1:{rpc_port}");
-        proc.wait_until("transmission RPC", WAIT, |_| {
-            Command::new("transmission-remote")
-                .args([&rpc, "-l"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
+        let (mut proc, rpc) = start_transmission("transmission-daemon", dir.path(), &settings);
         let added = Command::new("transmission-remote")
             .arg(&rpc)
             .arg("-a")
