@@ -2,6 +2,9 @@
 //! that touches the network or disk. The engine publishes `Arc<Snapshot>` through a
 //! `tokio::sync::watch` channel and takes `Command`s through an mpsc channel.
 
+mod session;
+pub use session::*;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,0 +1,145 @@
+//! The session's face: one light line per torrent plus the session's globals, published every
+//! tick; requests that name a torrent by its `TorrentId`. A torrent's full `Snapshot` (peers,
+//! pieces, log) is built only while someone subscribes to it (`SessionRequest::Subscribe`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+
+use super::{Command, Snapshot, TorrentId, TorrentState};
+
+/// One torrent as the session list and `ttui list` show it. Cheap: no per-piece or per-peer
+/// vectors, so a session of thousands of torrents publishes them every tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorrentLine {
+    pub id: TorrentId,
+    pub info_hash: [u8; 20],
+    pub name: String,
+    pub state: TorrentState,
+    /// Why the torrent is held back or what it is waiting for, in words (None when it simply
+    /// runs). Computed by the code that decides, never guessed by a UI.
+    pub why: Option<String>,
+    pub total_bytes: u64,
+    /// Bytes of the files the user wants (all of them until file priorities exist).
+    pub wanted_bytes: u64,
+    pub verified_bytes: u64,
+    /// Lifetime payload counters, kept across restarts by the session's store.
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub down_rate: f64,
+    pub up_rate: f64,
+    /// Connected peers, and how many of them have every piece.
+    pub peers: u32,
+    pub seeds: u32,
+    pub save_path: PathBuf,
+    /// Unix seconds.
+    pub added: u64,
+    pub completed: Option<u64>,
+}
+
+impl TorrentLine {
+    /// Verified share of the wanted bytes (1.0 when nothing is wanted).
+    pub fn progress(&self) -> f64 {
+        if self.wanted_bytes == 0 {
+            1.0
+        } else {
+            (self.verified_bytes as f64 / self.wanted_bytes as f64).min(1.0)
+        }
+    }
+
+    /// Uploaded over downloaded, lifetime; a torrent that downloaded nothing counts its
+    /// size instead, as Transmission does for torrents added complete.
+    pub fn ratio(&self) -> f64 {
+        let base = if self.downloaded > 0 {
+            self.downloaded
+        } else {
+            self.verified_bytes
+        };
+        if base == 0 {
+            0.0
+        } else {
+            self.uploaded as f64 / base as f64
+        }
+    }
+
+    /// Time left at the current rate, when it moves.
+    pub fn eta(&self) -> Option<Duration> {
+        let left = self.wanted_bytes.saturating_sub(self.verified_bytes);
+        if left == 0 {
+            return Some(Duration::ZERO);
+        }
+        (self.down_rate >= 1.0).then(|| Duration::from_secs_f64(left as f64 / self.down_rate))
+    }
+}
+
+/// What the whole session shows: its torrents (in the order they were added) and what the
+/// process has once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionSnapshot {
+    pub torrents: Vec<TorrentLine>,
+    pub down_rate: f64,
+    pub up_rate: f64,
+    /// 0 when not listening.
+    pub listen_port: u16,
+    /// Nodes in the DHT's routing table; None when the DHT is off.
+    pub dht_nodes: Option<usize>,
+    /// Incoming connections routed to a torrent since the session started.
+    pub incoming: u64,
+    /// Where new torrents are saved unless told otherwise.
+    pub default_save_path: PathBuf,
+    /// Why the last save of resume data failed ("disk full"), while it keeps failing; the
+    /// session keeps running and retries.
+    pub save_error: Option<String>,
+}
+
+/// Where a torrent comes from when it is added.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddSource {
+    /// The bytes of a .torrent file, and how to name it in messages.
+    Torrent { name: String, bytes: Vec<u8> },
+    Magnet(String),
+}
+
+/// The session's answer to an add.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Added {
+    New { id: TorrentId, name: String },
+    /// The session has it already; nothing changed.
+    Already { id: TorrentId, name: String },
+}
+
+/// What a UI or the control socket asks of the session. Replies go through the oneshot
+/// each request carries; a dropped reply channel is fine (nobody waits).
+#[derive(Debug)]
+pub enum SessionRequest {
+    Add {
+        source: AddSource,
+        /// None: the session's default save path.
+        save_path: Option<PathBuf>,
+        paused: bool,
+        reply: oneshot::Sender<Result<Added, String>>,
+    },
+    /// A command for one torrent (pause, resume, drop or ban a peer...).
+    Torrent { id: TorrentId, command: Command },
+    /// Check every piece again.
+    Verify { id: TorrentId },
+    Remove {
+        id: TorrentId,
+        delete_data: bool,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Move {
+        id: TorrentId,
+        dir: PathBuf,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// The torrent's full snapshot for as long as the receiver lives; None for an unknown id.
+    Subscribe {
+        id: TorrentId,
+        reply: oneshot::Sender<Option<watch::Receiver<Arc<Snapshot>>>>,
+    },
+    /// Stop every torrent (tracker `stopped`, resume data saved) and end the session.
+    Shutdown,
+}
