@@ -26,6 +26,7 @@ pub(crate) mod session;
 pub(crate) mod shared;
 pub(crate) mod snapshot;
 pub mod stats;
+pub mod store;
 pub mod stream;
 pub mod torrent;
 pub(crate) mod udp;

@@ -1,4 +1,5 @@
-//! The resume check: which pieces are already on disk with the right hash.
+//! The resume check: which pieces are already on disk with the right hash (all of them, or
+//! the ones a restart's plan names).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -34,26 +35,64 @@ impl Storage {
         progress: &(dyn Fn(u32) + Sync),
         cancel: &AtomicBool,
     ) -> Result<Vec<bool>, DiskError> {
+        let all: Vec<u32> = (0..self.geometry.num_pieces()).collect();
+        let good = self.check_pieces(info, &all, threads, progress, cancel)?;
+        let mut verified = vec![false; all.len()];
+        for index in good {
+            if let Some(flag) = verified.get_mut(index as usize) {
+                *flag = true;
+            }
+        }
+        Ok(verified)
+    }
+
+    /// The check of a restart (`store::restart::plan`): hashes only `pieces` and returns the
+    /// good ones in increasing order. As `check_existing` otherwise: pieces that touch a file
+    /// `open` created or resized are missing unread, `progress` counts up to `pieces.len()`,
+    /// `cancel` stops it. A piece number outside the torrent is an error.
+    pub fn check_pieces(
+        &self,
+        info: &Info,
+        pieces: &[u32],
+        threads: usize,
+        progress: &(dyn Fn(u32) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<u32>, DiskError> {
         let count = self.geometry.num_pieces();
         if info.pieces.len() != count as usize || info.geometry() != self.geometry {
             return Err(DiskError::Layout(
-                "check_existing called with a different torrent than Storage::open".into(),
+                "a piece check called with a different torrent than Storage::open".into(),
             ));
         }
-        let mut to_check = Vec::new();
-        for index in 0..count {
+        let mut to_check = Vec::with_capacity(pieces.len());
+        for &index in pieces {
             if !self.touches_fresh_file(index)? {
                 to_check.push(index);
             }
         }
-        let mut verified = vec![false; count as usize];
-        let skipped = count - to_check.len() as u32;
-        let reporter = Progress::new(count, progress);
+        let total = u32::try_from(pieces.len()).unwrap_or(u32::MAX);
+        let skipped = total.saturating_sub(to_check.len() as u32);
+        let reporter = Progress::new(total, progress);
         reporter.report(skipped);
-        if to_check.is_empty() {
-            return Ok(verified);
-        }
+        let mut good = self.hash_pieces(info, &to_check, skipped, &reporter, threads, cancel)?;
+        good.sort_unstable();
+        good.dedup();
+        Ok(good)
+    }
 
+    /// Reads and hashes `to_check` on `threads` scoped workers; the good ones, in any order.
+    fn hash_pieces(
+        &self,
+        info: &Info,
+        to_check: &[u32],
+        skipped: u32,
+        reporter: &Progress<'_>,
+        threads: usize,
+        cancel: &AtomicBool,
+    ) -> Result<Vec<u32>, DiskError> {
+        if to_check.is_empty() {
+            return Ok(Vec::new());
+        }
         let next = AtomicUsize::new(0);
         let done = AtomicU32::new(skipped);
         let failed = AtomicBool::new(false);
@@ -102,14 +141,11 @@ impl Storage {
         if cancel.load(Ordering::Relaxed) {
             return Err(DiskError::Cancelled);
         }
+        let mut good = Vec::new();
         for outcome in outcomes {
-            for index in outcome? {
-                if let Some(flag) = verified.get_mut(index as usize) {
-                    *flag = true;
-                }
-            }
+            good.extend(outcome?);
         }
-        Ok(verified)
+        Ok(good)
     }
 }
 

@@ -1,0 +1,396 @@
+//! The resume codec: one small bencoded dictionary per torrent, `<info hash>.resume`.
+//!
+//! Why bencode through serde_bencode (already a dependency, used for every .torrent) rather
+//! than SQLite or a serde format such as JSON or bincode: a file per torrent is what libtorrent
+//! (`.fastresume`), Transmission (`.resume`) and rtorrent do. Saving one torrent rewrites one
+//! file of a few KiB with the plain tmp + fsync + rename, nothing else is touched, a damaged
+//! file costs only its own torrent, and a person can read it with any bencode tool. An embedded
+//! database earns its keep past ~100,000 torrents (qBittorrent offers one for that); it would
+//! add a C library and a second way to be corrupt for no gain at our sizes. Bencode also keeps
+//! byte strings (paths, bitfields) as bytes, where JSON would need base64. Input goes through
+//! `protocol::bencode::decode`, whose bounded walk runs before serde_bencode (which recurses
+//! without a limit) sees a byte, and the size is capped before anything is read.
+//!
+//! Format version 1 (its keys are listed in the README, "The state directory"). A reader
+//! ignores keys it does not know, so later versions may add keys freely; a change of meaning
+//! bumps `version`, and a file of another version is refused (the torrent is checked in full).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::protocol::bencode;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::metainfo::to_hex;
+
+/// The format written; the only one read.
+pub const VERSION: i64 = 1;
+/// The value of the `format` key: tells our file from any other bencoded dictionary.
+const FORMAT: &str = "ttui resume";
+/// Larger files are refused before they are read. A torrent of a million pieces and 100,000
+/// files needs about 4 MiB.
+pub const MAX_RESUME_SIZE: u64 = 32 << 20;
+/// Peers kept across a restart (libtorrent keeps about as many).
+pub const MAX_PEERS: usize = 200;
+
+/// What a torrent needs to come back after a restart without hashing what it already has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resume {
+    pub info_hash: [u8; 20],
+    pub name: String,
+    pub save_path: PathBuf,
+    /// Unix seconds.
+    pub added: u64,
+    pub completed: Option<u64>,
+    pub paused: bool,
+    pub num_pieces: u32,
+    /// Bitfield bytes of verified pieces (`Bitfield::as_bytes`), `ceil(num_pieces / 8)` long.
+    pub have: Vec<u8>,
+    /// One per file of the torrent, in torrent order, as `restart::stamp_files` gives them when
+    /// the data was saved (`None`: the file was missing).
+    pub files: Vec<Option<FileStamp>>,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub seeding_secs: u64,
+    pub active_secs: u64,
+    /// At most `MAX_PEERS` are written.
+    pub peers: Vec<SocketAddr>,
+    pub queue_position: u32,
+    /// One per file; empty means every file at normal priority.
+    pub file_priorities: Vec<u8>,
+    /// Bytes per second; `None` is unlimited.
+    pub down_limit: Option<u64>,
+    pub up_limit: Option<u64>,
+    pub seed_ratio: Option<f64>,
+    pub seed_time_secs: Option<u64>,
+    pub sequential: bool,
+}
+
+/// A file as the last save saw it: size and modification time, nanosecond precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileStamp {
+    pub size: u64,
+    /// Nanoseconds since the Unix epoch (negative before it).
+    pub mtime_ns: i128,
+}
+
+impl Resume {
+    /// A torrent just added: nothing verified, nothing counted, every setting at its default.
+    pub fn new(info_hash: [u8; 20], name: String, save_path: PathBuf, num_pieces: u32) -> Resume {
+        Resume {
+            info_hash,
+            name,
+            save_path,
+            added: 0,
+            completed: None,
+            paused: false,
+            num_pieces,
+            have: vec![0; Bitfield::byte_len(num_pieces)],
+            files: Vec::new(),
+            downloaded: 0,
+            uploaded: 0,
+            seeding_secs: 0,
+            active_secs: 0,
+            peers: Vec::new(),
+            queue_position: 0,
+            file_priorities: Vec::new(),
+            down_limit: None,
+            up_limit: None,
+            seed_ratio: None,
+            seed_time_secs: None,
+            sequential: false,
+        }
+    }
+
+    /// The verified pieces; `None` when `have` does not fit `num_pieces` (never for decoded data).
+    pub fn have_bitfield(&self) -> Option<Bitfield> {
+        Bitfield::from_bytes(&self.have, self.num_pieces).ok()
+    }
+
+    pub fn set_have(&mut self, have: &Bitfield) {
+        self.num_pieces = have.len();
+        self.have = have.as_bytes().to_vec();
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResumeError {
+    #[error("resume data is {size} bytes, more than the {} MiB limit", MAX_RESUME_SIZE >> 20)]
+    TooLarge { size: u64 },
+    #[error("resume data is damaged: {0}")]
+    Damaged(String),
+    #[error("not ttui resume data")]
+    NotResume,
+    #[error("resume data has format version {found}; this ttui reads version {VERSION}")]
+    WrongVersion { found: i64 },
+    #[error("resume data is for torrent {found}, not {expected}")]
+    WrongInfoHash { found: String, expected: String },
+    #[error("resume data has a bad `{key}`: {why}")]
+    Invalid { key: &'static str, why: String },
+}
+
+/// The file's header, read first so another version is named as such rather than as a
+/// missing key.
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default)]
+    format: Option<ByteBuf>,
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+/// The dictionary on disk. Integers are i64 because bencode's are; every one is checked
+/// on the way in. Optional keys are left out rather than written empty.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    format: ByteBuf,
+    version: i64,
+    info_hash: ByteBuf,
+    name: ByteBuf,
+    save_path: ByteBuf,
+    added: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    completed: Option<i64>,
+    paused: i64,
+    pieces: i64,
+    have: ByteBuf,
+    /// `[size, mtime seconds, mtime nanoseconds]` per file, `[]` for a missing one.
+    files: Vec<Vec<i64>>,
+    downloaded: i64,
+    uploaded: i64,
+    seeding_secs: i64,
+    active_secs: i64,
+    /// Compact IPv4 peers, 6 bytes each (BEP 23).
+    #[serde(default)]
+    peers: ByteBuf,
+    /// Compact IPv6 peers, 18 bytes each (BEP 7).
+    #[serde(default)]
+    peers6: ByteBuf,
+    #[serde(default)]
+    queue_position: i64,
+    #[serde(default)]
+    file_priorities: ByteBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    down_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    up_limit: Option<i64>,
+    /// Bencode has no floats: the ratio as Rust prints an f64 (shortest text that parses back
+    /// to the same value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed_ratio: Option<ByteBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed_time: Option<i64>,
+    #[serde(default)]
+    sequential: i64,
+}
+
+/// No real count reaches i64::MAX; saturating keeps encoding infallible.
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+const NANOS: i128 = 1_000_000_000;
+
+pub fn encode(r: &Resume) -> Vec<u8> {
+    let mut peers = Vec::new();
+    let mut peers6 = Vec::new();
+    for peer in r.peers.iter().take(MAX_PEERS) {
+        match peer.ip() {
+            IpAddr::V4(ip) => peers.extend_from_slice(&ip.octets()),
+            IpAddr::V6(ip) => peers6.extend_from_slice(&ip.octets()),
+        }
+        let port = peer.port().to_be_bytes();
+        match peer {
+            SocketAddr::V4(_) => peers.extend_from_slice(&port),
+            SocketAddr::V6(_) => peers6.extend_from_slice(&port),
+        }
+    }
+    let files = r
+        .files
+        .iter()
+        .map(|stamp| match stamp {
+            None => Vec::new(),
+            Some(s) => {
+                let secs = s.mtime_ns.div_euclid(NANOS);
+                let secs =
+                    i64::try_from(secs).unwrap_or(if secs < 0 { i64::MIN } else { i64::MAX });
+                vec![int(s.size), secs, s.mtime_ns.rem_euclid(NANOS) as i64]
+            }
+        })
+        .collect();
+    let wire = Wire {
+        format: ByteBuf::from(FORMAT.as_bytes()),
+        version: VERSION,
+        info_hash: ByteBuf::from(r.info_hash.to_vec()),
+        name: ByteBuf::from(r.name.as_bytes()),
+        save_path: ByteBuf::from(r.save_path.as_os_str().as_bytes()),
+        added: int(r.added),
+        completed: r.completed.map(int),
+        paused: i64::from(r.paused),
+        pieces: i64::from(r.num_pieces),
+        have: ByteBuf::from(r.have.clone()),
+        files,
+        downloaded: int(r.downloaded),
+        uploaded: int(r.uploaded),
+        seeding_secs: int(r.seeding_secs),
+        active_secs: int(r.active_secs),
+        peers: ByteBuf::from(peers),
+        peers6: ByteBuf::from(peers6),
+        queue_position: i64::from(r.queue_position),
+        file_priorities: ByteBuf::from(r.file_priorities.clone()),
+        down_limit: r.down_limit.map(int),
+        up_limit: r.up_limit.map(int),
+        seed_ratio: r
+            .seed_ratio
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .map(|x| ByteBuf::from(x.to_string().into_bytes())),
+        seed_time: r.seed_time_secs.map(int),
+        sequential: i64::from(r.sequential),
+    };
+    // Every field is a byte string, an integer or a list of them: serde_bencode cannot fail.
+    bencode::encode(&wire).unwrap_or_default()
+}
+
+/// Reads resume data, refusing anything that is not version 1 data for `expected_info_hash`.
+pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, ResumeError> {
+    if bytes.len() as u64 > MAX_RESUME_SIZE {
+        return Err(ResumeError::TooLarge {
+            size: bytes.len() as u64,
+        });
+    }
+    let damaged = |e: bencode::BencodeError| ResumeError::Damaged(e.to_string());
+    let header: Header = bencode::decode(bytes).map_err(damaged)?;
+    if header.format.as_deref().map(|f| f.as_slice()) != Some(FORMAT.as_bytes()) {
+        return Err(ResumeError::NotResume);
+    }
+    match header.version {
+        Some(VERSION) => {}
+        Some(found) => return Err(ResumeError::WrongVersion { found }),
+        None => return Err(ResumeError::NotResume),
+    }
+    let w: Wire = bencode::decode(bytes).map_err(damaged)?;
+    if w.info_hash.as_slice() != expected_info_hash.as_slice() {
+        return Err(ResumeError::WrongInfoHash {
+            found: to_hex(&w.info_hash),
+            expected: to_hex(expected_info_hash),
+        });
+    }
+    let num_pieces = u32::try_from(w.pieces).map_err(|_| invalid("pieces", w.pieces))?;
+    Bitfield::from_bytes(&w.have, num_pieces).map_err(|e| ResumeError::Invalid {
+        key: "have",
+        why: e.to_string(),
+    })?;
+    if w.save_path.is_empty() {
+        return Err(ResumeError::Invalid {
+            key: "save_path",
+            why: "empty".into(),
+        });
+    }
+    let files = w
+        .files
+        .iter()
+        .map(|f| match f.as_slice() {
+            [] => Ok(None),
+            &[size, secs, nanos] if size >= 0 && (0..1_000_000_000).contains(&nanos) => {
+                Ok(Some(FileStamp {
+                    size: size as u64,
+                    mtime_ns: i128::from(secs) * NANOS + i128::from(nanos),
+                }))
+            }
+            _ => Err(ResumeError::Invalid {
+                key: "files",
+                why: format!("{f:?} is not [size, seconds, nanoseconds]"),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let seed_ratio = match &w.seed_ratio {
+        None => None,
+        Some(text) => Some(
+            std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| ResumeError::Invalid {
+                    key: "seed_ratio",
+                    why: format!("{:?} is not a ratio", String::from_utf8_lossy(text)),
+                })?,
+        ),
+    };
+    Ok(Resume {
+        info_hash: *expected_info_hash,
+        name: String::from_utf8_lossy(&w.name).into_owned(),
+        save_path: PathBuf::from(std::ffi::OsString::from_vec(w.save_path.into_vec())),
+        added: unsigned("added", w.added)?,
+        completed: w.completed.map(|v| unsigned("completed", v)).transpose()?,
+        paused: flag("paused", w.paused)?,
+        num_pieces,
+        have: w.have.into_vec(),
+        files,
+        downloaded: unsigned("downloaded", w.downloaded)?,
+        uploaded: unsigned("uploaded", w.uploaded)?,
+        seeding_secs: unsigned("seeding_secs", w.seeding_secs)?,
+        active_secs: unsigned("active_secs", w.active_secs)?,
+        peers: compact_peers(&w.peers, &w.peers6)?,
+        queue_position: u32::try_from(w.queue_position)
+            .map_err(|_| invalid("queue_position", w.queue_position))?,
+        file_priorities: w.file_priorities.into_vec(),
+        down_limit: w
+            .down_limit
+            .map(|v| unsigned("down_limit", v))
+            .transpose()?,
+        up_limit: w.up_limit.map(|v| unsigned("up_limit", v)).transpose()?,
+        seed_ratio,
+        seed_time_secs: w.seed_time.map(|v| unsigned("seed_time", v)).transpose()?,
+        sequential: flag("sequential", w.sequential)?,
+    })
+}
+
+fn invalid(key: &'static str, v: i64) -> ResumeError {
+    ResumeError::Invalid {
+        key,
+        why: format!("{v} is out of range"),
+    }
+}
+
+fn unsigned(key: &'static str, v: i64) -> Result<u64, ResumeError> {
+    u64::try_from(v).map_err(|_| invalid(key, v))
+}
+
+fn flag(key: &'static str, v: i64) -> Result<bool, ResumeError> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(invalid(key, v)),
+    }
+}
+
+fn compact_peers(v4: &[u8], v6: &[u8]) -> Result<Vec<SocketAddr>, ResumeError> {
+    let uneven = |key, len: usize, n| ResumeError::Invalid {
+        key,
+        why: format!("{len} bytes is not a multiple of {n}"),
+    };
+    if v4.len() % 6 != 0 {
+        return Err(uneven("peers", v4.len(), 6));
+    }
+    if v6.len() % 18 != 0 {
+        return Err(uneven("peers6", v6.len(), 18));
+    }
+    let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
+    let mut peers: Vec<SocketAddr> = Vec::new();
+    for c in v4.chunks_exact(6).take(MAX_PEERS) {
+        let ip = Ipv4Addr::new(c[0], c[1], c[2], c[3]);
+        peers.push(SocketAddr::new(ip.into(), port(&c[4..])));
+    }
+    for c in v6.chunks_exact(18).take(MAX_PEERS - peers.len()) {
+        let mut octets = [0u8; 16];
+        octets.copy_from_slice(&c[..16]);
+        peers.push(SocketAddr::new(
+            Ipv6Addr::from(octets).into(),
+            port(&c[16..]),
+        ));
+    }
+    Ok(peers)
+}

@@ -1,0 +1,371 @@
+//! The resume codec (round trip and every corrupt form), the store's files and the lock.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use super::resume::{decode, encode, MAX_PEERS, MAX_RESUME_SIZE};
+use super::*;
+
+const HASH: [u8; 20] = [0xab; 20];
+
+fn full_resume() -> Resume {
+    let mut r = Resume::new(
+        HASH,
+        "Some torrent ✓".into(),
+        PathBuf::from("/srv/down load"),
+        13,
+    );
+    r.added = 1_700_000_000;
+    r.completed = Some(1_700_000_500);
+    r.paused = true;
+    r.have = vec![0b1010_0000, 0b1111_1000];
+    r.files = vec![
+        Some(FileStamp {
+            size: 12345,
+            mtime_ns: 1_700_000_000_123_456_789,
+        }),
+        None,
+        Some(FileStamp {
+            size: 0,
+            mtime_ns: -1_500_000_001,
+        }),
+    ];
+    r.downloaded = 1 << 40;
+    r.uploaded = 77;
+    r.seeding_secs = 3600;
+    r.active_secs = 7200;
+    r.peers = vec![
+        "127.0.0.1:6881".parse().unwrap(),
+        "[::1]:51413".parse().unwrap(),
+        "10.1.2.3:1".parse().unwrap(),
+    ];
+    r.queue_position = 4;
+    r.file_priorities = vec![0, 1, 7];
+    r.down_limit = Some(100_000);
+    r.up_limit = Some(0);
+    r.seed_ratio = Some(1.5);
+    r.seed_time_secs = Some(86_400);
+    r.sequential = true;
+    r
+}
+
+#[test]
+fn round_trip_keeps_every_field() {
+    let r = full_resume();
+    let back = decode(&encode(&r), &HASH).unwrap();
+    // v4 peers are written before v6 ones.
+    let mut expected = r.clone();
+    expected.peers = vec![r.peers[0], r.peers[2], r.peers[1]];
+    assert_eq!(back, expected);
+
+    let minimal = Resume::new(HASH, String::new(), PathBuf::from("/"), 0);
+    assert_eq!(decode(&encode(&minimal), &HASH).unwrap(), minimal);
+}
+
+#[test]
+fn ratio_round_trips_exactly() {
+    for ratio in [0.1 + 0.2, 1.0 / 3.0, 0.0, 1e300] {
+        let mut r = full_resume();
+        r.seed_ratio = Some(ratio);
+        assert_eq!(decode(&encode(&r), &HASH).unwrap().seed_ratio, Some(ratio));
+    }
+    let mut r = full_resume();
+    r.seed_ratio = Some(f64::NAN);
+    assert_eq!(decode(&encode(&r), &HASH).unwrap().seed_ratio, None);
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let bytes = encode(&full_resume());
+    for end in 0..bytes.len() {
+        let e = decode(&bytes[..end], &HASH).unwrap_err();
+        assert!(matches!(e, ResumeError::Damaged(_)), "cut at {end}: {e}");
+    }
+}
+
+#[test]
+fn garbage_is_damaged() {
+    for junk in [
+        &b"hello"[..],
+        b"",
+        b"\0\0\0\0",
+        b"i42e",
+        b"d5:formate",
+        b"le",
+    ] {
+        let e = decode(junk, &HASH).unwrap_err();
+        assert!(
+            matches!(e, ResumeError::Damaged(_) | ResumeError::NotResume),
+            "{junk:?}: {e}"
+        );
+    }
+    let mut bytes = encode(&full_resume());
+    bytes.push(b'x');
+    assert!(matches!(
+        decode(&bytes, &HASH),
+        Err(ResumeError::Damaged(_))
+    ));
+    // Deep nesting is refused before serde_bencode (which recurses without a bound) sees it.
+    let deep = [vec![b'l'; 100_000], vec![b'e'; 100_000]].concat();
+    assert!(matches!(decode(&deep, &HASH), Err(ResumeError::Damaged(_))));
+}
+
+#[test]
+fn another_dictionary_is_not_resume_data() {
+    let torrent = b"d8:announce3:url4:infod4:name1:xee";
+    assert_eq!(decode(torrent, &HASH), Err(ResumeError::NotResume));
+}
+
+#[test]
+fn wrong_version_is_named() {
+    let bytes = encode(&full_resume());
+    let needle = b"7:versioni1e";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    let mut newer = bytes.clone();
+    newer[at + needle.len() - 2] = b'2';
+    let e = decode(&newer, &HASH).unwrap_err();
+    assert_eq!(e, ResumeError::WrongVersion { found: 2 });
+    assert!(e.to_string().contains("version 2"), "{e}");
+}
+
+#[test]
+fn wrong_info_hash_is_refused() {
+    let e = decode(&encode(&full_resume()), &[0xcd; 20]).unwrap_err();
+    assert!(matches!(e, ResumeError::WrongInfoHash { .. }), "{e}");
+    assert!(e.to_string().contains(&"ab".repeat(20)), "{e}");
+}
+
+#[test]
+fn huge_input_is_refused_unread() {
+    let huge = vec![b'd'; MAX_RESUME_SIZE as usize + 1];
+    assert_eq!(
+        decode(&huge, &HASH),
+        Err(ResumeError::TooLarge {
+            size: MAX_RESUME_SIZE + 1
+        })
+    );
+}
+
+/// Replaces the first `from` in the encoding of `full_resume()` with `to`.
+fn edited(from: &[u8], to: &[u8]) -> Vec<u8> {
+    let bytes = encode(&full_resume());
+    let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+    [&bytes[..at], to, &bytes[at + from.len()..]].concat()
+}
+
+#[test]
+fn bad_fields_are_named() {
+    let cases: [(&[u8], &[u8], &str); 5] = [
+        (b"6:piecesi13e", b"6:piecesi17e", "have"),
+        (b"6:piecesi13e", b"6:piecesi-1e", "pieces"),
+        (b"6:pausedi1e", b"6:pausedi2e", "paused"),
+        (b"8:uploadedi77e", b"8:uploadedi-77e", "uploaded"),
+        (b"5:filesll", b"5:fileslli1eel", "files"),
+    ];
+    for (from, to, key) in cases {
+        let e = decode(&edited(from, to), &HASH).unwrap_err();
+        assert!(
+            matches!(&e, ResumeError::Invalid { key: k, .. } if *k == key),
+            "{key}: {e}"
+        );
+    }
+    let e = decode(&edited(b"5:peers12:", b"5:peers11:"), &HASH).unwrap_err();
+    assert!(
+        matches!(e, ResumeError::Damaged(_) | ResumeError::Invalid { .. }),
+        "{e}"
+    );
+    let e = decode(&edited(b"10:seed_ratio3:1.5", b"10:seed_ratio3:abc"), &HASH).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ResumeError::Invalid {
+                key: "seed_ratio",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn peers_are_capped() {
+    let mut r = full_resume();
+    r.peers = (0..500u16)
+        .map(|p| SocketAddr::from(([127, 0, 0, 1], 1000 + p)))
+        .collect();
+    let back = decode(&encode(&r), &HASH).unwrap();
+    assert_eq!(back.peers.len(), MAX_PEERS);
+    assert_eq!(back.peers[..], r.peers[..MAX_PEERS]);
+}
+
+fn torrent_bytes(tag: u8) -> Vec<u8> {
+    format!("d4:infod4:name1:{}ee", tag as char).into_bytes()
+}
+
+fn resume_for(hash: [u8; 20], queue: u32, added: u64) -> Resume {
+    let mut r = Resume::new(hash, "t".into(), PathBuf::from("/tmp/x"), 8);
+    r.queue_position = queue;
+    r.added = added;
+    r
+}
+
+#[test]
+fn store_round_trip_and_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (a, b, c) = ([1u8; 20], [2u8; 20], [3u8; 20]);
+    for (hash, queue, added) in [(a, 2, 10), (b, 1, 30), (c, 1, 20)] {
+        store.save_torrent(&hash, &torrent_bytes(hash[0])).unwrap();
+        store.save_resume(&resume_for(hash, queue, added)).unwrap();
+    }
+    let d = [4u8; 20];
+    store.save_torrent(&d, &torrent_bytes(4)).unwrap();
+
+    let again = Store::open(dir.path()).unwrap();
+    let saved = again.load_all();
+    let order: Vec<[u8; 20]> = saved.iter().map(|s| s.info_hash).collect();
+    assert_eq!(
+        order,
+        vec![c, b, a, d],
+        "queue, then added, then no resume data"
+    );
+    assert_eq!(saved[0].torrent.as_deref().unwrap(), &torrent_bytes(3)[..]);
+    assert_eq!(saved[0].resume.as_ref().unwrap(), &resume_for(c, 1, 20));
+    let why = saved[3].resume.as_ref().unwrap_err();
+    assert!(why.contains("missing"), "{why}");
+}
+
+#[test]
+fn a_damaged_file_costs_only_its_torrent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (good, bad_resume, bad_torrent, no_torrent) = ([1u8; 20], [2u8; 20], [3u8; 20], [4u8; 20]);
+    for hash in [good, bad_resume, bad_torrent] {
+        store.save_torrent(&hash, &torrent_bytes(hash[0])).unwrap();
+        store.save_resume(&resume_for(hash, 0, 0)).unwrap();
+    }
+    store.save_resume(&resume_for(no_torrent, 0, 0)).unwrap();
+    fs::write(store.resume_path(&bad_resume), b"d6:format").unwrap();
+    // A directory where the .torrent should be: reading it fails.
+    fs::remove_file(store.torrent_path(&bad_torrent)).unwrap();
+    fs::create_dir(store.torrent_path(&bad_torrent)).unwrap();
+    // Other names are not ours and are left alone.
+    fs::write(store.dir().join("notes.txt"), b"x").unwrap();
+    fs::write(
+        store.dir().join(format!("{}.torrent", "zz".repeat(20))),
+        b"x",
+    )
+    .unwrap();
+
+    let saved = store.load_all();
+    assert_eq!(saved.len(), 4);
+    let find = |h: [u8; 20]| saved.iter().find(|s| s.info_hash == h).unwrap();
+    assert!(find(good).torrent.is_ok() && find(good).resume.is_ok());
+    let why = find(bad_resume).resume.as_ref().unwrap_err();
+    assert!(why.contains("damaged") && why.contains(".resume"), "{why}");
+    assert!(find(bad_resume).torrent.is_ok());
+    let why = find(bad_torrent).torrent.as_ref().unwrap_err();
+    assert!(why.starts_with("cannot read"), "{why}");
+    assert!(find(bad_torrent).resume.is_ok());
+    let why = find(no_torrent).torrent.as_ref().unwrap_err();
+    assert!(why.contains("missing"), "{why}");
+}
+
+#[test]
+fn a_huge_saved_torrent_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let hash = [9u8; 20];
+    let file = fs::File::create(store.torrent_path(&hash)).unwrap();
+    file.set_len(MAX_TORRENT_SIZE + 1).unwrap(); // sparse
+    let file = fs::File::create(store.resume_path(&hash)).unwrap();
+    file.set_len(MAX_RESUME_SIZE + 1).unwrap();
+    let saved = store.load_all();
+    assert!(saved[0]
+        .torrent
+        .as_ref()
+        .unwrap_err()
+        .contains("larger than 64 MiB"));
+    assert!(saved[0]
+        .resume
+        .as_ref()
+        .unwrap_err()
+        .contains("larger than 32 MiB"));
+}
+
+#[test]
+fn unchanged_resume_data_is_not_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut r = resume_for([5u8; 20], 0, 0);
+    store.save_resume(&r).unwrap();
+    let inode = || fs::metadata(store.resume_path(&r.info_hash)).unwrap().ino();
+    let first = inode();
+    store.save_resume(&r).unwrap();
+    assert_eq!(inode(), first, "same data, no write");
+    r.uploaded += 1;
+    store.save_resume(&r).unwrap();
+    assert_ne!(inode(), first, "changed data replaces the file");
+    // A store opened later knows what it loaded.
+    let again = Store::open(dir.path()).unwrap();
+    assert_eq!(again.load_all().len(), 1);
+    let second = inode();
+    again.save_resume(&r).unwrap();
+    assert_eq!(inode(), second);
+}
+
+#[test]
+fn remove_deletes_both_files_and_open_tidies_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let hash = [6u8; 20];
+    store.save_torrent(&hash, b"x").unwrap();
+    store.save_resume(&resume_for(hash, 0, 0)).unwrap();
+    store.remove(&hash).unwrap();
+    store.remove(&hash).unwrap();
+    assert!(store.load_all().is_empty());
+    let leftover = store
+        .dir()
+        .join(format!("{}.resume.77.0.tmp", "06".repeat(20)));
+    fs::write(&leftover, b"half").unwrap();
+    Store::open(dir.path()).unwrap();
+    assert!(!leftover.exists());
+    assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_second_lock_names_the_holder_and_a_dropped_one_is_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let held = try_lock(&state).unwrap();
+    match try_lock(&state) {
+        Err(LockError::Held { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+        other => panic!("expected Held, got {other:?}"),
+    }
+    let e = try_lock(&state).unwrap_err().to_string();
+    assert!(
+        e.contains("in use by another ttui") && e.contains("pid"),
+        "{e}"
+    );
+    drop(held);
+    let again = try_lock(&state).unwrap();
+    assert_eq!(
+        fs::read_to_string(again.path()).unwrap().trim(),
+        std::process::id().to_string()
+    );
+}
+
+#[test]
+fn a_lock_file_with_a_dead_pid_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(lock::LOCK_FILE), b"4194303\n").unwrap();
+    let lock = try_lock(dir.path()).unwrap();
+    assert_eq!(
+        fs::read_to_string(lock.path()).unwrap().trim(),
+        std::process::id().to_string()
+    );
+}
