@@ -9,7 +9,25 @@ fn main() -> ExitCode {
     ttui::ui::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
-        None => cli::run::run_download(cli.download, false),
+        None => {
+            use std::io::IsTerminal;
+            let args = cli.download;
+            if args.headless || !std::io::stdout().is_terminal() {
+                // One-shot: never touches the saved session.
+                cli::run::run_download(args, false)
+            } else {
+                let files = args.torrent.iter().cloned().collect();
+                cli::session::run(args, files)
+            }
+        }
+        Some(Cmd::Daemon(args)) => cli::verbs::daemon(args),
+        Some(Cmd::Verb(verb)) => match cli::verbs::run(verb) {
+            Ok(code) => Ok(code),
+            Err(e) => {
+                eprintln!("error: {}", e.message.replace('\n', " "));
+                return ExitCode::from(e.kind.exit_code().clamp(1, 255) as u8);
+            }
+        },
         Some(Cmd::Seed(args)) => cli::run::run_download(args, true),
         Some(Cmd::Info { torrent }) => cli::load_torrent(&torrent).and_then(|m| {
             cli::info::print_info(&m, &mut std::io::stdout().lock()).map_err(|e| e.to_string())?;

@@ -8,6 +8,9 @@ pub mod info;
 pub mod load;
 pub mod logging;
 pub mod run;
+pub mod serve;
+pub mod session;
+pub mod verbs;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -73,8 +76,8 @@ pub struct DownloadArgs {
     /// Do not exchange peers with peers (BEP 11).
     #[arg(long)]
     pub no_pex: bool,
-    /// Where the DHT routing table is kept between runs (default: $XDG_DATA_HOME/ttui or
-    /// ~/.local/share/ttui).
+    /// The session's state directory: its torrents, their resume data, the DHT routing table
+    /// (default: $XDG_DATA_HOME/ttui or ~/.local/share/ttui).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Most peer connections at once.
@@ -129,6 +132,109 @@ pub enum Cmd {
     Seed(DownloadArgs),
     /// A local swarm on 127.0.0.1 with the TUI downloading from it; needs no internet.
     Demo(DemoArgs),
+    /// Run the session without a screen: every saved torrent, the control socket for the
+    /// verbs; SIGTERM or SIGINT stops it, saving everything.
+    Daemon(DownloadArgs),
+    #[command(flatten)]
+    Verb(Verb),
+}
+
+/// The verbs: each talks to the running session over its control socket.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Verb {
+    /// Add torrents (.torrent files, magnet links, http(s) URLs) to the running session.
+    Add {
+        #[arg(value_name = "FILE|MAGNET|URL")]
+        sources: Vec<PathBuf>,
+        /// Save the data here (default: the session's download directory).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Add without starting.
+        #[arg(long)]
+        paused: bool,
+        #[command(flatten)]
+        at: At,
+    },
+    /// List the session's torrents.
+    List {
+        #[command(flatten)]
+        at: At,
+    },
+    /// One torrent in detail: files, trackers, peers.
+    Show {
+        /// The id from `ttui list`, or 6+ hex digits of the info hash.
+        id: String,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Pause torrents (IDs, or `all`).
+    Pause {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Resume torrents (IDs, or `all`).
+    Resume {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Check every piece of these torrents again (IDs, or `all`).
+    Verify {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Remove torrents from the session (their data stays unless --delete-data).
+    Remove {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Also delete the downloaded files.
+        #[arg(long)]
+        delete_data: bool,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Move a torrent's data to another directory.
+    Move {
+        id: String,
+        dir: PathBuf,
+        #[command(flatten)]
+        at: At,
+    },
+}
+
+/// Which session a verb talks to, and how it prints.
+#[derive(Debug, Clone, Args)]
+pub struct At {
+    /// Print JSON for scripts (documented in the README).
+    #[arg(long)]
+    pub json: bool,
+    /// The session's state directory (default: $XDG_DATA_HOME/ttui or ~/.local/share/ttui).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Verb {
+    pub fn at(&self) -> &At {
+        match self {
+            Verb::Add { at, .. }
+            | Verb::List { at }
+            | Verb::Show { at, .. }
+            | Verb::Pause { at, .. }
+            | Verb::Resume { at, .. }
+            | Verb::Verify { at, .. }
+            | Verb::Remove { at, .. }
+            | Verb::Move { at, .. } => at,
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.at().json
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -64,8 +64,13 @@ pub fn bootstrap_nodes(no_dht: bool, given: &[String]) -> Option<Vec<String>> {
 
 /// `--state-dir`, else `$XDG_DATA_HOME/ttui`, else `~/.local/share/ttui`.
 pub fn state_dir(args: &DownloadArgs) -> PathBuf {
-    if let Some(d) = &args.state_dir {
-        return d.clone();
+    state_dir_of(args.state_dir.as_deref())
+}
+
+/// `state_dir` from the flag alone (the verbs have no download options).
+pub fn state_dir_of(given: Option<&Path>) -> PathBuf {
+    if let Some(d) = given {
+        return d.to_path_buf();
     }
     let xdg = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty());
     match xdg {

@@ -18,7 +18,7 @@ use crate::engine::choker::{self, Candidate, Choke, UPLOAD_SLOTS};
 use crate::engine::options::{Options, Outcome};
 use crate::engine::peer::{PeerTask, Start};
 use crate::engine::peers::PeerTable;
-use crate::engine::session::Session;
+use crate::engine::report::{self, Lifetime, Report, ResumePoint};
 use crate::engine::shared::{Event, PeerCmd, Shared};
 use crate::engine::snapshot::{self, Totals};
 use crate::engine::stats::RateWindow;
@@ -53,6 +53,24 @@ pub(crate) struct Coordinator {
     pub dht_wanting: Option<watch::Sender<bool>>,
     /// One task per web seed URL (BEP 19), with its row in the peer table.
     pub webseeds: Vec<crate::engine::webseed::WebSeed>,
+    /// The session's side: the torrent's line and where resume points go.
+    pub link: SessionLink,
+}
+
+/// How a torrent reports to the session that runs it.
+pub(crate) struct SessionLink {
+    pub id: TorrentId,
+    pub line: Option<watch::Sender<TorrentLine>>,
+    pub reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
+    /// Counters of earlier runs; this run's are added to them.
+    pub lifetime: Lifetime,
+    /// When the last resume point went out, and how many pieces it had.
+    pub last_resume: Instant,
+    pub resume_have: u32,
+    /// The resume point must go out at the next tick (a state change).
+    pub resume_due: bool,
+    /// When the seeding or active time was last counted.
+    pub counted_until: Instant,
 }
 
 impl Coordinator {
@@ -62,7 +80,7 @@ impl Coordinator {
         shared: Arc<Shared>,
         snap: Snapshot,
         started: Instant,
-        session: &Session,
+        half_open: usize,
     ) -> Self {
         let (complete, left) = {
             let d = shared.download();
@@ -92,10 +110,35 @@ impl Coordinator {
             last_optimistic: now,
             optimistic: None,
             fatal: None,
-            half_open: session.limits.half_open,
+            half_open,
             dht_wanting: None,
             webseeds: Vec::new(),
+            link: SessionLink {
+                id: TorrentId::default(),
+                line: None,
+                reports: None,
+                lifetime: Lifetime::default(),
+                last_resume: now,
+                resume_have: 0,
+                resume_due: false,
+                counted_until: now,
+            },
         }
+    }
+
+    /// Connects the torrent to the session that runs it.
+    pub fn attach(
+        &mut self,
+        id: TorrentId,
+        line: watch::Sender<TorrentLine>,
+        reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
+        lifetime: Lifetime,
+    ) {
+        self.link.id = id;
+        self.link.line = Some(line);
+        self.link.resume_have = self.shared.download().picker.have().count();
+        self.link.reports = reports;
+        self.link.lifetime = lifetime;
     }
 
     pub fn log(&mut self, level: LogLevel, text: String) {
@@ -166,7 +209,11 @@ impl Coordinator {
                 Some(r) = dht_rx.recv() => self.on_dht(r),
                 _ = tick.tick() => {
                     self.on_tick();
-                    let _ = snapshots.send(Arc::new(self.build_snapshot()));
+                    // Cost follows attention: the full snapshot (per-piece and per-peer
+                    // vectors) is built only while a UI or a script holds a receiver.
+                    if snapshots.receiver_count() > 0 {
+                        let _ = snapshots.send(Arc::new(self.build_snapshot()));
+                    }
                 }
             }
         };
@@ -208,6 +255,10 @@ impl Coordinator {
         }
         self.on_tick();
         let _ = snapshots.send(Arc::new(self.build_snapshot()));
+        self.send_resume(true);
+        if let Some(r) = &self.link.reports {
+            let _ = r.send((self.link.id, Report::Ended(outcome.clone())));
+        }
         outcome
     }
 
@@ -326,6 +377,125 @@ impl Coordinator {
         for line in lines {
             self.log(LogLevel::Warn, line);
         }
+        self.count_time(now);
+        self.publish_line();
+        self.maybe_resume(now);
+    }
+
+    /// Adds the time since the last count to seeding or active time (not while paused).
+    fn count_time(&mut self, now: Instant) {
+        let secs = now.duration_since(self.link.counted_until).as_secs();
+        if secs == 0 {
+            return;
+        }
+        self.link.counted_until += Duration::from_secs(secs);
+        if self.paused || self.fatal.is_some() {
+            return;
+        }
+        self.link.lifetime.active_secs += secs;
+        if self.complete {
+            self.link.lifetime.seeding_secs += secs;
+        }
+    }
+
+    /// Lifetime counters: earlier runs plus this one.
+    pub fn lifetime(&self) -> Lifetime {
+        Lifetime {
+            downloaded: self.link.lifetime.downloaded
+                + self.shared.downloaded.load(Ordering::Relaxed),
+            uploaded: self.link.lifetime.uploaded + self.shared.uploaded.load(Ordering::Relaxed),
+            ..self.link.lifetime
+        }
+    }
+
+    fn state(&self) -> TorrentState {
+        snapshot::torrent_state(
+            &self.snap.state,
+            self.fatal.as_deref(),
+            self.paused,
+            self.complete,
+            self.opts.seed,
+        )
+    }
+
+    /// The torrent's line in the session's list.
+    fn publish_line(&self) {
+        let Some(line) = &self.link.line else {
+            return;
+        };
+        let n = self.shared.info.num_pieces();
+        let (mut peers, mut seeds) = (0, 0);
+        for p in self.peers.active() {
+            if p.stage == PeerStage::Connected {
+                peers += 1;
+                seeds += u32::from(n > 0 && p.live.pieces.load(Ordering::Relaxed) == n);
+            }
+        }
+        let verified = self.shared.download().picker.verified_bytes();
+        let lifetime = self.lifetime();
+        let state = self.state();
+        let why = match &state {
+            TorrentState::Error(e) => Some(e.clone()),
+            _ => None,
+        };
+        line.send_modify(|l| {
+            l.id = self.link.id;
+            l.info_hash = self.meta.info_hash;
+            l.name.clone_from(&self.meta.info.name);
+            l.state = state;
+            l.why = why;
+            l.total_bytes = self.meta.info.total_length;
+            l.wanted_bytes = self.meta.info.total_length;
+            l.verified_bytes = verified;
+            l.downloaded = lifetime.downloaded;
+            l.uploaded = lifetime.uploaded;
+            l.down_rate = self.down.rate();
+            l.up_rate = self.up.rate();
+            l.peers = peers;
+            l.seeds = seeds;
+            l.save_path.clone_from(&self.opts.output);
+            l.completed = lifetime.completed;
+        });
+    }
+
+    /// A resume point every `RESUME_EVERY` while pieces get verified, and at once after a
+    /// state change.
+    fn maybe_resume(&mut self, now: Instant) {
+        if self.link.reports.is_none() {
+            return;
+        }
+        let have = self.shared.download().picker.have().count();
+        let moved = have != self.link.resume_have
+            && now.duration_since(self.link.last_resume) >= report::RESUME_EVERY;
+        if moved || self.link.resume_due {
+            self.send_resume(false);
+        }
+    }
+
+    /// `clean`: the torrent has stopped and its files are flushed.
+    pub fn send_resume(&mut self, clean: bool) {
+        let Some(reports) = &self.link.reports else {
+            return;
+        };
+        let have = self.shared.download().picker.have().clone();
+        self.link.resume_have = have.count();
+        self.link.last_resume = Instant::now();
+        self.link.resume_due = false;
+        let mut peers: Vec<_> = self
+            .peers
+            .values()
+            .filter(|p| p.was_connected)
+            .map(|p| p.addr)
+            .collect();
+        peers.truncate(report::RESUME_PEERS);
+        let point = ResumePoint {
+            have,
+            lifetime: self.lifetime(),
+            paused: self.paused,
+            peers,
+            clean,
+        };
+        let _ = reports.send((self.link.id, Report::Resume(Box::new(point))));
     }
 
     fn build_snapshot(&mut self) -> Snapshot {
@@ -343,13 +513,7 @@ impl Coordinator {
             .map(|p| snapshot::peer_row(p, now, n))
             .chain(self.webseeds.iter().map(|w| w.row(now, n)))
             .collect();
-        let state = snapshot::torrent_state(
-            &self.snap.state,
-            self.fatal.as_deref(),
-            self.paused,
-            self.complete,
-            self.opts.seed,
-        );
+        let state = self.state();
         let totals = Totals {
             verified,
             downloaded: self.shared.downloaded.load(Ordering::Relaxed),

@@ -64,6 +64,7 @@ impl Coordinator {
             return;
         }
         self.paused = paused;
+        self.link.resume_due = true;
         self.shared.paused.store(paused, Ordering::Relaxed);
         let cmd = || {
             if paused {
@@ -316,6 +317,10 @@ impl Coordinator {
 
     pub fn on_complete(&mut self) {
         self.complete = true;
+        self.link.resume_due = true;
+        if self.link.lifetime.completed.is_none() {
+            self.link.lifetime.completed = Some(crate::engine::report::unix_now());
+        }
         let n = self.shared.info.num_pieces();
         let downloaded = self.shared.downloaded.load(Ordering::Relaxed);
         self.log(

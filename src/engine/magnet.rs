@@ -16,7 +16,7 @@ use crate::protocol::metainfo::Metainfo;
 /// the torrent's snapshot shows the lines `fetch` reports (also on stderr with `echo`) and a
 /// quit stops it. Returns the metadata, or how the torrent ended.
 pub(crate) async fn fetch_in_session(
-    session: &crate::engine::session::Session,
+    session: &crate::engine::session::SessionCtx,
     magnet: &Magnet,
     extra_peers: &[SocketAddr],
     echo: bool,

@@ -15,7 +15,7 @@ use crate::engine::disk::Storage;
 use crate::engine::download::Download;
 use crate::engine::magnet;
 use crate::engine::picker::Picker;
-use crate::engine::session::Session;
+use crate::engine::session::{Session, SessionCtx};
 use crate::engine::shared::Shared;
 use crate::engine::snapshot;
 use crate::protocol::bitfield::Bitfield;
@@ -28,6 +28,7 @@ const PIECE_MEMORY: usize = 16 << 20;
 const VERIFIED_BACKLOG: usize = 1024;
 
 pub use crate::engine::options::{Options, Outcome};
+pub(crate) use crate::engine::report::{Lifetime, Report};
 
 /// The handle of one running torrent.
 pub struct Engine {
@@ -43,6 +44,26 @@ fn next_id() -> TorrentId {
     TorrentId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
+/// What a torrent started by a session gets besides its metainfo and options.
+pub(crate) struct Start {
+    pub id: TorrentId,
+    pub ctx: SessionCtx,
+    /// Pieces the session's store vouches for (their files unchanged since they were saved):
+    /// they are not hashed again. None: check everything on disk.
+    pub trusted: Option<Bitfield>,
+    /// Pieces hashed again on top of `trusted` (their files changed since the last save).
+    pub to_check: Vec<u32>,
+    /// Lifetime counters from earlier runs.
+    pub lifetime: Lifetime,
+    pub paused: bool,
+    /// The torrent's full snapshot, built only while someone holds a receiver.
+    pub snapshots: watch::Sender<Arc<Snapshot>>,
+    /// The torrent's light line, every tick.
+    pub line: watch::Sender<TorrentLine>,
+    /// Where resume points go (None: nothing is saved, as in headless runs).
+    pub reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
+}
+
 /// Starts a session with a magnet link's torrent: its metadata is fetched (BEP 9) from the
 /// magnet's `x.pe` and `extra_peers`, its trackers and the session's DHT, then the torrent
 /// runs as with `start`. With `echo` the fetch's lines also go to stderr (headless runs).
@@ -53,33 +74,15 @@ pub fn start_magnet(
     echo: bool,
 ) -> Engine {
     let id = next_id();
-    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let first = magnet::magnet_snapshot(id, &magnet, &opts.output);
-    let (snap_tx, snap_rx) = watch::channel(Arc::new(first.clone()));
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(first));
     let done = tokio::spawn(async move {
         let (mut session, listen_log) = Session::start(&opts).await;
-        let fetched = magnet::fetch_in_session(
-            &session,
-            &magnet,
-            &extra_peers,
-            echo,
-            first,
-            &snap_tx,
-            &mut cmd_rx,
-        )
-        .await;
-        match fetched {
-            Ok(meta) => {
-                let initial = snapshot::initial(id, &meta, &opts.output, 0);
-                let mut opts = opts;
-                opts.peers.extend(magnet.peers.iter().copied());
-                run(session, listen_log, meta, opts, initial, cmd_rx, snap_tx).await
-            }
-            Err(outcome) => {
-                session.close().await;
-                outcome
-            }
-        }
+        let start = headless_start(id, &session, snap_tx);
+        let outcome = run_magnet(start, magnet, extra_peers, opts, echo, listen_log, cmd_rx).await;
+        session.close().await;
+        outcome
     });
     Engine {
         id,
@@ -89,23 +92,78 @@ pub fn start_magnet(
     }
 }
 
-/// Starts a session with one torrent on the current tokio runtime.
+/// A magnet link's torrent in a session: the metadata fetch, then the torrent itself.
+pub(crate) async fn run_magnet(
+    start: Start,
+    magnet: Magnet,
+    extra_peers: Vec<SocketAddr>,
+    mut opts: Options,
+    echo: bool,
+    listen_log: Vec<(LogLevel, String)>,
+    mut cmd_rx: mpsc::UnboundedReceiver<Command>,
+) -> Outcome {
+    let first = start.snapshots.borrow().as_ref().clone();
+    let fetched = magnet::fetch_in_session(
+        &start.ctx,
+        &magnet,
+        &extra_peers,
+        echo,
+        first,
+        &start.snapshots,
+        &mut cmd_rx,
+    )
+    .await;
+    match fetched {
+        Ok(meta) => {
+            if let Some(r) = &start.reports {
+                let _ = r.send((start.id, Report::Metadata(Box::new(meta.clone()))));
+            }
+            opts.peers.extend(magnet.peers.iter().copied());
+            run(start, listen_log, meta, opts, cmd_rx).await
+        }
+        Err(outcome) => outcome,
+    }
+}
+
+/// Starts a session with one torrent on the current tokio runtime; the session ends with it.
 pub fn start(meta: Metainfo, opts: Options) -> Engine {
     let id = next_id();
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let initial = snapshot::initial(id, &meta, &opts.output, 0);
-    let (snap_tx, snap_rx) = watch::channel(Arc::new(initial.clone()));
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
     let done = tokio::spawn(async move {
         // Listen before the (possibly long) resume check, so peers that dial us meanwhile
         // wait for our handshake instead of being refused and backing off.
-        let (session, listen_log) = Session::start(&opts).await;
-        run(session, listen_log, meta, opts, initial, cmd_rx, snap_tx).await
+        let (mut session, listen_log) = Session::start(&opts).await;
+        let start = headless_start(id, &session, snap_tx);
+        let outcome = run(start, listen_log, meta, opts, cmd_rx).await;
+        session.close().await;
+        outcome
     });
     Engine {
         id,
         snapshots: snap_rx,
         commands: cmd_tx,
         done,
+    }
+}
+
+/// A torrent that has its session to itself and saves nothing.
+fn headless_start(
+    id: TorrentId,
+    session: &Session,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+) -> Start {
+    Start {
+        id,
+        ctx: session.ctx.clone(),
+        trusted: None,
+        to_check: Vec::new(),
+        lifetime: Lifetime::default(),
+        paused: false,
+        snapshots,
+        line: watch::channel(TorrentLine::placeholder(id)).0,
+        reports: None,
     }
 }
 
@@ -120,16 +178,16 @@ pub(crate) fn pause_wanted(c: &Command, paused: bool) -> Option<bool> {
     }
 }
 
-async fn run(
-    mut session: Session,
+pub(crate) async fn run(
+    start: Start,
     listen_log: Vec<(LogLevel, String)>,
     meta: Metainfo,
     opts: Options,
-    mut snap: Snapshot,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    snapshots: watch::Sender<Arc<Snapshot>>,
 ) -> Outcome {
     let started = Instant::now();
+    let snapshots = start.snapshots.clone();
+    let mut snap = snapshot::initial(start.id, &meta, &opts.output, start.ctx.listen_port);
     let fail = |snap: &mut Snapshot, snapshots: &watch::Sender<Arc<Snapshot>>, msg: String| {
         snap.state = TorrentState::Error(msg.clone());
         snap.log.push(LogLine {
@@ -138,11 +196,16 @@ async fn run(
             text: msg.clone(),
         });
         let _ = snapshots.send(Arc::new(snap.clone()));
+        start.line.send_modify(|l| {
+            l.state = snap.state.clone();
+            l.why = Some(msg.clone());
+        });
         Outcome::Failed(msg)
     };
     let info = Arc::new(meta.info.clone());
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    session.add(meta.info_hash, events_tx.clone());
+    start.ctx.route(meta.info_hash, events_tx.clone());
+    let _unroute = Unroute(&start.ctx, meta.info_hash);
 
     // Open files (creating them at their final length) and check what is already there.
     let (root, info2) = (opts.output.clone(), Arc::clone(&info));
@@ -151,68 +214,65 @@ async fn run(
         Ok(Err(e)) => return fail(&mut snap, &snapshots, e.to_string()),
         Err(e) => return fail(&mut snap, &snapshots, format!("opening files: {e}")),
     };
-    let checked = Arc::new(AtomicU32::new(0));
-    let cancel = Arc::new(AtomicBool::new(false));
-    let check = {
-        let (storage, info, checked, cancel) = (
-            Arc::clone(&storage),
-            Arc::clone(&info),
-            Arc::clone(&checked),
-            Arc::clone(&cancel),
-        );
-        let threads = opts.check_threads.max(1);
-        tokio::task::spawn_blocking(move || {
-            storage.check_existing(
-                &info,
-                threads,
-                &|n| checked.store(n, Ordering::Relaxed),
-                &cancel,
-            )
-        })
-    };
-    tokio::pin!(check);
-    let mut tick = tokio::time::interval(TICK);
-    let mut paused_early = false;
-    let have = loop {
-        tokio::select! {
-            r = &mut check => match r {
-                Ok(Ok(v)) => break Bitfield::from_bools(&v),
-                Ok(Err(e)) => return fail(&mut snap, &snapshots, e.to_string()),
-                Err(e) => return fail(&mut snap, &snapshots, format!("checking files: {e}")),
-            },
-            c = commands.recv() => match c {
-                None | Some(Command::Quit) => {
-                    cancel.store(true, Ordering::Relaxed);
-                    return Outcome::Quit;
-                }
-                // Kept for when the check ends; there are no peers to drop or ban yet.
-                Some(c) => paused_early = pause_wanted(&c, paused_early).unwrap_or(paused_early),
-            },
-            _ = tick.tick() => {
-                snap.state = TorrentState::Checking { checked: checked.load(Ordering::Relaxed), total: info.num_pieces() };
-                snap.elapsed = started.elapsed();
-                let _ = snapshots.send(Arc::new(snap.clone()));
+    let mut paused_early = start.paused;
+    let trusted = start
+        .trusted
+        .clone()
+        .filter(|t| t.len() == info.num_pieces());
+    let have = match trusted {
+        Some(trusted) if start.to_check.is_empty() => trusted,
+        trusted => {
+            let job = Check {
+                storage: &storage,
+                info: &info,
+                threads: opts.check_threads,
+                only: trusted.as_ref().map(|_| start.to_check.as_slice()),
+            };
+            let checked = job
+                .run(
+                    &mut snap,
+                    &snapshots,
+                    &start.line,
+                    &mut commands,
+                    &mut paused_early,
+                    started,
+                )
+                .await
+                .map(|found| {
+                    found.map(|mut have| {
+                        for i in trusted.iter().flat_map(|t| t.ones()) {
+                            have.set(i);
+                        }
+                        have
+                    })
+                });
+            match checked {
+                Ok(Some(have)) => have,
+                Ok(None) => return Outcome::Quit,
+                Err(msg) => return fail(&mut snap, &snapshots, msg),
             }
         }
     };
+    let trusted = start.trusted.is_some() && start.to_check.is_empty();
 
     let mut picker = Picker::with_geometry(info.geometry(), have);
     picker.set_max_partial((PIECE_MEMORY / info.piece_length.max(1) as usize).max(4));
+    let ctx = &start.ctx;
     let shared = Arc::new(Shared {
         info: Arc::clone(&info),
         info_hash: meta.info_hash,
         info_bytes: meta.info_bytes.clone(),
-        our_id: session.our_id,
-        bind: session.bind,
-        encryption: session.encryption,
-        transport: session.transport,
-        utp: session.utp.clone(),
-        pex: session.pex && !info.private,
-        listen_port: AtomicU16::new(session.listen_port),
-        dht: session.dht.clone().filter(|_| !info.private),
+        our_id: ctx.our_id,
+        bind: ctx.bind,
+        encryption: ctx.encryption,
+        transport: ctx.transport,
+        utp: ctx.utp.clone(),
+        pex: ctx.pex && !info.private,
+        listen_port: AtomicU16::new(ctx.listen_port),
+        dht: ctx.dht.clone().filter(|_| !info.private),
         download: Mutex::new(Download::new(picker)),
         storage,
-        pool: Arc::clone(&session.pool),
+        pool: Arc::clone(&ctx.pool),
         verified: broadcast::channel(VERIFIED_BACKLOG).0,
         paused: AtomicBool::new(false),
         downloaded: AtomicU64::new(0),
@@ -220,26 +280,122 @@ async fn run(
         wasted: AtomicU64::new(0),
         events: events_tx,
     });
-    snap.listen_port = session.listen_port;
-    let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, &session);
+    snap.listen_port = ctx.listen_port;
+    let half_open = ctx.limits.half_open;
+    let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);
+    c.attach(
+        start.id,
+        start.line.clone(),
+        start.reports.clone(),
+        start.lifetime,
+    );
     for (level, text) in listen_log {
         c.log(level, text);
     }
     let verified = shared.download().picker.have().count();
+    let how = if trusted {
+        "from the saved resume data (files unchanged)"
+    } else {
+        "checked existing data"
+    };
     c.log(
         LogLevel::Info,
-        format!(
-            "checked existing data: {verified} of {} pieces verified",
-            info.num_pieces()
-        ),
+        format!("{how}: {verified} of {} pieces verified", info.num_pieces()),
     );
     if paused_early {
         c.on_command(Command::Pause);
     }
-    let outcome = c.main_loop(commands, events_rx, snapshots).await;
-    session.remove(&shared.info_hash);
-    session.close().await;
-    outcome
+    c.main_loop(commands, events_rx, snapshots).await
+}
+
+/// Takes the torrent out of the session's router when `run` ends, however it ends.
+struct Unroute<'a>(&'a SessionCtx, [u8; 20]);
+
+impl Drop for Unroute<'_> {
+    fn drop(&mut self) {
+        self.0.unroute(&self.1);
+    }
+}
+
+/// A check of what is on disk: every piece, or `only` these.
+struct Check<'a> {
+    storage: &'a Arc<Storage>,
+    info: &'a Arc<crate::protocol::metainfo::Info>,
+    threads: usize,
+    only: Option<&'a [u32]>,
+}
+
+impl Check<'_> {
+    /// Hashes while commands are still taken: a quit ends it (`Ok(None)`), pause and resume
+    /// are remembered for when it ends.
+    async fn run(
+        self,
+        snap: &mut Snapshot,
+        snapshots: &watch::Sender<Arc<Snapshot>>,
+        line: &watch::Sender<TorrentLine>,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        paused_early: &mut bool,
+        started: Instant,
+    ) -> Result<Option<Bitfield>, String> {
+        let checked = Arc::new(AtomicU32::new(0));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let n = self.info.num_pieces();
+        let total = self.only.map_or(n, |o| o.len() as u32);
+        let check = {
+            let (storage, info, checked, cancel) = (
+                Arc::clone(self.storage),
+                Arc::clone(self.info),
+                Arc::clone(&checked),
+                Arc::clone(&cancel),
+            );
+            let threads = self.threads.max(1);
+            let only = self.only.map(<[u32]>::to_vec);
+            tokio::task::spawn_blocking(move || {
+                let progress = |c| checked.store(c, Ordering::Relaxed);
+                match only {
+                    None => storage
+                        .check_existing(&info, threads, &progress, &cancel)
+                        .map(|v| Bitfield::from_bools(&v)),
+                    Some(pieces) => storage
+                        .check_pieces(&info, &pieces, threads, &progress, &cancel)
+                        .map(|good| {
+                            let mut have = Bitfield::new(n);
+                            for i in good {
+                                have.set(i);
+                            }
+                            have
+                        }),
+                }
+            })
+        };
+        tokio::pin!(check);
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                r = &mut check => return match r {
+                    Ok(Ok(have)) => Ok(Some(have)),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(e) => Err(format!("checking files: {e}")),
+                },
+                c = commands.recv() => match c {
+                    None | Some(Command::Quit) => {
+                        cancel.store(true, Ordering::Relaxed);
+                        return Ok(None);
+                    }
+                    // Kept for when the check ends; there are no peers to drop or ban yet.
+                    Some(c) => *paused_early = pause_wanted(&c, *paused_early).unwrap_or(*paused_early),
+                },
+                _ = tick.tick() => {
+                    snap.state = TorrentState::Checking { checked: checked.load(Ordering::Relaxed), total };
+                    snap.elapsed = started.elapsed();
+                    line.send_modify(|l| l.state = snap.state.clone());
+                    if snapshots.receiver_count() > 0 {
+                        let _ = snapshots.send(Arc::new(snap.clone()));
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub fn human(bytes: u64) -> String {

@@ -40,6 +40,32 @@ pub struct TorrentLine {
 }
 
 impl TorrentLine {
+    /// A line with only its id, for a torrent about to start.
+    pub fn placeholder(id: TorrentId) -> TorrentLine {
+        TorrentLine {
+            id,
+            info_hash: [0; 20],
+            name: String::new(),
+            state: TorrentState::Checking {
+                checked: 0,
+                total: 0,
+            },
+            why: None,
+            total_bytes: 0,
+            wanted_bytes: 0,
+            verified_bytes: 0,
+            downloaded: 0,
+            uploaded: 0,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            peers: 0,
+            seeds: 0,
+            save_path: PathBuf::new(),
+            added: 0,
+            completed: None,
+        }
+    }
+
     /// Verified share of the wanted bytes (1.0 when nothing is wanted).
     pub fn progress(&self) -> f64 {
         if self.wanted_bytes == 0 {
@@ -98,16 +124,39 @@ pub struct SessionSnapshot {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AddSource {
     /// The bytes of a .torrent file, and how to name it in messages.
-    Torrent { name: String, bytes: Vec<u8> },
+    Torrent {
+        name: String,
+        bytes: Vec<u8>,
+    },
     Magnet(String),
 }
 
 /// The session's answer to an add.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Added {
-    New { id: TorrentId, name: String },
+    New {
+        id: TorrentId,
+        name: String,
+        info_hash: [u8; 20],
+    },
     /// The session has it already; nothing changed.
-    Already { id: TorrentId, name: String },
+    Already {
+        id: TorrentId,
+        name: String,
+        info_hash: [u8; 20],
+    },
+}
+
+/// One file of a torrent, as `ttui show` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileLine {
+    /// Relative to the save path, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    /// Where the file starts in the torrent's payload.
+    pub offset: u64,
+    /// BEP 47 padding: never on disk, not listed to people.
+    pub padding: bool,
 }
 
 /// What a UI or the control socket asks of the session. Replies go through the oneshot
@@ -139,6 +188,11 @@ pub enum SessionRequest {
     Subscribe {
         id: TorrentId,
         reply: oneshot::Sender<Option<watch::Receiver<Arc<Snapshot>>>>,
+    },
+    /// The torrent's files; None for an unknown id or a magnet without its metadata yet.
+    Files {
+        id: TorrentId,
+        reply: oneshot::Sender<Option<Vec<FileLine>>>,
     },
     /// Stop every torrent (tracker `stopped`, resume data saved) and end the session.
     Shutdown,

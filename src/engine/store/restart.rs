@@ -4,7 +4,10 @@
 //!
 //! A file whose size and mtime (nanoseconds) match the last save kept its verified pieces. One
 //! with another mtime gets every piece that touches it hashed again, verified or not (someone
-//! may have copied the finished file in). One that is missing or of another size is about to
+//! may have copied the finished file in) — except, when the last save was not a clean stop, a
+//! file that was still incomplete then and is only newer: that is our own writing after the
+//! save, cut short by a crash, and its saved pieces stand (a verified piece is written before
+//! it is saved as verified). One that is missing or of another size is about to
 //! be created or resized by `Storage::open`, so its pieces are simply missing: hashing them
 //! would only read zeros. A piece is as bad as the worst file it touches.
 //!
@@ -120,9 +123,24 @@ pub fn plan(info: &Info, saved: &Resume, now: &[Option<FileStamp>]) -> CheckPlan
         if entry.padding || entry.length == 0 {
             continue;
         }
+        let first = geometry.piece_at(entry.offset);
+        let last = geometry.piece_at(entry.offset + entry.length - 1);
+        let (Some(first), Some(last)) = (first, last) else {
+            continue;
+        };
         let state = match is {
             None => FileState::Missing,
             Some(s) if s.size != entry.length => FileState::Missing,
+            // Newer than the last save while the file was still being downloaded: our own
+            // writes after that save (the process was killed before the next one). Its saved
+            // pieces stand; the rest are missing, as they were.
+            Some(s)
+                if !saved.clean
+                    && was.as_ref().is_some_and(|w| s.mtime_ns > w.mtime_ns)
+                    && !(first..=last).all(|p| have.get(p)) =>
+            {
+                continue
+            }
             Some(_) if was != is => FileState::Changed,
             Some(_) => continue,
         };
@@ -130,11 +148,6 @@ pub fn plan(info: &Info, saved: &Resume, now: &[Option<FileStamp>]) -> CheckPlan
             changed += 1;
             missing += usize::from(state == FileState::Missing);
         }
-        let first = geometry.piece_at(entry.offset);
-        let last = geometry.piece_at(entry.offset + entry.length - 1);
-        let (Some(first), Some(last)) = (first, last) else {
-            continue;
-        };
         for piece in pieces
             .iter_mut()
             .take(last as usize + 1)

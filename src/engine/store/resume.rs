@@ -67,6 +67,10 @@ pub struct Resume {
     pub seed_ratio: Option<f64>,
     pub seed_time_secs: Option<u64>,
     pub sequential: bool,
+    /// Saved by a clean stop, after the last write to the torrent's files: a newer file is
+    /// then someone else's doing. Without it (the process died), a newer file that was still
+    /// being downloaded is our own writing after the save.
+    pub clean: bool,
 }
 
 /// A file as the last save saw it: size and modification time, nanosecond precision.
@@ -102,6 +106,7 @@ impl Resume {
             seed_ratio: None,
             seed_time_secs: None,
             sequential: false,
+            clean: false,
         }
     }
 
@@ -185,6 +190,8 @@ struct Wire {
     seed_time: Option<i64>,
     #[serde(default)]
     sequential: i64,
+    #[serde(default)]
+    clean: i64,
 }
 
 /// No real count reaches i64::MAX; saturating keeps encoding infallible.
@@ -249,6 +256,7 @@ pub fn encode(r: &Resume) -> Vec<u8> {
             .map(|x| ByteBuf::from(x.to_string().into_bytes())),
         seed_time: r.seed_time_secs.map(int),
         sequential: i64::from(r.sequential),
+        clean: i64::from(r.clean),
     };
     // Every field is a byte string, an integer or a list of them: serde_bencode cannot fail.
     bencode::encode(&wire).unwrap_or_default()
@@ -345,6 +353,7 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
         seed_ratio,
         seed_time_secs: w.seed_time.map(|v| unsigned("seed_time", v)).transpose()?,
         sequential: flag("sequential", w.sequential)?,
+        clean: flag("clean", w.clean)?,
     })
 }
 

@@ -51,6 +51,7 @@ fn saved(info: &Info, have: &[u32], files: Vec<Option<FileStamp>>) -> Resume {
     }
     r.set_have(&b);
     r.files = files;
+    r.clean = true;
     r
 }
 
@@ -206,4 +207,23 @@ fn check_pieces_hashes_only_the_named_pieces() {
         cancelled,
         Err(crate::engine::disk::DiskError::Cancelled)
     ));
+}
+
+/// After a crash, files still being downloaded are newer than the last save because we kept
+/// writing them: their saved pieces stand and nothing is hashed. A finished file that changed
+/// is still checked.
+#[test]
+fn after_a_crash_our_own_writes_are_not_changes() {
+    let info = info_of(&[6, 6, 8], &[], None);
+    let then = vec![stamp(6, 1), stamp(6, 2), stamp(8, 3)];
+    // f0 and f1 incomplete (piece 1 missing), f2 complete.
+    let mut r = saved(&info, &[0, 3, 4], then);
+    r.clean = false;
+    let now = vec![stamp(6, 5), stamp(6, 6), stamp(8, 7)];
+    let p = plan(&info, &r, &now);
+    assert_eq!(ones(&p.trusted), vec![0]);
+    assert_eq!(p.to_check, vec![3, 4], "f2 was complete: someone else wrote it");
+    // After a clean stop the same stamps are changes.
+    r.clean = true;
+    assert_eq!(plan(&info, &r, &now).to_check, vec![0, 1, 2, 3, 4]);
 }

@@ -3,6 +3,12 @@
 //! that hands an incoming connection to the torrent its handshake names, global limits, and
 //! the pool where pieces are hashed and written.
 
+pub mod manager;
+pub(crate) mod persist;
+
+pub use manager::{spawn, SessionHandle};
+pub use persist::Persist;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::dht::{Dht, DhtConfig};
-use crate::engine::api::{LogLevel, TorrentId};
+use crate::engine::api::LogLevel;
 use crate::engine::connect::{read_handshake, HANDSHAKE_TIMEOUT};
 use crate::engine::options::{Options, TransportPolicy};
 use crate::engine::pool::DiskPool;
@@ -39,10 +45,33 @@ impl Default for Limits {
     }
 }
 
-/// Incoming connections by the info hash their handshake names.
-type Routes = HashMap<[u8; 20], mpsc::UnboundedSender<Event>>;
+/// A torrent's place in the router, with MSE's req2 (SHA-1 of "req2" and the info hash)
+/// computed once: an encrypted connection names its torrent only by it.
+pub(crate) struct Route {
+    req2: [u8; 20],
+    events: mpsc::UnboundedSender<Event>,
+}
 
-pub(crate) struct Session {
+impl Route {
+    fn new(info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) -> Route {
+        Route {
+            req2: mse::req2(&info_hash),
+            events,
+        }
+    }
+}
+
+/// Incoming connections by the info hash their handshake names, and how many were routed.
+#[derive(Default)]
+pub(crate) struct Routes {
+    by_hash: HashMap<[u8; 20], Route>,
+    incoming: u64,
+}
+
+/// What a torrent uses of its session: cheap to clone (handles and `Arc`s), so every torrent
+/// holds one and none owns the process's sockets.
+#[derive(Clone)]
+pub(crate) struct SessionCtx {
     pub our_id: [u8; 20],
     /// Source address for outgoing connections (`--bind`), when one was given.
     pub bind: Option<IpAddr>,
@@ -56,18 +85,42 @@ pub(crate) struct Session {
     pub listen_port: u16,
     pub limits: Limits,
     pub pool: Arc<DiskPool>,
-    /// The UDP socket on the listen port's number, when it could be bound.
-    #[allow(dead_code)] // wiring in progress (issues 12, 13)
-    pub udp: Option<Arc<tokio::net::UdpSocket>>,
-    #[allow(dead_code)] // wiring in progress (issues 12, 13)
-    pub udp_counters: Arc<UdpCounters>,
-    /// uTP on `udp`, unless `--transport tcp`.
+    /// uTP on the session's UDP socket, unless `--transport tcp`.
     pub utp: Option<UtpSocket>,
-    /// The DHT node on `udp`, unless `--no-dht`.
+    /// The DHT node on the session's UDP socket, unless `--no-dht`.
     pub dht: Option<Dht>,
     routes: Arc<Mutex<Routes>>,
+}
+
+impl SessionCtx {
+    /// Connections naming `info_hash` (in the clear or by MSE's req2) go to `events` until
+    /// `unroute`.
+    pub fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
+        lock(&self.routes)
+            .by_hash
+            .insert(info_hash, Route::new(info_hash, events));
+    }
+
+    pub fn unroute(&self, info_hash: &[u8; 20]) {
+        lock(&self.routes).by_hash.remove(info_hash);
+    }
+
+    /// Incoming connections handed to a torrent since the session started.
+    pub fn incoming(&self) -> u64 {
+        lock(&self.routes).incoming
+    }
+}
+
+/// What a process has once. Torrents get a `SessionCtx`; the session itself stays with whoever
+/// started it and is closed once, after its torrents.
+pub(crate) struct Session {
+    pub ctx: SessionCtx,
+    /// The UDP socket on the listen port's number, when it could be bound.
+    #[allow(dead_code)] // kept so the socket lives as long as the session
+    pub udp: Option<Arc<tokio::net::UdpSocket>>,
+    #[allow(dead_code)] // counted by the receive loop; shown in a later step
+    pub udp_counters: Arc<UdpCounters>,
     accept_tasks: Vec<JoinHandle<()>>,
-    next_id: u32,
 }
 
 impl Session {
@@ -137,7 +190,7 @@ impl Session {
                 Arc::clone(&udp_counters),
             )));
         }
-        let session = Session {
+        let ctx = SessionCtx {
             our_id: peer_id::our_peer_id(),
             bind: (!bind.is_unspecified()).then_some(bind),
             encryption,
@@ -146,33 +199,22 @@ impl Session {
             listen_port,
             limits: Limits::default(),
             pool: Arc::default(),
-            udp,
-            udp_counters,
             utp,
             dht,
             routes,
+        };
+        let session = Session {
+            ctx,
+            udp,
+            udp_counters,
             accept_tasks,
-            next_id: 0,
         };
         (session, logs)
     }
 
-    /// A new torrent's id, and its place in the router: connections naming `info_hash` go to
-    /// `events` until `remove` (or the receiver is gone).
-    pub fn add(&mut self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) -> TorrentId {
-        let id = TorrentId(self.next_id);
-        self.next_id += 1;
-        lock(&self.routes).insert(info_hash, events);
-        id
-    }
-
-    pub fn remove(&mut self, info_hash: &[u8; 20]) {
-        lock(&self.routes).remove(info_hash);
-    }
-
     /// Saves the DHT's routing table (when it has a state directory) and stops its node.
     pub async fn close(&mut self) {
-        if let Some(dht) = self.dht.take() {
+        if let Some(dht) = self.ctx.dht.take() {
             if let Err(e) = dht.save().await {
                 tracing::warn!("saving the DHT routing table: {e}");
             }
@@ -304,9 +346,10 @@ pub(crate) async fn accept(
         let routes = Arc::clone(&routes);
         move |req2: &[u8; 20]| {
             lock(&routes)
-                .keys()
-                .find(|ih| mse::req2(ih) == *req2)
-                .copied()
+                .by_hash
+                .iter()
+                .find(|(_, r)| r.req2 == *req2)
+                .map(|(ih, _)| *ih)
         }
     };
     match net::incoming(stream, policy, &lookup).await {
@@ -330,7 +373,12 @@ pub(crate) async fn route(
         Ok(Err(e)) => return tracing::info!("{addr}: incoming handshake failed: {e}"),
         Err(_) => return tracing::info!("{addr}: incoming handshake timed out"),
     };
-    let torrent = lock(&routes).get(&hs.info_hash).cloned();
+    let torrent = {
+        let mut routes = lock(&routes);
+        let events = routes.by_hash.get(&hs.info_hash).map(|r| r.events.clone());
+        routes.incoming += u64::from(events.is_some());
+        events
+    };
     match torrent {
         Some(events) => {
             let _ = events.send(Event::Incoming {
@@ -355,8 +403,9 @@ mod tests {
         let routes: Arc<Mutex<Routes>> = Arc::default();
         let (tx_a, mut rx_a) = mpsc::unbounded_channel();
         let (tx_b, mut rx_b) = mpsc::unbounded_channel();
-        lock(&routes).insert([0xaa; 20], tx_a);
-        lock(&routes).insert([0xbb; 20], tx_b);
+        for (hash, tx) in [([0xaa; 20], tx_a), ([0xbb; 20], tx_b)] {
+            lock(&routes).by_hash.insert(hash, Route::new(hash, tx));
+        }
         let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
         for hash in [[0xbb; 20], [0xcc; 20]] {
             let (mut ours, theirs) = tokio::io::duplex(256);
@@ -386,8 +435,9 @@ mod tests {
         let routes: Arc<Mutex<Routes>> = Arc::default();
         let (tx_a, mut rx_a) = mpsc::unbounded_channel();
         let (tx_b, mut rx_b) = mpsc::unbounded_channel();
-        lock(&routes).insert([0xaa; 20], tx_a);
-        lock(&routes).insert([0xbb; 20], tx_b);
+        for (hash, tx) in [([0xaa; 20], tx_a), ([0xbb; 20], tx_b)] {
+            lock(&routes).by_hash.insert(hash, Route::new(hash, tx));
+        }
         let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
         let (ours, theirs) = tokio::io::duplex(4096);
         let hs = Handshake::new([0xbb; 20], [1; 20]).encode();

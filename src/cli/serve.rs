@@ -1,0 +1,379 @@
+//! The session's end of the control socket: each request a client sends (`control::proto`)
+//! becomes session requests, and the answer is built from the session's snapshot, so the
+//! verbs see exactly what the screen sees.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::control::ids::{hex, resolve_ids};
+use crate::control::proto::{
+    AddItem, AddResult, ControlError, ErrorKind, IdResult, Request, Response,
+};
+use crate::control::rows::{FileRow, PeerInfo, TorrentDetail, TorrentRow, TrackerRow};
+use crate::control::server::ControlServer;
+use crate::engine::api::*;
+
+type Requests = mpsc::UnboundedSender<SessionRequest>;
+type SessionSnap = watch::Receiver<Arc<SessionSnapshot>>;
+
+/// How long `show` waits for a torrent's first full snapshot (built on its next tick).
+const DETAIL_WAIT: Duration = Duration::from_millis(1500);
+
+/// Binds the control socket and answers its clients until the task is aborted (which
+/// removes the socket file).
+pub async fn start(
+    socket: &Path,
+    requests: Requests,
+    snapshot: SessionSnap,
+) -> Result<JoinHandle<()>, String> {
+    let server = ControlServer::bind(socket).map_err(|e| e.to_string())?;
+    let (tx, mut rx) = mpsc::channel::<(Request, oneshot::Sender<Response>)>(64);
+    Ok(tokio::spawn(async move {
+        let answer = async move {
+            while let Some((req, reply)) = rx.recv().await {
+                let (requests, snapshot) = (requests.clone(), snapshot.clone());
+                // One slow request (a URL to fetch) never holds up the others.
+                tokio::spawn(async move {
+                    let _ = reply.send(handle(req, &requests, &snapshot).await);
+                });
+            }
+        };
+        tokio::join!(server.run(tx), answer);
+    }))
+}
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+    Response::Error(ControlError::new(kind, message))
+}
+
+fn gone() -> Response {
+    error(ErrorKind::Internal, "the session is stopping")
+}
+
+pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -> Response {
+    let ids_of = |snap: &SessionSnapshot| -> Vec<(u32, [u8; 20])> {
+        snap.torrents
+            .iter()
+            .map(|t| (t.id.0, t.info_hash))
+            .collect()
+    };
+    let current = snapshot.borrow().clone();
+    match req {
+        Request::Add {
+            items,
+            save_path,
+            paused,
+        } => {
+            let mut out = Vec::new();
+            for item in items {
+                out.push(add_one(item, save_path.clone(), paused, requests).await);
+            }
+            Response::Added(out)
+        }
+        Request::List => Response::List(current.torrents.iter().map(row).collect()),
+        Request::Show { id } => {
+            let ids = match resolve_ids(std::slice::from_ref(&id), &ids_of(&current)) {
+                Ok(ids) => ids,
+                Err(e) => return Response::Error(e),
+            };
+            match ids.first() {
+                Some(&id) => show(TorrentId(id), &current, requests).await,
+                None => error(ErrorKind::UnknownId, "no torrent given"),
+            }
+        }
+        Request::Pause { ids } | Request::Resume { ids } | Request::Verify { ids }
+            if ids.is_empty() =>
+        {
+            error(ErrorKind::BadArgument, "no torrent given (an ID, or `all`)")
+        }
+        Request::Pause { ids } => each(&ids, &current, requests, |id| SessionRequest::Torrent {
+            id,
+            command: Command::Pause,
+        }),
+        Request::Resume { ids } => each(&ids, &current, requests, |id| SessionRequest::Torrent {
+            id,
+            command: Command::Resume,
+        }),
+        Request::Verify { ids } => {
+            each(&ids, &current, requests, |id| SessionRequest::Verify { id })
+        }
+        Request::Remove { ids, delete_data } => {
+            let resolved = match resolve_ids(&ids, &ids_of(&current)) {
+                Ok(ids) => ids,
+                Err(e) => return Response::Error(e),
+            };
+            let mut out = Vec::new();
+            for id in resolved {
+                let (reply, rx) = oneshot::channel();
+                let id = TorrentId(id);
+                if requests
+                    .send(SessionRequest::Remove {
+                        id,
+                        delete_data,
+                        reply,
+                    })
+                    .is_err()
+                {
+                    return gone();
+                }
+                let error = match rx.await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(_) => Some("the session stopped".into()),
+                };
+                out.push(IdResult {
+                    id: id.0,
+                    name: name_of(&current, id),
+                    error,
+                });
+            }
+            Response::Done(out)
+        }
+        Request::Move { .. } => error(
+            ErrorKind::BadArgument,
+            "`ttui move` is not available in this version of the session yet",
+        ),
+        Request::Shutdown => {
+            let _ = requests.send(SessionRequest::Shutdown);
+            Response::Done(Vec::new())
+        }
+    }
+}
+
+fn name_of(snap: &SessionSnapshot, id: TorrentId) -> String {
+    snap.torrents
+        .iter()
+        .find(|t| t.id == id)
+        .map(|t| t.name.clone())
+        .unwrap_or_default()
+}
+
+/// Sends one request per resolved id; each gets its line.
+fn each(
+    ids: &[String],
+    current: &SessionSnapshot,
+    requests: &Requests,
+    make: impl Fn(TorrentId) -> SessionRequest,
+) -> Response {
+    let rows: Vec<(u32, [u8; 20])> = current
+        .torrents
+        .iter()
+        .map(|t| (t.id.0, t.info_hash))
+        .collect();
+    let resolved = match resolve_ids(ids, &rows) {
+        Ok(ids) => ids,
+        Err(e) => return Response::Error(e),
+    };
+    let mut out = Vec::new();
+    for id in resolved {
+        let id = TorrentId(id);
+        if requests.send(make(id)).is_err() {
+            return gone();
+        }
+        out.push(IdResult {
+            id: id.0,
+            name: name_of(current, id),
+            error: None,
+        });
+    }
+    Response::Done(out)
+}
+
+async fn add_one(
+    item: AddItem,
+    save_path: Option<std::path::PathBuf>,
+    paused: bool,
+    requests: &Requests,
+) -> AddResult {
+    let mut result = AddResult {
+        source: item.source().to_string(),
+        id: None,
+        info_hash: None,
+        name: None,
+        already: false,
+        error: None,
+    };
+    let source = match item {
+        AddItem::Torrent { name, bytes } => AddSource::Torrent { name, bytes },
+        AddItem::Magnet(m) => AddSource::Magnet(m),
+        AddItem::Url(u) => {
+            match crate::cli::load::fetch_url(&u, crate::cli::load::URL_TIMEOUT).await {
+                Ok(bytes) => AddSource::Torrent { name: u, bytes },
+                Err(e) => {
+                    result.error = Some(e);
+                    return result;
+                }
+            }
+        }
+    };
+    let (reply, rx) = oneshot::channel();
+    let sent = requests.send(SessionRequest::Add {
+        source,
+        save_path,
+        paused,
+        reply,
+    });
+    let answer = match sent {
+        Ok(()) => rx
+            .await
+            .unwrap_or_else(|_| Err("the session stopped".into())),
+        Err(_) => Err("the session stopped".into()),
+    };
+    match answer {
+        Ok(Added::New {
+            id,
+            name,
+            info_hash,
+        }) => {
+            result.id = Some(id.0);
+            result.name = Some(name);
+            result.info_hash = Some(hex(&info_hash));
+        }
+        Ok(Added::Already {
+            id,
+            name,
+            info_hash,
+        }) => {
+            result.id = Some(id.0);
+            result.name = Some(name);
+            result.info_hash = Some(hex(&info_hash));
+            result.already = true;
+        }
+        Err(e) => result.error = Some(e),
+    }
+    result
+}
+
+/// The one-word state scripts match on.
+pub fn state_word(s: &TorrentState) -> &'static str {
+    match s {
+        TorrentState::Checking { .. } => "checking",
+        TorrentState::Downloading => "downloading",
+        TorrentState::Paused => "paused",
+        TorrentState::Complete | TorrentState::Seeding => "seeding",
+        TorrentState::Error(_) => "error",
+    }
+}
+
+pub fn row(t: &TorrentLine) -> TorrentRow {
+    let why = match &t.state {
+        TorrentState::Checking { checked, total } if *total > 0 => Some(format!(
+            "checking {}%",
+            u64::from(*checked) * 100 / u64::from(*total)
+        )),
+        _ => t.why.clone(),
+    };
+    TorrentRow {
+        id: t.id.0,
+        info_hash: hex(&t.info_hash),
+        name: t.name.clone(),
+        state: state_word(&t.state).into(),
+        why,
+        progress: t.progress(),
+        wanted_bytes: t.wanted_bytes,
+        total_bytes: t.total_bytes,
+        verified_bytes: t.verified_bytes,
+        downloaded: t.downloaded,
+        uploaded: t.uploaded,
+        ratio: t.ratio(),
+        down_rate: t.down_rate as u64,
+        up_rate: t.up_rate as u64,
+        peers: t.peers,
+        seeds: t.seeds,
+        eta_secs: t.eta().map(|d| d.as_secs()),
+        save_path: t.save_path.display().to_string(),
+        added: t.added,
+        completed: t.completed,
+    }
+}
+
+/// `show`: the line, the files with their verified bytes, the trackers and the peers.
+async fn show(id: TorrentId, current: &SessionSnapshot, requests: &Requests) -> Response {
+    let Some(line) = current.torrents.iter().find(|t| t.id == id) else {
+        return error(ErrorKind::UnknownId, format!("no torrent {}", id.0));
+    };
+    let (reply, rx) = oneshot::channel();
+    if requests
+        .send(SessionRequest::Subscribe { id, reply })
+        .is_err()
+    {
+        return gone();
+    }
+    let Ok(Some(mut snaps)) = rx.await else {
+        return error(ErrorKind::UnknownId, format!("no torrent {}", id.0));
+    };
+    // A torrent nobody watched has not built its full snapshot: wait for the next one.
+    snaps.mark_unchanged();
+    let _ = tokio::time::timeout(DETAIL_WAIT, snaps.changed()).await;
+    let snap = snaps.borrow().clone();
+    let (reply, rx) = oneshot::channel();
+    let files = match requests.send(SessionRequest::Files { id, reply }) {
+        Ok(()) => rx.await.ok().flatten().unwrap_or_default(),
+        Err(_) => return gone(),
+    };
+    Response::Show(Box::new(TorrentDetail {
+        row: row(line),
+        files: file_rows(&files, &snap),
+        trackers: snap.trackers.iter().map(tracker_row).collect(),
+        peers: snap.peers.iter().map(peer_info).collect(),
+    }))
+}
+
+/// Verified bytes per file, from the piece states.
+fn file_rows(files: &[FileLine], snap: &Snapshot) -> Vec<FileRow> {
+    let plen = u64::from(snap.piece_length.max(1));
+    files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.padding)
+        .map(|(i, f)| {
+            let (start, end) = (f.offset, f.offset + f.size);
+            let mut verified = 0;
+            if f.size > 0 {
+                for p in start / plen..=(end - 1) / plen {
+                    if snap.pieces.get(p as usize) == Some(&PieceState::Verified) {
+                        let (ps, pe) = (p * plen, (p + 1) * plen);
+                        verified += end.min(pe) - start.max(ps);
+                    }
+                }
+            }
+            FileRow {
+                index: i as u32,
+                path: f.path.clone(),
+                size: f.size,
+                verified_bytes: verified,
+                priority: "normal".into(),
+            }
+        })
+        .collect()
+}
+
+fn tracker_row(t: &crate::engine::api::TrackerRow) -> TrackerRow {
+    let (status, last_error) = match &t.status {
+        TrackerStatus::NotContacted => ("not contacted".to_string(), None),
+        TrackerStatus::Announcing => ("announcing".to_string(), None),
+        TrackerStatus::Ok { peers } => (format!("ok: {peers} peers"), None),
+        TrackerStatus::Failed(e) => ("failed".to_string(), Some(e.clone())),
+    };
+    TrackerRow {
+        url: t.url.clone(),
+        tier: t.tier as u32,
+        status,
+        last_error,
+    }
+}
+
+fn peer_info(p: &PeerRow) -> PeerInfo {
+    PeerInfo {
+        address: p.addr.to_string(),
+        client: p.client.clone(),
+        state: p.stage.label().to_string(),
+        reason: p.end.as_ref().map(|e| e.to_string()),
+        down_rate: p.down_rate as u64,
+        up_rate: p.up_rate as u64,
+    }
+}

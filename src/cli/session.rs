@@ -1,0 +1,234 @@
+//! `ttui`, `ttui FILE|MAGNET|URL...` on a terminal, and `ttui daemon`: the session of many
+//! torrents, kept in the state directory. One session per state directory (a lock); a second
+//! `ttui FILE` hands its torrents to the running one over the control socket and exits.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::cli::load::{fetch_url, read_source, Source, URL_TIMEOUT};
+use crate::cli::logging::{default_log_path, init_logging};
+use crate::cli::run::{options, state_dir};
+use crate::cli::DownloadArgs;
+use crate::control::proto::{AddItem, Request, Response};
+use crate::engine::api::{AddSource, Added, Command, SessionRequest, TorrentId};
+use crate::engine::session::{self, Persist, SessionHandle};
+use crate::engine::store::lock::{try_lock, LockError, SessionLock};
+use crate::engine::store::Store;
+
+/// How long quitting waits for the session to stop its torrents and save them.
+const STOP_WAIT: Duration = Duration::from_secs(12);
+
+/// What the command line asks the session to add, read on this side (a file or a URL may
+/// not be readable by a session on another machine).
+pub async fn read_items(args: &[PathBuf]) -> Result<Vec<AddItem>, String> {
+    let mut items = Vec::new();
+    for arg in args {
+        let text = arg.to_string_lossy();
+        if text.to_ascii_lowercase().starts_with("magnet:") {
+            items.push(AddItem::Magnet(text.into_owned()));
+            continue;
+        }
+        let src = Source::of(arg);
+        let bytes = match src {
+            Source::Url(u) => fetch_url(u, URL_TIMEOUT).await?,
+            other => {
+                let what = other.describe();
+                let owned = arg.clone();
+                tokio::task::spawn_blocking(move || read_source(Source::of(&owned)))
+                    .await
+                    .map_err(|e| format!("{what}: {e}"))??
+            }
+        };
+        items.push(AddItem::Torrent {
+            name: src.describe(),
+            bytes,
+        });
+    }
+    Ok(items)
+}
+
+/// The session's lock, or the running session to hand over to.
+pub enum Claim {
+    Ours(SessionLock),
+    Running,
+}
+
+pub fn claim(state_dir: &Path) -> Result<Claim, String> {
+    match try_lock(state_dir) {
+        Ok(lock) => Ok(Claim::Ours(lock)),
+        Err(LockError::Held { .. }) => Ok(Claim::Running),
+        Err(e) => Err(format!("state directory {}: {e}", state_dir.display())),
+    }
+}
+
+/// Starts the session of `state_dir` in this process: its saved torrents, its control socket.
+pub async fn start_session(
+    args: &DownloadArgs,
+    state_dir: &Path,
+) -> Result<(SessionHandle, tokio::task::JoinHandle<()>), String> {
+    let store = Store::open(state_dir).map_err(|e| e.to_string())?;
+    let mut opts = options(args, true);
+    if opts.output == Path::new(".") {
+        opts.output = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    }
+    let handle = session::spawn(opts, Some(Persist::new(store)));
+    let socket = crate::control::paths::socket_path(state_dir, args.state_dir.is_none());
+    let server =
+        crate::cli::serve::start(&socket, handle.requests.clone(), handle.snapshot.clone())
+            .await
+            .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
+    Ok((handle, server))
+}
+
+/// Adds the items to an in-process session; returns the first torrent added (or already
+/// there) and the lines to print about the others.
+pub async fn add_all(
+    handle: &SessionHandle,
+    items: Vec<AddItem>,
+    save_path: Option<PathBuf>,
+    paused: bool,
+) -> (Option<TorrentId>, Vec<String>) {
+    let mut first = None;
+    let mut lines = Vec::new();
+    for item in items {
+        let source = match item {
+            AddItem::Torrent { name, bytes } => AddSource::Torrent { name, bytes },
+            AddItem::Magnet(m) => AddSource::Magnet(m),
+            AddItem::Url(u) => {
+                lines.push(format!("{u}: URLs are read by the client, not the session"));
+                continue;
+            }
+        };
+        match handle.add(source, save_path.clone(), paused).await {
+            Ok(Added::New { id, name, .. }) | Ok(Added::Already { id, name, .. }) => {
+                first.get_or_insert(id);
+                lines.push(format!("{id} {}", crate::fmt::outside(&name, 200)));
+            }
+            Err(e) => lines.push(format!("error: {e}")),
+        }
+    }
+    (first, lines)
+}
+
+/// `ttui [FILE|MAGNET|URL...]` on a terminal: add to the session (this process's, or hand
+/// over to the running one) and show the first torrent live.
+pub fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String> {
+    crate::engine::disk::ignore_sigxfsz();
+    let log_path = args.log_file.clone().unwrap_or_else(default_log_path);
+    init_logging(&log_path)?;
+    let dir = state_dir(&args);
+    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
+    rt.block_on(async move {
+        let items = read_items(&files).await?;
+        let save_path = (args.output != Path::new(".")).then(|| absolute(&args.output));
+        let lock = match claim(&dir)? {
+            Claim::Running => return hand_over(&dir, &args, items, save_path).await,
+            Claim::Ours(lock) => lock,
+        };
+        let (handle, server) = start_session(&args, &dir).await?;
+        let (first, lines) = add_all(&handle, items, save_path, false).await;
+        for l in lines.iter().filter(|l| l.starts_with("error")) {
+            eprintln!("{l}");
+        }
+        let shown = match first {
+            Some(id) => Some(id),
+            None => first_torrent(&handle).await,
+        };
+        let result = match shown {
+            Some(id) => show_torrent(&handle, id, log_path).await,
+            None => Err(format!(
+                "the session in {} has no torrents: add one with `ttui FILE` (it keeps running with `ttui daemon`)",
+                dir.display()
+            )),
+        };
+        stop(handle, server).await;
+        drop(lock);
+        result
+    })
+}
+
+/// The first torrent of the session, once its saved torrents are listed.
+async fn first_torrent(handle: &SessionHandle) -> Option<TorrentId> {
+    let mut snap = handle.snapshot.clone();
+    for _ in 0..4 {
+        if let Some(t) = snap.borrow_and_update().torrents.first() {
+            return Some(t.id);
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(600), snap.changed()).await;
+    }
+    None
+}
+
+/// The live view of one torrent (peers, pieces, graphs, log), its keys sent to the session.
+async fn show_torrent(
+    handle: &SessionHandle,
+    id: TorrentId,
+    log_path: PathBuf,
+) -> Result<i32, String> {
+    let Some(snapshots) = handle.subscribe(id).await else {
+        return Err(format!("torrent {id} is gone"));
+    };
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
+    let requests = handle.requests.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(command) = cmd_rx.recv().await {
+            if command == Command::Quit {
+                break;
+            }
+            let _ = requests.send(SessionRequest::Torrent { id, command });
+        }
+    });
+    let ui = crate::ui::run(snapshots, cmd_tx, log_path).await;
+    forward.abort();
+    ui.map_err(|e| format!("terminal: {e}"))?;
+    Ok(0)
+}
+
+/// Stops the session (every torrent saved) and its control socket.
+pub async fn stop(handle: SessionHandle, server: tokio::task::JoinHandle<()>) {
+    let _ = handle.requests.send(SessionRequest::Shutdown);
+    let _ = tokio::time::timeout(STOP_WAIT, handle.done).await;
+    server.abort();
+}
+
+/// Hands the items to the session that runs on `dir` and prints what it did.
+async fn hand_over(
+    dir: &Path,
+    args: &DownloadArgs,
+    items: Vec<AddItem>,
+    save_path: Option<PathBuf>,
+) -> Result<i32, String> {
+    let socket = crate::control::paths::socket_path(dir, args.state_dir.is_none());
+    let mut client = crate::control::client::Client::connect(&socket)
+        .await
+        .map_err(|e| e.message)?;
+    if items.is_empty() {
+        return Err(format!(
+            "a ttui session already runs on {} (see it with `ttui attach` or `ttui list`)",
+            dir.display()
+        ));
+    }
+    let req = Request::Add {
+        items,
+        save_path,
+        paused: false,
+    };
+    match client.request(&req).await.map_err(|e| e.message)? {
+        Response::Added(results) => {
+            print!("{}", crate::cli::verbs_fmt::add_lines(&results));
+            Ok(if results.iter().any(|r| r.error.is_some()) {
+                1
+            } else {
+                0
+            })
+        }
+        Response::Error(e) => Err(e.message),
+        other => Err(format!("unexpected answer from the session: {other:?}")),
+    }
+}
+
+pub fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}

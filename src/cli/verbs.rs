@@ -1,0 +1,177 @@
+//! The verbs that talk to the running session (`ttui add/list/show/pause/resume/verify/remove/
+//! move`) and `ttui daemon`, the session without a screen. A verb connects to the control
+//! socket, sends one request and prints the answer for people (tables) or scripts (`--json`);
+//! errors go to stderr with the documented exit code (`control::proto::ErrorKind`).
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::logging::init_logging;
+use crate::cli::run::{state_dir, state_dir_of};
+use crate::cli::session::{absolute, claim, read_items, start_session, stop, Claim};
+use crate::cli::verbs_fmt as out;
+use crate::cli::{DownloadArgs, Verb};
+use crate::control::proto::{ControlError, ErrorKind, Request, Response};
+use crate::control::Client;
+
+/// A verb's outcome: the exit code, or an error already worded for stderr and its code.
+pub type VerbResult = Result<i32, ControlError>;
+
+/// Runs one verb against the session of its state directory.
+pub fn run(verb: Verb) -> VerbResult {
+    let given = verb.at().state_dir.clone();
+    let dir = state_dir_of(given.as_deref());
+    let socket = crate::control::paths::socket_path(&dir, given.is_none());
+    let rt = tokio::runtime::Runtime::new()
+        .map_err(|e| ControlError::new(ErrorKind::Internal, format!("tokio runtime: {e}")))?;
+    rt.block_on(async move { ask(verb, &socket).await })
+}
+
+async fn ask(verb: Verb, socket: &Path) -> VerbResult {
+    let json = verb.json();
+    let request = match verb {
+        Verb::Add {
+            sources,
+            output,
+            paused,
+            ..
+        } => {
+            if sources.is_empty() {
+                return Err(bad(
+                    "nothing to add: name a .torrent file, a magnet link or a URL",
+                ));
+            }
+            let items = read_items(&sources)
+                .await
+                .map_err(|e| ControlError::new(ErrorKind::BadArgument, e))?;
+            Request::Add {
+                items,
+                save_path: output.as_deref().map(absolute),
+                paused,
+            }
+        }
+        Verb::List { .. } => Request::List,
+        Verb::Show { id, .. } => Request::Show { id },
+        Verb::Pause { ids, .. } => Request::Pause { ids },
+        Verb::Resume { ids, .. } => Request::Resume { ids },
+        Verb::Verify { ids, .. } => Request::Verify { ids },
+        Verb::Remove {
+            ids, delete_data, ..
+        } => Request::Remove { ids, delete_data },
+        Verb::Move { id, dir, .. } => Request::Move {
+            id,
+            dir: absolute(&dir),
+        },
+    };
+    let verb_name = request.verb();
+    let mut client = Client::connect(socket).await?;
+    let response = client.request(&request).await?;
+    print_response(verb_name, response, json)
+}
+
+fn bad(msg: &str) -> ControlError {
+    ControlError::new(ErrorKind::BadArgument, msg)
+}
+
+fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
+    let width = terminal_width();
+    match response {
+        Response::Error(e) => Err(e),
+        Response::Added(results) => {
+            if json {
+                println!("{}", out::json(&results));
+            } else {
+                print!("{}", out::add_lines(&results));
+                eprint!("{}", out::add_errors(&results));
+            }
+            Ok(i32::from(results.iter().any(|r| r.error.is_some())))
+        }
+        Response::List(rows) => {
+            if json {
+                println!("{}", out::json(&rows));
+            } else {
+                print!("{}", out::list_table(&rows, width));
+            }
+            Ok(0)
+        }
+        Response::Show(detail) => {
+            if json {
+                println!("{}", out::json(&detail));
+            } else {
+                print!("{}", out::show_text(&detail));
+            }
+            Ok(0)
+        }
+        Response::Done(results) => {
+            if json {
+                println!("{}", out::json(&results));
+            } else {
+                let past = match verb {
+                    "pause" => "paused",
+                    "resume" => "resumed",
+                    "verify" => "checking",
+                    "remove" => "removed",
+                    "move" => "moving",
+                    _ => "done",
+                };
+                print!("{}", out::done_lines(past, &results));
+                eprint!("{}", out::done_errors(&results));
+            }
+            Ok(i32::from(results.iter().any(|r| r.error.is_some())))
+        }
+    }
+}
+
+fn terminal_width() -> usize {
+    crossterm::terminal::size().map_or(120, |(w, _)| usize::from(w.max(40)))
+}
+
+/// `ttui daemon`: the session without a screen, until SIGTERM or SIGINT (both save
+/// everything before it exits).
+pub fn daemon(args: DownloadArgs) -> Result<i32, String> {
+    crate::engine::disk::ignore_sigxfsz();
+    let dir = state_dir(&args);
+    if let Some(path) = &args.log_file {
+        init_logging(path)?;
+    } else {
+        use std::io::IsTerminal;
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("TTUI_LOG")
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .try_init();
+    }
+    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
+    rt.block_on(async move {
+        let lock = match claim(&dir)? {
+            Claim::Ours(lock) => lock,
+            Claim::Running => {
+                return Err(format!(
+                    "a ttui session already runs on {} (stop it first, or use `ttui list`)",
+                    dir.display()
+                ))
+            }
+        };
+        let (handle, server) = start_session(&args, &dir).await?;
+        let items = read_items(&args.torrent.iter().cloned().collect::<Vec<PathBuf>>()).await?;
+        let (_, lines) = crate::cli::session::add_all(&handle, items, None, false).await;
+        for l in lines {
+            tracing::info!("{l}");
+        }
+        tracing::info!("session running on {}", dir.display());
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| format!("signal: {e}"))?;
+        let mut done = handle.snapshot.clone();
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+            // A `shutdown` request stops the session from inside.
+            _ = async { while done.changed().await.is_ok() {} } => {}
+        }
+        stop(handle, server).await;
+        drop(lock);
+        Ok(0)
+    })
+}

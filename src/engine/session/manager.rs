@@ -1,0 +1,722 @@
+//! The session of many torrents: one task that owns the process's `Session` (listeners, UDP,
+//! DHT, disk pool) and every torrent in it. Requests come in (`SessionRequest`), one light
+//! line per torrent goes out every tick (`SessionSnapshot`), and a torrent's full snapshot only
+//! to whoever subscribes. Torrents tell it their resume points; with a store it saves them
+//! (`persist.rs`), so a restart resumes without re-hashing.
+//!
+//! Invariant: one slot per info hash; a slot's id never changes and is never reused while the
+//! process runs. A slot whose task ended stays listed (with its error) until it is removed.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::engine::api::*;
+use crate::engine::options::{Options, Outcome};
+use crate::engine::report::{unix_now, Lifetime, Report, ResumePoint};
+use crate::engine::session::persist::{Persist, SavedTorrent};
+use crate::engine::session::{Session, SessionCtx};
+use crate::engine::snapshot;
+use crate::engine::torrent::{self, Start};
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::magnet::Magnet;
+use crate::protocol::metainfo::Metainfo;
+
+/// How often the session's line-up is published.
+const SESSION_TICK: Duration = Duration::from_millis(500);
+/// How long a shutdown waits for its torrents to say goodbye to their trackers and save.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// The handle of a running session.
+pub struct SessionHandle {
+    pub requests: mpsc::UnboundedSender<SessionRequest>,
+    pub snapshot: watch::Receiver<Arc<SessionSnapshot>>,
+    pub done: JoinHandle<()>,
+}
+
+impl SessionHandle {
+    /// Adds a torrent and waits for the answer.
+    pub async fn add(
+        &self,
+        source: AddSource,
+        save_path: Option<PathBuf>,
+        paused: bool,
+    ) -> Result<Added, String> {
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .send(SessionRequest::Add {
+                source,
+                save_path,
+                paused,
+                reply,
+            })
+            .map_err(|_| "the session has stopped".to_string())?;
+        rx.await
+            .map_err(|_| "the session has stopped".to_string())?
+    }
+
+    /// The torrent's full snapshot, for as long as the receiver is kept.
+    pub async fn subscribe(&self, id: TorrentId) -> Option<watch::Receiver<Arc<Snapshot>>> {
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .send(SessionRequest::Subscribe { id, reply })
+            .ok()?;
+        rx.await.ok().flatten()
+    }
+}
+
+/// Starts a session on the current runtime. `opts` holds the session's settings and the
+/// defaults of its torrents (`opts.output` is the default save path); with `state_dir`
+/// every torrent and its resume data are kept there and the saved ones start again.
+pub fn spawn(opts: Options, persist: Option<Persist>) -> SessionHandle {
+    let (req_tx, req_rx) = mpsc::unbounded_channel();
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(SessionSnapshot {
+        default_save_path: opts.output.clone(),
+        ..SessionSnapshot::default()
+    }));
+    let done = tokio::spawn(async move {
+        let (session, listen_log) = Session::start(&opts).await;
+        let mut m = Manager::new(session, listen_log, opts, persist);
+        m.restore().await;
+        m.run(req_rx, snap_tx).await;
+    });
+    SessionHandle {
+        requests: req_tx,
+        snapshot: snap_rx,
+        done,
+    }
+}
+
+/// What a torrent brings back from the store.
+#[derive(Default)]
+struct Resumed {
+    /// The saved place in the list (None: after every torrent listed).
+    queue_position: Option<u32>,
+    trusted: Option<Bitfield>,
+    to_check: Vec<u32>,
+    lifetime: Lifetime,
+    notes: Vec<String>,
+}
+
+/// One torrent of the session.
+struct Slot {
+    id: TorrentId,
+    info_hash: [u8; 20],
+    save_path: PathBuf,
+    added: u64,
+    /// Order in the session's list, kept across restarts (the queue issue reorders it).
+    queue_position: u32,
+    commands: mpsc::UnboundedSender<Command>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    line: watch::Receiver<TorrentLine>,
+    task: Option<JoinHandle<Outcome>>,
+    /// Known once the metadata is (a magnet's arrives later).
+    meta: Option<Arc<Metainfo>>,
+    /// Asked to go away: once its task has ended, its files (and data, if asked) go too.
+    removing: Option<(bool, Option<oneshot::Sender<Result<(), String>>>)>,
+}
+
+struct Manager {
+    session: Session,
+    listen_log: Vec<(LogLevel, String)>,
+    opts: Options,
+    slots: Vec<Slot>,
+    by_hash: HashMap<[u8; 20], TorrentId>,
+    next_id: u32,
+    reports_tx: mpsc::UnboundedSender<(TorrentId, Report)>,
+    reports_rx: Option<mpsc::UnboundedReceiver<(TorrentId, Report)>>,
+    persist: Option<Persist>,
+    shutting_down: bool,
+}
+
+impl Manager {
+    fn new(
+        session: Session,
+        listen_log: Vec<(LogLevel, String)>,
+        opts: Options,
+        persist: Option<Persist>,
+    ) -> Manager {
+        for (level, text) in &listen_log {
+            match level {
+                LogLevel::Info => tracing::info!("session: {text}"),
+                _ => tracing::warn!("session: {text}"),
+            }
+        }
+        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        Manager {
+            session,
+            listen_log,
+            opts,
+            slots: Vec::new(),
+            by_hash: HashMap::new(),
+            next_id: 1,
+            reports_tx,
+            reports_rx: Some(reports_rx),
+            persist,
+            shutting_down: false,
+        }
+    }
+
+    fn ctx(&self) -> SessionCtx {
+        self.session.ctx.clone()
+    }
+
+    /// Starts every torrent the store kept, in the order they were added.
+    async fn restore(&mut self) {
+        let Some(persist) = &self.persist else {
+            return;
+        };
+        let saved = persist.load_all().await;
+        for t in saved {
+            self.start_saved(t);
+        }
+    }
+
+    fn start_saved(&mut self, t: SavedTorrent) {
+        let paused = t.paused;
+        let id = self.new_slot_id();
+        let save_path = t
+            .save_path
+            .clone()
+            .unwrap_or_else(|| self.opts.output.clone());
+        let start_meta = Arc::new(t.meta);
+        let resume = Resumed {
+            queue_position: Some(t.queue_position),
+            trusted: t.trusted,
+            to_check: t.to_check,
+            lifetime: t.lifetime,
+            notes: t.notes,
+        };
+        self.launch(id, start_meta, save_path, t.added, paused, resume);
+    }
+
+    /// After every torrent listed: saved torrents come back in their order, new ones go last.
+    fn next_queue_position(&self) -> u32 {
+        self.slots
+            .iter()
+            .map(|s| s.queue_position.saturating_add(1))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn new_slot_id(&mut self) -> TorrentId {
+        let id = TorrentId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    async fn run(
+        &mut self,
+        mut requests: mpsc::UnboundedReceiver<SessionRequest>,
+        snapshots: watch::Sender<Arc<SessionSnapshot>>,
+    ) {
+        let mut reports = self.reports_rx.take().expect("taken once");
+        let mut tick = tokio::time::interval(SESSION_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                r = requests.recv() => match r {
+                    None | Some(SessionRequest::Shutdown) => break,
+                    Some(r) => self.on_request(r).await,
+                },
+                Some((id, report)) = reports.recv() => self.on_report(id, report),
+                _ = tick.tick() => {
+                    let snap = self.snapshot().await;
+                    snapshots.send_replace(Arc::new(snap));
+                    if let Some(p) = &mut self.persist {
+                        p.retry_due();
+                    }
+                }
+            }
+        }
+        self.shutdown(&mut reports).await;
+        snapshots.send_replace(Arc::new(self.snapshot().await));
+    }
+
+    /// Every torrent stops (trackers told, resume points sent and saved), then the session.
+    async fn shutdown(&mut self, reports: &mut mpsc::UnboundedReceiver<(TorrentId, Report)>) {
+        self.shutting_down = true;
+        for s in &self.slots {
+            let _ = s.commands.send(Command::Quit);
+        }
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while self.slots.iter().any(|s| s.task.is_some()) {
+            match tokio::time::timeout_at(deadline, reports.recv()).await {
+                Ok(Some((id, report))) => self.on_report(id, report),
+                _ => break,
+            }
+        }
+        if let Some(p) = &mut self.persist {
+            p.flush();
+        }
+        self.session.close().await;
+    }
+
+    async fn on_request(&mut self, r: SessionRequest) {
+        match r {
+            SessionRequest::Add {
+                source,
+                save_path,
+                paused,
+                reply,
+            } => {
+                let _ = reply.send(self.add(source, save_path, paused));
+            }
+            SessionRequest::Torrent { id, command } => {
+                if let Some(s) = self.slot(id) {
+                    let _ = s.commands.send(command);
+                }
+            }
+            SessionRequest::Verify { id } => self.verify(id),
+            SessionRequest::Remove {
+                id,
+                delete_data,
+                reply,
+            } => self.remove(id, delete_data, reply),
+            SessionRequest::Move { reply, .. } => {
+                let _ = reply.send(Err("move is not available yet".into()));
+            }
+            SessionRequest::Subscribe { id, reply } => {
+                let _ = reply.send(self.slot(id).map(|s| s.snapshots.subscribe()));
+            }
+            SessionRequest::Files { id, reply } => {
+                let files = self.slot(id).and_then(|s| s.meta.as_ref()).map(|m| {
+                    m.info
+                        .files
+                        .iter()
+                        .map(|f| FileLine {
+                            path: f.path.join("/"),
+                            size: f.length,
+                            offset: f.offset,
+                            padding: f.padding,
+                        })
+                        .collect()
+                });
+                let _ = reply.send(files);
+            }
+            SessionRequest::Shutdown => {}
+        }
+    }
+
+    fn slot(&self, id: TorrentId) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.id == id)
+    }
+
+    fn add(
+        &mut self,
+        source: AddSource,
+        save_path: Option<PathBuf>,
+        paused: bool,
+    ) -> Result<Added, String> {
+        if self.shutting_down {
+            return Err("the session is stopping".into());
+        }
+        let save_path = save_path.unwrap_or_else(|| self.opts.output.clone());
+        match source {
+            AddSource::Torrent { name, bytes } => {
+                let meta = Metainfo::from_bytes(&bytes)
+                    .map_err(|e| format!("{}: {e}", crate::protocol::text::shorten(&name)))?;
+                if let Some(id) = self.by_hash.get(&meta.info_hash) {
+                    return Ok(Added::Already {
+                        id: *id,
+                        name: meta.info.name.clone(),
+                        info_hash: meta.info_hash,
+                    });
+                }
+                let name = meta.info.name.clone();
+                let info_hash = meta.info_hash;
+                if let Some(p) = &mut self.persist {
+                    p.save_torrent(&meta.info_hash, &bytes)?;
+                }
+                let id = self.new_slot_id();
+                let added = unix_now();
+                self.launch(
+                    id,
+                    Arc::new(meta),
+                    save_path,
+                    added,
+                    paused,
+                    Resumed::default(),
+                );
+                self.save_now(id, paused);
+                Ok(Added::New {
+                    id,
+                    name,
+                    info_hash,
+                })
+            }
+            AddSource::Magnet(link) => {
+                let magnet = Magnet::parse(&link).map_err(|e| e.to_string())?;
+                if let Some(id) = self.by_hash.get(&magnet.info_hash) {
+                    let name = self.slot(*id).map(|s| s.line.borrow().name.clone());
+                    return Ok(Added::Already {
+                        id: *id,
+                        name: name.unwrap_or_default(),
+                        info_hash: magnet.info_hash,
+                    });
+                }
+                let id = self.new_slot_id();
+                let name = magnet
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
+                let info_hash = magnet.info_hash;
+                self.launch_magnet(id, magnet, save_path, paused);
+                Ok(Added::New {
+                    id,
+                    name,
+                    info_hash,
+                })
+            }
+        }
+    }
+
+    /// A resume point for a torrent that has not sent one yet, so an acknowledged add survives
+    /// a crash that comes before its first tick.
+    fn save_now(&mut self, id: TorrentId, paused: bool) {
+        let Some(slot) = self.slots.iter().find(|s| s.id == id) else {
+            return;
+        };
+        let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) else {
+            return;
+        };
+        let point = ResumePoint {
+            have: Bitfield::new(meta.info.num_pieces()),
+            lifetime: Lifetime::default(),
+            paused,
+            peers: Vec::new(),
+            clean: false,
+        };
+        p.save_resume(&meta, &slot.save_path, (slot.added, slot.queue_position), &point);
+    }
+
+    fn launch(
+        &mut self,
+        id: TorrentId,
+        meta: Arc<Metainfo>,
+        save_path: PathBuf,
+        added: u64,
+        paused: bool,
+        resume: Resumed,
+    ) {
+        let Resumed {
+            queue_position,
+            trusted,
+            to_check,
+            lifetime,
+            notes,
+        } = resume;
+        let queue_position = queue_position.unwrap_or_else(|| self.next_queue_position());
+        let opts = Options {
+            output: save_path.clone(),
+            seed: true,
+            ..self.opts.clone()
+        };
+        let first = snapshot::initial(id, &meta, &save_path, self.session.ctx.listen_port);
+        let (snap_tx, _) = watch::channel(Arc::new(first));
+        let mut first_line = TorrentLine::placeholder(id);
+        first_line.info_hash = meta.info_hash;
+        first_line.name.clone_from(&meta.info.name);
+        first_line.total_bytes = meta.info.total_length;
+        first_line.wanted_bytes = meta.info.total_length;
+        first_line.save_path.clone_from(&save_path);
+        first_line.added = added;
+        first_line.downloaded = lifetime.downloaded;
+        first_line.uploaded = lifetime.uploaded;
+        first_line.completed = lifetime.completed;
+        let (line_tx, line_rx) = watch::channel(first_line);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let start = Start {
+            id,
+            ctx: self.ctx(),
+            trusted,
+            to_check,
+            lifetime,
+            paused,
+            snapshots: snap_tx.clone(),
+            line: line_tx,
+            reports: Some(self.reports_tx.clone()),
+        };
+        let mut log = self.listen_log.clone();
+        log.extend(notes.into_iter().map(|n| (LogLevel::Warn, n)));
+        let task = tokio::spawn(torrent::run(start, log, (*meta).clone(), opts, cmd_rx));
+        self.by_hash.insert(meta.info_hash, id);
+        self.slots.push(Slot {
+            id,
+            info_hash: meta.info_hash,
+            save_path,
+            added,
+            queue_position,
+            commands: cmd_tx,
+            snapshots: snap_tx,
+            line: line_rx,
+            task: Some(task),
+            meta: Some(meta),
+            removing: None,
+        });
+    }
+
+    fn launch_magnet(&mut self, id: TorrentId, magnet: Magnet, save_path: PathBuf, paused: bool) {
+        let opts = Options {
+            output: save_path.clone(),
+            seed: true,
+            ..self.opts.clone()
+        };
+        let first = crate::engine::magnet::magnet_snapshot(id, &magnet, &save_path);
+        let (snap_tx, _) = watch::channel(Arc::new(first));
+        let mut first_line = TorrentLine::placeholder(id);
+        first_line.info_hash = magnet.info_hash;
+        first_line.name = magnet
+            .display_name
+            .clone()
+            .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
+        first_line.state = TorrentState::Downloading;
+        first_line.why = Some("fetching metadata".into());
+        first_line.save_path.clone_from(&save_path);
+        let added = unix_now();
+        first_line.added = added;
+        let (line_tx, line_rx) = watch::channel(first_line);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let start = Start {
+            id,
+            ctx: self.ctx(),
+            trusted: None,
+            to_check: Vec::new(),
+            lifetime: Lifetime::default(),
+            paused,
+            snapshots: snap_tx.clone(),
+            line: line_tx,
+            reports: Some(self.reports_tx.clone()),
+        };
+        let extra = opts.peers.clone();
+        let log = self.listen_log.clone();
+        let task = tokio::spawn(torrent::run_magnet(
+            start,
+            magnet.clone(),
+            extra,
+            opts,
+            false,
+            log,
+            cmd_rx,
+        ));
+        self.by_hash.insert(magnet.info_hash, id);
+        self.slots.push(Slot {
+            id,
+            info_hash: magnet.info_hash,
+            save_path,
+            added,
+            queue_position: self.next_queue_position(),
+            commands: cmd_tx,
+            snapshots: snap_tx,
+            line: line_rx,
+            task: Some(task),
+            meta: None,
+            removing: None,
+        });
+    }
+
+    fn on_report(&mut self, id: TorrentId, report: Report) {
+        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+            return;
+        };
+        match report {
+            Report::Metadata(meta) => {
+                if let Some(p) = &mut self.persist {
+                    let bytes = crate::engine::session::persist::torrent_file_of(&meta);
+                    if let Err(e) = p.save_torrent(&meta.info_hash, &bytes) {
+                        tracing::warn!("saving the metadata of {}: {e}", meta.info.name);
+                    }
+                }
+                self.slots[i].meta = Some(Arc::new(*meta));
+            }
+            Report::Resume(point) => {
+                let slot = &self.slots[i];
+                if slot.removing.is_some() {
+                    return;
+                }
+                if let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) {
+                    p.save_resume(&meta, &slot.save_path, (slot.added, slot.queue_position), &point);
+                }
+            }
+            Report::Ended(outcome) => {
+                self.slots[i].task = None;
+                if let Outcome::Failed(msg) = &outcome {
+                    tracing::warn!("torrent {id} stopped: {msg}");
+                }
+                if self.slots[i].removing.is_some() {
+                    self.finish_remove(i);
+                }
+            }
+        }
+    }
+
+    /// Stops the torrent and starts it again with a full check of its files.
+    fn verify(&mut self, id: TorrentId) {
+        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+            return;
+        };
+        let Some(meta) = self.slots[i].meta.clone() else {
+            return;
+        };
+        let old = self.slots.remove(i);
+        self.by_hash.remove(&old.info_hash);
+        let _ = old.commands.send(Command::Quit);
+        let line = old.line.borrow().clone();
+        let lifetime = Lifetime {
+            downloaded: line.downloaded,
+            uploaded: line.uploaded,
+            completed: line.completed,
+            ..Lifetime::default()
+        };
+        let paused = matches!(line.state, TorrentState::Paused);
+        let (save_path, added) = (old.save_path.clone(), old.added);
+        // The old task lets go of the files and the router before the new one opens them.
+        let task = old.task;
+        let (ctx, listen_log, opts, reports) = (
+            self.ctx(),
+            self.listen_log.clone(),
+            self.opts.clone(),
+            self.reports_tx.clone(),
+        );
+        let first = snapshot::initial(id, &meta, &save_path, ctx.listen_port);
+        let snap_tx = old.snapshots;
+        snap_tx.send_replace(Arc::new(first));
+        let (line_tx, line_rx) = watch::channel(line);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let start = Start {
+            id,
+            ctx,
+            trusted: None,
+            to_check: Vec::new(),
+            lifetime,
+            paused,
+            snapshots: snap_tx.clone(),
+            line: line_tx,
+            reports: Some(reports),
+        };
+        let meta2 = Arc::clone(&meta);
+        let save2 = save_path.clone();
+        let new_task = tokio::spawn(async move {
+            if let Some(t) = task {
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, t).await;
+            }
+            let opts = Options {
+                output: save2,
+                seed: true,
+                ..opts
+            };
+            torrent::run(start, listen_log, (*meta2).clone(), opts, cmd_rx).await
+        });
+        self.by_hash.insert(meta.info_hash, id);
+        self.slots.insert(
+            i,
+            Slot {
+                id,
+                info_hash: meta.info_hash,
+                save_path,
+                added,
+                queue_position: old.queue_position,
+                commands: cmd_tx,
+                snapshots: snap_tx,
+                line: line_rx,
+                task: Some(new_task),
+                meta: Some(meta),
+                removing: None,
+            },
+        );
+    }
+
+    fn remove(
+        &mut self,
+        id: TorrentId,
+        delete_data: bool,
+        reply: oneshot::Sender<Result<(), String>>,
+    ) {
+        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+            let _ = reply.send(Err(format!("no torrent {id}")));
+            return;
+        };
+        let slot = &mut self.slots[i];
+        slot.removing = Some((delete_data, Some(reply)));
+        let _ = slot.commands.send(Command::Quit);
+        if slot.task.is_none() {
+            self.finish_remove(i);
+        }
+    }
+
+    /// The torrent's task has ended: forget it, its saved state and (if asked) its data.
+    fn finish_remove(&mut self, i: usize) {
+        let slot = self.slots.remove(i);
+        self.by_hash.remove(&slot.info_hash);
+        let Some((delete_data, reply)) = slot.removing else {
+            return;
+        };
+        if let Some(p) = &mut self.persist {
+            p.remove(&slot.info_hash);
+        }
+        let mut result = Ok(());
+        if delete_data {
+            if let Some(meta) = &slot.meta {
+                result = delete_files(&slot.save_path, meta);
+            }
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+    }
+
+    async fn snapshot(&self) -> SessionSnapshot {
+        let torrents: Vec<TorrentLine> =
+            self.slots.iter().map(|s| s.line.borrow().clone()).collect();
+        let ctx = &self.session.ctx;
+        let dht_nodes = match &ctx.dht {
+            Some(d) => Some(d.stats().await.map_or(0, |s| s.nodes)),
+            None => None,
+        };
+        SessionSnapshot {
+            down_rate: torrents.iter().map(|t| t.down_rate).sum(),
+            up_rate: torrents.iter().map(|t| t.up_rate).sum(),
+            torrents,
+            listen_port: ctx.listen_port,
+            dht_nodes,
+            incoming: ctx.incoming(),
+            default_save_path: self.opts.output.clone(),
+            save_error: self.persist.as_ref().and_then(|p| p.error()),
+        }
+    }
+}
+
+/// Removes the torrent's files under `root`, then the directories it made that are left
+/// empty. Paths come from the sanitised metainfo, so they stay inside `root`.
+fn delete_files(root: &std::path::Path, meta: &Metainfo) -> Result<(), String> {
+    let mut first_err = None;
+    let mut dirs = Vec::new();
+    for f in meta.info.files.iter().filter(|f| !f.padding) {
+        let path = root.join(f.relative_path());
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                first_err.get_or_insert_with(|| format!("{}: {e}", path.display()));
+            }
+        }
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == root || !d.starts_with(root) {
+                break;
+            }
+            dirs.push(d.to_path_buf());
+            dir = d.parent();
+        }
+    }
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    dirs.dedup();
+    for d in dirs {
+        let _ = std::fs::remove_dir(&d);
+    }
+    first_err.map_or(Ok(()), Err)
+}

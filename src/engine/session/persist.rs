@@ -1,0 +1,266 @@
+//! The session's side of the store: turning resume points into saved resume data off the
+//! reactor, and saved torrents back into torrents to start.
+//!
+//! Saves go to one writer thread (fsync and rename are blocking): it keeps only the newest
+//! resume point per torrent, so a slow disk coalesces saves instead of queueing them, and a
+//! failed save (full disk, read-only state directory) stays pending and is tried again every
+//! `RETRY_EVERY` while the session runs on and says why in its snapshot.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::engine::report::{Lifetime, ResumePoint};
+use crate::engine::store::restart::{plan, stamp_files};
+use crate::engine::store::resume::Resume;
+use crate::engine::store::Store;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::metainfo::Metainfo;
+
+const RETRY_EVERY: Duration = Duration::from_secs(5);
+/// How long `flush` waits for the writer at exit.
+const FLUSH_WAIT: Duration = Duration::from_secs(10);
+
+/// A saved torrent, ready to start again.
+pub(crate) struct SavedTorrent {
+    pub meta: Metainfo,
+    /// None when the resume data was lost: the session's download directory.
+    pub save_path: Option<PathBuf>,
+    pub added: u64,
+    pub queue_position: u32,
+    pub paused: bool,
+    /// Pieces the resume data vouches for (None: check everything).
+    pub trusted: Option<Bitfield>,
+    /// Pieces to hash again on top of the trusted ones (files changed since the last save).
+    pub to_check: Vec<u32>,
+    pub lifetime: Lifetime,
+    /// Warnings for the torrent's log (damaged resume data, changed files).
+    pub notes: Vec<String>,
+}
+
+enum Job {
+    Resume(Box<Resume>, Arc<Metainfo>),
+    Flush(std_mpsc::Sender<()>),
+}
+
+pub struct Persist {
+    store: Arc<Store>,
+    jobs: std_mpsc::Sender<Job>,
+    /// The last save error, while saves keep failing.
+    error: Arc<Mutex<Option<String>>>,
+    last_retry: Instant,
+}
+
+impl Persist {
+    pub fn new(store: Store) -> Persist {
+        let store = Arc::new(store);
+        let (jobs, rx) = std_mpsc::channel();
+        let error: Arc<Mutex<Option<String>>> = Arc::default();
+        {
+            let (store, error) = (Arc::clone(&store), Arc::clone(&error));
+            std::thread::Builder::new()
+                .name("ttui-store".into())
+                .spawn(move || writer(&store, &rx, &error))
+                .ok();
+        }
+        Persist {
+            store,
+            jobs,
+            error,
+            last_retry: Instant::now(),
+        }
+    }
+
+    /// Every saved torrent with its check plan, read on a blocking thread (thousands of small
+    /// files and a `stat` per payload file).
+    pub(crate) async fn load_all(&self) -> Vec<SavedTorrent> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || load_all(&store))
+            .await
+            .unwrap_or_default()
+    }
+
+    pub fn save_torrent(&mut self, info_hash: &[u8; 20], bytes: &[u8]) -> Result<(), String> {
+        self.store
+            .save_torrent(info_hash, bytes)
+            .map_err(|e| format!("cannot keep the torrent in the state directory: {e}"))
+    }
+
+    /// Queues a save of the torrent's resume point (the newest wins).
+    pub(crate) fn save_resume(
+        &mut self,
+        meta: &Arc<Metainfo>,
+        save_path: &Path,
+        (added, queue_position): (u64, u32),
+        point: &ResumePoint,
+    ) {
+        let mut r = Resume::new(
+            meta.info_hash,
+            meta.info.name.clone(),
+            save_path.to_path_buf(),
+            meta.info.num_pieces(),
+        );
+        r.added = added;
+        r.queue_position = queue_position;
+        r.completed = point.lifetime.completed;
+        r.paused = point.paused;
+        r.set_have(&point.have);
+        r.downloaded = point.lifetime.downloaded;
+        r.uploaded = point.lifetime.uploaded;
+        r.seeding_secs = point.lifetime.seeding_secs;
+        r.active_secs = point.lifetime.active_secs;
+        r.peers.clone_from(&point.peers);
+        r.clean = point.clean;
+        let _ = self.jobs.send(Job::Resume(Box::new(r), Arc::clone(meta)));
+    }
+
+    pub fn remove(&mut self, info_hash: &[u8; 20]) {
+        if let Err(e) = self.store.remove(info_hash) {
+            tracing::warn!("removing saved state: {e}");
+        }
+    }
+
+    /// Nudges the writer to try failed saves again.
+    pub fn retry_due(&mut self) {
+        if self.error().is_some() && self.last_retry.elapsed() >= RETRY_EVERY {
+            self.last_retry = Instant::now();
+            let (tx, _rx) = std_mpsc::channel();
+            let _ = self.jobs.send(Job::Flush(tx));
+        }
+    }
+
+    /// Waits (bounded) until every queued save has been tried.
+    pub fn flush(&mut self) {
+        let (tx, rx) = std_mpsc::channel();
+        if self.jobs.send(Job::Flush(tx)).is_ok() {
+            let _ = rx.recv_timeout(FLUSH_WAIT);
+        }
+    }
+
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+/// Every saved torrent with its check plan. Torrents whose .torrent cannot be read are logged
+/// and left where they are (never deleted), so a later version may read them.
+fn load_all(store: &Store) -> Vec<SavedTorrent> {
+    let mut out = Vec::new();
+    for saved in store.load_all() {
+        let hex = crate::protocol::metainfo::to_hex(&saved.info_hash);
+        let meta = match saved
+            .torrent
+            .and_then(|b| Metainfo::from_bytes(&b).map_err(|e| e.to_string()))
+        {
+            Ok(m) if m.info_hash == saved.info_hash => m,
+            Ok(_) => {
+                tracing::error!("saved torrent {hex}: its .torrent has another info hash");
+                continue;
+            }
+            Err(e) => {
+                tracing::error!("saved torrent {hex} not started: {e}");
+                continue;
+            }
+        };
+        out.push(match saved.resume {
+            Ok(r) => from_resume(meta, r),
+            Err(e) => SavedTorrent {
+                save_path: None,
+                added: crate::engine::report::unix_now(),
+                queue_position: u32::MAX,
+                paused: false,
+                trusted: None,
+                to_check: Vec::new(),
+                lifetime: Lifetime::default(),
+                notes: vec![format!("{e}: every piece is checked")],
+                meta,
+            },
+        });
+    }
+    out
+}
+
+fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
+    let stamps = stamp_files(&r.save_path, &meta.info);
+    let plan = plan(&meta.info, &r, &stamps);
+    let mut notes = Vec::new();
+    if let Some(why) = &plan.why {
+        notes.push(why.clone());
+    }
+    SavedTorrent {
+        save_path: Some(r.save_path.clone()),
+        added: r.added,
+        queue_position: r.queue_position,
+        paused: r.paused,
+        trusted: Some(plan.trusted),
+        to_check: plan.to_check,
+        lifetime: Lifetime {
+            downloaded: r.downloaded,
+            uploaded: r.uploaded,
+            seeding_secs: r.seeding_secs,
+            active_secs: r.active_secs,
+            completed: r.completed,
+        },
+        notes,
+        meta,
+    }
+}
+
+/// The writer thread: newest resume per torrent, stamped after the bitfield was taken (so a
+/// write that lands in between shows as a change, never as a verified piece that is not
+/// there), saved crash-safe; failures stay pending.
+fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<String>>) {
+    let mut pending: HashMap<[u8; 20], (Box<Resume>, Arc<Metainfo>)> = HashMap::new();
+    while let Ok(job) = jobs.recv() {
+        let mut flushed = Vec::new();
+        let mut take = |job: Job, pending: &mut HashMap<_, _>| match job {
+            Job::Resume(r, meta) => {
+                pending.insert(r.info_hash, (r, meta));
+            }
+            Job::Flush(done) => flushed.push(done),
+        };
+        take(job, &mut pending);
+        while let Ok(job) = jobs.try_recv() {
+            take(job, &mut pending);
+        }
+        let mut failed = None;
+        pending.retain(|_, (r, meta)| {
+            r.files = stamp_files(&r.save_path, &meta.info);
+            match store.save_resume(r) {
+                Ok(()) => false,
+                Err(e) => {
+                    failed.get_or_insert_with(|| e.to_string());
+                    true
+                }
+            }
+        });
+        if let Ok(mut slot) = error.lock() {
+            if let Some(e) = &failed {
+                if slot.as_deref() != Some(e.as_str()) {
+                    tracing::warn!("saving resume data failed (retrying): {e}");
+                }
+            } else if slot.is_some() {
+                tracing::info!("resume data saved again");
+            }
+            *slot = failed;
+        }
+        for done in flushed {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// A magnet's fetched metadata as a .torrent file of its own (just the info dictionary and
+/// its trackers), so a restart needs no peer to know the torrent.
+pub(crate) fn torrent_file_of(meta: &Metainfo) -> Vec<u8> {
+    let mut out = b"d".to_vec();
+    if let Some(first) = meta.trackers.first().and_then(|t| t.first()) {
+        out.extend_from_slice(format!("8:announce{}:", first.len()).as_bytes());
+        out.extend_from_slice(first.as_bytes());
+    }
+    out.extend_from_slice(b"4:info");
+    out.extend_from_slice(&meta.info_bytes);
+    out.push(b'e');
+    out
+}
