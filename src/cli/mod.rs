@@ -8,6 +8,7 @@ pub mod info;
 pub mod load;
 pub mod logging;
 pub mod run;
+pub mod verbs_fmt;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
