@@ -49,15 +49,18 @@ impl Client {
         };
         let ours = Hello::ours();
         let body = proto::encode(&ours)?;
-        frame::write_frame(&mut stream, &body, MAX_FRAME, HELLO_TIMEOUT)
-            .await
-            .map_err(lost)?;
+        // A session turning us away has written why and closed before our hello: the write
+        // fails, yet its answer waits to be read.
+        let wrote = frame::write_frame(&mut stream, &body, MAX_FRAME, HELLO_TIMEOUT).await;
         let limits = ReadLimits {
             max: MAX_FRAME,
             idle: Some(HELLO_TIMEOUT),
             frame: HELLO_TIMEOUT,
         };
-        let reply = frame::read_frame(&mut stream, limits).await.map_err(lost)?;
+        let reply = match frame::read_frame(&mut stream, limits).await {
+            Ok(r) => r,
+            Err(e) => return Err(lost(wrote.err().unwrap_or(e))),
+        };
         let session: Hello = match serde_json::from_slice(&reply) {
             Ok(h) => h,
             // A session turning us away (too many clients) answers with an error instead.
