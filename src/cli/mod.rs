@@ -1,6 +1,8 @@
 //! Command line: every clap type, and reading the torrent a command names. The commands
 //! themselves live in the files below: `run` (download/seed, TUI or headless), `headless`
-//! (progress lines), `info` and `diag`; `ttui demo` is `crate::demo`.
+//! (progress lines), `info` and `diag`; `session` (`ttui` on a terminal: the session and its
+//! hand-over), `verbs` (`ttui daemon`, `ttui add/list/...`), `serve` (the session's end of
+//! the control socket), `verbs_fmt` (what the verbs print); `ttui demo` is `crate::demo`.
 
 pub mod diag;
 pub mod headless;
@@ -11,6 +13,7 @@ pub mod run;
 pub mod serve;
 pub mod session;
 pub mod verbs;
+pub mod verbs_fmt;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};

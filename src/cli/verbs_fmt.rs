@@ -1,0 +1,442 @@
+//! What the control verbs (`ttui list`, `show`, `add`, `pause`...) print for people: aligned
+//! tables and short lines, sizes and rates with units, the reason in words. Pure: the verbs
+//! fetch, these format. Every string that came from outside (names, paths, tracker errors,
+//! peer clients) is cut and cleaned here ([`crate::fmt::outside`]); `--json` carries it whole.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::control::proto::{AddResult, IdResult};
+use crate::control::rows::{TorrentDetail, TorrentRow};
+use crate::fmt;
+
+/// Longest name, path or message shown in one cell when the width leaves room.
+const MAX_TEXT: usize = 120;
+/// A name never gets fewer columns than this, even on a narrow terminal.
+const MIN_NAME: usize = 10;
+/// Columns are dropped (ratio, upload, peers, size) until the name gets this many.
+const WANT_NAME: usize = 20;
+
+/// Columns `s` takes on a terminal (wide characters count two).
+fn cols(s: &str) -> usize {
+    ratatui::text::Span::raw(s).width()
+}
+
+/// Outside text, cleaned and cut to fit `max` columns.
+fn fit(s: &str, max: usize) -> String {
+    let shown = fmt::outside(s, max.min(MAX_TEXT)).into_owned();
+    if cols(&shown) <= max {
+        return shown;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in shown.chars() {
+        let w = cols(c.encode_utf8(&mut [0; 4]));
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Align {
+    Left,
+    Right,
+}
+
+/// Aligned rows (the header first), two spaces between columns, no trailing blanks.
+fn table(head: &[(&str, Align)], rows: &[Vec<String>], indent: &str) -> Vec<String> {
+    let mut widths: Vec<usize> = head.iter().map(|(h, _)| cols(h)).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cols(cell));
+        }
+    }
+    let header: Vec<String> = head.iter().map(|(h, _)| h.to_string()).collect();
+    std::iter::once(&header)
+        .chain(rows)
+        .map(|row| {
+            let mut line = indent.to_string();
+            for (i, cell) in row.iter().enumerate() {
+                let pad = " ".repeat(widths[i].saturating_sub(cols(cell)));
+                match head[i].1 {
+                    Align::Right => line.push_str(&(pad + cell)),
+                    Align::Left => line.push_str(&(cell.clone() + &pad)),
+                }
+                line.push_str("  ");
+            }
+            line.trim_end().to_string()
+        })
+        .collect()
+}
+
+fn rate(bps: u64) -> String {
+    if bps == 0 {
+        "-".into()
+    } else {
+        format!("{}/s", fmt::bytes_short(bps))
+    }
+}
+
+fn percent(p: f64) -> String {
+    let p = if p.is_finite() {
+        p.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    // 99.96% must not read as done.
+    let tenths = (p * 1000.0).floor() / 10.0;
+    format!("{tenths:.1}%")
+}
+
+fn ratio(r: f64) -> String {
+    if r.is_finite() && r >= 0.0 {
+        format!("{r:.2}")
+    } else {
+        "-".into()
+    }
+}
+
+fn eta(secs: Option<u64>) -> String {
+    secs.map_or("-".into(), |s| fmt::duration(Duration::from_secs(s)))
+}
+
+/// The first hex digits of an info hash, enough to name it back (`ttui pause 3f2a91c0`).
+fn short_hash(h: &str) -> String {
+    format!("{}…", fit(h.get(..8).unwrap_or(h), 8))
+}
+
+/// `ttui list`: one line per torrent, with the reason (when there is one) on a line below
+/// it; `width` is the terminal's (0: not a terminal, nothing is cut for width).
+pub fn list_table(rows: &[TorrentRow], width: usize) -> String {
+    if rows.is_empty() {
+        return "no torrents in the session (add one with `ttui add FILE|MAGNET|URL`)\n".into();
+    }
+    use Align::*;
+    let head = [
+        ("ID", Right),
+        ("NAME", Left),
+        ("STATE", Left),
+        ("DONE", Right),
+        ("SIZE", Right),
+        ("DOWN", Right),
+        ("UP", Right),
+        ("RATIO", Right),
+        ("PEERS", Right),
+        ("ETA", Right),
+    ];
+    let mut cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                String::new(),
+                fit(&r.state, 12),
+                percent(r.progress),
+                fmt::bytes_short(r.wanted_bytes),
+                rate(r.down_rate),
+                rate(r.up_rate),
+                ratio(r.ratio),
+                r.peers.to_string(),
+                eta(r.eta_secs),
+            ]
+        })
+        .collect();
+    // The name takes what the other columns leave; on a narrow terminal the least needed
+    // columns go first, so the name keeps room to be read.
+    let col_width = |i: usize| {
+        let w = cells.iter().map(|c| cols(&c[i])).max().unwrap_or(0);
+        w.max(head[i].0.len()) + 2
+    };
+    let mut keep = [true; 10];
+    let others = |keep: &[bool; 10]| -> usize {
+        (0..head.len())
+            .filter(|&i| i != 1 && keep[i])
+            .map(col_width)
+            .sum()
+    };
+    for drop in [7, 6, 8, 4] {
+        if width == 0 || width >= others(&keep) + WANT_NAME {
+            break;
+        }
+        keep[drop] = false;
+    }
+    let name_cols = match width {
+        0 => MAX_TEXT,
+        w => w.saturating_sub(others(&keep)).max(MIN_NAME),
+    };
+    for (c, r) in cells.iter_mut().zip(rows) {
+        c[1] = fit(&r.name, name_cols);
+    }
+    let head: Vec<(&str, Align)> = head
+        .iter()
+        .zip(keep)
+        .filter(|k| k.1)
+        .map(|k| *k.0)
+        .collect();
+    for c in &mut cells {
+        *c = c
+            .drain(..)
+            .zip(keep)
+            .filter_map(|(x, k)| k.then_some(x))
+            .collect();
+    }
+    let lines = table(&head, &cells, "");
+    let why_indent = cols(&rows.iter().map(|r| r.id).max().unwrap_or(0).to_string()).max(2) + 2;
+    let why_cols = match width {
+        0 => MAX_TEXT,
+        w => w.saturating_sub(why_indent + 2).max(MIN_NAME),
+    };
+    let mut out = String::new();
+    out.push_str(&lines[0]);
+    out.push('\n');
+    for (line, r) in lines[1..].iter().zip(rows) {
+        out.push_str(line);
+        out.push('\n');
+        if let Some(why) = &r.why {
+            out.push_str(&" ".repeat(why_indent));
+            out.push_str("↳ ");
+            out.push_str(&fit(why, why_cols));
+            out.push('\n');
+        }
+    }
+    let down: u64 = rows.iter().map(|r| r.down_rate).sum();
+    let up: u64 = rows.iter().map(|r| r.up_rate).sum();
+    out.push_str(&format!(
+        "{} torrent{}, ↓ {}/s, ↑ {}/s\n",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        fmt::bytes_short(down),
+        fmt::bytes_short(up)
+    ));
+    out
+}
+
+/// `ttui show ID`: a summary, then the files, trackers and peers.
+pub fn show_text(d: &TorrentDetail) -> String {
+    use Align::*;
+    let r = &d.row;
+    let state = match &r.why {
+        Some(why) => format!("{}: {}", fit(&r.state, 12), fit(why, MAX_TEXT)),
+        None => fit(&r.state, 12),
+    };
+    let summary = [
+        ("info hash", fit(&r.info_hash, 40)),
+        ("state", state),
+        (
+            "progress",
+            format!(
+                "{} of {} wanted ({} verified, {} in the torrent)",
+                percent(r.progress),
+                fmt::bytes(r.wanted_bytes),
+                fmt::bytes(r.verified_bytes),
+                fmt::bytes(r.total_bytes)
+            ),
+        ),
+        (
+            "speed",
+            format!("↓ {}  ↑ {}", rate(r.down_rate), rate(r.up_rate)),
+        ),
+        (
+            "transferred",
+            format!(
+                "{} down, {} up, ratio {}",
+                fmt::bytes(r.downloaded),
+                fmt::bytes(r.uploaded),
+                ratio(r.ratio)
+            ),
+        ),
+        ("peers", format!("{} connected, {} seeds", r.peers, r.seeds)),
+        ("eta", eta(r.eta_secs)),
+        ("saved in", fit(&r.save_path, MAX_TEXT)),
+        ("added", date(Some(r.added))),
+        ("completed", date(r.completed)),
+    ];
+    let mut out = format!("#{} {}\n", r.id, fit(&r.name, MAX_TEXT));
+    for (k, v) in summary {
+        out.push_str(&format!("  {k:<12}{v}\n"));
+    }
+
+    let files: Vec<Vec<String>> = d
+        .files
+        .iter()
+        .map(|f| {
+            let done = if f.size == 0 {
+                1.0
+            } else {
+                f.verified_bytes as f64 / f.size as f64
+            };
+            vec![
+                f.index.to_string(),
+                fmt::bytes_short(f.size),
+                percent(done),
+                fit(&f.priority, 8),
+                fit(&f.path, MAX_TEXT),
+            ]
+        })
+        .collect();
+    let head = [
+        ("#", Right),
+        ("SIZE", Right),
+        ("DONE", Right),
+        ("PRIORITY", Left),
+        ("PATH", Left),
+    ];
+    section(&mut out, "files", table(&head, &files, "  "), &[]);
+
+    let trackers: Vec<Vec<String>> = d
+        .trackers
+        .iter()
+        .map(|t| {
+            vec![
+                t.tier.to_string(),
+                fit(&t.status, 16),
+                fit(&t.url, MAX_TEXT),
+            ]
+        })
+        .collect();
+    let errors: Vec<Option<&String>> = d.trackers.iter().map(|t| t.last_error.as_ref()).collect();
+    let head = [("TIER", Right), ("STATUS", Left), ("URL", Left)];
+    section(&mut out, "trackers", table(&head, &trackers, "  "), &errors);
+
+    let peers: Vec<Vec<String>> = d
+        .peers
+        .iter()
+        .map(|p| {
+            vec![
+                fit(&p.address, 48),
+                fit(p.client.as_deref().unwrap_or("-"), 24),
+                fit(&p.state, 14),
+                rate(p.down_rate),
+                rate(p.up_rate),
+                fit(p.reason.as_deref().unwrap_or(""), MAX_TEXT),
+            ]
+        })
+        .collect();
+    let head = [
+        ("ADDRESS", Left),
+        ("CLIENT", Left),
+        ("STATE", Left),
+        ("DOWN", Right),
+        ("UP", Right),
+        ("REASON", Left),
+    ];
+    section(&mut out, "peers", table(&head, &peers, "  "), &[]);
+    out
+}
+
+/// A titled table; `notes[i]`, when there is one, goes on a line under row `i`.
+fn section(out: &mut String, title: &str, lines: Vec<String>, notes: &[Option<&String>]) {
+    let n = lines.len() - 1;
+    out.push_str(&format!("\n{title} ({n})\n"));
+    if n == 0 {
+        return;
+    }
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        out.push('\n');
+        if let Some(Some(note)) = i.checked_sub(1).and_then(|j| notes.get(j)) {
+            out.push_str(&format!("      ↳ {}\n", fit(note, MAX_TEXT)));
+        }
+    }
+}
+
+/// "2026-11-22 20:04 UTC" from Unix seconds; "-" for none.
+fn date(unix: Option<u64>) -> String {
+    let Some(secs) = unix else {
+        return "-".into();
+    };
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
+    let days = (secs / 86_400) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let rem = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// `ttui add` / `ttui FILE` with a session running: one line per torrent added or found.
+pub fn add_lines(results: &[AddResult]) -> String {
+    let mut out = String::new();
+    for r in results.iter().filter(|r| r.error.is_none()) {
+        let id = r.id.map_or("?".into(), |i| format!("#{i}"));
+        let name = fit(r.name.as_deref().unwrap_or(&r.source), MAX_TEXT);
+        let hash = r.info_hash.as_deref().map(short_hash);
+        let hash = hash.map_or(String::new(), |h| format!(" ({h})"));
+        let what = if r.already {
+            "already in the session:"
+        } else {
+            "added"
+        };
+        out.push_str(&format!("{what} {id} {name}{hash}\n"));
+    }
+    out
+}
+
+/// The lines for the items that could not be added, for stderr.
+pub fn add_errors(results: &[AddResult]) -> String {
+    let mut out = String::new();
+    for r in results {
+        if let Some(e) = &r.error {
+            out.push_str(&format!(
+                "cannot add {}: {}\n",
+                fit(&r.source, MAX_TEXT),
+                fit(e, MAX_TEXT)
+            ));
+        }
+    }
+    out
+}
+
+/// `ttui pause|resume|verify|remove|move`: "paused #3 ubuntu.iso", one a line.
+pub fn done_lines(past: &str, results: &[IdResult]) -> String {
+    let mut out = String::new();
+    for r in results.iter().filter(|r| r.error.is_none()) {
+        out.push_str(&format!("{past} #{} {}\n", r.id, fit(&r.name, MAX_TEXT)));
+    }
+    out
+}
+
+/// The lines for the torrents the verb failed on, for stderr.
+pub fn done_errors(results: &[IdResult]) -> String {
+    let mut out = String::new();
+    for r in results {
+        if let Some(e) = &r.error {
+            out.push_str(&format!(
+                "#{} {}: {}\n",
+                r.id,
+                fit(&r.name, MAX_TEXT),
+                fit(e, MAX_TEXT)
+            ));
+        }
+    }
+    out
+}
+
+/// `--json`: pretty-printed, one value, ending in a newline.
+pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    // Our rows always serialize; should one not, the output is still one JSON value.
+    let mut s = serde_json::to_string_pretty(value)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+#[path = "verbs_fmt_tests.rs"]
+mod tests;

@@ -1,0 +1,144 @@
+//! A verb's end of the control socket: connect, exchange hellos, ask.
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::net::UnixStream;
+
+use super::frame::{self, FrameError, ReadLimits, MAX_FRAME};
+use super::proto::{self, version_mismatch, ControlError, ErrorKind, Hello, Request, Response};
+use crate::protocol::text::shorten;
+
+/// What a verb prints when no session answers.
+pub const NO_SESSION: &str = "no ttui session is running (start one with `ttui` or `ttui daemon`)";
+
+/// For the hello, and for writing a request.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// For an answer: adding by URL makes the session download the .torrent first.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A connection to the running session.
+#[derive(Debug)]
+pub struct Client {
+    stream: UnixStream,
+    /// The session's hello: its version and program.
+    pub session: Hello,
+    reply_timeout: Duration,
+}
+
+impl Client {
+    /// Connects and exchanges hellos. No socket, or a socket nobody listens on, is
+    /// [`ErrorKind::NoSession`]; a session of another protocol version is
+    /// [`ErrorKind::Version`].
+    pub async fn connect(path: &Path) -> Result<Client, ControlError> {
+        let mut stream = match UnixStream::connect(path).await {
+            Ok(s) => s,
+            Err(e) if is_absent(&e) => {
+                return Err(ControlError::new(ErrorKind::NoSession, NO_SESSION))
+            }
+            Err(e) => {
+                return Err(ControlError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "control socket {}: {e}",
+                        shorten(&path.display().to_string())
+                    ),
+                ))
+            }
+        };
+        let ours = Hello::ours();
+        let body = proto::encode(&ours)?;
+        // A session turning us away has written why and closed before our hello: the write
+        // fails, yet its answer waits to be read.
+        let wrote = frame::write_frame(&mut stream, &body, MAX_FRAME, HELLO_TIMEOUT).await;
+        let limits = ReadLimits {
+            max: MAX_FRAME,
+            idle: Some(HELLO_TIMEOUT),
+            frame: HELLO_TIMEOUT,
+        };
+        let reply = match frame::read_frame(&mut stream, limits).await {
+            Ok(r) => r,
+            Err(e) => return Err(lost(wrote.err().unwrap_or(e))),
+        };
+        let session: Hello = match serde_json::from_slice(&reply) {
+            Ok(h) => h,
+            // A session turning us away (too many clients) answers with an error instead.
+            Err(_) => {
+                return Err(match proto::decode_response(&reply) {
+                    Ok(Response::Error(e)) => e,
+                    _ => ControlError::new(
+                        ErrorKind::Version,
+                        format!(
+                            "{} is not a ttui control socket (its first answer is not a hello)",
+                            shorten(&path.display().to_string())
+                        ),
+                    ),
+                })
+            }
+        };
+        if let Some(e) = version_mismatch(&session, &ours) {
+            return Err(e);
+        }
+        Ok(Client {
+            stream,
+            session,
+            reply_timeout: REPLY_TIMEOUT,
+        })
+    }
+
+    /// How long [`Client::request`] waits for an answer.
+    pub fn set_reply_timeout(&mut self, t: Duration) {
+        self.reply_timeout = t;
+    }
+
+    /// Sends `r` and reads its answer. The session's [`Response::Error`] comes back as `Err`,
+    /// so every `Ok` is an answer to act on.
+    pub async fn request(&mut self, r: &Request) -> Result<Response, ControlError> {
+        let body = proto::encode(r)?;
+        if body.len() > MAX_FRAME as usize {
+            return Err(ControlError::new(
+                ErrorKind::BadArgument,
+                format!(
+                    "the request is {} MiB, more than the control protocol carries ({} MiB)",
+                    body.len() >> 20,
+                    MAX_FRAME >> 20
+                ),
+            ));
+        }
+        // A large .torrent takes a moment to copy; the session reads it within its limits.
+        frame::write_frame(&mut self.stream, &body, MAX_FRAME, HELLO_TIMEOUT * 3)
+            .await
+            .map_err(lost)?;
+        let limits = ReadLimits {
+            max: MAX_FRAME,
+            idle: Some(self.reply_timeout),
+            frame: self.reply_timeout,
+        };
+        let reply = frame::read_frame(&mut self.stream, limits)
+            .await
+            .map_err(lost)?;
+        match proto::decode_response(&reply)? {
+            Response::Error(e) => Err(e),
+            ok => Ok(ok),
+        }
+    }
+}
+
+fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+    )
+}
+
+fn lost(e: FrameError) -> ControlError {
+    let what = match e {
+        FrameError::Closed | FrameError::Truncated => {
+            "the session closed the connection".to_string()
+        }
+        FrameError::Timeout => "the session did not answer in time".to_string(),
+        e => format!("talking to the session: {e}"),
+    };
+    ControlError::new(ErrorKind::Internal, what)
+}

@@ -1,0 +1,26 @@
+//! The control surface's transport: how `ttui add/list/...` (and later `ttui attach`) talk to
+//! the one session that runs per state directory, over a local Unix socket.
+//!
+//! - [`frame`]: a u32 big-endian length, then that many bytes of JSON; capped and timed.
+//! - [`proto`]: the versioned messages ([`proto::Hello`], [`proto::Request`],
+//!   [`proto::Response`]) and the exit codes the verbs use; [`rows`], what `--json` prints;
+//!   [`ids`], which torrents a verb's `ID...` names.
+//! - [`paths`]: where the socket lives.
+//! - [`server`]: binds the socket (stale ones are taken over) and serves clients, each on its
+//!   own task, so a hostile client costs only its own connection.
+//! - [`client`]: what a verb uses to reach the session.
+//!
+//! The session answers requests through an `mpsc` channel of `(Request, oneshot::Sender)`;
+//! nothing here knows the engine.
+
+pub mod client;
+pub mod frame;
+pub mod ids;
+pub mod paths;
+pub mod proto;
+pub mod rows;
+pub mod server;
+
+pub use client::Client;
+pub use proto::{ControlError, ErrorKind, Request, Response, PROTOCOL_VERSION};
+pub use server::{serve, ControlServer};

@@ -1,0 +1,314 @@
+//! The control protocol's messages, as JSON inside [`super::frame`]s.
+//!
+//! A connection starts with one [`Hello`] each way (client first). Its shape is frozen across
+//! versions, and so is [`Response::Error`]'s, so a client and a session of different versions
+//! always understand each other well enough to say so. After the hellos, the client sends
+//! [`Request`]s and reads one [`Response`] for each, in order.
+//!
+//! Wire shapes (serde): a request is internally tagged by `verb`
+//! (`{"verb":"pause","ids":["3"]}`); a response is adjacently tagged
+//! (`{"type":"list","data":[...]}`); a .torrent travels as base64 (JSON has no bytes, and an
+//! array of numbers would make 64 MiB into 250). serde_json: the de-facto JSON crate, already
+//! in the build through reqwest. base64: the same, and its standard engine is what every
+//! other language's base64 reads.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+pub use super::ids::resolve_ids;
+use crate::protocol::text::shorten;
+
+/// Bumped whenever a message changes shape in a way an older peer would misread.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The first frame each way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub version: u32,
+    /// "ttui 0.1.0": named in the mismatch message.
+    pub program: String,
+}
+
+impl Hello {
+    pub fn ours() -> Hello {
+        Hello {
+            version: PROTOCOL_VERSION,
+            program: format!("ttui {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// The error when a session that says `session` meets a client that says `client`, or `None`
+/// when they speak the same protocol. Both ends compute it, each from its own side.
+pub fn version_mismatch(session: &Hello, client: &Hello) -> Option<ControlError> {
+    if session.version == client.version {
+        return None;
+    }
+    Some(ControlError::new(
+        ErrorKind::Version,
+        format!(
+            "{} speaks control protocol {}, the running session ({}) speaks {}: use the ttui \
+             that started the session, or stop it (`ttui daemon stop`) and start it again",
+            shorten(&client.program),
+            client.version,
+            shorten(&session.program),
+            session.version
+        ),
+    ))
+}
+
+/// What a client asks the session. `ids` are as [`resolve_ids`] reads them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verb", rename_all = "snake_case")]
+pub enum Request {
+    Add {
+        items: Vec<AddItem>,
+        #[serde(default)]
+        save_path: Option<PathBuf>,
+        #[serde(default)]
+        paused: bool,
+    },
+    List,
+    Show {
+        id: String,
+    },
+    Pause {
+        ids: Vec<String>,
+    },
+    Resume {
+        ids: Vec<String>,
+    },
+    Verify {
+        ids: Vec<String>,
+    },
+    Remove {
+        ids: Vec<String>,
+        #[serde(default)]
+        delete_data: bool,
+    },
+    Move {
+        id: String,
+        dir: PathBuf,
+    },
+    Shutdown,
+}
+
+/// Every `verb` this version knows; anything else is a newer client's request.
+pub const VERBS: [&str; 9] = [
+    "add", "list", "show", "pause", "resume", "verify", "remove", "move", "shutdown",
+];
+
+impl Request {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Request::Add { .. } => "add",
+            Request::List => "list",
+            Request::Show { .. } => "show",
+            Request::Pause { .. } => "pause",
+            Request::Resume { .. } => "resume",
+            Request::Verify { .. } => "verify",
+            Request::Remove { .. } => "remove",
+            Request::Move { .. } => "move",
+            Request::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// One torrent to add. A file is read by the client (it may be `-` or relative to the
+/// client's directory) and sent whole; links are resolved by the session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddItem {
+    Torrent {
+        /// Where it came from, for messages ("ubuntu.iso.torrent").
+        name: String,
+        #[serde(with = "b64")]
+        bytes: Vec<u8>,
+    },
+    Magnet(String),
+    Url(String),
+}
+
+impl AddItem {
+    /// How the item is named in [`AddResult::source`].
+    pub fn source(&self) -> &str {
+        match self {
+            AddItem::Torrent { name, .. } => name,
+            AddItem::Magnet(s) | AddItem::Url(s) => s,
+        }
+    }
+}
+
+/// The requests that add `items`, split so no frame passes [`super::frame::MAX_FRAME`]: a
+/// batch holds at most 48 MiB of .torrent bytes (64 MiB after base64), or one torrent.
+pub fn add_requests(items: Vec<AddItem>, save_path: Option<PathBuf>, paused: bool) -> Vec<Request> {
+    const BATCH: usize = 48 << 20;
+    let weight = |i: &AddItem| match i {
+        AddItem::Torrent { name, bytes } => bytes.len() + name.len(),
+        AddItem::Magnet(s) | AddItem::Url(s) => s.len(),
+    };
+    let mut batches: Vec<Vec<AddItem>> = Vec::new();
+    let mut size = 0;
+    for item in items {
+        let w = weight(&item);
+        match batches.last_mut() {
+            Some(b) if size + w <= BATCH => b.push(item),
+            _ => {
+                batches.push(vec![item]);
+                size = 0;
+            }
+        }
+        size += w;
+    }
+    batches
+        .into_iter()
+        .map(|items| Request::Add {
+            items,
+            save_path: save_path.clone(),
+            paused,
+        })
+        .collect()
+}
+
+/// The session's answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Response {
+    Added(Vec<AddResult>),
+    List(Vec<TorrentRow>),
+    Show(Box<TorrentDetail>),
+    /// For pause, resume, verify, remove, move and shutdown: one entry per torrent acted on.
+    Done(Vec<IdResult>),
+    Error(ControlError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddResult {
+    pub source: String,
+    pub id: Option<u32>,
+    pub info_hash: Option<String>,
+    pub name: Option<String>,
+    /// The torrent was in the session already; `id` is its id.
+    pub already: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdResult {
+    pub id: u32,
+    pub name: String,
+    pub error: Option<String>,
+}
+
+pub use super::rows::{FileRow, PeerInfo, TorrentDetail, TorrentRow, TrackerRow};
+
+/// An error a verb prints, with the exit code it ends with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ControlError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ControlError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ControlError {
+        ControlError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// The kinds of failure a script can tell apart by exit code (see README, "Scripting").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    NoSession,
+    UnknownId,
+    BadArgument,
+    Version,
+    /// Anything else, including a kind a newer session sends that this one does not know.
+    #[serde(other)]
+    Internal,
+}
+
+impl ErrorKind {
+    /// 1 anything else, 2 bad argument (as clap's usage errors), 3 no session, 4 unknown id,
+    /// 5 the session speaks another protocol version.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Internal => 1,
+            ErrorKind::BadArgument => 2,
+            ErrorKind::NoSession => 3,
+            ErrorKind::UnknownId => 4,
+            ErrorKind::Version => 5,
+        }
+    }
+}
+
+/// A request from outside bytes. An unknown `verb` is a newer client's: say so rather than
+/// "bad JSON".
+pub fn decode_request(body: &[u8]) -> Result<Request, ControlError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let verb = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("verb")?.as_str().map(str::to_owned));
+        match verb {
+            Some(v) if !VERBS.contains(&v.as_str()) => ControlError::new(
+                ErrorKind::Version,
+                format!(
+                    "this session ({}) does not know the request `{}`: it is older than the \
+                     ttui that sent it",
+                    Hello::ours().program,
+                    shorten(&v)
+                ),
+            ),
+            _ => ControlError::new(
+                ErrorKind::BadArgument,
+                format!("bad request: {}", shorten(&e.to_string())),
+            ),
+        }
+    })
+}
+
+/// A session's reply, or why it cannot be read.
+pub fn decode_response(body: &[u8]) -> Result<Response, ControlError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ControlError::new(
+            ErrorKind::Internal,
+            format!(
+                "the session sent a reply this ttui cannot read: {}",
+                shorten(&e.to_string())
+            ),
+        )
+    })
+}
+
+/// `v` as JSON bytes; only a path that is not UTF-8 can fail.
+pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, ControlError> {
+    serde_json::to_vec(v).map_err(|e| ControlError::new(ErrorKind::BadArgument, e.to_string()))
+}
+
+/// NaN and infinities have no JSON form (serde_json writes null, which then will not read
+/// back as a number): they go out as 0.
+pub(crate) fn finite<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(if v.is_finite() { *v } else { 0.0 })
+}
+
+mod b64 {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}

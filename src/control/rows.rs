@@ -1,0 +1,137 @@
+//! What `ttui list --json` and `ttui show ID --json` print: the rows the session sends, whose
+//! field names and meanings are documented in the README ("Scripting") and kept stable. Text
+//! fields carry outside text whole (JSON escapes it); the human tables clean it.
+
+use serde::{de, ser, Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use super::proto::finite;
+
+/// One torrent, as `ttui list --json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TorrentRow {
+    /// Small and stable for the session's life; what `ttui pause 3` names.
+    pub id: u32,
+    /// 40 lowercase hex digits (the v1 info hash).
+    pub info_hash: String,
+    pub name: String,
+    /// One word: checking, downloading, seeding, paused, queued, error, metadata, moving...
+    pub state: String,
+    /// Why the torrent is in that state or slow, in words; null when nothing is in the way.
+    pub why: Option<String>,
+    /// 0 to 1, of `wanted_bytes`.
+    #[serde(serialize_with = "finite")]
+    pub progress: f64,
+    /// Bytes of the files not set to skip.
+    pub wanted_bytes: u64,
+    pub total_bytes: u64,
+    /// Bytes on disk whose pieces passed their hash check.
+    pub verified_bytes: u64,
+    /// Lifetime payload bytes, across restarts.
+    pub downloaded: u64,
+    pub uploaded: u64,
+    /// uploaded / downloaded (0 while nothing was downloaded).
+    #[serde(serialize_with = "finite")]
+    pub ratio: f64,
+    /// Bytes per second, payload only.
+    pub down_rate: u64,
+    pub up_rate: u64,
+    /// Connected peers, and how many of them have everything.
+    pub peers: u32,
+    pub seeds: u32,
+    /// Seconds to finish at the current rate; null when not downloading or no rate.
+    pub eta_secs: Option<u64>,
+    pub save_path: String,
+    /// Unix seconds.
+    pub added: u64,
+    /// Unix seconds when the wanted bytes were all verified; null until then.
+    pub completed: Option<u64>,
+}
+
+/// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,
+/// `trackers` and `peers`. `peers` is the list there, so the row's count of connected peers
+/// is named `peers_connected` in this object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorrentDetail {
+    pub row: TorrentRow,
+    pub files: Vec<FileRow>,
+    pub trackers: Vec<TrackerRow>,
+    pub peers: Vec<PeerInfo>,
+}
+
+impl Serialize for TorrentDetail {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = match serde_json::to_value(&self.row).map_err(ser::Error::custom)? {
+            Value::Object(m) => m,
+            _ => return Err(ser::Error::custom("a torrent row is not an object")),
+        };
+        let count = map.remove("peers").unwrap_or(Value::Null);
+        map.insert("peers_connected".into(), count);
+        let mut put = |key: &str, v: Result<Value, serde_json::Error>| {
+            v.map(|v| map.insert(key.into(), v))
+                .map_err(ser::Error::custom)
+        };
+        put("files", serde_json::to_value(&self.files))?;
+        put("trackers", serde_json::to_value(&self.trackers))?;
+        put("peers", serde_json::to_value(&self.peers))?;
+        map.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for TorrentDetail {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut map = Map::<String, Value>::deserialize(d)?;
+        let mut take = |key: &str| map.remove(key).unwrap_or(Value::Null);
+        let files = take("files");
+        let trackers = take("trackers");
+        let peers = take("peers");
+        let count = take("peers_connected");
+        map.insert("peers".into(), count);
+        Ok(TorrentDetail {
+            row: parse(Value::Object(map))?,
+            files: parse(files)?,
+            trackers: parse(trackers)?,
+            peers: parse(peers)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRow {
+    /// The file's position in the torrent, what priorities are set by.
+    pub index: u32,
+    /// Relative to `save_path`, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    pub verified_bytes: u64,
+    /// skip, low, normal or high.
+    pub priority: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackerRow {
+    pub url: String,
+    /// 0 first; trackers of one tier are alternatives.
+    pub tier: u32,
+    /// One word: working, updating, error, not-contacted, disabled...
+    pub status: String,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// ip:port ([v6]:port).
+    pub address: String,
+    /// From the peer id or the extension handshake; null when unknown.
+    pub client: Option<String>,
+    /// One word: connecting, downloading, uploading, idle, choked, closed...
+    pub state: String,
+    /// Why the peer is in that state, in words; null when nothing is in the way.
+    pub reason: Option<String>,
+    pub down_rate: u64,
+    pub up_rate: u64,
+}
+
+fn parse<T: serde::de::DeserializeOwned, E: de::Error>(v: Value) -> Result<T, E> {
+    serde_json::from_value(v).map_err(E::custom)
+}
