@@ -176,10 +176,27 @@ impl Store {
                 _ => {}
             }
         }
-        let mut saved: Vec<Saved> = found
-            .into_iter()
-            .map(|(hash, (has_torrent, has_resume))| self.load_one(hash, has_torrent, has_resume))
-            .collect();
+        let found: Vec<_> = found.into_iter().collect();
+        // A cold start reads from disk: a few readers keep several reads in flight.
+        let readers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let per_reader = found.len().div_ceil(readers).max(1);
+        let mut saved: Vec<Saved> = std::thread::scope(|scope| {
+            let handles: Vec<_> = found
+                .chunks(per_reader)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|&(hash, (torrent, resume))| self.load_one(hash, torrent, resume))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
         saved.sort_by_key(|s| {
             let r = s.resume.as_ref().ok();
             (

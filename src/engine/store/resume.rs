@@ -15,7 +15,7 @@
 //! ignores keys it does not know, so later versions may add keys freely; a change of meaning
 //! bumps `version`, and a file of another version is refused (the torrent is checked in full).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
@@ -205,15 +205,12 @@ pub fn encode(r: &Resume) -> Vec<u8> {
     let mut peers = Vec::new();
     let mut peers6 = Vec::new();
     for peer in r.peers.iter().take(MAX_PEERS) {
-        match peer.ip() {
-            IpAddr::V4(ip) => peers.extend_from_slice(&ip.octets()),
-            IpAddr::V6(ip) => peers6.extend_from_slice(&ip.octets()),
-        }
-        let port = peer.port().to_be_bytes();
-        match peer {
-            SocketAddr::V4(_) => peers.extend_from_slice(&port),
-            SocketAddr::V6(_) => peers6.extend_from_slice(&port),
-        }
+        let (out, ip) = match peer {
+            SocketAddr::V4(a) => (&mut peers, a.ip().octets().to_vec()),
+            SocketAddr::V6(a) => (&mut peers6, a.ip().octets().to_vec()),
+        };
+        out.extend_from_slice(&ip);
+        out.extend_from_slice(&peer.port().to_be_bytes());
     }
     let files = r
         .files

@@ -111,6 +111,23 @@ fn garbage_is_damaged() {
     assert!(matches!(decode(&deep, &HASH), Err(ResumeError::Damaged(_))));
 }
 
+/// The fuzz target's property over every single-byte change: no panic, one-line errors, and
+/// whatever decodes survives encode and decode unchanged.
+#[test]
+fn every_flipped_byte_decodes_or_fails_cleanly() {
+    let bytes = encode(&full_resume());
+    for at in 0..bytes.len() {
+        for mask in [0x01u8, 0x10, 0x80] {
+            let mut b = bytes.clone();
+            b[at] ^= mask;
+            match decode(&b, &HASH) {
+                Ok(r) => assert_eq!(decode(&encode(&r), &HASH).unwrap(), r),
+                Err(e) => assert!(!e.to_string().contains('\n')),
+            }
+        }
+    }
+}
+
 #[test]
 fn another_dictionary_is_not_resume_data() {
     let torrent = b"d8:announce3:url4:infod4:name1:xee";
