@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rand::RngCore;
-use rc4::StreamCipher;
 use ttui::protocol::mse::{self, KeyPair, CRYPTO_RC4, KEY_LEN, VC};
 
 /// How long a fake keeps a connection open (and waits on a read): past ttui's 10 s MSE

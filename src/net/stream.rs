@@ -8,9 +8,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use rc4::{Rc4, StreamCipher};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::protocol::rc4::Rc4;
 
 /// Largest piece of one write encrypted at a time (the scratch buffer never grows past it).
 const WRITE_CHUNK: usize = 64 * 1024;

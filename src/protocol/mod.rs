@@ -10,5 +10,6 @@ pub mod message;
 pub mod metainfo;
 pub mod mse;
 pub mod peer_id;
+pub mod rc4;
 pub mod text;
 pub mod utp;

@@ -14,9 +14,7 @@
 //! A sends its BitTorrent handshake as IA, so encryption costs no extra round trip.
 //!
 //! Crates, and why:
-//! - RC4: `rc4` (RustCrypto stream-ciphers), the family `sha1` already comes from; no unsafe,
-//!   maintained, `apply_keystream` works in place. The older `crypto` crate is unmaintained and
-//!   `openssl` would add a C dependency for 40 lines of cipher.
+//! - RC4: our own (`protocol::rc4`, see its header for why not the `rc4` crate or OpenSSL).
 //! - DH: `crypto-bigint` (RustCrypto): fixed-size `U768` on the stack, Montgomery
 //!   exponentiation that is constant-time (the private key does not leak through timing), no
 //!   heap at all, so nothing a peer sends can make it allocate. `num-bigint` is simpler but
@@ -27,8 +25,8 @@
 //! 512 pad bytes; PadC/PadD lengths above 512 are refused; IA is not buffered here (it is the
 //! start of the payload stream, and the caller decrypts exactly `len(IA)` bytes of it).
 
+use super::rc4::Rc4;
 use rand::RngCore;
-use rc4::{Rc4, StreamCipher};
 
 #[path = "mse_keys.rs"]
 mod keys;

@@ -6,10 +6,10 @@ use std::sync::LazyLock;
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Odd, U256, U768};
 use rand::RngCore;
-use rc4::{KeyInit, Rc4, StreamCipher};
 use sha1::{Digest, Sha1};
 
 use super::{Error, KEY_LEN};
+use crate::protocol::rc4::Rc4;
 
 /// Oakley group 1 (RFC 2409), the prime every MSE implementation uses.
 const P_HEX: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A63A36210000000000090563";
@@ -34,8 +34,7 @@ pub fn req2(info_hash: &[u8; 20]) -> [u8; 20] {
 /// RC4 keyed with SHA1(label, S, SKEY), its first 1024 bytes discarded.
 pub fn rc4_key(label: &[u8; 4], secret: &[u8; KEY_LEN], skey: &[u8; 20]) -> Rc4 {
     let key = sha1_of(&[label, secret, skey]);
-    // A 20-byte key is within RC4's 1..=256 bytes, so this never fails.
-    let mut c = Rc4::new_from_slice(&key).unwrap_or_else(|_| unreachable!("20-byte RC4 key"));
+    let mut c = Rc4::new(&key);
     c.apply_keystream(&mut [0u8; DISCARD]);
     c
 }
