@@ -125,6 +125,7 @@ impl Session {
                     bootstrap: bootstrap.clone(),
                     state_dir: opts.state_dir.clone(),
                     node: None,
+                    reply_budget_bytes_per_sec: opts.dht_rate_limit,
                 };
                 let (node, task) = Dht::spawn(cfg, Arc::clone(sock));
                 accept_tasks.push(task);
