@@ -165,7 +165,10 @@ mod tests {
         }
         let bound = 8_000 * 11;
         assert!(sent <= bound, "{sent} > {bound}");
-        assert!(sent >= 8_000 * 10 - 8_000, "{sent}: the budget was not used");
+        assert!(
+            sent >= 8_000 * 10 - 8_000,
+            "{sent}: the budget was not used"
+        );
         // Strangers have emptied it down to the reserve; a known node still gets through.
         let end = t0 + Duration::from_millis(10_000);
         while b.spend(Class::Stranger, 172, end) {}

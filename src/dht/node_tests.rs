@@ -280,7 +280,10 @@ fn a_flood_from_many_addresses_is_answered_within_the_byte_budget() {
             break;
         }
     }
-    assert!(refused, "strangers are still answered at the end of the flood");
+    assert!(
+        refused,
+        "strangers are still answered at the end of the flood"
+    );
     n.handle(&q.encode(), SocketAddr::V4(friend), end);
     let out = n.take_outgoing();
     assert_eq!(out.len(), 1);

@@ -27,7 +27,9 @@ const PAUSE_OTHER: Duration = Duration::from_millis(100);
 
 /// Connections waiting for their handshake, for a descriptor limit of `nofile`.
 pub(crate) fn handshake_slots(nofile: u64) -> usize {
-    usize::try_from(nofile / 8).unwrap_or(usize::MAX).clamp(4, 256)
+    usize::try_from(nofile / 8)
+        .unwrap_or(usize::MAX)
+        .clamp(4, 256)
 }
 
 /// The soft RLIMIT_NOFILE, or 1,024 when it cannot be read.
