@@ -240,7 +240,7 @@ fn flood(target: SocketAddr, stop: Arc<AtomicBool>) -> Received {
         let t = Instant::now();
         for _ in 0..per_tick {
             i += 1;
-            let _ = socks[next].send_to(&query(i, i % 4 == 0), target);
+            let _ = socks[next].send_to(&query(i, i.is_multiple_of(4)), target);
             got.sent += 1;
             next = (next + 1) % socks.len();
         }
