@@ -76,6 +76,12 @@ pub struct DownloadArgs {
     /// DHT bootstrap node HOST:PORT (repeatable); replaces the built-in public routers.
     #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
     pub dht_bootstrap: Vec<String>,
+    /// Bytes a second the DHT node may send in answer to other nodes (replies, errors and
+    /// verifying pings together); more is dropped, so a flood of queries cannot use ttui as
+    /// an amplifier.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::dht::budget::DEFAULT_REPLY_BUDGET,
+          value_parser = clap::value_parser!(u32).range(i64::from(crate::dht::budget::MIN_REPLY_BUDGET)..))]
+    pub dht_rate_limit: u32,
     /// Do not exchange peers with peers (BEP 11).
     #[arg(long)]
     pub no_pex: bool,

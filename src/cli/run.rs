@@ -27,6 +27,7 @@ pub fn options(args: &DownloadArgs, seed: bool) -> Options {
         dht: dht_bootstrap(args),
         pex: !args.no_pex,
         state_dir: Some(state_dir(args)),
+        dht_rate_limit: args.dht_rate_limit,
         ..Options::default()
     }
 }

@@ -10,9 +10,10 @@
 //! per-address budgets), the bencode goes through our depth-bounded decoder, and nothing is
 //! sent that we did not decide to send (a private torrent never reaches the node).
 //!
-//! Layers: `protocol::krpc` (pure codec) → `routing`, `lookup`, `store` (pure state) → `node`
-//! (the sans-I/O state machine) → `service` (the tokio task and its handle).
+//! Layers: `protocol::krpc` (pure codec) → `routing`, `lookup`, `store`, `budget` (pure
+//! state) → `node` (the sans-I/O state machine) → `service` (the tokio task and its handle).
 
+pub mod budget;
 pub mod lookup;
 pub mod node;
 pub mod persist;

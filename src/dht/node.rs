@@ -10,6 +10,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::protocol::krpc::{Body, CompactNode, Krpc, NodeId, Query, Response};
 
+use super::budget::{self, Bucket, Class, DropReport, Dropped};
 use super::lookup::{self, Lookup};
 use super::routing::{Insert, RoutingTable, K};
 use super::store::{PeerStore, RateLimiter, StoreLimits, Tokens};
@@ -37,6 +38,9 @@ pub struct NodeConfig {
     pub rate_burst: f64,
     pub rate_table: usize,
     pub store: StoreLimits,
+    /// Bytes a second for everything sent because of a query we received: replies, errors,
+    /// and the pings that verify a querying node (see `budget.rs`).
+    pub reply_budget: u32,
 }
 
 impl NodeConfig {
@@ -51,6 +55,7 @@ impl NodeConfig {
             rate_burst: 50.0,
             rate_table: 4096,
             store: StoreLimits::default(),
+            reply_budget: budget::DEFAULT_REPLY_BUDGET,
         }
     }
 }
@@ -69,7 +74,20 @@ pub struct DhtStats {
     pub answered: u64,
     pub rate_limited: u64,
     pub malformed: u64,
+    /// Replies, errors and pings dropped by the replies budget.
+    pub budget_dropped: u64,
 }
+
+/// Which budget a query we send is charged to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Charge {
+    Own,
+    /// A ping verifying a node that queried us: sent because of a stranger's datagram.
+    Replies,
+}
+
+/// The smallest reply (a ping's): a bucket that cannot pay for it drops the query unread.
+const SMALLEST_REPLY: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Purpose {
@@ -109,6 +127,9 @@ pub struct Node {
     last_maintenance: Instant,
     out: Vec<(Vec<u8>, SocketAddr)>,
     stats: DhtStats,
+    replies: Bucket,
+    own: Bucket,
+    dropped: DropReport,
 }
 
 impl Node {
@@ -129,6 +150,9 @@ impl Node {
             last_maintenance: now,
             out: Vec::new(),
             stats: DhtStats::default(),
+            replies: Bucket::new(cfg.reply_budget, now),
+            own: Bucket::new(budget::OWN_QUERIES_PER_SEC, now),
+            dropped: DropReport::new(),
             cfg,
         }
     }
@@ -144,6 +168,12 @@ impl Node {
     /// Datagrams to send since the last call.
     pub fn take_outgoing(&mut self) -> Vec<(Vec<u8>, SocketAddr)> {
         std::mem::take(&mut self.out)
+    }
+
+    /// What the replies budget dropped since the last report, at most once a minute (for
+    /// the log), with the budget in bytes a second.
+    pub fn budget_report(&mut self, now: Instant) -> Option<(Dropped, u32)> {
+        Some((self.dropped.take(now)?, self.replies.per_sec()))
     }
 
     pub fn stats(&self) -> DhtStats {
@@ -251,7 +281,7 @@ impl Node {
             Query::FindNode { target }
         };
         for addr in to_ask {
-            if !self.send_query(addr, query.clone(), Purpose::Lookup(sid), now) {
+            if !self.send_query(addr, query.clone(), Purpose::Lookup(sid), Charge::Own, now) {
                 if let Some(s) = self.searches.get_mut(&sid) {
                     s.lookup.unsend(addr);
                 }
@@ -275,13 +305,13 @@ impl Node {
                     implied_port: false,
                     token,
                 };
-                self.send_query(addr, q, Purpose::Announce, now);
+                self.send_query(addr, q, Purpose::Announce, Charge::Own, now);
             }
         }
     }
 
     pub fn ping(&mut self, addr: SocketAddrV4, now: Instant) -> bool {
-        self.send_query(addr, Query::Ping, Purpose::Ping, now)
+        self.send_query(addr, Query::Ping, Purpose::Ping, Charge::Own, now)
     }
 
     fn send_query(
@@ -289,6 +319,7 @@ impl Node {
         addr: SocketAddrV4,
         query: Query,
         purpose: Purpose,
+        charge: Charge,
         now: Instant,
     ) -> bool {
         if self.pending.len() >= self.cfg.max_pending {
@@ -309,7 +340,19 @@ impl Node {
                 read_only: false,
             },
         };
-        self.out.push((msg.encode(), SocketAddr::V4(addr)));
+        let buf = msg.encode();
+        let paid = match charge {
+            Charge::Own => self.own.spend(Class::Known, buf.len(), now),
+            Charge::Replies => self.replies.spend(Class::Stranger, buf.len(), now),
+        };
+        if !paid {
+            if charge == Charge::Replies {
+                self.stats.budget_dropped += 1;
+                self.dropped.count(buf.len());
+            }
+            return false;
+        }
+        self.out.push((buf, SocketAddr::V4(addr)));
         self.pending.insert(
             tid,
             Pending {
@@ -340,12 +383,29 @@ impl Node {
                 query,
                 read_only,
             } => {
-                self.answer(&msg.tid, from, id, query, now);
-                if !read_only && id != self.cfg.id && !self.table.entries().any(|e| e.id == id) {
-                    // Verify before trusting: only a node that answers enters the table.
-                    if !self.pending.values().any(|p| p.addr == from) {
-                        self.ping(from, now);
-                    }
+                let class = if self.table.contains(&id, from) {
+                    Class::Known
+                } else {
+                    Class::Stranger
+                };
+                // An empty budget drops the query before any work: a flood costs a decode.
+                if !self.replies.affords(class, SMALLEST_REPLY, now) {
+                    self.stats.budget_dropped += 1;
+                    self.dropped.count(SMALLEST_REPLY);
+                    return;
+                }
+                self.answer(&msg.tid, from, query, class, now);
+                // Verify before trusting: only a node that answers enters the table. Only
+                // where the table has room for it (a flood of made-up ids mostly lands in
+                // full buckets), and paid from the replies budget: the ping is sent because
+                // of a stranger's datagram.
+                if !read_only
+                    && class == Class::Stranger
+                    && id != self.cfg.id
+                    && self.table.has_room(&id, now)
+                    && !self.pending.values().any(|p| p.addr == from)
+                {
+                    self.send_query(from, Query::Ping, Purpose::Ping, Charge::Replies, now);
                 }
             }
             Body::Response { id, r } => self.on_response(&msg.tid, from, id, r, now),
@@ -402,7 +462,7 @@ impl Node {
         }
     }
 
-    fn answer(&mut self, tid: &[u8], from: SocketAddrV4, _id: NodeId, q: Query, now: Instant) {
+    fn answer(&mut self, tid: &[u8], from: SocketAddrV4, q: Query, class: Class, now: Instant) {
         let ip = IpAddr::V4(*from.ip());
         let body = match q {
             Query::Ping => reply(self.cfg.id, Response::default()),
@@ -446,8 +506,14 @@ impl Node {
             ip: Some(from),
             body,
         };
+        let buf = msg.encode();
+        if !self.replies.spend(class, buf.len(), now) {
+            self.stats.budget_dropped += 1;
+            self.dropped.count(buf.len());
+            return;
+        }
         self.stats.answered += 1;
-        self.out.push((msg.encode(), SocketAddr::V4(from)));
+        self.out.push((buf, SocketAddr::V4(from)));
     }
 
     /// Timeouts and upkeep; call about once a second.

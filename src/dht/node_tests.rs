@@ -204,3 +204,88 @@ fn bootstrap_is_retried_with_backoff_while_alone() {
     n.tick(now + BOOTSTRAP_RETRY_MIN * 3);
     assert_eq!(n.take_outgoing().len(), 1);
 }
+
+fn get_peers_query(i: u32) -> Vec<u8> {
+    Krpc {
+        tid: i.to_be_bytes().to_vec(),
+        version: None,
+        ip: None,
+        body: Body::Query {
+            id: NodeId::random(),
+            query: Query::GetPeers {
+                info_hash: NodeId::random(),
+            },
+            read_only: false,
+        },
+    }
+    .encode()
+}
+
+/// The per-address limit holds against one sender; the replies budget against thousands:
+/// what goes out (replies and verifying pings together) stays within the budget, and a node
+/// of our routing table is still answered in the middle of it.
+#[test]
+fn a_flood_from_many_addresses_is_answered_within_the_byte_budget() {
+    let t0 = Instant::now();
+    let mut n = Node::new(NodeConfig::new(NodeId::random()), t0);
+    // A populated table, so replies carry nodes (the amplification the issue measured).
+    let friend = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 200), 6881);
+    let friend_id = NodeId::random();
+    n.table.heard_from(friend_id, friend, t0);
+    for i in 0..40u32 {
+        let a = SocketAddrV4::new(Ipv4Addr::from(0x0a01_0000 + i), 6881);
+        n.table.heard_from(NodeId::random(), a, t0);
+    }
+    let budget = f64::from(budget::DEFAULT_REPLY_BUDGET);
+    let (mut sent, mut datagrams) = (0f64, 0u64);
+    // 100,000 queries from 2,000 addresses in five seconds.
+    for i in 0..100_000u32 {
+        let now = t0 + Duration::from_micros(u64::from(i) * 50);
+        let from = SocketAddrV4::new(Ipv4Addr::from(0x7f00_0100 + i % 2000), 6881);
+        n.handle(&get_peers_query(i), SocketAddr::V4(from), now);
+        for (buf, _) in n.take_outgoing() {
+            sent += (buf.len() + budget::HEADER_BYTES) as f64;
+            datagrams += 1;
+        }
+    }
+    let end = t0 + Duration::from_secs(5);
+    let bound = budget * 6.0;
+    assert!(sent <= bound, "sent {sent} bytes, budget {bound}");
+    assert!(datagrams > 50, "the budget was not used: {datagrams}");
+    let s = n.stats();
+    assert!(s.budget_dropped > 50_000, "{s:?}");
+    // A report for the log, then none until a minute has passed.
+    let (dropped, per_sec) = n.budget_report(end).expect("a report");
+    assert_eq!(per_sec, budget::DEFAULT_REPLY_BUDGET);
+    assert!(dropped.datagrams > 0);
+    assert!(n.budget_report(end + Duration::from_secs(1)).is_none());
+    // Strangers have spent all but the reserve: our neighbour is still answered.
+    let q = Krpc {
+        tid: b"ok".to_vec(),
+        version: None,
+        ip: None,
+        body: Body::Query {
+            id: friend_id,
+            query: Query::FindNode {
+                target: NodeId::random(),
+            },
+            read_only: false,
+        },
+    };
+    let mut refused = false;
+    for i in 0..100 {
+        n.handle(&get_peers_query(i), SocketAddr::V4(addr(99)), end);
+        if n.take_outgoing().is_empty() {
+            refused = true;
+            break;
+        }
+    }
+    assert!(
+        refused,
+        "strangers are still answered at the end of the flood"
+    );
+    n.handle(&q.encode(), SocketAddr::V4(friend), end);
+    let out = n.take_outgoing();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1, SocketAddr::V4(friend));
+}

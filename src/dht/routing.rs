@@ -151,6 +151,27 @@ impl RoutingTable {
         }
     }
 
+    /// Whether `id` at `addr` is in the table (one bucket's scan, so cheap per datagram).
+    pub fn contains(&self, id: &NodeId, addr: SocketAddrV4) -> bool {
+        self.buckets[self.bucket_index(id)]
+            .nodes
+            .iter()
+            .any(|e| e.id == *id && e.addr == addr)
+    }
+
+    /// Whether `id` could enter the table now (its bucket has room, holds a bad node, or
+    /// may split): only then is a node that queried us worth a verifying ping.
+    pub fn has_room(&self, id: &NodeId, now: Instant) -> bool {
+        if *id == self.own {
+            return false;
+        }
+        let idx = self.bucket_index(id);
+        let b = &self.buckets[idx];
+        b.nodes.len() < K
+            || (idx == self.buckets.len() - 1 && self.buckets.len() < MAX_BUCKETS)
+            || b.nodes.iter().any(|e| e.state(now) == NodeState::Bad)
+    }
+
     fn remove_addr_with_other_id(&mut self, id: &NodeId, addr: &SocketAddrV4) {
         for b in &mut self.buckets {
             b.nodes.retain(|e| e.addr != *addr || e.id == *id);

@@ -47,7 +47,7 @@ pub fn is_krpc(datagram: &[u8]) -> bool {
     datagram.first() == Some(&b'd')
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct DhtConfig {
     /// HOST:PORT of bootstrap nodes or routers.
     pub bootstrap: Vec<String>,
@@ -55,6 +55,20 @@ pub struct DhtConfig {
     pub state_dir: Option<PathBuf>,
     /// Full node settings; by default the saved id (or a random one) with default limits.
     pub node: Option<NodeConfig>,
+    /// Bytes a second the node may send in answer to queries, replies, errors and verifying
+    /// pings together; what exceeds it is dropped (`budget.rs`). Overrides `node`'s.
+    pub reply_budget_bytes_per_sec: u32,
+}
+
+impl Default for DhtConfig {
+    fn default() -> Self {
+        DhtConfig {
+            bootstrap: Vec::new(),
+            state_dir: None,
+            node: None,
+            reply_budget_bytes_per_sec: super::budget::DEFAULT_REPLY_BUDGET,
+        }
+    }
 }
 
 enum Command {
@@ -83,9 +97,10 @@ impl Dht {
     /// names, and joins the network.
     pub fn spawn(cfg: DhtConfig, tx: impl Transmit) -> (Dht, JoinHandle<()>) {
         let saved = cfg.state_dir.as_deref().and_then(persist::load);
-        let node_cfg = cfg.node.clone().unwrap_or_else(|| {
+        let mut node_cfg = cfg.node.clone().unwrap_or_else(|| {
             NodeConfig::new(saved.as_ref().map_or_else(NodeId::random, |s| s.0))
         });
+        node_cfg.reply_budget = cfg.reply_budget_bytes_per_sec;
         let id = node_cfg.id;
         let (dtx, drx) = mpsc::channel(DATAGRAM_QUEUE);
         let (ctx, crx) = mpsc::channel(64);
@@ -253,6 +268,13 @@ async fn run(
             _ = tick.tick() => {
                 let now = Instant::now();
                 node.tick(now);
+                if let Some((dropped, per_sec)) = node.budget_report(now) {
+                    tracing::info!(
+                        "DHT: {} replies and pings ({} bytes) dropped over the {per_sec} B/s budget",
+                        dropped.datagrams,
+                        dropped.bytes
+                    );
+                }
                 if now.saturating_duration_since(last_save) >= SAVE_EVERY {
                     last_save = now;
                     if let Err(e) = save(&node, &cfg.state_dir) {

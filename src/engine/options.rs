@@ -30,6 +30,8 @@ pub struct Options {
     pub pex: bool,
     /// Where the DHT routing table is kept between runs (`None`: not kept).
     pub state_dir: Option<PathBuf>,
+    /// Bytes a second the DHT node may send in answer to others' queries.
+    pub dht_rate_limit: u32,
 }
 
 /// `--transport`: uTP first with TCP when uTP gets no answer (`Both`), or only one of them.
@@ -68,6 +70,7 @@ impl Default for Options {
             dht: None,
             pex: true,
             state_dir: None,
+            dht_rate_limit: crate::dht::budget::DEFAULT_REPLY_BUDGET,
         }
     }
 }

@@ -13,13 +13,14 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::dht::{Dht, DhtConfig};
+use crate::engine::accept_budget;
 use crate::engine::api::LogLevel;
 use crate::engine::connect::{read_handshake, HANDSHAKE_TIMEOUT};
 use crate::engine::options::{Options, TransportPolicy};
@@ -178,6 +179,7 @@ impl Session {
                     bootstrap: bootstrap.clone(),
                     state_dir: opts.state_dir.clone(),
                     node: None,
+                    reply_budget_bytes_per_sec: opts.dht_rate_limit,
                 };
                 let (node, task) = Dht::spawn(cfg, Arc::clone(sock));
                 accept_tasks.push(task);
@@ -293,41 +295,50 @@ fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
 }
 
 /// Accepts incoming connections; each is handshaken in its own task and handed to the
-/// torrent its handshake names.
+/// torrent its handshake names. At most `accept_budget::tcp()` wait for their handshake at
+/// once (the rest wait in the kernel's backlog, costing no descriptor); out of descriptors,
+/// the loop pauses (see `accept_budget.rs`).
 async fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>, policy: EncryptionPolicy) {
+    let budget = accept_budget::tcp();
+    let mut backoff = accept_budget::Backoff::default();
     loop {
+        let Some(slot) = budget.slot().await else {
+            return;
+        };
         let (stream, addr) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
-                tracing::warn!("accept: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                accept_budget::pause_after(&mut backoff, &e, budget.capacity()).await;
                 continue;
             }
         };
-        tokio::spawn(accept(
-            Transport::Tcp(stream),
-            addr,
-            Arc::clone(&routes),
-            policy,
-        ));
+        accept_budget::note_accepted(&mut backoff);
+        let routes = Arc::clone(&routes);
+        tokio::spawn(async move {
+            accept(Transport::Tcp(stream), addr, routes, policy).await;
+            drop(slot);
+        });
     }
 }
 
-/// Accepts incoming uTP connections like TCP ones.
+/// Accepts incoming uTP connections like TCP ones (with a budget of their own).
 async fn utp_accept_loop(
     mut listener: UtpListener,
     routes: Arc<Mutex<Routes>>,
     policy: EncryptionPolicy,
 ) {
-    while let Some(stream) = listener.accept().await {
+    let budget = accept_budget::utp();
+    while let Some(slot) = budget.slot().await {
+        let Some(stream) = listener.accept().await else {
+            return;
+        };
         let addr = stream.peer_addr();
         tracing::info!("{addr}: incoming over uTP");
-        tokio::spawn(accept(
-            Transport::Utp(stream),
-            addr,
-            Arc::clone(&routes),
-            policy,
-        ));
+        let routes = Arc::clone(&routes);
+        tokio::spawn(async move {
+            accept(Transport::Utp(stream), addr, routes, policy).await;
+            drop(slot);
+        });
     }
 }
 
