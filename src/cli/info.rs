@@ -5,6 +5,11 @@ use std::io::{self, Write};
 use humansize::{format_size, BINARY};
 
 use crate::protocol::metainfo::Metainfo;
+use crate::protocol::text::shorten_to;
+
+/// Characters of a name, URL or path from the torrent printed on one line: real ones fit
+/// whole, a hostile 10 MB name does not flood the terminal.
+const MAX_FIELD: usize = 400;
 
 /// Prints the summary shown by `ttui info`.
 pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
@@ -36,6 +41,12 @@ pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
             writeln!(out, "  tier {}: {}", tier + 1, printable(url))?;
         }
     }
+    if !m.notes.is_empty() {
+        writeln!(out, "Changed to load it safely:")?;
+        for note in &m.notes {
+            writeln!(out, "  {}", printable(note))?;
+        }
+    }
     writeln!(out, "Files:")?;
     let sizes: Vec<String> = info
         .files
@@ -43,26 +54,28 @@ pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
         .map(|f| format_size(f.length, BINARY))
         .collect();
     let width = sizes.iter().map(String::len).max().unwrap_or(0);
-    for (i, (file, size)) in info.files.iter().zip(&sizes).enumerate() {
-        let pad = if m.padding_files.contains(&i) {
-            "  (padding)"
-        } else {
-            ""
+    for (file, size) in info.files.iter().zip(&sizes) {
+        let kind = match &file.symlink {
+            _ if file.padding => "  (padding)".to_owned(),
+            Some(t) if t.is_empty() => "  (link, not created)".to_owned(),
+            Some(t) => format!(" -> {}", printable(t)),
+            None => String::new(),
         };
         writeln!(
             out,
-            "  {size:>width$}  {}{pad}",
+            "  {size:>width$}  {}{kind}",
             printable(&file.path.join("/"))
         )?;
     }
     Ok(())
 }
 
-/// Names and URLs come from the file: escape control characters so a crafted torrent
-/// cannot move the cursor, recolour or clear the user's terminal.
+/// Names and URLs come from the file: shorten them, and escape control characters so a
+/// crafted torrent cannot move the cursor, recolour or clear the user's terminal.
 fn printable(s: &str) -> String {
+    let s = shorten_to(s, MAX_FIELD);
     if !s.chars().any(char::is_control) {
-        return s.to_owned();
+        return s.into_owned();
     }
     s.chars()
         .map(|c| {
