@@ -169,6 +169,33 @@ mod tests {
     }
 
     #[test]
+    fn notes_links_and_huge_names_stay_short() {
+        // A link entry claiming 425 bytes beside a 425-byte file, a 10 MB name, a newline after
+        // the dictionary.
+        let name = "n".repeat(10 << 20);
+        let mut t = format!(
+            "d4:infod5:filesld6:lengthi425e4:pathl3:bareed4:attr1:l6:lengthi425e4:pathl3:fooe\
+             12:symlink pathl3:bareee4:name{}:{name}12:piece lengthi16384e6:pieces20:",
+            name.len()
+        )
+        .into_bytes();
+        t.extend_from_slice(&hash_pieces(&[0u8; 425], 16384)[0]);
+        t.extend_from_slice(b"ee\n");
+        let m = Metainfo::from_bytes(&t).unwrap();
+        let text = render(&m);
+        assert!(text.len() < 8_000, "{} bytes", text.len());
+        assert!(text.lines().all(|l| l.len() <= 4096));
+        assert!(text.contains("Total size: 425 B (425 bytes)\n"), "{text}");
+        assert!(
+            text.contains("Changed to load it safely:\n  1 byte(s) after"),
+            "{text}"
+        );
+        assert!(text.contains("shortened to 240 bytes"), "{text}");
+        assert!(text.contains("/foo -> bar\n"), "{text}");
+        assert!(text.contains("425 B  nnn"), "{text}");
+    }
+
+    #[test]
     fn control_characters_are_escaped() {
         assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
         assert_eq!(printable("plain é"), "plain é");

@@ -215,11 +215,18 @@ pub(super) fn link_value(path: &[String], target: &str) -> Option<PathBuf> {
     {
         return None;
     }
+    // From the link's directory: up to the deepest directory it shares with the target.
+    let dirs = path.get(1..path.len() - 1).unwrap_or_default();
+    let shared = dirs
+        .iter()
+        .zip(&parts[..parts.len() - 1])
+        .take_while(|(d, p)| d.as_str() == **p)
+        .count();
     let mut value = PathBuf::new();
-    for _ in 2..path.len() {
+    for _ in shared..dirs.len() {
         value.push("..");
     }
-    value.extend(parts);
+    value.extend(&parts[shared..]);
     Some(value)
 }
 
