@@ -328,3 +328,311 @@ fn a_torrent_ttui_must_sanitise_downloads_whole_from_libtorrent() {
         last_lines(&log_text, 30)
     );
 }
+
+/// A multi-file torrent named `name` with `files` (raw path, length, attr, link target),
+/// real piece hashes of a zero payload, and `extra` bytes after the dictionary.
+fn corpus_torrent(
+    name: &[u8],
+    files: &[(&[&[u8]], usize, &str, &[&[u8]])],
+    extra: &[u8],
+) -> Vec<u8> {
+    let mut total = 0;
+    let list = files
+        .iter()
+        .map(|&(p, len, attr, target)| {
+            let mut f = vec![("length", B::I(len as i64))];
+            if !p.is_empty() {
+                f.push(("path", path(p)));
+            }
+            if !attr.is_empty() {
+                f.push(("attr", B::S(attr.as_bytes().to_vec())));
+            }
+            if attr.contains('l') {
+                f.push(("symlink path", path(target)));
+            } else {
+                total += len;
+            }
+            dict(f)
+        })
+        .collect();
+    let pieces: Vec<u8> = vec![0u8; total]
+        .chunks(PIECE)
+        .flat_map(|c| <[u8; 20]>::from(Sha1::digest(c)))
+        .collect();
+    let info = dict(vec![
+        ("files", B::L(list)),
+        ("name", B::S(name.to_vec())),
+        ("piece length", B::I(PIECE as i64)),
+        ("pieces", B::S(pieces)),
+    ]);
+    let mut out = Vec::new();
+    enc(&dict(vec![("info", info)]), &mut out);
+    out.extend_from_slice(extra);
+    out
+}
+
+fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{text}"))
+}
+
+/// The cases of libtorrent's own test corpus (test/test_torrents) that ttui refused, made
+/// here with the same property: ttui loads each with libtorrent's v1 info hash and size.
+#[test]
+fn libtorrent_corpus_cases_load_with_libtorrents_hash_and_size() {
+    let long = format!("{}.23456789", "abcdefghij0123456789".repeat(14));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "trailing newline",
+            corpus_torrent(b"temp", &[(&[b"a"], 425, "", &[])], b"\n"),
+        ),
+        (
+            "slash_path",
+            corpus_torrent(b"temp", &[(&[b"/", b"/", b"bar"], 425, "", &[])], b""),
+        ),
+        (
+            "backslash_path",
+            corpus_torrent(b"temp", &[(&[b"\\", b"\\", b"bar"], 425, "", &[])], b""),
+        ),
+        (
+            "parent_path",
+            corpus_torrent(b"temp", &[(&[b"..", b"..", b"bar"], 425, "", &[])], b""),
+        ),
+        (
+            "hidden_parent_path",
+            corpus_torrent(
+                b"temp",
+                &[(&[b"foo/../../../bar", b"bar"], 425, "", &[])],
+                b"",
+            ),
+        ),
+        (
+            "absolute_filename",
+            corpus_torrent(
+                b"temp",
+                &[(&[b"abcde"], 425, "", &[]), (&[b"/foobar"], 5, "", &[])],
+                b"",
+            ),
+        ),
+        (
+            "empty_path_multi",
+            corpus_torrent(
+                b"temp",
+                &[
+                    (&[b"abcde"], 425, "", &[]),
+                    (&[b""], 3, "", &[]),
+                    (&[b""], 5, "", &[]),
+                ],
+                b"",
+            ),
+        ),
+        (
+            "invalid_name2",
+            corpus_torrent(b"..", &[(&[b"foo", b"bar.txt"], 425, "", &[])], b""),
+        ),
+        (
+            "slash_path3 (name)",
+            corpus_torrent(b"temp/../../abc", &[(&[b"x"], 12_432, "", &[])], b""),
+        ),
+        (
+            "long_name",
+            corpus_torrent(long.as_bytes(), &[(&[b"x"], 425, "", &[])], b""),
+        ),
+        (
+            "duplicate_files",
+            corpus_torrent(
+                b"temp",
+                &[
+                    (&[b"foo", b"bar.txt"], 425, "", &[]),
+                    (&[b"foo", b"bar.txt"], 425, "", &[]),
+                ],
+                b"",
+            ),
+        ),
+        (
+            "pad_file",
+            corpus_torrent(
+                b"temp",
+                &[
+                    (&[b"foo", b"bar.txt"], 45, "", &[]),
+                    (&[b"_____padding_file_"], 2_124, "", &[]),
+                ],
+                b"",
+            ),
+        ),
+        (
+            "pad_file_no_path",
+            corpus_torrent(
+                b"temp",
+                &[(&[b"foo", b"bar.txt"], 45, "", &[]), (&[], 2_124, "p", &[])],
+                b"",
+            ),
+        ),
+        (
+            "symlink1",
+            corpus_torrent(
+                b"temp",
+                &[
+                    (&[b"a", b"b", b"bar"], 425, "", &[]),
+                    (&[b"a", b"b", b"foo"], 425, "l", &[b"a", b"b", b"bar"]),
+                ],
+                b"",
+            ),
+        ),
+        (
+            "latin-1 name",
+            corpus_torrent(b"t\xe9mp", &[(&[b"caf\xe9"], 425, "", &[])], b""),
+        ),
+    ];
+    let dir = tempdir("ttui-corpus-");
+    let paths: Vec<_> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (_, bytes))| {
+            let p = dir.path().join(format!("case-{i}.torrent"));
+            fs::write(&p, bytes).unwrap();
+            p
+        })
+        .collect();
+    let script = "import sys, libtorrent as lt\n\
+                  for p in sys.argv[1:]:\n\
+                  \x20   ti = lt.torrent_info(p)\n\
+                  \x20   print(ti.info_hashes().v1, ti.total_size())\n";
+    let lt = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .args(&paths)
+        .output()
+        .expect("run python3");
+    assert!(
+        lt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lt.stderr)
+    );
+    let lt = String::from_utf8(lt.stdout).unwrap();
+    let lt: Vec<&str> = lt.lines().collect();
+    assert_eq!(lt.len(), cases.len());
+    for ((what, _), (p, lt_line)) in cases.iter().zip(paths.iter().zip(lt)) {
+        let run = Ttui::run(
+            ["info", p.to_str().unwrap()],
+            std::time::Duration::from_secs(30),
+        );
+        run.assert_success(what);
+        let (lt_hash, lt_size) = lt_line.split_once(' ').unwrap();
+        assert_eq!(line(&run.stdout, "Info hash: "), lt_hash, "{what}");
+        let size = line(&run.stdout, "Total size: ");
+        assert!(
+            size.ends_with(&format!("({lt_size} bytes)")),
+            "{what}: {size} vs {lt_size}"
+        );
+        // A BEP 47 pad without a path is legal: nothing to say about it.
+        assert!(
+            *what == "pad_file_no_path" || run.stdout.contains("Changed to load it safely:"),
+            "{what}: no note\n{}",
+            run.stdout
+        );
+        let files: Vec<&str> = run
+            .stdout
+            .lines()
+            .skip_while(|l| *l != "Files:")
+            .skip(1)
+            .collect();
+        for f in &files {
+            assert!(!f.contains("/../") && !f.contains("  /"), "{what}: {f}");
+        }
+        eprintln!("{what:>20}: {}", files.join(" | "));
+    }
+}
+
+/// A 10 MB name and a 10 MB tracker URL print short lines; so does every error.
+#[test]
+fn huge_strings_never_make_a_long_line() {
+    let dir = tempdir("ttui-huge-");
+    let big = "n".repeat(10 << 20);
+    let mut t = corpus_torrent(big.as_bytes(), &[(&[big.as_bytes()], 425, "", &[])], b"");
+    // Announce first in key order: put it in by hand before `info`.
+    let url = format!("http://127.0.0.1/{}", "u".repeat(10 << 20));
+    t.splice(1..1, format!("8:announce{}:{url}", url.len()).into_bytes());
+    let p = dir.path().join("huge.torrent");
+    fs::write(&p, &t).unwrap();
+    let run = Ttui::run(
+        ["info", p.to_str().unwrap()],
+        std::time::Duration::from_secs(30),
+    );
+    run.assert_success("ttui info");
+    assert!(
+        run.stdout.len() < 20_000,
+        "{} bytes printed",
+        run.stdout.len()
+    );
+    assert!(run.stdout.lines().all(|l| l.len() <= 4096));
+    assert!(line(&run.stdout, "Name: ").len() == 240, "{}", run.stdout);
+    // An error quoting the torrent's text (a path no file system takes): one short line.
+    let deep: Vec<&[u8]> = vec![b"directory"; 3000];
+    let bad = dir.path().join("bad.torrent");
+    fs::write(
+        &bad,
+        corpus_torrent(big.as_bytes(), &[(&deep, 1, "", &[])], b""),
+    )
+    .unwrap();
+    let run = Ttui::run(
+        ["info", bad.to_str().unwrap()],
+        std::time::Duration::from_secs(30),
+    );
+    assert!(!run.status.success());
+    assert!(run.stderr.len() <= 4096, "{} bytes", run.stderr.len());
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot be created"), "{}", run.stderr);
+}
+
+/// `ttui info X | head -c 100`: the reader closes the pipe; ttui stops without a word.
+#[test]
+fn a_closed_stdout_ends_ttui_info_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = tempdir("ttui-pipe-");
+    // 4000 files: far more output than a pipe holds, so ttui is still writing when it closes.
+    let names: Vec<String> = (0..4000)
+        .map(|i| format!("file-number-{i:05}.bin"))
+        .collect();
+    let files: Vec<[&[u8]; 1]> = names.iter().map(|n| [n.as_bytes()]).collect();
+    let specs: Vec<(&[&[u8]], usize, &str, &[&[u8]])> =
+        files.iter().map(|f| (&f[..], 1, "", &[][..])).collect();
+    let p = dir.path().join("many.torrent");
+    fs::write(&p, corpus_torrent(b"many", &specs, b"")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ttui"))
+        .arg("info")
+        .arg(&p)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = [0u8; 100];
+    stdout.read_exact(&mut head).unwrap();
+    drop(stdout);
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ttui info kept running after its reader left");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(head.starts_with(b"Name: many\n"));
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(stderr, "");
+}
