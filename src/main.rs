@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -30,8 +31,13 @@ fn main() -> ExitCode {
         },
         Some(Cmd::Seed(args)) => cli::run::run_download(args, true),
         Some(Cmd::Info { torrent }) => cli::load_torrent(&torrent).and_then(|m| {
-            cli::info::print_info(&m, &mut std::io::stdout().lock()).map_err(|e| e.to_string())?;
-            Ok(0)
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let printed = cli::info::print_info(&m, &mut out).and_then(|()| out.flush());
+            match printed {
+                // A reader that has seen enough (`| head`) closes the pipe: stop quietly.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+                other => other.map(|()| 0).map_err(|e| e.to_string()),
+            }
         }),
         Some(Cmd::Peers {
             torrent,
@@ -60,7 +66,8 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(msg) => {
             // One line, whatever the cause.
-            eprintln!("error: {}", msg.replace('\n', " "));
+            let line = msg.replace('\n', " ");
+            eprintln!("error: {}", ttui::protocol::text::clamp_line(&line));
             ExitCode::from(1)
         }
     }

@@ -5,6 +5,11 @@ use std::io::{self, Write};
 use humansize::{format_size, BINARY};
 
 use crate::protocol::metainfo::Metainfo;
+use crate::protocol::text::shorten_to;
+
+/// Characters of a name, URL or path from the torrent printed on one line: real ones fit
+/// whole, a hostile 10 MB name does not flood the terminal.
+const MAX_FIELD: usize = 400;
 
 /// Prints the summary shown by `ttui info`.
 pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
@@ -36,6 +41,12 @@ pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
             writeln!(out, "  tier {}: {}", tier + 1, printable(url))?;
         }
     }
+    if !m.notes.is_empty() {
+        writeln!(out, "Changed to load it safely:")?;
+        for note in &m.notes {
+            writeln!(out, "  {}", printable(note))?;
+        }
+    }
     writeln!(out, "Files:")?;
     let sizes: Vec<String> = info
         .files
@@ -43,26 +54,28 @@ pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
         .map(|f| format_size(f.length, BINARY))
         .collect();
     let width = sizes.iter().map(String::len).max().unwrap_or(0);
-    for (i, (file, size)) in info.files.iter().zip(&sizes).enumerate() {
-        let pad = if m.padding_files.contains(&i) {
-            "  (padding)"
-        } else {
-            ""
+    for (file, size) in info.files.iter().zip(&sizes) {
+        let kind = match &file.symlink {
+            _ if file.padding => "  (padding)".to_owned(),
+            Some(t) if t.is_empty() => "  (link, not created)".to_owned(),
+            Some(t) => format!(" -> {}", printable(t)),
+            None => String::new(),
         };
         writeln!(
             out,
-            "  {size:>width$}  {}{pad}",
+            "  {size:>width$}  {}{kind}",
             printable(&file.path.join("/"))
         )?;
     }
     Ok(())
 }
 
-/// Names and URLs come from the file: escape control characters so a crafted torrent
-/// cannot move the cursor, recolour or clear the user's terminal.
+/// Names and URLs come from the file: shorten them, and escape control characters so a
+/// crafted torrent cannot move the cursor, recolour or clear the user's terminal.
 fn printable(s: &str) -> String {
+    let s = shorten_to(s, MAX_FIELD);
     if !s.chars().any(char::is_control) {
-        return s.to_owned();
+        return s.into_owned();
     }
     s.chars()
         .map(|c| {
@@ -153,6 +166,33 @@ mod tests {
         );
         assert!(!text.contains("Source:"));
         assert!(text.contains("Total size: 5 B (5 bytes)\n"));
+    }
+
+    #[test]
+    fn notes_links_and_huge_names_stay_short() {
+        // A link entry claiming 425 bytes beside a 425-byte file, a 10 MB name, a newline after
+        // the dictionary.
+        let name = "n".repeat(10 << 20);
+        let mut t = format!(
+            "d4:infod5:filesld6:lengthi425e4:pathl3:bareed4:attr1:l6:lengthi425e4:pathl3:fooe\
+             12:symlink pathl3:bareee4:name{}:{name}12:piece lengthi16384e6:pieces20:",
+            name.len()
+        )
+        .into_bytes();
+        t.extend_from_slice(&hash_pieces(&[0u8; 425], 16384)[0]);
+        t.extend_from_slice(b"ee\n");
+        let m = Metainfo::from_bytes(&t).unwrap();
+        let text = render(&m);
+        assert!(text.len() < 8_000, "{} bytes", text.len());
+        assert!(text.lines().all(|l| l.len() <= 4096));
+        assert!(text.contains("Total size: 425 B (425 bytes)\n"), "{text}");
+        assert!(
+            text.contains("Changed to load it safely:\n  1 byte(s) after"),
+            "{text}"
+        );
+        assert!(text.contains("shortened to 240 bytes"), "{text}");
+        assert!(text.contains("/foo -> bar\n"), "{text}");
+        assert!(text.contains("425 B  nnn"), "{text}");
     }
 
     #[test]

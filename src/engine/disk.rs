@@ -30,7 +30,7 @@ use sha1::{Digest, Sha1};
 
 use crate::protocol::geometry::Geometry;
 use crate::protocol::metainfo::Info;
-use layout::{check_layout, open_file, prepare_file_path, prepare_root};
+use layout::{check_layout, create_links, open_file, prepare_file_path, prepare_root};
 use pool::FilePool;
 
 #[derive(Debug, thiserror::Error)]
@@ -188,7 +188,9 @@ impl Storage {
         let mut files = Vec::with_capacity(info.files.len());
         let mut handles = Vec::with_capacity(if keep_all { info.files.len() } else { 0 });
         for entry in &info.files {
-            let (path, handle, fresh) = if entry.padding {
+            // Links (BEP 47) hold no data: no file, made after the files by create_links.
+            let no_file = entry.padding || entry.symlink.is_some();
+            let (path, handle, fresh) = if no_file {
                 (entry.relative_path(), None, false)
             } else {
                 let path = prepare_file_path(&root, &entry.path)?;
@@ -202,11 +204,12 @@ impl Storage {
                 path,
                 offset: entry.offset,
                 length: entry.length,
-                padding: entry.padding,
+                padding: no_file,
                 fresh,
                 dirty: AtomicBool::new(false),
             });
         }
+        create_links(&root, info);
         let handles = if keep_all {
             Handles::All(handles)
         } else {

@@ -11,26 +11,36 @@ use thiserror::Error;
 
 use super::bencode::{self, BencodeError};
 use super::geometry::Geometry;
+use super::text::shorten;
+use sanitize::{Changes, Notes};
+
+mod files;
+pub mod sanitize;
+mod v2;
 
 pub type InfoHash = [u8; 20];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
-    /// Path components relative to the output directory, already validated: no empty,
-    /// `.`, `..`, absolute or separator-containing component. For a single-file torrent this
-    /// is `[name]`; for a multi-file torrent `[name, path...]`.
+    /// Path components relative to the output directory, already made safe (see
+    /// metainfo/sanitize.rs): none is empty, `.` or `..`, holds a separator or a control
+    /// character, or is longer than 240 bytes, and no two created entries share a path. For
+    /// a single-file torrent this is `[name]`; for a multi-file torrent `[name, path...]`.
     pub path: Vec<String>,
     pub length: u64,
     /// Byte offset of this file in the torrent's concatenated payload.
     pub offset: u64,
-    /// BEP 47 `attr` `p`: a padding file. Its bytes are zeros that fill piece space (hybrid
-    /// v1+v2 torrents align every file to a piece this way); it is never created on disk and
-    /// its path, often the same `.pad/N` for many entries, names nothing.
+    /// BEP 47 `attr` `p`, or a legacy `_____padding_file_…` name: a padding file. Its bytes
+    /// are zeros that fill piece space (hybrid v1+v2 torrents align every file to a piece this
+    /// way); it is never created on disk and its path, often the same `.pad/N` for many
+    /// entries, names nothing.
     pub padding: bool,
     /// BEP 47 `attr` `x`: the file gets the executable bit.
     pub executable: bool,
-    /// BEP 47 `attr` `l`: the file is a symbolic link to this target (`symlink path` joined
-    /// with `/`, lossily decoded; empty when the key is missing). Shown, never created.
+    /// BEP 47 `attr` `l`: the entry is a symbolic link to this target, relative to the
+    /// torrent's directory (`symlink path`, cleaned like paths, joined with `/`). Empty when
+    /// the link cannot be made safely (no target, or one that leaves the torrent's directory):
+    /// such a link is skipped, with a note. A link's `length` is 0: it carries no payload.
     pub symlink: Option<String>,
 }
 
@@ -111,6 +121,9 @@ pub struct Metainfo {
     pub info_bytes: bytes::Bytes,
     /// BEP 19 web seeds (`url-list`): http(s) URLs, deduplicated, at most [`MAX_WEB_SEEDS`].
     pub web_seeds: Vec<String>,
+    /// What was changed to load the torrent (names made safe, repeated paths renamed, bytes
+    /// after the end ignored, …): one short line each, for `ttui info` and the log.
+    pub notes: Vec<String>,
 }
 
 impl Info {
@@ -124,8 +137,21 @@ impl Metainfo {
     /// Parses and validates a .torrent file. The info hash is the SHA-1 of the exact bytes of
     /// the `info` value, so keys we do not model (`private`, `source`, `x-…`) still count.
     pub fn from_bytes(buf: &[u8]) -> Result<Metainfo, MetainfoError> {
-        // The walk validates the whole input (depth, syntax, trailing bytes) before
-        // serde_bencode, which recurses without bound, sees any of it.
+        let mut notes = Notes::default();
+        // Bytes after the dictionary (a newline is common) are ignored, as libtorrent,
+        // Transmission and aria2 do: the info hash covers only the `info` bytes.
+        let buf = match bencode::value_end(buf, 0) {
+            Ok(end) if end < buf.len() && buf.first() == Some(&b'd') => {
+                notes.push(format!(
+                    "{} byte(s) after the end of the torrent's dictionary are ignored",
+                    buf.len() - end
+                ));
+                buf.get(..end).unwrap_or(buf)
+            }
+            _ => buf,
+        };
+        // The walk validates the whole input (depth, syntax) before serde_bencode, which
+        // recurses without bound, sees any of it.
         let span = bencode::find_info_span(buf)?;
         let Some(info_bytes) = buf.get(span) else {
             return Err(BencodeError::UnexpectedEof(buf.len()).into());
@@ -140,7 +166,8 @@ impl Metainfo {
         let info_value = root
             .get(&b"info"[..])
             .ok_or_else(|| MetainfoError::Missing("info".into()))?;
-        let (info, padding_files) = parse_info(as_dict(info_value, "info")?)?;
+        let (info, padding_files) =
+            parse_info(as_dict(info_value, "info")?, &info_hash, &mut notes)?;
         let trackers = parse_trackers(&root)?;
 
         // Descriptive keys only: a client that wrote them oddly should not make the torrent
@@ -163,6 +190,7 @@ impl Metainfo {
             padding_files,
             info_bytes: bytes::Bytes::copy_from_slice(info_bytes),
             web_seeds: parse_web_seeds(&root),
+            notes: notes.finish(),
         })
     }
 
@@ -226,20 +254,24 @@ pub enum MetainfoError {
     TotalOverflow,
     #[error("`{0}` is an empty list")]
     EmptyList(String),
-    #[error("`{key}`: unsafe path component {component:?} ({reason})")]
-    UnsafePath {
+    #[error(
+        "`{key}`: the path {path:?} is {length} bytes long, more than the 4095 bytes a path \
+         can have on Linux, so it cannot be created"
+    )]
+    PathTooLong {
         key: String,
-        component: String,
-        reason: &'static str,
+        length: usize,
+        path: String,
     },
+    #[error(
+        "v2-only torrents (BEP 52) are not supported yet; a hybrid or v1 torrent of the same \
+         content works"
+    )]
+    V2Only,
     #[error("`info` has both `length` and `files`")]
     BothLengthAndFiles,
     #[error("`info` has neither `length` nor `files`")]
     NeitherLengthNorFiles,
-    #[error("`info.files`: path {0:?} appears more than once")]
-    DuplicatePath(String),
-    #[error("`info.files`: {0:?} is both a file and a directory")]
-    FileDirectoryConflict(String),
 }
 
 type Dict = HashMap<Vec<u8>, Value>;
@@ -290,45 +322,46 @@ fn required<'a>(d: &'a Dict, key: &str, full_key: &str) -> Result<&'a Value, Met
         .ok_or_else(|| MetainfoError::Missing(full_key.to_owned()))
 }
 
-/// A text key, falling back to its `.utf-8` twin (written by some old clients next to a
-/// legacy-encoded original) when the plain key is not valid UTF-8.
-fn utf8_with_fallback(d: &Dict, key: &str, full_key: &str) -> Result<String, MetainfoError> {
-    let plain = required(d, key, full_key)?;
-    match as_utf8(plain, full_key) {
-        Err(MetainfoError::NotUtf8(k)) => match d.get(format!("{key}.utf-8").as_bytes()) {
-            Some(alt) => as_utf8(alt, &format!("{full_key}.utf-8")),
-            None => Err(MetainfoError::NotUtf8(k)),
-        },
-        other => other,
-    }
-}
-
-/// Rejects anything that could make a path leave the output directory or mean something
-/// other than one plain name on some OS.
-fn check_component(component: &str, key: &str) -> Result<(), MetainfoError> {
-    let reason = if component.is_empty() {
-        "empty"
-    } else if component == "." || component == ".." {
-        "relative directory reference"
-    } else if component.contains('/') || component.contains('\\') {
-        "contains a path separator"
-    } else if component.contains('\0') {
-        "contains NUL"
-    } else if matches!(component.as_bytes(), [d, b':', ..] if d.is_ascii_alphabetic()) {
-        "Windows drive prefix"
-    } else {
-        return Ok(());
+/// `name`, or its `name.utf-8` twin when that is present and UTF-8 (old clients wrote it
+/// next to a legacy-encoded original), decoded and made safe. A name with nothing usable
+/// left becomes the info hash in hex, as in libtorrent.
+fn clean_name(d: &Dict, info_hash: &InfoHash, notes: &mut Notes) -> Result<String, MetainfoError> {
+    let mut changes = Changes::NONE;
+    let raw = match d.get(&b"name.utf-8"[..]) {
+        Some(Value::Bytes(b)) if std::str::from_utf8(b).is_ok() => {
+            sanitize::decode(b, &mut changes)
+        }
+        _ => sanitize::decode(
+            as_bytes(required(d, "name", "info.name")?, "info.name")?,
+            &mut changes,
+        ),
     };
-    Err(MetainfoError::UnsafePath {
-        key: key.to_owned(),
-        component: component.to_owned(),
-        reason,
-    })
+    let name = match sanitize::clean_element(&raw, &mut changes) {
+        Some(n) if !raw.is_empty() => n,
+        _ => {
+            changes.add(Changes::NOTHING_LEFT);
+            to_hex(info_hash)
+        }
+    };
+    if !changes.is_empty() {
+        let why = changes
+            .describe()
+            .replace("named `_`", "named by the info hash");
+        notes.push(format!(
+            "the name {:?} is saved as {:?}: {why}",
+            shorten(&raw),
+            shorten(&name)
+        ));
+    }
+    Ok(name)
 }
 
-fn parse_info(d: &Dict) -> Result<(Info, Vec<usize>), MetainfoError> {
-    let name = utf8_with_fallback(d, "name", "info.name")?;
-    check_component(&name, "info.name")?;
+fn parse_info(
+    d: &Dict,
+    info_hash: &InfoHash,
+    notes: &mut Notes,
+) -> Result<(Info, Vec<usize>), MetainfoError> {
+    let name = clean_name(d, info_hash, notes)?;
 
     let piece_length = as_int(
         required(d, "piece length", "info.piece length")?,
@@ -346,6 +379,9 @@ fn parse_info(d: &Dict) -> Result<(Info, Vec<usize>), MetainfoError> {
     // Bounded by MAX_PIECE_LENGTH just above, so it fits.
     let piece_length = piece_length as u32;
 
+    if v2::is_v2_only(d) {
+        return Err(MetainfoError::V2Only);
+    }
     let raw_pieces = as_bytes(required(d, "pieces", "info.pieces")?, "info.pieces")?;
     if raw_pieces.len() % 20 != 0 {
         return Err(MetainfoError::PiecesNotMultipleOf20(raw_pieces.len()));
@@ -359,25 +395,49 @@ fn parse_info(d: &Dict) -> Result<(Info, Vec<usize>), MetainfoError> {
         })
         .collect();
 
-    let (files, padding, single_file) = match (d.get(&b"length"[..]), d.get(&b"files"[..])) {
-        (Some(_), Some(_)) => return Err(MetainfoError::BothLengthAndFiles),
-        (None, None) => return Err(MetainfoError::NeitherLengthNorFiles),
-        (Some(len), None) => {
-            let length = as_int(len, "info.length")?;
-            if length <= 0 {
-                return Err(MetainfoError::NotPositive {
-                    key: "info.length".into(),
-                    value: length,
-                });
+    let (files, padding, single_file, v1_files) =
+        match (d.get(&b"length"[..]), d.get(&b"files"[..])) {
+            (Some(_), Some(_)) => return Err(MetainfoError::BothLengthAndFiles),
+            (None, None) => return Err(MetainfoError::NeitherLengthNorFiles),
+            (Some(len), None) => {
+                let length = as_int(len, "info.length")?;
+                if length <= 0 {
+                    return Err(MetainfoError::NotPositive {
+                        key: "info.length".into(),
+                        value: length,
+                    });
+                }
+                let entry = FileEntry::new(vec![name.clone()], length as u64, 0);
+                let raw_name = match d.get(&b"name.utf-8"[..]) {
+                    Some(Value::Bytes(b)) if std::str::from_utf8(b).is_ok() => b,
+                    _ => as_bytes(required(d, "name", "info.name")?, "info.name")?,
+                };
+                let raw_name = sanitize::decode(raw_name, &mut Changes::default());
+                (
+                    vec![entry],
+                    Vec::new(),
+                    true,
+                    vec![(vec![raw_name], length as u64)],
+                )
             }
-            let entry = FileEntry::new(vec![name.clone()], length as u64, 0);
-            (vec![entry], Vec::new(), true)
-        }
-        (None, Some(list)) => {
-            let (files, padding) = parse_files(as_list(list, "info.files")?, &name)?;
-            (files, padding, false)
-        }
-    };
+            (None, Some(list)) => {
+                let parsed = files::parse_files(as_list(list, "info.files")?, &name, notes)?;
+                let v1 = parsed
+                    .entries
+                    .iter()
+                    .zip(parsed.raw_paths)
+                    .filter(|(f, _)| !f.padding)
+                    .map(|(f, raw)| (raw, f.length))
+                    .collect();
+                (parsed.entries, parsed.padding, false, v1)
+            }
+        };
+    if let Some(why) = v2::hybrid_mismatch(d, v1_files) {
+        notes.push(format!(
+            "hybrid torrent whose v1 and v2 parts disagree ({why}); ttui uses the v1 part, \
+             other clients may refuse the torrent"
+        ));
+    }
 
     let total_length = files
         .iter()
@@ -421,130 +481,6 @@ fn parse_info(d: &Dict) -> Result<(Info, Vec<usize>), MetainfoError> {
         single_file,
     };
     Ok((info, padding))
-}
-
-/// The files and the indices of the padding files among them.
-fn parse_files(list: &[Value], name: &str) -> Result<(Vec<FileEntry>, Vec<usize>), MetainfoError> {
-    if list.is_empty() {
-        return Err(MetainfoError::EmptyList("info.files".into()));
-    }
-    let mut files = Vec::with_capacity(list.len());
-    let mut padding = Vec::new();
-    let mut offset: u64 = 0;
-    for (i, item) in list.iter().enumerate() {
-        let key = format!("info.files[{i}]");
-        let fd = as_dict(item, &key)?;
-        let length_key = format!("{key}.length");
-        let length = as_int(required(fd, "length", &length_key)?, &length_key)?;
-        if length < 0 {
-            return Err(MetainfoError::Negative {
-                key: length_key,
-                value: length,
-            });
-        }
-        let path_key = format!("{key}.path");
-        let mut path = parse_path(fd, "path", &path_key);
-        if matches!(path, Err(MetainfoError::NotUtf8(_))) && fd.contains_key(&b"path.utf-8"[..]) {
-            path = parse_path(fd, "path.utf-8", &format!("{key}.path.utf-8"));
-        }
-        let mut full = Vec::new();
-        full.push(name.to_owned());
-        full.extend(path?);
-        // `attr` is a set of flag letters (BEP 47); a mistyped one is ignored.
-        let attr: &[u8] = match fd.get(&b"attr"[..]) {
-            Some(Value::Bytes(a)) => a,
-            _ => b"",
-        };
-        let mut entry = FileEntry::new(full, length as u64, offset);
-        entry.padding = attr.contains(&b'p');
-        entry.executable = attr.contains(&b'x');
-        if attr.contains(&b'l') {
-            entry.symlink = Some(symlink_target(fd));
-        }
-        if entry.padding {
-            padding.push(i);
-        }
-        files.push(entry);
-        offset = offset
-            .checked_add(length as u64)
-            .ok_or(MetainfoError::TotalOverflow)?;
-    }
-    check_layout(&files)?;
-    Ok((files, padding))
-}
-
-/// `symlink path` (a list of components) as one `/`-joined string for display; whatever its
-/// shape, the link is never created, so a malformed target is shown rather than rejected.
-fn symlink_target(fd: &Dict) -> String {
-    let Some(Value::List(parts)) = fd.get(&b"symlink path"[..]) else {
-        return String::new();
-    };
-    parts
-        .iter()
-        .map(|p| match p {
-            Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-            _ => "?".to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn parse_path(fd: &Dict, key: &str, full_key: &str) -> Result<Vec<String>, MetainfoError> {
-    let components = as_list(required(fd, key, full_key)?, full_key)?;
-    if components.is_empty() {
-        return Err(MetainfoError::EmptyList(full_key.to_owned()));
-    }
-    components
-        .iter()
-        .enumerate()
-        .map(|(j, c)| {
-            let ck = format!("{full_key}[{j}]");
-            let s = as_utf8(c, &ck)?;
-            check_component(&s, &ck)?;
-            Ok(s)
-        })
-        .collect()
-}
-
-/// Two files with one path, or a file that is also another file's directory, would make
-/// the storage layer overwrite or fail half-way; reject them up front. Padding files are left
-/// out: they are never created, and one `.pad/N` name legitimately appears many times. Paths
-/// go into a trie of (parent node, component) so the cost stays linear in the number of
-/// components, even for a hostile file with very long paths.
-fn check_layout(files: &[FileEntry]) -> Result<(), MetainfoError> {
-    #[derive(Default, Clone, Copy)]
-    struct Node {
-        is_file: bool,
-        has_children: bool,
-    }
-    let mut nodes: Vec<Node> = vec![Node::default()];
-    let mut children: HashMap<(usize, &str), usize> = HashMap::new();
-    for f in files.iter().filter(|f| !f.padding) {
-        let mut cur = 0usize;
-        for (depth, component) in f.path.iter().enumerate() {
-            if nodes.get(cur).is_some_and(|n| n.is_file) {
-                let prefix = f.path.get(..depth).unwrap_or_default().join("/");
-                return Err(MetainfoError::FileDirectoryConflict(prefix));
-            }
-            if let Some(n) = nodes.get_mut(cur) {
-                n.has_children = true;
-            }
-            cur = *children
-                .entry((cur, component.as_str()))
-                .or_insert_with(|| {
-                    nodes.push(Node::default());
-                    nodes.len() - 1
-                });
-        }
-        let full = || f.path.join("/");
-        match nodes.get_mut(cur) {
-            Some(n) if n.is_file => return Err(MetainfoError::DuplicatePath(full())),
-            Some(n) if n.has_children => return Err(MetainfoError::FileDirectoryConflict(full())),
-            Some(n) => n.is_file = true,
-            None => {}
-        }
-    }
-    Ok(())
 }
 
 fn parse_trackers(root: &Dict) -> Result<Vec<Vec<String>>, MetainfoError> {

@@ -6,6 +6,12 @@ use std::borrow::Cow;
 
 /// Characters of outside text kept in one message.
 pub const MAX_SHOWN: usize = 120;
+/// Longest line ttui prints, in bytes: whatever a torrent, tracker or peer sent, a line stays
+/// something a terminal and a log viewer can take.
+pub const MAX_LINE: usize = 4096;
+/// Characters kept by [`clamp_line`]: four bytes each at most, plus the marker, under
+/// [`MAX_LINE`] with room for a prefix such as `error: `.
+const CLAMP_CHARS: usize = 1000;
 
 /// `s` cut to about [`MAX_SHOWN`] characters, as [`shorten_to`] does.
 pub fn shorten(s: &str) -> Cow<'_, str> {
@@ -39,6 +45,15 @@ pub fn shorten_to(s: &str, max: usize) -> Cow<'_, str> {
     ))
 }
 
+/// `s` as it is when it fits in a printed line, else shortened to at most about 4000 bytes:
+/// the last guard before a line that may quote outside text is printed.
+pub fn clamp_line(s: &str) -> Cow<'_, str> {
+    if s.len() <= MAX_LINE - 64 {
+        return Cow::Borrowed(s);
+    }
+    shorten_to(s, CLAMP_CHARS)
+}
+
 /// Lossy UTF-8 of outside bytes, shortened; only the kept prefix is converted.
 pub fn shorten_bytes(b: &[u8]) -> String {
     // Four bytes per character at most: enough input for MAX_SHOWN characters.
@@ -70,6 +85,17 @@ mod tests {
         assert!(s.len() < 400);
         assert_eq!(shorten_to("abcdefgh", 3), "ab…[8 bytes]…h");
         assert_eq!(shorten_to("abcdefgh", 1), "a…[8 bytes]…");
+    }
+
+    #[test]
+    fn lines_are_clamped_under_the_limit() {
+        let ok = "x".repeat(MAX_LINE - 64);
+        assert!(matches!(clamp_line(&ok), Cow::Borrowed(_)));
+        for big in ["y".repeat(10 << 20), "é".repeat(3000), "😀".repeat(2000)] {
+            let line = format!("error: {}", clamp_line(&big));
+            assert!(line.len() <= MAX_LINE, "{} bytes", line.len());
+            assert!(line.contains(&format!("…[{} bytes]…", big.len())));
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::{io_error, storage_error, DiskError};
 use crate::protocol::geometry::Geometry;
 use crate::protocol::metainfo::Info;
+use crate::protocol::text::shorten;
 
 /// The parser validates this too; checking here keeps every offset computation in this module
 /// free of underflow and out-of-range cases whatever `Info` it is handed.
@@ -20,15 +21,6 @@ pub(super) fn check_layout(info: &Info) -> Result<Geometry, DiskError> {
     })?;
     let mut offset = 0u64;
     for entry in &info.files {
-        // Refused before anything is created. A link's target is chosen by whoever made the
-        // torrent; even one checked to stay inside the output directory would let later
-        // entries be written through it, and no download needs it to complete.
-        if let Some(target) = &entry.symlink {
-            return Err(DiskError::Symlink {
-                path: entry.path.join("/"),
-                target: target.clone(),
-            });
-        }
         if entry.offset != offset {
             return Err(DiskError::Layout(format!(
                 "file {:?} starts at {} instead of {offset}",
@@ -116,6 +108,42 @@ fn check_component(component: &str) -> Result<(), &'static str> {
 /// Join `components` under `root`, creating the directories, and make sure no existing symlink
 /// on the way leads outside `root` (checked before anything is created through it).
 pub(super) fn prepare_file_path(root: &Path, components: &[String]) -> Result<PathBuf, DiskError> {
+    let path = prepare_parent(root, components)?;
+    match fs::symlink_metadata(&path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            // A dangling link would make `open(O_CREAT)` create its target wherever it points.
+            if fs::metadata(&path).is_err() {
+                return Err(DiskError::PathEscape {
+                    path,
+                    root: root.to_path_buf(),
+                });
+            }
+            inside_root(root, &path)?;
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error("inspect", &path, e)),
+    }
+    Ok(path)
+}
+
+fn inside_root(root: &Path, path: &Path) -> Result<(), DiskError> {
+    let real = path
+        .canonicalize()
+        .map_err(|e| io_error("resolve", path, e))?;
+    if real.starts_with(root) {
+        Ok(())
+    } else {
+        Err(DiskError::PathEscape {
+            path: path.to_path_buf(),
+            root: root.to_path_buf(),
+        })
+    }
+}
+
+/// The full path of `components` under `root` with its directories created (each checked
+/// to resolve inside `root`); the last component itself is not looked at.
+fn prepare_parent(root: &Path, components: &[String]) -> Result<PathBuf, DiskError> {
     let unsafe_path = |reason| DiskError::UnsafePath {
         path: components.join("/"),
         reason,
@@ -126,20 +154,7 @@ pub(super) fn prepare_file_path(root: &Path, components: &[String]) -> Result<Pa
     for component in components {
         check_component(component).map_err(unsafe_path)?;
     }
-    let inside_root = |path: &Path| -> Result<(), DiskError> {
-        let real = path
-            .canonicalize()
-            .map_err(|e| io_error("resolve", path, e))?;
-        if real.starts_with(root) {
-            Ok(())
-        } else {
-            Err(DiskError::PathEscape {
-                path: path.to_path_buf(),
-                root: root.to_path_buf(),
-            })
-        }
-    };
-
+    let inside_root = |path: &Path| inside_root(root, path);
     let mut dir = root.to_path_buf();
     for component in dirs {
         dir.push(component);
@@ -162,24 +177,76 @@ pub(super) fn prepare_file_path(root: &Path, components: &[String]) -> Result<Pa
     }
     // Belt and braces over the per-component checks: the parent as finally resolved.
     inside_root(&dir)?;
+    Ok(dir.join(file_name))
+}
 
-    let path = dir.join(file_name);
-    match fs::symlink_metadata(&path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            // A dangling link would make `open(O_CREAT)` create its target wherever it points.
-            if fs::metadata(&path).is_err() {
-                return Err(DiskError::PathEscape {
-                    path,
-                    root: root.to_path_buf(),
-                });
-            }
-            inside_root(&path)?;
+/// Creates the torrent's links (BEP 47 attr `l`) once its files exist, and returns a line for
+/// each one left out. A link is made only when its target, relative to the torrent's
+/// directory, stays inside it; it is relative, so moving the folder keeps it working. The
+/// parser guarantees that no other entry's path goes through a link's path, so nothing is
+/// ever written through one; whatever already stands at a link's path is left alone.
+pub(super) fn create_links(root: &Path, info: &Info) -> Vec<String> {
+    let mut skipped = Vec::new();
+    for entry in info.files.iter().filter(|e| !e.padding) {
+        let Some(target) = &entry.symlink else {
+            continue;
+        };
+        if let Err(why) = create_link(root, &entry.path, target) {
+            let line = format!(
+                "link {:?} → {:?} not created: {why}",
+                shorten(&entry.path.join("/")),
+                shorten(target)
+            );
+            tracing::warn!("{line}");
+            skipped.push(line);
         }
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_error("inspect", &path, e)),
     }
-    Ok(path)
+    skipped
+}
+
+/// What the link at `path` (`[name, dirs.., link]`) holds to reach `target`, a `/`-joined
+/// path below the torrent's directory; `None` when the target is empty or leaves it.
+pub(super) fn link_value(path: &[String], target: &str) -> Option<PathBuf> {
+    let parts: Vec<&str> = target.split('/').collect();
+    if path.len() < 2
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return None;
+    }
+    // From the link's directory: up to the deepest directory it shares with the target.
+    let dirs = path.get(1..path.len() - 1).unwrap_or_default();
+    let shared = dirs
+        .iter()
+        .zip(&parts[..parts.len() - 1])
+        .take_while(|(d, p)| d.as_str() == **p)
+        .count();
+    let mut value = PathBuf::new();
+    for _ in shared..dirs.len() {
+        value.push("..");
+    }
+    value.extend(&parts[shared..]);
+    Some(value)
+}
+
+fn create_link(root: &Path, path: &[String], target: &str) -> Result<(), String> {
+    let value =
+        link_value(path, target).ok_or("its target is empty or leaves the torrent's directory")?;
+    let link = prepare_parent(root, path).map_err(|e| e.to_string())?;
+    match fs::symlink_metadata(&link) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            if fs::read_link(&link).is_ok_and(|v| v == value) {
+                return Ok(());
+            }
+            Err("another link is already there".into())
+        }
+        Ok(_) => Err("something else is already there".into()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::os::unix::fs::symlink(&value, &link).map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Open or create `path` at `length` bytes; the flag says whether it was missing or had another

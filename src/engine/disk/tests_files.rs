@@ -149,17 +149,87 @@ fn executable_attribute_sets_the_execute_bits() {
     assert_eq!(mode("run.sh") & 0o777, 0o750);
 }
 
+/// `info_with`, then each link entry's target set from `targets` in order.
+fn with_targets(mut info: Info, targets: &[&str]) -> Info {
+    let mut targets = targets.iter();
+    for entry in info.files.iter_mut().filter(|e| e.symlink.is_some()) {
+        entry.symlink = targets.next().map(|t| t.to_string());
+    }
+    info
+}
+
 #[test]
-fn symlink_entries_are_refused_before_anything_is_created() {
+fn links_inside_the_torrent_are_created_relative_and_others_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let layout: &[Spec] = &[("a", 100, ""), ("link", 0, "l")];
+    let layout: &[Spec] = &[
+        ("a/b/bar", 100, ""),
+        ("a/b/foo", 0, "l"),
+        ("top", 0, "l"),
+        ("out", 0, "l"),
+        ("empty", 0, "l"),
+        ("a/taken", 0, "l"),
+        ("z", 28, ""),
+    ];
     let data = payload(layout);
-    let info = info_with(layout, 64, &data);
-    let err = Storage::open(dir.path(), &info).unwrap_err();
-    assert!(matches!(err, DiskError::Symlink { .. }), "{err}");
-    assert!(err.is_fatal());
-    assert!(err.to_string().contains("\"t/link\""), "{err}");
-    assert!(!dir.path().join("t").exists());
+    let info = with_targets(
+        info_with(layout, 64, &data),
+        &["a/b/bar", "a/b", "../../etc/passwd", "", "a/b/bar"],
+    );
+    let t = dir.path().join("t");
+    fs::create_dir_all(t.join("a")).unwrap();
+    fs::write(t.join("a/taken"), b"mine").unwrap();
+    let storage = Storage::open(dir.path(), &info).unwrap();
+    write_all(&storage, &data, 64);
+    assert_eq!(fs::read_link(t.join("a/b/foo")).unwrap(), Path::new("bar"));
+    assert_eq!(fs::read(t.join("a/b/foo")).unwrap(), data[..100]);
+    assert_eq!(fs::read_link(t.join("top")).unwrap(), Path::new("a/b"));
+    assert!(t.join("top/bar").is_file());
+    for skipped in ["out", "empty"] {
+        assert!(fs::symlink_metadata(t.join(skipped)).is_err(), "{skipped}");
+    }
+    assert_eq!(fs::read(t.join("a/taken")).unwrap(), b"mine", "left alone");
+    // Links hold no data and are not files of the storage.
+    assert_eq!(storage.file_paths().count(), 2);
+    drop(storage);
+    // Opening again (a resumed download) finds its own links and keeps them.
+    let notes = layout::create_links(&fs::canonicalize(dir.path()).unwrap(), &info);
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert!(notes[0].contains("\"t/out\""), "{notes:?}");
+    assert!(
+        notes[2].contains("something else is already there"),
+        "{notes:?}"
+    );
+    Storage::open(dir.path(), &info).unwrap();
+    assert_eq!(fs::read_link(t.join("a/b/foo")).unwrap(), Path::new("bar"));
+}
+
+#[test]
+fn link_values_climb_to_the_torrent_directory() {
+    let p = |s: &str| s.split('/').map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        layout::link_value(&p("t/l"), "x/y"),
+        Some(PathBuf::from("x/y"))
+    );
+    assert_eq!(
+        layout::link_value(&p("t/a/b/l"), "x"),
+        Some(PathBuf::from("../../x"))
+    );
+    assert_eq!(
+        layout::link_value(&p("t/a/b/l"), "a/b/x"),
+        Some(PathBuf::from("x"))
+    );
+    assert_eq!(
+        layout::link_value(&p("t/a/b/l"), "a/c"),
+        Some(PathBuf::from("../c"))
+    );
+    assert_eq!(
+        layout::link_value(&p("t/a/b/l"), "a/b"),
+        Some(PathBuf::from("../b"))
+    );
+    for bad in ["", "a//b", "../x", "a/./b", "a/.."] {
+        assert_eq!(layout::link_value(&p("t/a/l"), bad), None, "{bad}");
+    }
+    assert_eq!(layout::link_value(&p("l"), "x"), None);
 }
 
 #[test]

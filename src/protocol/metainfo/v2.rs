@@ -1,0 +1,86 @@
+//! BEP 52 in a torrent ttui reads as v1: a v2-only torrent is refused with a message that
+//! says so, and a hybrid whose v2 `file tree` disagrees with its v1 file list is noted,
+//! since other clients (libtorrent) refuse it and ttui only checks the v1 pieces.
+
+use serde_bencode::value::Value;
+
+use super::sanitize::{self, Changes};
+use super::Dict;
+use crate::protocol::text::shorten;
+
+/// True when `info` is BEP 52 only: no v1 `pieces`, and a `file tree` or `meta version` 2.
+pub(super) fn is_v2_only(info: &Dict) -> bool {
+    let v2 = info.contains_key(&b"file tree"[..])
+        || matches!(info.get(&b"meta version"[..]), Some(Value::Int(v)) if *v >= 2);
+    v2 && !info.contains_key(&b"pieces"[..])
+}
+
+/// The files of a v2 `file tree` as (path, length), in tree order; `None` when the tree is
+/// malformed (then there is nothing to compare, and ttui does not read it anyway).
+fn tree_files(tree: &Dict) -> Option<Vec<(Vec<String>, u64)>> {
+    let mut out = Vec::new();
+    // The bencode walk has already bounded the nesting, so this stack is bounded too.
+    let mut stack: Vec<(Vec<String>, &Dict)> = vec![(Vec::new(), tree)];
+    while let Some((prefix, dir)) = stack.pop() {
+        let mut names: Vec<&Vec<u8>> = dir.keys().collect();
+        names.sort();
+        for name in names.into_iter().rev() {
+            let Some(Value::Dict(node)) = dir.get(name) else {
+                return None;
+            };
+            let mut path = prefix.clone();
+            let mut ignored = Changes::NONE;
+            path.push(sanitize::decode(name, &mut ignored));
+            match node.get(&b""[..]) {
+                Some(Value::Dict(leaf)) => {
+                    let link = matches!(leaf.get(&b"attr"[..]), Some(Value::Bytes(a)) if a.contains(&b'l'));
+                    let length = match leaf.get(&b"length"[..]) {
+                        _ if link => 0,
+                        Some(Value::Int(n)) if *n >= 0 => *n as u64,
+                        _ => return None,
+                    };
+                    out.push((path, length));
+                }
+                Some(_) => return None,
+                None => stack.push((path, node)),
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Why a hybrid's two file lists disagree, or `None` when they agree (or there is no v2
+/// part). `v1` holds the non-padding files as (path below the torrent's name, length); for a
+/// single-file torrent the path is the name itself, as the v2 tree has it.
+pub(super) fn hybrid_mismatch(info: &Dict, mut v1: Vec<(Vec<String>, u64)>) -> Option<String> {
+    let Some(Value::Dict(tree)) = info.get(&b"file tree"[..]) else {
+        return None;
+    };
+    let Some(mut v2) = tree_files(tree) else {
+        return Some("its v2 `file tree` is malformed".into());
+    };
+    v1.sort();
+    v2.sort();
+    if v1 == v2 {
+        return None;
+    }
+    let first = v1
+        .iter()
+        .zip(&v2)
+        .find(|(a, b)| a != b)
+        .map(|(a, b)| {
+            format!(
+                "; first difference: v1 {:?} ({} bytes), v2 {:?} ({} bytes)",
+                shorten(&a.0.join("/")),
+                a.1,
+                shorten(&b.0.join("/")),
+                b.1
+            )
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "{} file(s) in v1, {} in v2{first}",
+        v1.len(),
+        v2.len()
+    ))
+}
