@@ -167,7 +167,7 @@ fn help_swallows_keys_but_quit_works() {
     app.update(Action::ToggleHelp);
     assert!(app.help_open);
     assert_eq!(app.update(Action::TogglePause), None);
-    app.update(Action::CloseHelp);
+    app.update(Action::Back);
     assert!(!app.help_open);
     app.update(Action::ToggleHelp);
     assert_eq!(app.update(Action::Quit), Some(Command::Quit));

@@ -182,7 +182,7 @@ fn main() {
     app.update(Action::TogglePieceView);
     app.update(Action::ToggleHelp);
     bench("help open", 200, 60, &snap, &mut app);
-    app.update(Action::CloseHelp);
+    app.update(Action::Back);
 
     // The snapshot path too: a new snapshot (re-sort 500 peers) then a frame.
     let mut terminal = match Terminal::new(TestBackend::new(200, 60)) {
