@@ -451,3 +451,7 @@ fn odd_sizes_do_not_panic() {
         app.update(Action::Back);
     }
 }
+
+/// The session list (the home screen).
+#[path = "ui_snapshots/list.rs"]
+mod list;

@@ -13,9 +13,9 @@ const STATE_MIN: u16 = 12;
 const STATE_MAX: u16 = 40;
 const NAME_MIN: u16 = 16;
 /// Width the name reaches before the optional wide forms get room.
-const NAME_COMFORT: u16 = 30;
+const NAME_COMFORT: u16 = 26;
 /// First state column growth, before the name grows: the reason is what the list is for.
-const STATE_FIRST: u16 = 20;
+const STATE_FIRST: u16 = 24;
 
 /// The least width of each column (Name and State grow past it).
 fn min_width(c: Column) -> u16 {

@@ -25,7 +25,7 @@ pub fn render(
 ) {
     let theme = &app.theme;
     let w = area.width.min(64);
-    let h = area.height.min(8);
+    let h = area.height.min(6);
     if w < 4 || h < 3 {
         return;
     }

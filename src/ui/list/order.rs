@@ -114,6 +114,20 @@ pub fn name_matches(name: &str, needle: &str) -> bool {
     name.to_lowercase().contains(&needle.to_lowercase())
 }
 
+/// Case-insensitive; bytes when both names are ASCII (most are, and sorting 10,000 names
+/// char by char through `to_lowercase` costs several milliseconds).
+fn by_name(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .cmp(b.chars().flat_map(char::to_lowercase))
+    }
+}
+
 fn cmp_f64(a: f64, b: f64) -> Ordering {
     a.total_cmp(&b)
 }
@@ -122,11 +136,7 @@ fn cmp_f64(a: f64, b: f64) -> Ordering {
 /// known one.
 fn by(column: Column, a: &TorrentLine, b: &TorrentLine) -> Ordering {
     match column {
-        Column::Name => a
-            .name
-            .chars()
-            .flat_map(char::to_lowercase)
-            .cmp(b.name.chars().flat_map(char::to_lowercase)),
+        Column::Name => by_name(&a.name, &b.name),
         Column::State => state_rank(a).cmp(&state_rank(b)),
         Column::Progress => cmp_f64(a.progress(), b.progress()),
         Column::Size => a.wanted_bytes.cmp(&b.wanted_bytes),

@@ -72,8 +72,10 @@ impl ListState {
     /// Folds in a new session snapshot: order, filter counts, marks, selection.
     pub fn on_session(&mut self, snap: Arc<SessionSnapshot>) {
         self.counts = counts(&snap.torrents);
-        let ids: BTreeSet<TorrentId> = snap.torrents.iter().map(|t| t.id).collect();
-        self.marked.retain(|id| ids.contains(id));
+        if !self.marked.is_empty() {
+            let ids: BTreeSet<TorrentId> = snap.torrents.iter().map(|t| t.id).collect();
+            self.marked.retain(|id| ids.contains(id));
+        }
         self.last = Some(snap);
         self.reorder();
     }

@@ -218,4 +218,18 @@ mod tests {
         assert!(r[22].contains("Log file"), "{t}");
         assert!(r[23].contains("Esc or ? to close"), "{t}");
     }
+
+    #[test]
+    fn the_list_overlay_lists_the_list_keys_at_80x24() {
+        let app = App::for_session(PathBuf::from("/tmp/t.log"), Theme::plain());
+        let area = Rect::new(0, 0, 80, 24);
+        let mut buf = Buffer::empty(area);
+        render_overlay(area, &mut buf, &app);
+        let t = text(&buf);
+        for b in bindings(Mode::List) {
+            assert!(t.contains(b.keys) && t.contains(b.help), "{}:\n{t}", b.keys);
+        }
+        assert!(!t.contains("Peer flags"), "{t}");
+        assert!(t.contains("ttui help: the list"), "{t}");
+    }
 }
