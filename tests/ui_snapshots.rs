@@ -448,6 +448,10 @@ fn odd_sizes_do_not_panic() {
         screen(&snap, &app, w, h);
         app.update(Action::ToggleHelp);
         screen(&snap, &app, w, h);
-        app.update(Action::CloseHelp);
+        app.update(Action::Back);
     }
 }
+
+/// The session list (the home screen).
+#[path = "ui_snapshots/list.rs"]
+mod list;

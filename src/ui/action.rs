@@ -1,5 +1,7 @@
-//! Everything a person can ask the interface to do. Which keys ask for what is
-//! [`super::keys`].
+//! Everything a person can ask the interface to do (which keys ask for what is
+//! [`super::keys`]), and what the interface then asks of the engine ([`Effect`]).
+
+use crate::engine::api::{Command, TorrentId};
 
 /// Everything a person can ask the interface to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,15 +18,101 @@ pub enum Action {
     PageDown,
     Home,
     End,
-    /// Mouse wheel: always scrolls the peer table, whatever has focus.
+    /// Mouse wheel: scrolls the peer table (detail) or the list, whatever has focus.
     WheelUp,
     WheelDown,
+    /// A left click at a screen cell (the key table binds it at 0,0; the event fills in
+    /// where).
+    Click {
+        column: u16,
+        row: u16,
+    },
     CycleSort,
     FocusNext,
     FocusPrev,
     TogglePieceView,
     ToggleHelp,
-    CloseHelp,
+    /// Esc: closes help, a dialog or the search line, or goes back from the detail view to
+    /// the list.
+    Back,
     /// The terminal changed size; nothing to update, but draw now.
     Redraw,
+
+    // The list screen.
+    /// Enter: the selected torrent's detail view.
+    Open,
+    /// Space: mark or unmark the selected torrent (actions then apply to every marked one).
+    ToggleMark,
+    /// Reverse the list's sort order.
+    ReverseSort,
+    /// Next state filter: all, downloading, seeding, paused, queued, error.
+    CycleFilter,
+    /// `/`: start typing a name filter.
+    Search,
+    ForceStart,
+    QueueUp,
+    QueueDown,
+    QueueTop,
+    QueueBottom,
+    Verify,
+    /// Asks first: keep the data, delete it, or cancel.
+    Remove,
+    Move,
+    SetLimits,
+
+    // The search line (text entry) and the remove dialog.
+    /// A character typed into the search line.
+    Type(char),
+    /// Backspace in the search line.
+    Erase,
+    /// Enter in the search line: keep the filter and go back to the list's keys.
+    Accept,
+    /// In the remove dialog.
+    KeepData,
+    DeleteData,
+}
+
+impl Action {
+    /// The same action at the cell the mouse names (only a click carries one).
+    pub fn at(self, column: u16, row: u16) -> Action {
+        match self {
+            Action::Click { .. } => Action::Click { column, row },
+            other => other,
+        }
+    }
+}
+
+/// What one torrent of a session is asked, in plain data: the loop turns it into a
+/// `SessionRequest` (with its reply channel where it has one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Torrent { id: TorrentId, command: Command },
+    Verify { id: TorrentId },
+    Remove { id: TorrentId, delete_data: bool },
+}
+
+/// What [`super::app::App::handle`] asks the event loop to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// For the torrent the detail view shows (the single-torrent loop sends it as is).
+    Torrent(Command),
+    /// For torrents of the session: one request per marked (or the selected) torrent.
+    Session(Vec<Request>),
+    /// Show this torrent's detail view: subscribe to its full snapshot.
+    Open(TorrentId),
+    /// Back from the detail view to the list: the subscription can end.
+    Close,
+    /// Stop everything (tracker `stopped`, resume data saved) and end.
+    Quit,
+}
+
+impl Effect {
+    /// The command the single-torrent loop sends for this effect, if any.
+    pub fn into_command(self) -> Option<Command> {
+        match self {
+            Effect::Torrent(c) => Some(c),
+            Effect::Quit => Some(Command::Quit),
+            Effect::Session(_) | Effect::Open(_) | Effect::Close => None,
+        }
+    }
 }

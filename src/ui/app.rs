@@ -1,6 +1,6 @@
-//! UI state and the one place it changes: [`App::update`] (keys) and [`App::on_snapshot`]
-//! (engine data). No I/O, no clocks: time comes from the snapshot's `elapsed`, which keeps
-//! tests deterministic.
+//! UI state and the one place it changes: [`App::handle`] (keys), [`App::on_snapshot`] (the
+//! detail view's torrent) and [`App::on_session`] (the list). No I/O, no clocks: time comes
+//! from the snapshot's `elapsed`, which keeps tests deterministic.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use ratatui::layout::Rect;
 
-use crate::engine::api::{Command, PeerAddr, PeerRow, Snapshot};
+use crate::engine::api::{Command, PeerAddr, PeerRow, SessionSnapshot, Snapshot, TorrentId};
 
-use super::action::Action;
+use super::action::{Action, Effect};
 use super::grid::{grid_cells, grid_stats, CellStats};
 use super::history::History;
+use super::keys::Mode;
 use super::layout::{grid_capacity, log_rows, pane_inner, piece_inner, screen_layout, PeerPane};
+use super::list::ListState;
 use super::scroll::{GridCursor, ListScroll, TailScroll};
 use super::sort::{sort_peers, SortKey};
 use super::theme::Theme;
@@ -53,9 +55,21 @@ pub enum PieceView {
     Availability,
 }
 
+/// Which screen shows: the session's list, or one torrent in detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    List,
+    Detail(TorrentId),
+}
+
 #[derive(Debug)]
 pub struct App {
     pub log_path: PathBuf,
+    pub screen: Screen,
+    /// The list's state (kept while a torrent's detail view is open).
+    pub list: ListState,
+    /// Whether there is a list to go back to (false for the single-torrent screen).
+    has_list: bool,
     pub theme: Theme,
     pub focus: Focus,
     pub sort: SortKey,
@@ -94,6 +108,9 @@ impl App {
     pub fn new(log_path: PathBuf, theme: Theme) -> Self {
         App {
             log_path,
+            screen: Screen::Detail(TorrentId::default()),
+            list: ListState::default(),
+            has_list: false,
             theme,
             focus: Focus::default(),
             sort: SortKey::default(),
@@ -116,6 +133,37 @@ impl App {
         }
     }
 
+    /// An app that starts on the session's list (`ttui`, `ttui attach`).
+    pub fn for_session(log_path: PathBuf, theme: Theme) -> Self {
+        App {
+            screen: Screen::List,
+            has_list: true,
+            ..App::new(log_path, theme)
+        }
+    }
+
+    /// Which keys are live now (the loop maps events with `keys::from_event_in`).
+    pub fn mode(&self) -> Mode {
+        match self.screen {
+            Screen::List if self.list.dialog.is_some() => Mode::Dialog,
+            Screen::List if self.list.searching => Mode::Search,
+            _ => self.screen_mode(),
+        }
+    }
+
+    /// The screen's own keys, whatever line or dialog is on top (what help lists).
+    pub fn screen_mode(&self) -> Mode {
+        match self.screen {
+            Screen::List => Mode::List,
+            Screen::Detail(_) => Mode::Detail,
+        }
+    }
+
+    /// Folds in a new session snapshot for the list.
+    pub fn on_session(&mut self, snap: Arc<SessionSnapshot>) {
+        self.list.on_session(snap);
+    }
+
     /// Sizes the scroll states for a screen of `area` (call before drawing into it; cheap when
     /// the size is unchanged).
     pub fn set_viewport(&mut self, area: Rect) {
@@ -123,6 +171,9 @@ impl App {
             return;
         }
         self.viewport = area;
+        let list = super::list::layout(area);
+        self.list.table = list.table;
+        self.list.set_page(list.page());
         let layout = screen_layout(area);
         self.peer_scroll
             .set_page(PeerPane::of(pane_inner(layout.peers)).page());
@@ -264,28 +315,74 @@ impl App {
         self.follow_selection();
     }
 
-    /// Applies one action. Returns the engine command it asks for, if any.
+    /// Applies one action as the single-torrent loop needs it: the command for its torrent,
+    /// if any (the detail view's keys; see [`Self::handle`] for every screen).
     pub fn update(&mut self, action: Action) -> Option<Command> {
+        self.handle(action).and_then(Effect::into_command)
+    }
+
+    /// Applies one action. Returns what the engine (or the loop) should do, if anything.
+    pub fn handle(&mut self, action: Action) -> Option<Effect> {
         if action != Action::Redraw {
             self.status = None;
         }
         if self.help_open {
             match action {
-                Action::ToggleHelp | Action::CloseHelp => self.help_open = false,
+                Action::ToggleHelp | Action::Back => self.help_open = false,
                 Action::Quit => return self.quit(),
                 _ => {}
             }
             return None;
         }
+        match (action, self.screen) {
+            (Action::Quit, _) => self.quit(),
+            // `?` is text while typing a search, and a dialog wants its answer first.
+            (Action::ToggleHelp, _) => {
+                self.help_open = true;
+                None
+            }
+            (Action::Redraw, _) => None,
+            (_, Screen::List) => {
+                let out = self.list.handle(action);
+                self.status = out.status;
+                if let Some(Effect::Open(id)) = out.effect {
+                    self.open(id);
+                }
+                out.effect
+            }
+            (_, Screen::Detail(_)) => self.detail(action),
+        }
+    }
+
+    /// Switches to `id`'s detail view, starting it afresh (its rate history, peer selection
+    /// and piece map belong to the torrent shown before).
+    fn open(&mut self, id: TorrentId) {
+        let viewport = self.viewport;
+        let fresh = App::new(self.log_path.clone(), self.theme);
+        let list = std::mem::take(&mut self.list);
+        *self = App {
+            screen: Screen::Detail(id),
+            list,
+            has_list: self.has_list,
+            engine_gone: self.engine_gone,
+            ..fresh
+        };
+        self.set_viewport(viewport);
+    }
+
+    fn detail(&mut self, action: Action) -> Option<Effect> {
         let page = self.peer_scroll.page() as isize;
         match action {
-            Action::Quit => return self.quit(),
+            Action::Back if self.has_list => {
+                self.screen = Screen::List;
+                return Some(Effect::Close);
+            }
             Action::TogglePause => {
                 // Before the first snapshot there is no torrent to pause. The engine chooses
                 // between pausing and resuming against its own state: the last snapshot may
                 // predate a press still on its way, and choosing here could undo it.
                 self.last.as_ref()?;
-                return Some(Command::TogglePause);
+                return Some(Effect::Torrent(Command::TogglePause));
             }
             Action::DropPeer => {
                 let peer = self.selected_peer()?;
@@ -295,12 +392,12 @@ impl App {
                 }
                 let addr = peer.addr;
                 self.status = Some(format!("dropping {addr}"));
-                return Some(Command::DropPeer(addr));
+                return Some(Effect::Torrent(Command::DropPeer(addr)));
             }
             Action::BanPeer => {
                 let addr = self.selected_peer()?.addr;
                 self.status = Some(format!("banned {addr} for this session"));
-                return Some(Command::BanPeer(addr));
+                return Some(Effect::Torrent(Command::BanPeer(addr)));
             }
             Action::WheelUp => self.move_selection(-3),
             Action::WheelDown => self.move_selection(3),
@@ -319,8 +416,6 @@ impl App {
                     PieceView::Availability => PieceView::State,
                 }
             }
-            Action::ToggleHelp => self.help_open = true,
-            Action::CloseHelp | Action::Redraw => {}
             Action::Up
             | Action::Down
             | Action::Left
@@ -333,17 +428,18 @@ impl App {
                 Focus::Pieces => self.navigate_pieces(action),
                 Focus::Log => self.navigate_log(action),
             },
+            _ => {}
         }
         None
     }
 
-    fn quit(&mut self) -> Option<Command> {
+    fn quit(&mut self) -> Option<Effect> {
         if self.quitting {
             return None;
         }
         self.quitting = true;
         self.help_open = false;
-        Some(Command::Quit)
+        Some(Effect::Quit)
     }
 
     fn navigate_peers(&mut self, action: Action, page: isize) {

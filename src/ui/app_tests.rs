@@ -1,5 +1,6 @@
 use super::*;
 use crate::engine::api::{PeerEnd, PeerSource, PeerStage, TorrentState};
+use crate::ui::action::Effect;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -167,7 +168,7 @@ fn help_swallows_keys_but_quit_works() {
     app.update(Action::ToggleHelp);
     assert!(app.help_open);
     assert_eq!(app.update(Action::TogglePause), None);
-    app.update(Action::CloseHelp);
+    app.update(Action::Back);
     assert!(!app.help_open);
     app.update(Action::ToggleHelp);
     assert_eq!(app.update(Action::Quit), Some(Command::Quit));
@@ -222,4 +223,75 @@ fn log_scroll_is_clamped() {
     assert_eq!(app.log_scroll.back(), 5);
     app.update(Action::End);
     assert_eq!(app.log_scroll.back(), 0);
+}
+
+fn session_of(n: u32) -> Arc<SessionSnapshot> {
+    let torrents = (1..=n)
+        .map(|i| crate::ui::list::test_line(i, &format!("t{i}"), TorrentState::Downloading))
+        .collect();
+    Arc::new(SessionSnapshot {
+        torrents,
+        ..SessionSnapshot::default()
+    })
+}
+
+#[test]
+fn enter_opens_the_detail_view_and_esc_comes_back_to_the_same_row() {
+    let mut app = App::for_session(PathBuf::new(), Theme::plain());
+    app.set_viewport(Rect::new(0, 0, 80, 24));
+    app.on_session(session_of(3));
+    assert_eq!((app.screen, app.mode()), (Screen::List, Mode::List));
+    app.handle(Action::Down);
+    assert_eq!(app.handle(Action::Open), Some(Effect::Open(TorrentId(2))));
+    assert_eq!(app.screen, Screen::Detail(TorrentId(2)));
+    assert_eq!(app.mode(), Mode::Detail);
+    // The detail view starts afresh for its torrent and takes the detail keys.
+    assert!(app.snapshot().is_none());
+    app.on_snapshot(snap(vec![], TorrentState::Downloading, 1));
+    assert_eq!(
+        app.handle(Action::TogglePause),
+        Some(Effect::Torrent(Command::TogglePause))
+    );
+    assert_eq!(app.handle(Action::Back), Some(Effect::Close));
+    assert_eq!(app.screen, Screen::List);
+    assert_eq!(app.list.selected, Some(TorrentId(2)));
+    assert_eq!(app.handle(Action::Quit), Some(Effect::Quit));
+}
+
+#[test]
+fn the_single_torrent_screen_has_no_list_to_go_back_to() {
+    let mut app = App::new(PathBuf::new(), Theme::plain());
+    app.on_snapshot(snap(vec![], TorrentState::Downloading, 1));
+    assert_eq!(app.mode(), Mode::Detail);
+    assert_eq!(app.handle(Action::Back), None);
+    assert!(matches!(app.screen, Screen::Detail(_)));
+    assert_eq!(app.update(Action::Quit), Some(Command::Quit));
+}
+
+#[test]
+fn search_and_dialog_change_the_mode_and_help_waits_for_them() {
+    let mut app = App::for_session(PathBuf::new(), Theme::plain());
+    app.on_session(session_of(2));
+    app.handle(Action::Search);
+    assert_eq!(app.mode(), Mode::Search);
+    app.handle(Action::Back);
+    assert_eq!(app.mode(), Mode::List);
+    app.handle(Action::Remove);
+    assert_eq!(app.mode(), Mode::Dialog);
+    assert_eq!(
+        app.handle(Action::KeepData)
+            .map(|e| matches!(e, Effect::Session(_))),
+        Some(true)
+    );
+    assert_eq!(app.mode(), Mode::List);
+    app.handle(Action::Move);
+    assert!(app
+        .status
+        .as_deref()
+        .is_some_and(|s| s.contains("not available yet")));
+    app.handle(Action::ToggleHelp);
+    assert!(app.help_open);
+    assert_eq!(app.handle(Action::Verify), None, "help swallows list keys");
+    app.handle(Action::Back);
+    assert!(!app.help_open);
 }

@@ -1,23 +1,41 @@
-//! The one key table. Key handling ([`from_event`]), the footer hints and the help screen all
-//! read [`BINDINGS`], so a key cannot work without being listed, or be listed without working.
+//! The one key table. Key handling ([`from_event_in`]), the footer hints and the help screen
+//! all read [`BINDINGS`], so a key cannot work without being listed, or be listed without
+//! working. Each binding names the modes it works in: the same key may mean one thing on the
+//! list and another in the detail view (space marks a torrent there, pauses here), never two
+//! things in one mode.
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
+};
 
 use super::action::Action;
 
+/// Which keys are live: the screen, or the text line or dialog on top of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    List,
+    Detail,
+    /// Typing a name filter on the list: printable keys are text.
+    Search,
+    /// The remove confirmation.
+    Dialog,
+}
+
 /// One input the table binds: a key without Ctrl (other modifiers are ignored, so `G` is
-/// Shift-g), a Ctrl chord, or a turn of the mouse wheel.
+/// Shift-g), a Ctrl chord, a turn of the mouse wheel or a left click.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
     Key(KeyCode),
     Ctrl(char),
     WheelUp,
     WheelDown,
+    Click,
 }
 
 /// A line of the help screen and the inputs it describes.
 #[derive(Debug, Clone, Copy)]
 pub struct Binding {
+    pub on: &'static [Mode],
     /// The keys as the help screen names them.
     pub keys: &'static str,
     pub help: &'static str,
@@ -33,84 +51,168 @@ const fn key(code: KeyCode) -> Input {
 }
 
 const fn bind(
+    on: &'static [Mode],
     keys: &'static str,
     help: &'static str,
     inputs: &'static [(Input, Action)],
 ) -> Binding {
-    Binding { keys, help, inputs }
+    Binding {
+        on,
+        keys,
+        help,
+        inputs,
+    }
 }
 
 use Action as A;
 use KeyCode as K;
 
+const LIST: &[Mode] = &[Mode::List];
+const DETAIL: &[Mode] = &[Mode::Detail];
+const SCREENS: &[Mode] = &[Mode::List, Mode::Detail];
+const SEARCH: &[Mode] = &[Mode::Search];
+const DIALOG: &[Mode] = &[Mode::Dialog];
+const TEXT: &[Mode] = &[Mode::Search, Mode::Dialog];
+const CLICK: A = A::Click { column: 0, row: 0 };
+
 /// In the help screen's order. One line a binding, so the table reads as one.
 #[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
-    bind("p / space", "pause or resume the torrent", &[(ch('p'), A::TogglePause), (ch(' '), A::TogglePause)]),
-    bind("d", "drop the selected peer (it may come back later)", &[(ch('d'), A::DropPeer)]),
-    bind("b", "ban the selected peer for this session", &[(ch('b'), A::BanPeer)]),
-    bind("↑ ↓ j k", "move in the focused pane",
+    // The list.
+    bind(LIST, "↑ ↓ j k", "move the selection",
         &[(key(K::Up), A::Up), (ch('k'), A::Up), (key(K::Down), A::Down), (ch('j'), A::Down)]),
-    bind("PgUp PgDn", "move a page", &[(key(K::PageUp), A::PageUp), (key(K::PageDown), A::PageDown)]),
-    bind("Home End g G", "first / last (log: oldest / follow newest)",
+    bind(LIST, "PgUp PgDn", "move a page", &[(key(K::PageUp), A::PageUp), (key(K::PageDown), A::PageDown)]),
+    bind(LIST, "Home End g G", "first / last torrent",
         &[(key(K::Home), A::Home), (ch('g'), A::Home), (key(K::End), A::End), (ch('G'), A::End)]),
-    bind("← → h l", "move the piece-map cursor",
+    bind(LIST, "mouse", "click selects a row, the wheel scrolls",
+        &[(Input::Click, CLICK), (Input::WheelUp, A::WheelUp), (Input::WheelDown, A::WheelDown)]),
+    bind(LIST, "Enter", "the torrent's peers, pieces and events (Esc: back)", &[(key(K::Enter), A::Open)]),
+    bind(LIST, "space", "mark / unmark; the keys below act on every marked one", &[(ch(' '), A::ToggleMark)]),
+    bind(LIST, "p", "pause or resume", &[(ch('p'), A::TogglePause)]),
+    bind(LIST, "F", "force start (ignore the queue)", &[(ch('F'), A::ForceStart)]),
+    bind(LIST, "[ ] { }", "queue: up / down / top / bottom",
+        &[(ch('['), A::QueueUp), (ch(']'), A::QueueDown), (ch('{'), A::QueueTop), (ch('}'), A::QueueBottom)]),
+    bind(LIST, "v", "verify: check every piece again", &[(ch('v'), A::Verify)]),
+    bind(LIST, "x Del", "remove (asks: keep or delete the data)", &[(ch('x'), A::Remove), (key(K::Delete), A::Remove)]),
+    bind(LIST, "m", "move the data to another folder", &[(ch('m'), A::Move)]),
+    bind(LIST, "L", "set rate limits", &[(ch('L'), A::SetLimits)]),
+    bind(LIST, "s S", "sort by the next column / reverse the order",
+        &[(ch('s'), A::CycleSort), (ch('S'), A::ReverseSort)]),
+    bind(LIST, "f", "filter: all, downloading, seeding, paused, queued, error", &[(ch('f'), A::CycleFilter)]),
+    bind(LIST, "/", "search names (Enter keeps the filter, Esc clears it)", &[(ch('/'), A::Search)]),
+    // The detail view.
+    bind(DETAIL, "p / space", "pause or resume the torrent", &[(ch('p'), A::TogglePause), (ch(' '), A::TogglePause)]),
+    bind(DETAIL, "d", "drop the selected peer (it may come back later)", &[(ch('d'), A::DropPeer)]),
+    bind(DETAIL, "b", "ban the selected peer for this session", &[(ch('b'), A::BanPeer)]),
+    bind(DETAIL, "↑ ↓ j k", "move in the focused pane",
+        &[(key(K::Up), A::Up), (ch('k'), A::Up), (key(K::Down), A::Down), (ch('j'), A::Down)]),
+    bind(DETAIL, "PgUp PgDn", "move a page", &[(key(K::PageUp), A::PageUp), (key(K::PageDown), A::PageDown)]),
+    bind(DETAIL, "Home End g G", "first / last (log: oldest / follow newest)",
+        &[(key(K::Home), A::Home), (ch('g'), A::Home), (key(K::End), A::End), (ch('G'), A::End)]),
+    bind(DETAIL, "← → h l", "move the piece-map cursor",
         &[(key(K::Left), A::Left), (ch('h'), A::Left), (key(K::Right), A::Right), (ch('l'), A::Right)]),
-    bind("mouse wheel", "scroll the peer table", &[(Input::WheelUp, A::WheelUp), (Input::WheelDown, A::WheelDown)]),
-    bind("s", "sort peers: rate, progress, client, address, state", &[(ch('s'), A::CycleSort)]),
-    bind("Tab Shift-Tab", "focus peers / pieces / events", &[(key(K::Tab), A::FocusNext), (key(K::BackTab), A::FocusPrev)]),
-    bind("v", "piece map: what we have / how many peers have it", &[(ch('v'), A::TogglePieceView)]),
-    bind("?", "this help; Esc or ? closes it", &[(ch('?'), A::ToggleHelp), (key(K::Esc), A::CloseHelp)]),
-    bind("q  Ctrl-C", "quit (tells the tracker we stopped)", &[(ch('q'), A::Quit), (Input::Ctrl('c'), A::Quit)]),
+    bind(DETAIL, "mouse wheel", "scroll the peer table", &[(Input::WheelUp, A::WheelUp), (Input::WheelDown, A::WheelDown)]),
+    bind(DETAIL, "s", "sort peers: rate, progress, client, address, state", &[(ch('s'), A::CycleSort)]),
+    bind(DETAIL, "Tab Shift-Tab", "focus peers / pieces / events", &[(key(K::Tab), A::FocusNext), (key(K::BackTab), A::FocusPrev)]),
+    bind(DETAIL, "v", "piece map: what we have / how many peers have it", &[(ch('v'), A::TogglePieceView)]),
+    // Both screens.
+    bind(SCREENS, "? Esc", "this help; Esc closes it, or goes back to the list",
+        &[(ch('?'), A::ToggleHelp), (key(K::Esc), A::Back)]),
+    bind(SCREENS, "q  Ctrl-C", "quit (tells the trackers we stopped)", &[(ch('q'), A::Quit), (Input::Ctrl('c'), A::Quit)]),
+    // The search line: printable keys are text (see `from_key_in`).
+    bind(SEARCH, "Enter", "keep the filter", &[(key(K::Enter), A::Accept)]),
+    bind(SEARCH, "Backspace", "erase a character", &[(key(K::Backspace), A::Erase)]),
+    bind(SEARCH, "Esc", "clear the filter", &[(key(K::Esc), A::Back)]),
+    // The remove dialog.
+    bind(DIALOG, "k", "remove, keep the data", &[(ch('k'), A::KeepData)]),
+    bind(DIALOG, "d", "remove and delete the data", &[(ch('d'), A::DeleteData)]),
+    bind(DIALOG, "Esc n", "cancel", &[(key(K::Esc), A::Back), (ch('n'), A::Back)]),
+    bind(TEXT, "Ctrl-C", "quit", &[(Input::Ctrl('c'), A::Quit)]),
 ];
 
-/// The footer's hints, in the order shown: the action, and the word for it. The key shown is
-/// the first the table binds to that action.
-pub const FOOTER: &[(Action, &str)] = &[
-    (Action::Quit, "quit"),
-    (Action::TogglePause, "pause"),
-    (Action::DropPeer, "drop"),
-    (Action::BanPeer, "ban"),
-    (Action::CycleSort, "sort"),
-    (Action::TogglePieceView, "view"),
-    (Action::FocusNext, "focus"),
-    (Action::ToggleHelp, "help"),
-];
+/// The footer's hints in each screen, most useful first (the footer shows as many as fit):
+/// the action, and the word for it. The key shown is the first the table binds to that
+/// action in that mode.
+pub fn footer(mode: Mode) -> &'static [(Action, &'static str)] {
+    match mode {
+        Mode::List => &[
+            (Action::Quit, "quit"),
+            (Action::ToggleHelp, "help"),
+            (Action::Open, "open"),
+            (Action::ToggleMark, "mark"),
+            (Action::TogglePause, "pause"),
+            (Action::Remove, "remove"),
+            (Action::Search, "search"),
+            (Action::CycleFilter, "filter"),
+            (Action::CycleSort, "sort"),
+        ],
+        Mode::Detail => &[
+            (Action::Quit, "quit"),
+            (Action::TogglePause, "pause"),
+            (Action::DropPeer, "drop"),
+            (Action::BanPeer, "ban"),
+            (Action::CycleSort, "sort"),
+            (Action::TogglePieceView, "view"),
+            (Action::FocusNext, "focus"),
+            (Action::ToggleHelp, "help"),
+        ],
+        Mode::Search => &[(Action::Accept, "keep"), (Action::Back, "clear")],
+        Mode::Dialog => &[
+            (Action::KeepData, "keep data"),
+            (Action::DeleteData, "delete data"),
+            (Action::Back, "cancel"),
+        ],
+    }
+}
 
-/// What `input` asks for, if the table binds it.
-pub fn action_for(input: Input) -> Option<Action> {
-    BINDINGS
-        .iter()
+/// The bindings live in `mode`, in the help screen's order.
+pub fn bindings(mode: Mode) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS.iter().filter(move |b| b.on.contains(&mode))
+}
+
+/// What `input` asks for in `mode`, if the table binds it.
+pub fn action_for(input: Input, mode: Mode) -> Option<Action> {
+    bindings(mode)
         .flat_map(|b| b.inputs)
         .find(|(i, _)| *i == input)
         .map(|(_, a)| *a)
 }
 
-/// The first input bound to `action`, as the footer writes it: "q", "Tab", "?".
-pub fn key_label(action: Action) -> Option<String> {
-    let input = BINDINGS
-        .iter()
+/// The first input bound to `action` in `mode`, as the footer writes it: "q", "Tab", "?".
+pub fn key_label(action: Action, mode: Mode) -> Option<String> {
+    let input = bindings(mode)
         .flat_map(|b| b.inputs)
         .find(|(_, a)| *a == action)
         .map(|(i, _)| *i)?;
     Some(match input {
+        Input::Key(KeyCode::Char(' ')) => "space".to_string(),
         Input::Key(KeyCode::Char(c)) => c.to_string(),
         Input::Key(KeyCode::Tab) => "Tab".to_string(),
         Input::Key(KeyCode::BackTab) => "Shift-Tab".to_string(),
+        Input::Key(KeyCode::Delete) => "Del".to_string(),
         Input::Key(code) => format!("{code:?}"),
         Input::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
         Input::WheelUp | Input::WheelDown => "wheel".to_string(),
+        Input::Click => "click".to_string(),
     })
 }
 
-/// Maps one terminal event. Key releases and repeats are ignored (Windows and the kitty
-/// protocol report them, and acting on them would double every key).
+/// Maps one terminal event as the detail view reads it (the single-torrent screen).
 pub fn from_event(event: &Event) -> Option<Action> {
+    from_event_in(event, Mode::Detail)
+}
+
+/// Maps one terminal event in `mode`. Key releases and repeats are ignored (Windows and the
+/// kitty protocol report them, and acting on them would double every key).
+pub fn from_event_in(event: &Event, mode: Mode) -> Option<Action> {
     match event {
-        Event::Key(key) if key.kind == KeyEventKind::Press => from_key(key),
+        Event::Key(key) if key.kind == KeyEventKind::Press => from_key_in(key, mode),
         Event::Mouse(mouse) => match mouse.kind {
-            MouseEventKind::ScrollUp => action_for(Input::WheelUp),
-            MouseEventKind::ScrollDown => action_for(Input::WheelDown),
+            MouseEventKind::ScrollUp => action_for(Input::WheelUp, mode),
+            MouseEventKind::ScrollDown => action_for(Input::WheelDown, mode),
+            MouseEventKind::Down(MouseButton::Left) => {
+                action_for(Input::Click, mode).map(|a| a.at(mouse.column, mouse.row))
+            }
             _ => None,
         },
         Event::Resize(..) => Some(Action::Redraw),
@@ -119,102 +221,22 @@ pub fn from_event(event: &Event) -> Option<Action> {
 }
 
 pub fn from_key(key: &KeyEvent) -> Option<Action> {
+    from_key_in(key, Mode::Detail)
+}
+
+pub fn from_key_in(key: &KeyEvent, mode: Mode) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) {
         return match key.code {
-            KeyCode::Char(c) => action_for(Input::Ctrl(c)),
+            KeyCode::Char(c) => action_for(Input::Ctrl(c), mode),
             _ => None,
         };
     }
-    action_for(Input::Key(key.code))
+    match (mode, key.code) {
+        (Mode::Search, KeyCode::Char(c)) => Some(Action::Type(c)),
+        _ => action_for(Input::Key(key.code), mode),
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crossterm::event::{KeyEventState, MouseEvent};
-
-    fn key(code: KeyCode, modifiers: KeyModifiers, kind: KeyEventKind) -> Event {
-        Event::Key(KeyEvent {
-            code,
-            modifiers,
-            kind,
-            state: KeyEventState::NONE,
-        })
-    }
-
-    #[test]
-    fn press_maps_release_does_not() {
-        let press = key(KeyCode::Char('q'), KeyModifiers::NONE, KeyEventKind::Press);
-        let release = key(
-            KeyCode::Char('q'),
-            KeyModifiers::NONE,
-            KeyEventKind::Release,
-        );
-        let repeat = key(KeyCode::Char('q'), KeyModifiers::NONE, KeyEventKind::Repeat);
-        assert_eq!(from_event(&press), Some(Action::Quit));
-        assert_eq!(from_event(&release), None);
-        assert_eq!(from_event(&repeat), None);
-    }
-
-    #[test]
-    fn ctrl_c_quits_but_ctrl_d_does_not_drop() {
-        let ctrl_c = key(
-            KeyCode::Char('c'),
-            KeyModifiers::CONTROL,
-            KeyEventKind::Press,
-        );
-        let ctrl_d = key(
-            KeyCode::Char('d'),
-            KeyModifiers::CONTROL,
-            KeyEventKind::Press,
-        );
-        assert_eq!(from_event(&ctrl_c), Some(Action::Quit));
-        assert_eq!(from_event(&ctrl_d), None);
-    }
-
-    #[test]
-    fn vim_and_arrow_keys_agree() {
-        let p = |c| from_event(&key(c, KeyModifiers::NONE, KeyEventKind::Press));
-        assert_eq!(p(KeyCode::Char('j')), p(KeyCode::Down));
-        assert_eq!(p(KeyCode::Char('k')), p(KeyCode::Up));
-        assert_eq!(p(KeyCode::Char(' ')), Some(Action::TogglePause));
-        assert_eq!(p(KeyCode::Char('p')), Some(Action::TogglePause));
-        assert_eq!(p(KeyCode::Esc), Some(Action::CloseHelp));
-        assert_eq!(p(KeyCode::Char('x')), None);
-    }
-
-    #[test]
-    fn wheel_and_resize() {
-        let wheel = Event::Mouse(MouseEvent {
-            kind: MouseEventKind::ScrollDown,
-            column: 3,
-            row: 4,
-            modifiers: KeyModifiers::NONE,
-        });
-        assert_eq!(from_event(&wheel), Some(Action::WheelDown));
-        assert_eq!(from_event(&Event::Resize(80, 24)), Some(Action::Redraw));
-    }
-
-    #[test]
-    fn every_bound_input_maps_to_its_action_and_has_a_help_line() {
-        for b in BINDINGS {
-            assert!(!b.keys.is_empty() && !b.help.is_empty());
-            for &(input, action) in b.inputs {
-                assert_eq!(action_for(input), Some(action), "{}", b.keys);
-            }
-        }
-        let all: Vec<Input> = BINDINGS
-            .iter()
-            .flat_map(|b| b.inputs)
-            .map(|p| p.0)
-            .collect();
-        for (i, a) in all.iter().enumerate() {
-            assert!(!all[i + 1..].contains(a), "{a:?} bound twice");
-        }
-        for (action, _) in FOOTER {
-            assert!(key_label(*action).is_some(), "{action:?} has no key");
-        }
-        assert_eq!(key_label(Action::Quit).as_deref(), Some("q"));
-        assert_eq!(key_label(Action::FocusNext).as_deref(), Some("Tab"));
-    }
-}
+#[path = "keys_tests.rs"]
+mod tests;

@@ -12,6 +12,7 @@ pub mod grid;
 pub mod history;
 pub mod keys;
 pub mod layout;
+pub mod list;
 pub mod scroll;
 pub mod sort;
 pub mod theme;

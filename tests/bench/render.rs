@@ -1,4 +1,5 @@
-//! Frame render cost with a big swarm and a big torrent: 500 peers, 100,000 pieces.
+//! Frame render cost with a big swarm and a big torrent: 500 peers, 100,000 pieces; and of
+//! the session list with 10,000 torrents.
 //! Run: `cargo bench --bench render` (prints mean/median µs per frame; no assertions).
 
 use std::net::SocketAddr;
@@ -10,10 +11,12 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use ttui::engine::api::{
-    ChokeFlags, LogLevel, LogLine, PeerEnd, PeerRow, PeerSource, PeerStage, PieceState, Snapshot,
-    TrackerRow, TrackerStatus,
+    ChokeFlags, LogLevel, LogLine, PeerEnd, PeerRow, PeerSource, PeerStage, PieceState,
+    SessionSnapshot, Snapshot, TorrentId, TorrentLine, TorrentState, TrackerRow, TrackerStatus,
 };
 use ttui::ui::{self, Action, App, Theme};
+
+const TORRENTS: u32 = 10_000;
 
 const PEERS: usize = 500;
 const PIECES: usize = 100_000;
@@ -161,8 +164,144 @@ fn bench(label: &str, w: u16, h: u16, snap: &Arc<Snapshot>, app: &mut App) {
     );
 }
 
+fn session(seed: &mut u64) -> SessionSnapshot {
+    let torrents = (0..TORRENTS)
+        .map(|i| {
+            let total = next(seed) % (50 << 30) + 1;
+            let state = match i % 9 {
+                0 => TorrentState::Seeding,
+                1 => TorrentState::Paused,
+                2 => TorrentState::Error("disk full".into()),
+                3 => TorrentState::Checking {
+                    checked: 40,
+                    total: 100,
+                },
+                _ => TorrentState::Downloading,
+            };
+            TorrentLine {
+                id: TorrentId(i + 1),
+                info_hash: [i as u8; 20],
+                name: format!(
+                    "some.torrent.name.{:05}.with.a.long.tail-{}.mkv",
+                    i,
+                    next(seed)
+                ),
+                state,
+                why: (i % 9 == 5).then(|| "stalled: no peer has 3 pieces".to_string()),
+                total_bytes: total,
+                wanted_bytes: total,
+                verified_bytes: next(seed) % total,
+                downloaded: next(seed) % total,
+                uploaded: next(seed) % total,
+                down_rate: (next(seed) % 2_000_000) as f64,
+                up_rate: (next(seed) % 200_000) as f64,
+                peers: (next(seed) % 80) as u32,
+                seeds: (next(seed) % 10) as u32,
+                save_path: PathBuf::from("/home/user/Downloads"),
+                added: 1_700_000_000 + u64::from(i) * 60,
+                completed: None,
+            }
+        })
+        .collect();
+    SessionSnapshot {
+        torrents,
+        down_rate: 50e6,
+        up_rate: 5e6,
+        listen_port: 6881,
+        dht_nodes: Some(300),
+        incoming: 12,
+        default_save_path: PathBuf::from("/home/user/Downloads"),
+        save_error: None,
+    }
+}
+
+/// One list frame with 10,000 torrents (the order is cached by `on_session`, as the loop
+/// does once per session tick), then a new session snapshot (filter + sort) and a frame.
+fn bench_list(seed: &mut u64) {
+    let snap = Arc::new(session(seed));
+    println!("list: {TORRENTS} torrents, {FRAMES} frames each");
+    for (label, w, h, setup) in [
+        ("list", 200u16, 60u16, &[][..]),
+        ("list", 80, 24, &[][..]),
+        (
+            "list, by name, /tail",
+            200,
+            60,
+            &[
+                Action::CycleSort,
+                Action::Search,
+                Action::Type('t'),
+                Action::Type('a'),
+                Action::Accept,
+            ][..],
+        ),
+        ("list, scrolled to end", 200, 60, &[Action::End][..]),
+    ] {
+        let mut terminal = match Terminal::new(TestBackend::new(w, h)) {
+            Ok(t) => t,
+            Err(_) => return,
+        };
+        let mut app = App::for_session(PathBuf::from("/tmp/ttui.log"), Theme::colored());
+        app.set_viewport(ratatui::layout::Rect::new(0, 0, w, h));
+        app.on_session(snap.clone());
+        for &a in setup {
+            app.handle(a);
+        }
+        let draw = |t: &mut Terminal<TestBackend>, app: &App, s: &SessionSnapshot| {
+            let _ = t.draw(|f| {
+                let area = f.area();
+                ui::list::render(area, f.buffer_mut(), s, app)
+            });
+        };
+        for _ in 0..20 {
+            draw(&mut terminal, &app, &snap);
+        }
+        let mut times = Vec::with_capacity(FRAMES);
+        let cpu = thread_cpu_ns();
+        for _ in 0..FRAMES {
+            let start = Instant::now();
+            draw(&mut terminal, &app, &snap);
+            times.push(start.elapsed());
+        }
+        report(label, w, h, &mut times, cpu_per_frame(cpu, FRAMES));
+        // The session path: fold in a new snapshot (filter, search, sort 10,000) and draw.
+        let n = FRAMES / 10;
+        let mut times = Vec::with_capacity(n);
+        let cpu = thread_cpu_ns();
+        for _ in 0..n {
+            let s = Arc::new((*snap).clone());
+            let start = Instant::now();
+            app.on_session(s.clone());
+            draw(&mut terminal, &app, &s);
+            times.push(start.elapsed());
+        }
+        report(
+            &format!("{label} +on_session"),
+            w,
+            h,
+            &mut times,
+            cpu_per_frame(cpu, n),
+        );
+    }
+}
+
+fn report(label: &str, w: u16, h: u16, times: &mut [Duration], cpu: String) {
+    times.sort();
+    let n = times.len();
+    let mean = times.iter().sum::<Duration>().as_secs_f64() * 1e6 / n as f64;
+    let median = times[n / 2].as_secs_f64() * 1e6;
+    let p99 = times[n * 99 / 100].as_secs_f64() * 1e6;
+    println!(
+        "{label:<30} {w:>3}x{h:<3} wall mean {mean:8.1} µs  median {median:8.1} µs  p99 {p99:8.1} µs  cpu mean {cpu}"
+    );
+}
+
 fn main() {
     let mut seed = 42;
+    if std::env::args().any(|a| a == "list") {
+        bench_list(&mut seed);
+        return;
+    }
     let mut app = App::new(PathBuf::from("/tmp/ttui.log"), Theme::colored());
     // Five minutes of graph history, as after a long run.
     let mut snap = Arc::new(snapshot(0, &mut seed));
@@ -182,7 +321,7 @@ fn main() {
     app.update(Action::TogglePieceView);
     app.update(Action::ToggleHelp);
     bench("help open", 200, 60, &snap, &mut app);
-    app.update(Action::CloseHelp);
+    app.update(Action::Back);
 
     // The snapshot path too: a new snapshot (re-sort 500 peers) then a frame.
     let mut terminal = match Terminal::new(TestBackend::new(200, 60)) {
@@ -212,4 +351,5 @@ fn main() {
         "{:<22} 200x60  wall mean {mean:8.1} µs  median {median:8.1} µs  cpu mean {cpu:8.1} µs",
         "on_snapshot + frame"
     );
+    bench_list(&mut seed);
 }

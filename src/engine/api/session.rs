@@ -120,6 +120,26 @@ pub struct SessionSnapshot {
     pub save_error: Option<String>,
 }
 
+impl SessionSnapshot {
+    /// Uploaded over downloaded across every torrent, each counted as [`TorrentLine::ratio`]
+    /// counts it (a torrent added complete counts its size).
+    pub fn ratio(&self) -> f64 {
+        let (up, base) = self.torrents.iter().fold((0u64, 0u64), |(up, base), t| {
+            let b = if t.downloaded > 0 {
+                t.downloaded
+            } else {
+                t.verified_bytes
+            };
+            (up.saturating_add(t.uploaded), base.saturating_add(b))
+        });
+        if base == 0 {
+            0.0
+        } else {
+            up as f64 / base as f64
+        }
+    }
+}
+
 /// Where a torrent comes from when it is added.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AddSource {

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 use crate::engine::api::{Snapshot, TorrentState};
 use crate::ui::action::Action;
 use crate::ui::app::App;
-use crate::ui::keys::{key_label, BINDINGS, FOOTER};
+use crate::ui::keys::{bindings, footer, key_label, Mode};
 use crate::ui::theme::Theme;
 
 use super::pieces::{SYM_FAILED, SYM_IN_FLIGHT, SYM_MISSING, SYM_VERIFIED};
@@ -48,6 +48,22 @@ fn hint<'a>(key: String, what: &'a str, theme: &Theme) -> [Span<'a>; 3] {
 }
 
 pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+    let paused = snap.state == TorrentState::Paused;
+    let relabel = move |a: Action| (a == Action::TogglePause && paused).then_some("resume");
+    render_hints(area, buf, app, Mode::Detail, vec![], &relabel);
+}
+
+/// The footer of any screen: quitting or the engine gone, `lead` (say, how many are
+/// marked), the last command's feedback, then as many of `mode`'s key hints as fit whole.
+/// `relabel` renames a hint for the moment ("resume" for a paused torrent).
+pub fn render_hints(
+    area: Rect,
+    buf: &mut Buffer,
+    app: &App,
+    mode: Mode,
+    lead: Vec<Span<'_>>,
+    relabel: &dyn Fn(Action) -> Option<&'static str>,
+) {
     let theme = &app.theme;
     if area.height == 0 {
         return;
@@ -67,19 +83,23 @@ pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             theme.error().add_modifier(Modifier::BOLD),
         ));
     }
+    spans.extend(lead);
     if let Some(status) = &app.status {
         spans.push(span(format!("{} · ", clean(status)), theme.accent()));
     }
-    let paused = snap.state == TorrentState::Paused;
-    let items = FOOTER.iter().filter_map(|&(action, what)| {
-        let what = match action {
-            Action::TogglePause if paused => "resume",
-            _ => what,
-        };
-        Some((key_label(action)?, what))
+    let mut used: usize = spans.iter().map(|s| s.width()).sum();
+    let items = footer(mode).iter().filter_map(|&(action, what)| {
+        let what = relabel(action).unwrap_or(what);
+        Some((key_label(action, mode)?, what))
     });
     for (i, (k, what)) in items.enumerate() {
-        if i > 0 {
+        let gap = if i > 0 { 2 } else { 0 };
+        let w = gap + k.chars().count() + 1 + what.chars().count();
+        if used + w > usize::from(area.width) {
+            break;
+        }
+        used += w;
+        if gap > 0 {
             spans.push(Span::raw("  "));
         }
         spans.extend(hint(k, what, theme));
@@ -99,8 +119,8 @@ pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
     };
     Clear.render(popup, buf);
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    let mut lines: Vec<Line> = BINDINGS
-        .iter()
+    let screen = app.screen_mode();
+    let mut lines: Vec<Line> = bindings(screen)
         .map(|b| {
             Line::from(vec![
                 span(format!("{:>13}  ", b.keys), theme.key()),
@@ -108,6 +128,31 @@ pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
             ])
         })
         .collect();
+    if screen == Mode::Detail {
+        legends(&mut lines, theme);
+    }
+    // No wrapping: a long path is cut rather than pushing the box past 80×24.
+    let path = clean(&app.log_path.display().to_string()).into_owned();
+    let room = usize::from(w.saturating_sub(2)).saturating_sub(10);
+    lines.push(Line::from(vec![
+        span("Log file  ", bold),
+        Span::raw(ellipsize(&path, room).into_owned()),
+    ]));
+    let title = match screen {
+        Mode::Detail => " ttui help: one torrent ",
+        _ => " ttui help: the list ",
+    };
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(theme.accent())
+        .title(Line::from(title).style(theme.title(true)))
+        .title_bottom(Line::from(" Esc or ? to close ").style(theme.dim()));
+    Paragraph::new(lines).block(block).render(popup, buf);
+}
+
+/// The peer flags and piece symbols, under the detail view's keys.
+fn legends(lines: &mut Vec<Line<'_>>, theme: &Theme) {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
     lines.push(Line::default());
     lines.push(Line::from(vec![
         span(format!("{:<COL$}", "Peer flags: download"), bold),
@@ -135,19 +180,6 @@ pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
         span("░▒▓", theme.verified()),
         Span::raw(" group partly done"),
     ]));
-    // No wrapping: a long path is cut rather than pushing the box past 80×24.
-    let path = clean(&app.log_path.display().to_string()).into_owned();
-    let room = usize::from(w.saturating_sub(2)).saturating_sub(10);
-    lines.push(Line::from(vec![
-        span("Log file  ", bold),
-        Span::raw(ellipsize(&path, room).into_owned()),
-    ]));
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .border_style(theme.accent())
-        .title(Line::from(" ttui help ").style(theme.title(true)))
-        .title_bottom(Line::from(" Esc or ? to close ").style(theme.dim()));
-    Paragraph::new(lines).block(block).render(popup, buf);
 }
 
 #[cfg(test)]
@@ -163,7 +195,7 @@ mod tests {
         let mut buf = Buffer::empty(area);
         render_overlay(area, &mut buf, &app);
         let t = text(&buf);
-        for b in BINDINGS {
+        for b in bindings(Mode::Detail) {
             assert!(t.contains(b.keys), "missing key {}:\n{t}", b.keys);
             assert!(t.contains(b.help), "missing help for {}:\n{t}", b.keys);
         }
@@ -185,5 +217,19 @@ mod tests {
         assert!(t.contains("░▒▓ group partly done"), "{t}");
         assert!(r[22].contains("Log file"), "{t}");
         assert!(r[23].contains("Esc or ? to close"), "{t}");
+    }
+
+    #[test]
+    fn the_list_overlay_lists_the_list_keys_at_80x24() {
+        let app = App::for_session(PathBuf::from("/tmp/t.log"), Theme::plain());
+        let area = Rect::new(0, 0, 80, 24);
+        let mut buf = Buffer::empty(area);
+        render_overlay(area, &mut buf, &app);
+        let t = text(&buf);
+        for b in bindings(Mode::List) {
+            assert!(t.contains(b.keys) && t.contains(b.help), "{}:\n{t}", b.keys);
+        }
+        assert!(!t.contains("Peer flags"), "{t}");
+        assert!(t.contains("ttui help: the list"), "{t}");
     }
 }

@@ -1,0 +1,134 @@
+//! The session's totals on top of the list, and the filter bar under them. Only what the
+//! session reports: no cell for a figure it does not have (limits, free space).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::Span;
+
+use crate::engine::api::SessionSnapshot;
+use crate::fmt;
+use crate::ui::app::App;
+use crate::ui::widgets::{put_line, span};
+
+use super::words::Filter;
+
+fn width_of(spans: &[Span<'_>]) -> usize {
+    spans.iter().map(|s| s.width()).sum()
+}
+
+pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App) {
+    let theme = &app.theme;
+    let bold = Modifier::BOLD;
+    let n = session.torrents.len();
+    let mut line = vec![
+        span(
+            format!(" {n} torrent{}", if n == 1 { "" } else { "s" }),
+            ratatui::style::Style::new().add_modifier(bold),
+        ),
+        span("  ↓ ", theme.down()),
+        span(
+            fmt::rate(session.down_rate),
+            theme.down().add_modifier(bold),
+        ),
+        span("  ↑ ", theme.up()),
+        span(fmt::rate(session.up_rate), theme.up().add_modifier(bold)),
+        span("  ratio ", theme.dim()),
+        Span::raw(format!("{:.2}", session.ratio())),
+    ];
+    match session.dht_nodes {
+        Some(nodes) => {
+            line.push(span("  DHT ", theme.dim()));
+            line.push(Span::raw(format!("{nodes} nodes")));
+        }
+        None => line.push(span("  DHT off", theme.dim())),
+    }
+    put_line(buf, area, 0, line);
+
+    // Line 2: whether anyone can reach us, then where torrents go.
+    let mut line = vec![Span::raw(" ")];
+    if let Some(err) = &session.save_error {
+        line.push(span(
+            format!("resume data not saved: {} · ", fmt::outside(err, 200)),
+            theme.error().add_modifier(bold),
+        ));
+    }
+    if session.listen_port == 0 {
+        line.push(span(
+            "not listening: nobody can connect to us, so fewer peers",
+            theme.warn(),
+        ));
+    } else if session.incoming == 0 {
+        line.push(Span::raw(format!("port {}", session.listen_port)));
+        line.push(span(
+            ": no incoming connection yet (unreachable? fewer peers)",
+            theme.warn(),
+        ));
+    } else {
+        line.push(Span::raw(format!("port {}", session.listen_port)));
+        line.push(span(
+            format!(", {} incoming", session.incoming),
+            theme.verified(),
+        ));
+    }
+    let room = usize::from(area.width).saturating_sub(width_of(&line) + 13);
+    if room >= 8 {
+        let path = session.default_save_path.to_string_lossy();
+        let path = fmt::outside(&path, room).into_owned();
+        line.push(span(" · saving to ", theme.dim()));
+        line.push(Span::raw(path));
+    }
+    put_line(buf, area, 1, line);
+}
+
+/// " all 7  downloading 2 … " with the current filter reversed, and the search on the right.
+pub fn render_bar(area: Rect, buf: &mut Buffer, counts: &[usize; 6], app: &App) {
+    if area.height == 0 {
+        return;
+    }
+    let theme = &app.theme;
+    let list = &app.list;
+    let search: Vec<Span> = if list.searching || !list.search.is_empty() {
+        let cursor = if list.searching { "▏" } else { " " };
+        let text = fmt::outside(&list.search, usize::from(area.width / 2)).into_owned();
+        vec![
+            span(" / ", theme.key()),
+            span(text, theme.accent().add_modifier(Modifier::BOLD)),
+            span(cursor, theme.accent()),
+        ]
+    } else {
+        vec![]
+    };
+    let room = usize::from(area.width).saturating_sub(width_of(&search));
+    let items = |short: bool| -> Vec<Span> {
+        Filter::ALL
+            .iter()
+            .zip(counts)
+            .map(|(f, n)| {
+                let label = match (short, f) {
+                    (true, Filter::Downloading) => "down",
+                    (true, Filter::Seeding) => "seed",
+                    _ => f.label(),
+                };
+                let style = if *f == list.filter {
+                    theme.title(true)
+                } else {
+                    theme.dim()
+                };
+                span(format!(" {label} {n} "), style)
+            })
+            .collect()
+    };
+    let mut spans = items(false);
+    if width_of(&spans) > room {
+        spans = items(true);
+    }
+    // Whole items only: drop from the end rather than cut one.
+    while width_of(&spans) > room && spans.len() > 1 {
+        spans.pop();
+    }
+    let pad = room.saturating_sub(width_of(&spans));
+    spans.push(Span::raw(" ".repeat(pad)));
+    spans.extend(search);
+    put_line(buf, area, 0, spans);
+}

@@ -1,0 +1,155 @@
+//! The list: the home screen, one row per torrent of the session, with the session's totals
+//! on top. `render` is a pure function of the session snapshot and the UI state; what is
+//! pure beside it lives in [`words`] (state text, filters), [`order`] (filter, search, sort),
+//! [`columns`] (what fits a width) and [`state`] (selection, marks, search line, dialog).
+
+pub mod columns;
+pub mod dialog;
+pub mod header;
+pub mod order;
+pub mod state;
+pub mod table;
+pub mod words;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Span;
+
+use crate::engine::api::{SessionSnapshot, TorrentState};
+use crate::ui::action::Action;
+use crate::ui::app::App;
+use crate::ui::widgets::help::{render_hints, render_overlay};
+use crate::ui::widgets::{put_line, span};
+
+pub use columns::{fit, Fit};
+pub use order::{Column, Sort};
+pub use state::{ListState, Outcome, RemoveDialog};
+pub use words::Filter;
+
+/// Lines of the session header.
+pub const HEADER_HEIGHT: u16 = 2;
+
+/// Where the list screen's parts go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListLayout {
+    pub header: Rect,
+    /// Filters and the search line.
+    pub bar: Rect,
+    /// Column titles, then one row per torrent.
+    pub table: Rect,
+    /// The selected torrent in full (its name and state uncut); empty on short screens.
+    pub selected: Rect,
+    pub footer: Rect,
+}
+
+impl ListLayout {
+    /// Torrent rows the table shows at once (at least one).
+    pub fn page(&self) -> usize {
+        usize::from(self.table.height.saturating_sub(1)).max(1)
+    }
+}
+
+pub fn layout(area: Rect) -> ListLayout {
+    let selected_h = u16::from(area.height >= 14);
+    let [header, bar, table, selected, footer] = Layout::vertical([
+        Constraint::Length(HEADER_HEIGHT),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(selected_h),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    ListLayout {
+        header,
+        bar,
+        table,
+        selected,
+        footer,
+    }
+}
+
+/// Draws the whole list screen: header, filter bar, table, the selected torrent, footer, and
+/// the remove dialog or help on top.
+pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App) {
+    let l = layout(area);
+    let list = &app.list;
+    let order = list.order_for(session);
+    header::render(l.header, buf, session, app);
+    header::render_bar(l.bar, buf, &list.counts_for(session), app);
+    table::render(l.table, buf, session, &order, app);
+    render_selected(l.selected, buf, session, app);
+    let lead = match list.marked.len() {
+        0 => vec![],
+        n => vec![span(format!("{n} marked · "), app.theme.accent())],
+    };
+    let paused = list
+        .selected_line()
+        .is_some_and(|t| t.state == TorrentState::Paused);
+    let relabel = move |a: Action| (a == Action::TogglePause && paused).then_some("resume");
+    render_hints(l.footer, buf, app, app.mode(), lead, &relabel);
+    if let Some(d) = &list.dialog {
+        dialog::render(area, buf, d, session, app);
+    }
+    if app.help_open {
+        render_overlay(area, buf, app);
+    }
+}
+
+/// " ▸ name: state · /save/path", uncut as far as the width allows.
+fn render_selected(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App) {
+    if area.height == 0 {
+        return;
+    }
+    let Some(t) = app
+        .list
+        .selected
+        .and_then(|id| session.torrents.iter().find(|t| t.id == id))
+    else {
+        return;
+    };
+    let theme = &app.theme;
+    let width = usize::from(area.width);
+    let name = crate::fmt::outside(&t.name, width);
+    let state = words::state_text(t);
+    let path = crate::fmt::outside(&t.save_path.to_string_lossy(), width).into_owned();
+    put_line(
+        buf,
+        area,
+        0,
+        vec![
+            Span::raw(" ▸ "),
+            span(name, ratatui::style::Style::new()),
+            span(": ", theme.dim()),
+            span(state, words::state_style(t, theme)),
+            span(format!(" · in {path}"), theme.dim()),
+        ],
+    );
+}
+
+#[cfg(test)]
+pub(crate) fn test_line(
+    id: u32,
+    name: &str,
+    state: TorrentState,
+) -> crate::engine::api::TorrentLine {
+    let done = matches!(state, TorrentState::Seeding | TorrentState::Complete);
+    crate::engine::api::TorrentLine {
+        id: crate::engine::api::TorrentId(id),
+        info_hash: [id as u8; 20],
+        name: name.to_string(),
+        state,
+        why: None,
+        total_bytes: 1000,
+        wanted_bytes: 1000,
+        verified_bytes: if done { 1000 } else { 0 },
+        downloaded: 0,
+        uploaded: 0,
+        down_rate: 0.0,
+        up_rate: 0.0,
+        peers: 0,
+        seeds: 0,
+        save_path: std::path::PathBuf::from("/tmp"),
+        added: 0,
+        completed: None,
+    }
+}

@@ -1,0 +1,438 @@
+//! The list's UI state and the one place it changes: which torrents show in what order, the
+//! selection (by id, so it stays on its torrent when rows re-sort), the marks, the search line
+//! and the remove dialog. No I/O; [`ListState::handle`] answers what the engine should do.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use ratatui::layout::Rect;
+
+use crate::engine::api::{Command, SessionSnapshot, TorrentId, TorrentLine, TorrentState};
+use crate::ui::action::{Action, Effect, Request};
+use crate::ui::scroll::ListScroll;
+
+use super::order::{counts, order, Sort};
+use super::words::Filter;
+
+/// The most characters a search may hold (a paste into the search line stops there).
+const SEARCH_MAX: usize = 200;
+
+/// The remove confirmation: which torrents, and the one name when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoveDialog {
+    pub ids: Vec<TorrentId>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct ListState {
+    pub filter: Filter,
+    pub sort: Sort,
+    pub search: String,
+    /// Keys go to the search line.
+    pub searching: bool,
+    pub marked: BTreeSet<TorrentId>,
+    pub selected: Option<TorrentId>,
+    /// Row of the selection, used when the selected torrent leaves the list.
+    selected_row: usize,
+    pub scroll: ListScroll,
+    pub dialog: Option<RemoveDialog>,
+    /// Where the table (column titles, then rows) is on screen, for the mouse.
+    pub table: Rect,
+    last: Option<Arc<SessionSnapshot>>,
+    /// Indices of `last.torrents` shown, in order.
+    order: Vec<usize>,
+    counts: [usize; 6],
+}
+
+/// What a key on the list did: the engine request, if any, and a line for the footer.
+#[derive(Debug, Default, PartialEq)]
+pub struct Outcome {
+    pub effect: Option<Effect>,
+    pub status: Option<String>,
+}
+
+impl Outcome {
+    fn effect(effect: Effect) -> Self {
+        Outcome {
+            effect: Some(effect),
+            status: None,
+        }
+    }
+    fn say(status: impl Into<String>) -> Self {
+        Outcome {
+            effect: None,
+            status: Some(status.into()),
+        }
+    }
+}
+
+impl ListState {
+    /// Folds in a new session snapshot: order, filter counts, marks, selection.
+    pub fn on_session(&mut self, snap: Arc<SessionSnapshot>) {
+        self.counts = counts(&snap.torrents);
+        if !self.marked.is_empty() {
+            let ids: BTreeSet<TorrentId> = snap.torrents.iter().map(|t| t.id).collect();
+            self.marked.retain(|id| ids.contains(id));
+        }
+        self.last = Some(snap);
+        self.reorder();
+    }
+
+    pub fn session(&self) -> Option<&Arc<SessionSnapshot>> {
+        self.last.as_ref()
+    }
+
+    fn lines(&self) -> &[TorrentLine] {
+        self.last.as_deref().map_or(&[], |s| s.torrents.as_slice())
+    }
+
+    fn reorder(&mut self) {
+        let mut out = std::mem::take(&mut self.order);
+        order(self.lines(), self.filter, &self.search, self.sort, &mut out);
+        self.order = out;
+        self.reselect();
+    }
+
+    /// Display order of `snap.torrents`: cached when `snap` is the snapshot last folded in.
+    pub fn order_for<'a>(&'a self, snap: &SessionSnapshot) -> Cow<'a, [usize]> {
+        match &self.last {
+            Some(last) if std::ptr::eq(Arc::as_ptr(last), snap) => Cow::Borrowed(&self.order),
+            _ => {
+                let mut out = Vec::new();
+                order(
+                    &snap.torrents,
+                    self.filter,
+                    &self.search,
+                    self.sort,
+                    &mut out,
+                );
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    /// How many torrents each filter admits, in [`Filter::ALL`] order.
+    pub fn counts_for(&self, snap: &SessionSnapshot) -> [usize; 6] {
+        match &self.last {
+            Some(last) if std::ptr::eq(Arc::as_ptr(last), snap) => self.counts,
+            _ => counts(&snap.torrents),
+        }
+    }
+
+    pub fn set_page(&mut self, rows: usize) {
+        self.scroll.set_page(rows);
+        self.follow();
+    }
+
+    /// The selected torrent's line in the last snapshot.
+    pub fn selected_line(&self) -> Option<&TorrentLine> {
+        let id = self.selected?;
+        self.lines().iter().find(|t| t.id == id)
+    }
+
+    /// Row of the selection in `order` (of the snapshot whose lines are `lines`).
+    pub fn position_in(&self, lines: &[TorrentLine], order: &[usize]) -> Option<usize> {
+        let id = self.selected?;
+        order
+            .iter()
+            .position(|&i| lines.get(i).is_some_and(|t| t.id == id))
+    }
+
+    fn position(&self) -> Option<usize> {
+        self.position_in(self.lines(), &self.order)
+    }
+
+    fn follow(&mut self) {
+        let pos = self.position();
+        self.scroll.follow(pos, self.order.len());
+    }
+
+    /// The same torrent if still shown, else the row where it was, else nothing.
+    fn reselect(&mut self) {
+        if let Some(pos) = self.position() {
+            self.selected_row = pos;
+        } else if self.order.is_empty() {
+            self.selected = None;
+            self.selected_row = 0;
+        } else {
+            self.select_row(self.selected_row.min(self.order.len() - 1));
+        }
+        self.follow();
+    }
+
+    fn select_row(&mut self, row: usize) {
+        let id = self
+            .order
+            .get(row)
+            .and_then(|&i| self.lines().get(i))
+            .map(|t| t.id);
+        if let Some(id) = id {
+            self.selected = Some(id);
+            self.selected_row = row;
+        }
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        if self.order.is_empty() {
+            return;
+        }
+        let cur = self.position().unwrap_or(0) as isize;
+        let last = self.order.len() as isize - 1;
+        self.select_row((cur.saturating_add(delta)).clamp(0, last) as usize);
+        self.follow();
+    }
+
+    /// The marked torrents still in the session, or else the selected one.
+    pub fn targets(&self) -> Vec<TorrentId> {
+        if self.marked.is_empty() {
+            self.selected.into_iter().collect()
+        } else {
+            self.marked.iter().copied().collect()
+        }
+    }
+
+    fn line(&self, id: TorrentId) -> Option<&TorrentLine> {
+        self.lines().iter().find(|t| t.id == id)
+    }
+
+    /// Applies one list action (help, quit and the screen switch are the app's).
+    pub fn handle(&mut self, action: Action) -> Outcome {
+        if self.dialog.is_some() {
+            return self.answer(action);
+        }
+        if self.searching {
+            return self.type_search(action);
+        }
+        let page = self.scroll.page() as isize;
+        match action {
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::WheelUp => self.move_by(-3),
+            Action::WheelDown => self.move_by(3),
+            Action::PageUp => self.move_by(-page),
+            Action::PageDown => self.move_by(page),
+            Action::Home => self.move_by(isize::MIN / 2),
+            Action::End => self.move_by(isize::MAX / 2),
+            Action::Click { column, row } => self.click(column, row),
+            Action::Open => {
+                if let Some(id) = self.selected {
+                    return Outcome::effect(Effect::Open(id));
+                }
+            }
+            Action::ToggleMark => {
+                if let Some(id) = self.selected {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
+                    }
+                    self.move_by(1);
+                }
+            }
+            Action::CycleSort => self.resort(self.sort.next()),
+            Action::ReverseSort => self.resort(self.sort.reversed()),
+            Action::CycleFilter => {
+                self.filter = self.filter.next();
+                self.reorder();
+            }
+            Action::Search => self.searching = true,
+            Action::Back => {
+                if !self.search.is_empty() {
+                    self.search.clear();
+                    self.reorder();
+                } else {
+                    self.marked.clear();
+                }
+            }
+            Action::TogglePause => return self.pause(),
+            Action::Verify => {
+                let ids = self.targets();
+                let n = ids.len();
+                let reqs = ids.into_iter().map(|id| Request::Verify { id }).collect();
+                return self.send(reqs, format!("verifying {}", self.count_words(n)));
+            }
+            Action::Remove => {
+                let ids = self.targets();
+                if ids.is_empty() {
+                    return Outcome::say("no torrent selected");
+                }
+                let name = match ids.as_slice() {
+                    [one] => self.line(*one).map(|t| t.name.clone()),
+                    _ => None,
+                };
+                self.dialog = Some(RemoveDialog { ids, name });
+            }
+            Action::ForceStart => return not_yet("force start"),
+            Action::QueueUp | Action::QueueDown | Action::QueueTop | Action::QueueBottom => {
+                return not_yet("the queue")
+            }
+            Action::Move => return not_yet("moving data"),
+            Action::SetLimits => return not_yet("rate limits"),
+            _ => {}
+        }
+        Outcome::default()
+    }
+
+    fn count_words(&self, n: usize) -> String {
+        match n {
+            1 => self
+                .targets()
+                .first()
+                .and_then(|id| self.line(*id))
+                .map_or_else(
+                    || "1 torrent".into(),
+                    |t| crate::fmt::outside(&t.name, 40).into(),
+                ),
+            n => format!("{n} torrents"),
+        }
+    }
+
+    fn send(&self, reqs: Vec<Request>, status: String) -> Outcome {
+        if reqs.is_empty() {
+            return Outcome::say("no torrent selected");
+        }
+        Outcome {
+            effect: Some(Effect::Session(reqs)),
+            status: Some(status),
+        }
+    }
+
+    /// One torrent: the engine decides between pause and resume against its own state, so
+    /// `p p` cancels out. A marked set: all pause when any runs, else all resume (toggling
+    /// each would scatter a mixed set).
+    fn pause(&self) -> Outcome {
+        let ids = self.targets();
+        let command = match ids.as_slice() {
+            [_] => Command::TogglePause,
+            _ if ids
+                .iter()
+                .filter_map(|id| self.line(*id))
+                .any(|t| t.state != TorrentState::Paused) =>
+            {
+                Command::Pause
+            }
+            _ => Command::Resume,
+        };
+        let word = match command {
+            Command::Pause => "pausing",
+            Command::Resume => "resuming",
+            _ => "pausing or resuming",
+        };
+        let status = format!("{word} {}", self.count_words(ids.len()));
+        let reqs = ids
+            .into_iter()
+            .map(|id| Request::Torrent {
+                id,
+                command: command.clone(),
+            })
+            .collect();
+        self.send(reqs, status)
+    }
+
+    fn resort(&mut self, sort: Sort) {
+        self.sort = sort;
+        self.reorder();
+    }
+
+    /// Sorts by `column`; again on the same column reverses.
+    pub fn sort_by(&mut self, column: super::order::Column) {
+        let sort = if self.sort.column == column {
+            self.sort.reversed()
+        } else {
+            Sort {
+                column,
+                ascending: column.ascending_first(),
+            }
+        };
+        self.resort(sort);
+    }
+
+    /// A click on a torrent's row selects it; on a column title, sorts by that column.
+    fn click(&mut self, x: u16, row: u16) {
+        let t = self.table;
+        if row < t.y || row >= t.bottom() || x < t.x || x >= t.right() {
+            return;
+        }
+        if row == t.y {
+            let top = self.scroll.top();
+            let lines = self.lines();
+            let visible: Vec<&TorrentLine> = self
+                .order
+                .iter()
+                .skip(top)
+                .take(self.scroll.page())
+                .filter_map(|&i| lines.get(i))
+                .collect();
+            if let Some(c) = super::table::fit_rows(t.width, &visible).column_at(t.x, x) {
+                self.sort_by(c);
+            }
+            return;
+        }
+        let top = self.scroll.top();
+        let index = top + usize::from(row - t.y - 1);
+        if index < self.order.len() {
+            self.select_row(index);
+            self.follow();
+        }
+    }
+
+    fn type_search(&mut self, action: Action) -> Outcome {
+        match action {
+            Action::Type(c) if !c.is_control() && self.search.chars().count() < SEARCH_MAX => {
+                self.search.push(c)
+            }
+            Action::Erase => {
+                self.search.pop();
+            }
+            Action::Accept => self.searching = false,
+            Action::Back => {
+                self.searching = false;
+                self.search.clear();
+            }
+            _ => return Outcome::default(),
+        }
+        self.reorder();
+        Outcome::default()
+    }
+
+    fn answer(&mut self, action: Action) -> Outcome {
+        let delete_data = match action {
+            Action::KeepData => false,
+            Action::DeleteData => true,
+            Action::Back => {
+                self.dialog = None;
+                return Outcome::say("nothing removed");
+            }
+            _ => return Outcome::default(),
+        };
+        let Some(dialog) = self.dialog.take() else {
+            return Outcome::default();
+        };
+        for id in &dialog.ids {
+            self.marked.remove(id);
+        }
+        let what = match &dialog.name {
+            Some(name) => crate::fmt::outside(name, 40).into_owned(),
+            None => format!("{} torrents", dialog.ids.len()),
+        };
+        let how = match (delete_data, dialog.ids.len()) {
+            (false, _) => "(data kept)",
+            (true, 1) => "and its data",
+            (true, _) => "and their data",
+        };
+        let reqs = dialog
+            .ids
+            .into_iter()
+            .map(|id| Request::Remove { id, delete_data })
+            .collect();
+        self.send(reqs, format!("removing {what} {how}"))
+    }
+}
+
+fn not_yet(what: &str) -> Outcome {
+    Outcome::say(format!("{what}: not available yet"))
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
