@@ -5,14 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use crate::cli::load::{fetch_url, read_source, Source, URL_TIMEOUT};
 use crate::cli::logging::{default_log_path, init_logging};
 use crate::cli::run::{options, state_dir};
 use crate::cli::DownloadArgs;
 use crate::control::proto::{AddItem, Request, Response};
-use crate::engine::api::{AddSource, Added, Command, SessionRequest, TorrentId};
+use crate::engine::api::{AddSource, Added, SessionRequest, TorrentId};
 use crate::engine::session::{self, Persist, SessionHandle};
 use crate::engine::store::lock::{try_lock, LockError, SessionLock};
 use crate::engine::store::Store;
@@ -132,58 +130,19 @@ pub fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String> {
         for l in lines.iter().filter(|l| l.starts_with("error")) {
             eprintln!("{l}");
         }
-        let shown = match first {
-            Some(id) => Some(id),
-            None => first_torrent(&handle).await,
-        };
-        let result = match shown {
-            Some(id) => show_torrent(&handle, id, log_path).await,
-            None => Err(format!(
-                "the session in {} has no torrents: add one with `ttui FILE` (it keeps running with `ttui daemon`)",
-                dir.display()
-            )),
-        };
+        let result = crate::ui::run_session(
+            handle.snapshot.clone(),
+            handle.requests.clone(),
+            log_path,
+            first,
+        )
+        .await
+        .map(|()| 0)
+        .map_err(|e| format!("terminal: {e}"));
         stop(handle, server).await;
         drop(lock);
         result
     })
-}
-
-/// The first torrent of the session, once its saved torrents are listed.
-async fn first_torrent(handle: &SessionHandle) -> Option<TorrentId> {
-    let mut snap = handle.snapshot.clone();
-    for _ in 0..4 {
-        if let Some(t) = snap.borrow_and_update().torrents.first() {
-            return Some(t.id);
-        }
-        let _ = tokio::time::timeout(Duration::from_millis(600), snap.changed()).await;
-    }
-    None
-}
-
-/// The live view of one torrent (peers, pieces, graphs, log), its keys sent to the session.
-async fn show_torrent(
-    handle: &SessionHandle,
-    id: TorrentId,
-    log_path: PathBuf,
-) -> Result<i32, String> {
-    let Some(snapshots) = handle.subscribe(id).await else {
-        return Err(format!("torrent {id} is gone"));
-    };
-    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
-    let requests = handle.requests.clone();
-    let forward = tokio::spawn(async move {
-        while let Some(command) = cmd_rx.recv().await {
-            if command == Command::Quit {
-                break;
-            }
-            let _ = requests.send(SessionRequest::Torrent { id, command });
-        }
-    });
-    let ui = crate::ui::run(snapshots, cmd_tx, log_path).await;
-    forward.abort();
-    ui.map_err(|e| format!("terminal: {e}"))?;
-    Ok(0)
 }
 
 /// Stops the session (every torrent saved) and its control socket.

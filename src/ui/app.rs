@@ -354,6 +354,11 @@ impl App {
         }
     }
 
+    /// Starts on `id`'s detail view with the list behind it (`ttui FILE`).
+    pub fn start_on(&mut self, id: TorrentId) {
+        self.open(id);
+    }
+
     /// Switches to `id`'s detail view, starting it afresh (its rate history, peer selection
     /// and piece map belong to the torrent shown before).
     fn open(&mut self, id: TorrentId) {

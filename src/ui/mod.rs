@@ -14,6 +14,7 @@ pub mod keys;
 pub mod layout;
 pub mod list;
 pub mod scroll;
+pub mod session_loop;
 pub mod sort;
 pub mod theme;
 pub mod tui;
@@ -46,6 +47,28 @@ pub async fn run(
     let mut terminal = tui::init()?;
     let app = App::new(log_path, Theme::from_env());
     let result = event::run_loop(&mut terminal, EventStream::new(), snapshots, commands, app).await;
+    let restored = tui::restore();
+    result?;
+    restored?;
+    Ok(())
+}
+
+/// The session's screen: the torrent list, and the detail view of the torrent opened from it
+/// (or of `open` at start). Returns when the user quits; the caller stops the session.
+pub async fn run_session(
+    session: watch::Receiver<Arc<crate::engine::api::SessionSnapshot>>,
+    requests: mpsc::UnboundedSender<crate::engine::api::SessionRequest>,
+    log_path: PathBuf,
+    open: Option<crate::engine::api::TorrentId>,
+) -> color_eyre::Result<()> {
+    let mut terminal = tui::init()?;
+    let mut app = App::for_session(log_path, Theme::from_env());
+    if let Some(id) = open {
+        app.start_on(id);
+    }
+    let result =
+        session_loop::run_session_loop(&mut terminal, EventStream::new(), session, requests, app)
+            .await;
     let restored = tui::restore();
     result?;
     restored?;

@@ -391,7 +391,12 @@ impl Manager {
             peers: Vec::new(),
             clean: false,
         };
-        p.save_resume(&meta, &slot.save_path, (slot.added, slot.queue_position), &point);
+        p.save_resume(
+            &meta,
+            &slot.save_path,
+            (slot.added, slot.queue_position),
+            &point,
+        );
     }
 
     fn launch(
@@ -539,7 +544,12 @@ impl Manager {
                     return;
                 }
                 if let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) {
-                    p.save_resume(&meta, &slot.save_path, (slot.added, slot.queue_position), &point);
+                    p.save_resume(
+                        &meta,
+                        &slot.save_path,
+                        (slot.added, slot.queue_position),
+                        &point,
+                    );
                 }
             }
             Report::Ended(outcome) => {

@@ -222,7 +222,11 @@ fn after_a_crash_our_own_writes_are_not_changes() {
     let now = vec![stamp(6, 5), stamp(6, 6), stamp(8, 7)];
     let p = plan(&info, &r, &now);
     assert_eq!(ones(&p.trusted), vec![0]);
-    assert_eq!(p.to_check, vec![3, 4], "f2 was complete: someone else wrote it");
+    assert_eq!(
+        p.to_check,
+        vec![3, 4],
+        "f2 was complete: someone else wrote it"
+    );
     // After a clean stop the same stamps are changes.
     r.clean = true;
     assert_eq!(plan(&info, &r, &now).to_check, vec![0, 1, 2, 3, 4]);

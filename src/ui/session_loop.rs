@@ -1,0 +1,175 @@
+//! The event loop of the session screen: the torrent list (from the session's snapshot) and,
+//! while one is open, a torrent's detail view (from its own snapshot, subscribed to only
+//! while it is shown, so the engine builds it only then). Generic over the `Backend` and the
+//! event stream like the single-torrent loop (`event.rs`).
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::Event;
+use futures::{Stream, StreamExt};
+use ratatui::backend::Backend;
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::MissedTickBehavior;
+
+use crate::engine::api::{SessionRequest, SessionSnapshot, Snapshot, TorrentId};
+
+use super::action::{Effect, Request};
+use super::app::{App, Screen};
+use super::keys::from_event_in;
+
+/// New snapshots are drawn at most this often; keys are drawn at once.
+const FRAME: Duration = Duration::from_millis(66);
+
+/// The open torrent's snapshots.
+struct Detail {
+    id: TorrentId,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    last: Arc<Snapshot>,
+}
+
+/// Runs until the user quits or the terminal's events end; the caller stops the session.
+pub async fn run_session_loop<B, S>(
+    terminal: &mut Terminal<B>,
+    mut events: S,
+    mut session: watch::Receiver<Arc<SessionSnapshot>>,
+    requests: mpsc::UnboundedSender<SessionRequest>,
+    mut app: App,
+) -> color_eyre::Result<App>
+where
+    B: Backend,
+    S: Stream<Item = io::Result<Event>> + Unpin,
+{
+    app.set_viewport(viewport(terminal)?);
+    let first = session.borrow_and_update().clone();
+    let mut snap = first.clone();
+    app.on_session(first);
+    let mut detail: Option<Detail> = None;
+    if let Screen::Detail(id) = app.screen {
+        detail = subscribe(&requests, id).await;
+        if let Some(d) = &detail {
+            app.on_snapshot(Arc::clone(&d.last));
+        }
+    }
+    let mut tick = tokio::time::interval(FRAME);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let (mut draw_now, mut draw_on_tick) = (true, false);
+    loop {
+        if draw_now {
+            app.set_viewport(viewport(terminal)?);
+            terminal.draw(|frame| {
+                let area = frame.area();
+                let buf = frame.buffer_mut();
+                match (&app.screen, &detail) {
+                    (Screen::Detail(id), Some(d)) if d.id == *id => {
+                        super::draw_into(area, buf, &d.last, &app)
+                    }
+                    _ => super::list::render(area, buf, &snap, &app),
+                }
+            })?;
+            draw_now = false;
+            draw_on_tick = false;
+        }
+        let detail_changed = async {
+            match detail.as_mut() {
+                Some(d) => d.snapshots.changed().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = events.next() => {
+                let event = match event {
+                    None => return Ok(app),
+                    Some(event) => event?,
+                };
+                let Some(action) = from_event_in(&event, app.mode()) else { continue };
+                match app.handle(action) {
+                    Some(Effect::Quit) => return Ok(app),
+                    Some(Effect::Torrent(command)) => {
+                        if let Screen::Detail(id) = app.screen {
+                            let _ = requests.send(SessionRequest::Torrent { id, command });
+                        }
+                    }
+                    Some(Effect::Session(list)) => {
+                        for r in list {
+                            let _ = requests.send(session_request(r));
+                        }
+                    }
+                    Some(Effect::Open(id)) => {
+                        detail = subscribe(&requests, id).await;
+                        if let Some(d) = &detail {
+                            app.on_snapshot(Arc::clone(&d.last));
+                        }
+                    }
+                    Some(Effect::Close) => detail = None,
+                    None => {}
+                }
+                draw_now = true;
+            }
+            changed = session.changed() => {
+                if changed.is_err() {
+                    // The session has stopped: nothing more will come.
+                    return Ok(app);
+                }
+                snap = session.borrow_and_update().clone();
+                app.on_session(Arc::clone(&snap));
+                draw_on_tick = true;
+            }
+            changed = detail_changed => {
+                match changed {
+                    Ok(()) => {
+                        if let Some(d) = detail.as_mut() {
+                            d.last = d.snapshots.borrow_and_update().clone();
+                            app.on_snapshot(Arc::clone(&d.last));
+                        }
+                    }
+                    // The torrent was removed: back to the list.
+                    Err(_) => {
+                        detail = None;
+                        app.screen = Screen::List;
+                    }
+                }
+                draw_on_tick = true;
+            }
+            _ = tick.tick() => draw_now = draw_on_tick,
+        }
+    }
+}
+
+async fn subscribe(
+    requests: &mpsc::UnboundedSender<SessionRequest>,
+    id: TorrentId,
+) -> Option<Detail> {
+    let (reply, rx) = oneshot::channel();
+    requests
+        .send(SessionRequest::Subscribe { id, reply })
+        .ok()?;
+    let mut snapshots = rx.await.ok()??;
+    let last = snapshots.borrow_and_update().clone();
+    Some(Detail {
+        id,
+        snapshots,
+        last,
+    })
+}
+
+fn session_request(r: Request) -> SessionRequest {
+    match r {
+        Request::Torrent { id, command } => SessionRequest::Torrent { id, command },
+        Request::Verify { id } => SessionRequest::Verify { id },
+        Request::Remove { id, delete_data } => SessionRequest::Remove {
+            id,
+            delete_data,
+            // The list shows the outcome; nobody waits for the reply.
+            reply: oneshot::channel().0,
+        },
+    }
+}
+
+fn viewport<B: Backend>(terminal: &Terminal<B>) -> io::Result<Rect> {
+    let size = terminal.size()?;
+    Ok(Rect::new(0, 0, size.width, size.height))
+}
