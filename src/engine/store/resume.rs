@@ -369,10 +369,10 @@ fn compact_peers(v4: &[u8], v6: &[u8]) -> Result<Vec<SocketAddr>, ResumeError> {
         key,
         why: format!("{len} bytes is not a multiple of {n}"),
     };
-    if v4.len() % 6 != 0 {
+    if !v4.len().is_multiple_of(6) {
         return Err(uneven("peers", v4.len(), 6));
     }
-    if v6.len() % 18 != 0 {
+    if !v6.len().is_multiple_of(18) {
         return Err(uneven("peers6", v6.len(), 18));
     }
     let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
