@@ -258,7 +258,11 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
             size: bytes.len() as u64,
         });
     }
-    let damaged = |e: bencode::BencodeError| ResumeError::Damaged(e.to_string());
+    let damaged = |e: bencode::BencodeError| match e {
+        // A missing key or a wrong type: the bytes are bencode, just not ours.
+        bencode::BencodeError::Serde(why) => ResumeError::Damaged(why),
+        e => ResumeError::Damaged(e.to_string()),
+    };
     let header: Header = bencode::decode(bytes).map_err(damaged)?;
     if header.format.as_deref().map(|f| f.as_slice()) != Some(FORMAT.as_bytes()) {
         return Err(ResumeError::NotResume);

@@ -129,6 +129,15 @@ fn every_flipped_byte_decodes_or_fails_cleanly() {
 }
 
 #[test]
+fn a_missing_key_is_named() {
+    let e = decode(&edited(b"4:have2:", b"4:hava2:"), &HASH).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "resume data is damaged: Missing Field: `have`"
+    );
+}
+
+#[test]
 fn another_dictionary_is_not_resume_data() {
     let torrent = b"d8:announce3:url4:infod4:name1:xee";
     assert_eq!(decode(torrent, &HASH), Err(ResumeError::NotResume));
