@@ -395,3 +395,19 @@ fn a_lock_file_with_a_dead_pid_is_taken_over() {
         std::process::id().to_string()
     );
 }
+
+#[test]
+fn the_default_state_directory_follows_xdg() {
+    let p = |s: &str| Some(PathBuf::from(s));
+    assert_eq!(state_dir_from(p("/data"), p("/home/u")), p("/data/ttui"));
+    assert_eq!(
+        state_dir_from(p("relative"), p("/home/u")),
+        p("/home/u/.local/share/ttui")
+    );
+    assert_eq!(
+        state_dir_from(p(""), p("/home/u")),
+        p("/home/u/.local/share/ttui")
+    );
+    assert_eq!(state_dir_from(None, None), None);
+    assert_eq!(state_dir_from(None, p("")), None);
+}
