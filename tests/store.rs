@@ -108,6 +108,11 @@ fn a_full_disk_keeps_the_last_good_save_and_a_retry_succeeds() {
         line.contains("the disk is full") && !line.contains('\n'),
         "{line}"
     );
+    // The file being saved is named, not the temporary one.
+    assert!(
+        line.starts_with("cannot save ") && line.ends_with(".resume: the disk is full"),
+        "{line}"
+    );
     let e = store
         .save_torrent(&[8u8; 20], &[b'x'; 100_000])
         .unwrap_err();

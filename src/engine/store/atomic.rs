@@ -12,7 +12,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::StoreError;
@@ -31,9 +31,8 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreErr
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!("{name}.{}.{n}{TMP_SUFFIX}", std::process::id()));
     let target = dir.join(name);
-    let written = write_synced(&tmp, bytes).and_then(|()| {
-        fs::rename(&tmp, &target).map_err(|e| StoreError::new("rename into place", &target, e))
-    });
+    let written = write_synced(&tmp, &target, bytes)
+        .and_then(|()| fs::rename(&tmp, &target).map_err(|e| StoreError::new("save", &target, e)));
     if let Err(e) = written {
         // Best effort: on a read-only or vanished directory there is nothing to remove.
         let _ = fs::remove_file(&tmp);
@@ -42,18 +41,18 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreErr
     sync_dir(dir)
 }
 
-fn write_synced(tmp: &PathBuf, bytes: &[u8]) -> Result<(), StoreError> {
+/// Errors name the file being saved, not the temporary one: that is what a person knows.
+fn write_synced(tmp: &Path, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let save_error = |e| StoreError::new("save", target, e);
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(tmp)
-        .map_err(|e| StoreError::new("create", tmp, e))?;
-    file.write_all(bytes)
-        .map_err(|e| StoreError::new("write", tmp, e))?;
+        .map_err(save_error)?;
+    file.write_all(bytes).map_err(save_error)?;
     // sync_all, not sync_data: the size is metadata, and a file renamed into place with its
     // length unwritten reads back truncated.
-    file.sync_all()
-        .map_err(|e| StoreError::new("write", tmp, e))
+    file.sync_all().map_err(save_error)
 }
 
 /// fsync a directory so the entries created, renamed or removed in it are on disk.

@@ -40,6 +40,24 @@ pub const TORRENTS_DIR: &str = "torrents";
 /// A saved .torrent larger than this is refused unread (the CLI's limit for a .torrent).
 pub const MAX_TORRENT_SIZE: u64 = 64 << 20;
 
+/// `--state-dir`'s default: `$XDG_DATA_HOME/ttui`, else `~/.local/share/ttui`; `None` when
+/// neither variable gives an absolute path.
+pub fn default_state_dir() -> Option<PathBuf> {
+    state_dir_from(
+        std::env::var_os("XDG_DATA_HOME").map(PathBuf::from),
+        std::env::var_os("HOME").map(PathBuf::from),
+    )
+}
+
+/// The XDG base directory spec says a relative `XDG_DATA_HOME` is invalid and to be ignored.
+fn state_dir_from(xdg_data_home: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
+    if let Some(data) = xdg_data_home.filter(|p| p.is_absolute()) {
+        return Some(data.join("ttui"));
+    }
+    home.filter(|p| p.is_absolute())
+        .map(|h| h.join(".local/share/ttui"))
+}
+
 /// One torrent found in the state directory.
 #[derive(Debug)]
 pub struct Saved {

@@ -266,7 +266,11 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
             size: bytes.len() as u64,
         });
     }
-    let damaged = |e: bencode::BencodeError| ResumeError::Damaged(e.to_string());
+    let damaged = |e: bencode::BencodeError| match e {
+        // A missing key or a wrong type: the bytes are bencode, just not ours.
+        bencode::BencodeError::Serde(why) => ResumeError::Damaged(why),
+        e => ResumeError::Damaged(e.to_string()),
+    };
     let header: Header = bencode::decode(bytes).map_err(damaged)?;
     if header.format.as_deref().map(|f| f.as_slice()) != Some(FORMAT.as_bytes()) {
         return Err(ResumeError::NotResume);
@@ -378,10 +382,10 @@ fn compact_peers(v4: &[u8], v6: &[u8]) -> Result<Vec<SocketAddr>, ResumeError> {
         key,
         why: format!("{len} bytes is not a multiple of {n}"),
     };
-    if v4.len() % 6 != 0 {
+    if !v4.len().is_multiple_of(6) {
         return Err(uneven("peers", v4.len(), 6));
     }
-    if v6.len() % 18 != 0 {
+    if !v6.len().is_multiple_of(18) {
         return Err(uneven("peers6", v6.len(), 18));
     }
     let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);

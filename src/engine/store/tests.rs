@@ -129,6 +129,15 @@ fn every_flipped_byte_decodes_or_fails_cleanly() {
 }
 
 #[test]
+fn a_missing_key_is_named() {
+    let e = decode(&edited(b"4:have2:", b"4:hava2:"), &HASH).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "resume data is damaged: Missing Field: `have`"
+    );
+}
+
+#[test]
 fn another_dictionary_is_not_resume_data() {
     let torrent = b"d8:announce3:url4:infod4:name1:xee";
     assert_eq!(decode(torrent, &HASH), Err(ResumeError::NotResume));
@@ -385,4 +394,20 @@ fn a_lock_file_with_a_dead_pid_is_taken_over() {
         fs::read_to_string(lock.path()).unwrap().trim(),
         std::process::id().to_string()
     );
+}
+
+#[test]
+fn the_default_state_directory_follows_xdg() {
+    let p = |s: &str| Some(PathBuf::from(s));
+    assert_eq!(state_dir_from(p("/data"), p("/home/u")), p("/data/ttui"));
+    assert_eq!(
+        state_dir_from(p("relative"), p("/home/u")),
+        p("/home/u/.local/share/ttui")
+    );
+    assert_eq!(
+        state_dir_from(p(""), p("/home/u")),
+        p("/home/u/.local/share/ttui")
+    );
+    assert_eq!(state_dir_from(None, None), None);
+    assert_eq!(state_dir_from(None, p("")), None);
 }

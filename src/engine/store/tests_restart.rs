@@ -178,8 +178,12 @@ fn check_pieces_hashes_only_the_named_pieces() {
         let start = i as usize * 4;
         storage.write_piece(i, &[&data[start..start + 4]]).unwrap();
     }
-    // Opened again, as at a restart: the files are no longer ones `open` just created (whose
-    // pieces are skipped unread).
+    // Files `open` just created are known empty: their pieces are skipped unread.
+    let fresh = storage
+        .check_pieces(&info, &[0, 1, 2, 3, 4], 1, &|_| {}, &AtomicBool::new(false))
+        .unwrap();
+    assert!(fresh.is_empty());
+    // Opened again, as at a restart: the files are no longer fresh.
     drop(storage);
     let storage = Storage::open(dir.path(), &info).unwrap();
     // Corrupt piece 3 behind the storage's back.
@@ -230,4 +234,50 @@ fn after_a_crash_our_own_writes_are_not_changes() {
     // After a clean stop the same stamps are changes.
     r.clean = true;
     assert_eq!(plan(&info, &r, &now).to_check, vec![0, 1, 2, 3, 4]);
+}
+
+/// The whole restart as the session will run it: stamp after the last write, save, load; then
+/// stamp before `Storage::open`, plan, and hash only what the plan names.
+#[test]
+fn a_restart_trusts_untouched_files_and_rehashes_a_touched_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..20u8).map(|b| b.wrapping_mul(7)).collect();
+    let info = info_of(&[6, 6, 8], &[], Some(&data));
+    {
+        let storage = Storage::open(dir.path(), &info).unwrap();
+        for i in 0..5u32 {
+            let start = i as usize * 4;
+            storage.write_piece(i, &[&data[start..start + 4]]).unwrap();
+        }
+        storage.flush().unwrap();
+    }
+    let state = tempfile::tempdir().unwrap();
+    let store = Store::open(state.path()).unwrap();
+    let mut r = Resume::new([3; 20], "t".into(), dir.path().into(), 5);
+    r.set_have(&Bitfield::full(5));
+    r.files = stamp_files(dir.path(), &info);
+    store.save_resume(&r).unwrap();
+
+    let load = || {
+        let loaded = Store::open(state.path()).unwrap().load_all();
+        loaded.into_iter().next().unwrap().resume.unwrap()
+    };
+    let p = plan(&info, &load(), &stamp_files(dir.path(), &info));
+    assert_eq!((p.trusted.count(), p.to_check.len()), (5, 0));
+
+    // Another program rewrites f1 with the same bytes: a new mtime, so pieces 1 and 2 are
+    // hashed again, and found good.
+    let f1 = dir.path().join("t/f1");
+    let file = fs::OpenOptions::new().write(true).open(&f1).unwrap();
+    file.set_modified(UNIX_EPOCH + Duration::from_secs(1_000_000_000))
+        .unwrap();
+    let now = stamp_files(dir.path(), &info);
+    let p = plan(&info, &load(), &now);
+    assert_eq!(ones(&p.trusted), vec![0, 3, 4]);
+    assert_eq!(p.to_check, vec![1, 2]);
+    let storage = Storage::open(dir.path(), &info).unwrap();
+    let good = storage
+        .check_pieces(&info, &p.to_check, 1, &|_| {}, &AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(good, vec![1, 2]);
 }
