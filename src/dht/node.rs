@@ -74,7 +74,8 @@ pub struct DhtStats {
     pub answered: u64,
     pub rate_limited: u64,
     pub malformed: u64,
-    /// Replies, errors and pings dropped by the replies budget.
+    /// Queries left unanswered for the replies budget (the verifying pings it dropped are
+    /// in the log's count only, so every query is counted once).
     pub budget_dropped: u64,
 }
 
@@ -347,7 +348,6 @@ impl Node {
         };
         if !paid {
             if charge == Charge::Replies {
-                self.stats.budget_dropped += 1;
                 self.dropped.count(buf.len());
             }
             return false;
