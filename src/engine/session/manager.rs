@@ -117,7 +117,13 @@ struct Slot {
     /// Known once the metadata is (a magnet's arrives later).
     meta: Option<Arc<Metainfo>>,
     /// Asked to go away: once its task has ended, its files (and data, if asked) go too.
-    removing: Option<(bool, Option<oneshot::Sender<Result<(), String>>>)>,
+    removing: Option<Removal>,
+}
+
+/// A removal waiting for its torrent's task to end.
+struct Removal {
+    delete_data: bool,
+    reply: oneshot::Sender<Result<(), String>>,
 }
 
 struct Manager {
@@ -651,7 +657,7 @@ impl Manager {
             return;
         };
         let slot = &mut self.slots[i];
-        slot.removing = Some((delete_data, Some(reply)));
+        slot.removing = Some(Removal { delete_data, reply });
         let _ = slot.commands.send(Command::Quit);
         if slot.task.is_none() {
             self.finish_remove(i);
@@ -662,7 +668,7 @@ impl Manager {
     fn finish_remove(&mut self, i: usize) {
         let slot = self.slots.remove(i);
         self.by_hash.remove(&slot.info_hash);
-        let Some((delete_data, reply)) = slot.removing else {
+        let Some(Removal { delete_data, reply }) = slot.removing else {
             return;
         };
         if let Some(p) = &mut self.persist {
@@ -674,9 +680,7 @@ impl Manager {
                 result = delete_files(&slot.save_path, meta);
             }
         }
-        if let Some(reply) = reply {
-            let _ = reply.send(result);
-        }
+        let _ = reply.send(result);
     }
 
     async fn snapshot(&self) -> SessionSnapshot {
