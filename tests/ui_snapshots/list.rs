@@ -282,7 +282,15 @@ fn ten_thousand_torrents_scroll_to_the_last() {
 #[test]
 fn odd_sizes_do_not_panic() {
     let snap = Arc::new(session());
-    for (w, h) in [(1, 1), (10, 3), (20, 8), (40, 12), (80, 10), (300, 100)] {
+    for (w, h) in [
+        (1, 1),
+        (10, 3),
+        (20, 5),
+        (20, 8),
+        (40, 12),
+        (80, 10),
+        (300, 100),
+    ] {
         let mut app = app_for(&snap, w, h);
         screen(&snap, &app, w, h);
         app.handle(Action::Remove);
