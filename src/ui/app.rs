@@ -142,6 +142,11 @@ impl App {
         }
     }
 
+    /// Whether Esc in the detail view goes back to a list.
+    pub fn has_list(&self) -> bool {
+        self.has_list
+    }
+
     /// Which keys are live now (the loop maps events with `keys::from_event_in`).
     pub fn mode(&self) -> Mode {
         match self.screen {
