@@ -282,7 +282,15 @@ fn ten_thousand_torrents_scroll_to_the_last() {
 #[test]
 fn odd_sizes_do_not_panic() {
     let snap = Arc::new(session());
-    for (w, h) in [(1, 1), (10, 3), (20, 8), (40, 12), (80, 10), (300, 100)] {
+    for (w, h) in [
+        (1, 1),
+        (10, 3),
+        (20, 5),
+        (20, 8),
+        (40, 12),
+        (80, 10),
+        (300, 100),
+    ] {
         let mut app = app_for(&snap, w, h);
         screen(&snap, &app, w, h);
         app.handle(Action::Remove);
@@ -294,4 +302,28 @@ fn odd_sizes_do_not_panic() {
     let empty = SessionSnapshot::default();
     let app = app_for(&Arc::new(empty.clone()), 80, 24);
     assert!(screen(&empty, &app, 80, 24).contains("no torrents yet"));
+}
+
+/// Enter opens the selected torrent's detail view, whose footer says how to come back.
+#[test]
+fn the_detail_view_opened_from_the_list_says_esc_goes_back() {
+    let snap = Arc::new(session());
+    let mut app = app_for(&snap, 80, 24);
+    app.handle(Action::Down);
+    assert_eq!(
+        app.handle(Action::Open),
+        Some(ttui::ui::action::Effect::Open(TorrentId(2)))
+    );
+    let detail = Arc::new(ttui::engine::api::Snapshot::empty(
+        "ubuntu.iso",
+        1 << 20,
+        1 << 16,
+    ));
+    app.on_snapshot(detail.clone());
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+    terminal
+        .draw(|f| ttui::ui::draw(f, &detail, &app))
+        .expect("draw");
+    let r = rows(terminal.backend().buffer());
+    assert!(r[23].starts_with(" Esc list  q quit"), "{}", r[23]);
 }

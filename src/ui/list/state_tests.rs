@@ -17,8 +17,10 @@ fn session(n: u32) -> Arc<SessionSnapshot> {
 }
 
 fn list(n: u32) -> ListState {
-    let mut l = ListState::default();
-    l.table = Rect::new(0, 3, 80, 6);
+    let mut l = ListState {
+        table: Rect::new(0, 3, 80, 6),
+        ..ListState::default()
+    };
     l.set_page(5);
     l.on_session(session(n));
     l

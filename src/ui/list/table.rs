@@ -43,9 +43,10 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, order: &[
     }
     let theme = &app.theme;
     let list = &app.list;
-    let page = usize::from(area.height.saturating_sub(1)).max(1);
+    // Rows under the titles; none when the table is one line high.
+    let page = usize::from(area.height - 1);
     let selected_pos = list.position_in(&session.torrents, order);
-    let top = list.scroll.top_for(selected_pos, order.len(), page);
+    let top = list.scroll.top_for(selected_pos, order.len(), page.max(1));
     let visible: Vec<&TorrentLine> = order
         .iter()
         .skip(top)

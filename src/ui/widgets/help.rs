@@ -50,7 +50,15 @@ fn hint<'a>(key: String, what: &'a str, theme: &Theme) -> [Span<'a>; 3] {
 pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let paused = snap.state == TorrentState::Paused;
     let relabel = move |a: Action| (a == Action::TogglePause && paused).then_some("resume");
-    render_hints(area, buf, app, Mode::Detail, vec![], &relabel);
+    let lead = if app.has_list() {
+        vec![
+            span("Esc", app.theme.key()),
+            span(" list  ", app.theme.dim()),
+        ]
+    } else {
+        vec![]
+    };
+    render_hints(area, buf, app, Mode::Detail, lead, &relabel);
 }
 
 /// The footer of any screen: quitting or the engine gone, `lead` (say, how many are
