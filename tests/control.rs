@@ -596,3 +596,36 @@ async fn a_killed_session_is_taken_over() {
     tokio::spawn(server.run(session(1)));
     good_client_works(&path).await;
 }
+
+#[test]
+fn the_largest_torrent_fits_one_frame_and_batches_split() {
+    let max = ttui::cli::load::MAX_TORRENT_SIZE as usize;
+    let biggest = AddItem::Torrent {
+        name: "n".repeat(4096),
+        bytes: vec![0xA5; max],
+    };
+    let requests = add_requests(vec![biggest.clone(), biggest], Some("/tmp".into()), false);
+    assert_eq!(
+        requests.len(),
+        2,
+        "two 64 MiB torrents cannot share a frame"
+    );
+    // Both batches are alike: one is checked (90 MB of JSON takes a while).
+    for r in &requests[..1] {
+        let body = encode(r).unwrap();
+        assert!(body.len() <= MAX_FRAME as usize, "{} bytes", body.len());
+        assert_eq!(&decode_request(&body).unwrap(), r);
+    }
+    let small: Vec<AddItem> = (0..100)
+        .map(|i| AddItem::Magnet(format!("magnet:?xt=urn:btih:{i:040}")))
+        .collect();
+    let batched = add_requests(small.clone(), None, true);
+    assert_eq!(
+        batched,
+        vec![Request::Add {
+            items: small,
+            save_path: None,
+            paused: true
+        }]
+    );
+}
