@@ -334,7 +334,7 @@ async fn another_version_gets_a_clear_error() {
             &mut s,
             &Hello {
                 version: 9,
-                program: "ttui 9.0.0".into(),
+                program: "ttui 9.0.0\x1b[2J".into(),
             },
         )
         .await;
@@ -342,9 +342,10 @@ async fn another_version_gets_a_clear_error() {
     });
     let e = Client::connect(&fake).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Version);
+    // What the session says is cleaned before a verb prints it.
     assert!(
         e.message
-            .contains("the running session (ttui 9.0.0) speaks 9"),
+            .contains("the running session (ttui 9.0.0\u{fffd}[2J) speaks 9"),
         "{}",
         e.message
     );
@@ -524,7 +525,12 @@ async fn socket_is_private_and_a_live_one_is_refused() {
         ControlServer::bind(&path),
         Err(BindError::AlreadyRunning(_))
     ));
-    drop(server);
+    // The session goes away (its receiver is dropped): serving ends and the socket goes.
+    let (tx, rx) = mpsc::channel(1);
+    let serving = tokio::spawn(server.run(tx));
+    assert!(Client::connect(&path).await.is_ok());
+    drop(rx);
+    timeout(BOUND, serving).await.unwrap().unwrap();
     assert!(!path.exists(), "socket left behind");
 
     // A live socket of a session that takes no lock is refused too.
@@ -595,4 +601,37 @@ async fn a_killed_session_is_taken_over() {
     let server = ControlServer::bind(&path).unwrap();
     tokio::spawn(server.run(session(1)));
     good_client_works(&path).await;
+}
+
+#[test]
+fn the_largest_torrent_fits_one_frame_and_batches_split() {
+    let max = ttui::cli::load::MAX_TORRENT_SIZE as usize;
+    let biggest = AddItem::Torrent {
+        name: "n".repeat(4096),
+        bytes: vec![0xA5; max],
+    };
+    let requests = add_requests(vec![biggest.clone(), biggest], Some("/tmp".into()), false);
+    assert_eq!(
+        requests.len(),
+        2,
+        "two 64 MiB torrents cannot share a frame"
+    );
+    // Both batches are alike: one is checked (90 MB of JSON takes a while).
+    for r in &requests[..1] {
+        let body = encode(r).unwrap();
+        assert!(body.len() <= MAX_FRAME as usize, "{} bytes", body.len());
+        assert_eq!(&decode_request(&body).unwrap(), r);
+    }
+    let small: Vec<AddItem> = (0..100)
+        .map(|i| AddItem::Magnet(format!("magnet:?xt=urn:btih:{i:040}")))
+        .collect();
+    let batched = add_requests(small.clone(), None, true);
+    assert_eq!(
+        batched,
+        vec![Request::Add {
+            items: small,
+            save_path: None,
+            paused: true
+        }]
+    );
 }

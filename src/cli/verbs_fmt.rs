@@ -205,8 +205,8 @@ pub fn list_table(rows: &[TorrentRow], width: usize) -> String {
             out.push('\n');
         }
     }
-    let down: u64 = rows.iter().map(|r| r.down_rate).sum();
-    let up: u64 = rows.iter().map(|r| r.up_rate).sum();
+    let down = rows.iter().fold(0u64, |a, r| a.saturating_add(r.down_rate));
+    let up = rows.iter().fold(0u64, |a, r| a.saturating_add(r.up_rate));
     out.push_str(&format!(
         "{} torrent{}, ↓ {}/s, ↑ {}/s\n",
         rows.len(),

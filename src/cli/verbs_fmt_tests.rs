@@ -90,6 +90,11 @@ fn list_cuts_and_cleans_names_to_the_width() {
     let long = list_table(&[row(1, &"n".repeat(100))], 0);
     assert!(long.contains(&"n".repeat(100)));
     assert!(list_table(&[], 80).starts_with("no torrents"));
+    // Whatever the session sends, the table is made (rates that would overflow a sum).
+    let mut huge = row(u32::MAX, "h");
+    huge.down_rate = u64::MAX;
+    huge.eta_secs = Some(u64::MAX);
+    assert!(list_table(&[huge.clone(), huge], 80).contains("16.0 EiB/s"));
 }
 
 #[test]

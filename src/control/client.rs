@@ -13,6 +13,8 @@ use crate::protocol::text::shorten;
 /// What a verb prints when no session answers.
 pub const NO_SESSION: &str = "no ttui session is running (start one with `ttui` or `ttui daemon`)";
 
+/// Longest error message passed on to a verb.
+const MAX_MESSAGE: usize = 1000;
 /// For the hello, and for writing a request.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// For an answer: adding by URL makes the session download the .torrent first.
@@ -66,7 +68,7 @@ impl Client {
             // A session turning us away (too many clients) answers with an error instead.
             Err(_) => {
                 return Err(match proto::decode_response(&reply) {
-                    Ok(Response::Error(e)) => e,
+                    Ok(Response::Error(e)) => printable(e),
                     _ => ControlError::new(
                         ErrorKind::Version,
                         format!(
@@ -78,7 +80,7 @@ impl Client {
             }
         };
         if let Some(e) = version_mismatch(&session, &ours) {
-            return Err(e);
+            return Err(printable(e));
         }
         Ok(Client {
             stream,
@@ -119,10 +121,17 @@ impl Client {
             .await
             .map_err(lost)?;
         match proto::decode_response(&reply)? {
-            Response::Error(e) => Err(e),
+            Response::Error(e) => Err(printable(e)),
             ok => Ok(ok),
         }
     }
+}
+
+/// An error from the session is printed on a terminal: it may quote outside text (a name,
+/// a tracker's message), so it is cut and cleaned here, once for every verb.
+fn printable(e: ControlError) -> ControlError {
+    let message = crate::fmt::outside(&e.message, MAX_MESSAGE).into_owned();
+    ControlError { message, ..e }
 }
 
 fn is_absent(e: &io::Error) -> bool {
