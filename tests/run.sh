@@ -415,6 +415,12 @@ run_tests() {
     export TTUI_REQUIRE_TOOLS=${TTUI_REQUIRE_TOOLS:-1}
     # A ttui that a test starts without --dht-bootstrap must not reach for public routers.
     export TTUI_NO_PUBLIC_ROUTERS=1
+    # A ttui a test starts without --state-dir or --config keeps its session, its control
+    # socket and its config in the run's own directory, never in the user's.
+    export XDG_DATA_HOME="$log_dir/xdg/data" XDG_CONFIG_HOME="$log_dir/xdg/config" \
+        XDG_RUNTIME_DIR="$log_dir/xdg/run" XDG_STATE_HOME="$log_dir/xdg/state"
+    mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_STATE_HOME"
+    mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
     namespace_ok || return
     tests_state="ran"
     local total=${TTUI_TEST_TIMEOUT:-3600} per_bin=${TTUI_BINARY_TIMEOUT:-1800}

@@ -206,11 +206,12 @@ fn tui_scenario(strict_drop: bool) {
     let log = work.join("ttui.log");
     let script = work.join("go.sh");
     let body = format!(
-        "{} {} -o {} --port 0 --peer {closed} --log-file {}\necho \"EXITED:$?\"\n",
+        "{} {} -o {} --port 0 --peer {closed} --log-file {} --state-dir {}\necho \"EXITED:$?\"\n",
         shell_quote(Path::new(env!("CARGO_BIN_EXE_ttui"))),
         shell_quote(&t.path),
         shell_quote(&out),
         shell_quote(&log),
+        shell_quote(&work.join("state")),
     );
     std::fs::write(&script, body).unwrap_or_else(|e| panic!("{}: {e}", script.display()));
 
