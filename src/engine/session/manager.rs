@@ -118,6 +118,22 @@ struct Slot {
     meta: Option<Arc<Metainfo>>,
     /// Asked to go away: once its task has ended, its files (and data, if asked) go too.
     removing: Option<Removal>,
+    /// The newest resume point its task sent (lifetime counters, verified pieces).
+    last: Option<ResumePoint>,
+    /// `Ended` reports still to come from tasks this slot replaced (verify, move).
+    ignore_ended: u32,
+}
+
+impl Slot {
+    /// Where its files are now (a move changes it once the files are there).
+    fn save_path(&self) -> PathBuf {
+        let line = self.line.borrow();
+        if line.save_path.as_os_str().is_empty() {
+            self.save_path.clone()
+        } else {
+            line.save_path.clone()
+        }
+    }
 }
 
 /// A removal waiting for its torrent's task to end.
@@ -283,9 +299,7 @@ impl Manager {
                 delete_data,
                 reply,
             } => self.remove(id, delete_data, reply),
-            SessionRequest::Move { reply, .. } => {
-                let _ = reply.send(Err("move is not available yet".into()));
-            }
+            SessionRequest::Move { id, dir, reply } => self.start_move(id, dir, reply),
             SessionRequest::Subscribe { id, reply } => {
                 let _ = reply.send(self.slot(id).map(|s| s.snapshots.subscribe()));
             }
@@ -468,6 +482,8 @@ impl Manager {
             task: Some(task),
             meta: Some(meta),
             removing: None,
+            last: None,
+            ignore_ended: 0,
         });
     }
 
@@ -527,6 +543,8 @@ impl Manager {
             task: Some(task),
             meta: None,
             removing: None,
+            last: None,
+            ignore_ended: 0,
         });
     }
 
@@ -572,76 +590,145 @@ impl Manager {
 
     /// Stops the torrent and starts it again with a full check of its files.
     fn verify(&mut self, id: TorrentId) {
+        if let Some(i) = self.slots.iter().position(|s| s.id == id) {
+            self.restart(i, None);
+        }
+    }
+
+    /// Stops the torrent, moves its files to `dir` (a rename when it can, else a copy), and
+    /// starts it again from there with the pieces it had. On any failure what was copied is
+    /// removed, the old files stay where they were and the torrent starts there again.
+    fn start_move(
+        &mut self,
+        id: TorrentId,
+        dir: PathBuf,
+        reply: oneshot::Sender<Result<(), String>>,
+    ) {
         let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+            let _ = reply.send(Err(format!("no torrent {id}")));
             return;
         };
+        if self.slots[i].meta.is_none() {
+            let _ = reply.send(Err("its metadata has not arrived yet".into()));
+            return;
+        }
+        if self.slots[i].save_path == dir {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        self.restart(i, Some((dir, reply)));
+    }
+
+    /// Ends the slot's task and starts a new one on the same torrent: a full check (verify),
+    /// or after moving its files.
+    fn restart(
+        &mut self,
+        i: usize,
+        moving: Option<(PathBuf, oneshot::Sender<Result<(), String>>)>,
+    ) {
         let Some(meta) = self.slots[i].meta.clone() else {
             return;
         };
         let old = self.slots.remove(i);
-        self.by_hash.remove(&old.info_hash);
+        let id = old.id;
         let _ = old.commands.send(Command::Quit);
-        let line = old.line.borrow().clone();
-        let lifetime = Lifetime {
-            downloaded: line.downloaded,
-            uploaded: line.uploaded,
-            completed: line.completed,
-            ..Lifetime::default()
-        };
+        let mut line = old.line.borrow().clone();
+        let point = old.last.clone();
+        let lifetime = point.as_ref().map_or(
+            Lifetime {
+                downloaded: line.downloaded,
+                uploaded: line.uploaded,
+                completed: line.completed,
+                ..Lifetime::default()
+            },
+            |p| p.lifetime,
+        );
         let paused = matches!(line.state, TorrentState::Paused);
-        let (save_path, added) = (old.save_path.clone(), old.added);
-        // The old task lets go of the files and the router before the new one opens them.
+        let old_path = old.save_path.clone();
+        // The old task lets go of the files and the router before the new one opens them; its
+        // `Ended` report arrives for a slot that has moved on.
         let task = old.task;
+        let ignore_ended = old.ignore_ended + u32::from(task.is_some());
         let (ctx, listen_log, opts, reports) = (
             self.ctx(),
             self.listen_log.clone(),
             self.opts.clone(),
             self.reports_tx.clone(),
         );
-        let first = snapshot::initial(id, &meta, &save_path, ctx.listen_port);
         let snap_tx = old.snapshots;
-        snap_tx.send_replace(Arc::new(first));
+        let snap_keep = snap_tx.clone();
+        let target = moving.as_ref().map(|(d, _)| d.clone());
+        if let Some(dir) = &target {
+            line.why = Some(format!("moving to {}", dir.display()));
+        }
         let (line_tx, line_rx) = watch::channel(line);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let start = Start {
-            id,
-            ctx,
-            trusted: None,
-            to_check: Vec::new(),
-            lifetime,
-            paused,
-            snapshots: snap_tx.clone(),
-            line: line_tx,
-            reports: Some(reports),
+        // A move keeps the verified pieces; a verify starts from nothing.
+        let trusted = match (&moving, &point) {
+            (Some(_), Some(p)) => Some(p.have.clone()),
+            _ => None,
         };
+        let new_path = target.clone().unwrap_or_else(|| old_path.clone());
         let meta2 = Arc::clone(&meta);
-        let save2 = save_path.clone();
         let new_task = tokio::spawn(async move {
             if let Some(t) = task {
                 let _ = tokio::time::timeout(SHUTDOWN_GRACE, t).await;
             }
+            let mut output = old_path.clone();
+            let mut trusted = trusted;
+            if let Some((dir, reply)) = moving {
+                let (from, to, m) = (old_path.clone(), dir.clone(), Arc::clone(&meta2));
+                let moved = tokio::task::spawn_blocking(move || move_files(&from, &to, &m))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("moving: {e}")));
+                match moved {
+                    Ok(()) => output = dir,
+                    // Still at the old place: check it, the copy may have touched nothing,
+                    // but the pieces are cheap to trust only when nothing moved.
+                    Err(_) => trusted = None,
+                }
+                let _ = reply.send(moved);
+            }
+            line_tx.send_modify(|l| {
+                l.why = None;
+                l.save_path.clone_from(&output);
+            });
+            let first = snapshot::initial(id, &meta2, &output, ctx.listen_port);
+            snap_tx.send_replace(Arc::new(first));
+            let start = Start {
+                id,
+                ctx,
+                trusted,
+                to_check: Vec::new(),
+                lifetime,
+                paused,
+                snapshots: snap_tx,
+                line: line_tx,
+                reports: Some(reports),
+            };
             let opts = Options {
-                output: save2,
+                output,
                 seed: true,
                 ..opts
             };
             torrent::run(start, listen_log, (*meta2).clone(), opts, cmd_rx).await
         });
-        self.by_hash.insert(meta.info_hash, id);
         self.slots.insert(
             i,
             Slot {
                 id,
                 info_hash: meta.info_hash,
-                save_path,
-                added,
+                save_path: new_path,
+                added: old.added,
                 queue_position: old.queue_position,
                 commands: cmd_tx,
-                snapshots: snap_tx,
+                snapshots: snap_keep,
                 line: line_rx,
                 task: Some(new_task),
                 meta: Some(meta),
                 removing: None,
+                last: point,
+                ignore_ended,
             },
         );
     }
@@ -668,6 +755,7 @@ impl Manager {
     fn finish_remove(&mut self, i: usize) {
         let slot = self.slots.remove(i);
         self.by_hash.remove(&slot.info_hash);
+        let path = slot.save_path();
         let Some(Removal { delete_data, reply }) = slot.removing else {
             return;
         };
@@ -677,7 +765,7 @@ impl Manager {
         let mut result = Ok(());
         if delete_data {
             if let Some(meta) = &slot.meta {
-                result = delete_files(&slot.save_path, meta);
+                result = delete_files(&path, meta);
             }
         }
         let _ = reply.send(result);
@@ -708,7 +796,6 @@ impl Manager {
 /// empty. Paths come from the sanitised metainfo, so they stay inside `root`.
 fn delete_files(root: &std::path::Path, meta: &Metainfo) -> Result<(), String> {
     let mut first_err = None;
-    let mut dirs = Vec::new();
     for f in meta.info.files.iter().filter(|f| !f.padding) {
         let path = root.join(f.relative_path());
         match std::fs::remove_file(&path) {
@@ -718,13 +805,88 @@ fn delete_files(root: &std::path::Path, meta: &Metainfo) -> Result<(), String> {
                 first_err.get_or_insert_with(|| format!("{}: {e}", path.display()));
             }
         }
-        let mut dir = path.parent();
-        while let Some(d) = dir {
+    }
+    delete_empty_dirs(root, meta);
+    first_err.map_or(Ok(()), Err)
+}
+
+/// Moves the torrent's files from `from` to `to`: a rename per file when both are on one file
+/// system, else a copy (synced) and then the removal of the originals. Either every file ends
+/// up in `to` or none does: on an error the files moved so far go back (or the copies are
+/// removed) and the error is returned.
+fn move_files(from: &std::path::Path, to: &std::path::Path, meta: &Metainfo) -> Result<(), String> {
+    use std::fs;
+    fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let files: Vec<PathBuf> = meta
+        .info
+        .files
+        .iter()
+        .filter(|f| !f.padding)
+        .map(|f| f.relative_path())
+        .filter(|rel| from.join(rel).exists())
+        .collect();
+    let mut done: Vec<(PathBuf, bool)> = Vec::new();
+    let undo = |done: &[(PathBuf, bool)]| {
+        for (rel, renamed) in done.iter().rev() {
+            if *renamed {
+                let _ = fs::rename(to.join(rel), from.join(rel));
+            } else {
+                let _ = fs::remove_file(to.join(rel));
+            }
+        }
+    };
+    for rel in &files {
+        let (src, dst) = (from.join(rel), to.join(rel));
+        if dst.exists() {
+            undo(&done);
+            return Err(format!("{} exists already", dst.display()));
+        }
+        if let Some(parent) = dst.parent() {
+            if let Err(e) = fs::create_dir_all(parent) {
+                undo(&done);
+                return Err(format!("{}: {e}", parent.display()));
+            }
+        }
+        match fs::rename(&src, &dst) {
+            Ok(()) => done.push((rel.clone(), true)),
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                let copied = fs::copy(&src, &dst)
+                    .and_then(|_| fs::File::open(&dst))
+                    .and_then(|f| f.sync_all());
+                if let Err(e) = copied {
+                    let _ = fs::remove_file(&dst);
+                    undo(&done);
+                    return Err(format!("copying to {}: {e}", dst.display()));
+                }
+                done.push((rel.clone(), false));
+            }
+            Err(e) => {
+                undo(&done);
+                return Err(format!("moving to {}: {e}", dst.display()));
+            }
+        }
+    }
+    // Everything is in place: the originals that were copied go, then empty folders.
+    for (rel, renamed) in &done {
+        if !renamed {
+            let _ = fs::remove_file(from.join(rel));
+        }
+    }
+    delete_empty_dirs(from, meta);
+    Ok(())
+}
+
+/// Removes the folders a torrent's files lived in, when they are empty.
+fn delete_empty_dirs(root: &std::path::Path, meta: &Metainfo) {
+    let mut dirs = Vec::new();
+    for f in &meta.info.files {
+        let mut dir = root.join(f.relative_path());
+        while let Some(d) = dir.parent().map(std::path::Path::to_path_buf) {
             if d == root || !d.starts_with(root) {
                 break;
             }
-            dirs.push(d.to_path_buf());
-            dir = d.parent();
+            dirs.push(d.clone());
+            dir = d;
         }
     }
     dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
@@ -732,5 +894,4 @@ fn delete_files(root: &std::path::Path, meta: &Metainfo) -> Result<(), String> {
     for d in dirs {
         let _ = std::fs::remove_dir(&d);
     }
-    first_err.map_or(Ok(()), Err)
 }
