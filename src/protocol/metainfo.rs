@@ -622,3 +622,5 @@ pub fn encode_torrent(
 mod tests;
 #[cfg(test)]
 mod tests_files;
+#[cfg(test)]
+mod tests_names;
