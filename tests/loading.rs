@@ -329,13 +329,12 @@ fn a_torrent_ttui_must_sanitise_downloads_whole_from_libtorrent() {
     );
 }
 
-/// A multi-file torrent named `name` with `files` (raw path, length, attr, link target),
+/// One file of [`corpus_torrent`]: raw path, length, attr, link target.
+type Spec<'a> = (&'a [&'a [u8]], usize, &'a str, &'a [&'a [u8]]);
+
+/// A multi-file torrent named `name` with `files`,
 /// real piece hashes of a zero payload, and `extra` bytes after the dictionary.
-fn corpus_torrent(
-    name: &[u8],
-    files: &[(&[&[u8]], usize, &str, &[&[u8]])],
-    extra: &[u8],
-) -> Vec<u8> {
+fn corpus_torrent(name: &[u8], files: &[Spec], extra: &[u8]) -> Vec<u8> {
     let mut total = 0;
     let list = files
         .iter()
@@ -597,8 +596,7 @@ fn a_closed_stdout_ends_ttui_info_quietly() {
         .map(|i| format!("file-number-{i:05}.bin"))
         .collect();
     let files: Vec<[&[u8]; 1]> = names.iter().map(|n| [n.as_bytes()]).collect();
-    let specs: Vec<(&[&[u8]], usize, &str, &[&[u8]])> =
-        files.iter().map(|f| (&f[..], 1, "", &[][..])).collect();
+    let specs: Vec<Spec> = files.iter().map(|f| (&f[..], 1, "", &[][..])).collect();
     let p = dir.path().join("many.torrent");
     fs::write(&p, corpus_torrent(b"many", &specs, b"")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ttui"))

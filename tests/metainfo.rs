@@ -557,28 +557,52 @@ fn escaping_paths_create_nothing_outside_the_output_dir() {
         }),
     )
     .unwrap();
-    let out = run_bounded(
-        Command::new(BIN)
-            .arg(&torrent)
-            .arg("--headless")
-            .arg("-o")
-            .arg(&out_dir)
-            .args([
-                "--peer",
-                "127.0.0.1:1",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dht",
-            ])
-            .arg("--no-trackers")
-            .arg("--log-file")
-            .arg(torrents_dir.path().join("ttui.log")),
-        Duration::from_secs(60),
-    );
+    let mut child = Command::new(BIN)
+        .arg(&torrent)
+        .arg("--headless")
+        .arg("-o")
+        .arg(&out_dir)
+        .args([
+            "--peer",
+            "127.0.0.1:1",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dht",
+        ])
+        .arg("--no-trackers")
+        .arg("--log-file")
+        .arg(torrents_dir.path().join("ttui.log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its files exist once the download has started; then there is nothing left to see.
+    let expected: Vec<PathBuf> = [
+        "sibling/pwned",
+        "dir/sibling/x",
+        "tmp/ttui-escape",
+        "....sibling/y",
+    ]
+    .iter()
+    .map(|p| out_dir.join("..sibling").join(p))
+    .collect();
+    let start = Instant::now();
+    while !expected.iter().all(|p| p.is_file()) && start.elapsed() < Duration::from_secs(30) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
+    for p in &expected {
+        assert!(p.is_file(), "{} missing; stderr: {stderr}", p.display());
+    }
     let sibling_entries: Vec<_> = std::fs::read_dir(&sibling).unwrap().collect();
     assert!(sibling_entries.is_empty(), "wrote into the sibling dir");
     let mut top: Vec<String> = std::fs::read_dir(tmp.path())
@@ -588,13 +612,4 @@ fn escaping_paths_create_nothing_outside_the_output_dir() {
     top.sort();
     assert_eq!(top, ["out", "sibling"], "created something beside out/");
     assert!(!Path::new("/tmp/ttui-escape").exists());
-    for inside in [
-        "sibling/pwned",
-        "dir/sibling/x",
-        "tmp/ttui-escape",
-        "....sibling/y",
-    ] {
-        let p = out_dir.join("..sibling").join(inside);
-        assert!(p.is_file(), "{} missing; stderr: {stderr}", p.display());
-    }
 }

@@ -13,5 +13,15 @@ fuzz_target!(|data: &[u8]| {
         for i in 0..m.info.num_pieces().min(64) {
             assert!(m.info.piece_len(i) <= m.info.piece_length);
         }
+        // What sanitising promises the storage layer: plain, short names, no shared path.
+        let mut seen = std::collections::HashSet::new();
+        for f in m.info.files.iter().filter(|f| !f.padding) {
+            for e in &f.path {
+                assert!(!e.is_empty() && e != "." && e != "..", "{e:?}");
+                assert!(!e.contains(['/', '\\']) && !e.chars().any(char::is_control));
+                assert!(e.len() <= 255, "{} bytes", e.len());
+            }
+            assert!(seen.insert(f.path.clone()), "{:?} twice", f.path);
+        }
     }
 });

@@ -1,4 +1,6 @@
-//! .torrent files (BEP 3, BEP 12 announce-list). Pure: bytes in, validated types out.
+//! .torrent files (BEP 3, BEP 12 announce-list). Pure: bytes in, validated types out. Names
+//! that can be made safe are (metainfo/sanitize.rs, metainfo/files.rs) and the changes are
+//! listed in [`Metainfo::notes`]; what cannot be made safe is refused with a message saying so.
 //! OWNER: metainfo helper. The public types below are a contract used by engine/ and ui/;
 //! add to them freely but do not rename or remove fields.
 
@@ -622,3 +624,5 @@ pub fn encode_torrent(
 mod tests;
 #[cfg(test)]
 mod tests_files;
+#[cfg(test)]
+mod tests_names;

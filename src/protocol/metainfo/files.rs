@@ -246,8 +246,9 @@ fn rename_repeats(entries: &mut [FileEntry], notes: &mut Notes) {
         for dir in dirs {
             cur = children.get(&(cur, dir.clone())).copied().unwrap_or(0);
         }
-        if !children.contains_key(&(cur, last.clone())) {
-            children.insert((cur, last.clone()), nodes);
+        if let std::collections::hash_map::Entry::Vacant(free) = children.entry((cur, last.clone()))
+        {
+            free.insert(nodes);
             nodes += 1;
             continue;
         }

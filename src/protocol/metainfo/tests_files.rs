@@ -117,6 +117,11 @@ fn libtorrent_hybrid_with_repeated_pad_names() {
         .collect();
     assert_eq!(files, expected);
     assert_eq!(m.padding_files, vec![1, 3, 5]);
+    assert!(
+        m.notes.is_empty(),
+        "its v1 and v2 parts agree: {:?}",
+        m.notes
+    );
     assert_eq!(m.info.total_length, 65_536);
     assert_eq!(m.info.data_length(), 20_000 + 3_616 + 2_000);
     assert_eq!(m.info.geometry().num_pieces(), 4);
