@@ -133,10 +133,36 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
             }
             Response::Done(out)
         }
-        Request::Move { .. } => error(
-            ErrorKind::BadArgument,
-            "`ttui move` is not available in this version of the session yet",
-        ),
+        Request::Move { id, dir } => {
+            let ids = match resolve_ids(std::slice::from_ref(&id), &ids_of(&current)) {
+                Ok(ids) => ids,
+                Err(e) => return Response::Error(e),
+            };
+            let Some(&id) = ids.first() else {
+                return error(ErrorKind::UnknownId, "no torrent given");
+            };
+            if !dir.is_absolute() {
+                return error(ErrorKind::BadArgument, "the directory must be an absolute path");
+            }
+            let id = TorrentId(id);
+            let (reply, rx) = oneshot::channel();
+            if requests
+                .send(SessionRequest::Move { id, dir, reply })
+                .is_err()
+            {
+                return gone();
+            }
+            let error = match rx.await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some("the session stopped".into()),
+            };
+            Response::Done(vec![IdResult {
+                id: id.0,
+                name: name_of(&current, id),
+                error,
+            }])
+        }
         Request::Shutdown => {
             let _ = requests.send(SessionRequest::Shutdown);
             Response::Done(Vec::new())
