@@ -142,7 +142,10 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
                 return error(ErrorKind::UnknownId, "no torrent given");
             };
             if !dir.is_absolute() {
-                return error(ErrorKind::BadArgument, "the directory must be an absolute path");
+                return error(
+                    ErrorKind::BadArgument,
+                    "the directory must be an absolute path",
+                );
             }
             let id = TorrentId(id);
             let (reply, rx) = oneshot::channel();

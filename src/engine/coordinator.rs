@@ -29,6 +29,9 @@ pub(crate) const TICK: Duration = Duration::from_millis(250);
 const RECHOKE_EVERY: Duration = Duration::from_secs(10);
 const OPTIMISTIC_EVERY: Duration = Duration::from_secs(30);
 const LOG_KEEP: usize = 200;
+/// How often a torrent with no connection, no web seed at work and nobody watching ticks:
+/// thousands of seeding torrents at rest cost next to nothing.
+const IDLE_TICK: Duration = Duration::from_secs(5);
 
 pub(crate) struct Coordinator {
     pub meta: Metainfo,
@@ -190,8 +193,7 @@ impl Coordinator {
         if self.complete {
             self.on_complete();
         }
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next_tick = tokio::time::Instant::now() + TICK;
         let outcome = loop {
             if let Some(msg) = self.fatal.take() {
                 break Outcome::Failed(msg);
@@ -199,22 +201,32 @@ impl Coordinator {
             if self.complete && !self.opts.seed {
                 break Outcome::Complete;
             }
+            let mut ticked = false;
             tokio::select! {
                 c = commands.recv() => match c {
                     None | Some(Command::Quit) => break Outcome::Quit,
+                    Some(Command::Refresh) => next_tick = tokio::time::Instant::now(),
                     Some(c) => self.on_command(c),
                 },
                 Some(e) = events.recv() => self.on_event(e),
                 Some(u) = tracker_upd.recv() => self.on_tracker(u),
                 Some(r) = dht_rx.recv() => self.on_dht(r),
-                _ = tick.tick() => {
+                _ = tokio::time::sleep_until(next_tick) => {
                     self.on_tick();
                     // Cost follows attention: the full snapshot (per-piece and per-peer
                     // vectors) is built only while a UI or a script holds a receiver.
-                    if snapshots.receiver_count() > 0 {
+                    let watched = snapshots.receiver_count() > 0;
+                    if watched {
                         let _ = snapshots.send(Arc::new(self.build_snapshot()));
                     }
+                    let every = if !watched && self.is_idle() { IDLE_TICK } else { TICK };
+                    next_tick = tokio::time::Instant::now() + every;
+                    ticked = true;
                 }
+            }
+            if !ticked {
+                // Anything that happened may have ended the idleness: tick soon.
+                next_tick = next_tick.min(tokio::time::Instant::now() + TICK);
             }
         };
         // Graceful stop: peers first (so they stop requesting), then trackers, then files.
@@ -380,6 +392,11 @@ impl Coordinator {
         self.count_time(now);
         self.publish_line();
         self.maybe_resume(now);
+    }
+
+    /// Nothing to drive: no connection (or dial) under way, nothing to download, or paused.
+    fn is_idle(&self) -> bool {
+        self.peers.active().next().is_none() && (self.complete || self.paused)
     }
 
     /// Adds the time since the last count to seeding or active time (not while paused).

@@ -26,7 +26,11 @@ impl Coordinator {
             return self.set_paused(paused, now);
         }
         match c {
-            Command::Quit | Command::Pause | Command::Resume | Command::TogglePause => {}
+            Command::Quit
+            | Command::Pause
+            | Command::Resume
+            | Command::TogglePause
+            | Command::Refresh => {}
             Command::DropPeer(addr) => {
                 if let Some(p) = self.peers.get_mut(&addr) {
                     p.send(PeerCmd::Disconnect(PeerEnd::DroppedByUser));

@@ -39,6 +39,9 @@ pub enum Command {
     BanPeer(PeerAddr),
     /// Graceful stop: tracker `stopped`, files flushed, tasks ended.
     Quit,
+    /// Publish a full snapshot now: someone has just subscribed (an idle torrent ticks
+    /// slowly and builds no snapshot while nobody looks).
+    Refresh,
 }
 
 #[derive(Debug, Clone, PartialEq)]

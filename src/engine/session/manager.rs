@@ -301,7 +301,12 @@ impl Manager {
             } => self.remove(id, delete_data, reply),
             SessionRequest::Move { id, dir, reply } => self.start_move(id, dir, reply),
             SessionRequest::Subscribe { id, reply } => {
-                let _ = reply.send(self.slot(id).map(|s| s.snapshots.subscribe()));
+                let rx = self.slot(id).map(|s| {
+                    // An idle torrent builds no snapshot and ticks slowly: ask for one now.
+                    let _ = s.commands.send(Command::Refresh);
+                    s.snapshots.subscribe()
+                });
+                let _ = reply.send(rx);
             }
             SessionRequest::Files { id, reply } => {
                 let files = self.slot(id).and_then(|s| s.meta.as_ref()).map(|m| {
