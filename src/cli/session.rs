@@ -66,6 +66,8 @@ pub async fn start_session(
     args: &DownloadArgs,
     state_dir: &Path,
 ) -> Result<(SessionHandle, tokio::task::JoinHandle<()>), String> {
+    let fds = crate::engine::fds::raise_nofile_limit();
+    tracing::info!("descriptor limit {fds}");
     let store = Store::open(state_dir).map_err(|e| e.to_string())?;
     let mut opts = options(args, true);
     if opts.output == Path::new(".") {

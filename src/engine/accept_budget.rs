@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::engine::fds::nofile_limit;
+
 const PAUSE_FIRST: Duration = Duration::from_millis(500);
 const PAUSE_MAX: Duration = Duration::from_secs(5);
 /// Other accept errors (a connection reset before we took it) say nothing about us.
@@ -30,22 +32,6 @@ pub(crate) fn handshake_slots(nofile: u64) -> usize {
     usize::try_from(nofile / 8)
         .unwrap_or(usize::MAX)
         .clamp(4, 256)
-}
-
-/// The soft RLIMIT_NOFILE, or 1,024 when it cannot be read.
-fn nofile_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one `rlimit` through the pointer, which points to a live,
-    // properly aligned local of exactly that type; nothing else is read or kept.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    if ok {
-        limit.rlim_cur
-    } else {
-        1024
-    }
 }
 
 /// The budget of TCP connections in their handshake, shared by every listener of the process.

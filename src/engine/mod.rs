@@ -13,6 +13,7 @@ pub(crate) mod dial;
 pub mod disk;
 pub(crate) mod download;
 pub(crate) mod events;
+pub mod fds;
 pub(crate) mod magnet;
 pub mod metadata;
 pub mod options;

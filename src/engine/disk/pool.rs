@@ -171,14 +171,7 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
 /// How many files one torrent keeps open: a quarter of the descriptor limit (sockets, the
 /// tracker and the terminal need the rest), within 16..=512.
 pub(super) fn default_capacity() -> usize {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one `rlimit` through the pointer, which points to a live,
-    // properly aligned local of exactly that type; nothing else is read or kept.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    let soft = if ok { limit.rlim_cur } else { 1024 };
+    let soft = crate::engine::fds::nofile_limit();
     usize::try_from(soft / 4)
         .unwrap_or(usize::MAX)
         .clamp(16, 512)
