@@ -263,9 +263,8 @@ fn no_peers(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
 }
 
 fn availability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
-    if connected(s).next().is_none() {
-        return None;
-    }
+    // No peer connected: that is the peer checks' story, not availability's.
+    connected(s).next()?;
     let needed = |i: &usize| s.pieces.get(*i).is_some_and(|p| *p != PieceState::Verified);
     let missing = (0..s.pieces.len()).filter(needed).count();
     let unavailable = (0..s.pieces.len())
