@@ -69,6 +69,12 @@ fn detail(id: u32) -> TorrentDetail {
             down_rate: 0,
             up_rate: 3,
         }],
+        explain: vec![ExplainRow {
+            check: "peer_failures".into(),
+            verdict: "holding_back".into(),
+            evidence: "2 peers closed the plain handshake".into(),
+            advice: Some("run with `--encryption prefer`".into()),
+        }],
     }
 }
 

@@ -1,7 +1,8 @@
 //! Message stream encryption against real clients that require it, on loopback: Transmission
 //! 3.00 with `"encryption": 2` and libtorrent 2.0 with both policies forced. ttui downloads
 //! byte-identical with default options and with `--encryption require`, and with
-//! `--encryption off` it names the likely cause of the closed handshakes.
+//! `--encryption off` it names the likely cause of the closed handshakes, in its error and on
+//! its progress line.
 //!
 //! Run through tests/run.sh: every test refuses to start unless the process sits in a
 //! network namespace whose only interface is `lo`.
@@ -111,6 +112,16 @@ fn off_fails(fx: &Fixture, peers: &[SocketAddr]) {
         run.stderr.contains("no peer left to try") && run.stderr.contains(reason),
         "the error does not name the reason:\n{}",
         last_lines(&run.stderr, 5)
+    );
+    // The progress line says why while no byte arrives (the explainer's top finding).
+    assert!(
+        run.stdout.contains("why: ")
+            && run
+                .stdout
+                .contains("closed the plain handshake: they may require encryption")
+            && run.stdout.contains("--encryption prefer"),
+        "the progress line never said why:\n{}",
+        last_lines(&run.stdout, 5)
     );
     assert!(
         run.stdout.contains("stopped: 0 B of"),

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::engine::api::explain::{self, ExplainContext};
 use crate::engine::api::{Command, PeerSource, Snapshot, TorrentState, TrackerStatus};
 use crate::engine::{self, Outcome};
 use crate::fmt;
@@ -52,6 +53,23 @@ pub fn final_line(s: &Snapshot, took: Duration) -> String {
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
 pub const GIVE_UP_AFTER_WITH_DHT: Duration = Duration::from_secs(180);
 
+/// How long without a payload byte before the progress line says why.
+pub const EXPLAIN_AFTER: Duration = Duration::from_secs(10);
+
+/// The progress line, and when no payload byte arrived for `stalled_for` ≥ `EXPLAIN_AFTER`
+/// while downloading, the explainer's top finding after it.
+pub fn progress_line_explained(s: &Snapshot, stalled_for: Duration) -> String {
+    let line = progress_line(s);
+    if stalled_for < EXPLAIN_AFTER || s.state != TorrentState::Downloading {
+        return line;
+    }
+    let findings = explain::explain(s, &ExplainContext::default());
+    match explain::top(&findings) {
+        Some(f) => format!("{line}  — why: {}", fmt::outside(&f.line(), 240)),
+        None => line,
+    }
+}
+
 /// Why a download cannot go on, when it cannot: it is downloading, it dialed at least one
 /// peer, every peer it knows has failed and will not be dialed again, and no tracker is in
 /// the middle of an announce (a fair chance to list more). `None` while anything may still bring
@@ -70,23 +88,11 @@ pub fn no_source_left(s: &Snapshot) -> Option<String> {
     if !dialed || trackers_pending || s.peers.iter().any(|p| p.alive || !p.stage.is_gone()) {
         return None;
     }
-    // The reasons, most frequent first: the first one is usually the whole story.
-    let mut reasons: Vec<(String, usize)> = Vec::new();
-    for p in &s.peers {
-        let why = p
-            .end
-            .as_ref()
-            .map_or_else(|| p.stage.label().to_string(), |e| e.to_string());
-        match reasons.iter_mut().find(|(r, _)| *r == why) {
-            Some((_, n)) => *n += 1,
-            None => reasons.push((why, 1)),
-        }
-    }
-    reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
+    let reasons = explain::failure_reasons(&s.peers);
     let words: Vec<String> = reasons
         .iter()
         .take(3)
-        .map(|(r, n)| format!("{n} × {r}"))
+        .map(|(r, _, n)| format!("{n} × {r}"))
         .collect();
     let more = if reasons.len() > 3 { "; …" } else { "" };
     Some(format!(
@@ -111,6 +117,8 @@ pub async fn watch_headless(eng: engine::Engine, give_up_after: Duration) -> Res
     let mut stuck_since: Option<(Instant, String)> = None;
     let mut gave_up: Option<String> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // The payload count and when it last grew: the explainer speaks after 10 s without.
+    let mut last_payload = (rx.borrow().downloaded, Instant::now());
     let outcome = loop {
         tokio::select! {
             r = &mut done => break r.unwrap_or_else(|e| Outcome::Failed(format!("engine task: {e}"))),
@@ -119,7 +127,11 @@ pub async fn watch_headless(eng: engine::Engine, give_up_after: Duration) -> Res
                     continue;
                 }
                 if last_print.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                    let line = progress_line(&rx.borrow_and_update());
+                    let snap = rx.borrow_and_update().clone();
+                    if snap.downloaded != last_payload.0 {
+                        last_payload = (snap.downloaded, Instant::now());
+                    }
+                    let line = progress_line_explained(&snap, last_payload.1.elapsed());
                     println!("{line}");
                     let _ = std::io::stdout().flush();
                     last_print = Some(Instant::now());
@@ -232,5 +244,27 @@ mod tests {
             p.source = PeerSource::Incoming;
         }
         assert_eq!(no_source_left(&s), None);
+    }
+
+    #[test]
+    fn a_stalled_progress_line_names_the_top_finding() {
+        let mut s = Snapshot::empty("x", 1 << 20, 1 << 14);
+        s.peers = vec![
+            failed(2, PeerEnd::ClosedMayNeedEncryption, true),
+            failed(3, PeerEnd::ClosedMayNeedEncryption, false),
+        ];
+        let quiet = progress_line_explained(&s, Duration::from_secs(3));
+        assert_eq!(quiet, progress_line(&s));
+        let line = progress_line_explained(&s, EXPLAIN_AFTER);
+        assert!(
+            line.contains("why: 2 peers closed the plain handshake: they may require encryption")
+                && line.contains("run with `--encryption prefer`"),
+            "{line}"
+        );
+        s.state = TorrentState::Paused;
+        assert_eq!(
+            progress_line_explained(&s, EXPLAIN_AFTER),
+            progress_line(&s)
+        );
     }
 }

@@ -13,7 +13,7 @@ use crate::control::ids::{hex, resolve_ids};
 use crate::control::proto::{
     AddItem, AddResult, ControlError, ErrorKind, IdResult, Request, Response,
 };
-use crate::control::rows::{FileRow, PeerInfo, TorrentDetail, TorrentRow, TrackerRow};
+use crate::control::rows::{ExplainRow, FileRow, PeerInfo, TorrentDetail, TorrentRow, TrackerRow};
 use crate::control::server::ControlServer;
 use crate::engine::api::*;
 
@@ -349,6 +349,7 @@ async fn show(id: TorrentId, current: &SessionSnapshot, requests: &Requests) -> 
         files: file_rows(&files, &snap),
         trackers: snap.trackers.iter().map(tracker_row).collect(),
         peers: snap.peers.iter().map(peer_info).collect(),
+        explain: explain_rows(&snap),
     }))
 }
 
@@ -377,6 +378,20 @@ fn file_rows(files: &[FileLine], snap: &Snapshot) -> Vec<FileRow> {
                 verified_bytes: verified,
                 priority: "normal".into(),
             }
+        })
+        .collect()
+}
+
+/// The explainer's findings; the snapshot's DHT row stands for the session's node.
+fn explain_rows(snap: &Snapshot) -> Vec<ExplainRow> {
+    let ctx = crate::engine::api::ExplainContext::default();
+    crate::engine::api::explain(snap, &ctx)
+        .into_iter()
+        .map(|f| ExplainRow {
+            check: f.check.name().to_string(),
+            verdict: f.verdict.name().to_string(),
+            evidence: f.evidence,
+            advice: f.advice,
         })
         .collect()
 }

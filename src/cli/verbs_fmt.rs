@@ -327,7 +327,32 @@ pub fn show_text(d: &TorrentDetail) -> String {
         ("REASON", Left),
     ];
     section(&mut out, "peers", table(&head, &peers, "  "), &[]);
+    explain_text(&mut out, d);
     out
+}
+
+/// "why slow": the findings that are not ok, each with its advice; nothing when all is well.
+fn explain_text(out: &mut String, d: &TorrentDetail) {
+    let bad: Vec<_> = d.explain.iter().filter(|e| e.verdict != "ok").collect();
+    if bad.is_empty() {
+        return;
+    }
+    out.push_str(&format!("\nwhy slow ({})\n", bad.len()));
+    for e in bad {
+        let mark = if e.verdict == "holding_back" {
+            "✖"
+        } else {
+            "!"
+        };
+        out.push_str(&format!(
+            "  {mark} {}: {}\n",
+            fit(&e.check, 20),
+            fit(&e.evidence, MAX_TEXT)
+        ));
+        if let Some(a) = &e.advice {
+            out.push_str(&format!("      ↳ {}\n", fit(a, MAX_TEXT)));
+        }
+    }
 }
 
 /// A titled table; `notes[i]`, when there is one, goes on a line under row `i`.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::control::rows::{FileRow, PeerInfo, TrackerRow};
+use crate::control::rows::{ExplainRow, FileRow, PeerInfo, TrackerRow};
 
 pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
     TorrentRow {
@@ -152,6 +152,20 @@ pub(crate) fn detail() -> TorrentDetail {
             down_rate: 1 << 20,
             up_rate: 0,
         }],
+        explain: vec![
+            ExplainRow {
+                check: "trackers".into(),
+                verdict: "holding_back".into(),
+                evidence: "1 of 1 tracker failing (127.0.0.1:6969: refused)".into(),
+                advice: Some("check the tracker URL".into()),
+            },
+            ExplainRow {
+                check: "dht".into(),
+                verdict: "ok".into(),
+                evidence: "DHT: 9 nodes".into(),
+                advice: None,
+            },
+        ],
     }
 }
 
@@ -176,10 +190,19 @@ fn show_has_every_section() {
         "{out}"
     );
     assert!(!out.contains('\x1b') && !out.contains('\x07'));
+    // Only the findings that are not ok, with their advice.
+    assert!(
+        out.ends_with(
+            "\nwhy slow (1)\n  ✖ trackers: 1 of 1 tracker failing (127.0.0.1:6969: refused)\n      ↳ check the tracker URL\n"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("DHT: 9 nodes"), "{out}");
     let empty = TorrentDetail {
         files: vec![],
         trackers: vec![],
         peers: vec![],
+        explain: vec![],
         ..detail()
     };
     assert!(show_text(&empty).ends_with("\npeers (0)\n"));
@@ -265,4 +288,14 @@ fn json_is_one_value_with_the_documented_fields() {
     assert_eq!(d["peers_connected"], 12);
     assert_eq!(d["files"][1]["priority"], "skip");
     assert_eq!(d["trackers"][0]["last_error"], "connection refused\x1b[31m");
+    assert_eq!(d["explain"][0]["check"], "trackers");
+    assert_eq!(d["explain"][0]["verdict"], "holding_back");
+    assert_eq!(d["explain"][1]["advice"], serde_json::Value::Null);
+    let back: TorrentDetail = serde_json::from_str(&json(&detail())).unwrap();
+    assert_eq!(back, detail());
+    // A server from before the explainer: no `explain`, an empty list.
+    let mut old = d.clone();
+    old.as_object_mut().unwrap().remove("explain");
+    let back: TorrentDetail = serde_json::from_value(old).unwrap();
+    assert!(back.explain.is_empty());
 }

@@ -201,7 +201,7 @@ pub struct IdResult {
     pub error: Option<String>,
 }
 
-pub use super::rows::{FileRow, PeerInfo, TorrentDetail, TorrentRow, TrackerRow};
+pub use super::rows::{ExplainRow, FileRow, PeerInfo, TorrentDetail, TorrentRow, TrackerRow};
 
 /// An error a verb prints, with the exit code it ends with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

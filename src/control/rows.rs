@@ -49,14 +49,16 @@ pub struct TorrentRow {
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,
-/// `trackers` and `peers`. `peers` is the list there, so the row's count of connected peers
-/// is named `peers_connected` in this object.
+/// `trackers`, `peers` and `explain`. `peers` is the list there, so the row's count of
+/// connected peers is named `peers_connected` in this object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TorrentDetail {
     pub row: TorrentRow,
     pub files: Vec<FileRow>,
     pub trackers: Vec<TrackerRow>,
     pub peers: Vec<PeerInfo>,
+    /// Why it is slow: the explainer's findings, what holds the torrent back first.
+    pub explain: Vec<ExplainRow>,
 }
 
 impl Serialize for TorrentDetail {
@@ -74,6 +76,7 @@ impl Serialize for TorrentDetail {
         put("files", serde_json::to_value(&self.files))?;
         put("trackers", serde_json::to_value(&self.trackers))?;
         put("peers", serde_json::to_value(&self.peers))?;
+        put("explain", serde_json::to_value(&self.explain))?;
         map.serialize(s)
     }
 }
@@ -85,6 +88,11 @@ impl<'de> Deserialize<'de> for TorrentDetail {
         let files = take("files");
         let trackers = take("trackers");
         let peers = take("peers");
+        // Older servers send none: an empty list, not an error.
+        let explain = match take("explain") {
+            Value::Null => Value::Array(Vec::new()),
+            v => v,
+        };
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -92,6 +100,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             files: parse(files)?,
             trackers: parse(trackers)?,
             peers: parse(peers)?,
+            explain: parse(explain)?,
         })
     }
 }
@@ -130,6 +139,20 @@ pub struct PeerInfo {
     pub reason: Option<String>,
     pub down_rate: u64,
     pub up_rate: u64,
+}
+
+/// One finding of the explainer (see the README, "Why is it slow?").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainRow {
+    /// Stable snake_case name: trackers, dht, no_peers, availability, seeds, peer_failures,
+    /// choked, limits, reachability, upload_saturation, disk, rc4_cpu.
+    pub check: String,
+    /// holding_back, warning or ok.
+    pub verdict: String,
+    /// What was seen, with numbers.
+    pub evidence: String,
+    /// What to do; null when nothing.
+    pub advice: Option<String>,
 }
 
 fn parse<T: serde::de::DeserializeOwned, E: de::Error>(v: Value) -> Result<T, E> {

@@ -2,7 +2,9 @@
 //! that touches the network or disk. The engine publishes `Arc<Snapshot>` through a
 //! `tokio::sync::watch` channel and takes `Command`s through an mpsc channel.
 
+pub mod explain;
 mod session;
+pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
 pub use session::*;
 
 use std::net::SocketAddr;

@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Span;
 
+use crate::engine::api::{explain, Check, ExplainContext, Verdict};
 use crate::engine::api::{DhtRow, Snapshot, TorrentState, TrackerRow, TrackerStatus};
 use crate::ui::app::App;
 use crate::ui::theme::Theme;
@@ -75,12 +76,35 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     }
     put_line(buf, area, 2, spans);
 
-    // Line 4: tracker, then the DHT.
+    // Line 4: why it is slow when something holds it back (the tracker and DHT are then
+    // either the reason or beside the point); else the tracker, then the DHT.
+    if let Some(spans) = why_slow(snap, theme) {
+        put_line(buf, area, 3, spans);
+        return;
+    }
     let mut spans = tracker_line(snap, theme);
     if let Some(d) = &snap.dht {
         spans.extend(dht_spans(d, snap.elapsed, theme));
     }
     put_line(buf, area, 3, spans);
+}
+
+/// " ⚠ why slow: 2 peers closed the plain handshake… — run with `--encryption prefer`", for
+/// the explainer's top finding when it holds the torrent back. A tracker or DHT finding is
+/// left to the line it replaces, which says the same with the retry time.
+fn why_slow<'a>(snap: &Snapshot, theme: &Theme) -> Option<Vec<Span<'a>>> {
+    let findings = explain(snap, &ExplainContext::default());
+    let top = findings.first().filter(|f| {
+        f.verdict == Verdict::HoldingBack && !matches!(f.check, Check::Trackers | Check::Dht)
+    })?;
+    let mut spans = vec![
+        span(" ⚠ why slow: ", theme.warn().add_modifier(Modifier::BOLD)),
+        Span::raw(outside(&top.evidence, LINE_MAX).into_owned()),
+    ];
+    if let Some(a) = &top.advice {
+        spans.push(span(format!(" — {}", outside(a, LINE_MAX)), theme.accent()));
+    }
+    Some(spans)
 }
 
 /// "  DHT 42 nodes, last lookup 12 peers 3m 00s ago" (or "looking up…" while one runs).
@@ -332,5 +356,32 @@ mod tests {
     fn tracker_host_strips_scheme_and_path() {
         assert_eq!(tracker_host("udp://t.example:80/announce"), "t.example:80");
         assert_eq!(tracker_host("t.example"), "t.example");
+    }
+
+    #[test]
+    fn says_why_slow_when_something_holds_it_back() {
+        use crate::engine::api::{PeerEnd, PeerRow, PeerSource, PeerStage};
+        let mut s = snap();
+        s.trackers.clear();
+        s.peers = (2..4)
+            .map(|i| PeerRow {
+                end: Some(PeerEnd::ClosedMayNeedEncryption),
+                ..PeerRow::new(
+                    std::net::SocketAddr::from(([127, 0, 0, i], 6881)),
+                    PeerSource::Manual,
+                    PeerStage::Failed,
+                )
+            })
+            .collect();
+        let r = render_rows(&s, 160);
+        assert!(
+            r[3].starts_with(
+                " ⚠ why slow: 2 peers closed the plain handshake: they may require encryption"
+            ) && r[3].contains("— run with `--encryption prefer`"),
+            "{r:?}"
+        );
+        // Healthy again: the tracker line comes back.
+        s.peers.clear();
+        assert!(render_rows(&s, 160)[3].contains("no tracker"), "{r:?}");
     }
 }

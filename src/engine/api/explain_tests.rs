@@ -1,0 +1,333 @@
+//! One test per check: a constructed Snapshot, and the verdict it must get.
+
+use super::*;
+use crate::engine::api::{ChokeFlags, DhtRow, TrackerRow};
+use std::net::SocketAddr;
+
+fn addr(last: u8) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, last], 6881))
+}
+
+/// Downloading for 2 h, half done, two connected peers (one seed) sending data, a working
+/// tracker and DHT, an incoming peer: nothing holds it back.
+fn healthy() -> Snapshot {
+    let mut s = Snapshot::empty("x", 8 << 14, 1 << 14);
+    s.elapsed = Duration::from_secs(7200);
+    s.listen_port = 6881;
+    for p in s.pieces.iter_mut().take(4) {
+        *p = PieceState::Verified;
+    }
+    s.availability = vec![2; 8];
+    s.down_rate = 50_000.0;
+    s.peers = vec![
+        peer(2, 1.0, false, 30_000.0),
+        peer(3, 0.5, false, 20_000.0),
+        PeerRow {
+            since: Duration::from_secs(600),
+            ..PeerRow::new(addr(4), PeerSource::Incoming, PeerStage::Disconnected)
+        },
+    ];
+    s.trackers = vec![tracker(TrackerStatus::Ok { peers: 2 }, Some(1))];
+    s.dht = Some(DhtRow {
+        nodes: 40,
+        ..DhtRow::default()
+    });
+    s
+}
+
+fn peer(last: u8, progress: f32, choking: bool, rate: f64) -> PeerRow {
+    PeerRow {
+        progress,
+        down_rate: rate,
+        alive: true,
+        since: Duration::from_secs(300),
+        flags: ChokeFlags {
+            am_interested: true,
+            peer_choking: choking,
+            ..ChokeFlags::default()
+        },
+        ..PeerRow::new(addr(last), PeerSource::Tracker, PeerStage::Connected)
+    }
+}
+
+fn failed(last: u8, end: PeerEnd) -> PeerRow {
+    PeerRow {
+        end: Some(end),
+        ..PeerRow::new(addr(last), PeerSource::Manual, PeerStage::Failed)
+    }
+}
+
+fn tracker(status: TrackerStatus, seeders: Option<u32>) -> TrackerRow {
+    TrackerRow {
+        url: "http://127.0.0.1:6969/announce?passkey=secret".into(),
+        tier: 0,
+        status,
+        last_announce: None,
+        next_announce: None,
+        seeders,
+        leechers: None,
+        warning: None,
+    }
+}
+
+fn verdict_of(s: &Snapshot, ctx: &ExplainContext, check: Check) -> Option<Finding> {
+    explain(s, ctx).into_iter().find(|f| f.check == check)
+}
+
+fn holding(s: &Snapshot, check: Check) -> Finding {
+    let f = verdict_of(s, &ExplainContext::default(), check).expect("a finding");
+    assert_eq!(f.verdict, Verdict::HoldingBack, "{f:?}");
+    f
+}
+
+#[test]
+fn a_healthy_torrent_has_nothing_holding_it_back() {
+    let all = explain(&healthy(), &ExplainContext::default());
+    assert!(all.iter().all(|f| f.verdict == Verdict::Ok), "{all:?}");
+    assert!(top(&all).is_none());
+    assert!(all.iter().any(|f| f.check == Check::Trackers));
+    assert!(all.iter().any(|f| f.check == Check::Reachability));
+}
+
+#[test]
+fn failing_trackers_say_their_error_but_not_the_passkey() {
+    let mut s = healthy();
+    s.peers.clear();
+    s.trackers = vec![tracker(Failed("connection refused".into()), None)];
+    let f = holding(&s, Check::Trackers);
+    assert!(
+        f.evidence.contains("127.0.0.1:6969: connection refused"),
+        "{}",
+        f.evidence
+    );
+    assert!(!f.evidence.contains("secret"));
+    // With peers connected, a failing tracker is only a warning.
+    let mut s = healthy();
+    s.trackers.push(tracker(Failed("timed out".into()), None));
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Trackers).unwrap();
+    assert_eq!(f.verdict, Verdict::Warning);
+}
+
+#[test]
+fn a_dht_without_nodes_is_named() {
+    let mut s = healthy();
+    s.dht = Some(DhtRow::default());
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Dht).unwrap();
+    assert_eq!(f.verdict, Verdict::Warning);
+    s.trackers.clear();
+    s.peers.clear();
+    holding(&s, Check::Dht);
+    // The session's count wins over the snapshot's.
+    let ctx = ExplainContext {
+        dht_nodes: Some(9),
+        ..ExplainContext::default()
+    };
+    assert_eq!(
+        verdict_of(&s, &ctx, Check::Dht).unwrap().verdict,
+        Verdict::Ok
+    );
+}
+
+#[test]
+fn no_peers_known_holds_it_back() {
+    let mut s = healthy();
+    s.peers.clear();
+    s.dht = None;
+    s.trackers.clear();
+    let f = holding(&s, Check::NoPeers);
+    assert!(f.advice.unwrap().contains("--peer"));
+    s.elapsed = Duration::from_secs(5);
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::NoPeers).is_none());
+}
+
+#[test]
+fn pieces_no_connected_peer_has() {
+    let mut s = healthy();
+    s.availability = vec![2, 2, 2, 2, 1, 0, 0, 0];
+    let ctx = ExplainContext {
+        full_copy_seen_ago: Some(Duration::from_secs(7200)),
+        ..ExplainContext::default()
+    };
+    let f = verdict_of(&s, &ctx, Check::Availability).unwrap();
+    assert_eq!(f.verdict, Verdict::Warning);
+    assert!(
+        f.evidence
+            .starts_with("3 pieces: no connected peer has them; a full copy was last seen 2h"),
+        "{}",
+        f.evidence
+    );
+    s.availability[4] = 0;
+    holding(&s, Check::Availability);
+}
+
+#[test]
+fn no_seeds_in_the_swarm() {
+    let mut s = healthy();
+    s.peers[0].progress = 0.9;
+    s.trackers[0].seeders = Some(0);
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Seeds).unwrap();
+    assert_eq!(f.verdict, Verdict::Warning);
+    assert!(f.evidence.starts_with("no seeds"));
+}
+
+#[test]
+fn plain_handshakes_closed_point_at_encryption() {
+    let mut s = healthy();
+    s.peers = (2..14)
+        .map(|i| failed(i, PeerEnd::ClosedMayNeedEncryption))
+        .collect();
+    s.peers.push(failed(20, PeerEnd::Refused));
+    let f = holding(&s, Check::PeerFailures);
+    assert!(
+        f.evidence
+            .starts_with("12 peers closed the plain handshake: they may require encryption"),
+        "{}",
+        f.evidence
+    );
+    assert_eq!(f.advice.as_deref(), Some("run with `--encryption prefer`"));
+    // The first finding overall: what the progress line shows.
+    assert_eq!(
+        top(&explain(&s, &ExplainContext::default())).unwrap().check,
+        Check::PeerFailures
+    );
+    // Another peer still bringing data: a warning.
+    s.peers.push(peer(30, 1.0, false, 1000.0));
+    let f = verdict_of(&s, &ExplainContext::default(), Check::PeerFailures).unwrap();
+    assert_eq!(f.verdict, Verdict::Warning);
+}
+
+#[test]
+fn failure_reasons_count_most_frequent_first() {
+    let peers = vec![
+        failed(2, PeerEnd::Refused),
+        failed(3, PeerEnd::Idle),
+        failed(4, PeerEnd::Idle),
+    ];
+    let r = failure_reasons(&peers);
+    assert_eq!(r[0].0, "silent too long");
+    assert_eq!(r[0].2, 2);
+    assert_eq!(r[1].1, Some(PeerEnd::Refused));
+}
+
+#[test]
+fn every_useful_peer_choking_us() {
+    let mut s = healthy();
+    s.down_rate = 0.0;
+    s.peers[0] = peer(2, 1.0, true, 0.0);
+    s.peers[1] = peer(3, 0.5, true, 0.0);
+    let f = holding(&s, Check::Choked);
+    assert!(f.evidence.contains("(2 of 2)"), "{}", f.evidence);
+    // Just connected: not yet.
+    s.peers[1].since = Duration::from_secs(2);
+    s.peers[0].since = Duration::from_secs(2);
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::Choked).is_none());
+}
+
+#[test]
+fn our_own_limits_and_the_queue() {
+    let s = healthy();
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::Limits).is_none());
+    let mut ctx = ExplainContext {
+        limits: Some(Limits {
+            down: Some(50_000.0),
+            down_kind: "global",
+            ..Limits::default()
+        }),
+        ..ExplainContext::default()
+    };
+    let f = verdict_of(&s, &ctx, Check::Limits).unwrap();
+    assert_eq!(f.verdict, Verdict::HoldingBack);
+    assert!(f.evidence.starts_with("the global limit"), "{}", f.evidence);
+    ctx.limits = Some(Limits {
+        queued: true,
+        ..Limits::default()
+    });
+    assert_eq!(
+        verdict_of(&s, &ctx, Check::Limits).unwrap().verdict,
+        Verdict::HoldingBack
+    );
+}
+
+#[test]
+fn no_incoming_connection_for_30_minutes() {
+    let mut s = healthy();
+    s.peers.pop();
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Reachability).unwrap();
+    assert_eq!(f.verdict, Verdict::Warning);
+    assert!(f
+        .evidence
+        .contains("your port 6881 may be closed or behind NAT"));
+    let ctx = ExplainContext {
+        incoming_last_30min: Some(3),
+        ..ExplainContext::default()
+    };
+    assert_eq!(
+        verdict_of(&s, &ctx, Check::Reachability).unwrap().verdict,
+        Verdict::Ok
+    );
+}
+
+#[test]
+fn a_full_uplink_warns() {
+    let mut s = healthy();
+    s.up_rate = 95_000.0;
+    let ctx = ExplainContext {
+        upload_capacity: Some(100_000.0),
+        ..ExplainContext::default()
+    };
+    let f = verdict_of(&s, &ctx, Check::UploadSaturation).unwrap();
+    assert_eq!(f.verdict, Verdict::Warning);
+    s.up_rate = 10_000.0;
+    assert!(verdict_of(&s, &ctx, Check::UploadSaturation).is_none());
+}
+
+#[test]
+fn a_disk_falling_behind_holds_it_back() {
+    let s = healthy();
+    let ctx = ExplainContext {
+        pending_writes: Some(40),
+        ..ExplainContext::default()
+    };
+    holding_with(&s, &ctx, Check::Disk);
+    let ctx = ExplainContext {
+        pending_writes: Some(1),
+        ..ExplainContext::default()
+    };
+    assert!(verdict_of(&s, &ctx, Check::Disk).is_none());
+}
+
+fn holding_with(s: &Snapshot, ctx: &ExplainContext, check: Check) {
+    assert_eq!(
+        verdict_of(s, ctx, check).unwrap().verdict,
+        Verdict::HoldingBack
+    );
+}
+
+#[test]
+fn rc4_taking_most_of_a_core() {
+    let mut s = healthy();
+    s.peers[0].encryption = Some(Encryption::Rc4);
+    s.peers[0].down_rate = 200.0 * 1024.0 * 1024.0;
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Rc4Cpu).unwrap();
+    assert_eq!(f.verdict, Verdict::Warning);
+    assert!(f.evidence.contains("78 % of a core"), "{}", f.evidence);
+    s.peers[0].encryption = Some(Encryption::Plain);
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::Rc4Cpu).is_none());
+}
+
+#[test]
+fn findings_sort_worst_first_and_names_are_stable() {
+    let mut s = healthy();
+    s.peers.pop(); // reachability: warning
+    s.peers[0].flags.peer_choking = true;
+    s.peers[1].flags.peer_choking = true; // choked: holding back
+    let all = explain(&s, &ExplainContext::default());
+    assert_eq!(all[0].check, Check::Choked);
+    assert_eq!(all[1].verdict, Verdict::Warning);
+    assert!(all.windows(2).all(|w| w[0].verdict <= w[1].verdict));
+    assert_eq!(Check::PeerFailures.name(), "peer_failures");
+    assert_eq!(Verdict::HoldingBack.name(), "holding_back");
+    // Paused: nothing to explain.
+    s.state = TorrentState::Paused;
+    assert!(explain(&s, &ExplainContext::default()).is_empty());
+}
