@@ -12,8 +12,10 @@ pub mod logging;
 pub mod run;
 pub mod serve;
 pub mod session;
+pub mod setup;
 pub mod verbs;
 pub mod verbs_fmt;
+pub mod watch;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -34,6 +36,12 @@ pub struct Cli {
     pub command: Option<Cmd>,
     #[command(flatten)]
     pub download: DownloadArgs,
+    /// Read the defaults from this config file instead of ~/.config/ttui/config.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Read no config file: built-in defaults and flags only.
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -95,6 +103,10 @@ pub struct DownloadArgs {
     /// Log file (default: $XDG_STATE_HOME/ttui/ttui.log or ~/.local/state/ttui/ttui.log).
     #[arg(long)]
     pub log_file: Option<PathBuf>,
+    /// Add every .torrent or .magnet file dropped in this directory, renaming it `*.added`
+    /// (or `*.invalid`); the session only (`ttui` on a terminal, `ttui daemon`).
+    #[arg(long, value_name = "DIR")]
+    pub watch_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +156,12 @@ pub enum Cmd {
     /// Run the session without a screen: every saved torrent, the control socket for the
     /// verbs; SIGTERM or SIGINT stops it, saving everything.
     Daemon(DownloadArgs),
+    /// Print the effective settings, where each comes from, and every path ttui uses.
+    Config(DownloadArgs),
+    /// Print a shell completion script (e.g. `ttui completions bash > ~/.local/share/bash-completion/completions/ttui`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff; e.g. `ttui man | man -l -`).
+    Man,
     #[command(flatten)]
     Verb(Verb),
 }
@@ -229,6 +247,19 @@ pub struct At {
 
 impl Verb {
     pub fn at(&self) -> &At {
+        match self {
+            Verb::Add { at, .. }
+            | Verb::List { at }
+            | Verb::Show { at, .. }
+            | Verb::Pause { at, .. }
+            | Verb::Resume { at, .. }
+            | Verb::Verify { at, .. }
+            | Verb::Remove { at, .. }
+            | Verb::Move { at, .. } => at,
+        }
+    }
+
+    pub fn at_mut(&mut self) -> &mut At {
         match self {
             Verb::Add { at, .. }
             | Verb::List { at }
