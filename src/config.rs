@@ -226,7 +226,8 @@ pub fn apply(cfg: &Config, args: &mut DownloadArgs, m: &ArgMatches) -> Vec<(&'st
     take!(transport, "transport", |v| args.transport = v);
     take!(dht, "no_dht", |v| args.no_dht = !v);
     take!(dht_bootstrap, "dht_bootstrap", |v| args.dht_bootstrap = v);
-    take!(dht_rate_limit, "dht_rate_limit", |v| args.dht_rate_limit = v);
+    take!(dht_rate_limit, "dht_rate_limit", |v| args.dht_rate_limit =
+        v);
     take!(pex, "no_pex", |v| args.no_pex = !v);
     take!(max_peers, "max_peers", |v| args.max_peers = v);
     take!(state_dir, "state_dir", |v| args.state_dir = Some(v));

@@ -60,7 +60,10 @@ fn config_shows_each_value_and_where_it_came_from() {
     assert_eq!(row(&s, "encryption")[1..], ["require", "config", "file"]);
     assert_eq!(row(&s, "max_peers")[1..], ["9", "flag"]);
     assert_eq!(row(&s, "bind")[1..], ["0.0.0.0", "default"]);
-    assert!(s.contains(&format!("config file      {}", file.display())), "{s}");
+    assert!(
+        s.contains(&format!("config file      {}", file.display())),
+        "{s}"
+    );
     assert!(s.contains("control socket"), "{s}");
     assert!(row(&s, "watch").contains(&"/srv/watch".to_string()), "{s}");
 }
@@ -184,8 +187,15 @@ fn a_dropped_torrent_is_added_and_garbage_is_marked_invalid() {
         watch.join("junk.torrent.invalid").exists()
     });
     assert!(!watch.join("good.torrent").exists());
-    assert!(watch.join("notes.txt").exists(), "other files are left alone");
-    assert!(log_tail().contains("junk.torrent is invalid"), "{}", log_tail());
+    assert!(
+        watch.join("notes.txt").exists(),
+        "other files are left alone"
+    );
+    assert!(
+        log_tail().contains("junk.torrent is invalid"),
+        "{}",
+        log_tail()
+    );
 
     let out = run(ttui(home.path())
         .args(["list", "--json", "--no-config", "--state-dir"])

@@ -2,7 +2,9 @@
 //! themselves live in the files below: `run` (download/seed, TUI or headless), `headless`
 //! (progress lines), `info` and `diag`; `session` (`ttui` on a terminal: the session and its
 //! hand-over), `verbs` (`ttui daemon`, `ttui add/list/...`), `serve` (the session's end of
-//! the control socket), `verbs_fmt` (what the verbs print); `ttui demo` is `crate::demo`.
+//! the control socket), `verbs_fmt` (what the verbs print), `setup` (`ttui config`,
+//! `completions`, `man`), `watch` (the watch directory); `ttui demo` is `crate::demo`, the
+//! config file `crate::config`.
 
 pub mod diag;
 pub mod headless;

@@ -14,7 +14,11 @@ use crate::config::{Loaded, Origin};
 
 /// The text `ttui config` prints: every config key with its effective value and origin, then
 /// every path.
-pub fn config_text(args: &DownloadArgs, origins: &[(&'static str, Origin)], loaded: &Loaded) -> String {
+pub fn config_text(
+    args: &DownloadArgs,
+    origins: &[(&'static str, Origin)],
+    loaded: &Loaded,
+) -> String {
     let mut out = String::new();
     let file = match &loaded.path {
         None => "none (--no-config)".to_string(),
@@ -38,11 +42,17 @@ pub fn config_text(args: &DownloadArgs, origins: &[(&'static str, Origin)], load
     };
     out.push_str("\nPATHS\n");
     let mut path = |what: &str, p: String| out.push_str(&format!("{what:<16} {p}\n"));
-    path("config file", loaded.path.as_deref().map_or("none".into(), shown));
+    path(
+        "config file",
+        loaded.path.as_deref().map_or("none".into(), shown),
+    );
     path("state dir", shown(&dir));
     path("control socket", shown(&socket));
     path("log file", log);
-    path("download dir", shown(&crate::cli::session::absolute(&args.output)));
+    path(
+        "download dir",
+        shown(&crate::cli::session::absolute(&args.output)),
+    );
     path(
         "watch dir",
         args.watch_dir.as_deref().map_or("none".into(), shown),

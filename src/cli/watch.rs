@@ -199,9 +199,15 @@ mod tests {
         std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
         std::fs::write(&f, b"d4:").unwrap();
         let mut seen = Seen::new();
-        assert!(stable_files(dir.path(), &mut seen).await.unwrap().is_empty());
+        assert!(stable_files(dir.path(), &mut seen)
+            .await
+            .unwrap()
+            .is_empty());
         std::fs::write(&f, b"d4:infod").unwrap();
-        assert!(stable_files(dir.path(), &mut seen).await.unwrap().is_empty());
+        assert!(stable_files(dir.path(), &mut seen)
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(stable_files(dir.path(), &mut seen).await.unwrap(), vec![f]);
     }
 
@@ -220,7 +226,10 @@ mod tests {
     #[test]
     fn a_magnet_file_holds_its_link_on_the_first_line() {
         let link = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567";
-        assert_eq!(magnet_line(format!("\n  {link}\nmore").as_bytes()), Ok(link.into()));
+        assert_eq!(
+            magnet_line(format!("\n  {link}\nmore").as_bytes()),
+            Ok(link.into())
+        );
         assert!(magnet_line(b"http://example.invalid/x").is_err());
         assert!(magnet_line(&[0xff, 0xfe]).is_err());
         assert!(magnet_line(b"").is_err());
