@@ -197,16 +197,29 @@ fn a_dropped_torrent_is_added_and_garbage_is_marked_invalid() {
         log_tail()
     );
 
-    let out = run(ttui(home.path())
-        .args(["list", "--json", "--no-config", "--state-dir"])
-        .arg(&state));
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["name"].as_str())
-        .collect();
-    assert_eq!(names, ["payload.bin"], "{}", text(&out.stdout));
+    // The session's list is a snapshot, refreshed on its own tick: ask until it shows.
+    let list = || {
+        let out = run(ttui(home.path())
+            .args(["list", "--json", "--no-config", "--state-dir"])
+            .arg(&state));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let names: Vec<String> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["name"].as_str().map(str::to_string))
+            .collect();
+        names
+    };
+    let mut names = Vec::new();
+    wait_for(
+        "the torrent in `ttui list`",
+        Duration::from_secs(15),
+        || {
+            names = list();
+            !names.is_empty()
+        },
+    );
+    assert_eq!(names, ["payload.bin"]);
 }
