@@ -171,13 +171,15 @@ fn a_dropped_torrent_is_added_and_garbage_is_marked_invalid() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _daemon = Daemon(child);
+    let daemon = Daemon(child);
 
     // Written elsewhere and moved in, as a careful tool would; the garbage is written in place.
     std::fs::write(home.path().join("good.torrent"), &torrent).unwrap();
     std::fs::rename(home.path().join("good.torrent"), watch.join("good.torrent")).unwrap();
     std::fs::write(watch.join("junk.torrent"), b"this is not bencode").unwrap();
     std::fs::write(watch.join("notes.txt"), b"left alone").unwrap();
+    let magnet = "magnet:?xt=urn:btih:00112233445566778899aabbccddeeff00112233&dn=dropped";
+    std::fs::write(watch.join("m.magnet"), format!("{magnet}\n")).unwrap();
 
     let log_tail = || std::fs::read_to_string(&log).unwrap_or_default();
     wait_for("good.torrent.added", Duration::from_secs(30), || {
@@ -185,6 +187,9 @@ fn a_dropped_torrent_is_added_and_garbage_is_marked_invalid() {
     });
     wait_for("junk.torrent.invalid", Duration::from_secs(30), || {
         watch.join("junk.torrent.invalid").exists()
+    });
+    wait_for("m.magnet.added", Duration::from_secs(30), || {
+        watch.join("m.magnet.added").exists()
     });
     assert!(!watch.join("good.torrent").exists());
     assert!(
@@ -215,11 +220,15 @@ fn a_dropped_torrent_is_added_and_garbage_is_marked_invalid() {
     let mut names = Vec::new();
     wait_for(
         "the torrent in `ttui list`",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || {
             names = list();
-            !names.is_empty()
+            names.len() >= 2
         },
     );
-    assert_eq!(names, ["payload.bin"]);
+    names.sort();
+    assert_eq!(names, ["dropped", "payload.bin"]);
+    let stopping = Instant::now();
+    drop(daemon);
+    eprintln!("the daemon stopped in {:?}", stopping.elapsed());
 }
