@@ -160,7 +160,7 @@ pub enum Cmd {
     Daemon(DownloadArgs),
     /// Print the effective settings, where each comes from, and every path ttui uses.
     Config(DownloadArgs),
-    /// Print a shell completion script (e.g. `ttui completions bash > ~/.local/share/bash-completion/completions/ttui`).
+    /// Print a shell completion script, generated from these very flags (see the README).
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff; e.g. `ttui man | man -l -`).
     Man,
