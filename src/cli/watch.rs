@@ -8,7 +8,7 @@
 //! taken only once its size and mtime are the same in two polls in a row, so one still being
 //! copied in is left alone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -31,22 +31,38 @@ type Seen = HashMap<PathBuf, (u64, Option<SystemTime>)>;
 /// Watches `dir` for as long as the session takes requests.
 pub fn spawn(dir: PathBuf, requests: mpsc::UnboundedSender<SessionRequest>) {
     tokio::spawn(async move {
+        if let Err(e) = tokio::fs::create_dir_all(&dir).await {
+            tracing::warn!("watch directory {}: {e}", dir.display());
+        }
         tracing::info!("watching {} for .torrent and .magnet files", dir.display());
         let mut seen = Seen::new();
+        // Files that could not be renamed: added once, then left alone.
+        let mut stuck = HashSet::new();
+        let mut last_error = None;
         let mut tick = tokio::time::interval(POLL);
         loop {
             tick.tick().await;
-            let ready = match stable_files(&dir, &mut seen).await {
+            let ready = match stable_files(&dir, &mut seen, &stuck).await {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::warn!("watch directory {}: {e}", dir.display());
+                    // Once per distinct error, not every poll.
+                    let msg = e.to_string();
+                    if last_error.as_ref() != Some(&msg) {
+                        tracing::warn!("watch directory {}: {msg}", dir.display());
+                        last_error = Some(msg);
+                    }
                     continue;
                 }
             };
+            last_error = None;
             for path in ready {
                 seen.remove(&path);
-                if !take(&path, &requests).await {
-                    return;
+                match take(&path, &requests).await {
+                    Taken::Stopped => return,
+                    Taken::Renamed => {}
+                    Taken::Stuck => {
+                        stuck.insert(path);
+                    }
                 }
             }
         }
@@ -54,8 +70,12 @@ pub fn spawn(dir: PathBuf, requests: mpsc::UnboundedSender<SessionRequest>) {
 }
 
 /// The candidate files whose size and mtime did not change since the last poll (at most
-/// [`MAX_PER_POLL`]); `seen` is updated to this poll.
-pub async fn stable_files(dir: &Path, seen: &mut Seen) -> std::io::Result<Vec<PathBuf>> {
+/// [`MAX_PER_POLL`], none of `skip`); `seen` is updated to this poll.
+pub async fn stable_files(
+    dir: &Path,
+    seen: &mut Seen,
+    skip: &HashSet<PathBuf>,
+) -> std::io::Result<Vec<PathBuf>> {
     let mut now = Seen::new();
     let mut entries = tokio::fs::read_dir(dir).await?;
     let mut looked = 0;
@@ -77,7 +97,7 @@ pub async fn stable_files(dir: &Path, seen: &mut Seen) -> std::io::Result<Vec<Pa
     }
     let mut ready: Vec<PathBuf> = now
         .iter()
-        .filter(|(p, v)| seen.get(*p) == Some(v))
+        .filter(|(p, v)| seen.get(*p) == Some(v) && !skip.contains(*p))
         .map(|(p, _)| p.clone())
         .collect();
     ready.sort();
@@ -101,17 +121,22 @@ fn kind(path: &Path) -> Option<Kind> {
     }
 }
 
-/// Adds one file and renames it; false once the session has stopped.
-async fn take(path: &Path, requests: &mpsc::UnboundedSender<SessionRequest>) -> bool {
+enum Taken {
+    Renamed,
+    /// Handled, but it could not be renamed.
+    Stuck,
+    /// The session has stopped.
+    Stopped,
+}
+
+/// Adds one file and renames it.
+async fn take(path: &Path, requests: &mpsc::UnboundedSender<SessionRequest>) -> Taken {
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let source = match source_of(path, &name).await {
         Ok(s) => s,
-        Err(reason) => {
-            mark(path, "invalid", &reason).await;
-            return true;
-        }
+        Err(reason) => return mark(path, "invalid", &reason).await,
     };
     let (reply, rx) = oneshot::channel();
     let req = SessionRequest::Add {
@@ -121,19 +146,15 @@ async fn take(path: &Path, requests: &mpsc::UnboundedSender<SessionRequest>) -> 
         reply,
     };
     if requests.send(req).is_err() {
-        return false;
+        return Taken::Stopped;
     }
     match rx.await {
-        Err(_) => false,
+        Err(_) => Taken::Stopped,
         Ok(Ok(Added::New { id, name: t, .. }) | Ok(Added::Already { id, name: t, .. })) => {
             let what = format!("torrent {id} {}", crate::fmt::outside(&t, 200));
-            mark(path, "added", &what).await;
-            true
+            mark(path, "added", &what).await
         }
-        Ok(Err(reason)) => {
-            mark(path, "invalid", &reason).await;
-            true
-        }
+        Ok(Err(reason)) => mark(path, "invalid", &reason).await,
     }
 }
 
@@ -173,7 +194,7 @@ fn magnet_line(bytes: &[u8]) -> Result<String, String> {
 }
 
 /// Renames `x.torrent` to `x.torrent.<suffix>` and logs why.
-async fn mark(path: &Path, suffix: &str, why: &str) {
+async fn mark(path: &Path, suffix: &str, why: &str) -> Taken {
     let mut to = path.as_os_str().to_owned();
     to.push(".");
     to.push(suffix);
@@ -183,8 +204,12 @@ async fn mark(path: &Path, suffix: &str, why: &str) {
     } else {
         tracing::warn!("watch: {} is invalid: {why}", path.display());
     }
-    if let Err(e) = tokio::fs::rename(path, &to).await {
-        tracing::warn!("watch: cannot rename {}: {e}", path.display());
+    match tokio::fs::rename(path, &to).await {
+        Ok(()) => Taken::Renamed,
+        Err(e) => {
+            tracing::warn!("watch: cannot rename {}: {e}", path.display());
+            Taken::Stuck
+        }
     }
 }
 
@@ -198,17 +223,25 @@ mod tests {
         let f = dir.path().join("a.torrent");
         std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
         std::fs::write(&f, b"d4:").unwrap();
-        let mut seen = Seen::new();
-        assert!(stable_files(dir.path(), &mut seen)
+        let (mut seen, none) = (Seen::new(), HashSet::new());
+        assert!(stable_files(dir.path(), &mut seen, &none)
             .await
             .unwrap()
             .is_empty());
         std::fs::write(&f, b"d4:infod").unwrap();
-        assert!(stable_files(dir.path(), &mut seen)
+        assert!(stable_files(dir.path(), &mut seen, &none)
             .await
             .unwrap()
             .is_empty());
-        assert_eq!(stable_files(dir.path(), &mut seen).await.unwrap(), vec![f]);
+        assert_eq!(
+            stable_files(dir.path(), &mut seen, &none).await.unwrap(),
+            vec![f.clone()]
+        );
+        let stuck = HashSet::from([f]);
+        assert!(stable_files(dir.path(), &mut seen, &stuck)
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     #[tokio::test]
@@ -217,9 +250,9 @@ mod tests {
         for i in 0..MAX_PER_POLL + 5 {
             std::fs::write(dir.path().join(format!("{i:03}.MAGNET")), b"m").unwrap();
         }
-        let mut seen = Seen::new();
-        stable_files(dir.path(), &mut seen).await.unwrap();
-        let ready = stable_files(dir.path(), &mut seen).await.unwrap();
+        let (mut seen, none) = (Seen::new(), HashSet::new());
+        stable_files(dir.path(), &mut seen, &none).await.unwrap();
+        let ready = stable_files(dir.path(), &mut seen, &none).await.unwrap();
         assert_eq!(ready.len(), MAX_PER_POLL);
     }
 
