@@ -1,5 +1,6 @@
 //! ttui: a BitTorrent client for the terminal.
 pub mod cli;
+pub mod config;
 pub mod control;
 pub mod demo;
 pub mod dht;

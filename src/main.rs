@@ -1,35 +1,69 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use ttui::cli::{self, Cli, Cmd};
 
 fn main() -> ExitCode {
     // Reports from panics go through color-eyre, after the TUI has restored the terminal.
     let _ = color_eyre::install();
     ttui::ui::install_panic_hook();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Read only by the commands that use it, so a broken file does not stop `ttui info`.
+    let config = || ttui::config::load(cli.config.as_deref(), cli.no_config);
+    let sub = |name: &str| matches.subcommand_matches(name).unwrap_or(&matches);
+    let configured = |mut args: cli::DownloadArgs, m: &clap::ArgMatches| {
+        config().map(|loaded| {
+            let origins = ttui::config::apply(&loaded.config, &mut args, m);
+            (args, origins, loaded)
+        })
+    };
     let result = match cli.command {
-        None => {
-            use std::io::IsTerminal;
-            let args = cli.download;
-            if args.headless || !std::io::stdout().is_terminal() {
-                // One-shot: never touches the saved session.
-                cli::run::run_download(args, false)
-            } else {
-                let files = args.torrent.iter().cloned().collect();
-                cli::session::run(args, files)
-            }
-        }
-        Some(Cmd::Daemon(args)) => cli::verbs::daemon(args),
-        Some(Cmd::Verb(verb)) => match cli::verbs::run(verb) {
-            Ok(code) => Ok(code),
-            Err(e) => {
-                eprintln!("error: {}", e.message.replace('\n', " "));
-                return ExitCode::from(e.kind.exit_code().clamp(1, 255) as u8);
+        None => match configured(cli.download, &matches) {
+            Err(e) => Err(e),
+            Ok((args, ..)) => {
+                use std::io::IsTerminal;
+                if args.headless || !std::io::stdout().is_terminal() {
+                    // One-shot: never touches the saved session (nor the watch directory).
+                    cli::run::run_download(args, false)
+                } else {
+                    let files = args.torrent.iter().cloned().collect();
+                    cli::session::run(args, files)
+                }
             }
         },
-        Some(Cmd::Seed(args)) => cli::run::run_download(args, true),
+        Some(Cmd::Daemon(args)) => {
+            configured(args, sub("daemon")).and_then(|(a, ..)| cli::verbs::daemon(a))
+        }
+        Some(Cmd::Config(args)) => configured(args, sub("config")).map(|(a, origins, loaded)| {
+            print!("{}", cli::setup::config_text(&a, &origins, &loaded));
+            0
+        }),
+        Some(Cmd::Completions { shell }) => cli::setup::completions(shell),
+        Some(Cmd::Man) => cli::setup::man(),
+        Some(Cmd::Verb(mut verb)) => {
+            let verb = match config() {
+                Ok(loaded) => {
+                    // The verbs find the session where the config puts it.
+                    let at = verb.at_mut();
+                    at.state_dir = at.state_dir.take().or(loaded.config.state_dir);
+                    Ok(verb)
+                }
+                Err(e) => Err(e),
+            };
+            match verb.map(cli::verbs::run) {
+                Err(e) => Err(e),
+                Ok(Ok(code)) => Ok(code),
+                Ok(Err(e)) => {
+                    eprintln!("error: {}", e.message.replace('\n', " "));
+                    return ExitCode::from(e.kind.exit_code().clamp(1, 255) as u8);
+                }
+            }
+        }
+        Some(Cmd::Seed(args)) => {
+            configured(args, sub("seed")).and_then(|(a, ..)| cli::run::run_download(a, true))
+        }
         Some(Cmd::Info { torrent }) => cli::load_torrent(&torrent).and_then(|m| {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let printed = cli::info::print_info(&m, &mut out).and_then(|()| out.flush());

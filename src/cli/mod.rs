@@ -2,7 +2,9 @@
 //! themselves live in the files below: `run` (download/seed, TUI or headless), `headless`
 //! (progress lines), `info` and `diag`; `session` (`ttui` on a terminal: the session and its
 //! hand-over), `verbs` (`ttui daemon`, `ttui add/list/...`), `serve` (the session's end of
-//! the control socket), `verbs_fmt` (what the verbs print); `ttui demo` is `crate::demo`.
+//! the control socket), `verbs_fmt` (what the verbs print), `setup` (`ttui config`,
+//! `completions`, `man`), `watch` (the watch directory); `ttui demo` is `crate::demo`, the
+//! config file `crate::config`.
 
 pub mod diag;
 pub mod headless;
@@ -12,8 +14,10 @@ pub mod logging;
 pub mod run;
 pub mod serve;
 pub mod session;
+pub mod setup;
 pub mod verbs;
 pub mod verbs_fmt;
+pub mod watch;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -34,6 +38,12 @@ pub struct Cli {
     pub command: Option<Cmd>,
     #[command(flatten)]
     pub download: DownloadArgs,
+    /// Read the defaults from this config file instead of ~/.config/ttui/config.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Read no config file: built-in defaults and flags only.
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -95,6 +105,10 @@ pub struct DownloadArgs {
     /// Log file (default: $XDG_STATE_HOME/ttui/ttui.log or ~/.local/state/ttui/ttui.log).
     #[arg(long)]
     pub log_file: Option<PathBuf>,
+    /// Add every .torrent or .magnet file dropped in this directory, renaming it `*.added`
+    /// (or `*.invalid`); the session only (`ttui` on a terminal, `ttui daemon`).
+    #[arg(long, value_name = "DIR")]
+    pub watch_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +158,12 @@ pub enum Cmd {
     /// Run the session without a screen: every saved torrent, the control socket for the
     /// verbs; SIGTERM or SIGINT stops it, saving everything.
     Daemon(DownloadArgs),
+    /// Print the effective settings, where each comes from, and every path ttui uses.
+    Config(DownloadArgs),
+    /// Print a shell completion script, generated from these very flags (see the README).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff; e.g. `ttui man | man -l -`).
+    Man,
     #[command(flatten)]
     Verb(Verb),
 }
@@ -229,6 +249,19 @@ pub struct At {
 
 impl Verb {
     pub fn at(&self) -> &At {
+        match self {
+            Verb::Add { at, .. }
+            | Verb::List { at }
+            | Verb::Show { at, .. }
+            | Verb::Pause { at, .. }
+            | Verb::Resume { at, .. }
+            | Verb::Verify { at, .. }
+            | Verb::Remove { at, .. }
+            | Verb::Move { at, .. } => at,
+        }
+    }
+
+    pub fn at_mut(&mut self) -> &mut At {
         match self {
             Verb::Add { at, .. }
             | Verb::List { at }

@@ -74,6 +74,9 @@ pub async fn start_session(
         opts.output = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     }
     let handle = session::spawn(opts, Some(Persist::new(store)));
+    if let Some(dir) = &args.watch_dir {
+        crate::cli::watch::spawn(absolute(dir), handle.requests.clone());
+    }
     let socket = crate::control::paths::socket_path(state_dir, args.state_dir.is_none());
     let server =
         crate::cli::serve::start(&socket, handle.requests.clone(), handle.snapshot.clone())

@@ -1,0 +1,117 @@
+//! What a seedbox user sets up once: `ttui config` (the effective settings, where each comes
+//! from, and every path), `ttui completions SHELL` and `ttui man`, both generated from the
+//! clap definition so they never drift from the flags.
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::CommandFactory;
+
+use crate::cli::logging::default_log_path;
+use crate::cli::run::state_dir;
+use crate::cli::{Cli, DownloadArgs};
+use crate::config::{Loaded, Origin};
+
+/// The text `ttui config` prints: every config key with its effective value and origin, then
+/// every path.
+pub fn config_text(
+    args: &DownloadArgs,
+    origins: &[(&'static str, Origin)],
+    loaded: &Loaded,
+) -> String {
+    let mut out = String::new();
+    let file = match &loaded.path {
+        None => "none (--no-config)".to_string(),
+        Some(p) if loaded.found => p.display().to_string(),
+        Some(p) => format!("{} (not there: built-in defaults)", p.display()),
+    };
+    out.push_str(&format!("config file: {file}\n\n"));
+    out.push_str(&format!("{:<16} {:<40} FROM\n", "SETTING", "VALUE"));
+    for (key, origin) in origins {
+        let value = value_of(args, key);
+        out.push_str(&format!("{key:<16} {value:<40} {}\n", origin.label()));
+    }
+    let dir = state_dir(args);
+    let socket = crate::control::paths::socket_path(&dir, args.state_dir.is_none());
+    let log = match &args.log_file {
+        Some(p) => p.display().to_string(),
+        None => format!(
+            "{} (`ttui daemon` logs to stderr instead)",
+            default_log_path().display()
+        ),
+    };
+    out.push_str("\nPATHS\n");
+    let mut path = |what: &str, p: String| out.push_str(&format!("{what:<16} {p}\n"));
+    path(
+        "config file",
+        loaded.path.as_deref().map_or("none".into(), shown),
+    );
+    path("state dir", shown(&dir));
+    path("control socket", shown(&socket));
+    path("log file", log);
+    path(
+        "download dir",
+        shown(&crate::cli::session::absolute(&args.output)),
+    );
+    path(
+        "watch dir",
+        args.watch_dir.as_deref().map_or("none".into(), shown),
+    );
+    out
+}
+
+fn shown(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn value_of(args: &DownloadArgs, key: &str) -> String {
+    let on = |b: bool| if b { "on" } else { "off" }.to_string();
+    let path = |p: &Option<std::path::PathBuf>| p.as_deref().map_or("(unset)".into(), shown);
+    match key {
+        "output" => shown(&args.output),
+        "port" => args.port.to_string(),
+        "bind" => args.bind.to_string(),
+        "encryption" => enum_name(args.encryption),
+        "transport" => enum_name(args.transport),
+        "dht" => on(!args.no_dht),
+        "dht_bootstrap" if args.dht_bootstrap.is_empty() => "(built-in routers)".into(),
+        "dht_bootstrap" => args.dht_bootstrap.join(","),
+        "dht_rate_limit" => args.dht_rate_limit.to_string(),
+        "pex" => on(!args.no_pex),
+        "max_peers" => args.max_peers.to_string(),
+        "state_dir" => path(&args.state_dir),
+        "log_file" => path(&args.log_file),
+        "watch_dir" => path(&args.watch_dir),
+        _ => "?".into(),
+    }
+}
+
+fn enum_name<T: clap::ValueEnum>(v: T) -> String {
+    v.to_possible_value()
+        .map_or("?".into(), |p| p.get_name().to_string())
+}
+
+/// `ttui completions SHELL`.
+pub fn completions(shell: clap_complete::Shell) -> Result<i32, String> {
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "ttui", &mut buf);
+    write_stdout(&buf)
+}
+
+/// `ttui man`: the man page of ttui, in roff.
+pub fn man() -> Result<i32, String> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut buf)
+        .map_err(|e| format!("man page: {e}"))?;
+    write_stdout(&buf)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<i32, String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(0),
+    }
+}

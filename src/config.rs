@@ -1,0 +1,241 @@
+//! The config file: the defaults of the download options, set up once
+//! (`$XDG_CONFIG_HOME/ttui/config.toml`, else `~/.config/ttui/config.toml`). Each key mirrors
+//! a long flag; a flag given on the command line wins over the file, the file over the
+//! built-in default, resolved here in one place ([`apply`]).
+//!
+//! Read with the `toml` crate (its parser only, no serializer): it is the reference
+//! implementation of TOML for serde, kept by the Rust toolchain's own maintainers (cargo reads
+//! Cargo.toml with it), and its errors carry the byte span we turn into a line number. A
+//! hand-written `key = value` reader would have to get TOML's strings and arrays right again.
+
+use std::path::{Path, PathBuf};
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, ValueEnum};
+use serde::{Deserialize, Deserializer};
+
+use crate::cli::DownloadArgs;
+use crate::engine::options::TransportPolicy;
+use crate::net::EncryptionPolicy;
+
+/// Largest config file read: a config is a few hundred bytes; more is a mistake.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Every key of the file, each optional. Unknown keys are an error, so a typo is not
+/// silently ignored.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub output: Option<PathBuf>,
+    pub port: Option<u16>,
+    pub bind: Option<std::net::IpAddr>,
+    #[serde(default, deserialize_with = "value_enum")]
+    pub encryption: Option<EncryptionPolicy>,
+    #[serde(default, deserialize_with = "value_enum")]
+    pub transport: Option<TransportPolicy>,
+    /// `false` is `--no-dht`.
+    pub dht: Option<bool>,
+    pub dht_bootstrap: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "rate_limit")]
+    pub dht_rate_limit: Option<u32>,
+    /// `false` is `--no-pex`.
+    pub pex: Option<bool>,
+    #[serde(default, deserialize_with = "max_peers")]
+    pub max_peers: Option<usize>,
+    pub state_dir: Option<PathBuf>,
+    pub log_file: Option<PathBuf>,
+    pub watch_dir: Option<PathBuf>,
+}
+
+/// A `--encryption`-style value, spelled as on the command line.
+fn value_enum<'de, D: Deserializer<'de>, T: ValueEnum>(d: D) -> Result<Option<T>, D::Error> {
+    let s = String::deserialize(d)?;
+    T::from_str(&s, true).map(Some).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+            .collect();
+        serde::de::Error::custom(format!("`{s}` is not one of {}", names.join(", ")))
+    })
+}
+
+fn rate_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = u32::deserialize(d)?;
+    let min = crate::dht::budget::MIN_REPLY_BUDGET;
+    if v < min {
+        return Err(serde::de::Error::custom(format!(
+            "dht_rate_limit {v} is below the least, {min}"
+        )));
+    }
+    Ok(Some(v))
+}
+
+fn max_peers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let v = usize::deserialize(d)?;
+    if v == 0 {
+        return Err(serde::de::Error::custom("max_peers must be at least 1"));
+    }
+    Ok(Some(v))
+}
+
+/// Parses a config file's text; the error is one line naming `origin` and the line.
+pub fn parse(text: &str, origin: &Path) -> Result<Config, String> {
+    toml::from_str::<Config>(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                let line = 1 + text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                format!(" line {line}")
+            })
+            .unwrap_or_default();
+        let msg = e.message().replace('\n', " ");
+        format!("config file {}{at}: {}", origin.display(), msg.trim())
+    })
+}
+
+/// Where the config file is looked for: `$XDG_CONFIG_HOME/ttui/config.toml`, else
+/// `~/.config/ttui/config.toml`.
+pub fn default_path() -> PathBuf {
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    match xdg {
+        Some(d) => d.join("ttui").join("config.toml"),
+        None => home().join(".config/ttui/config.toml"),
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The file that was read (if any) and what it holds.
+#[derive(Debug, Default, Clone)]
+pub struct Loaded {
+    /// None with `--no-config`.
+    pub path: Option<PathBuf>,
+    /// Whether the file was there.
+    pub found: bool,
+    pub config: Config,
+}
+
+/// Reads `--config FILE` (which must exist), else the default file (which may not), else
+/// nothing with `--no-config`.
+pub fn load(given: Option<&Path>, no_config: bool) -> Result<Loaded, String> {
+    if no_config {
+        return Ok(Loaded::default());
+    }
+    let path = given.map_or_else(default_path, Path::to_path_buf);
+    let text = match read_capped(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && given.is_none() => {
+            return Ok(Loaded {
+                path: Some(path),
+                ..Loaded::default()
+            })
+        }
+        Err(e) => return Err(format!("config file {}: {e}", path.display())),
+    };
+    let mut config = parse(&text, &path)?;
+    expand_home(&mut config);
+    Ok(Loaded {
+        path: Some(path),
+        found: true,
+        config,
+    })
+}
+
+fn read_capped(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other("over 1 MiB: not a config file"));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text"))
+}
+
+/// `~/x` in a path key is `$HOME/x`, as a shell would have made it on the command line.
+fn expand_home(c: &mut Config) {
+    let home = home();
+    for p in [
+        &mut c.output,
+        &mut c.state_dir,
+        &mut c.log_file,
+        &mut c.watch_dir,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Ok(rest) = p.strip_prefix("~") {
+            *p = home.join(rest);
+        }
+    }
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File,
+    Flag,
+}
+
+impl Origin {
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Default => "default",
+            Origin::File => "config file",
+            Origin::Flag => "flag",
+        }
+    }
+}
+
+fn on_command_line(m: &ArgMatches, id: &str) -> bool {
+    matches!(m.value_source(id), Some(ValueSource::CommandLine))
+}
+
+/// Fills every option not given on the command line from the file; returns each config key
+/// with where its value now comes from. `m` are the matches `args` were parsed from.
+pub fn apply(cfg: &Config, args: &mut DownloadArgs, m: &ArgMatches) -> Vec<(&'static str, Origin)> {
+    let mut origins = Vec::new();
+    macro_rules! take {
+        ($key:ident, $id:literal, |$v:ident| $set:expr) => {{
+            let origin = if on_command_line(m, $id) {
+                Origin::Flag
+            } else if let Some($v) = cfg.$key.clone() {
+                $set;
+                Origin::File
+            } else {
+                Origin::Default
+            };
+            origins.push((stringify!($key), origin));
+        }};
+    }
+    take!(output, "output", |v| args.output = v);
+    take!(port, "port", |v| args.port = v);
+    take!(bind, "bind", |v| args.bind = v);
+    take!(encryption, "encryption", |v| args.encryption = v);
+    take!(transport, "transport", |v| args.transport = v);
+    take!(dht, "no_dht", |v| args.no_dht = !v);
+    take!(dht_bootstrap, "dht_bootstrap", |v| args.dht_bootstrap = v);
+    take!(dht_rate_limit, "dht_rate_limit", |v| args.dht_rate_limit =
+        v);
+    take!(pex, "no_pex", |v| args.no_pex = !v);
+    take!(max_peers, "max_peers", |v| args.max_peers = v);
+    take!(state_dir, "state_dir", |v| args.state_dir = Some(v));
+    take!(log_file, "log_file", |v| args.log_file = Some(v));
+    take!(watch_dir, "watch_dir", |v| args.watch_dir = Some(v));
+    origins
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,151 @@
+use super::*;
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::{Cli, Cmd};
+
+fn parsed(text: &str) -> Result<Config, String> {
+    parse(text, Path::new("/etc/ttui.toml"))
+}
+
+/// The daemon's arguments and their matches, as main.rs gets them.
+fn daemon(argv: &[&str]) -> (DownloadArgs, ArgMatches) {
+    let mut full = vec!["ttui", "daemon"];
+    full.extend_from_slice(argv);
+    let m = Cli::command().try_get_matches_from(full).unwrap();
+    let cli = Cli::from_arg_matches(&m).unwrap();
+    let Some(Cmd::Daemon(args)) = cli.command else {
+        panic!("not the daemon");
+    };
+    (args, m.subcommand_matches("daemon").unwrap().clone())
+}
+
+const EVERY_KEY: &str = r#"
+output = "/data/dl"
+port = 51413
+bind = "127.0.0.1"
+encryption = "require"
+transport = "tcp"
+dht = false
+dht_bootstrap = ["127.0.0.1:6881", "[::1]:6882"]
+dht_rate_limit = 65536
+pex = false
+max_peers = 200
+state_dir = "/data/state"
+log_file = "/data/ttui.log"
+watch_dir = "/data/watch"
+"#;
+
+#[test]
+fn every_key_is_read() {
+    let c = parsed(EVERY_KEY).unwrap();
+    assert_eq!(c.output.as_deref(), Some(Path::new("/data/dl")));
+    assert_eq!(c.port, Some(51413));
+    assert_eq!(c.bind, Some("127.0.0.1".parse().unwrap()));
+    assert_eq!(c.encryption, Some(EncryptionPolicy::Require));
+    assert_eq!(c.transport, Some(TransportPolicy::Tcp));
+    assert_eq!(c.dht, Some(false));
+    assert_eq!(
+        c.dht_bootstrap,
+        Some(vec!["127.0.0.1:6881".to_string(), "[::1]:6882".to_string()])
+    );
+    assert_eq!(c.dht_rate_limit, Some(65536));
+    assert_eq!(c.pex, Some(false));
+    assert_eq!(c.max_peers, Some(200));
+    assert_eq!(c.state_dir.as_deref(), Some(Path::new("/data/state")));
+    assert_eq!(c.log_file.as_deref(), Some(Path::new("/data/ttui.log")));
+    assert_eq!(c.watch_dir.as_deref(), Some(Path::new("/data/watch")));
+}
+
+#[test]
+fn an_empty_file_is_every_default() {
+    assert_eq!(parsed("# nothing set\n").unwrap(), Config::default());
+}
+
+#[test]
+fn an_unknown_key_is_named_with_the_file_and_line() {
+    let e = parsed("port = 1\nmax_peer = 3\n").unwrap_err();
+    assert!(e.contains("max_peer"), "{e}");
+    assert!(e.contains("/etc/ttui.toml line 2"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+}
+
+#[test]
+fn a_malformed_file_names_its_line() {
+    let e = parsed("port = 1\n\nbind = \"::1\"\noutput = /no/quotes\n").unwrap_err();
+    assert!(e.starts_with("config file /etc/ttui.toml line 4:"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+}
+
+#[test]
+fn a_bad_value_names_its_line() {
+    let e = parsed("\nencryption = \"sometimes\"\n").unwrap_err();
+    assert!(e.contains("line 2") && e.contains("sometimes"), "{e}");
+    assert!(e.contains("prefer"), "{e}");
+    assert!(parsed("port = 70000").unwrap_err().contains("line 1"));
+    assert!(parsed("max_peers = 0").is_err());
+    assert!(parsed("dht_rate_limit = 1").is_err());
+    assert!(parsed("bind = \"not an address\"").is_err());
+}
+
+#[test]
+fn a_missing_default_file_is_fine_but_a_named_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let named = dir.path().join("nope.toml");
+    let e = load(Some(&named), false).unwrap_err();
+    assert!(e.contains("nope.toml"), "{e}");
+    let none = load(Some(&named), true).unwrap();
+    assert!(none.path.is_none() && !none.found);
+    std::fs::write(&named, "port = 7\n").unwrap();
+    let read = load(Some(&named), false).unwrap();
+    assert!(read.found);
+    assert_eq!(read.config.port, Some(7));
+}
+
+#[test]
+fn a_flag_beats_the_file_and_the_file_beats_the_default() {
+    let cfg = parsed("port = 7000\nmax_peers = 9\ndht = false\nwatch_dir = \"/w\"\n").unwrap();
+    let (mut args, m) = daemon(&["--port", "8000"]);
+    let origins = apply(&cfg, &mut args, &m);
+    let origin = |k: &str| origins.iter().find(|(key, _)| *key == k).unwrap().1;
+    assert_eq!(args.port, 8000);
+    assert_eq!(origin("port"), Origin::Flag);
+    assert_eq!(args.max_peers, 9);
+    assert_eq!(origin("max_peers"), Origin::File);
+    assert!(args.no_dht);
+    assert_eq!(origin("dht"), Origin::File);
+    assert_eq!(args.watch_dir.as_deref(), Some(Path::new("/w")));
+    assert_eq!(args.bind, "0.0.0.0".parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(origin("bind"), Origin::Default);
+    assert_eq!(origins.len(), 13, "every key has an origin");
+}
+
+#[test]
+fn a_given_flag_that_equals_the_default_still_wins() {
+    let cfg = parsed("port = 7000\noutput = \"/from/file\"\n").unwrap();
+    let (mut args, m) = daemon(&["--port", "6881", "-o", "."]);
+    apply(&cfg, &mut args, &m);
+    assert_eq!(args.port, 6881);
+    assert_eq!(args.output, Path::new("."));
+}
+
+#[test]
+fn a_boolean_flag_beats_the_file() {
+    let cfg = parsed("dht = true\npex = true\n").unwrap();
+    let (mut args, m) = daemon(&["--no-dht", "--no-pex"]);
+    let origins = apply(&cfg, &mut args, &m);
+    assert!(args.no_dht && args.no_pex);
+    assert!(origins
+        .iter()
+        .filter(|(k, _)| *k == "dht" || *k == "pex")
+        .all(|(_, o)| *o == Origin::Flag));
+}
+
+#[test]
+fn home_is_expanded_in_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.toml");
+    std::fs::write(&f, "output = \"~/dl\"\n").unwrap();
+    let loaded = load(Some(&f), false).unwrap();
+    let out = loaded.config.output.unwrap();
+    assert!(out.ends_with("dl") && !out.starts_with("~"), "{out:?}");
+}
