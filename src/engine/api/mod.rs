@@ -15,7 +15,7 @@ pub type PeerAddr = SocketAddr;
 /// Names one torrent of a session. Every snapshot carries its torrent's id; a command goes to
 /// a torrent through that torrent's handle (`Engine::commands`, named by `Engine::id`), so
 /// `Command` itself needs no id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
 pub struct TorrentId(pub u32);
 
 impl std::fmt::Display for TorrentId {
@@ -25,7 +25,7 @@ impl std::fmt::Display for TorrentId {
 }
 
 /// What the UI asks of one torrent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     Pause,
     Resume,
@@ -41,7 +41,7 @@ pub enum Command {
     Quit,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TorrentState {
     /// Checking existing data on start: pieces checked so far / total.
     Checking {
@@ -71,7 +71,7 @@ impl TorrentState {
 }
 
 /// What the UI shows for one piece.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub enum PieceState {
     #[default]
     Missing,
@@ -83,7 +83,7 @@ pub enum PieceState {
 }
 
 /// Where a peer's path through connection setup stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum PeerStage {
     Queued,
     Connecting,
@@ -111,7 +111,7 @@ impl PeerStage {
 }
 
 /// Why a connection ended or never came up, in words a person understands.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum PeerEnd {
     #[error("connection refused")]
     Refused,
@@ -171,7 +171,7 @@ pub enum PeerEnd {
     WebSeed(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PeerSource {
     Tracker,
     /// Found by a DHT lookup (BEP 5).
@@ -201,7 +201,7 @@ impl PeerSource {
 }
 
 /// The four BEP 3 flags. Connections start choked and not interested on both sides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ChokeFlags {
     pub am_choking: bool,
     pub am_interested: bool,
@@ -220,7 +220,7 @@ impl Default for ChokeFlags {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PeerRow {
     pub addr: PeerAddr,
     pub source: PeerSource,
@@ -311,7 +311,7 @@ impl PeerRow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TrackerStatus {
     NotContacted,
     Announcing,
@@ -319,7 +319,7 @@ pub enum TrackerStatus {
     Failed(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrackerRow {
     pub url: String,
     pub tier: usize,
@@ -332,14 +332,14 @@ pub struct TrackerRow {
     pub warning: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogLevel {
     Info,
     Warn,
     Error,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogLine {
     /// Time since the torrent started.
     pub at: Duration,
@@ -347,7 +347,7 @@ pub struct LogLine {
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     pub id: TorrentId,
     pub name: String,
@@ -382,7 +382,7 @@ pub struct Snapshot {
 }
 
 /// The header's DHT line: the session's node and this torrent's lookups.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DhtRow {
     /// Nodes in the routing table.
     pub nodes: usize,
