@@ -90,12 +90,14 @@ impl Target {
     pub async fn open(&self, quiet: bool) -> Result<Client<Conn>, ControlError> {
         match self {
             Target::Local(path) => {
-                let stream = UnixStream::connect(path).await.map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                        ControlError::new(ErrorKind::NoSession, NO_SESSION)
-                    }
-                    _ => internal(format!("control socket {}: {e}", path.display())),
-                })?;
+                let stream = UnixStream::connect(path)
+                    .await
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                            ControlError::new(ErrorKind::NoSession, NO_SESSION)
+                        }
+                        _ => internal(format!("control socket {}: {e}", path.display())),
+                    })?;
                 Client::over(Box::new(stream) as Conn, &path.display().to_string()).await
             }
             Target::Command { program, args } => {
@@ -155,10 +157,7 @@ impl AsyncWrite for Piped {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_flush(cx)
     }
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
@@ -166,7 +165,10 @@ impl AsyncWrite for Piped {
 /// The local socket of the session of `state_dir` (the default one when `None`).
 pub fn local(state_dir: Option<&std::path::Path>) -> Target {
     let dir = state_dir_of(state_dir);
-    Target::Local(crate::control::paths::socket_path(&dir, state_dir.is_none()))
+    Target::Local(crate::control::paths::socket_path(
+        &dir,
+        state_dir.is_none(),
+    ))
 }
 
 /// Runs the attached screen until the user quits (`Ok`) or the session's stream breaks
@@ -271,9 +273,10 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
                     delete_data,
                 };
                 let outcome = match ask(&target, &mut control, &r).await {
-                    Ok(Response::Done(results)) => {
-                        results.into_iter().find_map(|r| r.error).map_or(Ok(()), Err)
-                    }
+                    Ok(Response::Done(results)) => results
+                        .into_iter()
+                        .find_map(|r| r.error)
+                        .map_or(Ok(()), Err),
                     Ok(_) => Ok(()),
                     Err(e) => Err(e.message),
                 };

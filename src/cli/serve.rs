@@ -142,13 +142,19 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
         Request::Command { id, command } => {
             // Quitting a torrent is the session's business, never a remote screen's.
             if command == Command::Quit {
-                return error(ErrorKind::BadArgument, "a torrent cannot be quit from outside");
+                return error(
+                    ErrorKind::BadArgument,
+                    "a torrent cannot be quit from outside",
+                );
             }
             let id = TorrentId(id);
             if !current.torrents.iter().any(|t| t.id == id) {
                 return error(ErrorKind::UnknownId, format!("no torrent {}", id.0));
             }
-            if requests.send(SessionRequest::Torrent { id, command }).is_err() {
+            if requests
+                .send(SessionRequest::Torrent { id, command })
+                .is_err()
+            {
                 return gone();
             }
             Response::Done(vec![IdResult {

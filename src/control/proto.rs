@@ -113,8 +113,18 @@ pub enum Request {
 
 /// Every `verb` this version knows; anything else is a newer client's request.
 pub const VERBS: [&str; 12] = [
-    "add", "list", "show", "pause", "resume", "verify", "remove", "move", "shutdown", "watch",
-    "subscribe", "command",
+    "add",
+    "list",
+    "show",
+    "pause",
+    "resume",
+    "verify",
+    "remove",
+    "move",
+    "shutdown",
+    "watch",
+    "subscribe",
+    "command",
 ];
 
 impl Request {

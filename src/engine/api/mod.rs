@@ -15,7 +15,19 @@ pub type PeerAddr = SocketAddr;
 /// Names one torrent of a session. Every snapshot carries its torrent's id; a command goes to
 /// a torrent through that torrent's handle (`Engine::commands`, named by `Engine::id`), so
 /// `Command` itself needs no id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct TorrentId(pub u32);
 
 impl std::fmt::Display for TorrentId {
@@ -71,7 +83,9 @@ impl TorrentState {
 }
 
 /// What the UI shows for one piece.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum PieceState {
     #[default]
     Missing,
@@ -83,7 +97,9 @@ pub enum PieceState {
 }
 
 /// Where a peer's path through connection setup stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum PeerStage {
     Queued,
     Connecting,
