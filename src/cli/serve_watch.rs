@@ -64,9 +64,9 @@ fn stream<T: Send + Sync + 'static>(
                 return;
             }
             tokio::time::sleep(every).await;
-            match tokio::time::timeout(HEARTBEAT, source.changed()).await {
-                Ok(Err(_)) => return,
-                Ok(Ok(())) | Err(_) => {}
+            // A timeout sends the same frame again: the heartbeat.
+            if let Ok(Err(_)) = tokio::time::timeout(HEARTBEAT, source.changed()).await {
+                return;
             }
         }
     });
