@@ -2,7 +2,9 @@
 //! themselves live in the files below: `run` (download/seed, TUI or headless), `headless`
 //! (progress lines), `info` and `diag`; `session` (`ttui` on a terminal: the session and its
 //! hand-over), `verbs` (`ttui daemon`, `ttui add/list/...`), `serve` (the session's end of
-//! the control socket), `verbs_fmt` (what the verbs print); `ttui demo` is `crate::demo`.
+//! the control socket), `serve_watch` (the snapshot streams `ttui attach` reads), `attach`
+//! (`ttui attach`, `ttui bridge`), `verbs_fmt` (what the verbs print); `ttui demo` is
+//! `crate::demo`.
 
 pub mod attach;
 pub mod diag;
