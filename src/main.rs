@@ -64,6 +64,25 @@ fn main() -> ExitCode {
         Some(Cmd::Seed(args)) => {
             configured(args, sub("seed")).and_then(|(a, ..)| cli::run::run_download(a, true))
         }
+        Some(Cmd::Attach(a)) => {
+            let target = match &a.ssh {
+                Some(host) => cli::attach::ssh_command(
+                    host,
+                    &a.remote_ttui,
+                    a.state_dir.as_deref(),
+                    a.ssh_config.as_deref(),
+                ),
+                None => cli::attach::local(a.state_dir.as_deref()),
+            };
+            cli::attach::run(target)
+        }
+        Some(Cmd::Bridge { state_dir }) => match cli::attach::bridge(state_dir.as_deref()) {
+            Ok(code) => Ok(code),
+            Err(e) => {
+                eprintln!("error: {}", e.message.replace('\n', " "));
+                return ExitCode::from(e.kind.exit_code().clamp(1, 255) as u8);
+            }
+        },
         Some(Cmd::Info { torrent }) => cli::load_torrent(&torrent).and_then(|m| {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let printed = cli::info::print_info(&m, &mut out).and_then(|()| out.flush());

@@ -176,7 +176,7 @@ as_root() {
 install_packages() {
     # python3 parses cargo's JSON here; python3-libtorrent needs it anyway.
     local pkgs=(opentracker transmission-daemon transmission-cli mktorrent aria2
-        python3-libtorrent python3 tmux aha iproute2 util-linux)
+        python3-libtorrent python3 tmux aha iproute2 util-linux openssh-server openssh-client)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

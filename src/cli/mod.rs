@@ -2,10 +2,12 @@
 //! themselves live in the files below: `run` (download/seed, TUI or headless), `headless`
 //! (progress lines), `info` and `diag`; `session` (`ttui` on a terminal: the session and its
 //! hand-over), `verbs` (`ttui daemon`, `ttui add/list/...`), `serve` (the session's end of
-//! the control socket), `verbs_fmt` (what the verbs print), `setup` (`ttui config`,
+//! the control socket), `serve_watch` (the snapshot streams `ttui attach` reads), `attach`
+//! (`ttui attach`, `ttui bridge`), `verbs_fmt` (what the verbs print), `setup` (`ttui config`,
 //! `completions`, `man`), `watch` (the watch directory); `ttui demo` is `crate::demo`, the
 //! config file `crate::config`.
 
+pub mod attach;
 pub mod diag;
 pub mod headless;
 pub mod info;
@@ -13,6 +15,7 @@ pub mod load;
 pub mod logging;
 pub mod run;
 pub mod serve;
+pub mod serve_watch;
 pub mod session;
 pub mod setup;
 pub mod verbs;
@@ -164,8 +167,36 @@ pub enum Cmd {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff; e.g. `ttui man | man -l -`).
     Man,
+    /// The full screen of a running session (`ttui daemon`, or another `ttui`); quitting it
+    /// leaves the session running. With --ssh, of a session on another machine.
+    Attach(AttachArgs),
+    /// Join stdin/stdout to the session's control socket (what `ttui attach --ssh` runs on
+    /// the other machine).
+    Bridge {
+        /// The session's state directory (default: $XDG_DATA_HOME/ttui or ~/.local/share/ttui).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
     #[command(flatten)]
     Verb(Verb),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AttachArgs {
+    /// The session's state directory (on the other machine with --ssh; default:
+    /// $XDG_DATA_HOME/ttui or ~/.local/share/ttui).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Attach to the session on this machine through the system's `ssh` client (its own
+    /// config, keys and agent; no port of ours is opened).
+    #[arg(long, value_name = "[USER@]HOST")]
+    pub ssh: Option<String>,
+    /// The ttui to run on the other machine, when it is not on its PATH.
+    #[arg(long, value_name = "PATH", default_value = "ttui", requires = "ssh")]
+    pub remote_ttui: String,
+    /// An ssh config file for this connection (passed as `ssh -F FILE`).
+    #[arg(long, value_name = "FILE", requires = "ssh")]
+    pub ssh_config: Option<PathBuf>,
 }
 
 /// The verbs: each talks to the running session over its control socket.

@@ -166,6 +166,32 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
                 error,
             }])
         }
+        Request::Watch => super::serve_watch::watch_session(snapshot.clone()),
+        Request::Subscribe { id } => super::serve_watch::subscribe(id, requests).await,
+        Request::Command { id, command } => {
+            // Quitting a torrent is the session's business, never a remote screen's.
+            if command == Command::Quit {
+                return error(
+                    ErrorKind::BadArgument,
+                    "a torrent cannot be quit from outside",
+                );
+            }
+            let id = TorrentId(id);
+            if !current.torrents.iter().any(|t| t.id == id) {
+                return error(ErrorKind::UnknownId, format!("no torrent {}", id.0));
+            }
+            if requests
+                .send(SessionRequest::Torrent { id, command })
+                .is_err()
+            {
+                return gone();
+            }
+            Response::Done(vec![IdResult {
+                id: id.0,
+                name: name_of(&current, id),
+                error: None,
+            }])
+        }
         Request::Shutdown => {
             let _ = requests.send(SessionRequest::Shutdown);
             Response::Done(Vec::new())

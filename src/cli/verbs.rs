@@ -118,6 +118,10 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
             }
             Ok(i32::from(results.iter().any(|r| r.error.is_some())))
         }
+        // Streams answer only `ttui attach`'s requests.
+        Response::Session(_) | Response::Snapshot(_) | Response::Stream(_) => Err(
+            ControlError::new(ErrorKind::Internal, "unexpected answer from the session"),
+        ),
     }
 }
 

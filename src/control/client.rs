@@ -4,6 +4,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UnixStream;
 
 use super::frame::{self, FrameError, ReadLimits, MAX_FRAME};
@@ -20,10 +21,11 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// For an answer: adding by URL makes the session download the .torrent first.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// A connection to the running session.
+/// A connection to the running session: its control socket, or anything that carries the
+/// same bytes (`ttui attach --ssh` speaks through an ssh running `ttui bridge`).
 #[derive(Debug)]
-pub struct Client {
-    stream: UnixStream,
+pub struct Client<S = UnixStream> {
+    stream: S,
     /// The session's hello: its version and program.
     pub session: Hello,
     reply_timeout: Duration,
@@ -34,7 +36,7 @@ impl Client {
     /// [`ErrorKind::NoSession`]; a session of another protocol version is
     /// [`ErrorKind::Version`].
     pub async fn connect(path: &Path) -> Result<Client, ControlError> {
-        let mut stream = match UnixStream::connect(path).await {
+        let stream = match UnixStream::connect(path).await {
             Ok(s) => s,
             Err(e) if is_absent(&e) => {
                 return Err(ControlError::new(ErrorKind::NoSession, NO_SESSION))
@@ -49,6 +51,13 @@ impl Client {
                 ))
             }
         };
+        Client::over(stream, &path.display().to_string()).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// Exchanges hellos over `stream`; `name` says where it leads, in errors.
+    pub async fn over(mut stream: S, name: &str) -> Result<Client<S>, ControlError> {
         let ours = Hello::ours();
         let body = proto::encode(&ours)?;
         // A session turning us away has written why and closed before our hello: the write
@@ -73,7 +82,7 @@ impl Client {
                         ErrorKind::Version,
                         format!(
                             "{} is not a ttui control socket (its first answer is not a hello)",
-                            shorten(&path.display().to_string())
+                            shorten(name)
                         ),
                     ),
                 })
@@ -92,6 +101,32 @@ impl Client {
     /// How long [`Client::request`] waits for an answer.
     pub fn set_reply_timeout(&mut self, t: Duration) {
         self.reply_timeout = t;
+    }
+
+    /// Sends a streaming request ([`Request::Watch`], [`Request::Subscribe`]); its frames
+    /// then come from [`Client::next_frame`].
+    pub async fn start(&mut self, r: &Request) -> Result<(), ControlError> {
+        let body = proto::encode(r)?;
+        frame::write_frame(&mut self.stream, &body, MAX_FRAME, HELLO_TIMEOUT)
+            .await
+            .map_err(lost)
+    }
+
+    /// The next frame of a stream, waiting at most `idle` for it to begin. The session's
+    /// [`Response::Error`] comes back as `Err`.
+    pub async fn next_frame(&mut self, idle: Duration) -> Result<Response, ControlError> {
+        let limits = ReadLimits {
+            max: MAX_FRAME,
+            idle: Some(idle),
+            frame: HELLO_TIMEOUT * 3,
+        };
+        let reply = frame::read_frame(&mut self.stream, limits)
+            .await
+            .map_err(lost)?;
+        match proto::decode_response(&reply)? {
+            Response::Error(e) => Err(printable(e)),
+            ok => Ok(ok),
+        }
     }
 
     /// Sends `r` and reads its answer. The session's [`Response::Error`] comes back as `Err`,

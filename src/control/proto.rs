@@ -13,6 +13,9 @@
 //! other language's base64 reads.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
 
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -92,11 +95,36 @@ pub enum Request {
         dir: PathBuf,
     },
     Shutdown,
+    /// `ttui attach`: the session's snapshot, streamed as [`Response::Session`] frames about
+    /// twice a second (and at least every few seconds, so a dead link shows) until the
+    /// client closes the connection.
+    Watch,
+    /// `ttui attach`'s open torrent: its full snapshot, streamed as [`Response::Snapshot`]
+    /// frames at most four times a second until the client closes the connection.
+    Subscribe {
+        id: u32,
+    },
+    /// One torrent command from `ttui attach` (pause, drop or ban a peer...).
+    Command {
+        id: u32,
+        command: crate::engine::api::Command,
+    },
 }
 
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 9] = [
-    "add", "list", "show", "pause", "resume", "verify", "remove", "move", "shutdown",
+pub const VERBS: [&str; 12] = [
+    "add",
+    "list",
+    "show",
+    "pause",
+    "resume",
+    "verify",
+    "remove",
+    "move",
+    "shutdown",
+    "watch",
+    "subscribe",
+    "command",
 ];
 
 impl Request {
@@ -111,6 +139,9 @@ impl Request {
             Request::Remove { .. } => "remove",
             Request::Move { .. } => "move",
             Request::Shutdown => "shutdown",
+            Request::Watch => "watch",
+            Request::Subscribe { .. } => "subscribe",
+            Request::Command { .. } => "command",
         }
     }
 }
@@ -181,6 +212,35 @@ pub enum Response {
     /// For pause, resume, verify, remove, move and shutdown: one entry per torrent acted on.
     Done(Vec<IdResult>),
     Error(ControlError),
+    /// One frame of a [`Request::Watch`] stream.
+    Session(Box<crate::engine::api::SessionSnapshot>),
+    /// One frame of a [`Request::Subscribe`] stream.
+    Snapshot(Box<crate::engine::api::Snapshot>),
+    /// Inside the session only, from its handler to the server: the frames to write, in
+    /// order, until the channel ends or the client goes away. Never on the wire.
+    #[serde(skip)]
+    Stream(Stream),
+}
+
+/// The frames of a streamed answer (see [`Response::Stream`]).
+#[derive(Debug, Clone)]
+pub struct Stream(Arc<Mutex<Option<mpsc::Receiver<Response>>>>);
+
+impl Stream {
+    pub fn new(frames: mpsc::Receiver<Response>) -> Stream {
+        Stream(Arc::new(Mutex::new(Some(frames))))
+    }
+
+    /// The frames, once: the server takes them.
+    pub fn take(&self) -> Option<mpsc::Receiver<Response>> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+impl PartialEq for Stream {
+    fn eq(&self, other: &Stream) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

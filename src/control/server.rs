@@ -280,7 +280,34 @@ async fn client(
             }
             Err(e) => Response::Error(e),
         };
+        if let Response::Stream(frames) = response {
+            // A streamed answer has the connection to itself until one side ends it.
+            return match frames.take() {
+                Some(frames) => stream_out(stream, frames, limits).await,
+                None => Ok(()),
+            };
+        }
         send(&mut stream, &response, limits).await?;
+    }
+}
+
+/// Writes `frames` until they end, a write is not taken in time, or the client closes (or
+/// sends anything: a streaming connection takes no more requests).
+async fn stream_out(
+    mut stream: UnixStream,
+    mut frames: mpsc::Receiver<Response>,
+    limits: Limits,
+) -> Result<(), FrameError> {
+    let (mut read_half, mut write_half) = stream.split();
+    let mut byte = [0u8; 1];
+    loop {
+        tokio::select! {
+            frame = frames.recv() => match frame {
+                Some(r) => send(&mut write_half, &r, limits).await?,
+                None => return Ok(()),
+            },
+            _ = tokio::io::AsyncReadExt::read(&mut read_half, &mut byte) => return Ok(()),
+        }
     }
 }
 
@@ -298,8 +325,8 @@ async fn ask(handler: &Handler, request: Request) -> Response {
     rx.await.unwrap_or_else(|_| gone())
 }
 
-async fn send<T: serde::Serialize>(
-    stream: &mut UnixStream,
+async fn send<T: serde::Serialize, W: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut W,
     message: &T,
     limits: Limits,
 ) -> Result<(), FrameError> {

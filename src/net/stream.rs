@@ -17,7 +17,7 @@ use crate::protocol::rc4::Rc4;
 const WRITE_CHUNK: usize = 64 * 1024;
 
 /// Whether a connection's payload is encrypted (shown in the peer row).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Encryption {
     #[default]
     Plain,
@@ -187,7 +187,7 @@ pub enum Transport {
 }
 
 /// The transport a peer row shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TransportKind {
     Tcp,
     Utp,

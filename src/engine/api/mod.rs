@@ -17,7 +17,19 @@ pub type PeerAddr = SocketAddr;
 /// Names one torrent of a session. Every snapshot carries its torrent's id; a command goes to
 /// a torrent through that torrent's handle (`Engine::commands`, named by `Engine::id`), so
 /// `Command` itself needs no id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct TorrentId(pub u32);
 
 impl std::fmt::Display for TorrentId {
@@ -27,7 +39,7 @@ impl std::fmt::Display for TorrentId {
 }
 
 /// What the UI asks of one torrent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     Pause,
     Resume,
@@ -46,7 +58,7 @@ pub enum Command {
     Refresh,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TorrentState {
     /// Checking existing data on start: pieces checked so far / total.
     Checking {
@@ -76,7 +88,9 @@ impl TorrentState {
 }
 
 /// What the UI shows for one piece.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum PieceState {
     #[default]
     Missing,
@@ -88,7 +102,9 @@ pub enum PieceState {
 }
 
 /// Where a peer's path through connection setup stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum PeerStage {
     Queued,
     Connecting,
@@ -116,7 +132,7 @@ impl PeerStage {
 }
 
 /// Why a connection ended or never came up, in words a person understands.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum PeerEnd {
     #[error("connection refused")]
     Refused,
@@ -176,7 +192,7 @@ pub enum PeerEnd {
     WebSeed(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PeerSource {
     Tracker,
     /// Found by a DHT lookup (BEP 5).
@@ -206,7 +222,7 @@ impl PeerSource {
 }
 
 /// The four BEP 3 flags. Connections start choked and not interested on both sides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ChokeFlags {
     pub am_choking: bool,
     pub am_interested: bool,
@@ -225,7 +241,7 @@ impl Default for ChokeFlags {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PeerRow {
     pub addr: PeerAddr,
     pub source: PeerSource,
@@ -316,7 +332,7 @@ impl PeerRow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TrackerStatus {
     NotContacted,
     Announcing,
@@ -324,7 +340,7 @@ pub enum TrackerStatus {
     Failed(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrackerRow {
     pub url: String,
     pub tier: usize,
@@ -337,14 +353,14 @@ pub struct TrackerRow {
     pub warning: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogLevel {
     Info,
     Warn,
     Error,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogLine {
     /// Time since the torrent started.
     pub at: Duration,
@@ -352,7 +368,7 @@ pub struct LogLine {
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     pub id: TorrentId,
     pub name: String,
@@ -387,7 +403,7 @@ pub struct Snapshot {
 }
 
 /// The header's DHT line: the session's node and this torrent's lookups.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DhtRow {
     /// Nodes in the routing table.
     pub nodes: usize,

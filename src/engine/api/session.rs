@@ -12,7 +12,7 @@ use super::{Command, Snapshot, TorrentId, TorrentState};
 
 /// One torrent as the session list and `ttui list` show it. Cheap: no per-piece or per-peer
 /// vectors, so a session of thousands of torrents publishes them every tick.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TorrentLine {
     pub id: TorrentId,
     pub info_hash: [u8; 20],
@@ -102,7 +102,7 @@ impl TorrentLine {
 
 /// What the whole session shows: its torrents (in the order they were added) and what the
 /// process has once.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SessionSnapshot {
     pub torrents: Vec<TorrentLine>,
     pub down_rate: f64,
