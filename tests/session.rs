@@ -163,7 +163,9 @@ fn daemon_downloads_restarts_without_rehashing_and_removes() {
     let changed = lines_with(&log, "changed since the last run");
     assert_eq!(changed.len(), 1, "{log}");
     assert!(
-        changed[0].contains(&format!("1 file changed since the last run: {n} pieces checked")),
+        changed[0].contains(&format!(
+            "1 file changed since the last run: {n} pieces checked"
+        )),
         "{log}"
     );
     let mut got = verified_counts(&log, "from the saved resume data (files unchanged)");
@@ -219,7 +221,9 @@ fn pause_resume_verify_and_one_session_per_directory() {
     let added = env.verb(&add);
     assert_eq!(added.code, 0, "{added:?}");
     // The data is there already: each add checks it and seeds.
-    let rows = env.wait_list("three checked", DONE_WAIT, &mut daemon, |r| all_seeding(r, 3));
+    let rows = env.wait_list("three checked", DONE_WAIT, &mut daemon, |r| {
+        all_seeding(r, 3)
+    });
     let ids = ids_of(&rows, &payloads);
 
     // A second daemon on the same directory: one line, no harm done.
@@ -239,7 +243,12 @@ fn pause_resume_verify_and_one_session_per_directory() {
     let states = |rows: &[Value]| -> Vec<String> {
         payloads
             .iter()
-            .map(|p| row_of(rows, &p.hash())["state"].as_str().unwrap().to_string())
+            .map(|p| {
+                row_of(rows, &p.hash())["state"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect()
     };
     let wait_states = |daemon: &mut Daemon, want: [&str; 3]| {
@@ -295,6 +304,27 @@ fn pause_resume_verify_and_one_session_per_directory() {
     }
     assert_eq!(full_checks(&daemon).len(), 8, "{}", daemon.report());
     wait_states(&mut daemon, ["seeding", "paused", "seeding"]);
+
+    // A torrent that cannot open its files is listed with the error and can be removed.
+    let torrents = env.root.path().join("torrents");
+    let bad = Payload::make(
+        &env.root.path().join("elsewhere"),
+        &torrents,
+        "bad.bin",
+        &[("", 300_000)],
+        7,
+    );
+    fs::create_dir_all(env.out.join("bad.bin").join("x")).unwrap();
+    assert_eq!(env.verb(&["add", &bad.path()]).code, 0);
+    let rows = env.wait_list("bad.bin in error", DONE_WAIT, &mut daemon, |r| {
+        r.iter()
+            .any(|r| r["info_hash"] == bad.hash().as_str() && r["state"] == "error")
+    });
+    let bad_id = row_of(&rows, &bad.hash())["id"].to_string();
+    let removed = env.verb(&["remove", &bad_id]);
+    assert_eq!(removed.code, 0, "{removed:?}");
+    assert_eq!(env.list().len(), 3);
+    assert!(!env.torrent_path(&bad.hash()).exists());
     assert!(daemon.term().success());
 }
 
@@ -305,20 +335,38 @@ fn damaged_resume_files_cost_a_full_check_of_their_torrent_only() {
     let env = Env::new("ttui-session-damaged-");
     let torrents = env.root.path().join("torrents");
     let mut payloads = three_payloads(&env.out, &torrents);
-    payloads.push(Payload::make(&env.out, &torrents, "delta.bin", &[("", 700_000)], 4));
-    payloads.push(Payload::make(&env.out, &torrents, "eps.bin", &[("", 500_000)], 5));
+    payloads.push(Payload::make(
+        &env.out,
+        &torrents,
+        "delta.bin",
+        &[("", 700_000)],
+        4,
+    ));
+    payloads.push(Payload::make(
+        &env.out,
+        &torrents,
+        "eps.bin",
+        &[("", 500_000)],
+        5,
+    ));
     let counts: Vec<u64> = payloads.iter().map(|p| p.pieces).collect();
     let mut unique = counts.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!(unique.len(), counts.len(), "piece counts must tell torrents apart");
+    assert_eq!(
+        unique.len(),
+        counts.len(),
+        "piece counts must tell torrents apart"
+    );
 
     let mut daemon = Daemon::start(&env, "1", &[]);
     let paths: Vec<String> = payloads.iter().map(Payload::path).collect();
     let mut add: Vec<&str> = vec!["add"];
     add.extend(paths.iter().map(String::as_str));
     assert_eq!(env.verb(&add).code, 0);
-    env.wait_list("five checked", DONE_WAIT, &mut daemon, |r| all_seeding(r, 5));
+    env.wait_list("five checked", DONE_WAIT, &mut daemon, |r| {
+        all_seeding(r, 5)
+    });
     assert!(daemon.term().success());
 
     // 0: truncated, 1: garbage, 2: another version, 3: torrent 4's resume; 4 untouched.
@@ -336,7 +384,10 @@ fn damaged_resume_files_cost_a_full_check_of_their_torrent_only() {
     let mut daemon = Daemon::start(&env, "2", &[]);
     let rows = env.wait_list("five back", DONE_WAIT, &mut daemon, |r| all_seeding(r, 5));
     for p in &payloads {
-        assert_eq!(row_of(&rows, &p.hash())["verified_bytes"], row_of(&rows, &p.hash())["total_bytes"]);
+        assert_eq!(
+            row_of(&rows, &p.hash())["verified_bytes"],
+            row_of(&rows, &p.hash())["total_bytes"]
+        );
     }
     let log = daemon.log_text();
     let warned = lines_with(&log, "every piece is checked");
@@ -361,7 +412,9 @@ fn damaged_resume_files_cost_a_full_check_of_their_torrent_only() {
     assert!(daemon.term().success());
     // Their resume data is good again: the next start hashes nothing.
     let mut daemon = Daemon::start(&env, "3", &[]);
-    env.wait_list("five back again", DONE_WAIT, &mut daemon, |r| all_seeding(r, 5));
+    env.wait_list("five back again", DONE_WAIT, &mut daemon, |r| {
+        all_seeding(r, 5)
+    });
     let log = daemon.log_text();
     assert_eq!(
         verified_counts(&log, "from the saved resume data (files unchanged)").len(),
@@ -380,8 +433,16 @@ fn a_killed_daemon_resumes_its_download() {
     let env = Env::new("ttui-session-crash-");
     let fixtures = env.root.path().join("fixtures");
     let total: u64 = 4 << 20;
-    let p = Payload::make(&fixtures.join("data"), &fixtures, "slow.bin", &[("", total)], 9);
-    let t = p.torrent.with_trackers(&fixtures.join("direct.torrent"), None, &[]);
+    let p = Payload::make(
+        &fixtures.join("data"),
+        &fixtures,
+        "slow.bin",
+        &[("", total)],
+        9,
+    );
+    let t = p
+        .torrent
+        .with_trackers(&fixtures.join("direct.torrent"), None, &[]);
     // About 30 s for the whole payload, so the kill lands well after the first saves.
     let seeder = LibtorrentSeeder::start(
         &t,
@@ -406,7 +467,10 @@ fn a_killed_daemon_resumes_its_download() {
         let rows = env.list();
         let v = rows[0]["verified_bytes"].as_u64().unwrap();
         let now = Instant::now();
-        assert!(v < total, "finished before the kill; the seeder is not throttled");
+        assert!(
+            v < total,
+            "finished before the kill; the seeder is not throttled"
+        );
         if v > 0 && first_byte.is_none() {
             first_byte = Some(now);
         }
@@ -416,11 +480,7 @@ fn a_killed_daemon_resumes_its_download() {
             break now;
         }
         daemon.assert_alive("the download to get going");
-        assert!(
-            seen.len() < 400,
-            "no progress\n{}",
-            daemon.report()
-        );
+        assert!(seen.len() < 400, "no progress\n{}", daemon.report());
         sleep(Duration::from_millis(400));
     };
     // Verified 11.5 s or more before the kill: saved (a save every 10 s while pieces come).
@@ -442,7 +502,10 @@ fn a_killed_daemon_resumes_its_download() {
 
     // What the killed session left: its lock file and its socket; no session answers.
     assert!(env.state.join("lock").exists());
-    assert!(env.state.join("control.sock").exists(), "no stale socket to take over");
+    assert!(
+        env.state.join("control.sock").exists(),
+        "no stale socket to take over"
+    );
     assert_eq!(env.verb(&["list"]).code, 3);
 
     let mut daemon = Daemon::start(&env, "2", &peer);

@@ -76,7 +76,9 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
             }
             let added: Vec<u32> = out.iter().filter_map(|r| r.id).collect();
             listed(snapshot, |snap| {
-                added.iter().all(|id| snap.torrents.iter().any(|t| t.id.0 == *id))
+                added
+                    .iter()
+                    .all(|id| snap.torrents.iter().any(|t| t.id.0 == *id))
             })
             .await;
             Response::Added(out)
@@ -139,7 +141,10 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
                 });
             }
             listed(snapshot, |snap| {
-                !snap.torrents.iter().any(|t| out.iter().any(|r| r.id == t.id.0))
+                !snap
+                    .torrents
+                    .iter()
+                    .any(|t| out.iter().any(|r| r.id == t.id.0))
             })
             .await;
             Response::Done(out)

@@ -64,11 +64,15 @@ impl Env {
     }
 
     pub fn resume_path(&self, hash_hex: &str) -> PathBuf {
-        self.state.join("torrents").join(format!("{hash_hex}.resume"))
+        self.state
+            .join("torrents")
+            .join(format!("{hash_hex}.resume"))
     }
 
     pub fn torrent_path(&self, hash_hex: &str) -> PathBuf {
-        self.state.join("torrents").join(format!("{hash_hex}.torrent"))
+        self.state
+            .join("torrents")
+            .join(format!("{hash_hex}.torrent"))
     }
 
     /// `ttui VERB ARGS --state-dir STATE`, waited for (bounded).
@@ -140,7 +144,10 @@ pub fn run(mut cmd: Command, what: &str) -> Out {
         if start.elapsed() > VERB_WAIT {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{what} did not finish within {VERB_WAIT:?}\n{}", tail(&e, 10));
+            panic!(
+                "{what} did not finish within {VERB_WAIT:?}\n{}",
+                tail(&e, 10)
+            );
         }
         sleep(Duration::from_millis(20));
     };
@@ -171,7 +178,14 @@ impl Daemon {
             .arg(&env.state)
             .arg("-o")
             .arg(&env.out)
-            .args(["--bind", "127.0.0.1", "--port", "0", "--no-dht", "--transport"])
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dht",
+                "--transport",
+            ])
             .arg("tcp")
             .arg("--log-file")
             .arg(&log)
@@ -353,7 +367,11 @@ pub struct SavedResume {
 pub fn read_resume(path: &Path) -> SavedResume {
     let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let d = bdict(&bytes);
-    let get = |k: &str| d.iter().find(|(key, _)| key == k.as_bytes()).map(|(_, v)| v);
+    let get = |k: &str| {
+        d.iter()
+            .find(|(key, _)| key == k.as_bytes())
+            .map(|(_, v)| v)
+    };
     let int = |k: &str| match get(k) {
         Some(BVal::Int(n)) => *n as u64,
         other => panic!("{}: `{k}` is {other:?}", path.display()),

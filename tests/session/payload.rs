@@ -27,7 +27,13 @@ pub struct Payload {
 impl Payload {
     /// Writes `data/name` (one file when `files` is `[("", len)]`, else a folder of them) and
     /// `torrents/name.torrent`.
-    pub fn make(data: &Path, torrents: &Path, name: &str, files: &[(&str, u64)], seed: u64) -> Payload {
+    pub fn make(
+        data: &Path,
+        torrents: &Path,
+        name: &str,
+        files: &[(&str, u64)],
+        seed: u64,
+    ) -> Payload {
         fs::create_dir_all(torrents).unwrap();
         let root = data.join(name);
         let mut list = Vec::new();
@@ -45,11 +51,7 @@ impl Payload {
             let path = make_single_file_payload(&parent, &file, *len, seed * 100 + i as u64);
             list.push((path.strip_prefix(data).unwrap().to_path_buf(), *len));
         }
-        let torrent = mktorrent(
-            &root,
-            PIECE_LOG2,
-            &torrents.join(format!("{name}.torrent")),
-        );
+        let torrent = mktorrent(&root, PIECE_LOG2, &torrents.join(format!("{name}.torrent")));
         let total: u64 = files.iter().map(|f| f.1).sum();
         Payload {
             torrent,
@@ -131,4 +133,3 @@ pub fn pieces_of_file(p: &Payload, index: usize) -> u64 {
     let len = p.files[index].1;
     (offset + len - 1) / PLEN - offset / PLEN + 1
 }
-

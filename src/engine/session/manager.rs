@@ -118,6 +118,8 @@ struct Slot {
     meta: Option<Arc<Metainfo>>,
     /// Asked to go away: once its task has ended, its files (and data, if asked) go too.
     removing: Option<Removal>,
+    /// Ends still to come from the tasks a verify replaced (they share the id): not this one's.
+    stale_ends: u32,
 }
 
 /// A removal waiting for its torrent's task to end.
@@ -454,7 +456,9 @@ impl Manager {
         };
         let mut log = self.listen_log.clone();
         log.extend(notes.into_iter().map(|n| (LogLevel::Warn, n)));
-        let task = tokio::spawn(torrent::run(start, log, (*meta).clone(), opts, cmd_rx));
+        let ended = self.reports_tx.clone();
+        let run = torrent::run(start, log, (*meta).clone(), opts, cmd_rx);
+        let task = tokio::spawn(report_end(id, ended, run));
         self.by_hash.insert(meta.info_hash, id);
         self.slots.push(Slot {
             id,
@@ -468,6 +472,7 @@ impl Manager {
             task: Some(task),
             meta: Some(meta),
             removing: None,
+            stale_ends: 0,
         });
     }
 
@@ -505,15 +510,8 @@ impl Manager {
         };
         let extra = opts.peers.clone();
         let log = self.listen_log.clone();
-        let task = tokio::spawn(torrent::run_magnet(
-            start,
-            magnet.clone(),
-            extra,
-            opts,
-            false,
-            log,
-            cmd_rx,
-        ));
+        let run = torrent::run_magnet(start, magnet.clone(), extra, opts, false, log, cmd_rx);
+        let task = tokio::spawn(report_end(id, self.reports_tx.clone(), run));
         self.by_hash.insert(magnet.info_hash, id);
         self.slots.push(Slot {
             id,
@@ -527,6 +525,7 @@ impl Manager {
             task: Some(task),
             meta: None,
             removing: None,
+            stale_ends: 0,
         });
     }
 
@@ -557,6 +556,9 @@ impl Manager {
                         &point,
                     );
                 }
+            }
+            Report::Ended(_) if self.slots[i].stale_ends > 0 => {
+                self.slots[i].stale_ends -= 1;
             }
             Report::Ended(outcome) => {
                 self.slots[i].task = None;
@@ -616,7 +618,9 @@ impl Manager {
         };
         let meta2 = Arc::clone(&meta);
         let save2 = save_path.clone();
-        let new_task = tokio::spawn(async move {
+        let stale_ends = old.stale_ends + u32::from(task.is_some());
+        let ended = self.reports_tx.clone();
+        let new_task = tokio::spawn(report_end(id, ended, async move {
             if let Some(t) = task {
                 let _ = tokio::time::timeout(SHUTDOWN_GRACE, t).await;
             }
@@ -626,7 +630,7 @@ impl Manager {
                 ..opts
             };
             torrent::run(start, listen_log, (*meta2).clone(), opts, cmd_rx).await
-        });
+        }));
         self.by_hash.insert(meta.info_hash, id);
         self.slots.insert(
             i,
@@ -642,6 +646,7 @@ impl Manager {
                 task: Some(new_task),
                 meta: Some(meta),
                 removing: None,
+                stale_ends,
             },
         );
     }
@@ -702,6 +707,38 @@ impl Manager {
             save_error: self.persist.as_ref().and_then(|p| p.error()),
         }
     }
+}
+
+/// Runs a torrent's task and tells the manager when it ends, however it ends: an early error
+/// (files that cannot be opened), a quit during the check, a panic. Without this report a
+/// removal would wait forever for a torrent that failed to start.
+async fn report_end(
+    id: TorrentId,
+    reports: mpsc::UnboundedSender<(TorrentId, Report)>,
+    run: impl std::future::Future<Output = Outcome>,
+) -> Outcome {
+    struct Guard {
+        id: TorrentId,
+        reports: mpsc::UnboundedSender<(TorrentId, Report)>,
+        outcome: Option<Outcome>,
+    }
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let outcome = self
+                .outcome
+                .take()
+                .unwrap_or_else(|| Outcome::Failed("the torrent's task stopped".into()));
+            let _ = self.reports.send((self.id, Report::Ended(outcome)));
+        }
+    }
+    let mut guard = Guard {
+        id,
+        reports,
+        outcome: None,
+    };
+    let outcome = run.await;
+    guard.outcome = Some(outcome.clone());
+    outcome
 }
 
 /// Removes the torrent's files under `root`, then the directories it made that are left
