@@ -525,3 +525,40 @@ fn a_killed_daemon_resumes_its_download() {
     );
     assert!(daemon.term().success());
 }
+
+/// Issue 19, 5: `ttui FILE` on a terminal while a session runs hands the torrent over and
+/// exits 0 (run under `script`, which gives it a terminal; with a pipe it would download on
+/// its own, headless).
+#[test]
+fn ttui_on_a_terminal_hands_over_to_the_running_session() {
+    require_loopback_only();
+    let env = Env::new("ttui-session-handover-");
+    let p = Payload::make(
+        &env.out,
+        &env.root.path().join("torrents"),
+        "h.bin",
+        &[("", 400_000)],
+        8,
+    );
+    let mut daemon = Daemon::start(&env, "1", &[]);
+    let line = format!(
+        "{} --state-dir {} {}",
+        env!("CARGO_BIN_EXE_ttui"),
+        env.state.display(),
+        p.path()
+    );
+    for (round, want) in [(1, "added"), (2, "already")] {
+        let mut script = env.command("script");
+        script
+            .args(["-qec", &line, "/dev/null"])
+            .env("TERM", "xterm");
+        let out = run(script, "ttui FILE under script");
+        assert_eq!(out.code, 0, "round {round}: {out:?}");
+        assert!(out.stdout.contains(want), "round {round}: {out:?}");
+        let rows = env.wait_list("the handed-over torrent", DONE_WAIT, &mut daemon, |r| {
+            all_seeding(r, 1)
+        });
+        assert_eq!(rows[0]["info_hash"], p.hash().as_str());
+    }
+    assert!(daemon.term().success());
+}

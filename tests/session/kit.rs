@@ -51,7 +51,12 @@ impl Env {
     }
 
     pub fn ttui(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ttui"));
+        self.command(env!("CARGO_BIN_EXE_ttui"))
+    }
+
+    /// `program` with the environment every ttui run here gets.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
         cmd.env_remove("XDG_RUNTIME_DIR")
             .env("XDG_STATE_HOME", self.root.path())
             .env("XDG_DATA_HOME", self.root.path())
