@@ -22,6 +22,8 @@ type SessionSnap = watch::Receiver<Arc<SessionSnapshot>>;
 
 /// How long `show` waits for a torrent's first full snapshot (built on its next tick).
 const DETAIL_WAIT: Duration = Duration::from_millis(1500);
+/// How long `add` and `remove` wait for the line-up to show what they did (a tick or two).
+const LISTED_WAIT: Duration = Duration::from_secs(2);
 
 /// Binds the control socket and answers its clients until the task is aborted (which
 /// removes the socket file).
@@ -72,6 +74,13 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
             for item in items {
                 out.push(add_one(item, save_path.clone(), paused, requests).await);
             }
+            let added: Vec<u32> = out.iter().filter_map(|r| r.id).collect();
+            listed(snapshot, |snap| {
+                added
+                    .iter()
+                    .all(|id| snap.torrents.iter().any(|t| t.id.0 == *id))
+            })
+            .await;
             Response::Added(out)
         }
         Request::List => Response::List(current.torrents.iter().map(row).collect()),
@@ -131,6 +140,13 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
                     error,
                 });
             }
+            listed(snapshot, |snap| {
+                !snap
+                    .torrents
+                    .iter()
+                    .any(|t| out.iter().any(|r| r.id == t.id.0))
+            })
+            .await;
             Response::Done(out)
         }
         Request::Move { id, dir } => {
@@ -197,6 +213,13 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
             Response::Done(Vec::new())
         }
     }
+}
+
+/// Waits (bounded) until the session's line-up shows what a request did, so a `list` right
+/// after an `add` or a `remove` sees it (the line-up is published every tick).
+async fn listed(snapshot: &SessionSnap, done: impl Fn(&SessionSnapshot) -> bool) {
+    let mut snapshot = snapshot.clone();
+    let _ = tokio::time::timeout(LISTED_WAIT, snapshot.wait_for(|s| done(s))).await;
 }
 
 fn name_of(snap: &SessionSnapshot, id: TorrentId) -> String {

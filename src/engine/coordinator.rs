@@ -267,10 +267,9 @@ impl Coordinator {
         }
         self.on_tick();
         let _ = snapshots.send(Arc::new(self.build_snapshot()));
+        // The session learns of the end from the task itself (`manager::report_end`), which
+        // also covers the ways out that never reach this loop.
         self.send_resume(true);
-        if let Some(r) = &self.link.reports {
-            let _ = r.send((self.link.id, Report::Ended(outcome.clone())));
-        }
         outcome
     }
 

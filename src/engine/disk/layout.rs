@@ -67,8 +67,12 @@ pub(super) fn prepare_root(root: &Path) -> Result<PathBuf, DiskError> {
         Err(e) => return Err(root_error(e)),
     }
     // Permission bits do not tell the truth (root ignores them, a read-only mount ignores
-    // them the other way), so try to create a file.
-    let probe = root.join(format!(".ttui-write-probe-{}", std::process::id()));
+    // them the other way), so try to create a file. Its name is unique in the process: the
+    // torrents of a session open their storage in one directory at the same time, and a
+    // shared name let one torrent delete another's probe under it.
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = root.join(format!(".ttui-write-probe-{}-{n}", std::process::id()));
     OpenOptions::new()
         .write(true)
         .create(true)

@@ -473,7 +473,9 @@ impl Manager {
         };
         let mut log = self.listen_log.clone();
         log.extend(notes.into_iter().map(|n| (LogLevel::Warn, n)));
-        let task = tokio::spawn(torrent::run(start, log, (*meta).clone(), opts, cmd_rx));
+        let ended = self.reports_tx.clone();
+        let run = torrent::run(start, log, (*meta).clone(), opts, cmd_rx);
+        let task = tokio::spawn(report_end(id, ended, run));
         self.by_hash.insert(meta.info_hash, id);
         self.slots.push(Slot {
             id,
@@ -526,15 +528,8 @@ impl Manager {
         };
         let extra = opts.peers.clone();
         let log = self.listen_log.clone();
-        let task = tokio::spawn(torrent::run_magnet(
-            start,
-            magnet.clone(),
-            extra,
-            opts,
-            false,
-            log,
-            cmd_rx,
-        ));
+        let run = torrent::run_magnet(start, magnet.clone(), extra, opts, false, log, cmd_rx);
+        let task = tokio::spawn(report_end(id, self.reports_tx.clone(), run));
         self.by_hash.insert(magnet.info_hash, id);
         self.slots.push(Slot {
             id,
@@ -568,18 +563,18 @@ impl Manager {
                 self.slots[i].meta = Some(Arc::new(*meta));
             }
             Report::Resume(point) => {
-                let slot = &self.slots[i];
+                let slot = &mut self.slots[i];
                 if slot.removing.is_some() {
                     return;
                 }
+                slot.last = Some((*point).clone());
+                let path = slot.save_path();
                 if let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) {
-                    p.save_resume(
-                        &meta,
-                        &slot.save_path,
-                        (slot.added, slot.queue_position),
-                        &point,
-                    );
+                    p.save_resume(&meta, &path, (slot.added, slot.queue_position), &point);
                 }
+            }
+            Report::Ended(_) if self.slots[i].ignore_ended > 0 => {
+                self.slots[i].ignore_ended -= 1;
             }
             Report::Ended(outcome) => {
                 self.slots[i].task = None;
@@ -675,7 +670,8 @@ impl Manager {
         };
         let new_path = target.clone().unwrap_or_else(|| old_path.clone());
         let meta2 = Arc::clone(&meta);
-        let new_task = tokio::spawn(async move {
+        let ended = self.reports_tx.clone();
+        let new_task = tokio::spawn(report_end(id, ended, async move {
             if let Some(t) = task {
                 let _ = tokio::time::timeout(SHUTDOWN_GRACE, t).await;
             }
@@ -717,7 +713,7 @@ impl Manager {
                 ..opts
             };
             torrent::run(start, listen_log, (*meta2).clone(), opts, cmd_rx).await
-        });
+        }));
         self.slots.insert(
             i,
             Slot {
@@ -795,6 +791,38 @@ impl Manager {
             save_error: self.persist.as_ref().and_then(|p| p.error()),
         }
     }
+}
+
+/// Runs a torrent's task and tells the manager when it ends, however it ends: an early error
+/// (files that cannot be opened), a quit during the check, a panic. Without this report a
+/// removal would wait forever for a torrent that failed to start.
+async fn report_end(
+    id: TorrentId,
+    reports: mpsc::UnboundedSender<(TorrentId, Report)>,
+    run: impl std::future::Future<Output = Outcome>,
+) -> Outcome {
+    struct Guard {
+        id: TorrentId,
+        reports: mpsc::UnboundedSender<(TorrentId, Report)>,
+        outcome: Option<Outcome>,
+    }
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let outcome = self
+                .outcome
+                .take()
+                .unwrap_or_else(|| Outcome::Failed("the torrent's task stopped".into()));
+            let _ = self.reports.send((self.id, Report::Ended(outcome)));
+        }
+    }
+    let mut guard = Guard {
+        id,
+        reports,
+        outcome: None,
+    };
+    let outcome = run.await;
+    guard.outcome = Some(outcome.clone());
+    outcome
 }
 
 /// Removes the torrent's files under `root`, then the directories it made that are left
