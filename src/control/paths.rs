@@ -1,10 +1,13 @@
 //! Where the control socket lives.
 //!
 //! `$XDG_RUNTIME_DIR` is per user, private and emptied at logout, so a socket there cannot
-//! outlive the login that made it; the state directory is the fallback. Under
-//! `$XDG_RUNTIME_DIR` the default state directory's session gets `ttui/control.sock`; any
-//! other state directory (tests, a second profile) its own `ttui/control-<hash>.sock`, so
-//! "one session per state directory" holds there too.
+//! outlive the login that made it; the state directory is the fallback. The default state
+//! directory's session gets `$XDG_RUNTIME_DIR/ttui/control.sock`. A state directory named with
+//! `--state-dir` (tests, a second profile) keeps its socket inside itself,
+//! `<state-dir>/control.sock`, so every process that names the directory finds the session
+//! whatever its environment (a `ttui bridge` started by sshd has no `XDG_RUNTIME_DIR`); only
+//! a directory whose path is too long for a socket address falls back to
+//! `$XDG_RUNTIME_DIR/ttui/control-<hash>.sock`.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -35,6 +38,11 @@ pub fn socket_path_in(
     default_state_dir: bool,
 ) -> PathBuf {
     match runtime {
+        _ if !default_state_dir
+            && state_dir.join(SOCKET_NAME).as_os_str().len() <= MAX_SOCKET_PATH =>
+        {
+            state_dir.join(SOCKET_NAME)
+        }
         Some(run) if run.is_absolute() => {
             let dir = run.join("ttui");
             if default_state_dir {
@@ -90,13 +98,23 @@ mod tests {
             socket_path_in(Some(run), state, true),
             Path::new("/run/user/1000/ttui/control.sock")
         );
-        let other = socket_path_in(Some(run), Path::new("/tmp/a"), false);
+        // A named state directory keeps its socket, whatever the environment says.
+        assert_eq!(
+            socket_path_in(Some(run), Path::new("/tmp/a"), false),
+            Path::new("/tmp/a/control.sock")
+        );
+        assert_eq!(
+            socket_path_in(None, Path::new("/tmp/a"), false),
+            Path::new("/tmp/a/control.sock")
+        );
+        // One too long for a socket address gets a short name under the runtime directory.
+        let long = PathBuf::from(format!("/tmp/{}", "d".repeat(120)));
+        let other = socket_path_in(Some(run), &long, false);
         assert!(other
             .to_str()
             .unwrap()
             .starts_with("/run/user/1000/ttui/control-"));
-        assert_ne!(other, socket_path_in(Some(run), Path::new("/tmp/b"), false));
-        assert_eq!(other, socket_path_in(Some(run), Path::new("/tmp/a"), false));
+        assert_eq!(other, socket_path_in(Some(run), &long, false));
         assert_eq!(
             socket_path_in(None, state, true),
             Path::new("/home/u/.local/share/ttui/control.sock")
