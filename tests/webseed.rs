@@ -240,7 +240,9 @@ fn a_short_body_shows_why_and_a_peer_completes() {
     if !prereq::have_python_libtorrent() || !prereq::have_tools(&["mktorrent", "python3"]) {
         return;
     }
-    failing_web_seed_then_a_peer("short", "short body (12 of 262144 bytes)");
+    // Any piece may be the web seed's first: the torrent's last one is shorter than the rest,
+    // so the expected length is left open.
+    failing_web_seed_then_a_peer("short", "short body (12 of ");
 }
 
 #[test]
