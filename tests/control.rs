@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use ttui::control::frame::{self, ReadLimits, MAX_FRAME};
+use ttui::control::ids::resolve_ids;
 use ttui::control::proto::*;
 use ttui::control::server::{BindError, Handler, Limits};
 use ttui::control::{Client, ControlServer};

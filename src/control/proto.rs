@@ -17,9 +17,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-pub use super::ids::resolve_ids;
 use crate::protocol::text::shorten;
 
 /// Bumped whenever a message changes shape in a way an older peer would misread.
@@ -348,12 +347,6 @@ pub fn decode_response(body: &[u8]) -> Result<Response, ControlError> {
 /// `v` as JSON bytes; only a path that is not UTF-8 can fail.
 pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, ControlError> {
     serde_json::to_vec(v).map_err(|e| ControlError::new(ErrorKind::BadArgument, e.to_string()))
-}
-
-/// NaN and infinities have no JSON form (serde_json writes null, which then will not read
-/// back as a number): they go out as 0.
-pub(crate) fn finite<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(if v.is_finite() { *v } else { 0.0 })
 }
 
 mod b64 {

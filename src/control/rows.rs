@@ -5,8 +5,6 @@
 use serde::{de, ser, Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::proto::finite;
-
 /// One torrent, as `ttui list --json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TorrentRow {
@@ -157,4 +155,10 @@ pub struct ExplainRow {
 
 fn parse<T: serde::de::DeserializeOwned, E: de::Error>(v: Value) -> Result<T, E> {
     serde_json::from_value(v).map_err(E::custom)
+}
+
+/// NaN and infinities have no JSON form (serde_json writes null, which then will not read
+/// back as a number): they go out as 0.
+pub(crate) fn finite<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(if v.is_finite() { *v } else { 0.0 })
 }

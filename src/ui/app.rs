@@ -15,7 +15,8 @@ use super::grid::{grid_cells, grid_stats, CellStats};
 use super::history::History;
 use super::keys::Mode;
 use super::layout::{grid_capacity, log_rows, pane_inner, piece_inner, screen_layout, PeerPane};
-use super::list::ListState;
+use super::list::geometry;
+use super::list::state::ListState;
 use super::scroll::{GridCursor, ListScroll, TailScroll};
 use super::sort::{sort_peers, SortKey};
 use super::theme::Theme;
@@ -176,7 +177,7 @@ impl App {
             return;
         }
         self.viewport = area;
-        let list = super::list::layout(area);
+        let list = geometry::layout(area);
         self.list.table = list.table;
         self.list.set_page(list.page());
         let layout = screen_layout(area);

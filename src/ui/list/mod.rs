@@ -5,6 +5,7 @@
 
 pub mod columns;
 pub mod dialog;
+pub mod geometry;
 pub mod header;
 pub mod order;
 pub mod state;
@@ -12,7 +13,7 @@ pub mod table;
 pub mod words;
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::Span;
 
 use crate::engine::api::{SessionSnapshot, TorrentState};
@@ -22,51 +23,10 @@ use crate::ui::widgets::help::{render_hints, render_overlay};
 use crate::ui::widgets::{put_line, span};
 
 pub use columns::{fit, Fit};
+pub use geometry::{layout, ListLayout, HEADER_HEIGHT};
 pub use order::{Column, Sort};
 pub use state::{ListState, Outcome, RemoveDialog};
 pub use words::Filter;
-
-/// Lines of the session header.
-pub const HEADER_HEIGHT: u16 = 2;
-
-/// Where the list screen's parts go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListLayout {
-    pub header: Rect,
-    /// Filters and the search line.
-    pub bar: Rect,
-    /// Column titles, then one row per torrent.
-    pub table: Rect,
-    /// The selected torrent in full (its name and state uncut); empty on short screens.
-    pub selected: Rect,
-    pub footer: Rect,
-}
-
-impl ListLayout {
-    /// Torrent rows the table shows at once (at least one).
-    pub fn page(&self) -> usize {
-        usize::from(self.table.height.saturating_sub(1)).max(1)
-    }
-}
-
-pub fn layout(area: Rect) -> ListLayout {
-    let selected_h = u16::from(area.height >= 14);
-    let [header, bar, table, selected, footer] = Layout::vertical([
-        Constraint::Length(HEADER_HEIGHT),
-        Constraint::Length(1),
-        Constraint::Fill(1),
-        Constraint::Length(selected_h),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    ListLayout {
-        header,
-        bar,
-        table,
-        selected,
-        footer,
-    }
-}
 
 /// Draws the whole list screen: header, filter bar, table, the selected torrent, footer, and
 /// the remove dialog or help on top.

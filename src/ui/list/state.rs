@@ -363,7 +363,7 @@ impl ListState {
                 .take(self.scroll.page())
                 .filter_map(|&i| lines.get(i))
                 .collect();
-            if let Some(c) = super::table::fit_rows(t.width, &visible).column_at(t.x, x) {
+            if let Some(c) = super::columns::fit_rows(t.width, &visible).column_at(t.x, x) {
                 self.sort_by(c);
             }
             return;

@@ -11,19 +11,9 @@ use crate::ui::app::App;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{put_line, span};
 
-use super::columns::{fit, Fit, GAP, MARK_W};
+use super::columns::{fit_rows, Fit, GAP, MARK_W};
 use super::order::Column;
 use super::words::{date, state_style, state_text};
-
-/// The columns for a table `width` wide showing `visible` rows.
-pub fn fit_rows(width: u16, visible: &[&TorrentLine]) -> Fit {
-    let need = visible
-        .iter()
-        .map(|t| state_text(t).chars().count())
-        .max()
-        .unwrap_or(0);
-    fit(width, need)
-}
 
 fn right(column: Column) -> bool {
     !matches!(column, Column::Name | Column::State | Column::Progress)
