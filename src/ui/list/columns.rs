@@ -167,6 +167,16 @@ pub fn fit(width: u16, state_need: usize) -> Fit {
     fit
 }
 
+/// The columns for a table `width` wide showing `visible` rows.
+pub fn fit_rows(width: u16, visible: &[&crate::engine::api::TorrentLine]) -> Fit {
+    let need = visible
+        .iter()
+        .map(|t| super::words::state_text(t).chars().count())
+        .max()
+        .unwrap_or(0);
+    fit(width, need)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,14 +247,4 @@ mod tests {
         assert_eq!(f.column_at(0, MARK_W + name_w + GAP), Some(Column::State));
         assert_eq!(f.column_at(0, 79), Some(Column::Ratio));
     }
-}
-
-/// The columns for a table `width` wide showing `visible` rows.
-pub fn fit_rows(width: u16, visible: &[&crate::engine::api::TorrentLine]) -> Fit {
-    let need = visible
-        .iter()
-        .map(|t| super::words::state_text(t).chars().count())
-        .max()
-        .unwrap_or(0);
-    fit(width, need)
 }
