@@ -34,12 +34,30 @@ pub(crate) fn initial(
         availability: vec![0; n as usize],
         trackers: tracker_rows(&meta.trackers),
         listen_port,
+        files: file_rows(meta),
         ..Snapshot::empty(
             meta.info.name.clone(),
             meta.info.total_length,
             meta.info.piece_length,
         )
     }
+}
+
+/// The files at start: nothing done, every one `Normal` (the torrent sets the saved
+/// priorities and the done bytes as it runs).
+fn file_rows(meta: &Metainfo) -> Vec<FileRow> {
+    meta.info
+        .files
+        .iter()
+        .filter(|f| !f.padding)
+        .map(|f| FileRow {
+            path: f.path.join("/"),
+            size: f.length,
+            offset: f.offset,
+            done: 0,
+            priority: FilePriority::Normal,
+        })
+        .collect()
 }
 
 fn tracker_rows(tiers: &[Vec<String>]) -> Vec<TrackerRow> {
@@ -200,6 +218,7 @@ pub(crate) fn build(
         num_pieces: previous.num_pieces,
         trackers: previous.trackers.clone(),
         dht: previous.dht.clone(),
+        files: previous.files.clone(),
     }
 }
 

@@ -3,8 +3,10 @@
 //! `tokio::sync::watch` channel and takes `Command`s through an mpsc channel.
 
 pub mod explain;
+mod files;
 mod session;
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
+pub use files::{FilePriority, FileRow};
 pub use session::*;
 
 use std::net::SocketAddr;
@@ -400,6 +402,9 @@ pub struct Snapshot {
     pub listen_port: u16,
     /// The DHT as this torrent uses it; None when the DHT is off or the torrent is private.
     pub dht: Option<DhtRow>,
+    /// Every file but BEP 47 padding, in the torrent's order; empty for a magnet without
+    /// its metadata.
+    pub files: Vec<FileRow>,
 }
 
 /// The header's DHT line: the session's node and this torrent's lookups.
@@ -448,6 +453,7 @@ impl Snapshot {
             log: Vec::new(),
             listen_port: 0,
             dht: None,
+            files: Vec::new(),
         }
     }
 

@@ -1,0 +1,94 @@
+//! A torrent's files as a detail view shows them, and the priority a user gives each one.
+//! Shared by the picker (which pieces to ask for), the store (saved per torrent), the control
+//! verbs (`ttui files`) and the UI's Files tab: one name, `FilePriority`, everywhere.
+
+/// How much a user wants a file. `Skip` files are never requested nor created on disk; the
+/// picker serves `High` before `Normal` before `Low`, rarest first within a class.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum FilePriority {
+    Skip,
+    Low,
+    #[default]
+    Normal,
+    High,
+}
+
+impl FilePriority {
+    pub const ALL: [FilePriority; 4] = [
+        FilePriority::Skip,
+        FilePriority::Low,
+        FilePriority::Normal,
+        FilePriority::High,
+    ];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            FilePriority::Skip => "skip",
+            FilePriority::Low => "low",
+            FilePriority::Normal => "normal",
+            FilePriority::High => "high",
+        }
+    }
+
+    pub fn wanted(self) -> bool {
+        self != FilePriority::Skip
+    }
+}
+
+impl std::fmt::Display for FilePriority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+impl std::str::FromStr for FilePriority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        FilePriority::ALL
+            .into_iter()
+            .find(|p| p.word().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown priority {s:?} (skip, low, normal or high)"))
+    }
+}
+
+/// One file of a torrent in its full snapshot (the detail view's Files tab).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FileRow {
+    /// Relative to the save path, `/`-separated; a folder tree is built from these.
+    pub path: String,
+    pub size: u64,
+    /// Where the file starts in the torrent's payload.
+    pub offset: u64,
+    /// Bytes of this file inside verified pieces.
+    pub done: u64,
+    pub priority: FilePriority,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_words_round_trip_and_order() {
+        for p in FilePriority::ALL {
+            assert_eq!(p.word().parse::<FilePriority>(), Ok(p));
+        }
+        assert!("urgent".parse::<FilePriority>().is_err());
+        assert!(FilePriority::High > FilePriority::Normal);
+        assert!(FilePriority::Low > FilePriority::Skip);
+        assert!(!FilePriority::Skip.wanted());
+    }
+}
