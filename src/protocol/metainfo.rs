@@ -44,6 +44,9 @@ pub struct FileEntry {
     /// the link cannot be made safely (no target, or one that leaves the torrent's directory):
     /// such a link is skipped, with a note. A link's `length` is 0: it carries no payload.
     pub symlink: Option<String>,
+    /// The path as the torrent spells it (name first), kept only when making it safe or
+    /// unique changed it: web seeds (BEP 19) serve files under the torrent's own names.
+    pub source_path: Option<Vec<String>>,
 }
 
 impl FileEntry {
@@ -60,7 +63,13 @@ impl FileEntry {
             padding: false,
             executable: false,
             symlink: None,
+            source_path: None,
         }
+    }
+
+    /// The path a web seed's URL is built from (BEP 19).
+    pub fn url_path(&self) -> &[String] {
+        self.source_path.as_deref().unwrap_or(&self.path)
     }
 }
 
@@ -327,7 +336,11 @@ fn required<'a>(d: &'a Dict, key: &str, full_key: &str) -> Result<&'a Value, Met
 /// `name`, or its `name.utf-8` twin when that is present and UTF-8 (old clients wrote it
 /// next to a legacy-encoded original), decoded and made safe. A name with nothing usable
 /// left becomes the info hash in hex, as in libtorrent.
-fn clean_name(d: &Dict, info_hash: &InfoHash, notes: &mut Notes) -> Result<String, MetainfoError> {
+fn clean_name(
+    d: &Dict,
+    info_hash: &InfoHash,
+    notes: &mut Notes,
+) -> Result<(String, String), MetainfoError> {
     let mut changes = Changes::NONE;
     let raw = match d.get(&b"name.utf-8"[..]) {
         Some(Value::Bytes(b)) if std::str::from_utf8(b).is_ok() => {
@@ -355,7 +368,7 @@ fn clean_name(d: &Dict, info_hash: &InfoHash, notes: &mut Notes) -> Result<Strin
             shorten(&name)
         ));
     }
-    Ok(name)
+    Ok((name, raw))
 }
 
 fn parse_info(
@@ -363,7 +376,7 @@ fn parse_info(
     info_hash: &InfoHash,
     notes: &mut Notes,
 ) -> Result<(Info, Vec<usize>), MetainfoError> {
-    let name = clean_name(d, info_hash, notes)?;
+    let (name, raw_name) = clean_name(d, info_hash, notes)?;
 
     let piece_length = as_int(
         required(d, "piece length", "info.piece length")?,
@@ -409,12 +422,10 @@ fn parse_info(
                         value: length,
                     });
                 }
-                let entry = FileEntry::new(vec![name.clone()], length as u64, 0);
-                let raw_name = match d.get(&b"name.utf-8"[..]) {
-                    Some(Value::Bytes(b)) if std::str::from_utf8(b).is_ok() => b,
-                    _ => as_bytes(required(d, "name", "info.name")?, "info.name")?,
-                };
-                let raw_name = sanitize::decode(raw_name, &mut Changes::default());
+                let mut entry = FileEntry::new(vec![name.clone()], length as u64, 0);
+                if raw_name != name {
+                    entry.source_path = Some(vec![raw_name.clone()]);
+                }
                 (
                     vec![entry],
                     Vec::new(),
@@ -423,7 +434,8 @@ fn parse_info(
                 )
             }
             (None, Some(list)) => {
-                let parsed = files::parse_files(as_list(list, "info.files")?, &name, notes)?;
+                let parsed =
+                    files::parse_files(as_list(list, "info.files")?, &name, &raw_name, notes)?;
                 let v1 = parsed
                     .entries
                     .iter()

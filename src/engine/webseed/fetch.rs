@@ -60,7 +60,7 @@ pub(super) fn file_url(base: &str, info: &Info, file: usize) -> String {
     if !url.ends_with('/') {
         url.push('/');
     }
-    let path: Vec<String> = f.path.iter().map(|c| encode(c)).collect();
+    let path: Vec<String> = f.url_path().iter().map(|c| encode(c)).collect();
     url.push_str(&path.join("/"));
     url
 }
@@ -193,6 +193,7 @@ mod tests {
             padding: false,
             executable: false,
             symlink: None,
+            source_path: None,
         }
     }
 

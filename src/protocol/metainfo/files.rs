@@ -28,6 +28,7 @@ pub(super) struct Files {
 pub(super) fn parse_files(
     list: &[Value],
     name: &str,
+    raw_name: &str,
     notes: &mut Notes,
 ) -> Result<Files, MetainfoError> {
     if list.is_empty() {
@@ -107,6 +108,12 @@ pub(super) fn parse_files(
         entry.symlink = symlink;
         if entry.padding {
             padding.push(i);
+        } else if raw_name != name || entry.path[1..] != raw[..] {
+            entry.source_path = Some(
+                std::iter::once(raw_name.to_owned())
+                    .chain(raw.iter().cloned())
+                    .collect(),
+            );
         }
         entries.push(entry);
         raw_paths.push(raw);
@@ -264,6 +271,9 @@ fn rename_repeats(entries: &mut [FileEntry], notes: &mut Notes) {
         children.insert((cur, renamed.clone()), nodes);
         nodes += 1;
         let old = e.path.join("/");
+        if e.source_path.is_none() {
+            e.source_path = Some(e.path.clone());
+        }
         if let Some(l) = e.path.last_mut() {
             *l = renamed;
         }

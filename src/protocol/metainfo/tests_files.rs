@@ -305,3 +305,32 @@ fn long_paths_are_refused_in_linear_time() {
     assert!(m.notes.len() <= 33);
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn web_seeds_ask_for_the_torrents_own_names() {
+    // A repeated path is saved under a new name but served under its own (BEP 19).
+    let m = Metainfo::from_bytes(&mutated(|r| {
+        set(file(r, 2), "path", path(&["dir", "a.bin"]))
+    }))
+    .unwrap();
+    let f = &m.info.files[2];
+    assert_eq!(f.path.join("/"), "pack/dir/a.1.bin");
+    assert_eq!(f.url_path().join("/"), "pack/dir/a.bin");
+    // An unchanged path keeps no copy.
+    assert_eq!(m.info.files[0].source_path, None);
+    assert_eq!(m.info.files[0].url_path().join("/"), "pack/dir/a.bin");
+
+    // A path element made safe (a separator inside it) is served as spelled.
+    let m = Metainfo::from_bytes(&mutated(|r| {
+        set(file(r, 0), "path", path(&["dir", "a\\b.bin"]))
+    }))
+    .unwrap();
+    let f = &m.info.files[0];
+    assert_ne!(f.path.join("/"), "pack/dir/a\\b.bin");
+    assert_eq!(f.url_path().join("/"), "pack/dir/a\\b.bin");
+
+    // So is a name made safe.
+    let m = Metainfo::from_bytes(&mutated(|r| set(info(r), "name", bytes("pa/ck")))).unwrap();
+    assert_ne!(m.info.files[0].path[0], "pa/ck");
+    assert_eq!(m.info.files[0].url_path()[0], "pa/ck");
+}
