@@ -906,3 +906,45 @@ async fn other_schemes_are_refused() {
     .unwrap_err();
     assert_eq!(e, TrackerError::UnsupportedScheme("ftp".into()));
 }
+
+/// Thousands of torrents starting together must not open thousands of tracker connections at
+/// once: announces beyond `MAX_CONCURRENT_ANNOUNCES` wait for a slot.
+#[tokio::test]
+async fn announces_in_flight_are_bounded_across_the_process() {
+    let max = ttui::tracker::MAX_CONCURRENT_ANNOUNCES;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and never answers, so every announce that got a slot keeps it.
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(sock);
+        }
+    });
+    let tiers: Vec<Vec<String>> = (0..max + 20)
+        .map(|i| vec![format!("http://127.0.0.1:{port}/t{i}/announce")])
+        .collect();
+    let task = start_task(tiers, [0x5a; 20], 9, 6881);
+    // Bounded wait: until the count stops growing for a second, at most 10 s.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = usize::MAX;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = accepted.load(Ordering::SeqCst);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let seen = accepted.load(Ordering::SeqCst);
+    task.handle.abort();
+    server.abort();
+    assert!(seen >= 1, "no announce was sent at all");
+    assert!(
+        seen <= max,
+        "{seen} announces in flight at once; at most {max} may be"
+    );
+}

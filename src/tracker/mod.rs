@@ -10,7 +10,7 @@ pub mod http;
 mod task;
 pub mod udp;
 
-pub use task::{spawn, spawn_with_config, TaskConfig};
+pub use task::{spawn, spawn_with_config, TaskConfig, MAX_CONCURRENT_ANNOUNCES};
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;

@@ -124,6 +124,20 @@ struct Outcome {
 /// cannot stall `Stop`; only the newest Status is kept.
 const MAX_OUTBOX: usize = 512;
 
+/// Announces in flight at once across the process (libtorrent's
+/// `max_concurrent_http_announces` is 50 too). A session that starts thousands of torrents
+/// would otherwise open thousands of sockets in the same instant; the rest wait their turn,
+/// and their timeouts start only once they are sent. `stopped` at shutdown is not held back:
+/// it goes only to trackers that answered and is bounded in time.
+pub const MAX_CONCURRENT_ANNOUNCES: usize = 50;
+
+fn announce_slots() -> &'static tokio::sync::Semaphore {
+    // A tokio semaphore belongs to no runtime, so one static serves every session and test.
+    static SLOTS: tokio::sync::Semaphore =
+        tokio::sync::Semaphore::const_new(MAX_CONCURRENT_ANNOUNCES);
+    &SLOTS
+}
+
 struct Task {
     config: TaskConfig,
     tiers: Vec<Tier>,
@@ -320,6 +334,8 @@ impl Task {
             }
         }
         inflight.push(Box::pin(async move {
+            // Never closed, so acquire only fails if it were; then go without a slot.
+            let _slot = announce_slots().acquire().await.ok();
             let result = match &http {
                 Some(http) => announce_with(&url, &req, http, &schedule).await,
                 None => Err(TrackerError::Io("HTTP client unavailable".into())),
