@@ -328,6 +328,18 @@ fn pause_resume_verify_and_one_session_per_directory() {
     assert_eq!(env.list().len(), 3);
     assert!(!env.torrent_path(&bad.hash()).exists());
     assert!(daemon.term().success());
+
+    // A paused torrent stays paused across a restart, the others seed again, and none is
+    // checked again (their resume data is trusted).
+    let mut daemon = Daemon::start(&env, "2", &[]);
+    wait_states(&mut daemon, ["seeding", "paused", "seeding"]);
+    assert_eq!(
+        full_checks(&daemon),
+        Vec::<(u64, u64)>::new(),
+        "{}",
+        daemon.report()
+    );
+    assert!(daemon.term().success());
 }
 
 /// Issue 19, 4: damaged resume files cost their torrent a full check, never the others.
