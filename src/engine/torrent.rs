@@ -183,7 +183,7 @@ pub(crate) fn pause_wanted(c: &Command, paused: bool) -> Option<bool> {
 }
 
 pub(crate) async fn run(
-    start: Start,
+    mut start: Start,
     listen_log: Vec<(LogLevel, String)>,
     meta: Metainfo,
     opts: Options,
@@ -226,6 +226,16 @@ pub(crate) async fn run(
         Err(e) => return fail(&mut snap, &snapshots, format!("opening files: {e}")),
     };
     let mut paused_early = start.paused;
+    // A skipped file is missing to the restart plan, so the pieces it shares with wanted
+    // files are not trusted: those whose bytes the parts file holds are hashed again.
+    if start.trusted.is_some() {
+        for piece in storage.parts_pieces() {
+            if !start.to_check.contains(&piece) {
+                start.to_check.push(piece);
+            }
+        }
+        start.to_check.sort_unstable();
+    }
     let trusted = start
         .trusted
         .clone()

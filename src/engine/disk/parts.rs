@@ -98,6 +98,12 @@ impl Parts {
         self.data_start() + u64::from(slot) * u64::from(self.piece_len)
     }
 
+    pub fn pieces(&self) -> Vec<u32> {
+        let mut out: Vec<u32> = self.slots.keys().copied().collect();
+        out.sort_unstable();
+        out
+    }
+
     pub fn has(&self, piece: u32) -> bool {
         self.slots.contains_key(&piece)
     }

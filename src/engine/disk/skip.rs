@@ -94,6 +94,11 @@ impl Storage {
         Ok(absent && !self.lock_parts().has(index))
     }
 
+    /// Pieces with bytes in the parts file, in increasing order.
+    pub fn parts_pieces(&self) -> Vec<u32> {
+        self.lock_parts().pieces()
+    }
+
     /// True while file `index` (of `info.files`) is skipped and not on disk.
     pub fn is_absent(&self, index: usize) -> bool {
         self.files

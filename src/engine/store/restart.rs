@@ -129,9 +129,6 @@ pub fn plan(info: &Info, saved: &Resume, now: &[Option<FileStamp>]) -> CheckPlan
             continue;
         };
         let state = match is {
-            // Missing then and now: a skipped file, never created (its boundary pieces'
-            // bytes live in the parts file). Nothing changed.
-            None if was.is_none() => continue,
             None => FileState::Missing,
             Some(s) if s.size != entry.length => FileState::Missing,
             // Newer than the last save while the file was still being downloaded: our own
