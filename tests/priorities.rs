@@ -126,7 +126,7 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
     let files: Vec<(&str, u64)> = names.iter().copied().zip(sizes).collect();
     let p = Payload::make(&data, &fixtures, "multi", &files, 7);
     let (seed, addr) = seeder(&p.torrent, &data, &fixtures);
-    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), addr]);
+    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), addr.clone()]);
 
     let added = env.verb(&["add", "--json", "--only-files", "0,2,4", &p.path()]);
     assert_eq!(added.code, 0, "{added:?}");
@@ -203,6 +203,31 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
     let listed = files_json(&env, &id);
     assert_eq!(listed[1]["verified_bytes"], sizes[1]);
     assert_eq!(listed[1]["priority"], "normal");
+
+    // A restart keeps it all: the priorities from the resume data, the skipped file still
+    // absent, and every wanted piece verified again, boundary pieces from the parts file
+    // included (only the piece wholly inside d.bin is missing).
+    let st = daemon.term();
+    assert!(st.success(), "daemon exit: {st}");
+    let mut daemon = Daemon::start(&env, "2", &["--peer".into(), addr]);
+    env.wait_list("the restarted torrent", DONE_WAIT, &mut daemon, |r| {
+        done_row(r, &p.hash()) && row_of(r, &p.hash())["why"] == "done (4 of 5 files wanted)"
+    });
+    let log = daemon.log_text();
+    let counts = verified_counts(&log, "checked existing data");
+    assert_eq!(
+        counts,
+        vec![(p.pieces - 1, p.pieces)],
+        "{}",
+        last_lines(&log, 30)
+    );
+    assert!(!got.join("d.bin").exists());
+    let listed = files_json(&env, &id);
+    let prios: Vec<&str> = listed
+        .iter()
+        .map(|f| f["priority"].as_str().unwrap())
+        .collect();
+    assert_eq!(prios, ["normal", "normal", "normal", "skip", "normal"]);
     drop(daemon);
     drop(seed);
 }
