@@ -365,7 +365,7 @@ impl Storage {
                 }
                 let at = pos + range.start as u64;
                 let data = block.get(range).ok_or_else(segment_bug)?;
-                if self.to_parts(file, at, data)? {
+                if self.write_parts(file, at, data)? {
                     return Ok(());
                 }
                 self.with_handle(i, file, |handle| {
@@ -418,7 +418,7 @@ impl Storage {
                 dst.fill(0);
                 return Ok(());
             }
-            if self.from_parts(file, start + range_start, dst)? {
+            if self.read_parts(file, start + range_start, dst)? {
                 return Ok(());
             }
             self.with_handle(i, file, |handle| {

@@ -131,6 +131,12 @@ impl FilePlan {
     }
 }
 
+/// The hidden parts file of a torrent in its save directory (`disk/parts.rs`); it goes with
+/// the torrent's files when they are moved or deleted.
+pub fn parts_file_name(info_hash: &[u8; 20]) -> String {
+    format!(".{}.parts", crate::protocol::metainfo::to_hex(info_hash))
+}
+
 fn real_files(info: &Info) -> impl Iterator<Item = &crate::protocol::metainfo::FileEntry> {
     info.files.iter().filter(|f| !f.padding)
 }

@@ -215,10 +215,7 @@ pub(crate) async fn run(
     let (root, info2) = (opts.output.clone(), Arc::clone(&info));
     let plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);
     let skipped = plan.skipped_entries(&info);
-    let parts_name = format!(
-        ".{}.parts",
-        crate::protocol::metainfo::to_hex(&meta.info_hash)
-    );
+    let parts_name = crate::engine::priorities::parts_file_name(&meta.info_hash);
     let open = move || Storage::open_skipping(&root, &info2, &skipped, &parts_name);
     let storage = match tokio::task::spawn_blocking(open).await {
         Ok(Ok(s)) => Arc::new(s),

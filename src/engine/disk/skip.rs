@@ -34,7 +34,7 @@ impl Storage {
 
     /// Writes `data` (payload bytes from `at`) to the parts file when `file` is absent;
     /// false when the file is on disk and the caller writes it there.
-    pub(super) fn to_parts(
+    pub(super) fn write_parts(
         &self,
         file: &StoredFile,
         at: u64,
@@ -57,7 +57,7 @@ impl Storage {
     /// Reads into `dst` (payload bytes from `at`) from the parts file when `file` is absent.
     /// A piece with no slot there reads as "unexpected end of file": missing, as a truncated
     /// file's pieces are.
-    pub(super) fn from_parts(
+    pub(super) fn read_parts(
         &self,
         file: &StoredFile,
         at: u64,

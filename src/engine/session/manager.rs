@@ -410,7 +410,7 @@ impl Manager {
                     .clone()
                     .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
                 let info_hash = magnet.info_hash;
-                self.launch_magnet(id, magnet, save_path, paused);
+                self.launch_magnet(id, magnet, save_path, (paused, files.sequential));
                 Ok(Added::New {
                     id,
                     name,
@@ -517,7 +517,13 @@ impl Manager {
         });
     }
 
-    fn launch_magnet(&mut self, id: TorrentId, magnet: Magnet, save_path: PathBuf, paused: bool) {
+    fn launch_magnet(
+        &mut self,
+        id: TorrentId,
+        magnet: Magnet,
+        save_path: PathBuf,
+        (paused, sequential): (bool, bool),
+    ) {
         let opts = Options {
             output: save_path.clone(),
             seed: true,
@@ -545,7 +551,10 @@ impl Manager {
             to_check: Vec::new(),
             lifetime: Lifetime::default(),
             paused,
-            files: FilePlan::default(),
+            files: FilePlan {
+                priorities: Vec::new(),
+                sequential,
+            },
             snapshots: snap_tx.clone(),
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
@@ -855,8 +864,10 @@ async fn report_end(
 /// empty. Paths come from the sanitised metainfo, so they stay inside `root`.
 fn delete_files(root: &std::path::Path, meta: &Metainfo) -> Result<(), String> {
     let mut first_err = None;
-    for f in meta.info.files.iter().filter(|f| !f.padding) {
-        let path = root.join(f.relative_path());
+    let parts = PathBuf::from(crate::engine::priorities::parts_file_name(&meta.info_hash));
+    let files = meta.info.files.iter().filter(|f| !f.padding);
+    for rel in files.map(|f| f.relative_path()).chain([parts]) {
+        let path = root.join(rel);
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -882,6 +893,9 @@ fn move_files(from: &std::path::Path, to: &std::path::Path, meta: &Metainfo) -> 
         .iter()
         .filter(|f| !f.padding)
         .map(|f| f.relative_path())
+        .chain([PathBuf::from(crate::engine::priorities::parts_file_name(
+            &meta.info_hash,
+        ))])
         .filter(|rel| from.join(rel).exists())
         .collect();
     let mut done: Vec<(PathBuf, bool)> = Vec::new();
