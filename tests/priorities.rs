@@ -128,6 +128,16 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
     let (seed, addr) = seeder(&p.torrent, &data, &fixtures);
     let mut daemon = Daemon::start(&env, "1", &["--peer".into(), addr.clone()]);
 
+    // An index past the last file: one line, and the torrent is not added.
+    let bad = env.verb(&["add", "--only-files", "0,5", &p.path()]);
+    assert_ne!(bad.code, 0, "{bad:?}");
+    assert!(bad.stderr.contains("file 5 does not exist"), "{bad:?}");
+    assert_eq!(bad.stderr.trim_end().lines().count(), 1, "{bad:?}");
+    assert!(env.list().is_empty());
+    let bad = env.verb(&["add", "--only-files", "0,x", &p.path()]);
+    assert_ne!(bad.code, 0, "{bad:?}");
+    assert_one_line(&bad.stderr, "add --only-files 0,x");
+
     let added = env.verb(&["add", "--json", "--only-files", "0,2,4", &p.path()]);
     assert_eq!(added.code, 0, "{added:?}");
     let results: Vec<Value> = serde_json::from_str(&added.stdout).unwrap();
@@ -153,6 +163,21 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
         .map(|f| f["priority"].as_str().unwrap())
         .collect();
     assert_eq!(prios, ["normal", "skip", "normal", "skip", "normal"]);
+    let text = env.verb(&["files", &id]);
+    assert_eq!(text.code, 0, "{text:?}");
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", text.stdout);
+    assert!(lines[0].contains("PRIORITY"), "{}", text.stdout);
+    assert!(
+        lines[2].contains("skip") && lines[2].contains("0%") && lines[2].ends_with("multi/b.bin"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        lines[1].contains("100%") && lines[1].contains("normal"),
+        "{}",
+        text.stdout
+    );
 
     let got = env.out.join("multi");
     for (i, n) in names.iter().enumerate() {

@@ -13,7 +13,7 @@
 
 mod check;
 mod layout;
-mod parts;
+pub mod parts;
 mod pool;
 mod skip;
 #[cfg(test)]

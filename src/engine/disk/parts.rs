@@ -60,33 +60,17 @@ impl Parts {
     }
 
     fn load(&mut self, file: &File) -> io::Result<()> {
-        let mut head = [0u8; 16];
+        let mut head = vec![0u8; 16 + self.num_pieces as usize * 4];
         file.read_exact_at(&mut head, 0)?;
-        let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
-        if &head[..8] != MAGIC || word(8) != self.num_pieces || word(12) != self.piece_len {
-            return Err(io::ErrorKind::InvalidData.into());
-        }
-        let mut table = vec![0u8; self.num_pieces as usize * 4];
-        file.read_exact_at(&mut table, 16)?;
-        let mut used = Vec::new();
-        for (piece, e) in (0u32..).zip(table.chunks_exact(4)) {
-            let v = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
-            if v > 0 && v <= self.num_pieces {
-                self.slots.insert(piece, v - 1);
-                used.push(v - 1);
-            }
-        }
+        let slots = parse_header(&head, self.num_pieces, self.piece_len)
+            .ok_or(io::ErrorKind::InvalidData)?;
+        let mut used: Vec<u32> = slots.iter().map(|(_, s)| *s).collect();
         used.sort_unstable();
-        let before = used.len();
-        used.dedup();
-        if used.len() != before {
-            // Two pieces in one slot: the file is not ours to trust.
-            return Err(io::ErrorKind::InvalidData.into());
-        }
         self.next = used.last().map_or(0, |s| s + 1);
         self.free = (0..self.next)
             .filter(|s| used.binary_search(s).is_err())
             .collect();
+        self.slots = slots.into_iter().collect();
         Ok(())
     }
 
@@ -211,6 +195,35 @@ impl Parts {
     }
 }
 
+/// The (piece, slot) pairs of a parts file's header and table (`bytes` holds at least
+/// both); None when it is not a parts file of a torrent of `num_pieces` pieces of `piece_len`
+/// bytes, or two pieces claim one slot. Each slot is below `num_pieces`.
+pub fn parse_header(bytes: &[u8], num_pieces: u32, piece_len: u32) -> Option<Vec<(u32, u32)>> {
+    let word = |i: usize| -> Option<u32> {
+        let b = bytes.get(i..i + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if bytes.get(..8)? != MAGIC || word(8)? != num_pieces || word(12)? != piece_len {
+        return None;
+    }
+    let table = bytes.get(16..16 + num_pieces as usize * 4)?;
+    let mut out = Vec::new();
+    let mut taken = vec![false; num_pieces as usize];
+    for (piece, e) in (0u32..).zip(table.chunks_exact(4)) {
+        let v = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+        if v == 0 || v > num_pieces {
+            continue;
+        }
+        let slot = taken.get_mut(v as usize - 1)?;
+        if std::mem::replace(slot, true) {
+            // Two pieces in one slot: the file is not ours to trust.
+            return None;
+        }
+        out.push((piece, v - 1));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +256,17 @@ mod tests {
         p.free(2).unwrap();
         p.free(4).unwrap();
         assert!(!path.exists());
+        // Two pieces in one slot, or a slot past the pieces: not trusted, or ignored.
+        let mut head = b"TTPARTS1".to_vec();
+        head.extend_from_slice(&3u32.to_le_bytes());
+        head.extend_from_slice(&1000u32.to_le_bytes());
+        for v in [1u32, 1, 0] {
+            head.extend_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(parse_header(&head, 3, 1000), None);
+        head[20..24].copy_from_slice(&9u32.to_le_bytes());
+        assert_eq!(parse_header(&head, 3, 1000), Some(vec![(0, 0)]));
+        assert_eq!(parse_header(&head[..20], 3, 1000), None);
         // Another torrent's parts file (other geometry) counts as empty.
         std::fs::write(&path, b"TTPARTS1junkjunkjunk").unwrap();
         assert!(Parts::open(path, 10, 1000).is_empty());
