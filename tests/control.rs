@@ -201,6 +201,18 @@ async fn every_message_survives_the_wire() {
             ],
             save_path: Some("/tmp/dl".into()),
             paused: true,
+            files: ttui::engine::api::AddFiles {
+                only: Some(vec![0, 3, 4]),
+                sequential: true,
+            },
+        },
+        Request::Files {
+            id: "2".into(),
+            set: Some(ttui::control::files::FilesChange {
+                files: vec![1],
+                priority: Some(ttui::engine::api::FilePriority::Skip),
+                sequential: Some(false),
+            }),
         },
         Request::List,
         Request::Show {
@@ -638,7 +650,8 @@ fn the_largest_torrent_fits_one_frame_and_batches_split() {
         vec![Request::Add {
             items: small,
             save_path: None,
-            paused: true
+            paused: true,
+            files: Default::default(),
         }]
     );
 }

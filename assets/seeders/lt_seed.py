@@ -48,6 +48,8 @@ def main():
     ap.add_argument("--slow-ip", action="append", default=[],
                     help="address whose traffic both ways is held to --slow-rate")
     ap.add_argument("--slow-rate", type=int, default=16000, help="bytes/s for --slow-ip")
+    ap.add_argument("--log-uploads", action="store_true",
+                    help='print "uploaded PIECE BLOCK" on stdout for every block sent, in order')
     ap.add_argument("--announce-wait", type=float, default=20.0)
     ap.add_argument("--max-seconds", type=float, default=900.0)
     args = ap.parse_args()
@@ -81,6 +83,8 @@ def main():
         "announce_to_all_trackers": True,
         "announce_to_all_tiers": True,
     }
+    if args.log_uploads:
+        settings["alert_mask"] |= lt.alert.category_t.upload_notification
     if args.user_agent is not None:
         settings["user_agent"] = args.user_agent
     if args.encryption is not None:
@@ -133,6 +137,8 @@ def main():
         for a in ses.pop_alerts():
             if isinstance(a, lt.tracker_reply_alert):
                 announced = True
+            if isinstance(a, lt.block_uploaded_alert):
+                say("uploaded %d %d" % (a.piece_index, a.block_index))
             if isinstance(a, (lt.tracker_error_alert, lt.torrent_error_alert,
                               lt.file_error_alert, lt.listen_failed_alert,
                               lt.tracker_reply_alert, lt.listen_succeeded_alert,

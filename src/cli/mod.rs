@@ -15,10 +15,12 @@ pub mod load;
 pub mod logging;
 pub mod run;
 pub mod serve;
+pub mod serve_files;
 pub mod serve_watch;
 pub mod session;
 pub mod setup;
 pub mod verbs;
+pub mod verbs_files;
 pub mod verbs_fmt;
 pub mod watch;
 
@@ -212,6 +214,29 @@ pub enum Verb {
         /// Add without starting.
         #[arg(long)]
         paused: bool,
+        /// Fetch only these files (0-based, as `ttui show` lists them; e.g. `0,3-5`); the
+        /// others are skipped and never created.
+        #[arg(long, value_name = "LIST")]
+        only_files: Option<String>,
+        /// Fetch pieces in order (first and last piece of each file first), for previews.
+        #[arg(long)]
+        sequential: bool,
+        #[command(flatten)]
+        at: At,
+    },
+    /// List a torrent's files (index, size, done, priority), or change their priorities.
+    Files {
+        /// The id from `ttui list`, or 6+ hex digits of the info hash.
+        id: String,
+        /// Skip these files (e.g. `0,3-5`): not fetched, not created.
+        #[arg(long, value_name = "LIST", conflicts_with = "priority")]
+        skip: Option<String>,
+        /// Set these files' priority: `--priority high 0,2`.
+        #[arg(long, num_args = 2, value_names = ["high|normal|low|skip", "LIST"])]
+        priority: Option<Vec<String>>,
+        /// Fetch pieces in order (`on`) or rarest first (`off`).
+        #[arg(long, value_name = "on|off")]
+        sequential: Option<crate::cli::verbs_files::OnOff>,
         #[command(flatten)]
         at: At,
     },
@@ -288,7 +313,8 @@ impl Verb {
             | Verb::Resume { at, .. }
             | Verb::Verify { at, .. }
             | Verb::Remove { at, .. }
-            | Verb::Move { at, .. } => at,
+            | Verb::Move { at, .. }
+            | Verb::Files { at, .. } => at,
         }
     }
 
@@ -301,7 +327,8 @@ impl Verb {
             | Verb::Resume { at, .. }
             | Verb::Verify { at, .. }
             | Verb::Remove { at, .. }
-            | Verb::Move { at, .. } => at,
+            | Verb::Move { at, .. }
+            | Verb::Files { at, .. } => at,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::control::rows::{ExplainRow, FileRow, PeerInfo, TorrentDetail, Torrent
 use crate::control::server::ControlServer;
 use crate::engine::api::*;
 
-type Requests = mpsc::UnboundedSender<SessionRequest>;
+pub(crate) type Requests = mpsc::UnboundedSender<SessionRequest>;
 type SessionSnap = watch::Receiver<Arc<SessionSnapshot>>;
 
 /// How long `show` waits for a torrent's first full snapshot (built on its next tick).
@@ -69,10 +69,12 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
             items,
             save_path,
             paused,
+            files,
         } => {
             let mut out = Vec::new();
             for item in items {
-                out.push(add_one(item, save_path.clone(), paused, requests).await);
+                let how = (paused, files.clone());
+                out.push(add_one(item, save_path.clone(), how, requests).await);
             }
             let added: Vec<u32> = out.iter().filter_map(|r| r.id).collect();
             listed(snapshot, |snap| {
@@ -208,6 +210,20 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
                 error: None,
             }])
         }
+        Request::Files { id, set } => {
+            let rows = ids_of(&current);
+            let id = match resolve_ids(std::slice::from_ref(&id), &rows) {
+                Ok(ids) if ids.len() == 1 => TorrentId(ids[0]),
+                Ok(_) => return error(ErrorKind::BadArgument, "name one torrent"),
+                Err(e) => return Response::Error(e),
+            };
+            if let Some(set) = set {
+                if let Err(e) = super::serve_files::apply(id, set, requests).await {
+                    return e;
+                }
+            }
+            show(id, &current, requests).await
+        }
         Request::Shutdown => {
             let _ = requests.send(SessionRequest::Shutdown);
             Response::Done(Vec::new())
@@ -264,7 +280,7 @@ fn each(
 async fn add_one(
     item: AddItem,
     save_path: Option<std::path::PathBuf>,
-    paused: bool,
+    (paused, files): (bool, crate::engine::api::AddFiles),
     requests: &Requests,
 ) -> AddResult {
     let mut result = AddResult {
@@ -293,6 +309,7 @@ async fn add_one(
         source,
         save_path,
         paused,
+        files,
         reply,
     });
     let answer = match sent {
@@ -407,8 +424,8 @@ fn file_rows(files: &[FileLine], snap: &Snapshot) -> Vec<FileRow> {
     let plen = u64::from(snap.piece_length.max(1));
     files
         .iter()
+        .filter(|f| !f.padding)
         .enumerate()
-        .filter(|(_, f)| !f.padding)
         .map(|(i, f)| {
             let (start, end) = (f.offset, f.offset + f.size);
             let mut verified = 0;
@@ -420,12 +437,17 @@ fn file_rows(files: &[FileLine], snap: &Snapshot) -> Vec<FileRow> {
                     }
                 }
             }
+            // Numbered as priorities are set: padding files left out.
+            let priority = snap
+                .files
+                .get(i)
+                .map_or(FilePriority::Normal, |r| r.priority);
             FileRow {
                 index: i as u32,
                 path: f.path.clone(),
                 size: f.size,
                 verified_bytes: verified,
-                priority: "normal".into(),
+                priority: priority.word().into(),
             }
         })
         .collect()

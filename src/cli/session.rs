@@ -178,6 +178,7 @@ async fn hand_over(
         items,
         save_path,
         paused: false,
+        files: Default::default(),
     };
     match client.request(&req).await.map_err(|e| e.message)? {
         Response::Added(results) => {

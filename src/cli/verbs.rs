@@ -33,8 +33,16 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
             sources,
             output,
             paused,
+            only_files,
+            sequential,
             ..
         } => {
+            let only = match only_files.as_deref() {
+                Some(list) => Some(
+                    crate::engine::priorities::parse_file_list(list, None).map_err(|e| bad(&e))?,
+                ),
+                None => None,
+            };
             if sources.is_empty() {
                 return Err(bad(
                     "nothing to add: name a .torrent file, a magnet link or a URL",
@@ -47,6 +55,7 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
                 items,
                 save_path: output.as_deref().map(absolute),
                 paused,
+                files: crate::engine::api::AddFiles { only, sequential },
             }
         }
         Verb::List { .. } => Request::List,
@@ -57,6 +66,13 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
         Verb::Remove {
             ids, delete_data, ..
         } => Request::Remove { ids, delete_data },
+        Verb::Files {
+            id,
+            skip,
+            priority,
+            sequential,
+            ..
+        } => crate::cli::verbs_files::request(id, skip, priority, sequential)?,
         Verb::Move { id, dir, .. } => Request::Move {
             id,
             dir: absolute(&dir),
@@ -91,6 +107,10 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
             } else {
                 print!("{}", out::list_table(&rows, width));
             }
+            Ok(0)
+        }
+        Response::Show(detail) if verb == "files" => {
+            crate::cli::verbs_files::print(&detail, json);
             Ok(0)
         }
         Response::Show(detail) => {

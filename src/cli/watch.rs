@@ -143,6 +143,7 @@ async fn take(path: &Path, requests: &mpsc::UnboundedSender<SessionRequest>) -> 
         source,
         save_path: None,
         paused: false,
+        files: Default::default(),
         reply,
     };
     if requests.send(req).is_err() {

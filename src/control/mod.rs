@@ -14,6 +14,7 @@
 //! nothing here knows the engine.
 
 pub mod client;
+pub mod files;
 pub mod frame;
 pub mod ids;
 pub mod paths;

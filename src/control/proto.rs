@@ -70,6 +70,15 @@ pub enum Request {
         save_path: Option<PathBuf>,
         #[serde(default)]
         paused: bool,
+        /// `--only-files` and `--sequential`.
+        #[serde(default)]
+        files: crate::engine::api::AddFiles,
+    },
+    /// `ttui files`: the files with their priorities after `set` (if any) was applied.
+    Files {
+        id: String,
+        #[serde(default)]
+        set: Option<super::files::FilesChange>,
     },
     List,
     Show {
@@ -111,8 +120,9 @@ pub enum Request {
 }
 
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 12] = [
+pub const VERBS: [&str; 13] = [
     "add",
+    "files",
     "list",
     "show",
     "pause",
@@ -130,6 +140,7 @@ impl Request {
     pub fn verb(&self) -> &'static str {
         match self {
             Request::Add { .. } => "add",
+            Request::Files { .. } => "files",
             Request::List => "list",
             Request::Show { .. } => "show",
             Request::Pause { .. } => "pause",
@@ -197,6 +208,7 @@ pub fn add_requests(items: Vec<AddItem>, save_path: Option<PathBuf>, paused: boo
             items,
             save_path: save_path.clone(),
             paused,
+            files: Default::default(),
         })
         .collect()
 }

@@ -58,6 +58,8 @@ pub(crate) struct Coordinator {
     pub webseeds: Vec<crate::engine::webseed::WebSeed>,
     /// The session's side: the torrent's line and where resume points go.
     pub link: SessionLink,
+    /// Which files are wanted, and in what order pieces come (`priorities.rs`).
+    pub plan: crate::engine::priorities::FilePlan,
 }
 
 /// How a torrent reports to the session that runs it.
@@ -126,6 +128,7 @@ impl Coordinator {
                 resume_due: false,
                 counted_until: now,
             },
+            plan: Default::default(),
         }
     }
 
@@ -450,9 +453,15 @@ impl Coordinator {
         let verified = self.shared.download().picker.verified_bytes();
         let lifetime = self.lifetime();
         let state = self.state();
+        let (wanted_bytes, files_why) = self.wanted_words();
         let why = match &state {
             TorrentState::Error(e) => Some(e.clone()),
-            _ => None,
+            _ => files_why,
+        };
+        let verified = if wanted_bytes < self.meta.info.total_length {
+            wanted_bytes.saturating_sub(self.shared.download().picker.left())
+        } else {
+            verified
         };
         line.send_modify(|l| {
             l.id = self.link.id;
@@ -461,7 +470,7 @@ impl Coordinator {
             l.state = state;
             l.why = why;
             l.total_bytes = self.meta.info.total_length;
-            l.wanted_bytes = self.meta.info.total_length;
+            l.wanted_bytes = wanted_bytes;
             l.verified_bytes = verified;
             l.downloaded = lifetime.downloaded;
             l.uploaded = lifetime.uploaded;
@@ -510,6 +519,7 @@ impl Coordinator {
             paused: self.paused,
             peers,
             clean,
+            files: self.plan.clone(),
         };
         let _ = reports.send((self.link.id, Report::Resume(Box::new(point))));
     }
@@ -520,6 +530,11 @@ impl Coordinator {
         let mut pieces = std::mem::take(&mut self.snap.pieces);
         d.picker.piece_states(&mut pieces);
         let availability = d.picker.availability().to_vec();
+        crate::engine::priorities::fill_done(
+            &self.shared.info,
+            d.picker.have(),
+            &mut self.snap.files,
+        );
         let verified = d.picker.verified_bytes();
         drop(d);
         let n = self.shared.info.num_pieces();

@@ -13,7 +13,9 @@
 
 mod check;
 mod layout;
+pub mod parts;
 mod pool;
+mod skip;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -25,6 +27,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use sha1::{Digest, Sha1};
 
@@ -32,6 +35,7 @@ use crate::protocol::geometry::Geometry;
 use crate::protocol::metainfo::Info;
 use layout::{check_layout, create_links, open_file, prepare_file_path, prepare_root};
 use pool::FilePool;
+use skip::fs_missing;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiskError {
@@ -129,13 +133,18 @@ struct StoredFile {
     fresh: bool,
     /// Written since the last `flush`.
     dirty: AtomicBool,
+    /// Skipped and not on disk: its bytes go to the parts file (`skip.rs`). Only ever goes
+    /// from true to false, under the parts lock, once the file exists.
+    absent: AtomicBool,
+    /// What `want_file` needs to create it later.
+    entry: Option<(Vec<String>, bool)>,
 }
 
 /// How the descriptors of the files are held.
 enum Handles {
     /// Few enough files to keep every one open for the torrent's life: no lock, no lookup.
-    /// `None` for padding files.
-    All(Vec<Option<File>>),
+    /// Empty for padding files and until an absent (skipped) file is created.
+    All(Vec<OnceLock<File>>),
     /// More files than that: opened on demand, least recently used closed first.
     Pool(FilePool),
 }
@@ -146,6 +155,7 @@ pub struct Storage {
     files: Vec<StoredFile>,
     handles: Handles,
     geometry: Geometry,
+    parts: Mutex<parts::Parts>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -175,11 +185,33 @@ impl Storage {
         Storage::open_with_max_open(root, info, pool::default_capacity())
     }
 
+    /// `open`, except that the files flagged in `skipped` (one flag per entry of
+    /// `info.files`) are not created when they do not exist: their bytes in pieces shared with
+    /// wanted files go to the hidden parts file `parts_name` in `root`.
+    pub fn open_skipping(
+        root: &Path,
+        info: &Info,
+        skipped: &[bool],
+        parts_name: &str,
+    ) -> Result<Storage, DiskError> {
+        Storage::open_inner(root, info, pool::default_capacity(), skipped, parts_name)
+    }
+
     /// `open`, keeping at most `max_open` files open at once (at least 1).
     pub fn open_with_max_open(
         root: &Path,
         info: &Info,
         max_open: usize,
+    ) -> Result<Storage, DiskError> {
+        Storage::open_inner(root, info, max_open, &[], ".ttui.parts")
+    }
+
+    fn open_inner(
+        root: &Path,
+        info: &Info,
+        max_open: usize,
+        skipped: &[bool],
+        parts_name: &str,
     ) -> Result<Storage, DiskError> {
         let geometry = check_layout(info)?;
         let root = prepare_root(root)?;
@@ -187,18 +219,27 @@ impl Storage {
         let keep_all = real_files <= max_open;
         let mut files = Vec::with_capacity(info.files.len());
         let mut handles = Vec::with_capacity(if keep_all { info.files.len() } else { 0 });
-        for entry in &info.files {
+        for (n, entry) in info.files.iter().enumerate() {
             // Links (BEP 47) hold no data: no file, made after the files by create_links.
             let no_file = entry.padding || entry.symlink.is_some();
+            let absent = !no_file
+                && skipped.get(n).copied().unwrap_or(false)
+                && fs_missing(&root, &entry.relative_path());
             let (path, handle, fresh) = if no_file {
                 (entry.relative_path(), None, false)
+            } else if absent {
+                (root.join(entry.relative_path()), None, true)
             } else {
                 let path = prepare_file_path(&root, &entry.path)?;
                 let (file, fresh) = open_file(&path, entry.length, entry.executable)?;
                 (path, Some(file), fresh)
             };
             if keep_all {
-                handles.push(handle);
+                let cell = OnceLock::new();
+                if let Some(h) = handle {
+                    let _ = cell.set(h);
+                }
+                handles.push(cell);
             }
             files.push(StoredFile {
                 path,
@@ -207,6 +248,8 @@ impl Storage {
                 padding: no_file,
                 fresh,
                 dirty: AtomicBool::new(false),
+                absent: AtomicBool::new(absent),
+                entry: absent.then(|| (entry.path.clone(), entry.executable)),
             });
         }
         create_links(&root, info);
@@ -215,11 +258,17 @@ impl Storage {
         } else {
             Handles::Pool(FilePool::new(files.len(), max_open))
         };
+        let parts = parts::Parts::open(
+            root.join(parts_name),
+            geometry.num_pieces(),
+            geometry.piece_length(),
+        );
         Ok(Storage {
             root,
             files,
             handles,
             geometry,
+            parts: Mutex::new(parts),
         })
     }
 
@@ -239,7 +288,7 @@ impl Storage {
     /// Files whose descriptors are open right now.
     pub fn open_files(&self) -> usize {
         match &self.handles {
-            Handles::All(handles) => handles.iter().flatten().count(),
+            Handles::All(handles) => handles.iter().filter(|h| h.get().is_some()).count(),
             Handles::Pool(pool) => pool.open_count(),
         }
     }
@@ -281,7 +330,7 @@ impl Storage {
             Handles::All(handles) => {
                 let handle = handles
                     .get(index)
-                    .and_then(Option::as_ref)
+                    .and_then(OnceLock::get)
                     .ok_or_else(segment_bug)?;
                 op(handle)
             }
@@ -314,7 +363,11 @@ impl Storage {
                 if file.padding {
                     return Ok(());
                 }
+                let at = pos + range.start as u64;
                 let data = block.get(range).ok_or_else(segment_bug)?;
+                if self.write_parts(file, at, data)? {
+                    return Ok(());
+                }
                 self.with_handle(i, file, |handle| {
                     handle
                         .write_all_at(data, file_offset)
@@ -359,9 +412,13 @@ impl Storage {
 
     fn read_payload(&self, start: u64, buf: &mut [u8]) -> Result<(), DiskError> {
         self.for_each_segment(start, buf.len(), |i, file, file_offset, range| {
+            let range_start = range.start as u64;
             let dst = buf.get_mut(range).ok_or_else(segment_bug)?;
             if file.padding {
                 dst.fill(0);
+                return Ok(());
+            }
+            if self.read_parts(file, start + range_start, dst)? {
                 return Ok(());
             }
             self.with_handle(i, file, |handle| {
@@ -408,7 +465,10 @@ impl Storage {
     pub fn flush(&self) -> Result<(), DiskError> {
         let mut first_error = None;
         for (i, file) in self.files.iter().enumerate() {
-            if file.padding || !file.dirty.swap(false, Ordering::Relaxed) {
+            if file.padding
+                || file.absent.load(Ordering::Acquire)
+                || !file.dirty.swap(false, Ordering::Relaxed)
+            {
                 continue;
             }
             let synced = self.with_handle(i, file, |handle| {
@@ -418,6 +478,13 @@ impl Storage {
                 file.dirty.store(true, Ordering::Relaxed);
                 first_error.get_or_insert(e);
             }
+        }
+        let synced = {
+            let parts = self.lock_parts();
+            parts.sync().map_err(|e| write_error(&parts.path, e))
+        };
+        if let Err(e) = synced {
+            first_error.get_or_insert(e);
         }
         first_error.map_or(Ok(()), Err)
     }

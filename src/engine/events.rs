@@ -31,6 +31,10 @@ impl Coordinator {
             | Command::Resume
             | Command::TogglePause
             | Command::Refresh => {}
+            Command::SetFilePriority { files, priority } => {
+                self.set_file_priority(&files, priority)
+            }
+            Command::SetSequential(on) => self.set_sequential(on),
             Command::DropPeer(addr) => {
                 if let Some(p) = self.peers.get_mut(&addr) {
                     p.send(PeerCmd::Disconnect(PeerEnd::DroppedByUser));

@@ -17,6 +17,10 @@
 //! 6. `availability[i]` is the number of connected peers that have piece `i`; a peer task adds
 //!    its pieces when it learns them and removes them all when it ends.
 //!
+//! 7. `missing_wanted` is the number of pieces with a priority above `Skip` that are not in
+//!    `have`; `unrequested_blocks` counts the blocks of partial pieces and of missing wanted
+//!    ones, so a piece only in skipped files is never requested and never holds up endgame.
+//!
 //! Lock rule: the picker lives in a std Mutex inside `Shared` (with the block buffers, see
 //! `verify::Download`); nobody holds it across `.await`.
 
@@ -24,7 +28,7 @@ use std::collections::HashMap;
 
 use rand::Rng;
 
-use crate::engine::api::PieceState;
+use crate::engine::api::{FilePriority, PieceState};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::geometry::{Geometry, BLOCK_LEN};
 
@@ -78,6 +82,18 @@ pub struct Picker {
     /// Zero means every remaining block is in flight: endgame.
     unrequested_blocks: u64,
     max_partial: usize,
+    /// Per piece: the highest priority of the files it overlaps (`files.rs`).
+    priority: Vec<FilePriority>,
+    missing_wanted: u32,
+    /// Bytes of those pieces, kept so `left` costs nothing each tick.
+    wanted_left: u64,
+    /// The highest priority any piece has: a candidate of that class can end the search.
+    top: FilePriority,
+    /// Lowest index first instead of rarest first.
+    sequential: bool,
+    /// Pieces fetched before any other of their class (first and last of each wanted file,
+    /// for previews), sorted.
+    boost: Vec<u32>,
 }
 
 impl Picker {
@@ -101,12 +117,76 @@ impl Picker {
             unrequested_blocks: 0,
             have,
             max_partial: 64,
+            priority: vec![FilePriority::Normal; num_pieces as usize],
+            missing_wanted: 0,
+            wanted_left: 0,
+            top: FilePriority::Normal,
+            sequential: false,
+            boost: Vec::new(),
         };
-        p.unrequested_blocks = (0..num_pieces)
-            .filter(|i| !p.have.get(*i))
-            .map(|i| p.blocks_in(i) as u64)
-            .sum();
+        p.recount();
         p
+    }
+
+    /// Recomputes the counts of invariant 7 from scratch (after a priority change).
+    fn recount(&mut self) {
+        let n = self.num_pieces();
+        let missing: Vec<u32> = (0..n)
+            .filter(|i| !self.have.get(*i) && self.priority_of(*i).wanted())
+            .collect();
+        self.missing_wanted = missing.len() as u32;
+        self.wanted_left = self.geometry.bytes_in(missing);
+        let partial_missing: u64 = self
+            .partial
+            .values()
+            .map(|p| p.blocks.iter().filter(|b| **b == Block::Missing).count() as u64)
+            .sum();
+        self.unrequested_blocks = partial_missing
+            + (0..n)
+                .filter(|i| self.is_fresh(*i) && self.priority_of(*i).wanted())
+                .map(|i| self.blocks_in(i) as u64)
+                .sum::<u64>();
+        self.top = self
+            .priority
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(FilePriority::Normal);
+    }
+
+    /// Missing and not started: neither verified, hashing nor partial.
+    fn is_fresh(&self, i: u32) -> bool {
+        !self.have.get(i) && !self.partial.contains_key(&i) && !self.hashing.contains(&i)
+    }
+
+    fn priority_of(&self, index: u32) -> FilePriority {
+        self.priority
+            .get(index as usize)
+            .copied()
+            .unwrap_or(FilePriority::Skip)
+    }
+
+    /// Sets every piece's priority (one per piece; missing entries count as `Skip`). A piece
+    /// already in progress is finished whatever its new priority.
+    pub fn set_priorities(&mut self, priority: Vec<FilePriority>) {
+        let n = self.num_pieces() as usize;
+        self.priority = priority;
+        self.priority.resize(n, FilePriority::Skip);
+        self.recount();
+    }
+
+    /// Lowest index first (`on`) or rarest first; `boost` pieces (first and last of each
+    /// wanted file) go before the others of their class either way.
+    pub fn set_order(&mut self, sequential: bool, mut boost: Vec<u32>) {
+        boost.sort_unstable();
+        boost.dedup();
+        self.sequential = sequential;
+        self.boost = boost;
+    }
+
+    /// Every piece of a wanted file verified (pieces only in skipped files aside).
+    pub fn wanted_complete(&self) -> bool {
+        self.missing_wanted == 0
     }
 
     pub fn num_pieces(&self) -> u32 {
@@ -137,8 +217,9 @@ impl Picker {
         &self.have
     }
 
+    /// Nothing left to fetch: every wanted piece verified (skipped ones may be missing).
     pub fn is_complete(&self) -> bool {
-        self.have.is_complete()
+        self.wanted_complete()
     }
 
     pub fn verified_bytes(&self) -> u64 {
@@ -149,14 +230,13 @@ impl Picker {
         self.geometry.bytes_of_count(self.have.count(), with_last)
     }
 
+    /// Bytes of wanted pieces still missing (what a tracker's `left` means).
     pub fn left(&self) -> u64 {
-        self.geometry
-            .total_length()
-            .saturating_sub(self.verified_bytes())
+        self.wanted_left
     }
 
     pub fn in_endgame(&self) -> bool {
-        self.unrequested_blocks == 0 && !self.have.is_complete()
+        self.unrequested_blocks == 0 && !self.wanted_complete()
     }
 
     /// Limits the pieces in progress (each holds up to a piece of memory until verified).
@@ -196,14 +276,17 @@ impl Picker {
 
     /// True when the peer has a piece we still need.
     pub fn wants_any(&self, peer: &Bitfield) -> bool {
-        if peer.is_complete() {
-            return !self.have.is_complete();
+        if self.wanted_complete() {
+            return false;
         }
-        peer.ones().any(|i| !self.have.get(i))
+        if peer.is_complete() {
+            return true;
+        }
+        peer.ones().any(|i| self.wants(i))
     }
 
     pub fn wants(&self, index: u32) -> bool {
-        index < self.num_pieces() && !self.have.get(index)
+        index < self.num_pieces() && !self.have.get(index) && self.priority_of(index).wanted()
     }
 
     // --- picking ------------------------------------------------------------------------
@@ -217,7 +300,7 @@ impl Picker {
         mine: &dyn Fn(BlockRef) -> bool,
         out: &mut Vec<BlockRef>,
     ) {
-        if max == 0 || self.have.is_complete() {
+        if max == 0 || self.wanted_complete() {
             return;
         }
         // 1. Finish pieces already started, so memory and partial pieces stay few.
@@ -288,7 +371,7 @@ impl Picker {
     /// Reserves every block of one piece nobody has started, for a source that fetches whole
     /// pieces (a web seed); `None` when no such piece is left. Released like a peer's requests.
     pub fn claim_piece(&mut self, out: &mut Vec<BlockRef>) -> Option<u32> {
-        if self.have.is_complete() {
+        if self.wanted_complete() {
             return None;
         }
         let index = self.choose_new(&Bitfield::full(self.num_pieces()))?;
@@ -333,31 +416,43 @@ impl Picker {
         }
     }
 
+    /// The next piece to start: the highest priority class first; within it the boosted
+    /// pieces, then the lowest index (sequential) or the rarest (after a few random ones).
     fn choose_new(&self, peer: &Bitfield) -> Option<u32> {
         let n = self.num_pieces();
         if n == 0 {
             return None;
         }
-        let candidate = |i: u32| {
-            peer.get(i)
-                && !self.have.get(i)
-                && !self.partial.contains_key(&i)
-                && !self.hashing.contains(&i)
+        let candidate = |i: u32| peer.get(i) && self.is_fresh(i);
+        let random = !self.sequential && self.have.count() < RANDOM_FIRST;
+        let start = if self.sequential {
+            0
+        } else {
+            rand::thread_rng().gen_range(0..n)
         };
-        let start = rand::thread_rng().gen_range(0..n);
-        if self.have.count() < RANDOM_FIRST {
-            return (0..n).map(|k| (start + k) % n).find(|i| candidate(*i));
-        }
-        let mut best: Option<(u16, u32)> = None;
+        // Smaller is better: (class from the top, not boosted, index or availability).
+        let mut best: Option<((u8, bool, u32), u32)> = None;
         for k in 0..n {
             let i = (start + k) % n;
-            if !candidate(i) {
+            let prio = self.priority_of(i);
+            if !prio.wanted() || !candidate(i) {
                 continue;
             }
-            let a = self.availability[i as usize];
-            if best.is_none_or(|(ba, _)| a < ba) {
-                best = Some((a, i));
-                if a <= 1 {
+            let boosted = self.boost.binary_search(&i).is_ok();
+            let rank = if self.sequential {
+                i
+            } else if random {
+                0
+            } else {
+                u32::from(self.availability[i as usize])
+            };
+            let key = (self.top as u8 - prio as u8, !boosted, rank);
+            if best.is_none_or(|(b, _)| key < b) {
+                best = Some((key, i));
+                // Nothing can beat it: top class, boosted or nothing boosted left to find,
+                // and first in order (sequential and random) or as rare as it gets.
+                let boost_done = boosted || self.boost.is_empty();
+                if key.0 == 0 && boost_done && (self.sequential || random || rank <= 1) {
                     break;
                 }
             }
@@ -387,8 +482,13 @@ impl Picker {
         }
         // A piece with nothing received and nothing requested goes back to the pool so the
         // partial set stays small.
+        let before = self.partial.len();
         self.partial
             .retain(|_, p| p.received > 0 || p.blocks.iter().any(|b| *b != Block::Missing));
+        if self.partial.len() != before {
+            // A piece that left `partial` unwanted no longer counts its blocks (invariant 7).
+            self.recount();
+        }
     }
 
     /// Records a block that arrived. The caller has checked that it was requested from this
@@ -402,8 +502,8 @@ impl Picker {
         // is still good data: take it rather than throw it away.
         if !self.partial.contains_key(&r.index)
             && r.index < self.num_pieces()
-            && !self.have.get(r.index)
-            && !self.hashing.contains(&r.index)
+            && self.is_fresh(r.index)
+            && self.priority_of(r.index).wanted()
         {
             self.partial.insert(
                 r.index,
@@ -444,7 +544,15 @@ impl Picker {
 
     pub fn piece_verified(&mut self, index: u32) {
         self.hashing.retain(|i| *i != index);
-        self.have.set(index);
+        if index < self.num_pieces() && !self.have.get(index) {
+            self.have.set(index);
+            if self.priority_of(index).wanted() {
+                self.missing_wanted = self.missing_wanted.saturating_sub(1);
+                self.wanted_left = self
+                    .wanted_left
+                    .saturating_sub(u64::from(self.piece_len(index)));
+            }
+        }
     }
 
     pub fn piece_failed(&mut self, index: u32) {
@@ -452,7 +560,9 @@ impl Picker {
         if let Some(f) = self.failed.get_mut(index as usize) {
             *f = true;
         }
-        self.unrequested_blocks += self.blocks_in(index) as u64;
+        if self.priority_of(index).wanted() {
+            self.unrequested_blocks += self.blocks_in(index) as u64;
+        }
     }
 
     /// True while this block is still wanted (not received, piece not complete).
@@ -465,7 +575,7 @@ impl Picker {
                 .block_of(&r)
                 .and_then(|b| p.blocks.get(b))
                 .is_some_and(|b| *b != Block::Received),
-            None => r.index < self.num_pieces(),
+            None => self.wants(r.index),
         }
     }
 
@@ -502,11 +612,15 @@ impl Picker {
                 assert_eq!(rec, p.received);
                 assert!(p.received < self.blocks_in(i));
                 unreq += p.blocks.iter().filter(|b| **b == Block::Missing).count() as u64;
-            } else if !states[0] && !states[1] {
+            } else if !states[0] && !states[1] && self.priority_of(i).wanted() {
                 unreq += self.blocks_in(i) as u64;
             }
         }
         assert_eq!(unreq, self.unrequested_blocks);
+        let missing = (0..self.num_pieces())
+            .filter(|i| !self.have.get(*i) && self.priority_of(*i).wanted())
+            .count() as u32;
+        assert_eq!(missing, self.missing_wanted);
     }
 }
 

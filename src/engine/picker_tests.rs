@@ -134,3 +134,6 @@ fn rarest_first_after_random_start() {
     p.pick(&Bitfield::full(10), 1, &|_| false, &mut out);
     assert_eq!(out[0].index, 7);
 }
+
+#[path = "picker_prio_tests.rs"]
+mod prio;

@@ -34,6 +34,8 @@ pub(crate) struct ResumePoint {
     pub peers: Vec<SocketAddr>,
     /// The last point of a clean stop: every write to the files came before it.
     pub clean: bool,
+    /// File priorities and sequential order.
+    pub files: crate::engine::priorities::FilePlan,
 }
 
 #[derive(Debug)]

@@ -15,6 +15,7 @@ use crate::engine::disk::Storage;
 use crate::engine::download::Download;
 use crate::engine::magnet;
 use crate::engine::picker::Picker;
+use crate::engine::priorities::FilePlan;
 use crate::engine::session::{Session, SessionCtx};
 use crate::engine::shared::Shared;
 use crate::engine::snapshot;
@@ -56,6 +57,8 @@ pub(crate) struct Start {
     /// Lifetime counters from earlier runs.
     pub lifetime: Lifetime,
     pub paused: bool,
+    /// File priorities and piece order (empty priorities: every file wanted).
+    pub files: crate::engine::priorities::FilePlan,
     /// The torrent's full snapshot, built only while someone holds a receiver.
     pub snapshots: watch::Sender<Arc<Snapshot>>,
     /// The torrent's light line, every tick.
@@ -161,6 +164,7 @@ fn headless_start(
         to_check: Vec::new(),
         lifetime: Lifetime::default(),
         paused: false,
+        files: Default::default(),
         snapshots,
         line: watch::channel(TorrentLine::placeholder(id)).0,
         reports: None,
@@ -179,7 +183,7 @@ pub(crate) fn pause_wanted(c: &Command, paused: bool) -> Option<bool> {
 }
 
 pub(crate) async fn run(
-    start: Start,
+    mut start: Start,
     listen_log: Vec<(LogLevel, String)>,
     meta: Metainfo,
     opts: Options,
@@ -209,12 +213,26 @@ pub(crate) async fn run(
 
     // Open files (creating them at their final length) and check what is already there.
     let (root, info2) = (opts.output.clone(), Arc::clone(&info));
-    let storage = match tokio::task::spawn_blocking(move || Storage::open(&root, &info2)).await {
+    let plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);
+    let skipped = plan.skipped_entries(&info);
+    let parts_name = crate::engine::priorities::parts_file_name(&meta.info_hash);
+    let open = move || Storage::open_skipping(&root, &info2, &skipped, &parts_name);
+    let storage = match tokio::task::spawn_blocking(open).await {
         Ok(Ok(s)) => Arc::new(s),
         Ok(Err(e)) => return fail(&mut snap, &snapshots, e.to_string()),
         Err(e) => return fail(&mut snap, &snapshots, format!("opening files: {e}")),
     };
     let mut paused_early = start.paused;
+    // A skipped file is missing to the restart plan, so the pieces it shares with wanted
+    // files are not trusted: those whose bytes the parts file holds are hashed again.
+    if start.trusted.is_some() {
+        for piece in storage.parts_pieces() {
+            if !start.to_check.contains(&piece) {
+                start.to_check.push(piece);
+            }
+        }
+        start.to_check.sort_unstable();
+    }
     let trusted = start
         .trusted
         .clone()
@@ -257,6 +275,11 @@ pub(crate) async fn run(
 
     let mut picker = Picker::with_geometry(info.geometry(), have);
     picker.set_max_partial((PIECE_MEMORY / info.piece_length.max(1) as usize).max(4));
+    picker.set_priorities(plan.piece_priorities(&info));
+    picker.set_order(plan.sequential, plan.boosted_pieces(&info));
+    for (row, p) in snap.files.iter_mut().zip(&plan.priorities) {
+        row.priority = *p;
+    }
     let ctx = &start.ctx;
     let shared = Arc::new(Shared {
         info: Arc::clone(&info),
@@ -283,6 +306,7 @@ pub(crate) async fn run(
     snap.listen_port = ctx.listen_port;
     let half_open = ctx.limits.half_open;
     let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);
+    c.plan = plan;
     c.attach(
         start.id,
         start.line.clone(),

@@ -64,6 +64,17 @@ impl std::str::FromStr for FilePriority {
     }
 }
 
+/// What `ttui add --only-files LIST --sequential` asks of a new torrent; applied before any
+/// file is created.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AddFiles {
+    /// Only these files (0-based, padding not counted); None: every file.
+    #[serde(default)]
+    pub only: Option<Vec<usize>>,
+    #[serde(default)]
+    pub sequential: bool,
+}
+
 /// One file of a torrent in its full snapshot (the detail view's Files tab).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileRow {

@@ -6,7 +6,7 @@ pub mod explain;
 mod files;
 mod session;
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
-pub use files::{FilePriority, FileRow};
+pub use files::{AddFiles, FilePriority, FileRow};
 pub use session::*;
 
 use std::net::SocketAddr;
@@ -58,6 +58,15 @@ pub enum Command {
     /// Publish a full snapshot now: someone has just subscribed (an idle torrent ticks
     /// slowly and builds no snapshot while nobody looks).
     Refresh,
+    /// Sets the priority of these files (indices in the torrent's file order, padding files
+    /// not counted, as `Snapshot.files` lists them); `Skip` stops fetching them, anything
+    /// else on a skipped file fetches it again.
+    SetFilePriority {
+        files: Vec<usize>,
+        priority: FilePriority,
+    },
+    /// Fetch pieces in order (first and last piece of each wanted file first), for previews.
+    SetSequential(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -188,6 +188,8 @@ pub enum SessionRequest {
         /// None: the session's default save path.
         save_path: Option<PathBuf>,
         paused: bool,
+        /// Files to skip and piece order, set before anything is written.
+        files: crate::engine::api::AddFiles,
         reply: oneshot::Sender<Result<Added, String>>,
     },
     /// A command for one torrent (pause, resume, drop or ban a peer...).

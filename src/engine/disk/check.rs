@@ -14,10 +14,10 @@ impl Storage {
         let (start, len) = self.checked_piece(index)?;
         let mut fresh = false;
         self.for_each_segment(start, len as usize, |_, file, _, _| {
-            fresh |= file.fresh;
+            fresh |= file.fresh && !file.absent.load(std::sync::atomic::Ordering::Acquire);
             Ok(())
         })?;
-        Ok(fresh)
+        Ok(fresh || self.touches_absent_gap(index)?)
     }
 
     /// Resume check: which pieces are already on disk with the right hash.

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::engine::api::*;
 use crate::engine::options::{Options, Outcome};
+use crate::engine::priorities::FilePlan;
 use crate::engine::report::{unix_now, Lifetime, Report, ResumePoint};
 use crate::engine::session::persist::{Persist, SavedTorrent};
 use crate::engine::session::{Session, SessionCtx};
@@ -52,6 +53,7 @@ impl SessionHandle {
                 source,
                 save_path,
                 paused,
+                files: AddFiles::default(),
                 reply,
             })
             .map_err(|_| "the session has stopped".to_string())?;
@@ -100,6 +102,7 @@ struct Resumed {
     to_check: Vec<u32>,
     lifetime: Lifetime,
     notes: Vec<String>,
+    files: FilePlan,
 }
 
 /// One torrent of the session.
@@ -212,6 +215,7 @@ impl Manager {
             to_check: t.to_check,
             lifetime: t.lifetime,
             notes: t.notes,
+            files: t.files,
         };
         self.launch(id, start_meta, save_path, t.added, paused, resume);
     }
@@ -284,9 +288,10 @@ impl Manager {
                 source,
                 save_path,
                 paused,
+                files,
                 reply,
             } => {
-                let _ = reply.send(self.add(source, save_path, paused));
+                let _ = reply.send(self.add(source, save_path, paused, files));
             }
             SessionRequest::Torrent { id, command } => {
                 if let Some(s) = self.slot(id) {
@@ -336,6 +341,7 @@ impl Manager {
         source: AddSource,
         save_path: Option<PathBuf>,
         paused: bool,
+        files: AddFiles,
     ) -> Result<Added, String> {
         if self.shutting_down {
             return Err("the session is stopping".into());
@@ -354,6 +360,10 @@ impl Manager {
                 }
                 let name = meta.info.name.clone();
                 let info_hash = meta.info_hash;
+                let plan = match &files.only {
+                    Some(only) => FilePlan::only(&meta.info, only, files.sequential)?,
+                    None => FilePlan::new(&meta.info, &[], files.sequential),
+                };
                 if let Some(p) = &mut self.persist {
                     p.save_torrent(&meta.info_hash, &bytes)?;
                 }
@@ -365,9 +375,12 @@ impl Manager {
                     save_path,
                     added,
                     paused,
-                    Resumed::default(),
+                    Resumed {
+                        files: plan.clone(),
+                        ..Resumed::default()
+                    },
                 );
-                self.save_now(id, paused);
+                self.save_now(id, paused, plan);
                 Ok(Added::New {
                     id,
                     name,
@@ -376,6 +389,13 @@ impl Manager {
             }
             AddSource::Magnet(link) => {
                 let magnet = Magnet::parse(&link).map_err(|e| e.to_string())?;
+                if files.only.is_some() {
+                    return Err(
+                        "--only-files needs the torrent's file list: add the .torrent, \
+                                or set priorities with `ttui files` once the metadata arrived"
+                            .into(),
+                    );
+                }
                 if let Some(id) = self.by_hash.get(&magnet.info_hash) {
                     let name = self.slot(*id).map(|s| s.line.borrow().name.clone());
                     return Ok(Added::Already {
@@ -390,7 +410,7 @@ impl Manager {
                     .clone()
                     .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
                 let info_hash = magnet.info_hash;
-                self.launch_magnet(id, magnet, save_path, paused);
+                self.launch_magnet(id, magnet, save_path, (paused, files.sequential));
                 Ok(Added::New {
                     id,
                     name,
@@ -402,7 +422,7 @@ impl Manager {
 
     /// A resume point for a torrent that has not sent one yet, so an acknowledged add survives
     /// a crash that comes before its first tick.
-    fn save_now(&mut self, id: TorrentId, paused: bool) {
+    fn save_now(&mut self, id: TorrentId, paused: bool, files: FilePlan) {
         let Some(slot) = self.slots.iter().find(|s| s.id == id) else {
             return;
         };
@@ -415,6 +435,7 @@ impl Manager {
             paused,
             peers: Vec::new(),
             clean: false,
+            files,
         };
         p.save_resume(
             &meta,
@@ -439,6 +460,7 @@ impl Manager {
             to_check,
             lifetime,
             notes,
+            files,
         } = resume;
         let queue_position = queue_position.unwrap_or_else(|| self.next_queue_position());
         let opts = Options {
@@ -467,6 +489,7 @@ impl Manager {
             to_check,
             lifetime,
             paused,
+            files,
             snapshots: snap_tx.clone(),
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
@@ -494,7 +517,13 @@ impl Manager {
         });
     }
 
-    fn launch_magnet(&mut self, id: TorrentId, magnet: Magnet, save_path: PathBuf, paused: bool) {
+    fn launch_magnet(
+        &mut self,
+        id: TorrentId,
+        magnet: Magnet,
+        save_path: PathBuf,
+        (paused, sequential): (bool, bool),
+    ) {
         let opts = Options {
             output: save_path.clone(),
             seed: true,
@@ -522,6 +551,10 @@ impl Manager {
             to_check: Vec::new(),
             lifetime: Lifetime::default(),
             paused,
+            files: FilePlan {
+                priorities: Vec::new(),
+                sequential,
+            },
             snapshots: snap_tx.clone(),
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
@@ -669,6 +702,7 @@ impl Manager {
             _ => None,
         };
         let new_path = target.clone().unwrap_or_else(|| old_path.clone());
+        let files = point.as_ref().map(|p| p.files.clone()).unwrap_or_default();
         let meta2 = Arc::clone(&meta);
         let ended = self.reports_tx.clone();
         let new_task = tokio::spawn(report_end(id, ended, async move {
@@ -703,6 +737,7 @@ impl Manager {
                 to_check: Vec::new(),
                 lifetime,
                 paused,
+                files,
                 snapshots: snap_tx,
                 line: line_tx,
                 reports: Some(reports),
@@ -829,8 +864,10 @@ async fn report_end(
 /// empty. Paths come from the sanitised metainfo, so they stay inside `root`.
 fn delete_files(root: &std::path::Path, meta: &Metainfo) -> Result<(), String> {
     let mut first_err = None;
-    for f in meta.info.files.iter().filter(|f| !f.padding) {
-        let path = root.join(f.relative_path());
+    let parts = PathBuf::from(crate::engine::priorities::parts_file_name(&meta.info_hash));
+    let files = meta.info.files.iter().filter(|f| !f.padding);
+    for rel in files.map(|f| f.relative_path()).chain([parts]) {
+        let path = root.join(rel);
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -856,6 +893,9 @@ fn move_files(from: &std::path::Path, to: &std::path::Path, meta: &Metainfo) -> 
         .iter()
         .filter(|f| !f.padding)
         .map(|f| f.relative_path())
+        .chain([PathBuf::from(crate::engine::priorities::parts_file_name(
+            &meta.info_hash,
+        ))])
         .filter(|rel| from.join(rel).exists())
         .collect();
     let mut done: Vec<(PathBuf, bool)> = Vec::new();

@@ -37,6 +37,7 @@ pub(crate) struct SavedTorrent {
     pub lifetime: Lifetime,
     /// Warnings for the torrent's log (damaged resume data, changed files).
     pub notes: Vec<String>,
+    pub files: crate::engine::priorities::FilePlan,
 }
 
 enum Job {
@@ -112,6 +113,8 @@ impl Persist {
         r.active_secs = point.lifetime.active_secs;
         r.peers.clone_from(&point.peers);
         r.clean = point.clean;
+        r.file_priorities = point.files.saved();
+        r.sequential = point.files.sequential;
         let _ = self.jobs.send(Job::Resume(Box::new(r), Arc::clone(meta)));
     }
 
@@ -174,6 +177,7 @@ fn load_all(store: &Store) -> Vec<SavedTorrent> {
                 to_check: Vec::new(),
                 lifetime: Lifetime::default(),
                 notes: vec![format!("{e}: every piece is checked")],
+                files: Default::default(),
                 meta,
             },
         });
@@ -203,6 +207,11 @@ fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
             completed: r.completed,
         },
         notes,
+        files: crate::engine::priorities::FilePlan::new(
+            &meta.info,
+            &r.file_priorities,
+            r.sequential,
+        ),
         meta,
     }
 }

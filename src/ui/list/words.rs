@@ -69,11 +69,12 @@ pub fn is_queued(t: &TorrentLine) -> bool {
         && t.why.as_deref().is_some_and(|w| w.starts_with("queued"))
 }
 
-/// Whether `why` already names the state it explains ("stalled: …", "queued: …"): one word
-/// then a colon.
+/// Whether `why` already names the state it explains ("stalled: …", "queued: …", "done (2 of
+/// 5 files wanted)"): one word then a colon or a parenthesis.
 fn names_its_state(why: &str) -> bool {
-    why.split_once(':')
-        .is_some_and(|(word, _)| !word.is_empty() && word.chars().all(|c| c.is_alphabetic()))
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_alphabetic());
+    why.split_once(':').is_some_and(|(w, _)| word(w))
+        || why.split_once(" (").is_some_and(|(w, _)| word(w))
 }
 
 /// The state with its reason: "downloading", "seeding", "checking 40%", "error: disk full",
@@ -171,6 +172,13 @@ mod tests {
         assert_eq!(state_text(&t), "paused: ratio 2.0 reached");
         t.why = Some("queued: 4th for 3 download slots".into());
         assert_eq!(state_text(&t), "queued: 4th for 3 download slots");
+        t.state = TorrentState::Seeding;
+        t.why = Some("done (2 of 5 files wanted)".into());
+        assert_eq!(state_text(&t), "done (2 of 5 files wanted)");
+        t.why = Some("moving to /x (slow disk)".into());
+        assert_eq!(state_text(&t), "seeding: moving to /x (slow disk)");
+        t.state = TorrentState::Paused;
+        t.why = Some("queued: 4th for 3 download slots".into());
         assert!(Filter::Queued.admits(&t) && !Filter::Paused.admits(&t));
         t.state = TorrentState::Checking {
             checked: 40,

@@ -1,0 +1,323 @@
+//! Which files of a torrent to fetch and in what order: the per-file priorities a user sets
+//! (`FilePriority`), turned into per-piece priorities for the picker, the skip flags of the
+//! storage (a skipped file is never created; see `disk/parts.rs`) and what the torrent's
+//! line and snapshot say. Files are numbered as `Snapshot.files` lists them: the torrent's
+//! order, padding files left out.
+
+use crate::engine::api::{FilePriority, FileRow, LogLevel};
+use crate::engine::coordinator::Coordinator;
+use crate::engine::shared::PeerCmd;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::metainfo::Info;
+
+/// The user's choices for one torrent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FilePlan {
+    /// One per file (padding left out).
+    pub priorities: Vec<FilePriority>,
+    pub sequential: bool,
+}
+
+impl FilePlan {
+    /// Every file at `Normal`, except those the saved bytes (`to_byte`) say otherwise.
+    pub fn new(info: &Info, saved: &[u8], sequential: bool) -> FilePlan {
+        let n = real_files(info).count();
+        let mut priorities: Vec<FilePriority> = saved.iter().map(|b| from_byte(*b)).collect();
+        priorities.resize(n, FilePriority::Normal);
+        FilePlan {
+            priorities,
+            sequential,
+        }
+    }
+
+    /// Only these files wanted, the others skipped; an index past the last file is an error.
+    pub fn only(info: &Info, files: &[usize], sequential: bool) -> Result<FilePlan, String> {
+        let n = real_files(info).count();
+        check_indices(files, n)?;
+        let priorities = (0..n)
+            .map(|i| {
+                if files.contains(&i) {
+                    FilePriority::Normal
+                } else {
+                    FilePriority::Skip
+                }
+            })
+            .collect();
+        Ok(FilePlan {
+            priorities,
+            sequential,
+        })
+    }
+
+    /// As saved in the resume data (`Resume::file_priorities`).
+    pub fn saved(&self) -> Vec<u8> {
+        if self.priorities.iter().all(|p| *p == FilePriority::Normal) {
+            return Vec::new();
+        }
+        self.priorities.iter().map(|p| to_byte(*p)).collect()
+    }
+
+    pub fn priority(&self, file: usize) -> FilePriority {
+        self.priorities
+            .get(file)
+            .copied()
+            .unwrap_or(FilePriority::Normal)
+    }
+
+    /// Per entry of `info.files` (padding included, never skipped): whether it is skipped.
+    pub fn skipped_entries(&self, info: &Info) -> Vec<bool> {
+        let mut real = 0;
+        info.files
+            .iter()
+            .map(|f| {
+                if f.padding {
+                    return false;
+                }
+                real += 1;
+                !self.priority(real - 1).wanted()
+            })
+            .collect()
+    }
+
+    /// (wanted files, all files).
+    pub fn wanted_count(&self) -> (usize, usize) {
+        let wanted = self.priorities.iter().filter(|p| p.wanted()).count();
+        (wanted, self.priorities.len())
+    }
+
+    /// Bytes of the wanted files.
+    pub fn wanted_bytes(&self, info: &Info) -> u64 {
+        real_files(info)
+            .enumerate()
+            .filter(|(i, _)| self.priority(*i).wanted())
+            .map(|(_, f)| f.length)
+            .sum()
+    }
+
+    /// One priority per piece: the highest of the files it overlaps (padding and empty files
+    /// overlap nothing).
+    pub fn piece_priorities(&self, info: &Info) -> Vec<FilePriority> {
+        let g = info.geometry();
+        let mut out = vec![FilePriority::Skip; g.num_pieces() as usize];
+        for (i, f) in real_files(info).enumerate() {
+            let Some((first, last)) = piece_span(info, f.offset, f.length) else {
+                continue;
+            };
+            let p = self.priority(i);
+            for slot in out.iter_mut().take(last as usize + 1).skip(first as usize) {
+                *slot = (*slot).max(p);
+            }
+        }
+        out
+    }
+
+    /// The first and last piece of each wanted file, fetched first in sequential mode so a
+    /// media player can read a file's header and index while the rest arrives.
+    pub fn boosted_pieces(&self, info: &Info) -> Vec<u32> {
+        if !self.sequential {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (i, f) in real_files(info).enumerate() {
+            if let (true, Some((first, last))) = (
+                self.priority(i).wanted(),
+                piece_span(info, f.offset, f.length),
+            ) {
+                out.push(first);
+                out.push(last);
+            }
+        }
+        out
+    }
+}
+
+/// The hidden parts file of a torrent in its save directory (`disk/parts.rs`); it goes with
+/// the torrent's files when they are moved or deleted.
+pub fn parts_file_name(info_hash: &[u8; 20]) -> String {
+    format!(".{}.parts", crate::protocol::metainfo::to_hex(info_hash))
+}
+
+fn real_files(info: &Info) -> impl Iterator<Item = &crate::protocol::metainfo::FileEntry> {
+    info.files.iter().filter(|f| !f.padding)
+}
+
+/// First and last piece holding bytes of `offset .. offset + length`; None when empty.
+fn piece_span(info: &Info, offset: u64, length: u64) -> Option<(u32, u32)> {
+    let plen = u64::from(info.piece_length);
+    if length == 0 || plen == 0 {
+        return None;
+    }
+    let first = u32::try_from(offset / plen).ok()?;
+    let last = u32::try_from((offset + length - 1) / plen).ok()?;
+    Some((first, last.min(info.num_pieces().saturating_sub(1))))
+}
+
+/// libtorrent's scale, so a resume file reads the same to both: 0 skip, 1 low, 4 normal,
+/// 7 high.
+pub fn to_byte(p: FilePriority) -> u8 {
+    match p {
+        FilePriority::Skip => 0,
+        FilePriority::Low => 1,
+        FilePriority::Normal => 4,
+        FilePriority::High => 7,
+    }
+}
+
+pub fn from_byte(b: u8) -> FilePriority {
+    match b {
+        0 => FilePriority::Skip,
+        1..=3 => FilePriority::Low,
+        4..=5 => FilePriority::Normal,
+        _ => FilePriority::High,
+    }
+}
+
+fn check_indices(files: &[usize], count: usize) -> Result<(), String> {
+    match files.iter().find(|i| **i >= count) {
+        Some(bad) => Err(format!(
+            "file {bad} does not exist: the torrent has {count} files (0 to {})",
+            count.saturating_sub(1)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `0,3-5` → [0, 3, 4, 5]: 0-based file indices and inclusive ranges, as `ttui show` numbers
+/// the files; sorted, without repeats. `count` is the number of files (None: not known yet).
+pub fn parse_file_list(text: &str, count: Option<usize>) -> Result<Vec<usize>, String> {
+    let bad = |part: &str| {
+        format!("bad file list {text:?} at {part:?}: use indices and ranges like 0,3-5")
+    };
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        if part.is_empty() {
+            return Err(bad(part));
+        }
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) else {
+            return Err(bad(part));
+        };
+        if a > b {
+            return Err(bad(part));
+        }
+        if let Some(n) = count {
+            check_indices(&[b], n)?;
+        }
+        if b - a > 1_000_000 {
+            return Err(bad(part));
+        }
+        out.extend(a..=b);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// Sets each row's `done`: its bytes inside verified pieces. One pass over the pieces.
+pub fn fill_done(info: &Info, have: &Bitfield, rows: &mut [FileRow]) {
+    let plen = u64::from(info.piece_length);
+    for row in rows.iter_mut() {
+        let Some((first, last)) = piece_span(info, row.offset, row.size) else {
+            row.done = 0;
+            continue;
+        };
+        let end = row.offset + row.size;
+        row.done = (first..=last)
+            .filter(|p| have.get(*p))
+            .map(|p| {
+                let (s, e) = (u64::from(p) * plen, (u64::from(p) + 1) * plen);
+                e.min(end).saturating_sub(s.max(row.offset))
+            })
+            .sum();
+    }
+}
+
+impl Coordinator {
+    pub fn set_file_priority(&mut self, files: &[usize], priority: FilePriority) {
+        if let Err(e) = check_indices(files, self.plan.priorities.len()) {
+            return self.log(LogLevel::Warn, e);
+        }
+        let info = std::sync::Arc::clone(&self.shared.info);
+        let mut real = info.files.iter().enumerate().filter(|(_, f)| !f.padding);
+        let entries: Vec<usize> = (0..self.plan.priorities.len())
+            .map(|_| real.next().map(|(e, _)| e).unwrap_or(0))
+            .collect();
+        for &i in files {
+            let was = self.plan.priority(i);
+            self.plan.priorities[i] = priority;
+            if !was.wanted() && priority.wanted() {
+                // A few pieces' bytes at most (its boundary pieces): done in place.
+                if let Err(e) = self.shared.storage.want_file(entries[i]) {
+                    self.log(LogLevel::Error, e.to_string());
+                    if e.is_fatal() {
+                        self.fatal = Some(e.to_string());
+                    }
+                }
+            }
+        }
+        let list = files
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        self.log(LogLevel::Info, format!("files {list}: priority {priority}"));
+        self.apply_plan();
+    }
+
+    pub fn set_sequential(&mut self, on: bool) {
+        self.plan.sequential = on;
+        let word = if on { "in order" } else { "rarest first" };
+        self.log(LogLevel::Info, format!("pieces now fetched {word}"));
+        self.apply_plan();
+    }
+
+    /// The plan into the picker, the snapshot and the completion state; connections weigh
+    /// their interest again.
+    fn apply_plan(&mut self) {
+        let info = std::sync::Arc::clone(&self.shared.info);
+        let done = {
+            let mut d = self.shared.download();
+            d.picker.set_priorities(self.plan.piece_priorities(&info));
+            d.picker
+                .set_order(self.plan.sequential, self.plan.boosted_pieces(&info));
+            d.picker.is_complete()
+        };
+        for (row, p) in self.snap.files.iter_mut().zip(&self.plan.priorities) {
+            row.priority = *p;
+        }
+        self.link.resume_due = true;
+        if self.complete && !done {
+            self.complete = false;
+            self.log(
+                LogLevel::Info,
+                "downloading again: more files wanted".into(),
+            );
+        } else if !self.complete && done {
+            self.on_complete();
+        }
+        if !self.paused {
+            // Resume on a running connection only re-weighs its interest.
+            for p in self.peers.active() {
+                p.send(PeerCmd::Resume);
+            }
+        }
+    }
+
+    /// What the torrent's line says of its files: the wanted bytes, and `done (2 of 5 files
+    /// wanted)` once those are complete.
+    pub fn wanted_words(&self) -> (u64, Option<String>) {
+        let (wanted, all) = self.plan.wanted_count();
+        if wanted == all {
+            return (self.meta.info.total_length, None);
+        }
+        let bytes = self.plan.wanted_bytes(&self.meta.info);
+        let why = self
+            .complete
+            .then(|| format!("done ({wanted} of {all} files wanted)"));
+        (bytes, why)
+    }
+}
+
+#[cfg(test)]
+#[path = "priorities_tests.rs"]
+mod tests;

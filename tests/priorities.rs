@@ -1,0 +1,298 @@
+//! File priorities end to end (issue 20): a `ttui daemon` downloads a multi-file torrent from
+//! python3-libtorrent with two files skipped (`ttui add --only-files`), then wants one of
+//! them again (`ttui files ID --priority normal N`); and a `--sequential` download whose
+//! order is read from the seeder's own log of the blocks it sent.
+//!
+//! Run through tests/run.sh: every swarm here is on loopback, and the test refuses to run
+//! unless the process sits in a network namespace whose only interface is `lo`.
+
+mod common;
+#[allow(dead_code)]
+#[path = "session/kit.rs"]
+mod kit;
+#[allow(dead_code)]
+#[path = "session/payload.rs"]
+mod payload;
+mod prereq;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use kit::*;
+use payload::*;
+use serde_json::Value;
+
+const DONE_WAIT: Duration = Duration::from_secs(60);
+
+/// A libtorrent seeder of `torrent` (its trackers stripped, so it is ready at once) that
+/// logs every block it sends (`uploaded PIECE BLOCK`).
+fn seeder(torrent: &Torrent, data: &Path, dir: &Path) -> (Proc, String) {
+    let name = torrent
+        .path
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let bare = torrent.with_trackers(&dir.join(format!("{name}-bare.torrent")), None, &[]);
+    let (ip, port) = (loopback_ip(), free_port());
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(seeders_dir().join("lt_seed.py"))
+        .arg("--torrent")
+        .arg(&bare.path)
+        .arg("--save")
+        .arg(data)
+        .args(["--ip", &ip.to_string(), "--port", &port.to_string()])
+        .args(["--seed-mode", "--log-uploads", "--max-seconds", "240"]);
+    let mut p = Proc::spawn(&format!("lt-{name}"), &mut cmd, dir);
+    p.wait_for_stdout("libtorrent to seed", "ready", Duration::from_secs(30));
+    (p, format!("{ip}:{port}"))
+}
+
+/// Pieces in the order the seeder first sent a block of each.
+fn upload_order(p: &Proc) -> Vec<u64> {
+    let mut seen = Vec::new();
+    for l in p.stdout_text().lines() {
+        if let Some(rest) = l.strip_prefix("uploaded ") {
+            let piece: u64 = rest.split_whitespace().next().unwrap().parse().unwrap();
+            if !seen.contains(&piece) {
+                seen.push(piece);
+            }
+        }
+    }
+    seen
+}
+
+fn uploaded_bytes(p: &Proc) -> u64 {
+    p.stdout_text()
+        .lines()
+        .filter(|l| l.starts_with("progress "))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|t| t.strip_prefix("up=")?.parse().ok())
+        })
+        .next_back()
+        .expect("a progress line from libtorrent")
+}
+
+fn done_row(rows: &[Value], hash: &str) -> bool {
+    rows.iter()
+        .any(|r| r["info_hash"] == hash && r["state"] == "seeding" && r["progress"] == 1.0)
+}
+
+fn files_json(env: &Env, id: &str) -> Vec<Value> {
+    let out = env.verb(&["files", id, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    match serde_json::from_str::<Value>(&out.stdout) {
+        Ok(Value::Array(rows)) => rows,
+        other => panic!("files --json is not an array: {other:?}"),
+    }
+}
+
+/// Bytes of the pieces that hold any byte of a wanted file.
+fn wanted_piece_bytes(sizes: &[u64], wanted: &[usize]) -> u64 {
+    let total: u64 = sizes.iter().sum();
+    let n = total.div_ceil(PLEN);
+    let mut want = vec![false; n as usize];
+    let mut offset = 0;
+    for (i, size) in sizes.iter().enumerate() {
+        if wanted.contains(&i) && *size > 0 {
+            for p in offset / PLEN..=(offset + size - 1) / PLEN {
+                want[p as usize] = true;
+            }
+        }
+        offset += size;
+    }
+    (0..n)
+        .filter(|p| want[*p as usize])
+        .map(|p| PLEN.min(total - p * PLEN))
+        .sum()
+}
+
+#[test]
+fn skipped_files_are_never_created_and_unskipping_fetches_one() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let env = Env::new("ttui-prio-");
+    let fixtures = env.root.path().join("fixtures");
+    let data = fixtures.join("data");
+    let sizes = [300_000u64, 200_000, 500_000, 150_000, 250_000];
+    let names = ["a.bin", "b.bin", "c.bin", "d.bin", "e.bin"];
+    let files: Vec<(&str, u64)> = names.iter().copied().zip(sizes).collect();
+    let p = Payload::make(&data, &fixtures, "multi", &files, 7);
+    let (seed, addr) = seeder(&p.torrent, &data, &fixtures);
+    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), addr.clone()]);
+
+    // An index past the last file: one line, and the torrent is not added.
+    let bad = env.verb(&["add", "--only-files", "0,5", &p.path()]);
+    assert_ne!(bad.code, 0, "{bad:?}");
+    assert!(bad.stderr.contains("file 5 does not exist"), "{bad:?}");
+    assert_eq!(bad.stderr.trim_end().lines().count(), 1, "{bad:?}");
+    assert!(env.list().is_empty());
+    let bad = env.verb(&["add", "--only-files", "0,x", &p.path()]);
+    assert_ne!(bad.code, 0, "{bad:?}");
+    assert_one_line(&bad.stderr, "add --only-files 0,x");
+
+    let added = env.verb(&["add", "--json", "--only-files", "0,2,4", &p.path()]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let results: Vec<Value> = serde_json::from_str(&added.stdout).unwrap();
+    let id = results[0]["id"].to_string();
+    env.wait_list("the wanted files", DONE_WAIT, &mut daemon, |r| {
+        done_row(r, &p.hash())
+    });
+    let rows = env.list();
+    let row = row_of(&rows, &p.hash());
+    assert_eq!(row["why"], "done (3 of 5 files wanted)", "{row}");
+    assert_eq!(row["wanted_bytes"], sizes[0] + sizes[2] + sizes[4], "{row}");
+
+    // The files as `ttui files` numbers them: the torrent's order, priorities as set.
+    let listed = files_json(&env, &id);
+    let paths: Vec<String> = listed
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    let expect: Vec<String> = names.iter().map(|n| format!("multi/{n}")).collect();
+    assert_eq!(paths, expect, "mktorrent's order is not the one assumed");
+    let prios: Vec<&str> = listed
+        .iter()
+        .map(|f| f["priority"].as_str().unwrap())
+        .collect();
+    assert_eq!(prios, ["normal", "skip", "normal", "skip", "normal"]);
+    let text = env.verb(&["files", &id]);
+    assert_eq!(text.code, 0, "{text:?}");
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", text.stdout);
+    assert!(lines[0].contains("PRIORITY"), "{}", text.stdout);
+    assert!(
+        lines[2].contains("skip") && lines[2].contains("0%") && lines[2].ends_with("multi/b.bin"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        lines[1].contains("100%") && lines[1].contains("normal"),
+        "{}",
+        text.stdout
+    );
+
+    let got = env.out.join("multi");
+    for (i, n) in names.iter().enumerate() {
+        let path = got.join(n);
+        if [1, 3].contains(&i) {
+            assert!(
+                !path.exists(),
+                "skipped file {} was created",
+                path.display()
+            );
+        } else {
+            assert_eq!(
+                fs::read(&path).unwrap(),
+                fs::read(p.root.join(n)).unwrap(),
+                "{n}"
+            );
+        }
+    }
+    let parts = env.out.join(format!(".{}.parts", p.hash()));
+    assert!(parts.exists(), "no parts file for the boundary pieces");
+    // The seeder sent the wanted pieces (boundary pieces included) and nothing more.
+    std::thread::sleep(Duration::from_millis(1200));
+    let up = uploaded_bytes(&seed);
+    let limit = wanted_piece_bytes(&sizes, &[0, 2, 4]);
+    assert!(
+        up <= limit,
+        "uploaded {up} B, the wanted pieces hold {limit} B"
+    );
+    assert!(up >= sizes[0] + sizes[2] + sizes[4], "uploaded only {up} B");
+
+    // An index past the last file: one line, nothing changed.
+    let bad = env.verb(&["files", &id, "--skip", "0,9"]);
+    assert_ne!(bad.code, 0, "{bad:?}");
+    assert_one_line(&bad.stderr, "files --skip 0,9");
+    assert!(bad.stderr.contains("file 9 does not exist"), "{bad:?}");
+
+    // Wanted again: fetched, byte-identical; the other skipped file still absent.
+    let set = env.verb(&["files", &id, "--priority", "normal", "1"]);
+    assert_eq!(set.code, 0, "{set:?}");
+    env.wait_list("the un-skipped file", DONE_WAIT, &mut daemon, |r| {
+        done_row(r, &p.hash()) && row_of(r, &p.hash())["why"] == "done (4 of 5 files wanted)"
+    });
+    assert_eq!(
+        fs::read(got.join("b.bin")).unwrap(),
+        fs::read(p.root.join("b.bin")).unwrap()
+    );
+    assert!(!got.join("d.bin").exists());
+    let listed = files_json(&env, &id);
+    assert_eq!(listed[1]["verified_bytes"], sizes[1]);
+    assert_eq!(listed[1]["priority"], "normal");
+
+    // A restart keeps it all: the priorities from the resume data, the skipped file still
+    // absent, and every wanted piece verified again, boundary pieces from the parts file
+    // included (only the piece wholly inside d.bin is missing).
+    let st = daemon.term();
+    assert!(st.success(), "daemon exit: {st}");
+    let mut daemon = Daemon::start(&env, "2", &["--peer".into(), addr]);
+    env.wait_list("the restarted torrent", DONE_WAIT, &mut daemon, |r| {
+        done_row(r, &p.hash()) && row_of(r, &p.hash())["why"] == "done (4 of 5 files wanted)"
+    });
+    let log = daemon.log_text();
+    let counts = verified_counts(&log, "checked existing data");
+    assert_eq!(
+        counts,
+        vec![(p.pieces - 1, p.pieces)],
+        "{}",
+        last_lines(&log, 30)
+    );
+    assert!(!got.join("d.bin").exists());
+    let listed = files_json(&env, &id);
+    let prios: Vec<&str> = listed
+        .iter()
+        .map(|f| f["priority"].as_str().unwrap())
+        .collect();
+    assert_eq!(prios, ["normal", "normal", "normal", "skip", "normal"]);
+    drop(daemon);
+    drop(seed);
+}
+
+#[test]
+fn sequential_mode_fetches_pieces_in_order() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let env = Env::new("ttui-seq-");
+    let fixtures = env.root.path().join("fixtures");
+    let data = fixtures.join("data");
+    let len = 40 * PLEN + 1234;
+    let p = Payload::make(&data, &fixtures, "seq.bin", &[("", len)], 9);
+    let (seed, addr) = seeder(&p.torrent, &data, &fixtures);
+    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), addr]);
+    let added = env.verb(&["add", "--sequential", &p.path()]);
+    assert_eq!(added.code, 0, "{added:?}");
+    env.wait_list("the sequential download", DONE_WAIT, &mut daemon, |r| {
+        done_row(r, &p.hash())
+    });
+    assert_eq!(
+        fs::read(env.out.join("seq.bin")).unwrap(),
+        fs::read(&p.root).unwrap()
+    );
+    let order = upload_order(&seed);
+    let last = p.pieces - 1;
+    assert_eq!(order.len() as u64, p.pieces, "{order:?}");
+    // The first and last piece go first (previews), then the rest in index order; requests
+    // in flight together may be answered a little out of order, never far.
+    let at = order.iter().position(|x| *x == last).unwrap();
+    assert!(at <= 2, "the last piece came {at}th: {order:?}");
+    let rest: Vec<u64> = order.iter().copied().filter(|x| *x != last).collect();
+    for (i, a) in rest.iter().enumerate() {
+        for b in &rest[i + 1..] {
+            assert!(a <= &(b + 2), "piece {a} went before piece {b}: {order:?}");
+        }
+    }
+    drop(daemon);
+    drop(seed);
+}
