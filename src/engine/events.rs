@@ -31,6 +31,8 @@ impl Coordinator {
             | Command::Resume
             | Command::TogglePause
             | Command::Refresh => {}
+            // The Files tab's keys; the picker's side lands with file priorities.
+            Command::SetFilePriority { .. } | Command::SetSequential(_) => {}
             Command::DropPeer(addr) => {
                 if let Some(p) = self.peers.get_mut(&addr) {
                     p.send(PeerCmd::Disconnect(PeerEnd::DroppedByUser));

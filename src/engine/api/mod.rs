@@ -58,6 +58,13 @@ pub enum Command {
     /// Publish a full snapshot now: someone has just subscribed (an idle torrent ticks
     /// slowly and builds no snapshot while nobody looks).
     Refresh,
+    /// Set the priority of these files (indices into `Snapshot::files`).
+    SetFilePriority {
+        files: Vec<usize>,
+        priority: FilePriority,
+    },
+    /// Ask for pieces in order (streaming) instead of rarest first.
+    SetSequential(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
