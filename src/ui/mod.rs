@@ -91,10 +91,7 @@ pub fn draw_into(area: Rect, buf: &mut ratatui::buffer::Buffer, snap: &Snapshot,
     widgets::header::render(layout.header, buf, snap, app);
     widgets::tab_bar::render(layout.tabs, buf, snap, app);
     match app.tab {
-        Tab::Overview => {
-            widgets::overview::render(layout.findings, buf, snap, app);
-            widgets::throughput::render(layout.throughput, buf, snap, app);
-        }
+        Tab::Overview => widgets::overview::render(layout.body, buf, snap, app),
         Tab::Peers => widgets::peers::render(layout.peers, buf, snap, app),
         Tab::Pieces => widgets::pieces::render(layout.pieces, buf, snap, app),
         Tab::Files => widgets::files::render(layout.body, buf, snap, app),

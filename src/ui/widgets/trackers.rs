@@ -68,11 +68,13 @@ fn status_text(t: &TrackerRow, theme: &Theme) -> (String, Style) {
 /// Column widths: tier, status, last, next, seeds, leechers; the URL takes the rest.
 const COLS: [usize; 6] = [4, 13, 7, 7, 5, 5];
 
-fn cells(width: usize) -> (usize, usize) {
-    // Narrow screens drop the last two columns (the counts) before squeezing the URL.
+/// The URL column's width and how many of [`COLS`] show. The URL column is as wide as the
+/// longest URL (so the status stays next to it on a wide screen); narrow screens drop the two
+/// counts before squeezing it.
+fn cells(width: usize, longest: usize) -> (usize, usize) {
     let all: usize = COLS.iter().sum::<usize>() + COLS.len() + 1;
     if width >= all + 24 {
-        (width - all, 6)
+        ((width - all).min(longest.max(24)), 6)
     } else {
         let four: usize = COLS[..4].iter().sum::<usize>() + 5;
         (width.saturating_sub(four).max(8), 4)
@@ -94,7 +96,8 @@ fn row_spans<'a>(cols: [String; 6], url: String, style: [Style; 2], n: usize) ->
 
 /// Every line of the tab, one screen row each, before scrolling.
 pub fn lines<'a>(snap: &Snapshot, theme: &Theme, width: usize) -> Vec<Line<'a>> {
-    let (url_w, n) = cells(width);
+    let longest = snap.trackers.iter().map(|t| t.url.chars().count()).max();
+    let (url_w, n) = cells(width, longest.unwrap_or(0));
     let mut out = Vec::new();
     let head = ["Tier", "Status", "Last", "Next", "Seeds", "Leech"].map(String::from);
     let dim = theme.dim().add_modifier(Modifier::BOLD);
