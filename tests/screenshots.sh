@@ -7,7 +7,7 @@
 #   TTUI_BIN=path/to/ttui tests/screenshots.sh
 #
 # Everything runs on 127.0.0.x (the demo's swarm). Output: screenshots/{main,availability,
-# help,paused,probe}.png. Takes about 1–2 minutes after the build.
+# help,paused,probe,tab-overview,tab-files,tab-trackers,tab-log}.png. Takes about 1–2 minutes after the build.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -160,6 +160,9 @@ tm new-session -d -x "$COLS" -y "$ROWS" -s shots -n demo \
     "cd '$WORK' && exec env -u COLORTERM TERM=xterm-256color '$BIN' demo --size-mib 64 --seconds 90 2>'$WORK/demo.err'"
 tm set-option -t shots remain-on-exit on
 D=shots:0
+# The detail view opens on its Overview; the peer table is the Peers tab (2).
+wait_for "$D" 'grep -q "1 Overview" <<<"$screen"' 60 "the detail view's tabs"
+tm send-keys -t "$D" 2
 
 # Mid-download, with the hostile peers already failed and the good ones connected.
 wait_for "$D" '
@@ -171,11 +174,21 @@ p=$(progress)
 ((p <= 60)) || log "warning: progress already ${p}% when captured"
 shot "$D" main "ttui demo"
 
-tm send-keys -t "$D" v
+tm send-keys -t "$D" 3 v
 wait_for "$D" 'grep -q "avail (v)" <<<"$screen"' 10 "the availability view"
 sleep 0.5
 shot "$D" availability "ttui demo: piece availability"
 tm send-keys -t "$D" v
+
+# The other tabs: the explainer, the file tree, the trackers and the log.
+for tab in "1 overview Why" "4 files Priority" "5 trackers Other.sources" "6 log Events"; do
+    read -r key name word <<<"$tab"
+    tm send-keys -t "$D" "$key"
+    wait_for "$D" "grep -q '${word//./ }' <<<\"\$screen\"" 10 "the $name tab"
+    sleep 0.5
+    shot "$D" "tab-$name" "ttui demo: the $name tab"
+done
+tm send-keys -t "$D" 2
 
 tm send-keys -t "$D" '?'
 wait_for "$D" 'grep -q "ttui help" <<<"$screen"' 10 "the help overlay"

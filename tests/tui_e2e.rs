@@ -38,7 +38,9 @@ const TR_RATE_KB: u32 = 900;
 
 /// Screen rows of one pane, by its title: from the title row to the next pane's title row.
 fn pane_rows<'a>(screen: &'a str, title: &str) -> Vec<&'a str> {
-    let mut rows = screen.lines().skip_while(|l| !l.contains(title));
+    let mut rows = screen
+        .lines()
+        .skip_while(|l| !l.contains(title) || is_tab_bar(l));
     let Some(first) = rows.next() else {
         return Vec::new();
     };
@@ -46,6 +48,11 @@ fn pane_rows<'a>(screen: &'a str, title: &str) -> Vec<&'a str> {
     // Every pane's title sits on its top border, which starts with a border or title cell.
     out.extend(rows.take_while(|l| !is_title_row(l)));
     out
+}
+
+/// The detail view's tab bar, which names every tab (" 2 Peers 2/3 │ 3 Pieces 12/265 …").
+fn is_tab_bar(l: &str) -> bool {
+    l.contains("1 Overview")
 }
 
 fn is_title_row(l: &str) -> bool {
@@ -115,7 +122,9 @@ fn down_rate(screen: &str) -> Option<&str> {
 /// The pen of the first verified cell (`█`) in the piece map, which fills the left half of
 /// the screen below its title; the legend row ends the search.
 fn verified_cell_pen(styled: &Styled, screen: &str) -> Option<Pen> {
-    let title = screen.lines().position(|l| l.contains(" Pieces "))?;
+    let title = screen
+        .lines()
+        .position(|l| l.contains(" Pieces ") && !is_tab_bar(l))?;
     for line in styled.lines.iter().skip(title + 1) {
         let text: String = line.iter().map(|(c, _)| *c).collect();
         if text.contains("have ") || text.trim().is_empty() {
@@ -226,6 +235,14 @@ fn tui_scenario(strict_drop: bool) {
         s.lines().any(|l| l.starts_with(PROMPT.trim_end()))
     });
     pane.type_line(&format!("bash {}", shell_quote(&script)));
+    // The detail view opens on its Overview: the peer table is the Peers tab (2).
+    pane.wait_for(
+        "the detail view's tabs",
+        Duration::from_secs(20),
+        context,
+        |s| s.lines().any(is_tab_bar),
+    );
+    pane.keys(&["2"]);
 
     // 1. Who is who: both clients by name, the closed port refused.
     let screen = pane.wait_for(
@@ -246,7 +263,9 @@ fn tui_scenario(strict_drop: bool) {
         peer_row(&screen, &closed).unwrap_or_default().trim_end()
     ));
 
-    // 2. The piece map fills: percent and verified-piece count rise.
+    // 2. The piece map (the Pieces tab, 3) fills: percent and verified-piece count rise (the
+    // tab bar counts verified pieces on every tab).
+    pane.keys(&["3"]);
     let screen = pane.wait_for(
         "some pieces verified",
         Duration::from_secs(30),
@@ -264,6 +283,7 @@ fn tui_scenario(strict_drop: bool) {
         pen.is_some_and(|p| p.fg_is(2)),
         "verified piece cells should be green, got {pen:?}\n{screen}"
     );
+    pane.keys(&["2"]);
     step(&format!(
         "progress {p1}% → {:?}%, pieces {d1} → {:?}",
         percent(&screen),

@@ -348,7 +348,9 @@ fn check_after(name: &str, before: &Snapshot, snap: Snapshot, prepare: impl Fn(&
 
 #[test]
 fn connecting_screen() {
-    check("connecting", connecting(), |_| {});
+    check("connecting", connecting(), |app| {
+        app.update(Action::ShowTab(1));
+    });
 }
 
 #[test]
@@ -377,6 +379,7 @@ fn complete_screen() {
 #[test]
 fn availability_view_screen() {
     check("availability", mid_download(), |app| {
+        app.update(Action::ShowTab(2));
         app.update(Action::TogglePieceView);
         app.update(Action::Down);
         app.update(Action::Down);
@@ -425,6 +428,7 @@ fn plain_theme_has_no_colour_but_same_symbols() {
 fn sort_cycle_keeps_selected_peer() {
     let snap = Arc::new(mid_download());
     let mut app = app_for(&snap);
+    app.update(Action::ShowTab(1));
     app.update(Action::Down);
     let chosen = app.selected.expect("a selection");
     for _ in 0..5 {

@@ -1,7 +1,7 @@
 //! Everything a person can ask the interface to do (which keys ask for what is
 //! [`super::keys`]), and what the interface then asks of the engine ([`Effect`]).
 
-use crate::engine::api::{Command, TorrentId};
+use crate::engine::api::{Command, FilePriority, TorrentId};
 
 /// Everything a person can ask the interface to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +28,10 @@ pub enum Action {
         row: u16,
     },
     CycleSort,
-    FocusNext,
-    FocusPrev,
+    /// The detail view's tabs: the next, the previous, or one by number (0 is the first).
+    NextTab,
+    PrevTab,
+    ShowTab(u8),
     TogglePieceView,
     ToggleHelp,
     /// Esc: closes help, a dialog or the search line, or goes back from the detail view to
@@ -70,6 +72,14 @@ pub enum Action {
     /// In the remove dialog.
     KeepData,
     DeleteData,
+
+    // The Files tab.
+    /// Fold or unfold the selected folder.
+    ToggleFold,
+    /// The selected file, or every file in the selected folder.
+    SetPriority(FilePriority),
+    /// Ask for pieces in order instead of rarest first.
+    ToggleSequential,
 }
 
 impl Action {

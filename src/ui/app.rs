@@ -11,6 +11,7 @@ use ratatui::layout::Rect;
 use crate::engine::api::{Command, PeerAddr, PeerRow, SessionSnapshot, Snapshot, TorrentId};
 
 use super::action::{Action, Effect};
+use super::files::FilesView;
 use super::grid::{grid_cells, grid_stats, CellStats};
 use super::history::History;
 use super::keys::Mode;
@@ -19,6 +20,7 @@ use super::list::geometry;
 use super::list::state::ListState;
 use super::scroll::{GridCursor, ListScroll, TailScroll};
 use super::sort::{sort_peers, SortKey};
+use super::tabs::Tab;
 use super::theme::Theme;
 
 /// Which pane the navigation keys act on.
@@ -28,23 +30,6 @@ pub enum Focus {
     Peers,
     Pieces,
     Log,
-}
-
-impl Focus {
-    fn next(self) -> Self {
-        match self {
-            Focus::Peers => Focus::Pieces,
-            Focus::Pieces => Focus::Log,
-            Focus::Log => Focus::Peers,
-        }
-    }
-    fn prev(self) -> Self {
-        match self {
-            Focus::Peers => Focus::Log,
-            Focus::Pieces => Focus::Peers,
-            Focus::Log => Focus::Pieces,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,6 +57,9 @@ pub struct App {
     /// Whether there is a list to go back to (false for the single-torrent screen).
     has_list: bool,
     pub theme: Theme,
+    /// The detail view's open tab.
+    pub tab: Tab,
+    /// The pane the navigation keys act on; follows the tab.
     pub focus: Focus,
     pub sort: SortKey,
     pub piece_view: PieceView,
@@ -89,6 +77,10 @@ pub struct App {
     pub log_scroll: TailScroll,
     /// Piece-map cursor, used when the piece pane has focus.
     pub piece_cursor: GridCursor,
+    /// The Files tab's tree, folds and selection.
+    pub files: FilesView,
+    /// How many lines the Trackers tab is scrolled down.
+    pub tracker_scroll: usize,
     pub history: History,
     /// Set once Quit was sent; the loop waits for the engine to wind down.
     pub quitting: bool,
@@ -113,6 +105,7 @@ impl App {
             list: ListState::default(),
             has_list: false,
             theme,
+            tab: Tab::default(),
             focus: Focus::default(),
             sort: SortKey::default(),
             piece_view: PieceView::default(),
@@ -123,6 +116,8 @@ impl App {
             peer_scroll: ListScroll::default(),
             log_scroll: TailScroll::default(),
             piece_cursor: GridCursor::default(),
+            files: FilesView::default(),
+            tracker_scroll: 0,
             history: History::default(),
             quitting: false,
             engine_gone: false,
@@ -161,6 +156,7 @@ impl App {
     pub fn screen_mode(&self) -> Mode {
         match self.screen {
             Screen::List => Mode::List,
+            Screen::Detail(_) if self.tab == Tab::Files => Mode::Files,
             Screen::Detail(_) => Mode::Detail,
         }
     }
@@ -184,6 +180,10 @@ impl App {
         self.peer_scroll
             .set_page(PeerPane::of(pane_inner(layout.peers)).page());
         self.log_scroll.set_page(log_rows(layout.log));
+        // The Files tab: title and column titles above the rows.
+        self.files
+            .scroll
+            .set_page(usize::from(layout.body.height.saturating_sub(2)).max(1));
         let grid = piece_inner(layout.pieces);
         self.piece_cursor
             .set_grid(usize::from(grid.width), grid_capacity(grid));
@@ -198,6 +198,7 @@ impl App {
         self.history
             .record(snap.elapsed, snap.down_rate, snap.up_rate);
         sort_peers(&snap.peers, self.sort, &mut self.order);
+        self.files.on_files(&snap.files);
         self.last = Some(snap);
         // One pass over the pieces per snapshot instead of per frame.
         self.refresh_piece_stats();

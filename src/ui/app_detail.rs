@@ -1,12 +1,16 @@
 //! The detail view's half of [`App`]: the peer selection (by address, so it stays on its peer
 //! when rows re-sort) and the keys of the peer, piece and log panes.
 
-use crate::engine::api::{Command, PeerRow};
+use crate::engine::api::{Command, FilePriority, PeerRow};
 
 use crate::ui::action::{Action, Effect};
+use crate::ui::layout::{pane_inner, screen_layout, PeerPane};
 use crate::ui::sort::sort_peers;
+use crate::ui::tabs::{tab_at, Tab};
+use crate::ui::widgets;
+use crate::ui::widgets::tab_bar::counts;
 
-use super::{App, Focus, PieceView, Screen};
+use super::{App, PieceView, Screen};
 
 impl App {
     pub(super) fn peers(&self) -> &[PeerRow] {
@@ -97,6 +101,9 @@ impl App {
                 self.last.as_ref()?;
                 return Some(Effect::Torrent(Command::TogglePause));
             }
+            Action::DropPeer | Action::BanPeer if self.tab != Tab::Peers => {
+                self.status = Some("pick the peer on the Peers tab (2) first".into());
+            }
             Action::DropPeer => {
                 let peer = self.selected_peer()?;
                 if peer.stage.is_gone() {
@@ -112,8 +119,25 @@ impl App {
                 self.status = Some(format!("banned {addr} for this session"));
                 return Some(Effect::Torrent(Command::BanPeer(addr)));
             }
-            Action::WheelUp => self.move_selection(-3),
-            Action::WheelDown => self.move_selection(3),
+            Action::NextTab => self.show_tab(self.tab.next()),
+            Action::PrevTab => self.show_tab(self.tab.prev()),
+            Action::ShowTab(i) => {
+                if let Some(t) = Tab::nth(usize::from(i)) {
+                    self.show_tab(t);
+                }
+            }
+            Action::Click { column, row } => self.click(column, row),
+            Action::SetPriority(p) => return self.set_priority(p),
+            Action::ToggleSequential => {
+                let on = !self.files.sequential;
+                self.files.sequential = on;
+                self.status = Some(if on {
+                    "downloading in order (streaming)".into()
+                } else {
+                    "downloading rarest first".into()
+                });
+                return Some(Effect::Torrent(Command::SetSequential(on)));
+            }
             Action::CycleSort => {
                 self.sort = self.sort.next();
                 if let Some(last) = &self.last {
@@ -121,8 +145,6 @@ impl App {
                 }
                 self.fix_selection();
             }
-            Action::FocusNext => self.focus = self.focus.next(),
-            Action::FocusPrev => self.focus = self.focus.prev(),
             Action::TogglePieceView => {
                 self.piece_view = match self.piece_view {
                     PieceView::State => PieceView::Availability,
@@ -136,10 +158,16 @@ impl App {
             | Action::PageUp
             | Action::PageDown
             | Action::Home
-            | Action::End => match self.focus {
-                Focus::Peers => self.navigate_peers(action, page),
-                Focus::Pieces => self.navigate_pieces(action),
-                Focus::Log => self.navigate_log(action),
+            | Action::End
+            | Action::WheelUp
+            | Action::WheelDown
+            | Action::ToggleFold => match self.tab {
+                Tab::Overview => {}
+                Tab::Peers => self.navigate_peers(action, page),
+                Tab::Pieces => self.navigate_pieces(action),
+                Tab::Files => self.files.navigate(action),
+                Tab::Trackers => self.navigate_trackers(action),
+                Tab::Log => self.navigate_log(action),
             },
             _ => {}
         }
@@ -152,6 +180,8 @@ impl App {
             Action::Down => self.move_selection(1),
             Action::PageUp => self.move_selection(-page),
             Action::PageDown => self.move_selection(page),
+            Action::WheelUp => self.move_selection(-3),
+            Action::WheelDown => self.move_selection(3),
             Action::Home => self.move_selection(isize::MIN / 2),
             Action::End => self.move_selection(isize::MAX / 2),
             _ => {}
@@ -159,12 +189,107 @@ impl App {
     }
 
     pub(super) fn navigate_pieces(&mut self, action: Action) {
+        let action = match action {
+            Action::WheelUp => Action::Up,
+            Action::WheelDown => Action::Down,
+            other => other,
+        };
         let pieces = self.last.as_deref().map_or(0, |s| s.pieces.len());
         self.piece_cursor.navigate(action, pieces);
     }
 
     pub(super) fn navigate_log(&mut self, action: Action) {
+        let action = match action {
+            Action::WheelUp => Action::Up,
+            Action::WheelDown => Action::Down,
+            other => other,
+        };
         let len = self.log_len();
         self.log_scroll.navigate(action, len);
+    }
+
+    pub(super) fn show_tab(&mut self, tab: Tab) {
+        self.tab = tab;
+        if let Some(focus) = tab.focus() {
+            self.focus = focus;
+        }
+    }
+
+    /// Lines the Trackers tab can scroll down by at the current screen size.
+    fn tracker_lines_below(&self) -> usize {
+        let Some(snap) = self.last.as_deref() else {
+            return 0;
+        };
+        let inner = pane_inner(screen_layout(self.viewport).body);
+        let lines = widgets::trackers::lines(snap, &self.theme, usize::from(inner.width));
+        lines.len().saturating_sub(usize::from(inner.height))
+    }
+
+    pub(super) fn navigate_trackers(&mut self, action: Action) {
+        let page = usize::from(screen_layout(self.viewport).body.height.max(2) - 1);
+        let max = self.tracker_lines_below();
+        let s = self.tracker_scroll.min(max);
+        self.tracker_scroll = match action {
+            Action::Up => s.saturating_sub(1),
+            Action::Down => s + 1,
+            Action::WheelUp => s.saturating_sub(3),
+            Action::WheelDown => s + 3,
+            Action::PageUp => s.saturating_sub(page),
+            Action::PageDown => s + page,
+            Action::Home => 0,
+            Action::End => max,
+            _ => s,
+        }
+        .min(max);
+    }
+
+    /// A click on the tab bar opens that tab; on a row of the peer table or the file tree,
+    /// selects it.
+    fn click(&mut self, x: u16, y: u16) {
+        let l = screen_layout(self.viewport);
+        let tab = match self.last.as_deref() {
+            Some(snap) => tab_at(l.tabs, x, y, &counts(snap)),
+            None => tab_at(l.tabs, x, y, &|_| None),
+        };
+        if let Some(tab) = tab {
+            return self.show_tab(tab);
+        }
+        let inner = pane_inner(l.body);
+        // The first row of both tables is their column titles.
+        if y <= inner.y || y >= inner.bottom() || x < inner.x || x >= inner.right() {
+            return;
+        }
+        let at = usize::from(y - inner.y - 1);
+        match self.tab {
+            Tab::Peers if y < inner.y + PeerPane::of(inner).table_h => {
+                let row = self.peer_scroll.top() + at;
+                if row < self.order.len() {
+                    self.selection_moved = true;
+                    self.select_row(row);
+                    self.follow_selection();
+                }
+            }
+            Tab::Files => {
+                let top = self.files.scroll.top();
+                self.files.select(top + at);
+            }
+            _ => {}
+        }
+    }
+
+    /// The priority for the selected file, or every file in the selected folder.
+    fn set_priority(&mut self, priority: FilePriority) -> Option<Effect> {
+        let files = self.files.targets();
+        let node = self.files.selected_node()?;
+        let name = crate::fmt::outside(&node.name, 40).into_owned();
+        self.status = Some(if node.is_folder() {
+            format!("{name}/ ({} files): {priority}", files.len())
+        } else {
+            format!("{name}: {priority}")
+        });
+        Some(Effect::Torrent(Command::SetFilePriority {
+            files,
+            priority,
+        }))
     }
 }

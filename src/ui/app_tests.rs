@@ -28,13 +28,19 @@ fn snap(peers: Vec<PeerRow>, state: TorrentState, elapsed: u64) -> Arc<Snapshot>
     })
 }
 
+/// The detail view on its Peers tab, where the selection keys act on the peer table.
+fn on_peers(mut app: App) -> App {
+    app.update(Action::ShowTab(1));
+    app
+}
+
 fn addr(o: u8) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, o], 6881))
 }
 
 #[test]
 fn selection_follows_peer_across_resort() {
-    let mut app = App::new(PathBuf::new(), Theme::plain());
+    let mut app = on_peers(App::new(PathBuf::new(), Theme::plain()));
     let peers = vec![
         peer(1, PeerStage::Connected, 10.0),
         peer(2, PeerStage::Connected, 20.0),
@@ -56,7 +62,7 @@ fn selection_follows_peer_across_resort() {
 
 #[test]
 fn selection_stays_on_top_row_until_the_user_moves_it() {
-    let mut app = App::new(PathBuf::new(), Theme::plain());
+    let mut app = on_peers(App::new(PathBuf::new(), Theme::plain()));
     let peers = vec![
         peer(1, PeerStage::Failed, 0.0),
         peer(2, PeerStage::Connected, 0.0),
@@ -88,7 +94,7 @@ fn selection_stays_on_top_row_until_the_user_moves_it() {
 
 #[test]
 fn vanished_selection_falls_to_same_row() {
-    let mut app = App::new(PathBuf::new(), Theme::plain());
+    let mut app = on_peers(App::new(PathBuf::new(), Theme::plain()));
     let peers = (1..=3)
         .map(|i| peer(i, PeerStage::Connected, 0.0))
         .collect();
@@ -138,7 +144,7 @@ fn two_quick_pause_presses_end_where_they_started() {
 
 #[test]
 fn drop_and_ban_target_selected_peer() {
-    let mut app = App::new(PathBuf::new(), Theme::plain());
+    let mut app = on_peers(App::new(PathBuf::new(), Theme::plain()));
     let peers = vec![
         peer(1, PeerStage::Connected, 5.0),
         peer(2, PeerStage::Failed, 0.0),
@@ -212,9 +218,8 @@ fn log_scroll_is_clamped() {
         .collect();
     app.on_snapshot(Arc::new(s));
     app.log_scroll.set_page(4);
-    app.update(Action::FocusNext);
-    app.update(Action::FocusNext);
-    assert_eq!(app.focus, Focus::Log);
+    app.update(Action::ShowTab(5));
+    assert_eq!((app.tab, app.focus), (Tab::Log, Focus::Log));
     app.update(Action::Home);
     assert_eq!(app.log_scroll.back(), 6);
     app.update(Action::PageUp);

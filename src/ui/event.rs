@@ -17,7 +17,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::engine::api::{Command, Snapshot};
 
 use super::app::App;
-use super::keys::from_event;
+use super::keys::from_event_in;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoopOptions {
@@ -105,7 +105,7 @@ where
                     None => return Ok(app),
                     Some(event) => event?,
                 };
-                let Some(action) = from_event(&event) else { continue };
+                let Some(action) = from_event_in(&event, app.mode()) else { continue };
                 if let Some(command) = app.update(action) {
                     let quit = command == Command::Quit;
                     if commands.send(command).is_err() {

@@ -9,12 +9,16 @@ use crossterm::event::{
 };
 
 use super::action::Action;
+use crate::engine::api::FilePriority;
 
 /// Which keys are live: the screen, or the text line or dialog on top of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     List,
+    /// The detail view on any tab but Files.
     Detail,
+    /// The detail view's Files tab: its keys fold folders and set priorities.
+    Files,
     /// Typing a name filter on the list: printable keys are text.
     Search,
     /// The remove confirmation.
@@ -69,7 +73,10 @@ use KeyCode as K;
 
 const LIST: &[Mode] = &[Mode::List];
 const DETAIL: &[Mode] = &[Mode::Detail];
-const SCREENS: &[Mode] = &[Mode::List, Mode::Detail];
+const FILES: &[Mode] = &[Mode::Files];
+/// Every tab of the detail view.
+const TABS: &[Mode] = &[Mode::Detail, Mode::Files];
+const SCREENS: &[Mode] = &[Mode::List, Mode::Detail, Mode::Files];
 const SEARCH: &[Mode] = &[Mode::Search];
 const DIALOG: &[Mode] = &[Mode::Dialog];
 const TEXT: &[Mode] = &[Mode::Search, Mode::Dialog];
@@ -100,21 +107,34 @@ pub const BINDINGS: &[Binding] = &[
         &[(ch('s'), A::CycleSort), (ch('S'), A::ReverseSort)]),
     bind(LIST, "f", "filter: all, downloading, seeding, paused, queued, error", &[(ch('f'), A::CycleFilter)]),
     bind(LIST, "/", "search names (Enter keeps the filter, Esc clears it)", &[(ch('/'), A::Search)]),
-    // The detail view.
-    bind(DETAIL, "p / space", "pause or resume the torrent", &[(ch('p'), A::TogglePause), (ch(' '), A::TogglePause)]),
-    bind(DETAIL, "d", "drop the selected peer (it may come back later)", &[(ch('d'), A::DropPeer)]),
-    bind(DETAIL, "b", "ban the selected peer for this session", &[(ch('b'), A::BanPeer)]),
-    bind(DETAIL, "↑ ↓ j k", "move in the focused pane",
+    // The detail view, every tab.
+    bind(TABS, "1–6 Tab S-Tab", "tabs: overview peers pieces files trackers log",
+        &[(ch('1'), A::ShowTab(0)), (ch('2'), A::ShowTab(1)), (ch('3'), A::ShowTab(2)),
+          (ch('4'), A::ShowTab(3)), (ch('5'), A::ShowTab(4)), (ch('6'), A::ShowTab(5)),
+          (key(K::Tab), A::NextTab), (key(K::BackTab), A::PrevTab)]),
+    bind(TABS, "p / space", "pause or resume the torrent", &[(ch('p'), A::TogglePause), (ch(' '), A::TogglePause)]),
+    bind(TABS, "↑ ↓ j k", "move in the tab (peers, pieces, files, trackers, log)",
         &[(key(K::Up), A::Up), (ch('k'), A::Up), (key(K::Down), A::Down), (ch('j'), A::Down)]),
-    bind(DETAIL, "PgUp PgDn", "move a page", &[(key(K::PageUp), A::PageUp), (key(K::PageDown), A::PageDown)]),
-    bind(DETAIL, "Home End g G", "first / last (log: oldest / follow newest)",
+    bind(TABS, "PgUp PgDn", "move a page", &[(key(K::PageUp), A::PageUp), (key(K::PageDown), A::PageDown)]),
+    bind(TABS, "Home End g G", "first / last (log: oldest / follow newest)",
         &[(key(K::Home), A::Home), (ch('g'), A::Home), (key(K::End), A::End), (ch('G'), A::End)]),
-    bind(DETAIL, "← → h l", "move the piece-map cursor",
+    bind(TABS, "mouse", "click a tab or a row, the wheel scrolls",
+        &[(Input::Click, CLICK), (Input::WheelUp, A::WheelUp), (Input::WheelDown, A::WheelDown)]),
+    // Peers, Pieces (and the Overview, Trackers and Log tabs, which have no keys of their own).
+    bind(DETAIL, "d", "Peers: drop the selected peer (it may come back later)", &[(ch('d'), A::DropPeer)]),
+    bind(DETAIL, "b", "Peers: ban the selected peer for this session", &[(ch('b'), A::BanPeer)]),
+    bind(DETAIL, "s", "Peers: sort by rate, progress, client, address, state", &[(ch('s'), A::CycleSort)]),
+    bind(DETAIL, "← → h l", "Pieces: move the cursor",
         &[(key(K::Left), A::Left), (ch('h'), A::Left), (key(K::Right), A::Right), (ch('l'), A::Right)]),
-    bind(DETAIL, "mouse wheel", "scroll the peer table", &[(Input::WheelUp, A::WheelUp), (Input::WheelDown, A::WheelDown)]),
-    bind(DETAIL, "s", "sort peers: rate, progress, client, address, state", &[(ch('s'), A::CycleSort)]),
-    bind(DETAIL, "Tab Shift-Tab", "focus peers / pieces / events", &[(key(K::Tab), A::FocusNext), (key(K::BackTab), A::FocusPrev)]),
-    bind(DETAIL, "v", "piece map: what we have / how many peers have it", &[(ch('v'), A::TogglePieceView)]),
+    bind(DETAIL, "v", "Pieces: what we have / how many peers have it", &[(ch('v'), A::TogglePieceView)]),
+    // The Files tab.
+    bind(FILES, "← → h l", "fold / unfold a folder (← on a file: its folder)",
+        &[(key(K::Left), A::Left), (ch('h'), A::Left), (key(K::Right), A::Right), (ch('l'), A::Right)]),
+    bind(FILES, "Enter", "fold or unfold the selected folder", &[(key(K::Enter), A::ToggleFold)]),
+    bind(FILES, "S L N H", "priority of the file / folder: skip, low, normal, high",
+        &[(ch('S'), A::SetPriority(FilePriority::Skip)), (ch('L'), A::SetPriority(FilePriority::Low)),
+          (ch('N'), A::SetPriority(FilePriority::Normal)), (ch('H'), A::SetPriority(FilePriority::High))]),
+    bind(FILES, "o", "download in order (streaming) / rarest first", &[(ch('o'), A::ToggleSequential)]),
     // Both screens.
     bind(SCREENS, "? Esc", "this help; Esc closes it, or goes back to the list",
         &[(ch('?'), A::ToggleHelp), (key(K::Esc), A::Back)]),
@@ -151,9 +171,19 @@ pub fn footer(mode: Mode) -> &'static [(Action, &'static str)] {
             (Action::TogglePause, "pause"),
             (Action::DropPeer, "drop"),
             (Action::BanPeer, "ban"),
+            (Action::NextTab, "tab"),
             (Action::CycleSort, "sort"),
             (Action::TogglePieceView, "view"),
-            (Action::FocusNext, "focus"),
+            (Action::ToggleHelp, "help"),
+        ],
+        Mode::Files => &[
+            (Action::Quit, "quit"),
+            (Action::NextTab, "tab"),
+            (Action::SetPriority(FilePriority::Skip), "skip"),
+            (Action::SetPriority(FilePriority::Normal), "normal"),
+            (Action::SetPriority(FilePriority::High), "high"),
+            (Action::ToggleFold, "fold"),
+            (Action::ToggleSequential, "in order"),
             (Action::ToggleHelp, "help"),
         ],
         Mode::Search => &[(Action::Accept, "keep"), (Action::Back, "clear")],

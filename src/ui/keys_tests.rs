@@ -14,7 +14,13 @@ fn press(code: KeyCode, mode: Mode) -> Option<Action> {
     from_event_in(&key(code, KeyModifiers::NONE, KeyEventKind::Press), mode)
 }
 
-const MODES: [Mode; 4] = [Mode::List, Mode::Detail, Mode::Search, Mode::Dialog];
+const MODES: [Mode; 5] = [
+    Mode::List,
+    Mode::Detail,
+    Mode::Files,
+    Mode::Search,
+    Mode::Dialog,
+];
 
 #[test]
 fn press_maps_release_does_not() {
@@ -111,7 +117,11 @@ fn wheel_click_and_resize() {
         from_event_in(&click, Mode::List),
         Some(Action::Click { column: 3, row: 4 })
     );
-    assert_eq!(from_event(&click), None, "the detail view takes no clicks");
+    assert_eq!(
+        from_event(&click),
+        Some(Action::Click { column: 3, row: 4 }),
+        "the detail view's tabs and rows take clicks"
+    );
     assert_eq!(from_event(&Event::Resize(80, 24)), Some(Action::Redraw));
 }
 
@@ -143,7 +153,7 @@ fn every_bound_input_maps_to_its_action_and_has_a_help_line() {
         Some("space")
     );
     assert_eq!(
-        key_label(Action::FocusNext, Mode::Detail).as_deref(),
+        key_label(Action::NextTab, Mode::Detail).as_deref(),
         Some("Tab")
     );
 }

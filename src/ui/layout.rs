@@ -7,45 +7,44 @@ use ratatui::layout::{Constraint, Layout, Rect};
 /// Lines of the header (name, progress bar, rates, tracker).
 pub const HEADER_HEIGHT: u16 = 4;
 
-/// Where each pane goes. Small screens keep every pane but give the peer table the most rows;
-/// big screens split the lower half so the graph and piece map grow wide.
+/// Where each part of the detail view goes: the header on every tab, the tab bar under it,
+/// then the open tab's body. Peers, pieces, files, trackers and the log each fill the whole
+/// body on their tab; the Overview splits it between the explainer and the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScreenLayout {
     pub header: Rect,
+    pub tabs: Rect,
+    pub body: Rect,
+    /// The Overview's explainer findings, then its throughput graph.
+    pub findings: Rect,
+    pub throughput: Rect,
     pub peers: Rect,
     pub pieces: Rect,
-    pub throughput: Rect,
     pub log: Rect,
     pub footer: Rect,
 }
 
 pub fn screen_layout(area: Rect) -> ScreenLayout {
-    let [header, body, footer] = Layout::vertical([
+    let [header, tabs, body, footer] = Layout::vertical([
         Constraint::Length(HEADER_HEIGHT),
+        Constraint::Length(1),
         Constraint::Fill(1),
         Constraint::Length(1),
     ])
     .areas(area);
-    // Peers get ~45% (at least 10 rows: title, column header, 6 peers, 2 detail lines); the
-    // piece map + graph row and the log share the rest.
-    let peers_h = (body.height * 45 / 100).max(10).min(body.height);
-    let rest = body.height - peers_h;
-    let middle_h = rest - rest / 2;
-    let [peers, middle, log] = Layout::vertical([
-        Constraint::Length(peers_h),
-        Constraint::Length(middle_h),
-        Constraint::Fill(1),
-    ])
-    .areas(body);
-    let [pieces, throughput] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
-        .spacing(1)
-        .areas(middle);
+    // The findings get ~2/5 (a title and a few wrapped lines), the graph the rest.
+    let findings_h = (body.height * 2 / 5).clamp(3, 14).min(body.height);
+    let [findings, throughput] =
+        Layout::vertical([Constraint::Length(findings_h), Constraint::Fill(1)]).areas(body);
     ScreenLayout {
         header,
-        peers,
-        pieces,
+        tabs,
+        body,
+        findings,
         throughput,
-        log,
+        peers: body,
+        pieces: body,
+        log: body,
         footer,
     }
 }
@@ -125,13 +124,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn panes_tile_the_screen() {
+    fn parts_tile_the_screen() {
         for (w, h) in [(80, 24), (160, 48), (20, 8)] {
             let l = screen_layout(Rect::new(0, 0, w, h));
             assert_eq!(l.header.height, HEADER_HEIGHT.min(h));
+            assert_eq!(l.tabs.y, l.header.bottom());
+            assert_eq!(l.body.y, l.tabs.bottom());
             assert_eq!(l.footer.bottom(), h);
-            assert!(l.peers.height >= 10.min(h.saturating_sub(5)), "{l:?}");
-            assert_eq!(l.pieces.width + 1 + l.throughput.width, w);
+            assert_eq!(l.findings.height + l.throughput.height, l.body.height);
+            assert_eq!(l.peers, l.body);
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod action;
 pub mod app;
 pub mod event;
+pub mod files;
 pub mod grid;
 pub mod history;
 pub mod keys;
@@ -16,6 +17,7 @@ pub mod list;
 pub mod scroll;
 pub mod session_loop;
 pub mod sort;
+pub mod tabs;
 pub mod theme;
 pub mod tui;
 pub mod widgets;
@@ -34,6 +36,7 @@ pub use action::Action;
 pub use app::{App, Focus, PieceView};
 pub use layout::{screen_layout, ScreenLayout};
 pub use sort::SortKey;
+pub use tabs::Tab;
 pub use theme::Theme;
 pub use tui::install_panic_hook;
 
@@ -86,12 +89,22 @@ pub fn draw(frame: &mut Frame, snap: &Snapshot, app: &App) {
 pub fn draw_into(area: Rect, buf: &mut ratatui::buffer::Buffer, snap: &Snapshot, app: &App) {
     let layout = screen_layout(area);
     widgets::header::render(layout.header, buf, snap, app);
-    widgets::peers::render(layout.peers, buf, snap, app);
-    widgets::pieces::render(layout.pieces, buf, snap, app);
-    widgets::throughput::render(layout.throughput, buf, snap, app);
-    widgets::log::render(layout.log, buf, snap, app);
+    widgets::tab_bar::render(layout.tabs, buf, snap, app);
+    match app.tab {
+        Tab::Overview => widgets::overview::render(layout.body, buf, snap, app),
+        Tab::Peers => widgets::peers::render(layout.peers, buf, snap, app),
+        Tab::Pieces => widgets::pieces::render(layout.pieces, buf, snap, app),
+        Tab::Files => widgets::files::render(layout.body, buf, snap, app),
+        Tab::Trackers => widgets::trackers::render(layout.body, buf, snap, app),
+        Tab::Log => widgets::log::render(layout.log, buf, snap, app),
+    }
     widgets::help::render_footer(layout.footer, buf, snap, app);
     if app.help_open {
         widgets::help::render_overlay(area, buf, app);
     }
 }
+
+#[cfg(test)]
+mod detail_fixture;
+#[cfg(test)]
+mod detail_tests;

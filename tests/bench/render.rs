@@ -314,6 +314,8 @@ fn main() {
         app.on_snapshot(snap.clone());
     }
     println!("render: {PEERS} peers, {PIECES} pieces, {FRAMES} frames each");
+    // The Pieces tab: the grid over the whole body.
+    app.update(Action::ShowTab(2));
     bench("have view", 200, 60, &snap, &mut app);
     bench("have view", 80, 24, &snap, &mut app);
     app.update(Action::TogglePieceView);

@@ -24,8 +24,20 @@ pub fn render(
     app: &App,
 ) {
     let theme = &app.theme;
+    let lines_of =
+        |id: &crate::engine::api::TorrentId| session.torrents.iter().find(|t| t.id == *id);
+    let found: Vec<_> = d.ids.iter().filter_map(lines_of).collect();
+    let done: u64 = found.iter().map(|t| t.verified_bytes).sum();
+    // A marked set names its torrents, as many as the screen has room for.
+    let names_h = if d.ids.len() > 1 {
+        (d.ids.len() as u16)
+            .min(area.height.saturating_sub(8))
+            .min(5)
+    } else {
+        0
+    };
     let w = area.width.min(64);
-    let h = area.height.min(6);
+    let h = area.height.min(6 + names_h);
     if w < 4 || h < 3 {
         return;
     }
@@ -38,34 +50,50 @@ pub fn render(
     Clear.render(popup, buf);
     let room = usize::from(w.saturating_sub(4));
     let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut names: Vec<Line> = Vec::new();
     let (what, place) = match (&d.name, d.ids.as_slice()) {
-        (Some(name), [id]) => {
-            let path = session
-                .torrents
-                .iter()
-                .find(|t| t.id == *id)
+        (Some(name), [_]) => {
+            let path = found
+                .first()
                 .map(|t| t.save_path.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            let size = fmt::bytes(done);
             (
                 fmt::outside(name, room.saturating_sub(8)).into_owned(),
                 format!(
-                    "Its data is in {}",
-                    fmt::outside(&path, room.saturating_sub(16))
+                    "Its data ({size}) is in {}",
+                    fmt::outside(&path, room.saturating_sub(20 + size.len()))
                 ),
             )
         }
-        _ => (
-            format!("{} torrents", d.ids.len()),
-            "Their data stays where it is unless you delete it.".to_string(),
-        ),
+        _ => {
+            let shown = usize::from(names_h);
+            for (i, t) in found.iter().enumerate().take(shown) {
+                let more = found.len() - shown;
+                let text = if i + 1 == shown && more > 0 {
+                    format!(" · and {} more", more + 1)
+                } else {
+                    format!(" · {}", fmt::outside(&t.name, room.saturating_sub(3)))
+                };
+                names.push(Line::from(Span::raw(text)));
+            }
+            (
+                format!("{} torrents", d.ids.len()),
+                format!(
+                    "Their data ({}) stays unless you delete it.",
+                    fmt::bytes(done)
+                ),
+            )
+        }
     };
     let key = |a: Action| key_label(a, Mode::Dialog).unwrap_or_default();
-    let lines = vec![
-        Line::from(vec![
-            Span::raw(" Remove "),
-            span(what, bold),
-            Span::raw("?"),
-        ]),
+    let mut lines = vec![Line::from(vec![
+        Span::raw(" Remove "),
+        span(what, bold),
+        Span::raw("?"),
+    ])];
+    lines.extend(names);
+    lines.extend([
         Line::from(span(format!(" {place}"), theme.dim())),
         Line::default(),
         Line::from(vec![
@@ -77,7 +105,7 @@ pub fn render(
             span(key(Action::Back), theme.key()),
             Span::raw(" cancel"),
         ]),
-    ];
+    ]);
     let block = Block::new()
         .borders(Borders::ALL)
         .border_style(theme.warn())

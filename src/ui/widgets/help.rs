@@ -58,7 +58,7 @@ pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     } else {
         vec![]
     };
-    render_hints(area, buf, app, Mode::Detail, lead, &relabel);
+    render_hints(area, buf, app, app.mode(), lead, &relabel);
 }
 
 /// The footer of any screen: quitting or the engine gone, `lead` (say, how many are
@@ -148,6 +148,7 @@ pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
     ]));
     let title = match screen {
         Mode::Detail => " ttui help: one torrent ",
+        Mode::Files => " ttui help: one torrent, Files tab ",
         _ => " ttui help: the list ",
     };
     let block = Block::new()

@@ -1,13 +1,17 @@
 //! One module per pane. Each `render` draws straight into a `Buffer` from `(&Snapshot, &App)`,
 //! so every pane can be unit-tested without a terminal.
 
+pub mod files;
 pub mod header;
 pub mod help;
 pub mod log;
+pub mod overview;
 pub mod peer_words;
 pub mod peers;
 pub mod pieces;
+pub mod tab_bar;
 pub mod throughput;
+pub mod trackers;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

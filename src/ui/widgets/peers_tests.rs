@@ -62,6 +62,7 @@ fn render_app(app: &App, snap: &Snapshot, w: u16, h: u16) -> Buffer {
 fn table_shows_failures_dimmed_and_selected_detail() {
     let s = transmission_and_refused();
     let mut app = App::new(PathBuf::new(), Theme::colored());
+    app.update(crate::ui::Action::ShowTab(1));
     app.on_snapshot(s.clone());
     let buf = render_app(&app, &s, 80, 8);
     let r = rows(&buf);
@@ -107,6 +108,7 @@ fn selection_scrolls_into_view() {
         .collect();
     let s = snapshot(peers);
     let mut app = App::new(PathBuf::new(), Theme::plain());
+    app.update(crate::ui::Action::ShowTab(1));
     app.on_snapshot(s.clone());
     app.peer_scroll.set_page(5);
     app.update(crate::ui::Action::End);
@@ -124,6 +126,7 @@ fn selected_row_is_one_neutral_bar_whatever_the_state() {
     ]);
     for theme in [Theme::colored(), Theme::plain()] {
         let mut app = App::new(PathBuf::new(), theme);
+        app.update(crate::ui::Action::ShowTab(1));
         app.on_snapshot(s.clone());
         let buf = render_app(&app, &s, 100, 8);
         let r = rows(&buf);
@@ -166,6 +169,7 @@ fn selected_row_is_one_neutral_bar_whatever_the_state() {
 fn spare_width_does_not_all_go_to_state() {
     let s = transmission_and_refused();
     let mut app = App::new(PathBuf::new(), Theme::plain());
+    app.update(crate::ui::Action::ShowTab(1));
     app.on_snapshot(s.clone());
     let r = rows(&render_app(&app, &s, 160, 8));
     let state = r[1].find("State").expect("State header");
@@ -201,6 +205,7 @@ fn selected_peer_line_shows_the_peer_id_client_only_when_it_differs() {
     aria.id_client = Some("aria2 1.36.0".into());
     let s = snapshot(vec![lt_app.clone(), aria]);
     let mut app = App::new(PathBuf::new(), Theme::plain());
+    app.update(crate::ui::Action::ShowTab(1));
     app.on_snapshot(s.clone());
     let t = text(&render_app(&app, &s, 160, 8));
     assert!(
@@ -226,6 +231,7 @@ fn outside_text_is_cleaned_and_cut() {
     );
     let s = snapshot(vec![evil, gone]);
     let mut app = App::new(PathBuf::new(), Theme::plain());
+    app.update(crate::ui::Action::ShowTab(1));
     app.on_snapshot(s.clone());
     let r = rows(&render_app(&app, &s, 160, 12));
     assert!(
@@ -258,6 +264,7 @@ fn rows_show_source_transport_and_encryption() {
     tcp.encryption = Some(Encryption::Plain);
     let s = snapshot(vec![utp, tcp]);
     let mut app = App::new(PathBuf::new(), Theme::plain());
+    app.update(crate::ui::Action::ShowTab(1));
     app.on_snapshot(s.clone());
     let wide = rows(&render_app(&app, &s, 160, 8));
     let row = |r: &[String], ip: &str| r.iter().find(|l| l.contains(ip)).cloned().unwrap();

@@ -357,7 +357,7 @@ mod tests {
         let s = Arc::new(snapshot(vec![PieceState::Verified; 100], vec![2; 100]));
         let mut app = App::new(PathBuf::new(), Theme::plain());
         app.on_snapshot(s.clone());
-        app.update(crate::ui::Action::FocusNext);
+        app.update(crate::ui::Action::ShowTab(2));
         // 50 cells of 2 pieces.
         app.piece_cursor.set_grid(50, 50);
         app.update(crate::ui::Action::Right);

@@ -1,0 +1,149 @@
+//! The Files tab: the torrent's folders and files as a tree, each with its size, how much of
+//! it is verified, and its priority (a folder's is its files' when they agree).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use crate::engine::api::{FilePriority, Snapshot};
+use crate::fmt::{self, ellipsize, outside};
+use crate::ui::app::App;
+use crate::ui::files::Node;
+use crate::ui::theme::Theme;
+
+use super::{put_line, render_pane, span, LINE_MAX};
+
+/// Size, percent and priority columns; a bar when the screen is wide.
+const SIZE_W: usize = 9;
+const PCT_W: usize = 7;
+const PRIO_W: usize = 8;
+const BAR_W: usize = 12;
+
+fn prio_cell(p: Option<FilePriority>, theme: &Theme) -> (String, Style) {
+    match p {
+        None => ("mixed".into(), theme.dim()),
+        Some(FilePriority::Skip) => ("skip".into(), theme.dim()),
+        Some(FilePriority::High) => ("high".into(), theme.accent().add_modifier(Modifier::BOLD)),
+        Some(p) => (p.word().into(), Style::new()),
+    }
+}
+
+fn row<'a>(n: &Node, folded: bool, width: usize, theme: &Theme) -> Vec<Span<'a>> {
+    let bar = width >= 110;
+    let fixed = 2 + SIZE_W + PCT_W + PRIO_W + 2 + if bar { BAR_W + 1 } else { 0 };
+    let name_w = width.saturating_sub(fixed);
+    let icon = match (n.is_folder(), folded) {
+        (false, _) => "  ",
+        (true, true) => "▸ ",
+        (true, false) => "▾ ",
+    };
+    let indent = "  ".repeat(n.depth.min(name_w / 4));
+    let name = outside(&n.name, LINE_MAX);
+    let text = ellipsize(&format!("{indent}{icon}{name}"), name_w).into_owned();
+    let frac = if n.size == 0 {
+        1.0
+    } else {
+        n.done as f64 / n.size as f64
+    };
+    let pct = (frac * 1000.0).floor() / 10.0;
+    let skip = n.priority == Some(FilePriority::Skip);
+    let name_style = match (skip, n.is_folder()) {
+        (true, _) => theme.dim(),
+        (false, true) => Style::new().add_modifier(Modifier::BOLD),
+        _ => Style::new(),
+    };
+    let mut spans = vec![
+        Span::raw(" "),
+        span(format!("{text:<name_w$}"), name_style),
+        Span::raw(format!(" {:>SIZE_W$}", fmt::bytes(n.size))),
+        span(
+            format!(" {:>w$}", format!("{pct:.1}%"), w = PCT_W - 1),
+            if frac >= 1.0 {
+                theme.verified()
+            } else {
+                Style::new()
+            },
+        ),
+    ];
+    if bar {
+        let filled = ((frac * BAR_W as f64).floor() as usize).min(BAR_W);
+        spans.push(Span::raw(" "));
+        spans.push(span("█".repeat(filled), theme.verified()));
+        spans.push(span("░".repeat(BAR_W - filled), theme.missing()));
+    }
+    let (p, style) = prio_cell(n.priority, theme);
+    spans.push(Span::raw("  "));
+    spans.push(span(format!("{p:<PRIO_W$}"), style));
+    spans
+}
+
+pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+    let theme = &app.theme;
+    let v = &app.files;
+    let skipped = snap.files.iter().filter(|f| !f.priority.wanted()).count();
+    let mut title = format!(" Files {}", snap.files.len());
+    if skipped > 0 {
+        title.push_str(&format!(" · {skipped} skipped"));
+    }
+    title.push_str(if v.sequential {
+        " · in order "
+    } else {
+        " · rarest first "
+    });
+    let inner = render_pane(area, buf, Line::from(title), true, theme);
+    if inner.height == 0 {
+        return;
+    }
+    let width = usize::from(inner.width);
+    if v.tree.nodes.is_empty() {
+        put_line(
+            buf,
+            inner,
+            0,
+            vec![span(
+                " no file list yet: waiting for the torrent's metadata",
+                theme.dim(),
+            )],
+        );
+        return;
+    }
+    // The header reuses the row's widths; only its words differ.
+    let bar = width >= 110;
+    let name_w =
+        width.saturating_sub(2 + SIZE_W + PCT_W + PRIO_W + 2 + if bar { BAR_W + 1 } else { 0 });
+    let mut titles = format!(
+        " {:<name_w$} {:>SIZE_W$} {:>w$}",
+        "  Name",
+        "Size",
+        "Done",
+        w = PCT_W - 1
+    );
+    if bar {
+        titles.push_str(&" ".repeat(BAR_W + 1));
+    }
+    titles.push_str(&format!("  {:<PRIO_W$}", "Priority"));
+    put_line(
+        buf,
+        inner,
+        0,
+        vec![span(titles, theme.dim().add_modifier(Modifier::BOLD))],
+    );
+    let page = usize::from(inner.height.saturating_sub(1));
+    let top = v.scroll.top_for(Some(v.selected), v.rows.len(), page);
+    for (r, &i) in v.rows.iter().enumerate().skip(top).take(page) {
+        let Some(n) = v.tree.nodes.get(i) else {
+            continue;
+        };
+        let folded = v.folded.contains(&n.path);
+        let mut spans = row(n, folded, width, theme);
+        if r == v.selected {
+            let sel = theme.selected_row();
+            spans = spans.into_iter().map(|s| s.style(sel)).collect();
+            if let Some(first) = spans.first_mut() {
+                *first = span("▸", sel);
+            }
+        }
+        put_line(buf, inner, (r - top + 1) as u16, spans);
+    }
+}
