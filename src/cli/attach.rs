@@ -291,6 +291,15 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
             SessionRequest::Files { reply, .. } => {
                 let _ = reply.send(None);
             }
+            SessionRequest::Force { reply, .. }
+            | SessionRequest::Queue { reply, .. }
+            | SessionRequest::Goals { reply, .. } => {
+                let _ = reply.send(Err(
+                    "not from an attached screen yet: use `ttui resume --force`, `ttui queue`, \
+                     `ttui limit`"
+                        .into(),
+                ));
+            }
             // Quitting the attached screen leaves the session running.
             SessionRequest::Shutdown => {}
         }

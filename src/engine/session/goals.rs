@@ -63,6 +63,58 @@ impl Overrides {
     }
 }
 
+/// One goal of one torrent, as `ttui limit ID --seed-ratio R` sets it: back to the
+/// session's (`default`), none for this torrent (`off`), or its own value.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Set<T> {
+    Default,
+    Off,
+    To(T),
+}
+
+impl<T: Copy> Set<T> {
+    /// `default`, else what `value` reads (`off` there is [`Set::Off`]).
+    pub fn parse(s: &str, value: impl Fn(&str) -> Result<Option<T>, String>) -> Result<Self, String> {
+        if s.trim() == "default" {
+            return Ok(Set::Default);
+        }
+        Ok(value(s)?.map_or(Set::Off, Set::To))
+    }
+
+    fn apply(self, slot: &mut Option<T>, off: &mut u8, kind: Kind) {
+        *slot = match self {
+            Set::To(v) => Some(v),
+            Set::Default | Set::Off => None,
+        };
+        if matches!(self, Set::Off) {
+            *off |= kind as u8;
+        } else {
+            *off &= !(kind as u8);
+        }
+    }
+}
+
+impl Overrides {
+    /// Applies the goals a verb sets (None: leave that one as it is).
+    pub fn set(
+        &mut self,
+        ratio: Option<Set<f64>>,
+        seed_time: Option<Set<Duration>>,
+        idle: Option<Set<Duration>>,
+    ) {
+        if let Some(s) = ratio {
+            s.apply(&mut self.ratio, &mut self.off, Kind::Ratio);
+        }
+        if let Some(s) = seed_time {
+            s.apply(&mut self.seed_time, &mut self.off, Kind::Time);
+        }
+        if let Some(s) = idle {
+            s.apply(&mut self.idle, &mut self.off, Kind::Idle);
+        }
+    }
+}
+
 /// Where a seeding torrent stands.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {

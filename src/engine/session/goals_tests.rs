@@ -111,3 +111,23 @@ fn durations_print() {
         assert_eq!(parse_duration(&flag_text(d)), Ok(d), "{s}");
     }
 }
+
+#[test]
+fn a_verb_sets_resets_and_switches_off_one_goal() {
+    let session = Goals {
+        ratio: Some(2.0),
+        ..Goals::default()
+    };
+    let mut o = Overrides::default();
+    let ratio = |s| Set::parse(s, parse_ratio).unwrap();
+    o.set(Some(ratio("1.5")), None, None);
+    assert_eq!(o.effective(&session).ratio, Some(1.5));
+    o.set(Some(ratio("off")), None, None);
+    assert_eq!(o.effective(&session).ratio, None);
+    o.set(Some(ratio("default")), None, None);
+    assert_eq!(o.effective(&session).ratio, Some(2.0));
+    let t = Set::parse("2h", parse_goal_duration).unwrap();
+    o.set(None, Some(t), None);
+    assert_eq!(o.effective(&session).seed_time, Some(Duration::from_secs(7200)));
+    assert!(Set::parse("x", parse_ratio).is_err());
+}

@@ -98,8 +98,8 @@ impl Verdict {
     /// The reason in words for the torrent's line; None when nothing holds it back.
     pub fn why(self, s: &QueueSettings) -> Option<String> {
         match self {
-            Verdict::Run | Verdict::Off => None,
-            Verdict::Forced => Some("forced: started regardless of the queue".into()),
+            // A forced torrent is not held back: nothing to explain.
+            Verdict::Run | Verdict::Off | Verdict::Forced => None,
             Verdict::Stalled(d) => Some(format!(
                 "not counted: stalled {} below {}",
                 crate::engine::session::goals::human(d),
@@ -177,6 +177,7 @@ pub fn decide(
 
 /// Where a queue move puts a torrent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Move {
     Top,
     Up,
