@@ -299,14 +299,21 @@ pub fn apply(cfg: &Config, args: &mut DownloadArgs, m: &ArgMatches) -> Vec<(&'st
     take!(watch_dir, "watch_dir", |v| args.watch_dir = Some(v));
     let q = &mut args.queue;
     take!(max_active_downloads, "max_active_downloads", |v| q
-        .max_active_downloads = v);
-    take!(max_active_seeds, "max_active_seeds", |v| q.max_active_seeds = v);
-    take!(slow_torrent_rate, "slow_torrent_rate", |v| q.slow_torrent_rate = v);
+        .max_active_downloads =
+        v);
+    take!(max_active_seeds, "max_active_seeds", |v| q
+        .max_active_seeds =
+        v);
+    take!(slow_torrent_rate, "slow_torrent_rate", |v| q
+        .slow_torrent_rate =
+        v);
     take!(stalled_time, "stalled_time", |v| q.stalled_time = v);
     take!(seed_ratio, "seed_ratio", |v| q.seed_ratio = v);
     take!(seed_time, "seed_time", |v| q.seed_time = v);
     take!(seed_idle, "seed_idle", |v| q.seed_idle = v);
-    take!(seed_goal_action, "seed_goal_action", |v| q.seed_goal_action = v);
+    take!(seed_goal_action, "seed_goal_action", |v| q
+        .seed_goal_action =
+        v);
     origins
 }
 

@@ -165,7 +165,10 @@ fn the_queue_and_goal_keys_read_like_their_flags() {
     let q = &args.queue;
     assert_eq!(q.max_active_downloads, 3);
     assert_eq!(origin("max_active_downloads"), Origin::File);
-    assert_eq!((q.max_active_seeds, origin("max_active_seeds")), (4, Origin::Flag));
+    assert_eq!(
+        (q.max_active_seeds, origin("max_active_seeds")),
+        (4, Origin::Flag)
+    );
     assert_eq!(q.slow_torrent_rate, 1024);
     assert_eq!(q.stalled_time, Duration::from_secs(90));
     assert_eq!(q.seed_ratio, Some(1.5));

@@ -9,6 +9,7 @@
 
 mod common;
 #[path = "session/kit.rs"]
+#[allow(dead_code)]
 mod kit;
 #[path = "session/payload.rs"]
 #[allow(dead_code)]
@@ -61,7 +62,13 @@ fn eight_torrents_three_at_a_time_in_queue_order() {
     let payloads: Vec<Payload> = (0..8)
         .map(|i| {
             let name = format!("q{i}.bin");
-            Payload::make(&data, &fixtures, &name, &[("", (1 << 20) + i * 1000)], 10 + i)
+            Payload::make(
+                &data,
+                &fixtures,
+                &name,
+                &[("", (1 << 20) + i * 1000)],
+                10 + i,
+            )
         })
         .collect();
     let seeders: Vec<LibtorrentPeer> = payloads
@@ -119,7 +126,10 @@ fn eight_torrents_three_at_a_time_in_queue_order() {
     assert!(most >= 2, "never saw the slots in use (at most {most})");
     let order: Vec<usize> = first_run.iter().map(|s| s.unwrap_or(usize::MAX)).collect();
     for w in order.windows(2) {
-        assert!(w[0] <= w[1], "torrents started out of queue order: {order:?}");
+        assert!(
+            w[0] <= w[1],
+            "torrents started out of queue order: {order:?}"
+        );
     }
     // Every file came whole.
     for p in &payloads {
@@ -206,9 +216,12 @@ fn a_stalled_torrent_frees_its_slot_and_force_and_moves_work() {
     );
 
     // c done, the dead one runs again; after 10 s it stops counting and b gets the slot.
-    let rows = env.wait_list("the stall to free the slot", DONE_WAIT, &mut daemon, |rows| {
-        state(&row(rows, &b)) == "seeding"
-    });
+    let rows = env.wait_list(
+        "the stall to free the slot",
+        DONE_WAIT,
+        &mut daemon,
+        |rows| state(&row(rows, &b)) == "seeding",
+    );
     let dead_row = row(&rows, &dead);
     assert!(
         why(&dead_row).starts_with("not counted: stalled ")
@@ -235,11 +248,16 @@ fn a_ratio_goal_pauses_the_seed_and_survives_a_restart() {
     let fixtures = env.root.path().join("fixtures");
     // The data is already in the download directory: the daemon seeds it.
     let p = Payload::make(&env.out, &fixtures, "goal.bin", &[("", 1 << 20)], 7);
-    let extra: Vec<String> = ["--seed-ratio", "1.0"].iter().map(|s| s.to_string()).collect();
+    let extra: Vec<String> = ["--seed-ratio", "1.0"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut daemon = Daemon::start(&env, "1", &extra);
     let out = env.verb(&["add", &p.path()]);
     assert_eq!(out.code, 0, "{out:?}");
-    env.wait_list("the seed", DONE_WAIT, &mut daemon, |rows| all_seeding(rows, 1));
+    env.wait_list("the seed", DONE_WAIT, &mut daemon, |rows| {
+        all_seeding(rows, 1)
+    });
     let log = daemon.log_text();
     let port: u16 = log
         .split("listening for peers on port ")
@@ -279,7 +297,9 @@ fn a_ratio_goal_pauses_the_seed_and_survives_a_restart() {
     // Resumed by hand: it seeds on and the goal does not pause it again.
     let id = rows[0]["id"].to_string();
     assert_eq!(env.verb(&["resume", &id]).code, 0);
-    env.wait_list("the seed again", DONE_WAIT, &mut daemon, |rows| all_seeding(rows, 1));
+    env.wait_list("the seed again", DONE_WAIT, &mut daemon, |rows| {
+        all_seeding(rows, 1)
+    });
     sleep(Duration::from_secs(2));
     let rows = env.list();
     assert_eq!(state(&rows[0]), "seeding", "{rows:#?}");

@@ -119,7 +119,12 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
             })
         }
         Request::Queue { id, to } => {
-            one(&id, &current, requests, |id, reply| SessionRequest::Queue { id, to, reply }).await
+            one(&id, &current, requests, |id, reply| SessionRequest::Queue {
+                id,
+                to,
+                reply,
+            })
+            .await
         }
         Request::Goals {
             id,
@@ -134,7 +139,10 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
                 Set::Default => Set::Default,
             };
             if seed_ratio.is_some_and(|r| matches!(r, Set::To(r) if !(r.is_finite() && r >= 0.0))) {
-                return error(ErrorKind::BadArgument, "a ratio goal is a number of 0 or more");
+                return error(
+                    ErrorKind::BadArgument,
+                    "a ratio goal is a number of 0 or more",
+                );
             }
             let (seed_time, idle) = (seed_time_secs.map(d), seed_idle_secs.map(d));
             one(&id, &current, requests, |id, reply| SessionRequest::Goals {

@@ -87,7 +87,10 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "max_active_seeds" => args.queue.max_active_seeds.to_string(),
         "slow_torrent_rate" => crate::cli::goal_args::rate_text(args.queue.slow_torrent_rate),
         "stalled_time" => goals::flag_text(args.queue.stalled_time),
-        "seed_ratio" => args.queue.seed_ratio.map_or("off".into(), |r| r.to_string()),
+        "seed_ratio" => args
+            .queue
+            .seed_ratio
+            .map_or("off".into(), |r| r.to_string()),
         "seed_time" => args.queue.seed_time.map_or("off".into(), goals::flag_text),
         "seed_idle" => args.queue.seed_idle.map_or("off".into(), goals::flag_text),
         "seed_goal_action" => enum_name(args.queue.seed_goal_action),

@@ -59,7 +59,9 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
         Verb::Queue { id, to, .. } => Request::Queue { id, to },
         Verb::Limit { id, goals, .. } => {
             if !goals.any() {
-                return Err(bad("nothing to set: give --seed-ratio, --seed-time or --seed-idle"));
+                return Err(bad(
+                    "nothing to set: give --seed-ratio, --seed-time or --seed-idle",
+                ));
             }
             let secs = |s: crate::engine::session::goals::Set<std::time::Duration>| match s {
                 crate::engine::session::goals::Set::To(d) => {

@@ -75,7 +75,10 @@ pub enum Set<T> {
 
 impl<T: Copy> Set<T> {
     /// `default`, else what `value` reads (`off` there is [`Set::Off`]).
-    pub fn parse(s: &str, value: impl Fn(&str) -> Result<Option<T>, String>) -> Result<Self, String> {
+    pub fn parse(
+        s: &str,
+        value: impl Fn(&str) -> Result<Option<T>, String>,
+    ) -> Result<Self, String> {
         if s.trim() == "default" {
             return Ok(Set::Default);
         }
@@ -157,7 +160,11 @@ impl Reached {
                 format!("{done}: seeded {} (goal {})", human(*seeded), human(*goal))
             }
             Reached::Idle { idle, goal } => {
-                format!("{done}: no upload for {} (goal {})", human(*idle), human(*goal))
+                format!(
+                    "{done}: no upload for {} (goal {})",
+                    human(*idle),
+                    human(*goal)
+                )
             }
         }
     }

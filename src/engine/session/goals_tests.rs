@@ -87,7 +87,10 @@ fn durations_parse() {
     }
     assert_eq!(parse_goal_duration("off"), Ok(None));
     assert_eq!(parse_goal_duration("0"), Ok(None));
-    assert_eq!(parse_goal_duration("2h"), Ok(Some(Duration::from_secs(7200))));
+    assert_eq!(
+        parse_goal_duration("2h"),
+        Ok(Some(Duration::from_secs(7200)))
+    );
 }
 
 #[test]
@@ -128,6 +131,9 @@ fn a_verb_sets_resets_and_switches_off_one_goal() {
     assert_eq!(o.effective(&session).ratio, Some(2.0));
     let t = Set::parse("2h", parse_goal_duration).unwrap();
     o.set(None, Some(t), None);
-    assert_eq!(o.effective(&session).seed_time, Some(Duration::from_secs(7200)));
+    assert_eq!(
+        o.effective(&session).seed_time,
+        Some(Duration::from_secs(7200))
+    );
     assert!(Set::parse("x", parse_ratio).is_err());
 }

@@ -154,7 +154,9 @@ impl Manager {
                 position: slot.queue_position,
                 want,
                 forced: p.kept.forced,
-                slow_for: p.slow_since.map_or(Duration::ZERO, |t| now.duration_since(t)),
+                slow_for: p
+                    .slow_since
+                    .map_or(Duration::ZERO, |t| now.duration_since(t)),
             });
         }
         let (mut order, mut verdicts) = (
@@ -391,7 +393,13 @@ impl Manager {
         };
         let path = slot.save_path();
         let kept = slot.policy.kept();
-        p.save_resume(&meta, &path, (slot.added, slot.queue_position), &point, &kept);
+        p.save_resume(
+            &meta,
+            &path,
+            (slot.added, slot.queue_position),
+            &point,
+            &kept,
+        );
     }
 
     /// The line as the session shows it: the queue's and the goals' words over the task's.

@@ -43,8 +43,14 @@ fn the_first_n_downloads_in_queue_order_run() {
         .collect();
     assert_eq!(running, vec![0, 1, 2]);
     let s = settings(3, 10);
-    assert_eq!(v[0].why(&s).as_deref(), Some("queued: 5th for 3 download slots"));
-    assert_eq!(v[2].why(&s).as_deref(), Some("queued: 4th for 3 download slots"));
+    assert_eq!(
+        v[0].why(&s).as_deref(),
+        Some("queued: 5th for 3 download slots")
+    );
+    assert_eq!(
+        v[2].why(&s).as_deref(),
+        Some("queued: 4th for 3 download slots")
+    );
 }
 
 #[test]
@@ -104,7 +110,10 @@ fn a_stalled_download_gives_its_slot_to_the_next() {
         Some("not counted: stalled 5 min below 1 KiB/s")
     );
     assert_eq!(v[1], Verdict::Run);
-    assert_eq!(v[2].why(&s).as_deref(), Some("queued: 2nd for 1 download slot"));
+    assert_eq!(
+        v[2].why(&s).as_deref(),
+        Some("queued: 2nd for 1 download slot")
+    );
 }
 
 #[test]

@@ -284,10 +284,7 @@ pub fn encode(r: &Resume) -> Vec<u8> {
         seed_idle: r.seed_idle_secs.map(int),
         goals_off: i64::from(r.goals_off),
         forced: i64::from(r.forced),
-        goal_reached: r
-            .goal_reached
-            .as_ref()
-            .map(|t| ByteBuf::from(t.as_bytes())),
+        goal_reached: r.goal_reached.as_ref().map(|t| ByteBuf::from(t.as_bytes())),
     };
     // Every field is a byte string, an integer or a list of them: serde_bencode cannot fail.
     bencode::encode(&wire).unwrap_or_default()

@@ -60,7 +60,12 @@ fn full_resume() -> Resume {
 fn a_file_without_the_queue_keys_loads() {
     let r = Resume::new(HASH, "old".into(), PathBuf::from("/d"), 3);
     let bytes = encode(&r);
-    for key in [&b"6:forced"[..], b"12:goal_reached", b"9:seed_idle", b"9:goals_off"] {
+    for key in [
+        &b"6:forced"[..],
+        b"12:goal_reached",
+        b"9:seed_idle",
+        b"9:goals_off",
+    ] {
         assert!(!bytes.windows(key.len()).any(|w| w == key));
     }
     let back = decode(&bytes, &HASH).unwrap();
