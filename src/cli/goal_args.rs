@@ -110,8 +110,8 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
 pub fn rate_text(v: u64) -> String {
     match v {
         0 => "0".into(),
-        _ if v % (1024 * 1024) == 0 => format!("{}M", v / (1024 * 1024)),
-        _ if v % 1024 == 0 => format!("{}K", v / 1024),
+        _ if v.is_multiple_of(1024 * 1024) => format!("{}M", v / (1024 * 1024)),
+        _ if v.is_multiple_of(1024) => format!("{}K", v / 1024),
         _ => v.to_string(),
     }
 }

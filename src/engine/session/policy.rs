@@ -326,9 +326,9 @@ impl Manager {
         let who = self.index(id)?;
         let mut positions: Vec<u32> = self.slots.iter().map(|s| s.queue_position).collect();
         queue::reorder(&mut positions, who, m);
-        for i in 0..self.slots.len() {
-            if self.slots[i].queue_position != positions[i] {
-                self.slots[i].queue_position = positions[i];
+        for (i, p) in positions.into_iter().enumerate() {
+            if self.slots[i].queue_position != p {
+                self.slots[i].queue_position = p;
                 self.save_policy(i);
             }
         }
