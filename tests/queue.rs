@@ -26,6 +26,21 @@ use serde_json::Value;
 
 const DONE_WAIT: Duration = Duration::from_secs(90);
 
+/// Seeders for `payloads` (each at `rate` bytes a second, 0 = unlimited), started at once:
+/// each waits up to 20 s for its torrent's dead tracker before it says it is ready.
+fn lt_seeders(payloads: &[(&Payload, u64)], data: &std::path::Path) -> Vec<LibtorrentPeer> {
+    std::thread::scope(|s| {
+        let started: Vec<_> = payloads
+            .iter()
+            .map(|(p, rate)| s.spawn(move || lt_seed(p, data, *rate)))
+            .collect();
+        started
+            .into_iter()
+            .map(|h| h.join().expect("a libtorrent seeder failed to start"))
+            .collect()
+    })
+}
+
 /// Seeds `p` from `data` with libtorrent, at `rate` bytes a second (so a download lasts long
 /// enough to be seen).
 fn lt_seed(p: &Payload, data: &std::path::Path, rate: u64) -> LibtorrentPeer {
@@ -71,10 +86,8 @@ fn eight_torrents_three_at_a_time_in_queue_order() {
             )
         })
         .collect();
-    let seeders: Vec<LibtorrentPeer> = payloads
-        .iter()
-        .map(|p| lt_seed(p, &data, 256 * 1024))
-        .collect();
+    let rated: Vec<(&Payload, u64)> = payloads.iter().map(|p| (p, 256 * 1024)).collect();
+    let seeders = lt_seeders(&rated, &data);
     let mut extra: Vec<String> = vec!["--max-active-downloads".into(), "3".into()];
     for s in &seeders {
         extra.extend(["--peer".to_string(), s.addr().to_string()]);
@@ -158,11 +171,7 @@ fn a_stalled_torrent_frees_its_slot_and_force_and_moves_work() {
     let d = Payload::make(&data, &fixtures, "d.bin", &[("", 1 << 20)], 4);
     // Listening, never accepting: the handshake is never answered.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let seeders = [
-        lt_seed(&b, &data, 0),
-        lt_seed(&c, &data, 256 * 1024),
-        lt_seed(&d, &data, 0),
-    ];
+    let seeders = lt_seeders(&[(&b, 0), (&c, 256 * 1024), (&d, 0)], &data);
     let mut extra: Vec<String> = [
         "--max-active-downloads",
         "1",
