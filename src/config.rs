@@ -45,6 +45,70 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
     pub watch_dir: Option<PathBuf>,
+    // The queue and the seeding goals (`cli/goal_args.rs`); text values read as the flags do.
+    pub max_active_downloads: Option<u32>,
+    pub max_active_seeds: Option<u32>,
+    #[serde(default, deserialize_with = "rate_text")]
+    pub slow_torrent_rate: Option<u64>,
+    #[serde(default, deserialize_with = "duration_text")]
+    pub stalled_time: Option<std::time::Duration>,
+    #[serde(default, deserialize_with = "ratio_goal")]
+    pub seed_ratio: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "duration_goal")]
+    pub seed_time: Option<Option<std::time::Duration>>,
+    #[serde(default, deserialize_with = "duration_goal")]
+    pub seed_idle: Option<Option<std::time::Duration>>,
+    #[serde(default, deserialize_with = "value_enum")]
+    pub seed_goal_action: Option<crate::engine::session::goals::GoalAction>,
+}
+
+/// A number of bytes a second, or text as the flag takes it (`"2K"`).
+fn rate_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum R {
+        N(u64),
+        S(String),
+    }
+    match R::deserialize(d)? {
+        R::N(n) => Ok(Some(n)),
+        R::S(s) => crate::cli::goal_args::parse_rate(&s)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+fn duration_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::engine::session::goals::parse_duration(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// A ratio (`1.0`), or `"off"`.
+fn ratio_goal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<f64>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum R {
+        N(f64),
+        S(String),
+    }
+    let text = match R::deserialize(d)? {
+        R::N(n) => n.to_string(),
+        R::S(s) => s,
+    };
+    crate::engine::session::goals::parse_ratio(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn duration_goal<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<std::time::Duration>>, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::engine::session::goals::parse_goal_duration(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// A `--encryption`-style value, spelled as on the command line.
@@ -233,6 +297,23 @@ pub fn apply(cfg: &Config, args: &mut DownloadArgs, m: &ArgMatches) -> Vec<(&'st
     take!(state_dir, "state_dir", |v| args.state_dir = Some(v));
     take!(log_file, "log_file", |v| args.log_file = Some(v));
     take!(watch_dir, "watch_dir", |v| args.watch_dir = Some(v));
+    let q = &mut args.queue;
+    take!(max_active_downloads, "max_active_downloads", |v| q
+        .max_active_downloads =
+        v);
+    take!(max_active_seeds, "max_active_seeds", |v| q
+        .max_active_seeds =
+        v);
+    take!(slow_torrent_rate, "slow_torrent_rate", |v| q
+        .slow_torrent_rate =
+        v);
+    take!(stalled_time, "stalled_time", |v| q.stalled_time = v);
+    take!(seed_ratio, "seed_ratio", |v| q.seed_ratio = v);
+    take!(seed_time, "seed_time", |v| q.seed_time = v);
+    take!(seed_idle, "seed_idle", |v| q.seed_idle = v);
+    take!(seed_goal_action, "seed_goal_action", |v| q
+        .seed_goal_action =
+        v);
     origins
 }
 

@@ -116,7 +116,7 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(args.watch_dir.as_deref(), Some(Path::new("/w")));
     assert_eq!(args.bind, "0.0.0.0".parse::<std::net::IpAddr>().unwrap());
     assert_eq!(origin("bind"), Origin::Default);
-    assert_eq!(origins.len(), 13, "every key has an origin");
+    assert_eq!(origins.len(), 21, "every key has an origin");
 }
 
 #[test]
@@ -148,4 +148,47 @@ fn home_is_expanded_in_paths() {
     let loaded = load(Some(&f), false).unwrap();
     let out = loaded.config.output.unwrap();
     assert!(out.ends_with("dl") && !out.starts_with("~"), "{out:?}");
+}
+
+#[test]
+fn the_queue_and_goal_keys_read_like_their_flags() {
+    use std::time::Duration;
+    let cfg = parsed(
+        "max_active_downloads = 3\nmax_active_seeds = 0\nslow_torrent_rate = \"1K\"\n\
+         stalled_time = \"90s\"\nseed_ratio = 1.5\nseed_time = \"2h\"\nseed_idle = \"off\"\n\
+         seed_goal_action = \"remove\"\n",
+    )
+    .unwrap();
+    let (mut args, m) = daemon(&["--max-active-seeds", "4", "--seed-time", "1d"]);
+    let origins = apply(&cfg, &mut args, &m);
+    let origin = |k: &str| origins.iter().find(|(key, _)| *key == k).unwrap().1;
+    let q = &args.queue;
+    assert_eq!(q.max_active_downloads, 3);
+    assert_eq!(origin("max_active_downloads"), Origin::File);
+    assert_eq!(
+        (q.max_active_seeds, origin("max_active_seeds")),
+        (4, Origin::Flag)
+    );
+    assert_eq!(q.slow_torrent_rate, 1024);
+    assert_eq!(q.stalled_time, Duration::from_secs(90));
+    assert_eq!(q.seed_ratio, Some(1.5));
+    assert_eq!(q.seed_time, Some(Duration::from_secs(86_400)));
+    assert_eq!(q.seed_idle, None);
+    assert_eq!(
+        q.seed_goal_action,
+        crate::engine::session::goals::GoalAction::Remove
+    );
+    assert!(parsed("seed_time = \"forever\"").is_err());
+    assert!(parsed("seed_ratio = -1").is_err());
+    assert!(parsed("slow_torrent_rate = \"fast\"").is_err());
+}
+
+#[test]
+fn the_queue_and_goal_defaults() {
+    let (args, _) = daemon(&[]);
+    let q = &args.queue;
+    assert_eq!((q.max_active_downloads, q.max_active_seeds), (5, 10));
+    assert_eq!(q.slow_torrent_rate, 2048);
+    assert_eq!(q.stalled_time, std::time::Duration::from_secs(300));
+    assert_eq!((q.seed_ratio, q.seed_time, q.seed_idle), (None, None, None));
 }

@@ -43,6 +43,7 @@ fn row(id: u32) -> TorrentRow {
         save_path: "/tmp/x".into(),
         added: 1_700_000_000,
         completed: Some(1_700_000_100),
+        queue_position: 0,
     }
 }
 

@@ -291,6 +291,35 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
             SessionRequest::Files { reply, .. } => {
                 let _ = reply.send(None);
             }
+            SessionRequest::Force { id, on, reply } => {
+                let ids = vec![id.0.to_string()];
+                let r = if on {
+                    Request::Force { ids }
+                } else {
+                    Request::Resume { ids }
+                };
+                let _ = reply.send(
+                    ask(&target, &mut control, &r)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.message),
+                );
+            }
+            SessionRequest::Queue { id, to, reply } => {
+                let r = Request::Queue {
+                    id: id.0.to_string(),
+                    to,
+                };
+                let _ = reply.send(
+                    ask(&target, &mut control, &r)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.message),
+                );
+            }
+            SessionRequest::Goals { reply, .. } => {
+                let _ = reply.send(Err("not from an attached screen: use `ttui limit`".into()));
+            }
             // Quitting the attached screen leaves the session running.
             SessionRequest::Shutdown => {}
         }

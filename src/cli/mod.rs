@@ -9,6 +9,7 @@
 
 pub mod attach;
 pub mod diag;
+pub mod goal_args;
 pub mod headless;
 pub mod info;
 pub mod load;
@@ -114,6 +115,8 @@ pub struct DownloadArgs {
     /// (or `*.invalid`); the session only (`ttui` on a terminal, `ttui daemon`).
     #[arg(long, value_name = "DIR")]
     pub watch_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub queue: goal_args::QueueArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,10 +262,13 @@ pub enum Verb {
         #[command(flatten)]
         at: At,
     },
-    /// Resume torrents (IDs, or `all`).
+    /// Resume torrents (IDs, or `all`); with --force, start them regardless of the queue
+    /// (without it, a forced torrent goes back under the queue).
     Resume {
         #[arg(required = true)]
         ids: Vec<String>,
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         at: At,
     },
@@ -280,6 +286,23 @@ pub enum Verb {
         /// Also delete the downloaded files.
         #[arg(long)]
         delete_data: bool,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Move a torrent in the queue: top, up, down or bottom.
+    Queue {
+        id: String,
+        #[arg(value_parser = clap::value_parser!(crate::engine::session::queue::Move))]
+        to: crate::engine::session::queue::Move,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Set a torrent's own seeding goals (over the session's --seed-ratio, --seed-time,
+    /// --seed-idle).
+    Limit {
+        id: String,
+        #[command(flatten)]
+        goals: goal_args::GoalArgs,
         #[command(flatten)]
         at: At,
     },
@@ -314,7 +337,9 @@ impl Verb {
             | Verb::Verify { at, .. }
             | Verb::Remove { at, .. }
             | Verb::Move { at, .. }
-            | Verb::Files { at, .. } => at,
+            | Verb::Files { at, .. }
+            | Verb::Queue { at, .. }
+            | Verb::Limit { at, .. } => at,
         }
     }
 
@@ -328,7 +353,9 @@ impl Verb {
             | Verb::Verify { at, .. }
             | Verb::Remove { at, .. }
             | Verb::Move { at, .. }
-            | Verb::Files { at, .. } => at,
+            | Verb::Files { at, .. }
+            | Verb::Queue { at, .. }
+            | Verb::Limit { at, .. } => at,
         }
     }
 

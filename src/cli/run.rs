@@ -28,6 +28,9 @@ pub fn options(args: &DownloadArgs, seed: bool) -> Options {
         pex: !args.no_pex,
         state_dir: Some(state_dir(args)),
         dht_rate_limit: args.dht_rate_limit,
+        queue: args.queue.settings(),
+        goals: args.queue.goals(),
+        goal_action: args.queue.seed_goal_action,
         ..Options::default()
     }
 }

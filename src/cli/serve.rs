@@ -105,10 +105,57 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
             id,
             command: Command::Pause,
         }),
-        Request::Resume { ids } => each(&ids, &current, requests, |id| SessionRequest::Torrent {
+        Request::Resume { ids } => {
+            // A plain resume puts a forced torrent back under the queue.
+            let _ = each(&ids, &current, requests, |id| force(id, false));
+            each(&ids, &current, requests, |id| SessionRequest::Torrent {
+                id,
+                command: Command::Resume,
+            })
+        }
+        Request::Force { ids } => {
+            let _ = each(&ids, &current, requests, |id| force(id, true));
+            each(&ids, &current, requests, |id| SessionRequest::Torrent {
+                id,
+                command: Command::Resume,
+            })
+        }
+        Request::Queue { id, to } => {
+            one(&id, &current, requests, |id, reply| SessionRequest::Queue {
+                id,
+                to,
+                reply,
+            })
+            .await
+        }
+        Request::Goals {
             id,
-            command: Command::Resume,
-        }),
+            seed_ratio,
+            seed_time_secs,
+            seed_idle_secs,
+        } => {
+            use crate::engine::session::goals::Set;
+            let d = |s: Set<u64>| match s {
+                Set::To(v) => Set::To(Duration::from_secs(v)),
+                Set::Off => Set::Off,
+                Set::Default => Set::Default,
+            };
+            if seed_ratio.is_some_and(|r| matches!(r, Set::To(r) if !(r.is_finite() && r >= 0.0))) {
+                return error(
+                    ErrorKind::BadArgument,
+                    "a ratio goal is a number of 0 or more",
+                );
+            }
+            let (seed_time, idle) = (seed_time_secs.map(d), seed_idle_secs.map(d));
+            one(&id, &current, requests, |id, reply| SessionRequest::Goals {
+                id,
+                ratio: seed_ratio,
+                seed_time,
+                idle,
+                reply,
+            })
+            .await
+        }
         Request::Verify { ids } => {
             each(&ids, &current, requests, |id| SessionRequest::Verify { id })
         }
@@ -231,6 +278,47 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
     }
 }
 
+fn force(id: TorrentId, on: bool) -> SessionRequest {
+    SessionRequest::Force {
+        id,
+        on,
+        reply: oneshot::channel().0,
+    }
+}
+
+/// A request naming one torrent that the session answers.
+async fn one(
+    id: &str,
+    current: &SessionSnapshot,
+    requests: &Requests,
+    make: impl FnOnce(TorrentId, oneshot::Sender<Result<(), String>>) -> SessionRequest,
+) -> Response {
+    let rows: Vec<(u32, [u8; 20])> = current
+        .torrents
+        .iter()
+        .map(|t| (t.id.0, t.info_hash))
+        .collect();
+    let id = match resolve_ids(&[id.to_string()], &rows) {
+        Ok(ids) if ids.len() == 1 => TorrentId(ids[0]),
+        Ok(_) => return error(ErrorKind::BadArgument, "name one torrent"),
+        Err(e) => return Response::Error(e),
+    };
+    let (reply, rx) = oneshot::channel();
+    if requests.send(make(id, reply)).is_err() {
+        return gone();
+    }
+    let error = match rx.await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some("the session stopped".into()),
+    };
+    Response::Done(vec![IdResult {
+        id: id.0,
+        name: name_of(current, id),
+        error,
+    }])
+}
+
 /// Waits (bounded) until the session's line-up shows what a request did, so a `list` right
 /// after an `add` or a `remove` sees it (the line-up is published every tick).
 async fn listed(snapshot: &SessionSnap, done: impl Fn(&SessionSnapshot) -> bool) {
@@ -343,6 +431,12 @@ async fn add_one(
     result
 }
 
+/// Waiting for a queue slot, as the session's queue says in `why`.
+fn queued(t: &TorrentLine) -> bool {
+    !matches!(t.state, TorrentState::Error(_))
+        && t.why.as_deref().is_some_and(|w| w.starts_with("queued:"))
+}
+
 /// The one-word state scripts match on.
 pub fn state_word(s: &TorrentState) -> &'static str {
     match s {
@@ -366,7 +460,12 @@ pub fn row(t: &TorrentLine) -> TorrentRow {
         id: t.id.0,
         info_hash: hex(&t.info_hash),
         name: t.name.clone(),
-        state: state_word(&t.state).into(),
+        state: if queued(t) {
+            "queued".into()
+        } else {
+            state_word(&t.state).into()
+        },
+        queue_position: t.queue_position,
         why,
         progress: t.progress(),
         wanted_bytes: t.wanted_bytes,

@@ -11,6 +11,7 @@ use crate::cli::logging::default_log_path;
 use crate::cli::run::state_dir;
 use crate::cli::{Cli, DownloadArgs};
 use crate::config::{Loaded, Origin};
+use crate::engine::session::goals;
 
 /// The text `ttui config` prints: every config key with its effective value and origin, then
 /// every path.
@@ -26,10 +27,10 @@ pub fn config_text(
         Some(p) => format!("{} (not there: built-in defaults)", p.display()),
     };
     out.push_str(&format!("config file: {file}\n\n"));
-    out.push_str(&format!("{:<16} {:<40} FROM\n", "SETTING", "VALUE"));
+    out.push_str(&format!("{:<20} {:<40} FROM\n", "SETTING", "VALUE"));
     for (key, origin) in origins {
         let value = value_of(args, key);
-        out.push_str(&format!("{key:<16} {value:<40} {}\n", origin.label()));
+        out.push_str(&format!("{key:<20} {value:<40} {}\n", origin.label()));
     }
     let dir = state_dir(args);
     let socket = crate::control::paths::socket_path(&dir, args.state_dir.is_none());
@@ -82,6 +83,17 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "state_dir" => path(&args.state_dir),
         "log_file" => path(&args.log_file),
         "watch_dir" => path(&args.watch_dir),
+        "max_active_downloads" => args.queue.max_active_downloads.to_string(),
+        "max_active_seeds" => args.queue.max_active_seeds.to_string(),
+        "slow_torrent_rate" => crate::cli::goal_args::rate_text(args.queue.slow_torrent_rate),
+        "stalled_time" => goals::flag_text(args.queue.stalled_time),
+        "seed_ratio" => args
+            .queue
+            .seed_ratio
+            .map_or("off".into(), |r| r.to_string()),
+        "seed_time" => args.queue.seed_time.map_or("off".into(), goals::flag_text),
+        "seed_idle" => args.queue.seed_idle.map_or("off".into(), goals::flag_text),
+        "seed_goal_action" => enum_name(args.queue.seed_goal_action),
         _ => "?".into(),
     }
 }

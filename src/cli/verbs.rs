@@ -61,7 +61,33 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
         Verb::List { .. } => Request::List,
         Verb::Show { id, .. } => Request::Show { id },
         Verb::Pause { ids, .. } => Request::Pause { ids },
+        Verb::Resume {
+            ids, force: true, ..
+        } => Request::Force { ids },
         Verb::Resume { ids, .. } => Request::Resume { ids },
+        Verb::Queue { id, to, .. } => Request::Queue { id, to },
+        Verb::Limit { id, goals, .. } => {
+            if !goals.any() {
+                return Err(bad(
+                    "nothing to set: give --seed-ratio, --seed-time or --seed-idle",
+                ));
+            }
+            let secs = |s: crate::engine::session::goals::Set<std::time::Duration>| match s {
+                crate::engine::session::goals::Set::To(d) => {
+                    crate::engine::session::goals::Set::To(d.as_secs())
+                }
+                crate::engine::session::goals::Set::Off => crate::engine::session::goals::Set::Off,
+                crate::engine::session::goals::Set::Default => {
+                    crate::engine::session::goals::Set::Default
+                }
+            };
+            Request::Goals {
+                id,
+                seed_ratio: goals.seed_ratio,
+                seed_time_secs: goals.seed_time.map(secs),
+                seed_idle_secs: goals.seed_idle.map(secs),
+            }
+        }
         Verb::Verify { ids, .. } => Request::Verify { ids },
         Verb::Remove {
             ids, delete_data, ..
@@ -131,6 +157,9 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
                     "verify" => "checking",
                     "remove" => "removed",
                     "move" => "moving",
+                    "force" => "force-started",
+                    "queue" => "moved in the queue",
+                    "goals" => "goals set",
                     _ => "done",
                 };
                 print!("{}", out::done_lines(past, &results));

@@ -23,6 +23,7 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         save_path: "/home/u/Downloads".into(),
         added: 1_795_377_600,
         completed: None,
+        queue_position: 0,
     }
 }
 
@@ -278,6 +279,7 @@ fn json_is_one_value_with_the_documented_fields() {
         "save_path",
         "added",
         "completed",
+        "queue_position",
     ] {
         assert!(obj.get(key).is_some(), "{key} missing");
     }

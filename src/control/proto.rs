@@ -117,10 +117,32 @@ pub enum Request {
         id: u32,
         command: crate::engine::api::Command,
     },
+    /// `ttui resume --force`: start regardless of the queue (a plain `resume` ends that).
+    Force {
+        ids: Vec<String>,
+    },
+    /// `ttui queue ID top|up|down|bottom`.
+    Queue {
+        id: String,
+        to: crate::engine::session::queue::Move,
+    },
+    /// `ttui limit ID --seed-ratio R --seed-time DUR --seed-idle DUR`: the torrent's own
+    /// seeding goals (absent: unchanged). Durations in seconds.
+    Goals {
+        id: String,
+        #[serde(default)]
+        seed_ratio: Option<Set<f64>>,
+        #[serde(default)]
+        seed_time_secs: Option<Set<u64>>,
+        #[serde(default)]
+        seed_idle_secs: Option<Set<u64>>,
+    },
 }
 
+use crate::engine::session::goals::Set;
+
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 13] = [
+pub const VERBS: [&str; 16] = [
     "add",
     "files",
     "list",
@@ -134,6 +156,9 @@ pub const VERBS: [&str; 13] = [
     "watch",
     "subscribe",
     "command",
+    "force",
+    "queue",
+    "goals",
 ];
 
 impl Request {
@@ -152,6 +177,9 @@ impl Request {
             Request::Watch => "watch",
             Request::Subscribe { .. } => "subscribe",
             Request::Command { .. } => "command",
+            Request::Force { .. } => "force",
+            Request::Queue { .. } => "queue",
+            Request::Goals { .. } => "goals",
         }
     }
 }

@@ -44,6 +44,9 @@ pub struct TorrentRow {
     pub added: u64,
     /// Unix seconds when the wanted bytes were all verified; null until then.
     pub completed: Option<u64>,
+    /// Place in the session's queue, 0 first.
+    #[serde(default)]
+    pub queue_position: u32,
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,

@@ -32,6 +32,11 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
     /// Bytes a second the DHT node may send in answer to others' queries.
     pub dht_rate_limit: u32,
+    /// How many torrents of the session download and seed at once (`session/queue.rs`).
+    pub queue: crate::engine::session::queue::QueueSettings,
+    /// The session's seeding goals and what reaching one does (`session/goals.rs`).
+    pub goals: crate::engine::session::goals::Goals,
+    pub goal_action: crate::engine::session::goals::GoalAction,
 }
 
 /// `--transport`: uTP first with TCP when uTP gets no answer (`Both`), or only one of them.
@@ -71,6 +76,9 @@ impl Default for Options {
             pex: true,
             state_dir: None,
             dht_rate_limit: crate::dht::budget::DEFAULT_REPLY_BUDGET,
+            queue: Default::default(),
+            goals: Default::default(),
+            goal_action: Default::default(),
         }
     }
 }

@@ -9,14 +9,7 @@ fn info(lengths: &[u64], piece: u32) -> Info {
         .iter()
         .enumerate()
         .map(|(i, len)| {
-            let f = FileEntry {
-                path: vec!["t".into(), format!("f{i}")],
-                length: *len,
-                offset,
-                padding: false,
-                executable: false,
-                symlink: None,
-            };
+            let f = FileEntry::new(vec!["t".into(), format!("f{i}")], *len, offset);
             offset += len;
             f
         })

@@ -96,9 +96,26 @@ impl Action {
 /// `SessionRequest` (with its reply channel where it has one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Torrent { id: TorrentId, command: Command },
-    Verify { id: TorrentId },
-    Remove { id: TorrentId, delete_data: bool },
+    Torrent {
+        id: TorrentId,
+        command: Command,
+    },
+    Verify {
+        id: TorrentId,
+    },
+    Remove {
+        id: TorrentId,
+        delete_data: bool,
+    },
+    /// Start regardless of the queue (and resume).
+    Force {
+        id: TorrentId,
+    },
+    /// Move in the queue.
+    Queue {
+        id: TorrentId,
+        to: crate::engine::session::queue::Move,
+    },
 }
 
 /// What [`super::app::App::handle`] asks the event loop to do.

@@ -166,6 +166,16 @@ fn session_request(r: Request) -> SessionRequest {
             // The list shows the outcome; nobody waits for the reply.
             reply: oneshot::channel().0,
         },
+        Request::Force { id } => SessionRequest::Force {
+            id,
+            on: true,
+            reply: oneshot::channel().0,
+        },
+        Request::Queue { id, to } => SessionRequest::Queue {
+            id,
+            to,
+            reply: oneshot::channel().0,
+        },
     }
 }
 

@@ -200,6 +200,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 save_path: PathBuf::from("/home/user/Downloads"),
                 added: 1_700_000_000 + u64::from(i) * 60,
                 completed: None,
+                queue_position: 0,
             }
         })
         .collect();

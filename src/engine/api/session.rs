@@ -37,6 +37,9 @@ pub struct TorrentLine {
     /// Unix seconds.
     pub added: u64,
     pub completed: Option<u64>,
+    /// Place in the session's queue, 0 first (`ttui queue ID top|up|down|bottom`).
+    #[serde(default)]
+    pub queue_position: u32,
 }
 
 impl TorrentLine {
@@ -63,6 +66,7 @@ impl TorrentLine {
             save_path: PathBuf::new(),
             added: 0,
             completed: None,
+            queue_position: 0,
         }
     }
 
@@ -215,6 +219,26 @@ pub enum SessionRequest {
     Files {
         id: TorrentId,
         reply: oneshot::Sender<Option<Vec<FileLine>>>,
+    },
+    /// Force start (`on`: run whatever the queue says) or back under the queue.
+    Force {
+        id: TorrentId,
+        on: bool,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Move the torrent in the queue.
+    Queue {
+        id: TorrentId,
+        to: crate::engine::session::queue::Move,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// The torrent's own seeding goals (None: leave that one as it is).
+    Goals {
+        id: TorrentId,
+        ratio: Option<crate::engine::session::goals::Set<f64>>,
+        seed_time: Option<crate::engine::session::goals::Set<Duration>>,
+        idle: Option<crate::engine::session::goals::Set<Duration>>,
+        reply: oneshot::Sender<Result<(), String>>,
     },
     /// Stop every torrent (tracker `stopped`, resume data saved) and end the session.
     Shutdown,

@@ -19,13 +19,16 @@ use crate::engine::api::*;
 use crate::engine::options::{Options, Outcome};
 use crate::engine::priorities::FilePlan;
 use crate::engine::report::{unix_now, Lifetime, Report, ResumePoint};
-use crate::engine::session::persist::{Persist, SavedTorrent};
+use crate::engine::session::persist::{Kept, Persist, SavedTorrent};
 use crate::engine::session::{Session, SessionCtx};
 use crate::engine::snapshot;
 use crate::engine::torrent::{self, Start};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
+
+#[path = "policy.rs"]
+mod policy;
 
 /// How often the session's line-up is published.
 const SESSION_TICK: Duration = Duration::from_millis(500);
@@ -103,6 +106,7 @@ struct Resumed {
     lifetime: Lifetime,
     notes: Vec<String>,
     files: FilePlan,
+    kept: Kept,
 }
 
 /// One torrent of the session.
@@ -125,6 +129,8 @@ struct Slot {
     last: Option<ResumePoint>,
     /// `Ended` reports still to come from tasks this slot replaced (verify, move).
     ignore_ended: u32,
+    /// The queue's and the seeding goals' state (`policy.rs`).
+    policy: policy::SlotPolicy,
 }
 
 impl Slot {
@@ -156,6 +162,7 @@ struct Manager {
     reports_rx: Option<mpsc::UnboundedReceiver<(TorrentId, Report)>>,
     persist: Option<Persist>,
     shutting_down: bool,
+    scratch: policy::Scratch,
 }
 
 impl Manager {
@@ -183,6 +190,7 @@ impl Manager {
             reports_rx: Some(reports_rx),
             persist,
             shutting_down: false,
+            scratch: policy::Scratch::default(),
         }
     }
 
@@ -199,6 +207,8 @@ impl Manager {
         for t in saved {
             self.start_saved(t);
         }
+        self.renumber();
+        self.evaluate(false);
     }
 
     fn start_saved(&mut self, t: SavedTorrent) {
@@ -216,6 +226,7 @@ impl Manager {
             lifetime: t.lifetime,
             notes: t.notes,
             files: t.files,
+            kept: t.kept,
         };
         self.launch(id, start_meta, save_path, t.added, paused, resume);
     }
@@ -251,6 +262,7 @@ impl Manager {
                 },
                 Some((id, report)) = reports.recv() => self.on_report(id, report),
                 _ = tick.tick() => {
+                    self.evaluate(true);
                     let snap = self.snapshot().await;
                     snapshots.send_replace(Arc::new(snap));
                     if let Some(p) = &mut self.persist {
@@ -292,18 +304,43 @@ impl Manager {
                 reply,
             } => {
                 let _ = reply.send(self.add(source, save_path, paused, files));
+                self.evaluate(false);
             }
             SessionRequest::Torrent { id, command } => {
-                if let Some(s) = self.slot(id) {
-                    let _ = s.commands.send(command);
+                if !self.pause_command(id, &command) {
+                    if let Some(s) = self.slot(id) {
+                        let _ = s.commands.send(command);
+                    }
                 }
+                self.evaluate(false);
+            }
+            SessionRequest::Force { id, on, reply } => {
+                let _ = reply.send(self.force(id, on));
+                self.evaluate(false);
+            }
+            SessionRequest::Queue { id, to, reply } => {
+                let _ = reply.send(self.queue_move(id, to));
+                self.evaluate(false);
+            }
+            SessionRequest::Goals {
+                id,
+                ratio,
+                seed_time,
+                idle,
+                reply,
+            } => {
+                let _ = reply.send(self.set_goals(id, ratio, seed_time, idle));
+                self.evaluate(false);
             }
             SessionRequest::Verify { id } => self.verify(id),
             SessionRequest::Remove {
                 id,
                 delete_data,
                 reply,
-            } => self.remove(id, delete_data, reply),
+            } => {
+                self.remove(id, delete_data, reply);
+                self.evaluate(false);
+            }
             SessionRequest::Move { id, dir, reply } => self.start_move(id, dir, reply),
             SessionRequest::Subscribe { id, reply } => {
                 let rx = self.slot(id).map(|s| {
@@ -442,6 +479,7 @@ impl Manager {
             &slot.save_path,
             (slot.added, slot.queue_position),
             &point,
+            &slot.policy.kept(),
         );
     }
 
@@ -461,45 +499,40 @@ impl Manager {
             lifetime,
             notes,
             files,
+            kept,
         } = resume;
         let queue_position = queue_position.unwrap_or_else(|| self.next_queue_position());
-        let opts = Options {
-            output: save_path.clone(),
-            seed: true,
-            ..self.opts.clone()
-        };
         let first = snapshot::initial(id, &meta, &save_path, self.session.ctx.listen_port);
         let (snap_tx, _) = watch::channel(Arc::new(first));
+        let complete = trusted.as_ref().is_some_and(|b| b.is_complete()) && to_check.is_empty();
         let mut first_line = TorrentLine::placeholder(id);
         first_line.info_hash = meta.info_hash;
         first_line.name.clone_from(&meta.info.name);
+        first_line.state = TorrentState::Downloading;
         first_line.total_bytes = meta.info.total_length;
         first_line.wanted_bytes = meta.info.total_length;
+        first_line.verified_bytes = trusted.as_ref().map_or(0, |b| {
+            (u64::from(b.count()) * u64::from(meta.info.piece_length)).min(meta.info.total_length)
+        });
         first_line.save_path.clone_from(&save_path);
         first_line.added = added;
         first_line.downloaded = lifetime.downloaded;
         first_line.uploaded = lifetime.uploaded;
         first_line.completed = lifetime.completed;
-        let (line_tx, line_rx) = watch::channel(first_line);
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let start = Start {
-            id,
-            ctx: self.ctx(),
+        // The sender goes with the task when the queue starts one (`policy::relaunch`).
+        let (_, line_rx) = watch::channel(first_line);
+        let (cmd_tx, _) = mpsc::unbounded_channel();
+        self.by_hash.insert(meta.info_hash, id);
+        let mut policy = policy::SlotPolicy::new(kept, lifetime.seeding_secs);
+        policy.stopped = Some(policy::Parked {
+            paused,
+            complete,
             trusted,
             to_check,
             lifetime,
-            paused,
+            notes,
             files,
-            snapshots: snap_tx.clone(),
-            line: line_tx,
-            reports: Some(self.reports_tx.clone()),
-        };
-        let mut log = self.listen_log.clone();
-        log.extend(notes.into_iter().map(|n| (LogLevel::Warn, n)));
-        let ended = self.reports_tx.clone();
-        let run = torrent::run(start, log, (*meta).clone(), opts, cmd_rx);
-        let task = tokio::spawn(report_end(id, ended, run));
-        self.by_hash.insert(meta.info_hash, id);
+        });
         self.slots.push(Slot {
             id,
             info_hash: meta.info_hash,
@@ -509,11 +542,12 @@ impl Manager {
             commands: cmd_tx,
             snapshots: snap_tx,
             line: line_rx,
-            task: Some(task),
+            task: None,
             meta: Some(meta),
             removing: None,
             last: None,
             ignore_ended: 0,
+            policy,
         });
     }
 
@@ -578,6 +612,7 @@ impl Manager {
             removing: None,
             last: None,
             ignore_ended: 0,
+            policy: policy::SlotPolicy::new(Kept::default(), 0),
         });
     }
 
@@ -603,7 +638,14 @@ impl Manager {
                 slot.last = Some((*point).clone());
                 let path = slot.save_path();
                 if let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) {
-                    p.save_resume(&meta, &path, (slot.added, slot.queue_position), &point);
+                    let kept = slot.policy.kept();
+                    p.save_resume(
+                        &meta,
+                        &path,
+                        (slot.added, slot.queue_position),
+                        &point,
+                        &kept,
+                    );
                 }
             }
             Report::Ended(_) if self.slots[i].ignore_ended > 0 => {
@@ -617,6 +659,7 @@ impl Manager {
                 if self.slots[i].removing.is_some() {
                     self.finish_remove(i);
                 }
+                self.evaluate(false);
             }
         }
     }
@@ -665,7 +708,8 @@ impl Manager {
         let old = self.slots.remove(i);
         let id = old.id;
         let _ = old.commands.send(Command::Quit);
-        let mut line = old.line.borrow().clone();
+        let mut line = Self::line_of(&old);
+        line.why = None;
         let point = old.last.clone();
         let lifetime = point.as_ref().map_or(
             Lifetime {
@@ -765,6 +809,10 @@ impl Manager {
                 removing: None,
                 last: point,
                 ignore_ended,
+                policy: policy::SlotPolicy {
+                    stopped: None,
+                    ..old.policy
+                },
             },
         );
     }
@@ -808,8 +856,7 @@ impl Manager {
     }
 
     async fn snapshot(&self) -> SessionSnapshot {
-        let torrents: Vec<TorrentLine> =
-            self.slots.iter().map(|s| s.line.borrow().clone()).collect();
+        let torrents: Vec<TorrentLine> = self.slots.iter().map(Self::line_of).collect();
         let ctx = &self.session.ctx;
         let dht_nodes = match &ctx.dht {
             Some(d) => Some(d.stats().await.map_or(0, |s| s.nodes)),

@@ -3,8 +3,10 @@
 //! that hands an incoming connection to the torrent its handshake names, global limits, and
 //! the pool where pieces are hashed and written.
 
+pub mod goals;
 pub mod manager;
 pub(crate) mod persist;
+pub mod queue;
 
 pub use manager::{spawn, SessionHandle};
 pub use persist::Persist;

@@ -38,6 +38,19 @@ pub(crate) struct SavedTorrent {
     /// Warnings for the torrent's log (damaged resume data, changed files).
     pub notes: Vec<String>,
     pub files: crate::engine::priorities::FilePlan,
+    /// Its queue and seeding-goal settings.
+    pub kept: Kept,
+}
+
+/// What the session keeps of a torrent's queue and goal settings (`policy.rs`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Kept {
+    pub goals: crate::engine::session::goals::Overrides,
+    pub forced: bool,
+    pub goal_reached: Option<String>,
+    /// Set when the session knows better than the torrent's task (a stopped torrent has no
+    /// task to say it is paused).
+    pub paused: Option<bool>,
 }
 
 enum Job {
@@ -95,6 +108,7 @@ impl Persist {
         save_path: &Path,
         (added, queue_position): (u64, u32),
         point: &ResumePoint,
+        kept: &Kept,
     ) {
         let mut r = Resume::new(
             meta.info_hash,
@@ -105,7 +119,13 @@ impl Persist {
         r.added = added;
         r.queue_position = queue_position;
         r.completed = point.lifetime.completed;
-        r.paused = point.paused;
+        r.paused = kept.paused.unwrap_or(point.paused);
+        r.seed_ratio = kept.goals.ratio;
+        r.seed_time_secs = kept.goals.seed_time.map(|d| d.as_secs());
+        r.seed_idle_secs = kept.goals.idle.map(|d| d.as_secs());
+        r.goals_off = kept.goals.off;
+        r.forced = kept.forced;
+        r.goal_reached.clone_from(&kept.goal_reached);
         r.set_have(&point.have);
         r.downloaded = point.lifetime.downloaded;
         r.uploaded = point.lifetime.uploaded;
@@ -178,6 +198,7 @@ fn load_all(store: &Store) -> Vec<SavedTorrent> {
                 lifetime: Lifetime::default(),
                 notes: vec![format!("{e}: every piece is checked")],
                 files: Default::default(),
+                kept: Kept::default(),
                 meta,
             },
         });
@@ -212,6 +233,17 @@ fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
             &r.file_priorities,
             r.sequential,
         ),
+        kept: Kept {
+            goals: crate::engine::session::goals::Overrides {
+                ratio: r.seed_ratio,
+                seed_time: r.seed_time_secs.map(Duration::from_secs),
+                idle: r.seed_idle_secs.map(Duration::from_secs),
+                off: r.goals_off,
+            },
+            forced: r.forced,
+            goal_reached: r.goal_reached.clone(),
+            paused: None,
+        },
         meta,
     }
 }

@@ -66,6 +66,17 @@ pub struct Resume {
     pub up_limit: Option<u64>,
     pub seed_ratio: Option<f64>,
     pub seed_time_secs: Option<u64>,
+    /// Seeding goal: stop after this long with no upload (the queue issue's keys, all
+    /// optional so files written before them still load).
+    pub seed_idle_secs: Option<u64>,
+    /// Seeding goals switched off for this torrent (bits of `goals::Kind`): resumed by hand
+    /// past them.
+    pub goals_off: u8,
+    /// Started regardless of the queue.
+    pub forced: bool,
+    /// Why a seeding goal paused it (`paused: ratio 1.00 reached (goal 1.0)`), shown again
+    /// after a restart.
+    pub goal_reached: Option<String>,
     pub sequential: bool,
     /// Saved by a clean stop, after the last write to the torrent's files: a newer file is
     /// then someone else's doing. Without it (the process died), a newer file that was still
@@ -105,6 +116,10 @@ impl Resume {
             up_limit: None,
             seed_ratio: None,
             seed_time_secs: None,
+            seed_idle_secs: None,
+            goals_off: 0,
+            forced: false,
+            goal_reached: None,
             sequential: false,
             clean: false,
         }
@@ -192,6 +207,18 @@ struct Wire {
     sequential: i64,
     #[serde(default)]
     clean: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed_idle: Option<i64>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    goals_off: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    forced: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    goal_reached: Option<ByteBuf>,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 /// No real count reaches i64::MAX; saturating keeps encoding infallible.
@@ -254,6 +281,10 @@ pub fn encode(r: &Resume) -> Vec<u8> {
         seed_time: r.seed_time_secs.map(int),
         sequential: i64::from(r.sequential),
         clean: i64::from(r.clean),
+        seed_idle: r.seed_idle_secs.map(int),
+        goals_off: i64::from(r.goals_off),
+        forced: i64::from(r.forced),
+        goal_reached: r.goal_reached.as_ref().map(|t| ByteBuf::from(t.as_bytes())),
     };
     // Every field is a byte string, an integer or a list of them: serde_bencode cannot fail.
     bencode::encode(&wire).unwrap_or_default()
@@ -355,6 +386,16 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
         seed_time_secs: w.seed_time.map(|v| unsigned("seed_time", v)).transpose()?,
         sequential: flag("sequential", w.sequential)?,
         clean: flag("clean", w.clean)?,
+        seed_idle_secs: w.seed_idle.map(|v| unsigned("seed_idle", v)).transpose()?,
+        goals_off: u8::try_from(w.goals_off)
+            .ok()
+            .filter(|b| *b < 8)
+            .ok_or_else(|| invalid("goals_off", w.goals_off))?,
+        forced: flag("forced", w.forced)?,
+        // Our own words; cut so a doctored file cannot make a line of megabytes.
+        goal_reached: w
+            .goal_reached
+            .map(|t| String::from_utf8_lossy(&t[..t.len().min(200)]).into_owned()),
     })
 }
 

@@ -46,8 +46,31 @@ fn full_resume() -> Resume {
     r.up_limit = Some(0);
     r.seed_ratio = Some(1.5);
     r.seed_time_secs = Some(86_400);
+    r.seed_idle_secs = Some(1800);
+    r.goals_off = 1;
+    r.forced = true;
+    r.goal_reached = Some("paused: ratio 1.00 reached (goal 1.0)".into());
     r.sequential = true;
     r
+}
+
+/// Files written before the queue's keys (forced, goal_reached, seed_idle, goals_off) have
+/// none of them and still load, with each at its default.
+#[test]
+fn a_file_without_the_queue_keys_loads() {
+    let r = Resume::new(HASH, "old".into(), PathBuf::from("/d"), 3);
+    let bytes = encode(&r);
+    for key in [
+        &b"6:forced"[..],
+        b"12:goal_reached",
+        b"9:seed_idle",
+        b"9:goals_off",
+    ] {
+        assert!(!bytes.windows(key.len()).any(|w| w == key));
+    }
+    let back = decode(&bytes, &HASH).unwrap();
+    assert!(!back.forced && back.goal_reached.is_none() && back.goals_off == 0);
+    assert_eq!(back.seed_idle_secs, None);
 }
 
 #[test]

@@ -111,5 +111,6 @@ pub(crate) fn test_line(
         save_path: std::path::PathBuf::from("/tmp"),
         added: 0,
         completed: None,
+        queue_position: 0,
     }
 }

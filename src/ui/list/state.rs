@@ -262,9 +262,39 @@ impl ListState {
                 };
                 self.dialog = Some(RemoveDialog { ids, name });
             }
-            Action::ForceStart => return not_yet("force start"),
+            Action::ForceStart => {
+                let ids = self.targets();
+                let status = format!("force-starting {}", self.count_words(ids.len()));
+                let reqs = ids
+                    .into_iter()
+                    .flat_map(|id| {
+                        [
+                            Request::Force { id },
+                            Request::Torrent {
+                                id,
+                                command: Command::Resume,
+                            },
+                        ]
+                    })
+                    .collect();
+                return self.send(reqs, status);
+            }
             Action::QueueUp | Action::QueueDown | Action::QueueTop | Action::QueueBottom => {
-                return not_yet("the queue")
+                use crate::engine::session::queue::Move;
+                let to = match action {
+                    Action::QueueUp => Move::Up,
+                    Action::QueueDown => Move::Down,
+                    Action::QueueTop => Move::Top,
+                    _ => Move::Bottom,
+                };
+                // One torrent at a time: a marked set moved up one by one would reorder itself.
+                let ids: Vec<TorrentId> = self.targets().into_iter().take(1).collect();
+                let status = format!("moving {} in the queue", self.count_words(ids.len()));
+                let reqs = ids
+                    .into_iter()
+                    .map(|id| Request::Queue { id, to })
+                    .collect();
+                return self.send(reqs, status);
             }
             Action::Move => return not_yet("moving data"),
             Action::SetLimits => return not_yet("rate limits"),

@@ -244,15 +244,39 @@ fn clicks_select_rows_and_sort_by_titles() {
 }
 
 #[test]
+fn force_start_and_queue_keys_ask_the_session() {
+    use crate::engine::session::queue::Move;
+    let mut l = list(3);
+    let out = l.handle(Action::ForceStart);
+    let Some(Effect::Session(reqs)) = out.effect else {
+        panic!("{out:?}");
+    };
+    assert_eq!(reqs[0], Request::Force { id: id(1) });
+    assert!(matches!(
+        reqs[1],
+        Request::Torrent {
+            command: Command::Resume,
+            ..
+        }
+    ));
+    for (a, to) in [
+        (Action::QueueUp, Move::Up),
+        (Action::QueueDown, Move::Down),
+        (Action::QueueTop, Move::Top),
+        (Action::QueueBottom, Move::Bottom),
+    ] {
+        let out = l.handle(a);
+        assert_eq!(
+            out.effect,
+            Some(Effect::Session(vec![Request::Queue { id: id(1), to }]))
+        );
+    }
+}
+
+#[test]
 fn keys_the_engine_lacks_say_so() {
     let mut l = list(1);
-    for a in [
-        Action::ForceStart,
-        Action::QueueUp,
-        Action::QueueBottom,
-        Action::Move,
-        Action::SetLimits,
-    ] {
+    for a in [Action::Move, Action::SetLimits] {
         let out = l.handle(a);
         assert_eq!(out.effect, None);
         assert!(out.status.is_some_and(|s| s.ends_with("not available yet")));

@@ -1,0 +1,135 @@
+//! The flags of the queue and the seeding goals: the session's settings (on `ttui` and
+//! `ttui daemon`, each also a config key) and one torrent's goals (`ttui limit ID
+//! --seed-ratio R`). Parsers are the engine's (`session::goals`), so a flag, a config key and
+//! a verb read `2h` alike.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::engine::session::goals::{self, GoalAction, Goals, Set};
+use crate::engine::session::queue::{self, QueueSettings};
+
+/// A goal that `off` switches off. Named, not spelled `Option<..>`, so clap takes the value
+/// as one (with its `off` default) instead of making the flag optional.
+type Goal<T> = Option<T>;
+
+/// The session's queue and goals.
+#[derive(Debug, Args, Clone)]
+pub struct QueueArgs {
+    /// Torrents downloading at once; the others wait in queue order (0 = no limit).
+    #[arg(long, value_name = "N", default_value_t = queue::DEFAULT_MAX_DOWNLOADS)]
+    pub max_active_downloads: u32,
+    /// Torrents seeding at once (0 = no limit).
+    #[arg(long, value_name = "N", default_value_t = queue::DEFAULT_MAX_SEEDS)]
+    pub max_active_seeds: u32,
+    /// A download slower than this (bytes a second; K and M suffixes) for --stalled-time
+    /// stops counting against --max-active-downloads.
+    #[arg(long, value_name = "RATE", default_value = "2K", value_parser = parse_rate)]
+    pub slow_torrent_rate: u64,
+    /// How long a download must stay below --slow-torrent-rate to stop counting (45s, 5m,
+    /// 1h).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = goals::parse_duration)]
+    pub stalled_time: Duration,
+    /// Stop seeding at this lifetime ratio (e.g. 1.0; `off` = never).
+    #[arg(long, value_name = "RATIO", default_value = "off", value_parser = goals::parse_ratio)]
+    pub seed_ratio: Goal<f64>,
+    /// Stop seeding after seeding this long in all (90m, 2h, 1d; `off` = never).
+    #[arg(long, value_name = "DURATION", default_value = "off", value_parser = goals::parse_goal_duration)]
+    pub seed_time: Goal<Duration>,
+    /// Stop seeding after this long without uploading (30m, 2h; `off` = never).
+    #[arg(long, value_name = "DURATION", default_value = "off", value_parser = goals::parse_goal_duration)]
+    pub seed_idle: Goal<Duration>,
+    /// What reaching a seeding goal does: pause the torrent, or remove it (keeping its data).
+    #[arg(long, value_enum, default_value_t = GoalAction::Pause)]
+    pub seed_goal_action: GoalAction,
+}
+
+impl QueueArgs {
+    pub fn settings(&self) -> QueueSettings {
+        QueueSettings {
+            max_downloads: self.max_active_downloads,
+            max_seeds: self.max_active_seeds,
+            slow_rate: self.slow_torrent_rate,
+            stalled_after: self.stalled_time,
+        }
+    }
+
+    pub fn goals(&self) -> Goals {
+        Goals {
+            ratio: self.seed_ratio,
+            seed_time: self.seed_time,
+            idle: self.seed_idle,
+        }
+    }
+}
+
+/// One torrent's seeding goals, for `ttui limit`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GoalArgs {
+    /// This torrent's ratio goal (`off`: none for it; `default`: the session's).
+    #[arg(long, value_name = "RATIO", value_parser = ratio_set)]
+    pub seed_ratio: Option<Set<f64>>,
+    /// This torrent's seeding-time goal (2h, 1d; `off`; `default`).
+    #[arg(long, value_name = "DURATION", value_parser = duration_set)]
+    pub seed_time: Option<Set<Duration>>,
+    /// This torrent's idle goal (30m; `off`; `default`).
+    #[arg(long, value_name = "DURATION", value_parser = duration_set)]
+    pub seed_idle: Option<Set<Duration>>,
+}
+
+impl GoalArgs {
+    pub fn any(&self) -> bool {
+        self.seed_ratio.is_some() || self.seed_time.is_some() || self.seed_idle.is_some()
+    }
+}
+
+fn ratio_set(s: &str) -> Result<Set<f64>, String> {
+    Set::parse(s, goals::parse_ratio)
+}
+
+fn duration_set(s: &str) -> Result<Set<Duration>, String> {
+    Set::parse(s, goals::parse_goal_duration)
+}
+
+/// `2048`, `2K`, `1.5M` (binary: K is 1024).
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 1024.0),
+        Some((i, 'M' | 'm')) => (&t[..i], 1024.0 * 1024.0),
+        _ => (t, 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 && n * mult < 1e15 => Ok((n * mult) as u64),
+        _ => Err(format!("`{s}` is not a rate (e.g. 2048, 2K, 1M)")),
+    }
+}
+
+/// A rate as a flag value that parses back, for `ttui config`.
+pub fn rate_text(v: u64) -> String {
+    match v {
+        0 => "0".into(),
+        _ if v.is_multiple_of(1024 * 1024) => format!("{}M", v / (1024 * 1024)),
+        _ if v.is_multiple_of(1024) => format!("{}K", v / 1024),
+        _ => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_and_print_back() {
+        assert_eq!(parse_rate("2K"), Ok(2048));
+        assert_eq!(parse_rate("1.5M"), Ok(1_572_864));
+        assert_eq!(parse_rate("100"), Ok(100));
+        for bad in ["", "K", "-1K", "x", "1e30M"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?}");
+        }
+        for v in [0, 100, 2048, 3 << 20, 1500] {
+            assert_eq!(parse_rate(&rate_text(v)), Ok(v));
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Seeding goals: when a seeding torrent has done enough. Pure checks ([`check`]) over the
+//! session's lifetime counters, with the session-wide defaults (`seed-ratio`, `seed-time`,
+//! `seed-idle`) and per-torrent overrides (`ttui limit ID --seed-ratio ...`). The manager
+//! (`policy.rs`) acts on the answer: pause, or remove keeping the data (`seed-goal-action`).
+//!
+//! A torrent resumed by hand after a goal ended its seeding seeds on: the goal that ended it
+//! is switched off for that torrent, as Transmission does ("Restarted manually -- disabling
+//! its seed ratio"); setting a goal for it again switches it back on. Without that, resuming
+//! would pause it again at the next tick.
+//!
+//! Also the one parser of durations (`2h`, `90m`, `1d`, `1h30m`, `45s`) for the flags, the
+//! config file and the verbs, and the one way they are written back (`2 h`, `90 min`).
+
+use std::time::Duration;
+
+/// The session-wide goals; None is no goal.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Goals {
+    pub ratio: Option<f64>,
+    pub seed_time: Option<Duration>,
+    pub idle: Option<Duration>,
+}
+
+/// What ends a torrent's seeding once a goal is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum GoalAction {
+    #[default]
+    Pause,
+    /// Remove the torrent from the session; its data stays.
+    Remove,
+}
+
+/// Which goal: a bit each in [`Overrides::off`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Ratio = 1,
+    Time = 2,
+    Idle = 4,
+}
+
+/// One torrent's own goals, over the session's: a value replaces the session's, a bit of
+/// `off` switches that goal off for the torrent.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Overrides {
+    pub ratio: Option<f64>,
+    pub seed_time: Option<Duration>,
+    pub idle: Option<Duration>,
+    pub off: u8,
+}
+
+impl Overrides {
+    /// The goals that apply to the torrent.
+    pub fn effective(&self, session: &Goals) -> Goals {
+        let on = |k: Kind| self.off & k as u8 == 0;
+        Goals {
+            ratio: self.ratio.or(session.ratio).filter(|_| on(Kind::Ratio)),
+            seed_time: self
+                .seed_time
+                .or(session.seed_time)
+                .filter(|_| on(Kind::Time)),
+            idle: self.idle.or(session.idle).filter(|_| on(Kind::Idle)),
+        }
+    }
+}
+
+/// One goal of one torrent, as `ttui limit ID --seed-ratio R` sets it: back to the
+/// session's (`default`), none for this torrent (`off`), or its own value.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Set<T> {
+    Default,
+    Off,
+    To(T),
+}
+
+impl<T: Copy> Set<T> {
+    /// `default`, else what `value` reads (`off` there is [`Set::Off`]).
+    pub fn parse(
+        s: &str,
+        value: impl Fn(&str) -> Result<Option<T>, String>,
+    ) -> Result<Self, String> {
+        if s.trim() == "default" {
+            return Ok(Set::Default);
+        }
+        Ok(value(s)?.map_or(Set::Off, Set::To))
+    }
+
+    fn apply(self, slot: &mut Option<T>, off: &mut u8, kind: Kind) {
+        *slot = match self {
+            Set::To(v) => Some(v),
+            Set::Default | Set::Off => None,
+        };
+        if matches!(self, Set::Off) {
+            *off |= kind as u8;
+        } else {
+            *off &= !(kind as u8);
+        }
+    }
+}
+
+impl Overrides {
+    /// Applies the goals a verb sets (None: leave that one as it is).
+    pub fn set(
+        &mut self,
+        ratio: Option<Set<f64>>,
+        seed_time: Option<Set<Duration>>,
+        idle: Option<Set<Duration>>,
+    ) {
+        if let Some(s) = ratio {
+            s.apply(&mut self.ratio, &mut self.off, Kind::Ratio);
+        }
+        if let Some(s) = seed_time {
+            s.apply(&mut self.seed_time, &mut self.off, Kind::Time);
+        }
+        if let Some(s) = idle {
+            s.apply(&mut self.idle, &mut self.off, Kind::Idle);
+        }
+    }
+}
+
+/// Where a seeding torrent stands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Lifetime ratio, as `TorrentLine::ratio` counts it.
+    pub ratio: f64,
+    /// Lifetime seeding time.
+    pub seeded: Duration,
+    /// Time since it last uploaded (while seeding).
+    pub idle: Duration,
+}
+
+/// A goal reached, with the figures the torrent's line shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reached {
+    Ratio { ratio: f64, goal: f64 },
+    Time { seeded: Duration, goal: Duration },
+    Idle { idle: Duration, goal: Duration },
+}
+
+impl Reached {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Reached::Ratio { .. } => Kind::Ratio,
+            Reached::Time { .. } => Kind::Time,
+            Reached::Idle { .. } => Kind::Idle,
+        }
+    }
+
+    /// `paused: ratio 1.00 reached (goal 1.0)`, `paused: seeded 2 h (goal 2 h)`.
+    pub fn why(&self, action: GoalAction) -> String {
+        let done = match action {
+            GoalAction::Pause => "paused",
+            GoalAction::Remove => "removed",
+        };
+        match self {
+            Reached::Ratio { ratio, goal } => {
+                format!("{done}: ratio {ratio:.2} reached (goal {goal:.1})")
+            }
+            Reached::Time { seeded, goal } => {
+                format!("{done}: seeded {} (goal {})", human(*seeded), human(*goal))
+            }
+            Reached::Idle { idle, goal } => {
+                format!(
+                    "{done}: no upload for {} (goal {})",
+                    human(*idle),
+                    human(*goal)
+                )
+            }
+        }
+    }
+}
+
+/// The first goal reached, ratio first; None while seeding should go on.
+pub fn check(goals: &Goals, p: &Progress) -> Option<Reached> {
+    if let Some(goal) = goals.ratio {
+        if p.ratio.is_finite() && p.ratio >= goal {
+            return Some(Reached::Ratio {
+                ratio: p.ratio,
+                goal,
+            });
+        }
+    }
+    if let Some(goal) = goals.seed_time {
+        if p.seeded >= goal {
+            return Some(Reached::Time {
+                seeded: p.seeded,
+                goal,
+            });
+        }
+    }
+    if let Some(goal) = goals.idle {
+        if p.idle >= goal {
+            return Some(Reached::Idle { idle: p.idle, goal });
+        }
+    }
+    None
+}
+
+/// A ratio goal: a finite number, at least 0; `off` (or `none`) is no goal.
+pub fn parse_ratio(s: &str) -> Result<Option<f64>, String> {
+    let s = s.trim();
+    if matches!(s, "off" | "none") {
+        return Ok(None);
+    }
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(Some(r)),
+        _ => Err(format!("`{s}` is not a ratio (e.g. 1.0, 2.5, off)")),
+    }
+}
+
+/// A duration goal: `parse_duration`, or `off`/`none`/`0` for no goal.
+pub fn parse_goal_duration(s: &str) -> Result<Option<Duration>, String> {
+    match s.trim() {
+        "off" | "none" | "0" => Ok(None),
+        s => parse_duration(s).map(Some),
+    }
+}
+
+/// `45s`, `90m`, `2h`, `1d`, `1h30m`, `1.5h`: numbers each followed by a unit (s, m, h, d),
+/// summed. A bare number is refused: minutes or seconds would be a guess.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration (e.g. 45s, 90m, 2h, 1d, 1h30m)");
+    let s = text.trim();
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let (num, tail) = rest.split_at(split);
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let secs = match unit.trim() {
+            "s" | "sec" | "secs" => 1.0,
+            "m" | "min" | "mins" => 60.0,
+            "h" | "hr" | "hrs" => 3600.0,
+            "d" | "day" | "days" => 86_400.0,
+            _ => return Err(bad()),
+        };
+        total += n * secs;
+        rest = next;
+    }
+    // A hundred years is more than any goal means; beyond it is a typo.
+    if !total.is_finite() || total > 100.0 * 365.0 * 86_400.0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// `45 s`, `90 min`, `2 h`, `3 d`: whole units, the largest that keeps two digits of
+/// meaning (under 2 h in minutes, under 2 d in hours).
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 120 {
+        format!("{s} s")
+    } else if s < 2 * 3600 {
+        format!("{} min", s / 60)
+    } else if s < 2 * 86_400 {
+        format!("{} h", s / 3600)
+    } else {
+        format!("{} d", s / 86_400)
+    }
+}
+
+/// A duration as a flag value that parses back (`90s`, `5m`, `2h`), for `ttui config`.
+pub fn flag_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0s".into(),
+        _ if s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
+        _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+#[path = "goals_tests.rs"]
+mod tests;

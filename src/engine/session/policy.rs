@@ -1,0 +1,456 @@
+//! The manager's side of the queue and the seeding goals: what each slot keeps for them, the
+//! evaluation run after every request that changes a torrent's state and on every session
+//! tick, and acting on it. The decisions themselves are the pure `queue::decide` and
+//! `goals::check`; this file only feeds them and stops or starts torrents.
+//!
+//! A torrent the session holds back (queued, paused by a goal, or restored paused) has no
+//! task: no peers, no announces, no open files; it costs its line. Starting it again trusts
+//! the pieces of its last resume point, as a move does, so a torrent leaving the queue does
+//! not hash its data again. A torrent paused by hand while it runs keeps its task (pause
+//! keeps connections, as before): only the queue and the goals stop tasks.
+//!
+//! Cost per tick: one pass over the slots into buffers kept between ticks (no allocation
+//! once they have grown), one sort of indices, and text made only when a verdict changes.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::engine::priorities::FilePlan;
+use crate::engine::session::goals::{self, GoalAction, Progress, Reached};
+use crate::engine::session::persist::Kept;
+use crate::engine::session::queue::{self, Entry, Move, Verdict, Want};
+
+/// What a slot keeps for the queue and the goals.
+pub(super) struct SlotPolicy {
+    /// Saved with the torrent: forced, its own goals, the goal that paused it.
+    pub kept: Kept,
+    /// Stopped by the session (queued, paused by a goal, restored paused): how to start it.
+    pub stopped: Option<Parked>,
+    pub verdict: Verdict,
+    /// The verdict in words, made when it changed.
+    pub why: Option<String>,
+    /// Since when it has downloaded below the slow rate (None: fast, or not running).
+    pub slow_since: Option<Instant>,
+    /// Lifetime upload when last seen rising, and when.
+    pub upload_seen: (u64, Instant),
+    /// Lifetime seeding seconds when this run started, and what this run has added.
+    pub seeding_base: u64,
+    pub seeding_run: Duration,
+}
+
+impl SlotPolicy {
+    pub fn new(kept: Kept, seeding_base: u64) -> SlotPolicy {
+        SlotPolicy {
+            kept,
+            stopped: None,
+            verdict: Verdict::Run,
+            why: None,
+            slow_since: None,
+            upload_seen: (0, Instant::now()),
+            seeding_base,
+            seeding_run: Duration::ZERO,
+        }
+    }
+
+    /// What the store should know of it now (`paused` when the session knows better than the
+    /// last word of a task that is gone).
+    pub fn kept(&self) -> Kept {
+        Kept {
+            paused: self.stopped.as_ref().map(|p| p.paused),
+            ..self.kept.clone()
+        }
+    }
+}
+
+/// A torrent without a task, and what starting it needs.
+#[derive(Default)]
+pub(super) struct Parked {
+    pub paused: bool,
+    /// Every piece verified: it would seed.
+    pub complete: bool,
+    /// From the store, for a torrent never started in this run (else its last resume point).
+    pub trusted: Option<Bitfield>,
+    pub to_check: Vec<u32>,
+    pub lifetime: Lifetime,
+    pub notes: Vec<String>,
+    /// File priorities from the store; a torrent parked in this run keeps them in its last
+    /// resume point instead.
+    pub files: FilePlan,
+}
+
+/// Buffers the evaluation keeps between ticks.
+#[derive(Default)]
+pub(super) struct Scratch {
+    entries: Vec<Entry>,
+    order: Vec<usize>,
+    verdicts: Vec<Verdict>,
+    last_tick: Option<Instant>,
+}
+
+fn want(slot: &Slot, line: &TorrentLine) -> Want {
+    if slot.removing.is_some() || slot.meta.is_none() {
+        return Want::Nothing;
+    }
+    if let Some(p) = &slot.policy.stopped {
+        return match (p.paused, p.complete) {
+            (true, _) => Want::Nothing,
+            (false, true) => Want::Seed,
+            (false, false) => Want::Download,
+        };
+    }
+    if slot.task.is_none() {
+        return Want::Nothing;
+    }
+    match line.state {
+        TorrentState::Paused | TorrentState::Error(_) => Want::Nothing,
+        TorrentState::Seeding | TorrentState::Complete => Want::Seed,
+        TorrentState::Downloading | TorrentState::Checking { .. } => Want::Download,
+    }
+}
+
+impl Manager {
+    /// Decides the queue again and acts on it; on a tick (`tick`) also counts seeding time
+    /// and checks the seeding goals.
+    pub(super) fn evaluate(&mut self, tick: bool) {
+        let now = Instant::now();
+        let settings = self.opts.queue;
+        let dt = match self.scratch.last_tick.replace(now) {
+            Some(t) if tick => now.duration_since(t),
+            Some(t) => {
+                self.scratch.last_tick = Some(t);
+                Duration::ZERO
+            }
+            None => Duration::ZERO,
+        };
+        let mut reached: Vec<(usize, Reached)> = Vec::new();
+        let mut entries = std::mem::take(&mut self.scratch.entries);
+        entries.clear();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let line = slot.line.borrow();
+            let want = want(slot, &line);
+            let running = slot.task.is_some() && slot.policy.stopped.is_none();
+            let p = &mut slot.policy;
+            let slow = running
+                && line.state == TorrentState::Downloading
+                && line.down_rate < settings.slow_rate as f64;
+            if !slow {
+                p.slow_since = None;
+            } else if p.slow_since.is_none() {
+                p.slow_since = Some(now);
+            }
+            let seeding = running && line.state == TorrentState::Seeding;
+            if !seeding || line.uploaded != p.upload_seen.0 {
+                p.upload_seen = (line.uploaded, now);
+            }
+            if seeding && tick {
+                p.seeding_run += dt;
+                let progress = Progress {
+                    ratio: line.ratio(),
+                    seeded: Duration::from_secs(p.seeding_base) + p.seeding_run,
+                    idle: now.duration_since(p.upload_seen.1),
+                };
+                let goals = p.kept.goals.effective(&self.opts.goals);
+                if let Some(r) = goals::check(&goals, &progress) {
+                    reached.push((i, r));
+                }
+            }
+            entries.push(Entry {
+                position: slot.queue_position,
+                want,
+                forced: p.kept.forced,
+                slow_for: p
+                    .slow_since
+                    .map_or(Duration::ZERO, |t| now.duration_since(t)),
+            });
+        }
+        let (mut order, mut verdicts) = (
+            std::mem::take(&mut self.scratch.order),
+            std::mem::take(&mut self.scratch.verdicts),
+        );
+        queue::decide(&entries, &settings, &mut order, &mut verdicts);
+        for (i, v) in verdicts.iter().enumerate() {
+            self.apply(i, *v);
+        }
+        self.scratch.entries = entries;
+        self.scratch.order = order;
+        self.scratch.verdicts = verdicts;
+        // Last: acting on a goal may remove a slot, which moves the indices.
+        for (i, r) in reached.into_iter().rev() {
+            self.goal_reached(i, r);
+        }
+    }
+
+    fn apply(&mut self, i: usize, v: Verdict) {
+        let slot = &mut self.slots[i];
+        if slot.policy.verdict != v {
+            slot.policy.verdict = v;
+            slot.policy.why = v.why(&self.opts.queue);
+        }
+        let stopped = slot.policy.stopped.is_some();
+        if v.runs() && stopped && slot.task.is_none() {
+            self.relaunch(i);
+        } else if matches!(v, Verdict::Held { .. }) && !stopped {
+            self.stop(i, false);
+        }
+    }
+
+    /// Ends the torrent's task (tracker told, resume point saved); its slot stays, parked.
+    fn stop(&mut self, i: usize, paused: bool) {
+        let slot = &mut self.slots[i];
+        let complete = {
+            let l = slot.line.borrow();
+            matches!(l.state, TorrentState::Seeding | TorrentState::Complete)
+                || (l.wanted_bytes > 0 && l.verified_bytes >= l.wanted_bytes)
+        };
+        let _ = slot.commands.send(Command::Quit);
+        slot.policy.slow_since = None;
+        slot.policy.stopped = Some(Parked {
+            paused,
+            complete,
+            ..Parked::default()
+        });
+    }
+
+    /// Starts a parked torrent again, from its last resume point (or what the store gave).
+    fn relaunch(&mut self, i: usize) {
+        let Some(meta) = self.slots[i].meta.clone() else {
+            return;
+        };
+        let slot = &mut self.slots[i];
+        let Some(parked) = slot.policy.stopped.take() else {
+            return;
+        };
+        let id = slot.id;
+        let (trusted, lifetime, files) = match (&slot.last, parked.trusted) {
+            (_, Some(t)) => (Some(t), parked.lifetime, parked.files),
+            (Some(p), None) => (Some(p.have.clone()), p.lifetime, p.files.clone()),
+            (None, None) => (None, parked.lifetime, parked.files),
+        };
+        slot.policy.seeding_base = lifetime.seeding_secs;
+        slot.policy.seeding_run = Duration::ZERO;
+        let mut line = slot.line.borrow().clone();
+        line.why = None;
+        let (line_tx, line_rx) = watch::channel(line);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let save_path = slot.save_path();
+        let start = Start {
+            id,
+            ctx: self.session.ctx.clone(),
+            trusted,
+            to_check: parked.to_check,
+            lifetime,
+            paused: false,
+            files,
+            snapshots: slot.snapshots.clone(),
+            line: line_tx,
+            reports: Some(self.reports_tx.clone()),
+        };
+        let opts = Options {
+            output: save_path,
+            seed: true,
+            ..self.opts.clone()
+        };
+        let mut log = self.listen_log.clone();
+        log.extend(parked.notes.into_iter().map(|n| (LogLevel::Warn, n)));
+        let run = torrent::run(start, log, (*meta).clone(), opts, cmd_rx);
+        slot.task = Some(tokio::spawn(report_end(id, self.reports_tx.clone(), run)));
+        slot.commands = cmd_tx;
+        slot.line = line_rx;
+    }
+
+    fn goal_reached(&mut self, i: usize, r: Reached) {
+        let action = self.opts.goal_action;
+        let why = r.why(action);
+        let slot = &mut self.slots[i];
+        tracing::info!("torrent {}: {why}", slot.id);
+        match action {
+            GoalAction::Pause => {
+                slot.policy.kept.goal_reached = Some(why);
+                self.stop(i, true);
+                self.save_policy(i);
+            }
+            GoalAction::Remove => {
+                let (reply, _) = oneshot::channel();
+                let id = slot.id;
+                self.remove(id, false, reply);
+            }
+        }
+    }
+
+    /// Pause, resume and toggle for a torrent the session stopped (it has no task to tell).
+    /// A resume by hand clears a reached goal and switches that goal off for the torrent, as
+    /// Transmission does, so it seeds on. Returns false when the torrent's task should get
+    /// the command.
+    pub(super) fn pause_command(&mut self, id: TorrentId, c: &Command) -> bool {
+        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+            return true;
+        };
+        let slot = &mut self.slots[i];
+        if let (Some(parked), Command::SetFilePriority { .. } | Command::SetSequential(_)) =
+            (&mut slot.policy.stopped, c)
+        {
+            // No task to tell: the plan it starts with changes. A file wanted again gets its
+            // bytes from the peers: the pieces kept in the parts file are checked at start.
+            for plan in
+                std::iter::once(&mut parked.files).chain(slot.last.as_mut().map(|p| &mut p.files))
+            {
+                match c {
+                    Command::SetFilePriority { files, priority } => {
+                        for &f in files {
+                            if let Some(p) = plan.priorities.get_mut(f) {
+                                *p = *priority;
+                            }
+                        }
+                    }
+                    Command::SetSequential(on) => plan.sequential = *on,
+                    _ => {}
+                }
+            }
+            self.save_policy(i);
+            return true;
+        }
+        let resume = match (&slot.policy.stopped, c) {
+            (Some(p), Command::TogglePause) => p.paused,
+            (_, Command::Resume) => true,
+            (_, Command::Pause) => false,
+            _ => return false,
+        };
+        if resume {
+            if slot.policy.kept.goal_reached.take().is_some() {
+                let goals = slot.policy.kept.goals.effective(&self.opts.goals);
+                let l = slot.line.borrow();
+                let progress = Progress {
+                    ratio: l.ratio(),
+                    seeded: Duration::from_secs(slot.policy.seeding_base) + slot.policy.seeding_run,
+                    idle: Duration::ZERO,
+                };
+                drop(l);
+                if let Some(r) = goals::check(&goals, &progress) {
+                    slot.policy.kept.goals.off |= r.kind() as u8;
+                }
+            }
+            if let Some(p) = &mut slot.policy.stopped {
+                p.paused = false;
+            }
+        } else if let Some(p) = &mut slot.policy.stopped {
+            p.paused = true;
+        }
+        let handled = slot.policy.stopped.is_some();
+        self.save_policy(i);
+        handled
+    }
+
+    /// `ttui resume --force` (on) and `ttui resume` (off).
+    pub(super) fn force(&mut self, id: TorrentId, on: bool) -> Result<(), String> {
+        let i = self.index(id)?;
+        if self.slots[i].policy.kept.forced != on {
+            self.slots[i].policy.kept.forced = on;
+            self.save_policy(i);
+        }
+        Ok(())
+    }
+
+    pub(super) fn queue_move(&mut self, id: TorrentId, m: Move) -> Result<(), String> {
+        let who = self.index(id)?;
+        let mut positions: Vec<u32> = self.slots.iter().map(|s| s.queue_position).collect();
+        queue::reorder(&mut positions, who, m);
+        for (i, p) in positions.into_iter().enumerate() {
+            if self.slots[i].queue_position != p {
+                self.slots[i].queue_position = p;
+                self.save_policy(i);
+            }
+        }
+        Ok(())
+    }
+
+    /// Positions 0..n in the current order: after a restore (damaged resume data puts a
+    /// torrent at u32::MAX) and a removal.
+    pub(super) fn renumber(&mut self) {
+        let mut positions: Vec<u32> = self.slots.iter().map(|s| s.queue_position).collect();
+        if let Some(last) = positions.len().checked_sub(1) {
+            // Moving the last to the bottom renumbers without changing the order.
+            let mut order: Vec<usize> = (0..positions.len()).collect();
+            order.sort_by_key(|&i| (positions[i], i));
+            queue::reorder(&mut positions, order[last], Move::Bottom);
+        }
+        for (slot, p) in self.slots.iter_mut().zip(positions) {
+            slot.queue_position = p;
+        }
+    }
+
+    pub(super) fn set_goals(
+        &mut self,
+        id: TorrentId,
+        ratio: Option<goals::Set<f64>>,
+        seed_time: Option<goals::Set<Duration>>,
+        idle: Option<goals::Set<Duration>>,
+    ) -> Result<(), String> {
+        let i = self.index(id)?;
+        self.slots[i].policy.kept.goals.set(ratio, seed_time, idle);
+        self.save_policy(i);
+        Ok(())
+    }
+
+    fn index(&self, id: TorrentId) -> Result<usize, String> {
+        self.slots
+            .iter()
+            .position(|s| s.id == id)
+            .ok_or_else(|| format!("no torrent {id}"))
+    }
+
+    /// Saves the torrent's resume data with its queue and goal settings now: a parked
+    /// torrent sends no resume points of its own.
+    pub(super) fn save_policy(&mut self, i: usize) {
+        let slot = &self.slots[i];
+        let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) else {
+            return;
+        };
+        let point = match (&slot.last, &slot.policy.stopped) {
+            (Some(point), _) => point.clone(),
+            (None, Some(parked)) => ResumePoint {
+                have: parked
+                    .trusted
+                    .clone()
+                    .unwrap_or_else(|| Bitfield::new(meta.info.num_pieces())),
+                lifetime: parked.lifetime,
+                paused: parked.paused,
+                peers: Vec::new(),
+                clean: false,
+                files: parked.files.clone(),
+            },
+            (None, None) => return,
+        };
+        let path = slot.save_path();
+        let kept = slot.policy.kept();
+        p.save_resume(
+            &meta,
+            &path,
+            (slot.added, slot.queue_position),
+            &point,
+            &kept,
+        );
+    }
+
+    /// The line as the session shows it: the queue's and the goals' words over the task's.
+    pub(super) fn line_of(slot: &Slot) -> TorrentLine {
+        let mut l = slot.line.borrow().clone();
+        l.queue_position = slot.queue_position;
+        let p = &slot.policy;
+        if let Some(parked) = &p.stopped {
+            (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
+            l.state = match (parked.paused, parked.complete) {
+                (true, _) => TorrentState::Paused,
+                (false, true) => TorrentState::Seeding,
+                (false, false) => TorrentState::Downloading,
+            };
+            l.why = if parked.paused {
+                p.kept.goal_reached.clone()
+            } else {
+                p.why.clone()
+            };
+        } else if l.why.is_none() {
+            l.why.clone_from(&p.why);
+        }
+        l
+    }
+}

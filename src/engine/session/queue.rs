@@ -1,0 +1,227 @@
+//! The queue: which torrents of the session run, decided by one pure function
+//! ([`decide`]) from each torrent's wish (download or seed), its place in the queue and how
+//! long it has been slow. The manager (`policy.rs`) stops the torrents held back (no task, no
+//! peers, no announces: a held torrent costs its line) and starts them when a slot frees.
+//!
+//! Rules, in queue order (position 0 first):
+//! - paused or failed torrents take no slot and are not held;
+//! - a forced torrent runs whatever the queue says and takes no slot (Transmission's and
+//!   qBittorrent's "force start");
+//! - a running download slower than `slow_rate` for `stalled_after` no longer counts (libtorrent's
+//!   `dont_count_slow_torrents`, Transmission's `queue-stalled-minutes`): it keeps running, and
+//!   the next one in the queue gets its slot, so one dead torrent cannot hold the queue;
+//! - every other torrent takes a download or seed slot while one is free, else it is held and
+//!   says so: `queued: 4th for 3 download slots`.
+//!
+//! Seeds are never exempted for being slow: a seed nobody wants moves nothing, and exempting
+//! it would start every idle seed of a large session in turn; `max-active-seeds 0` lets them
+//! all run instead. The rule is strict like libtorrent's auto-management (not like
+//! Transmission's, which only decides what starts): a torrent moved below the limit is
+//! stopped, so the limit holds at every moment.
+//!
+//! Defaults: `slow_rate` 2 KiB/s is libtorrent's `inactive_down_rate`; `stalled_after` 5 min
+//! lies between libtorrent's 60 s `inactivity_timer` (which flips bursty swarms in and out of
+//! the queue, each flip costing us announces and new connections since a held torrent is
+//! really stopped) and Transmission's 30 min (half an hour of a dead torrent holding a slot).
+
+use std::time::Duration;
+
+/// Defaults, shared by the flags and the config file.
+pub const DEFAULT_MAX_DOWNLOADS: u32 = 5;
+pub const DEFAULT_MAX_SEEDS: u32 = 10;
+pub const DEFAULT_SLOW_RATE: u64 = 2048;
+pub const DEFAULT_STALLED_AFTER: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueSettings {
+    /// Downloads at once; 0 = unlimited.
+    pub max_downloads: u32,
+    /// Seeds at once; 0 = unlimited.
+    pub max_seeds: u32,
+    /// Bytes a second below which a download is slow.
+    pub slow_rate: u64,
+    /// How long a download must stay slow to stop counting.
+    pub stalled_after: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            max_downloads: DEFAULT_MAX_DOWNLOADS,
+            max_seeds: DEFAULT_MAX_SEEDS,
+            slow_rate: DEFAULT_SLOW_RATE,
+            stalled_after: DEFAULT_STALLED_AFTER,
+        }
+    }
+}
+
+/// What a torrent would do if it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Download,
+    Seed,
+    /// Paused by the user, by a seeding goal, or failed: outside the queue.
+    Nothing,
+}
+
+/// One torrent as the queue sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Entry {
+    pub position: u32,
+    pub want: Want,
+    pub forced: bool,
+    /// How long it has run below the slow rate (zero while held or fast).
+    pub slow_for: Duration,
+}
+
+/// The decision for one torrent. Numbers, not text, so a tick over thousands of torrents
+/// allocates nothing; [`Verdict::why`] makes the words when the verdict changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Runs and takes a slot (or no queue applies to it).
+    Run,
+    /// Runs without a slot: forced.
+    Forced,
+    /// Runs without a slot: slow for this long.
+    Stalled(Duration),
+    /// Waits: `rank`-th in line for `slots` slots of its kind.
+    Held { want: Want, rank: u32, slots: u32 },
+    /// Outside the queue (paused, failed).
+    Off,
+}
+
+impl Verdict {
+    pub fn runs(self) -> bool {
+        matches!(self, Verdict::Run | Verdict::Forced | Verdict::Stalled(_))
+    }
+
+    /// The reason in words for the torrent's line; None when nothing holds it back.
+    pub fn why(self, s: &QueueSettings) -> Option<String> {
+        match self {
+            // A forced torrent is not held back: nothing to explain.
+            Verdict::Run | Verdict::Off | Verdict::Forced => None,
+            Verdict::Stalled(d) => Some(format!(
+                "not counted: stalled {} below {}",
+                crate::engine::session::goals::human(d),
+                crate::fmt::rate(s.slow_rate as f64)
+            )),
+            Verdict::Held { want, rank, slots } => {
+                let kind = if want == Want::Seed {
+                    "seed"
+                } else {
+                    "download"
+                };
+                let plural = if slots == 1 { "" } else { "s" };
+                Some(format!(
+                    "queued: {} for {slots} {kind} slot{plural}",
+                    ordinal(rank)
+                ))
+            }
+        }
+    }
+}
+
+/// "1st", "2nd", "3rd", "4th", "11th", "22nd".
+pub fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Decides every torrent: `out[i]` is the verdict of `entries[i]`. `order` is scratch space
+/// (kept by the caller so a tick allocates nothing once it has grown).
+pub fn decide(
+    entries: &[Entry],
+    s: &QueueSettings,
+    order: &mut Vec<usize>,
+    out: &mut Vec<Verdict>,
+) {
+    order.clear();
+    order.extend(0..entries.len());
+    order.sort_by_key(|&i| (entries[i].position, i));
+    out.clear();
+    out.resize(entries.len(), Verdict::Off);
+    let (mut downloads, mut seeds) = (0u32, 0u32);
+    for &i in order.iter() {
+        let e = &entries[i];
+        let (count, max) = match e.want {
+            Want::Nothing => continue,
+            _ if e.forced => {
+                out[i] = Verdict::Forced;
+                continue;
+            }
+            Want::Download if e.slow_for >= s.stalled_after => {
+                out[i] = Verdict::Stalled(e.slow_for);
+                continue;
+            }
+            Want::Download => (&mut downloads, s.max_downloads),
+            Want::Seed => (&mut seeds, s.max_seeds),
+        };
+        *count += 1;
+        out[i] = if max == 0 || *count <= max {
+            Verdict::Run
+        } else {
+            Verdict::Held {
+                want: e.want,
+                rank: *count,
+                slots: max,
+            }
+        };
+    }
+}
+
+/// Where a queue move puts a torrent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Move {
+    Top,
+    Up,
+    Down,
+    Bottom,
+}
+
+impl std::str::FromStr for Move {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Move, String> {
+        match s {
+            "top" => Ok(Move::Top),
+            "up" => Ok(Move::Up),
+            "down" => Ok(Move::Down),
+            "bottom" => Ok(Move::Bottom),
+            _ => Err(format!("`{s}` is not one of top, up, down, bottom")),
+        }
+    }
+}
+
+/// Moves `positions[who]` and renumbers every position 0..n in the new order (dense, so
+/// "up" always swaps with the neighbour people see). Ties keep the slice's order.
+pub fn reorder(positions: &mut [u32], who: usize, m: Move) {
+    if who >= positions.len() {
+        return;
+    }
+    let mut order: Vec<usize> = (0..positions.len()).collect();
+    order.sort_by_key(|&i| (positions[i], i));
+    let Some(at) = order.iter().position(|&i| i == who) else {
+        return;
+    };
+    let item = order.remove(at);
+    let to = match m {
+        Move::Top => 0,
+        Move::Up => at.saturating_sub(1),
+        Move::Down => (at + 1).min(order.len()),
+        Move::Bottom => order.len(),
+    };
+    order.insert(to, item);
+    for (rank, &i) in order.iter().enumerate() {
+        positions[i] = u32::try_from(rank).unwrap_or(u32::MAX);
+    }
+}
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod tests;

@@ -1,0 +1,176 @@
+use super::*;
+
+fn dl(position: u32) -> Entry {
+    Entry {
+        position,
+        want: Want::Download,
+        forced: false,
+        slow_for: Duration::ZERO,
+    }
+}
+
+fn seed(position: u32) -> Entry {
+    Entry {
+        want: Want::Seed,
+        ..dl(position)
+    }
+}
+
+fn settings(max_downloads: u32, max_seeds: u32) -> QueueSettings {
+    QueueSettings {
+        max_downloads,
+        max_seeds,
+        ..QueueSettings::default()
+    }
+}
+
+fn run(entries: &[Entry], s: &QueueSettings) -> Vec<Verdict> {
+    let (mut order, mut out) = (Vec::new(), Vec::new());
+    decide(entries, s, &mut order, &mut out);
+    out
+}
+
+#[test]
+fn the_first_n_downloads_in_queue_order_run() {
+    // Listed out of order: the queue position decides, not the slice order.
+    let entries: Vec<Entry> = [4, 0, 3, 1, 2].into_iter().map(dl).collect();
+    let v = run(&entries, &settings(3, 10));
+    let running: Vec<u32> = entries
+        .iter()
+        .zip(&v)
+        .filter(|(_, v)| v.runs())
+        .map(|(e, _)| e.position)
+        .collect();
+    assert_eq!(running, vec![0, 1, 2]);
+    let s = settings(3, 10);
+    assert_eq!(
+        v[0].why(&s).as_deref(),
+        Some("queued: 5th for 3 download slots")
+    );
+    assert_eq!(
+        v[2].why(&s).as_deref(),
+        Some("queued: 4th for 3 download slots")
+    );
+}
+
+#[test]
+fn seeds_and_downloads_have_their_own_slots() {
+    let entries = [seed(0), dl(1), seed(2), dl(3)];
+    let s = settings(1, 1);
+    let v = run(&entries, &s);
+    assert_eq!(v[0], Verdict::Run);
+    assert_eq!(v[1], Verdict::Run);
+    assert_eq!(v[2].why(&s).as_deref(), Some("queued: 2nd for 1 seed slot"));
+    assert!(!v[3].runs());
+}
+
+#[test]
+fn zero_is_unlimited() {
+    let entries: Vec<Entry> = (0..50).map(seed).chain((50..100).map(dl)).collect();
+    assert!(run(&entries, &settings(0, 0)).iter().all(|v| v.runs()));
+}
+
+#[test]
+fn paused_torrents_take_no_slot() {
+    let mut entries: Vec<Entry> = (0..4).map(dl).collect();
+    entries[0].want = Want::Nothing;
+    let v = run(&entries, &settings(2, 10));
+    assert_eq!(v[0], Verdict::Off);
+    assert_eq!(v[0].why(&settings(2, 10)), None);
+    assert!(v[1].runs() && v[2].runs() && !v[3].runs());
+}
+
+#[test]
+fn a_forced_torrent_runs_and_takes_no_slot() {
+    let mut entries: Vec<Entry> = (0..4).map(dl).collect();
+    entries[3].forced = true;
+    let v = run(&entries, &settings(2, 10));
+    assert_eq!(v[3], Verdict::Forced);
+    assert!(v[0].runs() && v[1].runs() && !v[2].runs());
+}
+
+#[test]
+fn a_stalled_download_gives_its_slot_to_the_next() {
+    let s = QueueSettings {
+        max_downloads: 1,
+        stalled_after: Duration::from_secs(300),
+        slow_rate: 1024,
+        ..QueueSettings::default()
+    };
+    let mut entries: Vec<Entry> = (0..3).map(dl).collect();
+    entries[0].slow_for = Duration::from_secs(299);
+    let v = run(&entries, &s);
+    assert_eq!(v[0], Verdict::Run, "not yet");
+    assert!(!v[1].runs());
+    entries[0].slow_for = Duration::from_secs(300);
+    let v = run(&entries, &s);
+    assert!(v[0].runs());
+    assert_eq!(
+        v[0].why(&s).as_deref(),
+        Some("not counted: stalled 5 min below 1 KiB/s")
+    );
+    assert_eq!(v[1], Verdict::Run);
+    assert_eq!(
+        v[2].why(&s).as_deref(),
+        Some("queued: 2nd for 1 download slot")
+    );
+}
+
+#[test]
+fn slow_seeds_keep_counting() {
+    let mut entries = [seed(0), seed(1)];
+    entries[0].slow_for = Duration::from_secs(3600);
+    let v = run(&entries, &settings(5, 1));
+    assert_eq!(v[0], Verdict::Run);
+    assert!(!v[1].runs());
+}
+
+#[test]
+fn deciding_again_reuses_the_buffers() {
+    let entries: Vec<Entry> = (0..1000).map(dl).collect();
+    let (mut order, mut out) = (Vec::new(), Vec::new());
+    decide(&entries, &settings(5, 10), &mut order, &mut out);
+    let (po, pv) = (order.as_ptr(), out.as_ptr());
+    decide(&entries, &settings(5, 10), &mut order, &mut out);
+    assert_eq!((po, pv), (order.as_ptr(), out.as_ptr()));
+    assert_eq!(out.iter().filter(|v| v.runs()).count(), 5);
+}
+
+#[test]
+fn ordinals() {
+    let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111]
+        .into_iter()
+        .map(ordinal)
+        .collect();
+    assert_eq!(
+        got,
+        ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+    );
+}
+
+#[test]
+fn moves_renumber_densely() {
+    // Sparse and out of slice order: a, b, c, d at 10, 20, 30, 40.
+    let mut p = vec![30, 10, 40, 20];
+    reorder(&mut p, 2, Move::Top);
+    assert_eq!(p, vec![3, 1, 0, 2]);
+    reorder(&mut p, 0, Move::Up);
+    assert_eq!(p, vec![2, 1, 0, 3]);
+    reorder(&mut p, 2, Move::Down);
+    assert_eq!(p, vec![2, 0, 1, 3]);
+    reorder(&mut p, 1, Move::Bottom);
+    assert_eq!(p, vec![1, 3, 0, 2]);
+    // At the edges a move changes nothing.
+    reorder(&mut p, 2, Move::Up);
+    assert_eq!(p, vec![1, 3, 0, 2]);
+    reorder(&mut p, 1, Move::Down);
+    assert_eq!(p, vec![1, 3, 0, 2]);
+    reorder(&mut p, 9, Move::Top);
+    assert_eq!(p, vec![1, 3, 0, 2]);
+}
+
+#[test]
+fn moves_parse() {
+    assert_eq!("up".parse::<Move>(), Ok(Move::Up));
+    assert!("sideways".parse::<Move>().is_err());
+}
