@@ -5,6 +5,7 @@
 
 pub mod manager;
 pub(crate) mod persist;
+mod publish;
 
 pub use manager::{spawn, SessionHandle};
 pub use persist::Persist;
