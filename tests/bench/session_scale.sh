@@ -30,6 +30,7 @@
 #   SCALE_CLIENTS="ttui transmission qbittorrent"   which clients, in this order
 #   SCALE_TIMEOUT=1800     seconds any wait (adding, restarting) may take
 #   CARGO_TARGET_DIR       where the release ttui is built
+#   SCALE_TTUI=PATH        run this ttui binary instead of building one
 #
 # Needs root (unshare -n). Everything after the build runs in a network namespace whose only
 # interface is `lo`; every client listens on 127.0.0.1 with DHT, LSD, PEX, UPnP and NAT-PMP
@@ -62,8 +63,11 @@ if [[ -z ${SCALE_INNER:-} ]]; then
         note "qbittorrent-nox is missing (apt-get install qbittorrent-nox): not run"
         CLIENTS=${CLIENTS//qbittorrent/}
     fi
-    note "building ttui (release) in $TARGET"
-    (cd "$REPO" && CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --offline --bin ttui)
+    BIN=${SCALE_TTUI:-$TARGET/release/ttui}
+    if [[ -z ${SCALE_TTUI:-} ]]; then
+        note "building ttui (release) in $TARGET"
+        (cd "$REPO" && CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --offline --bin ttui)
+    fi
     WORK=$(mktemp -d /tmp/ttui-scale-bench.XXXXXX)
     trap 'rm -rf "$WORK"' EXIT
     trap 'exit 143' TERM INT
@@ -72,7 +76,7 @@ if [[ -z ${SCALE_INNER:-} ]]; then
         --min-kib "${SCALE_MIN_KIB:-16}" --max-kib "${SCALE_MAX_KIB:-64}" \
         --piece-kib "${SCALE_PIECE_KIB:-16}")
     note "payload: $((TOTAL >> 20)) MiB"
-    SCALE_INNER=1 WORK=$WORK TOTAL=$TOTAL TTUI=$TARGET/release/ttui CLIENTS=$CLIENTS \
+    SCALE_INNER=1 WORK=$WORK TOTAL=$TOTAL TTUI=$BIN CLIENTS=$CLIENTS \
         TTUI_NO_PUBLIC_ROUTERS=1 \
         unshare --net --pid --fork --mount --mount-proc bash -c 'ip link set lo up; exec bash "$0"' \
         "${BASH_SOURCE[0]}"
