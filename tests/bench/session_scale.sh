@@ -89,7 +89,7 @@ TORRENTS=$WORK/torrents
 DATA=$WORK/data
 HZ=$(getconf CLK_TCK)
 PID=""
-trap '[[ -n $PID ]] && kill -KILL $PID 2>/dev/null; true' EXIT
+trap 'if [[ -n $PID ]]; then kill -KILL "$PID" 2>/dev/null || true; fi' EXIT
 trap 'exit 143' TERM INT
 
 now() { date +%s.%N; }

@@ -67,7 +67,7 @@ fi
 HZ=$(getconf CLK_TCK)
 SEEDER=127.0.0.2:7300
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; true' EXIT
+trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
 trap 'exit 143' TERM INT
 
 now() { date +%s.%N; }
