@@ -20,6 +20,7 @@ use crate::engine::options::{Options, Outcome};
 use crate::engine::priorities::FilePlan;
 use crate::engine::report::{unix_now, Lifetime, Report, ResumePoint};
 use crate::engine::session::persist::{Kept, Persist, SavedTorrent};
+use crate::engine::session::publish;
 use crate::engine::session::{Session, SessionCtx};
 use crate::engine::snapshot;
 use crate::engine::torrent::{self, Start};
@@ -263,8 +264,13 @@ impl Manager {
                 Some((id, report)) = reports.recv() => self.on_report(id, report),
                 _ = tick.tick() => {
                     self.evaluate(true);
-                    let snap = self.snapshot().await;
-                    snapshots.send_replace(Arc::new(snap));
+                    let prev = Arc::clone(&snapshots.borrow());
+                    let head = self.head().await;
+                    if !(publish::same_lines(&prev.torrents, &self.slots, Self::line_is)
+                        && publish::same_head(&prev, &head))
+                    {
+                        snapshots.send_replace(Arc::new(self.with_lines(head)));
+                    }
                     if let Some(p) = &mut self.persist {
                         p.retry_due();
                     }
@@ -856,16 +862,31 @@ impl Manager {
     }
 
     async fn snapshot(&self) -> SessionSnapshot {
+        self.with_lines(self.head().await)
+    }
+
+    /// `head` with every torrent's line and the rates summed from them.
+    fn with_lines(&self, head: SessionSnapshot) -> SessionSnapshot {
         let torrents: Vec<TorrentLine> = self.slots.iter().map(Self::line_of).collect();
+        SessionSnapshot {
+            down_rate: torrents.iter().map(|t| t.down_rate).sum(),
+            up_rate: torrents.iter().map(|t| t.up_rate).sum(),
+            torrents,
+            ..head
+        }
+    }
+
+    /// The session's list without its lines.
+    async fn head(&self) -> SessionSnapshot {
         let ctx = &self.session.ctx;
         let dht_nodes = match &ctx.dht {
             Some(d) => Some(d.stats().await.map_or(0, |s| s.nodes)),
             None => None,
         };
         SessionSnapshot {
-            down_rate: torrents.iter().map(|t| t.down_rate).sum(),
-            up_rate: torrents.iter().map(|t| t.up_rate).sum(),
-            torrents,
+            torrents: Vec::new(),
+            down_rate: 0.0,
+            up_rate: 0.0,
             listen_port: ctx.listen_port,
             dht_nodes,
             incoming: ctx.incoming(),

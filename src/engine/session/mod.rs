@@ -6,6 +6,7 @@
 pub mod goals;
 pub mod manager;
 pub(crate) mod persist;
+mod publish;
 pub mod queue;
 
 pub use manager::{spawn, SessionHandle};

@@ -266,16 +266,27 @@ fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<St
             take(job, &mut pending);
         }
         let mut failed = None;
+        let mut written = false;
+        // One fsync of the directory for the whole batch, not one per torrent: at a clean
+        // stop every torrent saves at once (10,000 directory syncs took seconds).
         pending.retain(|_, (r, meta)| {
             r.files = stamp_files(&r.save_path, &meta.info);
-            match store.save_resume(r) {
-                Ok(()) => false,
+            match store.save_resume_unsynced(r) {
+                Ok(w) => {
+                    written |= w;
+                    false
+                }
                 Err(e) => {
                     failed.get_or_insert_with(|| e.to_string());
                     true
                 }
             }
         });
+        if written {
+            if let Err(e) = store.sync() {
+                failed.get_or_insert_with(|| e.to_string());
+            }
+        }
         if let Ok(mut slot) = error.lock() {
             if let Some(e) = &failed {
                 if slot.as_deref() != Some(e.as_str()) {

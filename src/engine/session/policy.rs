@@ -453,4 +453,70 @@ impl Manager {
         }
         l
     }
+
+    /// `line_of(slot) == *shown`, without building the line: the tick asks it of every
+    /// torrent, and an idle session must not clone thousands of lines to learn nothing
+    /// changed. Destructuring names every field, so a new one must be compared here.
+    pub(super) fn line_is(slot: &Slot, shown: &TorrentLine) -> bool {
+        let task = slot.line.borrow();
+        let p = &slot.policy;
+        let (state, why, rates, peers) = match &p.stopped {
+            Some(parked) => (
+                match (parked.paused, parked.complete) {
+                    (true, _) => TorrentState::Paused,
+                    (false, true) => TorrentState::Seeding,
+                    (false, false) => TorrentState::Downloading,
+                },
+                if parked.paused {
+                    p.kept.goal_reached.as_ref()
+                } else {
+                    p.why.as_ref()
+                },
+                (0.0, 0.0),
+                (0, 0),
+            ),
+            None => (
+                task.state.clone(),
+                task.why.as_ref().or(p.why.as_ref()),
+                (task.down_rate, task.up_rate),
+                (task.peers, task.seeds),
+            ),
+        };
+        let TorrentLine {
+            id,
+            info_hash,
+            name,
+            state: _,
+            why: _,
+            total_bytes,
+            wanted_bytes,
+            verified_bytes,
+            downloaded,
+            uploaded,
+            down_rate: _,
+            up_rate: _,
+            peers: _,
+            seeds: _,
+            save_path,
+            added,
+            completed,
+            queue_position: _,
+        } = &*task;
+        shown.state == state
+            && shown.why.as_ref() == why
+            && (shown.down_rate, shown.up_rate) == rates
+            && (shown.peers, shown.seeds) == peers
+            && shown.queue_position == slot.queue_position
+            && shown.id == *id
+            && shown.info_hash == *info_hash
+            && shown.name == *name
+            && shown.total_bytes == *total_bytes
+            && shown.wanted_bytes == *wanted_bytes
+            && shown.verified_bytes == *verified_bytes
+            && shown.downloaded == *downloaded
+            && shown.uploaded == *uploaded
+            && shown.save_path == *save_path
+            && shown.added == *added
+            && shown.completed == *completed
+    }
 }

@@ -261,15 +261,29 @@ impl Store {
     /// wrote or loaded for the torrent is not written again. Saves of one torrent must come
     /// from one place at a time: of two racing saves, the later rename wins.
     pub fn save_resume(&self, r: &Resume) -> Result<(), StoreError> {
+        if self.save_resume_unsynced(r)? {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// `save_resume` without the directory's fsync (true when a file was written): a batch of
+    /// saves calls `sync` once at its end instead of once per torrent.
+    pub fn save_resume_unsynced(&self, r: &Resume) -> Result<bool, StoreError> {
         let bytes = resume::encode(r);
         let sum = digest(&bytes);
         if self.lock_written().get(&r.info_hash) == Some(&sum) {
-            return Ok(());
+            return Ok(false);
         }
         let name = format!("{}.resume", to_hex(&r.info_hash));
-        atomic::write_atomic(&self.dir, &name, &bytes)?;
+        atomic::write_renamed(&self.dir, &name, &bytes)?;
         self.remember(r.info_hash, sum);
-        Ok(())
+        Ok(true)
+    }
+
+    /// Makes the renames of the saves before it durable (fsync of the state directory).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        atomic::sync_dir(&self.dir)
     }
 
     /// Deletes both of the torrent's files; ones already gone are no error.

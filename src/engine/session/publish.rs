@@ -1,0 +1,78 @@
+//! When the session's list is worth publishing again. Every tick the manager used to clone every
+//! torrent's line into a new `SessionSnapshot`; with thousands of idle torrents that was most of
+//! the session's CPU at rest (tests/bench/session_scale.sh). Comparing the lines in place
+//! allocates nothing, so the list is rebuilt only when something in it changed.
+
+use crate::engine::api::{SessionSnapshot, TorrentLine};
+
+/// True when `now` shows, in order, exactly the lines of `prev` (`same` compares one
+/// without building it).
+pub(super) fn same_lines<T>(
+    prev: &[TorrentLine],
+    now: &[T],
+    same: impl Fn(&T, &TorrentLine) -> bool,
+) -> bool {
+    prev.len() == now.len() && now.iter().zip(prev).all(|(n, p)| same(n, p))
+}
+
+/// True when everything but the lines (and the rates summed from them) is the same. The
+/// destructuring names every field, so a field added to `SessionSnapshot` fails to compile
+/// here until it is compared.
+pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool {
+    let SessionSnapshot {
+        torrents: _,
+        down_rate: _,
+        up_rate: _,
+        listen_port,
+        dht_nodes,
+        incoming,
+        default_save_path,
+        save_error,
+    } = head;
+    prev.listen_port == *listen_port
+        && prev.dht_nodes == *dht_nodes
+        && prev.incoming == *incoming
+        && prev.default_save_path == *default_save_path
+        && prev.save_error == *save_error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::TorrentId;
+
+    fn lines(n: u32) -> Vec<TorrentLine> {
+        (1..=n)
+            .map(|i| TorrentLine::placeholder(TorrentId(i)))
+            .collect()
+    }
+
+    #[test]
+    fn lines_compare_in_place() {
+        let prev = lines(3);
+        let mut now = lines(3);
+        let eq = |a: &TorrentLine, b: &TorrentLine| a == b;
+        assert!(same_lines(&prev, &now, eq));
+        now[1].uploaded = 1;
+        assert!(!same_lines(&prev, &now, eq));
+        // A torrent more or fewer is a change even when the common ones are equal.
+        assert!(!same_lines(&prev, &lines(4), eq));
+        assert!(!same_lines(&prev, &lines(2), eq));
+    }
+
+    #[test]
+    fn the_head_ignores_lines_and_their_rates() {
+        let prev = SessionSnapshot {
+            torrents: lines(2),
+            down_rate: 5.0,
+            ..SessionSnapshot::default()
+        };
+        let mut head = SessionSnapshot::default();
+        assert!(same_head(&prev, &head));
+        head.incoming = 1;
+        assert!(!same_head(&prev, &head));
+        head.incoming = 0;
+        head.save_error = Some("disk full".into());
+        assert!(!same_head(&prev, &head));
+    }
+}

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Session scale benchmark (issue 19): N small torrents, all seeding, no peers, in one
+# `ttui daemon`, and the same library in transmission-daemon and qbittorrent-nox, one after
+# the other in the same run. Per client:
+#   add      seconds from the first add to every torrent seeding (data present: ttui and
+#            Transmission check it; qBittorrent is told skip_checking, as its libtorrent checks
+#            one torrent a second here: 200 s for 200 torrents)
+#   rss/hwm  VmRSS once all seed, and VmHWM (peak) since the process started (MiB)
+#   rest     CPU at rest: utime+stime over SCALE_REST seconds with every torrent seeding,
+#            in % of one core
+#   list     latency of the client's list command (`ttui list --json`, `transmission-remote
+#            -l`, the WebUI's /api/v2/torrents/info), median of SCALE_LIST_RUNS
+#   stop     seconds from SIGTERM to exit
+#   restart  seconds from starting the process again to every torrent listed as seeding
+#   rchar    bytes the restarted process read until then (read/pread, page cache included;
+#            the payload's size would mean a re-hash; libtorrent reads through mmap, which
+#            this does not see)
+# and ratios ttui / transmission (and ttui / qbittorrent). The machine is shared: compare
+# ratios, not absolute figures.
+#
+#   bash tests/bench/session_scale.sh            # N = 1000
+#   SCALE_N=10000 bash tests/bench/session_scale.sh
+#
+# Environment:
+#   SCALE_N=1000           torrents
+#   SCALE_MIN_KIB=16 SCALE_MAX_KIB=64 SCALE_PIECE_KIB=16   payload per torrent (1-4 pieces)
+#   SCALE_REST=60          seconds CPU at rest is measured over
+#   SCALE_LIST_RUNS=5      list latency samples
+#   SCALE_BATCH=500        torrents per add call
+#   SCALE_CLIENTS="ttui transmission qbittorrent"   which clients, in this order
+#   SCALE_TIMEOUT=1800     seconds any wait (adding, restarting) may take
+#   CARGO_TARGET_DIR       where the release ttui is built
+#   SCALE_TTUI=PATH        run this ttui binary instead of building one
+#
+# Needs root (unshare -n). Everything after the build runs in a network namespace whose only
+# interface is `lo`; every client listens on 127.0.0.1 with DHT, LSD, PEX, UPnP and NAT-PMP
+# off. Every process is stopped by its pid and the work directory is removed on exit.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+N=${SCALE_N:-1000}
+REST=${SCALE_REST:-60}
+LIST_RUNS=${SCALE_LIST_RUNS:-5}
+BATCH=${SCALE_BATCH:-500}
+CLIENTS=${SCALE_CLIENTS:-ttui transmission qbittorrent}
+LIMIT=${SCALE_TIMEOUT:-1800}
+
+note() { printf '[scale %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() {
+    note "error: $*"
+    exit 1
+}
+
+if [[ -z ${SCALE_INNER:-} ]]; then
+    [[ $(id -u) -eq 0 ]] || die "run as root (unshare -n needs it)"
+    command -v jq >/dev/null || die "jq is missing"
+    if [[ $CLIENTS == *transmission* ]]; then
+        command -v transmission-daemon >/dev/null || die "transmission-daemon is missing"
+    fi
+    if [[ $CLIENTS == *qbittorrent* ]] && ! command -v qbittorrent-nox >/dev/null; then
+        note "qbittorrent-nox is missing (apt-get install qbittorrent-nox): not run"
+        CLIENTS=${CLIENTS//qbittorrent/}
+    fi
+    BIN=${SCALE_TTUI:-$TARGET/release/ttui}
+    if [[ -z ${SCALE_TTUI:-} ]]; then
+        note "building ttui (release) in $TARGET"
+        (cd "$REPO" && CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --offline --bin ttui)
+    fi
+    WORK=$(mktemp -d /tmp/ttui-scale-bench.XXXXXX)
+    trap 'rm -rf "$WORK"' EXIT
+    trap 'exit 143' TERM INT
+    note "generating $N torrents in $WORK"
+    TOTAL=$(python3 "$HERE/gen_torrents.py" "$N" "$WORK/torrents" "$WORK/data" \
+        --min-kib "${SCALE_MIN_KIB:-16}" --max-kib "${SCALE_MAX_KIB:-64}" \
+        --piece-kib "${SCALE_PIECE_KIB:-16}")
+    note "payload: $((TOTAL >> 20)) MiB"
+    SCALE_INNER=1 WORK=$WORK TOTAL=$TOTAL TTUI=$BIN CLIENTS=$CLIENTS \
+        TTUI_NO_PUBLIC_ROUTERS=1 \
+        unshare --net --pid --fork --mount --mount-proc bash -c 'ip link set lo up; exec bash "$0"' \
+        "${BASH_SOURCE[0]}"
+    exit $?
+fi
+
+# ---------------------------------------------------------------- inner phase: loopback only
+[[ $(ip -o link show | wc -l) -eq 1 ]] || die "not in a loopback-only namespace"
+TORRENTS=$WORK/torrents
+DATA=$WORK/data
+HZ=$(getconf CLK_TCK)
+PID=""
+trap 'if [[ -n $PID ]]; then kill -KILL "$PID" 2>/dev/null || true; fi' EXIT
+trap 'exit 143' TERM INT
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+rchar() { awk '$1 == "rchar:" { print $2 }' "/proc/$1/io"; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# Polls `$1_seeding` until it prints N (or the limit passes); prints the seconds it took from $2.
+wait_all_seeding() {
+    local client=$1 start=$2 c=0
+    for _ in $(seq $((LIMIT * 2))); do
+        c=$("${client}_seeding" 2>/dev/null || echo 0)
+        [[ $c -ge $N ]] && break
+        kill -0 "$PID" 2>/dev/null || die "$client exited (see $WORK/$client)"
+        sleep 0.5
+    done
+    [[ $c -ge $N ]] || die "$client: only $c of $N seeding after ${LIMIT}s"
+    since "$start"
+}
+
+wait_ready() {
+    for _ in $(seq 600); do
+        "${1}_list" >/dev/null 2>&1 && return 0
+        kill -0 "$PID" 2>/dev/null || die "$1 exited at start (see $WORK/$1)"
+        sleep 0.1
+    done
+    die "$1 did not answer in 60 s"
+}
+
+# ---------------------------------------------------------------- ttui
+TS=$WORK/ttui/state
+ttui_start() {
+    mkdir -p "$WORK/ttui"
+    "$TTUI" daemon --no-config --state-dir "$TS" --log-file "$WORK/ttui/ttui.log" \
+        --no-dht --bind 127.0.0.1 --port 0 -o "$DATA" >>"$WORK/ttui/out" 2>&1 &
+    PID=$!
+}
+ttui_list() { "$TTUI" list --json --no-config --state-dir "$TS"; }
+ttui_seeding() { ttui_list | jq '[.[] | select(.state == "seeding")] | length'; }
+ttui_add() {
+    find "$TORRENTS" -name '*.torrent' -print0 | sort -z |
+        xargs -0 -n "$BATCH" "$TTUI" add --no-config --state-dir "$TS" -o "$DATA" >/dev/null
+}
+
+# ---------------------------------------------------------------- transmission-daemon 3.00
+TRPC=127.0.0.1:19091
+transmission_start() {
+    local conf=$WORK/transmission/config
+    mkdir -p "$conf"
+    [[ -f $conf/settings.json ]] || cat >"$conf/settings.json" <<EOF
+{
+  "dht-enabled": false, "lpd-enabled": false, "pex-enabled": false,
+  "port-forwarding-enabled": false, "utp-enabled": true,
+  "bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1",
+  "peer-port": 51413, "peer-port-random-on-start": false,
+  "rpc-enabled": true, "rpc-bind-address": "127.0.0.1", "rpc-port": ${TRPC#*:},
+  "rpc-authentication-required": false, "rpc-whitelist-enabled": false,
+  "rpc-host-whitelist-enabled": false,
+  "download-dir": "$DATA", "incomplete-dir-enabled": false, "watch-dir-enabled": false,
+  "start-added-torrents": true, "ratio-limit-enabled": false,
+  "idle-seeding-limit-enabled": false, "message-level": 1
+}
+EOF
+    transmission-daemon -f -g "$conf" -e "$WORK/transmission/log" >>"$WORK/transmission/out" 2>&1 &
+    PID=$!
+}
+transmission_list() { transmission-remote "$TRPC" -l; }
+# A complete torrent with no peer is "Idle"; "Seeding" once someone downloads.
+transmission_seeding() { transmission_list | grep -cE '^ +[0-9]+\*? +100% .*(Idle|Seeding) ' || true; }
+# transmission-remote 3.00 adds only the last of `-a A B C`: each file needs its own -a.
+transmission_add() {
+    local args=() f
+    while IFS= read -r -d '' f; do
+        args+=(-a "$f")
+        if ((${#args[@]} >= 2 * BATCH)); then
+            transmission-remote "$TRPC" "${args[@]}" >/dev/null
+            args=()
+        fi
+    done < <(find "$TORRENTS" -name '*.torrent' -print0 | sort -z)
+    if ((${#args[@]})); then
+        transmission-remote "$TRPC" "${args[@]}" >/dev/null
+    fi
+}
+
+# ---------------------------------------------------------------- qbittorrent-nox 4.5
+QURL=http://127.0.0.1:19092/api/v2
+qbittorrent_start() {
+    local conf=$WORK/qbittorrent/qBittorrent/config
+    mkdir -p "$conf"
+    [[ -f $conf/qBittorrent.conf ]] || cat >"$conf/qBittorrent.conf" <<EOF
+[LegalNotice]
+Accepted=true
+
+[BitTorrent]
+Session\DHTEnabled=false
+Session\LSDEnabled=false
+Session\PeXEnabled=false
+Session\Port=51414
+Session\InterfaceAddress=127.0.0.1
+Session\QueueingSystemEnabled=false
+Session\DefaultSavePath=$DATA
+Session\AddTorrentPaused=false
+Session\AnonymousModeEnabled=false
+
+[Network]
+PortForwardingEnabled=false
+
+[Preferences]
+Connection\UPnP=false
+Connection\ResolvePeerCountries=false
+General\Locale=en
+WebUI\Address=127.0.0.1
+WebUI\Port=${QURL##*:}
+WebUI\LocalHostAuth=false
+WebUI\CSRFProtection=false
+WebUI\HostHeaderValidation=false
+EOF
+    QURL=http://127.0.0.1:19092/api/v2
+    qbittorrent-nox --profile="$WORK/qbittorrent" --webui-port=19092 \
+        >>"$WORK/qbittorrent/out" 2>&1 &
+    PID=$!
+}
+qbittorrent_list() { curl -sf "$QURL/torrents/info"; }
+qbittorrent_seeding() {
+    qbittorrent_list | jq '[.[] | select(.state == "stalledUP" or .state == "uploading")] | length'
+}
+qbittorrent_add() {
+    local files=() f
+    while IFS= read -r -d '' f; do
+        files+=(-F "torrents=@$f")
+        if ((${#files[@]} >= 2 * BATCH)); then
+            curl -sf -F "savepath=$DATA" -F skip_checking=true "${files[@]}" "$QURL/torrents/add" >/dev/null
+            files=()
+        fi
+    done < <(find "$TORRENTS" -name '*.torrent' -print0 | sort -z)
+    if ((${#files[@]})); then
+        curl -sf -F "savepath=$DATA" -F skip_checking=true "${files[@]}" "$QURL/torrents/add" >/dev/null
+    fi
+}
+
+# ---------------------------------------------------------------- one client, every figure
+declare -A R
+measure() {
+    local c=$1 t0 lat=() t1 c0 c1 r0
+    mkdir -p "$WORK/$c"
+    note "$c: starting, adding $N torrents"
+    "${c}_start"
+    wait_ready "$c"
+    t0=$(now)
+    "${c}_add"
+    R[$c.add_calls]=$(since "$t0")
+    R[$c.add]=$(wait_all_seeding "$c" "$t0")
+    note "$c: all $N seeding after ${R[$c.add]} s (add calls ${R[$c.add_calls]} s); settling 10 s"
+    sleep 10
+    R[$c.rss]=$(mib "$(status_kib "$PID" VmRSS)")
+    c0=$(ticks "$PID")
+    sleep "$REST"
+    c1=$(ticks "$PID")
+    R[$c.rest]=$(awk -v d=$((c1 - c0)) -v hz="$HZ" -v s="$REST" 'BEGIN { printf "%.2f", d / hz / s * 100 }')
+    for _ in $(seq "$LIST_RUNS"); do
+        t1=$(now)
+        "${c}_list" >/dev/null
+        lat+=("$(awk -v a="$t1" -v b="$(now)" 'BEGIN { printf "%.1f", (b - a) * 1000 }')")
+    done
+    R[$c.list]=$(echo "${lat[*]}" | median)
+    R[$c.hwm]=$(mib "$(status_kib "$PID" VmHWM)")
+    note "$c: rss ${R[$c.rss]} MiB, rest ${R[$c.rest]} %, list ${R[$c.list]} ms (${lat[*]}); restarting"
+    t1=$(now)
+    kill -TERM "$PID"
+    wait "$PID" || true
+    R[$c.stop]=$(since "$t1")
+    t1=$(now)
+    "${c}_start"
+    wait_ready "$c"
+    R[$c.restart]=$(wait_all_seeding "$c" "$t1")
+    r0=$(rchar "$PID")
+    R[$c.rchar]=$(mib $((r0 / 1024)))
+    R[$c.rss2]=$(mib "$(status_kib "$PID" VmRSS)")
+    note "$c: stop ${R[$c.stop]} s, restart ${R[$c.restart]} s, read ${R[$c.rchar]} MiB, rss ${R[$c.rss2]} MiB"
+    kill -TERM "$PID"
+    wait "$PID" || true
+    PID=""
+}
+
+for c in $CLIENTS; do
+    measure "$c"
+done
+
+echo
+echo "Session scale: $N torrents seeding (payload $((TOTAL >> 20)) MiB), no peers, loopback"
+printf '  %-13s %8s %9s %9s %8s %9s %7s %9s %10s %9s\n' client add_s rss_MiB hwm_MiB rest_% \
+    list_ms stop_s restart_s rchar_MiB rss2_MiB
+for c in $CLIENTS; do
+    printf '  %-13s %8s %9s %9s %8s %9s %7s %9s %10s %9s\n' "$c" "${R[$c.add]}" "${R[$c.rss]}" \
+        "${R[$c.hwm]}" "${R[$c.rest]}" "${R[$c.list]}" "${R[$c.stop]}" "${R[$c.restart]}" \
+        "${R[$c.rchar]}" "${R[$c.rss2]}"
+done
+for o in $CLIENTS; do
+    [[ $o == ttui || $CLIENTS != *ttui* ]] && continue
+    printf '  ttui / %-13s' "$o"
+    for k in add rss hwm rest list restart; do
+        printf ' %s %s' "$k" "$(awk -v a="${R[ttui.$k]}" -v b="${R[$o.$k]}" \
+            'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }')"
+    done
+    echo
+done
