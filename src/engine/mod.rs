@@ -24,6 +24,7 @@ pub(crate) mod pex_round;
 pub mod picker;
 pub(crate) mod pipeline;
 pub(crate) mod pool;
+pub mod rate;
 pub(crate) mod report;
 pub mod session;
 pub(crate) mod shared;
