@@ -510,6 +510,7 @@ impl Coordinator {
             paused: self.paused,
             peers,
             clean,
+            rates: self.shared.rates.own(),
         };
         let _ = reports.send((self.link.id, Report::Resume(Box::new(point))));
     }

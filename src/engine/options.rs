@@ -32,6 +32,8 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
     /// Bytes a second the DHT node may send in answer to others' queries.
     pub dht_rate_limit: u32,
+    /// Payload rate limits of the session (`engine::rate`).
+    pub rates: crate::engine::rate::RateOptions,
 }
 
 /// `--transport`: uTP first with TCP when uTP gets no answer (`Both`), or only one of them.
@@ -71,6 +73,7 @@ impl Default for Options {
             pex: true,
             state_dir: None,
             dht_rate_limit: crate::dht::budget::DEFAULT_REPLY_BUDGET,
+            rates: crate::engine::rate::RateOptions::default(),
         }
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct ResumePoint {
     pub peers: Vec<SocketAddr>,
     /// The last point of a clean stop: every write to the files came before it.
     pub clean: bool,
+    /// The torrent's own rate limits (0 = none).
+    pub rates: crate::engine::rate::RatePair,
 }
 
 #[derive(Debug)]

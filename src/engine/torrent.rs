@@ -56,6 +56,8 @@ pub(crate) struct Start {
     /// Lifetime counters from earlier runs.
     pub lifetime: Lifetime,
     pub paused: bool,
+    /// The torrent's rate limiters (its own limits from its resume data, under the session's).
+    pub rates: crate::engine::rate::TorrentRates,
     /// The torrent's full snapshot, built only while someone holds a receiver.
     pub snapshots: watch::Sender<Arc<Snapshot>>,
     /// The torrent's light line, every tick.
@@ -161,6 +163,7 @@ fn headless_start(
         to_check: Vec::new(),
         lifetime: Lifetime::default(),
         paused: false,
+        rates: session.ctx.rates.torrent(Default::default()),
         snapshots,
         line: watch::channel(TorrentLine::placeholder(id)).0,
         reports: None,
@@ -278,6 +281,7 @@ pub(crate) async fn run(
         downloaded: AtomicU64::new(0),
         uploaded: AtomicU64::new(0),
         wasted: AtomicU64::new(0),
+        rates: start.rates.clone(),
         events: events_tx,
     });
     snap.listen_port = ctx.listen_port;

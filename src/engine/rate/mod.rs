@@ -76,6 +76,23 @@ pub struct RatePair {
     pub up: u64,
 }
 
+/// What a session starts with (flags and config file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateOptions {
+    pub normal: RatePair,
+    /// Turtle mode's limits.
+    pub alt: RatePair,
+    /// Turtle mode on daily in this window (local time).
+    pub schedule: Option<Schedule>,
+    pub exempt_local: bool,
+}
+
+impl RateOptions {
+    pub fn session(&self) -> Arc<SessionRates> {
+        SessionRates::new(self.normal, self.alt, self.exempt_local)
+    }
+}
+
 /// What the session's limits are now, for `ttui limit` and the snapshot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RatesView {

@@ -100,6 +100,8 @@ struct Resumed {
     to_check: Vec<u32>,
     lifetime: Lifetime,
     notes: Vec<String>,
+    /// The torrent's own rate limits.
+    rates: crate::engine::rate::RatePair,
 }
 
 /// One torrent of the session.
@@ -122,6 +124,8 @@ struct Slot {
     last: Option<ResumePoint>,
     /// `Ended` reports still to come from tasks this slot replaced (verify, move).
     ignore_ended: u32,
+    /// Its rate limiters (shared with its task; `ttui limit ID` changes them here).
+    rates: crate::engine::rate::TorrentRates,
 }
 
 impl Slot {
@@ -212,6 +216,7 @@ impl Manager {
             to_check: t.to_check,
             lifetime: t.lifetime,
             notes: t.notes,
+            rates: t.rates,
         };
         self.launch(id, start_meta, save_path, t.added, paused, resume);
     }
@@ -415,6 +420,7 @@ impl Manager {
             paused,
             peers: Vec::new(),
             clean: false,
+            rates: slot.rates.own(),
         };
         p.save_resume(
             &meta,
@@ -439,7 +445,9 @@ impl Manager {
             to_check,
             lifetime,
             notes,
+            rates,
         } = resume;
+        let rates = self.session.ctx.rates.torrent(rates);
         let queue_position = queue_position.unwrap_or_else(|| self.next_queue_position());
         let opts = Options {
             output: save_path.clone(),
@@ -467,6 +475,7 @@ impl Manager {
             to_check,
             lifetime,
             paused,
+            rates: rates.clone(),
             snapshots: snap_tx.clone(),
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
@@ -491,10 +500,12 @@ impl Manager {
             removing: None,
             last: None,
             ignore_ended: 0,
+            rates,
         });
     }
 
     fn launch_magnet(&mut self, id: TorrentId, magnet: Magnet, save_path: PathBuf, paused: bool) {
+        let rates = self.session.ctx.rates.torrent(Default::default());
         let opts = Options {
             output: save_path.clone(),
             seed: true,
@@ -522,6 +533,7 @@ impl Manager {
             to_check: Vec::new(),
             lifetime: Lifetime::default(),
             paused,
+            rates: rates.clone(),
             snapshots: snap_tx.clone(),
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
@@ -545,6 +557,7 @@ impl Manager {
             removing: None,
             last: None,
             ignore_ended: 0,
+            rates,
         });
     }
 
@@ -670,6 +683,7 @@ impl Manager {
         };
         let new_path = target.clone().unwrap_or_else(|| old_path.clone());
         let meta2 = Arc::clone(&meta);
+        let moved_rates = old.rates.clone();
         let ended = self.reports_tx.clone();
         let new_task = tokio::spawn(report_end(id, ended, async move {
             if let Some(t) = task {
@@ -703,6 +717,7 @@ impl Manager {
                 to_check: Vec::new(),
                 lifetime,
                 paused,
+                rates: moved_rates,
                 snapshots: snap_tx,
                 line: line_tx,
                 reports: Some(reports),
@@ -730,6 +745,7 @@ impl Manager {
                 removing: None,
                 last: point,
                 ignore_ended,
+                rates: old.rates.clone(),
             },
         );
     }

@@ -37,6 +37,8 @@ pub(crate) struct SavedTorrent {
     pub lifetime: Lifetime,
     /// Warnings for the torrent's log (damaged resume data, changed files).
     pub notes: Vec<String>,
+    /// The torrent's own rate limits.
+    pub rates: crate::engine::rate::RatePair,
 }
 
 enum Job {
@@ -112,6 +114,8 @@ impl Persist {
         r.active_secs = point.lifetime.active_secs;
         r.peers.clone_from(&point.peers);
         r.clean = point.clean;
+        r.down_limit = (point.rates.down != 0).then_some(point.rates.down);
+        r.up_limit = (point.rates.up != 0).then_some(point.rates.up);
         let _ = self.jobs.send(Job::Resume(Box::new(r), Arc::clone(meta)));
     }
 
@@ -175,6 +179,7 @@ fn load_all(store: &Store) -> Vec<SavedTorrent> {
                 lifetime: Lifetime::default(),
                 notes: vec![format!("{e}: every piece is checked")],
                 meta,
+                rates: Default::default(),
             },
         });
     }
@@ -204,6 +209,10 @@ fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
         },
         notes,
         meta,
+        rates: crate::engine::rate::RatePair {
+            down: r.down_limit.unwrap_or(0),
+            up: r.up_limit.unwrap_or(0),
+        },
     }
 }
 
