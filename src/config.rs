@@ -45,6 +45,18 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
     pub watch_dir: Option<PathBuf>,
+    // Rate limits (`cli::rate_args`): rates as "2M" or bytes per second.
+    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    pub down_limit: Option<u64>,
+    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    pub up_limit: Option<u64>,
+    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    pub alt_down_limit: Option<u64>,
+    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    pub alt_up_limit: Option<u64>,
+    #[serde(default, deserialize_with = "crate::cli::rate_args::schedule_key")]
+    pub alt_schedule: Option<crate::engine::rate::Schedule>,
+    pub exempt_local_peers: Option<bool>,
 }
 
 /// A `--encryption`-style value, spelled as on the command line.
@@ -233,6 +245,15 @@ pub fn apply(cfg: &Config, args: &mut DownloadArgs, m: &ArgMatches) -> Vec<(&'st
     take!(state_dir, "state_dir", |v| args.state_dir = Some(v));
     take!(log_file, "log_file", |v| args.log_file = Some(v));
     take!(watch_dir, "watch_dir", |v| args.watch_dir = Some(v));
+    let r = &mut args.rates;
+    take!(down_limit, "down_limit", |v| r.down_limit = v);
+    take!(up_limit, "up_limit", |v| r.up_limit = v);
+    take!(alt_down_limit, "alt_down_limit", |v| r.alt_down_limit = v);
+    take!(alt_up_limit, "alt_up_limit", |v| r.alt_up_limit = v);
+    take!(alt_schedule, "alt_schedule", |v| r.alt_schedule = Some(v));
+    take!(exempt_local_peers, "exempt_local_peers", |v| r
+        .exempt_local_peers =
+        v);
     origins
 }
 

@@ -13,6 +13,7 @@ pub mod headless;
 pub mod info;
 pub mod load;
 pub mod logging;
+pub mod rate_args;
 pub mod run;
 pub mod serve;
 pub mod serve_watch;
@@ -112,6 +113,8 @@ pub struct DownloadArgs {
     /// (or `*.invalid`); the session only (`ttui` on a terminal, `ttui daemon`).
     #[arg(long, value_name = "DIR")]
     pub watch_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub rates: rate_args::RateArgs,
 }
 
 #[derive(Debug, Subcommand)]

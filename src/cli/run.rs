@@ -28,6 +28,7 @@ pub fn options(args: &DownloadArgs, seed: bool) -> Options {
         pex: !args.no_pex,
         state_dir: Some(state_dir(args)),
         dht_rate_limit: args.dht_rate_limit,
+        rates: args.rates.options(),
         ..Options::default()
     }
 }

@@ -82,7 +82,7 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "state_dir" => path(&args.state_dir),
         "log_file" => path(&args.log_file),
         "watch_dir" => path(&args.watch_dir),
-        _ => "?".into(),
+        k => args.rates.shown(k).unwrap_or_else(|| "?".into()),
     }
 }
 
