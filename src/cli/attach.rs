@@ -291,6 +291,9 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
             SessionRequest::Files { reply, .. } => {
                 let _ = reply.send(None);
             }
+            SessionRequest::Limit { reply, .. } => {
+                let _ = reply.send(Err("not from an attached screen: use `ttui limit`".into()));
+            }
             // Quitting the attached screen leaves the session running.
             SessionRequest::Shutdown => {}
         }

@@ -11,6 +11,7 @@ pub mod attach;
 pub mod diag;
 pub mod headless;
 pub mod info;
+pub mod limit;
 pub mod load;
 pub mod logging;
 pub mod rate_args;
@@ -268,6 +269,21 @@ pub enum Verb {
         #[command(flatten)]
         at: At,
     },
+    /// Rate limits: the session's (no ID) or torrents' own (IDs, or `all`); without --down,
+    /// --up or --turtle, prints them. RATE: 2M, 500K, 1.5MiB (K/M/G = KiB/MiB/GiB per
+    /// second), 0 = unlimited.
+    Limit {
+        ids: Vec<String>,
+        #[arg(long, value_name = "RATE", value_parser = crate::engine::rate::parse_rate)]
+        down: Option<u64>,
+        #[arg(long, value_name = "RATE", value_parser = crate::engine::rate::parse_rate)]
+        up: Option<u64>,
+        /// Turtle mode: the alternative limits (--alt-down-limit, --alt-up-limit).
+        #[arg(long, value_enum)]
+        turtle: Option<crate::engine::api::Turtle>,
+        #[command(flatten)]
+        at: At,
+    },
 }
 
 /// Which session a verb talks to, and how it prints.
@@ -291,7 +307,8 @@ impl Verb {
             | Verb::Resume { at, .. }
             | Verb::Verify { at, .. }
             | Verb::Remove { at, .. }
-            | Verb::Move { at, .. } => at,
+            | Verb::Move { at, .. }
+            | Verb::Limit { at, .. } => at,
         }
     }
 
@@ -304,7 +321,8 @@ impl Verb {
             | Verb::Resume { at, .. }
             | Verb::Verify { at, .. }
             | Verb::Remove { at, .. }
-            | Verb::Move { at, .. } => at,
+            | Verb::Move { at, .. }
+            | Verb::Limit { at, .. } => at,
         }
     }
 

@@ -61,6 +61,16 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
             id,
             dir: absolute(&dir),
         },
+        Verb::Limit {
+            ids,
+            down,
+            up,
+            turtle,
+            ..
+        } => Request::Limit {
+            ids,
+            change: crate::engine::api::LimitChange { down, up, turtle },
+        },
     };
     let verb_name = request.verb();
     let mut client = Client::connect(socket).await?;
@@ -117,6 +127,14 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
                 eprint!("{}", out::done_errors(&results));
             }
             Ok(i32::from(results.iter().any(|r| r.error.is_some())))
+        }
+        Response::Limits(now) => {
+            if json {
+                println!("{}", out::json(&now));
+            } else {
+                print!("{}", crate::cli::limit::text(&now));
+            }
+            Ok(0)
         }
         // Streams answer only `ttui attach`'s requests.
         Response::Session(_) | Response::Snapshot(_) | Response::Stream(_) => Err(

@@ -108,6 +108,13 @@ pub enum Request {
         id: u32,
         command: crate::engine::api::Command,
     },
+    /// `ttui limit`: no ids for the session's limits, else these torrents' own.
+    Limit {
+        #[serde(default)]
+        ids: Vec<String>,
+        #[serde(default)]
+        change: crate::engine::api::LimitChange,
+    },
 }
 
 /// Every `verb` this version knows; anything else is a newer client's request.
@@ -141,6 +148,7 @@ impl Request {
             Request::Watch => "watch",
             Request::Subscribe { .. } => "subscribe",
             Request::Command { .. } => "command",
+            Request::Limit { .. } => "limit",
         }
     }
 }
@@ -215,6 +223,8 @@ pub enum Response {
     Session(Box<crate::engine::api::SessionSnapshot>),
     /// One frame of a [`Request::Subscribe`] stream.
     Snapshot(Box<crate::engine::api::Snapshot>),
+    /// The limits after a [`Request::Limit`].
+    Limits(crate::engine::api::LimitsNow),
     /// Inside the session only, from its handler to the server: the frames to write, in
     /// order, until the channel ends or the client goes away. Never on the wire.
     #[serde(skip)]

@@ -452,7 +452,8 @@ impl Coordinator {
         let state = self.state();
         let why = match &state {
             TorrentState::Error(e) => Some(e.clone()),
-            _ => None,
+            // A limit at (nearly) full use is what holds the torrent back: say which.
+            _ => self.shared.rates.why(self.down.rate(), self.up.rate()),
         };
         line.send_modify(|l| {
             l.id = self.link.id;

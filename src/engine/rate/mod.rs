@@ -89,7 +89,7 @@ pub struct RateOptions {
 
 impl RateOptions {
     pub fn session(&self) -> Arc<SessionRates> {
-        SessionRates::new(self.normal, self.alt, self.exempt_local)
+        SessionRates::with_schedule(self.normal, self.alt, self.exempt_local, self.schedule)
     }
 }
 
@@ -121,11 +121,25 @@ pub struct SessionRates {
     /// Bumped on every change of any limit of the session or its torrents: a connection
     /// sleeping on an old debt wakes up and takes again under the new rate.
     changed: tokio::sync::watch::Sender<u64>,
+    /// Turtle mode's daily window, and whether the clock was in it at the last look.
+    schedule: Option<Schedule>,
+    in_window: Mutex<Option<bool>>,
 }
 
 impl SessionRates {
     pub fn new(normal: RatePair, alt: RatePair, exempt_local: bool) -> Arc<SessionRates> {
+        Self::with_schedule(normal, alt, exempt_local, None)
+    }
+
+    pub fn with_schedule(
+        normal: RatePair,
+        alt: RatePair,
+        exempt_local: bool,
+        schedule: Option<Schedule>,
+    ) -> Arc<SessionRates> {
         Arc::new(SessionRates {
+            schedule,
+            in_window: Mutex::new(None),
             down: Arc::new(Bucket::new(normal.down)),
             up: Arc::new(Bucket::new(normal.up)),
             settings: Mutex::new(Settings {
@@ -180,6 +194,27 @@ impl SessionRates {
             self.apply(&s);
         }
         on
+    }
+
+    /// Called on the session's tick: entering the scheduled window turns turtle mode on,
+    /// leaving it turns it off; in between, `ttui limit --turtle` is obeyed.
+    pub fn follow_schedule(&self) {
+        if let Some(minute) = self.schedule.and(schedule::local_minute_of_day()) {
+            self.on_clock(minute);
+        }
+    }
+
+    pub(crate) fn on_clock(&self, minute_of_day: u16) {
+        let Some(window) = self.schedule else {
+            return;
+        };
+        let inside = window.contains(minute_of_day);
+        let mut last = self.in_window.lock().unwrap_or_else(|e| e.into_inner());
+        if *last != Some(inside) {
+            *last = Some(inside);
+            drop(last);
+            self.set_turtle(inside);
+        }
     }
 
     fn apply(&self, s: &Settings) {

@@ -300,3 +300,28 @@ fn schedules_parse_and_wrap_midnight() {
     }
     assert!(schedule::local_minute_of_day().is_some_and(|m| m < 24 * 60));
 }
+
+#[test]
+fn the_schedule_switches_turtle_mode_at_its_edges_only() {
+    let s = SessionRates::with_schedule(
+        RatePair { down: MIB, up: 0 },
+        RatePair {
+            down: 10 * KIB,
+            up: 0,
+        },
+        false,
+        Some(Schedule::parse("01:00-07:00").unwrap()),
+    );
+    s.on_clock(30);
+    assert!(!s.view().turtle);
+    s.on_clock(60);
+    assert!(s.view().turtle);
+    assert_eq!(s.down.rate(), 10 * KIB);
+    // Turned off by hand inside the window: stays off until the next edge.
+    s.set_turtle(false);
+    s.on_clock(61);
+    assert!(!s.view().turtle);
+    s.on_clock(420);
+    assert!(!s.view().turtle);
+    assert_eq!(s.down.rate(), MIB);
+}

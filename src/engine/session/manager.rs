@@ -7,6 +7,9 @@
 //! Invariant: one slot per info hash; a slot's id never changes and is never reused while the
 //! process runs. A slot whose task ended stays listed (with its error) until it is removed.
 
+#[path = "limits.rs"]
+mod limits;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -252,6 +255,7 @@ impl Manager {
                 },
                 Some((id, report)) = reports.recv() => self.on_report(id, report),
                 _ = tick.tick() => {
+                    self.session.ctx.rates.follow_schedule();
                     let snap = self.snapshot().await;
                     snapshots.send_replace(Arc::new(snap));
                     if let Some(p) = &mut self.persist {
@@ -329,6 +333,13 @@ impl Manager {
                 let _ = reply.send(files);
             }
             SessionRequest::Shutdown => {}
+            SessionRequest::Limit {
+                target,
+                change,
+                reply,
+            } => {
+                let _ = reply.send(self.limit(target, change));
+            }
         }
     }
 
@@ -805,6 +816,9 @@ impl Manager {
             incoming: ctx.incoming(),
             default_save_path: self.opts.output.clone(),
             save_error: self.persist.as_ref().and_then(|p| p.error()),
+            down_limit: ctx.rates.down.rate(),
+            up_limit: ctx.rates.up.rate(),
+            turtle: ctx.rates.view().turtle,
         }
     }
 }
