@@ -162,7 +162,7 @@ fn a_limit_changed_at_runtime_applies_at_once() {
     // A big debt under the slow limit...
     let w = t.down.reserve_at(10 * MIB, t0);
     assert!(w > Duration::from_secs(60));
-    let mut changes = s.subscribe();
+    let changes = s.subscribe();
     s.set_normal(Some(10 * MIB), None);
     assert!(changes.has_changed().unwrap());
     // ...is forgiven: the next block goes at the new rate.
