@@ -10,13 +10,13 @@
 //! unless the process sits in a network namespace whose only interface is `lo`.
 
 mod common;
-mod prereq;
 #[path = "session/kit.rs"]
 #[allow(dead_code)]
 mod kit;
 #[path = "session/payload.rs"]
 #[allow(dead_code)]
 mod payload;
+mod prereq;
 
 use std::path::Path;
 use std::thread::sleep;
