@@ -60,6 +60,18 @@ pub struct Config {
     pub seed_idle: Option<Option<std::time::Duration>>,
     #[serde(default, deserialize_with = "value_enum")]
     pub seed_goal_action: Option<crate::engine::session::goals::GoalAction>,
+    // Rate limits (`cli::rate_args`): rates as "2M" or bytes per second.
+    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    pub down_limit: Option<u64>,
+    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    pub up_limit: Option<u64>,
+    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    pub alt_down_limit: Option<u64>,
+    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    pub alt_up_limit: Option<u64>,
+    #[serde(default, deserialize_with = "crate::cli::rate_args::schedule_key")]
+    pub alt_schedule: Option<crate::engine::rate::Schedule>,
+    pub exempt_local_peers: Option<bool>,
 }
 
 /// A number of bytes a second, or text as the flag takes it (`"2K"`).
@@ -313,6 +325,15 @@ pub fn apply(cfg: &Config, args: &mut DownloadArgs, m: &ArgMatches) -> Vec<(&'st
     take!(seed_idle, "seed_idle", |v| q.seed_idle = v);
     take!(seed_goal_action, "seed_goal_action", |v| q
         .seed_goal_action =
+        v);
+    let r = &mut args.rates;
+    take!(down_limit, "down_limit", |v| r.down_limit = v);
+    take!(up_limit, "up_limit", |v| r.up_limit = v);
+    take!(alt_down_limit, "alt_down_limit", |v| r.alt_down_limit = v);
+    take!(alt_up_limit, "alt_up_limit", |v| r.alt_up_limit = v);
+    take!(alt_schedule, "alt_schedule", |v| r.alt_schedule = Some(v));
+    take!(exempt_local_peers, "exempt_local_peers", |v| r
+        .exempt_local_peers =
         v);
     origins
 }

@@ -116,7 +116,11 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(args.watch_dir.as_deref(), Some(Path::new("/w")));
     assert_eq!(args.bind, "0.0.0.0".parse::<std::net::IpAddr>().unwrap());
     assert_eq!(origin("bind"), Origin::Default);
-    assert_eq!(origins.len(), 21, "every key has an origin");
+    assert_eq!(
+        origins.len(),
+        21 + 6,
+        "every key has an origin (6 rate keys)"
+    );
 }
 
 #[test]
@@ -191,4 +195,41 @@ fn the_queue_and_goal_defaults() {
     assert_eq!(q.slow_torrent_rate, 2048);
     assert_eq!(q.stalled_time, std::time::Duration::from_secs(300));
     assert_eq!((q.seed_ratio, q.seed_time, q.seed_idle), (None, None, None));
+}
+
+#[test]
+fn rate_limits_come_from_flags_then_the_file() {
+    let cfg = parsed(
+        r#"
+down_limit = "2M"
+up_limit = 512000
+alt_down_limit = "100K"
+alt_up_limit = "50K"
+alt_schedule = "01:00-07:00"
+exempt_local_peers = true
+"#,
+    )
+    .unwrap();
+    let (mut args, m) = daemon(&["--down-limit", "1.5MiB"]);
+    let origins = apply(&cfg, &mut args, &m);
+    let r = &args.rates;
+    assert_eq!(r.down_limit, 3 * 1024 * 1024 / 2);
+    assert_eq!(r.up_limit, 512_000);
+    assert_eq!((r.alt_down_limit, r.alt_up_limit), (100 * 1024, 50 * 1024));
+    assert_eq!(
+        r.alt_schedule.map(|s| s.to_string()).as_deref(),
+        Some("01:00-07:00")
+    );
+    assert!(r.exempt_local_peers);
+    assert!(origins.contains(&("down_limit", Origin::Flag)));
+    assert!(origins.contains(&("up_limit", Origin::File)));
+    assert_eq!(r.shown("down_limit").as_deref(), Some("1.5 MiB/s"));
+    let (args, _) = daemon(&[]);
+    assert_eq!(args.rates.shown("up_limit").as_deref(), Some("unlimited"));
+    assert!(args
+        .rates
+        .shown("exempt_local_peers")
+        .is_some_and(|v| v == "off"));
+    assert!(parsed("down_limit = \"fast\"").is_err());
+    assert!(parsed("alt_schedule = \"7-1\"").is_err());
 }

@@ -320,6 +320,9 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
             SessionRequest::Goals { reply, .. } => {
                 let _ = reply.send(Err("not from an attached screen: use `ttui limit`".into()));
             }
+            SessionRequest::Limit { reply, .. } => {
+                let _ = reply.send(Err("not from an attached screen: use `ttui limit`".into()));
+            }
             // Quitting the attached screen leaves the session running.
             SessionRequest::Shutdown => {}
         }

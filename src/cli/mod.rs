@@ -12,8 +12,10 @@ pub mod diag;
 pub mod goal_args;
 pub mod headless;
 pub mod info;
+pub mod limit;
 pub mod load;
 pub mod logging;
+pub mod rate_args;
 pub mod run;
 pub mod serve;
 pub mod serve_files;
@@ -117,6 +119,8 @@ pub struct DownloadArgs {
     pub watch_dir: Option<PathBuf>,
     #[command(flatten)]
     pub queue: goal_args::QueueArgs,
+    #[command(flatten)]
+    pub rates: rate_args::RateArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -297,19 +301,28 @@ pub enum Verb {
         #[command(flatten)]
         at: At,
     },
-    /// Set a torrent's own seeding goals (over the session's --seed-ratio, --seed-time,
-    /// --seed-idle).
-    Limit {
-        id: String,
-        #[command(flatten)]
-        goals: goal_args::GoalArgs,
-        #[command(flatten)]
-        at: At,
-    },
     /// Move a torrent's data to another directory.
     Move {
         id: String,
         dir: PathBuf,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Rate limits: the session's (no ID) or torrents' own (IDs, or `all`); without --down,
+    /// --up or --turtle, prints them. RATE: 2M, 500K, 1.5MiB (K/M/G = KiB/MiB/GiB per
+    /// second), 0 = unlimited. With --seed-ratio, --seed-time or --seed-idle: one torrent's
+    /// own seeding goals (over the session's).
+    Limit {
+        ids: Vec<String>,
+        #[arg(long, value_name = "RATE", value_parser = crate::engine::rate::parse_rate)]
+        down: Option<u64>,
+        #[arg(long, value_name = "RATE", value_parser = crate::engine::rate::parse_rate)]
+        up: Option<u64>,
+        /// Turtle mode: the alternative limits (--alt-down-limit, --alt-up-limit).
+        #[arg(long, value_enum)]
+        turtle: Option<crate::engine::api::Turtle>,
+        #[command(flatten)]
+        goals: goal_args::GoalArgs,
         #[command(flatten)]
         at: At,
     },

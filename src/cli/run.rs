@@ -31,6 +31,7 @@ pub fn options(args: &DownloadArgs, seed: bool) -> Options {
         queue: args.queue.settings(),
         goals: args.queue.goals(),
         goal_action: args.queue.seed_goal_action,
+        rates: args.rates.options(),
         ..Options::default()
     }
 }

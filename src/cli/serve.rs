@@ -232,6 +232,9 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
             }])
         }
         Request::Watch => super::serve_watch::watch_session(snapshot.clone()),
+        Request::Limit { ids, change } => {
+            super::limit::serve(ids, change, requests, &ids_of(&current)).await
+        }
         Request::Subscribe { id } => super::serve_watch::subscribe(id, requests).await,
         Request::Command { id, command } => {
             // Quitting a torrent is the session's business, never a remote screen's.

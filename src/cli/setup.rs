@@ -94,7 +94,7 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "seed_time" => args.queue.seed_time.map_or("off".into(), goals::flag_text),
         "seed_idle" => args.queue.seed_idle.map_or("off".into(), goals::flag_text),
         "seed_goal_action" => enum_name(args.queue.seed_goal_action),
-        _ => "?".into(),
+        k => args.rates.shown(k).unwrap_or_else(|| "?".into()),
     }
 }
 

@@ -66,12 +66,24 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
         } => Request::Force { ids },
         Verb::Resume { ids, .. } => Request::Resume { ids },
         Verb::Queue { id, to, .. } => Request::Queue { id, to },
-        Verb::Limit { id, goals, .. } => {
-            if !goals.any() {
+        Verb::Limit {
+            ids,
+            down,
+            up,
+            turtle,
+            goals,
+            ..
+        } if goals.any() => {
+            if down.is_some() || up.is_some() || turtle.is_some() {
                 return Err(bad(
-                    "nothing to set: give --seed-ratio, --seed-time or --seed-idle",
+                    "set rate limits and seeding goals in two calls of `ttui limit`",
                 ));
             }
+            let Ok([id]) = <[String; 1]>::try_from(ids) else {
+                return Err(bad(
+                    "seeding goals are set for one torrent at a time: give its ID",
+                ));
+            };
             let secs = |s: crate::engine::session::goals::Set<std::time::Duration>| match s {
                 crate::engine::session::goals::Set::To(d) => {
                     crate::engine::session::goals::Set::To(d.as_secs())
@@ -102,6 +114,16 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
         Verb::Move { id, dir, .. } => Request::Move {
             id,
             dir: absolute(&dir),
+        },
+        Verb::Limit {
+            ids,
+            down,
+            up,
+            turtle,
+            ..
+        } => Request::Limit {
+            ids,
+            change: crate::engine::api::LimitChange { down, up, turtle },
         },
     };
     let verb_name = request.verb();
@@ -166,6 +188,14 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
                 eprint!("{}", out::done_errors(&results));
             }
             Ok(i32::from(results.iter().any(|r| r.error.is_some())))
+        }
+        Response::Limits(now) => {
+            if json {
+                println!("{}", out::json(&now));
+            } else {
+                print!("{}", crate::cli::limit::text(&now));
+            }
+            Ok(0)
         }
         // Streams answer only `ttui attach`'s requests.
         Response::Session(_) | Response::Snapshot(_) | Response::Stream(_) => Err(

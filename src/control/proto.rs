@@ -137,6 +137,13 @@ pub enum Request {
         #[serde(default)]
         seed_idle_secs: Option<Set<u64>>,
     },
+    /// `ttui limit`: no ids for the session's limits, else these torrents' own.
+    Limit {
+        #[serde(default)]
+        ids: Vec<String>,
+        #[serde(default)]
+        change: crate::engine::api::LimitChange,
+    },
 }
 
 use crate::engine::session::goals::Set;
@@ -180,6 +187,7 @@ impl Request {
             Request::Force { .. } => "force",
             Request::Queue { .. } => "queue",
             Request::Goals { .. } => "goals",
+            Request::Limit { .. } => "limit",
         }
     }
 }
@@ -255,6 +263,8 @@ pub enum Response {
     Session(Box<crate::engine::api::SessionSnapshot>),
     /// One frame of a [`Request::Subscribe`] stream.
     Snapshot(Box<crate::engine::api::Snapshot>),
+    /// The limits after a [`Request::Limit`].
+    Limits(crate::engine::api::LimitsNow),
     /// Inside the session only, from its handler to the server: the frames to write, in
     /// order, until the channel ends or the client goes away. Never on the wire.
     #[serde(skip)]

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
+use tokio::time::Instant as TokioInstant;
 
 use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::connect::{io_end, OUR_REQQ};
 use crate::engine::pex::{PexEvent, PexInbox, Verdict, UT_PEX_ID};
 use crate::engine::picker::BlockRef;
+use crate::engine::rate::Limiter;
 use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::WriteHalf;
 use crate::protocol::bitfield::Bitfield;
@@ -64,6 +66,15 @@ pub(crate) struct Conn {
     pub(super) paused: bool,
     pub(super) out: BytesMut,
     pub(super) picked: Vec<BlockRef>,
+    /// Payload limits: `piece` messages read (down) and sent (up); see `engine::rate`.
+    pub(super) down: Limiter,
+    pub(super) up: Limiter,
+    /// No message is read before this (the down limiter's debt is being paid).
+    pub(super) read_wait: Option<TokioInstant>,
+    /// No block is sent before this (the up limiter's).
+    pub(super) send_wait: Option<TokioInstant>,
+    /// Blocks read from disk, waiting for the up limiter.
+    pub(super) ready: VecDeque<(BlockRef, Bytes)>,
 }
 
 /// Our BEP 10 handshake: ut_metadata when we can serve the info dictionary, ut_pex when
@@ -125,6 +136,11 @@ impl Conn {
             paused: shared.paused.load(Ordering::Relaxed),
             out: BytesMut::with_capacity(64 * 1024),
             picked: Vec::new(),
+            down: shared.rates.down.clone(),
+            up: shared.rates.up.clone(),
+            read_wait: None,
+            send_wait: None,
+            ready: VecDeque::new(),
         }
     }
 
@@ -278,6 +294,8 @@ impl Conn {
             } => {
                 self.uploads
                     .retain(|r| !(r.index == index && r.begin == begin && r.length == length));
+                self.ready
+                    .retain(|(r, _)| !(r.index == index && r.begin == begin && r.length == length));
             }
             Message::Reject {
                 index,
@@ -402,6 +420,29 @@ impl Conn {
             PeerCmd::Disconnect(end) => return Err(end),
         }
         Ok(())
+    }
+
+    /// Whether a message may be read now (the down limiter is not owed); clears a due wait.
+    pub fn may_read(&mut self, now: TokioInstant) -> bool {
+        if self.read_wait.is_some_and(|t| t > now) {
+            return false;
+        }
+        self.read_wait = None;
+        true
+    }
+
+    /// The earliest instant a limiter's wait ends, if any.
+    pub fn next_wake(&self) -> Option<TokioInstant> {
+        match (self.read_wait, self.send_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A limit changed: debts were forgiven, so waits end now.
+    pub fn limits_changed(&mut self) {
+        self.read_wait = None;
+        self.send_wait = None;
     }
 
     pub fn on_tick(&mut self) -> Result<(), PeerEnd> {

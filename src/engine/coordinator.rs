@@ -457,7 +457,8 @@ impl Coordinator {
         let (wanted_bytes, files_why) = self.wanted_words();
         let why = match &state {
             TorrentState::Error(e) => Some(e.clone()),
-            _ => files_why,
+            // Else a limit at (nearly) full use is what holds the torrent back: say which.
+            _ => files_why.or_else(|| self.shared.rates.why(self.down.rate(), self.up.rate())),
         };
         let verified = if wanted_bytes < self.meta.info.total_length {
             wanted_bytes.saturating_sub(self.shared.download().picker.left())
@@ -521,6 +522,7 @@ impl Coordinator {
             peers,
             clean,
             files: self.plan.clone(),
+            rates: self.shared.rates.own(),
         };
         let _ = reports.send((self.link.id, Report::Resume(Box::new(point))));
     }

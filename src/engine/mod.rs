@@ -25,6 +25,7 @@ pub mod picker;
 pub(crate) mod pipeline;
 pub(crate) mod pool;
 pub mod priorities;
+pub mod rate;
 pub(crate) mod report;
 pub mod session;
 pub(crate) mod shared;

@@ -37,6 +37,8 @@ pub struct Options {
     /// The session's seeding goals and what reaching one does (`session/goals.rs`).
     pub goals: crate::engine::session::goals::Goals,
     pub goal_action: crate::engine::session::goals::GoalAction,
+    /// Payload rate limits of the session (`engine::rate`).
+    pub rates: crate::engine::rate::RateOptions,
 }
 
 /// `--transport`: uTP first with TCP when uTP gets no answer (`Both`), or only one of them.
@@ -79,6 +81,7 @@ impl Default for Options {
             queue: Default::default(),
             goals: Default::default(),
             goal_action: Default::default(),
+            rates: crate::engine::rate::RateOptions::default(),
         }
     }
 }

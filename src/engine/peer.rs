@@ -220,6 +220,9 @@ impl PeerTask {
         let (rd, mut wr) = stream.split();
         let mut reader = FramedRead::with_capacity(rd, MessageCodec::new(num_pieces), 64 * 1024);
         let mut s = Conn::new(self.conn, &self.shared, &self.live, hs.supports_fast());
+        (s.down, s.up) = self.shared.rates.for_peer(self.addr.ip());
+        let mut limits = self.shared.rates.session.subscribe();
+        let mut limits_live = true;
         self.stage(PeerStage::Connected);
         if hs.supports_extensions() {
             let port = self.shared.listen_port.load(Ordering::Relaxed);
@@ -241,8 +244,10 @@ impl PeerTask {
             if let Err(end) = s.flush(&mut wr).await {
                 break end;
             }
+            let may_read = s.may_read(tokio::time::Instant::now());
+            let wake = s.next_wake();
             let step = tokio::select! {
-                msg = reader.next() => match msg {
+                msg = reader.next(), if may_read => match msg {
                     None => Err(PeerEnd::ClosedByPeer),
                     Some(Err(WireError::Io(e))) => Err(if e.contains("reset") { PeerEnd::Reset } else { PeerEnd::Io(e) }),
                     Some(Err(e)) => Err(PeerEnd::Protocol(e.to_string())),
@@ -265,6 +270,15 @@ impl PeerTask {
                     Ok(())
                 },
                 _ = tick.tick() => s.on_tick(),
+                // A limiter's wait ended: read or send again (no polling in between).
+                _ = sleep_until_some(wake), if wake.is_some() => Ok(()),
+                r = limits.changed(), if limits_live => {
+                    match r {
+                        Ok(()) => s.limits_changed(),
+                        Err(_) => limits_live = false,
+                    }
+                    Ok(())
+                },
             };
             if let Err(end) = step {
                 break end;
@@ -277,5 +291,12 @@ impl PeerTask {
         // Best effort: a last flush so a peer we drop sees our final messages.
         let _ = tokio::time::timeout(Duration::from_millis(200), s.flush(&mut wr)).await;
         end
+    }
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }

@@ -159,6 +159,11 @@ impl Conn {
         if len > BLOCK_LEN {
             return Err(protocol(format!("piece block of {len} bytes")));
         }
+        // Every payload byte read counts against the down limit, requested or not; the next
+        // message waits until it is paid for (TCP or uTP back-pressure then slows the peer).
+        if let Some(t) = self.down.reserve(len as u64) {
+            self.read_wait = Some(t);
+        }
         let pos = self
             .in_flight
             .iter()

@@ -36,6 +36,8 @@ pub(crate) struct ResumePoint {
     pub clean: bool,
     /// File priorities and sequential order.
     pub files: crate::engine::priorities::FilePlan,
+    /// The torrent's own rate limits (0 = none).
+    pub rates: crate::engine::rate::RatePair,
 }
 
 #[derive(Debug)]

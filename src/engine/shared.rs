@@ -172,6 +172,8 @@ pub(crate) struct Shared {
     pub downloaded: AtomicU64,
     pub uploaded: AtomicU64,
     pub wasted: AtomicU64,
+    /// This torrent's rate limiters (its buckets under the session's).
+    pub rates: crate::engine::rate::TorrentRates,
     pub events: mpsc::UnboundedSender<Event>,
 }
 

@@ -59,6 +59,8 @@ pub(crate) struct Start {
     pub paused: bool,
     /// File priorities and piece order (empty priorities: every file wanted).
     pub files: crate::engine::priorities::FilePlan,
+    /// The torrent's rate limiters (its own limits from its resume data, under the session's).
+    pub rates: crate::engine::rate::TorrentRates,
     /// The torrent's full snapshot, built only while someone holds a receiver.
     pub snapshots: watch::Sender<Arc<Snapshot>>,
     /// The torrent's light line, every tick.
@@ -165,6 +167,7 @@ fn headless_start(
         lifetime: Lifetime::default(),
         paused: false,
         files: Default::default(),
+        rates: session.ctx.rates.torrent(Default::default()),
         snapshots,
         line: watch::channel(TorrentLine::placeholder(id)).0,
         reports: None,
@@ -303,6 +306,7 @@ pub(crate) async fn run(
         downloaded: AtomicU64::new(0),
         uploaded: AtomicU64::new(0),
         wasted: AtomicU64::new(0),
+        rates: start.rates.clone(),
         events: events_tx,
     });
     snap.listen_port = ctx.listen_port;

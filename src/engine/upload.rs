@@ -72,7 +72,8 @@ impl Conn {
     }
 
     pub(super) fn reject_uploads(&mut self) {
-        let queued: Vec<BlockRef> = self.uploads.drain(..).collect();
+        let mut queued: Vec<BlockRef> = self.ready.drain(..).map(|(r, _)| r).collect();
+        queued.extend(self.uploads.drain(..));
         if self.fast {
             for r in queued {
                 self.push(&Message::Reject {
@@ -84,10 +85,40 @@ impl Conn {
         }
     }
 
+    /// Sends queued blocks: those read already, else a batch read from disk. Under an up
+    /// limit each block sent is paid for before the next (`send_wait`).
     pub async fn serve_uploads(&mut self) -> Result<(), PeerEnd> {
-        if self.uploads.is_empty() || self.flags.am_choking {
+        if self.flags.am_choking || (self.uploads.is_empty() && self.ready.is_empty()) {
             return Ok(());
         }
+        if self
+            .send_wait
+            .is_some_and(|t| t > tokio::time::Instant::now())
+        {
+            return Ok(());
+        }
+        self.send_wait = None;
+        if self.ready.is_empty() {
+            self.read_uploads().await?;
+        }
+        while let Some((r, data)) = self.ready.pop_front() {
+            let len = data.len() as u64;
+            self.push(&Message::Piece {
+                index: r.index,
+                begin: r.begin,
+                data,
+            });
+            self.live.uploaded.fetch_add(len, Ordering::Relaxed);
+            self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
+            if let Some(t) = self.up.reserve(len) {
+                self.send_wait = Some(t);
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_uploads(&mut self) -> Result<(), PeerEnd> {
         let batch: Vec<BlockRef> = self
             .uploads
             .drain(..self.uploads.len().min(READ_BATCH))
@@ -113,16 +144,7 @@ impl Conn {
             }
             Err(e) => return Err(PeerEnd::Io(e.to_string())),
         };
-        for (r, data) in blocks {
-            let len = data.len() as u64;
-            self.push(&Message::Piece {
-                index: r.index,
-                begin: r.begin,
-                data,
-            });
-            self.live.uploaded.fetch_add(len, Ordering::Relaxed);
-            self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
-        }
+        self.ready.extend(blocks);
         Ok(())
     }
 }

@@ -276,9 +276,15 @@ async fn fetch_one(
     live.status().in_flight = 0;
     let data = fetched?;
     live.status().attempts = 0;
+    let len = data.len() as u64;
     deliver(shared, conn, index, data, std::mem::take(&mut claim.blocks));
     live.downloaded
         .fetch_add(piece_len(&shared.info, index), Ordering::Relaxed);
+    // The down limit paces a web seed by the piece: the next request waits until this
+    // piece's bytes are paid for (the same buckets as the peers').
+    if let Some(t) = shared.rates.down.reserve(len) {
+        tokio::time::sleep_until(t).await;
+    }
     Ok(true)
 }
 

@@ -213,6 +213,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
         incoming: 12,
         default_save_path: PathBuf::from("/home/user/Downloads"),
         save_error: None,
+        ..SessionSnapshot::default()
     }
 }
 

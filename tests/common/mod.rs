@@ -1039,6 +1039,21 @@ impl LibtorrentPeer {
             .collect()
     }
 
+    /// `(down, up)` payload counters of each once-a-second progress line so far.
+    pub fn progress(&self) -> Vec<(u64, u64)> {
+        let num = |l: &str, key: &str| -> u64 {
+            l.split_whitespace()
+                .find_map(|t| t.strip_prefix(key)?.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} counter in libtorrent's line {l:?}"))
+        };
+        self.proc
+            .stdout_text()
+            .lines()
+            .filter(|l| l.starts_with("progress "))
+            .map(|l| (num(l, "down="), num(l, "up=")))
+            .collect()
+    }
+
     /// Payload bytes uploaded so far, from its latest progress line (up to a second old).
     /// Panics when there is none: a missing counter is not zero.
     pub fn uploaded(&self) -> u64 {

@@ -120,6 +120,7 @@ pub fn session() -> SessionSnapshot {
         incoming: 0,
         default_save_path: PathBuf::from("/home/user/Downloads"),
         save_error: None,
+        ..SessionSnapshot::default()
     }
 }
 

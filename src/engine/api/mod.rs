@@ -4,6 +4,8 @@
 
 pub mod explain;
 mod files;
+mod limits;
+pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
 mod session;
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
 pub use files::{AddFiles, FilePriority, FileRow};

@@ -122,6 +122,14 @@ pub struct SessionSnapshot {
     /// Why the last save of resume data failed ("disk full"), while it keeps failing; the
     /// session keeps running and retries.
     pub save_error: Option<String>,
+    /// The session's rate limits in force (bytes/s, 0 = unlimited) and whether they are
+    /// turtle mode's.
+    #[serde(default)]
+    pub down_limit: u64,
+    #[serde(default)]
+    pub up_limit: u64,
+    #[serde(default)]
+    pub turtle: bool,
 }
 
 impl SessionSnapshot {
@@ -242,4 +250,10 @@ pub enum SessionRequest {
     },
     /// Stop every torrent (tracker `stopped`, resume data saved) and end the session.
     Shutdown,
+    /// Rate limits (`ttui limit`): change some, reply with them as they are now.
+    Limit {
+        target: super::LimitTarget,
+        change: super::LimitChange,
+        reply: oneshot::Sender<Result<super::LimitsNow, String>>,
+    },
 }

@@ -7,6 +7,9 @@
 //! Invariant: one slot per info hash; a slot's id never changes and is never reused while the
 //! process runs. A slot whose task ended stays listed (with its error) until it is removed.
 
+#[path = "limits.rs"]
+mod limits;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -108,6 +111,8 @@ struct Resumed {
     notes: Vec<String>,
     files: FilePlan,
     kept: Kept,
+    /// The torrent's own rate limits.
+    rates: crate::engine::rate::RatePair,
 }
 
 /// One torrent of the session.
@@ -132,6 +137,8 @@ struct Slot {
     ignore_ended: u32,
     /// The queue's and the seeding goals' state (`policy.rs`).
     policy: policy::SlotPolicy,
+    /// Its rate limiters (shared with its task; `ttui limit ID` changes them here).
+    rates: crate::engine::rate::TorrentRates,
 }
 
 impl Slot {
@@ -228,6 +235,7 @@ impl Manager {
             notes: t.notes,
             files: t.files,
             kept: t.kept,
+            rates: t.rates,
         };
         self.launch(id, start_meta, save_path, t.added, paused, resume);
     }
@@ -263,6 +271,7 @@ impl Manager {
                 },
                 Some((id, report)) = reports.recv() => self.on_report(id, report),
                 _ = tick.tick() => {
+                    self.session.ctx.rates.follow_schedule();
                     self.evaluate(true);
                     let prev = Arc::clone(&snapshots.borrow());
                     let head = self.head().await;
@@ -372,6 +381,13 @@ impl Manager {
                 let _ = reply.send(files);
             }
             SessionRequest::Shutdown => {}
+            SessionRequest::Limit {
+                target,
+                change,
+                reply,
+            } => {
+                let _ = reply.send(self.limit(target, change));
+            }
         }
     }
 
@@ -479,6 +495,7 @@ impl Manager {
             peers: Vec::new(),
             clean: false,
             files,
+            rates: slot.rates.own(),
         };
         p.save_resume(
             &meta,
@@ -506,7 +523,9 @@ impl Manager {
             notes,
             files,
             kept,
+            rates,
         } = resume;
+        let rates = self.session.ctx.rates.torrent(rates);
         let queue_position = queue_position.unwrap_or_else(|| self.next_queue_position());
         let first = snapshot::initial(id, &meta, &save_path, self.session.ctx.listen_port);
         let (snap_tx, _) = watch::channel(Arc::new(first));
@@ -554,6 +573,7 @@ impl Manager {
             last: None,
             ignore_ended: 0,
             policy,
+            rates,
         });
     }
 
@@ -564,6 +584,7 @@ impl Manager {
         save_path: PathBuf,
         (paused, sequential): (bool, bool),
     ) {
+        let rates = self.session.ctx.rates.torrent(Default::default());
         let opts = Options {
             output: save_path.clone(),
             seed: true,
@@ -595,6 +616,7 @@ impl Manager {
                 priorities: Vec::new(),
                 sequential,
             },
+            rates: rates.clone(),
             snapshots: snap_tx.clone(),
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
@@ -619,6 +641,7 @@ impl Manager {
             last: None,
             ignore_ended: 0,
             policy: policy::SlotPolicy::new(Kept::default(), 0),
+            rates,
         });
     }
 
@@ -754,6 +777,7 @@ impl Manager {
         let new_path = target.clone().unwrap_or_else(|| old_path.clone());
         let files = point.as_ref().map(|p| p.files.clone()).unwrap_or_default();
         let meta2 = Arc::clone(&meta);
+        let moved_rates = old.rates.clone();
         let ended = self.reports_tx.clone();
         let new_task = tokio::spawn(report_end(id, ended, async move {
             if let Some(t) = task {
@@ -788,6 +812,7 @@ impl Manager {
                 lifetime,
                 paused,
                 files,
+                rates: moved_rates,
                 snapshots: snap_tx,
                 line: line_tx,
                 reports: Some(reports),
@@ -819,6 +844,7 @@ impl Manager {
                     stopped: None,
                     ..old.policy
                 },
+                rates: old.rates.clone(),
             },
         );
     }
@@ -892,6 +918,9 @@ impl Manager {
             incoming: ctx.incoming(),
             default_save_path: self.opts.output.clone(),
             save_error: self.persist.as_ref().and_then(|p| p.error()),
+            down_limit: ctx.rates.down.rate(),
+            up_limit: ctx.rates.up.rate(),
+            turtle: ctx.rates.view().turtle,
         }
     }
 }

@@ -88,6 +88,8 @@ pub(crate) struct SessionCtx {
     /// 0 when not listening.
     pub listen_port: u16,
     pub limits: Limits,
+    /// The session's rate buckets, under which every torrent's hang.
+    pub rates: Arc<crate::engine::rate::SessionRates>,
     pub pool: Arc<DiskPool>,
     /// uTP on the session's UDP socket, unless `--transport tcp`.
     pub utp: Option<UtpSocket>,
@@ -203,6 +205,7 @@ impl Session {
             pex: opts.pex,
             listen_port,
             limits: Limits::default(),
+            rates: opts.rates.session(),
             pool: Arc::default(),
             utp,
             dht,

@@ -40,6 +40,8 @@ pub(crate) struct SavedTorrent {
     pub files: crate::engine::priorities::FilePlan,
     /// Its queue and seeding-goal settings.
     pub kept: Kept,
+    /// The torrent's own rate limits.
+    pub rates: crate::engine::rate::RatePair,
 }
 
 /// What the session keeps of a torrent's queue and goal settings (`policy.rs`).
@@ -135,6 +137,8 @@ impl Persist {
         r.clean = point.clean;
         r.file_priorities = point.files.saved();
         r.sequential = point.files.sequential;
+        r.down_limit = (point.rates.down != 0).then_some(point.rates.down);
+        r.up_limit = (point.rates.up != 0).then_some(point.rates.up);
         let _ = self.jobs.send(Job::Resume(Box::new(r), Arc::clone(meta)));
     }
 
@@ -200,6 +204,7 @@ fn load_all(store: &Store) -> Vec<SavedTorrent> {
                 files: Default::default(),
                 kept: Kept::default(),
                 meta,
+                rates: Default::default(),
             },
         });
     }
@@ -245,6 +250,10 @@ fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
             paused: None,
         },
         meta,
+        rates: crate::engine::rate::RatePair {
+            down: r.down_limit.unwrap_or(0),
+            up: r.up_limit.unwrap_or(0),
+        },
     }
 }
 

@@ -241,6 +241,7 @@ impl Manager {
             lifetime,
             paused: false,
             files,
+            rates: slot.rates.clone(),
             snapshots: slot.snapshots.clone(),
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
@@ -417,6 +418,7 @@ impl Manager {
                 peers: Vec::new(),
                 clean: false,
                 files: parked.files.clone(),
+                rates: slot.rates.own(),
             },
             (None, None) => return,
         };

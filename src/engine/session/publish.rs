@@ -28,12 +28,18 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         incoming,
         default_save_path,
         save_error,
+        down_limit,
+        up_limit,
+        turtle,
     } = head;
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
         && prev.incoming == *incoming
         && prev.default_save_path == *default_save_path
         && prev.save_error == *save_error
+        && prev.down_limit == *down_limit
+        && prev.up_limit == *up_limit
+        && prev.turtle == *turtle
 }
 
 #[cfg(test)]

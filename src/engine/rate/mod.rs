@@ -1,0 +1,334 @@
+//! Rate limits: one mechanism for every byte of payload, whatever carries it (TCP, uTP, MSE,
+//! web seeds). Limits apply at the message level (a `piece` read or sent, a web seed's body
+//! chunk), so all transports share them and RC4 or uTP headers never count.
+//!
+//! A hierarchy of token buckets, session → torrent (→ connection, when one is given): a byte
+//! goes when every bucket of its `Limiter` has lent it, and the caller then sleeps until the
+//! slowest one is paid back. Written here rather than taken from a crate: `governor` (the
+//! well-kept choice) answers "now or not yet" per cell and suits request counting, but has no
+//! hierarchy, no rate changes of a live limiter, and byte-sized cells would make a 16 KiB block
+//! 16,384 cells; `leaky-bucket` is async but flat too. What we need is small: a lending bucket
+//! (`bucket.rs`) whose waiters are served in order, which makes the sharing fair.
+//!
+//! Fairness: each connection holds at most one reservation at a time (it reads or sends one
+//! block, then waits), so a bucket shared by N busy connections gives each 1/N; two torrents
+//! with the same number of busy peers under one session limit each get half, and a torrent
+//! that cannot use its share leaves it to the others at once (nobody reserves for it).
+//!
+//! Turtle mode swaps the session's limits for the alternative pair (`--alt-down-limit`,
+//! `--alt-up-limit`), by a verb or a daily schedule (`schedule.rs`).
+
+mod bucket;
+pub mod parse;
+pub mod schedule;
+#[cfg(test)]
+mod tests;
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use bucket::Bucket;
+pub use parse::parse_rate;
+pub use schedule::Schedule;
+
+/// A chain of buckets a payload byte passes through. Empty: unlimited (local peers exempt).
+#[derive(Clone, Debug, Default)]
+pub struct Limiter {
+    buckets: Vec<Arc<Bucket>>,
+}
+
+impl Limiter {
+    pub fn new(buckets: Vec<Arc<Bucket>>) -> Limiter {
+        Limiter { buckets }
+    }
+
+    /// Unlimited: never waits.
+    pub fn none() -> Limiter {
+        Limiter::default()
+    }
+
+    pub fn is_limited(&self) -> bool {
+        self.buckets.iter().any(|b| b.is_limited())
+    }
+
+    /// Takes `n` bytes from every bucket; the wait before the next take is the longest.
+    pub fn reserve_at(&self, n: u64, now: Instant) -> Duration {
+        self.buckets
+            .iter()
+            .map(|b| b.reserve(n, now))
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// As `reserve_at` now: the instant before which the caller takes no more, if any.
+    pub fn reserve(&self, n: u64) -> Option<tokio::time::Instant> {
+        let now = Instant::now();
+        let wait = self.reserve_at(n, now);
+        (!wait.is_zero()).then(|| tokio::time::Instant::from_std(now + wait))
+    }
+}
+
+/// Down and up limits in bytes per second (0 = unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RatePair {
+    pub down: u64,
+    pub up: u64,
+}
+
+/// What a session starts with (flags and config file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateOptions {
+    pub normal: RatePair,
+    /// Turtle mode's limits.
+    pub alt: RatePair,
+    /// Turtle mode on daily in this window (local time).
+    pub schedule: Option<Schedule>,
+    pub exempt_local: bool,
+}
+
+impl RateOptions {
+    pub fn session(&self) -> Arc<SessionRates> {
+        SessionRates::with_schedule(self.normal, self.alt, self.exempt_local, self.schedule)
+    }
+}
+
+/// What the session's limits are now, for `ttui limit` and the snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RatesView {
+    pub normal: RatePair,
+    pub alt: RatePair,
+    pub turtle: bool,
+    /// What applies: `alt` in turtle mode, else `normal`.
+    pub effective: RatePair,
+}
+
+#[derive(Debug)]
+struct Settings {
+    normal: RatePair,
+    alt: RatePair,
+    turtle: bool,
+}
+
+/// The session's buckets, held once (`SessionCtx`), and the settings that give their rates.
+#[derive(Debug)]
+pub struct SessionRates {
+    pub down: Arc<Bucket>,
+    pub up: Arc<Bucket>,
+    settings: Mutex<Settings>,
+    /// Loopback and private-range peers bypass every bucket.
+    pub exempt_local: bool,
+    /// Bumped on every change of any limit of the session or its torrents: a connection
+    /// sleeping on an old debt wakes up and takes again under the new rate.
+    changed: tokio::sync::watch::Sender<u64>,
+    /// Turtle mode's daily window, and whether the clock was in it at the last look.
+    schedule: Option<Schedule>,
+    in_window: Mutex<Option<bool>>,
+}
+
+impl SessionRates {
+    pub fn new(normal: RatePair, alt: RatePair, exempt_local: bool) -> Arc<SessionRates> {
+        Self::with_schedule(normal, alt, exempt_local, None)
+    }
+
+    pub fn with_schedule(
+        normal: RatePair,
+        alt: RatePair,
+        exempt_local: bool,
+        schedule: Option<Schedule>,
+    ) -> Arc<SessionRates> {
+        Arc::new(SessionRates {
+            schedule,
+            in_window: Mutex::new(None),
+            down: Arc::new(Bucket::new(normal.down)),
+            up: Arc::new(Bucket::new(normal.up)),
+            settings: Mutex::new(Settings {
+                normal,
+                alt,
+                turtle: false,
+            }),
+            exempt_local,
+            changed: tokio::sync::watch::channel(0).0,
+        })
+    }
+
+    /// No limits at all (tests, one-shot tools).
+    pub fn unlimited() -> Arc<SessionRates> {
+        SessionRates::new(RatePair::default(), RatePair::default(), false)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Settings> {
+        self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn view(&self) -> RatesView {
+        let s = self.lock();
+        RatesView {
+            normal: s.normal,
+            alt: s.alt,
+            turtle: s.turtle,
+            effective: if s.turtle { s.alt } else { s.normal },
+        }
+    }
+
+    /// Changes the normal limits (None keeps one) and applies them unless in turtle mode.
+    pub fn set_normal(&self, down: Option<u64>, up: Option<u64>) {
+        let mut s = self.lock();
+        s.normal.down = down.unwrap_or(s.normal.down);
+        s.normal.up = up.unwrap_or(s.normal.up);
+        self.apply(&s);
+    }
+
+    pub fn set_alt(&self, down: Option<u64>, up: Option<u64>) {
+        let mut s = self.lock();
+        s.alt.down = down.unwrap_or(s.alt.down);
+        s.alt.up = up.unwrap_or(s.alt.up);
+        self.apply(&s);
+    }
+
+    /// Turns turtle mode on or off; returns whether it is on now.
+    pub fn set_turtle(&self, on: bool) -> bool {
+        let mut s = self.lock();
+        if s.turtle != on {
+            s.turtle = on;
+            self.apply(&s);
+        }
+        on
+    }
+
+    /// Called on the session's tick: entering the scheduled window turns turtle mode on,
+    /// leaving it turns it off; in between, `ttui limit --turtle` is obeyed.
+    pub fn follow_schedule(&self) {
+        if let Some(minute) = self.schedule.and(schedule::local_minute_of_day()) {
+            self.on_clock(minute);
+        }
+    }
+
+    pub(crate) fn on_clock(&self, minute_of_day: u16) {
+        let Some(window) = self.schedule else {
+            return;
+        };
+        let inside = window.contains(minute_of_day);
+        let mut last = self.in_window.lock().unwrap_or_else(|e| e.into_inner());
+        if *last != Some(inside) {
+            *last = Some(inside);
+            drop(last);
+            self.set_turtle(inside);
+        }
+    }
+
+    fn apply(&self, s: &Settings) {
+        let eff = if s.turtle { s.alt } else { s.normal };
+        let now = Instant::now();
+        if self.down.rate() != eff.down {
+            self.down.set_rate(eff.down, now);
+        }
+        if self.up.rate() != eff.up {
+            self.up.set_rate(eff.up, now);
+        }
+        self.bump();
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wakes when any limit changes.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// A torrent's buckets under the session's, with its own limits (0 = none).
+    pub fn torrent(self: &Arc<Self>, own: RatePair) -> TorrentRates {
+        let down = Arc::new(Bucket::new(own.down));
+        let up = Arc::new(Bucket::new(own.up));
+        TorrentRates {
+            down: Limiter::new(vec![Arc::clone(&self.down), Arc::clone(&down)]),
+            up: Limiter::new(vec![Arc::clone(&self.up), Arc::clone(&up)]),
+            own_down: down,
+            own_up: up,
+            session: Arc::clone(self),
+        }
+    }
+}
+
+/// One torrent's limiters (session's buckets, then its own).
+#[derive(Debug, Clone)]
+pub struct TorrentRates {
+    pub down: Limiter,
+    pub up: Limiter,
+    own_down: Arc<Bucket>,
+    own_up: Arc<Bucket>,
+    pub session: Arc<SessionRates>,
+}
+
+impl TorrentRates {
+    /// The limiters for a connection to `ip`: none when local peers are exempt and it is one.
+    pub fn for_peer(&self, ip: IpAddr) -> (Limiter, Limiter) {
+        if self.session.exempt_local && is_local(ip) {
+            (Limiter::none(), Limiter::none())
+        } else {
+            (self.down.clone(), self.up.clone())
+        }
+    }
+
+    pub fn own(&self) -> RatePair {
+        RatePair {
+            down: self.own_down.rate(),
+            up: self.own_up.rate(),
+        }
+    }
+
+    /// Changes the torrent's own limits (None keeps one).
+    pub fn set_own(&self, down: Option<u64>, up: Option<u64>) {
+        let now = Instant::now();
+        if let Some(d) = down {
+            self.own_down.set_rate(d, now);
+        }
+        if let Some(u) = up {
+            self.own_up.set_rate(u, now);
+        }
+        self.session.bump();
+    }
+
+    /// Words for the torrent's line when a limit is what holds it back: its rate is at 90 %
+    /// or more of the tightest limit over it.
+    pub fn why(&self, down_rate: f64, up_rate: f64) -> Option<String> {
+        let view = self.session.view();
+        let session_name = if view.turtle {
+            "turtle mode"
+        } else {
+            "session limit"
+        };
+        let own = self.own();
+        let pick = |dir: &str, rate: f64, own: u64, session: u64| -> Option<String> {
+            let (limit, name) = tightest(own, session, session_name)?;
+            (rate >= 0.9 * limit as f64)
+                .then(|| format!("limited: {dir} {} ({name})", crate::fmt::rate(limit as f64)))
+        };
+        pick("down", down_rate, own.down, view.effective.down)
+            .or_else(|| pick("up", up_rate, own.up, view.effective.up))
+    }
+}
+
+fn tightest(own: u64, session: u64, session_name: &'static str) -> Option<(u64, &'static str)> {
+    match (own, session) {
+        (0, 0) => None,
+        (o, s) if o != 0 && (s == 0 || o <= s) => Some((o, "torrent limit")),
+        (_, s) => Some((s, session_name)),
+    }
+}
+
+/// Loopback, private (RFC 1918), link-local, and IPv6 unique-local addresses.
+pub fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_loopback() || a.is_private() || a.is_link_local(),
+        IpAddr::V6(a) => {
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return is_local(IpAddr::V4(v4));
+            }
+            let seg = a.segments()[0];
+            a.is_loopback() || (seg & 0xfe00) == 0xfc00 || (seg & 0xffc0) == 0xfe80
+        }
+    }
+}
