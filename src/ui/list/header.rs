@@ -1,5 +1,6 @@
 //! The session's totals on top of the list, and the filter bar under them. Only what the
-//! session reports: no cell for a figure it does not have (limits, free space).
+//! session reports: no cell for a figure it does not have (free space); a rate's limit and
+//! turtle mode only when they are on.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -31,11 +32,31 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
             fmt::rate(session.down_rate),
             theme.down().add_modifier(bold),
         ),
-        span("  ↑ ", theme.up()),
-        span(fmt::rate(session.up_rate), theme.up().add_modifier(bold)),
+    ];
+    if session.down_limit > 0 {
+        line.push(span(
+            format!(" of {}", fmt::rate(session.down_limit as f64)),
+            theme.dim(),
+        ));
+    }
+    line.push(span("  ↑ ", theme.up()));
+    line.push(span(
+        fmt::rate(session.up_rate),
+        theme.up().add_modifier(bold),
+    ));
+    if session.up_limit > 0 {
+        line.push(span(
+            format!(" of {}", fmt::rate(session.up_limit as f64)),
+            theme.dim(),
+        ));
+    }
+    if session.turtle {
+        line.push(span("  turtle mode", theme.warn().add_modifier(bold)));
+    }
+    line.extend([
         span("  ratio ", theme.dim()),
         Span::raw(format!("{:.2}", session.ratio())),
-    ];
+    ]);
     match session.dht_nodes {
         Some(nodes) => {
             line.push(span("  DHT ", theme.dim()));
@@ -131,4 +152,38 @@ pub fn render_bar(area: Rect, buf: &mut Buffer, counts: &[usize; 6], app: &App) 
     spans.push(Span::raw(" ".repeat(pad)));
     spans.extend(search);
     put_line(buf, area, 0, spans);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::theme::Theme;
+
+    fn text(session: &SessionSnapshot) -> String {
+        let app = App::for_session(std::path::PathBuf::new(), Theme::plain());
+        let area = Rect::new(0, 0, 120, 2);
+        let mut buf = Buffer::empty(area);
+        render(area, &mut buf, session, &app);
+        (0..area.height)
+            .flat_map(|y| (0..area.width).map(move |x| (x, y)))
+            .map(|(x, y)| buf[(x, y)].symbol().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn limits_and_turtle_mode_show_only_when_on() {
+        let mut s = SessionSnapshot::default();
+        let plain = text(&s);
+        assert!(
+            !plain.contains(" of ") && !plain.contains("turtle"),
+            "{plain}"
+        );
+        s.down_limit = 2 << 20;
+        s.up_limit = 500 << 10;
+        s.turtle = true;
+        let limited = text(&s);
+        assert!(limited.contains("of 2 MiB/s"), "{limited}");
+        assert!(limited.contains("of 500 KiB/s"), "{limited}");
+        assert!(limited.contains("turtle mode"), "{limited}");
+    }
 }
