@@ -517,7 +517,7 @@ async fn show(id: TorrentId, current: &SessionSnapshot, requests: &Requests) -> 
         files: file_rows(&files, &snap),
         trackers: snap.trackers.iter().map(tracker_row).collect(),
         peers: snap.peers.iter().map(peer_info).collect(),
-        explain: explain_rows(&snap),
+        explain: explain_rows(&snap, current),
     }))
 }
 
@@ -555,9 +555,9 @@ fn file_rows(files: &[FileLine], snap: &Snapshot) -> Vec<FileRow> {
         .collect()
 }
 
-/// The explainer's findings; the snapshot's DHT row stands for the session's node.
-fn explain_rows(snap: &Snapshot) -> Vec<ExplainRow> {
-    let ctx = crate::engine::api::ExplainContext::default();
+/// The explainer's findings, with what the session knows (its DHT, limits, the queue).
+fn explain_rows(snap: &Snapshot, session: &SessionSnapshot) -> Vec<ExplainRow> {
+    let ctx = crate::engine::api::ExplainContext::from_session(session, snap.id);
     crate::engine::api::explain(snap, &ctx)
         .into_iter()
         .map(|f| ExplainRow {

@@ -114,6 +114,32 @@ pub struct ExplainContext {
     pub upload_capacity: Option<f64>,
 }
 
+impl ExplainContext {
+    /// What the session knows of torrent `id` that its Snapshot lacks: the session's DHT, its
+    /// rate limits (turtle mode's when on) and whether the torrent waits in the queue.
+    pub fn from_session(session: &super::SessionSnapshot, id: super::TorrentId) -> Self {
+        let line = session.torrents.iter().find(|t| t.id == id);
+        let queued = line
+            .and_then(|l| l.why.as_deref())
+            .is_some_and(|w| w.starts_with("queued"));
+        let limit = |v: u64| (v > 0).then_some(v as f64);
+        ExplainContext {
+            dht_nodes: session.dht_nodes,
+            limits: Some(Limits {
+                down: limit(session.down_limit),
+                up: limit(session.up_limit),
+                down_kind: if session.turtle {
+                    "turtle mode"
+                } else {
+                    "session"
+                },
+                queued,
+            }),
+            ..ExplainContext::default()
+        }
+    }
+}
+
 /// A peer connected this long has had its chance to unchoke us.
 const CHOKE_GRACE: Duration = Duration::from_secs(30);
 

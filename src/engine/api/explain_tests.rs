@@ -331,3 +331,32 @@ fn findings_sort_worst_first_and_names_are_stable() {
     s.state = TorrentState::Paused;
     assert!(explain(&s, &ExplainContext::default()).is_empty());
 }
+
+#[test]
+fn the_session_says_which_limit_and_the_queue() {
+    use crate::engine::api::{SessionSnapshot, TorrentId, TorrentLine};
+    let mut s = healthy();
+    s.id = TorrentId(4);
+    s.down_rate = 1_000_000.0;
+    let mut line = TorrentLine::placeholder(TorrentId(4));
+    let mut session = SessionSnapshot {
+        down_limit: 1_000_000,
+        turtle: true,
+        ..SessionSnapshot::default()
+    };
+    session.torrents.push(line.clone());
+    let ctx = ExplainContext::from_session(&session, TorrentId(4));
+    let f = verdict_of(&s, &ctx, Check::Limits).unwrap();
+    assert_eq!(f.verdict, Verdict::HoldingBack);
+    assert!(f.evidence.contains("turtle mode limit"), "{}", f.evidence);
+    // No limit in force: the check has nothing to say.
+    session.down_limit = 0;
+    let ctx = ExplainContext::from_session(&session, TorrentId(4));
+    assert!(verdict_of(&s, &ctx, Check::Limits).is_none());
+    // Waiting in the queue is what holds it back.
+    line.why = Some("queued: 4th for 3 download slots".into());
+    session.torrents = vec![line];
+    let ctx = ExplainContext::from_session(&session, TorrentId(4));
+    let f = verdict_of(&s, &ctx, Check::Limits).unwrap();
+    assert!(f.evidence.contains("queue"), "{}", f.evidence);
+}

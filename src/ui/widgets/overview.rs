@@ -16,7 +16,14 @@ use super::{put_line, render_pane, span, LINE_MAX};
 /// The Overview's body: the findings take the lines they need (up to ~2/5 of it) and the
 /// throughput graph the rest.
 pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
-    let findings = explain(snap, &ExplainContext::default());
+    // In a session the list knows the limits and the queue; a one-torrent run has neither.
+    let ctx = app
+        .list
+        .session()
+        .map_or_else(ExplainContext::default, |s| {
+            ExplainContext::from_session(s, snap.id)
+        });
+    let findings = explain(snap, &ctx);
     let most = (area.height * 2 / 5).clamp(3, 14).min(area.height);
     let text = lines(
         &findings,
