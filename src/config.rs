@@ -48,7 +48,7 @@ pub struct Config {
     // The queue and the seeding goals (`cli/goal_args.rs`); text values read as the flags do.
     pub max_active_downloads: Option<u32>,
     pub max_active_seeds: Option<u32>,
-    #[serde(default, deserialize_with = "rate_text")]
+    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
     pub slow_torrent_rate: Option<u64>,
     #[serde(default, deserialize_with = "duration_text")]
     pub stalled_time: Option<std::time::Duration>,
@@ -72,22 +72,6 @@ pub struct Config {
     #[serde(default, deserialize_with = "crate::cli::rate_args::schedule_key")]
     pub alt_schedule: Option<crate::engine::rate::Schedule>,
     pub exempt_local_peers: Option<bool>,
-}
-
-/// A number of bytes a second, or text as the flag takes it (`"2K"`).
-fn rate_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum R {
-        N(u64),
-        S(String),
-    }
-    match R::deserialize(d)? {
-        R::N(n) => Ok(Some(n)),
-        R::S(s) => crate::cli::goal_args::parse_rate(&s)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-    }
 }
 
 fn duration_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {

@@ -25,7 +25,7 @@ pub struct QueueArgs {
     pub max_active_seeds: u32,
     /// A download slower than this (bytes a second; K and M suffixes) for --stalled-time
     /// stops counting against --max-active-downloads.
-    #[arg(long, value_name = "RATE", default_value = "2K", value_parser = parse_rate)]
+    #[arg(long, value_name = "RATE", default_value = "2K", value_parser = crate::engine::rate::parse_rate)]
     pub slow_torrent_rate: u64,
     /// How long a download must stay below --slow-torrent-rate to stop counting (45s, 5m,
     /// 1h).
@@ -92,20 +92,6 @@ fn duration_set(s: &str) -> Result<Set<Duration>, String> {
     Set::parse(s, goals::parse_goal_duration)
 }
 
-/// `2048`, `2K`, `1.5M` (binary: K is 1024).
-pub fn parse_rate(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, 'K' | 'k')) => (&t[..i], 1024.0),
-        Some((i, 'M' | 'm')) => (&t[..i], 1024.0 * 1024.0),
-        _ => (t, 1.0),
-    };
-    match num.trim().parse::<f64>() {
-        Ok(n) if n.is_finite() && n >= 0.0 && n * mult < 1e15 => Ok((n * mult) as u64),
-        _ => Err(format!("`{s}` is not a rate (e.g. 2048, 2K, 1M)")),
-    }
-}
-
 /// A rate as a flag value that parses back, for `ttui config`.
 pub fn rate_text(v: u64) -> String {
     match v {
@@ -122,6 +108,7 @@ mod tests {
 
     #[test]
     fn rates_parse_and_print_back() {
+        use crate::engine::rate::parse_rate;
         assert_eq!(parse_rate("2K"), Ok(2048));
         assert_eq!(parse_rate("1.5M"), Ok(1_572_864));
         assert_eq!(parse_rate("100"), Ok(100));

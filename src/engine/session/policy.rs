@@ -78,6 +78,28 @@ pub(super) struct Parked {
     pub files: FilePlan,
 }
 
+impl Parked {
+    /// What a parked torrent's line says it is.
+    fn state(&self) -> TorrentState {
+        match (self.paused, self.complete) {
+            (true, _) => TorrentState::Paused,
+            (false, true) => TorrentState::Seeding,
+            (false, false) => TorrentState::Downloading,
+        }
+    }
+}
+
+impl SlotPolicy {
+    /// Why a parked torrent does not run: the goal that paused it, else the queue's words.
+    fn parked_why(&self, parked: &Parked) -> Option<&String> {
+        if parked.paused {
+            self.kept.goal_reached.as_ref()
+        } else {
+            self.why.as_ref()
+        }
+    }
+}
+
 /// Buffers the evaluation keeps between ticks.
 #[derive(Default)]
 pub(super) struct Scratch {
@@ -440,16 +462,8 @@ impl Manager {
         let p = &slot.policy;
         if let Some(parked) = &p.stopped {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
-            l.state = match (parked.paused, parked.complete) {
-                (true, _) => TorrentState::Paused,
-                (false, true) => TorrentState::Seeding,
-                (false, false) => TorrentState::Downloading,
-            };
-            l.why = if parked.paused {
-                p.kept.goal_reached.clone()
-            } else {
-                p.why.clone()
-            };
+            l.state = parked.state();
+            l.why = p.parked_why(parked).cloned();
         } else if l.why.is_none() {
             l.why.clone_from(&p.why);
         }
@@ -463,20 +477,7 @@ impl Manager {
         let task = slot.line.borrow();
         let p = &slot.policy;
         let (state, why, rates, peers) = match &p.stopped {
-            Some(parked) => (
-                match (parked.paused, parked.complete) {
-                    (true, _) => TorrentState::Paused,
-                    (false, true) => TorrentState::Seeding,
-                    (false, false) => TorrentState::Downloading,
-                },
-                if parked.paused {
-                    p.kept.goal_reached.as_ref()
-                } else {
-                    p.why.as_ref()
-                },
-                (0.0, 0.0),
-                (0, 0),
-            ),
+            Some(parked) => (parked.state(), p.parked_why(parked), (0.0, 0.0), (0, 0)),
             None => (
                 task.state.clone(),
                 task.why.as_ref().or(p.why.as_ref()),
