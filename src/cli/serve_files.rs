@@ -3,10 +3,12 @@
 
 use tokio::sync::oneshot;
 
-use crate::cli::serve::Requests;
 use crate::control::files::FilesChange;
 use crate::control::proto::{ControlError, ErrorKind, Response};
 use crate::engine::api::{Command, SessionRequest, TorrentId};
+
+/// Where the session takes requests (`serve::Requests`).
+type Requests = tokio::sync::mpsc::UnboundedSender<SessionRequest>;
 
 /// Sends the change; an index past the last file is refused with a one-line error and
 /// nothing is changed.

@@ -7,6 +7,7 @@ pub(crate) mod choker;
 pub(crate) mod conn;
 pub mod connect;
 pub(crate) mod coordinator;
+mod coordinator_files;
 pub mod create;
 pub(crate) mod dht_peers;
 pub(crate) mod dial;

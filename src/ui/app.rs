@@ -20,17 +20,9 @@ use super::list::geometry;
 use super::list::state::ListState;
 use super::scroll::{GridCursor, ListScroll, TailScroll};
 use super::sort::{sort_peers, SortKey};
+pub use super::tabs::Focus;
 use super::tabs::Tab;
 use super::theme::Theme;
-
-/// Which pane the navigation keys act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Focus {
-    #[default]
-    Peers,
-    Pieces,
-    Log,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PieceView {

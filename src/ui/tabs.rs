@@ -3,7 +3,14 @@
 
 use ratatui::layout::Rect;
 
-use super::app::Focus;
+/// Which pane the navigation keys act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    #[default]
+    Peers,
+    Pieces,
+    Log,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tab {
