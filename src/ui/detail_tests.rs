@@ -58,7 +58,7 @@ fn each_tab_at_three_sizes() {
 fn digits_tab_and_back_tab_switch_tabs() {
     let snap = Arc::new(snapshot());
     let mut app = app_for(&snap, 80, 24);
-    assert_eq!((app.tab, app.mode()), (Tab::Overview, Mode::Detail));
+    assert_eq!((app.tab, app.mode()), (Tab::Peers, Mode::Detail));
     let key = |c| {
         crossterm::event::Event::Key(crossterm::event::KeyEvent::from(
             crossterm::event::KeyCode::Char(c),
@@ -172,6 +172,7 @@ fn file_keys_send_priorities_for_a_file_or_a_whole_folder() {
 fn peer_keys_wait_for_the_peers_tab() {
     let snap = Arc::new(snapshot());
     let mut app = app_for(&snap, 80, 24);
+    app.handle(Action::ShowTab(0));
     assert_eq!(app.handle(Action::DropPeer), None);
     assert!(app
         .status

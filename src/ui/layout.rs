@@ -8,8 +8,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 pub const HEADER_HEIGHT: u16 = 4;
 
 /// Where each part of the detail view goes: the header on every tab, the tab bar under it,
-/// then the open tab's body. Peers, pieces, files, trackers and the log each fill the whole
-/// body on their tab; the Overview splits it between the explainer and the graph.
+/// then the open tab's body. The Peers tab, the one the view opens on, is the live screen
+/// `ttui file.torrent` has always shown: peers on top, the piece grid and the graph side by
+/// side, the events under them. Pieces, files, trackers and the log each fill the whole body
+/// on their tab; the Overview splits it between the explainer and the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScreenLayout {
     pub header: Rect,
@@ -18,7 +20,11 @@ pub struct ScreenLayout {
     /// The Overview's explainer findings, then its throughput graph.
     pub findings: Rect,
     pub throughput: Rect,
+    /// The Peers tab: the peer table, then the grid and graph, then the events.
     pub peers: Rect,
+    pub live_pieces: Rect,
+    pub live_graph: Rect,
+    pub live_log: Rect,
     pub pieces: Rect,
     pub log: Rect,
     pub footer: Rect,
@@ -36,13 +42,30 @@ pub fn screen_layout(area: Rect) -> ScreenLayout {
     let findings_h = (body.height * 2 / 5).clamp(3, 14).min(body.height);
     let [findings, throughput] =
         Layout::vertical([Constraint::Length(findings_h), Constraint::Fill(1)]).areas(body);
+    // Peers get ~45% (at least 10 rows: title, column header, 6 peers, 2 detail lines); the
+    // piece map + graph row and the log share the rest.
+    let peers_h = (body.height * 45 / 100).max(10).min(body.height);
+    let rest = body.height - peers_h;
+    let middle_h = rest - rest / 2;
+    let [peers, middle, live_log] = Layout::vertical([
+        Constraint::Length(peers_h),
+        Constraint::Length(middle_h),
+        Constraint::Fill(1),
+    ])
+    .areas(body);
+    let [live_pieces, live_graph] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
+        .spacing(1)
+        .areas(middle);
     ScreenLayout {
         header,
         tabs,
         body,
         findings,
         throughput,
-        peers: body,
+        peers,
+        live_pieces,
+        live_graph,
+        live_log,
         pieces: body,
         log: body,
         footer,
@@ -132,7 +155,12 @@ mod tests {
             assert_eq!(l.body.y, l.tabs.bottom());
             assert_eq!(l.footer.bottom(), h);
             assert_eq!(l.findings.height + l.throughput.height, l.body.height);
-            assert_eq!(l.peers, l.body);
+            // The Peers tab stacks the table, the grid beside the graph, and the events.
+            assert_eq!(l.peers.y, l.body.y);
+            assert_eq!(l.live_pieces.y, l.peers.bottom());
+            assert_eq!(l.live_graph.y, l.live_pieces.y);
+            assert_eq!(l.live_log.y, l.live_pieces.bottom());
+            assert_eq!(l.live_log.bottom(), l.body.bottom());
         }
     }
 

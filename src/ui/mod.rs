@@ -92,7 +92,12 @@ pub fn draw_into(area: Rect, buf: &mut ratatui::buffer::Buffer, snap: &Snapshot,
     widgets::tab_bar::render(layout.tabs, buf, snap, app);
     match app.tab {
         Tab::Overview => widgets::overview::render(layout.body, buf, snap, app),
-        Tab::Peers => widgets::peers::render(layout.peers, buf, snap, app),
+        Tab::Peers => {
+            widgets::peers::render(layout.peers, buf, snap, app);
+            widgets::pieces::render(layout.live_pieces, buf, snap, app);
+            widgets::throughput::render(layout.live_graph, buf, snap, app);
+            widgets::log::render(layout.live_log, buf, snap, app);
+        }
         Tab::Pieces => widgets::pieces::render(layout.pieces, buf, snap, app),
         Tab::Files => widgets::files::render(layout.body, buf, snap, app),
         Tab::Trackers => widgets::trackers::render(layout.body, buf, snap, app),

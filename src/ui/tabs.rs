@@ -14,8 +14,9 @@ pub enum Focus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tab {
-    #[default]
     Overview,
+    /// The live screen (peers, grid, graph, events): where the detail view opens.
+    #[default]
     Peers,
     Pieces,
     Files,
