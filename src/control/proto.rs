@@ -149,7 +149,7 @@ pub enum Request {
 use crate::engine::session::goals::Set;
 
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 16] = [
+pub const VERBS: [&str; 17] = [
     "add",
     "files",
     "list",
@@ -166,6 +166,7 @@ pub const VERBS: [&str; 16] = [
     "force",
     "queue",
     "goals",
+    "limit",
 ];
 
 impl Request {
@@ -413,5 +414,70 @@ mod b64 {
         STANDARD
             .decode(text.as_bytes())
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod verb_tests {
+    use super::*;
+
+    /// `decode_request` calls a request whose verb is not in [`VERBS`] a newer client's, so a
+    /// verb missing there turns every malformed request of that verb into "the session is
+    /// older". Each variant's verb must be listed.
+    #[test]
+    fn every_verb_is_known() {
+        let id = || "1".to_string();
+        let all = [
+            Request::Add {
+                items: vec![],
+                save_path: None,
+                paused: false,
+                files: Default::default(),
+            },
+            Request::Files { id: id(), set: None },
+            Request::List,
+            Request::Show { id: id() },
+            Request::Pause { ids: vec![] },
+            Request::Resume { ids: vec![] },
+            Request::Verify { ids: vec![] },
+            Request::Remove {
+                ids: vec![],
+                delete_data: false,
+            },
+            Request::Move {
+                id: id(),
+                dir: PathBuf::new(),
+            },
+            Request::Shutdown,
+            Request::Watch,
+            Request::Subscribe { id: 1 },
+            Request::Force { ids: vec![] },
+            Request::Queue {
+                id: id(),
+                to: crate::engine::session::queue::Move::Top,
+            },
+            Request::Goals {
+                id: id(),
+                seed_ratio: None,
+                seed_time_secs: None,
+                seed_idle_secs: None,
+            },
+            Request::Limit {
+                ids: vec![],
+                change: Default::default(),
+            },
+        ];
+        for r in &all {
+            assert!(VERBS.contains(&r.verb()), "{} is not in VERBS", r.verb());
+        }
+        // `command` carries an engine command; its verb is listed too.
+        assert!(VERBS.contains(&"command"));
+        assert_eq!(all.len() + 1, VERBS.len());
+    }
+
+    #[test]
+    fn a_malformed_known_verb_is_a_bad_argument() {
+        let e = decode_request(br#"{"verb":"limit","ids":5}"#).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadArgument, "{e:?}");
     }
 }
