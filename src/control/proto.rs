@@ -434,7 +434,10 @@ mod verb_tests {
                 paused: false,
                 files: Default::default(),
             },
-            Request::Files { id: id(), set: None },
+            Request::Files {
+                id: id(),
+                set: None,
+            },
             Request::List,
             Request::Show { id: id() },
             Request::Pause { ids: vec![] },

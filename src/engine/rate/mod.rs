@@ -25,7 +25,8 @@ pub mod schedule;
 mod tests;
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub use bucket::Bucket;
@@ -33,14 +34,34 @@ pub use parse::parse_rate;
 pub use schedule::Schedule;
 
 /// A chain of buckets a payload byte passes through. Empty: unlimited (local peers exempt).
+/// Clones share `held`, so a torrent's limiter knows when any of its connections waited.
 #[derive(Clone, Debug, Default)]
 pub struct Limiter {
     buckets: Vec<Arc<Bucket>>,
+    /// When a caller last had to wait, in milliseconds after [`epoch`] (0: never).
+    held: Arc<AtomicU64>,
+}
+
+/// The instant `Limiter::held` counts from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 impl Limiter {
     pub fn new(buckets: Vec<Arc<Bucket>>) -> Limiter {
-        Limiter { buckets }
+        Limiter {
+            buckets,
+            held: Arc::default(),
+        }
+    }
+
+    /// Whether a caller had to wait on these buckets within `within` before `now`.
+    pub fn held_within(&self, within: Duration, now: Instant) -> bool {
+        match self.held.load(Ordering::Relaxed) {
+            0 => false,
+            ms => now.saturating_duration_since(epoch() + Duration::from_millis(ms)) <= within,
+        }
     }
 
     /// Unlimited: never waits.
@@ -54,11 +75,17 @@ impl Limiter {
 
     /// Takes `n` bytes from every bucket; the wait before the next take is the longest.
     pub fn reserve_at(&self, n: u64, now: Instant) -> Duration {
-        self.buckets
+        let wait = self
+            .buckets
             .iter()
             .map(|b| b.reserve(n, now))
             .max()
-            .unwrap_or(Duration::ZERO)
+            .unwrap_or(Duration::ZERO);
+        if !wait.is_zero() {
+            let ms = now.saturating_duration_since(epoch()).as_millis() as u64;
+            self.held.store(ms.max(1), Ordering::Relaxed);
+        }
+        wait
     }
 
     /// As `reserve_at` now: the instant before which the caller takes no more, if any.
@@ -252,6 +279,9 @@ impl SessionRates {
     }
 }
 
+/// How recent a wait on a torrent's buckets must be for its line to blame the limit.
+const HELD_RECENTLY: Duration = Duration::from_secs(3);
+
 /// One torrent's limiters (session's buckets, then its own).
 #[derive(Debug, Clone)]
 pub struct TorrentRates {
@@ -292,8 +322,14 @@ impl TorrentRates {
     }
 
     /// Words for the torrent's line when a limit is what holds it back: its rate is at 90 %
-    /// or more of the tightest limit over it.
+    /// or more of the tightest limit over it, or at half or more while its connections had
+    /// to wait on the buckets in the last few seconds (a web seed paid by the 256 KiB piece
+    /// shows a rate that swings around the limit; the waits say the limit is what binds).
     pub fn why(&self, down_rate: f64, up_rate: f64) -> Option<String> {
+        self.why_at(down_rate, up_rate, Instant::now())
+    }
+
+    pub(crate) fn why_at(&self, down_rate: f64, up_rate: f64, now: Instant) -> Option<String> {
         let view = self.session.view();
         let session_name = if view.turtle {
             "turtle mode"
@@ -301,13 +337,15 @@ impl TorrentRates {
             "session limit"
         };
         let own = self.own();
-        let pick = |dir: &str, rate: f64, own: u64, session: u64| -> Option<String> {
+        let pick = |dir: &str, rate: f64, own: u64, session: u64, by: &Limiter| {
             let (limit, name) = tightest(own, session, session_name)?;
-            (rate >= 0.9 * limit as f64)
-                .then(|| format!("limited: {dir} {} ({name})", crate::fmt::rate(limit as f64)))
+            let limit_f = limit as f64;
+            let binds = rate >= 0.9 * limit_f
+                || (rate >= 0.5 * limit_f && by.held_within(HELD_RECENTLY, now));
+            binds.then(|| format!("limited: {dir} {} ({name})", crate::fmt::rate(limit_f)))
         };
-        pick("down", down_rate, own.down, view.effective.down)
-            .or_else(|| pick("up", up_rate, own.up, view.effective.up))
+        pick("down", down_rate, own.down, view.effective.down, &self.down)
+            .or_else(|| pick("up", up_rate, own.up, view.effective.up, &self.up))
     }
 }
 

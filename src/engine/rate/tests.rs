@@ -325,3 +325,33 @@ fn the_schedule_switches_turtle_mode_at_its_edges_only() {
     assert!(!s.view().turtle);
     assert_eq!(s.down.rate(), MIB);
 }
+
+#[test]
+fn a_torrent_whose_connections_wait_is_limited_below_ninety_percent() {
+    let s = SessionRates::new(
+        RatePair {
+            down: 500 * KIB,
+            up: 0,
+        },
+        RatePair::default(),
+        false,
+    );
+    let t = s.torrent(RatePair::default());
+    let now = Instant::now();
+    // 85 % of the limit and nobody waited: the swarm, not the limit, sets the pace.
+    assert_eq!(t.why_at(425.0 * KIB as f64, 0.0, now), None);
+    // A 256 KiB piece paid at once: the next take waits.
+    assert!(!t.down.reserve_at(256 * KIB, now).is_zero());
+    assert!(t.down.held_within(Duration::from_secs(3), now));
+    assert_eq!(
+        t.why_at(425.0 * KIB as f64, 0.0, now).as_deref(),
+        Some("limited: down 500 KiB/s (session limit)")
+    );
+    // Waits long past, or a rate far below the limit, blame nothing.
+    let later = now + Duration::from_secs(10);
+    assert_eq!(t.why_at(425.0 * KIB as f64, 0.0, later), None);
+    assert_eq!(t.why_at(100.0 * KIB as f64, 0.0, now), None);
+    // Another torrent's limiter has its own record.
+    let other = s.torrent(RatePair::default());
+    assert!(!other.down.held_within(Duration::from_secs(3), now));
+}
