@@ -3,9 +3,10 @@
 //! encryption while ttui runs with `--encryption off`, a download limit below the swarm's
 //! speed, and a dead tracker. Each case runs `ttui daemon` on loopback and reads the checks
 //! from `ttui show ID --json` (`explain`: check, verdict, evidence, advice, the checks holding
-//! the torrent back first). The fakes are in-process (tests/fakepeer); the seeders are
-//! python3-libtorrent. The cases run at once, in threads, so the binary stays near 40 s: the
-//! choke check waits 30 s before it judges a peer.
+//! the torrent back first), and once from a headless run's progress line (`why: …`). The
+//! fakes are in-process (tests/fakepeer); the seeders are python3-libtorrent. The cases run at
+//! once, in threads, so the binary stays near 35 s: the choke check waits 30 s before it
+//! judges a peer.
 //!
 //! Run through tests/run.sh: every process here is on loopback, and the test refuses to run
 //! unless the process sits in a network namespace whose only interface is `lo`.
@@ -238,6 +239,48 @@ fn last_pieces_nobody_has() {
     drop(fake);
 }
 
+/// The same swarm for a headless run: once no byte arrived for 10 s, its progress line says
+/// why, with the explainer's top finding.
+fn last_pieces_in_the_progress_line() {
+    let dir = tempdir("ttui-explain-headless-");
+    let data = dir.path().join("data");
+    let p = Payload::make(
+        &data,
+        &dir.path().join("t"),
+        "avail-headless",
+        &[("", (16 << 16) + 1000)],
+        6,
+    );
+    let rt = runtime();
+    let fake = rt.block_on(FakePeer::listen(ctx_of(&p), partial_script));
+    let (torrent, peer) = (p.path(), fake.addr.to_string());
+    let out = dir.path().join("out").display().to_string();
+    let mut ttui = Ttui::spawn([
+        torrent.as_str(),
+        "--headless",
+        "--no-trackers",
+        "--no-dht",
+        "--encryption",
+        "off",
+        "--transport",
+        "tcp",
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--peer",
+        peer.as_str(),
+        "-o",
+        out.as_str(),
+    ]);
+    let want = "why: 3 pieces: no connected peer has them (pieces 14–16) — wait for a peer";
+    ttui.wait_for_stdout("the progress line to say why", SHOW_WAIT, |s| {
+        s.contains(want)
+    });
+    ttui.kill();
+    drop(fake);
+}
+
 /// A libtorrent seeder that requires encryption, ttui with `--encryption off`: the
 /// `peer_failures` check says the plain handshake was closed and how to fix it.
 fn encryption_required_but_off() {
@@ -369,6 +412,7 @@ fn each_check_fires_against_its_swarm() {
     let cases: Vec<(&str, fn())> = vec![
         ("seeder never unchokes", seeder_never_unchokes),
         ("last pieces nobody has", last_pieces_nobody_has),
+        ("last pieces, headless", last_pieces_in_the_progress_line),
         ("encryption required, off", encryption_required_but_off),
         ("limit below the swarm", limit_below_the_swarm),
         ("dead tracker", dead_tracker),
