@@ -293,10 +293,11 @@ fn availability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
     connected(s).next()?;
     let needed = |i: &usize| s.pieces.get(*i).is_some_and(|p| *p != PieceState::Verified);
     let missing = (0..s.pieces.len()).filter(needed).count();
-    let unavailable = (0..s.pieces.len())
+    let lacking: Vec<usize> = (0..s.pieces.len())
         .filter(needed)
         .filter(|i| s.availability.get(*i).copied().unwrap_or(0) == 0)
-        .count();
+        .collect();
+    let unavailable = lacking.len();
     if unavailable == 0 {
         return (missing > 0).then(|| {
             let e = "every missing piece is on a connected peer".to_string();
@@ -304,8 +305,9 @@ fn availability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
         });
     }
     let mut e = format!(
-        "{}: no connected peer has them",
-        plural(unavailable, "piece", "pieces")
+        "{}: no connected peer has them ({})",
+        plural(unavailable, "piece", "pieces"),
+        piece_list(&lacking)
     );
     if let Some(ago) = ctx.full_copy_seen_ago {
         e.push_str(&format!(
@@ -324,6 +326,37 @@ fn availability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
         e,
         Some("wait for a peer that has them (a seed) to come online"),
     ))
+}
+
+/// Which pieces, in runs, so the user can match them to files ("pieces 61–63"; "pieces 2, 9,
+/// 40–47 and 5 more"): the count alone does not say that it is the end of the torrent.
+fn piece_list(sorted: &[usize]) -> String {
+    const RUNS: usize = 3;
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &i in sorted {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == i => *end = i,
+            _ => runs.push((i, i)),
+        }
+    }
+    let shown: Vec<String> = runs
+        .iter()
+        .take(RUNS)
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            }
+        })
+        .collect();
+    let listed: usize = runs.iter().take(RUNS).map(|(a, b)| b - a + 1).sum();
+    let more = sorted.len() - listed;
+    let word = if sorted.len() == 1 { "piece" } else { "pieces" };
+    match more {
+        0 => format!("{word} {}", shown.join(", ")),
+        n => format!("{word} {} and {n} more", shown.join(", ")),
+    }
 }
 
 fn seeds(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {

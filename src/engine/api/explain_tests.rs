@@ -151,13 +151,24 @@ fn pieces_no_connected_peer_has() {
     let f = verdict_of(&s, &ctx, Check::Availability).unwrap();
     assert_eq!(f.verdict, Verdict::Warning);
     assert!(
-        f.evidence
-            .starts_with("3 pieces: no connected peer has them; a full copy was last seen 2h"),
+        f.evidence.starts_with(
+            "3 pieces: no connected peer has them (pieces 5–7); a full copy was last seen 2h"
+        ),
         "{}",
         f.evidence
     );
     s.availability[4] = 0;
     holding(&s, Check::Availability);
+}
+
+#[test]
+fn unavailable_pieces_are_named_in_runs() {
+    assert_eq!(piece_list(&[7]), "piece 7");
+    assert_eq!(piece_list(&[61, 62, 63]), "pieces 61–63");
+    assert_eq!(
+        piece_list(&[2, 9, 40, 41, 42, 50, 51, 60]),
+        "pieces 2, 9, 40–42 and 3 more"
+    );
 }
 
 #[test]

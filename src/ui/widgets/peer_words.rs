@@ -80,8 +80,8 @@ pub fn state_text(p: &PeerRow) -> String {
         (PeerStage::Connected, _) if p.hash_failures > 0 => {
             format!("connected, {} bad pieces", p.hash_failures)
         }
-        // It refused our encrypted handshake; the full reason is in the detail line.
-        (PeerStage::Connected, _) if p.encryption_note.is_some() => "connected, RC4 refused".into(),
+        // A peer that refused RC4 and took plaintext is simply connected (the Conn column says
+        // TCP); why it is plain is in the selected-peer line.
         (stage, _) => stage.label().to_string(),
     }
 }
@@ -319,7 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_that_refused_rc4_says_so_in_its_row() {
+    fn a_peer_that_refused_rc4_is_plainly_connected_and_says_why_when_selected() {
         let why = crate::net::MseError::Closed;
         let p = PeerRow {
             encryption: Some(crate::net::Encryption::Plain),
@@ -330,7 +330,9 @@ mod tests {
                 PeerStage::Connected,
             )
         };
-        assert_eq!(state_text(&p), "connected, RC4 refused");
+        // Plaintext after a refused RC4 is an ordinary connection (issue 21): the row says
+        // `connected`, the Conn column `TCP`; only the selected-peer line says why.
+        assert_eq!(state_text(&p), "connected");
         let line: String = detail_line(&p, &Theme::plain())
             .iter()
             .map(|s| s.content.as_ref())
