@@ -424,16 +424,19 @@ impl Conn {
 
     /// Whether a message may be read now (the down limiter is not owed); clears a due wait.
     pub fn may_read(&mut self, now: TokioInstant) -> bool {
-        if self.read_wait.is_some_and(|t| t > now) {
+        if crate::engine::rate::must_wait(self.read_wait, now) {
             return false;
         }
-        self.read_wait = None;
         true
     }
 
     /// The earliest instant a limiter's wait ends, if any.
+    /// Only a wait that stops the connection counts: one within `RUN_AHEAD` needs no wake.
     pub fn next_wake(&self) -> Option<TokioInstant> {
-        match (self.read_wait, self.send_wait) {
+        let now = TokioInstant::now();
+        let stopping =
+            |w: Option<TokioInstant>| w.filter(|_| crate::engine::rate::must_wait(w, now));
+        match (stopping(self.read_wait), stopping(self.send_wait)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

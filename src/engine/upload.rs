@@ -86,18 +86,14 @@ impl Conn {
     }
 
     /// Sends queued blocks: those read already, else a batch read from disk. Under an up
-    /// limit each block sent is paid for before the next (`send_wait`).
+    /// limit the blocks sent are paid for before more go (`send_wait`, with `RUN_AHEAD`).
     pub async fn serve_uploads(&mut self) -> Result<(), PeerEnd> {
         if self.flags.am_choking || (self.uploads.is_empty() && self.ready.is_empty()) {
             return Ok(());
         }
-        if self
-            .send_wait
-            .is_some_and(|t| t > tokio::time::Instant::now())
-        {
+        if crate::engine::rate::must_wait(self.send_wait, tokio::time::Instant::now()) {
             return Ok(());
         }
-        self.send_wait = None;
         if self.ready.is_empty() {
             self.read_uploads().await?;
         }
@@ -112,7 +108,9 @@ impl Conn {
             self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
             if let Some(t) = self.up.reserve(len) {
                 self.send_wait = Some(t);
-                break;
+                if crate::engine::rate::must_wait(self.send_wait, tokio::time::Instant::now()) {
+                    break;
+                }
             }
         }
         Ok(())

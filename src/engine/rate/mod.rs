@@ -33,6 +33,18 @@ pub use bucket::Bucket;
 pub use parse::parse_rate;
 pub use schedule::Schedule;
 
+/// How far ahead of its limiter a connection may run before it sleeps. A connection that
+/// slept for every 16 KiB block would wake 64 times a second at 1 MiB/s, and each wake costs
+/// a timer, a thread switch and a read: three times the CPU of the same transfer unlimited.
+/// Sleeping once it is this far ahead (and then for the whole debt) wakes it about ten times a
+/// second at most, as a peer's own pacing would; the limit is still paid in full.
+pub const RUN_AHEAD: Duration = Duration::from_millis(100);
+
+/// Whether a connection whose limiter said "not before `until`" must stop now.
+pub fn must_wait(until: Option<tokio::time::Instant>, now: tokio::time::Instant) -> bool {
+    until.is_some_and(|t| t > now + RUN_AHEAD)
+}
+
 /// A chain of buckets a payload byte passes through. Empty: unlimited (local peers exempt).
 /// Clones share `held`, so a torrent's limiter knows when any of its connections waited.
 #[derive(Clone, Debug, Default)]
