@@ -329,5 +329,5 @@ pub(super) fn tail(text: &str, width: usize) -> String {
 }
 
 #[cfg(test)]
-#[path = "prompts_tests.rs"]
-mod tests;
+#[path = "limits_dialog_tests.rs"]
+pub(crate) mod tests;

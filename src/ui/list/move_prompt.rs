@@ -211,3 +211,7 @@ pub fn render(area: Rect, buf: &mut Buffer, p: &MovePrompt, app: &App) {
         .title(Line::from(" Move the data ").style(theme.title(true)));
     Paragraph::new(lines).block(block).render(popup, buf);
 }
+
+#[cfg(test)]
+#[path = "move_prompt_tests.rs"]
+mod tests;

@@ -1,5 +1,5 @@
-//! The limits dialog (`L`), turtle mode (`t`) and the move prompt (`m`): what each key does,
-//! what is sent, and insta snapshots at 80×24, 120×40 and 200×60.
+//! The limits dialog (`L`) and turtle mode (`t`): what each key does, what is sent, and
+//! insta snapshots at 80×24, 120×40 and 200×60. The helpers serve `move_prompt_tests` too.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,11 +18,9 @@ use crate::ui::list::state::{ListState, Outcome};
 use crate::ui::list::test_line;
 use crate::ui::{App, Theme};
 
-use super::super::move_prompt::complete_dir;
+pub(crate) const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 60)];
 
-const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 60)];
-
-fn session(turtle: bool) -> Arc<SessionSnapshot> {
+pub(crate) fn session(turtle: bool) -> Arc<SessionSnapshot> {
     let names = [
         "debian-12.8.0-amd64-netinst.iso",
         "archlinux-2026.11.01-x86_64.iso",
@@ -47,31 +45,31 @@ fn session(turtle: bool) -> Arc<SessionSnapshot> {
     })
 }
 
-fn list(turtle: bool) -> ListState {
+pub(crate) fn list(turtle: bool) -> ListState {
     let mut l = ListState::default();
     l.set_page(5);
     l.on_session(session(turtle));
     l
 }
 
-fn id(n: u32) -> TorrentId {
+pub(crate) fn id(n: u32) -> TorrentId {
     TorrentId(n)
 }
 
-fn requests(out: Outcome) -> Vec<Request> {
+pub(crate) fn requests(out: Outcome) -> Vec<Request> {
     match out.effect {
         Some(Effect::Session(r)) => r,
         other => panic!("expected requests, got {other:?}"),
     }
 }
 
-fn typing(l: &mut ListState, text: &str) {
+pub(crate) fn typing(l: &mut ListState, text: &str) {
     for c in text.chars() {
         assert_eq!(l.handle(Action::Type(c)), Outcome::default());
     }
 }
 
-fn erase(l: &mut ListState, n: usize) {
+pub(crate) fn erase(l: &mut ListState, n: usize) {
     for _ in 0..n {
         l.handle(Action::Erase);
     }
@@ -298,7 +296,7 @@ fn t_toggles_turtle_mode_and_the_reply_says_its_limits() {
     );
 }
 
-fn session_app(w: u16, h: u16) -> App {
+pub(crate) fn session_app(w: u16, h: u16) -> App {
     let mut app = App::for_session(PathBuf::from("/tmp/t.log"), Theme::plain());
     app.set_viewport(Rect::new(0, 0, w, h));
     app.on_session(session(false));
@@ -354,99 +352,13 @@ fn in_the_detail_view_l_is_the_open_torrents_limits() {
         .is_some_and(|s| s.contains("in a session only")));
 }
 
-fn typing_app(app: &mut App, text: &str) {
+pub(crate) fn typing_app(app: &mut App, text: &str) {
     for c in text.chars() {
         app.handle(Action::Type(c));
     }
 }
 
-#[test]
-fn move_prompt_prefills_refuses_empty_and_moves_each_marked() {
-    let mut l = list(false);
-    assert_eq!(l.handle(Action::Move), Outcome::default());
-    let p = l.moving.as_ref().expect("open");
-    assert_eq!(p.what, "debian-12.8.0-amd64-netinst.iso");
-    assert_eq!(p.text, "/home/user/Downloads/");
-    erase(&mut l, 100);
-    let out = l.handle(Action::Accept);
-    assert_eq!(out, Outcome::default());
-    assert!(l
-        .moving
-        .as_ref()
-        .and_then(|p| p.error.as_deref())
-        .is_some_and(|e| e.contains("give the folder")));
-    typing(&mut l, "data");
-    l.handle(Action::Accept);
-    assert!(l
-        .moving
-        .as_ref()
-        .and_then(|p| p.error.as_deref())
-        .is_some_and(|e| e.contains("not a full path")));
-    assert_eq!(
-        l.handle(Action::Back).status.as_deref(),
-        Some("nothing moved")
-    );
-    assert!(l.moving.is_none());
-    // Three marked: each is moved.
-    for _ in 0..3 {
-        l.handle(Action::ToggleMark);
-    }
-    l.handle(Action::Move);
-    assert_eq!(
-        l.moving.as_ref().map(|p| p.what.as_str()),
-        Some("3 marked torrents")
-    );
-    typing(&mut l, "iso");
-    let out = l.handle(Action::Accept);
-    assert_eq!(
-        out.status.as_deref(),
-        Some("moving 3 marked torrents to /home/user/Downloads/iso")
-    );
-    let dir = PathBuf::from("/home/user/Downloads/iso");
-    let want: Vec<Request> = (1..=3)
-        .map(|i| Request::Move {
-            id: id(i),
-            dir: dir.clone(),
-        })
-        .collect();
-    assert_eq!(requests(out), want);
-}
-
-#[test]
-fn tab_completes_a_folder() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    for d in ["alpha", "alps", "beta", ".hidden"] {
-        std::fs::create_dir(tmp.path().join(d)).expect("mkdir");
-    }
-    std::fs::write(tmp.path().join("bravo"), b"a file").expect("write");
-    let base = format!("{}/", tmp.path().display());
-    assert_eq!(
-        complete_dir(&format!("{base}b")),
-        Some(format!("{base}beta/"))
-    );
-    assert_eq!(
-        complete_dir(&format!("{base}al")),
-        Some(format!("{base}alp"))
-    );
-    assert_eq!(complete_dir(&format!("{base}alp")), None, "nothing to add");
-    assert_eq!(complete_dir(&format!("{base}z")), None);
-    assert_eq!(
-        complete_dir(&format!("{base}.h")),
-        Some(format!("{base}.hidden/"))
-    );
-    assert_eq!(complete_dir("relative/pa"), None);
-    let mut l = list(false);
-    l.handle(Action::Move);
-    erase(&mut l, 100);
-    typing(&mut l, &format!("{base}be"));
-    l.handle(Action::NextTab);
-    assert_eq!(
-        l.moving.as_ref().map(|p| p.text.clone()),
-        Some(format!("{base}beta/"))
-    );
-}
-
-fn draw_list(app: &App, w: u16, h: u16) -> String {
+pub(crate) fn draw_list(app: &App, w: u16, h: u16) -> String {
     let snap = app.list.session().cloned().expect("a session");
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
     terminal
@@ -466,7 +378,7 @@ fn draw_list(app: &App, w: u16, h: u16) -> String {
 }
 
 #[test]
-fn limits_dialog_and_move_prompt_at_three_sizes() {
+fn limits_dialog_at_three_sizes() {
     for (w, h) in SIZES {
         let mut app = session_app(w, h);
         app.handle(Action::SetLimits);
@@ -479,18 +391,6 @@ fn limits_dialog_and_move_prompt_at_three_sizes() {
             "{text}"
         );
         insta::assert_snapshot!(format!("limits_session_{w}x{h}"), text);
-
-        let mut app = session_app(w, h);
-        app.handle(Action::ToggleMark);
-        app.handle(Action::ToggleMark);
-        app.handle(Action::ToggleMark);
-        app.handle(Action::Move);
-        let text = draw_list(&app, w, h);
-        assert!(
-            text.contains("Move 3 marked torrents to: /home/user/Downloads/"),
-            "{text}"
-        );
-        insta::assert_snapshot!(format!("move_marked_{w}x{h}"), text);
     }
 }
 
