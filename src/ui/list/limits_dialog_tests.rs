@@ -409,3 +409,17 @@ fn limits_dialog_over_the_detail_view() {
     assert!(text.contains("Rate limits: Big Buck Bunny"), "{text}");
     insta::assert_snapshot!("limits_detail_80x24", text);
 }
+
+#[test]
+fn in_turtle_mode_the_session_dialog_says_which_limits_it_sets() {
+    let mut app = App::for_session(PathBuf::from("/tmp/t.log"), Theme::plain());
+    app.set_viewport(Rect::new(0, 0, 80, 24));
+    app.on_session(session(true));
+    app.handle(Action::SetLimits);
+    let text = draw_list(&app, 80, 24);
+    assert!(
+        text.contains("turtle mode is on: these apply once it is off"),
+        "{text}"
+    );
+    insta::assert_snapshot!("limits_session_turtle_80x24", text);
+}
