@@ -2,7 +2,8 @@
 //! attached screen in a tmux pane, driven like a person would:
 //!
 //! 1. local: the list shows the torrent, Enter opens its detail view, `p` pauses it (the
-//!    command reaches the daemon: `ttui list` says paused), `q` ends attach with status 0
+//!    command reaches the daemon: `ttui list` says paused), `t` turns turtle mode on and `L`
+//!    64K limits the torrent (`ttui limit` says both), `q` ends attach with status 0
 //!    and the daemon still answers; then a daemon that goes away ends attach with
 //!    "connection to the session lost" and status 1;
 //! 2. the same through a real OpenSSH server on 127.0.0.1 (a throwaway host key and user
@@ -132,6 +133,27 @@ fn drive(pane: &Tmux, dir: &Path) {
             break;
         }
         assert!(Instant::now() < end, "`p` never paused the torrent: {l}");
+        sleep(Duration::from_millis(200));
+    }
+    // `t` and the torrent's own limits (`L` in the detail view) reach the daemon too.
+    pane.keys(&["t"]);
+    pane.keys(&["L"]);
+    pane.wait_for("the torrent's limits dialog", long, log_of(dir), |s| {
+        s.contains(&format!("Rate limits: {NAME}"))
+    });
+    pane.type_text("64K");
+    pane.keys(&["Enter"]);
+    let end = Instant::now() + long;
+    loop {
+        let out = ttui(&["limit", "--state-dir", state.to_str().unwrap(), "all"]);
+        let l = String::from_utf8_lossy(&out.stdout);
+        if l.contains("turtle mode: on") && l.contains("down 64 KiB/s, up unlimited") {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "`t` and `L` never reached the daemon: {l}"
+        );
         sleep(Duration::from_millis(200));
     }
     pane.keys(&["q"]);

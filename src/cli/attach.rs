@@ -27,7 +27,7 @@ use crate::cli::run::state_dir_of;
 use crate::control::client::NO_SESSION;
 use crate::control::proto::{ControlError, ErrorKind, Request, Response};
 use crate::control::Client;
-use crate::engine::api::{SessionRequest, SessionSnapshot, Snapshot, TorrentId};
+use crate::engine::api::{LimitTarget, SessionRequest, SessionSnapshot, Snapshot, TorrentId};
 
 /// A stream frame later than this means the link is gone (the session sends at least
 /// every 2.5 s).
@@ -285,8 +285,20 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
             SessionRequest::Add { reply, .. } => {
                 let _ = reply.send(Err("not from an attached screen: use `ttui add`".into()));
             }
-            SessionRequest::Move { reply, .. } => {
-                let _ = reply.send(Err("not from an attached screen: use `ttui move`".into()));
+            SessionRequest::Move { id, dir, reply } => {
+                let r = Request::Move {
+                    id: id.0.to_string(),
+                    dir,
+                };
+                let outcome = match ask(&target, &mut control, &r).await {
+                    Ok(Response::Done(results)) => results
+                        .into_iter()
+                        .find_map(|r| r.error)
+                        .map_or(Ok(()), Err),
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.message),
+                };
+                let _ = reply.send(outcome);
             }
             SessionRequest::Files { reply, .. } => {
                 let _ = reply.send(None);
@@ -320,8 +332,23 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
             SessionRequest::Goals { reply, .. } => {
                 let _ = reply.send(Err("not from an attached screen: use `ttui limit`".into()));
             }
-            SessionRequest::Limit { reply, .. } => {
-                let _ = reply.send(Err("not from an attached screen: use `ttui limit`".into()));
+            SessionRequest::Limit {
+                target: whose,
+                change,
+                reply,
+            } => {
+                let ids = match whose {
+                    LimitTarget::Session => Vec::new(),
+                    LimitTarget::All => vec!["all".to_string()],
+                    LimitTarget::Torrents(ids) => ids.iter().map(|id| id.0.to_string()).collect(),
+                };
+                let outcome =
+                    match ask(&target, &mut control, &Request::Limit { ids, change }).await {
+                        Ok(Response::Limits(now)) => Ok(now),
+                        Ok(_) => Err("the session answered something else".into()),
+                        Err(e) => Err(e.message),
+                    };
+                let _ = reply.send(outcome);
             }
             // Quitting the attached screen leaves the session running.
             SessionRequest::Shutdown => {}

@@ -1,7 +1,9 @@
 //! Everything a person can ask the interface to do (which keys ask for what is
 //! [`super::keys`]), and what the interface then asks of the engine ([`Effect`]).
 
-use crate::engine::api::{Command, FilePriority, TorrentId};
+use std::path::PathBuf;
+
+use crate::engine::api::{Command, FilePriority, LimitChange, LimitsNow, TorrentId};
 
 /// Everything a person can ask the interface to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +61,12 @@ pub enum Action {
     Verify,
     /// Asks first: keep the data, delete it, or cancel.
     Remove,
+    /// `m`: asks for the folder to move the data to.
     Move,
+    /// `L`: the rate limits dialog (the session's, the marked torrents' or the open one's).
     SetLimits,
+    /// `t`: turtle mode (the session's alternative limits) on or off.
+    ToggleTurtle,
 
     // The search line (text entry) and the remove dialog.
     /// A character typed into the search line.
@@ -115,6 +121,33 @@ pub enum Request {
     Queue {
         id: TorrentId,
         to: crate::engine::session::queue::Move,
+    },
+    /// Rate limits: the session's when `ids` is empty, else these torrents' own. A change of
+    /// all None only asks what they are (the dialog's prefill).
+    Limit {
+        ids: Vec<TorrentId>,
+        change: LimitChange,
+    },
+    /// Move the torrent's data into `dir`.
+    Move {
+        id: TorrentId,
+        dir: PathBuf,
+    },
+}
+
+/// The engine's answer to a [`Request`] someone waits for, handed back to
+/// [`super::app::App::on_reply`] by the session loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Limits {
+        ids: Vec<TorrentId>,
+        change: LimitChange,
+        result: Result<LimitsNow, String>,
+    },
+    Moved {
+        id: TorrentId,
+        dir: PathBuf,
+        result: Result<(), String>,
     },
 }
 

@@ -10,7 +10,7 @@ use ratatui::layout::Rect;
 
 use crate::engine::api::{Command, PeerAddr, PeerRow, SessionSnapshot, Snapshot, TorrentId};
 
-use super::action::{Action, Effect};
+use super::action::{Action, Effect, Reply};
 use super::files::FilesView;
 use super::grid::{grid_cells, grid_stats, CellStats};
 use super::history::History;
@@ -137,6 +137,12 @@ impl App {
 
     /// Which keys are live now (the loop maps events with `keys::from_event_in`).
     pub fn mode(&self) -> Mode {
+        if self.list.limits.is_some() {
+            return Mode::Limits;
+        }
+        if self.list.moving.is_some() {
+            return Mode::Prompt;
+        }
         match self.screen {
             Screen::List if self.list.dialog.is_some() => Mode::Dialog,
             Screen::List if self.list.searching => Mode::Search,
@@ -261,12 +267,21 @@ impl App {
         }
         match (action, self.screen) {
             (Action::Quit, _) => self.quit(),
+            (Action::Redraw, _) => None,
+            // The limits dialog and the move prompt sit on either screen, and want their
+            // answer before help.
+            (_, Screen::List) | (_, Screen::Detail(_))
+                if self.list.limits.is_some() || self.list.moving.is_some() =>
+            {
+                let out = self.list.handle(action);
+                self.status = out.status;
+                out.effect
+            }
             // `?` is text while typing a search, and a dialog wants its answer first.
             (Action::ToggleHelp, _) => {
                 self.help_open = true;
                 None
             }
-            (Action::Redraw, _) => None,
             (_, Screen::List) => {
                 let out = self.list.handle(action);
                 self.status = out.status;
@@ -298,6 +313,21 @@ impl App {
             ..fresh
         };
         self.set_viewport(viewport);
+    }
+
+    /// The engine's answer to a request the session loop waited for.
+    pub fn on_reply(&mut self, reply: Reply) {
+        let status = match reply {
+            Reply::Limits {
+                ids,
+                change,
+                result,
+            } => self.list.on_limits(&ids, change, result),
+            Reply::Moved { id, dir, result } => Some(self.list.on_moved(id, &dir, result)),
+        };
+        if status.is_some() {
+            self.status = status;
+        }
     }
 
     fn quit(&mut self) -> Option<Effect> {

@@ -119,6 +119,23 @@ impl App {
                 self.status = Some(format!("banned {addr} for this session"));
                 return Some(Effect::Torrent(Command::BanPeer(addr)));
             }
+            // The session's requests: the single-torrent screen has no session to ask.
+            Action::SetLimits | Action::ToggleTurtle if !self.has_list => {
+                self.status = Some("rate limits: in a session only (ttui, ttui attach)".into());
+            }
+            Action::SetLimits => {
+                let Screen::Detail(id) = self.screen else {
+                    return None;
+                };
+                let out = self.list.open_limits(vec![id]);
+                self.status = out.status;
+                return out.effect;
+            }
+            Action::ToggleTurtle => {
+                let out = self.list.toggle_turtle();
+                self.status = out.status;
+                return out.effect;
+            }
             Action::NextTab => self.show_tab(self.tab.next()),
             Action::PrevTab => self.show_tab(self.tab.prev()),
             Action::ShowTab(i) => {

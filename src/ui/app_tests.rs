@@ -290,10 +290,11 @@ fn search_and_dialog_change_the_mode_and_help_waits_for_them() {
     );
     assert_eq!(app.mode(), Mode::List);
     app.handle(Action::Move);
-    assert!(app
-        .status
-        .as_deref()
-        .is_some_and(|s| s.contains("not available yet")));
+    assert_eq!(app.mode(), Mode::Prompt);
+    app.handle(Action::ToggleHelp);
+    assert!(!app.help_open, "the prompt wants its answer first");
+    app.handle(Action::Back);
+    assert_eq!(app.mode(), Mode::List);
     app.handle(Action::ToggleHelp);
     assert!(app.help_open);
     assert_eq!(app.handle(Action::Verify), None, "help swallows list keys");

@@ -23,6 +23,10 @@ pub enum Mode {
     Search,
     /// The remove confirmation.
     Dialog,
+    /// The rate limits dialog: printable keys are text.
+    Limits,
+    /// The move prompt's folder line: printable keys are text.
+    Prompt,
 }
 
 /// One input the table binds: a key without Ctrl (other modifiers are ignored, so `G` is
@@ -80,6 +84,10 @@ const SCREENS: &[Mode] = &[Mode::List, Mode::Detail, Mode::Files];
 const SEARCH: &[Mode] = &[Mode::Search];
 const DIALOG: &[Mode] = &[Mode::Dialog];
 const TEXT: &[Mode] = &[Mode::Search, Mode::Dialog];
+const LIMITS: &[Mode] = &[Mode::Limits];
+const PROMPT: &[Mode] = &[Mode::Prompt];
+/// The limits dialog and the move prompt: lines of text.
+const FIELDS: &[Mode] = &[Mode::Limits, Mode::Prompt];
 const CLICK: A = A::Click { column: 0, row: 0 };
 
 /// In the help screen's order. One line a binding, so the table reads as one.
@@ -103,6 +111,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(LIST, "x Del", "remove (asks: keep or delete the data)", &[(ch('x'), A::Remove), (key(K::Delete), A::Remove)]),
     bind(LIST, "m", "move the data to another folder", &[(ch('m'), A::Move)]),
     bind(LIST, "L", "set rate limits", &[(ch('L'), A::SetLimits)]),
+    bind(LIST, "t", "turtle mode (the alternative limits) on / off", &[(ch('t'), A::ToggleTurtle)]),
     bind(LIST, "s S", "sort by the next column / reverse the order",
         &[(ch('s'), A::CycleSort), (ch('S'), A::ReverseSort)]),
     bind(LIST, "f", "filter: all, downloading, seeding, paused, queued, error", &[(ch('f'), A::CycleFilter)]),
@@ -121,6 +130,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(TABS, "mouse", "click a tab or a row, the wheel scrolls",
         &[(Input::Click, CLICK), (Input::WheelUp, A::WheelUp), (Input::WheelDown, A::WheelDown)]),
     // Peers, Pieces (and the Overview, Trackers and Log tabs, which have no keys of their own).
+    bind(DETAIL, "L t", "rate limits of this torrent / turtle mode on, off",
+        &[(ch('L'), A::SetLimits), (ch('t'), A::ToggleTurtle)]),
     bind(DETAIL, "d", "Peers: drop the selected peer (it may come back later)", &[(ch('d'), A::DropPeer)]),
     bind(DETAIL, "b", "Peers: ban the selected peer for this session", &[(ch('b'), A::BanPeer)]),
     bind(DETAIL, "s", "Peers: sort by rate, progress, client, address, state", &[(ch('s'), A::CycleSort)]),
@@ -134,6 +145,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(FILES, "S L N H", "priority of the file / folder: skip, low, normal, high",
         &[(ch('S'), A::SetPriority(FilePriority::Skip)), (ch('L'), A::SetPriority(FilePriority::Low)),
           (ch('N'), A::SetPriority(FilePriority::Normal)), (ch('H'), A::SetPriority(FilePriority::High))]),
+    bind(FILES, "t", "turtle mode (the alternative limits) on / off", &[(ch('t'), A::ToggleTurtle)]),
     bind(FILES, "o", "download in order (streaming) / rarest first", &[(ch('o'), A::ToggleSequential)]),
     // Both screens.
     bind(SCREENS, "? Esc", "this help; Esc closes it, or goes back to the list",
@@ -148,6 +160,15 @@ pub const BINDINGS: &[Binding] = &[
     bind(DIALOG, "d", "remove and delete the data", &[(ch('d'), A::DeleteData)]),
     bind(DIALOG, "Esc n", "cancel", &[(key(K::Esc), A::Back), (ch('n'), A::Back)]),
     bind(TEXT, "Ctrl-C", "quit", &[(Input::Ctrl('c'), A::Quit)]),
+    // The rate limits dialog and the move prompt: printable keys are text.
+    bind(LIMITS, "Tab ↑ ↓", "the other field (down / up)",
+        &[(key(K::Tab), A::NextTab), (key(K::BackTab), A::PrevTab), (key(K::Up), A::Up), (key(K::Down), A::Down)]),
+    bind(LIMITS, "Enter", "apply the limits", &[(key(K::Enter), A::Accept)]),
+    bind(PROMPT, "Enter", "move the data there", &[(key(K::Enter), A::Accept)]),
+    bind(PROMPT, "Tab", "complete the folder's name", &[(key(K::Tab), A::NextTab)]),
+    bind(FIELDS, "Backspace", "erase a character", &[(key(K::Backspace), A::Erase)]),
+    bind(FIELDS, "Esc", "cancel", &[(key(K::Esc), A::Back)]),
+    bind(FIELDS, "Ctrl-C", "quit", &[(Input::Ctrl('c'), A::Quit)]),
 ];
 
 /// The footer's hints in each screen, most useful first (the footer shows as many as fit):
@@ -190,6 +211,16 @@ pub fn footer(mode: Mode) -> &'static [(Action, &'static str)] {
         Mode::Dialog => &[
             (Action::KeepData, "keep data"),
             (Action::DeleteData, "delete data"),
+            (Action::Back, "cancel"),
+        ],
+        Mode::Limits => &[
+            (Action::Accept, "apply"),
+            (Action::NextTab, "other field"),
+            (Action::Back, "cancel"),
+        ],
+        Mode::Prompt => &[
+            (Action::Accept, "move"),
+            (Action::NextTab, "complete"),
             (Action::Back, "cancel"),
         ],
     }
@@ -263,6 +294,7 @@ pub fn from_key_in(key: &KeyEvent, mode: Mode) -> Option<Action> {
     }
     match (mode, key.code) {
         (Mode::Search, KeyCode::Char(c)) => Some(Action::Type(c)),
+        (Mode::Limits | Mode::Prompt, KeyCode::Char(c)) => Some(Action::Type(c)),
         _ => action_for(Input::Key(key.code), mode),
     }
 }

@@ -14,12 +14,14 @@ fn press(code: KeyCode, mode: Mode) -> Option<Action> {
     from_event_in(&key(code, KeyModifiers::NONE, KeyEventKind::Press), mode)
 }
 
-const MODES: [Mode; 5] = [
+const MODES: [Mode; 7] = [
     Mode::List,
     Mode::Detail,
     Mode::Files,
     Mode::Search,
     Mode::Dialog,
+    Mode::Limits,
+    Mode::Prompt,
 ];
 
 #[test]

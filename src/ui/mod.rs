@@ -104,6 +104,7 @@ pub fn draw_into(area: Rect, buf: &mut ratatui::buffer::Buffer, snap: &Snapshot,
         Tab::Log => widgets::log::render(layout.log, buf, snap, app),
     }
     widgets::help::render_footer(layout.footer, buf, snap, app);
+    list::render_prompts(area, buf, app);
     if app.help_open {
         widgets::help::render_overlay(area, buf, app);
     }

@@ -15,9 +15,9 @@ use ratatui::Terminal;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 
-use crate::engine::api::{SessionRequest, SessionSnapshot, Snapshot, TorrentId};
+use crate::engine::api::{LimitTarget, SessionRequest, SessionSnapshot, Snapshot, TorrentId};
 
-use super::action::{Effect, Request};
+use super::action::{Effect, Reply, Request};
 use super::app::{App, Screen};
 use super::keys::from_event_in;
 
@@ -54,6 +54,9 @@ where
             app.on_snapshot(Arc::clone(&d.last));
         }
     }
+    // Answers someone waits for (the limits dialog's prefill, turtle mode, a move) come
+    // back here from the tasks that wait for them, so the loop itself never waits.
+    let (replies_tx, mut replies) = mpsc::unbounded_channel::<Reply>();
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let (mut draw_now, mut draw_on_tick) = (true, false);
@@ -95,7 +98,7 @@ where
                     }
                     Some(Effect::Session(list)) => {
                         for r in list {
-                            let _ = requests.send(session_request(r));
+                            let _ = requests.send(session_request(r, &replies_tx));
                         }
                     }
                     Some(Effect::Open(id)) => {
@@ -134,6 +137,10 @@ where
                 }
                 draw_on_tick = true;
             }
+            Some(reply) = replies.recv() => {
+                app.on_reply(reply);
+                draw_now = true;
+            }
             _ = tick.tick() => draw_now = draw_on_tick,
         }
     }
@@ -156,7 +163,22 @@ async fn subscribe(
     })
 }
 
-fn session_request(r: Request) -> SessionRequest {
+/// Waits for `rx` off the loop and hands the answer back as `wrap` makes it.
+fn forward<T: Send + 'static>(
+    rx: oneshot::Receiver<T>,
+    replies: &mpsc::UnboundedSender<Reply>,
+    wrap: impl FnOnce(T) -> Reply + Send + 'static,
+) {
+    let replies = replies.clone();
+    tokio::spawn(async move {
+        // The session stopped without answering: the loop ends on its own.
+        if let Ok(answer) = rx.await {
+            let _ = replies.send(wrap(answer));
+        }
+    });
+}
+
+fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> SessionRequest {
     match r {
         Request::Torrent { id, command } => SessionRequest::Torrent { id, command },
         Request::Verify { id } => SessionRequest::Verify { id },
@@ -176,6 +198,34 @@ fn session_request(r: Request) -> SessionRequest {
             to,
             reply: oneshot::channel().0,
         },
+        Request::Limit { ids, change } => {
+            let (reply, rx) = oneshot::channel();
+            let target = if ids.is_empty() {
+                LimitTarget::Session
+            } else {
+                LimitTarget::Torrents(ids.clone())
+            };
+            forward(rx, replies, move |result| Reply::Limits {
+                ids,
+                change,
+                result,
+            });
+            SessionRequest::Limit {
+                target,
+                change,
+                reply,
+            }
+        }
+        Request::Move { id, dir } => {
+            let (reply, rx) = oneshot::channel();
+            let to = dir.clone();
+            forward(rx, replies, move |result| Reply::Moved {
+                id,
+                dir: to,
+                result,
+            });
+            SessionRequest::Move { id, dir, reply }
+        }
     }
 }
 

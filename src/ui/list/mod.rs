@@ -7,6 +7,8 @@ pub mod columns;
 pub mod dialog;
 pub mod geometry;
 pub mod header;
+pub mod limits_dialog;
+pub mod move_prompt;
 pub mod order;
 pub mod state;
 pub mod table;
@@ -50,8 +52,19 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
     if let Some(d) = &list.dialog {
         dialog::render(area, buf, d, session, app);
     }
+    render_prompts(area, buf, app);
     if app.help_open {
         render_overlay(area, buf, app);
+    }
+}
+
+/// The limits dialog or the move prompt, over whichever screen shows.
+pub fn render_prompts(area: Rect, buf: &mut Buffer, app: &App) {
+    if let Some(d) = &app.list.limits {
+        limits_dialog::render(area, buf, d, app);
+    }
+    if let Some(p) = &app.list.moving {
+        move_prompt::render(area, buf, p, app);
     }
 }
 

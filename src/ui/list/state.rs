@@ -1,6 +1,7 @@
 //! The list's UI state and the one place it changes: which torrents show in what order, the
-//! selection (by id, so it stays on its torrent when rows re-sort), the marks, the search line
-//! and the remove dialog. No I/O; [`ListState::handle`] answers what the engine should do.
+//! selection (by id, so it stays on its torrent when rows re-sort), the marks, the search line,
+//! the remove dialog, and the limits dialog and move prompt (their keys live beside their
+//! drawing, in `limits_dialog` and `move_prompt`). No I/O; [`ListState::handle`] answers what the engine should do.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -38,6 +39,10 @@ pub struct ListState {
     selected_row: usize,
     pub scroll: ListScroll,
     pub dialog: Option<RemoveDialog>,
+    /// `L`: the rate limits dialog (also over the detail view).
+    pub limits: Option<super::limits_dialog::LimitsDialog>,
+    /// `m`: the folder to move the data to.
+    pub moving: Option<super::move_prompt::MovePrompt>,
     /// Where the table (column titles, then rows) is on screen, for the mouse.
     pub table: Rect,
     last: Option<Arc<SessionSnapshot>>,
@@ -60,7 +65,7 @@ impl Outcome {
             status: None,
         }
     }
-    fn say(status: impl Into<String>) -> Self {
+    pub(super) fn say(status: impl Into<String>) -> Self {
         Outcome {
             effect: None,
             status: Some(status.into()),
@@ -193,12 +198,18 @@ impl ListState {
         }
     }
 
-    fn line(&self, id: TorrentId) -> Option<&TorrentLine> {
+    pub(super) fn line(&self, id: TorrentId) -> Option<&TorrentLine> {
         self.lines().iter().find(|t| t.id == id)
     }
 
     /// Applies one list action (help, quit and the screen switch are the app's).
     pub fn handle(&mut self, action: Action) -> Outcome {
+        if self.limits.is_some() {
+            return self.limits_key(action);
+        }
+        if self.moving.is_some() {
+            return self.move_key(action);
+        }
         if self.dialog.is_some() {
             return self.answer(action);
         }
@@ -296,8 +307,9 @@ impl ListState {
                     .collect();
                 return self.send(reqs, status);
             }
-            Action::Move => return not_yet("moving data"),
-            Action::SetLimits => return not_yet("rate limits"),
+            Action::Move => return self.open_move(),
+            Action::SetLimits => return self.limits_for_list(),
+            Action::ToggleTurtle => return self.toggle_turtle(),
             _ => {}
         }
         Outcome::default()
@@ -317,7 +329,7 @@ impl ListState {
         }
     }
 
-    fn send(&self, reqs: Vec<Request>, status: String) -> Outcome {
+    pub(super) fn send(&self, reqs: Vec<Request>, status: String) -> Outcome {
         if reqs.is_empty() {
             return Outcome::say("no torrent selected");
         }
@@ -457,10 +469,6 @@ impl ListState {
             .collect();
         self.send(reqs, format!("removing {what} {how}"))
     }
-}
-
-fn not_yet(what: &str) -> Outcome {
-    Outcome::say(format!("{what}: not available yet"))
 }
 
 #[cfg(test)]

@@ -274,12 +274,18 @@ fn force_start_and_queue_keys_ask_the_session() {
 }
 
 #[test]
-fn keys_the_engine_lacks_say_so() {
+fn move_and_limits_open_their_prompts_and_esc_closes_them() {
     let mut l = list(1);
-    for a in [Action::Move, Action::SetLimits] {
-        let out = l.handle(a);
-        assert_eq!(out.effect, None);
-        assert!(out.status.is_some_and(|s| s.ends_with("not available yet")));
-    }
+    assert_eq!(l.handle(Action::Move).effect, None);
+    assert!(l.moving.is_some());
+    l.handle(Action::Back);
+    assert!(l.moving.is_none());
+    assert!(
+        l.handle(Action::SetLimits).effect.is_some(),
+        "asks the limits"
+    );
+    assert!(l.limits.is_some());
+    l.handle(Action::Back);
+    assert!(l.limits.is_none());
     assert_eq!(l.handle(Action::Open).effect, Some(Effect::Open(id(1))));
 }

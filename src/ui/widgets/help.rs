@@ -50,7 +50,8 @@ fn hint<'a>(key: String, what: &'a str, theme: &Theme) -> [Span<'a>; 3] {
 pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let paused = snap.state == TorrentState::Paused;
     let relabel = move |a: Action| (a == Action::TogglePause && paused).then_some("resume");
-    let lead = if app.has_list() {
+    // Inside a dialog Esc cancels it: no "Esc list" then.
+    let lead = if app.has_list() && app.mode() == app.screen_mode() {
         vec![
             span("Esc", app.theme.key()),
             span(" list  ", app.theme.dim()),
@@ -146,6 +147,10 @@ pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
         span("Log file  ", bold),
         Span::raw(ellipsize(&path, room).into_owned()),
     ]));
+    // A short box drops its blank spacer lines before it cuts the log file's line.
+    if lines.len() > usize::from(h.saturating_sub(2)) {
+        lines.retain(|l| l.width() > 0);
+    }
     let title = match screen {
         Mode::Detail => " ttui help: one torrent ",
         Mode::Files => " ttui help: one torrent, Files tab ",
