@@ -329,7 +329,7 @@ fn web_seed_obeys_the_limit() {
         field(row_of(r, &hash), "downloaded") > 0
     });
     sleep(WARMUP);
-    let (ours, _) = window(&env, &[hash.clone()], "downloaded", &[]);
+    let (ours, _) = window(&env, std::slice::from_ref(&hash), "downloaded", &[]);
     assert_near("web seed down 500 KiB/s (ttui)", ours[0], 500.0 * KIB, 0.10);
     assert!(server.requests() > 0, "the server saw no request");
     let rows = env.list();
