@@ -139,6 +139,9 @@ impl App {
     pub fn mode(&self) -> Mode {
         match self.screen {
             Screen::List if self.list.dialog.is_some() => Mode::Dialog,
+            Screen::List if self.list.adding.is_some() => {
+                self.list.adding.as_ref().map_or(Mode::List, |d| d.mode())
+            }
             Screen::List if self.list.searching => Mode::Search,
             _ => self.screen_mode(),
         }
@@ -276,6 +279,13 @@ impl App {
                 out.effect
             }
             (_, Screen::Detail(_)) => self.detail(action),
+        }
+    }
+
+    /// A bracketed paste: text for the add dialog's field or the search line.
+    pub fn paste(&mut self, text: &str) {
+        if self.screen == Screen::List && !self.help_open {
+            self.list.paste(text);
         }
     }
 

@@ -3,6 +3,8 @@
 //! pure beside it lives in [`words`] (state text, filters), [`order`] (filter, search, sort),
 //! [`columns`] (what fits a width) and [`state`] (selection, marks, search line, dialog).
 
+pub mod add_dialog;
+pub mod add_state;
 pub mod columns;
 pub mod dialog;
 pub mod geometry;
@@ -49,6 +51,9 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
     render_hints(l.footer, buf, app, app.mode(), lead, &relabel);
     if let Some(d) = &list.dialog {
         dialog::render(area, buf, d, session, app);
+    }
+    if let Some(d) = &list.adding {
+        add_dialog::render(area, buf, d, app);
     }
     if app.help_open {
         render_overlay(area, buf, app);

@@ -38,6 +38,8 @@ pub struct ListState {
     selected_row: usize,
     pub scroll: ListScroll,
     pub dialog: Option<RemoveDialog>,
+    /// The add dialog, while open (`a`; see `add_state.rs`).
+    pub adding: Option<super::add_state::AddDialog>,
     /// Where the table (column titles, then rows) is on screen, for the mouse.
     pub table: Rect,
     last: Option<Arc<SessionSnapshot>>,
@@ -202,6 +204,9 @@ impl ListState {
         if self.dialog.is_some() {
             return self.answer(action);
         }
+        if self.adding.is_some() {
+            return self.add_key(action);
+        }
         if self.searching {
             return self.type_search(action);
         }
@@ -296,6 +301,7 @@ impl ListState {
                     .collect();
                 return self.send(reqs, status);
             }
+            Action::Add => self.open_add(),
             Action::Move => return not_yet("moving data"),
             Action::SetLimits => return not_yet("rate limits"),
             _ => {}
