@@ -398,4 +398,4 @@ fn read_source(
 
 #[cfg(test)]
 #[path = "add_tests.rs"]
-mod tests;
+pub(super) mod tests;
