@@ -1,7 +1,8 @@
 //! `ttui attach` end to end: a real `ttui daemon` on loopback with one torrent, and the
 //! attached screen in a tmux pane, driven like a person would:
 //!
-//! 1. local: the list shows the torrent, Enter opens its detail view, `p` pauses it (the
+//! 1. local: the list shows the torrent, `a` adds a second one through the add dialog (the
+//!    session lists it), Enter opens the first one's detail view, `p` pauses it (the
 //!    command reaches the daemon: `ttui list` says paused), `t` turns turtle mode on and `L`
 //!    64K limits the torrent (`ttui limit` says both), `q` ends attach with status 0
 //!    and the daemon still answers; then a daemon that goes away ends attach with
@@ -121,6 +122,29 @@ fn drive(pane: &Tmux, dir: &Path) {
     pane.wait_for("the torrent in the list", long, log_of(dir), |s| {
         s.contains(NAME) && s.contains("Name")
     });
+    // The add dialog: the .torrent is read here and the session adds it (`ttui add`'s way).
+    let second = dir.join("second.torrent");
+    if !second.exists() {
+        let payload = dir.join("second.bin");
+        fs::write(&payload, vec![9u8; 20_000]).unwrap();
+        let t = ttui::engine::create::create_torrent(&payload, 16384, &[], false).unwrap();
+        fs::write(&second, t).unwrap();
+    }
+    pane.keys(&["a"]);
+    pane.wait_for("the add dialog", long, log_of(dir), |s| {
+        s.contains("Add a torrent")
+    });
+    pane.type_text(second.to_str().unwrap());
+    pane.keys(&["Enter"]);
+    let screen = pane.wait_for("the session's answer", long, log_of(dir), |s| {
+        s.contains("added #") || s.contains("already there") || s.contains("not added")
+    });
+    assert!(!screen.contains("not added"), "{screen}");
+    let end = Instant::now() + long;
+    while !list(&state).unwrap_or_default().contains("second.bin") {
+        assert!(Instant::now() < end, "the added torrent is not listed");
+        sleep(Duration::from_millis(200));
+    }
     pane.keys(&["Enter"]);
     pane.wait_for("the detail view", long, log_of(dir), |s| {
         s.contains(NAME) && s.contains("Pieces") && s.contains("Peers")

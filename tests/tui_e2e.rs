@@ -516,3 +516,121 @@ fn tui_scenario(strict_drop: bool) {
     assert_same_tree(&fx.payload, &out.join(&t.name));
     step("files byte-identical");
 }
+
+/// The add dialog (`a` on the list) on a real session: a pasted magnet link arrives as text
+/// (bracketed paste; its newline does not press Enter), a partial path Tab-completes to a
+/// three-file .torrent, its tree shows with sizes, one file is unchecked, Enter adds it, and
+/// the session has that file skipped (`ttui files --json`), so it is never created.
+#[test]
+fn add_dialog_completes_a_path_and_skips_an_unchecked_file() {
+    require_loopback_only();
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let dir = work.path();
+    let album = dir.join("data").join("album");
+    std::fs::create_dir_all(&album).unwrap();
+    for (name, byte) in [("a.bin", 1u8), ("b.bin", 2), ("c.bin", 3)] {
+        std::fs::write(album.join(name), vec![byte; 40_000]).unwrap();
+    }
+    let torrent = ttui::engine::create::create_torrent(&album, 16384, &[], false).unwrap();
+    std::fs::write(dir.join("album.torrent"), torrent).unwrap();
+    let (state, out, log) = (dir.join("state"), dir.join("out"), dir.join("ttui.log"));
+    let bin = Path::new(env!("CARGO_BIN_EXE_ttui"));
+    let shell = format!(
+        "cd {} && env -u NO_COLOR TERM=xterm-256color TTUI_NO_PUBLIC_ROUTERS=1 {} \
+         --state-dir {} -o {} --no-dht --port 0 --bind 127.0.0.1 --log-file {}",
+        shell_quote(dir),
+        shell_quote(bin),
+        shell_quote(&state),
+        shell_quote(&out),
+        shell_quote(&log),
+    );
+    let pane = Tmux::start(100, 30, &shell);
+    let context = || format!("---- ttui log ----\n{}", tail(&log, 30));
+    let wait = Duration::from_secs(20);
+    pane.wait_for("the list's footer", wait, context, |s| s.contains("a add"));
+    pane.keys(&["a"]);
+    pane.wait_for("the add dialog", wait, context, |s| {
+        s.contains("Add a torrent")
+    });
+    // A pasted link is text even with its newline: it must not press Enter.
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=pasted\n", "ab".repeat(20));
+    pane.paste(&magnet);
+    let screen = pane.wait_for("the pasted magnet link", wait, context, |s| {
+        s.contains("dn=pasted")
+    });
+    assert!(
+        screen.contains("Add a torrent") && screen.contains("once the metadata arrives"),
+        "{screen}"
+    );
+    pane.keys(&["C-u"]);
+    pane.wait_for("the field emptied", wait, context, |s| {
+        !s.contains("dn=pasted")
+    });
+    pane.type_text("alb");
+    pane.keys(&["Tab"]);
+    let screen = pane.wait_for("the completed path and its tree", wait, context, |s| {
+        s.contains("album.torrent") && s.contains("3 files") && s.contains("b.bin")
+    });
+    assert!(screen.contains("3 checked"), "{screen}");
+    // Source, Save to, Start paused, the tree's folder, a.bin, b.bin.
+    pane.keys(&["Down", "Down", "Down", "Down", "Down"]);
+    pane.keys(&["Space"]);
+    let screen = pane.wait_for("b.bin unchecked", wait, context, |s| {
+        s.contains("2 checked")
+    });
+    assert!(screen.lines().any(|l| l.contains("[ ] b.bin")), "{screen}");
+    pane.keys(&["Enter"]);
+    let screen = pane.wait_for("the session's answer", wait, context, |s| {
+        !s.contains("Add a torrent") && s.contains("added")
+    });
+    assert!(
+        !screen.contains("not added") && !screen.contains("nothing added"),
+        "{screen}"
+    );
+    // The session publishes its list on its next tick.
+    pane.wait_for("the torrent in the list", wait, context, |s| {
+        s.lines()
+            .any(|l| l.contains(" album ") && !l.contains("added"))
+    });
+
+    let verb = |args: &[&str]| {
+        let o = Command::new(bin)
+            .args(args)
+            .args(["--state-dir", state.to_str().unwrap()])
+            .env("TTUI_NO_PUBLIC_ROUTERS", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "ttui {args:?}: {o:?}");
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let rows = verb(&["list", "--json"]);
+    let id = rows
+        .as_array()
+        .and_then(|r| r.iter().find(|t| t["name"] == "album"))
+        .map(|t| t["id"].to_string())
+        .unwrap_or_else(|| panic!("album not listed: {rows}"));
+    let files = verb(&["files", &id, "--json"]);
+    let got: Vec<(String, String)> = files
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {files}"))
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap_or("").to_string(),
+                f["priority"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [("a.bin", "normal"), ("b.bin", "skip"), ("c.bin", "normal")]
+        .iter()
+        .map(|(n, p)| (format!("album/{n}"), p.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    assert!(
+        !out.join("album").join("b.bin").exists(),
+        "a skipped file was created"
+    );
+
+    pane.keys(&["q"]);
+    pane.wait_for("ttui to end", wait, context, |_| pane.pane_dead());
+}

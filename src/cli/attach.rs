@@ -25,9 +25,11 @@ use tokio::task::JoinHandle;
 
 use crate::cli::run::state_dir_of;
 use crate::control::client::NO_SESSION;
-use crate::control::proto::{ControlError, ErrorKind, Request, Response};
+use crate::control::proto::{AddItem, ControlError, ErrorKind, Request, Response};
 use crate::control::Client;
-use crate::engine::api::{LimitTarget, SessionRequest, SessionSnapshot, Snapshot, TorrentId};
+use crate::engine::api::{
+    AddSource, Added, LimitTarget, SessionRequest, SessionSnapshot, Snapshot, TorrentId,
+};
 
 /// A stream frame later than this means the link is gone (the session sends at least
 /// every 2.5 s).
@@ -282,8 +284,25 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
                 };
                 let _ = reply.send(outcome);
             }
-            SessionRequest::Add { reply, .. } => {
-                let _ = reply.send(Err("not from an attached screen: use `ttui add`".into()));
+            SessionRequest::Add {
+                source,
+                save_path,
+                paused,
+                files,
+                reply,
+            } => {
+                // The add dialog: the session answers as it does `ttui add`.
+                let item = match source {
+                    AddSource::Torrent { name, bytes } => AddItem::Torrent { name, bytes },
+                    AddSource::Magnet(m) => AddItem::Magnet(m),
+                };
+                let r = Request::Add {
+                    items: vec![item],
+                    save_path,
+                    paused,
+                    files,
+                };
+                let _ = reply.send(added(ask(&target, &mut control, &r).await));
             }
             SessionRequest::Move { id, dir, reply } => {
                 let r = Request::Move {
@@ -357,6 +376,40 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
     if let Some(task) = detail {
         task.abort();
     }
+}
+
+/// The session's answer to one add, as an in-process session gives it.
+fn added(answer: Result<Response, ControlError>) -> Result<Added, String> {
+    let r = match answer.map_err(|e| e.message)? {
+        Response::Added(mut results) if !results.is_empty() => results.swap_remove(0),
+        Response::Error(e) => return Err(e.message),
+        _ => return Err("unexpected answer from the session".into()),
+    };
+    if let Some(e) = r.error {
+        return Err(e);
+    }
+    let id = TorrentId(r.id.ok_or("the session gave no id")?);
+    let name = r.name.unwrap_or_default();
+    // Only the id and the name are shown; the hash is kept when it reads as one.
+    let mut info_hash = [0u8; 20];
+    if let Some(hex) = r.info_hash.filter(|h| h.len() == 40 && h.is_ascii()) {
+        for (i, b) in info_hash.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
+        }
+    }
+    Ok(if r.already {
+        Added::Already {
+            id,
+            name,
+            info_hash,
+        }
+    } else {
+        Added::New {
+            id,
+            name,
+            info_hash,
+        }
+    })
 }
 
 /// One request on the command connection, opened (or opened again, once) as needed.

@@ -195,7 +195,7 @@ impl Request {
 
 /// One torrent to add. A file is read by the client (it may be `-` or relative to the
 /// client's directory) and sent whole; links are resolved by the session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AddItem {
     Torrent {

@@ -68,6 +68,14 @@ pub enum Action {
     /// `t`: turtle mode (the session's alternative limits) on or off.
     ToggleTurtle,
 
+    // The add dialog (`a`).
+    /// Open the add dialog.
+    Add,
+    /// Tab in a path field: complete it from the file system.
+    Complete,
+    /// Ctrl-U in a text field: empty it.
+    ClearLine,
+
     // The search line (text entry) and the remove dialog.
     /// A character typed into the search line.
     Type(char),
@@ -132,6 +140,14 @@ pub enum Request {
     Move {
         id: TorrentId,
         dir: PathBuf,
+    },
+    /// Add a torrent (the add dialog): `files.only` set when some files were unchecked.
+    Add {
+        item: crate::control::proto::AddItem,
+        /// None: the session's default.
+        save_path: Option<std::path::PathBuf>,
+        paused: bool,
+        files: crate::engine::api::AddFiles,
     },
 }
 

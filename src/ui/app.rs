@@ -145,6 +145,9 @@ impl App {
         }
         match self.screen {
             Screen::List if self.list.dialog.is_some() => Mode::Dialog,
+            Screen::List if self.list.adding.is_some() => {
+                self.list.adding.as_ref().map_or(Mode::List, |d| d.mode())
+            }
             Screen::List if self.list.searching => Mode::Search,
             _ => self.screen_mode(),
         }
@@ -291,6 +294,13 @@ impl App {
                 out.effect
             }
             (_, Screen::Detail(_)) => self.detail(action),
+        }
+    }
+
+    /// A bracketed paste: text for the add dialog's field or the search line.
+    pub fn paste(&mut self, text: &str) {
+        if self.screen == Screen::List && !self.help_open {
+            self.list.paste(text);
         }
     }
 

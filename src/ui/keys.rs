@@ -27,6 +27,10 @@ pub enum Mode {
     Limits,
     /// The move prompt's folder line: printable keys are text.
     Prompt,
+    /// The add dialog's text fields (source, save to): printable keys are text.
+    AddText,
+    /// The add dialog's checkboxes (start paused, the file tree).
+    AddPick,
 }
 
 /// One input the table binds: a key without Ctrl (other modifiers are ignored, so `G` is
@@ -83,7 +87,10 @@ const TABS: &[Mode] = &[Mode::Detail, Mode::Files];
 const SCREENS: &[Mode] = &[Mode::List, Mode::Detail, Mode::Files];
 const SEARCH: &[Mode] = &[Mode::Search];
 const DIALOG: &[Mode] = &[Mode::Dialog];
-const TEXT: &[Mode] = &[Mode::Search, Mode::Dialog];
+const TEXT: &[Mode] = &[Mode::Search, Mode::Dialog, Mode::AddText, Mode::AddPick];
+const ADD: &[Mode] = &[Mode::AddText, Mode::AddPick];
+const ADD_TEXT: &[Mode] = &[Mode::AddText];
+const ADD_PICK: &[Mode] = &[Mode::AddPick];
 const LIMITS: &[Mode] = &[Mode::Limits];
 const PROMPT: &[Mode] = &[Mode::Prompt];
 /// The limits dialog and the move prompt: lines of text.
@@ -116,6 +123,7 @@ pub const BINDINGS: &[Binding] = &[
         &[(ch('s'), A::CycleSort), (ch('S'), A::ReverseSort)]),
     bind(LIST, "f", "filter: all, downloading, seeding, paused, queued, error", &[(ch('f'), A::CycleFilter)]),
     bind(LIST, "/", "search names (Enter keeps the filter, Esc clears it)", &[(ch('/'), A::Search)]),
+    bind(LIST, "a", "add a torrent: a .torrent file, a magnet link or a URL", &[(ch('a'), A::Add)]),
     // The detail view, every tab.
     bind(TABS, "1–6 Tab S-Tab", "tabs: overview peers pieces files trackers log",
         &[(ch('1'), A::ShowTab(0)), (ch('2'), A::ShowTab(1)), (ch('3'), A::ShowTab(2)),
@@ -159,6 +167,20 @@ pub const BINDINGS: &[Binding] = &[
     bind(DIALOG, "k", "remove, keep the data", &[(ch('k'), A::KeepData)]),
     bind(DIALOG, "d", "remove and delete the data", &[(ch('d'), A::DeleteData)]),
     bind(DIALOG, "Esc n", "cancel", &[(key(K::Esc), A::Back), (ch('n'), A::Back)]),
+    // The add dialog: printable keys are text in its fields (see `from_key_in`).
+    bind(ADD, "↑ ↓", "the next field; in the file tree, the next row",
+        &[(key(K::Up), A::Up), (key(K::Down), A::Down)]),
+    bind(ADD_TEXT, "Tab", "complete the path (lists the choices when several match)", &[(key(K::Tab), A::Complete)]),
+    bind(ADD_TEXT, "Backspace Ctrl-U", "erase a character / the whole field",
+        &[(key(K::Backspace), A::Erase), (Input::Ctrl('u'), A::ClearLine)]),
+    bind(ADD_PICK, "space", "check or uncheck (start paused; a file, or a whole folder)", &[(ch(' '), A::ToggleMark)]),
+    bind(ADD_PICK, "j k", "the next / previous row", &[(ch('j'), A::Down), (ch('k'), A::Up)]),
+    bind(ADD_PICK, "← → h l", "fold / unfold a folder",
+        &[(key(K::Left), A::Left), (ch('h'), A::Left), (key(K::Right), A::Right), (ch('l'), A::Right)]),
+    bind(ADD_PICK, "PgUp PgDn Home End", "move in the file tree",
+        &[(key(K::PageUp), A::PageUp), (key(K::PageDown), A::PageDown), (key(K::Home), A::Home), (key(K::End), A::End)]),
+    bind(ADD, "Enter", "add (a new file tree is shown first)", &[(key(K::Enter), A::Accept)]),
+    bind(ADD, "Esc", "cancel", &[(key(K::Esc), A::Back)]),
     bind(TEXT, "Ctrl-C", "quit", &[(Input::Ctrl('c'), A::Quit)]),
     // The rate limits dialog and the move prompt: printable keys are text.
     bind(LIMITS, "Tab ↑ ↓", "the other field (down / up)",
@@ -180,6 +202,7 @@ pub fn footer(mode: Mode) -> &'static [(Action, &'static str)] {
             (Action::Quit, "quit"),
             (Action::ToggleHelp, "help"),
             (Action::Open, "open"),
+            (Action::Add, "add"),
             (Action::ToggleMark, "mark"),
             (Action::TogglePause, "pause"),
             (Action::Remove, "remove"),
@@ -223,6 +246,18 @@ pub fn footer(mode: Mode) -> &'static [(Action, &'static str)] {
             (Action::NextTab, "complete"),
             (Action::Back, "cancel"),
         ],
+        Mode::AddText => &[
+            (Action::Accept, "add"),
+            (Action::Complete, "complete"),
+            (Action::Down, "next"),
+            (Action::Back, "cancel"),
+        ],
+        Mode::AddPick => &[
+            (Action::Accept, "add"),
+            (Action::ToggleMark, "check"),
+            (Action::Right, "unfold"),
+            (Action::Back, "cancel"),
+        ],
     }
 }
 
@@ -251,6 +286,9 @@ pub fn key_label(action: Action, mode: Mode) -> Option<String> {
         Input::Key(KeyCode::Tab) => "Tab".to_string(),
         Input::Key(KeyCode::BackTab) => "Shift-Tab".to_string(),
         Input::Key(KeyCode::Delete) => "Del".to_string(),
+        Input::Key(KeyCode::Up) => "↑".to_string(),
+        Input::Key(KeyCode::Down) => "↓".to_string(),
+        Input::Key(KeyCode::Right) => "→".to_string(),
         Input::Key(code) => format!("{code:?}"),
         Input::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
         Input::WheelUp | Input::WheelDown => "wheel".to_string(),
@@ -293,7 +331,7 @@ pub fn from_key_in(key: &KeyEvent, mode: Mode) -> Option<Action> {
         };
     }
     match (mode, key.code) {
-        (Mode::Search, KeyCode::Char(c)) => Some(Action::Type(c)),
+        (Mode::Search | Mode::AddText, KeyCode::Char(c)) => Some(Action::Type(c)),
         (Mode::Limits | Mode::Prompt, KeyCode::Char(c)) => Some(Action::Type(c)),
         _ => action_for(Input::Key(key.code), mode),
     }

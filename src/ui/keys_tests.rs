@@ -14,7 +14,7 @@ fn press(code: KeyCode, mode: Mode) -> Option<Action> {
     from_event_in(&key(code, KeyModifiers::NONE, KeyEventKind::Press), mode)
 }
 
-const MODES: [Mode; 7] = [
+const MODES: [Mode; 9] = [
     Mode::List,
     Mode::Detail,
     Mode::Files,
@@ -22,6 +22,8 @@ const MODES: [Mode; 7] = [
     Mode::Dialog,
     Mode::Limits,
     Mode::Prompt,
+    Mode::AddText,
+    Mode::AddPick,
 ];
 
 #[test]
@@ -93,6 +95,19 @@ fn the_same_key_means_what_its_screen_says() {
         Some(Action::Type('/'))
     );
     assert_eq!(press(KeyCode::Backspace, Mode::Search), Some(Action::Erase));
+    // The add dialog: text in its fields, choices on its checkboxes.
+    assert_eq!(press(KeyCode::Char('a'), Mode::List), Some(Action::Add));
+    assert_eq!(
+        press(KeyCode::Char(' '), Mode::AddText),
+        Some(Action::Type(' '))
+    );
+    assert_eq!(press(KeyCode::Tab, Mode::AddText), Some(Action::Complete));
+    assert_eq!(
+        press(KeyCode::Char(' '), Mode::AddPick),
+        Some(Action::ToggleMark)
+    );
+    assert_eq!(press(KeyCode::Char('q'), Mode::AddPick), None);
+    assert_eq!(press(KeyCode::Enter, Mode::AddPick), Some(Action::Accept));
     assert_eq!(press(KeyCode::Esc, Mode::Search), Some(Action::Back));
     assert_eq!(
         press(KeyCode::Char('q'), Mode::Dialog),

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod complete;
 pub mod event;
 pub mod files;
 pub mod grid;

@@ -15,7 +15,10 @@ use ratatui::Terminal;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 
-use crate::engine::api::{LimitTarget, SessionRequest, SessionSnapshot, Snapshot, TorrentId};
+use crate::control::proto::AddItem;
+use crate::engine::api::{
+    AddFiles, AddSource, Added, LimitTarget, SessionRequest, SessionSnapshot, Snapshot, TorrentId,
+};
 
 use super::action::{Effect, Reply, Request};
 use super::app::{App, Screen};
@@ -60,6 +63,8 @@ where
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let (mut draw_now, mut draw_on_tick) = (true, false);
+    // How adds went (they finish after the key that asked): a line for the footer.
+    let (notes_tx, mut notes) = mpsc::unbounded_channel::<String>();
     loop {
         if draw_now {
             app.set_viewport(viewport(terminal)?);
@@ -88,6 +93,11 @@ where
                     None => return Ok(app),
                     Some(event) => event?,
                 };
+                if let Event::Paste(text) = &event {
+                    app.paste(text);
+                    draw_now = true;
+                    continue;
+                }
                 let Some(action) = from_event_in(&event, app.mode()) else { continue };
                 match app.handle(action) {
                     Some(Effect::Quit) => return Ok(app),
@@ -98,7 +108,17 @@ where
                     }
                     Some(Effect::Session(list)) => {
                         for r in list {
-                            let _ = requests.send(session_request(r, &replies_tx));
+                            match r {
+                                Request::Add { item, save_path, paused, files } => {
+                                    let add = SessionAdd { save_path, paused, files };
+                                    tokio::spawn(add.send(item, requests.clone(), notes_tx.clone()));
+                                }
+                                r => {
+                                    if let Some(r) = session_request(r, &replies_tx) {
+                                        let _ = requests.send(r);
+                                    }
+                                }
+                            }
                         }
                     }
                     Some(Effect::Open(id)) => {
@@ -141,6 +161,10 @@ where
                 app.on_reply(reply);
                 draw_now = true;
             }
+            Some(note) = notes.recv() => {
+                app.status = Some(note);
+                draw_now = true;
+            }
             _ = tick.tick() => draw_now = draw_on_tick,
         }
     }
@@ -178,8 +202,8 @@ fn forward<T: Send + 'static>(
     });
 }
 
-fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> SessionRequest {
-    match r {
+fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> Option<SessionRequest> {
+    Some(match r {
         Request::Torrent { id, command } => SessionRequest::Torrent { id, command },
         Request::Verify { id } => SessionRequest::Verify { id },
         Request::Remove { id, delete_data } => SessionRequest::Remove {
@@ -226,6 +250,58 @@ fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> Sessio
             });
             SessionRequest::Move { id, dir, reply }
         }
+        // Sent by `SessionAdd::send`, on a task of its own (a URL is fetched first).
+        Request::Add { .. } => return None,
+    })
+}
+
+/// An add from the add dialog, sent on its own task: a URL is fetched first, and the answer
+/// ("added", "already there", the error) comes back as a footer line.
+struct SessionAdd {
+    save_path: Option<std::path::PathBuf>,
+    paused: bool,
+    files: AddFiles,
+}
+
+impl SessionAdd {
+    async fn send(
+        self,
+        item: AddItem,
+        requests: mpsc::UnboundedSender<SessionRequest>,
+        notes: mpsc::UnboundedSender<String>,
+    ) {
+        let source = match item {
+            AddItem::Torrent { name, bytes } => AddSource::Torrent { name, bytes },
+            AddItem::Magnet(m) => AddSource::Magnet(m),
+            AddItem::Url(u) => {
+                match crate::cli::load::fetch_url(&u, crate::cli::load::URL_TIMEOUT).await {
+                    Ok(bytes) => AddSource::Torrent { name: u, bytes },
+                    Err(e) => {
+                        let _ = notes.send(format!("not added: {}", crate::fmt::outside(&e, 200)));
+                        return;
+                    }
+                }
+            }
+        };
+        let (reply, rx) = oneshot::channel();
+        let _ = requests.send(SessionRequest::Add {
+            source,
+            save_path: self.save_path,
+            paused: self.paused,
+            files: self.files,
+            reply,
+        });
+        let note = match rx.await {
+            Ok(Ok(Added::New { id, name, .. })) => {
+                format!("added {id} {}", crate::fmt::outside(&name, 60))
+            }
+            Ok(Ok(Added::Already { id, name, .. })) => {
+                format!("already there: {id} {}", crate::fmt::outside(&name, 60))
+            }
+            Ok(Err(e)) => format!("not added: {}", crate::fmt::outside(&e, 200)),
+            Err(_) => "not added: the session stopped".into(),
+        };
+        let _ = notes.send(note);
     }
 }
 

@@ -5,7 +5,9 @@ use std::io::{self, stdout, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::cursor::Show;
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::execute;
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -24,7 +26,13 @@ pub fn init() -> io::Result<Tui> {
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let setup = || -> io::Result<Tui> {
-        execute!(stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        // Bracketed paste: a pasted magnet link arrives as one event, not as keys to act on.
+        execute!(
+            stdout(),
+            EnterAlternateScreen,
+            EnableMouseCapture,
+            EnableBracketedPaste
+        )?;
         let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
         terminal.hide_cursor()?;
         terminal.clear()?;
@@ -42,7 +50,13 @@ pub fn restore() -> io::Result<()> {
     }
     // Try every step even if one fails: a half-restored terminal is the worst outcome.
     let raw = disable_raw_mode();
-    let screen = execute!(stdout(), DisableMouseCapture, LeaveAlternateScreen, Show);
+    let screen = execute!(
+        stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        Show
+    );
     raw.and(screen)
 }
 

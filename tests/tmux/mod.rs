@@ -109,6 +109,21 @@ impl Tmux {
         self.run(&args);
     }
 
+    /// Pastes `text` as a terminal does: bracketed (`ESC [200~ … ESC [201~`) when the
+    /// program asked for it, else as typed keys (a newline then is Enter).
+    pub fn paste(&self, text: &str) {
+        self.run(&["set-buffer", "-b", "e2e-paste", "--", text]);
+        self.run(&[
+            "paste-buffer",
+            "-p",
+            "-d",
+            "-b",
+            "e2e-paste",
+            "-t",
+            &self.target,
+        ]);
+    }
+
     pub fn type_line(&self, text: &str) {
         self.type_text(text);
         self.keys(&["Enter"]);

@@ -3,6 +3,8 @@
 //! pure beside it lives in [`words`] (state text, filters), [`order`] (filter, search, sort),
 //! [`columns`] (what fits a width) and [`state`] (selection, marks, search line, dialog).
 
+pub mod add_dialog;
+pub mod add_state;
 pub mod columns;
 pub mod dialog;
 pub mod geometry;
@@ -53,6 +55,9 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
         dialog::render(area, buf, d, session, app);
     }
     render_prompts(area, buf, app);
+    if let Some(d) = &list.adding {
+        add_dialog::render(area, buf, d, app);
+    }
     if app.help_open {
         render_overlay(area, buf, app);
     }

@@ -43,6 +43,8 @@ pub struct ListState {
     pub limits: Option<super::limits_dialog::LimitsDialog>,
     /// `m`: the folder to move the data to.
     pub moving: Option<super::move_prompt::MovePrompt>,
+    /// The add dialog, while open (`a`; see `add_state.rs`).
+    pub adding: Option<super::add_state::AddDialog>,
     /// Where the table (column titles, then rows) is on screen, for the mouse.
     pub table: Rect,
     last: Option<Arc<SessionSnapshot>>,
@@ -213,6 +215,9 @@ impl ListState {
         if self.dialog.is_some() {
             return self.answer(action);
         }
+        if self.adding.is_some() {
+            return self.add_key(action);
+        }
         if self.searching {
             return self.type_search(action);
         }
@@ -307,6 +312,7 @@ impl ListState {
                     .collect();
                 return self.send(reqs, status);
             }
+            Action::Add => self.open_add(),
             Action::Move => return self.open_move(),
             Action::SetLimits => return self.limits_for_list(),
             Action::ToggleTurtle => return self.toggle_turtle(),

@@ -59,7 +59,7 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, order: &[
 
     if visible.is_empty() {
         let why = if session.torrents.is_empty() {
-            " no torrents yet: add one with `ttui add FILE.torrent` or a magnet link".to_string()
+            " no torrents yet: press a to add a .torrent file or a magnet link".to_string()
         } else {
             format!(
                 " none of the {} torrents is {}{}",
