@@ -20,11 +20,23 @@ const SNUB_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
 /// Requests given up on that we still accept a late block for.
 const MAX_STALE: usize = 4096;
 
+/// The least a connection under a down limit keeps outstanding: a block being read and one
+/// behind it. The unlimited floor (`MIN_PIPELINE`, 16) would park seconds of data per peer in
+/// socket buffers at a slow limit: bytes the peer counts as sent, that the picker cannot give
+/// to a faster peer, and that leave pieces half done (20 peers under 100 KiB/s: 50 s of data).
+const LIMITED_MIN_PIPELINE: usize = 2;
+
 /// Requests to keep outstanding: about one second of data at `rate` bytes/s, at least
-/// `MIN_PIPELINE`, never more than the peer's `reqq` (which may be as low as 1) or ours.
-pub(crate) fn pipeline_depth(rate: f64, reqq: usize) -> usize {
+/// `MIN_PIPELINE` (`LIMITED_MIN_PIPELINE` under a limit), never more than the peer's `reqq`
+/// (which may be as low as 1) or ours.
+pub(crate) fn pipeline_depth(rate: f64, reqq: usize, limited: bool) -> usize {
     let want = (rate / BLOCK_LEN as f64) as usize;
-    want.max(MIN_PIPELINE).min(reqq.clamp(1, MAX_PIPELINE))
+    let floor = if limited {
+        LIMITED_MIN_PIPELINE
+    } else {
+        MIN_PIPELINE
+    };
+    want.max(floor).min(reqq.clamp(1, MAX_PIPELINE))
 }
 
 impl Conn {
@@ -46,7 +58,7 @@ impl Conn {
             };
             self.window_bytes = 0;
             self.window_start = now;
-            self.depth = pipeline_depth(self.rate, self.reqq);
+            self.depth = pipeline_depth(self.rate, self.reqq, self.down.is_limited());
         }
         if !self.in_flight.is_empty()
             && !self.flags.peer_choking
@@ -233,10 +245,16 @@ mod tests {
 
     #[test]
     fn depth_follows_the_rate_within_reqq() {
-        assert_eq!(pipeline_depth(0.0, 500), MIN_PIPELINE);
-        assert_eq!(pipeline_depth(100.0 * BLOCK_LEN as f64, 500), 100);
-        assert_eq!(pipeline_depth(1e12, 500), MAX_PIPELINE);
-        assert_eq!(pipeline_depth(1e12, 40), 40);
+        assert_eq!(pipeline_depth(0.0, 500, false), MIN_PIPELINE);
+        assert_eq!(pipeline_depth(100.0 * BLOCK_LEN as f64, 500, false), 100);
+        assert_eq!(pipeline_depth(1e12, 500, false), MAX_PIPELINE);
+        assert_eq!(pipeline_depth(1e12, 40, false), 40);
+        // Under a limit a slow connection keeps two requests out, a fast one what it needs.
+        assert_eq!(
+            pipeline_depth(5.0 * 1024.0, 500, true),
+            LIMITED_MIN_PIPELINE
+        );
+        assert_eq!(pipeline_depth(100.0 * BLOCK_LEN as f64, 500, true), 100);
     }
 
     #[test]
@@ -244,11 +262,13 @@ mod tests {
         // `reqq` 1..=15 is legal; it once made `clamp(min, max)` panic with min > max.
         for reqq in 0..=16 {
             for rate in [0.0, 1e3, 1e9, f64::NAN, f64::INFINITY] {
-                let d = pipeline_depth(rate, reqq);
-                assert!(
-                    (1..=reqq.max(1)).contains(&d),
-                    "reqq {reqq} rate {rate}: {d}"
-                );
+                for limited in [false, true] {
+                    let d = pipeline_depth(rate, reqq, limited);
+                    assert!(
+                        (1..=reqq.max(1)).contains(&d),
+                        "reqq {reqq} rate {rate}: {d}"
+                    );
+                }
             }
         }
     }
