@@ -136,6 +136,9 @@ fn limit_text(env: &Env, id: &str) -> String {
     out.stdout
 }
 
+/// Whether a screen shows a tab's own pane.
+type ShowsTab = fn(&str) -> bool;
+
 const LIMIT_LINE: &str = "down 1 MiB/s, up 300 KiB/s";
 
 /// The downloaded album: the skipped file absent, the others as the seeder has them.
@@ -299,7 +302,7 @@ fn a_users_whole_session_from_add_to_remove() {
     pane.wait_for("the detail view", UI_WAIT, &context, |s| {
         s.contains("1 Overview") && s.contains(ALBUM)
     });
-    let tabs: [(&str, &str, fn(&str) -> bool); 6] = [
+    let tabs: [(&str, &str, ShowsTab); 6] = [
         ("1", "Overview", |s| s.contains("Why is it slow?")),
         ("2", "Peers", |s| {
             s.contains("Address") && s.contains("Client")
@@ -315,7 +318,7 @@ fn a_users_whole_session_from_add_to_remove() {
     ];
     for (key, name, shows) in tabs {
         pane.keys(&[key]);
-        pane.wait_for(&format!("the {name} tab"), UI_WAIT, &context, |s| shows(s));
+        pane.wait_for(&format!("the {name} tab"), UI_WAIT, &context, shows);
     }
     // Files: `H` on a-one.bin.
     pane.keys(&["4"]);
@@ -360,10 +363,15 @@ fn a_users_whole_session_from_add_to_remove() {
     pane.wait_for("both in the list again", UI_WAIT, &context, |s| {
         !s.contains("FLOW-EXIT1") && s.contains(SINGLE) && s.contains(ALBUM)
     });
-    poll("both complete after the restart", UI_WAIT, || {
+    let rows = poll("both complete after the restart", UI_WAIT, || {
         let rows = env.list();
-        (rows.len() == 2 && done(&rows, &album_hash) && done(&rows, &single_hash)).then_some(())
+        (rows.len() == 2 && done(&rows, &album_hash) && done(&rows, &single_hash)).then_some(rows)
     });
+    assert_eq!(
+        row_of(&rows, &album_hash)["why"],
+        "done (3 of 4 files wanted)"
+    );
+    assert_album_on_disk(&env.out, &album.root);
     let album_id = id_of(&env, &album_hash);
     assert_eq!(priorities(&env, &album_id), want_priorities(true));
     let limits = limit_text(&env, &album_id);
