@@ -165,6 +165,11 @@ pub enum Reply {
         dir: PathBuf,
         result: Result<(), String>,
     },
+    Removed {
+        id: TorrentId,
+        delete_data: bool,
+        result: Result<(), String>,
+    },
 }
 
 /// What [`super::app::App::handle`] asks the event loop to do.

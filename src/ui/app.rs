@@ -334,6 +334,11 @@ impl App {
                 result,
             } => self.list.on_limits(&ids, change, result),
             Reply::Moved { id, dir, result } => Some(self.list.on_moved(id, &dir, result)),
+            Reply::Removed {
+                id,
+                delete_data,
+                result,
+            } => Some(self.list.on_removed(id, delete_data, result)),
         };
         if status.is_some() {
             self.status = status;

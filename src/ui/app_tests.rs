@@ -301,3 +301,40 @@ fn search_and_dialog_change_the_mode_and_help_waits_for_them() {
     app.handle(Action::Back);
     assert!(!app.help_open);
 }
+
+/// The session's answer to a removal reaches the footer: a deletion that failed is said, not
+/// lost behind the "removing …" line (the torrent leaves the list either way).
+#[test]
+fn the_answer_to_a_removal_is_the_status_line() {
+    let mut app = App::for_session(PathBuf::new(), Theme::plain());
+    app.on_session(session_of(2));
+    app.handle(Action::Remove);
+    app.handle(Action::DeleteData);
+    assert_eq!(app.status.as_deref(), Some("removing t1 and its data"));
+    app.on_reply(Reply::Removed {
+        id: TorrentId(1),
+        delete_data: true,
+        result: Err("/data/t1: Permission denied (os error 13)".into()),
+    });
+    assert_eq!(
+        app.status.as_deref(),
+        Some("removing t1: /data/t1: Permission denied (os error 13)")
+    );
+    app.on_reply(Reply::Removed {
+        id: TorrentId(2),
+        delete_data: false,
+        result: Ok(()),
+    });
+    assert_eq!(app.status.as_deref(), Some("removed t2 (data kept)"));
+    // Gone from the list by the time the answer comes: named by its number.
+    app.on_session(session_of(0));
+    app.on_reply(Reply::Removed {
+        id: TorrentId(1),
+        delete_data: true,
+        result: Ok(()),
+    });
+    assert_eq!(
+        app.status.as_deref(),
+        Some("removed torrent #1 and its data")
+    );
+}

@@ -206,12 +206,21 @@ fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> Option
     Some(match r {
         Request::Torrent { id, command } => SessionRequest::Torrent { id, command },
         Request::Verify { id } => SessionRequest::Verify { id },
-        Request::Remove { id, delete_data } => SessionRequest::Remove {
-            id,
-            delete_data,
-            // The list shows the outcome; nobody waits for the reply.
-            reply: oneshot::channel().0,
-        },
+        Request::Remove { id, delete_data } => {
+            // The list shows the torrent gone either way; only the answer says whether its
+            // data could be deleted.
+            let (reply, rx) = oneshot::channel();
+            forward(rx, replies, move |result| Reply::Removed {
+                id,
+                delete_data,
+                result,
+            });
+            SessionRequest::Remove {
+                id,
+                delete_data,
+                reply,
+            }
+        }
         Request::Force { id } => SessionRequest::Force {
             id,
             on: true,

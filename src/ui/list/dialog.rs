@@ -14,7 +14,7 @@ use crate::ui::app::App;
 use crate::ui::keys::{key_label, Mode};
 use crate::ui::widgets::span;
 
-use super::state::RemoveDialog;
+use super::state::{ListState, RemoveDialog};
 
 pub fn render(
     area: Rect,
@@ -111,4 +111,25 @@ pub fn render(
         .border_style(theme.warn())
         .title(Line::from(" Remove ").style(theme.title(true)));
     Paragraph::new(lines).block(block).render(popup, buf);
+}
+
+impl ListState {
+    /// The engine's answer to a removal. The torrent leaves the list either way, so this line
+    /// is the only place a failed deletion of its data shows.
+    pub fn on_removed(
+        &self,
+        id: crate::engine::api::TorrentId,
+        delete_data: bool,
+        result: Result<(), String>,
+    ) -> String {
+        let name = self.line(id).map_or_else(
+            || format!("torrent {id}"),
+            |t| fmt::outside(&t.name, 40).into(),
+        );
+        match (result, delete_data) {
+            (Ok(()), true) => format!("removed {name} and its data"),
+            (Ok(()), false) => format!("removed {name} (data kept)"),
+            (Err(e), _) => format!("removing {name}: {}", fmt::outside(&e, 120)),
+        }
+    }
 }
