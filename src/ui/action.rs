@@ -170,6 +170,13 @@ pub enum Reply {
         delete_data: bool,
         result: Result<(), String>,
     },
+    /// A force start or a queue move: the status line already said what was asked; only a
+    /// refusal has more to say.
+    Done {
+        what: &'static str,
+        id: TorrentId,
+        result: Result<(), String>,
+    },
 }
 
 /// What [`super::app::App::handle`] asks the event loop to do.

@@ -339,6 +339,13 @@ impl App {
                 delete_data,
                 result,
             } => Some(self.list.on_removed(id, delete_data, result)),
+            Reply::Done { what, id, result } => result.err().map(|e| {
+                format!(
+                    "{what} of torrent #{}: {}",
+                    id.0,
+                    crate::fmt::outside(&e, 200)
+                )
+            }),
         };
         if status.is_some() {
             self.status = status;

@@ -338,3 +338,26 @@ fn the_answer_to_a_removal_is_the_status_line() {
         Some("removed torrent #1 and its data")
     );
 }
+
+#[test]
+fn a_refused_force_start_or_queue_move_says_why() {
+    let mut app = App::for_session(PathBuf::new(), Theme::plain());
+    app.on_session(session_of(1));
+    app.status = Some("force starting t1".into());
+    // Accepted: the status line stays what it said.
+    app.on_reply(Reply::Done {
+        what: "force start",
+        id: TorrentId(1),
+        result: Ok(()),
+    });
+    assert_eq!(app.status.as_deref(), Some("force starting t1"));
+    app.on_reply(Reply::Done {
+        what: "queue move",
+        id: TorrentId(1),
+        result: Err("no torrent 1".into()),
+    });
+    assert_eq!(
+        app.status.as_deref(),
+        Some("queue move of torrent #1: no torrent 1")
+    );
+}

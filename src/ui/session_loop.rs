@@ -221,16 +221,28 @@ fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> Option
                 reply,
             }
         }
-        Request::Force { id } => SessionRequest::Force {
-            id,
-            on: true,
-            reply: oneshot::channel().0,
-        },
-        Request::Queue { id, to } => SessionRequest::Queue {
-            id,
-            to,
-            reply: oneshot::channel().0,
-        },
+        Request::Force { id } => {
+            let (reply, rx) = oneshot::channel();
+            forward(rx, replies, move |result| Reply::Done {
+                what: "force start",
+                id,
+                result,
+            });
+            SessionRequest::Force {
+                id,
+                on: true,
+                reply,
+            }
+        }
+        Request::Queue { id, to } => {
+            let (reply, rx) = oneshot::channel();
+            forward(rx, replies, move |result| Reply::Done {
+                what: "queue move",
+                id,
+                result,
+            });
+            SessionRequest::Queue { id, to, reply }
+        }
         Request::Limit { ids, change } => {
             let (reply, rx) = oneshot::channel();
             let target = if ids.is_empty() {
