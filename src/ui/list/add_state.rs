@@ -9,12 +9,10 @@ use std::path::{Path, PathBuf};
 use crate::control::proto::AddItem;
 use crate::engine::api::{AddFiles, FilePriority, FileRow};
 use crate::protocol::metainfo::Metainfo;
-use crate::ui::action::{Action, Effect, Request};
+use crate::ui::action::{Action, Request};
 use crate::ui::complete::complete;
 use crate::ui::files::FilesView;
 use crate::ui::keys::Mode;
-
-use super::state::{ListState, Outcome};
 
 /// The longest text a field takes (a magnet link with many trackers is long, not this long).
 const FIELD_MAX: usize = 8192;
@@ -288,53 +286,6 @@ impl AddDialog {
                 sequential: false,
             },
         })
-    }
-}
-
-impl ListState {
-    /// `a`: the dialog, its save path prefilled with the session's default.
-    pub(super) fn open_add(&mut self) {
-        let default = self
-            .session()
-            .map(|s| s.default_save_path.clone())
-            .unwrap_or_default();
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        self.adding = Some(AddDialog::new(&default, cwd, home));
-    }
-
-    /// A key while the add dialog is open.
-    pub(super) fn add_key(&mut self, action: Action) -> Outcome {
-        let Some(d) = self.adding.as_mut() else {
-            return Outcome::default();
-        };
-        let what = match &d.loaded {
-            Loaded::Torrent { name, .. } => crate::fmt::outside(name, 40).into_owned(),
-            Loaded::Magnet(_) => "the magnet link".into(),
-            Loaded::Url(u) => crate::fmt::outside(u, 40).into_owned(),
-            Loaded::Nothing => String::new(),
-        };
-        let (effect, status) = match d.handle(action) {
-            Step::Stay => return Outcome::default(),
-            Step::Cancel => (None, "nothing added".to_string()),
-            Step::Send(r) => (Some(Effect::Session(vec![r])), format!("adding {what}")),
-        };
-        self.adding = None;
-        Outcome {
-            effect,
-            status: Some(status),
-        }
-    }
-
-    /// A bracketed paste: into the add dialog's field, or the search line.
-    pub fn paste(&mut self, text: &str) {
-        if let Some(d) = self.adding.as_mut() {
-            d.paste(text);
-        } else if self.searching {
-            for c in text.chars().filter(|c| !c.is_control()) {
-                self.handle(Action::Type(c));
-            }
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::ui::list::ListState;
 
 /// A multi-file .torrent of `files` (path under the torrent's folder, length), as bencode.
 pub(crate) fn torrent(name: &str, files: &[(&str, u64)]) -> Vec<u8> {

@@ -13,6 +13,9 @@ pub mod limits_dialog;
 pub mod move_prompt;
 pub mod order;
 pub mod state;
+mod state_add;
+mod state_limits;
+mod state_move;
 pub mod table;
 pub mod words;
 
@@ -66,10 +69,10 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
 /// The limits dialog or the move prompt, over whichever screen shows.
 pub fn render_prompts(area: Rect, buf: &mut Buffer, app: &App) {
     if let Some(d) = &app.list.limits {
-        limits_dialog::render(area, buf, d, app);
+        limits_dialog::render(area, buf, d, &app.theme);
     }
     if let Some(p) = &app.list.moving {
-        move_prompt::render(area, buf, p, app);
+        move_prompt::render(area, buf, p, &app.theme);
     }
 }
 
