@@ -6,8 +6,9 @@
 #   tests/screenshots.sh                 # builds target/release/ttui first
 #   TTUI_BIN=path/to/ttui tests/screenshots.sh
 #
-# Everything runs on 127.0.0.x (the demo's swarm). Output: screenshots/{main,availability,
-# help,paused,probe,tab-overview,tab-files,tab-trackers,tab-log}.png. Takes about 1–2 minutes after the build.
+# Everything runs on 127.0.0.x (the demo's swarm, a loopback session). Output:
+# screenshots/{main,availability,help,paused,probe,tab-overview,tab-files,tab-trackers,tab-log,
+# list,add-dialog,limits-dialog}.png. Takes about 2 minutes after the build.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,9 +51,19 @@ WORK=$(mktemp -d /tmp/ttui-shots.XXXXXX)
 SOCK="ttui-shots-$$"
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
 CHROME_PID=
+SESSION_PID=
 cleanup() {
     local rc=$?
     if [[ -n "$CHROME_PID" ]]; then kill "$CHROME_PID" 2>/dev/null || true; fi
+    if [[ -n "$SESSION_PID" ]]; then
+        # q saves the session's state and exits; the pid is killed if it did not.
+        tm send-keys -t shots:session q 2>/dev/null || true
+        for _ in $(seq 1 40); do
+            kill -0 "$SESSION_PID" 2>/dev/null || break
+            sleep 0.25
+        done
+        kill "$SESSION_PID" 2>/dev/null || true
+    fi
     if tm has-session -t shots 2>/dev/null; then
         # q lets the demo stop its seeders and remove its directory; the server goes after.
         tm send-keys -t shots:0 q 2>/dev/null || true
@@ -233,5 +244,72 @@ wait_for "$P" 'grep -q "peers answered the handshake" <<<"$screen"' 60 "ttui pro
 # Wait for the next prompt so the picture ends like a terminal does.
 wait_for "$P" '[[ $(grep -cE "^[$]( |$)" <<<"$screen") -ge 2 ]]' 10 "the prompt after probe"
 shot "$P" probe "ttui probe"
+
+# --- 6–8: a session's list, the add dialog, the rate limits dialog ------------------------
+# A real session (loopback only, no DHT) with three torrents in different states: a folder
+# already complete in its save directory (it seeds), the demo's torrent (fetching from the demo's
+# swarm, or waiting for peers once the demo has stopped) and one added paused.
+# Payloads: folders of a few files (NAME:KiB) made from /dev/urandom.
+payload() {
+    local dir=$1 f
+    shift
+    mkdir -p "$dir"
+    for f in "$@"; do head -c "${f#*:}K" /dev/urandom >"$dir/${f%:*}"; done
+}
+cd "$WORK"
+mkdir -p state Downloads src
+payload "Downloads/Holiday photos 2026" beach.jpg:412 harbour.jpg:388 market.jpg:455 sunset.jpg:301
+mktorrent -l 16 -o holiday.torrent "Downloads/Holiday photos 2026" >/dev/null
+payload "src/Field recordings" rain.flac:640 birds.flac:512 train.flac:720 notes.txt:3
+mktorrent -l 16 -o recordings.torrent "src/Field recordings" >/dev/null
+head -c 3M /dev/urandom >"src/concert-2025.mkv"
+mktorrent -l 16 -o concert.torrent "src/concert-2025.mkv" >/dev/null
+cd "$ROOT"
+
+SENV=(env -u XDG_RUNTIME_DIR -u NO_COLOR -u COLORTERM TTUI_NO_PUBLIC_ROUTERS=1 TERM=xterm-256color
+    XDG_STATE_HOME="$WORK" XDG_DATA_HOME="$WORK" XDG_CONFIG_HOME="$WORK")
+# A verb against the session; bounded, and its output kept for the error message.
+verb() {
+    timeout 20 "${SENV[@]}" "$BIN" "$@" --state-dir "$WORK/state" >>"$WORK/verbs.out" 2>&1 ||
+        { cat "$WORK/verbs.out" >&2; die "ttui $* failed"; }
+}
+tm new-window -t shots -n session \
+    "cd '$WORK' && exec ${SENV[*]} '$BIN' --state-dir '$WORK/state' -o '$WORK/Downloads' --no-dht --port 0 --bind 127.0.0.1 --transport tcp 2>'$WORK/session.err'"
+S=shots:session
+# Smaller than the demo's window: a short list would leave most of 160x48 empty.
+tm resize-window -t "$S" -x 140 -y 30
+SESSION_PID=$(tm list-panes -t "$S" -F '#{pane_pid}')
+wait_for "$S" 'grep -q "a add" <<<"$screen"' 30 "the session's empty list"
+verb add "$WORK/holiday.torrent"
+verb add "$demo_dir/ttui-demo.torrent"
+verb add --paused "$WORK/concert.torrent"
+verb limit --down 2M
+wait_for "$S" 'grep -q "Holiday photos 2026.*seeding" <<<"$screen" &&
+    grep -q "concert-2025.mkv.*paused" <<<"$screen" && grep -q "ttui-demo" <<<"$screen"' 30 "three torrents in the list"
+# The downloading row selected, so the status line under the list describes it.
+tm send-keys -t "$S" Down
+sleep 3
+shot "$S" list "ttui: the session's list"
+
+# The add dialog: a relative path (the session runs in $WORK), Tab completes it and shows the
+# tree, then rain.flac unchecked (Source, Save to, Start paused, the folder, birds, notes, rain).
+tm send-keys -t "$S" a
+wait_for "$S" 'grep -q "Add a torrent" <<<"$screen"' 10 "the add dialog"
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l -- "recor"
+tm send-keys -t "$S" Tab
+wait_for "$S" 'grep -q "recordings.torrent" <<<"$screen" && grep -q "4 checked" <<<"$screen"' 10 "the add dialog's tree"
+tm send-keys -t "$S" Down Down Down Down Down Down Space
+wait_for "$S" 'grep -q "3 checked" <<<"$screen"' 10 "one file unchecked"
+sleep 0.5
+shot "$S" add-dialog "ttui: the add dialog"
+tm send-keys -t "$S" Escape
+wait_for "$S" '! grep -q "Add a torrent" <<<"$screen"' 10 "the add dialog to close"
+
+tm send-keys -t "$S" L
+wait_for "$S" 'grep -q "Rate limits" <<<"$screen"' 10 "the rate limits dialog"
+sleep 0.5
+shot "$S" limits-dialog "ttui: the rate limits dialog"
+tm send-keys -t "$S" Escape
 
 log "done in $(($(date +%s) - START))s: $(cd "$OUT" && ls ./*.png | tr '\n' ' ')"
