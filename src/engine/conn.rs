@@ -122,7 +122,13 @@ impl Conn {
             stale: VecDeque::new(),
             uploads: VecDeque::new(),
             reqq: MAX_PIPELINE,
-            depth: START_PIPELINE,
+            // Under a down limit, start as low as the limit will keep us: 64 requests to each
+            // of 50 peers at 100 KiB/s would be minutes of data asked for at once.
+            depth: if shared.rates.down.is_limited() {
+                crate::engine::pipeline::LIMITED_MIN_PIPELINE
+            } else {
+                START_PIPELINE
+            },
             rate: 0.0,
             window_bytes: 0,
             window_start: now,

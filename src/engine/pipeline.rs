@@ -24,7 +24,7 @@ const MAX_STALE: usize = 4096;
 /// behind it. The unlimited floor (`MIN_PIPELINE`, 16) would park seconds of data per peer in
 /// socket buffers at a slow limit: bytes the peer counts as sent, that the picker cannot give
 /// to a faster peer, and that leave pieces half done (20 peers under 100 KiB/s: 50 s of data).
-const LIMITED_MIN_PIPELINE: usize = 2;
+pub(crate) const LIMITED_MIN_PIPELINE: usize = 2;
 
 /// Requests to keep outstanding: about one second of data at `rate` bytes/s, at least
 /// `MIN_PIPELINE` (`LIMITED_MIN_PIPELINE` under a limit), never more than the peer's `reqq`
