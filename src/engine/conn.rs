@@ -25,6 +25,11 @@ use crate::protocol::message::{encode_into, Message};
 /// hundreds of MB/s on a low-latency link while keeping memory bounded.
 pub(crate) const MAX_PIPELINE: usize = 256;
 pub(crate) const MIN_PIPELINE: usize = 16;
+/// The least a connection under a down limit keeps outstanding: a block being read and one
+/// behind it. The unlimited floor (`MIN_PIPELINE`, 16) would park seconds of data per peer in
+/// socket buffers at a slow limit: bytes the peer counts as sent, that the picker cannot give
+/// to a faster peer, and that leave pieces half done (20 peers under 100 KiB/s: 50 s of data).
+pub(crate) const LIMITED_MIN_PIPELINE: usize = 2;
 /// Where a new connection starts, before its rate is known: deep enough that a fast peer is
 /// not held back in its first second, shallow enough to cost a slow one little.
 pub(crate) const START_PIPELINE: usize = 64;
@@ -125,7 +130,7 @@ impl Conn {
             // Under a down limit, start as low as the limit will keep us: 64 requests to each
             // of 50 peers at 100 KiB/s would be minutes of data asked for at once.
             depth: if shared.rates.down.is_limited() {
-                crate::engine::pipeline::LIMITED_MIN_PIPELINE
+                LIMITED_MIN_PIPELINE
             } else {
                 START_PIPELINE
             },

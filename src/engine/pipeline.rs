@@ -7,7 +7,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::engine::api::PeerEnd;
-use crate::engine::conn::{protocol, Conn, MAX_PIPELINE, MIN_PIPELINE};
+use crate::engine::conn::{protocol, Conn, LIMITED_MIN_PIPELINE, MAX_PIPELINE, MIN_PIPELINE};
 use crate::engine::download::Received;
 use crate::engine::picker::BlockRef;
 use crate::engine::shared::Event;
@@ -19,12 +19,6 @@ use crate::protocol::message::{encode_into, Message, BLOCK_LEN};
 const SNUB_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
 /// Requests given up on that we still accept a late block for.
 const MAX_STALE: usize = 4096;
-
-/// The least a connection under a down limit keeps outstanding: a block being read and one
-/// behind it. The unlimited floor (`MIN_PIPELINE`, 16) would park seconds of data per peer in
-/// socket buffers at a slow limit: bytes the peer counts as sent, that the picker cannot give
-/// to a faster peer, and that leave pieces half done (20 peers under 100 KiB/s: 50 s of data).
-pub(crate) const LIMITED_MIN_PIPELINE: usize = 2;
 
 /// Requests to keep outstanding: about one second of data at `rate` bytes/s, at least
 /// `MIN_PIPELINE` (`LIMITED_MIN_PIPELINE` under a limit), never more than the peer's `reqq`

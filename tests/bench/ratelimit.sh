@@ -5,8 +5,10 @@
 #   limited  ttui with --down-limit / --up-limit RATE, the peers unlimited;
 #   capped   ttui unlimited, each peer capped at RATE/N (the same bytes per second with no ttui
 #            limit: what the same transfer costs ttui when nothing of ours throttles it).
-# After a warm-up the swarm's payload counter (uploaded by the seeders, downloaded by the
-# leechers) over WINDOW seconds gives the rate, and ttui's CPU time (/proc) over the same
+# After a warm-up, two rates over WINDOW seconds: ttui's own (the mean of the rates its progress
+# lines print: what the limit governs) and the swarm's payload counter (uploaded by the
+# seeders, downloaded by the leechers; with many peers at a slow limit it runs ahead by what
+# sits in socket buffers), and ttui's CPU time (/proc) over the same
 # window gives CPU seconds per GiB, user and user+system. "cost" is limited CPU/GiB over capped
 # CPU/GiB: at most 1 means the limiter costs nothing beyond the transfer (issue: "no higher
 # than without one"). On loopback the kernel charges a sender's transmit to whoever opens the
@@ -49,6 +51,13 @@ mktorrent -l 20 -o "$WORK/p.torrent" "$WORK/data/payload" >/dev/null
 cpu_secs() { # "utime stime" of a pid, in seconds
     awk -v hz="$(getconf CLK_TCK)" '{ print $14 / hz, $15 / hz }' "/proc/$1/stat"
 }
+ttui_rate() { # FILE FROM_LINE DIR: mean of the down/up rates ttui printed after line FROM
+    tail -n +"$(($2 + 1))" "$1" | grep -oE "$3 [0-9.]+ [KMG]?i?B/s" | awk '
+        { v = $2; u = $3; m = 1
+          if (u ~ /^K/) m = 1024; else if (u ~ /^M/) m = 1048576; else if (u ~ /^G/) m = 1073741824
+          s += v * m; n++ }
+        END { if (n) printf "%.0f", s / n; else print 0 }'
+}
 total_now() { # the swarm's latest payload counter
     grep '^total ' "$WORK/swarm.out" | tail -1 | cut -d' ' -f2
 }
@@ -66,7 +75,7 @@ stop() {
     wait "$@" 2>/dev/null || true
 }
 
-# run DIR N RATE MODE -> "measured_bytes_per_s user_cpu_s_per_gib total_cpu_s_per_gib"
+# run DIR N RATE MODE -> "swarm_bytes_per_s user_cpu_s_per_gib total_cpu_s_per_gib ttui_bytes_per_s"
 run() {
     local dir=$1 n=$2 rate=$3 mode=$4 bytes cap=0 limit=0
     bytes=$(bytes_of "$rate")
@@ -107,33 +116,38 @@ run() {
     sleep "$WARMUP"
     local u0 s0 b0 t0 u1 s1 b1 t1
     read -r u0 s0 < <(cpu_secs "$tt"); b0=$(total_now); t0=$(date +%s.%N)
+    local from
+    from=$(wc -l < "$WORK/ttui.out")
     sleep "$WINDOW"
     read -r u1 s1 < <(cpu_secs "$tt"); b1=$(total_now); t1=$(date +%s.%N)
+    local own
+    own=$(ttui_rate "$WORK/ttui.out" "$from" "$dir")
     stop "$tt" "$swarm"
     python3 -c "import sys
-b0,b1,t0,t1,u0,u1,s0,s1=map(float,sys.argv[1:])
+b0,b1,t0,t1,u0,u1,s0,s1=map(float,sys.argv[1:9])
 gib=(b1-b0)/(1<<30)
 nan=float('nan')
-print('%.0f %.3f %.3f' % ((b1-b0)/(t1-t0), (u1-u0)/gib if gib>0 else nan,
-                          (u1-u0+s1-s0)/gib if gib>0 else nan))" \
-        "${b0:-0}" "${b1:-0}" "$t0" "$t1" "$u0" "$u1" "$s0" "$s1"
+print('%.0f %.3f %.3f %s' % ((b1-b0)/(t1-t0), (u1-u0)/gib if gib>0 else nan,
+                          (u1-u0+s1-s0)/gib if gib>0 else nan, sys.argv[9]))" \
+        "${b0:-0}" "${b1:-0}" "$t0" "$t1" "$u0" "$u1" "$s0" "$s1" "$own"
 }
 
-printf '%-4s %5s %6s  %12s %8s  %21s %21s  %s\n' dir peers limit measured error \
-    "limited CPU/GiB" "capped CPU/GiB" "cost (user, total)"
-printf '%-4s %5s %6s  %12s %8s  %21s %21s\n' "" "" "" "" "" "user  total" "user  total"
+printf '%-4s %5s %6s  %22s  %22s  %21s %21s  %s\n' dir peers limit "ttui's own rate" \
+    "the peers' counters" "limited CPU/GiB" "capped CPU/GiB" "cost (user, total)"
+printf '%-4s %5s %6s  %22s  %22s  %21s %21s\n' "" "" "" "" "" "user  total" "user  total"
 for dir in $DIRS; do
     for n in $PEERS; do
         for rate in $RATES; do
-            read -r got ul tl < <(run "$dir" "$n" "$rate" limited)
-            read -r _ uc tc < <(run "$dir" "$n" "$rate" capped)
+            read -r got ul tl own < <(run "$dir" "$n" "$rate" limited)
+            read -r _ uc tc _ < <(run "$dir" "$n" "$rate" capped)
             python3 -c "import sys
 d,n,r=sys.argv[1:4]
-target,got,ul,tl,uc,tc=map(float,sys.argv[4:])
+target,got,own,ul,tl,uc,tc=map(float,sys.argv[4:])
 q=lambda a,b: a/b if b>0 else float('nan')
-print('%-4s %5s %6s  %8.1f KiB/s %+7.1f%%  %8.2f s %8.2f s   %8.2f s %8.2f s   %.2f, %.2f' % (
-      d, n, r, got/1024, (got-target)/target*100, ul, tl, uc, tc, q(ul,uc), q(tl,tc)))" \
-                "$dir" "$n" "$rate" "$(bytes_of "$rate")" "$got" "$ul" "$tl" "$uc" "$tc"
+e=lambda x: (x-target)/target*100
+print('%-4s %5s %6s  %9.1f KiB/s %+6.1f%%  %9.1f KiB/s %+6.1f%%  %8.2f s %8.2f s   %8.2f s %8.2f s   %.2f, %.2f' % (
+      d, n, r, own/1024, e(own), got/1024, e(got), ul, tl, uc, tc, q(ul,uc), q(tl,tc)))" \
+                "$dir" "$n" "$rate" "$(bytes_of "$rate")" "$got" "$own" "$ul" "$tl" "$uc" "$tc"
         done
     done
 done

@@ -6,7 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Widget};
+use ratatui::widgets::{Block, Borders, Widget};
 
 use crate::engine::api::FilePriority;
 use crate::fmt;
@@ -37,13 +37,7 @@ pub fn render(area: Rect, buf: &mut Buffer, d: &AddDialog, app: &App) {
     if w < 20 || area.height < 9 {
         return;
     }
-    let popup = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
-    Clear.render(popup, buf);
+    let popup = crate::ui::widgets::popup(area, w, h, buf);
     let block = Block::new()
         .borders(Borders::ALL)
         .border_style(theme.border(true))

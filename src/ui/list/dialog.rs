@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 use crate::engine::api::SessionSnapshot;
 use crate::fmt;
@@ -41,13 +41,7 @@ pub fn render(
     if w < 4 || h < 3 {
         return;
     }
-    let popup = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
-    Clear.render(popup, buf);
+    let popup = crate::ui::widgets::popup(area, w, h, buf);
     let room = usize::from(w.saturating_sub(4));
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut names: Vec<Line> = Vec::new();

@@ -7,7 +7,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 use crate::engine::api::TorrentId;
 use crate::engine::rate::parse::parse_rate;
@@ -62,13 +62,7 @@ pub fn render(area: Rect, buf: &mut Buffer, d: &LimitsDialog, theme: &Theme) {
     if w < 20 || h < 4 {
         return;
     }
-    let popup = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
-    Clear.render(popup, buf);
+    let popup = crate::ui::widgets::popup(area, w, h, buf);
     let room = usize::from(w.saturating_sub(12));
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut lines = Vec::new();

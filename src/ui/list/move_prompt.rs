@@ -6,7 +6,7 @@ use std::path::Path;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 use crate::engine::api::TorrentId;
 use crate::fmt;
@@ -71,13 +71,7 @@ pub fn render(area: Rect, buf: &mut Buffer, p: &MovePrompt, theme: &Theme) {
     if w < 20 || h < 3 {
         return;
     }
-    let popup = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
-    Clear.render(popup, buf);
+    let popup = crate::ui::widgets::popup(area, w, h, buf);
     let inner = usize::from(w.saturating_sub(2));
     let ask = format!(" Move {} to: ", fmt::ellipsize(&p.what, inner / 2));
     let room = inner.saturating_sub(ask.chars().count() + 1);

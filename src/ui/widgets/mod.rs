@@ -83,3 +83,16 @@ pub(crate) mod test_util {
         rows(buf).join("\n")
     }
 }
+
+/// A `w`×`h` box in the middle of `area`, cleared: where a dialog draws. The caller has made
+/// sure it fits (`w <= area.width`, `h <= area.height`).
+pub fn popup(area: Rect, w: u16, h: u16, buf: &mut Buffer) -> Rect {
+    let r = Rect {
+        x: area.x + area.width.saturating_sub(w) / 2,
+        y: area.y + area.height.saturating_sub(h) / 2,
+        width: w.min(area.width),
+        height: h.min(area.height),
+    };
+    ratatui::widgets::Clear.render(r, buf);
+    r
+}
