@@ -63,6 +63,19 @@ pub fn span<'a>(text: impl Into<Cow<'a, str>>, style: Style) -> Span<'a> {
     Span::styled(text, style)
 }
 
+/// A `w`×`h` box in the middle of `area`, cleared: where a dialog draws. The caller has made
+/// sure it fits (`w <= area.width`, `h <= area.height`).
+pub fn popup(area: Rect, w: u16, h: u16, buf: &mut Buffer) -> Rect {
+    let r = Rect {
+        x: area.x + area.width.saturating_sub(w) / 2,
+        y: area.y + area.height.saturating_sub(h) / 2,
+        width: w.min(area.width),
+        height: h.min(area.height),
+    };
+    ratatui::widgets::Clear.render(r, buf);
+    r
+}
+
 #[cfg(test)]
 pub(crate) mod test_util {
     use ratatui::buffer::Buffer;
@@ -82,17 +95,4 @@ pub(crate) mod test_util {
     pub fn text(buf: &Buffer) -> String {
         rows(buf).join("\n")
     }
-}
-
-/// A `w`×`h` box in the middle of `area`, cleared: where a dialog draws. The caller has made
-/// sure it fits (`w <= area.width`, `h <= area.height`).
-pub fn popup(area: Rect, w: u16, h: u16, buf: &mut Buffer) -> Rect {
-    let r = Rect {
-        x: area.x + area.width.saturating_sub(w) / 2,
-        y: area.y + area.height.saturating_sub(h) / 2,
-        width: w.min(area.width),
-        height: h.min(area.height),
-    };
-    ratatui::widgets::Clear.render(r, buf);
-    r
 }
