@@ -14,7 +14,7 @@ use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::connect::{io_end, OUR_REQQ};
 use crate::engine::pex::{PexEvent, PexInbox, Verdict, UT_PEX_ID};
 use crate::engine::picker::BlockRef;
-use crate::engine::rate::Limiter;
+use crate::engine::rate::{Gate, Limiter};
 use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::WriteHalf;
 use crate::protocol::bitfield::Bitfield;
@@ -74,10 +74,10 @@ pub(crate) struct Conn {
     /// Payload limits: `piece` messages read (down) and sent (up); see `engine::rate`.
     pub(super) down: Limiter,
     pub(super) up: Limiter,
-    /// No message is read before this (the down limiter's debt is being paid).
-    pub(super) read_wait: Option<TokioInstant>,
-    /// No block is sent before this (the up limiter's).
-    pub(super) send_wait: Option<TokioInstant>,
+    /// Shut while the down limiter's debt is being paid: no message is read.
+    pub(super) read_gate: Gate,
+    /// Shut while the up limiter's is: no block is sent.
+    pub(super) send_gate: Gate,
     /// Blocks read from disk, waiting for the up limiter.
     pub(super) ready: VecDeque<(BlockRef, Bytes)>,
 }
@@ -149,8 +149,8 @@ impl Conn {
             picked: Vec::new(),
             down: shared.rates.down.clone(),
             up: shared.rates.up.clone(),
-            read_wait: None,
-            send_wait: None,
+            read_gate: Gate::default(),
+            send_gate: Gate::default(),
             ready: VecDeque::new(),
         }
     }
@@ -433,30 +433,23 @@ impl Conn {
         Ok(())
     }
 
-    /// Whether a message may be read now (the down limiter is not owed); clears a due wait.
+    /// Whether a message may be read now (the down limiter's gate is open).
     pub fn may_read(&mut self, now: TokioInstant) -> bool {
-        if crate::engine::rate::must_wait(self.read_wait, now) {
-            return false;
-        }
-        true
+        self.read_gate.is_open(now)
     }
 
-    /// The earliest instant a limiter's wait ends, if any.
-    /// Only a wait that stops the connection counts: one within `RUN_AHEAD` needs no wake.
+    /// The earliest instant a shut gate opens, if any: the task sleeps until then.
     pub fn next_wake(&self) -> Option<TokioInstant> {
-        let now = TokioInstant::now();
-        let stopping =
-            |w: Option<TokioInstant>| w.filter(|_| crate::engine::rate::must_wait(w, now));
-        match (stopping(self.read_wait), stopping(self.send_wait)) {
+        match (self.read_gate.wake(), self.send_gate.wake()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// A limit changed: debts were forgiven, so waits end now.
+    /// A limit changed: debts were forgiven, so the gates open now.
     pub fn limits_changed(&mut self) {
-        self.read_wait = None;
-        self.send_wait = None;
+        self.read_gate.forgive();
+        self.send_gate.forgive();
     }
 
     pub fn on_tick(&mut self) -> Result<(), PeerEnd> {

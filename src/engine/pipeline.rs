@@ -167,9 +167,7 @@ impl Conn {
         }
         // Every payload byte read counts against the down limit, requested or not; the next
         // message waits until it is paid for (TCP or uTP back-pressure then slows the peer).
-        if let Some(t) = self.down.reserve(len as u64) {
-            self.read_wait = Some(t);
-        }
+        self.read_gate.owe(self.down.reserve(len as u64));
         let pos = self
             .in_flight
             .iter()

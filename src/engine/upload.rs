@@ -86,12 +86,12 @@ impl Conn {
     }
 
     /// Sends queued blocks: those read already, else a batch read from disk. Under an up
-    /// limit the blocks sent are paid for before more go (`send_wait`, with `RUN_AHEAD`).
+    /// limit the blocks sent are paid for before more go (`send_gate`).
     pub async fn serve_uploads(&mut self) -> Result<(), PeerEnd> {
         if self.flags.am_choking || (self.uploads.is_empty() && self.ready.is_empty()) {
             return Ok(());
         }
-        if crate::engine::rate::must_wait(self.send_wait, tokio::time::Instant::now()) {
+        if !self.send_gate.is_open(tokio::time::Instant::now()) {
             return Ok(());
         }
         if self.ready.is_empty() {
@@ -106,11 +106,9 @@ impl Conn {
             });
             self.live.uploaded.fetch_add(len, Ordering::Relaxed);
             self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
-            if let Some(t) = self.up.reserve(len) {
-                self.send_wait = Some(t);
-                if crate::engine::rate::must_wait(self.send_wait, tokio::time::Instant::now()) {
-                    break;
-                }
+            self.send_gate.owe(self.up.reserve(len));
+            if !self.send_gate.is_open(tokio::time::Instant::now()) {
+                break;
             }
         }
         Ok(())

@@ -19,6 +19,7 @@
 //! `--alt-up-limit`), by a verb or a daily schedule (`schedule.rs`).
 
 mod bucket;
+mod gate;
 pub mod parse;
 pub mod schedule;
 #[cfg(test)]
@@ -30,6 +31,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub use bucket::Bucket;
+pub use gate::Gate;
 pub use parse::parse_rate;
 pub use schedule::Schedule;
 
@@ -37,14 +39,10 @@ pub use schedule::Schedule;
 /// slept for every 16 KiB block would wake 64 times a second at 1 MiB/s, and each wake costs
 /// a timer, a thread switch and a read: at 1 MiB/s three times the CPU of the same transfer
 /// unlimited (tests/bench/ratelimit.sh). Sleeping once it is this far ahead, and then for the
-/// whole debt, wakes it a few times a second at most; the limit is still paid in full, so over
-/// any window longer than this the rate holds.
+/// whole debt (`Gate`), wakes it a few times a second at most; the limit is still paid in full,
+/// so over any window longer than this the rate holds.
 pub const RUN_AHEAD: Duration = Duration::from_millis(400);
 
-/// Whether a connection whose limiter said "not before `until`" must stop now.
-pub fn must_wait(until: Option<tokio::time::Instant>, now: tokio::time::Instant) -> bool {
-    until.is_some_and(|t| t > now + RUN_AHEAD)
-}
 
 /// A chain of buckets a payload byte passes through. Empty: unlimited (local peers exempt).
 /// Clones share `held`, so a torrent's limiter knows when any of its connections waited.
