@@ -10,6 +10,7 @@ use crate::control::proto::AddItem;
 use crate::engine::api::AddSource;
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::text::{shorten, shorten_to};
+use crate::tracker::http::root_cause;
 
 /// Largest .torrent read. The biggest real ones (hundreds of thousands of files, small
 /// pieces) are a few MiB; 64 MiB is a multiple of any of them.
@@ -117,15 +118,6 @@ pub fn fetch_url_blocking(url: &str) -> Result<Vec<u8>, String> {
     })
     .join()
     .unwrap_or_else(|_| Err("downloading the torrent failed".into()))
-}
-
-/// The innermost cause of a reqwest error ("Connection refused (os error 111)").
-fn root_cause(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string().replace('\n', " ")
 }
 
 /// Downloads a .torrent over http(s): at most [`MAX_TORRENT_SIZE`] bytes within `timeout`.
