@@ -274,15 +274,7 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
                     ids: vec![id.0.to_string()],
                     delete_data,
                 };
-                let outcome = match ask(&target, &mut control, &r).await {
-                    Ok(Response::Done(results)) => results
-                        .into_iter()
-                        .find_map(|r| r.error)
-                        .map_or(Ok(()), Err),
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(e.message),
-                };
-                let _ = reply.send(outcome);
+                let _ = reply.send(done(ask(&target, &mut control, &r).await));
             }
             SessionRequest::Add {
                 source,
@@ -309,15 +301,7 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
                     id: id.0.to_string(),
                     dir,
                 };
-                let outcome = match ask(&target, &mut control, &r).await {
-                    Ok(Response::Done(results)) => results
-                        .into_iter()
-                        .find_map(|r| r.error)
-                        .map_or(Ok(()), Err),
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(e.message),
-                };
-                let _ = reply.send(outcome);
+                let _ = reply.send(done(ask(&target, &mut control, &r).await));
             }
             SessionRequest::Files { reply, .. } => {
                 let _ = reply.send(None);
@@ -329,24 +313,14 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
                 } else {
                     Request::Resume { ids }
                 };
-                let _ = reply.send(
-                    ask(&target, &mut control, &r)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.message),
-                );
+                let _ = reply.send(done(ask(&target, &mut control, &r).await));
             }
             SessionRequest::Queue { id, to, reply } => {
                 let r = Request::Queue {
                     id: id.0.to_string(),
                     to,
                 };
-                let _ = reply.send(
-                    ask(&target, &mut control, &r)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.message),
-                );
+                let _ = reply.send(done(ask(&target, &mut control, &r).await));
             }
             SessionRequest::Goals { reply, .. } => {
                 let _ = reply.send(Err("not from an attached screen: use `ttui limit`".into()));
@@ -375,6 +349,18 @@ async fn serve_requests(target: Target, mut rx: mpsc::UnboundedReceiver<SessionR
     }
     if let Some(task) = detail {
         task.abort();
+    }
+}
+
+/// The session's answer to a request on torrents, as an in-process session gives it: the
+/// first torrent's error, if any.
+fn done(answer: Result<Response, ControlError>) -> Result<(), String> {
+    match answer.map_err(|e| e.message)? {
+        Response::Done(results) => results
+            .into_iter()
+            .find_map(|r| r.error)
+            .map_or(Ok(()), Err),
+        _ => Ok(()),
     }
 }
 

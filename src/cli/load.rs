@@ -6,8 +6,11 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::control::proto::AddItem;
+use crate::engine::api::AddSource;
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::text::{shorten, shorten_to};
+use crate::tracker::http::root_cause;
 
 /// Largest .torrent read. The biggest real ones (hundreds of thousands of files, small
 /// pieces) are a few MiB; 64 MiB is a multiple of any of them.
@@ -117,15 +120,6 @@ pub fn fetch_url_blocking(url: &str) -> Result<Vec<u8>, String> {
     .unwrap_or_else(|_| Err("downloading the torrent failed".into()))
 }
 
-/// The innermost cause of a reqwest error ("Connection refused (os error 111)").
-fn root_cause(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string().replace('\n', " ")
-}
-
 /// Downloads a .torrent over http(s): at most [`MAX_TORRENT_SIZE`] bytes within `timeout`.
 pub async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     let what = shorten(url).into_owned();
@@ -164,6 +158,19 @@ pub async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, String> 
     tokio::time::timeout(timeout + Duration::from_secs(1), fetch)
         .await
         .unwrap_or_else(|_| Err(format!("{what}: no answer within {} s", timeout.as_secs())))
+}
+
+/// What the session adds for an item of `ttui add` or of the add dialog: a URL is fetched
+/// first (within [`URL_TIMEOUT`]), its bytes named by the URL.
+pub async fn add_source(item: AddItem) -> Result<AddSource, String> {
+    Ok(match item {
+        AddItem::Torrent { name, bytes } => AddSource::Torrent { name, bytes },
+        AddItem::Magnet(m) => AddSource::Magnet(m),
+        AddItem::Url(u) => {
+            let bytes = fetch_url(&u, URL_TIMEOUT).await?;
+            AddSource::Torrent { name: u, bytes }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -382,17 +382,11 @@ async fn add_one(
         already: false,
         error: None,
     };
-    let source = match item {
-        AddItem::Torrent { name, bytes } => AddSource::Torrent { name, bytes },
-        AddItem::Magnet(m) => AddSource::Magnet(m),
-        AddItem::Url(u) => {
-            match crate::cli::load::fetch_url(&u, crate::cli::load::URL_TIMEOUT).await {
-                Ok(bytes) => AddSource::Torrent { name: u, bytes },
-                Err(e) => {
-                    result.error = Some(e);
-                    return result;
-                }
-            }
+    let source = match crate::cli::load::add_source(item).await {
+        Ok(source) => source,
+        Err(e) => {
+            result.error = Some(e);
+            return result;
         }
     };
     let (reply, rx) = oneshot::channel();

@@ -43,23 +43,6 @@ pub(crate) fn initial(
     }
 }
 
-/// The files at start: nothing done, every one `Normal` (the torrent sets the saved
-/// priorities and the done bytes as it runs).
-fn file_rows(meta: &Metainfo) -> Vec<FileRow> {
-    meta.info
-        .files
-        .iter()
-        .filter(|f| !f.padding)
-        .map(|f| FileRow {
-            path: f.path.join("/"),
-            size: f.length,
-            offset: f.offset,
-            done: 0,
-            priority: FilePriority::Normal,
-        })
-        .collect()
-}
-
 fn tracker_rows(tiers: &[Vec<String>]) -> Vec<TrackerRow> {
     tiers
         .iter()

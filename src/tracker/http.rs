@@ -64,14 +64,17 @@ pub fn announce_url(base: &str, req: &AnnounceRequest) -> String {
     url
 }
 
-/// The innermost cause of a reqwest error ("Connection refused (os error 111)"), which says
-/// more than reqwest's own "error sending request for url (…)".
-fn root_cause(e: &reqwest::Error) -> String {
+/// The innermost cause of a reqwest error ("connection refused"), which says more than
+/// reqwest's own "error sending request for url (…)".
+pub(crate) fn root_cause(e: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {
         cause = next;
     }
-    clean_text(cause.to_string().as_bytes())
+    match cause.downcast_ref::<std::io::Error>() {
+        Some(io) => super::io_reason(io),
+        None => clean_text(cause.to_string().as_bytes()),
+    }
 }
 
 fn map_reqwest(e: reqwest::Error) -> TrackerError {

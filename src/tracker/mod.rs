@@ -217,6 +217,24 @@ pub(crate) fn clean_text(raw: &[u8]) -> String {
     out.trim_end().to_string()
 }
 
+/// A socket error in the words a status line uses: "connection refused" rather than std's
+/// "Connection refused (os error 111)", whose errno means nothing to a reader.
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".into(),
+        ErrorKind::TimedOut => "timed out".into(),
+        ErrorKind::ConnectionReset => "connection reset".into(),
+        _ => {
+            let text = e.to_string();
+            match text.rfind(" (os error ") {
+                Some(at) if text.ends_with(')') => text[..at].to_string(),
+                _ => text,
+            }
+        }
+    }
+}
+
 /// BEP 3/15 `key`: lets a tracker recognise us across IP changes; one per process is enough.
 pub(crate) fn announce_key() -> u32 {
     static KEY: OnceLock<u32> = OnceLock::new();
@@ -277,17 +295,52 @@ mod tests {
         assert_eq!(clean_text(&long).chars().count(), MAX_TEXT + 1);
     }
 
+    #[test]
+    fn socket_errors_read_as_words() {
+        use std::io::{Error, ErrorKind};
+        let refused = Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert!(refused.to_string().contains("(os error"), "{refused}");
+        assert_eq!(io_reason(&refused), "connection refused");
+        assert_eq!(io_reason(&Error::from(ErrorKind::TimedOut)), "timed out");
+        assert_eq!(
+            io_reason(&Error::from(ErrorKind::ConnectionReset)),
+            "connection reset"
+        );
+        let denied = Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(io_reason(&denied), "Permission denied");
+        let own = Error::other("no route (os error ahead");
+        assert_eq!(io_reason(&own), "no route (os error ahead");
+    }
+
     #[tokio::test]
-    async fn unknown_scheme_is_a_clear_error() {
-        let http = reqwest::Client::new();
-        let req = AnnounceRequest {
+    async fn a_closed_http_tracker_is_connection_refused() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/announce");
+        // No proxy: the request stays on loopback whatever the environment says.
+        let http = http_client_builder().no_proxy().build().unwrap();
+        let e = announce(&url, &request(), &http).await.unwrap_err();
+        assert_eq!(e.to_string(), "cannot connect: connection refused");
+    }
+
+    fn request() -> AnnounceRequest {
+        AnnounceRequest {
             info_hash: [1; 20],
             peer_id: [2; 20],
             port: 1,
             progress: Progress::default(),
             event: Event::None,
             numwant: 1,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_scheme_is_a_clear_error() {
+        let http = reqwest::Client::new();
+        let req = request();
         let e = announce("wss://example.invalid/announce", &req, &http)
             .await
             .unwrap_err();

@@ -17,7 +17,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::control::proto::AddItem;
 use crate::engine::api::{
-    AddFiles, AddSource, Added, LimitTarget, SessionRequest, SessionSnapshot, Snapshot, TorrentId,
+    AddFiles, Added, LimitTarget, SessionRequest, SessionSnapshot, Snapshot, TorrentId,
 };
 
 use super::action::{Effect, Reply, Request};
@@ -291,17 +291,11 @@ impl SessionAdd {
         requests: mpsc::UnboundedSender<SessionRequest>,
         notes: mpsc::UnboundedSender<String>,
     ) {
-        let source = match item {
-            AddItem::Torrent { name, bytes } => AddSource::Torrent { name, bytes },
-            AddItem::Magnet(m) => AddSource::Magnet(m),
-            AddItem::Url(u) => {
-                match crate::cli::load::fetch_url(&u, crate::cli::load::URL_TIMEOUT).await {
-                    Ok(bytes) => AddSource::Torrent { name: u, bytes },
-                    Err(e) => {
-                        let _ = notes.send(format!("not added: {}", crate::fmt::outside(&e, 200)));
-                        return;
-                    }
-                }
+        let source = match crate::cli::load::add_source(item).await {
+            Ok(source) => source,
+            Err(e) => {
+                let _ = notes.send(format!("not added: {}", crate::fmt::outside(&e, 200)));
+                return;
             }
         };
         let (reply, rx) = oneshot::channel();

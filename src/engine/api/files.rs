@@ -2,6 +2,8 @@
 //! Shared by the picker (which pieces to ask for), the store (saved per torrent), the control
 //! verbs (`ttui files`) and the UI's Files tab: one name, `FilePriority`, everywhere.
 
+use crate::protocol::metainfo::Metainfo;
+
 /// How much a user wants a file. `Skip` files are never requested nor created on disk; the
 /// picker serves `High` before `Normal` before `Low`, rarest first within a class.
 #[derive(
@@ -86,6 +88,23 @@ pub struct FileRow {
     /// Bytes of this file inside verified pieces.
     pub done: u64,
     pub priority: FilePriority,
+}
+
+/// A torrent's files at start: nothing done, every one `Normal` (the torrent sets the saved
+/// priorities and the done bytes as it runs; the add dialog shows them before the add).
+pub fn file_rows(meta: &Metainfo) -> Vec<FileRow> {
+    meta.info
+        .files
+        .iter()
+        .filter(|f| !f.padding)
+        .map(|f| FileRow {
+            path: f.path.join("/"),
+            size: f.length,
+            offset: f.offset,
+            done: 0,
+            priority: FilePriority::Normal,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ mod limits;
 pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
 mod session;
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
-pub use files::{AddFiles, FilePriority, FileRow};
+pub use files::{file_rows, AddFiles, FilePriority, FileRow};
 pub use session::*;
 
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::control::proto::AddItem;
-use crate::engine::api::{AddFiles, FilePriority, FileRow};
+use crate::engine::api::{file_rows, AddFiles, FilePriority, FileRow};
 use crate::protocol::metainfo::Metainfo;
 use crate::ui::action::{Action, Request};
 use crate::ui::complete::complete;
@@ -324,19 +324,7 @@ fn read_source(
             crate::fmt::outside(&reason, 120)
         )
     })?;
-    let rows: Vec<FileRow> = meta
-        .info
-        .files
-        .iter()
-        .filter(|f| !f.padding)
-        .map(|f| FileRow {
-            path: f.path.join("/"),
-            size: f.length,
-            offset: f.offset,
-            done: 0,
-            priority: FilePriority::Normal,
-        })
-        .collect();
+    let rows = file_rows(&meta);
     let loaded = Loaded::Torrent {
         source: text.to_string(),
         name: meta.info.name.clone(),

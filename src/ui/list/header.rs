@@ -80,11 +80,10 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
             theme.warn(),
         ));
     } else if session.incoming == 0 {
+        // Every session starts so, reachable or not: plain words, not a warning. Whether
+        // the port is closed is the explainer's to say, after its 30 minutes with peers.
         line.push(Span::raw(format!("port {}", session.listen_port)));
-        line.push(span(
-            ": no incoming connection yet (unreachable? fewer peers)",
-            theme.warn(),
-        ));
+        line.push(span(", no incoming connection yet", theme.dim()));
     } else {
         line.push(Span::raw(format!("port {}", session.listen_port)));
         line.push(span(
