@@ -10,14 +10,20 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
 
 /// A headless download from `peer` alone (no tracker), `extra` flags added; checked
-/// byte-identical, and ttui's own log must say the payload was RC4.
+/// byte-identical, and ttui's own log must say the payload was RC4. `what` names the run
+/// (and its output directory, so each run starts empty).
 fn download_from(fx: &Fixture, peer: SocketAddr, extra: &[&str], what: &str) {
-    let out = fx.out_dir(&format!("out-{}", extra.join("").replace('-', "")));
+    let dir: String = what
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let out = fx.out_dir(&format!("out-{dir}"));
     let log = out.with_extension("log");
     let (torrent, out_arg, log_arg, peer) = (
         fx.torrent.path.display().to_string(),
@@ -61,121 +67,131 @@ fn download_from(fx: &Fixture, peer: SocketAddr, extra: &[&str], what: &str) {
 /// headless run's 10 s without any source left.
 const GIVE_UP_WITHIN: Duration = Duration::from_secs(120);
 
-/// With `--encryption off`, ttui cannot get a byte from `peers`; it must say why in its log
-/// for each, and once no peer is left to try, end by itself with a non-zero exit naming the
-/// reason and the download incomplete.
-fn off_fails(fx: &Fixture, peers: &[SocketAddr]) {
-    let out = fx.out_dir("out-off");
-    let log = out.with_extension("log");
-    let (torrent, out_arg, log_arg) = (
-        fx.torrent.path.display().to_string(),
-        out.display().to_string(),
-        log.display().to_string(),
-    );
-    let peer_args: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
-    let mut args = vec![
-        torrent.as_str(),
-        "--headless",
-        "--no-trackers",
-        "--no-dht",
-        "--encryption",
-        "off",
-        "-o",
-        &out_arg,
-        "--port",
-        "0",
-        "--log-file",
-        &log_arg,
-    ];
-    for p in &peer_args {
-        args.extend_from_slice(&["--peer", p]);
+/// A ttui with `--encryption off` dialing `peers`, which all require encryption. It gives
+/// up by itself only after ~50 s of backoff, so it runs beside the other checks of a test.
+struct OffRun {
+    ttui: Ttui,
+    log: PathBuf,
+    peers: Vec<String>,
+}
+
+impl OffRun {
+    fn spawn(fx: &Fixture, peers: &[SocketAddr]) -> OffRun {
+        let out = fx.out_dir("out-off");
+        let log = out.with_extension("log");
+        let (torrent, out_arg, log_arg) = (
+            fx.torrent.path.display().to_string(),
+            out.display().to_string(),
+            log.display().to_string(),
+        );
+        let peers: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
+        let mut args = vec![
+            torrent.as_str(),
+            "--headless",
+            "--no-trackers",
+            "--no-dht",
+            "--encryption",
+            "off",
+            "-o",
+            &out_arg,
+            "--port",
+            "0",
+            "--log-file",
+            &log_arg,
+        ];
+        for p in &peers {
+            args.extend_from_slice(&["--peer", p]);
+        }
+        let ttui = Ttui::spawn(args);
+        OffRun { ttui, log, peers }
     }
-    let reason = "closed during handshake (it may require encryption)";
-    let run = Ttui::run(args, GIVE_UP_WITHIN);
-    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_file(&log);
-    for p in &peer_args {
+
+    /// ttui cannot get a byte from the peers; it must say why in its log for each, and
+    /// once no peer is left to try, end by itself with a non-zero exit naming the reason
+    /// and the download incomplete.
+    fn check(self) {
+        let reason = "closed during handshake (it may require encryption)";
+        let run = self.ttui.wait(GIVE_UP_WITHIN);
+        let log_text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.log);
+        for p in &self.peers {
+            assert!(
+                log_text.contains(&format!("{p}: failed: {reason}")),
+                "no {reason:?} for {p} in the log:\n{}",
+                last_lines(&log_text, 30)
+            );
+        }
+        assert_eq!(
+            run.status.code(),
+            Some(1),
+            "ttui did not fail\n{}\n{}",
+            last_lines(&run.stdout, 5),
+            last_lines(&run.stderr, 5)
+        );
         assert!(
-            log_text.contains(&format!("{p}: failed: {reason}")),
-            "no {reason:?} for {p} in the log:\n{}",
-            last_lines(&log_text, 30)
+            run.stderr.contains("no peer left to try") && run.stderr.contains(reason),
+            "the error does not name the reason:\n{}",
+            last_lines(&run.stderr, 5)
+        );
+        // The progress line says why while no byte arrives (the explainer's top finding).
+        assert!(
+            run.stdout.contains("why: ")
+                && run
+                    .stdout
+                    .contains("closed the plain handshake: they may require encryption")
+                && run.stdout.contains("--encryption prefer"),
+            "the progress line never said why:\n{}",
+            last_lines(&run.stdout, 5)
+        );
+        assert!(
+            run.stdout.contains("stopped: 0 B of"),
+            "ttui got data without encryption:\n{}",
+            last_lines(&run.stdout, 5)
+        );
+        eprintln!(
+            "--encryption off gave up after {:.1}s",
+            run.elapsed.as_secs_f64()
         );
     }
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "ttui did not fail\n{}\n{}",
-        last_lines(&run.stdout, 5),
-        last_lines(&run.stderr, 5)
-    );
-    assert!(
-        run.stderr.contains("no peer left to try") && run.stderr.contains(reason),
-        "the error does not name the reason:\n{}",
-        last_lines(&run.stderr, 5)
-    );
-    // The progress line says why while no byte arrives (the explainer's top finding).
-    assert!(
-        run.stdout.contains("why: ")
-            && run
-                .stdout
-                .contains("closed the plain handshake: they may require encryption")
-            && run.stdout.contains("--encryption prefer"),
-        "the progress line never said why:\n{}",
-        last_lines(&run.stdout, 5)
-    );
-    assert!(
-        run.stdout.contains("stopped: 0 B of"),
-        "ttui got data without encryption:\n{}",
-        last_lines(&run.stdout, 5)
-    );
-    eprintln!(
-        "--encryption off gave up after {:.1}s",
-        run.elapsed.as_secs_f64()
-    );
 }
 
+/// Transmission (`"encryption": 2`) and a forced libtorrent seed one payload. ttui downloads
+/// it from each with default options and with `--encryption require`, while a ttui with
+/// `--encryption off` fails against both (its give-up time covers the four downloads).
 #[test]
-fn transmission_requiring_encryption() {
+fn transmission_and_libtorrent_requiring_encryption() {
     require_loopback_only();
     let _swarm = swarm_lock();
-    let fx = Fixture::single_file("enc-tr.bin", 6_000_011, 21, 16);
-    let seeder = TransmissionSeeder::start_with(&fx.torrent, &fx.data_dir, 2);
-    download_from(&fx, seeder.addr(), &[], "Transmission, default options");
-    download_from(
-        &fx,
-        seeder.addr(),
-        &["--encryption", "require"],
-        "Transmission, --encryption require",
-    );
-    off_fails(&fx, &[seeder.addr()]);
-}
-
-#[test]
-fn libtorrent_requiring_encryption() {
-    require_loopback_only();
-    let _swarm = swarm_lock();
-    let fx = Fixture::single_file("enc-lt.bin", 6_000_011, 22, 16);
+    let fx = Fixture::single_file("enc-req.bin", 6_000_011, 21, 16).untracked();
+    let transmission = TransmissionSeeder::start_with(&fx.torrent, &fx.data_dir, 2);
     let opts = LtOptions {
         seed_mode: true,
         encryption: Some("forced"),
         ..LtOptions::default()
     };
-    let seeder = LibtorrentSeeder::start(&fx.torrent, &fx.data_dir, opts);
-    download_from(&fx, seeder.addr(), &[], "libtorrent, default options");
-    download_from(
-        &fx,
-        seeder.addr(),
-        &["--encryption", "require"],
-        "libtorrent, --encryption require",
-    );
-    off_fails(&fx, &[seeder.addr()]);
+    let libtorrent = LibtorrentSeeder::start(&fx.torrent, &fx.data_dir, opts);
+    let off = OffRun::spawn(&fx, &[transmission.addr(), libtorrent.addr()]);
+    let require = ["--encryption", "require"];
+    for (name, addr) in [
+        ("Transmission", transmission.addr()),
+        ("libtorrent", libtorrent.addr()),
+    ] {
+        download_from(&fx, addr, &[], &format!("{name}, default options"));
+        download_from(
+            &fx,
+            addr,
+            &require,
+            &format!("{name}, --encryption require"),
+        );
+    }
+    off.check();
 }
 
 #[test]
 fn plain_only_libtorrent_still_serves_a_default_ttui() {
     require_loopback_only();
     let _swarm = swarm_lock();
-    let fx = Fixture::single_file("enc-plain.bin", 3_000_017, 23, 16);
+    let fx = Fixture::single_file("enc-plain.bin", 3_000_017, 23, 16).untracked();
     let opts = LtOptions {
         seed_mode: true,
         encryption: Some("disabled"),
@@ -377,7 +393,7 @@ fn ttui_to_ttui_both_requiring_encryption() {
 fn magnet_metadata_from_a_seeder_requiring_encryption() {
     require_loopback_only();
     let _swarm = swarm_lock();
-    let fx = Fixture::single_file("enc-magnet.bin", 2_000_003, 27, 16);
+    let fx = Fixture::single_file("enc-magnet.bin", 2_000_003, 27, 16).untracked();
     let opts = LtOptions {
         seed_mode: true,
         encryption: Some("forced"),
@@ -420,7 +436,7 @@ fn magnet_metadata_from_a_seeder_requiring_encryption() {
 fn probe_says_which_ways_each_peer_answers() {
     require_loopback_only();
     let _swarm = swarm_lock();
-    let fx = Fixture::single_file("enc-probe.bin", 1_000_003, 28, 16);
+    let fx = Fixture::single_file("enc-probe.bin", 1_000_003, 28, 16).untracked();
     let start = |encryption| {
         let opts = LtOptions {
             seed_mode: true,

@@ -99,7 +99,7 @@ fn download_over(
 fn utp_only_libtorrent_seeder_serves_default_and_utp_only_ttui() {
     require_loopback_only();
     let _swarm = swarm_lock();
-    let fx = Fixture::single_file("utp-lt.bin", 8_000_003, 31, 18);
+    let fx = Fixture::single_file("utp-lt.bin", 8_000_003, 31, 18).untracked();
     let mut seeder = utp_only_seeder(&fx);
     download_over_utp(&fx, seeder.addr(), &[], "default options");
     download_over_utp(
@@ -118,7 +118,7 @@ fn utp_only_libtorrent_seeder_serves_default_and_utp_only_ttui() {
 fn tcp_only_ttui_cannot_use_a_utp_only_seeder_and_says_why() {
     require_loopback_only();
     let _swarm = swarm_lock();
-    let fx = Fixture::single_file("utp-tcp.bin", 2_000_003, 32, 18);
+    let fx = Fixture::single_file("utp-tcp.bin", 2_000_003, 32, 18).untracked();
     let seeder = utp_only_seeder(&fx);
     let out = fx.out_dir("out-tcp");
     let log = fx.dir.path().join("tcp.log");
@@ -165,7 +165,7 @@ fn tcp_only_ttui_cannot_use_a_utp_only_seeder_and_says_why() {
 fn tcp_only_libtorrent_gets_tcp_from_a_default_ttui_and_a_reason_from_utp_only() {
     require_loopback_only();
     let _swarm = swarm_lock();
-    let fx = Fixture::single_file("tcp-lt.bin", 4_000_037, 37, 18);
+    let fx = Fixture::single_file("tcp-lt.bin", 4_000_037, 37, 18).untracked();
     let seeder = LibtorrentPeer::start(
         &fx.torrent,
         &fx.data_dir,
@@ -302,7 +302,7 @@ fn hostile_datagrams_during_a_download() {
     require_loopback_only();
     let _swarm = swarm_lock();
     let len = 24_000_029;
-    let fx = Fixture::single_file("utp-hostile.bin", len, 36, 18);
+    let fx = Fixture::single_file("utp-hostile.bin", len, 36, 18).untracked();
     // Throttled so the download lasts while the attacks run.
     let opts = LtOptions {
         seed_mode: true,

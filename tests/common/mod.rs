@@ -1468,6 +1468,15 @@ impl Fixture {
             .with_trackers(&self.dir.path().join(file_name), announce, tiers)
     }
 
+    /// The same fixture with a torrent that names no tracker (same info hash). For tests
+    /// that hand every client its peers: libtorrent seeding the DEAD_TRACKER torrent holds
+    /// its "ready" for lt_seed.py's whole --announce-wait (20 s), as that announce only fails.
+    pub fn untracked(mut self) -> Fixture {
+        let file = format!("{}-untracked.torrent", self.torrent.name);
+        self.torrent = self.torrent_with(&file, None, &[]);
+        self
+    }
+
     /// A fresh, empty output directory inside the fixture.
     pub fn out_dir(&self, name: &str) -> PathBuf {
         let p = self.dir.path().join(name);
