@@ -238,14 +238,27 @@ impl PeerTask {
                 self.shared.listen_port.load(Ordering::Relaxed),
             ));
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One timer for the rate gates, kept across turns of the loop: a sleep made anew on
+        // every message would register and cancel a timer per block, and a cancelled timer
+        // still wakes the runtime's driver at its deadline.
+        let gate_timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(gate_timer);
+        let mut armed: Option<tokio::time::Instant> = None;
+        let mut last_tick = tokio::time::Instant::now();
         let end = loop {
             if let Err(end) = s.flush(&mut wr).await {
                 break end;
             }
             let may_read = s.may_read(tokio::time::Instant::now());
             let wake = s.next_wake();
+            if wake != armed {
+                if let Some(t) = wake {
+                    gate_timer.as_mut().reset(t);
+                }
+                armed = wake;
+            }
             let step = tokio::select! {
                 msg = reader.next(), if may_read => match msg {
                     None => Err(PeerEnd::ClosedByPeer),
@@ -269,9 +282,24 @@ impl PeerTask {
                     }
                     Ok(())
                 },
-                _ = tick.tick() => s.on_tick(),
-                // A limiter's wait ended: read or send again (no polling in between).
-                _ = sleep_until_some(wake), if wake.is_some() => Ok(()),
+                _ = tick.tick() => {
+                    last_tick = tokio::time::Instant::now();
+                    s.on_tick()
+                },
+                // A gate opens: read or send again (no polling in between). A tick due soon
+                // is taken now and the interval restarted from here, so a limited connection
+                // wakes once per gate cycle, not once more for its tick.
+                _ = &mut gate_timer, if armed.is_some() => {
+                    armed = None;
+                    let now = tokio::time::Instant::now();
+                    if now + TICK_EARLY >= last_tick + TICK {
+                        tick.reset();
+                        last_tick = now;
+                        s.on_tick()
+                    } else {
+                        Ok(())
+                    }
+                },
                 r = limits.changed(), if limits_live => {
                     match r {
                         Ok(()) => s.limits_changed(),
@@ -294,9 +322,8 @@ impl PeerTask {
     }
 }
 
-async fn sleep_until_some(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
-}
+/// How often a connection checks its timers (idle, keep-alive, snub) and its rate.
+const TICK: Duration = Duration::from_millis(500);
+
+/// How early a gate's wake may take the tick (a gate cycles every `RUN_AHEAD` or so).
+const TICK_EARLY: Duration = Duration::from_millis(250);

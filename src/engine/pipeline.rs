@@ -33,6 +33,17 @@ pub(crate) fn pipeline_depth(rate: f64, reqq: usize, limited: bool) -> usize {
     want.max(floor).min(reqq.clamp(1, MAX_PIPELINE))
 }
 
+/// Whether `room` free slots of a pipeline `depth` deep are worth a round of requests. Each
+/// round costs a send and wakes the peer's answer separately, so requests go in batches: a
+/// quarter of the pipeline, or half of it under a down limit, where the pipeline holds about a
+/// second of data and a rate gate reads a few blocks per cycle; one request per block read
+/// there was one more send, and one more arrival to wake us, per block. Half the pipeline
+/// still leaves half a second of requests with the peer, so it never runs dry.
+pub(crate) fn worth_a_batch(room: usize, depth: usize, in_flight: usize, limited: bool) -> bool {
+    let batch = if limited { depth / 2 } else { depth / 4 };
+    room > 0 && (room >= batch || in_flight == 0)
+}
+
 impl Conn {
     /// The peer's `reqq` from its extended handshake: caps our outstanding requests.
     pub(super) fn set_reqq(&mut self, reqq: usize) {
@@ -40,10 +51,11 @@ impl Conn {
         self.depth = self.depth.min(self.reqq);
     }
 
-    /// Every half second: the receive rate, the pipeline depth it calls for, and snubbing.
+    /// On the tick (every half second, or a gate cycle under a limit): the receive rate over
+    /// the last 0.35 s or more, the pipeline depth it calls for, and snubbing.
     pub(super) fn update_rate(&mut self, now: Instant) {
         let dt = now.duration_since(self.window_start).as_secs_f64();
-        if dt >= 0.5 {
+        if dt >= 0.35 {
             let sample = self.window_bytes as f64 / dt;
             self.rate = if self.rate == 0.0 {
                 sample
@@ -124,7 +136,7 @@ impl Conn {
         }
         let depth = if self.snubbed { 1 } else { self.depth };
         let room = depth.saturating_sub(self.in_flight.len());
-        if room == 0 || (room < depth / 4 && !self.in_flight.is_empty()) {
+        if !worth_a_batch(room, depth, self.in_flight.len(), self.down.is_limited()) {
             return;
         }
         let mut picked = std::mem::take(&mut self.picked);
@@ -247,6 +259,21 @@ mod tests {
             LIMITED_MIN_PIPELINE
         );
         assert_eq!(pipeline_depth(100.0 * BLOCK_LEN as f64, 500, true), 100);
+    }
+
+    #[test]
+    fn requests_go_in_batches_half_the_pipeline_under_a_limit() {
+        // Unlimited, 16 deep: a batch is 4.
+        assert!(!worth_a_batch(3, 16, 13, false));
+        assert!(worth_a_batch(4, 16, 12, false));
+        // Limited, 6 deep (100 KiB/s): a batch is 3, not one request per block read.
+        assert!(!worth_a_batch(1, 6, 5, true));
+        assert!(!worth_a_batch(2, 6, 4, true));
+        assert!(worth_a_batch(3, 6, 3, true));
+        // The floor of 2 still asks for each block; an empty pipeline is always refilled.
+        assert!(worth_a_batch(1, 2, 1, true));
+        assert!(worth_a_batch(1, 16, 0, false));
+        assert!(!worth_a_batch(0, 16, 16, false));
     }
 
     #[test]

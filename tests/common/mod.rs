@@ -668,6 +668,17 @@ impl Torrent {
         hex(&self.info_hash)
     }
 
+    /// Whether the only tracker it names is DEAD_TRACKER (as mktorrent made it): a client's
+    /// announce to it can only fail, so nobody should wait for one.
+    pub fn only_dead_tracker(&self) -> bool {
+        let bytes = fs::read(&self.path).unwrap_or_else(|e| panic!("{}: {e}", self.path.display()));
+        let entries =
+            top_level_entries(&bytes).unwrap_or_else(|e| panic!("{}: {e}", self.path.display()));
+        let value = |key: &[u8]| entries.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+        value(b"announce") == Some(bstr(DEAD_TRACKER.as_bytes()).as_slice())
+            && value(b"announce-list").is_none()
+    }
+
     /// A copy at `out` with the same info dict (so the same info hash) and new trackers:
     /// `announce` (omitted when None) and `announce-list` tiers (omitted when empty).
     pub fn with_trackers(
@@ -1000,6 +1011,11 @@ impl LibtorrentPeer {
             .args(["--upload-limit", &opts.upload_limit.to_string()]);
         if opts.seed_mode {
             cmd.arg("--seed-mode");
+        }
+        if torrent.only_dead_tracker() {
+            // Its "ready" would otherwise wait the whole --announce-wait (20 s) for an
+            // announce that can only fail.
+            cmd.args(["--announce-wait", "0"]);
         }
         if opts.leech {
             cmd.arg("--leech");
