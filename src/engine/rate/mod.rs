@@ -43,7 +43,6 @@ pub use schedule::Schedule;
 /// so over any window longer than this the rate holds.
 pub const RUN_AHEAD: Duration = Duration::from_millis(400);
 
-
 /// A chain of buckets a payload byte passes through. Empty: unlimited (local peers exempt).
 /// Clones share `held`, so a torrent's limiter knows when any of its connections waited.
 #[derive(Clone, Debug, Default)]
