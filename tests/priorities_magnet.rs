@@ -143,6 +143,47 @@ fn a_magnets_only_files_apply_once_the_metadata_arrives() {
     drop(seed);
 }
 
+#[test]
+fn a_restart_before_the_metadata_keeps_the_magnet_and_its_only_files() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let env = Env::new("ttui-prio-pending-");
+    let (p, seed, addr) = swarm(&env);
+    // No peer to ask: the metadata cannot arrive before the restart.
+    let mut daemon = Daemon::start(&env, "1", &[]);
+    let added = env.verb(&["add", "--only-files", "1,3", "--sequential", &magnet(&p)]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let resume = env.resume_path(&p.hash());
+    assert!(resume.exists(), "no resume data for the pending magnet");
+    assert!(!env.torrent_path(&p.hash()).exists());
+    env.wait_list("the pending magnet", DONE_WAIT, &mut daemon, |r| {
+        r.iter().any(|r| r["info_hash"] == p.hash())
+    });
+    let st = daemon.term();
+    assert!(st.success(), "daemon exit: {st}");
+
+    let mut daemon = Daemon::start(&env, "2", &["--peer".into(), addr]);
+    let rows = env.wait_list("the magnet after the restart", DONE_WAIT, &mut daemon, |r| {
+        r.iter().any(|r| {
+            r["info_hash"] == p.hash() && r["state"] == "seeding" && r["progress"] == 1.0
+        })
+    });
+    let row = row_of(&rows, &p.hash());
+    assert_eq!(row["why"], "done (2 of 5 files wanted)", "{row}");
+    let id = row["id"].to_string();
+    assert_eq!(
+        priorities(&env, &id),
+        ["skip", "normal", "skip", "normal", "skip"]
+    );
+    assert_only(&env.out, &p, &[1, 3]);
+    assert!(env.torrent_path(&p.hash()).exists());
+    drop(daemon);
+    drop(seed);
+}
+
 /// `ttui --headless SOURCE --only-files LIST`, one-shot on loopback, waited for (bounded).
 fn headless(env: &Env, source: &str, list: &str, out: &Path, addr: &str) -> Out {
     let mut cmd = env.ttui();

@@ -33,6 +33,8 @@ use crate::protocol::metainfo::Metainfo;
 
 #[path = "policy.rs"]
 mod policy;
+#[path = "magnets.rs"]
+mod magnets;
 
 /// How often the session's line-up is published.
 const SESSION_TICK: Duration = Duration::from_millis(500);
@@ -211,9 +213,12 @@ impl Manager {
         let Some(persist) = &self.persist else {
             return;
         };
-        let saved = persist.load_all().await;
+        let (saved, magnets) = persist.load_all().await;
         for t in saved {
             self.start_saved(t);
+        }
+        for m in magnets {
+            self.start_saved_magnet(m);
         }
         self.renumber();
         self.evaluate(false);
@@ -462,7 +467,8 @@ impl Manager {
                     .clone()
                     .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
                 let info_hash = magnet.info_hash;
-                self.launch_magnet(id, magnet, save_path, (paused, files));
+                self.launch_magnet(id, magnet, save_path, (paused, files.clone()));
+                self.save_magnet(id, &link, (paused, &files));
                 Ok(Added::New {
                     id,
                     name,
