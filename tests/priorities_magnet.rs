@@ -67,7 +67,11 @@ fn assert_only(out: &Path, p: &Payload, wanted: &[usize]) {
             let got = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert!(got == fs::read(p.root.join(n)).unwrap(), "{n} differs");
         } else {
-            assert!(!path.exists(), "skipped file {} was created", path.display());
+            assert!(
+                !path.exists(),
+                "skipped file {} was created",
+                path.display()
+            );
         }
     }
 }
@@ -108,9 +112,8 @@ fn a_magnets_only_files_apply_once_the_metadata_arrives() {
     let results: Vec<Value> = serde_json::from_str(&added.stdout).unwrap();
     let id = results[0]["id"].to_string();
     let rows = env.wait_list("the wanted files", DONE_WAIT, &mut daemon, |r| {
-        r.iter().any(|r| {
-            r["info_hash"] == p.hash() && r["state"] == "seeding" && r["progress"] == 1.0
-        })
+        r.iter()
+            .any(|r| r["info_hash"] == p.hash() && r["state"] == "seeding" && r["progress"] == 1.0)
     });
     let row = row_of(&rows, &p.hash());
     assert_eq!(
@@ -166,11 +169,16 @@ fn a_restart_before_the_metadata_keeps_the_magnet_and_its_only_files() {
     assert!(st.success(), "daemon exit: {st}");
 
     let mut daemon = Daemon::start(&env, "2", &["--peer".into(), addr]);
-    let rows = env.wait_list("the magnet after the restart", DONE_WAIT, &mut daemon, |r| {
-        r.iter().any(|r| {
-            r["info_hash"] == p.hash() && r["state"] == "seeding" && r["progress"] == 1.0
-        })
-    });
+    let rows = env.wait_list(
+        "the magnet after the restart",
+        DONE_WAIT,
+        &mut daemon,
+        |r| {
+            r.iter().any(|r| {
+                r["info_hash"] == p.hash() && r["state"] == "seeding" && r["progress"] == 1.0
+            })
+        },
+    );
     let row = row_of(&rows, &p.hash());
     assert_eq!(row["why"], "done (2 of 5 files wanted)", "{row}");
     let id = row["id"].to_string();
@@ -189,10 +197,20 @@ fn headless(env: &Env, source: &str, list: &str, out: &Path, addr: &str) -> Out 
     let mut cmd = env.ttui();
     cmd.args(["--headless", source, "--only-files", list, "-o"])
         .arg(out)
-        .args(["--peer", addr, "--no-dht", "--no-trackers", "--bind", "127.0.0.1"])
+        .args([
+            "--peer",
+            addr,
+            "--no-dht",
+            "--no-trackers",
+            "--bind",
+            "127.0.0.1",
+        ])
         .args(["--port", "0", "--transport", "tcp", "--state-dir"])
         .arg(&env.state);
-    run(cmd, &format!("ttui --headless {source} --only-files {list}"))
+    run(
+        cmd,
+        &format!("ttui --headless {source} --only-files {list}"),
+    )
 }
 
 #[test]
@@ -231,4 +249,3 @@ fn headless_only_files_skip_files_and_end_when_the_wanted_ones_are_done() {
     assert!(!env.state.join("torrents").exists());
     drop(seed);
 }
-

@@ -31,10 +31,10 @@ use crate::protocol::bitfield::Bitfield;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 
-#[path = "policy.rs"]
-mod policy;
 #[path = "magnets.rs"]
 mod magnets;
+#[path = "policy.rs"]
+mod policy;
 
 /// How often the session's line-up is published.
 const SESSION_TICK: Duration = Duration::from_millis(500);

@@ -89,7 +89,10 @@ fn a_pending_magnet_round_trips() {
     let bad = [&bytes[..at], to, &bytes[at + from.len()..]].concat();
     assert!(matches!(
         decode(&bad, &HASH),
-        Err(ResumeError::Invalid { key: "only_files", .. })
+        Err(ResumeError::Invalid {
+            key: "only_files",
+            ..
+        })
     ));
 }
 
