@@ -247,5 +247,22 @@ fn headless_only_files_skip_files_and_end_when_the_wanted_ones_are_done() {
     assert_only(&out, &p, &[0, 4]);
     // One-shot runs never touch the saved session.
     assert!(!env.state.join("torrents").exists());
+
+    // Without a torrent the flags have nothing to apply to: one line, not silence.
+    let mut cmd = env.ttui();
+    cmd.args([
+        "daemon",
+        "--only-files",
+        "0",
+        "--no-dht",
+        "--port",
+        "0",
+        "--state-dir",
+    ])
+    .arg(&env.state);
+    let refused = run(cmd, "ttui daemon --only-files 0");
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert_one_line(&refused.stderr, "daemon --only-files 0");
+    assert!(refused.stderr.contains("go with a torrent"), "{refused:?}");
     drop(seed);
 }

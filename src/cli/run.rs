@@ -38,6 +38,17 @@ pub fn options(args: &DownloadArgs, seed: bool) -> Options {
     }
 }
 
+/// `--only-files` and `--sequential` where no torrent is named (`ttui daemon`, `ttui` alone):
+/// one line saying where they go, rather than ignoring them.
+pub fn refuse_files_without_torrent(args: &DownloadArgs) -> Result<(), String> {
+    if args.only_files.is_some() || args.sequential {
+        return Err("--only-files and --sequential go with a torrent: \
+                    `ttui add --only-files LIST FILE|MAGNET` or `ttui FILE --only-files LIST`"
+            .into());
+    }
+    Ok(())
+}
+
 /// `--only-files` and `--sequential` as an add asks for them (the indices are checked
 /// against the file count once it is known).
 pub fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFiles, String> {

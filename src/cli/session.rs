@@ -121,6 +121,9 @@ pub async fn add_all(
 /// `ttui [FILE|MAGNET|URL...]` on a terminal: add to the session (this process's, or hand
 /// over to the running one) and show the first torrent live.
 pub fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String> {
+    if files.is_empty() {
+        crate::cli::run::refuse_files_without_torrent(&args)?;
+    }
     crate::engine::disk::ignore_sigxfsz();
     let log_path = args.log_file.clone().unwrap_or_else(default_log_path);
     init_logging(&log_path)?;

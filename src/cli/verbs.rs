@@ -211,6 +211,7 @@ fn terminal_width() -> usize {
 /// `ttui daemon`: the session without a screen, until SIGTERM or SIGINT (both save
 /// everything before it exits).
 pub fn daemon(args: DownloadArgs) -> Result<i32, String> {
+    crate::cli::run::refuse_files_without_torrent(&args)?;
     crate::engine::disk::ignore_sigxfsz();
     let dir = state_dir(&args);
     if let Some(path) = &args.log_file {
