@@ -122,6 +122,11 @@ fn a_magnets_only_files_apply_once_the_metadata_arrives() {
         "{row}"
     );
     assert_eq!(row["wanted_bytes"], SIZES[0] + SIZES[2] + SIZES[4], "{row}");
+    let show = env.verb(&["show", &id]);
+    assert!(
+        show.code == 0 && show.stdout.contains("9 is past the last file (4), ignored"),
+        "{show:?}"
+    );
     assert_only(&env.out, &p, &[0, 2, 4]);
     assert_eq!(
         priorities(&env, &id),
