@@ -21,11 +21,15 @@ pub fn progress_line(s: &Snapshot) -> String {
         TorrentState::Checking { checked, total } => format!("checking {checked}/{total}"),
         other => other.label().to_string(),
     };
+    let (done, of, pct) = match wanted_of(s) {
+        Some((done, of, _)) => (done, of, done as f64 / of.max(1) as f64),
+        None => (s.verified_bytes, s.total_length, s.progress()),
+    };
     format!(
         "{:5.1}%  {} / {}  down {}/s  up {}/s  peers {}/{}  {}",
-        s.progress() * 100.0,
-        fmt::bytes_precise(s.verified_bytes),
-        fmt::bytes_precise(s.total_length),
+        pct * 100.0,
+        fmt::bytes_precise(done),
+        fmt::bytes_precise(of),
         fmt::bytes_precise(s.down_rate as u64),
         fmt::bytes_precise(s.up_rate as u64),
         s.connected_peers(),
@@ -34,12 +38,32 @@ pub fn progress_line(s: &Snapshot) -> String {
     )
 }
 
+/// With files skipped (`--only-files`): the verified bytes of the wanted files, their size,
+/// and `2 of 5 files`. None when every file is wanted.
+pub fn wanted_of(s: &Snapshot) -> Option<(u64, u64, String)> {
+    let wanted: Vec<_> = s.files.iter().filter(|f| f.priority.wanted()).collect();
+    if wanted.len() == s.files.len() {
+        return None;
+    }
+    let done = wanted.iter().map(|f| f.done).sum();
+    let size = wanted.iter().map(|f| f.size).sum();
+    Some((
+        done,
+        size,
+        format!("{} of {} files", wanted.len(), s.files.len()),
+    ))
+}
+
 pub fn final_line(s: &Snapshot, took: Duration) -> String {
     let secs = took.as_secs_f64().max(0.001);
+    let verified = match wanted_of(s) {
+        Some((_, size, files)) => format!("{} ({files})", fmt::bytes_precise(size)),
+        None => fmt::bytes_precise(s.total_length),
+    };
     format!(
         "complete: {} — {} verified, downloaded {}, uploaded {} in {:.1}s ({}/s average)",
         fmt::outside(&s.name, 200),
-        fmt::bytes_precise(s.total_length),
+        verified,
         fmt::bytes_precise(s.downloaded),
         fmt::bytes_precise(s.uploaded),
         secs,
@@ -244,6 +268,32 @@ mod tests {
             p.source = PeerSource::Incoming;
         }
         assert_eq!(no_source_left(&s), None);
+    }
+
+    #[test]
+    fn with_files_skipped_the_lines_count_the_wanted_ones() {
+        use crate::engine::api::{FilePriority, FileRow};
+        let mut s = Snapshot::empty("x", 1000, 100);
+        let row = |size, done, priority| FileRow {
+            path: "x/f".into(),
+            size,
+            offset: 0,
+            done,
+            priority,
+        };
+        s.files = vec![
+            row(600, 300, FilePriority::Normal),
+            row(400, 0, FilePriority::Skip),
+        ];
+        s.verified_bytes = 300;
+        assert_eq!(wanted_of(&s), Some((300, 600, "1 of 2 files".into())));
+        let line = progress_line(&s);
+        assert!(line.starts_with(" 50.0%  300 B / 600 B"), "{line}");
+        let done = final_line(&s, Duration::from_secs(1));
+        assert!(done.contains("— 600 B (1 of 2 files) verified"), "{done}");
+        s.files[1].priority = FilePriority::Low;
+        assert_eq!(wanted_of(&s), None);
+        assert!(progress_line(&s).starts_with(" 30.0%"));
     }
 
     #[test]

@@ -77,6 +77,14 @@ pub struct DownloadArgs {
     /// Keep seeding after the download completes (headless; the TUI always does until quit).
     #[arg(long)]
     pub seed: bool,
+    /// Fetch only these files (0-based in the torrent's order, as `ttui info` lists them;
+    /// e.g. `0,3-5`); the others are never created. A magnet's list applies once its
+    /// metadata arrives.
+    #[arg(long, value_name = "LIST")]
+    pub only_files: Option<String>,
+    /// Fetch pieces in order (first and last piece of each file first), for previews.
+    #[arg(long)]
+    pub sequential: bool,
     /// Do not contact the torrent's trackers.
     #[arg(long)]
     pub no_trackers: bool,

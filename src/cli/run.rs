@@ -32,8 +32,34 @@ pub fn options(args: &DownloadArgs, seed: bool) -> Options {
         goals: args.queue.goals(),
         goal_action: args.queue.seed_goal_action,
         rates: args.rates.options(),
+        // Checked in `run_download` and `session::run`; a bad list there is an error.
+        files: add_files(args).unwrap_or_default(),
         ..Options::default()
     }
+}
+
+/// `--only-files` and `--sequential` where no torrent is named (`ttui daemon`, `ttui` alone):
+/// one line saying where they go, rather than ignoring them.
+pub fn refuse_files_without_torrent(args: &DownloadArgs) -> Result<(), String> {
+    if args.only_files.is_some() || args.sequential {
+        return Err("--only-files and --sequential go with a torrent: \
+                    `ttui add --only-files LIST FILE|MAGNET` or `ttui FILE --only-files LIST`"
+            .into());
+    }
+    Ok(())
+}
+
+/// `--only-files` and `--sequential` as an add asks for them (the indices are checked
+/// against the file count once it is known).
+pub fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFiles, String> {
+    let only = match args.only_files.as_deref() {
+        Some(list) => Some(crate::engine::priorities::parse_file_list(list, None)?),
+        None => None,
+    };
+    Ok(crate::engine::api::AddFiles {
+        only,
+        sequential: args.sequential,
+    })
 }
 
 /// Set by the test command, the benchmarks and the demo's child processes: a run that forgot
@@ -99,7 +125,12 @@ pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
     let headless = args.headless || !std::io::stdout().is_terminal();
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
     rt.block_on(async move {
+        let files = add_files(&args)?;
         let torrent = load_torrent_or_magnet(&path, &args)?;
+        if let (Torrent::File(meta), Some(only)) = (&torrent, &files.only) {
+            // Refused before anything starts; a magnet's list is checked once it is known.
+            crate::engine::priorities::FilePlan::only(&meta.info, only, files.sequential)?;
+        }
         if headless {
             let opts = options(&args, seed_cmd || args.seed);
             let give_up_after = give_up_after(&opts);

@@ -91,7 +91,7 @@ pub async fn add_all(
     handle: &SessionHandle,
     items: Vec<AddItem>,
     save_path: Option<PathBuf>,
-    paused: bool,
+    (paused, files): (bool, crate::engine::api::AddFiles),
 ) -> (Option<TorrentId>, Vec<String>) {
     let mut first = None;
     let mut lines = Vec::new();
@@ -104,7 +104,10 @@ pub async fn add_all(
                 continue;
             }
         };
-        match handle.add(source, save_path.clone(), paused).await {
+        match handle
+            .add(source, save_path.clone(), (paused, files.clone()))
+            .await
+        {
             Ok(Added::New { id, name, .. }) | Ok(Added::Already { id, name, .. }) => {
                 first.get_or_insert(id);
                 lines.push(format!("{id} {}", crate::fmt::outside(&name, 200)));
@@ -118,20 +121,24 @@ pub async fn add_all(
 /// `ttui [FILE|MAGNET|URL...]` on a terminal: add to the session (this process's, or hand
 /// over to the running one) and show the first torrent live.
 pub fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String> {
+    if files.is_empty() {
+        crate::cli::run::refuse_files_without_torrent(&args)?;
+    }
     crate::engine::disk::ignore_sigxfsz();
     let log_path = args.log_file.clone().unwrap_or_else(default_log_path);
     init_logging(&log_path)?;
     let dir = state_dir(&args);
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
     rt.block_on(async move {
+        let add = crate::cli::run::add_files(&args)?;
         let items = read_items(&files).await?;
         let save_path = (args.output != Path::new(".")).then(|| absolute(&args.output));
         let lock = match claim(&dir)? {
-            Claim::Running => return hand_over(&dir, &args, items, save_path).await,
+            Claim::Running => return hand_over(&dir, &args, items, (save_path, add)).await,
             Claim::Ours(lock) => lock,
         };
         let (handle, server) = start_session(&args, &dir).await?;
-        let (first, lines) = add_all(&handle, items, save_path, false).await;
+        let (first, lines) = add_all(&handle, items, save_path, (false, add)).await;
         for l in lines.iter().filter(|l| l.starts_with("error")) {
             eprintln!("{l}");
         }
@@ -162,7 +169,7 @@ async fn hand_over(
     dir: &Path,
     args: &DownloadArgs,
     items: Vec<AddItem>,
-    save_path: Option<PathBuf>,
+    (save_path, files): (Option<PathBuf>, crate::engine::api::AddFiles),
 ) -> Result<i32, String> {
     let socket = crate::control::paths::socket_path(dir, args.state_dir.is_none());
     let mut client = crate::control::client::Client::connect(&socket)
@@ -178,7 +185,7 @@ async fn hand_over(
         items,
         save_path,
         paused: false,
-        files: Default::default(),
+        files,
     };
     match client.request(&req).await.map_err(|e| e.message)? {
         Response::Added(results) => {

@@ -211,6 +211,7 @@ fn terminal_width() -> usize {
 /// `ttui daemon`: the session without a screen, until SIGTERM or SIGINT (both save
 /// everything before it exits).
 pub fn daemon(args: DownloadArgs) -> Result<i32, String> {
+    crate::cli::run::refuse_files_without_torrent(&args)?;
     crate::engine::disk::ignore_sigxfsz();
     let dir = state_dir(&args);
     if let Some(path) = &args.log_file {
@@ -239,7 +240,8 @@ pub fn daemon(args: DownloadArgs) -> Result<i32, String> {
         };
         let (handle, server) = start_session(&args, &dir).await?;
         let items = read_items(&args.torrent.iter().cloned().collect::<Vec<PathBuf>>()).await?;
-        let (_, lines) = crate::cli::session::add_all(&handle, items, None, false).await;
+        let (_, lines) =
+            crate::cli::session::add_all(&handle, items, None, (false, Default::default())).await;
         for l in lines {
             tracing::info!("{l}");
         }

@@ -18,6 +18,8 @@ impl Coordinator {
         let entries: Vec<usize> = (0..self.plan.priorities.len())
             .map(|_| real.next().map(|(e, _)| e).unwrap_or(0))
             .collect();
+        // The user chose for themselves since: what `--only-files` missed no longer matters.
+        self.plan.note = None;
         for &i in files {
             let was = self.plan.priority(i);
             self.plan.priorities[i] = priority;
@@ -80,16 +82,22 @@ impl Coordinator {
     }
 
     /// What the torrent's line says of its files: the wanted bytes, and `done (2 of 5 files
-    /// wanted)` once those are complete.
+    /// wanted)` once those are complete; the plan's note (a magnet's `--only-files` past
+    /// its last file) before or after it.
     pub fn wanted_words(&self) -> (u64, Option<String>) {
         let (wanted, all) = self.plan.wanted_count();
+        let note = self.plan.note.clone();
         if wanted == all {
-            return (self.meta.info.total_length, None);
+            return (self.meta.info.total_length, note);
         }
         let bytes = self.plan.wanted_bytes(&self.meta.info);
-        let why = self
+        let done = self
             .complete
             .then(|| format!("done ({wanted} of {all} files wanted)"));
+        let why = match (done, note) {
+            (Some(done), Some(note)) => Some(format!("{done}; {note}")),
+            (done, note) => done.or(note),
+        };
         (bytes, why)
     }
 }

@@ -39,6 +39,9 @@ pub struct Options {
     pub goal_action: crate::engine::session::goals::GoalAction,
     /// Payload rate limits of the session (`engine::rate`).
     pub rates: crate::engine::rate::RateOptions,
+    /// `--only-files` and `--sequential` of a one-torrent run (`engine::start`,
+    /// `start_magnet`); a session takes them per add instead.
+    pub files: crate::engine::api::AddFiles,
 }
 
 /// `--transport`: uTP first with TCP when uTP gets no answer (`Both`), or only one of them.
@@ -82,6 +85,7 @@ impl Default for Options {
             goals: Default::default(),
             goal_action: Default::default(),
             rates: crate::engine::rate::RateOptions::default(),
+            files: Default::default(),
         }
     }
 }

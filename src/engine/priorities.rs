@@ -14,6 +14,9 @@ pub struct FilePlan {
     /// One per file (padding left out).
     pub priorities: Vec<FilePriority>,
     pub sequential: bool,
+    /// What went wrong applying `--only-files` to a magnet's late file list; the torrent's
+    /// line says it until the priorities change (never saved).
+    pub note: Option<String>,
 }
 
 impl FilePlan {
@@ -25,6 +28,7 @@ impl FilePlan {
         FilePlan {
             priorities,
             sequential,
+            note: None,
         }
     }
 
@@ -44,7 +48,22 @@ impl FilePlan {
         Ok(FilePlan {
             priorities,
             sequential,
+            note: None,
         })
+    }
+
+    /// `only` for a list given before the file count was known (a magnet's `--only-files`):
+    /// the indices past the last file are left out and named in `note`, as a torrent client
+    /// that already started cannot refuse its add any more.
+    pub fn only_once_known(info: &Info, files: &[usize], sequential: bool) -> FilePlan {
+        let n = real_files(info).count();
+        let (valid, past): (Vec<usize>, Vec<usize>) = files.iter().partition(|i| **i < n);
+        let mut plan = match FilePlan::only(info, &valid, sequential) {
+            Ok(plan) => plan,
+            Err(_) => FilePlan::new(info, &[], sequential),
+        };
+        plan.note = past_last_note(&past, n);
+        plan
     }
 
     /// As saved in the resume data (`Resume::file_priorities`).
@@ -168,6 +187,27 @@ pub fn from_byte(b: u8) -> FilePriority {
         4..=5 => FilePriority::Normal,
         _ => FilePriority::High,
     }
+}
+
+/// `--only-files: 7, 9 are past the last file (3), ignored` (None when nothing was).
+fn past_last_note(past: &[usize], count: usize) -> Option<String> {
+    if past.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = past.iter().take(5).map(usize::to_string).collect();
+    let more = if past.len() > 5 { ", …" } else { "" };
+    let verb = if past.len() == 1 { "is" } else { "are" };
+    Some(match count {
+        0 => format!(
+            "--only-files: the torrent has no files, {} ignored",
+            shown.join(", ")
+        ),
+        n => format!(
+            "--only-files: {}{more} {verb} past the last file ({}), ignored",
+            shown.join(", "),
+            n - 1
+        ),
+    })
 }
 
 pub(crate) fn check_indices(files: &[usize], count: usize) -> Result<(), String> {

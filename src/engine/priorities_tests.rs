@@ -104,3 +104,26 @@ fn done_bytes_count_verified_pieces_per_file() {
     let done: Vec<u64> = rows.iter().map(|r| r.done).collect();
     assert_eq!(done, vec![5, 0, 5, 5]);
 }
+
+#[test]
+fn a_late_list_applies_the_valid_indices_and_names_the_rest() {
+    let i = info(&[10, 20, 30, 40], 16);
+    let plan = FilePlan::only_once_known(&i, &[0, 2, 7], true);
+    assert_eq!(plan.priorities, [Normal, Skip, Normal, Skip]);
+    assert!(plan.sequential);
+    assert_eq!(
+        plan.note.as_deref(),
+        Some("--only-files: 7 is past the last file (3), ignored")
+    );
+    let plan = FilePlan::only_once_known(&i, &[1, 3], false);
+    assert_eq!(plan.priorities, [Skip, Normal, Skip, Normal]);
+    assert_eq!(plan.note, None);
+    assert_eq!(plan, FilePlan::only(&i, &[1, 3], false).unwrap());
+    let many: Vec<usize> = (4..12).collect();
+    let plan = FilePlan::only_once_known(&i, &many, false);
+    assert_eq!(plan.priorities, [Skip; 4]);
+    assert_eq!(
+        plan.note.as_deref(),
+        Some("--only-files: 4, 5, 6, 7, 8, … are past the last file (3), ignored")
+    );
+}

@@ -42,8 +42,9 @@ pub(crate) struct ResumePoint {
 
 #[derive(Debug)]
 pub(crate) enum Report {
-    /// A magnet link's metadata arrived: the session keeps it as a .torrent.
-    Metadata(Box<Metainfo>),
+    /// A magnet link's metadata arrived: the session keeps it as a .torrent, and the file
+    /// plan its `--only-files` became at once (saved before any file is made).
+    Metadata(Box<Metainfo>, crate::engine::priorities::FilePlan),
     Resume(Box<ResumePoint>),
     /// The torrent's task ended; its last resume point was sent before this.
     Ended(crate::engine::Outcome),

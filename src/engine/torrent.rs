@@ -84,8 +84,19 @@ pub fn start_magnet(
     let (snap_tx, snap_rx) = watch::channel(Arc::new(first));
     let done = tokio::spawn(async move {
         let (mut session, listen_log) = Session::start(&opts).await;
-        let start = headless_start(id, &session, snap_tx);
-        let outcome = run_magnet(start, magnet, extra_peers, opts, echo, listen_log, cmd_rx).await;
+        let start = headless_start(id, &session, snap_tx, opts.files.sequential);
+        let only = opts.files.only.clone();
+        let outcome = run_magnet(
+            start,
+            magnet,
+            extra_peers,
+            opts,
+            echo,
+            listen_log,
+            cmd_rx,
+            only,
+        )
+        .await;
         session.close().await;
         outcome
     });
@@ -97,15 +108,19 @@ pub fn start_magnet(
     }
 }
 
-/// A magnet link's torrent in a session: the metadata fetch, then the torrent itself.
+/// A magnet link's torrent in a session: the metadata fetch, then the torrent itself. `only`
+/// (`--only-files`) becomes its file plan the moment the metadata arrives, before any file is
+/// opened or piece requested.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_magnet(
-    start: Start,
+    mut start: Start,
     magnet: Magnet,
     extra_peers: Vec<SocketAddr>,
     mut opts: Options,
     echo: bool,
-    listen_log: Vec<(LogLevel, String)>,
+    mut listen_log: Vec<(LogLevel, String)>,
     mut cmd_rx: mpsc::UnboundedReceiver<Command>,
+    only: Option<Vec<usize>>,
 ) -> Outcome {
     let first = start.snapshots.borrow().as_ref().clone();
     let fetched = magnet::fetch_in_session(
@@ -120,8 +135,18 @@ pub(crate) async fn run_magnet(
     .await;
     match fetched {
         Ok(meta) => {
+            if let Some(only) = only {
+                start.files = FilePlan::only_once_known(&meta.info, &only, start.files.sequential);
+                if let Some(note) = &start.files.note {
+                    if echo {
+                        eprintln!("magnet: {note}");
+                    }
+                    listen_log.push((LogLevel::Warn, note.clone()));
+                }
+            }
             if let Some(r) = &start.reports {
-                let _ = r.send((start.id, Report::Metadata(Box::new(meta.clone()))));
+                let report = Report::Metadata(Box::new(meta.clone()), start.files.clone());
+                let _ = r.send((start.id, report));
             }
             opts.peers.extend(magnet.peers.iter().copied());
             run(start, listen_log, meta, opts, cmd_rx).await
@@ -140,7 +165,11 @@ pub fn start(meta: Metainfo, opts: Options) -> Engine {
         // Listen before the (possibly long) resume check, so peers that dial us meanwhile
         // wait for our handshake instead of being refused and backing off.
         let (mut session, listen_log) = Session::start(&opts).await;
-        let start = headless_start(id, &session, snap_tx);
+        let mut start = headless_start(id, &session, snap_tx, opts.files.sequential);
+        if let Some(only) = &opts.files.only {
+            // The CLI refused an index past the last file already.
+            start.files = FilePlan::only_once_known(&meta.info, only, opts.files.sequential);
+        }
         let outcome = run(start, listen_log, meta, opts, cmd_rx).await;
         session.close().await;
         outcome
@@ -158,6 +187,7 @@ fn headless_start(
     id: TorrentId,
     session: &Session,
     snapshots: watch::Sender<Arc<Snapshot>>,
+    sequential: bool,
 ) -> Start {
     Start {
         id,
@@ -166,7 +196,10 @@ fn headless_start(
         to_check: Vec::new(),
         lifetime: Lifetime::default(),
         paused: false,
-        files: Default::default(),
+        files: FilePlan {
+            sequential,
+            ..FilePlan::default()
+        },
         rates: session.ctx.rates.torrent(Default::default()),
         snapshots,
         line: watch::channel(TorrentLine::placeholder(id)).0,
@@ -216,7 +249,8 @@ pub(crate) async fn run(
 
     // Open files (creating them at their final length) and check what is already there.
     let (root, info2) = (opts.output.clone(), Arc::clone(&info));
-    let plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);
+    let mut plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);
+    plan.note.clone_from(&start.files.note);
     let skipped = plan.skipped_entries(&info);
     let parts_name = crate::engine::priorities::parts_file_name(&meta.info_hash);
     let open = move || Storage::open_skipping(&root, &info2, &skipped, &parts_name);

@@ -31,6 +31,8 @@ use crate::protocol::bitfield::Bitfield;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 
+#[path = "magnets.rs"]
+mod magnets;
 #[path = "policy.rs"]
 mod policy;
 
@@ -52,7 +54,7 @@ impl SessionHandle {
         &self,
         source: AddSource,
         save_path: Option<PathBuf>,
-        paused: bool,
+        (paused, files): (bool, AddFiles),
     ) -> Result<Added, String> {
         let (reply, rx) = oneshot::channel();
         self.requests
@@ -60,7 +62,7 @@ impl SessionHandle {
                 source,
                 save_path,
                 paused,
-                files: AddFiles::default(),
+                files,
                 reply,
             })
             .map_err(|_| "the session has stopped".to_string())?;
@@ -211,9 +213,12 @@ impl Manager {
         let Some(persist) = &self.persist else {
             return;
         };
-        let saved = persist.load_all().await;
+        let (saved, magnets) = persist.load_all().await;
         for t in saved {
             self.start_saved(t);
+        }
+        for m in magnets {
+            self.start_saved_magnet(m);
         }
         self.renumber();
         self.evaluate(false);
@@ -448,13 +453,6 @@ impl Manager {
             }
             AddSource::Magnet(link) => {
                 let magnet = Magnet::parse(&link).map_err(|e| e.to_string())?;
-                if files.only.is_some() {
-                    return Err(
-                        "--only-files needs the torrent's file list: add the .torrent, \
-                                or set priorities with `ttui files` once the metadata arrived"
-                            .into(),
-                    );
-                }
                 if let Some(id) = self.by_hash.get(&magnet.info_hash) {
                     let name = self.slot(*id).map(|s| s.line.borrow().name.clone());
                     return Ok(Added::Already {
@@ -469,7 +467,8 @@ impl Manager {
                     .clone()
                     .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
                 let info_hash = magnet.info_hash;
-                self.launch_magnet(id, magnet, save_path, (paused, files.sequential));
+                self.launch_magnet(id, magnet, save_path, (paused, files.clone()));
+                self.save_magnet(id, &link, (paused, &files));
                 Ok(Added::New {
                     id,
                     name,
@@ -582,7 +581,7 @@ impl Manager {
         id: TorrentId,
         magnet: Magnet,
         save_path: PathBuf,
-        (paused, sequential): (bool, bool),
+        (paused, files): (bool, AddFiles),
     ) {
         let rates = self.session.ctx.rates.torrent(Default::default());
         let opts = Options {
@@ -613,8 +612,8 @@ impl Manager {
             lifetime: Lifetime::default(),
             paused,
             files: FilePlan {
-                priorities: Vec::new(),
-                sequential,
+                sequential: files.sequential,
+                ..FilePlan::default()
             },
             rates: rates.clone(),
             snapshots: snap_tx.clone(),
@@ -623,7 +622,8 @@ impl Manager {
         };
         let extra = opts.peers.clone();
         let log = self.listen_log.clone();
-        let run = torrent::run_magnet(start, magnet.clone(), extra, opts, false, log, cmd_rx);
+        let only = files.only;
+        let run = torrent::run_magnet(start, magnet.clone(), extra, opts, false, log, cmd_rx, only);
         let task = tokio::spawn(report_end(id, self.reports_tx.clone(), run));
         self.by_hash.insert(magnet.info_hash, id);
         self.slots.push(Slot {
@@ -650,7 +650,7 @@ impl Manager {
             return;
         };
         match report {
-            Report::Metadata(meta) => {
+            Report::Metadata(meta, plan) => {
                 if let Some(p) = &mut self.persist {
                     let bytes = crate::engine::session::persist::torrent_file_of(&meta);
                     if let Err(e) = p.save_torrent(&meta.info_hash, &bytes) {
@@ -658,6 +658,10 @@ impl Manager {
                     }
                 }
                 self.slots[i].meta = Some(Arc::new(*meta));
+                // Its `--only-files` saved with it at once: a restart before the torrent's
+                // first resume point must not fetch (and create) the skipped files.
+                let paused = self.slots[i].line.borrow().state == TorrentState::Paused;
+                self.save_now(id, paused, plan);
             }
             Report::Resume(point) => {
                 let slot = &mut self.slots[i];

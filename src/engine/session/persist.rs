@@ -44,6 +44,17 @@ pub(crate) struct SavedTorrent {
     pub rates: crate::engine::rate::RatePair,
 }
 
+/// A magnet link saved before its metadata arrived (resume data without a .torrent).
+pub(crate) struct SavedMagnet {
+    pub link: String,
+    pub save_path: PathBuf,
+    pub added: u64,
+    pub queue_position: u32,
+    pub paused: bool,
+    /// Its `--only-files` and `--sequential`, still to apply.
+    pub files: crate::engine::api::AddFiles,
+}
+
 /// What the session keeps of a torrent's queue and goal settings (`policy.rs`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Kept {
@@ -90,11 +101,19 @@ impl Persist {
 
     /// Every saved torrent with its check plan, read on a blocking thread (thousands of small
     /// files and a `stat` per payload file).
-    pub(crate) async fn load_all(&self) -> Vec<SavedTorrent> {
+    pub(crate) async fn load_all(&self) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || load_all(&store))
             .await
             .unwrap_or_default()
+    }
+
+    /// Keeps a magnet link that is still fetching its metadata (its resume data, synced now),
+    /// so a restart meanwhile fetches it again with the same `--only-files`.
+    pub(crate) fn save_magnet(&mut self, r: &Resume) -> Result<(), String> {
+        self.store
+            .save_resume(r)
+            .map_err(|e| format!("cannot keep the magnet link in the state directory: {e}"))
     }
 
     pub fn save_torrent(&mut self, info_hash: &[u8; 20], bytes: &[u8]) -> Result<(), String> {
@@ -172,10 +191,30 @@ impl Persist {
 
 /// Every saved torrent with its check plan. Torrents whose .torrent cannot be read are logged
 /// and left where they are (never deleted), so a later version may read them.
-fn load_all(store: &Store) -> Vec<SavedTorrent> {
+fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
     let mut out = Vec::new();
+    let mut magnets = Vec::new();
     for saved in store.load_all() {
         let hex = crate::protocol::metainfo::to_hex(&saved.info_hash);
+        if let (Err(_), Ok(r)) = (&saved.torrent, &saved.resume) {
+            if let Some(link) = &r.magnet {
+                magnets.push(SavedMagnet {
+                    link: link.clone(),
+                    save_path: r.save_path.clone(),
+                    added: r.added,
+                    queue_position: r.queue_position,
+                    paused: r.paused,
+                    files: crate::engine::api::AddFiles {
+                        only: r
+                            .only_files
+                            .as_ref()
+                            .map(|l| l.iter().map(|i| *i as usize).collect()),
+                        sequential: r.sequential,
+                    },
+                });
+                continue;
+            }
+        }
         let meta = match saved
             .torrent
             .and_then(|b| Metainfo::from_bytes(&b).map_err(|e| e.to_string()))
@@ -208,7 +247,7 @@ fn load_all(store: &Store) -> Vec<SavedTorrent> {
             },
         });
     }
-    out
+    (out, magnets)
 }
 
 fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {

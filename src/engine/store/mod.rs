@@ -5,7 +5,8 @@
 //! dictionary wrapped as a .torrent), written once when the torrent is added; and
 //! `<hash>.resume`, its resume data (resume.rs), rewritten whenever it changed. The .torrent is
 //! the truth and the resume data a cache over it: losing the cache costs a full check, never
-//! the torrent. Each write is crash-safe (atomic.rs) and touches only its own torrent's file,
+//! the torrent. A magnet link still fetching its metadata has only `<hash>.resume`, which
+//! then holds the link (`persist::SavedMagnet`). Each write is crash-safe (atomic.rs) and touches only its own torrent's file,
 //! so no whole-session file is rewritten on every change. `<state-dir>/lock` keeps one session
 //! per directory (lock.rs); take it before `Store::open`, which tidies up after a crash.
 //!

@@ -82,6 +82,12 @@ pub struct Resume {
     /// then someone else's doing. Without it (the process died), a newer file that was still
     /// being downloaded is our own writing after the save.
     pub clean: bool,
+    /// The magnet link of a torrent whose metadata has not arrived yet (no .torrent is saved
+    /// until it does; `pieces` is 0 meanwhile).
+    pub magnet: Option<String>,
+    /// Its `--only-files`, applied once the metadata arrives (then kept as
+    /// `file_priorities`).
+    pub only_files: Option<Vec<u32>>,
 }
 
 /// A file as the last save saw it: size and modification time, nanosecond precision.
@@ -122,6 +128,8 @@ impl Resume {
             goal_reached: None,
             sequential: false,
             clean: false,
+            magnet: None,
+            only_files: None,
         }
     }
 
@@ -215,6 +223,11 @@ struct Wire {
     forced: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     goal_reached: Option<ByteBuf>,
+    /// Added with issue 20's magnets: a torrent still fetching its metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    magnet: Option<ByteBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    only_files: Option<Vec<i64>>,
 }
 
 fn is_zero(v: &i64) -> bool {
@@ -285,6 +298,11 @@ pub fn encode(r: &Resume) -> Vec<u8> {
         goals_off: i64::from(r.goals_off),
         forced: i64::from(r.forced),
         goal_reached: r.goal_reached.as_ref().map(|t| ByteBuf::from(t.as_bytes())),
+        magnet: r.magnet.as_ref().map(|m| ByteBuf::from(m.as_bytes())),
+        only_files: r
+            .only_files
+            .as_ref()
+            .map(|l| l.iter().map(|i| i64::from(*i)).collect()),
     };
     // Every field is a byte string, an integer or a list of them: serde_bencode cannot fail.
     bencode::encode(&wire).unwrap_or_default()
@@ -396,6 +414,23 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
         goal_reached: w
             .goal_reached
             .map(|t| String::from_utf8_lossy(&t[..t.len().min(200)]).into_owned()),
+        magnet: w
+            .magnet
+            .map(|m| {
+                String::from_utf8(m.into_vec()).map_err(|_| ResumeError::Invalid {
+                    key: "magnet",
+                    why: "not UTF-8".into(),
+                })
+            })
+            .transpose()?,
+        only_files: w
+            .only_files
+            .map(|l| {
+                l.iter()
+                    .map(|i| u32::try_from(*i).map_err(|_| invalid("only_files", *i)))
+                    .collect::<Result<Vec<u32>, _>>()
+            })
+            .transpose()?,
     })
 }
 

@@ -65,12 +65,35 @@ fn a_file_without_the_queue_keys_loads() {
         b"12:goal_reached",
         b"9:seed_idle",
         b"9:goals_off",
+        b"6:magnet",
+        b"10:only_files",
     ] {
         assert!(!bytes.windows(key.len()).any(|w| w == key));
     }
     let back = decode(&bytes, &HASH).unwrap();
     assert!(!back.forced && back.goal_reached.is_none() && back.goals_off == 0);
     assert_eq!(back.seed_idle_secs, None);
+}
+
+/// A magnet still fetching its metadata: its link and `--only-files` come back; a negative
+/// index is refused by name.
+#[test]
+fn a_pending_magnet_round_trips() {
+    let mut r = Resume::new(HASH, "m".into(), PathBuf::from("/d"), 0);
+    r.magnet = Some(format!("magnet:?xt=urn:btih:{}", to_hex(&HASH)));
+    r.only_files = Some(vec![0, 3, 4, 9]);
+    let bytes = encode(&r);
+    assert_eq!(decode(&bytes, &HASH).unwrap(), r);
+    let (from, to) = (&b"10:only_filesli0ei3e"[..], &b"10:only_filesli0ei-3e"[..]);
+    let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+    let bad = [&bytes[..at], to, &bytes[at + from.len()..]].concat();
+    assert!(matches!(
+        decode(&bad, &HASH),
+        Err(ResumeError::Invalid {
+            key: "only_files",
+            ..
+        })
+    ));
 }
 
 #[test]
