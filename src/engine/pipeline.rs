@@ -34,13 +34,18 @@ pub(crate) fn pipeline_depth(rate: f64, reqq: usize, limited: bool) -> usize {
 }
 
 /// Whether `room` free slots of a pipeline `depth` deep are worth a round of requests. Each
-/// round costs a send and wakes the peer's answer separately, so requests go in batches: a
-/// quarter of the pipeline, or half of it under a down limit, where the pipeline holds about a
-/// second of data and a rate gate reads a few blocks per cycle; one request per block read
-/// there was one more send, and one more arrival to wake us, per block. Half the pipeline
-/// still leaves half a second of requests with the peer, so it never runs dry.
+/// round costs a send and wakes us again for the peer's answer, so requests go in batches of
+/// a quarter of the pipeline; a slow connection under a down limit (a pipeline shallower than
+/// `MIN_PIPELINE`, about a second of data) asks for half of it at a time, where a quarter
+/// would be one request per block read. Half still leaves half a second of requests with the
+/// peer, so it never runs dry. (Deeper pipelines keep a quarter: batching them by half made
+/// two torrents under one limit share it unevenly in tests/ratelimit.rs.)
 pub(crate) fn worth_a_batch(room: usize, depth: usize, in_flight: usize, limited: bool) -> bool {
-    let batch = if limited { depth / 2 } else { depth / 4 };
+    let batch = if limited && depth < MIN_PIPELINE {
+        depth / 2
+    } else {
+        depth / 4
+    };
     room > 0 && (room >= batch || in_flight == 0)
 }
 
@@ -262,10 +267,11 @@ mod tests {
     }
 
     #[test]
-    fn requests_go_in_batches_half_the_pipeline_under_a_limit() {
-        // Unlimited, 16 deep: a batch is 4.
+    fn requests_go_in_batches_half_a_slow_limited_pipeline() {
+        // 16 deep, limited or not: a batch is 4.
         assert!(!worth_a_batch(3, 16, 13, false));
         assert!(worth_a_batch(4, 16, 12, false));
+        assert!(!worth_a_batch(3, 16, 13, true));
         // Limited, 6 deep (100 KiB/s): a batch is 3, not one request per block read.
         assert!(!worth_a_batch(1, 6, 5, true));
         assert!(!worth_a_batch(2, 6, 4, true));

@@ -994,7 +994,26 @@ impl LibtorrentPeer {
         mut opts: LtOptions,
     ) -> LibtorrentPeer {
         opts.leech = true;
-        Self::spawn(torrent, save_dir, opts)
+        let tcp = opts.transport.as_deref() != Some("utp");
+        let p = Self::spawn(torrent, save_dir, opts);
+        if tcp {
+            p.wait_accepting();
+        }
+        p
+    }
+
+    /// Until its TCP port accepts: a client told to dial a leecher that is still starting
+    /// would be refused and wait out its retry back-off (a seeding ttui dials it only then).
+    fn wait_accepting(&self) {
+        let addr = SocketAddr::from((self.ip, self.port));
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "libtorrent leecher never listened on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn spawn(torrent: &Torrent, data_dir: &Path, opts: LtOptions) -> LibtorrentPeer {
