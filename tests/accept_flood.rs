@@ -4,6 +4,8 @@
 //! pool (a quarter of the limit), so the pool keeps opening files all through the flood:
 //! every open competes with the flood's sockets. The download must complete with no piece
 //! write failing, and ttui's descriptors must stay well below the limit.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 mod prereq;

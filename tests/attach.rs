@@ -11,6 +11,8 @@
 //!    key, an ssh config given with `--ssh-config`), `ttui bridge` on the far side.
 //!
 //! Every process is killed by its pid; every file lives in a temporary directory.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod prereq;
 mod tmux;

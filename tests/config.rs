@@ -1,6 +1,8 @@
 //! The config file, `ttui config`, `ttui completions`, `ttui man` and the watch directory,
 //! through the binary. Everything lives in temp dirs; the daemon talks to loopback only and
 //! is stopped by its pid.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

@@ -7,6 +7,8 @@
 //! to run wherever they are installed, and under `TTUI_REQUIRE_TOOLS=1` (tests/run.sh, which
 //! installs them) they must be: the clean-up checks are only worth something when those
 //! processes really ran and were alive when the signal went.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod prereq;
 

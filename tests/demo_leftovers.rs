@@ -5,6 +5,8 @@
 //! The demo runs in a mount namespace of its own with an empty tmpfs on /tmp, so what is left
 //! there afterwards is exactly what the demo and its children left, whatever else runs on the
 //! machine. Needs root (tests/run.sh's loopback namespace gives it).
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;

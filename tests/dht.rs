@@ -4,6 +4,8 @@
 //! The python helper runs several libtorrent sessions, each on its own 127.0.0.x, and takes
 //! one command a line on stdin; our node runs on a tokio UdpSocket whose receive loop is the
 //! few lines of glue a session would have.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 

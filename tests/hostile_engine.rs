@@ -5,6 +5,8 @@
 //! - a tracker reply listing 600,000 peers (every one was kept, memory grew past 1 GB).
 //!
 //! Runs in a loopback-only network namespace (tests/run.sh); starts python3-libtorrent.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 mod fakepeer;

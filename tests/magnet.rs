@@ -1,6 +1,8 @@
 //! Magnet links (BEP 9): ttui fetches the info dictionary from a peer, checks it against the
 //! magnet's info hash, then downloads. Both sides of ut_metadata are covered: libtorrent
 //! serving to ttui, and ttui serving to ttui.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 

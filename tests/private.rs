@@ -3,6 +3,8 @@
 //! its BEP 10 handshake offers no `ut_pex`. The only DHT node ttui knows is a UDP socket
 //! in this test that answers every query and records what it was asked; a public torrent
 //! in the same setup shows that the recorder does see lookups.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 mod prereq;

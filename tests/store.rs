@@ -4,6 +4,8 @@
 //! SIGKILL is taken over; 10,000 saved torrents load in one pass (the time is printed).
 //!
 //! Needs root (or a user namespace) to mount; tests/run.sh provides both.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};

@@ -10,6 +10,8 @@
 //! 4. `q` quits with status 0.
 //!
 //! Every process is the pane's, killed with it; every file lives in a temporary directory.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod prereq;
 mod tmux;

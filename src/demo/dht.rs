@@ -16,7 +16,7 @@ const FIRST_OCTET: u8 = 20;
 const NODES: u8 = 4;
 
 /// Starts the nodes and the seeder at `rate` bytes/s; returns the `--dht-bootstrap` list.
-pub fn start(procs: &mut Procs, job: &SeedJob, rate: u64) -> Result<Vec<String>, DemoError> {
+pub(super) fn start(procs: &mut Procs, job: &SeedJob, rate: u64) -> Result<Vec<String>, DemoError> {
     let script = job.dir.join("lt_dht_seed.py");
     std::fs::write(&script, LT_DHT_SEED_PY).map_err(|e| DemoError::io(&script, e))?;
     let ips: Vec<Ipv4Addr> = (0..NODES)

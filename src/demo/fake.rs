@@ -31,7 +31,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEP_ALIVE: Duration = Duration::from_secs(60);
 
 /// What every fake serves from.
-pub struct Payload {
+pub(super) struct Payload {
     pub info_hash: [u8; 20],
     pub info: Info,
     pub storage: Storage,
@@ -39,7 +39,7 @@ pub struct Payload {
 
 /// Which pieces a serving fake claims to have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Have {
+pub(super) enum Have {
     All,
     /// Stripes of `run` pieces: have one, miss the next.
     Stripes {
@@ -48,7 +48,7 @@ pub enum Have {
 }
 
 #[derive(Debug, Clone)]
-pub struct ServeSpec {
+pub(super) struct ServeSpec {
     /// BEP 10 `v`: what the client column shows.
     pub client: String,
     /// Bytes per second of block data, over all its connections.
@@ -63,7 +63,7 @@ pub struct ServeSpec {
 }
 
 #[derive(Debug, Clone)]
-pub enum Behaviour {
+pub(super) enum Behaviour {
     Serve(ServeSpec),
     /// Answers the handshake with a different info hash.
     WrongInfoHash,
@@ -119,7 +119,7 @@ impl Pace {
 }
 
 /// Serves `behaviour` on `listener` until the runtime shuts down (or the fake leaves).
-pub fn spawn(listener: TcpListener, behaviour: Behaviour, payload: Arc<Payload>) {
+pub(super) fn spawn(listener: TcpListener, behaviour: Behaviour, payload: Arc<Payload>) {
     tokio::spawn(async move {
         match behaviour {
             Behaviour::Serve(spec) => serve_listener(listener, spec, payload).await,

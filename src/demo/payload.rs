@@ -10,15 +10,15 @@ use crate::protocol::metainfo::{encode_torrent, Metainfo};
 
 use super::DemoError;
 
-pub const MIB: u64 = 1024 * 1024;
+pub(super) const MIB: u64 = 1024 * 1024;
 /// The payload's top directory (and the torrent's name).
-pub const NAME: &str = "ttui-demo";
+pub(super) const NAME: &str = "ttui-demo";
 /// Makes the payload the same bytes on every run.
 const PAYLOAD_SEED: u64 = 0xDE30_2026;
 
 /// `PayloadSpec::demo()` (64 MiB) scaled to `size_mib`: the big files grow or shrink, the small
 /// ones stay, so the tree keeps its nested folders, odd sizes and a 7-byte file.
-pub fn payload_spec(size_mib: u64) -> PayloadSpec {
+pub(super) fn payload_spec(size_mib: u64) -> PayloadSpec {
     let base = PayloadSpec::demo();
     let small: u64 = base
         .files
@@ -49,7 +49,7 @@ pub fn payload_spec(size_mib: u64) -> PayloadSpec {
 
 /// A power of two of at least 32 KiB giving at most ~1200 pieces: enough cells for a lively
 /// piece map, few enough that each piece is visible.
-pub fn piece_length_for(total: u64) -> u32 {
+pub(super) fn piece_length_for(total: u64) -> u32 {
     let mut pl: u64 = 32 * 1024;
     while total.div_ceil(pl) > 1200 && pl < 16 * MIB {
         pl *= 2;
@@ -58,13 +58,13 @@ pub fn piece_length_for(total: u64) -> u32 {
 }
 
 /// The part of the payload the in-process ttui seeder holds: the files under `audio/`.
-pub fn is_partial_file(path: &Path) -> bool {
+pub(super) fn is_partial_file(path: &Path) -> bool {
     path.starts_with("audio")
 }
 
 /// Writes the payload under `payload_dir`, one file at a time so `cancel` stops it between
 /// files. Blocking.
-pub fn write_payload(
+pub(super) fn write_payload(
     spec: &PayloadSpec,
     payload_dir: &Path,
     cancel: &Arc<AtomicBool>,
@@ -82,7 +82,7 @@ pub fn write_payload(
 }
 
 /// Copies the files the in-process ttui seeder holds from `from` into `to`. Blocking.
-pub fn copy_partial(spec: &PayloadSpec, from: &Path, to: &Path) -> Result<(), DemoError> {
+pub(super) fn copy_partial(spec: &PayloadSpec, from: &Path, to: &Path) -> Result<(), DemoError> {
     for f in spec.files.iter().filter(|f| is_partial_file(&f.path)) {
         let (src, dst) = (from.join(&f.path), to.join(&f.path));
         if let Some(parent) = dst.parent() {
@@ -96,14 +96,14 @@ pub fn copy_partial(spec: &PayloadSpec, from: &Path, to: &Path) -> Result<(), De
 /// The demo's torrents: one with the tracker tiers for ttui, and one without for the
 /// third-party seeders (they are dialed directly; announcing from 127.0.0.x they would
 /// register the wrong address).
-pub struct Torrents {
+pub(super) struct Torrents {
     pub meta: Metainfo,
     /// The tracker-less copy, same info hash.
     pub seeders_torrent: PathBuf,
 }
 
 /// Hashes `payload_dir` into both torrents and writes them into `dir`. Blocking.
-pub fn make_torrents(
+pub(super) fn make_torrents(
     dir: &Path,
     payload_dir: &Path,
     piece_length: u32,

@@ -43,18 +43,18 @@ struct Proc {
 
 /// Every child process of the demo; `Drop` kills (by pid) and reaps them all.
 #[derive(Default)]
-pub struct Procs {
+pub(super) struct Procs {
     list: Vec<Proc>,
     /// Set when a signal asks the demo to stop; the waits below give up then.
     cancel: Arc<AtomicBool>,
 }
 
 impl Procs {
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+    pub(super) fn cancel_flag(&self) -> Arc<AtomicBool> {
         self.cancel.clone()
     }
 
-    pub fn check_cancel(&self) -> Result<(), DemoError> {
+    pub(super) fn check_cancel(&self) -> Result<(), DemoError> {
         if self.cancel.load(Ordering::SeqCst) {
             return Err(DemoError::Interrupted);
         }
@@ -64,13 +64,18 @@ impl Procs {
     /// Starts `cmd` with stdout and stderr going to `log`. Must be called from the thread that
     /// lives for the whole demo (the main thread): the parent-death signal fires when the
     /// *thread* that forked the child exits, not only the process.
-    pub fn spawn(&mut self, name: &str, cmd: &mut Command, log: &Path) -> Result<u32, DemoError> {
+    pub(super) fn spawn(
+        &mut self,
+        name: &str,
+        cmd: &mut Command,
+        log: &Path,
+    ) -> Result<u32, DemoError> {
         self.spawn_with(name, cmd, log, false)
     }
 
     /// Like [`Procs::spawn`], for a program that is stopped with SIGTERM first (see the module
     /// docs).
-    pub fn spawn_graceful(
+    pub(super) fn spawn_graceful(
         &mut self,
         name: &str,
         cmd: &mut Command,
@@ -107,7 +112,7 @@ impl Procs {
     }
 
     /// Which children have exited already, with their status (for error messages).
-    pub fn exited(&mut self) -> Vec<String> {
+    pub(super) fn exited(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         for p in &mut self.list {
             if let Ok(Some(status)) = p.child.try_wait() {
@@ -118,7 +123,7 @@ impl Procs {
     }
 
     /// opentracker behind its watchdog; returns once it accepts TCP on `port`.
-    pub fn start_opentracker(
+    pub(super) fn start_opentracker(
         &mut self,
         dir: &Path,
         port: u16,
@@ -175,7 +180,7 @@ impl Procs {
     }
 
     /// Polls until `addr` accepts a TCP connection, failing early when a child has exited.
-    pub fn wait_listening(
+    pub(super) fn wait_listening(
         &mut self,
         name: &str,
         addr: SocketAddr,
@@ -298,7 +303,7 @@ fn die_with_parent(cmd: &mut Command) {
 
 /// A free TCP port on `ip` (bound and released; the program told to use it binds it moments
 /// later, which is good enough on loopback).
-pub fn free_port(ip: Ipv4Addr) -> Result<u16, DemoError> {
+pub(super) fn free_port(ip: Ipv4Addr) -> Result<u16, DemoError> {
     let l = TcpListener::bind((ip, 0)).map_err(|e| DemoError::Net(format!("bind {ip}:0: {e}")))?;
     let port = l
         .local_addr()
@@ -308,7 +313,7 @@ pub fn free_port(ip: Ipv4Addr) -> Result<u16, DemoError> {
 }
 
 /// Whether `program` is on PATH.
-pub fn have_program(program: &str) -> bool {
+pub(super) fn have_program(program: &str) -> bool {
     std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
         .unwrap_or(false)
@@ -316,7 +321,7 @@ pub fn have_program(program: &str) -> bool {
 
 /// Whether python3 can import libtorrent (Debian's python3-libtorrent lives in
 /// /usr/lib/python3/dist-packages, seen by /usr/bin/python3 only).
-pub fn have_libtorrent() -> bool {
+pub(super) fn have_libtorrent() -> bool {
     Path::new("/usr/bin/python3").is_file()
         && Command::new("/usr/bin/python3")
             .args(["-c", "import libtorrent"])
@@ -329,7 +334,7 @@ pub fn have_libtorrent() -> bool {
 
 /// Runs a short helper to completion, at most `limit` (killed and an error beyond that), and
 /// forgets it once it has been reaped.
-pub fn run_bounded(
+pub(super) fn run_bounded(
     procs: &mut Procs,
     name: &str,
     cmd: &mut Command,

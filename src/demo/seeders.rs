@@ -15,7 +15,7 @@ use super::DemoError;
 const LT_SEED_PY: &str = include_str!("../../assets/seeders/lt_seed.py");
 
 /// A third-party seeder the demo started.
-pub struct RealSeeder {
+pub(super) struct RealSeeder {
     pub name: &'static str,
     pub addr: SocketAddr,
     pub rate: u64,
@@ -26,7 +26,7 @@ pub struct RealSeeder {
 /// What every seeder is given: the demo directory (logs, config), the torrent to seed, and
 /// the directory holding its data.
 #[derive(Debug, Clone, Copy)]
-pub struct SeedJob<'a> {
+pub(super) struct SeedJob<'a> {
     pub dir: &'a Path,
     pub torrent: &'a Path,
     pub data_dir: &'a Path,
@@ -55,7 +55,7 @@ fn spawn_seeder(
 }
 
 /// python3-libtorrent seeding `data_dir` from `torrent`, throttled to `rate` bytes/s.
-pub fn start_libtorrent(
+pub(super) fn start_libtorrent(
     procs: &mut Procs,
     job: &SeedJob,
     ip: Ipv4Addr,
@@ -79,7 +79,7 @@ pub fn start_libtorrent(
 
 /// python3-libtorrent with TCP off both ways (it still accepts TCP, then resets): only a
 /// client with uTP gets its pieces.
-pub fn start_libtorrent_utp(
+pub(super) fn start_libtorrent_utp(
     procs: &mut Procs,
     job: &SeedJob,
     ip: Ipv4Addr,
@@ -103,7 +103,7 @@ pub fn start_libtorrent_utp(
 }
 
 /// aria2c seeding `data_dir` (trusting the data: it was just written) at `rate` bytes/s.
-pub fn start_aria2(
+pub(super) fn start_aria2(
     procs: &mut Procs,
     job: &SeedJob,
     ip: Ipv4Addr,
@@ -142,7 +142,7 @@ pub fn start_aria2(
 
 /// transmission-daemon seeding `data_dir`: started with RPC on 127.0.0.1, the torrent added
 /// with transmission-remote. It only accepts connections (it never dials loopback).
-pub fn start_transmission(
+pub(super) fn start_transmission(
     procs: &mut Procs,
     job: &SeedJob,
     ip: Ipv4Addr,
@@ -201,7 +201,7 @@ pub fn start_transmission(
 /// Nothing here connects to the peer port: Transmission 3.00 keeps one pending incoming
 /// handshake per IP, and while one from 127.0.0.1 is open (up to its 30 s handshake timeout)
 /// it closes every other connection from 127.0.0.1 at once, which is the download's address.
-pub fn wait_transmission_seeding(
+pub(super) fn wait_transmission_seeding(
     procs: &mut Procs,
     dir: &Path,
     rpc: SocketAddr,

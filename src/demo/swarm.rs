@@ -24,7 +24,7 @@ const LEAVE_AT: f64 = 0.45;
 
 /// How the download rate is split between seeders, as shares of `size / seconds`, scaled so the
 /// seeders that actually help, weighted by the part of the time they help, add up to it.
-pub struct Shares {
+pub(super) struct Shares {
     fast: f64,
     slow: f64,
     choker: f64,
@@ -40,7 +40,7 @@ pub struct Shares {
 }
 
 impl Shares {
-    pub fn new(total: u64, seconds: u64, with_real: bool) -> Shares {
+    pub(super) fn new(total: u64, seconds: u64, with_real: bool) -> Shares {
         let mut s = Shares {
             fast: 0.30,
             slow: 0.02,
@@ -77,7 +77,7 @@ impl Shares {
 
 /// Starts opentracker on `port`; on failure the torrent loses its trackers and peers are given
 /// directly. Returns the HTTP announce URL when it runs.
-pub fn start_tracker(
+pub(super) fn start_tracker(
     procs: &mut Procs,
     dir: &Path,
     port: u16,
@@ -101,7 +101,7 @@ type StartSeeder = fn(&mut Procs, &SeedJob, Ipv4Addr, u64) -> Result<RealSeeder,
 
 /// The third-party seeders that are installed, each throttled and on its own 127.0.0.x;
 /// returns those that came up. Must run on the main thread (see [`Procs::spawn`]).
-pub fn start_real_seeders(
+pub(super) fn start_real_seeders(
     procs: &mut Procs,
     args: &DemoArgs,
     job: &SeedJob,
@@ -183,13 +183,13 @@ pub fn start_real_seeders(
 /// Where the download finds the in-process peers: addresses it is given directly, and the
 /// ports of fakes that register with the tracker instead.
 #[derive(Default)]
-pub struct FakePeers {
+pub(super) struct FakePeers {
     pub manual: Vec<SocketAddr>,
     pub announce: Vec<u16>,
 }
 
 /// The fake peers, one behaviour each.
-pub async fn start_fakes(
+pub(super) async fn start_fakes(
     meta: &Metainfo,
     storage: Storage,
     shares: &Shares,
@@ -294,7 +294,7 @@ pub async fn start_fakes(
 
 /// The in-process ttui seeder over `root` (a copy of the audio files), unthrottled: it holds
 /// little.
-pub fn start_ttui_seeder(meta: &Metainfo, root: &Path) -> engine::Engine {
+pub(super) fn start_ttui_seeder(meta: &Metainfo, root: &Path) -> engine::Engine {
     let mut seeder_meta = meta.clone();
     seeder_meta.trackers.clear();
     engine::start(
@@ -315,7 +315,7 @@ pub fn start_ttui_seeder(meta: &Metainfo, root: &Path) -> engine::Engine {
 
 /// Registers the serving fakes with the tracker, so its column shows both sources. Returns the
 /// addresses of those it did not take, to be given to the download directly.
-pub async fn announce_fakes(
+pub(super) async fn announce_fakes(
     url: &str,
     info_hash: [u8; 20],
     ports: &[u16],

@@ -112,7 +112,7 @@ pub(super) fn protocol(msg: impl Into<String>) -> PeerEnd {
 }
 
 impl Conn {
-    pub fn new(conn: u64, shared: &Arc<Shared>, live: &Arc<PeerLive>, fast: bool) -> Conn {
+    pub(crate) fn new(conn: u64, shared: &Arc<Shared>, live: &Arc<PeerLive>, fast: bool) -> Conn {
         let n = shared.info.num_pieces();
         let now = Instant::now();
         Conn {
@@ -155,7 +155,7 @@ impl Conn {
         }
     }
 
-    pub fn push(&mut self, m: &Message) {
+    pub(crate) fn push(&mut self, m: &Message) {
         encode_into(m, &mut self.out);
     }
 
@@ -163,7 +163,7 @@ impl Conn {
         self.live.set_flags(self.flags);
     }
 
-    pub async fn flush(&mut self, wr: &mut WriteHalf) -> Result<(), PeerEnd> {
+    pub(crate) async fn flush(&mut self, wr: &mut WriteHalf) -> Result<(), PeerEnd> {
         if self.out.is_empty() {
             return Ok(());
         }
@@ -177,7 +177,7 @@ impl Conn {
         Ok(())
     }
 
-    pub fn send_have_state(&mut self) {
+    pub(crate) fn send_have_state(&mut self) {
         let have = self.shared.download().picker.have().clone();
         if self.fast && have.count() == 0 {
             self.push(&Message::HaveNone);
@@ -191,7 +191,7 @@ impl Conn {
 
     /// A piece was verified (the broadcast every connection hears): tell the peer unless it
     /// has it, and lose interest once we have everything.
-    pub fn on_verified(&mut self, index: u32) {
+    pub(crate) fn on_verified(&mut self, index: u32) {
         if !self.announced.set(index) {
             return;
         }
@@ -204,7 +204,7 @@ impl Conn {
     }
 
     /// Missed some verified pieces (the broadcast ran ahead): catch up from the picker.
-    pub fn on_verified_lagged(&mut self) {
+    pub(crate) fn on_verified_lagged(&mut self) {
         let have = self.shared.download().picker.have().clone();
         for i in have.ones() {
             self.on_verified(i);
@@ -236,7 +236,7 @@ impl Conn {
         }
     }
 
-    pub fn on_message(&mut self, m: Message) -> Result<(), PeerEnd> {
+    pub(crate) fn on_message(&mut self, m: Message) -> Result<(), PeerEnd> {
         self.last_recv = Instant::now();
         if m.is_fast_ext() && !self.fast {
             return Err(protocol(format!("{} without the fast extension", m.name())));
@@ -377,7 +377,7 @@ impl Conn {
         });
     }
 
-    pub fn on_command(&mut self, c: PeerCmd) -> Result<(), PeerEnd> {
+    pub(crate) fn on_command(&mut self, c: PeerCmd) -> Result<(), PeerEnd> {
         match c {
             PeerCmd::SendPex(payload) => {
                 if let Some(id) = self.their_ut_pex {
@@ -434,12 +434,12 @@ impl Conn {
     }
 
     /// Whether a message may be read now (the down limiter's gate is open).
-    pub fn may_read(&mut self, now: TokioInstant) -> bool {
+    pub(crate) fn may_read(&mut self, now: TokioInstant) -> bool {
         self.read_gate.is_open(now)
     }
 
     /// The earliest instant a shut gate opens, if any: the task sleeps until then.
-    pub fn next_wake(&self) -> Option<TokioInstant> {
+    pub(crate) fn next_wake(&self) -> Option<TokioInstant> {
         match (self.read_gate.wake(), self.send_gate.wake()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -447,12 +447,12 @@ impl Conn {
     }
 
     /// A limit changed: debts were forgiven, so the gates open now.
-    pub fn limits_changed(&mut self) {
+    pub(crate) fn limits_changed(&mut self) {
         self.read_gate.forgive();
         self.send_gate.forgive();
     }
 
-    pub fn on_tick(&mut self) -> Result<(), PeerEnd> {
+    pub(crate) fn on_tick(&mut self) -> Result<(), PeerEnd> {
         let now = Instant::now();
         if now.duration_since(self.last_recv) > IDLE_TIMEOUT {
             return Err(PeerEnd::Idle);

@@ -80,7 +80,7 @@ pub(crate) struct SessionLink {
 }
 
 impl Coordinator {
-    pub fn new(
+    pub(crate) fn new(
         meta: Metainfo,
         opts: Options,
         shared: Arc<Shared>,
@@ -134,7 +134,7 @@ impl Coordinator {
     }
 
     /// Connects the torrent to the session that runs it.
-    pub fn attach(
+    pub(crate) fn attach(
         &mut self,
         id: TorrentId,
         line: watch::Sender<TorrentLine>,
@@ -148,7 +148,7 @@ impl Coordinator {
         self.link.lifetime = lifetime;
     }
 
-    pub fn log(&mut self, level: LogLevel, text: String) {
+    pub(crate) fn log(&mut self, level: LogLevel, text: String) {
         match level {
             LogLevel::Info => tracing::info!("{text}"),
             LogLevel::Warn => tracing::warn!("{text}"),
@@ -164,7 +164,7 @@ impl Coordinator {
         });
     }
 
-    pub async fn main_loop(
+    pub(crate) async fn main_loop(
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut events: mpsc::UnboundedReceiver<Event>,
@@ -279,7 +279,13 @@ impl Coordinator {
 
     /// Sets up the entry for a new connection and spawns its task: the one way a peer task
     /// starts, dialed or accepted.
-    pub fn spawn_peer(&mut self, addr: SocketAddr, start: Start, stage: PeerStage, now: Instant) {
+    pub(crate) fn spawn_peer(
+        &mut self,
+        addr: SocketAddr,
+        start: Start,
+        stage: PeerStage,
+        now: Instant,
+    ) {
         let conn = self.peers.new_conn(addr);
         let paused = self.paused;
         let Some(p) = self.peers.get_mut(&addr) else {
@@ -323,7 +329,7 @@ impl Coordinator {
     }
 
     /// The connected peers as the choker sees them.
-    pub fn choke_candidates(&self) -> Vec<Candidate> {
+    pub(crate) fn choke_candidates(&self) -> Vec<Candidate> {
         let seeding = self.complete;
         self.peers
             .active()
@@ -340,7 +346,7 @@ impl Coordinator {
             .collect()
     }
 
-    pub fn rechoke(&mut self, now: Instant) {
+    pub(crate) fn rechoke(&mut self, now: Instant) {
         self.last_rechoke = now;
         if self.paused {
             return;
@@ -419,7 +425,7 @@ impl Coordinator {
     }
 
     /// Lifetime counters: earlier runs plus this one.
-    pub fn lifetime(&self) -> Lifetime {
+    pub(crate) fn lifetime(&self) -> Lifetime {
         Lifetime {
             downloaded: self.link.lifetime.downloaded
                 + self.shared.downloaded.load(Ordering::Relaxed),
@@ -500,7 +506,7 @@ impl Coordinator {
     }
 
     /// `clean`: the torrent has stopped and its files are flushed.
-    pub fn send_resume(&mut self, clean: bool) {
+    pub(crate) fn send_resume(&mut self, clean: bool) {
         let Some(reports) = &self.link.reports else {
             return;
         };

@@ -9,7 +9,7 @@ use crate::engine::priorities::check_indices;
 use crate::engine::shared::PeerCmd;
 
 impl Coordinator {
-    pub fn set_file_priority(&mut self, files: &[usize], priority: FilePriority) {
+    pub(crate) fn set_file_priority(&mut self, files: &[usize], priority: FilePriority) {
         if let Err(e) = check_indices(files, self.plan.priorities.len()) {
             return self.log(LogLevel::Warn, e);
         }
@@ -42,7 +42,7 @@ impl Coordinator {
         self.apply_plan();
     }
 
-    pub fn set_sequential(&mut self, on: bool) {
+    pub(crate) fn set_sequential(&mut self, on: bool) {
         self.plan.sequential = on;
         let word = if on { "in order" } else { "rarest first" };
         self.log(LogLevel::Info, format!("pieces now fetched {word}"));
@@ -84,7 +84,7 @@ impl Coordinator {
     /// What the torrent's line says of its files: the wanted bytes, and `done (2 of 5 files
     /// wanted)` once those are complete; the plan's note (a magnet's `--only-files` past
     /// its last file) before or after it.
-    pub fn wanted_words(&self) -> (u64, Option<String>) {
+    pub(crate) fn wanted_words(&self) -> (u64, Option<String>) {
         let (wanted, all) = self.plan.wanted_count();
         let note = self.plan.note.clone();
         if wanted == all {

@@ -70,10 +70,10 @@ pub(crate) async fn tcp_connect(
 
 /// How long a uTP dial waits for the peer's answer (SYNs at 0 s and 1 s, the RTO's first
 /// value) before the peer counts as silent over uTP.
-pub const UTP_CONNECT_TIMEOUT: Duration = Duration::from_millis(2500);
+pub(crate) const UTP_CONNECT_TIMEOUT: Duration = Duration::from_millis(2500);
 /// With `--transport both`, TCP starts when uTP has not connected within this (a SYN's round
 /// trip on most paths).
-pub const UTP_HEAD_START: Duration = Duration::from_millis(500);
+pub(crate) const UTP_HEAD_START: Duration = Duration::from_millis(500);
 
 /// Which transports a dial may use: `--transport` and the session's uTP endpoint.
 #[derive(Clone)]

@@ -38,7 +38,7 @@ impl PieceBuffers {
 
     #[cfg(test)]
     #[cfg(test)]
-    pub fn pieces(&self) -> usize {
+    pub(crate) fn pieces(&self) -> usize {
         self.pieces.len()
     }
 }
@@ -64,7 +64,7 @@ pub(crate) struct Download {
 }
 
 impl Download {
-    pub fn new(picker: Picker) -> Self {
+    pub(crate) fn new(picker: Picker) -> Self {
         Download {
             picker,
             buffers: PieceBuffers::default(),
@@ -73,7 +73,7 @@ impl Download {
 
     /// Records a block that arrived and keeps its bytes until the piece is whole. The caller
     /// has checked that it was requested from this peer and has the requested length.
-    pub fn receive(&mut self, r: BlockRef, data: Bytes, conn: u64) -> Received {
+    pub(crate) fn receive(&mut self, r: BlockRef, data: Bytes, conn: u64) -> Received {
         let blocks = self.picker.blocks_in(r.index);
         match self.picker.block_received(r, conn) {
             picker::Received::Duplicate => Received::Duplicate,

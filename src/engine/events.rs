@@ -20,7 +20,7 @@ use crate::tracker::{TrackerCommand, TrackerUpdate};
 const BAN_AFTER_FAILURES: u32 = 4;
 
 impl Coordinator {
-    pub fn on_command(&mut self, c: Command) {
+    pub(crate) fn on_command(&mut self, c: Command) {
         let now = Instant::now();
         if let Some(paused) = pause_wanted(&c, self.paused) {
             return self.set_paused(paused, now);
@@ -95,7 +95,7 @@ impl Coordinator {
         }
     }
 
-    pub fn on_event(&mut self, e: Event) {
+    pub(crate) fn on_event(&mut self, e: Event) {
         let now = Instant::now();
         match e {
             Event::Stage { conn, stage } => {
@@ -323,7 +323,7 @@ impl Coordinator {
         }
     }
 
-    pub fn on_complete(&mut self) {
+    pub(crate) fn on_complete(&mut self) {
         self.complete = true;
         self.link.resume_due = true;
         if self.link.lifetime.completed.is_none() {
@@ -348,7 +348,7 @@ impl Coordinator {
         }
     }
 
-    pub fn on_tracker(&mut self, u: TrackerUpdate) {
+    pub(crate) fn on_tracker(&mut self, u: TrackerUpdate) {
         match u {
             TrackerUpdate::Peers(addrs) => {
                 let now = Instant::now();

@@ -86,7 +86,7 @@ impl PeerTask {
     /// Runs the connection on a task of its own and reports its end to the coordinator. A
     /// panic ends only this connection, as a last line of defence: its requests go back to the
     /// picker (the connection state's `Drop`), its slot is freed, its row shows why.
-    pub fn spawn(self, start: Start) {
+    pub(crate) fn spawn(self, start: Start) {
         let (conn, addr, shared) = (self.conn, self.addr, Arc::clone(&self.shared));
         tokio::spawn(async move {
             let run = AssertUnwindSafe(Box::pin(self.run(start))).catch_unwind();

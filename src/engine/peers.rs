@@ -54,7 +54,7 @@ pub(crate) enum Plan {
 
 impl Plan {
     /// Due for a dial at `now`.
-    pub fn due(&self, now: Instant) -> bool {
+    pub(crate) fn due(&self, now: Instant) -> bool {
         match *self {
             Plan::Queued => true,
             Plan::BackingOff(t) | Plan::Dropped(t) => t <= now,
@@ -63,7 +63,7 @@ impl Plan {
     }
 
     /// Connections from this peer's IP are refused.
-    pub fn refuses_incoming(&self, now: Instant) -> bool {
+    pub(crate) fn refuses_incoming(&self, now: Instant) -> bool {
         match *self {
             Plan::Banned => true,
             Plan::Dropped(t) => t > now,
@@ -136,7 +136,7 @@ pub(crate) struct PeerEntry {
 }
 
 impl PeerEntry {
-    pub fn new(addr: SocketAddr, source: PeerSource, now: Instant) -> Self {
+    pub(crate) fn new(addr: SocketAddr, source: PeerSource, now: Instant) -> Self {
         PeerEntry {
             addr,
             source,
@@ -167,22 +167,22 @@ impl PeerEntry {
         }
     }
 
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.conn.is_some()
     }
 
-    pub fn is_banned(&self) -> bool {
+    pub(crate) fn is_banned(&self) -> bool {
         self.plan == Plan::Banned
     }
 
-    pub fn set_stage(&mut self, stage: PeerStage, now: Instant) {
+    pub(crate) fn set_stage(&mut self, stage: PeerStage, now: Instant) {
         if self.stage != stage {
             self.stage = stage;
             self.stage_since = now;
         }
     }
 
-    pub fn send(&self, cmd: PeerCmd) {
+    pub(crate) fn send(&self, cmd: PeerCmd) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(cmd);
         }
@@ -195,7 +195,7 @@ impl PeerEntry {
     }
 
     /// Marks the start of a connection `conn`; returns the receiver for its task's commands.
-    pub fn begin(
+    pub(crate) fn begin(
         &mut self,
         conn: u64,
         stage: PeerStage,
@@ -219,7 +219,7 @@ impl PeerEntry {
 
     /// Records the end of the running connection: folds its counters into the totals and
     /// sets the plan. Returns the stage it ended in.
-    pub fn finish(&mut self, end: &PeerEnd, complete: bool, now: Instant) -> PeerStage {
+    pub(crate) fn finish(&mut self, end: &PeerEnd, complete: bool, now: Instant) -> PeerStage {
         self.conn = None;
         self.tx = None;
         self.pex = None;
@@ -250,47 +250,47 @@ pub(crate) struct PeerTable {
 }
 
 impl PeerTable {
-    pub fn get(&self, addr: &SocketAddr) -> Option<&PeerEntry> {
+    pub(crate) fn get(&self, addr: &SocketAddr) -> Option<&PeerEntry> {
         self.peers.get(addr)
     }
 
-    pub fn get_mut(&mut self, addr: &SocketAddr) -> Option<&mut PeerEntry> {
+    pub(crate) fn get_mut(&mut self, addr: &SocketAddr) -> Option<&mut PeerEntry> {
         self.peers.get_mut(addr)
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &PeerEntry> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &PeerEntry> {
         self.peers.values()
     }
 
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut PeerEntry> {
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut PeerEntry> {
         self.peers.values_mut()
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.peers.len()
     }
 
-    pub fn active(&self) -> impl Iterator<Item = &PeerEntry> {
+    pub(crate) fn active(&self) -> impl Iterator<Item = &PeerEntry> {
         self.peers.values().filter(|p| p.is_active())
     }
 
     /// A fresh connection id, mapped to `addr` until `end_conn`.
-    pub fn new_conn(&mut self, addr: SocketAddr) -> u64 {
+    pub(crate) fn new_conn(&mut self, addr: SocketAddr) -> u64 {
         self.next_conn += 1;
         self.conns.insert(self.next_conn, addr);
         self.next_conn
     }
 
     /// The entry whose current connection is `conn`.
-    pub fn by_conn(&mut self, conn: u64) -> Option<&mut PeerEntry> {
+    pub(crate) fn by_conn(&mut self, conn: u64) -> Option<&mut PeerEntry> {
         let addr = self.conns.get(&conn)?;
         let p = self.peers.get_mut(addr)?;
         (p.conn == Some(conn)).then_some(p)
     }
 
     /// Forgets `conn` and returns its entry when the connection was still that entry's.
-    pub fn end_conn(&mut self, conn: u64) -> Option<&mut PeerEntry> {
+    pub(crate) fn end_conn(&mut self, conn: u64) -> Option<&mut PeerEntry> {
         let addr = self.conns.remove(&conn)?;
         let p = self.peers.get_mut(&addr)?;
         (p.conn == Some(conn)).then_some(p)
@@ -299,7 +299,7 @@ impl PeerTable {
     /// Adds the peers a source names and returns how many were new. Known addresses are left
     /// as they are (the caller may re-queue them with `relisted`); beyond the source's bound,
     /// gone entries of that source make room, and the rest of the list is dropped.
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         addrs: impl IntoIterator<Item = SocketAddr>,
         source: PeerSource,
@@ -325,7 +325,11 @@ impl PeerTable {
     }
 
     /// The entry for an incoming connection from `addr`, made when new.
-    pub fn incoming_entry(&mut self, addr: SocketAddr, now: Instant) -> Option<&mut PeerEntry> {
+    pub(crate) fn incoming_entry(
+        &mut self,
+        addr: SocketAddr,
+        now: Instant,
+    ) -> Option<&mut PeerEntry> {
         if !self.peers.contains_key(&addr) {
             self.add([addr], PeerSource::Incoming, now);
         }
@@ -367,7 +371,7 @@ impl PeerTable {
 
     /// A source listed a peer we know again: one that left on its own may be tried again
     /// (while seeding, only one not known to be a seed: a leecher that went may need us).
-    pub fn relisted(&mut self, addr: &SocketAddr, complete: bool, now: Instant) {
+    pub(crate) fn relisted(&mut self, addr: &SocketAddr, complete: bool, now: Instant) {
         let Some(p) = self.peers.get_mut(addr) else {
             return;
         };
@@ -384,7 +388,7 @@ impl PeerTable {
     }
 
     /// Addresses due for a dial, fewest attempts first.
-    pub fn due(&self, now: Instant) -> Vec<SocketAddr> {
+    pub(crate) fn due(&self, now: Instant) -> Vec<SocketAddr> {
         let mut due: Vec<(u32, SocketAddr)> = self
             .peers
             .values()
@@ -398,7 +402,7 @@ impl PeerTable {
     /// What to dial now: `due`, but a seeding torrent skips peers known to be seeds (they
     /// want nothing from us) and dials at most `SEED_DIALS_PER_TICK` at a time, so a seed
     /// that learns of a swarm's leechers reaches them without a burst of connections.
-    pub fn to_dial(&self, now: Instant, seeding: bool, budget: usize) -> Vec<SocketAddr> {
+    pub(crate) fn to_dial(&self, now: Instant, seeding: bool, budget: usize) -> Vec<SocketAddr> {
         if !seeding {
             return self.due(now).into_iter().take(budget).collect();
         }
@@ -412,14 +416,14 @@ impl PeerTable {
     /// Connections from this IP are refused (a ban or a drop matches by IP, as other clients
     /// do: libtorrent sends a new random peer id on every connection, so the id cannot
     /// recognise a peer that dials back from another port).
-    pub fn refuses_ip(&self, ip: std::net::IpAddr, now: Instant) -> bool {
+    pub(crate) fn refuses_ip(&self, ip: std::net::IpAddr, now: Instant) -> bool {
         self.peers
             .values()
             .any(|p| p.addr.ip() == ip && p.plan.refuses_incoming(now))
     }
 
     /// Forgets old gone rows so the table does not grow without bound.
-    pub fn prune(&mut self, now: Instant) {
+    pub(crate) fn prune(&mut self, now: Instant) {
         let mut gone: Vec<(Instant, SocketAddr)> = self
             .peers
             .values()

@@ -69,7 +69,7 @@ pub(crate) struct PexInbox {
 }
 
 impl PexInbox {
-    pub fn new(now: Instant) -> Self {
+    pub(crate) fn new(now: Instant) -> Self {
         PexInbox {
             tokens: BURST,
             refilled: now,
@@ -79,7 +79,7 @@ impl PexInbox {
     }
 
     /// Judges a message carrying `entries` entries in all its lists, `added` of them added.
-    pub fn accept(&mut self, now: Instant, entries: usize, added: usize) -> Verdict {
+    pub(crate) fn accept(&mut self, now: Instant, entries: usize, added: usize) -> Verdict {
         if self.flooded {
             return Verdict::Ignore;
         }
@@ -118,7 +118,7 @@ pub(crate) struct PexOutbox {
 }
 
 impl PexOutbox {
-    pub fn new(now: Instant) -> Self {
+    pub(crate) fn new(now: Instant) -> Self {
         PexOutbox {
             since: now,
             last: None,
@@ -127,7 +127,7 @@ impl PexOutbox {
     }
 
     /// A message may go out at `now` (whether there is anything to say or not).
-    pub fn due(&self, now: Instant) -> bool {
+    pub(crate) fn due(&self, now: Instant) -> bool {
         match self.last {
             None => now.duration_since(self.since) >= FIRST_AFTER,
             Some(t) => now.duration_since(t) >= SEND_EVERY,
@@ -136,7 +136,7 @@ impl PexOutbox {
 
     /// The message due at `now` given the peers connected now (without the recipient), if
     /// one is due and there is something to say.
-    pub fn next(&mut self, now: Instant, current: &[(SocketAddr, PexFlags)]) -> Option<Pex> {
+    pub(crate) fn next(&mut self, now: Instant, current: &[(SocketAddr, PexFlags)]) -> Option<Pex> {
         if !self.due(now) {
             return None;
         }

@@ -135,7 +135,7 @@ impl Conn {
 
     /// Tops the request pipeline up to its depth, in batches so the picker lock is taken
     /// rarely.
-    pub fn fill_pipeline(&mut self) {
+    pub(crate) fn fill_pipeline(&mut self) {
         if self.paused || self.flags.peer_choking || !self.flags.am_interested {
             return;
         }

@@ -11,12 +11,12 @@ pub(crate) struct DiskPool {
 }
 
 impl DiskPool {
-    pub fn spawn<F: FnOnce() + Send + 'static>(&self, job: F) {
+    pub(crate) fn spawn<F: FnOnce() + Send + 'static>(&self, job: F) {
         tokio::task::spawn_blocking(job);
     }
 
     /// Held while writing a piece.
-    pub fn one_writer(&self) -> MutexGuard<'_, ()> {
+    pub(crate) fn one_writer(&self) -> MutexGuard<'_, ()> {
         self.one_writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

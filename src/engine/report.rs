@@ -16,7 +16,7 @@ pub(crate) const RESUME_PEERS: usize = 200;
 
 /// Counters that outlive a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Lifetime {
+pub(crate) struct Lifetime {
     pub downloaded: u64,
     pub uploaded: u64,
     pub seeding_secs: u64,

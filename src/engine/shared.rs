@@ -107,13 +107,13 @@ const PEER_CHOKING: u8 = 4;
 const PEER_INTERESTED: u8 = 8;
 
 impl PeerLive {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let live = PeerLive::default();
         live.set_flags(ChokeFlags::default());
         live
     }
 
-    pub fn set_flags(&self, f: ChokeFlags) {
+    pub(crate) fn set_flags(&self, f: ChokeFlags) {
         let mut v = 0;
         if f.am_choking {
             v |= AM_CHOKING;
@@ -130,7 +130,7 @@ impl PeerLive {
         self.flags.store(v, Ordering::Relaxed);
     }
 
-    pub fn flags(&self) -> ChokeFlags {
+    pub(crate) fn flags(&self) -> ChokeFlags {
         let v = self.flags.load(Ordering::Relaxed);
         ChokeFlags {
             am_choking: v & AM_CHOKING != 0,
@@ -180,11 +180,11 @@ pub(crate) struct Shared {
 impl Shared {
     /// A poisoned lock means a task panicked mid-update; the picker's data is still the best we
     /// have, and the panic itself is reported where the task is caught.
-    pub fn download(&self) -> MutexGuard<'_, Download> {
+    pub(crate) fn download(&self) -> MutexGuard<'_, Download> {
         self.download.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn send(&self, e: Event) {
+    pub(crate) fn send(&self, e: Event) {
         // The coordinator outlives every peer task; a send after it stopped has no one to tell.
         let _ = self.events.send(e);
     }

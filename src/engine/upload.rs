@@ -87,7 +87,7 @@ impl Conn {
 
     /// Sends queued blocks: those read already, else a batch read from disk. Under an up
     /// limit the blocks sent are paid for before more go (`send_gate`).
-    pub async fn serve_uploads(&mut self) -> Result<(), PeerEnd> {
+    pub(crate) async fn serve_uploads(&mut self) -> Result<(), PeerEnd> {
         if self.flags.am_choking || (self.uploads.is_empty() && self.ready.is_empty()) {
             return Ok(());
         }

@@ -139,14 +139,14 @@ pub(crate) fn start_all(urls: &[String], shared: &Arc<Shared>, complete: bool) -
 
 impl WebSeed {
     /// Samples the rate and hands over the lines to log.
-    pub fn tick(&mut self, now: Instant) -> Vec<String> {
+    pub(crate) fn tick(&mut self, now: Instant) -> Vec<String> {
         self.down
             .sample(now, self.live.downloaded.load(Ordering::Relaxed));
         std::mem::take(&mut self.live.status().pending_log)
     }
 
     /// A piece it contributed to failed its hash; true when it is now given up on.
-    pub fn hash_failed(&mut self, sole: bool, ban_after: u32) -> bool {
+    pub(crate) fn hash_failed(&mut self, sole: bool, ban_after: u32) -> bool {
         self.hash_failures += if sole { 2 } else { 1 };
         if self.hash_failures >= ban_after && !self.live.stop.swap(true, Ordering::Relaxed) {
             let end = PeerEnd::HashFailures(self.hash_failures.div_ceil(2));
@@ -156,7 +156,7 @@ impl WebSeed {
         false
     }
 
-    pub fn row(&self, now: Instant, num_pieces: u32) -> PeerRow {
+    pub(crate) fn row(&self, now: Instant, num_pieces: u32) -> PeerRow {
         let s = self.live.status();
         let addr = s
             .addr
@@ -175,7 +175,7 @@ impl WebSeed {
         row
     }
 
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.task.abort();
     }
 }

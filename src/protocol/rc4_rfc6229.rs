@@ -1,11 +1,11 @@
 //! RFC 6229 section 2: key, then the keystream at each of OFFSETS (16 bytes each).
 
-pub const OFFSETS: [usize; 18] = [
+pub(super) const OFFSETS: [usize; 18] = [
     0x0000, 0x0010, 0x00f0, 0x0100, 0x01f0, 0x0200, 0x02f0, 0x0300, 0x03f0, 0x0400, 0x05f0, 0x0600,
     0x07f0, 0x0800, 0x0bf0, 0x0c00, 0x0ff0, 0x1000,
 ];
 
-pub const VECTORS: [(&str, [&str; 18]); 14] = [
+pub(super) const VECTORS: [(&str, [&str; 18]); 14] = [
     (
         "0102030405",
         [

@@ -53,7 +53,7 @@ fn file(path: &str, size: u64, done: u64, priority: FilePriority, offset: u64) -
     }
 }
 
-pub fn snapshot() -> Snapshot {
+pub(super) fn snapshot() -> Snapshot {
     let mut s = Snapshot::empty("Big Buck Bunny", PIECES * PIECE_LEN as u64, PIECE_LEN);
     s.output = PathBuf::from("/home/user/Downloads");
     s.elapsed = Duration::from_secs(300);
@@ -172,7 +172,7 @@ pub fn snapshot() -> Snapshot {
 }
 
 /// An app that has seen a minute of the torrent, sized for a `w`×`h` screen.
-pub fn app_for(snap: &Arc<Snapshot>, w: u16, h: u16) -> App {
+pub(super) fn app_for(snap: &Arc<Snapshot>, w: u16, h: u16) -> App {
     let mut app = App::new(
         PathBuf::from("/home/user/.local/state/ttui/ttui.log"),
         Theme::plain(),

@@ -39,7 +39,7 @@ pub(super) struct Parts {
 impl Parts {
     /// The parts file at `path`, read when it exists and fits the torrent; created only on
     /// the first write.
-    pub fn open(path: PathBuf, num_pieces: u32, piece_len: u32) -> Parts {
+    pub(super) fn open(path: PathBuf, num_pieces: u32, piece_len: u32) -> Parts {
         let mut parts = Parts {
             path,
             piece_len,
@@ -82,18 +82,18 @@ impl Parts {
         self.data_start() + u64::from(slot) * u64::from(self.piece_len)
     }
 
-    pub fn pieces(&self) -> Vec<u32> {
+    pub(super) fn pieces(&self) -> Vec<u32> {
         let mut out: Vec<u32> = self.slots.keys().copied().collect();
         out.sort_unstable();
         out
     }
 
-    pub fn has(&self, piece: u32) -> bool {
+    pub(super) fn has(&self, piece: u32) -> bool {
         self.slots.contains_key(&piece)
     }
 
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
 
@@ -124,7 +124,7 @@ impl Parts {
     }
 
     /// Writes `data` at `within` bytes into piece `piece`'s slot, taking a slot if needed.
-    pub fn write(&mut self, piece: u32, within: u32, data: &[u8]) -> io::Result<()> {
+    pub(super) fn write(&mut self, piece: u32, within: u32, data: &[u8]) -> io::Result<()> {
         if piece >= self.num_pieces
             || u64::from(within) + data.len() as u64 > u64::from(self.piece_len)
         {
@@ -148,7 +148,7 @@ impl Parts {
 
     /// Reads `buf.len()` bytes at `within` bytes into piece `piece`; `NotFound` when the
     /// piece has no slot.
-    pub fn read(&mut self, piece: u32, within: u32, buf: &mut [u8]) -> io::Result<()> {
+    pub(super) fn read(&mut self, piece: u32, within: u32, buf: &mut [u8]) -> io::Result<()> {
         let Some(slot) = self.slots.get(&piece).copied() else {
             return Err(io::ErrorKind::NotFound.into());
         };
@@ -169,7 +169,7 @@ impl Parts {
     }
 
     /// Gives piece `piece`'s slot back; the file goes away with its last slot.
-    pub fn free(&mut self, piece: u32) -> io::Result<()> {
+    pub(super) fn free(&mut self, piece: u32) -> io::Result<()> {
         let Some(slot) = self.slots.remove(&piece) else {
             return Ok(());
         };
@@ -187,7 +187,7 @@ impl Parts {
         Ok(())
     }
 
-    pub fn sync(&self) -> io::Result<()> {
+    pub(super) fn sync(&self) -> io::Result<()> {
         match &self.file {
             Some(f) => f.sync_data(),
             None => Ok(()),

@@ -101,18 +101,18 @@ pub(crate) struct SessionCtx {
 impl SessionCtx {
     /// Connections naming `info_hash` (in the clear or by MSE's req2) go to `events` until
     /// `unroute`.
-    pub fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
+    pub(crate) fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
         lock(&self.routes)
             .by_hash
             .insert(info_hash, Route::new(info_hash, events));
     }
 
-    pub fn unroute(&self, info_hash: &[u8; 20]) {
+    pub(crate) fn unroute(&self, info_hash: &[u8; 20]) {
         lock(&self.routes).by_hash.remove(info_hash);
     }
 
     /// Incoming connections handed to a torrent since the session started.
-    pub fn incoming(&self) -> u64 {
+    pub(crate) fn incoming(&self) -> u64 {
         lock(&self.routes).incoming
     }
 }
@@ -133,7 +133,7 @@ impl Session {
     /// Listens on `opts.port` (or the next few, or any free one) at `opts.bind`; with the
     /// default "any" address, on IPv6 too. UDP is bound on the same port number for the DHT
     /// and uTP. Returns the lines for the log saying how that went.
-    pub async fn start(opts: &Options) -> (Session, Vec<(LogLevel, String)>) {
+    pub(crate) async fn start(opts: &Options) -> (Session, Vec<(LogLevel, String)>) {
         let (port, bind, encryption, transport) =
             (opts.port, opts.bind, opts.encryption, opts.transport);
         let (listeners, log) = bind_listeners(port, bind).await;
@@ -221,7 +221,7 @@ impl Session {
     }
 
     /// Saves the DHT's routing table (when it has a state directory) and stops its node.
-    pub async fn close(&mut self) {
+    pub(crate) async fn close(&mut self) {
         if let Some(dht) = self.ctx.dht.take() {
             if let Err(e) = dht.save().await {
                 tracing::warn!("saving the DHT routing table: {e}");
@@ -232,7 +232,7 @@ impl Session {
     }
 
     /// Stops listening.
-    pub fn shutdown(&mut self) {
+    pub(crate) fn shutdown(&mut self) {
         for t in self.accept_tasks.drain(..) {
             t.abort();
         }

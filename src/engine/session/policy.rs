@@ -39,7 +39,7 @@ pub(super) struct SlotPolicy {
 }
 
 impl SlotPolicy {
-    pub fn new(kept: Kept, seeding_base: u64) -> SlotPolicy {
+    pub(super) fn new(kept: Kept, seeding_base: u64) -> SlotPolicy {
         SlotPolicy {
             kept,
             stopped: None,
@@ -54,7 +54,7 @@ impl SlotPolicy {
 
     /// What the store should know of it now (`paused` when the session knows better than the
     /// last word of a task that is gone).
-    pub fn kept(&self) -> Kept {
+    pub(super) fn kept(&self) -> Kept {
         Kept {
             paused: self.stopped.as_ref().map(|p| p.paused),
             ..self.kept.clone()

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 /// BEP 29's target queueing delay.
-pub const TARGET_DELAY_US: i64 = 100_000;
+pub(super) const TARGET_DELAY_US: i64 = 100_000;
 /// BEP 29's MAX_CWND_INCREASE_BYTES_PER_RTT.
 const GAIN_BYTES_PER_RTT: f64 = 3000.0;
 const MIN_RTO: Duration = Duration::from_millis(500);
@@ -16,7 +16,7 @@ const BASE_BUCKET: Duration = Duration::from_secs(60);
 
 /// Jacobson/Karels smoothed RTT as BEP 29 prescribes: rto = max(rtt + 4 * rtt_var, 500 ms).
 #[derive(Debug, Clone)]
-pub struct Rtt {
+pub(super) struct Rtt {
     srtt_us: Option<i64>,
     var_us: i64,
     backoff: u32,
@@ -29,7 +29,7 @@ impl Default for Rtt {
 }
 
 impl Rtt {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Rtt {
             srtt_us: None,
             var_us: 0,
@@ -37,7 +37,7 @@ impl Rtt {
         }
     }
 
-    pub fn sample(&mut self, rtt: Duration) {
+    pub(super) fn sample(&mut self, rtt: Duration) {
         let s = rtt.as_micros().min(60_000_000) as i64;
         match self.srtt_us {
             None => {
@@ -52,11 +52,11 @@ impl Rtt {
         self.backoff = 0;
     }
 
-    pub fn srtt(&self) -> Option<Duration> {
+    pub(super) fn srtt(&self) -> Option<Duration> {
         self.srtt_us.map(|u| Duration::from_micros(u.max(0) as u64))
     }
 
-    pub fn rto(&self) -> Duration {
+    pub(super) fn rto(&self) -> Duration {
         let base = match self.srtt_us {
             None => INITIAL_RTO,
             Some(s) => Duration::from_micros((s + 4 * self.var_us).max(0) as u64).max(MIN_RTO),
@@ -64,11 +64,11 @@ impl Rtt {
         (base * 2u32.pow(self.backoff.min(6))).min(MAX_RTO)
     }
 
-    pub fn back_off(&mut self) {
+    pub(super) fn back_off(&mut self) {
         self.backoff = self.backoff.saturating_add(1);
     }
 
-    pub fn reset_backoff(&mut self) {
+    pub(super) fn reset_backoff(&mut self) {
         self.backoff = 0;
     }
 }
@@ -77,7 +77,7 @@ impl Rtt {
 /// peer's `timestamp_difference`, which includes an unknown clock offset and wraps at 2^32,
 /// so comparisons go through wrapping subtraction.
 #[derive(Debug, Clone)]
-pub struct BaseDelay {
+pub(super) struct BaseDelay {
     prev: Option<u32>,
     cur: Option<u32>,
     bucket_start: Instant,
@@ -95,7 +95,7 @@ fn wrap_min(a: Option<u32>, b: u32) -> u32 {
 }
 
 impl BaseDelay {
-    pub fn new(now: Instant) -> Self {
+    pub(super) fn new(now: Instant) -> Self {
         BaseDelay {
             prev: None,
             cur: None,
@@ -104,7 +104,7 @@ impl BaseDelay {
     }
 
     /// Records a sample and returns the queueing delay it shows (sample minus base).
-    pub fn add(&mut self, sample: u32, now: Instant) -> i64 {
+    pub(super) fn add(&mut self, sample: u32, now: Instant) -> i64 {
         if now.duration_since(self.bucket_start) >= BASE_BUCKET {
             self.prev = self.cur.take();
             self.bucket_start = now;
@@ -123,7 +123,7 @@ impl BaseDelay {
 /// A slow start (as libtorrent does) reaches a useful window in a few round trips; it ends
 /// at the first loss or when the delay passes half the target.
 #[derive(Debug, Clone)]
-pub struct Ledbat {
+pub(super) struct Ledbat {
     cwnd: f64,
     min: f64,
     max: f64,
@@ -134,7 +134,7 @@ pub struct Ledbat {
 }
 
 impl Ledbat {
-    pub fn new(mss: usize, max: usize, now: Instant) -> Self {
+    pub(super) fn new(mss: usize, max: usize, now: Instant) -> Self {
         let min = (2 * mss) as f64;
         Ledbat {
             cwnd: min.max((4 * mss) as f64).min(max as f64),
@@ -147,19 +147,19 @@ impl Ledbat {
         }
     }
 
-    pub fn cwnd(&self) -> usize {
+    pub(super) fn cwnd(&self) -> usize {
         self.cwnd as usize
     }
 
     /// A delay sample from an incoming packet (`timestamp_difference` of our packets as the
     /// peer measured them); zero means the peer has not measured yet.
-    pub fn delay_sample(&mut self, ts_diff_us: u32, now: Instant) {
+    pub(super) fn delay_sample(&mut self, ts_diff_us: u32, now: Instant) {
         if ts_diff_us != 0 {
             self.our_delay_us = self.base.add(ts_diff_us, now).max(0);
         }
     }
 
-    pub fn on_ack(&mut self, bytes_acked: usize) {
+    pub(super) fn on_ack(&mut self, bytes_acked: usize) {
         let acked = bytes_acked as f64;
         if self.slow_start {
             self.cwnd += acked;
@@ -174,13 +174,13 @@ impl Ledbat {
         self.cwnd = self.cwnd.clamp(self.min, self.max);
     }
 
-    pub fn on_loss(&mut self) {
+    pub(super) fn on_loss(&mut self) {
         self.cwnd = (self.cwnd / 2.0).max(self.min);
         self.ssthresh = self.cwnd;
         self.slow_start = false;
     }
 
-    pub fn on_timeout(&mut self) {
+    pub(super) fn on_timeout(&mut self) {
         self.ssthresh = (self.cwnd / 2.0).max(self.min);
         self.cwnd = self.min;
         self.slow_start = true;

@@ -29,7 +29,7 @@ const IDLE_SYN_RECV: Duration = Duration::from_secs(20);
 const LINGER: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     SynSent,
     /// Accepted, no packet seen after the SYN yet.
     SynRecv,
@@ -51,7 +51,7 @@ struct Seg {
     resent_mark: u16,
 }
 
-pub struct Conn {
+pub(crate) struct Conn {
     pub cfg: UtpConfig,
     pub state: State,
     recv_id: u16,
@@ -149,7 +149,7 @@ impl Conn {
     }
 
     /// Initiator: `recv_id` is ours, the peer sends with it; we send with `recv_id + 1`.
-    pub fn outgoing(cfg: UtpConfig, recv_id: u16, seq: u16, epoch: Instant) -> Conn {
+    pub(crate) fn outgoing(cfg: UtpConfig, recv_id: u16, seq: u16, epoch: Instant) -> Conn {
         let mut c = Conn::base(cfg, recv_id, recv_id.wrapping_add(1), seq, epoch);
         let now = Instant::now();
         c.push_seg(PacketType::Syn, Vec::new(), now);
@@ -157,7 +157,7 @@ impl Conn {
     }
 
     /// Responder to a SYN whose header said `conn_id` and `seq`.
-    pub fn incoming(cfg: UtpConfig, syn: &Header, seq: u16, epoch: Instant) -> Conn {
+    pub(crate) fn incoming(cfg: UtpConfig, syn: &Header, seq: u16, epoch: Instant) -> Conn {
         let mut c = Conn::base(cfg, syn.conn_id.wrapping_add(1), syn.conn_id, seq, epoch);
         c.state = State::SynRecv;
         c.ack_nr = syn.seq;
@@ -250,11 +250,11 @@ impl Conn {
     }
 
     /// Whether an ACK is owed and the connection is not yet on the socket's list.
-    pub fn owes_ack(&mut self) -> bool {
+    pub(crate) fn owes_ack(&mut self) -> bool {
         self.need_ack && !std::mem::replace(&mut self.ack_queued, true)
     }
 
-    pub fn fail(&mut self, kind: io::ErrorKind) {
+    pub(crate) fn fail(&mut self, kind: io::ErrorKind) {
         if self.err.is_none() {
             self.err = Some(kind);
         }
@@ -273,7 +273,7 @@ impl Conn {
     }
 
     /// Processes one decoded packet addressed to this connection.
-    pub fn on_packet(&mut self, p: &Packet<'_>, now: Instant) {
+    pub(crate) fn on_packet(&mut self, p: &Packet<'_>, now: Instant) {
         if self.state == State::Closed {
             return;
         }
@@ -328,7 +328,7 @@ impl Conn {
     }
 
     /// Sends the ACK `on_packet` deferred, if nothing carried it since.
-    pub fn ack_now(&mut self) {
+    pub(crate) fn ack_now(&mut self) {
         self.ack_queued = false;
         if self.need_ack && self.state != State::Closed {
             self.send_state();
@@ -461,26 +461,26 @@ impl Conn {
         }
     }
 
-    pub fn send_space(&self) -> usize {
+    pub(crate) fn send_space(&self) -> usize {
         self.cfg
             .send_buf
             .saturating_sub(self.wbuf.len() + self.inflight_bytes)
     }
 
-    pub fn write(&mut self, data: &[u8]) -> usize {
+    pub(crate) fn write(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.send_space());
         self.wbuf.extend(&data[..n]);
         n
     }
 
-    pub fn shutdown(&mut self, now: Instant) {
+    pub(crate) fn shutdown(&mut self, now: Instant) {
         self.fin_queued = true;
         self.flush(now);
     }
 
     /// Sends what the windows allow: retransmissions first, then new data, the FIN, and an
     /// ACK if nothing else carried one.
-    pub fn flush(&mut self, now: Instant) {
+    pub(crate) fn flush(&mut self, now: Instant) {
         self.send(now, true);
     }
 
@@ -518,7 +518,7 @@ impl Conn {
     }
 
     /// Timer work; returns when it next wants to run.
-    pub fn on_tick(&mut self, now: Instant) -> Option<Instant> {
+    pub(crate) fn on_tick(&mut self, now: Instant) -> Option<Instant> {
         if self.state == State::Closed {
             return None;
         }
@@ -573,7 +573,7 @@ impl Conn {
             .or(Some(now + Duration::from_secs(1)))
     }
 
-    pub fn snapshot_stats(&self) -> UtpStats {
+    pub(crate) fn snapshot_stats(&self) -> UtpStats {
         let mut s = self.stats.clone();
         s.rtt = self.rtt.srtt();
         s.rto = self.rtt.rto();
@@ -589,7 +589,7 @@ impl Conn {
     }
 
     /// Bytes this connection holds in buffers (for the memory caps' tests).
-    pub fn buffered(&self) -> usize {
+    pub(crate) fn buffered(&self) -> usize {
         self.rbuf.len() + self.ooo_bytes + self.wbuf.len() + self.inflight_bytes
     }
 }

@@ -12,7 +12,7 @@ use crate::protocol::text::shorten;
 /// Longest path kept, name included, in bytes. Linux's PATH_MAX is 4096 with the terminating
 /// NUL, and the output directory comes on top: a longer path can never be opened, so no
 /// shortening makes it work.
-pub const MAX_PATH: usize = 4095;
+pub(super) const MAX_PATH: usize = 4095;
 
 /// BitComet and old µTorrent name their padding files this way, without `attr`.
 const LEGACY_PAD: &str = "_____padding_file_";

@@ -81,7 +81,7 @@ pub(crate) mod test_util {
     use ratatui::buffer::Buffer;
 
     /// The buffer's rows as plain strings, for asserting on content.
-    pub fn rows(buf: &Buffer) -> Vec<String> {
+    pub(crate) fn rows(buf: &Buffer) -> Vec<String> {
         let area = buf.area;
         (area.top()..area.bottom())
             .map(|y| {
@@ -92,7 +92,7 @@ pub(crate) mod test_util {
             .collect()
     }
 
-    pub fn text(buf: &Buffer) -> String {
+    pub(crate) fn text(buf: &Buffer) -> String {
         rows(buf).join("\n")
     }
 }

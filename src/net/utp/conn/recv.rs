@@ -64,7 +64,7 @@ impl Conn {
         }
     }
 
-    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.rbuf.len());
         let (a, b) = self.rbuf.as_slices();
         let k = n.min(a.len());
@@ -81,7 +81,7 @@ impl Conn {
         n
     }
 
-    pub fn has_data(&self) -> bool {
+    pub(crate) fn has_data(&self) -> bool {
         !self.rbuf.is_empty()
     }
 }
