@@ -994,7 +994,7 @@ impl LibtorrentPeer {
         mut opts: LtOptions,
     ) -> LibtorrentPeer {
         opts.leech = true;
-        let tcp = opts.transport.as_deref() != Some("utp");
+        let tcp = opts.transport != Some("utp");
         let p = Self::spawn(torrent, save_dir, opts);
         if tcp {
             p.wait_accepting();
