@@ -50,6 +50,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 log_dir=$(mktemp -d -t ttui-run.XXXXXX)
 test_log="$log_dir/test.log"
+# The logs (and the tests' XDG dirs inside) go when the run passes, and stay for reading when
+# it does not (or with TTUI_KEEP_LOGS=1): a passing run leaves nothing in the temp directory.
+end_run() {
+    local rc=$?
+    if ((rc == 0)) && [[ ${TTUI_KEEP_LOGS:-0} != 1 ]]; then
+        rm -rf "$log_dir"
+    else
+        echo "logs kept in $log_dir"
+    fi
+    exit "$rc"
+}
+trap end_run EXIT
 started=$SECONDS
 declare -a steps=()
 tests_state="not run"
@@ -159,7 +171,7 @@ summary() {
             echo "    $s"
         done
     fi
-    echo "  full test log: $test_log"
+    echo "  full test log: $test_log (removed when the run passes, unless TTUI_KEEP_LOGS=1)"
     echo "  total time: $((SECONDS - started))s"
     echo "==================================================="
     local tail=""

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# What a rate limit costs, measured sharply: ttui --headless downloading from one
+# python3-libtorrent seeder (tests/bench/lt_swarm.py; TCP, 127.0.0.1 only, no DHT, no
+# trackers), "limited" (ttui --down-limit RATE, the seeder unlimited) against "capped" (ttui
+# unlimited, the seeder capped at RATE: the same transfer with nothing of ours throttling it),
+# in alternating pairs so a shared machine's noise falls on both. For each run, `perf stat -p`
+# counts ttui's task-clock (ns resolution; /proc's 10 ms ticks are too coarse at 100 KiB/s)
+# and its epoll_wait calls over WINDOW seconds after a 4 s warm-up; ms of CPU per MiB uses the
+# mean of the rates ttui printed in the window. The issue's clause: limited CPU per MiB no
+# higher than capped. Figures are in README.md ("Rate limits and turtle mode").
+#
+#   bash tests/bench/ratelimit_cpu.sh                  # 1M and 100K, 3 pairs of 20 s each
+#   RATES="1M" PAIRS=5 WINDOW=30 bash tests/bench/ratelimit_cpu.sh
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+RATES=${RATES:-"1M 100K"}
+PAIRS=${PAIRS:-3}
+WINDOW=${WINDOW:-20}
+export TTUI_NO_PUBLIC_ROUTERS=1
+command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)" >&2; exit 2; }
+
+cd "$REPO"
+cargo build --release --bin ttui >&2
+TTUI="${CARGO_TARGET_DIR:-$REPO/target}/release/ttui"
+WORK=$(mktemp -d /tmp/ttui-ratecpu-XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/data"
+head -c $((1024 << 20)) /dev/urandom > "$WORK/data/payload"
+mktorrent -l 20 -o "$WORK/p.torrent" "$WORK/data/payload" >/dev/null
+
+bytes() { # 1M -> 1048576
+    awk -v r="$1" 'BEGIN { n = r + 0; u = substr(r, length(r));
+        if (u == "K") n *= 1024; else if (u == "M") n *= 1048576; printf "%d", n }'
+}
+
+one() { # MODE RATE_BYTES: writes "ms_cpu epolls rate_B/s" to $WORK/result (no subshell, so
+    # the EXIT trap sees its pids)
+    local mode=$1 rate=$2 port=$((20000 + RANDOM % 20000)) cap=() lim=(--down-limit "$rate")
+    if [ "$mode" = capped ]; then cap=(--cap "$rate"); lim=(--down-limit 0); fi
+    rm -rf "$WORK/out"
+    /usr/bin/python3 "$HERE/lt_swarm.py" --torrent "$WORK/p.torrent" --save "$WORK/data" \
+        --port "$port" -n 1 "${cap[@]}" --max-seconds $((WINDOW + 60)) > "$WORK/swarm.log" 2>&1 &
+    local sp=$!; PIDS+=("$sp")
+    for _ in $(seq 100); do grep -q ready "$WORK/swarm.log" && break; sleep 0.2; done
+    "$TTUI" "$WORK/p.torrent" --headless --no-trackers --no-dht --no-pex --transport tcp \
+        --port 0 --bind 127.0.0.1 --peer "127.0.0.1:$port" -o "$WORK/out" "${lim[@]}" \
+        > "$WORK/ttui.log" 2>&1 &
+    local tp=$!; PIDS+=("$tp")
+    sleep 4
+    local l0; l0=$(wc -l < "$WORK/ttui.log")
+    local cpu; cpu=$(perf stat -x, -e task-clock,syscalls:sys_enter_epoll_wait -p "$tp" \
+        -- sleep "$WINDOW" 2>&1 | awk -F, '{ printf "%s ", $1 }')
+    local got; got=$(tail -n +$((l0 + 1)) "$WORK/ttui.log" | grep -oE "down [0-9.]+ [KMG]?i?B/s" |
+        awk '{ v = $2; u = $3; m = 1; if (u ~ /^K/) m = 1024; else if (u ~ /^M/) m = 1048576
+               s += v * m; n++ } END { if (n) printf "%.0f", s / n; else print 0 }')
+    kill "$tp" "$sp" 2>/dev/null || true
+    wait "$tp" "$sp" 2>/dev/null || true
+    PIDS=() # both reaped: never kill a pid that may have been reused
+    echo "$cpu $got" > "$WORK/result"
+}
+
+printf '%-6s %-5s %12s %12s %10s %10s %8s\n' rate pair "limited B/s" "capped B/s" \
+    "lim ms/MiB" "cap ms/MiB" ratio
+for r in $RATES; do
+    rb=$(bytes "$r")
+    sum_l=0; sum_c=0
+    for i in $(seq "$PAIRS"); do
+        one limited "$rb"
+        read -r lcpu lep lrate < "$WORK/result"
+        one capped "$rb"
+        read -r ccpu cep crate < "$WORK/result"
+        lm=$(awk -v c="$lcpu" -v r="$lrate" -v w="$WINDOW" 'BEGIN { printf "%.3f", c / (r * w / 1048576) }')
+        cm=$(awk -v c="$ccpu" -v r="$crate" -v w="$WINDOW" 'BEGIN { printf "%.3f", c / (r * w / 1048576) }')
+        printf '%-6s %-5s %12s %12s %10s %10s %8s   (epoll_wait %s / %s)\n' "$r" "$i" "$lrate" \
+            "$crate" "$lm" "$cm" "$(awk -v a="$lm" -v b="$cm" 'BEGIN { printf "%.2f", a / b }')" "$lep" "$cep"
+        sum_l=$(awk -v a="$sum_l" -v b="$lm" 'BEGIN { print a + b }')
+        sum_c=$(awk -v a="$sum_c" -v b="$cm" 'BEGIN { print a + b }')
+    done
+    printf '%-6s %-5s %12s %12s %10s %10s %8s\n' "$r" mean "" "" \
+        "$(awk -v a="$sum_l" -v n="$PAIRS" 'BEGIN { printf "%.3f", a / n }')" \
+        "$(awk -v a="$sum_c" -v n="$PAIRS" 'BEGIN { printf "%.3f", a / n }')" \
+        "$(awk -v a="$sum_l" -v b="$sum_c" 'BEGIN { printf "%.2f", a / b }')"
+done
