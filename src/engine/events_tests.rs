@@ -60,7 +60,7 @@ fn commands(rx: &mut UnboundedReceiver<PeerCmd>) -> Vec<PeerCmd> {
     std::iter::from_fn(|| rx.try_recv().ok()).collect()
 }
 
-fn entry<'a>(c: &'a Coordinator, a: SocketAddr) -> &'a PeerEntry {
+fn entry(c: &Coordinator, a: SocketAddr) -> &PeerEntry {
     c.peers.get(&a).unwrap()
 }
 
