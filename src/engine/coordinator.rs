@@ -564,3 +564,7 @@ impl Coordinator {
         snap
     }
 }
+
+#[cfg(test)]
+#[path = "coordinator_tests.rs"]
+mod tests;

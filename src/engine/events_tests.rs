@@ -1,60 +1,12 @@
 //! Unit tests of `events.rs`: the coordinator's answers to commands and peer events, over a
 //! peer table whose connections are command channels (no task, no socket).
 use super::*;
-use crate::engine::options::Options;
 use crate::engine::peers::PeerEntry;
-use crate::engine::testkit::TestTorrent;
-use crate::protocol::metainfo::Metainfo;
+use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const PIECE: u32 = 16 * 1024;
 const PIECES: u32 = 4;
-
-fn coordinator(t: &TestTorrent) -> Coordinator {
-    let meta = Metainfo {
-        info_hash: t.shared.info_hash,
-        info: (*t.shared.info).clone(),
-        trackers: Vec::new(),
-        comment: None,
-        created_by: None,
-        creation_date: None,
-        padding_files: Vec::new(),
-        info_bytes: bytes::Bytes::new(),
-        web_seeds: Vec::new(),
-        notes: Vec::new(),
-    };
-    let opts = Options::default();
-    let snap = crate::engine::snapshot::initial(TorrentId::default(), &meta, &opts.output, 0);
-    Coordinator::new(
-        meta,
-        opts,
-        std::sync::Arc::clone(&t.shared),
-        snap,
-        Instant::now(),
-        8,
-    )
-}
-
-fn addr(n: u8) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, n], 6000 + u16::from(n)))
-}
-
-/// A running connection to `addr` from `source`: its id and the commands its task would get.
-fn connect(
-    c: &mut Coordinator,
-    addr: SocketAddr,
-    source: PeerSource,
-) -> (u64, UnboundedReceiver<PeerCmd>) {
-    let now = Instant::now();
-    c.peers.add([addr], source, now);
-    let conn = c.peers.new_conn(addr);
-    let rx = c
-        .peers
-        .get_mut(&addr)
-        .unwrap()
-        .begin(conn, PeerStage::Connected, now);
-    (conn, rx)
-}
 
 fn commands(rx: &mut UnboundedReceiver<PeerCmd>) -> Vec<PeerCmd> {
     std::iter::from_fn(|| rx.try_recv().ok()).collect()

@@ -6,12 +6,20 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, mpsc};
 
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::engine::api::{PeerSource, PeerStage};
+use crate::engine::coordinator::Coordinator;
 use crate::engine::disk::Storage;
 use crate::engine::download::Download;
+use crate::engine::options::Options;
 use crate::engine::picker::Picker;
 use crate::engine::rate::{RatePair, SessionRates};
+use crate::engine::shared::PeerCmd;
 use crate::engine::shared::{Event, Shared};
 use crate::protocol::bitfield::Bitfield;
+use crate::protocol::metainfo::Metainfo;
 use crate::protocol::metainfo::{FileEntry, Info};
 
 /// A one-file torrent of `total` bytes in pieces of `piece_length`. Piece hashes are zeros:
@@ -85,4 +93,57 @@ impl TestTorrent {
     pub fn drain(&mut self) -> Vec<Event> {
         std::iter::from_fn(|| self.events.try_recv().ok()).collect()
     }
+}
+
+/// The coordinator of `t`, with no session, tracker or DHT attached.
+pub(crate) fn coordinator(t: &TestTorrent) -> Coordinator {
+    let meta = Metainfo {
+        info_hash: t.shared.info_hash,
+        info: (*t.shared.info).clone(),
+        trackers: Vec::new(),
+        comment: None,
+        created_by: None,
+        creation_date: None,
+        padding_files: Vec::new(),
+        info_bytes: bytes::Bytes::new(),
+        web_seeds: Vec::new(),
+        notes: Vec::new(),
+    };
+    let opts = Options::default();
+    let snap = crate::engine::snapshot::initial(
+        crate::engine::api::TorrentId::default(),
+        &meta,
+        &opts.output,
+        0,
+    );
+    Coordinator::new(
+        meta,
+        opts,
+        std::sync::Arc::clone(&t.shared),
+        snap,
+        Instant::now(),
+        8,
+    )
+}
+
+/// A loopback address, one per `n`.
+pub(crate) fn addr(n: u8) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, n], 6000 + u16::from(n)))
+}
+
+/// A running connection to `addr` from `source`: its id and the commands its task would get.
+pub(crate) fn connect(
+    c: &mut Coordinator,
+    addr: SocketAddr,
+    source: PeerSource,
+) -> (u64, mpsc::UnboundedReceiver<PeerCmd>) {
+    let now = Instant::now();
+    c.peers.add([addr], source, now);
+    let conn = c.peers.new_conn(addr);
+    let rx = c
+        .peers
+        .get_mut(&addr)
+        .unwrap()
+        .begin(conn, PeerStage::Connected, now);
+    (conn, rx)
 }
