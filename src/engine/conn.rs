@@ -479,3 +479,7 @@ impl Drop for Conn {
         self.set_flags();
     }
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

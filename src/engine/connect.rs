@@ -140,11 +140,7 @@ pub(crate) async fn connect_encrypted(
     };
     let tcp_only = transports.policy == TransportPolicy::Tcp;
     let res = dial::connect_by_policy(addr, transports, attempt).await;
-    let (stream, theirs, enc, note) = res.map_err(|e| match (e, policy) {
-        (PeerEnd::ClosedDuringHandshake, EncryptionPolicy::Off) => PeerEnd::ClosedMayNeedEncryption,
-        (PeerEnd::ClosedDuringHandshake, _) if tcp_only => PeerEnd::ClosedMayNeedUtp,
-        (e, _) => e,
-    })?;
+    let (stream, theirs, enc, note) = res.map_err(|e| closed_hint(e, policy, tcp_only))?;
     if theirs.info_hash != info_hash {
         return Err(PeerEnd::WrongInfoHash);
     }
@@ -152,6 +148,16 @@ pub(crate) async fn connect_encrypted(
         return Err(PeerEnd::SelfConnection);
     }
     Ok((stream, theirs, t0.elapsed(), enc, note))
+}
+
+/// A peer that hangs up during the handshake may want what we did not offer: encryption
+/// when ours is off, else uTP when we dial only TCP. The row then says so.
+fn closed_hint(e: PeerEnd, policy: EncryptionPolicy, tcp_only: bool) -> PeerEnd {
+    match (e, policy) {
+        (PeerEnd::ClosedDuringHandshake, EncryptionPolicy::Off) => PeerEnd::ClosedMayNeedEncryption,
+        (PeerEnd::ClosedDuringHandshake, _) if tcp_only => PeerEnd::ClosedMayNeedUtp,
+        (e, _) => e,
+    }
 }
 
 /// After a handshake, waits briefly for the peer's BEP 10 handshake and returns its client
@@ -173,3 +179,7 @@ pub async fn read_ext_client<S: AsyncRead + Unpin>(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "connect_tests.rs"]
+mod tests;

@@ -570,3 +570,7 @@ impl Coordinator {
         snap
     }
 }
+
+#[cfg(test)]
+#[path = "coordinator_tests.rs"]
+mod tests;

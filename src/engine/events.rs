@@ -379,3 +379,7 @@ impl Coordinator {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "events_tests.rs"]
+mod tests;

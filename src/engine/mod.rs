@@ -34,6 +34,8 @@ pub(crate) mod snapshot;
 pub mod stats;
 pub mod store;
 pub mod stream;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod torrent;
 pub(crate) mod udp;
 pub(crate) mod upload;

@@ -22,7 +22,7 @@
 //!    ones, so a piece only in skipped files is never requested and never holds up endgame.
 //!
 //! Lock rule: the picker lives in a std Mutex inside `Shared` (with the block buffers, see
-//! `verify::Download`); nobody holds it across `.await`.
+//! `download::Download`); nobody holds it across `.await`.
 
 use std::collections::HashMap;
 

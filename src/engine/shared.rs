@@ -161,7 +161,7 @@ pub(crate) struct Shared {
     /// The session's DHT node, unless the DHT is off or the torrent is private (BEP 27):
     /// nothing about a private torrent ever reaches the node.
     pub dht: Option<crate::dht::Dht>,
-    /// Block states and the bytes of pieces being received; see `verify::Download`.
+    /// Block states and the bytes of pieces being received; see `download::Download`.
     pub download: Mutex<Download>,
     pub storage: Arc<Storage>,
     /// The session's hashing and writing threads.

@@ -297,3 +297,7 @@ fn set_executable(file: &File) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "layout_tests.rs"]
+mod tests;

@@ -1,0 +1,118 @@
+//! Unit tests of `coordinator.rs`: the choker's commands, counted time, resume points and
+//! the log, over a peer table whose connections are command channels.
+use super::*;
+use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
+
+fn torrent() -> TestTorrent {
+    TestTorrent::new(16 * 1024, 64 * 1024, &[])
+}
+
+fn commands(rx: &mut mpsc::UnboundedReceiver<PeerCmd>) -> Vec<PeerCmd> {
+    std::iter::from_fn(|| rx.try_recv().ok()).collect()
+}
+
+/// `p`'s connection says the peer is interested and we choke it.
+fn interested(c: &Coordinator, a: SocketAddr) {
+    c.peers.get(&a).unwrap().live.set_flags(ChokeFlags {
+        am_choking: true,
+        am_interested: false,
+        peer_choking: true,
+        peer_interested: true,
+    });
+}
+
+#[test]
+fn rechoke_unchokes_interested_peers_but_not_while_paused() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (_, mut keen) = connect(&mut c, addr(1), PeerSource::Tracker);
+    let (_, mut idle) = connect(&mut c, addr(2), PeerSource::Tracker);
+    interested(&c, addr(1));
+    c.paused = true;
+    c.rechoke(Instant::now());
+    assert!(commands(&mut keen).is_empty(), "paused: no slot changes");
+    c.paused = false;
+    c.rechoke(Instant::now());
+    assert!(matches!(commands(&mut keen)[..], [PeerCmd::Unchoke]));
+    assert!(
+        !commands(&mut idle)
+            .iter()
+            .any(|m| matches!(m, PeerCmd::Unchoke)),
+        "an uninterested peer gets no slot"
+    );
+}
+
+#[test]
+fn time_counts_as_active_and_as_seeding_only_when_it_is() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let start = c.link.counted_until;
+    c.count_time(start + Duration::from_millis(2500));
+    assert_eq!(c.link.lifetime.active_secs, 2);
+    assert_eq!(c.link.lifetime.seeding_secs, 0);
+    // The half second left over is counted next time, not lost.
+    c.complete = true;
+    c.count_time(start + Duration::from_secs(4));
+    assert_eq!(c.link.lifetime.active_secs, 4);
+    assert_eq!(c.link.lifetime.seeding_secs, 2);
+    c.paused = true;
+    c.count_time(start + Duration::from_secs(10));
+    assert_eq!(c.link.lifetime.active_secs, 4, "paused time is not active");
+    c.paused = false;
+    c.fatal = Some("disk error".into());
+    c.count_time(start + Duration::from_secs(12));
+    assert_eq!(c.link.lifetime.active_secs, 4, "nor is a stopped torrent's");
+}
+
+#[test]
+fn a_resume_point_carries_the_peers_we_reached_and_this_runs_counters() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    c.link.reports = Some(tx);
+    c.link.lifetime.downloaded = 1000;
+    t.shared.downloaded.store(24, Ordering::Relaxed);
+    connect(&mut c, addr(1), PeerSource::Tracker);
+    c.peers.get_mut(&addr(1)).unwrap().was_connected = true;
+    c.peers.add([addr(2)], PeerSource::Tracker, Instant::now());
+    c.link.resume_due = true;
+    c.maybe_resume(Instant::now());
+    let Ok((_, Report::Resume(point))) = rx.try_recv() else {
+        panic!("a resume point when one is due");
+    };
+    assert_eq!(point.peers, [addr(1)], "only peers we were connected to");
+    assert_eq!(point.lifetime.downloaded, 1024);
+    assert!(!point.clean && !point.paused);
+    assert!(!c.link.resume_due);
+    // Nothing changed since: no other point.
+    c.maybe_resume(Instant::now());
+    assert!(rx.try_recv().is_err());
+}
+
+#[test]
+fn the_log_keeps_the_newest_lines() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    for i in 0..LOG_KEEP + 5 {
+        c.log(LogLevel::Info, format!("line {i}"));
+    }
+    assert_eq!(c.log.len(), LOG_KEEP);
+    assert_eq!(c.log.front().unwrap().text, "line 5");
+    assert_eq!(c.log.back().unwrap().text, format!("line {}", LOG_KEEP + 4));
+}
+
+#[test]
+fn a_torrent_is_idle_only_with_no_connection_and_nothing_to_fetch() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    assert!(!c.is_idle(), "downloading: dials to make");
+    c.paused = true;
+    assert!(c.is_idle());
+    let (conn, _rx) = connect(&mut c, addr(1), PeerSource::Tracker);
+    assert!(!c.is_idle(), "a connection to drive");
+    c.peers
+        .end_conn(conn)
+        .unwrap()
+        .finish(&PeerEnd::Reset, false, Instant::now());
+    assert!(c.is_idle());
+}

@@ -1,0 +1,149 @@
+//! What unit tests of the engine need to run a connection or a coordinator without a
+//! session: a torrent's `Shared` over a temporary directory, its events in a channel.
+
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, mpsc};
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::engine::api::{PeerSource, PeerStage};
+use crate::engine::coordinator::Coordinator;
+use crate::engine::disk::Storage;
+use crate::engine::download::Download;
+use crate::engine::options::Options;
+use crate::engine::picker::Picker;
+use crate::engine::rate::{RatePair, SessionRates};
+use crate::engine::shared::PeerCmd;
+use crate::engine::shared::{Event, Shared};
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::metainfo::Metainfo;
+use crate::protocol::metainfo::{FileEntry, Info};
+
+/// A one-file torrent of `total` bytes in pieces of `piece_length`. Piece hashes are zeros:
+/// nothing here checks them.
+pub(crate) fn info(piece_length: u32, total: u64) -> Info {
+    let pieces = total.div_ceil(u64::from(piece_length)) as usize;
+    Info {
+        name: "t".into(),
+        piece_length,
+        pieces: vec![[0; 20]; pieces],
+        total_length: total,
+        files: vec![FileEntry::new(vec!["t".into()], total, 0)],
+        private: false,
+        source: None,
+        single_file: true,
+    }
+}
+
+/// A torrent's shared state with the pieces `have` verified, no limits, PEX on; the
+/// directory holds its file and goes when dropped.
+pub(crate) struct TestTorrent {
+    pub shared: Arc<Shared>,
+    pub events: mpsc::UnboundedReceiver<Event>,
+    pub _dir: tempfile::TempDir,
+}
+
+impl TestTorrent {
+    pub fn new(piece_length: u32, total: u64, have: &[u32]) -> TestTorrent {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let info = info(piece_length, total);
+        let storage = Storage::open(dir.path(), &info).expect("storage in a temporary directory");
+        let mut bits = Bitfield::new(info.num_pieces());
+        for &i in have {
+            bits.set(i);
+        }
+        let picker = Picker::with_geometry(info.geometry(), bits);
+        let (tx, events) = mpsc::unbounded_channel();
+        let rates = SessionRates::new(RatePair::default(), RatePair::default(), false)
+            .torrent(RatePair::default());
+        let shared = Arc::new(Shared {
+            info: Arc::new(info),
+            info_hash: [1; 20],
+            info_bytes: bytes::Bytes::new(),
+            our_id: [2; 20],
+            bind: None,
+            encryption: Default::default(),
+            transport: Default::default(),
+            utp: None,
+            pex: true,
+            listen_port: AtomicU16::new(0),
+            dht: None,
+            download: Mutex::new(Download::new(picker)),
+            storage: Arc::new(storage),
+            pool: Arc::default(),
+            verified: broadcast::channel(16).0,
+            paused: AtomicBool::new(false),
+            downloaded: AtomicU64::new(0),
+            uploaded: AtomicU64::new(0),
+            wasted: AtomicU64::new(0),
+            rates,
+            events: tx,
+        });
+        TestTorrent {
+            shared,
+            events,
+            _dir: dir,
+        }
+    }
+
+    /// Every event sent so far.
+    pub fn drain(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.events.try_recv().ok()).collect()
+    }
+}
+
+/// The coordinator of `t`, with no session, tracker or DHT attached.
+pub(crate) fn coordinator(t: &TestTorrent) -> Coordinator {
+    let meta = Metainfo {
+        info_hash: t.shared.info_hash,
+        info: (*t.shared.info).clone(),
+        trackers: Vec::new(),
+        comment: None,
+        created_by: None,
+        creation_date: None,
+        padding_files: Vec::new(),
+        info_bytes: bytes::Bytes::new(),
+        web_seeds: Vec::new(),
+        notes: Vec::new(),
+    };
+    let opts = Options::default();
+    let snap = crate::engine::snapshot::initial(
+        crate::engine::api::TorrentId::default(),
+        &meta,
+        &opts.output,
+        0,
+    );
+    Coordinator::new(
+        meta,
+        opts,
+        std::sync::Arc::clone(&t.shared),
+        snap,
+        Instant::now(),
+        8,
+    )
+}
+
+/// A loopback address, one per `n`.
+pub(crate) fn addr(n: u8) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, n], 6000 + u16::from(n)))
+}
+
+/// A running connection to `addr` from `source`: its id and the commands its task would get.
+pub(crate) fn connect(
+    c: &mut Coordinator,
+    addr: SocketAddr,
+    source: PeerSource,
+) -> (u64, mpsc::UnboundedReceiver<PeerCmd>) {
+    let now = Instant::now();
+    c.peers.add([addr], source, now);
+    let conn = c.peers.new_conn(addr);
+    let rx = c
+        .peers
+        .get_mut(&addr)
+        .unwrap()
+        .begin(conn, PeerStage::Connected, now);
+    (conn, rx)
+}
