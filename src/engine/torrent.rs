@@ -3,6 +3,7 @@
 //! the user quits.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -21,7 +22,7 @@ use crate::engine::shared::Shared;
 use crate::engine::snapshot;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::magnet::Magnet;
-use crate::protocol::metainfo::Metainfo;
+use crate::protocol::metainfo::{Info, Metainfo};
 /// Memory for pieces being received or waiting for their hash check. Beyond it no new piece is
 /// started, which also throttles receiving when hashing or the disk falls behind.
 const PIECE_MEMORY: usize = 16 << 20;
@@ -248,27 +249,15 @@ pub(crate) async fn run(
     let _unroute = Unroute(&start.ctx, meta.info_hash);
 
     // Open files (creating them at their final length) and check what is already there.
-    let (root, info2) = (opts.output.clone(), Arc::clone(&info));
     let mut plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);
     plan.note.clone_from(&start.files.note);
-    let skipped = plan.skipped_entries(&info);
-    let parts_name = crate::engine::priorities::parts_file_name(&meta.info_hash);
-    let open = move || Storage::open_skipping(&root, &info2, &skipped, &parts_name);
-    let storage = match tokio::task::spawn_blocking(open).await {
-        Ok(Ok(s)) => Arc::new(s),
-        Ok(Err(e)) => return fail(&mut snap, &snapshots, e.to_string()),
-        Err(e) => return fail(&mut snap, &snapshots, format!("opening files: {e}")),
+    let storage = match open_storage(&opts.output, &info, &plan, &meta.info_hash).await {
+        Ok(s) => s,
+        Err(msg) => return fail(&mut snap, &snapshots, msg),
     };
     let mut paused_early = start.paused;
-    // A skipped file is missing to the restart plan, so the pieces it shares with wanted
-    // files are not trusted: those whose bytes the parts file holds are hashed again.
     if start.trusted.is_some() {
-        for piece in storage.parts_pieces() {
-            if !start.to_check.contains(&piece) {
-                start.to_check.push(piece);
-            }
-        }
-        start.to_check.sort_unstable();
+        recheck_parts(&mut start.to_check, &storage);
     }
     let trusted = start
         .trusted
@@ -310,39 +299,13 @@ pub(crate) async fn run(
     };
     let trusted = start.trusted.is_some() && start.to_check.is_empty();
 
-    let mut picker = Picker::with_geometry(info.geometry(), have);
-    picker.set_max_partial((PIECE_MEMORY / info.piece_length.max(1) as usize).max(4));
-    picker.set_priorities(plan.piece_priorities(&info));
-    picker.set_order(plan.sequential, plan.boosted_pieces(&info));
+    let picker = picker_for(&info, have, &plan);
     for (row, p) in snap.files.iter_mut().zip(&plan.priorities) {
         row.priority = *p;
     }
     let ctx = &start.ctx;
-    let shared = Arc::new(Shared {
-        info: Arc::clone(&info),
-        info_hash: meta.info_hash,
-        info_bytes: meta.info_bytes.clone(),
-        our_id: ctx.our_id,
-        bind: ctx.bind,
-        encryption: ctx.encryption,
-        transport: ctx.transport,
-        utp: ctx.utp.clone(),
-        pex: ctx.pex && !info.private,
-        listen_port: AtomicU16::new(ctx.listen_port),
-        dht: ctx.dht.clone().filter(|_| !info.private),
-        download: Mutex::new(Download::new(picker)),
-        storage,
-        pool: Arc::clone(&ctx.pool),
-        // tokio allocates every slot up front (48 KiB at 1024): a small torrent cannot fall
-        // further behind than its piece count, so thousands of them do not pay for it.
-        verified: broadcast::channel(VERIFIED_BACKLOG.min(info.num_pieces().max(1) as usize)).0,
-        paused: AtomicBool::new(false),
-        downloaded: AtomicU64::new(0),
-        uploaded: AtomicU64::new(0),
-        wasted: AtomicU64::new(0),
-        rates: start.rates.clone(),
-        events: events_tx,
-    });
+    let rates = start.rates.clone();
+    let shared = shared_state(&meta, &info, ctx, storage, picker, rates, events_tx);
     snap.listen_port = ctx.listen_port;
     let half_open = ctx.limits.half_open;
     let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);
@@ -370,6 +333,82 @@ pub(crate) async fn run(
         c.on_command(Command::Pause);
     }
     c.main_loop(commands, events_rx, snapshots).await
+}
+
+/// Opens the files, creating them at their final length, off the async threads.
+async fn open_storage(
+    output: &Path,
+    info: &Arc<Info>,
+    plan: &FilePlan,
+    info_hash: &[u8; 20],
+) -> Result<Arc<Storage>, String> {
+    let (root, info2) = (output.to_path_buf(), Arc::clone(info));
+    let skipped = plan.skipped_entries(info);
+    let parts_name = crate::engine::priorities::parts_file_name(info_hash);
+    let open = move || Storage::open_skipping(&root, &info2, &skipped, &parts_name);
+    match tokio::task::spawn_blocking(open).await {
+        Ok(Ok(s)) => Ok(Arc::new(s)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("opening files: {e}")),
+    }
+}
+
+/// A skipped file is missing to the restart plan, so the pieces it shares with wanted files
+/// are not trusted: those whose bytes the parts file holds are hashed again.
+fn recheck_parts(to_check: &mut Vec<u32>, storage: &Storage) {
+    for piece in storage.parts_pieces() {
+        if !to_check.contains(&piece) {
+            to_check.push(piece);
+        }
+    }
+    to_check.sort_unstable();
+}
+
+/// The picker over what we have, in the plan's priorities and order.
+fn picker_for(info: &Info, have: Bitfield, plan: &FilePlan) -> Picker {
+    let mut picker = Picker::with_geometry(info.geometry(), have);
+    picker.set_max_partial((PIECE_MEMORY / info.piece_length.max(1) as usize).max(4));
+    picker.set_priorities(plan.piece_priorities(info));
+    picker.set_order(plan.sequential, plan.boosted_pieces(info));
+    picker
+}
+
+/// What the torrent's coordinator and peer tasks share: the torrent, the session's settings
+/// as they apply to it (no PEX or DHT for a private torrent), the download and its counters.
+fn shared_state(
+    meta: &Metainfo,
+    info: &Arc<Info>,
+    ctx: &SessionCtx,
+    storage: Arc<Storage>,
+    picker: Picker,
+    rates: crate::engine::rate::TorrentRates,
+    events: mpsc::UnboundedSender<crate::engine::shared::Event>,
+) -> Arc<Shared> {
+    Arc::new(Shared {
+        info: Arc::clone(info),
+        info_hash: meta.info_hash,
+        info_bytes: meta.info_bytes.clone(),
+        our_id: ctx.our_id,
+        bind: ctx.bind,
+        encryption: ctx.encryption,
+        transport: ctx.transport,
+        utp: ctx.utp.clone(),
+        pex: ctx.pex && !info.private,
+        listen_port: AtomicU16::new(ctx.listen_port),
+        dht: ctx.dht.clone().filter(|_| !info.private),
+        download: Mutex::new(Download::new(picker)),
+        storage,
+        pool: Arc::clone(&ctx.pool),
+        // tokio allocates every slot up front (48 KiB at 1024): a small torrent cannot fall
+        // further behind than its piece count, so thousands of them do not pay for it.
+        verified: broadcast::channel(VERIFIED_BACKLOG.min(info.num_pieces().max(1) as usize)).0,
+        paused: AtomicBool::new(false),
+        downloaded: AtomicU64::new(0),
+        uploaded: AtomicU64::new(0),
+        wasted: AtomicU64::new(0),
+        rates,
+        events,
+    })
 }
 
 /// Takes the torrent out of the session's router when `run` ends, however it ends.
