@@ -230,18 +230,7 @@ pub(crate) async fn run(
     let snapshots = start.snapshots.clone();
     let mut snap = snapshot::initial(start.id, &meta, &opts.output, start.ctx.listen_port);
     let fail = |snap: &mut Snapshot, snapshots: &watch::Sender<Arc<Snapshot>>, msg: String| {
-        snap.state = TorrentState::Error(msg.clone());
-        snap.log.push(LogLine {
-            at: started.elapsed(),
-            level: LogLevel::Error,
-            text: msg.clone(),
-        });
-        let _ = snapshots.send(Arc::new(snap.clone()));
-        start.line.send_modify(|l| {
-            l.state = snap.state.clone();
-            l.why = Some(msg.clone());
-        });
-        Outcome::Failed(msg)
+        failed(snap, snapshots, &start.line, started, msg)
     };
     let info = Arc::new(meta.info.clone());
     let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -316,6 +305,43 @@ pub(crate) async fn run(
         start.reports.clone(),
         start.lifetime,
     );
+    log_opening(&mut c, listen_log, &shared, trusted);
+    if paused_early {
+        c.on_command(Command::Pause);
+    }
+    c.main_loop(commands, events_rx, snapshots).await
+}
+
+/// The torrent could not start: its snapshot, its line and the outcome say why.
+fn failed(
+    snap: &mut Snapshot,
+    snapshots: &watch::Sender<Arc<Snapshot>>,
+    line: &watch::Sender<TorrentLine>,
+    started: Instant,
+    msg: String,
+) -> Outcome {
+    snap.state = TorrentState::Error(msg.clone());
+    snap.log.push(LogLine {
+        at: started.elapsed(),
+        level: LogLevel::Error,
+        text: msg.clone(),
+    });
+    let _ = snapshots.send(Arc::new(snap.clone()));
+    line.send_modify(|l| {
+        l.state = snap.state.clone();
+        l.why = Some(msg.clone());
+    });
+    Outcome::Failed(msg)
+}
+
+/// The torrent's first log lines: the listener's, then how much of the data was there.
+/// `trusted`: the resume data vouched for everything, nothing was hashed.
+fn log_opening(
+    c: &mut Coordinator,
+    listen_log: Vec<(LogLevel, String)>,
+    shared: &Shared,
+    trusted: bool,
+) {
     for (level, text) in listen_log {
         c.log(level, text);
     }
@@ -327,12 +353,11 @@ pub(crate) async fn run(
     };
     c.log(
         LogLevel::Info,
-        format!("{how}: {verified} of {} pieces verified", info.num_pieces()),
+        format!(
+            "{how}: {verified} of {} pieces verified",
+            shared.info.num_pieces()
+        ),
     );
-    if paused_early {
-        c.on_command(Command::Pause);
-    }
-    c.main_loop(commands, events_rx, snapshots).await
 }
 
 /// Opens the files, creating them at their final length, off the async threads.
