@@ -52,10 +52,7 @@ where
     app.on_session(first);
     let mut detail: Option<Detail> = None;
     if let Screen::Detail(id) = app.screen {
-        detail = subscribe(&requests, id).await;
-        if let Some(d) = &detail {
-            app.on_snapshot(Arc::clone(&d.last));
-        }
+        detail = open_detail(&requests, id, &mut app).await;
     }
     // Answers someone waits for (the limits dialog's prefill, turtle mode, a move) come
     // back here from the tasks that wait for them, so the loop itself never waits.
@@ -112,19 +109,7 @@ where
                 draw_on_tick = true;
             }
             changed = detail_changed => {
-                match changed {
-                    Ok(()) => {
-                        if let Some(d) = detail.as_mut() {
-                            d.last = d.snapshots.borrow_and_update().clone();
-                            app.on_snapshot(Arc::clone(&d.last));
-                        }
-                    }
-                    // The torrent was removed: back to the list.
-                    Err(_) => {
-                        detail = None;
-                        app.screen = Screen::List;
-                    }
-                }
+                on_detail(changed.is_ok(), &mut detail, &mut app);
                 draw_on_tick = true;
             }
             Some(reply) = replies.recv() => {
@@ -202,15 +187,36 @@ async fn apply(effect: Effect, app: &mut App, detail: &mut Option<Detail>, out: 
                 }
             }
         }
-        Effect::Open(id) => {
-            *detail = subscribe(&out.requests, id).await;
-            if let Some(d) = detail.as_ref() {
-                app.on_snapshot(Arc::clone(&d.last));
-            }
-        }
+        Effect::Open(id) => *detail = open_detail(&out.requests, id, app).await,
         Effect::Close => *detail = None,
     }
     true
+}
+
+/// Subscribes to the torrent's full snapshot and shows the first one.
+async fn open_detail(
+    requests: &mpsc::UnboundedSender<SessionRequest>,
+    id: TorrentId,
+    app: &mut App,
+) -> Option<Detail> {
+    let detail = subscribe(requests, id).await;
+    if let Some(d) = &detail {
+        app.on_snapshot(Arc::clone(&d.last));
+    }
+    detail
+}
+
+/// The open torrent has a new snapshot (`alive`), or was removed: then back to the list.
+fn on_detail(alive: bool, detail: &mut Option<Detail>, app: &mut App) {
+    if !alive {
+        *detail = None;
+        app.screen = Screen::List;
+        return;
+    }
+    if let Some(d) = detail.as_mut() {
+        d.last = d.snapshots.borrow_and_update().clone();
+        app.on_snapshot(Arc::clone(&d.last));
+    }
 }
 
 async fn subscribe(
