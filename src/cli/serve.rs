@@ -16,6 +16,7 @@ use crate::control::proto::{
 use crate::control::rows::{ExplainRow, FileRow, PeerInfo, TorrentDetail, TorrentRow, TrackerRow};
 use crate::control::server::ControlServer;
 use crate::engine::api::*;
+use crate::engine::session::goals::Set;
 
 pub(crate) type Requests = mpsc::UnboundedSender<SessionRequest>;
 type SessionSnap = watch::Receiver<Arc<SessionSnapshot>>;
@@ -56,13 +57,15 @@ fn gone() -> Response {
     error(ErrorKind::Internal, "the session is stopping")
 }
 
+/// The `(id, info hash)` of every torrent, which IDs given by a client resolve against.
+fn ids_of(snap: &SessionSnapshot) -> Vec<(u32, [u8; 20])> {
+    snap.torrents
+        .iter()
+        .map(|t| (t.id.0, t.info_hash))
+        .collect()
+}
+
 pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -> Response {
-    let ids_of = |snap: &SessionSnapshot| -> Vec<(u32, [u8; 20])> {
-        snap.torrents
-            .iter()
-            .map(|t| (t.id.0, t.info_hash))
-            .collect()
-    };
     let current = snapshot.borrow().clone();
     match req {
         Request::Add {
@@ -70,21 +73,7 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
             save_path,
             paused,
             files,
-        } => {
-            let mut out = Vec::new();
-            for item in items {
-                let how = (paused, files.clone());
-                out.push(add_one(item, save_path.clone(), how, requests).await);
-            }
-            let added: Vec<u32> = out.iter().filter_map(|r| r.id).collect();
-            listed(snapshot, |snap| {
-                added
-                    .iter()
-                    .all(|id| snap.torrents.iter().any(|t| t.id.0 == *id))
-            })
-            .await;
-            Response::Added(out)
-        }
+        } => add(items, save_path, (paused, files), requests, snapshot).await,
         Request::List => Response::List(current.torrents.iter().map(row).collect()),
         Request::Show { id } => {
             let ids = match resolve_ids(std::slice::from_ref(&id), &ids_of(&current)) {
@@ -134,151 +123,222 @@ pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -
             seed_time_secs,
             seed_idle_secs,
         } => {
-            use crate::engine::session::goals::Set;
-            let d = |s: Set<u64>| match s {
-                Set::To(v) => Set::To(Duration::from_secs(v)),
-                Set::Off => Set::Off,
-                Set::Default => Set::Default,
-            };
-            if seed_ratio.is_some_and(|r| matches!(r, Set::To(r) if !(r.is_finite() && r >= 0.0))) {
-                return error(
-                    ErrorKind::BadArgument,
-                    "a ratio goal is a number of 0 or more",
-                );
-            }
-            let (seed_time, idle) = (seed_time_secs.map(d), seed_idle_secs.map(d));
-            one(&id, &current, requests, |id, reply| SessionRequest::Goals {
-                id,
-                ratio: seed_ratio,
-                seed_time,
-                idle,
-                reply,
-            })
-            .await
+            let times = (seed_time_secs, seed_idle_secs);
+            goals(&id, seed_ratio, times, &current, requests).await
         }
         Request::Verify { ids } => {
             each(&ids, &current, requests, |id| SessionRequest::Verify { id })
         }
         Request::Remove { ids, delete_data } => {
-            let resolved = match resolve_ids(&ids, &ids_of(&current)) {
-                Ok(ids) => ids,
-                Err(e) => return Response::Error(e),
-            };
-            let mut out = Vec::new();
-            for id in resolved {
-                let (reply, rx) = oneshot::channel();
-                let id = TorrentId(id);
-                if requests
-                    .send(SessionRequest::Remove {
-                        id,
-                        delete_data,
-                        reply,
-                    })
-                    .is_err()
-                {
-                    return gone();
-                }
-                let error = match rx.await {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e),
-                    Err(_) => Some("the session stopped".into()),
-                };
-                out.push(IdResult {
-                    id: id.0,
-                    name: name_of(&current, id),
-                    error,
-                });
-            }
-            listed(snapshot, |snap| {
-                !snap
-                    .torrents
-                    .iter()
-                    .any(|t| out.iter().any(|r| r.id == t.id.0))
-            })
-            .await;
-            Response::Done(out)
+            remove(&ids, delete_data, &current, requests, snapshot).await
         }
-        Request::Move { id, dir } => {
-            let ids = match resolve_ids(std::slice::from_ref(&id), &ids_of(&current)) {
-                Ok(ids) => ids,
-                Err(e) => return Response::Error(e),
-            };
-            let Some(&id) = ids.first() else {
-                return error(ErrorKind::UnknownId, "no torrent given");
-            };
-            if !dir.is_absolute() {
-                return error(
-                    ErrorKind::BadArgument,
-                    "the directory must be an absolute path",
-                );
-            }
-            let id = TorrentId(id);
-            let (reply, rx) = oneshot::channel();
-            if requests
-                .send(SessionRequest::Move { id, dir, reply })
-                .is_err()
-            {
-                return gone();
-            }
-            let error = match rx.await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(_) => Some("the session stopped".into()),
-            };
-            Response::Done(vec![IdResult {
-                id: id.0,
-                name: name_of(&current, id),
-                error,
-            }])
-        }
+        Request::Move { id, dir } => move_to(&id, dir, &current, requests).await,
         Request::Watch => super::serve_watch::watch_session(snapshot.clone()),
         Request::Limit { ids, change } => {
             super::limit::serve(ids, change, requests, &ids_of(&current)).await
         }
         Request::Subscribe { id } => super::serve_watch::subscribe(id, requests).await,
-        Request::Command { id, command } => {
-            // Quitting a torrent is the session's business, never a remote screen's.
-            if command == Command::Quit {
-                return error(
-                    ErrorKind::BadArgument,
-                    "a torrent cannot be quit from outside",
-                );
-            }
-            let id = TorrentId(id);
-            if !current.torrents.iter().any(|t| t.id == id) {
-                return error(ErrorKind::UnknownId, format!("no torrent {}", id.0));
-            }
-            if requests
-                .send(SessionRequest::Torrent { id, command })
-                .is_err()
-            {
-                return gone();
-            }
-            Response::Done(vec![IdResult {
-                id: id.0,
-                name: name_of(&current, id),
-                error: None,
-            }])
-        }
-        Request::Files { id, set } => {
-            let rows = ids_of(&current);
-            let id = match resolve_ids(std::slice::from_ref(&id), &rows) {
-                Ok(ids) if ids.len() == 1 => TorrentId(ids[0]),
-                Ok(_) => return error(ErrorKind::BadArgument, "name one torrent"),
-                Err(e) => return Response::Error(e),
-            };
-            if let Some(set) = set {
-                if let Err(e) = super::serve_files::apply(id, set, requests).await {
-                    return e;
-                }
-            }
-            show(id, &current, requests).await
-        }
+        Request::Command { id, command } => torrent_command(id, command, &current, requests),
+        Request::Files { id, set } => files(&id, set, &current, requests).await,
         Request::Shutdown => {
             let _ = requests.send(SessionRequest::Shutdown);
             Response::Done(Vec::new())
         }
     }
+}
+
+/// Adds each item, then waits (briefly) until the line-up shows them.
+async fn add(
+    items: Vec<AddItem>,
+    save_path: Option<std::path::PathBuf>,
+    (paused, files): (bool, AddFiles),
+    requests: &Requests,
+    snapshot: &SessionSnap,
+) -> Response {
+    let mut out = Vec::new();
+    for item in items {
+        let how = (paused, files.clone());
+        out.push(add_one(item, save_path.clone(), how, requests).await);
+    }
+    let added: Vec<u32> = out.iter().filter_map(|r| r.id).collect();
+    listed(snapshot, |snap| {
+        added
+            .iter()
+            .all(|id| snap.torrents.iter().any(|t| t.id.0 == *id))
+    })
+    .await;
+    Response::Added(out)
+}
+
+/// Sets a torrent's seeding goals; `times` are the seeding and idle times in seconds.
+async fn goals(
+    id: &str,
+    seed_ratio: Option<Set<f64>>,
+    (seed_time_secs, seed_idle_secs): (Option<Set<u64>>, Option<Set<u64>>),
+    current: &SessionSnapshot,
+    requests: &Requests,
+) -> Response {
+    let d = |s: Set<u64>| match s {
+        Set::To(v) => Set::To(Duration::from_secs(v)),
+        Set::Off => Set::Off,
+        Set::Default => Set::Default,
+    };
+    if seed_ratio.is_some_and(|r| matches!(r, Set::To(r) if !(r.is_finite() && r >= 0.0))) {
+        return error(
+            ErrorKind::BadArgument,
+            "a ratio goal is a number of 0 or more",
+        );
+    }
+    let (seed_time, idle) = (seed_time_secs.map(d), seed_idle_secs.map(d));
+    one(id, current, requests, |id, reply| SessionRequest::Goals {
+        id,
+        ratio: seed_ratio,
+        seed_time,
+        idle,
+        reply,
+    })
+    .await
+}
+
+/// What a session request that answers `Result<(), String>` came to: None when it worked.
+async fn outcome(rx: oneshot::Receiver<Result<(), String>>) -> Option<String> {
+    match rx.await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some("the session stopped".into()),
+    }
+}
+
+/// Removes each torrent in turn, then waits (briefly) until the line-up no longer shows them.
+async fn remove(
+    ids: &[String],
+    delete_data: bool,
+    current: &SessionSnapshot,
+    requests: &Requests,
+    snapshot: &SessionSnap,
+) -> Response {
+    let resolved = match resolve_ids(ids, &ids_of(current)) {
+        Ok(ids) => ids,
+        Err(e) => return Response::Error(e),
+    };
+    let mut out = Vec::new();
+    for id in resolved {
+        let (reply, rx) = oneshot::channel();
+        let id = TorrentId(id);
+        if requests
+            .send(SessionRequest::Remove {
+                id,
+                delete_data,
+                reply,
+            })
+            .is_err()
+        {
+            return gone();
+        }
+        let error = outcome(rx).await;
+        out.push(IdResult {
+            id: id.0,
+            name: name_of(current, id),
+            error,
+        });
+    }
+    listed(snapshot, |snap| {
+        !snap
+            .torrents
+            .iter()
+            .any(|t| out.iter().any(|r| r.id == t.id.0))
+    })
+    .await;
+    Response::Done(out)
+}
+
+/// Moves one torrent's data to `dir`, which must be absolute (the client's working
+/// directory is not the session's).
+async fn move_to(
+    id: &str,
+    dir: std::path::PathBuf,
+    current: &SessionSnapshot,
+    requests: &Requests,
+) -> Response {
+    let ids = match resolve_ids(&[id.to_string()], &ids_of(current)) {
+        Ok(ids) => ids,
+        Err(e) => return Response::Error(e),
+    };
+    let Some(&id) = ids.first() else {
+        return error(ErrorKind::UnknownId, "no torrent given");
+    };
+    if !dir.is_absolute() {
+        return error(
+            ErrorKind::BadArgument,
+            "the directory must be an absolute path",
+        );
+    }
+    let id = TorrentId(id);
+    let (reply, rx) = oneshot::channel();
+    if requests
+        .send(SessionRequest::Move { id, dir, reply })
+        .is_err()
+    {
+        return gone();
+    }
+    let error = outcome(rx).await;
+    Response::Done(vec![IdResult {
+        id: id.0,
+        name: name_of(current, id),
+        error,
+    }])
+}
+
+/// A key from a remote screen, passed on to the torrent.
+fn torrent_command(
+    id: u32,
+    command: Command,
+    current: &SessionSnapshot,
+    requests: &Requests,
+) -> Response {
+    // Quitting a torrent is the session's business, never a remote screen's.
+    if command == Command::Quit {
+        return error(
+            ErrorKind::BadArgument,
+            "a torrent cannot be quit from outside",
+        );
+    }
+    let id = TorrentId(id);
+    if !current.torrents.iter().any(|t| t.id == id) {
+        return error(ErrorKind::UnknownId, format!("no torrent {}", id.0));
+    }
+    if requests
+        .send(SessionRequest::Torrent { id, command })
+        .is_err()
+    {
+        return gone();
+    }
+    Response::Done(vec![IdResult {
+        id: id.0,
+        name: name_of(current, id),
+        error: None,
+    }])
+}
+
+/// One torrent's files, after applying `set` if given.
+async fn files(
+    id: &str,
+    set: Option<crate::control::files::FilesChange>,
+    current: &SessionSnapshot,
+    requests: &Requests,
+) -> Response {
+    let rows = ids_of(current);
+    let id = match resolve_ids(&[id.to_string()], &rows) {
+        Ok(ids) if ids.len() == 1 => TorrentId(ids[0]),
+        Ok(_) => return error(ErrorKind::BadArgument, "name one torrent"),
+        Err(e) => return Response::Error(e),
+    };
+    if let Some(set) = set {
+        if let Err(e) = super::serve_files::apply(id, set, requests).await {
+            return e;
+        }
+    }
+    show(id, current, requests).await
 }
 
 fn force(id: TorrentId, on: bool) -> SessionRequest {

@@ -3,6 +3,7 @@
 //! the user quits.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -21,7 +22,7 @@ use crate::engine::shared::Shared;
 use crate::engine::snapshot;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::magnet::Magnet;
-use crate::protocol::metainfo::Metainfo;
+use crate::protocol::metainfo::{Info, Metainfo};
 /// Memory for pieces being received or waiting for their hash check. Beyond it no new piece is
 /// started, which also throttles receiving when hashing or the disk falls behind.
 const PIECE_MEMORY: usize = 16 << 20;
@@ -229,18 +230,7 @@ pub(crate) async fn run(
     let snapshots = start.snapshots.clone();
     let mut snap = snapshot::initial(start.id, &meta, &opts.output, start.ctx.listen_port);
     let fail = |snap: &mut Snapshot, snapshots: &watch::Sender<Arc<Snapshot>>, msg: String| {
-        snap.state = TorrentState::Error(msg.clone());
-        snap.log.push(LogLine {
-            at: started.elapsed(),
-            level: LogLevel::Error,
-            text: msg.clone(),
-        });
-        let _ = snapshots.send(Arc::new(snap.clone()));
-        start.line.send_modify(|l| {
-            l.state = snap.state.clone();
-            l.why = Some(msg.clone());
-        });
-        Outcome::Failed(msg)
+        failed(snap, snapshots, &start.line, started, msg)
     };
     let info = Arc::new(meta.info.clone());
     let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -248,27 +238,15 @@ pub(crate) async fn run(
     let _unroute = Unroute(&start.ctx, meta.info_hash);
 
     // Open files (creating them at their final length) and check what is already there.
-    let (root, info2) = (opts.output.clone(), Arc::clone(&info));
     let mut plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);
     plan.note.clone_from(&start.files.note);
-    let skipped = plan.skipped_entries(&info);
-    let parts_name = crate::engine::priorities::parts_file_name(&meta.info_hash);
-    let open = move || Storage::open_skipping(&root, &info2, &skipped, &parts_name);
-    let storage = match tokio::task::spawn_blocking(open).await {
-        Ok(Ok(s)) => Arc::new(s),
-        Ok(Err(e)) => return fail(&mut snap, &snapshots, e.to_string()),
-        Err(e) => return fail(&mut snap, &snapshots, format!("opening files: {e}")),
+    let storage = match open_storage(&opts.output, &info, &plan, &meta.info_hash).await {
+        Ok(s) => s,
+        Err(msg) => return fail(&mut snap, &snapshots, msg),
     };
     let mut paused_early = start.paused;
-    // A skipped file is missing to the restart plan, so the pieces it shares with wanted
-    // files are not trusted: those whose bytes the parts file holds are hashed again.
     if start.trusted.is_some() {
-        for piece in storage.parts_pieces() {
-            if !start.to_check.contains(&piece) {
-                start.to_check.push(piece);
-            }
-        }
-        start.to_check.sort_unstable();
+        recheck_parts(&mut start.to_check, &storage);
     }
     let trusted = start
         .trusted
@@ -310,16 +288,129 @@ pub(crate) async fn run(
     };
     let trusted = start.trusted.is_some() && start.to_check.is_empty();
 
-    let mut picker = Picker::with_geometry(info.geometry(), have);
-    picker.set_max_partial((PIECE_MEMORY / info.piece_length.max(1) as usize).max(4));
-    picker.set_priorities(plan.piece_priorities(&info));
-    picker.set_order(plan.sequential, plan.boosted_pieces(&info));
+    let picker = picker_for(&info, have, &plan);
     for (row, p) in snap.files.iter_mut().zip(&plan.priorities) {
         row.priority = *p;
     }
     let ctx = &start.ctx;
-    let shared = Arc::new(Shared {
-        info: Arc::clone(&info),
+    let rates = start.rates.clone();
+    let shared = shared_state(&meta, &info, ctx, storage, picker, rates, events_tx);
+    snap.listen_port = ctx.listen_port;
+    let half_open = ctx.limits.half_open;
+    let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);
+    c.plan = plan;
+    c.attach(
+        start.id,
+        start.line.clone(),
+        start.reports.clone(),
+        start.lifetime,
+    );
+    log_opening(&mut c, listen_log, &shared, trusted);
+    if paused_early {
+        c.on_command(Command::Pause);
+    }
+    c.main_loop(commands, events_rx, snapshots).await
+}
+
+/// The torrent could not start: its snapshot, its line and the outcome say why.
+fn failed(
+    snap: &mut Snapshot,
+    snapshots: &watch::Sender<Arc<Snapshot>>,
+    line: &watch::Sender<TorrentLine>,
+    started: Instant,
+    msg: String,
+) -> Outcome {
+    snap.state = TorrentState::Error(msg.clone());
+    snap.log.push(LogLine {
+        at: started.elapsed(),
+        level: LogLevel::Error,
+        text: msg.clone(),
+    });
+    let _ = snapshots.send(Arc::new(snap.clone()));
+    line.send_modify(|l| {
+        l.state = snap.state.clone();
+        l.why = Some(msg.clone());
+    });
+    Outcome::Failed(msg)
+}
+
+/// The torrent's first log lines: the listener's, then how much of the data was there.
+/// `trusted`: the resume data vouched for everything, nothing was hashed.
+fn log_opening(
+    c: &mut Coordinator,
+    listen_log: Vec<(LogLevel, String)>,
+    shared: &Shared,
+    trusted: bool,
+) {
+    for (level, text) in listen_log {
+        c.log(level, text);
+    }
+    let verified = shared.download().picker.have().count();
+    let how = if trusted {
+        "from the saved resume data (files unchanged)"
+    } else {
+        "checked existing data"
+    };
+    c.log(
+        LogLevel::Info,
+        format!(
+            "{how}: {verified} of {} pieces verified",
+            shared.info.num_pieces()
+        ),
+    );
+}
+
+/// Opens the files, creating them at their final length, off the async threads.
+async fn open_storage(
+    output: &Path,
+    info: &Arc<Info>,
+    plan: &FilePlan,
+    info_hash: &[u8; 20],
+) -> Result<Arc<Storage>, String> {
+    let (root, info2) = (output.to_path_buf(), Arc::clone(info));
+    let skipped = plan.skipped_entries(info);
+    let parts_name = crate::engine::priorities::parts_file_name(info_hash);
+    let open = move || Storage::open_skipping(&root, &info2, &skipped, &parts_name);
+    match tokio::task::spawn_blocking(open).await {
+        Ok(Ok(s)) => Ok(Arc::new(s)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("opening files: {e}")),
+    }
+}
+
+/// A skipped file is missing to the restart plan, so the pieces it shares with wanted files
+/// are not trusted: those whose bytes the parts file holds are hashed again.
+fn recheck_parts(to_check: &mut Vec<u32>, storage: &Storage) {
+    for piece in storage.parts_pieces() {
+        if !to_check.contains(&piece) {
+            to_check.push(piece);
+        }
+    }
+    to_check.sort_unstable();
+}
+
+/// The picker over what we have, in the plan's priorities and order.
+fn picker_for(info: &Info, have: Bitfield, plan: &FilePlan) -> Picker {
+    let mut picker = Picker::with_geometry(info.geometry(), have);
+    picker.set_max_partial((PIECE_MEMORY / info.piece_length.max(1) as usize).max(4));
+    picker.set_priorities(plan.piece_priorities(info));
+    picker.set_order(plan.sequential, plan.boosted_pieces(info));
+    picker
+}
+
+/// What the torrent's coordinator and peer tasks share: the torrent, the session's settings
+/// as they apply to it (no PEX or DHT for a private torrent), the download and its counters.
+fn shared_state(
+    meta: &Metainfo,
+    info: &Arc<Info>,
+    ctx: &SessionCtx,
+    storage: Arc<Storage>,
+    picker: Picker,
+    rates: crate::engine::rate::TorrentRates,
+    events: mpsc::UnboundedSender<crate::engine::shared::Event>,
+) -> Arc<Shared> {
+    Arc::new(Shared {
+        info: Arc::clone(info),
         info_hash: meta.info_hash,
         info_bytes: meta.info_bytes.clone(),
         our_id: ctx.our_id,
@@ -340,36 +431,9 @@ pub(crate) async fn run(
         downloaded: AtomicU64::new(0),
         uploaded: AtomicU64::new(0),
         wasted: AtomicU64::new(0),
-        rates: start.rates.clone(),
-        events: events_tx,
-    });
-    snap.listen_port = ctx.listen_port;
-    let half_open = ctx.limits.half_open;
-    let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);
-    c.plan = plan;
-    c.attach(
-        start.id,
-        start.line.clone(),
-        start.reports.clone(),
-        start.lifetime,
-    );
-    for (level, text) in listen_log {
-        c.log(level, text);
-    }
-    let verified = shared.download().picker.have().count();
-    let how = if trusted {
-        "from the saved resume data (files unchanged)"
-    } else {
-        "checked existing data"
-    };
-    c.log(
-        LogLevel::Info,
-        format!("{how}: {verified} of {} pieces verified", info.num_pieces()),
-    );
-    if paused_early {
-        c.on_command(Command::Pause);
-    }
-    c.main_loop(commands, events_rx, snapshots).await
+        rates,
+        events,
+    })
 }
 
 /// Takes the torrent out of the session's router when `run` ends, however it ends.

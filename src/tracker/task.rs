@@ -112,13 +112,21 @@ struct Tier {
 
 type AnnounceFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
-struct Outcome {
+/// An announce that went out: to which tracker, saying what.
+struct Sent {
     tier: usize,
     url: String,
     event: Event,
     left: u64,
+}
+
+struct Outcome {
+    sent: Sent,
     result: Result<AnnounceResponse, TrackerError>,
 }
+
+/// Log lines gathered while a tier is borrowed, written once it is not.
+type Logs = Vec<(LogLevel, String)>;
 
 /// Updates waiting for room in the channel. Sending never blocks the loop, so a busy engine
 /// cannot stall `Stop`; only the newest Status is kept.
@@ -341,10 +349,12 @@ impl Task {
                 None => Err(TrackerError::Io("HTTP client unavailable".into())),
             };
             Outcome {
-                tier: tier_idx,
-                url,
-                event,
-                left: req.progress.left,
+                sent: Sent {
+                    tier: tier_idx,
+                    url,
+                    event,
+                    left: req.progress.left,
+                },
                 result,
             }
         }));
@@ -354,118 +364,24 @@ impl Task {
         let now = Instant::now();
         let complete = self.complete;
         let config = &self.config;
-        let Some(tier) = self.tiers.get_mut(o.tier) else {
+        let Some(tier) = self.tiers.get_mut(o.sent.tier) else {
             return;
         };
         tier.busy = false;
-        let Some(pos) = tier.trackers.iter().position(|t| t.url == o.url) else {
+        let Some(pos) = tier.trackers.iter().position(|t| t.url == o.sent.url) else {
             return;
-        };
-        let ev = match o.event.as_str() {
-            Some(e) => format!(" ({e})"),
-            None => String::new(),
         };
         let mut logs = Vec::new();
         let mut batch = None;
         let mut fail_over = false;
         match o.result {
-            Ok(mut resp) => {
-                let mut t = tier.trackers.remove(pos);
-                let mut listed = std::mem::take(&mut resp.peers);
-                if listed.len() > MAX_PEERS_PER_REPLY {
-                    logs.push((
-                        LogLevel::Warn,
-                        format!(
-                            "tracker {} listed {} peers; keeping {MAX_PEERS_PER_REPLY}",
-                            t.url,
-                            listed.len()
-                        ),
-                    ));
-                    let (kept, _) =
-                        listed.partial_shuffle(&mut rand::thread_rng(), MAX_PEERS_PER_REPLY);
-                    listed = kept.to_vec();
-                }
-                let mut seen = HashSet::new();
-                let peers: Vec<SocketAddr> =
-                    listed.into_iter().filter(|p| seen.insert(*p)).collect();
-                t.status = TrackerStatus::Ok { peers: peers.len() };
-                t.last_done = Some(now);
-                t.seeders = resp.seeders;
-                t.leechers = resp.leechers;
-                t.warning = resp.warning.clone();
-                t.min_interval = resp.min_interval;
-                t.ever_ok = true;
-                match o.event {
-                    Event::Started => {
-                        t.started_ok = true;
-                        if o.left == 0 {
-                            t.completed_ok = true;
-                        }
-                    }
-                    Event::Completed => t.completed_ok = true,
-                    Event::None | Event::Stopped => {}
-                }
-                // A `completed` that arrived while `started` was in flight goes out at once.
-                let owe_completed = complete && t.started_ok && !t.completed_ok;
-                let url = t.url.clone();
-                tier.trackers.insert(0, t);
-                tier.cursor = 0;
-                tier.failed_rounds = 0;
-                tier.next_at = if owe_completed {
-                    now
-                } else {
-                    now + resp.interval
-                };
-                let counts = match (resp.seeders, resp.leechers) {
-                    (Some(s), Some(l)) => format!(" ({s} seeders, {l} leechers)"),
-                    _ => String::new(),
-                };
-                logs.push((
-                    LogLevel::Info,
-                    format!("announce{ev} to {url} ok: {} peers{counts}", peers.len()),
-                ));
-                if let Some(w) = resp.warning {
-                    logs.push((LogLevel::Warn, format!("tracker {url} warns: {w}")));
-                }
+            Ok(resp) => {
+                let peers = tier.on_answer(pos, resp, &o.sent, complete, now, &mut logs);
                 if !peers.is_empty() {
                     batch = Some(peers);
                 }
             }
-            Err(e) => {
-                if let Some(t) = tier.trackers.get_mut(pos) {
-                    t.status = TrackerStatus::Failed(e.to_string());
-                    t.last_done = Some(now);
-                }
-                let next = pos + 1;
-                let len = tier.trackers.len();
-                let url = o.url;
-                if next < len {
-                    tier.cursor = next;
-                    fail_over = true;
-                    logs.push((LogLevel::Warn, format!("announce{ev} to {url} failed: {e}")));
-                } else {
-                    tier.cursor = 0;
-                    tier.failed_rounds = tier.failed_rounds.saturating_add(1);
-                    let shift = tier.failed_rounds.saturating_sub(1).min(16);
-                    let wait = config
-                        .backoff_first
-                        .saturating_mul(1u32 << shift)
-                        .min(config.backoff_max);
-                    tier.next_at = now + wait;
-                    let what = if len > 1 {
-                        "every tracker of its tier failed; "
-                    } else {
-                        ""
-                    };
-                    logs.push((
-                        LogLevel::Warn,
-                        format!(
-                            "announce{ev} to {url} failed: {e} ({what}retry in {})",
-                            fmt_secs(wait)
-                        ),
-                    ));
-                }
-            }
+            Err(e) => fail_over = tier.on_failure(pos, &e, &o.sent, config, now, &mut logs),
         }
         for (level, text) in logs {
             self.log(level, text);
@@ -474,7 +390,7 @@ impl Task {
             self.outbox.push_back(TrackerUpdate::Peers(peers));
         }
         if fail_over {
-            self.start_announce(o.tier, inflight);
+            self.start_announce(o.sent.tier, inflight);
         }
         self.push_status();
     }
@@ -571,6 +487,137 @@ impl Task {
             }
         }
         rows
+    }
+}
+
+impl Tier {
+    /// `trackers[pos]` answered: it moves to the front (BEP 12) and the tier waits the
+    /// tracker's interval. Returns the peers it listed, capped and without repeats.
+    fn on_answer(
+        &mut self,
+        pos: usize,
+        mut resp: AnnounceResponse,
+        sent: &Sent,
+        complete: bool,
+        now: Instant,
+        logs: &mut Logs,
+    ) -> Vec<SocketAddr> {
+        let mut t = self.trackers.remove(pos);
+        let peers = peer_list(std::mem::take(&mut resp.peers), &t.url, logs);
+        t.status = TrackerStatus::Ok { peers: peers.len() };
+        t.last_done = Some(now);
+        t.seeders = resp.seeders;
+        t.leechers = resp.leechers;
+        t.warning = resp.warning.clone();
+        t.min_interval = resp.min_interval;
+        t.ever_ok = true;
+        match sent.event {
+            Event::Started => {
+                t.started_ok = true;
+                if sent.left == 0 {
+                    t.completed_ok = true;
+                }
+            }
+            Event::Completed => t.completed_ok = true,
+            Event::None | Event::Stopped => {}
+        }
+        // A `completed` that arrived while `started` was in flight goes out at once.
+        let owe_completed = complete && t.started_ok && !t.completed_ok;
+        let url = t.url.clone();
+        self.trackers.insert(0, t);
+        self.cursor = 0;
+        self.failed_rounds = 0;
+        self.next_at = if owe_completed {
+            now
+        } else {
+            now + resp.interval
+        };
+        let counts = match (resp.seeders, resp.leechers) {
+            (Some(s), Some(l)) => format!(" ({s} seeders, {l} leechers)"),
+            _ => String::new(),
+        };
+        let ev = event_note(sent.event);
+        logs.push((
+            LogLevel::Info,
+            format!("announce{ev} to {url} ok: {} peers{counts}", peers.len()),
+        ));
+        if let Some(w) = resp.warning {
+            logs.push((LogLevel::Warn, format!("tracker {url} warns: {w}")));
+        }
+        peers
+    }
+
+    /// `trackers[pos]` failed: the next URL of the tier is tried at once (returns true), or,
+    /// when it was the last, the tier backs off, doubling per failed round.
+    fn on_failure(
+        &mut self,
+        pos: usize,
+        e: &TrackerError,
+        sent: &Sent,
+        config: &TaskConfig,
+        now: Instant,
+        logs: &mut Logs,
+    ) -> bool {
+        if let Some(t) = self.trackers.get_mut(pos) {
+            t.status = TrackerStatus::Failed(e.to_string());
+            t.last_done = Some(now);
+        }
+        let next = pos + 1;
+        let len = self.trackers.len();
+        let url = &sent.url;
+        let ev = event_note(sent.event);
+        if next < len {
+            self.cursor = next;
+            logs.push((LogLevel::Warn, format!("announce{ev} to {url} failed: {e}")));
+            return true;
+        }
+        self.cursor = 0;
+        self.failed_rounds = self.failed_rounds.saturating_add(1);
+        let shift = self.failed_rounds.saturating_sub(1).min(16);
+        let wait = config
+            .backoff_first
+            .saturating_mul(1u32 << shift)
+            .min(config.backoff_max);
+        self.next_at = now + wait;
+        let what = if len > 1 {
+            "every tracker of its tier failed; "
+        } else {
+            ""
+        };
+        logs.push((
+            LogLevel::Warn,
+            format!(
+                "announce{ev} to {url} failed: {e} ({what}retry in {})",
+                fmt_secs(wait)
+            ),
+        ));
+        false
+    }
+}
+
+/// The peers a reply listed, at most [`MAX_PEERS_PER_REPLY`] of them (a random pick when
+/// there are more), each once.
+fn peer_list(mut listed: Vec<SocketAddr>, url: &str, logs: &mut Logs) -> Vec<SocketAddr> {
+    if listed.len() > MAX_PEERS_PER_REPLY {
+        logs.push((
+            LogLevel::Warn,
+            format!(
+                "tracker {url} listed {} peers; keeping {MAX_PEERS_PER_REPLY}",
+                listed.len()
+            ),
+        ));
+        let (kept, _) = listed.partial_shuffle(&mut rand::thread_rng(), MAX_PEERS_PER_REPLY);
+        listed = kept.to_vec();
+    }
+    let mut seen = HashSet::new();
+    listed.into_iter().filter(|p| seen.insert(*p)).collect()
+}
+
+/// " (started)" and the like, after "announce" in the log; nothing for a plain re-announce.
+fn event_note(event: Event) -> String {
+    match event.as_str() {
+        Some(e) => format!(" ({e})"),
+        None => String::new(),
     }
 }
 

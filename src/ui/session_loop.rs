@@ -52,10 +52,7 @@ where
     app.on_session(first);
     let mut detail: Option<Detail> = None;
     if let Screen::Detail(id) = app.screen {
-        detail = subscribe(&requests, id).await;
-        if let Some(d) = &detail {
-            app.on_snapshot(Arc::clone(&d.last));
-        }
+        detail = open_detail(&requests, id, &mut app).await;
     }
     // Answers someone waits for (the limits dialog's prefill, turtle mode, a move) come
     // back here from the tasks that wait for them, so the loop itself never waits.
@@ -65,19 +62,15 @@ where
     let (mut draw_now, mut draw_on_tick) = (true, false);
     // How adds went (they finish after the key that asked): a line for the footer.
     let (notes_tx, mut notes) = mpsc::unbounded_channel::<String>();
+    let out = Outbound {
+        requests,
+        replies: replies_tx,
+        notes: notes_tx,
+    };
     loop {
         if draw_now {
             app.set_viewport(viewport(terminal)?);
-            terminal.draw(|frame| {
-                let area = frame.area();
-                let buf = frame.buffer_mut();
-                match (&app.screen, &detail) {
-                    (Screen::Detail(id), Some(d)) if d.id == *id => {
-                        super::draw_into(area, buf, &d.last, &app)
-                    }
-                    _ => super::list::render(area, buf, &snap, &app),
-                }
-            })?;
+            draw(terminal, &app, detail.as_ref(), &snap)?;
             draw_now = false;
             draw_on_tick = false;
         }
@@ -99,36 +92,10 @@ where
                     continue;
                 }
                 let Some(action) = from_event_in(&event, app.mode()) else { continue };
-                match app.handle(action) {
-                    Some(Effect::Quit) => return Ok(app),
-                    Some(Effect::Torrent(command)) => {
-                        if let Screen::Detail(id) = app.screen {
-                            let _ = requests.send(SessionRequest::Torrent { id, command });
-                        }
+                if let Some(effect) = app.handle(action) {
+                    if !apply(effect, &mut app, &mut detail, &out).await {
+                        return Ok(app);
                     }
-                    Some(Effect::Session(list)) => {
-                        for r in list {
-                            match r {
-                                Request::Add { item, save_path, paused, files } => {
-                                    let add = SessionAdd { save_path, paused, files };
-                                    tokio::spawn(add.send(item, requests.clone(), notes_tx.clone()));
-                                }
-                                r => {
-                                    if let Some(r) = session_request(r, &replies_tx) {
-                                        let _ = requests.send(r);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    Some(Effect::Open(id)) => {
-                        detail = subscribe(&requests, id).await;
-                        if let Some(d) = &detail {
-                            app.on_snapshot(Arc::clone(&d.last));
-                        }
-                    }
-                    Some(Effect::Close) => detail = None,
-                    None => {}
                 }
                 draw_now = true;
             }
@@ -142,19 +109,7 @@ where
                 draw_on_tick = true;
             }
             changed = detail_changed => {
-                match changed {
-                    Ok(()) => {
-                        if let Some(d) = detail.as_mut() {
-                            d.last = d.snapshots.borrow_and_update().clone();
-                            app.on_snapshot(Arc::clone(&d.last));
-                        }
-                    }
-                    // The torrent was removed: back to the list.
-                    Err(_) => {
-                        detail = None;
-                        app.screen = Screen::List;
-                    }
-                }
+                on_detail(changed.is_ok(), &mut detail, &mut app);
                 draw_on_tick = true;
             }
             Some(reply) = replies.recv() => {
@@ -167,6 +122,100 @@ where
             }
             _ = tick.tick() => draw_now = draw_on_tick,
         }
+    }
+}
+
+/// Draws the open torrent's detail view, or the list when none is open (or its first
+/// snapshot has not come yet).
+fn draw<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &App,
+    detail: Option<&Detail>,
+    snap: &SessionSnapshot,
+) -> io::Result<()> {
+    terminal.draw(|frame| {
+        let area = frame.area();
+        let buf = frame.buffer_mut();
+        match (&app.screen, detail) {
+            (Screen::Detail(id), Some(d)) if d.id == *id => {
+                super::draw_into(area, buf, &d.last, app)
+            }
+            _ => super::list::render(area, buf, snap, app),
+        }
+    })?;
+    Ok(())
+}
+
+/// Where the loop's effects go: the session, and the loop's own inboxes for answers that
+/// come later.
+struct Outbound {
+    requests: mpsc::UnboundedSender<SessionRequest>,
+    replies: mpsc::UnboundedSender<Reply>,
+    notes: mpsc::UnboundedSender<String>,
+}
+
+/// Carries out what a key asked for; false when it asked to quit.
+async fn apply(effect: Effect, app: &mut App, detail: &mut Option<Detail>, out: &Outbound) -> bool {
+    match effect {
+        Effect::Quit => return false,
+        Effect::Torrent(command) => {
+            if let Screen::Detail(id) = app.screen {
+                let _ = out.requests.send(SessionRequest::Torrent { id, command });
+            }
+        }
+        Effect::Session(list) => {
+            for r in list {
+                match r {
+                    Request::Add {
+                        item,
+                        save_path,
+                        paused,
+                        files,
+                    } => {
+                        let add = SessionAdd {
+                            save_path,
+                            paused,
+                            files,
+                        };
+                        tokio::spawn(add.send(item, out.requests.clone(), out.notes.clone()));
+                    }
+                    r => {
+                        if let Some(r) = session_request(r, &out.replies) {
+                            let _ = out.requests.send(r);
+                        }
+                    }
+                }
+            }
+        }
+        Effect::Open(id) => *detail = open_detail(&out.requests, id, app).await,
+        Effect::Close => *detail = None,
+    }
+    true
+}
+
+/// Subscribes to the torrent's full snapshot and shows the first one.
+async fn open_detail(
+    requests: &mpsc::UnboundedSender<SessionRequest>,
+    id: TorrentId,
+    app: &mut App,
+) -> Option<Detail> {
+    let detail = subscribe(requests, id).await;
+    if let Some(d) = &detail {
+        app.on_snapshot(Arc::clone(&d.last));
+    }
+    detail
+}
+
+/// The open torrent has a new snapshot (`alive`), or was removed: then back to the list.
+fn on_detail(alive: bool, detail: &mut Option<Detail>, app: &mut App) {
+    if !alive {
+        *detail = None;
+        app.screen = Screen::List;
+        return;
+    }
+    if let Some(d) = detail.as_mut() {
+        d.last = d.snapshots.borrow_and_update().clone();
+        app.on_snapshot(Arc::clone(&d.last));
     }
 }
 

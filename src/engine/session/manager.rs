@@ -744,15 +744,7 @@ impl Manager {
         let mut line = Self::line_of(&old);
         line.why = None;
         let point = old.last.clone();
-        let lifetime = point.as_ref().map_or(
-            Lifetime {
-                downloaded: line.downloaded,
-                uploaded: line.uploaded,
-                completed: line.completed,
-                ..Lifetime::default()
-            },
-            |p| p.lifetime,
-        );
+        let lifetime = point.as_ref().map_or(lifetime_of(&line), |p| p.lifetime);
         let paused = matches!(line.state, TorrentState::Paused);
         let old_path = old.save_path.clone();
         // The old task lets go of the files and the router before the new one opens them; its
@@ -790,17 +782,13 @@ impl Manager {
             let mut output = old_path.clone();
             let mut trusted = trusted;
             if let Some((dir, reply)) = moving {
-                let (from, to, m) = (old_path.clone(), dir.clone(), Arc::clone(&meta2));
-                let moved = tokio::task::spawn_blocking(move || move_files(&from, &to, &m))
-                    .await
-                    .unwrap_or_else(|e| Err(format!("moving: {e}")));
-                match moved {
-                    Ok(()) => output = dir,
+                if move_off_thread(&old_path, &dir, &meta2, reply).await {
+                    output = dir;
+                } else {
                     // Still at the old place: check it, the copy may have touched nothing,
                     // but the pieces are cheap to trust only when nothing moved.
-                    Err(_) => trusted = None,
+                    trusted = None;
                 }
-                let _ = reply.send(moved);
             }
             line_tx.send_modify(|l| {
                 l.why = None;
@@ -985,6 +973,32 @@ fn delete_files(root: &std::path::Path, meta: &Metainfo) -> Result<(), String> {
 /// system, else a copy (synced) and then the removal of the originals. Either every file ends
 /// up in `to` or none does: on an error the files moved so far go back (or the copies are
 /// removed) and the error is returned.
+/// Counters for a torrent that never saved a resume point: what its line last showed.
+fn lifetime_of(line: &TorrentLine) -> Lifetime {
+    Lifetime {
+        downloaded: line.downloaded,
+        uploaded: line.uploaded,
+        completed: line.completed,
+        ..Lifetime::default()
+    }
+}
+
+/// [`move_files`] off the async threads, the client told how it went; true when it worked.
+async fn move_off_thread(
+    from: &std::path::Path,
+    to: &std::path::Path,
+    meta: &Arc<Metainfo>,
+    reply: oneshot::Sender<Result<(), String>>,
+) -> bool {
+    let (from, to, m) = (from.to_path_buf(), to.to_path_buf(), Arc::clone(meta));
+    let moved = tokio::task::spawn_blocking(move || move_files(&from, &to, &m))
+        .await
+        .unwrap_or_else(|e| Err(format!("moving: {e}")));
+    let ok = moved.is_ok();
+    let _ = reply.send(moved);
+    ok
+}
+
 fn move_files(from: &std::path::Path, to: &std::path::Path, meta: &Metainfo) -> Result<(), String> {
     use std::fs;
     fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;

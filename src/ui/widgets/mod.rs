@@ -6,6 +6,7 @@ pub mod header;
 pub mod help;
 pub mod log;
 pub mod overview;
+pub mod peer_columns;
 pub mod peer_words;
 pub mod peers;
 pub mod pieces;

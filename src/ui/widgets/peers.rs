@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Alignment, Constraint, Rect};
+use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget, Wrap};
@@ -13,7 +13,9 @@ use crate::engine::api::{PeerRow, PeerSource, PeerStage, Snapshot};
 use crate::net::Encryption;
 use crate::ui::app::{App, Focus};
 use crate::ui::layout::PeerPane;
+use crate::ui::theme::Theme;
 
+use super::peer_columns::{self, Columns, Needs, FIRST_NUMERIC};
 use super::peer_words::{client_text, detail_line, flag_code, state_text, FLAG_LEGEND};
 use super::{put_line, render_pane, span};
 use crate::fmt::{self, ellipsize};
@@ -34,6 +36,11 @@ fn rate_cell(rate: f64, style: Style, wide: bool) -> Cell<'static> {
     } else {
         style
     })
+}
+
+/// The most chars among `texts`.
+fn widest<S: AsRef<str>>(texts: impl Iterator<Item = S>) -> usize {
+    texts.map(|t| t.as_ref().chars().count()).max().unwrap_or(0)
 }
 
 fn right(text: String) -> Cell<'static> {
@@ -71,11 +78,6 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
 
     // Bottom lines: the selected peer in words, and the flag legend when there is room.
     let split = PeerPane::of(inner);
-    let PeerPane {
-        table_h,
-        detail_h,
-        legend: show_legend,
-    } = split;
     let page = split.page();
 
     let order = app.order_for(snap);
@@ -92,100 +94,42 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         .filter_map(|&i| snap.peers.get(i))
         .collect();
 
-    let wide = inner.width >= 100;
-    let huge = inner.width >= 150;
-    // Source and connection in words only when the state column keeps its room.
-    let roomy = inner.width >= 120;
+    let table_area = Rect {
+        height: split.table_h,
+        ..inner
+    };
+    let selected_row = selected_pos.and_then(|s| s.checked_sub(offset));
+    render_table(table_area, buf, &visible, selected_row, focused, theme);
+
+    let selected = selected_pos
+        .and_then(|s| order.get(s))
+        .and_then(|&i| snap.peers.get(i));
+    render_footer(inner, buf, split, selected, theme);
+}
+
+/// The table itself: `visible` are the rows on this page, `selected` the selected one's
+/// index among them.
+fn render_table(
+    area: Rect,
+    buf: &mut Buffer,
+    visible: &[&PeerRow],
+    selected: Option<usize>,
+    focused: bool,
+    theme: &Theme,
+) {
     let addrs: Vec<String> = visible.iter().map(|p| addr_text(&p.addr)).collect();
     let clients: Vec<String> = visible.iter().map(|p| client_text(p)).collect();
-    let addr_w = addrs
-        .iter()
-        .map(|a| a.chars().count())
-        .max()
-        .unwrap_or(0)
-        .clamp(7, if wide { 40 } else { 21 });
-    let client_w = clients
-        .iter()
-        .map(|c| c.chars().count())
-        .max()
-        .unwrap_or(0)
-        .clamp(
-            6,
-            if huge {
-                32
-            } else if wide {
-                24
-            } else {
-                17
-            },
-        );
-
-    // Fixed columns: marker, address, source, connection, client, [state], flags, down, up,
-    // have, req, got, sent.
-    let rate_w = if wide { 9 } else { 6 };
-    let (src_w, conn_w) = if roomy { (8, 7) } else { (3, 4) };
-    let mut fixed: Vec<u16> = vec![
-        1,
-        addr_w as u16,
-        src_w,
-        conn_w,
-        client_w as u16,
-        3,
-        rate_w,
-        rate_w,
-        4,
-    ];
-    let mut header = vec![
-        "",
-        "Address",
-        if roomy { "Source" } else { "Src" },
-        "Conn",
-        "Client",
-        "State",
-        "Flg",
-        "Down/s",
-        "Up/s",
-        "Have",
-    ];
-    if wide {
-        fixed.push(3);
-        header.push("Req");
-    }
-    if huge {
-        fixed.extend([9, 9]);
-        header.extend(["Got", "Sent"]);
-    }
-    // The state column gets what its longest visible text needs (cut with "…" when even that
-    // does not fit). Room beyond that first widens the address, client and numeric columns by
-    // up to six cells each, which spreads the slack as even gaps instead of one wide hole
-    // after State; anything still left goes back to State.
-    let spacing = fixed.len() as u16;
-    let state_room = usize::from(
-        inner
-            .width
-            .saturating_sub(fixed.iter().sum::<u16>() + spacing),
+    let cols = peer_columns::fit(
+        area.width,
+        Needs {
+            addr: widest(addrs.iter()),
+            client: widest(clients.iter()),
+            state: widest(visible.iter().map(|p| state_text(p))),
+        },
     );
-    let state_need = visible
-        .iter()
-        .map(|p| state_text(p).chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(12);
-    // Address, client, then everything after the flags.
-    let padded: Vec<usize> = [1, 4].into_iter().chain(6..fixed.len()).collect();
-    let spare = state_room.saturating_sub(state_need);
-    let pad = (spare / padded.len()).min(6) as u16;
-    for &i in &padded {
-        if let Some(w) = fixed.get_mut(i) {
-            *w += pad;
-        }
-    }
-    let state_w = state_room.saturating_sub(usize::from(pad) * padded.len());
-    let mut widths: Vec<Constraint> = fixed.iter().map(|&w| Constraint::Length(w)).collect();
-    widths.insert(5, Constraint::Fill(1));
-    let header_row = Row::new(header.into_iter().enumerate().map(|(i, h)| {
+    let header_row = Row::new(cols.header().into_iter().enumerate().map(|(i, h)| {
         // Numeric columns are right-aligned, so their titles are too.
-        if i >= 7 {
+        if i >= FIRST_NUMERIC {
             Cell::from(Line::from(h).alignment(Alignment::Right))
         } else {
             Cell::from(h)
@@ -200,104 +144,122 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             .zip(clients)
             .enumerate()
             .map(|(i, ((p, addr), client))| {
-                let is_sel = selected_pos == Some(offset + i);
-                // The bar's own colours win over the cells' (red on blue would not read);
-                // the detail line below still spells out the selected peer's state.
-                let bar = is_sel && focused;
-                let paint = |style: Style| if bar { Style::new() } else { style };
-                let connected = p.stage == PeerStage::Connected;
-                let [dc, uc] = flag_code(&p.flags);
-                let flags = if connected {
-                    Line::from(vec![
-                        span(
-                            dc.to_string(),
-                            if dc == 'D' {
-                                paint(theme.down())
-                            } else {
-                                Style::new()
-                            },
-                        ),
-                        span(
-                            uc.to_string(),
-                            if uc == 'U' {
-                                paint(theme.up())
-                            } else {
-                                Style::new()
-                            },
-                        ),
-                    ])
-                } else {
-                    Line::default()
-                };
-                let state_style = match p.stage {
-                    PeerStage::Connected if p.hash_failures > 0 => theme.warn(),
-                    PeerStage::Connected => theme.verified(),
-                    PeerStage::Failed => theme.error(),
-                    _ => Style::new(),
-                };
-                let mut cells = vec![
-                    Cell::from(if is_sel { "▸" } else { " " }),
-                    Cell::from(ellipsize(&addr, addr_w).into_owned()),
-                    Cell::from(source_text(p.source, roomy)),
-                    Cell::from(conn_text(p, roomy)),
-                    Cell::from(ellipsize(&client, client_w).into_owned()),
-                    Cell::from(ellipsize(&state_text(p), state_w).into_owned())
-                        .style(paint(state_style)),
-                    Cell::from(flags),
-                    rate_cell(p.down_rate, paint(theme.down()), wide),
-                    rate_cell(p.up_rate, paint(theme.up()), wide),
-                    right(if connected {
-                        format!("{:.0}%", (p.progress.clamp(0.0, 1.0) * 100.0).floor())
-                    } else {
-                        String::new()
-                    }),
-                ];
-                if wide {
-                    cells.push(right(if connected {
-                        p.requests_in_flight.to_string()
-                    } else {
-                        String::new()
-                    }));
-                }
-                if huge {
-                    cells.push(right(if p.downloaded > 0 {
-                        fmt::bytes_short(p.downloaded)
-                    } else {
-                        String::new()
-                    }));
-                    cells.push(right(if p.uploaded > 0 {
-                        fmt::bytes_short(p.uploaded)
-                    } else {
-                        String::new()
-                    }));
-                }
-                let mut style = if p.stage.is_gone() {
-                    theme.dim()
-                } else {
-                    Style::new()
-                };
-                if is_sel {
-                    // Unfocused, the ▸ marker and bold keep the place without a bar.
-                    style = if bar {
-                        theme.selected_row()
-                    } else {
-                        style.add_modifier(Modifier::BOLD)
-                    };
-                }
-                Row::new(cells).style(style)
+                let is_sel = selected == Some(i);
+                peer_row(p, &addr, &client, &cols, is_sel, is_sel && focused, theme)
             });
-    let table = Table::new(rows, widths)
+    let table = Table::new(rows, cols.constraints())
         .header(header_row)
         .column_spacing(1);
-    let table_area = Rect {
-        height: table_h,
-        ..inner
-    };
-    Widget::render(table, table_area, buf);
+    Widget::render(table, area, buf);
+}
 
-    let selected = selected_pos
-        .and_then(|s| order.get(s))
-        .and_then(|&i| snap.peers.get(i));
+/// One peer's row. `bar`: it is selected in the focused pane, so the selection bar's colours
+/// win over the cells' (red on blue would not read); the detail line below still spells out
+/// the selected peer's state.
+fn peer_row(
+    p: &PeerRow,
+    addr: &str,
+    client: &str,
+    cols: &Columns,
+    is_sel: bool,
+    bar: bool,
+    theme: &Theme,
+) -> Row<'static> {
+    let paint = |style: Style| if bar { Style::new() } else { style };
+    let connected = p.stage == PeerStage::Connected;
+    let [dc, uc] = flag_code(&p.flags);
+    let flags = if connected {
+        Line::from(vec![
+            span(
+                dc.to_string(),
+                if dc == 'D' {
+                    paint(theme.down())
+                } else {
+                    Style::new()
+                },
+            ),
+            span(
+                uc.to_string(),
+                if uc == 'U' {
+                    paint(theme.up())
+                } else {
+                    Style::new()
+                },
+            ),
+        ])
+    } else {
+        Line::default()
+    };
+    let state_style = match p.stage {
+        PeerStage::Connected if p.hash_failures > 0 => theme.warn(),
+        PeerStage::Connected => theme.verified(),
+        PeerStage::Failed => theme.error(),
+        _ => Style::new(),
+    };
+    let mut cells = vec![
+        Cell::from(if is_sel { "▸" } else { " " }),
+        Cell::from(ellipsize(addr, cols.addr_w).into_owned()),
+        Cell::from(source_text(p.source, cols.roomy)),
+        Cell::from(conn_text(p, cols.roomy)),
+        Cell::from(ellipsize(client, cols.client_w).into_owned()),
+        Cell::from(ellipsize(&state_text(p), cols.state_w).into_owned()).style(paint(state_style)),
+        Cell::from(flags),
+        rate_cell(p.down_rate, paint(theme.down()), cols.wide),
+        rate_cell(p.up_rate, paint(theme.up()), cols.wide),
+        right(if connected {
+            format!("{:.0}%", (p.progress.clamp(0.0, 1.0) * 100.0).floor())
+        } else {
+            String::new()
+        }),
+    ];
+    if cols.wide {
+        cells.push(right(if connected {
+            p.requests_in_flight.to_string()
+        } else {
+            String::new()
+        }));
+    }
+    if cols.huge {
+        cells.push(right(if p.downloaded > 0 {
+            fmt::bytes_short(p.downloaded)
+        } else {
+            String::new()
+        }));
+        cells.push(right(if p.uploaded > 0 {
+            fmt::bytes_short(p.uploaded)
+        } else {
+            String::new()
+        }));
+    }
+    let mut style = if p.stage.is_gone() {
+        theme.dim()
+    } else {
+        Style::new()
+    };
+    if is_sel {
+        // Unfocused, the ▸ marker and bold keep the place without a bar.
+        style = if bar {
+            theme.selected_row()
+        } else {
+            style.add_modifier(Modifier::BOLD)
+        };
+    }
+    Row::new(cells).style(style)
+}
+
+/// Under the table: the selected peer in words, then the flag legend when there is room.
+fn render_footer(
+    inner: Rect,
+    buf: &mut Buffer,
+    split: PeerPane,
+    selected: Option<&PeerRow>,
+    theme: &Theme,
+) {
+    let PeerPane {
+        table_h,
+        detail_h,
+        legend,
+    } = split;
     if let Some(p) = selected {
         // A one-column margin keeps the wrapped second line off the screen edge.
         let detail_area = Rect {
@@ -310,7 +272,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             .wrap(Wrap { trim: true })
             .render(detail_area, buf);
     }
-    if show_legend {
+    if legend {
         put_line(
             buf,
             inner,

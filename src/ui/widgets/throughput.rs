@@ -12,7 +12,8 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Sparkline, Widget};
 
 use crate::engine::api::Snapshot;
 use crate::ui::app::App;
-use crate::ui::history::HISTORY_LEN;
+use crate::ui::history::{History, HISTORY_LEN};
+use crate::ui::theme::Theme;
 
 use super::{put_line, render_pane, span};
 use crate::fmt;
@@ -58,42 +59,62 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     ];
 
     if inner.height < CHART_MIN_HEIGHT || inner.width < 30 {
-        // Label line + sparkline rows for each direction; down gets the odd row.
-        let spark_rows = inner.height.saturating_sub(2);
-        let down_rows = spark_rows - spark_rows / 2;
-        let up_rows = spark_rows / 2;
-        put_line(buf, inner, 0, down_label);
-        sparkline(
-            buf,
-            Rect {
-                y: inner.y + 1,
-                height: down_rows,
-                ..inner
-            },
-            h.down(),
-            h.peak_down(),
-            theme.down(),
-        );
-        put_line(buf, inner, 1 + down_rows, up_label);
-        let up_area = Rect {
-            y: inner.y + 2 + down_rows,
-            height: up_rows,
-            ..inner
-        };
-        sparkline(buf, up_area, h.up(), h.peak_up(), theme.up());
+        render_sparklines(inner, buf, h, theme, [down_label, up_label]);
         return;
     }
-
     let mut legend = down_label;
     legend.push(Span::raw("   "));
     legend.extend(up_label);
     put_line(buf, inner, 0, legend);
-
     let plot = Rect {
         y: inner.y + 1,
         height: inner.height - 1,
         ..inner
     };
+    render_chart(plot, buf, h, theme, (start, end), &span_label);
+}
+
+/// Small panes: a label line and sparkline rows for each direction; down gets the odd row.
+fn render_sparklines(
+    inner: Rect,
+    buf: &mut Buffer,
+    h: &History,
+    theme: &Theme,
+    [down_label, up_label]: [Vec<Span<'static>>; 2],
+) {
+    let spark_rows = inner.height.saturating_sub(2);
+    let down_rows = spark_rows - spark_rows / 2;
+    let up_rows = spark_rows / 2;
+    put_line(buf, inner, 0, down_label);
+    sparkline(
+        buf,
+        Rect {
+            y: inner.y + 1,
+            height: down_rows,
+            ..inner
+        },
+        h.down(),
+        h.peak_down(),
+        theme.down(),
+    );
+    put_line(buf, inner, 1 + down_rows, up_label);
+    let up_area = Rect {
+        y: inner.y + 2 + down_rows,
+        height: up_rows,
+        ..inner
+    };
+    sparkline(buf, up_area, h.up(), h.peak_up(), theme.up());
+}
+
+/// Roomy panes: both rates on one chart over `[start, end]` seconds, `span_label` long.
+fn render_chart(
+    plot: Rect,
+    buf: &mut Buffer,
+    h: &History,
+    theme: &Theme,
+    (start, end): (f64, f64),
+    span_label: &str,
+) {
     // The peak of what is on screen: the history is the visible window, so an early spike
     // stops setting the scale once it ages out.
     let top = nice_ceiling(h.peak_down().max(h.peak_up()) * 1.05);

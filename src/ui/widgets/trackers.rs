@@ -118,45 +118,65 @@ pub fn lines<'a>(snap: &Snapshot, theme: &Theme, width: usize) -> Vec<Line<'a>> 
     }
     let text_w = width.saturating_sub(8);
     for t in &snap.trackers {
-        let (status, style) = status_text(t, theme);
-        // "Last" is how long ago, "Next" how long until.
-        let ago = t.last_announce.map_or("-".to_string(), fmt::duration);
-        let next = t.next_announce.map_or("-".to_string(), fmt::duration);
-        let count = |c: Option<u32>| c.map_or("-".to_string(), |c| c.to_string());
-        let url = ellipsize(&outside(&t.url, MESSAGE_MAX), url_w).into_owned();
-        let cols = [
-            t.tier.to_string(),
-            ellipsize(&status, COLS[1]).into_owned(),
-            ago,
-            next,
-            count(t.seeders),
-            count(t.leechers),
-        ];
-        out.push(Line::from(row_spans(
-            cols,
-            format!("{url:<url_w$}"),
-            [Style::new(), style],
-            n,
-        )));
-        let mut message = |mark: &'static str, text: &str, style: Style| {
-            let text = outside(text, MESSAGE_MAX);
-            for (i, l) in wrap(&text, text_w).into_iter().enumerate() {
-                let lead = if i == 0 { mark } else { "" };
-                out.push(Line::from(vec![
-                    span(format!("{lead:>7} "), style),
-                    span(l, style),
-                ]));
-            }
-        };
-        if let TrackerStatus::Failed(reason) = &t.status {
-            message("✖", reason, theme.error());
-        }
-        if let Some(w) = &t.warning {
-            message("!", &format!("warning: {w}"), theme.warn());
-        }
+        out.extend(tracker_lines(t, theme, (url_w, n), text_w));
     }
     out.push(Line::default());
     out.push(Line::from(span(" Other sources of peers", dim)));
+    out.extend(other_sources(snap, theme));
+    out
+}
+
+/// One tracker's row, then its failure and warning wrapped to `text_w` under it. `url_w` and
+/// `n`: the URL column's width and how many columns show.
+fn tracker_lines(
+    t: &TrackerRow,
+    theme: &Theme,
+    (url_w, n): (usize, usize),
+    text_w: usize,
+) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let (status, style) = status_text(t, theme);
+    // "Last" is how long ago, "Next" how long until.
+    let ago = t.last_announce.map_or("-".to_string(), fmt::duration);
+    let next = t.next_announce.map_or("-".to_string(), fmt::duration);
+    let count = |c: Option<u32>| c.map_or("-".to_string(), |c| c.to_string());
+    let url = ellipsize(&outside(&t.url, MESSAGE_MAX), url_w).into_owned();
+    let cols = [
+        t.tier.to_string(),
+        ellipsize(&status, COLS[1]).into_owned(),
+        ago,
+        next,
+        count(t.seeders),
+        count(t.leechers),
+    ];
+    out.push(Line::from(row_spans(
+        cols,
+        format!("{url:<url_w$}"),
+        [Style::new(), style],
+        n,
+    )));
+    let mut message = |mark: &'static str, text: &str, style: Style| {
+        let text = outside(text, MESSAGE_MAX);
+        for (i, l) in wrap(&text, text_w).into_iter().enumerate() {
+            let lead = if i == 0 { mark } else { "" };
+            out.push(Line::from(vec![
+                span(format!("{lead:>7} "), style),
+                span(l, style),
+            ]));
+        }
+    };
+    if let TrackerStatus::Failed(reason) = &t.status {
+        message("✖", reason, theme.error());
+    }
+    if let Some(w) = &t.warning {
+        message("!", &format!("warning: {w}"), theme.warn());
+    }
+    out
+}
+
+/// The DHT, PEX and every other way peers come, with how many each brought.
+fn other_sources(snap: &Snapshot, theme: &Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
     let from = |s: PeerSource| snap.peers.iter().filter(|p| p.source == s).count();
     let peers = |n: usize| format!("{n} peer{}", if n == 1 { "" } else { "s" });
     let mut dht = vec![span(" DHT      ", theme.dim())];
