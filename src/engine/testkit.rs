@@ -47,7 +47,7 @@ pub(crate) struct TestTorrent {
 }
 
 impl TestTorrent {
-    pub fn new(piece_length: u32, total: u64, have: &[u32]) -> TestTorrent {
+    pub(crate) fn new(piece_length: u32, total: u64, have: &[u32]) -> TestTorrent {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let info = info(piece_length, total);
         let storage = Storage::open(dir.path(), &info).expect("storage in a temporary directory");
@@ -90,7 +90,7 @@ impl TestTorrent {
     }
 
     /// Every event sent so far.
-    pub fn drain(&mut self) -> Vec<Event> {
+    pub(crate) fn drain(&mut self) -> Vec<Event> {
         std::iter::from_fn(|| self.events.try_recv().ok()).collect()
     }
 }

@@ -43,7 +43,8 @@ bytes() { # 1M -> 1048576
 
 one() { # MODE RATE_BYTES: writes "ms_cpu epolls rate_B/s" to $WORK/result (no subshell, so
     # the EXIT trap sees its pids)
-    local mode=$1 rate=$2 port=$((20000 + RANDOM % 20000)) cap=() lim=(--down-limit "$rate")
+    local mode=$1 rate=$2 port=$((20000 + RANDOM % 20000))
+    local cap=() lim=(--down-limit "$rate")
     if [ "$mode" = capped ]; then cap=(--cap "$rate"); lim=(--down-limit 0); fi
     rm -rf "$WORK/out"
     /usr/bin/python3 "$HERE/lt_swarm.py" --torrent "$WORK/p.torrent" --save "$WORK/data" \
