@@ -50,11 +50,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 log_dir=$(mktemp -d -t ttui-run.XXXXXX)
 test_log="$log_dir/test.log"
-# The logs (and the tests' XDG dirs inside) go when the run passes, and stay for reading when
-# it does not (or with TTUI_KEEP_LOGS=1): a passing run leaves nothing in the temp directory.
+# The logs (and the tests' XDG dirs inside) go when the run passes with nothing flaky, and stay
+# for reading otherwise (or with TTUI_KEEP_LOGS=1): a clean run leaves nothing in the temp dir.
 end_run() {
     local rc=$?
-    if ((rc == 0)) && [[ ${TTUI_KEEP_LOGS:-0} != 1 ]]; then
+    if ((rc == 0 && ${#flaky[@]} == 0)) && [[ ${TTUI_KEEP_LOGS:-0} != 1 ]]; then
         rm -rf "$log_dir"
     else
         echo "logs kept in $log_dir"

@@ -246,7 +246,6 @@ impl PeerTask {
         let gate_timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(gate_timer);
         let mut armed: Option<tokio::time::Instant> = None;
-        let mut last_tick = tokio::time::Instant::now();
         let end = loop {
             if let Err(end) = s.flush(&mut wr).await {
                 break end;
@@ -282,23 +281,14 @@ impl PeerTask {
                     }
                     Ok(())
                 },
-                _ = tick.tick() => {
-                    last_tick = tokio::time::Instant::now();
-                    s.on_tick()
-                },
-                // A gate opens: read or send again (no polling in between). A tick due soon
-                // is taken now and the interval restarted from here, so a limited connection
-                // wakes once per gate cycle, not once more for its tick.
+                _ = tick.tick() => s.on_tick(),
+                // A gate opens: read or send again (no polling in between). The tick keeps its
+                // own phase: taking it on a gate's wake saved a timer per cycle but lined every
+                // connection's chances to read up with its own gate, and the first connection
+                // to wake took each burst of a shared limit (tests/ratelimit.rs, fair sharing).
                 _ = &mut gate_timer, if armed.is_some() => {
                     armed = None;
-                    let now = tokio::time::Instant::now();
-                    if now + TICK_EARLY >= last_tick + TICK {
-                        tick.reset();
-                        last_tick = now;
-                        s.on_tick()
-                    } else {
-                        Ok(())
-                    }
+                    Ok(())
                 },
                 r = limits.changed(), if limits_live => {
                     match r {
@@ -324,6 +314,3 @@ impl PeerTask {
 
 /// How often a connection checks its timers (idle, keep-alive, snub) and its rate.
 const TICK: Duration = Duration::from_millis(500);
-
-/// How early a gate's wake may take the tick (a gate cycles every `RUN_AHEAD` or so).
-const TICK_EARLY: Duration = Duration::from_millis(250);

@@ -56,11 +56,10 @@ impl Conn {
         self.depth = self.depth.min(self.reqq);
     }
 
-    /// On the tick (every half second, or a gate cycle under a limit): the receive rate over
-    /// the last 0.35 s or more, the pipeline depth it calls for, and snubbing.
+    /// Every half second: the receive rate, the pipeline depth it calls for, and snubbing.
     pub(super) fn update_rate(&mut self, now: Instant) {
         let dt = now.duration_since(self.window_start).as_secs_f64();
-        if dt >= 0.35 {
+        if dt >= 0.5 {
             let sample = self.window_bytes as f64 / dt;
             self.rate = if self.rate == 0.0 {
                 sample
