@@ -461,6 +461,9 @@ impl Conn {
             self.push(&Message::KeepAlive);
         }
         self.update_rate(now);
+        let tick = TokioInstant::now();
+        self.read_gate.on_tick(tick);
+        self.send_gate.on_tick(tick);
         Ok(())
     }
 }

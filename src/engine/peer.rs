@@ -241,8 +241,7 @@ impl PeerTask {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // One timer for the rate gates, kept across turns of the loop: a sleep made anew on
-        // every message would register and cancel a timer per block, and a cancelled timer
-        // still wakes the runtime's driver at its deadline.
+        // every message would register and cancel a timer per block.
         let gate_timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(gate_timer);
         let mut armed: Option<tokio::time::Instant> = None;
@@ -282,10 +281,7 @@ impl PeerTask {
                     Ok(())
                 },
                 _ = tick.tick() => s.on_tick(),
-                // A gate opens: read or send again (no polling in between). The tick keeps its
-                // own phase: taking it on a gate's wake saved a timer per cycle but lined every
-                // connection's chances to read up with its own gate, and the first connection
-                // to wake took each burst of a shared limit (tests/ratelimit.rs, fair sharing).
+                // A gate opens: read or send again (no polling in between).
                 _ = &mut gate_timer, if armed.is_some() => {
                     armed = None;
                     Ok(())

@@ -183,7 +183,8 @@ impl Conn {
         }
         // Every payload byte read counts against the down limit, requested or not; the next
         // message waits until it is paid for (TCP or uTP back-pressure then slows the peer).
-        self.read_gate.owe(self.down.reserve(len as u64));
+        self.read_gate
+            .take(&self.down, len as u64, tokio::time::Instant::now());
         let pos = self
             .in_flight
             .iter()

@@ -106,7 +106,8 @@ impl Conn {
             });
             self.live.uploaded.fetch_add(len, Ordering::Relaxed);
             self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
-            self.send_gate.owe(self.up.reserve(len));
+            self.send_gate
+                .take(&self.up, len, tokio::time::Instant::now());
             if !self.send_gate.is_open(tokio::time::Instant::now()) {
                 break;
             }

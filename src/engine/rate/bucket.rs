@@ -9,6 +9,8 @@
 //! - Callers that each hold at most one reservation are served in the order they asked:
 //!   with N of them behind one bucket each gets 1/N of it (the fairness the hierarchy needs).
 //! - A rate change forgives the debt, so a raised limit applies at once.
+//! - `sharers` counts the live `Share`s that joined it (connections taking from it lately);
+//!   it only splits a round between them (`turn_share`), it never changes what is paid.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -24,6 +26,7 @@ pub struct Bucket {
     /// Bytes per second; 0 = unlimited.
     rate: AtomicU64,
     state: Mutex<State>,
+    sharers: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -44,6 +47,7 @@ impl Bucket {
                 tokens: 0.0,
                 last: Instant::now(),
             }),
+            sharers: AtomicU64::new(0),
         }
     }
 
@@ -53,6 +57,21 @@ impl Bucket {
 
     pub fn is_limited(&self) -> bool {
         self.rate() != 0
+    }
+
+    pub(super) fn join(&self) {
+        self.sharers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn leave(&self) {
+        self.sharers.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Each sharer's part of `turn` at this rate, in bytes (None: unlimited).
+    pub(super) fn turn_share(&self, turn: Duration) -> Option<u64> {
+        let rate = self.rate();
+        let n = self.sharers.load(Ordering::Relaxed).max(1);
+        (rate != 0).then(|| (rate as f64 * turn.as_secs_f64() / n as f64) as u64)
     }
 
     /// Changes the rate; the debt and the savings start over, so the new rate holds from now.

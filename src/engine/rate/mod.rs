@@ -35,13 +35,18 @@ pub use gate::Gate;
 pub use parse::parse_rate;
 pub use schedule::Schedule;
 
-/// How far ahead of its limiter a connection may run before it sleeps. A connection that
-/// slept for every 16 KiB block would wake 64 times a second at 1 MiB/s, and each wake costs
-/// a timer, a thread switch and a read: at 1 MiB/s three times the CPU of the same transfer
-/// unlimited (tests/bench/ratelimit.sh). Sleeping once it is this far ahead, and then for the
-/// whole debt (`Gate`), wakes it a few times a second at most; the limit is still paid in full,
-/// so over any window longer than this the rate holds.
-pub const RUN_AHEAD: Duration = Duration::from_millis(400);
+/// What the connections sharing a bucket take together in one round of turns (`Gate`): each
+/// takes its share of it, then sleeps until what it took is paid for. A connection that slept
+/// for every 16 KiB block would wake 64 times a second at 1 MiB/s, and each wake costs a
+/// timer, a thread switch and a read: at 1 MiB/s three times the CPU of the same transfer
+/// unlimited (tests/bench/ratelimit.sh). In turns, one busy connection wakes about
+/// 1 / `TURN` times a second; the limit is still paid in full, so over any window longer
+/// than a round the rate holds.
+pub const TURN: Duration = Duration::from_millis(400);
+
+/// How far a connection may run ahead of its limiter whatever its turn: a cap above `TURN`
+/// for when the shares do not add up (a connection joined in the middle of a round).
+pub const RUN_AHEAD: Duration = Duration::from_millis(600);
 
 /// A chain of buckets a payload byte passes through. Empty: unlimited (local peers exempt).
 /// Clones share `held`, so a torrent's limiter knows when any of its connections waited.
@@ -98,11 +103,42 @@ impl Limiter {
         wait
     }
 
+    /// Counts the caller among the sharers of every bucket until the `Share` is dropped.
+    pub fn join(&self) -> Share {
+        for b in &self.buckets {
+            b.join();
+        }
+        Share(self.buckets.clone())
+    }
+
+    /// Bytes one connection takes in its turn: its part of a `TURN` of the tightest bucket,
+    /// split evenly between the bucket's sharers (u64::MAX when nothing limits).
+    pub fn turn_share(&self) -> u64 {
+        self.buckets
+            .iter()
+            .filter_map(|b| b.turn_share(TURN))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
     /// As `reserve_at` now: the instant before which the caller takes no more, if any.
     pub fn reserve(&self, n: u64) -> Option<tokio::time::Instant> {
         let now = Instant::now();
         let wait = self.reserve_at(n, now);
         (!wait.is_zero()).then(|| tokio::time::Instant::from_std(now + wait))
+    }
+}
+
+/// One connection counted among the sharers of a limiter's buckets (`Limiter::join`); it
+/// stops counting when dropped.
+#[derive(Debug)]
+pub struct Share(Vec<Arc<Bucket>>);
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        for b in &self.0 {
+            b.leave();
+        }
     }
 }
 
