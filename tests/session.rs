@@ -14,8 +14,10 @@ mod crash;
 mod kit;
 #[path = "session/payload.rs"]
 mod payload;
+mod prereq;
 
 use std::fs;
+use std::net::SocketAddr;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -474,5 +476,78 @@ fn ttui_on_a_terminal_hands_over_to_the_running_session() {
         });
         assert_eq!(rows[0]["info_hash"], p.hash().as_str());
     }
+    assert!(daemon.term().success());
+}
+
+/// Issue 19 ("move while seeding"): a seeding torrent is moved with `ttui move`; its files
+/// leave the old place whole, and a python3-libtorrent leecher that dials the daemon only
+/// afterwards completes from the new one.
+#[test]
+fn move_while_seeding_then_a_libtorrent_leecher_completes_from_the_new_place() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let env = Env::new("ttui-session-move-");
+    let p = Payload::make(
+        &env.out,
+        &env.root.path().join("torrents"),
+        "moving",
+        &[("a.bin", 3 << 20), ("sub/b.bin", (1 << 20) + 333)],
+        7,
+    );
+    let port = free_port();
+    let mut daemon = Daemon::start(&env, "1", &["--port".into(), port.to_string()]);
+    let added = env.verb(&["add", &p.path()]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let rows = env.wait_list("the data checked", DONE_WAIT, &mut daemon, |r| {
+        all_seeding(r, 1)
+    });
+    let id = row_of(&rows, &p.hash())["id"].to_string();
+    let before: Vec<Vec<u8>> = p
+        .files
+        .iter()
+        .map(|(rel, _)| fs::read(env.out.join(rel)).unwrap())
+        .collect();
+
+    let dest = env.root.path().join("elsewhere");
+    fs::create_dir_all(&dest).unwrap();
+    let dest_s = dest.to_str().unwrap().to_string();
+    let moved = env.verb(&["move", &id, &dest_s]);
+    assert_eq!(moved.code, 0, "{moved:?}");
+    env.wait_list("the move to finish", DONE_WAIT, &mut daemon, |r| {
+        let row = row_of(r, &p.hash());
+        row["save_path"].as_str() == Some(dest_s.as_str()) && row["state"] == "seeding"
+    });
+    for ((rel, _), bytes) in p.files.iter().zip(&before) {
+        assert!(!env.out.join(rel).exists(), "{} left behind", rel.display());
+        assert!(
+            fs::read(dest.join(rel)).unwrap() == *bytes,
+            "{} changed in the move",
+            rel.display()
+        );
+    }
+
+    let save = env.root.path().join("leech");
+    fs::create_dir_all(&save).unwrap();
+    let opts = LtOptions {
+        peers: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+        ..LtOptions::default()
+    };
+    let mut leecher = LibtorrentPeer::start_leecher(&p.torrent, &save, opts);
+    leecher.wait_done(DONE_WAIT);
+    for ((rel, _), bytes) in p.files.iter().zip(&before) {
+        assert!(
+            fs::read(save.join(rel)).unwrap() == *bytes,
+            "{}: the leecher's copy differs\n{}",
+            rel.display(),
+            leecher.report()
+        );
+    }
+    let total: u64 = p.files.iter().map(|f| f.1).sum();
+    // ttui's lifetime counter shows it served the whole torrent (the row lags by a tick).
+    env.wait_list("the upload counted", DONE_WAIT, &mut daemon, |r| {
+        row_of(r, &p.hash())["uploaded"].as_u64().unwrap_or(0) >= total
+    });
     assert!(daemon.term().success());
 }

@@ -172,7 +172,8 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `ttui daemon --state-dir STATE -o OUT` on 127.0.0.1 (any port, no DHT, TCP) with
+    /// Starts `ttui daemon --state-dir STATE -o OUT` on 127.0.0.1 (any port unless `extra`
+    /// names one, no DHT, TCP) with
     /// `extra` arguments, logging to `logs/daemon-<run>.log`; returns once it answers `list`.
     pub fn start(env: &Env, run: &str, extra: &[String]) -> Daemon {
         let log = env.logs.join(format!("daemon-{run}.log"));
@@ -183,15 +184,12 @@ impl Daemon {
             .arg(&env.state)
             .arg("-o")
             .arg(&env.out)
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dht",
-                "--transport",
-            ])
-            .arg("tcp")
+            .args(["--bind", "127.0.0.1", "--no-dht", "--transport", "tcp"])
+            .args(if extra.iter().any(|a| a == "--port") {
+                &[][..]
+            } else {
+                &["--port", "0"][..]
+            })
             .arg("--log-file")
             .arg(&log)
             .args(extra)
