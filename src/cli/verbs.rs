@@ -37,26 +37,13 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
             sequential,
             ..
         } => {
-            let only = match only_files.as_deref() {
-                Some(list) => Some(
-                    crate::engine::priorities::parse_file_list(list, None).map_err(|e| bad(&e))?,
-                ),
-                None => None,
-            };
-            if sources.is_empty() {
-                return Err(bad(
-                    "nothing to add: name a .torrent file, a magnet link or a URL",
-                ));
-            }
-            let items = read_items(&sources)
-                .await
-                .map_err(|e| ControlError::new(ErrorKind::BadArgument, e))?;
-            Request::Add {
-                items,
-                save_path: output.as_deref().map(absolute),
+            add_request(
+                &sources,
+                output.as_deref(),
                 paused,
-                files: crate::engine::api::AddFiles { only, sequential },
-            }
+                (only_files, sequential),
+            )
+            .await?
         }
         Verb::List { .. } => Request::List,
         Verb::Show { id, .. } => Request::Show { id },
@@ -73,33 +60,7 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
             turtle,
             goals,
             ..
-        } if goals.any() => {
-            if down.is_some() || up.is_some() || turtle.is_some() {
-                return Err(bad(
-                    "set rate limits and seeding goals in two calls of `ttui limit`",
-                ));
-            }
-            let Ok([id]) = <[String; 1]>::try_from(ids) else {
-                return Err(bad(
-                    "seeding goals are set for one torrent at a time: give its ID",
-                ));
-            };
-            let secs = |s: crate::engine::session::goals::Set<std::time::Duration>| match s {
-                crate::engine::session::goals::Set::To(d) => {
-                    crate::engine::session::goals::Set::To(d.as_secs())
-                }
-                crate::engine::session::goals::Set::Off => crate::engine::session::goals::Set::Off,
-                crate::engine::session::goals::Set::Default => {
-                    crate::engine::session::goals::Set::Default
-                }
-            };
-            Request::Goals {
-                id,
-                seed_ratio: goals.seed_ratio,
-                seed_time_secs: goals.seed_time.map(secs),
-                seed_idle_secs: goals.seed_idle.map(secs),
-            }
-        }
+        } if goals.any() => goals_request(ids, (down, up, turtle), goals)?,
         Verb::Verify { ids, .. } => Request::Verify { ids },
         Verb::Remove {
             ids, delete_data, ..
@@ -130,6 +91,67 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
     let mut client = Client::connect(socket).await?;
     let response = client.request(&request).await?;
     print_response(verb_name, response, json)
+}
+
+/// `ttui add`: the sources read here (a file or stdin is the client's, not the session's)
+/// and the paths made absolute.
+async fn add_request(
+    sources: &[PathBuf],
+    output: Option<&Path>,
+    paused: bool,
+    (only_files, sequential): (Option<String>, bool),
+) -> Result<Request, ControlError> {
+    let only = match only_files.as_deref() {
+        Some(list) => {
+            Some(crate::engine::priorities::parse_file_list(list, None).map_err(|e| bad(&e))?)
+        }
+        None => None,
+    };
+    if sources.is_empty() {
+        return Err(bad(
+            "nothing to add: name a .torrent file, a magnet link or a URL",
+        ));
+    }
+    let items = read_items(sources)
+        .await
+        .map_err(|e| ControlError::new(ErrorKind::BadArgument, e))?;
+    Ok(Request::Add {
+        items,
+        save_path: output.map(absolute),
+        paused,
+        files: crate::engine::api::AddFiles { only, sequential },
+    })
+}
+
+/// `ttui limit ID` with seeding goals: one torrent, and no rate limits in the same call.
+fn goals_request(
+    ids: Vec<String>,
+    (down, up, turtle): (Option<u64>, Option<u64>, Option<crate::engine::api::Turtle>),
+    goals: crate::cli::goal_args::GoalArgs,
+) -> Result<Request, ControlError> {
+    if down.is_some() || up.is_some() || turtle.is_some() {
+        return Err(bad(
+            "set rate limits and seeding goals in two calls of `ttui limit`",
+        ));
+    }
+    let Ok([id]) = <[String; 1]>::try_from(ids) else {
+        return Err(bad(
+            "seeding goals are set for one torrent at a time: give its ID",
+        ));
+    };
+    let secs = |s: crate::engine::session::goals::Set<std::time::Duration>| match s {
+        crate::engine::session::goals::Set::To(d) => {
+            crate::engine::session::goals::Set::To(d.as_secs())
+        }
+        crate::engine::session::goals::Set::Off => crate::engine::session::goals::Set::Off,
+        crate::engine::session::goals::Set::Default => crate::engine::session::goals::Set::Default,
+    };
+    Ok(Request::Goals {
+        id,
+        seed_ratio: goals.seed_ratio,
+        seed_time_secs: goals.seed_time.map(secs),
+        seed_idle_secs: goals.seed_idle.map(secs),
+    })
 }
 
 fn bad(msg: &str) -> ControlError {

@@ -170,23 +170,7 @@ impl Coordinator {
         mut events: mpsc::UnboundedReceiver<Event>,
         snapshots: watch::Sender<Arc<Snapshot>>,
     ) -> Outcome {
-        let (tracker_upd_tx, mut tracker_upd) = mpsc::channel(64);
-        let mut tracker_task = None;
-        if self.opts.use_trackers && !self.meta.trackers.is_empty() {
-            let (tx, rx) = mpsc::channel(8);
-            self.tracker_tx = Some(tx);
-            tracker_task = Some(tracker::spawn(
-                self.meta.trackers.clone(),
-                self.meta.info_hash,
-                self.shared.our_id,
-                self.shared.listen_port.load(Ordering::Relaxed),
-                self.progress_tx.subscribe(),
-                rx,
-                tracker_upd_tx,
-            ));
-        } else {
-            drop(tracker_upd_tx);
-        }
+        let (tracker_task, mut tracker_upd) = self.start_trackers();
         let (dht_tx, mut dht_rx) = mpsc::unbounded_channel();
         let dht_task = self.start_dht(dht_tx);
         let now = Instant::now();
@@ -233,7 +217,51 @@ impl Coordinator {
                 next_tick = next_tick.min(tokio::time::Instant::now() + TICK);
             }
         };
-        // Graceful stop: peers first (so they stop requesting), then trackers, then files.
+        let tasks = (tracker_task, dht_task);
+        self.shut_down(outcome, tasks, &mut events, &snapshots)
+            .await
+    }
+
+    /// The tracker task, when the torrent has trackers and may use them, and where its
+    /// updates arrive (a channel that never yields without one).
+    fn start_trackers(
+        &mut self,
+    ) -> (
+        Option<tokio::task::JoinHandle<()>>,
+        mpsc::Receiver<tracker::TrackerUpdate>,
+    ) {
+        let (tracker_upd_tx, tracker_upd) = mpsc::channel(64);
+        let mut tracker_task = None;
+        if self.opts.use_trackers && !self.meta.trackers.is_empty() {
+            let (tx, rx) = mpsc::channel(8);
+            self.tracker_tx = Some(tx);
+            tracker_task = Some(tracker::spawn(
+                self.meta.trackers.clone(),
+                self.meta.info_hash,
+                self.shared.our_id,
+                self.shared.listen_port.load(Ordering::Relaxed),
+                self.progress_tx.subscribe(),
+                rx,
+                tracker_upd_tx,
+            ));
+        } else {
+            drop(tracker_upd_tx);
+        }
+        (tracker_task, tracker_upd)
+    }
+
+    /// Graceful stop: peers first (so they stop requesting), then trackers, then files; the
+    /// last snapshot and resume point go out.
+    async fn shut_down(
+        &mut self,
+        outcome: Outcome,
+        (tracker_task, dht_task): (
+            Option<tokio::task::JoinHandle<()>>,
+            Option<tokio::task::JoinHandle<()>>,
+        ),
+        events: &mut mpsc::UnboundedReceiver<Event>,
+        snapshots: &watch::Sender<Arc<Snapshot>>,
+    ) -> Outcome {
         for p in self.peers.values() {
             p.send(PeerCmd::Disconnect(PeerEnd::Shutdown));
         }
@@ -271,8 +299,8 @@ impl Coordinator {
         }
         self.on_tick();
         let _ = snapshots.send(Arc::new(self.build_snapshot()));
-        // The session learns of the end from the task itself (`manager::report_end`), which
-        // also covers the ways out that never reach this loop.
+        // The session learns of the end from the task itself (`report_end` in
+        // session/reports.rs), which also covers the ways out that never reach this loop.
         self.send_resume(true);
         outcome
     }

@@ -2,6 +2,14 @@
 //! along its (shuffled) URL list and keeps the URL that answered at the front (BEP 12),
 //! re-announces on the tracker's interval and backs off on failure. It reports plain
 //! `TrackerUpdate`s; the contract types live in `tracker` (mod.rs).
+//!
+//! This file holds the task's state, its loop and its end (`stopped`); `task/announce.rs`
+//! sends the announces that are due and takes their outcomes, `task/tier.rs` is one tier's
+//! answer or failure (BEP 12 order, back-off), `task/outbox.rs` what waits for the engine.
+
+mod announce;
+mod outbox;
+mod tier;
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -14,6 +22,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::*;
+use tier::fmt_secs;
+
 /// Knobs of the tracker task; `Default` is what the client uses, tests shorten the waits.
 #[derive(Debug, Clone)]
 pub struct TaskConfig {
@@ -127,10 +137,6 @@ struct Outcome {
 
 /// Log lines gathered while a tier is borrowed, written once it is not.
 type Logs = Vec<(LogLevel, String)>;
-
-/// Updates waiting for room in the channel. Sending never blocks the loop, so a busy engine
-/// cannot stall `Stop`; only the newest Status is kept.
-const MAX_OUTBOX: usize = 512;
 
 /// Announces in flight at once across the process (libtorrent's
 /// `max_concurrent_http_announces` is 50 too). A session that starts thousands of torrents
@@ -300,101 +306,6 @@ impl Task {
         }
     }
 
-    fn start_due(&mut self, inflight: &mut FuturesUnordered<AnnounceFuture>) {
-        let now = Instant::now();
-        let mut changed = false;
-        for i in 0..self.tiers.len() {
-            let due = self
-                .tiers
-                .get(i)
-                .is_some_and(|t| !t.busy && t.next_at <= now);
-            if due {
-                if let Some(tier) = self.tiers.get_mut(i) {
-                    tier.cursor = 0;
-                }
-                self.start_announce(i, inflight);
-                changed = true;
-            }
-        }
-        if changed {
-            self.push_status();
-        }
-    }
-
-    /// Announces to `trackers[cursor]` of the tier.
-    fn start_announce(&mut self, tier_idx: usize, inflight: &mut FuturesUnordered<AnnounceFuture>) {
-        let Some(t) = self
-            .tiers
-            .get(tier_idx)
-            .and_then(|tier| tier.trackers.get(tier.cursor))
-        else {
-            return;
-        };
-        let event = self.event_for(t);
-        let url = t.url.clone();
-        let req = self.request(event, self.config.numwant);
-        let http = self.http.clone();
-        let schedule = self.config.udp_schedule.clone();
-        if let Some(tier) = self.tiers.get_mut(tier_idx) {
-            tier.busy = true;
-            if let Some(t) = tier.trackers.get_mut(tier.cursor) {
-                t.status = TrackerStatus::Announcing;
-            }
-        }
-        inflight.push(Box::pin(async move {
-            // Never closed, so acquire only fails if it were; then go without a slot.
-            let _slot = announce_slots().acquire().await.ok();
-            let result = match &http {
-                Some(http) => announce_with(&url, &req, http, &schedule).await,
-                None => Err(TrackerError::Io("HTTP client unavailable".into())),
-            };
-            Outcome {
-                sent: Sent {
-                    tier: tier_idx,
-                    url,
-                    event,
-                    left: req.progress.left,
-                },
-                result,
-            }
-        }));
-    }
-
-    fn on_outcome(&mut self, o: Outcome, inflight: &mut FuturesUnordered<AnnounceFuture>) {
-        let now = Instant::now();
-        let complete = self.complete;
-        let config = &self.config;
-        let Some(tier) = self.tiers.get_mut(o.sent.tier) else {
-            return;
-        };
-        tier.busy = false;
-        let Some(pos) = tier.trackers.iter().position(|t| t.url == o.sent.url) else {
-            return;
-        };
-        let mut logs = Vec::new();
-        let mut batch = None;
-        let mut fail_over = false;
-        match o.result {
-            Ok(resp) => {
-                let peers = tier.on_answer(pos, resp, &o.sent, complete, now, &mut logs);
-                if !peers.is_empty() {
-                    batch = Some(peers);
-                }
-            }
-            Err(e) => fail_over = tier.on_failure(pos, &e, &o.sent, config, now, &mut logs),
-        }
-        for (level, text) in logs {
-            self.log(level, text);
-        }
-        if let Some(peers) = batch {
-            self.outbox.push_back(TrackerUpdate::Peers(peers));
-        }
-        if fail_over {
-            self.start_announce(o.sent.tier, inflight);
-        }
-        self.push_status();
-    }
-
     fn on_completed(&mut self) {
         if self.complete {
             return;
@@ -445,189 +356,5 @@ impl Task {
                 format!("stopped announce gave up after {}", fmt_secs(limit)),
             ),
         }
-    }
-
-    fn log(&mut self, level: LogLevel, text: String) {
-        if self.outbox.len() >= MAX_OUTBOX {
-            // Keep peers; drop the oldest log or status line.
-            if let Some(i) = self
-                .outbox
-                .iter()
-                .position(|u| !matches!(u, TrackerUpdate::Peers(_)))
-            {
-                self.outbox.remove(i);
-            }
-        }
-        self.outbox.push_back(TrackerUpdate::Log(level, text));
-    }
-
-    fn push_status(&mut self) {
-        self.outbox
-            .retain(|u| !matches!(u, TrackerUpdate::Status(_)));
-        let rows = self.rows(Instant::now());
-        self.outbox.push_back(TrackerUpdate::Status(rows));
-    }
-
-    fn rows(&self, now: Instant) -> Vec<TrackerReport> {
-        let mut rows = Vec::new();
-        for (tier_idx, tier) in self.tiers.iter().enumerate() {
-            for (pos, t) in tier.trackers.iter().enumerate() {
-                let next_announce =
-                    (!tier.busy && pos == 0).then(|| tier.next_at.saturating_duration_since(now));
-                rows.push(TrackerReport {
-                    url: t.url.clone(),
-                    tier: tier_idx,
-                    status: t.status.clone(),
-                    last_announce: t.last_done.map(|d| now.saturating_duration_since(d)),
-                    next_announce,
-                    seeders: t.seeders,
-                    leechers: t.leechers,
-                    warning: t.warning.clone(),
-                });
-            }
-        }
-        rows
-    }
-}
-
-impl Tier {
-    /// `trackers[pos]` answered: it moves to the front (BEP 12) and the tier waits the
-    /// tracker's interval. Returns the peers it listed, capped and without repeats.
-    fn on_answer(
-        &mut self,
-        pos: usize,
-        mut resp: AnnounceResponse,
-        sent: &Sent,
-        complete: bool,
-        now: Instant,
-        logs: &mut Logs,
-    ) -> Vec<SocketAddr> {
-        let mut t = self.trackers.remove(pos);
-        let peers = peer_list(std::mem::take(&mut resp.peers), &t.url, logs);
-        t.status = TrackerStatus::Ok { peers: peers.len() };
-        t.last_done = Some(now);
-        t.seeders = resp.seeders;
-        t.leechers = resp.leechers;
-        t.warning = resp.warning.clone();
-        t.min_interval = resp.min_interval;
-        t.ever_ok = true;
-        match sent.event {
-            Event::Started => {
-                t.started_ok = true;
-                if sent.left == 0 {
-                    t.completed_ok = true;
-                }
-            }
-            Event::Completed => t.completed_ok = true,
-            Event::None | Event::Stopped => {}
-        }
-        // A `completed` that arrived while `started` was in flight goes out at once.
-        let owe_completed = complete && t.started_ok && !t.completed_ok;
-        let url = t.url.clone();
-        self.trackers.insert(0, t);
-        self.cursor = 0;
-        self.failed_rounds = 0;
-        self.next_at = if owe_completed {
-            now
-        } else {
-            now + resp.interval
-        };
-        let counts = match (resp.seeders, resp.leechers) {
-            (Some(s), Some(l)) => format!(" ({s} seeders, {l} leechers)"),
-            _ => String::new(),
-        };
-        let ev = event_note(sent.event);
-        logs.push((
-            LogLevel::Info,
-            format!("announce{ev} to {url} ok: {} peers{counts}", peers.len()),
-        ));
-        if let Some(w) = resp.warning {
-            logs.push((LogLevel::Warn, format!("tracker {url} warns: {w}")));
-        }
-        peers
-    }
-
-    /// `trackers[pos]` failed: the next URL of the tier is tried at once (returns true), or,
-    /// when it was the last, the tier backs off, doubling per failed round.
-    fn on_failure(
-        &mut self,
-        pos: usize,
-        e: &TrackerError,
-        sent: &Sent,
-        config: &TaskConfig,
-        now: Instant,
-        logs: &mut Logs,
-    ) -> bool {
-        if let Some(t) = self.trackers.get_mut(pos) {
-            t.status = TrackerStatus::Failed(e.to_string());
-            t.last_done = Some(now);
-        }
-        let next = pos + 1;
-        let len = self.trackers.len();
-        let url = &sent.url;
-        let ev = event_note(sent.event);
-        if next < len {
-            self.cursor = next;
-            logs.push((LogLevel::Warn, format!("announce{ev} to {url} failed: {e}")));
-            return true;
-        }
-        self.cursor = 0;
-        self.failed_rounds = self.failed_rounds.saturating_add(1);
-        let shift = self.failed_rounds.saturating_sub(1).min(16);
-        let wait = config
-            .backoff_first
-            .saturating_mul(1u32 << shift)
-            .min(config.backoff_max);
-        self.next_at = now + wait;
-        let what = if len > 1 {
-            "every tracker of its tier failed; "
-        } else {
-            ""
-        };
-        logs.push((
-            LogLevel::Warn,
-            format!(
-                "announce{ev} to {url} failed: {e} ({what}retry in {})",
-                fmt_secs(wait)
-            ),
-        ));
-        false
-    }
-}
-
-/// The peers a reply listed, at most [`MAX_PEERS_PER_REPLY`] of them (a random pick when
-/// there are more), each once.
-fn peer_list(mut listed: Vec<SocketAddr>, url: &str, logs: &mut Logs) -> Vec<SocketAddr> {
-    if listed.len() > MAX_PEERS_PER_REPLY {
-        logs.push((
-            LogLevel::Warn,
-            format!(
-                "tracker {url} listed {} peers; keeping {MAX_PEERS_PER_REPLY}",
-                listed.len()
-            ),
-        ));
-        let (kept, _) = listed.partial_shuffle(&mut rand::thread_rng(), MAX_PEERS_PER_REPLY);
-        listed = kept.to_vec();
-    }
-    let mut seen = HashSet::new();
-    listed.into_iter().filter(|p| seen.insert(*p)).collect()
-}
-
-/// " (started)" and the like, after "announce" in the log; nothing for a plain re-announce.
-fn event_note(event: Event) -> String {
-    match event.as_str() {
-        Some(e) => format!(" ({e})"),
-        None => String::new(),
-    }
-}
-
-fn fmt_secs(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 && s.is_multiple_of(60) {
-        format!("{} min", s / 60)
-    } else if s >= 1 {
-        format!("{s} s")
-    } else {
-        format!("{} ms", d.as_millis())
     }
 }

@@ -1,0 +1,289 @@
+//! Torrents come into the session: added by a request (a .torrent or a magnet link), or
+//! brought back from the store at start. Either way a torrent gets a slot, parked until the
+//! queue lets it run (`policy.rs`); a magnet's task starts at once to fetch its metadata.
+
+use super::*;
+
+impl Manager {
+    /// Starts every torrent the store kept, in the order they were added.
+    pub(super) async fn restore(&mut self) {
+        let Some(persist) = &self.persist else {
+            return;
+        };
+        let (saved, magnets) = persist.load_all().await;
+        for t in saved {
+            self.start_saved(t);
+        }
+        for m in magnets {
+            self.start_saved_magnet(m);
+        }
+        self.renumber();
+        self.evaluate(false);
+    }
+
+    fn start_saved(&mut self, t: SavedTorrent) {
+        let paused = t.paused;
+        let id = self.new_slot_id();
+        let save_path = t
+            .save_path
+            .clone()
+            .unwrap_or_else(|| self.opts.output.clone());
+        let start_meta = Arc::new(t.meta);
+        let resume = Resumed {
+            queue_position: Some(t.queue_position),
+            trusted: t.trusted,
+            to_check: t.to_check,
+            lifetime: t.lifetime,
+            notes: t.notes,
+            files: t.files,
+            kept: t.kept,
+            rates: t.rates,
+        };
+        self.launch(id, start_meta, save_path, t.added, paused, resume);
+    }
+
+    pub(super) fn add(
+        &mut self,
+        source: AddSource,
+        save_path: Option<PathBuf>,
+        paused: bool,
+        files: AddFiles,
+    ) -> Result<Added, String> {
+        if self.shutting_down {
+            return Err("the session is stopping".into());
+        }
+        let save_path = save_path.unwrap_or_else(|| self.opts.output.clone());
+        match source {
+            AddSource::Torrent { name, bytes } => {
+                let meta = Metainfo::from_bytes(&bytes)
+                    .map_err(|e| format!("{}: {e}", crate::protocol::text::shorten(&name)))?;
+                if let Some(id) = self.by_hash.get(&meta.info_hash) {
+                    return Ok(Added::Already {
+                        id: *id,
+                        name: meta.info.name.clone(),
+                        info_hash: meta.info_hash,
+                    });
+                }
+                let name = meta.info.name.clone();
+                let info_hash = meta.info_hash;
+                let plan = match &files.only {
+                    Some(only) => FilePlan::only(&meta.info, only, files.sequential)?,
+                    None => FilePlan::new(&meta.info, &[], files.sequential),
+                };
+                if let Some(p) = &mut self.persist {
+                    p.save_torrent(&meta.info_hash, &bytes)?;
+                }
+                let id = self.new_slot_id();
+                let added = unix_now();
+                self.launch(
+                    id,
+                    Arc::new(meta),
+                    save_path,
+                    added,
+                    paused,
+                    Resumed {
+                        files: plan.clone(),
+                        ..Resumed::default()
+                    },
+                );
+                self.save_now(id, paused, plan);
+                Ok(Added::New {
+                    id,
+                    name,
+                    info_hash,
+                })
+            }
+            AddSource::Magnet(link) => {
+                let magnet = Magnet::parse(&link).map_err(|e| e.to_string())?;
+                if let Some(id) = self.by_hash.get(&magnet.info_hash) {
+                    let name = self.slot(*id).map(|s| s.line.borrow().name.clone());
+                    return Ok(Added::Already {
+                        id: *id,
+                        name: name.unwrap_or_default(),
+                        info_hash: magnet.info_hash,
+                    });
+                }
+                let id = self.new_slot_id();
+                let name = magnet
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
+                let info_hash = magnet.info_hash;
+                self.launch_magnet(id, magnet, save_path, (paused, files.clone()));
+                self.save_magnet(id, &link, (paused, &files));
+                Ok(Added::New {
+                    id,
+                    name,
+                    info_hash,
+                })
+            }
+        }
+    }
+
+    /// A resume point for a torrent that has not sent one yet, so an acknowledged add survives
+    /// a crash that comes before its first tick.
+    pub(super) fn save_now(&mut self, id: TorrentId, paused: bool, files: FilePlan) {
+        let Some(slot) = self.slots.iter().find(|s| s.id == id) else {
+            return;
+        };
+        let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) else {
+            return;
+        };
+        let point = ResumePoint {
+            have: Bitfield::new(meta.info.num_pieces()),
+            lifetime: Lifetime::default(),
+            paused,
+            peers: Vec::new(),
+            clean: false,
+            files,
+            rates: slot.rates.own(),
+        };
+        p.save_resume(
+            &meta,
+            &slot.save_path,
+            (slot.added, slot.queue_position),
+            &point,
+            &slot.policy.kept(),
+        );
+    }
+
+    fn launch(
+        &mut self,
+        id: TorrentId,
+        meta: Arc<Metainfo>,
+        save_path: PathBuf,
+        added: u64,
+        paused: bool,
+        resume: Resumed,
+    ) {
+        let Resumed {
+            queue_position,
+            trusted,
+            to_check,
+            lifetime,
+            notes,
+            files,
+            kept,
+            rates,
+        } = resume;
+        let rates = self.session.ctx.rates.torrent(rates);
+        let queue_position = queue_position.unwrap_or_else(|| self.next_queue_position());
+        let first = snapshot::initial(id, &meta, &save_path, self.session.ctx.listen_port);
+        let (snap_tx, _) = watch::channel(Arc::new(first));
+        let complete = trusted.as_ref().is_some_and(|b| b.is_complete()) && to_check.is_empty();
+        let mut first_line = TorrentLine::placeholder(id);
+        first_line.info_hash = meta.info_hash;
+        first_line.name.clone_from(&meta.info.name);
+        first_line.state = TorrentState::Downloading;
+        first_line.total_bytes = meta.info.total_length;
+        first_line.wanted_bytes = meta.info.total_length;
+        first_line.verified_bytes = trusted.as_ref().map_or(0, |b| {
+            (u64::from(b.count()) * u64::from(meta.info.piece_length)).min(meta.info.total_length)
+        });
+        first_line.save_path.clone_from(&save_path);
+        first_line.added = added;
+        first_line.downloaded = lifetime.downloaded;
+        first_line.uploaded = lifetime.uploaded;
+        first_line.completed = lifetime.completed;
+        // The sender goes with the task when the queue starts one (`policy::relaunch`).
+        let (_, line_rx) = watch::channel(first_line);
+        let (cmd_tx, _) = mpsc::unbounded_channel();
+        self.by_hash.insert(meta.info_hash, id);
+        let mut policy = policy::SlotPolicy::new(kept, lifetime.seeding_secs);
+        policy.stopped = Some(policy::Parked {
+            paused,
+            complete,
+            trusted,
+            to_check,
+            lifetime,
+            notes,
+            files,
+        });
+        self.slots.push(Slot {
+            id,
+            info_hash: meta.info_hash,
+            save_path,
+            added,
+            queue_position,
+            commands: cmd_tx,
+            snapshots: snap_tx,
+            line: line_rx,
+            task: None,
+            meta: Some(meta),
+            removing: None,
+            last: None,
+            ignore_ended: 0,
+            policy,
+            rates,
+        });
+    }
+
+    pub(super) fn launch_magnet(
+        &mut self,
+        id: TorrentId,
+        magnet: Magnet,
+        save_path: PathBuf,
+        (paused, files): (bool, AddFiles),
+    ) {
+        let rates = self.session.ctx.rates.torrent(Default::default());
+        let opts = Options {
+            output: save_path.clone(),
+            seed: true,
+            ..self.opts.clone()
+        };
+        let first = crate::engine::magnet::magnet_snapshot(id, &magnet, &save_path);
+        let (snap_tx, _) = watch::channel(Arc::new(first));
+        let mut first_line = TorrentLine::placeholder(id);
+        first_line.info_hash = magnet.info_hash;
+        first_line.name = magnet
+            .display_name
+            .clone()
+            .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
+        first_line.state = TorrentState::Downloading;
+        first_line.why = Some("fetching metadata".into());
+        first_line.save_path.clone_from(&save_path);
+        let added = unix_now();
+        first_line.added = added;
+        let (line_tx, line_rx) = watch::channel(first_line);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let start = Start {
+            id,
+            ctx: self.ctx(),
+            trusted: None,
+            to_check: Vec::new(),
+            lifetime: Lifetime::default(),
+            paused,
+            files: FilePlan {
+                sequential: files.sequential,
+                ..FilePlan::default()
+            },
+            rates: rates.clone(),
+            snapshots: snap_tx.clone(),
+            line: line_tx,
+            reports: Some(self.reports_tx.clone()),
+        };
+        let extra = opts.peers.clone();
+        let log = self.listen_log.clone();
+        let only = files.only;
+        let run = torrent::run_magnet(start, magnet.clone(), extra, opts, false, log, cmd_rx, only);
+        let task = tokio::spawn(report_end(id, self.reports_tx.clone(), run));
+        self.by_hash.insert(magnet.info_hash, id);
+        self.slots.push(Slot {
+            id,
+            info_hash: magnet.info_hash,
+            save_path,
+            added,
+            queue_position: self.next_queue_position(),
+            commands: cmd_tx,
+            snapshots: snap_tx,
+            line: line_rx,
+            task: Some(task),
+            meta: None,
+            removing: None,
+            last: None,
+            ignore_ended: 0,
+            policy: policy::SlotPolicy::new(Kept::default(), 0),
+            rates,
+        });
+    }
+}

@@ -1,0 +1,45 @@
+//! Removing a torrent: its task is asked to quit, and once it has ended the slot, its saved
+//! state and (if asked) its data go.
+
+use super::disk_files::delete_files;
+use super::*;
+
+impl Manager {
+    pub(super) fn remove(
+        &mut self,
+        id: TorrentId,
+        delete_data: bool,
+        reply: oneshot::Sender<Result<(), String>>,
+    ) {
+        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+            let _ = reply.send(Err(format!("no torrent {id}")));
+            return;
+        };
+        let slot = &mut self.slots[i];
+        slot.removing = Some(Removal { delete_data, reply });
+        let _ = slot.commands.send(Command::Quit);
+        if slot.task.is_none() {
+            self.finish_remove(i);
+        }
+    }
+
+    /// The torrent's task has ended: forget it, its saved state and (if asked) its data.
+    pub(super) fn finish_remove(&mut self, i: usize) {
+        let slot = self.slots.remove(i);
+        self.by_hash.remove(&slot.info_hash);
+        let path = slot.save_path();
+        let Some(Removal { delete_data, reply }) = slot.removing else {
+            return;
+        };
+        if let Some(p) = &mut self.persist {
+            p.remove(&slot.info_hash);
+        }
+        let mut result = Ok(());
+        if delete_data {
+            if let Some(meta) = &slot.meta {
+                result = delete_files(&path, meta);
+            }
+        }
+        let _ = reply.send(result);
+    }
+}

@@ -1,0 +1,90 @@
+//! What a torrent's task tells the manager: its metadata (a magnet's), its resume points,
+//! and its end, which `report_end` guarantees however the task ends.
+
+use super::*;
+
+impl Manager {
+    pub(super) fn on_report(&mut self, id: TorrentId, report: Report) {
+        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+            return;
+        };
+        match report {
+            Report::Metadata(meta, plan) => {
+                if let Some(p) = &mut self.persist {
+                    let bytes = crate::engine::session::persist::torrent_file_of(&meta);
+                    if let Err(e) = p.save_torrent(&meta.info_hash, &bytes) {
+                        tracing::warn!("saving the metadata of {}: {e}", meta.info.name);
+                    }
+                }
+                self.slots[i].meta = Some(Arc::new(*meta));
+                // Its `--only-files` saved with it at once: a restart before the torrent's
+                // first resume point must not fetch (and create) the skipped files.
+                let paused = self.slots[i].line.borrow().state == TorrentState::Paused;
+                self.save_now(id, paused, plan);
+            }
+            Report::Resume(point) => {
+                let slot = &mut self.slots[i];
+                if slot.removing.is_some() {
+                    return;
+                }
+                slot.last = Some((*point).clone());
+                let path = slot.save_path();
+                if let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) {
+                    let kept = slot.policy.kept();
+                    p.save_resume(
+                        &meta,
+                        &path,
+                        (slot.added, slot.queue_position),
+                        &point,
+                        &kept,
+                    );
+                }
+            }
+            Report::Ended(_) if self.slots[i].ignore_ended > 0 => {
+                self.slots[i].ignore_ended -= 1;
+            }
+            Report::Ended(outcome) => {
+                self.slots[i].task = None;
+                if let Outcome::Failed(msg) = &outcome {
+                    tracing::warn!("torrent {id} stopped: {msg}");
+                }
+                if self.slots[i].removing.is_some() {
+                    self.finish_remove(i);
+                }
+                self.evaluate(false);
+            }
+        }
+    }
+}
+
+/// Runs a torrent's task and tells the manager when it ends, however it ends: an early error
+/// (files that cannot be opened), a quit during the check, a panic. Without this report a
+/// removal would wait forever for a torrent that failed to start.
+pub(super) async fn report_end(
+    id: TorrentId,
+    reports: mpsc::UnboundedSender<(TorrentId, Report)>,
+    run: impl std::future::Future<Output = Outcome>,
+) -> Outcome {
+    struct Guard {
+        id: TorrentId,
+        reports: mpsc::UnboundedSender<(TorrentId, Report)>,
+        outcome: Option<Outcome>,
+    }
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let outcome = self
+                .outcome
+                .take()
+                .unwrap_or_else(|| Outcome::Failed("the torrent's task stopped".into()));
+            let _ = self.reports.send((self.id, Report::Ended(outcome)));
+        }
+    }
+    let mut guard = Guard {
+        id,
+        reports,
+        outcome: None,
+    };
+    let outcome = run.await;
+    guard.outcome = Some(outcome.clone());
+    outcome
+}

@@ -1,0 +1,88 @@
+//! A request from the UI or the control socket, sent to the part of the manager that does it;
+//! every request that can change who runs is followed by the queue's evaluation.
+
+use super::*;
+
+impl Manager {
+    pub(super) async fn on_request(&mut self, r: SessionRequest) {
+        match r {
+            SessionRequest::Add {
+                source,
+                save_path,
+                paused,
+                files,
+                reply,
+            } => {
+                let _ = reply.send(self.add(source, save_path, paused, files));
+                self.evaluate(false);
+            }
+            SessionRequest::Torrent { id, command } => {
+                if !self.pause_command(id, &command) {
+                    if let Some(s) = self.slot(id) {
+                        let _ = s.commands.send(command);
+                    }
+                }
+                self.evaluate(false);
+            }
+            SessionRequest::Force { id, on, reply } => {
+                let _ = reply.send(self.force(id, on));
+                self.evaluate(false);
+            }
+            SessionRequest::Queue { id, to, reply } => {
+                let _ = reply.send(self.queue_move(id, to));
+                self.evaluate(false);
+            }
+            SessionRequest::Goals {
+                id,
+                ratio,
+                seed_time,
+                idle,
+                reply,
+            } => {
+                let _ = reply.send(self.set_goals(id, ratio, seed_time, idle));
+                self.evaluate(false);
+            }
+            SessionRequest::Verify { id } => self.verify(id),
+            SessionRequest::Remove {
+                id,
+                delete_data,
+                reply,
+            } => {
+                self.remove(id, delete_data, reply);
+                self.evaluate(false);
+            }
+            SessionRequest::Move { id, dir, reply } => self.start_move(id, dir, reply),
+            SessionRequest::Subscribe { id, reply } => {
+                let rx = self.slot(id).map(|s| {
+                    // An idle torrent builds no snapshot and ticks slowly: ask for one now.
+                    let _ = s.commands.send(Command::Refresh);
+                    s.snapshots.subscribe()
+                });
+                let _ = reply.send(rx);
+            }
+            SessionRequest::Files { id, reply } => {
+                let files = self.slot(id).and_then(|s| s.meta.as_ref()).map(|m| {
+                    m.info
+                        .files
+                        .iter()
+                        .map(|f| FileLine {
+                            path: f.path.join("/"),
+                            size: f.length,
+                            offset: f.offset,
+                            padding: f.padding,
+                        })
+                        .collect()
+                });
+                let _ = reply.send(files);
+            }
+            SessionRequest::Shutdown => {}
+            SessionRequest::Limit {
+                target,
+                change,
+                reply,
+            } => {
+                let _ = reply.send(self.limit(target, change));
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! A torrent started again on a new task: a verify (a full check of its files) or a move
+//! (its files to another directory, then the pieces it had). The old task ends first, so
+//! it lets go of the files and the router before the new one opens them.
+
+use super::disk_files::move_files;
+use super::*;
+
+impl Manager {
+    /// Stops the torrent and starts it again with a full check of its files.
+    pub(super) fn verify(&mut self, id: TorrentId) {
+        if let Some(i) = self.slots.iter().position(|s| s.id == id) {
+            self.restart(i, None);
+        }
+    }
+
+    /// Stops the torrent, moves its files to `dir` (a rename when it can, else a copy), and
+    /// starts it again from there with the pieces it had. On any failure what was copied is
+    /// removed, the old files stay where they were and the torrent starts there again.
+    pub(super) fn start_move(
+        &mut self,
+        id: TorrentId,
+        dir: PathBuf,
+        reply: oneshot::Sender<Result<(), String>>,
+    ) {
+        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+            let _ = reply.send(Err(format!("no torrent {id}")));
+            return;
+        };
+        if self.slots[i].meta.is_none() {
+            let _ = reply.send(Err("its metadata has not arrived yet".into()));
+            return;
+        }
+        if self.slots[i].save_path == dir {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        self.restart(i, Some((dir, reply)));
+    }
+
+    /// Ends the slot's task and starts a new one on the same torrent: a full check (verify),
+    /// or after moving its files.
+    fn restart(&mut self, i: usize, moving: Option<Moving>) {
+        let Some(meta) = self.slots[i].meta.clone() else {
+            return;
+        };
+        let mut old = self.slots.remove(i);
+        let _ = old.commands.send(Command::Quit);
+        let target = moving.as_ref().map(|(d, _)| d.clone());
+        let mut line = Self::line_of(&old);
+        line.why = target
+            .as_ref()
+            .map(|dir| format!("moving to {}", dir.display()));
+        // The old task's `Ended` report arrives for a slot that has moved on.
+        let ignore_ended = old.ignore_ended + u32::from(old.task.is_some());
+        let carried = self.carry(&mut old, meta, &line, target.is_some());
+        let (line_tx, line_rx) = watch::channel(line);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let run = run_again(carried, moving, line_tx, cmd_rx);
+        let task = tokio::spawn(report_end(old.id, self.reports_tx.clone(), run));
+        let new_path = target.unwrap_or_else(|| old.save_path.clone());
+        let next = successor(old, new_path, (cmd_tx, line_rx), (task, ignore_ended));
+        self.slots.insert(i, next);
+    }
+
+    /// What the new task takes over from `old` (its task and snapshot sender among them) and
+    /// from the session.
+    fn carry(
+        &self,
+        old: &mut Slot,
+        meta: Arc<Metainfo>,
+        line: &TorrentLine,
+        moving: bool,
+    ) -> Carried {
+        let point = old.last.as_ref();
+        Carried {
+            id: old.id,
+            meta,
+            task: old.task.take(),
+            old_path: old.save_path.clone(),
+            // A move keeps the verified pieces; a verify starts from nothing.
+            trusted: point.filter(|_| moving).map(|p| p.have.clone()),
+            lifetime: point.map_or(lifetime_of(line), |p| p.lifetime),
+            paused: matches!(line.state, TorrentState::Paused),
+            files: point.map(|p| p.files.clone()).unwrap_or_default(),
+            rates: old.rates.clone(),
+            snapshots: old.snapshots.clone(),
+            ctx: self.ctx(),
+            listen_log: self.listen_log.clone(),
+            opts: self.opts.clone(),
+            reports: self.reports_tx.clone(),
+        }
+    }
+}
+
+/// A move's destination, and whom to tell how it went.
+type Moving = (PathBuf, oneshot::Sender<Result<(), String>>);
+
+/// Everything a restarted torrent's task needs, owned, so the task outlives the request.
+struct Carried {
+    id: TorrentId,
+    meta: Arc<Metainfo>,
+    /// The old task, waited for: it lets go of the files and the router first.
+    task: Option<JoinHandle<Outcome>>,
+    old_path: PathBuf,
+    trusted: Option<Bitfield>,
+    lifetime: Lifetime,
+    paused: bool,
+    files: FilePlan,
+    rates: crate::engine::rate::TorrentRates,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    ctx: SessionCtx,
+    listen_log: Vec<(LogLevel, String)>,
+    opts: Options,
+    reports: mpsc::UnboundedSender<(TorrentId, Report)>,
+}
+
+/// The new task: waits for the old one to end, moves the files if asked, then runs the
+/// torrent where its files are.
+async fn run_again(
+    c: Carried,
+    moving: Option<Moving>,
+    line_tx: watch::Sender<TorrentLine>,
+    cmd_rx: mpsc::UnboundedReceiver<Command>,
+) -> Outcome {
+    if let Some(t) = c.task {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, t).await;
+    }
+    let mut output = c.old_path.clone();
+    let mut trusted = c.trusted;
+    if let Some((dir, reply)) = moving {
+        if move_off_thread(&c.old_path, &dir, &c.meta, reply).await {
+            output = dir;
+        } else {
+            // Still at the old place: check it, the copy may have touched nothing,
+            // but the pieces are cheap to trust only when nothing moved.
+            trusted = None;
+        }
+    }
+    line_tx.send_modify(|l| {
+        l.why = None;
+        l.save_path.clone_from(&output);
+    });
+    let first = snapshot::initial(c.id, &c.meta, &output, c.ctx.listen_port);
+    c.snapshots.send_replace(Arc::new(first));
+    let start = Start {
+        id: c.id,
+        ctx: c.ctx,
+        trusted,
+        to_check: Vec::new(),
+        lifetime: c.lifetime,
+        paused: c.paused,
+        files: c.files,
+        rates: c.rates,
+        snapshots: c.snapshots,
+        line: line_tx,
+        reports: Some(c.reports),
+    };
+    let opts = Options {
+        output,
+        seed: true,
+        ..c.opts
+    };
+    torrent::run(start, c.listen_log, (*c.meta).clone(), opts, cmd_rx).await
+}
+
+/// The slot that replaces `old`: the same torrent, place in the list and policy (no longer
+/// parked: it has a task again), with the new task's channels.
+fn successor(
+    old: Slot,
+    save_path: PathBuf,
+    (commands, line): (mpsc::UnboundedSender<Command>, watch::Receiver<TorrentLine>),
+    (task, ignore_ended): (JoinHandle<Outcome>, u32),
+) -> Slot {
+    Slot {
+        id: old.id,
+        info_hash: old.info_hash,
+        save_path,
+        added: old.added,
+        queue_position: old.queue_position,
+        commands,
+        snapshots: old.snapshots,
+        line,
+        task: Some(task),
+        meta: old.meta,
+        removing: None,
+        last: old.last,
+        ignore_ended,
+        policy: policy::SlotPolicy {
+            stopped: None,
+            ..old.policy
+        },
+        rates: old.rates,
+    }
+}
+
+/// Counters for a torrent that never saved a resume point: what its line last showed.
+fn lifetime_of(line: &TorrentLine) -> Lifetime {
+    Lifetime {
+        downloaded: line.downloaded,
+        uploaded: line.uploaded,
+        completed: line.completed,
+        ..Lifetime::default()
+    }
+}
+
+/// [`move_files`] off the async threads, the client told how it went; true when it worked.
+async fn move_off_thread(
+    from: &std::path::Path,
+    to: &std::path::Path,
+    meta: &Arc<Metainfo>,
+    reply: oneshot::Sender<Result<(), String>>,
+) -> bool {
+    let (from, to, m) = (from.to_path_buf(), to.to_path_buf(), Arc::clone(meta));
+    let moved = tokio::task::spawn_blocking(move || move_files(&from, &to, &m))
+        .await
+        .unwrap_or_else(|e| Err(format!("moving: {e}")));
+    let ok = moved.is_ok();
+    let _ = reply.send(moved);
+    ok
+}

@@ -1,0 +1,233 @@
+//! A started torrent's life: its files opened (created at their final length), what is on
+//! disk checked or trusted, then what the coordinator and the peer tasks share, and the
+//! coordinator until the end.
+
+use super::check::Check;
+use super::*;
+
+/// Runs the torrent until it ends: opening, the check, then the coordinator.
+pub(crate) async fn run(
+    mut start: Start,
+    listen_log: Vec<(LogLevel, String)>,
+    meta: Metainfo,
+    opts: Options,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) -> Outcome {
+    let started = Instant::now();
+    let snapshots = start.snapshots.clone();
+    let mut snap = snapshot::initial(start.id, &meta, &opts.output, start.ctx.listen_port);
+    let fail = |snap: &mut Snapshot, snapshots: &watch::Sender<Arc<Snapshot>>, msg: String| {
+        failed(snap, snapshots, &start.line, started, msg)
+    };
+    let info = Arc::new(meta.info.clone());
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    start.ctx.route(meta.info_hash, events_tx.clone());
+    let _unroute = Unroute(&start.ctx, meta.info_hash);
+
+    // Open files (creating them at their final length) and check what is already there.
+    let mut plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);
+    plan.note.clone_from(&start.files.note);
+    let storage = match open_storage(&opts.output, &info, &plan, &meta.info_hash).await {
+        Ok(s) => s,
+        Err(msg) => return fail(&mut snap, &snapshots, msg),
+    };
+    let mut paused_early = start.paused;
+    if start.trusted.is_some() {
+        recheck_parts(&mut start.to_check, &storage);
+    }
+    let trusted = start
+        .trusted
+        .clone()
+        .filter(|t| t.len() == info.num_pieces());
+    let have = match trusted {
+        Some(trusted) if start.to_check.is_empty() => trusted,
+        trusted => {
+            let job = Check {
+                storage: &storage,
+                info: &info,
+                threads: opts.check_threads,
+                only: trusted.as_ref().map(|_| start.to_check.as_slice()),
+            };
+            let checked = job
+                .run(
+                    &mut snap,
+                    &snapshots,
+                    &start.line,
+                    &mut commands,
+                    &mut paused_early,
+                    started,
+                )
+                .await
+                .map(|found| {
+                    found.map(|mut have| {
+                        for i in trusted.iter().flat_map(|t| t.ones()) {
+                            have.set(i);
+                        }
+                        have
+                    })
+                });
+            match checked {
+                Ok(Some(have)) => have,
+                Ok(None) => return Outcome::Quit,
+                Err(msg) => return fail(&mut snap, &snapshots, msg),
+            }
+        }
+    };
+    let trusted = start.trusted.is_some() && start.to_check.is_empty();
+
+    let picker = picker_for(&info, have, &plan);
+    for (row, p) in snap.files.iter_mut().zip(&plan.priorities) {
+        row.priority = *p;
+    }
+    let ctx = &start.ctx;
+    let rates = start.rates.clone();
+    let shared = shared_state(&meta, &info, ctx, storage, picker, rates, events_tx);
+    snap.listen_port = ctx.listen_port;
+    let half_open = ctx.limits.half_open;
+    let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);
+    c.plan = plan;
+    c.attach(
+        start.id,
+        start.line.clone(),
+        start.reports.clone(),
+        start.lifetime,
+    );
+    log_opening(&mut c, listen_log, &shared, trusted);
+    if paused_early {
+        c.on_command(Command::Pause);
+    }
+    c.main_loop(commands, events_rx, snapshots).await
+}
+
+/// The torrent could not start: its snapshot, its line and the outcome say why.
+fn failed(
+    snap: &mut Snapshot,
+    snapshots: &watch::Sender<Arc<Snapshot>>,
+    line: &watch::Sender<TorrentLine>,
+    started: Instant,
+    msg: String,
+) -> Outcome {
+    snap.state = TorrentState::Error(msg.clone());
+    snap.log.push(LogLine {
+        at: started.elapsed(),
+        level: LogLevel::Error,
+        text: msg.clone(),
+    });
+    let _ = snapshots.send(Arc::new(snap.clone()));
+    line.send_modify(|l| {
+        l.state = snap.state.clone();
+        l.why = Some(msg.clone());
+    });
+    Outcome::Failed(msg)
+}
+
+/// The torrent's first log lines: the listener's, then how much of the data was there.
+/// `trusted`: the resume data vouched for everything, nothing was hashed.
+fn log_opening(
+    c: &mut Coordinator,
+    listen_log: Vec<(LogLevel, String)>,
+    shared: &Shared,
+    trusted: bool,
+) {
+    for (level, text) in listen_log {
+        c.log(level, text);
+    }
+    let verified = shared.download().picker.have().count();
+    let how = if trusted {
+        "from the saved resume data (files unchanged)"
+    } else {
+        "checked existing data"
+    };
+    c.log(
+        LogLevel::Info,
+        format!(
+            "{how}: {verified} of {} pieces verified",
+            shared.info.num_pieces()
+        ),
+    );
+}
+
+/// Opens the files, creating them at their final length, off the async threads.
+async fn open_storage(
+    output: &Path,
+    info: &Arc<Info>,
+    plan: &FilePlan,
+    info_hash: &[u8; 20],
+) -> Result<Arc<Storage>, String> {
+    let (root, info2) = (output.to_path_buf(), Arc::clone(info));
+    let skipped = plan.skipped_entries(info);
+    let parts_name = crate::engine::priorities::parts_file_name(info_hash);
+    let open = move || Storage::open_skipping(&root, &info2, &skipped, &parts_name);
+    match tokio::task::spawn_blocking(open).await {
+        Ok(Ok(s)) => Ok(Arc::new(s)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("opening files: {e}")),
+    }
+}
+
+/// A skipped file is missing to the restart plan, so the pieces it shares with wanted files
+/// are not trusted: those whose bytes the parts file holds are hashed again.
+fn recheck_parts(to_check: &mut Vec<u32>, storage: &Storage) {
+    for piece in storage.parts_pieces() {
+        if !to_check.contains(&piece) {
+            to_check.push(piece);
+        }
+    }
+    to_check.sort_unstable();
+}
+
+/// The picker over what we have, in the plan's priorities and order.
+fn picker_for(info: &Info, have: Bitfield, plan: &FilePlan) -> Picker {
+    let mut picker = Picker::with_geometry(info.geometry(), have);
+    picker.set_max_partial((PIECE_MEMORY / info.piece_length.max(1) as usize).max(4));
+    picker.set_priorities(plan.piece_priorities(info));
+    picker.set_order(plan.sequential, plan.boosted_pieces(info));
+    picker
+}
+
+/// What the torrent's coordinator and peer tasks share: the torrent, the session's settings
+/// as they apply to it (no PEX or DHT for a private torrent), the download and its counters.
+fn shared_state(
+    meta: &Metainfo,
+    info: &Arc<Info>,
+    ctx: &SessionCtx,
+    storage: Arc<Storage>,
+    picker: Picker,
+    rates: crate::engine::rate::TorrentRates,
+    events: mpsc::UnboundedSender<crate::engine::shared::Event>,
+) -> Arc<Shared> {
+    Arc::new(Shared {
+        info: Arc::clone(info),
+        info_hash: meta.info_hash,
+        info_bytes: meta.info_bytes.clone(),
+        our_id: ctx.our_id,
+        bind: ctx.bind,
+        encryption: ctx.encryption,
+        transport: ctx.transport,
+        utp: ctx.utp.clone(),
+        pex: ctx.pex && !info.private,
+        listen_port: AtomicU16::new(ctx.listen_port),
+        dht: ctx.dht.clone().filter(|_| !info.private),
+        download: Mutex::new(Download::new(picker)),
+        storage,
+        pool: Arc::clone(&ctx.pool),
+        // tokio allocates every slot up front (48 KiB at 1024): a small torrent cannot fall
+        // further behind than its piece count, so thousands of them do not pay for it.
+        verified: broadcast::channel(VERIFIED_BACKLOG.min(info.num_pieces().max(1) as usize)).0,
+        paused: AtomicBool::new(false),
+        downloaded: AtomicU64::new(0),
+        uploaded: AtomicU64::new(0),
+        wasted: AtomicU64::new(0),
+        rates,
+        events,
+    })
+}
+
+/// Takes the torrent out of the session's router when `run` ends, however it ends.
+struct Unroute<'a>(&'a SessionCtx, [u8; 20]);
+
+impl Drop for Unroute<'_> {
+    fn drop(&mut self) {
+        self.0.unroute(&self.1);
+    }
+}

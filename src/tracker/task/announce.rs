@@ -1,0 +1,106 @@
+//! Announcing: each tier whose time has come sends to its current URL (through the
+//! process-wide announce slots), and each outcome goes to its tier, which may fail over to
+//! the next URL at once.
+
+use super::*;
+
+impl Task {
+    pub(super) fn start_due(&mut self, inflight: &mut FuturesUnordered<AnnounceFuture>) {
+        let now = Instant::now();
+        let mut changed = false;
+        for i in 0..self.tiers.len() {
+            let due = self
+                .tiers
+                .get(i)
+                .is_some_and(|t| !t.busy && t.next_at <= now);
+            if due {
+                if let Some(tier) = self.tiers.get_mut(i) {
+                    tier.cursor = 0;
+                }
+                self.start_announce(i, inflight);
+                changed = true;
+            }
+        }
+        if changed {
+            self.push_status();
+        }
+    }
+
+    /// Announces to `trackers[cursor]` of the tier.
+    fn start_announce(&mut self, tier_idx: usize, inflight: &mut FuturesUnordered<AnnounceFuture>) {
+        let Some(t) = self
+            .tiers
+            .get(tier_idx)
+            .and_then(|tier| tier.trackers.get(tier.cursor))
+        else {
+            return;
+        };
+        let event = self.event_for(t);
+        let url = t.url.clone();
+        let req = self.request(event, self.config.numwant);
+        let http = self.http.clone();
+        let schedule = self.config.udp_schedule.clone();
+        if let Some(tier) = self.tiers.get_mut(tier_idx) {
+            tier.busy = true;
+            if let Some(t) = tier.trackers.get_mut(tier.cursor) {
+                t.status = TrackerStatus::Announcing;
+            }
+        }
+        inflight.push(Box::pin(async move {
+            // Never closed, so acquire only fails if it were; then go without a slot.
+            let _slot = announce_slots().acquire().await.ok();
+            let result = match &http {
+                Some(http) => announce_with(&url, &req, http, &schedule).await,
+                None => Err(TrackerError::Io("HTTP client unavailable".into())),
+            };
+            Outcome {
+                sent: Sent {
+                    tier: tier_idx,
+                    url,
+                    event,
+                    left: req.progress.left,
+                },
+                result,
+            }
+        }));
+    }
+
+    pub(super) fn on_outcome(
+        &mut self,
+        o: Outcome,
+        inflight: &mut FuturesUnordered<AnnounceFuture>,
+    ) {
+        let now = Instant::now();
+        let complete = self.complete;
+        let config = &self.config;
+        let Some(tier) = self.tiers.get_mut(o.sent.tier) else {
+            return;
+        };
+        tier.busy = false;
+        let Some(pos) = tier.trackers.iter().position(|t| t.url == o.sent.url) else {
+            return;
+        };
+        let mut logs = Vec::new();
+        let mut batch = None;
+        let mut fail_over = false;
+        match o.result {
+            Ok(resp) => {
+                let peers = tier.on_answer(pos, resp, &o.sent, complete, now, &mut logs);
+                if !peers.is_empty() {
+                    batch = Some(peers);
+                }
+            }
+            Err(e) => fail_over = tier.on_failure(pos, &e, &o.sent, config, now, &mut logs),
+        }
+        for (level, text) in logs {
+            self.log(level, text);
+        }
+        if let Some(peers) = batch {
+            self.outbox.push_back(TrackerUpdate::Peers(peers));
+        }
+        if fail_over {
+            self.start_announce(o.sent.tier, inflight);
+        }
+        self.push_status();
+    }
+}

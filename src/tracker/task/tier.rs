@@ -1,0 +1,147 @@
+//! One tier's side of an announce: an answer moves the URL to the front (BEP 12) and sets
+//! the next announce; a failure tries the next URL or backs off. Pure state, no I/O, so the
+//! log lines are gathered and written by the task.
+
+use super::*;
+
+impl Tier {
+    /// `trackers[pos]` answered: it moves to the front (BEP 12) and the tier waits the
+    /// tracker's interval. Returns the peers it listed, capped and without repeats.
+    pub(super) fn on_answer(
+        &mut self,
+        pos: usize,
+        mut resp: AnnounceResponse,
+        sent: &Sent,
+        complete: bool,
+        now: Instant,
+        logs: &mut Logs,
+    ) -> Vec<SocketAddr> {
+        let mut t = self.trackers.remove(pos);
+        let peers = peer_list(std::mem::take(&mut resp.peers), &t.url, logs);
+        t.status = TrackerStatus::Ok { peers: peers.len() };
+        t.last_done = Some(now);
+        t.seeders = resp.seeders;
+        t.leechers = resp.leechers;
+        t.warning = resp.warning.clone();
+        t.min_interval = resp.min_interval;
+        t.ever_ok = true;
+        match sent.event {
+            Event::Started => {
+                t.started_ok = true;
+                if sent.left == 0 {
+                    t.completed_ok = true;
+                }
+            }
+            Event::Completed => t.completed_ok = true,
+            Event::None | Event::Stopped => {}
+        }
+        // A `completed` that arrived while `started` was in flight goes out at once.
+        let owe_completed = complete && t.started_ok && !t.completed_ok;
+        let url = t.url.clone();
+        self.trackers.insert(0, t);
+        self.cursor = 0;
+        self.failed_rounds = 0;
+        self.next_at = if owe_completed {
+            now
+        } else {
+            now + resp.interval
+        };
+        let counts = match (resp.seeders, resp.leechers) {
+            (Some(s), Some(l)) => format!(" ({s} seeders, {l} leechers)"),
+            _ => String::new(),
+        };
+        let ev = event_note(sent.event);
+        logs.push((
+            LogLevel::Info,
+            format!("announce{ev} to {url} ok: {} peers{counts}", peers.len()),
+        ));
+        if let Some(w) = resp.warning {
+            logs.push((LogLevel::Warn, format!("tracker {url} warns: {w}")));
+        }
+        peers
+    }
+
+    /// `trackers[pos]` failed: the next URL of the tier is tried at once (returns true), or,
+    /// when it was the last, the tier backs off, doubling per failed round.
+    pub(super) fn on_failure(
+        &mut self,
+        pos: usize,
+        e: &TrackerError,
+        sent: &Sent,
+        config: &TaskConfig,
+        now: Instant,
+        logs: &mut Logs,
+    ) -> bool {
+        if let Some(t) = self.trackers.get_mut(pos) {
+            t.status = TrackerStatus::Failed(e.to_string());
+            t.last_done = Some(now);
+        }
+        let next = pos + 1;
+        let len = self.trackers.len();
+        let url = &sent.url;
+        let ev = event_note(sent.event);
+        if next < len {
+            self.cursor = next;
+            logs.push((LogLevel::Warn, format!("announce{ev} to {url} failed: {e}")));
+            return true;
+        }
+        self.cursor = 0;
+        self.failed_rounds = self.failed_rounds.saturating_add(1);
+        let shift = self.failed_rounds.saturating_sub(1).min(16);
+        let wait = config
+            .backoff_first
+            .saturating_mul(1u32 << shift)
+            .min(config.backoff_max);
+        self.next_at = now + wait;
+        let what = if len > 1 {
+            "every tracker of its tier failed; "
+        } else {
+            ""
+        };
+        logs.push((
+            LogLevel::Warn,
+            format!(
+                "announce{ev} to {url} failed: {e} ({what}retry in {})",
+                fmt_secs(wait)
+            ),
+        ));
+        false
+    }
+}
+
+/// The peers a reply listed, at most [`MAX_PEERS_PER_REPLY`] of them (a random pick when
+/// there are more), each once.
+fn peer_list(mut listed: Vec<SocketAddr>, url: &str, logs: &mut Logs) -> Vec<SocketAddr> {
+    if listed.len() > MAX_PEERS_PER_REPLY {
+        logs.push((
+            LogLevel::Warn,
+            format!(
+                "tracker {url} listed {} peers; keeping {MAX_PEERS_PER_REPLY}",
+                listed.len()
+            ),
+        ));
+        let (kept, _) = listed.partial_shuffle(&mut rand::thread_rng(), MAX_PEERS_PER_REPLY);
+        listed = kept.to_vec();
+    }
+    let mut seen = HashSet::new();
+    listed.into_iter().filter(|p| seen.insert(*p)).collect()
+}
+
+/// " (started)" and the like, after "announce" in the log; nothing for a plain re-announce.
+fn event_note(event: Event) -> String {
+    match event.as_str() {
+        Some(e) => format!(" ({e})"),
+        None => String::new(),
+    }
+}
+
+pub(super) fn fmt_secs(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 && s.is_multiple_of(60) {
+        format!("{} min", s / 60)
+    } else if s >= 1 {
+        format!("{s} s")
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
