@@ -24,7 +24,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, index: u32, blocks: Vec<Bytes>, contri
             };
             if let Err(e) = written {
                 shared.download().picker.piece_failed(index);
-                shared.send(Event::DiskError(e.to_string()));
+                shared.send(Event::DiskError(e));
                 return;
             }
             shared.download().picker.piece_verified(index);
