@@ -21,7 +21,7 @@ use crate::protocol::metainfo::Metainfo;
 /// A magnet link or a .torrent the state directory could not keep; the `StoreError` under it
 /// tells a full disk from a read-only directory.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum KeepError {
+pub enum KeepError {
     #[error("cannot keep the magnet link in the state directory: {0}")]
     Magnet(#[source] StoreError),
     #[error("cannot keep the torrent in the state directory: {0}")]
