@@ -225,6 +225,7 @@ fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
         }
         let meta = match saved
             .torrent
+            .map_err(|e| e.to_string())
             .and_then(|b| Metainfo::from_bytes(&b).map_err(|e| e.to_string()))
         {
             Ok(m) if m.info_hash == saved.info_hash => m,
