@@ -1,6 +1,6 @@
 //! ttui: a BitTorrent client for the terminal.
 // Unit tests may unwrap; the library itself may not (`[lints]` in Cargo.toml).
-#![cfg_attr(test, allow(clippy::unwrap_used))]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -1,5 +1,5 @@
 // Unit tests may unwrap; the binary itself may not (`[lints]` in Cargo.toml).
-#![cfg_attr(test, allow(clippy::unwrap_used))]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 use std::io::Write;
 use std::process::ExitCode;
 

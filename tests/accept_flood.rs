@@ -5,7 +5,7 @@
 //! every open competes with the flood's sockets. The download must complete with no piece
 //! write failing, and ttui's descriptors must stay well below the limit.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 mod prereq;

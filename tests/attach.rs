@@ -12,7 +12,7 @@
 //!
 //! Every process is killed by its pid; every file lives in a temporary directory.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod prereq;
 mod tmux;

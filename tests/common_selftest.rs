@@ -1,7 +1,7 @@
 //! Unit tests of the shared test kit (tests/common/mod.rs), in one binary of their own: a
 //! `#[cfg(test)]` module inside the kit would run again in every test binary that uses it.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 mod prereq;

@@ -2,7 +2,7 @@
 //! through the binary. Everything lives in temp dirs; the daemon talks to loopback only and
 //! is stopped by its pid.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

@@ -4,7 +4,7 @@
 //! each cost only their own connection. Binding: 0600, a stale socket (from a killed process)
 //! taken over, a live one refused.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@
 //! installs them) they must be: the clean-up checks are only worth something when those
 //! processes really ran and were alive when the signal went.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod prereq;
 

@@ -6,7 +6,7 @@
 //! there afterwards is exactly what the demo and its children left, whatever else runs on the
 //! machine. Needs root (tests/run.sh's loopback namespace gives it).
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;

@@ -5,7 +5,7 @@
 //! one command a line on stdin; our node runs on a tokio UdpSocket whose receive loop is the
 //! few lines of glue a session would have.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 

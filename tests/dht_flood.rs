@@ -7,7 +7,7 @@
 //! addresses stays within it, so only the overall budget stands between the flood and an
 //! amplifier.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 mod prereq;

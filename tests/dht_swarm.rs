@@ -3,7 +3,7 @@
 //! libtorrent leecher finds `ttui seed` through ttui's announce, and the routing table is
 //! saved in --state-dir and used by the next run.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 #[path = "dht_swarm/lt.rs"]

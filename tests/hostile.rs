@@ -6,7 +6,7 @@
 //! fake's row shows the expected end, the seeder is resumed and the download must complete with
 //! files identical to the payload.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod fakepeer;
 

@@ -6,7 +6,7 @@
 //!
 //! Runs in a loopback-only network namespace (tests/run.sh); starts python3-libtorrent.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 mod fakepeer;

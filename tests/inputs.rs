@@ -1,7 +1,7 @@
 //! Where a .torrent comes from (a file, `-`, an http(s) URL) and what `ttui peers` says when
 //! no tracker answers. Every server here is a thread on 127.0.0.1 started by the test.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,7 +1,7 @@
 //! Addresses: seeding listens on IPv6 as well as IPv4 (same port), and `--bind` is the source of
 //! outgoing connections.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 mod prereq;

@@ -9,7 +9,7 @@
 //! Run through tests/run.sh: every test refuses to start unless the process sits in a
 //! network namespace whose only interface is `lo`.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! magnet's info hash, then downloads. Both sides of ut_metadata are covered: libtorrent
 //! serving to ttui, and ttui serving to ttui.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 

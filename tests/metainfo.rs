@@ -6,7 +6,7 @@
 //! A missing tool fails the test under `TTUI_REQUIRE_TOOLS=1` (tests/run.sh sets it) and is
 //! reported as a skip elsewhere (tests/prereq/mod.rs).
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod prereq;
 

@@ -2,7 +2,7 @@
 //! hostile stream is fed do not grow with the stream's length. Its own test binary, because
 //! it counts allocations with a global allocator.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

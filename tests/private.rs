@@ -4,7 +4,7 @@
 //! in this test that answers every query and records what it was asked; a public torrent
 //! in the same setup shows that the recorder does see lookups.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 mod prereq;

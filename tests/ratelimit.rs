@@ -10,7 +10,7 @@
 //! Run through tests/run.sh: every process here is on loopback, and the test refuses to run
 //! unless the process sits in a network namespace whose only interface is `lo`.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 #[path = "session/kit.rs"]

@@ -1,7 +1,7 @@
 //! Resume: a download killed with SIGKILL halfway finishes from where it stopped, and a
 //! run over complete data with nobody to talk to ends at once having downloaded nothing.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 

@@ -5,7 +5,7 @@
 //!
 //! Needs root (or a user namespace) to mount; tests/run.sh provides both.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};

@@ -1,6 +1,6 @@
 //! Tracker client against a real opentracker on 127.0.0.1 and against tiny in-process fakes.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod prereq;
 

@@ -14,7 +14,7 @@
 //!
 //! Run through tests/run.sh: the swarm refuses to start outside a loopback-only namespace.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 mod tmux;

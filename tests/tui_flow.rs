@@ -15,7 +15,7 @@
 //! Every process is killed by pid (the seeders' handles) or with the pane's tmux server;
 //! every file lives in a temporary directory. Run through tests/run.sh (loopback only).
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 #[allow(dead_code)]

@@ -11,7 +11,7 @@
 //!
 //! Every process is the pane's, killed with it; every file lives in a temporary directory.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod prereq;
 mod tmux;

@@ -1,7 +1,7 @@
 //! Whole-screen snapshots of the TUI at 80×24 and 160×48, from hand-made snapshots (fixed
 //! durations, no clocks) so they are byte-for-byte deterministic.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

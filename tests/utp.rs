@@ -5,7 +5,7 @@
 //! Run inside the loopback-only namespace (tests/run.sh); the libtorrent tests refuse to start
 //! elsewhere.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 

@@ -7,7 +7,7 @@
 //! Run inside the loopback-only namespace (tests/run.sh); every test refuses to start
 //! elsewhere. Every client binds its own 127.0.0.x; every ttui runs with `--no-dht`.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 #[path = "utp_engine/hostile.rs"]

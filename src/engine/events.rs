@@ -149,10 +149,16 @@ impl Coordinator {
                     }
                 }
             }
-            Event::DiskError(msg) => {
-                let msg = format!("disk error: {msg}");
-                self.log(LogLevel::Error, msg.clone());
-                self.fatal = Some(msg);
+            Event::DiskError(e) => {
+                let msg = format!("disk error: {e}");
+                if e.is_fatal() {
+                    self.log(LogLevel::Error, msg.clone());
+                    self.fatal = Some(msg);
+                } else {
+                    // One bad request (its connection has ended) or a cancel: the storage
+                    // still works, so the torrent goes on.
+                    self.log(LogLevel::Warn, msg);
+                }
             }
             Event::Incoming {
                 stream,

@@ -201,14 +201,35 @@ fn completion_lets_seeds_go_and_asks_for_a_resume_point() {
 }
 
 #[test]
-fn a_disk_error_stops_the_torrent_with_its_reason() {
+fn a_full_disk_stops_the_torrent_with_its_reason() {
+    use crate::engine::disk::DiskError;
     let t = torrent();
     let mut c = coordinator(&t);
-    c.on_event(Event::DiskError("No space left on device".into()));
-    assert_eq!(
-        c.fatal.as_deref(),
-        Some("disk error: No space left on device")
+    let full = DiskError::DiskFull {
+        path: "out/t".into(),
+        source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+    };
+    c.on_event(Event::DiskError(full));
+    let fatal = c.fatal.as_deref().unwrap_or_default();
+    assert!(
+        fatal.starts_with("disk error: disk full writing out/t: "),
+        "{fatal}"
     );
+}
+
+#[test]
+fn a_bad_block_read_warns_and_the_torrent_goes_on() {
+    use crate::engine::disk::DiskError;
+    let t = torrent();
+    let mut c = coordinator(&t);
+    c.on_event(Event::DiskError(DiskError::BlockOutOfRange {
+        index: 1,
+        begin: PIECE,
+        len: 16_384,
+        piece_len: PIECE,
+    }));
+    assert_eq!(c.fatal, None);
+    assert!(logged(&c, "disk error: block at 16384"));
 }
 
 #[test]

@@ -234,6 +234,15 @@ async fn next_dht_peer(rx: &mut Option<mpsc::UnboundedReceiver<SocketAddr>>) -> 
     }
 }
 
+/// The trackers' answers; never, once they are in (`None`), so a disabled `select!` branch
+/// holds nothing to unwrap.
+async fn tracker_results<F: std::future::Future + Unpin>(trackers: &mut Option<F>) -> F::Output {
+    match trackers {
+        Some(answers) => answers.await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Finds peers (magnet `x.pe`, `--peer`, the magnet's trackers, the DHT when given) and
 /// fetches the metadata from the first that delivers a dictionary matching the info hash.
 /// The DHT is asked again (backing off) until a peer delivers or the caller gives up; without
@@ -296,7 +305,7 @@ pub(crate) async fn fetch(
                     last_err = e;
                 }
             },
-            results = async { trackers.as_mut().expect("guarded").await }, if trackers.is_some() => {
+            results = tracker_results(&mut trackers), if trackers.is_some() => {
                 trackers = None;
                 for (url, r) in results {
                     match r {
@@ -347,6 +356,15 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn tracker_answers_come_once_and_none_waits_forever() {
+        let mut answers = Some(std::future::ready(3));
+        assert_eq!(tracker_results(&mut answers).await, 3);
+        let mut spent: Option<std::future::Ready<u32>> = None;
+        let waited = tokio::time::timeout(Duration::from_millis(50), tracker_results(&mut spent));
+        assert!(waited.await.is_err());
+    }
 
     #[test]
     fn reply_and_parse_round_trip() {

@@ -82,6 +82,19 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     s.chars().take(200).collect()
 }
 
+/// A stream failure under the codec, in a row's words: a reset by its kind (not by matching
+/// std's text, which other platforms word differently), anything else as std says it.
+fn wire_io_end(e: WireError) -> PeerEnd {
+    match e {
+        WireError::Io {
+            kind: std::io::ErrorKind::ConnectionReset,
+            ..
+        } => PeerEnd::Reset,
+        WireError::Io { text, .. } => PeerEnd::Io(text),
+        other => PeerEnd::Protocol(other.to_string()),
+    }
+}
+
 impl PeerTask {
     /// Runs the connection on a task of its own and reports its end to the coordinator. A
     /// panic ends only this connection, as a last line of defence: its requests go back to the
@@ -260,7 +273,7 @@ impl PeerTask {
             let step = tokio::select! {
                 msg = reader.next(), if may_read => match msg {
                     None => Err(PeerEnd::ClosedByPeer),
-                    Some(Err(WireError::Io(e))) => Err(if e.contains("reset") { PeerEnd::Reset } else { PeerEnd::Io(e) }),
+                    Some(Err(e @ WireError::Io { .. })) => Err(wire_io_end(e)),
                     Some(Err(e)) => Err(PeerEnd::Protocol(e.to_string())),
                     Some(Ok(m)) => {
                         self.on_port(&m);
@@ -310,3 +323,20 @@ impl PeerTask {
 
 /// How often a connection checks its timers (idle, keep-alive, snub) and its rate.
 const TICK: Duration = Duration::from_millis(500);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn a_reset_is_told_by_its_kind_whatever_its_words() {
+        let reset = Error::new(ErrorKind::ConnectionReset, "peer went away");
+        assert_eq!(wire_io_end(WireError::from(reset)), PeerEnd::Reset);
+        let other = Error::new(ErrorKind::BrokenPipe, "reset? no: a broken pipe");
+        assert_eq!(
+            wire_io_end(WireError::from(other)),
+            PeerEnd::Io("reset? no: a broken pipe".into())
+        );
+    }
+}

@@ -72,7 +72,9 @@ pub(crate) enum Event {
         begin: u32,
         conn: u64,
     },
-    DiskError(String),
+    /// Typed, so the coordinator can tell a full or failing disk (the torrent stops) from
+    /// one bad request (the connection already ended; the storage is fine).
+    DiskError(crate::engine::disk::DiskError),
     /// A connection the session routed to this torrent by the info hash of its handshake.
     Incoming {
         stream: PeerStream,

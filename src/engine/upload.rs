@@ -125,19 +125,18 @@ impl Conn {
             let mut out = Vec::with_capacity(batch.len());
             for r in batch {
                 let mut buf = vec![0u8; r.length as usize];
-                storage
-                    .read_block(r.index, r.begin, &mut buf)
-                    .map_err(|e| e.to_string())?;
+                storage.read_block(r.index, r.begin, &mut buf)?;
                 out.push((r, Bytes::from(buf)));
             }
-            Ok::<_, String>(out)
+            Ok::<_, crate::engine::disk::DiskError>(out)
         })
         .await;
         let blocks = match read {
             Ok(Ok(b)) => b,
             Ok(Err(e)) => {
-                self.shared.send(Event::DiskError(e.clone()));
-                return Err(PeerEnd::Io(e));
+                let words = e.to_string();
+                self.shared.send(Event::DiskError(e));
+                return Err(PeerEnd::Io(words));
             }
             Err(e) => return Err(PeerEnd::Io(e.to_string())),
         };

@@ -24,7 +24,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, index: u32, blocks: Vec<Bytes>, contri
             };
             if let Err(e) = written {
                 shared.download().picker.piece_failed(index);
-                shared.send(Event::DiskError(e.to_string()));
+                shared.send(Event::DiskError(e));
                 return;
             }
             shared.download().picker.piece_verified(index);
@@ -44,4 +44,45 @@ pub(crate) fn spawn(shared: &Arc<Shared>, index: u32, blocks: Vec<Bytes>, contri
             contributors,
         });
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::disk::{DiskError, Storage};
+    use crate::engine::testkit::{coordinator, TestTorrent};
+
+    /// The write's `io::Error` reaches the coordinator's decision unflattened.
+    #[tokio::test]
+    async fn a_failed_write_reaches_the_coordinator_with_its_io_kind() {
+        let mut t = TestTorrent::new(16_384, 16_384, &[]);
+        let block = Bytes::from(vec![7u8; 16_384]);
+        let root = t._dir.path().to_path_buf();
+        std::fs::remove_file(root.join("t")).unwrap();
+        let shared = Arc::get_mut(&mut t.shared).unwrap();
+        let mut info = (*shared.info).clone();
+        info.pieces[0] = crate::engine::disk::hash_blocks(&[&block]);
+        // The file is skipped, so its bytes go to the parts file; a directory stands there.
+        shared.storage = Arc::new(Storage::open_skipping(&root, &info, &[true], "parts").unwrap());
+        shared.info = Arc::new(info);
+        std::fs::create_dir(root.join("parts")).unwrap();
+
+        spawn(&t.shared, 0, vec![block], vec![]);
+        let wait = std::time::Duration::from_secs(10);
+        let event = tokio::time::timeout(wait, t.events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let Event::DiskError(e) = event else {
+            panic!("{event:?}")
+        };
+        assert!(
+            matches!(&e, DiskError::Io { source, .. } if source.kind() == std::io::ErrorKind::IsADirectory),
+            "{e:?}"
+        );
+        let mut c = coordinator(&t);
+        c.on_event(Event::DiskError(e));
+        let fatal = c.fatal.unwrap_or_default();
+        assert!(fatal.starts_with("disk error: cannot "), "{fatal}");
+    }
 }

@@ -81,13 +81,21 @@ pub enum WireError {
     BadLength { name: &'static str, len: u32 },
     #[error("unknown message id {0}")]
     UnknownId(u8),
-    #[error("i/o: {0}")]
-    Io(String),
+    /// The stream failed under the codec. The kind stays so the connection can tell a reset
+    /// from another failure; the text is std's own words, as shown before.
+    #[error("i/o: {text}")]
+    Io {
+        kind: std::io::ErrorKind,
+        text: String,
+    },
 }
 
 impl From<std::io::Error> for WireError {
     fn from(e: std::io::Error) -> Self {
-        WireError::Io(e.to_string())
+        WireError::Io {
+            kind: e.kind(),
+            text: e.to_string(),
+        }
     }
 }
 
@@ -398,6 +406,22 @@ mod tests {
             assert_eq!(out, msgs, "split at {split}");
             assert!(buf.is_empty());
         }
+    }
+
+    #[test]
+    fn an_io_error_keeps_its_kind_and_its_words() {
+        let e = WireError::from(std::io::Error::from_raw_os_error(libc::ECONNRESET));
+        assert!(matches!(
+            e,
+            WireError::Io {
+                kind: std::io::ErrorKind::ConnectionReset,
+                ..
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "i/o: Connection reset by peer (os error 104)"
+        );
     }
 
     #[test]

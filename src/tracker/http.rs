@@ -67,14 +67,19 @@ pub fn announce_url(base: &str, req: &AnnounceRequest) -> String {
 /// The innermost cause of a reqwest error ("connection refused"), which says more than
 /// reqwest's own "error sending request for url (…)".
 pub(crate) fn root_cause(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
+    let cause = innermost(e);
     match cause.downcast_ref::<std::io::Error>() {
         Some(io) => super::io_reason(io),
         None => clean_text(cause.to_string().as_bytes()),
     }
+}
+
+fn innermost(e: &reqwest::Error) -> &(dyn std::error::Error + 'static) {
+    let mut cause: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause
 }
 
 fn map_reqwest(e: reqwest::Error) -> TrackerError {
@@ -85,7 +90,12 @@ fn map_reqwest(e: reqwest::Error) -> TrackerError {
     } else if e.is_builder() {
         TrackerError::InvalidUrl(root_cause(&e))
     } else {
-        TrackerError::Io(root_cause(&e))
+        TrackerError::Io {
+            kind: innermost(&e)
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind),
+            reason: root_cause(&e),
+        }
     }
 }
 

@@ -164,8 +164,23 @@ pub enum TrackerError {
     BadReply(String),
     #[error("cannot resolve {0}")]
     Resolve(String),
-    #[error("i/o error: {0}")]
-    Io(String),
+    /// A socket or the HTTP client failed: the kind stays for whoever decides (None when no
+    /// `io::Error` lies underneath), the words are `io_reason`'s.
+    #[error("i/o error: {reason}")]
+    Io {
+        kind: Option<std::io::ErrorKind>,
+        reason: String,
+    },
+}
+
+impl TrackerError {
+    /// `what` ("send", "bind") failed with `e`.
+    pub(crate) fn io(what: &str, e: &std::io::Error) -> Self {
+        TrackerError::Io {
+            kind: Some(e.kind()),
+            reason: format!("{what}: {}", io_reason(e)),
+        }
+    }
 }
 
 /// Intervals below this would hammer the tracker; some trackers send 0 or 1 by mistake.
@@ -310,6 +325,22 @@ mod tests {
         assert_eq!(io_reason(&denied), "Permission denied");
         let own = Error::other("no route (os error ahead");
         assert_eq!(io_reason(&own), "no route (os error ahead");
+    }
+
+    #[test]
+    fn a_socket_error_keeps_its_kind_under_the_same_words() {
+        let e = TrackerError::io(
+            "send",
+            &std::io::Error::from_raw_os_error(libc::ECONNREFUSED),
+        );
+        assert_eq!(e.to_string(), "i/o error: send: connection refused");
+        assert!(matches!(
+            e,
+            TrackerError::Io {
+                kind: Some(std::io::ErrorKind::ConnectionRefused),
+                ..
+            }
+        ));
     }
 
     #[tokio::test]

@@ -168,7 +168,7 @@ async fn exchange(
 ) -> Result<Option<(u32, Vec<u8>)>, TrackerError> {
     sock.send_to(packet, addr)
         .await
-        .map_err(|e| TrackerError::Io(format!("send: {}", super::io_reason(&e))))?;
+        .map_err(|e| TrackerError::io("send", &e))?;
     let mut buf = vec![0u8; RECV_BUF];
     loop {
         let (n, from) = match tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await {
@@ -184,12 +184,7 @@ async fn exchange(
                 tokio::time::sleep_until(deadline).await;
                 return Ok(None);
             }
-            Ok(Err(e)) => {
-                return Err(TrackerError::Io(format!(
-                    "receive: {}",
-                    super::io_reason(&e)
-                )))
-            }
+            Ok(Err(e)) => return Err(TrackerError::io("receive", &e)),
         };
         if from != addr {
             continue;
@@ -258,7 +253,7 @@ async fn exchange_all(
     };
     let sock = UdpSocket::bind(bind)
         .await
-        .map_err(|e| TrackerError::Io(format!("bind: {}", super::io_reason(&e))))?;
+        .map_err(|e| TrackerError::io("bind", &e))?;
     let mut conn = cached_id(addr);
     for wait in &schedule.timeouts {
         let deadline = (tokio::time::Instant::now() + *wait).min(end);

@@ -234,22 +234,36 @@ pub(super) fn link_value(path: &[String], target: &str) -> Option<PathBuf> {
     Some(value)
 }
 
-fn create_link(root: &Path, path: &[String], target: &str) -> Result<(), String> {
-    let value =
-        link_value(path, target).ok_or("its target is empty or leaves the torrent's directory")?;
-    let link = prepare_parent(root, path).map_err(|e| e.to_string())?;
+/// Why one link was left out; its words end up in the torrent's log.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum LinkError {
+    #[error("its target is empty or leaves the torrent's directory")]
+    BadTarget,
+    #[error("another link is already there")]
+    OtherLink,
+    #[error("something else is already there")]
+    Occupied,
+    #[error(transparent)]
+    Disk(#[from] DiskError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+pub(super) fn create_link(root: &Path, path: &[String], target: &str) -> Result<(), LinkError> {
+    let value = link_value(path, target).ok_or(LinkError::BadTarget)?;
+    let link = prepare_parent(root, path)?;
     match fs::symlink_metadata(&link) {
         Ok(meta) if meta.file_type().is_symlink() => {
             if fs::read_link(&link).is_ok_and(|v| v == value) {
                 return Ok(());
             }
-            Err("another link is already there".into())
+            Err(LinkError::OtherLink)
         }
-        Ok(_) => Err("something else is already there".into()),
+        Ok(_) => Err(LinkError::Occupied),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::os::unix::fs::symlink(&value, &link).map_err(|e| e.to_string())
+            Ok(std::os::unix::fs::symlink(&value, &link)?)
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -201,3 +201,22 @@ fn a_range_past_the_files_is_a_layout_error() {
         .unwrap_err();
     assert!(matches!(err, DiskError::Layout(_)), "{err}");
 }
+
+#[test]
+fn a_link_under_a_file_keeps_the_disk_error_and_its_words() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("t")).unwrap();
+    fs::write(dir.path().join("t/a"), b"a file, not a directory").unwrap();
+    let path: Vec<String> = ["t", "a", "l"].iter().map(|s| s.to_string()).collect();
+    let e = create_link(dir.path(), &path, "x").unwrap_err();
+    assert!(
+        matches!(e, LinkError::Disk(DiskError::NotADirectory { .. })),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().ends_with("t/a exists and is not a directory"),
+        "{e}"
+    );
+    let e = create_link(dir.path(), &path, "").unwrap_err();
+    assert!(matches!(e, LinkError::BadTarget), "{e:?}");
+}

@@ -71,7 +71,8 @@ impl Manager {
                     None => FilePlan::new(&meta.info, &[], files.sequential),
                 };
                 if let Some(p) = &mut self.persist {
-                    p.save_torrent(&meta.info_hash, &bytes)?;
+                    p.save_torrent(&meta.info_hash, &bytes)
+                        .map_err(|e| e.to_string())?;
                 }
                 let id = self.new_slot_id();
                 let added = unix_now();

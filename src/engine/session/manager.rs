@@ -111,9 +111,9 @@ pub fn spawn(opts: Options, persist: Option<Persist>) -> SessionHandle {
     }));
     let done = tokio::spawn(async move {
         let (session, listen_log) = Session::start(&opts).await;
-        let mut m = Manager::new(session, listen_log, opts, persist);
+        let (mut m, reports) = Manager::new(session, listen_log, opts, persist);
         m.restore().await;
-        m.run(req_rx, snap_tx).await;
+        m.run(req_rx, reports, snap_tx).await;
     });
     SessionHandle {
         requests: req_tx,
@@ -189,7 +189,6 @@ struct Manager {
     by_hash: HashMap<[u8; 20], TorrentId>,
     next_id: u32,
     reports_tx: mpsc::UnboundedSender<(TorrentId, Report)>,
-    reports_rx: Option<mpsc::UnboundedReceiver<(TorrentId, Report)>>,
     persist: Option<Persist>,
     shutting_down: bool,
     scratch: policy::Scratch,
@@ -201,15 +200,16 @@ impl Manager {
         listen_log: Vec<(LogLevel, String)>,
         opts: Options,
         persist: Option<Persist>,
-    ) -> Manager {
+    ) -> (Manager, mpsc::UnboundedReceiver<(TorrentId, Report)>) {
         for (level, text) in &listen_log {
             match level {
                 LogLevel::Info => tracing::info!("session: {text}"),
                 _ => tracing::warn!("session: {text}"),
             }
         }
+        // The receiver goes to the caller, for `run`: it exists once, so it is run once.
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-        Manager {
+        let m = Manager {
             session,
             listen_log,
             opts,
@@ -217,11 +217,11 @@ impl Manager {
             by_hash: HashMap::new(),
             next_id: 1,
             reports_tx,
-            reports_rx: Some(reports_rx),
             persist,
             shutting_down: false,
             scratch: policy::Scratch::default(),
-        }
+        };
+        (m, reports_rx)
     }
 
     fn ctx(&self) -> SessionCtx {
@@ -246,9 +246,9 @@ impl Manager {
     async fn run(
         &mut self,
         mut requests: mpsc::UnboundedReceiver<SessionRequest>,
+        mut reports: mpsc::UnboundedReceiver<(TorrentId, Report)>,
         snapshots: watch::Sender<Arc<SessionSnapshot>>,
     ) {
-        let mut reports = self.reports_rx.take().expect("taken once");
         let mut tick = tokio::time::interval(SESSION_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -10,7 +10,7 @@ mod publish;
 pub mod queue;
 
 pub use manager::{spawn, SessionHandle};
-pub use persist::Persist;
+pub use persist::{KeepError, Persist};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -14,9 +14,19 @@ use std::time::{Duration, Instant};
 use crate::engine::report::{Lifetime, ResumePoint};
 use crate::engine::store::restart::{plan, stamp_files};
 use crate::engine::store::resume::Resume;
-use crate::engine::store::Store;
+use crate::engine::store::{Store, StoreError};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::metainfo::Metainfo;
+
+/// A magnet link or a .torrent the state directory could not keep; the `StoreError` under it
+/// tells a full disk from a read-only directory.
+#[derive(Debug, thiserror::Error)]
+pub enum KeepError {
+    #[error("cannot keep the magnet link in the state directory: {0}")]
+    Magnet(#[source] StoreError),
+    #[error("cannot keep the torrent in the state directory: {0}")]
+    Torrent(#[source] StoreError),
+}
 
 const RETRY_EVERY: Duration = Duration::from_secs(5);
 /// How long `flush` waits for the writer at exit.
@@ -110,16 +120,14 @@ impl Persist {
 
     /// Keeps a magnet link that is still fetching its metadata (its resume data, synced now),
     /// so a restart meanwhile fetches it again with the same `--only-files`.
-    pub(crate) fn save_magnet(&mut self, r: &Resume) -> Result<(), String> {
-        self.store
-            .save_resume(r)
-            .map_err(|e| format!("cannot keep the magnet link in the state directory: {e}"))
+    pub(crate) fn save_magnet(&mut self, r: &Resume) -> Result<(), KeepError> {
+        self.store.save_resume(r).map_err(KeepError::Magnet)
     }
 
-    pub fn save_torrent(&mut self, info_hash: &[u8; 20], bytes: &[u8]) -> Result<(), String> {
+    pub fn save_torrent(&mut self, info_hash: &[u8; 20], bytes: &[u8]) -> Result<(), KeepError> {
         self.store
             .save_torrent(info_hash, bytes)
-            .map_err(|e| format!("cannot keep the torrent in the state directory: {e}"))
+            .map_err(KeepError::Torrent)
     }
 
     /// Queues a save of the torrent's resume point (the newest wins).
@@ -217,6 +225,7 @@ fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
         }
         let meta = match saved
             .torrent
+            .map_err(|e| e.to_string())
             .and_then(|b| Metainfo::from_bytes(&b).map_err(|e| e.to_string()))
         {
             Ok(m) if m.info_hash == saved.info_hash => m,
@@ -363,4 +372,29 @@ pub(crate) fn torrent_file_of(meta: &Metainfo) -> Vec<u8> {
     out.extend_from_slice(&meta.info_bytes);
     out.push(b'e');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torrent_that_cannot_be_kept_says_why_and_keeps_the_io_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let hash = [7u8; 20];
+        // A directory where the .torrent goes: the rename over it fails.
+        std::fs::create_dir(store.torrent_path(&hash)).unwrap();
+        let mut p = Persist::new(store);
+        let e = p.save_torrent(&hash, b"d4:infod4:name1:xee").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot keep the torrent in the state directory: cannot "),
+            "{e}"
+        );
+        let KeepError::Torrent(store_error) = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(store_error.kind(), std::io::ErrorKind::IsADirectory);
+    }
 }

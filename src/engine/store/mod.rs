@@ -64,10 +64,24 @@ fn state_dir_from(xdg_data_home: Option<PathBuf>, home: Option<PathBuf>) -> Opti
 pub struct Saved {
     pub info_hash: [u8; 20],
     /// The .torrent bytes, or why they cannot be had (the torrent is listed with this error).
-    pub torrent: Result<Vec<u8>, String>,
+    pub torrent: Result<Vec<u8>, LoadError>,
     /// The resume data, or why not (the torrent then gets a full check and this warning in its
     /// log).
-    pub resume: Result<Resume, String>,
+    pub resume: Result<Resume, LoadError>,
+}
+
+/// Why one saved file cannot be had. Typed so a missing file (a magnet kept by its resume data
+/// alone) is told from one that failed to read; `Display` is one line naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{} is missing", .0.display())]
+    Missing(PathBuf),
+    #[error("cannot read {}: {source}", .path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{} is larger than {} MiB", .path.display(), .max >> 20)]
+    TooLarge { path: PathBuf, max: u64 },
+    #[error("{}: {source}", .path.display())]
+    Damaged { path: PathBuf, source: ResumeError },
 }
 
 /// A failed write to the state directory. Keeps the `io::Error` so the caller can tell a full
@@ -232,18 +246,21 @@ impl Store {
         let torrent = if has_torrent {
             read_bounded(&torrent_path, MAX_TORRENT_SIZE)
         } else {
-            Err(format!("{} is missing", torrent_path.display()))
+            Err(LoadError::Missing(torrent_path))
         };
         let resume_path = self.resume_path(&info_hash);
         let resume = if has_resume {
             read_bounded(&resume_path, resume::MAX_RESUME_SIZE).and_then(|bytes| {
-                let r = resume::decode(&bytes, &info_hash)
-                    .map_err(|e| format!("{}: {e}", resume_path.display()))?;
+                let r =
+                    resume::decode(&bytes, &info_hash).map_err(|source| LoadError::Damaged {
+                        path: resume_path.clone(),
+                        source,
+                    })?;
                 self.remember(info_hash, digest(&bytes));
                 Ok(r)
             })
         } else {
-            Err(format!("{} is missing", resume_path.display()))
+            Err(LoadError::Missing(resume_path))
         };
         Saved {
             info_hash,
@@ -315,17 +332,19 @@ fn digest(bytes: &[u8]) -> [u8; 20] {
 }
 
 /// The whole file, or one line saying why not; a file over `max` bytes is refused unread.
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let fail = |e: io::Error| format!("cannot read {}: {e}", path.display());
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
+    let fail = |source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = File::open(path).map_err(fail)?;
     let mut bytes = Vec::new();
     file.take(max + 1).read_to_end(&mut bytes).map_err(fail)?;
     if bytes.len() as u64 > max {
-        return Err(format!(
-            "{} is larger than {} MiB",
-            path.display(),
-            max >> 20
-        ));
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
     }
     Ok(bytes)
 }

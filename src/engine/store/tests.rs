@@ -308,7 +308,8 @@ fn store_round_trip_and_order() {
     assert_eq!(saved[0].torrent.as_deref().unwrap(), &torrent_bytes(3)[..]);
     assert_eq!(saved[0].resume.as_ref().unwrap(), &resume_for(c, 1, 20));
     let why = saved[3].resume.as_ref().unwrap_err();
-    assert!(why.contains("missing"), "{why}");
+    assert!(matches!(why, LoadError::Missing(_)), "{why:?}");
+    assert!(why.to_string().ends_with(".resume is missing"), "{why}");
 }
 
 #[test]
@@ -337,14 +338,20 @@ fn a_damaged_file_costs_only_its_torrent() {
     assert_eq!(saved.len(), 4);
     let find = |h: [u8; 20]| saved.iter().find(|s| s.info_hash == h).unwrap();
     assert!(find(good).torrent.is_ok() && find(good).resume.is_ok());
-    let why = find(bad_resume).resume.as_ref().unwrap_err();
+    let why = find(bad_resume).resume.as_ref().unwrap_err().to_string();
     assert!(why.contains("damaged") && why.contains(".resume"), "{why}");
     assert!(find(bad_resume).torrent.is_ok());
     let why = find(bad_torrent).torrent.as_ref().unwrap_err();
-    assert!(why.starts_with("cannot read"), "{why}");
+    assert!(why.to_string().starts_with("cannot read"), "{why}");
+    // The io::Error stays under the words.
+    assert!(
+        matches!(why, LoadError::Read { source, .. } if source.kind() == io::ErrorKind::IsADirectory),
+        "{why:?}"
+    );
     assert!(find(bad_torrent).resume.is_ok());
     let why = find(no_torrent).torrent.as_ref().unwrap_err();
-    assert!(why.contains("missing"), "{why}");
+    assert!(matches!(why, LoadError::Missing(_)), "{why:?}");
+    assert!(why.to_string().contains("missing"), "{why}");
 }
 
 #[test]
@@ -361,11 +368,13 @@ fn a_huge_saved_torrent_is_refused_unread() {
         .torrent
         .as_ref()
         .unwrap_err()
+        .to_string()
         .contains("larger than 64 MiB"));
     assert!(saved[0]
         .resume
         .as_ref()
         .unwrap_err()
+        .to_string()
         .contains("larger than 32 MiB"));
 }
 

@@ -51,7 +51,10 @@ impl Task {
             let _slot = announce_slots().acquire().await.ok();
             let result = match &http {
                 Some(http) => announce_with(&url, &req, http, &schedule).await,
-                None => Err(TrackerError::Io("HTTP client unavailable".into())),
+                None => Err(TrackerError::Io {
+                    kind: None,
+                    reason: "HTTP client unavailable".into(),
+                }),
             };
             Outcome {
                 sent: Sent {
