@@ -16,82 +16,19 @@ mod kit;
 #[path = "session/payload.rs"]
 mod payload;
 mod prereq;
+#[allow(dead_code)]
+#[path = "common/priorities.rs"]
+mod prio;
 
-use std::fs;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 use kit::*;
 use payload::*;
+use prio::*;
 use serde_json::Value;
 
 const DONE_WAIT: Duration = Duration::from_secs(60);
-
-/// A libtorrent seeder of `torrent` (its trackers stripped, so it is ready at once) that
-/// logs every block it sends (`uploaded PIECE BLOCK`).
-fn seeder(torrent: &Torrent, data: &Path, dir: &Path) -> (Proc, String) {
-    let name = torrent
-        .path
-        .file_stem()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let bare = torrent.with_trackers(&dir.join(format!("{name}-bare.torrent")), None, &[]);
-    let (ip, port) = (loopback_ip(), free_port());
-    let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(seeders_dir().join("lt_seed.py"))
-        .arg("--torrent")
-        .arg(&bare.path)
-        .arg("--save")
-        .arg(data)
-        .args(["--ip", &ip.to_string(), "--port", &port.to_string()])
-        .args(["--seed-mode", "--log-uploads", "--max-seconds", "240"]);
-    let mut p = Proc::spawn(&format!("lt-{name}"), &mut cmd, dir);
-    p.wait_for_stdout("libtorrent to seed", "ready", Duration::from_secs(30));
-    (p, format!("{ip}:{port}"))
-}
-
-/// Pieces in the order the seeder first sent a block of each.
-fn upload_order(p: &Proc) -> Vec<u64> {
-    let mut seen = Vec::new();
-    for l in p.stdout_text().lines() {
-        if let Some(rest) = l.strip_prefix("uploaded ") {
-            let piece: u64 = rest.split_whitespace().next().unwrap().parse().unwrap();
-            if !seen.contains(&piece) {
-                seen.push(piece);
-            }
-        }
-    }
-    seen
-}
-
-fn uploaded_bytes(p: &Proc) -> u64 {
-    p.stdout_text()
-        .lines()
-        .filter(|l| l.starts_with("progress "))
-        .filter_map(|l| {
-            l.split_whitespace()
-                .find_map(|t| t.strip_prefix("up=")?.parse().ok())
-        })
-        .next_back()
-        .expect("a progress line from libtorrent")
-}
-
-fn done_row(rows: &[Value], hash: &str) -> bool {
-    rows.iter()
-        .any(|r| r["info_hash"] == hash && r["state"] == "seeding" && r["progress"] == 1.0)
-}
-
-fn files_json(env: &Env, id: &str) -> Vec<Value> {
-    let out = env.verb(&["files", id, "--json"]);
-    assert_eq!(out.code, 0, "{out:?}");
-    match serde_json::from_str::<Value>(&out.stdout) {
-        Ok(Value::Array(rows)) => rows,
-        other => panic!("files --json is not an array: {other:?}"),
-    }
-}
 
 /// Bytes of the pieces that hold any byte of a wanted file.
 fn wanted_piece_bytes(sizes: &[u64], wanted: &[usize]) -> u64 {
@@ -115,20 +52,13 @@ fn wanted_piece_bytes(sizes: &[u64], wanted: &[usize]) -> u64 {
 
 #[test]
 fn skipped_files_are_never_created_and_unskipping_fetches_one() {
-    require_loopback_only();
-    if !prereq::have_python_libtorrent() {
+    let Some((_lock, env)) = setup("ttui-prio-") else {
         return;
-    }
-    let _swarm = swarm_lock();
-    let env = Env::new("ttui-prio-");
-    let fixtures = env.root.path().join("fixtures");
-    let data = fixtures.join("data");
-    let sizes = [300_000u64, 200_000, 500_000, 150_000, 250_000];
-    let names = ["a.bin", "b.bin", "c.bin", "d.bin", "e.bin"];
-    let files: Vec<(&str, u64)> = names.iter().copied().zip(sizes).collect();
-    let p = Payload::make(&data, &fixtures, "multi", &files, 7);
-    let (seed, addr) = seeder(&p.torrent, &data, &fixtures);
-    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), addr.clone()]);
+    };
+    let (sizes, names) = (SIZES, NAMES);
+    let swarm = Swarm::multi(&env, 7, true);
+    let p = &swarm.p;
+    let mut daemon = Daemon::start(&env, "1", &swarm.peer_args());
 
     // An index past the last file: one line, and the torrent is not added.
     let bad = env.verb(&["add", "--only-files", "0,5", &p.path()]);
@@ -181,28 +111,12 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
         text.stdout
     );
 
-    let got = env.out.join("multi");
-    for (i, n) in names.iter().enumerate() {
-        let path = got.join(n);
-        if [1, 3].contains(&i) {
-            assert!(
-                !path.exists(),
-                "skipped file {} was created",
-                path.display()
-            );
-        } else {
-            assert_eq!(
-                fs::read(&path).unwrap(),
-                fs::read(p.root.join(n)).unwrap(),
-                "{n}"
-            );
-        }
-    }
+    assert_only(&env.out, p, &[0, 2, 4]);
     let parts = env.out.join(format!(".{}.parts", p.hash()));
     assert!(parts.exists(), "no parts file for the boundary pieces");
     // The seeder sent the wanted pieces (boundary pieces included) and nothing more.
     std::thread::sleep(Duration::from_millis(1200));
-    let up = uploaded_bytes(&seed);
+    let up = swarm.seed.uploaded();
     let limit = wanted_piece_bytes(&sizes, &[0, 2, 4]);
     assert!(
         up <= limit,
@@ -222,11 +136,7 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
     env.wait_list("the un-skipped file", DONE_WAIT, &mut daemon, |r| {
         done_row(r, &p.hash()) && row_of(r, &p.hash())["why"] == "done (4 of 5 files wanted)"
     });
-    assert_eq!(
-        fs::read(got.join("b.bin")).unwrap(),
-        fs::read(p.root.join("b.bin")).unwrap()
-    );
-    assert!(!got.join("d.bin").exists());
+    assert_only(&env.out, p, &[0, 1, 2, 4]);
     let listed = files_json(&env, &id);
     assert_eq!(listed[1]["verified_bytes"], sizes[1]);
     assert_eq!(listed[1]["priority"], "normal");
@@ -236,7 +146,7 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
     // included (only the piece wholly inside d.bin is missing).
     let st = daemon.term();
     assert!(st.success(), "daemon exit: {st}");
-    let mut daemon = Daemon::start(&env, "2", &["--peer".into(), addr]);
+    let mut daemon = Daemon::start(&env, "2", &swarm.peer_args());
     env.wait_list("the restarted torrent", DONE_WAIT, &mut daemon, |r| {
         done_row(r, &p.hash()) && row_of(r, &p.hash())["why"] == "done (4 of 5 files wanted)"
     });
@@ -248,41 +158,30 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
         "{}",
         last_lines(&log, 30)
     );
-    assert!(!got.join("d.bin").exists());
-    let listed = files_json(&env, &id);
-    let prios: Vec<&str> = listed
-        .iter()
-        .map(|f| f["priority"].as_str().unwrap())
-        .collect();
-    assert_eq!(prios, ["normal", "normal", "normal", "skip", "normal"]);
+    assert_only(&env.out, p, &[0, 1, 2, 4]);
+    assert_eq!(
+        priorities(&env, &id),
+        ["normal", "normal", "normal", "skip", "normal"]
+    );
     drop(daemon);
-    drop(seed);
+    drop(swarm);
 }
 
 #[test]
 fn sequential_mode_fetches_pieces_in_order() {
-    require_loopback_only();
-    if !prereq::have_python_libtorrent() {
+    let Some((_lock, env)) = setup("ttui-seq-") else {
         return;
-    }
-    let _swarm = swarm_lock();
-    let env = Env::new("ttui-seq-");
-    let fixtures = env.root.path().join("fixtures");
-    let data = fixtures.join("data");
-    let len = 40 * PLEN + 1234;
-    let p = Payload::make(&data, &fixtures, "seq.bin", &[("", len)], 9);
-    let (seed, addr) = seeder(&p.torrent, &data, &fixtures);
-    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), addr]);
+    };
+    let swarm = Swarm::new(&env, "seq.bin", &[("", 40 * PLEN + 1234)], 9, true);
+    let p = &swarm.p;
+    let mut daemon = Daemon::start(&env, "1", &swarm.peer_args());
     let added = env.verb(&["add", "--sequential", &p.path()]);
     assert_eq!(added.code, 0, "{added:?}");
     env.wait_list("the sequential download", DONE_WAIT, &mut daemon, |r| {
         done_row(r, &p.hash())
     });
-    assert_eq!(
-        fs::read(env.out.join("seq.bin")).unwrap(),
-        fs::read(&p.root).unwrap()
-    );
-    let order = upload_order(&seed);
+    assert_only(&env.out, p, &[0]);
+    let order = swarm.seed.uploaded_pieces();
     let last = p.pieces - 1;
     assert_eq!(order.len() as u64, p.pieces, "{order:?}");
     // The first and last piece go first (previews), then the rest in index order; requests
@@ -296,5 +195,5 @@ fn sequential_mode_fetches_pieces_in_order() {
         }
     }
     drop(daemon);
-    drop(seed);
+    drop(swarm);
 }
