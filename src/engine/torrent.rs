@@ -160,7 +160,8 @@ pub(crate) async fn run_magnet(
 pub fn start(meta: Metainfo, opts: Options) -> Engine {
     let id = next_id();
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let initial = snapshot::initial(id, &meta, &opts.output, 0);
+    let mut initial = snapshot::initial(id, &meta, &opts.output, 0);
+    drop_unused_trackers(&mut initial, &opts);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
     let done = tokio::spawn(async move {
         // Listen before the (possibly long) resume check, so peers that dial us meanwhile
@@ -219,6 +220,14 @@ pub(crate) fn pause_wanted(c: &Command, paused: bool) -> Option<bool> {
     }
 }
 
+/// With `--no-trackers` the torrent's trackers are never asked: the snapshot lists none, so
+/// the UI says "no tracker" instead of "not contacted yet" forever.
+fn drop_unused_trackers(snap: &mut Snapshot, opts: &Options) {
+    if !opts.use_trackers {
+        snap.trackers.clear();
+    }
+}
+
 pub(crate) async fn run(
     mut start: Start,
     listen_log: Vec<(LogLevel, String)>,
@@ -229,6 +238,7 @@ pub(crate) async fn run(
     let started = Instant::now();
     let snapshots = start.snapshots.clone();
     let mut snap = snapshot::initial(start.id, &meta, &opts.output, start.ctx.listen_port);
+    drop_unused_trackers(&mut snap, &opts);
     let fail = |snap: &mut Snapshot, snapshots: &watch::Sender<Arc<Snapshot>>, msg: String| {
         failed(snap, snapshots, &start.line, started, msg)
     };
