@@ -1,7 +1,8 @@
 //! File priorities end to end (issue 20): a `ttui daemon` downloads a multi-file torrent from
 //! python3-libtorrent with two files skipped (`ttui add --only-files`), then wants one of
 //! them again (`ttui files ID --priority normal N`); and a `--sequential` download whose
-//! order is read from the seeder's own log of the blocks it sent.
+//! order is read from the seeder's own log of the blocks it sent; and `ttui seed
+//! --only-files`, which serves the wanted files' pieces to a libtorrent leecher and no other.
 //!
 //! Run through tests/run.sh: every swarm here is on loopback, and the test refuses to run
 //! unless the process sits in a network namespace whose only interface is `lo`.
@@ -20,7 +21,9 @@ mod prereq;
 #[path = "common/priorities.rs"]
 mod prio;
 
-use std::time::Duration;
+use std::fs;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use common::*;
 use kit::*;
@@ -196,4 +199,85 @@ fn sequential_mode_fetches_pieces_in_order() {
     }
     drop(daemon);
     drop(swarm);
+}
+
+/// `ttui seed --only-files` with only the wanted files on disk (what one seeds after a
+/// download with files skipped): ttui checks those, seeds without creating the others, and
+/// serves a libtorrent leecher the wanted files byte-identical and not one byte of the
+/// skipped ones: its bitfield does not claim them. (Files are piece-aligned, so no piece is
+/// shared by a wanted file and a missing one.) With a skipped file's data present and valid
+/// its pieces verify and are served too: the torrent seeds what it has, as `add` does.
+#[test]
+fn seeding_only_some_files_serves_just_their_pieces() {
+    let Some((_lock, env)) = setup("ttui-prio-seed-") else {
+        return;
+    };
+    let fixtures = env.root.path().join("fixtures");
+    let data = fixtures.join("data");
+    let sizes = [3 * PLEN, 2 * PLEN, 4 * PLEN, 2 * PLEN, PLEN + 777];
+    let files: Vec<(&str, u64)> = NAMES.iter().copied().zip(sizes).collect();
+    let p = Payload::make(&data, &fixtures, "multi", &files, 13);
+    let bare = p
+        .torrent
+        .with_trackers(&fixtures.join("multi-bare.torrent"), None, &[]);
+    let (wanted, skipped) = ([0, 2, 4], [1, 3]);
+    let originals: Vec<Vec<u8>> = p
+        .files
+        .iter()
+        .map(|f| fs::read(data.join(&f.0)).unwrap())
+        .collect();
+    for i in skipped {
+        fs::remove_file(data.join(&p.files[i].0)).unwrap();
+    }
+    let port = free_port();
+    let extra = ["--only-files", "0,2,4", "--no-dht", "--transport", "tcp"];
+    let mut seeder = spawn_ttui_seeder(&bare.path, &data, port, &extra);
+    // Its line counts the wanted files only (525,065 of the 787,209 bytes).
+    let seeding = seeder.stdout_now();
+    assert!(
+        seeding.contains("100.0%  512.76 KiB / 512.76 KiB "),
+        "{seeding}"
+    );
+    for i in skipped {
+        let path = data.join(&p.files[i].0);
+        assert!(!path.exists(), "skipped {} was created", path.display());
+    }
+
+    let leech = fixtures.join("leech");
+    let opts = LtOptions {
+        peers: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+        ..LtOptions::default()
+    };
+    let mut lt = LibtorrentPeer::start_leecher(&bare, &leech, opts);
+    let same = |i: usize| fs::read(leech.join(&p.files[i].0)).ok().as_ref() == Some(&originals[i]);
+    let deadline = Instant::now() + DONE_WAIT;
+    while !wanted.iter().all(|&i| same(i)) {
+        assert!(
+            Instant::now() < deadline,
+            "the wanted files never arrived\n{}\n{}",
+            lt.report(),
+            seeder.report()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Time for anything more it would be sent: two more progress lines of the leecher's.
+    lt.uploaded_fresh();
+    lt.uploaded_fresh();
+    let (down, _) = *lt.progress().last().unwrap();
+    let limit = wanted_piece_bytes(&sizes, &wanted);
+    assert_eq!(limit, 8 * PLEN + 777);
+    assert!(
+        down <= limit,
+        "the leecher got {down} B, the wanted files' pieces hold {limit} B"
+    );
+    let text = lt.stdout_text();
+    let last = text.lines().filter(|l| l.starts_with("progress ")).last();
+    assert!(
+        !text.lines().any(|l| l == "done") && !last.unwrap().starts_with("progress 100"),
+        "the leecher completed the whole torrent: {last:?}"
+    );
+    for i in skipped {
+        assert!(!same(i), "the leecher got skipped file {i}");
+    }
+    assert!(!seeder.has_exited(), "{}", seeder.report());
 }

@@ -1114,6 +1114,11 @@ impl LibtorrentPeer {
         self.uploaded()
     }
 
+    /// Everything it printed on stdout so far (`ready`, `done`, progress lines, …).
+    pub fn stdout_text(&self) -> String {
+        self.proc.stdout_text()
+    }
+
     /// Pieces in the order a block of each was first sent (started with `log_uploads`).
     pub fn uploaded_pieces(&self) -> Vec<u64> {
         let mut seen = Vec::new();
