@@ -271,7 +271,7 @@ fn seeding_only_some_files_serves_just_their_pieces() {
         "the leecher got {down} B, the wanted files' pieces hold {limit} B"
     );
     let text = lt.stdout_text();
-    let last = text.lines().filter(|l| l.starts_with("progress ")).last();
+    let last = text.lines().rfind(|l| l.starts_with("progress "));
     assert!(
         !text.lines().any(|l| l == "done") && !last.unwrap().starts_with("progress 100"),
         "the leecher completed the whole torrent: {last:?}"
