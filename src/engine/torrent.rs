@@ -123,17 +123,8 @@ pub(crate) async fn run_magnet(
     mut cmd_rx: mpsc::UnboundedReceiver<Command>,
     only: Option<Vec<usize>>,
 ) -> Outcome {
-    let first = start.snapshots.borrow().as_ref().clone();
-    let fetched = magnet::fetch_in_session(
-        &start.ctx,
-        &magnet,
-        &extra_peers,
-        echo,
-        first,
-        &start.snapshots,
-        &mut cmd_rx,
-    )
-    .await;
+    let fetched =
+        magnet::fetch_in_session(&mut start, &magnet, &extra_peers, echo, &mut cmd_rx).await;
     match fetched {
         Ok(meta) => {
             if let Some(only) = only {
