@@ -549,4 +549,20 @@ mod tests {
         assert_eq!(pause_wanted(&Command::Resume, true), Some(false));
         assert_eq!(pause_wanted(&Command::Quit, true), None);
     }
+
+    #[test]
+    fn no_trackers_means_no_tracker_rows() {
+        let mut snap = Snapshot {
+            trackers: vec![TrackerRow::not_contacted("http://127.0.0.1:1/a".into(), 0)],
+            ..Snapshot::empty("x", 1, 1)
+        };
+        drop_unused_trackers(&mut snap, &Options::default());
+        assert_eq!(snap.trackers.len(), 1);
+        let off = Options {
+            use_trackers: false,
+            ..Options::default()
+        };
+        drop_unused_trackers(&mut snap, &off);
+        assert!(snap.trackers.is_empty());
+    }
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::engine::api::{ChokeFlags, DhtRow, PeerEnd, PeerSource, TrackerRow, TrackerStatus};
+use crate::engine::api::{ChokeFlags, DhtRow, PeerEnd, PeerSource, TrackerRow};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::test_util::{rows, text};
 use std::path::PathBuf;
@@ -185,16 +185,7 @@ fn spare_width_does_not_all_go_to_state() {
 
 /// An empty peer list with `trackers` announce URLs, the DHT on or off, listening or not.
 fn empty(trackers: usize, dht: bool, listen_port: u16) -> Snapshot {
-    let tracker = |i: usize| TrackerRow {
-        url: format!("http://127.0.0.1:{}/announce", 6969 + i),
-        tier: i,
-        status: TrackerStatus::NotContacted,
-        last_announce: None,
-        next_announce: None,
-        seeders: None,
-        leechers: None,
-        warning: None,
-    };
+    let tracker = |i: usize| TrackerRow::not_contacted(format!("http://127.0.0.1:{i}/a"), i);
     Snapshot {
         trackers: (0..trackers).map(tracker).collect(),
         dht: dht.then(DhtRow::default),
