@@ -1,7 +1,8 @@
 //! File priorities end to end (issue 20): a `ttui daemon` downloads a multi-file torrent from
 //! python3-libtorrent with two files skipped (`ttui add --only-files`), then wants one of
 //! them again (`ttui files ID --priority normal N`); and a `--sequential` download whose
-//! order is read from the seeder's own log of the blocks it sent.
+//! order is read from the seeder's own log of the blocks it sent; and `ttui seed
+//! --only-files`, which serves the wanted files' pieces to a libtorrent leecher and no other.
 //!
 //! Run through tests/run.sh: every swarm here is on loopback, and the test refuses to run
 //! unless the process sits in a network namespace whose only interface is `lo`.
@@ -16,82 +17,21 @@ mod kit;
 #[path = "session/payload.rs"]
 mod payload;
 mod prereq;
+#[allow(dead_code)]
+#[path = "common/priorities.rs"]
+mod prio;
 
 use std::fs;
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use common::*;
 use kit::*;
 use payload::*;
+use prio::*;
 use serde_json::Value;
 
 const DONE_WAIT: Duration = Duration::from_secs(60);
-
-/// A libtorrent seeder of `torrent` (its trackers stripped, so it is ready at once) that
-/// logs every block it sends (`uploaded PIECE BLOCK`).
-fn seeder(torrent: &Torrent, data: &Path, dir: &Path) -> (Proc, String) {
-    let name = torrent
-        .path
-        .file_stem()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let bare = torrent.with_trackers(&dir.join(format!("{name}-bare.torrent")), None, &[]);
-    let (ip, port) = (loopback_ip(), free_port());
-    let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(seeders_dir().join("lt_seed.py"))
-        .arg("--torrent")
-        .arg(&bare.path)
-        .arg("--save")
-        .arg(data)
-        .args(["--ip", &ip.to_string(), "--port", &port.to_string()])
-        .args(["--seed-mode", "--log-uploads", "--max-seconds", "240"]);
-    let mut p = Proc::spawn(&format!("lt-{name}"), &mut cmd, dir);
-    p.wait_for_stdout("libtorrent to seed", "ready", Duration::from_secs(30));
-    (p, format!("{ip}:{port}"))
-}
-
-/// Pieces in the order the seeder first sent a block of each.
-fn upload_order(p: &Proc) -> Vec<u64> {
-    let mut seen = Vec::new();
-    for l in p.stdout_text().lines() {
-        if let Some(rest) = l.strip_prefix("uploaded ") {
-            let piece: u64 = rest.split_whitespace().next().unwrap().parse().unwrap();
-            if !seen.contains(&piece) {
-                seen.push(piece);
-            }
-        }
-    }
-    seen
-}
-
-fn uploaded_bytes(p: &Proc) -> u64 {
-    p.stdout_text()
-        .lines()
-        .filter(|l| l.starts_with("progress "))
-        .filter_map(|l| {
-            l.split_whitespace()
-                .find_map(|t| t.strip_prefix("up=")?.parse().ok())
-        })
-        .next_back()
-        .expect("a progress line from libtorrent")
-}
-
-fn done_row(rows: &[Value], hash: &str) -> bool {
-    rows.iter()
-        .any(|r| r["info_hash"] == hash && r["state"] == "seeding" && r["progress"] == 1.0)
-}
-
-fn files_json(env: &Env, id: &str) -> Vec<Value> {
-    let out = env.verb(&["files", id, "--json"]);
-    assert_eq!(out.code, 0, "{out:?}");
-    match serde_json::from_str::<Value>(&out.stdout) {
-        Ok(Value::Array(rows)) => rows,
-        other => panic!("files --json is not an array: {other:?}"),
-    }
-}
 
 /// Bytes of the pieces that hold any byte of a wanted file.
 fn wanted_piece_bytes(sizes: &[u64], wanted: &[usize]) -> u64 {
@@ -115,20 +55,13 @@ fn wanted_piece_bytes(sizes: &[u64], wanted: &[usize]) -> u64 {
 
 #[test]
 fn skipped_files_are_never_created_and_unskipping_fetches_one() {
-    require_loopback_only();
-    if !prereq::have_python_libtorrent() {
+    let Some((_lock, env)) = setup("ttui-prio-") else {
         return;
-    }
-    let _swarm = swarm_lock();
-    let env = Env::new("ttui-prio-");
-    let fixtures = env.root.path().join("fixtures");
-    let data = fixtures.join("data");
-    let sizes = [300_000u64, 200_000, 500_000, 150_000, 250_000];
-    let names = ["a.bin", "b.bin", "c.bin", "d.bin", "e.bin"];
-    let files: Vec<(&str, u64)> = names.iter().copied().zip(sizes).collect();
-    let p = Payload::make(&data, &fixtures, "multi", &files, 7);
-    let (seed, addr) = seeder(&p.torrent, &data, &fixtures);
-    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), addr.clone()]);
+    };
+    let (sizes, names) = (SIZES, NAMES);
+    let swarm = Swarm::multi(&env, 7, true);
+    let p = &swarm.p;
+    let mut daemon = Daemon::start(&env, "1", &swarm.peer_args());
 
     // An index past the last file: one line, and the torrent is not added.
     let bad = env.verb(&["add", "--only-files", "0,5", &p.path()]);
@@ -181,28 +114,12 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
         text.stdout
     );
 
-    let got = env.out.join("multi");
-    for (i, n) in names.iter().enumerate() {
-        let path = got.join(n);
-        if [1, 3].contains(&i) {
-            assert!(
-                !path.exists(),
-                "skipped file {} was created",
-                path.display()
-            );
-        } else {
-            assert_eq!(
-                fs::read(&path).unwrap(),
-                fs::read(p.root.join(n)).unwrap(),
-                "{n}"
-            );
-        }
-    }
+    assert_only(&env.out, p, &[0, 2, 4]);
     let parts = env.out.join(format!(".{}.parts", p.hash()));
     assert!(parts.exists(), "no parts file for the boundary pieces");
     // The seeder sent the wanted pieces (boundary pieces included) and nothing more.
     std::thread::sleep(Duration::from_millis(1200));
-    let up = uploaded_bytes(&seed);
+    let up = swarm.seed.uploaded();
     let limit = wanted_piece_bytes(&sizes, &[0, 2, 4]);
     assert!(
         up <= limit,
@@ -222,11 +139,7 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
     env.wait_list("the un-skipped file", DONE_WAIT, &mut daemon, |r| {
         done_row(r, &p.hash()) && row_of(r, &p.hash())["why"] == "done (4 of 5 files wanted)"
     });
-    assert_eq!(
-        fs::read(got.join("b.bin")).unwrap(),
-        fs::read(p.root.join("b.bin")).unwrap()
-    );
-    assert!(!got.join("d.bin").exists());
+    assert_only(&env.out, p, &[0, 1, 2, 4]);
     let listed = files_json(&env, &id);
     assert_eq!(listed[1]["verified_bytes"], sizes[1]);
     assert_eq!(listed[1]["priority"], "normal");
@@ -236,7 +149,7 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
     // included (only the piece wholly inside d.bin is missing).
     let st = daemon.term();
     assert!(st.success(), "daemon exit: {st}");
-    let mut daemon = Daemon::start(&env, "2", &["--peer".into(), addr]);
+    let mut daemon = Daemon::start(&env, "2", &swarm.peer_args());
     env.wait_list("the restarted torrent", DONE_WAIT, &mut daemon, |r| {
         done_row(r, &p.hash()) && row_of(r, &p.hash())["why"] == "done (4 of 5 files wanted)"
     });
@@ -248,41 +161,30 @@ fn skipped_files_are_never_created_and_unskipping_fetches_one() {
         "{}",
         last_lines(&log, 30)
     );
-    assert!(!got.join("d.bin").exists());
-    let listed = files_json(&env, &id);
-    let prios: Vec<&str> = listed
-        .iter()
-        .map(|f| f["priority"].as_str().unwrap())
-        .collect();
-    assert_eq!(prios, ["normal", "normal", "normal", "skip", "normal"]);
+    assert_only(&env.out, p, &[0, 1, 2, 4]);
+    assert_eq!(
+        priorities(&env, &id),
+        ["normal", "normal", "normal", "skip", "normal"]
+    );
     drop(daemon);
-    drop(seed);
+    drop(swarm);
 }
 
 #[test]
 fn sequential_mode_fetches_pieces_in_order() {
-    require_loopback_only();
-    if !prereq::have_python_libtorrent() {
+    let Some((_lock, env)) = setup("ttui-seq-") else {
         return;
-    }
-    let _swarm = swarm_lock();
-    let env = Env::new("ttui-seq-");
-    let fixtures = env.root.path().join("fixtures");
-    let data = fixtures.join("data");
-    let len = 40 * PLEN + 1234;
-    let p = Payload::make(&data, &fixtures, "seq.bin", &[("", len)], 9);
-    let (seed, addr) = seeder(&p.torrent, &data, &fixtures);
-    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), addr]);
+    };
+    let swarm = Swarm::new(&env, "seq.bin", &[("", 40 * PLEN + 1234)], 9, true);
+    let p = &swarm.p;
+    let mut daemon = Daemon::start(&env, "1", &swarm.peer_args());
     let added = env.verb(&["add", "--sequential", &p.path()]);
     assert_eq!(added.code, 0, "{added:?}");
     env.wait_list("the sequential download", DONE_WAIT, &mut daemon, |r| {
         done_row(r, &p.hash())
     });
-    assert_eq!(
-        fs::read(env.out.join("seq.bin")).unwrap(),
-        fs::read(&p.root).unwrap()
-    );
-    let order = upload_order(&seed);
+    assert_only(&env.out, p, &[0]);
+    let order = swarm.seed.uploaded_pieces();
     let last = p.pieces - 1;
     assert_eq!(order.len() as u64, p.pieces, "{order:?}");
     // The first and last piece go first (previews), then the rest in index order; requests
@@ -296,5 +198,86 @@ fn sequential_mode_fetches_pieces_in_order() {
         }
     }
     drop(daemon);
-    drop(seed);
+    drop(swarm);
+}
+
+/// `ttui seed --only-files` with only the wanted files on disk (what one seeds after a
+/// download with files skipped): ttui checks those, seeds without creating the others, and
+/// serves a libtorrent leecher the wanted files byte-identical and not one byte of the
+/// skipped ones: its bitfield does not claim them. (Files are piece-aligned, so no piece is
+/// shared by a wanted file and a missing one.) With a skipped file's data present and valid
+/// its pieces verify and are served too: the torrent seeds what it has, as `add` does.
+#[test]
+fn seeding_only_some_files_serves_just_their_pieces() {
+    let Some((_lock, env)) = setup("ttui-prio-seed-") else {
+        return;
+    };
+    let fixtures = env.root.path().join("fixtures");
+    let data = fixtures.join("data");
+    let sizes = [3 * PLEN, 2 * PLEN, 4 * PLEN, 2 * PLEN, PLEN + 777];
+    let files: Vec<(&str, u64)> = NAMES.iter().copied().zip(sizes).collect();
+    let p = Payload::make(&data, &fixtures, "multi", &files, 13);
+    let bare = p
+        .torrent
+        .with_trackers(&fixtures.join("multi-bare.torrent"), None, &[]);
+    let (wanted, skipped) = ([0, 2, 4], [1, 3]);
+    let originals: Vec<Vec<u8>> = p
+        .files
+        .iter()
+        .map(|f| fs::read(data.join(&f.0)).unwrap())
+        .collect();
+    for i in skipped {
+        fs::remove_file(data.join(&p.files[i].0)).unwrap();
+    }
+    let port = free_port();
+    let extra = ["--only-files", "0,2,4", "--no-dht", "--transport", "tcp"];
+    let mut seeder = spawn_ttui_seeder(&bare.path, &data, port, &extra);
+    // Its line counts the wanted files only (525,065 of the 787,209 bytes).
+    let seeding = seeder.stdout_now();
+    assert!(
+        seeding.contains("100.0%  512.76 KiB / 512.76 KiB "),
+        "{seeding}"
+    );
+    for i in skipped {
+        let path = data.join(&p.files[i].0);
+        assert!(!path.exists(), "skipped {} was created", path.display());
+    }
+
+    let leech = fixtures.join("leech");
+    let opts = LtOptions {
+        peers: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+        ..LtOptions::default()
+    };
+    let mut lt = LibtorrentPeer::start_leecher(&bare, &leech, opts);
+    let same = |i: usize| fs::read(leech.join(&p.files[i].0)).ok().as_ref() == Some(&originals[i]);
+    let deadline = Instant::now() + DONE_WAIT;
+    while !wanted.iter().all(|&i| same(i)) {
+        assert!(
+            Instant::now() < deadline,
+            "the wanted files never arrived\n{}\n{}",
+            lt.report(),
+            seeder.report()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Time for anything more it would be sent: two more progress lines of the leecher's.
+    lt.uploaded_fresh();
+    lt.uploaded_fresh();
+    let (down, _) = *lt.progress().last().unwrap();
+    let limit = wanted_piece_bytes(&sizes, &wanted);
+    assert_eq!(limit, 8 * PLEN + 777);
+    assert!(
+        down <= limit,
+        "the leecher got {down} B, the wanted files' pieces hold {limit} B"
+    );
+    let text = lt.stdout_text();
+    let last = text.lines().rfind(|l| l.starts_with("progress "));
+    assert!(
+        !text.lines().any(|l| l == "done") && !last.unwrap().starts_with("progress 100"),
+        "the leecher completed the whole torrent: {last:?}"
+    );
+    for i in skipped {
+        assert!(!same(i), "the leecher got skipped file {i}");
+    }
+    assert!(!seeder.has_exited(), "{}", seeder.report());
 }

@@ -3,7 +3,8 @@
 //! metadata arrives (and kept across a restart), an index past the last file named on the
 //! torrent's line; and one-shot runs (`ttui --headless FILE|MAGNET --only-files`) that never
 //! create the skipped files and end once the wanted ones are complete. The seeder is
-//! python3-libtorrent.
+//! python3-libtorrent. A magnet paused before its metadata arrived stays paused across a
+//! restart.
 //!
 //! Run through tests/run.sh: every swarm here is on loopback, and the test refuses to run
 //! unless the process sits in a network namespace whose only interface is `lo`.
@@ -18,104 +19,41 @@ mod kit;
 #[path = "session/payload.rs"]
 mod payload;
 mod prereq;
+#[allow(dead_code)]
+#[path = "common/priorities.rs"]
+mod prio;
 
-use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use common::*;
 use kit::*;
-use payload::*;
+use prio::*;
 use serde_json::Value;
 
 const DONE_WAIT: Duration = Duration::from_secs(30);
-const NAMES: [&str; 5] = ["a.bin", "b.bin", "c.bin", "d.bin", "e.bin"];
-const SIZES: [u64; 5] = [300_000, 200_000, 500_000, 150_000, 250_000];
-
-/// A libtorrent seeder of `torrent` (its trackers stripped, so it is ready at once); it
-/// serves the metadata (BEP 9) as well.
-fn seeder(torrent: &Torrent, data: &Path, dir: &Path) -> (Proc, String) {
-    let bare = torrent.with_trackers(&dir.join("multi-bare.torrent"), None, &[]);
-    let (ip, port) = (loopback_ip(), free_port());
-    let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(seeders_dir().join("lt_seed.py"))
-        .arg("--torrent")
-        .arg(&bare.path)
-        .arg("--save")
-        .arg(data)
-        .args(["--ip", &ip.to_string(), "--port", &port.to_string()])
-        .args(["--seed-mode", "--max-seconds", "120"]);
-    let mut p = Proc::spawn("lt-multi", &mut cmd, dir);
-    p.wait_for_stdout("libtorrent to seed", "ready", Duration::from_secs(30));
-    (p, format!("{ip}:{port}"))
-}
-
-/// The five-file payload and its seeder.
-fn swarm(env: &Env) -> (Payload, Proc, String) {
-    let fixtures = env.root.path().join("fixtures");
-    let data = fixtures.join("data");
-    let files: Vec<(&str, u64)> = NAMES.iter().copied().zip(SIZES).collect();
-    let p = Payload::make(&data, &fixtures, "multi", &files, 11);
-    let (seed, addr) = seeder(&p.torrent, &data, &fixtures);
-    (p, seed, addr)
-}
-
-/// The wanted files byte-identical under `out/multi`, the others absent.
-fn assert_only(out: &Path, p: &Payload, wanted: &[usize]) {
-    for (i, n) in NAMES.iter().enumerate() {
-        let path = out.join("multi").join(n);
-        if wanted.contains(&i) {
-            let got = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(got == fs::read(p.root.join(n)).unwrap(), "{n} differs");
-        } else {
-            assert!(
-                !path.exists(),
-                "skipped file {} was created",
-                path.display()
-            );
-        }
-    }
-}
-
-fn magnet(p: &Payload) -> String {
-    format!("magnet:?xt=urn:btih:{}&dn=multi", p.hash())
-}
-
-fn priorities(env: &Env, id: &str) -> Vec<String> {
-    let out = env.verb(&["files", id, "--json"]);
-    assert_eq!(out.code, 0, "{out:?}");
-    let rows: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
-    rows.iter()
-        .map(|r| r["priority"].as_str().unwrap().to_string())
-        .collect()
-}
 
 #[test]
 fn a_magnets_only_files_apply_once_the_metadata_arrives() {
-    require_loopback_only();
-    if !prereq::have_python_libtorrent() {
+    let Some((_lock, env)) = setup("ttui-prio-magnet-") else {
         return;
-    }
-    let _swarm = swarm_lock();
-    let env = Env::new("ttui-prio-magnet-");
-    let (p, seed, addr) = swarm(&env);
-    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), addr.clone()]);
+    };
+    let swarm = Swarm::multi(&env, 11, false);
+    let (p, magnet) = (&swarm.p, swarm.magnet());
+    let mut daemon = Daemon::start(&env, "1", &swarm.peer_args());
 
     // A list that does not parse is still refused at once.
-    let bad = env.verb(&["add", "--only-files", "0,x", &magnet(&p)]);
+    let bad = env.verb(&["add", "--only-files", "0,x", &magnet]);
     assert_ne!(bad.code, 0, "{bad:?}");
     assert_one_line(&bad.stderr, "add --only-files 0,x MAGNET");
     assert!(env.list().is_empty());
 
     // 9 is past the last file (4): the valid ones apply, the line says what was ignored.
-    let added = env.verb(&["add", "--json", "--only-files", "0,2-2,4,9", &magnet(&p)]);
+    let added = env.verb(&["add", "--json", "--only-files", "0,2-2,4,9", &magnet]);
     assert_eq!(added.code, 0, "{added:?}");
     let results: Vec<Value> = serde_json::from_str(&added.stdout).unwrap();
     let id = results[0]["id"].to_string();
     let rows = env.wait_list("the wanted files", DONE_WAIT, &mut daemon, |r| {
-        r.iter()
-            .any(|r| r["info_hash"] == p.hash() && r["state"] == "seeding" && r["progress"] == 1.0)
+        done_row(r, &p.hash())
     });
     let row = row_of(&rows, &p.hash());
     assert_eq!(
@@ -129,7 +67,7 @@ fn a_magnets_only_files_apply_once_the_metadata_arrives() {
         show.code == 0 && show.stdout.contains("9 is past the last file (4), ignored"),
         "{show:?}"
     );
-    assert_only(&env.out, &p, &[0, 2, 4]);
+    assert_only(&env.out, p, &[0, 2, 4]);
     assert_eq!(
         priorities(&env, &id),
         ["normal", "skip", "normal", "skip", "normal"]
@@ -138,7 +76,7 @@ fn a_magnets_only_files_apply_once_the_metadata_arrives() {
     // A restart keeps the choice (from the resume data the metadata's arrival saved).
     let st = daemon.term();
     assert!(st.success(), "daemon exit: {st}");
-    let mut daemon = Daemon::start(&env, "2", &["--peer".into(), addr]);
+    let mut daemon = Daemon::start(&env, "2", &swarm.peer_args());
     let rows = env.wait_list("the restarted torrent", DONE_WAIT, &mut daemon, |r| {
         r.iter()
             .any(|r| r["info_hash"] == p.hash() && r["state"] == "seeding")
@@ -148,23 +86,21 @@ fn a_magnets_only_files_apply_once_the_metadata_arrives() {
         priorities(&env, &id),
         ["normal", "skip", "normal", "skip", "normal"]
     );
-    assert_only(&env.out, &p, &[0, 2, 4]);
+    assert_only(&env.out, p, &[0, 2, 4]);
     drop(daemon);
-    drop(seed);
+    drop(swarm);
 }
 
 #[test]
 fn a_restart_before_the_metadata_keeps_the_magnet_and_its_only_files() {
-    require_loopback_only();
-    if !prereq::have_python_libtorrent() {
+    let Some((_lock, env)) = setup("ttui-prio-pending-") else {
         return;
-    }
-    let _swarm = swarm_lock();
-    let env = Env::new("ttui-prio-pending-");
-    let (p, seed, addr) = swarm(&env);
+    };
+    let swarm = Swarm::multi(&env, 11, false);
+    let (p, magnet) = (&swarm.p, swarm.magnet());
     // No peer to ask: the metadata cannot arrive before the restart.
     let mut daemon = Daemon::start(&env, "1", &[]);
-    let added = env.verb(&["add", "--only-files", "1,3", "--sequential", &magnet(&p)]);
+    let added = env.verb(&["add", "--only-files", "1,3", "--sequential", &magnet]);
     assert_eq!(added.code, 0, "{added:?}");
     let resume = env.resume_path(&p.hash());
     assert!(resume.exists(), "no resume data for the pending magnet");
@@ -175,16 +111,12 @@ fn a_restart_before_the_metadata_keeps_the_magnet_and_its_only_files() {
     let st = daemon.term();
     assert!(st.success(), "daemon exit: {st}");
 
-    let mut daemon = Daemon::start(&env, "2", &["--peer".into(), addr]);
+    let mut daemon = Daemon::start(&env, "2", &swarm.peer_args());
     let rows = env.wait_list(
         "the magnet after the restart",
         DONE_WAIT,
         &mut daemon,
-        |r| {
-            r.iter().any(|r| {
-                r["info_hash"] == p.hash() && r["state"] == "seeding" && r["progress"] == 1.0
-            })
-        },
+        |r| done_row(r, &p.hash()),
     );
     let row = row_of(&rows, &p.hash());
     assert_eq!(row["why"], "done (2 of 5 files wanted)", "{row}");
@@ -193,10 +125,83 @@ fn a_restart_before_the_metadata_keeps_the_magnet_and_its_only_files() {
         priorities(&env, &id),
         ["skip", "normal", "skip", "normal", "skip"]
     );
-    assert_only(&env.out, &p, &[1, 3]);
+    assert_only(&env.out, p, &[1, 3]);
     assert!(env.torrent_path(&p.hash()).exists());
     drop(daemon);
-    drop(seed);
+    drop(swarm);
+}
+
+/// The `paused` key of the torrent's saved resume data.
+fn saved_paused(env: &Env, hash: &str) -> i64 {
+    let path = env.resume_path(hash);
+    let d = bdict(&std::fs::read(&path).unwrap());
+    match d.iter().find(|(k, _)| k == b"paused") {
+        Some((_, BVal::Int(n))) => *n,
+        other => panic!("{}: `paused` is {other:?}", path.display()),
+    }
+}
+
+fn state_of(rows: &[Value], hash: &str) -> String {
+    row_of(rows, hash)["state"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_magnet_paused_before_its_metadata_stays_paused_across_a_restart() {
+    let Some((_lock, env)) = setup("ttui-prio-paused-") else {
+        return;
+    };
+    let mut swarm = Swarm::multi(&env, 11, false);
+    let (hash, magnet) = (swarm.p.hash(), swarm.magnet());
+    // A peer that never answers (connected by the kernel, never read): the fetch waits on it
+    // (a handshake times out after 10 s) and the metadata cannot arrive before the restart.
+    let silent = std::net::TcpListener::bind((common::loopback_ip(), 0)).unwrap();
+    let silent_peer = silent.local_addr().unwrap().to_string();
+    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), silent_peer]);
+    let added = env.verb(&["add", "--json", "--only-files", "0,4", &magnet]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let results: Vec<Value> = serde_json::from_str(&added.stdout).unwrap();
+    let id = results[0]["id"].to_string();
+    assert_eq!(saved_paused(&env, &hash), 0);
+    let paused = env.verb(&["pause", &id]);
+    assert_eq!(paused.code, 0, "{paused:?}");
+    env.wait_list("the magnet paused", DONE_WAIT, &mut daemon, |r| {
+        state_of(r, &hash) == "paused"
+    });
+    assert_eq!(saved_paused(&env, &hash), 1, "the pause was not saved");
+    let st = daemon.term();
+    assert!(st.success(), "daemon exit: {st}");
+    drop(silent);
+
+    // Back paused, with a peer that has the metadata: it asks no one.
+    let mut daemon = Daemon::start(&env, "2", &swarm.peer_args());
+    let rows = env.wait_list(
+        "the magnet after the restart",
+        DONE_WAIT,
+        &mut daemon,
+        |r| r.iter().any(|r| r["info_hash"] == hash),
+    );
+    assert_eq!(state_of(&rows, &hash), "paused", "{}", row_of(&rows, &hash));
+    // Two progress lines of the seeder's (about 2 s: the other tests here fetch the metadata
+    // in well under that): no peer connected to it, nothing was fetched or created.
+    swarm.seed.uploaded_fresh();
+    swarm.seed.uploaded_fresh();
+    let seen = swarm.seed.stdout_text();
+    let last = seen.lines().rfind(|l| l.starts_with("progress ")).unwrap();
+    assert!(last.ends_with(" peers=0 connected=0"), "{last}");
+    assert_eq!(state_of(&env.list(), &hash), "paused");
+    assert!(!env.torrent_path(&hash).exists());
+    assert!(!env.out.join("multi").exists());
+
+    // Resumed: the metadata, then the wanted files; the pause is gone from the saved state.
+    let resumed = env.verb(&["resume", &id]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    env.wait_list("the resumed magnet", DONE_WAIT, &mut daemon, |r| {
+        done_row(r, &hash)
+    });
+    assert_only(&env.out, &swarm.p, &[0, 4]);
+    assert_eq!(saved_paused(&env, &hash), 0);
+    drop(daemon);
+    drop(swarm);
 }
 
 /// `ttui --headless SOURCE --only-files LIST`, one-shot on loopback, waited for (bounded).
@@ -222,22 +227,20 @@ fn headless(env: &Env, source: &str, list: &str, out: &Path, addr: &str) -> Out 
 
 #[test]
 fn headless_only_files_skip_files_and_end_when_the_wanted_ones_are_done() {
-    require_loopback_only();
-    if !prereq::have_python_libtorrent() {
+    let Some((_lock, env)) = setup("ttui-prio-headless-") else {
         return;
-    }
-    let _swarm = swarm_lock();
-    let env = Env::new("ttui-prio-headless-");
-    let (p, seed, addr) = swarm(&env);
+    };
+    let swarm = Swarm::multi(&env, 11, false);
+    let (p, magnet, addr) = (&swarm.p, swarm.magnet(), &swarm.addr);
 
     // A .torrent's file count is known: an index past it is refused before anything starts.
-    let bad = headless(&env, &p.path(), "1,9", &env.out, &addr);
+    let bad = headless(&env, &p.path(), "1,9", &env.out, addr);
     assert_ne!(bad.code, 0, "{bad:?}");
     assert_one_line(&bad.stderr, "--headless --only-files 1,9");
     assert!(bad.stderr.contains("file 9 does not exist"), "{bad:?}");
     assert!(!env.out.join("multi").exists());
 
-    let done = headless(&env, &p.path(), "1,3", &env.out, &addr);
+    let done = headless(&env, &p.path(), "1,3", &env.out, addr);
     assert_eq!(done.code, 0, "{done:?}");
     let last = done.stdout.lines().last().unwrap_or_default();
     assert!(
@@ -245,13 +248,13 @@ fn headless_only_files_skip_files_and_end_when_the_wanted_ones_are_done() {
         "{}",
         done.stdout
     );
-    assert_only(&env.out, &p, &[1, 3]);
+    assert_only(&env.out, p, &[1, 3]);
 
     // A magnet: the list applies once the metadata arrives.
     let out = env.root.path().join("out-magnet");
-    let done = headless(&env, &magnet(&p), "0,4", &out, &addr);
+    let done = headless(&env, &magnet, "0,4", &out, addr);
     assert_eq!(done.code, 0, "{done:?}");
-    assert_only(&out, &p, &[0, 4]);
+    assert_only(&out, p, &[0, 4]);
     // One-shot runs never touch the saved session.
     assert!(!env.state.join("torrents").exists());
 
@@ -271,5 +274,5 @@ fn headless_only_files_skip_files_and_end_when_the_wanted_ones_are_done() {
     assert_ne!(refused.code, 0, "{refused:?}");
     assert_one_line(&refused.stderr, "daemon --only-files 0");
     assert!(refused.stderr.contains("go with a torrent"), "{refused:?}");
-    drop(seed);
+    drop(swarm);
 }

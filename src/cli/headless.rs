@@ -103,7 +103,7 @@ pub fn no_source_left(s: &Snapshot) -> Option<String> {
         return None;
     }
     let dialed = s.peers.iter().any(|p| p.source != PeerSource::Incoming);
-    // `NotContacted` stays so with --no-trackers; a used tracker is contacted at the start,
+    // --no-trackers lists no tracker at all; a used one is contacted at the start,
     // long before every peer has failed four times.
     let trackers_pending = s
         .trackers

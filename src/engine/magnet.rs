@@ -5,28 +5,30 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use crate::engine::api::{Command, LogLevel, LogLine, Snapshot, TorrentLine, TorrentState};
 use crate::engine::dial::Transports;
 use crate::engine::metadata::{fetch, FETCH_TIMEOUT};
+use crate::engine::torrent::Start;
+use crate::engine::Outcome;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 
 /// The engine's side of a magnet link: `fetch` with the session's DHT and listen port, while
 /// the torrent's snapshot shows the lines `fetch` reports (also on stderr with `echo`) and a
-/// quit stops it. Returns the metadata, or how the torrent ended.
+/// quit stops it. Paused (`start.paused`, or a pause command meanwhile) it fetches nothing:
+/// a paused torrent talks to no peer, and the pause is kept for when the metadata arrives.
+/// Returns the metadata, or how the torrent ended.
 pub(crate) async fn fetch_in_session(
-    session: &crate::engine::session::SessionCtx,
+    start: &mut Start,
     magnet: &Magnet,
     extra_peers: &[SocketAddr],
     echo: bool,
-    mut snap: crate::engine::api::Snapshot,
-    snapshots: &tokio::sync::watch::Sender<std::sync::Arc<crate::engine::api::Snapshot>>,
-    commands: &mut mpsc::UnboundedReceiver<crate::engine::api::Command>,
-) -> Result<Metainfo, crate::engine::Outcome> {
-    use crate::engine::api::{Command, LogLevel, LogLine, TorrentState};
-    use crate::engine::Outcome;
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> Result<Metainfo, Outcome> {
     let started = Instant::now();
+    let mut snap = start.snapshots.borrow().as_ref().clone();
     let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
     let report = move |line: String| {
         tracing::info!("{line}");
@@ -35,31 +37,52 @@ pub(crate) async fn fetch_in_session(
         }
         let _ = line_tx.send(line);
     };
+    let session = &start.ctx;
     snap.listen_port = session.listen_port;
     let transports = Transports {
         policy: session.transport,
         utp: session.utp.clone(),
     };
-    let fetch = fetch(
-        magnet,
-        extra_peers,
-        session.our_id,
-        session.listen_port,
-        session.dht.as_ref(),
-        &report,
-        session.encryption,
-        &transports,
-    );
-    let fetch = tokio::time::timeout(FETCH_TIMEOUT, fetch);
-    tokio::pin!(fetch);
+    // Started anew on a resume: its timeout counts from there, and the peers it dials then.
+    let begin = || {
+        Box::pin(tokio::time::timeout(
+            FETCH_TIMEOUT,
+            fetch(
+                magnet,
+                extra_peers,
+                session.our_id,
+                session.listen_port,
+                session.dht.as_ref(),
+                &report,
+                session.encryption,
+                &transports,
+            ),
+        ))
+    };
+    let mut running = (!start.paused).then(begin);
+    show_paused(start.paused, &mut snap, &start.line);
     let mut tick = tokio::time::interval(crate::engine::coordinator::TICK);
     let result = loop {
         tokio::select! {
-            r = &mut fetch => break r.unwrap_or_else(|_| {
-                Err("timed out fetching the torrent's metadata from peers".into())
-            }),
-            c = commands.recv() => if let None | Some(Command::Quit) = c {
-                return Err(Outcome::Quit);
+            r = async { running.as_mut().expect("guarded by is_some").await }, if running.is_some() => {
+                break r.unwrap_or_else(|_| {
+                    Err("timed out fetching the torrent's metadata from peers".into())
+                })
+            },
+            c = commands.recv() => match c {
+                None | Some(Command::Quit) => return Err(Outcome::Quit),
+                Some(c) => {
+                    if let Some(paused) = crate::engine::torrent::pause_wanted(&c, start.paused) {
+                        start.paused = paused;
+                        match (paused, running.is_some()) {
+                            (true, true) => running = None,
+                            (false, false) => running = Some(begin()),
+                            _ => {}
+                        }
+                        show_paused(paused, &mut snap, &start.line);
+                        let _ = start.snapshots.send(std::sync::Arc::new(snap.clone()));
+                    }
+                }
             },
             Some(text) = lines.recv() => snap.log.push(LogLine {
                 at: started.elapsed(),
@@ -72,15 +95,29 @@ pub(crate) async fn fetch_in_session(
                     let nodes = d.stats().await.map_or(0, |s| s.nodes);
                     snap.dht.get_or_insert_with(Default::default).nodes = nodes;
                 }
-                let _ = snapshots.send(std::sync::Arc::new(snap.clone()));
+                let _ = start.snapshots.send(std::sync::Arc::new(snap.clone()));
             }
         }
     };
     result.map_err(|msg| {
         snap.state = TorrentState::Error(msg.clone());
-        let _ = snapshots.send(std::sync::Arc::new(snap));
+        let _ = start.snapshots.send(std::sync::Arc::new(snap));
         Outcome::Failed(msg)
     })
+}
+
+/// The state a magnet without its metadata shows: paused, or fetching.
+fn show_paused(paused: bool, snap: &mut Snapshot, line: &watch::Sender<TorrentLine>) {
+    let (state, why) = if paused {
+        (TorrentState::Paused, "paused before its metadata arrived")
+    } else {
+        (TorrentState::Downloading, "fetching metadata")
+    };
+    snap.state = state.clone();
+    line.send_modify(|l| {
+        l.state = state;
+        l.why = Some(why.into());
+    });
 }
 
 /// The snapshot of a magnet link's torrent before its metadata is known.

@@ -48,16 +48,8 @@ fn tracker_rows(tiers: &[Vec<String>]) -> Vec<TrackerRow> {
         .iter()
         .enumerate()
         .flat_map(|(tier, urls)| {
-            urls.iter().map(move |url| TrackerRow {
-                url: url.clone(),
-                tier,
-                status: TrackerStatus::NotContacted,
-                last_announce: None,
-                next_announce: None,
-                seeders: None,
-                leechers: None,
-                warning: None,
-            })
+            urls.iter()
+                .map(move |url| TrackerRow::not_contacted(url.clone(), tier))
         })
         .collect()
 }

@@ -131,17 +131,8 @@ pub(crate) async fn run_magnet(
     mut cmd_rx: mpsc::UnboundedReceiver<Command>,
     only: Option<Vec<usize>>,
 ) -> Outcome {
-    let first = start.snapshots.borrow().as_ref().clone();
-    let fetched = magnet::fetch_in_session(
-        &start.ctx,
-        &magnet,
-        &extra_peers,
-        echo,
-        first,
-        &start.snapshots,
-        &mut cmd_rx,
-    )
-    .await;
+    let fetched =
+        magnet::fetch_in_session(&mut start, &magnet, &extra_peers, echo, &mut cmd_rx).await;
     match fetched {
         Ok(meta) => {
             if let Some(only) = only {
@@ -168,7 +159,8 @@ pub(crate) async fn run_magnet(
 pub fn start(meta: Metainfo, opts: Options) -> Engine {
     let id = next_id();
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let initial = snapshot::initial(id, &meta, &opts.output, 0);
+    let mut initial = snapshot::initial(id, &meta, &opts.output, 0);
+    drop_unused_trackers(&mut initial, &opts);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
     let done = tokio::spawn(async move {
         // Listen before the (possibly long) resume check, so peers that dial us meanwhile
@@ -218,6 +210,14 @@ fn headless_start(
 
 /// The paused state a command asks for, decided against the engine's own state (a UI's
 /// snapshot may be a tick old); `None` for commands that do not touch it.
+/// With `--no-trackers` the torrent's trackers are never asked: the snapshot lists none, so
+/// the UI says "no tracker" instead of "not contacted yet" forever.
+fn drop_unused_trackers(snap: &mut Snapshot, opts: &Options) {
+    if !opts.use_trackers {
+        snap.trackers.clear();
+    }
+}
+
 pub(crate) fn pause_wanted(c: &Command, paused: bool) -> Option<bool> {
     match c {
         Command::Pause => Some(true),
@@ -247,5 +247,21 @@ mod tests {
         assert_eq!(pause_wanted(&Command::Pause, true), Some(true));
         assert_eq!(pause_wanted(&Command::Resume, true), Some(false));
         assert_eq!(pause_wanted(&Command::Quit, true), None);
+    }
+
+    #[test]
+    fn no_trackers_means_no_tracker_rows() {
+        let mut snap = Snapshot {
+            trackers: vec![TrackerRow::not_contacted("http://127.0.0.1:1/a".into(), 0)],
+            ..Snapshot::empty("x", 1, 1)
+        };
+        drop_unused_trackers(&mut snap, &Options::default());
+        assert_eq!(snap.trackers.len(), 1);
+        let off = Options {
+            use_trackers: false,
+            ..Options::default()
+        };
+        drop_unused_trackers(&mut snap, &off);
+        assert!(snap.trackers.is_empty());
     }
 }

@@ -959,6 +959,8 @@ pub struct LtOptions {
     pub encryption: Option<&'static str>,
     /// `utp` (TCP off both ways) or `both`; None: TCP only.
     pub transport: Option<&'static str>,
+    /// Print `uploaded PIECE BLOCK` for every block sent (read back by `uploaded_pieces`).
+    pub log_uploads: bool,
 }
 
 /// python3-libtorrent 2.0 running assets/seeders/lt_seed.py on its own 127.0.0.x.
@@ -1051,6 +1053,9 @@ impl LibtorrentPeer {
         if let Some(t) = opts.transport {
             cmd.arg("--transport").arg(t);
         }
+        if opts.log_uploads {
+            cmd.arg("--log-uploads");
+        }
         let proc = Proc::spawn("lt_seed", &mut cmd, dir.path());
         LibtorrentPeer {
             proc,
@@ -1107,6 +1112,30 @@ impl LibtorrentPeer {
                 text.lines().filter(|l| l.starts_with("progress ")).count() > before
             });
         self.uploaded()
+    }
+
+    /// Everything it printed on stdout so far (`ready`, `done`, progress lines, …).
+    pub fn stdout_text(&self) -> String {
+        self.proc.stdout_text()
+    }
+
+    /// Pieces in the order a block of each was first sent (started with `log_uploads`).
+    pub fn uploaded_pieces(&self) -> Vec<u64> {
+        let mut seen = Vec::new();
+        for l in self.proc.stdout_text().lines() {
+            let Some(rest) = l.strip_prefix("uploaded ") else {
+                continue;
+            };
+            let piece: u64 = rest
+                .split_whitespace()
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("no piece in libtorrent's line {l:?}"));
+            if !seen.contains(&piece) {
+                seen.push(piece);
+            }
+        }
+        seen
     }
 
     pub fn wait_done(&mut self, timeout: Duration) {

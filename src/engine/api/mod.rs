@@ -366,6 +366,22 @@ pub struct TrackerRow {
     pub warning: Option<String>,
 }
 
+impl TrackerRow {
+    /// A tracker before its first announce.
+    pub fn not_contacted(url: String, tier: usize) -> TrackerRow {
+        TrackerRow {
+            url,
+            tier,
+            status: TrackerStatus::NotContacted,
+            last_announce: None,
+            next_announce: None,
+            seeders: None,
+            leechers: None,
+            warning: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogLevel {
     Info,

@@ -1,7 +1,8 @@
 //! Magnet links that are still fetching their metadata, across a restart: there is no
 //! .torrent to save yet, so the torrent's resume data alone keeps it (its link, where it
 //! goes, and the `--only-files` still to apply). The arrival of the metadata replaces that
-//! with the usual .torrent and resume data (`Report::Metadata`).
+//! with the usual .torrent and resume data (`Report::Metadata`). A pause or a queue move
+//! before then rewrites that resume data.
 
 use super::*;
 use crate::engine::session::persist::SavedMagnet;
@@ -35,6 +36,28 @@ impl Manager {
         r.sequential = files.sequential;
         if let Err(e) = p.save_magnet(&r) {
             tracing::warn!("{e}");
+        }
+    }
+
+    /// A magnet still fetching its metadata: its kept resume data follows its queue position
+    /// and the pause `command` asks for, so a restart brings it back as it was. The saved
+    /// state is the one a toggle flips (the task's line shows a pause only once it has the
+    /// command). Once the metadata has arrived the torrent's usual saves do this.
+    pub(super) fn update_saved_magnet(&mut self, i: usize, command: Option<&Command>) {
+        let Some(slot) = self.slots.get(i) else {
+            return;
+        };
+        if slot.meta.is_some() || slot.policy.stopped.is_some() {
+            return;
+        }
+        let (hash, position) = (slot.info_hash, slot.queue_position);
+        if let Some(p) = self.persist.as_mut() {
+            p.update_magnet(&hash, |r| {
+                if let Some(paused) = command.and_then(|c| torrent::pause_wanted(c, r.paused)) {
+                    r.paused = paused;
+                }
+                r.queue_position = position;
+            });
         }
     }
 

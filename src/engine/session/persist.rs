@@ -124,6 +124,25 @@ impl Persist {
         self.store.save_resume(r).map_err(KeepError::Magnet)
     }
 
+    /// Changes a kept magnet link's resume data (synced now); nothing once the metadata has
+    /// arrived (its resume data no longer names the link).
+    pub(crate) fn update_magnet(&mut self, info_hash: &[u8; 20], change: impl FnOnce(&mut Resume)) {
+        let mut r = match self.store.load_resume(info_hash) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("cannot update the kept magnet link: {e}");
+                return;
+            }
+        };
+        if r.magnet.is_none() {
+            return;
+        }
+        change(&mut r);
+        if let Err(e) = self.save_magnet(&r) {
+            tracing::warn!("{e}");
+        }
+    }
+
     pub fn save_torrent(&mut self, info_hash: &[u8; 20], bytes: &[u8]) -> Result<(), KeepError> {
         self.store
             .save_torrent(info_hash, bytes)

@@ -360,6 +360,7 @@ impl Manager {
         }
         let handled = slot.policy.stopped.is_some();
         self.save_policy(i);
+        self.update_saved_magnet(i, Some(c));
         handled
     }
 
@@ -425,6 +426,10 @@ impl Manager {
     /// torrent sends no resume points of its own.
     pub(super) fn save_policy(&mut self, i: usize) {
         let slot = &self.slots[i];
+        if slot.meta.is_none() {
+            self.update_saved_magnet(i, None);
+            return;
+        }
         let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) else {
             return;
         };

@@ -241,6 +241,11 @@ impl Store {
         saved
     }
 
+    /// One torrent's resume data (a kept magnet's, to change a field of it).
+    pub fn load_resume(&self, info_hash: &[u8; 20]) -> Result<Resume, LoadError> {
+        self.load_one(*info_hash, false, true).resume
+    }
+
     fn load_one(&self, info_hash: [u8; 20], has_torrent: bool, has_resume: bool) -> Saved {
         let torrent_path = self.torrent_path(&info_hash);
         let torrent = if has_torrent {

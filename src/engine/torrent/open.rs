@@ -16,6 +16,7 @@ pub(crate) async fn run(
     let started = Instant::now();
     let snapshots = start.snapshots.clone();
     let mut snap = snapshot::initial(start.id, &meta, &opts.output, start.ctx.listen_port);
+    drop_unused_trackers(&mut snap, &opts);
     let fail = |snap: &mut Snapshot, snapshots: &watch::Sender<Arc<Snapshot>>, msg: String| {
         failed(snap, snapshots, &start.line, started, msg)
     };

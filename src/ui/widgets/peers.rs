@@ -47,6 +47,38 @@ fn right(text: String) -> Cell<'static> {
     Cell::from(Line::from(text).alignment(Alignment::Right))
 }
 
+/// The empty list's line: only the sources this torrent uses (no tracker with
+/// `--no-trackers`, no DHT with `--no-dht` or a private torrent, nothing incoming when not
+/// listening). PEX is never named: it learns peers from connected ones, so it cannot bring
+/// the first.
+fn waiting_for(snap: &Snapshot) -> String {
+    let mut from = Vec::new();
+    match snap.trackers.len() {
+        0 => {}
+        1 => from.push("the tracker"),
+        _ => from.push("the trackers"),
+    }
+    if snap.dht.is_some() {
+        from.push("the DHT");
+    }
+    if snap.listen_port > 0 {
+        from.push("incoming connections");
+    }
+    let missing = match (snap.trackers.is_empty(), snap.dht.is_none()) {
+        (false, _) => "",
+        (true, false) => "no tracker; ",
+        (true, true) => "no tracker, DHT off; ",
+    };
+    match from.as_slice() {
+        [] => " no peers: no tracker, DHT off, not listening for incoming connections".into(),
+        [one] => format!(" no peers yet: {missing}waiting for {one}"),
+        [first @ .., last] => format!(
+            " no peers yet: {missing}waiting for {} or {last}",
+            first.join(", ")
+        ),
+    }
+}
+
 pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let focused = app.focus == Focus::Peers;
@@ -64,15 +96,7 @@ pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
         return;
     }
     if snap.peers.is_empty() {
-        put_line(
-            buf,
-            inner,
-            0,
-            vec![span(
-                " no peers yet: waiting for the tracker or for incoming connections",
-                theme.dim(),
-            )],
-        );
+        put_line(buf, inner, 0, vec![span(waiting_for(snap), theme.dim())]);
         return;
     }
 

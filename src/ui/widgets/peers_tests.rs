@@ -1,5 +1,5 @@
 use super::*;
-use crate::engine::api::{ChokeFlags, PeerEnd, PeerSource};
+use crate::engine::api::{ChokeFlags, DhtRow, PeerEnd, PeerSource, TrackerRow};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::test_util::{rows, text};
 use std::path::PathBuf;
@@ -183,12 +183,65 @@ fn spare_width_does_not_all_go_to_state() {
     assert!(r[1].trim_end().ends_with("Sent"), "{r:#?}");
 }
 
+/// An empty peer list with `trackers` announce URLs, the DHT on or off, listening or not.
+fn empty(trackers: usize, dht: bool, listen_port: u16) -> Snapshot {
+    let tracker = |i: usize| TrackerRow::not_contacted(format!("http://127.0.0.1:{i}/a"), i);
+    Snapshot {
+        trackers: (0..trackers).map(tracker).collect(),
+        dht: dht.then(DhtRow::default),
+        listen_port,
+        ..Snapshot::empty("x", 10, 1)
+    }
+}
+
 #[test]
 fn empty_list_says_why() {
-    let s = snapshot(vec![]);
+    let s = empty(1, false, 6881);
     let app = App::new(PathBuf::new(), Theme::plain());
-    let t = text(&render_app(&app, &s, 80, 5));
-    assert!(t.contains("no peers yet"), "{t}");
+    let t = text(&render_app(&app, &s, 90, 5));
+    assert!(
+        t.contains("no peers yet: waiting for the tracker or incoming connections"),
+        "{t}"
+    );
+}
+
+#[test]
+fn empty_list_names_only_the_sources_in_use() {
+    let cases = [
+        (
+            empty(2, true, 6881),
+            " no peers yet: waiting for the trackers, the DHT or incoming connections",
+        ),
+        // --no-trackers (or a torrent without one): the tracker is not waited for.
+        (
+            empty(0, true, 6881),
+            " no peers yet: no tracker; waiting for the DHT or incoming connections",
+        ),
+        (
+            empty(0, false, 6881),
+            " no peers yet: no tracker, DHT off; waiting for incoming connections",
+        ),
+        (
+            empty(0, true, 0),
+            " no peers yet: no tracker; waiting for the DHT",
+        ),
+        (empty(1, false, 0), " no peers yet: waiting for the tracker"),
+        (
+            empty(0, false, 0),
+            " no peers: no tracker, DHT off, not listening for incoming connections",
+        ),
+    ];
+    for (snap, want) in cases {
+        assert_eq!(waiting_for(&snap), want);
+    }
+    // The line the pane draws is that one.
+    let app = App::new(PathBuf::new(), Theme::plain());
+    let t = text(&render_app(&app, &empty(0, false, 6881), 100, 5));
+    assert!(
+        t.contains("no tracker, DHT off; waiting for incoming connections"),
+        "{t}"
+    );
+    assert!(!t.contains("waiting for the tracker"), "{t}");
 }
 
 #[test]
