@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 use crate::engine::api::{Command, LogLevel, LogLine, Snapshot, TorrentLine, TorrentState};
 use crate::engine::dial::Transports;
 use crate::engine::metadata::{fetch, FETCH_TIMEOUT};
-use crate::engine::torrent::Start;
+use crate::engine::torrent::start::Start;
 use crate::engine::Outcome;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
@@ -64,7 +64,12 @@ pub(crate) async fn fetch_in_session(
     let mut tick = tokio::time::interval(crate::engine::coordinator::TICK);
     let result = loop {
         tokio::select! {
-            r = async { running.as_mut().expect("guarded by is_some").await }, if running.is_some() => {
+            r = async {
+                match running.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            }, if running.is_some() => {
                 break r.unwrap_or_else(|_| {
                     Err("timed out fetching the torrent's metadata from peers".into())
                 })
@@ -72,7 +77,7 @@ pub(crate) async fn fetch_in_session(
             c = commands.recv() => match c {
                 None | Some(Command::Quit) => return Err(Outcome::Quit),
                 Some(c) => {
-                    if let Some(paused) = crate::engine::torrent::pause_wanted(&c, start.paused) {
+                    if let Some(paused) = crate::engine::api::pause_wanted(&c, start.paused) {
                         start.paused = paused;
                         match (paused, running.is_some()) {
                             (true, true) => running = None,

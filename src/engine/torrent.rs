@@ -8,6 +8,9 @@
 
 mod check;
 mod open;
+pub(crate) mod start;
+
+pub(crate) use start::Start;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -52,30 +55,6 @@ pub struct Engine {
 fn next_id() -> TorrentId {
     static NEXT_ID: AtomicU32 = AtomicU32::new(0);
     TorrentId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
-}
-
-/// What a torrent started by a session gets besides its metainfo and options.
-pub(crate) struct Start {
-    pub id: TorrentId,
-    pub ctx: SessionCtx,
-    /// Pieces the session's store vouches for (their files unchanged since they were saved):
-    /// they are not hashed again. None: check everything on disk.
-    pub trusted: Option<Bitfield>,
-    /// Pieces hashed again on top of `trusted` (their files changed since the last save).
-    pub to_check: Vec<u32>,
-    /// Lifetime counters from earlier runs.
-    pub lifetime: Lifetime,
-    pub paused: bool,
-    /// File priorities and piece order (empty priorities: every file wanted).
-    pub files: crate::engine::priorities::FilePlan,
-    /// The torrent's rate limiters (its own limits from its resume data, under the session's).
-    pub rates: crate::engine::rate::TorrentRates,
-    /// The torrent's full snapshot, built only while someone holds a receiver.
-    pub snapshots: watch::Sender<Arc<Snapshot>>,
-    /// The torrent's light line, every tick.
-    pub line: watch::Sender<TorrentLine>,
-    /// Where resume points go (None: nothing is saved, as in headless runs).
-    pub reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
 }
 
 /// Starts a session with a magnet link's torrent: its metadata is fetched (BEP 9) from the
@@ -208,8 +187,6 @@ fn headless_start(
     }
 }
 
-/// The paused state a command asks for, decided against the engine's own state (a UI's
-/// snapshot may be a tick old); `None` for commands that do not touch it.
 /// With `--no-trackers` the torrent's trackers are never asked: the snapshot lists none, so
 /// the UI says "no tracker" instead of "not contacted yet" forever.
 fn drop_unused_trackers(snap: &mut Snapshot, opts: &Options) {
@@ -218,14 +195,8 @@ fn drop_unused_trackers(snap: &mut Snapshot, opts: &Options) {
     }
 }
 
-pub(crate) fn pause_wanted(c: &Command, paused: bool) -> Option<bool> {
-    match c {
-        Command::Pause => Some(true),
-        Command::Resume => Some(false),
-        Command::TogglePause => Some(!paused),
-        _ => None,
-    }
-}
+pub(crate) use crate::engine::api::pause_wanted;
+
 pub fn human(bytes: u64) -> String {
     humansize::format_size(bytes, humansize::BINARY)
 }

@@ -42,6 +42,17 @@ impl std::fmt::Display for TorrentId {
     }
 }
 
+/// The paused state a command asks for, decided against the engine's own state (a UI's
+/// snapshot may be a tick old); `None` for commands that do not touch it.
+pub(crate) fn pause_wanted(c: &Command, paused: bool) -> Option<bool> {
+    match c {
+        Command::Pause => Some(true),
+        Command::Resume => Some(false),
+        Command::TogglePause => Some(!paused),
+        _ => None,
+    }
+}
+
 /// What the UI asks of one torrent.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {

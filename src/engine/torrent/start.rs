@@ -1,0 +1,35 @@
+//! What a session hands a torrent it starts. In a file of its own so the magnet fetch, which
+//! runs before the torrent proper, can take it without importing the torrent (no cycle).
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::api::{Snapshot, TorrentId, TorrentLine};
+use crate::engine::report::{Lifetime, Report};
+use crate::engine::session::SessionCtx;
+use crate::protocol::bitfield::Bitfield;
+
+/// What a torrent started by a session gets besides its metainfo and options.
+pub(crate) struct Start {
+    pub id: TorrentId,
+    pub ctx: SessionCtx,
+    /// Pieces the session's store vouches for (their files unchanged since they were saved):
+    /// they are not hashed again. None: check everything on disk.
+    pub trusted: Option<Bitfield>,
+    /// Pieces hashed again on top of `trusted` (their files changed since the last save).
+    pub to_check: Vec<u32>,
+    /// Lifetime counters from earlier runs.
+    pub lifetime: Lifetime,
+    pub paused: bool,
+    /// File priorities and piece order (empty priorities: every file wanted).
+    pub files: crate::engine::priorities::FilePlan,
+    /// The torrent's rate limiters (its own limits from its resume data, under the session's).
+    pub rates: crate::engine::rate::TorrentRates,
+    /// The torrent's full snapshot, built only while someone holds a receiver.
+    pub snapshots: watch::Sender<Arc<Snapshot>>,
+    /// The torrent's light line, every tick.
+    pub line: watch::Sender<TorrentLine>,
+    /// Where resume points go (None: nothing is saved, as in headless runs).
+    pub reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
+}
