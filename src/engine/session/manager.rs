@@ -173,6 +173,15 @@ impl Slot {
             line.save_path.clone()
         }
     }
+
+    /// Saves `point` with the slot's place, queue position and goal settings (nothing for a
+    /// magnet still without its metadata: `update_saved_magnet` keeps those).
+    fn save_resume(&self, persist: &mut Persist, point: &ResumePoint) {
+        if let Some(meta) = &self.meta {
+            let place = (self.added, self.queue_position);
+            persist.save_resume(meta, &self.save_path(), place, point, &self.policy.kept());
+        }
+    }
 }
 
 /// A removal waiting for its torrent's task to end.

@@ -430,7 +430,7 @@ impl Manager {
             self.update_saved_magnet(i, None);
             return;
         }
-        let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) else {
+        let (Some(meta), Some(p)) = (&slot.meta, self.persist.as_mut()) else {
             return;
         };
         let point = match (&slot.last, &slot.policy.stopped) {
@@ -449,15 +449,7 @@ impl Manager {
             },
             (None, None) => return,
         };
-        let path = slot.save_path();
-        let kept = slot.policy.kept();
-        p.save_resume(
-            &meta,
-            &path,
-            (slot.added, slot.queue_position),
-            &point,
-            &kept,
-        );
+        slot.save_resume(p, &point);
     }
 
     /// The line as the session shows it: the queue's and the goals' words over the task's.

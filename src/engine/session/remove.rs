@@ -37,7 +37,7 @@ impl Manager {
         let mut result = Ok(());
         if delete_data {
             if let Some(meta) = &slot.meta {
-                result = delete_files(&path, meta);
+                result = delete_files(&path, meta).map_err(|e| e.to_string());
             }
         }
         let _ = reply.send(result);

@@ -28,16 +28,8 @@ impl Manager {
                     return;
                 }
                 slot.last = Some((*point).clone());
-                let path = slot.save_path();
-                if let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) {
-                    let kept = slot.policy.kept();
-                    p.save_resume(
-                        &meta,
-                        &path,
-                        (slot.added, slot.queue_position),
-                        &point,
-                        &kept,
-                    );
+                if let Some(p) = self.persist.as_mut() {
+                    slot.save_resume(p, &point);
                 }
             }
             Report::Ended(_) if self.slots[i].ignore_ended > 0 => {

@@ -213,7 +213,8 @@ async fn move_off_thread(
     let (from, to, m) = (from.to_path_buf(), to.to_path_buf(), Arc::clone(meta));
     let moved = tokio::task::spawn_blocking(move || move_files(&from, &to, &m))
         .await
-        .unwrap_or_else(|e| Err(format!("moving: {e}")));
+        .map_err(|e| format!("moving: {e}"))
+        .and_then(|r| r.map_err(|e| e.to_string()));
     let ok = moved.is_ok();
     let _ = reply.send(moved);
     ok

@@ -1,0 +1,105 @@
+use std::fs;
+use std::io::ErrorKind;
+
+use super::*;
+use crate::protocol::metainfo::{encode_torrent, hash_pieces};
+
+const PIECE: u32 = 16 * 1024;
+
+/// A two-file torrent "pack" (a.bin and sub/b.bin) with its files written under `root`.
+fn pack(root: &Path) -> Metainfo {
+    let (a, b) = (vec![1u8; 20_000], vec![2u8; 15_000]);
+    let files = vec![
+        (vec!["a.bin".to_string()], a.len() as u64),
+        (vec!["sub".to_string(), "b.bin".to_string()], b.len() as u64),
+    ];
+    let hashes = hash_pieces(&[a.as_slice(), b.as_slice()].concat(), PIECE);
+    let bytes = encode_torrent("pack", &files, PIECE, &hashes, &[], false, None);
+    let meta = Metainfo::from_bytes(&bytes).unwrap();
+    fs::create_dir_all(root.join("pack/sub")).unwrap();
+    fs::write(root.join("pack/a.bin"), a).unwrap();
+    fs::write(root.join("pack/sub/b.bin"), b).unwrap();
+    meta
+}
+
+#[test]
+fn a_move_takes_every_file_and_leaves_no_folder_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+    let meta = pack(&from);
+    move_files(&from, &to, &meta).unwrap();
+    assert_eq!(fs::read(to.join("pack/a.bin")).unwrap(), vec![1u8; 20_000]);
+    assert_eq!(
+        fs::read(to.join("pack/sub/b.bin")).unwrap(),
+        vec![2u8; 15_000]
+    );
+    assert!(
+        !from.join("pack").exists(),
+        "the torrent's folders stay behind"
+    );
+}
+
+#[test]
+fn a_target_that_exists_undoes_the_move_and_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+    let meta = pack(&from);
+    fs::create_dir_all(to.join("pack/sub")).unwrap();
+    fs::write(to.join("pack/sub/b.bin"), b"someone else's").unwrap();
+    let err = move_files(&from, &to, &meta).unwrap_err();
+    assert!(matches!(err, DiskFilesError::Exists(_)), "{err:?}");
+    assert_eq!(err.kind(), None);
+    assert!(err.to_string().ends_with("b.bin exists already"), "{err}");
+    // a.bin, moved first, went back; the other file was not touched.
+    assert_eq!(
+        fs::read(from.join("pack/a.bin")).unwrap(),
+        vec![1u8; 20_000]
+    );
+    assert!(!to.join("pack/a.bin").exists());
+    assert_eq!(
+        fs::read(to.join("pack/sub/b.bin")).unwrap(),
+        b"someone else's"
+    );
+}
+
+#[test]
+fn a_failed_move_keeps_the_os_error_kind_and_the_originals() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = dir.path().join("from");
+    let meta = pack(&from);
+    // The target's folder is a file: no OS call can make it a directory (root included).
+    let blocker = dir.path().join("blocker");
+    fs::write(&blocker, b"x").unwrap();
+    let err = move_files(&from, &blocker.join("to"), &meta).unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::NotADirectory), "{err:?}");
+    assert!(err.to_string().contains("blocker"), "{err}");
+    assert!(from.join("pack/a.bin").exists() && from.join("pack/sub/b.bin").exists());
+}
+
+#[test]
+fn delete_removes_the_files_and_their_folders_and_tolerates_missing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = pack(dir.path());
+    fs::remove_file(dir.path().join("pack/a.bin")).unwrap();
+    delete_files(dir.path(), &meta).unwrap();
+    assert!(!dir.path().join("pack").exists());
+}
+
+#[test]
+fn a_delete_that_fails_names_the_path_and_keeps_the_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = pack(dir.path());
+    // A directory where a file should be: remove_file fails with a kind other than NotFound.
+    fs::remove_file(dir.path().join("pack/a.bin")).unwrap();
+    fs::create_dir(dir.path().join("pack/a.bin")).unwrap();
+    let err = delete_files(dir.path(), &meta).unwrap_err();
+    assert!(
+        err.kind().is_some_and(|k| k != ErrorKind::NotFound),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("a.bin"), "{err}");
+    assert!(
+        !dir.path().join("pack/sub/b.bin").exists(),
+        "the other file goes anyway"
+    );
+}
