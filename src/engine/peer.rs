@@ -253,6 +253,7 @@ impl PeerTask {
         }
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next_tick = tokio::time::Instant::now();
         // One timer for the rate gates, kept across turns of the loop: a sleep made anew on
         // every message would register and cancel a timer per block.
         let gate_timer = tokio::time::sleep(Duration::ZERO);
@@ -293,11 +294,21 @@ impl PeerTask {
                     }
                     Ok(())
                 },
-                _ = tick.tick() => s.on_tick(),
+                t = tick.tick() => {
+                    next_tick = t + TICK;
+                    s.on_tick()
+                },
                 // A gate opens: read or send again (no polling in between).
                 _ = &mut gate_timer, if armed.is_some() => {
                     armed = None;
-                    Ok(())
+                    let now = tokio::time::Instant::now();
+                    if tick_rides_along(next_tick, now) {
+                        tick.reset();
+                        next_tick = now + TICK;
+                        s.on_tick()
+                    } else {
+                        Ok(())
+                    }
                 },
                 r = limits.changed(), if limits_live => {
                     match r {
@@ -324,10 +335,54 @@ impl PeerTask {
 /// How often a connection checks its timers (idle, keep-alive, snub) and its rate.
 const TICK: Duration = Duration::from_millis(500);
 
+/// Whether a tick due at `next_tick` is done early, at a wake-up happening `now` anyway. A
+/// rate-limited connection wakes once per turn (`rate::TURN`, 400 ms) when its gate opens;
+/// a tick of its own on top of that would double its wake-ups, and the tick's work (timeouts
+/// counted in seconds, a rate sampled over half a second or more) does not mind coming up to
+/// half a tick early. So the tick rides along and starts its period over.
+fn tick_rides_along(next_tick: tokio::time::Instant, now: tokio::time::Instant) -> bool {
+    next_tick.saturating_duration_since(now) <= TICK / 2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn a_tick_due_within_half_a_period_rides_along_with_a_gate_wake() {
+        let now = tokio::time::Instant::now();
+        assert!(tick_rides_along(now, now), "due now");
+        assert!(tick_rides_along(now - TICK, now), "overdue");
+        assert!(tick_rides_along(now + TICK / 2, now));
+        assert!(!tick_rides_along(
+            now + TICK / 2 + Duration::from_millis(1),
+            now
+        ));
+        assert!(!tick_rides_along(now + TICK, now));
+    }
+
+    /// A connection woken once per 400 ms turn does its tick's work on those wake-ups and
+    /// never wakes for the tick alone: the tick keeps being pushed back.
+    #[test]
+    fn turns_of_400_ms_absorb_every_tick() {
+        let start = tokio::time::Instant::now();
+        let mut next_tick = start + TICK;
+        let (mut ticks_alone, mut ridden) = (0, 0);
+        for turn in 1..=100u32 {
+            let wake = start + crate::engine::rate::TURN * turn;
+            while next_tick < wake {
+                ticks_alone += 1;
+                next_tick += TICK;
+            }
+            if tick_rides_along(next_tick, wake) {
+                ridden += 1;
+                next_tick = wake + TICK;
+            }
+        }
+        assert_eq!(ticks_alone, 0);
+        assert_eq!(ridden, 100);
+    }
 
     #[test]
     fn a_reset_is_told_by_its_kind_whatever_its_words() {
