@@ -439,8 +439,8 @@ impl Conn {
     }
 
     /// The earliest instant a shut gate opens, if any: the task sleeps until then.
-    pub(crate) fn next_wake(&self) -> Option<TokioInstant> {
-        match (self.read_gate.wake(), self.send_gate.wake()) {
+    pub(crate) fn next_wake(&mut self, now: TokioInstant) -> Option<TokioInstant> {
+        match (self.read_gate.wake(now), self.send_gate.wake(now)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

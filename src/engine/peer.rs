@@ -263,8 +263,9 @@ impl PeerTask {
             if let Err(end) = s.flush(&mut wr).await {
                 break end;
             }
-            let may_read = s.may_read(tokio::time::Instant::now());
-            let wake = s.next_wake();
+            let now = tokio::time::Instant::now();
+            let may_read = s.may_read(now);
+            let wake = s.next_wake(now);
             if wake != armed {
                 if let Some(t) = wake {
                     gate_timer.as_mut().reset(t);

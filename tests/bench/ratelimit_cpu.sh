@@ -72,7 +72,7 @@ printf '%-6s %-5s %12s %12s %10s %10s %8s\n' rate pair "limited B/s" "capped B/s
     "lim ms/MiB" "cap ms/MiB" ratio
 for r in $RATES; do
     rb=$(bytes "$r")
-    sum_l=0; sum_c=0
+    sum_l=0; sum_c=0; ratios=()
     for i in $(seq "$PAIRS"); do
         one limited "$rb"
         read -r lcpu lep lrate < "$WORK/result"
@@ -82,6 +82,7 @@ for r in $RATES; do
         cm=$(awk -v c="$ccpu" -v r="$crate" -v w="$WINDOW" 'BEGIN { printf "%.3f", c / (r * w / 1048576) }')
         printf '%-6s %-5s %12s %12s %10s %10s %8s   (epoll_wait %s / %s)\n' "$r" "$i" "$lrate" \
             "$crate" "$lm" "$cm" "$(awk -v a="$lm" -v b="$cm" 'BEGIN { printf "%.2f", a / b }')" "$lep" "$cep"
+        ratios+=("$(awk -v a="$lm" -v b="$cm" 'BEGIN { printf "%.4f", a / b }')")
         sum_l=$(awk -v a="$sum_l" -v b="$lm" 'BEGIN { print a + b }')
         sum_c=$(awk -v a="$sum_c" -v b="$cm" 'BEGIN { print a + b }')
     done
@@ -89,4 +90,10 @@ for r in $RATES; do
         "$(awk -v a="$sum_l" -v n="$PAIRS" 'BEGIN { printf "%.3f", a / n }')" \
         "$(awk -v a="$sum_c" -v n="$PAIRS" 'BEGIN { printf "%.3f", a / n }')" \
         "$(awk -v a="$sum_l" -v b="$sum_c" 'BEGIN { printf "%.2f", a / b }')"
+    # The median of the pairs' ratios: one pair hit by a neighbour's burst moves the mean a
+    # lot on a shared machine, the median little.
+    printf '%-6s %-5s %12s %12s %10s %10s %8s\n' "$r" median "" "" "" "" \
+        "$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 }
+            END { if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+                  printf "%.2f", m }')"
 done

@@ -14,7 +14,8 @@
 //! Invariants (unit tests below):
 //! - A gate with no debt is open; a paid debt starts a new turn (nothing taken yet).
 //! - Once a turn's share is taken, the gate is shut until `wake` (the instant its debt is
-//!   paid), whatever else wakes the connection; at or after it, it is open.
+//!   paid), whatever else wakes the connection; at or after it, it is open. `wake` is never
+//!   in the past.
 //! - Within its share, it is shut only while its debt is more than `RUN_AHEAD` away.
 //! - While it takes from limited buckets it counts as one of their sharers, and stops
 //!   counting `LEAVE_AFTER` after its last take (`on_tick`) or when dropped.
@@ -81,9 +82,17 @@ impl Gate {
         }
     }
 
-    /// When a shut gate opens (None: it is open; nothing to wake for).
-    pub fn wake(&self) -> Option<Instant> {
-        self.paid_at.filter(|_| self.shut)
+    /// When the gate, shut at `now`, opens (None: it is open at `now`; nothing to wake for).
+    /// Never an instant before `now`: a gate left shut since its last look (a send gate with
+    /// nothing to send is not looked at) whose debt is paid meanwhile would otherwise hand
+    /// the caller a timer in the past, which fires at once, again and again (a choked
+    /// connection under an up limit spun a core this way).
+    pub fn wake(&mut self, now: Instant) -> Option<Instant> {
+        if self.is_open(now) {
+            None
+        } else {
+            self.paid_at
+        }
     }
 
     /// A limit changed and the buckets forgave every debt.

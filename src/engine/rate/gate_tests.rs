@@ -30,7 +30,7 @@ fn a_turn_ends_when_its_share_is_taken_and_the_next_begins_when_paid() {
     }
     // The bucket starts empty, so every block was owed: 26 blocks reach the share.
     assert_eq!(blocks, 26);
-    let paid = g.wake().unwrap();
+    let paid = g.wake(t0).unwrap();
     assert!(
         paid > t0 + ms(400) && paid < t0 + RUN_AHEAD,
         "{:?}",
@@ -38,10 +38,10 @@ fn a_turn_ends_when_its_share_is_taken_and_the_next_begins_when_paid() {
     );
     // Shut for the rest of the turn, though the debt is now within RUN_AHEAD.
     assert!(!g.is_open(t0 + ms(300)));
-    assert_eq!(g.wake(), Some(paid));
+    assert_eq!(g.wake(t0 + ms(300)), Some(paid));
     // Paid: a new turn.
     assert!(g.is_open(paid));
-    assert_eq!(g.wake(), None);
+    assert_eq!(g.wake(paid), None);
     g.take(&lim, BLOCK, paid);
     assert!(g.is_open(paid));
 }
@@ -57,7 +57,7 @@ fn within_its_share_it_still_stops_at_run_ahead() {
     lim.reserve_at((0.7 * MIB as f64) as u64, t0.into_std());
     g.take(&lim, BLOCK, t0);
     assert!(!g.is_open(t0));
-    let wake = g.wake().unwrap();
+    let wake = g.wake(t0).unwrap();
     // Unlatched: open again once the debt is back within RUN_AHEAD, before it is paid.
     assert!(g.is_open(wake - RUN_AHEAD + ms(1)));
     drop(other);
@@ -96,7 +96,45 @@ fn forgiving_opens_a_shut_gate_at_once() {
     }
     g.forgive();
     assert!(g.is_open(t0));
-    assert_eq!(g.wake(), None);
+    assert_eq!(g.wake(t0), None);
+}
+
+/// The spin found by `DIRS=up PEERS=20 RATES=100K bash tests/bench/ratelimit.sh` (33x the
+/// CPU of the same transfer unlimited): a send gate shut after a turn, then not looked at
+/// while its connection had nothing to send (choked), still answered its paid instant as
+/// the time to wake, so the connection's timer fired in the past at once, forever.
+#[test]
+fn a_gate_not_looked_at_since_its_debt_was_paid_never_asks_to_wake_in_the_past() {
+    // The down limiter stands in for the up one: the gate is the same either way.
+    let s = session(MIB);
+    let lim = s.torrent(RatePair::default()).down;
+    let t0 = Instant::now();
+    let mut g = Gate::default();
+    for _ in 0..1000 {
+        if !g.is_open(t0) {
+            break;
+        }
+        g.take(&lim, BLOCK, t0);
+    }
+    let paid = g.wake(t0).unwrap();
+    // Nothing to send for a second: nobody asked `is_open`.
+    let later = paid + ms(600);
+    assert_eq!(
+        g.wake(later),
+        None,
+        "a wake in the past fires at once, forever"
+    );
+    assert!(g.is_open(later));
+    // And while still shut, the wake is the paid instant, ahead of now.
+    let mut h = Gate::default();
+    for _ in 0..1000 {
+        if !h.is_open(t0) {
+            break;
+        }
+        h.take(&lim, BLOCK, t0);
+    }
+    let w = h.wake(t0 + ms(100)).unwrap();
+    assert!(w > t0 + ms(100));
 }
 
 /// Busy connections (data always waiting) that run only when their gate's timer fires, each
@@ -125,7 +163,7 @@ fn simulate(limiters: &[Limiter], starts: &[u64], secs: u64) -> (Vec<u64>, Vec<u
             n += 1;
             assert!(n < 10_000, "a gate that never shuts");
         }
-        next[i] = gates[i].wake().expect("a shut gate says when it opens");
+        next[i] = gates[i].wake(at).expect("a shut gate says when it opens");
     }
     panic!("the simulation did not reach its end");
 }
