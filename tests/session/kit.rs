@@ -173,7 +173,7 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts `ttui daemon --state-dir STATE -o OUT` on 127.0.0.1 (any port unless `extra`
-    /// names one, no DHT, TCP) with
+    /// names one, no DHT unless `extra` names `--dht-bootstrap` nodes, TCP) with
     /// `extra` arguments, logging to `logs/daemon-<run>.log`; returns once it answers `list`.
     pub fn start(env: &Env, run: &str, extra: &[String]) -> Daemon {
         let log = env.logs.join(format!("daemon-{run}.log"));
@@ -184,7 +184,13 @@ impl Daemon {
             .arg(&env.state)
             .arg("-o")
             .arg(&env.out)
-            .args(["--bind", "127.0.0.1", "--no-dht", "--transport", "tcp"])
+            .args(["--bind", "127.0.0.1", "--transport", "tcp"])
+            // A DHT only when the test names its loopback nodes: never the public routers.
+            .args(if extra.iter().any(|a| a == "--dht-bootstrap") {
+                &[][..]
+            } else {
+                &["--no-dht"][..]
+            })
             .args(if extra.iter().any(|a| a == "--port") {
                 &[][..]
             } else {
