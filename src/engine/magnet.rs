@@ -9,17 +9,20 @@ use tokio::sync::{mpsc, watch};
 
 use crate::engine::api::{Command, LogLevel, LogLine, Snapshot, TorrentLine, TorrentState};
 use crate::engine::dial::Transports;
-use crate::engine::metadata::{fetch, FETCH_TIMEOUT};
+use crate::engine::metadata::{Fetcher, FETCH_TIMEOUT};
+use crate::engine::metadata_wait;
 use crate::engine::torrent::start::Start;
 use crate::engine::Outcome;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 
-/// The engine's side of a magnet link: `fetch` with the session's DHT and listen port, while
-/// the torrent's snapshot shows the lines `fetch` reports (also on stderr with `echo`) and a
-/// quit stops it. Paused (`start.paused`, or a pause command meanwhile) it fetches nothing:
-/// a paused torrent talks to no peer, and the pause is kept for when the metadata arrives.
-/// Returns the metadata, or how the torrent ended.
+/// The engine's side of a magnet link: the metadata fetch with the session's DHT and listen
+/// port, while the torrent's snapshot shows the lines it reports (also on stderr with `echo`)
+/// and a quit stops it. Paused (`start.paused`, or a pause command meanwhile) it fetches
+/// nothing: a paused torrent talks to no peer, and the pause is kept for when the metadata
+/// arrives. A one-shot run (no session to report to) gives up once every source is spent or
+/// after `FETCH_TIMEOUT`; a session's magnet waits for peers instead (`metadata_wait`), its
+/// line saying so. Returns the metadata, or how the torrent ended (its line says `error`).
 pub(crate) async fn fetch_in_session(
     start: &mut Start,
     magnet: &Magnet,
@@ -43,22 +46,21 @@ pub(crate) async fn fetch_in_session(
         policy: session.transport,
         utp: session.utp.clone(),
     };
-    // Started anew on a resume: its timeout counts from there, and the peers it dials then.
-    let begin = || {
-        Box::pin(tokio::time::timeout(
-            FETCH_TIMEOUT,
-            fetch(
-                magnet,
-                extra_peers,
-                session.our_id,
-                session.listen_port,
-                session.dht.as_ref(),
-                &report,
-                session.encryption,
-                &transports,
-            ),
-        ))
+    let fetcher = Fetcher {
+        magnet,
+        extra_peers,
+        our_id: session.our_id,
+        port: session.listen_port,
+        dht: session.dht.as_ref(),
+        report: &report,
+        encryption: session.encryption,
+        transports: &transports,
     };
+    // Only the session hears from its torrents: it is the one that keeps a magnet for weeks.
+    let patient = start.reports.is_some();
+    let (why_tx, mut whys) = mpsc::unbounded_channel::<String>();
+    // Started anew on a resume: its timeout counts from there, and the peers it dials then.
+    let begin = || Box::pin(fetch_until_done(&fetcher, patient, why_tx.clone()));
     let mut running = (!start.paused).then(begin);
     show_paused(start.paused, &mut snap, &start.line);
     let mut tick = tokio::time::interval(crate::engine::coordinator::TICK);
@@ -69,18 +71,18 @@ pub(crate) async fn fetch_in_session(
                     Some(f) => f.await,
                     None => std::future::pending().await,
                 }
-            }, if running.is_some() => {
-                break r.unwrap_or_else(|_| {
-                    Err("timed out fetching the torrent's metadata from peers".into())
-                })
-            },
+            }, if running.is_some() => break r,
             c = commands.recv() => match c {
                 None | Some(Command::Quit) => return Err(Outcome::Quit),
                 Some(c) => {
                     if let Some(paused) = crate::engine::api::pause_wanted(&c, start.paused) {
                         start.paused = paused;
                         match (paused, running.is_some()) {
-                            (true, true) => running = None,
+                            (true, true) => {
+                                running = None;
+                                // Words of the fetch just dropped, not of the one a resume starts.
+                                while whys.try_recv().is_ok() {}
+                            }
                             (false, false) => running = Some(begin()),
                             _ => {}
                         }
@@ -88,6 +90,9 @@ pub(crate) async fn fetch_in_session(
                         let _ = start.snapshots.send(std::sync::Arc::new(snap.clone()));
                     }
                 }
+            },
+            Some(why) = whys.recv(), if running.is_some() => {
+                start.line.send_modify(|l| l.why = Some(why));
             },
             Some(text) = lines.recv() => snap.log.push(LogLine {
                 at: started.elapsed(),
@@ -106,9 +111,55 @@ pub(crate) async fn fetch_in_session(
     };
     result.map_err(|msg| {
         snap.state = TorrentState::Error(msg.clone());
+        snap.log.push(LogLine {
+            at: started.elapsed(),
+            level: LogLevel::Error,
+            text: msg.clone(),
+        });
         let _ = start.snapshots.send(std::sync::Arc::new(snap));
+        start.line.send_modify(|l| {
+            l.state = TorrentState::Error(msg.clone());
+            l.why = Some(msg.clone());
+        });
         Outcome::Failed(msg)
     })
+}
+
+/// The metadata, or why the torrent ends. One-shot (`!patient`): one fetch of at most
+/// `FETCH_TIMEOUT`. Patient: fetches of at most `ROUND` until one delivers, waiting longer
+/// after each that found nothing; `why` gets the torrent's words for each wait.
+async fn fetch_until_done(
+    fetcher: &Fetcher<'_>,
+    patient: bool,
+    why: mpsc::UnboundedSender<String>,
+) -> Result<Metainfo, String> {
+    if !patient {
+        return fetcher
+            .fetch(Instant::now() + FETCH_TIMEOUT)
+            .await
+            .map_err(|s| s.msg);
+    }
+    let mut wait = None;
+    for tries in 1u64.. {
+        if tries > 1 {
+            let _ = why.send(format!(
+                "fetching metadata: asking its sources again (try {tries})"
+            ));
+        }
+        match fetcher.fetch(Instant::now() + metadata_wait::ROUND).await {
+            Ok(meta) => return Ok(meta),
+            Err(spent) if spent.fatal => return Err(spent.msg),
+            Err(spent) => {
+                let next = metadata_wait::next_wait(wait);
+                wait = Some(next);
+                let words = spent.sources.words(next);
+                (fetcher.report)(words.clone());
+                let _ = why.send(words);
+                tokio::time::sleep(next).await;
+            }
+        }
+    }
+    Err("gave up fetching the metadata".into())
 }
 
 /// The state a magnet without its metadata shows: paused, or fetching.

@@ -17,6 +17,7 @@ use crate::dht::Dht;
 
 use crate::engine::connect::connect_encrypted;
 use crate::engine::dial::Transports;
+use crate::engine::metadata_wait::{DhtSeen, Sources, Spent};
 use crate::net::EncryptionPolicy;
 use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataMsg};
 use crate::protocol::magnet::Magnet;
@@ -243,150 +244,159 @@ async fn tracker_results<F: std::future::Future + Unpin>(trackers: &mut Option<F
     }
 }
 
-/// Finds peers (magnet `x.pe`, `--peer`, the magnet's trackers, the DHT when given) and
-/// fetches the metadata from the first that delivers a dictionary matching the info hash.
-/// The DHT is asked again (backing off) until a peer delivers or the caller gives up; without
-/// the DHT (or with one that knows no node), the fetch fails once every source is spent.
-/// `report` gets a line per event.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn fetch(
-    magnet: &Magnet,
-    extra_peers: &[SocketAddr],
-    our_id: [u8; 20],
-    port: u16,
-    dht: Option<&Dht>,
-    report: &(dyn Fn(String) + Sync),
-    encryption: EncryptionPolicy,
-    transports: &Transports,
-) -> Result<Metainfo, String> {
-    let started = Instant::now();
-    let mut queue: VecDeque<SocketAddr> = magnet.peers.iter().chain(extra_peers).copied().collect();
-    let mut seen: HashSet<SocketAddr> = HashSet::new();
-    queue.retain(|p| seen.insert(*p));
-    let mut trackers =
-        (!magnet.trackers.is_empty()).then(|| Box::pin(announce_all(magnet, our_id, port)));
-    let mut dht_rx: Option<mpsc::UnboundedReceiver<SocketAddr>> = None;
-    let (mut dht_next, mut dht_found, mut dht_lookups) =
-        (dht.map(|_| Instant::now()), 0usize, 0u32);
-    let mut attempts = FuturesUnordered::new();
-    let mut last_err = String::new();
-    let mut asked = 0usize;
-    loop {
-        while attempts.len() < PARALLEL {
-            let Some(addr) = queue.pop_front() else { break };
-            asked += 1;
-            attempts.push(async move {
-                let r = from_peer(addr, magnet, our_id, report, encryption, transports).await;
-                (addr, r)
-            });
-        }
-        if attempts.is_empty() && trackers.is_none() && dht_rx.is_none() && dht_next.is_none() {
-            return Err(if asked == 0 {
-                "no peers to fetch the metadata from (no tracker answered, no DHT peer, no x.pe or --peer)".into()
+/// Where a magnet's metadata may come from, and how to reach it: the magnet (`x.pe`, its
+/// trackers), `--peer`, the session's DHT, listen port, encryption and transports.
+pub(crate) struct Fetcher<'a> {
+    pub magnet: &'a Magnet,
+    pub extra_peers: &'a [SocketAddr],
+    pub our_id: [u8; 20],
+    pub port: u16,
+    pub dht: Option<&'a Dht>,
+    /// Gets a line per event.
+    pub report: &'a (dyn Fn(String) + Sync),
+    pub encryption: EncryptionPolicy,
+    pub transports: &'a Transports,
+}
+
+impl Fetcher<'_> {
+    /// Finds peers (magnet `x.pe`, `--peer`, the magnet's trackers, the DHT when given) and
+    /// fetches the metadata from the first that delivers a dictionary matching the info hash.
+    /// The DHT is asked again (backing off) until a peer delivers or `until`; without the DHT
+    /// (or with one that knows no node), the fetch ends once every source is spent. Either
+    /// way the error says what each source gave (`metadata_wait::Sources`).
+    pub(crate) async fn fetch(&self, until: Instant) -> Result<Metainfo, Spent> {
+        let (magnet, our_id, dht) = (self.magnet, self.our_id, self.dht);
+        let (report, encryption, transports) = (self.report, self.encryption, self.transports);
+        let started = Instant::now();
+        let mut queue: VecDeque<SocketAddr> = magnet
+            .peers
+            .iter()
+            .chain(self.extra_peers)
+            .copied()
+            .collect();
+        let mut seen: HashSet<SocketAddr> = HashSet::new();
+        queue.retain(|p| seen.insert(*p));
+        let mut trackers = (!magnet.trackers.is_empty())
+            .then(|| Box::pin(announce_all(magnet, our_id, self.port)));
+        let mut dht_rx: Option<mpsc::UnboundedReceiver<SocketAddr>> = None;
+        let (mut dht_next, mut dht_found, mut dht_lookups) =
+            (dht.map(|_| Instant::now()), 0usize, 0u32);
+        let mut attempts = FuturesUnordered::new();
+        let mut sources = Sources {
+            dht: if dht.is_some() {
+                DhtSeen::NoNode
             } else {
-                format!("no peer delivered the metadata (last: {last_err})")
-            });
-        }
-        let due = if dht_rx.is_none() { dht_next } else { None };
-        let timer = async move {
-            match due {
-                Some(t) => tokio::time::sleep_until(t.into()).await,
-                None => std::future::pending().await,
-            }
+                DhtSeen::Off
+            },
+            ..Sources::default()
         };
-        tokio::select! {
-            Some((addr, r)) = attempts.next(), if !attempts.is_empty() => match r {
-                Ok(info) => {
-                    report(format!("metadata ({} bytes) from {addr}", info.len()));
-                    return metainfo_from_info(&info, magnet);
-                }
-                Err(e) => {
-                    report(format!("{addr}: {e}"));
-                    last_err = e;
-                }
-            },
-            results = tracker_results(&mut trackers), if trackers.is_some() => {
-                trackers = None;
-                for (url, r) in results {
-                    match r {
-                        Ok(peers) => {
-                            report(format!("{url}: {} peers", peers.len()));
-                            queue.extend(peers.into_iter().filter(|p| seen.insert(*p)));
-                        }
-                        Err(e) => report(format!("{url}: {e}")),
-                    }
-                }
-            },
-            p = next_dht_peer(&mut dht_rx) => match p {
-                Some(addr) => {
-                    dht_found += 1;
-                    if seen.insert(addr) {
-                        queue.push_back(addr);
-                    }
-                }
-                None => {
-                    dht_rx = None;
-                    let nodes = match dht { Some(d) => d.stats().await.map_or(0, |s| s.nodes), None => 0 };
-                    report(format!("DHT: {dht_found} peers from {nodes} nodes"));
-                    dht_found = 0;
-                    let wait = Duration::from_secs(2u64 << dht_lookups.min(4)).min(DHT_RETRY_MAX);
-                    dht_next = Some(Instant::now() + wait);
-                }
-            },
-            () = timer => {
-                let Some(d) = dht else { dht_next = None; continue };
-                let nodes = d.stats().await.map_or(0, |s| s.nodes);
-                if nodes > 0 {
-                    dht_lookups += 1;
-                    dht_rx = Some(d.get_peers(magnet.info_hash, None).await);
-                } else if started.elapsed() >= DHT_BOOTSTRAP_WAIT {
-                    report("DHT: no node answered".into());
-                    dht_next = None;
+        let spent = |msg: String, sources: &Sources| Spent {
+            msg,
+            sources: sources.clone(),
+            fatal: false,
+        };
+        let deadline = tokio::time::sleep_until(until.into());
+        tokio::pin!(deadline);
+        loop {
+            while attempts.len() < PARALLEL {
+                let Some(addr) = queue.pop_front() else { break };
+                sources.peers_tried += 1;
+                attempts.push(async move {
+                    let r = from_peer(addr, magnet, our_id, report, encryption, transports).await;
+                    (addr, r)
+                });
+            }
+            if attempts.is_empty() && trackers.is_none() && dht_rx.is_none() && dht_next.is_none() {
+                let msg = if sources.peers_tried == 0 {
+                    "no peers to fetch the metadata from (no tracker answered, no DHT peer, no x.pe or --peer)".into()
                 } else {
-                    dht_next = Some(Instant::now() + Duration::from_millis(250));
+                    format!(
+                        "no peer delivered the metadata (last: {})",
+                        sources.last_error
+                    )
+                };
+                return Err(spent(msg, &sources));
+            }
+            let due = if dht_rx.is_none() { dht_next } else { None };
+            let timer = async move {
+                match due {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = &mut deadline => {
+                    let msg = "timed out fetching the torrent's metadata from peers".into();
+                    return Err(spent(msg, &sources));
+                }
+                Some((addr, r)) = attempts.next(), if !attempts.is_empty() => match r {
+                    Ok(info) => {
+                        report(format!("metadata ({} bytes) from {addr}", info.len()));
+                        // The bytes match the info hash: no peer can send others for it.
+                        return metainfo_from_info(&info, magnet).map_err(|msg| Spent {
+                            fatal: true,
+                            ..spent(msg, &sources)
+                        });
+                    }
+                    Err(e) => {
+                        report(format!("{addr}: {e}"));
+                        sources.last_error = e;
+                    }
+                },
+                results = tracker_results(&mut trackers), if trackers.is_some() => {
+                    trackers = None;
+                    for (url, r) in results {
+                        match r {
+                            Ok(peers) => {
+                                sources.trackers_answered += 1;
+                                report(format!("{url}: {} peers", peers.len()));
+                                queue.extend(peers.into_iter().filter(|p| seen.insert(*p)));
+                            }
+                            Err(e) => {
+                                sources.trackers_failed += 1;
+                                report(format!("{url}: {e}"));
+                            }
+                        }
+                    }
+                },
+                p = next_dht_peer(&mut dht_rx) => match p {
+                    Some(addr) => {
+                        dht_found += 1;
+                        if seen.insert(addr) {
+                            queue.push_back(addr);
+                        }
+                    }
+                    None => {
+                        dht_rx = None;
+                        let nodes = match dht { Some(d) => d.stats().await.map_or(0, |s| s.nodes), None => 0 };
+                        report(format!("DHT: {dht_found} peers from {nodes} nodes"));
+                        sources.dht = DhtSeen::Asked { peers: dht_found, nodes };
+                        dht_found = 0;
+                        let wait = Duration::from_secs(2u64 << dht_lookups.min(4)).min(DHT_RETRY_MAX);
+                        dht_next = Some(Instant::now() + wait);
+                    }
+                },
+                () = timer => {
+                    let Some(d) = dht else { dht_next = None; continue };
+                    let nodes = d.stats().await.map_or(0, |s| s.nodes);
+                    if nodes > 0 {
+                        dht_lookups += 1;
+                        dht_rx = Some(d.get_peers(magnet.info_hash, None).await);
+                    } else if started.elapsed() >= DHT_BOOTSTRAP_WAIT {
+                        report("DHT: no node answered".into());
+                        dht_next = None;
+                    } else {
+                        dht_next = Some(Instant::now() + Duration::from_millis(250));
+                    }
                 }
             }
         }
     }
 }
 
-/// How long a magnet's metadata may take, whatever its sources.
+/// How long a one-shot run's magnet may take to get its metadata, whatever its sources.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn tracker_answers_come_once_and_none_waits_forever() {
-        let mut answers = Some(std::future::ready(3));
-        assert_eq!(tracker_results(&mut answers).await, 3);
-        let mut spent: Option<std::future::Ready<u32>> = None;
-        let waited = tokio::time::timeout(Duration::from_millis(50), tracker_results(&mut spent));
-        assert!(waited.await.is_err());
-    }
-
-    #[test]
-    fn reply_and_parse_round_trip() {
-        let info: Vec<u8> = (0..40_000u32).map(|i| i as u8).collect();
-        let r = metadata_reply(&info, 2);
-        let (head, data) = parse_metadata_msg(&r).unwrap();
-        assert_eq!(
-            (head.msg_type, head.piece, head.total_size),
-            (1, 2, Some(40_000))
-        );
-        assert_eq!(data, &info[32768..]);
-        let reply = metadata_reply(&info, 3);
-        let (rej, rest) = parse_metadata_msg(&reply).unwrap();
-        assert_eq!(rej.msg_type, 2);
-        assert!(rest.is_empty());
-        assert_eq!(
-            parse_metadata_msg(&metadata_reply(&info, -1))
-                .unwrap()
-                .0
-                .msg_type,
-            2
-        );
-        assert!(parse_metadata_msg(b"d8:msg_typei1e").is_none());
-    }
-}
+#[path = "metadata_tests.rs"]
+mod tests;

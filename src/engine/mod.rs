@@ -17,6 +17,7 @@ pub(crate) mod events;
 pub mod fds;
 pub(crate) mod magnet;
 pub mod metadata;
+pub(crate) mod metadata_wait;
 pub mod options;
 pub(crate) mod peer;
 pub(crate) mod peers;
