@@ -170,9 +170,8 @@ impl Coordinator {
         mut events: mpsc::UnboundedReceiver<Event>,
         snapshots: watch::Sender<Arc<Snapshot>>,
     ) -> Outcome {
-        let (tracker_task, mut tracker_upd) = self.start_trackers();
-        let (dht_tx, mut dht_rx) = mpsc::unbounded_channel();
-        let dht_task = self.start_dht(dht_tx);
+        let (tracker_task, mut tracker_upd) = self.start_trackers().unzip();
+        let (dht_task, mut dht_rx) = self.start_dht().unzip();
         let now = Instant::now();
         let manual = self.opts.peers.clone();
         self.peers.add(manual, PeerSource::Manual, now);
@@ -197,8 +196,8 @@ impl Coordinator {
                     Some(c) => self.on_command(c),
                 },
                 Some(e) = events.recv() => self.on_event(e),
-                Some(u) = tracker_upd.recv() => self.on_tracker(u),
-                Some(r) = dht_rx.recv() => self.on_dht(r),
+                Some(u) = recv_if_any(&mut tracker_upd) => self.on_tracker(u),
+                Some(r) = recv_if_any_unbounded(&mut dht_rx) => self.on_dht(r),
                 _ = tokio::time::sleep_until(next_tick) => {
                     self.on_tick();
                     // Cost follows attention: the full snapshot (per-piece and per-peer
@@ -218,36 +217,36 @@ impl Coordinator {
             }
         };
         let tasks = (tracker_task, dht_task);
-        self.shut_down(outcome, tasks, &mut events, &snapshots)
-            .await
+        // Boxed: an async fn's state holds room for every future it awaits, so the stop's
+        // would sit, unused, in the task of every running torrent.
+        Box::pin(self.shut_down(outcome, tasks, &mut events, &snapshots)).await
     }
 
     /// The tracker task, when the torrent has trackers and may use them, and where its
-    /// updates arrive (a channel that never yields without one).
+    /// updates arrive. Without one no channel is made: tokio allocates a block of 32 slots
+    /// per channel up front, which thousands of torrents without trackers would pay for.
     fn start_trackers(
         &mut self,
-    ) -> (
-        Option<tokio::task::JoinHandle<()>>,
+    ) -> Option<(
+        tokio::task::JoinHandle<()>,
         mpsc::Receiver<tracker::TrackerUpdate>,
-    ) {
-        let (tracker_upd_tx, tracker_upd) = mpsc::channel(64);
-        let mut tracker_task = None;
-        if self.opts.use_trackers && !self.meta.trackers.is_empty() {
-            let (tx, rx) = mpsc::channel(8);
-            self.tracker_tx = Some(tx);
-            tracker_task = Some(tracker::spawn(
-                self.meta.trackers.clone(),
-                self.meta.info_hash,
-                self.shared.our_id,
-                self.shared.listen_port.load(Ordering::Relaxed),
-                self.progress_tx.subscribe(),
-                rx,
-                tracker_upd_tx,
-            ));
-        } else {
-            drop(tracker_upd_tx);
+    )> {
+        if !self.opts.use_trackers || self.meta.trackers.is_empty() {
+            return None;
         }
-        (tracker_task, tracker_upd)
+        let (tracker_upd_tx, tracker_upd) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(8);
+        self.tracker_tx = Some(tx);
+        let task = tracker::spawn(
+            self.meta.trackers.clone(),
+            self.meta.info_hash,
+            self.shared.our_id,
+            self.shared.listen_port.load(Ordering::Relaxed),
+            self.progress_tx.subscribe(),
+            rx,
+            tracker_upd_tx,
+        );
+        Some((task, tracker_upd))
     }
 
     /// Graceful stop: peers first (so they stop requesting), then trackers, then files; the
@@ -596,6 +595,22 @@ impl Coordinator {
         let snap = snapshot::build(&self.snap, state, totals, pieces, availability, peers, log);
         self.snap.pieces = snap.pieces.clone();
         snap
+    }
+}
+
+/// The next message of a channel that may not exist; without one, never.
+async fn recv_if_any<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `recv_if_any` for an unbounded channel.
+async fn recv_if_any_unbounded<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -116,3 +116,32 @@ fn a_torrent_is_idle_only_with_no_connection_and_nothing_to_fetch() {
         .finish(&PeerEnd::Reset, false, Instant::now());
     assert!(c.is_idle());
 }
+
+#[test]
+fn an_idle_torrents_channels_stay_small() {
+    // Every torrent's event channel preallocates a block of 32 events: a peer stream inline
+    // made that 7.5 KiB per torrent, most of it for a connection that never comes.
+    assert!(std::mem::size_of::<Event>() <= 128, "{}", std::mem::size_of::<Event>());
+}
+
+#[test]
+fn a_missing_channel_never_yields_and_a_present_one_does() {
+    use futures::FutureExt;
+    let mut none: Option<mpsc::Receiver<u8>> = None;
+    assert!(recv_if_any(&mut none).now_or_never().is_none());
+    let (tx, rx) = mpsc::channel(1);
+    let mut some = Some(rx);
+    tx.try_send(7).unwrap();
+    assert_eq!(recv_if_any(&mut some).now_or_never(), Some(Some(7)));
+    let mut none: Option<mpsc::UnboundedReceiver<u8>> = None;
+    assert!(recv_if_any_unbounded(&mut none).now_or_never().is_none());
+}
+
+#[tokio::test]
+async fn no_tracker_no_dht_means_no_channels() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    assert!(c.start_trackers().is_none());
+    assert!(c.tracker_tx.is_none());
+    assert!(c.start_dht().is_none());
+}

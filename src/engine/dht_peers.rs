@@ -135,8 +135,7 @@ impl Coordinator {
     /// Starts this torrent's DHT task, when the torrent may use the DHT.
     pub(crate) fn start_dht(
         &mut self,
-        reports: mpsc::UnboundedSender<DhtReport>,
-    ) -> Option<JoinHandle<()>> {
+    ) -> Option<(JoinHandle<()>, mpsc::UnboundedReceiver<DhtReport>)> {
         if self.meta.info.private {
             self.log(
                 LogLevel::Info,
@@ -151,7 +150,12 @@ impl Coordinator {
             .load(std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = watch::channel(self.wants_peers());
         self.dht_wanting = Some(tx);
-        Some(spawn(dht, self.meta.info_hash, port, rx, reports))
+        // Made only with the DHT on: a channel preallocates its first block of slots.
+        let (reports, from_task) = mpsc::unbounded_channel();
+        Some((
+            spawn(dht, self.meta.info_hash, port, rx, reports),
+            from_task,
+        ))
     }
 
     fn wants_peers(&self) -> bool {

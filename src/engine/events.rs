@@ -165,7 +165,7 @@ impl Coordinator {
                 addr,
                 handshake,
                 since,
-            } => self.on_incoming(stream, addr, handshake, since, now),
+            } => self.on_incoming(*stream, addr, handshake, since, now),
             Event::Pex { conn, event } => self.on_pex(conn, event),
         }
     }

@@ -32,6 +32,9 @@
 #   CARGO_TARGET_DIR       where the release ttui is built
 #   SCALE_TTUI=PATH        run this ttui binary instead of building one
 #
+# The queue is off in every client (ttui's default would seed 10 and queue the rest), so all N
+# torrents run.
+#
 # Needs root (unshare -n). Everything after the build runs in a network namespace whose only
 # interface is `lo`; every client listens on 127.0.0.1 with DHT, LSD, PEX, UPnP and NAT-PMP
 # off. Every process is stopped by its pid and the work directory is removed on exit.
@@ -127,7 +130,8 @@ TS=$WORK/ttui/state
 ttui_start() {
     mkdir -p "$WORK/ttui"
     "$TTUI" daemon --no-config --state-dir "$TS" --log-file "$WORK/ttui/ttui.log" \
-        --no-dht --bind 127.0.0.1 --port 0 -o "$DATA" >>"$WORK/ttui/out" 2>&1 &
+        --no-dht --bind 127.0.0.1 --port 0 -o "$DATA" \
+        --max-active-downloads 0 --max-active-seeds 0 >>"$WORK/ttui/out" 2>&1 &
     PID=$!
 }
 ttui_list() { "$TTUI" list --json --no-config --state-dir "$TS"; }

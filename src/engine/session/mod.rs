@@ -399,7 +399,7 @@ pub(crate) async fn route(
     match torrent {
         Some(events) => {
             let _ = events.send(Event::Incoming {
-                stream,
+                stream: Box::new(stream),
                 addr,
                 handshake: hs,
                 since,

@@ -49,24 +49,25 @@ pub(crate) async fn run(
                 threads: opts.check_threads,
                 only: trusted.as_ref().map(|_| start.to_check.as_slice()),
             };
-            let checked = job
-                .run(
-                    &mut snap,
-                    &snapshots,
-                    &start.line,
-                    &mut commands,
-                    &mut paused_early,
-                    started,
-                )
-                .await
-                .map(|found| {
-                    found.map(|mut have| {
-                        for i in trusted.iter().flat_map(|t| t.ones()) {
-                            have.set(i);
-                        }
-                        have
-                    })
-                });
+            // Boxed: the check's state is needed once, not for the life of the torrent's task
+            // (an async fn keeps room for every future it awaits).
+            let checked = Box::pin(job.run(
+                &mut snap,
+                &snapshots,
+                &start.line,
+                &mut commands,
+                &mut paused_early,
+                started,
+            ))
+            .await
+            .map(|found| {
+                found.map(|mut have| {
+                    for i in trusted.iter().flat_map(|t| t.ones()) {
+                        have.set(i);
+                    }
+                    have
+                })
+            });
             match checked {
                 Ok(Some(have)) => have,
                 Ok(None) => return Outcome::Quit,
