@@ -121,7 +121,11 @@ fn a_torrent_is_idle_only_with_no_connection_and_nothing_to_fetch() {
 fn an_idle_torrents_channels_stay_small() {
     // Every torrent's event channel preallocates a block of 32 events: a peer stream inline
     // made that 7.5 KiB per torrent, most of it for a connection that never comes.
-    assert!(std::mem::size_of::<Event>() <= 128, "{}", std::mem::size_of::<Event>());
+    assert!(
+        std::mem::size_of::<Event>() <= 128,
+        "{}",
+        std::mem::size_of::<Event>()
+    );
 }
 
 #[test]
