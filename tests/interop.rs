@@ -60,9 +60,20 @@ fn downloads_from_transmission_via_http_tracker() {
     let (fx, mut tracker, t) = http_swarm(1, 18);
     // Transmission never dials loopback peers: ttui must learn its address from the
     // tracker and dial it.
-    let _seeder = TransmissionSeeder::start(&t, &fx.data_dir);
+    let seeder = TransmissionSeeder::start(&t, &fx.data_dir);
     tracker.wait_seeders(&t.info_hash, 1);
     download_and_compare(&t, &fx.out_dir("out"), &fx.payload, "from Transmission");
+    // Stopping it leaves nothing in /tmp: not even the RPC lock it keeps at a fixed path
+    // there and removes only on a clean shutdown (the kit kills it, then removes the lock).
+    let held = held_session_files(seeder.pid());
+    assert!(
+        !held.is_empty(),
+        "Transmission holds no /tmp/tr_session_id_* file"
+    );
+    drop(seeder);
+    for f in held {
+        assert!(!f.exists(), "{} left behind", f.display());
+    }
 }
 
 #[test]

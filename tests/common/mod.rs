@@ -247,10 +247,32 @@ impl Proc {
     }
 
     pub fn kill(&mut self) {
+        // transmission-daemon 3.00 keeps its RPC lock in /tmp/tr_session_id_<id> (a fixed
+        // path: it does not read TMPDIR) and removes it only on a clean shutdown, so a SIGKILL
+        // left one behind per test. The files it holds open are its own: remove them after.
+        let held = held_session_files(self.child.id());
         // Child::kill sends SIGKILL to this pid only.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for f in held {
+            let _ = fs::remove_file(f);
+        }
     }
+}
+
+/// The `tr_session_id_*` files process `pid` holds open (read from /proc/<pid>/fd).
+pub fn held_session_files(pid: u32) -> Vec<PathBuf> {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .filter_map(|fd| fs::read_link(fd.path()).ok())
+        .filter(|t| {
+            t.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("tr_session_id_"))
+        })
+        .collect()
 }
 
 impl Drop for Proc {
@@ -915,6 +937,10 @@ impl TransmissionSeeder {
 
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from((self.ip, self.port))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
     }
 
     /// Bytes uploaded for `torrent`, as its RPC reports them (`Uploaded: 12.3 MB`,
