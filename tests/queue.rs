@@ -1,6 +1,7 @@
 //! The queue and the seeding goals end to end (issue 20): the real `ttui daemon` driven by
 //! the verbs, against libtorrent peers on loopback. Eight torrents under
-//! `--max-active-downloads 3` start in queue order and never run more than three at once; a
+//! `--max-active-downloads 3` start and finish in queue order and never run more than three
+//! at once; a
 //! torrent with no seeder stops holding its slot after `--stalled-time`; force start and queue
 //! moves; a ratio goal pauses a seed, says so, and still does after a restart.
 //!
@@ -83,7 +84,9 @@ fn eight_torrents_three_at_a_time_in_queue_order() {
                 &data,
                 &fixtures,
                 &name,
-                &[("", (1 << 20) + i * 1000)],
+                // Each a little bigger than the one before (1.25 s more at the seeders' rate),
+                // so that the queue's order is also the order they finish in.
+                &[("", (1 << 20) + i * 320 * 1024)],
                 10 + i,
             )
         })
@@ -101,10 +104,11 @@ fn eight_torrents_three_at_a_time_in_queue_order() {
     let added = env.verb(&add);
     assert_eq!(added.code, 0, "{added:?}");
 
-    // Sample the list until all seed: never more than 3 run, and a torrent first runs only
-    // once every torrent before it in the queue has.
+    // Sample the list until all seed: never more than 3 run, a torrent first runs only once
+    // every torrent before it in the queue has, and finishes no sooner than they do.
     let hashes: Vec<String> = payloads.iter().map(Payload::hash).collect();
     let mut first_run: Vec<Option<usize>> = vec![None; 8];
+    let mut finished: Vec<Option<usize>> = vec![None; 8];
     let (mut samples, mut saw_queued, mut most) = (0usize, false, 0usize);
     let start = Instant::now();
     loop {
@@ -126,6 +130,9 @@ fn eight_torrents_three_at_a_time_in_queue_order() {
             } else if first_run[i].is_none() {
                 first_run[i] = Some(samples);
             }
+            if state(row) == "seeding" && finished[i].is_none() {
+                finished[i] = Some(samples);
+            }
         }
         if all_seeding(&rows, 8) {
             break;
@@ -144,6 +151,13 @@ fn eight_torrents_three_at_a_time_in_queue_order() {
         assert!(
             w[0] <= w[1],
             "torrents started out of queue order: {order:?}"
+        );
+    }
+    let done: Vec<usize> = finished.iter().map(|s| s.unwrap_or(usize::MAX)).collect();
+    for w in done.windows(2) {
+        assert!(
+            w[0] <= w[1],
+            "torrents finished out of queue order: {done:?}"
         );
     }
     // Every file came whole.

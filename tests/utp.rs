@@ -189,6 +189,13 @@ async fn lossy_reordering_relay_16_mib() {
         "the relay reordered datagrams"
     );
     assert!(st.retransmits > 0, "losses were repaired by retransmission");
+    // What a rate limit charges for them (issue 20): every resent packet's payload, once.
+    assert!(
+        st.resent_bytes > 0 && st.resent_bytes <= st.retransmits * 1500,
+        "resent {} bytes in {} retransmissions",
+        st.resent_bytes,
+        st.retransmits
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::connect::{io_end, OUR_REQQ};
 use crate::engine::pex::{PexEvent, PexInbox, Verdict, UT_PEX_ID};
 use crate::engine::picker::BlockRef;
-use crate::engine::rate::{Gate, Limiter};
+use crate::engine::rate::{Gate, Limiter, Resends};
 use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::WriteHalf;
 use crate::protocol::bitfield::Bitfield;
@@ -80,6 +80,8 @@ pub(crate) struct Conn {
     pub(super) send_gate: Gate,
     /// Blocks read from disk, waiting for the up limiter.
     pub(super) ready: VecDeque<(BlockRef, Bytes)>,
+    /// uTP's resent and wasted bytes already charged to the limiters.
+    pub(super) resends: Resends,
 }
 
 /// Our BEP 10 handshake: ut_metadata when we can serve the info dictionary, ut_pex when
@@ -152,6 +154,7 @@ impl Conn {
             read_gate: Gate::default(),
             send_gate: Gate::default(),
             ready: VecDeque::new(),
+            resends: Resends::default(),
         }
     }
 
@@ -462,9 +465,27 @@ impl Conn {
         }
         self.update_rate(now);
         let tick = TokioInstant::now();
+        self.charge_resends(tick);
         self.read_gate.on_tick(tick);
         self.send_gate.on_tick(tick);
         Ok(())
+    }
+
+    /// Charges what uTP sent again or received in vain since the last tick (`rate::Resends`).
+    fn charge_resends(&mut self, now: TokioInstant) {
+        let Some(stats) = self.live.utp.get().and_then(|h| h.get()) else {
+            return;
+        };
+        let (up, down) = self
+            .resends
+            .since(stats.resent_bytes, stats.wasted_recv_bytes);
+        // A take of nothing would still count the connection among its buckets' sharers.
+        if up > 0 {
+            self.send_gate.take(&self.up, up, now);
+        }
+        if down > 0 {
+            self.read_gate.take(&self.down, down, now);
+        }
     }
 }
 

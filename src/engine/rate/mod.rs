@@ -21,6 +21,7 @@
 mod bucket;
 mod gate;
 pub mod parse;
+mod resends;
 pub mod schedule;
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant};
 pub use bucket::Bucket;
 pub use gate::Gate;
 pub use parse::parse_rate;
+pub use resends::Resends;
 pub use schedule::Schedule;
 
 /// What the connections sharing a bucket take together in one round of turns (`Gate`): each

@@ -216,6 +216,7 @@ impl Conn {
         utp::encode(&h, None, &seg.data, &mut d);
         if seg.tx > 0 {
             self.stats.retransmits += 1;
+            self.stats.resent_bytes += seg.data.len() as u64;
             seg.resent_mark = self.seq_nr;
         }
         seg.tx += 1;

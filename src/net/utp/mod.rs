@@ -75,6 +75,12 @@ pub struct UtpStats {
     pub queueing_delay: Duration,
     pub peer_window: usize,
     pub retransmits: u64,
+    /// Payload bytes sent again. They use the link as new data does, so a rate limit charges
+    /// them (`engine::conn`), although the piece messages they carry were charged once.
+    pub resent_bytes: u64,
+    /// Payload bytes received and not delivered: duplicates, beyond the window, no room. The
+    /// copies that are delivered later were charged by the piece messages; these were not.
+    pub wasted_recv_bytes: u64,
     pub timeouts: u64,
     pub packets_sent: u64,
     pub packets_recv: u64,

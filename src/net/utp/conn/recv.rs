@@ -9,10 +9,13 @@ impl Conn {
         self.need_ack = true;
         let dist = seq.wrapping_sub(self.ack_nr);
         if dist == 0 || dist > MAX_REORDER {
-            return; // a duplicate, or beyond any window we advertised
+            // A duplicate, or beyond any window we advertised.
+            self.stats.wasted_recv_bytes += data.len() as u64;
+            return;
         }
         if let Some(eof) = self.eof_seq {
             if !utp::seq_lt(seq, eof) {
+                self.stats.wasted_recv_bytes += data.len() as u64;
                 return;
             }
         }
@@ -20,6 +23,7 @@ impl Conn {
         if dist == 1 {
             if !discard && self.rbuf.len() + self.ooo_bytes + data.len() > self.cfg.recv_buf {
                 self.stats.dropped_packets += 1;
+                self.stats.wasted_recv_bytes += data.len() as u64;
                 return;
             }
             if !discard {
@@ -42,6 +46,8 @@ impl Conn {
         {
             self.ooo_bytes += data.len();
             self.ooo.insert(seq, data.to_vec());
+        } else {
+            self.stats.wasted_recv_bytes += data.len() as u64;
         }
     }
 
