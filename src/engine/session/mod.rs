@@ -206,7 +206,7 @@ impl Session {
             listen_port,
             limits: Limits::default(),
             rates: opts.rates.session(),
-            pool: Arc::default(),
+            pool: Arc::new(DiskPool::new(opts.check_threads)),
             utp,
             dht,
             routes,

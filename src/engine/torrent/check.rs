@@ -1,13 +1,18 @@
 //! The check of what is on disk when a torrent starts: every piece, or only those the restart
 //! plan names, hashed off the async threads while the torrent still takes commands (a quit
-//! ends it, pause and resume are kept for after).
+//! ends it, pause and resume are kept for after). Checks share the session's hashing threads
+//! (`DiskPool::hashing_permit`): one waiting for another says so on its line.
+
+use std::time::Duration;
 
 use super::*;
+use crate::engine::pool::DiskPool;
 
 /// A check of what is on disk: every piece, or `only` these.
 pub(super) struct Check<'a> {
     pub(super) storage: &'a Arc<Storage>,
     pub(super) info: &'a Arc<crate::protocol::metainfo::Info>,
+    pub(super) pool: &'a DiskPool,
     pub(super) threads: usize,
     pub(super) only: Option<&'a [u32]>,
 }
@@ -23,11 +28,41 @@ impl Check<'_> {
         commands: &mut mpsc::UnboundedReceiver<Command>,
         paused_early: &mut bool,
         started: Instant,
-    ) -> Result<Option<Bitfield>, String> {
+    ) -> Result<Option<(Bitfield, Duration)>, String> {
         let checked = Arc::new(AtomicU32::new(0));
         let cancel = Arc::new(AtomicBool::new(false));
         let n = self.info.num_pieces();
         let total = self.only.map_or(n, |o| o.len() as u32);
+        let threads = self.pool.hashing_threads(self.threads);
+        let mut tick = tokio::time::interval(TICK);
+        let asked = Instant::now();
+        let permit = {
+            let wait = self.pool.hashing_permit(threads);
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    p = &mut wait => break p,
+                    c = commands.recv() => match c {
+                        None | Some(Command::Quit) => return Ok(None),
+                        Some(c) => *paused_early = pause_wanted(&c, *paused_early).unwrap_or(*paused_early),
+                    },
+                    _ = tick.tick() => {
+                        let why = waiting_words(self.pool.checks_waiting());
+                        snap.state = TorrentState::Checking { checked: 0, total };
+                        snap.elapsed = started.elapsed();
+                        line.send_modify(|l| {
+                            l.state = snap.state.clone();
+                            l.why = Some(why.clone());
+                        });
+                        if snapshots.receiver_count() > 0 {
+                            let _ = snapshots.send(Arc::new(snap.clone()));
+                        }
+                    }
+                }
+            }
+        };
+        line.send_modify(|l| l.why = None);
+        let waited = asked.elapsed();
         let check = {
             let (storage, info, checked, cancel) = (
                 Arc::clone(self.storage),
@@ -35,9 +70,11 @@ impl Check<'_> {
                 Arc::clone(&checked),
                 Arc::clone(&cancel),
             );
-            let threads = self.threads.max(1);
             let only = self.only.map(<[u32]>::to_vec);
             tokio::task::spawn_blocking(move || {
+                // Held by the threads' owner: the budget is free again only when they end,
+                // even if this task was told to quit meanwhile.
+                let _permit = permit;
                 let progress = |c| checked.store(c, Ordering::Relaxed);
                 match only {
                     None => storage
@@ -56,11 +93,10 @@ impl Check<'_> {
             })
         };
         tokio::pin!(check);
-        let mut tick = tokio::time::interval(TICK);
         loop {
             tokio::select! {
                 r = &mut check => return match r {
-                    Ok(Ok(have)) => Ok(Some(have)),
+                    Ok(Ok(have)) => Ok(Some((have, waited))),
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(e) => Err(format!("checking files: {e}")),
                 },
@@ -82,5 +118,27 @@ impl Check<'_> {
                 }
             }
         }
+    }
+}
+
+/// The line of a check waiting for the session's hashing threads; `waiting` counts it too.
+fn waiting_words(waiting: usize) -> String {
+    match waiting.saturating_sub(1) {
+        0 => "waiting to check: another torrent's check is using the hashing threads".into(),
+        n => format!(
+            "waiting to check: another torrent's check is using the hashing threads ({n} more waiting)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_waiting_check_says_what_it_waits_for() {
+        assert_eq!(
+            super::waiting_words(1),
+            "waiting to check: another torrent's check is using the hashing threads"
+        );
+        assert!(super::waiting_words(3).ends_with("(2 more waiting)"));
     }
 }

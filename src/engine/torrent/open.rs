@@ -40,12 +40,14 @@ pub(crate) async fn run(
         .trusted
         .clone()
         .filter(|t| t.len() == info.num_pieces());
+    let mut check_waited = std::time::Duration::ZERO;
     let have = match trusted {
         Some(trusted) if start.to_check.is_empty() => trusted,
         trusted => {
             let job = Check {
                 storage: &storage,
                 info: &info,
+                pool: &start.ctx.pool,
                 threads: opts.check_threads,
                 only: trusted.as_ref().map(|_| start.to_check.as_slice()),
             };
@@ -61,15 +63,18 @@ pub(crate) async fn run(
             ))
             .await
             .map(|found| {
-                found.map(|mut have| {
+                found.map(|(mut have, waited)| {
                     for i in trusted.iter().flat_map(|t| t.ones()) {
                         have.set(i);
                     }
-                    have
+                    (have, waited)
                 })
             });
             match checked {
-                Ok(Some(have)) => have,
+                Ok(Some((have, waited))) => {
+                    check_waited = waited;
+                    have
+                }
                 Ok(None) => return Outcome::Quit,
                 Err(msg) => return fail(&mut snap, &snapshots, msg),
             }
@@ -94,7 +99,7 @@ pub(crate) async fn run(
         start.reports.clone(),
         start.lifetime,
     );
-    log_opening(&mut c, listen_log, &shared, trusted);
+    log_opening(&mut c, listen_log, &shared, trusted, check_waited);
     if paused_early {
         c.on_command(Command::Pause);
     }
@@ -124,12 +129,14 @@ fn failed(
 }
 
 /// The torrent's first log lines: the listener's, then how much of the data was there.
-/// `trusted`: the resume data vouched for everything, nothing was hashed.
+/// `trusted`: the resume data vouched for everything, nothing was hashed. `waited`: how long
+/// the check waited for the session's hashing threads (other torrents' checks).
 fn log_opening(
     c: &mut Coordinator,
     listen_log: Vec<(LogLevel, String)>,
     shared: &Shared,
     trusted: bool,
+    waited: std::time::Duration,
 ) {
     for (level, text) in listen_log {
         c.log(level, text);
@@ -140,10 +147,19 @@ fn log_opening(
     } else {
         "checked existing data"
     };
+    // Under 10 ms is no wait a person would want explained.
+    let after = if waited.as_millis() >= 10 {
+        format!(
+            " (after waiting {:.1} s for another torrent's check)",
+            waited.as_secs_f64()
+        )
+    } else {
+        String::new()
+    };
     c.log(
         LogLevel::Info,
         format!(
-            "{how}: {verified} of {} pieces verified",
+            "{how}: {verified} of {} pieces verified{after}",
             shared.info.num_pieces()
         ),
     );
