@@ -414,7 +414,9 @@ async fn a_tier_with_only_dead_trackers_backs_off_and_says_when() {
     let next = rows[0]
         .next_announce
         .expect("a failed tier says when it retries");
-    assert!(next <= Duration::from_millis(300), "{next:?}");
+    // backoff_first (300 ms) plus at most a tenth of it: retries are spread at random so the
+    // torrents of a session do not retry a dead tracker in lockstep.
+    assert!(next <= Duration::from_millis(330), "{next:?}");
     // One connect per try of the schedule (a late reader may see the retry begin).
     let first_round = packets.lock().unwrap().len();
     assert!(first_round >= 3, "{first_round} packets");

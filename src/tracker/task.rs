@@ -10,6 +10,8 @@
 mod announce;
 mod outbox;
 mod tier;
+#[cfg(test)]
+mod tier_tests;
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;

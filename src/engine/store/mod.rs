@@ -343,6 +343,14 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
         source,
     };
     let file = File::open(path).map_err(fail)?;
+    // The size first, so a huge file costs one `fstat` rather than `max` bytes read and
+    // thrown away; `take` still bounds a file that grows meanwhile.
+    if file.metadata().map_err(fail)?.len() > max {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
+    }
     let mut bytes = Vec::new();
     file.take(max + 1).read_to_end(&mut bytes).map_err(fail)?;
     if bytes.len() as u64 > max {

@@ -44,7 +44,7 @@ impl Tier {
         self.next_at = if owe_completed {
             now
         } else {
-            now + resp.interval
+            now + spread(resp.interval)
         };
         let counts = match (resp.seeders, resp.leechers) {
             (Some(s), Some(l)) => format!(" ({s} seeders, {l} leechers)"),
@@ -92,7 +92,7 @@ impl Tier {
             .backoff_first
             .saturating_mul(1u32 << shift)
             .min(config.backoff_max);
-        self.next_at = now + wait;
+        self.next_at = now + spread(wait);
         let what = if len > 1 {
             "every tracker of its tier failed; "
         } else {
@@ -107,6 +107,17 @@ impl Tier {
         ));
         false
     }
+}
+
+/// `wait` plus up to a tenth of it (at most 5 min), at random. Torrents that start together
+/// (a session restart with a library on one tracker) would otherwise announce in the same
+/// instant every interval, or retry a dead tracker in lockstep, for as long as they run: the
+/// process-wide slots bound how many go at once, this spreads them. Never earlier than the
+/// tracker asked, so `min interval` holds and the announce stays well within the window
+/// trackers keep a peer for (about twice the interval).
+pub(super) fn spread(wait: Duration) -> Duration {
+    let max = (wait / 10).min(Duration::from_secs(300));
+    wait + max.mul_f64(rand::random::<f64>())
 }
 
 /// The peers a reply listed, at most [`MAX_PEERS_PER_REPLY`] of them (a random pick when
