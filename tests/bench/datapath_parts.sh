@@ -29,6 +29,7 @@ part_floor() {
     done
 
     # The 1,000-file torrent, the tracker and one seeder per torrent, as bench.sh has them.
+    rm -rf "$W/seed/many"
     $PY - "$W/seed" "$NFILES" <<'EOF'
 import os, sys
 root, n = sys.argv[1], int(sys.argv[2])
@@ -38,7 +39,6 @@ for i in range(n):
     with open(os.path.join(d, "f%04d.bin" % i), "wb") as f:
         f.write(os.urandom(256 << 10))
 EOF
-    rm -rf "$W/seed/many"
     mktorrent -l 18 -a "$TRACKER" -o "$W/many.torrent" "$W/seed/many" >/dev/null
     mkdir -p "$W/ot"
     local t

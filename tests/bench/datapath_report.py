@@ -67,7 +67,7 @@ def rss_mib(k, c):
 def best_other(k, fig, among):
     xs = {c: fig(k, c) for c in among if fig(k, c) is not None}
     if not xs:
-        return None, None
+        return "none", None
     c = min(xs, key=xs.get)
     return c, xs[c]
 
@@ -125,9 +125,10 @@ c, v = best_other("swarm", wall, ("libtorrent", "rqbit"))
 row("6 20 seeders: wall s", "fastest: %s" % c, v, wall("swarm", "ttui"), 1.0)
 c, v = best_other("swarm", cpu_per_gib, ("libtorrent", "rqbit"))
 row("6 20 seeders: CPU-s/GiB", "leanest: %s" % c, v, cpu_per_gib("swarm", "ttui"), 1.0)
+# Received more than once or thrown away, over the payload (MiB both): the ratio is the share.
 wasted = med("swarm", "ttui", 3)
-row("6 wasted, % of payload", "payload", 100.0, None if wasted is None else wasted * 100 / big,
-    0.005, fmt="%.3f")
+row("6 wasted MiB, 20 seeders", "payload MiB", big / 2**20,
+    None if wasted is None else wasted / 2**20, 0.005, fmt="%.2f")
 
 w = [max(len(r[i]) for r in rows + [("target", "reference", "ref", "ttui", "ratio", "")])
      for i in range(6)]
