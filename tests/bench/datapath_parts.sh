@@ -6,7 +6,7 @@
 
 # ---- 1: the floor, and the four clients downloading from one libtorrent seeder
 part_floor() {
-    local run tf line
+    local run tf
     cat "$W/seed/big.bin" >/dev/null # the sender and SHA-1 read from the page cache
     for ((run = 1; run <= RUNS; run++)); do
         tf=$W/times/floor-recv-$run
