@@ -55,8 +55,9 @@ pub fn wanted_of(s: &Snapshot) -> Option<(u64, u64, String)> {
 }
 
 /// The closing line. "wasted" is the payload received more than once (endgame duplicates,
-/// blocks of pieces already had) plus the bytes of pieces that failed their hash check, in
-/// exact bytes and as a share of the payload, so a benchmark can read it back.
+/// blocks of pieces already had), blocks never asked for, and the bytes of pieces that failed
+/// their hash check, in exact bytes and as a share of the payload, so a benchmark can read it
+/// back.
 pub fn final_line(s: &Snapshot, took: Duration) -> String {
     let secs = took.as_secs_f64().max(0.001);
     let (verified, payload) = match wanted_of(s) {
