@@ -54,20 +54,27 @@ pub fn wanted_of(s: &Snapshot) -> Option<(u64, u64, String)> {
     ))
 }
 
+/// The closing line. "wasted" is the payload received more than once (endgame duplicates,
+/// blocks of pieces already had), blocks never asked for, and the bytes of pieces that failed
+/// their hash check, in exact bytes and as a share of the payload, so a benchmark can read it
+/// back.
 pub fn final_line(s: &Snapshot, took: Duration) -> String {
     let secs = took.as_secs_f64().max(0.001);
-    let verified = match wanted_of(s) {
-        Some((_, size, files)) => format!("{} ({files})", fmt::bytes_precise(size)),
-        None => fmt::bytes_precise(s.total_length),
+    let (verified, payload) = match wanted_of(s) {
+        Some((_, size, files)) => (format!("{} ({files})", fmt::bytes_precise(size)), size),
+        None => (fmt::bytes_precise(s.total_length), s.total_length),
     };
     format!(
-        "complete: {} — {} verified, downloaded {}, uploaded {} in {:.1}s ({}/s average)",
+        "complete: {} — {} verified, downloaded {}, uploaded {} in {:.1}s ({}/s average), \
+         wasted {} bytes ({:.3} % of the payload)",
         fmt::outside(&s.name, 200),
         verified,
         fmt::bytes_precise(s.downloaded),
         fmt::bytes_precise(s.uploaded),
         secs,
-        fmt::bytes_precise((s.downloaded as f64 / secs) as u64)
+        fmt::bytes_precise((s.downloaded as f64 / secs) as u64),
+        s.wasted,
+        s.wasted as f64 * 100.0 / payload.max(1) as f64
     )
 }
 
@@ -291,6 +298,17 @@ mod tests {
         assert!(line.starts_with(" 50.0%  300 B / 600 B"), "{line}");
         let done = final_line(&s, Duration::from_secs(1));
         assert!(done.contains("— 600 B (1 of 2 files) verified"), "{done}");
+        assert!(
+            done.ends_with("wasted 0 bytes (0.000 % of the payload)"),
+            "{done}"
+        );
+        // A share of what was wanted, not of the whole torrent.
+        s.wasted = 3;
+        let done = final_line(&s, Duration::from_secs(1));
+        assert!(
+            done.ends_with("wasted 3 bytes (0.500 % of the payload)"),
+            "{done}"
+        );
         s.files[1].priority = FilePriority::Low;
         assert_eq!(wanted_of(&s), None);
         assert!(progress_line(&s).starts_with(" 30.0%"));

@@ -2,6 +2,7 @@
 //! connection does with each message, over a real picker and a torrent in a temporary
 //! directory, with no socket.
 use super::*;
+use crate::engine::download::Received;
 use crate::engine::pex::PexEvent;
 use crate::engine::testkit::TestTorrent;
 use crate::protocol::message::MessageCodec;
@@ -269,6 +270,29 @@ fn a_block_that_answers_a_request_is_recorded() {
     assert_eq!(live.downloaded.load(Ordering::Relaxed), u64::from(BLOCK));
     // The same block again: no longer in flight, never given up on.
     assert!(violation(c.on_message(piece_msg(r))).contains("unrequested"));
+}
+
+#[test]
+fn blocks_received_twice_or_never_asked_for_count_as_wasted() {
+    let t = torrent(LAST);
+    let wasted = || t.shared.wasted.load(Ordering::Relaxed);
+    let (mut c, _) = downloading(&t, false);
+    let asked: Vec<BlockRef> = c.in_flight.iter().copied().collect();
+    c.on_message(Message::Choke).unwrap();
+    // Another peer delivers the block first; ours, already on its way, comes second.
+    let first =
+        t.shared
+            .download()
+            .receive(asked[0], Bytes::from(vec![0u8; BLOCK as usize]), CONN + 1);
+    assert!(matches!(first, Received::Stored), "{first:?}");
+    assert_eq!(wasted(), 0);
+    c.on_message(piece_msg(asked[0])).unwrap();
+    assert_eq!(wasted(), u64::from(BLOCK));
+    // A block nobody asked this peer for is read, thrown away and ends the connection.
+    let other = (0..6).find(|i| asked.iter().all(|r| r.index != *i));
+    let never = block(other.unwrap(), 0, BLOCK);
+    assert!(violation(c.on_message(piece_msg(never))).contains("unrequested"));
+    assert_eq!(wasted(), 2 * u64::from(BLOCK));
 }
 
 fn request(r: BlockRef) -> Message {

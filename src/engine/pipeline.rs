@@ -209,6 +209,8 @@ impl Conn {
                     length: len,
                 };
                 if !self.stale.contains(&r) {
+                    // Read and thrown away: wasted like a duplicate, though it ends the peer.
+                    self.shared.wasted.fetch_add(len as u64, Ordering::Relaxed);
                     return Err(protocol("unrequested piece"));
                 }
                 r

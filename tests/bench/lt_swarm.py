@@ -47,14 +47,22 @@ def main():
     ap.add_argument("--cap", type=int, default=0)
     ap.add_argument("--leech", action="store_true")
     ap.add_argument("--peer", default=None, help="ip:port every leecher connects to")
+    ap.add_argument("--ip-base", default=None, help="session k on this address + k, all at --port")
     ap.add_argument("--max-seconds", type=float, default=600)
     a = ap.parse_args()
+    if a.ip_base is not None:
+        head, _, last = a.ip_base.rpartition(".")
+        if not head.startswith("127.") or int(last) + a.n > 255:
+            sys.exit("--ip-base must leave room for -n addresses in 127.0.0.0/8")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     info = lt.torrent_info(a.torrent)
     handles = []
     sessions = []
     for k in range(a.n):
-        ses = session("127.0.0.1", a.port + k, a.cap, a.leech)
+        if a.ip_base is None:
+            ses = session("127.0.0.1", a.port + k, a.cap, a.leech)
+        else:
+            ses = session("%s.%d" % (head, int(last) + k), a.port, a.cap, a.leech)
         atp = lt.add_torrent_params()
         atp.ti = info
         atp.save_path = os.path.join(a.save, str(k)) if a.leech else a.save
