@@ -9,8 +9,10 @@
 
 mod common;
 #[path = "session/kit.rs"]
+#[allow(dead_code)]
 mod kit;
 #[path = "session/payload.rs"]
+#[allow(dead_code)]
 mod payload;
 mod prereq;
 
