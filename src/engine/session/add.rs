@@ -205,6 +205,15 @@ impl Manager {
             dormant,
             wake: None,
         });
+        if dormant {
+            // What its task would have said at its start, said once here: it starts asleep.
+            let n = meta.info.num_pieces();
+            tracing::info!(
+                "torrent {id} ({}): from the saved resume data (files unchanged): {n} of {n} \
+                     pieces verified; dormant until a peer, its announce or a command wakes it",
+                meta.info.name
+            );
+        }
         self.slots.push(Slot {
             id,
             info_hash: meta.info_hash,
