@@ -11,7 +11,8 @@
 //! split by what it does: `requests.rs` (each request to its handler), `add.rs` (a torrent
 //! added or brought back), `reports.rs` (what a torrent's task says), `restart.rs` (verify
 //! and move), `remove.rs`, `disk_files.rs` (files moved or deleted), `policy.rs` (the queue
-//! and the seeding goals), `limits.rs`, `magnets.rs`.
+//! and the seeding goals), `limits.rs`, `magnets.rs`, `sleep.rs` (dormant torrents: no task
+//! until a peer, an announce, a command or a subscriber wakes them; see `dormancy.rs`).
 
 #[path = "limits.rs"]
 mod limits;

@@ -10,7 +10,11 @@
 //! keeps connections, as before): only the queue and the goals stop tasks.
 //!
 //! Cost per tick: one pass over the slots into buffers kept between ticks (no allocation
-//! once they have grown), one sort of indices, and text made only when a verdict changes.
+//! once they have grown), one sort of indices, and text made only when a verdict changes;
+//! and only while a torrent is awake or something changed (the loop in manager.rs skips it
+//! otherwise, but for one pass every 30 s for the goals of dormant torrents). The same pass
+//! puts quiet torrents to sleep (`dormancy.rs`, `sleep.rs`); a dormant torrent counts as
+//! seeding for the queue and the goals, and the queue never starts it (a wake does).
 
 use std::time::{Duration, Instant};
 
