@@ -76,7 +76,7 @@ pub(crate) struct Facts {
     pub complete: bool,
     /// Paused by hand: parked instead (no route, no announce) when quiet.
     pub paused: bool,
-    /// Connected peers (and web seeds' connections count as none: they are ours to open).
+    /// Connected peers, as its line counts them.
     pub peers: u32,
     /// Someone holds a receiver of its full snapshot.
     pub subscribed: bool,
