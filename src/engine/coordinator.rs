@@ -192,6 +192,11 @@ impl Coordinator {
             tokio::select! {
                 c = commands.recv() => match c {
                     None | Some(Command::Quit) => break Outcome::Quit,
+                    Some(Command::Sleep) => {
+                        // No `stopped` announce: the tracker keeps listing us while we sleep.
+                        self.tracker_tx = None;
+                        break Outcome::Quit;
+                    }
                     Some(Command::Refresh) => next_tick = tokio::time::Instant::now(),
                     Some(c) => self.on_command(c),
                 },

@@ -27,6 +27,7 @@ impl Coordinator {
         }
         match c {
             Command::Quit
+            | Command::Sleep
             | Command::Pause
             | Command::Resume
             | Command::TogglePause

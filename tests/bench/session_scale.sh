@@ -7,7 +7,8 @@
 #            one torrent a second here: 200 s for 200 torrents)
 #   rss/hwm  VmRSS once all seed, and VmHWM (peak) since the process started (MiB)
 #   rest     CPU at rest: utime+stime over SCALE_REST seconds with every torrent seeding,
-#            in % of one core
+#            SCALE_SETTLE seconds after the last one started seeding, in % of one core (ttui
+#            puts a torrent to sleep after 60 s without peers: the default settle covers it)
 #   list     latency of the client's list command (`ttui list --json`, `transmission-remote
 #            -l`, the WebUI's /api/v2/torrents/info), median of SCALE_LIST_RUNS
 #   stop     seconds from SIGTERM to exit
@@ -15,6 +16,8 @@
 #   rchar    bytes the restarted process read until then (read/pread, page cache included;
 #            the payload's size would mean a re-hash; libtorrent reads through mmap, which
 #            this does not see)
+#   rest2    CPU at rest of the restarted process, 10 s after every torrent is seeding again,
+#            over SCALE_REST seconds
 # and ratios ttui / transmission (and ttui / qbittorrent). The machine is shared: compare
 # ratios, not absolute figures.
 #
@@ -25,6 +28,7 @@
 #   SCALE_N=1000           torrents
 #   SCALE_MIN_KIB=16 SCALE_MAX_KIB=64 SCALE_PIECE_KIB=16   payload per torrent (1-4 pieces)
 #   SCALE_REST=60          seconds CPU at rest is measured over
+#   SCALE_SETTLE=75        seconds between every torrent seeding and the rest measurement
 #   SCALE_LIST_RUNS=5      list latency samples
 #   SCALE_BATCH=500        torrents per add call
 #   SCALE_CLIENTS="ttui transmission qbittorrent"   which clients, in this order
@@ -45,6 +49,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 N=${SCALE_N:-1000}
 REST=${SCALE_REST:-60}
+SETTLE=${SCALE_SETTLE:-75}
 LIST_RUNS=${SCALE_LIST_RUNS:-5}
 BATCH=${SCALE_BATCH:-500}
 CLIENTS=${SCALE_CLIENTS:-ttui transmission qbittorrent}
@@ -249,8 +254,8 @@ measure() {
     "${c}_add"
     R[$c.add_calls]=$(since "$t0")
     R[$c.add]=$(wait_all_seeding "$c" "$t0")
-    note "$c: all $N seeding after ${R[$c.add]} s (add calls ${R[$c.add_calls]} s); settling 10 s"
-    sleep 10
+    note "$c: all $N seeding after ${R[$c.add]} s (add calls ${R[$c.add_calls]} s); settling $SETTLE s"
+    sleep "$SETTLE"
     R[$c.rss]=$(mib "$(status_kib "$PID" VmRSS)")
     c0=$(ticks "$PID")
     sleep "$REST"
@@ -276,6 +281,12 @@ measure() {
     R[$c.rchar]=$(mib $((r0 / 1024)))
     R[$c.rss2]=$(mib "$(status_kib "$PID" VmRSS)")
     note "$c: stop ${R[$c.stop]} s, restart ${R[$c.restart]} s, read ${R[$c.rchar]} MiB, rss ${R[$c.rss2]} MiB"
+    sleep 10
+    c0=$(ticks "$PID")
+    sleep "$REST"
+    c1=$(ticks "$PID")
+    R[$c.rest2]=$(awk -v d=$((c1 - c0)) -v hz="$HZ" -v s="$REST" 'BEGIN { printf "%.2f", d / hz / s * 100 }')
+    note "$c: rest after the restart ${R[$c.rest2]} %"
     kill -TERM "$PID"
     wait "$PID" || true
     PID=""
@@ -287,17 +298,17 @@ done
 
 echo
 echo "Session scale: $N torrents seeding (payload $((TOTAL >> 20)) MiB), no peers, loopback"
-printf '  %-13s %8s %9s %9s %8s %9s %7s %9s %10s %9s\n' client add_s rss_MiB hwm_MiB rest_% \
-    list_ms stop_s restart_s rchar_MiB rss2_MiB
+printf '  %-13s %8s %9s %9s %8s %9s %7s %9s %10s %9s %8s\n' client add_s rss_MiB hwm_MiB rest_% \
+    list_ms stop_s restart_s rchar_MiB rss2_MiB rest2_%
 for c in $CLIENTS; do
-    printf '  %-13s %8s %9s %9s %8s %9s %7s %9s %10s %9s\n' "$c" "${R[$c.add]}" "${R[$c.rss]}" \
+    printf '  %-13s %8s %9s %9s %8s %9s %7s %9s %10s %9s %8s\n' "$c" "${R[$c.add]}" "${R[$c.rss]}" \
         "${R[$c.hwm]}" "${R[$c.rest]}" "${R[$c.list]}" "${R[$c.stop]}" "${R[$c.restart]}" \
-        "${R[$c.rchar]}" "${R[$c.rss2]}"
+        "${R[$c.rchar]}" "${R[$c.rss2]}" "${R[$c.rest2]}"
 done
 for o in $CLIENTS; do
     [[ $o == ttui || $CLIENTS != *ttui* ]] && continue
     printf '  ttui / %-13s' "$o"
-    for k in add rss hwm rest list restart; do
+    for k in add rss hwm rest list restart rss2 rest2; do
         printf ' %s %s' "$k" "$(awk -v a="${R[ttui.$k]}" -v b="${R[$o.$k]}" \
             'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }')"
     done

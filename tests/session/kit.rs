@@ -176,9 +176,15 @@ impl Daemon {
     /// names one, no DHT unless `extra` names `--dht-bootstrap` nodes, TCP) with
     /// `extra` arguments, logging to `logs/daemon-<run>.log`; returns once it answers `list`.
     pub fn start(env: &Env, run: &str, extra: &[String]) -> Daemon {
+        Self::start_with(env, run, extra, &[])
+    }
+
+    /// `start` with these environment variables set for the daemon only.
+    pub fn start_with(env: &Env, run: &str, extra: &[String], vars: &[(&str, &str)]) -> Daemon {
         let log = env.logs.join(format!("daemon-{run}.log"));
         let stderr = env.logs.join(format!("daemon-{run}.stderr"));
         let mut cmd = env.ttui();
+        cmd.envs(vars.iter().copied());
         cmd.arg("daemon")
             .arg("--state-dir")
             .arg(&env.state)

@@ -68,6 +68,10 @@ pub enum Command {
     BanPeer(PeerAddr),
     /// Graceful stop: tracker `stopped`, files flushed, tasks ended.
     Quit,
+    /// The session puts the torrent to sleep (dormant, see `engine/session/dormancy.rs`): a
+    /// stop like `Quit`, but the trackers are not told `stopped`, since the session still
+    /// announces the torrent and wakes it when a peer comes.
+    Sleep,
     /// Publish a full snapshot now: someone has just subscribed (an idle torrent ticks
     /// slowly and builds no snapshot while nobody looks).
     Refresh,

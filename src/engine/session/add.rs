@@ -191,6 +191,9 @@ impl Manager {
         let (cmd_tx, _) = mpsc::unbounded_channel();
         self.by_hash.insert(meta.info_hash, id);
         let mut policy = policy::SlotPolicy::new(kept, lifetime.seeding_secs);
+        // Back complete, with nothing to check or tell: it sleeps from the start (its task
+        // starts when a peer, its announce, a command or a subscriber wakes it).
+        let dormant = complete && !paused && notes.is_empty() && !self.dormancy.after.is_zero();
         policy.stopped = Some(policy::Parked {
             paused,
             complete,
@@ -199,7 +202,18 @@ impl Manager {
             lifetime,
             notes,
             files,
+            dormant,
+            wake: None,
         });
+        if dormant {
+            // What its task would have said at its start, said once here: it starts asleep.
+            let n = meta.info.num_pieces();
+            tracing::info!(
+                "torrent {id} ({}): from the saved resume data (files unchanged): {n} of {n} \
+                     pieces verified; dormant until a peer, its announce or a command wakes it",
+                meta.info.name
+            );
+        }
         self.slots.push(Slot {
             id,
             info_hash: meta.info_hash,
@@ -217,6 +231,14 @@ impl Manager {
             policy,
             rates,
         });
+        if dormant {
+            // Its first announce within half an interval, not one to a full one.
+            let now = std::time::Instant::now();
+            let from = now
+                .checked_sub(self.dormancy.announce_every / 2)
+                .unwrap_or(now);
+            self.fell_asleep(self.slots.len() - 1, from);
+        }
     }
 
     pub(super) fn launch_magnet(
@@ -268,6 +290,7 @@ impl Manager {
         let only = files.only;
         let run = torrent::run_magnet(start, magnet.clone(), extra, opts, false, log, cmd_rx, only);
         let task = tokio::spawn(report_end(id, self.reports_tx.clone(), run));
+        self.tasks_alive += 1;
         self.by_hash.insert(magnet.info_hash, id);
         self.slots.push(Slot {
             id,

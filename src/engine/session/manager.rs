@@ -11,7 +11,8 @@
 //! split by what it does: `requests.rs` (each request to its handler), `add.rs` (a torrent
 //! added or brought back), `reports.rs` (what a torrent's task says), `restart.rs` (verify
 //! and move), `remove.rs`, `disk_files.rs` (files moved or deleted), `policy.rs` (the queue
-//! and the seeding goals), `limits.rs`, `magnets.rs`.
+//! and the seeding goals), `limits.rs`, `magnets.rs`, `sleep.rs` (dormant torrents: no task
+//! until a peer, an announce, a command or a subscriber wakes them; see `dormancy.rs`).
 
 #[path = "limits.rs"]
 mod limits;
@@ -53,11 +54,17 @@ mod reports;
 mod requests;
 #[path = "restart.rs"]
 mod restart;
+#[path = "sleep.rs"]
+mod sleep;
 
 use reports::report_end;
 
 /// How often the session's line-up is published.
 const SESSION_TICK: Duration = Duration::from_millis(500);
+/// With every torrent dormant (no task) and nothing asked, the pass over every slot (queue,
+/// seeding goals, the published list) runs this seldom: nothing in it can change but the
+/// seeding time the goals count.
+const IDLE_PASS: Duration = Duration::from_secs(30);
 /// How long a shutdown waits for its torrents to say goodbye to their trackers and save.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
@@ -111,9 +118,9 @@ pub fn spawn(opts: Options, persist: Option<Persist>) -> SessionHandle {
     }));
     let done = tokio::spawn(async move {
         let (session, listen_log) = Session::start(&opts).await;
-        let (mut m, reports) = Manager::new(session, listen_log, opts, persist);
+        let (mut m, reports, wakes) = Manager::new(session, listen_log, opts, persist);
         m.restore().await;
-        m.run(req_rx, reports, snap_tx).await;
+        m.run(req_rx, (reports, wakes), snap_tx).await;
     });
     SessionHandle {
         requests: req_tx,
@@ -201,6 +208,19 @@ struct Manager {
     persist: Option<Persist>,
     shutting_down: bool,
     scratch: policy::Scratch,
+    /// When torrents sleep (`dormancy.rs`).
+    dormancy: crate::engine::session::dormancy::Settings,
+    /// Where the router asks for a dormant torrent to wake (by info hash).
+    wakes_tx: mpsc::UnboundedSender<[u8; 20]>,
+    /// The dormant torrents' next announces, and a buffer for the due ones.
+    announces: crate::engine::session::dormancy::Announces,
+    due: Vec<(std::time::Instant, TorrentId)>,
+    /// Torrent tasks started and not yet reported ended.
+    tasks_alive: usize,
+    /// Something happened since the last pass over every slot (a request, a report, a wake).
+    dirty: bool,
+    /// A torrent fell asleep since the last tick: its task's memory can go back.
+    trim_due: bool,
 }
 
 impl Manager {
@@ -209,7 +229,11 @@ impl Manager {
         listen_log: Vec<(LogLevel, String)>,
         opts: Options,
         persist: Option<Persist>,
-    ) -> (Manager, mpsc::UnboundedReceiver<(TorrentId, Report)>) {
+    ) -> (
+        Manager,
+        mpsc::UnboundedReceiver<(TorrentId, Report)>,
+        mpsc::UnboundedReceiver<[u8; 20]>,
+    ) {
         for (level, text) in &listen_log {
             match level {
                 LogLevel::Info => tracing::info!("session: {text}"),
@@ -218,6 +242,7 @@ impl Manager {
         }
         // The receiver goes to the caller, for `run`: it exists once, so it is run once.
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        let (wakes_tx, wakes_rx) = mpsc::unbounded_channel();
         let m = Manager {
             session,
             listen_log,
@@ -229,8 +254,15 @@ impl Manager {
             persist,
             shutting_down: false,
             scratch: policy::Scratch::default(),
+            dormancy: crate::engine::session::dormancy::Settings::from_env(),
+            wakes_tx,
+            announces: Default::default(),
+            due: Vec::new(),
+            tasks_alive: 0,
+            dirty: true,
+            trim_due: false,
         };
-        (m, reports_rx)
+        (m, reports_rx, wakes_rx)
     }
 
     fn ctx(&self) -> SessionCtx {
@@ -255,9 +287,13 @@ impl Manager {
     async fn run(
         &mut self,
         mut requests: mpsc::UnboundedReceiver<SessionRequest>,
-        mut reports: mpsc::UnboundedReceiver<(TorrentId, Report)>,
+        (mut reports, mut wakes): (
+            mpsc::UnboundedReceiver<(TorrentId, Report)>,
+            mpsc::UnboundedReceiver<[u8; 20]>,
+        ),
         snapshots: watch::Sender<Arc<SessionSnapshot>>,
     ) {
+        let mut last_pass = tokio::time::Instant::now();
         let mut tick = tokio::time::interval(SESSION_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -267,18 +303,32 @@ impl Manager {
                     Some(r) => self.on_request(r).await,
                 },
                 Some((id, report)) = reports.recv() => self.on_report(id, report),
+                Some(info_hash) = wakes.recv() => self.on_wake(info_hash),
                 _ = tick.tick() => {
                     self.session.ctx.rates.follow_schedule();
-                    self.evaluate(true);
+                    self.wake_due_announces();
+                    // Per-tick work follows what is awake: a session whose torrents all
+                    // sleep, and that nothing touched, skips the pass over every slot.
+                    let pass = self.dirty
+                        || self.tasks_alive > 0
+                        || last_pass.elapsed() >= IDLE_PASS;
+                    if pass {
+                        self.dirty = false;
+                        last_pass = tokio::time::Instant::now();
+                        self.evaluate(true);
+                    }
                     let prev = Arc::clone(&snapshots.borrow());
                     let head = self.head().await;
-                    if !(publish::same_lines(&prev.torrents, &self.slots, Self::line_is)
-                        && publish::same_head(&prev, &head))
-                    {
+                    let lines_same = !pass
+                        || publish::same_lines(&prev.torrents, &self.slots, Self::line_is);
+                    if !(lines_same && publish::same_head(&prev, &head)) {
                         snapshots.send_replace(Arc::new(self.with_lines(head)));
                     }
                     if let Some(p) = &mut self.persist {
                         p.retry_due();
+                    }
+                    if std::mem::take(&mut self.trim_due) {
+                        sleep::give_back_memory();
                     }
                 }
             }
@@ -300,6 +350,7 @@ impl Manager {
                 _ => break,
             }
         }
+        self.save_sleepers();
         if let Some(p) = &mut self.persist {
             p.flush();
         }

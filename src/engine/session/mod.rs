@@ -3,6 +3,7 @@
 //! that hands an incoming connection to the torrent its handshake names, global limits, and
 //! the pool where pieces are hashed and written.
 
+pub(crate) mod dormancy;
 pub mod goals;
 pub mod manager;
 pub(crate) mod persist;
@@ -53,14 +54,30 @@ impl Default for Limits {
 /// computed once: an encrypted connection names its torrent only by it.
 pub(crate) struct Route {
     req2: [u8; 20],
-    events: mpsc::UnboundedSender<Event>,
+    to: RouteTo,
 }
+
+/// Where a routed connection goes.
+enum RouteTo {
+    /// The torrent's running task.
+    Task(mpsc::UnboundedSender<Event>),
+    /// A dormant torrent (no task, see `dormancy.rs`): the first connection asks the manager
+    /// to wake it (`wake` gets the info hash) and waits here, with at most `MAX_PENDING`
+    /// others, until the woken task routes itself and takes them.
+    Dormant {
+        wake: mpsc::UnboundedSender<[u8; 20]>,
+        pending: Vec<Event>,
+    },
+}
+
+/// Connections kept for a torrent being woken; more are refused (the peer dials again).
+const MAX_PENDING: usize = 16;
 
 impl Route {
     fn new(info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) -> Route {
         Route {
             req2: mse::req2(&info_hash),
-            events,
+            to: RouteTo::Task(events),
         }
     }
 }
@@ -100,15 +117,52 @@ pub(crate) struct SessionCtx {
 
 impl SessionCtx {
     /// Connections naming `info_hash` (in the clear or by MSE's req2) go to `events` until
-    /// `unroute`.
+    /// `unroute`; those that waited for the torrent to wake go there now.
     pub(crate) fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
-        lock(&self.routes)
-            .by_hash
-            .insert(info_hash, Route::new(info_hash, events));
+        route_to_task(&self.routes, info_hash, events);
     }
 
+    /// Takes a task's route away; a dormant torrent's stays (the manager owns that one).
     pub(crate) fn unroute(&self, info_hash: &[u8; 20]) {
-        lock(&self.routes).by_hash.remove(info_hash);
+        let mut routes = lock(&self.routes);
+        if matches!(
+            routes.by_hash.get(info_hash),
+            Some(Route {
+                to: RouteTo::Task(_),
+                ..
+            })
+        ) {
+            routes.by_hash.remove(info_hash);
+        }
+    }
+
+    /// While a torrent is dormant, connections naming it wake it through `wake`.
+    pub(crate) fn route_dormant(&self, info_hash: [u8; 20], wake: mpsc::UnboundedSender<[u8; 20]>) {
+        lock(&self.routes).by_hash.insert(
+            info_hash,
+            Route {
+                req2: mse::req2(&info_hash),
+                to: RouteTo::Dormant {
+                    wake,
+                    pending: Vec::new(),
+                },
+            },
+        );
+    }
+
+    /// Takes any route away (a dormant torrent removed, paused or queued): waiting
+    /// connections are closed.
+    pub(crate) fn unroute_dormant(&self, info_hash: &[u8; 20]) {
+        let mut routes = lock(&self.routes);
+        if matches!(
+            routes.by_hash.get(info_hash),
+            Some(Route {
+                to: RouteTo::Dormant { .. },
+                ..
+            })
+        ) {
+            routes.by_hash.remove(info_hash);
+        }
     }
 
     /// Incoming connections handed to a torrent since the session started.
@@ -242,6 +296,27 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// `SessionCtx::route` on the routes themselves.
+fn route_to_task(
+    routes: &Mutex<Routes>,
+    info_hash: [u8; 20],
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let old = lock(routes)
+        .by_hash
+        .insert(info_hash, Route::new(info_hash, events.clone()));
+    // Connections that woke a dormant torrent go to its new task.
+    if let Some(Route {
+        to: RouteTo::Dormant { pending, .. },
+        ..
+    }) = old
+    {
+        for e in pending {
+            let _ = events.send(e);
+        }
     }
 }
 
@@ -390,103 +465,35 @@ pub(crate) async fn route(
         Ok(Err(e)) => return tracing::info!("{addr}: incoming handshake failed: {e}"),
         Err(_) => return tracing::info!("{addr}: incoming handshake timed out"),
     };
-    let torrent = {
-        let mut routes = lock(&routes);
-        let events = routes.by_hash.get(&hs.info_hash).map(|r| r.events.clone());
-        routes.incoming += u64::from(events.is_some());
-        events
+    let info_hash = hs.info_hash;
+    let event = Event::Incoming {
+        stream: Box::new(stream),
+        addr,
+        handshake: hs,
+        since,
     };
-    match torrent {
-        Some(events) => {
-            let _ = events.send(Event::Incoming {
-                stream: Box::new(stream),
-                addr,
-                handshake: hs,
-                since,
-            });
+    let mut guard = lock(&routes);
+    let routes = &mut *guard;
+    match routes.by_hash.get_mut(&info_hash).map(|r| &mut r.to) {
+        Some(RouteTo::Task(events)) => {
+            routes.incoming += 1;
+            let _ = events.send(event);
+        }
+        Some(RouteTo::Dormant { wake, pending }) if pending.len() < MAX_PENDING => {
+            routes.incoming += 1;
+            if pending.is_empty() {
+                tracing::info!("{addr}: incoming for a dormant torrent: waking it");
+                let _ = wake.send(info_hash);
+            }
+            pending.push(event);
+        }
+        Some(RouteTo::Dormant { .. }) => {
+            tracing::info!("{addr}: incoming for a torrent still waking up, refused");
         }
         None => tracing::info!("{addr}: incoming for another torrent, refused"),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::handshake::Handshake;
-    use tokio::io::AsyncWriteExt;
-
-    #[tokio::test]
-    async fn incoming_connections_go_to_the_torrent_they_name() {
-        let routes: Arc<Mutex<Routes>> = Arc::default();
-        let (tx_a, mut rx_a) = mpsc::unbounded_channel();
-        let (tx_b, mut rx_b) = mpsc::unbounded_channel();
-        for (hash, tx) in [([0xaa; 20], tx_a), ([0xbb; 20], tx_b)] {
-            lock(&routes).by_hash.insert(hash, Route::new(hash, tx));
-        }
-        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        for hash in [[0xbb; 20], [0xcc; 20]] {
-            let (mut ours, theirs) = tokio::io::duplex(256);
-            ours.write_all(&Handshake::new(hash, [1; 20]).encode())
-                .await
-                .unwrap();
-            route(
-                PeerStream::boxed(theirs),
-                addr,
-                Arc::clone(&routes),
-                Instant::now(),
-            )
-            .await;
-        }
-        match rx_b.try_recv() {
-            Ok(Event::Incoming { handshake, .. }) => assert_eq!(handshake.info_hash, [0xbb; 20]),
-            other => panic!("{other:?}"),
-        }
-        assert!(rx_a.try_recv().is_err());
-        assert!(rx_b.try_recv().is_err(), "an unknown hash goes nowhere");
-    }
-
-    /// An encrypted connection names no info hash in the clear: the session finds its
-    /// torrent, whichever it is, by req2 over all of them.
-    #[tokio::test]
-    async fn an_encrypted_connection_goes_to_the_torrent_its_req2_names() {
-        let routes: Arc<Mutex<Routes>> = Arc::default();
-        let (tx_a, mut rx_a) = mpsc::unbounded_channel();
-        let (tx_b, mut rx_b) = mpsc::unbounded_channel();
-        for (hash, tx) in [([0xaa; 20], tx_a), ([0xbb; 20], tx_b)] {
-            lock(&routes).by_hash.insert(hash, Route::new(hash, tx));
-        }
-        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let (ours, theirs) = tokio::io::duplex(4096);
-        let hs = Handshake::new([0xbb; 20], [1; 20]).encode();
-        let dial = net::outgoing(ours, [0xbb; 20], EncryptionPolicy::Require, &hs);
-        let serve = accept(
-            Transport::Other(Box::new(theirs)),
-            addr,
-            Arc::clone(&routes),
-            EncryptionPolicy::Require,
-        );
-        let (dialed, ()) = tokio::join!(dialed_ok(dial), serve);
-        assert_eq!(dialed, net::Encryption::Rc4);
-        match rx_b.try_recv() {
-            Ok(Event::Incoming {
-                handshake, stream, ..
-            }) => {
-                assert_eq!(handshake.info_hash, [0xbb; 20]);
-                assert_eq!(stream.encryption(), net::Encryption::Rc4);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(rx_a.try_recv().is_err());
-    }
-
-    async fn dialed_ok<S>(
-        f: impl std::future::Future<
-            Output = Result<(net::PeerStream<S>, net::Encryption), net::MseError>,
-        >,
-    ) -> net::Encryption {
-        match f.await {
-            Ok((_, enc)) => enc,
-            Err(e) => panic!("{e}"),
-        }
-    }
-}
+#[path = "mod_tests.rs"]
+mod tests;

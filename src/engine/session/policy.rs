@@ -10,7 +10,11 @@
 //! keeps connections, as before): only the queue and the goals stop tasks.
 //!
 //! Cost per tick: one pass over the slots into buffers kept between ticks (no allocation
-//! once they have grown), one sort of indices, and text made only when a verdict changes.
+//! once they have grown), one sort of indices, and text made only when a verdict changes;
+//! and only while a torrent is awake or something changed (the loop in manager.rs skips it
+//! otherwise, but for one pass every 30 s for the goals of dormant torrents). The same pass
+//! puts quiet torrents to sleep (`dormancy.rs`, `sleep.rs`); a dormant torrent counts as
+//! seeding for the queue and the goals, and the queue never starts it (a wake does).
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +40,10 @@ pub(super) struct SlotPolicy {
     /// Lifetime seeding seconds when this run started, and what this run has added.
     pub seeding_base: u64,
     pub seeding_run: Duration,
+    /// Since when a running torrent has been quiet (`dormancy::Facts::quiet`).
+    pub quiet_since: Option<Instant>,
+    /// A dormant torrent's next announce (its entry in `Manager::announces`).
+    pub announce_at: Option<Instant>,
 }
 
 impl SlotPolicy {
@@ -49,6 +57,8 @@ impl SlotPolicy {
             upload_seen: (0, Instant::now()),
             seeding_base,
             seeding_run: Duration::ZERO,
+            quiet_since: None,
+            announce_at: None,
         }
     }
 
@@ -76,6 +86,11 @@ pub(super) struct Parked {
     /// File priorities from the store; a torrent parked in this run keeps them in its last
     /// resume point instead.
     pub files: FilePlan,
+    /// Asleep (`dormancy.rs`): seeding as far as anyone can tell, woken by a peer, its
+    /// announce, a command or a subscriber; the queue does not start it.
+    pub dormant: bool,
+    /// Woken while its task was still ending: started again once it has.
+    pub wake: Option<crate::engine::session::dormancy::Wake>,
 }
 
 impl Parked {
@@ -106,7 +121,8 @@ pub(super) struct Scratch {
     entries: Vec<Entry>,
     order: Vec<usize>,
     verdicts: Vec<Verdict>,
-    last_tick: Option<Instant>,
+    /// When seeding time was last counted.
+    pub(super) last_tick: Option<Instant>,
 }
 
 fn want(slot: &Slot, line: &TorrentLine) -> Want {
@@ -145,12 +161,27 @@ impl Manager {
             None => Duration::ZERO,
         };
         let mut reached: Vec<(usize, Reached)> = Vec::new();
+        let mut sleepers: Vec<usize> = Vec::new();
         let mut entries = std::mem::take(&mut self.scratch.entries);
         entries.clear();
         for (i, slot) in self.slots.iter_mut().enumerate() {
             let line = slot.line.borrow();
             let want = want(slot, &line);
             let running = slot.task.is_some() && slot.policy.stopped.is_none();
+            let dormant = slot
+                .policy
+                .stopped
+                .as_ref()
+                .is_some_and(|p| p.dormant && !p.paused);
+            if running {
+                let facts = Self::facts(slot, &line);
+                let since = &mut slot.policy.quiet_since;
+                *since = facts.quiet().then(|| since.unwrap_or(now));
+                if crate::engine::session::dormancy::may_sleep(&facts, *since, now, &self.dormancy)
+                {
+                    sleepers.push(i);
+                }
+            }
             let p = &mut slot.policy;
             let slow = running
                 && line.state == TorrentState::Downloading
@@ -160,7 +191,7 @@ impl Manager {
             } else if p.slow_since.is_none() {
                 p.slow_since = Some(now);
             }
-            let seeding = running && line.state == TorrentState::Seeding;
+            let seeding = (running && line.state == TorrentState::Seeding) || dormant;
             if !seeding || line.uploaded != p.upload_seen.0 {
                 p.upload_seen = (line.uploaded, now);
             }
@@ -193,6 +224,9 @@ impl Manager {
         for (i, v) in verdicts.iter().enumerate() {
             self.apply(i, *v);
         }
+        for i in sleepers {
+            self.sleep(i);
+        }
         self.scratch.entries = entries;
         self.scratch.order = order;
         self.scratch.verdicts = verdicts;
@@ -209,8 +243,11 @@ impl Manager {
             slot.policy.why = v.why(&self.opts.queue);
         }
         let stopped = slot.policy.stopped.is_some();
-        if v.runs() && stopped && slot.task.is_none() {
+        let dormant = slot.policy.stopped.as_ref().is_some_and(|p| p.dormant);
+        if v.runs() && stopped && !dormant && slot.task.is_none() {
             self.relaunch(i);
+        } else if matches!(v, Verdict::Held { .. }) && dormant {
+            self.not_dormant(i);
         } else if matches!(v, Verdict::Held { .. }) && !stopped {
             self.stop(i, false);
         }
@@ -218,6 +255,7 @@ impl Manager {
 
     /// Ends the torrent's task (tracker told, resume point saved); its slot stays, parked.
     fn stop(&mut self, i: usize, paused: bool) {
+        self.not_dormant(i);
         let slot = &mut self.slots[i];
         let complete = {
             let l = slot.line.borrow();
@@ -234,7 +272,7 @@ impl Manager {
     }
 
     /// Starts a parked torrent again, from its last resume point (or what the store gave).
-    fn relaunch(&mut self, i: usize) {
+    pub(super) fn relaunch(&mut self, i: usize) {
         let Some(meta) = self.slots[i].meta.clone() else {
             return;
         };
@@ -279,6 +317,7 @@ impl Manager {
         slot.task = Some(tokio::spawn(report_end(id, self.reports_tx.clone(), run)));
         slot.commands = cmd_tx;
         slot.line = line_rx;
+        self.tasks_alive += 1;
     }
 
     fn goal_reached(&mut self, i: usize, r: Reached) {
@@ -309,6 +348,16 @@ impl Manager {
             return true;
         };
         let slot = &mut self.slots[i];
+        let dormant = slot.policy.stopped.as_ref().is_some_and(|p| p.dormant);
+        if dormant
+            && matches!(
+                c,
+                Command::SetFilePriority { .. } | Command::SetSequential(_)
+            )
+        {
+            // A file wanted again may need downloading: its task decides (woken for it).
+            return false;
+        }
         if let (Some(parked), Command::SetFilePriority { .. } | Command::SetSequential(_)) =
             (&mut slot.policy.stopped, c)
         {
@@ -355,10 +404,13 @@ impl Manager {
             if let Some(p) = &mut slot.policy.stopped {
                 p.paused = false;
             }
-        } else if let Some(p) = &mut slot.policy.stopped {
-            p.paused = true;
+        } else if slot.policy.stopped.is_some() {
+            self.not_dormant(i);
+            if let Some(p) = &mut self.slots[i].policy.stopped {
+                p.paused = true;
+            }
         }
-        let handled = slot.policy.stopped.is_some();
+        let handled = self.slots[i].policy.stopped.is_some();
         self.save_policy(i);
         self.update_saved_magnet(i, Some(c));
         handled

@@ -5,6 +5,10 @@ use super::*;
 
 impl Manager {
     pub(super) fn on_report(&mut self, id: TorrentId, report: Report) {
+        self.dirty = true;
+        if matches!(report, Report::Ended(_)) {
+            self.tasks_alive = self.tasks_alive.saturating_sub(1);
+        }
         let Some(i) = self.slots.iter().position(|s| s.id == id) else {
             return;
         };
@@ -42,6 +46,8 @@ impl Manager {
                 }
                 if self.slots[i].removing.is_some() {
                     self.finish_remove(i);
+                } else {
+                    self.fell_asleep(i, std::time::Instant::now());
                 }
                 self.evaluate(false);
             }

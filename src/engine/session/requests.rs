@@ -2,9 +2,11 @@
 //! every request that can change who runs is followed by the queue's evaluation.
 
 use super::*;
+use crate::engine::session::dormancy::Wake;
 
 impl Manager {
     pub(super) async fn on_request(&mut self, r: SessionRequest) {
+        self.dirty = true;
         match r {
             SessionRequest::Add {
                 source,
@@ -18,6 +20,7 @@ impl Manager {
             }
             SessionRequest::Torrent { id, command } => {
                 if !self.pause_command(id, &command) {
+                    self.wake_id(id, Wake::Command);
                     if let Some(s) = self.slot(id) {
                         let _ = s.commands.send(command);
                     }
@@ -53,6 +56,7 @@ impl Manager {
             }
             SessionRequest::Move { id, dir, reply } => self.start_move(id, dir, reply),
             SessionRequest::Subscribe { id, reply } => {
+                self.wake_id(id, Wake::Subscribe);
                 let rx = self.slot(id).map(|s| {
                     // An idle torrent builds no snapshot and ticks slowly: ask for one now.
                     let _ = s.commands.send(Command::Refresh);

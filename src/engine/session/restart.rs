@@ -57,6 +57,7 @@ impl Manager {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let run = run_again(carried, moving, line_tx, cmd_rx);
         let task = tokio::spawn(report_end(old.id, self.reports_tx.clone(), run));
+        self.tasks_alive += 1;
         let new_path = target.unwrap_or_else(|| old.save_path.clone());
         let next = successor(old, new_path, (cmd_tx, line_rx), (task, ignore_ended));
         self.slots.insert(i, next);

@@ -1,0 +1,176 @@
+//! Dormancy: a torrent that is complete, has no connection and nobody subscribed to it, and
+//! has been so for a while, is put to sleep by the session. A dormant torrent has no tokio
+//! task, no channels, no open files and no per-piece state beyond its last resume point: it
+//! is its slot in the manager (its line, which says `seeding` with rates 0) and its place in
+//! the router. It wakes (its task started again from the last resume point, with no check)
+//! when
+//! - an incoming connection's handshake names it (plain or by MSE's req2: the router keeps
+//!   both and holds the connection until the new task routes itself, then hands it over),
+//! - its announce is due,
+//! - a command targets it (one the session cannot answer for it, such as dropping a peer),
+//! - someone subscribes to its full snapshot.
+//!
+//! Announces: a dormant torrent with trackers (or the DHT) is woken for them, spread by its
+//! info hash over the announce interval and at most a few per session tick, rather than
+//! announced by a session-level scheduler. Waking keeps one announce path (the torrent's
+//! tracker task: tiers, back-off, its key and counters, the DHT's announce); its cost is a
+//! task for a short while every interval per torrent. Going to sleep does not tell the
+//! trackers `stopped`, so they keep listing the torrent between announces.
+//!
+//! This file holds the pure decisions (unit-tested without sockets in dormancy_tests.rs);
+//! `sleep.rs` acts on them in the manager.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use crate::engine::api::TorrentId;
+
+/// When torrents sleep and how often a dormant one is woken to announce.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Settings {
+    /// Quiet time (complete, no peer, nobody watching) before a torrent sleeps.
+    pub after: Duration,
+    /// A dormant torrent announces this often (spread over the interval by its info hash).
+    pub announce_every: Duration,
+    /// At most this many dormant torrents are woken for their announce per session tick.
+    pub announce_wakes_per_tick: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            after: Duration::from_secs(60),
+            announce_every: Duration::from_secs(30 * 60),
+            announce_wakes_per_tick: 4,
+        }
+    }
+}
+
+impl Settings {
+    /// The defaults, with `TTUI_DORMANT_AFTER_SECS` and `TTUI_DORMANT_ANNOUNCE_SECS` when set
+    /// (the tests' knobs: they cannot wait a minute for a torrent to sleep). `0` seconds of
+    /// quiet turns dormancy off.
+    pub(crate) fn from_env() -> Settings {
+        let secs = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+        };
+        let d = Settings::default();
+        Settings {
+            after: secs("TTUI_DORMANT_AFTER_SECS").unwrap_or(d.after),
+            announce_every: secs("TTUI_DORMANT_ANNOUNCE_SECS")
+                .filter(|d| !d.is_zero())
+                .unwrap_or(d.announce_every),
+            ..d
+        }
+    }
+}
+
+/// What the manager knows of a running torrent, each tick it looks at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// Every wanted piece verified (its line says seeding or complete).
+    pub complete: bool,
+    /// Paused by hand: parked instead (no route, no announce) when quiet.
+    pub paused: bool,
+    /// Connected peers, as its line counts them.
+    pub peers: u32,
+    /// Someone holds a receiver of its full snapshot.
+    pub subscribed: bool,
+    /// Being removed, verified or moved: the manager is already ending its task.
+    pub busy: bool,
+}
+
+impl Facts {
+    /// Nothing would be lost by ending its task now.
+    pub(crate) fn quiet(&self) -> bool {
+        (self.complete || self.paused) && self.peers == 0 && !self.subscribed && !self.busy
+    }
+}
+
+/// Whether a running torrent goes to sleep now: it has been quiet since `quiet_since`
+/// (updated by the caller: `None` while not quiet) for at least `s.after`.
+pub(crate) fn may_sleep(
+    facts: &Facts,
+    quiet_since: Option<Instant>,
+    now: Instant,
+    s: &Settings,
+) -> bool {
+    !s.after.is_zero()
+        && facts.quiet()
+        && quiet_since.is_some_and(|t| now.duration_since(t) >= s.after)
+}
+
+/// Why a dormant torrent is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// A peer dialed us for it.
+    Incoming,
+    /// Its tracker and DHT announce is due.
+    Announce,
+    /// A command only its task can carry out.
+    Command,
+    /// Someone wants its full snapshot.
+    Subscribe,
+}
+
+impl Wake {
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            Wake::Incoming => "a peer connected",
+            Wake::Announce => "its announce is due",
+            Wake::Command => "a command for it",
+            Wake::Subscribe => "someone is watching it",
+        }
+    }
+}
+
+/// When a torrent that fell asleep at `now` announces next: somewhere in the second half of
+/// the interval, placed by its info hash, so torrents that slept together do not wake
+/// together.
+pub(crate) fn next_announce(now: Instant, info_hash: &[u8; 20], every: Duration) -> Instant {
+    let frac = u64::from(u16::from_be_bytes([info_hash[0], info_hash[1]]));
+    let half = every / 2;
+    let spread = half.mul_f64(frac as f64 / f64::from(u16::MAX));
+    now + half + spread
+}
+
+/// The dormant torrents' announces, soonest first. Entries are not removed when a torrent
+/// wakes for another reason: `due` hands back ids, and the caller skips those no longer
+/// dormant (or whose announce moved, told by `at`).
+#[derive(Default)]
+pub(crate) struct Announces {
+    heap: BinaryHeap<Reverse<(Instant, TorrentId)>>,
+}
+
+impl Announces {
+    pub(crate) fn push(&mut self, at: Instant, id: TorrentId) {
+        self.heap.push(Reverse((at, id)));
+    }
+
+    /// Up to `max` announces due at `now`, in their order, as (when it was due, id).
+    pub(crate) fn due(&mut self, now: Instant, max: usize, out: &mut Vec<(Instant, TorrentId)>) {
+        out.clear();
+        while out.len() < max {
+            match self.heap.peek() {
+                Some(Reverse((at, _))) if *at <= now => {}
+                _ => break,
+            }
+            if let Some(Reverse(e)) = self.heap.pop() {
+                out.push(e);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+#[cfg(test)]
+#[path = "dormancy_tests.rs"]
+mod tests;

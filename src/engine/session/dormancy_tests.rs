@@ -1,0 +1,185 @@
+use super::*;
+
+fn quiet() -> Facts {
+    Facts {
+        complete: true,
+        paused: false,
+        peers: 0,
+        subscribed: false,
+        busy: false,
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        after: Duration::from_secs(60),
+        ..Settings::default()
+    }
+}
+
+#[test]
+fn a_complete_torrent_alone_sleeps_after_the_quiet_time() {
+    let t0 = Instant::now();
+    let s = settings();
+    assert!(!may_sleep(&quiet(), Some(t0), t0, &s), "not yet");
+    assert!(!may_sleep(
+        &quiet(),
+        Some(t0),
+        t0 + Duration::from_secs(59),
+        &s
+    ));
+    assert!(may_sleep(
+        &quiet(),
+        Some(t0),
+        t0 + Duration::from_secs(60),
+        &s
+    ));
+    // The caller has not seen it quiet yet.
+    assert!(!may_sleep(
+        &quiet(),
+        None,
+        t0 + Duration::from_secs(600),
+        &s
+    ));
+}
+
+#[test]
+fn anything_going_on_keeps_it_awake() {
+    let t0 = Instant::now();
+    let later = t0 + Duration::from_secs(3600);
+    let s = settings();
+    let awake = [
+        Facts {
+            complete: false,
+            ..quiet()
+        },
+        Facts {
+            peers: 1,
+            ..quiet()
+        },
+        Facts {
+            subscribed: true,
+            ..quiet()
+        },
+        Facts {
+            busy: true,
+            ..quiet()
+        },
+    ];
+    for f in awake {
+        assert!(!f.quiet(), "{f:?}");
+        assert!(!may_sleep(&f, Some(t0), later, &s), "{f:?}");
+    }
+    // Paused by hand, even incomplete, has nothing to lose once no peer is left.
+    let paused = Facts {
+        complete: false,
+        paused: true,
+        ..quiet()
+    };
+    assert!(may_sleep(&paused, Some(t0), later, &s));
+    // Zero quiet time: dormancy off.
+    let off = Settings {
+        after: Duration::ZERO,
+        ..s
+    };
+    assert!(!may_sleep(&quiet(), Some(t0), later, &off));
+}
+
+#[test]
+fn announces_are_spread_over_the_second_half_of_the_interval() {
+    let t0 = Instant::now();
+    let every = Duration::from_secs(1800);
+    let mut seen = Vec::new();
+    for first in [0u8, 0x40, 0x80, 0xc0, 0xff] {
+        let at = next_announce(t0, &[first; 20], every);
+        assert!(at >= t0 + every / 2 && at <= t0 + every, "{first}");
+        seen.push(at);
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "spread by hash");
+}
+
+#[test]
+fn due_announces_come_soonest_first_and_bounded() {
+    let t0 = Instant::now();
+    let mut a = Announces::default();
+    for i in (1..=10u32).rev() {
+        a.push(t0 + Duration::from_secs(u64::from(i)), TorrentId(i));
+    }
+    let mut out = Vec::new();
+    a.due(t0, 4, &mut out);
+    assert!(out.is_empty(), "nothing due yet");
+    a.due(t0 + Duration::from_secs(7), 4, &mut out);
+    let ids: Vec<u32> = out.iter().map(|(_, id)| id.0).collect();
+    assert_eq!(ids, [1, 2, 3, 4], "at most four a tick, soonest first");
+    a.due(t0 + Duration::from_secs(7), 4, &mut out);
+    let ids: Vec<u32> = out.iter().map(|(_, id)| id.0).collect();
+    assert_eq!(ids, [5, 6, 7]);
+    assert_eq!(a.len(), 3);
+}
+
+#[test]
+fn every_wake_reason_has_words() {
+    for w in [
+        Wake::Incoming,
+        Wake::Announce,
+        Wake::Command,
+        Wake::Subscribe,
+    ] {
+        assert!(!w.words().is_empty());
+    }
+}
+
+/// The router's side: a connection naming a dormant torrent asks the manager once to wake
+/// it and waits; the woken task's `route` takes it (and any that came meanwhile).
+#[tokio::test]
+async fn a_connection_for_a_dormant_torrent_wakes_it_and_waits_for_its_task() {
+    use crate::engine::session::{lock, route, route_to_task, Route, RouteTo, Routes};
+    use crate::engine::shared::Event;
+    use crate::engine::stream::PeerStream;
+    use crate::protocol::handshake::Handshake;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::AsyncWriteExt;
+    use tokio::sync::mpsc;
+
+    let routes: Arc<Mutex<Routes>> = Arc::default();
+    let hash = [0xdd; 20];
+    let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
+    lock(&routes).by_hash.insert(
+        hash,
+        Route {
+            req2: crate::protocol::mse::req2(&hash),
+            to: RouteTo::Dormant {
+                wake: wake_tx,
+                pending: Vec::new(),
+            },
+        },
+    );
+    let addr: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    for _ in 0..2 {
+        let (mut ours, theirs) = tokio::io::duplex(256);
+        ours.write_all(&Handshake::new(hash, [1; 20]).encode())
+            .await
+            .unwrap();
+        route(
+            PeerStream::boxed(theirs),
+            addr,
+            Arc::clone(&routes),
+            Instant::now(),
+        )
+        .await;
+    }
+    assert_eq!(wake_rx.try_recv().ok(), Some(hash), "asked to wake it");
+    assert!(wake_rx.try_recv().is_err(), "once, however many connect");
+
+    // The woken task routes itself: the two connections are its.
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+    route_to_task(&routes, hash, events_tx);
+    for _ in 0..2 {
+        match events_rx.try_recv() {
+            Ok(Event::Incoming { handshake, .. }) => assert_eq!(handshake.info_hash, hash),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(events_rx.try_recv().is_err());
+    assert_eq!(lock(&routes).incoming, 2);
+}

@@ -1,0 +1,76 @@
+use super::*;
+use crate::protocol::handshake::Handshake;
+use tokio::io::AsyncWriteExt;
+
+#[tokio::test]
+async fn incoming_connections_go_to_the_torrent_they_name() {
+    let routes: Arc<Mutex<Routes>> = Arc::default();
+    let (tx_a, mut rx_a) = mpsc::unbounded_channel();
+    let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+    for (hash, tx) in [([0xaa; 20], tx_a), ([0xbb; 20], tx_b)] {
+        lock(&routes).by_hash.insert(hash, Route::new(hash, tx));
+    }
+    let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    for hash in [[0xbb; 20], [0xcc; 20]] {
+        let (mut ours, theirs) = tokio::io::duplex(256);
+        ours.write_all(&Handshake::new(hash, [1; 20]).encode())
+            .await
+            .unwrap();
+        route(
+            PeerStream::boxed(theirs),
+            addr,
+            Arc::clone(&routes),
+            Instant::now(),
+        )
+        .await;
+    }
+    match rx_b.try_recv() {
+        Ok(Event::Incoming { handshake, .. }) => assert_eq!(handshake.info_hash, [0xbb; 20]),
+        other => panic!("{other:?}"),
+    }
+    assert!(rx_a.try_recv().is_err());
+    assert!(rx_b.try_recv().is_err(), "an unknown hash goes nowhere");
+}
+
+/// An encrypted connection names no info hash in the clear: the session finds its
+/// torrent, whichever it is, by req2 over all of them.
+#[tokio::test]
+async fn an_encrypted_connection_goes_to_the_torrent_its_req2_names() {
+    let routes: Arc<Mutex<Routes>> = Arc::default();
+    let (tx_a, mut rx_a) = mpsc::unbounded_channel();
+    let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+    for (hash, tx) in [([0xaa; 20], tx_a), ([0xbb; 20], tx_b)] {
+        lock(&routes).by_hash.insert(hash, Route::new(hash, tx));
+    }
+    let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let (ours, theirs) = tokio::io::duplex(4096);
+    let hs = Handshake::new([0xbb; 20], [1; 20]).encode();
+    let dial = net::outgoing(ours, [0xbb; 20], EncryptionPolicy::Require, &hs);
+    let serve = accept(
+        Transport::Other(Box::new(theirs)),
+        addr,
+        Arc::clone(&routes),
+        EncryptionPolicy::Require,
+    );
+    let (dialed, ()) = tokio::join!(dialed_ok(dial), serve);
+    assert_eq!(dialed, net::Encryption::Rc4);
+    match rx_b.try_recv() {
+        Ok(Event::Incoming {
+            handshake, stream, ..
+        }) => {
+            assert_eq!(handshake.info_hash, [0xbb; 20]);
+            assert_eq!(stream.encryption(), net::Encryption::Rc4);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(rx_a.try_recv().is_err());
+}
+
+async fn dialed_ok<S>(
+    f: impl std::future::Future<Output = Result<(net::PeerStream<S>, net::Encryption), net::MseError>>,
+) -> net::Encryption {
+    match f.await {
+        Ok((_, enc)) => enc,
+        Err(e) => panic!("{e}"),
+    }
+}

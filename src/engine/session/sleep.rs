@@ -1,0 +1,193 @@
+//! The manager's side of dormancy (the decisions are in `dormancy.rs`): a quiet torrent put
+//! to sleep, its route and announce kept while it sleeps, and woken for a reason.
+//!
+//! A dormant slot is parked (`Parked::dormant`): no task, its line says seeding with rates
+//! 0. Its seeding time keeps counting (`SlotPolicy::seeding_run`), and is folded into its
+//! counters when it wakes.
+
+use std::time::Instant;
+
+use super::*;
+use crate::engine::session::dormancy::{self, Facts, Wake};
+
+impl Manager {
+    /// What the dormancy decision needs of a running slot.
+    pub(super) fn facts(slot: &Slot, line: &TorrentLine) -> Facts {
+        Facts {
+            complete: matches!(line.state, TorrentState::Seeding | TorrentState::Complete),
+            paused: line.state == TorrentState::Paused,
+            peers: line.peers,
+            subscribed: slot.snapshots.receiver_count() > 0,
+            busy: slot.removing.is_some() || slot.ignore_ended > 0 || slot.meta.is_none(),
+        }
+    }
+
+    /// Ends a quiet torrent's task: a complete one becomes dormant (its trackers are not told
+    /// `stopped`), a paused one is parked paused.
+    pub(super) fn sleep(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        if slot.task.is_none() || slot.policy.stopped.is_some() {
+            return;
+        }
+        let paused = slot.line.borrow().state == TorrentState::Paused;
+        let complete = matches!(
+            slot.line.borrow().state,
+            TorrentState::Seeding | TorrentState::Complete
+        );
+        let dormant = complete && !paused;
+        let _ = slot.commands.send(if dormant {
+            Command::Sleep
+        } else {
+            Command::Quit
+        });
+        tracing::info!(
+            "torrent {}: quiet, {}",
+            slot.id,
+            if dormant { "dormant" } else { "parked" }
+        );
+        slot.policy.quiet_since = None;
+        slot.policy.stopped = Some(policy::Parked {
+            paused,
+            complete,
+            dormant,
+            ..policy::Parked::default()
+        });
+    }
+
+    /// The task of a slot put to sleep has ended: connections naming it now wake it, and its
+    /// next announce is scheduled (when it has anyone to announce to). A wake asked for while
+    /// it was ending happens now. `from`: when its announce interval counts from.
+    pub(super) fn fell_asleep(&mut self, i: usize, from: Instant) {
+        let slot = &mut self.slots[i];
+        let Some(parked) = slot.policy.stopped.as_mut().filter(|p| p.dormant) else {
+            return;
+        };
+        if let Some(why) = parked.wake.take() {
+            return self.wake(i, why);
+        }
+        self.session
+            .ctx
+            .route_dormant(slot.info_hash, self.wakes_tx.clone());
+        self.trim_due = true;
+        let announces = slot.meta.as_ref().is_some_and(|m| {
+            (self.opts.use_trackers && !m.trackers.is_empty())
+                || (self.session.ctx.dht.is_some() && !m.info.private)
+        });
+        if announces {
+            let at = dormancy::next_announce(from, &slot.info_hash, self.dormancy.announce_every);
+            slot.policy.announce_at = Some(at);
+            self.announces.push(at, slot.id);
+        }
+    }
+
+    /// Starts a dormant torrent's task again, from its last resume point, with no check.
+    pub(super) fn wake(&mut self, i: usize, why: Wake) {
+        let slot = &mut self.slots[i];
+        let Some(parked) = slot.policy.stopped.as_mut().filter(|p| p.dormant) else {
+            return;
+        };
+        if slot.task.is_some() {
+            // Still falling asleep: woken once its task has ended.
+            parked.wake = Some(why);
+            return;
+        }
+        tracing::info!("torrent {}: waking: {}", slot.id, why.words());
+        slot.policy.announce_at = None;
+        // The seeding time it slept through is its own: `relaunch` starts counting afresh
+        // from the resume point's counters.
+        self.fold_seeding(i);
+        self.relaunch(i);
+        self.dirty = true;
+    }
+
+    /// Puts the seeding time a dormant torrent has slept through into the counters it will
+    /// start (or be saved) with.
+    fn fold_seeding(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        let seeding_secs = slot.policy.seeding_base + slot.policy.seeding_run.as_secs();
+        if let Some(parked) = &mut slot.policy.stopped {
+            parked.lifetime.seeding_secs = seeding_secs;
+        }
+        if let Some(last) = &mut slot.last {
+            last.lifetime.seeding_secs = seeding_secs;
+        }
+    }
+
+    /// At exit: the dormant torrents that have seeded a second or more since they slept are
+    /// saved with that time (a running torrent's task saves its own).
+    pub(super) fn save_sleepers(&mut self) {
+        // Seeding time since the last pass counted it.
+        let since = self
+            .scratch
+            .last_tick
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        for i in 0..self.slots.len() {
+            let p = &mut self.slots[i].policy;
+            if p.stopped.as_ref().is_some_and(|p| p.dormant && !p.paused) {
+                p.seeding_run += since;
+            }
+            let p = &self.slots[i].policy;
+            let dormant = p.stopped.as_ref().is_some_and(|p| p.dormant);
+            if dormant && p.seeding_run >= std::time::Duration::from_secs(1) {
+                self.fold_seeding(i);
+                self.save_policy(i);
+            }
+        }
+    }
+
+    /// `wake` by id, when the torrent is dormant.
+    pub(super) fn wake_id(&mut self, id: TorrentId, why: Wake) {
+        if let Some(i) = self.slots.iter().position(|s| s.id == id) {
+            self.wake(i, why);
+        }
+    }
+
+    /// A connection named a dormant torrent (the router holds it until the task routes).
+    pub(super) fn on_wake(&mut self, info_hash: [u8; 20]) {
+        if let Some(id) = self.by_hash.get(&info_hash).copied() {
+            self.wake_id(id, Wake::Incoming);
+        }
+    }
+
+    /// Wakes the dormant torrents whose announce is due, a few a tick.
+    pub(super) fn wake_due_announces(&mut self) {
+        let mut due = std::mem::take(&mut self.due);
+        self.announces.due(
+            Instant::now(),
+            self.dormancy.announce_wakes_per_tick,
+            &mut due,
+        );
+        for &(at, id) in &due {
+            let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+                continue;
+            };
+            if self.slots[i].policy.announce_at == Some(at) {
+                self.wake(i, Wake::Announce);
+            }
+        }
+        self.due = due;
+    }
+
+    /// A dormant slot that stops being one (paused, queued, removed) takes its route with it.
+    pub(super) fn not_dormant(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        if let Some(p) = slot.policy.stopped.as_mut().filter(|p| p.dormant) {
+            p.dormant = false;
+            slot.policy.announce_at = None;
+            self.session.ctx.unroute_dormant(&slot.info_hash);
+        }
+    }
+}
+
+/// Hands the memory freed by tasks that went to sleep back to the kernel. glibc keeps freed
+/// small blocks in its arenas, so without this a session whose torrents all fell asleep
+/// would show the resident size it had while they ran. Called at most once a tick.
+pub(super) fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes a plain integer, touches only the allocator's own state
+    // under its own locks, and is documented safe to call at any time from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
