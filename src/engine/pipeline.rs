@@ -231,11 +231,11 @@ impl Conn {
             Received::Duplicate => {
                 self.shared.wasted.fetch_add(len as u64, Ordering::Relaxed);
             }
-            Received::Stored => {}
-            Received::PieceComplete {
-                blocks,
-                contributors,
-            } => verify::spawn(&self.shared, index, blocks, contributors),
+            Received::Stored { wake } => {
+                if wake {
+                    verify::start(&self.shared, index);
+                }
+            }
         }
         if endgame {
             self.shared.send(Event::BlockDone {
