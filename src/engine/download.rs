@@ -17,6 +17,13 @@ use crate::engine::picker::{self, BlockRef, Picker};
 /// download path holds per piece in flight, whatever the piece size.
 const WAKE_BYTES: usize = 128 << 10;
 
+/// Bytes queued for writers that are already running, beyond which connections ask for
+/// nothing more until the writers catch up (`writers_behind`): when hashing or the disk is
+/// slower than the network, the backlog stops here instead of growing up to the pieces in
+/// flight (64 MiB of four 16 MiB pieces). Only bytes a running writer will take count, so the
+/// pause always ends without any new block.
+const LAG_BYTES: usize = 2 << 20;
+
 /// What a received block led to.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Received {
@@ -55,13 +62,15 @@ struct Flight {
 
 /// Block states and pieces in flight of one torrent.
 ///
-/// Invariant: `pieces` has an entry for each of the picker's partial pieces that received a
+/// Invariants: `pieces` has an entry for each of the picker's partial pieces that received a
 /// block, and for each complete piece until its writer took its `Finish` (the picker holds
-/// such a piece as hashing, so no block of it is stored meanwhile).
+/// such a piece as hashing, so no block of it is stored meanwhile); `lagging` is the sum of
+/// `queued` over the pieces whose writer runs.
 #[derive(Debug)]
 pub(crate) struct Download {
     pub picker: Picker,
     pieces: HashMap<u32, Flight>,
+    lagging: usize,
 }
 
 impl Download {
@@ -69,6 +78,7 @@ impl Download {
         Download {
             picker,
             pieces: HashMap::new(),
+            lagging: 0,
         }
     }
 
@@ -88,11 +98,15 @@ impl Download {
             hash: PieceHash::default(),
             writing: false,
         });
+        let before = f.queued;
         let (jobs, queued) = (&mut f.jobs, &mut f.queued);
         f.cursor.push(r.begin, data, |begin, data| {
             *queued += data.len();
             jobs.push((begin, data));
         });
+        if f.writing {
+            self.lagging += f.queued - before;
+        }
         if let picker::Received::Complete { contributors } = outcome {
             // Whatever still waits (an odd block the cursor could not place) is of no use:
             // the piece fails its length check in the writer and is fetched again.
@@ -100,7 +114,10 @@ impl Download {
             f.finish = Some(contributors);
         }
         let wake = !f.writing && (f.finish.is_some() || f.queued >= WAKE_BYTES);
-        f.writing |= wake;
+        if wake {
+            f.writing = true;
+            self.lagging += f.queued;
+        }
         Received::Stored { wake }
     }
 
@@ -122,6 +139,7 @@ impl Download {
         }
         if !f.jobs.is_empty() {
             std::mem::swap(batch, &mut f.jobs);
+            self.lagging = self.lagging.saturating_sub(f.queued);
             f.queued = 0;
             return Take::Blocks;
         }
@@ -132,6 +150,13 @@ impl Download {
         std::mem::swap(hash, &mut f.hash);
         f.writing = false;
         Take::Done
+    }
+
+    /// True while running writers have more than `LAG_BYTES` to catch up on: connections
+    /// then request nothing (a writer that catches up, a verified piece or the next tick lets
+    /// them go on).
+    pub(crate) fn writers_behind(&self) -> bool {
+        self.lagging > LAG_BYTES
     }
 
     /// Bytes held for pieces in flight: queued for their writers or waiting for a gap.

@@ -46,7 +46,12 @@ impl InOrder {
     }
 
     /// Takes the block at `begin`; blocks that are now next in order go to `out(begin, data)`.
-    pub(crate) fn push(&mut self, begin: u32, data: Bytes, mut out: impl FnMut(u32, Bytes)) -> Push {
+    pub(crate) fn push(
+        &mut self,
+        begin: u32,
+        data: Bytes,
+        mut out: impl FnMut(u32, Bytes),
+    ) -> Push {
         let end = u64::from(begin) + data.len() as u64;
         if data.is_empty() || end > u64::from(self.len) || begin < self.next {
             return Push::Ignored;

@@ -79,8 +79,10 @@ fn a_gap_filled_late_holds_only_the_blocks_after_it() {
 fn a_duplicate_block_is_ignored_before_and_after_release() {
     let p = piece(3 * B);
     // 2B twice while waiting, 0 twice after release.
-    let (hash, pushes, released, cursor) =
-        run(&p, &[(2 * B, B), (2 * B, B), (0, B), (0, B), (B, B), (B, B)]);
+    let (hash, pushes, released, cursor) = run(
+        &p,
+        &[(2 * B, B), (2 * B, B), (0, B), (0, B), (B, B), (B, B)],
+    );
     assert_eq!(
         pushes,
         vec![

@@ -148,12 +148,14 @@ impl Conn {
         {
             let in_flight = &self.in_flight;
             let mut d = self.shared.download();
-            d.picker.pick(
-                &self.peer_has,
-                room,
-                &|r| in_flight.contains(&r),
-                &mut picked,
-            );
+            if !d.writers_behind() {
+                d.picker.pick(
+                    &self.peer_has,
+                    room,
+                    &|r| in_flight.contains(&r),
+                    &mut picked,
+                );
+            }
             if picked.is_empty() && in_flight.is_empty() && !d.picker.wants_any(&self.peer_has) {
                 drop(d);
                 self.set_interest(false);

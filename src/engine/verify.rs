@@ -29,12 +29,10 @@ fn run(shared: &Shared, index: u32) {
     let mut hash = PieceHash::default();
     let mut first = true;
     loop {
-        let take = shared.download().writer_take(
-            index,
-            &mut batch,
-            &mut hash,
-            std::mem::take(&mut first),
-        );
+        let take =
+            shared
+                .download()
+                .writer_take(index, &mut batch, &mut hash, std::mem::take(&mut first));
         match take {
             Take::Blocks => {
                 if !hash.unwritten {

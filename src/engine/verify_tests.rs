@@ -85,7 +85,10 @@ async fn pieces_received_out_of_order_are_verified_and_on_disk() {
     deliver(&t, &data, &[5, 4, 3, 1, 2, 0], None);
     let mut done = vec![piece_done(&mut t).await, piece_done(&mut t).await];
     done.sort();
-    assert_eq!(done, vec![(0, true, vec![1, 2, 0]), (1, true, vec![5, 4, 3])]);
+    assert_eq!(
+        done,
+        vec![(0, true, vec![1, 2, 0]), (1, true, vec![5, 4, 3])]
+    );
     assert!(t.shared.download().picker.is_complete());
     let mut back = vec![0u8; data.len()];
     for p in 0..2u32 {
@@ -105,11 +108,17 @@ async fn a_corrupt_block_fails_its_piece_blames_its_senders_and_is_fetched_again
     deliver(&t, &data, &[0, 2, 1, 3, 4, 5], Some(2));
     let mut done = vec![piece_done(&mut t).await, piece_done(&mut t).await];
     done.sort();
-    assert_eq!(done, vec![(0, false, vec![0, 2, 1]), (1, true, vec![3, 4, 5])]);
+    assert_eq!(
+        done,
+        vec![(0, false, vec![0, 2, 1]), (1, true, vec![3, 4, 5])]
+    );
     let d = t.shared.download();
     assert!(!d.picker.have().get(0));
     assert!(d.picker.have().get(1));
-    assert!(d.picker.block_wanted(FIRST), "a failed piece is missing again");
+    assert!(
+        d.picker.block_wanted(FIRST),
+        "a failed piece is missing again"
+    );
     assert_eq!(
         t.shared.wasted.load(Ordering::Relaxed),
         3 * 16_384,
