@@ -5,6 +5,7 @@
 //! lock, so the download path takes no extra lock and a piece's queue is in piece order.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -71,6 +72,8 @@ pub(crate) struct Download {
     pub picker: Picker,
     pieces: HashMap<u32, Flight>,
     lagging: usize,
+    /// Woken when `lagging` falls back to `LAG_BYTES`, for the connections held back.
+    caught_up: Arc<tokio::sync::Notify>,
 }
 
 impl Download {
@@ -79,6 +82,7 @@ impl Download {
             picker,
             pieces: HashMap::new(),
             lagging: 0,
+            caught_up: Arc::default(),
         }
     }
 
@@ -139,7 +143,11 @@ impl Download {
         }
         if !f.jobs.is_empty() {
             std::mem::swap(batch, &mut f.jobs);
+            let behind = self.lagging > LAG_BYTES;
             self.lagging = self.lagging.saturating_sub(f.queued);
+            if behind && self.lagging <= LAG_BYTES {
+                self.caught_up.notify_waiters();
+            }
             f.queued = 0;
             return Take::Blocks;
         }
@@ -157,6 +165,11 @@ impl Download {
     /// them go on).
     pub(crate) fn writers_behind(&self) -> bool {
         self.lagging > LAG_BYTES
+    }
+
+    /// What a connection held back by `writers_behind` waits on.
+    pub(crate) fn caught_up(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.caught_up)
     }
 
     /// Bytes held for pieces in flight: queued for their writers or waiting for a gap.

@@ -148,7 +148,8 @@ impl Conn {
         {
             let in_flight = &self.in_flight;
             let mut d = self.shared.download();
-            if !d.writers_behind() {
+            self.held_back = d.writers_behind();
+            if !self.held_back {
                 d.picker.pick(
                     &self.peer_has,
                     room,
