@@ -71,6 +71,9 @@ pub(crate) struct Conn {
     pub(super) paused: bool,
     pub(super) out: BytesMut,
     pub(super) picked: Vec<BlockRef>,
+    /// The last refill asked for nothing because the writers were behind: the connection
+    /// waits for them to catch up (`Download::caught_up`).
+    pub(super) held_back: bool,
     /// Payload limits: `piece` messages read (down) and sent (up); see `engine::rate`.
     pub(super) down: Limiter,
     pub(super) up: Limiter,
@@ -149,6 +152,7 @@ impl Conn {
             paused: shared.paused.load(Ordering::Relaxed),
             out: BytesMut::with_capacity(64 * 1024),
             picked: Vec::new(),
+            held_back: false,
             down: shared.rates.down.clone(),
             up: shared.rates.up.clone(),
             read_gate: Gate::default(),

@@ -359,29 +359,55 @@ impl Storage {
         }
         for block in blocks {
             let block = block.as_ref();
-            self.for_each_segment(pos, block.len(), |i, file, file_offset, range| {
-                if file.padding {
-                    return Ok(());
-                }
-                let at = pos + range.start as u64;
-                let data = block.get(range).ok_or_else(segment_bug)?;
-                if self.write_parts(file, at, data)? {
-                    return Ok(());
-                }
-                self.with_handle(i, file, |handle| {
-                    handle
-                        .write_all_at(data, file_offset)
-                        .map_err(|e| write_error(&file.path, e))
-                })?;
-                // Read first: one store per file per flush, not one per block.
-                if !file.dirty.load(Ordering::Relaxed) {
-                    file.dirty.store(true, Ordering::Relaxed);
-                }
-                Ok(())
-            })?;
+            self.write_payload(pos, block)?;
             pos += block.len() as u64;
         }
         Ok(())
+    }
+
+    /// Write one block of piece `index` at `begin`, before the piece's hash is known (the
+    /// engine hashes blocks in order as they arrive and marks the piece only when it matches).
+    /// A range outside the piece is an error. Bytes in padding files are not written: a
+    /// piece whose padding was not zeros fails its hash.
+    pub fn write_block(&self, index: u32, begin: u32, block: &[u8]) -> Result<(), DiskError> {
+        let (_, piece_len) = self.checked_piece(index)?;
+        let start = u32::try_from(block.len())
+            .ok()
+            .and_then(|len| self.geometry.range_offset(index, begin, len));
+        let Some(start) = start else {
+            return Err(DiskError::BlockOutOfRange {
+                index,
+                begin,
+                len: block.len(),
+                piece_len,
+            });
+        };
+        self.write_payload(start, block)
+    }
+
+    /// Positioned writes of `block` at payload offset `pos`, straight from its buffer, split
+    /// where it crosses a file boundary.
+    fn write_payload(&self, pos: u64, block: &[u8]) -> Result<(), DiskError> {
+        self.for_each_segment(pos, block.len(), |i, file, file_offset, range| {
+            if file.padding {
+                return Ok(());
+            }
+            let at = pos + range.start as u64;
+            let data = block.get(range).ok_or_else(segment_bug)?;
+            if self.write_parts(file, at, data)? {
+                return Ok(());
+            }
+            self.with_handle(i, file, |handle| {
+                handle
+                    .write_all_at(data, file_offset)
+                    .map_err(|e| write_error(&file.path, e))
+            })?;
+            // Read first: one store per file per flush, not one per block.
+            if !file.dirty.load(Ordering::Relaxed) {
+                file.dirty.store(true, Ordering::Relaxed);
+            }
+            Ok(())
+        })
     }
 
     /// Read `buf.len()` bytes of piece `index` starting at `begin` (a peer's request when

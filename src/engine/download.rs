@@ -1,138 +1,187 @@
-//! Block states and block bytes of one torrent, behind one lock (`Shared::download`). The
-//! bytes wait here, not in the picker, until their piece is whole; then they go to the
-//! hash-and-write job (`verify.rs`). Recording a block and storing it take one lock, as when
-//! the picker held the bytes, so the download path takes no extra lock.
+//! Block states of one torrent and the bytes of its pieces in flight, behind one lock
+//! (`Shared::download`). A block that continues its piece is queued for the piece's writer
+//! at once (`verify.rs` writes it and hashes it in order); one ahead of a gap waits in the
+//! piece's `InOrder` until the gap fills. Recording a block and queueing it take this one
+//! lock, so the download path takes no extra lock and a piece's queue is in piece order.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::engine::inorder::{InOrder, PieceHash};
 use crate::engine::picker::{self, BlockRef, Picker};
-use crate::protocol::message::BLOCK_LEN;
 
-/// Blocks of the pieces being received, by piece and block.
-#[derive(Debug, Default)]
-pub(crate) struct PieceBuffers {
-    pieces: HashMap<u32, Vec<Option<Bytes>>>,
-}
+/// Queued bytes of a piece that wake its writer. Below it blocks wait for more, so a job on
+/// the disk pool covers many blocks (a wake-up per block would cost more than its write); a
+/// piece's last block always wakes it. With the out-of-order blocks, this is the memory the
+/// download path holds per piece in flight, whatever the piece size.
+const WAKE_BYTES: usize = 128 << 10;
 
-impl PieceBuffers {
-    fn put(&mut self, r: BlockRef, blocks_in_piece: u32, data: Bytes) {
-        let slots = self
-            .pieces
-            .entry(r.index)
-            .or_insert_with(|| vec![None; blocks_in_piece as usize]);
-        if let Some(slot) = slots.get_mut((r.begin / BLOCK_LEN) as usize) {
-            *slot = Some(data);
-        }
-    }
-
-    /// The piece's blocks in order. A missing block (which the picker's bookkeeping rules
-    /// out) leaves a short piece that fails its hash and is fetched again.
-    fn take(&mut self, index: u32) -> Vec<Bytes> {
-        self.pieces
-            .remove(&index)
-            .map(|v| v.into_iter().flatten().collect())
-            .unwrap_or_default()
-    }
-
-    #[cfg(test)]
-    #[cfg(test)]
-    pub(crate) fn pieces(&self) -> usize {
-        self.pieces.len()
-    }
-}
+/// Bytes queued for writers that are already running, beyond which connections ask for
+/// nothing more until the writers catch up (`writers_behind`): when hashing or the disk is
+/// slower than the network, the backlog stops here instead of growing up to the pieces in
+/// flight (64 MiB of four 16 MiB pieces). Only bytes a running writer will take count, so the
+/// pause always ends without any new block.
+const LAG_BYTES: usize = 2 << 20;
 
 /// What a received block led to.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Received {
     /// Already had it (endgame duplicate, or the piece was finished meanwhile).
     Duplicate,
-    Stored,
-    /// The last block of a piece: its blocks in order, ready for hashing.
-    PieceComplete {
-        blocks: Vec<Bytes>,
-        contributors: Vec<u64>,
-    },
+    /// Recorded; when `wake` the caller starts the piece's writer (`verify::start`).
+    Stored { wake: bool },
 }
 
-/// Block states and block bytes of one torrent, behind one lock (`Shared::download`).
+/// What the writer of a piece is to do next.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Write and hash the blocks now in the batch, in order.
+    Blocks,
+    /// Every byte went before: compare the hash (the blocks' senders are these), and stop.
+    Finish(Vec<u64>),
+    /// Nothing queued: stop; the next block that wakes it starts a new writer.
+    Done,
+}
+
+/// One piece in flight.
+///
+/// Invariants: `queued` is the byte count of `jobs`; `jobs` continue the bytes the writer
+/// took, in piece order; `finish` is set once the picker saw the last block, when nothing
+/// is waiting in `cursor` any more; `hash` is the piece's hash state while no writer runs
+/// (`writing` false) and a placeholder while one does.
+#[derive(Debug)]
+struct Flight {
+    cursor: InOrder,
+    jobs: Vec<(u32, Bytes)>,
+    queued: usize,
+    finish: Option<Vec<u64>>,
+    hash: PieceHash,
+    writing: bool,
+}
+
+/// Block states and pieces in flight of one torrent.
+///
+/// Invariants: `pieces` has an entry for each of the picker's partial pieces that received a
+/// block, and for each complete piece until its writer took its `Finish` (the picker holds
+/// such a piece as hashing, so no block of it is stored meanwhile); `lagging` is the sum of
+/// `queued` over the pieces whose writer runs.
 #[derive(Debug)]
 pub(crate) struct Download {
     pub picker: Picker,
-    pub buffers: PieceBuffers,
+    pieces: HashMap<u32, Flight>,
+    lagging: usize,
+    /// Woken when `lagging` falls back to `LAG_BYTES`, for the connections held back.
+    caught_up: Arc<tokio::sync::Notify>,
 }
 
 impl Download {
     pub(crate) fn new(picker: Picker) -> Self {
         Download {
             picker,
-            buffers: PieceBuffers::default(),
+            pieces: HashMap::new(),
+            lagging: 0,
+            caught_up: Arc::default(),
         }
     }
 
-    /// Records a block that arrived and keeps its bytes until the piece is whole. The caller
-    /// has checked that it was requested from this peer and has the requested length.
+    /// Records a block that arrived and queues what it releases for the piece's writer. The
+    /// caller has checked that it was requested from this peer and has the requested length.
     pub(crate) fn receive(&mut self, r: BlockRef, data: Bytes, conn: u64) -> Received {
-        let blocks = self.picker.blocks_in(r.index);
-        match self.picker.block_received(r, conn) {
-            picker::Received::Duplicate => Received::Duplicate,
-            picker::Received::Stored => {
-                self.buffers.put(r, blocks, data);
-                Received::Stored
-            }
-            picker::Received::Complete { contributors } => {
-                self.buffers.put(r, blocks, data);
-                Received::PieceComplete {
-                    blocks: self.buffers.take(r.index),
-                    contributors,
-                }
-            }
+        let outcome = self.picker.block_received(r, conn);
+        if let picker::Received::Duplicate = outcome {
+            return Received::Duplicate;
         }
+        let len = self.picker.piece_len(r.index);
+        let f = self.pieces.entry(r.index).or_insert_with(|| Flight {
+            cursor: InOrder::new(len),
+            jobs: Vec::new(),
+            queued: 0,
+            finish: None,
+            hash: PieceHash::default(),
+            writing: false,
+        });
+        let before = f.queued;
+        let (jobs, queued) = (&mut f.jobs, &mut f.queued);
+        f.cursor.push(r.begin, data, |begin, data| {
+            *queued += data.len();
+            jobs.push((begin, data));
+        });
+        if f.writing {
+            self.lagging += f.queued - before;
+        }
+        if let picker::Received::Complete { contributors } = outcome {
+            // Whatever still waits (an odd block the cursor could not place) is of no use:
+            // the piece fails its length check in the writer and is fetched again.
+            f.cursor = InOrder::new(0);
+            f.finish = Some(contributors);
+        }
+        let wake = !f.writing && (f.finish.is_some() || f.queued >= WAKE_BYTES);
+        if wake {
+            f.writing = true;
+            self.lagging += f.queued;
+        }
+        Received::Stored { wake }
+    }
+
+    /// For the writer of piece `index`: its next blocks (into `batch`, empty on entry), or
+    /// its end. On the first call (`first`) the writer gets the piece's hash state in `hash`
+    /// and on `Done` hands it back.
+    pub(crate) fn writer_take(
+        &mut self,
+        index: u32,
+        batch: &mut Vec<(u32, Bytes)>,
+        hash: &mut PieceHash,
+        first: bool,
+    ) -> Take {
+        let Some(f) = self.pieces.get_mut(&index) else {
+            return Take::Done;
+        };
+        if first {
+            std::mem::swap(hash, &mut f.hash);
+        }
+        if !f.jobs.is_empty() {
+            std::mem::swap(batch, &mut f.jobs);
+            let behind = self.lagging > LAG_BYTES;
+            self.lagging = self.lagging.saturating_sub(f.queued);
+            if behind && self.lagging <= LAG_BYTES {
+                self.caught_up.notify_waiters();
+            }
+            f.queued = 0;
+            return Take::Blocks;
+        }
+        if let Some(contributors) = f.finish.take() {
+            self.pieces.remove(&index);
+            return Take::Finish(contributors);
+        }
+        std::mem::swap(hash, &mut f.hash);
+        f.writing = false;
+        Take::Done
+    }
+
+    /// True while running writers have more than `LAG_BYTES` to catch up on: connections
+    /// then request nothing (a writer that catches up, a verified piece or the next tick lets
+    /// them go on).
+    pub(crate) fn writers_behind(&self) -> bool {
+        self.lagging > LAG_BYTES
+    }
+
+    /// What a connection held back by `writers_behind` waits on.
+    pub(crate) fn caught_up(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.caught_up)
+    }
+
+    /// Bytes held for pieces in flight: queued for their writers or waiting for a gap.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.pieces
+            .values()
+            .map(|f| f.queued + f.cursor.waiting_bytes())
+            .sum()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::bitfield::Bitfield;
-
-    #[test]
-    fn bytes_wait_here_until_the_piece_is_whole() {
-        // One piece of three blocks, the last one short.
-        let len = 2 * BLOCK_LEN + 10;
-        let mut d = Download::new(Picker::new(1, len, len as u64, Bitfield::new(1)));
-        let mut want = Vec::new();
-        d.picker.pick(&Bitfield::full(1), 10, &|_| false, &mut want);
-        assert_eq!(want.len(), 3);
-        let block = |r: &BlockRef| Bytes::from(vec![r.begin as u8 + 1; r.length as usize]);
-        // Out of order, from two peers.
-        assert!(matches!(
-            d.receive(want[2], block(&want[2]), 1),
-            Received::Stored
-        ));
-        assert!(matches!(
-            d.receive(want[0], block(&want[0]), 2),
-            Received::Stored
-        ));
-        assert_eq!(d.buffers.pieces(), 1);
-        assert!(matches!(
-            d.receive(want[0], block(&want[0]), 2),
-            Received::Duplicate
-        ));
-        match d.receive(want[1], block(&want[1]), 1) {
-            Received::PieceComplete {
-                blocks,
-                mut contributors,
-            } => {
-                let lens: Vec<usize> = blocks.iter().map(|b| b.len()).collect();
-                assert_eq!(lens, vec![BLOCK_LEN as usize, BLOCK_LEN as usize, 10]);
-                assert_eq!(blocks[1][0], block(&want[1])[0]);
-                contributors.sort();
-                assert_eq!(contributors, vec![1, 2]);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(d.buffers.pieces(), 0, "nothing is left behind");
-    }
-}
+#[path = "download_tests.rs"]
+mod tests;

@@ -15,6 +15,7 @@ pub mod disk;
 pub(crate) mod download;
 pub(crate) mod events;
 pub mod fds;
+pub(crate) mod inorder;
 pub(crate) mod magnet;
 pub mod metadata;
 pub(crate) mod metadata_wait;

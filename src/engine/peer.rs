@@ -259,6 +259,7 @@ impl PeerTask {
         let gate_timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(gate_timer);
         let mut armed: Option<tokio::time::Instant> = None;
+        let caught_up = self.shared.download().caught_up();
         let end = loop {
             if let Err(end) = s.flush(&mut wr).await {
                 break end;
@@ -299,6 +300,8 @@ impl PeerTask {
                     next_tick = t + TICK;
                     s.on_tick()
                 },
+                // The writers caught up: ask for more (below, as after every step).
+                _ = caught_up.notified(), if s.held_back => Ok(()),
                 // A gate opens: read or send again (no polling in between).
                 _ = &mut gate_timer, if armed.is_some() => {
                     armed = None;

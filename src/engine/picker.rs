@@ -6,7 +6,7 @@
 //! 2. A partial piece's `received` equals the number of `Block::Received` entries. When
 //!    `received` reaches the block count the piece leaves `partial` for `hashing` in the same
 //!    call, so a complete piece is never requestable. The picker holds no block bytes: they
-//!    wait in the hash-and-write stage (`verify.rs`), which shares this lock.
+//!    go to the writers (`download.rs`, `verify.rs`), whose queues share this lock.
 //! 3. `Block::Requested(n)` counts outstanding requests for that block across all peers
 //!    (n > 1 only in endgame). Every request a peer task tracks in flight was counted here and
 //!    is given back through `release` or consumed by `block_received`.

@@ -148,12 +148,15 @@ impl Conn {
         {
             let in_flight = &self.in_flight;
             let mut d = self.shared.download();
-            d.picker.pick(
-                &self.peer_has,
-                room,
-                &|r| in_flight.contains(&r),
-                &mut picked,
-            );
+            self.held_back = d.writers_behind();
+            if !self.held_back {
+                d.picker.pick(
+                    &self.peer_has,
+                    room,
+                    &|r| in_flight.contains(&r),
+                    &mut picked,
+                );
+            }
             if picked.is_empty() && in_flight.is_empty() && !d.picker.wants_any(&self.peer_has) {
                 drop(d);
                 self.set_interest(false);
@@ -233,11 +236,11 @@ impl Conn {
             Received::Duplicate => {
                 self.shared.wasted.fetch_add(len as u64, Ordering::Relaxed);
             }
-            Received::Stored => {}
-            Received::PieceComplete {
-                blocks,
-                contributors,
-            } => verify::spawn(&self.shared, index, blocks, contributors),
+            Received::Stored { wake } => {
+                if wake {
+                    verify::start(&self.shared, index);
+                }
+            }
         }
         if endgame {
             self.shared.send(Event::BlockDone {

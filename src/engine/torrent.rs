@@ -33,8 +33,9 @@ use crate::engine::snapshot;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::{Info, Metainfo};
-/// Memory for pieces being received or waiting for their hash check. Beyond it no new piece is
-/// started, which also throttles receiving when hashing or the disk falls behind.
+/// Bytes of pieces in flight (received, or waiting for their hash check) that set how many
+/// pieces may be in flight at once. Their blocks are written and hashed as they arrive
+/// (`download.rs`), so this is no longer memory held; the writers' backlog is bounded there.
 const PIECE_MEMORY: usize = 16 << 20;
 /// Verified pieces a slow connection may fall behind on before it catches up from the picker.
 const VERIFIED_BACKLOG: usize = 1024;

@@ -1,88 +1,100 @@
-//! The hash-and-write stage: a whole piece is hashed and written on the session's disk pool,
-//! and a verified piece is announced once to every connection through the `verified`
-//! broadcast (each connection sends `have` where the peer lacks it).
+//! The writer: blocks released in piece order (`download.rs`) are written and hashed on the
+//! session's disk pool, and a piece whose last byte is hashed is compared, then marked
+//! verified and announced once to every connection through the `verified` broadcast (each
+//! connection sends `have` where the peer lacks it), or failed and fetched again.
+//!
+//! A piece's bytes reach the disk before its hash is known. That is safe because nothing
+//! trusts unverified bytes: a piece is served, announced and saved as done only once its
+//! whole hash matched, and after a crash the restart check hashes what it does not know to
+//! be verified (a piece written half, or whole but not yet compared, is simply missing).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
+use crate::engine::download::Take;
+use crate::engine::inorder::PieceHash;
 use crate::engine::shared::{Event, Shared};
 
-/// Hashes a complete piece on the disk pool and, when it matches, writes it, marks it
-/// verified and announces it to every connection; the coordinator hears of it either way.
-pub(crate) fn spawn(shared: &Arc<Shared>, index: u32, blocks: Vec<Bytes>, contributors: Vec<u64>) {
+/// Starts the writer of piece `index` on the disk pool; the caller got `Received::Stored {
+/// wake: true }`, so no other writer of this piece runs. It drains the piece's queue, then
+/// stops; writers of different pieces hash in parallel.
+pub(crate) fn start(shared: &Arc<Shared>, index: u32) {
     let shared = Arc::clone(shared);
     let pool = Arc::clone(&shared.pool);
-    pool.spawn(move || {
-        let expected = shared.info.pieces.get(index as usize).copied();
-        let ok = expected == Some(crate::engine::disk::hash_blocks(&blocks));
-        if ok {
-            let written = {
-                let _one_writer = shared.pool.one_writer();
-                shared.storage.write_piece(index, &blocks)
-            };
-            if let Err(e) = written {
-                shared.download().picker.piece_failed(index);
-                shared.send(Event::DiskError(e));
+    pool.spawn(move || run(&shared, index));
+}
+
+fn run(shared: &Shared, index: u32) {
+    let mut batch = Vec::new();
+    let mut hash = PieceHash::default();
+    let mut first = true;
+    loop {
+        let take =
+            shared
+                .download()
+                .writer_take(index, &mut batch, &mut hash, std::mem::take(&mut first));
+        match take {
+            Take::Blocks => {
+                if !hash.unwritten {
+                    write(shared, index, &batch, &mut hash);
+                }
+                batch.clear();
+            }
+            Take::Finish(contributors) => {
+                if hash.unwritten {
+                    // As a write error always did: the piece is fetched again, and the
+                    // coordinator heard of the error (a full disk stops the torrent).
+                    shared.download().picker.piece_failed(index);
+                } else {
+                    finish(shared, index, hash, contributors);
+                }
                 return;
             }
-            shared.download().picker.piece_verified(index);
-            // No receiver only means no connection right now; a later one starts from the
-            // picker's bitfield.
-            let _ = shared.verified.send(index);
-            tracing::debug!("piece {index} verified");
-        } else {
-            let len: u64 = blocks.iter().map(|b| b.len() as u64).sum();
-            shared.wasted.fetch_add(len, Ordering::Relaxed);
-            shared.download().picker.piece_failed(index);
-            tracing::debug!("piece {index} failed its hash check");
+            Take::Done => return,
         }
-        shared.send(Event::PieceDone {
-            index,
-            ok,
-            contributors,
-        });
+    }
+}
+
+/// Writes the blocks, one writer in the session at a time (concurrent writes to one file make
+/// the kernel spin on its inode lock), then hashes them outside that lock.
+fn write(shared: &Shared, index: u32, batch: &[(u32, bytes::Bytes)], hash: &mut PieceHash) {
+    let written = {
+        let _one_writer = shared.pool.one_writer();
+        batch
+            .iter()
+            .try_for_each(|(begin, data)| shared.storage.write_block(index, *begin, data))
+    };
+    if let Err(e) = written {
+        hash.unwritten = true;
+        shared.send(Event::DiskError(e));
+        return;
+    }
+    for (_, data) in batch {
+        hash.update(data);
+    }
+}
+
+fn finish(shared: &Shared, index: u32, hash: PieceHash, contributors: Vec<u64>) {
+    let len = shared.storage.piece_len(index).unwrap_or(0);
+    let ok = hash.matches(len, shared.info.pieces.get(index as usize));
+    if ok {
+        shared.download().picker.piece_verified(index);
+        // No receiver only means no connection right now; a later one starts from the
+        // picker's bitfield.
+        let _ = shared.verified.send(index);
+        tracing::debug!("piece {index} verified");
+    } else {
+        shared.wasted.fetch_add(u64::from(len), Ordering::Relaxed);
+        shared.download().picker.piece_failed(index);
+        tracing::debug!("piece {index} failed its hash check");
+    }
+    shared.send(Event::PieceDone {
+        index,
+        ok,
+        contributors,
     });
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::disk::{DiskError, Storage};
-    use crate::engine::testkit::{coordinator, TestTorrent};
-
-    /// The write's `io::Error` reaches the coordinator's decision unflattened.
-    #[tokio::test]
-    async fn a_failed_write_reaches_the_coordinator_with_its_io_kind() {
-        let mut t = TestTorrent::new(16_384, 16_384, &[]);
-        let block = Bytes::from(vec![7u8; 16_384]);
-        let root = t._dir.path().to_path_buf();
-        std::fs::remove_file(root.join("t")).unwrap();
-        let shared = Arc::get_mut(&mut t.shared).unwrap();
-        let mut info = (*shared.info).clone();
-        info.pieces[0] = crate::engine::disk::hash_blocks(&[&block]);
-        // The file is skipped, so its bytes go to the parts file; a directory stands there.
-        shared.storage = Arc::new(Storage::open_skipping(&root, &info, &[true], "parts").unwrap());
-        shared.info = Arc::new(info);
-        std::fs::create_dir(root.join("parts")).unwrap();
-
-        spawn(&t.shared, 0, vec![block], vec![]);
-        let wait = std::time::Duration::from_secs(10);
-        let event = tokio::time::timeout(wait, t.events.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        let Event::DiskError(e) = event else {
-            panic!("{event:?}")
-        };
-        assert!(
-            matches!(&e, DiskError::Io { source, .. } if source.kind() == std::io::ErrorKind::IsADirectory),
-            "{e:?}"
-        );
-        let mut c = coordinator(&t);
-        c.on_event(Event::DiskError(e));
-        let fatal = c.fatal.unwrap_or_default();
-        assert!(fatal.starts_with("disk error: cannot "), "{fatal}");
-    }
-}
+#[path = "verify_tests.rs"]
+mod tests;

@@ -313,11 +313,11 @@ fn deliver(shared: &Arc<Shared>, conn: u64, index: u32, data: Bytes, blocks: Vec
             Received::Duplicate => {
                 shared.wasted.fetch_add(r.length as u64, Ordering::Relaxed);
             }
-            Received::Stored => {}
-            Received::PieceComplete {
-                blocks,
-                contributors,
-            } => verify::spawn(shared, index, blocks, contributors),
+            Received::Stored { wake } => {
+                if wake {
+                    verify::start(shared, index);
+                }
+            }
         }
         if endgame {
             shared.send(Event::BlockDone {

@@ -1,0 +1,120 @@
+use super::*;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::message::BLOCK_LEN;
+
+fn block(r: &BlockRef) -> Bytes {
+    Bytes::from(vec![r.begin as u8 + 1; r.length as usize])
+}
+
+/// The begins of the blocks queued for piece `index`'s writer.
+fn queued(d: &Download, index: u32) -> Vec<u32> {
+    d.pieces
+        .get(&index)
+        .map(|f| f.jobs.iter().map(|(b, _)| *b).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn blocks_are_queued_in_piece_order_and_only_gaps_are_held() {
+    // One piece of three blocks, the last one short.
+    let len = 2 * BLOCK_LEN + 10;
+    let mut d = Download::new(Picker::new(1, len, len as u64, Bitfield::new(1)));
+    let mut want = Vec::new();
+    d.picker.pick(&Bitfield::full(1), 10, &|_| false, &mut want);
+    assert_eq!(want.len(), 3);
+    // Out of order, from two peers: the last block waits for the gap before it.
+    let r = d.receive(want[2], block(&want[2]), 1);
+    assert_eq!(r, Received::Stored { wake: false });
+    assert!(queued(&d, 0).is_empty());
+    assert_eq!(d.held_bytes(), 10);
+    let r = d.receive(want[0], block(&want[0]), 2);
+    assert_eq!(
+        r,
+        Received::Stored { wake: false },
+        "below the wake threshold"
+    );
+    assert_eq!(queued(&d, 0), vec![0]);
+    assert_eq!(d.receive(want[0], block(&want[0]), 2), Received::Duplicate);
+    // The gap fills: both go, the piece is whole and its writer is woken.
+    let r = d.receive(want[1], block(&want[1]), 1);
+    assert_eq!(r, Received::Stored { wake: true });
+    assert_eq!(queued(&d, 0), vec![0, BLOCK_LEN, 2 * BLOCK_LEN]);
+    assert_eq!(d.held_bytes(), len as usize);
+
+    // The writer takes the blocks, then the end with the blocks' senders, and the piece's
+    // entry is gone with it.
+    let (mut batch, mut hash) = (Vec::new(), PieceHash::default());
+    assert_eq!(d.writer_take(0, &mut batch, &mut hash, true), Take::Blocks);
+    assert_eq!(batch.len(), 3);
+    assert_eq!(d.held_bytes(), 0);
+    batch.clear();
+    let Take::Finish(mut contributors) = d.writer_take(0, &mut batch, &mut hash, false) else {
+        panic!("no finish")
+    };
+    contributors.sort();
+    assert_eq!(contributors, vec![1, 2]);
+    assert!(d.pieces.is_empty(), "nothing is left behind");
+}
+
+#[test]
+fn a_writer_is_woken_by_enough_bytes_once_until_it_stops() {
+    let piece = 64 * BLOCK_LEN;
+    let mut d = Download::new(Picker::new(2, piece, 2 * piece as u64, Bitfield::new(2)));
+    let mut want = Vec::new();
+    d.picker
+        .pick(&Bitfield::full(2), 200, &|_| false, &mut want);
+    want.sort_by_key(|r| (r.index, r.begin));
+    let per_wake = WAKE_BYTES / BLOCK_LEN as usize;
+    let mut wakes = Vec::new();
+    for (i, r) in want.iter().take(3 * per_wake).enumerate() {
+        if let Received::Stored { wake: true } = d.receive(*r, block(r), 1) {
+            wakes.push(i);
+        }
+    }
+    // Woken when the threshold was reached, then not again while it "runs".
+    assert_eq!(wakes, vec![per_wake - 1]);
+    let (mut batch, mut hash) = (Vec::new(), PieceHash::default());
+    assert_eq!(d.writer_take(0, &mut batch, &mut hash, true), Take::Blocks);
+    assert_eq!(batch.len(), 3 * per_wake);
+    batch.clear();
+    // Nothing more: it stops, and the next threshold wakes a new one.
+    assert_eq!(d.writer_take(0, &mut batch, &mut hash, false), Take::Done);
+    let mut woken = false;
+    for r in want.iter().skip(3 * per_wake).take(per_wake) {
+        woken |= d.receive(*r, block(r), 1) == (Received::Stored { wake: true });
+    }
+    assert!(woken);
+    // Piece 1's writer is another one, woken by its own bytes.
+    let r = want.iter().find(|r| r.index == 1).unwrap();
+    assert_eq!(d.receive(*r, block(r), 1), Received::Stored { wake: false });
+}
+
+#[test]
+fn connections_wait_while_running_writers_are_behind() {
+    let piece = 256 * BLOCK_LEN;
+    let mut d = Download::new(Picker::new(1, piece, piece as u64, Bitfield::new(1)));
+    let mut want = Vec::new();
+    d.picker
+        .pick(&Bitfield::full(1), 256, &|_| false, &mut want);
+    want.sort_by_key(|r| r.begin);
+    // Bytes below the wake threshold sit without a writer: they never hold requests back.
+    let per_wake = WAKE_BYTES / BLOCK_LEN as usize;
+    for r in want.iter().take(per_wake - 1) {
+        d.receive(*r, block(r), 1);
+    }
+    assert!(!d.writers_behind());
+    // Once woken, its writer "stalls": what it has to catch up on grows to the limit.
+    let mut behind_at = None;
+    for (i, r) in want.iter().enumerate().skip(per_wake - 1) {
+        d.receive(*r, block(r), 1);
+        if d.writers_behind() {
+            behind_at = Some(i);
+            break;
+        }
+    }
+    assert_eq!(behind_at, Some(LAG_BYTES / BLOCK_LEN as usize));
+    // The writer takes the backlog: the connections may go on.
+    let (mut batch, mut hash) = (Vec::new(), PieceHash::default());
+    assert_eq!(d.writer_take(0, &mut batch, &mut hash, true), Take::Blocks);
+    assert!(!d.writers_behind());
+}

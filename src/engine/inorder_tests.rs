@@ -1,0 +1,159 @@
+use super::*;
+
+const B: u32 = 16_384;
+
+/// A piece of `len` bytes where byte i is `i * 7 + 3` (so a block out of place hashes wrong).
+fn piece(len: u32) -> Vec<u8> {
+    (0..len).map(|i| (i.wrapping_mul(7) + 3) as u8).collect()
+}
+
+fn digest(data: &[u8]) -> [u8; 20] {
+    Sha1::digest(data).into()
+}
+
+fn block(p: &[u8], begin: u32, len: u32) -> Bytes {
+    Bytes::copy_from_slice(&p[begin as usize..(begin + len) as usize])
+}
+
+/// Feeds `order` (block begins, in arrival order) through the cursor and hashes what it
+/// releases, as the writer does; returns the hash, what each push did, and the release order.
+fn run(p: &[u8], blocks: &[(u32, u32)]) -> (PieceHash, Vec<Push>, Vec<u32>, InOrder) {
+    let mut cursor = InOrder::new(p.len() as u32);
+    let mut hash = PieceHash::default();
+    let mut released = Vec::new();
+    let mut pushes = Vec::new();
+    for &(begin, len) in blocks {
+        let data = if u64::from(begin) + u64::from(len) <= p.len() as u64 {
+            block(p, begin, len)
+        } else {
+            Bytes::from(vec![0u8; len as usize])
+        };
+        pushes.push(cursor.push(begin, data, |at, d| {
+            released.push(at);
+            hash.update(&d);
+        }));
+    }
+    (hash, pushes, released, cursor)
+}
+
+#[test]
+fn in_order_blocks_are_released_at_once_and_match() {
+    let p = piece(3 * B);
+    let (hash, pushes, released, cursor) = run(&p, &[(0, B), (B, B), (2 * B, B)]);
+    assert_eq!(pushes, vec![Push::Released; 3]);
+    assert_eq!(released, vec![0, B, 2 * B]);
+    assert!(cursor.is_complete());
+    assert_eq!(cursor.waiting_bytes(), 0);
+    assert!(hash.matches(3 * B, Some(&digest(&p))));
+}
+
+#[test]
+fn out_of_order_blocks_wait_for_the_gap_then_follow_it() {
+    let p = piece(4 * B);
+    let (hash, pushes, released, cursor) = run(&p, &[(3 * B, B), (B, B), (0, B), (2 * B, B)]);
+    assert_eq!(
+        pushes,
+        vec![Push::Waiting, Push::Waiting, Push::Released, Push::Released]
+    );
+    assert_eq!(released, vec![0, B, 2 * B, 3 * B], "hashed in piece order");
+    assert!(cursor.is_complete());
+    assert!(hash.matches(4 * B, Some(&digest(&p))));
+}
+
+#[test]
+fn a_gap_filled_late_holds_only_the_blocks_after_it() {
+    let p = piece(5 * B);
+    let (_, _, released, cursor) = run(&p, &[(0, B), (2 * B, B), (3 * B, B), (4 * B, B)]);
+    assert_eq!(released, vec![0]);
+    assert!(!cursor.is_complete());
+    assert_eq!(cursor.waiting_bytes(), 3 * B as usize);
+    // Now the gap: everything goes, nothing stays.
+    let (hash, _, released, cursor) =
+        run(&p, &[(0, B), (2 * B, B), (3 * B, B), (4 * B, B), (B, B)]);
+    assert_eq!(released, vec![0, B, 2 * B, 3 * B, 4 * B]);
+    assert_eq!(cursor.waiting_bytes(), 0);
+    assert!(hash.matches(5 * B, Some(&digest(&p))));
+}
+
+#[test]
+fn a_duplicate_block_is_ignored_before_and_after_release() {
+    let p = piece(3 * B);
+    // 2B twice while waiting, 0 twice after release.
+    let (hash, pushes, released, cursor) = run(
+        &p,
+        &[(2 * B, B), (2 * B, B), (0, B), (0, B), (B, B), (B, B)],
+    );
+    assert_eq!(
+        pushes,
+        vec![
+            Push::Waiting,
+            Push::Ignored,
+            Push::Released,
+            Push::Ignored,
+            Push::Released,
+            Push::Ignored
+        ]
+    );
+    assert_eq!(released, vec![0, B, 2 * B]);
+    assert_eq!(cursor.waiting_bytes(), 0);
+    assert!(hash.matches(3 * B, Some(&digest(&p))));
+}
+
+#[test]
+fn a_wrong_block_fails_the_hash() {
+    let p = piece(2 * B);
+    let mut cursor = InOrder::new(2 * B);
+    let mut hash = PieceHash::default();
+    cursor.push(0, block(&p, 0, B), |_, d| hash.update(&d));
+    let mut bad = block(&p, B, B).to_vec();
+    bad[100] ^= 1;
+    cursor.push(B, Bytes::from(bad), |_, d| hash.update(&d));
+    assert!(cursor.is_complete());
+    assert!(!hash.matches(2 * B, Some(&digest(&p))));
+}
+
+#[test]
+fn an_incomplete_or_unknown_piece_never_matches() {
+    let p = piece(2 * B);
+    let mut hash = PieceHash::default();
+    hash.update(&p[..B as usize]);
+    // Half the bytes hash to the half's digest, but the piece is longer.
+    assert!(!hash.clone().matches(2 * B, Some(&digest(&p[..B as usize]))));
+    assert!(hash.clone().matches(B, Some(&digest(&p[..B as usize]))));
+    assert!(!hash.matches(B, None), "no expected hash (no such piece)");
+}
+
+#[test]
+fn the_last_short_block_of_the_last_piece_completes_it() {
+    // The torrent's last piece: two full blocks and 10 bytes.
+    let len = 2 * B + 10;
+    let p = piece(len);
+    let (hash, pushes, released, cursor) = run(&p, &[(2 * B, 10), (0, B), (B, B)]);
+    assert_eq!(pushes[0], Push::Waiting);
+    assert_eq!(released, vec![0, B, 2 * B]);
+    assert!(cursor.is_complete());
+    assert!(hash.matches(len, Some(&digest(&p))));
+}
+
+#[test]
+fn a_block_past_the_end_or_empty_is_ignored() {
+    let len = B + 10;
+    let p = piece(len);
+    let (_, pushes, released, cursor) = run(&p, &[(B, B), (u32::MAX - 5, B), (B, 0), (0, B)]);
+    assert_eq!(
+        pushes,
+        vec![Push::Ignored, Push::Ignored, Push::Ignored, Push::Released]
+    );
+    assert_eq!(released, vec![0]);
+    assert_eq!(cursor.waiting_bytes(), 0);
+    assert!(!cursor.is_complete());
+}
+
+#[test]
+fn a_block_overlapping_released_bytes_is_dropped_when_the_gap_reaches_it() {
+    let p = piece(3 * B);
+    // A block at B/2 waits; when 0..B is released it starts inside released bytes.
+    let (_, _, released, cursor) = run(&p, &[(B / 2, B), (0, B), (B, B)]);
+    assert_eq!(released, vec![0, B]);
+    assert_eq!(cursor.waiting_bytes(), 0);
+}
