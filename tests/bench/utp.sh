@@ -132,6 +132,13 @@ run_lt() {
 # download is what bounds that download's rate, whatever the downloader does.
 seeder_cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$SEEDER/stat"; }
 
+# Datagrams the namespace's UDP dropped for a full receive buffer (either side's socket), and
+# those of them the seeder's socket dropped (ACKs coming to it; the rest are data to ttui).
+udp_drops() { awk '/^Udp:/ { n++ } /^Udp:/ && n == 2 { print $6 }' /proc/net/snmp; }
+seeder_drops() {
+    awk -v p="$(printf ':%04X' $SEEDER_PORT)" '$2 ~ p"$" { d += $NF } END { print d + 0 }' /proc/net/udp
+}
+
 declare -A RATES CPUS
 for n in $(seq "$RUNS"); do
     order="utp tcp"
@@ -141,13 +148,16 @@ for n in $(seq "$RUNS"); do
     for c in $order; do
         t=$WORK/time-$c-$n
         s0=$(seeder_cpu)
+        d0=$(udp_drops)
+        e0=$(seeder_drops)
         if "run_$c" "$n" "$t"; then
             # The last line: `time` puts "Command exited ..." first when the status is not 0.
             read -r el us sy < <(tail -n 1 "$t") || true
             rate=$(awk -v s="$SIZE" -v e="$el" 'BEGIN { printf "%.1f", s / e / 1e6 }')
             cpu=$(awk -v u="$us" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')
             scpu=$(awk -v a="$s0" -v b="$(seeder_cpu)" 'BEGIN { printf "%.2f", b - a }')
-            note "run $n $c: ${el}s, $rate MB/s, $cpu CPU-s (seeder: $scpu CPU-s)"
+            note "run $n $c: ${el}s, $rate MB/s, $cpu CPU-s (seeder: $scpu CPU-s;" \
+                "UDP receive-buffer drops: $(($(udp_drops) - d0)), at the seeder $(($(seeder_drops) - e0)))"
             RATES[$c]+="$rate "
             CPUS[$c]+="$cpu "
         else
