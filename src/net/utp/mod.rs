@@ -13,8 +13,8 @@
 //! Shape: the session owns ONE UDP socket for DHT and uTP. Its receive loop hands every datagram
 //! that `protocol::utp::looks_like_utp` accepts to [`UtpSocket::handle_datagram`] (synchronous,
 //! never blocks), reading them in batches (`net::udp_batch`), and calls
-//! [`UtpSocket::flush_acks`] after each batch; uTP sends through the same `Arc<UdpSocket>` with `try_send_to` (a full send
-//! buffer is a lost datagram, which uTP recovers from). [`UtpSocket::bind`] is the standalone
+//! [`UtpSocket::flush_acks`] after each batch; uTP sends through the same `Arc<UdpSocket>`
+//! without waiting (a full send buffer is a lost datagram, which uTP recovers from). [`UtpSocket::bind`] is the standalone
 //! form with its own receive loop, used by tests.
 //!
 //! Caps: at most `max_connections` connections and `max_pending` accepted-but-unclaimed ones
@@ -134,7 +134,7 @@ struct Inner {
     counters: SocketCounters,
     /// Peers that did not answer a SYN lately, with when (see `is_silent`).
     silent: Mutex<HashMap<SocketAddr, Instant>>,
-    /// Connections owing an ACK, sent by `flush_acks` when the socket is drained.
+    /// Connections owing an ACK or a reader wake-up, served by `flush_acks` after each batch.
     owed: Mutex<Vec<Arc<Cell>>>,
     /// Datagrams handled since the deferred ACKs last went out.
     since_flush: std::sync::atomic::AtomicU32,
@@ -294,7 +294,9 @@ impl UtpSocket {
     }
 
     /// One datagram from the demultiplexer. Never blocks, never fails: anything malformed or
-    /// addressed to no connection is counted and dropped.
+    /// addressed to no connection is counted and dropped. The caller calls `flush_acks` after
+    /// each batch of datagrams: the ACKs and the readers' wake-ups wait for it (or for
+    /// `ACK_EVERY` datagrams).
     pub fn handle_datagram(&self, bytes: &[u8], from: SocketAddr) {
         let inner = &self.inner;
         let Ok(pkt) = utp::decode(bytes) else {
