@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 
 use crate::dht::{self, Dht};
+use crate::net::udp_batch::BatchRecv;
 use crate::net::utp::UtpSocket;
 use crate::protocol::utp::looks_like_utp;
 
@@ -28,8 +29,8 @@ pub(crate) fn bind(bind: IpAddr, port: u16) -> std::io::Result<Arc<UdpSocket>> {
     Ok(Arc::new(UdpSocket::from_std(s.into())?))
 }
 
-/// Datagrams read in a row before the receive loop yields to other tasks.
-const BURST: u32 = 256;
+/// Batches read in a row before the receive loop yields to other tasks.
+const BURST: u32 = 64;
 
 /// Counts of what the receive loop saw, for the header and for tests.
 #[derive(Debug, Default)]
@@ -48,65 +49,88 @@ pub(crate) async fn recv_loop(
     utp: Option<UtpSocket>,
     counters: Arc<UdpCounters>,
 ) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut rx = BatchRecv::new(&udp);
+    tracing::debug!("udp receive batched: {}", rx.is_batched());
     let mut burst = 0u32;
     loop {
         burst += 1;
         if burst >= BURST {
             // A socket that never drains must not keep this thread from other tasks.
             burst = 0;
-            if let Some(utp) = &utp {
-                utp.flush_acks();
-            }
             tokio::task::yield_now().await;
         }
-        let (n, from) = match udp.try_recv_from(&mut buf) {
-            Ok(x) => x,
-            // Drained: the ACKs uTP deferred over this burst go out, then wait for more.
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+        match recv_batch(&mut rx, &udp, dht.as_ref(), utp.as_ref(), &counters) {
+            // The ACKs and reader wake-ups uTP deferred over the batch go out: one per
+            // connection per batch, not one per datagram.
+            Ok(_) => {
                 if let Some(utp) = &utp {
                     utp.flush_acks();
                 }
+            }
+            // Drained: wait for more.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 burst = 0;
                 if let Err(e) = udp.readable().await {
                     tracing::debug!("udp readable: {e}");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                continue;
             }
             // Linux reports an ICMP "port unreachable" for an earlier send as an error on
             // the next receive; it says nothing about this socket.
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
             Err(e) => {
                 tracing::debug!("udp receive: {e}");
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
             }
-        };
-        let d = &buf[..n];
-        if dht::is_krpc(d) {
-            match &dht {
-                Some(dht) => {
-                    counters.krpc.fetch_add(1, Relaxed);
-                    dht.incoming(d, from);
-                }
-                None => {
-                    counters.dropped.fetch_add(1, Relaxed);
-                }
-            }
-        } else if looks_like_utp(d) {
-            match &utp {
-                Some(utp) => {
-                    counters.utp.fetch_add(1, Relaxed);
-                    utp.handle_datagram(d, from);
-                }
-                None => {
-                    counters.dropped.fetch_add(1, Relaxed);
-                }
-            }
-        } else {
-            counters.dropped.fetch_add(1, Relaxed);
         }
     }
 }
+
+/// One batch of datagrams from the socket to their handlers; the socket's error (WouldBlock
+/// when nothing waits) otherwise.
+pub(crate) fn recv_batch(
+    rx: &mut BatchRecv,
+    udp: &UdpSocket,
+    dht: Option<&Dht>,
+    utp: Option<&UtpSocket>,
+    counters: &UdpCounters,
+) -> std::io::Result<usize> {
+    rx.try_recv(udp, |d, from| dispatch(d, from, dht, utp, counters))
+}
+
+fn dispatch(
+    d: &[u8],
+    from: SocketAddr,
+    dht: Option<&Dht>,
+    utp: Option<&UtpSocket>,
+    counters: &UdpCounters,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if dht::is_krpc(d) {
+        match dht {
+            Some(dht) => {
+                counters.krpc.fetch_add(1, Relaxed);
+                dht.incoming(d, from);
+            }
+            None => {
+                counters.dropped.fetch_add(1, Relaxed);
+            }
+        }
+    } else if looks_like_utp(d) {
+        match utp {
+            Some(utp) => {
+                counters.utp.fetch_add(1, Relaxed);
+                utp.handle_datagram(d, from);
+            }
+            None => {
+                counters.dropped.fetch_add(1, Relaxed);
+            }
+        }
+    } else {
+        counters.dropped.fetch_add(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+#[path = "udp_tests.rs"]
+mod tests;

@@ -2,6 +2,7 @@
 //! encrypted with MSE/PE).
 pub mod mse;
 pub mod stream;
+pub(crate) mod udp_batch;
 pub mod utp;
 
 pub use mse::{connect, incoming, outgoing, DialError, Dialed, EncryptionPolicy, MseError};

@@ -84,8 +84,12 @@ pub(crate) struct Conn {
     pub got_fin: bool,
     reply_us: u32,
     need_ack: bool,
-    /// On the socket's list of connections owing an ACK (see `UtpSocket::flush_acks`).
+    /// On the socket's list of connections owing an ACK or a reader wake-up (see
+    /// `UtpSocket::flush_acks`).
     pub ack_queued: bool,
+    /// In-order data arrived since the reader was last woken: it is woken once per batch of
+    /// datagrams (`ack_now`), not once per datagram.
+    read_ready: bool,
     last_adv_wnd: usize,
     // shared
     rtt: Rtt,
@@ -135,6 +139,7 @@ impl Conn {
             reply_us: 0,
             need_ack: false,
             ack_queued: false,
+            read_ready: false,
             last_adv_wnd: cfg.recv_buf,
             rtt: Rtt::new(),
             last_recv: now,
@@ -250,9 +255,10 @@ impl Conn {
         self.transmit(idx, now);
     }
 
-    /// Whether an ACK is owed and the connection is not yet on the socket's list.
+    /// Whether an ACK or a reader wake-up is owed and the connection is not yet on the
+    /// socket's list.
     pub(crate) fn owes_ack(&mut self) -> bool {
-        self.need_ack && !std::mem::replace(&mut self.ack_queued, true)
+        (self.need_ack || self.read_ready) && !std::mem::replace(&mut self.ack_queued, true)
     }
 
     pub(crate) fn fail(&mut self, kind: io::ErrorKind) {
@@ -328,9 +334,15 @@ impl Conn {
         self.send(now, hole);
     }
 
-    /// Sends the ACK `on_packet` deferred, if nothing carried it since.
+    /// Sends the ACK `on_packet` deferred, if nothing carried it since, and wakes the reader
+    /// if data came.
     pub(crate) fn ack_now(&mut self) {
         self.ack_queued = false;
+        if std::mem::take(&mut self.read_ready) {
+            if let Some(w) = self.read_waker.take() {
+                w.wake();
+            }
+        }
         if self.need_ack && self.state != State::Closed {
             self.send_state();
         }

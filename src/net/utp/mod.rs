@@ -12,8 +12,9 @@
 //!
 //! Shape: the session owns ONE UDP socket for DHT and uTP. Its receive loop hands every datagram
 //! that `protocol::utp::looks_like_utp` accepts to [`UtpSocket::handle_datagram`] (synchronous,
-//! never blocks); uTP sends through the same `Arc<UdpSocket>` with `try_send_to` (a full send
-//! buffer is a lost datagram, which uTP recovers from). [`UtpSocket::bind`] is the standalone
+//! never blocks), reading them in batches (`net::udp_batch`), and calls
+//! [`UtpSocket::flush_acks`] after each batch; uTP sends through the same `Arc<UdpSocket>`
+//! without waiting (a full send buffer is a lost datagram, which uTP recovers from). [`UtpSocket::bind`] is the standalone
 //! form with its own receive loop, used by tests.
 //!
 //! Caps: at most `max_connections` connections and `max_pending` accepted-but-unclaimed ones
@@ -25,6 +26,7 @@ mod stream;
 
 pub use stream::{UtpStatsHandle, UtpStream};
 
+use crate::net::udp_batch::BatchRecv;
 use crate::protocol::utp::{self, PacketType};
 use conn::Conn;
 use std::collections::HashMap;
@@ -105,8 +107,10 @@ type Key = (SocketAddr, u16);
 
 /// How long a peer that did not answer a SYN is remembered as silent.
 const SILENT_FOR: Duration = Duration::from_secs(600);
-/// Datagrams handled before the deferred ACKs go out even though more are waiting.
-const ACK_EVERY: u32 = 8;
+/// Datagrams handled before the deferred ACKs and reader wake-ups go out even though the
+/// caller has not called `flush_acks`: the socket readers call it after every batch
+/// (`udp_batch::BATCH`, 32), so this only bounds a caller that feeds datagrams one by one.
+const ACK_EVERY: u32 = 32;
 /// Silent peers remembered at most (about 100 KiB at most).
 const MAX_SILENT: usize = 4096;
 
@@ -136,7 +140,7 @@ struct Inner {
     counters: SocketCounters,
     /// Peers that did not answer a SYN lately, with when (see `is_silent`).
     silent: Mutex<HashMap<SocketAddr, Instant>>,
-    /// Connections owing an ACK, sent by `flush_acks` when the socket is drained.
+    /// Connections owing an ACK or a reader wake-up, served by `flush_acks` after each batch.
     owed: Mutex<Vec<Arc<Cell>>>,
     /// Datagrams handled since the deferred ACKs last went out.
     since_flush: std::sync::atomic::AtomicU32,
@@ -219,35 +223,37 @@ impl UtpSocket {
         let (sock, listener) = UtpSocket::new(udp.clone(), cfg);
         let weak: Weak<Inner> = Arc::downgrade(&sock.inner);
         let task = tokio::spawn(async move {
-            let mut buf = vec![0u8; 65_536];
+            let mut rx = BatchRecv::new(&udp);
             let mut burst = 0u32;
             loop {
                 burst += 1;
-                if burst >= 256 {
+                if burst >= 64 {
                     // A socket that never drains must not keep this thread from other tasks.
                     burst = 0;
                     tokio::task::yield_now().await;
                 }
-                let (n, from) = match udp.try_recv_from(&mut buf) {
-                    Ok(x) => x,
+                let Some(inner) = weak.upgrade() else { return };
+                let sock = UtpSocket { inner };
+                let got = rx.try_recv(&udp, |d, from| {
+                    if utp::looks_like_utp(d) {
+                        sock.handle_datagram(d, from);
+                    }
+                });
+                match got {
+                    // One ACK and one reader wake-up per connection per batch.
+                    Ok(_) => sock.flush_acks(),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        let Some(inner) = weak.upgrade() else { return };
-                        UtpSocket { inner }.flush_acks();
+                        drop(sock);
                         burst = 0;
                         if udp.readable().await.is_err() {
                             tokio::task::yield_now().await;
                         }
-                        continue;
                     }
                     // ICMP errors surface here on some systems; the socket stays usable.
                     Err(_) => {
+                        drop(sock);
                         tokio::task::yield_now().await;
-                        continue;
                     }
-                };
-                let Some(inner) = weak.upgrade() else { return };
-                if utp::looks_like_utp(&buf[..n]) {
-                    UtpSocket { inner }.handle_datagram(&buf[..n], from);
                 }
             }
         });
@@ -294,7 +300,9 @@ impl UtpSocket {
     }
 
     /// One datagram from the demultiplexer. Never blocks, never fails: anything malformed or
-    /// addressed to no connection is counted and dropped.
+    /// addressed to no connection is counted and dropped. The caller calls `flush_acks` after
+    /// each batch of datagrams: the ACKs and the readers' wake-ups wait for it (or for
+    /// `ACK_EVERY` datagrams).
     pub fn handle_datagram(&self, bytes: &[u8], from: SocketAddr) {
         let inner = &self.inner;
         let Ok(pkt) = utp::decode(bytes) else {
@@ -377,9 +385,10 @@ impl UtpSocket {
         self.inner.owed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends the ACKs `handle_datagram` deferred. The socket's reader calls this whenever it
-    /// has read every datagram waiting, so a burst of datagrams costs one ACK per connection
-    /// (libtorrent does the same).
+    /// Sends the ACKs and wakes the readers `handle_datagram` deferred. The socket's reader
+    /// calls this after each batch it read (up to 32 datagrams, `udp_batch::BATCH`), so a
+    /// batch costs one ACK and one wake-up per connection (libtorrent acknowledges once per
+    /// drained socket the same way).
     pub fn flush_acks(&self) {
         self.inner.since_flush.store(0, Ordering::Relaxed);
         let owed = std::mem::take(&mut *self.owed());

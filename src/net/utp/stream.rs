@@ -138,8 +138,7 @@ impl AsyncRead for UtpStream {
         let this = self.get_mut();
         this.cell.with(&this.udp, |c| {
             if c.has_data() {
-                let n = c.read(buf.initialize_unfilled());
-                buf.advance(n);
+                c.read(buf);
                 return Poll::Ready(Ok(()));
             }
             if c.got_fin {

@@ -38,9 +38,8 @@ impl Conn {
                 self.ack_nr = self.ack_nr.wrapping_add(1);
             }
             self.check_eof();
-            if let Some(w) = self.read_waker.take() {
-                w.wake();
-            }
+            // Woken by `ack_now` when the batch of datagrams this came in is handled.
+            self.read_ready = true;
         } else if !self.ooo.contains_key(&seq)
             && self.rbuf.len() + self.ooo_bytes + data.len() <= self.cfg.recv_buf
         {
@@ -70,12 +69,14 @@ impl Conn {
         }
     }
 
-    pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
-        let n = buf.len().min(self.rbuf.len());
+    /// Moves what is in order into `buf`. `put_slice` writes into the caller's uninitialised
+    /// room as it is, without zeroing it first as `initialize_unfilled` would on every read.
+    pub(crate) fn read(&mut self, buf: &mut tokio::io::ReadBuf<'_>) -> usize {
+        let n = buf.remaining().min(self.rbuf.len());
         let (a, b) = self.rbuf.as_slices();
         let k = n.min(a.len());
-        buf[..k].copy_from_slice(&a[..k]);
-        buf[k..n].copy_from_slice(&b[..n - k]);
+        buf.put_slice(&a[..k]);
+        buf.put_slice(&b[..n - k]);
         self.rbuf.drain(..n);
         // Tell a peer we had throttled that room has opened up.
         if n > 0
