@@ -284,7 +284,7 @@ fn blocks_received_twice_or_never_asked_for_count_as_wasted() {
         t.shared
             .download()
             .receive(asked[0], Bytes::from(vec![0u8; BLOCK as usize]), CONN + 1);
-    assert!(matches!(first, Received::Stored), "{first:?}");
+    assert!(matches!(first, Received::Stored { .. }), "{first:?}");
     assert_eq!(wasted(), 0);
     c.on_message(piece_msg(asked[0])).unwrap();
     assert_eq!(wasted(), u64::from(BLOCK));
