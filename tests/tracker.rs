@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use ttui::tracker::udp::UdpSchedule;
 use ttui::tracker::{
-    announce, announce_with, spawn_with_config, AnnounceRequest, Event, LogLevel, Progress,
+    announce, announce_with, spawn_with_config, AnnounceEvent, AnnounceRequest, LogLevel, Progress,
     TaskConfig, TrackerCommand, TrackerError, TrackerStatus, TrackerUpdate,
 };
 
@@ -131,7 +131,7 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-fn req(info_hash: [u8; 20], peer: u8, port: u16, event: Event) -> AnnounceRequest {
+fn req(info_hash: [u8; 20], peer: u8, port: u16, event: AnnounceEvent) -> AnnounceRequest {
     let mut peer_id = *b"-TT0001-000000000000";
     peer_id[19] = peer;
     AnnounceRequest {
@@ -173,13 +173,21 @@ const NOT_LISTED: [u8; 20] = [0x77; 20];
 async fn http_second_peer_sees_first() {
     let ot = OpenTracker::start(&[HASH_A]);
     let http = client();
-    let first = announce(&ot.http(), &req(HASH_A, 1, 40001, Event::Started), &http)
-        .await
-        .unwrap();
+    let first = announce(
+        &ot.http(),
+        &req(HASH_A, 1, 40001, AnnounceEvent::Started),
+        &http,
+    )
+    .await
+    .unwrap();
     assert!(first.interval >= Duration::from_secs(30));
-    let second = announce(&ot.http(), &req(HASH_A, 2, 40002, Event::Started), &http)
-        .await
-        .unwrap();
+    let second = announce(
+        &ot.http(),
+        &req(HASH_A, 2, 40002, AnnounceEvent::Started),
+        &http,
+    )
+    .await
+    .unwrap();
     assert!(second.peers.contains(&local(40001)), "{:?}", second.peers);
     assert_eq!(second.leechers, Some(2));
     assert_eq!(second.seeders, Some(0));
@@ -190,11 +198,15 @@ async fn http_second_peer_sees_first() {
 async fn udp_second_peer_sees_first() {
     let ot = OpenTracker::start(&[HASH_B]);
     let http = client();
-    let first = announce(&ot.udp(), &req(HASH_B, 1, 40011, Event::Started), &http)
-        .await
-        .unwrap();
+    let first = announce(
+        &ot.udp(),
+        &req(HASH_B, 1, 40011, AnnounceEvent::Started),
+        &http,
+    )
+    .await
+    .unwrap();
     assert!(first.interval >= Duration::from_secs(30));
-    let mut r = req(HASH_B, 2, 40012, Event::Started);
+    let mut r = req(HASH_B, 2, 40012, AnnounceEvent::Started);
     r.progress.left = 0;
     let second = announce(&ot.udp(), &r, &http).await.unwrap();
     assert!(second.peers.contains(&local(40011)), "{:?}", second.peers);
@@ -208,7 +220,7 @@ async fn not_whitelisted_gives_the_trackers_reason() {
     let http = client();
     let e = announce(
         &ot.http(),
-        &req(NOT_LISTED, 1, 40021, Event::Started),
+        &req(NOT_LISTED, 1, 40021, AnnounceEvent::Started),
         &http,
     )
     .await
@@ -227,7 +239,7 @@ async fn dead_udp_port_times_out_in_bounded_time() {
     let start = Instant::now();
     let e = announce_with(
         &url,
-        &req(HASH_A, 1, 1, Event::Started),
+        &req(HASH_A, 1, 1, AnnounceEvent::Started),
         &client(),
         &schedule,
     )
@@ -247,7 +259,7 @@ async fn dead_udp_port_times_out_in_bounded_time() {
 async fn dead_http_port_is_a_connect_error() {
     let url = format!("http://127.0.0.1:{}/announce", dead_port());
     let start = Instant::now();
-    let e = announce(&url, &req(HASH_A, 1, 1, Event::Started), &client())
+    let e = announce(&url, &req(HASH_A, 1, 1, AnnounceEvent::Started), &client())
         .await
         .unwrap_err();
     assert!(matches!(e, TrackerError::Connect(_)), "{e:?}");
@@ -338,7 +350,7 @@ async fn tier_fails_over_to_the_live_tracker() {
     // Someone else is in the swarm, so the task gets a peer back.
     announce(
         &ot.http(),
-        &req(HASH_A, 9, 40099, Event::Started),
+        &req(HASH_A, 9, 40099, AnnounceEvent::Started),
         &client(),
     )
     .await
@@ -470,9 +482,13 @@ async fn tiers_work_in_parallel_and_completed_and_stop_reach_the_tracker() {
     })
     .await;
     // Another peer sees us.
-    let other = announce(&http_url, &req(HASH_B, 7, 40052, Event::Started), &http)
-        .await
-        .unwrap();
+    let other = announce(
+        &http_url,
+        &req(HASH_B, 7, 40052, AnnounceEvent::Started),
+        &http,
+    )
+    .await
+    .unwrap();
     assert!(other.peers.contains(&local(40051)), "{:?}", other.peers);
 
     h.progress.send_replace(Progress {
@@ -489,9 +505,13 @@ async fn tiers_work_in_parallel_and_completed_and_stop_reach_the_tracker() {
         completed == 2
     })
     .await;
-    let scrape = announce(&http_url, &req(HASH_B, 7, 40052, Event::None), &http)
-        .await
-        .unwrap();
+    let scrape = announce(
+        &http_url,
+        &req(HASH_B, 7, 40052, AnnounceEvent::None),
+        &http,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         scrape.seeders,
         Some(1),
@@ -512,9 +532,13 @@ async fn tiers_work_in_parallel_and_completed_and_stop_reach_the_tracker() {
         .unwrap();
     assert!(start.elapsed() < Duration::from_secs(10));
     // `stopped` removed us from the swarm.
-    let after = announce(&http_url, &req(HASH_B, 7, 40052, Event::None), &http)
-        .await
-        .unwrap();
+    let after = announce(
+        &http_url,
+        &req(HASH_B, 7, 40052, AnnounceEvent::None),
+        &http,
+    )
+    .await
+    .unwrap();
     assert!(!after.peers.contains(&local(40051)), "{:?}", after.peers);
 }
 
@@ -577,9 +601,13 @@ async fn fake_http(replies: Vec<(u16, Vec<u8>)>) -> (String, tokio::task::JoinHa
 async fn http_request_is_encoded_and_dict_peers_parse() {
     let body = b"d8:intervali120e5:peersld2:ip9:127.0.0.57:peer id20:AAAAAAAAAAAAAAAAAAAA4:porti6001eed2:ip3:::14:porti6002eed2:ip9:127.0.0.54:porti6001eeee".to_vec();
     let (url, server) = fake_http(vec![(200, body)]).await;
-    let r = announce(&url, &req(HASH_A, 1, 6881, Event::Completed), &client())
-        .await
-        .unwrap();
+    let r = announce(
+        &url,
+        &req(HASH_A, 1, 6881, AnnounceEvent::Completed),
+        &client(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.interval, Duration::from_secs(120));
     let want: Vec<SocketAddr> = vec![
         "127.0.0.5:6001".parse().unwrap(),
@@ -618,7 +646,7 @@ async fn http_failure_warning_status_and_garbage() {
     ])
     .await;
     let http = client();
-    let r = req(HASH_A, 1, 6881, Event::None);
+    let r = req(HASH_A, 1, 6881, AnnounceEvent::None);
     assert_eq!(
         announce(&url, &r, &http).await.unwrap_err(),
         TrackerError::Failure("go away now".into())
@@ -654,7 +682,7 @@ async fn http_oversized_reply_is_refused() {
     body.resize(body.len() + 5_000_000, 0);
     body.push(b'e');
     let (url, _s) = fake_http(vec![(200, body)]).await;
-    let e = announce(&url, &req(HASH_A, 1, 6881, Event::None), &client())
+    let e = announce(&url, &req(HASH_A, 1, 6881, AnnounceEvent::None), &client())
         .await
         .unwrap_err();
     assert!(
@@ -738,7 +766,7 @@ async fn udp_packet_layout_and_connection_id_reuse() {
     let peers = vec![127, 0, 0, 9, 0x1f, 0x90, 127, 0, 0, 9, 0x1f, 0x90, 1, 2, 3];
     let (url, log) = fake_udp(well_behaved(peers, connects.clone())).await;
     let http = client();
-    let mut r = req(HASH_A, 1, 6999, Event::Started);
+    let mut r = req(HASH_A, 1, 6999, AnnounceEvent::Started);
     r.progress = Progress {
         uploaded: 11,
         downloaded: 22,
@@ -757,7 +785,7 @@ async fn udp_packet_layout_and_connection_id_reuse() {
         Duration::from_secs(30),
         "interval 5 s is clamped up"
     );
-    r.event = Event::Stopped;
+    r.event = AnnounceEvent::Stopped;
     announce_with(&url, &r, &http, &quick()).await.unwrap();
     assert_eq!(
         connects.load(Ordering::SeqCst),
@@ -807,9 +835,14 @@ async fn udp_wrong_transaction_id_is_ignored() {
     }))
     .await;
     let start = Instant::now();
-    let e = announce_with(&url, &req(HASH_A, 1, 1, Event::None), &client(), &quick())
-        .await
-        .unwrap_err();
+    let e = announce_with(
+        &url,
+        &req(HASH_A, 1, 1, AnnounceEvent::None),
+        &client(),
+        &quick(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(e, TrackerError::Timeout(_)), "{e:?}");
     assert!(start.elapsed() < Duration::from_secs(15));
     assert_eq!(log.lock().unwrap().len(), 3, "one connect per try");
@@ -824,9 +857,14 @@ async fn udp_wrong_transaction_id_is_ignored() {
         out
     }))
     .await;
-    let r = announce_with(&url, &req(HASH_A, 1, 1, Event::None), &client(), &quick())
-        .await
-        .unwrap();
+    let r = announce_with(
+        &url,
+        &req(HASH_A, 1, 1, AnnounceEvent::None),
+        &client(),
+        &quick(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.peers, vec![local(7)]);
 }
 
@@ -841,9 +879,14 @@ async fn udp_error_action_and_garbage() {
         }
     }))
     .await;
-    let e = announce_with(&url, &req(HASH_A, 1, 1, Event::None), &client(), &quick())
-        .await
-        .unwrap_err();
+    let e = announce_with(
+        &url,
+        &req(HASH_A, 1, 1, AnnounceEvent::None),
+        &client(),
+        &quick(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e, TrackerError::Failure("unregistered torrent [2J".into()));
 
     // Short and odd datagrams are no reply at all; a short announce reply is a bad reply.
@@ -863,9 +906,14 @@ async fn udp_error_action_and_garbage() {
         }
     }))
     .await;
-    let e = announce_with(&url, &req(HASH_A, 1, 1, Event::None), &client(), &quick())
-        .await
-        .unwrap_err();
+    let e = announce_with(
+        &url,
+        &req(HASH_A, 1, 1, AnnounceEvent::None),
+        &client(),
+        &quick(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(e, TrackerError::BadReply(_)), "{e:?}");
 }
 
@@ -893,9 +941,14 @@ async fn udp_over_ipv6_reads_18_byte_peers() {
             let _ = sock.send_to(&reply, from).await;
         }
     });
-    let r = announce_with(&url, &req(HASH_A, 1, 1, Event::None), &client(), &quick())
-        .await
-        .unwrap();
+    let r = announce_with(
+        &url,
+        &req(HASH_A, 1, 1, AnnounceEvent::None),
+        &client(),
+        &quick(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.peers, vec!["[::1]:6881".parse::<SocketAddr>().unwrap()]);
 }
 
@@ -903,7 +956,7 @@ async fn udp_over_ipv6_reads_18_byte_peers() {
 async fn other_schemes_are_refused() {
     let e = announce(
         "ftp://127.0.0.1/announce",
-        &req(HASH_A, 1, 1, Event::None),
+        &req(HASH_A, 1, 1, AnnounceEvent::None),
         &client(),
     )
     .await

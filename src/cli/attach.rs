@@ -43,7 +43,7 @@ pub const LOST: &str = "connection to the session lost";
 /// A byte stream to a session's control socket.
 pub trait Duplex: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Duplex for T {}
-type Conn = Box<dyn Duplex>;
+type ControlLink = Box<dyn Duplex>;
 
 /// Where the session is.
 #[derive(Debug, Clone)]
@@ -90,7 +90,7 @@ pub fn shell_quote(s: &str) -> String {
 impl Target {
     /// A connection with the hellos exchanged. `quiet`: the command's stderr goes nowhere
     /// (the screen is up and would be scribbled on).
-    pub async fn open(&self, quiet: bool) -> Result<Client<Conn>, ControlError> {
+    pub async fn open(&self, quiet: bool) -> Result<Client<ControlLink>, ControlError> {
         match self {
             Target::Local(path) => {
                 let stream = UnixStream::connect(path)
@@ -101,7 +101,7 @@ impl Target {
                         }
                         _ => internal(format!("control socket {}: {e}", path.display())),
                     })?;
-                Client::over(Box::new(stream) as Conn, &path.display().to_string()).await
+                Client::over(Box::new(stream) as ControlLink, &path.display().to_string()).await
             }
             Target::Command { program, args } => {
                 let mut child = tokio::process::Command::new(program)
@@ -123,7 +123,7 @@ impl Target {
                     io: tokio::io::join(out, inp),
                     _child: child,
                 };
-                Client::over(Box::new(conn) as Conn, program).await
+                Client::over(Box::new(conn) as ControlLink, program).await
             }
         }
     }
@@ -211,7 +211,7 @@ async fn attach(target: Target) -> Result<(), String> {
 /// Feeds the screen's session watch until the stream breaks (noting why in `lost`, and
 /// dropping `tx`, which ends the screen) or the screen is gone.
 async fn feed_session(
-    mut conn: Client<Conn>,
+    mut conn: Client<ControlLink>,
     tx: watch::Sender<Arc<SessionSnapshot>>,
     lost: Arc<Mutex<Option<String>>>,
 ) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::{internal, Conn, Target, COMMAND_TIMEOUT, IDLE};
+use super::{internal, ControlLink, Target, COMMAND_TIMEOUT, IDLE};
 use crate::control::proto::{AddItem, ControlError, ErrorKind, Request, Response};
 use crate::control::Client;
 use crate::engine::api::{
@@ -20,7 +20,7 @@ pub(super) async fn serve_requests(
     target: Target,
     mut rx: mpsc::UnboundedReceiver<SessionRequest>,
 ) {
-    let mut control: Option<Client<Conn>> = None;
+    let mut control: Option<Client<ControlLink>> = None;
     let mut detail: Option<JoinHandle<()>> = None;
     while let Some(req) = rx.recv().await {
         match req {
@@ -147,7 +147,7 @@ fn add_request(
 /// The limits dialog's change, as `ttui limit` sends it; the limits now in force.
 async fn limit(
     target: &Target,
-    control: &mut Option<Client<Conn>>,
+    control: &mut Option<Client<ControlLink>>,
     whose: LimitTarget,
     change: LimitChange,
 ) -> Result<LimitsNow, String> {
@@ -212,7 +212,7 @@ fn added(answer: Result<Response, ControlError>) -> Result<Added, String> {
 /// One request on the command connection, opened (or opened again, once) as needed.
 async fn ask(
     target: &Target,
-    control: &mut Option<Client<Conn>>,
+    control: &mut Option<Client<ControlLink>>,
     r: &Request,
 ) -> Result<Response, ControlError> {
     let mut last = None;

@@ -12,7 +12,7 @@ use crate::net::{Encryption, EncryptionPolicy};
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::peer_id::{decode_client, hex, our_peer_id};
 use crate::protocol::text::shorten;
-use crate::tracker::{self, AnnounceRequest, Event, Progress};
+use crate::tracker::{self, AnnounceEvent, AnnounceRequest, Progress};
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))
@@ -42,7 +42,7 @@ pub async fn announce_all(meta: &Metainfo, port: u16) -> Announced {
             downloaded: 0,
             left: meta.info.total_length,
         },
-        event: Event::Started,
+        event: AnnounceEvent::Started,
         numwant: 200,
     };
     let urls: Vec<String> = meta.trackers.iter().flatten().cloned().collect();
@@ -72,7 +72,7 @@ pub async fn announce_all(meta: &Metainfo, port: u16) -> Announced {
     }
     // We are not staying in the swarm: say so, so the tracker does not hand us out.
     let stop = AnnounceRequest {
-        event: Event::Stopped,
+        event: AnnounceEvent::Stopped,
         ..req
     };
     let _ = tokio::time::timeout(

@@ -335,7 +335,7 @@ pub(super) async fn announce_fakes(
                 downloaded: 0,
                 left: 0,
             },
-            event: crate::tracker::Event::Started,
+            event: crate::tracker::AnnounceEvent::Started,
             numwant: 0,
         };
         let ok = tokio::time::timeout(

@@ -39,7 +39,7 @@ const KEEPALIVE_AFTER: Duration = Duration::from_secs(90);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(150);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) struct Conn {
+pub(crate) struct PeerConn {
     pub(super) conn: u64,
     pub(super) shared: Arc<Shared>,
     pub(super) live: Arc<PeerLive>,
@@ -116,11 +116,16 @@ pub(super) fn protocol(msg: impl Into<String>) -> PeerEnd {
     PeerEnd::Protocol(msg.into())
 }
 
-impl Conn {
-    pub(crate) fn new(conn: u64, shared: &Arc<Shared>, live: &Arc<PeerLive>, fast: bool) -> Conn {
+impl PeerConn {
+    pub(crate) fn new(
+        conn: u64,
+        shared: &Arc<Shared>,
+        live: &Arc<PeerLive>,
+        fast: bool,
+    ) -> PeerConn {
         let n = shared.info.num_pieces();
         let now = Instant::now();
-        Conn {
+        PeerConn {
             conn,
             shared: Arc::clone(shared),
             live: Arc::clone(live),
@@ -495,7 +500,7 @@ impl Conn {
 
 /// Whatever way the connection ends (a panic included), its requests go back to the picker
 /// and its pieces leave the availability counts, so nothing stays booked by a dead peer.
-impl Drop for Conn {
+impl Drop for PeerConn {
     fn drop(&mut self) {
         let blocks: Vec<BlockRef> = self.in_flight.drain(..).collect();
         let mut d = self.shared.download();

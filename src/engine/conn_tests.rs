@@ -19,13 +19,13 @@ fn torrent(have: &[u32]) -> TestTorrent {
     TestTorrent::new(PIECE, TOTAL, have)
 }
 
-fn open(t: &TestTorrent, fast: bool) -> (Conn, Arc<PeerLive>) {
+fn open(t: &TestTorrent, fast: bool) -> (PeerConn, Arc<PeerLive>) {
     let live = Arc::new(PeerLive::new());
-    (Conn::new(CONN, &t.shared, &live, fast), live)
+    (PeerConn::new(CONN, &t.shared, &live, fast), live)
 }
 
 /// The messages the connection queued for the peer since the last call.
-fn sent(c: &mut Conn) -> Vec<Message> {
+fn sent(c: &mut PeerConn) -> Vec<Message> {
     let mut codec = MessageCodec::new(PIECES);
     let mut out = Vec::new();
     while let Some(m) = codec.decode(&mut c.out).unwrap() {
@@ -64,7 +64,7 @@ fn piece_msg(r: BlockRef) -> Message {
 const LAST: &[u32] = &[6];
 
 /// The peer has everything and unchoked us; two of our requests are out.
-fn downloading(t: &TestTorrent, fast: bool) -> (Conn, Arc<PeerLive>) {
+fn downloading(t: &TestTorrent, fast: bool) -> (PeerConn, Arc<PeerLive>) {
     let (mut c, live) = open(t, fast);
     c.on_message(Message::Bitfield(Bytes::from_static(&[0xfe])))
         .unwrap();

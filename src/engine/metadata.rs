@@ -23,7 +23,7 @@ use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataM
 use crate::protocol::magnet::Magnet;
 use crate::protocol::message::{Message, MessageCodec};
 use crate::protocol::metainfo::Metainfo;
-use crate::tracker::{self, AnnounceRequest, Event, Progress};
+use crate::tracker::{self, AnnounceEvent, AnnounceRequest, Progress};
 
 /// Our extension id for ut_metadata (what peers must use when they send to us).
 pub const UT_METADATA_ID: u8 = 3;
@@ -210,7 +210,7 @@ async fn announce_all(
             downloaded: 0,
             left: 1,
         },
-        event: Event::Started,
+        event: AnnounceEvent::Started,
         numwant: 100,
     };
     let results = futures::future::join_all(

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::codec::FramedRead;
 
 use crate::engine::api::{PeerEnd, PeerStage};
-use crate::engine::conn::{our_ext_handshake, Conn};
+use crate::engine::conn::{our_ext_handshake, PeerConn};
 use crate::engine::connect::{connect_encrypted, io_end};
 use crate::engine::dial::Transports;
 use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
@@ -232,7 +232,7 @@ impl PeerTask {
         }
         let (rd, mut wr) = stream.split();
         let mut reader = FramedRead::with_capacity(rd, MessageCodec::new(num_pieces), 64 * 1024);
-        let mut s = Conn::new(self.conn, &self.shared, &self.live, hs.supports_fast());
+        let mut s = PeerConn::new(self.conn, &self.shared, &self.live, hs.supports_fast());
         (s.down, s.up) = self.shared.rates.for_peer(self.addr.ip());
         let mut limits = self.shared.rates.session.subscribe();
         let mut limits_live = true;

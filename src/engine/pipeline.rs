@@ -7,7 +7,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::engine::api::PeerEnd;
-use crate::engine::conn::{protocol, Conn, LIMITED_MIN_PIPELINE, MAX_PIPELINE, MIN_PIPELINE};
+use crate::engine::conn::{protocol, PeerConn, LIMITED_MIN_PIPELINE, MAX_PIPELINE, MIN_PIPELINE};
 use crate::engine::download::Received;
 use crate::engine::picker::BlockRef;
 use crate::engine::shared::Event;
@@ -49,7 +49,7 @@ pub(crate) fn worth_a_batch(room: usize, depth: usize, in_flight: usize, limited
     room > 0 && (room >= batch || in_flight == 0)
 }
 
-impl Conn {
+impl PeerConn {
     /// The peer's `reqq` from its extended handshake: caps our outstanding requests.
     pub(super) fn set_reqq(&mut self, reqq: usize) {
         self.reqq = reqq.clamp(1, MAX_PIPELINE);

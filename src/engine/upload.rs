@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::engine::api::PeerEnd;
-use crate::engine::conn::{protocol, Conn};
+use crate::engine::conn::{protocol, PeerConn};
 use crate::engine::picker::BlockRef;
 use crate::engine::shared::Event;
 use crate::protocol::extension::{self, MetadataMsg};
@@ -19,7 +19,7 @@ const MAX_UPLOAD_QUEUE: usize = crate::engine::connect::OUR_REQQ;
 /// Blocks read from disk in one blocking job.
 const READ_BATCH: usize = 16;
 
-impl Conn {
+impl PeerConn {
     /// Answers a BEP 9 request for a piece of our info dictionary; other ut_metadata
     /// messages (data, reject) are not expected once we have the metadata and are ignored.
     pub(super) fn on_metadata_request(&mut self, payload: &[u8]) {

@@ -291,7 +291,7 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tracker::{Event, Progress};
+    use crate::tracker::{AnnounceEvent, Progress};
 
     fn req() -> AnnounceRequest {
         AnnounceRequest {
@@ -303,7 +303,7 @@ mod tests {
                 downloaded: 2,
                 left: 3,
             },
-            event: Event::Started,
+            event: AnnounceEvent::Started,
             numwant: 50,
         }
     }
@@ -319,7 +319,7 @@ mod tests {
         );
         assert!(url.ends_with("&event=started"), "{url}");
         let mut r = req();
-        r.event = Event::None;
+        r.event = AnnounceEvent::None;
         assert!(!announce_url("http://t/a", &r).contains("event"));
         assert!(announce_url("http://t/a?pk=1", &r).starts_with("http://t/a?pk=1&info_hash="));
         assert!(announce_url("http://t/a?pk=1#x", &r).starts_with("http://t/a?pk=1&info_hash="));

@@ -54,11 +54,20 @@ pub struct TrackerReport {
     pub warning: Option<String>,
 }
 
-/// The HTTP client for announces. No connection pooling: announces are minutes apart, and
-/// trackers such as opentracker close the connection after each reply, so a pooled one is
-/// usually dead when it is reused and the announce fails with "connection reset".
+/// The HTTP client for announces, one for the whole process (a clone shares it: reqwest's
+/// client is an `Arc`). Building one loads the TLS roots and sets up a resolver, which every
+/// torrent's tracker task paid for itself, again at each wake-up of a dormant torrent. No
+/// connection pooling: announces are minutes apart, and trackers such as opentracker close the
+/// connection after each reply, so a pooled one is usually dead when it is reused and the
+/// announce fails with "connection reset" (and no pooled connection outlives the runtime that
+/// opened it).
 pub fn http_client() -> reqwest::Result<reqwest::Client> {
-    http_client_builder().build()
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c.clone());
+    }
+    let c = http_client_builder().build()?;
+    Ok(CLIENT.get_or_init(|| c).clone())
 }
 
 /// `http_client`'s settings, for callers that add their own (the demo and the tests, which
@@ -71,23 +80,24 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
         .pool_max_idle_per_host(0)
 }
 
-/// CONTRACT
+/// Why an announce is sent: BEP 3's `event` (BEP 15 numbers them 0 to 3). Named apart from
+/// the torrent's `engine::shared::Event`, which is another idea.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub enum AnnounceEvent {
     None,
     Started,
     Completed,
     Stopped,
 }
 
-impl Event {
+impl AnnounceEvent {
     /// The HTTP `event` value; `None` is omitted from the query.
     pub fn as_str(&self) -> Option<&'static str> {
         match self {
-            Event::None => None,
-            Event::Started => Some("started"),
-            Event::Completed => Some("completed"),
-            Event::Stopped => Some("stopped"),
+            AnnounceEvent::None => None,
+            AnnounceEvent::Started => Some("started"),
+            AnnounceEvent::Completed => Some("completed"),
+            AnnounceEvent::Stopped => Some("stopped"),
         }
     }
 }
@@ -107,7 +117,7 @@ pub struct AnnounceRequest {
     pub peer_id: [u8; 20],
     pub port: u16,
     pub progress: Progress,
-    pub event: Event,
+    pub event: AnnounceEvent,
     pub numwant: u32,
 }
 
@@ -363,7 +373,7 @@ mod tests {
             peer_id: [2; 20],
             port: 1,
             progress: Progress::default(),
-            event: Event::None,
+            event: AnnounceEvent::None,
             numwant: 1,
         }
     }

@@ -128,7 +128,7 @@ type AnnounceFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 struct Sent {
     tier: usize,
     url: String,
-    event: Event,
+    event: AnnounceEvent,
     left: u64,
 }
 
@@ -287,7 +287,7 @@ impl Task {
         }
     }
 
-    fn request(&self, event: Event, numwant: u32) -> AnnounceRequest {
+    fn request(&self, event: AnnounceEvent, numwant: u32) -> AnnounceRequest {
         AnnounceRequest {
             info_hash: self.info_hash,
             peer_id: self.peer_id,
@@ -298,13 +298,13 @@ impl Task {
         }
     }
 
-    fn event_for(&self, t: &Tracker) -> Event {
+    fn event_for(&self, t: &Tracker) -> AnnounceEvent {
         if !t.started_ok {
-            Event::Started
+            AnnounceEvent::Started
         } else if self.complete && !t.completed_ok {
-            Event::Completed
+            AnnounceEvent::Completed
         } else {
-            Event::None
+            AnnounceEvent::None
         }
     }
 
@@ -326,7 +326,7 @@ impl Task {
         let Some(http) = self.http.clone() else {
             return;
         };
-        let req = self.request(Event::Stopped, 0);
+        let req = self.request(AnnounceEvent::Stopped, 0);
         let limit = self.config.stop_timeout;
         let schedule = udp::UdpSchedule {
             timeouts: vec![limit],

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 
 use super::{
-    announce_key, clamp_intervals, clean_text, AnnounceRequest, AnnounceResponse, Event,
+    announce_key, clamp_intervals, clean_text, AnnounceEvent, AnnounceRequest, AnnounceResponse,
     TrackerError,
 };
 
@@ -123,10 +123,10 @@ fn connect_packet(txid: u32) -> [u8; 16] {
 
 fn announce_packet(conn_id: u64, txid: u32, req: &AnnounceRequest) -> Vec<u8> {
     let event: u32 = match req.event {
-        Event::None => 0,
-        Event::Completed => 1,
-        Event::Started => 2,
-        Event::Stopped => 3,
+        AnnounceEvent::None => 0,
+        AnnounceEvent::Completed => 1,
+        AnnounceEvent::Started => 2,
+        AnnounceEvent::Stopped => 3,
     };
     let numwant = i32::try_from(req.numwant).unwrap_or(i32::MAX);
     let mut p = Vec::with_capacity(98);

@@ -51,7 +51,7 @@ struct Seg {
     resent_mark: u16,
 }
 
-pub(crate) struct Conn {
+pub(crate) struct UtpConn {
     pub cfg: UtpConfig,
     pub state: State,
     recv_id: u16,
@@ -105,10 +105,10 @@ pub(crate) struct Conn {
     pub write_waker: Option<Waker>,
 }
 
-impl Conn {
-    fn base(cfg: UtpConfig, recv_id: u16, send_id: u16, seq_nr: u16, epoch: Instant) -> Conn {
+impl UtpConn {
+    fn base(cfg: UtpConfig, recv_id: u16, send_id: u16, seq_nr: u16, epoch: Instant) -> UtpConn {
         let now = Instant::now();
-        Conn {
+        UtpConn {
             cc: Ledbat::new(cfg.mss, cfg.send_buf, now),
             cfg,
             state: State::SynSent,
@@ -154,16 +154,16 @@ impl Conn {
     }
 
     /// Initiator: `recv_id` is ours, the peer sends with it; we send with `recv_id + 1`.
-    pub(crate) fn outgoing(cfg: UtpConfig, recv_id: u16, seq: u16, epoch: Instant) -> Conn {
-        let mut c = Conn::base(cfg, recv_id, recv_id.wrapping_add(1), seq, epoch);
+    pub(crate) fn outgoing(cfg: UtpConfig, recv_id: u16, seq: u16, epoch: Instant) -> UtpConn {
+        let mut c = UtpConn::base(cfg, recv_id, recv_id.wrapping_add(1), seq, epoch);
         let now = Instant::now();
         c.push_seg(PacketType::Syn, Vec::new(), now);
         c
     }
 
     /// Responder to a SYN whose header said `conn_id` and `seq`.
-    pub(crate) fn incoming(cfg: UtpConfig, syn: &Header, seq: u16, epoch: Instant) -> Conn {
-        let mut c = Conn::base(cfg, syn.conn_id.wrapping_add(1), syn.conn_id, seq, epoch);
+    pub(crate) fn incoming(cfg: UtpConfig, syn: &Header, seq: u16, epoch: Instant) -> UtpConn {
+        let mut c = UtpConn::base(cfg, syn.conn_id.wrapping_add(1), syn.conn_id, seq, epoch);
         c.state = State::SynRecv;
         c.ack_nr = syn.seq;
         c.peer_wnd = (syn.wnd as usize).min(cfg.send_buf);

@@ -28,7 +28,7 @@ pub use stream::{UtpStatsHandle, UtpStream};
 
 use crate::net::udp_batch::BatchRecv;
 use crate::protocol::utp::{self, PacketType};
-use conn::Conn;
+use conn::UtpConn;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
@@ -360,7 +360,7 @@ impl UtpSocket {
             inner.counters.refused_syns.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let conn = Conn::incoming(inner.cfg, &h, rand::random(), inner.epoch);
+        let conn = UtpConn::incoming(inner.cfg, &h, rand::random(), inner.epoch);
         let cell = Arc::new(Cell::new(conn, from));
         map.insert(key, cell.clone());
         drop(map);
@@ -449,7 +449,7 @@ impl UtpSocket {
             while map.contains_key(&(addr, id)) {
                 id = id.wrapping_add(1);
             }
-            let conn = Conn::outgoing(inner.cfg, id, rand::random(), inner.epoch);
+            let conn = UtpConn::outgoing(inner.cfg, id, rand::random(), inner.epoch);
             let cell = Arc::new(Cell::new(conn, addr));
             map.insert((addr, id), cell.clone());
             (cell, (addr, id))

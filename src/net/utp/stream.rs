@@ -3,7 +3,7 @@
 //! writer's task; the timer task only wakes for retransmission timeouts, probes and lingering
 //! closes. The connection's mutex is never held across an await or a send.
 
-use super::conn::{Conn, State};
+use super::conn::{State, UtpConn};
 use super::{Key, Registry, UtpStats};
 use std::future::poll_fn;
 use std::io;
@@ -17,13 +17,13 @@ use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
 pub(crate) struct Cell {
-    conn: Mutex<Conn>,
+    conn: Mutex<UtpConn>,
     notify: Notify,
     remote: SocketAddr,
 }
 
 impl Cell {
-    pub(crate) fn new(conn: Conn, remote: SocketAddr) -> Cell {
+    pub(crate) fn new(conn: UtpConn, remote: SocketAddr) -> Cell {
         Cell {
             conn: Mutex::new(conn),
             notify: Notify::new(),
@@ -31,12 +31,12 @@ impl Cell {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Conn> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, UtpConn> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `f` on the connection, then sends the datagrams it produced outside the lock.
-    pub(crate) fn with<R>(&self, udp: &UdpSocket, f: impl FnOnce(&mut Conn) -> R) -> R {
+    pub(crate) fn with<R>(&self, udp: &UdpSocket, f: impl FnOnce(&mut UtpConn) -> R) -> R {
         let (r, out, dirty) = {
             let mut c = self.lock();
             let r = f(&mut c);

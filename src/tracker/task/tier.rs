@@ -26,14 +26,14 @@ impl Tier {
         t.min_interval = resp.min_interval;
         t.ever_ok = true;
         match sent.event {
-            Event::Started => {
+            AnnounceEvent::Started => {
                 t.started_ok = true;
                 if sent.left == 0 {
                     t.completed_ok = true;
                 }
             }
-            Event::Completed => t.completed_ok = true,
-            Event::None | Event::Stopped => {}
+            AnnounceEvent::Completed => t.completed_ok = true,
+            AnnounceEvent::None | AnnounceEvent::Stopped => {}
         }
         // A `completed` that arrived while `started` was in flight goes out at once.
         let owe_completed = complete && t.started_ok && !t.completed_ok;
@@ -139,7 +139,7 @@ fn peer_list(mut listed: Vec<SocketAddr>, url: &str, logs: &mut Logs) -> Vec<Soc
 }
 
 /// " (started)" and the like, after "announce" in the log; nothing for a plain re-announce.
-fn event_note(event: Event) -> String {
+fn event_note(event: AnnounceEvent) -> String {
     match event.as_str() {
         Some(e) => format!(" ({e})"),
         None => String::new(),

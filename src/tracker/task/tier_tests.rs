@@ -30,7 +30,7 @@ fn sent(url: &str) -> Sent {
     Sent {
         tier: 0,
         url: url.to_string(),
-        event: Event::Started,
+        event: AnnounceEvent::Started,
         left: 1,
     }
 }

@@ -1,10 +1,10 @@
 //! The receiving half of a connection: in-order delivery, the reorder buffer, FIN, and the
 //! window update a reader's progress triggers.
 
-use super::{Conn, MAX_REORDER};
+use super::{UtpConn, MAX_REORDER};
 use crate::protocol::utp;
 
-impl Conn {
+impl UtpConn {
     pub(super) fn on_data(&mut self, seq: u16, data: &[u8]) {
         self.need_ack = true;
         let dist = seq.wrapping_sub(self.ack_nr);
