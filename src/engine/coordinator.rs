@@ -70,9 +70,11 @@ pub(crate) struct SessionLink {
     pub reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
     /// Counters of earlier runs; this run's are added to them.
     pub lifetime: Lifetime,
-    /// When the last resume point went out, and how many pieces it had.
+    /// When the last resume point went out, how many pieces it had, and its lifetime bytes
+    /// (down + up).
     pub last_resume: Instant,
     pub resume_have: u32,
+    pub resume_bytes: u64,
     /// The resume point must go out at the next tick (a state change).
     pub resume_due: bool,
     /// When the seeding or active time was last counted.
@@ -126,6 +128,7 @@ impl Coordinator {
                 lifetime: Lifetime::default(),
                 last_resume: now,
                 resume_have: 0,
+                resume_bytes: 0,
                 resume_due: false,
                 counted_until: now,
             },
@@ -146,6 +149,7 @@ impl Coordinator {
         self.link.resume_have = self.shared.download().picker.have().count();
         self.link.reports = reports;
         self.link.lifetime = lifetime;
+        self.link.resume_bytes = lifetime.downloaded + lifetime.uploaded;
     }
 
     pub(crate) fn log(&mut self, level: LogLevel, text: String) {
@@ -523,14 +527,19 @@ impl Coordinator {
         });
     }
 
-    /// A resume point every `RESUME_EVERY` while pieces get verified, and at once after a
-    /// state change.
+    /// A resume point every `RESUME_EVERY` while pieces get verified or the lifetime counters
+    /// move (a slow download with big pieces, or a seed, may go minutes without a piece, and
+    /// a crash may lose only `RESUME_EVERY` of its totals), and at once after a state change.
     fn maybe_resume(&mut self, now: Instant) {
         if self.link.reports.is_none() {
             return;
         }
         let have = self.shared.download().picker.have().count();
-        let moved = have != self.link.resume_have
+        let bytes = {
+            let l = self.lifetime();
+            l.downloaded + l.uploaded
+        };
+        let moved = (have != self.link.resume_have || bytes != self.link.resume_bytes)
             && now.duration_since(self.link.last_resume) >= report::RESUME_EVERY;
         if moved || self.link.resume_due {
             self.send_resume(false);
@@ -553,9 +562,11 @@ impl Coordinator {
             .map(|p| p.addr)
             .collect();
         peers.truncate(report::RESUME_PEERS);
+        let lifetime = self.lifetime();
+        self.link.resume_bytes = lifetime.downloaded + lifetime.uploaded;
         let point = ResumePoint {
             have,
-            lifetime: self.lifetime(),
+            lifetime,
             paused: self.paused,
             peers,
             clean,

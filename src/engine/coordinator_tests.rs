@@ -90,6 +90,33 @@ fn a_resume_point_carries_the_peers_we_reached_and_this_runs_counters() {
 }
 
 #[test]
+fn lifetime_bytes_alone_bring_a_resume_point_every_ten_seconds() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    c.link.reports = Some(tx);
+    let start = c.link.last_resume;
+    // Bytes arrive but no piece is verified: nothing before `RESUME_EVERY`...
+    t.shared.downloaded.store(16 * 1024, Ordering::Relaxed);
+    c.maybe_resume(start + Duration::from_secs(5));
+    assert!(rx.try_recv().is_err(), "not before ten seconds");
+    // ...then a point with the new totals, so a crash loses at most ten seconds of them.
+    c.maybe_resume(start + report::RESUME_EVERY);
+    let Ok((_, Report::Resume(point))) = rx.try_recv() else {
+        panic!("the counters moved: a resume point is due");
+    };
+    assert_eq!(point.lifetime.downloaded, 16 * 1024);
+    // Unchanged since: none.
+    let later = c.link.last_resume + report::RESUME_EVERY;
+    c.maybe_resume(later);
+    assert!(rx.try_recv().is_err(), "nothing moved");
+    // Uploads count too (a seed).
+    t.shared.uploaded.store(1, Ordering::Relaxed);
+    c.maybe_resume(later);
+    assert!(rx.try_recv().is_ok(), "an upload moved the totals");
+}
+
+#[test]
 fn the_log_keeps_the_newest_lines() {
     let t = torrent();
     let mut c = coordinator(&t);

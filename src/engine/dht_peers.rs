@@ -2,7 +2,12 @@
 //! lookups and tells the coordinator what they found. The first lookup announces our listen
 //! port, as does one every `ANNOUNCE_EVERY` while the torrent runs; while the torrent wants
 //! peers (downloading with few of them) plain lookups come more often, backing off from
-//! `QUICK_FIRST` to `QUICK_MAX`. A private torrent never gets here (`Shared::dht` is None).
+//! `QUICK_FIRST` to `QUICK_MAX`. An announce made while our routing table was thin (fewer
+//! than `THIN_TABLE` nodes, as just after start) reached only the few nodes we knew, maybe not
+//! those a leecher's lookup ends at: it is made again on the same quick schedule until the
+//! table has grown, instead of 20 minutes later (a seed on a young table was found by a
+//! libtorrent leecher only now and then). A private torrent never gets here (`Shared::dht`
+//! is None).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -23,6 +28,9 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long the first lookup waits for the routing table to have a node.
 const BOOTSTRAP_WAIT: Duration = Duration::from_secs(20);
 const NODES_EVERY: Duration = Duration::from_secs(2);
+/// A routing table with fewer nodes than this makes an announce thin (a lookup asks the 8
+/// closest nodes it finds).
+const THIN_TABLE: usize = 8;
 
 /// What the task tells the coordinator.
 #[derive(Debug)]
@@ -73,9 +81,11 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let mut last_announce: Option<Instant> = None;
+    let mut thin = false;
     let mut quick = QUICK_FIRST;
     loop {
-        let announce = port != 0 && last_announce.is_none_or(|t| t.elapsed() >= ANNOUNCE_EVERY);
+        let announce =
+            port != 0 && (thin || last_announce.is_none_or(|t| t.elapsed() >= ANNOUNCE_EVERY));
         if reports.send(DhtReport::Started).is_err() {
             return;
         }
@@ -93,6 +103,7 @@ async fn run(
         let announced = announce && n > 0;
         if announced {
             last_announce = Some(Instant::now());
+            thin = n < THIN_TABLE;
         }
         let done = DhtReport::Done {
             peers: found,
@@ -102,14 +113,12 @@ async fn run(
         if reports.send(done).is_err() {
             return;
         }
-        let next = if *wanting.borrow() {
-            let wait = quick;
-            quick = (quick * 2).min(QUICK_MAX);
-            Instant::now() + wait
-        } else {
-            quick = QUICK_FIRST;
-            last_announce.map_or(Instant::now() + QUICK_FIRST, |t| t + ANNOUNCE_EVERY)
-        };
+        let next = next_lookup(
+            Instant::now(),
+            *wanting.borrow() || thin,
+            last_announce,
+            &mut quick,
+        );
         // Wait for the next lookup, keeping the node count fresh; a torrent that starts
         // wanting peers again (a seed's leechers left, peers dropped) looks sooner.
         loop {
@@ -125,6 +134,25 @@ async fn run(
                 break;
             }
         }
+    }
+}
+
+/// When the lookup after one that ended at `now` is due: soon (`quick`, which doubles up to
+/// `QUICK_MAX`) while the torrent wants peers or its last announce was thin (`hurry`), else
+/// `ANNOUNCE_EVERY` after the last announce (`quick` starts over).
+fn next_lookup(
+    now: Instant,
+    hurry: bool,
+    last_announce: Option<Instant>,
+    quick: &mut Duration,
+) -> Instant {
+    if hurry {
+        let wait = *quick;
+        *quick = (*quick * 2).min(QUICK_MAX);
+        now + wait
+    } else {
+        *quick = QUICK_FIRST;
+        last_announce.map_or(now + QUICK_FIRST, |t| t + ANNOUNCE_EVERY)
     }
 }
 
@@ -206,6 +234,36 @@ impl Coordinator {
 mod tests {
     use super::*;
     use crate::dht::DhtConfig;
+
+    #[test]
+    fn a_thin_announce_is_made_again_soon_and_a_full_one_in_twenty_minutes() {
+        let now = Instant::now();
+        let mut quick = QUICK_FIRST;
+        // Thin (or wanting peers): 15 s, 30 s, 60 s ... up to 5 min.
+        assert_eq!(
+            next_lookup(now, true, Some(now), &mut quick),
+            now + QUICK_FIRST
+        );
+        assert_eq!(
+            next_lookup(now, true, Some(now), &mut quick),
+            now + 2 * QUICK_FIRST
+        );
+        for _ in 0..10 {
+            next_lookup(now, true, Some(now), &mut quick);
+        }
+        assert_eq!(
+            next_lookup(now, true, Some(now), &mut quick),
+            now + QUICK_MAX
+        );
+        // The table grew: the next announce is a full interval after the last.
+        assert_eq!(
+            next_lookup(now, false, Some(now), &mut quick),
+            now + ANNOUNCE_EVERY
+        );
+        assert_eq!(quick, QUICK_FIRST, "the quick schedule starts over");
+        // Never announced (no node yet): try again soon.
+        assert_eq!(next_lookup(now, false, None, &mut quick), now + QUICK_FIRST);
+    }
 
     /// Two nodes on loopback: a torrent's task on the first announces, and a lookup on the
     /// second finds the announced port.
