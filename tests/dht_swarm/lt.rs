@@ -96,9 +96,15 @@ impl LtDht {
     }
 
     /// Session `i` downloads `magnet` into `dir`: (seconds to the first peer, to done).
+    /// Panics with the helper's line as soon as it reports anything else (`timeout ...`, or
+    /// `done` without a first peer), rather than waiting for a line that will never come.
     pub fn leech(&mut self, i: usize, magnet: &str, dir: &Path) -> (f64, f64) {
         self.send(&format!("leech {i} {magnet} {}", dir.display()));
-        let first = self.expect("first_peer", Duration::from_secs(160));
+        let first = self.expect("", Duration::from_secs(160));
+        assert!(
+            first.starts_with("first_peer"),
+            "libtorrent leecher: `{first}` before any first_peer"
+        );
         let done = self.expect("", Duration::from_secs(160));
         let secs = |l: &str| l.split_whitespace().nth(1).and_then(|s| s.parse().ok());
         match (secs(&first), done.starts_with("done"), secs(&done)) {
