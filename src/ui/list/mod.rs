@@ -14,6 +14,7 @@ pub mod move_prompt;
 pub mod order;
 pub mod state;
 mod state_add;
+mod state_commands;
 mod state_limits;
 mod state_move;
 pub mod table;

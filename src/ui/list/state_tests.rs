@@ -1,4 +1,5 @@
 use super::*;
+use crate::engine::api::{Command, TorrentState};
 use crate::ui::list::test_line as line;
 use crate::ui::list::Column;
 
