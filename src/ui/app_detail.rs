@@ -87,13 +87,30 @@ impl App {
         self.follow_selection();
     }
 
+    /// One key on a torrent's screen: a command for the torrent, or a move in the view.
     pub(super) fn detail(&mut self, action: Action) -> Option<Effect> {
-        let page = self.peer_scroll.page() as isize;
         match action {
             Action::Back if self.has_list => {
                 self.screen = Screen::List;
-                return Some(Effect::Close);
+                Some(Effect::Close)
             }
+            Action::TogglePause
+            | Action::DropPeer
+            | Action::BanPeer
+            | Action::SetLimits
+            | Action::ToggleTurtle
+            | Action::SetPriority(_)
+            | Action::ToggleSequential => self.detail_command(action),
+            _ => {
+                self.detail_view(action);
+                None
+            }
+        }
+    }
+
+    /// What the torrent (or the session's limits) should do, and the footer line saying so.
+    fn detail_command(&mut self, action: Action) -> Option<Effect> {
+        match action {
             Action::TogglePause => {
                 // Before the first snapshot there is no torrent to pause. The engine chooses
                 // between pausing and resuming against its own state: the last snapshot may
@@ -136,14 +153,6 @@ impl App {
                 self.status = out.status;
                 return out.effect;
             }
-            Action::NextTab => self.show_tab(self.tab.next()),
-            Action::PrevTab => self.show_tab(self.tab.prev()),
-            Action::ShowTab(i) => {
-                if let Some(t) = Tab::nth(usize::from(i)) {
-                    self.show_tab(t);
-                }
-            }
-            Action::Click { column, row } => self.click(column, row),
             Action::SetPriority(p) => return self.set_priority(p),
             Action::ToggleSequential => {
                 let on = !self.files.sequential;
@@ -155,6 +164,23 @@ impl App {
                 });
                 return Some(Effect::Torrent(Command::SetSequential(on)));
             }
+            _ => {}
+        }
+        None
+    }
+
+    /// Tabs, sorting and movement within the tab shown.
+    fn detail_view(&mut self, action: Action) {
+        let page = self.peer_scroll.page() as isize;
+        match action {
+            Action::NextTab => self.show_tab(self.tab.next()),
+            Action::PrevTab => self.show_tab(self.tab.prev()),
+            Action::ShowTab(i) => {
+                if let Some(t) = Tab::nth(usize::from(i)) {
+                    self.show_tab(t);
+                }
+            }
+            Action::Click { column, row } => self.click(column, row),
             Action::CycleSort => {
                 self.sort = self.sort.next();
                 if let Some(last) = &self.last {
@@ -188,7 +214,6 @@ impl App {
             },
             _ => {}
         }
-        None
     }
 
     pub(super) fn navigate_peers(&mut self, action: Action, page: isize) {
