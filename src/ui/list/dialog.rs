@@ -7,11 +7,12 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
-use crate::engine::api::SessionSnapshot;
+use crate::engine::api::{SessionSnapshot, TorrentLine};
 use crate::fmt;
 use crate::ui::action::Action;
 use crate::ui::app::App;
 use crate::ui::keys::{key_label, Mode};
+use crate::ui::theme::Theme;
 use crate::ui::widgets::span;
 
 use super::state::{ListState, RemoveDialog};
@@ -24,10 +25,11 @@ pub fn render(
     app: &App,
 ) {
     let theme = &app.theme;
-    let lines_of =
-        |id: &crate::engine::api::TorrentId| session.torrents.iter().find(|t| t.id == *id);
-    let found: Vec<_> = d.ids.iter().filter_map(lines_of).collect();
-    let done: u64 = found.iter().map(|t| t.verified_bytes).sum();
+    let found: Vec<&TorrentLine> = d
+        .ids
+        .iter()
+        .filter_map(|id| session.torrents.iter().find(|t| t.id == *id))
+        .collect();
     // A marked set names its torrents, as many as the screen has room for.
     let names_h = if d.ids.len() > 1 {
         (d.ids.len() as u16)
@@ -44,6 +46,34 @@ pub fn render(
     let popup = crate::ui::widgets::popup(area, w, h, buf);
     let room = usize::from(w.saturating_sub(4));
     let bold = Style::new().add_modifier(Modifier::BOLD);
+    let (what, place, names) = describe(d, &found, usize::from(names_h), room);
+    let mut lines = vec![Line::from(vec![
+        Span::raw(" Remove "),
+        span(what, bold),
+        Span::raw("?"),
+    ])];
+    lines.extend(names);
+    lines.extend([
+        Line::from(span(format!(" {place}"), theme.dim())),
+        Line::default(),
+        answers(theme),
+    ]);
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(theme.warn())
+        .title(Line::from(" Remove ").style(theme.title(true)));
+    Paragraph::new(lines).block(block).render(popup, buf);
+}
+
+/// What would be removed, in `room` columns: the one torrent's name and where its data is,
+/// or a marked set's count, its data's size and the first `shown` names.
+fn describe(
+    d: &RemoveDialog,
+    found: &[&TorrentLine],
+    shown: usize,
+    room: usize,
+) -> (String, String, Vec<Line<'static>>) {
+    let done: u64 = found.iter().map(|t| t.verified_bytes).sum();
     let mut names: Vec<Line> = Vec::new();
     let (what, place) = match (&d.name, d.ids.as_slice()) {
         (Some(name), [_]) => {
@@ -61,7 +91,6 @@ pub fn render(
             )
         }
         _ => {
-            let shown = usize::from(names_h);
             for (i, t) in found.iter().enumerate().take(shown) {
                 let more = found.len() - shown;
                 let text = if i + 1 == shown && more > 0 {
@@ -80,31 +109,21 @@ pub fn render(
             )
         }
     };
+    (what, place, names)
+}
+
+/// The three answers with their keys.
+fn answers(theme: &Theme) -> Line<'static> {
     let key = |a: Action| key_label(a, Mode::Dialog).unwrap_or_default();
-    let mut lines = vec![Line::from(vec![
-        Span::raw(" Remove "),
-        span(what, bold),
-        Span::raw("?"),
-    ])];
-    lines.extend(names);
-    lines.extend([
-        Line::from(span(format!(" {place}"), theme.dim())),
-        Line::default(),
-        Line::from(vec![
-            span(format!(" {}", key(Action::KeepData)), theme.key()),
-            Span::raw(" keep the data   "),
-            span(key(Action::DeleteData), theme.key()),
-            span(" delete the data", theme.error()),
-            Span::raw("   "),
-            span(key(Action::Back), theme.key()),
-            Span::raw(" cancel"),
-        ]),
-    ]);
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .border_style(theme.warn())
-        .title(Line::from(" Remove ").style(theme.title(true)));
-    Paragraph::new(lines).block(block).render(popup, buf);
+    Line::from(vec![
+        span(format!(" {}", key(Action::KeepData)), theme.key()),
+        Span::raw(" keep the data   "),
+        span(key(Action::DeleteData), theme.key()),
+        span(" delete the data", theme.error()),
+        Span::raw("   "),
+        span(key(Action::Back), theme.key()),
+        Span::raw(" cancel"),
+    ])
 }
 
 impl ListState {
