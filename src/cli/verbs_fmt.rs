@@ -219,8 +219,17 @@ pub fn list_table(rows: &[TorrentRow], width: usize) -> String {
 
 /// `ttui show ID`: a summary, then the files, trackers and peers.
 pub fn show_text(d: &TorrentDetail) -> String {
-    use Align::*;
-    let r = &d.row;
+    let mut out = summary_text(&d.row);
+    section(&mut out, "files", files_table(d), &[]);
+    let errors: Vec<Option<&String>> = d.trackers.iter().map(|t| t.last_error.as_ref()).collect();
+    section(&mut out, "trackers", trackers_table(d), &errors);
+    section(&mut out, "peers", peers_table(d), &[]);
+    explain_text(&mut out, d);
+    out
+}
+
+/// The name line and the key-value summary under it.
+fn summary_text(r: &TorrentRow) -> String {
     let state = match &r.why {
         Some(why) => format!("{}: {}", fit(&r.state, 12), fit(why, MAX_TEXT)),
         None => fit(&r.state, 12),
@@ -261,7 +270,11 @@ pub fn show_text(d: &TorrentDetail) -> String {
     for (k, v) in summary {
         out.push_str(&format!("  {k:<12}{v}\n"));
     }
+    out
+}
 
+fn files_table(d: &TorrentDetail) -> Vec<String> {
+    use Align::*;
     let files: Vec<Vec<String>> = d
         .files
         .iter()
@@ -287,8 +300,11 @@ pub fn show_text(d: &TorrentDetail) -> String {
         ("PRIORITY", Left),
         ("PATH", Left),
     ];
-    section(&mut out, "files", table(&head, &files, "  "), &[]);
+    table(&head, &files, "  ")
+}
 
+fn trackers_table(d: &TorrentDetail) -> Vec<String> {
+    use Align::*;
     let trackers: Vec<Vec<String>> = d
         .trackers
         .iter()
@@ -300,10 +316,12 @@ pub fn show_text(d: &TorrentDetail) -> String {
             ]
         })
         .collect();
-    let errors: Vec<Option<&String>> = d.trackers.iter().map(|t| t.last_error.as_ref()).collect();
     let head = [("TIER", Right), ("STATUS", Left), ("URL", Left)];
-    section(&mut out, "trackers", table(&head, &trackers, "  "), &errors);
+    table(&head, &trackers, "  ")
+}
 
+fn peers_table(d: &TorrentDetail) -> Vec<String> {
+    use Align::*;
     let peers: Vec<Vec<String>> = d
         .peers
         .iter()
@@ -326,9 +344,7 @@ pub fn show_text(d: &TorrentDetail) -> String {
         ("UP", Right),
         ("REASON", Left),
     ];
-    section(&mut out, "peers", table(&head, &peers, "  "), &[]);
-    explain_text(&mut out, d);
-    out
+    table(&head, &peers, "  ")
 }
 
 /// "why slow": the findings that are not ok, each with its advice; nothing when all is well.
