@@ -117,6 +117,27 @@ pub fn list_table(rows: &[TorrentRow], width: usize) -> String {
     if rows.is_empty() {
         return "no torrents in the session (add one with `ttui add FILE|MAGNET|URL`)\n".into();
     }
+    let (head, cells) = list_columns(rows, width);
+    let lines = table(&head, &cells, "");
+    let mut out = with_reasons(&lines, rows, width);
+    let down = rows.iter().fold(0u64, |a, r| a.saturating_add(r.down_rate));
+    let up = rows.iter().fold(0u64, |a, r| a.saturating_add(r.up_rate));
+    out.push_str(&format!(
+        "{} torrent{}, ↓ {}/s, ↑ {}/s\n",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        fmt::bytes_short(down),
+        fmt::bytes_short(up)
+    ));
+    out
+}
+
+/// The list's header and cells for `width`: the name takes what the other columns leave; on
+/// a narrow terminal the least needed columns go first, so the name keeps room to be read.
+fn list_columns(
+    rows: &[TorrentRow],
+    width: usize,
+) -> (Vec<(&'static str, Align)>, Vec<Vec<String>>) {
     use Align::*;
     let head = [
         ("ID", Right),
@@ -147,8 +168,6 @@ pub fn list_table(rows: &[TorrentRow], width: usize) -> String {
             ]
         })
         .collect();
-    // The name takes what the other columns leave; on a narrow terminal the least needed
-    // columns go first, so the name keeps room to be read.
     let col_width = |i: usize| {
         let w = cells.iter().map(|c| cols(&c[i])).max().unwrap_or(0);
         w.max(head[i].0.len()) + 2
@@ -186,7 +205,11 @@ pub fn list_table(rows: &[TorrentRow], width: usize) -> String {
             .filter_map(|(x, k)| k.then_some(x))
             .collect();
     }
-    let lines = table(&head, &cells, "");
+    (head, cells)
+}
+
+/// The table's lines, each torrent's reason (when it has one) on a line of its own below it.
+fn with_reasons(lines: &[String], rows: &[TorrentRow], width: usize) -> String {
     let why_indent = cols(&rows.iter().map(|r| r.id).max().unwrap_or(0).to_string()).max(2) + 2;
     let why_cols = match width {
         0 => MAX_TEXT,
@@ -205,15 +228,6 @@ pub fn list_table(rows: &[TorrentRow], width: usize) -> String {
             out.push('\n');
         }
     }
-    let down = rows.iter().fold(0u64, |a, r| a.saturating_add(r.down_rate));
-    let up = rows.iter().fold(0u64, |a, r| a.saturating_add(r.up_rate));
-    out.push_str(&format!(
-        "{} torrent{}, ↓ {}/s, ↑ {}/s\n",
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" },
-        fmt::bytes_short(down),
-        fmt::bytes_short(up)
-    ));
     out
 }
 
