@@ -92,7 +92,7 @@ fn describe(
         }
         _ => {
             for (i, t) in found.iter().enumerate().take(shown) {
-                let more = found.len() - shown;
+                let more = found.len().saturating_sub(shown);
                 let text = if i + 1 == shown && more > 0 {
                     format!(" · and {} more", more + 1)
                 } else {
@@ -144,5 +144,25 @@ impl ListState {
             (Ok(()), false) => format!("removed {name} (data kept)"),
             (Err(e), _) => format!("removing {name}: {}", fmt::outside(&e, 120)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::TorrentId;
+
+    /// Marked torrents can leave the list while the dialog is open (removed from another
+    /// terminal): fewer found than rows for names must not underflow.
+    #[test]
+    fn a_marked_set_with_torrents_gone_is_described_without_panic() {
+        let d = RemoveDialog {
+            ids: vec![TorrentId(1), TorrentId(2), TorrentId(3)],
+            name: None,
+        };
+        let one = TorrentLine::placeholder(TorrentId(1));
+        let (what, _, names) = describe(&d, &[&one], 3, 60);
+        assert_eq!(what, "3 torrents");
+        assert_eq!(names.len(), 1);
     }
 }
