@@ -67,7 +67,10 @@ pub async fn start_session(
     state_dir: &Path,
 ) -> Result<(SessionHandle, tokio::task::JoinHandle<()>), String> {
     let fds = crate::engine::fds::raise_nofile_limit();
-    tracing::info!("descriptor limit {fds}");
+    tracing::info!(
+        "descriptor limit {fds}; payload files open at once, all torrents together: at most {}",
+        crate::engine::disk::open_files_budget(fds)
+    );
     let store = Store::open(state_dir).map_err(|e| e.to_string())?;
     let mut opts = options(args, true);
     if opts.output == Path::new(".") {

@@ -4,8 +4,8 @@
 //! A descriptor an idle socket holds is one the disk cannot open: a flood of connections that
 //! never handshake used to be accepted until `accept` failed with EMFILE, and then a piece
 //! write could fail too. Descriptors are a process-wide resource (RLIMIT_NOFILE), so the
-//! budget is process-wide as well. Of the limit, each torrent's file pool takes a quarter
-//! (`disk::pool::default_capacity`); handed-over connections are capped by each torrent's
+//! budget is process-wide as well. Of the limit, the session's open payload files take a
+//! quarter, all torrents together (`disk::OpenFiles`, sized by `open_files::budget_for`); handed-over connections are capped by each torrent's
 //! connection limit (`--max-peers`, incoming and outgoing together); listeners, the UDP
 //! socket, trackers and the terminal need a few. Connections still in their handshake
 //! (up to `HANDSHAKE_TIMEOUT` each) get an eighth of the limit: a flood beyond that waits in

@@ -1,8 +1,9 @@
 //! The storage layer: a torrent's payload on disk. Positioned reads and writes that split at
 //! file boundaries, the SHA-1 helper, and the resume check (check.rs).
 //!
-//! A torrent with more files than a process should keep open goes through a bounded pool of
-//! open files (pool.rs). BEP 47 padding files never touch the disk: their bytes are zeros,
+//! Descriptors come from the session's budget of open files (open_files.rs), shared by every
+//! torrent: a file is opened when first used and closed when the session's least recently
+//! used files make room for others, whichever torrent they belong to. BEP 47 padding files never touch the disk: their bytes are zeros,
 //! checked as part of their pieces' hashes, skipped on write and served as zeros on read.
 //!
 //! Everything here is blocking std I/O and owns no thread of its own (the resume check borrows
@@ -13,8 +14,8 @@
 
 mod check;
 mod layout;
+mod open_files;
 pub mod parts;
-mod pool;
 mod skip;
 #[cfg(test)]
 mod tests;
@@ -27,14 +28,15 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use sha1::{Digest, Sha1};
 
 use crate::protocol::geometry::Geometry;
 use crate::protocol::metainfo::Info;
 use layout::{check_layout, create_links, open_file, prepare_file_path, prepare_root};
-use pool::FilePool;
+use open_files::TorrentFiles;
+pub use open_files::{budget_for as open_files_budget, OpenFiles};
 use skip::fs_missing;
 
 #[derive(Debug, thiserror::Error)]
@@ -140,34 +142,22 @@ struct StoredFile {
     entry: Option<(Vec<String>, bool)>,
 }
 
-/// How the descriptors of the files are held.
-enum Handles {
-    /// Few enough files to keep every one open for the torrent's life: no lock, no lookup.
-    /// Empty for padding files and until an absent (skipped) file is created.
-    All(Vec<OnceLock<File>>),
-    /// More files than that: opened on demand, least recently used closed first.
-    Pool(FilePool),
-}
-
 /// The files of one torrent, open for positioned reads and writes.
 pub struct Storage {
     root: PathBuf,
     files: Vec<StoredFile>,
-    handles: Handles,
+    /// The files' descriptors, from the session's budget; dropped with the storage.
+    handles: TorrentFiles,
     geometry: Geometry,
     parts: Mutex<parts::Parts>,
 }
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pool = match &self.handles {
-            Handles::All(_) => None,
-            Handles::Pool(pool) => Some(pool.capacity()),
-        };
         f.debug_struct("Storage")
             .field("root", &self.root)
             .field("files", &self.files.len())
-            .field("pool", &pool)
+            .field("budget", &self.handles.budget().capacity())
             .field("geometry", &self.geometry)
             .finish()
     }
@@ -178,69 +168,51 @@ impl Storage {
     ///
     /// Files are created sparse at their final length so later writes never extend them; a file
     /// that already has the right length is left untouched so a previous download can resume.
-    /// Padding files are not created. When the torrent has more files than a quarter of the
-    /// process's descriptor limit (within 16..=512), they are closed again and reopened on
-    /// demand through a pool of that size.
+    /// Padding files are not created. The files are closed again and reopened on demand, their
+    /// descriptors taken from the process's budget (a session passes its own to
+    /// `open_skipping`).
     pub fn open(root: &Path, info: &Info) -> Result<Storage, DiskError> {
-        Storage::open_with_max_open(root, info, pool::default_capacity())
+        Storage::open_in(open_files::process_budget(), root, info)
     }
 
-    /// `open`, except that the files flagged in `skipped` (one flag per entry of
+    /// `open`, with descriptors from `budget`.
+    pub fn open_in(
+        budget: &Arc<OpenFiles>,
+        root: &Path,
+        info: &Info,
+    ) -> Result<Storage, DiskError> {
+        Storage::open_skipping(budget, root, info, &[], ".ttui.parts")
+    }
+
+    /// `open_in`, except that the files flagged in `skipped` (one flag per entry of
     /// `info.files`) are not created when they do not exist: their bytes in pieces shared with
     /// wanted files go to the hidden parts file `parts_name` in `root`.
     pub fn open_skipping(
+        budget: &Arc<OpenFiles>,
         root: &Path,
         info: &Info,
-        skipped: &[bool],
-        parts_name: &str,
-    ) -> Result<Storage, DiskError> {
-        Storage::open_inner(root, info, pool::default_capacity(), skipped, parts_name)
-    }
-
-    /// `open`, keeping at most `max_open` files open at once (at least 1).
-    pub fn open_with_max_open(
-        root: &Path,
-        info: &Info,
-        max_open: usize,
-    ) -> Result<Storage, DiskError> {
-        Storage::open_inner(root, info, max_open, &[], ".ttui.parts")
-    }
-
-    fn open_inner(
-        root: &Path,
-        info: &Info,
-        max_open: usize,
         skipped: &[bool],
         parts_name: &str,
     ) -> Result<Storage, DiskError> {
         let geometry = check_layout(info)?;
         let root = prepare_root(root)?;
-        let real_files = info.files.iter().filter(|f| !f.padding).count();
-        let keep_all = real_files <= max_open;
         let mut files = Vec::with_capacity(info.files.len());
-        let mut handles = Vec::with_capacity(if keep_all { info.files.len() } else { 0 });
         for (n, entry) in info.files.iter().enumerate() {
             // Links (BEP 47) hold no data: no file, made after the files by create_links.
             let no_file = entry.padding || entry.symlink.is_some();
             let absent = !no_file
                 && skipped.get(n).copied().unwrap_or(false)
                 && fs_missing(&root, &entry.relative_path());
-            let (path, handle, fresh) = if no_file {
-                (entry.relative_path(), None, false)
+            let (path, fresh) = if no_file {
+                (entry.relative_path(), false)
             } else if absent {
-                (root.join(entry.relative_path()), None, true)
+                (root.join(entry.relative_path()), true)
             } else {
                 let path = prepare_file_path(&root, &entry.path)?;
-                let (file, fresh) = open_file(&path, entry.length, entry.executable)?;
-                (path, Some(file), fresh)
+                // Closed at once: the budget reopens it when it is first used.
+                let (_, fresh) = open_file(&path, entry.length, entry.executable)?;
+                (path, fresh)
             };
-            if keep_all {
-                let cell = OnceLock::new();
-                if let Some(h) = handle {
-                    let _ = cell.set(h);
-                }
-                handles.push(cell);
-            }
             files.push(StoredFile {
                 path,
                 offset: entry.offset,
@@ -253,11 +225,7 @@ impl Storage {
             });
         }
         create_links(&root, info);
-        let handles = if keep_all {
-            Handles::All(handles)
-        } else {
-            Handles::Pool(FilePool::new(files.len(), max_open))
-        };
+        let handles = budget.register(files.len());
         let parts = parts::Parts::open(
             root.join(parts_name),
             geometry.num_pieces(),
@@ -285,12 +253,9 @@ impl Storage {
             .map(|f| f.path.as_path())
     }
 
-    /// Files whose descriptors are open right now.
+    /// Files of this torrent whose descriptors are open right now.
     pub fn open_files(&self) -> usize {
-        match &self.handles {
-            Handles::All(handles) => handles.iter().filter(|h| h.get().is_some()).count(),
-            Handles::Pool(pool) => pool.open_count(),
-        }
+        self.handles.open_count()
     }
 
     pub fn geometry(&self) -> Geometry {
@@ -317,30 +282,20 @@ impl Storage {
         Ok((start, len))
     }
 
-    /// Run `op` on the open handle of file `index`: straight from the table when every file is
-    /// open, else through the pool (which may reopen it). The pool's lock is not held during
-    /// `op`, so reads never wait for another thread's write.
+    /// Run `op` on the open handle of file `index`, from the session's budget (which may
+    /// reopen it). The budget's lock is not held during `op`, so reads never wait for another
+    /// thread's write.
     fn with_handle<T>(
         &self,
         index: usize,
         file: &StoredFile,
         op: impl FnOnce(&File) -> Result<T, DiskError>,
     ) -> Result<T, DiskError> {
-        match &self.handles {
-            Handles::All(handles) => {
-                let handle = handles
-                    .get(index)
-                    .and_then(OnceLock::get)
-                    .ok_or_else(segment_bug)?;
-                op(handle)
-            }
-            Handles::Pool(pool) => {
-                let handle = pool
-                    .get(index, &file.path)
-                    .map_err(|e| storage_error("open", &file.path, e))?;
-                op(&handle)
-            }
-        }
+        let handle = self
+            .handles
+            .get(index, &file.path)
+            .map_err(|e| storage_error("open", &file.path, e))?;
+        op(&handle)
     }
 
     /// Write a whole piece given as its blocks in order (the engine has already checked its
@@ -486,7 +441,7 @@ impl Storage {
     }
 
     /// Push written data to the device (graceful quit): every file written since the last flush,
-    /// reopened if the pool had closed it (the kernel keeps its dirty pages either way). Tries
+    /// reopened if the budget had closed it (the kernel keeps its dirty pages either way). Tries
     /// every file, returns the first error.
     pub fn flush(&self) -> Result<(), DiskError> {
         let mut first_error = None;

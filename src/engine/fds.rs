@@ -1,5 +1,7 @@
 //! The process's file-descriptor limit (RLIMIT_NOFILE): read by the budgets that share it
-//! (files of the disk pool, connections in their handshake), and raised to the hard limit by a
+//! (the session's open payload files: a quarter, disk/open_files.rs; connections in their
+//! handshake: an eighth, accept_budget.rs; the rest for established connections and the
+//! process's own files), and raised to the hard limit by a
 //! session, which may hold thousands of torrents (as rtorrent and qBittorrent do).
 
 /// The soft limit, or 1,024 when it cannot be read.

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::engine::api::*;
 use crate::engine::coordinator::{Coordinator, TICK};
-use crate::engine::disk::Storage;
+use crate::engine::disk::{OpenFiles, Storage};
 use crate::engine::download::Download;
 use crate::engine::magnet;
 use crate::engine::picker::Picker;

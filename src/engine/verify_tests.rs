@@ -137,7 +137,16 @@ async fn a_failed_write_reaches_the_coordinator_with_its_io_kind() {
     let mut info = (*shared.info).clone();
     info.pieces[0] = crate::engine::disk::hash_blocks(&[&block]);
     // The file is skipped, so its bytes go to the parts file; a directory stands there.
-    shared.storage = Arc::new(Storage::open_skipping(&root, &info, &[true], "parts").unwrap());
+    shared.storage = Arc::new(
+        Storage::open_skipping(
+            &Arc::new(crate::engine::disk::OpenFiles::new(4)),
+            &root,
+            &info,
+            &[true],
+            "parts",
+        )
+        .unwrap(),
+    );
     shared.info = Arc::new(info);
     std::fs::create_dir(root.join("parts")).unwrap();
 

@@ -181,10 +181,16 @@ impl Daemon {
 
     /// `start` with these environment variables set for the daemon only.
     pub fn start_with(env: &Env, run: &str, extra: &[String], vars: &[(&str, &str)]) -> Daemon {
-        let log = env.logs.join(format!("daemon-{run}.log"));
-        let stderr = env.logs.join(format!("daemon-{run}.stderr"));
         let mut cmd = env.ttui();
         cmd.envs(vars.iter().copied());
+        Self::start_cmd(env, run, extra, cmd)
+    }
+
+    /// `start` with `cmd` as the program (ttui itself, or a wrapper such as `prlimit ... --
+    /// ttui` that execs it, so the pid stays the daemon's).
+    pub fn start_cmd(env: &Env, run: &str, extra: &[String], mut cmd: Command) -> Daemon {
+        let log = env.logs.join(format!("daemon-{run}.log"));
+        let stderr = env.logs.join(format!("daemon-{run}.stderr"));
         cmd.arg("daemon")
             .arg("--state-dir")
             .arg(&env.state)

@@ -14,7 +14,7 @@ use std::sync::MutexGuard;
 
 use super::layout::{open_file, prepare_file_path};
 use super::parts::Parts;
-use super::{io_error, storage_error, DiskError, Handles, Storage, StoredFile};
+use super::{io_error, storage_error, DiskError, Storage, StoredFile};
 
 /// True when nothing (not even a dangling link) is at `root/relative`.
 pub(super) fn fs_missing(root: &Path, relative: &Path) -> bool {
@@ -142,11 +142,8 @@ impl Storage {
                 .write_all_at(&buf, s - file.offset)
                 .map_err(|err| storage_error("write", &path, err))?;
         }
-        if let Handles::All(handles) = &self.handles {
-            if let Some(cell) = handles.get(index) {
-                let _ = cell.set(handle);
-            }
-        }
+        // Closed here: the session's budget opens it again when it is next used.
+        drop(handle);
         file.dirty.store(true, Ordering::Relaxed);
         file.absent.store(false, Ordering::Release);
         for piece in pieces {

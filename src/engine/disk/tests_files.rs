@@ -1,4 +1,5 @@
-//! Storage with BEP 47 attributes (padding, executable, symlink) and through the file pool.
+//! Storage with BEP 47 attributes (padding, executable, symlink) and through a small budget of
+//! open files.
 
 use super::*;
 use crate::protocol::metainfo::FileEntry;
@@ -233,7 +234,7 @@ fn link_values_climb_to_the_torrent_directory() {
 }
 
 #[test]
-fn many_files_go_through_a_bounded_pool() {
+fn many_files_go_through_a_small_budget() {
     let dir = tempfile::tempdir().unwrap();
     let names: Vec<String> = (0..300).map(|i| format!("d{}/f{i}", i % 7)).collect();
     let layout: Vec<Spec> = names
@@ -243,8 +244,8 @@ fn many_files_go_through_a_bounded_pool() {
         .collect();
     let data = payload(&layout);
     let info = info_with(&layout, 4_096, &data);
-    let storage = Storage::open_with_max_open(dir.path(), &info, 8).unwrap();
-    assert!(matches!(storage.handles, Handles::Pool(_)));
+    let budget = Arc::new(OpenFiles::new(8));
+    let storage = Storage::open_in(&budget, dir.path(), &info).unwrap();
     assert_eq!(storage.open_files(), 0);
     // Pieces written in a scattered order, so files are reopened after eviction.
     let count = storage.num_pieces();
@@ -266,19 +267,24 @@ fn many_files_go_through_a_bounded_pool() {
             "{name}"
         );
     }
-    // Reopened, nothing is fresh: the resume check reads every piece through the pool.
+    // Reopened, nothing is fresh: the resume check reads every piece through the budget.
     drop(storage);
-    let storage = Storage::open_with_max_open(dir.path(), &info, 8).unwrap();
+    assert_eq!(budget.open_count(), 0);
+    let storage = Storage::open_in(&budget, dir.path(), &info).unwrap();
     let flags = storage
         .check_existing(&info, 2, &|_| {}, &AtomicBool::new(false))
         .unwrap();
     assert!(flags.iter().all(|&f| f));
     assert!(storage.open_files() <= 8);
 
-    // Few files: all kept open, no pool.
-    let small = Storage::open_with_max_open(&dir.path().join("small"), &info, 300).unwrap();
-    assert!(matches!(small.handles, Handles::All(_)));
-    assert_eq!(small.open_files(), 300);
+    // A budget above the file count: files open as they are used and stay open.
+    let roomy = Arc::new(OpenFiles::new(300));
+    let small = Storage::open_in(&roomy, &dir.path().join("small"), &info).unwrap();
+    assert_eq!(small.open_files(), 0);
+    write_all(&small, &data, 4_096);
+    let real = info.files.iter().filter(|f| f.length > 0).count();
+    assert_eq!(small.open_files(), real);
+    assert_eq!(roomy.open_count(), real);
 }
 
 #[test]
@@ -287,7 +293,7 @@ fn a_file_removed_while_closed_is_an_error_naming_it() {
     let layout: &[Spec] = &[("a", 100, ""), ("b", 100, ""), ("c", 100, "")];
     let data = payload(layout);
     let info = info_with(layout, 100, &data);
-    let storage = Storage::open_with_max_open(dir.path(), &info, 1).unwrap();
+    let storage = Storage::open_in(&Arc::new(OpenFiles::new(1)), dir.path(), &info).unwrap();
     write_all(&storage, &data, 100);
     fs::remove_file(dir.path().join("t/a")).unwrap();
     let mut buf = vec![0; 100];

@@ -1,7 +1,8 @@
 //! What a process has once, whatever the number of torrents: our peer id, the listening
 //! sockets (TCP, and one UDP socket that carries the DHT and uTP), the DHT node, the router
-//! that hands an incoming connection to the torrent its handshake names, global limits, and
-//! the pool where pieces are hashed and written.
+//! that hands an incoming connection to the torrent its handshake names, global limits, the
+//! pool where pieces are hashed and written, and the budget of open files that every
+//! torrent's storage takes its descriptors from.
 
 pub(crate) mod dormancy;
 pub mod goals;
@@ -27,6 +28,7 @@ use crate::dht::{Dht, DhtConfig};
 use crate::engine::accept_budget;
 use crate::engine::api::LogLevel;
 use crate::engine::connect::{read_handshake, HANDSHAKE_TIMEOUT};
+use crate::engine::disk::OpenFiles;
 use crate::engine::options::{Options, TransportPolicy};
 use crate::engine::pool::DiskPool;
 use crate::engine::shared::Event;
@@ -108,6 +110,8 @@ pub(crate) struct SessionCtx {
     /// The session's rate buckets, under which every torrent's hang.
     pub rates: Arc<crate::engine::rate::SessionRates>,
     pub pool: Arc<DiskPool>,
+    /// Payload files open at once, all torrents together (disk/open_files.rs).
+    pub open_files: Arc<OpenFiles>,
     /// uTP on the session's UDP socket, unless `--transport tcp`.
     pub utp: Option<UtpSocket>,
     /// The DHT node on the session's UDP socket, unless `--no-dht`.
@@ -261,6 +265,7 @@ impl Session {
             limits: Limits::default(),
             rates: opts.rates.session(),
             pool: Arc::new(DiskPool::new(opts.check_threads)),
+            open_files: Arc::new(OpenFiles::for_this_process()),
             utp,
             dht,
             routes,

@@ -28,7 +28,8 @@ pub(crate) async fn run(
     // Open files (creating them at their final length) and check what is already there.
     let mut plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);
     plan.note.clone_from(&start.files.note);
-    let storage = match open_storage(&opts.output, &info, &plan, &meta.info_hash).await {
+    let budget = &start.ctx.open_files;
+    let storage = match open_storage(budget, &opts.output, &info, &plan, &meta.info_hash).await {
         Ok(s) => s,
         Err(msg) => return fail(&mut snap, &snapshots, msg),
     };
@@ -167,6 +168,7 @@ fn log_opening(
 
 /// Opens the files, creating them at their final length, off the async threads.
 async fn open_storage(
+    budget: &Arc<OpenFiles>,
     output: &Path,
     info: &Arc<Info>,
     plan: &FilePlan,
@@ -175,7 +177,8 @@ async fn open_storage(
     let (root, info2) = (output.to_path_buf(), Arc::clone(info));
     let skipped = plan.skipped_entries(info);
     let parts_name = crate::engine::priorities::parts_file_name(info_hash);
-    let open = move || Storage::open_skipping(&root, &info2, &skipped, &parts_name);
+    let budget = Arc::clone(budget);
+    let open = move || Storage::open_skipping(&budget, &root, &info2, &skipped, &parts_name);
     match tokio::task::spawn_blocking(open).await {
         Ok(Ok(s)) => Ok(Arc::new(s)),
         Ok(Err(e)) => Err(e.to_string()),
