@@ -96,9 +96,19 @@ fn ttui_serves_metadata_to_ttui() {
 /// "no peers to fetch the metadata from".
 #[test]
 fn a_magnet_gets_its_metadata_from_a_peer_that_dials_in() {
+    metadata_from_a_peer_that_dials_in("magnet dialed in", None);
+}
+
+/// The same over MSE only: the connection names the magnet by req2 alone.
+#[test]
+fn a_magnet_gets_its_metadata_from_an_encrypted_peer_that_dials_in() {
+    metadata_from_a_peer_that_dials_in("magnet dialed in, mse", Some("forced"));
+}
+
+fn metadata_from_a_peer_that_dials_in(name: &str, encryption: Option<&'static str>) {
     require_loopback_only();
     let _swarm = swarm_lock();
-    let fx = Fixture::multi_file("magnet dialed in", 33, 18);
+    let fx = Fixture::multi_file(name, 33, 18);
     let port = free_port();
     let out = fx.dir.path().join("out");
     let out_arg = out.display().to_string();
@@ -123,6 +133,7 @@ fn a_magnet_gets_its_metadata_from_a_peer_that_dials_in() {
         LtOptions {
             seed_mode: true,
             peers: vec![([127, 0, 0, 1], port).into()],
+            encryption,
             ..LtOptions::default()
         },
     );
