@@ -88,6 +88,71 @@ fn ttui_serves_metadata_to_ttui() {
     drop(seeder);
 }
 
+/// A magnet with nothing to dial (no tracker, no DHT, no `x.pe`, no `--peer`): its metadata
+/// can only come from a peer that dials ttui. libtorrent is told to (`connect_peer`); the
+/// session's router hands that connection to the metadata fetch (BEP 9 from an incoming
+/// peer), and the download then dials libtorrent back at the port it gave. Before the router
+/// knew magnets in their metadata phase, the connection was refused and the run failed with
+/// "no peers to fetch the metadata from".
+#[test]
+fn a_magnet_gets_its_metadata_from_a_peer_that_dials_in() {
+    metadata_from_a_peer_that_dials_in("magnet dialed in", None);
+}
+
+/// The same over MSE only: the connection names the magnet by req2 alone.
+#[test]
+fn a_magnet_gets_its_metadata_from_an_encrypted_peer_that_dials_in() {
+    metadata_from_a_peer_that_dials_in("magnet dialed in, mse", Some("forced"));
+}
+
+fn metadata_from_a_peer_that_dials_in(name: &str, encryption: Option<&'static str>) {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let fx = Fixture::multi_file(name, 33, 18);
+    let port = free_port();
+    let out = fx.dir.path().join("out");
+    let out_arg = out.display().to_string();
+    let link = format!("magnet:?xt=urn:btih:{}&dn=x", fx.torrent.hash_hex());
+    let port_arg = port.to_string();
+    let ttui = Ttui::spawn([
+        link.as_str(),
+        "--headless",
+        "-o",
+        &out_arg,
+        "--port",
+        &port_arg,
+        "--bind",
+        "127.0.0.1",
+        "--no-trackers",
+        "--no-dht",
+    ]);
+    // libtorrent takes a second or more to start: ttui listens long before it dials.
+    let seeder = LibtorrentPeer::start(
+        &fx.torrent,
+        &fx.data_dir,
+        LtOptions {
+            seed_mode: true,
+            peers: vec![([127, 0, 0, 1], port).into()],
+            encryption,
+            ..LtOptions::default()
+        },
+    );
+    let run = ttui.wait(DOWNLOAD_TIMEOUT);
+    run.assert_success("magnet from a peer that dialed in");
+    assert!(
+        run.stderr.contains("connected to us") && run.stderr.contains("metadata ("),
+        "the metadata did not come from the incoming peer:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("complete:"),
+        "{}",
+        last_lines(&run.stdout, 5)
+    );
+    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
+    drop(seeder);
+}
+
 #[test]
 fn a_bad_magnet_is_one_line_error() {
     let run = Ttui::run(

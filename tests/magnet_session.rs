@@ -256,3 +256,43 @@ fn a_magnet_queued_behind_a_download_completes_when_its_slot_comes() {
     drop(first_seed);
     drop(magnet_swarm);
 }
+
+/// A magnet with no source at all (no tracker, no DHT, no `x.pe`, no `--peer`) in a daemon:
+/// a peer that dials the daemon for it is asked for the metadata (the router knows a magnet
+/// before its metadata arrives), and the download then dials that peer back. Before, the
+/// router refused that connection and the magnet waited for peers forever.
+#[test]
+fn a_magnet_gets_its_metadata_from_a_peer_that_dials_the_daemon() {
+    let Some((_lock, env)) = setup("ttui-magin-") else {
+        return;
+    };
+    let fixtures = env.root.path().join("fixtures");
+    let data = fixtures.join("data");
+    let files: Vec<(&str, u64)> = NAMES.iter().copied().zip(SIZES).collect();
+    let p = Payload::make(&data, &fixtures, "multi", &files, 29);
+    let bare = p
+        .torrent
+        .with_trackers(&fixtures.join("multi-bare.torrent"), None, &[]);
+    let port = common::free_port();
+    let mut daemon = Daemon::start(&env, "1", &["--port".into(), port.to_string()]);
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=multi", p.hash());
+    let added = env.verb(&["add", &magnet]);
+    assert_eq!(added.code, 0, "{added:?}");
+    // Told to dial the daemon once it seeds: the magnet's only way to its metadata.
+    let seed = LibtorrentPeer::start(
+        &bare,
+        &data,
+        LtOptions {
+            seed_mode: true,
+            peers: vec![([127, 0, 0, 1], port).into()],
+            ..LtOptions::default()
+        },
+    );
+    let hash = p.hash();
+    env.wait_list("the magnet complete", DONE_WAIT, &mut daemon, |r| {
+        done_row(r, &hash)
+    });
+    assert_only(&env.out, &p, &[0, 1, 2, 3, 4]);
+    drop(daemon);
+    drop(seed);
+}

@@ -5,12 +5,15 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::api::{Command, LogLevel, LogLine, Snapshot, TorrentLine, TorrentState};
 use crate::engine::dial::Transports;
-use crate::engine::metadata::{Fetcher, FETCH_TIMEOUT};
+use crate::engine::metadata::{self, Fetcher, FETCH_TIMEOUT};
 use crate::engine::metadata_wait;
+use crate::engine::session::SessionCtx;
+use crate::engine::shared::Event;
 use crate::engine::torrent::start::Start;
 use crate::engine::Outcome;
 use crate::protocol::magnet::Magnet;
@@ -22,14 +25,20 @@ use crate::protocol::metainfo::Metainfo;
 /// nothing: a paused torrent talks to no peer, and the pause is kept for when the metadata
 /// arrives. A one-shot run (no session to report to) gives up once every source is spent or
 /// after `FETCH_TIMEOUT`; a session's magnet waits for peers instead (`metadata_wait`), its
-/// line saying so. Returns the metadata, or how the torrent ended (its line says `error`).
+/// line saying so.
+///
+/// The router hands the fetch the peers that dial us for the magnet (`Incoming`): they are
+/// asked for the metadata like the peers it dials, and the one that delivers is kept (its
+/// listen port) for the download. A one-shot run with no source to dial waits for them
+/// until `FETCH_TIMEOUT`. Returns the metadata and the peers to dial for the download, or
+/// how the torrent ended (its line says `error`).
 pub(crate) async fn fetch_in_session(
     start: &mut Start,
     magnet: &Magnet,
     extra_peers: &[SocketAddr],
     echo: bool,
     commands: &mut mpsc::UnboundedReceiver<Command>,
-) -> Result<Metainfo, Outcome> {
+) -> Result<(Metainfo, Vec<SocketAddr>), Outcome> {
     let started = Instant::now();
     let mut snap = start.snapshots.borrow().as_ref().clone();
     let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
@@ -42,6 +51,8 @@ pub(crate) async fn fetch_in_session(
     };
     let session = &start.ctx;
     snap.listen_port = session.listen_port;
+    let (incoming_tx, mut incoming) = mpsc::unbounded_channel::<Event>();
+    let _routed = Routed::new(session.clone(), magnet.info_hash, incoming_tx);
     let transports = Transports {
         policy: session.transport,
         utp: session.utp.clone(),
@@ -58,10 +69,23 @@ pub(crate) async fn fetch_in_session(
     };
     // Only the session hears from its torrents: it is the one that keeps a magnet for weeks.
     let patient = start.reports.is_some();
+    // Nothing to dial: only a peer that dials us can bring the metadata.
+    let wait_for_incoming = !patient
+        && session.listen_port != 0
+        && magnet.peers.is_empty()
+        && extra_peers.is_empty()
+        && magnet.trackers.is_empty()
+        && session.dht.is_none();
     let (why_tx, mut whys) = mpsc::unbounded_channel::<String>();
     // Started anew on a resume: its timeout counts from there, and the peers it dials then.
     let begin = || Box::pin(fetch_until_done(&fetcher, patient, why_tx.clone()));
     let mut running = (!start.paused).then(begin);
+    // The peers that dialed us, being asked for the metadata.
+    let mut asking = FuturesUnordered::new();
+    // One-shot: why the dialing gave up, while peers that dialed us may still deliver.
+    let mut gave_up: Option<String> = None;
+    let waiting = tokio::time::sleep_until((started + FETCH_TIMEOUT).into());
+    tokio::pin!(waiting);
     show_paused(start.paused, &mut snap, &start.line);
     let mut tick = tokio::time::interval(crate::engine::coordinator::TICK);
     let result = loop {
@@ -71,7 +95,55 @@ pub(crate) async fn fetch_in_session(
                     Some(f) => f.await,
                     None => std::future::pending().await,
                 }
-            }, if running.is_some() => break r,
+            }, if running.is_some() => {
+                running = None;
+                match r {
+                    Ok(meta) => break Ok((meta, Vec::new())),
+                    Err(msg) if wait_for_incoming || !asking.is_empty() => {
+                        if wait_for_incoming {
+                            report(format!(
+                                "no source to dial: waiting for a peer to connect (port {})",
+                                session.listen_port
+                            ));
+                        }
+                        gave_up = Some(msg);
+                    }
+                    Err(msg) => break Err(msg),
+                }
+            }
+            Some(event) = incoming.recv() => {
+                let Event::Incoming { stream, addr, handshake, .. } = event else { continue };
+                if start.paused || asking.len() >= MAX_ASKING {
+                    tracing::info!("{addr}: incoming for a magnet that is not asking now, closed");
+                    continue;
+                }
+                report(format!("{addr}: connected to us"));
+                let (our_id, dht) = (session.our_id, session.dht.is_some());
+                asking.push(Box::pin(async move {
+                    let r = metadata::from_incoming(*stream, &handshake, magnet, our_id, dht).await;
+                    (addr, r)
+                }));
+            }
+            Some((addr, r)) = asking.next(), if !asking.is_empty() => match r {
+                Ok((info, port)) => {
+                    report(format!("metadata ({} bytes) from {addr}", info.len()));
+                    // Dialed back for the download: where it listens, else where it came from.
+                    let back = SocketAddr::new(addr.ip(), port.unwrap_or(addr.port()));
+                    break metadata::metainfo_from_info(&info, magnet).map(|m| (m, vec![back]));
+                }
+                Err(e) => {
+                    report(format!("{addr}: {e}"));
+                    if asking.is_empty() && !wait_for_incoming {
+                        if let Some(msg) = gave_up.take() {
+                            break Err(msg);
+                        }
+                    }
+                }
+            },
+            () = &mut waiting, if gave_up.is_some() && asking.is_empty() && !start.paused => {
+                let msg = gave_up.take().unwrap_or_default();
+                break Err(format!("{msg}; no peer connected to us either"));
+            }
             c = commands.recv() => match c {
                 None | Some(Command::Quit) => return Err(Outcome::Quit),
                 Some(c) => {
@@ -83,8 +155,15 @@ pub(crate) async fn fetch_in_session(
                                 // Words of the fetch just dropped, not of the one a resume starts.
                                 while whys.try_recv().is_ok() {}
                             }
-                            (false, false) => running = Some(begin()),
+                            (false, false) => {
+                                gave_up = None;
+                                running = Some(begin());
+                            }
                             _ => {}
+                        }
+                        if paused {
+                            // A paused torrent talks to no peer.
+                            asking.clear();
                         }
                         show_paused(paused, &mut snap, &start.line);
                         let _ = start.snapshots.send(std::sync::Arc::new(snap.clone()));
@@ -123,6 +202,29 @@ pub(crate) async fn fetch_in_session(
         });
         Outcome::Failed(msg)
     })
+}
+
+/// Peers that dialed us asked for the metadata at once; more are closed (they dial again).
+const MAX_ASKING: usize = 8;
+
+/// The magnet's place in the session's router while its metadata is fetched: connections
+/// naming it come to the fetch, until this is dropped (the torrent then routes itself).
+struct Routed {
+    ctx: SessionCtx,
+    info_hash: [u8; 20],
+}
+
+impl Routed {
+    fn new(ctx: SessionCtx, info_hash: [u8; 20], to: mpsc::UnboundedSender<Event>) -> Routed {
+        ctx.route(info_hash, to);
+        Routed { ctx, info_hash }
+    }
+}
+
+impl Drop for Routed {
+    fn drop(&mut self) {
+        self.ctx.unroute(&self.info_hash);
+    }
 }
 
 /// The metadata, or why the torrent ends. One-shot (`!patient`): one fetch of at most

@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::SinkExt;
 use sha1::{Digest, Sha1};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 
@@ -18,8 +19,10 @@ use crate::dht::Dht;
 use crate::engine::connect::connect_encrypted;
 use crate::engine::dial::Transports;
 use crate::engine::metadata_wait::{DhtSeen, Sources, Spent};
+use crate::engine::stream::PeerStream;
 use crate::net::EncryptionPolicy;
 use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataMsg};
+use crate::protocol::handshake::Handshake;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::message::{Message, MessageCodec};
 use crate::protocol::metainfo::Metainfo;
@@ -105,6 +108,35 @@ async fn from_peer(
     .await
     .map_err(|e| e.to_string())?;
     report(format!("{addr}: connected"));
+    exchange(stream, &hs, magnet).await.map(|(info, _)| info)
+}
+
+/// The metadata from a peer that dialed us for a magnet still without it (the session's
+/// router hands such connections to the fetch): our handshake goes back, then the same
+/// ut_metadata exchange as with a peer we dialed. Also returns the listen port its extended
+/// handshake gave, so the download can dial it back.
+pub(crate) async fn from_incoming(
+    mut stream: PeerStream,
+    hs: &Handshake,
+    magnet: &Magnet,
+    our_id: [u8; 20],
+    dht: bool,
+) -> Result<(Vec<u8>, Option<u16>), String> {
+    let ours = Handshake::new(magnet.info_hash, our_id).with_dht(dht);
+    stream
+        .write_all(&ours.encode())
+        .await
+        .map_err(|e| e.to_string())?;
+    exchange(stream, hs, magnet).await
+}
+
+/// BEP 9 over a connection whose handshakes are done: the metadata, checked against the info
+/// hash, and the listen port the peer's extended handshake gave.
+async fn exchange(
+    stream: PeerStream,
+    hs: &Handshake,
+    magnet: &Magnet,
+) -> Result<(Vec<u8>, Option<u16>), String> {
     if !hs.supports_extensions() {
         return Err("peer does not support the extension protocol".into());
     }
@@ -120,6 +152,7 @@ async fn from_peer(
         .map_err(|e| e.to_string())?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut their_id = None;
+    let mut their_port = None;
     let mut buf = BytesMut::new();
     let mut size = 0usize;
     let mut got = BTreeSet::new();
@@ -141,6 +174,7 @@ async fn from_peer(
                 return Err("peer does not offer the metadata".into());
             };
             their_id = Some(ut);
+            their_port = h.p;
             size = usize::try_from(total).map_err(|_| "metadata too large".to_string())?;
             buf = BytesMut::zeroed(size);
             for piece in 0..extension::metadata_pieces(total) {
@@ -176,7 +210,7 @@ async fn from_peer(
                         if hash != magnet.info_hash {
                             return Err("metadata does not match the info hash".into());
                         }
-                        return Ok(buf.to_vec());
+                        return Ok((buf.to_vec(), their_port));
                     }
                 }
                 ExtMetadataMsg::Reject { .. } => {

@@ -114,7 +114,7 @@ pub(crate) async fn run_magnet(
     let fetched =
         magnet::fetch_in_session(&mut start, &magnet, &extra_peers, echo, &mut cmd_rx).await;
     match fetched {
-        Ok(meta) => {
+        Ok((meta, dialed_us)) => {
             if let Some(only) = only {
                 start.files = FilePlan::only_once_known(&meta.info, &only, start.files.sequential);
                 if let Some(note) = &start.files.note {
@@ -128,7 +128,8 @@ pub(crate) async fn run_magnet(
                 let report = Report::Metadata(Box::new(meta.clone()), start.files.clone());
                 let _ = r.send((start.id, report));
             }
-            opts.peers.extend(magnet.peers.iter().copied());
+            opts.peers
+                .extend(magnet.peers.iter().chain(&dialed_us).copied());
             run(start, listen_log, meta, opts, cmd_rx).await
         }
         Err(outcome) => outcome,

@@ -203,7 +203,7 @@ impl Manager {
             notes,
             files,
             dormant,
-            wake: None,
+            ..policy::Parked::default()
         });
         if dormant {
             // What its task would have said at its start, said once here: it starts asleep.

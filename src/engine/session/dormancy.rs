@@ -24,7 +24,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use crate::engine::api::TorrentId;
+use tokio::sync::mpsc;
+
+use crate::engine::api::{Command, TorrentId};
 
 /// When torrents sleep and how often a dormant one is woken to announce.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -124,6 +126,41 @@ impl Wake {
             Wake::Announce => "its announce is due",
             Wake::Command => "a command for it",
             Wake::Subscribe => "someone is watching it",
+        }
+    }
+}
+
+/// Commands for a torrent whose task is ending (falling asleep, or being parked): the old
+/// task no longer reads them, so they are held here and replayed, in order, on the task that
+/// starts next (woken, resumed, verified or moved). A command equal to one already held
+/// moves to the end instead of being kept twice: every command held sets a state (a file's
+/// priority, sequential order) or is idempotent (drop, ban, refresh), so only the last of
+/// equal ones matters, and a UI that subscribes again and again does not grow the list.
+/// Invariant: at most `MAX_HELD` commands, none of them `Quit` or `Sleep`.
+#[derive(Debug, Default)]
+pub(crate) struct Held(Vec<Command>);
+
+/// More distinct commands than this in the moment a task takes to end: the oldest go.
+const MAX_HELD: usize = 64;
+
+impl Held {
+    /// Keeps `c` for the next task. `Quit` and `Sleep` are not kept: the task is already
+    /// ending, and the next one must not.
+    pub(crate) fn hold(&mut self, c: Command) {
+        if matches!(c, Command::Quit | Command::Sleep) {
+            return;
+        }
+        self.0.retain(|h| *h != c);
+        if self.0.len() == MAX_HELD {
+            self.0.remove(0);
+        }
+        self.0.push(c);
+    }
+
+    /// Sends the held commands, in order, to the task that starts now.
+    pub(crate) fn replay(self, to: &mpsc::UnboundedSender<Command>) {
+        for c in self.0 {
+            let _ = to.send(c);
         }
     }
 }

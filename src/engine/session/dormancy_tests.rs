@@ -183,3 +183,84 @@ async fn a_connection_for_a_dormant_torrent_wakes_it_and_waits_for_its_task() {
     assert!(events_rx.try_recv().is_err());
     assert_eq!(lock(&routes).incoming, 2);
 }
+
+fn replayed(held: Held) -> Vec<Command> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    held.replay(&tx);
+    let mut out = Vec::new();
+    while let Ok(c) = rx.try_recv() {
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn commands_held_while_a_task_ends_reach_the_next_one_in_order() {
+    let mut held = Held::default();
+    let peer: crate::engine::api::PeerAddr = "127.0.0.1:6881".parse().unwrap();
+    let wanted = vec![
+        Command::SetSequential(true),
+        Command::DropPeer(peer),
+        Command::SetFilePriority {
+            files: vec![0, 2],
+            priority: crate::engine::api::FilePriority::Skip,
+        },
+        Command::Refresh,
+    ];
+    for c in &wanted {
+        held.hold(c.clone());
+    }
+    assert_eq!(replayed(held), wanted);
+}
+
+#[test]
+fn equal_commands_are_held_once_and_the_last_word_wins() {
+    let mut held = Held::default();
+    for c in [
+        Command::SetSequential(true),
+        Command::Refresh,
+        Command::SetSequential(false),
+        Command::Refresh,
+        Command::SetSequential(true),
+    ] {
+        held.hold(c);
+    }
+    // Replayed, the torrent ends sequential, as it would have had every command gone through.
+    assert_eq!(
+        replayed(held),
+        vec![
+            Command::SetSequential(false),
+            Command::Refresh,
+            Command::SetSequential(true)
+        ]
+    );
+}
+
+#[test]
+fn the_end_of_the_old_task_is_not_replayed_on_the_new_one() {
+    let mut held = Held::default();
+    held.hold(Command::Quit);
+    held.hold(Command::Sleep);
+    held.hold(Command::Refresh);
+    assert_eq!(replayed(held), vec![Command::Refresh]);
+}
+
+#[test]
+fn held_commands_are_bounded_keeping_the_newest() {
+    let mut held = Held::default();
+    for f in 0..(MAX_HELD + 10) {
+        held.hold(Command::SetFilePriority {
+            files: vec![f],
+            priority: crate::engine::api::FilePriority::High,
+        });
+    }
+    let out = replayed(held);
+    assert_eq!(out.len(), MAX_HELD);
+    assert_eq!(
+        out.last(),
+        Some(&Command::SetFilePriority {
+            files: vec![MAX_HELD + 9],
+            priority: crate::engine::api::FilePriority::High,
+        })
+    );
+}

@@ -91,6 +91,8 @@ pub(super) struct Parked {
     pub dormant: bool,
     /// Woken while its task was still ending: started again once it has.
     pub wake: Option<crate::engine::session::dormancy::Wake>,
+    /// Commands that came while its task was ending, for the next task.
+    pub held: crate::engine::session::dormancy::Held,
 }
 
 impl Parked {
@@ -292,6 +294,7 @@ impl Manager {
         line.why = None;
         let (line_tx, line_rx) = watch::channel(line);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        parked.held.replay(&cmd_tx);
         let save_path = slot.save_path();
         let start = Start {
             id,

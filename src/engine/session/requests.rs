@@ -21,9 +21,7 @@ impl Manager {
             SessionRequest::Torrent { id, command } => {
                 if !self.pause_command(id, &command) {
                     self.wake_id(id, Wake::Command);
-                    if let Some(s) = self.slot(id) {
-                        let _ = s.commands.send(command);
-                    }
+                    self.tell(id, command);
                 }
                 self.evaluate(false);
             }
@@ -57,11 +55,9 @@ impl Manager {
             SessionRequest::Move { id, dir, reply } => self.start_move(id, dir, reply),
             SessionRequest::Subscribe { id, reply } => {
                 self.wake_id(id, Wake::Subscribe);
-                let rx = self.slot(id).map(|s| {
-                    // An idle torrent builds no snapshot and ticks slowly: ask for one now.
-                    let _ = s.commands.send(Command::Refresh);
-                    s.snapshots.subscribe()
-                });
+                // An idle torrent builds no snapshot and ticks slowly: ask for one now.
+                self.tell(id, Command::Refresh);
+                let rx = self.slot(id).map(|s| s.snapshots.subscribe());
                 let _ = reply.send(rx);
             }
             SessionRequest::Files { id, reply } => {

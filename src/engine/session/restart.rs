@@ -55,6 +55,9 @@ impl Manager {
         let carried = self.carry(&mut old, meta, &line, target.is_some());
         let (line_tx, line_rx) = watch::channel(line);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        if let Some(parked) = old.policy.stopped.as_mut() {
+            std::mem::take(&mut parked.held).replay(&cmd_tx);
+        }
         let run = run_again(carried, moving, line_tx, cmd_rx);
         let task = tokio::spawn(report_end(old.id, self.reports_tx.clone(), run));
         self.tasks_alive += 1;

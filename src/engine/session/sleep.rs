@@ -136,6 +136,22 @@ impl Manager {
         }
     }
 
+    /// Sends `command` to the torrent's task. A parked torrent's task, ending (falling asleep,
+    /// being paused or queued) or gone, reads no command: it is held for the task that starts
+    /// next (`Parked::held`, replayed by `relaunch` and `restart`). A dormant torrent woken
+    /// for the command (`wake` just before) is no longer parked, and its new task gets it now.
+    pub(super) fn tell(&mut self, id: TorrentId, command: Command) {
+        let Some(slot) = self.slots.iter_mut().find(|s| s.id == id) else {
+            return;
+        };
+        match &mut slot.policy.stopped {
+            Some(parked) => parked.held.hold(command),
+            None => {
+                let _ = slot.commands.send(command);
+            }
+        }
+    }
+
     /// `wake` by id, when the torrent is dormant.
     pub(super) fn wake_id(&mut self, id: TorrentId, why: Wake) {
         if let Some(i) = self.slots.iter().position(|s| s.id == id) {
