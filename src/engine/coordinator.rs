@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::engine::api::*;
 use crate::engine::choker::{self, Candidate, Choke, UPLOAD_SLOTS};
-use crate::engine::options::{Options, Outcome};
+use crate::engine::options::{Options, TorrentEnd};
 use crate::engine::peer::{PeerTask, Start};
 use crate::engine::peers::PeerTable;
 use crate::engine::report::{self, Lifetime, Report, ResumePoint};
@@ -173,7 +173,7 @@ impl Coordinator {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut events: mpsc::UnboundedReceiver<Event>,
         snapshots: watch::Sender<Arc<Snapshot>>,
-    ) -> Outcome {
+    ) -> TorrentEnd {
         let (tracker_task, mut tracker_upd) = self.start_trackers().unzip();
         let (dht_task, mut dht_rx) = self.start_dht().unzip();
         let now = Instant::now();
@@ -187,19 +187,19 @@ impl Coordinator {
         let mut next_tick = tokio::time::Instant::now() + TICK;
         let outcome = loop {
             if let Some(msg) = self.fatal.take() {
-                break Outcome::Failed(msg);
+                break TorrentEnd::Failed(msg);
             }
             if self.complete && !self.opts.seed {
-                break Outcome::Complete;
+                break TorrentEnd::Complete;
             }
             let mut ticked = false;
             tokio::select! {
                 c = commands.recv() => match c {
-                    None | Some(Command::Quit) => break Outcome::Quit,
+                    None | Some(Command::Quit) => break TorrentEnd::Quit,
                     Some(Command::Sleep) => {
                         // No `stopped` announce: the tracker keeps listing us while we sleep.
                         self.tracker_tx = None;
-                        break Outcome::Quit;
+                        break TorrentEnd::Quit;
                     }
                     Some(Command::Refresh) => next_tick = tokio::time::Instant::now(),
                     Some(c) => self.on_command(c),
@@ -262,14 +262,14 @@ impl Coordinator {
     /// last snapshot and resume point go out.
     async fn shut_down(
         &mut self,
-        outcome: Outcome,
+        outcome: TorrentEnd,
         (tracker_task, dht_task): (
             Option<tokio::task::JoinHandle<()>>,
             Option<tokio::task::JoinHandle<()>>,
         ),
         events: &mut mpsc::UnboundedReceiver<Event>,
         snapshots: &watch::Sender<Arc<Snapshot>>,
-    ) -> Outcome {
+    ) -> TorrentEnd {
         for p in self.peers.values() {
             p.send(PeerCmd::Disconnect(PeerEnd::Shutdown));
         }
@@ -298,11 +298,11 @@ impl Coordinator {
         // Every piece went to the kernel when it was verified, so a killed process loses
         // nothing; syncing to the device is only worth its cost (one fdatasync per file) when
         // the user stops us, not when a headless download simply ends.
-        if outcome == Outcome::Quit {
+        if outcome == TorrentEnd::Quit {
             let storage = Arc::clone(&self.shared.storage);
             let _ = tokio::task::spawn_blocking(move || storage.flush()).await;
         }
-        if let Outcome::Failed(msg) = &outcome {
+        if let TorrentEnd::Failed(msg) = &outcome {
             self.snap.state = TorrentState::Error(msg.clone());
         }
         self.on_tick();

@@ -42,7 +42,7 @@ impl Coordinator {
                     if p.plan != Plan::Banned {
                         p.plan = Plan::Dropped(now + DROP_COOL_DOWN);
                     }
-                    if !p.is_active() {
+                    if !p.has_conn() {
                         p.end = Some(PeerEnd::DroppedByUser);
                     }
                     self.log(
@@ -58,7 +58,7 @@ impl Coordinator {
                 if let Some(p) = self.peers.get_mut(&addr) {
                     p.plan = Plan::Banned;
                     p.send(PeerCmd::Disconnect(PeerEnd::Banned));
-                    if !p.is_active() {
+                    if !p.has_conn() {
                         p.end = Some(PeerEnd::Banned);
                         p.set_stage(PeerStage::Failed, now);
                     }
@@ -271,7 +271,7 @@ impl Coordinator {
         if self
             .peers
             .get(&addr)
-            .is_some_and(|p| p.is_active() || p.is_banned())
+            .is_some_and(|p| p.has_conn() || p.is_banned())
         {
             return;
         }

@@ -12,7 +12,7 @@ use crate::engine::dial::Transports;
 use crate::engine::metadata::{Fetcher, FETCH_TIMEOUT};
 use crate::engine::metadata_wait;
 use crate::engine::torrent::start::Start;
-use crate::engine::Outcome;
+use crate::engine::TorrentEnd;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 
@@ -29,7 +29,7 @@ pub(crate) async fn fetch_in_session(
     extra_peers: &[SocketAddr],
     echo: bool,
     commands: &mut mpsc::UnboundedReceiver<Command>,
-) -> Result<Metainfo, Outcome> {
+) -> Result<Metainfo, TorrentEnd> {
     let started = Instant::now();
     let mut snap = start.snapshots.borrow().as_ref().clone();
     let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
@@ -73,7 +73,7 @@ pub(crate) async fn fetch_in_session(
                 }
             }, if running.is_some() => break r,
             c = commands.recv() => match c {
-                None | Some(Command::Quit) => return Err(Outcome::Quit),
+                None | Some(Command::Quit) => return Err(TorrentEnd::Quit),
                 Some(c) => {
                     if let Some(paused) = crate::engine::api::pause_wanted(&c, start.paused) {
                         start.paused = paused;
@@ -121,7 +121,7 @@ pub(crate) async fn fetch_in_session(
             l.state = TorrentState::Error(msg.clone());
             l.why = Some(msg.clone());
         });
-        Outcome::Failed(msg)
+        TorrentEnd::Failed(msg)
     })
 }
 

@@ -47,4 +47,4 @@ pub(crate) mod webseed;
 pub use crate::protocol::extension::ExtHandshake;
 pub use connect::{connect_and_handshake, read_ext_client, read_handshake};
 pub use peer::panic_is_caught;
-pub use torrent::{start, start_magnet, Engine, Options, Outcome};
+pub use torrent::{start, start_magnet, Engine, Options, TorrentEnd};

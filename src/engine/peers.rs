@@ -167,8 +167,18 @@ impl PeerEntry {
         }
     }
 
-    pub(crate) fn is_active(&self) -> bool {
+    /// A peer task runs for it (dialing, handshaking or connected).
+    pub(crate) fn has_conn(&self) -> bool {
         self.conn.is_some()
+    }
+
+    /// In play: a connection runs or another dial is planned (`PeerRow::in_play`).
+    pub(crate) fn in_play(&self) -> bool {
+        self.has_conn()
+            || matches!(
+                self.plan,
+                Plan::Queued | Plan::BackingOff(_) | Plan::Dropped(_)
+            )
     }
 
     pub(crate) fn is_banned(&self) -> bool {
@@ -191,7 +201,7 @@ impl PeerEntry {
     /// A row that may go: not connected, not waiting for a dial, not banned (bans must stay
     /// to be enforced).
     fn is_gone(&self) -> bool {
-        !self.is_active() && matches!(self.plan, Plan::Resting | Plan::Never)
+        !self.has_conn() && matches!(self.plan, Plan::Resting | Plan::Never)
     }
 
     /// Marks the start of a connection `conn`; returns the receiver for its task's commands.
@@ -272,7 +282,7 @@ impl PeerTable {
     }
 
     pub(crate) fn active(&self) -> impl Iterator<Item = &PeerEntry> {
-        self.peers.values().filter(|p| p.is_active())
+        self.peers.values().filter(|p| p.has_conn())
     }
 
     /// A fresh connection id, mapped to `addr` until `end_conn`.
@@ -375,7 +385,7 @@ impl PeerTable {
         let Some(p) = self.peers.get_mut(addr) else {
             return;
         };
-        if !p.is_active()
+        if !p.has_conn()
             && p.plan == Plan::Resting
             && matches!(
                 p.end,
@@ -392,7 +402,7 @@ impl PeerTable {
         let mut due: Vec<(u32, SocketAddr)> = self
             .peers
             .values()
-            .filter(|p| !p.is_active() && p.plan.due(now))
+            .filter(|p| !p.has_conn() && p.plan.due(now))
             .map(|p| (p.attempts, p.addr))
             .collect();
         due.sort_by_key(|(attempts, _)| *attempts);

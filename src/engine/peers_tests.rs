@@ -203,3 +203,38 @@ fn a_seeding_torrent_retries_a_relisted_leecher_but_not_a_seed() {
     ));
     assert_eq!(t.get(&addr(2)).map(|p| p.plan), Some(Plan::Resting));
 }
+
+#[test]
+fn in_play_means_a_connection_runs_or_a_dial_is_planned_and_the_row_says_the_same() {
+    let now = Instant::now();
+    let mut t = PeerTable::default();
+    t.add([addr(1), addr(2)], PeerSource::Tracker, now);
+    let row =
+        |t: &PeerTable, n| crate::engine::snapshot::peer_row(t.get(&addr(n)).unwrap(), now, 1);
+    assert!(t.get(&addr(1)).unwrap().in_play(), "queued");
+    let c = t.new_conn(addr(1));
+    let _rx = t
+        .get_mut(&addr(1))
+        .unwrap()
+        .begin(c, PeerStage::Connecting, now);
+    let p = t.get(&addr(1)).unwrap();
+    assert!(p.has_conn() && p.in_play() && row(&t, 1).in_play);
+    t.end_conn(c).unwrap().finish(&PeerEnd::Refused, false, now);
+    let p = t.get(&addr(1)).unwrap();
+    assert!(
+        !p.has_conn() && p.in_play(),
+        "backing off: another dial is planned"
+    );
+    assert!(row(&t, 1).in_play);
+    let c = t.new_conn(addr(2));
+    let _rx = t
+        .get_mut(&addr(2))
+        .unwrap()
+        .begin(c, PeerStage::Connecting, now);
+    t.end_conn(c)
+        .unwrap()
+        .finish(&PeerEnd::NotBitTorrent, false, now);
+    let p = t.get(&addr(2)).unwrap();
+    assert!(!p.has_conn() && !p.in_play(), "never dialed again");
+    assert!(!row(&t, 2).in_play);
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::engine::api::*;
-use crate::engine::peers::{PeerEntry, Plan};
+use crate::engine::peers::PeerEntry;
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker;
 
@@ -102,7 +102,7 @@ pub(crate) fn torrent_state(
 }
 
 pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow {
-    let active = p.is_active();
+    let active = p.has_conn();
     let utp = if active {
         p.live.utp.get().and_then(|h| h.get())
     } else {
@@ -132,11 +132,7 @@ pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow 
         transport: p.transport,
         utp_rtt: utp.as_ref().and_then(|u| u.rtt),
         utp_retransmits: utp.as_ref().map(|u| u.retransmits),
-        alive: active
-            || matches!(
-                p.plan,
-                Plan::Queued | Plan::BackingOff(_) | Plan::Dropped(_)
-            ),
+        in_play: p.in_play(),
         encryption_note: p.encryption_note.clone(),
     }
 }

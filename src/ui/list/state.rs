@@ -55,20 +55,20 @@ pub struct ListState {
 
 /// What a key on the list did: the engine request, if any, and a line for the footer.
 #[derive(Debug, Default, PartialEq)]
-pub struct Outcome {
+pub struct KeyOutcome {
     pub effect: Option<Effect>,
     pub status: Option<String>,
 }
 
-impl Outcome {
+impl KeyOutcome {
     fn effect(effect: Effect) -> Self {
-        Outcome {
+        KeyOutcome {
             effect: Some(effect),
             status: None,
         }
     }
     pub(super) fn say(status: impl Into<String>) -> Self {
-        Outcome {
+        KeyOutcome {
             effect: None,
             status: Some(status.into()),
         }
@@ -205,7 +205,7 @@ impl ListState {
     }
 
     /// Applies one list action (help, quit and the screen switch are the app's).
-    pub fn handle(&mut self, action: Action) -> Outcome {
+    pub fn handle(&mut self, action: Action) -> KeyOutcome {
         if self.limits.is_some() {
             return self.limits_key(action);
         }
@@ -234,7 +234,7 @@ impl ListState {
             Action::Click { column, row } => self.click(column, row),
             Action::Open => {
                 if let Some(id) = self.selected {
-                    return Outcome::effect(Effect::Open(id));
+                    return KeyOutcome::effect(Effect::Open(id));
                 }
             }
             Action::ToggleMark => {
@@ -270,7 +270,7 @@ impl ListState {
             Action::Remove => {
                 let ids = self.targets();
                 if ids.is_empty() {
-                    return Outcome::say("no torrent selected");
+                    return KeyOutcome::say("no torrent selected");
                 }
                 let name = match ids.as_slice() {
                     [one] => self.line(*one).map(|t| t.name.clone()),
@@ -318,7 +318,7 @@ impl ListState {
             Action::ToggleTurtle => return self.toggle_turtle(),
             _ => {}
         }
-        Outcome::default()
+        KeyOutcome::default()
     }
 
     fn count_words(&self, n: usize) -> String {
@@ -335,11 +335,11 @@ impl ListState {
         }
     }
 
-    pub(super) fn send(&self, reqs: Vec<Request>, status: String) -> Outcome {
+    pub(super) fn send(&self, reqs: Vec<Request>, status: String) -> KeyOutcome {
         if reqs.is_empty() {
-            return Outcome::say("no torrent selected");
+            return KeyOutcome::say("no torrent selected");
         }
-        Outcome {
+        KeyOutcome {
             effect: Some(Effect::Session(reqs)),
             status: Some(status),
         }
@@ -348,7 +348,7 @@ impl ListState {
     /// One torrent: the engine decides between pause and resume against its own state, so
     /// `p p` cancels out. A marked set: all pause when any runs, else all resume (toggling
     /// each would scatter a mixed set).
-    fn pause(&self) -> Outcome {
+    fn pause(&self) -> KeyOutcome {
         let ids = self.targets();
         let command = match ids.as_slice() {
             [_] => Command::TogglePause,
@@ -424,7 +424,7 @@ impl ListState {
         }
     }
 
-    fn type_search(&mut self, action: Action) -> Outcome {
+    fn type_search(&mut self, action: Action) -> KeyOutcome {
         match action {
             Action::Type(c) if !c.is_control() && self.search.chars().count() < SEARCH_MAX => {
                 self.search.push(c)
@@ -437,24 +437,24 @@ impl ListState {
                 self.searching = false;
                 self.search.clear();
             }
-            _ => return Outcome::default(),
+            _ => return KeyOutcome::default(),
         }
         self.reorder();
-        Outcome::default()
+        KeyOutcome::default()
     }
 
-    fn answer(&mut self, action: Action) -> Outcome {
+    fn answer(&mut self, action: Action) -> KeyOutcome {
         let delete_data = match action {
             Action::KeepData => false,
             Action::DeleteData => true,
             Action::Back => {
                 self.dialog = None;
-                return Outcome::say("nothing removed");
+                return KeyOutcome::say("nothing removed");
             }
-            _ => return Outcome::default(),
+            _ => return KeyOutcome::default(),
         };
         let Some(dialog) = self.dialog.take() else {
-            return Outcome::default();
+            return KeyOutcome::default();
         };
         for id in &dialog.ids {
             self.marked.remove(id);
