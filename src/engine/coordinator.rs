@@ -327,7 +327,7 @@ impl Coordinator {
         let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
-        let cmds = p.begin(conn, stage, now);
+        let (cmds, live) = p.begin(conn, stage, now);
         if paused {
             p.send(PeerCmd::Pause);
         }
@@ -335,7 +335,7 @@ impl Coordinator {
             conn,
             addr,
             shared: Arc::clone(&self.shared),
-            live: Arc::clone(&p.live),
+            live,
             cmds,
         };
         task.spawn(start);
@@ -346,7 +346,7 @@ impl Coordinator {
         let half_open = self
             .peers
             .active()
-            .filter(|p| p.stage != PeerStage::Connected)
+            .filter(|p| p.stage() != PeerStage::Connected)
             .count();
         let budget = self
             .opts
@@ -358,7 +358,7 @@ impl Coordinator {
         }
         for addr in self.peers.to_dial(now, self.complete, budget) {
             if let Some(p) = self.peers.get_mut(&addr) {
-                p.attempts += 1;
+                p.dial.attempts += 1;
             }
             self.spawn_peer(addr, Start::Dial, PeerStage::Connecting, now);
         }
@@ -370,13 +370,13 @@ impl Coordinator {
         self.peers
             .active()
             .map(|p| {
-                let f = p.live.flags();
+                let f = p.flags();
                 Candidate {
                     addr: p.addr,
-                    connected: p.stage == PeerStage::Connected,
+                    connected: p.stage() == PeerStage::Connected,
                     peer_interested: f.peer_interested,
                     am_choking: f.am_choking,
-                    rate: if seeding { p.up.rate() } else { p.down.rate() },
+                    rate: if seeding { p.up_rate() } else { p.down_rate() },
                 }
             })
             .collect()
@@ -415,9 +415,7 @@ impl Coordinator {
             self.rechoke(now);
         }
         for p in self.peers.values_mut() {
-            p.down
-                .sample(now, p.past_down + p.live.downloaded.load(Ordering::Relaxed));
-            p.up.sample(now, p.past_up + p.live.uploaded.load(Ordering::Relaxed));
+            p.sample_rates(now);
         }
         let downloaded = self.shared.downloaded.load(Ordering::Relaxed);
         let uploaded = self.shared.uploaded.load(Ordering::Relaxed);
@@ -488,9 +486,9 @@ impl Coordinator {
         let n = self.shared.info.num_pieces();
         let (mut peers, mut seeds) = (0, 0);
         for p in self.peers.active() {
-            if p.stage == PeerStage::Connected {
+            if p.stage() == PeerStage::Connected {
                 peers += 1;
-                seeds += u32::from(n > 0 && p.live.pieces.load(Ordering::Relaxed) == n);
+                seeds += u32::from(n > 0 && p.pieces() == n);
             }
         }
         let verified = self.shared.download().picker.verified_bytes();
@@ -558,7 +556,7 @@ impl Coordinator {
         let mut peers: Vec<_> = self
             .peers
             .values()
-            .filter(|p| p.was_connected)
+            .filter(|p| p.reached_connected())
             .map(|p| p.addr)
             .collect();
         peers.truncate(report::RESUME_PEERS);

@@ -13,12 +13,17 @@ fn commands(rx: &mut mpsc::UnboundedReceiver<PeerCmd>) -> Vec<PeerCmd> {
 
 /// `p`'s connection says the peer is interested and we choke it.
 fn interested(c: &Coordinator, a: SocketAddr) {
-    c.peers.get(&a).unwrap().live.set_flags(ChokeFlags {
-        am_choking: true,
-        am_interested: false,
-        peer_choking: true,
-        peer_interested: true,
-    });
+    c.peers
+        .get(&a)
+        .unwrap()
+        .live()
+        .unwrap()
+        .set_flags(ChokeFlags {
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: true,
+        });
 }
 
 #[test]
@@ -73,7 +78,10 @@ fn a_resume_point_carries_the_peers_we_reached_and_this_runs_counters() {
     c.link.lifetime.downloaded = 1000;
     t.shared.downloaded.store(24, Ordering::Relaxed);
     connect(&mut c, addr(1), PeerSource::Tracker);
-    c.peers.get_mut(&addr(1)).unwrap().was_connected = true;
+    c.peers
+        .get_mut(&addr(1))
+        .unwrap()
+        .set_stage(PeerStage::Connected, Instant::now());
     c.peers.add([addr(2)], PeerSource::Tracker, Instant::now());
     c.link.resume_due = true;
     c.maybe_resume(Instant::now());

@@ -39,12 +39,10 @@ impl Coordinator {
             Command::DropPeer(addr) => {
                 if let Some(p) = self.peers.get_mut(&addr) {
                     p.send(PeerCmd::Disconnect(PeerEnd::DroppedByUser));
-                    if p.plan != Plan::Banned {
-                        p.plan = Plan::Dropped(now + DROP_COOL_DOWN);
+                    if p.dial.plan != Plan::Banned {
+                        p.dial.plan = Plan::Dropped(now + DROP_COOL_DOWN);
                     }
-                    if !p.has_conn() {
-                        p.end = Some(PeerEnd::DroppedByUser);
-                    }
+                    p.set_idle_end(PeerEnd::DroppedByUser);
                     self.log(
                         LogLevel::Info,
                         format!(
@@ -56,10 +54,10 @@ impl Coordinator {
             }
             Command::BanPeer(addr) => {
                 if let Some(p) = self.peers.get_mut(&addr) {
-                    p.plan = Plan::Banned;
+                    p.dial.plan = Plan::Banned;
                     p.send(PeerCmd::Disconnect(PeerEnd::Banned));
                     if !p.has_conn() {
-                        p.end = Some(PeerEnd::Banned);
+                        p.set_idle_end(PeerEnd::Banned);
                         p.set_stage(PeerStage::Failed, now);
                     }
                     self.log(LogLevel::Warn, format!("banned {addr} for this session"));
@@ -102,9 +100,6 @@ impl Coordinator {
             Event::Stage { conn, stage } => {
                 if let Some(p) = self.peers.by_conn(conn) {
                     p.set_stage(stage, now);
-                    if stage == PeerStage::Connected {
-                        p.was_connected = true;
-                    }
                 }
             }
             Event::Handshaken {
@@ -124,14 +119,14 @@ impl Coordinator {
             ),
             Event::Client { conn, name } => {
                 if let Some(p) = self.peers.by_conn(conn) {
-                    p.client = Some(name);
+                    p.known.client = Some(name);
                 }
             }
             Event::Interest { conn } => {
                 let slots_free = choker::unchoke_now(&self.choke_candidates(), UPLOAD_SLOTS);
                 let paused = self.paused;
                 if let Some(p) = self.peers.by_conn(conn) {
-                    let f = p.live.flags();
+                    let f = p.flags();
                     if f.peer_interested && f.am_choking && slots_free && !paused {
                         p.send(PeerCmd::Unchoke);
                     }
@@ -145,7 +140,7 @@ impl Coordinator {
             } => self.on_piece_done(index, ok, contributors),
             Event::BlockDone { index, begin, conn } => {
                 for p in self.peers.active() {
-                    if p.conn != Some(conn) && p.live.in_flight.load(Ordering::Relaxed) > 0 {
+                    if p.conn_id() != Some(conn) && p.in_flight() > 0 {
                         p.send(PeerCmd::Cancel { index, begin });
                     }
                 }
@@ -183,21 +178,21 @@ impl Coordinator {
         let other = self
             .peers
             .active()
-            .find(|p| p.conn != Some(conn) && p.peer_id == Some(peer_id))
+            .find(|p| p.conn_id() != Some(conn) && p.known.peer_id == Some(peer_id))
             .map(|p| (p.addr, p.source == PeerSource::Incoming));
         let we_are_lower = self.shared.our_id < peer_id;
         let Some(p) = self.peers.by_conn(conn) else {
             return;
         };
-        p.peer_id = Some(peer_id);
-        p.handshake_time = Some(elapsed);
-        p.encryption = Some(encryption);
-        p.transport = transport;
+        p.known.peer_id = Some(peer_id);
+        p.known.handshake_time = Some(elapsed);
+        p.setup.encryption = Some(encryption);
+        p.setup.transport = transport;
         let note_line = encryption_note.as_ref().map(|n| format!("{}: {n}", p.addr));
-        p.encryption_note = encryption_note;
-        p.id_client = peer_id::decode_client(&peer_id);
-        if p.client.is_none() {
-            p.client = p.id_client.clone();
+        p.setup.encryption_note = encryption_note;
+        p.known.id_client = peer_id::decode_client(&peer_id);
+        if p.known.client.is_none() {
+            p.known.client = p.known.id_client.clone();
         }
         // Two connections to one peer (we both dialed at once): both sides keep the one
         // the lower peer id started, so they agree without talking about it.
@@ -227,8 +222,8 @@ impl Coordinator {
             return;
         };
         // Remembered past this connection: a seeding torrent does not dial it back.
-        if n > 0 && p.live.pieces.load(Ordering::Relaxed) == n {
-            p.seed = true;
+        if n > 0 && p.pieces() == n {
+            p.known.seed = true;
         }
         let stage = p.finish(&end, complete, now);
         let addr = p.addr;
@@ -236,7 +231,7 @@ impl Coordinator {
             PeerStage::Failed => format!("{addr}: failed: {end}"),
             _ => format!(
                 "{addr} ({}): disconnected: {end}",
-                p.client.as_deref().unwrap_or("?")
+                p.known.client.as_deref().unwrap_or("?")
             ),
         };
         let quiet = matches!(end, PeerEnd::Shutdown | PeerEnd::Duplicate);
@@ -299,10 +294,10 @@ impl Coordinator {
         let mut to_ban = Vec::new();
         for conn in &contributors {
             if let Some(p) = self.peers.by_conn(*conn) {
-                p.hash_failures += if sole { 2 } else { 1 };
+                p.known.hash_failures += if sole { 2 } else { 1 };
                 names.push(p.addr.to_string());
-                if p.hash_failures >= BAN_AFTER_FAILURES {
-                    to_ban.push((p.addr, p.hash_failures));
+                if p.known.hash_failures >= BAN_AFTER_FAILURES {
+                    to_ban.push((p.addr, p.known.hash_failures));
                 }
             }
             if let Some(w) = self.webseeds.iter_mut().find(|w| w.conn == *conn) {
@@ -320,7 +315,7 @@ impl Coordinator {
         );
         for (addr, n) in to_ban {
             if let Some(p) = self.peers.get_mut(&addr) {
-                p.plan = Plan::Banned;
+                p.dial.plan = Plan::Banned;
                 p.send(PeerCmd::Disconnect(PeerEnd::HashFailures(n.div_ceil(2))));
             }
             self.log(
@@ -349,7 +344,7 @@ impl Coordinator {
             let _ = tx.try_send(TrackerCommand::Completed);
         }
         for p in self.peers.active() {
-            if p.live.pieces.load(Ordering::Relaxed) == n {
+            if p.pieces() == n {
                 p.send(PeerCmd::Disconnect(PeerEnd::NotNeeded));
             }
         }

@@ -36,7 +36,7 @@ fn hash_failures_ban_a_peer_sooner_when_it_alone_sent_the_piece() {
         contributors,
     };
     c.on_event(failed(vec![alone]));
-    assert_eq!(entry(&c, addr(1)).hash_failures, 2);
+    assert_eq!(entry(&c, addr(1)).known.hash_failures, 2);
     assert!(logged(
         &c,
         "piece 0 failed its hash check (from 127.0.0.1:6001)"
@@ -45,10 +45,10 @@ fn hash_failures_ban_a_peer_sooner_when_it_alone_sent_the_piece() {
 
     c.on_event(failed(vec![alone, shared]));
     c.on_event(failed(vec![alone, shared]));
-    assert_eq!(entry(&c, addr(1)).hash_failures, 4);
-    assert_eq!(entry(&c, addr(2)).hash_failures, 2);
-    assert_eq!(entry(&c, addr(1)).plan, Plan::Banned);
-    assert_ne!(entry(&c, addr(2)).plan, Plan::Banned);
+    assert_eq!(entry(&c, addr(1)).known.hash_failures, 4);
+    assert_eq!(entry(&c, addr(2)).known.hash_failures, 2);
+    assert_eq!(entry(&c, addr(1)).dial.plan, Plan::Banned);
+    assert_ne!(entry(&c, addr(2)).dial.plan, Plan::Banned);
     let sent = commands(&mut alone_rx);
     assert!(
         matches!(sent[..], [PeerCmd::Disconnect(PeerEnd::HashFailures(2))]),
@@ -74,15 +74,15 @@ fn drop_and_ban_tell_the_connection_and_set_the_plan() {
         commands(&mut banned_rx)[..],
         [PeerCmd::Disconnect(PeerEnd::Banned)]
     ));
-    assert!(matches!(entry(&c, addr(1)).plan, Plan::Dropped(_)));
-    assert_eq!(entry(&c, addr(2)).plan, Plan::Banned);
+    assert!(matches!(entry(&c, addr(1)).dial.plan, Plan::Dropped(_)));
+    assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Banned);
     // A ban outlives a later drop; a peer not connected gets its end at once.
     c.on_command(Command::DropPeer(addr(2)));
-    assert_eq!(entry(&c, addr(2)).plan, Plan::Banned);
+    assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Banned);
     c.peers.add([addr(3)], PeerSource::Tracker, Instant::now());
     c.on_command(Command::BanPeer(addr(3)));
-    assert_eq!(entry(&c, addr(3)).end, Some(PeerEnd::Banned));
-    assert_eq!(entry(&c, addr(3)).stage, PeerStage::Failed);
+    assert_eq!(entry(&c, addr(3)).end(), Some(&PeerEnd::Banned));
+    assert_eq!(entry(&c, addr(3)).stage(), PeerStage::Failed);
     // An unknown address changes nothing and logs nothing.
     let lines = c.log.len();
     c.on_command(Command::BanPeer(addr(9)));
@@ -126,7 +126,7 @@ fn of_two_connections_to_one_peer_both_sides_keep_the_one_the_lower_id_started()
             "{their_id:?}: {sent:?}"
         );
         assert!(commands(kept).is_empty());
-        assert_eq!(entry(&c, addr(1)).peer_id, Some(their_id));
+        assert_eq!(entry(&c, addr(1)).known.peer_id, Some(their_id));
     }
 }
 
@@ -137,19 +137,20 @@ fn a_peer_that_ended_with_every_piece_is_remembered_as_a_seed() {
     let (seed, _rx) = connect(&mut c, addr(1), PeerSource::Tracker);
     let (rude, _rx2) = connect(&mut c, addr(2), PeerSource::Tracker);
     entry(&c, addr(1))
-        .live
+        .live()
+        .unwrap()
         .pieces
         .store(PIECES, Ordering::Relaxed);
     c.on_event(Event::Ended {
         conn: seed,
         end: PeerEnd::ClosedByPeer,
     });
-    assert!(entry(&c, addr(1)).seed);
-    assert_eq!(entry(&c, addr(1)).conn, None);
+    assert!(entry(&c, addr(1)).known.seed);
+    assert!(!entry(&c, addr(1)).has_conn());
     let end = PeerEnd::Protocol("have index 9 out of range".into());
     c.on_event(Event::Ended { conn: rude, end });
-    assert!(!entry(&c, addr(2)).seed);
-    assert_eq!(entry(&c, addr(2)).plan, Plan::Never);
+    assert!(!entry(&c, addr(2)).known.seed);
+    assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Never);
     let warn = c
         .log
         .iter()
@@ -186,10 +187,15 @@ fn completion_lets_seeds_go_and_asks_for_a_resume_point() {
     let (_, mut seed_rx) = connect(&mut c, addr(1), PeerSource::Tracker);
     let (_, mut leech_rx) = connect(&mut c, addr(2), PeerSource::Tracker);
     entry(&c, addr(1))
-        .live
+        .live()
+        .unwrap()
         .pieces
         .store(PIECES, Ordering::Relaxed);
-    entry(&c, addr(2)).live.pieces.store(1, Ordering::Relaxed);
+    entry(&c, addr(2))
+        .live()
+        .unwrap()
+        .pieces
+        .store(1, Ordering::Relaxed);
     c.on_complete();
     assert!(c.complete && c.link.resume_due);
     assert!(c.link.lifetime.completed.is_some());

@@ -21,6 +21,7 @@ pub mod metadata;
 pub(crate) mod metadata_wait;
 pub mod options;
 pub(crate) mod peer;
+pub(crate) mod peer_entry;
 pub(crate) mod peers;
 pub(crate) mod pex;
 pub(crate) mod pex_round;

@@ -144,6 +144,7 @@ pub(crate) fn connect(
         .peers
         .get_mut(&addr)
         .unwrap()
-        .begin(conn, PeerStage::Connected, now);
+        .begin(conn, PeerStage::Connected, now)
+        .0;
     (conn, rx)
 }
