@@ -4,7 +4,6 @@
 //! (`choker.rs`) and publishes snapshots (`snapshot.rs`). It never waits on the UI: snapshots
 //! go out through a `watch` channel where the latest value wins.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,64 +20,33 @@ use crate::engine::peers::PeerTable;
 use crate::engine::report::{self, Lifetime, Report, ResumePoint};
 use crate::engine::shared::{Event, PeerCmd, Shared};
 use crate::engine::snapshot::{self, Totals};
-use crate::engine::stats::RateWindow;
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker::{self, Progress, TrackerCommand};
+use parts::{ChokeSchedule, Given, RunState, SessionLink, Shown, SourceLinks};
 
 pub(crate) const TICK: Duration = Duration::from_millis(250);
-const RECHOKE_EVERY: Duration = Duration::from_secs(10);
-const OPTIMISTIC_EVERY: Duration = Duration::from_secs(30);
-const LOG_KEEP: usize = 200;
 /// How often a torrent with no connection, no web seed at work and nobody watching ticks:
 /// thousands of seeding torrents at rest cost next to nothing (at 5 s, 10,000 of them still
 /// made 2,000 ticks a second; tests/bench/session_scale.sh). Events wake it at once.
 const IDLE_TICK: Duration = Duration::from_secs(30);
 
+/// One torrent's task, in parts. Every field is private: the coordinator's other files
+/// (events, files, DHT, PEX) are child modules, and everything else goes through methods.
 pub(crate) struct Coordinator {
-    pub meta: Metainfo,
-    pub opts: Options,
-    pub shared: Arc<Shared>,
-    pub snap: Snapshot,
-    pub started: Instant,
-    pub peers: PeerTable,
-    pub log: VecDeque<LogLine>,
-    pub paused: bool,
-    pub complete: bool,
-    pub tracker_tx: Option<mpsc::Sender<TrackerCommand>>,
-    pub progress_tx: watch::Sender<Progress>,
-    pub down: RateWindow,
-    pub up: RateWindow,
-    pub last_rechoke: Instant,
-    pub last_optimistic: Instant,
-    pub optimistic: Option<SocketAddr>,
-    pub fatal: Option<String>,
-    pub half_open: usize,
-    /// Tells the DHT task whether the torrent wants more peers (None without the DHT).
-    pub dht_wanting: Option<watch::Sender<bool>>,
-    /// One task per web seed URL (BEP 19), with its row in the peer table.
-    pub webseeds: Vec<crate::engine::webseed::WebSeed>,
-    /// The session's side: the torrent's line and where resume points go.
-    pub link: SessionLink,
+    given: Given,
     /// Which files are wanted, and in what order pieces come (`priorities.rs`).
-    pub plan: crate::engine::priorities::FilePlan,
-}
-
-/// How a torrent reports to the session that runs it.
-pub(crate) struct SessionLink {
-    pub id: TorrentId,
-    pub line: Option<watch::Sender<TorrentLine>>,
-    pub reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
-    /// Counters of earlier runs; this run's are added to them.
-    pub lifetime: Lifetime,
-    /// When the last resume point went out, how many pieces it had, and its lifetime bytes
-    /// (down + up).
-    pub last_resume: Instant,
-    pub resume_have: u32,
-    pub resume_bytes: u64,
-    /// The resume point must go out at the next tick (a state change).
-    pub resume_due: bool,
-    /// When the seeding or active time was last counted.
-    pub counted_until: Instant,
+    plan: crate::engine::priorities::FilePlan,
+    /// What the coordinator and the peer tasks share.
+    shared: Arc<Shared>,
+    peers: PeerTable,
+    /// One task per web seed URL (BEP 19), with its row in the peer table.
+    webseeds: Vec<crate::engine::webseed::WebSeed>,
+    run: RunState,
+    choke: ChokeSchedule,
+    shown: Shown,
+    sources: SourceLinks,
+    /// The session's side: the torrent's line and where resume points go.
+    link: SessionLink,
 }
 
 impl Coordinator {
@@ -101,39 +69,44 @@ impl Coordinator {
         });
         let now = Instant::now();
         Coordinator {
-            meta,
-            opts,
-            shared,
-            snap,
-            started,
-            peers: PeerTable::default(),
-            log: VecDeque::new(),
-            paused: false,
-            complete,
-            tracker_tx: None,
-            progress_tx,
-            down: RateWindow::new(Duration::from_secs(3)),
-            up: RateWindow::new(Duration::from_secs(3)),
-            last_rechoke: now,
-            last_optimistic: now,
-            optimistic: None,
-            fatal: None,
-            half_open,
-            dht_wanting: None,
-            webseeds: Vec::new(),
-            link: SessionLink {
-                id: TorrentId::default(),
-                line: None,
-                reports: None,
-                lifetime: Lifetime::default(),
-                last_resume: now,
-                resume_have: 0,
-                resume_bytes: 0,
-                resume_due: false,
-                counted_until: now,
+            given: Given {
+                meta,
+                opts,
+                half_open,
             },
             plan: Default::default(),
+            shared,
+            peers: PeerTable::default(),
+            webseeds: Vec::new(),
+            run: RunState {
+                complete,
+                ..RunState::default()
+            },
+            choke: ChokeSchedule::new(now),
+            shown: Shown::new(started, snap),
+            sources: SourceLinks {
+                tracker_tx: None,
+                progress_tx,
+                dht_wanting: None,
+            },
+            link: SessionLink::new(now),
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn peers_mut(&mut self) -> &mut PeerTable {
+        &mut self.peers
+    }
+
+    /// Why the torrent must stop, once something fatal happened.
+    #[cfg(test)]
+    pub(crate) fn fatal(&self) -> Option<&str> {
+        self.run.fatal.as_deref()
+    }
+
+    /// The file plan a resumed torrent comes back with.
+    pub(crate) fn set_file_plan(&mut self, plan: crate::engine::priorities::FilePlan) {
+        self.plan = plan;
     }
 
     /// Connects the torrent to the session that runs it.
@@ -158,14 +131,7 @@ impl Coordinator {
             LogLevel::Warn => tracing::warn!("{text}"),
             LogLevel::Error => tracing::error!("{text}"),
         }
-        if self.log.len() >= LOG_KEEP {
-            self.log.pop_front();
-        }
-        self.log.push_back(LogLine {
-            at: self.started.elapsed(),
-            level,
-            text,
-        });
+        self.shown.push_log(level, text);
     }
 
     pub(crate) async fn main_loop(
@@ -177,19 +143,22 @@ impl Coordinator {
         let (tracker_task, mut tracker_upd) = self.start_trackers().unzip();
         let (dht_task, mut dht_rx) = self.start_dht().unzip();
         let now = Instant::now();
-        let manual = self.opts.peers.clone();
+        let manual = self.given.opts.peers.clone();
         self.peers.add(manual, PeerSource::Manual, now);
-        self.webseeds =
-            crate::engine::webseed::start_all(&self.meta.web_seeds, &self.shared, self.complete);
-        if self.complete {
+        self.webseeds = crate::engine::webseed::start_all(
+            &self.given.meta.web_seeds,
+            &self.shared,
+            self.run.complete,
+        );
+        if self.run.complete {
             self.on_complete();
         }
         let mut next_tick = tokio::time::Instant::now() + TICK;
         let outcome = loop {
-            if let Some(msg) = self.fatal.take() {
+            if let Some(msg) = self.run.fatal.take() {
                 break TorrentEnd::Failed(msg);
             }
-            if self.complete && !self.opts.seed {
+            if self.run.complete && !self.given.opts.seed {
                 break TorrentEnd::Complete;
             }
             let mut ticked = false;
@@ -198,7 +167,7 @@ impl Coordinator {
                     None | Some(Command::Quit) => break TorrentEnd::Quit,
                     Some(Command::Sleep) => {
                         // No `stopped` announce: the tracker keeps listing us while we sleep.
-                        self.tracker_tx = None;
+                        self.sources.tracker_tx = None;
                         break TorrentEnd::Quit;
                     }
                     Some(Command::Refresh) => next_tick = tokio::time::Instant::now(),
@@ -240,18 +209,18 @@ impl Coordinator {
         tokio::task::JoinHandle<()>,
         mpsc::Receiver<tracker::TrackerUpdate>,
     )> {
-        if !self.opts.use_trackers || self.meta.trackers.is_empty() {
+        if !self.given.opts.use_trackers || self.given.meta.trackers.is_empty() {
             return None;
         }
         let (tracker_upd_tx, tracker_upd) = mpsc::channel(64);
         let (tx, rx) = mpsc::channel(8);
-        self.tracker_tx = Some(tx);
+        self.sources.tracker_tx = Some(tx);
         let task = tracker::spawn(
-            self.meta.trackers.clone(),
-            self.meta.info_hash,
+            self.given.meta.trackers.clone(),
+            self.given.meta.info_hash,
             self.shared.our_id,
             self.shared.listen_port.load(Ordering::Relaxed),
-            self.progress_tx.subscribe(),
+            self.sources.progress_tx.subscribe(),
             rx,
             tracker_upd_tx,
         );
@@ -276,7 +245,7 @@ impl Coordinator {
         for w in &self.webseeds {
             w.stop();
         }
-        if let Some(tx) = self.tracker_tx.take() {
+        if let Some(tx) = self.sources.tracker_tx.take() {
             let (done_tx, done_rx) = oneshot::channel();
             if tx.send(TrackerCommand::Stop(done_tx)).await.is_ok() {
                 let _ = tokio::time::timeout(Duration::from_secs(4), done_rx).await;
@@ -303,7 +272,7 @@ impl Coordinator {
             let _ = tokio::task::spawn_blocking(move || storage.flush()).await;
         }
         if let TorrentEnd::Failed(msg) = &outcome {
-            self.snap.state = TorrentState::Error(msg.clone());
+            self.shown.snap.state = TorrentState::Error(msg.clone());
         }
         self.on_tick();
         let _ = snapshots.send(Arc::new(self.build_snapshot()));
@@ -323,7 +292,7 @@ impl Coordinator {
         now: Instant,
     ) {
         let conn = self.peers.new_conn(addr);
-        let paused = self.paused;
+        let paused = self.run.paused;
         let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
@@ -349,14 +318,15 @@ impl Coordinator {
             .filter(|p| p.stage() != PeerStage::Connected)
             .count();
         let budget = self
+            .given
             .opts
             .max_peers
             .saturating_sub(active)
-            .min(self.half_open.saturating_sub(half_open));
+            .min(self.given.half_open.saturating_sub(half_open));
         if budget == 0 {
             return;
         }
-        for addr in self.peers.to_dial(now, self.complete, budget) {
+        for addr in self.peers.to_dial(now, self.run.complete, budget) {
             if let Some(p) = self.peers.get_mut(&addr) {
                 p.dial.attempts += 1;
             }
@@ -366,7 +336,7 @@ impl Coordinator {
 
     /// The connected peers as the choker sees them.
     pub(crate) fn choke_candidates(&self) -> Vec<Candidate> {
-        let seeding = self.complete;
+        let seeding = self.run.complete;
         self.peers
             .active()
             .map(|p| {
@@ -383,19 +353,18 @@ impl Coordinator {
     }
 
     pub(crate) fn rechoke(&mut self, now: Instant) {
-        self.last_rechoke = now;
-        if self.paused {
+        self.choke.last_rechoke = now;
+        if self.run.paused {
             return;
         }
         let candidates = self.choke_candidates();
-        if now.duration_since(self.last_optimistic) >= OPTIMISTIC_EVERY || self.optimistic.is_none()
-        {
-            self.last_optimistic = now;
+        if self.choke.optimistic_due(now) {
+            self.choke.last_optimistic = now;
             let mut choked = choker::optimistic_candidates(&candidates);
             choked.shuffle(&mut rand::thread_rng());
-            self.optimistic = choked.first().copied();
+            self.choke.optimistic = choked.first().copied();
         }
-        for c in choker::rechoke(&candidates, UPLOAD_SLOTS, self.optimistic) {
+        for c in choker::rechoke(&candidates, UPLOAD_SLOTS, self.choke.optimistic) {
             let (addr, cmd) = match c {
                 Choke::Choke(a) => (a, PeerCmd::Choke),
                 Choke::Unchoke(a) => (a, PeerCmd::Unchoke),
@@ -411,7 +380,7 @@ impl Coordinator {
         self.connect_more(now);
         self.dht_tick();
         self.pex_tick(now);
-        if now.duration_since(self.last_rechoke) >= RECHOKE_EVERY {
+        if self.choke.rechoke_due(now) {
             self.rechoke(now);
         }
         for p in self.peers.values_mut() {
@@ -419,10 +388,10 @@ impl Coordinator {
         }
         let downloaded = self.shared.downloaded.load(Ordering::Relaxed);
         let uploaded = self.shared.uploaded.load(Ordering::Relaxed);
-        self.down.sample(now, downloaded);
-        self.up.sample(now, uploaded);
+        self.shown.down.sample(now, downloaded);
+        self.shown.up.sample(now, uploaded);
         let left = self.shared.download().picker.left();
-        self.progress_tx.send_replace(Progress {
+        self.sources.progress_tx.send_replace(Progress {
             uploaded,
             downloaded,
             left,
@@ -439,7 +408,7 @@ impl Coordinator {
 
     /// Nothing to drive: no connection (or dial) under way, nothing to download, or paused.
     fn is_idle(&self) -> bool {
-        self.peers.active().next().is_none() && (self.complete || self.paused)
+        self.peers.active().next().is_none() && (self.run.complete || self.run.paused)
     }
 
     /// Adds the time since the last count to seeding or active time (not while paused).
@@ -449,11 +418,11 @@ impl Coordinator {
             return;
         }
         self.link.counted_until += Duration::from_secs(secs);
-        if self.paused || self.fatal.is_some() {
+        if self.run.paused || self.run.fatal.is_some() {
             return;
         }
         self.link.lifetime.active_secs += secs;
-        if self.complete {
+        if self.run.complete {
             self.link.lifetime.seeding_secs += secs;
         }
     }
@@ -470,11 +439,11 @@ impl Coordinator {
 
     fn state(&self) -> TorrentState {
         snapshot::torrent_state(
-            &self.snap.state,
-            self.fatal.as_deref(),
-            self.paused,
-            self.complete,
-            self.opts.seed,
+            &self.shown.snap.state,
+            self.run.fatal.as_deref(),
+            self.run.paused,
+            self.run.complete,
+            self.given.opts.seed,
         )
     }
 
@@ -498,29 +467,33 @@ impl Coordinator {
         let why = match &state {
             TorrentState::Error(e) => Some(e.clone()),
             // Else a limit at (nearly) full use is what holds the torrent back: say which.
-            _ => files_why.or_else(|| self.shared.rates.why(self.down.rate(), self.up.rate())),
+            _ => files_why.or_else(|| {
+                self.shared
+                    .rates
+                    .why(self.shown.down.rate(), self.shown.up.rate())
+            }),
         };
-        let verified = if wanted_bytes < self.meta.info.total_length {
+        let verified = if wanted_bytes < self.given.meta.info.total_length {
             wanted_bytes.saturating_sub(self.shared.download().picker.left())
         } else {
             verified
         };
         line.send_modify(|l| {
             l.id = self.link.id;
-            l.info_hash = self.meta.info_hash;
-            l.name.clone_from(&self.meta.info.name);
+            l.info_hash = self.given.meta.info_hash;
+            l.name.clone_from(&self.given.meta.info.name);
             l.state = state;
             l.why = why;
-            l.total_bytes = self.meta.info.total_length;
+            l.total_bytes = self.given.meta.info.total_length;
             l.wanted_bytes = wanted_bytes;
             l.verified_bytes = verified;
             l.downloaded = lifetime.downloaded;
             l.uploaded = lifetime.uploaded;
-            l.down_rate = self.down.rate();
-            l.up_rate = self.up.rate();
+            l.down_rate = self.shown.down.rate();
+            l.up_rate = self.shown.up.rate();
             l.peers = peers;
             l.seeds = seeds;
-            l.save_path.clone_from(&self.opts.output);
+            l.save_path.clone_from(&self.given.opts.output);
             l.completed = lifetime.completed;
         });
     }
@@ -565,7 +538,7 @@ impl Coordinator {
         let point = ResumePoint {
             have,
             lifetime,
-            paused: self.paused,
+            paused: self.run.paused,
             peers,
             clean,
             files: self.plan.clone(),
@@ -577,13 +550,13 @@ impl Coordinator {
     fn build_snapshot(&mut self) -> Snapshot {
         let now = Instant::now();
         let d = self.shared.download();
-        let mut pieces = std::mem::take(&mut self.snap.pieces);
+        let mut pieces = std::mem::take(&mut self.shown.snap.pieces);
         d.picker.piece_states(&mut pieces);
         let availability = d.picker.availability().to_vec();
         crate::engine::priorities::fill_done(
             &self.shared.info,
             d.picker.have(),
-            &mut self.snap.files,
+            &mut self.shown.snap.files,
         );
         let verified = d.picker.verified_bytes();
         drop(d);
@@ -600,14 +573,22 @@ impl Coordinator {
             downloaded: self.shared.downloaded.load(Ordering::Relaxed),
             uploaded: self.shared.uploaded.load(Ordering::Relaxed),
             wasted: self.shared.wasted.load(Ordering::Relaxed),
-            down_rate: self.down.rate(),
-            up_rate: self.up.rate(),
-            elapsed: self.started.elapsed(),
+            down_rate: self.shown.down.rate(),
+            up_rate: self.shown.up.rate(),
+            elapsed: self.shown.started.elapsed(),
             listen_port: self.shared.listen_port.load(Ordering::Relaxed),
         };
-        let log = snapshot::log_tail(&self.log);
-        let snap = snapshot::build(&self.snap, state, totals, pieces, availability, peers, log);
-        self.snap.pieces = snap.pieces.clone();
+        let log = snapshot::log_tail(&self.shown.log);
+        let snap = snapshot::build(
+            &self.shown.snap,
+            state,
+            totals,
+            pieces,
+            availability,
+            peers,
+            log,
+        );
+        self.shown.snap.pieces = snap.pieces.clone();
         snap
     }
 }
@@ -627,6 +608,18 @@ async fn recv_if_any_unbounded<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -
         None => std::future::pending().await,
     }
 }
+
+// The coordinator's other halves: child modules, so its fields stay private to it.
+#[path = "dht_peers.rs"]
+mod dht_peers;
+#[path = "events.rs"]
+mod events;
+#[path = "coordinator_files.rs"]
+mod files;
+#[path = "coordinator_parts.rs"]
+mod parts;
+#[path = "pex_round.rs"]
+mod pex_round;
 
 #[cfg(test)]
 #[path = "coordinator_tests.rs"]

@@ -22,7 +22,7 @@ const BAN_AFTER_FAILURES: u32 = 4;
 impl Coordinator {
     pub(crate) fn on_command(&mut self, c: Command) {
         let now = Instant::now();
-        if let Some(paused) = pause_wanted(&c, self.paused) {
+        if let Some(paused) = pause_wanted(&c, self.run.paused) {
             return self.set_paused(paused, now);
         }
         match c {
@@ -67,10 +67,10 @@ impl Coordinator {
     }
 
     fn set_paused(&mut self, paused: bool, now: Instant) {
-        if paused == self.paused {
+        if paused == self.run.paused {
             return;
         }
-        self.paused = paused;
+        self.run.paused = paused;
         self.link.resume_due = true;
         self.shared.paused.store(paused, Ordering::Relaxed);
         let cmd = || {
@@ -124,7 +124,7 @@ impl Coordinator {
             }
             Event::Interest { conn } => {
                 let slots_free = choker::unchoke_now(&self.choke_candidates(), UPLOAD_SLOTS);
-                let paused = self.paused;
+                let paused = self.run.paused;
                 if let Some(p) = self.peers.by_conn(conn) {
                     let f = p.flags();
                     if f.peer_interested && f.am_choking && slots_free && !paused {
@@ -149,7 +149,7 @@ impl Coordinator {
                 let msg = format!("disk error: {e}");
                 if e.is_fatal() {
                     self.log(LogLevel::Error, msg.clone());
-                    self.fatal = Some(msg);
+                    self.run.fatal = Some(msg);
                 } else {
                     // One bad request (its connection has ended) or a cancel: the storage
                     // still works, so the torrent goes on.
@@ -216,7 +216,7 @@ impl Coordinator {
     }
 
     fn on_peer_end(&mut self, conn: u64, end: PeerEnd, now: Instant) {
-        let complete = self.complete;
+        let complete = self.run.complete;
         let n = self.shared.info.num_pieces();
         let Some(p) = self.peers.end_conn(conn) else {
             return;
@@ -260,7 +260,7 @@ impl Coordinator {
         // user said so, and the cool-down promised in the log holds for incoming connections
         // too.
         let refused = self.peers.refuses_ip(addr.ip(), now);
-        if active >= self.opts.max_peers || refused || hs.peer_id == self.shared.our_id {
+        if active >= self.given.opts.max_peers || refused || hs.peer_id == self.shared.our_id {
             return;
         }
         if self
@@ -284,7 +284,7 @@ impl Coordinator {
     fn on_piece_done(&mut self, index: u32, ok: bool, contributors: Vec<u64>) {
         if ok {
             // The connections heard of it through the `verified` broadcast already.
-            if !self.complete && self.shared.download().picker.is_complete() {
+            if !self.run.complete && self.shared.download().picker.is_complete() {
                 self.on_complete();
             }
             return;
@@ -326,7 +326,7 @@ impl Coordinator {
     }
 
     pub(crate) fn on_complete(&mut self) {
-        self.complete = true;
+        self.run.complete = true;
         self.link.resume_due = true;
         if self.link.lifetime.completed.is_none() {
             self.link.lifetime.completed = Some(crate::engine::report::unix_now());
@@ -340,7 +340,7 @@ impl Coordinator {
                 human(downloaded)
             ),
         );
-        if let Some(tx) = &self.tracker_tx {
+        if let Some(tx) = &self.sources.tracker_tx {
             let _ = tx.try_send(TrackerCommand::Completed);
         }
         for p in self.peers.active() {
@@ -354,7 +354,7 @@ impl Coordinator {
         match u {
             TrackerUpdate::Peers(addrs) => {
                 let now = Instant::now();
-                let complete = self.complete;
+                let complete = self.run.complete;
                 let mut fresh = Vec::new();
                 for addr in addrs {
                     if self.is_our_addr(&addr) {
@@ -372,7 +372,7 @@ impl Coordinator {
                 }
             }
             TrackerUpdate::Status(rows) => {
-                self.snap.trackers = rows
+                self.shown.snap.trackers = rows
                     .iter()
                     .map(crate::engine::snapshot::tracker_row)
                     .collect()

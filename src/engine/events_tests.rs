@@ -17,7 +17,7 @@ fn entry(c: &Coordinator, a: SocketAddr) -> &PeerEntry {
 }
 
 fn logged(c: &Coordinator, words: &str) -> bool {
-    c.log.iter().any(|l| l.text.contains(words))
+    c.shown.log.iter().any(|l| l.text.contains(words))
 }
 
 fn torrent() -> TestTorrent {
@@ -84,9 +84,9 @@ fn drop_and_ban_tell_the_connection_and_set_the_plan() {
     assert_eq!(entry(&c, addr(3)).end(), Some(&PeerEnd::Banned));
     assert_eq!(entry(&c, addr(3)).stage(), PeerStage::Failed);
     // An unknown address changes nothing and logs nothing.
-    let lines = c.log.len();
+    let lines = c.shown.log.len();
     c.on_command(Command::BanPeer(addr(9)));
-    assert_eq!(c.log.len(), lines);
+    assert_eq!(c.shown.log.len(), lines);
 }
 
 #[test]
@@ -152,18 +152,19 @@ fn a_peer_that_ended_with_every_piece_is_remembered_as_a_seed() {
     assert!(!entry(&c, addr(2)).known.seed);
     assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Never);
     let warn = c
+        .shown
         .log
         .iter()
         .find(|l| l.text.contains("out of range"))
         .unwrap();
     assert_eq!(warn.level, LogLevel::Warn);
     // An end for a connection that is gone already is ignored.
-    let lines = c.log.len();
+    let lines = c.shown.log.len();
     c.on_event(Event::Ended {
         conn: seed,
         end: PeerEnd::Reset,
     });
-    assert_eq!(c.log.len(), lines);
+    assert_eq!(c.shown.log.len(), lines);
 }
 
 #[test]
@@ -197,7 +198,7 @@ fn completion_lets_seeds_go_and_asks_for_a_resume_point() {
         .pieces
         .store(1, Ordering::Relaxed);
     c.on_complete();
-    assert!(c.complete && c.link.resume_due);
+    assert!(c.run.complete && c.link.resume_due);
     assert!(c.link.lifetime.completed.is_some());
     assert!(matches!(
         commands(&mut seed_rx)[..],
@@ -216,7 +217,7 @@ fn a_full_disk_stops_the_torrent_with_its_reason() {
         source: std::io::Error::from_raw_os_error(libc::ENOSPC),
     };
     c.on_event(Event::DiskError(full));
-    let fatal = c.fatal.as_deref().unwrap_or_default();
+    let fatal = c.run.fatal.as_deref().unwrap_or_default();
     assert!(
         fatal.starts_with("disk error: disk full writing out/t: "),
         "{fatal}"
@@ -234,7 +235,7 @@ fn a_bad_block_read_warns_and_the_torrent_goes_on() {
         len: 16_384,
         piece_len: PIECE,
     }));
-    assert_eq!(c.fatal, None);
+    assert_eq!(c.run.fatal, None);
     assert!(logged(&c, "disk error: block at 16384"));
 }
 

@@ -53,7 +53,7 @@ impl Coordinator {
                 let Some(from) = self.peers.by_conn(conn).map(|p| p.addr) else {
                     return;
                 };
-                let complete = self.complete;
+                let complete = self.run.complete;
                 let mut fresh = Vec::new();
                 for (addr, flags) in msg.added {
                     if self.is_our_addr(&addr) || addr == from {
@@ -118,7 +118,7 @@ impl Coordinator {
 
     /// Sends each peer that takes `ut_pex` what changed since we last told it, when due.
     pub(crate) fn pex_tick(&mut self, now: Instant) {
-        if !self.shared.pex || self.paused {
+        if !self.shared.pex || self.run.paused {
             return;
         }
         // The list is built only in a tick where some peer is due: most ticks cost one pass.

@@ -92,7 +92,7 @@ pub(crate) async fn run(
     snap.listen_port = ctx.listen_port;
     let half_open = ctx.limits.half_open;
     let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);
-    c.plan = plan;
+    c.set_file_plan(plan);
     c.attach(
         start.id,
         start.line.clone(),
