@@ -562,4 +562,18 @@ mod tests {
         row.client = Some("libtorrent 2.0.8".into());
         assert_eq!(row.other_id_client(), None);
     }
+
+    /// `in_play` keeps its first wire name: protocol version 1 peers read each other's rows.
+    #[test]
+    fn a_peer_rows_in_play_travels_as_alive() {
+        let addr: PeerAddr = "127.0.0.1:1".parse().unwrap();
+        let row = PeerRow {
+            in_play: true,
+            ..PeerRow::new(addr, PeerSource::Tracker, PeerStage::Queued)
+        };
+        let json = serde_json::to_value(&row).unwrap();
+        assert_eq!(json["alive"], serde_json::Value::Bool(true));
+        assert!(json.get("in_play").is_none());
+        assert_eq!(serde_json::from_value::<PeerRow>(json).unwrap(), row);
+    }
 }
