@@ -2,6 +2,7 @@
 //! the log, over a peer table whose connections are command channels.
 use super::parts::LOG_KEEP;
 use super::*;
+use crate::engine::report;
 use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
 
 fn torrent() -> TestTorrent {
