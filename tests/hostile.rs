@@ -19,7 +19,7 @@ use fakepeer::*;
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use ttui::engine::api::{Command, PeerEnd, PeerRow, PeerStage, Snapshot, TorrentState};
-use ttui::engine::Outcome;
+use ttui::engine::TorrentEnd;
 use ttui::protocol::handshake::Handshake;
 use ttui::protocol::message::{Message, BLOCK_LEN};
 
@@ -109,7 +109,7 @@ impl Case {
             .finish(DOWNLOAD)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(outcome, Outcome::Complete, "{}", describe(&snap));
+        assert_eq!(outcome, TorrentEnd::Complete, "{}", describe(&snap));
         assert_eq!(snap.verified_pieces() as u32, snap.num_pieces);
         self.fx.assert_files_match(&self.fx.out_dir("dl"));
         let good = row(&snap, self.seeder.addr())
@@ -120,7 +120,7 @@ impl Case {
         );
         assert_eq!(
             self.seeder.quit(Duration::from_secs(10)).await,
-            Ok(Outcome::Quit)
+            Ok(TorrentEnd::Quit)
         );
         self.fake.stop();
         snap
@@ -491,11 +491,11 @@ async fn bad_request_case(req: Message, needle: &'static str) {
 
     let mut dl = fx.start_downloader("dl", vec![seeder.addr()]);
     let (outcome, snap) = dl.finish(DOWNLOAD).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(outcome, Outcome::Complete, "{}", describe(&snap));
+    assert_eq!(outcome, TorrentEnd::Complete, "{}", describe(&snap));
     fx.assert_files_match(&fx.out_dir("dl"));
     assert_eq!(
         seeder.quit(Duration::from_secs(10)).await,
-        Ok(Outcome::Quit)
+        Ok(TorrentEnd::Quit)
     );
 }
 
@@ -590,7 +590,7 @@ async fn request_flood_to_the_seeder() {
         // A real downloader at the same time.
         let mut dl = fx.start_downloader("dl", vec![seeder.addr()]);
         let (outcome, snap) = dl.finish(DOWNLOAD).await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(outcome, Outcome::Complete, "{}", describe(&snap));
+        assert_eq!(outcome, TorrentEnd::Complete, "{}", describe(&snap));
         fx.assert_files_match(&fx.out_dir("dl"));
 
         let (np, nr, nb) = match tokio::time::timeout(Duration::from_secs(60), counter).await {
@@ -618,7 +618,7 @@ async fn request_flood_to_the_seeder() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.state, TorrentState::Seeding, "{}", describe(&s));
-        assert_eq!(seeder.quit(Duration::from_secs(10)).await, Ok(Outcome::Quit));
+        assert_eq!(seeder.quit(Duration::from_secs(10)).await, Ok(TorrentEnd::Quit));
         drop(writer);
     })
     .await;
@@ -846,7 +846,7 @@ async fn pause_sent_during_the_initial_check_is_kept() {
             })
             .await;
         assert!(got.is_ok(), "{got:?}");
-        assert_eq!(r.quit(Duration::from_secs(10)).await, Ok(Outcome::Quit));
+        assert_eq!(r.quit(Duration::from_secs(10)).await, Ok(TorrentEnd::Quit));
     })
     .await;
 }
@@ -865,7 +865,7 @@ async fn paused_seeder_reports_paused() {
         assert!(got.is_ok(), "{got:?}");
         assert_eq!(
             seeder.quit(Duration::from_secs(10)).await,
-            Ok(Outcome::Quit)
+            Ok(TorrentEnd::Quit)
         );
     })
     .await;

@@ -26,7 +26,7 @@ use fakepeer::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use ttui::engine::api::{PeerEnd, PeerSource, Snapshot, TrackerStatus};
-use ttui::engine::{self, Options, Outcome};
+use ttui::engine::{self, Options, TorrentEnd};
 use ttui::protocol::handshake::Handshake;
 use ttui::protocol::message::Message;
 
@@ -71,7 +71,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 async fn finish_complete(dl: &mut Running, fx: &Fixture, name: &str) -> Arc<Snapshot> {
     let (outcome, snap) = dl.finish(DOWNLOAD).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(outcome, Outcome::Complete, "{}", fakepeer::describe(&snap));
+    assert_eq!(
+        outcome,
+        TorrentEnd::Complete,
+        "{}",
+        fakepeer::describe(&snap)
+    );
     fx.assert_files_match(&fx.out_dir(name));
     snap
 }
@@ -462,7 +467,7 @@ fn a_seeder_survives_a_deeply_nested_extended_handshake() {
         finish_complete(&mut dl, &fx, "dl").await;
         assert_eq!(
             seeder.quit(Duration::from_secs(10)).await,
-            Ok(Outcome::Quit)
+            Ok(TorrentEnd::Quit)
         );
     }));
 }

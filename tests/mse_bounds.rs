@@ -9,7 +9,7 @@ use std::cell::Cell;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use ttui::protocol::mse::{self, Handshake, Method};
+use ttui::protocol::mse_codec::{self, Handshake, Method};
 
 struct Counting;
 
@@ -49,7 +49,7 @@ fn no_torrent(_: &[u8; 20]) -> Option<[u8; 20]> {
 
 /// Bytes allocated while `stream` is fed to a fresh responder in 1000-byte reads, until it
 /// fails; and the error.
-fn feed_responder(stream: &[u8]) -> (usize, Option<mse::Error>) {
+fn feed_responder(stream: &[u8]) -> (usize, Option<mse_codec::Error>) {
     let mut rng = StdRng::seed_from_u64(1);
     let mut hs = Handshake::responder(&[Method::Rc4, Method::Plain], &mut rng);
     let before = allocated();
@@ -82,8 +82,8 @@ fn a_never_synchronising_stream_costs_the_same_whatever_its_length() {
     let big = junk(8 << 20);
     let (a_small, e_small) = feed_responder(&small);
     let (a_big, e_big) = feed_responder(&big);
-    assert_eq!(e_small, Some(mse::Error::NeverSynchronised));
-    assert_eq!(e_big, Some(mse::Error::NeverSynchronised));
+    assert_eq!(e_small, Some(mse_codec::Error::NeverSynchronised));
+    assert_eq!(e_big, Some(mse_codec::Error::NeverSynchronised));
     // Only our own reply (public key and pad) is allocated.
     assert!(a_small <= 2048, "allocated {a_small} bytes");
     assert_eq!(a_small, a_big, "allocation grew with the hostile stream");
@@ -93,6 +93,6 @@ fn a_never_synchronising_stream_costs_the_same_whatever_its_length() {
 fn text_instead_of_a_key_is_refused_at_96_bytes() {
     let text = b"GET /announce?info_hash=x HTTP/1.1\r\nHost: example\r\n".repeat(10_000);
     let (a, e) = feed_responder(&text);
-    assert_eq!(e, Some(mse::Error::BadPublicKey));
+    assert_eq!(e, Some(mse_codec::Error::BadPublicKey));
     assert_eq!(a, 0, "nothing allocated for a refused key");
 }

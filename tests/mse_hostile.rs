@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rand::RngCore;
-use ttui::protocol::mse::{self, KeyPair, CRYPTO_RC4, KEY_LEN, VC};
+use ttui::protocol::mse_codec::{self, KeyPair, CRYPTO_RC4, KEY_LEN, VC};
 
 /// How long a fake keeps a connection open (and waits on a read): past ttui's 10 s MSE
 /// deadline, so the silent fake is dropped by ttui and not by itself.
@@ -113,7 +113,7 @@ fn hold(mut s: TcpStream) {
 
 /// B's message 4 under keyB: VC, crypto_select, len(PadD).
 fn message_4(secret: &[u8; KEY_LEN], info_hash: &[u8; 20], select: u32, pad: u16) -> Vec<u8> {
-    let mut tx = mse::rc4_key(b"keyB", secret, info_hash);
+    let mut tx = mse_codec::rc4_key(b"keyB", secret, info_hash);
     let mut m = VC.to_vec();
     m.extend_from_slice(&select.to_be_bytes());
     m.extend_from_slice(&pad.to_be_bytes());
@@ -167,14 +167,19 @@ fn dial_with_wrong_vc(ttui: SocketAddr, info_hash: &[u8; 20]) -> std::io::Result
     let mut yb = [0u8; KEY_LEN];
     s.read_exact(&mut yb)?;
     let secret = keys.shared_secret(&yb).map_err(std::io::Error::other)?;
-    let mut m = mse::sha1_of(&[b"req1", &secret]).to_vec();
-    let req3 = mse::sha1_of(&[b"req3", &secret]);
-    m.extend(mse::req2(info_hash).iter().zip(req3).map(|(a, b)| a ^ b));
+    let mut m = mse_codec::sha1_of(&[b"req1", &secret]).to_vec();
+    let req3 = mse_codec::sha1_of(&[b"req3", &secret]);
+    m.extend(
+        mse_codec::req2(info_hash)
+            .iter()
+            .zip(req3)
+            .map(|(a, b)| a ^ b),
+    );
     let mut tail = [1u8; 8].to_vec();
     tail.extend_from_slice(&CRYPTO_RC4.to_be_bytes());
     tail.extend_from_slice(&0u16.to_be_bytes()); // len(PadC)
     tail.extend_from_slice(&0u16.to_be_bytes()); // len(IA)
-    mse::rc4_key(b"keyA", &secret, info_hash).apply_keystream(&mut tail);
+    mse_codec::rc4_key(b"keyA", &secret, info_hash).apply_keystream(&mut tail);
     m.extend(tail);
     s.write_all(&m)?;
     hold(s);

@@ -19,7 +19,7 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 use ttui::net::utp::{UtpConfig, UtpListener, UtpSocket, UtpStream};
 use ttui::protocol::handshake::Handshake;
-use ttui::protocol::utp::{self as codec, Header, PacketType};
+use ttui::protocol::utp_packet::{self as codec, Header, PacketType};
 
 const LOCAL: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 

@@ -1,4 +1,4 @@
-//! The MSE handshake state machines (`protocol::mse::Handshake`) fed arbitrary bytes, cut at
+//! The MSE handshake state machines (`protocol::mse_codec::Handshake`) fed arbitrary bytes, cut at
 //! fuzzer-chosen points: as the responder, as the initiator, and as an honest pair whose
 //! transcript the fuzzer may corrupt at one byte. Never a panic; `feed` never claims more
 //! than it was given and stops at the end of the handshake; what we send stays within the
@@ -7,14 +7,14 @@
 use libfuzzer_sys::fuzz_target;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use ttui::protocol::mse::{self, Handshake, Method, CRYPTO_PLAIN, CRYPTO_RC4, KEY_LEN, MAX_PAD};
+use ttui::protocol::mse_codec::{self, Handshake, Method, CRYPTO_PLAIN, CRYPTO_RC4, KEY_LEN, MAX_PAD};
 
 const IH: [u8; 20] = *b"fuzz-info-hash-20byt";
 /// Message 1 or 2 (key and pad), or message 3 with its pad and a 68-byte IA.
 const MAX_OUT: usize = KEY_LEN + MAX_PAD + 20 + 20 + 8 + 4 + 2 + MAX_PAD + 2 + 68;
 
 fn lookup(h: &[u8; 20]) -> Option<[u8; 20]> {
-    (*h == mse::req2(&IH)).then_some(IH)
+    (*h == mse_codec::req2(&IH)).then_some(IH)
 }
 
 fn methods(bits: u8) -> Vec<Method> {
@@ -42,7 +42,7 @@ fn feed_cut(
     input: &[u8],
     cuts: &[u8],
     rng: &mut StdRng,
-) -> Result<Vec<u8>, mse::Error> {
+) -> Result<Vec<u8>, mse_codec::Error> {
     let mut sent = Vec::new();
     let mut at = 0;
     let mut i = 0;

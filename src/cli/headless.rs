@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::engine::api::explain::{self, ExplainContext};
 use crate::engine::api::{Command, PeerSource, Snapshot, TorrentState, TrackerStatus};
-use crate::engine::{self, Outcome};
+use crate::engine::{self, TorrentEnd};
 use crate::fmt;
 
 /// One progress line: percent, bytes, rates, peers, state.
@@ -116,7 +116,7 @@ pub fn no_source_left(s: &Snapshot) -> Option<String> {
         .trackers
         .iter()
         .any(|t| t.status == TrackerStatus::Announcing);
-    if !dialed || trackers_pending || s.peers.iter().any(|p| p.alive || !p.stage.is_gone()) {
+    if !dialed || trackers_pending || s.peers.iter().any(|p| p.in_play || !p.stage.is_gone()) {
         return None;
     }
     let reasons = explain::failure_reasons(&s.peers);
@@ -152,7 +152,7 @@ pub async fn watch_headless(eng: engine::Engine, give_up_after: Duration) -> Res
     let mut last_payload = (rx.borrow().downloaded, Instant::now());
     let outcome = loop {
         tokio::select! {
-            r = &mut done => break r.unwrap_or_else(|e| Outcome::Failed(format!("engine task: {e}"))),
+            r = &mut done => break r.unwrap_or_else(|e| TorrentEnd::Failed(format!("engine task: {e}"))),
             changed = rx.changed() => {
                 if changed.is_err() {
                     continue;
@@ -194,12 +194,12 @@ pub async fn watch_headless(eng: engine::Engine, give_up_after: Duration) -> Res
     };
     let snap = rx.borrow().clone();
     match outcome {
-        Outcome::Complete => {
+        TorrentEnd::Complete => {
             println!("{}", progress_line(&snap));
             println!("{}", final_line(&snap, started.elapsed()));
             Ok(0)
         }
-        Outcome::Quit => {
+        TorrentEnd::Quit => {
             println!("{}", progress_line(&snap));
             println!(
                 "stopped: {} of {} verified",
@@ -211,7 +211,7 @@ pub async fn watch_headless(eng: engine::Engine, give_up_after: Duration) -> Res
                 None => Ok(if interrupted { 130 } else { 0 }),
             }
         }
-        Outcome::Failed(msg) => Err(msg),
+        TorrentEnd::Failed(msg) => Err(msg),
     }
 }
 
@@ -220,10 +220,10 @@ mod tests {
     use super::*;
     use crate::engine::api::{PeerEnd, PeerRow, PeerStage, TrackerRow};
 
-    fn failed(last: u8, end: PeerEnd, alive: bool) -> PeerRow {
+    fn failed(last: u8, end: PeerEnd, in_play: bool) -> PeerRow {
         PeerRow {
             end: Some(end),
-            alive,
+            in_play,
             ..PeerRow::new(
                 std::net::SocketAddr::from(([127, 0, 0, last], 6881)),
                 PeerSource::Manual,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::cli::logging::{default_log_path, init_logging};
 use crate::cli::{load_torrent, DownloadArgs};
 use crate::engine::api::Command;
-use crate::engine::{self, Options, Outcome};
+use crate::engine::{self, Options, TorrentEnd};
 use crate::protocol::metainfo::Metainfo;
 
 use super::headless::watch_headless;
@@ -202,7 +202,7 @@ pub async fn run_tui_engine(eng: engine::Engine, log_path: PathBuf) -> Result<i3
     let outcome = tokio::time::timeout(Duration::from_secs(8), eng.done).await;
     ui.map_err(|e| format!("terminal: {e}"))?;
     match outcome {
-        Ok(Ok(Outcome::Failed(msg))) => Err(msg),
+        Ok(Ok(TorrentEnd::Failed(msg))) => Err(msg),
         _ => Ok(0),
     }
 }

@@ -131,7 +131,10 @@ pub(crate) async fn connect_encrypted(
                 DialError::Connect(e) => dial::dial_end(&e),
                 DialError::Handshake(e) => mse_end(e),
             })?;
-        let note = d.plain_after.as_ref().map(net::mse::plain_after_note);
+        let note = d
+            .plain_after
+            .as_ref()
+            .map(net::mse_stream::plain_after_note);
         let mut stream = d.stream;
         let theirs = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream))
             .await

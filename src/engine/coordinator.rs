@@ -4,7 +4,6 @@
 //! (`choker.rs`) and publishes snapshots (`snapshot.rs`). It never waits on the UI: snapshots
 //! go out through a `watch` channel where the latest value wins.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,70 +14,38 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::engine::api::*;
 use crate::engine::choker::{self, Candidate, Choke, UPLOAD_SLOTS};
-use crate::engine::options::{Options, Outcome};
+use crate::engine::options::{Options, TorrentEnd};
 use crate::engine::peer::{PeerTask, Start};
 use crate::engine::peers::PeerTable;
-use crate::engine::report::{self, Lifetime, Report, ResumePoint};
+use crate::engine::report::{Lifetime, Report};
 use crate::engine::shared::{Event, PeerCmd, Shared};
-use crate::engine::snapshot::{self, Totals};
-use crate::engine::stats::RateWindow;
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker::{self, Progress, TrackerCommand};
+use parts::{ChokeSchedule, Given, RunState, SessionLink, Shown, SourceLinks};
 
 pub(crate) const TICK: Duration = Duration::from_millis(250);
-const RECHOKE_EVERY: Duration = Duration::from_secs(10);
-const OPTIMISTIC_EVERY: Duration = Duration::from_secs(30);
-const LOG_KEEP: usize = 200;
 /// How often a torrent with no connection, no web seed at work and nobody watching ticks:
 /// thousands of seeding torrents at rest cost next to nothing (at 5 s, 10,000 of them still
 /// made 2,000 ticks a second; tests/bench/session_scale.sh). Events wake it at once.
 const IDLE_TICK: Duration = Duration::from_secs(30);
 
+/// One torrent's task, in parts. Every field is private: the coordinator's other files
+/// (events, files, DHT, PEX) are child modules, and everything else goes through methods.
 pub(crate) struct Coordinator {
-    pub meta: Metainfo,
-    pub opts: Options,
-    pub shared: Arc<Shared>,
-    pub snap: Snapshot,
-    pub started: Instant,
-    pub peers: PeerTable,
-    pub log: VecDeque<LogLine>,
-    pub paused: bool,
-    pub complete: bool,
-    pub tracker_tx: Option<mpsc::Sender<TrackerCommand>>,
-    pub progress_tx: watch::Sender<Progress>,
-    pub down: RateWindow,
-    pub up: RateWindow,
-    pub last_rechoke: Instant,
-    pub last_optimistic: Instant,
-    pub optimistic: Option<SocketAddr>,
-    pub fatal: Option<String>,
-    pub half_open: usize,
-    /// Tells the DHT task whether the torrent wants more peers (None without the DHT).
-    pub dht_wanting: Option<watch::Sender<bool>>,
-    /// One task per web seed URL (BEP 19), with its row in the peer table.
-    pub webseeds: Vec<crate::engine::webseed::WebSeed>,
-    /// The session's side: the torrent's line and where resume points go.
-    pub link: SessionLink,
+    given: Given,
     /// Which files are wanted, and in what order pieces come (`priorities.rs`).
-    pub plan: crate::engine::priorities::FilePlan,
-}
-
-/// How a torrent reports to the session that runs it.
-pub(crate) struct SessionLink {
-    pub id: TorrentId,
-    pub line: Option<watch::Sender<TorrentLine>>,
-    pub reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
-    /// Counters of earlier runs; this run's are added to them.
-    pub lifetime: Lifetime,
-    /// When the last resume point went out, how many pieces it had, and its lifetime bytes
-    /// (down + up).
-    pub last_resume: Instant,
-    pub resume_have: u32,
-    pub resume_bytes: u64,
-    /// The resume point must go out at the next tick (a state change).
-    pub resume_due: bool,
-    /// When the seeding or active time was last counted.
-    pub counted_until: Instant,
+    plan: crate::engine::priorities::FilePlan,
+    /// What the coordinator and the peer tasks share.
+    shared: Arc<Shared>,
+    peers: PeerTable,
+    /// One task per web seed URL (BEP 19), with its row in the peer table.
+    webseeds: Vec<crate::engine::webseed::WebSeed>,
+    run: RunState,
+    choke: ChokeSchedule,
+    shown: Shown,
+    sources: SourceLinks,
+    /// The session's side: the torrent's line and where resume points go.
+    link: SessionLink,
 }
 
 impl Coordinator {
@@ -101,39 +68,44 @@ impl Coordinator {
         });
         let now = Instant::now();
         Coordinator {
-            meta,
-            opts,
-            shared,
-            snap,
-            started,
-            peers: PeerTable::default(),
-            log: VecDeque::new(),
-            paused: false,
-            complete,
-            tracker_tx: None,
-            progress_tx,
-            down: RateWindow::new(Duration::from_secs(3)),
-            up: RateWindow::new(Duration::from_secs(3)),
-            last_rechoke: now,
-            last_optimistic: now,
-            optimistic: None,
-            fatal: None,
-            half_open,
-            dht_wanting: None,
-            webseeds: Vec::new(),
-            link: SessionLink {
-                id: TorrentId::default(),
-                line: None,
-                reports: None,
-                lifetime: Lifetime::default(),
-                last_resume: now,
-                resume_have: 0,
-                resume_bytes: 0,
-                resume_due: false,
-                counted_until: now,
+            given: Given {
+                meta,
+                opts,
+                half_open,
             },
             plan: Default::default(),
+            shared,
+            peers: PeerTable::default(),
+            webseeds: Vec::new(),
+            run: RunState {
+                complete,
+                ..RunState::default()
+            },
+            choke: ChokeSchedule::new(now),
+            shown: Shown::new(started, snap),
+            sources: SourceLinks {
+                tracker_tx: None,
+                progress_tx,
+                dht_wanting: None,
+            },
+            link: SessionLink::new(now),
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn peers_mut(&mut self) -> &mut PeerTable {
+        &mut self.peers
+    }
+
+    /// Why the torrent must stop, once something fatal happened.
+    #[cfg(test)]
+    pub(crate) fn fatal(&self) -> Option<&str> {
+        self.run.fatal.as_deref()
+    }
+
+    /// The file plan a resumed torrent comes back with.
+    pub(crate) fn set_file_plan(&mut self, plan: crate::engine::priorities::FilePlan) {
+        self.plan = plan;
     }
 
     /// Connects the torrent to the session that runs it.
@@ -158,14 +130,7 @@ impl Coordinator {
             LogLevel::Warn => tracing::warn!("{text}"),
             LogLevel::Error => tracing::error!("{text}"),
         }
-        if self.log.len() >= LOG_KEEP {
-            self.log.pop_front();
-        }
-        self.log.push_back(LogLine {
-            at: self.started.elapsed(),
-            level,
-            text,
-        });
+        self.shown.push_log(level, text);
     }
 
     pub(crate) async fn main_loop(
@@ -173,33 +138,36 @@ impl Coordinator {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut events: mpsc::UnboundedReceiver<Event>,
         snapshots: watch::Sender<Arc<Snapshot>>,
-    ) -> Outcome {
+    ) -> TorrentEnd {
         let (tracker_task, mut tracker_upd) = self.start_trackers().unzip();
         let (dht_task, mut dht_rx) = self.start_dht().unzip();
         let now = Instant::now();
-        let manual = self.opts.peers.clone();
+        let manual = self.given.opts.peers.clone();
         self.peers.add(manual, PeerSource::Manual, now);
-        self.webseeds =
-            crate::engine::webseed::start_all(&self.meta.web_seeds, &self.shared, self.complete);
-        if self.complete {
+        self.webseeds = crate::engine::webseed::start_all(
+            &self.given.meta.web_seeds,
+            &self.shared,
+            self.run.complete,
+        );
+        if self.run.complete {
             self.on_complete();
         }
         let mut next_tick = tokio::time::Instant::now() + TICK;
         let outcome = loop {
-            if let Some(msg) = self.fatal.take() {
-                break Outcome::Failed(msg);
+            if let Some(msg) = self.run.fatal.take() {
+                break TorrentEnd::Failed(msg);
             }
-            if self.complete && !self.opts.seed {
-                break Outcome::Complete;
+            if self.run.complete && !self.given.opts.seed {
+                break TorrentEnd::Complete;
             }
             let mut ticked = false;
             tokio::select! {
                 c = commands.recv() => match c {
-                    None | Some(Command::Quit) => break Outcome::Quit,
+                    None | Some(Command::Quit) => break TorrentEnd::Quit,
                     Some(Command::Sleep) => {
                         // No `stopped` announce: the tracker keeps listing us while we sleep.
-                        self.tracker_tx = None;
-                        break Outcome::Quit;
+                        self.sources.tracker_tx = None;
+                        break TorrentEnd::Quit;
                     }
                     Some(Command::Refresh) => next_tick = tokio::time::Instant::now(),
                     Some(c) => self.on_command(c),
@@ -240,18 +208,18 @@ impl Coordinator {
         tokio::task::JoinHandle<()>,
         mpsc::Receiver<tracker::TrackerUpdate>,
     )> {
-        if !self.opts.use_trackers || self.meta.trackers.is_empty() {
+        if !self.given.opts.use_trackers || self.given.meta.trackers.is_empty() {
             return None;
         }
         let (tracker_upd_tx, tracker_upd) = mpsc::channel(64);
         let (tx, rx) = mpsc::channel(8);
-        self.tracker_tx = Some(tx);
+        self.sources.tracker_tx = Some(tx);
         let task = tracker::spawn(
-            self.meta.trackers.clone(),
-            self.meta.info_hash,
+            self.given.meta.trackers.clone(),
+            self.given.meta.info_hash,
             self.shared.our_id,
             self.shared.listen_port.load(Ordering::Relaxed),
-            self.progress_tx.subscribe(),
+            self.sources.progress_tx.subscribe(),
             rx,
             tracker_upd_tx,
         );
@@ -262,21 +230,21 @@ impl Coordinator {
     /// last snapshot and resume point go out.
     async fn shut_down(
         &mut self,
-        outcome: Outcome,
+        outcome: TorrentEnd,
         (tracker_task, dht_task): (
             Option<tokio::task::JoinHandle<()>>,
             Option<tokio::task::JoinHandle<()>>,
         ),
         events: &mut mpsc::UnboundedReceiver<Event>,
         snapshots: &watch::Sender<Arc<Snapshot>>,
-    ) -> Outcome {
+    ) -> TorrentEnd {
         for p in self.peers.values() {
             p.send(PeerCmd::Disconnect(PeerEnd::Shutdown));
         }
         for w in &self.webseeds {
             w.stop();
         }
-        if let Some(tx) = self.tracker_tx.take() {
+        if let Some(tx) = self.sources.tracker_tx.take() {
             let (done_tx, done_rx) = oneshot::channel();
             if tx.send(TrackerCommand::Stop(done_tx)).await.is_ok() {
                 let _ = tokio::time::timeout(Duration::from_secs(4), done_rx).await;
@@ -298,12 +266,12 @@ impl Coordinator {
         // Every piece went to the kernel when it was verified, so a killed process loses
         // nothing; syncing to the device is only worth its cost (one fdatasync per file) when
         // the user stops us, not when a headless download simply ends.
-        if outcome == Outcome::Quit {
+        if outcome == TorrentEnd::Quit {
             let storage = Arc::clone(&self.shared.storage);
             let _ = tokio::task::spawn_blocking(move || storage.flush()).await;
         }
-        if let Outcome::Failed(msg) = &outcome {
-            self.snap.state = TorrentState::Error(msg.clone());
+        if let TorrentEnd::Failed(msg) = &outcome {
+            self.shown.snap.state = TorrentState::Error(msg.clone());
         }
         self.on_tick();
         let _ = snapshots.send(Arc::new(self.build_snapshot()));
@@ -323,11 +291,11 @@ impl Coordinator {
         now: Instant,
     ) {
         let conn = self.peers.new_conn(addr);
-        let paused = self.paused;
+        let paused = self.run.paused;
         let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
-        let cmds = p.begin(conn, stage, now);
+        let (cmds, live) = p.begin(conn, stage, now);
         if paused {
             p.send(PeerCmd::Pause);
         }
@@ -335,7 +303,7 @@ impl Coordinator {
             conn,
             addr,
             shared: Arc::clone(&self.shared),
-            live: Arc::clone(&p.live),
+            live,
             cmds,
         };
         task.spawn(start);
@@ -346,19 +314,20 @@ impl Coordinator {
         let half_open = self
             .peers
             .active()
-            .filter(|p| p.stage != PeerStage::Connected)
+            .filter(|p| p.stage() != PeerStage::Connected)
             .count();
         let budget = self
+            .given
             .opts
             .max_peers
             .saturating_sub(active)
-            .min(self.half_open.saturating_sub(half_open));
+            .min(self.given.half_open.saturating_sub(half_open));
         if budget == 0 {
             return;
         }
-        for addr in self.peers.to_dial(now, self.complete, budget) {
+        for addr in self.peers.to_dial(now, self.run.complete, budget) {
             if let Some(p) = self.peers.get_mut(&addr) {
-                p.attempts += 1;
+                p.dial.attempts += 1;
             }
             self.spawn_peer(addr, Start::Dial, PeerStage::Connecting, now);
         }
@@ -366,36 +335,35 @@ impl Coordinator {
 
     /// The connected peers as the choker sees them.
     pub(crate) fn choke_candidates(&self) -> Vec<Candidate> {
-        let seeding = self.complete;
+        let seeding = self.run.complete;
         self.peers
             .active()
             .map(|p| {
-                let f = p.live.flags();
+                let f = p.flags();
                 Candidate {
                     addr: p.addr,
-                    connected: p.stage == PeerStage::Connected,
+                    connected: p.stage() == PeerStage::Connected,
                     peer_interested: f.peer_interested,
                     am_choking: f.am_choking,
-                    rate: if seeding { p.up.rate() } else { p.down.rate() },
+                    rate: if seeding { p.up_rate() } else { p.down_rate() },
                 }
             })
             .collect()
     }
 
     pub(crate) fn rechoke(&mut self, now: Instant) {
-        self.last_rechoke = now;
-        if self.paused {
+        self.choke.last_rechoke = now;
+        if self.run.paused {
             return;
         }
         let candidates = self.choke_candidates();
-        if now.duration_since(self.last_optimistic) >= OPTIMISTIC_EVERY || self.optimistic.is_none()
-        {
-            self.last_optimistic = now;
+        if self.choke.optimistic_due(now) {
+            self.choke.last_optimistic = now;
             let mut choked = choker::optimistic_candidates(&candidates);
             choked.shuffle(&mut rand::thread_rng());
-            self.optimistic = choked.first().copied();
+            self.choke.optimistic = choked.first().copied();
         }
-        for c in choker::rechoke(&candidates, UPLOAD_SLOTS, self.optimistic) {
+        for c in choker::rechoke(&candidates, UPLOAD_SLOTS, self.choke.optimistic) {
             let (addr, cmd) = match c {
                 Choke::Choke(a) => (a, PeerCmd::Choke),
                 Choke::Unchoke(a) => (a, PeerCmd::Unchoke),
@@ -411,20 +379,18 @@ impl Coordinator {
         self.connect_more(now);
         self.dht_tick();
         self.pex_tick(now);
-        if now.duration_since(self.last_rechoke) >= RECHOKE_EVERY {
+        if self.choke.rechoke_due(now) {
             self.rechoke(now);
         }
         for p in self.peers.values_mut() {
-            p.down
-                .sample(now, p.past_down + p.live.downloaded.load(Ordering::Relaxed));
-            p.up.sample(now, p.past_up + p.live.uploaded.load(Ordering::Relaxed));
+            p.sample_rates(now);
         }
         let downloaded = self.shared.downloaded.load(Ordering::Relaxed);
         let uploaded = self.shared.uploaded.load(Ordering::Relaxed);
-        self.down.sample(now, downloaded);
-        self.up.sample(now, uploaded);
+        self.shown.down.sample(now, downloaded);
+        self.shown.up.sample(now, uploaded);
         let left = self.shared.download().picker.left();
-        self.progress_tx.send_replace(Progress {
+        self.sources.progress_tx.send_replace(Progress {
             uploaded,
             downloaded,
             left,
@@ -441,176 +407,7 @@ impl Coordinator {
 
     /// Nothing to drive: no connection (or dial) under way, nothing to download, or paused.
     fn is_idle(&self) -> bool {
-        self.peers.active().next().is_none() && (self.complete || self.paused)
-    }
-
-    /// Adds the time since the last count to seeding or active time (not while paused).
-    fn count_time(&mut self, now: Instant) {
-        let secs = now.duration_since(self.link.counted_until).as_secs();
-        if secs == 0 {
-            return;
-        }
-        self.link.counted_until += Duration::from_secs(secs);
-        if self.paused || self.fatal.is_some() {
-            return;
-        }
-        self.link.lifetime.active_secs += secs;
-        if self.complete {
-            self.link.lifetime.seeding_secs += secs;
-        }
-    }
-
-    /// Lifetime counters: earlier runs plus this one.
-    pub(crate) fn lifetime(&self) -> Lifetime {
-        Lifetime {
-            downloaded: self.link.lifetime.downloaded
-                + self.shared.downloaded.load(Ordering::Relaxed),
-            uploaded: self.link.lifetime.uploaded + self.shared.uploaded.load(Ordering::Relaxed),
-            ..self.link.lifetime
-        }
-    }
-
-    fn state(&self) -> TorrentState {
-        snapshot::torrent_state(
-            &self.snap.state,
-            self.fatal.as_deref(),
-            self.paused,
-            self.complete,
-            self.opts.seed,
-        )
-    }
-
-    /// The torrent's line in the session's list.
-    fn publish_line(&self) {
-        let Some(line) = &self.link.line else {
-            return;
-        };
-        let n = self.shared.info.num_pieces();
-        let (mut peers, mut seeds) = (0, 0);
-        for p in self.peers.active() {
-            if p.stage == PeerStage::Connected {
-                peers += 1;
-                seeds += u32::from(n > 0 && p.live.pieces.load(Ordering::Relaxed) == n);
-            }
-        }
-        let verified = self.shared.download().picker.verified_bytes();
-        let lifetime = self.lifetime();
-        let state = self.state();
-        let (wanted_bytes, files_why) = self.wanted_words();
-        let why = match &state {
-            TorrentState::Error(e) => Some(e.clone()),
-            // Else a limit at (nearly) full use is what holds the torrent back: say which.
-            _ => files_why.or_else(|| self.shared.rates.why(self.down.rate(), self.up.rate())),
-        };
-        let verified = if wanted_bytes < self.meta.info.total_length {
-            wanted_bytes.saturating_sub(self.shared.download().picker.left())
-        } else {
-            verified
-        };
-        line.send_modify(|l| {
-            l.id = self.link.id;
-            l.info_hash = self.meta.info_hash;
-            l.name.clone_from(&self.meta.info.name);
-            l.state = state;
-            l.why = why;
-            l.total_bytes = self.meta.info.total_length;
-            l.wanted_bytes = wanted_bytes;
-            l.verified_bytes = verified;
-            l.downloaded = lifetime.downloaded;
-            l.uploaded = lifetime.uploaded;
-            l.down_rate = self.down.rate();
-            l.up_rate = self.up.rate();
-            l.peers = peers;
-            l.seeds = seeds;
-            l.save_path.clone_from(&self.opts.output);
-            l.completed = lifetime.completed;
-        });
-    }
-
-    /// A resume point every `RESUME_EVERY` while pieces get verified or the lifetime counters
-    /// move (a slow download with big pieces, or a seed, may go minutes without a piece, and
-    /// a crash may lose only `RESUME_EVERY` of its totals), and at once after a state change.
-    fn maybe_resume(&mut self, now: Instant) {
-        if self.link.reports.is_none() {
-            return;
-        }
-        let have = self.shared.download().picker.have().count();
-        let bytes = {
-            let l = self.lifetime();
-            l.downloaded + l.uploaded
-        };
-        let moved = (have != self.link.resume_have || bytes != self.link.resume_bytes)
-            && now.duration_since(self.link.last_resume) >= report::RESUME_EVERY;
-        if moved || self.link.resume_due {
-            self.send_resume(false);
-        }
-    }
-
-    /// `clean`: the torrent has stopped and its files are flushed.
-    pub(crate) fn send_resume(&mut self, clean: bool) {
-        let Some(reports) = &self.link.reports else {
-            return;
-        };
-        let have = self.shared.download().picker.have().clone();
-        self.link.resume_have = have.count();
-        self.link.last_resume = Instant::now();
-        self.link.resume_due = false;
-        let mut peers: Vec<_> = self
-            .peers
-            .values()
-            .filter(|p| p.was_connected)
-            .map(|p| p.addr)
-            .collect();
-        peers.truncate(report::RESUME_PEERS);
-        let lifetime = self.lifetime();
-        self.link.resume_bytes = lifetime.downloaded + lifetime.uploaded;
-        let point = ResumePoint {
-            have,
-            lifetime,
-            paused: self.paused,
-            peers,
-            clean,
-            files: self.plan.clone(),
-            rates: self.shared.rates.own(),
-        };
-        let _ = reports.send((self.link.id, Report::Resume(Box::new(point))));
-    }
-
-    fn build_snapshot(&mut self) -> Snapshot {
-        let now = Instant::now();
-        let d = self.shared.download();
-        let mut pieces = std::mem::take(&mut self.snap.pieces);
-        d.picker.piece_states(&mut pieces);
-        let availability = d.picker.availability().to_vec();
-        crate::engine::priorities::fill_done(
-            &self.shared.info,
-            d.picker.have(),
-            &mut self.snap.files,
-        );
-        let verified = d.picker.verified_bytes();
-        drop(d);
-        let n = self.shared.info.num_pieces();
-        let peers = self
-            .peers
-            .values()
-            .map(|p| snapshot::peer_row(p, now, n))
-            .chain(self.webseeds.iter().map(|w| w.row(now, n)))
-            .collect();
-        let state = self.state();
-        let totals = Totals {
-            verified,
-            downloaded: self.shared.downloaded.load(Ordering::Relaxed),
-            uploaded: self.shared.uploaded.load(Ordering::Relaxed),
-            wasted: self.shared.wasted.load(Ordering::Relaxed),
-            down_rate: self.down.rate(),
-            up_rate: self.up.rate(),
-            elapsed: self.started.elapsed(),
-            listen_port: self.shared.listen_port.load(Ordering::Relaxed),
-        };
-        let log = snapshot::log_tail(&self.log);
-        let snap = snapshot::build(&self.snap, state, totals, pieces, availability, peers, log);
-        self.snap.pieces = snap.pieces.clone();
-        snap
+        self.peers.active().next().is_none() && (self.run.complete || self.run.paused)
     }
 }
 
@@ -629,6 +426,20 @@ async fn recv_if_any_unbounded<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -
         None => std::future::pending().await,
     }
 }
+
+// The coordinator's other halves: child modules, so its fields stay private to it.
+#[path = "dht_peers.rs"]
+mod dht_peers;
+#[path = "events.rs"]
+mod events;
+#[path = "coordinator_files.rs"]
+mod files;
+#[path = "coordinator_parts.rs"]
+mod parts;
+#[path = "pex_round.rs"]
+mod pex_round;
+#[path = "coordinator_publish.rs"]
+mod publish;
 
 #[cfg(test)]
 #[path = "coordinator_tests.rs"]

@@ -28,7 +28,7 @@ impl Coordinator {
                 if let Err(e) = self.shared.storage.want_file(entries[i]) {
                     self.log(LogLevel::Error, e.to_string());
                     if e.is_fatal() {
-                        self.fatal = Some(e.to_string());
+                        self.run.fatal = Some(e.to_string());
                     }
                 }
             }
@@ -60,20 +60,20 @@ impl Coordinator {
                 .set_order(self.plan.sequential, self.plan.boosted_pieces(&info));
             d.picker.is_complete()
         };
-        for (row, p) in self.snap.files.iter_mut().zip(&self.plan.priorities) {
+        for (row, p) in self.shown.snap.files.iter_mut().zip(&self.plan.priorities) {
             row.priority = *p;
         }
         self.link.resume_due = true;
-        if self.complete && !done {
-            self.complete = false;
+        if self.run.complete && !done {
+            self.run.complete = false;
             self.log(
                 LogLevel::Info,
                 "downloading again: more files wanted".into(),
             );
-        } else if !self.complete && done {
+        } else if !self.run.complete && done {
             self.on_complete();
         }
-        if !self.paused {
+        if !self.run.paused {
             // Resume on a running connection only re-weighs its interest.
             for p in self.peers.active() {
                 p.send(PeerCmd::Resume);
@@ -88,10 +88,11 @@ impl Coordinator {
         let (wanted, all) = self.plan.wanted_count();
         let note = self.plan.note.clone();
         if wanted == all {
-            return (self.meta.info.total_length, note);
+            return (self.given.meta.info.total_length, note);
         }
-        let bytes = self.plan.wanted_bytes(&self.meta.info);
+        let bytes = self.plan.wanted_bytes(&self.given.meta.info);
         let done = self
+            .run
             .complete
             .then(|| format!("done ({wanted} of {all} files wanted)"));
         let why = match (done, note) {

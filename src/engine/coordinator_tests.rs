@@ -1,6 +1,8 @@
 //! Unit tests of `coordinator.rs`: the choker's commands, counted time, resume points and
 //! the log, over a peer table whose connections are command channels.
+use super::parts::LOG_KEEP;
 use super::*;
+use crate::engine::report;
 use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
 
 fn torrent() -> TestTorrent {
@@ -13,12 +15,17 @@ fn commands(rx: &mut mpsc::UnboundedReceiver<PeerCmd>) -> Vec<PeerCmd> {
 
 /// `p`'s connection says the peer is interested and we choke it.
 fn interested(c: &Coordinator, a: SocketAddr) {
-    c.peers.get(&a).unwrap().live.set_flags(ChokeFlags {
-        am_choking: true,
-        am_interested: false,
-        peer_choking: true,
-        peer_interested: true,
-    });
+    c.peers
+        .get(&a)
+        .unwrap()
+        .live()
+        .unwrap()
+        .set_flags(ChokeFlags {
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: true,
+        });
 }
 
 #[test]
@@ -28,10 +35,10 @@ fn rechoke_unchokes_interested_peers_but_not_while_paused() {
     let (_, mut keen) = connect(&mut c, addr(1), PeerSource::Tracker);
     let (_, mut idle) = connect(&mut c, addr(2), PeerSource::Tracker);
     interested(&c, addr(1));
-    c.paused = true;
+    c.run.paused = true;
     c.rechoke(Instant::now());
     assert!(commands(&mut keen).is_empty(), "paused: no slot changes");
-    c.paused = false;
+    c.run.paused = false;
     c.rechoke(Instant::now());
     assert!(matches!(commands(&mut keen)[..], [PeerCmd::Unchoke]));
     assert!(
@@ -51,15 +58,15 @@ fn time_counts_as_active_and_as_seeding_only_when_it_is() {
     assert_eq!(c.link.lifetime.active_secs, 2);
     assert_eq!(c.link.lifetime.seeding_secs, 0);
     // The half second left over is counted next time, not lost.
-    c.complete = true;
+    c.run.complete = true;
     c.count_time(start + Duration::from_secs(4));
     assert_eq!(c.link.lifetime.active_secs, 4);
     assert_eq!(c.link.lifetime.seeding_secs, 2);
-    c.paused = true;
+    c.run.paused = true;
     c.count_time(start + Duration::from_secs(10));
     assert_eq!(c.link.lifetime.active_secs, 4, "paused time is not active");
-    c.paused = false;
-    c.fatal = Some("disk error".into());
+    c.run.paused = false;
+    c.run.fatal = Some("disk error".into());
     c.count_time(start + Duration::from_secs(12));
     assert_eq!(c.link.lifetime.active_secs, 4, "nor is a stopped torrent's");
 }
@@ -73,7 +80,10 @@ fn a_resume_point_carries_the_peers_we_reached_and_this_runs_counters() {
     c.link.lifetime.downloaded = 1000;
     t.shared.downloaded.store(24, Ordering::Relaxed);
     connect(&mut c, addr(1), PeerSource::Tracker);
-    c.peers.get_mut(&addr(1)).unwrap().was_connected = true;
+    c.peers
+        .get_mut(&addr(1))
+        .unwrap()
+        .set_stage(PeerStage::Connected, Instant::now());
     c.peers.add([addr(2)], PeerSource::Tracker, Instant::now());
     c.link.resume_due = true;
     c.maybe_resume(Instant::now());
@@ -123,9 +133,12 @@ fn the_log_keeps_the_newest_lines() {
     for i in 0..LOG_KEEP + 5 {
         c.log(LogLevel::Info, format!("line {i}"));
     }
-    assert_eq!(c.log.len(), LOG_KEEP);
-    assert_eq!(c.log.front().unwrap().text, "line 5");
-    assert_eq!(c.log.back().unwrap().text, format!("line {}", LOG_KEEP + 4));
+    assert_eq!(c.shown.log.len(), LOG_KEEP);
+    assert_eq!(c.shown.log.front().unwrap().text, "line 5");
+    assert_eq!(
+        c.shown.log.back().unwrap().text,
+        format!("line {}", LOG_KEEP + 4)
+    );
 }
 
 #[test]
@@ -133,7 +146,7 @@ fn a_torrent_is_idle_only_with_no_connection_and_nothing_to_fetch() {
     let t = torrent();
     let mut c = coordinator(&t);
     assert!(!c.is_idle(), "downloading: dials to make");
-    c.paused = true;
+    c.run.paused = true;
     assert!(c.is_idle());
     let (conn, _rx) = connect(&mut c, addr(1), PeerSource::Tracker);
     assert!(!c.is_idle(), "a connection to drive");
@@ -173,6 +186,6 @@ async fn no_tracker_no_dht_means_no_channels() {
     let t = torrent();
     let mut c = coordinator(&t);
     assert!(c.start_trackers().is_none());
-    assert!(c.tracker_tx.is_none());
+    assert!(c.sources.tracker_tx.is_none());
     assert!(c.start_dht().is_none());
 }

@@ -164,44 +164,44 @@ impl Coordinator {
     pub(crate) fn start_dht(
         &mut self,
     ) -> Option<(JoinHandle<()>, mpsc::UnboundedReceiver<DhtReport>)> {
-        if self.meta.info.private {
+        if self.given.meta.info.private {
             self.log(
                 LogLevel::Info,
                 "private torrent: trackers only (no DHT, no peer exchange)".into(),
             );
         }
         let dht = self.shared.dht.clone()?;
-        self.snap.dht = Some(DhtRow::default());
+        self.shown.snap.dht = Some(DhtRow::default());
         let port = self
             .shared
             .listen_port
             .load(std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = watch::channel(self.wants_peers());
-        self.dht_wanting = Some(tx);
+        self.sources.dht_wanting = Some(tx);
         // Made only with the DHT on: a channel preallocates its first block of slots.
         let (reports, from_task) = mpsc::unbounded_channel();
         Some((
-            spawn(dht, self.meta.info_hash, port, rx, reports),
+            spawn(dht, self.given.meta.info_hash, port, rx, reports),
             from_task,
         ))
     }
 
     fn wants_peers(&self) -> bool {
-        !self.complete && self.peers.active().count() < WANT_PEERS
+        !self.run.complete && self.peers.active().count() < WANT_PEERS
     }
 
     /// Called every tick: tells the task whether to look more often.
     pub(crate) fn dht_tick(&mut self) {
         let want = self.wants_peers();
-        if let Some(tx) = &self.dht_wanting {
+        if let Some(tx) = &self.sources.dht_wanting {
             tx.send_if_modified(|w| std::mem::replace(w, want) != want);
         }
     }
 
     pub(crate) fn on_dht(&mut self, r: DhtReport) {
         let now = std::time::Instant::now();
-        let at = self.started.elapsed();
-        let Some(row) = self.snap.dht.as_mut() else {
+        let at = self.shown.started.elapsed();
+        let Some(row) = self.shown.snap.dht.as_mut() else {
             return;
         };
         match r {

@@ -22,7 +22,7 @@ const BAN_AFTER_FAILURES: u32 = 4;
 impl Coordinator {
     pub(crate) fn on_command(&mut self, c: Command) {
         let now = Instant::now();
-        if let Some(paused) = pause_wanted(&c, self.paused) {
+        if let Some(paused) = pause_wanted(&c, self.run.paused) {
             return self.set_paused(paused, now);
         }
         match c {
@@ -39,12 +39,10 @@ impl Coordinator {
             Command::DropPeer(addr) => {
                 if let Some(p) = self.peers.get_mut(&addr) {
                     p.send(PeerCmd::Disconnect(PeerEnd::DroppedByUser));
-                    if p.plan != Plan::Banned {
-                        p.plan = Plan::Dropped(now + DROP_COOL_DOWN);
+                    if p.dial.plan != Plan::Banned {
+                        p.dial.plan = Plan::Dropped(now + DROP_COOL_DOWN);
                     }
-                    if !p.is_active() {
-                        p.end = Some(PeerEnd::DroppedByUser);
-                    }
+                    p.set_idle_end(PeerEnd::DroppedByUser);
                     self.log(
                         LogLevel::Info,
                         format!(
@@ -56,10 +54,10 @@ impl Coordinator {
             }
             Command::BanPeer(addr) => {
                 if let Some(p) = self.peers.get_mut(&addr) {
-                    p.plan = Plan::Banned;
+                    p.dial.plan = Plan::Banned;
                     p.send(PeerCmd::Disconnect(PeerEnd::Banned));
-                    if !p.is_active() {
-                        p.end = Some(PeerEnd::Banned);
+                    if !p.has_conn() {
+                        p.set_idle_end(PeerEnd::Banned);
                         p.set_stage(PeerStage::Failed, now);
                     }
                     self.log(LogLevel::Warn, format!("banned {addr} for this session"));
@@ -69,10 +67,10 @@ impl Coordinator {
     }
 
     fn set_paused(&mut self, paused: bool, now: Instant) {
-        if paused == self.paused {
+        if paused == self.run.paused {
             return;
         }
-        self.paused = paused;
+        self.run.paused = paused;
         self.link.resume_due = true;
         self.shared.paused.store(paused, Ordering::Relaxed);
         let cmd = || {
@@ -102,9 +100,6 @@ impl Coordinator {
             Event::Stage { conn, stage } => {
                 if let Some(p) = self.peers.by_conn(conn) {
                     p.set_stage(stage, now);
-                    if stage == PeerStage::Connected {
-                        p.was_connected = true;
-                    }
                 }
             }
             Event::Handshaken {
@@ -124,14 +119,14 @@ impl Coordinator {
             ),
             Event::Client { conn, name } => {
                 if let Some(p) = self.peers.by_conn(conn) {
-                    p.client = Some(name);
+                    p.known.client = Some(name);
                 }
             }
             Event::Interest { conn } => {
                 let slots_free = choker::unchoke_now(&self.choke_candidates(), UPLOAD_SLOTS);
-                let paused = self.paused;
+                let paused = self.run.paused;
                 if let Some(p) = self.peers.by_conn(conn) {
-                    let f = p.live.flags();
+                    let f = p.flags();
                     if f.peer_interested && f.am_choking && slots_free && !paused {
                         p.send(PeerCmd::Unchoke);
                     }
@@ -145,7 +140,7 @@ impl Coordinator {
             } => self.on_piece_done(index, ok, contributors),
             Event::BlockDone { index, begin, conn } => {
                 for p in self.peers.active() {
-                    if p.conn != Some(conn) && p.live.in_flight.load(Ordering::Relaxed) > 0 {
+                    if p.conn_id() != Some(conn) && p.in_flight() > 0 {
                         p.send(PeerCmd::Cancel { index, begin });
                     }
                 }
@@ -154,7 +149,7 @@ impl Coordinator {
                 let msg = format!("disk error: {e}");
                 if e.is_fatal() {
                     self.log(LogLevel::Error, msg.clone());
-                    self.fatal = Some(msg);
+                    self.run.fatal = Some(msg);
                 } else {
                     // One bad request (its connection has ended) or a cancel: the storage
                     // still works, so the torrent goes on.
@@ -183,21 +178,21 @@ impl Coordinator {
         let other = self
             .peers
             .active()
-            .find(|p| p.conn != Some(conn) && p.peer_id == Some(peer_id))
+            .find(|p| p.conn_id() != Some(conn) && p.known.peer_id == Some(peer_id))
             .map(|p| (p.addr, p.source == PeerSource::Incoming));
         let we_are_lower = self.shared.our_id < peer_id;
         let Some(p) = self.peers.by_conn(conn) else {
             return;
         };
-        p.peer_id = Some(peer_id);
-        p.handshake_time = Some(elapsed);
-        p.encryption = Some(encryption);
-        p.transport = transport;
+        p.known.peer_id = Some(peer_id);
+        p.known.handshake_time = Some(elapsed);
+        p.setup.encryption = Some(encryption);
+        p.setup.transport = transport;
         let note_line = encryption_note.as_ref().map(|n| format!("{}: {n}", p.addr));
-        p.encryption_note = encryption_note;
-        p.id_client = peer_id::decode_client(&peer_id);
-        if p.client.is_none() {
-            p.client = p.id_client.clone();
+        p.setup.encryption_note = encryption_note;
+        p.known.id_client = peer_id::decode_client(&peer_id);
+        if p.known.client.is_none() {
+            p.known.client = p.known.id_client.clone();
         }
         // Two connections to one peer (we both dialed at once): both sides keep the one
         // the lower peer id started, so they agree without talking about it.
@@ -221,14 +216,14 @@ impl Coordinator {
     }
 
     fn on_peer_end(&mut self, conn: u64, end: PeerEnd, now: Instant) {
-        let complete = self.complete;
+        let complete = self.run.complete;
         let n = self.shared.info.num_pieces();
         let Some(p) = self.peers.end_conn(conn) else {
             return;
         };
         // Remembered past this connection: a seeding torrent does not dial it back.
-        if n > 0 && p.live.pieces.load(Ordering::Relaxed) == n {
-            p.seed = true;
+        if n > 0 && p.pieces() == n {
+            p.known.seed = true;
         }
         let stage = p.finish(&end, complete, now);
         let addr = p.addr;
@@ -236,7 +231,7 @@ impl Coordinator {
             PeerStage::Failed => format!("{addr}: failed: {end}"),
             _ => format!(
                 "{addr} ({}): disconnected: {end}",
-                p.client.as_deref().unwrap_or("?")
+                p.known.client.as_deref().unwrap_or("?")
             ),
         };
         let quiet = matches!(end, PeerEnd::Shutdown | PeerEnd::Duplicate);
@@ -265,13 +260,13 @@ impl Coordinator {
         // user said so, and the cool-down promised in the log holds for incoming connections
         // too.
         let refused = self.peers.refuses_ip(addr.ip(), now);
-        if active >= self.opts.max_peers || refused || hs.peer_id == self.shared.our_id {
+        if active >= self.given.opts.max_peers || refused || hs.peer_id == self.shared.our_id {
             return;
         }
         if self
             .peers
             .get(&addr)
-            .is_some_and(|p| p.is_active() || p.is_banned())
+            .is_some_and(|p| p.has_conn() || p.is_banned())
         {
             return;
         }
@@ -289,7 +284,7 @@ impl Coordinator {
     fn on_piece_done(&mut self, index: u32, ok: bool, contributors: Vec<u64>) {
         if ok {
             // The connections heard of it through the `verified` broadcast already.
-            if !self.complete && self.shared.download().picker.is_complete() {
+            if !self.run.complete && self.shared.download().picker.is_complete() {
                 self.on_complete();
             }
             return;
@@ -299,10 +294,10 @@ impl Coordinator {
         let mut to_ban = Vec::new();
         for conn in &contributors {
             if let Some(p) = self.peers.by_conn(*conn) {
-                p.hash_failures += if sole { 2 } else { 1 };
+                p.known.hash_failures += if sole { 2 } else { 1 };
                 names.push(p.addr.to_string());
-                if p.hash_failures >= BAN_AFTER_FAILURES {
-                    to_ban.push((p.addr, p.hash_failures));
+                if p.known.hash_failures >= BAN_AFTER_FAILURES {
+                    to_ban.push((p.addr, p.known.hash_failures));
                 }
             }
             if let Some(w) = self.webseeds.iter_mut().find(|w| w.conn == *conn) {
@@ -320,7 +315,7 @@ impl Coordinator {
         );
         for (addr, n) in to_ban {
             if let Some(p) = self.peers.get_mut(&addr) {
-                p.plan = Plan::Banned;
+                p.dial.plan = Plan::Banned;
                 p.send(PeerCmd::Disconnect(PeerEnd::HashFailures(n.div_ceil(2))));
             }
             self.log(
@@ -331,7 +326,7 @@ impl Coordinator {
     }
 
     pub(crate) fn on_complete(&mut self) {
-        self.complete = true;
+        self.run.complete = true;
         self.link.resume_due = true;
         if self.link.lifetime.completed.is_none() {
             self.link.lifetime.completed = Some(crate::engine::report::unix_now());
@@ -345,11 +340,11 @@ impl Coordinator {
                 human(downloaded)
             ),
         );
-        if let Some(tx) = &self.tracker_tx {
+        if let Some(tx) = &self.sources.tracker_tx {
             let _ = tx.try_send(TrackerCommand::Completed);
         }
         for p in self.peers.active() {
-            if p.live.pieces.load(Ordering::Relaxed) == n {
+            if p.pieces() == n {
                 p.send(PeerCmd::Disconnect(PeerEnd::NotNeeded));
             }
         }
@@ -359,7 +354,7 @@ impl Coordinator {
         match u {
             TrackerUpdate::Peers(addrs) => {
                 let now = Instant::now();
-                let complete = self.complete;
+                let complete = self.run.complete;
                 let mut fresh = Vec::new();
                 for addr in addrs {
                     if self.is_our_addr(&addr) {
@@ -377,7 +372,7 @@ impl Coordinator {
                 }
             }
             TrackerUpdate::Status(rows) => {
-                self.snap.trackers = rows
+                self.shown.snap.trackers = rows
                     .iter()
                     .map(crate::engine::snapshot::tracker_row)
                     .collect()

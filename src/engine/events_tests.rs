@@ -17,7 +17,7 @@ fn entry(c: &Coordinator, a: SocketAddr) -> &PeerEntry {
 }
 
 fn logged(c: &Coordinator, words: &str) -> bool {
-    c.log.iter().any(|l| l.text.contains(words))
+    c.shown.log.iter().any(|l| l.text.contains(words))
 }
 
 fn torrent() -> TestTorrent {
@@ -36,7 +36,7 @@ fn hash_failures_ban_a_peer_sooner_when_it_alone_sent_the_piece() {
         contributors,
     };
     c.on_event(failed(vec![alone]));
-    assert_eq!(entry(&c, addr(1)).hash_failures, 2);
+    assert_eq!(entry(&c, addr(1)).known.hash_failures, 2);
     assert!(logged(
         &c,
         "piece 0 failed its hash check (from 127.0.0.1:6001)"
@@ -45,10 +45,10 @@ fn hash_failures_ban_a_peer_sooner_when_it_alone_sent_the_piece() {
 
     c.on_event(failed(vec![alone, shared]));
     c.on_event(failed(vec![alone, shared]));
-    assert_eq!(entry(&c, addr(1)).hash_failures, 4);
-    assert_eq!(entry(&c, addr(2)).hash_failures, 2);
-    assert_eq!(entry(&c, addr(1)).plan, Plan::Banned);
-    assert_ne!(entry(&c, addr(2)).plan, Plan::Banned);
+    assert_eq!(entry(&c, addr(1)).known.hash_failures, 4);
+    assert_eq!(entry(&c, addr(2)).known.hash_failures, 2);
+    assert_eq!(entry(&c, addr(1)).dial.plan, Plan::Banned);
+    assert_ne!(entry(&c, addr(2)).dial.plan, Plan::Banned);
     let sent = commands(&mut alone_rx);
     assert!(
         matches!(sent[..], [PeerCmd::Disconnect(PeerEnd::HashFailures(2))]),
@@ -74,19 +74,19 @@ fn drop_and_ban_tell_the_connection_and_set_the_plan() {
         commands(&mut banned_rx)[..],
         [PeerCmd::Disconnect(PeerEnd::Banned)]
     ));
-    assert!(matches!(entry(&c, addr(1)).plan, Plan::Dropped(_)));
-    assert_eq!(entry(&c, addr(2)).plan, Plan::Banned);
+    assert!(matches!(entry(&c, addr(1)).dial.plan, Plan::Dropped(_)));
+    assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Banned);
     // A ban outlives a later drop; a peer not connected gets its end at once.
     c.on_command(Command::DropPeer(addr(2)));
-    assert_eq!(entry(&c, addr(2)).plan, Plan::Banned);
+    assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Banned);
     c.peers.add([addr(3)], PeerSource::Tracker, Instant::now());
     c.on_command(Command::BanPeer(addr(3)));
-    assert_eq!(entry(&c, addr(3)).end, Some(PeerEnd::Banned));
-    assert_eq!(entry(&c, addr(3)).stage, PeerStage::Failed);
+    assert_eq!(entry(&c, addr(3)).end(), Some(&PeerEnd::Banned));
+    assert_eq!(entry(&c, addr(3)).stage(), PeerStage::Failed);
     // An unknown address changes nothing and logs nothing.
-    let lines = c.log.len();
+    let lines = c.shown.log.len();
     c.on_command(Command::BanPeer(addr(9)));
-    assert_eq!(c.log.len(), lines);
+    assert_eq!(c.shown.log.len(), lines);
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn of_two_connections_to_one_peer_both_sides_keep_the_one_the_lower_id_started()
             "{their_id:?}: {sent:?}"
         );
         assert!(commands(kept).is_empty());
-        assert_eq!(entry(&c, addr(1)).peer_id, Some(their_id));
+        assert_eq!(entry(&c, addr(1)).known.peer_id, Some(their_id));
     }
 }
 
@@ -137,32 +137,34 @@ fn a_peer_that_ended_with_every_piece_is_remembered_as_a_seed() {
     let (seed, _rx) = connect(&mut c, addr(1), PeerSource::Tracker);
     let (rude, _rx2) = connect(&mut c, addr(2), PeerSource::Tracker);
     entry(&c, addr(1))
-        .live
+        .live()
+        .unwrap()
         .pieces
         .store(PIECES, Ordering::Relaxed);
     c.on_event(Event::Ended {
         conn: seed,
         end: PeerEnd::ClosedByPeer,
     });
-    assert!(entry(&c, addr(1)).seed);
-    assert_eq!(entry(&c, addr(1)).conn, None);
+    assert!(entry(&c, addr(1)).known.seed);
+    assert!(!entry(&c, addr(1)).has_conn());
     let end = PeerEnd::Protocol("have index 9 out of range".into());
     c.on_event(Event::Ended { conn: rude, end });
-    assert!(!entry(&c, addr(2)).seed);
-    assert_eq!(entry(&c, addr(2)).plan, Plan::Never);
+    assert!(!entry(&c, addr(2)).known.seed);
+    assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Never);
     let warn = c
+        .shown
         .log
         .iter()
         .find(|l| l.text.contains("out of range"))
         .unwrap();
     assert_eq!(warn.level, LogLevel::Warn);
     // An end for a connection that is gone already is ignored.
-    let lines = c.log.len();
+    let lines = c.shown.log.len();
     c.on_event(Event::Ended {
         conn: seed,
         end: PeerEnd::Reset,
     });
-    assert_eq!(c.log.len(), lines);
+    assert_eq!(c.shown.log.len(), lines);
 }
 
 #[test]
@@ -186,12 +188,17 @@ fn completion_lets_seeds_go_and_asks_for_a_resume_point() {
     let (_, mut seed_rx) = connect(&mut c, addr(1), PeerSource::Tracker);
     let (_, mut leech_rx) = connect(&mut c, addr(2), PeerSource::Tracker);
     entry(&c, addr(1))
-        .live
+        .live()
+        .unwrap()
         .pieces
         .store(PIECES, Ordering::Relaxed);
-    entry(&c, addr(2)).live.pieces.store(1, Ordering::Relaxed);
+    entry(&c, addr(2))
+        .live()
+        .unwrap()
+        .pieces
+        .store(1, Ordering::Relaxed);
     c.on_complete();
-    assert!(c.complete && c.link.resume_due);
+    assert!(c.run.complete && c.link.resume_due);
     assert!(c.link.lifetime.completed.is_some());
     assert!(matches!(
         commands(&mut seed_rx)[..],
@@ -210,7 +217,7 @@ fn a_full_disk_stops_the_torrent_with_its_reason() {
         source: std::io::Error::from_raw_os_error(libc::ENOSPC),
     };
     c.on_event(Event::DiskError(full));
-    let fatal = c.fatal.as_deref().unwrap_or_default();
+    let fatal = c.run.fatal.as_deref().unwrap_or_default();
     assert!(
         fatal.starts_with("disk error: disk full writing out/t: "),
         "{fatal}"
@@ -228,7 +235,7 @@ fn a_bad_block_read_warns_and_the_torrent_goes_on() {
         len: 16_384,
         piece_len: PIECE,
     }));
-    assert_eq!(c.fatal, None);
+    assert_eq!(c.run.fatal, None);
     assert!(logged(&c, "disk error: block at 16384"));
 }
 

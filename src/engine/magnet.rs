@@ -15,7 +15,7 @@ use crate::engine::metadata_wait;
 use crate::engine::session::SessionCtx;
 use crate::engine::shared::Event;
 use crate::engine::torrent::start::Start;
-use crate::engine::Outcome;
+use crate::engine::TorrentEnd;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 
@@ -38,7 +38,7 @@ pub(crate) async fn fetch_in_session(
     extra_peers: &[SocketAddr],
     echo: bool,
     commands: &mut mpsc::UnboundedReceiver<Command>,
-) -> Result<(Metainfo, Vec<SocketAddr>), Outcome> {
+) -> Result<(Metainfo, Vec<SocketAddr>), TorrentEnd> {
     let started = Instant::now();
     let mut snap = start.snapshots.borrow().as_ref().clone();
     let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
@@ -145,7 +145,7 @@ pub(crate) async fn fetch_in_session(
                 break Err(format!("{msg}; no peer connected to us either"));
             }
             c = commands.recv() => match c {
-                None | Some(Command::Quit) => return Err(Outcome::Quit),
+                None | Some(Command::Quit) => return Err(TorrentEnd::Quit),
                 Some(c) => {
                     if let Some(paused) = crate::engine::api::pause_wanted(&c, start.paused) {
                         start.paused = paused;
@@ -200,7 +200,7 @@ pub(crate) async fn fetch_in_session(
             l.state = TorrentState::Error(msg.clone());
             l.why = Some(msg.clone());
         });
-        Outcome::Failed(msg)
+        TorrentEnd::Failed(msg)
     })
 }
 

@@ -90,8 +90,9 @@ impl Default for Options {
     }
 }
 
+/// How a torrent's run ended (a peer's connection ending is `PeerEnd`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum TorrentEnd {
     /// Every piece verified (and not seeding).
     Complete,
     /// Stopped by the user.

@@ -1,5 +1,7 @@
 //! Unit tests of `peers.rs`.
 use super::*;
+use crate::engine::api::PeerStage;
+use std::sync::atomic::Ordering;
 
 fn addr(n: u32) -> SocketAddr {
     SocketAddr::from(([10, (n >> 16) as u8, (n >> 8) as u8, n as u8], 6881))
@@ -75,15 +77,15 @@ fn a_connection_round_trip_updates_the_entry() {
     assert_eq!(t.due(now), vec![addr(1)]);
     let conn = t.new_conn(addr(1));
     let p = t.get_mut(&addr(1)).unwrap();
-    p.attempts += 1;
-    let _rx = p.begin(conn, PeerStage::Connecting, now);
-    p.live.downloaded.store(100, Ordering::Relaxed);
+    p.dial.attempts += 1;
+    let (_rx, live) = p.begin(conn, PeerStage::Connecting, now);
+    live.downloaded.store(100, Ordering::Relaxed);
     assert!(t.due(now).is_empty(), "a connected peer is not dialed");
     assert!(t.by_conn(conn).is_some());
     let p = t.end_conn(conn).unwrap();
     assert_eq!(p.finish(&PeerEnd::Refused, false, now), PeerStage::Failed);
-    assert_eq!(p.past_down, 100);
-    assert_eq!(p.plan, Plan::BackingOff(now + Duration::from_secs(5)));
+    assert_eq!(p.downloaded(), 100);
+    assert_eq!(p.dial.plan, Plan::BackingOff(now + Duration::from_secs(5)));
     assert!(t.by_conn(conn).is_none());
     assert_eq!(t.due(now + Duration::from_secs(5)), vec![addr(1)]);
 }
@@ -98,7 +100,7 @@ fn relisting_requeues_only_peers_that_left() {
     ] {
         t.add([addr(n)], PeerSource::Tracker, now);
         let p = t.get_mut(&addr(n)).unwrap();
-        p.attempts = MAX_ATTEMPTS;
+        p.dial.attempts = MAX_ATTEMPTS;
         let c = t.new_conn(addr(n));
         let _ = t
             .get_mut(&addr(n))
@@ -108,10 +110,10 @@ fn relisting_requeues_only_peers_that_left() {
         t.relisted(&addr(n), false, now);
     }
     assert_eq!(
-        t.get(&addr(1)).unwrap().plan,
+        t.get(&addr(1)).unwrap().dial.plan,
         Plan::BackingOff(now + RELISTED_RETRY)
     );
-    assert_eq!(t.get(&addr(2)).unwrap().plan, Plan::Never);
+    assert_eq!(t.get(&addr(2)).unwrap().dial.plan, Plan::Never);
 }
 
 #[test]
@@ -126,9 +128,9 @@ fn each_source_is_bounded_and_gone_entries_make_room() {
     // Gone tracker peers give their place to new ones, never-connected before useful
     // ones; a queued one keeps its place.
     assert_eq!(t.add([addr(800_000)], PeerSource::Tracker, now), 0);
-    t.get_mut(&addr(7)).unwrap().plan = Plan::Never;
-    t.get_mut(&addr(8)).unwrap().plan = Plan::Resting;
-    t.get_mut(&addr(8)).unwrap().past_down = 1;
+    t.get_mut(&addr(7)).unwrap().dial.plan = Plan::Never;
+    t.get_mut(&addr(8)).unwrap().dial.plan = Plan::Resting;
+    t.get_mut(&addr(8)).unwrap().add_past_down(1);
     assert_eq!(t.add([addr(800_000)], PeerSource::Tracker, now), 1);
     assert!(t.get(&addr(7)).is_none());
     assert!(t.get(&addr(8)).is_some());
@@ -145,12 +147,12 @@ fn bans_and_drops_refuse_the_ip_and_old_rows_go() {
     let now = Instant::now();
     let mut t = PeerTable::default();
     t.add([addr(1)], PeerSource::Tracker, now);
-    t.get_mut(&addr(1)).unwrap().plan = Plan::Banned;
+    t.get_mut(&addr(1)).unwrap().dial.plan = Plan::Banned;
     assert!(t.refuses_ip(addr(1).ip(), now));
     assert!(!t.refuses_ip(addr(2).ip(), now));
     for n in 10..(10 + MAX_GONE_ROWS as u32 + 5) {
         t.add([addr(n)], PeerSource::Tracker, now);
-        t.get_mut(&addr(n)).unwrap().plan = Plan::Resting;
+        t.get_mut(&addr(n)).unwrap().dial.plan = Plan::Resting;
     }
     t.prune(now);
     assert_eq!(t.len(), MAX_GONE_ROWS + 1, "the ban stays");
@@ -164,7 +166,7 @@ fn a_seeding_torrent_dials_leechers_but_not_known_seeds_and_few_at_a_time() {
     let now = Instant::now();
     let mut t = PeerTable::default();
     t.add((1..=5).map(addr), PeerSource::Tracker, now);
-    t.get_mut(&addr(2)).expect("entry").seed = true;
+    t.get_mut(&addr(2)).expect("entry").known.seed = true;
     // Downloading: everyone due, up to the budget.
     assert_eq!(t.to_dial(now, false, 10).len(), 5);
     assert_eq!(t.to_dial(now, false, 3).len(), 3);
@@ -175,7 +177,7 @@ fn a_seeding_torrent_dials_leechers_but_not_known_seeds_and_few_at_a_time() {
         assert!(batch.len() <= SEED_DIALS_PER_TICK);
         for a in batch {
             assert_ne!(a, addr(2), "a known seed is not dialed while seeding");
-            t.get_mut(&a).expect("entry").plan = Plan::Resting;
+            t.get_mut(&a).expect("entry").dial.plan = Plan::Resting;
             seen.push(a);
         }
     }
@@ -192,14 +194,49 @@ fn a_seeding_torrent_retries_a_relisted_leecher_but_not_a_seed() {
         let p = t.get_mut(&addr(n)).expect("entry");
         let _rx = p.begin(u64::from(n), PeerStage::Connecting, now);
         p.finish(&PeerEnd::ClosedByPeer, true, now);
-        assert_eq!(p.plan, Plan::Resting);
+        assert_eq!(p.dial.plan, Plan::Resting);
     }
-    t.get_mut(&addr(2)).expect("entry").seed = true;
+    t.get_mut(&addr(2)).expect("entry").known.seed = true;
     t.relisted(&addr(1), true, now);
     t.relisted(&addr(2), true, now);
     assert!(matches!(
-        t.get(&addr(1)).map(|p| p.plan),
+        t.get(&addr(1)).map(|p| p.dial.plan),
         Some(Plan::BackingOff(_))
     ));
-    assert_eq!(t.get(&addr(2)).map(|p| p.plan), Some(Plan::Resting));
+    assert_eq!(t.get(&addr(2)).map(|p| p.dial.plan), Some(Plan::Resting));
+}
+
+#[test]
+fn in_play_means_a_connection_runs_or_a_dial_is_planned_and_the_row_says_the_same() {
+    let now = Instant::now();
+    let mut t = PeerTable::default();
+    t.add([addr(1), addr(2)], PeerSource::Tracker, now);
+    let row =
+        |t: &PeerTable, n| crate::engine::snapshot::peer_row(t.get(&addr(n)).unwrap(), now, 1);
+    assert!(t.get(&addr(1)).unwrap().in_play(), "queued");
+    let c = t.new_conn(addr(1));
+    let _rx = t
+        .get_mut(&addr(1))
+        .unwrap()
+        .begin(c, PeerStage::Connecting, now);
+    let p = t.get(&addr(1)).unwrap();
+    assert!(p.has_conn() && p.in_play() && row(&t, 1).in_play);
+    t.end_conn(c).unwrap().finish(&PeerEnd::Refused, false, now);
+    let p = t.get(&addr(1)).unwrap();
+    assert!(
+        !p.has_conn() && p.in_play(),
+        "backing off: another dial is planned"
+    );
+    assert!(row(&t, 1).in_play);
+    let c = t.new_conn(addr(2));
+    let _rx = t
+        .get_mut(&addr(2))
+        .unwrap()
+        .begin(c, PeerStage::Connecting, now);
+    t.end_conn(c)
+        .unwrap()
+        .finish(&PeerEnd::NotBitTorrent, false, now);
+    let p = t.get(&addr(2)).unwrap();
+    assert!(!p.has_conn() && !p.in_play(), "never dialed again");
+    assert!(!row(&t, 2).in_play);
 }

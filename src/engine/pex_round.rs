@@ -32,8 +32,10 @@ impl Coordinator {
                 listen_port,
             } => {
                 if let Some(p) = self.peers.by_conn(conn) {
-                    p.listen_port = listen_port;
-                    p.pex = (ut_pex && pex_on).then(|| PexOutbox::new(now));
+                    p.known.listen_port = listen_port;
+                    if let Some(c) = p.conn_mut() {
+                        c.pex = (ut_pex && pex_on).then(|| PexOutbox::new(now));
+                    }
                 }
             }
             PexEvent::Flooded(why) => {
@@ -51,7 +53,7 @@ impl Coordinator {
                 let Some(from) = self.peers.by_conn(conn).map(|p| p.addr) else {
                     return;
                 };
-                let complete = self.complete;
+                let complete = self.run.complete;
                 let mut fresh = Vec::new();
                 for (addr, flags) in msg.added {
                     if self.is_our_addr(&addr) || addr == from {
@@ -59,7 +61,7 @@ impl Coordinator {
                     }
                     let seed = flags.has(PexFlags::SEED);
                     if let Some(p) = self.peers.get_mut(&addr) {
-                        p.seed |= seed;
+                        p.known.seed |= seed;
                         self.peers.relisted(&addr, complete, now);
                     } else {
                         fresh.push((addr, seed));
@@ -72,7 +74,7 @@ impl Coordinator {
                     .add(fresh.into_iter().map(|(a, _)| a), PeerSource::Pex, now);
                 for a in seeds {
                     if let Some(p) = self.peers.get_mut(&a) {
-                        p.seed = true;
+                        p.known.seed = true;
                     }
                 }
                 if added > 0 {
@@ -91,22 +93,22 @@ impl Coordinator {
         let n = self.shared.info.num_pieces();
         self.peers
             .active()
-            .filter(|p| p.stage == PeerStage::Connected)
+            .filter(|p| p.stage() == PeerStage::Connected)
             .filter_map(|p| {
                 let mut f = 0;
                 let addr = if p.source == PeerSource::Incoming {
-                    SocketAddr::new(p.addr.ip(), p.listen_port?)
+                    SocketAddr::new(p.addr.ip(), p.known.listen_port?)
                 } else {
                     f |= PexFlags::REACHABLE;
                     p.addr
                 };
-                if p.encryption == Some(crate::net::Encryption::Rc4) {
+                if p.setup.encryption == Some(crate::net::Encryption::Rc4) {
                     f |= PexFlags::ENCRYPTION;
                 }
-                if p.live.pieces.load(Ordering::Relaxed) == n || p.seed {
+                if p.pieces() == n || p.known.seed {
                     f |= PexFlags::SEED;
                 }
-                if p.transport == Some(crate::net::TransportKind::Utp) {
+                if p.setup.transport == Some(crate::net::TransportKind::Utp) {
                     f |= PexFlags::UTP;
                 }
                 Some((addr, PexFlags(f)))
@@ -116,31 +118,38 @@ impl Coordinator {
 
     /// Sends each peer that takes `ut_pex` what changed since we last told it, when due.
     pub(crate) fn pex_tick(&mut self, now: Instant) {
-        if !self.shared.pex || self.paused {
+        if !self.shared.pex || self.run.paused {
             return;
         }
         // The list is built only in a tick where some peer is due: most ticks cost one pass.
-        let due = self
-            .peers
-            .active()
-            .any(|p| p.pex.as_ref().is_some_and(|o| o.due(now)));
+        let due = self.peers.active().any(|p| {
+            p.conn()
+                .and_then(|c| c.pex.as_ref())
+                .is_some_and(|o| o.due(now))
+        });
         if !due {
             return;
         }
         let list = self.pex_list();
         for p in self.peers.values_mut() {
-            let (Some(out), true) = (p.pex.as_mut(), p.conn.is_some()) else {
+            let me = p.addr;
+            let mine = p
+                .known
+                .listen_port
+                .map(|port| SocketAddr::new(me.ip(), port));
+            let Some(c) = p.conn_mut() else {
                 continue;
             };
-            let me = p.addr;
-            let mine = p.listen_port.map(|port| SocketAddr::new(me.ip(), port));
+            let Some(out) = c.pex.as_mut() else {
+                continue;
+            };
             let others: Vec<(SocketAddr, PexFlags)> = list
                 .iter()
                 .filter(|(a, _)| *a != me && Some(*a) != mine)
                 .copied()
                 .collect();
             if let Some(msg) = out.next(now, &others) {
-                p.send(PeerCmd::SendPex(Bytes::from(msg.encode())));
+                c.send(PeerCmd::SendPex(Bytes::from(msg.encode())));
             }
         }
     }

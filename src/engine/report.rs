@@ -47,7 +47,7 @@ pub(crate) enum Report {
     Metadata(Box<Metainfo>, crate::engine::priorities::FilePlan),
     Resume(Box<ResumePoint>),
     /// The torrent's task ended; its last resume point was sent before this.
-    Ended(crate::engine::Outcome),
+    Ended(crate::engine::TorrentEnd),
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

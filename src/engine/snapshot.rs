@@ -2,11 +2,10 @@
 //! so the UI never touches a lock or an atomic the engine uses.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::engine::api::*;
-use crate::engine::peers::{PeerEntry, Plan};
+use crate::engine::peers::PeerEntry;
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker;
 
@@ -102,42 +101,34 @@ pub(crate) fn torrent_state(
 }
 
 pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow {
-    let active = p.is_active();
-    let utp = if active {
-        p.live.utp.get().and_then(|h| h.get())
-    } else {
-        None
-    };
+    let active = p.has_conn();
+    let utp = p.live().and_then(|l| l.utp.get()).and_then(|h| h.get());
     PeerRow {
         addr: p.addr,
         source: p.source,
-        client: p.client.clone(),
-        id_client: p.id_client.clone(),
-        peer_id: p.peer_id,
-        stage: p.stage,
-        end: p.end.clone(),
-        since: now.duration_since(p.stage_since),
-        flags: p.live.flags(),
-        down_rate: if active { p.down.rate() } else { 0.0 },
-        up_rate: if active { p.up.rate() } else { 0.0 },
-        downloaded: p.past_down + p.live.downloaded.load(Ordering::Relaxed),
-        uploaded: p.past_up + p.live.uploaded.load(Ordering::Relaxed),
-        progress: p.live.pieces.load(Ordering::Relaxed) as f32 / num_pieces.max(1) as f32,
-        requests_in_flight: p.live.in_flight.load(Ordering::Relaxed),
+        client: p.known.client.clone(),
+        id_client: p.known.id_client.clone(),
+        peer_id: p.known.peer_id,
+        stage: p.stage(),
+        end: p.end().cloned(),
+        since: now.duration_since(p.stage_since()),
+        flags: p.flags(),
+        down_rate: if active { p.down_rate() } else { 0.0 },
+        up_rate: if active { p.up_rate() } else { 0.0 },
+        downloaded: p.downloaded(),
+        uploaded: p.uploaded(),
+        progress: p.pieces() as f32 / num_pieces.max(1) as f32,
+        requests_in_flight: p.in_flight(),
         // Each failure counts twice when the peer alone sent the piece; show whole failures.
-        hash_failures: p.hash_failures.div_ceil(2),
-        attempts: p.attempts,
-        handshake_time: p.handshake_time,
-        encryption: p.encryption,
-        transport: p.transport,
+        hash_failures: p.known.hash_failures.div_ceil(2),
+        attempts: p.dial.attempts,
+        handshake_time: p.known.handshake_time,
+        encryption: p.setup.encryption,
+        transport: p.setup.transport,
         utp_rtt: utp.as_ref().and_then(|u| u.rtt),
         utp_retransmits: utp.as_ref().map(|u| u.retransmits),
-        alive: active
-            || matches!(
-                p.plan,
-                Plan::Queued | Plan::BackingOff(_) | Plan::Dropped(_)
-            ),
-        encryption_note: p.encryption_note.clone(),
+        in_play: p.in_play(),
+        encryption_note: p.setup.encryption_note.clone(),
     }
 }
 
@@ -201,6 +192,7 @@ pub(crate) fn build(
 mod tests {
     use super::*;
     use std::net::SocketAddr;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn state_order_error_pause_done() {
@@ -236,20 +228,27 @@ mod tests {
         let now = Instant::now();
         let addr: SocketAddr = "10.0.0.1:6881".parse().unwrap();
         let mut p = PeerEntry::new(addr, PeerSource::Tracker, now);
-        p.past_down = 1000;
-        p.live.downloaded.store(24, Ordering::Relaxed);
-        p.live.pieces.store(5, Ordering::Relaxed);
-        p.hash_failures = 3;
-        p.id_client = Some("libtorrent 2.0.8".into());
+        p.add_past_down(1000);
+        let (_rx, live) = p.begin(1, PeerStage::Connecting, now);
+        live.downloaded.store(24, Ordering::Relaxed);
+        live.pieces.store(5, Ordering::Relaxed);
+        p.known.hash_failures = 3;
+        p.known.id_client = Some("libtorrent 2.0.8".into());
         let row = peer_row(&p, now + Duration::from_secs(2), 10);
         assert_eq!(row.downloaded, 1024);
         assert_eq!(row.progress, 0.5);
         assert_eq!(row.hash_failures, 2);
         assert_eq!(row.since, Duration::from_secs(2));
         assert_eq!(row.id_client.as_deref(), Some("libtorrent 2.0.8"));
+        p.sample_rates(now);
+        p.sample_rates(now + Duration::from_secs(1));
+        p.finish(&PeerEnd::ClosedByPeer, false, now);
+        let row = peer_row(&p, now, 10);
+        assert_eq!(row.downloaded, 1024, "the ended connection's bytes stay");
+        assert_eq!(row.progress, 0.0);
         // Not connected: no rate shown, whatever the window still holds.
         assert_eq!(row.down_rate, 0.0);
-        assert_eq!(row.stage, PeerStage::Queued);
+        assert_eq!(row.stage, PeerStage::Failed);
     }
 
     #[test]

@@ -138,12 +138,13 @@ pub(crate) fn connect(
     source: PeerSource,
 ) -> (u64, mpsc::UnboundedReceiver<PeerCmd>) {
     let now = Instant::now();
-    c.peers.add([addr], source, now);
-    let conn = c.peers.new_conn(addr);
+    c.peers_mut().add([addr], source, now);
+    let conn = c.peers_mut().new_conn(addr);
     let rx = c
-        .peers
+        .peers_mut()
         .get_mut(&addr)
         .unwrap()
-        .begin(conn, PeerStage::Connected, now);
+        .begin(conn, PeerStage::Connected, now)
+        .0;
     (conn, rx)
 }

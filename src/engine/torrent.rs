@@ -40,7 +40,7 @@ const PIECE_MEMORY: usize = 16 << 20;
 /// Verified pieces a slow connection may fall behind on before it catches up from the picker.
 const VERIFIED_BACKLOG: usize = 1024;
 
-pub use crate::engine::options::{Options, Outcome};
+pub use crate::engine::options::{Options, TorrentEnd};
 pub(crate) use crate::engine::report::{Lifetime, Report};
 pub(crate) use open::run;
 
@@ -50,7 +50,7 @@ pub struct Engine {
     pub id: TorrentId,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub commands: mpsc::UnboundedSender<Command>,
-    pub done: tokio::task::JoinHandle<Outcome>,
+    pub done: tokio::task::JoinHandle<TorrentEnd>,
 }
 
 fn next_id() -> TorrentId {
@@ -110,7 +110,7 @@ pub(crate) async fn run_magnet(
     mut listen_log: Vec<(LogLevel, String)>,
     mut cmd_rx: mpsc::UnboundedReceiver<Command>,
     only: Option<Vec<usize>>,
-) -> Outcome {
+) -> TorrentEnd {
     let fetched =
         magnet::fetch_in_session(&mut start, &magnet, &extra_peers, echo, &mut cmd_rx).await;
     match fetched {

@@ -11,7 +11,7 @@ use tokio::net::UdpSocket;
 use crate::dht::{self, Dht};
 use crate::net::udp_batch::BatchRecv;
 use crate::net::utp::UtpSocket;
-use crate::protocol::utp::looks_like_utp;
+use crate::protocol::utp_packet::looks_like_utp;
 
 /// Binds UDP at `bind`:`port` (the port the TCP listener got).
 pub(crate) fn bind(bind: IpAddr, port: u16) -> std::io::Result<Arc<UdpSocket>> {

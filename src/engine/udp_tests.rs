@@ -1,7 +1,7 @@
 use super::*;
 use crate::dht::DhtConfig;
 use crate::net::utp::UtpConfig;
-use crate::protocol::utp::{self, Header, PacketType};
+use crate::protocol::utp_packet::{self, Header, PacketType};
 use std::sync::atomic::Ordering::Relaxed;
 
 fn utp_packet(ty: PacketType, conn_id: u16, seq: u16) -> Vec<u8> {
@@ -15,7 +15,7 @@ fn utp_packet(ty: PacketType, conn_id: u16, seq: u16) -> Vec<u8> {
         ack: 0,
     };
     let mut d = Vec::new();
-    utp::encode(&h, None, b"payload", &mut d);
+    utp_packet::encode(&h, None, b"payload", &mut d);
     d
 }
 
@@ -86,7 +86,7 @@ async fn mixed_batch(batched: bool) {
         if d.starts_with(b"d") {
             pong |= d.windows(4).any(|w| w == b"1:rd");
         } else {
-            let h = utp::decode(d).unwrap().header;
+            let h = utp_packet::decode(d).unwrap().header;
             reset |= h.ty == PacketType::Reset && h.conn_id == 9000;
             state |= h.ty == PacketType::State && h.conn_id == 700;
         }

@@ -173,6 +173,6 @@ async fn a_failed_write_reaches_the_coordinator_with_its_io_kind() {
     assert!(!t.shared.download().picker.have().get(0));
     let mut c = coordinator(&t);
     c.on_event(Event::DiskError(e));
-    let fatal = c.fatal.unwrap_or_default();
+    let fatal = c.fatal().unwrap_or_default().to_string();
     assert!(fatal.starts_with("disk error: cannot "), "{fatal}");
 }

@@ -171,7 +171,7 @@ impl WebSeed {
         row.requests_in_flight = s.in_flight;
         row.hash_failures = self.hash_failures;
         row.attempts = s.attempts;
-        row.alive = !self.live.stop.load(Ordering::Relaxed) && !self.task.is_finished();
+        row.in_play = !self.live.stop.load(Ordering::Relaxed) && !self.task.is_finished();
         row
     }
 
@@ -378,7 +378,7 @@ mod tests {
         assert_eq!(row.addr, SocketAddr::from(([127, 0, 0, 9], 8000)));
         assert_eq!(row.stage, PeerStage::Failed);
         assert_eq!(row.client.as_deref(), Some("http://127.0.0.9:8000/"));
-        assert!(row.alive, "it backs off and tries again");
+        assert!(row.in_play, "it backs off and tries again");
         assert_eq!(
             crate::ui::widgets::peer_words::state_text(&row),
             "failed: web seed: HTTP 404 (×2)"
@@ -402,7 +402,7 @@ mod tests {
         assert!(w.hash_failed(true, 4));
         assert!(!w.hash_failed(true, 4), "given up on once");
         let row = w.row(Instant::now(), 10);
-        assert!(!row.alive);
+        assert!(!row.in_play);
         assert_eq!(row.end, Some(PeerEnd::HashFailures(2)));
         assert_eq!(w.tick(Instant::now()).len(), 1);
         w.stop();

@@ -122,7 +122,7 @@ struct Tier {
     failed_rounds: u32,
 }
 
-type AnnounceFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+type AnnounceFuture = Pin<Box<dyn Future<Output = AnnounceDone> + Send>>;
 
 /// An announce that went out: to which tracker, saying what.
 struct Sent {
@@ -132,7 +132,8 @@ struct Sent {
     left: u64,
 }
 
-struct Outcome {
+/// An announce that came back (or failed), with what it said.
+struct AnnounceDone {
     sent: Sent,
     result: Result<AnnounceResponse, TrackerError>,
 }

@@ -23,7 +23,7 @@ use tokio_util::codec::{Decoder, FramedRead};
 
 use ttui::engine::api::{Command, PeerRow, Snapshot, TorrentState};
 use ttui::engine::create::{create_torrent, make_payload, PayloadSpec};
-use ttui::engine::{self, Options, Outcome};
+use ttui::engine::{self, Options, TorrentEnd};
 use ttui::protocol::bitfield::Bitfield;
 use ttui::protocol::handshake::{self, Handshake};
 use ttui::protocol::message::{encode_into, Message, MessageCodec};
@@ -229,7 +229,7 @@ impl Fixture {
 pub struct Running {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub commands: mpsc::UnboundedSender<Command>,
-    done: Option<JoinHandle<Outcome>>,
+    done: Option<JoinHandle<TorrentEnd>>,
     /// Where it listens (seeders only).
     pub addr: Option<SocketAddr>,
 }
@@ -270,7 +270,7 @@ impl Running {
     }
 
     /// Waits for the engine to end by itself; returns its outcome and its final snapshot.
-    pub async fn finish(&mut self, limit: Duration) -> Result<(Outcome, Arc<Snapshot>), String> {
+    pub async fn finish(&mut self, limit: Duration) -> Result<(TorrentEnd, Arc<Snapshot>), String> {
         let Some(h) = self.done.as_mut() else {
             return Err("engine already ended".into());
         };
@@ -289,7 +289,7 @@ impl Running {
     }
 
     /// Sends Quit and waits for the engine to end.
-    pub async fn quit(&mut self, limit: Duration) -> Result<Outcome, String> {
+    pub async fn quit(&mut self, limit: Duration) -> Result<TorrentEnd, String> {
         self.command(Command::Quit);
         self.finish(limit).await.map(|(o, _)| o)
     }

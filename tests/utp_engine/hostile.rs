@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 use ttui::protocol::handshake::Handshake;
-use ttui::protocol::utp::{self as codec, Header, PacketType};
+use ttui::protocol::utp_packet::{self as codec, Header, PacketType};
 
 /// Resident memory ttui must stay under while attacked and downloading.
 pub const RSS_LIMIT_KIB: u64 = 64 * 1024;

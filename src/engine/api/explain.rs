@@ -196,7 +196,7 @@ fn connected(s: &Snapshot) -> impl Iterator<Item = &PeerRow> {
 
 /// A peer that might still bring data: connected, on its way, or to be dialed again.
 fn hopeful(p: &PeerRow) -> bool {
-    p.alive || !p.stage.is_gone()
+    p.in_play || !p.stage.is_gone()
 }
 
 fn trackers(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {

@@ -39,7 +39,7 @@ fn peer(last: u8, progress: f32, choking: bool, rate: f64) -> PeerRow {
     PeerRow {
         progress,
         down_rate: rate,
-        alive: true,
+        in_play: true,
         since: Duration::from_secs(300),
         flags: ChokeFlags {
             am_interested: true,

@@ -310,9 +310,12 @@ pub struct PeerRow {
     pub utp_rtt: Option<Duration>,
     /// Packets uTP sent again (timeouts and fast retransmits), while connected over uTP.
     pub utp_retransmits: Option<u64>,
-    /// A connection runs or another dial is planned; false once ttui has given up on it
-    /// (it rests until a source lists it again, or is never dialed again).
-    pub alive: bool,
+    /// In play: a connection runs or another dial is planned; false once ttui has given up
+    /// on it (it rests until a source lists it again, or is never dialed again). The engine's
+    /// `PeerEntry::in_play` is the same idea. The wire keeps the field's first name, so a
+    /// client and a session of protocol version 1 read each other's rows.
+    #[serde(rename = "alive")]
+    pub in_play: bool,
     /// How the connection's encryption was settled when the first way was refused, e.g.
     /// "plain after encrypted refused (…)"; shown in the row's detail and logged.
     pub encryption_note: Option<String>,
@@ -345,7 +348,7 @@ impl PeerRow {
             transport: None,
             utp_rtt: None,
             utp_retransmits: None,
-            alive: false,
+            in_play: false,
             encryption_note: None,
         }
     }
@@ -558,5 +561,19 @@ mod tests {
         assert_eq!(row.other_id_client(), Some("libtorrent 2.0.8"));
         row.client = Some("libtorrent 2.0.8".into());
         assert_eq!(row.other_id_client(), None);
+    }
+
+    /// `in_play` keeps its first wire name: protocol version 1 peers read each other's rows.
+    #[test]
+    fn a_peer_rows_in_play_travels_as_alive() {
+        let addr: PeerAddr = "127.0.0.1:1".parse().unwrap();
+        let row = PeerRow {
+            in_play: true,
+            ..PeerRow::new(addr, PeerSource::Tracker, PeerStage::Queued)
+        };
+        let json = serde_json::to_value(&row).unwrap();
+        assert_eq!(json["alive"], serde_json::Value::Bool(true));
+        assert!(json.get("in_play").is_none());
+        assert_eq!(serde_json::from_value::<PeerRow>(json).unwrap(), row);
     }
 }

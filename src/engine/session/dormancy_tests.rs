@@ -147,7 +147,7 @@ async fn a_connection_for_a_dormant_torrent_wakes_it_and_waits_for_its_task() {
     lock(&routes).by_hash.insert(
         hash,
         Route {
-            req2: crate::protocol::mse::req2(&hash),
+            req2: crate::protocol::mse_codec::req2(&hash),
             to: RouteTo::Dormant {
                 wake: wake_tx,
                 pending: Vec::new(),

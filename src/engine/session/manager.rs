@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::engine::api::*;
-use crate::engine::options::{Options, Outcome};
+use crate::engine::options::{Options, TorrentEnd};
 use crate::engine::priorities::FilePlan;
 use crate::engine::report::{unix_now, Lifetime, Report, ResumePoint};
 use crate::engine::session::persist::{Kept, Persist, SavedTorrent};
@@ -155,7 +155,7 @@ struct Slot {
     commands: mpsc::UnboundedSender<Command>,
     snapshots: watch::Sender<Arc<Snapshot>>,
     line: watch::Receiver<TorrentLine>,
-    task: Option<JoinHandle<Outcome>>,
+    task: Option<JoinHandle<TorrentEnd>>,
     /// Known once the metadata is (a magnet's arrives later).
     meta: Option<Arc<Metainfo>>,
     /// Asked to go away: once its task has ended, its files (and data, if asked) go too.

@@ -36,7 +36,7 @@ use crate::engine::stream::{PeerStream, Transport};
 use crate::engine::udp::{self, UdpCounters};
 use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
 use crate::net::{self, EncryptionPolicy};
-use crate::protocol::mse;
+use crate::protocol::mse_codec;
 use crate::protocol::peer_id;
 
 /// Limits shared by every torrent of the session.
@@ -78,7 +78,7 @@ const MAX_PENDING: usize = 16;
 impl Route {
     fn new(info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) -> Route {
         Route {
-            req2: mse::req2(&info_hash),
+            req2: mse_codec::req2(&info_hash),
             to: RouteTo::Task(events),
         }
     }
@@ -145,7 +145,7 @@ impl SessionCtx {
         lock(&self.routes).by_hash.insert(
             info_hash,
             Route {
-                req2: mse::req2(&info_hash),
+                req2: mse_codec::req2(&info_hash),
                 to: RouteTo::Dormant {
                     wake,
                     pending: Vec::new(),

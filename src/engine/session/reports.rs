@@ -41,7 +41,7 @@ impl Manager {
             }
             Report::Ended(outcome) => {
                 self.slots[i].task = None;
-                if let Outcome::Failed(msg) = &outcome {
+                if let TorrentEnd::Failed(msg) = &outcome {
                     tracing::warn!("torrent {id} stopped: {msg}");
                 }
                 if self.slots[i].removing.is_some() {
@@ -61,19 +61,19 @@ impl Manager {
 pub(super) async fn report_end(
     id: TorrentId,
     reports: mpsc::UnboundedSender<(TorrentId, Report)>,
-    run: impl std::future::Future<Output = Outcome>,
-) -> Outcome {
+    run: impl std::future::Future<Output = TorrentEnd>,
+) -> TorrentEnd {
     struct Guard {
         id: TorrentId,
         reports: mpsc::UnboundedSender<(TorrentId, Report)>,
-        outcome: Option<Outcome>,
+        outcome: Option<TorrentEnd>,
     }
     impl Drop for Guard {
         fn drop(&mut self) {
             let outcome = self
                 .outcome
                 .take()
-                .unwrap_or_else(|| Outcome::Failed("the torrent's task stopped".into()));
+                .unwrap_or_else(|| TorrentEnd::Failed("the torrent's task stopped".into()));
             let _ = self.reports.send((self.id, Report::Ended(outcome)));
         }
     }

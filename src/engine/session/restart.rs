@@ -104,7 +104,7 @@ struct Carried {
     id: TorrentId,
     meta: Arc<Metainfo>,
     /// The old task, waited for: it lets go of the files and the router first.
-    task: Option<JoinHandle<Outcome>>,
+    task: Option<JoinHandle<TorrentEnd>>,
     old_path: PathBuf,
     trusted: Option<Bitfield>,
     lifetime: Lifetime,
@@ -125,7 +125,7 @@ async fn run_again(
     moving: Option<Moving>,
     line_tx: watch::Sender<TorrentLine>,
     cmd_rx: mpsc::UnboundedReceiver<Command>,
-) -> Outcome {
+) -> TorrentEnd {
     if let Some(t) = c.task {
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, t).await;
     }
@@ -173,7 +173,7 @@ fn successor(
     old: Slot,
     save_path: PathBuf,
     (commands, line): (mpsc::UnboundedSender<Command>, watch::Receiver<TorrentLine>),
-    (task, ignore_ended): (JoinHandle<Outcome>, u32),
+    (task, ignore_ended): (JoinHandle<TorrentEnd>, u32),
 ) -> Slot {
     Slot {
         id: old.id,

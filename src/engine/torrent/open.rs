@@ -12,7 +12,7 @@ pub(crate) async fn run(
     meta: Metainfo,
     opts: Options,
     mut commands: mpsc::UnboundedReceiver<Command>,
-) -> Outcome {
+) -> TorrentEnd {
     let started = Instant::now();
     let snapshots = start.snapshots.clone();
     let mut snap = snapshot::initial(start.id, &meta, &opts.output, start.ctx.listen_port);
@@ -76,7 +76,7 @@ pub(crate) async fn run(
                     check_waited = waited;
                     have
                 }
-                Ok(None) => return Outcome::Quit,
+                Ok(None) => return TorrentEnd::Quit,
                 Err(msg) => return fail(&mut snap, &snapshots, msg),
             }
         }
@@ -93,7 +93,7 @@ pub(crate) async fn run(
     snap.listen_port = ctx.listen_port;
     let half_open = ctx.limits.half_open;
     let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);
-    c.plan = plan;
+    c.set_file_plan(plan);
     c.attach(
         start.id,
         start.line.clone(),
@@ -114,7 +114,7 @@ fn failed(
     line: &watch::Sender<TorrentLine>,
     started: Instant,
     msg: String,
-) -> Outcome {
+) -> TorrentEnd {
     snap.state = TorrentState::Error(msg.clone());
     snap.log.push(LogLine {
         at: started.elapsed(),
@@ -126,7 +126,7 @@ fn failed(
         l.state = snap.state.clone();
         l.why = Some(msg.clone());
     });
-    Outcome::Failed(msg)
+    TorrentEnd::Failed(msg)
 }
 
 /// The torrent's first log lines: the listener's, then how much of the data was there.

@@ -9,7 +9,7 @@
 
 use super::cc::{Ledbat, Rtt};
 use super::{UtpConfig, UtpStats};
-use crate::protocol::utp::{self, Header, Packet, PacketType};
+use crate::protocol::utp_packet::{self as utp, Header, Packet, PacketType};
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::task::Waker;

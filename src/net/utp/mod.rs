@@ -8,11 +8,11 @@
 //! (bitvec, dontfrag, ringbuf, metrics, parking_lot, lazy_static, rustc-hash,
 //! librqbit-dualstack-sockets ...) and edition 2024. The transport we need is small: one
 //! state machine (`conn`), the LEDBAT/RTT arithmetic (`cc`), the pure codec
-//! (`protocol::utp`), and this multiplexer, all testable in-process.
+//! (`protocol::utp_packet`), and this multiplexer, all testable in-process.
 //!
 //! Shape: the session owns ONE UDP socket for DHT and uTP. Its receive loop hands every datagram
-//! that `protocol::utp::looks_like_utp` accepts to [`UtpSocket::handle_datagram`] (synchronous,
-//! never blocks), reading them in batches (`net::udp_batch`), and calls
+//! that `protocol::utp_packet::looks_like_utp` accepts to [`UtpSocket::handle_datagram`]
+//! (synchronous, never blocks), reading them in batches (`net::udp_batch`), and calls
 //! [`UtpSocket::flush_acks`] after each batch; uTP sends through the same `Arc<UdpSocket>`
 //! without waiting (a full send buffer is a lost datagram, which uTP recovers from). [`UtpSocket::bind`] is the standalone
 //! form with its own receive loop, used by tests.
@@ -27,7 +27,7 @@ mod stream;
 pub use stream::{UtpStatsHandle, UtpStream};
 
 use crate::net::udp_batch::BatchRecv;
-use crate::protocol::utp::{self, PacketType};
+use crate::protocol::utp_packet::{self, PacketType};
 use conn::UtpConn;
 use std::collections::HashMap;
 use std::io;
@@ -235,7 +235,7 @@ impl UtpSocket {
                 let Some(inner) = weak.upgrade() else { return };
                 let sock = UtpSocket { inner };
                 let got = rx.try_recv(&udp, |d, from| {
-                    if utp::looks_like_utp(d) {
+                    if utp_packet::looks_like_utp(d) {
                         sock.handle_datagram(d, from);
                     }
                 });
@@ -305,7 +305,7 @@ impl UtpSocket {
     /// `ACK_EVERY` datagrams).
     pub fn handle_datagram(&self, bytes: &[u8], from: SocketAddr) {
         let inner = &self.inner;
-        let Ok(pkt) = utp::decode(bytes) else {
+        let Ok(pkt) = utp_packet::decode(bytes) else {
             inner.counters.malformed.fetch_add(1, Ordering::Relaxed);
             return;
         };
@@ -337,7 +337,7 @@ impl UtpSocket {
             inner.counters.unknown_conn.fetch_add(1, Ordering::Relaxed);
             if matches!(h.ty, PacketType::Data | PacketType::Fin) {
                 // Tell a peer that lost us quickly instead of letting it time out.
-                let reset = utp::Header {
+                let reset = utp_packet::Header {
                     ty: PacketType::Reset,
                     conn_id: h.conn_id,
                     ts_us: 0,
@@ -346,8 +346,8 @@ impl UtpSocket {
                     seq: 0,
                     ack: h.seq,
                 };
-                let mut d = Vec::with_capacity(utp::HEADER_LEN);
-                utp::encode(&reset, None, &[], &mut d);
+                let mut d = Vec::with_capacity(utp_packet::HEADER_LEN);
+                utp_packet::encode(&reset, None, &[], &mut d);
                 send_now(&inner.udp, &d, from);
             }
             return;

@@ -56,7 +56,7 @@ impl Task {
                     reason: "HTTP client unavailable".into(),
                 }),
             };
-            Outcome {
+            AnnounceDone {
                 sent: Sent {
                     tier: tier_idx,
                     url,
@@ -70,7 +70,7 @@ impl Task {
 
     pub(super) fn on_outcome(
         &mut self,
-        o: Outcome,
+        o: AnnounceDone,
         inflight: &mut FuturesUnordered<AnnounceFuture>,
     ) {
         let now = Instant::now();

@@ -14,7 +14,7 @@ use crate::engine::api::{
 use crate::engine::rate::parse::show_rate;
 use crate::ui::action::{Action, Effect, Reply, Request};
 use crate::ui::keys::{from_key_in, Mode};
-use crate::ui::list::state::{ListState, Outcome};
+use crate::ui::list::state::{KeyOutcome, ListState};
 use crate::ui::list::test_line;
 use crate::ui::{App, Theme};
 
@@ -56,7 +56,7 @@ pub(crate) fn id(n: u32) -> TorrentId {
     TorrentId(n)
 }
 
-pub(crate) fn requests(out: Outcome) -> Vec<Request> {
+pub(crate) fn requests(out: KeyOutcome) -> Vec<Request> {
     match out.effect {
         Some(Effect::Session(r)) => r,
         other => panic!("expected requests, got {other:?}"),
@@ -65,7 +65,7 @@ pub(crate) fn requests(out: Outcome) -> Vec<Request> {
 
 pub(crate) fn typing(l: &mut ListState, text: &str) {
     for c in text.chars() {
-        assert_eq!(l.handle(Action::Type(c)), Outcome::default());
+        assert_eq!(l.handle(Action::Type(c)), KeyOutcome::default());
     }
 }
 
@@ -149,7 +149,7 @@ fn a_bad_rate_says_why_and_sends_nothing_then_esc_cancels() {
     l.handle(Action::Down);
     typing(&mut l, "fast");
     let out = l.handle(Action::Accept);
-    assert_eq!(out, Outcome::default(), "nothing sent");
+    assert_eq!(out, KeyOutcome::default(), "nothing sent");
     let d = l.limits.as_ref().expect("still open");
     let error = d.error.as_deref().expect("an error line");
     assert!(error.starts_with("Up: not a rate: \"fast\""), "{error}");

@@ -33,7 +33,7 @@ use crate::ui::widgets::{put_line, span};
 pub use columns::{fit, Fit};
 pub use geometry::{layout, ListLayout, HEADER_HEIGHT};
 pub use order::{Column, Sort};
-pub use state::{ListState, Outcome, RemoveDialog};
+pub use state::{KeyOutcome, ListState, RemoveDialog};
 pub use words::Filter;
 
 /// Draws the whole list screen: header, filter bar, table, the selected torrent, footer, and

@@ -7,20 +7,20 @@ use crate::ui::action::{Action, Request};
 use crate::ui::list::limits_dialog::tests::{
     draw_list, erase, id, list, requests, session_app, typing, SIZES,
 };
-use crate::ui::list::state::Outcome;
+use crate::ui::list::state::KeyOutcome;
 
 use super::complete_dir;
 
 #[test]
 fn move_prompt_prefills_refuses_empty_and_moves_each_marked() {
     let mut l = list(false);
-    assert_eq!(l.handle(Action::Move), Outcome::default());
+    assert_eq!(l.handle(Action::Move), KeyOutcome::default());
     let p = l.moving.as_ref().expect("open");
     assert_eq!(p.what, "debian-12.8.0-amd64-netinst.iso");
     assert_eq!(p.text, "/home/user/Downloads/");
     erase(&mut l, 100);
     let out = l.handle(Action::Accept);
-    assert_eq!(out, Outcome::default());
+    assert_eq!(out, KeyOutcome::default());
     assert!(l
         .moving
         .as_ref()

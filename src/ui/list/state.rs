@@ -56,20 +56,20 @@ pub struct ListState {
 
 /// What a key on the list did: the engine request, if any, and a line for the footer.
 #[derive(Debug, Default, PartialEq)]
-pub struct Outcome {
+pub struct KeyOutcome {
     pub effect: Option<Effect>,
     pub status: Option<String>,
 }
 
-impl Outcome {
+impl KeyOutcome {
     fn effect(effect: Effect) -> Self {
-        Outcome {
+        KeyOutcome {
             effect: Some(effect),
             status: None,
         }
     }
     pub(super) fn say(status: impl Into<String>) -> Self {
-        Outcome {
+        KeyOutcome {
             effect: None,
             status: Some(status.into()),
         }
@@ -206,7 +206,7 @@ impl ListState {
     }
 
     /// Applies one list action (help, quit and the screen switch are the app's).
-    pub fn handle(&mut self, action: Action) -> Outcome {
+    pub fn handle(&mut self, action: Action) -> KeyOutcome {
         if self.limits.is_some() {
             return self.limits_key(action);
         }
@@ -235,7 +235,7 @@ impl ListState {
             Action::Click { column, row } => self.click(column, row),
             Action::Open => {
                 if let Some(id) = self.selected {
-                    return Outcome::effect(Effect::Open(id));
+                    return KeyOutcome::effect(Effect::Open(id));
                 }
             }
             Action::ToggleMark => {
@@ -263,7 +263,7 @@ impl ListState {
             }
             _ => return self.command_key(action),
         }
-        Outcome::default()
+        KeyOutcome::default()
     }
 
     fn resort(&mut self, sort: Sort) {
@@ -313,7 +313,7 @@ impl ListState {
         }
     }
 
-    fn type_search(&mut self, action: Action) -> Outcome {
+    fn type_search(&mut self, action: Action) -> KeyOutcome {
         match action {
             Action::Type(c) if !c.is_control() && self.search.chars().count() < SEARCH_MAX => {
                 self.search.push(c)
@@ -326,24 +326,24 @@ impl ListState {
                 self.searching = false;
                 self.search.clear();
             }
-            _ => return Outcome::default(),
+            _ => return KeyOutcome::default(),
         }
         self.reorder();
-        Outcome::default()
+        KeyOutcome::default()
     }
 
-    fn answer(&mut self, action: Action) -> Outcome {
+    fn answer(&mut self, action: Action) -> KeyOutcome {
         let delete_data = match action {
             Action::KeepData => false,
             Action::DeleteData => true,
             Action::Back => {
                 self.dialog = None;
-                return Outcome::say("nothing removed");
+                return KeyOutcome::say("nothing removed");
             }
-            _ => return Outcome::default(),
+            _ => return KeyOutcome::default(),
         };
         let Some(dialog) = self.dialog.take() else {
-            return Outcome::default();
+            return KeyOutcome::default();
         };
         for id in &dialog.ids {
             self.marked.remove(id);

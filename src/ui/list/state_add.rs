@@ -2,7 +2,7 @@
 //! it, and sending what it asks. The dialog itself is `add_state.rs` (drawn by `add_dialog.rs`).
 
 use super::add_state::*;
-use super::state::{ListState, Outcome};
+use super::state::{KeyOutcome, ListState};
 use crate::ui::action::{Action, Effect};
 use std::path::PathBuf;
 
@@ -19,9 +19,9 @@ impl ListState {
     }
 
     /// A key while the add dialog is open.
-    pub(super) fn add_key(&mut self, action: Action) -> Outcome {
+    pub(super) fn add_key(&mut self, action: Action) -> KeyOutcome {
         let Some(d) = self.adding.as_mut() else {
-            return Outcome::default();
+            return KeyOutcome::default();
         };
         let what = match &d.loaded {
             Loaded::Torrent { name, .. } => crate::fmt::outside(name, 40).into_owned(),
@@ -30,12 +30,12 @@ impl ListState {
             Loaded::Nothing => String::new(),
         };
         let (effect, status) = match d.handle(action) {
-            Step::Stay => return Outcome::default(),
+            Step::Stay => return KeyOutcome::default(),
             Step::Cancel => (None, "nothing added".to_string()),
             Step::Send(r) => (Some(Effect::Session(vec![r])), format!("adding {what}")),
         };
         self.adding = None;
-        Outcome {
+        KeyOutcome {
             effect,
             status: Some(status),
         }

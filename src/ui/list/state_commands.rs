@@ -6,11 +6,11 @@
 use crate::engine::api::{Command, TorrentId, TorrentState};
 use crate::ui::action::{Action, Effect, Request};
 
-use super::state::{ListState, Outcome, RemoveDialog};
+use super::state::{KeyOutcome, ListState, RemoveDialog};
 
 impl ListState {
     /// A command key; any other key does nothing.
-    pub(super) fn command_key(&mut self, action: Action) -> Outcome {
+    pub(super) fn command_key(&mut self, action: Action) -> KeyOutcome {
         match action {
             Action::TogglePause => return self.pause(),
             Action::Verify => {
@@ -22,7 +22,7 @@ impl ListState {
             Action::Remove => {
                 let ids = self.targets();
                 if ids.is_empty() {
-                    return Outcome::say("no torrent selected");
+                    return KeyOutcome::say("no torrent selected");
                 }
                 let name = match ids.as_slice() {
                     [one] => self.line(*one).map(|t| t.name.clone()),
@@ -70,7 +70,7 @@ impl ListState {
             Action::ToggleTurtle => return self.toggle_turtle(),
             _ => {}
         }
-        Outcome::default()
+        KeyOutcome::default()
     }
 
     fn count_words(&self, n: usize) -> String {
@@ -87,11 +87,11 @@ impl ListState {
         }
     }
 
-    pub(super) fn send(&self, reqs: Vec<Request>, status: String) -> Outcome {
+    pub(super) fn send(&self, reqs: Vec<Request>, status: String) -> KeyOutcome {
         if reqs.is_empty() {
-            return Outcome::say("no torrent selected");
+            return KeyOutcome::say("no torrent selected");
         }
-        Outcome {
+        KeyOutcome {
             effect: Some(Effect::Session(reqs)),
             status: Some(status),
         }
@@ -100,7 +100,7 @@ impl ListState {
     /// One torrent: the engine decides between pause and resume against its own state, so
     /// `p p` cancels out. A marked set: all pause when any runs, else all resume (toggling
     /// each would scatter a mixed set).
-    fn pause(&self) -> Outcome {
+    fn pause(&self) -> KeyOutcome {
         let ids = self.targets();
         let command = match ids.as_slice() {
             [_] => Command::TogglePause,

@@ -3,7 +3,7 @@
 //! `limits_dialog.rs`, which knows nothing of the list.
 
 use super::limits_dialog::*;
-use super::state::{ListState, Outcome};
+use super::state::{KeyOutcome, ListState};
 use crate::engine::api::{LimitChange, LimitsNow, TorrentId, Turtle};
 use crate::engine::rate::parse::show_rate;
 use crate::fmt;
@@ -11,7 +11,7 @@ use crate::ui::action::{Action, Request};
 
 impl ListState {
     /// `L` on the list: the marked torrents' own limits, or the session's when none is marked.
-    pub fn limits_for_list(&mut self) -> Outcome {
+    pub fn limits_for_list(&mut self) -> KeyOutcome {
         let ids: Vec<TorrentId> = self.marked.iter().copied().collect();
         self.open_limits(ids)
     }
@@ -19,7 +19,7 @@ impl ListState {
     /// Opens the dialog on `ids` (empty: the session), prefilled with what the snapshot
     /// knows; the request it returns asks the engine for the rest (a torrent's own limits,
     /// the normal limits while turtle mode is on) and [`Self::on_limits`] fills them in.
-    pub fn open_limits(&mut self, ids: Vec<TorrentId>) -> Outcome {
+    pub fn open_limits(&mut self, ids: Vec<TorrentId>) -> KeyOutcome {
         let session = self.session();
         let turtle = session.is_some_and(|s| s.turtle);
         let (whose, fields, note) = match ids.as_slice() {
@@ -60,16 +60,16 @@ impl ListState {
             ids,
             change: LimitChange::default(),
         };
-        Outcome {
+        KeyOutcome {
             effect: Some(crate::ui::action::Effect::Session(vec![ask])),
             status: None,
         }
     }
 
     /// A key while the dialog is open.
-    pub(super) fn limits_key(&mut self, action: Action) -> Outcome {
+    pub(super) fn limits_key(&mut self, action: Action) -> KeyOutcome {
         let Some(d) = self.limits.as_mut() else {
-            return Outcome::default();
+            return KeyOutcome::default();
         };
         match action {
             Action::NextTab | Action::PrevTab | Action::Up | Action::Down => {
@@ -87,17 +87,17 @@ impl ListState {
             }
             Action::Back => {
                 self.limits = None;
-                return Outcome::say("rate limits unchanged");
+                return KeyOutcome::say("rate limits unchanged");
             }
             Action::Accept => return self.apply_limits(),
             _ => {}
         }
-        Outcome::default()
+        KeyOutcome::default()
     }
 
-    fn apply_limits(&mut self) -> Outcome {
+    fn apply_limits(&mut self) -> KeyOutcome {
         let Some(d) = self.limits.as_mut() else {
-            return Outcome::default();
+            return KeyOutcome::default();
         };
         let parsed = parse_field(LABELS[0], &d.fields[0])
             .and_then(|down| Ok((down, parse_field(LABELS[1], &d.fields[1])?)));
@@ -105,11 +105,11 @@ impl ListState {
             Ok(rates) => rates,
             Err(e) => {
                 d.error = Some(e);
-                return Outcome::default();
+                return KeyOutcome::default();
             }
         };
         let Some(d) = self.limits.take() else {
-            return Outcome::default();
+            return KeyOutcome::default();
         };
         let whose = match d.ids.len() {
             0 => "session limits".to_string(),
@@ -127,7 +127,7 @@ impl ListState {
 
     /// `t`: turtle mode on or off. The engine decides against its own state (a toggle), so
     /// the line here says what the snapshot predicts and the reply says what happened.
-    pub fn toggle_turtle(&self) -> Outcome {
+    pub fn toggle_turtle(&self) -> KeyOutcome {
         let on = self.session().is_some_and(|s| s.turtle);
         let change = LimitChange {
             turtle: Some(Turtle::Toggle),

@@ -2,7 +2,7 @@
 //! torrents, its keys, and the engine's answer. The prompt itself is `move_prompt.rs`.
 
 use super::move_prompt::*;
-use super::state::{ListState, Outcome};
+use super::state::{KeyOutcome, ListState};
 use crate::engine::api::TorrentId;
 use crate::fmt;
 use crate::ui::action::{Action, Request};
@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 impl ListState {
     /// `m`: the prompt for the marked torrents, or the selected one.
-    pub fn open_move(&mut self) -> Outcome {
+    pub fn open_move(&mut self) -> KeyOutcome {
         let ids = self.targets();
         let first = ids.first().and_then(|id| self.line(*id));
         let Some(first) = first else {
-            return Outcome::say("no torrent selected");
+            return KeyOutcome::say("no torrent selected");
         };
         let what = match ids.len() {
             1 => fmt::outside(&first.name, 60).into_owned(),
@@ -30,13 +30,13 @@ impl ListState {
             text,
             error: None,
         });
-        Outcome::default()
+        KeyOutcome::default()
     }
 
     /// A key while the prompt is open.
-    pub(super) fn move_key(&mut self, action: Action) -> Outcome {
+    pub(super) fn move_key(&mut self, action: Action) -> KeyOutcome {
         let Some(p) = self.moving.as_mut() else {
-            return Outcome::default();
+            return KeyOutcome::default();
         };
         match action {
             Action::Type(c) if !c.is_control() && p.text.chars().count() < PATH_MAX => {
@@ -53,32 +53,32 @@ impl ListState {
             },
             Action::Back => {
                 self.moving = None;
-                return Outcome::say("nothing moved");
+                return KeyOutcome::say("nothing moved");
             }
             Action::Accept => return self.accept_move(),
             _ => {}
         }
-        Outcome::default()
+        KeyOutcome::default()
     }
 
-    fn accept_move(&mut self) -> Outcome {
+    fn accept_move(&mut self) -> KeyOutcome {
         let Some(p) = self.moving.as_mut() else {
-            return Outcome::default();
+            return KeyOutcome::default();
         };
         let text = p.text.trim();
         if text.is_empty() {
             p.error = Some("give the folder to move the data to".into());
-            return Outcome::default();
+            return KeyOutcome::default();
         }
         // The session may run in another folder (`ttui attach`): only a full path means the
         // same folder to both.
         if !Path::new(text).is_absolute() {
             p.error = Some(format!("not a full path: {text} (start it with /)"));
-            return Outcome::default();
+            return KeyOutcome::default();
         }
         let dir = PathBuf::from(text);
         let Some(p) = self.moving.take() else {
-            return Outcome::default();
+            return KeyOutcome::default();
         };
         let status = format!(
             "moving {} to {}",

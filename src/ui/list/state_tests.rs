@@ -31,7 +31,7 @@ fn id(n: u32) -> TorrentId {
     TorrentId(n)
 }
 
-fn requests(out: Outcome) -> Vec<Request> {
+fn requests(out: KeyOutcome) -> Vec<Request> {
     match out.effect {
         Some(Effect::Session(r)) => r,
         other => panic!("expected requests, got {other:?}"),
@@ -142,7 +142,7 @@ fn remove_asks_first_and_the_answer_decides_the_data() {
         })
     );
     // While asking, list keys do nothing.
-    assert_eq!(l.handle(Action::Down), Outcome::default());
+    assert_eq!(l.handle(Action::Down), KeyOutcome::default());
     assert_eq!(l.selected, Some(id(1)));
     l.handle(Action::Back);
     assert_eq!(l.dialog, None);
@@ -219,7 +219,7 @@ fn filter_cycles_and_an_empty_filter_has_no_selection() {
     l.handle(Action::CycleFilter);
     assert_eq!(l.filter, Filter::Seeding);
     assert_eq!(l.selected, None);
-    assert_eq!(l.handle(Action::Open), Outcome::default());
+    assert_eq!(l.handle(Action::Open), KeyOutcome::default());
     assert_eq!(
         l.handle(Action::Verify).status.as_deref(),
         Some("no torrent selected")

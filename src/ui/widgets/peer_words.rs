@@ -323,7 +323,7 @@ mod tests {
         let why = crate::net::MseError::Closed;
         let p = PeerRow {
             encryption: Some(crate::net::Encryption::Plain),
-            encryption_note: Some(crate::net::mse::plain_after_note(&why)),
+            encryption_note: Some(crate::net::mse_stream::plain_after_note(&why)),
             ..PeerRow::new(
                 SocketAddr::from(([127, 0, 0, 2], 1)),
                 crate::engine::api::PeerSource::Tracker,

@@ -2,7 +2,7 @@
 //! window update a reader's progress triggers.
 
 use super::{UtpConn, MAX_REORDER};
-use crate::protocol::utp;
+use crate::protocol::utp_packet as utp;
 
 impl UtpConn {
     pub(super) fn on_data(&mut self, seq: u16, data: &[u8]) {

@@ -28,7 +28,7 @@
 use super::rc4::Rc4;
 use rand::RngCore;
 
-#[path = "mse_keys.rs"]
+#[path = "mse_codec_keys.rs"]
 mod keys;
 pub use keys::{rc4_key, req2, sha1_of, KeyPair};
 
@@ -486,5 +486,5 @@ impl Handshake {
 }
 
 #[cfg(test)]
-#[path = "mse_tests.rs"]
+#[path = "mse_codec_tests.rs"]
 mod tests;

@@ -5,7 +5,7 @@ use tokio::io::duplex;
 const IH: [u8; 20] = [3; 20];
 
 fn lookup(h: &[u8; 20]) -> Option<[u8; 20]> {
-    (*h == mse::req2(&IH)).then_some(IH)
+    (*h == mse_codec::req2(&IH)).then_some(IH)
 }
 
 fn bt(id: u8) -> [u8; 68] {
@@ -170,7 +170,7 @@ async fn silent_peer_times_out_in_each_phase() {
     ));
     // Sends a public key and then nothing.
     let (a, mut b) = duplex(4096);
-    let kp = mse::KeyPair::generate(&mut rand::thread_rng());
+    let kp = mse_codec::KeyPair::generate(&mut rand::thread_rng());
     b.write_all(&kp.public).await.unwrap();
     let r = outgoing_within(a, IH, EncryptionPolicy::Require, &bt(1), T).await;
     assert!(matches!(
@@ -190,7 +190,7 @@ async fn silent_peer_times_out_in_each_phase() {
 #[tokio::test]
 async fn peer_stopping_half_way_is_closed() {
     let (a, mut b) = duplex(4096);
-    let kp = mse::KeyPair::generate(&mut rand::thread_rng());
+    let kp = mse_codec::KeyPair::generate(&mut rand::thread_rng());
     b.write_all(&kp.public[..50]).await.unwrap();
     drop(b);
     let r = incoming(a, EncryptionPolicy::Prefer, &lookup).await;

@@ -1,4 +1,4 @@
-//! MSE over a socket: drives `protocol::mse::Handshake` with a deadline, and picks plain or
+//! MSE over a socket: drives `protocol::mse_codec::Handshake` with a deadline, and picks plain or
 //! encrypted by policy. After `outgoing`, our BitTorrent handshake has been sent (inside the
 //! encrypted exchange when there is one); after `incoming`, the peer's handshake is the next
 //! thing read from the returned stream.
@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::stream::{Encryption, PeerStream, ReadState, WriteState};
-use crate::protocol::mse::{self, Handshake, Method, CRYPTO_PLAIN, CRYPTO_RC4};
+use crate::protocol::mse_codec::{self, Handshake, Method, CRYPTO_PLAIN, CRYPTO_RC4};
 
 /// The whole encrypted exchange must finish within this (it is at most ~1.3 KB each way).
 pub const MSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,7 +47,7 @@ impl std::fmt::Display for EncryptionPolicy {
 #[derive(Debug, thiserror::Error)]
 pub enum MseError {
     #[error(transparent)]
-    Protocol(#[from] mse::Error),
+    Protocol(#[from] mse_codec::Error),
     #[error("closed during the encryption handshake")]
     Closed,
     #[error("encryption handshake timed out waiting for {0}")]
@@ -67,7 +67,9 @@ impl MseError {
             self,
             MseError::Closed
                 | MseError::Timeout(_)
-                | MseError::Protocol(mse::Error::PlainHandshake | mse::Error::BadPublicKey)
+                | MseError::Protocol(
+                    mse_codec::Error::PlainHandshake | mse_codec::Error::BadPublicKey
+                )
         )
     }
 
@@ -243,7 +245,7 @@ where
 
 /// Starts a connection a peer made to us: tells MSE from a plain handshake by the first 20
 /// bytes (plain starts with 19, "BitTorrent protocol"), and runs MSE when the policy allows.
-/// `lookup` maps a req2 hash (`mse::req2(info_hash)`) to a torrent we have.
+/// `lookup` maps a req2 hash (`mse_codec::req2(info_hash)`) to a torrent we have.
 pub async fn incoming<S, L>(
     stream: S,
     policy: EncryptionPolicy,
@@ -307,5 +309,5 @@ where
 }
 
 #[cfg(test)]
-#[path = "mse_tests.rs"]
+#[path = "mse_stream_tests.rs"]
 mod tests;
