@@ -13,7 +13,7 @@
 
 mod check;
 mod layout;
-pub mod parts;
+pub(crate) mod parts;
 mod pool;
 mod skip;
 #[cfg(test)]
@@ -38,7 +38,7 @@ use pool::FilePool;
 use skip::fs_missing;
 
 #[derive(Debug, thiserror::Error)]
-pub enum DiskError {
+pub(crate) enum DiskError {
     #[error("output directory {} is read-only", .root.display())]
     ReadOnly { root: PathBuf },
     #[error("output path {} exists and is not a directory", .path.display())]
@@ -70,12 +70,11 @@ pub enum DiskError {
         len: usize,
         piece_len: u32,
     },
+    #[cfg(test)]
     #[error("piece {index}: the blocks hold {got} bytes but the piece has {expected}")]
     PieceLength { index: u32, got: u64, expected: u32 },
     #[error("file check cancelled")]
     Cancelled,
-    #[error("torrent file {path:?} is a symbolic link to {target:?}; ttui does not create links")]
-    Symlink { path: String, target: String },
 }
 
 impl DiskError {
@@ -83,14 +82,15 @@ impl DiskError {
     /// engine passing the wrong piece length) or by cancellation: the torrent can go on. True when
     /// the storage itself is unusable (disk full, I/O error, bad output directory) and the torrent
     /// should stop with this message.
-    pub fn is_fatal(&self) -> bool {
-        !matches!(
-            self,
+    pub(crate) fn is_fatal(&self) -> bool {
+        match self {
             DiskError::PieceOutOfRange { .. }
-                | DiskError::BlockOutOfRange { .. }
-                | DiskError::PieceLength { .. }
-                | DiskError::Cancelled
-        )
+            | DiskError::BlockOutOfRange { .. }
+            | DiskError::Cancelled => false,
+            #[cfg(test)]
+            DiskError::PieceLength { .. } => false,
+            _ => true,
+        }
     }
 }
 
@@ -98,7 +98,7 @@ impl DiskError {
 ///
 /// sha1 0.10 picks its SHA-NI backend at run time (cpufeatures, `sha`+`sse4.1` cpuid check in
 /// `compress/x86.rs`), so no crate feature or `target-cpu` flag is needed for the fast path.
-pub fn hash_blocks(blocks: &[impl AsRef<[u8]>]) -> [u8; 20] {
+pub(crate) fn hash_blocks(blocks: &[impl AsRef<[u8]>]) -> [u8; 20] {
     let mut hasher = Sha1::new();
     for block in blocks {
         hasher.update(block.as_ref());
@@ -108,7 +108,7 @@ pub fn hash_blocks(blocks: &[impl AsRef<[u8]>]) -> [u8; 20] {
 
 /// Make writes past RLIMIT_FSIZE fail with EFBIG (reported as `DiskError::DiskFull`) instead of
 /// SIGXFSZ killing the whole process, which is its default action. Call once at start-up.
-pub fn ignore_sigxfsz() {
+pub(crate) fn ignore_sigxfsz() {
     // SAFETY: `signal` gets a valid signal number and SIG_IGN rather than a handler function, so
     // no code of ours ever runs in signal context and there is no async-signal-safety obligation
     // to uphold. No pointer to memory we own is passed. Changing a disposition is a single
@@ -150,7 +150,7 @@ enum Handles {
 }
 
 /// The files of one torrent, open for positioned reads and writes.
-pub struct Storage {
+pub(crate) struct Storage {
     root: PathBuf,
     files: Vec<StoredFile>,
     handles: Handles,
@@ -181,14 +181,14 @@ impl Storage {
     /// Padding files are not created. When the torrent has more files than a quarter of the
     /// process's descriptor limit (within 16..=512), they are closed again and reopened on
     /// demand through a pool of that size.
-    pub fn open(root: &Path, info: &Info) -> Result<Storage, DiskError> {
+    pub(crate) fn open(root: &Path, info: &Info) -> Result<Storage, DiskError> {
         Storage::open_with_max_open(root, info, pool::default_capacity())
     }
 
     /// `open`, except that the files flagged in `skipped` (one flag per entry of
     /// `info.files`) are not created when they do not exist: their bytes in pieces shared with
     /// wanted files go to the hidden parts file `parts_name` in `root`.
-    pub fn open_skipping(
+    pub(crate) fn open_skipping(
         root: &Path,
         info: &Info,
         skipped: &[bool],
@@ -198,7 +198,7 @@ impl Storage {
     }
 
     /// `open`, keeping at most `max_open` files open at once (at least 1).
-    pub fn open_with_max_open(
+    pub(crate) fn open_with_max_open(
         root: &Path,
         info: &Info,
         max_open: usize,
@@ -272,37 +272,37 @@ impl Storage {
         })
     }
 
+    #[cfg(test)]
     /// The canonical output directory.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
+    #[cfg(test)]
     /// Full paths of the torrent's files on disk, in torrent order (padding files have none).
-    pub fn file_paths(&self) -> impl Iterator<Item = &Path> {
+    pub(crate) fn file_paths(&self) -> impl Iterator<Item = &Path> {
         self.files
             .iter()
             .filter(|f| !f.padding)
             .map(|f| f.path.as_path())
     }
 
+    #[cfg(test)]
     /// Files whose descriptors are open right now.
-    pub fn open_files(&self) -> usize {
+    pub(crate) fn open_files(&self) -> usize {
         match &self.handles {
             Handles::All(handles) => handles.iter().filter(|h| h.get().is_some()).count(),
             Handles::Pool(pool) => pool.open_count(),
         }
     }
 
-    pub fn geometry(&self) -> Geometry {
-        self.geometry
-    }
-
-    pub fn num_pieces(&self) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn num_pieces(&self) -> u32 {
         self.geometry.num_pieces()
     }
 
     /// Length of piece `index`, or `None` when there is no such piece.
-    pub fn piece_len(&self, index: u32) -> Option<u32> {
+    pub(crate) fn piece_len(&self, index: u32) -> Option<u32> {
         self.geometry.piece_len(index)
     }
 
@@ -343,11 +343,16 @@ impl Storage {
         }
     }
 
+    #[cfg(test)]
     /// Write a whole piece given as its blocks in order (the engine has already checked its
     /// hash). Each block goes to disk with positioned writes straight from its buffer, split where
     /// it crosses a file boundary. Bytes that fall in padding files are not written: the hash
     /// proved them zeros.
-    pub fn write_piece<B: AsRef<[u8]>>(&self, index: u32, blocks: &[B]) -> Result<(), DiskError> {
+    pub(crate) fn write_piece<B: AsRef<[u8]>>(
+        &self,
+        index: u32,
+        blocks: &[B],
+    ) -> Result<(), DiskError> {
         let (mut pos, piece_len) = self.checked_piece(index)?;
         let got: u64 = blocks.iter().map(|b| b.as_ref().len() as u64).sum();
         if got != u64::from(piece_len) {
@@ -369,7 +374,12 @@ impl Storage {
     /// engine hashes blocks in order as they arrive and marks the piece only when it matches).
     /// A range outside the piece is an error. Bytes in padding files are not written: a
     /// piece whose padding was not zeros fails its hash.
-    pub fn write_block(&self, index: u32, begin: u32, block: &[u8]) -> Result<(), DiskError> {
+    pub(crate) fn write_block(
+        &self,
+        index: u32,
+        begin: u32,
+        block: &[u8],
+    ) -> Result<(), DiskError> {
         let (_, piece_len) = self.checked_piece(index)?;
         let start = u32::try_from(block.len())
             .ok()
@@ -412,7 +422,12 @@ impl Storage {
 
     /// Read `buf.len()` bytes of piece `index` starting at `begin` (a peer's request when
     /// seeding). A range outside the piece is an error, never a short or out-of-bounds read.
-    pub fn read_block(&self, index: u32, begin: u32, buf: &mut [u8]) -> Result<(), DiskError> {
+    pub(crate) fn read_block(
+        &self,
+        index: u32,
+        begin: u32,
+        buf: &mut [u8],
+    ) -> Result<(), DiskError> {
         let (_, piece_len) = self.checked_piece(index)?;
         let start = u32::try_from(buf.len())
             .ok()
@@ -430,7 +445,7 @@ impl Storage {
 
     /// Read the whole of piece `index` into `buf`, resized to the piece length. Reusing one
     /// buffer across calls avoids both the allocation and the zero-fill.
-    pub fn read_piece(&self, index: u32, buf: &mut Vec<u8>) -> Result<(), DiskError> {
+    pub(crate) fn read_piece(&self, index: u32, buf: &mut Vec<u8>) -> Result<(), DiskError> {
         let (start, piece_len) = self.checked_piece(index)?;
         buf.resize(piece_len as usize, 0);
         self.read_payload(start, buf)
@@ -488,7 +503,7 @@ impl Storage {
     /// Push written data to the device (graceful quit): every file written since the last flush,
     /// reopened if the pool had closed it (the kernel keeps its dirty pages either way). Tries
     /// every file, returns the first error.
-    pub fn flush(&self) -> Result<(), DiskError> {
+    pub(crate) fn flush(&self) -> Result<(), DiskError> {
         let mut first_error = None;
         for (i, file) in self.files.iter().enumerate() {
             if file.padding

@@ -122,6 +122,7 @@ impl FilePool {
         drop(evicted);
     }
 
+    #[cfg(test)]
     /// Files open right now.
     pub(super) fn open_count(&self) -> usize {
         self.state().open.len()
