@@ -19,7 +19,7 @@ use crate::engine::options::TransportPolicy;
 use crate::net::EncryptionPolicy;
 
 /// Largest config file read: a config is a few hundred bytes; more is a mistake.
-pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Every key of the file, each optional. Unknown keys are an error, so a typo is not
 /// silently ignored.
@@ -158,7 +158,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, String> {
 
 /// Where the config file is looked for: `$XDG_CONFIG_HOME/ttui/config.toml`, else
 /// `~/.config/ttui/config.toml`.
-pub fn default_path() -> PathBuf {
+pub(crate) fn default_path() -> PathBuf {
     let xdg = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute());
@@ -176,7 +176,7 @@ fn home() -> PathBuf {
 
 /// The file that was read (if any) and what it holds.
 #[derive(Debug, Default, Clone)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// None with `--no-config`.
     pub path: Option<PathBuf>,
     /// Whether the file was there.
@@ -186,7 +186,7 @@ pub struct Loaded {
 
 /// Reads `--config FILE` (which must exist), else the default file (which may not), else
 /// nothing with `--no-config`.
-pub fn load(given: Option<&Path>, no_config: bool) -> Result<Loaded, String> {
+pub(crate) fn load(given: Option<&Path>, no_config: bool) -> Result<Loaded, String> {
     if no_config {
         return Ok(Loaded::default());
     }
@@ -242,14 +242,14 @@ fn expand_home(c: &mut Config) {
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Default,
     File,
     Flag,
 }
 
 impl Origin {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Origin::Default => "default",
             Origin::File => "config file",
@@ -264,7 +264,11 @@ fn on_command_line(m: &ArgMatches, id: &str) -> bool {
 
 /// Fills every option not given on the command line from the file; returns each config key
 /// with where its value now comes from. `m` are the matches `args` were parsed from.
-pub fn apply(cfg: &Config, args: &mut DownloadArgs, m: &ArgMatches) -> Vec<(&'static str, Origin)> {
+pub(crate) fn apply(
+    cfg: &Config,
+    args: &mut DownloadArgs,
+    m: &ArgMatches,
+) -> Vec<(&'static str, Origin)> {
     let mut origins = Vec::new();
     macro_rules! take {
         ($key:ident, $id:literal, |$v:ident| $set:expr) => {{

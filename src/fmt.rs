@@ -8,24 +8,24 @@ use std::time::Duration;
 use humansize::{format_size, FormatSizeOptions, BINARY};
 
 /// "1.5 KiB", "3 MiB": one decimal, dropped when zero. The screen's size format.
-pub fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     let opts: FormatSizeOptions = BINARY.decimal_places(1).decimal_zeroes(0);
     format_size(n, opts)
 }
 
 /// "31.5 MiB" with two decimals where they count: the progress lines and the demo's messages,
 /// which scripts and tests read back.
-pub fn bytes_precise(n: u64) -> String {
+pub(crate) fn bytes_precise(n: u64) -> String {
     format_size(n, BINARY)
 }
 
 /// "3.2 MiB/s"; negative and non-finite rates (never valid) show as 0.
-pub fn rate(bytes_per_second: f64) -> String {
+pub(crate) fn rate(bytes_per_second: f64) -> String {
     format!("{}/s", bytes(rate_u64(bytes_per_second)))
 }
 
 /// A rate as whole bytes per second; negative and non-finite values are 0.
-pub fn rate_u64(bytes_per_second: f64) -> u64 {
+pub(crate) fn rate_u64(bytes_per_second: f64) -> u64 {
     if bytes_per_second.is_finite() && bytes_per_second > 0.0 {
         bytes_per_second as u64
     } else {
@@ -35,12 +35,12 @@ pub fn rate_u64(bytes_per_second: f64) -> u64 {
 
 /// At most 9 characters ("999.9 KiB"): switches unit at 1000 rather than 1024, so table
 /// columns stay narrow.
-pub fn bytes_short(n: u64) -> String {
+pub(crate) fn bytes_short(n: u64) -> String {
     scaled(n, &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"], " ")
 }
 
 /// At most 6 characters ("999.9K", "512B"), for narrow table columns.
-pub fn bytes_tiny(n: u64) -> String {
+pub(crate) fn bytes_tiny(n: u64) -> String {
     scaled(n, &["B", "K", "M", "G", "T", "P", "E"], "")
 }
 
@@ -61,7 +61,7 @@ fn scaled(n: u64, units: &[&str; 7], sep: &str) -> String {
 }
 
 /// Two most significant units: "45s", "5m 12s", "2h 03m", "3d 4h".
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..=59 => format!("{s}s"),
@@ -72,7 +72,7 @@ pub fn duration(d: Duration) -> String {
 }
 
 /// "mm:ss" or "h:mm:ss", for log timestamps.
-pub fn clock(d: Duration) -> String {
+pub(crate) fn clock(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 3600 {
         format!("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
@@ -91,7 +91,7 @@ fn is_unsafe(c: char) -> bool {
 }
 
 /// `text` with every unsafe character (see [`is_unsafe`]) replaced by U+FFFD.
-pub fn clean(text: &str) -> Cow<'_, str> {
+pub(crate) fn clean(text: &str) -> Cow<'_, str> {
     if text.chars().any(is_unsafe) {
         Cow::Owned(
             text.chars()
@@ -104,7 +104,7 @@ pub fn clean(text: &str) -> Cow<'_, str> {
 }
 
 /// Cuts `text` to `width` characters, ending in "…" when cut.
-pub fn ellipsize(text: &str, width: usize) -> Cow<'_, str> {
+pub(crate) fn ellipsize(text: &str, width: usize) -> Cow<'_, str> {
     if text.chars().count() <= width {
         return Cow::Borrowed(text);
     }
@@ -118,7 +118,7 @@ pub fn ellipsize(text: &str, width: usize) -> Cow<'_, str> {
 
 /// Text from outside, ready to show: cut to `max` characters, then cleaned. Reads no more than
 /// `max + 1` characters, so a 10 MB name costs what a short one does.
-pub fn outside(text: &str, max: usize) -> Cow<'_, str> {
+pub(crate) fn outside(text: &str, max: usize) -> Cow<'_, str> {
     let cut = match text.char_indices().nth(max) {
         Some(_) => ellipsize(text, max),
         None => Cow::Borrowed(text),

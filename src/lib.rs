@@ -1,14 +1,22 @@
 //! ttui: a BitTorrent client for the terminal.
+//!
+//! The binary's whole entry is [`run`]; the modules are private. Integration tests, benchmarks
+//! and fuzz targets reach what they need through [`internals`] (see why there).
 // Unit tests may unwrap; the library itself may not (`[lints]` in Cargo.toml).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
-pub mod cli;
-pub mod config;
-pub mod control;
-pub mod demo;
-pub mod dht;
-pub mod engine;
-pub mod fmt;
-pub mod net;
-pub mod protocol;
-pub mod tracker;
-pub mod ui;
+mod cli;
+mod config;
+mod control;
+mod demo;
+mod dht;
+mod engine;
+mod fmt;
+mod net;
+mod protocol;
+mod tracker;
+mod ui;
+
+#[doc(hidden)]
+pub mod internals;
+
+pub use cli::entry::run;

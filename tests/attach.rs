@@ -68,7 +68,8 @@ fn daemon(dir: &Path) -> Proc {
     fs::create_dir_all(&data).unwrap();
     let payload = data.join(NAME);
     fs::write(&payload, vec![7u8; 70_000]).unwrap();
-    let torrent = ttui::engine::create::create_torrent(&payload, 16384, &[], false).unwrap();
+    let torrent =
+        ttui::internals::engine::create::create_torrent(&payload, 16384, &[], false).unwrap();
     let torrent_path = dir.join("t.torrent");
     fs::write(&torrent_path, torrent).unwrap();
     let log = fs::File::create(dir.join("daemon.log")).unwrap();
@@ -129,7 +130,8 @@ fn drive(pane: &Tmux, dir: &Path) {
     if !second.exists() {
         let payload = dir.join("second.bin");
         fs::write(&payload, vec![9u8; 20_000]).unwrap();
-        let t = ttui::engine::create::create_torrent(&payload, 16384, &[], false).unwrap();
+        let t =
+            ttui::internals::engine::create::create_torrent(&payload, 16384, &[], false).unwrap();
         fs::write(&second, t).unwrap();
     }
     pane.keys(&["a"]);
@@ -356,13 +358,13 @@ fn attach_over_ssh_through_a_bridge() {
 /// path with spaces or quotes arrives whole.
 #[test]
 fn the_remote_command_is_quoted() {
-    let target = ttui::cli::attach::ssh_command(
+    let target = ttui::internals::cli::attach::ssh_command(
         "me@host",
         "/opt/my ttui",
         Some(&PathBuf::from("/data/it's here")),
         None,
     );
-    let ttui::cli::attach::Target::Command { program, args } = target else {
+    let ttui::internals::cli::attach::Target::Command { program, args } = target else {
         panic!("not a command");
     };
     assert_eq!(program, "ssh");

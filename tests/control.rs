@@ -15,11 +15,11 @@ use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use ttui::control::frame::{self, ReadLimits, MAX_FRAME};
-use ttui::control::ids::resolve_ids;
-use ttui::control::proto::*;
-use ttui::control::server::{BindError, Handler, Limits};
-use ttui::control::{Client, ControlServer};
+use ttui::internals::control::frame::{self, ReadLimits, MAX_FRAME};
+use ttui::internals::control::ids::resolve_ids;
+use ttui::internals::control::proto::*;
+use ttui::internals::control::server::{BindError, Handler, Limits};
+use ttui::internals::control::{Client, ControlServer};
 
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -204,16 +204,16 @@ async fn every_message_survives_the_wire() {
             ],
             save_path: Some("/tmp/dl".into()),
             paused: true,
-            files: ttui::engine::api::AddFiles {
+            files: ttui::internals::engine::api::AddFiles {
                 only: Some(vec![0, 3, 4]),
                 sequential: true,
             },
         },
         Request::Files {
             id: "2".into(),
-            set: Some(ttui::control::files::FilesChange {
+            set: Some(ttui::internals::control::files::FilesChange {
                 files: vec![1],
-                priority: Some(ttui::engine::api::FilePriority::Skip),
+                priority: Some(ttui::internals::engine::api::FilePriority::Skip),
                 sequential: Some(false),
             }),
         },
@@ -627,7 +627,7 @@ async fn a_killed_session_is_taken_over() {
 
 #[test]
 fn the_largest_torrent_fits_one_frame_and_batches_split() {
-    let max = ttui::cli::load::MAX_TORRENT_SIZE as usize;
+    let max = ttui::internals::cli::load::MAX_TORRENT_SIZE as usize;
     let biggest = AddItem::Torrent {
         name: "n".repeat(4096),
         bytes: vec![0xA5; max],

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rand::Rng;
-use ttui::protocol::metainfo::Metainfo;
+use ttui::internals::protocol::metainfo::Metainfo;
 
 /// ttui with `TTUI_LOG=debug` (which `common::Ttui` cannot set), killed by pid on drop.
 struct DebugRun {

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
-use ttui::dht::{is_krpc, Dht, DhtConfig};
-use ttui::protocol::krpc::{Body, Krpc, NodeId, Query};
+use ttui::internals::dht::{is_krpc, Dht, DhtConfig};
+use ttui::internals::protocol::krpc::{Body, Krpc, NodeId, Query};
 
 const SWARM_PY: &str = r#"
 import os, sys, time, libtorrent as lt
@@ -366,7 +366,7 @@ async fn libtorrent_finds_our_announce_and_the_table_survives_a_restart() {
             Instant::now() < end,
             "the restarted node did not rejoin from its saved table: {:?}, saved {:?}",
             second.dht.stats().await,
-            ttui::dht::persist::load(state.path()).map(|s| s.1.len())
+            ttui::internals::dht::persist::load(state.path()).map(|s| s.1.len())
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }

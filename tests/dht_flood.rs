@@ -20,7 +20,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use common::*;
-use ttui::protocol::krpc::{Body, Krpc, NodeId, Query};
+use ttui::internals::protocol::krpc::{Body, Krpc, NodeId, Query};
 
 const BUDGET: u64 = 8_000;
 const SOURCES: u32 = 400;

@@ -247,7 +247,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 #[test]
 fn hostile_dht_input_does_not_hurt_a_running_download() {
     use std::net::UdpSocket;
-    use ttui::protocol::krpc::{Body, Krpc, NodeId, Query};
+    use ttui::internals::protocol::krpc::{Body, Krpc, NodeId, Query};
     if !ready() {
         return;
     }

@@ -34,9 +34,9 @@ use fakepeer::{answer_handshake, Ctx, FakePeer, Wire};
 use kit::*;
 use payload::*;
 use serde_json::Value;
-use ttui::protocol::bitfield::Bitfield;
-use ttui::protocol::message::Message;
-use ttui::protocol::metainfo::Metainfo;
+use ttui::internals::protocol::bitfield::Bitfield;
+use ttui::internals::protocol::message::Message;
+use ttui::internals::protocol::metainfo::Metainfo;
 
 /// How long a case waits for its check to show: the choke check needs a peer connected for
 /// 30 s, the rest show within seconds.

@@ -18,10 +18,10 @@ use bytes::Bytes;
 use fakepeer::*;
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
-use ttui::engine::api::{Command, PeerEnd, PeerRow, PeerStage, Snapshot, TorrentState};
-use ttui::engine::TorrentEnd;
-use ttui::protocol::handshake::Handshake;
-use ttui::protocol::message::{Message, BLOCK_LEN};
+use ttui::internals::engine::api::{Command, PeerEnd, PeerRow, PeerStage, Snapshot, TorrentState};
+use ttui::internals::engine::TorrentEnd;
+use ttui::internals::protocol::handshake::Handshake;
+use ttui::internals::protocol::message::{Message, BLOCK_LEN};
 
 const PIECE: u32 = 64 * 1024;
 /// Whole-test bound for the quick cases.
@@ -168,7 +168,7 @@ fn fx_piece_len(s: &Snapshot, index: u32) -> u32 {
 
 fn encoded(m: &Message) -> Vec<u8> {
     let mut b = bytes::BytesMut::new();
-    ttui::protocol::message::encode_into(m, &mut b);
+    ttui::internals::protocol::message::encode_into(m, &mut b);
     b.to_vec()
 }
 
@@ -560,7 +560,7 @@ async fn request_flood_to_the_seeder() {
         let mut burst = bytes::BytesMut::new();
         for k in 0..FLOOD as usize {
             let (index, begin, length) = blocks[k % blocks.len()];
-            ttui::protocol::message::encode_into(&Message::Request { index, begin, length }, &mut burst);
+            ttui::internals::protocol::message::encode_into(&Message::Request { index, begin, length }, &mut burst);
         }
         // Answers are read (and checked) while the burst is written, as a real peer would.
         let (mut reader, mut writer) = w.split();
@@ -826,9 +826,9 @@ async fn pause_sent_during_the_initial_check_is_kept() {
     let _g = MEASURE.read().await;
     bounded(LIMIT, async {
         let fx = Fixture::new(PIECE);
-        let e = ttui::engine::start(
+        let e = ttui::internals::engine::start(
             fx.meta.clone(),
-            ttui::engine::Options {
+            ttui::internals::engine::Options {
                 output: fx.seed_root.clone(),
                 port: 0,
                 bind: LOOPBACK,
@@ -873,8 +873,8 @@ async fn paused_seeder_reports_paused() {
 
 #[test]
 fn endgame_never_asks_one_peer_twice_for_a_block() {
-    use ttui::engine::picker::{BlockRef, Picker};
-    use ttui::protocol::bitfield::Bitfield;
+    use ttui::internals::engine::picker::{BlockRef, Picker};
+    use ttui::internals::protocol::bitfield::Bitfield;
     // One piece of two blocks; the peer first takes one block, then tops its pipeline up.
     let mut p = Picker::new(1, 2 * BLOCK_LEN, 2 * u64::from(BLOCK_LEN), Bitfield::new(1));
     let peer = Bitfield::full(1);

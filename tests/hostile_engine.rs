@@ -25,10 +25,10 @@ use fakepeer::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use ttui::engine::api::{PeerEnd, PeerSource, Snapshot, TrackerStatus};
-use ttui::engine::{self, Options, TorrentEnd};
-use ttui::protocol::handshake::Handshake;
-use ttui::protocol::message::Message;
+use ttui::internals::engine::api::{PeerEnd, PeerSource, Snapshot, TrackerStatus};
+use ttui::internals::engine::{self, Options, TorrentEnd};
+use ttui::internals::protocol::handshake::Handshake;
+use ttui::internals::protocol::message::Message;
 
 const PIECE: u32 = 64 * 1024;
 const LIMIT: Duration = Duration::from_secs(150);
@@ -376,7 +376,7 @@ fn a_tracker_listing_600000_peers_costs_bounded_memory() {
             "the tracker was never asked"
         );
         assert!(
-            listed > 0 && listed <= ttui::tracker::MAX_PEERS_PER_REPLY,
+            listed > 0 && listed <= ttui::internals::tracker::MAX_PEERS_PER_REPLY,
             "peers taken from the reply: {listed}"
         );
         assert!(most_rows <= 3_100, "peer table grew to {most_rows} rows");

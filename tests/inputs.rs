@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ttui::protocol::metainfo::{encode_torrent, hash_pieces};
+use ttui::internals::protocol::metainfo::{encode_torrent, hash_pieces};
 
 const FIXTURE: &str = "tests/fixtures/mktorrent-multi.torrent";
 /// Bound on every command run here.

@@ -9,7 +9,7 @@ use std::cell::Cell;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use ttui::protocol::mse_codec::{self, Handshake, Method};
+use ttui::internals::protocol::mse_codec::{self, Handshake, Method};
 
 struct Counting;
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rand::RngCore;
-use ttui::protocol::mse_codec::{self, KeyPair, CRYPTO_RC4, KEY_LEN, VC};
+use ttui::internals::protocol::mse_codec::{self, KeyPair, CRYPTO_RC4, KEY_LEN, VC};
 
 /// How long a fake keeps a connection open (and waits on a read): past ttui's 10 s MSE
 /// deadline, so the silent fake is dropped by ttui and not by itself.

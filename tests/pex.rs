@@ -21,8 +21,8 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ttui::protocol::extension::{ExtHandshake, UT_PEX};
-use ttui::protocol::handshake::Handshake;
+use ttui::internals::protocol::extension::{ExtHandshake, UT_PEX};
+use ttui::internals::protocol::handshake::Handshake;
 
 const PIECE_LOG2: u32 = 18;
 const LEN: u64 = 8 << 20;

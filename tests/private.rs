@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use futures::StreamExt;
 use tokio_util::codec::FramedRead;
-use ttui::engine::ExtHandshake;
-use ttui::protocol::krpc::{Body, Krpc, NodeId, Query, Response};
-use ttui::protocol::message::{Message, MessageCodec};
+use ttui::internals::engine::ExtHandshake;
+use ttui::internals::protocol::krpc::{Body, Krpc, NodeId, Query, Response};
+use ttui::internals::protocol::message::{Message, MessageCodec};
 
 /// (method, the info hash or target it names) of every query received.
 type Seen = Arc<Mutex<Vec<(String, Option<[u8; 20]>)>>>;
@@ -125,10 +125,15 @@ fn private_torrent(payload: &Path, out: &Path) -> Torrent {
 fn handshakes(addr: SocketAddr, hash: [u8; 20]) -> (bool, Vec<String>) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
-        let (stream, hs, _) =
-            ttui::engine::connect_and_handshake(addr, None, hash, *b"-XX0000-private-test", || {})
-                .await
-                .expect("handshake with ttui");
+        let (stream, hs, _) = ttui::internals::engine::connect_and_handshake(
+            addr,
+            None,
+            hash,
+            *b"-XX0000-private-test",
+            || {},
+        )
+        .await
+        .expect("handshake with ttui");
         assert!(hs.supports_extensions(), "ttui offers BEP 10");
         let mut rd = FramedRead::new(stream, MessageCodec::new(1 << 16));
         let end = tokio::time::Instant::now() + Duration::from_secs(10);

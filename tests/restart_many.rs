@@ -32,9 +32,9 @@ use common::*;
 use kit::*;
 use payload::*;
 use sha1::{Digest, Sha1};
-use ttui::engine::store::{stamp_files, Resume, Store};
-use ttui::protocol::bitfield::Bitfield;
-use ttui::protocol::metainfo::Metainfo;
+use ttui::internals::engine::store::{stamp_files, Resume, Store};
+use ttui::internals::protocol::bitfield::Bitfield;
+use ttui::internals::protocol::metainfo::Metainfo;
 
 const TORRENTS: usize = 100;
 const TORRENT_LEN: u64 = 100 << 20;

@@ -18,7 +18,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ttui::protocol::metainfo::{Info, Metainfo};
+use ttui::internals::protocol::metainfo::{Info, Metainfo};
 
 fn load_info(torrent: &Torrent) -> Info {
     let bytes =
@@ -299,7 +299,7 @@ fn two_ttui_halves_complete_each_other() {
 }
 
 fn human(n: u64) -> String {
-    ttui::engine::torrent::human(n)
+    ttui::internals::engine::torrent::human(n)
 }
 
 /// A read-only bind mount of `src` at `dst`, undone on drop.
@@ -456,7 +456,7 @@ struct TransmissionLeecher {
 impl TransmissionLeecher {
     fn start(torrent: &Torrent, save_dir: &Path) -> TransmissionLeecher {
         let dir = tempdir("ttui-transmission-leech-");
-        let settings = ttui::demo::TransmissionSettings {
+        let settings = ttui::internals::demo::TransmissionSettings {
             ip: loopback_ip(),
             peer_port: free_port(),
             rpc_port: free_port(),

@@ -14,8 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use ttui::tracker::udp::UdpSchedule;
-use ttui::tracker::{
+use ttui::internals::tracker::udp::UdpSchedule;
+use ttui::internals::tracker::{
     announce, announce_with, spawn_with_config, AnnounceEvent, AnnounceRequest, LogLevel, Progress,
     TaskConfig, TrackerCommand, TrackerError, TrackerStatus, TrackerUpdate,
 };
@@ -125,7 +125,7 @@ impl Drop for OpenTracker {
 
 fn client() -> reqwest::Client {
     // The same client the engine uses (no pooling: opentracker closes after each reply).
-    ttui::tracker::http_client_builder()
+    ttui::internals::tracker::http_client_builder()
         .no_proxy()
         .build()
         .unwrap()
@@ -968,7 +968,7 @@ async fn other_schemes_are_refused() {
 /// once: announces beyond `MAX_CONCURRENT_ANNOUNCES` wait for a slot.
 #[tokio::test]
 async fn announces_in_flight_are_bounded_across_the_process() {
-    let max = ttui::tracker::MAX_CONCURRENT_ANNOUNCES;
+    let max = ttui::internals::tracker::MAX_CONCURRENT_ANNOUNCES;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     // Accepts and never answers, so every announce that got a slot keeps it.

@@ -13,12 +13,12 @@ use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::Terminal;
 
-use ttui::engine::api::{
+use ttui::internals::engine::api::{
     ChokeFlags, LogLevel, LogLine, PeerEnd, PeerRow, PeerSource, PeerStage, PieceState, Snapshot,
     TorrentState, TrackerRow, TrackerStatus,
 };
-use ttui::net::{Encryption, TransportKind};
-use ttui::ui::{self, Action, App, Theme};
+use ttui::internals::net::{Encryption, TransportKind};
+use ttui::internals::ui::{self, Action, App, Theme};
 
 const MIB: u64 = 1024 * 1024;
 const PIECES: u32 = 400;
@@ -439,7 +439,7 @@ fn sort_cycle_keeps_selected_peer() {
     }
     assert_eq!(
         app.update(Action::DropPeer),
-        Some(ttui::engine::api::Command::DropPeer(chosen))
+        Some(ttui::internals::engine::api::Command::DropPeer(chosen))
     );
     let text = screen(&snap, &app, 80, 24);
     assert!(text.contains(&format!("▸ {chosen}")), "{text}");

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
-use ttui::net::utp::{UtpConfig, UtpListener, UtpSocket, UtpStream};
-use ttui::protocol::handshake::Handshake;
-use ttui::protocol::utp_packet::{self as codec, Header, PacketType};
+use ttui::internals::net::utp::{UtpConfig, UtpListener, UtpSocket, UtpStream};
+use ttui::internals::protocol::handshake::Handshake;
+use ttui::internals::protocol::utp_packet::{self as codec, Header, PacketType};
 
 const LOCAL: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 

@@ -2,7 +2,7 @@
 //! re-encodes to a value that decodes to itself.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::protocol::bencode;
+use ttui::internals::protocol::bencode;
 
 fuzz_target!(|data: &[u8]| {
     let _ = bencode::validate(data);

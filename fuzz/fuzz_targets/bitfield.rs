@@ -1,7 +1,7 @@
 //! Bitfields against any piece count.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::protocol::bitfield::Bitfield;
+use ttui::internals::protocol::bitfield::Bitfield;
 
 fuzz_target!(|data: &[u8]| {
     let Some((len, bytes)) = data.split_first_chunk::<4>() else {

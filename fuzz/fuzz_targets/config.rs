@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Err(e) = ttui::config::parse(text, Path::new("fuzz.toml")) {
+    if let Err(e) = ttui::internals::config::parse(text, Path::new("fuzz.toml")) {
         assert!(!e.contains('\n'), "a config error is one line: {e:?}");
         assert!(e.starts_with("config file fuzz.toml"), "{e:?}");
     }

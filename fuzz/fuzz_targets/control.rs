@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use ttui::control::frame::{read_frame, ReadLimits};
-use ttui::control::proto::{decode_request, decode_response, encode, Hello};
+use ttui::internals::control::frame::{read_frame, ReadLimits};
+use ttui::internals::control::proto::{decode_request, decode_response, encode, Hello};
 
 thread_local! {
     static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()

@@ -2,7 +2,7 @@
 //! output, and decode ∘ encode is the identity on what decode produced.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::protocol::extension::{
+use ttui::internals::protocol::extension::{
     metadata_reply, ExtHandshake, MetadataMsg, Pex, MAX_CLIENT_BYTES, MAX_EXTENSIONS, MAX_PEX_PEERS,
 };
 

@@ -1,7 +1,7 @@
 //! The 68-byte handshake, whole and by prefix.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::protocol::handshake::{Handshake, LEN};
+use ttui::internals::protocol::handshake::{Handshake, LEN};
 
 fuzz_target!(|data: &[u8]| {
     let _ = Handshake::check_prefix(data);

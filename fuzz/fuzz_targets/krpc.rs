@@ -2,7 +2,7 @@
 //! decode to the same message.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::protocol::krpc::Krpc;
+use ttui::internals::protocol::krpc::Krpc;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(msg) = Krpc::decode(data) {

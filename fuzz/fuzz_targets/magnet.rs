@@ -1,7 +1,7 @@
 //! Magnet links.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::protocol::magnet::Magnet;
+use ttui::internals::protocol::magnet::Magnet;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
-use ttui::protocol::message::{encode_into, Message, MessageCodec, WireError};
+use ttui::internals::protocol::message::{encode_into, Message, MessageCodec, WireError};
 
 fn run(codec: &mut MessageCodec, chunks: &[&[u8]]) -> (Vec<Message>, Option<WireError>) {
     let mut buf = BytesMut::new();

@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use ttui::protocol::mse_codec::{self, Handshake, Method, CRYPTO_PLAIN, CRYPTO_RC4, KEY_LEN, MAX_PAD};
+use ttui::internals::protocol::mse_codec::{self, Handshake, Method, CRYPTO_PLAIN, CRYPTO_RC4, KEY_LEN, MAX_PAD};
 
 const IH: [u8; 20] = *b"fuzz-info-hash-20byt";
 /// Message 1 or 2 (key and pad), or message 3 with its pad and a 68-byte IA.

@@ -2,7 +2,7 @@
 //! no panic, and every slot it yields is below the piece count and used once.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::engine::disk::parts::parse_header;
+use ttui::internals::engine::disk::parts::parse_header;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 4 {

@@ -1,7 +1,7 @@
 //! Peer-id decoding and the BEP 10 `v` string cleaner.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::protocol::peer_id::{
+use ttui::internals::protocol::peer_id::{
     client_from_handshake_v, decode_client, describe_client, format_peer_id, MAX_V_LEN,
 };
 

@@ -3,7 +3,7 @@
 //! odd integers, duplicate and unsafe names, padding attributes — then parsed and printed.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::protocol::metainfo::Metainfo;
+use ttui::internals::protocol::metainfo::Metainfo;
 
 struct Recipe<'a>(&'a [u8]);
 
@@ -115,6 +115,6 @@ fuzz_target!(|data: &[u8]| {
     t.push(b'e');
     if let Ok(m) = Metainfo::from_bytes(&t) {
         let mut out = Vec::new();
-        ttui::cli::info::print_info(&m, &mut out).expect("printing to memory");
+        ttui::internals::cli::info::print_info(&m, &mut out).expect("printing to memory");
     }
 });

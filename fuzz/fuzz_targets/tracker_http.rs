@@ -1,7 +1,7 @@
 //! HTTP tracker replies.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::tracker::http::{parse_response, MAX_PEERS_PER_REPLY};
+use ttui::internals::tracker::http::{parse_response, MAX_PEERS_PER_REPLY};
 
 fuzz_target!(|data: &[u8]| {
     match parse_response(data) {

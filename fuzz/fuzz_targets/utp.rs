@@ -2,7 +2,7 @@
 //! decode on every header decode accepts, and a decoded header re-encodes to the same header.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::protocol::utp_packet::{decode, encode, looks_like_utp};
+use ttui::internals::protocol::utp_packet::{decode, encode, looks_like_utp};
 
 fuzz_target!(|data: &[u8]| {
     let _ = looks_like_utp(data);

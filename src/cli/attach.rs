@@ -38,7 +38,7 @@ const IDLE: Duration = Duration::from_secs(15);
 /// For a command's answer.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(15);
 /// What attach ends with when the session's stream breaks.
-pub const LOST: &str = "connection to the session lost";
+pub(crate) const LOST: &str = "connection to the session lost";
 
 /// A byte stream to a session's control socket.
 pub trait Duplex: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -83,7 +83,7 @@ pub fn ssh_command(
 }
 
 /// `s` as one word for a POSIX shell.
-pub fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
@@ -166,7 +166,7 @@ impl AsyncWrite for Piped {
 }
 
 /// The local socket of the session of `state_dir` (the default one when `None`).
-pub fn local(state_dir: Option<&std::path::Path>) -> Target {
+pub(crate) fn local(state_dir: Option<&std::path::Path>) -> Target {
     let dir = state_dir_of(state_dir);
     Target::Local(crate::control::paths::socket_path(
         &dir,
@@ -176,7 +176,7 @@ pub fn local(state_dir: Option<&std::path::Path>) -> Target {
 
 /// Runs the attached screen until the user quits (`Ok`) or the session's stream breaks
 /// (`Err` starting with [`LOST`], printed once the terminal is restored).
-pub fn run(target: Target) -> Result<i32, String> {
+pub(crate) fn run(target: Target) -> Result<i32, String> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
     let result = rt.block_on(attach(target));
     // Killed ssh children and closed sockets need nothing more from the runtime.
@@ -236,7 +236,7 @@ async fn feed_session(
 
 /// `ttui bridge`: joins stdin/stdout to the control socket of the session of `state_dir`,
 /// for `ttui attach --ssh` on another machine. Ends when either side closes.
-pub fn bridge(state_dir: Option<&std::path::Path>) -> Result<i32, ControlError> {
+pub(crate) fn bridge(state_dir: Option<&std::path::Path>) -> Result<i32, ControlError> {
     let Target::Local(socket) = local(state_dir) else {
         return Err(internal("no local socket".into()));
     };

@@ -19,7 +19,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 /// What announcing to every tracker gave.
-pub struct Announced {
+pub(crate) struct Announced {
     /// Distinct peers over all replies, sorted.
     pub peers: Vec<SocketAddr>,
     /// One line per tracker saying how it went.
@@ -30,7 +30,7 @@ pub struct Announced {
 }
 
 /// Announces to every tracker of every tier in parallel.
-pub async fn announce_all(meta: &Metainfo, port: u16) -> Announced {
+pub(crate) async fn announce_all(meta: &Metainfo, port: u16) -> Announced {
     let http = tracker::http_client().unwrap_or_default();
     let peer_id = our_peer_id();
     let req = AnnounceRequest {
@@ -91,7 +91,10 @@ pub async fn announce_all(meta: &Metainfo, port: u16) -> Announced {
 /// Asks the DHT for the torrent's peers with a node of our own on an ephemeral UDP port,
 /// bootstrapped from `bootstrap`: one lookup (no announce), bounded in time. Returns the
 /// peers and a line saying how it went.
-pub async fn dht_peers(info_hash: [u8; 20], bootstrap: Vec<String>) -> (Vec<SocketAddr>, String) {
+pub(crate) async fn dht_peers(
+    info_hash: [u8; 20],
+    bootstrap: Vec<String>,
+) -> (Vec<SocketAddr>, String) {
     use crate::dht::{is_krpc, Dht, DhtConfig};
     let sock = match tokio::net::UdpSocket::bind("0.0.0.0:0").await {
         Ok(s) => std::sync::Arc::new(s),
@@ -140,7 +143,7 @@ pub async fn dht_peers(info_hash: [u8; 20], bootstrap: Vec<String>) -> (Vec<Sock
 
 /// `ttui peers`: the trackers' peers and (unless `dht` is None or the torrent is private)
 /// the DHT's, one ip:port a line on stdout; where they came from on stderr.
-pub fn peers(meta: &Metainfo, port: u16, dht: Option<Vec<String>>) -> Result<i32, String> {
+pub(crate) fn peers(meta: &Metainfo, port: u16, dht: Option<Vec<String>>) -> Result<i32, String> {
     let dht = dht.filter(|b| !b.is_empty() && !meta.info.private);
     if meta.trackers.is_empty() && dht.is_none() {
         return Err("the torrent lists no trackers (and the DHT is off)".into());
@@ -180,7 +183,7 @@ pub fn peers(meta: &Metainfo, port: u16, dht: Option<Vec<String>>) -> Result<i32
     Ok(0)
 }
 
-pub struct ProbeResult {
+pub(crate) struct ProbeResult {
     pub addr: SocketAddr,
     pub result: Result<(String, [u8; 20]), PeerEnd>,
     pub took: Duration,
@@ -227,7 +230,7 @@ async fn handshake_once(
 }
 
 /// Which ways a peer answered, from an RC4-only and a plain-only attempt.
-pub fn ways_word(rc4: bool, plain: bool) -> Option<&'static str> {
+pub(crate) fn ways_word(rc4: bool, plain: bool) -> Option<&'static str> {
     match (rc4, plain) {
         (true, true) => Some("both"),
         (true, false) => Some("RC4 only"),
@@ -238,7 +241,11 @@ pub fn ways_word(rc4: bool, plain: bool) -> Option<&'static str> {
 
 /// A handshake by `policy`. With `prefer`, two in turn (one at a time, so the peer never sees
 /// two connections from us at once): RC4 only, then plain only, to say which ways it answers.
-pub async fn probe_one(meta: &Metainfo, addr: SocketAddr, policy: EncryptionPolicy) -> ProbeResult {
+pub(crate) async fn probe_one(
+    meta: &Metainfo,
+    addr: SocketAddr,
+    policy: EncryptionPolicy,
+) -> ProbeResult {
     if policy != EncryptionPolicy::Prefer {
         let (result, took, encryption) = handshake_once(meta, addr, policy).await;
         return ProbeResult {
@@ -309,7 +316,7 @@ fn encryption_word(r: &ProbeResult) -> String {
     }
 }
 
-pub fn handshake(
+pub(crate) fn handshake(
     meta: &Metainfo,
     addr: SocketAddr,
     policy: EncryptionPolicy,
@@ -333,7 +340,7 @@ pub fn handshake(
     }
 }
 
-pub fn probe(
+pub(crate) fn probe(
     meta: &Metainfo,
     extra: &[SocketAddr],
     no_trackers: bool,

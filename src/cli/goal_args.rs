@@ -16,7 +16,7 @@ type Goal<T> = Option<T>;
 
 /// The session's queue and goals.
 #[derive(Debug, Args, Clone)]
-pub struct QueueArgs {
+pub(crate) struct QueueArgs {
     /// Torrents downloading at once; the others wait in queue order (0 = no limit).
     #[arg(long, value_name = "N", default_value_t = queue::DEFAULT_MAX_DOWNLOADS)]
     pub max_active_downloads: u32,
@@ -46,7 +46,7 @@ pub struct QueueArgs {
 }
 
 impl QueueArgs {
-    pub fn settings(&self) -> QueueSettings {
+    pub(crate) fn settings(&self) -> QueueSettings {
         QueueSettings {
             max_downloads: self.max_active_downloads,
             max_seeds: self.max_active_seeds,
@@ -55,7 +55,7 @@ impl QueueArgs {
         }
     }
 
-    pub fn goals(&self) -> Goals {
+    pub(crate) fn goals(&self) -> Goals {
         Goals {
             ratio: self.seed_ratio,
             seed_time: self.seed_time,
@@ -66,7 +66,7 @@ impl QueueArgs {
 
 /// One torrent's seeding goals, for `ttui limit`.
 #[derive(Debug, Args, Clone, Default)]
-pub struct GoalArgs {
+pub(crate) struct GoalArgs {
     /// This torrent's ratio goal (`off`: none for it; `default`: the session's).
     #[arg(long, value_name = "RATIO", value_parser = ratio_set)]
     pub seed_ratio: Option<Set<f64>>,
@@ -79,7 +79,7 @@ pub struct GoalArgs {
 }
 
 impl GoalArgs {
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.seed_ratio.is_some() || self.seed_time.is_some() || self.seed_idle.is_some()
     }
 }
@@ -93,7 +93,7 @@ fn duration_set(s: &str) -> Result<Set<Duration>, String> {
 }
 
 /// A rate as a flag value that parses back, for `ttui config`.
-pub fn rate_text(v: u64) -> String {
+pub(crate) fn rate_text(v: u64) -> String {
     match v {
         0 => "0".into(),
         _ if v.is_multiple_of(1024 * 1024) => format!("{}M", v / (1024 * 1024)),

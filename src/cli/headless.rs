@@ -12,7 +12,7 @@ use crate::engine::{self, TorrentEnd};
 use crate::fmt;
 
 /// One progress line: percent, bytes, rates, peers, state.
-pub fn progress_line(s: &Snapshot) -> String {
+pub(crate) fn progress_line(s: &Snapshot) -> String {
     if s.num_pieces == 0 && s.total_length == 0 && matches!(s.state, TorrentState::Downloading) {
         // A magnet link whose metadata is still being fetched.
         return format!("fetching metadata  peers {}", s.peers.len());
@@ -40,7 +40,7 @@ pub fn progress_line(s: &Snapshot) -> String {
 
 /// With files skipped (`--only-files`): the verified bytes of the wanted files, their size,
 /// and `2 of 5 files`. None when every file is wanted.
-pub fn wanted_of(s: &Snapshot) -> Option<(u64, u64, String)> {
+pub(crate) fn wanted_of(s: &Snapshot) -> Option<(u64, u64, String)> {
     let wanted: Vec<_> = s.files.iter().filter(|f| f.priority.wanted()).collect();
     if wanted.len() == s.files.len() {
         return None;
@@ -58,7 +58,7 @@ pub fn wanted_of(s: &Snapshot) -> Option<(u64, u64, String)> {
 /// blocks of pieces already had), blocks never asked for, and the bytes of pieces that failed
 /// their hash check, in exact bytes and as a share of the payload, so a benchmark can read it
 /// back.
-pub fn final_line(s: &Snapshot, took: Duration) -> String {
+pub(crate) fn final_line(s: &Snapshot, took: Duration) -> String {
     let secs = took.as_secs_f64().max(0.001);
     let (verified, payload) = match wanted_of(s) {
         Some((_, size, files)) => (format!("{} ({files})", fmt::bytes_precise(size)), size),
@@ -81,15 +81,15 @@ pub fn final_line(s: &Snapshot, took: Duration) -> String {
 /// How long a download with nothing left to try waits for a peer to turn up (an incoming
 /// one, or a tracker's next answer) before it gives up; with a DHT node, which keeps
 /// looking, much longer.
-pub const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
-pub const GIVE_UP_AFTER_WITH_DHT: Duration = Duration::from_secs(180);
+pub(crate) const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const GIVE_UP_AFTER_WITH_DHT: Duration = Duration::from_secs(180);
 
 /// How long without a payload byte before the progress line says why.
-pub const EXPLAIN_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const EXPLAIN_AFTER: Duration = Duration::from_secs(10);
 
 /// The progress line, and when no payload byte arrived for `stalled_for` ≥ `EXPLAIN_AFTER`
 /// while downloading, the explainer's top finding after it.
-pub fn progress_line_explained(s: &Snapshot, stalled_for: Duration) -> String {
+pub(crate) fn progress_line_explained(s: &Snapshot, stalled_for: Duration) -> String {
     let line = progress_line(s);
     if stalled_for < EXPLAIN_AFTER || s.state != TorrentState::Downloading {
         return line;
@@ -105,7 +105,7 @@ pub fn progress_line_explained(s: &Snapshot, stalled_for: Duration) -> String {
 /// peer, every peer it knows has failed and will not be dialed again, and no tracker is in
 /// the middle of an announce (a fair chance to list more). `None` while anything may still bring
 /// data. A leecher that only ever waited for incoming peers never gives up.
-pub fn no_source_left(s: &Snapshot) -> Option<String> {
+pub(crate) fn no_source_left(s: &Snapshot) -> Option<String> {
     if s.state != TorrentState::Downloading {
         return None;
     }
@@ -135,7 +135,10 @@ pub fn no_source_left(s: &Snapshot) -> Option<String> {
 /// Prints progress at most once a second until the engine ends; Ctrl-C / SIGTERM quit
 /// gracefully (tracker `stopped`, files flushed). When `no_source_left` has held for
 /// `give_up_after`, quits the same way and fails with its reason.
-pub async fn watch_headless(eng: engine::Engine, give_up_after: Duration) -> Result<i32, String> {
+pub(crate) async fn watch_headless(
+    eng: engine::Engine,
+    give_up_after: Duration,
+) -> Result<i32, String> {
     let started = Instant::now();
     let mut rx: watch::Receiver<Arc<Snapshot>> = eng.snapshots.clone();
     let commands = eng.commands.clone();

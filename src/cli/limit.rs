@@ -8,7 +8,7 @@ use crate::engine::api::{LimitChange, LimitTarget, LimitsNow, SessionRequest, To
 use crate::engine::rate::parse::show_rate;
 
 /// Asks the session: no IDs for the session's limits, else the torrents named (or `all`).
-pub async fn serve(
+pub(crate) async fn serve(
     ids: Vec<String>,
     change: LimitChange,
     requests: &tokio::sync::mpsc::UnboundedSender<SessionRequest>,
@@ -45,7 +45,7 @@ pub async fn serve(
 }
 
 /// What `ttui limit` prints without `--json`.
-pub fn text(now: &LimitsNow) -> String {
+pub(crate) fn text(now: &LimitsNow) -> String {
     let mut out = format!(
         "session: down {}, up {}{}\nturtle mode: {} (down {}, up {})\n",
         show_rate(now.down),

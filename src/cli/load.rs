@@ -16,20 +16,20 @@ use crate::tracker::http::root_cause;
 /// pieces) are a few MiB; 64 MiB is a multiple of any of them.
 pub const MAX_TORRENT_SIZE: u64 = 64 << 20;
 /// Whole download of a .torrent URL, connect to last byte.
-pub const URL_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const URL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest error line we print about a torrent (its text may come from the file).
 const MAX_ERROR: usize = 300;
 
 /// What a command-line torrent argument names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source<'a> {
+pub(crate) enum Source<'a> {
     File(&'a Path),
     Stdin,
     Url(&'a str),
 }
 
 impl<'a> Source<'a> {
-    pub fn of(arg: &'a Path) -> Source<'a> {
+    pub(crate) fn of(arg: &'a Path) -> Source<'a> {
         if arg.as_os_str() == "-" {
             return Source::Stdin;
         }
@@ -43,7 +43,7 @@ impl<'a> Source<'a> {
     }
 
     /// How the source is named in messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Source::File(p) => shorten(&p.display().to_string()).into_owned(),
             Source::Stdin => "standard input".into(),
@@ -60,7 +60,7 @@ fn too_large(what: &str) -> String {
 }
 
 /// Reads at most [`MAX_TORRENT_SIZE`] bytes; one byte more is an error.
-pub fn read_capped(r: impl Read, what: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn read_capped(r: impl Read, what: &str) -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
     // One byte past the cap tells "exactly at the cap" from "over it".
     r.take(MAX_TORRENT_SIZE + 1)
@@ -73,7 +73,7 @@ pub fn read_capped(r: impl Read, what: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The bytes of a .torrent from any source, capped.
-pub fn read_source(src: Source<'_>) -> Result<Vec<u8>, String> {
+pub(crate) fn read_source(src: Source<'_>) -> Result<Vec<u8>, String> {
     let what = src.describe();
     match src {
         Source::File(p) => {
@@ -87,7 +87,7 @@ pub fn read_source(src: Source<'_>) -> Result<Vec<u8>, String> {
 
 /// Reads and parses the .torrent named by a command-line argument (file, `-`, or URL).
 /// The error is one line, shortened: the reason may quote 10 MB of a hostile file.
-pub fn load_torrent(arg: &Path) -> Result<Metainfo, String> {
+pub(crate) fn load_torrent(arg: &Path) -> Result<Metainfo, String> {
     let src = Source::of(arg);
     let bytes = read_source(src)?;
     let meta = Metainfo::from_bytes(&bytes).map_err(|e| {
@@ -107,7 +107,7 @@ pub fn load_torrent(arg: &Path) -> Result<Metainfo, String> {
 
 /// Downloads a .torrent over http(s), capped in size and time. Works from inside a tokio
 /// runtime or outside one: the download runs on a thread of its own.
-pub fn fetch_url_blocking(url: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn fetch_url_blocking(url: &str) -> Result<Vec<u8>, String> {
     let url = url.to_owned();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -121,7 +121,7 @@ pub fn fetch_url_blocking(url: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Downloads a .torrent over http(s): at most [`MAX_TORRENT_SIZE`] bytes within `timeout`.
-pub async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+pub(crate) async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     let what = shorten(url).into_owned();
     let client = crate::tracker::http_client_builder()
         .timeout(timeout)
@@ -162,7 +162,7 @@ pub async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, String> 
 
 /// What the session adds for an item of `ttui add` or of the add dialog: a URL is fetched
 /// first (within [`URL_TIMEOUT`]), its bytes named by the URL.
-pub async fn add_source(item: AddItem) -> Result<AddSource, String> {
+pub(crate) async fn add_source(item: AddItem) -> Result<AddSource, String> {
     Ok(match item {
         AddItem::Torrent { name, bytes } => AddSource::Torrent { name, bytes },
         AddItem::Magnet(m) => AddSource::Magnet(m),

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 /// Where logs go unless --log-file says otherwise.
-pub fn default_log_path() -> PathBuf {
+pub(crate) fn default_log_path() -> PathBuf {
     let base = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
@@ -12,7 +12,7 @@ pub fn default_log_path() -> PathBuf {
 }
 
 /// Sends tracing output to a file; the terminal belongs to the UI or the progress lines.
-pub fn init_logging(path: &Path) -> Result<(), String> {
+pub(crate) fn init_logging(path: &Path) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("log directory {}: {e}", dir.display()))?;

@@ -7,28 +7,29 @@
 //! `completions`, `man`), `watch` (the watch directory); `ttui demo` is `crate::demo`, the
 //! config file `crate::config`.
 
-pub mod attach;
-pub mod diag;
-pub mod goal_args;
-pub mod headless;
+pub(crate) mod attach;
+pub(crate) mod diag;
+pub(crate) mod entry;
+pub(crate) mod goal_args;
+pub(crate) mod headless;
 pub mod info;
-pub mod limit;
-pub mod load;
-pub mod logging;
-pub mod rate_args;
-pub mod run;
-pub mod serve;
-pub mod serve_files;
+pub(crate) mod limit;
+pub(crate) mod load;
+pub(crate) mod logging;
+pub(crate) mod rate_args;
+pub(crate) mod run;
+pub(crate) mod serve;
+pub(crate) mod serve_files;
 mod serve_send;
 mod serve_show;
 mod serve_verbs;
-pub mod serve_watch;
-pub mod session;
-pub mod setup;
-pub mod verbs;
-pub mod verbs_files;
-pub mod verbs_fmt;
-pub mod watch;
+pub(crate) mod serve_watch;
+pub(crate) mod session;
+pub(crate) mod setup;
+pub(crate) mod verbs;
+pub(crate) mod verbs_files;
+pub(crate) mod verbs_fmt;
+pub(crate) mod watch;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -44,7 +45,7 @@ use crate::protocol::metainfo::Metainfo;
     about = "A BitTorrent client for the terminal that shows why a swarm is slow",
     args_conflicts_with_subcommands = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
     #[command(flatten)]
@@ -58,7 +59,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct DownloadArgs {
+pub(crate) struct DownloadArgs {
     /// The .torrent file (or a magnet link) to download.
     pub torrent: Option<PathBuf>,
     /// Directory the torrent's files are written to.
@@ -135,7 +136,7 @@ pub struct DownloadArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Cmd {
+pub(crate) enum Cmd {
     /// Print a torrent's name, size, pieces, info hash, trackers and files.
     Info { torrent: PathBuf },
     /// Announce to the torrent's trackers and print the peers, one ip:port a line.
@@ -202,7 +203,7 @@ pub enum Cmd {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct AttachArgs {
+pub(crate) struct AttachArgs {
     /// The session's state directory (on the other machine with --ssh; default:
     /// $XDG_DATA_HOME/ttui or ~/.local/share/ttui).
     #[arg(long, value_name = "DIR")]
@@ -221,7 +222,7 @@ pub struct AttachArgs {
 
 /// The verbs: each talks to the running session over its control socket.
 #[derive(Debug, Clone, Subcommand)]
-pub enum Verb {
+pub(crate) enum Verb {
     /// Add torrents (.torrent files, magnet links, http(s) URLs) to the running session.
     Add {
         #[arg(value_name = "FILE|MAGNET|URL")]
@@ -341,7 +342,7 @@ pub enum Verb {
 
 /// Which session a verb talks to, and how it prints.
 #[derive(Debug, Clone, Args)]
-pub struct At {
+pub(crate) struct At {
     /// Print JSON for scripts (documented in the README).
     #[arg(long)]
     pub json: bool,
@@ -351,7 +352,7 @@ pub struct At {
 }
 
 impl Verb {
-    pub fn at(&self) -> &At {
+    pub(crate) fn at(&self) -> &At {
         match self {
             Verb::Add { at, .. }
             | Verb::List { at }
@@ -367,7 +368,7 @@ impl Verb {
         }
     }
 
-    pub fn at_mut(&mut self) -> &mut At {
+    pub(crate) fn at_mut(&mut self) -> &mut At {
         match self {
             Verb::Add { at, .. }
             | Verb::List { at }
@@ -383,13 +384,13 @@ impl Verb {
         }
     }
 
-    pub fn json(&self) -> bool {
+    pub(crate) fn json(&self) -> bool {
         self.at().json
     }
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Payload size in MiB.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub size_mib: u64,
@@ -406,6 +407,6 @@ pub struct DemoArgs {
 
 /// Reads and parses a .torrent (a file, `-` for stdin, or an http(s) URL), size-capped, with
 /// the source in the one-line error.
-pub fn load_torrent(path: &Path) -> Result<Metainfo, String> {
+pub(crate) fn load_torrent(path: &Path) -> Result<Metainfo, String> {
     load::load_torrent(path)
 }

@@ -11,7 +11,7 @@ fn rate(s: &str) -> Result<u64, String> {
 }
 
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct RateArgs {
+pub(crate) struct RateArgs {
     /// Download limit of the whole session, e.g. 2M, 500K, 1.5MiB (K/M/G = KiB/MiB/GiB per
     /// second); 0 = unlimited.
     #[arg(long, value_name = "RATE", default_value = "0", value_parser = rate)]
@@ -34,7 +34,7 @@ pub struct RateArgs {
 }
 
 impl RateArgs {
-    pub fn options(&self) -> RateOptions {
+    pub(crate) fn options(&self) -> RateOptions {
         RateOptions {
             normal: RatePair {
                 down: self.down_limit,
@@ -50,7 +50,7 @@ impl RateArgs {
     }
 
     /// The value `ttui config` shows for one of these keys, None for other keys.
-    pub fn shown(&self, key: &str) -> Option<String> {
+    pub(crate) fn shown(&self, key: &str) -> Option<String> {
         use crate::engine::rate::parse::show_rate;
         Some(match key {
             "down_limit" => show_rate(self.down_limit),
@@ -65,7 +65,7 @@ impl RateArgs {
 }
 
 /// A rate in the config file: `"2M"` or a number of bytes per second.
-pub fn rate_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub(crate) fn rate_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -78,7 +78,7 @@ pub fn rate_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error
     }
 }
 
-pub fn schedule_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Schedule>, D::Error> {
+pub(crate) fn schedule_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Schedule>, D::Error> {
     let s = String::deserialize(d)?;
     Schedule::parse(&s)
         .map(Some)

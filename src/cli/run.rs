@@ -13,7 +13,7 @@ use crate::protocol::metainfo::Metainfo;
 
 use super::headless::watch_headless;
 
-pub fn options(args: &DownloadArgs, seed: bool) -> Options {
+pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
     Options {
         output: args.output.clone(),
         port: args.port,
@@ -40,7 +40,7 @@ pub fn options(args: &DownloadArgs, seed: bool) -> Options {
 
 /// `--only-files` and `--sequential` where no torrent is named (`ttui daemon`, `ttui` alone):
 /// one line saying where they go, rather than ignoring them.
-pub fn refuse_files_without_torrent(args: &DownloadArgs) -> Result<(), String> {
+pub(crate) fn refuse_files_without_torrent(args: &DownloadArgs) -> Result<(), String> {
     if args.only_files.is_some() || args.sequential {
         return Err("--only-files and --sequential go with a torrent: \
                     `ttui add --only-files LIST FILE|MAGNET` or `ttui FILE --only-files LIST`"
@@ -51,7 +51,7 @@ pub fn refuse_files_without_torrent(args: &DownloadArgs) -> Result<(), String> {
 
 /// `--only-files` and `--sequential` as an add asks for them (the indices are checked
 /// against the file count once it is known).
-pub fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFiles, String> {
+pub(crate) fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFiles, String> {
     let only = match args.only_files.as_deref() {
         Some(list) => Some(crate::engine::priorities::parse_file_list(list, None)?),
         None => None,
@@ -65,16 +65,16 @@ pub fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFiles, St
 /// Set by the test command, the benchmarks and the demo's child processes: a run that forgot
 /// `--dht-bootstrap` then runs a DHT node that knows nobody instead of contacting the
 /// public routers (which a test must never do).
-pub const NO_PUBLIC_ROUTERS_ENV: &str = "TTUI_NO_PUBLIC_ROUTERS";
+pub(crate) const NO_PUBLIC_ROUTERS_ENV: &str = "TTUI_NO_PUBLIC_ROUTERS";
 
 /// The DHT's bootstrap nodes: `--dht-bootstrap`, else the well-known public routers;
 /// None with `--no-dht`.
-pub fn dht_bootstrap(args: &DownloadArgs) -> Option<Vec<String>> {
+pub(crate) fn dht_bootstrap(args: &DownloadArgs) -> Option<Vec<String>> {
     bootstrap_nodes(args.no_dht, &args.dht_bootstrap)
 }
 
 /// `dht_bootstrap` from the two flags (also used by `ttui peers`).
-pub fn bootstrap_nodes(no_dht: bool, given: &[String]) -> Option<Vec<String>> {
+pub(crate) fn bootstrap_nodes(no_dht: bool, given: &[String]) -> Option<Vec<String>> {
     if no_dht {
         return None;
     }
@@ -94,28 +94,23 @@ pub fn bootstrap_nodes(no_dht: bool, given: &[String]) -> Option<Vec<String>> {
 }
 
 /// `--state-dir`, else `$XDG_DATA_HOME/ttui`, else `~/.local/share/ttui`.
-pub fn state_dir(args: &DownloadArgs) -> PathBuf {
+pub(crate) fn state_dir(args: &DownloadArgs) -> PathBuf {
     state_dir_of(args.state_dir.as_deref())
 }
 
 /// `state_dir` from the flag alone (the verbs have no download options).
-pub fn state_dir_of(given: Option<&Path>) -> PathBuf {
+pub(crate) fn state_dir_of(given: Option<&Path>) -> PathBuf {
     if let Some(d) = given {
         return d.to_path_buf();
     }
-    let xdg = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty());
-    match xdg {
-        Some(d) => PathBuf::from(d).join("ttui"),
-        None => std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join(".local/share/ttui"),
-    }
+    // Neither variable absolute (the XDG spec says to ignore a relative one): the working
+    // directory's, as before there was a rule.
+    crate::engine::store::default_state_dir().unwrap_or_else(|| PathBuf::from(".local/share/ttui"))
 }
 
 /// `ttui <TORRENT>` and `ttui seed <TORRENT>`: the TUI on a terminal, progress lines otherwise.
 /// Returns the process exit code.
-pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
+pub(crate) fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
     let Some(path) = args.torrent.clone() else {
         return Err("no torrent given (try `ttui --help` or `ttui demo`)".into());
     };
@@ -143,13 +138,13 @@ pub fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, String> {
 
 /// What the command line names: a .torrent file, or a magnet link whose metadata the engine
 /// fetches from peers (its session, and so its one DHT node, exists first).
-pub enum Torrent {
+pub(crate) enum Torrent {
     File(Box<Metainfo>),
     Magnet(crate::protocol::magnet::Magnet),
 }
 
 /// A .torrent file, or a parsed magnet link (its trackers dropped with `--no-trackers`).
-pub fn load_torrent_or_magnet(path: &Path, args: &DownloadArgs) -> Result<Torrent, String> {
+pub(crate) fn load_torrent_or_magnet(path: &Path, args: &DownloadArgs) -> Result<Torrent, String> {
     let text = path.to_string_lossy();
     if !text.to_ascii_lowercase().starts_with("magnet:") {
         return Ok(Torrent::File(Box::new(load_torrent(path)?)));
@@ -168,7 +163,7 @@ pub fn load_torrent_or_magnet(path: &Path, args: &DownloadArgs) -> Result<Torren
 
 /// Starts the engine on a torrent file or a magnet link; `echo` prints a magnet's metadata
 /// lines on stderr.
-pub fn start_engine(torrent: Torrent, opts: Options, echo: bool) -> engine::Engine {
+pub(crate) fn start_engine(torrent: Torrent, opts: Options, echo: bool) -> engine::Engine {
     match torrent {
         Torrent::File(meta) => engine::start(*meta, opts),
         Torrent::Magnet(m) => {
@@ -178,11 +173,15 @@ pub fn start_engine(torrent: Torrent, opts: Options, echo: bool) -> engine::Engi
     }
 }
 
-pub async fn run_tui(meta: Metainfo, opts: Options, log_path: PathBuf) -> Result<i32, String> {
+pub(crate) async fn run_tui(
+    meta: Metainfo,
+    opts: Options,
+    log_path: PathBuf,
+) -> Result<i32, String> {
     run_tui_engine(engine::start(meta, opts), log_path).await
 }
 
-pub async fn run_headless(meta: Metainfo, opts: Options) -> Result<i32, String> {
+pub(crate) async fn run_headless(meta: Metainfo, opts: Options) -> Result<i32, String> {
     let give_up_after = give_up_after(&opts);
     watch_headless(engine::start(meta, opts), give_up_after).await
 }
@@ -196,7 +195,7 @@ fn give_up_after(opts: &Options) -> Duration {
     }
 }
 
-pub async fn run_tui_engine(eng: engine::Engine, log_path: PathBuf) -> Result<i32, String> {
+pub(crate) async fn run_tui_engine(eng: engine::Engine, log_path: PathBuf) -> Result<i32, String> {
     let ui = crate::ui::run(eng.snapshots.clone(), eng.commands.clone(), log_path).await;
     let _ = eng.commands.send(Command::Quit);
     let outcome = tokio::time::timeout(Duration::from_secs(8), eng.done).await;

@@ -22,11 +22,11 @@ use super::serve_show::show;
 use super::serve_verbs::{add, files, goals, move_to, remove, torrent_command};
 
 pub(crate) use super::serve_send::Requests;
-pub use super::serve_show::{row, state_word};
+pub(crate) use super::serve_show::row;
 
 /// Binds the control socket and answers its clients until the task is aborted (which
 /// removes the socket file).
-pub async fn start(
+pub(crate) async fn start(
     socket: &Path,
     requests: Requests,
     snapshot: SessionSnap,
@@ -47,7 +47,7 @@ pub async fn start(
     }))
 }
 
-pub async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -> Response {
+pub(crate) async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -> Response {
     let current = snapshot.borrow().clone();
     match req {
         Request::Add {

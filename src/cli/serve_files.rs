@@ -12,7 +12,11 @@ type Requests = tokio::sync::mpsc::UnboundedSender<SessionRequest>;
 
 /// Sends the change; an index past the last file is refused with a one-line error and
 /// nothing is changed.
-pub async fn apply(id: TorrentId, set: FilesChange, requests: &Requests) -> Result<(), Response> {
+pub(crate) async fn apply(
+    id: TorrentId,
+    set: FilesChange,
+    requests: &Requests,
+) -> Result<(), Response> {
     let bad = |m: String| Response::Error(ControlError::new(ErrorKind::BadArgument, m));
     let (reply, rx) = oneshot::channel();
     let gone = || {

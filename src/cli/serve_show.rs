@@ -22,7 +22,7 @@ fn queued(t: &TorrentLine) -> bool {
 }
 
 /// The one-word state scripts match on.
-pub fn state_word(s: &TorrentState) -> &'static str {
+pub(crate) fn state_word(s: &TorrentState) -> &'static str {
     match s {
         TorrentState::Checking { .. } => "checking",
         TorrentState::Downloading => "downloading",
@@ -32,7 +32,7 @@ pub fn state_word(s: &TorrentState) -> &'static str {
     }
 }
 
-pub fn row(t: &TorrentLine) -> TorrentRow {
+pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
     let why = match &t.state {
         TorrentState::Checking { checked, total } if *total > 0 => Some(format!(
             "checking {}%",

@@ -21,7 +21,7 @@ const TORRENT_EVERY: Duration = Duration::from_millis(250);
 const HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// `Watch`: the session's snapshots.
-pub fn watch_session(snapshot: watch::Receiver<Arc<SessionSnapshot>>) -> Response {
+pub(crate) fn watch_session(snapshot: watch::Receiver<Arc<SessionSnapshot>>) -> Response {
     stream(snapshot, SESSION_EVERY, |s| {
         let mut s = SessionSnapshot::clone(s);
         s.down_rate = finite(s.down_rate);
@@ -35,7 +35,10 @@ pub fn watch_session(snapshot: watch::Receiver<Arc<SessionSnapshot>>) -> Respons
 }
 
 /// `Subscribe`: one torrent's full snapshots, for as long as the client reads them.
-pub async fn subscribe(id: u32, requests: &mpsc::UnboundedSender<SessionRequest>) -> Response {
+pub(crate) async fn subscribe(
+    id: u32,
+    requests: &mpsc::UnboundedSender<SessionRequest>,
+) -> Response {
     let (reply, rx) = oneshot::channel();
     let id = TorrentId(id);
     if requests

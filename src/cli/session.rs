@@ -20,7 +20,7 @@ const STOP_WAIT: Duration = Duration::from_secs(12);
 
 /// What the command line asks the session to add, read on this side (a file or a URL may
 /// not be readable by a session on another machine).
-pub async fn read_items(args: &[PathBuf]) -> Result<Vec<AddItem>, String> {
+pub(crate) async fn read_items(args: &[PathBuf]) -> Result<Vec<AddItem>, String> {
     let mut items = Vec::new();
     for arg in args {
         let text = arg.to_string_lossy();
@@ -48,12 +48,12 @@ pub async fn read_items(args: &[PathBuf]) -> Result<Vec<AddItem>, String> {
 }
 
 /// The session's lock, or the running session to hand over to.
-pub enum Claim {
+pub(crate) enum Claim {
     Ours(SessionLock),
     Running,
 }
 
-pub fn claim(state_dir: &Path) -> Result<Claim, String> {
+pub(crate) fn claim(state_dir: &Path) -> Result<Claim, String> {
     match try_lock(state_dir) {
         Ok(lock) => Ok(Claim::Ours(lock)),
         Err(LockError::Held { .. }) => Ok(Claim::Running),
@@ -62,7 +62,7 @@ pub fn claim(state_dir: &Path) -> Result<Claim, String> {
 }
 
 /// Starts the session of `state_dir` in this process: its saved torrents, its control socket.
-pub async fn start_session(
+pub(crate) async fn start_session(
     args: &DownloadArgs,
     state_dir: &Path,
 ) -> Result<(SessionHandle, tokio::task::JoinHandle<()>), String> {
@@ -90,7 +90,7 @@ pub async fn start_session(
 
 /// Adds the items to an in-process session; returns the first torrent added (or already
 /// there) and the lines to print about the others.
-pub async fn add_all(
+pub(crate) async fn add_all(
     handle: &SessionHandle,
     items: Vec<AddItem>,
     save_path: Option<PathBuf>,
@@ -123,7 +123,7 @@ pub async fn add_all(
 
 /// `ttui [FILE|MAGNET|URL...]` on a terminal: add to the session (this process's, or hand
 /// over to the running one) and show the first torrent live.
-pub fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String> {
+pub(crate) fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String> {
     if files.is_empty() {
         crate::cli::run::refuse_files_without_torrent(&args)?;
     }
@@ -161,7 +161,7 @@ pub fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String> {
 }
 
 /// Stops the session (every torrent saved) and its control socket.
-pub async fn stop(handle: SessionHandle, server: tokio::task::JoinHandle<()>) {
+pub(crate) async fn stop(handle: SessionHandle, server: tokio::task::JoinHandle<()>) {
     let _ = handle.requests.send(SessionRequest::Shutdown);
     let _ = tokio::time::timeout(STOP_WAIT, handle.done).await;
     server.abort();
@@ -204,6 +204,6 @@ async fn hand_over(
     }
 }
 
-pub fn absolute(p: &Path) -> PathBuf {
+pub(crate) fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }

@@ -15,7 +15,7 @@ use crate::engine::session::goals;
 
 /// The text `ttui config` prints: every config key with its effective value and origin, then
 /// every path.
-pub fn config_text(
+pub(crate) fn config_text(
     args: &DownloadArgs,
     origins: &[(&'static str, Origin)],
     loaded: &Loaded,
@@ -104,7 +104,7 @@ fn enum_name<T: clap::ValueEnum>(v: T) -> String {
 }
 
 /// `ttui completions SHELL`.
-pub fn completions(shell: clap_complete::Shell) -> Result<i32, String> {
+pub(crate) fn completions(shell: clap_complete::Shell) -> Result<i32, String> {
     let mut cmd = Cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "ttui", &mut buf);
@@ -112,7 +112,7 @@ pub fn completions(shell: clap_complete::Shell) -> Result<i32, String> {
 }
 
 /// `ttui man`: the man page of ttui, in roff.
-pub fn man() -> Result<i32, String> {
+pub(crate) fn man() -> Result<i32, String> {
     let mut buf = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut buf)

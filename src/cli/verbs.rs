@@ -14,10 +14,10 @@ use crate::control::proto::{ControlError, ErrorKind, Request, Response};
 use crate::control::Client;
 
 /// A verb's outcome: the exit code, or an error already worded for stderr and its code.
-pub type VerbResult = Result<i32, ControlError>;
+pub(crate) type VerbResult = Result<i32, ControlError>;
 
 /// Runs one verb against the session of its state directory.
-pub fn run(verb: Verb) -> VerbResult {
+pub(crate) fn run(verb: Verb) -> VerbResult {
     let given = verb.at().state_dir.clone();
     let dir = state_dir_of(given.as_deref());
     let socket = crate::control::paths::socket_path(&dir, given.is_none());
@@ -232,7 +232,7 @@ fn terminal_width() -> usize {
 
 /// `ttui daemon`: the session without a screen, until SIGTERM or SIGINT (both save
 /// everything before it exits).
-pub fn daemon(args: DownloadArgs) -> Result<i32, String> {
+pub(crate) fn daemon(args: DownloadArgs) -> Result<i32, String> {
     crate::cli::run::refuse_files_without_torrent(&args)?;
     crate::engine::disk::ignore_sigxfsz();
     let dir = state_dir(&args);

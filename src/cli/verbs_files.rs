@@ -8,12 +8,12 @@ use crate::engine::api::FilePriority;
 use crate::engine::priorities::parse_file_list;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnOff {
+pub(crate) enum OnOff {
     On,
     Off,
 }
 
-pub fn request(
+pub(crate) fn request(
     id: String,
     skip: Option<String>,
     priority: Option<Vec<String>>,
@@ -39,7 +39,7 @@ pub fn request(
     Ok(Request::Files { id, set })
 }
 
-pub fn print(detail: &TorrentDetail, json: bool) {
+pub(crate) fn print(detail: &TorrentDetail, json: bool) {
     if json {
         println!("{}", crate::cli::verbs_fmt::json(&detail.files));
     } else {
@@ -48,7 +48,7 @@ pub fn print(detail: &TorrentDetail, json: bool) {
 }
 
 /// One line a file: index, size, done %, priority, path.
-pub fn files_text(detail: &TorrentDetail) -> String {
+pub(crate) fn files_text(detail: &TorrentDetail) -> String {
     let mut out = format!(
         "{:>5}  {:>10}  {:>6}  {:<8}  PATH\n",
         "INDEX", "SIZE", "DONE", "PRIORITY"

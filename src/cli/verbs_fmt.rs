@@ -113,7 +113,7 @@ fn short_hash(h: &str) -> String {
 
 /// `ttui list`: one line per torrent, with the reason (when there is one) on a line below
 /// it; `width` is the terminal's (0: not a terminal, nothing is cut for width).
-pub fn list_table(rows: &[TorrentRow], width: usize) -> String {
+pub(crate) fn list_table(rows: &[TorrentRow], width: usize) -> String {
     if rows.is_empty() {
         return "no torrents in the session (add one with `ttui add FILE|MAGNET|URL`)\n".into();
     }
@@ -232,7 +232,7 @@ fn with_reasons(lines: &[String], rows: &[TorrentRow], width: usize) -> String {
 }
 
 /// `ttui show ID`: a summary, then the files, trackers and peers.
-pub fn show_text(d: &TorrentDetail) -> String {
+pub(crate) fn show_text(d: &TorrentDetail) -> String {
     let mut out = summary_text(&d.row);
     section(&mut out, "files", files_table(d), &[]);
     let errors: Vec<Option<&String>> = d.trackers.iter().map(|t| t.last_error.as_ref()).collect();
@@ -426,7 +426,7 @@ fn date(unix: Option<u64>) -> String {
 }
 
 /// `ttui add` / `ttui FILE` with a session running: one line per torrent added or found.
-pub fn add_lines(results: &[AddResult]) -> String {
+pub(crate) fn add_lines(results: &[AddResult]) -> String {
     let mut out = String::new();
     for r in results.iter().filter(|r| r.error.is_none()) {
         let id = r.id.map_or("?".into(), |i| format!("#{i}"));
@@ -444,7 +444,7 @@ pub fn add_lines(results: &[AddResult]) -> String {
 }
 
 /// The lines for the items that could not be added, for stderr.
-pub fn add_errors(results: &[AddResult]) -> String {
+pub(crate) fn add_errors(results: &[AddResult]) -> String {
     let mut out = String::new();
     for r in results {
         if let Some(e) = &r.error {
@@ -459,7 +459,7 @@ pub fn add_errors(results: &[AddResult]) -> String {
 }
 
 /// `ttui pause|resume|verify|remove|move`: "paused #3 ubuntu.iso", one a line.
-pub fn done_lines(past: &str, results: &[IdResult]) -> String {
+pub(crate) fn done_lines(past: &str, results: &[IdResult]) -> String {
     let mut out = String::new();
     for r in results.iter().filter(|r| r.error.is_none()) {
         out.push_str(&format!("{past} #{} {}\n", r.id, fit(&r.name, MAX_TEXT)));
@@ -468,7 +468,7 @@ pub fn done_lines(past: &str, results: &[IdResult]) -> String {
 }
 
 /// The lines for the torrents the verb failed on, for stderr.
-pub fn done_errors(results: &[IdResult]) -> String {
+pub(crate) fn done_errors(results: &[IdResult]) -> String {
     let mut out = String::new();
     for r in results {
         if let Some(e) = &r.error {
@@ -484,7 +484,7 @@ pub fn done_errors(results: &[IdResult]) -> String {
 }
 
 /// `--json`: pretty-printed, one value, ending in a newline.
-pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
+pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> String {
     // Our rows always serialize; should one not, the output is still one JSON value.
     let mut s = serde_json::to_string_pretty(value)
         .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());

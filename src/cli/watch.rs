@@ -18,10 +18,10 @@ use crate::cli::load::MAX_TORRENT_SIZE;
 use crate::engine::api::{AddSource, Added, SessionRequest};
 
 /// How often the directory is listed.
-pub const POLL: Duration = Duration::from_secs(2);
+pub(crate) const POLL: Duration = Duration::from_secs(2);
 /// Most files added in one poll; the rest wait for the next (a burst of thousands does not
 /// stall the session).
-pub const MAX_PER_POLL: usize = 16;
+pub(crate) const MAX_PER_POLL: usize = 16;
 /// Most directory entries looked at in one poll.
 const MAX_ENTRIES: usize = 4096;
 
@@ -29,7 +29,7 @@ const MAX_ENTRIES: usize = 4096;
 type Seen = HashMap<PathBuf, (u64, Option<SystemTime>)>;
 
 /// Watches `dir` for as long as the session takes requests.
-pub fn spawn(dir: PathBuf, requests: mpsc::UnboundedSender<SessionRequest>) {
+pub(crate) fn spawn(dir: PathBuf, requests: mpsc::UnboundedSender<SessionRequest>) {
     tokio::spawn(async move {
         if let Err(e) = tokio::fs::create_dir_all(&dir).await {
             tracing::warn!("watch directory {}: {e}", dir.display());
@@ -71,7 +71,7 @@ pub fn spawn(dir: PathBuf, requests: mpsc::UnboundedSender<SessionRequest>) {
 
 /// The candidate files whose size and mtime did not change since the last poll (at most
 /// [`MAX_PER_POLL`], none of `skip`); `seen` is updated to this poll.
-pub async fn stable_files(
+pub(crate) async fn stable_files(
     dir: &Path,
     seen: &mut Seen,
     skip: &HashSet<PathBuf>,

@@ -12,7 +12,8 @@ use super::proto::{self, version_mismatch, ControlError, ErrorKind, Hello, Reque
 use crate::protocol::text::shorten;
 
 /// What a verb prints when no session answers.
-pub const NO_SESSION: &str = "no ttui session is running (start one with `ttui` or `ttui daemon`)";
+pub(crate) const NO_SESSION: &str =
+    "no ttui session is running (start one with `ttui` or `ttui daemon`)";
 
 /// Longest error message passed on to a verb.
 const MAX_MESSAGE: usize = 1000;

@@ -13,15 +13,14 @@
 //! The session answers requests through an `mpsc` channel of `(Request, oneshot::Sender)`;
 //! nothing here knows the engine.
 
-pub mod client;
+pub(crate) mod client;
 pub mod files;
 pub mod frame;
 pub mod ids;
-pub mod paths;
+pub(crate) mod paths;
 pub mod proto;
-pub mod rows;
+pub(crate) mod rows;
 pub mod server;
 
 pub use client::Client;
-pub use proto::{ControlError, ErrorKind, Request, Response, PROTOCOL_VERSION};
-pub use server::{serve, ControlServer};
+pub(crate) use proto::ControlError;

@@ -15,14 +15,14 @@ use std::path::{Path, PathBuf};
 use sha1::{Digest, Sha1};
 
 /// The socket file's name.
-pub const SOCKET_NAME: &str = "control.sock";
+pub(crate) const SOCKET_NAME: &str = "control.sock";
 
 /// Longest path a Unix socket address holds (`sun_path`, with its terminating NUL).
-pub const MAX_SOCKET_PATH: usize = 107;
+pub(crate) const MAX_SOCKET_PATH: usize = 107;
 
 /// The socket of the session that keeps its state in `state_dir`. `default_state_dir` says
 /// whether it is the one used when no `--state-dir` is given.
-pub fn socket_path(state_dir: &Path, default_state_dir: bool) -> PathBuf {
+pub(crate) fn socket_path(state_dir: &Path, default_state_dir: bool) -> PathBuf {
     let runtime = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty());
     socket_path_in(
         runtime.as_deref().map(Path::new),
@@ -32,7 +32,7 @@ pub fn socket_path(state_dir: &Path, default_state_dir: bool) -> PathBuf {
 }
 
 /// [`socket_path`] with the runtime directory given (pure, for tests).
-pub fn socket_path_in(
+pub(crate) fn socket_path_in(
     runtime: Option<&Path>,
     state_dir: &Path,
     default_state_dir: bool,
@@ -59,7 +59,7 @@ pub fn socket_path_in(
 
 /// Makes the socket's directory; `ttui/` under the runtime directory is made 0700 (the
 /// runtime directory is private, but its children are not by default).
-pub fn make_parent(socket: &Path) -> io::Result<()> {
+pub(crate) fn make_parent(socket: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     let Some(parent) = socket.parent().filter(|p| !p.as_os_str().is_empty()) else {
         return Ok(());
@@ -71,7 +71,7 @@ pub fn make_parent(socket: &Path) -> io::Result<()> {
 }
 
 /// Refuses a path a socket address cannot hold, with the reason.
-pub fn check_len(socket: &Path) -> io::Result<()> {
+pub(crate) fn check_len(socket: &Path) -> io::Result<()> {
     let len = socket.as_os_str().len();
     if len > MAX_SOCKET_PATH {
         return Err(io::Error::new(

@@ -37,7 +37,7 @@ pub use seeders::{write_transmission_settings, TransmissionSettings};
 const DIR_PREFIX: &str = "ttui-demo-";
 
 #[derive(Debug, thiserror::Error)]
-pub enum DemoError {
+pub(crate) enum DemoError {
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -66,7 +66,7 @@ impl DemoError {
 
 /// `ttui demo`. Returns the exit code: 0 when the download verified (headless) or the user
 /// quit (TUI), 130 when a signal stopped it.
-pub fn run(args: DemoArgs) -> Result<i32, String> {
+pub(crate) fn run(args: DemoArgs) -> Result<i32, String> {
     crate::engine::disk::ignore_sigxfsz();
     remove_stale_dirs();
     let dir = tempfile::Builder::new()

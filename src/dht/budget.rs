@@ -13,32 +13,32 @@ use std::time::{Duration, Instant};
 
 /// IPv4 and UDP headers, counted with each datagram as libtorrent does: a flood of tiny
 /// queries costs the wire more than its payload.
-pub const HEADER_BYTES: usize = 28;
+pub(crate) const HEADER_BYTES: usize = 28;
 /// The replies budget's default, libtorrent's `dht_upload_rate_limit`.
-pub const DEFAULT_REPLY_BUDGET: u32 = 8_000;
+pub(crate) const DEFAULT_REPLY_BUDGET: u32 = 8_000;
 /// No budget below one full-size datagram a second: it could never send one.
-pub const MIN_REPLY_BUDGET: u32 = 1_500;
+pub(crate) const MIN_REPLY_BUDGET: u32 = 1_500;
 /// The allowance for our own queries (lookups, announces, upkeep pings). Separate from the
 /// replies budget so that a flood, which spends all of that, never stops us from finding
 /// peers for our torrents; generous because our own queries are already bounded by what we
 /// decided to look up (the pending table, a lookup's candidate list) and no stranger can make
 /// us send one. It still caps a hostile node that answers every query with nodes that point
 /// at a victim.
-pub const OWN_QUERIES_PER_SEC: u32 = 64 * 1024;
+pub(crate) const OWN_QUERIES_PER_SEC: u32 = 64 * 1024;
 /// Drops are logged at most this often.
-pub const REPORT_EVERY: Duration = Duration::from_secs(60);
+pub(crate) const REPORT_EVERY: Duration = Duration::from_secs(60);
 
 /// Who a datagram answers: a node of our routing table (it answered one of our queries from
 /// that address) or anybody else. Known nodes may spend a reserve that strangers may not, so
 /// the neighbours our lookups depend on are still answered while a flood spends the rest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     Known,
     Stranger,
 }
 
 #[derive(Debug)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     per_sec: f64,
     burst: f64,
     /// Tokens strangers leave for known nodes.
@@ -49,7 +49,7 @@ pub struct Bucket {
 
 impl Bucket {
     /// `per_sec` bytes a second with one second's worth of burst, full at `now`.
-    pub fn new(per_sec: u32, now: Instant) -> Bucket {
+    pub(crate) fn new(per_sec: u32, now: Instant) -> Bucket {
         let per_sec = f64::from(per_sec.max(MIN_REPLY_BUDGET));
         Bucket {
             per_sec,
@@ -76,13 +76,13 @@ impl Bucket {
 
     /// Whether a datagram of `payload` bytes could be sent now, without spending: lets the
     /// node skip building a reply it would drop (a flood then costs a decode and a check).
-    pub fn affords(&mut self, class: Class, payload: usize, now: Instant) -> bool {
+    pub(crate) fn affords(&mut self, class: Class, payload: usize, now: Instant) -> bool {
         self.refill(now);
         self.tokens - cost(payload) >= self.floor(class)
     }
 
     /// Spends a datagram of `payload` bytes; false (and nothing spent) when it must be dropped.
-    pub fn spend(&mut self, class: Class, payload: usize, now: Instant) -> bool {
+    pub(crate) fn spend(&mut self, class: Class, payload: usize, now: Instant) -> bool {
         if !self.affords(class, payload, now) {
             return false;
         }
@@ -90,7 +90,7 @@ impl Bucket {
         true
     }
 
-    pub fn per_sec(&self) -> u32 {
+    pub(crate) fn per_sec(&self) -> u32 {
         self.per_sec as u32
     }
 }
@@ -101,34 +101,34 @@ fn cost(payload: usize) -> f64 {
 
 /// What the replies budget refused, for the once-a-minute log line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Dropped {
+pub(crate) struct Dropped {
     pub datagrams: u64,
     pub bytes: u64,
 }
 
 /// Counts drops and says when they are worth a log line (at most once per `REPORT_EVERY`).
 #[derive(Debug)]
-pub struct DropReport {
+pub(crate) struct DropReport {
     since_report: Dropped,
     last: Option<Instant>,
 }
 
 impl DropReport {
-    pub fn new() -> DropReport {
+    pub(crate) fn new() -> DropReport {
         DropReport {
             since_report: Dropped::default(),
             last: None,
         }
     }
 
-    pub fn count(&mut self, payload: usize) {
+    pub(crate) fn count(&mut self, payload: usize) {
         self.since_report.datagrams += 1;
         self.since_report.bytes += payload as u64;
     }
 
     /// The drops since the last report, when there were some and the last report is old
     /// enough (the first drop is reported at once).
-    pub fn take(&mut self, now: Instant) -> Option<Dropped> {
+    pub(crate) fn take(&mut self, now: Instant) -> Option<Dropped> {
         if self.since_report.datagrams == 0
             || self
                 .last

@@ -13,7 +13,7 @@ use super::routing::K;
 /// Candidates kept, closest first; farther ones are forgotten.
 const MAX_CANDIDATES: usize = 64;
 /// Distinct peers one lookup reports; the rest of a huge swarm is not needed from one lookup.
-pub const MAX_PEERS: usize = 2000;
+pub(crate) const MAX_PEERS: usize = 2000;
 const MAX_QUERIES: usize = 256;
 const MAX_AGE: Duration = Duration::from_secs(60);
 
@@ -33,7 +33,7 @@ struct Candidate {
     token: Option<Vec<u8>>,
 }
 
-pub struct Lookup {
+pub(crate) struct Lookup {
     pub target: NodeId,
     alpha: usize,
     candidates: Vec<Candidate>,
@@ -43,7 +43,7 @@ pub struct Lookup {
 }
 
 impl Lookup {
-    pub fn new(target: NodeId, alpha: usize, now: Instant) -> Lookup {
+    pub(crate) fn new(target: NodeId, alpha: usize, now: Instant) -> Lookup {
         Lookup {
             target,
             alpha: alpha.max(1),
@@ -60,7 +60,7 @@ impl Lookup {
     }
 
     /// Adds a node to ask; addresses already known are ignored.
-    pub fn add(&mut self, id: Option<NodeId>, addr: SocketAddrV4) {
+    pub(crate) fn add(&mut self, id: Option<NodeId>, addr: SocketAddrV4) {
         if self.candidates.iter().any(|c| c.addr == addr) {
             return;
         }
@@ -90,7 +90,7 @@ impl Lookup {
 
     /// The next node to query, if the lookup has room for one more query in flight.
     /// Only the `K` closest live candidates are worth asking.
-    pub fn next_query(&mut self) -> Option<SocketAddrV4> {
+    pub(crate) fn next_query(&mut self) -> Option<SocketAddrV4> {
         if self.in_flight() >= self.alpha || self.queries >= MAX_QUERIES {
             return None;
         }
@@ -106,7 +106,7 @@ impl Lookup {
     }
 
     /// A query could not be sent after all (pending table full): ask again later.
-    pub fn unsend(&mut self, addr: SocketAddrV4) {
+    pub(crate) fn unsend(&mut self, addr: SocketAddrV4) {
         if let Some(c) = self.candidates.iter_mut().find(|c| c.addr == addr) {
             c.state = State::Fresh;
             self.queries = self.queries.saturating_sub(1);
@@ -114,7 +114,7 @@ impl Lookup {
     }
 
     /// Records an answer; returns the peers not reported before.
-    pub fn answered(
+    pub(crate) fn answered(
         &mut self,
         addr: SocketAddrV4,
         id: NodeId,
@@ -145,17 +145,17 @@ impl Lookup {
     }
 
     /// Records a peer found elsewhere; false when it was already reported (or the cap is hit).
-    pub fn note_peer(&mut self, peer: SocketAddrV4) -> bool {
+    pub(crate) fn note_peer(&mut self, peer: SocketAddrV4) -> bool {
         self.peers.len() < MAX_PEERS && self.peers.insert(peer)
     }
 
-    pub fn failed(&mut self, addr: SocketAddrV4) {
+    pub(crate) fn failed(&mut self, addr: SocketAddrV4) {
         if let Some(c) = self.candidates.iter_mut().find(|c| c.addr == addr) {
             c.state = State::Failed;
         }
     }
 
-    pub fn is_finished(&self, now: Instant) -> bool {
+    pub(crate) fn is_finished(&self, now: Instant) -> bool {
         if now.saturating_duration_since(self.started) >= MAX_AGE {
             return true;
         }
@@ -172,17 +172,13 @@ impl Lookup {
     }
 
     /// The `K` closest nodes that answered with a token: where to announce.
-    pub fn announce_targets(&self) -> Vec<(SocketAddrV4, Vec<u8>)> {
+    pub(crate) fn announce_targets(&self) -> Vec<(SocketAddrV4, Vec<u8>)> {
         self.candidates
             .iter()
             .filter(|c| c.state == State::Answered)
             .filter_map(|c| Some((c.addr, c.token.clone()?)))
             .take(K)
             .collect()
-    }
-
-    pub fn peers_found(&self) -> usize {
-        self.peers.len()
     }
 }
 

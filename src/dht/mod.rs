@@ -13,20 +13,19 @@
 //! Layers: `protocol::krpc` (pure codec) → `routing`, `lookup`, `store`, `budget` (pure
 //! state) → `node` (the sans-I/O state machine) → `service` (the tokio task and its handle).
 
-pub mod budget;
-pub mod lookup;
-pub mod node;
+pub(crate) mod budget;
+pub(crate) mod lookup;
+pub(crate) mod node;
 pub mod persist;
-pub mod routing;
-pub mod service;
-pub mod store;
+pub(crate) mod routing;
+pub(crate) mod service;
+pub(crate) mod store;
 
-pub use node::{DhtStats, Node, NodeConfig};
-pub use service::{is_krpc, Dht, DhtConfig, Transmit};
+pub(crate) use service::{is_krpc, Dht, DhtConfig};
 
 /// Well-known public routers, for the CLI when no `--dht-bootstrap` is given. Tests, the demo
 /// and benchmarks pass their own loopback nodes and never use these.
-pub const PUBLIC_ROUTERS: &[&str] = &[
+pub(crate) const PUBLIC_ROUTERS: &[&str] = &[
     "router.bittorrent.com:6881",
     "dht.transmissionbt.com:6881",
     "router.utorrent.com:6881",

@@ -44,7 +44,7 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
-    pub fn new(id: NodeId) -> NodeConfig {
+    pub(crate) fn new(id: NodeId) -> NodeConfig {
         NodeConfig {
             id,
             version: *b"TU\x00\x01",
@@ -110,7 +110,7 @@ struct Search {
     peers: Option<UnboundedSender<SocketAddr>>,
 }
 
-pub struct Node {
+pub(crate) struct Node {
     cfg: NodeConfig,
     table: RoutingTable,
     tokens: Tokens,
@@ -134,7 +134,7 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn new(cfg: NodeConfig, now: Instant) -> Node {
+    pub(crate) fn new(cfg: NodeConfig, now: Instant) -> Node {
         Node {
             table: RoutingTable::new(cfg.id, now),
             tokens: Tokens::new(now),
@@ -158,26 +158,27 @@ impl Node {
         }
     }
 
-    pub fn id(&self) -> NodeId {
+    pub(crate) fn id(&self) -> NodeId {
         self.cfg.id
     }
 
-    pub fn table(&self) -> &RoutingTable {
+    #[cfg(test)]
+    pub(crate) fn table(&self) -> &RoutingTable {
         &self.table
     }
 
     /// Datagrams to send since the last call.
-    pub fn take_outgoing(&mut self) -> Vec<(Vec<u8>, SocketAddr)> {
+    pub(crate) fn take_outgoing(&mut self) -> Vec<(Vec<u8>, SocketAddr)> {
         std::mem::take(&mut self.out)
     }
 
     /// What the replies budget dropped since the last report, at most once a minute (for
     /// the log), with the budget in bytes a second.
-    pub fn budget_report(&mut self, now: Instant) -> Option<(Dropped, u32)> {
+    pub(crate) fn budget_report(&mut self, now: Instant) -> Option<(Dropped, u32)> {
         Some((self.dropped.take(now)?, self.replies.per_sec()))
     }
 
-    pub fn stats(&self) -> DhtStats {
+    pub(crate) fn stats(&self) -> DhtStats {
         DhtStats {
             nodes: self.table.len(),
             routing_entries: self.table.total_entries(),
@@ -193,7 +194,7 @@ impl Node {
 
     /// Joins the network through `seeds` (routers or saved nodes): a lookup of our own id,
     /// repeated by `tick` while the table is nearly empty.
-    pub fn bootstrap(&mut self, seeds: Vec<SocketAddrV4>, now: Instant) {
+    pub(crate) fn bootstrap(&mut self, seeds: Vec<SocketAddrV4>, now: Instant) {
         self.bootstrap = seeds;
         self.bootstrap.truncate(64);
         self.self_lookup(now);
@@ -210,7 +211,7 @@ impl Node {
     /// Starts an iterative get_peers lookup. Every new peer goes to `peers` as it is found;
     /// the sender is dropped when the lookup ends (after announcing to the closest nodes that
     /// gave a token, when `announce_port` is set). None when too many lookups run.
-    pub fn get_peers(
+    pub(crate) fn get_peers(
         &mut self,
         info_hash: NodeId,
         announce_port: Option<u16>,
@@ -220,7 +221,7 @@ impl Node {
         self.start(info_hash, true, announce_port, Some(peers), &[], now)
     }
 
-    pub fn find_node(&mut self, target: NodeId, now: Instant) -> Option<u64> {
+    pub(crate) fn find_node(&mut self, target: NodeId, now: Instant) -> Option<u64> {
         self.start(target, false, None, None, &[], now)
     }
 
@@ -311,7 +312,7 @@ impl Node {
         }
     }
 
-    pub fn ping(&mut self, addr: SocketAddrV4, now: Instant) -> bool {
+    pub(crate) fn ping(&mut self, addr: SocketAddrV4, now: Instant) -> bool {
         self.send_query(addr, Query::Ping, Purpose::Ping, Charge::Own, now)
     }
 
@@ -365,7 +366,7 @@ impl Node {
     }
 
     /// Timeouts and upkeep; call about once a second.
-    pub fn tick(&mut self, now: Instant) {
+    pub(crate) fn tick(&mut self, now: Instant) {
         let expired: Vec<u16> = self
             .pending
             .iter()
@@ -420,7 +421,7 @@ impl Node {
     }
 
     /// Nodes worth saving: the good and questionable ones.
-    pub fn nodes_to_save(&self, now: Instant) -> Vec<CompactNode> {
+    pub(crate) fn nodes_to_save(&self, now: Instant) -> Vec<CompactNode> {
         self.table.closest(&self.cfg.id, 1000, now)
     }
 }

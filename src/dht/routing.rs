@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::krpc::{CompactNode, NodeId};
 
-pub const K: usize = 8;
+pub(crate) const K: usize = 8;
 const MAX_BUCKETS: usize = 160;
 /// A node heard from within this long is good (BEP 5: 15 minutes).
-pub const GOOD_FOR: Duration = Duration::from_secs(15 * 60);
+pub(crate) const GOOD_FOR: Duration = Duration::from_secs(15 * 60);
 /// Failed queries in a row after which a node is bad and replaceable.
 const MAX_FAILS: u8 = 2;
 
 #[derive(Clone, Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub id: NodeId,
     pub addr: SocketAddrV4,
     pub last_seen: Instant,
@@ -25,14 +25,14 @@ pub struct Entry {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum NodeState {
+pub(crate) enum NodeState {
     Good,
     Questionable,
     Bad,
 }
 
 impl Entry {
-    pub fn state(&self, now: Instant) -> NodeState {
+    pub(crate) fn state(&self, now: Instant) -> NodeState {
         if self.fails >= MAX_FAILS {
             NodeState::Bad
         } else if now.saturating_duration_since(self.last_seen) < GOOD_FOR {
@@ -41,7 +41,7 @@ impl Entry {
             NodeState::Questionable
         }
     }
-    pub fn compact(&self) -> CompactNode {
+    pub(crate) fn compact(&self) -> CompactNode {
         CompactNode {
             id: self.id,
             addr: self.addr,
@@ -68,7 +68,7 @@ impl Bucket {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Insert {
+pub(crate) enum Insert {
     Added,
     Updated,
     /// The bucket is full of good nodes; the newcomer waits among the replacements.
@@ -77,21 +77,17 @@ pub enum Insert {
     Rejected,
 }
 
-pub struct RoutingTable {
+pub(crate) struct RoutingTable {
     own: NodeId,
     buckets: Vec<Bucket>,
 }
 
 impl RoutingTable {
-    pub fn new(own: NodeId, now: Instant) -> RoutingTable {
+    pub(crate) fn new(own: NodeId, now: Instant) -> RoutingTable {
         RoutingTable {
             own,
             buckets: vec![Bucket::new(now)],
         }
-    }
-
-    pub fn own_id(&self) -> NodeId {
-        self.own
     }
 
     fn bucket_index(&self, id: &NodeId) -> usize {
@@ -99,7 +95,7 @@ impl RoutingTable {
     }
 
     /// Records that `id` at `addr` answered us (or is otherwise verified alive).
-    pub fn heard_from(&mut self, id: NodeId, addr: SocketAddrV4, now: Instant) -> Insert {
+    pub(crate) fn heard_from(&mut self, id: NodeId, addr: SocketAddrV4, now: Instant) -> Insert {
         if id == self.own {
             return Insert::Rejected;
         }
@@ -152,7 +148,7 @@ impl RoutingTable {
     }
 
     /// Whether `id` at `addr` is in the table (one bucket's scan, so cheap per datagram).
-    pub fn contains(&self, id: &NodeId, addr: SocketAddrV4) -> bool {
+    pub(crate) fn contains(&self, id: &NodeId, addr: SocketAddrV4) -> bool {
         self.buckets[self.bucket_index(id)]
             .nodes
             .iter()
@@ -161,7 +157,7 @@ impl RoutingTable {
 
     /// Whether `id` could enter the table now (its bucket has room, holds a bad node, or
     /// may split): only then is a node that queried us worth a verifying ping.
-    pub fn has_room(&self, id: &NodeId, now: Instant) -> bool {
+    pub(crate) fn has_room(&self, id: &NodeId, now: Instant) -> bool {
         if *id == self.own {
             return false;
         }
@@ -199,7 +195,7 @@ impl RoutingTable {
     }
 
     /// A query to `addr` went unanswered. A bad node gives way to its newest replacement.
-    pub fn failed(&mut self, addr: SocketAddrV4, now: Instant) {
+    pub(crate) fn failed(&mut self, addr: SocketAddrV4, now: Instant) {
         for b in &mut self.buckets {
             if let Some(pos) = b.nodes.iter().position(|e| e.addr == addr) {
                 b.nodes[pos].fails = b.nodes[pos].fails.saturating_add(1);
@@ -215,7 +211,7 @@ impl RoutingTable {
     }
 
     /// Up to `n` good-or-questionable nodes closest to `target`, closest first.
-    pub fn closest(&self, target: &NodeId, n: usize, now: Instant) -> Vec<CompactNode> {
+    pub(crate) fn closest(&self, target: &NodeId, n: usize, now: Instant) -> Vec<CompactNode> {
         let mut all: Vec<&Entry> = self
             .buckets
             .iter()
@@ -226,32 +222,28 @@ impl RoutingTable {
         all.into_iter().take(n).map(Entry::compact).collect()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.buckets.iter().map(|b| b.nodes.len()).sum()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Everything the table holds, replacements included (for memory accounting).
-    pub fn total_entries(&self) -> usize {
+    pub(crate) fn total_entries(&self) -> usize {
         self.buckets
             .iter()
             .map(|b| b.nodes.len() + b.replacements.len())
             .sum()
     }
 
-    pub fn bucket_count(&self) -> usize {
+    pub(crate) fn bucket_count(&self) -> usize {
         self.buckets.len()
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.buckets.iter().flat_map(|b| b.nodes.iter())
     }
 
     /// Questionable nodes worth a ping to learn whether they are still there.
-    pub fn questionable(&self, now: Instant) -> Vec<SocketAddrV4> {
+    pub(crate) fn questionable(&self, now: Instant) -> Vec<SocketAddrV4> {
         self.entries()
             .filter(|e| e.state(now) == NodeState::Questionable)
             .map(|e| e.addr)
@@ -260,7 +252,7 @@ impl RoutingTable {
 
     /// For each bucket untouched for `stale`, a random id inside it to look up (BEP 5 refresh).
     /// Marks those buckets as refreshed.
-    pub fn stale_targets(&mut self, stale: Duration, now: Instant) -> Vec<NodeId> {
+    pub(crate) fn stale_targets(&mut self, stale: Duration, now: Instant) -> Vec<NodeId> {
         let own = self.own;
         let last = self.buckets.len() - 1;
         let mut out = Vec::new();
@@ -275,7 +267,7 @@ impl RoutingTable {
 }
 
 /// A random id sharing exactly `prefix` leading bits with `own` (or at least, for the last).
-pub fn random_in_bucket(own: &NodeId, prefix: usize, last: bool) -> NodeId {
+pub(crate) fn random_in_bucket(own: &NodeId, prefix: usize, last: bool) -> NodeId {
     let mut id = NodeId::random();
     for bit in 0..prefix.min(160) {
         let (byte, mask) = (bit / 8, 0x80u8 >> (bit % 8));

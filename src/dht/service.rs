@@ -151,7 +151,7 @@ impl Dht {
 
     /// `add_node` from code that cannot wait (a peer's message loop); dropped when the
     /// node's queue is full.
-    pub fn try_add_node(&self, addr: SocketAddrV4) {
+    pub(crate) fn try_add_node(&self, addr: SocketAddrV4) {
         let _ = self.commands.try_send(Command::AddNode(addr));
     }
 

@@ -14,14 +14,14 @@ const SECRET_PERIOD: Duration = Duration::from_secs(5 * 60);
 const TOKEN_LEN: usize = 8;
 
 /// Tokens are SHA-1(secret ‖ requester IP), truncated: no per-requester state at all.
-pub struct Tokens {
+pub(crate) struct Tokens {
     current: [u8; 16],
     previous: [u8; 16],
     rotated: Instant,
 }
 
 impl Tokens {
-    pub fn new(now: Instant) -> Tokens {
+    pub(crate) fn new(now: Instant) -> Tokens {
         Tokens {
             current: rand::random(),
             previous: rand::random(),
@@ -47,12 +47,12 @@ impl Tokens {
         h.finalize()[..TOKEN_LEN].to_vec()
     }
 
-    pub fn issue(&mut self, ip: &IpAddr, now: Instant) -> Vec<u8> {
+    pub(crate) fn issue(&mut self, ip: &IpAddr, now: Instant) -> Vec<u8> {
         self.rotate_if_due(now);
         Self::make(&self.current, ip)
     }
 
-    pub fn check(&mut self, token: &[u8], ip: &IpAddr, now: Instant) -> bool {
+    pub(crate) fn check(&mut self, token: &[u8], ip: &IpAddr, now: Instant) -> bool {
         self.rotate_if_due(now);
         token == Self::make(&self.current, ip).as_slice()
             || token == Self::make(&self.previous, ip).as_slice()
@@ -77,13 +77,13 @@ impl Default for StoreLimits {
 }
 
 /// Peers announced to us, per info hash, each expiring `ttl` after its last announce.
-pub struct PeerStore {
+pub(crate) struct PeerStore {
     limits: StoreLimits,
     map: HashMap<NodeId, Vec<(SocketAddrV4, Instant)>>,
 }
 
 impl PeerStore {
-    pub fn new(limits: StoreLimits) -> PeerStore {
+    pub(crate) fn new(limits: StoreLimits) -> PeerStore {
         PeerStore {
             limits,
             map: HashMap::new(),
@@ -92,7 +92,7 @@ impl PeerStore {
 
     /// Stores or refreshes `peer`. A full hash drops its oldest peer; when the table of hashes
     /// is full, a new hash is refused (the ones already held are as deserving).
-    pub fn announce(&mut self, hash: NodeId, peer: SocketAddrV4, now: Instant) -> bool {
+    pub(crate) fn announce(&mut self, hash: NodeId, peer: SocketAddrV4, now: Instant) -> bool {
         if !self.map.contains_key(&hash) && self.map.len() >= self.limits.hashes {
             self.expire(now);
             if self.map.len() >= self.limits.hashes {
@@ -114,7 +114,7 @@ impl PeerStore {
     }
 
     /// Up to `n` live peers for `hash`, newest first.
-    pub fn get(&self, hash: &NodeId, n: usize, now: Instant) -> Vec<SocketAddrV4> {
+    pub(crate) fn get(&self, hash: &NodeId, n: usize, now: Instant) -> Vec<SocketAddrV4> {
         let Some(peers) = self.map.get(hash) else {
             return Vec::new();
         };
@@ -126,7 +126,7 @@ impl PeerStore {
         live.into_iter().take(n).map(|(a, _)| *a).collect()
     }
 
-    pub fn expire(&mut self, now: Instant) {
+    pub(crate) fn expire(&mut self, now: Instant) {
         let ttl = self.limits.ttl;
         self.map.retain(|_, peers| {
             peers.retain(|(_, t)| now.saturating_duration_since(*t) < ttl);
@@ -134,18 +134,18 @@ impl PeerStore {
         });
     }
 
-    pub fn hashes(&self) -> usize {
+    pub(crate) fn hashes(&self) -> usize {
         self.map.len()
     }
 
-    pub fn peers(&self) -> usize {
+    pub(crate) fn peers(&self) -> usize {
         self.map.values().map(Vec::len).sum()
     }
 }
 
 /// Token bucket per source address. The table is capped; when it is full an arbitrary entry
 /// gives way, so a flood from many (spoofed) addresses costs O(1) per datagram and no memory.
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     per_sec: f64,
     burst: f64,
     cap: usize,
@@ -153,7 +153,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new(per_sec: f64, burst: f64, cap: usize) -> RateLimiter {
+    pub(crate) fn new(per_sec: f64, burst: f64, cap: usize) -> RateLimiter {
         RateLimiter {
             per_sec,
             burst,
@@ -163,7 +163,7 @@ impl RateLimiter {
     }
 
     /// Spends one token of `ip`'s budget; false means drop the datagram.
-    pub fn allow(&mut self, ip: IpAddr, now: Instant) -> bool {
+    pub(crate) fn allow(&mut self, ip: IpAddr, now: Instant) -> bool {
         if !self.map.contains_key(&ip) && self.map.len() >= self.cap {
             if let Some(victim) = self.map.keys().next().copied() {
                 self.map.remove(&victim);
@@ -183,18 +183,19 @@ impl RateLimiter {
     }
 
     /// Forgets addresses whose budget is full again (they owe nothing).
-    pub fn forget_idle(&mut self, now: Instant) {
+    pub(crate) fn forget_idle(&mut self, now: Instant) {
         let (per_sec, burst) = (self.per_sec, self.burst);
         self.map.retain(|_, (tokens, last)| {
             *tokens + now.saturating_duration_since(*last).as_secs_f64() * per_sec < burst
         });
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 }

@@ -18,14 +18,16 @@ use crate::protocol::extension::ExtHandshake;
 use crate::protocol::handshake::{self, Handshake};
 use crate::protocol::message::{Message, MessageCodec};
 
-pub use crate::engine::dial::CONNECT_TIMEOUT;
+pub(crate) use crate::engine::dial::CONNECT_TIMEOUT;
 pub(crate) use crate::engine::dial::{io_end, tcp_connect};
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The `reqq` we advertise: their requests we queue before rejecting.
 pub(crate) const OUR_REQQ: usize = 500;
 
 /// Reads the peer's 68-byte handshake, rejecting garbage as soon as the first bytes are wrong.
-pub async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Handshake, PeerEnd> {
+pub(crate) async fn read_handshake<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Result<Handshake, PeerEnd> {
     let mut buf = [0u8; handshake::LEN];
     let mut n = 0;
     while n < handshake::LEN {
@@ -165,7 +167,7 @@ fn closed_hint(e: PeerEnd, policy: EncryptionPolicy, tcp_only: bool) -> PeerEnd 
 
 /// After a handshake, waits briefly for the peer's BEP 10 handshake and returns its client
 /// name (`v`), skipping other messages. Used by `ttui handshake` and `ttui probe`.
-pub async fn read_ext_client<S: AsyncRead + Unpin>(
+pub(crate) async fn read_ext_client<S: AsyncRead + Unpin>(
     stream: &mut S,
     num_pieces: u32,
     wait: Duration,

@@ -13,9 +13,9 @@ use crate::engine::disk::hash_blocks;
 
 /// Smallest piece length accepted: the request block size. libtorrent refuses anything smaller
 /// or not a multiple of it.
-pub const MIN_PIECE_LENGTH: u32 = 16 * 1024;
+pub(crate) const MIN_PIECE_LENGTH: u32 = 16 * 1024;
 /// Largest piece length accepted (mktorrent's limit too); one piece is held in memory.
-pub const MAX_PIECE_LENGTH: u32 = 256 * 1024 * 1024;
+pub(crate) const MAX_PIECE_LENGTH: u32 = 256 * 1024 * 1024;
 
 // Field names are the bencode keys. serde_bencode sorts dictionary keys when it serialises, and
 // the fields are declared in sorted order as well, so the output is canonical either way.

@@ -16,7 +16,7 @@ use crate::engine::stream::Transport;
 use crate::net::utp::UtpSocket;
 use crate::net::TransportKind;
 
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A socket error as a peer's end; `during_handshake` tells a hang-up in the handshake from
 /// one later.

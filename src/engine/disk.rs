@@ -15,7 +15,7 @@
 mod check;
 mod layout;
 mod open_files;
-pub mod parts;
+pub(crate) mod parts;
 mod skip;
 #[cfg(test)]
 mod tests;
@@ -36,11 +36,11 @@ use crate::protocol::geometry::Geometry;
 use crate::protocol::metainfo::Info;
 use layout::{check_layout, create_links, open_file, prepare_file_path, prepare_root};
 use open_files::TorrentFiles;
-pub use open_files::{budget_for as open_files_budget, OpenFiles};
+pub(crate) use open_files::{budget_for as open_files_budget, OpenFiles};
 use skip::fs_missing;
 
 #[derive(Debug, thiserror::Error)]
-pub enum DiskError {
+pub(crate) enum DiskError {
     #[error("output directory {} is read-only", .root.display())]
     ReadOnly { root: PathBuf },
     #[error("output path {} exists and is not a directory", .path.display())]
@@ -72,12 +72,11 @@ pub enum DiskError {
         len: usize,
         piece_len: u32,
     },
+    #[cfg(test)]
     #[error("piece {index}: the blocks hold {got} bytes but the piece has {expected}")]
     PieceLength { index: u32, got: u64, expected: u32 },
     #[error("file check cancelled")]
     Cancelled,
-    #[error("torrent file {path:?} is a symbolic link to {target:?}; ttui does not create links")]
-    Symlink { path: String, target: String },
 }
 
 impl DiskError {
@@ -85,14 +84,15 @@ impl DiskError {
     /// engine passing the wrong piece length) or by cancellation: the torrent can go on. True when
     /// the storage itself is unusable (disk full, I/O error, bad output directory) and the torrent
     /// should stop with this message.
-    pub fn is_fatal(&self) -> bool {
-        !matches!(
-            self,
+    pub(crate) fn is_fatal(&self) -> bool {
+        match self {
             DiskError::PieceOutOfRange { .. }
-                | DiskError::BlockOutOfRange { .. }
-                | DiskError::PieceLength { .. }
-                | DiskError::Cancelled
-        )
+            | DiskError::BlockOutOfRange { .. }
+            | DiskError::Cancelled => false,
+            #[cfg(test)]
+            DiskError::PieceLength { .. } => false,
+            _ => true,
+        }
     }
 }
 
@@ -100,7 +100,7 @@ impl DiskError {
 ///
 /// sha1 0.10 picks its SHA-NI backend at run time (cpufeatures, `sha`+`sse4.1` cpuid check in
 /// `compress/x86.rs`), so no crate feature or `target-cpu` flag is needed for the fast path.
-pub fn hash_blocks(blocks: &[impl AsRef<[u8]>]) -> [u8; 20] {
+pub(crate) fn hash_blocks(blocks: &[impl AsRef<[u8]>]) -> [u8; 20] {
     let mut hasher = Sha1::new();
     for block in blocks {
         hasher.update(block.as_ref());
@@ -110,7 +110,7 @@ pub fn hash_blocks(blocks: &[impl AsRef<[u8]>]) -> [u8; 20] {
 
 /// Make writes past RLIMIT_FSIZE fail with EFBIG (reported as `DiskError::DiskFull`) instead of
 /// SIGXFSZ killing the whole process, which is its default action. Call once at start-up.
-pub fn ignore_sigxfsz() {
+pub(crate) fn ignore_sigxfsz() {
     // SAFETY: `signal` gets a valid signal number and SIG_IGN rather than a handler function, so
     // no code of ours ever runs in signal context and there is no async-signal-safety obligation
     // to uphold. No pointer to memory we own is passed. Changing a disposition is a single
@@ -143,7 +143,7 @@ struct StoredFile {
 }
 
 /// The files of one torrent, open for positioned reads and writes.
-pub struct Storage {
+pub(crate) struct Storage {
     root: PathBuf,
     files: Vec<StoredFile>,
     /// The files' descriptors, from the session's budget; dropped with the storage.
@@ -171,12 +171,12 @@ impl Storage {
     /// Padding files are not created. The files are closed again and reopened on demand, their
     /// descriptors taken from the process's budget (a session passes its own to
     /// `open_skipping`).
-    pub fn open(root: &Path, info: &Info) -> Result<Storage, DiskError> {
+    pub(crate) fn open(root: &Path, info: &Info) -> Result<Storage, DiskError> {
         Storage::open_in(open_files::process_budget(), root, info)
     }
 
     /// `open`, with descriptors from `budget`.
-    pub fn open_in(
+    pub(crate) fn open_in(
         budget: &Arc<OpenFiles>,
         root: &Path,
         info: &Info,
@@ -187,7 +187,7 @@ impl Storage {
     /// `open_in`, except that the files flagged in `skipped` (one flag per entry of
     /// `info.files`) are not created when they do not exist: their bytes in pieces shared with
     /// wanted files go to the hidden parts file `parts_name` in `root`.
-    pub fn open_skipping(
+    pub(crate) fn open_skipping(
         budget: &Arc<OpenFiles>,
         root: &Path,
         info: &Info,
@@ -240,34 +240,34 @@ impl Storage {
         })
     }
 
+    #[cfg(test)]
     /// The canonical output directory.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
+    #[cfg(test)]
     /// Full paths of the torrent's files on disk, in torrent order (padding files have none).
-    pub fn file_paths(&self) -> impl Iterator<Item = &Path> {
+    pub(crate) fn file_paths(&self) -> impl Iterator<Item = &Path> {
         self.files
             .iter()
             .filter(|f| !f.padding)
             .map(|f| f.path.as_path())
     }
 
+    #[cfg(test)]
     /// Files of this torrent whose descriptors are open right now.
-    pub fn open_files(&self) -> usize {
+    pub(crate) fn open_files(&self) -> usize {
         self.handles.open_count()
     }
 
-    pub fn geometry(&self) -> Geometry {
-        self.geometry
-    }
-
-    pub fn num_pieces(&self) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn num_pieces(&self) -> u32 {
         self.geometry.num_pieces()
     }
 
     /// Length of piece `index`, or `None` when there is no such piece.
-    pub fn piece_len(&self, index: u32) -> Option<u32> {
+    pub(crate) fn piece_len(&self, index: u32) -> Option<u32> {
         self.geometry.piece_len(index)
     }
 
@@ -298,11 +298,16 @@ impl Storage {
         op(&handle)
     }
 
+    #[cfg(test)]
     /// Write a whole piece given as its blocks in order (the engine has already checked its
     /// hash). Each block goes to disk with positioned writes straight from its buffer, split where
     /// it crosses a file boundary. Bytes that fall in padding files are not written: the hash
     /// proved them zeros.
-    pub fn write_piece<B: AsRef<[u8]>>(&self, index: u32, blocks: &[B]) -> Result<(), DiskError> {
+    pub(crate) fn write_piece<B: AsRef<[u8]>>(
+        &self,
+        index: u32,
+        blocks: &[B],
+    ) -> Result<(), DiskError> {
         let (mut pos, piece_len) = self.checked_piece(index)?;
         let got: u64 = blocks.iter().map(|b| b.as_ref().len() as u64).sum();
         if got != u64::from(piece_len) {
@@ -324,7 +329,12 @@ impl Storage {
     /// engine hashes blocks in order as they arrive and marks the piece only when it matches).
     /// A range outside the piece is an error. Bytes in padding files are not written: a
     /// piece whose padding was not zeros fails its hash.
-    pub fn write_block(&self, index: u32, begin: u32, block: &[u8]) -> Result<(), DiskError> {
+    pub(crate) fn write_block(
+        &self,
+        index: u32,
+        begin: u32,
+        block: &[u8],
+    ) -> Result<(), DiskError> {
         let (_, piece_len) = self.checked_piece(index)?;
         let start = u32::try_from(block.len())
             .ok()
@@ -367,7 +377,12 @@ impl Storage {
 
     /// Read `buf.len()` bytes of piece `index` starting at `begin` (a peer's request when
     /// seeding). A range outside the piece is an error, never a short or out-of-bounds read.
-    pub fn read_block(&self, index: u32, begin: u32, buf: &mut [u8]) -> Result<(), DiskError> {
+    pub(crate) fn read_block(
+        &self,
+        index: u32,
+        begin: u32,
+        buf: &mut [u8],
+    ) -> Result<(), DiskError> {
         let (_, piece_len) = self.checked_piece(index)?;
         let start = u32::try_from(buf.len())
             .ok()
@@ -385,7 +400,7 @@ impl Storage {
 
     /// Read the whole of piece `index` into `buf`, resized to the piece length. Reusing one
     /// buffer across calls avoids both the allocation and the zero-fill.
-    pub fn read_piece(&self, index: u32, buf: &mut Vec<u8>) -> Result<(), DiskError> {
+    pub(crate) fn read_piece(&self, index: u32, buf: &mut Vec<u8>) -> Result<(), DiskError> {
         let (start, piece_len) = self.checked_piece(index)?;
         buf.resize(piece_len as usize, 0);
         self.read_payload(start, buf)
@@ -443,7 +458,7 @@ impl Storage {
     /// Push written data to the device (graceful quit): every file written since the last flush,
     /// reopened if the budget had closed it (the kernel keeps its dirty pages either way). Tries
     /// every file, returns the first error.
-    pub fn flush(&self) -> Result<(), DiskError> {
+    pub(crate) fn flush(&self) -> Result<(), DiskError> {
         let mut first_error = None;
         for (i, file) in self.files.iter().enumerate() {
             if file.padding

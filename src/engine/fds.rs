@@ -10,7 +10,7 @@ pub(crate) fn nofile_limit() -> u64 {
 }
 
 /// Raises the soft limit to the hard one; returns the limit now in force.
-pub fn raise_nofile_limit() -> u64 {
+pub(crate) fn raise_nofile_limit() -> u64 {
     let Some(mut limit) = get() else {
         return 1024;
     };

@@ -29,23 +29,23 @@ use crate::protocol::metainfo::Metainfo;
 use crate::tracker::{self, AnnounceEvent, AnnounceRequest, Progress};
 
 /// Our extension id for ut_metadata (what peers must use when they send to us).
-pub const UT_METADATA_ID: u8 = 3;
-pub const METADATA_PIECE: usize = extension::METADATA_PIECE;
-/// Larger info dictionaries than this are refused (a 100,000-piece torrent's is ~2 MiB).
-pub const MAX_METADATA: usize = extension::MAX_METADATA as usize;
+pub(crate) const UT_METADATA_ID: u8 = 3;
+pub(crate) const METADATA_PIECE: usize = extension::METADATA_PIECE;
 
+#[cfg(test)]
 /// A ut_metadata header in the shape the peer task reads (`msg_type` 0 request, 1 data,
 /// 2 reject). New code should use `protocol::extension::MetadataMsg`.
 #[derive(Debug)]
-pub struct MetadataMsg {
+pub(crate) struct MetadataMsg {
     pub msg_type: i64,
     pub piece: i64,
     pub total_size: Option<i64>,
 }
 
+#[cfg(test)]
 /// Splits a ut_metadata message into its header and the data that follows it (bounded
 /// decode; see `protocol::extension`).
-pub fn parse_metadata_msg(payload: &[u8]) -> Option<(MetadataMsg, &[u8])> {
+pub(crate) fn parse_metadata_msg(payload: &[u8]) -> Option<(MetadataMsg, &[u8])> {
     let (msg, rest) = ExtMetadataMsg::decode(payload).ok()?;
     let (msg_type, total_size) = match msg {
         ExtMetadataMsg::Request { .. } => (0, None),
@@ -62,8 +62,9 @@ pub fn parse_metadata_msg(payload: &[u8]) -> Option<(MetadataMsg, &[u8])> {
     Some((head, rest))
 }
 
+#[cfg(test)]
 /// The answer to a ut_metadata request for `piece` of `info` (data, or reject when out of range).
-pub fn metadata_reply(info: &[u8], piece: i64) -> Vec<u8> {
+pub(crate) fn metadata_reply(info: &[u8], piece: i64) -> Vec<u8> {
     match u32::try_from(piece) {
         Ok(p) => extension::metadata_reply(info, p),
         // Not a piece index we could ever have: reject with the number echoed saturated.
@@ -72,7 +73,7 @@ pub fn metadata_reply(info: &[u8], piece: i64) -> Vec<u8> {
 }
 
 /// Builds a Metainfo from a verified info dictionary and the magnet's trackers.
-pub fn metainfo_from_info(info: &[u8], magnet: &Magnet) -> Result<Metainfo, String> {
+pub(crate) fn metainfo_from_info(info: &[u8], magnet: &Magnet) -> Result<Metainfo, String> {
     let mut t = Vec::with_capacity(info.len() + 16);
     t.extend_from_slice(b"d4:info");
     t.extend_from_slice(info);
@@ -429,7 +430,7 @@ impl Fetcher<'_> {
 }
 
 /// How long a one-shot run's magnet may take to get its metadata, whatever its sources.
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[cfg(test)]
 #[path = "metadata_tests.rs"]

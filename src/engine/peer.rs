@@ -56,7 +56,7 @@ thread_local! {
 
 /// True while the current thread runs a peer task, whose panics the engine catches: a panic
 /// hook can then leave the process running (the connection ends as "internal error").
-pub fn panic_is_caught() -> bool {
+pub(crate) fn panic_is_caught() -> bool {
     IN_PEER_TASK.with(|c| c.get())
 }
 

@@ -10,7 +10,7 @@ use crate::protocol::metainfo::Info;
 
 /// The user's choices for one torrent.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FilePlan {
+pub(crate) struct FilePlan {
     /// One per file (padding left out).
     pub priorities: Vec<FilePriority>,
     pub sequential: bool,
@@ -21,7 +21,7 @@ pub struct FilePlan {
 
 impl FilePlan {
     /// Every file at `Normal`, except those the saved bytes (`to_byte`) say otherwise.
-    pub fn new(info: &Info, saved: &[u8], sequential: bool) -> FilePlan {
+    pub(crate) fn new(info: &Info, saved: &[u8], sequential: bool) -> FilePlan {
         let n = real_files(info).count();
         let mut priorities: Vec<FilePriority> = saved.iter().map(|b| from_byte(*b)).collect();
         priorities.resize(n, FilePriority::Normal);
@@ -33,7 +33,7 @@ impl FilePlan {
     }
 
     /// Only these files wanted, the others skipped; an index past the last file is an error.
-    pub fn only(info: &Info, files: &[usize], sequential: bool) -> Result<FilePlan, String> {
+    pub(crate) fn only(info: &Info, files: &[usize], sequential: bool) -> Result<FilePlan, String> {
         let n = real_files(info).count();
         check_indices(files, n)?;
         let priorities = (0..n)
@@ -55,7 +55,7 @@ impl FilePlan {
     /// `only` for a list given before the file count was known (a magnet's `--only-files`):
     /// the indices past the last file are left out and named in `note`, as a torrent client
     /// that already started cannot refuse its add any more.
-    pub fn only_once_known(info: &Info, files: &[usize], sequential: bool) -> FilePlan {
+    pub(crate) fn only_once_known(info: &Info, files: &[usize], sequential: bool) -> FilePlan {
         let n = real_files(info).count();
         let (valid, past): (Vec<usize>, Vec<usize>) = files.iter().partition(|i| **i < n);
         let mut plan = match FilePlan::only(info, &valid, sequential) {
@@ -67,14 +67,14 @@ impl FilePlan {
     }
 
     /// As saved in the resume data (`Resume::file_priorities`).
-    pub fn saved(&self) -> Vec<u8> {
+    pub(crate) fn saved(&self) -> Vec<u8> {
         if self.priorities.iter().all(|p| *p == FilePriority::Normal) {
             return Vec::new();
         }
         self.priorities.iter().map(|p| to_byte(*p)).collect()
     }
 
-    pub fn priority(&self, file: usize) -> FilePriority {
+    pub(crate) fn priority(&self, file: usize) -> FilePriority {
         self.priorities
             .get(file)
             .copied()
@@ -82,7 +82,7 @@ impl FilePlan {
     }
 
     /// Per entry of `info.files` (padding included, never skipped): whether it is skipped.
-    pub fn skipped_entries(&self, info: &Info) -> Vec<bool> {
+    pub(crate) fn skipped_entries(&self, info: &Info) -> Vec<bool> {
         let mut real = 0;
         info.files
             .iter()
@@ -97,13 +97,13 @@ impl FilePlan {
     }
 
     /// (wanted files, all files).
-    pub fn wanted_count(&self) -> (usize, usize) {
+    pub(crate) fn wanted_count(&self) -> (usize, usize) {
         let wanted = self.priorities.iter().filter(|p| p.wanted()).count();
         (wanted, self.priorities.len())
     }
 
     /// Bytes of the wanted files.
-    pub fn wanted_bytes(&self, info: &Info) -> u64 {
+    pub(crate) fn wanted_bytes(&self, info: &Info) -> u64 {
         real_files(info)
             .enumerate()
             .filter(|(i, _)| self.priority(*i).wanted())
@@ -113,7 +113,7 @@ impl FilePlan {
 
     /// One priority per piece: the highest of the files it overlaps (padding and empty files
     /// overlap nothing).
-    pub fn piece_priorities(&self, info: &Info) -> Vec<FilePriority> {
+    pub(crate) fn piece_priorities(&self, info: &Info) -> Vec<FilePriority> {
         let g = info.geometry();
         let mut out = vec![FilePriority::Skip; g.num_pieces() as usize];
         for (i, f) in real_files(info).enumerate() {
@@ -130,7 +130,7 @@ impl FilePlan {
 
     /// The first and last piece of each wanted file, fetched first in sequential mode so a
     /// media player can read a file's header and index while the rest arrives.
-    pub fn boosted_pieces(&self, info: &Info) -> Vec<u32> {
+    pub(crate) fn boosted_pieces(&self, info: &Info) -> Vec<u32> {
         if !self.sequential {
             return Vec::new();
         }
@@ -150,7 +150,7 @@ impl FilePlan {
 
 /// The hidden parts file of a torrent in its save directory (`disk/parts.rs`); it goes with
 /// the torrent's files when they are moved or deleted.
-pub fn parts_file_name(info_hash: &[u8; 20]) -> String {
+pub(crate) fn parts_file_name(info_hash: &[u8; 20]) -> String {
     format!(".{}.parts", crate::protocol::metainfo::to_hex(info_hash))
 }
 
@@ -171,7 +171,7 @@ fn piece_span(info: &Info, offset: u64, length: u64) -> Option<(u32, u32)> {
 
 /// libtorrent's scale, so a resume file reads the same to both: 0 skip, 1 low, 4 normal,
 /// 7 high.
-pub fn to_byte(p: FilePriority) -> u8 {
+pub(crate) fn to_byte(p: FilePriority) -> u8 {
     match p {
         FilePriority::Skip => 0,
         FilePriority::Low => 1,
@@ -180,7 +180,7 @@ pub fn to_byte(p: FilePriority) -> u8 {
     }
 }
 
-pub fn from_byte(b: u8) -> FilePriority {
+pub(crate) fn from_byte(b: u8) -> FilePriority {
     match b {
         0 => FilePriority::Skip,
         1..=3 => FilePriority::Low,
@@ -222,7 +222,7 @@ pub(crate) fn check_indices(files: &[usize], count: usize) -> Result<(), String>
 
 /// `0,3-5` → [0, 3, 4, 5]: 0-based file indices and inclusive ranges, as `ttui show` numbers
 /// the files; sorted, without repeats. `count` is the number of files (None: not known yet).
-pub fn parse_file_list(text: &str, count: Option<usize>) -> Result<Vec<usize>, String> {
+pub(crate) fn parse_file_list(text: &str, count: Option<usize>) -> Result<Vec<usize>, String> {
     let bad = |part: &str| {
         format!("bad file list {text:?} at {part:?}: use indices and ranges like 0,3-5")
     };
@@ -252,7 +252,7 @@ pub fn parse_file_list(text: &str, count: Option<usize>) -> Result<Vec<usize>, S
 }
 
 /// Sets each row's `done`: its bytes inside verified pieces. One pass over the pieces.
-pub fn fill_done(info: &Info, have: &Bitfield, rows: &mut [FileRow]) {
+pub(crate) fn fill_done(info: &Info, have: &Bitfield, rows: &mut [FileRow]) {
     let plen = u64::from(info.piece_length);
     for row in rows.iter_mut() {
         let Some((first, last)) = piece_span(info, row.offset, row.size) else {

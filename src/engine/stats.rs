@@ -6,20 +6,20 @@ use std::time::{Duration, Instant};
 /// Bytes per second over the last `window` of counter samples. A sliding window (rather than
 /// an exponential average) makes a pause show as zero within the window, not a long tail.
 #[derive(Debug, Clone)]
-pub struct RateWindow {
+pub(crate) struct RateWindow {
     samples: VecDeque<(Instant, u64)>,
     window: Duration,
 }
 
 impl RateWindow {
-    pub fn new(window: Duration) -> Self {
+    pub(crate) fn new(window: Duration) -> Self {
         RateWindow {
             samples: VecDeque::new(),
             window,
         }
     }
 
-    pub fn sample(&mut self, now: Instant, counter: u64) {
+    pub(crate) fn sample(&mut self, now: Instant, counter: u64) {
         self.samples.push_back((now, counter));
         while self.samples.len() > 2 {
             match self.samples.get(1) {
@@ -31,7 +31,7 @@ impl RateWindow {
         }
     }
 
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         match (self.samples.front(), self.samples.back()) {
             (Some((t0, c0)), Some((t1, c1))) if t1 > t0 => {
                 c1.saturating_sub(*c0) as f64 / t1.duration_since(*t0).as_secs_f64()

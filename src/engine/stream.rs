@@ -2,7 +2,7 @@
 //! TCP, or any `AsyncRead + AsyncWrite` boxed), plain or RC4 after MSE. The layers below the
 //! BitTorrent handshake plug in there without the peer task knowing.
 
-pub use crate::net::stream::{AsyncStream, PeerStream, ReadHalf, Transport, WriteHalf};
+pub(crate) use crate::net::stream::{PeerStream, Transport, WriteHalf};
 
 #[cfg(test)]
 mod tests {

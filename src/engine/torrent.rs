@@ -40,7 +40,7 @@ const PIECE_MEMORY: usize = 16 << 20;
 /// Verified pieces a slow connection may fall behind on before it catches up from the picker.
 const VERIFIED_BACKLOG: usize = 1024;
 
-pub use crate::engine::options::{Options, TorrentEnd};
+pub(crate) use crate::engine::options::{Options, TorrentEnd};
 pub(crate) use crate::engine::report::{Lifetime, Report};
 pub(crate) use open::run;
 
@@ -61,7 +61,7 @@ fn next_id() -> TorrentId {
 /// Starts a session with a magnet link's torrent: its metadata is fetched (BEP 9) from the
 /// magnet's `x.pe` and `extra_peers`, its trackers and the session's DHT, then the torrent
 /// runs as with `start`. With `echo` the fetch's lines also go to stderr (headless runs).
-pub fn start_magnet(
+pub(crate) fn start_magnet(
     magnet: Magnet,
     extra_peers: Vec<SocketAddr>,
     opts: Options,

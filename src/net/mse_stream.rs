@@ -16,7 +16,7 @@ use super::stream::{Encryption, PeerStream, ReadState, WriteState};
 use crate::protocol::mse_codec::{self, Handshake, Method, CRYPTO_PLAIN, CRYPTO_RC4};
 
 /// The whole encrypted exchange must finish within this (it is at most ~1.3 KB each way).
-pub const MSE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const MSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `--encryption`: what we offer and accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -45,7 +45,7 @@ impl std::fmt::Display for EncryptionPolicy {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum MseError {
+pub(crate) enum MseError {
     #[error(transparent)]
     Protocol(#[from] mse_codec::Error),
     #[error("closed during the encryption handshake")]
@@ -62,7 +62,7 @@ pub enum MseError {
 
 impl MseError {
     /// Whether a peer that failed this way may still take a plain connection (`prefer`).
-    pub fn may_retry_plain(&self) -> bool {
+    pub(crate) fn may_retry_plain(&self) -> bool {
         matches!(
             self,
             MseError::Closed
@@ -148,7 +148,7 @@ fn finish<S>(stream: S, hs: Handshake, leftover: Vec<u8>) -> (PeerStream<S>, Enc
 /// Starts a connection we dialed: MSE (unless `Off`) carrying `our_handshake`, or the plain
 /// handshake. With `Prefer`, a failure that `may_retry_plain` is the caller's cue to dial
 /// again with `Off` (see `connect`).
-pub async fn outgoing<S: AsyncRead + AsyncWrite + Unpin>(
+pub(crate) async fn outgoing<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     info_hash: [u8; 20],
     policy: EncryptionPolicy,
@@ -185,7 +185,7 @@ pub(crate) async fn outgoing_within<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// What `connect` made.
-pub struct Dialed<S> {
+pub(crate) struct Dialed<S> {
     pub stream: PeerStream<S>,
     pub encryption: Encryption,
     /// Set when the encrypted attempt failed and a plain one worked (`Prefer`): why.
@@ -194,12 +194,12 @@ pub struct Dialed<S> {
 
 /// The note (row detail and event log) of a peer that refused our encrypted handshake and
 /// accepted a plain one: with `prefer` it is plain for that reason, not by our choice.
-pub fn plain_after_note(why: &MseError) -> String {
+pub(crate) fn plain_after_note(why: &MseError) -> String {
     format!("encrypted handshake refused ({why}); plain accepted")
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum DialError {
+pub(crate) enum DialError {
     /// The TCP connect itself (or its timeout, as the connector reports it).
     #[error("{0}")]
     Connect(io::Error),
@@ -210,7 +210,7 @@ pub enum DialError {
 /// Dials with `connect` and starts the connection by `policy`; with `Prefer`, dials a second
 /// time for a plain handshake when the encrypted one was refused in a way a plain-only peer
 /// would refuse it.
-pub async fn connect<S, F, Fut>(
+pub(crate) async fn connect<S, F, Fut>(
     mut connect: F,
     info_hash: [u8; 20],
     policy: EncryptionPolicy,
@@ -246,7 +246,7 @@ where
 /// Starts a connection a peer made to us: tells MSE from a plain handshake by the first 20
 /// bytes (plain starts with 19, "BitTorrent protocol"), and runs MSE when the policy allows.
 /// `lookup` maps a req2 hash (`mse_codec::req2(info_hash)`) to a torrent we have.
-pub async fn incoming<S, L>(
+pub(crate) async fn incoming<S, L>(
     stream: S,
     policy: EncryptionPolicy,
     lookup: &L,

@@ -34,7 +34,7 @@ impl std::fmt::Display for Encryption {
 }
 
 /// The receive side: bytes already read during the handshake, then the socket.
-pub struct ReadState {
+pub(crate) struct ReadState {
     /// Boxed so a connection stays small to move around (an RC4 state is 258 bytes).
     cipher: Option<Box<Rc4>>,
     /// Only this many more bytes are encrypted, then the stream is plain (IA when plaintext
@@ -101,7 +101,7 @@ impl ReadState {
 }
 
 /// The send side: encrypted bytes not yet taken by the socket.
-pub struct WriteState {
+pub(crate) struct WriteState {
     cipher: Option<Box<Rc4>>,
     pending: Vec<u8>,
     sent: usize,
@@ -174,14 +174,17 @@ impl WriteState {
     }
 }
 
+#[cfg(test)]
 /// Anything a peer connection can run over.
-pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+pub(crate) trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+#[cfg(test)]
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncStream for T {}
 
 /// What a peer connection runs over, below encryption.
-pub enum Transport {
+pub(crate) enum Transport {
     Tcp(TcpStream),
     Utp(crate::net::utp::UtpStream),
+    #[cfg(test)]
     /// An in-memory stream (tests).
     Other(Box<dyn AsyncStream>),
 }
@@ -204,10 +207,11 @@ impl std::fmt::Display for TransportKind {
 
 impl Transport {
     /// None for an in-memory stream.
-    pub fn kind(&self) -> Option<TransportKind> {
+    pub(crate) fn kind(&self) -> Option<TransportKind> {
         match self {
             Transport::Tcp(_) => Some(TransportKind::Tcp),
             Transport::Utp(_) => Some(TransportKind::Utp),
+            #[cfg(test)]
             Transport::Other(_) => None,
         }
     }
@@ -218,6 +222,7 @@ impl std::fmt::Debug for Transport {
         match self {
             Transport::Tcp(s) => write!(f, "Tcp({:?})", s.peer_addr().ok()),
             Transport::Utp(s) => write!(f, "Utp({})", s.peer_addr()),
+            #[cfg(test)]
             Transport::Other(_) => f.write_str("Other"),
         }
     }
@@ -238,6 +243,7 @@ impl AsyncRead for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Utp(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(test)]
             Transport::Other(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
@@ -252,6 +258,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Utp(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(test)]
             Transport::Other(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
@@ -260,6 +267,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
             Transport::Utp(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(test)]
             Transport::Other(s) => Pin::new(s).poll_flush(cx),
         }
     }
@@ -268,17 +276,18 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Utp(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(test)]
             Transport::Other(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
 
-pub type ReadHalf = Box<dyn AsyncRead + Unpin + Send>;
-pub type WriteHalf = Box<dyn AsyncWrite + Unpin + Send>;
+pub(crate) type ReadHalf = Box<dyn AsyncRead + Unpin + Send>;
+pub(crate) type WriteHalf = Box<dyn AsyncWrite + Unpin + Send>;
 
 /// A connection with the encryption its handshake settled on. The engine holds
 /// `PeerStream<Transport>` (the default); the MSE functions work over any stream.
-pub struct PeerStream<S = Transport> {
+pub(crate) struct PeerStream<S = Transport> {
     inner: S,
     rd: ReadState,
     wr: WriteState,
@@ -305,7 +314,7 @@ impl<S> PeerStream<S> {
     }
 
     /// A plain connection whose first bytes were already read (to tell it from MSE).
-    pub fn plain(inner: S, already_read: Vec<u8>) -> Self {
+    pub(crate) fn plain(inner: S, already_read: Vec<u8>) -> Self {
         Self::new(
             inner,
             ReadState::new(None, None, already_read),
@@ -314,45 +323,30 @@ impl<S> PeerStream<S> {
         )
     }
 
-    pub fn encryption(&self) -> Encryption {
+    pub(crate) fn encryption(&self) -> Encryption {
         self.encryption
     }
 
-    pub fn get_ref(&self) -> &S {
+    pub(crate) fn get_ref(&self) -> &S {
         &self.inner
-    }
-
-    /// Splits into halves that keep their own cipher (`f` splits the socket, e.g.
-    /// `TcpStream::into_split`).
-    pub fn split_with<R, W>(self, f: impl FnOnce(S) -> (R, W)) -> (PeerReader<R>, PeerWriter<W>) {
-        let (r, w) = f(self.inner);
-        (
-            PeerReader {
-                inner: r,
-                st: self.rd,
-            },
-            PeerWriter {
-                inner: w,
-                st: self.wr,
-            },
-        )
     }
 }
 
 impl PeerStream<Transport> {
     /// A plain TCP connection nothing was read from yet.
-    pub fn tcp(s: TcpStream) -> Self {
+    pub(crate) fn tcp(s: TcpStream) -> Self {
         Self::plain(Transport::Tcp(s), Vec::new())
     }
 
+    #[cfg(test)]
     /// A plain connection over another transport.
-    pub fn boxed(s: impl AsyncStream) -> Self {
+    pub(crate) fn boxed(s: impl AsyncStream) -> Self {
         Self::plain(Transport::Other(Box::new(s)), Vec::new())
     }
 
     /// Read and write halves the task can use at once, each with its own cipher. TCP splits
     /// without a lock; other transports go through tokio's split.
-    pub fn split(self) -> (ReadHalf, WriteHalf) {
+    pub(crate) fn split(self) -> (ReadHalf, WriteHalf) {
         match self.inner {
             Transport::Tcp(s) => {
                 let _ = s.set_nodelay(true);
@@ -381,6 +375,7 @@ impl PeerStream<Transport> {
                     }),
                 )
             }
+            #[cfg(test)]
             Transport::Other(s) => {
                 let (r, w) = tokio::io::split(s);
                 (
@@ -437,7 +432,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for PeerStream<S> {
 }
 
 /// The receive half of a split PeerStream.
-pub struct PeerReader<R> {
+pub(crate) struct PeerReader<R> {
     inner: R,
     st: ReadState,
 }
@@ -454,7 +449,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for PeerReader<R> {
 }
 
 /// The send half of a split PeerStream.
-pub struct PeerWriter<W> {
+pub(crate) struct PeerWriter<W> {
     inner: W,
     st: WriteState,
 }

@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-pub use super::message::BLOCK_LEN;
+pub(crate) use super::message::BLOCK_LEN;
 
 /// Piece and block layout of one torrent. `Copy`: three integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 pub mod bencode;
 pub mod bitfield;
 pub mod extension;
-pub mod geometry;
+pub(crate) mod geometry;
 pub mod handshake;
 pub mod krpc;
 pub mod magnet;

@@ -7,10 +7,10 @@
 //! (task.rs): tiers in parallel, fail-over within a tier, re-announces and back-off.
 
 pub mod http;
-mod task;
+pub(crate) mod task;
 pub mod udp;
 
-pub use task::{spawn, spawn_with_config, TaskConfig, MAX_CONCURRENT_ANNOUNCES};
+pub(crate) use task::spawn;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -61,7 +61,7 @@ pub struct TrackerReport {
 /// connection after each reply, so a pooled one is usually dead when it is reused and the
 /// announce fails with "connection reset" (and no pooled connection outlives the runtime that
 /// opened it).
-pub fn http_client() -> reqwest::Result<reqwest::Client> {
+pub(crate) fn http_client() -> reqwest::Result<reqwest::Client> {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     if let Some(c) = CLIENT.get() {
         return Ok(c.clone());
@@ -194,11 +194,11 @@ impl TrackerError {
 }
 
 /// Intervals below this would hammer the tracker; some trackers send 0 or 1 by mistake.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_secs(30);
 /// Intervals above this would starve us of peers for too long if the swarm changes.
-pub const MAX_INTERVAL: Duration = Duration::from_secs(2 * 60 * 60);
+pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(2 * 60 * 60);
 /// Used when a reply has no `interval` at all.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
 /// Tracker-controlled text shown in the UI is cut to this many characters.
 const MAX_TEXT: usize = 200;
 

@@ -58,7 +58,7 @@ impl Default for TaskConfig {
 
 /// Starts the tracker task with the default configuration. It ends when `commands` closes,
 /// when `updates` is dropped, or after `Stop`.
-pub fn spawn(
+pub(crate) fn spawn(
     tiers: Vec<Vec<String>>,
     info_hash: [u8; 20],
     peer_id: [u8; 20],

@@ -20,7 +20,7 @@ use super::list::geometry;
 use super::list::state::ListState;
 use super::scroll::{GridCursor, ListScroll, TailScroll};
 use super::sort::{sort_peers, SortKey};
-pub use super::tabs::Focus;
+pub(crate) use super::tabs::Focus;
 use super::tabs::Tab;
 use super::theme::Theme;
 

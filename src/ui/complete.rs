@@ -10,7 +10,7 @@ const MAX_ENTRIES: usize = 10_000;
 
 /// What Tab did to a path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Completion {
+pub(crate) struct Completion {
     /// The text, completed as far as it is unambiguous.
     pub text: String,
     /// When more than one entry matches: their names (a folder's with a trailing `/`),
@@ -21,7 +21,7 @@ pub struct Completion {
 /// Completes `input` (absolute, relative to `cwd`, or starting with `~/`) against the file
 /// system. Hidden entries match only when the typed name starts with a dot. Nothing matches:
 /// the text is returned as it is, with no candidates.
-pub fn complete(input: &str, cwd: &Path, home: Option<&Path>) -> Completion {
+pub(crate) fn complete(input: &str, cwd: &Path, home: Option<&Path>) -> Completion {
     let (dir_part, prefix) = match input.rfind('/') {
         Some(i) => (&input[..=i], &input[i + 1..]),
         None => ("", input),

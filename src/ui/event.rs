@@ -20,7 +20,7 @@ use super::app::App;
 use super::keys::from_event_in;
 
 #[derive(Debug, Clone, Copy)]
-pub struct LoopOptions {
+pub(crate) struct LoopOptions {
     /// Snapshot changes are drawn at most this often; keys are drawn at once.
     pub frame: Duration,
     /// After Quit, how long to wait for the engine to close its snapshot channel.
@@ -39,7 +39,7 @@ impl Default for LoopOptions {
 
 /// Runs until the user quits and the engine has stopped (or the grace period ran out), or the
 /// terminal event stream ends. Returns the final UI state (for tests).
-pub async fn run_loop<B, S>(
+pub(crate) async fn run_loop<B, S>(
     terminal: &mut Terminal<B>,
     events: S,
     snapshots: watch::Receiver<Arc<Snapshot>>,
@@ -61,7 +61,7 @@ where
     .await
 }
 
-pub async fn run_loop_with<B, S>(
+pub(crate) async fn run_loop_with<B, S>(
     terminal: &mut Terminal<B>,
     mut events: S,
     mut snapshots: watch::Receiver<Arc<Snapshot>>,

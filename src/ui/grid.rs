@@ -21,7 +21,7 @@ pub struct CellStats {
 }
 
 /// Pieces in cell `cell` of `cells` when `n` pieces are spread evenly (sizes differ by ≤ 1).
-pub fn cell_range(cell: usize, cells: usize, n: usize) -> Range<usize> {
+pub(crate) fn cell_range(cell: usize, cells: usize, n: usize) -> Range<usize> {
     if cells == 0 {
         return 0..0;
     }
@@ -30,7 +30,7 @@ pub fn cell_range(cell: usize, cells: usize, n: usize) -> Range<usize> {
     start..end
 }
 
-pub fn cell_stats(snap: &Snapshot, range: Range<usize>) -> CellStats {
+pub(crate) fn cell_stats(snap: &Snapshot, range: Range<usize>) -> CellStats {
     // One branch-light pass; this is the hot loop of `on_snapshot` (100k pieces), and of a
     // frame when nothing is cached. A missing availability entry counts as 0 peers.
     let mut counts = [0u32; 4];
@@ -62,14 +62,14 @@ pub fn cell_stats(snap: &Snapshot, range: Range<usize>) -> CellStats {
 }
 
 /// Stats for every cell of a grid of `cells` cells: one pass over the pieces.
-pub fn grid_stats(snap: &Snapshot, cells: usize, out: &mut Vec<CellStats>) {
+pub(crate) fn grid_stats(snap: &Snapshot, cells: usize, out: &mut Vec<CellStats>) {
     out.clear();
     let n = snap.pieces.len();
     out.extend((0..cells).map(|c| cell_stats(snap, cell_range(c, cells, n))));
 }
 
 /// How many cells a grid with room for `capacity` cells uses for `n` pieces.
-pub fn grid_cells(capacity: usize, n: usize) -> usize {
+pub(crate) fn grid_cells(capacity: usize, n: usize) -> usize {
     capacity.min(n)
 }
 

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 /// Samples kept for the graph: one a second for five minutes.
-pub const HISTORY_LEN: usize = 300;
+pub(crate) const HISTORY_LEN: usize = 300;
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Down/up rate history as (seconds since engine start, bytes/s) points, bounded.

@@ -36,7 +36,7 @@ pub enum Mode {
 /// One input the table binds: a key without Ctrl (other modifiers are ignored, so `G` is
 /// Shift-g), a Ctrl chord, a turn of the mouse wheel or a left click.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input {
+pub(crate) enum Input {
     Key(KeyCode),
     Ctrl(char),
     WheelUp,
@@ -46,7 +46,7 @@ pub enum Input {
 
 /// A line of the help screen and the inputs it describes.
 #[derive(Debug, Clone, Copy)]
-pub struct Binding {
+pub(crate) struct Binding {
     pub on: &'static [Mode],
     /// The keys as the help screen names them.
     pub keys: &'static str,
@@ -99,7 +99,7 @@ const CLICK: A = A::Click { column: 0, row: 0 };
 
 /// In the help screen's order. One line a binding, so the table reads as one.
 #[rustfmt::skip]
-pub const BINDINGS: &[Binding] = &[
+pub(crate) const BINDINGS: &[Binding] = &[
     // The list.
     bind(LIST, "↑ ↓ j k", "move the selection",
         &[(key(K::Up), A::Up), (ch('k'), A::Up), (key(K::Down), A::Down), (ch('j'), A::Down)]),
@@ -196,7 +196,7 @@ pub const BINDINGS: &[Binding] = &[
 /// The footer's hints in each screen, most useful first (the footer shows as many as fit):
 /// the action, and the word for it. The key shown is the first the table binds to that
 /// action in that mode.
-pub fn footer(mode: Mode) -> &'static [(Action, &'static str)] {
+pub(crate) fn footer(mode: Mode) -> &'static [(Action, &'static str)] {
     match mode {
         Mode::List => &[
             (Action::Quit, "quit"),
@@ -262,12 +262,12 @@ pub fn footer(mode: Mode) -> &'static [(Action, &'static str)] {
 }
 
 /// The bindings live in `mode`, in the help screen's order.
-pub fn bindings(mode: Mode) -> impl Iterator<Item = &'static Binding> {
+pub(crate) fn bindings(mode: Mode) -> impl Iterator<Item = &'static Binding> {
     BINDINGS.iter().filter(move |b| b.on.contains(&mode))
 }
 
 /// What `input` asks for in `mode`, if the table binds it.
-pub fn action_for(input: Input, mode: Mode) -> Option<Action> {
+pub(crate) fn action_for(input: Input, mode: Mode) -> Option<Action> {
     bindings(mode)
         .flat_map(|b| b.inputs)
         .find(|(i, _)| *i == input)
@@ -275,7 +275,7 @@ pub fn action_for(input: Input, mode: Mode) -> Option<Action> {
 }
 
 /// The first input bound to `action` in `mode`, as the footer writes it: "q", "Tab", "?".
-pub fn key_label(action: Action, mode: Mode) -> Option<String> {
+pub(crate) fn key_label(action: Action, mode: Mode) -> Option<String> {
     let input = bindings(mode)
         .flat_map(|b| b.inputs)
         .find(|(_, a)| *a == action)
@@ -296,14 +296,15 @@ pub fn key_label(action: Action, mode: Mode) -> Option<String> {
     })
 }
 
+#[cfg(test)]
 /// Maps one terminal event as the detail view reads it (the single-torrent screen).
-pub fn from_event(event: &Event) -> Option<Action> {
+pub(crate) fn from_event(event: &Event) -> Option<Action> {
     from_event_in(event, Mode::Detail)
 }
 
 /// Maps one terminal event in `mode`. Key releases and repeats are ignored (Windows and the
 /// kitty protocol report them, and acting on them would double every key).
-pub fn from_event_in(event: &Event, mode: Mode) -> Option<Action> {
+pub(crate) fn from_event_in(event: &Event, mode: Mode) -> Option<Action> {
     match event {
         Event::Key(key) if key.kind == KeyEventKind::Press => from_key_in(key, mode),
         Event::Mouse(mouse) => match mouse.kind {
@@ -319,11 +320,7 @@ pub fn from_event_in(event: &Event, mode: Mode) -> Option<Action> {
     }
 }
 
-pub fn from_key(key: &KeyEvent) -> Option<Action> {
-    from_key_in(key, Mode::Detail)
-}
-
-pub fn from_key_in(key: &KeyEvent, mode: Mode) -> Option<Action> {
+pub(crate) fn from_key_in(key: &KeyEvent, mode: Mode) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) {
         return match key.code {
             KeyCode::Char(c) => action_for(Input::Ctrl(c), mode),

@@ -5,7 +5,7 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 
 /// Lines of the header (name, progress bar, rates, tracker).
-pub const HEADER_HEIGHT: u16 = 4;
+pub(crate) const HEADER_HEIGHT: u16 = 4;
 
 /// Where each part of the detail view goes: the header on every tab, the tab bar under it,
 /// then the open tab's body. The Peers tab, the one the view opens on, is the live screen
@@ -13,7 +13,7 @@ pub const HEADER_HEIGHT: u16 = 4;
 /// side, the events under them. Pieces, files, trackers and the log each fill the whole body
 /// on their tab; the Overview splits it between the explainer and the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScreenLayout {
+pub(crate) struct ScreenLayout {
     pub header: Rect,
     pub tabs: Rect,
     pub body: Rect,
@@ -30,7 +30,7 @@ pub struct ScreenLayout {
     pub footer: Rect,
 }
 
-pub fn screen_layout(area: Rect) -> ScreenLayout {
+pub(crate) fn screen_layout(area: Rect) -> ScreenLayout {
     let [header, tabs, body, footer] = Layout::vertical([
         Constraint::Length(HEADER_HEIGHT),
         Constraint::Length(1),
@@ -73,7 +73,7 @@ pub fn screen_layout(area: Rect) -> ScreenLayout {
 }
 
 /// Inside a pane: every pane has its title on a top rule and no other border.
-pub fn pane_inner(area: Rect) -> Rect {
+pub(crate) fn pane_inner(area: Rect) -> Rect {
     Rect {
         y: area.y.saturating_add(1).min(area.bottom()),
         height: area.height.saturating_sub(1),
@@ -85,14 +85,14 @@ pub fn pane_inner(area: Rect) -> Rect {
 /// peer in words (one line when the screen is wide enough or short, else two), and the flag
 /// legend when there is room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PeerPane {
+pub(crate) struct PeerPane {
     pub table_h: u16,
     pub detail_h: u16,
     pub legend: bool,
 }
 
 impl PeerPane {
-    pub fn of(inner: Rect) -> PeerPane {
+    pub(crate) fn of(inner: Rect) -> PeerPane {
         let detail_h: u16 = if inner.width >= 140 || inner.height < 9 {
             1
         } else {
@@ -108,18 +108,18 @@ impl PeerPane {
     }
 
     /// Peer rows the table shows at once (at least one).
-    pub fn page(&self) -> usize {
+    pub(crate) fn page(&self) -> usize {
         usize::from(self.table_h.saturating_sub(1)).max(1)
     }
 }
 
 /// Event lines the log pane shows at once.
-pub fn log_rows(area: Rect) -> usize {
+pub(crate) fn log_rows(area: Rect) -> usize {
     usize::from(area.height.saturating_sub(1))
 }
 
 /// The piece map's inside: one column in from the edge, like every other pane's content.
-pub fn piece_inner(area: Rect) -> Rect {
+pub(crate) fn piece_inner(area: Rect) -> Rect {
     let inner = pane_inner(area);
     Rect {
         x: inner.x.saturating_add(1),
@@ -129,7 +129,7 @@ pub fn piece_inner(area: Rect) -> Rect {
 }
 
 /// Rows of cells in the piece map's inside: all but the legend line when there are two or more.
-pub fn grid_rows(inner: Rect) -> u16 {
+pub(crate) fn grid_rows(inner: Rect) -> u16 {
     if inner.height >= 2 {
         inner.height - 1
     } else {
@@ -138,7 +138,7 @@ pub fn grid_rows(inner: Rect) -> u16 {
 }
 
 /// Cells the piece map has room for.
-pub fn grid_capacity(inner: Rect) -> usize {
+pub(crate) fn grid_capacity(inner: Rect) -> usize {
     usize::from(inner.width) * usize::from(grid_rows(inner))
 }
 

@@ -6,22 +6,22 @@
 //! the UI ever sends back is an engine [`Command`](crate::engine::api::Command).
 
 pub mod action;
-pub mod app;
-pub mod complete;
-pub mod event;
-pub mod files;
-pub mod grid;
-pub mod history;
-pub mod keys;
-pub mod layout;
+pub(crate) mod app;
+pub(crate) mod complete;
+pub(crate) mod event;
+pub(crate) mod files;
+pub(crate) mod grid;
+pub(crate) mod history;
+pub(crate) mod keys;
+pub(crate) mod layout;
 pub mod list;
-pub mod scroll;
-pub mod session_loop;
-pub mod sort;
-pub mod tabs;
-pub mod theme;
-pub mod tui;
-pub mod widgets;
+pub(crate) mod scroll;
+pub(crate) mod session_loop;
+pub(crate) mod sort;
+pub(crate) mod tabs;
+pub(crate) mod theme;
+pub(crate) mod tui;
+pub(crate) mod widgets;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,16 +34,15 @@ use tokio::sync::{mpsc, watch};
 use crate::engine::api::{Command, Snapshot};
 
 pub use action::Action;
-pub use app::{App, Focus, PieceView};
-pub use layout::{screen_layout, ScreenLayout};
-pub use sort::SortKey;
-pub use tabs::Tab;
+pub(crate) use app::App;
+pub(crate) use layout::screen_layout;
+pub(crate) use tabs::Tab;
 pub use theme::Theme;
-pub use tui::install_panic_hook;
+pub(crate) use tui::install_panic_hook;
 
 /// Runs the interface until the user quits (and the engine has wound down, at most ~3 s) or
 /// the terminal event stream ends. The terminal is restored on every way out.
-pub async fn run(
+pub(crate) async fn run(
     snapshots: watch::Receiver<Arc<Snapshot>>,
     commands: mpsc::UnboundedSender<Command>,
     log_path: PathBuf,
@@ -59,7 +58,7 @@ pub async fn run(
 
 /// The session's screen: the torrent list, and the detail view of the torrent opened from it
 /// (or of `open` at start). Returns when the user quits; the caller stops the session.
-pub async fn run_session(
+pub(crate) async fn run_session(
     session: watch::Receiver<Arc<crate::engine::api::SessionSnapshot>>,
     requests: mpsc::UnboundedSender<crate::engine::api::SessionRequest>,
     log_path: PathBuf,
@@ -87,7 +86,7 @@ pub fn draw(frame: &mut Frame, snap: &Snapshot, app: &App) {
 }
 
 /// The same as [`draw`] for any buffer, so widgets and tests can render without a terminal.
-pub fn draw_into(area: Rect, buf: &mut ratatui::buffer::Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn draw_into(area: Rect, buf: &mut ratatui::buffer::Buffer, snap: &Snapshot, app: &App) {
     let layout = screen_layout(area);
     widgets::header::render(layout.header, buf, snap, app);
     widgets::tab_bar::render(layout.tabs, buf, snap, app);

@@ -8,7 +8,7 @@ use super::action::Action;
 /// First visible row of a list of `len` rows shown `page` at a time: the window keeps its
 /// previous first row `prev_top` when it can, moves just far enough to show `selected`, and
 /// never leaves empty rows below the last one.
-pub fn top_row(prev_top: usize, selected: Option<usize>, len: usize, page: usize) -> usize {
+pub(crate) fn top_row(prev_top: usize, selected: Option<usize>, len: usize, page: usize) -> usize {
     let page = page.max(1);
     let mut top = prev_top.min(len.saturating_sub(page));
     if let Some(sel) = selected {
@@ -23,7 +23,7 @@ pub fn top_row(prev_top: usize, selected: Option<usize>, len: usize, page: usize
 
 /// The lines drawn from a list of `len`, `page` at a time, `back` lines up from the newest:
 /// oldest first, and never further back than the oldest full page.
-pub fn tail_window(len: usize, back: usize, page: usize) -> Range<usize> {
+pub(crate) fn tail_window(len: usize, back: usize, page: usize) -> Range<usize> {
     let back = back.min(len.saturating_sub(page));
     let end = len - back;
     end.saturating_sub(page)..end

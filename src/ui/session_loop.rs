@@ -35,7 +35,7 @@ struct Detail {
 }
 
 /// Runs until the user quits or the terminal's events end; the caller stops the session.
-pub async fn run_session_loop<B, S>(
+pub(crate) async fn run_session_loop<B, S>(
     terminal: &mut Terminal<B>,
     mut events: S,
     mut session: watch::Receiver<Arc<SessionSnapshot>>,

@@ -56,7 +56,7 @@ fn desc(a: f64, b: f64) -> Ordering {
 
 /// Fills `out` with indices of `peers` in display order. Ties fall back to state then address,
 /// so the order is total and rows do not jump between equal peers.
-pub fn sort_peers(peers: &[PeerRow], key: SortKey, out: &mut Vec<usize>) {
+pub(crate) fn sort_peers(peers: &[PeerRow], key: SortKey, out: &mut Vec<usize>) {
     out.clear();
     out.extend(0..peers.len());
     let by_state = |a: &PeerRow, b: &PeerRow| stage_rank(a.stage).cmp(&stage_rank(b.stage));

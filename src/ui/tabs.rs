@@ -77,7 +77,7 @@ impl Tab {
 /// Each tab's label on the bar and its first column: " 1 Overview ", then " 3 Pieces 12/400 "
 /// with the count the caller gives (`extra`). Labels drop their counts, then their words,
 /// until the bar fits `width`; whole labels only.
-pub fn labels(width: u16, extra: &dyn Fn(Tab) -> Option<String>) -> Vec<(Tab, u16, String)> {
+pub(crate) fn labels(width: u16, extra: &dyn Fn(Tab) -> Option<String>) -> Vec<(Tab, u16, String)> {
     let build = |counts: bool, words: bool| -> Vec<String> {
         Tab::ALL
             .iter()
@@ -114,7 +114,12 @@ pub fn labels(width: u16, extra: &dyn Fn(Tab) -> Option<String>) -> Vec<(Tab, u1
 }
 
 /// The tab whose label is under column `x` of a bar drawn in `area`.
-pub fn tab_at(area: Rect, x: u16, y: u16, extra: &dyn Fn(Tab) -> Option<String>) -> Option<Tab> {
+pub(crate) fn tab_at(
+    area: Rect,
+    x: u16,
+    y: u16,
+    extra: &dyn Fn(Tab) -> Option<String>,
+) -> Option<Tab> {
     if y != area.y || area.height == 0 || x < area.x {
         return None;
     }

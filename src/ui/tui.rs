@@ -15,14 +15,14 @@ use crossterm::terminal::{
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+pub(crate) type Tui = Terminal<CrosstermBackend<Stdout>>;
 
 /// True while raw mode / alternate screen are on, so restore runs once and the panic hook
 /// knows whether a TUI is up at all (headless runs keep the normal panic behaviour).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
 /// Raw mode, alternate screen, mouse capture. On failure whatever was switched on is undone.
-pub fn init() -> io::Result<Tui> {
+pub(crate) fn init() -> io::Result<Tui> {
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let setup = || -> io::Result<Tui> {
@@ -44,7 +44,7 @@ pub fn init() -> io::Result<Tui> {
 }
 
 /// Undoes [`init`]. Safe to call more than once and from the panic hook.
-pub fn restore() -> io::Result<()> {
+pub(crate) fn restore() -> io::Result<()> {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
         return Ok(());
     }
@@ -63,7 +63,7 @@ pub fn restore() -> io::Result<()> {
 /// Call after `color_eyre::install()`. On a panic anywhere (any thread or task) while the TUI
 /// is up: restore the terminal first so the report is readable, print it with the previous
 /// (color-eyre) hook, then exit — a UI whose engine task died would only show stale numbers.
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         // A peer task's panic is caught at its boundary and ends only that connection (its row

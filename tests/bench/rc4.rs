@@ -3,7 +3,7 @@
 //! to OpenSSL's RC4 and prints the ratio; alone: `cargo bench --bench rc4 -- [MIB] [ROUNDS]`
 //! (256 MiB, best of 3 rounds; no assertions).
 
-use ttui::protocol::rc4::Rc4;
+use ttui::internals::protocol::rc4::Rc4;
 
 const BUF: usize = 64 << 10;
 

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use ttui::engine::api::{
+use ttui::internals::engine::api::{
     ChokeFlags, LogLevel, LogLine, PeerEnd, PeerRow, PeerSource, PeerStage, PieceState,
     SessionSnapshot, Snapshot, TorrentId, TorrentLine, TorrentState, TrackerRow, TrackerStatus,
 };
-use ttui::ui::{self, Action, App, Theme};
+use ttui::internals::ui::{self, Action, App, Theme};
 
 const TORRENTS: u32 = 10_000;
 

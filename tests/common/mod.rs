@@ -866,10 +866,10 @@ pub struct TransmissionSeeder {
 pub fn start_transmission(
     label: &str,
     dir: &Path,
-    settings: &ttui::demo::TransmissionSettings,
+    settings: &ttui::internals::demo::TransmissionSettings,
 ) -> (Proc, String) {
     let config = dir.join("config");
-    ttui::demo::write_transmission_settings(&config, settings)
+    ttui::internals::demo::write_transmission_settings(&config, settings)
         .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
     let log = dir.join("transmission.log");
     let mut cmd = Command::new("transmission-daemon");
@@ -898,7 +898,7 @@ impl TransmissionSeeder {
         let ip = loopback_ip();
         let port = free_port();
         let rpc_port = free_port();
-        let settings = ttui::demo::TransmissionSettings {
+        let settings = ttui::internals::demo::TransmissionSettings {
             ip,
             peer_port: port,
             rpc_port,

@@ -21,13 +21,13 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::codec::{Decoder, FramedRead};
 
-use ttui::engine::api::{Command, PeerRow, Snapshot, TorrentState};
-use ttui::engine::create::{create_torrent, make_payload, PayloadSpec};
-use ttui::engine::{self, Options, TorrentEnd};
-use ttui::protocol::bitfield::Bitfield;
-use ttui::protocol::handshake::{self, Handshake};
-use ttui::protocol::message::{encode_into, Message, MessageCodec};
-use ttui::protocol::metainfo::{Info, Metainfo};
+use ttui::internals::engine::api::{Command, PeerRow, Snapshot, TorrentState};
+use ttui::internals::engine::create::{create_torrent, make_payload, PayloadSpec};
+use ttui::internals::engine::{self, Options, TorrentEnd};
+use ttui::internals::protocol::bitfield::Bitfield;
+use ttui::internals::protocol::handshake::{self, Handshake};
+use ttui::internals::protocol::message::{encode_into, Message, MessageCodec};
+use ttui::internals::protocol::metainfo::{Info, Metainfo};
 
 pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Azureus-style id, so the engine shows a client name for the fake's row.
@@ -93,7 +93,7 @@ impl Ctx {
     pub fn blocks_in(&self, index: u32) -> u32 {
         self.info
             .piece_len(index)
-            .div_ceil(ttui::protocol::message::BLOCK_LEN)
+            .div_ceil(ttui::internals::protocol::message::BLOCK_LEN)
     }
 }
 
@@ -157,7 +157,7 @@ impl Fixture {
             check_threads: 1,
             // The scripted fakes speak the plain protocol only; with `prefer` each would see
             // an encrypted attempt first and count it as a failed script.
-            encryption: ttui::net::EncryptionPolicy::Off,
+            encryption: ttui::internals::net::EncryptionPolicy::Off,
             ..Options::default()
         }
     }

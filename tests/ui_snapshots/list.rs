@@ -10,9 +10,9 @@ use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::Terminal;
 
-use ttui::engine::api::{SessionSnapshot, TorrentId, TorrentLine, TorrentState};
-use ttui::ui::list;
-use ttui::ui::{Action, App, Theme};
+use ttui::internals::engine::api::{SessionSnapshot, TorrentId, TorrentLine, TorrentState};
+use ttui::internals::ui::list;
+use ttui::internals::ui::{Action, App, Theme};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
@@ -314,9 +314,9 @@ fn the_detail_view_opened_from_the_list_says_esc_goes_back() {
     app.handle(Action::Down);
     assert_eq!(
         app.handle(Action::Open),
-        Some(ttui::ui::action::Effect::Open(TorrentId(2)))
+        Some(ttui::internals::ui::action::Effect::Open(TorrentId(2)))
     );
-    let detail = Arc::new(ttui::engine::api::Snapshot::empty(
+    let detail = Arc::new(ttui::internals::engine::api::Snapshot::empty(
         "ubuntu.iso",
         1 << 20,
         1 << 16,
@@ -324,7 +324,7 @@ fn the_detail_view_opened_from_the_list_says_esc_goes_back() {
     app.on_snapshot(detail.clone());
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
     terminal
-        .draw(|f| ttui::ui::draw(f, &detail, &app))
+        .draw(|f| ttui::internals::ui::draw(f, &detail, &app))
         .expect("draw");
     let r = rows(terminal.backend().buffer());
     assert!(r[23].starts_with(" Esc list  q quit"), "{}", r[23]);

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
-use ttui::protocol::handshake::Handshake;
-use ttui::protocol::utp_packet::{self as codec, Header, PacketType};
+use ttui::internals::protocol::handshake::Handshake;
+use ttui::internals::protocol::utp_packet::{self as codec, Header, PacketType};
 
 /// Resident memory ttui must stay under while attacked and downloading.
 pub const RSS_LIMIT_KIB: u64 = 64 * 1024;

@@ -11,7 +11,7 @@ use super::*;
 
 impl Node {
     /// One datagram from `from`. Never panics; anything malformed or over budget is dropped.
-    pub fn handle(&mut self, buf: &[u8], from: SocketAddr, now: Instant) {
+    pub(crate) fn handle(&mut self, buf: &[u8], from: SocketAddr, now: Instant) {
         let SocketAddr::V4(from) = from else {
             return;
         };

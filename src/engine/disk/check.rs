@@ -28,7 +28,7 @@ impl Storage {
     /// `progress` gets the number of pieces checked so far (skipped ones included, so it ends at
     /// `num_pieces`), about every 1%, with increasing values. Setting `cancel` stops the workers
     /// after their current piece and returns `DiskError::Cancelled`.
-    pub fn check_existing(
+    pub(crate) fn check_existing(
         &self,
         info: &Info,
         threads: usize,
@@ -50,7 +50,7 @@ impl Storage {
     /// good ones in increasing order. As `check_existing` otherwise: pieces that touch a file
     /// `open` created or resized are missing unread, `progress` counts up to `pieces.len()`,
     /// `cancel` stops it. A piece number outside the torrent is an error.
-    pub fn check_pieces(
+    pub(crate) fn check_pieces(
         &self,
         info: &Info,
         pieces: &[u32],

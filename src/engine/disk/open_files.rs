@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 const NONE: u32 = u32::MAX;
 
 /// How many payload files a process with this descriptor limit keeps open: a quarter of it.
-pub fn budget_for(nofile: u64) -> usize {
+pub(crate) fn budget_for(nofile: u64) -> usize {
     usize::try_from(nofile / 4)
         .unwrap_or(usize::MAX)
         .clamp(4, 2048)
@@ -48,7 +48,7 @@ pub(crate) fn process_budget() -> &'static Arc<OpenFiles> {
 /// Open payload files of every torrent of a session, at most `capacity` (but see the module
 /// header on files in use).
 #[derive(Debug)]
-pub struct OpenFiles {
+pub(crate) struct OpenFiles {
     capacity: usize,
     state: Mutex<State>,
 }
@@ -90,7 +90,7 @@ pub(crate) struct TorrentFiles {
 
 impl OpenFiles {
     /// A budget of at most `capacity` (at least 1) open files.
-    pub fn new(capacity: usize) -> OpenFiles {
+    pub(crate) fn new(capacity: usize) -> OpenFiles {
         let capacity = capacity.clamp(1, NONE as usize - 1);
         OpenFiles {
             capacity,
@@ -105,16 +105,16 @@ impl OpenFiles {
     }
 
     /// The budget of a process with the current descriptor limit (one per session).
-    pub fn for_this_process() -> OpenFiles {
+    pub(crate) fn for_this_process() -> OpenFiles {
         OpenFiles::new(budget_for(crate::engine::fds::nofile_limit()))
     }
 
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// Files open right now, every torrent's.
-    pub fn open_count(&self) -> usize {
+    pub(crate) fn open_count(&self) -> usize {
         self.state().open
     }
 
@@ -211,6 +211,7 @@ impl TorrentFiles {
         Ok(file)
     }
 
+    #[cfg(test)]
     /// This storage's files open right now.
     pub(crate) fn open_count(&self) -> usize {
         let state = self.budget.state();

@@ -95,21 +95,14 @@ impl Storage {
     }
 
     /// Pieces with bytes in the parts file, in increasing order.
-    pub fn parts_pieces(&self) -> Vec<u32> {
+    pub(crate) fn parts_pieces(&self) -> Vec<u32> {
         self.lock_parts().pieces()
-    }
-
-    /// True while file `index` (of `info.files`) is skipped and not on disk.
-    pub fn is_absent(&self, index: usize) -> bool {
-        self.files
-            .get(index)
-            .is_some_and(|f| f.absent.load(Ordering::Acquire))
     }
 
     /// File `index` (of `info.files`) is wanted again: create it at its length if it is absent
     /// and move its bytes out of the parts file. Parts slots no absent file needs any more are
     /// freed. Nothing to do for a file already on disk.
-    pub fn want_file(&self, index: usize) -> Result<(), DiskError> {
+    pub(crate) fn want_file(&self, index: usize) -> Result<(), DiskError> {
         let Some(file) = self.files.get(index) else {
             return Ok(());
         };

@@ -22,7 +22,7 @@ const BURST_SECS: f64 = 0.1;
 const MIN_BURST: f64 = 16.0 * 1024.0;
 
 #[derive(Debug)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     /// Bytes per second; 0 = unlimited.
     rate: AtomicU64,
     state: Mutex<State>,
@@ -40,7 +40,7 @@ pub(crate) fn burst(rate: u64) -> f64 {
 }
 
 impl Bucket {
-    pub fn new(rate: u64) -> Bucket {
+    pub(crate) fn new(rate: u64) -> Bucket {
         Bucket {
             rate: AtomicU64::new(rate),
             state: Mutex::new(State {
@@ -51,11 +51,11 @@ impl Bucket {
         }
     }
 
-    pub fn rate(&self) -> u64 {
+    pub(crate) fn rate(&self) -> u64 {
         self.rate.load(Ordering::Relaxed)
     }
 
-    pub fn is_limited(&self) -> bool {
+    pub(crate) fn is_limited(&self) -> bool {
         self.rate() != 0
     }
 
@@ -75,7 +75,7 @@ impl Bucket {
     }
 
     /// Changes the rate; the debt and the savings start over, so the new rate holds from now.
-    pub fn set_rate(&self, rate: u64, now: Instant) {
+    pub(crate) fn set_rate(&self, rate: u64, now: Instant) {
         let mut s = self.lock();
         self.rate.store(rate, Ordering::Relaxed);
         s.tokens = 0.0;
@@ -83,7 +83,7 @@ impl Bucket {
     }
 
     /// Takes `n` bytes now; returns how long the caller must wait before taking more.
-    pub fn reserve(&self, n: u64, now: Instant) -> Duration {
+    pub(crate) fn reserve(&self, n: u64, now: Instant) -> Duration {
         let rate = self.rate();
         if rate == 0 {
             return Duration::ZERO;

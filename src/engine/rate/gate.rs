@@ -31,7 +31,7 @@ use super::{Limiter, Share, RUN_AHEAD};
 const LEAVE_AFTER: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Default)]
-pub struct Gate {
+pub(crate) struct Gate {
     /// When the bytes taken so far are paid for, if they are not yet.
     paid_at: Option<Instant>,
     /// Shut at the last look.
@@ -47,7 +47,7 @@ pub struct Gate {
 
 impl Gate {
     /// Takes `n` bytes of payload through `limiter` at `now`.
-    pub fn take(&mut self, limiter: &Limiter, n: u64, now: Instant) {
+    pub(crate) fn take(&mut self, limiter: &Limiter, n: u64, now: Instant) {
         if !limiter.is_limited() {
             return;
         }
@@ -68,7 +68,7 @@ impl Gate {
     }
 
     /// Whether more may be read or sent now.
-    pub fn is_open(&mut self, now: Instant) -> bool {
+    pub(crate) fn is_open(&mut self, now: Instant) -> bool {
         match self.paid_at {
             None => true,
             Some(t) if t <= now => {
@@ -87,7 +87,7 @@ impl Gate {
     /// nothing to send is not looked at) whose debt is paid meanwhile would otherwise hand
     /// the caller a timer in the past, which fires at once, again and again (a choked
     /// connection under an up limit spun a core this way).
-    pub fn wake(&mut self, now: Instant) -> Option<Instant> {
+    pub(crate) fn wake(&mut self, now: Instant) -> Option<Instant> {
         if self.is_open(now) {
             None
         } else {
@@ -96,13 +96,13 @@ impl Gate {
     }
 
     /// A limit changed and the buckets forgave every debt.
-    pub fn forgive(&mut self) {
+    pub(crate) fn forgive(&mut self) {
         self.new_turn();
     }
 
     /// The connection's periodic tick: an idle connection leaves its buckets' rounds, so the
     /// busy ones get bigger shares.
-    pub fn on_tick(&mut self, now: Instant) {
+    pub(crate) fn on_tick(&mut self, now: Instant) {
         if self
             .last_take
             .is_some_and(|t| now.saturating_duration_since(t) > LEAVE_AFTER)

@@ -22,7 +22,7 @@ mod bucket;
 mod gate;
 pub mod parse;
 mod resends;
-pub mod schedule;
+pub(crate) mod schedule;
 #[cfg(test)]
 mod tests;
 
@@ -31,10 +31,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use bucket::Bucket;
-pub use gate::Gate;
+pub(crate) use bucket::Bucket;
+pub(crate) use gate::Gate;
 pub use parse::parse_rate;
-pub use resends::Resends;
+pub(crate) use resends::Resends;
 pub use schedule::Schedule;
 
 /// What the connections sharing a bucket take together in one round of turns (`Gate`): each
@@ -44,16 +44,16 @@ pub use schedule::Schedule;
 /// unlimited (tests/bench/ratelimit.sh). In turns, one busy connection wakes about
 /// 1 / `TURN` times a second; the limit is still paid in full, so over any window longer
 /// than a round the rate holds.
-pub const TURN: Duration = Duration::from_millis(400);
+pub(crate) const TURN: Duration = Duration::from_millis(400);
 
 /// How far a connection may run ahead of its limiter whatever its turn: a cap above `TURN`
 /// for when the shares do not add up (a connection joined in the middle of a round).
-pub const RUN_AHEAD: Duration = Duration::from_millis(600);
+pub(crate) const RUN_AHEAD: Duration = Duration::from_millis(600);
 
 /// A chain of buckets a payload byte passes through. Empty: unlimited (local peers exempt).
 /// Clones share `held`, so a torrent's limiter knows when any of its connections waited.
 #[derive(Clone, Debug, Default)]
-pub struct Limiter {
+pub(crate) struct Limiter {
     buckets: Vec<Arc<Bucket>>,
     /// When a caller last had to wait, in milliseconds after [`epoch`] (0: never).
     held: Arc<AtomicU64>,
@@ -66,7 +66,7 @@ fn epoch() -> Instant {
 }
 
 impl Limiter {
-    pub fn new(buckets: Vec<Arc<Bucket>>) -> Limiter {
+    pub(crate) fn new(buckets: Vec<Arc<Bucket>>) -> Limiter {
         Limiter {
             buckets,
             held: Arc::default(),
@@ -74,7 +74,7 @@ impl Limiter {
     }
 
     /// Whether a caller had to wait on these buckets within `within` before `now`.
-    pub fn held_within(&self, within: Duration, now: Instant) -> bool {
+    pub(crate) fn held_within(&self, within: Duration, now: Instant) -> bool {
         match self.held.load(Ordering::Relaxed) {
             0 => false,
             ms => now.saturating_duration_since(epoch() + Duration::from_millis(ms)) <= within,
@@ -82,16 +82,16 @@ impl Limiter {
     }
 
     /// Unlimited: never waits.
-    pub fn none() -> Limiter {
+    pub(crate) fn none() -> Limiter {
         Limiter::default()
     }
 
-    pub fn is_limited(&self) -> bool {
+    pub(crate) fn is_limited(&self) -> bool {
         self.buckets.iter().any(|b| b.is_limited())
     }
 
     /// Takes `n` bytes from every bucket; the wait before the next take is the longest.
-    pub fn reserve_at(&self, n: u64, now: Instant) -> Duration {
+    pub(crate) fn reserve_at(&self, n: u64, now: Instant) -> Duration {
         let wait = self
             .buckets
             .iter()
@@ -106,7 +106,7 @@ impl Limiter {
     }
 
     /// Counts the caller among the sharers of every bucket until the `Share` is dropped.
-    pub fn join(&self) -> Share {
+    pub(crate) fn join(&self) -> Share {
         for b in &self.buckets {
             b.join();
         }
@@ -115,7 +115,7 @@ impl Limiter {
 
     /// Bytes one connection takes in its turn: its part of a `TURN` of the tightest bucket,
     /// split evenly between the bucket's sharers (u64::MAX when nothing limits).
-    pub fn turn_share(&self) -> u64 {
+    pub(crate) fn turn_share(&self) -> u64 {
         self.buckets
             .iter()
             .filter_map(|b| b.turn_share(TURN))
@@ -124,7 +124,7 @@ impl Limiter {
     }
 
     /// As `reserve_at` now: the instant before which the caller takes no more, if any.
-    pub fn reserve(&self, n: u64) -> Option<tokio::time::Instant> {
+    pub(crate) fn reserve(&self, n: u64) -> Option<tokio::time::Instant> {
         let now = Instant::now();
         let wait = self.reserve_at(n, now);
         (!wait.is_zero()).then(|| tokio::time::Instant::from_std(now + wait))
@@ -134,7 +134,7 @@ impl Limiter {
 /// One connection counted among the sharers of a limiter's buckets (`Limiter::join`); it
 /// stops counting when dropped.
 #[derive(Debug)]
-pub struct Share(Vec<Arc<Bucket>>);
+pub(crate) struct Share(Vec<Arc<Bucket>>);
 
 impl Drop for Share {
     fn drop(&mut self) {
@@ -163,14 +163,14 @@ pub struct RateOptions {
 }
 
 impl RateOptions {
-    pub fn session(&self) -> Arc<SessionRates> {
+    pub(crate) fn session(&self) -> Arc<SessionRates> {
         SessionRates::with_schedule(self.normal, self.alt, self.exempt_local, self.schedule)
     }
 }
 
 /// What the session's limits are now, for `ttui limit` and the snapshot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RatesView {
+pub(crate) struct RatesView {
     pub normal: RatePair,
     pub alt: RatePair,
     pub turtle: bool,
@@ -187,7 +187,7 @@ struct Settings {
 
 /// The session's buckets, held once (`SessionCtx`), and the settings that give their rates.
 #[derive(Debug)]
-pub struct SessionRates {
+pub(crate) struct SessionRates {
     pub down: Arc<Bucket>,
     pub up: Arc<Bucket>,
     settings: Mutex<Settings>,
@@ -202,11 +202,12 @@ pub struct SessionRates {
 }
 
 impl SessionRates {
-    pub fn new(normal: RatePair, alt: RatePair, exempt_local: bool) -> Arc<SessionRates> {
+    #[cfg(test)]
+    pub(crate) fn new(normal: RatePair, alt: RatePair, exempt_local: bool) -> Arc<SessionRates> {
         Self::with_schedule(normal, alt, exempt_local, None)
     }
 
-    pub fn with_schedule(
+    pub(crate) fn with_schedule(
         normal: RatePair,
         alt: RatePair,
         exempt_local: bool,
@@ -227,8 +228,9 @@ impl SessionRates {
         })
     }
 
+    #[cfg(test)]
     /// No limits at all (tests, one-shot tools).
-    pub fn unlimited() -> Arc<SessionRates> {
+    pub(crate) fn unlimited() -> Arc<SessionRates> {
         SessionRates::new(RatePair::default(), RatePair::default(), false)
     }
 
@@ -236,7 +238,7 @@ impl SessionRates {
         self.settings.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn view(&self) -> RatesView {
+    pub(crate) fn view(&self) -> RatesView {
         let s = self.lock();
         RatesView {
             normal: s.normal,
@@ -247,22 +249,15 @@ impl SessionRates {
     }
 
     /// Changes the normal limits (None keeps one) and applies them unless in turtle mode.
-    pub fn set_normal(&self, down: Option<u64>, up: Option<u64>) {
+    pub(crate) fn set_normal(&self, down: Option<u64>, up: Option<u64>) {
         let mut s = self.lock();
         s.normal.down = down.unwrap_or(s.normal.down);
         s.normal.up = up.unwrap_or(s.normal.up);
         self.apply(&s);
     }
 
-    pub fn set_alt(&self, down: Option<u64>, up: Option<u64>) {
-        let mut s = self.lock();
-        s.alt.down = down.unwrap_or(s.alt.down);
-        s.alt.up = up.unwrap_or(s.alt.up);
-        self.apply(&s);
-    }
-
     /// Turns turtle mode on or off; returns whether it is on now.
-    pub fn set_turtle(&self, on: bool) -> bool {
+    pub(crate) fn set_turtle(&self, on: bool) -> bool {
         let mut s = self.lock();
         if s.turtle != on {
             s.turtle = on;
@@ -273,7 +268,7 @@ impl SessionRates {
 
     /// Called on the session's tick: entering the scheduled window turns turtle mode on,
     /// leaving it turns it off; in between, `ttui limit --turtle` is obeyed.
-    pub fn follow_schedule(&self) {
+    pub(crate) fn follow_schedule(&self) {
         if let Some(minute) = self.schedule.and(schedule::local_minute_of_day()) {
             self.on_clock(minute);
         }
@@ -309,12 +304,12 @@ impl SessionRates {
     }
 
     /// Wakes when any limit changes.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.subscribe()
     }
 
     /// A torrent's buckets under the session's, with its own limits (0 = none).
-    pub fn torrent(self: &Arc<Self>, own: RatePair) -> TorrentRates {
+    pub(crate) fn torrent(self: &Arc<Self>, own: RatePair) -> TorrentRates {
         let down = Arc::new(Bucket::new(own.down));
         let up = Arc::new(Bucket::new(own.up));
         TorrentRates {
@@ -332,7 +327,7 @@ const HELD_RECENTLY: Duration = Duration::from_secs(3);
 
 /// One torrent's limiters (session's buckets, then its own).
 #[derive(Debug, Clone)]
-pub struct TorrentRates {
+pub(crate) struct TorrentRates {
     pub down: Limiter,
     pub up: Limiter,
     own_down: Arc<Bucket>,
@@ -342,7 +337,7 @@ pub struct TorrentRates {
 
 impl TorrentRates {
     /// The limiters for a connection to `ip`: none when local peers are exempt and it is one.
-    pub fn for_peer(&self, ip: IpAddr) -> (Limiter, Limiter) {
+    pub(crate) fn for_peer(&self, ip: IpAddr) -> (Limiter, Limiter) {
         if self.session.exempt_local && is_local(ip) {
             (Limiter::none(), Limiter::none())
         } else {
@@ -350,7 +345,7 @@ impl TorrentRates {
         }
     }
 
-    pub fn own(&self) -> RatePair {
+    pub(crate) fn own(&self) -> RatePair {
         RatePair {
             down: self.own_down.rate(),
             up: self.own_up.rate(),
@@ -358,7 +353,7 @@ impl TorrentRates {
     }
 
     /// Changes the torrent's own limits (None keeps one).
-    pub fn set_own(&self, down: Option<u64>, up: Option<u64>) {
+    pub(crate) fn set_own(&self, down: Option<u64>, up: Option<u64>) {
         let now = Instant::now();
         if let Some(d) = down {
             self.own_down.set_rate(d, now);
@@ -373,7 +368,7 @@ impl TorrentRates {
     /// or more of the tightest limit over it, or at half or more while its connections had
     /// to wait on the buckets in the last few seconds (a web seed paid by the 256 KiB piece
     /// shows a rate that swings around the limit; the waits say the limit is what binds).
-    pub fn why(&self, down_rate: f64, up_rate: f64) -> Option<String> {
+    pub(crate) fn why(&self, down_rate: f64, up_rate: f64) -> Option<String> {
         self.why_at(down_rate, up_rate, Instant::now())
     }
 
@@ -406,7 +401,7 @@ fn tightest(own: u64, session: u64, session_name: &'static str) -> Option<(u64, 
 }
 
 /// Loopback, private (RFC 1918), link-local, and IPv6 unique-local addresses.
-pub fn is_local(ip: IpAddr) -> bool {
+pub(crate) fn is_local(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => a.is_loopback() || a.is_private() || a.is_link_local(),
         IpAddr::V6(a) => {

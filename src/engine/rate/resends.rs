@@ -10,7 +10,7 @@
 /// Invariant: `charged_*` never exceeds the counter it follows; counters only grow, so a
 /// smaller one can only come from another connection's stats and starts the count over.
 #[derive(Debug, Default)]
-pub struct Resends {
+pub(crate) struct Resends {
     charged_up: u64,
     charged_down: u64,
 }
@@ -18,7 +18,7 @@ pub struct Resends {
 impl Resends {
     /// The bytes to charge now, `(up, down)`, given the transport's running totals of bytes
     /// sent again and received in vain.
-    pub fn since(&mut self, resent: u64, wasted: u64) -> (u64, u64) {
+    pub(crate) fn since(&mut self, resent: u64, wasted: u64) -> (u64, u64) {
         let up = resent.checked_sub(self.charged_up).unwrap_or(resent);
         let down = wasted.checked_sub(self.charged_down).unwrap_or(wasted);
         (self.charged_up, self.charged_down) = (resent, wasted);

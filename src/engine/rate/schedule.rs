@@ -46,7 +46,7 @@ impl std::fmt::Display for Schedule {
 }
 
 /// The local minute of the day, from the C library's idea of the time zone.
-pub fn local_minute_of_day() -> Option<u16> {
+pub(crate) fn local_minute_of_day() -> Option<u16> {
     // SAFETY: `time(NULL)` only reads the clock. `localtime_r` writes into the `tm` we own and
     // reads the `time_t` we pass; it returns NULL on failure, which we check before reading.
     unsafe {

@@ -32,7 +32,7 @@ pub enum GoalAction {
 
 /// Which goal: a bit each in [`Overrides::off`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Ratio = 1,
     Time = 2,
     Idle = 4,
@@ -41,7 +41,7 @@ pub enum Kind {
 /// One torrent's own goals, over the session's: a value replaces the session's, a bit of
 /// `off` switches that goal off for the torrent.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     pub ratio: Option<f64>,
     pub seed_time: Option<Duration>,
     pub idle: Option<Duration>,
@@ -50,7 +50,7 @@ pub struct Overrides {
 
 impl Overrides {
     /// The goals that apply to the torrent.
-    pub fn effective(&self, session: &Goals) -> Goals {
+    pub(crate) fn effective(&self, session: &Goals) -> Goals {
         let on = |k: Kind| self.off & k as u8 == 0;
         Goals {
             ratio: self.ratio.or(session.ratio).filter(|_| on(Kind::Ratio)),
@@ -100,7 +100,7 @@ impl<T: Copy> Set<T> {
 
 impl Overrides {
     /// Applies the goals a verb sets (None: leave that one as it is).
-    pub fn set(
+    pub(crate) fn set(
         &mut self,
         ratio: Option<Set<f64>>,
         seed_time: Option<Set<Duration>>,
@@ -120,7 +120,7 @@ impl Overrides {
 
 /// Where a seeding torrent stands.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Lifetime ratio, as `TorrentLine::ratio` counts it.
     pub ratio: f64,
     /// Lifetime seeding time.
@@ -131,14 +131,14 @@ pub struct Progress {
 
 /// A goal reached, with the figures the torrent's line shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Reached {
+pub(crate) enum Reached {
     Ratio { ratio: f64, goal: f64 },
     Time { seeded: Duration, goal: Duration },
     Idle { idle: Duration, goal: Duration },
 }
 
 impl Reached {
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         match self {
             Reached::Ratio { .. } => Kind::Ratio,
             Reached::Time { .. } => Kind::Time,
@@ -147,7 +147,7 @@ impl Reached {
     }
 
     /// `paused: ratio 1.00 reached (goal 1.0)`, `paused: seeded 2 h (goal 2 h)`.
-    pub fn why(&self, action: GoalAction) -> String {
+    pub(crate) fn why(&self, action: GoalAction) -> String {
         let done = match action {
             GoalAction::Pause => "paused",
             GoalAction::Remove => "removed",
@@ -171,7 +171,7 @@ impl Reached {
 }
 
 /// The first goal reached, ratio first; None while seeding should go on.
-pub fn check(goals: &Goals, p: &Progress) -> Option<Reached> {
+pub(crate) fn check(goals: &Goals, p: &Progress) -> Option<Reached> {
     if let Some(goal) = goals.ratio {
         if p.ratio.is_finite() && p.ratio >= goal {
             return Some(Reached::Ratio {
@@ -197,7 +197,7 @@ pub fn check(goals: &Goals, p: &Progress) -> Option<Reached> {
 }
 
 /// A ratio goal: a finite number, at least 0; `off` (or `none`) is no goal.
-pub fn parse_ratio(s: &str) -> Result<Option<f64>, String> {
+pub(crate) fn parse_ratio(s: &str) -> Result<Option<f64>, String> {
     let s = s.trim();
     if matches!(s, "off" | "none") {
         return Ok(None);
@@ -209,7 +209,7 @@ pub fn parse_ratio(s: &str) -> Result<Option<f64>, String> {
 }
 
 /// A duration goal: `parse_duration`, or `off`/`none`/`0` for no goal.
-pub fn parse_goal_duration(s: &str) -> Result<Option<Duration>, String> {
+pub(crate) fn parse_goal_duration(s: &str) -> Result<Option<Duration>, String> {
     match s.trim() {
         "off" | "none" | "0" => Ok(None),
         s => parse_duration(s).map(Some),
@@ -218,7 +218,7 @@ pub fn parse_goal_duration(s: &str) -> Result<Option<Duration>, String> {
 
 /// `45s`, `90m`, `2h`, `1d`, `1h30m`, `1.5h`: numbers each followed by a unit (s, m, h, d),
 /// summed. A bare number is refused: minutes or seconds would be a guess.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}` is not a duration (e.g. 45s, 90m, 2h, 1d, 1h30m)");
     let s = text.trim();
     if s.is_empty() {
@@ -255,7 +255,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// `45 s`, `90 min`, `2 h`, `3 d`: whole units, the largest that keeps two digits of
 /// meaning (under 2 h in minutes, under 2 d in hours).
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let s = d.as_secs();
     if s < 120 {
         format!("{s} s")
@@ -269,7 +269,7 @@ pub fn human(d: Duration) -> String {
 }
 
 /// A duration as a flag value that parses back (`90s`, `5m`, `2h`), for `ttui config`.
-pub fn flag_text(d: Duration) -> String {
+pub(crate) fn flag_text(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0 => "0s".into(),

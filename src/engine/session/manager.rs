@@ -69,7 +69,7 @@ const IDLE_PASS: Duration = Duration::from_secs(30);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 /// The handle of a running session.
-pub struct SessionHandle {
+pub(crate) struct SessionHandle {
     pub requests: mpsc::UnboundedSender<SessionRequest>,
     pub snapshot: watch::Receiver<Arc<SessionSnapshot>>,
     pub done: JoinHandle<()>,
@@ -77,7 +77,7 @@ pub struct SessionHandle {
 
 impl SessionHandle {
     /// Adds a torrent and waits for the answer.
-    pub async fn add(
+    pub(crate) async fn add(
         &self,
         source: AddSource,
         save_path: Option<PathBuf>,
@@ -96,21 +96,12 @@ impl SessionHandle {
         rx.await
             .map_err(|_| "the session has stopped".to_string())?
     }
-
-    /// The torrent's full snapshot, for as long as the receiver is kept.
-    pub async fn subscribe(&self, id: TorrentId) -> Option<watch::Receiver<Arc<Snapshot>>> {
-        let (reply, rx) = oneshot::channel();
-        self.requests
-            .send(SessionRequest::Subscribe { id, reply })
-            .ok()?;
-        rx.await.ok().flatten()
-    }
 }
 
 /// Starts a session on the current runtime. `opts` holds the session's settings and the
 /// defaults of its torrents (`opts.output` is the default save path); with `state_dir`
 /// every torrent and its resume data are kept there and the saved ones start again.
-pub fn spawn(opts: Options, persist: Option<Persist>) -> SessionHandle {
+pub(crate) fn spawn(opts: Options, persist: Option<Persist>) -> SessionHandle {
     let (req_tx, req_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(SessionSnapshot {
         default_save_path: opts.output.clone(),

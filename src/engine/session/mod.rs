@@ -5,14 +5,14 @@
 //! torrent's storage takes its descriptors from.
 
 pub(crate) mod dormancy;
-pub mod goals;
-pub mod manager;
+pub(crate) mod goals;
+pub(crate) mod manager;
 pub(crate) mod persist;
 mod publish;
-pub mod queue;
+pub(crate) mod queue;
 
-pub use manager::{spawn, SessionHandle};
-pub use persist::{KeepError, Persist};
+pub(crate) use manager::{spawn, SessionHandle};
+pub(crate) use persist::Persist;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -45,7 +45,7 @@ async fn an_encrypted_connection_goes_to_the_torrent_its_req2_names() {
     let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
     let (ours, theirs) = tokio::io::duplex(4096);
     let hs = Handshake::new([0xbb; 20], [1; 20]).encode();
-    let dial = net::outgoing(ours, [0xbb; 20], EncryptionPolicy::Require, &hs);
+    let dial = net::mse_stream::outgoing(ours, [0xbb; 20], EncryptionPolicy::Require, &hs);
     let serve = accept(
         Transport::Other(Box::new(theirs)),
         addr,
@@ -67,7 +67,9 @@ async fn an_encrypted_connection_goes_to_the_torrent_its_req2_names() {
 }
 
 async fn dialed_ok<S>(
-    f: impl std::future::Future<Output = Result<(net::PeerStream<S>, net::Encryption), net::MseError>>,
+    f: impl std::future::Future<
+        Output = Result<(net::stream::PeerStream<S>, net::Encryption), net::MseError>,
+    >,
 ) -> net::Encryption {
     match f.await {
         Ok((_, enc)) => enc,

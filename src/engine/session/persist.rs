@@ -21,7 +21,7 @@ use crate::protocol::metainfo::Metainfo;
 /// A magnet link or a .torrent the state directory could not keep; the `StoreError` under it
 /// tells a full disk from a read-only directory.
 #[derive(Debug, thiserror::Error)]
-pub enum KeepError {
+pub(crate) enum KeepError {
     #[error("cannot keep the magnet link in the state directory: {0}")]
     Magnet(#[source] StoreError),
     #[error("cannot keep the torrent in the state directory: {0}")]
@@ -81,7 +81,7 @@ enum Job {
     Flush(std_mpsc::Sender<()>),
 }
 
-pub struct Persist {
+pub(crate) struct Persist {
     store: Arc<Store>,
     jobs: std_mpsc::Sender<Job>,
     /// The last save error, while saves keep failing.
@@ -90,7 +90,7 @@ pub struct Persist {
 }
 
 impl Persist {
-    pub fn new(store: Store) -> Persist {
+    pub(crate) fn new(store: Store) -> Persist {
         let store = Arc::new(store);
         let (jobs, rx) = std_mpsc::channel();
         let error: Arc<Mutex<Option<String>>> = Arc::default();
@@ -143,7 +143,11 @@ impl Persist {
         }
     }
 
-    pub fn save_torrent(&mut self, info_hash: &[u8; 20], bytes: &[u8]) -> Result<(), KeepError> {
+    pub(crate) fn save_torrent(
+        &mut self,
+        info_hash: &[u8; 20],
+        bytes: &[u8],
+    ) -> Result<(), KeepError> {
         self.store
             .save_torrent(info_hash, bytes)
             .map_err(KeepError::Torrent)
@@ -188,14 +192,14 @@ impl Persist {
         let _ = self.jobs.send(Job::Resume(Box::new(r), Arc::clone(meta)));
     }
 
-    pub fn remove(&mut self, info_hash: &[u8; 20]) {
+    pub(crate) fn remove(&mut self, info_hash: &[u8; 20]) {
         if let Err(e) = self.store.remove(info_hash) {
             tracing::warn!("removing saved state: {e}");
         }
     }
 
     /// Nudges the writer to try failed saves again.
-    pub fn retry_due(&mut self) {
+    pub(crate) fn retry_due(&mut self) {
         if self.error().is_some() && self.last_retry.elapsed() >= RETRY_EVERY {
             self.last_retry = Instant::now();
             let (tx, _rx) = std_mpsc::channel();
@@ -204,14 +208,14 @@ impl Persist {
     }
 
     /// Waits (bounded) until every queued save has been tried.
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         let (tx, rx) = std_mpsc::channel();
         if self.jobs.send(Job::Flush(tx)).is_ok() {
             let _ = rx.recv_timeout(FLUSH_WAIT);
         }
     }
 
-    pub fn error(&self) -> Option<String> {
+    pub(crate) fn error(&self) -> Option<String> {
         self.error.lock().ok().and_then(|e| e.clone())
     }
 }

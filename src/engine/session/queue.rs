@@ -27,10 +27,10 @@
 use std::time::Duration;
 
 /// Defaults, shared by the flags and the config file.
-pub const DEFAULT_MAX_DOWNLOADS: u32 = 5;
-pub const DEFAULT_MAX_SEEDS: u32 = 10;
-pub const DEFAULT_SLOW_RATE: u64 = 2048;
-pub const DEFAULT_STALLED_AFTER: Duration = Duration::from_secs(5 * 60);
+pub(crate) const DEFAULT_MAX_DOWNLOADS: u32 = 5;
+pub(crate) const DEFAULT_MAX_SEEDS: u32 = 10;
+pub(crate) const DEFAULT_SLOW_RATE: u64 = 2048;
+pub(crate) const DEFAULT_STALLED_AFTER: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QueueSettings {
@@ -57,7 +57,7 @@ impl Default for QueueSettings {
 
 /// What a torrent would do if it ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Want {
+pub(crate) enum Want {
     Download,
     Seed,
     /// Paused by the user, by a seeding goal, or failed: outside the queue.
@@ -66,7 +66,7 @@ pub enum Want {
 
 /// One torrent as the queue sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub position: u32,
     pub want: Want,
     pub forced: bool,
@@ -77,7 +77,7 @@ pub struct Entry {
 /// The decision for one torrent. Numbers, not text, so a tick over thousands of torrents
 /// allocates nothing; [`Verdict::why`] makes the words when the verdict changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Runs and takes a slot (or no queue applies to it).
     Run,
     /// Runs without a slot: forced.
@@ -91,12 +91,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn runs(self) -> bool {
+    pub(crate) fn runs(self) -> bool {
         matches!(self, Verdict::Run | Verdict::Forced | Verdict::Stalled(_))
     }
 
     /// The reason in words for the torrent's line; None when nothing holds it back.
-    pub fn why(self, s: &QueueSettings) -> Option<String> {
+    pub(crate) fn why(self, s: &QueueSettings) -> Option<String> {
         match self {
             // A forced torrent is not held back: nothing to explain.
             Verdict::Run | Verdict::Off | Verdict::Forced => None,
@@ -122,7 +122,7 @@ impl Verdict {
 }
 
 /// "1st", "2nd", "3rd", "4th", "11th", "22nd".
-pub fn ordinal(n: u32) -> String {
+pub(crate) fn ordinal(n: u32) -> String {
     let suffix = match (n % 10, n % 100) {
         (_, 11..=13) => "th",
         (1, _) => "st",
@@ -135,7 +135,7 @@ pub fn ordinal(n: u32) -> String {
 
 /// Decides every torrent: `out[i]` is the verdict of `entries[i]`. `order` is scratch space
 /// (kept by the caller so a tick allocates nothing once it has grown).
-pub fn decide(
+pub(crate) fn decide(
     entries: &[Entry],
     s: &QueueSettings,
     order: &mut Vec<usize>,
@@ -200,7 +200,7 @@ impl std::str::FromStr for Move {
 
 /// Moves `positions[who]` and renumbers every position 0..n in the new order (dense, so
 /// "up" always swaps with the neighbour people see). Ties keep the slice's order.
-pub fn reorder(positions: &mut [u32], who: usize, m: Move) {
+pub(crate) fn reorder(positions: &mut [u32], who: usize, m: Move) {
     if who >= positions.len() {
         return;
     }

@@ -20,13 +20,13 @@ use super::StoreError;
 const TMP_SUFFIX: &str = ".tmp";
 
 /// Whether `name` is a temporary file of an unfinished save.
-pub fn is_temporary(name: &str) -> bool {
+pub(crate) fn is_temporary(name: &str) -> bool {
     name.ends_with(TMP_SUFFIX)
 }
 
 /// Replace `dir/name` with `bytes`: write `dir/name.<pid>.<n>.tmp`, fsync it, rename it over
 /// `name`, fsync `dir`. The old file stays whole unless the rename happened.
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
     write_renamed(dir, name, bytes)?;
     sync_dir(dir)
 }
@@ -34,7 +34,7 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreErr
 /// `write_atomic` without the directory's fsync, for a batch of saves that syncs the directory
 /// once at its end (a clean stop of thousands of torrents): until then a power cut may bring
 /// back the old file, never half of the new one.
-pub fn write_renamed(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn write_renamed(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!("{name}.{}.{n}{TMP_SUFFIX}", std::process::id()));
@@ -64,7 +64,7 @@ fn write_synced(tmp: &Path, target: &Path, bytes: &[u8]) -> Result<(), StoreErro
 }
 
 /// fsync a directory so the entries created, renamed or removed in it are on disk.
-pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .or_else(|e| match e.kind() {

@@ -13,9 +13,9 @@
 //! Reads never fsync and look at each file once, so loading 10,000 torrents costs 20,000 small
 //! reads and one directory listing.
 
-pub mod atomic;
-pub mod lock;
-pub mod restart;
+pub(crate) mod atomic;
+pub(crate) mod lock;
+pub(crate) mod restart;
 pub mod resume;
 #[cfg(test)]
 mod tests;
@@ -30,20 +30,18 @@ use std::sync::Mutex;
 
 use sha1::{Digest, Sha1};
 
-pub use lock::{try_lock, LockError, SessionLock};
-pub use restart::{plan, stamp_files, CheckPlan};
-pub use resume::{FileStamp, Resume, ResumeError};
+pub(crate) use resume::{Resume, ResumeError};
 
 use crate::protocol::metainfo::to_hex;
 
 /// The folder under the state directory that holds the per-torrent files.
-pub const TORRENTS_DIR: &str = "torrents";
+pub(crate) const TORRENTS_DIR: &str = "torrents";
 /// A saved .torrent larger than this is refused unread (the CLI's limit for a .torrent).
-pub const MAX_TORRENT_SIZE: u64 = 64 << 20;
+pub(crate) const MAX_TORRENT_SIZE: u64 = 64 << 20;
 
 /// `--state-dir`'s default: `$XDG_DATA_HOME/ttui`, else `~/.local/share/ttui`; `None` when
 /// neither variable gives an absolute path.
-pub fn default_state_dir() -> Option<PathBuf> {
+pub(crate) fn default_state_dir() -> Option<PathBuf> {
     state_dir_from(
         std::env::var_os("XDG_DATA_HOME").map(PathBuf::from),
         std::env::var_os("HOME").map(PathBuf::from),

@@ -58,7 +58,7 @@ fn unix_nanos(t: SystemTime) -> i128 {
 
 /// What to do with a torrent's pieces at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckPlan {
+pub(crate) struct CheckPlan {
     /// Saved verified pieces kept without hashing.
     pub trusted: Bitfield,
     /// Pieces to hash (`Storage::check_pieces`), in increasing order.
@@ -71,7 +71,7 @@ pub struct CheckPlan {
 
 impl CheckPlan {
     /// Hash every piece: no usable resume data (`why` says what was wrong with it).
-    pub fn full(info: &Info, why: impl Into<String>) -> CheckPlan {
+    pub(crate) fn full(info: &Info, why: impl Into<String>) -> CheckPlan {
         let count = info.num_pieces();
         CheckPlan {
             trusted: Bitfield::new(count),
@@ -95,7 +95,7 @@ enum FileState {
 
 /// From the saved resume data and today's stamps (`stamp_files`), which pieces are trusted and
 /// which are hashed. Resume data that does not fit the torrent gives a full check.
-pub fn plan(info: &Info, saved: &Resume, now: &[Option<FileStamp>]) -> CheckPlan {
+pub(crate) fn plan(info: &Info, saved: &Resume, now: &[Option<FileStamp>]) -> CheckPlan {
     let count = info.num_pieces();
     let Some(have) = saved.have_bitfield().filter(|b| b.len() == count) else {
         return CheckPlan::full(

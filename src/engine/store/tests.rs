@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
+use super::lock::{try_lock, LockError};
+use super::resume::FileStamp;
 use super::resume::{decode, encode, MAX_PEERS, MAX_RESUME_SIZE};
 use super::*;
 

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::restart::{plan, stamp_files};
+use super::resume::FileStamp;
 use super::*;
 use crate::engine::disk::{hash_blocks, Storage};
 use crate::protocol::bitfield::Bitfield;

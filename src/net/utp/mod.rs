@@ -22,9 +22,9 @@
 
 mod cc;
 mod conn;
-mod stream;
+pub(crate) mod stream;
 
-pub use stream::{UtpStatsHandle, UtpStream};
+pub(crate) use stream::{UtpStatsHandle, UtpStream};
 
 use crate::net::udp_batch::BatchRecv;
 use crate::protocol::utp_packet::{self, PacketType};

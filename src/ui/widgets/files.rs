@@ -78,7 +78,7 @@ fn row<'a>(n: &Node, folded: bool, width: usize, theme: &Theme) -> Vec<Span<'a>>
     spans
 }
 
-pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let v = &app.files;
     let skipped = snap.files.iter().filter(|f| !f.priority.wanted()).count();

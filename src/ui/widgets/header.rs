@@ -14,7 +14,7 @@ use super::{put_line, span, LINE_MAX};
 use crate::fmt;
 use crate::fmt::outside;
 
-pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let width = area.width as usize;
 
@@ -127,7 +127,7 @@ fn dht_spans<'a>(d: &DhtRow, elapsed: std::time::Duration, theme: &Theme) -> Vec
     spans
 }
 
-pub fn state_label(state: &TorrentState, theme: &Theme) -> (String, Style) {
+pub(crate) fn state_label(state: &TorrentState, theme: &Theme) -> (String, Style) {
     let bold = Modifier::BOLD;
     match state {
         TorrentState::Checking { checked, total } => (
@@ -191,7 +191,7 @@ fn primary(trackers: &[TrackerRow]) -> Option<&TrackerRow> {
 }
 
 /// "tracker.example:6969" from an announce URL, for a short label.
-pub fn tracker_host(url: &str) -> &str {
+pub(crate) fn tracker_host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.split(['/', '?']).next().unwrap_or(rest)
 }

@@ -47,7 +47,7 @@ fn hint<'a>(key: String, what: &'a str, theme: &Theme) -> [Span<'a>; 3] {
     ]
 }
 
-pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let paused = snap.state == TorrentState::Paused;
     let relabel = move |a: Action| (a == Action::TogglePause && paused).then_some("resume");
     // Inside a dialog Esc cancels it: no "Esc list" then.
@@ -65,7 +65,7 @@ pub fn render_footer(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
 /// The footer of any screen: quitting or the engine gone, `lead` (say, how many are
 /// marked), the last command's feedback, then as many of `mode`'s key hints as fit whole.
 /// `relabel` renames a hint for the moment ("resume" for a paused torrent).
-pub fn render_hints(
+pub(crate) fn render_hints(
     area: Rect,
     buf: &mut Buffer,
     app: &App,
@@ -116,7 +116,7 @@ pub fn render_hints(
     put_line(buf, area, 0, spans);
 }
 
-pub fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
+pub(crate) fn render_overlay(area: Rect, buf: &mut Buffer, app: &App) {
     let theme = &app.theme;
     let w = area.width.min(76);
     let h = area.height.min(24);

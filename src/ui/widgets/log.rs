@@ -14,7 +14,7 @@ use super::{put_line, render_pane, span, LINE_MAX};
 use crate::fmt;
 use crate::fmt::outside;
 
-pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let focused = app.focus == Focus::Log;
     let page = log_rows(area);

@@ -1,18 +1,18 @@
 //! One module per pane. Each `render` draws straight into a `Buffer` from `(&Snapshot, &App)`,
 //! so every pane can be unit-tested without a terminal.
 
-pub mod files;
-pub mod header;
-pub mod help;
-pub mod log;
-pub mod overview;
-pub mod peer_columns;
-pub mod peer_words;
-pub mod peers;
-pub mod pieces;
-pub mod tab_bar;
-pub mod throughput;
-pub mod trackers;
+pub(crate) mod files;
+pub(crate) mod header;
+pub(crate) mod help;
+pub(crate) mod log;
+pub(crate) mod overview;
+pub(crate) mod peer_columns;
+pub(crate) mod peer_words;
+pub(crate) mod peers;
+pub(crate) mod pieces;
+pub(crate) mod tab_bar;
+pub(crate) mod throughput;
+pub(crate) mod trackers;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -26,11 +26,11 @@ use super::theme::Theme;
 /// The most characters of one outside string (a client name, a tracker message, a log line)
 /// drawn on one line: wider than any terminal, small enough that a hostile 10 MB string costs
 /// nothing per frame.
-pub const LINE_MAX: usize = 512;
+pub(crate) const LINE_MAX: usize = 512;
 
 /// A pane: title on a top rule only, which costs one line and no columns. Focus shows as a
 /// reversed title (visible without colour) and a coloured rule.
-pub fn pane<'a>(title: Line<'a>, focused: bool, theme: &Theme) -> Block<'a> {
+pub(crate) fn pane<'a>(title: Line<'a>, focused: bool, theme: &Theme) -> Block<'a> {
     Block::new()
         .borders(Borders::TOP)
         .border_style(theme.border(focused))
@@ -38,7 +38,7 @@ pub fn pane<'a>(title: Line<'a>, focused: bool, theme: &Theme) -> Block<'a> {
 }
 
 /// Renders the pane frame and returns the area inside it.
-pub fn render_pane(
+pub(crate) fn render_pane(
     area: Rect,
     buf: &mut Buffer,
     title: Line<'_>,
@@ -52,7 +52,7 @@ pub fn render_pane(
 }
 
 /// Writes a line of spans at (x, y), clipped to `area`.
-pub fn put_line(buf: &mut Buffer, area: Rect, row: u16, spans: Vec<Span<'_>>) {
+pub(crate) fn put_line(buf: &mut Buffer, area: Rect, row: u16, spans: Vec<Span<'_>>) {
     if row >= area.height {
         return;
     }
@@ -60,13 +60,13 @@ pub fn put_line(buf: &mut Buffer, area: Rect, row: u16, spans: Vec<Span<'_>>) {
     buf.set_line(area.x, area.y + row, &line, area.width);
 }
 
-pub fn span<'a>(text: impl Into<Cow<'a, str>>, style: Style) -> Span<'a> {
+pub(crate) fn span<'a>(text: impl Into<Cow<'a, str>>, style: Style) -> Span<'a> {
     Span::styled(text, style)
 }
 
 /// A `w`×`h` box in the middle of `area`, cleared: where a dialog draws. The caller has made
 /// sure it fits (`w <= area.width`, `h <= area.height`).
-pub fn popup(area: Rect, w: u16, h: u16, buf: &mut Buffer) -> Rect {
+pub(crate) fn popup(area: Rect, w: u16, h: u16, buf: &mut Buffer) -> Rect {
     let r = Rect {
         x: area.x + area.width.saturating_sub(w) / 2,
         y: area.y + area.height.saturating_sub(h) / 2,

@@ -15,7 +15,7 @@ use super::{put_line, render_pane, span, LINE_MAX};
 
 /// The Overview's body: the findings take the lines they need (up to ~2/5 of it) and the
 /// throughput graph the rest.
-pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     // In a session the list knows the limits and the queue; a one-torrent run has neither.
     let ctx = app
         .list

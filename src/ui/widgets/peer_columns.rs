@@ -5,13 +5,13 @@ use ratatui::layout::Constraint;
 
 /// Index of the state column among the table's columns; it alone is not in
 /// [`Columns::fixed`] (it takes what the others leave).
-pub const STATE_COL: usize = 5;
+pub(crate) const STATE_COL: usize = 5;
 /// Columns from here on are numeric, right-aligned.
-pub const FIRST_NUMERIC: usize = 7;
+pub(crate) const FIRST_NUMERIC: usize = 7;
 
 /// The peer table's column layout for one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Columns {
+pub(crate) struct Columns {
     /// At least 100 cells: full byte units and the requests column.
     pub wide: bool,
     /// At least 150 cells: the downloaded and uploaded totals too.
@@ -29,7 +29,7 @@ pub struct Columns {
 
 /// The widest text each content-sized column has to show (in chars).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Needs {
+pub(crate) struct Needs {
     pub addr: usize,
     pub client: usize,
     pub state: usize,
@@ -41,7 +41,7 @@ pub struct Needs {
 /// does not fit). Room beyond that first widens the address, client and numeric columns by
 /// up to six cells each, which spreads the slack as even gaps instead of one wide hole
 /// after State; anything still left goes back to State.
-pub fn fit(width: u16, needs: Needs) -> Columns {
+pub(crate) fn fit(width: u16, needs: Needs) -> Columns {
     let wide = width >= 100;
     let huge = width >= 150;
     // Source and connection in words only when the state column keeps its room.
@@ -103,7 +103,7 @@ pub fn fit(width: u16, needs: Needs) -> Columns {
 
 impl Columns {
     /// The column titles, in table order (State included).
-    pub fn header(&self) -> Vec<&'static str> {
+    pub(crate) fn header(&self) -> Vec<&'static str> {
         let mut header = vec![
             "",
             "Address",
@@ -126,7 +126,7 @@ impl Columns {
     }
 
     /// The table's constraints: the fixed widths with State filling the rest.
-    pub fn constraints(&self) -> Vec<Constraint> {
+    pub(crate) fn constraints(&self) -> Vec<Constraint> {
         let mut widths: Vec<Constraint> =
             self.fixed.iter().map(|&w| Constraint::Length(w)).collect();
         widths.insert(STATE_COL, Constraint::Fill(1));

@@ -16,7 +16,7 @@ use super::{span, LINE_MAX};
 /// interested but they choke us, `K` they unchoke us but we do not want anything, `.` neither.
 /// Upload side: `U` we unchoke them and they are interested, `u` they are interested but we
 /// choke them, `?` we unchoke them but they do not want anything, `.` neither.
-pub fn flag_code(f: &ChokeFlags) -> [char; 2] {
+pub(crate) fn flag_code(f: &ChokeFlags) -> [char; 2] {
     let down = match (f.peer_choking, f.am_interested) {
         (false, true) => 'D',
         (true, true) => 'd',
@@ -34,7 +34,7 @@ pub fn flag_code(f: &ChokeFlags) -> [char; 2] {
 
 /// The four flags in words, e.g. "they choke us, we are interested; we choke them, they are
 /// not interested".
-pub fn flag_meaning(f: &ChokeFlags) -> String {
+pub(crate) fn flag_meaning(f: &ChokeFlags) -> String {
     let they = if f.peer_choking {
         "they choke us"
     } else {
@@ -58,10 +58,10 @@ pub fn flag_meaning(f: &ChokeFlags) -> String {
     format!("{they}, {we_want}; {we}, {they_want}")
 }
 
-pub const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wanted  U/u we upload/we choke them  ? unchoked, they want nothing  * RC4";
+pub(crate) const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wanted  U/u we upload/we choke them  ? unchoked, they want nothing  * RC4";
 
 /// Stage or result in a few words: "connecting 3s", "failed: connection refused (×3)".
-pub fn state_text(p: &PeerRow) -> String {
+pub(crate) fn state_text(p: &PeerRow) -> String {
     let end = p
         .end
         .as_ref()
@@ -86,7 +86,7 @@ pub fn state_text(p: &PeerRow) -> String {
     }
 }
 
-pub fn client_text(p: &PeerRow) -> String {
+pub(crate) fn client_text(p: &PeerRow) -> String {
     match &p.client {
         Some(c) => outside(c, LINE_MAX).into_owned(),
         None if p.stage == PeerStage::Connected => "unknown".into(),
@@ -97,7 +97,7 @@ pub fn client_text(p: &PeerRow) -> String {
 /// The peer-id decode when it names another program than the client the peer announced in
 /// its BEP 10 `v` string (a libtorrent-based app says "lt_client/2.0.8.0" with the id
 /// `-LT2080-`). Versions and spelling aside, "aria2/1.36.0" and "aria2 1.36.0" are one program.
-pub fn other_program(p: &PeerRow) -> Option<&str> {
+pub(crate) fn other_program(p: &PeerRow) -> Option<&str> {
     let id = p.other_id_client()?;
     let name = |s: &str| {
         s.split(|c: char| c.is_whitespace() || c == '/')
@@ -112,7 +112,7 @@ pub fn other_program(p: &PeerRow) -> Option<&str> {
 }
 
 /// One line about the selected peer, with the flags spelled out.
-pub fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
+pub(crate) fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
     let mut spans = vec![span(
         format!("▸ {}", p.addr),
         Style::new().add_modifier(Modifier::BOLD),

@@ -79,7 +79,7 @@ fn waiting_for(snap: &Snapshot) -> String {
     }
 }
 
-pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let focused = app.focus == Focus::Peers;
     let title = Line::from(vec![

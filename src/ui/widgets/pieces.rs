@@ -19,16 +19,16 @@ use crate::ui::theme::Theme;
 
 use super::{pane, put_line, span};
 
-pub const SYM_MISSING: char = '·';
-pub const SYM_IN_FLIGHT: char = '↓';
-pub const SYM_VERIFIED: char = '█';
-pub const SYM_FAILED: char = '✗';
+pub(crate) const SYM_MISSING: char = '·';
+pub(crate) const SYM_IN_FLIGHT: char = '↓';
+pub(crate) const SYM_VERIFIED: char = '█';
+pub(crate) const SYM_FAILED: char = '✗';
 /// Partly verified groups, by fraction done.
 const SHADES: [char; 3] = ['░', '▒', '▓'];
 
 /// Symbol and style for a cell in the "what we have" view. Each state has its own symbol, so
 /// the map reads the same without colour.
-pub fn state_symbol(s: &CellStats, theme: &Theme) -> (char, Style) {
+pub(crate) fn state_symbol(s: &CellStats, theme: &Theme) -> (char, Style) {
     if s.failed > 0 {
         (SYM_FAILED, theme.failed())
     } else if s.total > 0 && s.verified == s.total {
@@ -78,7 +78,7 @@ fn avail_band(peers: u16) -> (char, Color) {
 /// Availability view: how many connected peers hold the rarest piece of the cell that we still
 /// need. Cells we have entirely are drawn dim (band of their rarest piece), so what stands out
 /// is the rare pieces still to fetch.
-pub fn avail_symbol(s: &CellStats, theme: &Theme) -> (char, Style) {
+pub(crate) fn avail_symbol(s: &CellStats, theme: &Theme) -> (char, Style) {
     if s.total > 0 && s.min_avail_needed == u16::MAX {
         let (sym, _) = avail_band(s.min_avail);
         return (sym, theme.dim());
@@ -95,7 +95,7 @@ pub fn avail_symbol(s: &CellStats, theme: &Theme) -> (char, Style) {
     )
 }
 
-pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let focused = app.focus == Focus::Pieces;
     let n = snap.pieces.len();

@@ -9,7 +9,7 @@ use crate::ui::app::App;
 use crate::ui::tabs::{labels, Tab};
 
 /// The count a tab's label carries, from the snapshot.
-pub fn counts(snap: &Snapshot) -> impl Fn(Tab) -> Option<String> + '_ {
+pub(crate) fn counts(snap: &Snapshot) -> impl Fn(Tab) -> Option<String> + '_ {
     move |t| match t {
         Tab::Peers => Some(format!("{}/{}", snap.connected_peers(), snap.peers.len())),
         Tab::Pieces => Some(format!("{}/{}", snap.verified_pieces(), snap.pieces.len())),
@@ -19,7 +19,7 @@ pub fn counts(snap: &Snapshot) -> impl Fn(Tab) -> Option<String> + '_ {
     }
 }
 
-pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     if area.height == 0 {
         return;
     }

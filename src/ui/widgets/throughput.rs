@@ -21,7 +21,7 @@ use crate::fmt;
 /// Below this many rows the axes would eat the plot; use sparklines instead.
 const CHART_MIN_HEIGHT: u16 = 8;
 
-pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let h = &app.history;
     // The x-axis spans the samples we have (up to the five minutes kept), so a young session

@@ -20,7 +20,7 @@ use super::{put_line, render_pane, span};
 const MESSAGE_MAX: usize = 4096;
 
 /// `text` in lines of at most `width` characters, broken between words where it can.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut out = Vec::new();
     let mut line = String::new();
@@ -95,7 +95,7 @@ fn row_spans<'a>(cols: [String; 6], url: String, style: [Style; 2], n: usize) ->
 }
 
 /// Every line of the tab, one screen row each, before scrolling.
-pub fn lines<'a>(snap: &Snapshot, theme: &Theme, width: usize) -> Vec<Line<'a>> {
+pub(crate) fn lines<'a>(snap: &Snapshot, theme: &Theme, width: usize) -> Vec<Line<'a>> {
     let longest = snap.trackers.iter().map(|t| t.url.chars().count()).max();
     let (url_w, n) = cells(width, longest.unwrap_or(0));
     let mut out = Vec::new();
@@ -222,7 +222,7 @@ fn other_sources(snap: &Snapshot, theme: &Theme) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let theme = &app.theme;
     let failing = snap
         .trackers

@@ -1,0 +1,100 @@
+//! What the integration tests, benchmarks and fuzz targets reach inside the crate.
+//!
+//! The crate's modules are private: the binary's whole entry is [`crate::run`]. Tests that drive
+//! the engine in-process (fake peers, codecs, snapshots drawn to a buffer) need more than that,
+//! and this module is the one door they go through, `#[doc(hidden)]` because it is not an API
+//! anyone should build on. Its layout mirrors the crate's, so `ttui::internals::protocol::message`
+//! is `crate::protocol::message`. Everything not named here is private to the crate, and the
+//! `unreachable_pub` lint keeps it so: an item made `pub` inside the crate but reachable from
+//! nowhere outside is a warning.
+//!
+//! The pure parsers (`protocol`) are re-exported whole: every one of them has a fuzz target and
+//! unit tests outside the crate. Elsewhere only the items a test names are.
+
+pub mod protocol {
+    pub use crate::protocol::{
+        bencode, bitfield, extension, handshake, krpc, magnet, message, metainfo, mse_codec,
+        peer_id, rc4, text, utp_packet,
+    };
+}
+
+pub mod engine {
+    pub use crate::engine::connect::connect_and_handshake;
+    pub use crate::engine::options::{Options, TorrentEnd};
+    pub use crate::engine::torrent::{start, Engine};
+    pub use crate::engine::{api, ExtHandshake};
+    pub mod create {
+        pub use crate::engine::create::{create_torrent, make_payload, PayloadSpec};
+    }
+    pub mod disk {
+        pub mod parts {
+            pub use crate::engine::disk::parts::parse_header;
+        }
+    }
+    pub mod picker {
+        pub use crate::engine::picker::{BlockRef, Picker};
+    }
+    pub mod rate {
+        pub use crate::engine::rate::{parse, parse_rate, Schedule};
+    }
+    pub mod store {
+        pub use crate::engine::store::lock::{try_lock, LockError};
+        pub use crate::engine::store::restart::stamp_files;
+        pub use crate::engine::store::resume::Resume;
+        pub use crate::engine::store::{resume, Store};
+    }
+    pub mod torrent {
+        pub use crate::engine::torrent::human;
+    }
+}
+
+pub mod net {
+    pub use crate::net::mse_stream::EncryptionPolicy;
+    pub use crate::net::stream::{Encryption, TransportKind};
+    pub mod utp {
+        pub use crate::net::utp::stream::UtpStream;
+        pub use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
+    }
+}
+
+pub mod tracker {
+    pub use crate::tracker::task::{spawn_with_config, TaskConfig, MAX_CONCURRENT_ANNOUNCES};
+    pub use crate::tracker::{
+        announce, announce_with, http, http_client_builder, udp, AnnounceEvent, AnnounceRequest,
+        LogLevel, Progress, TrackerCommand, TrackerError, TrackerStatus, TrackerUpdate,
+        MAX_PEERS_PER_REPLY,
+    };
+}
+
+pub mod dht {
+    pub use crate::dht::persist;
+    pub use crate::dht::service::{is_krpc, Dht, DhtConfig};
+}
+
+pub mod control {
+    pub use crate::control::server::ControlServer;
+    pub use crate::control::{files, frame, ids, proto, server, Client};
+}
+
+pub mod config {
+    pub use crate::config::parse;
+}
+
+pub mod cli {
+    pub use crate::cli::info;
+    pub mod attach {
+        pub use crate::cli::attach::{ssh_command, Target};
+    }
+    pub mod load {
+        pub use crate::cli::load::MAX_TORRENT_SIZE;
+    }
+}
+
+pub mod demo {
+    pub use crate::demo::{write_transmission_settings, TransmissionSettings};
+}
+
+pub mod ui {
+    pub use crate::ui::app::App;
+    pub use crate::ui::{action, draw, list, Action, Theme};
+}
