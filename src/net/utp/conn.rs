@@ -3,7 +3,8 @@
 //!
 //! It is made of parts that each keep their own invariant: the send window (`Inflight`), the
 //! received bytes and reorder buffer (`RecvBuf`), the deadlines (`Timers`), the parked tasks
-//! (`Wakers`), the round-trip estimate (`Rtt`) and LEDBAT (`Ledbat`).
+//! (`Wakers`), the ACK and wake-up owed at the end of a batch (`Owed`), our FIN's progress
+//! (`Fin`), the round-trip estimate (`Rtt`) and LEDBAT (`Ledbat`).
 //!
 //! Invariant across the parts: written bytes in `wbuf` plus the send window's never exceed
 //! `cfg.send_buf` (`write` takes only `send_space`).
@@ -12,6 +13,7 @@ use super::cc::{Ledbat, Rtt};
 use super::{UtpConfig, UtpStats};
 use crate::protocol::utp::{self, Header, Packet, PacketType};
 use inflight::Inflight;
+use owed::{Fin, Owed};
 use recv_buf::RecvBuf;
 use std::collections::VecDeque;
 use std::io;
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 use timers::{Timers, Wakers};
 
 mod inflight;
+mod owed;
 mod recv;
 mod recv_buf;
 mod send;
@@ -59,9 +62,7 @@ pub(crate) struct UtpConn {
     peer_wnd: usize,
     last_ack: u16,
     dup_acks: u32,
-    fin_queued: bool,
-    fin_sent: bool,
-    fin_acked: bool,
+    fin: Fin,
     timeouts: u32,
     recovery_until: u16,
     /// After a timeout: segments last sent before this instant are presumed lost and are
@@ -72,13 +73,7 @@ pub(crate) struct UtpConn {
     eof_seq: Option<u16>,
     got_fin: bool,
     reply_us: u32,
-    need_ack: bool,
-    /// On the socket's list of connections owing an ACK or a reader wake-up (see
-    /// `UtpSocket::flush_acks`).
-    ack_queued: bool,
-    /// In-order data arrived since the reader was last woken: it is woken once per batch of
-    /// datagrams (`ack_now`), not once per datagram.
-    read_ready: bool,
+    owed: Owed,
     last_adv_wnd: usize,
     // shared
     rtt: Rtt,
@@ -109,9 +104,7 @@ impl UtpConn {
             peer_wnd: cfg.mss,
             last_ack: seq_nr.wrapping_sub(1),
             dup_acks: 0,
-            fin_queued: false,
-            fin_sent: false,
-            fin_acked: false,
+            fin: Fin::No,
             timeouts: 0,
             recovery_until: seq_nr,
             recover_before: None,
@@ -119,9 +112,7 @@ impl UtpConn {
             eof_seq: None,
             got_fin: false,
             reply_us: 0,
-            need_ack: false,
-            ack_queued: false,
-            read_ready: false,
+            owed: Owed::default(),
             last_adv_wnd: cfg.recv_buf,
             rtt: Rtt::new(),
             timers: Timers::default(),
@@ -189,13 +180,13 @@ impl UtpConn {
         let mut d = Vec::with_capacity(60);
         utp::encode(&h, sack.as_deref(), &[], &mut d);
         self.out.push(d);
-        self.need_ack = false;
+        self.owed.ack_sent();
     }
 
     /// Whether an ACK or a reader wake-up is owed and the connection is not yet on the
     /// socket's list.
     pub(crate) fn owes_ack(&mut self) -> bool {
-        (self.need_ack || self.read_ready) && !std::mem::replace(&mut self.ack_queued, true)
+        self.owed.enqueue()
     }
 
     pub(crate) fn fail(&mut self, kind: io::ErrorKind) {
@@ -265,11 +256,10 @@ impl UtpConn {
     /// Sends the ACK `on_packet` deferred, if nothing carried it since, and wakes the reader
     /// if data came.
     pub(crate) fn ack_now(&mut self) {
-        self.ack_queued = false;
-        if std::mem::take(&mut self.read_ready) {
+        if self.owed.dequeue() {
             self.wakers.wake_read();
         }
-        if self.need_ack && self.state != State::Closed {
+        if self.owed.ack() && self.state != State::Closed {
             self.send_state();
         }
     }
@@ -284,7 +274,7 @@ impl UtpConn {
             return None;
         }
         if let Some(t) = self.dropped_at {
-            if self.fin_acked || now.duration_since(t) > LINGER {
+            if self.fin == Fin::Acked || now.duration_since(t) > LINGER {
                 self.state = State::Closed;
                 return None;
             }
@@ -361,7 +351,7 @@ impl UtpConn {
     }
 
     pub(crate) fn fin_queued(&self) -> bool {
-        self.fin_queued
+        self.fin.asked()
     }
 
     pub(crate) fn park_reader(&mut self, w: &Waker) {

@@ -6,7 +6,7 @@ use crate::protocol::utp;
 
 impl UtpConn {
     pub(super) fn on_data(&mut self, seq: u16, data: &[u8]) {
-        self.need_ack = true;
+        self.owed.ack_due();
         let dist = seq.wrapping_sub(self.ack_nr);
         if dist == 0 || dist > MAX_REORDER {
             // A duplicate, or beyond any window we advertised.
@@ -32,14 +32,14 @@ impl UtpConn {
             }
             self.check_eof();
             // Woken by `ack_now` when the batch of datagrams this came in is handled.
-            self.read_ready = true;
+            self.owed.data_ready();
         } else if !self.rx.hold(seq, data) {
             self.stats.wasted_recv_bytes += data.len() as u64;
         }
     }
 
     pub(super) fn on_fin(&mut self, seq: u16) {
-        self.need_ack = true;
+        self.owed.ack_due();
         if self.eof_seq.is_none() && utp::seq_lt(self.ack_nr, seq) {
             self.eof_seq = Some(seq);
             // Anything held beyond the FIN can never be delivered.

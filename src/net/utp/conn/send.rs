@@ -2,6 +2,7 @@
 //! SACK mask) acknowledges, loss detection, and filling the window from the written bytes.
 
 use super::inflight::{Sack, Seg};
+use super::owed::Fin;
 use super::{State, UtpConn};
 use crate::protocol::utp::{self, Header, PacketType};
 use std::time::Instant;
@@ -28,7 +29,7 @@ impl UtpConn {
         seg.resend = false;
         self.out.push(d);
         self.stats.packets_sent += 1;
-        self.need_ack = false;
+        self.owed.ack_sent();
         if !self.timers.rto_running() {
             self.timers.arm_rto(now + self.rtt.rto());
         }
@@ -60,7 +61,7 @@ impl UtpConn {
                 sample = Some(s);
             }
             if seg.ty == PacketType::Fin {
-                self.fin_acked = true;
+                self.fin = Fin::Acked;
             }
         }
         if advanced {
@@ -189,7 +190,7 @@ impl UtpConn {
     }
 
     pub(crate) fn shutdown(&mut self, now: Instant) {
-        self.fin_queued = true;
+        self.fin.queue();
         self.flush(now);
     }
 
@@ -222,12 +223,12 @@ impl UtpConn {
                 let data: Vec<u8> = self.wbuf.drain(..n).collect();
                 self.push_seg(PacketType::Data, data, now);
             }
-            if self.fin_queued && !self.fin_sent && self.wbuf.is_empty() {
-                self.fin_sent = true;
+            if self.fin == Fin::Queued && self.wbuf.is_empty() {
+                self.fin = Fin::Sent;
                 self.push_seg(PacketType::Fin, Vec::new(), now);
             }
         }
-        if ack && self.need_ack {
+        if ack && self.owed.ack() {
             self.send_state();
         }
     }
