@@ -1,7 +1,6 @@
 //! The state of one established connection and what it does with each message, command and
 //! tick. No I/O here except `flush`: messages go into `out`, which the task writes.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,14 +11,23 @@ use tokio::time::Instant as TokioInstant;
 
 use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::connect::{io_end, OUR_REQQ};
-use crate::engine::pex::{PexEvent, PexInbox, Verdict, UT_PEX_ID};
+use crate::engine::pex::{PexEvent, Verdict, UT_PEX_ID};
 use crate::engine::picker::BlockRef;
-use crate::engine::rate::{Gate, Limiter, Resends};
+use crate::engine::rate::Limiter;
 use crate::engine::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::engine::stream::WriteHalf;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::extension::{ExtHandshake, Pex, HANDSHAKE_ID, UT_METADATA, UT_PEX};
 use crate::protocol::message::{encode_into, Message};
+use extensions::Extensions;
+use requests::{Pacing, Requests};
+use throttle::Throttle;
+use uploads::Uploads;
+
+pub(crate) mod extensions;
+pub(crate) mod requests;
+pub(crate) mod throttle;
+pub(crate) mod uploads;
 
 /// Most requests we keep outstanding to one peer. 256 × 16 KiB = 4 MiB in flight, enough for
 /// hundreds of MB/s on a low-latency link while keeping memory bounded.
@@ -39,6 +47,10 @@ const KEEPALIVE_AFTER: Duration = Duration::from_secs(90);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(150);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One connection's state. Its impl spans `conn.rs`, `pipeline.rs` (our requests) and
+/// `upload.rs` (theirs), hence the `pub(super)` fields; each part that has an invariant is a
+/// type in `conn/` that keeps it behind its methods (`Requests`, `Pacing`, `Uploads`,
+/// `Extensions`, `Throttle`).
 pub(crate) struct PeerConn {
     pub(super) conn: u64,
     pub(super) shared: Arc<Shared>,
@@ -48,26 +60,18 @@ pub(crate) struct PeerConn {
     /// The pieces we told this peer we have (bitfield, then `have`s).
     pub(super) announced: Bitfield,
     pub(super) flags: ChokeFlags,
-    pub(super) in_flight: VecDeque<BlockRef>,
-    /// Requests we gave up on (choke, cancel, snub): a late block for one of them is not a
-    /// protocol violation. Bounded.
-    pub(super) stale: VecDeque<BlockRef>,
-    pub(super) uploads: VecDeque<BlockRef>,
-    /// The peer's `reqq`: most requests it queues (at least 1).
-    pub(super) reqq: usize,
-    pub(super) depth: usize,
-    pub(super) rate: f64,
-    pub(super) window_bytes: u64,
-    pub(super) window_start: Instant,
+    /// Our requests in flight, and those given up on.
+    pub(super) requests: Requests,
+    /// How many requests to keep in flight.
+    pub(super) pacing: Pacing,
+    /// The peer's requests to us.
+    pub(super) uploads: Uploads,
     pub(super) last_recv: Instant,
     pub(super) last_send: Instant,
     pub(super) last_block: Instant,
     pub(super) snubbed: bool,
-    /// The peer's id for ut_metadata messages, when it offered the extension.
-    pub(super) their_ut_metadata: Option<u8>,
-    /// The peer's id for ut_pex messages, when it offered the extension and ours is on.
-    pub(super) their_ut_pex: Option<u8>,
-    pub(super) pex_in: PexInbox,
+    /// What the peer's extended handshake offered.
+    pub(super) ext: Extensions,
     pub(super) paused: bool,
     pub(super) out: BytesMut,
     pub(super) picked: Vec<BlockRef>,
@@ -75,16 +79,7 @@ pub(crate) struct PeerConn {
     /// waits for them to catch up (`Download::caught_up`).
     pub(super) held_back: bool,
     /// Payload limits: `piece` messages read (down) and sent (up); see `engine::rate`.
-    pub(super) down: Limiter,
-    pub(super) up: Limiter,
-    /// Shut while the down limiter's debt is being paid: no message is read.
-    pub(super) read_gate: Gate,
-    /// Shut while the up limiter's is: no block is sent.
-    pub(super) send_gate: Gate,
-    /// Blocks read from disk, waiting for the up limiter.
-    pub(super) ready: VecDeque<(BlockRef, Bytes)>,
-    /// uTP's resent and wasted bytes already charged to the limiters.
-    pub(super) resends: Resends,
+    pub(super) throttle: Throttle,
 }
 
 /// Our BEP 10 handshake: ut_metadata when we can serve the info dictionary, ut_pex when
@@ -133,37 +128,19 @@ impl PeerConn {
             peer_has: Bitfield::new(n),
             announced: Bitfield::new(n),
             flags: ChokeFlags::default(),
-            in_flight: VecDeque::new(),
-            stale: VecDeque::new(),
-            uploads: VecDeque::new(),
-            reqq: MAX_PIPELINE,
-            // Under a down limit, start as low as the limit will keep us: 64 requests to each
-            // of 50 peers at 100 KiB/s would be minutes of data asked for at once.
-            depth: if shared.rates.down.is_limited() {
-                LIMITED_MIN_PIPELINE
-            } else {
-                START_PIPELINE
-            },
-            rate: 0.0,
-            window_bytes: 0,
-            window_start: now,
+            requests: Requests::default(),
+            pacing: Pacing::new(shared.rates.down.is_limited(), now),
+            uploads: Uploads::default(),
             last_recv: now,
             last_send: now,
             last_block: now,
             snubbed: false,
-            their_ut_metadata: None,
-            their_ut_pex: None,
-            pex_in: PexInbox::new(now),
+            ext: Extensions::new(shared.pex, now),
             paused: shared.paused.load(Ordering::Relaxed),
             out: BytesMut::with_capacity(64 * 1024),
             picked: Vec::new(),
             held_back: false,
-            down: shared.rates.down.clone(),
-            up: shared.rates.up.clone(),
-            read_gate: Gate::default(),
-            send_gate: Gate::default(),
-            ready: VecDeque::new(),
-            resends: Resends::default(),
+            throttle: Throttle::new(shared.rates.down.clone(), shared.rates.up.clone()),
         }
     }
 
@@ -315,10 +292,11 @@ impl PeerConn {
                 begin,
                 length,
             } => {
-                self.uploads
-                    .retain(|r| !(r.index == index && r.begin == begin && r.length == length));
-                self.ready
-                    .retain(|(r, _)| !(r.index == index && r.begin == begin && r.length == length));
+                self.uploads.cancel(BlockRef {
+                    index,
+                    begin,
+                    length,
+                });
             }
             Message::Reject {
                 index,
@@ -348,12 +326,11 @@ impl PeerConn {
     fn on_ext_handshake(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
         let h = ExtHandshake::decode(payload)
             .map_err(|e| protocol(format!("malformed extended handshake: {e}")))?;
-        self.their_ut_metadata = h.id_of(UT_METADATA);
-        self.their_ut_pex = h.id_of(UT_PEX).filter(|_| self.shared.pex);
+        self.ext.learn(&h);
         self.shared.send(Event::Pex {
             conn: self.conn,
             event: PexEvent::Extensions {
-                ut_pex: self.their_ut_pex.is_some(),
+                ut_pex: self.ext.ut_pex().is_some(),
                 listen_port: h.p,
             },
         });
@@ -375,7 +352,11 @@ impl PeerConn {
         let Ok((mut msg, entries)) = Pex::decode_counted(payload) else {
             return;
         };
-        let event = match self.pex_in.accept(Instant::now(), entries, msg.added.len()) {
+        let event = match self
+            .ext
+            .pex_in
+            .accept(Instant::now(), entries, msg.added.len())
+        {
             Verdict::Ignore => return,
             Verdict::Flood(why) => PexEvent::Flooded(why),
             Verdict::Take(n) => {
@@ -392,7 +373,7 @@ impl PeerConn {
     pub(crate) fn on_command(&mut self, c: PeerCmd) -> Result<(), PeerEnd> {
         match c {
             PeerCmd::SendPex(payload) => {
-                if let Some(id) = self.their_ut_pex {
+                if let Some(id) = self.ext.ut_pex() {
                     self.push(&Message::Extended { id, payload });
                 }
             }
@@ -416,7 +397,7 @@ impl PeerConn {
                 self.paused = true;
                 // Cancel what is queued at the peer, or it keeps sending for seconds (a
                 // throttled peer holds many of our requests) and the pause does not show.
-                for r in self.in_flight.iter() {
+                for r in self.requests.iter() {
                     encode_into(
                         &Message::Cancel {
                             index: r.index,
@@ -447,21 +428,22 @@ impl PeerConn {
 
     /// Whether a message may be read now (the down limiter's gate is open).
     pub(crate) fn may_read(&mut self, now: TokioInstant) -> bool {
-        self.read_gate.is_open(now)
+        self.throttle.may_read(now)
     }
 
     /// The earliest instant a shut gate opens, if any: the task sleeps until then.
     pub(crate) fn next_wake(&mut self, now: TokioInstant) -> Option<TokioInstant> {
-        match (self.read_gate.wake(now), self.send_gate.wake(now)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.throttle.next_wake(now)
     }
 
     /// A limit changed: debts were forgiven, so the gates open now.
     pub(crate) fn limits_changed(&mut self) {
-        self.read_gate.forgive();
-        self.send_gate.forgive();
+        self.throttle.forgive();
+    }
+
+    /// The peer's own limiters (`rate::SessionRates::for_peer`), set before any byte moves.
+    pub(crate) fn set_limiters(&mut self, down: Limiter, up: Limiter) {
+        self.throttle = Throttle::new(down, up);
     }
 
     pub(crate) fn on_tick(&mut self) -> Result<(), PeerEnd> {
@@ -474,27 +456,11 @@ impl PeerConn {
         }
         self.update_rate(now);
         let tick = TokioInstant::now();
-        self.charge_resends(tick);
-        self.read_gate.on_tick(tick);
-        self.send_gate.on_tick(tick);
+        // What uTP sent again or received in vain is charged too (`rate::Resends`).
+        let utp = self.live.utp.get().and_then(|h| h.get());
+        self.throttle
+            .on_tick(utp.map(|s| (s.resent_bytes, s.wasted_recv_bytes)), tick);
         Ok(())
-    }
-
-    /// Charges what uTP sent again or received in vain since the last tick (`rate::Resends`).
-    fn charge_resends(&mut self, now: TokioInstant) {
-        let Some(stats) = self.live.utp.get().and_then(|h| h.get()) else {
-            return;
-        };
-        let (up, down) = self
-            .resends
-            .since(stats.resent_bytes, stats.wasted_recv_bytes);
-        // A take of nothing would still count the connection among its buckets' sharers.
-        if up > 0 {
-            self.send_gate.take(&self.up, up, now);
-        }
-        if down > 0 {
-            self.read_gate.take(&self.down, down, now);
-        }
     }
 }
 
@@ -502,7 +468,7 @@ impl PeerConn {
 /// and its pieces leave the availability counts, so nothing stays booked by a dead peer.
 impl Drop for PeerConn {
     fn drop(&mut self) {
-        let blocks: Vec<BlockRef> = self.in_flight.drain(..).collect();
+        let blocks = self.requests.take_all();
         let mut d = self.shared.download();
         d.picker.release(blocks);
         d.picker.remove_bitfield(&self.peer_has);

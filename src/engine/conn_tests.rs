@@ -69,9 +69,9 @@ fn downloading(t: &TestTorrent, fast: bool) -> (PeerConn, Arc<PeerLive>) {
     c.on_message(Message::Bitfield(Bytes::from_static(&[0xfe])))
         .unwrap();
     c.on_message(Message::Unchoke).unwrap();
-    c.depth = 2;
+    c.pacing.set_depth(2);
     c.fill_pipeline();
-    assert_eq!(c.in_flight.len(), 2);
+    assert_eq!(c.requests.len(), 2);
     let requests = sent(&mut c);
     assert_eq!(
         requests.len(),
@@ -185,8 +185,8 @@ fn fast_extension_messages_need_the_fast_extension() {
 fn a_reject_gives_the_block_back_to_the_picker() {
     let t = torrent(LAST);
     let (mut c, live) = downloading(&t, true);
-    let r = c.in_flight[0];
-    let kept = c.in_flight[1];
+    let r = c.requests.iter().copied().next().unwrap();
+    let kept = c.requests.iter().copied().nth(1).unwrap();
     // Not ours: changes nothing.
     c.on_message(Message::Reject {
         index: 6,
@@ -194,14 +194,14 @@ fn a_reject_gives_the_block_back_to_the_picker() {
         length: 1000,
     })
     .unwrap();
-    assert_eq!(c.in_flight.len(), 2);
+    assert_eq!(c.requests.len(), 2);
     c.on_message(Message::Reject {
         index: r.index,
         begin: r.begin,
         length: r.length,
     })
     .unwrap();
-    assert_eq!(Vec::from(c.in_flight.clone()), [kept]);
+    assert_eq!(c.requests.iter().copied().collect::<Vec<_>>(), [kept]);
     assert_eq!(live.in_flight.load(Ordering::Relaxed), 1);
     assert_eq!(
         pick_for_another(&t, 1),
@@ -217,9 +217,9 @@ fn a_reject_gives_the_block_back_to_the_picker() {
 fn a_choke_releases_our_requests_and_a_late_block_is_still_taken() {
     let t = torrent(LAST);
     let (mut c, live) = downloading(&t, false);
-    let asked: Vec<BlockRef> = c.in_flight.iter().copied().collect();
+    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
     c.on_message(Message::Choke).unwrap();
-    assert!(c.in_flight.is_empty());
+    assert!(c.requests.is_empty());
     assert_eq!(live.in_flight.load(Ordering::Relaxed), 0);
     assert!(live.flags().peer_choking);
     // Both blocks can go to someone else now.
@@ -244,28 +244,28 @@ fn a_choke_releases_our_requests_and_a_late_block_is_still_taken() {
 fn a_piece_must_answer_a_request_of_its_length() {
     let t = torrent(LAST);
     let (mut c, _) = downloading(&t, false);
-    let r = c.in_flight[0];
+    let r = c.requests.iter().copied().next().unwrap();
     let short = Message::Piece {
         index: r.index,
         begin: r.begin,
         data: Bytes::from_static(&[0; 10]),
     };
     assert!(violation(c.on_message(short)).contains("asked for 16384"));
-    let other = (0..6).find(|i| c.in_flight.iter().all(|r| r.index != *i));
+    let other = (0..6).find(|i| c.requests.iter().all(|r| r.index != *i));
     let never = block(other.unwrap(), 0, BLOCK);
     assert!(violation(c.on_message(piece_msg(never))).contains("unrequested"));
     let huge = block(r.index, r.begin, BLOCK + 1);
     assert!(violation(c.on_message(piece_msg(huge))).contains("16385 bytes"));
-    assert_eq!(c.in_flight.len(), 2, "nothing taken from a bad block");
+    assert_eq!(c.requests.len(), 2, "nothing taken from a bad block");
 }
 
 #[test]
 fn a_block_that_answers_a_request_is_recorded() {
     let t = torrent(LAST);
     let (mut c, live) = downloading(&t, false);
-    let r = c.in_flight[0];
+    let r = c.requests.iter().copied().next().unwrap();
     c.on_message(piece_msg(r)).unwrap();
-    assert_eq!(c.in_flight.len(), 1);
+    assert_eq!(c.requests.len(), 1);
     assert_eq!(live.in_flight.load(Ordering::Relaxed), 1);
     assert_eq!(live.downloaded.load(Ordering::Relaxed), u64::from(BLOCK));
     // The same block again: no longer in flight, never given up on.
@@ -277,7 +277,7 @@ fn blocks_received_twice_or_never_asked_for_count_as_wasted() {
     let t = torrent(LAST);
     let wasted = || t.shared.wasted.load(Ordering::Relaxed);
     let (mut c, _) = downloading(&t, false);
-    let asked: Vec<BlockRef> = c.in_flight.iter().copied().collect();
+    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
     c.on_message(Message::Choke).unwrap();
     // Another peer delivers the block first; ours, already on its way, comes second.
     let first =
@@ -330,14 +330,17 @@ fn requests_outside_the_torrent_or_a_piece_end_the_connection() {
     }
     c.on_message(request(block(6, 0, 1000))).unwrap();
     c.on_message(request(block(0, BLOCK, BLOCK))).unwrap();
-    assert_eq!(c.uploads.len(), 2);
+    assert_eq!(c.uploads.queued().count(), 2);
     c.on_message(Message::Cancel {
         index: 0,
         begin: BLOCK,
         length: BLOCK,
     })
     .unwrap();
-    assert_eq!(Vec::from(c.uploads.clone()), [block(6, 0, 1000)]);
+    assert_eq!(
+        c.uploads.queued().copied().collect::<Vec<_>>(),
+        [block(6, 0, 1000)]
+    );
 }
 
 #[test]
@@ -390,8 +393,12 @@ fn interest_and_the_extended_handshake_reach_the_coordinator() {
         payload: Bytes::from(h.encode()),
     })
     .unwrap();
-    assert_eq!((c.reqq, c.depth), (3, 3), "their reqq caps our pipeline");
-    assert_eq!(c.their_ut_pex, Some(3));
+    assert_eq!(
+        (c.pacing.reqq(), c.pacing.depth()),
+        (3, 3),
+        "their reqq caps our pipeline"
+    );
+    assert_eq!(c.ext.ut_pex(), Some(3));
     let events = t.drain();
     assert!(
         matches!(events[0], Event::Interest { conn: CONN }),
@@ -439,7 +446,7 @@ fn pause_cancels_what_is_asked_and_chokes() {
     let (mut c, live) = downloading(&t, false);
     c.on_command(PeerCmd::Unchoke).unwrap();
     sent(&mut c);
-    let asked: Vec<BlockRef> = c.in_flight.iter().copied().collect();
+    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
     c.on_command(PeerCmd::Pause).unwrap();
     let cancels = asked.iter().map(|r| Message::Cancel {
         index: r.index,
@@ -449,7 +456,7 @@ fn pause_cancels_what_is_asked_and_chokes() {
     let mut want: Vec<Message> = cancels.collect();
     want.extend([Message::NotInterested, Message::Choke]);
     assert_eq!(sent(&mut c), want);
-    assert!(c.in_flight.is_empty());
+    assert!(c.requests.is_empty());
     let f = live.flags();
     assert!(f.am_choking && !f.am_interested);
     // Paused: no requests even though the peer unchokes us again.

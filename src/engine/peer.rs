@@ -233,7 +233,8 @@ impl PeerTask {
         let (rd, mut wr) = stream.split();
         let mut reader = FramedRead::with_capacity(rd, MessageCodec::new(num_pieces), 64 * 1024);
         let mut s = PeerConn::new(self.conn, &self.shared, &self.live, hs.supports_fast());
-        (s.down, s.up) = self.shared.rates.for_peer(self.addr.ip());
+        let (down, up) = self.shared.rates.for_peer(self.addr.ip());
+        s.set_limiters(down, up);
         let mut limits = self.shared.rates.session.subscribe();
         let mut limits_live = true;
         self.stage(PeerStage::Connected);

@@ -13,9 +13,6 @@ use crate::engine::shared::Event;
 use crate::protocol::extension::{self, MetadataMsg};
 use crate::protocol::message::{Message, BLOCK_LEN};
 
-/// Most of their requests we queue for upload; beyond it they are rejected (fast extension)
-/// or ignored. Matches the `reqq` we advertise.
-const MAX_UPLOAD_QUEUE: usize = crate::engine::connect::OUR_REQQ;
 /// Blocks read from disk in one blocking job.
 const READ_BATCH: usize = 16;
 
@@ -23,7 +20,7 @@ impl PeerConn {
     /// Answers a BEP 9 request for a piece of our info dictionary; other ut_metadata
     /// messages (data, reject) are not expected once we have the metadata and are ignored.
     pub(super) fn on_metadata_request(&mut self, payload: &[u8]) {
-        let Some(their_id) = self.their_ut_metadata else {
+        let Some(their_id) = self.ext.ut_metadata() else {
             return;
         };
         if let Ok((MetadataMsg::Request { piece }, _)) = MetadataMsg::decode(payload) {
@@ -57,7 +54,7 @@ impl PeerConn {
             )));
         }
         let have = self.shared.download().picker.have().get(r.index);
-        if self.flags.am_choking || !have || self.uploads.len() >= MAX_UPLOAD_QUEUE {
+        if self.flags.am_choking || !have || !self.uploads.queue(r) {
             if self.fast {
                 self.push(&Message::Reject {
                     index: r.index,
@@ -67,13 +64,11 @@ impl PeerConn {
             }
             return Ok(());
         }
-        self.uploads.push_back(r);
         Ok(())
     }
 
     pub(super) fn reject_uploads(&mut self) {
-        let mut queued: Vec<BlockRef> = self.ready.drain(..).map(|(r, _)| r).collect();
-        queued.extend(self.uploads.drain(..));
+        let queued = self.uploads.take_all();
         if self.fast {
             for r in queued {
                 self.push(&Message::Reject {
@@ -86,18 +81,18 @@ impl PeerConn {
     }
 
     /// Sends queued blocks: those read already, else a batch read from disk. Under an up
-    /// limit the blocks sent are paid for before more go (`send_gate`).
+    /// limit the blocks sent are paid for before more go (`Throttle::may_send`).
     pub(crate) async fn serve_uploads(&mut self) -> Result<(), PeerEnd> {
-        if self.flags.am_choking || (self.uploads.is_empty() && self.ready.is_empty()) {
+        if self.flags.am_choking || self.uploads.is_empty() {
             return Ok(());
         }
-        if !self.send_gate.is_open(tokio::time::Instant::now()) {
+        if !self.throttle.may_send(tokio::time::Instant::now()) {
             return Ok(());
         }
-        if self.ready.is_empty() {
+        if !self.uploads.has_ready() {
             self.read_uploads().await?;
         }
-        while let Some((r, data)) = self.ready.pop_front() {
+        while let Some((r, data)) = self.uploads.next_ready() {
             let len = data.len() as u64;
             self.push(&Message::Piece {
                 index: r.index,
@@ -106,9 +101,8 @@ impl PeerConn {
             });
             self.live.uploaded.fetch_add(len, Ordering::Relaxed);
             self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
-            self.send_gate
-                .take(&self.up, len, tokio::time::Instant::now());
-            if !self.send_gate.is_open(tokio::time::Instant::now()) {
+            self.throttle.sent(len, tokio::time::Instant::now());
+            if !self.throttle.may_send(tokio::time::Instant::now()) {
                 break;
             }
         }
@@ -116,10 +110,7 @@ impl PeerConn {
     }
 
     async fn read_uploads(&mut self) -> Result<(), PeerEnd> {
-        let batch: Vec<BlockRef> = self
-            .uploads
-            .drain(..self.uploads.len().min(READ_BATCH))
-            .collect();
+        let batch = self.uploads.batch_to_read(READ_BATCH);
         let storage = Arc::clone(&self.shared.storage);
         let read = tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(batch.len());
@@ -140,7 +131,7 @@ impl PeerConn {
             }
             Err(e) => return Err(PeerEnd::Io(e.to_string())),
         };
-        self.ready.extend(blocks);
+        self.uploads.read(blocks);
         Ok(())
     }
 }

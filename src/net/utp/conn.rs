@@ -1,21 +1,32 @@
 //! One uTP connection as a synchronous state machine: packets in, datagrams out, timers asked
 //! for by deadline. The async stream and the socket multiplexer drive it under a mutex.
 //!
-//! Invariants: `inflight` holds every sent-but-unacknowledged packet (data and FIN) in sequence
-//! order with no gaps, so a sequence number's index is its distance from the front;
-//! `inflight_bytes` is the payload of its un-SACKed entries; received bytes in `rbuf` plus the
-//! reorder buffer never exceed `cfg.recv_buf`, written bytes in `wbuf` plus `inflight_bytes`
-//! never exceed `cfg.send_buf`.
+//! It is made of parts that each keep their own invariant: the send window (`Inflight`), the
+//! received bytes and reorder buffer (`RecvBuf`), the deadlines (`Timers`), the parked tasks
+//! (`Wakers`), the ACK and wake-up owed at the end of a batch (`Owed`), our FIN's progress
+//! (`Fin`), the round-trip estimate (`Rtt`) and LEDBAT (`Ledbat`).
+//!
+//! Invariant across the parts: written bytes in `wbuf` plus the send window's never exceed
+//! `cfg.send_buf` (`write` takes only `send_space`).
 
 use super::cc::{Ledbat, Rtt};
 use super::{UtpConfig, UtpStats};
 use crate::protocol::utp_packet::{self as utp, Header, Packet, PacketType};
-use std::collections::{HashMap, VecDeque};
+use inflight::Inflight;
+use owed::{Fin, Owed};
+use recv_buf::RecvBuf;
+use std::collections::VecDeque;
 use std::io;
 use std::task::Waker;
 use std::time::{Duration, Instant};
+use timers::{Timers, Wakers};
 
+mod inflight;
+mod owed;
 mod recv;
+mod recv_buf;
+mod send;
+mod timers;
 
 /// Received packets further ahead than this are dropped (also bounds the reorder map).
 const MAX_REORDER: u16 = 1024;
@@ -37,23 +48,9 @@ pub(crate) enum State {
     Closed,
 }
 
-struct Seg {
-    seq: u16,
-    ty: PacketType,
-    data: Vec<u8>,
-    last_sent: Instant,
-    tx: u32,
-    sacked: bool,
-    resend: bool,
-    fast_resent: bool,
-    /// Our next sequence number when this was last resent: three SACKs of packets from
-    /// there on mean the resend was lost too.
-    resent_mark: u16,
-}
-
 pub(crate) struct UtpConn {
-    pub cfg: UtpConfig,
-    pub state: State,
+    cfg: UtpConfig,
+    state: State,
     recv_id: u16,
     send_id: u16,
     seq_nr: u16,
@@ -61,48 +58,33 @@ pub(crate) struct UtpConn {
     epoch: Instant,
     // sending
     wbuf: VecDeque<u8>,
-    inflight: VecDeque<Seg>,
-    inflight_bytes: usize,
+    inflight: Inflight,
     peer_wnd: usize,
     last_ack: u16,
     dup_acks: u32,
-    pub fin_queued: bool,
-    fin_sent: bool,
-    pub fin_acked: bool,
-    rto_at: Option<Instant>,
-    probe_at: Option<Instant>,
+    fin: Fin,
     timeouts: u32,
     recovery_until: u16,
     /// After a timeout: segments last sent before this instant are presumed lost and are
     /// resent a congestion window at a time as ACKs come back.
     recover_before: Option<Instant>,
     // receiving
-    rbuf: VecDeque<u8>,
-    ooo: HashMap<u16, Vec<u8>>,
-    ooo_bytes: usize,
+    rx: RecvBuf,
     eof_seq: Option<u16>,
-    pub got_fin: bool,
+    got_fin: bool,
     reply_us: u32,
-    need_ack: bool,
-    /// On the socket's list of connections owing an ACK or a reader wake-up (see
-    /// `UtpSocket::flush_acks`).
-    pub ack_queued: bool,
-    /// In-order data arrived since the reader was last woken: it is woken once per batch of
-    /// datagrams (`ack_now`), not once per datagram.
-    read_ready: bool,
+    owed: Owed,
     last_adv_wnd: usize,
     // shared
     rtt: Rtt,
     cc: Ledbat,
+    timers: Timers,
+    wakers: Wakers,
     last_recv: Instant,
-    pub dropped_at: Option<Instant>,
-    pub err: Option<io::ErrorKind>,
-    pub stats: UtpStats,
-    pub out: Vec<Vec<u8>>,
-    /// A deadline appeared that the driver task may be sleeping past.
-    pub timer_dirty: bool,
-    pub read_waker: Option<Waker>,
-    pub write_waker: Option<Waker>,
+    dropped_at: Option<Instant>,
+    err: Option<io::ErrorKind>,
+    stats: UtpStats,
+    out: Vec<Vec<u8>>,
 }
 
 impl UtpConn {
@@ -118,38 +100,28 @@ impl UtpConn {
             ack_nr: 0,
             epoch,
             wbuf: VecDeque::new(),
-            inflight: VecDeque::new(),
-            inflight_bytes: 0,
+            inflight: Inflight::default(),
             peer_wnd: cfg.mss,
             last_ack: seq_nr.wrapping_sub(1),
             dup_acks: 0,
-            fin_queued: false,
-            fin_sent: false,
-            fin_acked: false,
-            rto_at: None,
-            probe_at: None,
+            fin: Fin::No,
             timeouts: 0,
             recovery_until: seq_nr,
             recover_before: None,
-            rbuf: VecDeque::new(),
-            ooo: HashMap::new(),
-            ooo_bytes: 0,
+            rx: RecvBuf::new(cfg.recv_buf),
             eof_seq: None,
             got_fin: false,
             reply_us: 0,
-            need_ack: false,
-            ack_queued: false,
-            read_ready: false,
+            owed: Owed::default(),
             last_adv_wnd: cfg.recv_buf,
             rtt: Rtt::new(),
+            timers: Timers::default(),
+            wakers: Wakers::default(),
             last_recv: now,
             dropped_at: None,
             err: None,
             stats: UtpStats::default(),
             out: Vec::new(),
-            timer_dirty: false,
-            read_waker: None,
-            write_waker: None,
         }
     }
 
@@ -177,9 +149,7 @@ impl UtpConn {
     }
 
     fn recv_window(&self) -> usize {
-        self.cfg
-            .recv_buf
-            .saturating_sub(self.rbuf.len() + self.ooo_bytes)
+        self.rx.window()
     }
 
     fn header(&mut self, ty: PacketType, seq: u16) -> Header {
@@ -202,63 +172,21 @@ impl UtpConn {
 
     fn send_state(&mut self) {
         let h = self.header(PacketType::State, self.seq_nr);
-        let sack = if self.ooo.is_empty() {
-            None
+        let sack = if self.rx.has_holes() {
+            utp::sack_mask(self.ack_nr, self.rx.held_seqs())
         } else {
-            utp::sack_mask(self.ack_nr, self.ooo.keys().copied())
+            None
         };
         let mut d = Vec::with_capacity(60);
         utp::encode(&h, sack.as_deref(), &[], &mut d);
         self.out.push(d);
-        self.need_ack = false;
-    }
-
-    fn transmit(&mut self, idx: usize, now: Instant) {
-        let (ty, seq) = (self.inflight[idx].ty, self.inflight[idx].seq);
-        let h = self.header(ty, seq);
-        let seg = &mut self.inflight[idx];
-        let mut d = Vec::with_capacity(utp::HEADER_LEN + seg.data.len());
-        utp::encode(&h, None, &seg.data, &mut d);
-        if seg.tx > 0 {
-            self.stats.retransmits += 1;
-            self.stats.resent_bytes += seg.data.len() as u64;
-            seg.resent_mark = self.seq_nr;
-        }
-        seg.tx += 1;
-        seg.last_sent = now;
-        seg.resend = false;
-        self.out.push(d);
-        self.stats.packets_sent += 1;
-        self.need_ack = false;
-        if self.rto_at.is_none() {
-            self.rto_at = Some(now + self.rtt.rto());
-            self.timer_dirty = true;
-        }
-    }
-
-    fn push_seg(&mut self, ty: PacketType, data: Vec<u8>, now: Instant) {
-        let seq = self.seq_nr;
-        self.seq_nr = self.seq_nr.wrapping_add(1);
-        self.inflight_bytes += data.len();
-        self.inflight.push_back(Seg {
-            seq,
-            ty,
-            data,
-            last_sent: now,
-            tx: 0,
-            sacked: false,
-            resend: false,
-            fast_resent: false,
-            resent_mark: seq,
-        });
-        let idx = self.inflight.len() - 1;
-        self.transmit(idx, now);
+        self.owed.ack_sent();
     }
 
     /// Whether an ACK or a reader wake-up is owed and the connection is not yet on the
     /// socket's list.
     pub(crate) fn owes_ack(&mut self) -> bool {
-        (self.need_ack || self.read_ready) && !std::mem::replace(&mut self.ack_queued, true)
+        self.owed.enqueue()
     }
 
     pub(crate) fn fail(&mut self, kind: io::ErrorKind) {
@@ -266,17 +194,8 @@ impl UtpConn {
             self.err = Some(kind);
         }
         self.state = State::Closed;
-        self.timer_dirty = true;
-        self.wake_all();
-    }
-
-    fn wake_all(&mut self) {
-        if let Some(w) = self.read_waker.take() {
-            w.wake();
-        }
-        if let Some(w) = self.write_waker.take() {
-            w.wake();
-        }
+        self.timers.touch();
+        self.wakers.wake_all();
     }
 
     /// Processes one decoded packet addressed to this connection.
@@ -311,7 +230,7 @@ impl UtpConn {
                 }
                 self.state = State::Connected;
                 self.ack_nr = h.seq.wrapping_sub(1);
-                self.wake_all();
+                self.wakers.wake_all();
             }
             State::SynRecv => self.state = State::Connected,
             _ => {}
@@ -330,202 +249,17 @@ impl UtpConn {
         // The ACK waits until the socket is drained (`ack_now`): one ACK per burst of
         // datagrams, not one per datagram, unless data going out carries it first. A hole
         // in the sequence is told at once (as TCP does), so the sender repairs it quickly.
-        let hole = !self.ooo.is_empty() || h.ty != PacketType::Data;
+        let hole = self.rx.has_holes() || h.ty != PacketType::Data;
         self.send(now, hole);
     }
 
     /// Sends the ACK `on_packet` deferred, if nothing carried it since, and wakes the reader
     /// if data came.
     pub(crate) fn ack_now(&mut self) {
-        self.ack_queued = false;
-        if std::mem::take(&mut self.read_ready) {
-            if let Some(w) = self.read_waker.take() {
-                w.wake();
-            }
+        if self.owed.dequeue() {
+            self.wakers.wake_read();
         }
-        if self.need_ack && self.state != State::Closed {
-            self.send_state();
-        }
-    }
-
-    fn on_ack(&mut self, h: &Header, sack: Option<&[u8]>, no_payload: bool, now: Instant) {
-        let mut acked = 0usize;
-        let mut sample = None;
-        let mut advanced = false;
-        while let Some(front) = self.inflight.front() {
-            if !utp::seq_le(front.seq, h.ack) {
-                break;
-            }
-            let Some(seg) = self.inflight.pop_front() else {
-                break;
-            };
-            advanced = true;
-            if !seg.sacked {
-                acked += seg.data.len();
-                self.inflight_bytes -= seg.data.len();
-            }
-            if seg.tx == 1 {
-                sample = Some(now.duration_since(seg.last_sent));
-            }
-            if seg.ty == PacketType::Fin {
-                self.fin_acked = true;
-            }
-        }
-        if advanced {
-            self.dup_acks = 0;
-            self.timeouts = 0;
-            self.rtt.reset_backoff();
-            self.rto_at = (!self.inflight.is_empty()).then(|| now + self.rtt.rto());
-        } else if h.ack == self.last_ack
-            && no_payload
-            && h.ty == PacketType::State
-            && !self.inflight.is_empty()
-        {
-            self.dup_acks += 1;
-            if self.dup_acks == 3 {
-                self.mark_lost(0);
-            }
-        }
-        self.last_ack = h.ack;
-        if let (Some(mask), Some(front_seq)) = (sack, self.inflight.front().map(|s| s.seq)) {
-            let mut highest = None;
-            for s in utp::sack_iter(h.ack, mask) {
-                let idx = s.wrapping_sub(front_seq) as usize;
-                if let Some(seg) = self.inflight.get_mut(idx) {
-                    if !seg.sacked {
-                        seg.sacked = true;
-                        acked += seg.data.len();
-                        self.inflight_bytes -= seg.data.len();
-                        if seg.tx == 1 {
-                            sample = Some(now.duration_since(seg.last_sent));
-                        }
-                    }
-                    highest = Some(idx);
-                }
-            }
-            // A packet with three SACKed packets after it is lost (libtorrent's rule).
-            if let Some(top) = highest {
-                let mut after = 0;
-                for idx in (0..=top).rev() {
-                    let seg = &self.inflight[idx];
-                    if seg.sacked {
-                        after += 1;
-                    } else if after >= 3 && !seg.fast_resent {
-                        self.mark_lost(idx);
-                    } else if after >= 3 && !seg.resend {
-                        let from = seg.resent_mark.wrapping_sub(front_seq) as usize;
-                        let newer = (from..=top)
-                            .filter(|i| self.inflight.get(*i).is_some_and(|s| s.sacked))
-                            .count();
-                        if from <= top && newer >= 3 {
-                            self.inflight[idx].resend = true;
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(s) = sample {
-            self.rtt.sample(s);
-            self.stats.rtt = self.rtt.srtt();
-        }
-        if acked > 0 {
-            self.cc.on_ack(acked);
-            self.resend_holes();
-            if let Some(w) = self.write_waker.take() {
-                w.wake();
-            }
-        }
-    }
-
-    /// Marks presumed-lost segments for resending while fewer than a window's worth of
-    /// resent ones are outstanding.
-    fn resend_holes(&mut self) {
-        let Some(t) = self.recover_before else { return };
-        let budget = (self.cc.cwnd() / self.cfg.mss).max(1);
-        let mut outstanding = 0;
-        let mut left = false;
-        for seg in self.inflight.iter_mut().filter(|s| !s.sacked) {
-            if seg.resend || seg.last_sent >= t {
-                outstanding += 1;
-            } else if outstanding < budget {
-                seg.resend = true;
-                outstanding += 1;
-            } else {
-                left = true;
-            }
-        }
-        if !left {
-            self.recover_before = None;
-        }
-    }
-
-    fn mark_lost(&mut self, idx: usize) {
-        let seq = self.inflight[idx].seq;
-        let seg = &mut self.inflight[idx];
-        if seg.sacked || seg.fast_resent {
-            return;
-        }
-        seg.resend = true;
-        seg.fast_resent = true;
-        // One window reduction per window of data.
-        if !utp::seq_lt(seq, self.recovery_until) {
-            self.cc.on_loss();
-            self.recovery_until = self.seq_nr;
-        }
-    }
-
-    pub(crate) fn send_space(&self) -> usize {
-        self.cfg
-            .send_buf
-            .saturating_sub(self.wbuf.len() + self.inflight_bytes)
-    }
-
-    pub(crate) fn write(&mut self, data: &[u8]) -> usize {
-        let n = data.len().min(self.send_space());
-        self.wbuf.extend(&data[..n]);
-        n
-    }
-
-    pub(crate) fn shutdown(&mut self, now: Instant) {
-        self.fin_queued = true;
-        self.flush(now);
-    }
-
-    /// Sends what the windows allow: retransmissions first, then new data, the FIN, and an
-    /// ACK if nothing else carried one.
-    pub(crate) fn flush(&mut self, now: Instant) {
-        self.send(now, true);
-    }
-
-    fn send(&mut self, now: Instant, ack: bool) {
-        if self.state == State::Closed {
-            return;
-        }
-        for i in 0..self.inflight.len() {
-            if self.inflight[i].resend {
-                self.transmit(i, now);
-            }
-        }
-        if self.state == State::Connected || self.state == State::SynRecv {
-            let window = self.cc.cwnd().min(self.peer_wnd);
-            while !self.wbuf.is_empty() {
-                let n = self.wbuf.len().min(self.cfg.mss);
-                if self.inflight_bytes + n > window {
-                    if self.peer_wnd < n && self.inflight.is_empty() && self.probe_at.is_none() {
-                        self.probe_at = Some(now + self.rtt.rto());
-                        self.timer_dirty = true;
-                    }
-                    break;
-                }
-                let data: Vec<u8> = self.wbuf.drain(..n).collect();
-                self.push_seg(PacketType::Data, data, now);
-            }
-            if self.fin_queued && !self.fin_sent && self.wbuf.is_empty() {
-                self.fin_sent = true;
-                self.push_seg(PacketType::Fin, Vec::new(), now);
-            }
-        }
-        if ack && self.need_ack {
+        if self.owed.ack() && self.state != State::Closed {
             self.send_state();
         }
     }
@@ -540,12 +274,12 @@ impl UtpConn {
             return None;
         }
         if let Some(t) = self.dropped_at {
-            if self.fin_acked || now.duration_since(t) > LINGER {
+            if self.fin == Fin::Acked || now.duration_since(t) > LINGER {
                 self.state = State::Closed;
                 return None;
             }
         }
-        if self.rto_at.is_some_and(|at| now >= at) {
+        if self.timers.rto_due(now) {
             self.timeouts += 1;
             self.stats.timeouts += 1;
             let limit = if self.state == State::SynSent {
@@ -563,14 +297,13 @@ impl UtpConn {
             }
             self.recover_before = Some(now);
             self.resend_holes();
-            self.rto_at = None;
+            self.timers.reset_rto(None);
             self.flush(now);
-            if self.rto_at.is_none() && !self.inflight.is_empty() {
-                self.rto_at = Some(now + self.rtt.rto());
+            if !self.timers.rto_running() && !self.inflight.is_empty() {
+                self.timers.reset_rto(Some(now + self.rtt.rto()));
             }
         }
-        if self.probe_at.is_some_and(|at| now >= at) {
-            self.probe_at = None;
+        if self.timers.take_probe(now) {
             if self.inflight.is_empty() && !self.wbuf.is_empty() && self.peer_wnd < self.cfg.mss {
                 // Zero-window probe: one byte, retransmitted and backed off like data.
                 let data: Vec<u8> = self.wbuf.drain(..1).collect();
@@ -579,11 +312,7 @@ impl UtpConn {
                 self.flush(now);
             }
         }
-        [self.rto_at, self.probe_at]
-            .into_iter()
-            .flatten()
-            .min()
-            .or(Some(now + Duration::from_secs(1)))
+        self.timers.next().or(Some(now + Duration::from_secs(1)))
     }
 
     pub(crate) fn snapshot_stats(&self) -> UtpStats {
@@ -593,16 +322,55 @@ impl UtpConn {
         s.cwnd = self.cc.cwnd();
         s.queueing_delay = Duration::from_micros(self.cc.our_delay_us.max(0) as u64);
         s.peer_window = self.peer_wnd;
-        s.inflight_bytes = self.inflight_bytes;
+        s.inflight_bytes = self.inflight.bytes();
         s.inflight_packets = self.inflight.len();
         s.unsent_bytes = self.wbuf.len();
-        s.unread_bytes = self.rbuf.len();
-        s.reorder_bytes = self.ooo_bytes;
+        s.unread_bytes = self.rx.unread();
+        s.reorder_bytes = self.rx.reorder_bytes();
         s
     }
 
     /// Bytes this connection holds in buffers (for the memory caps' tests).
     pub(crate) fn buffered(&self) -> usize {
-        self.rbuf.len() + self.ooo_bytes + self.wbuf.len() + self.inflight_bytes
+        self.rx.held() + self.wbuf.len() + self.inflight.bytes()
+    }
+
+    // What the stream (`stream.rs`) reads and sets.
+
+    pub(crate) fn state(&self) -> State {
+        self.state
+    }
+
+    pub(crate) fn error(&self) -> Option<io::ErrorKind> {
+        self.err
+    }
+
+    /// The peer's FIN arrived and every byte before it was delivered.
+    pub(crate) fn got_fin(&self) -> bool {
+        self.got_fin
+    }
+
+    pub(crate) fn fin_queued(&self) -> bool {
+        self.fin.asked()
+    }
+
+    pub(crate) fn park_reader(&mut self, w: &Waker) {
+        self.wakers.park_read(w);
+    }
+
+    pub(crate) fn park_writer(&mut self, w: &Waker) {
+        self.wakers.park_write(w);
+    }
+
+    /// The datagrams to send, and whether the driver must look at the deadlines again.
+    pub(crate) fn take_output(&mut self) -> (Vec<Vec<u8>>, bool) {
+        (std::mem::take(&mut self.out), self.timers.take_dirty())
+    }
+
+    /// The stream was dropped: deliver what is unsent and the FIN, for a while.
+    pub(crate) fn linger(&mut self, now: Instant) {
+        self.dropped_at = Some(now);
+        self.timers.touch();
+        self.shutdown(now);
     }
 }

@@ -40,8 +40,8 @@ impl Cell {
         let (r, out, dirty) = {
             let mut c = self.lock();
             let r = f(&mut c);
-            let dirty = std::mem::take(&mut c.timer_dirty);
-            (r, std::mem::take(&mut c.out), dirty)
+            let (out, dirty) = c.take_output();
+            (r, out, dirty)
         };
         for d in &out {
             // A full kernel buffer loses the datagram; retransmission covers it.
@@ -116,13 +116,13 @@ impl UtpStream {
     pub(crate) async fn established(&self) -> io::Result<()> {
         poll_fn(|cx| {
             let mut c = self.cell.lock();
-            if let Some(k) = c.err {
+            if let Some(k) = c.error() {
                 return Poll::Ready(Err(err(k)));
             }
-            if c.state != State::SynSent {
+            if c.state() != State::SynSent {
                 return Poll::Ready(Ok(()));
             }
-            c.write_waker = Some(cx.waker().clone());
+            c.park_writer(cx.waker());
             Poll::Pending
         })
         .await
@@ -141,13 +141,13 @@ impl AsyncRead for UtpStream {
                 c.read(buf);
                 return Poll::Ready(Ok(()));
             }
-            if c.got_fin {
+            if c.got_fin() {
                 return Poll::Ready(Ok(()));
             }
-            if let Some(k) = c.err {
+            if let Some(k) = c.error() {
                 return Poll::Ready(Err(err(k)));
             }
-            c.read_waker = Some(cx.waker().clone());
+            c.park_reader(cx.waker());
             Poll::Pending
         })
     }
@@ -161,15 +161,15 @@ impl AsyncWrite for UtpStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.cell.with(&this.udp, |c| {
-            if let Some(k) = c.err {
+            if let Some(k) = c.error() {
                 return Poll::Ready(Err(err(k)));
             }
-            if c.state == State::Closed || c.fin_queued {
+            if c.state() == State::Closed || c.fin_queued() {
                 return Poll::Ready(Err(err(io::ErrorKind::BrokenPipe)));
             }
             let n = c.write(data);
             if n == 0 && !data.is_empty() {
-                c.write_waker = Some(cx.waker().clone());
+                c.park_writer(cx.waker());
                 return Poll::Pending;
             }
             c.flush(Instant::now());
@@ -192,13 +192,11 @@ impl Drop for UtpStream {
     fn drop(&mut self) {
         self.cell.with(&self.udp, |c| {
             let now = Instant::now();
-            if c.state == State::SynSent {
+            if c.state() == State::SynSent {
                 c.fail(io::ErrorKind::ConnectionAborted);
                 return;
             }
-            c.dropped_at = Some(now);
-            c.timer_dirty = true;
-            c.shutdown(now);
+            c.linger(now);
         });
     }
 }
