@@ -16,7 +16,7 @@ use crate::engine::api::*;
 use crate::engine::choker::{self, Candidate, Choke, UPLOAD_SLOTS};
 use crate::engine::options::{Options, TorrentEnd};
 use crate::engine::peer::{PeerTask, Start};
-use crate::engine::peers::PeerTable;
+use crate::engine::peers::{OwnAddr, PeerTable};
 use crate::engine::report::{Lifetime, Report};
 use crate::engine::shared::{Event, PeerCmd, Shared};
 use crate::protocol::metainfo::Metainfo;
@@ -67,6 +67,10 @@ impl Coordinator {
             left,
         });
         let now = Instant::now();
+        let own = OwnAddr {
+            bind: shared.bind,
+            port: shared.listen_port.load(Ordering::Relaxed),
+        };
         Coordinator {
             given: Given {
                 meta,
@@ -75,7 +79,7 @@ impl Coordinator {
             },
             plan: Default::default(),
             shared,
-            peers: PeerTable::default(),
+            peers: PeerTable::new(own),
             webseeds: Vec::new(),
             run: RunState {
                 complete,
@@ -263,6 +267,7 @@ impl Coordinator {
                 _ => break,
             }
         }
+        self.wait_for_writers(Duration::from_secs(2)).await;
         // Every piece went to the kernel when it was verified, so a killed process loses
         // nothing; syncing to the device is only worth its cost (one fdatasync per file) when
         // the user stops us, not when a headless download simply ends.
@@ -279,6 +284,16 @@ impl Coordinator {
         // session/reports.rs), which also covers the ways out that never reach this loop.
         self.send_resume(true);
         outcome
+    }
+
+    /// Lets the piece writers still at work finish (bounded): one that wrote after the last
+    /// resume point's file stamps would have the next start check that file again, and a
+    /// piece it verifies after that point would be fetched again.
+    async fn wait_for_writers(&self, at_most: Duration) {
+        let deadline = tokio::time::Instant::now() + at_most;
+        while self.shared.download().writers_running() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Sets up the entry for a new connection and spawns its task: the one way a peer task

@@ -66,12 +66,14 @@ struct Flight {
 /// Invariants: `pieces` has an entry for each of the picker's partial pieces that received a
 /// block, and for each complete piece until its writer took its `Finish` (the picker holds
 /// such a piece as hashing, so no block of it is stored meanwhile); `lagging` is the sum of
-/// `queued` over the pieces whose writer runs.
+/// `queued` over the pieces whose writer runs; `writers` counts the writers started and not
+/// yet ended (one ends at `Done`, or at `writer_ended` once its `Finish` has its verdict).
 #[derive(Debug)]
 pub(crate) struct Download {
     pub picker: Picker,
     pieces: HashMap<u32, Flight>,
     lagging: usize,
+    writers: usize,
     /// Woken when `lagging` falls back to `LAG_BYTES`, for the connections held back.
     caught_up: Arc<tokio::sync::Notify>,
 }
@@ -82,6 +84,7 @@ impl Download {
             picker,
             pieces: HashMap::new(),
             lagging: 0,
+            writers: 0,
             caught_up: Arc::default(),
         }
     }
@@ -121,6 +124,7 @@ impl Download {
         if wake {
             f.writing = true;
             self.lagging += f.queued;
+            self.writers += 1;
         }
         Received::Stored { wake }
     }
@@ -136,6 +140,7 @@ impl Download {
         first: bool,
     ) -> Take {
         let Some(f) = self.pieces.get_mut(&index) else {
+            self.writers = self.writers.saturating_sub(1);
             return Take::Done;
         };
         if first {
@@ -157,7 +162,19 @@ impl Download {
         }
         std::mem::swap(hash, &mut f.hash);
         f.writing = false;
+        self.writers = self.writers.saturating_sub(1);
         Take::Done
+    }
+
+    /// For a writer that took its piece's `Finish`: the piece is verified or failed now.
+    pub(crate) fn writer_ended(&mut self) {
+        self.writers = self.writers.saturating_sub(1);
+    }
+
+    /// True while a writer may still write to the files or verify a piece (a clean stop
+    /// waits for them before its last resume point).
+    pub(crate) fn writers_running(&self) -> bool {
+        self.writers > 0
     }
 
     /// True while running writers have more than `LAG_BYTES` to catch up on: connections

@@ -44,6 +44,7 @@ fn blocks_are_queued_in_piece_order_and_only_gaps_are_held() {
     // The writer takes the blocks, then the end with the blocks' senders, and the piece's
     // entry is gone with it.
     let (mut batch, mut hash) = (Vec::new(), PieceHash::default());
+    assert!(d.writers_running());
     assert_eq!(d.writer_take(0, &mut batch, &mut hash, true), Take::Blocks);
     assert_eq!(batch.len(), 3);
     assert_eq!(d.held_bytes(), 0);
@@ -54,6 +55,10 @@ fn blocks_are_queued_in_piece_order_and_only_gaps_are_held() {
     contributors.sort();
     assert_eq!(contributors, vec![1, 2]);
     assert!(d.pieces.is_empty(), "nothing is left behind");
+    // The piece's verdict is not in yet: a clean stop still waits for this writer.
+    assert!(d.writers_running());
+    d.writer_ended();
+    assert!(!d.writers_running());
 }
 
 #[test]
@@ -73,12 +78,17 @@ fn a_writer_is_woken_by_enough_bytes_once_until_it_stops() {
     }
     // Woken when the threshold was reached, then not again while it "runs".
     assert_eq!(wakes, vec![per_wake - 1]);
+    assert!(d.writers_running());
     let (mut batch, mut hash) = (Vec::new(), PieceHash::default());
     assert_eq!(d.writer_take(0, &mut batch, &mut hash, true), Take::Blocks);
     assert_eq!(batch.len(), 3 * per_wake);
     batch.clear();
     // Nothing more: it stops, and the next threshold wakes a new one.
     assert_eq!(d.writer_take(0, &mut batch, &mut hash, false), Take::Done);
+    assert!(
+        !d.writers_running(),
+        "a writer that stopped is not waited for"
+    );
     let mut woken = false;
     for r in want.iter().skip(3 * per_wake).take(per_wake) {
         woken |= d.receive(*r, block(r), 1) == (Received::Stored { wake: true });

@@ -9,7 +9,7 @@
 //!    to make room; gone, never-connected ones are, and beyond that new addresses are refused.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::engine::api::{PeerEnd, PeerSource};
@@ -35,9 +35,40 @@ pub(crate) struct PeerTable {
     next_conn: u64,
     /// Entries per source, kept so a huge tracker reply costs one pass, not one per address.
     per_source: HashMap<PeerSource, usize>,
+    /// Where we listen, never taken as a peer.
+    own: Option<OwnAddr>,
+}
+
+/// Our own listening address. Our DHT announce comes back in the DHT's answers (and a tracker
+/// may list us): dialing it costs a connection that only ends at our own handshake, and shows
+/// as a failed peer. libtorrent and Transmission skip their own address too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OwnAddr {
+    /// The address we listen on; `None` for every address.
+    pub bind: Option<IpAddr>,
+    pub port: u16,
+}
+
+impl OwnAddr {
+    pub(crate) fn is(&self, addr: &SocketAddr) -> bool {
+        addr.port() == self.port
+            && match self.bind.filter(|ip| !ip.is_unspecified()) {
+                Some(ip) => addr.ip() == ip,
+                // Listening on every address: any loopback one reaches us, and no other
+                // process can listen on that port there while we hold the wildcard.
+                None => addr.ip().is_loopback() || addr.ip().is_unspecified(),
+            }
+    }
 }
 
 impl PeerTable {
+    /// A table that never takes `own` as a peer (no filter when we do not listen: port 0).
+    pub(crate) fn new(own: OwnAddr) -> PeerTable {
+        PeerTable {
+            own: (own.port != 0).then_some(own),
+            ..PeerTable::default()
+        }
+    }
     pub(crate) fn get(&self, addr: &SocketAddr) -> Option<&PeerEntry> {
         self.peers.get(addr)
     }
@@ -96,7 +127,7 @@ impl PeerTable {
         let mut added = 0;
         let mut evictable: Option<Vec<SocketAddr>> = None;
         for addr in addrs {
-            if self.peers.contains_key(&addr) {
+            if self.peers.contains_key(&addr) || self.own.is_some_and(|o| o.is(&addr)) {
                 continue;
             }
             if self.count(source) >= MAX_PER_SOURCE {

@@ -240,3 +240,40 @@ fn in_play_means_a_connection_runs_or_a_dial_is_planned_and_the_row_says_the_sam
     assert!(!p.has_conn() && !p.in_play(), "never dialed again");
     assert!(!row(&t, 2).in_play);
 }
+
+#[test]
+fn our_own_listening_address_is_never_taken_as_a_peer() {
+    let now = Instant::now();
+    let at = |ip: [u8; 4], port| SocketAddr::from((ip, port));
+    // Bound to one address: only that address at our port is us.
+    let mut t = PeerTable::new(OwnAddr {
+        bind: Some(IpAddr::from([127, 0, 0, 5])),
+        port: 6881,
+    });
+    let listed = [
+        at([127, 0, 0, 5], 6881),
+        at([127, 0, 0, 6], 6881),
+        at([127, 0, 0, 5], 6882),
+    ];
+    assert_eq!(t.add(listed, PeerSource::Dht, now), 2);
+    assert!(t.get(&at([127, 0, 0, 5], 6881)).is_none());
+    // Bound to every address: any loopback address at our port is us, others are not.
+    let mut t = PeerTable::new(OwnAddr {
+        bind: None,
+        port: 6881,
+    });
+    let listed = [
+        at([127, 0, 0, 1], 6881),
+        at([127, 0, 0, 9], 6881),
+        at([10, 0, 0, 1], 6881),
+    ];
+    assert_eq!(t.add(listed, PeerSource::Tracker, now), 1);
+    let v6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 6881));
+    assert_eq!(t.add([v6], PeerSource::Pex, now), 0);
+    // Not listening: nothing is filtered.
+    let mut t = PeerTable::new(OwnAddr {
+        bind: None,
+        port: 0,
+    });
+    assert_eq!(t.add([at([127, 0, 0, 1], 0)], PeerSource::Dht, now), 1);
+}

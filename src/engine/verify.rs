@@ -48,6 +48,7 @@ fn run(shared: &Shared, index: u32) {
                 } else {
                     finish(shared, index, hash, contributors);
                 }
+                shared.download().writer_ended();
                 return;
             }
             Take::Done => return,
