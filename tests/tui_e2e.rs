@@ -132,7 +132,13 @@ fn verified_cell_pen(styled: &Styled, screen: &str) -> Option<Pen> {
         if text.contains("have ") || text.trim().is_empty() {
             return None;
         }
-        if let Some((_, pen)) = line.iter().take(78).find(|(c, _)| *c == '█') {
+        // The grid's cursor (reverse video) may sit on a verified piece: its colour is the
+        // cursor's, not the piece's.
+        if let Some((_, pen)) = line
+            .iter()
+            .take(78)
+            .find(|(c, pen)| *c == '█' && !pen.reverse)
+        {
             return Some(*pen);
         }
     }
