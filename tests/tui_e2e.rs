@@ -134,11 +134,7 @@ fn verified_cell_pen(styled: &Styled, screen: &str) -> Option<Pen> {
         }
         // The grid's cursor (reverse video) may sit on a verified piece: its colour is the
         // cursor's, not the piece's.
-        if let Some((_, pen)) = line
-            .iter()
-            .take(78)
-            .find(|(c, pen)| *c == '█' && !pen.reverse)
-        {
+        if let Some((_, pen)) = line.iter().find(|(c, pen)| *c == '█' && !pen.reverse) {
             return Some(*pen);
         }
     }

