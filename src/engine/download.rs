@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::engine::backlog::WriteBacklog;
 use crate::engine::inorder::{InOrder, PieceHash};
 use crate::engine::picker::{self, BlockRef, Picker};
 
@@ -67,25 +68,28 @@ struct Flight {
 /// block, and for each complete piece until its writer took its `Finish` (the picker holds
 /// such a piece as hashing, so no block of it is stored meanwhile); `lagging` is the sum of
 /// `queued` over the pieces whose writer runs; `writers` counts the writers started and not
-/// yet ended (one ends at `Done`, or at `writer_ended` once its `Finish` has its verdict).
+/// yet ended (one ends at `Done`, or at `writer_ended` once its `Finish` has its verdict);
+/// `backlog` (the session's) carries `lagging` too, until the download is dropped.
 #[derive(Debug)]
 pub(crate) struct Download {
     pub picker: Picker,
     pieces: HashMap<u32, Flight>,
     lagging: usize,
     writers: usize,
-    /// Woken when `lagging` falls back to `LAG_BYTES`, for the connections held back.
-    caught_up: Arc<tokio::sync::Notify>,
+    /// The session's budget; woken when `lagging` falls back to `LAG_BYTES` too, for the
+    /// connections held back.
+    backlog: Arc<WriteBacklog>,
 }
 
 impl Download {
-    pub(crate) fn new(picker: Picker) -> Self {
+    /// A download whose writers' backlog counts against the session's `backlog`.
+    pub(crate) fn new(picker: Picker, backlog: Arc<WriteBacklog>) -> Self {
         Download {
             picker,
             pieces: HashMap::new(),
             lagging: 0,
             writers: 0,
-            caught_up: Arc::default(),
+            backlog,
         }
     }
 
@@ -113,6 +117,7 @@ impl Download {
         });
         if f.writing {
             self.lagging += f.queued - before;
+            self.backlog.add(f.queued - before);
         }
         if let picker::Received::Complete { contributors } = outcome {
             // Whatever still waits (an odd block the cursor could not place) is of no use:
@@ -124,6 +129,7 @@ impl Download {
         if wake {
             f.writing = true;
             self.lagging += f.queued;
+            self.backlog.add(f.queued);
             self.writers += 1;
         }
         Received::Stored { wake }
@@ -150,8 +156,9 @@ impl Download {
             std::mem::swap(batch, &mut f.jobs);
             let behind = self.lagging > LAG_BYTES;
             self.lagging = self.lagging.saturating_sub(f.queued);
+            self.backlog.sub(f.queued);
             if behind && self.lagging <= LAG_BYTES {
-                self.caught_up.notify_waiters();
+                self.backlog.wake_held();
             }
             f.queued = 0;
             return Take::Blocks;
@@ -177,16 +184,16 @@ impl Download {
         self.writers > 0
     }
 
-    /// True while running writers have more than `LAG_BYTES` to catch up on: connections
-    /// then request nothing (a writer that catches up, a verified piece or the next tick lets
-    /// them go on).
+    /// True while this torrent's running writers have more than `LAG_BYTES` to catch up on,
+    /// or the session's more than its budget: connections then request nothing (a writer
+    /// that catches up, a verified piece or the next tick lets them go on).
     pub(crate) fn writers_behind(&self) -> bool {
-        self.lagging > LAG_BYTES
+        self.lagging > LAG_BYTES || self.backlog.over()
     }
 
-    /// What a connection held back by `writers_behind` waits on.
-    pub(crate) fn caught_up(&self) -> Arc<tokio::sync::Notify> {
-        Arc::clone(&self.caught_up)
+    /// What a connection held back by `writers_behind` waits on (`WriteBacklog::notified`).
+    pub(crate) fn caught_up(&self) -> Arc<WriteBacklog> {
+        Arc::clone(&self.backlog)
     }
 
     /// Bytes held for pieces in flight: queued for their writers or waiting for a gap.
@@ -196,6 +203,13 @@ impl Download {
             .values()
             .map(|f| f.queued + f.cursor.waiting_bytes())
             .sum()
+    }
+}
+
+impl Drop for Download {
+    /// Whatever its writers had not taken leaves the session's budget with it.
+    fn drop(&mut self) {
+        self.backlog.sub(self.lagging);
     }
 }
 

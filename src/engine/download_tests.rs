@@ -1,4 +1,5 @@
 use super::*;
+use crate::engine::backlog::WriteBacklog;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::message::BLOCK_LEN;
 
@@ -18,7 +19,10 @@ fn queued(d: &Download, index: u32) -> Vec<u32> {
 fn blocks_are_queued_in_piece_order_and_only_gaps_are_held() {
     // One piece of three blocks, the last one short.
     let len = 2 * BLOCK_LEN + 10;
-    let mut d = Download::new(Picker::new(1, len, len as u64, Bitfield::new(1)));
+    let mut d = Download::new(
+        Picker::new(1, len, len as u64, Bitfield::new(1)),
+        Arc::default(),
+    );
     let mut want = Vec::new();
     d.picker.pick(&Bitfield::full(1), 10, &|_| false, &mut want);
     assert_eq!(want.len(), 3);
@@ -64,7 +68,10 @@ fn blocks_are_queued_in_piece_order_and_only_gaps_are_held() {
 #[test]
 fn a_writer_is_woken_by_enough_bytes_once_until_it_stops() {
     let piece = 64 * BLOCK_LEN;
-    let mut d = Download::new(Picker::new(2, piece, 2 * piece as u64, Bitfield::new(2)));
+    let mut d = Download::new(
+        Picker::new(2, piece, 2 * piece as u64, Bitfield::new(2)),
+        Arc::default(),
+    );
     let mut want = Vec::new();
     d.picker
         .pick(&Bitfield::full(2), 200, &|_| false, &mut want);
@@ -102,7 +109,10 @@ fn a_writer_is_woken_by_enough_bytes_once_until_it_stops() {
 #[test]
 fn connections_wait_while_running_writers_are_behind() {
     let piece = 256 * BLOCK_LEN;
-    let mut d = Download::new(Picker::new(1, piece, piece as u64, Bitfield::new(1)));
+    let mut d = Download::new(
+        Picker::new(1, piece, piece as u64, Bitfield::new(1)),
+        Arc::default(),
+    );
     let mut want = Vec::new();
     d.picker
         .pick(&Bitfield::full(1), 256, &|_| false, &mut want);
@@ -127,4 +137,35 @@ fn connections_wait_while_running_writers_are_behind() {
     let (mut batch, mut hash) = (Vec::new(), PieceHash::default());
     assert_eq!(d.writer_take(0, &mut batch, &mut hash, true), Take::Blocks);
     assert!(!d.writers_behind());
+}
+
+#[test]
+fn one_torrents_backlog_holds_the_others_back_at_the_sessions_budget() {
+    let piece = 64 * BLOCK_LEN;
+    let session = Arc::new(WriteBacklog::new(WAKE_BYTES));
+    let new = || {
+        Download::new(
+            Picker::new(1, piece, piece as u64, Bitfield::new(1)),
+            Arc::clone(&session),
+        )
+    };
+    let (mut a, b) = (new(), new());
+    let mut want = Vec::new();
+    a.picker.pick(&Bitfield::full(1), 64, &|_| false, &mut want);
+    want.sort_by_key(|r| r.begin);
+    // A's writer is woken at WAKE_BYTES and stalls; one block more is past the session's
+    // budget, far below A's own.
+    let per_wake = WAKE_BYTES / BLOCK_LEN as usize;
+    for r in want.iter().take(per_wake + 1) {
+        a.receive(*r, block(r), 1);
+    }
+    assert!(a.lagging <= LAG_BYTES, "A alone would go on");
+    assert!(
+        b.writers_behind(),
+        "B has nothing queued, but the session is over"
+    );
+    // A ends (removed, paused) before its writer took anything: the budget is free again.
+    drop(a);
+    assert_eq!(session.queued(), 0);
+    assert!(!b.writers_behind());
 }

@@ -3,6 +3,7 @@
 //! is `api`: commands in, snapshots out.
 pub(crate) mod accept_budget;
 pub mod api;
+pub(crate) mod backlog;
 pub(crate) mod choker;
 pub(crate) mod conn;
 pub(crate) mod connect;

@@ -1,10 +1,13 @@
 //! The session's pool for hashing and disk writes: blocking work kept off the async threads,
-//! and the session-wide budget of threads that checks hash on.
+//! the session-wide budget of threads that checks hash on, and the budget of bytes waiting
+//! for the piece writers (`backlog.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::engine::backlog::WriteBacklog;
 
 /// Where pieces are hashed and written, off the async threads.
 ///
@@ -24,6 +27,8 @@ pub(crate) struct DiskPool {
     hashing_threads: usize,
     /// Checks waiting for the budget, for the words on their lines.
     waiting: AtomicUsize,
+    /// Bytes received and waiting for the writers, all torrents together.
+    backlog: Arc<WriteBacklog>,
 }
 
 impl Default for DiskPool {
@@ -44,7 +49,13 @@ impl DiskPool {
             hashing: Arc::new(Semaphore::new(hashing_threads)),
             hashing_threads,
             waiting: AtomicUsize::new(0),
+            backlog: Arc::default(),
         }
+    }
+
+    /// The session's budget of bytes waiting for piece writers, for each torrent's `Download`.
+    pub(crate) fn backlog(&self) -> Arc<WriteBacklog> {
+        Arc::clone(&self.backlog)
     }
 
     pub(crate) fn spawn<F: FnOnce() + Send + 'static>(&self, job: F) {

@@ -71,7 +71,7 @@ impl TestTorrent {
             pex: true,
             listen_port: AtomicU16::new(0),
             dht: None,
-            download: Mutex::new(Download::new(picker)),
+            download: Mutex::new(Download::new(picker, Arc::default())),
             storage: Arc::new(storage),
             pool: Arc::default(),
             verified: broadcast::channel(16).0,

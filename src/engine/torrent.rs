@@ -35,7 +35,8 @@ use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::{Info, Metainfo};
 /// Bytes of pieces in flight (received, or waiting for their hash check) that set how many
 /// pieces may be in flight at once. Their blocks are written and hashed as they arrive
-/// (`download.rs`), so this is no longer memory held; the writers' backlog is bounded there.
+/// (`download.rs`), so this is no longer memory held; the writers' backlog is bounded there and
+/// across the session (`backlog.rs`).
 const PIECE_MEMORY: usize = 16 << 20;
 /// Verified pieces a slow connection may fall behind on before it catches up from the picker.
 const VERIFIED_BACKLOG: usize = 1024;

@@ -229,7 +229,7 @@ fn shared_state(
         pex: ctx.pex && !info.private,
         listen_port: AtomicU16::new(ctx.listen_port),
         dht: ctx.dht.clone().filter(|_| !info.private),
-        download: Mutex::new(Download::new(picker)),
+        download: Mutex::new(Download::new(picker, ctx.pool.backlog())),
         storage,
         pool: Arc::clone(&ctx.pool),
         // tokio allocates every slot up front (48 KiB at 1024): a small torrent cannot fall
