@@ -492,7 +492,15 @@ retry_failed() {
     fi
     echo
     echo "==> running the $n failed test(s) once more, alone"
-    local k=0 rc log skip_log r_pass r_fail r_ign result
+    local k=0 rc log skip_log r_pass r_fail r_ign result a
+    # The flags given for the test binaries (not their filters) hold for the retry too: an
+    # ignored test run with --include-ignored is retried with it.
+    local -a flags=()
+    for a in "${test_args[@]}"; do
+        case $a in
+        --include-ignored | --ignored | --nocapture | --show-output | --test-threads=*) flags+=("$a") ;;
+        esac
+    done
     # The list comes in on its own descriptor (3), closed for the commands: a test that reads
     # stdin cannot eat the rest of the list.
     while IFS=$'\t' read -r -u 3 i t; do
@@ -502,7 +510,7 @@ retry_failed() {
         : >"$skip_log"
         echo "     Retrying ${bin_label[i]}: $t"
         rc=0
-        in_namespace 900 "$log" "$skip_log" "${bin_exe[i]}" --exact "$t" || rc=$?
+        in_namespace 900 "$log" "$skip_log" "${bin_exe[i]}" "${flags[@]}" --exact "$t" || rc=$?
         result=$(grep -E '^test result: ' "$log" | tail -n 1 || true)
         r_pass=0 r_fail=0 r_ign=0
         if ((rc == 0)) && parse_result "$result" && ((r_pass == 1 && r_fail == 0)) &&

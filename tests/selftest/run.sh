@@ -40,9 +40,14 @@ make_bins() {
 scenario() {
     local name=$1 want=$2
     shift 2
-    local -a envs=() bins=() pats=()
+    local -a envs=() bins=() pats=() args=()
     while [[ $1 != -- ]]; do
-        envs+=("$1")
+        # ARGS=... are tests/run.sh's own arguments (split at spaces), not the environment.
+        if [[ $1 == ARGS=* ]]; then
+            read -r -a args <<<"${1#ARGS=}"
+        else
+            envs+=("$1")
+        fi
         shift
     done
     shift
@@ -58,7 +63,7 @@ scenario() {
     local rc=0 t0=$SECONDS
     env PATH="$here/bin:$PATH" TMPDIR="$dir/tmp" TTUI_SELFTEST_BINS="$dir/bins" \
         TTUI_SKIP_LINT=1 TTUI_RUNNER_SELFTEST=0 "${envs[@]}" \
-        bash "$root/tests/run.sh" </dev/null >"$dir/out" 2>&1 || rc=$?
+        bash "$root/tests/run.sh" "${args[@]}" </dev/null >"$dir/out" 2>&1 || rc=$?
     local -a bad=()
     if [[ $want == 0 && $rc -ne 0 ]] || [[ $want != 0 && $rc -eq 0 ]]; then
         bad+=("exit status $rc, expected $want")
@@ -139,6 +144,12 @@ scenario retry-reads-stdin nonzero -- \
     'Retrying tests/alpha\.rs: a' 'Retrying tests/alpha\.rs: b' \
     'FLAKY' 'tests/alpha\.rs: a$' 'FAILED:' 'tests/alpha\.rs: b \(again: exit 101\)' \
     '^tests: 2 passed, 1 failed, 0 skipped$'
+
+# The test binaries' flags hold for the retry: an ignored test run with --include-ignored
+# that fails is retried with it (without it, it would be ignored again: 0 passed, no pass).
+scenario retry-keeps-flags 0 "ARGS=-- --include-ignored" -- \
+    alpha="a:ok b:ignflaky" -- \
+    'Retrying tests/alpha\.rs: b' 'FLAKY' 'tests/alpha\.rs: b$' '^tests: 2 passed, 0 failed, 0 skipped$'
 
 # A retry that runs no test at all (the name selects nothing) is not a pass.
 scenario retry-runs-nothing nonzero -- \
