@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::engine::backlog::WriteBacklog;
-use crate::engine::inorder::{InOrder, PieceHash};
+use crate::engine::inorder::{InOrder, Job, PieceHash};
 use crate::engine::picker::{self, BlockRef, Picker};
 
 /// Queued bytes of a piece that wake its writer. Below it blocks wait for more, so a job on
@@ -55,7 +55,7 @@ pub(crate) enum Take {
 #[derive(Debug)]
 struct Flight {
     cursor: InOrder,
-    jobs: Vec<(u32, Bytes)>,
+    jobs: Vec<Job>,
     queued: usize,
     finish: Option<Vec<u64>>,
     hash: PieceHash,
@@ -111,9 +111,9 @@ impl Download {
         });
         let before = f.queued;
         let (jobs, queued) = (&mut f.jobs, &mut f.queued);
-        f.cursor.push(r.begin, data, |begin, data| {
-            *queued += data.len();
-            jobs.push((begin, data));
+        f.cursor.push(r.begin, data, |job| {
+            *queued += job.held();
+            jobs.push(job);
         });
         if f.writing {
             self.lagging += f.queued - before;
@@ -141,7 +141,7 @@ impl Download {
     pub(crate) fn writer_take(
         &mut self,
         index: u32,
-        batch: &mut Vec<(u32, Bytes)>,
+        batch: &mut Vec<Job>,
         hash: &mut PieceHash,
         first: bool,
     ) -> Take {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::engine::backlog::WriteBacklog;
+use crate::engine::inorder::Job;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::message::BLOCK_LEN;
 
@@ -11,7 +12,14 @@ fn block(r: &BlockRef) -> Bytes {
 fn queued(d: &Download, index: u32) -> Vec<u32> {
     d.pieces
         .get(&index)
-        .map(|f| f.jobs.iter().map(|(b, _)| *b).collect())
+        .map(|f| {
+            f.jobs
+                .iter()
+                .map(|j| match j {
+                    Job::Next(b, _) | Job::Ahead(b, _) | Job::Reread(b, _) => *b,
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -18,22 +18,48 @@ fn block(p: &[u8], begin: u32, len: u32) -> Bytes {
 /// Feeds `order` (block begins, in arrival order) through the cursor and hashes what it
 /// releases, as the writer does; returns the hash, what each push did, and the release order.
 fn run(p: &[u8], blocks: &[(u32, u32)]) -> (PieceHash, Vec<Push>, Vec<u32>, InOrder) {
-    let mut cursor = InOrder::new(p.len() as u32);
+    run_capped(p, blocks, AHEAD_CAP)
+}
+
+/// As `run`, with `cap` bytes allowed to wait; a "disk" takes what is written ahead and gives
+/// it back for its hash, as the writer does with the file.
+fn run_capped(
+    p: &[u8],
+    blocks: &[(u32, u32)],
+    cap: usize,
+) -> (PieceHash, Vec<Push>, Vec<u32>, InOrder) {
+    let mut cursor = InOrder::with_cap(p.len() as u32, cap);
     let mut hash = PieceHash::default();
     let mut released = Vec::new();
     let mut pushes = Vec::new();
+    let mut disk = vec![0u8; p.len()];
     for &(begin, len) in blocks {
         let data = if u64::from(begin) + u64::from(len) <= p.len() as u64 {
             block(p, begin, len)
         } else {
             Bytes::from(vec![0u8; len as usize])
         };
-        pushes.push(cursor.push(begin, data, |at, d| {
-            released.push(at);
-            hash.update(&d);
+        pushes.push(cursor.push(begin, data, |job| match job {
+            Job::Next(at, d) => {
+                released.push(at);
+                hash.update(&d);
+            }
+            Job::Ahead(at, d) => disk[at as usize..at as usize + d.len()].copy_from_slice(&d),
+            Job::Reread(at, n) => {
+                released.push(at);
+                hash.update(&disk[at as usize..(at + n) as usize]);
+            }
         }));
     }
     (hash, pushes, released, cursor)
+}
+
+/// The bytes a job hashes now, for tests that feed a hash by hand.
+fn next_bytes(job: Job) -> Bytes {
+    match job {
+        Job::Next(_, d) => d,
+        other => panic!("expected the next bytes, got {other:?}"),
+    }
 }
 
 #[test]
@@ -104,10 +130,10 @@ fn a_wrong_block_fails_the_hash() {
     let p = piece(2 * B);
     let mut cursor = InOrder::new(2 * B);
     let mut hash = PieceHash::default();
-    cursor.push(0, block(&p, 0, B), |_, d| hash.update(&d));
+    cursor.push(0, block(&p, 0, B), |j| hash.update(&next_bytes(j)));
     let mut bad = block(&p, B, B).to_vec();
     bad[100] ^= 1;
-    cursor.push(B, Bytes::from(bad), |_, d| hash.update(&d));
+    cursor.push(B, Bytes::from(bad), |j| hash.update(&next_bytes(j)));
     assert!(cursor.is_complete());
     assert!(!hash.matches(2 * B, Some(&digest(&p))));
 }
@@ -156,4 +182,54 @@ fn a_block_overlapping_released_bytes_is_dropped_when_the_gap_reaches_it() {
     let (_, _, released, cursor) = run(&p, &[(B / 2, B), (0, B), (B, B)]);
     assert_eq!(released, vec![0, B]);
     assert_eq!(cursor.waiting_bytes(), 0);
+}
+
+#[test]
+fn past_the_cap_blocks_ahead_of_a_gap_are_written_and_read_back_in_order() {
+    // Eight blocks, the first one last; only two may wait in memory.
+    let p = piece(8 * B);
+    let mut order: Vec<(u32, u32)> = (1..8).map(|i| (i * B, B)).collect();
+    order.push((0, B));
+    let (hash, pushes, released, cursor) = run_capped(&p, &order, 2 * B as usize);
+    assert_eq!(&pushes[..2], &[Push::Waiting, Push::Waiting]);
+    assert_eq!(&pushes[2..7], &[Push::WrittenAhead; 5]);
+    assert_eq!(pushes[7], Push::Released);
+    assert_eq!(
+        released,
+        (0..8).map(|i| i * B).collect::<Vec<_>>(),
+        "hashed in order"
+    );
+    assert!(cursor.is_complete());
+    assert_eq!(cursor.waiting_bytes(), 0);
+    assert!(hash.matches(8 * B, Some(&digest(&p))));
+}
+
+#[test]
+fn memory_ahead_of_a_gap_never_passes_the_cap() {
+    let p = piece(64 * B);
+    let mut cursor = InOrder::with_cap(64 * B, 4 * B as usize);
+    let mut most = 0;
+    for i in 1..64 {
+        cursor.push(i * B, block(&p, i * B, B), |_| {});
+        most = most.max(cursor.waiting_bytes());
+    }
+    assert_eq!(most, 4 * B as usize);
+}
+
+#[test]
+fn a_duplicate_of_a_block_written_ahead_is_ignored() {
+    let p = piece(3 * B);
+    let (hash, pushes, released, _) =
+        run_capped(&p, &[(B, B), (2 * B, B), (2 * B, B), (0, B)], B as usize);
+    assert_eq!(
+        pushes,
+        vec![
+            Push::Waiting,
+            Push::WrittenAhead,
+            Push::Ignored,
+            Push::Released
+        ]
+    );
+    assert_eq!(released, vec![0, B, 2 * B]);
+    assert!(hash.matches(3 * B, Some(&digest(&p))));
 }

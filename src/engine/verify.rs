@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::engine::download::Take;
-use crate::engine::inorder::PieceHash;
+use crate::engine::inorder::{Job, PieceHash};
 use crate::engine::shared::{Event, Shared};
 
 /// Starts the writer of piece `index` on the disk pool; the caller got `Received::Stored {
@@ -57,21 +57,39 @@ fn run(shared: &Shared, index: u32) {
 }
 
 /// Writes the blocks, one writer in the session at a time (concurrent writes to one file make
-/// the kernel spin on its inode lock), then hashes them outside that lock.
-fn write(shared: &Shared, index: u32, batch: &[(u32, bytes::Bytes)], hash: &mut PieceHash) {
+/// the kernel spin on its inode lock), then hashes them outside that lock: those in memory as
+/// they are, those written ahead of a gap read back from the file (the page cache).
+fn write(shared: &Shared, index: u32, batch: &[Job], hash: &mut PieceHash) {
     let written = {
         let _one_writer = shared.pool.one_writer();
-        batch
-            .iter()
-            .try_for_each(|(begin, data)| shared.storage.write_block(index, *begin, data))
+        batch.iter().try_for_each(|job| match job {
+            Job::Next(begin, data) | Job::Ahead(begin, data) => {
+                shared.storage.write_block(index, *begin, data)
+            }
+            Job::Reread(..) => Ok(()),
+        })
     };
     if let Err(e) = written {
         hash.unwritten = true;
         shared.send(Event::DiskError(e));
         return;
     }
-    for (_, data) in batch {
-        hash.update(data);
+    let mut back = Vec::new();
+    for job in batch {
+        match job {
+            Job::Next(_, data) => hash.update(data),
+            Job::Ahead(..) => {}
+            Job::Reread(begin, len) => {
+                back.resize(*len as usize, 0);
+                if let Err(e) = shared.storage.read_block(index, *begin, &mut back) {
+                    // Bytes we wrote and cannot read back: the piece is fetched again.
+                    hash.unwritten = true;
+                    shared.send(Event::DiskError(e));
+                    return;
+                }
+                hash.update(&back);
+            }
+        }
     }
 }
 

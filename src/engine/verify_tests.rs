@@ -19,7 +19,11 @@ const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// A torrent of two pieces of three blocks each (the last piece shorter), whose piece hashes
 /// are those of `data`.
 fn torrent(data: &[u8]) -> TestTorrent {
-    let piece = 3 * 16_384;
+    torrent_of(3 * 16_384, data)
+}
+
+/// A torrent of pieces of `piece` bytes whose hashes are those of `data`.
+fn torrent_of(piece: u32, data: &[u8]) -> TestTorrent {
     let mut t = TestTorrent::new(piece, data.len() as u64, &[]);
     let shared = Arc::get_mut(&mut t.shared).unwrap();
     let mut info = (*shared.info).clone();
@@ -99,6 +103,36 @@ async fn pieces_received_out_of_order_are_verified_and_on_disk() {
     }
     assert!(back == data, "the bytes on disk are the payload");
     assert_eq!(t.shared.download().held_bytes(), 0);
+}
+
+/// A piece larger than what may wait in memory, its first block last: the blocks past
+/// `AHEAD_CAP` are written ahead and read back for the hash.
+#[tokio::test]
+async fn blocks_written_ahead_of_a_late_gap_are_read_back_and_verified() {
+    let blocks = 96;
+    assert!(blocks * 16_384 > crate::engine::inorder::AHEAD_CAP + 16_384);
+    let data = payload(blocks * 16_384);
+    let mut t = torrent_of(data.len() as u32, &data);
+    let order: Vec<usize> = (1..blocks).chain([0]).collect();
+    deliver(&t, &data, &order, None);
+    let (index, ok, _) = piece_done(&mut t).await;
+    assert_eq!((index, ok), (0, true));
+    let mut back = Vec::new();
+    t.shared.storage.read_piece(0, &mut back).unwrap();
+    assert!(back == data, "the bytes on disk are the payload");
+    assert_eq!(t.shared.download().held_bytes(), 0);
+}
+
+/// A corrupt block among those written ahead fails the piece like any other.
+#[tokio::test]
+async fn a_corrupt_block_written_ahead_fails_its_piece() {
+    let blocks = 96;
+    let data = payload(blocks * 16_384);
+    let mut t = torrent_of(data.len() as u32, &data);
+    let order: Vec<usize> = (1..blocks).chain([0]).collect();
+    deliver(&t, &data, &order, Some(blocks - 2));
+    let (index, ok, _) = piece_done(&mut t).await;
+    assert_eq!((index, ok), (0, false));
 }
 
 #[tokio::test]
