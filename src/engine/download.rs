@@ -26,6 +26,12 @@ const WAKE_BYTES: usize = 128 << 10;
 /// pause always ends without any new block.
 const LAG_BYTES: usize = 2 << 20;
 
+/// Most bytes a writer takes at once. What it took stays counted in `lagging` until it comes
+/// back for more: a writer that took everything queued (7 MiB behind one 16 MiB piece's
+/// single writer) held it all while the connections, seeing nothing queued, filled the queue
+/// again.
+const TAKE_BYTES: usize = 256 << 10;
+
 /// What a received block led to.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Received {
@@ -48,8 +54,8 @@ pub(crate) enum Take {
 
 /// One piece in flight.
 ///
-/// Invariants: `queued` is the byte count of `jobs`; `jobs` continue the bytes the writer
-/// took, in piece order; `finish` is set once the picker saw the last block, when nothing
+/// Invariants: `queued` is the byte count of `jobs` and `taken` that of the batch its running
+/// writer holds; `jobs` continue the bytes the writer took, in piece order; `finish` is set once the picker saw the last block, when nothing
 /// is waiting in `cursor` any more; `hash` is the piece's hash state while no writer runs
 /// (`writing` false) and a placeholder while one does.
 #[derive(Debug)]
@@ -57,6 +63,7 @@ struct Flight {
     cursor: InOrder,
     jobs: Vec<Job>,
     queued: usize,
+    taken: usize,
     finish: Option<Vec<u64>>,
     hash: PieceHash,
     writing: bool,
@@ -67,7 +74,7 @@ struct Flight {
 /// Invariants: `pieces` has an entry for each of the picker's partial pieces that received a
 /// block, and for each complete piece until its writer took its `Finish` (the picker holds
 /// such a piece as hashing, so no block of it is stored meanwhile); `lagging` is the sum of
-/// `queued` over the pieces whose writer runs; `writers` counts the writers started and not
+/// `queued + taken` over the pieces whose writer runs; `writers` counts the writers started and not
 /// yet ended (one ends at `Done`, or at `writer_ended` once its `Finish` has its verdict);
 /// `backlog` (the session's) carries `lagging` too, until the download is dropped.
 #[derive(Debug)]
@@ -105,6 +112,7 @@ impl Download {
             cursor: InOrder::new(len),
             jobs: Vec::new(),
             queued: 0,
+            taken: 0,
             finish: None,
             hash: PieceHash::default(),
             writing: false,
@@ -152,25 +160,45 @@ impl Download {
         if first {
             std::mem::swap(hash, &mut f.hash);
         }
+        // The writer is done with what it took before.
+        let done = std::mem::take(&mut f.taken);
         if !f.jobs.is_empty() {
-            std::mem::swap(batch, &mut f.jobs);
-            let behind = self.lagging > LAG_BYTES;
-            self.lagging = self.lagging.saturating_sub(f.queued);
-            self.backlog.sub(f.queued);
-            if behind && self.lagging <= LAG_BYTES {
-                self.backlog.wake_held();
+            let mut n = 0;
+            let mut bytes = 0;
+            for job in &f.jobs {
+                if n > 0 && bytes + job.held() > TAKE_BYTES {
+                    break;
+                }
+                bytes += job.held();
+                n += 1;
             }
-            f.queued = 0;
+            batch.extend(f.jobs.drain(..n));
+            f.queued -= bytes;
+            f.taken = bytes;
+            self.writer_done(done);
             return Take::Blocks;
         }
         if let Some(contributors) = f.finish.take() {
             self.pieces.remove(&index);
+            self.writer_done(done);
             return Take::Finish(contributors);
         }
         std::mem::swap(hash, &mut f.hash);
         f.writing = false;
         self.writers = self.writers.saturating_sub(1);
+        self.writer_done(done);
         Take::Done
+    }
+
+    /// A writer finished with `bytes` it had taken: they leave the backlogs, and connections
+    /// held back by this torrent's look again once it is back under `LAG_BYTES`.
+    fn writer_done(&mut self, bytes: usize) {
+        let behind = self.lagging > LAG_BYTES;
+        self.lagging = self.lagging.saturating_sub(bytes);
+        self.backlog.sub(bytes);
+        if behind && self.lagging <= LAG_BYTES {
+            self.backlog.wake_held();
+        }
     }
 
     /// For a writer that took its piece's `Finish`: the piece is verified or failed now.

@@ -94,12 +94,21 @@ fn a_writer_is_woken_by_enough_bytes_once_until_it_stops() {
     // Woken when the threshold was reached, then not again while it "runs".
     assert_eq!(wakes, vec![per_wake - 1]);
     assert!(d.writers_running());
+    // It takes them in batches of at most TAKE_BYTES, in order.
     let (mut batch, mut hash) = (Vec::new(), PieceHash::default());
-    assert_eq!(d.writer_take(0, &mut batch, &mut hash, true), Take::Blocks);
-    assert_eq!(batch.len(), 3 * per_wake);
-    batch.clear();
-    // Nothing more: it stops, and the next threshold wakes a new one.
-    assert_eq!(d.writer_take(0, &mut batch, &mut hash, false), Take::Done);
+    let mut taken = Vec::new();
+    let mut first = true;
+    while d.writer_take(0, &mut batch, &mut hash, std::mem::take(&mut first)) == Take::Blocks {
+        assert!(batch.iter().map(Job::held).sum::<usize>() <= TAKE_BYTES);
+        taken.extend(batch.drain(..).map(|j| match j {
+            Job::Next(b, _) => b,
+            other => panic!("{other:?}"),
+        }));
+        assert!(taken.len() <= 3 * per_wake, "no end");
+    }
+    assert_eq!(taken.len(), 3 * per_wake);
+    assert!(taken.windows(2).all(|w| w[0] < w[1]));
+    // Nothing more: it stopped, and the next threshold wakes a new one.
     assert!(
         !d.writers_running(),
         "a writer that stopped is not waited for"
@@ -141,9 +150,18 @@ fn connections_wait_while_running_writers_are_behind() {
         }
     }
     assert_eq!(behind_at, Some(LAG_BYTES / BLOCK_LEN as usize));
-    // The writer takes the backlog: the connections may go on.
+    // The writer takes a bounded batch; what it holds counts until it comes back for more.
     let (mut batch, mut hash) = (Vec::new(), PieceHash::default());
     assert_eq!(d.writer_take(0, &mut batch, &mut hash, true), Take::Blocks);
+    let held: usize = batch.iter().map(Job::held).sum();
+    assert!(held <= TAKE_BYTES && held > 0, "{held}");
+    assert!(
+        d.writers_behind(),
+        "the batch in the writer's hands still counts"
+    );
+    // Once it is back, its last batch is done: the connections may go on.
+    batch.clear();
+    assert_eq!(d.writer_take(0, &mut batch, &mut hash, false), Take::Blocks);
     assert!(!d.writers_behind());
 }
 
