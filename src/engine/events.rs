@@ -371,13 +371,8 @@ impl Coordinator {
                     tracing::debug!("{added} new peers from trackers");
                 }
             }
-            TrackerUpdate::Status(rows) => {
-                self.shown.snap.trackers = rows
-                    .iter()
-                    .map(crate::engine::snapshot::tracker_row)
-                    .collect()
-            }
-            TrackerUpdate::Log(level, text) => self.log(level.into(), text),
+            TrackerUpdate::Status(rows) => self.shown.snap.trackers = rows,
+            TrackerUpdate::Log(level, text) => self.log(level, text),
         }
     }
 }

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use crate::engine::api::*;
 use crate::engine::peers::PeerEntry;
 use crate::protocol::metainfo::Metainfo;
-use crate::tracker;
 
 /// Log lines a snapshot carries (the newest).
 pub(crate) const LOG_IN_SNAPSHOT: usize = 50;
@@ -51,35 +50,6 @@ fn tracker_rows(tiers: &[Vec<String>]) -> Vec<TrackerRow> {
                 .map(move |url| TrackerRow::not_contacted(url.clone(), tier))
         })
         .collect()
-}
-
-/// A tracker's report as the UI's row.
-pub(crate) fn tracker_row(r: &tracker::TrackerReport) -> TrackerRow {
-    TrackerRow {
-        url: r.url.clone(),
-        tier: r.tier,
-        status: match &r.status {
-            tracker::TrackerStatus::NotContacted => TrackerStatus::NotContacted,
-            tracker::TrackerStatus::Announcing => TrackerStatus::Announcing,
-            tracker::TrackerStatus::Ok { peers } => TrackerStatus::Ok { peers: *peers },
-            tracker::TrackerStatus::Failed(why) => TrackerStatus::Failed(why.clone()),
-        },
-        last_announce: r.last_announce,
-        next_announce: r.next_announce,
-        seeders: r.seeders,
-        leechers: r.leechers,
-        warning: r.warning.clone(),
-    }
-}
-
-impl From<tracker::LogLevel> for LogLevel {
-    fn from(l: tracker::LogLevel) -> Self {
-        match l {
-            tracker::LogLevel::Info => LogLevel::Info,
-            tracker::LogLevel::Warn => LogLevel::Warn,
-            tracker::LogLevel::Error => LogLevel::Error,
-        }
-    }
 }
 
 /// What the torrent is doing, in the order that wins: an error, then pause, then done.
@@ -291,27 +261,5 @@ mod tests {
         assert_eq!(s.log.len(), LOG_IN_SNAPSHOT);
         assert_eq!(s.log[0].text, "5");
         assert_eq!(s.num_pieces, 10);
-    }
-
-    #[test]
-    fn a_tracker_report_becomes_a_row() {
-        let r = tracker::TrackerReport {
-            url: "udp://t:1".into(),
-            tier: 2,
-            status: tracker::TrackerStatus::Failed("timed out".into()),
-            last_announce: Some(Duration::from_secs(3)),
-            next_announce: None,
-            seeders: Some(4),
-            leechers: None,
-            warning: Some("w".into()),
-        };
-        let row = tracker_row(&r);
-        assert_eq!(row.status, TrackerStatus::Failed("timed out".into()));
-        assert_eq!(
-            (row.tier, row.seeders, row.warning.as_deref()),
-            (2, Some(4), Some("w"))
-        );
-        assert_eq!(row.last_announce, Some(Duration::from_secs(3)));
-        assert_eq!(LogLevel::from(tracker::LogLevel::Warn), LogLevel::Warn);
     }
 }

@@ -20,8 +20,8 @@ use std::time::Duration;
 /// listing hundreds of thousands costs a bounded amount. Beyond it a random sample is kept.
 pub const MAX_PEERS_PER_REPLY: usize = 2000;
 
-/// How much a log line matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How much a log line matters (the tracker's lines and every other in a torrent's log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogLevel {
     Info,
     Warn,
@@ -29,7 +29,7 @@ pub enum LogLevel {
 }
 
 /// Where one tracker stands.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TrackerStatus {
     NotContacted,
     Announcing,
@@ -40,9 +40,9 @@ pub enum TrackerStatus {
     Failed(String),
 }
 
-/// One tracker's state, for the engine to show.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrackerReport {
+/// One tracker's state, as the tracker task reports it and the snapshot shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrackerRow {
     pub url: String,
     pub tier: usize,
     pub status: TrackerStatus,
@@ -52,6 +52,22 @@ pub struct TrackerReport {
     pub seeders: Option<u32>,
     pub leechers: Option<u32>,
     pub warning: Option<String>,
+}
+
+impl TrackerRow {
+    /// A tracker before its first announce.
+    pub fn not_contacted(url: String, tier: usize) -> TrackerRow {
+        TrackerRow {
+            url,
+            tier,
+            status: TrackerStatus::NotContacted,
+            last_announce: None,
+            next_announce: None,
+            seeders: None,
+            leechers: None,
+            warning: None,
+        }
+    }
 }
 
 /// The HTTP client for announces, one for the whole process (a clone shares it: reqwest's
@@ -149,7 +165,7 @@ pub enum TrackerUpdate {
     /// but one batch holds no duplicates).
     Peers(Vec<SocketAddr>),
     /// The current state of every tracker, one row each, in tier order.
-    Status(Vec<TrackerReport>),
+    Status(Vec<TrackerRow>),
     /// A line for the event log ("announce to http://… ok: 3 peers", "udp://… timed out").
     Log(LogLevel, String),
 }

@@ -363,49 +363,8 @@ impl PeerRow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum TrackerStatus {
-    NotContacted,
-    Announcing,
-    Ok { peers: usize },
-    Failed(String),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrackerRow {
-    pub url: String,
-    pub tier: usize,
-    pub status: TrackerStatus,
-    /// Time since the last announce finished.
-    pub last_announce: Option<Duration>,
-    pub next_announce: Option<Duration>,
-    pub seeders: Option<u32>,
-    pub leechers: Option<u32>,
-    pub warning: Option<String>,
-}
-
-impl TrackerRow {
-    /// A tracker before its first announce.
-    pub fn not_contacted(url: String, tier: usize) -> TrackerRow {
-        TrackerRow {
-            url,
-            tier,
-            status: TrackerStatus::NotContacted,
-            last_announce: None,
-            next_announce: None,
-            seeders: None,
-            leechers: None,
-            warning: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum LogLevel {
-    Info,
-    Warn,
-    Error,
-}
+// One definition each, where trackers report them; the log levels serve every log line.
+pub use crate::tracker::{LogLevel, TrackerRow, TrackerStatus};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogLine {

@@ -29,13 +29,13 @@ impl Task {
         self.outbox.push_back(TrackerUpdate::Status(rows));
     }
 
-    fn rows(&self, now: Instant) -> Vec<TrackerReport> {
+    fn rows(&self, now: Instant) -> Vec<TrackerRow> {
         let mut rows = Vec::new();
         for (tier_idx, tier) in self.tiers.iter().enumerate() {
             for (pos, t) in tier.trackers.iter().enumerate() {
                 let next_announce =
                     (!tier.busy && pos == 0).then(|| tier.next_at.saturating_duration_since(now));
-                rows.push(TrackerReport {
+                rows.push(TrackerRow {
                     url: t.url.clone(),
                     tier: tier_idx,
                     status: t.status.clone(),
