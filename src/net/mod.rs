@@ -3,6 +3,7 @@
 pub(crate) mod mse_stream;
 pub(crate) mod stream;
 pub(crate) mod udp_batch;
+pub(crate) mod udp_gso;
 pub(crate) mod utp;
 
 pub(crate) use mse_stream::{connect, incoming, DialError, EncryptionPolicy, MseError};

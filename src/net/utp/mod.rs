@@ -27,6 +27,7 @@ pub(crate) mod stream;
 pub(crate) use stream::{UtpStatsHandle, UtpStream};
 
 use crate::net::udp_batch::BatchRecv;
+use crate::net::udp_gso::UdpOut;
 use crate::protocol::utp_packet::{self, PacketType};
 use conn::UtpConn;
 use std::collections::HashMap;
@@ -133,6 +134,8 @@ impl Registry {
 
 struct Inner {
     udp: Arc<UdpSocket>,
+    /// The same socket's sending side (GSO where the kernel has it).
+    out: Arc<UdpOut>,
     cfg: UtpConfig,
     epoch: Instant,
     registry: Arc<Registry>,
@@ -160,12 +163,9 @@ impl Drop for Inner {
     }
 }
 
-/// Sends one datagram now or never. Straight to the kernel rather than tokio's `try_send_to`,
-/// which answers WouldBlock until the reactor has once seen the socket writable and so dropped
-/// a new socket's first SYN (costing the 1 s retry). The socket is non-blocking: this never
-/// waits, and a full kernel buffer loses the datagram, which uTP's retransmission covers.
+/// Sends one datagram now or never (see `udp_gso::send_one`).
 pub(crate) fn send_now(udp: &UdpSocket, d: &[u8], to: SocketAddr) {
-    let _ = socket2::SockRef::from(udp).send_to(d, &to.into());
+    crate::net::udp_gso::send_one(udp, d, to);
 }
 
 /// The uTP side of a UDP socket. Cheap to clone.
@@ -190,6 +190,7 @@ impl UtpSocket {
     pub fn new(udp: Arc<UdpSocket>, cfg: UtpConfig) -> (UtpSocket, UtpListener) {
         let (accept_tx, rx) = mpsc::channel(cfg.max_pending.max(1));
         let inner = Arc::new(Inner {
+            out: Arc::new(UdpOut::new(udp.clone())),
             udp,
             cfg,
             epoch: Instant::now(),
@@ -318,7 +319,7 @@ impl UtpSocket {
         let mut map = inner.registry.lock();
         if let Some(cell) = map.get(&key).cloned() {
             drop(map);
-            let owes = cell.with(&inner.udp, |c| {
+            let owes = cell.with(&inner.out, |c| {
                 c.on_packet(&pkt, Instant::now());
                 c.owes_ack()
             });
@@ -370,7 +371,7 @@ impl UtpSocket {
 
     /// Spawns the connection's timer task and returns its stream.
     fn start(&self, cell: Arc<Cell>, key: Key) -> UtpStream {
-        let udp = self.inner.udp.clone();
+        let udp = self.inner.out.clone();
         cell.with(&udp, |_| {});
         tokio::spawn(stream::drive(
             cell.clone(),
@@ -393,7 +394,7 @@ impl UtpSocket {
         self.inner.since_flush.store(0, Ordering::Relaxed);
         let owed = std::mem::take(&mut *self.owed());
         for cell in owed {
-            cell.with(&self.inner.udp, |c| c.ack_now());
+            cell.with(&self.inner.out, |c| c.ack_now());
         }
     }
 

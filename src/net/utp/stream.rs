@@ -5,6 +5,7 @@
 
 use super::conn::{State, UtpConn};
 use super::{Key, Registry, UtpStats};
+use crate::net::udp_gso::UdpOut;
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
@@ -13,7 +14,6 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
 pub(crate) struct Cell {
@@ -35,18 +35,17 @@ impl Cell {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` on the connection, then sends the datagrams it produced outside the lock.
-    pub(crate) fn with<R>(&self, udp: &UdpSocket, f: impl FnOnce(&mut UtpConn) -> R) -> R {
+    /// Runs `f` on the connection, then sends the datagrams it produced outside the lock, in
+    /// as few calls as GSO allows.
+    pub(crate) fn with<R>(&self, udp: &UdpOut, f: impl FnOnce(&mut UtpConn) -> R) -> R {
         let (r, out, dirty) = {
             let mut c = self.lock();
             let r = f(&mut c);
             let (out, dirty) = c.take_output();
             (r, out, dirty)
         };
-        for d in &out {
-            // A full kernel buffer loses the datagram; retransmission covers it.
-            super::send_now(udp, d, self.remote);
-        }
+        // A full kernel buffer loses datagrams; retransmission covers them.
+        udp.send_all(&out, self.remote);
         if dirty {
             self.notify.notify_one();
         }
@@ -54,7 +53,7 @@ impl Cell {
     }
 }
 
-pub(crate) async fn drive(cell: Arc<Cell>, udp: Arc<UdpSocket>, registry: Arc<Registry>, key: Key) {
+pub(crate) async fn drive(cell: Arc<Cell>, udp: Arc<UdpOut>, registry: Arc<Registry>, key: Key) {
     loop {
         let next = cell.with(&udp, |c| c.on_tick(Instant::now()));
         let Some(at) = next else { break };
@@ -87,7 +86,7 @@ impl std::fmt::Debug for UtpStatsHandle {
 
 pub struct UtpStream {
     cell: Arc<Cell>,
-    udp: Arc<UdpSocket>,
+    udp: Arc<UdpOut>,
 }
 
 fn err(kind: io::ErrorKind) -> io::Error {
@@ -95,7 +94,7 @@ fn err(kind: io::ErrorKind) -> io::Error {
 }
 
 impl UtpStream {
-    pub(crate) fn new(cell: Arc<Cell>, udp: Arc<UdpSocket>) -> UtpStream {
+    pub(crate) fn new(cell: Arc<Cell>, udp: Arc<UdpOut>) -> UtpStream {
         UtpStream { cell, udp }
     }
 

@@ -1,0 +1,156 @@
+//! Batched UDP send for uTP: the datagrams one turn of a connection produced (a burst of DATA
+//! after a write or an ACK that opened the window) leave in as few `sendmsg` calls as UDP GSO
+//! allows: a run of datagrams of equal size, the last possibly shorter, goes as one buffer
+//! that the kernel cuts back into those datagrams. Where the kernel has no GSO, or a GSO send
+//! fails with anything but a full buffer, the datagrams go one `sendto` each, as before.
+//!
+//! Crate: `quinn-udp`, already ours for the batched receive (`net::udp_batch`, where the
+//! choice is explained); its `UdpSocketState` probes GSO at setup (`max_gso_segments`) and
+//! turns it off for good on the first EIO/EINVAL, which some drivers answer instead of
+//! refusing the socket option.
+//!
+//! Nothing here waits: a full kernel send buffer loses the datagrams, which uTP's
+//! retransmission covers.
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::sync::Arc;
+
+use quinn_udp::{Transmit, UdpSockRef, UdpSocketState};
+use tokio::net::UdpSocket;
+
+/// Bytes one GSO buffer holds at most: the whole buffer is one UDP datagram to the kernel
+/// until it is cut, so it must fit the IPv4 limit (65,507) with room to spare.
+const MAX_GSO_BYTES: usize = 64_000;
+
+/// The sending side of the socket that uTP shares with the DHT.
+/// Invariant: `gso` is None where quinn-udp could not set the socket up.
+pub(crate) struct UdpOut {
+    udp: Arc<UdpSocket>,
+    gso: Option<UdpSocketState>,
+}
+
+impl UdpOut {
+    /// GSO where the kernel has it (quinn-udp probes it once per process).
+    pub(crate) fn new(udp: Arc<UdpSocket>) -> UdpOut {
+        let gso = match UdpSocketState::new(UdpSockRef::from(&*udp)) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!("batched UDP send unavailable, one datagram per call: {e}");
+                None
+            }
+        };
+        UdpOut { udp, gso }
+    }
+
+    /// One `sendto` per datagram (the fallback, and what tests compare against).
+    #[cfg(test)]
+    pub(crate) fn single(udp: Arc<UdpSocket>) -> UdpOut {
+        UdpOut { udp, gso: None }
+    }
+
+    /// Datagrams one call may carry (1: no GSO).
+    pub(crate) fn max_segments(&self) -> usize {
+        self.gso.as_ref().map_or(1, |s| s.max_gso_segments().max(1))
+    }
+
+    /// Sends `datagrams`, in order, to `to`, now or never.
+    pub(crate) fn send_all(&self, datagrams: &[Vec<u8>], to: SocketAddr) {
+        let one = |d: &[u8]| send_one(&self.udp, d, to);
+        let Some(state) = &self.gso else {
+            datagrams.iter().for_each(|d| one(d));
+            return;
+        };
+        let gso = |buf: &[u8], segment: usize| {
+            let t = Transmit {
+                destination: to,
+                ecn: None,
+                contents: buf,
+                segment_size: Some(segment),
+                src_ip: None,
+            };
+            // Straight to the kernel, as `send_now`: tokio's readiness is not consulted.
+            state.try_send(UdpSockRef::from(&*self.udp), &t)
+        };
+        send_batched(datagrams, self.max_segments(), gso, one);
+    }
+}
+
+/// Sends one datagram now or never. Straight to the kernel rather than tokio's `try_send_to`,
+/// which answers WouldBlock until the reactor has once seen the socket writable and so dropped
+/// a new socket's first SYN (costing the 1 s retry). The socket is non-blocking: this never
+/// waits, and a full kernel buffer loses the datagram, which uTP's retransmission covers.
+pub(crate) fn send_one(udp: &UdpSocket, d: &[u8], to: SocketAddr) {
+    let _ = socket2::SockRef::from(udp).send_to(d, &to.into());
+}
+
+/// Sends each group of `plan` as one GSO call (`gso(buffer, segment size)`) and a group of one
+/// with `one`. A failed GSO call is sent again one datagram at a time, unless it failed for a
+/// full buffer (sending more would only be lost as well).
+pub(crate) fn send_batched(
+    datagrams: &[Vec<u8>],
+    max_segments: usize,
+    mut gso: impl FnMut(&[u8], usize) -> io::Result<()>,
+    mut one: impl FnMut(&[u8]),
+) {
+    let mut buf = Vec::new();
+    for g in plan(datagrams.iter().map(Vec::len), max_segments, MAX_GSO_BYTES) {
+        let ds = &datagrams[g];
+        let [first, ..] = ds else { continue };
+        if ds.len() == 1 {
+            one(first);
+            continue;
+        }
+        buf.clear();
+        ds.iter().for_each(|d| buf.extend_from_slice(d));
+        match gso(&buf, first.len()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                tracing::trace!("GSO send of {} datagrams: {e}; one by one", ds.len());
+                ds.iter().for_each(|d| one(d));
+            }
+        }
+    }
+}
+
+/// Cuts datagrams of sizes `lens` into runs that one GSO call can carry: every datagram of a
+/// run has the size of the first, but the last, which may be shorter; a run has at most
+/// `max_segments` datagrams and `max_bytes` bytes (a datagram larger than that is a run of
+/// its own). The runs cover all datagrams, in order.
+pub(crate) fn plan(
+    lens: impl IntoIterator<Item = usize>,
+    max_segments: usize,
+    max_bytes: usize,
+) -> Vec<Range<usize>> {
+    let mut runs = Vec::new();
+    // The open run: where it starts, its segment size, its bytes, and whether it is closed
+    // to further datagrams (it ended with a shorter one).
+    let mut open: Option<(usize, usize, usize, bool)> = None;
+    let mut n = 0;
+    for (i, len) in lens.into_iter().enumerate() {
+        n = i + 1;
+        if let Some((start, seg, bytes, closed)) = open {
+            let fits = !closed
+                && len <= seg
+                && i - start < max_segments
+                && bytes + len <= max_bytes
+                && len > 0;
+            if fits {
+                open = Some((start, seg, bytes + len, len < seg));
+                continue;
+            }
+            runs.push(start..i);
+        }
+        open = Some((i, len, len, len == 0));
+    }
+    if let Some((start, ..)) = open {
+        runs.push(start..n);
+    }
+    runs
+}
+
+#[cfg(test)]
+#[path = "udp_gso_tests.rs"]
+mod tests;
