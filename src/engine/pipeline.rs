@@ -56,7 +56,11 @@ impl PeerConn {
     /// Every half second: the receive rate, the pipeline depth it calls for, and snubbing.
     pub(super) fn update_rate(&mut self, now: Instant) {
         self.pacing.update(now, self.throttle.down_limited());
-        if !self.requests.is_empty()
+        // Snubbed once: the probe request it keeps is not given back each tick, so it ages
+        // and endgame copies it to another peer (`picker_endgame.rs`) instead of asking the
+        // silent peer anew every half second.
+        if !self.snubbed
+            && !self.requests.is_empty()
             && !self.flags.peer_choking
             && now.duration_since(self.last_block) > SNUB_AFTER
         {
