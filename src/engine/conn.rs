@@ -240,6 +240,11 @@ impl PeerConn {
                 if !self.flags.peer_choking {
                     self.flags.peer_choking = true;
                     self.set_flags();
+                    tracing::debug!(
+                        "conn {} choked us: {} requests released",
+                        self.conn,
+                        self.requests.len()
+                    );
                     self.release_all();
                 }
             }

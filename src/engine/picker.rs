@@ -8,7 +8,7 @@
 //!    call, so a complete piece is never requestable. The picker holds no block bytes: they
 //!    go to the writers (`download.rs`, `verify.rs`), whose queues share this lock.
 //! 3. `Block::Requested(n)` counts outstanding requests for that block across all peers
-//!    (n > 1 only in endgame). Every request a peer task tracks in flight was counted here and
+//!    (n > 1 only in endgame, and n <= `ENDGAME_COPIES`). Every request a peer task tracks in flight was counted here and
 //!    is given back through `release` or consumed by `block_received`.
 //! 4. `unrequested_blocks` is the number of blocks of missing and partial pieces that nobody
 //!    has requested; zero means endgame.
@@ -49,6 +49,20 @@ struct Partial {
     received: u32,
     /// Connection ids that contributed at least one block, for hash-failure accounting.
     contributors: Vec<u64>,
+    /// Per block: when it was requested, meaningful while it is `Requested`. Endgame copies
+    /// only late requests, the newest first (`picker_endgame.rs`).
+    asked: Vec<endgame::Asked>,
+}
+
+impl Partial {
+    fn new(blocks: usize) -> Partial {
+        Partial {
+            blocks: vec![Block::Missing; blocks],
+            received: 0,
+            contributors: Vec::new(),
+            asked: vec![endgame::Asked::default(); blocks],
+        }
+    }
 }
 
 /// A block we ask a peer for.
@@ -91,6 +105,10 @@ pub struct Picker {
     top: FilePriority,
     /// Lowest index first instead of rarest first.
     sequential: bool,
+    /// Counts requests of blocks from `partial`: the next one's `Partial::asked` number.
+    stamp: u64,
+    /// How long a request waits before endgame may ask another peer too.
+    endgame_late: std::time::Duration,
     /// Pieces fetched before any other of their class (first and last of each wanted file,
     /// for previews), sorted.
     boost: Vec<u32>,
@@ -123,6 +141,8 @@ impl Picker {
             top: FilePriority::Normal,
             sequential: false,
             boost: Vec::new(),
+            stamp: 0,
+            endgame_late: endgame::ENDGAME_LATE,
         };
         p.recount();
         p
@@ -262,48 +282,12 @@ impl Picker {
                 break;
             };
             let blocks = self.blocks_in(index) as usize;
-            self.partial.insert(
-                index,
-                Partial {
-                    blocks: vec![Block::Missing; blocks],
-                    received: 0,
-                    contributors: Vec::new(),
-                },
-            );
+            self.partial.insert(index, Partial::new(blocks));
             self.take_missing(index, max, out);
         }
         // 3. Endgame: every block is requested; ask this peer too for blocks in flight elsewhere.
         if out.len() < max && self.unrequested_blocks == 0 {
-            for index in started {
-                let nblocks = self.blocks_in(index);
-                let last_len = self.block_len(index, nblocks - 1);
-                let Some(p) = self.partial.get_mut(&index) else {
-                    continue;
-                };
-                for (b, st) in p.blocks.iter_mut().enumerate() {
-                    if out.len() >= max {
-                        return;
-                    }
-                    if let Block::Requested(n) = *st {
-                        let b = b as u32;
-                        let length = if b + 1 == nblocks {
-                            last_len
-                        } else {
-                            BLOCK_LEN
-                        };
-                        let r = BlockRef {
-                            index,
-                            begin: b * BLOCK_LEN,
-                            length,
-                        };
-                        // `out` holds what this call took already: never ask one peer twice.
-                        if n < 3 && !mine(r) && !out.contains(&r) {
-                            *st = Block::Requested(n + 1);
-                            out.push(r);
-                        }
-                    }
-                }
-            }
+            self.pick_endgame(&started, max, mine, out, std::time::Instant::now());
         }
     }
 
@@ -315,14 +299,7 @@ impl Picker {
         }
         let index = self.choose_new(&Bitfield::full(self.num_pieces()))?;
         let blocks = self.blocks_in(index) as usize;
-        self.partial.insert(
-            index,
-            Partial {
-                blocks: vec![Block::Missing; blocks],
-                received: 0,
-                contributors: Vec::new(),
-            },
-        );
+        self.partial.insert(index, Partial::new(blocks));
         self.take_missing(index, usize::MAX, out);
         Some(index)
     }
@@ -333,12 +310,20 @@ impl Picker {
         let Some(p) = self.partial.get_mut(&index) else {
             return;
         };
+        let now = std::time::Instant::now();
         for (b, st) in p.blocks.iter_mut().enumerate() {
             if out.len() >= max {
                 return;
             }
             if *st == Block::Missing {
                 *st = Block::Requested(1);
+                if let Some(a) = p.asked.get_mut(b) {
+                    *a = endgame::Asked {
+                        seq: self.stamp,
+                        at: Some(now),
+                    };
+                }
+                self.stamp += 1;
                 self.unrequested_blocks -= 1;
                 let b = b as u32;
                 let length = if b + 1 == nblocks {
@@ -444,14 +429,7 @@ impl Picker {
             && self.is_fresh(r.index)
             && self.priority_of(r.index).wanted()
         {
-            self.partial.insert(
-                r.index,
-                Partial {
-                    blocks: vec![Block::Missing; nblocks as usize],
-                    received: 0,
-                    contributors: Vec::new(),
-                },
-            );
+            self.partial.insert(r.index, Partial::new(nblocks as usize));
         }
         let Some(p) = self.partial.get_mut(&r.index) else {
             return Received::Duplicate;
@@ -550,6 +528,10 @@ impl Picker {
                 let rec = p.blocks.iter().filter(|b| **b == Block::Received).count() as u32;
                 assert_eq!(rec, p.received);
                 assert!(p.received < self.blocks_in(i));
+                assert!(p
+                    .blocks
+                    .iter()
+                    .all(|b| !matches!(b, Block::Requested(n) if *n > endgame::ENDGAME_COPIES)));
                 unreq += p.blocks.iter().filter(|b| **b == Block::Missing).count() as u64;
             } else if !states[0] && !states[1] && self.priority_of(i).wanted() {
                 unreq += self.blocks_in(i) as u64;
@@ -565,6 +547,9 @@ impl Picker {
 
 #[path = "picker_prio.rs"]
 mod prio;
+
+#[path = "picker_endgame.rs"]
+mod endgame;
 
 #[cfg(test)]
 #[path = "picker_tests.rs"]

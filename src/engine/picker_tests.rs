@@ -1,5 +1,7 @@
 //! Unit tests of `picker.rs`.
 use super::*;
+use endgame::ENDGAME_LATE;
+use std::time::{Duration, Instant};
 
 #[test]
 fn downloads_everything_once_then_completes() {
@@ -36,6 +38,7 @@ fn downloads_everything_once_then_completes() {
 #[test]
 fn released_blocks_and_failed_pieces_come_back() {
     let mut p = Picker::new(2, 32 * 1024, 64 * 1024, Bitfield::new(2));
+    p.set_endgame_late(Duration::ZERO);
     let peer = Bitfield::full(2);
     let mut out = Vec::new();
     p.pick(&peer, 2, &|_| false, &mut out);
@@ -84,6 +87,7 @@ fn a_late_block_of_a_released_piece_is_kept() {
 #[test]
 fn endgame_duplicates_onto_other_peers_only() {
     let mut p = Picker::new(1, 32 * 1024, 32 * 1024, Bitfield::new(1));
+    p.set_endgame_late(Duration::ZERO);
     let peer = Bitfield::full(1);
     let mut a = Vec::new();
     p.pick(&peer, 10, &|_| false, &mut a);
@@ -95,10 +99,76 @@ fn endgame_duplicates_onto_other_peers_only() {
     assert!(same.is_empty());
     let mut other = Vec::new();
     p.pick(&peer, 10, &|_| false, &mut other);
-    assert_eq!(other, a);
+    // The same blocks, newest request first.
+    assert_eq!(other, a.iter().rev().copied().collect::<Vec<_>>());
     p.debug_check();
     assert!(matches!(p.block_received(a[0], 1), Received::Stored));
-    assert!(matches!(p.block_received(other[0], 2), Received::Duplicate));
+    assert!(matches!(p.block_received(other[1], 2), Received::Duplicate));
+}
+
+#[test]
+fn endgame_asks_for_one_copy_of_a_block_at_most() {
+    // One piece of 4 blocks, all requested from a first peer.
+    let mut p = Picker::new(1, 64 * 1024, 64 * 1024, Bitfield::new(1));
+    p.set_endgame_late(Duration::ZERO);
+    let peer = Bitfield::full(1);
+    let mut a = Vec::new();
+    p.pick(&peer, 10, &|_| false, &mut a);
+    assert_eq!(a.len(), 4);
+    let mut b = Vec::new();
+    p.pick(&peer, 10, &|_| false, &mut b);
+    assert_eq!(b.len(), 4);
+    // A third peer gets nothing: every block has its one copy.
+    let mut c = Vec::new();
+    p.pick(&peer, 10, &|_| false, &mut c);
+    assert!(c.is_empty(), "third copies: {c:?}");
+    p.debug_check();
+    // A copy given back (its peer choked) can be asked of another peer again.
+    p.release([b[0]]);
+    p.pick(&peer, 10, &|_| false, &mut c);
+    assert_eq!(c, vec![b[0]]);
+    p.debug_check();
+}
+
+#[test]
+fn endgame_copies_the_newest_requests_first() {
+    // 2 pieces of 4 blocks: the first peer asks for 3 blocks, a second for the other 5.
+    let mut p = Picker::new(2, 64 * 1024, 128 * 1024, Bitfield::new(2));
+    p.set_endgame_late(Duration::ZERO);
+    let peer = Bitfield::full(2);
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    p.pick(&peer, 3, &|_| false, &mut first);
+    p.pick(&peer, 5, &|_| false, &mut second);
+    assert!(p.in_endgame());
+    // A third peer with room for 2 copies the last two blocks the second one asked for:
+    // those it sends last, so a cancel there is still in time.
+    let mut third = Vec::new();
+    p.pick(&peer, 2, &|_| false, &mut third);
+    assert_eq!(third, vec![second[4], second[3]]);
+    // A fourth takes the next newest, never those a peer has in flight itself.
+    let mine = second.clone();
+    let mut fourth = Vec::new();
+    p.pick(&peer, 2, &|r| mine.contains(&r), &mut fourth);
+    assert_eq!(fourth, vec![first[2], first[1]]);
+    p.debug_check();
+}
+
+#[test]
+fn endgame_copies_only_late_requests() {
+    let mut p = Picker::new(1, 64 * 1024, 64 * 1024, Bitfield::new(1));
+    let peer = Bitfield::full(1);
+    let mut a = Vec::new();
+    p.pick(&peer, 10, &|_| false, &mut a);
+    assert!(p.in_endgame());
+    // Just asked for: a peer that keeps up delivers them, no copy yet.
+    let mut b = Vec::new();
+    p.pick(&peer, 10, &|_| false, &mut b);
+    assert!(b.is_empty(), "copies of fresh requests: {b:?}");
+    // Once late, they are copied (newest first).
+    let later = Instant::now() + ENDGAME_LATE;
+    p.pick_endgame(&[0], 10, &|_| false, &mut b, later);
+    assert_eq!(b, a.iter().rev().copied().collect::<Vec<_>>());
+    p.debug_check();
 }
 
 #[test]

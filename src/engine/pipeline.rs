@@ -35,6 +35,18 @@ pub(crate) fn worth_a_batch(room: usize, depth: usize, in_flight: usize, limited
     room > 0 && (room >= batch || in_flight == 0)
 }
 
+/// How many requests a peer with `in_flight` outstanding may add in endgame, where all it can
+/// get are copies of blocks in flight elsewhere. Only a peer close to running dry takes them
+/// (and then a quarter of its pipeline at most): a copy queued behind a long pipeline would
+/// arrive after the original, and then it is a block received twice.
+pub(crate) fn endgame_room(room: usize, depth: usize, in_flight: usize) -> usize {
+    let cap = (depth / 4).max(ENDGAME_MIN_BATCH);
+    room.min(cap.saturating_sub(in_flight))
+}
+
+/// Copies a peer with a shallow pipeline may still ask for at once in endgame.
+const ENDGAME_MIN_BATCH: usize = 4;
+
 impl PeerConn {
     /// The peer's `reqq` from its extended handshake: caps our outstanding requests.
     pub(super) fn set_reqq(&mut self, reqq: usize) {
@@ -44,11 +56,20 @@ impl PeerConn {
     /// Every half second: the receive rate, the pipeline depth it calls for, and snubbing.
     pub(super) fn update_rate(&mut self, now: Instant) {
         self.pacing.update(now, self.throttle.down_limited());
-        if !self.requests.is_empty()
+        // Snubbed once: the probe request it keeps is not given back each tick, so it ages
+        // and endgame copies it to another peer (`picker_endgame.rs`) instead of asking the
+        // silent peer anew every half second.
+        if !self.snubbed
+            && !self.requests.is_empty()
             && !self.flags.peer_choking
             && now.duration_since(self.last_block) > SNUB_AFTER
         {
             self.snubbed = true;
+            tracing::debug!(
+                "conn {} snubbed: {} requests released",
+                self.conn,
+                self.requests.len()
+            );
             self.release_all();
         }
     }
@@ -70,6 +91,7 @@ impl PeerConn {
 
     pub(super) fn on_reject(&mut self, r: BlockRef) {
         if self.requests.rejected(r) {
+            tracing::debug!("conn {} rejected {}/{}", self.conn, r.index, r.begin);
             self.shared.download().picker.release([r]);
             self.store_in_flight();
         }
@@ -95,7 +117,7 @@ impl PeerConn {
             return;
         }
         let depth = if self.snubbed { 1 } else { self.pacing.depth() };
-        let room = depth.saturating_sub(self.requests.len());
+        let mut room = depth.saturating_sub(self.requests.len());
         if !worth_a_batch(
             room,
             depth,
@@ -110,7 +132,10 @@ impl PeerConn {
             let in_flight = &self.requests;
             let mut d = self.shared.download();
             self.held_back = d.writers_behind();
-            if !self.held_back {
+            if d.picker.in_endgame() {
+                room = endgame_room(room, depth, in_flight.len());
+            }
+            if !self.held_back && room > 0 {
                 d.picker.pick(
                     &self.peer_has,
                     room,
@@ -148,12 +173,16 @@ impl PeerConn {
         // Every payload byte read counts against the down limit, requested or not; the next
         // message waits until it is paid for (TCP or uTP back-pressure then slows the peer).
         self.throttle.read(len as u64, tokio::time::Instant::now());
+        let mut stale = false;
         let r = match self.requests.answer(index, begin, len) {
             Answer::Requested(r) => {
                 self.store_in_flight();
                 r
             }
-            Answer::Stale(r) => r,
+            Answer::Stale(r) => {
+                stale = true;
+                r
+            }
             Answer::WrongLength { asked } => {
                 return Err(protocol(format!(
                     "piece block of {len} bytes, asked for {asked}"
@@ -180,6 +209,10 @@ impl PeerConn {
         drop(d);
         match outcome {
             Received::Duplicate => {
+                tracing::debug!(
+                    "duplicate block {index}/{begin} from conn {}: stale {stale}, endgame {endgame}",
+                    self.conn
+                );
                 self.shared.wasted.fetch_add(len as u64, Ordering::Relaxed);
             }
             Received::Stored { wake } => {
@@ -202,6 +235,18 @@ impl PeerConn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endgame_copies_go_to_a_peer_close_to_running_dry() {
+        // 256 deep: a quarter (64) in all, so a peer with 200 in flight takes none.
+        assert_eq!(endgame_room(56, 256, 200), 0);
+        assert_eq!(endgame_room(246, 256, 10), 54);
+        assert_eq!(endgame_room(256, 256, 0), 64);
+        // A shallow (or snubbed) pipeline still gets a few, never more than its room.
+        assert_eq!(endgame_room(16, 16, 0), 4);
+        assert_eq!(endgame_room(1, 1, 0), 1);
+        assert_eq!(endgame_room(15, 16, 1), 3);
+    }
 
     #[test]
     fn requests_go_in_batches_half_a_slow_limited_pipeline() {
