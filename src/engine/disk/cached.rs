@@ -13,9 +13,9 @@ use super::{DiskError, Storage};
 impl Storage {
     /// Reads block `begin..begin + buf.len()` of piece `index` into `buf` when every byte of it
     /// is in the page cache: true. False when some byte would wait for the device, sits in the
-    /// parts file of a skipped file, or the read failed: `buf` then holds nothing usable and
-    /// the caller reads the block with `read_block` on a blocking thread. Err only for a block
-    /// outside the torrent, as `read_block`.
+    /// parts file of a skipped file or in a file not open now, or the read failed: `buf` then
+    /// holds nothing usable and the caller reads the block with `read_block` on a blocking
+    /// thread, which reports any real error. Err only for a block outside the torrent.
     pub(crate) fn read_block_cached(
         &self,
         index: u32,
@@ -37,7 +37,11 @@ impl Storage {
             } else if file.absent.load(Ordering::Acquire) {
                 cached = false;
             } else {
-                cached = self.with_handle(i, file, |h| Ok(read_nowait(h, dst, file_offset)))?;
+                // A file not open now is opened on the blocking path: an open may wait too.
+                cached = match self.handles.get_open(i) {
+                    Ok(Some(h)) => read_nowait(&h, dst, file_offset),
+                    Ok(None) | Err(_) => false,
+                };
             }
             Ok(())
         })?;
