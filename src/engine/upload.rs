@@ -90,20 +90,28 @@ impl PeerConn {
     }
 
     /// Sends queued blocks, read from disk straight into the send buffer: here when the page
-    /// cache holds them, else on a blocking thread. Under an up limit one block goes per call, paid for before the next
+    /// cache holds them, else on a blocking thread. Under an up limit one block goes at a
+    /// time, each paid for before the next, for as long as the gate stays open
     /// (`Throttle::may_send`): a batch would leave as one burst.
     pub(crate) async fn serve_uploads(&mut self) -> Result<(), PeerEnd> {
-        if self.flags.am_choking || self.uploads.is_empty() {
-            return Ok(());
+        // At most a batch's worth per call either way: the caller flushes in between.
+        for _ in 0..READ_BATCH {
+            if self.flags.am_choking || self.uploads.is_empty() {
+                return Ok(());
+            }
+            if !self.throttle.may_send(tokio::time::Instant::now()) {
+                return Ok(());
+            }
+            if !self.throttle.up_limited() {
+                return self.send_batch(READ_BATCH).await;
+            }
+            self.send_batch(1).await?;
         }
-        if !self.throttle.may_send(tokio::time::Instant::now()) {
-            return Ok(());
-        }
-        let n = if self.throttle.up_limited() {
-            1
-        } else {
-            READ_BATCH
-        };
+        Ok(())
+    }
+
+    /// Reads and sends the next `n` queued blocks, and counts them.
+    async fn send_batch(&mut self, n: usize) -> Result<(), PeerEnd> {
         let batch = self.uploads.batch_to_read(n);
         let storage = Arc::clone(&self.shared.storage);
         // First what the page cache holds, read here; the rest on a blocking thread.

@@ -160,3 +160,28 @@ async fn under_an_up_limit_one_block_goes_and_is_paid_for_before_the_next() {
     assert_eq!(live.uploaded.load(Ordering::Relaxed), u64::from(BLOCK));
     assert!(!c.uploads.is_empty(), "the second block waits for the gate");
 }
+
+#[tokio::test]
+async fn under_an_up_limit_blocks_go_one_by_one_while_the_gate_stays_open() {
+    let t = seeded();
+    let (mut c, live) = unchoked(&t);
+    // 10 MiB/s: a turn's share (4 MiB) covers the three blocks.
+    let up = Limiter::new(vec![Arc::new(Bucket::new(10 << 20))]);
+    c.set_limiters(Limiter::none(), up);
+    let reqs = [
+        block(0, 0, BLOCK),
+        block(0, BLOCK, BLOCK),
+        block(2, 0, 1000),
+    ];
+    for r in reqs {
+        c.on_request(r).unwrap();
+    }
+    c.serve_uploads().await.unwrap();
+    assert!(c.uploads.is_empty(), "one call sends all three");
+    let want: Vec<Message> = reqs.iter().map(|r| expected(*r)).collect();
+    assert_eq!(decode(&mut c.out), want);
+    assert_eq!(
+        live.uploaded.load(Ordering::Relaxed),
+        2 * u64::from(BLOCK) + 1000
+    );
+}
