@@ -12,6 +12,7 @@
 //! `&self` (positioned I/O needs no seek position), so one `Arc<Storage>` serves several
 //! blocking threads at once; ordering writes, if wanted, is the caller's choice.
 
+mod cached;
 mod check;
 mod layout;
 mod open_files;
@@ -383,19 +384,23 @@ impl Storage {
         begin: u32,
         buf: &mut [u8],
     ) -> Result<(), DiskError> {
+        let start = self.block_start(index, begin, buf.len())?;
+        self.read_payload(start, buf)
+    }
+
+    /// Where block `begin..begin + len` of piece `index` starts in the payload; an error if
+    /// the block is not inside the piece.
+    fn block_start(&self, index: u32, begin: u32, len: usize) -> Result<u64, DiskError> {
         let (_, piece_len) = self.checked_piece(index)?;
-        let start = u32::try_from(buf.len())
+        u32::try_from(len)
             .ok()
-            .and_then(|len| self.geometry.range_offset(index, begin, len));
-        let Some(start) = start else {
-            return Err(DiskError::BlockOutOfRange {
+            .and_then(|l| self.geometry.range_offset(index, begin, l))
+            .ok_or(DiskError::BlockOutOfRange {
                 index,
                 begin,
-                len: buf.len(),
+                len,
                 piece_len,
-            });
-        };
-        self.read_payload(start, buf)
+            })
     }
 
     /// Read the whole of piece `index` into `buf`, resized to the piece length. Reusing one

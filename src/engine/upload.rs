@@ -4,17 +4,19 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::engine::api::PeerEnd;
 use crate::engine::conn::{protocol, PeerConn};
+use crate::engine::disk::{DiskError, Storage};
 use crate::engine::picker::BlockRef;
 use crate::engine::shared::Event;
 use crate::protocol::extension::{self, MetadataMsg};
 use crate::protocol::message::{Message, BLOCK_LEN};
 
-/// Blocks read from disk in one blocking job.
-const READ_BATCH: usize = 16;
+/// Blocks read from disk in one blocking job (one hop to a blocking thread and back, then
+/// one socket write): 512 KiB.
+const READ_BATCH: usize = 32;
 
 impl PeerConn {
     /// Answers a BEP 9 request for a piece of our info dictionary; other ut_metadata
@@ -67,6 +69,13 @@ impl PeerConn {
         Ok(())
     }
 
+    /// A read for an upload failed: the session hears of it and the connection ends.
+    fn disk_failed(&self, e: DiskError) -> PeerEnd {
+        let words = e.to_string();
+        self.shared.send(Event::DiskError(e));
+        PeerEnd::Io(words)
+    }
+
     pub(super) fn reject_uploads(&mut self) {
         let queued = self.uploads.take_all();
         if self.fast {
@@ -80,58 +89,114 @@ impl PeerConn {
         }
     }
 
-    /// Sends queued blocks: those read already, else a batch read from disk. Under an up
-    /// limit the blocks sent are paid for before more go (`Throttle::may_send`).
+    /// Sends queued blocks, read from disk straight into the send buffer: here when the page
+    /// cache holds them, else on a blocking thread. Under an up limit one block goes at a
+    /// time, each paid for before the next, for as long as the gate stays open
+    /// (`Throttle::may_send`): a batch would leave as one burst.
     pub(crate) async fn serve_uploads(&mut self) -> Result<(), PeerEnd> {
-        if self.flags.am_choking || self.uploads.is_empty() {
-            return Ok(());
-        }
-        if !self.throttle.may_send(tokio::time::Instant::now()) {
-            return Ok(());
-        }
-        if !self.uploads.has_ready() {
-            self.read_uploads().await?;
-        }
-        while let Some((r, data)) = self.uploads.next_ready() {
-            let len = data.len() as u64;
-            self.push(&Message::Piece {
-                index: r.index,
-                begin: r.begin,
-                data,
-            });
-            self.live.uploaded.fetch_add(len, Ordering::Relaxed);
-            self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
-            self.throttle.sent(len, tokio::time::Instant::now());
-            if !self.throttle.may_send(tokio::time::Instant::now()) {
-                break;
+        // At most a batch's worth per call either way: the caller flushes in between.
+        for _ in 0..READ_BATCH {
+            if self.flags.am_choking || self.uploads.is_empty() {
+                return Ok(());
             }
+            if !self.throttle.may_send(tokio::time::Instant::now()) {
+                return Ok(());
+            }
+            if !self.throttle.up_limited() {
+                return self.send_batch(READ_BATCH).await;
+            }
+            self.send_batch(1).await?;
         }
         Ok(())
     }
 
-    async fn read_uploads(&mut self) -> Result<(), PeerEnd> {
-        let batch = self.uploads.batch_to_read(READ_BATCH);
+    /// Reads and sends the next `n` queued blocks, and counts them.
+    async fn send_batch(&mut self, n: usize) -> Result<(), PeerEnd> {
+        let batch = self.uploads.batch_to_read(n);
         let storage = Arc::clone(&self.shared.storage);
-        let read = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::with_capacity(batch.len());
-            for r in batch {
-                let mut buf = vec![0u8; r.length as usize];
-                storage.read_block(r.index, r.begin, &mut buf)?;
-                out.push((r, Bytes::from(buf)));
-            }
-            Ok::<_, crate::engine::disk::DiskError>(out)
-        })
-        .await;
-        let blocks = match read {
-            Ok(Ok(b)) => b,
-            Ok(Err(e)) => {
-                let words = e.to_string();
-                self.shared.send(Event::DiskError(e));
-                return Err(PeerEnd::Io(words));
-            }
-            Err(e) => return Err(PeerEnd::Io(e.to_string())),
+        // First what the page cache holds, read here; the rest on a blocking thread.
+        let (done, mut len) = match append_blocks(&storage, &batch, &mut self.out, cached) {
+            Ok(got) => got,
+            Err(e) => return Err(self.disk_failed(e)),
         };
-        self.uploads.read(blocks);
+        if let Some(rest) = batch.get(done..).filter(|rest| !rest.is_empty()) {
+            let rest = rest.to_vec();
+            // The buffer goes to the blocking thread and comes back: nothing else is queued
+            // on this connection meanwhile, so the blocks follow whatever was pushed before.
+            let mut out = std::mem::take(&mut self.out);
+            let read = tokio::task::spawn_blocking(move || {
+                let r = append_blocks(&storage, &rest, &mut out, blocking);
+                (out, r)
+            })
+            .await;
+            match read {
+                Ok((out, r)) => {
+                    self.out = out;
+                    match r {
+                        Ok((_, more)) => len += more,
+                        Err(e) => return Err(self.disk_failed(e)),
+                    }
+                }
+                Err(e) => return Err(PeerEnd::Io(e.to_string())),
+            }
+        }
+        self.live.uploaded.fetch_add(len, Ordering::Relaxed);
+        self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
+        self.throttle.sent(len, tokio::time::Instant::now());
         Ok(())
     }
 }
+
+/// Reads a block into its place in the send buffer: false when it cannot now (not cached).
+type ReadInto = fn(&Storage, BlockRef, &mut [u8]) -> Result<bool, DiskError>;
+
+/// From the page cache only, without waiting for the device.
+fn cached(storage: &Storage, r: BlockRef, dst: &mut [u8]) -> Result<bool, DiskError> {
+    storage.read_block_cached(r.index, r.begin, dst)
+}
+
+/// Waiting for the device if need be: only on a blocking thread.
+fn blocking(storage: &Storage, r: BlockRef, dst: &mut [u8]) -> Result<bool, DiskError> {
+    storage.read_block(r.index, r.begin, dst).map(|()| true)
+}
+
+/// Appends a `piece` message for each block of `batch` to `out`, each read from disk into its
+/// place with `read`: no buffer per block and no copy between the disk and the socket write.
+/// Stops at the first block `read` cannot do now. Returns the blocks appended and their
+/// payload bytes; on an error `out` is left as it was.
+pub(super) fn append_blocks(
+    storage: &Storage,
+    batch: &[BlockRef],
+    out: &mut BytesMut,
+    read: ReadInto,
+) -> Result<(usize, u64), DiskError> {
+    let start = out.len();
+    let wanted: usize = batch.iter().map(|r| 13 + r.length as usize).sum();
+    out.reserve(wanted);
+    let mut payload = 0u64;
+    for (done, r) in batch.iter().enumerate() {
+        let header = out.len();
+        out.put_u32(9 + r.length);
+        out.put_u8(7);
+        out.put_u32(r.index);
+        out.put_u32(r.begin);
+        let at = out.len();
+        out.resize(at + r.length as usize, 0);
+        match read(storage, *r, &mut out[at..]) {
+            Ok(true) => payload += u64::from(r.length),
+            Ok(false) => {
+                out.truncate(header);
+                return Ok((done, payload));
+            }
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+    Ok((batch.len(), payload))
+}
+
+#[cfg(test)]
+#[path = "upload_tests.rs"]
+mod tests;

@@ -34,6 +34,11 @@ impl Throttle {
         self.down.is_limited()
     }
 
+    #[inline]
+    pub(crate) fn up_limited(&self) -> bool {
+        self.up.is_limited()
+    }
+
     /// `n` payload bytes were read: the next message waits until they are paid for.
     #[inline]
     pub(crate) fn read(&mut self, n: u64, now: Instant) {

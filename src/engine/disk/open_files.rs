@@ -211,6 +211,12 @@ impl TorrentFiles {
         Ok(file)
     }
 
+    /// The handle of file `index` if it is open now. Never opens one (an open may wait on the
+    /// device): for reads on an async thread (`Storage::read_block_cached`).
+    pub(crate) fn get_open(&self, index: usize) -> io::Result<Option<Arc<File>>> {
+        self.budget.state().hit(self.table, index)
+    }
+
     #[cfg(test)]
     /// This storage's files open right now.
     pub(crate) fn open_count(&self) -> usize {

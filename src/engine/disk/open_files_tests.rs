@@ -280,3 +280,22 @@ fn many_torrents_on_a_tiny_budget_stay_within_it_and_all_work() {
     drop(torrents);
     assert_eq!((budget.open_count(), fds_under(&root)), (0, 0));
 }
+
+#[test]
+fn get_open_finds_only_files_open_already_and_never_opens_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = files(dir.path(), 2);
+    let budget = Arc::new(OpenFiles::new(1));
+    let t = budget.register(2);
+    assert!(t.get_open(0).unwrap().is_none());
+    assert_eq!(fds_under(dir.path()), 0);
+    let opened = t.get(0, &paths[0]).unwrap();
+    let found = t.get_open(0).unwrap().expect("open now");
+    assert!(Arc::ptr_eq(&opened, &found));
+    assert_eq!(first_byte(&found), 0);
+    drop((opened, found));
+    // The budget of one closed file 0 to open file 1.
+    t.get(1, &paths[1]).unwrap();
+    assert!(t.get_open(0).unwrap().is_none());
+    assert!(t.get_open(1).unwrap().is_some());
+}
