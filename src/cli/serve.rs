@@ -48,6 +48,9 @@ pub(crate) async fn start(
 }
 
 pub(crate) async fn handle(req: Request, requests: &Requests, snapshot: &SessionSnap) -> Response {
+    // Every answer is built from a session that has its saved torrents back; a session
+    // that ended before (its sender gone) is answered from what it has.
+    let _ = snapshot.clone().wait_for(|s| s.restored).await;
     let current = snapshot.borrow().clone();
     match req {
         Request::Add {
@@ -125,6 +128,38 @@ pub(crate) async fn handle(req: Request, requests: &Requests, snapshot: &Session
         Request::Shutdown => {
             let _ = requests.send(SessionRequest::Shutdown);
             Response::Done(Vec::new())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::sync::watch;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_list_at_start_waits_for_the_saved_torrents() {
+        let (requests, _keep) = mpsc::unbounded_channel();
+        let (tx, rx) = watch::channel(Arc::new(SessionSnapshot::default()));
+        let list = tokio::spawn(async move { handle(Request::List, &requests, &rx).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !list.is_finished(),
+            "answered before the torrents were back"
+        );
+        tx.send_replace(Arc::new(SessionSnapshot {
+            torrents: vec![TorrentLine::placeholder(TorrentId(1))],
+            restored: true,
+            ..SessionSnapshot::default()
+        }));
+        let answer = tokio::time::timeout(Duration::from_secs(10), list).await;
+        match answer {
+            Ok(Ok(Response::List(rows))) => assert_eq!(rows.len(), 1),
+            other => panic!("not the restored list: {other:?}"),
         }
     }
 }

@@ -130,6 +130,12 @@ pub struct SessionSnapshot {
     pub up_limit: u64,
     #[serde(default)]
     pub turtle: bool,
+    /// The saved torrents are all in `torrents`: false only in the snapshot a session starts
+    /// with, before it has brought them back from its state directory. The control socket
+    /// answers after this (`serve::handle`), so a `list` at start never shows a library
+    /// half-loaded or empty.
+    #[serde(default)]
+    pub restored: bool,
 }
 
 impl SessionSnapshot {

@@ -188,7 +188,6 @@ impl Manager {
         first_line.completed = lifetime.completed;
         // The sender goes with the task when the queue starts one (`policy::relaunch`).
         let (_, line_rx) = watch::channel(first_line);
-        let (cmd_tx, _) = mpsc::unbounded_channel();
         self.by_hash.insert(meta.info_hash, id);
         let mut policy = policy::SlotPolicy::new(kept, lifetime.seeding_secs);
         // Back complete, with nothing to check or tell: it sleeps from the start (its task
@@ -220,7 +219,7 @@ impl Manager {
             save_path,
             added,
             queue_position,
-            commands: cmd_tx,
+            commands: self.no_task.clone(),
             snapshots: snap_tx,
             line: line_rx,
             task: None,

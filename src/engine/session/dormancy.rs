@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::engine::api::{Command, TorrentId};
+use crate::engine::api::{Command, Snapshot, TorrentId};
 
 /// When torrents sleep and how often a dormant one is woken to announce.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,6 +162,29 @@ impl Held {
         for c in self.0 {
             let _ = to.send(c);
         }
+    }
+}
+
+/// The snapshot a dormant torrent keeps in its slot, from the last one its task sent: what
+/// it is (name, files, trackers, pieces) without what its task was doing. The log is most of
+/// a quiet torrent's snapshot (up to `LOG_IN_SNAPSHOT` lines, a few KiB: over half of a
+/// dormant slot's memory in a library of small torrents) and nobody reads it while it sleeps:
+/// subscribing wakes the torrent, and its new task sends its own snapshot, with its own log.
+pub(crate) fn asleep(last: &Snapshot) -> Snapshot {
+    Snapshot {
+        log: Vec::new(),
+        peers: Vec::new(),
+        down_rate: 0.0,
+        up_rate: 0.0,
+        name: last.name.clone(),
+        state: last.state.clone(),
+        output: last.output.clone(),
+        pieces: last.pieces.clone(),
+        availability: vec![0; last.availability.len()],
+        trackers: last.trackers.clone(),
+        dht: last.dht.clone(),
+        files: last.files.clone(),
+        ..*last
     }
 }
 

@@ -264,3 +264,43 @@ fn held_commands_are_bounded_keeping_the_newest() {
         })
     );
 }
+
+#[test]
+fn a_sleeping_torrent_keeps_what_it_is_and_drops_what_its_task_was_doing() {
+    use crate::engine::api::{
+        LogLevel, LogLine, PeerRow, PeerSource, PeerStage, PieceState, TorrentState,
+    };
+    let mut last = Snapshot::empty("a", 3 * 16384, 16384);
+    last.state = TorrentState::Seeding;
+    last.pieces = vec![PieceState::Verified; 3];
+    last.availability = vec![2; 3];
+    last.verified_bytes = 3 * 16384;
+    last.uploaded = 7;
+    last.up_rate = 5.0;
+    last.log = vec![
+        LogLine {
+            at: Duration::from_secs(1),
+            level: LogLevel::Info,
+            text: "all pieces verified".into(),
+        };
+        50
+    ];
+    last.peers = vec![PeerRow::new(
+        "127.0.0.1:6881".parse().unwrap(),
+        PeerSource::Tracker,
+        PeerStage::Connected,
+    )];
+    let slim = asleep(&last);
+    assert!(slim.log.is_empty() && slim.peers.is_empty());
+    assert_eq!(slim.up_rate, 0.0);
+    assert_eq!(slim.availability, vec![0; 3], "no peer has anything");
+    // The rest is as its task last said.
+    let kept = Snapshot {
+        log: Vec::new(),
+        peers: Vec::new(),
+        up_rate: 0.0,
+        availability: vec![0; 3],
+        ..last
+    };
+    assert_eq!(slim, kept);
+}

@@ -212,6 +212,11 @@ struct Manager {
     dirty: bool,
     /// A torrent fell asleep since the last tick: its task's memory can go back.
     trim_due: bool,
+    /// The command sender of every slot without a task (its receiver was dropped at once):
+    /// one channel for all of them, where each would otherwise keep its own (a channel holds
+    /// a block of 32 commands from its creation, over a KiB a slot in a library that sleeps).
+    /// What is sent there is dropped, as it would be on an ended task's channel.
+    no_task: mpsc::UnboundedSender<Command>,
 }
 
 impl Manager {
@@ -234,6 +239,7 @@ impl Manager {
         // The receiver goes to the caller, for `run`: it exists once, so it is run once.
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         let (wakes_tx, wakes_rx) = mpsc::unbounded_channel();
+        let (no_task, _) = mpsc::unbounded_channel();
         let m = Manager {
             session,
             listen_log,
@@ -252,6 +258,7 @@ impl Manager {
             tasks_alive: 0,
             dirty: true,
             trim_due: false,
+            no_task,
         };
         (m, reports_rx, wakes_rx)
     }
@@ -386,6 +393,7 @@ impl Manager {
             down_limit: ctx.rates.down.rate(),
             up_limit: ctx.rates.up.rate(),
             turtle: ctx.rates.view().turtle,
+            restored: true,
         }
     }
 }

@@ -31,6 +31,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         down_limit,
         up_limit,
         turtle,
+        restored,
     } = head;
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
@@ -40,6 +41,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         && prev.down_limit == *down_limit
         && prev.up_limit == *up_limit
         && prev.turtle == *turtle
+        && prev.restored == *restored
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ impl Manager {
             }
             Report::Ended(outcome) => {
                 self.slots[i].task = None;
+                // Its task's channel goes with it.
+                self.slots[i].commands = self.no_task.clone();
                 if let TorrentEnd::Failed(msg) = &outcome {
                     tracing::warn!("torrent {id} stopped: {msg}");
                 }

@@ -65,6 +65,13 @@ impl Manager {
         if let Some(why) = parked.wake.take() {
             return self.wake(i, why);
         }
+        let slim = {
+            let last = slot.snapshots.borrow();
+            (!last.log.is_empty() || !last.peers.is_empty()).then(|| dormancy::asleep(&last))
+        };
+        if let Some(slim) = slim {
+            slot.snapshots.send_replace(Arc::new(slim));
+        }
         self.session
             .ctx
             .route_dormant(slot.info_hash, self.wakes_tx.clone());

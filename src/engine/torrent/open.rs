@@ -4,15 +4,58 @@
 
 use super::check::Check;
 use super::*;
+use crate::engine::shared::Event;
 
 /// Runs the torrent until it ends: opening, the check, then the coordinator.
-pub(crate) async fn run(
+pub(crate) fn run(
+    start: Start,
+    listen_log: Vec<(LogLevel, String)>,
+    meta: Metainfo,
+    opts: Options,
+    commands: mpsc::UnboundedReceiver<Command>,
+) -> impl std::future::Future<Output = TorrentEnd> {
+    // Opening is boxed, and the arguments go straight into its box: an async fn keeps room
+    // for its arguments and its locals (the metainfo, the options, the first snapshot, the
+    // storage...) until it ends, moved out or not, so with the coordinator's loop in the same
+    // fn a running torrent's task took 11.7 KiB, of which the loop 3.7; now 5.7. Boxed, that
+    // room is freed once the loop runs (2,000 torrents added at once are all awake a while).
+    let prepared = Box::pin(prepare(start, listen_log, meta, opts, commands));
+    async move {
+        match prepared.await {
+            Ok(Prepared {
+                coordinator,
+                commands,
+                events,
+                snapshots,
+                unroute,
+            }) => {
+                let end = coordinator.main_loop(commands, events, snapshots).await;
+                drop(unroute);
+                end
+            }
+            Err(end) => end,
+        }
+    }
+}
+
+/// A torrent opened and checked, ready for its coordinator's loop.
+struct Prepared {
+    coordinator: Coordinator,
+    commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedReceiver<Event>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    /// Held until the loop ends.
+    unroute: Unroute,
+}
+
+/// Opening and the check; `Err` with how the torrent ended when it did not get further.
+async fn prepare(
     mut start: Start,
     listen_log: Vec<(LogLevel, String)>,
     meta: Metainfo,
     opts: Options,
     mut commands: mpsc::UnboundedReceiver<Command>,
-) -> TorrentEnd {
+) -> Result<Prepared, TorrentEnd> {
     let started = Instant::now();
     let snapshots = start.snapshots.clone();
     let mut snap = snapshot::initial(start.id, &meta, &opts.output, start.ctx.listen_port);
@@ -23,7 +66,7 @@ pub(crate) async fn run(
     let info = Arc::new(meta.info.clone());
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     start.ctx.route(meta.info_hash, events_tx.clone());
-    let _unroute = Unroute(&start.ctx, meta.info_hash);
+    let unroute = Unroute(start.ctx.clone(), meta.info_hash);
 
     // Open files (creating them at their final length) and check what is already there.
     let mut plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);
@@ -31,7 +74,7 @@ pub(crate) async fn run(
     let budget = &start.ctx.open_files;
     let storage = match open_storage(budget, &opts.output, &info, &plan, &meta.info_hash).await {
         Ok(s) => s,
-        Err(msg) => return fail(&mut snap, &snapshots, msg),
+        Err(msg) => return Err(fail(&mut snap, &snapshots, msg)),
     };
     let mut paused_early = start.paused;
     if start.trusted.is_some() {
@@ -76,8 +119,8 @@ pub(crate) async fn run(
                     check_waited = waited;
                     have
                 }
-                Ok(None) => return TorrentEnd::Quit,
-                Err(msg) => return fail(&mut snap, &snapshots, msg),
+                Ok(None) => return Err(TorrentEnd::Quit),
+                Err(msg) => return Err(fail(&mut snap, &snapshots, msg)),
             }
         }
     };
@@ -104,7 +147,13 @@ pub(crate) async fn run(
     if paused_early {
         c.on_command(Command::Pause);
     }
-    c.main_loop(commands, events_rx, snapshots).await
+    Ok(Prepared {
+        coordinator: c,
+        commands,
+        events: events_rx,
+        snapshots,
+        unroute,
+    })
 }
 
 /// The torrent could not start: its snapshot, its line and the outcome say why.
@@ -245,9 +294,9 @@ fn shared_state(
 }
 
 /// Takes the torrent out of the session's router when `run` ends, however it ends.
-struct Unroute<'a>(&'a SessionCtx, [u8; 20]);
+struct Unroute(SessionCtx, [u8; 20]);
 
-impl Drop for Unroute<'_> {
+impl Drop for Unroute {
     fn drop(&mut self) {
         self.0.unroute(&self.1);
     }
