@@ -51,6 +51,10 @@ struct Demo {
     stderr: Lines,
     /// Every descendant seen while it ran: pid → its latest command line.
     seen: BTreeMap<u32, String>,
+    /// Transmission's RPC lock files (`/tmp/tr_session_id_*`, a fixed path that ignores
+    /// TMPDIR) seen held by a descendant → that holder. A SIGKILLed Transmission cannot
+    /// remove its own; the drop removes each one whose holder is gone.
+    session_files: BTreeMap<PathBuf, (u32, String)>,
 }
 
 impl Demo {
@@ -71,6 +75,7 @@ impl Demo {
             stdout,
             stderr,
             seen: BTreeMap::new(),
+            session_files: BTreeMap::new(),
         }
     }
 
@@ -86,6 +91,9 @@ impl Demo {
                 // Between fork and exec a child still shows the demo's own command line; the
                 // program it becomes is recorded on a later look.
                 if own.as_deref() != Some(cmd.as_str()) {
+                    for f in held_session_files(pid) {
+                        self.session_files.insert(f, (pid, cmd.clone()));
+                    }
                     self.seen.insert(pid, cmd);
                 }
             }
@@ -254,7 +262,27 @@ impl Drop for Demo {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        for (file, (pid, cmd)) in &self.session_files {
+            if cmdline(*pid).as_deref() != Some(cmd.as_str()) {
+                let _ = std::fs::remove_file(file);
+            }
+        }
     }
+}
+
+/// The `tr_session_id_*` files process `pid` holds open (read from /proc/<pid>/fd).
+fn held_session_files(pid: u32) -> Vec<PathBuf> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter(|t| {
+            t.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("tr_session_id_"))
+        })
+        .collect()
 }
 
 fn all_pids() -> Vec<u32> {
