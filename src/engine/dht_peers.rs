@@ -208,7 +208,9 @@ impl Coordinator {
             DhtReport::Nodes(n) => row.nodes = n,
             DhtReport::Started => row.searching = true,
             DhtReport::Peer(addr) => {
-                self.peers.add([addr], PeerSource::Dht, now);
+                if self.peers.add([addr], PeerSource::Dht, now) > 0 {
+                    self.dial_new_peers(now);
+                }
             }
             DhtReport::Done {
                 peers,

@@ -71,9 +71,12 @@ pub(crate) async fn tcp_connect(
 /// How long a uTP dial waits for the peer's answer (SYNs at 0 s and 1 s, the RTO's first
 /// value) before the peer counts as silent over uTP.
 pub(crate) const UTP_CONNECT_TIMEOUT: Duration = Duration::from_millis(2500);
-/// With `--transport both`, TCP starts when uTP has not connected within this (a SYN's round
-/// trip on most paths).
-pub(crate) const UTP_HEAD_START: Duration = Duration::from_millis(500);
+/// With `--transport both`, TCP starts when uTP has not connected within this: a SYN's round
+/// trip on most paths, and Happy Eyeballs' connection attempt delay (RFC 8305). A peer farther
+/// away gets both attempts and keeps the first to finish the handshake, so a shorter head
+/// start costs at most a TCP connection given up, while a TCP-only peer (the most common
+/// kind) waits that much less the first time.
+pub(crate) const UTP_HEAD_START: Duration = Duration::from_millis(250);
 
 /// Which transports a dial may use: `--transport` and the session's uTP endpoint.
 #[derive(Clone)]

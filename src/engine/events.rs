@@ -369,6 +369,7 @@ impl Coordinator {
                 let added = self.peers.add(fresh, PeerSource::Tracker, now);
                 if added > 0 {
                     tracing::debug!("{added} new peers from trackers");
+                    self.dial_new_peers(now);
                 }
             }
             TrackerUpdate::Status(rows) => self.shown.snap.trackers = rows,

@@ -239,8 +239,10 @@ fn a_bad_block_read_warns_and_the_torrent_goes_on() {
     assert!(logged(&c, "disk error: block at 16384"));
 }
 
-#[test]
-fn tracker_peers_join_the_table_once_and_never_our_own_address() {
+/// A runtime: new peers are dialed at once, which spawns their connection tasks (to loopback
+/// ports where nothing listens).
+#[tokio::test]
+async fn tracker_peers_join_the_table_once_and_never_our_own_address() {
     let t = torrent();
     t.shared.listen_port.store(6881, Ordering::Relaxed);
     let mut c = coordinator(&t);
@@ -251,4 +253,7 @@ fn tracker_peers_join_the_table_once_and_never_our_own_address() {
     assert_eq!(c.peers.len(), 2);
     assert!(c.peers.get(&ours).is_none());
     assert_eq!(entry(&c, addr(1)).source, PeerSource::Tracker);
+    // Dialed as they came, not at the next tick.
+    assert_eq!(entry(&c, addr(1)).stage(), PeerStage::Connecting);
+    assert_eq!(entry(&c, addr(2)).stage(), PeerStage::Connecting);
 }
