@@ -35,7 +35,7 @@ use sha1::{Digest, Sha1};
 
 use crate::protocol::geometry::Geometry;
 use crate::protocol::metainfo::Info;
-use layout::{check_layout, create_links, open_file, prepare_file_path, prepare_root};
+use layout::{check_layout, create_links, missing, open_file, prepare_file_path, prepare_root};
 use open_files::TorrentFiles;
 pub(crate) use open_files::{budget_for as open_files_budget, OpenFiles};
 use skip::fs_missing;
@@ -141,6 +141,12 @@ struct StoredFile {
     absent: AtomicBool,
     /// What `want_file` needs to create it later.
     entry: Option<(Vec<String>, bool)>,
+    /// Wanted, missing at `Storage::open` and not created yet: `create_late` makes it at its
+    /// length before its first read or write. Only ever goes from true to false, under
+    /// `Storage::creating`. Implies `fresh`.
+    late: AtomicBool,
+    /// BEP 47 attr `x`, for `create_late`.
+    executable: bool,
 }
 
 /// The files of one torrent, open for positioned reads and writes.
@@ -151,6 +157,8 @@ pub(crate) struct Storage {
     handles: TorrentFiles,
     geometry: Geometry,
     parts: Mutex<parts::Parts>,
+    /// Held while a late file is created, so two disk threads never both create it.
+    creating: Mutex<()>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -204,15 +212,24 @@ impl Storage {
             let absent = !no_file
                 && skipped.get(n).copied().unwrap_or(false)
                 && fs_missing(&root, &entry.relative_path());
+            let mut late = false;
             let (path, fresh) = if no_file {
                 (entry.relative_path(), false)
             } else if absent {
                 (root.join(entry.relative_path()), true)
             } else {
                 let path = prepare_file_path(&root, &entry.path)?;
-                // Closed at once: the budget reopens it when it is first used.
-                let (_, fresh) = open_file(&path, entry.length, entry.executable)?;
-                (path, fresh)
+                if entry.length > 0 && missing(&path)? {
+                    // Created at its first use (`create_late`), on a disk thread while the
+                    // torrent already talks to peers: creating a file can cost a millisecond,
+                    // a second for a thousand files before the first announce.
+                    late = true;
+                    (path, true)
+                } else {
+                    // Closed at once: the budget reopens it when it is first used.
+                    let (_, fresh) = open_file(&path, entry.length, entry.executable)?;
+                    (path, fresh)
+                }
             };
             files.push(StoredFile {
                 path,
@@ -223,6 +240,8 @@ impl Storage {
                 dirty: AtomicBool::new(false),
                 absent: AtomicBool::new(absent),
                 entry: absent.then(|| (entry.path.clone(), entry.executable)),
+                late: AtomicBool::new(late),
+                executable: entry.executable,
             });
         }
         create_links(&root, info);
@@ -238,6 +257,7 @@ impl Storage {
             handles,
             geometry,
             parts: Mutex::new(parts),
+            creating: Mutex::new(()),
         })
     }
 
@@ -292,6 +312,9 @@ impl Storage {
         file: &StoredFile,
         op: impl FnOnce(&File) -> Result<T, DiskError>,
     ) -> Result<T, DiskError> {
+        if file.late.load(Ordering::Acquire) {
+            return op(&*self.create_late(index, file)?);
+        }
         let handle = self
             .handles
             .get(index, &file.path)

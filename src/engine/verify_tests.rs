@@ -166,7 +166,8 @@ async fn a_failed_write_reaches_the_coordinator_with_its_io_kind() {
     let mut t = TestTorrent::new(16_384, 16_384, &[]);
     let block = vec![7u8; 16_384];
     let root = t._dir.path().to_path_buf();
-    std::fs::remove_file(root.join("t")).unwrap();
+    // Nothing was written yet, so the file was never created (created at its first use).
+    assert!(!root.join("t").exists());
     let shared = Arc::get_mut(&mut t.shared).unwrap();
     let mut info = (*shared.info).clone();
     info.pieces[0] = crate::engine::disk::hash_blocks(&[&block]);

@@ -4,6 +4,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::{io_error, storage_error, DiskError};
 use crate::protocol::geometry::Geometry;
@@ -300,6 +302,64 @@ pub(super) fn open_file(
         set_executable(&file).map_err(|e| io_error("set the executable bit of", path, e))?;
     }
     Ok((file, fresh))
+}
+
+/// Whether nothing is at `path` (a file of another kind there is `open_file`'s error to give).
+pub(super) fn missing(path: &Path) -> Result<bool, DiskError> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(io_error("inspect", path, e)),
+    }
+}
+
+impl super::Storage {
+    /// The handle of file `index`, created at its length if `Storage::open` left it for its
+    /// first use (its parent directories were made, and its path checked, by `open`). The
+    /// new descriptor is the budget's, like any other.
+    pub(super) fn create_late(
+        &self,
+        index: usize,
+        file: &super::StoredFile,
+    ) -> Result<Arc<File>, DiskError> {
+        // The lock guards no data, only the one creation: a poisoned one is as good.
+        let _one = self
+            .creating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let create = |path: &Path| {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)?;
+            f.set_len(file.length)?;
+            if file.executable {
+                set_executable(&f)?;
+            }
+            Ok(f)
+        };
+        let handle = if file.late.load(Ordering::Acquire) {
+            self.handles.get_with(index, &file.path, create)
+        } else {
+            self.handles.get(index, &file.path)
+        };
+        let handle = handle.map_err(|e| storage_error("create", &file.path, e))?;
+        file.late.store(false, Ordering::Release);
+        Ok(handle)
+    }
+
+    #[cfg(test)]
+    /// Creates every file left for its first use, as first writes would.
+    pub(crate) fn create_all(&self) -> Result<(), DiskError> {
+        for (index, file) in self.files.iter().enumerate() {
+            if file.late.load(Ordering::Acquire) {
+                self.create_late(index, file)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn set_executable(file: &File) -> io::Result<()> {

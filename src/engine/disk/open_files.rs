@@ -175,6 +175,17 @@ impl TorrentFiles {
     /// The file must exist: this never creates one (that is `Storage::open`'s job, with its
     /// path checks), so a file removed behind our back is an error, not a new empty file.
     pub(crate) fn get(&self, index: usize, path: &Path) -> io::Result<Arc<File>> {
+        self.get_with(index, path, open)
+    }
+
+    /// `get`, opening with `opener` when the file is not open: `Storage` creates a file it
+    /// left for its first use this way, so even that descriptor counts in the budget.
+    pub(crate) fn get_with(
+        &self,
+        index: usize,
+        path: &Path,
+        opener: impl Fn(&Path) -> io::Result<File>,
+    ) -> io::Result<Arc<File>> {
         let capacity = self.budget.capacity;
         let evicted = {
             let mut state = self.budget.state();
@@ -193,13 +204,13 @@ impl TorrentFiles {
         // The evicted handle's descriptor closes here, outside the lock.
         drop(evicted);
         // Opening is a syscall that may wait on the disk: not under the lock.
-        let opened = match open(path) {
+        let opened = match opener(path) {
             Err(e) if is_out_of_descriptors(&e) => {
                 // Descriptors ran out elsewhere in the process (sockets): give back half of
                 // ours and try once more.
                 let keep = self.budget.open_count() / 2;
                 self.budget.shrink_to(keep);
-                open(path)
+                opener(path)
             }
             other => other,
         };

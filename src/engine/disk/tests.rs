@@ -240,7 +240,8 @@ fn missing_or_resized_files_make_their_pieces_missing() {
     // b holds pieces 2..=4 (bytes 40_000..80_000), c pieces 4..=7.
     fs::remove_file(dir.path().join("t/b")).unwrap();
     let storage = Storage::open(dir.path(), &info).unwrap();
-    assert_eq!(fs::metadata(dir.path().join("t/b")).unwrap().len(), 40_000);
+    // Made again at its first use, not by the open.
+    assert!(!dir.path().join("t/b").exists());
     let flags = storage
         .check_existing(&info, 2, &no_progress, &AtomicBool::new(false))
         .unwrap();
@@ -281,6 +282,7 @@ fn files_created_by_open_are_not_read() {
         .unwrap();
     assert_eq!(flags, [false; 3]);
     assert_eq!(calls.into_inner().unwrap(), [3]);
+    storage.create_all().unwrap();
     drop(storage);
     // Reopened, the file is no longer new: now it is read, and zeros are right.
     let storage = Storage::open(dir.path(), &info).unwrap();
@@ -295,7 +297,10 @@ fn check_can_be_cancelled() {
     let dir = tempfile::tempdir().unwrap();
     let data = test_data(100_000, 2);
     let info = info_for(&[("f", 100_000)], 16_384, &data);
-    drop(Storage::open(dir.path(), &info).unwrap());
+    Storage::open(dir.path(), &info)
+        .unwrap()
+        .create_all()
+        .unwrap();
     let storage = Storage::open(dir.path(), &info).unwrap();
     let err = storage
         .check_existing(&info, 2, &no_progress, &AtomicBool::new(true))
@@ -355,6 +360,8 @@ fn root_is_created_and_must_be_a_directory() {
     let info = info_for(&[("f", 10)], 16, &data);
     let root = dir.path().join("new/deeper");
     let storage = Storage::open(&root, &info).unwrap();
+    assert!(root.join("t").is_dir());
+    storage.create_all().unwrap();
     assert!(root.join("t/f").is_file());
     assert_eq!(storage.root(), root.canonicalize().unwrap());
     assert!(
@@ -483,7 +490,7 @@ fn symlinks_leading_out_of_the_root_are_refused() {
     fs::create_dir(root.join("t/real")).unwrap();
     symlink(root.join("t/real"), root.join("t/alias")).unwrap();
     let info = info_for(&[("alias/f", 10)], 16, &data);
-    Storage::open(&root, &info).unwrap();
+    Storage::open(&root, &info).unwrap().create_all().unwrap();
     assert!(root.join("t/real/f").is_file());
 }
 
@@ -543,7 +550,10 @@ fn file_size_limit_gives_an_error_once_sigxfsz_is_ignored() {
     // Created at full length here, without the limit, so the child gets as far as writing.
     let data = test_data(256 << 10, 8);
     let info = info_for(&[("f", 256 << 10)], 16_384, &data);
-    drop(Storage::open(dir.path(), &info).unwrap());
+    Storage::open(dir.path(), &info)
+        .unwrap()
+        .create_all()
+        .unwrap();
 
     let out = run_fsize_child("ignore", dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -581,9 +591,12 @@ fn fsize_limit_child() {
     assert!(matches!(err, DiskError::DiskFull { .. }), "{err}");
     assert!(err.to_string().starts_with("disk full writing "), "{err}");
 
-    // A new file cannot be created at a length past the limit either.
+    // A new file cannot be created at a length past the limit either (at its first write).
     let info = info_for(&[("g", 256 << 10)], 16_384, &data);
-    let err = Storage::open(&dir.join("other"), &info).unwrap_err();
+    let storage = Storage::open(&dir.join("other"), &info).unwrap();
+    let err = storage
+        .write_piece(0, &[piece_of(&data, &info, 0)])
+        .unwrap_err();
     assert!(matches!(err, DiskError::DiskFull { .. }), "{err}");
     println!("fsize child ok");
 }
@@ -602,4 +615,36 @@ fn hash_blocks_is_sha1_of_the_concatenation() {
         bytes::Bytes::from_static(b"c"),
     ];
     assert_eq!(hash_blocks(&owned), expected);
+}
+
+/// A file missing at open is created at its first use, at its full length, on a disk thread
+/// while the torrent already runs; files that exist are opened, not created, as before.
+#[test]
+fn a_missing_file_is_created_at_its_first_write_not_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = test_data(48_000, 3);
+    let info = info_for(&[("a", 16_000), ("b", 32_000)], 16_384, &data);
+    let storage = Storage::open(dir.path(), &info).unwrap();
+    let (a, b) = (dir.path().join("t/a"), dir.path().join("t/b"));
+    assert!(
+        dir.path().join("t").is_dir(),
+        "directories are made by open"
+    );
+    assert!(!a.exists() && !b.exists());
+    // Piece 0 is all of a and the start of b: both made, each at its length.
+    storage
+        .write_piece(0, &[piece_of(&data, &info, 0)])
+        .unwrap();
+    assert_eq!(fs::metadata(&a).unwrap().len(), 16_000);
+    assert_eq!(fs::metadata(&b).unwrap().len(), 32_000);
+    let mut back = vec![0u8; 16_384];
+    storage.read_block(0, 0, &mut back).unwrap();
+    assert_eq!(back, piece_of(&data, &info, 0));
+    drop(storage);
+    // Both exist now: a second open leaves them alone and they are no longer new.
+    let storage = Storage::open(dir.path(), &info).unwrap();
+    let flags = storage
+        .check_existing(&info, 1, &no_progress, &AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(flags, [true, false, false]);
 }

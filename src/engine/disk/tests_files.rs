@@ -129,7 +129,10 @@ fn executable_attribute_sets_the_execute_bits() {
     let dir = tempfile::tempdir().unwrap();
     let data = payload(PADDED);
     let info = info_with(PADDED, 8_192, &data);
-    drop(Storage::open(dir.path(), &info).unwrap());
+    Storage::open(dir.path(), &info)
+        .unwrap()
+        .create_all()
+        .unwrap();
     let mode = |name: &str| {
         fs::metadata(dir.path().join("t").join(name))
             .unwrap()
