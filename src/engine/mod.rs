@@ -2,6 +2,7 @@
 //! and its torrents (peer tasks, piece picker, disk stage, trackers). Its only face to the UI
 //! is `api`: commands in, snapshots out.
 pub(crate) mod accept_budget;
+pub(crate) mod alloc;
 pub mod api;
 pub(crate) mod backlog;
 pub(crate) mod choker;
