@@ -6,6 +6,47 @@ use super::policy::Parked;
 use super::*;
 use crate::engine::session::queue::Verdict;
 
+/// A slot's line: the one its task writes, or, with no task, the slot's own copy. A watch
+/// channel costs some 400 bytes beyond the line (its notifiers) and nothing writes it once the
+/// task has ended, while most slots of a large library have no task (asleep or waiting).
+pub(super) enum Line {
+    Task(watch::Receiver<TorrentLine>),
+    Own(TorrentLine),
+}
+
+/// A borrowed [`Line`]: the watch's read guard, or the slot's copy.
+pub(super) enum LineRef<'a> {
+    Task(watch::Ref<'a, TorrentLine>),
+    Own(&'a TorrentLine),
+}
+
+impl std::ops::Deref for LineRef<'_> {
+    type Target = TorrentLine;
+    fn deref(&self) -> &TorrentLine {
+        match self {
+            LineRef::Task(r) => r,
+            LineRef::Own(l) => l,
+        }
+    }
+}
+
+impl Line {
+    pub(super) fn borrow(&self) -> LineRef<'_> {
+        match self {
+            Line::Task(rx) => LineRef::Task(rx.borrow()),
+            Line::Own(l) => LineRef::Own(l),
+        }
+    }
+
+    /// Its task has ended: the last line it wrote becomes the slot's own.
+    pub(super) fn keep(&mut self) {
+        if let Line::Task(rx) = self {
+            let last = rx.borrow().clone();
+            *self = Line::Own(last);
+        }
+    }
+}
+
 /// Its piece count (0 for a magnet still without its metadata).
 fn pieces_of(slot: &Slot) -> u32 {
     slot.meta.as_ref().map_or(0, |m| m.info.num_pieces())

@@ -151,7 +151,7 @@ struct Slot {
     queue_position: u32,
     commands: mpsc::UnboundedSender<Command>,
     snapshots: watch::Sender<Arc<Snapshot>>,
-    line: watch::Receiver<TorrentLine>,
+    line: lines::Line,
     task: Option<JoinHandle<TorrentEnd>>,
     /// Known once the metadata is (a magnet's arrives later).
     meta: Option<Arc<Metainfo>>,

@@ -365,7 +365,7 @@ impl Manager {
         let run = torrent::run(start, log, (*meta).clone(), opts, cmd_rx);
         slot.task = Some(tokio::spawn(report_end(id, self.reports_tx.clone(), run)));
         slot.commands = cmd_tx;
-        slot.line = line_rx;
+        slot.line = lines::Line::Task(line_rx);
         self.tasks_alive += 1;
     }
 

@@ -50,6 +50,7 @@ impl Manager {
             }
             Report::Ended(outcome) => {
                 self.slots[i].task = None;
+                self.slots[i].line.keep();
                 self.slots[i].policy.just_checked = false;
                 if std::mem::take(&mut self.slots[i].policy.checking) {
                     self.checks_done();
