@@ -46,6 +46,9 @@ pub(crate) enum Report {
     /// plan its `--only-files` became at once (saved before any file is made).
     Metadata(Box<Metainfo>, crate::engine::priorities::FilePlan),
     Resume(Box<ResumePoint>),
+    /// Its files are open and its data checked (or trusted): the coordinator runs now. The
+    /// session lets the next torrent waiting for its check start.
+    Opened,
     /// The torrent's task ended; its last resume point was sent before this.
     Ended(crate::engine::TorrentEnd),
 }

@@ -35,6 +35,9 @@
 #   SCALE_TIMEOUT=1800     seconds any wait (adding, restarting) may take
 #   CARGO_TARGET_DIR       where the release ttui is built
 #   SCALE_TTUI=PATH        run this ttui binary instead of building one
+#   SCALE_TTUI_BASE=PATH   another ttui binary (say main's build), measured as client
+#                          `ttui_base`: SCALE_CLIENTS="ttui_base ttui transmission" puts before
+#                          and after in one run
 #
 # The queue is off in every client (ttui's default would seed 10 and queue the rest), so all N
 # torrents run.
@@ -84,7 +87,10 @@ if [[ -z ${SCALE_INNER:-} ]]; then
         --min-kib "${SCALE_MIN_KIB:-16}" --max-kib "${SCALE_MAX_KIB:-64}" \
         --piece-kib "${SCALE_PIECE_KIB:-16}")
     note "payload: $((TOTAL >> 20)) MiB"
-    SCALE_INNER=1 WORK=$WORK TOTAL=$TOTAL TTUI=$BIN CLIENTS=$CLIENTS \
+    if [[ $CLIENTS == *ttui_base* ]]; then
+        [[ -x ${SCALE_TTUI_BASE:-} ]] || die "client ttui_base needs SCALE_TTUI_BASE=<a ttui binary>"
+    fi
+    SCALE_INNER=1 WORK=$WORK TOTAL=$TOTAL TTUI=$BIN TTUI_BASE=${SCALE_TTUI_BASE:-} CLIENTS=$CLIENTS \
         TTUI_NO_PUBLIC_ROUTERS=1 \
         unshare --net --pid --fork --mount --mount-proc bash -c 'ip link set lo up; exec bash "$0"' \
         "${BASH_SOURCE[0]}"
@@ -130,21 +136,28 @@ wait_ready() {
     die "$1 did not answer in 60 s"
 }
 
-# ---------------------------------------------------------------- ttui
-TS=$WORK/ttui/state
+# ---------------------------------------------------------------- ttui (and ttui_base)
+# The binary and directory of the ttui client being measured: `ttui` runs $TTUI, `ttui_base`
+# $TTUI_BASE, each in its own state directory (clients run one after the other).
+TBIN=$TTUI
+TDIR=$WORK/ttui
 ttui_start() {
-    mkdir -p "$WORK/ttui"
-    "$TTUI" daemon --no-config --state-dir "$TS" --log-file "$WORK/ttui/ttui.log" \
+    mkdir -p "$TDIR"
+    "$TBIN" daemon --no-config --state-dir "$TDIR/state" --log-file "$TDIR/ttui.log" \
         --no-dht --bind 127.0.0.1 --port 0 -o "$DATA" \
-        --max-active-downloads 0 --max-active-seeds 0 >>"$WORK/ttui/out" 2>&1 &
+        --max-active-downloads 0 --max-active-seeds 0 >>"$TDIR/out" 2>&1 &
     PID=$!
 }
-ttui_list() { "$TTUI" list --json --no-config --state-dir "$TS"; }
+ttui_list() { "$TBIN" list --json --no-config --state-dir "$TDIR/state"; }
 ttui_seeding() { ttui_list | jq '[.[] | select(.state == "seeding")] | length'; }
 ttui_add() {
     find "$TORRENTS" -name '*.torrent' -print0 | sort -z |
-        xargs -0 -n "$BATCH" "$TTUI" add --no-config --state-dir "$TS" -o "$DATA" >/dev/null
+        xargs -0 -n "$BATCH" "$TBIN" add --no-config --state-dir "$TDIR/state" -o "$DATA" >/dev/null
 }
+ttui_base_start() { ttui_start; }
+ttui_base_list() { ttui_list; }
+ttui_base_seeding() { ttui_seeding; }
+ttui_base_add() { ttui_add; }
 
 # ---------------------------------------------------------------- transmission-daemon 3.00
 TRPC=127.0.0.1:19091
@@ -247,6 +260,10 @@ declare -A R
 measure() {
     local c=$1 t0 lat=() t1 c0 c1 r0
     mkdir -p "$WORK/$c"
+    case $c in
+        ttui) TBIN=$TTUI TDIR=$WORK/ttui ;;
+        ttui_base) TBIN=$TTUI_BASE TDIR=$WORK/ttui_base ;;
+    esac
     note "$c: starting, adding $N torrents"
     "${c}_start"
     wait_ready "$c"
@@ -306,7 +323,7 @@ for c in $CLIENTS; do
         "${R[$c.rchar]}" "${R[$c.rss2]}" "${R[$c.rest2]}"
 done
 for o in $CLIENTS; do
-    [[ $o == ttui || $CLIENTS != *ttui* ]] && continue
+    [[ $o == ttui || " $CLIENTS " != *" ttui "* ]] && continue
     printf '  ttui / %-13s' "$o"
     for k in add rss hwm rest list restart rss2 rest2; do
         printf ' %s %s' "$k" "$(awk -v a="${R[ttui.$k]}" -v b="${R[$o.$k]}" \

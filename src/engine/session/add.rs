@@ -186,8 +186,7 @@ impl Manager {
         first_line.downloaded = lifetime.downloaded;
         first_line.uploaded = lifetime.uploaded;
         first_line.completed = lifetime.completed;
-        // The sender goes with the task when the queue starts one (`policy::relaunch`).
-        let (_, line_rx) = watch::channel(first_line);
+        // A channel comes with the task when the queue starts one (`policy::relaunch`).
         self.by_hash.insert(meta.info_hash, id);
         let mut policy = policy::SlotPolicy::new(kept, lifetime.seeding_secs);
         // Back complete, with nothing to check or tell: it sleeps from the start (its task
@@ -221,7 +220,7 @@ impl Manager {
             queue_position,
             commands: self.no_task.clone(),
             snapshots: snap_tx,
-            line: line_rx,
+            line: lines::Line::Own(first_line),
             task: None,
             meta: Some(meta),
             removing: None,
@@ -299,7 +298,7 @@ impl Manager {
             queue_position: self.next_queue_position(),
             commands: cmd_tx,
             snapshots: snap_tx,
-            line: line_rx,
+            line: lines::Line::Task(line_rx),
             task: Some(task),
             meta: None,
             removing: None,

@@ -84,6 +84,10 @@ pub(crate) struct Facts {
     pub subscribed: bool,
     /// Being removed, verified or moved: the manager is already ending its task.
     pub busy: bool,
+    /// It has trackers, the DHT or peers given to dial: someone to tell it exists.
+    pub announces: bool,
+    /// Its task checked its data when it started, and no peer nor subscriber has come since.
+    pub just_checked: bool,
 }
 
 impl Facts {
@@ -94,16 +98,26 @@ impl Facts {
 }
 
 /// Whether a running torrent goes to sleep now: it has been quiet since `quiet_since`
-/// (updated by the caller: `None` while not quiet) for at least `s.after`.
+/// (updated by the caller: `None` while not quiet) for at least `s.after`. A torrent whose
+/// check just found it complete and that has nobody to announce to sleeps at once: nothing
+/// can reach it but an incoming peer, which wakes it as well, and a library added at once
+/// would otherwise keep every torrent's task for `s.after` (the session's peak memory). One
+/// with trackers or the DHT waits `s.after`: its task announces `started` first. So does one
+/// woken from sleep, which stays up a while for the peer or command that woke it.
 pub(crate) fn may_sleep(
     facts: &Facts,
     quiet_since: Option<Instant>,
     now: Instant,
     s: &Settings,
 ) -> bool {
+    let after = if facts.just_checked && !facts.announces {
+        Duration::ZERO
+    } else {
+        s.after
+    };
     !s.after.is_zero()
         && facts.quiet()
-        && quiet_since.is_some_and(|t| now.duration_since(t) >= s.after)
+        && quiet_since.is_some_and(|t| now.duration_since(t) >= after)
 }
 
 /// Why a dormant torrent is started again.

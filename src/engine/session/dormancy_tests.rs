@@ -7,6 +7,8 @@ fn quiet() -> Facts {
         peers: 0,
         subscribed: false,
         busy: false,
+        announces: true,
+        just_checked: false,
     }
 }
 
@@ -83,6 +85,70 @@ fn anything_going_on_keeps_it_awake() {
         ..s
     };
     assert!(!may_sleep(&quiet(), Some(t0), later, &off));
+}
+
+#[test]
+fn a_torrent_checked_complete_with_nobody_to_announce_to_sleeps_at_once() {
+    let t0 = Instant::now();
+    let s = settings();
+    let checked_silent = Facts {
+        announces: false,
+        just_checked: true,
+        ..quiet()
+    };
+    assert!(may_sleep(&checked_silent, Some(t0), t0, &s));
+    // Trackers or the DHT: its task announces `started` first, as before.
+    let checked_announcing = Facts {
+        just_checked: true,
+        ..quiet()
+    };
+    assert!(!may_sleep(&checked_announcing, Some(t0), t0, &s));
+    // Woken (no check): it stays up for what woke it.
+    let woken_silent = Facts {
+        announces: false,
+        ..quiet()
+    };
+    assert!(!may_sleep(
+        &woken_silent,
+        Some(t0),
+        t0 + Duration::from_secs(59),
+        &s
+    ));
+    assert!(may_sleep(
+        &woken_silent,
+        Some(t0),
+        t0 + Duration::from_secs(60),
+        &s
+    ));
+    // Still quiet only: a peer or a subscriber keeps it awake, and dormancy off is off.
+    for f in [
+        Facts {
+            peers: 1,
+            ..checked_silent
+        },
+        Facts {
+            subscribed: true,
+            ..checked_silent
+        },
+        Facts {
+            complete: false,
+            ..checked_silent
+        },
+    ] {
+        assert!(
+            !may_sleep(&f, Some(t0), t0 + Duration::from_secs(1), &s),
+            "{f:?}"
+        );
+    }
+    let off = Settings {
+        after: Duration::ZERO,
+        ..s
+    };
+    assert!(!may_sleep(&checked_silent, Some(t0), t0, &off));
+    assert!(
+        !may_sleep(&checked_silent, None, t0, &s),
+        "not yet seen quiet"
+    );
 }
 
 #[test]

@@ -10,9 +10,11 @@
 //! This file holds the types, the loop and the published list; the rest of the manager is
 //! split by what it does: `requests.rs` (each request to its handler), `add.rs` (a torrent
 //! added or brought back), `reports.rs` (what a torrent's task says), `restart.rs` (verify
-//! and move), `remove.rs`, `disk_files.rs` (files moved or deleted), `policy.rs` (the queue
-//! and the seeding goals), `limits.rs`, `magnets.rs`, `sleep.rs` (dormant torrents: no task
-//! until a peer, an announce, a command or a subscriber wakes them; see `dormancy.rs`).
+//! and move), `remove.rs`, `disk_files.rs` (files moved or deleted), `policy.rs` (the queue,
+//! the checks a few at a time, and the seeding goals), `parked.rs` (commands for a torrent
+//! without a task), `lines.rs` (each torrent's line as the session shows it), `limits.rs`,
+//! `magnets.rs`, `sleep.rs` (dormant torrents: no task until a peer, an announce, a command
+//! or a subscriber wakes them; see `dormancy.rs`).
 
 #[path = "limits.rs"]
 mod limits;
@@ -42,8 +44,12 @@ use crate::protocol::metainfo::Metainfo;
 mod add;
 #[path = "disk_files.rs"]
 mod disk_files;
+#[path = "lines.rs"]
+mod lines;
 #[path = "magnets.rs"]
 mod magnets;
+#[path = "parked.rs"]
+mod parked;
 #[path = "policy.rs"]
 mod policy;
 #[path = "remove.rs"]
@@ -145,7 +151,7 @@ struct Slot {
     queue_position: u32,
     commands: mpsc::UnboundedSender<Command>,
     snapshots: watch::Sender<Arc<Snapshot>>,
-    line: watch::Receiver<TorrentLine>,
+    line: lines::Line,
     task: Option<JoinHandle<TorrentEnd>>,
     /// Known once the metadata is (a magnet's arrives later).
     meta: Option<Arc<Metainfo>>,

@@ -3,8 +3,11 @@
 //! tick, and acting on it. The decisions themselves are the pure `queue::decide` and
 //! `goals::check`; this file only feeds them and stops or starts torrents.
 //!
-//! A torrent the session holds back (queued, paused by a goal, or restored paused) has no
-//! task: no peers, no announces, no open files; it costs its line. Starting it again trusts
+//! A torrent the session holds back (queued, waiting for its check, paused by a goal, or
+//! restored paused) has no task: no peers, no announces, no open files; it costs its line.
+//! A torrent added (or back with changed files) waits in its slot until fewer than
+//! `queue::MAX_CHECKS` are opening and checking; each task that is done says so
+//! (`Report::Opened`) and the next starts then, not at the next tick. Starting it again trusts
 //! the pieces of its last resume point, as a move does, so a torrent leaving the queue does
 //! not hash its data again. A torrent paused by hand while it runs keeps its task (pause
 //! keeps connections, as before): only the queue and the goals stop tasks.
@@ -44,6 +47,12 @@ pub(super) struct SlotPolicy {
     pub quiet_since: Option<Instant>,
     /// A dormant torrent's next announce (its entry in `Manager::announces`).
     pub announce_at: Option<Instant>,
+    /// Its task was started to open and check its data and has not said it is done
+    /// (`Report::Opened`) nor ended: it counts against the checks at a time (`queue.rs`).
+    pub checking: bool,
+    /// Its task has checked the data since it started, and no peer nor subscriber has come
+    /// since: found complete with nothing to announce, it sleeps at once (`dormancy.rs`).
+    pub just_checked: bool,
 }
 
 impl SlotPolicy {
@@ -59,6 +68,8 @@ impl SlotPolicy {
             seeding_run: Duration::ZERO,
             quiet_since: None,
             announce_at: None,
+            checking: false,
+            just_checked: false,
         }
     }
 
@@ -96,23 +107,18 @@ pub(super) struct Parked {
 }
 
 impl Parked {
+    /// Starting it opens and checks its data (some pieces or all): nothing vouches for them,
+    /// neither the store nor a resume point of this run (`last`).
+    fn checks_first(&self, last: Option<&ResumePoint>) -> bool {
+        !self.to_check.is_empty() || (self.trusted.is_none() && last.is_none())
+    }
+
     /// What a parked torrent's line says it is.
-    fn state(&self) -> TorrentState {
+    pub(super) fn state(&self) -> TorrentState {
         match (self.paused, self.complete) {
             (true, _) => TorrentState::Paused,
             (false, true) => TorrentState::Seeding,
             (false, false) => TorrentState::Downloading,
-        }
-    }
-}
-
-impl SlotPolicy {
-    /// Why a parked torrent does not run: the goal that paused it, else the queue's words.
-    fn parked_why(&self, parked: &Parked) -> Option<&String> {
-        if parked.paused {
-            self.kept.goal_reached.as_ref()
-        } else {
-            self.why.as_ref()
         }
     }
 }
@@ -125,6 +131,15 @@ pub(super) struct Scratch {
     verdicts: Vec<Verdict>,
     /// When seeding time was last counted.
     pub(super) last_tick: Option<Instant>,
+}
+
+/// Whether a torrent has anyone to tell it exists: trackers, the DHT (not for a private
+/// torrent), or peers given to dial. One that has not must not wait to announce `started`
+/// before it sleeps, and a dormant one has no announce to wake for.
+pub(super) fn announces(opts: &Options, dht: bool, meta: &Metainfo) -> bool {
+    (opts.use_trackers && !meta.trackers.is_empty())
+        || (dht && !meta.info.private)
+        || !opts.peers.is_empty()
 }
 
 fn want(slot: &Slot, line: &TorrentLine) -> Want {
@@ -166,17 +181,32 @@ impl Manager {
         let mut sleepers: Vec<usize> = Vec::new();
         let mut entries = std::mem::take(&mut self.scratch.entries);
         entries.clear();
+        let dht = self.session.ctx.dht.is_some();
         for (i, slot) in self.slots.iter_mut().enumerate() {
             let line = slot.line.borrow();
             let want = want(slot, &line);
             let running = slot.task.is_some() && slot.policy.stopped.is_none();
+            let checks_first = slot.task.is_none()
+                && slot.meta.is_some()
+                && slot
+                    .policy
+                    .stopped
+                    .as_ref()
+                    .is_some_and(|p| !p.dormant && p.checks_first(slot.last.as_ref()));
             let dormant = slot
                 .policy
                 .stopped
                 .as_ref()
                 .is_some_and(|p| p.dormant && !p.paused);
             if running {
-                let facts = Self::facts(slot, &line);
+                let announces = slot
+                    .meta
+                    .as_ref()
+                    .is_some_and(|m| announces(&self.opts, dht, m));
+                let facts = Self::facts(slot, &line, announces);
+                if facts.peers > 0 || facts.subscribed {
+                    slot.policy.just_checked = false;
+                }
                 let since = &mut slot.policy.quiet_since;
                 *since = facts.quiet().then(|| since.unwrap_or(now));
                 if crate::engine::session::dormancy::may_sleep(&facts, *since, now, &self.dormancy)
@@ -216,6 +246,8 @@ impl Manager {
                 slow_for: p
                     .slow_since
                     .map_or(Duration::ZERO, |t| now.duration_since(t)),
+                checks_first,
+                checking: p.checking,
             });
         }
         let (mut order, mut verdicts) = (
@@ -236,6 +268,16 @@ impl Manager {
         for (i, r) in reached.into_iter().rev() {
             self.goal_reached(i, r);
         }
+    }
+
+    /// A task's check is done, or it ended before: once none checks and none waits, the
+    /// burst of an add has settled, and the memory its tasks freed goes back to the system
+    /// (glibc keeps it in its arenas otherwise).
+    pub(super) fn checks_done(&mut self) {
+        let settled = self.slots.iter().all(|s| {
+            !s.policy.checking && !matches!(s.policy.verdict, Verdict::CheckQueued { .. })
+        });
+        self.trim_due |= settled;
     }
 
     fn apply(&mut self, i: usize, v: Verdict) {
@@ -283,6 +325,10 @@ impl Manager {
             return;
         };
         let id = slot.id;
+        // Counted until its task says the check is done (or ends): the queue starts only a
+        // few such at once.
+        slot.policy.checking = parked.checks_first(slot.last.as_ref());
+        slot.policy.just_checked = false;
         let (trusted, lifetime, files) = match (&slot.last, parked.trusted) {
             (_, Some(t)) => (Some(t), parked.lifetime, parked.files),
             (Some(p), None) => (Some(p.have.clone()), p.lifetime, p.files.clone()),
@@ -319,7 +365,7 @@ impl Manager {
         let run = torrent::run(start, log, (*meta).clone(), opts, cmd_rx);
         slot.task = Some(tokio::spawn(report_end(id, self.reports_tx.clone(), run)));
         slot.commands = cmd_tx;
-        slot.line = line_rx;
+        slot.line = lines::Line::Task(line_rx);
         self.tasks_alive += 1;
     }
 
@@ -340,83 +386,6 @@ impl Manager {
                 self.remove(id, false, reply);
             }
         }
-    }
-
-    /// Pause, resume and toggle for a torrent the session stopped (it has no task to tell).
-    /// A resume by hand clears a reached goal and switches that goal off for the torrent, as
-    /// Transmission does, so it seeds on. Returns false when the torrent's task should get
-    /// the command.
-    pub(super) fn pause_command(&mut self, id: TorrentId, c: &Command) -> bool {
-        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
-            return true;
-        };
-        let slot = &mut self.slots[i];
-        let dormant = slot.policy.stopped.as_ref().is_some_and(|p| p.dormant);
-        if dormant
-            && matches!(
-                c,
-                Command::SetFilePriority { .. } | Command::SetSequential(_)
-            )
-        {
-            // A file wanted again may need downloading: its task decides (woken for it).
-            return false;
-        }
-        if let (Some(parked), Command::SetFilePriority { .. } | Command::SetSequential(_)) =
-            (&mut slot.policy.stopped, c)
-        {
-            // No task to tell: the plan it starts with changes. A file wanted again gets its
-            // bytes from the peers: the pieces kept in the parts file are checked at start.
-            for plan in
-                std::iter::once(&mut parked.files).chain(slot.last.as_mut().map(|p| &mut p.files))
-            {
-                match c {
-                    Command::SetFilePriority { files, priority } => {
-                        for &f in files {
-                            if let Some(p) = plan.priorities.get_mut(f) {
-                                *p = *priority;
-                            }
-                        }
-                    }
-                    Command::SetSequential(on) => plan.sequential = *on,
-                    _ => {}
-                }
-            }
-            self.save_policy(i);
-            return true;
-        }
-        let resume = match (&slot.policy.stopped, c) {
-            (Some(p), Command::TogglePause) => p.paused,
-            (_, Command::Resume) => true,
-            (_, Command::Pause) => false,
-            _ => return false,
-        };
-        if resume {
-            if slot.policy.kept.goal_reached.take().is_some() {
-                let goals = slot.policy.kept.goals.effective(&self.opts.goals);
-                let l = slot.line.borrow();
-                let progress = Progress {
-                    ratio: l.ratio(),
-                    seeded: Duration::from_secs(slot.policy.seeding_base) + slot.policy.seeding_run,
-                    idle: Duration::ZERO,
-                };
-                drop(l);
-                if let Some(r) = goals::check(&goals, &progress) {
-                    slot.policy.kept.goals.off |= r.kind() as u8;
-                }
-            }
-            if let Some(p) = &mut slot.policy.stopped {
-                p.paused = false;
-            }
-        } else if slot.policy.stopped.is_some() {
-            self.not_dormant(i);
-            if let Some(p) = &mut self.slots[i].policy.stopped {
-                p.paused = true;
-            }
-        }
-        let handled = self.slots[i].policy.stopped.is_some();
-        self.save_policy(i);
-        self.update_saved_magnet(i, Some(c));
-        handled
     }
 
     /// `ttui resume --force` (on) and `ttui resume` (off).
@@ -505,73 +474,5 @@ impl Manager {
             (None, None) => return,
         };
         slot.save_resume(p, &point);
-    }
-
-    /// The line as the session shows it: the queue's and the goals' words over the task's.
-    pub(super) fn line_of(slot: &Slot) -> TorrentLine {
-        let mut l = slot.line.borrow().clone();
-        l.queue_position = slot.queue_position;
-        let p = &slot.policy;
-        if let Some(parked) = &p.stopped {
-            (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
-            l.state = parked.state();
-            l.why = p.parked_why(parked).cloned();
-        } else if l.why.is_none() {
-            l.why.clone_from(&p.why);
-        }
-        l
-    }
-
-    /// `line_of(slot) == *shown`, without building the line: the tick asks it of every
-    /// torrent, and an idle session must not clone thousands of lines to learn nothing
-    /// changed. Destructuring names every field, so a new one must be compared here.
-    pub(super) fn line_is(slot: &Slot, shown: &TorrentLine) -> bool {
-        let task = slot.line.borrow();
-        let p = &slot.policy;
-        let (state, why, rates, peers) = match &p.stopped {
-            Some(parked) => (parked.state(), p.parked_why(parked), (0.0, 0.0), (0, 0)),
-            None => (
-                task.state.clone(),
-                task.why.as_ref().or(p.why.as_ref()),
-                (task.down_rate, task.up_rate),
-                (task.peers, task.seeds),
-            ),
-        };
-        let TorrentLine {
-            id,
-            info_hash,
-            name,
-            state: _,
-            why: _,
-            total_bytes,
-            wanted_bytes,
-            verified_bytes,
-            downloaded,
-            uploaded,
-            down_rate: _,
-            up_rate: _,
-            peers: _,
-            seeds: _,
-            save_path,
-            added,
-            completed,
-            queue_position: _,
-        } = &*task;
-        shown.state == state
-            && shown.why.as_ref() == why
-            && (shown.down_rate, shown.up_rate) == rates
-            && (shown.peers, shown.seeds) == peers
-            && shown.queue_position == slot.queue_position
-            && shown.id == *id
-            && shown.info_hash == *info_hash
-            && shown.name == *name
-            && shown.total_bytes == *total_bytes
-            && shown.wanted_bytes == *wanted_bytes
-            && shown.verified_bytes == *verified_bytes
-            && shown.downloaded == *downloaded
-            && shown.uploaded == *uploaded
-            && shown.save_path == *save_path
-            && shown.added == *added
-            && shown.completed == *completed
     }
 }

@@ -11,7 +11,13 @@
 //!   `dont_count_slow_torrents`, Transmission's `queue-stalled-minutes`): it keeps running, and
 //!   the next one in the queue gets its slot, so one dead torrent cannot hold the queue;
 //! - every other torrent takes a download or seed slot while one is free, else it is held and
-//!   says so: `queued: 4th for 3 download slots`.
+//!   says so: `queued: 4th for 3 download slots`;
+//! - of the torrents allowed to run, those whose start opens and checks their data (added, or
+//!   back with files changed) start [`MAX_CHECKS`] at a time, in queue order, counting the
+//!   ones opening or checking now; the others keep their slot and wait without a task, saying
+//!   so: `checking: queued 37th`. As Transmission's verify queue: a library of thousands added
+//!   at once is not thousands of tasks opening files and waiting for the hashing threads (the
+//!   session's peak memory), and `add` still answers at once with every torrent listed.
 //!
 //! Seeds are never exempted for being slow: a seed nobody wants moves nothing, and exempting
 //! it would start every idle seed of a large session in turn; `max-active-seeds 0` lets them
@@ -31,6 +37,10 @@ pub(crate) const DEFAULT_MAX_DOWNLOADS: u32 = 5;
 pub(crate) const DEFAULT_MAX_SEEDS: u32 = 10;
 pub(crate) const DEFAULT_SLOW_RATE: u64 = 2048;
 pub(crate) const DEFAULT_STALLED_AFTER: Duration = Duration::from_secs(5 * 60);
+/// Torrents opening and checking their data at once. The session's hashing threads take one
+/// check at a time anyway (`DiskPool::hashing_permit`); a few more let the next ones open their
+/// files and queue for the threads meanwhile, so the threads never wait on an open.
+pub(crate) const MAX_CHECKS: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QueueSettings {
@@ -72,6 +82,10 @@ pub(crate) struct Entry {
     pub forced: bool,
     /// How long it has run below the slow rate (zero while held or fast).
     pub slow_for: Duration,
+    /// It has no task, and starting it means opening and checking its data first.
+    pub checks_first: bool,
+    /// Its task is opening or checking its data now: it counts against [`MAX_CHECKS`].
+    pub checking: bool,
 }
 
 /// The decision for one torrent. Numbers, not text, so a tick over thousands of torrents
@@ -86,6 +100,9 @@ pub(crate) enum Verdict {
     Stalled(Duration),
     /// Waits: `rank`-th in line for `slots` slots of its kind.
     Held { want: Want, rank: u32, slots: u32 },
+    /// Would run, but waits without a task for its turn to open and check its data:
+    /// `rank`-th in line for the [`MAX_CHECKS`] checks at a time.
+    CheckQueued { rank: u32 },
     /// Outside the queue (paused, failed).
     Off,
 }
@@ -117,6 +134,10 @@ impl Verdict {
                     ordinal(rank)
                 ))
             }
+            Verdict::CheckQueued { rank } => Some(format!(
+                "checking: queued {}, {MAX_CHECKS} at a time",
+                ordinal(rank)
+            )),
         }
     }
 }
@@ -134,7 +155,9 @@ pub(crate) fn ordinal(n: u32) -> String {
 }
 
 /// Decides every torrent: `out[i]` is the verdict of `entries[i]`. `order` is scratch space
-/// (kept by the caller so a tick allocates nothing once it has grown).
+/// (kept by the caller so a tick allocates nothing once it has grown). A torrent waiting for
+/// its check keeps its queue slot: the queue's order decides who checks first, and one held
+/// by the queue is not checked before it may run.
 pub(crate) fn decide(
     entries: &[Entry],
     s: &QueueSettings,
@@ -172,6 +195,19 @@ pub(crate) fn decide(
                 slots: max,
             }
         };
+    }
+    let mut checking = entries.iter().filter(|e| e.checking).count() as u32;
+    let mut waiting = 0u32;
+    for &i in order.iter() {
+        if !(entries[i].checks_first && out[i].runs()) {
+            continue;
+        }
+        if checking < MAX_CHECKS {
+            checking += 1;
+        } else {
+            waiting += 1;
+            out[i] = Verdict::CheckQueued { rank: waiting };
+        }
     }
 }
 

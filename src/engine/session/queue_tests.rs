@@ -6,6 +6,16 @@ fn dl(position: u32) -> Entry {
         want: Want::Download,
         forced: false,
         slow_for: Duration::ZERO,
+        checks_first: false,
+        checking: false,
+    }
+}
+
+/// Added with its data present: it has no task, and starting it checks the data.
+fn added(position: u32) -> Entry {
+    Entry {
+        checks_first: true,
+        ..dl(position)
     }
 }
 
@@ -173,4 +183,72 @@ fn moves_renumber_densely() {
 fn moves_parse() {
     assert_eq!("up".parse::<Move>(), Ok(Move::Up));
     assert!("sideways".parse::<Move>().is_err());
+}
+
+#[test]
+fn added_torrents_are_checked_a_few_at_a_time_in_queue_order() {
+    // Listed out of order; the queue is off, so without the check queue all would start.
+    let entries: Vec<Entry> = [5, 0, 4, 1, 3, 2].into_iter().map(added).collect();
+    let s = settings(0, 0);
+    let v = run(&entries, &s);
+    let starting: Vec<u32> = entries
+        .iter()
+        .zip(&v)
+        .filter(|(_, v)| v.runs())
+        .map(|(e, _)| e.position)
+        .collect();
+    assert_eq!(starting.len(), MAX_CHECKS as usize);
+    assert!(starting.iter().all(|&p| p < MAX_CHECKS), "{starting:?}");
+    // The rest wait their turn in the queue's order and say so.
+    assert_eq!(v[0], Verdict::CheckQueued { rank: 3 });
+    assert_eq!(v[2], Verdict::CheckQueued { rank: 2 });
+    assert_eq!(
+        v[0].why(&s).as_deref(),
+        Some("checking: queued 3rd, 3 at a time")
+    );
+}
+
+#[test]
+fn checks_running_now_count_against_the_limit() {
+    // Two tasks are still checking: one more may start.
+    let mut entries: Vec<Entry> = (0..5).map(added).collect();
+    for e in &mut entries[..2] {
+        e.checks_first = false;
+        e.checking = true;
+    }
+    let v = run(&entries, &settings(0, 0));
+    assert_eq!(&v[..3], &[Verdict::Run, Verdict::Run, Verdict::Run]);
+    assert_eq!(v[3], Verdict::CheckQueued { rank: 1 });
+    assert_eq!(v[4], Verdict::CheckQueued { rank: 2 });
+    // Both done: the waiting ones start.
+    for e in &mut entries[..3] {
+        e.checking = false;
+        e.checks_first = false;
+    }
+    assert!(run(&entries, &settings(0, 0)).iter().all(|v| v.runs()));
+}
+
+#[test]
+fn a_torrent_without_a_check_starts_whatever_the_checks() {
+    // Trusted from the store, or running already: the check queue is not theirs.
+    let mut entries: Vec<Entry> = (0..6).map(added).collect();
+    entries[5].checks_first = false;
+    let v = run(&entries, &settings(0, 0));
+    assert_eq!(v[5], Verdict::Run);
+    assert_eq!(
+        v.iter().filter(|v| v.runs()).count(),
+        MAX_CHECKS as usize + 1
+    );
+}
+
+#[test]
+fn the_queue_holds_before_the_checks_do() {
+    // Four download slots for six added torrents: three check, the fourth keeps its slot and
+    // waits for a check, the last two are held by the queue (not checked before they may run).
+    let entries: Vec<Entry> = (0..6).map(added).collect();
+    let v = run(&entries, &settings(4, 10));
+    assert!(v[..3].iter().all(|v| v.runs()), "{v:?}");
+    assert_eq!(v[3], Verdict::CheckQueued { rank: 1 });
+    assert!(matches!(v[4], Verdict::Held { rank: 5, .. }), "{v:?}");
+    assert!(matches!(v[5], Verdict::Held { rank: 6, .. }), "{v:?}");
 }

@@ -36,11 +36,25 @@ impl Manager {
                     slot.save_resume(p, &point);
                 }
             }
+            Report::Opened => {
+                let p = &mut self.slots[i].policy;
+                if std::mem::take(&mut p.checking) {
+                    p.just_checked = true;
+                    // The next waiting for its check starts now, not at the next tick.
+                    self.evaluate(false);
+                    self.checks_done();
+                }
+            }
             Report::Ended(_) if self.slots[i].ignore_ended > 0 => {
                 self.slots[i].ignore_ended -= 1;
             }
             Report::Ended(outcome) => {
                 self.slots[i].task = None;
+                self.slots[i].line.keep();
+                self.slots[i].policy.just_checked = false;
+                if std::mem::take(&mut self.slots[i].policy.checking) {
+                    self.checks_done();
+                }
                 // Its task's channel goes with it.
                 self.slots[i].commands = self.no_task.clone();
                 if let TorrentEnd::Failed(msg) = &outcome {

@@ -183,7 +183,7 @@ fn successor(
         queue_position: old.queue_position,
         commands,
         snapshots: old.snapshots,
-        line,
+        line: lines::Line::Task(line),
         task: Some(task),
         meta: old.meta,
         removing: None,

@@ -11,14 +11,17 @@ use super::*;
 use crate::engine::session::dormancy::{self, Facts, Wake};
 
 impl Manager {
-    /// What the dormancy decision needs of a running slot.
-    pub(super) fn facts(slot: &Slot, line: &TorrentLine) -> Facts {
+    /// What the dormancy decision needs of a running slot (`announces`: see
+    /// `policy::announces`).
+    pub(super) fn facts(slot: &Slot, line: &TorrentLine, announces: bool) -> Facts {
         Facts {
             complete: matches!(line.state, TorrentState::Seeding | TorrentState::Complete),
             paused: line.state == TorrentState::Paused,
             peers: line.peers,
             subscribed: slot.snapshots.receiver_count() > 0,
             busy: slot.removing.is_some() || slot.ignore_ended > 0 || slot.meta.is_none(),
+            announces,
+            just_checked: slot.policy.just_checked,
         }
     }
 
@@ -46,6 +49,7 @@ impl Manager {
             if dormant { "dormant" } else { "parked" }
         );
         slot.policy.quiet_since = None;
+        slot.policy.just_checked = false;
         slot.policy.stopped = Some(policy::Parked {
             paused,
             complete,

@@ -147,6 +147,10 @@ async fn prepare(
     if paused_early {
         c.on_command(Command::Pause);
     }
+    if let Some(r) = &start.reports {
+        // The session starts the next torrent waiting for its check.
+        let _ = r.send((start.id, Report::Opened));
+    }
     Ok(Prepared {
         coordinator: c,
         commands,

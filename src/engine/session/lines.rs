@@ -1,0 +1,155 @@
+//! The line of each torrent as the session shows it: its task's line, with the queue's and
+//! the goals' words over it, and a parked torrent's state and reason (held by the queue,
+//! waiting for its check, paused by a goal) in place of a task's.
+
+use super::policy::Parked;
+use super::*;
+use crate::engine::session::queue::Verdict;
+
+/// A slot's line: the one its task writes, or, with no task, the slot's own copy. A watch
+/// channel costs some 400 bytes beyond the line (its notifiers) and nothing writes it once the
+/// task has ended, while most slots of a large library have no task (asleep or waiting).
+pub(super) enum Line {
+    Task(watch::Receiver<TorrentLine>),
+    Own(TorrentLine),
+}
+
+/// A borrowed [`Line`]: the watch's read guard, or the slot's copy.
+pub(super) enum LineRef<'a> {
+    Task(watch::Ref<'a, TorrentLine>),
+    Own(&'a TorrentLine),
+}
+
+impl std::ops::Deref for LineRef<'_> {
+    type Target = TorrentLine;
+    fn deref(&self) -> &TorrentLine {
+        match self {
+            LineRef::Task(r) => r,
+            LineRef::Own(l) => l,
+        }
+    }
+}
+
+impl Line {
+    pub(super) fn borrow(&self) -> LineRef<'_> {
+        match self {
+            Line::Task(rx) => LineRef::Task(rx.borrow()),
+            Line::Own(l) => LineRef::Own(l),
+        }
+    }
+
+    /// Its task has ended: the last line it wrote becomes the slot's own.
+    pub(super) fn keep(&mut self) {
+        if let Line::Task(rx) = self {
+            let last = rx.borrow().clone();
+            *self = Line::Own(last);
+        }
+    }
+}
+
+/// Its piece count (0 for a magnet still without its metadata).
+fn pieces_of(slot: &Slot) -> u32 {
+    slot.meta.as_ref().map_or(0, |m| m.info.num_pieces())
+}
+
+impl policy::SlotPolicy {
+    /// What a parked torrent's line says it is: waiting for its check, it is checking (none
+    /// of its `pieces` yet).
+    fn parked_state(&self, parked: &Parked, pieces: u32) -> TorrentState {
+        match self.verdict {
+            Verdict::CheckQueued { .. } if !parked.paused => TorrentState::Checking {
+                checked: 0,
+                total: if parked.to_check.is_empty() {
+                    pieces
+                } else {
+                    parked.to_check.len() as u32
+                },
+            },
+            _ => parked.state(),
+        }
+    }
+
+    /// Why a parked torrent does not run: the goal that paused it, else the queue's words.
+    fn parked_why(&self, parked: &Parked) -> Option<&String> {
+        if parked.paused {
+            self.kept.goal_reached.as_ref()
+        } else {
+            self.why.as_ref()
+        }
+    }
+}
+
+impl Manager {
+    /// The line as the session shows it: the queue's and the goals' words over the task's.
+    pub(super) fn line_of(slot: &Slot) -> TorrentLine {
+        let mut l = slot.line.borrow().clone();
+        l.queue_position = slot.queue_position;
+        let p = &slot.policy;
+        if let Some(parked) = &p.stopped {
+            (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
+            l.state = p.parked_state(parked, pieces_of(slot));
+            l.why = p.parked_why(parked).cloned();
+        } else if l.why.is_none() {
+            l.why.clone_from(&p.why);
+        }
+        l
+    }
+
+    /// `line_of(slot) == *shown`, without building the line: the tick asks it of every
+    /// torrent, and an idle session must not clone thousands of lines to learn nothing
+    /// changed. Destructuring names every field, so a new one must be compared here.
+    pub(super) fn line_is(slot: &Slot, shown: &TorrentLine) -> bool {
+        let task = slot.line.borrow();
+        let p = &slot.policy;
+        let (state, why, rates, peers) = match &p.stopped {
+            Some(parked) => (
+                p.parked_state(parked, pieces_of(slot)),
+                p.parked_why(parked),
+                (0.0, 0.0),
+                (0, 0),
+            ),
+            None => (
+                task.state.clone(),
+                task.why.as_ref().or(p.why.as_ref()),
+                (task.down_rate, task.up_rate),
+                (task.peers, task.seeds),
+            ),
+        };
+        let TorrentLine {
+            id,
+            info_hash,
+            name,
+            state: _,
+            why: _,
+            total_bytes,
+            wanted_bytes,
+            verified_bytes,
+            downloaded,
+            uploaded,
+            down_rate: _,
+            up_rate: _,
+            peers: _,
+            seeds: _,
+            save_path,
+            added,
+            completed,
+            queue_position: _,
+        } = &*task;
+        shown.state == state
+            && shown.why.as_ref() == why
+            && (shown.down_rate, shown.up_rate) == rates
+            && (shown.peers, shown.seeds) == peers
+            && shown.queue_position == slot.queue_position
+            && shown.id == *id
+            && shown.info_hash == *info_hash
+            && shown.name == *name
+            && shown.total_bytes == *total_bytes
+            && shown.wanted_bytes == *wanted_bytes
+            && shown.verified_bytes == *verified_bytes
+            && shown.downloaded == *downloaded
+            && shown.uploaded == *uploaded
+            && shown.save_path == *save_path
+            && shown.added == *added
+            && shown.completed == *completed
+    }
+}
