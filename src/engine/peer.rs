@@ -252,14 +252,15 @@ impl PeerTask {
                 self.shared.listen_port.load(Ordering::Relaxed),
             ));
         }
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One timer for the tick and the rate gates, kept across turns of the loop: a sleep
+        // made anew on every message would register and cancel a timer per block, and a tick
+        // on a timer of its own would wake a limited connection between its turns
+        // (`timer_deadline`). Due at once: the first tick comes straight away.
         let mut next_tick = tokio::time::Instant::now();
-        // One timer for the rate gates, kept across turns of the loop: a sleep made anew on
-        // every message would register and cancel a timer per block.
-        let gate_timer = tokio::time::sleep(Duration::ZERO);
-        tokio::pin!(gate_timer);
-        let mut armed: Option<tokio::time::Instant> = None;
+        let timer = tokio::time::sleep_until(next_tick);
+        tokio::pin!(timer);
+        // What the timer is set to; None once it fired (a fired sleep stays ready until reset).
+        let mut armed: Option<tokio::time::Instant> = Some(next_tick);
         let caught_up = self.shared.download().caught_up();
         let end = loop {
             if let Err(end) = s.flush(&mut wr).await {
@@ -267,12 +268,10 @@ impl PeerTask {
             }
             let now = tokio::time::Instant::now();
             let may_read = s.may_read(now);
-            let wake = s.next_wake(now);
-            if wake != armed {
-                if let Some(t) = wake {
-                    gate_timer.as_mut().reset(t);
-                }
-                armed = wake;
+            let wake = timer_deadline(s.next_wake(now), next_tick);
+            if armed != Some(wake) {
+                timer.as_mut().reset(wake);
+                armed = Some(wake);
             }
             let step = tokio::select! {
                 msg = reader.next(), if may_read => match msg {
@@ -297,18 +296,14 @@ impl PeerTask {
                     }
                     Ok(())
                 },
-                t = tick.tick() => {
-                    next_tick = t + TICK;
-                    s.on_tick()
-                },
                 // The writers caught up: ask for more (below, as after every step).
                 _ = caught_up.notified(), if s.held_back => Ok(()),
-                // A gate opens: read or send again (no polling in between).
-                _ = &mut gate_timer, if armed.is_some() => {
+                // A gate opens (read or send again, no polling in between), the tick is due,
+                // or both.
+                _ = &mut timer => {
                     armed = None;
                     let now = tokio::time::Instant::now();
                     if tick_rides_along(next_tick, now) {
-                        tick.reset();
                         next_tick = now + TICK;
                         s.on_tick()
                     } else {
@@ -340,13 +335,35 @@ impl PeerTask {
 /// How often a connection checks its timers (idle, keep-alive, snub) and its rate.
 const TICK: Duration = Duration::from_millis(500);
 
-/// Whether a tick due at `next_tick` is done early, at a wake-up happening `now` anyway. A
-/// rate-limited connection wakes once per turn (`rate::TURN`, 400 ms) when its gate opens;
-/// a tick of its own on top of that would double its wake-ups, and the tick's work (timeouts
-/// counted in seconds, a rate sampled over half a second or more) does not mind coming up to
-/// half a tick early. So the tick rides along and starts its period over.
+/// How late a tick may come while a rate gate is shut: it waits for the gate's wake-up, so a
+/// limited connection wakes once per turn (`rate::TURN`) and not also for its tick, unless the
+/// gate stays shut longer than this (many connections sharing a slow limit). The tick's work
+/// is timeouts counted in seconds (snub 15 s, keep-alive 90 s), a rate sampled over the time
+/// since the last tick, and leaving an idle gate's round (`LEAVE_AFTER`, 2 s): none minds a
+/// tick a second or two late.
+const TICK_WAITS_FOR_GATE: Duration = Duration::from_millis(1500);
+
+/// Whether a tick due at `next_tick` is done at a wake-up happening `now` anyway: when due
+/// within half a period. The tick's work does not mind coming up to half a tick early, and
+/// then it starts its period over, so a connection woken once per turn by its gate does the
+/// tick's work on those wake-ups.
 fn tick_rides_along(next_tick: tokio::time::Instant, now: tokio::time::Instant) -> bool {
     next_tick.saturating_duration_since(now) <= TICK / 2
+}
+
+/// When the connection's one timer is to fire: when a shut gate (`gate`, its wake-up) opens,
+/// where the tick rides along if due (`tick_rides_along`), up to `TICK_WAITS_FOR_GATE` past
+/// the tick's due time; with no gate shut, at the tick. Never before `next_tick - TICK / 2`
+/// for the tick alone, and a gate's wake is never in the past (`Gate::wake`), so a timer
+/// that fires always finds work: nothing spins.
+fn timer_deadline(
+    gate: Option<tokio::time::Instant>,
+    next_tick: tokio::time::Instant,
+) -> tokio::time::Instant {
+    match gate {
+        Some(g) => g.min(next_tick + TICK_WAITS_FOR_GATE),
+        None => next_tick,
+    }
 }
 
 #[cfg(test)]
@@ -367,26 +384,59 @@ mod tests {
         assert!(!tick_rides_along(now + TICK, now));
     }
 
-    /// A connection woken once per 400 ms turn does its tick's work on those wake-ups and
-    /// never wakes for the tick alone: the tick keeps being pushed back.
+    /// A limited connection whose gate opens once per turn (`rate::TURN`, plus the few ms its
+    /// reads take) wakes only then: its tick rides along with every gate wake-up and never
+    /// wakes it alone (with a timer of its own, a 500 ms tick woke it twice a turn).
     #[test]
-    fn turns_of_400_ms_absorb_every_tick() {
+    fn a_limited_connection_wakes_once_per_turn_and_ticks_on_those_wake_ups() {
         let start = tokio::time::Instant::now();
-        let mut next_tick = start + TICK;
-        let (mut ticks_alone, mut ridden) = (0, 0);
-        for turn in 1..=100u32 {
-            let wake = start + crate::engine::rate::TURN * turn;
-            while next_tick < wake {
-                ticks_alone += 1;
-                next_tick += TICK;
+        let turn = crate::engine::rate::TURN + Duration::from_millis(5);
+        let mut next_tick = start;
+        let (mut ticks, mut wakes_without_gate) = (0, 0);
+        let mut now = start;
+        let mut gate = start + turn;
+        for _ in 0..200 {
+            let fire = timer_deadline(Some(gate), next_tick);
+            assert!(fire >= now, "a timer in the past");
+            now = fire;
+            if now < gate {
+                wakes_without_gate += 1;
+            } else {
+                gate += turn;
             }
-            if tick_rides_along(next_tick, wake) {
-                ridden += 1;
-                next_tick = wake + TICK;
+            if tick_rides_along(next_tick, now) {
+                ticks += 1;
+                next_tick = now + TICK;
             }
         }
-        assert_eq!(ticks_alone, 0);
-        assert_eq!(ridden, 100);
+        assert_eq!(wakes_without_gate, 0);
+        assert_eq!(ticks, 200, "the tick ran at every gate wake-up");
+    }
+
+    #[test]
+    fn a_gate_shut_for_long_still_lets_the_tick_run_every_few_seconds() {
+        let start = tokio::time::Instant::now();
+        let gate = start + Duration::from_secs(20);
+        let mut next_tick = start + TICK;
+        let mut now = start;
+        let mut ticks = 0;
+        while now < gate {
+            let fire = timer_deadline(Some(gate), next_tick);
+            assert!(fire > now && fire <= now + TICK + TICK_WAITS_FOR_GATE);
+            now = fire;
+            if tick_rides_along(next_tick, now) {
+                ticks += 1;
+                next_tick = now + TICK;
+            }
+        }
+        // One tick per TICK + TICK_WAITS_FOR_GATE (2 s) while shut, then the gate's.
+        assert_eq!(ticks, 10);
+        // No gate shut: the timer is the tick's.
+        assert_eq!(timer_deadline(None, next_tick), next_tick);
+        // A gate opening before the tick is due wakes the connection without it.
+        let soon = now + Duration::from_millis(100);
+        assert_eq!(timer_deadline(Some(soon), now + TICK), soon);
+        assert!(!tick_rides_along(now + TICK, soon));
     }
 
     #[test]

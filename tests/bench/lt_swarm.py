@@ -6,8 +6,9 @@ session's upload (seeders) or download (leechers) at RATE bytes/s, so the swarm 
 moves N * RATE: the bench's same-rate run without a ttui limit. Leechers save into
 --save/k. Discovery is off (DHT, LSD, UPnP, NAT-PMP, PEX, uTP); loopback only.
 
-Prints "ready" once every session listens, then every 0.5 s "total BYTES" (the payload all
-sessions uploaded, or downloaded with --leech). Exits on SIGTERM or after --max-seconds.
+Prints "ready" once every session listens, then every 0.5 s "total BYTES SECONDS" (the payload
+all sessions uploaded, or downloaded with --leech, and the monotonic clock in seconds, for a
+rate between two lines). Exits on SIGTERM or after --max-seconds.
 """
 import argparse
 import os
@@ -85,7 +86,7 @@ def main():
             if a.leech and a.peer and st.num_peers == 0:
                 host, _, port = a.peer.rpartition(":")
                 h.connect_peer((host, int(port)), 0)
-        print("total %d" % total, flush=True)
+        print("total %d %.3f" % (total, time.monotonic()), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
 //! then depended on the phase between the connections' wake-ups, which nothing pulled back:
 //! two torrents under one 2 MiB/s limit settled at 1.3 and 0.7 MiB/s (tests/ratelimit.rs).
 //! With a fixed share per turn, every busy connection gets the same bytes per round, in any
-//! wake order, and a connection still sleeps only once per turn (a few times a second).
+//! wake order, and a connection still sleeps only once per turn (about once a second).
 //!
 //! Invariants (unit tests below):
 //! - A gate with no debt is open; a paid debt starts a new turn (nothing taken yet).

@@ -1,4 +1,5 @@
 use super::*;
+use crate::engine::rate::TURN;
 use crate::engine::rate::{RatePair, SessionRates};
 
 const KIB: u64 = 1024;
@@ -20,25 +21,25 @@ fn a_turn_ends_when_its_share_is_taken_and_the_next_begins_when_paid() {
     let t0 = Instant::now();
     let mut g = Gate::default();
     assert!(g.is_open(t0));
-    // Alone, its share is a whole TURN of the rate (400 ms at 1 MiB/s: 25 blocks).
-    assert_eq!(lim.turn_share(), (MIB as f64 * 0.4) as u64);
+    // Alone, its share is a whole TURN of the rate (a second at 1 MiB/s: 64 blocks).
+    assert_eq!(lim.turn_share(), MIB);
     let mut blocks = 0;
     while g.is_open(t0) {
         g.take(&lim, BLOCK, t0);
         blocks += 1;
         assert!(blocks < 1000);
     }
-    // The bucket starts empty, so every block was owed: 26 blocks reach the share.
-    assert_eq!(blocks, 26);
+    // The bucket starts empty, so every block was owed: 64 blocks reach the share.
+    assert_eq!(blocks, 64);
     let paid = g.wake(t0).unwrap();
     assert!(
-        paid > t0 + ms(400) && paid < t0 + RUN_AHEAD,
+        paid > t0 + TURN - ms(10) && paid < t0 + RUN_AHEAD,
         "{:?}",
         paid - t0
     );
     // Shut for the rest of the turn, though the debt is now within RUN_AHEAD.
-    assert!(!g.is_open(t0 + ms(300)));
-    assert_eq!(g.wake(t0 + ms(300)), Some(paid));
+    assert!(!g.is_open(t0 + ms(900)));
+    assert_eq!(g.wake(t0 + ms(900)), Some(paid));
     // Paid: a new turn.
     assert!(g.is_open(paid));
     assert_eq!(g.wake(paid), None);
@@ -52,9 +53,9 @@ fn within_its_share_it_still_stops_at_run_ahead() {
     let lim = s.torrent(RatePair::default()).down;
     let t0 = Instant::now();
     let mut g = Gate::default();
-    // Another sharer took 700 ms of the rate already.
+    // Another sharer took 1.3 s of the rate already.
     let other = lim.join();
-    lim.reserve_at((0.7 * MIB as f64) as u64, t0.into_std());
+    lim.reserve_at((1.3 * MIB as f64) as u64, t0.into_std());
     g.take(&lim, BLOCK, t0);
     assert!(!g.is_open(t0));
     let wake = g.wake(t0).unwrap();
@@ -126,6 +127,8 @@ fn a_gate_not_looked_at_since_its_debt_was_paid_never_asks_to_wake_in_the_past()
     );
     assert!(g.is_open(later));
     // And while still shut, the wake is the paid instant, ahead of now.
+    let s = session(MIB);
+    let lim = s.torrent(RatePair::default()).down;
     let mut h = Gate::default();
     for _ in 0..1000 {
         if !h.is_open(t0) {
@@ -178,9 +181,11 @@ fn two_torrents_share_one_limit_evenly_whatever_the_phase_of_their_wakes() {
             s.torrent(RatePair::default()),
             s.torrent(RatePair::default()),
         );
-        let (got, _) = simulate(&[a.down.clone(), b.down.clone()], &[0, offset], 30);
+        // A minute: the first to start has a turn to itself, and the last turn is read
+        // before it is paid, a second of 1 MiB/s each, which the ±5 % must cover.
+        let (got, _) = simulate(&[a.down.clone(), b.down.clone()], &[0, offset], 60);
         for g in &got {
-            let rate = *g as f64 / 30.0;
+            let rate = *g as f64 / 60.0;
             assert!(
                 (rate - MIB as f64).abs() < 0.05 * MIB as f64,
                 "offset {offset} ms: {got:?}"
@@ -195,13 +200,16 @@ fn one_connection_alone_sleeps_once_per_turn() {
         let s = session(rate);
         let lim = s.torrent(RatePair::default()).down;
         let (got, wakes) = simulate(&[lim], &[0], 20);
-        let measured = got[0] as f64 / 20.0;
+        // What was paid for in 20 s, and the last turn, read before it is paid.
+        let paid = 20.0 * rate as f64;
+        let last_turn = rate as f64 * TURN.as_secs_f64() + BLOCK as f64;
+        let got = got[0] as f64;
         assert!(
-            (measured - rate as f64).abs() < 0.03 * rate as f64,
-            "{rate}: {measured}"
+            got >= 0.97 * paid && got <= paid + last_turn,
+            "{rate}: {got} for {paid}"
         );
-        // About 1 / TURN wakes a second (2.5), not one per block.
-        assert!(wakes[0] <= 3 * 20, "{rate}: {} wakes in 20 s", wakes[0]);
+        // About 1 / TURN wakes a second (one), not one per block.
+        assert!(wakes[0] <= 22, "{rate}: {} wakes in 20 s", wakes[0]);
     }
 }
 
@@ -220,8 +228,9 @@ fn fifty_connections_share_a_slow_limit() {
         total >= 0.97 * paid && total <= paid + 51.0 * BLOCK as f64,
         "{total}"
     );
-    // Each gets its blocks in turn: nobody is starved. (The first to start took a few blocks
-    // more, before the others had joined the round.)
-    let (lo, hi) = (got.iter().min().unwrap(), got.iter().max().unwrap());
-    assert!(hi - lo <= 3 * BLOCK, "{got:?}");
+    // Each gets its blocks in turn: nobody is starved. The first to start had a turn to
+    // itself (a second of the rate: 7 blocks) before the others joined the round.
+    let (lo, hi) = (got.iter().min().unwrap(), got[1..].iter().max().unwrap());
+    assert!(hi - lo <= 2 * BLOCK, "{got:?}");
+    assert!(got[0] - lo <= 2 * BLOCK + 100 * KIB, "{got:?}");
 }

@@ -43,12 +43,15 @@ pub use schedule::Schedule;
 /// timer, a thread switch and a read: at 1 MiB/s three times the CPU of the same transfer
 /// unlimited (tests/bench/ratelimit.sh). In turns, one busy connection wakes about
 /// 1 / `TURN` times a second; the limit is still paid in full, so over any window longer
-/// than a round the rate holds.
-pub(crate) const TURN: Duration = Duration::from_millis(400);
+/// than a round the rate holds. A second (it was 400 ms): every wake-up a limited connection
+/// has beyond the unlimited one's is CPU per MiB the unlimited transfer does not spend
+/// (tests/bench/ratelimit_cpu.sh), and a round of a second is still short against the
+/// windows rates are read over (a progress line, a 30 s test window).
+pub(crate) const TURN: Duration = Duration::from_secs(1);
 
 /// How far a connection may run ahead of its limiter whatever its turn: a cap above `TURN`
 /// for when the shares do not add up (a connection joined in the middle of a round).
-pub(crate) const RUN_AHEAD: Duration = Duration::from_millis(600);
+pub(crate) const RUN_AHEAD: Duration = Duration::from_millis(1200);
 
 /// A chain of buckets a payload byte passes through. Empty: unlimited (local peers exempt).
 /// Clones share `held`, so a torrent's limiter knows when any of its connections waited.
