@@ -12,6 +12,7 @@ Everything else goes to stderr. It exits on SIGTERM/SIGKILL or after --max-secon
 so an orphan left by a killed test cannot live forever.
 """
 import argparse
+import os
 import signal
 import sys
 import time
@@ -50,6 +51,12 @@ def main():
     ap.add_argument("--slow-rate", type=int, default=16000, help="bytes/s for --slow-ip")
     ap.add_argument("--log-uploads", action="store_true",
                     help='print "uploaded PIECE BLOCK" on stdout for every block sent, in order')
+    ap.add_argument("--socket-buffer", type=int, default=0,
+                    help="bytes for the sockets' kernel send and receive buffers (uTP's UDP socket "
+                    "too), 0 = the system's default")
+    ap.add_argument("--utp-stats", default=None,
+                    help="file rewritten a few times a second with libtorrent's utp.* counters, "
+                    "one 'name value' a line")
     ap.add_argument("--announce-wait", type=float, default=20.0)
     ap.add_argument("--max-seconds", type=float, default=900.0)
     args = ap.parse_args()
@@ -83,6 +90,9 @@ def main():
         "announce_to_all_trackers": True,
         "announce_to_all_tiers": True,
     }
+    if args.socket_buffer > 0:
+        settings["recv_socket_buffer_size"] = args.socket_buffer
+        settings["send_socket_buffer_size"] = args.socket_buffer
     if args.log_uploads:
         settings["alert_mask"] |= lt.alert.category_t.upload_notification
     if args.user_agent is not None:
@@ -133,8 +143,20 @@ def main():
     ready_said = False
     done_said = False
     last_progress = 0.0
+    last_stats = 0.0
     while time.monotonic() - start < args.max_seconds:
+        if args.utp_stats and time.monotonic() - last_stats >= 0.25:
+            last_stats = time.monotonic()
+            ses.post_session_stats()
         for a in ses.pop_alerts():
+            if isinstance(a, lt.session_stats_alert) and args.utp_stats:
+                tmp = args.utp_stats + ".tmp"
+                with open(tmp, "w") as f:
+                    for name, v in sorted(a.values.items()):
+                        if name.startswith("utp."):
+                            f.write("%s %d\n" % (name, v))
+                os.replace(tmp, args.utp_stats)
+                continue
             if isinstance(a, lt.tracker_reply_alert):
                 announced = True
             if isinstance(a, lt.block_uploaded_alert):
