@@ -136,8 +136,15 @@ part_rc4() {
 part_utp() {
     spawn "$W/logs/lt-seed-utp.log" $PY "$LT" --torrent "$W/big.torrent" --save "$W/seed" \
         --ip 127.0.0.9 --port 6881 --seed-mode --announce-wait 0 --max-seconds 7200 --transport both
+    # ttui's own sender beside it (GSO sends over uTP): python3-libtorrent's uTP sender is
+    # the limit of the first pair (README, "uTP"), so each transport is also measured from it.
+    mkdir -p "$W/tt-utp-state"
+    spawn "$W/logs/tt-seed-utp.log" env XDG_STATE_HOME="$W/tt-utp-state" "$TTUI" seed \
+        "$W/big.torrent" --headless --no-trackers --no-dht --no-pex --bind 127.0.0.10 \
+        --port 6882 -o "$W/seed"
     wait_for 30 "libtorrent seeder (utp)" grep -q '^ready' "$W/logs/lt-seed-utp.log" || return 1
-    local run tr order
+    wait_for 120 "ttui seeder (utp)" grep -qi 'seeding' "$W/logs/tt-seed-utp.log" || return 1
+    local run tr order from
     for ((run = 1; run <= RUNS; run++)); do
         order="utp tcp"
         ((run % 2 == 0)) && order="tcp utp"
@@ -145,6 +152,11 @@ part_utp() {
             ttui_get "utp-$tr-$run" "$W/big.torrent" --bind 127.0.0.11 --no-trackers \
                 --peer 127.0.0.9:6881 --transport "$tr"
             record utp "$tr" ttui "$run" $GOT "$GOT_OK"
+        done
+        for tr in $order; do
+            ttui_get "utp-$tr-tt-$run" "$W/big.torrent" --bind 127.0.0.12 --no-trackers \
+                --peer 127.0.0.10:6882 --transport "$tr"
+            record utp "$tr-tt" ttui "$run" $GOT "$GOT_OK"
         done
     done
 }

@@ -19,6 +19,7 @@ GIB = 2**30
 big = mib << 20
 many = (1000 if mib >= 1024 else 100) << 18
 size = {"dl-big": big, "dl-many": many, "huge": 4 * big, "enc": big, "utp": big, "tcp": big,
+        "utp-tt": big, "tcp-tt": big,
         "seed": big, "swarm": big, "floor": big}
 
 ok = defaultdict(list)
@@ -114,9 +115,14 @@ row("3 RC4 CPU-s/GiB (rc4.sh)", "OpenSSL", rc4.get("OpenSSL"), rc4.get("ttui"), 
 row("3 CPU-s/GiB, RC4 download", "libtorrent", cpu_per_gib("enc", "libtorrent"),
     cpu_per_gib("enc", "ttui"), 0.5)
 # 4. uTP
-mbs = None if wall("utp", "ttui") is None else big / 1e6 / wall("utp", "ttui")
-row("4 uTP MB/s", "250 MB/s", 250.0, mbs, 1.0, higher_is_better=True, fmt="%.1f")
-row("4 uTP CPU-s/GiB", "ttui over TCP", cpu_per_gib("tcp", "ttui"), cpu_per_gib("utp", "ttui"), 2.0)
+# From the python3-libtorrent seeder, then from a `ttui seed` (its uTP sender is the limit of
+# the first pair); CPU is the downloader's either way.
+for key, whom in (("", "libtorrent seeder"), ("-tt", "ttui seeder")):
+    w = wall("utp" + key, "ttui")
+    mbs = None if w is None else big / 1e6 / w
+    row("4 uTP MB/s, %s" % whom, "250 MB/s", 250.0, mbs, 1.0, higher_is_better=True, fmt="%.1f")
+    row("4 uTP CPU-s/GiB, %s" % whom, "ttui over TCP", cpu_per_gib("tcp" + key, "ttui"),
+        cpu_per_gib("utp" + key, "ttui"), 2.0)
 # 5. seeding
 c, v = best_other("seed", cpu_per_gib, ("libtorrent", "transmission", "rqbit"))
 row("5 seeding CPU-s/GiB", "leanest: %s" % c, v, cpu_per_gib("seed", "ttui"), 1.0)
