@@ -351,7 +351,7 @@ impl Manager {
             paused: false,
             files,
             rates: slot.rates.clone(),
-            snapshots: slot.snapshots.clone(),
+            snapshots: slot.snapshots(self.session.ctx.listen_port).clone(),
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
         };
