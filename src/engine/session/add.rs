@@ -169,8 +169,6 @@ impl Manager {
         } = resume;
         let rates = self.session.ctx.rates.torrent(rates);
         let queue_position = queue_position.unwrap_or_else(|| self.next_queue_position());
-        let first = snapshot::initial(id, &meta, &save_path, self.session.ctx.listen_port);
-        let (snap_tx, _) = watch::channel(Arc::new(first));
         let complete = trusted.as_ref().is_some_and(|b| b.is_complete()) && to_check.is_empty();
         let mut first_line = TorrentLine::placeholder(id);
         first_line.info_hash = meta.info_hash;
@@ -219,7 +217,7 @@ impl Manager {
             added,
             queue_position,
             commands: self.no_task.clone(),
-            snapshots: snap_tx,
+            snapshots: None,
             line: lines::Line::Own(first_line),
             task: None,
             meta: Some(meta),
@@ -297,7 +295,7 @@ impl Manager {
             added,
             queue_position: self.next_queue_position(),
             commands: cmd_tx,
-            snapshots: snap_tx,
+            snapshots: Some(snap_tx),
             line: lines::Line::Task(line_rx),
             task: Some(task),
             meta: None,

@@ -370,3 +370,40 @@ fn a_sleeping_torrent_keeps_what_it_is_and_drops_what_its_task_was_doing() {
     };
     assert_eq!(slim, kept);
 }
+
+#[test]
+fn a_torrent_asleep_unwatched_keeps_no_snapshot_channel() {
+    use crate::engine::api::{LogLevel, LogLine};
+    let mut last = Snapshot::empty("a", 16384, 16384);
+    last.log = vec![LogLine {
+        at: Duration::from_secs(1),
+        level: LogLevel::Info,
+        text: "seeding".into(),
+    }];
+    let (tx, rx) = tokio::sync::watch::channel(std::sync::Arc::new(last));
+    let mut watched = Some(tx.clone());
+    keep_asleep(&mut watched);
+    let kept = watched.as_ref().map(|tx| tx.borrow().log.len());
+    assert_eq!(kept, Some(0), "watched: kept, slimmed");
+    drop(rx);
+    let mut unwatched = Some(tx);
+    keep_asleep(&mut unwatched);
+    assert!(unwatched.is_none(), "nobody watches: let go");
+}
+
+#[test]
+fn a_parked_torrent_shows_its_line_state_and_its_pieces_when_complete() {
+    use crate::engine::api::{PieceState, TorrentState};
+    let mut first = Snapshot::empty("a", 3 * 16384, 16384);
+    first.pieces = vec![PieceState::Missing; 3];
+    first.state = TorrentState::Checking {
+        checked: 0,
+        total: 3,
+    };
+    let asleep = shown_parked(first.clone(), TorrentState::Seeding, true);
+    assert_eq!(asleep.state, TorrentState::Seeding);
+    assert_eq!(asleep.pieces, vec![PieceState::Verified; 3]);
+    assert_eq!(asleep.verified_bytes, 3 * 16384);
+    let queued = shown_parked(first.clone(), first.state.clone(), false);
+    assert_eq!(queued, first, "waiting for its check: the initial snapshot");
+}

@@ -32,7 +32,7 @@ use crate::engine::options::{Options, TorrentEnd};
 use crate::engine::priorities::FilePlan;
 use crate::engine::report::{unix_now, Lifetime, Report, ResumePoint};
 use crate::engine::session::persist::{Kept, Persist, SavedTorrent};
-use crate::engine::session::publish;
+use crate::engine::session::{dormancy, publish};
 use crate::engine::session::{Session, SessionCtx};
 use crate::engine::snapshot;
 use crate::engine::torrent::{self, Start};
@@ -150,7 +150,10 @@ struct Slot {
     /// Order in the session's list, kept across restarts (the queue issue reorders it).
     queue_position: u32,
     commands: mpsc::UnboundedSender<Command>,
-    snapshots: watch::Sender<Arc<Snapshot>>,
+    /// Its full snapshot for subscribers. None while nobody can want it: a slot added
+    /// without a task yet, or asleep unwatched (`dormancy::keep_asleep`); made when a task
+    /// starts or someone subscribes (`snapshots()`). A task always has one.
+    snapshots: Option<watch::Sender<Arc<Snapshot>>>,
     line: lines::Line,
     task: Option<JoinHandle<TorrentEnd>>,
     /// Known once the metadata is (a magnet's arrives later).
@@ -176,6 +179,33 @@ impl Slot {
         } else {
             line.save_path.clone()
         }
+    }
+
+    /// Its snapshot channel, made now if it has none.
+    fn snapshots(&mut self, listen_port: u16) -> &watch::Sender<Arc<Snapshot>> {
+        let tx = match self.snapshots.take() {
+            Some(tx) => tx,
+            None => watch::channel(Arc::new(self.first_snapshot(listen_port))).0,
+        };
+        self.snapshots.insert(tx)
+    }
+
+    /// What a slot without a channel shows first: what its line says, over the initial
+    /// snapshot (a magnet's always has a channel: it starts with its task).
+    fn first_snapshot(&self, listen_port: u16) -> Snapshot {
+        let line = Manager::line_of(self);
+        let Some(meta) = &self.meta else {
+            return Snapshot {
+                id: self.id,
+                info_hash: self.info_hash,
+                output: self.save_path(),
+                state: line.state,
+                ..Snapshot::empty(line.name, 0, 0)
+            };
+        };
+        let first = snapshot::initial(self.id, meta, &self.save_path(), listen_port);
+        let complete = self.policy.stopped.as_ref().is_some_and(|p| p.complete);
+        dormancy::shown_parked(first, line.state, complete)
     }
 
     /// Saves `point` with the slot's place, queue position and goal settings (nothing for a

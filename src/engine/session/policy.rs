@@ -321,6 +321,11 @@ impl Manager {
             return;
         };
         let slot = &mut self.slots[i];
+        if slot.policy.stopped.is_none() {
+            return;
+        }
+        // Made while it is still parked, so a first snapshot shows it as parked (complete).
+        let snapshots = slot.snapshots(self.session.ctx.listen_port).clone();
         let Some(parked) = slot.policy.stopped.take() else {
             return;
         };
@@ -351,7 +356,7 @@ impl Manager {
             paused: false,
             files,
             rates: slot.rates.clone(),
-            snapshots: slot.snapshots.clone(),
+            snapshots,
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
         };

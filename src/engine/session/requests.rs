@@ -57,7 +57,9 @@ impl Manager {
                 self.wake_id(id, Wake::Subscribe);
                 // An idle torrent builds no snapshot and ticks slowly: ask for one now.
                 self.tell(id, Command::Refresh);
-                let rx = self.slot(id).map(|s| s.snapshots.subscribe());
+                let port = self.session.ctx.listen_port;
+                let slot = self.slots.iter_mut().find(|s| s.id == id);
+                let rx = slot.map(|s| s.snapshots(port).subscribe());
                 let _ = reply.send(rx);
             }
             SessionRequest::Files { id, reply } => {

@@ -87,7 +87,7 @@ impl Manager {
             paused: matches!(line.state, TorrentState::Paused),
             files: point.map(|p| p.files.clone()).unwrap_or_default(),
             rates: old.rates.clone(),
-            snapshots: old.snapshots.clone(),
+            snapshots: old.snapshots(self.session.ctx.listen_port).clone(),
             ctx: self.ctx(),
             listen_log: self.listen_log.clone(),
             opts: self.opts.clone(),

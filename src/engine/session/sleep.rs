@@ -18,7 +18,10 @@ impl Manager {
             complete: matches!(line.state, TorrentState::Seeding | TorrentState::Complete),
             paused: line.state == TorrentState::Paused,
             peers: line.peers,
-            subscribed: slot.snapshots.receiver_count() > 0,
+            subscribed: slot
+                .snapshots
+                .as_ref()
+                .is_some_and(|tx| tx.receiver_count() > 0),
             busy: slot.removing.is_some() || slot.ignore_ended > 0 || slot.meta.is_none(),
             announces,
             just_checked: slot.policy.just_checked,
@@ -69,13 +72,7 @@ impl Manager {
         if let Some(why) = parked.wake.take() {
             return self.wake(i, why);
         }
-        let slim = {
-            let last = slot.snapshots.borrow();
-            (!last.log.is_empty() || !last.peers.is_empty()).then(|| dormancy::asleep(&last))
-        };
-        if let Some(slim) = slim {
-            slot.snapshots.send_replace(Arc::new(slim));
-        }
+        dormancy::keep_asleep(&mut slot.snapshots);
         self.session
             .ctx
             .route_dormant(slot.info_hash, self.wakes_tx.clone());
