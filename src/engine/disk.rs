@@ -35,7 +35,7 @@ use sha1::{Digest, Sha1};
 
 use crate::protocol::geometry::Geometry;
 use crate::protocol::metainfo::Info;
-use layout::{check_layout, create_links, missing, open_file, prepare_file_path, prepare_root};
+use layout::{check_layout, create_links, missing, open_file, prepare_root, FilePaths};
 use open_files::TorrentFiles;
 pub(crate) use open_files::{budget_for as open_files_budget, OpenFiles};
 use skip::fs_missing;
@@ -206,6 +206,7 @@ impl Storage {
         let geometry = check_layout(info)?;
         let root = prepare_root(root)?;
         let mut files = Vec::with_capacity(info.files.len());
+        let mut paths = FilePaths::new(&root);
         for (n, entry) in info.files.iter().enumerate() {
             // Links (BEP 47) hold no data: no file, made after the files by create_links.
             let no_file = entry.padding || entry.symlink.is_some();
@@ -218,7 +219,7 @@ impl Storage {
             } else if absent {
                 (root.join(entry.relative_path()), true)
             } else {
-                let path = prepare_file_path(&root, &entry.path)?;
+                let path = paths.file_path(&entry.path)?;
                 if entry.length > 0 && missing(&path)? {
                     // Created at its first use (`create_late`), on a disk thread while the
                     // torrent already talks to peers: creating a file can cost a millisecond,

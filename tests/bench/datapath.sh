@@ -3,7 +3,9 @@
 #   floor  1. CPU per GiB against the floor (a C receiver writing a loopback TCP stream to the
 #             page cache, tests/bench/floor.c, plus `openssl dgst -sha1` user time over the
 #             same bytes); 1 GiB in one file and 256 MiB in 1,000 files, downloaded by ttui,
-#             aria2c, rqbit and python3-libtorrent from one python3-libtorrent seeder
+#             aria2c, rqbit and python3-libtorrent from one python3-libtorrent seeder; the
+#             1,000 files also against the same receiver writing them in the torrent's layout
+#             (floor.c recv-many), measured in each round right before the clients
 #   mem    2. peak RSS against aria2c's (from the floor part's downloads), and ttui on a 4 GiB
 #             torrent of zeros (sparse seed file) with 16 MiB pieces against 1 GiB by default
 #   rc4    3. tests/bench/rc4.sh (ours against OpenSSL), and 1 GiB with RC4 forced both ways:
@@ -145,7 +147,7 @@ lt_leech() {
     LEECH_RSS=$(proc_hwm "$pid")
     stop "$pid"
     [[ $LEECH_OK == ok && $(out_bytes "$out") -eq ${LEECH_SIZE:-$BIG} ]] || LEECH_OK=${LEECH_OK/ok/short}
-    rm -rf "$out"
+    spend "$out"
 }
 LEECH_ARGS=()
 LEECH_TORRENT=$W/big.torrent
@@ -169,7 +171,7 @@ ttui_get() {
     if [[ $GOT_OK == ok ]] && ! diff -rq "$src" "$out/$(basename "$src")" >/dev/null 2>&1; then
         GOT_OK=corrupt
     fi
-    rm -rf "$out"
+    spend "$out"
 }
 
 # shellcheck source=tests/bench/datapath_parts.sh

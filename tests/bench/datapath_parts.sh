@@ -40,6 +40,14 @@ for i in range(n):
         f.write(os.urandom(256 << 10))
 EOF
     mktorrent -l 18 -a "$TRACKER" -o "$W/many.torrent" "$W/seed/many" >/dev/null
+    # The same-layout floor's list: each file's length and path, in the torrent's order.
+    $PY - "$W/many.torrent" >"$W/many.list" <<'EOF'
+import sys, libtorrent as lt
+fs = lt.torrent_info(sys.argv[1]).files()
+for i in range(fs.num_files()):
+    if not fs.file_flags(i) & lt.file_storage.flag_pad_file:
+        print(fs.file_size(i), fs.file_path(i))
+EOF
     mkdir -p "$W/ot"
     local t
     for t in big many; do
@@ -59,9 +67,31 @@ EOF
     [[ -n $RQBIT ]] && clients=(ttui aria2c rqbit libtorrent)
     for ((run = 1; run <= RUNS; run++)); do
         for t in big many; do
+            # Right before the clients, in the state they find the file system in.
+            if [[ $t == many ]]; then floor_many "$run" || note "floor (many) run $run failed"; fi
             for c in "${clients[@]}"; do dl_one "$c" "$t" "$run" "${seed_ip[$t]}:6881"; done
         done
     done
+}
+
+# floor_many run: the floor receiver writing the 1,000-file payload into the torrent's layout
+# (each file created at its first byte), recorded as floor-many: what this machine charges any
+# client for those files (on this ext4, creating one scans the inodes freed near it lately).
+floor_many() {
+    local run=$1 tf=$W/times/floor-many-$1 log=$W/logs/floor-many-$1.log out=$W/out/floor-many
+    rm -rf "$out"
+    mkdir -p "$out"
+    spawn "$log" /usr/bin/time -v -o "$tf" "$W/floor" recv-many 127.0.0.60 7061 "$out" "$W/many.list"
+    local pid=$SPAWNED st=ok wall cpu rss
+    wait_for 10 "floor receiver (many)" grep -qs "^listening" "$log" || return 1
+    timeout 120 "$W/floor" send-many 127.0.0.60 7061 "$W/seed" "$W/many.list" || st=failed
+    wait_for 30 "floor receiver (many) to finish" grep -qs "^received" "$log" || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    stop "$pid"
+    grep -q "^received $((NFILES << 18))\$" "$log" || st=short
+    read -r wall cpu rss < <(time_fields "$tf")
+    record floor floor-many recv "$run" "$wall" "$cpu" "$rss" "$st"
+    spend "$out"
 }
 
 # dl_one client torrent run seeder: one download in the floor part, recorded as dl-TORRENT.
@@ -97,7 +127,7 @@ dl_one() {
     fi
     [[ $st == ok && $(out_bytes "$out") -ne $size ]] && st=short
     record floor "dl-$t" "$c" "$run" $(time_fields "$tf") "$st"
-    rm -rf "$out"
+    spend "$out"
 }
 
 # ---- 2: ttui's peak RSS on 4 × the payload with 16 MiB pieces (zeros: a sparse seed file)
@@ -254,5 +284,5 @@ swarm_rqbit() { # run peer...: rqbit given the 20 seeders as its initial peers
         >"$W/logs/swarm-rqbit-$run.log" 2>&1 || st=failed
     [[ $st == ok && $(out_bytes "$out") -ne $BIG ]] && st=short
     record swarm swarm rqbit "$run" $(time_fields "$tf") "$st"
-    rm -rf "$out"
+    spend "$out"
 }

@@ -101,6 +101,41 @@ fn file_paths_get_their_directories_but_not_the_file() {
 }
 
 #[test]
+fn a_directory_is_checked_once_for_the_files_that_follow_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let parts = |s: &str| s.split('/').map(String::from).collect::<Vec<_>>();
+    let mut paths = FilePaths::new(&root);
+    for name in [
+        "t/a/f0", "t/a/f1", "t/a/f2", "t/b/f3", "t/b/f4", "t/a/f5", "t/top",
+    ] {
+        assert_eq!(paths.file_path(&parts(name)).unwrap(), root.join(name));
+    }
+    // t/a, t/b, t/a again (not the previous directory) and t.
+    assert_eq!(paths.dir_checks(), 4);
+    assert!(root.join("t/a").is_dir() && root.join("t/b").is_dir());
+
+    // What reuse does not skip: each file's own name, and what stands at its path.
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.join("t/b/away")).unwrap();
+    std::os::unix::fs::symlink(root.join("t/b/gone"), root.join("t/b/dangling")).unwrap();
+    assert!(paths.file_path(&parts("t/b/f6")).is_ok());
+    let err = paths.file_path(&parts("t/b/..")).unwrap_err();
+    assert!(matches!(err, DiskError::UnsafePath { .. }), "{err}");
+    let err = paths.file_path(&parts("t/b/away")).unwrap_err();
+    assert!(matches!(err, DiskError::PathEscape { .. }), "{err}");
+    let err = paths.file_path(&parts("t/b/dangling")).unwrap_err();
+    assert!(matches!(err, DiskError::PathEscape { .. }), "{err}");
+    assert_eq!(paths.dir_checks(), 5, "t/b once more, after t/top");
+
+    // A directory that leads outside is refused when it is checked, whatever came before.
+    std::os::unix::fs::symlink(outside.path(), root.join("t/out")).unwrap();
+    let err = paths.file_path(&parts("t/out/f")).unwrap_err();
+    assert!(matches!(err, DiskError::PathEscape { .. }), "{err}");
+    assert!(!outside.path().join("f").exists());
+}
+
+#[test]
 fn open_file_says_when_the_content_is_known_missing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f");
