@@ -260,6 +260,15 @@ fn a_batch_is_written_in_runs_of_blocks_that_continue_one_another() {
         ]
     );
     assert!(runs_of(&[Job::Reread(0, 10)], 250).is_empty());
+    // So does its count of blocks.
+    let batch: Vec<Job> = (0..40).map(|i| Job::Next(i, b(1))).collect();
+    assert_eq!(
+        runs_of(&batch, 1 << 20),
+        vec![
+            (0, vec![1; RUN_BLOCKS]),
+            (RUN_BLOCKS as u32, vec![1; 40 - RUN_BLOCKS])
+        ]
+    );
 }
 
 #[test]

@@ -66,41 +66,51 @@ impl Storage {
     }
 }
 
-/// Most iovecs one call takes (Linux's `UIO_MAXIOV`); a longer run goes in several calls.
-const MAX_IOV: usize = 1024;
+/// Most iovecs one call takes: a writer's run is 16 blocks, so one call each; a longer list
+/// goes in several. Built on the stack, so a write allocates nothing.
+const IOV_BATCH: usize = 64;
 
 /// Writes every byte of `bufs`, in order, at `at` in `file`: `pwritev` until all went (a
 /// short write goes on from where it stopped).
 #[cfg(target_os = "linux")]
 pub(super) fn write_all_vectored_at(file: &File, bufs: &[&[u8]], mut at: u64) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let mut rest: Vec<&[u8]> = bufs.iter().copied().filter(|b| !b.is_empty()).collect();
     let iov = |b: &[u8]| libc::iovec {
         iov_base: b.as_ptr() as *mut libc::c_void,
         iov_len: b.len(),
     };
-    let mut iovs: Vec<libc::iovec> = rest.iter().map(|b| iov(b)).collect();
-    let mut first = 0;
-    while first < rest.len() {
+    // The next byte to write is `bufs[first][skip]`.
+    let (mut first, mut skip) = (0, 0);
+    while let Some(head) = bufs.get(first) {
+        if skip >= head.len() {
+            (first, skip) = (first + 1, 0);
+            continue;
+        }
         let Ok(offset) = libc::off_t::try_from(at) else {
             return Err(io::Error::from_raw_os_error(libc::EFBIG));
         };
-        let batch = &iovs[first..rest.len().min(first + MAX_IOV)];
-        // SAFETY: each iovec in `batch` was made from the slice at the same place in `rest`
-        // (pointer and length of a live, non-empty `&[u8]` borrowed from `bufs` for the whole
-        // call), and the kernel only reads through them (`pwritev` never writes to the
-        // buffers, so the `*mut` cast grants nothing); `batch.len()` is at most `MAX_IOV`,
-        // within `c_int` and the kernel's limit; the descriptor is `file`'s, open while
-        // `file` is borrowed.
+        let mut iovs = [iov(&[]); IOV_BATCH];
+        let mut count = 0;
+        let rest = std::iter::once(&head[skip..]).chain(bufs[first + 1..].iter().copied());
+        for (slot, b) in iovs.iter_mut().zip(rest.filter(|b| !b.is_empty())) {
+            *slot = iov(b);
+            count += 1;
+        }
+        // SAFETY: the first `count` iovecs were made from live, non-empty `&[u8]` slices of
+        // `bufs` (pointer and length of the slice itself), borrowed for the whole call, and
+        // the kernel only reads through them (`pwritev` never writes to the buffers, so the
+        // `*mut` cast grants nothing); `count` is at least 1 (the head is not empty) and at
+        // most `IOV_BATCH`, within `c_int` and the kernel's limit; the descriptor is
+        // `file`'s, open while `file` is borrowed.
         let n = unsafe {
             libc::pwritev(
                 file.as_raw_fd(),
-                batch.as_ptr(),
-                batch.len() as libc::c_int,
+                iovs.as_ptr(),
+                count as libc::c_int,
                 offset,
             )
         };
-        let n = match usize::try_from(n) {
+        let mut left = match usize::try_from(n) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => n,
             Err(_) => {
@@ -111,18 +121,16 @@ pub(super) fn write_all_vectored_at(file: &File, bufs: &[&[u8]], mut at: u64) ->
                 return Err(e);
             }
         };
-        at += n as u64;
-        // Skip what went; the first buffer left may have gone in part.
-        let mut left = n;
-        while first < rest.len() && left >= rest[first].len() {
-            left -= rest[first].len();
-            first += 1;
-        }
-        if left > 0 {
-            if let Some(b) = rest.get_mut(first) {
-                *b = &b[left..];
-                iovs[first] = iov(b);
+        at += left as u64;
+        // Skip what went; the buffer it stopped in may have gone in part.
+        while let Some(b) = bufs.get(first) {
+            let avail = b.len() - skip;
+            if left < avail {
+                skip += left;
+                break;
             }
+            left -= avail;
+            (first, skip) = (first + 1, 0);
         }
     }
     Ok(())

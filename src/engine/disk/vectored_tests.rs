@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use super::super::tests::info_of;
 use super::super::{OpenFiles, Storage};
-use super::{write_all_vectored_at, MAX_IOV};
+use super::{write_all_vectored_at, IOV_BATCH};
 use crate::protocol::metainfo::{FileEntry, Info};
 
 /// A torrent "t" of `files` (name, length) over `data`, pieces of `piece` bytes.
@@ -105,8 +105,8 @@ fn a_run_past_its_piece_is_refused_and_writes_nothing() {
 #[test]
 fn more_buffers_than_one_call_takes_go_in_several_calls() {
     let mut f = tempfile::tempfile().unwrap();
-    let d = data(3 * MAX_IOV * 3);
-    // Buffers of 1 to 5 bytes, and empty ones in between, more than 2 × MAX_IOV of them.
+    let d = data(3 * IOV_BATCH * 3);
+    // Buffers of 1 to 5 bytes, and empty ones in between, more than 2 × IOV_BATCH of them.
     let mut bufs: Vec<&[u8]> = Vec::new();
     let mut rest = &d[..];
     let mut n = 0;
@@ -119,7 +119,7 @@ fn more_buffers_than_one_call_takes_go_in_several_calls() {
         rest = &rest[take..];
         n += 1;
     }
-    assert!(bufs.len() > 2 * MAX_IOV);
+    assert!(bufs.len() > 2 * IOV_BATCH);
     write_all_vectored_at(&f, &bufs, 10).unwrap();
     let mut back = Vec::new();
     std::io::Read::read_to_end(&mut f, &mut back).unwrap();
