@@ -22,6 +22,7 @@ mod skip;
 mod tests;
 #[cfg(test)]
 mod tests_files;
+mod vectored;
 
 use std::fs::File;
 use std::io;

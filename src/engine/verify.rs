@@ -62,11 +62,8 @@ fn run(shared: &Shared, index: u32) {
 fn write(shared: &Shared, index: u32, batch: &[Job], hash: &mut PieceHash) {
     let written = {
         let _one_writer = shared.pool.one_writer();
-        batch.iter().try_for_each(|job| match job {
-            Job::Next(begin, data) | Job::Ahead(begin, data) => {
-                shared.storage.write_block(index, *begin, data)
-            }
-            Job::Reread(..) => Ok(()),
+        write_runs(batch, WRITE_RUN, |begin, run| {
+            shared.storage.write_run(index, begin, run)
         })
     };
     if let Err(e) = written {
@@ -92,6 +89,51 @@ fn write(shared: &Shared, index: u32, batch: &[Job], hash: &mut PieceHash) {
         }
     }
 }
+
+/// Most bytes one `pwritev` takes (`Storage::write_run`): a writer's whole batch
+/// (`download::TAKE_BYTES`), the floor's write size too. Per GiB on this machine's ext4,
+/// 65,536 writes of 16 KiB cost 0.39 s of system time and 4,096 of 256 KiB 0.21 (`dd`, best
+/// of seven): a call, an inode lock and a folio each, and the kernel sizes a new folio by
+/// the write.
+const WRITE_RUN: usize = 256 << 10;
+
+/// Hands `write` each run of the batch's blocks that continue one another in the piece (in
+/// the batch's order, at most `cap` bytes a run unless one block is larger): the blocks
+/// of a batch are mostly the piece's next ones, one after another. `Reread` jobs write
+/// nothing (their bytes went as `Ahead`).
+fn write_runs<E>(
+    batch: &[Job],
+    cap: usize,
+    mut write: impl FnMut(u32, &[&[u8]]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut run: [&[u8]; RUN_BLOCKS] = [&[]; RUN_BLOCKS];
+    let (mut len, mut start, mut end, mut bytes) = (0, 0u32, 0u32, 0usize);
+    for job in batch {
+        let (begin, data) = match job {
+            Job::Next(begin, data) | Job::Ahead(begin, data) => (*begin, data),
+            Job::Reread(..) => continue,
+        };
+        if len > 0 && (begin != end || bytes + data.len() > cap || len == RUN_BLOCKS) {
+            write(start, &run[..len])?;
+            len = 0;
+        }
+        if len == 0 {
+            (start, bytes) = (begin, 0);
+        }
+        run[len] = data;
+        len += 1;
+        bytes += data.len();
+        end = begin.wrapping_add(data.len() as u32);
+    }
+    if len > 0 {
+        write(start, &run[..len])?;
+    }
+    Ok(())
+}
+
+/// Most blocks in one run: a run is built on the stack, so writing allocates nothing. A
+/// batch of 16 KiB blocks reaches `WRITE_RUN` first.
+const RUN_BLOCKS: usize = 32;
 
 fn finish(shared: &Shared, index: u32, hash: PieceHash, contributors: Vec<u64>) {
     let len = shared.storage.piece_len(index).unwrap_or(0);

@@ -211,3 +211,83 @@ async fn a_failed_write_reaches_the_coordinator_with_its_io_kind() {
     let fatal = c.fatal().unwrap_or_default().to_string();
     assert!(fatal.starts_with("disk error: cannot "), "{fatal}");
 }
+
+/// The runs `write_runs` makes of `batch`: (start, block lengths).
+fn runs_of(batch: &[Job], cap: usize) -> Vec<(u32, Vec<usize>)> {
+    let mut runs = Vec::new();
+    write_runs::<()>(batch, cap, |begin, run| {
+        runs.push((begin, run.iter().map(|b| b.len()).collect()));
+        Ok(())
+    })
+    .unwrap();
+    runs
+}
+
+#[test]
+fn a_batch_is_written_in_runs_of_blocks_that_continue_one_another() {
+    let b = |n: usize| Bytes::from(vec![1u8; n]);
+    let batch = [
+        Job::Next(0, b(100)),
+        Job::Next(100, b(100)),
+        Job::Next(200, b(50)),
+        // Bytes ahead of a gap start a run of their own; a re-read writes nothing, and the
+        // blocks after it that continue the bytes before it join their run.
+        Job::Ahead(1000, b(100)),
+        Job::Ahead(1100, b(100)),
+        Job::Reread(250, 750),
+        Job::Next(1200, b(100)),
+        Job::Next(1300, b(100)),
+    ];
+    assert_eq!(
+        runs_of(&batch, 1 << 20),
+        vec![(0, vec![100, 100, 50]), (1000, vec![100, 100, 100, 100])]
+    );
+    // The cap ends a run: 250 bytes at most, and a block larger than the cap goes alone.
+    let batch = [
+        Job::Next(0, b(100)),
+        Job::Next(100, b(100)),
+        Job::Next(200, b(100)),
+        Job::Next(300, b(400)),
+        Job::Next(700, b(50)),
+    ];
+    assert_eq!(
+        runs_of(&batch, 250),
+        vec![
+            (0, vec![100, 100]),
+            (200, vec![100]),
+            (300, vec![400]),
+            (700, vec![50])
+        ]
+    );
+    assert!(runs_of(&[Job::Reread(0, 10)], 250).is_empty());
+    // So does its count of blocks.
+    let batch: Vec<Job> = (0..40).map(|i| Job::Next(i, b(1))).collect();
+    assert_eq!(
+        runs_of(&batch, 1 << 20),
+        vec![
+            (0, vec![1; RUN_BLOCKS]),
+            (RUN_BLOCKS as u32, vec![1; 40 - RUN_BLOCKS])
+        ]
+    );
+}
+
+#[test]
+fn a_failed_run_ends_the_batch_with_its_error() {
+    let b = |n: usize| Bytes::from(vec![1u8; n]);
+    let batch = [
+        Job::Next(0, b(10)),
+        Job::Ahead(50, b(10)),
+        Job::Next(90, b(10)),
+    ];
+    let mut calls = 0;
+    let r = write_runs(&batch, 100, |begin, _| {
+        calls += 1;
+        if begin == 50 {
+            Err("full")
+        } else {
+            Ok(())
+        }
+    });
+    assert_eq!(r, Err("full"));
+    assert_eq!(calls, 2, "nothing after the failed run is written");
+}
