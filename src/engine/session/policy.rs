@@ -324,8 +324,7 @@ impl Manager {
         if slot.policy.stopped.is_none() {
             return;
         }
-        // Made while it is still parked, so a first snapshot shows it as parked (complete).
-        let snapshots = slot.snapshots(self.session.ctx.listen_port).clone();
+        let snapshots = slot.cell();
         let Some(parked) = slot.policy.stopped.take() else {
             return;
         };

@@ -18,10 +18,7 @@ impl Manager {
             complete: matches!(line.state, TorrentState::Seeding | TorrentState::Complete),
             paused: line.state == TorrentState::Paused,
             peers: line.peers,
-            subscribed: slot
-                .snapshots
-                .as_ref()
-                .is_some_and(|tx| tx.receiver_count() > 0),
+            subscribed: slot.snapshots.as_ref().is_some_and(Snapshots::watched),
             busy: slot.removing.is_some() || slot.ignore_ended > 0 || slot.meta.is_none(),
             announces,
             just_checked: slot.policy.just_checked,
