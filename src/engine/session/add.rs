@@ -193,11 +193,13 @@ impl Manager {
         policy.stopped = Some(policy::Parked {
             paused,
             complete,
-            trusted,
-            to_check,
-            lifetime,
-            notes,
-            files,
+            stored: Some(Box::new(policy::Stored {
+                trusted,
+                to_check,
+                lifetime,
+                notes,
+                files,
+            })),
             dormant,
             ..policy::Parked::default()
         });

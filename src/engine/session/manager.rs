@@ -218,8 +218,9 @@ impl Slot {
         let parked = self.policy.stopped.as_ref();
         let done = matches!(line.state, TorrentState::Seeding | TorrentState::Complete);
         let complete = done || parked.is_some_and(|p| p.complete);
-        let have =
-            (self.last.as_ref().map(|p| &p.have)).or(parked.and_then(|p| p.trusted.as_ref()));
+        let have = (self.last.as_ref().map(|p| &p.have)).or(parked
+            .and_then(|p| p.stored.as_ref())
+            .and_then(|s| s.trusted.as_ref()));
         dormancy::shown_parked(first, line.state, complete, have)
     }
 

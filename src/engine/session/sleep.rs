@@ -111,7 +111,11 @@ impl Manager {
         let slot = &mut self.slots[i];
         let seeding_secs = slot.policy.seeding_base + slot.policy.seeding_run.as_secs();
         if let Some(parked) = &mut slot.policy.stopped {
-            parked.lifetime.seeding_secs = seeding_secs;
+            // Where `relaunch` takes its counters from: the store's, or the last resume
+            // point's (a slot asleep after a run has no stored part to make for it).
+            if parked.stored.is_some() || slot.last.is_none() {
+                parked.stored_mut().lifetime.seeding_secs = seeding_secs;
+            }
         }
         if let Some(last) = &mut slot.last {
             last.lifetime.seeding_secs = seeding_secs;
