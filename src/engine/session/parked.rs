@@ -15,8 +15,8 @@ pub(super) struct Parked {
     pub complete: bool,
     /// What a torrent never started in this run starts with (from the store, or the add);
     /// one parked in this run has its last resume point instead. Boxed: most parked slots
-    /// of a library, those asleep after their first run, have none, and inline it took 160
-    /// of a slot's 1,056 bytes.
+    /// of a library, those asleep after their first run, have none, and inline it made a
+    /// slot 1,056 bytes (now 880).
     pub stored: Option<Box<Stored>>,
     /// Asleep (`dormancy.rs`): seeding as far as anyone can tell, woken by a peer, its
     /// announce, a command or a subscriber; the queue does not start it.
