@@ -19,6 +19,7 @@ use crate::engine::peer::{PeerTask, Start};
 use crate::engine::peers::{OwnAddr, PeerTable};
 use crate::engine::report::{Lifetime, Report};
 use crate::engine::shared::{Event, PeerCmd, Shared};
+use crate::engine::snapshot::Snapshots;
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker::{self, Progress, TrackerCommand};
 use parts::{ChokeSchedule, Given, RunState, SessionLink, Shown, SourceLinks};
@@ -141,7 +142,7 @@ impl Coordinator {
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut events: mpsc::UnboundedReceiver<Event>,
-        snapshots: watch::Sender<Arc<Snapshot>>,
+        snapshots: Snapshots,
     ) -> TorrentEnd {
         let (tracker_task, mut tracker_upd) = self.start_trackers().unzip();
         let (dht_task, mut dht_rx) = self.start_dht().unzip();
@@ -184,9 +185,9 @@ impl Coordinator {
                     self.on_tick();
                     // Cost follows attention: the full snapshot (per-piece and per-peer
                     // vectors) is built only while a UI or a script holds a receiver.
-                    let watched = snapshots.receiver_count() > 0;
+                    let watched = snapshots.watched();
                     if watched {
-                        let _ = snapshots.send(Arc::new(self.build_snapshot()));
+                        snapshots.send_if_made(|| self.build_snapshot());
                     }
                     let every = if !watched && self.is_idle() { IDLE_TICK } else { TICK };
                     next_tick = tokio::time::Instant::now() + every;
@@ -241,7 +242,7 @@ impl Coordinator {
             Option<tokio::task::JoinHandle<()>>,
         ),
         events: &mut mpsc::UnboundedReceiver<Event>,
-        snapshots: &watch::Sender<Arc<Snapshot>>,
+        snapshots: &Snapshots,
     ) -> TorrentEnd {
         for p in self.peers.values() {
             p.send(PeerCmd::Disconnect(PeerEnd::Shutdown));
@@ -280,7 +281,13 @@ impl Coordinator {
             self.shown.snap.state = TorrentState::Error(msg.clone());
         }
         self.on_tick();
-        let _ = snapshots.send(Arc::new(self.build_snapshot()));
+        // A failure is kept for whoever looks later; otherwise the last snapshot goes only
+        // where someone subscribed (a later one gets what the session's slot shows).
+        if matches!(outcome, TorrentEnd::Failed(_)) {
+            snapshots.send_kept(self.build_snapshot());
+        } else {
+            snapshots.send_if_made(|| self.build_snapshot());
+        }
         // The session learns of the end from the task itself (`report_end` in
         // session/reports.rs), which also covers the ways out that never reach this loop.
         self.send_resume(true);

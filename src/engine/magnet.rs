@@ -40,7 +40,12 @@ pub(crate) async fn fetch_in_session(
     commands: &mut mpsc::UnboundedReceiver<Command>,
 ) -> Result<(Metainfo, Vec<SocketAddr>), TorrentEnd> {
     let started = Instant::now();
-    let mut snap = start.snapshots.borrow().as_ref().clone();
+    // A magnet's cell is filled from its start (`Snapshots::with`): its first snapshot is
+    // built from the magnet link, which only the starter has.
+    let mut snap = match start.snapshots.get() {
+        Some(tx) => tx.borrow().as_ref().clone(),
+        None => magnet_snapshot(start.id, magnet, std::path::Path::new("")),
+    };
     let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
     let report = move |line: String| {
         tracing::info!("{line}");
@@ -166,7 +171,7 @@ pub(crate) async fn fetch_in_session(
                             asking.clear();
                         }
                         show_paused(paused, &mut snap, &start.line);
-                        let _ = start.snapshots.send(std::sync::Arc::new(snap.clone()));
+                        start.snapshots.send_if_made(|| snap.clone());
                     }
                 }
             },
@@ -184,7 +189,7 @@ pub(crate) async fn fetch_in_session(
                     let nodes = d.stats().await.map_or(0, |s| s.nodes);
                     snap.dht.get_or_insert_with(Default::default).nodes = nodes;
                 }
-                let _ = start.snapshots.send(std::sync::Arc::new(snap.clone()));
+                start.snapshots.send_if_made(|| snap.clone());
             }
         }
     };
@@ -195,7 +200,7 @@ pub(crate) async fn fetch_in_session(
             level: LogLevel::Error,
             text: msg.clone(),
         });
-        let _ = start.snapshots.send(std::sync::Arc::new(snap));
+        start.snapshots.send_kept(snap);
         start.line.send_modify(|l| {
             l.state = TorrentState::Error(msg.clone());
             l.why = Some(msg.clone());

@@ -2,7 +2,10 @@
 //! so the UI never touches a lock or an atomic the engine uses.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
 
 use crate::engine::api::*;
 use crate::engine::peers::PeerEntry;
@@ -261,5 +264,116 @@ mod tests {
         assert_eq!(s.log.len(), LOG_IN_SNAPSHOT);
         assert_eq!(s.log[0].text, "5");
         assert_eq!(s.num_pieces, 10);
+    }
+}
+
+/// A torrent's full-snapshot channel, shared by its session slot and its task, made only when
+/// someone subscribes: until then the task builds no snapshot and neither side holds one (a
+/// watch channel with a full snapshot and its file rows is over a KiB, which every checked
+/// torrent of a library held while its task lived). The session fills the cell, then asks the
+/// task for a snapshot (`Command::Refresh`); the task looks at the cell each tick. Filled, it
+/// stays so for the task's life: the session lets go of the whole cell when the torrent falls
+/// asleep unwatched.
+#[derive(Clone, Default)]
+pub(crate) struct Snapshots(Arc<OnceLock<watch::Sender<Arc<Snapshot>>>>);
+
+impl Snapshots {
+    /// A cell filled from the start: a headless torrent's (its UI always watches) or a
+    /// magnet's (its fetch shows progress from the first snapshot it holds).
+    pub(crate) fn with(tx: watch::Sender<Arc<Snapshot>>) -> Snapshots {
+        Snapshots(Arc::new(OnceLock::from(tx)))
+    }
+
+    /// The channel, if someone ever subscribed.
+    pub(crate) fn get(&self) -> Option<&watch::Sender<Arc<Snapshot>>> {
+        self.0.get()
+    }
+
+    /// The channel, made now with `first` if there is none. When two make it at once, the
+    /// one that came first wins and the other's `first` is dropped.
+    pub(crate) fn get_or_make(
+        &self,
+        first: impl FnOnce() -> Snapshot,
+    ) -> &watch::Sender<Arc<Snapshot>> {
+        self.0.get_or_init(|| watch::channel(Arc::new(first())).0)
+    }
+
+    /// Someone holds a receiver now: only then is a full snapshot worth building.
+    pub(crate) fn watched(&self) -> bool {
+        self.get().is_some_and(|tx| tx.receiver_count() > 0)
+    }
+
+    /// Publishes `build()` when there is a channel: a subscriber that comes later gets what
+    /// the slot shows (`Slot::snapshots`), so nothing is built for nobody.
+    pub(crate) fn send_if_made(&self, build: impl FnOnce() -> Snapshot) {
+        if let Some(tx) = self.get() {
+            let _ = tx.send(Arc::new(build()));
+        }
+    }
+
+    /// Publishes `snap`, making the channel if there is none: for what a later subscriber
+    /// must still see (a torrent's failure, with its log line).
+    pub(crate) fn send_kept(&self, snap: Snapshot) {
+        let snap = Arc::new(snap);
+        let tx = self.0.get_or_init(|| watch::channel(Arc::clone(&snap)).0);
+        tx.send_replace(snap);
+    }
+}
+
+#[cfg(test)]
+mod cell_tests {
+    use super::*;
+
+    fn snap(name: &str) -> Snapshot {
+        Snapshot::empty(name, 0, 0)
+    }
+
+    #[test]
+    fn an_unfilled_cell_builds_nothing() {
+        let cell = Snapshots::default();
+        let mut built = false;
+        cell.send_if_made(|| {
+            built = true;
+            snap("x")
+        });
+        assert!(!built);
+        assert!(cell.get().is_none());
+        assert!(!cell.watched());
+    }
+
+    #[test]
+    fn a_subscriber_after_the_task_started_gets_what_it_sends() {
+        let task = Snapshots::default();
+        let slot = task.clone();
+        let mut rx = slot.get_or_make(|| snap("first")).subscribe();
+        assert_eq!(rx.borrow_and_update().name, "first");
+        assert!(task.watched());
+        task.send_if_made(|| snap("built"));
+        assert!(rx.has_changed().unwrap_or(false));
+        assert_eq!(rx.borrow().name, "built");
+        // Made once: a second subscriber shares it.
+        let rx2 = slot.get_or_make(|| snap("other")).subscribe();
+        assert_eq!(rx2.borrow().name, "built");
+    }
+
+    #[test]
+    fn a_failure_is_kept_for_a_later_subscriber() {
+        let cell = Snapshots::default();
+        cell.send_kept(snap("failed"));
+        let rx = cell.get_or_make(|| snap("first")).subscribe();
+        assert_eq!(rx.borrow().name, "failed");
+        // And replaces what a filled cell held.
+        cell.send_kept(snap("again"));
+        assert_eq!(rx.borrow().name, "again");
+    }
+
+    #[test]
+    fn nobody_watches_once_the_receivers_are_gone() {
+        let cell = Snapshots::with(watch::channel(Arc::new(snap("h"))).0);
+        assert!(!cell.watched());
+        let rx = cell.get().map(|tx| tx.subscribe());
+        assert!(cell.watched());
+        drop(rx);
+        assert!(!cell.watched());
     }
 }

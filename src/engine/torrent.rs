@@ -10,7 +10,7 @@ mod check;
 mod open;
 pub(crate) mod start;
 
-pub(crate) use start::Start;
+pub(crate) use start::{Snapshots, Start};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -184,7 +184,7 @@ fn headless_start(
             ..FilePlan::default()
         },
         rates: session.ctx.rates.torrent(Default::default()),
-        snapshots,
+        snapshots: Snapshots::with(snapshots),
         line: watch::channel(TorrentLine::placeholder(id)).0,
         reports: None,
     }

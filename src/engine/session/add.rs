@@ -193,11 +193,13 @@ impl Manager {
         policy.stopped = Some(policy::Parked {
             paused,
             complete,
-            trusted,
-            to_check,
-            lifetime,
-            notes,
-            files,
+            stored: Some(Box::new(policy::Stored {
+                trusted,
+                to_check,
+                lifetime,
+                notes,
+                files,
+            })),
             dormant,
             ..policy::Parked::default()
         });
@@ -251,7 +253,7 @@ impl Manager {
             ..self.opts.clone()
         };
         let first = crate::engine::magnet::magnet_snapshot(id, &magnet, &save_path);
-        let (snap_tx, _) = watch::channel(Arc::new(first));
+        let cell = Snapshots::with(watch::channel(Arc::new(first)).0);
         let mut first_line = TorrentLine::placeholder(id);
         first_line.info_hash = magnet.info_hash;
         first_line.name = magnet
@@ -277,7 +279,7 @@ impl Manager {
                 ..FilePlan::default()
             },
             rates: rates.clone(),
-            snapshots: snap_tx.clone(),
+            snapshots: cell.clone(),
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
         };
@@ -295,7 +297,7 @@ impl Manager {
             added,
             queue_position: self.next_queue_position(),
             commands: cmd_tx,
-            snapshots: Some(snap_tx),
+            snapshots: Some(cell),
             line: lines::Line::Task(line_rx),
             task: Some(task),
             meta: None,

@@ -26,9 +26,11 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::engine::api::{Command, PieceState, Snapshot, TorrentId, TorrentState};
+use crate::engine::snapshot::Snapshots;
+use crate::protocol::bitfield::Bitfield;
 
 /// When torrents sleep and how often a dormant one is woken to announce.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -208,9 +210,11 @@ pub(crate) fn asleep(last: &Snapshot) -> Snapshot {
 /// watches it, else the channel with its last snapshot slimmed (`asleep`). The channel's
 /// notifiers and a full snapshot with its file rows are some 1.4 KiB a torrent, a fifth of
 /// what a sleeping small torrent costs, and nobody can read them unsubscribed; subscribing
-/// wakes the torrent and makes a channel again (`Slot::snapshots`).
-pub(crate) fn keep_asleep(snapshots: &mut Option<watch::Sender<Arc<Snapshot>>>) {
-    let Some(tx) = snapshots else {
+/// wakes the torrent and makes a channel again (`Slot::subscribe`).
+pub(crate) fn keep_asleep(snapshots: &mut Option<Snapshots>) {
+    let Some(tx) = snapshots.as_ref().and_then(|c| c.get()) else {
+        // Nobody ever subscribed: the empty cell its task had goes too.
+        *snapshots = None;
         return;
     };
     if tx.receiver_count() == 0 {
@@ -226,19 +230,35 @@ pub(crate) fn keep_asleep(snapshots: &mut Option<watch::Sender<Arc<Snapshot>>>) 
     }
 }
 
-/// The snapshot a slot without a channel shows a new subscriber until a task sends its own:
-/// the torrent's initial one (`first`), with the state its line shows and, when it was
-/// parked complete (a sleeping torrent always is), every piece verified.
-pub(crate) fn shown_parked(first: Snapshot, state: TorrentState, complete: bool) -> Snapshot {
-    if !complete {
-        return Snapshot { state, ..first };
+/// The snapshot a slot shows a new subscriber until a task sends its own: the torrent's
+/// initial one (`first`), with the state its line shows and the pieces the session knows it
+/// has: every one when it was parked complete (a sleeping torrent always is), else those of
+/// its last resume point (`have`; a paused or queued torrent's task sent it as it ended).
+pub(crate) fn shown_parked(
+    first: Snapshot,
+    state: TorrentState,
+    complete: bool,
+    have: Option<&Bitfield>,
+) -> Snapshot {
+    if complete {
+        return Snapshot {
+            state,
+            verified_bytes: first.total_length,
+            pieces: vec![PieceState::Verified; first.pieces.len()],
+            ..first
+        };
     }
-    Snapshot {
-        state,
-        verified_bytes: first.total_length,
-        pieces: vec![PieceState::Verified; first.pieces.len()],
-        ..first
+    let mut shown = Snapshot { state, ..first };
+    let Some(have) = have.filter(|h| h.len() as usize == shown.pieces.len()) else {
+        return shown;
+    };
+    let plen = u64::from(shown.piece_length);
+    for i in have.ones() {
+        shown.pieces[i as usize] = PieceState::Verified;
+        let start = u64::from(i) * plen;
+        shown.verified_bytes += plen.min(shown.total_length.saturating_sub(start));
     }
+    shown
 }
 
 /// When a torrent that fell asleep at `now` announces next: somewhere in the second half of

@@ -381,14 +381,22 @@ fn a_torrent_asleep_unwatched_keeps_no_snapshot_channel() {
         text: "seeding".into(),
     }];
     let (tx, rx) = tokio::sync::watch::channel(std::sync::Arc::new(last));
-    let mut watched = Some(tx.clone());
+    let cell = Snapshots::with(tx);
+    let mut watched = Some(cell.clone());
     keep_asleep(&mut watched);
-    let kept = watched.as_ref().map(|tx| tx.borrow().log.len());
+    let kept = watched
+        .as_ref()
+        .and_then(|c| c.get())
+        .map(|tx| tx.borrow().log.len());
     assert_eq!(kept, Some(0), "watched: kept, slimmed");
     drop(rx);
-    let mut unwatched = Some(tx);
+    let mut unwatched = Some(cell);
     keep_asleep(&mut unwatched);
     assert!(unwatched.is_none(), "nobody watches: let go");
+    // A task nobody ever subscribed to had an empty cell: it goes too.
+    let mut never = Some(Snapshots::default());
+    keep_asleep(&mut never);
+    assert!(never.is_none());
 }
 
 #[test]
@@ -400,10 +408,34 @@ fn a_parked_torrent_shows_its_line_state_and_its_pieces_when_complete() {
         checked: 0,
         total: 3,
     };
-    let asleep = shown_parked(first.clone(), TorrentState::Seeding, true);
+    let asleep = shown_parked(first.clone(), TorrentState::Seeding, true, None);
     assert_eq!(asleep.state, TorrentState::Seeding);
     assert_eq!(asleep.pieces, vec![PieceState::Verified; 3]);
     assert_eq!(asleep.verified_bytes, 3 * 16384);
-    let queued = shown_parked(first.clone(), first.state.clone(), false);
+    let queued = shown_parked(first.clone(), first.state.clone(), false, None);
     assert_eq!(queued, first, "waiting for its check: the initial snapshot");
+}
+
+/// A paused or queued torrent's task built no snapshot for nobody: a subscriber that comes
+/// after it ended sees the pieces of its last resume point.
+#[test]
+fn a_parked_torrent_shows_the_pieces_of_its_last_resume_point() {
+    use crate::engine::api::{PieceState, TorrentState};
+    use crate::protocol::bitfield::Bitfield;
+    // Three pieces of 16 KiB, the last one 1 KiB.
+    let mut first = Snapshot::empty("a", 2 * 16384 + 1024, 16384);
+    first.pieces = vec![PieceState::Missing; 3];
+    let mut have = Bitfield::new(3);
+    have.set(0);
+    have.set(2);
+    let paused = shown_parked(first.clone(), TorrentState::Paused, false, Some(&have));
+    assert_eq!(paused.state, TorrentState::Paused);
+    let v = PieceState::Verified;
+    assert_eq!(paused.pieces, vec![v, PieceState::Missing, v]);
+    assert_eq!(paused.verified_bytes, 16384 + 1024);
+    // A bitfield of another torrent's length says nothing about this one.
+    let wrong = Bitfield::new(4);
+    let shown = shown_parked(first.clone(), TorrentState::Paused, false, Some(&wrong));
+    assert_eq!(shown.pieces, first.pieces);
+    assert_eq!(shown.verified_bytes, 0);
 }

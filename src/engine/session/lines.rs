@@ -59,10 +59,9 @@ impl policy::SlotPolicy {
         match self.verdict {
             Verdict::CheckQueued { .. } if !parked.paused => TorrentState::Checking {
                 checked: 0,
-                total: if parked.to_check.is_empty() {
-                    pieces
-                } else {
-                    parked.to_check.len() as u32
+                total: match parked.stored.as_ref().map_or(0, |s| s.to_check.len()) {
+                    0 => pieces,
+                    n => n as u32,
                 },
             },
             _ => parked.state(),

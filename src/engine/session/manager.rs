@@ -34,7 +34,7 @@ use crate::engine::report::{unix_now, Lifetime, Report, ResumePoint};
 use crate::engine::session::persist::{Kept, Persist, SavedTorrent};
 use crate::engine::session::{dormancy, publish};
 use crate::engine::session::{Session, SessionCtx};
-use crate::engine::snapshot;
+use crate::engine::snapshot::{self, Snapshots};
 use crate::engine::torrent::{self, Start};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::magnet::Magnet;
@@ -150,10 +150,11 @@ struct Slot {
     /// Order in the session's list, kept across restarts (the queue issue reorders it).
     queue_position: u32,
     commands: mpsc::UnboundedSender<Command>,
-    /// Its full snapshot for subscribers. None while nobody can want it: a slot added
-    /// without a task yet, or asleep unwatched (`dormancy::keep_asleep`); made when a task
-    /// starts or someone subscribes (`snapshots()`). A task always has one.
-    snapshots: Option<watch::Sender<Arc<Snapshot>>>,
+    /// Its full-snapshot channel, in a cell shared with its task. None while no task or
+    /// subscriber can want it: a slot added without a task yet, or asleep unwatched
+    /// (`dormancy::keep_asleep`). A task gets the cell when it starts (`cell()`), filled only
+    /// once someone subscribes (`subscribe()`): until then neither holds a snapshot.
+    snapshots: Option<Snapshots>,
     line: lines::Line,
     task: Option<JoinHandle<TorrentEnd>>,
     /// Known once the metadata is (a magnet's arrives later).
@@ -181,17 +182,27 @@ impl Slot {
         }
     }
 
-    /// Its snapshot channel, made now if it has none.
-    fn snapshots(&mut self, listen_port: u16) -> &watch::Sender<Arc<Snapshot>> {
-        let tx = match self.snapshots.take() {
-            Some(tx) => tx,
-            None => watch::channel(Arc::new(self.first_snapshot(listen_port))).0,
-        };
-        self.snapshots.insert(tx)
+    /// A receiver of its full snapshots, the channel made now (in its task's cell too, so
+    /// the task starts publishing at its next tick) if it has none.
+    fn subscribe(&mut self, listen_port: u16) -> watch::Receiver<Arc<Snapshot>> {
+        let cell = self.snapshots.take().unwrap_or_default();
+        let rx = cell
+            .get_or_make(|| self.first_snapshot(listen_port))
+            .subscribe();
+        self.snapshots = Some(cell);
+        rx
     }
 
-    /// What a slot without a channel shows first: what its line says, over the initial
-    /// snapshot (a magnet's always has a channel: it starts with its task).
+    /// The cell a task it starts publishes into (already filled if someone subscribed).
+    fn cell(&mut self) -> Snapshots {
+        self.snapshots
+            .get_or_insert_with(Snapshots::default)
+            .clone()
+    }
+
+    /// What a subscriber sees until the task sends its own: what its line says, over the
+    /// initial snapshot with the pieces it is known to have (a magnet's cell is always
+    /// filled: it starts with its task).
     fn first_snapshot(&self, listen_port: u16) -> Snapshot {
         let line = Manager::line_of(self);
         let Some(meta) = &self.meta else {
@@ -204,8 +215,13 @@ impl Slot {
             };
         };
         let first = snapshot::initial(self.id, meta, &self.save_path(), listen_port);
-        let complete = self.policy.stopped.as_ref().is_some_and(|p| p.complete);
-        dormancy::shown_parked(first, line.state, complete)
+        let parked = self.policy.stopped.as_ref();
+        let done = matches!(line.state, TorrentState::Seeding | TorrentState::Complete);
+        let complete = done || parked.is_some_and(|p| p.complete);
+        let have = (self.last.as_ref().map(|p| &p.have)).or(parked
+            .and_then(|p| p.stored.as_ref())
+            .and_then(|s| s.trusted.as_ref()));
+        dormancy::shown_parked(first, line.state, complete, have)
     }
 
     /// Saves `point` with the slot's place, queue position and goal settings (nothing for a

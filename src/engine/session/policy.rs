@@ -21,8 +21,8 @@
 
 use std::time::{Duration, Instant};
 
+pub(super) use super::parked::{Parked, Stored};
 use super::*;
-use crate::engine::priorities::FilePlan;
 use crate::engine::session::goals::{self, GoalAction, Progress, Reached};
 use crate::engine::session::persist::Kept;
 use crate::engine::session::queue::{self, Entry, Move, Verdict, Want};
@@ -79,46 +79,6 @@ impl SlotPolicy {
         Kept {
             paused: self.stopped.as_ref().map(|p| p.paused),
             ..self.kept.clone()
-        }
-    }
-}
-
-/// A torrent without a task, and what starting it needs.
-#[derive(Default)]
-pub(super) struct Parked {
-    pub paused: bool,
-    /// Every piece verified: it would seed.
-    pub complete: bool,
-    /// From the store, for a torrent never started in this run (else its last resume point).
-    pub trusted: Option<Bitfield>,
-    pub to_check: Vec<u32>,
-    pub lifetime: Lifetime,
-    pub notes: Vec<String>,
-    /// File priorities from the store; a torrent parked in this run keeps them in its last
-    /// resume point instead.
-    pub files: FilePlan,
-    /// Asleep (`dormancy.rs`): seeding as far as anyone can tell, woken by a peer, its
-    /// announce, a command or a subscriber; the queue does not start it.
-    pub dormant: bool,
-    /// Woken while its task was still ending: started again once it has.
-    pub wake: Option<crate::engine::session::dormancy::Wake>,
-    /// Commands that came while its task was ending, for the next task.
-    pub held: crate::engine::session::dormancy::Held,
-}
-
-impl Parked {
-    /// Starting it opens and checks its data (some pieces or all): nothing vouches for them,
-    /// neither the store nor a resume point of this run (`last`).
-    fn checks_first(&self, last: Option<&ResumePoint>) -> bool {
-        !self.to_check.is_empty() || (self.trusted.is_none() && last.is_none())
-    }
-
-    /// What a parked torrent's line says it is.
-    pub(super) fn state(&self) -> TorrentState {
-        match (self.paused, self.complete) {
-            (true, _) => TorrentState::Paused,
-            (false, true) => TorrentState::Seeding,
-            (false, false) => TorrentState::Downloading,
         }
     }
 }
@@ -324,8 +284,7 @@ impl Manager {
         if slot.policy.stopped.is_none() {
             return;
         }
-        // Made while it is still parked, so a first snapshot shows it as parked (complete).
-        let snapshots = slot.snapshots(self.session.ctx.listen_port).clone();
+        let snapshots = slot.cell();
         let Some(parked) = slot.policy.stopped.take() else {
             return;
         };
@@ -334,10 +293,11 @@ impl Manager {
         // few such at once.
         slot.policy.checking = parked.checks_first(slot.last.as_ref());
         slot.policy.just_checked = false;
-        let (trusted, lifetime, files) = match (&slot.last, parked.trusted) {
-            (_, Some(t)) => (Some(t), parked.lifetime, parked.files),
+        let stored = parked.stored.map(|s| *s).unwrap_or_default();
+        let (trusted, lifetime, files) = match (&slot.last, stored.trusted) {
+            (_, Some(t)) => (Some(t), stored.lifetime, stored.files),
             (Some(p), None) => (Some(p.have.clone()), p.lifetime, p.files.clone()),
-            (None, None) => (None, parked.lifetime, parked.files),
+            (None, None) => (None, stored.lifetime, stored.files),
         };
         slot.policy.seeding_base = lifetime.seeding_secs;
         slot.policy.seeding_run = Duration::ZERO;
@@ -351,7 +311,7 @@ impl Manager {
             id,
             ctx: self.session.ctx.clone(),
             trusted,
-            to_check: parked.to_check,
+            to_check: stored.to_check,
             lifetime,
             paused: false,
             files,
@@ -366,7 +326,7 @@ impl Manager {
             ..self.opts.clone()
         };
         let mut log = self.listen_log.clone();
-        log.extend(parked.notes.into_iter().map(|n| (LogLevel::Warn, n)));
+        log.extend(stored.notes.into_iter().map(|n| (LogLevel::Warn, n)));
         let run = torrent::run(start, log, (*meta).clone(), opts, cmd_rx);
         slot.task = Some(tokio::spawn(report_end(id, self.reports_tx.clone(), run)));
         slot.commands = cmd_tx;
@@ -464,18 +424,20 @@ impl Manager {
         };
         let point = match (&slot.last, &slot.policy.stopped) {
             (Some(point), _) => point.clone(),
-            (None, Some(parked)) => ResumePoint {
-                have: parked
-                    .trusted
-                    .clone()
-                    .unwrap_or_else(|| Bitfield::new(meta.info.num_pieces())),
-                lifetime: parked.lifetime,
-                paused: parked.paused,
-                peers: Vec::new(),
-                clean: false,
-                files: parked.files.clone(),
-                rates: slot.rates.own(),
-            },
+            (None, Some(parked)) => {
+                let stored = parked.stored.as_deref();
+                ResumePoint {
+                    have: stored
+                        .and_then(|s| s.trusted.clone())
+                        .unwrap_or_else(|| Bitfield::new(meta.info.num_pieces())),
+                    lifetime: stored.map(|s| s.lifetime).unwrap_or_default(),
+                    paused: parked.paused,
+                    peers: Vec::new(),
+                    clean: false,
+                    files: stored.map(|s| s.files.clone()).unwrap_or_default(),
+                    rates: slot.rates.own(),
+                }
+            }
             (None, None) => return,
         };
         slot.save_resume(p, &point);

@@ -54,12 +54,15 @@ impl Manager {
             }
             SessionRequest::Move { id, dir, reply } => self.start_move(id, dir, reply),
             SessionRequest::Subscribe { id, reply } => {
-                self.wake_id(id, Wake::Subscribe);
-                // An idle torrent builds no snapshot and ticks slowly: ask for one now.
-                self.tell(id, Command::Refresh);
+                // The channel is made first: a sleeping torrent's first snapshot shows it
+                // parked complete, and the task it wakes to gets the filled cell.
                 let port = self.session.ctx.listen_port;
                 let slot = self.slots.iter_mut().find(|s| s.id == id);
-                let rx = slot.map(|s| s.snapshots(port).subscribe());
+                let rx = slot.map(|s| s.subscribe(port));
+                self.wake_id(id, Wake::Subscribe);
+                // After the channel is in the task's cell: an idle torrent ticks slowly and
+                // looks at the cell only when it ticks, so it is asked for a snapshot now.
+                self.tell(id, Command::Refresh);
                 let _ = reply.send(rx);
             }
             SessionRequest::Files { id, reply } => {

@@ -87,7 +87,7 @@ impl Manager {
             paused: matches!(line.state, TorrentState::Paused),
             files: point.map(|p| p.files.clone()).unwrap_or_default(),
             rates: old.rates.clone(),
-            snapshots: old.snapshots(self.session.ctx.listen_port).clone(),
+            snapshots: old.cell(),
             ctx: self.ctx(),
             listen_log: self.listen_log.clone(),
             opts: self.opts.clone(),
@@ -111,7 +111,7 @@ struct Carried {
     paused: bool,
     files: FilePlan,
     rates: crate::engine::rate::TorrentRates,
-    snapshots: watch::Sender<Arc<Snapshot>>,
+    snapshots: Snapshots,
     ctx: SessionCtx,
     listen_log: Vec<(LogLevel, String)>,
     opts: Options,
@@ -144,8 +144,9 @@ async fn run_again(
         l.why = None;
         l.save_path.clone_from(&output);
     });
-    let first = snapshot::initial(c.id, &c.meta, &output, c.ctx.listen_port);
-    c.snapshots.send_replace(Arc::new(first));
+    // Its subscribers see it start again (here, after a move); nobody else wants it.
+    c.snapshots
+        .send_if_made(|| snapshot::initial(c.id, &c.meta, &output, c.ctx.listen_port));
     let start = Start {
         id: c.id,
         ctx: c.ctx,

@@ -18,10 +18,7 @@ impl Manager {
             complete: matches!(line.state, TorrentState::Seeding | TorrentState::Complete),
             paused: line.state == TorrentState::Paused,
             peers: line.peers,
-            subscribed: slot
-                .snapshots
-                .as_ref()
-                .is_some_and(|tx| tx.receiver_count() > 0),
+            subscribed: slot.snapshots.as_ref().is_some_and(Snapshots::watched),
             busy: slot.removing.is_some() || slot.ignore_ended > 0 || slot.meta.is_none(),
             announces,
             just_checked: slot.policy.just_checked,
@@ -114,7 +111,11 @@ impl Manager {
         let slot = &mut self.slots[i];
         let seeding_secs = slot.policy.seeding_base + slot.policy.seeding_run.as_secs();
         if let Some(parked) = &mut slot.policy.stopped {
-            parked.lifetime.seeding_secs = seeding_secs;
+            // Where `relaunch` takes its counters from: the store's, or the last resume
+            // point's (a slot asleep after a run has no stored part to make for it).
+            if parked.stored.is_some() || slot.last.is_none() {
+                parked.stored_mut().lifetime.seeding_secs = seeding_secs;
+            }
         }
         if let Some(last) = &mut slot.last {
             last.lifetime.seeding_secs = seeding_secs;

@@ -23,7 +23,7 @@ impl Check<'_> {
     pub(super) async fn run(
         self,
         snap: &mut Snapshot,
-        snapshots: &watch::Sender<Arc<Snapshot>>,
+        snapshots: &Snapshots,
         line: &watch::Sender<TorrentLine>,
         commands: &mut mpsc::UnboundedReceiver<Command>,
         paused_early: &mut bool,
@@ -54,8 +54,8 @@ impl Check<'_> {
                             l.state = snap.state.clone();
                             l.why = Some(why.clone());
                         });
-                        if snapshots.receiver_count() > 0 {
-                            let _ = snapshots.send(Arc::new(snap.clone()));
+                        if snapshots.watched() {
+                            snapshots.send_if_made(|| snap.clone());
                         }
                     }
                 }
@@ -112,8 +112,8 @@ impl Check<'_> {
                     snap.state = TorrentState::Checking { checked: checked.load(Ordering::Relaxed), total };
                     snap.elapsed = started.elapsed();
                     line.send_modify(|l| l.state = snap.state.clone());
-                    if snapshots.receiver_count() > 0 {
-                        let _ = snapshots.send(Arc::new(snap.clone()));
+                    if snapshots.watched() {
+                        snapshots.send_if_made(|| snap.clone());
                     }
                 }
             }

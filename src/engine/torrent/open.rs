@@ -43,7 +43,7 @@ struct Prepared {
     coordinator: Coordinator,
     commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedReceiver<Event>,
-    snapshots: watch::Sender<Arc<Snapshot>>,
+    snapshots: Snapshots,
     /// Held until the loop ends.
     unroute: Unroute,
 }
@@ -60,7 +60,7 @@ async fn prepare(
     let snapshots = start.snapshots.clone();
     let mut snap = snapshot::initial(start.id, &meta, &opts.output, start.ctx.listen_port);
     drop_unused_trackers(&mut snap, &opts);
-    let fail = |snap: &mut Snapshot, snapshots: &watch::Sender<Arc<Snapshot>>, msg: String| {
+    let fail = |snap: &mut Snapshot, snapshots: &Snapshots, msg: String| {
         failed(snap, snapshots, &start.line, started, msg)
     };
     let info = Arc::new(meta.info.clone());
@@ -163,7 +163,7 @@ async fn prepare(
 /// The torrent could not start: its snapshot, its line and the outcome say why.
 fn failed(
     snap: &mut Snapshot,
-    snapshots: &watch::Sender<Arc<Snapshot>>,
+    snapshots: &Snapshots,
     line: &watch::Sender<TorrentLine>,
     started: Instant,
     msg: String,
@@ -174,7 +174,8 @@ fn failed(
         level: LogLevel::Error,
         text: msg.clone(),
     });
-    let _ = snapshots.send(Arc::new(snap.clone()));
+    // Kept even unwatched: whoever looks later sees why, with its log line.
+    snapshots.send_kept(snap.clone());
     line.send_modify(|l| {
         l.state = snap.state.clone();
         l.why = Some(msg.clone());

@@ -1,13 +1,12 @@
 //! What a session hands a torrent it starts. In a file of its own so the magnet fetch, which
 //! runs before the torrent proper, can take it without importing the torrent (no cycle).
 
-use std::sync::Arc;
-
 use tokio::sync::{mpsc, watch};
 
-use crate::engine::api::{Snapshot, TorrentId, TorrentLine};
+use crate::engine::api::{TorrentId, TorrentLine};
 use crate::engine::report::{Lifetime, Report};
 use crate::engine::session::SessionCtx;
+pub(crate) use crate::engine::snapshot::Snapshots;
 use crate::protocol::bitfield::Bitfield;
 
 /// What a torrent started by a session gets besides its metainfo and options.
@@ -26,8 +25,8 @@ pub(crate) struct Start {
     pub files: crate::engine::priorities::FilePlan,
     /// The torrent's rate limiters (its own limits from its resume data, under the session's).
     pub rates: crate::engine::rate::TorrentRates,
-    /// The torrent's full snapshot, built only while someone holds a receiver.
-    pub snapshots: watch::Sender<Arc<Snapshot>>,
+    /// Where its full snapshot goes, once someone subscribes.
+    pub snapshots: Snapshots,
     /// The torrent's light line, every tick.
     pub line: watch::Sender<TorrentLine>,
     /// Where resume points go (None: nothing is saved, as in headless runs).
