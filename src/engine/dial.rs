@@ -1,6 +1,6 @@
 //! Which transport a connection we dial runs over (`--transport`). `both`: uTP first, and TCP
-//! too when uTP has not answered within a head start; the first to finish the BitTorrent
-//! handshake wins. A uTP-only peer (libtorrent with TCP off accepts TCP and resets it)
+//! too when uTP has not answered within a head start (or has failed before it ends); the first
+//! to finish the BitTorrent handshake wins. A uTP-only peer (libtorrent with TCP off accepts TCP and resets it)
 //! answers uTP within a round trip, long before TCP starts; a TCP-only peer costs the head
 //! start once, since a peer silent over uTP is remembered (`UtpSocket::is_silent`) and dialed
 //! over TCP directly until that expires.
@@ -174,14 +174,16 @@ where
     Fut: Future<Output = Result<T, PeerEnd>>,
 {
     let over_utp = attempt(TransportKind::Utp);
-    let over_tcp = async {
-        tokio::time::sleep(UTP_HEAD_START).await;
-        attempt(TransportKind::Tcp).await
-    };
-    tokio::pin!(over_utp, over_tcp);
+    // An attempt's future does nothing until polled: TCP is dialed when the head start is
+    // over or as soon as uTP has failed (a reset or a refused handshake need not wait it out).
+    let over_tcp = attempt(TransportKind::Tcp);
+    let head_start = tokio::time::sleep(UTP_HEAD_START);
+    tokio::pin!(over_utp, over_tcp, head_start);
     let (mut utp_end, mut tcp_end) = (None, None);
+    let mut tcp_go = false;
     loop {
         tokio::select! {
+            () = &mut head_start, if !tcp_go => tcp_go = true,
             r = &mut over_utp, if utp_end.is_none() => match r {
                 Ok(x) => return Ok(x),
                 Err(e) => {
@@ -189,9 +191,10 @@ where
                         u.mark_silent(addr);
                     }
                     utp_end = Some(e);
+                    tcp_go = true;
                 }
             },
-            r = &mut over_tcp, if tcp_end.is_none() => match r {
+            r = &mut over_tcp, if tcp_go && tcp_end.is_none() => match r {
                 Ok(x) => {
                     if utp_end.is_none() {
                         // TCP won while uTP was still waiting: next time, TCP directly.
@@ -253,6 +256,23 @@ mod tests {
         .await;
         assert_eq!(r, Ok(TransportKind::Utp));
         assert_eq!(*calls.lock().unwrap(), vec![TransportKind::Utp]);
+    }
+
+    /// A uTP attempt that fails fast (a reset, a handshake refused) lets TCP go at once.
+    #[tokio::test]
+    async fn a_failed_utp_attempt_ends_the_head_start() {
+        let t = both().await;
+        let calls = Mutex::new(Vec::new());
+        let start = tokio::time::Instant::now();
+        let r = connect_by_policy(ADDR.parse().unwrap(), &t, |k| {
+            fake(k, &calls, (5, Err(PeerEnd::Reset)), (2, Ok(())))
+        });
+        assert_eq!(r.await, Ok(TransportKind::Tcp));
+        assert!(start.elapsed() < UTP_HEAD_START, "{:?}", start.elapsed());
+        assert_eq!(
+            *calls.lock().unwrap(),
+            vec![TransportKind::Utp, TransportKind::Tcp]
+        );
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@
 #   DATAPATH_MIB=1024           the big payload (the floor and the 4 GiB torrent scale with it)
 #   DATAPATH_TIMEOUT=300        seconds one transfer may take before it is killed, marked failed
 #   DATAPATH_KEEP=1             keep the work directory
+#   DATAPATH_TTUI_TRANSPORT=tcp ttui's --transport in the downloads of target 1 (tcp, as the others)
 #   BENCH_SKIP_RQBIT=1          do not build or run rqbit
 #   CARGO_TARGET_DIR            where ttui (and rqbit, under bench-tools/) are built
 #

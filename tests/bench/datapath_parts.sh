@@ -101,7 +101,10 @@ dl_one() {
     [[ $t == many ]] && size=$((NFILES << 18))
     case $c in
     ttui)
-        ttui_get "dl-$t-$run" "$W/$t.torrent" --bind 127.0.0.11
+        # TCP only, as the others download here (the libtorrent leecher runs with uTP off,
+        # aria2c has none): a default ttui first tries uTP, which this TCP-only seeder never
+        # answers, for the 250 ms head start (`DATAPATH_TTUI_TRANSPORT=both` measures that).
+        ttui_get "dl-$t-$run" "$W/$t.torrent" --bind 127.0.0.11 --transport "${DATAPATH_TTUI_TRANSPORT:-tcp}"
         record floor "dl-$t" ttui "$run" $GOT "$GOT_OK"
         return
         ;;
