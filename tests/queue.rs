@@ -85,7 +85,7 @@ fn eight_torrents_three_at_a_time_in_queue_order() {
                 &fixtures,
                 &name,
                 // Each a little bigger than the one before (1.25 s more at the seeders' rate),
-                // so that the queue's order is also the order they finish in.
+                // so that the queue's order is mostly also the order they finish in.
                 &[("", (1 << 20) + i * 320 * 1024)],
                 10 + i,
             )
@@ -105,7 +105,7 @@ fn eight_torrents_three_at_a_time_in_queue_order() {
     assert_eq!(added.code, 0, "{added:?}");
 
     // Sample the list until all seed: never more than 3 run, a torrent first runs only once
-    // every torrent before it in the queue has, and finishes no sooner than they do.
+    // every torrent before it in the queue has, and only once a slot is free.
     let hashes: Vec<String> = payloads.iter().map(Payload::hash).collect();
     let mut first_run: Vec<Option<usize>> = vec![None; 8];
     let mut finished: Vec<Option<usize>> = vec![None; 8];
@@ -153,11 +153,19 @@ fn eight_torrents_three_at_a_time_in_queue_order() {
             "torrents started out of queue order: {order:?}"
         );
     }
+    // A slot frees only when a download ends: when the torrent at position i first runs, at
+    // most two of those ahead of it still run, so at least i - 2 of them have finished. (Not
+    // that they finish in queue order: three run at once, and which of them a seeder serves
+    // faster is the seeders' business; CI saw position 2 finish before position 1.)
     let done: Vec<usize> = finished.iter().map(|s| s.unwrap_or(usize::MAX)).collect();
-    for w in done.windows(2) {
+    eprintln!("first ran at sample {order:?}, finished at {done:?}");
+    for i in 3..8 {
+        let before = done[..i].iter().filter(|&&d| d <= order[i]).count();
         assert!(
-            w[0] <= w[1],
-            "torrents finished out of queue order: {done:?}"
+            before + 2 >= i,
+            "position {i} ran at sample {} with only {before} of the {i} ahead of it \
+             finished: started {order:?}, finished {done:?}",
+            order[i]
         );
     }
     // Every file came whole.

@@ -113,17 +113,21 @@ impl Coordinator {
         self.plan = plan;
     }
 
-    /// Connects the torrent to the session that runs it.
+    /// Connects the torrent to the session that runs it. `checked`: its data was hashed at
+    /// the start (all or some of it), so what it has may differ from its saved resume data:
+    /// the result is saved at the first tick, not only once a piece more arrives (a torrent
+    /// that gets none would otherwise lose its check to a crash).
     pub(crate) fn attach(
         &mut self,
         id: TorrentId,
         line: watch::Sender<TorrentLine>,
         reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
-        lifetime: Lifetime,
+        (lifetime, checked): (Lifetime, bool),
     ) {
         self.link.id = id;
         self.link.line = Some(line);
         self.link.resume_have = self.shared.download().picker.have().count();
+        self.link.resume_due = checked;
         self.link.reports = reports;
         self.link.lifetime = lifetime;
         self.link.resume_bytes = lifetime.downloaded + lifetime.uploaded;

@@ -99,6 +99,28 @@ fn a_resume_point_carries_the_peers_we_reached_and_this_runs_counters() {
     assert!(rx.try_recv().is_err());
 }
 
+/// tests/crash_session.rs found it: a restarted torrent whose check found a piece its resume
+/// data lacked, and which then got nothing from its peers, never saved that piece.
+#[test]
+fn a_check_at_the_start_is_saved_at_the_first_tick() {
+    for checked in [false, true] {
+        let t = torrent();
+        let mut c = coordinator(&t);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (line, _) = watch::channel(TorrentLine::placeholder(TorrentId::default()));
+        c.attach(
+            TorrentId::default(),
+            line,
+            Some(tx),
+            (Lifetime::default(), checked),
+        );
+        c.maybe_resume(Instant::now());
+        assert_eq!(rx.try_recv().is_ok(), checked, "checked: {checked}");
+        c.maybe_resume(Instant::now());
+        assert!(rx.try_recv().is_err(), "once");
+    }
+}
+
 #[test]
 fn lifetime_bytes_alone_bring_a_resume_point_every_ten_seconds() {
     let t = torrent();

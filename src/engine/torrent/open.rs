@@ -141,7 +141,7 @@ async fn prepare(
         start.id,
         start.line.clone(),
         start.reports.clone(),
-        start.lifetime,
+        (start.lifetime, !trusted),
     );
     log_opening(&mut c, listen_log, &shared, trusted, check_waited);
     if paused_early {
