@@ -46,16 +46,23 @@ static int addr_of(const char *ip, const char *port, struct sockaddr_in *sa) {
     return inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
-static int recv_mode(struct sockaddr_in *sa, const char *out) {
+/* Listens on sa, says "listening", and returns the one connection accepted (-1 on error). */
+static int accept_one(struct sockaddr_in *sa) {
     int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0);
-    if (ls < 0) return die("socket");
+    if (ls < 0) return die("socket"), -1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(ls, (struct sockaddr *)sa, sizeof *sa) < 0) return die("bind");
-    if (listen(ls, 1) < 0) return die("listen");
+    if (bind(ls, (struct sockaddr *)sa, sizeof *sa) < 0) return die("bind"), -1;
+    if (listen(ls, 1) < 0) return die("listen"), -1;
     printf("listening\n");
     fflush(stdout);
     int c = accept(ls, NULL, NULL);
-    if (c < 0) return die("accept");
+    if (c < 0) return die("accept"), -1;
+    return c;
+}
+
+static int recv_mode(struct sockaddr_in *sa, const char *out) {
+    int c = accept_one(sa);
+    if (c < 0) return 1;
     int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return die("open");
     static char buf[BUF];
@@ -127,15 +134,8 @@ static int recv_many_mode(struct sockaddr_in *sa, const char *dir, const char *l
     struct entry *files;
     long n = read_list(dir, list, &files);
     if (n < 0) return 1;
-    int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0);
-    if (ls < 0) return die("socket");
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(ls, (struct sockaddr *)sa, sizeof *sa) < 0) return die("bind");
-    if (listen(ls, 1) < 0) return die("listen");
-    printf("listening\n");
-    fflush(stdout);
-    int c = accept(ls, NULL, NULL);
-    if (c < 0) return die("accept");
+    int c = accept_one(sa);
+    if (c < 0) return 1;
     static char buf[BUF];
     long long total = 0, left = 0; /* bytes of file i still to come */
     long i = -1;
