@@ -5,7 +5,8 @@
 #             same bytes); 1 GiB in one file and 256 MiB in 1,000 files, downloaded by ttui,
 #             aria2c, rqbit and python3-libtorrent from one python3-libtorrent seeder; the
 #             1,000 files also against the same receiver writing them in the torrent's layout
-#             (floor.c recv-many), measured in each round right before the clients
+#             (floor.c recv-many); both floors are measured in each round among the clients,
+#             whose order is reversed every other round (what ran just before moves a run)
 #   mem    2. peak RSS against aria2c's (from the floor part's downloads), and ttui on a 4 GiB
 #             torrent of zeros (sparse seed file) with 16 MiB pieces against 1 GiB by default
 #   rc4    3. tests/bench/rc4.sh (ours against OpenSSL), and 1 GiB with RC4 forced both ways:
