@@ -72,10 +72,16 @@ EOF
     # other round: on this VM what ran just before moves a run's CPU by up to 40 % (the page
     # cache a finished download hands back is faulted in again by the next writer), so no
     # one may always come right after the same one.
-    local order
+    # Round r starts at entry r, forward in odd rounds and backward in even ones (as
+    # datapath_ab.sh), so each one follows each of the others about equally often.
+    local entries=(floor "${clients[@]}") order n k i
+    n=${#entries[@]}
     for ((run = 1; run <= RUNS; run++)); do
-        order=(floor "${clients[@]}")
-        if ((run % 2 == 0)); then order=(); for ((c = ${#clients[@]} - 1; c >= 0; c--)); do order+=("${clients[$c]}"); done; order+=(floor); fi
+        order=()
+        for ((k = 0; k < n; k++)); do
+            if ((run % 2)); then i=$(((run + k) % n)); else i=$(((run - k + 2 * n) % n)); fi
+            order+=("${entries[$i]}")
+        done
         for t in big many; do
             for c in "${order[@]}"; do
                 if [[ $c != floor ]]; then
