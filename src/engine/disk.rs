@@ -150,6 +150,16 @@ struct StoredFile {
     executable: bool,
 }
 
+impl StoredFile {
+    /// Notes a write for the next `flush`. Read first: one store per file per flush, not one
+    /// per block.
+    fn mark_dirty(&self) {
+        if !self.dirty.load(Ordering::Relaxed) {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The files of one torrent, open for positioned reads and writes.
 pub(crate) struct Storage {
     root: PathBuf,
@@ -361,19 +371,28 @@ impl Storage {
         begin: u32,
         block: &[u8],
     ) -> Result<(), DiskError> {
+        let start = self.checked_range(index, begin, block.len())?;
+        self.write_payload(start, block)
+    }
+
+    /// Payload offset of `len` bytes at `begin` in piece `index`, or the error for a range
+    /// that does not lie inside the piece.
+    pub(super) fn checked_range(
+        &self,
+        index: u32,
+        begin: u32,
+        len: usize,
+    ) -> Result<u64, DiskError> {
         let (_, piece_len) = self.checked_piece(index)?;
-        let start = u32::try_from(block.len())
+        u32::try_from(len)
             .ok()
-            .and_then(|len| self.geometry.range_offset(index, begin, len));
-        let Some(start) = start else {
-            return Err(DiskError::BlockOutOfRange {
+            .and_then(|l| self.geometry.range_offset(index, begin, l))
+            .ok_or(DiskError::BlockOutOfRange {
                 index,
                 begin,
-                len: block.len(),
+                len,
                 piece_len,
-            });
-        };
-        self.write_payload(start, block)
+            })
     }
 
     /// Positioned writes of `block` at payload offset `pos`, straight from its buffer, split
@@ -393,10 +412,7 @@ impl Storage {
                     .write_all_at(data, file_offset)
                     .map_err(|e| write_error(&file.path, e))
             })?;
-            // Read first: one store per file per flush, not one per block.
-            if !file.dirty.load(Ordering::Relaxed) {
-                file.dirty.store(true, Ordering::Relaxed);
-            }
+            file.mark_dirty();
             Ok(())
         })
     }

@@ -28,19 +28,8 @@ impl Storage {
             return self.write_block(index, begin, one);
         }
         let total: usize = blocks.iter().map(|b| b.len()).sum();
-        let (_, piece_len) = self.checked_piece(index)?;
-        let start = u32::try_from(total)
-            .ok()
-            .and_then(|len| self.geometry.range_offset(index, begin, len));
         // The whole run is checked first: none of it is written if it does not fit.
-        let Some(start) = start else {
-            return Err(DiskError::BlockOutOfRange {
-                index,
-                begin,
-                len: total,
-                piece_len,
-            });
-        };
+        let start = self.checked_range(index, begin, total)?;
         let end = start + total as u64;
         let i = self.files.partition_point(|f| f.offset + f.length <= start);
         if let Some(file) = self.files.get(i) {
@@ -50,9 +39,7 @@ impl Storage {
                     write_all_vectored_at(handle, blocks, start - file.offset)
                         .map_err(|e| write_error(&file.path, e))
                 })?;
-                if !file.dirty.load(Ordering::Relaxed) {
-                    file.dirty.store(true, Ordering::Relaxed);
-                }
+                file.mark_dirty();
                 return Ok(());
             }
         }
