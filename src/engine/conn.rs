@@ -75,8 +75,9 @@ pub(crate) struct PeerConn {
     pub(super) paused: bool,
     pub(super) out: BytesMut,
     pub(super) picked: Vec<BlockRef>,
-    /// The last refill asked for nothing because the writers were behind: the connection
-    /// waits for them to catch up (`Download::caught_up`).
+    /// The piece writers are behind (`Download::writers_behind`, as last seen after a block
+    /// or a refill): the connection neither asks for nor reads anything more until they
+    /// catch up (`Download::caught_up`, then `writers_caught_up`).
     pub(super) held_back: bool,
     /// Payload limits: `piece` messages read (down) and sent (up); see `engine::rate`.
     pub(super) throttle: Throttle,
@@ -431,9 +432,21 @@ impl PeerConn {
         Ok(())
     }
 
-    /// Whether a message may be read now (the down limiter's gate is open).
+    /// Whether a message may be read now: the writers are not behind and the down limiter's
+    /// gate is open.
+    ///
+    /// Held back, the connection stops reading, not only asking: the blocks of requests
+    /// already sent (up to `MAX_PIPELINE`, 4 MiB) then wait in the kernel's socket buffer and
+    /// TCP's window, not in our heap, so what the download path holds stays near
+    /// `download::LAG_BYTES` (libtorrent does the same at `max_queued_disk_bytes`).
     pub(crate) fn may_read(&mut self, now: TokioInstant) -> bool {
-        self.throttle.may_read(now)
+        !self.held_back && self.throttle.may_read(now)
+    }
+
+    /// Woken by `Download::caught_up`: looks again whether the writers are still behind.
+    /// Not left to the next refill, which a full pipeline skips.
+    pub(crate) fn writers_caught_up(&mut self) {
+        self.held_back = self.shared.download().writers_behind();
     }
 
     /// The earliest instant a shut gate opens, if any: the task sleeps until then.
@@ -453,6 +466,10 @@ impl PeerConn {
 
     pub(crate) fn on_tick(&mut self) -> Result<(), PeerEnd> {
         let now = Instant::now();
+        if self.held_back {
+            // Not reading is our choice, not the peer's silence.
+            self.last_recv = now;
+        }
         if now.duration_since(self.last_recv) > IDLE_TIMEOUT {
             return Err(PeerEnd::Idle);
         }

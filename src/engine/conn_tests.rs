@@ -273,6 +273,34 @@ fn a_block_that_answers_a_request_is_recorded() {
 }
 
 #[test]
+fn writers_behind_stop_reading_and_asking_until_they_catch_up() {
+    let t = torrent(LAST);
+    let (mut c, _live) = downloading(&t, false);
+    let now = TokioInstant::now();
+    assert!(c.may_read(now));
+    // The session's writers fall behind (another torrent's, say): the next block is taken,
+    // and from then on the connection neither reads nor asks.
+    let backlog = t.shared.download().caught_up();
+    let over = crate::engine::backlog::SESSION_LAG_BYTES + 1;
+    backlog.add(over);
+    let r = c.requests.iter().copied().next().unwrap();
+    c.on_message(piece_msg(r)).unwrap();
+    assert!(!c.may_read(now), "held back, the socket is left unread");
+    c.pacing.set_depth(8);
+    c.fill_pipeline();
+    assert_eq!(c.requests.len(), 1, "and nothing more is asked for");
+    assert!(sent(&mut c).is_empty());
+    // A wake while still behind changes nothing; once they caught up, both go on.
+    c.writers_caught_up();
+    assert!(!c.may_read(now));
+    backlog.sub(over);
+    c.writers_caught_up();
+    assert!(c.may_read(now));
+    c.fill_pipeline();
+    assert!(c.requests.len() > 1, "asks again: {:?}", sent(&mut c));
+}
+
+#[test]
 fn blocks_received_twice_or_never_asked_for_count_as_wasted() {
     let t = torrent(LAST);
     let wasted = || t.shared.wasted.load(Ordering::Relaxed);

@@ -261,7 +261,13 @@ impl PeerTask {
         tokio::pin!(timer);
         // What the timer is set to; None once it fired (a fired sleep stays ready until reset).
         let mut armed: Option<tokio::time::Instant> = Some(next_tick);
-        let caught_up = self.shared.download().caught_up();
+        let backlog = self.shared.download().caught_up();
+        // Registered before `held_back` is next set, and again each time it fires: a wake
+        // between that check and the select below is kept, not lost (a connection held back
+        // reads nothing, so no later block would look again).
+        let caught_up = backlog.notified();
+        tokio::pin!(caught_up);
+        caught_up.as_mut().enable();
         let end = loop {
             if let Err(end) = s.flush(&mut wr).await {
                 break end;
@@ -296,8 +302,14 @@ impl PeerTask {
                     }
                     Ok(())
                 },
-                // The writers caught up: ask for more (below, as after every step).
-                _ = caught_up.notified(), if s.held_back => Ok(()),
+                // The writers caught up: read again and ask for more (below, as after every
+                // step).
+                _ = caught_up.as_mut(), if s.held_back => {
+                    caught_up.set(backlog.notified());
+                    caught_up.as_mut().enable();
+                    s.writers_caught_up();
+                    Ok(())
+                },
                 // A gate opens (read or send again, no polling in between), the tick is due,
                 // or both.
                 _ = &mut timer => {

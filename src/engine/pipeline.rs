@@ -206,6 +206,8 @@ impl PeerConn {
         let mut d = self.shared.download();
         let endgame = d.picker.in_endgame();
         let outcome = d.receive(r, data, self.conn);
+        // Only a block adds to the writers' backlog, so this is where reading stops.
+        self.held_back = d.writers_behind();
         drop(d);
         match outcome {
             Received::Duplicate => {
