@@ -74,13 +74,16 @@ pub fn require_loopback_only() {
 }
 
 /// An exclusive, cross-process lock held by every test that runs a swarm, so at most one
-/// swarm loads the two cores at a time (other tests still run in parallel).
+/// swarm loads the two cores at a time (other tests still run in parallel). Its file lives in
+/// cargo's scratch directory for integration tests (`target/tmp`), not in /tmp: it must
+/// outlive each test (removing a flock()ed file lets the next test lock a new one), so in
+/// /tmp it was a file every run left behind.
 pub struct SwarmGuard {
     _file: File,
 }
 
 pub fn swarm_lock() -> SwarmGuard {
-    let path = std::env::temp_dir().join("ttui-tests-swarm.lock");
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ttui-tests-swarm.lock");
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
