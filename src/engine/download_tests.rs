@@ -36,20 +36,20 @@ fn blocks_are_queued_in_piece_order_and_only_gaps_are_held() {
     assert_eq!(want.len(), 3);
     // Out of order, from two peers: the last block waits for the gap before it.
     let r = d.receive(want[2], block(&want[2]), 1);
-    assert_eq!(r, Received::Stored { wake: false });
+    assert_eq!(r, Received::Stored { wake: None });
     assert!(queued(&d, 0).is_empty());
     assert_eq!(d.held_bytes(), 10);
     let r = d.receive(want[0], block(&want[0]), 2);
     assert_eq!(
         r,
-        Received::Stored { wake: false },
+        Received::Stored { wake: None },
         "below the wake threshold"
     );
     assert_eq!(queued(&d, 0), vec![0]);
     assert_eq!(d.receive(want[0], block(&want[0]), 2), Received::Duplicate);
     // The gap fills: both go, the piece is whole and its writer is woken.
     let r = d.receive(want[1], block(&want[1]), 1);
-    assert_eq!(r, Received::Stored { wake: true });
+    assert_eq!(r, Received::Stored { wake: Some(0) });
     assert_eq!(queued(&d, 0), vec![0, BLOCK_LEN, 2 * BLOCK_LEN]);
     assert_eq!(d.held_bytes(), len as usize);
 
@@ -75,19 +75,19 @@ fn blocks_are_queued_in_piece_order_and_only_gaps_are_held() {
 
 #[test]
 fn a_writer_is_woken_by_enough_bytes_once_until_it_stops() {
-    let piece = 64 * BLOCK_LEN;
+    let per_wake = WAKE_BYTES / BLOCK_LEN as usize;
+    let piece = 4 * per_wake as u32 * BLOCK_LEN;
     let mut d = Download::new(
         Picker::new(2, piece, 2 * piece as u64, Bitfield::new(2)),
         Arc::default(),
     );
     let mut want = Vec::new();
     d.picker
-        .pick(&Bitfield::full(2), 200, &|_| false, &mut want);
+        .pick(&Bitfield::full(2), 8 * per_wake, &|_| false, &mut want);
     want.sort_by_key(|r| (r.index, r.begin));
-    let per_wake = WAKE_BYTES / BLOCK_LEN as usize;
     let mut wakes = Vec::new();
     for (i, r) in want.iter().take(3 * per_wake).enumerate() {
-        if let Received::Stored { wake: true } = d.receive(*r, block(r), 1) {
+        if let Received::Stored { wake: Some(0) } = d.receive(*r, block(r), 1) {
             wakes.push(i);
         }
     }
@@ -115,12 +115,56 @@ fn a_writer_is_woken_by_enough_bytes_once_until_it_stops() {
     );
     let mut woken = false;
     for r in want.iter().skip(3 * per_wake).take(per_wake) {
-        woken |= d.receive(*r, block(r), 1) == (Received::Stored { wake: true });
+        woken |= d.receive(*r, block(r), 1) == (Received::Stored { wake: Some(0) });
     }
     assert!(woken);
     // Piece 1's writer is another one, woken by its own bytes.
     let r = want.iter().find(|r| r.index == 1).unwrap();
-    assert_eq!(d.receive(*r, block(r), 1), Received::Stored { wake: false });
+    assert_eq!(d.receive(*r, block(r), 1), Received::Stored { wake: None });
+}
+
+#[test]
+fn many_pieces_below_the_threshold_wake_the_fullest_writer_past_the_idle_budget() {
+    // Pieces of 2 * WAKE_BYTES, each filled by its own "peer" in turn, one block at a time:
+    // none reaches WAKE_BYTES before their sum passes IDLE_BYTES.
+    let per_wake = WAKE_BYTES / BLOCK_LEN as usize;
+    let pieces = (2 * IDLE_BYTES / WAKE_BYTES) as u32;
+    let piece = 2 * per_wake as u32 * BLOCK_LEN;
+    let mut d = Download::new(
+        Picker::new(
+            pieces,
+            piece,
+            u64::from(pieces) * u64::from(piece),
+            Bitfield::new(pieces),
+        ),
+        Arc::default(),
+    );
+    let mut want = Vec::new();
+    let all = pieces as usize * 2 * per_wake;
+    d.picker
+        .pick(&Bitfield::full(pieces), all, &|_| false, &mut want);
+    want.sort_by_key(|r| (r.begin, r.index));
+    let mut wakes = Vec::new();
+    for r in &want {
+        if let Received::Stored { wake: Some(index) } = d.receive(*r, block(r), 1) {
+            wakes.push(index);
+        }
+        assert!(
+            d.idle <= IDLE_BYTES + BLOCK_LEN as usize,
+            "idle {} past its budget",
+            d.idle
+        );
+        if wakes.len() == 2 {
+            break;
+        }
+    }
+    // The first wake came from the budget, not from a piece reaching WAKE_BYTES, and named
+    // a piece with bytes waiting; a second one went to another piece.
+    assert_eq!(wakes.len(), 2, "woken by the budget");
+    assert_ne!(wakes[0], wakes[1]);
+    assert!(d.writers_running());
+    // Both below WAKE_BYTES when woken: only the budget could wake them.
+    assert!(d.lagging > 0 && d.lagging < 2 * WAKE_BYTES, "{}", d.lagging);
 }
 
 #[test]

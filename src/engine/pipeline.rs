@@ -218,8 +218,8 @@ impl PeerConn {
                 self.shared.wasted.fetch_add(len as u64, Ordering::Relaxed);
             }
             Received::Stored { wake } => {
-                if wake {
-                    verify::start(&self.shared, index);
+                if let Some(piece) = wake {
+                    verify::start(&self.shared, piece);
                 }
             }
         }

@@ -16,7 +16,7 @@ use crate::engine::inorder::{Job, PieceHash};
 use crate::engine::shared::{Event, Shared};
 
 /// Starts the writer of piece `index` on the disk pool; the caller got `Received::Stored {
-/// wake: true }`, so no other writer of this piece runs. It drains the piece's queue, then
+/// wake: Some(index) }`, so no other writer of this piece runs. It drains the piece's queue, then
 /// stops; writers of different pieces hash in parallel.
 pub(crate) fn start(shared: &Arc<Shared>, index: u32) {
     let shared = Arc::clone(shared);

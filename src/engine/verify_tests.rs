@@ -54,8 +54,8 @@ fn deliver(t: &TestTorrent, data: &[u8], order: &[usize], corrupt: Option<usize>
             bytes[5] ^= 0xff;
         }
         let got = t.shared.download().receive(r, Bytes::from(bytes), n as u64);
-        if got == (Received::Stored { wake: true }) {
-            start(&t.shared, r.index);
+        if let Received::Stored { wake: Some(piece) } = got {
+            start(&t.shared, piece);
         }
     }
 }

@@ -314,8 +314,8 @@ fn deliver(shared: &Arc<Shared>, conn: u64, index: u32, data: Bytes, blocks: Vec
                 shared.wasted.fetch_add(r.length as u64, Ordering::Relaxed);
             }
             Received::Stored { wake } => {
-                if wake {
-                    verify::start(shared, index);
+                if let Some(piece) = wake {
+                    verify::start(shared, piece);
                 }
             }
         }
