@@ -88,11 +88,16 @@ time_fields() {
 # every inode freed in its block group in the last 1 to 6 minutes (fs/ext4/ialloc.c,
 # recently_deleted): deleting a client's 1,000 files made the next client's 1,000 creations
 # cost 0.3-0.5 s more CPU, growing with every run, a tax one run's cleanup laid on the next.
+# Then a pause (DATAPATH_SETTLE seconds, 3 by default): the GiB of page cache a truncate frees
+# is reported to the hypervisor 2 s later (virtio-balloon free page reporting, order 9 here),
+# and a client writing while that runs paid for it: ttui's 1 GiB took 1.12-1.16 CPU-s right
+# after a 1,000-file download and 1.40-1.79 right after another client's 1 GiB, in one run.
 spend() {
     [[ -d $1 ]] || return 0
     find "$1" -type f -exec truncate -s 0 {} +
     mkdir -p "$W/spent"
     mv "$1" "$(mktemp -d "$W/spent/XXXXXX")/"
+    sleep "${DATAPATH_SETTLE:-3}"
 }
 
 out_bytes() { find "$1" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
