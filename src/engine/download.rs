@@ -15,8 +15,9 @@ use crate::engine::picker::{self, BlockRef, Picker};
 
 /// Queued bytes of a piece that wake its writer. Below it blocks wait for more, so a job on
 /// the disk pool covers many blocks (each start costs the pool a thread wake-up and the
-/// network thread a futex call; at 128 KiB, four times the starts of 512 KiB cost 8 % more
-/// CPU per GiB); a piece's last block always wakes it.
+/// network thread a futex call; at 128 KiB, four times the starts of 512 KiB cost 0-8 % more
+/// CPU per GiB in four A/B runs, README issue 22 "fifth run"); a piece's last block always
+/// wakes it.
 const WAKE_BYTES: usize = 512 << 10;
 
 /// Bytes queued, all pieces of the torrent together, for writers not yet woken, beyond which
