@@ -191,7 +191,7 @@ fn the_queue_and_goal_keys_read_like_their_flags() {
 fn the_queue_and_goal_defaults() {
     let (args, _) = daemon(&[]);
     let q = &args.queue;
-    assert_eq!((q.max_active_downloads, q.max_active_seeds), (5, 10));
+    assert_eq!((q.max_active_downloads, q.max_active_seeds), (5, 0));
     assert_eq!(q.slow_torrent_rate, 2048);
     assert_eq!(q.stalled_time, std::time::Duration::from_secs(300));
     assert_eq!((q.seed_ratio, q.seed_time, q.seed_idle), (None, None, None));

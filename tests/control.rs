@@ -46,6 +46,8 @@ fn row(id: u32) -> TorrentRow {
         added: 1_700_000_000,
         completed: Some(1_700_000_100),
         queue_position: 0,
+        peers_interested: 0,
+        next_announce: None,
     }
 }
 

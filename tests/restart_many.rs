@@ -114,7 +114,7 @@ fn clean_restart_of_100_complete_torrents_rehashes_nothing_and_they_seed() {
 
     // Run 1 starts from that state; its SIGTERM saves all 100 itself.
     let port = free_port();
-    let port_args: Vec<String> = ["--port", &port.to_string(), "--max-active-seeds", "0"]
+    let port_args: Vec<String> = ["--port", &port.to_string()]
         .iter()
         .map(|s| s.to_string())
         .collect();

@@ -20,15 +20,18 @@ pub(crate) struct QueueArgs {
     /// Torrents downloading at once; the others wait in queue order (0 = no limit).
     #[arg(long, value_name = "N", default_value_t = queue::DEFAULT_MAX_DOWNLOADS)]
     pub max_active_downloads: u32,
-    /// Torrents seeding at once (0 = no limit).
+    /// Seeds uploading at once (0 = no limit, the default: every complete torrent seeds).
+    /// Idle seeds (no peer wants their data) stay announced and take no slot; a seed over
+    /// the limit keeps its peers but unchokes none until a slot frees.
     #[arg(long, value_name = "N", default_value_t = queue::DEFAULT_MAX_SEEDS)]
     pub max_active_seeds: u32,
     /// A download slower than this (bytes a second; K and M suffixes) for --stalled-time
-    /// stops counting against --max-active-downloads.
+    /// stops counting against --max-active-downloads; so does a seed uploading slower than
+    /// this against --max-active-seeds.
     #[arg(long, value_name = "RATE", default_value = "2K", value_parser = crate::engine::rate::parse_rate)]
     pub slow_torrent_rate: u64,
-    /// How long a download must stay below --slow-torrent-rate to stop counting (45s, 5m,
-    /// 1h).
+    /// How long a download (or a seed) must stay below --slow-torrent-rate to stop counting
+    /// (45s, 5m, 1h).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = goals::parse_duration)]
     pub stalled_time: Duration,
     /// Stop seeding at this lifetime ratio (e.g. 1.0; `off` = never).

@@ -66,6 +66,8 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         save_path: t.save_path.display().to_string(),
         added: t.added,
         completed: t.completed,
+        peers_interested: t.peers_interested,
+        next_announce: t.next_announce,
     }
 }
 

@@ -24,6 +24,8 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         added: 1_795_377_600,
         completed: None,
         queue_position: 0,
+        peers_interested: 0,
+        next_announce: None,
     }
 }
 

@@ -47,6 +47,14 @@ pub struct TorrentRow {
     /// Place in the session's queue, 0 first.
     #[serde(default)]
     pub queue_position: u32,
+    /// Connected peers that want data from us (a seed with none is idle: a seed limit does
+    /// not count it).
+    #[serde(default)]
+    pub peers_interested: u32,
+    /// Unix seconds of the torrent's next announce (its first tracker due, or the session's
+    /// wake-up of a sleeping torrent); null when it announces to nobody or one is under way.
+    #[serde(default)]
+    pub next_announce: Option<u64>,
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,

@@ -64,6 +64,21 @@ pub(crate) fn rechoke(
         .collect()
 }
 
+/// The changes for a seed the session holds back (waiting for a seed slot, or idle under a
+/// seed limit): nobody new is unchoked, not even optimistically, but a peer it is serving
+/// keeps its unchoke while it still wants data, so no upload in progress is cut; the others
+/// are choked.
+pub(crate) fn keep_serving(peers: &[Candidate]) -> Vec<Choke> {
+    peers
+        .iter()
+        .filter(|p| {
+            let serving = p.connected && p.peer_interested;
+            !p.am_choking && !serving
+        })
+        .map(|p| Choke::Choke(p.addr))
+        .collect()
+}
+
 /// Whether a peer that just became interested may be unchoked at once, before the next
 /// round: only while a slot (the optimistic one included) is free.
 pub(crate) fn unchoke_now(peers: &[Candidate], slots: usize) -> bool {
@@ -134,6 +149,20 @@ mod tests {
             optimistic_candidates(&[peer(4, true, true, 0.0), peer(5, true, false, 0.0)]),
             vec![peer(4, true, true, 0.0).addr]
         );
+    }
+
+    #[test]
+    fn a_held_seed_unchokes_nobody_new_and_cuts_no_upload() {
+        let peers = [
+            // Being served, still wants data: keeps its unchoke.
+            peer(1, true, false, 100.0),
+            // Waiting: stays choked, however fast it could go.
+            peer(2, true, true, 500.0),
+            // Unchoked but done (not interested any more): choked.
+            peer(3, false, false, 0.0),
+        ];
+        assert_eq!(keep_serving(&peers), vec![Choke::Choke(peers[2].addr)]);
+        assert!(keep_serving(&peers[..2]).is_empty());
     }
 
     #[test]

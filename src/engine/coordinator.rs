@@ -389,17 +389,34 @@ impl Coordinator {
 
     pub(crate) fn rechoke(&mut self, now: Instant) {
         self.choke.last_rechoke = now;
+        self.choke.held = self.uploads_held();
         if self.run.paused {
             return;
         }
         let candidates = self.choke_candidates();
+        if self.choke.held {
+            self.choke.optimistic = None;
+            self.send_chokes(choker::keep_serving(&candidates));
+            return;
+        }
         if self.choke.optimistic_due(now) {
             self.choke.last_optimistic = now;
             let mut choked = choker::optimistic_candidates(&candidates);
             choked.shuffle(&mut rand::thread_rng());
             self.choke.optimistic = choked.first().copied();
         }
-        for c in choker::rechoke(&candidates, UPLOAD_SLOTS, self.choke.optimistic) {
+        let changes = choker::rechoke(&candidates, UPLOAD_SLOTS, self.choke.optimistic);
+        self.send_chokes(changes);
+    }
+
+    /// Whether the session's seed limit holds back new unchokes now: only once complete (a
+    /// download trades tit-for-tat whatever the seed slots say).
+    pub(crate) fn uploads_held(&self) -> bool {
+        self.run.complete && self.shared.rates.uploads_held()
+    }
+
+    fn send_chokes(&self, changes: Vec<Choke>) {
+        for c in changes {
             let (addr, cmd) = match c {
                 Choke::Choke(a) => (a, PeerCmd::Choke),
                 Choke::Unchoke(a) => (a, PeerCmd::Unchoke),
@@ -415,7 +432,8 @@ impl Coordinator {
         self.connect_more(now);
         self.dht_tick();
         self.pex_tick(now);
-        if self.choke.rechoke_due(now) {
+        // The session granted or took a seed slot: act on it now, not at the next round.
+        if self.choke.rechoke_due(now) || self.choke.held != self.uploads_held() {
             self.rechoke(now);
         }
         for p in self.peers.values_mut() {

@@ -41,6 +41,9 @@ pub(super) struct ChokeSchedule {
     pub(super) last_rechoke: Instant,
     pub(super) last_optimistic: Instant,
     pub(super) optimistic: Option<SocketAddr>,
+    /// Whether the last round ran held (`Coordinator::uploads_held`): a change rechokes at
+    /// the next tick.
+    pub(super) held: bool,
 }
 
 /// What it shows: the log, the snapshot's slow-changing part (and buffers reused between
@@ -51,6 +54,9 @@ pub(super) struct Shown {
     pub(super) snap: Snapshot,
     pub(super) down: RateWindow,
     pub(super) up: RateWindow,
+    /// When the first tracker due announces next (Unix seconds), from its last status rows;
+    /// moved only when the due time itself moves, not by the rows' rounding.
+    pub(super) next_announce: Option<u64>,
 }
 
 /// The peer sources it drives (each `None` while that source is off).
@@ -86,6 +92,7 @@ impl ChokeSchedule {
             last_rechoke: now,
             last_optimistic: now,
             optimistic: None,
+            held: false,
         }
     }
 
@@ -107,6 +114,7 @@ impl Shown {
             snap,
             down: RateWindow::new(Duration::from_secs(3)),
             up: RateWindow::new(Duration::from_secs(3)),
+            next_announce: None,
         }
     }
 

@@ -52,11 +52,12 @@ impl Coordinator {
             return;
         };
         let n = self.shared.info.num_pieces();
-        let (mut peers, mut seeds) = (0, 0);
+        let (mut peers, mut seeds, mut interested) = (0, 0, 0);
         for p in self.peers.active() {
             if p.stage() == PeerStage::Connected {
                 peers += 1;
                 seeds += u32::from(n > 0 && p.pieces() == n);
+                interested += u32::from(p.flags().peer_interested);
             }
         }
         let verified = self.shared.download().picker.verified_bytes();
@@ -92,6 +93,8 @@ impl Coordinator {
             l.up_rate = self.shown.up.rate();
             l.peers = peers;
             l.seeds = seeds;
+            l.peers_interested = interested;
+            l.next_announce = self.shown.next_announce;
             l.save_path.clone_from(&self.given.opts.output);
             l.completed = lifetime.completed;
         });

@@ -123,7 +123,8 @@ impl Coordinator {
                 }
             }
             Event::Interest { conn } => {
-                let slots_free = choker::unchoke_now(&self.choke_candidates(), UPLOAD_SLOTS);
+                let slots_free = !self.uploads_held()
+                    && choker::unchoke_now(&self.choke_candidates(), UPLOAD_SLOTS);
                 let paused = self.run.paused;
                 if let Some(p) = self.peers.by_conn(conn) {
                     let f = p.flags();
@@ -372,7 +373,19 @@ impl Coordinator {
                     self.dial_new_peers(now);
                 }
             }
-            TrackerUpdate::Status(rows) => self.shown.snap.trackers = rows,
+            TrackerUpdate::Status(rows) => {
+                let due = rows.iter().filter_map(|r| r.next_announce).min();
+                let at = due.map(|d| crate::engine::report::unix_now() + d.as_secs());
+                // Rows computed a second apart name the same due time ±1 s.
+                let moved = match (at, self.shown.next_announce) {
+                    (Some(a), Some(b)) => a.abs_diff(b) > 1,
+                    (a, b) => a != b,
+                };
+                if moved {
+                    self.shown.next_announce = at;
+                }
+                self.shown.snap.trackers = rows;
+            }
             TrackerUpdate::Log(level, text) => self.log(level, text),
         }
     }

@@ -197,6 +197,8 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 up_rate: (next(seed) % 200_000) as f64,
                 peers: (next(seed) % 80) as u32,
                 seeds: (next(seed) % 10) as u32,
+                peers_interested: 0,
+                next_announce: None,
                 save_path: PathBuf::from("/home/user/Downloads"),
                 added: 1_700_000_000 + u64::from(i) * 60,
                 completed: None,

@@ -979,6 +979,8 @@ pub struct LtOptions {
     pub seed_mode: bool,
     /// Bytes per second, 0 = unlimited (applies to loopback peers too).
     pub upload_limit: u64,
+    /// Download bytes per second, 0 = unlimited (a leecher that takes a while).
+    pub download_limit: u64,
     /// Download instead of seeding.
     pub leech: bool,
     /// Peers to dial directly.
@@ -1058,7 +1060,8 @@ impl LibtorrentPeer {
             .arg("--save")
             .arg(data_dir)
             .args(["--ip", &ip.to_string(), "--port", &port.to_string()])
-            .args(["--upload-limit", &opts.upload_limit.to_string()]);
+            .args(["--upload-limit", &opts.upload_limit.to_string()])
+            .args(["--download-limit", &opts.download_limit.to_string()]);
         if opts.seed_mode {
             cmd.arg("--seed-mode");
         }

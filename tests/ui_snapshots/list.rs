@@ -36,6 +36,8 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         up_rate: 0.0,
         peers: 0,
         seeds: 0,
+        peers_interested: 0,
+        next_announce: None,
         save_path: PathBuf::from("/home/user/Downloads"),
         added: ADDED + u64::from(id) * 3_700,
         completed: None,

@@ -33,6 +33,15 @@ pub struct TorrentLine {
     /// Connected peers, and how many of them have every piece.
     pub peers: u32,
     pub seeds: u32,
+    /// Connected peers interested in our data: a seed with none is idle, and a seed limit
+    /// does not count it (`engine::session::queue`).
+    #[serde(default)]
+    pub peers_interested: u32,
+    /// When the torrent next announces (Unix seconds): to its first tracker due, or, while
+    /// it sleeps, when the session wakes it to announce. None: nothing to announce to, or
+    /// an announce under way.
+    #[serde(default)]
+    pub next_announce: Option<u64>,
     pub save_path: PathBuf,
     /// Unix seconds.
     pub added: u64,
@@ -63,6 +72,8 @@ impl TorrentLine {
             up_rate: 0.0,
             peers: 0,
             seeds: 0,
+            peers_interested: 0,
+            next_announce: None,
             save_path: PathBuf::new(),
             added: 0,
             completed: None,

@@ -27,7 +27,7 @@ pub(crate) mod schedule;
 mod tests;
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -321,6 +321,7 @@ impl SessionRates {
             own_down: down,
             own_up: up,
             session: Arc::clone(self),
+            uploads_held: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -336,6 +337,10 @@ pub(crate) struct TorrentRates {
     own_down: Arc<Bucket>,
     own_up: Arc<Bucket>,
     pub session: Arc<SessionRates>,
+    /// Set by the session while a seed limit keeps this torrent, once complete, from
+    /// unchoking peers it is not serving yet (`session::queue`: waiting for a seed slot, or
+    /// idle). Read by its task's choker; a download ignores it until it completes.
+    uploads_held: Arc<AtomicBool>,
 }
 
 impl TorrentRates {
@@ -353,6 +358,16 @@ impl TorrentRates {
             down: self.own_down.rate(),
             up: self.own_up.rate(),
         }
+    }
+
+    /// Whether the session holds this torrent's new unchokes back (see `uploads_held`).
+    pub(crate) fn uploads_held(&self) -> bool {
+        self.uploads_held.load(Ordering::Relaxed)
+    }
+
+    /// The session's word on new unchokes; returns whether it changed.
+    pub(crate) fn hold_uploads(&self, on: bool) -> bool {
+        self.uploads_held.swap(on, Ordering::Relaxed) != on
     }
 
     /// Changes the torrent's own limits (None keeps one).

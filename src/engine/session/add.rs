@@ -230,12 +230,7 @@ impl Manager {
             rates,
         });
         if dormant {
-            // Its first announce within half an interval, not one to a full one.
-            let now = std::time::Instant::now();
-            let from = now
-                .checked_sub(self.dormancy.announce_every / 2)
-                .unwrap_or(now);
-            self.fell_asleep(self.slots.len() - 1, from);
+            self.fell_asleep(self.slots.len() - 1, Asleep::Restored);
         }
     }
 

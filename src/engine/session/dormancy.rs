@@ -39,8 +39,12 @@ pub(crate) struct Settings {
     pub after: Duration,
     /// A dormant torrent announces this often (spread over the interval by its info hash).
     pub announce_every: Duration,
-    /// At most this many dormant torrents are woken for their announce per session tick.
+    /// At least this many dormant torrents may be woken for their announce per session tick
+    /// (more in a large library: `Announces::wakes_per_tick`).
     pub announce_wakes_per_tick: usize,
+    /// `announce_every` is every torrent's schedule, trackers' intervals notwithstanding
+    /// (set by the tests' knob).
+    pub announce_fixed: bool,
 }
 
 impl Default for Settings {
@@ -49,6 +53,7 @@ impl Default for Settings {
             after: Duration::from_secs(60),
             announce_every: Duration::from_secs(30 * 60),
             announce_wakes_per_tick: 4,
+            announce_fixed: false,
         }
     }
 }
@@ -65,11 +70,11 @@ impl Settings {
                 .map(Duration::from_secs)
         };
         let d = Settings::default();
+        let fixed = secs("TTUI_DORMANT_ANNOUNCE_SECS").filter(|d| !d.is_zero());
         Settings {
             after: secs("TTUI_DORMANT_AFTER_SECS").unwrap_or(d.after),
-            announce_every: secs("TTUI_DORMANT_ANNOUNCE_SECS")
-                .filter(|d| !d.is_zero())
-                .unwrap_or(d.announce_every),
+            announce_every: fixed.unwrap_or(d.announce_every),
+            announce_fixed: fixed.is_some(),
             ..d
         }
     }
@@ -92,7 +97,16 @@ pub(crate) struct Facts {
     pub announces: bool,
     /// Its task checked its data when it started, and no peer nor subscriber has come since.
     pub just_checked: bool,
+    /// It was woken only to announce, nobody has come since, and its trackers have answered
+    /// (or failed): it goes back to sleep after [`ANNOUNCE_WAKE_QUIET`].
+    pub announced_only: bool,
 }
+
+/// Quiet time of a torrent woken only for its announce, once the announce is done. A library
+/// of 10,000 on a 30-minute interval wakes 5.6 torrents a second; each staying up the full
+/// quiet time would keep hundreds of tasks awake at any moment. A leecher the tracker gave
+/// us is dialed at once, and one that dials us later wakes the torrent again.
+pub(crate) const ANNOUNCE_WAKE_QUIET: Duration = Duration::from_secs(10);
 
 impl Facts {
     /// Nothing would be lost by ending its task now.
@@ -116,6 +130,8 @@ pub(crate) fn may_sleep(
 ) -> bool {
     let after = if facts.just_checked && !facts.announces {
         Duration::ZERO
+    } else if facts.announced_only {
+        s.after.min(ANNOUNCE_WAKE_QUIET)
     } else {
         s.after
     };
@@ -261,15 +277,62 @@ pub(crate) fn shown_parked(
     shown
 }
 
+/// When a torrent that fell asleep at `now` is woken to announce, or None when it has no
+/// one to announce to. `trackers`: None without trackers, else when its first tracker is due
+/// (Unix seconds, from its task's last line; None if unknown). A tracker's own schedule is
+/// kept (its `interval` and `min interval`, spread by the tracker task): waking earlier would
+/// announce more often than the tracker asked, later would let it forget us. The DHT (and a
+/// tracker whose due time is unknown or past) gets [`next_announce`] over `announce_every`;
+/// with both, the sooner. The tests' `TTUI_DORMANT_ANNOUNCE_SECS` overrides every schedule.
+/// A torrent `restored` asleep at the session's start announces within
+/// [`RESTORED_SPREAD`], placed by its info hash: its trackers were told `stopped` at the last
+/// exit (or last heard from it who knows when), and a library must be listed again soon
+/// after a restart, as Transmission and libtorrent announce every torrent they resume. The
+/// wakes a tick (`Announces::wakes_per_tick`) pace a large library beyond that.
+pub(crate) fn wake_for_announce(
+    now: Instant,
+    restored: bool,
+    info_hash: &[u8; 20],
+    s: &Settings,
+    trackers: Option<Option<u64>>,
+    dht: bool,
+) -> Option<Instant> {
+    if restored {
+        return (trackers.is_some() || dht)
+            .then(|| now + RESTORED_SPREAD.mul_f64(place(info_hash)));
+    }
+    let spread = next_announce(now, info_hash, s.announce_every);
+    if s.announce_fixed {
+        return (trackers.is_some() || dht).then_some(spread);
+    }
+    let unix = crate::engine::report::unix_now();
+    let tracker = trackers.map(|due| match due {
+        Some(t) if t > unix => now + Duration::from_secs(t - unix),
+        _ => spread,
+    });
+    match (tracker, dht) {
+        (Some(t), true) => Some(t.min(spread)),
+        (Some(t), false) => Some(t),
+        (None, true) => Some(spread),
+        (None, false) => None,
+    }
+}
+
 /// When a torrent that fell asleep at `now` announces next: somewhere in the second half of
 /// the interval, placed by its info hash, so torrents that slept together do not wake
 /// together.
 pub(crate) fn next_announce(now: Instant, info_hash: &[u8; 20], every: Duration) -> Instant {
-    let frac = u64::from(u16::from_be_bytes([info_hash[0], info_hash[1]]));
     let half = every / 2;
-    let spread = half.mul_f64(frac as f64 / f64::from(u16::MAX));
-    now + half + spread
+    now + half + half.mul_f64(place(info_hash))
 }
+
+/// Where in a window a torrent's announce falls: 0 to 1, by its info hash.
+fn place(info_hash: &[u8; 20]) -> f64 {
+    f64::from(u16::from_be_bytes([info_hash[0], info_hash[1]])) / f64::from(u16::MAX)
+}
+
+/// The window the first announces after a restart are spread over.
+pub(crate) const RESTORED_SPREAD: Duration = Duration::from_secs(60);
 
 /// The dormant torrents' announces, soonest first. Entries are not removed when a torrent
 /// wakes for another reason: `due` hands back ids, and the caller skips those no longer
@@ -282,6 +345,14 @@ pub(crate) struct Announces {
 impl Announces {
     pub(crate) fn push(&mut self, at: Instant, id: TorrentId) {
         self.heap.push(Reverse((at, id)));
+    }
+
+    /// How many may be woken a tick: a tenth of a percent of the entries, at least the
+    /// settings' floor. 10,000 torrents on a 30-minute interval need 5.6 wakes a second;
+    /// with 20 a second allowed, a late start (a restart, a tracker that came back) catches up
+    /// in minutes rather than letting the trackers forget the last ones.
+    pub(crate) fn wakes_per_tick(&self, s: &Settings) -> usize {
+        s.announce_wakes_per_tick.max(self.heap.len() / 1000)
     }
 
     /// Up to `max` announces due at `now`, in their order, as (when it was due, id).

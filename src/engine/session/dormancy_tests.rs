@@ -9,6 +9,7 @@ fn quiet() -> Facts {
         busy: false,
         announces: true,
         just_checked: false,
+        announced_only: false,
     }
 }
 
@@ -438,4 +439,78 @@ fn a_parked_torrent_shows_the_pieces_of_its_last_resume_point() {
     let shown = shown_parked(first.clone(), TorrentState::Paused, false, Some(&wrong));
     assert_eq!(shown.pieces, first.pieces);
     assert_eq!(shown.verified_bytes, 0);
+}
+
+#[test]
+fn a_torrent_woken_only_to_announce_sleeps_soon_after_the_announce() {
+    let t0 = Instant::now();
+    let s = settings();
+    let woke = Facts {
+        announced_only: true,
+        ..quiet()
+    };
+    assert!(!may_sleep(
+        &woke,
+        Some(t0),
+        t0 + ANNOUNCE_WAKE_QUIET / 2,
+        &s
+    ));
+    assert!(may_sleep(&woke, Some(t0), t0 + ANNOUNCE_WAKE_QUIET, &s));
+    // Anyone else waits the whole quiet time.
+    assert!(!may_sleep(&quiet(), Some(t0), t0 + ANNOUNCE_WAKE_QUIET, &s));
+}
+
+#[test]
+fn a_sleeping_torrent_announces_when_its_tracker_asked() {
+    let now = Instant::now();
+    let s = Settings::default();
+    let hash = [0x80; 20];
+    let unix = crate::engine::report::unix_now();
+    let spread = next_announce(now, &hash, s.announce_every);
+    // The tracker's due time (say its interval is 2 h), not the DHT's half hour.
+    let due = wake_for_announce(now, false, &hash, &s, Some(Some(unix + 7200)), false);
+    let ahead = due.expect("it has a tracker") - now;
+    assert!((7199..=7200).contains(&ahead.as_secs()), "{ahead:?}");
+    // With the DHT as well, the sooner of the two.
+    assert_eq!(
+        wake_for_announce(now, false, &hash, &s, Some(Some(unix + 7200)), true),
+        Some(spread)
+    );
+    // Unknown or past: the spread schedule.
+    assert_eq!(
+        wake_for_announce(now, false, &hash, &s, Some(None), false),
+        Some(spread)
+    );
+    assert_eq!(
+        wake_for_announce(now, false, &hash, &s, Some(Some(unix - 5)), false),
+        Some(spread)
+    );
+    // Nobody to announce to: no wake.
+    assert_eq!(wake_for_announce(now, false, &hash, &s, None, false), None);
+    // Restored at start: within the first minute, whatever the trackers' schedule.
+    let restored = wake_for_announce(now, true, &hash, &s, Some(None), false).expect("due");
+    assert!(restored - now <= RESTORED_SPREAD);
+    // The tests' knob overrides the trackers.
+    let fixed = Settings {
+        announce_fixed: true,
+        announce_every: Duration::from_secs(6),
+        ..s
+    };
+    let at = wake_for_announce(now, false, &hash, &fixed, Some(Some(unix + 7200)), false);
+    assert!(at.expect("due") - now <= Duration::from_secs(6));
+}
+
+#[test]
+fn a_large_library_may_wake_more_a_tick() {
+    let s = Settings::default();
+    let mut a = Announces::default();
+    let t = Instant::now();
+    for i in 0..10_000u32 {
+        a.push(t, TorrentId(i));
+    }
+    assert_eq!(a.wakes_per_tick(&s), 10);
+    assert_eq!(
+        Announces::default().wakes_per_tick(&s),
+        s.announce_wakes_per_tick
+    );
 }

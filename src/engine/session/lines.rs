@@ -9,6 +9,9 @@ use crate::engine::session::queue::Verdict;
 /// A slot's line: the one its task writes, or, with no task, the slot's own copy. A watch
 /// channel costs some 400 bytes beyond the line (its notifiers) and nothing writes it once the
 /// task has ended, while most slots of a large library have no task (asleep or waiting).
+// `Own` is the common variant (a sleeping library is mostly slots without a task): boxing it
+// would add an allocation and a pointer to each of them to save room in the few with a task.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Line {
     Task(watch::Receiver<TorrentLine>),
     Own(TorrentLine),
@@ -86,8 +89,10 @@ impl Manager {
         let p = &slot.policy;
         if let Some(parked) = &p.stopped {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
+            l.peers_interested = 0;
             l.state = p.parked_state(parked, pieces_of(slot));
             l.why = p.parked_why(parked).cloned();
+            l.next_announce = p.announce_unix;
         } else if l.why.is_none() {
             l.why.clone_from(&p.why);
         }
@@ -100,18 +105,20 @@ impl Manager {
     pub(super) fn line_is(slot: &Slot, shown: &TorrentLine) -> bool {
         let task = slot.line.borrow();
         let p = &slot.policy;
-        let (state, why, rates, peers) = match &p.stopped {
+        let (state, why, rates, peers, next_announce) = match &p.stopped {
             Some(parked) => (
                 p.parked_state(parked, pieces_of(slot)),
                 p.parked_why(parked),
                 (0.0, 0.0),
-                (0, 0),
+                (0, 0, 0),
+                p.announce_unix,
             ),
             None => (
                 task.state.clone(),
                 task.why.as_ref().or(p.why.as_ref()),
                 (task.down_rate, task.up_rate),
-                (task.peers, task.seeds),
+                (task.peers, task.seeds, task.peers_interested),
+                task.next_announce,
             ),
         };
         let TorrentLine {
@@ -129,6 +136,8 @@ impl Manager {
             up_rate: _,
             peers: _,
             seeds: _,
+            peers_interested: _,
+            next_announce: _,
             save_path,
             added,
             completed,
@@ -137,7 +146,8 @@ impl Manager {
         shown.state == state
             && shown.why.as_ref() == why
             && (shown.down_rate, shown.up_rate) == rates
-            && (shown.peers, shown.seeds) == peers
+            && (shown.peers, shown.seeds, shown.peers_interested) == peers
+            && shown.next_announce == next_announce
             && shown.queue_position == slot.queue_position
             && shown.id == *id
             && shown.info_hash == *info_hash

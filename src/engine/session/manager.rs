@@ -64,6 +64,7 @@ mod restart;
 mod sleep;
 
 use reports::report_end;
+use sleep::Asleep;
 
 /// How often the session's line-up is published.
 const SESSION_TICK: Duration = Duration::from_millis(500);

@@ -34,9 +34,14 @@ pub(super) struct SlotPolicy {
     /// Stopped by the session (queued, paused by a goal, restored paused): how to start it.
     pub stopped: Option<Parked>,
     pub verdict: Verdict,
+    /// It holds a seed slot: its last verdict was `Run` while it wanted to seed (a
+    /// download's slot is not a seed's, so a download that completes asks for one).
+    pub seed_slot: bool,
     /// The verdict in words, made when it changed.
     pub why: Option<String>,
-    /// Since when it has downloaded below the slow rate (None: fast, or not running).
+    /// Since when it has downloaded below the slow rate (None: fast, or not running); for a
+    /// seed, since when it has uploaded below it with a peer wanting data, while it held a
+    /// slot or was counted out for that (`queue::Entry::slow_for`).
     pub slow_since: Option<Instant>,
     /// Lifetime upload when last seen rising, and when.
     pub upload_seen: (u64, Instant),
@@ -45,14 +50,19 @@ pub(super) struct SlotPolicy {
     pub seeding_run: Duration,
     /// Since when a running torrent has been quiet (`dormancy::Facts::quiet`).
     pub quiet_since: Option<Instant>,
-    /// A dormant torrent's next announce (its entry in `Manager::announces`).
+    /// A dormant torrent's next announce (its entry in `Manager::announces`), and the same
+    /// in Unix seconds for its line.
     pub announce_at: Option<Instant>,
+    pub announce_unix: Option<u64>,
     /// Its task was started to open and check its data and has not said it is done
     /// (`Report::Opened`) nor ended: it counts against the checks at a time (`queue.rs`).
     pub checking: bool,
     /// Its task has checked the data since it started, and no peer nor subscriber has come
     /// since: found complete with nothing to announce, it sleeps at once (`dormancy.rs`).
     pub just_checked: bool,
+    /// Its task was woken from sleep only to announce, and no peer nor subscriber has come
+    /// since (`dormancy::Facts::announced_only`).
+    pub woke_to_announce: bool,
 }
 
 impl SlotPolicy {
@@ -61,6 +71,7 @@ impl SlotPolicy {
             kept,
             stopped: None,
             verdict: Verdict::Run,
+            seed_slot: false,
             why: None,
             slow_since: None,
             upload_seen: (0, Instant::now()),
@@ -68,8 +79,10 @@ impl SlotPolicy {
             seeding_run: Duration::ZERO,
             quiet_since: None,
             announce_at: None,
+            announce_unix: None,
             checking: false,
             just_checked: false,
+            woke_to_announce: false,
         }
     }
 
@@ -166,6 +179,7 @@ impl Manager {
                 let facts = Self::facts(slot, &line, announces);
                 if facts.peers > 0 || facts.subscribed {
                     slot.policy.just_checked = false;
+                    slot.policy.woke_to_announce = false;
                 }
                 let since = &mut slot.policy.quiet_since;
                 *since = facts.quiet().then(|| since.unwrap_or(now));
@@ -175,9 +189,22 @@ impl Manager {
                 }
             }
             let p = &mut slot.policy;
+            let demand = running && line.peers_interested > 0;
             let slow = running
-                && line.state == TorrentState::Downloading
-                && line.down_rate < settings.slow_rate as f64;
+                && match want {
+                    Want::Download => {
+                        line.state == TorrentState::Downloading
+                            && line.down_rate < settings.slow_rate as f64
+                    }
+                    // Counted only while it may upload (with a slot, or counted out): a seed
+                    // waiting for a slot uploads nothing by the queue's own doing.
+                    Want::Seed => {
+                        demand
+                            && line.up_rate < settings.slow_rate as f64
+                            && (p.seed_slot || matches!(p.verdict, Verdict::Idle { slow: Some(_) }))
+                    }
+                    Want::Nothing => false,
+                };
             if !slow {
                 p.slow_since = None;
             } else if p.slow_since.is_none() {
@@ -208,6 +235,8 @@ impl Manager {
                     .map_or(Duration::ZERO, |t| now.duration_since(t)),
                 checks_first,
                 checking: p.checking,
+                demand,
+                slotted: p.seed_slot,
             });
         }
         let (mut order, mut verdicts) = (
@@ -216,7 +245,7 @@ impl Manager {
         );
         queue::decide(&entries, &settings, &mut order, &mut verdicts);
         for (i, v) in verdicts.iter().enumerate() {
-            self.apply(i, *v);
+            self.apply(i, *v, entries[i].want);
         }
         for i in sleepers {
             self.sleep(i);
@@ -240,19 +269,37 @@ impl Manager {
         self.trim_due |= settled;
     }
 
-    fn apply(&mut self, i: usize, v: Verdict) {
+    /// Acts on a torrent's verdict: a held download is stopped, a download allowed to run
+    /// is started; a seed's new unchokes are held back or let go (its task reads the flag
+    /// from its rates: no message, and a task started later finds it already set).
+    fn apply(&mut self, i: usize, v: Verdict, want: Want) {
         let slot = &mut self.slots[i];
         if slot.policy.verdict != v {
             slot.policy.verdict = v;
             slot.policy.why = v.why(&self.opts.queue);
         }
+        slot.policy.seed_slot = want == Want::Seed && v == Verdict::Run;
+        // A download under a seed limit is held already: its task ignores the flag until it
+        // completes, and then asks for a slot before it unchokes anyone new.
+        let seed_may_upload = v.may_upload() && (want == Want::Seed || v == Verdict::Forced);
+        slot.rates
+            .hold_uploads(self.opts.queue.max_seeds > 0 && !seed_may_upload);
         let stopped = slot.policy.stopped.is_some();
         let dormant = slot.policy.stopped.as_ref().is_some_and(|p| p.dormant);
+        // Only a download is stopped by the queue: a seed waiting for a slot keeps its peers
+        // and its announces.
+        let held_download = matches!(
+            v,
+            Verdict::Held {
+                want: Want::Download,
+                ..
+            }
+        );
         if v.runs() && stopped && !dormant && slot.task.is_none() {
             self.relaunch(i);
-        } else if matches!(v, Verdict::Held { .. }) && dormant {
+        } else if held_download && dormant {
             self.not_dormant(i);
-        } else if matches!(v, Verdict::Held { .. }) && !stopped {
+        } else if held_download && !stopped {
             self.stop(i, false);
         }
     }

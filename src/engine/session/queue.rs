@@ -1,17 +1,31 @@
 //! The queue: which torrents of the session run, decided by one pure function
 //! ([`decide`]) from each torrent's wish (download or seed), its place in the queue and how
-//! long it has been slow. The manager (`policy.rs`) stops the torrents held back (no task, no
-//! peers, no announces: a held torrent costs its line) and starts them when a slot frees.
+//! long it has been slow. The manager (`policy.rs`) stops the downloads held back (no task,
+//! no peers, no announces: a held download costs its line), holds back the uploads of the
+//! seeds waiting for a seed slot, and starts them when a slot frees.
 //!
 //! Rules, in queue order (position 0 first):
 //! - paused or failed torrents take no slot and are not held;
 //! - a forced torrent runs whatever the queue says and takes no slot (Transmission's and
 //!   qBittorrent's "force start");
-//! - a running download slower than `slow_rate` for `stalled_after` no longer counts (libtorrent's
-//!   `dont_count_slow_torrents`, Transmission's `queue-stalled-minutes`): it keeps running, and
-//!   the next one in the queue gets its slot, so one dead torrent cannot hold the queue;
-//! - every other torrent takes a download or seed slot while one is free, else it is held and
-//!   says so: `queued: 4th for 3 download slots`;
+//! - downloads: a running download slower than `slow_rate` for `stalled_after` no longer
+//!   counts (libtorrent's `dont_count_slow_torrents`, Transmission's `queue-stalled-minutes`):
+//!   it keeps running, and the next one in the queue gets its slot, so one dead torrent
+//!   cannot hold the queue. Every other download takes a slot while one is free, else it is
+//!   really stopped and says so: `queued: 4th for 3 download slots`;
+//! - seeds (only when `max_seeds` is set; by default every seed runs, as in Transmission):
+//!   the limit decides which seeds may *upload*, never which are announced or connectable. A
+//!   seed no peer wants data from is idle: it keeps seeding and announcing (or sleeps, see
+//!   `dormancy.rs`) and takes no slot. So does a seed that has uploaded below `slow_rate` for
+//!   `stalled_after` while it held a slot (libtorrent counts slow seeds out the same way). A
+//!   seed with an interested peer takes a slot while one is free; else it waits with its
+//!   peers connected, unchoking none of them, and says so: `queued: 4th for 3 seed slots`.
+//!   A seed keeps its slot while it uploads, whatever the queue's order or a lowered limit
+//!   says: its slot frees when its peers no longer want data or its upload stays slow. The
+//!   upload of a seed that loses its slot is never cut either: a held seed unchokes nobody
+//!   new, but the peers it is serving keep their unchoke until they are done
+//!   (`choker::keep_serving`). A seed limit is soft for that moment and holds at every
+//!   new unchoke;
 //! - of the torrents allowed to run, those whose start opens and checks their data (added, or
 //!   back with files changed) start [`MAX_CHECKS`] at a time, in queue order, counting the
 //!   ones opening or checking now; the others keep their slot and wait without a task, saying
@@ -19,22 +33,19 @@
 //!   at once is not thousands of tasks opening files and waiting for the hashing threads (the
 //!   session's peak memory), and `add` still answers at once with every torrent listed.
 //!
-//! Seeds are never exempted for being slow: a seed nobody wants moves nothing, and exempting
-//! it would start every idle seed of a large session in turn; `max-active-seeds 0` lets them
-//! all run instead. The rule is strict like libtorrent's auto-management (not like
-//! Transmission's, which only decides what starts): a torrent moved below the limit is
-//! stopped, so the limit holds at every moment.
-//!
-//! Defaults: `slow_rate` 2 KiB/s is libtorrent's `inactive_down_rate`; `stalled_after` 5 min
-//! lies between libtorrent's 60 s `inactivity_timer` (which flips bursty swarms in and out of
-//! the queue, each flip costing us announces and new connections since a held torrent is
-//! really stopped) and Transmission's 30 min (half an hour of a dead torrent holding a slot).
+//! Defaults: no seed limit (Transmission's `seed-queue-enabled` false: a library of thousands
+//! of complete torrents all seed; an idle seed costs no tick and sleeps); 5 downloads.
+//! `slow_rate` 2 KiB/s is libtorrent's `inactive_down_rate`; `stalled_after` 5 min lies
+//! between libtorrent's 60 s `inactivity_timer` (which flips bursty swarms in and out of the
+//! queue, each flip costing us announces and new connections since a held download is really
+//! stopped) and Transmission's 30 min (half an hour of a dead torrent holding a slot).
 
 use std::time::Duration;
 
 /// Defaults, shared by the flags and the config file.
 pub(crate) const DEFAULT_MAX_DOWNLOADS: u32 = 5;
-pub(crate) const DEFAULT_MAX_SEEDS: u32 = 10;
+/// No seed limit: every complete torrent seeds (see the rules above).
+pub(crate) const DEFAULT_MAX_SEEDS: u32 = 0;
 pub(crate) const DEFAULT_SLOW_RATE: u64 = 2048;
 pub(crate) const DEFAULT_STALLED_AFTER: Duration = Duration::from_secs(5 * 60);
 /// Torrents opening and checking their data at once. The session's hashing threads take one
@@ -46,11 +57,11 @@ pub(crate) const MAX_CHECKS: u32 = 3;
 pub struct QueueSettings {
     /// Downloads at once; 0 = unlimited.
     pub max_downloads: u32,
-    /// Seeds at once; 0 = unlimited.
+    /// Seeds uploading at once (idle seeds not counted); 0 = unlimited.
     pub max_seeds: u32,
-    /// Bytes a second below which a download is slow.
+    /// Bytes a second below which a download (or a seed's upload) is slow.
     pub slow_rate: u64,
-    /// How long a download must stay slow to stop counting.
+    /// How long a download (or a seed with a slot) must stay slow to stop counting.
     pub stalled_after: Duration,
 }
 
@@ -80,8 +91,14 @@ pub(crate) struct Entry {
     pub position: u32,
     pub want: Want,
     pub forced: bool,
-    /// How long it has run below the slow rate (zero while held or fast).
+    /// How long it has run below the slow rate (zero while held or fast). For a seed: how
+    /// long it has uploaded below it while it held a slot or was idle for it, and some peer
+    /// wanted data all along (the manager keeps this; see `policy.rs`).
     pub slow_for: Duration,
+    /// A seed: some connected peer is interested in its data.
+    pub demand: bool,
+    /// A seed: it holds a seed slot now (its last verdict was [`Verdict::Run`]).
+    pub slotted: bool,
     /// It has no task, and starting it means opening and checking its data first.
     pub checks_first: bool,
     /// Its task is opening or checking its data now: it counts against [`MAX_CHECKS`].
@@ -96,8 +113,11 @@ pub(crate) enum Verdict {
     Run,
     /// Runs without a slot: forced.
     Forced,
-    /// Runs without a slot: slow for this long.
+    /// A download runs without a slot: slow for this long.
     Stalled(Duration),
+    /// A seed runs (or sleeps) without a slot, and keeps seeding and announcing: no peer
+    /// wants its data (`slow: None`), or it has uploaded below the slow rate this long.
+    Idle { slow: Option<Duration> },
     /// Waits: `rank`-th in line for `slots` slots of its kind.
     Held { want: Want, rank: u32, slots: u32 },
     /// Would run, but waits without a task for its turn to open and check its data:
@@ -109,16 +129,34 @@ pub(crate) enum Verdict {
 
 impl Verdict {
     pub(crate) fn runs(self) -> bool {
-        matches!(self, Verdict::Run | Verdict::Forced | Verdict::Stalled(_))
+        matches!(
+            self,
+            Verdict::Run | Verdict::Forced | Verdict::Stalled(_) | Verdict::Idle { .. }
+        )
+    }
+
+    /// Whether a seed with this verdict may unchoke peers it is not serving yet, under a
+    /// seed limit: with a slot, forced, or counted out for its slow upload (it seeds as a
+    /// torrent with no limit would; gaining speed brings it back to ask for a slot).
+    pub(crate) fn may_upload(self) -> bool {
+        matches!(
+            self,
+            Verdict::Run | Verdict::Forced | Verdict::Idle { slow: Some(_) }
+        )
     }
 
     /// The reason in words for the torrent's line; None when nothing holds it back.
     pub(crate) fn why(self, s: &QueueSettings) -> Option<String> {
         match self {
             // A forced torrent is not held back: nothing to explain.
-            Verdict::Run | Verdict::Off | Verdict::Forced => None,
+            Verdict::Run | Verdict::Off | Verdict::Forced | Verdict::Idle { slow: None } => None,
             Verdict::Stalled(d) => Some(format!(
                 "not counted: stalled {} below {}",
+                crate::engine::session::goals::human(d),
+                crate::fmt::rate(s.slow_rate as f64)
+            )),
+            Verdict::Idle { slow: Some(d) } => Some(format!(
+                "not counted: uploading {} below {}",
                 crate::engine::session::goals::human(d),
                 crate::fmt::rate(s.slow_rate as f64)
             )),
@@ -157,7 +195,8 @@ pub(crate) fn ordinal(n: u32) -> String {
 /// Decides every torrent: `out[i]` is the verdict of `entries[i]`. `order` is scratch space
 /// (kept by the caller so a tick allocates nothing once it has grown). A torrent waiting for
 /// its check keeps its queue slot: the queue's order decides who checks first, and one held
-/// by the queue is not checked before it may run.
+/// by the queue is not checked before it may run. Seeds that hold a slot keep it first, then
+/// the seeds asking for one take the free ones in queue order.
 pub(crate) fn decide(
     entries: &[Entry],
     s: &QueueSettings,
@@ -170,31 +209,41 @@ pub(crate) fn decide(
     out.clear();
     out.resize(entries.len(), Verdict::Off);
     let (mut downloads, mut seeds) = (0u32, 0u32);
+    // Seeds asking for a slot they do not hold: decided after every slot holder is counted.
+    let mut asking = false;
     for &i in order.iter() {
         let e = &entries[i];
-        let (count, max) = match e.want {
+        out[i] = match e.want {
             Want::Nothing => continue,
-            _ if e.forced => {
-                out[i] = Verdict::Forced;
+            _ if e.forced => Verdict::Forced,
+            Want::Download if e.slow_for >= s.stalled_after => Verdict::Stalled(e.slow_for),
+            Want::Download => {
+                downloads += 1;
+                slot_or_held(Want::Download, downloads, s.max_downloads)
+            }
+            Want::Seed if s.max_seeds == 0 => Verdict::Run,
+            Want::Seed if !e.demand => Verdict::Idle { slow: None },
+            Want::Seed if e.slow_for >= s.stalled_after => Verdict::Idle {
+                slow: Some(e.slow_for),
+            },
+            Want::Seed if e.slotted => {
+                seeds += 1;
+                Verdict::Run
+            }
+            Want::Seed => {
+                asking = true;
                 continue;
             }
-            Want::Download if e.slow_for >= s.stalled_after => {
-                out[i] = Verdict::Stalled(e.slow_for);
-                continue;
-            }
-            Want::Download => (&mut downloads, s.max_downloads),
-            Want::Seed => (&mut seeds, s.max_seeds),
         };
-        *count += 1;
-        out[i] = if max == 0 || *count <= max {
-            Verdict::Run
-        } else {
-            Verdict::Held {
-                want: e.want,
-                rank: *count,
-                slots: max,
+    }
+    if asking {
+        for &i in order.iter() {
+            let e = &entries[i];
+            if e.want == Want::Seed && out[i] == Verdict::Off {
+                seeds += 1;
+                out[i] = slot_or_held(Want::Seed, seeds, s.max_seeds);
             }
-        };
+        }
     }
     let mut checking = entries.iter().filter(|e| e.checking).count() as u32;
     let mut waiting = 0u32;
@@ -207,6 +256,19 @@ pub(crate) fn decide(
         } else {
             waiting += 1;
             out[i] = Verdict::CheckQueued { rank: waiting };
+        }
+    }
+}
+
+/// The `count`-th torrent of its kind asking for one of `max` slots (0: no limit).
+fn slot_or_held(want: Want, count: u32, max: u32) -> Verdict {
+    if max == 0 || count <= max {
+        Verdict::Run
+    } else {
+        Verdict::Held {
+            want,
+            rank: count,
+            slots: max,
         }
     }
 }

@@ -8,6 +8,8 @@ fn dl(position: u32) -> Entry {
         slow_for: Duration::ZERO,
         checks_first: false,
         checking: false,
+        demand: false,
+        slotted: false,
     }
 }
 
@@ -19,10 +21,20 @@ fn added(position: u32) -> Entry {
     }
 }
 
+/// A seed some peer wants data from, holding no slot yet.
 fn seed(position: u32) -> Entry {
     Entry {
         want: Want::Seed,
+        demand: true,
         ..dl(position)
+    }
+}
+
+/// A seed no peer wants data from.
+fn idle_seed(position: u32) -> Entry {
+    Entry {
+        demand: false,
+        ..seed(position)
     }
 }
 
@@ -127,12 +139,119 @@ fn a_stalled_download_gives_its_slot_to_the_next() {
 }
 
 #[test]
-fn slow_seeds_keep_counting() {
-    let mut entries = [seed(0), seed(1)];
-    entries[0].slow_for = Duration::from_secs(3600);
+fn every_seed_runs_by_default() {
+    // A library: thousands of complete torrents, a few with leechers. None is held back.
+    let mut entries: Vec<Entry> = (0..2000).map(idle_seed).collect();
+    for e in entries.iter_mut().step_by(97) {
+        e.demand = true;
+    }
+    let s = QueueSettings::default();
+    assert_eq!(s.max_seeds, 0);
+    let v = run(&entries, &s);
+    assert!(v.iter().all(|v| *v == Verdict::Run), "{:?}", &v[..5]);
+    assert!(v.iter().all(|v| v.why(&s).is_none()));
+}
+
+#[test]
+fn idle_seeds_take_no_slot_and_are_not_held() {
+    // Twenty seeds, three slots, five with leechers at positions 2, 5, 9, 14, 19.
+    let mut entries: Vec<Entry> = (0..20).map(idle_seed).collect();
+    for p in [2, 5, 9, 14, 19] {
+        entries[p].demand = true;
+    }
+    let s = settings(5, 3);
+    let v = run(&entries, &s);
+    let uploading: Vec<usize> = (0..20).filter(|&i| v[i] == Verdict::Run).collect();
+    assert_eq!(uploading, vec![2, 5, 9]);
+    assert_eq!(
+        v[14].why(&s).as_deref(),
+        Some("queued: 4th for 3 seed slots")
+    );
+    assert_eq!(
+        v[19].why(&s).as_deref(),
+        Some("queued: 5th for 3 seed slots")
+    );
+    for (i, v) in v.iter().enumerate() {
+        if !entries[i].demand {
+            assert_eq!(*v, Verdict::Idle { slow: None }, "{i}");
+            assert!(
+                v.runs() && !v.may_upload(),
+                "{i}: idle, announced, uploads held"
+            );
+            assert_eq!(v.why(&s), None);
+        }
+    }
+}
+
+#[test]
+fn a_seed_keeps_its_slot_while_it_uploads() {
+    // Positions 0..4 all want data; 3 and 4 got the slots first (0..2 had no peer then).
+    let mut entries: Vec<Entry> = (0..5).map(seed).collect();
+    entries[3].slotted = true;
+    entries[4].slotted = true;
+    let s = settings(5, 2);
+    let v = run(&entries, &s);
+    assert_eq!((v[3], v[4]), (Verdict::Run, Verdict::Run));
+    assert_eq!(
+        v[0].why(&s).as_deref(),
+        Some("queued: 3rd for 2 seed slots")
+    );
+    assert_eq!(
+        v[2].why(&s).as_deref(),
+        Some("queued: 5th for 2 seed slots")
+    );
+    // A lowered limit takes no slot from a seed that uploads: it frees when its peers are
+    // done, and only then does the limit hold again.
     let v = run(&entries, &settings(5, 1));
-    assert_eq!(v[0], Verdict::Run);
-    assert!(!v[1].runs());
+    assert_eq!((v[3], v[4]), (Verdict::Run, Verdict::Run));
+    entries[4].demand = false;
+    let v = run(&entries, &settings(5, 1));
+    assert_eq!(v[3], Verdict::Run);
+    assert_eq!(v[4], Verdict::Idle { slow: None });
+    assert!(v[..3].iter().all(|v| matches!(v, Verdict::Held { .. })));
+}
+
+#[test]
+fn a_slow_seed_gives_its_slot_to_the_next() {
+    let s = QueueSettings {
+        max_seeds: 1,
+        stalled_after: Duration::from_secs(300),
+        slow_rate: 1024,
+        ..QueueSettings::default()
+    };
+    let mut entries = [seed(0), seed(1)];
+    entries[0].slotted = true;
+    entries[0].slow_for = Duration::from_secs(299);
+    let v = run(&entries, &s);
+    assert_eq!(v[0], Verdict::Run, "not yet");
+    assert!(matches!(v[1], Verdict::Held { rank: 2, .. }));
+    entries[0].slow_for = Duration::from_secs(300);
+    let v = run(&entries, &s);
+    assert_eq!(
+        v[0],
+        Verdict::Idle {
+            slow: Some(Duration::from_secs(300))
+        }
+    );
+    assert!(
+        v[0].may_upload(),
+        "it serves its slow peers as an unlimited seed would"
+    );
+    assert_eq!(
+        v[0].why(&s).as_deref(),
+        Some("not counted: uploading 5 min below 1 KiB/s")
+    );
+    assert_eq!(v[1], Verdict::Run);
+}
+
+#[test]
+fn a_forced_seed_uploads_beside_the_limit() {
+    let mut entries: Vec<Entry> = (0..3).map(seed).collect();
+    entries[0].forced = true;
+    let v = run(&entries, &settings(5, 1));
+    assert_eq!(v[0], Verdict::Forced);
+    assert!(v[0].may_upload());
+    assert_eq!((v[1], v[2].runs()), (Verdict::Run, false));
 }
 
 #[test]

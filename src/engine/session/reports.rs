@@ -63,7 +63,7 @@ impl Manager {
                 if self.slots[i].removing.is_some() {
                     self.finish_remove(i);
                 } else {
-                    self.fell_asleep(i, std::time::Instant::now());
+                    self.fell_asleep(i, Asleep::Now);
                 }
                 self.evaluate(false);
             }

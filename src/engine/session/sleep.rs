@@ -10,6 +10,16 @@ use std::time::Instant;
 use super::*;
 use crate::engine::session::dormancy::{self, Facts, Wake};
 
+/// How a slot came to sleep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Asleep {
+    /// Its task just ended: its trackers' schedule holds.
+    Now,
+    /// Restored asleep at the session's start: its trackers' schedule is unknown, and those
+    /// it stopped at the last exit no longer list it.
+    Restored,
+}
+
 impl Manager {
     /// What the dormancy decision needs of a running slot (`announces`: see
     /// `policy::announces`).
@@ -22,6 +32,7 @@ impl Manager {
             busy: slot.removing.is_some() || slot.ignore_ended > 0 || slot.meta.is_none(),
             announces,
             just_checked: slot.policy.just_checked,
+            announced_only: slot.policy.woke_to_announce && line.next_announce.is_some(),
         }
     }
 
@@ -50,6 +61,7 @@ impl Manager {
         );
         slot.policy.quiet_since = None;
         slot.policy.just_checked = false;
+        slot.policy.woke_to_announce = false;
         slot.policy.stopped = Some(policy::Parked {
             paused,
             complete,
@@ -58,10 +70,10 @@ impl Manager {
         });
     }
 
-    /// The task of a slot put to sleep has ended: connections naming it now wake it, and its
-    /// next announce is scheduled (when it has anyone to announce to). A wake asked for while
-    /// it was ending happens now. `from`: when its announce interval counts from.
-    pub(super) fn fell_asleep(&mut self, i: usize, from: Instant) {
+    /// The task of a slot put to sleep has ended (or a slot was restored asleep): connections
+    /// naming it now wake it, and its next announce is scheduled (when it has anyone to
+    /// announce to). A wake asked for while it was ending happens now.
+    pub(super) fn fell_asleep(&mut self, i: usize, how: Asleep) {
         let slot = &mut self.slots[i];
         let Some(parked) = slot.policy.stopped.as_mut().filter(|p| p.dormant) else {
             return;
@@ -74,13 +86,24 @@ impl Manager {
             .ctx
             .route_dormant(slot.info_hash, self.wakes_tx.clone());
         self.trim_due = true;
-        let announces = slot.meta.as_ref().is_some_and(|m| {
-            (self.opts.use_trackers && !m.trackers.is_empty())
-                || (self.session.ctx.dht.is_some() && !m.info.private)
+        let (trackers, dht) = slot.meta.as_ref().map_or((false, false), |m| {
+            (
+                self.opts.use_trackers && !m.trackers.is_empty(),
+                self.session.ctx.dht.is_some() && !m.info.private,
+            )
         });
-        if announces {
-            let at = dormancy::next_announce(from, &slot.info_hash, self.dormancy.announce_every);
+        let tracker_due = trackers.then(|| slot.line.borrow().next_announce).flatten();
+        let now = Instant::now();
+        if let Some(at) = dormancy::wake_for_announce(
+            now,
+            how == Asleep::Restored,
+            &slot.info_hash,
+            &self.dormancy,
+            trackers.then_some(tracker_due),
+            dht,
+        ) {
             slot.policy.announce_at = Some(at);
+            slot.policy.announce_unix = Some(unix_at(at));
             self.announces.push(at, slot.id);
         }
     }
@@ -98,6 +121,8 @@ impl Manager {
         }
         tracing::info!("torrent {}: waking: {}", slot.id, why.words());
         slot.policy.announce_at = None;
+        slot.policy.announce_unix = None;
+        slot.policy.woke_to_announce = why == Wake::Announce;
         // The seeding time it slept through is its own: `relaunch` starts counting afresh
         // from the resume point's counters.
         self.fold_seeding(i);
@@ -178,11 +203,8 @@ impl Manager {
     /// Wakes the dormant torrents whose announce is due, a few a tick.
     pub(super) fn wake_due_announces(&mut self) {
         let mut due = std::mem::take(&mut self.due);
-        self.announces.due(
-            Instant::now(),
-            self.dormancy.announce_wakes_per_tick,
-            &mut due,
-        );
+        let max = self.announces.wakes_per_tick(&self.dormancy);
+        self.announces.due(Instant::now(), max, &mut due);
         for &(at, id) in &due {
             let Some(i) = self.slots.iter().position(|s| s.id == id) else {
                 continue;
@@ -200,8 +222,19 @@ impl Manager {
         if let Some(p) = slot.policy.stopped.as_mut().filter(|p| p.dormant) {
             p.dormant = false;
             slot.policy.announce_at = None;
+            slot.policy.announce_unix = None;
             self.session.ctx.unroute_dormant(&slot.info_hash);
         }
+    }
+}
+
+/// An instant as Unix seconds, for a line.
+fn unix_at(at: Instant) -> u64 {
+    let now = Instant::now();
+    let unix = crate::engine::report::unix_now();
+    match at.checked_duration_since(now) {
+        Some(ahead) => unix + ahead.as_secs(),
+        None => unix.saturating_sub(now.duration_since(at).as_secs()),
     }
 }
 

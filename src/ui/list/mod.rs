@@ -130,6 +130,8 @@ pub(crate) fn test_line(
         up_rate: 0.0,
         peers: 0,
         seeds: 0,
+        peers_interested: 0,
+        next_announce: None,
         save_path: std::path::PathBuf::from("/tmp"),
         added: 0,
         completed: None,
