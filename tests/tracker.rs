@@ -1005,3 +1005,28 @@ async fn announces_in_flight_are_bounded_across_the_process() {
         "{seen} announces in flight at once; at most {max} may be"
     );
 }
+
+#[tokio::test]
+async fn many_torrents_announcing_at_once_share_one_udp_connection_id() {
+    let connects = Arc::new(AtomicUsize::new(0));
+    let (url, log) = fake_udp(well_behaved(Vec::new(), connects.clone())).await;
+    let http = client();
+    let announces = (0..20u8).map(|i| {
+        let (url, http) = (url.clone(), http.clone());
+        async move {
+            let mut hash = HASH_A;
+            hash[0] = i;
+            let r = req(hash, 1, 6999, AnnounceEvent::Started);
+            announce_with(&url, &r, &http, &quick()).await
+        }
+    });
+    for r in futures::future::join_all(announces).await {
+        r.unwrap();
+    }
+    assert_eq!(
+        connects.load(Ordering::SeqCst),
+        1,
+        "20 torrents' announces made one connect"
+    );
+    assert_eq!(log.lock().unwrap().len(), 21);
+}

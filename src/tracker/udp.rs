@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -74,6 +74,24 @@ fn store_id(addr: SocketAddr, id: u64) {
         map.retain(|_, (_, at)| at.elapsed() < CONNECTION_ID_LIFETIME);
     }
     map.insert(addr, (id, Instant::now()));
+}
+
+/// One connect at a time per tracker: the announces of many torrents that find no id (a
+/// library waking torrents in a burst, the first minute after a restart) wait for the one
+/// connecting and share its id, so a tracker sees one connection id from us, not one per
+/// torrent.
+fn connect_gate(addr: SocketAddr) -> Arc<tokio::sync::Mutex<()>> {
+    type Gates = Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<()>>>>;
+    static GATES: OnceLock<Gates> = OnceLock::new();
+    let mut map = GATES
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if map.len() > 256 {
+        // Gates nobody waits on go; a tracker's next connect makes its gate again.
+        map.retain(|_, g| Arc::strong_count(g) > 1);
+    }
+    Arc::clone(map.entry(addr).or_default())
 }
 
 /// Drops the cached connection id of `addr` (the next announce connects again).
@@ -257,6 +275,16 @@ async fn exchange_all(
     let mut conn = cached_id(addr);
     for wait in &schedule.timeouts {
         let deadline = (tokio::time::Instant::now() + *wait).min(end);
+        let gate = connect_gate(addr);
+        // Held only while no id is known: another announce may be connecting right now.
+        let _turn = match conn {
+            Some(_) => None,
+            None => {
+                let turn = gate.lock().await;
+                conn = cached_id(addr);
+                Some(turn)
+            }
+        };
         let conn_id = match conn {
             Some(id) => id,
             None => {
