@@ -2,10 +2,12 @@
 """Writes N small single-file torrents and their data, for tests/bench/session_scale.sh.
 
     gen_torrents.py N TORRENT_DIR DATA_DIR [--min-kib 16] [--max-kib 64] [--piece-kib 16]
+                    [--announce URL --hashes FILE]
 
 Torrent i is `tNNNNNN.torrent`, its file `DATA_DIR/tNNNNNN.bin` (random bytes, a random size
-between --min-kib and --max-kib), so each has 1-4 pieces by default. No announce URL: the
-benchmark measures the cost of torrents that exist, not of trackers. Standard library only,
+between --min-kib and --max-kib), so each has 1-4 pieces by default. With --announce every
+torrent names that tracker, and --hashes gets their info hashes, one hex a line (the
+tracker's whitelist). Standard library only,
 so any python3 runs it; a bencoder of a dozen lines is cheaper here than a dependency.
 """
 import argparse
@@ -36,12 +38,15 @@ def main() -> None:
     ap.add_argument("--max-kib", type=int, default=64)
     ap.add_argument("--piece-kib", type=int, default=16)
     ap.add_argument("--seed", type=int, default=19)
+    ap.add_argument("--announce", default=None, help="tracker URL every torrent names")
+    ap.add_argument("--hashes", default=None, help="file for the info hashes, hex, one a line")
     a = ap.parse_args()
     os.makedirs(a.torrents, exist_ok=True)
     os.makedirs(a.data, exist_ok=True)
     rng = random.Random(a.seed)
     plen = a.piece_kib * 1024
     total = 0
+    hashes = []
     for i in range(a.n):
         name = "t%06d.bin" % i
         size = rng.randint(a.min_kib * 1024, a.max_kib * 1024)
@@ -49,13 +54,17 @@ def main() -> None:
         with open(os.path.join(a.data, name), "wb") as f:
             f.write(data)
         pieces = b"".join(hashlib.sha1(data[o : o + plen]).digest() for o in range(0, size, plen))
-        meta = {
-            "created by": "ttui gen_torrents.py",
-            "info": {"length": size, "name": name, "piece length": plen, "pieces": pieces},
-        }
+        info = {"length": size, "name": name, "piece length": plen, "pieces": pieces}
+        meta = {"created by": "ttui gen_torrents.py", "info": info}
+        if a.announce:
+            meta["announce"] = a.announce
+        hashes.append(hashlib.sha1(bencode(info)).hexdigest())
         with open(os.path.join(a.torrents, "t%06d.torrent" % i), "wb") as f:
             f.write(bencode(meta))
         total += size
+    if a.hashes:
+        with open(a.hashes, "w") as f:
+            f.write("".join(h + "\n" for h in hashes))
     print(total)
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Session scale benchmark (issue 19): N small torrents, all seeding, no peers, in one
-# `ttui daemon`, and the same library in transmission-daemon and qbittorrent-nox, one after
-# the other in the same run. Per client:
+# Session scale benchmark: a library of N small torrents, all seeding, announced to one
+# opentracker on loopback, no peers, in one `ttui daemon` with its default settings, and the
+# same library in transmission-daemon and qbittorrent-nox, one after the other in the same
+# run (each client gets a fresh tracker). Per client:
 #   add      seconds from the first add to every torrent seeding (data present: ttui and
 #            Transmission check it; qBittorrent is told skip_checking, as its libtorrent checks
 #            one torrent a second here: 200 s for 200 torrents)
@@ -18,6 +19,17 @@
 #            this does not see)
 #   rest2    CPU at rest of the restarted process, 10 s after every torrent is seeding again,
 #            over SCALE_REST seconds
+#   annc     torrents the tracker lists with a seeder once the client says all seed (polled up
+#            to SCALE_ANNOUNCE_WAIT s), and annc_s the seconds from the first add until all N
+#   reannc_s seconds from the restart until the tracker lists all N again (a clean stop tells
+#            the tracker `stopped` for the torrents awake then)
+#   /min     announces the tracker received per minute, from the first add for
+#            SCALE_ANNOUNCE_WATCH seconds (the client sits at rest after its measurements
+#            until then): the peak minute and the mean; the series is kept in
+#            $WORK/<client>/announces.tsv (and printed as a per-10-minute summary)
+# Announces are opentracker's own counters (`/stats?mode=everything`: tcp and udp
+# `announce`, and `seeds` for the listed seeders; the stats page is blessed for 127.0.0.1
+# with -A).
 # and ratios ttui / transmission (and ttui / qbittorrent). The machine is shared: compare
 # ratios, not absolute figures.
 #
@@ -35,12 +47,17 @@
 #   SCALE_TIMEOUT=1800     seconds any wait (adding, restarting) may take
 #   CARGO_TARGET_DIR       where the release ttui is built
 #   SCALE_TTUI=PATH        run this ttui binary instead of building one
+#   SCALE_ANNOUNCE_WAIT=300   seconds to wait for the tracker to list every torrent
+#   SCALE_ANNOUNCE_WATCH=0    seconds from the first add over which announces are counted a
+#                             minute (3600: the first hour); 0 leaves the load series out
+#   SCALE_TTUI_ARGS=""     more flags for `ttui daemon`
 #   SCALE_TTUI_BASE=PATH   another ttui binary (say main's build), measured as client
 #                          `ttui_base`: SCALE_CLIENTS="ttui_base ttui transmission" puts before
 #                          and after in one run
 #
-# The queue is off in every client (ttui's default would seed 10 and queue the rest), so all N
-# torrents run.
+# Every client runs with its defaults as far as seeding goes: ttui seeds every complete
+# torrent by default; Transmission's seed queue is off by default; qBittorrent's queueing is
+# turned off (its default would seed 5). SCALE_TTUI_ARGS adds flags to `ttui daemon`.
 #
 # Needs root (unshare -n). Everything after the build runs in a network namespace whose only
 # interface is `lo`; every client listens on 127.0.0.1 with DHT, LSD, PEX, UPnP and NAT-PMP
@@ -57,6 +74,9 @@ LIST_RUNS=${SCALE_LIST_RUNS:-5}
 BATCH=${SCALE_BATCH:-500}
 CLIENTS=${SCALE_CLIENTS:-ttui transmission qbittorrent}
 LIMIT=${SCALE_TIMEOUT:-1800}
+ANNOUNCE_WAIT=${SCALE_ANNOUNCE_WAIT:-300}
+WATCH=${SCALE_ANNOUNCE_WATCH:-0}
+TRACKER=127.0.0.1:16969
 
 note() { printf '[scale %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -67,6 +87,7 @@ die() {
 if [[ -z ${SCALE_INNER:-} ]]; then
     [[ $(id -u) -eq 0 ]] || die "run as root (unshare -n needs it)"
     command -v jq >/dev/null || die "jq is missing"
+    command -v opentracker >/dev/null || die "opentracker is missing"
     if [[ $CLIENTS == *transmission* ]]; then
         command -v transmission-daemon >/dev/null || die "transmission-daemon is missing"
     fi
@@ -85,12 +106,13 @@ if [[ -z ${SCALE_INNER:-} ]]; then
     note "generating $N torrents in $WORK"
     TOTAL=$(python3 "$HERE/gen_torrents.py" "$N" "$WORK/torrents" "$WORK/data" \
         --min-kib "${SCALE_MIN_KIB:-16}" --max-kib "${SCALE_MAX_KIB:-64}" \
-        --piece-kib "${SCALE_PIECE_KIB:-16}")
+        --piece-kib "${SCALE_PIECE_KIB:-16}" \
+        --announce "http://$TRACKER/announce" --hashes "$WORK/hashes.txt")
     note "payload: $((TOTAL >> 20)) MiB"
     if [[ $CLIENTS == *ttui_base* ]]; then
         [[ -x ${SCALE_TTUI_BASE:-} ]] || die "client ttui_base needs SCALE_TTUI_BASE=<a ttui binary>"
     fi
-    SCALE_INNER=1 WORK=$WORK TOTAL=$TOTAL TTUI=$BIN TTUI_BASE=${SCALE_TTUI_BASE:-} CLIENTS=$CLIENTS \
+    SCALE_INNER=1 WORK=$WORK TOTAL=$TOTAL TTUI=$BIN TTUI_ARGS=${SCALE_TTUI_ARGS:-} TTUI_BASE=${SCALE_TTUI_BASE:-} CLIENTS=$CLIENTS \
         TTUI_NO_PUBLIC_ROUTERS=1 \
         unshare --net --pid --fork --mount --mount-proc bash -c 'ip link set lo up; exec bash "$0"' \
         "${BASH_SOURCE[0]}"
@@ -103,7 +125,9 @@ TORRENTS=$WORK/torrents
 DATA=$WORK/data
 HZ=$(getconf CLK_TCK)
 PID=""
-trap 'if [[ -n $PID ]]; then kill -KILL "$PID" 2>/dev/null || true; fi' EXIT
+TPID=""
+WPID=""
+trap 'for p in $PID $TPID $WPID; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
 trap 'exit 143' TERM INT
 
 now() { date +%s.%N; }
@@ -127,6 +151,77 @@ wait_all_seeding() {
     since "$start"
 }
 
+# ---------------------------------------------------------------- the tracker
+# A fresh opentracker per client, whitelisting the library (the Debian build tracks only
+# whitelisted hashes); it chroots into its directory and runs as nobody.
+tracker_start() {
+    local dir=$WORK/tracker-$1
+    mkdir -p "$dir"
+    chmod 755 "$dir"
+    cp "$WORK/hashes.txt" "$dir/whitelist.txt"
+    chmod 644 "$dir/whitelist.txt"
+    opentracker -i "${TRACKER%:*}" -p "${TRACKER#*:}" -P "${TRACKER#*:}" -d "$dir" \
+        -w whitelist.txt -u nobody -A 127.0.0.1 >"$WORK/$1/tracker.out" 2>&1 &
+    TPID=$!
+    for _ in $(seq 100); do
+        tracker_stats >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "opentracker did not answer"
+}
+tracker_stop() {
+    [[ -n $TPID ]] && kill -TERM "$TPID" 2>/dev/null && wait "$TPID" 2>/dev/null || true
+    TPID=""
+}
+# "ANNOUNCES SEEDS": announces received so far (TCP and UDP) and seeders listed now.
+tracker_stats() {
+    curl -sf --max-time 5 "http://$TRACKER/stats?mode=everything" | awk '
+        /<seeds>/ { s = 1 } s && /<count>/ { gsub(/[^0-9]/, ""); seeds = $0; s = 0 }
+        /<tcp>/ { t = 1 } /<udp>/ { t = 0; u = 1 }
+        /<announce>/ { gsub(/[^0-9]/, ""); if (t) tcp = $0; else if (u) udp = $0 }
+        END { if (seeds == "") exit 1; print tcp + udp, seeds }'
+}
+tracker_seeds() { tracker_stats | awk '{ print $2 }'; }
+# Polls until the tracker lists N seeders or ANNOUNCE_WAIT passes; prints "LISTED SECONDS"
+# (seconds from $1).
+wait_listed() {
+    local start=$1 s=0
+    for _ in $(seq $((ANNOUNCE_WAIT * 2))); do
+        s=$(tracker_seeds 2>/dev/null || echo 0)
+        [[ $s -ge $N ]] && break
+        sleep 0.5
+    done
+    echo "$s $(since "$start")"
+}
+# Samples the tracker's announce counter every 10 s into $2 ("SECONDS_SINCE_T0 TOTAL") until
+# WATCH seconds after $1 have passed.
+watch_announces() {
+    local t0=$1 out=$2 el
+    while :; do
+        el=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%d", b - a }')
+        echo "$el $(tracker_stats | awk '{ print $1 }')" >>"$out"
+        ((el >= WATCH)) && break
+        sleep 10
+    done
+}
+# Announces a minute from the series: "PEAK MEAN" (a minute is the last 60 s before a sample).
+announce_rates() {
+    awk 'NR == 1 { t0 = $1; a0 = $2 } { t[NR] = $1; a[NR] = $2 }
+        END {
+            for (i = 1; i <= NR; i++) for (j = i; j >= 1; j--) if (t[i] - t[j] >= 60) {
+                r = (a[i] - a[j]) * 60 / (t[i] - t[j]); if (r > peak) peak = r; break }
+            span = t[NR] - t0; if (span <= 0) span = 1
+            printf "%.0f %.0f", peak, (a[NR] - a0) * 60 / span
+        }' "$1"
+}
+# Per ten minutes of the series: "0-10:N 10-20:N ..." announces in each.
+announce_summary() {
+    awk '{ b = int($1 / 600); if (!(b in first)) first[b] = $2; last[b] = $2; if (b > m) m = b }
+        END { prev = ""; for (i = 0; i <= m; i++) if (i in last) {
+            base = (prev == "") ? first[i] : prev; printf "%d-%dmin:%d ", i * 10, i * 10 + 10, last[i] - base
+            prev = last[i] } }' "$1"
+}
+
 wait_ready() {
     for _ in $(seq 600); do
         "${1}_list" >/dev/null 2>&1 && return 0
@@ -144,8 +239,7 @@ TDIR=$WORK/ttui
 ttui_start() {
     mkdir -p "$TDIR"
     "$TBIN" daemon --no-config --state-dir "$TDIR/state" --log-file "$TDIR/ttui.log" \
-        --no-dht --bind 127.0.0.1 --port 0 -o "$DATA" \
-        --max-active-downloads 0 --max-active-seeds 0 >>"$TDIR/out" 2>&1 &
+        --no-dht --bind 127.0.0.1 --port 0 -o "$DATA" $TTUI_ARGS >>"$TDIR/out" 2>&1 &
     PID=$!
 }
 ttui_list() { "$TBIN" list --json --no-config --state-dir "$TDIR/state"; }
@@ -265,13 +359,20 @@ measure() {
         ttui_base) TBIN=$TTUI_BASE TDIR=$WORK/ttui_base ;;
     esac
     note "$c: starting, adding $N torrents"
+    tracker_start "$c"
     "${c}_start"
     wait_ready "$c"
     t0=$(now)
+    if ((WATCH > 0)); then
+        watch_announces "$t0" "$WORK/$c/announces.tsv" &
+        WPID=$!
+    fi
     "${c}_add"
     R[$c.add_calls]=$(since "$t0")
     R[$c.add]=$(wait_all_seeding "$c" "$t0")
-    note "$c: all $N seeding after ${R[$c.add]} s (add calls ${R[$c.add_calls]} s); settling $SETTLE s"
+    note "$c: all $N seeding after ${R[$c.add]} s (add calls ${R[$c.add_calls]} s)"
+    read -r R[$c.annc] R[$c.annc_s] <<<"$(wait_listed "$t0")"
+    note "$c: the tracker lists ${R[$c.annc]} of $N after ${R[$c.annc_s]} s; settling $SETTLE s"
     sleep "$SETTLE"
     R[$c.rss]=$(mib "$(status_kib "$PID" VmRSS)")
     c0=$(ticks "$PID")
@@ -285,7 +386,17 @@ measure() {
     done
     R[$c.list]=$(echo "${lat[*]}" | median)
     R[$c.hwm]=$(mib "$(status_kib "$PID" VmHWM)")
-    note "$c: rss ${R[$c.rss]} MiB, rest ${R[$c.rest]} %, list ${R[$c.list]} ms (${lat[*]}); restarting"
+    note "$c: rss ${R[$c.rss]} MiB, rest ${R[$c.rest]} %, list ${R[$c.list]} ms (${lat[*]})"
+    R[$c.peak_min]=-
+    R[$c.mean_min]=-
+    if [[ -n $WPID ]]; then
+        note "$c: counting announces until ${WATCH} s after the first add"
+        wait "$WPID" || true
+        WPID=""
+        read -r R[$c.peak_min] R[$c.mean_min] <<<"$(announce_rates "$WORK/$c/announces.tsv")"
+        note "$c: announces a minute: peak ${R[$c.peak_min]}, mean ${R[$c.mean_min]}; per 10 min: $(announce_summary "$WORK/$c/announces.tsv")"
+    fi
+    note "$c: restarting"
     t1=$(now)
     kill -TERM "$PID"
     wait "$PID" || true
@@ -298,6 +409,8 @@ measure() {
     R[$c.rchar]=$(mib $((r0 / 1024)))
     R[$c.rss2]=$(mib "$(status_kib "$PID" VmRSS)")
     note "$c: stop ${R[$c.stop]} s, restart ${R[$c.restart]} s, read ${R[$c.rchar]} MiB, rss ${R[$c.rss2]} MiB"
+    read -r R[$c.reannc] R[$c.reannc_s] <<<"$(wait_listed "$t1")"
+    note "$c: the tracker lists ${R[$c.reannc]} of $N again ${R[$c.reannc_s]} s after the restart"
     sleep 10
     c0=$(ticks "$PID")
     sleep "$REST"
@@ -307,6 +420,7 @@ measure() {
     kill -TERM "$PID"
     wait "$PID" || true
     PID=""
+    tracker_stop
 }
 
 for c in $CLIENTS; do
@@ -314,13 +428,18 @@ for c in $CLIENTS; do
 done
 
 echo
-echo "Session scale: $N torrents seeding (payload $((TOTAL >> 20)) MiB), no peers, loopback"
+echo "Session scale: $N torrents seeding (payload $((TOTAL >> 20)) MiB), one tracker, no peers, loopback"
 printf '  %-13s %8s %9s %9s %8s %9s %7s %9s %10s %9s %8s\n' client add_s rss_MiB hwm_MiB rest_% \
     list_ms stop_s restart_s rchar_MiB rss2_MiB rest2_%
 for c in $CLIENTS; do
     printf '  %-13s %8s %9s %9s %8s %9s %7s %9s %10s %9s %8s\n' "$c" "${R[$c.add]}" "${R[$c.rss]}" \
         "${R[$c.hwm]}" "${R[$c.rest]}" "${R[$c.list]}" "${R[$c.stop]}" "${R[$c.restart]}" \
         "${R[$c.rchar]}" "${R[$c.rss2]}" "${R[$c.rest2]}"
+done
+printf '  %-13s %8s %8s %9s %10s %9s\n' client annc annc_s reannc_s peak/min mean/min
+for c in $CLIENTS; do
+    printf '  %-13s %8s %8s %9s %10s %9s\n' "$c" "${R[$c.annc]}" "${R[$c.annc_s]}" \
+        "${R[$c.reannc_s]}" "${R[$c.peak_min]}" "${R[$c.mean_min]}"
 done
 for o in $CLIENTS; do
     [[ $o == ttui || " $CLIENTS " != *" ttui "* ]] && continue
