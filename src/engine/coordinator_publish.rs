@@ -47,7 +47,7 @@ impl Coordinator {
     }
 
     /// The torrent's line in the session's list.
-    pub(super) fn publish_line(&self) {
+    pub(crate) fn publish_line(&self) {
         let Some(line) = &self.link.line else {
             return;
         };

@@ -148,6 +148,10 @@ async fn prepare(
         c.on_command(Command::Pause);
     }
     if let Some(r) = &start.reports {
+        // The line first: a torrent found complete is a seed now, not a download holding
+        // one of the session's download slots until its first tick (in a library added at
+        // once, that wait was what paced the whole add: 5 slots a 500 ms session tick).
+        c.publish_line();
         // The session starts the next torrent waiting for its check.
         let _ = r.send((start.id, Report::Opened));
     }
