@@ -97,16 +97,18 @@ pub(crate) struct Facts {
     pub announces: bool,
     /// Its task checked its data when it started, and no peer nor subscriber has come since.
     pub just_checked: bool,
-    /// It was woken only to announce, nobody has come since, and its trackers have answered
-    /// (or failed): it goes back to sleep after [`ANNOUNCE_WAKE_QUIET`].
+    /// It runs only to announce (woken for it, or just checked and found complete), nobody
+    /// has come since, and its trackers have answered (or failed): it goes back to sleep
+    /// after [`ANNOUNCE_WAKE_QUIET`].
     pub announced_only: bool,
 }
 
-/// Quiet time of a torrent woken only for its announce, once the announce is done. A library
-/// of 10,000 on a 30-minute interval wakes 5.6 torrents a second; each staying up the full
-/// quiet time would keep hundreds of tasks awake at any moment. A leecher the tracker gave
-/// us is dialed at once, and one that dials us later wakes the torrent again.
-pub(crate) const ANNOUNCE_WAKE_QUIET: Duration = Duration::from_secs(10);
+/// Quiet time of a torrent that runs only to announce, once the announce is done. A library
+/// of 10,000 on a 30-minute interval wakes 5.6 torrents a second, and one added at once
+/// checks hundreds a second; each staying up the full quiet time would keep thousands of
+/// tasks awake at once (the session's peak memory, and the heap it leaves behind). A leecher
+/// the tracker gave us is dialed at once, and one that dials us later wakes the torrent.
+pub(crate) const ANNOUNCE_WAKE_QUIET: Duration = Duration::from_secs(5);
 
 impl Facts {
     /// Nothing would be lost by ending its task now.
