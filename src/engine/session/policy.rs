@@ -350,6 +350,11 @@ impl Manager {
         slot.policy.seeding_run = Duration::ZERO;
         let mut line = slot.line.borrow().clone();
         line.why = None;
+        if parked.complete {
+            // Until its task says otherwise: a seed woken to announce (or restored asleep,
+            // whose own line was never a task's) must not flicker to `downloading`.
+            line.state = TorrentState::Seeding;
+        }
         let (line_tx, line_rx) = watch::channel(line);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         parked.held.replay(&cmd_tx);
