@@ -9,7 +9,8 @@ fn quiet() -> Facts {
         busy: false,
         announces: true,
         just_checked: false,
-        announced_only: false,
+        woke_to_announce: false,
+        announce_done: false,
     }
 }
 
@@ -446,7 +447,8 @@ fn a_torrent_woken_only_to_announce_sleeps_soon_after_the_announce() {
     let t0 = Instant::now();
     let s = settings();
     let woke = Facts {
-        announced_only: true,
+        woke_to_announce: true,
+        announce_done: true,
         ..quiet()
     };
     assert!(!may_sleep(
@@ -456,8 +458,33 @@ fn a_torrent_woken_only_to_announce_sleeps_soon_after_the_announce() {
         &s
     ));
     assert!(may_sleep(&woke, Some(t0), t0 + ANNOUNCE_WAKE_QUIET, &s));
+    // Not before its announce is done.
+    let asking = Facts {
+        announce_done: false,
+        ..woke
+    };
+    assert!(!may_sleep(&asking, Some(t0), t0 + ANNOUNCE_WAKE_QUIET, &s));
     // Anyone else waits the whole quiet time.
     assert!(!may_sleep(&quiet(), Some(t0), t0 + ANNOUNCE_WAKE_QUIET, &s));
+}
+
+#[test]
+fn a_torrent_just_checked_complete_sleeps_once_it_has_announced() {
+    let t0 = Instant::now();
+    let s = settings();
+    let checked = Facts {
+        just_checked: true,
+        ..quiet()
+    };
+    assert!(
+        !may_sleep(&checked, Some(t0), t0, &s),
+        "its `started` first"
+    );
+    let announced = Facts {
+        announce_done: true,
+        ..checked
+    };
+    assert!(may_sleep(&announced, Some(t0), t0, &s));
 }
 
 #[test]
@@ -508,7 +535,7 @@ fn a_large_library_may_wake_more_a_tick() {
     for i in 0..10_000u32 {
         a.push(t, TorrentId(i));
     }
-    assert_eq!(a.wakes_per_tick(&s), 10);
+    assert_eq!(a.wakes_per_tick(&s), 20);
     assert_eq!(
         Announces::default().wakes_per_tick(&s),
         s.announce_wakes_per_tick

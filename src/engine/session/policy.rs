@@ -57,11 +57,12 @@ pub(super) struct SlotPolicy {
     /// Its task was started to open and check its data and has not said it is done
     /// (`Report::Opened`) nor ended: it counts against the checks at a time (`queue.rs`).
     pub checking: bool,
-    /// Its task has checked the data since it started, and no peer nor subscriber has come
-    /// since: found complete with nothing to announce, it sleeps at once (`dormancy.rs`).
+    /// Its task has checked the data since it started and found it complete, and no peer nor
+    /// subscriber has come since: with nothing to announce (or its announce done), it sleeps
+    /// at once (`dormancy.rs`).
     pub just_checked: bool,
     /// Its task was woken from sleep only to announce, and no peer nor subscriber has come
-    /// since (`dormancy::Facts::announced_only`).
+    /// since (`dormancy::Facts::woke_to_announce`).
     pub woke_to_announce: bool,
 }
 

@@ -37,9 +37,17 @@ impl Manager {
                 }
             }
             Report::Opened => {
-                let p = &mut self.slots[i].policy;
+                let slot = &mut self.slots[i];
+                // Its line was published just before (`torrent::open`): found complete or not.
+                let complete = matches!(
+                    slot.line.borrow().state,
+                    TorrentState::Seeding | TorrentState::Complete
+                );
+                let p = &mut slot.policy;
                 if std::mem::take(&mut p.checking) {
-                    p.just_checked = true;
+                    // Only a seed found complete: a download that finishes between two
+                    // session ticks must not be taken for one that never had a peer.
+                    p.just_checked = complete;
                     // The next waiting for its check starts now, not at the next tick.
                     self.evaluate(false);
                     self.checks_done();

@@ -32,8 +32,8 @@ impl Manager {
             busy: slot.removing.is_some() || slot.ignore_ended > 0 || slot.meta.is_none(),
             announces,
             just_checked: slot.policy.just_checked,
-            announced_only: (slot.policy.woke_to_announce || slot.policy.just_checked)
-                && line.next_announce.is_some(),
+            woke_to_announce: slot.policy.woke_to_announce,
+            announce_done: line.next_announce.is_some(),
         }
     }
 
