@@ -182,6 +182,12 @@ impl Manager {
         match &mut slot.policy.stopped {
             Some(parked) => parked.held.hold(command),
             None => {
+                // A command is someone at work on it: it sleeps only after the whole quiet
+                // time, and not before its task has read the command (a pause sent while it
+                // fell asleep at once after its announce was lost with the task).
+                slot.policy.just_checked = false;
+                slot.policy.woke_to_announce = false;
+                slot.policy.quiet_since = None;
                 let _ = slot.commands.send(command);
             }
         }
