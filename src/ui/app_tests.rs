@@ -361,3 +361,20 @@ fn a_refused_force_start_or_queue_move_says_why() {
         Some("queue move of torrent #1: no torrent 1")
     );
 }
+
+/// The session may publish the list without a removed torrent before its answer arrives: the
+/// answer still names the torrent asked for.
+#[test]
+fn a_removal_answered_after_the_list_dropped_it_still_names_it() {
+    let mut app = App::for_session(PathBuf::new(), Theme::plain());
+    app.on_session(session_of(2));
+    app.handle(Action::Remove);
+    app.handle(Action::DeleteData);
+    app.on_session(session_of(0));
+    app.on_reply(Reply::Removed {
+        id: TorrentId(1),
+        delete_data: true,
+        result: Ok(()),
+    });
+    assert_eq!(app.status.as_deref(), Some("removed t1 and its data"));
+}

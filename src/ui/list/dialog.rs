@@ -130,15 +130,18 @@ impl ListState {
     /// The engine's answer to a removal. The torrent leaves the list either way, so this line
     /// is the only place a failed deletion of its data shows.
     pub fn on_removed(
-        &self,
+        &mut self,
         id: crate::engine::api::TorrentId,
         delete_data: bool,
         result: Result<(), String>,
     ) -> String {
-        let name = self.line(id).map_or_else(
-            || format!("torrent {id}"),
-            |t| fmt::outside(&t.name, 40).into(),
-        );
+        let asked = self.removing.remove(&id);
+        let name = asked.unwrap_or_else(|| {
+            self.line(id).map_or_else(
+                || format!("torrent {id}"),
+                |t| fmt::outside(&t.name, 40).into(),
+            )
+        });
         match (result, delete_data) {
             (Ok(()), true) => format!("removed {name} and its data"),
             (Ok(()), false) => format!("removed {name} (data kept)"),

@@ -48,6 +48,9 @@ pub struct ListState {
     pub adding: Option<super::add_state::AddDialog>,
     /// Where the table (column titles, then rows) is on screen, for the mouse.
     pub table: Rect,
+    /// Names of the torrents asked to be removed, for the answer's line: the list the session
+    /// publishes may drop a torrent before its removal's answer arrives.
+    pub(super) removing: std::collections::BTreeMap<TorrentId, String>,
     last: Option<Arc<SessionSnapshot>>,
     /// Indices of `last.torrents` shown, in order.
     order: Vec<usize>,
@@ -357,6 +360,12 @@ impl ListState {
             (true, 1) => "and its data",
             (true, _) => "and their data",
         };
+        for &id in &dialog.ids {
+            if let Some(t) = self.line(id) {
+                let name = crate::fmt::outside(&t.name, 40).into_owned();
+                self.removing.insert(id, name);
+            }
+        }
         let reqs = dialog
             .ids
             .into_iter()
