@@ -7,6 +7,7 @@
 //! (task.rs): tiers in parallel, fail-over within a tier, re-announces and back-off.
 
 pub mod http;
+pub(crate) mod pace;
 pub(crate) mod task;
 pub mod udp;
 

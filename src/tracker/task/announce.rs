@@ -3,6 +3,7 @@
 //! the next URL at once.
 
 use super::*;
+use crate::tracker::pace;
 
 impl Task {
     pub(super) fn start_due(&mut self, inflight: &mut FuturesUnordered<AnnounceFuture>) {
@@ -47,6 +48,9 @@ impl Task {
             }
         }
         inflight.push(Box::pin(async move {
+            // Paced first, so a tracker's queue holds no concurrency slot another tracker
+            // could use.
+            pace::wait_turn(&pace::tracker_key(&url)).await;
             // Never closed, so acquire only fails if it were; then go without a slot.
             let _slot = announce_slots().acquire().await.ok();
             let result = match &http {
