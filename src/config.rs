@@ -327,5 +327,4 @@ pub(crate) fn apply(
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

@@ -10,7 +10,6 @@
 //! multiplexed channel: the protocol stays the local one byte for byte, and ssh's own
 //! ControlMaster makes the extra connections cheap for whoever wants that.
 
-#[path = "attach_requests.rs"]
 mod requests;
 
 use std::path::PathBuf;

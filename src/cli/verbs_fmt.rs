@@ -493,5 +493,4 @@ pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> String {
 }
 
 #[cfg(test)]
-#[path = "verbs_fmt_tests.rs"]
 mod tests;

@@ -429,5 +429,4 @@ impl Node {
 mod incoming;
 
 #[cfg(test)]
-#[path = "node_tests.rs"]
 mod tests;

@@ -502,5 +502,4 @@ impl Drop for PeerConn {
 }
 
 #[cfg(test)]
-#[path = "conn_tests.rs"]
 mod tests;

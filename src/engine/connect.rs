@@ -186,5 +186,4 @@ pub(crate) async fn read_ext_client<S: AsyncRead + Unpin>(
 }
 
 #[cfg(test)]
-#[path = "connect_tests.rs"]
 mod tests;

@@ -482,19 +482,12 @@ async fn recv_if_any_unbounded<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -
 }
 
 // The coordinator's other halves: child modules, so its fields stay private to it.
-#[path = "dht_peers.rs"]
 mod dht_peers;
-#[path = "events.rs"]
 mod events;
-#[path = "coordinator_files.rs"]
 mod files;
-#[path = "coordinator_parts.rs"]
 mod parts;
-#[path = "pex_round.rs"]
 mod pex_round;
-#[path = "coordinator_publish.rs"]
 mod publish;
 
 #[cfg(test)]
-#[path = "coordinator_tests.rs"]
 mod tests;

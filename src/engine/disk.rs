@@ -20,8 +20,6 @@ pub(crate) mod parts;
 mod skip;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_files;
 mod vectored;
 
 use std::fs::File;

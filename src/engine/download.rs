@@ -281,5 +281,4 @@ impl Drop for Download {
 }
 
 #[cfg(test)]
-#[path = "download_tests.rs"]
 mod tests;

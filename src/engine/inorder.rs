@@ -182,5 +182,4 @@ impl PieceHash {
 }
 
 #[cfg(test)]
-#[path = "inorder_tests.rs"]
 mod tests;

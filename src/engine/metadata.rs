@@ -433,5 +433,4 @@ impl Fetcher<'_> {
 pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[cfg(test)]
-#[path = "metadata_tests.rs"]
 mod tests;

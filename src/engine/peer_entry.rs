@@ -397,5 +397,4 @@ impl PeerEntry {
 }
 
 #[cfg(test)]
-#[path = "peer_entry_tests.rs"]
 mod tests;

@@ -257,5 +257,4 @@ impl PeerTable {
 }
 
 #[cfg(test)]
-#[path = "peers_tests.rs"]
 mod tests;

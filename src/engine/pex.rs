@@ -170,5 +170,4 @@ impl PexOutbox {
 }
 
 #[cfg(test)]
-#[path = "pex_tests.rs"]
 mod tests;

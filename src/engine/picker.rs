@@ -50,7 +50,7 @@ struct Partial {
     /// Connection ids that contributed at least one block, for hash-failure accounting.
     contributors: Vec<u64>,
     /// Per block: when it was requested, meaningful while it is `Requested`. Endgame copies
-    /// only late requests, the newest first (`picker_endgame.rs`).
+    /// only late requests, the newest first (`picker/endgame.rs`).
     asked: Vec<endgame::Asked>,
 }
 
@@ -545,12 +545,9 @@ impl Picker {
     }
 }
 
-#[path = "picker_prio.rs"]
 mod prio;
 
-#[path = "picker_endgame.rs"]
 mod endgame;
 
 #[cfg(test)]
-#[path = "picker_tests.rs"]
 mod tests;

@@ -57,7 +57,7 @@ impl PeerConn {
     pub(super) fn update_rate(&mut self, now: Instant) {
         self.pacing.update(now, self.throttle.down_limited());
         // Snubbed once: the probe request it keeps is not given back each tick, so it ages
-        // and endgame copies it to another peer (`picker_endgame.rs`) instead of asking the
+        // and endgame copies it to another peer (`picker/endgame.rs`) instead of asking the
         // silent peer anew every half second.
         if !self.snubbed
             && !self.requests.is_empty()

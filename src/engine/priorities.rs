@@ -271,5 +271,4 @@ pub(crate) fn fill_done(info: &Info, have: &Bitfield, rows: &mut [FileRow]) {
 }
 
 #[cfg(test)]
-#[path = "priorities_tests.rs"]
 mod tests;

@@ -132,5 +132,4 @@ fn dispatch(
 }
 
 #[cfg(test)]
-#[path = "udp_tests.rs"]
 mod tests;

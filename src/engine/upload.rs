@@ -198,5 +198,4 @@ pub(super) fn append_blocks(
 }
 
 #[cfg(test)]
-#[path = "upload_tests.rs"]
 mod tests;

@@ -157,5 +157,4 @@ fn finish(shared: &Shared, index: u32, hash: PieceHash, contributors: Vec<u64>) 
 }
 
 #[cfg(test)]
-#[path = "verify_tests.rs"]
 mod tests;

@@ -309,5 +309,4 @@ where
 }
 
 #[cfg(test)]
-#[path = "mse_stream_tests.rs"]
 mod tests;

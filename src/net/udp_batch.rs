@@ -115,5 +115,4 @@ pub(crate) fn split_gro(buf: &[u8], stride: usize, mut each: impl FnMut(&[u8])) 
 }
 
 #[cfg(test)]
-#[path = "udp_batch_tests.rs"]
 mod tests;

@@ -152,5 +152,4 @@ pub(crate) fn plan(
 }
 
 #[cfg(test)]
-#[path = "udp_gso_tests.rs"]
 mod tests;

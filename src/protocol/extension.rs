@@ -418,5 +418,4 @@ impl Pex {
 }
 
 #[cfg(test)]
-#[path = "extension_tests.rs"]
 mod tests;

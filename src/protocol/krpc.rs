@@ -429,5 +429,4 @@ pub fn encode_nodes(nodes: &[CompactNode]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-#[path = "krpc_tests.rs"]
 mod tests;

@@ -634,7 +634,3 @@ pub fn encode_torrent(
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_files;
-#[cfg(test)]
-mod tests_names;

@@ -28,7 +28,6 @@
 use super::rc4::Rc4;
 use rand::RngCore;
 
-#[path = "mse_codec_keys.rs"]
 mod keys;
 pub use keys::{rc4_key, req2, sha1_of, KeyPair};
 
@@ -486,5 +485,4 @@ impl Handshake {
 }
 
 #[cfg(test)]
-#[path = "mse_codec_tests.rs"]
 mod tests;

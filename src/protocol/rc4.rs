@@ -80,5 +80,4 @@ fn step(s: &mut [u8; 256], i: &mut u8, j: &mut u8, ti: &mut u8) -> u8 {
 }
 
 #[cfg(test)]
-#[path = "rc4_tests.rs"]
 mod tests;

@@ -9,9 +9,9 @@
 
 mod announce;
 mod outbox;
-mod tier;
 #[cfg(test)]
-mod tier_tests;
+mod tests;
+mod tier;
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;

@@ -362,9 +362,7 @@ impl App {
     }
 }
 
-#[path = "app_detail.rs"]
 mod detail;
 
 #[cfg(test)]
-#[path = "app_tests.rs"]
 mod tests;

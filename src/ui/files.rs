@@ -309,5 +309,4 @@ impl FilesView {
 }
 
 #[cfg(test)]
-#[path = "files_tests.rs"]
 mod tests;

@@ -335,5 +335,4 @@ pub(crate) fn from_key_in(key: &KeyEvent, mode: Mode) -> Option<Action> {
 }
 
 #[cfg(test)]
-#[path = "keys_tests.rs"]
 mod tests;

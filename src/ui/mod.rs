@@ -113,4 +113,4 @@ pub(crate) fn draw_into(area: Rect, buf: &mut ratatui::buffer::Buffer, snap: &Sn
 #[cfg(test)]
 mod detail_fixture;
 #[cfg(test)]
-mod detail_tests;
+mod tests;

@@ -490,10 +490,8 @@ fn choked(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
     ))
 }
 
-#[path = "explain_local.rs"]
 mod local;
 use local::{disk, limits, rc4_cpu, reachability, upload_saturation};
 
 #[cfg(test)]
-#[path = "explain_tests.rs"]
 mod tests;

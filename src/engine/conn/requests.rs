@@ -222,5 +222,4 @@ impl Pacing {
 }
 
 #[cfg(test)]
-#[path = "requests_tests.rs"]
 mod tests;

@@ -438,5 +438,4 @@ fn set_executable(file: &File) -> io::Result<()> {
 }
 
 #[cfg(test)]
-#[path = "layout_tests.rs"]
 mod tests;

@@ -414,5 +414,4 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
 }
 
 #[cfg(test)]
-#[path = "open_files_tests.rs"]
 mod tests;

@@ -648,3 +648,5 @@ fn a_missing_file_is_created_at_its_first_write_not_at_open() {
         .unwrap();
     assert_eq!(flags, [true, false, false]);
 }
+
+mod files;

@@ -134,5 +134,4 @@ pub(super) fn write_all_vectored_at(file: &File, bufs: &[&[u8]], mut at: u64) ->
 }
 
 #[cfg(test)]
-#[path = "vectored_tests.rs"]
 mod tests;

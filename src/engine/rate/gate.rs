@@ -121,5 +121,4 @@ impl Gate {
 }
 
 #[cfg(test)]
-#[path = "gate_tests.rs"]
 mod tests;

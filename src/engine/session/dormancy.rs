@@ -17,7 +17,7 @@
 //! task for a short while every interval per torrent. Going to sleep does not tell the
 //! trackers `stopped`, so they keep listing the torrent between announces.
 //!
-//! This file holds the pure decisions (unit-tested without sockets in dormancy_tests.rs);
+//! This file holds the pure decisions (unit-tested without sockets in dormancy/tests.rs);
 //! `sleep.rs` acts on them in the manager.
 
 use std::cmp::Reverse;
@@ -380,5 +380,4 @@ impl Announces {
 }
 
 #[cfg(test)]
-#[path = "dormancy_tests.rs"]
 mod tests;

@@ -281,5 +281,4 @@ pub(crate) fn flag_text(d: Duration) -> String {
 }
 
 #[cfg(test)]
-#[path = "goals_tests.rs"]
 mod tests;

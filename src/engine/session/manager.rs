@@ -16,7 +16,6 @@
 //! `magnets.rs`, `sleep.rs` (dormant torrents: no task until a peer, an announce, a command
 //! or a subscriber wakes them; see `dormancy.rs`).
 
-#[path = "limits.rs"]
 mod limits;
 
 use std::collections::HashMap;
@@ -40,27 +39,16 @@ use crate::protocol::bitfield::Bitfield;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 
-#[path = "add.rs"]
 mod add;
-#[path = "disk_files.rs"]
 mod disk_files;
-#[path = "lines.rs"]
 mod lines;
-#[path = "magnets.rs"]
 mod magnets;
-#[path = "parked.rs"]
 mod parked;
-#[path = "policy.rs"]
 mod policy;
-#[path = "remove.rs"]
 mod remove;
-#[path = "reports.rs"]
 mod reports;
-#[path = "requests.rs"]
 mod requests;
-#[path = "restart.rs"]
 mod restart;
-#[path = "sleep.rs"]
 mod sleep;
 
 use reports::report_end;

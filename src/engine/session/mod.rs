@@ -500,5 +500,4 @@ pub(crate) async fn route(
 }
 
 #[cfg(test)]
-#[path = "mod_tests.rs"]
 mod tests;

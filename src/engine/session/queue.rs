@@ -321,5 +321,4 @@ pub(crate) fn reorder(positions: &mut [u32], who: usize, m: Move) {
 }
 
 #[cfg(test)]
-#[path = "queue_tests.rs"]
 mod tests;

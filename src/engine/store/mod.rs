@@ -19,8 +19,6 @@ pub(crate) mod restart;
 pub mod resume;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_restart;
 
 use std::collections::HashMap;
 use std::fs::{self, File};

@@ -468,3 +468,5 @@ fn the_default_state_directory_follows_xdg() {
     assert_eq!(state_dir_from(None, None), None);
     assert_eq!(state_dir_from(None, p("")), None);
 }
+
+mod restart;

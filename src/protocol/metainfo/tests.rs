@@ -587,3 +587,7 @@ fn url_list_as_one_string_or_a_list_skips_what_is_not_a_web_url() {
     });
     assert!(Metainfo::from_bytes(&odd).unwrap().web_seeds.is_empty());
 }
+
+mod files;
+
+mod names;

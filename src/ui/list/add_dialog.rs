@@ -245,5 +245,4 @@ fn tree_row<'a>(n: &Node, folded: bool, width: usize, theme: &Theme) -> Vec<Span
 }
 
 #[cfg(test)]
-#[path = "add_dialog_tests.rs"]
 mod tests;

@@ -336,5 +336,4 @@ fn read_source(
 }
 
 #[cfg(test)]
-#[path = "add_tests.rs"]
 pub(super) mod tests;

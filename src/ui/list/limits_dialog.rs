@@ -135,5 +135,4 @@ pub(super) fn tail(text: &str, width: usize) -> String {
 }
 
 #[cfg(test)]
-#[path = "limits_dialog_tests.rs"]
 pub(crate) mod tests;

@@ -103,5 +103,4 @@ pub fn render(area: Rect, buf: &mut Buffer, p: &MovePrompt, theme: &Theme) {
 }
 
 #[cfg(test)]
-#[path = "move_prompt_tests.rs"]
 mod tests;

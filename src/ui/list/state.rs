@@ -376,5 +376,4 @@ impl ListState {
 }
 
 #[cfg(test)]
-#[path = "state_tests.rs"]
 mod tests;

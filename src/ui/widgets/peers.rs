@@ -338,5 +338,4 @@ fn conn_text(p: &PeerRow, wide: bool) -> String {
 }
 
 #[cfg(test)]
-#[path = "peers_tests.rs"]
 mod tests;
