@@ -101,6 +101,9 @@ pub(crate) struct Facts {
     pub woke_to_announce: bool,
     /// Its trackers have answered its announce (or failed): it knows when the next is due.
     pub announce_done: bool,
+    /// It has trackers and none has answered yet: its announce may still wait its turn in
+    /// the tracker's pace (tracker/pace.rs), and a task ended now would lose it.
+    pub tracker_pending: bool,
 }
 
 /// Quiet time of a torrent woken only to announce, once the announce is done. A library of
@@ -124,6 +127,8 @@ impl Facts {
 /// thousands of tasks awake together (the session's peak memory, and the heap they leave
 /// behind). One woken only to announce sleeps [`ANNOUNCE_WAKE_QUIET`] after its announce;
 /// one woken for anything else stays up `s.after` for the peer or command that woke it.
+/// None sleeps while its trackers have not answered (a library added at once waits minutes
+/// for its turn to announce).
 pub(crate) fn may_sleep(
     facts: &Facts,
     quiet_since: Option<Instant>,
@@ -139,6 +144,7 @@ pub(crate) fn may_sleep(
     };
     !s.after.is_zero()
         && facts.quiet()
+        && !(facts.tracker_pending && !facts.paused)
         && quiet_since.is_some_and(|t| now.duration_since(t) >= after)
 }
 

@@ -11,6 +11,7 @@ fn quiet() -> Facts {
         just_checked: false,
         woke_to_announce: false,
         announce_done: false,
+        tracker_pending: false,
     }
 }
 
@@ -485,6 +486,30 @@ fn a_torrent_just_checked_complete_sleeps_once_it_has_announced() {
         ..checked
     };
     assert!(may_sleep(&announced, Some(t0), t0, &s));
+}
+
+#[test]
+fn no_torrent_sleeps_while_its_tracker_has_not_answered() {
+    let t0 = Instant::now();
+    let s = settings();
+    let waiting = Facts {
+        tracker_pending: true,
+        ..quiet()
+    };
+    // Long past the quiet time: its announce still waits its turn in the tracker's pace.
+    assert!(!may_sleep(&waiting, Some(t0), t0 + s.after * 10, &s));
+    let checked = Facts {
+        just_checked: true,
+        ..waiting
+    };
+    assert!(!may_sleep(&checked, Some(t0), t0 + s.after * 10, &s));
+    // Paused, it announces nothing: it is parked as before.
+    let paused = Facts {
+        paused: true,
+        complete: false,
+        ..waiting
+    };
+    assert!(may_sleep(&paused, Some(t0), t0 + s.after, &s));
 }
 
 #[test]

@@ -177,7 +177,9 @@ impl Manager {
                     .meta
                     .as_ref()
                     .is_some_and(|m| announces(&self.opts, dht, m));
-                let facts = Self::facts(slot, &line, announces);
+                let trackers = self.opts.use_trackers
+                    && slot.meta.as_ref().is_some_and(|m| !m.trackers.is_empty());
+                let facts = Self::facts(slot, &line, announces, trackers);
                 if facts.peers > 0 || facts.subscribed {
                     slot.policy.just_checked = false;
                     slot.policy.woke_to_announce = false;

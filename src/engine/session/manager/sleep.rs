@@ -23,7 +23,7 @@ pub(super) enum Asleep {
 impl Manager {
     /// What the dormancy decision needs of a running slot (`announces`: see
     /// `policy::announces`).
-    pub(super) fn facts(slot: &Slot, line: &TorrentLine, announces: bool) -> Facts {
+    pub(super) fn facts(slot: &Slot, line: &TorrentLine, announces: bool, trackers: bool) -> Facts {
         Facts {
             complete: matches!(line.state, TorrentState::Seeding | TorrentState::Complete),
             paused: line.state == TorrentState::Paused,
@@ -34,6 +34,7 @@ impl Manager {
             just_checked: slot.policy.just_checked,
             woke_to_announce: slot.policy.woke_to_announce,
             announce_done: line.next_announce.is_some(),
+            tracker_pending: trackers && line.next_announce.is_none(),
         }
     }
 
