@@ -15,7 +15,7 @@ use clap::{ArgMatches, ValueEnum};
 use serde::{Deserialize, Deserializer};
 
 use crate::cli::DownloadArgs;
-use crate::engine::options::TransportPolicy;
+use crate::engine::torrent::options::TransportPolicy;
 use crate::net::EncryptionPolicy;
 
 /// Largest config file read: a config is a few hundred bytes; more is a mistake.
@@ -70,7 +70,7 @@ pub struct Config {
     #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
     pub alt_up_limit: Option<u64>,
     #[serde(default, deserialize_with = "crate::cli::rate_args::schedule_key")]
-    pub alt_schedule: Option<crate::engine::rate::Schedule>,
+    pub alt_schedule: Option<crate::engine::peer::rate::Schedule>,
     pub exempt_local_peers: Option<bool>,
 }
 

@@ -19,8 +19,8 @@ pub mod protocol {
 }
 
 pub mod engine {
-    pub use crate::engine::connect::connect_and_handshake;
-    pub use crate::engine::options::{Options, TorrentEnd};
+    pub use crate::engine::peer::connect::connect_and_handshake;
+    pub use crate::engine::torrent::options::{Options, TorrentEnd};
     pub use crate::engine::torrent::{start, Engine};
     pub use crate::engine::{api, ExtHandshake};
     pub mod create {
@@ -31,20 +31,24 @@ pub mod engine {
             pub use crate::engine::disk::parts::parse_header;
         }
     }
-    pub mod picker {
-        pub use crate::engine::picker::{BlockRef, Picker};
+    pub mod peer {
+        pub mod rate {
+            pub use crate::engine::peer::rate::{parse, parse_rate, Schedule};
+        }
     }
-    pub mod rate {
-        pub use crate::engine::rate::{parse, parse_rate, Schedule};
-    }
-    pub mod store {
-        pub use crate::engine::store::lock::{try_lock, LockError};
-        pub use crate::engine::store::restart::stamp_files;
-        pub use crate::engine::store::resume::Resume;
-        pub use crate::engine::store::{resume, Store};
+    pub mod session {
+        pub mod store {
+            pub use crate::engine::session::store::lock::{try_lock, LockError};
+            pub use crate::engine::session::store::restart::stamp_files;
+            pub use crate::engine::session::store::resume::Resume;
+            pub use crate::engine::session::store::{resume, Store};
+        }
     }
     pub mod torrent {
         pub use crate::engine::torrent::human;
+        pub mod picker {
+            pub use crate::engine::torrent::picker::{BlockRef, Picker};
+        }
     }
 }
 

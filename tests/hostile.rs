@@ -873,7 +873,7 @@ async fn paused_seeder_reports_paused() {
 
 #[test]
 fn endgame_never_asks_one_peer_twice_for_a_block() {
-    use ttui::internals::engine::picker::{BlockRef, Picker};
+    use ttui::internals::engine::torrent::picker::{BlockRef, Picker};
     use ttui::internals::protocol::bitfield::Bitfield;
     // One piece of two blocks; the peer first takes one block, then tops its pipeline up.
     let mut p = Picker::new(1, 2 * BLOCK_LEN, 2 * u64::from(BLOCK_LEN), Bitfield::new(1));

@@ -32,7 +32,7 @@ use common::*;
 use kit::*;
 use payload::*;
 use sha1::{Digest, Sha1};
-use ttui::internals::engine::store::{stamp_files, Resume, Store};
+use ttui::internals::engine::session::store::{stamp_files, Resume, Store};
 use ttui::internals::protocol::bitfield::Bitfield;
 use ttui::internals::protocol::metainfo::Metainfo;
 

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ttui::internals::engine::store::{try_lock, LockError, Resume, Store};
+use ttui::internals::engine::session::store::{try_lock, LockError, Resume, Store};
 
 /// A mount on a directory for the duration of a test, unmounted on drop (as in disk_errors.rs).
 struct Mount(PathBuf);
@@ -254,7 +254,7 @@ fn ten_thousand_saved_torrents_load_in_one_pass() {
         // Written plainly: the point is the cost of loading, not of 10,000 fsyncs.
         fs::write(
             store.resume_path(&hash),
-            ttui::internals::engine::store::resume::encode(&r),
+            ttui::internals::engine::session::store::resume::encode(&r),
         )
         .unwrap();
         fs::write(store.torrent_path(&hash), b"d4:infod4:name1:xee").unwrap();

@@ -3,7 +3,7 @@
 //! decodes re-encodes to data that decodes to the same thing.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::internals::engine::store::resume::{decode, encode};
+use ttui::internals::engine::session::store::resume::{decode, encode};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 20 {
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let hash: [u8; 20] = hash.try_into().expect("20 bytes");
     match decode(bytes, &hash) {
         Ok(r) => {
-            assert!(r.peers.len() <= ttui::internals::engine::store::resume::MAX_PEERS);
+            assert!(r.peers.len() <= ttui::internals::engine::session::store::resume::MAX_PEERS);
             assert!(r.have_bitfield().is_some());
             let again = decode(&encode(&r), &hash).expect("our own encoding decodes");
             assert_eq!(again, r);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 
 use crate::engine::api::PeerEnd;
-use crate::engine::connect::{connect_encrypted, read_ext_client};
+use crate::engine::peer::connect::{connect_encrypted, read_ext_client};
 use crate::net::{Encryption, EncryptionPolicy};
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::peer_id::{decode_client, hex, our_peer_id};
@@ -206,8 +206,8 @@ async fn handshake_once(
 ) {
     let t0 = Instant::now();
     // A handshake or probe runs over TCP: it has no session and so no UDP socket for uTP.
-    let tcp = crate::engine::dial::Transports {
-        policy: crate::engine::options::TransportPolicy::Tcp,
+    let tcp = crate::engine::peer::dial::Transports {
+        policy: crate::engine::torrent::options::TransportPolicy::Tcp,
         utp: None,
     };
     let id = our_peer_id();

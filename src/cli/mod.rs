@@ -98,8 +98,8 @@ pub(crate) struct DownloadArgs {
     pub encryption: crate::net::EncryptionPolicy,
     /// Transports for peer connections: `both` dials uTP first and falls back to TCP, and
     /// accepts both; `tcp` and `utp` use only that one.
-    #[arg(long, value_enum, default_value_t = crate::engine::options::TransportPolicy::Both)]
-    pub transport: crate::engine::options::TransportPolicy,
+    #[arg(long, value_enum, default_value_t = crate::engine::torrent::options::TransportPolicy::Both)]
+    pub transport: crate::engine::torrent::options::TransportPolicy,
     /// Do not run a DHT node (trackers, PEX and --peer only).
     #[arg(long)]
     pub no_dht: bool,
@@ -326,9 +326,9 @@ pub(crate) enum Verb {
     /// own seeding goals (over the session's).
     Limit {
         ids: Vec<String>,
-        #[arg(long, value_name = "RATE", value_parser = crate::engine::rate::parse_rate)]
+        #[arg(long, value_name = "RATE", value_parser = crate::engine::peer::rate::parse_rate)]
         down: Option<u64>,
-        #[arg(long, value_name = "RATE", value_parser = crate::engine::rate::parse_rate)]
+        #[arg(long, value_name = "RATE", value_parser = crate::engine::peer::rate::parse_rate)]
         up: Option<u64>,
         /// Turtle mode: the alternative limits (--alt-down-limit, --alt-up-limit).
         #[arg(long, value_enum)]

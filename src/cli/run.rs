@@ -53,7 +53,9 @@ pub(crate) fn refuse_files_without_torrent(args: &DownloadArgs) -> Result<(), St
 /// against the file count once it is known).
 pub(crate) fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFiles, String> {
     let only = match args.only_files.as_deref() {
-        Some(list) => Some(crate::engine::priorities::parse_file_list(list, None)?),
+        Some(list) => Some(crate::engine::torrent::priorities::parse_file_list(
+            list, None,
+        )?),
         None => None,
     };
     Ok(crate::engine::api::AddFiles {
@@ -105,7 +107,8 @@ pub(crate) fn state_dir_of(given: Option<&Path>) -> PathBuf {
     }
     // Neither variable absolute (the XDG spec says to ignore a relative one): the working
     // directory's, as before there was a rule.
-    crate::engine::store::default_state_dir().unwrap_or_else(|| PathBuf::from(".local/share/ttui"))
+    crate::engine::session::store::default_state_dir()
+        .unwrap_or_else(|| PathBuf::from(".local/share/ttui"))
 }
 
 /// `ttui <TORRENT>` and `ttui seed <TORRENT>`: the TUI on a terminal, progress lines otherwise.
@@ -125,7 +128,7 @@ pub(crate) fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, St
         let torrent = load_torrent_or_magnet(&path, &args)?;
         if let (Torrent::File(meta), Some(only)) = (&torrent, &files.only) {
             // Refused before anything starts; a magnet's list is checked once it is known.
-            crate::engine::priorities::FilePlan::only(&meta.info, only, files.sequential)?;
+            crate::engine::torrent::priorities::FilePlan::only(&meta.info, only, files.sequential)?;
         }
         if headless {
             let opts = options(&args, seed_cmd || args.seed);

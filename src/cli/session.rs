@@ -11,9 +11,9 @@ use crate::cli::run::{options, state_dir};
 use crate::cli::DownloadArgs;
 use crate::control::proto::{AddItem, Request, Response};
 use crate::engine::api::{AddSource, Added, SessionRequest, TorrentId};
+use crate::engine::session::store::lock::{try_lock, LockError, SessionLock};
+use crate::engine::session::store::Store;
 use crate::engine::session::{self, Persist, SessionHandle};
-use crate::engine::store::lock::{try_lock, LockError, SessionLock};
-use crate::engine::store::Store;
 
 /// How long quitting waits for the session to stop its torrents and save them.
 const STOP_WAIT: Duration = Duration::from_secs(12);
@@ -66,7 +66,7 @@ pub(crate) async fn start_session(
     args: &DownloadArgs,
     state_dir: &Path,
 ) -> Result<(SessionHandle, tokio::task::JoinHandle<()>), String> {
-    let fds = crate::engine::fds::raise_nofile_limit();
+    let fds = crate::engine::disk::fds::raise_nofile_limit();
     tracing::info!(
         "descriptor limit {fds}; payload files open at once, all torrents together: at most {}",
         crate::engine::disk::open_files_budget(fds)

@@ -102,9 +102,9 @@ async fn add_request(
     (only_files, sequential): (Option<String>, bool),
 ) -> Result<Request, ControlError> {
     let only = match only_files.as_deref() {
-        Some(list) => {
-            Some(crate::engine::priorities::parse_file_list(list, None).map_err(|e| bad(&e))?)
-        }
+        Some(list) => Some(
+            crate::engine::torrent::priorities::parse_file_list(list, None).map_err(|e| bad(&e))?,
+        ),
         None => None,
     };
     if sources.is_empty() {

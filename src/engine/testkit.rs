@@ -10,14 +10,14 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::engine::api::{PeerSource, PeerStage};
-use crate::engine::coordinator::Coordinator;
 use crate::engine::disk::Storage;
-use crate::engine::download::Download;
-use crate::engine::options::Options;
-use crate::engine::picker::Picker;
-use crate::engine::rate::{RatePair, SessionRates};
-use crate::engine::shared::PeerCmd;
-use crate::engine::shared::{Event, Shared};
+use crate::engine::peer::rate::{RatePair, SessionRates};
+use crate::engine::torrent::coordinator::Coordinator;
+use crate::engine::torrent::download::Download;
+use crate::engine::torrent::options::Options;
+use crate::engine::torrent::picker::Picker;
+use crate::engine::torrent::shared::PeerCmd;
+use crate::engine::torrent::shared::{Event, Shared};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::metainfo::{FileEntry, Info};
@@ -110,7 +110,7 @@ pub(crate) fn coordinator(t: &TestTorrent) -> Coordinator {
         notes: Vec::new(),
     };
     let opts = Options::default();
-    let snap = crate::engine::snapshot::initial(
+    let snap = crate::engine::torrent::snapshot::initial(
         crate::engine::api::TorrentId::default(),
         &meta,
         &opts.output,

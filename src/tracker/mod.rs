@@ -98,7 +98,7 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
 }
 
 /// Why an announce is sent: BEP 3's `event` (BEP 15 numbers them 0 to 3). Named apart from
-/// the torrent's `engine::shared::Event`, which is another idea.
+/// the torrent's `engine::torrent::shared::Event`, which is another idea.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnnounceEvent {
     None,

@@ -7,7 +7,7 @@
 //! starve. So one `OpenFiles` per session, and every torrent's `Storage` takes its descriptors
 //! from it through a `TorrentFiles` (its table in the budget).
 //!
-//! The split of the descriptor limit (see also engine/fds.rs and engine/accept_budget.rs):
+//! The split of the descriptor limit (see also disk/fds.rs and session/accept_budget.rs):
 //! payload files get a quarter (`budget_for`, within 4..=2048), connections in their handshake
 //! an eighth (within 4..=256); the rest is for established connections, listeners, the UDP
 //! socket, trackers, the state directory and the terminal.
@@ -40,7 +40,7 @@ pub(crate) fn process_budget() -> &'static Arc<OpenFiles> {
     static BUDGET: OnceLock<Arc<OpenFiles>> = OnceLock::new();
     BUDGET.get_or_init(|| {
         Arc::new(OpenFiles::new(budget_for(
-            crate::engine::fds::nofile_limit(),
+            crate::engine::disk::fds::nofile_limit(),
         )))
     })
 }
@@ -106,7 +106,7 @@ impl OpenFiles {
 
     /// The budget of a process with the current descriptor limit (one per session).
     pub(crate) fn for_this_process() -> OpenFiles {
-        OpenFiles::new(budget_for(crate::engine::fds::nofile_limit()))
+        OpenFiles::new(budget_for(crate::engine::disk::fds::nofile_limit()))
     }
 
     pub(crate) fn capacity(&self) -> usize {

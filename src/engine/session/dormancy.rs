@@ -29,7 +29,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::engine::api::{Command, PieceState, Snapshot, TorrentId, TorrentState};
-use crate::engine::snapshot::Snapshots;
+use crate::engine::torrent::snapshot::Snapshots;
 use crate::protocol::bitfield::Bitfield;
 
 /// When torrents sleep and how often a dormant one is woken to announce.
@@ -144,7 +144,7 @@ pub(crate) fn may_sleep(
     };
     !s.after.is_zero()
         && facts.quiet()
-        && !(facts.tracker_pending && !facts.paused)
+        && (facts.paused || !facts.tracker_pending)
         && quiet_since.is_some_and(|t| now.duration_since(t) >= after)
 }
 
@@ -313,7 +313,7 @@ pub(crate) fn wake_for_announce(
     if s.announce_fixed {
         return (trackers.is_some() || dht).then_some(spread);
     }
-    let unix = crate::engine::report::unix_now();
+    let unix = crate::engine::torrent::report::unix_now();
     let tracker = trackers.map(|due| match due {
         Some(t) if t > unix => now + Duration::from_secs(t - unix),
         _ => spread,

@@ -27,13 +27,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::engine::api::*;
-use crate::engine::options::{Options, TorrentEnd};
-use crate::engine::priorities::FilePlan;
-use crate::engine::report::{unix_now, Lifetime, Report, ResumePoint};
 use crate::engine::session::persist::{Kept, Persist, SavedTorrent};
 use crate::engine::session::{dormancy, publish};
 use crate::engine::session::{Session, SessionCtx};
-use crate::engine::snapshot::{self, Snapshots};
+use crate::engine::torrent::options::{Options, TorrentEnd};
+use crate::engine::torrent::priorities::FilePlan;
+use crate::engine::torrent::report::{unix_now, Lifetime, Report, ResumePoint};
+use crate::engine::torrent::snapshot::{self, Snapshots};
 use crate::engine::torrent::{self, Start};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::magnet::Magnet;
@@ -127,7 +127,7 @@ struct Resumed {
     files: FilePlan,
     kept: Kept,
     /// The torrent's own rate limits.
-    rates: crate::engine::rate::RatePair,
+    rates: crate::engine::peer::rate::RatePair,
 }
 
 /// One torrent of the session.
@@ -157,7 +157,7 @@ struct Slot {
     /// The queue's and the seeding goals' state (`policy.rs`).
     policy: policy::SlotPolicy,
     /// Its rate limiters (shared with its task; `ttui limit ID` changes them here).
-    rates: crate::engine::rate::TorrentRates,
+    rates: crate::engine::peer::rate::TorrentRates,
 }
 
 impl Slot {

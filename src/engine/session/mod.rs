@@ -4,6 +4,10 @@
 //! pool where pieces are hashed and written, and the budget of open files that every
 //! torrent's storage takes its descriptors from.
 
+pub(crate) mod accept_budget;
+pub(crate) mod store;
+pub(crate) mod udp;
+
 pub(crate) mod dormancy;
 pub(crate) mod goals;
 pub(crate) mod manager;
@@ -25,19 +29,18 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::dht::{Dht, DhtConfig};
-use crate::engine::accept_budget;
 use crate::engine::api::LogLevel;
-use crate::engine::connect::{read_handshake, HANDSHAKE_TIMEOUT};
+use crate::engine::disk::pool::DiskPool;
 use crate::engine::disk::OpenFiles;
-use crate::engine::options::{Options, TransportPolicy};
-use crate::engine::pool::DiskPool;
-use crate::engine::shared::Event;
-use crate::engine::stream::{PeerStream, Transport};
-use crate::engine::udp::{self, UdpCounters};
+use crate::engine::peer::connect::{read_handshake, HANDSHAKE_TIMEOUT};
+use crate::engine::peer::stream::{PeerStream, Transport};
+use crate::engine::torrent::options::{Options, TransportPolicy};
+use crate::engine::torrent::shared::Event;
 use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
 use crate::net::{self, EncryptionPolicy};
 use crate::protocol::mse_codec;
 use crate::protocol::peer_id;
+use udp::UdpCounters;
 
 /// Limits shared by every torrent of the session.
 #[derive(Debug, Clone, Copy)]
@@ -108,7 +111,7 @@ pub(crate) struct SessionCtx {
     pub listen_port: u16,
     pub limits: Limits,
     /// The session's rate buckets, under which every torrent's hang.
-    pub rates: Arc<crate::engine::rate::SessionRates>,
+    pub rates: Arc<crate::engine::peer::rate::SessionRates>,
     pub pool: Arc<DiskPool>,
     /// Payload files open at once, all torrents together (disk/open_files.rs).
     pub open_files: Arc<OpenFiles>,

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::engine::report::{Lifetime, ResumePoint};
-use crate::engine::store::restart::{plan, stamp_files};
-use crate::engine::store::resume::Resume;
-use crate::engine::store::{Store, StoreError};
+use crate::engine::session::store::restart::{plan, stamp_files};
+use crate::engine::session::store::resume::Resume;
+use crate::engine::session::store::{Store, StoreError};
+use crate::engine::torrent::report::{Lifetime, ResumePoint};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::metainfo::Metainfo;
 
@@ -47,11 +47,11 @@ pub(crate) struct SavedTorrent {
     pub lifetime: Lifetime,
     /// Warnings for the torrent's log (damaged resume data, changed files).
     pub notes: Vec<String>,
-    pub files: crate::engine::priorities::FilePlan,
+    pub files: crate::engine::torrent::priorities::FilePlan,
     /// Its queue and seeding-goal settings.
     pub kept: Kept,
     /// The torrent's own rate limits.
-    pub rates: crate::engine::rate::RatePair,
+    pub rates: crate::engine::peer::rate::RatePair,
 }
 
 /// A magnet link saved before its metadata arrived (resume data without a .torrent).
@@ -265,7 +265,7 @@ fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
             Ok(r) => from_resume(meta, r),
             Err(e) => SavedTorrent {
                 save_path: None,
-                added: crate::engine::report::unix_now(),
+                added: crate::engine::torrent::report::unix_now(),
                 queue_position: u32::MAX,
                 paused: false,
                 trusted: None,
@@ -304,7 +304,7 @@ fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
             completed: r.completed,
         },
         notes,
-        files: crate::engine::priorities::FilePlan::new(
+        files: crate::engine::torrent::priorities::FilePlan::new(
             &meta.info,
             &r.file_priorities,
             r.sequential,
@@ -321,7 +321,7 @@ fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
             paused: None,
         },
         meta,
-        rates: crate::engine::rate::RatePair {
+        rates: crate::engine::peer::rate::RatePair {
             down: r.down_limit.unwrap_or(0),
             up: r.up_limit.unwrap_or(0),
         },

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::engine::pool::DiskPool;
+use crate::engine::disk::pool::DiskPool;
 
 /// A check of what is on disk: every piece, or `only` these.
 pub(super) struct Check<'a> {

@@ -4,7 +4,7 @@
 
 use super::check::Check;
 use super::*;
-use crate::engine::shared::Event;
+use crate::engine::torrent::shared::Event;
 
 /// Runs the torrent until it ends: opening, the check, then the coordinator.
 pub(crate) fn run(
@@ -234,7 +234,7 @@ async fn open_storage(
 ) -> Result<Arc<Storage>, String> {
     let (root, info2) = (output.to_path_buf(), Arc::clone(info));
     let skipped = plan.skipped_entries(info);
-    let parts_name = crate::engine::priorities::parts_file_name(info_hash);
+    let parts_name = crate::engine::torrent::priorities::parts_file_name(info_hash);
     let budget = Arc::clone(budget);
     let open = move || Storage::open_skipping(&budget, &root, &info2, &skipped, &parts_name);
     match tokio::task::spawn_blocking(open).await {
@@ -272,8 +272,8 @@ fn shared_state(
     ctx: &SessionCtx,
     storage: Arc<Storage>,
     picker: Picker,
-    rates: crate::engine::rate::TorrentRates,
-    events: mpsc::UnboundedSender<crate::engine::shared::Event>,
+    rates: crate::engine::peer::rate::TorrentRates,
+    events: mpsc::UnboundedSender<crate::engine::torrent::shared::Event>,
 ) -> Arc<Shared> {
     Arc::new(Shared {
         info: Arc::clone(info),

@@ -4,9 +4,9 @@
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::api::{TorrentId, TorrentLine};
-use crate::engine::report::{Lifetime, Report};
 use crate::engine::session::SessionCtx;
-pub(crate) use crate::engine::snapshot::Snapshots;
+use crate::engine::torrent::report::{Lifetime, Report};
+pub(crate) use crate::engine::torrent::snapshot::Snapshots;
 use crate::protocol::bitfield::Bitfield;
 
 /// What a torrent started by a session gets besides its metainfo and options.
@@ -22,9 +22,9 @@ pub(crate) struct Start {
     pub lifetime: Lifetime,
     pub paused: bool,
     /// File priorities and piece order (empty priorities: every file wanted).
-    pub files: crate::engine::priorities::FilePlan,
+    pub files: crate::engine::torrent::priorities::FilePlan,
     /// The torrent's rate limiters (its own limits from its resume data, under the session's).
-    pub rates: crate::engine::rate::TorrentRates,
+    pub rates: crate::engine::peer::rate::TorrentRates,
     /// Where its full snapshot goes, once someone subscribes.
     pub snapshots: Snapshots,
     /// The torrent's light line, every tick.

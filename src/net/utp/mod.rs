@@ -79,7 +79,7 @@ pub struct UtpStats {
     pub peer_window: usize,
     pub retransmits: u64,
     /// Payload bytes sent again. They use the link as new data does, so a rate limit charges
-    /// them (`engine::conn`), although the piece messages they carry were charged once.
+    /// them (`engine::peer::conn`), although the piece messages they carry were charged once.
     pub resent_bytes: u64,
     /// Payload bytes received and not delivered: duplicates, beyond the window, no room. The
     /// copies that are delivered later were charged by the piece messages; these were not.

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 use crate::engine::api::TorrentId;
-use crate::engine::rate::parse::parse_rate;
+use crate::engine::peer::rate::parse::parse_rate;
 use crate::fmt;
 use crate::ui::action::Action;
 use crate::ui::keys::{key_label, Mode};

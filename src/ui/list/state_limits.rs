@@ -5,7 +5,7 @@
 use super::limits_dialog::*;
 use super::state::{KeyOutcome, ListState};
 use crate::engine::api::{LimitChange, LimitsNow, TorrentId, Turtle};
-use crate::engine::rate::parse::show_rate;
+use crate::engine::peer::rate::parse::show_rate;
 use crate::fmt;
 use crate::ui::action::{Action, Request};
 

@@ -133,7 +133,7 @@ fn the_budget_is_a_quarter_of_the_descriptor_limit() {
     assert_eq!(budget_for(1 << 20), 2048);
     assert_eq!(OpenFiles::new(0).capacity(), 1);
     let this = OpenFiles::for_this_process().capacity();
-    assert_eq!(this, budget_for(crate::engine::fds::nofile_limit()));
+    assert_eq!(this, budget_for(crate::engine::disk::fds::nofile_limit()));
 }
 
 /// A torrent "t" of `n` files of 3,000 bytes each (so pieces of 4,096 cross files), with

@@ -202,9 +202,9 @@ fn every_wake_reason_has_words() {
 /// it and waits; the woken task's `route` takes it (and any that came meanwhile).
 #[tokio::test]
 async fn a_connection_for_a_dormant_torrent_wakes_it_and_waits_for_its_task() {
+    use crate::engine::peer::stream::PeerStream;
     use crate::engine::session::{lock, route, route_to_task, Route, RouteTo, Routes};
-    use crate::engine::shared::Event;
-    use crate::engine::stream::PeerStream;
+    use crate::engine::torrent::shared::Event;
     use crate::protocol::handshake::Handshake;
     use std::sync::{Arc, Mutex};
     use tokio::io::AsyncWriteExt;
@@ -517,7 +517,7 @@ fn a_sleeping_torrent_announces_when_its_tracker_asked() {
     let now = Instant::now();
     let s = Settings::default();
     let hash = [0x80; 20];
-    let unix = crate::engine::report::unix_now();
+    let unix = crate::engine::torrent::report::unix_now();
     let spread = next_announce(now, &hash, s.announce_every);
     // The tracker's due time (say its interval is 2 h), not the DHT's half hour.
     let due = wake_for_announce(now, false, &hash, &s, Some(Some(unix + 7200)), false);

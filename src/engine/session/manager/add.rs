@@ -247,7 +247,7 @@ impl Manager {
             seed: true,
             ..self.opts.clone()
         };
-        let first = crate::engine::magnet::magnet_snapshot(id, &magnet, &save_path);
+        let first = crate::engine::torrent::magnet::magnet_snapshot(id, &magnet, &save_path);
         let cell = Snapshots::with(watch::channel(Arc::new(first)).0);
         let mut first_line = TorrentLine::placeholder(id);
         first_line.info_hash = magnet.info_hash;

@@ -59,7 +59,9 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> DiskFilesError + '_ {
 /// empty. Paths come from the sanitised metainfo, so they stay inside `root`.
 pub(super) fn delete_files(root: &Path, meta: &Metainfo) -> Result<(), DiskFilesError> {
     let mut first_err = None;
-    let parts = PathBuf::from(crate::engine::priorities::parts_file_name(&meta.info_hash));
+    let parts = PathBuf::from(crate::engine::torrent::priorities::parts_file_name(
+        &meta.info_hash,
+    ));
     let files = meta.info.files.iter().filter(|f| !f.padding);
     for rel in files.map(|f| f.relative_path()).chain([parts]) {
         let path = root.join(rel);
@@ -88,9 +90,9 @@ pub(super) fn move_files(from: &Path, to: &Path, meta: &Metainfo) -> Result<(), 
         .iter()
         .filter(|f| !f.padding)
         .map(|f| f.relative_path())
-        .chain([PathBuf::from(crate::engine::priorities::parts_file_name(
-            &meta.info_hash,
-        ))])
+        .chain([PathBuf::from(
+            crate::engine::torrent::priorities::parts_file_name(&meta.info_hash),
+        )])
         .filter(|rel| from.join(rel).exists())
         .collect();
     let mut done: Vec<(PathBuf, bool)> = Vec::new();

@@ -3,7 +3,7 @@
 //! the config and flags at the next start.
 
 use crate::engine::api::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
-use crate::engine::rate::RatePair;
+use crate::engine::peer::rate::RatePair;
 
 use super::Manager;
 

@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::engine::session::persist::SavedMagnet;
-use crate::engine::store::Resume;
+use crate::engine::session::store::Resume;
 
 impl Manager {
     /// Saves the magnet torrent `id` as it was just added (or brought back).

@@ -110,7 +110,7 @@ struct Carried {
     lifetime: Lifetime,
     paused: bool,
     files: FilePlan,
-    rates: crate::engine::rate::TorrentRates,
+    rates: crate::engine::peer::rate::TorrentRates,
     snapshots: Snapshots,
     ctx: SessionCtx,
     listen_log: Vec<(LogLevel, String)>,

@@ -239,7 +239,7 @@ impl Manager {
 /// An instant as Unix seconds, for a line.
 fn unix_at(at: Instant) -> u64 {
     let now = Instant::now();
-    let unix = crate::engine::report::unix_now();
+    let unix = crate::engine::torrent::report::unix_now();
     match at.checked_duration_since(now) {
         Some(ahead) => unix + ahead.as_secs(),
         None => unix.saturating_sub(now.duration_since(at).as_secs()),

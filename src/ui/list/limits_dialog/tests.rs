@@ -11,7 +11,7 @@ use ratatui::Terminal;
 use crate::engine::api::{
     LimitChange, LimitsNow, SessionSnapshot, TorrentId, TorrentLimits, TorrentState, Turtle,
 };
-use crate::engine::rate::parse::show_rate;
+use crate::engine::peer::rate::parse::show_rate;
 use crate::ui::action::{Action, Effect, Reply, Request};
 use crate::ui::keys::{from_key_in, Mode};
 use crate::ui::list::state::{KeyOutcome, ListState};

@@ -1,0 +1,505 @@
+//! The state of one established connection and what it does with each message, command and
+//! tick. No I/O here except `flush`: messages go into `out`, which the task writes.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::time::Instant as TokioInstant;
+
+use crate::engine::api::{ChokeFlags, PeerEnd};
+use crate::engine::peer::connect::{io_end, OUR_REQQ};
+use crate::engine::peer::rate::Limiter;
+use crate::engine::peer::stream::WriteHalf;
+use crate::engine::torrent::pex::{PexEvent, Verdict, UT_PEX_ID};
+use crate::engine::torrent::picker::BlockRef;
+use crate::engine::torrent::shared::{Event, PeerCmd, PeerLive, Shared};
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::extension::{ExtHandshake, Pex, HANDSHAKE_ID, UT_METADATA, UT_PEX};
+use crate::protocol::message::{encode_into, Message};
+use extensions::Extensions;
+use requests::{Pacing, Requests};
+use throttle::Throttle;
+use uploads::Uploads;
+
+pub(crate) mod extensions;
+pub(crate) mod requests;
+pub(crate) mod throttle;
+pub(crate) mod uploads;
+
+/// Most requests we keep outstanding to one peer. 256 × 16 KiB = 4 MiB in flight, enough for
+/// hundreds of MB/s on a low-latency link while keeping memory bounded.
+pub(crate) const MAX_PIPELINE: usize = 256;
+pub(crate) const MIN_PIPELINE: usize = 16;
+/// The least a connection under a down limit keeps outstanding: a block being read and one
+/// behind it. The unlimited floor (`MIN_PIPELINE`, 16) would park seconds of data per peer in
+/// socket buffers at a slow limit: bytes the peer counts as sent, that the picker cannot give
+/// to a faster peer, and that leave pieces half done (20 peers under 100 KiB/s: 50 s of data).
+pub(crate) const LIMITED_MIN_PIPELINE: usize = 2;
+/// Where a new connection starts, before its rate is known: deep enough that a fast peer is
+/// not held back in its first second, shallow enough to cost a slow one little.
+pub(crate) const START_PIPELINE: usize = 64;
+/// Send a keep-alive after this much silence from our side (peers drop at 2 minutes).
+const KEEPALIVE_AFTER: Duration = Duration::from_secs(90);
+/// Drop a peer that sent nothing at all for this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(150);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One connection's state. Its impl spans `conn.rs`, `pipeline.rs` (our requests) and
+/// `upload.rs` (theirs), hence the `pub(super)` fields; each part that has an invariant is a
+/// type in `conn/` that keeps it behind its methods (`Requests`, `Pacing`, `Uploads`,
+/// `Extensions`, `Throttle`).
+pub(crate) struct PeerConn {
+    pub(super) conn: u64,
+    pub(super) shared: Arc<Shared>,
+    pub(super) live: Arc<PeerLive>,
+    pub(super) fast: bool,
+    pub(super) peer_has: Bitfield,
+    /// The pieces we told this peer we have (bitfield, then `have`s).
+    pub(super) announced: Bitfield,
+    pub(super) flags: ChokeFlags,
+    /// Our requests in flight, and those given up on.
+    pub(super) requests: Requests,
+    /// How many requests to keep in flight.
+    pub(super) pacing: Pacing,
+    /// The peer's requests to us.
+    pub(super) uploads: Uploads,
+    pub(super) last_recv: Instant,
+    pub(super) last_send: Instant,
+    pub(super) last_block: Instant,
+    pub(super) snubbed: bool,
+    /// What the peer's extended handshake offered.
+    pub(super) ext: Extensions,
+    pub(super) paused: bool,
+    pub(super) out: BytesMut,
+    pub(super) picked: Vec<BlockRef>,
+    /// The piece writers are behind (`Download::writers_behind`, as last seen after a block
+    /// or a refill): the connection neither asks for nor reads anything more until they
+    /// catch up (`Download::caught_up`, then `writers_caught_up`).
+    pub(super) held_back: bool,
+    /// Payload limits: `piece` messages read (down) and sent (up); see `engine::peer::rate`.
+    pub(super) throttle: Throttle,
+}
+
+/// Our BEP 10 handshake: ut_metadata when we can serve the info dictionary, ut_pex when
+/// peer exchange is on for the torrent (never for a private one), our client name, our
+/// `reqq` and listening port.
+pub(crate) fn our_ext_handshake(port: u16, metadata_size: usize, pex: bool) -> Bytes {
+    let mut m = std::collections::BTreeMap::new();
+    if pex {
+        m.insert(UT_PEX.to_string(), crate::engine::torrent::pex::UT_PEX_ID);
+    }
+    if metadata_size > 0 {
+        m.insert(
+            UT_METADATA.to_string(),
+            crate::engine::torrent::metadata::UT_METADATA_ID,
+        );
+    }
+    let h = ExtHandshake {
+        m,
+        v: Some(format!("ttui {}", env!("CARGO_PKG_VERSION"))),
+        reqq: u32::try_from(OUR_REQQ).ok(),
+        p: (port != 0).then_some(port),
+        metadata_size: (metadata_size > 0).then_some(metadata_size as u64),
+        ..ExtHandshake::default()
+    };
+    Bytes::from(h.encode())
+}
+
+pub(super) fn protocol(msg: impl Into<String>) -> PeerEnd {
+    PeerEnd::Protocol(msg.into())
+}
+
+impl PeerConn {
+    pub(crate) fn new(
+        conn: u64,
+        shared: &Arc<Shared>,
+        live: &Arc<PeerLive>,
+        fast: bool,
+    ) -> PeerConn {
+        let n = shared.info.num_pieces();
+        let now = Instant::now();
+        PeerConn {
+            conn,
+            shared: Arc::clone(shared),
+            live: Arc::clone(live),
+            fast,
+            peer_has: Bitfield::new(n),
+            announced: Bitfield::new(n),
+            flags: ChokeFlags::default(),
+            requests: Requests::default(),
+            pacing: Pacing::new(shared.rates.down.is_limited(), now),
+            uploads: Uploads::default(),
+            last_recv: now,
+            last_send: now,
+            last_block: now,
+            snubbed: false,
+            ext: Extensions::new(shared.pex, now),
+            paused: shared.paused.load(Ordering::Relaxed),
+            out: BytesMut::with_capacity(64 * 1024),
+            picked: Vec::new(),
+            held_back: false,
+            throttle: Throttle::new(shared.rates.down.clone(), shared.rates.up.clone()),
+        }
+    }
+
+    pub(crate) fn push(&mut self, m: &Message) {
+        encode_into(m, &mut self.out);
+    }
+
+    pub(super) fn set_flags(&mut self) {
+        self.live.set_flags(self.flags);
+    }
+
+    pub(crate) async fn flush(&mut self, wr: &mut WriteHalf) -> Result<(), PeerEnd> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&self.out)).await {
+            Err(_) => return Err(PeerEnd::Idle),
+            Ok(Err(e)) => return Err(io_end(&e, false)),
+            Ok(Ok(())) => {}
+        }
+        self.out.clear();
+        self.last_send = Instant::now();
+        Ok(())
+    }
+
+    pub(crate) fn send_have_state(&mut self) {
+        let have = self.shared.download().picker.have().clone();
+        if self.fast && have.count() == 0 {
+            self.push(&Message::HaveNone);
+        } else if self.fast && have.is_complete() {
+            self.push(&Message::HaveAll);
+        } else if have.count() > 0 {
+            self.push(&Message::Bitfield(Bytes::copy_from_slice(have.as_bytes())));
+        }
+        self.announced = have;
+    }
+
+    /// A piece was verified (the broadcast every connection hears): tell the peer unless it
+    /// has it, and lose interest once we have everything.
+    pub(crate) fn on_verified(&mut self, index: u32) {
+        if !self.announced.set(index) {
+            return;
+        }
+        if !self.peer_has.get(index) {
+            self.push(&Message::Have(index));
+        }
+        if self.flags.am_interested && self.shared.download().picker.is_complete() {
+            self.set_interest(false);
+        }
+    }
+
+    /// Missed some verified pieces (the broadcast ran ahead): catch up from the picker.
+    pub(crate) fn on_verified_lagged(&mut self) {
+        let have = self.shared.download().picker.have().clone();
+        for i in have.ones() {
+            self.on_verified(i);
+        }
+    }
+
+    fn set_peer_has(&mut self, bf: Bitfield) {
+        let mut d = self.shared.download();
+        d.picker.remove_bitfield(&self.peer_has);
+        d.picker.add_bitfield(&bf);
+        let interested = !self.paused && d.picker.wants_any(&bf);
+        drop(d);
+        self.peer_has = bf;
+        self.live
+            .pieces
+            .store(self.peer_has.count(), Ordering::Relaxed);
+        self.set_interest(interested);
+    }
+
+    pub(super) fn set_interest(&mut self, interested: bool) {
+        if interested != self.flags.am_interested {
+            self.flags.am_interested = interested;
+            self.push(if interested {
+                &Message::Interested
+            } else {
+                &Message::NotInterested
+            });
+            self.set_flags();
+        }
+    }
+
+    pub(crate) fn on_message(&mut self, m: Message) -> Result<(), PeerEnd> {
+        self.last_recv = Instant::now();
+        if m.is_fast_ext() && !self.fast {
+            return Err(protocol(format!("{} without the fast extension", m.name())));
+        }
+        let n = self.peer_has.len();
+        match m {
+            Message::KeepAlive
+            | Message::Port(_)
+            | Message::Suggest(_)
+            | Message::AllowedFast(_) => {}
+            Message::Choke => {
+                if !self.flags.peer_choking {
+                    self.flags.peer_choking = true;
+                    self.set_flags();
+                    tracing::debug!(
+                        "conn {} choked us: {} requests released",
+                        self.conn,
+                        self.requests.len()
+                    );
+                    self.release_all();
+                }
+            }
+            Message::Unchoke => {
+                if self.flags.peer_choking {
+                    self.flags.peer_choking = false;
+                    self.last_block = Instant::now();
+                    self.set_flags();
+                }
+            }
+            Message::Interested | Message::NotInterested => {
+                self.flags.peer_interested = matches!(m, Message::Interested);
+                self.set_flags();
+                self.shared.send(Event::Interest { conn: self.conn });
+            }
+            Message::Have(i) => {
+                if i >= n {
+                    return Err(protocol(format!("have index {i} out of range")));
+                }
+                if self.peer_has.set(i) {
+                    self.live
+                        .pieces
+                        .store(self.peer_has.count(), Ordering::Relaxed);
+                    let mut d = self.shared.download();
+                    d.picker.add_availability(i);
+                    let wants = !self.paused && d.picker.wants(i);
+                    drop(d);
+                    if wants {
+                        self.set_interest(true);
+                    }
+                }
+            }
+            Message::Bitfield(b) => {
+                let bf = Bitfield::from_bytes(&b, n).map_err(|e| protocol(e.to_string()))?;
+                self.set_peer_has(bf);
+            }
+            Message::HaveAll => self.set_peer_has(Bitfield::full(n)),
+            Message::HaveNone => self.set_peer_has(Bitfield::new(n)),
+            Message::Request {
+                index,
+                begin,
+                length,
+            } => self.on_request(BlockRef {
+                index,
+                begin,
+                length,
+            })?,
+            Message::Cancel {
+                index,
+                begin,
+                length,
+            } => {
+                self.uploads.cancel(BlockRef {
+                    index,
+                    begin,
+                    length,
+                });
+            }
+            Message::Reject {
+                index,
+                begin,
+                length,
+            } => self.on_reject(BlockRef {
+                index,
+                begin,
+                length,
+            }),
+            Message::Piece { index, begin, data } => self.on_piece(index, begin, data)?,
+            Message::Extended { id, payload } => {
+                if id == crate::engine::torrent::metadata::UT_METADATA_ID {
+                    self.on_metadata_request(&payload);
+                } else if id == UT_PEX_ID && self.shared.pex {
+                    self.on_pex(&payload);
+                } else if id == HANDSHAKE_ID {
+                    self.on_ext_handshake(&payload)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A handshake that is not a well-formed bencoded dictionary ends the connection, as
+    /// libtorrent does: nothing legitimate sends one, and the row then says why.
+    fn on_ext_handshake(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
+        let h = ExtHandshake::decode(payload)
+            .map_err(|e| protocol(format!("malformed extended handshake: {e}")))?;
+        self.ext.learn(&h);
+        self.shared.send(Event::Pex {
+            conn: self.conn,
+            event: PexEvent::Extensions {
+                ut_pex: self.ext.ut_pex().is_some(),
+                listen_port: h.p,
+            },
+        });
+        if let Some(q) = h.reqq {
+            self.set_reqq(usize::try_from(q).unwrap_or(usize::MAX));
+        }
+        if let Some(name) = h.client() {
+            self.shared.send(Event::Client {
+                conn: self.conn,
+                name,
+            });
+        }
+        Ok(())
+    }
+
+    /// A ut_pex message: judged by the inbox (caps, flooding), then passed on. A malformed
+    /// one is ignored, not fatal: PEX is advisory.
+    fn on_pex(&mut self, payload: &[u8]) {
+        let Ok((mut msg, entries)) = Pex::decode_counted(payload) else {
+            return;
+        };
+        let event = match self
+            .ext
+            .pex_in
+            .accept(Instant::now(), entries, msg.added.len())
+        {
+            Verdict::Ignore => return,
+            Verdict::Flood(why) => PexEvent::Flooded(why),
+            Verdict::Take(n) => {
+                msg.added.truncate(n);
+                PexEvent::Peers(msg)
+            }
+        };
+        self.shared.send(Event::Pex {
+            conn: self.conn,
+            event,
+        });
+    }
+
+    pub(crate) fn on_command(&mut self, c: PeerCmd) -> Result<(), PeerEnd> {
+        match c {
+            PeerCmd::SendPex(payload) => {
+                if let Some(id) = self.ext.ut_pex() {
+                    self.push(&Message::Extended { id, payload });
+                }
+            }
+            PeerCmd::Cancel { index, begin } => self.cancel(index, begin),
+            PeerCmd::Choke => {
+                if !self.flags.am_choking {
+                    self.flags.am_choking = true;
+                    self.push(&Message::Choke);
+                    self.reject_uploads();
+                    self.set_flags();
+                }
+            }
+            PeerCmd::Unchoke => {
+                if self.flags.am_choking && !self.paused {
+                    self.flags.am_choking = false;
+                    self.push(&Message::Unchoke);
+                    self.set_flags();
+                }
+            }
+            PeerCmd::Pause => {
+                self.paused = true;
+                // Cancel what is queued at the peer, or it keeps sending for seconds (a
+                // throttled peer holds many of our requests) and the pause does not show.
+                for r in self.requests.iter() {
+                    encode_into(
+                        &Message::Cancel {
+                            index: r.index,
+                            begin: r.begin,
+                            length: r.length,
+                        },
+                        &mut self.out,
+                    );
+                }
+                self.release_all();
+                self.set_interest(false);
+                if !self.flags.am_choking {
+                    self.flags.am_choking = true;
+                    self.push(&Message::Choke);
+                    self.reject_uploads();
+                    self.set_flags();
+                }
+            }
+            PeerCmd::Resume => {
+                self.paused = false;
+                let wants = self.shared.download().picker.wants_any(&self.peer_has);
+                self.set_interest(wants);
+            }
+            PeerCmd::Disconnect(end) => return Err(end),
+        }
+        Ok(())
+    }
+
+    /// Whether a message may be read now: the writers are not behind and the down limiter's
+    /// gate is open.
+    ///
+    /// Held back, the connection stops reading, not only asking: the blocks of requests
+    /// already sent (up to `MAX_PIPELINE`, 4 MiB) then wait in the kernel's socket buffer and
+    /// TCP's window, not in our heap, so what the download path holds stays near
+    /// `download::LAG_BYTES` (libtorrent does the same at `max_queued_disk_bytes`).
+    pub(crate) fn may_read(&mut self, now: TokioInstant) -> bool {
+        !self.held_back && self.throttle.may_read(now)
+    }
+
+    /// Woken by `Download::caught_up`: looks again whether the writers are still behind.
+    /// Not left to the next refill, which a full pipeline skips.
+    pub(crate) fn writers_caught_up(&mut self) {
+        self.held_back = self.shared.download().writers_behind();
+    }
+
+    /// The earliest instant a shut gate opens, if any: the task sleeps until then.
+    pub(crate) fn next_wake(&mut self, now: TokioInstant) -> Option<TokioInstant> {
+        self.throttle.next_wake(now)
+    }
+
+    /// A limit changed: debts were forgiven, so the gates open now.
+    pub(crate) fn limits_changed(&mut self) {
+        self.throttle.forgive();
+    }
+
+    /// The peer's own limiters (`rate::SessionRates::for_peer`), set before any byte moves.
+    pub(crate) fn set_limiters(&mut self, down: Limiter, up: Limiter) {
+        self.throttle = Throttle::new(down, up);
+    }
+
+    pub(crate) fn on_tick(&mut self) -> Result<(), PeerEnd> {
+        let now = Instant::now();
+        if self.held_back {
+            // Not reading is our choice, not the peer's silence.
+            self.last_recv = now;
+        }
+        if now.duration_since(self.last_recv) > IDLE_TIMEOUT {
+            return Err(PeerEnd::Idle);
+        }
+        if now.duration_since(self.last_send) > KEEPALIVE_AFTER {
+            self.push(&Message::KeepAlive);
+        }
+        self.update_rate(now);
+        let tick = TokioInstant::now();
+        // What uTP sent again or received in vain is charged too (`rate::Resends`).
+        let utp = self.live.utp.get().and_then(|h| h.get());
+        self.throttle
+            .on_tick(utp.map(|s| (s.resent_bytes, s.wasted_recv_bytes)), tick);
+        Ok(())
+    }
+}
+
+/// Whatever way the connection ends (a panic included), its requests go back to the picker
+/// and its pieces leave the availability counts, so nothing stays booked by a dead peer.
+impl Drop for PeerConn {
+    fn drop(&mut self) {
+        let blocks = self.requests.take_all();
+        let mut d = self.shared.download();
+        d.picker.release(blocks);
+        d.picker.remove_bitfield(&self.peer_has);
+        drop(d);
+        self.live.in_flight.store(0, Ordering::Relaxed);
+        self.flags = ChokeFlags::default();
+        self.set_flags();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,515 @@
+//! Unit tests of `conn.rs` (with `pipeline.rs` and `upload.rs`, which it calls): what one
+//! connection does with each message, over a real picker and a torrent in a temporary
+//! directory, with no socket.
+use super::*;
+use crate::engine::testkit::TestTorrent;
+use crate::engine::torrent::download::Received;
+use crate::engine::torrent::pex::PexEvent;
+use crate::protocol::message::MessageCodec;
+use tokio_util::codec::Decoder;
+
+/// 7 pieces of two 16 KiB blocks, the last of 1000 bytes: 13 blocks.
+const PIECE: u32 = 32 * 1024;
+const TOTAL: u64 = 6 * PIECE as u64 + 1000;
+const PIECES: u32 = 7;
+const BLOCK: u32 = 16 * 1024;
+const CONN: u64 = 7;
+
+fn torrent(have: &[u32]) -> TestTorrent {
+    TestTorrent::new(PIECE, TOTAL, have)
+}
+
+fn open(t: &TestTorrent, fast: bool) -> (PeerConn, Arc<PeerLive>) {
+    let live = Arc::new(PeerLive::new());
+    (PeerConn::new(CONN, &t.shared, &live, fast), live)
+}
+
+/// The messages the connection queued for the peer since the last call.
+fn sent(c: &mut PeerConn) -> Vec<Message> {
+    let mut codec = MessageCodec::new(PIECES);
+    let mut out = Vec::new();
+    while let Some(m) = codec.decode(&mut c.out).unwrap() {
+        out.push(m);
+    }
+    assert!(c.out.is_empty(), "a whole number of frames");
+    out
+}
+
+/// The reason a message ended the connection as a protocol violation.
+fn violation(r: Result<(), PeerEnd>) -> String {
+    match r {
+        Err(PeerEnd::Protocol(why)) => why,
+        other => panic!("expected a protocol violation, got {other:?}"),
+    }
+}
+
+fn block(index: u32, begin: u32, length: u32) -> BlockRef {
+    BlockRef {
+        index,
+        begin,
+        length,
+    }
+}
+
+fn piece_msg(r: BlockRef) -> Message {
+    Message::Piece {
+        index: r.index,
+        begin: r.begin,
+        data: Bytes::from(vec![0u8; r.length as usize]),
+    }
+}
+
+/// What `downloading` starts from: the short last piece is ours, so every piece asked for has
+/// two blocks and one block never completes a piece (which would start a hashing job).
+const LAST: &[u32] = &[6];
+
+/// The peer has everything and unchoked us; two of our requests are out.
+fn downloading(t: &TestTorrent, fast: bool) -> (PeerConn, Arc<PeerLive>) {
+    let (mut c, live) = open(t, fast);
+    c.on_message(Message::Bitfield(Bytes::from_static(&[0xfe])))
+        .unwrap();
+    c.on_message(Message::Unchoke).unwrap();
+    c.pacing.set_depth(2);
+    c.fill_pipeline();
+    assert_eq!(c.requests.len(), 2);
+    let requests = sent(&mut c);
+    assert_eq!(
+        requests.len(),
+        3,
+        "interested and two requests: {requests:?}"
+    );
+    (c, live)
+}
+
+/// What another peer with every piece would be given now, `max` blocks at most.
+fn pick_for_another(t: &TestTorrent, max: usize) -> Vec<BlockRef> {
+    let mut out = Vec::new();
+    let all = Bitfield::full(PIECES);
+    t.shared
+        .download()
+        .picker
+        .pick(&all, max, &|_| false, &mut out);
+    out
+}
+
+#[test]
+fn a_have_out_of_range_ends_the_connection() {
+    let t = torrent(&[]);
+    let (mut c, _) = open(&t, false);
+    let why = violation(c.on_message(Message::Have(PIECES)));
+    assert!(why.contains("have index 7 out of range"), "{why}");
+    assert!(violation(c.on_message(Message::Have(u32::MAX))).contains("out of range"));
+}
+
+#[test]
+fn a_have_counts_once_and_makes_us_interested_only_in_what_we_lack() {
+    let t = torrent(&[5]);
+    let (mut c, live) = open(&t, false);
+    c.on_message(Message::Have(5)).unwrap();
+    assert_eq!(sent(&mut c), [], "we have piece 5 already");
+    c.on_message(Message::Have(3)).unwrap();
+    c.on_message(Message::Have(3)).unwrap();
+    assert_eq!(sent(&mut c), [Message::Interested]);
+    assert!(live.flags().am_interested);
+    assert_eq!(live.pieces.load(Ordering::Relaxed), 2);
+    let d = t.shared.download();
+    assert_eq!(
+        d.picker.availability()[3],
+        1,
+        "a repeated have is not counted twice"
+    );
+    assert_eq!(d.picker.availability()[5], 1);
+}
+
+#[test]
+fn a_bitfield_of_the_wrong_size_or_with_spare_bits_set_ends_the_connection() {
+    let t = torrent(&[]);
+    let (mut c, _) = open(&t, false);
+    violation(c.on_message(Message::Bitfield(Bytes::from_static(&[0xfe, 0]))));
+    // 7 pieces: the eighth bit of the byte is spare.
+    violation(c.on_message(Message::Bitfield(Bytes::from_static(&[0x01]))));
+    assert!(t
+        .shared
+        .download()
+        .picker
+        .availability()
+        .iter()
+        .all(|&n| n == 0));
+}
+
+#[test]
+fn a_new_bitfield_replaces_the_counts_of_the_old() {
+    let t = torrent(&[]);
+    let (mut c, live) = open(&t, true);
+    c.on_message(Message::Bitfield(Bytes::from_static(&[0b1100_0000])))
+        .unwrap();
+    c.on_message(Message::HaveAll).unwrap();
+    let avail = t.shared.download().picker.availability().to_vec();
+    assert_eq!(avail, [1; PIECES as usize], "not 2 for pieces 0 and 1");
+    assert_eq!(live.pieces.load(Ordering::Relaxed), PIECES);
+    c.on_message(Message::HaveNone).unwrap();
+    assert!(t
+        .shared
+        .download()
+        .picker
+        .availability()
+        .iter()
+        .all(|&n| n == 0));
+    assert_eq!(sent(&mut c), [Message::Interested, Message::NotInterested]);
+}
+
+#[test]
+fn fast_extension_messages_need_the_fast_extension() {
+    let t = torrent(&[]);
+    let (mut plain, _) = open(&t, false);
+    for m in [
+        Message::HaveAll,
+        Message::HaveNone,
+        Message::Suggest(0),
+        Message::AllowedFast(0),
+        Message::Reject {
+            index: 0,
+            begin: 0,
+            length: BLOCK,
+        },
+    ] {
+        let why = violation(plain.on_message(m.clone()));
+        assert!(why.contains("without the fast extension"), "{m:?}: {why}");
+    }
+    let (mut fast, _) = open(&t, true);
+    fast.on_message(Message::Suggest(0)).unwrap();
+    fast.on_message(Message::AllowedFast(0)).unwrap();
+}
+
+#[test]
+fn a_reject_gives_the_block_back_to_the_picker() {
+    let t = torrent(LAST);
+    let (mut c, live) = downloading(&t, true);
+    let r = c.requests.iter().copied().next().unwrap();
+    let kept = c.requests.iter().copied().nth(1).unwrap();
+    // Not ours: changes nothing.
+    c.on_message(Message::Reject {
+        index: 6,
+        begin: 0,
+        length: 1000,
+    })
+    .unwrap();
+    assert_eq!(c.requests.len(), 2);
+    c.on_message(Message::Reject {
+        index: r.index,
+        begin: r.begin,
+        length: r.length,
+    })
+    .unwrap();
+    assert_eq!(c.requests.iter().copied().collect::<Vec<_>>(), [kept]);
+    assert_eq!(live.in_flight.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        pick_for_another(&t, 1),
+        [r],
+        "the started piece is finished first"
+    );
+    // A rejected request is not one we wait for: its block would be unrequested.
+    let why = violation(c.on_message(piece_msg(r)));
+    assert!(why.contains("unrequested"), "{why}");
+}
+
+#[test]
+fn a_choke_releases_our_requests_and_a_late_block_is_still_taken() {
+    let t = torrent(LAST);
+    let (mut c, live) = downloading(&t, false);
+    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
+    c.on_message(Message::Choke).unwrap();
+    assert!(c.requests.is_empty());
+    assert_eq!(live.in_flight.load(Ordering::Relaxed), 0);
+    assert!(live.flags().peer_choking);
+    // Both blocks can go to someone else now.
+    let again = pick_for_another(&t, 12);
+    assert!(
+        asked.iter().all(|r| again.contains(r)),
+        "{asked:?} in {again:?}"
+    );
+    // A block already on its way when the peer choked is no violation.
+    c.on_message(piece_msg(asked[0])).unwrap();
+    assert_eq!(
+        live.downloaded.load(Ordering::Relaxed),
+        u64::from(asked[0].length)
+    );
+    assert_eq!(
+        t.shared.downloaded.load(Ordering::Relaxed),
+        u64::from(BLOCK)
+    );
+}
+
+#[test]
+fn a_piece_must_answer_a_request_of_its_length() {
+    let t = torrent(LAST);
+    let (mut c, _) = downloading(&t, false);
+    let r = c.requests.iter().copied().next().unwrap();
+    let short = Message::Piece {
+        index: r.index,
+        begin: r.begin,
+        data: Bytes::from_static(&[0; 10]),
+    };
+    assert!(violation(c.on_message(short)).contains("asked for 16384"));
+    let other = (0..6).find(|i| c.requests.iter().all(|r| r.index != *i));
+    let never = block(other.unwrap(), 0, BLOCK);
+    assert!(violation(c.on_message(piece_msg(never))).contains("unrequested"));
+    let huge = block(r.index, r.begin, BLOCK + 1);
+    assert!(violation(c.on_message(piece_msg(huge))).contains("16385 bytes"));
+    assert_eq!(c.requests.len(), 2, "nothing taken from a bad block");
+}
+
+#[test]
+fn a_block_that_answers_a_request_is_recorded() {
+    let t = torrent(LAST);
+    let (mut c, live) = downloading(&t, false);
+    let r = c.requests.iter().copied().next().unwrap();
+    c.on_message(piece_msg(r)).unwrap();
+    assert_eq!(c.requests.len(), 1);
+    assert_eq!(live.in_flight.load(Ordering::Relaxed), 1);
+    assert_eq!(live.downloaded.load(Ordering::Relaxed), u64::from(BLOCK));
+    // The same block again: no longer in flight, never given up on.
+    assert!(violation(c.on_message(piece_msg(r))).contains("unrequested"));
+}
+
+#[test]
+fn writers_behind_stop_reading_and_asking_until_they_catch_up() {
+    let t = torrent(LAST);
+    let (mut c, _live) = downloading(&t, false);
+    let now = TokioInstant::now();
+    assert!(c.may_read(now));
+    // The session's writers fall behind (another torrent's, say): the next block is taken,
+    // and from then on the connection neither reads nor asks.
+    let backlog = t.shared.download().caught_up();
+    let over = crate::engine::disk::backlog::SESSION_LAG_BYTES + 1;
+    backlog.add(over);
+    let r = c.requests.iter().copied().next().unwrap();
+    c.on_message(piece_msg(r)).unwrap();
+    assert!(!c.may_read(now), "held back, the socket is left unread");
+    c.pacing.set_depth(8);
+    c.fill_pipeline();
+    assert_eq!(c.requests.len(), 1, "and nothing more is asked for");
+    assert!(sent(&mut c).is_empty());
+    // A wake while still behind changes nothing; once they caught up, both go on.
+    c.writers_caught_up();
+    assert!(!c.may_read(now));
+    backlog.sub(over);
+    c.writers_caught_up();
+    assert!(c.may_read(now));
+    c.fill_pipeline();
+    assert!(c.requests.len() > 1, "asks again: {:?}", sent(&mut c));
+}
+
+#[test]
+fn blocks_received_twice_or_never_asked_for_count_as_wasted() {
+    let t = torrent(LAST);
+    let wasted = || t.shared.wasted.load(Ordering::Relaxed);
+    let (mut c, _) = downloading(&t, false);
+    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
+    c.on_message(Message::Choke).unwrap();
+    // Another peer delivers the block first; ours, already on its way, comes second.
+    let first =
+        t.shared
+            .download()
+            .receive(asked[0], Bytes::from(vec![0u8; BLOCK as usize]), CONN + 1);
+    assert!(matches!(first, Received::Stored { .. }), "{first:?}");
+    assert_eq!(wasted(), 0);
+    c.on_message(piece_msg(asked[0])).unwrap();
+    assert_eq!(wasted(), u64::from(BLOCK));
+    // A block nobody asked this peer for is read, thrown away and ends the connection.
+    let other = (0..6).find(|i| asked.iter().all(|r| r.index != *i));
+    let never = block(other.unwrap(), 0, BLOCK);
+    assert!(violation(c.on_message(piece_msg(never))).contains("unrequested"));
+    assert_eq!(wasted(), 2 * u64::from(BLOCK));
+}
+
+fn request(r: BlockRef) -> Message {
+    Message::Request {
+        index: r.index,
+        begin: r.begin,
+        length: r.length,
+    }
+}
+
+fn reject(r: BlockRef) -> Message {
+    Message::Reject {
+        index: r.index,
+        begin: r.begin,
+        length: r.length,
+    }
+}
+
+#[test]
+fn requests_outside_the_torrent_or_a_piece_end_the_connection() {
+    let t = torrent(&[0, 1, 2, 3, 4, 5, 6]);
+    let (mut c, _) = open(&t, true);
+    c.on_command(PeerCmd::Unchoke).unwrap();
+    let bad = [
+        (block(PIECES, 0, BLOCK), "out of range"),
+        (block(0, 0, BLOCK + 1), "over 16 KiB"),
+        (block(0, 0, 0), "beyond the end"),
+        (block(0, PIECE - 100, 200), "beyond the end"),
+        (block(6, 0, 1001), "beyond the end"),
+        (block(0, u32::MAX, BLOCK), "beyond the end"),
+    ];
+    for (r, reason) in bad {
+        let why = violation(c.on_message(request(r)));
+        assert!(why.contains(reason), "{r:?}: {why}");
+    }
+    c.on_message(request(block(6, 0, 1000))).unwrap();
+    c.on_message(request(block(0, BLOCK, BLOCK))).unwrap();
+    assert_eq!(c.uploads.queued().count(), 2);
+    c.on_message(Message::Cancel {
+        index: 0,
+        begin: BLOCK,
+        length: BLOCK,
+    })
+    .unwrap();
+    assert_eq!(
+        c.uploads.queued().copied().collect::<Vec<_>>(),
+        [block(6, 0, 1000)]
+    );
+}
+
+#[test]
+fn requests_we_will_not_serve_are_rejected_with_the_fast_extension_and_dropped_without() {
+    let t = torrent(&[0]);
+    let (mut fast, _) = open(&t, true);
+    // Choking (the start): rejected.
+    fast.on_message(request(block(0, 0, BLOCK))).unwrap();
+    fast.on_command(PeerCmd::Unchoke).unwrap();
+    // A piece we lack: rejected.
+    fast.on_message(request(block(1, 0, BLOCK))).unwrap();
+    fast.on_message(request(block(0, BLOCK, BLOCK))).unwrap();
+    // Choking again rejects what was queued.
+    fast.on_command(PeerCmd::Choke).unwrap();
+    assert!(fast.uploads.is_empty());
+    assert_eq!(
+        sent(&mut fast),
+        [
+            reject(block(0, 0, BLOCK)),
+            Message::Unchoke,
+            reject(block(1, 0, BLOCK)),
+            Message::Choke,
+            reject(block(0, BLOCK, BLOCK)),
+        ]
+    );
+
+    let (mut plain, _) = open(&t, false);
+    plain.on_message(request(block(0, 0, BLOCK))).unwrap();
+    assert!(plain.uploads.is_empty());
+    assert_eq!(sent(&mut plain), []);
+}
+
+#[test]
+fn interest_and_the_extended_handshake_reach_the_coordinator() {
+    let mut t = torrent(&[]);
+    let (mut c, live) = open(&t, false);
+    c.on_message(Message::Interested).unwrap();
+    assert!(live.flags().peer_interested);
+    let mut m = std::collections::BTreeMap::new();
+    m.insert(UT_PEX.to_string(), 3u8);
+    let h = ExtHandshake {
+        m,
+        v: Some("qBittorrent/4.6.0".into()),
+        reqq: Some(3),
+        p: Some(51413),
+        ..ExtHandshake::default()
+    };
+    c.on_message(Message::Extended {
+        id: HANDSHAKE_ID,
+        payload: Bytes::from(h.encode()),
+    })
+    .unwrap();
+    assert_eq!(
+        (c.pacing.reqq(), c.pacing.depth()),
+        (3, 3),
+        "their reqq caps our pipeline"
+    );
+    assert_eq!(c.ext.ut_pex(), Some(3));
+    let events = t.drain();
+    assert!(
+        matches!(events[0], Event::Interest { conn: CONN }),
+        "{events:?}"
+    );
+    assert!(
+        matches!(
+            events[1],
+            Event::Pex {
+                conn: CONN,
+                event: PexEvent::Extensions {
+                    ut_pex: true,
+                    listen_port: Some(51413)
+                }
+            }
+        ),
+        "{events:?}"
+    );
+    assert!(
+        matches!(&events[2], Event::Client { conn: CONN, name } if name.contains("qBittorrent"))
+    );
+
+    let why = violation(c.on_message(Message::Extended {
+        id: HANDSHAKE_ID,
+        payload: Bytes::from_static(b"not a dictionary"),
+    }));
+    assert!(why.contains("malformed extended handshake"), "{why}");
+}
+
+#[test]
+fn a_verified_piece_is_announced_once_and_only_to_a_peer_without_it() {
+    let t = torrent(&[]);
+    let (mut c, _) = open(&t, false);
+    c.on_message(Message::Have(2)).unwrap();
+    sent(&mut c);
+    c.on_verified(2);
+    c.on_verified(3);
+    c.on_verified(3);
+    assert_eq!(sent(&mut c), [Message::Have(3)]);
+}
+
+#[test]
+fn pause_cancels_what_is_asked_and_chokes() {
+    let t = torrent(LAST);
+    let (mut c, live) = downloading(&t, false);
+    c.on_command(PeerCmd::Unchoke).unwrap();
+    sent(&mut c);
+    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
+    c.on_command(PeerCmd::Pause).unwrap();
+    let cancels = asked.iter().map(|r| Message::Cancel {
+        index: r.index,
+        begin: r.begin,
+        length: r.length,
+    });
+    let mut want: Vec<Message> = cancels.collect();
+    want.extend([Message::NotInterested, Message::Choke]);
+    assert_eq!(sent(&mut c), want);
+    assert!(c.requests.is_empty());
+    let f = live.flags();
+    assert!(f.am_choking && !f.am_interested);
+    // Paused: no requests even though the peer unchokes us again.
+    c.on_message(Message::Unchoke).unwrap();
+    c.fill_pipeline();
+    assert_eq!(sent(&mut c), []);
+    assert_eq!(
+        c.on_command(PeerCmd::Disconnect(PeerEnd::DroppedByUser)),
+        Err(PeerEnd::DroppedByUser)
+    );
+}
+
+#[test]
+fn a_dropped_connection_gives_back_its_blocks_and_its_pieces() {
+    let t = torrent(LAST);
+    let (c, live) = downloading(&t, false);
+    drop(c);
+    assert!(t
+        .shared
+        .download()
+        .picker
+        .availability()
+        .iter()
+        .all(|&n| n == 0));
+    assert_eq!(live.in_flight.load(Ordering::Relaxed), 0);
+    assert_eq!(live.flags(), ChokeFlags::default());
+    assert_eq!(pick_for_another(&t, 100).len(), 12, "no block left booked");
+}

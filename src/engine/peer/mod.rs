@@ -1,0 +1,472 @@
+//! One task per connection: connect → handshake → message loop (requests, pieces, uploads).
+//!
+//! The task owns its socket and its list of requests in flight (`conn.rs` holds the per-
+//! connection state and message handling, `pipeline.rs` our requests, `upload.rs` theirs).
+//! Blocks it has asked for are counted in the picker; whenever the task stops asking (choke,
+//! reject, snub, pause, end — a panic included) it gives them back, so another peer can fetch
+//! them.
+
+pub(crate) mod conn;
+pub(crate) mod connect;
+pub(crate) mod dial;
+pub(crate) mod pipeline;
+pub(crate) mod rate;
+pub(crate) mod stream;
+pub(crate) mod upload;
+
+use std::cell::Cell;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::codec::FramedRead;
+
+use crate::engine::api::{PeerEnd, PeerStage};
+use crate::engine::peer::conn::{our_ext_handshake, PeerConn};
+use crate::engine::peer::connect::{connect_encrypted, io_end};
+use crate::engine::peer::dial::Transports;
+use crate::engine::peer::stream::PeerStream;
+use crate::engine::torrent::shared::{Event, PeerCmd, PeerLive, Shared};
+use crate::protocol::handshake::Handshake;
+use crate::protocol::message::{Message, MessageCodec, WireError};
+
+/// How a connection starts.
+pub(crate) enum Start {
+    /// We dial the peer.
+    Dial,
+    /// The peer dialed us; its handshake was read and routed to this torrent.
+    Accepted {
+        stream: Box<PeerStream>,
+        handshake: Handshake,
+        since: Instant,
+    },
+}
+
+pub(crate) struct PeerTask {
+    pub conn: u64,
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    pub live: Arc<PeerLive>,
+    pub cmds: mpsc::UnboundedReceiver<PeerCmd>,
+}
+
+thread_local! {
+    static IN_PEER_TASK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True while the current thread runs a peer task, whose panics the engine catches: a panic
+/// hook can then leave the process running (the connection ends as "internal error").
+pub(crate) fn panic_is_caught() -> bool {
+    IN_PEER_TASK.with(|c| c.get())
+}
+
+/// Marks the thread as inside a peer task while the inner future is polled.
+struct Marked<F>(F);
+
+impl<F: Future + Unpin> Future for Marked<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let was = IN_PEER_TASK.with(|c| c.replace(true));
+        let out = Pin::new(&mut self.0).poll(cx);
+        IN_PEER_TASK.with(|c| c.set(was));
+        out
+    }
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    let s = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into());
+    s.chars().take(200).collect()
+}
+
+/// A stream failure under the codec, in a row's words: a reset by its kind (not by matching
+/// std's text, which other platforms word differently), anything else as std says it.
+fn wire_io_end(e: WireError) -> PeerEnd {
+    match e {
+        WireError::Io {
+            kind: std::io::ErrorKind::ConnectionReset,
+            ..
+        } => PeerEnd::Reset,
+        WireError::Io { text, .. } => PeerEnd::Io(text),
+        other => PeerEnd::Protocol(other.to_string()),
+    }
+}
+
+impl PeerTask {
+    /// Runs the connection on a task of its own and reports its end to the coordinator. A
+    /// panic ends only this connection, as a last line of defence: its requests go back to the
+    /// picker (the connection state's `Drop`), its slot is freed, its row shows why.
+    pub(crate) fn spawn(self, start: Start) {
+        let (conn, addr, shared) = (self.conn, self.addr, Arc::clone(&self.shared));
+        tokio::spawn(async move {
+            let run = AssertUnwindSafe(Box::pin(self.run(start))).catch_unwind();
+            let end = match Marked(Box::pin(run)).await {
+                Ok(end) => end,
+                Err(p) => {
+                    let what = panic_text(p.as_ref());
+                    tracing::error!("{addr}: peer task panicked: {what}");
+                    PeerEnd::Internal(what)
+                }
+            };
+            shared.send(Event::Ended { conn, end });
+        });
+    }
+
+    async fn run(mut self, start: Start) -> PeerEnd {
+        match start {
+            Start::Dial => self.outgoing().await,
+            Start::Accepted {
+                stream,
+                handshake,
+                since,
+            } => self.incoming(*stream, handshake, since).await,
+        }
+    }
+
+    async fn outgoing(&mut self) -> PeerEnd {
+        self.stage(PeerStage::Connecting);
+        let (conn, shared) = (self.conn, Arc::clone(&self.shared));
+        let transports = Transports {
+            policy: shared.transport,
+            utp: shared.utp.clone(),
+        };
+        let connect = connect_encrypted(
+            self.addr,
+            shared.bind,
+            shared.info_hash,
+            shared.our_id,
+            shared.encryption,
+            &transports,
+            shared.dht.is_some(),
+            move || {
+                shared.send(Event::Stage {
+                    conn,
+                    stage: PeerStage::Handshaking,
+                })
+            },
+        );
+        // A user's drop or quit must not wait for a slow connect. Other commands can wait:
+        // the session starts from the shared state (pause flag, our pieces) and the choker
+        // repeats its decisions.
+        tokio::pin!(connect);
+        let res = loop {
+            tokio::select! {
+                r = &mut connect => break r,
+                cmd = self.cmds.recv() => match cmd {
+                    Some(PeerCmd::Disconnect(end)) => break Err(end),
+                    None => break Err(PeerEnd::Shutdown),
+                    Some(_) => {}
+                },
+            }
+        };
+        match res {
+            Err(end) => end,
+            Ok((stream, hs, elapsed, enc, note)) => {
+                tracing::info!("{}: connected, payload {enc}", self.addr);
+                self.handshaken(&hs, elapsed, enc, stream.get_ref().kind(), note);
+                self.session(stream, hs).await
+            }
+        }
+    }
+
+    /// An incoming connection: their handshake was read and checked; ours goes back.
+    async fn incoming(&mut self, mut stream: PeerStream, hs: Handshake, since: Instant) -> PeerEnd {
+        let ours = Handshake::new(self.shared.info_hash, self.shared.our_id)
+            .with_dht(self.shared.dht.is_some());
+        if let Err(e) = stream.write_all(&ours.encode()).await {
+            return io_end(&e, true);
+        }
+        let transport = stream.get_ref().kind();
+        self.handshaken(&hs, since.elapsed(), stream.encryption(), transport, None);
+        self.session(stream, hs).await
+    }
+
+    fn handshaken(
+        &self,
+        hs: &Handshake,
+        elapsed: Duration,
+        encryption: crate::net::Encryption,
+        transport: Option<crate::net::TransportKind>,
+        encryption_note: Option<String>,
+    ) {
+        self.shared.send(Event::Handshaken {
+            conn: self.conn,
+            peer_id: hs.peer_id,
+            elapsed,
+            encryption,
+            transport,
+            encryption_note,
+        });
+    }
+
+    /// A BEP 5 `port` message: the peer's DHT node, pinged and added when it answers.
+    fn on_port(&self, m: &Message) {
+        if let (Message::Port(port), Some(dht), SocketAddr::V4(a)) =
+            (m, &self.shared.dht, self.addr)
+        {
+            if *port != 0 {
+                dht.try_add_node(std::net::SocketAddrV4::new(*a.ip(), *port));
+            }
+        }
+    }
+
+    fn stage(&self, stage: PeerStage) {
+        self.shared.send(Event::Stage {
+            conn: self.conn,
+            stage,
+        });
+    }
+
+    /// The message loop: one select over the socket, the coordinator's commands, verified
+    /// pieces (to announce) and a tick; after each step the request pipeline is topped up and
+    /// queued uploads are served.
+    async fn session(&mut self, stream: PeerStream, hs: Handshake) -> PeerEnd {
+        let num_pieces = self.shared.info.num_pieces();
+        // Subscribed before our bitfield is taken, so no piece verified meanwhile is missed.
+        let mut verified = self.shared.verified.subscribe();
+        if let crate::net::Transport::Utp(u) = stream.get_ref() {
+            let _ = self.live.utp.set(u.stats_handle());
+        }
+        let (rd, mut wr) = stream.split();
+        let mut reader = FramedRead::with_capacity(rd, MessageCodec::new(num_pieces), 64 * 1024);
+        let mut s = PeerConn::new(self.conn, &self.shared, &self.live, hs.supports_fast());
+        let (down, up) = self.shared.rates.for_peer(self.addr.ip());
+        s.set_limiters(down, up);
+        let mut limits = self.shared.rates.session.subscribe();
+        let mut limits_live = true;
+        self.stage(PeerStage::Connected);
+        if hs.supports_extensions() {
+            let port = self.shared.listen_port.load(Ordering::Relaxed);
+            s.push(&Message::Extended {
+                id: 0,
+                payload: our_ext_handshake(port, self.shared.info_bytes.len(), self.shared.pex),
+            });
+        }
+        s.send_have_state();
+        if hs.supports_dht() && self.shared.dht.is_some() {
+            // BEP 5: after the handshake, where our DHT node listens.
+            s.push(&Message::Port(
+                self.shared.listen_port.load(Ordering::Relaxed),
+            ));
+        }
+        // One timer for the tick and the rate gates, kept across turns of the loop: a sleep
+        // made anew on every message would register and cancel a timer per block, and a tick
+        // on a timer of its own would wake a limited connection between its turns
+        // (`timer_deadline`). Due at once: the first tick comes straight away.
+        let mut next_tick = tokio::time::Instant::now();
+        let timer = tokio::time::sleep_until(next_tick);
+        tokio::pin!(timer);
+        // What the timer is set to; None once it fired (a fired sleep stays ready until reset).
+        let mut armed: Option<tokio::time::Instant> = Some(next_tick);
+        let backlog = self.shared.download().caught_up();
+        // Registered before `held_back` is next set, and again each time it fires: a wake
+        // between that check and the select below is kept, not lost (a connection held back
+        // reads nothing, so no later block would look again).
+        let caught_up = backlog.notified();
+        tokio::pin!(caught_up);
+        caught_up.as_mut().enable();
+        let end = loop {
+            if let Err(end) = s.flush(&mut wr).await {
+                break end;
+            }
+            let now = tokio::time::Instant::now();
+            let may_read = s.may_read(now);
+            let wake = timer_deadline(s.next_wake(now), next_tick);
+            if armed != Some(wake) {
+                timer.as_mut().reset(wake);
+                armed = Some(wake);
+            }
+            let step = tokio::select! {
+                msg = reader.next(), if may_read => match msg {
+                    None => Err(PeerEnd::ClosedByPeer),
+                    Some(Err(e @ WireError::Io { .. })) => Err(wire_io_end(e)),
+                    Some(Err(e)) => Err(PeerEnd::Protocol(e.to_string())),
+                    Some(Ok(m)) => {
+                        self.on_port(&m);
+                        s.on_message(m)
+                    }
+                },
+                cmd = self.cmds.recv() => match cmd {
+                    None => Err(PeerEnd::Shutdown),
+                    Some(c) => s.on_command(c),
+                },
+                v = verified.recv() => {
+                    match v {
+                        Ok(index) => s.on_verified(index),
+                        Err(broadcast::error::RecvError::Lagged(_)) => s.on_verified_lagged(),
+                        // The sender lives in `Shared`, which this task holds.
+                        Err(broadcast::error::RecvError::Closed) => {}
+                    }
+                    Ok(())
+                },
+                // The writers caught up: read again and ask for more (below, as after every
+                // step).
+                _ = caught_up.as_mut(), if s.held_back => {
+                    caught_up.set(backlog.notified());
+                    caught_up.as_mut().enable();
+                    s.writers_caught_up();
+                    Ok(())
+                },
+                // A gate opens (read or send again, no polling in between), the tick is due,
+                // or both.
+                _ = &mut timer => {
+                    armed = None;
+                    let now = tokio::time::Instant::now();
+                    if tick_rides_along(next_tick, now) {
+                        next_tick = now + TICK;
+                        s.on_tick()
+                    } else {
+                        Ok(())
+                    }
+                },
+                r = limits.changed(), if limits_live => {
+                    match r {
+                        Ok(()) => s.limits_changed(),
+                        Err(_) => limits_live = false,
+                    }
+                    Ok(())
+                },
+            };
+            if let Err(end) = step {
+                break end;
+            }
+            s.fill_pipeline();
+            if let Err(end) = s.serve_uploads().await {
+                break end;
+            }
+        };
+        // Best effort: a last flush so a peer we drop sees our final messages.
+        let _ = tokio::time::timeout(Duration::from_millis(200), s.flush(&mut wr)).await;
+        end
+    }
+}
+
+/// How often a connection checks its timers (idle, keep-alive, snub) and its rate.
+const TICK: Duration = Duration::from_millis(500);
+
+/// How late a tick may come while a rate gate is shut: it waits for the gate's wake-up, so a
+/// limited connection wakes once per turn (`rate::TURN`) and not also for its tick, unless the
+/// gate stays shut longer than this (many connections sharing a slow limit). The tick's work
+/// is timeouts counted in seconds (snub 15 s, keep-alive 90 s), a rate sampled over the time
+/// since the last tick, and leaving an idle gate's round (`LEAVE_AFTER`, 2 s): none minds a
+/// tick a second or two late.
+const TICK_WAITS_FOR_GATE: Duration = Duration::from_millis(1500);
+
+/// Whether a tick due at `next_tick` is done at a wake-up happening `now` anyway: when due
+/// within half a period. The tick's work does not mind coming up to half a tick early, and
+/// then it starts its period over, so a connection woken once per turn by its gate does the
+/// tick's work on those wake-ups.
+fn tick_rides_along(next_tick: tokio::time::Instant, now: tokio::time::Instant) -> bool {
+    next_tick.saturating_duration_since(now) <= TICK / 2
+}
+
+/// When the connection's one timer is to fire: when a shut gate (`gate`, its wake-up) opens,
+/// where the tick rides along if due (`tick_rides_along`), up to `TICK_WAITS_FOR_GATE` past
+/// the tick's due time; with no gate shut, at the tick. Never before `next_tick - TICK / 2`
+/// for the tick alone, and a gate's wake is never in the past (`Gate::wake`), so a timer
+/// that fires always finds work: nothing spins.
+fn timer_deadline(
+    gate: Option<tokio::time::Instant>,
+    next_tick: tokio::time::Instant,
+) -> tokio::time::Instant {
+    match gate {
+        Some(g) => g.min(next_tick + TICK_WAITS_FOR_GATE),
+        None => next_tick,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn a_tick_due_within_half_a_period_rides_along_with_a_gate_wake() {
+        let now = tokio::time::Instant::now();
+        assert!(tick_rides_along(now, now), "due now");
+        assert!(tick_rides_along(now - TICK, now), "overdue");
+        assert!(tick_rides_along(now + TICK / 2, now));
+        assert!(!tick_rides_along(
+            now + TICK / 2 + Duration::from_millis(1),
+            now
+        ));
+        assert!(!tick_rides_along(now + TICK, now));
+    }
+
+    /// A limited connection whose gate opens once per turn (`rate::TURN`, plus the few ms its
+    /// reads take) wakes only then: its tick rides along with every gate wake-up and never
+    /// wakes it alone (with a timer of its own, a 500 ms tick woke it twice a turn).
+    #[test]
+    fn a_limited_connection_wakes_once_per_turn_and_ticks_on_those_wake_ups() {
+        let start = tokio::time::Instant::now();
+        let turn = crate::engine::peer::rate::TURN + Duration::from_millis(5);
+        let mut next_tick = start;
+        let (mut ticks, mut wakes_without_gate) = (0, 0);
+        let mut now = start;
+        let mut gate = start + turn;
+        for _ in 0..200 {
+            let fire = timer_deadline(Some(gate), next_tick);
+            assert!(fire >= now, "a timer in the past");
+            now = fire;
+            if now < gate {
+                wakes_without_gate += 1;
+            } else {
+                gate += turn;
+            }
+            if tick_rides_along(next_tick, now) {
+                ticks += 1;
+                next_tick = now + TICK;
+            }
+        }
+        assert_eq!(wakes_without_gate, 0);
+        assert_eq!(ticks, 200, "the tick ran at every gate wake-up");
+    }
+
+    #[test]
+    fn a_gate_shut_for_long_still_lets_the_tick_run_every_few_seconds() {
+        let start = tokio::time::Instant::now();
+        let gate = start + Duration::from_secs(20);
+        let mut next_tick = start + TICK;
+        let mut now = start;
+        let mut ticks = 0;
+        while now < gate {
+            let fire = timer_deadline(Some(gate), next_tick);
+            assert!(fire > now && fire <= now + TICK + TICK_WAITS_FOR_GATE);
+            now = fire;
+            if tick_rides_along(next_tick, now) {
+                ticks += 1;
+                next_tick = now + TICK;
+            }
+        }
+        // One tick per TICK + TICK_WAITS_FOR_GATE (2 s) while shut, then the gate's.
+        assert_eq!(ticks, 10);
+        // No gate shut: the timer is the tick's.
+        assert_eq!(timer_deadline(None, next_tick), next_tick);
+        // A gate opening before the tick is due wakes the connection without it.
+        let soon = now + Duration::from_millis(100);
+        assert_eq!(timer_deadline(Some(soon), now + TICK), soon);
+        assert!(!tick_rides_along(now + TICK, soon));
+    }
+
+    #[test]
+    fn a_reset_is_told_by_its_kind_whatever_its_words() {
+        let reset = Error::new(ErrorKind::ConnectionReset, "peer went away");
+        assert_eq!(wire_io_end(WireError::from(reset)), PeerEnd::Reset);
+        let other = Error::new(ErrorKind::BrokenPipe, "reset? no: a broken pipe");
+        assert_eq!(
+            wire_io_end(WireError::from(other)),
+            PeerEnd::Io("reset? no: a broken pipe".into())
+        );
+    }
+}

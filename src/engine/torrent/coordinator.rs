@@ -1,0 +1,493 @@
+//! The coordinator: one task per torrent that ties the peers, the picker, the disk stage and
+//! the peer sources together. It reacts to commands, peer events and tracker updates
+//! (`events.rs`), dials peers by their connection plan (`peers.rs`), runs the choker
+//! (`choker.rs`) and publishes snapshots (`snapshot.rs`). It never waits on the UI: snapshots
+//! go out through a `watch` channel where the latest value wins.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::seq::SliceRandom;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::engine::api::*;
+use crate::engine::peer::{PeerTask, Start};
+use crate::engine::torrent::choker::{self, Candidate, Choke, UPLOAD_SLOTS};
+use crate::engine::torrent::options::{Options, TorrentEnd};
+use crate::engine::torrent::peers::{OwnAddr, PeerTable};
+use crate::engine::torrent::report::{Lifetime, Report};
+use crate::engine::torrent::shared::{Event, PeerCmd, Shared};
+use crate::engine::torrent::snapshot::Snapshots;
+use crate::protocol::metainfo::Metainfo;
+use crate::tracker::{self, Progress, TrackerCommand};
+use parts::{ChokeSchedule, Given, RunState, SessionLink, Shown, SourceLinks};
+
+pub(crate) const TICK: Duration = Duration::from_millis(250);
+/// How often a torrent with no connection, no web seed at work and nobody watching ticks:
+/// thousands of seeding torrents at rest cost next to nothing (at 5 s, 10,000 of them still
+/// made 2,000 ticks a second; tests/bench/session_scale.sh). Events wake it at once.
+const IDLE_TICK: Duration = Duration::from_secs(30);
+
+/// One torrent's task, in parts. Every field is private: the coordinator's other files
+/// (events, files, DHT, PEX) are child modules, and everything else goes through methods.
+pub(crate) struct Coordinator {
+    given: Given,
+    /// Which files are wanted, and in what order pieces come (`priorities.rs`).
+    plan: crate::engine::torrent::priorities::FilePlan,
+    /// What the coordinator and the peer tasks share.
+    shared: Arc<Shared>,
+    peers: PeerTable,
+    /// One task per web seed URL (BEP 19), with its row in the peer table.
+    webseeds: Vec<crate::engine::torrent::webseed::WebSeed>,
+    run: RunState,
+    choke: ChokeSchedule,
+    shown: Shown,
+    sources: SourceLinks,
+    /// The session's side: the torrent's line and where resume points go.
+    link: SessionLink,
+}
+
+impl Coordinator {
+    pub(crate) fn new(
+        meta: Metainfo,
+        opts: Options,
+        shared: Arc<Shared>,
+        snap: Snapshot,
+        started: Instant,
+        half_open: usize,
+    ) -> Self {
+        let (complete, left) = {
+            let d = shared.download();
+            (d.picker.is_complete(), d.picker.left())
+        };
+        let (progress_tx, _) = watch::channel(Progress {
+            uploaded: 0,
+            downloaded: 0,
+            left,
+        });
+        let now = Instant::now();
+        let own = OwnAddr {
+            bind: shared.bind,
+            port: shared.listen_port.load(Ordering::Relaxed),
+        };
+        Coordinator {
+            given: Given {
+                meta,
+                opts,
+                half_open,
+            },
+            plan: Default::default(),
+            shared,
+            peers: PeerTable::new(own),
+            webseeds: Vec::new(),
+            run: RunState {
+                complete,
+                ..RunState::default()
+            },
+            choke: ChokeSchedule::new(now),
+            shown: Shown::new(started, snap),
+            sources: SourceLinks {
+                tracker_tx: None,
+                progress_tx,
+                dht_wanting: None,
+            },
+            link: SessionLink::new(now),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn peers_mut(&mut self) -> &mut PeerTable {
+        &mut self.peers
+    }
+
+    /// Why the torrent must stop, once something fatal happened.
+    #[cfg(test)]
+    pub(crate) fn fatal(&self) -> Option<&str> {
+        self.run.fatal.as_deref()
+    }
+
+    /// The file plan a resumed torrent comes back with.
+    pub(crate) fn set_file_plan(&mut self, plan: crate::engine::torrent::priorities::FilePlan) {
+        self.plan = plan;
+    }
+
+    /// Connects the torrent to the session that runs it. `checked`: its data was hashed at
+    /// the start (all or some of it), so what it has may differ from its saved resume data:
+    /// the result is saved at the first tick, not only once a piece more arrives (a torrent
+    /// that gets none would otherwise lose its check to a crash).
+    pub(crate) fn attach(
+        &mut self,
+        id: TorrentId,
+        line: watch::Sender<TorrentLine>,
+        reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
+        (lifetime, checked): (Lifetime, bool),
+    ) {
+        self.link.id = id;
+        self.link.line = Some(line);
+        self.link.resume_have = self.shared.download().picker.have().count();
+        self.link.resume_due = checked;
+        self.link.reports = reports;
+        self.link.lifetime = lifetime;
+        self.link.resume_bytes = lifetime.downloaded + lifetime.uploaded;
+    }
+
+    pub(crate) fn log(&mut self, level: LogLevel, text: String) {
+        match level {
+            LogLevel::Info => tracing::info!("{text}"),
+            LogLevel::Warn => tracing::warn!("{text}"),
+            LogLevel::Error => tracing::error!("{text}"),
+        }
+        self.shown.push_log(level, text);
+    }
+
+    pub(crate) async fn main_loop(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut events: mpsc::UnboundedReceiver<Event>,
+        snapshots: Snapshots,
+    ) -> TorrentEnd {
+        let (tracker_task, mut tracker_upd) = self.start_trackers().unzip();
+        let (dht_task, mut dht_rx) = self.start_dht().unzip();
+        let now = Instant::now();
+        let manual = self.given.opts.peers.clone();
+        self.peers.add(manual, PeerSource::Manual, now);
+        self.dial_new_peers(now);
+        self.webseeds = crate::engine::torrent::webseed::start_all(
+            &self.given.meta.web_seeds,
+            &self.shared,
+            self.run.complete,
+        );
+        if self.run.complete {
+            self.on_complete();
+        }
+        let mut next_tick = tokio::time::Instant::now() + TICK;
+        let outcome = loop {
+            if let Some(msg) = self.run.fatal.take() {
+                break TorrentEnd::Failed(msg);
+            }
+            if self.run.complete && !self.given.opts.seed {
+                break TorrentEnd::Complete;
+            }
+            let mut ticked = false;
+            tokio::select! {
+                c = commands.recv() => match c {
+                    None | Some(Command::Quit) => break TorrentEnd::Quit,
+                    Some(Command::Sleep) => {
+                        // No `stopped` announce: the tracker keeps listing us while we sleep.
+                        self.sources.tracker_tx = None;
+                        break TorrentEnd::Quit;
+                    }
+                    Some(Command::Refresh) => next_tick = tokio::time::Instant::now(),
+                    Some(c) => self.on_command(c),
+                },
+                Some(e) = events.recv() => self.on_event(e),
+                Some(u) = recv_if_any(&mut tracker_upd) => self.on_tracker(u),
+                Some(r) = recv_if_any_unbounded(&mut dht_rx) => self.on_dht(r),
+                _ = tokio::time::sleep_until(next_tick) => {
+                    self.on_tick();
+                    // Cost follows attention: the full snapshot (per-piece and per-peer
+                    // vectors) is built only while a UI or a script holds a receiver.
+                    let watched = snapshots.watched();
+                    if watched {
+                        snapshots.send_if_made(|| self.build_snapshot());
+                    }
+                    let every = if !watched && self.is_idle() { IDLE_TICK } else { TICK };
+                    next_tick = tokio::time::Instant::now() + every;
+                    ticked = true;
+                }
+            }
+            if !ticked {
+                // Anything that happened may have ended the idleness: tick soon.
+                next_tick = next_tick.min(tokio::time::Instant::now() + TICK);
+            }
+        };
+        let tasks = (tracker_task, dht_task);
+        // Boxed: an async fn's state holds room for every future it awaits, so the stop's
+        // would sit, unused, in the task of every running torrent.
+        Box::pin(self.shut_down(outcome, tasks, &mut events, &snapshots)).await
+    }
+
+    /// The tracker task, when the torrent has trackers and may use them, and where its
+    /// updates arrive. Without one no channel is made: tokio allocates a block of 32 slots
+    /// per channel up front, which thousands of torrents without trackers would pay for.
+    fn start_trackers(
+        &mut self,
+    ) -> Option<(
+        tokio::task::JoinHandle<()>,
+        mpsc::Receiver<tracker::TrackerUpdate>,
+    )> {
+        if !self.given.opts.use_trackers || self.given.meta.trackers.is_empty() {
+            return None;
+        }
+        let (tracker_upd_tx, tracker_upd) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(8);
+        self.sources.tracker_tx = Some(tx);
+        let task = tracker::spawn(
+            self.given.meta.trackers.clone(),
+            self.given.meta.info_hash,
+            self.shared.our_id,
+            self.shared.listen_port.load(Ordering::Relaxed),
+            self.sources.progress_tx.subscribe(),
+            rx,
+            tracker_upd_tx,
+        );
+        Some((task, tracker_upd))
+    }
+
+    /// Graceful stop: peers first (so they stop requesting), then trackers, then files; the
+    /// last snapshot and resume point go out.
+    async fn shut_down(
+        &mut self,
+        outcome: TorrentEnd,
+        (tracker_task, dht_task): (
+            Option<tokio::task::JoinHandle<()>>,
+            Option<tokio::task::JoinHandle<()>>,
+        ),
+        events: &mut mpsc::UnboundedReceiver<Event>,
+        snapshots: &Snapshots,
+    ) -> TorrentEnd {
+        for p in self.peers.values() {
+            p.send(PeerCmd::Disconnect(PeerEnd::Shutdown));
+        }
+        for w in &self.webseeds {
+            w.stop();
+        }
+        if let Some(tx) = self.sources.tracker_tx.take() {
+            let (done_tx, done_rx) = oneshot::channel();
+            if tx.send(TrackerCommand::Stop(done_tx)).await.is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(4), done_rx).await;
+            }
+        }
+        if let Some(t) = tracker_task {
+            t.abort();
+        }
+        if let Some(t) = dht_task {
+            t.abort();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while self.peers.active().next().is_some() {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(e)) => self.on_event(e),
+                _ => break,
+            }
+        }
+        self.wait_for_writers(Duration::from_secs(2)).await;
+        // Every piece went to the kernel when it was verified, so a killed process loses
+        // nothing; syncing to the device is only worth its cost (one fdatasync per file) when
+        // the user stops us, not when a headless download simply ends.
+        if outcome == TorrentEnd::Quit {
+            let storage = Arc::clone(&self.shared.storage);
+            let _ = tokio::task::spawn_blocking(move || storage.flush()).await;
+        }
+        if let TorrentEnd::Failed(msg) = &outcome {
+            self.shown.snap.state = TorrentState::Error(msg.clone());
+        }
+        self.on_tick();
+        // A failure is kept for whoever looks later; otherwise the last snapshot goes only
+        // where someone subscribed (a later one gets what the session's slot shows).
+        if matches!(outcome, TorrentEnd::Failed(_)) {
+            snapshots.send_kept(self.build_snapshot());
+        } else {
+            snapshots.send_if_made(|| self.build_snapshot());
+        }
+        // The session learns of the end from the task itself (`report_end` in
+        // session/reports.rs), which also covers the ways out that never reach this loop.
+        self.send_resume(true);
+        outcome
+    }
+
+    /// Lets the piece writers still at work finish (bounded): one that wrote after the last
+    /// resume point's file stamps would have the next start check that file again, and a
+    /// piece it verifies after that point would be fetched again.
+    async fn wait_for_writers(&self, at_most: Duration) {
+        let deadline = tokio::time::Instant::now() + at_most;
+        while self.shared.download().writers_running() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Sets up the entry for a new connection and spawns its task: the one way a peer task
+    /// starts, dialed or accepted.
+    pub(crate) fn spawn_peer(
+        &mut self,
+        addr: SocketAddr,
+        start: Start,
+        stage: PeerStage,
+        now: Instant,
+    ) {
+        let conn = self.peers.new_conn(addr);
+        let paused = self.run.paused;
+        let Some(p) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        let (cmds, live) = p.begin(conn, stage, now);
+        if paused {
+            p.send(PeerCmd::Pause);
+        }
+        let task = PeerTask {
+            conn,
+            addr,
+            shared: Arc::clone(&self.shared),
+            live,
+            cmds,
+        };
+        task.spawn(start);
+    }
+
+    /// Peers just learned of (given, from a tracker or the DHT) are dialed at once while we
+    /// download, not at the next tick: that was up to a quarter of a second at every start.
+    /// A seed keeps dialing only at its ticks (`SEED_DIALS_PER_TICK` paces it).
+    fn dial_new_peers(&mut self, now: Instant) {
+        if !self.run.complete {
+            self.connect_more(now);
+        }
+    }
+
+    fn connect_more(&mut self, now: Instant) {
+        let active = self.peers.active().count();
+        let half_open = self
+            .peers
+            .active()
+            .filter(|p| p.stage() != PeerStage::Connected)
+            .count();
+        let budget = self
+            .given
+            .opts
+            .max_peers
+            .saturating_sub(active)
+            .min(self.given.half_open.saturating_sub(half_open));
+        if budget == 0 {
+            return;
+        }
+        for addr in self.peers.to_dial(now, self.run.complete, budget) {
+            if let Some(p) = self.peers.get_mut(&addr) {
+                p.dial.attempts += 1;
+            }
+            self.spawn_peer(addr, Start::Dial, PeerStage::Connecting, now);
+        }
+    }
+
+    /// The connected peers as the choker sees them.
+    pub(crate) fn choke_candidates(&self) -> Vec<Candidate> {
+        let seeding = self.run.complete;
+        self.peers
+            .active()
+            .map(|p| {
+                let f = p.flags();
+                Candidate {
+                    addr: p.addr,
+                    connected: p.stage() == PeerStage::Connected,
+                    peer_interested: f.peer_interested,
+                    am_choking: f.am_choking,
+                    rate: if seeding { p.up_rate() } else { p.down_rate() },
+                }
+            })
+            .collect()
+    }
+
+    pub(crate) fn rechoke(&mut self, now: Instant) {
+        self.choke.last_rechoke = now;
+        self.choke.held = self.uploads_held();
+        if self.run.paused {
+            return;
+        }
+        let candidates = self.choke_candidates();
+        if self.choke.held {
+            self.choke.optimistic = None;
+            self.send_chokes(choker::keep_serving(&candidates));
+            return;
+        }
+        if self.choke.optimistic_due(now) {
+            self.choke.last_optimistic = now;
+            let mut choked = choker::optimistic_candidates(&candidates);
+            choked.shuffle(&mut rand::thread_rng());
+            self.choke.optimistic = choked.first().copied();
+        }
+        let changes = choker::rechoke(&candidates, UPLOAD_SLOTS, self.choke.optimistic);
+        self.send_chokes(changes);
+    }
+
+    /// Whether the session's seed limit holds back new unchokes now: only once complete (a
+    /// download trades tit-for-tat whatever the seed slots say).
+    pub(crate) fn uploads_held(&self) -> bool {
+        self.run.complete && self.shared.rates.uploads_held()
+    }
+
+    fn send_chokes(&self, changes: Vec<Choke>) {
+        for c in changes {
+            let (addr, cmd) = match c {
+                Choke::Choke(a) => (a, PeerCmd::Choke),
+                Choke::Unchoke(a) => (a, PeerCmd::Unchoke),
+            };
+            if let Some(p) = self.peers.get(&addr) {
+                p.send(cmd);
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        self.connect_more(now);
+        self.dht_tick();
+        self.pex_tick(now);
+        // The session granted or took a seed slot: act on it now, not at the next round.
+        if self.choke.rechoke_due(now) || self.choke.held != self.uploads_held() {
+            self.rechoke(now);
+        }
+        for p in self.peers.values_mut() {
+            p.sample_rates(now);
+        }
+        let downloaded = self.shared.downloaded.load(Ordering::Relaxed);
+        let uploaded = self.shared.uploaded.load(Ordering::Relaxed);
+        self.shown.down.sample(now, downloaded);
+        self.shown.up.sample(now, uploaded);
+        let left = self.shared.download().picker.left();
+        self.sources.progress_tx.send_replace(Progress {
+            uploaded,
+            downloaded,
+            left,
+        });
+        self.peers.prune(now);
+        let lines: Vec<String> = self.webseeds.iter_mut().flat_map(|w| w.tick(now)).collect();
+        for line in lines {
+            self.log(LogLevel::Warn, line);
+        }
+        self.count_time(now);
+        self.publish_line();
+        self.maybe_resume(now);
+    }
+
+    /// Nothing to drive: no connection (or dial) under way, nothing to download, or paused.
+    fn is_idle(&self) -> bool {
+        self.peers.active().next().is_none() && (self.run.complete || self.run.paused)
+    }
+}
+
+/// The next message of a channel that may not exist; without one, never.
+async fn recv_if_any<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `recv_if_any` for an unbounded channel.
+async fn recv_if_any_unbounded<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+// The coordinator's other halves: child modules, so its fields stay private to it.
+mod dht_peers;
+mod events;
+mod files;
+mod parts;
+mod pex_round;
+mod publish;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,259 @@
+//! Unit tests of `events.rs`: the coordinator's answers to commands and peer events, over a
+//! peer table whose connections are command channels (no task, no socket).
+use super::*;
+use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
+use crate::engine::torrent::peers::PeerEntry;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const PIECE: u32 = 16 * 1024;
+const PIECES: u32 = 4;
+
+fn commands(rx: &mut UnboundedReceiver<PeerCmd>) -> Vec<PeerCmd> {
+    std::iter::from_fn(|| rx.try_recv().ok()).collect()
+}
+
+fn entry(c: &Coordinator, a: SocketAddr) -> &PeerEntry {
+    c.peers.get(&a).unwrap()
+}
+
+fn logged(c: &Coordinator, words: &str) -> bool {
+    c.shown.log.iter().any(|l| l.text.contains(words))
+}
+
+fn torrent() -> TestTorrent {
+    TestTorrent::new(PIECE, u64::from(PIECE * PIECES), &[])
+}
+
+#[test]
+fn hash_failures_ban_a_peer_sooner_when_it_alone_sent_the_piece() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (alone, mut alone_rx) = connect(&mut c, addr(1), PeerSource::Tracker);
+    let (shared, mut shared_rx) = connect(&mut c, addr(2), PeerSource::Tracker);
+    let failed = |contributors: Vec<u64>| Event::PieceDone {
+        index: 0,
+        ok: false,
+        contributors,
+    };
+    c.on_event(failed(vec![alone]));
+    assert_eq!(entry(&c, addr(1)).known.hash_failures, 2);
+    assert!(logged(
+        &c,
+        "piece 0 failed its hash check (from 127.0.0.1:6001)"
+    ));
+    assert!(commands(&mut alone_rx).is_empty(), "not banned yet");
+
+    c.on_event(failed(vec![alone, shared]));
+    c.on_event(failed(vec![alone, shared]));
+    assert_eq!(entry(&c, addr(1)).known.hash_failures, 4);
+    assert_eq!(entry(&c, addr(2)).known.hash_failures, 2);
+    assert_eq!(entry(&c, addr(1)).dial.plan, Plan::Banned);
+    assert_ne!(entry(&c, addr(2)).dial.plan, Plan::Banned);
+    let sent = commands(&mut alone_rx);
+    assert!(
+        matches!(sent[..], [PeerCmd::Disconnect(PeerEnd::HashFailures(2))]),
+        "{sent:?}"
+    );
+    assert!(commands(&mut shared_rx).is_empty());
+    assert!(logged(&c, "banned 127.0.0.1:6001: repeated hash failures"));
+}
+
+#[test]
+fn drop_and_ban_tell_the_connection_and_set_the_plan() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (_, mut dropped_rx) = connect(&mut c, addr(1), PeerSource::Tracker);
+    let (_, mut banned_rx) = connect(&mut c, addr(2), PeerSource::Tracker);
+    c.on_command(Command::DropPeer(addr(1)));
+    c.on_command(Command::BanPeer(addr(2)));
+    assert!(matches!(
+        commands(&mut dropped_rx)[..],
+        [PeerCmd::Disconnect(PeerEnd::DroppedByUser)]
+    ));
+    assert!(matches!(
+        commands(&mut banned_rx)[..],
+        [PeerCmd::Disconnect(PeerEnd::Banned)]
+    ));
+    assert!(matches!(entry(&c, addr(1)).dial.plan, Plan::Dropped(_)));
+    assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Banned);
+    // A ban outlives a later drop; a peer not connected gets its end at once.
+    c.on_command(Command::DropPeer(addr(2)));
+    assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Banned);
+    c.peers.add([addr(3)], PeerSource::Tracker, Instant::now());
+    c.on_command(Command::BanPeer(addr(3)));
+    assert_eq!(entry(&c, addr(3)).end(), Some(&PeerEnd::Banned));
+    assert_eq!(entry(&c, addr(3)).stage(), PeerStage::Failed);
+    // An unknown address changes nothing and logs nothing.
+    let lines = c.shown.log.len();
+    c.on_command(Command::BanPeer(addr(9)));
+    assert_eq!(c.shown.log.len(), lines);
+}
+
+#[test]
+fn of_two_connections_to_one_peer_both_sides_keep_the_one_the_lower_id_started() {
+    let ours = {
+        let t = torrent();
+        t.shared.our_id
+    };
+    for (their_id, drop_incoming) in [([0xff; 20], true), ([0x00; 20], false)] {
+        assert_eq!(
+            ours < their_id,
+            drop_incoming,
+            "we are lower: keep our dial"
+        );
+        let t = torrent();
+        let mut c = coordinator(&t);
+        let (out_conn, mut out_rx) = connect(&mut c, addr(1), PeerSource::Tracker);
+        let (in_conn, mut in_rx) = connect(&mut c, addr(2), PeerSource::Incoming);
+        let handshaken = |conn| Event::Handshaken {
+            conn,
+            peer_id: their_id,
+            elapsed: std::time::Duration::from_millis(5),
+            encryption: crate::net::Encryption::Plain,
+            transport: None,
+            encryption_note: None,
+        };
+        c.on_event(handshaken(out_conn));
+        c.on_event(handshaken(in_conn));
+        let (lost, kept) = if drop_incoming {
+            (&mut in_rx, &mut out_rx)
+        } else {
+            (&mut out_rx, &mut in_rx)
+        };
+        let sent = commands(lost);
+        assert!(
+            matches!(sent[..], [PeerCmd::Disconnect(PeerEnd::Duplicate)]),
+            "{their_id:?}: {sent:?}"
+        );
+        assert!(commands(kept).is_empty());
+        assert_eq!(entry(&c, addr(1)).known.peer_id, Some(their_id));
+    }
+}
+
+#[test]
+fn a_peer_that_ended_with_every_piece_is_remembered_as_a_seed() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (seed, _rx) = connect(&mut c, addr(1), PeerSource::Tracker);
+    let (rude, _rx2) = connect(&mut c, addr(2), PeerSource::Tracker);
+    entry(&c, addr(1))
+        .live()
+        .unwrap()
+        .pieces
+        .store(PIECES, Ordering::Relaxed);
+    c.on_event(Event::Ended {
+        conn: seed,
+        end: PeerEnd::ClosedByPeer,
+    });
+    assert!(entry(&c, addr(1)).known.seed);
+    assert!(!entry(&c, addr(1)).has_conn());
+    let end = PeerEnd::Protocol("have index 9 out of range".into());
+    c.on_event(Event::Ended { conn: rude, end });
+    assert!(!entry(&c, addr(2)).known.seed);
+    assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Never);
+    let warn = c
+        .shown
+        .log
+        .iter()
+        .find(|l| l.text.contains("out of range"))
+        .unwrap();
+    assert_eq!(warn.level, LogLevel::Warn);
+    // An end for a connection that is gone already is ignored.
+    let lines = c.shown.log.len();
+    c.on_event(Event::Ended {
+        conn: seed,
+        end: PeerEnd::Reset,
+    });
+    assert_eq!(c.shown.log.len(), lines);
+}
+
+#[test]
+fn pause_and_resume_reach_every_connection_once() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (_, mut rx) = connect(&mut c, addr(1), PeerSource::Tracker);
+    c.on_command(Command::Pause);
+    c.on_command(Command::Pause);
+    assert!(t.shared.paused.load(Ordering::Relaxed));
+    assert!(matches!(commands(&mut rx)[..], [PeerCmd::Pause]));
+    c.on_command(Command::TogglePause);
+    assert!(!t.shared.paused.load(Ordering::Relaxed));
+    assert!(matches!(commands(&mut rx).first(), Some(PeerCmd::Resume)));
+}
+
+#[test]
+fn completion_lets_seeds_go_and_asks_for_a_resume_point() {
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (_, mut seed_rx) = connect(&mut c, addr(1), PeerSource::Tracker);
+    let (_, mut leech_rx) = connect(&mut c, addr(2), PeerSource::Tracker);
+    entry(&c, addr(1))
+        .live()
+        .unwrap()
+        .pieces
+        .store(PIECES, Ordering::Relaxed);
+    entry(&c, addr(2))
+        .live()
+        .unwrap()
+        .pieces
+        .store(1, Ordering::Relaxed);
+    c.on_complete();
+    assert!(c.run.complete && c.link.resume_due);
+    assert!(c.link.lifetime.completed.is_some());
+    assert!(matches!(
+        commands(&mut seed_rx)[..],
+        [PeerCmd::Disconnect(PeerEnd::NotNeeded)]
+    ));
+    assert!(commands(&mut leech_rx).is_empty());
+}
+
+#[test]
+fn a_full_disk_stops_the_torrent_with_its_reason() {
+    use crate::engine::disk::DiskError;
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let full = DiskError::DiskFull {
+        path: "out/t".into(),
+        source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+    };
+    c.on_event(Event::DiskError(full));
+    let fatal = c.run.fatal.as_deref().unwrap_or_default();
+    assert!(
+        fatal.starts_with("disk error: disk full writing out/t: "),
+        "{fatal}"
+    );
+}
+
+#[test]
+fn a_bad_block_read_warns_and_the_torrent_goes_on() {
+    use crate::engine::disk::DiskError;
+    let t = torrent();
+    let mut c = coordinator(&t);
+    c.on_event(Event::DiskError(DiskError::BlockOutOfRange {
+        index: 1,
+        begin: PIECE,
+        len: 16_384,
+        piece_len: PIECE,
+    }));
+    assert_eq!(c.run.fatal, None);
+    assert!(logged(&c, "disk error: block at 16384"));
+}
+
+/// A runtime: new peers are dialed at once, which spawns their connection tasks (to loopback
+/// ports where nothing listens).
+#[tokio::test]
+async fn tracker_peers_join_the_table_once_and_never_our_own_address() {
+    let t = torrent();
+    t.shared.listen_port.store(6881, Ordering::Relaxed);
+    let mut c = coordinator(&t);
+    let ours = SocketAddr::from(([127, 0, 0, 1], 6881));
+    let no_port = SocketAddr::from(([127, 0, 0, 5], 0));
+    c.on_tracker(TrackerUpdate::Peers(vec![addr(1), addr(2), ours, no_port]));
+    c.on_tracker(TrackerUpdate::Peers(vec![addr(1)]));
+    assert_eq!(c.peers.len(), 2);
+    assert!(c.peers.get(&ours).is_none());
+    assert_eq!(entry(&c, addr(1)).source, PeerSource::Tracker);
+    // Dialed as they came, not at the next tick.
+    assert_eq!(entry(&c, addr(1)).stage(), PeerStage::Connecting);
+    assert_eq!(entry(&c, addr(2)).stage(), PeerStage::Connecting);
+}

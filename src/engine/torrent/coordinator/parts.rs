@@ -1,0 +1,151 @@
+//! The coordinator's parts: what the run was given, where it stands, the choker's schedule,
+//! what it shows, the peer sources it drives and its link to the session. The schedules and
+//! the log's bound live here, next to their state, so they are unit-tested.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::api::{LogLevel, LogLine, Snapshot, TorrentId, TorrentLine};
+use crate::engine::torrent::options::Options;
+use crate::engine::torrent::report::{Lifetime, Report};
+use crate::engine::torrent::stats::RateWindow;
+use crate::protocol::metainfo::Metainfo;
+use crate::tracker::{Progress, TrackerCommand};
+
+pub(super) const RECHOKE_EVERY: Duration = Duration::from_secs(10);
+pub(super) const OPTIMISTIC_EVERY: Duration = Duration::from_secs(30);
+pub(super) const LOG_KEEP: usize = 200;
+
+/// What the run was given, fixed once it starts.
+pub(super) struct Given {
+    pub(super) meta: Metainfo,
+    pub(super) opts: Options,
+    /// Dials that may be under way at once (the session's share for this torrent).
+    pub(super) half_open: usize,
+}
+
+/// Where the run stands. `fatal` ends it at the next turn of the loop.
+#[derive(Default)]
+pub(super) struct RunState {
+    pub(super) paused: bool,
+    /// Every wanted piece is verified.
+    pub(super) complete: bool,
+    pub(super) fatal: Option<String>,
+}
+
+/// When the choker last ran, and its optimistic pick.
+pub(super) struct ChokeSchedule {
+    pub(super) last_rechoke: Instant,
+    pub(super) last_optimistic: Instant,
+    pub(super) optimistic: Option<SocketAddr>,
+    /// Whether the last round ran held (`Coordinator::uploads_held`): a change rechokes at
+    /// the next tick.
+    pub(super) held: bool,
+}
+
+/// What it shows: the log, the snapshot's slow-changing part (and buffers reused between
+/// snapshots), the torrent's rates.
+pub(super) struct Shown {
+    pub(super) started: Instant,
+    pub(super) log: VecDeque<LogLine>,
+    pub(super) snap: Snapshot,
+    pub(super) down: RateWindow,
+    pub(super) up: RateWindow,
+    /// When the first tracker due announces next (Unix seconds), from its last status rows;
+    /// moved only when the due time itself moves, not by the rows' rounding.
+    pub(super) next_announce: Option<u64>,
+}
+
+/// The peer sources it drives (each `None` while that source is off).
+pub(super) struct SourceLinks {
+    pub(super) tracker_tx: Option<mpsc::Sender<TrackerCommand>>,
+    /// What trackers are told of our progress.
+    pub(super) progress_tx: watch::Sender<Progress>,
+    /// Tells the DHT task whether the torrent wants more peers.
+    pub(super) dht_wanting: Option<watch::Sender<bool>>,
+}
+
+/// How a torrent reports to the session that runs it.
+pub(super) struct SessionLink {
+    pub(super) id: TorrentId,
+    pub(super) line: Option<watch::Sender<TorrentLine>>,
+    pub(super) reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
+    /// Counters of earlier runs; this run's are added to them.
+    pub(super) lifetime: Lifetime,
+    /// When the last resume point went out, how many pieces it had, and its lifetime bytes
+    /// (down + up).
+    pub(super) last_resume: Instant,
+    pub(super) resume_have: u32,
+    pub(super) resume_bytes: u64,
+    /// The resume point must go out at the next tick (a state change).
+    pub(super) resume_due: bool,
+    /// When the seeding or active time was last counted.
+    pub(super) counted_until: Instant,
+}
+
+impl ChokeSchedule {
+    pub(super) fn new(now: Instant) -> Self {
+        ChokeSchedule {
+            last_rechoke: now,
+            last_optimistic: now,
+            optimistic: None,
+            held: false,
+        }
+    }
+
+    pub(super) fn rechoke_due(&self, now: Instant) -> bool {
+        now.duration_since(self.last_rechoke) >= RECHOKE_EVERY
+    }
+
+    /// A new optimistic pick is due: the last one is old, or there is none.
+    pub(super) fn optimistic_due(&self, now: Instant) -> bool {
+        now.duration_since(self.last_optimistic) >= OPTIMISTIC_EVERY || self.optimistic.is_none()
+    }
+}
+
+impl Shown {
+    pub(super) fn new(started: Instant, snap: Snapshot) -> Self {
+        Shown {
+            started,
+            log: VecDeque::new(),
+            snap,
+            down: RateWindow::new(Duration::from_secs(3)),
+            up: RateWindow::new(Duration::from_secs(3)),
+            next_announce: None,
+        }
+    }
+
+    /// Adds a line, dropping the oldest beyond `LOG_KEEP`.
+    pub(super) fn push_log(&mut self, level: LogLevel, text: String) {
+        if self.log.len() >= LOG_KEEP {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine {
+            at: self.started.elapsed(),
+            level,
+            text,
+        });
+    }
+}
+
+impl SessionLink {
+    pub(super) fn new(now: Instant) -> Self {
+        SessionLink {
+            id: TorrentId::default(),
+            line: None,
+            reports: None,
+            lifetime: Lifetime::default(),
+            last_resume: now,
+            resume_have: 0,
+            resume_bytes: 0,
+            resume_due: false,
+            counted_until: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,196 @@
+//! What the coordinator publishes: counted time and lifetime totals, the torrent's line in
+//! the session's list, resume points, and the full snapshot while someone watches.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::engine::api::*;
+use crate::engine::torrent::coordinator::Coordinator;
+use crate::engine::torrent::report::{self, Lifetime, Report, ResumePoint};
+use crate::engine::torrent::snapshot::{self, Totals};
+
+impl Coordinator {
+    /// Adds the time since the last count to seeding or active time (not while paused).
+    pub(super) fn count_time(&mut self, now: Instant) {
+        let secs = now.duration_since(self.link.counted_until).as_secs();
+        if secs == 0 {
+            return;
+        }
+        self.link.counted_until += Duration::from_secs(secs);
+        if self.run.paused || self.run.fatal.is_some() {
+            return;
+        }
+        self.link.lifetime.active_secs += secs;
+        if self.run.complete {
+            self.link.lifetime.seeding_secs += secs;
+        }
+    }
+
+    /// Lifetime counters: earlier runs plus this one.
+    pub(crate) fn lifetime(&self) -> Lifetime {
+        Lifetime {
+            downloaded: self.link.lifetime.downloaded
+                + self.shared.downloaded.load(Ordering::Relaxed),
+            uploaded: self.link.lifetime.uploaded + self.shared.uploaded.load(Ordering::Relaxed),
+            ..self.link.lifetime
+        }
+    }
+
+    pub(super) fn state(&self) -> TorrentState {
+        snapshot::torrent_state(
+            &self.shown.snap.state,
+            self.run.fatal.as_deref(),
+            self.run.paused,
+            self.run.complete,
+            self.given.opts.seed,
+        )
+    }
+
+    /// The torrent's line in the session's list.
+    pub(crate) fn publish_line(&self) {
+        let Some(line) = &self.link.line else {
+            return;
+        };
+        let n = self.shared.info.num_pieces();
+        let (mut peers, mut seeds, mut interested) = (0, 0, 0);
+        for p in self.peers.active() {
+            if p.stage() == PeerStage::Connected {
+                peers += 1;
+                seeds += u32::from(n > 0 && p.pieces() == n);
+                interested += u32::from(p.flags().peer_interested);
+            }
+        }
+        let verified = self.shared.download().picker.verified_bytes();
+        let lifetime = self.lifetime();
+        let state = self.state();
+        let (wanted_bytes, files_why) = self.wanted_words();
+        let why = match &state {
+            TorrentState::Error(e) => Some(e.clone()),
+            // Else a limit at (nearly) full use is what holds the torrent back: say which.
+            _ => files_why.or_else(|| {
+                self.shared
+                    .rates
+                    .why(self.shown.down.rate(), self.shown.up.rate())
+            }),
+        };
+        let verified = if wanted_bytes < self.given.meta.info.total_length {
+            wanted_bytes.saturating_sub(self.shared.download().picker.left())
+        } else {
+            verified
+        };
+        line.send_modify(|l| {
+            l.id = self.link.id;
+            l.info_hash = self.given.meta.info_hash;
+            l.name.clone_from(&self.given.meta.info.name);
+            l.state = state;
+            l.why = why;
+            l.total_bytes = self.given.meta.info.total_length;
+            l.wanted_bytes = wanted_bytes;
+            l.verified_bytes = verified;
+            l.downloaded = lifetime.downloaded;
+            l.uploaded = lifetime.uploaded;
+            l.down_rate = self.shown.down.rate();
+            l.up_rate = self.shown.up.rate();
+            l.peers = peers;
+            l.seeds = seeds;
+            l.peers_interested = interested;
+            l.next_announce = self.shown.next_announce;
+            l.save_path.clone_from(&self.given.opts.output);
+            l.completed = lifetime.completed;
+        });
+    }
+
+    /// A resume point every `RESUME_EVERY` while pieces get verified or the lifetime counters
+    /// move (a slow download with big pieces, or a seed, may go minutes without a piece, and
+    /// a crash may lose only `RESUME_EVERY` of its totals), and at once after a state change.
+    pub(super) fn maybe_resume(&mut self, now: Instant) {
+        if self.link.reports.is_none() {
+            return;
+        }
+        let have = self.shared.download().picker.have().count();
+        let bytes = {
+            let l = self.lifetime();
+            l.downloaded + l.uploaded
+        };
+        let moved = (have != self.link.resume_have || bytes != self.link.resume_bytes)
+            && now.duration_since(self.link.last_resume) >= report::RESUME_EVERY;
+        if moved || self.link.resume_due {
+            self.send_resume(false);
+        }
+    }
+
+    /// `clean`: the torrent has stopped and its files are flushed.
+    pub(crate) fn send_resume(&mut self, clean: bool) {
+        let Some(reports) = &self.link.reports else {
+            return;
+        };
+        let have = self.shared.download().picker.have().clone();
+        self.link.resume_have = have.count();
+        self.link.last_resume = Instant::now();
+        self.link.resume_due = false;
+        let mut peers: Vec<_> = self
+            .peers
+            .values()
+            .filter(|p| p.reached_connected())
+            .map(|p| p.addr)
+            .collect();
+        peers.truncate(report::RESUME_PEERS);
+        let lifetime = self.lifetime();
+        self.link.resume_bytes = lifetime.downloaded + lifetime.uploaded;
+        let point = ResumePoint {
+            have,
+            lifetime,
+            paused: self.run.paused,
+            peers,
+            clean,
+            files: self.plan.clone(),
+            rates: self.shared.rates.own(),
+        };
+        let _ = reports.send((self.link.id, Report::Resume(Box::new(point))));
+    }
+
+    pub(super) fn build_snapshot(&mut self) -> Snapshot {
+        let now = Instant::now();
+        let d = self.shared.download();
+        let mut pieces = std::mem::take(&mut self.shown.snap.pieces);
+        d.picker.piece_states(&mut pieces);
+        let availability = d.picker.availability().to_vec();
+        crate::engine::torrent::priorities::fill_done(
+            &self.shared.info,
+            d.picker.have(),
+            &mut self.shown.snap.files,
+        );
+        let verified = d.picker.verified_bytes();
+        drop(d);
+        let n = self.shared.info.num_pieces();
+        let peers = self
+            .peers
+            .values()
+            .map(|p| snapshot::peer_row(p, now, n))
+            .chain(self.webseeds.iter().map(|w| w.row(now, n)))
+            .collect();
+        let state = self.state();
+        let totals = Totals {
+            verified,
+            downloaded: self.shared.downloaded.load(Ordering::Relaxed),
+            uploaded: self.shared.uploaded.load(Ordering::Relaxed),
+            wasted: self.shared.wasted.load(Ordering::Relaxed),
+            down_rate: self.shown.down.rate(),
+            up_rate: self.shown.up.rate(),
+            elapsed: self.shown.started.elapsed(),
+            listen_port: self.shared.listen_port.load(Ordering::Relaxed),
+        };
+        let log = snapshot::log_tail(&self.shown.log);
+        let snap = snapshot::build(
+            &self.shown.snap,
+            state,
+            totals,
+            pieces,
+            availability,
+            peers,
+            log,
+        );
+        self.shown.snap.pieces = snap.pieces.clone();
+        snap
+    }
+}

@@ -1,0 +1,284 @@
+//! Block states of one torrent and the bytes of its pieces in flight, behind one lock
+//! (`Shared::download`). A block that continues its piece is queued for the piece's writer
+//! at once (`verify.rs` writes it and hashes it in order); one ahead of a gap waits in the
+//! piece's `InOrder` until the gap fills. Recording a block and queueing it take this one
+//! lock, so the download path takes no extra lock and a piece's queue is in piece order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::engine::disk::backlog::WriteBacklog;
+use crate::engine::disk::inorder::{InOrder, Job, PieceHash};
+use crate::engine::torrent::picker::{self, BlockRef, Picker};
+
+/// Queued bytes of a piece that wake its writer. Below it blocks wait for more, so a job on
+/// the disk pool covers many blocks (each start costs the pool a thread wake-up and the
+/// network thread a futex call; at 128 KiB, four times the starts of 512 KiB cost 0-8 % more
+/// CPU per GiB in four A/B runs, README issue 22 "fifth run"); a piece's last block always
+/// wakes it.
+const WAKE_BYTES: usize = 512 << 10;
+
+/// Bytes queued, all pieces of the torrent together, for writers not yet woken, beyond which
+/// the fullest such piece's writer is woken whatever its bytes: many peers each filling its
+/// own piece would otherwise hold up to `WAKE_BYTES` per piece in flight. With `LAG_BYTES`,
+/// this bounds a torrent's piece memory outside the out-of-order blocks.
+const IDLE_BYTES: usize = 2 << 20;
+
+/// Bytes queued for writers that are already running, beyond which connections ask for
+/// nothing more until the writers catch up (`writers_behind`): when hashing or the disk is
+/// slower than the network, the backlog stops here instead of growing up to the pieces in
+/// flight (64 MiB of four 16 MiB pieces). Only bytes a running writer will take count, so the
+/// pause always ends without any new block.
+const LAG_BYTES: usize = 2 << 20;
+
+/// Most bytes a writer takes at once. What it took stays counted in `lagging` until it comes
+/// back for more: a writer that took everything queued (7 MiB behind one 16 MiB piece's
+/// single writer) held it all while the connections, seeing nothing queued, filled the queue
+/// again.
+const TAKE_BYTES: usize = 256 << 10;
+
+/// What a received block led to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// Already had it (endgame duplicate, or the piece was finished meanwhile).
+    Duplicate,
+    /// Recorded; when `wake` names a piece, the caller starts that piece's writer
+    /// (`verify::start`): the block's own, or the fullest waiting one past `IDLE_BYTES`.
+    Stored { wake: Option<u32> },
+}
+
+/// What the writer of a piece is to do next.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Write and hash the blocks now in the batch, in order.
+    Blocks,
+    /// Every byte went before: compare the hash (the blocks' senders are these), and stop.
+    Finish(Vec<u64>),
+    /// Nothing queued: stop; the next block that wakes it starts a new writer.
+    Done,
+}
+
+/// One piece in flight.
+///
+/// Invariants: `queued` is the byte count of `jobs` and `taken` that of the batch its running
+/// writer holds; `jobs` continue the bytes the writer took, in piece order; `finish` is set once the picker saw the last block, when nothing
+/// is waiting in `cursor` any more; `hash` is the piece's hash state while no writer runs
+/// (`writing` false) and a placeholder while one does.
+#[derive(Debug)]
+struct Flight {
+    cursor: InOrder,
+    jobs: Vec<Job>,
+    queued: usize,
+    taken: usize,
+    finish: Option<Vec<u64>>,
+    hash: PieceHash,
+    writing: bool,
+}
+
+/// Block states and pieces in flight of one torrent.
+///
+/// Invariants: `pieces` has an entry for each of the picker's partial pieces that received a
+/// block, and for each complete piece until its writer took its `Finish` (the picker holds
+/// such a piece as hashing, so no block of it is stored meanwhile); `lagging` is the sum of
+/// `queued + taken` over the pieces whose writer runs; `writers` counts the writers started and not
+/// yet ended (one ends at `Done`, or at `writer_ended` once its `Finish` has its verdict);
+/// `idle` is the sum of `queued` over the pieces whose writer does not run, and stays within
+/// `IDLE_BYTES` plus a block after each `receive`; `backlog` (the session's) carries
+/// `lagging` too, until the download is dropped.
+#[derive(Debug)]
+pub(crate) struct Download {
+    pub picker: Picker,
+    pieces: HashMap<u32, Flight>,
+    lagging: usize,
+    idle: usize,
+    writers: usize,
+    /// The session's budget; woken when `lagging` falls back to `LAG_BYTES` too, for the
+    /// connections held back.
+    backlog: Arc<WriteBacklog>,
+}
+
+impl Download {
+    /// A download whose writers' backlog counts against the session's `backlog`.
+    pub(crate) fn new(picker: Picker, backlog: Arc<WriteBacklog>) -> Self {
+        Download {
+            picker,
+            pieces: HashMap::new(),
+            lagging: 0,
+            idle: 0,
+            writers: 0,
+            backlog,
+        }
+    }
+
+    /// Records a block that arrived and queues what it releases for the piece's writer. The
+    /// caller has checked that it was requested from this peer and has the requested length.
+    pub(crate) fn receive(&mut self, r: BlockRef, data: Bytes, conn: u64) -> Received {
+        let outcome = self.picker.block_received(r, conn);
+        if let picker::Received::Duplicate = outcome {
+            return Received::Duplicate;
+        }
+        let len = self.picker.piece_len(r.index);
+        let f = self.pieces.entry(r.index).or_insert_with(|| Flight {
+            cursor: InOrder::new(len),
+            jobs: Vec::new(),
+            queued: 0,
+            taken: 0,
+            finish: None,
+            hash: PieceHash::default(),
+            writing: false,
+        });
+        let before = f.queued;
+        let (jobs, queued) = (&mut f.jobs, &mut f.queued);
+        f.cursor.push(r.begin, data, |job| {
+            *queued += job.held();
+            jobs.push(job);
+        });
+        let added = f.queued - before;
+        if f.writing {
+            self.lagging += added;
+            self.backlog.add(added);
+        } else {
+            self.idle += added;
+        }
+        if let picker::Received::Complete { contributors } = outcome {
+            // Whatever still waits (an odd block the cursor could not place) is of no use:
+            // the piece fails its length check in the writer and is fetched again.
+            f.cursor = InOrder::new(0);
+            f.finish = Some(contributors);
+        }
+        let wake = if !f.writing && (f.finish.is_some() || f.queued >= WAKE_BYTES) {
+            Some(r.index)
+        } else if self.idle > IDLE_BYTES {
+            self.fullest_idle()
+        } else {
+            None
+        };
+        if let Some(index) = wake {
+            self.wake_writer(index);
+        }
+        Received::Stored { wake }
+    }
+
+    /// The piece with the most bytes queued for a writer not yet woken.
+    fn fullest_idle(&self) -> Option<u32> {
+        self.pieces
+            .iter()
+            .filter(|(_, f)| !f.writing && f.queued > 0)
+            .max_by_key(|(_, f)| f.queued)
+            .map(|(index, _)| *index)
+    }
+
+    /// Piece `index`'s queue now belongs to a running writer (the caller starts it).
+    fn wake_writer(&mut self, index: u32) {
+        let Some(f) = self.pieces.get_mut(&index) else {
+            return;
+        };
+        f.writing = true;
+        self.idle = self.idle.saturating_sub(f.queued);
+        self.lagging += f.queued;
+        self.backlog.add(f.queued);
+        self.writers += 1;
+    }
+
+    /// For the writer of piece `index`: its next blocks (into `batch`, empty on entry), or
+    /// its end. On the first call (`first`) the writer gets the piece's hash state in `hash`
+    /// and on `Done` hands it back.
+    pub(crate) fn writer_take(
+        &mut self,
+        index: u32,
+        batch: &mut Vec<Job>,
+        hash: &mut PieceHash,
+        first: bool,
+    ) -> Take {
+        let Some(f) = self.pieces.get_mut(&index) else {
+            self.writers = self.writers.saturating_sub(1);
+            return Take::Done;
+        };
+        if first {
+            std::mem::swap(hash, &mut f.hash);
+        }
+        // The writer is done with what it took before.
+        let done = std::mem::take(&mut f.taken);
+        if !f.jobs.is_empty() {
+            let mut n = 0;
+            let mut bytes = 0;
+            for job in &f.jobs {
+                if n > 0 && bytes + job.held() > TAKE_BYTES {
+                    break;
+                }
+                bytes += job.held();
+                n += 1;
+            }
+            batch.extend(f.jobs.drain(..n));
+            f.queued -= bytes;
+            f.taken = bytes;
+            self.writer_done(done);
+            return Take::Blocks;
+        }
+        if let Some(contributors) = f.finish.take() {
+            self.pieces.remove(&index);
+            self.writer_done(done);
+            return Take::Finish(contributors);
+        }
+        std::mem::swap(hash, &mut f.hash);
+        f.writing = false;
+        self.writers = self.writers.saturating_sub(1);
+        self.writer_done(done);
+        Take::Done
+    }
+
+    /// A writer finished with `bytes` it had taken: they leave the backlogs, and connections
+    /// held back by this torrent's look again once it is back under `LAG_BYTES`.
+    fn writer_done(&mut self, bytes: usize) {
+        let behind = self.lagging > LAG_BYTES;
+        self.lagging = self.lagging.saturating_sub(bytes);
+        self.backlog.sub(bytes);
+        if behind && self.lagging <= LAG_BYTES {
+            self.backlog.wake_held();
+        }
+    }
+
+    /// For a writer that took its piece's `Finish`: the piece is verified or failed now.
+    pub(crate) fn writer_ended(&mut self) {
+        self.writers = self.writers.saturating_sub(1);
+    }
+
+    /// True while a writer may still write to the files or verify a piece (a clean stop
+    /// waits for them before its last resume point).
+    pub(crate) fn writers_running(&self) -> bool {
+        self.writers > 0
+    }
+
+    /// True while this torrent's running writers have more than `LAG_BYTES` to catch up on,
+    /// or the session's more than its budget: connections then request nothing (a writer
+    /// that catches up, a verified piece or the next tick lets them go on).
+    pub(crate) fn writers_behind(&self) -> bool {
+        self.lagging > LAG_BYTES || self.backlog.over()
+    }
+
+    /// What a connection held back by `writers_behind` waits on (`WriteBacklog::notified`).
+    pub(crate) fn caught_up(&self) -> Arc<WriteBacklog> {
+        Arc::clone(&self.backlog)
+    }
+
+    /// Bytes held for pieces in flight: queued for their writers or waiting for a gap.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.pieces
+            .values()
+            .map(|f| f.queued + f.cursor.waiting_bytes())
+            .sum()
+    }
+}
+
+impl Drop for Download {
+    /// Whatever its writers had not taken leaves the session's budget with it.
+    fn drop(&mut self) {
+        self.backlog.sub(self.lagging);
+    }
+}
+
+#[cfg(test)]
+mod tests;

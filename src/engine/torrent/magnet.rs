@@ -1,0 +1,302 @@
+//! A magnet link's torrent before its metadata is known: the metadata fetch
+//! (`metadata::fetch`) run inside the session, so it uses the session's one DHT node, listen
+//! port, encryption and transports, while the snapshot shows its progress and a quit stops it.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::api::{Command, LogLevel, LogLine, Snapshot, TorrentLine, TorrentState};
+use crate::engine::peer::dial::Transports;
+use crate::engine::session::SessionCtx;
+use crate::engine::torrent::metadata::{self, Fetcher, FETCH_TIMEOUT};
+use crate::engine::torrent::metadata_wait;
+use crate::engine::torrent::shared::Event;
+use crate::engine::torrent::start::Start;
+use crate::engine::TorrentEnd;
+use crate::protocol::magnet::Magnet;
+use crate::protocol::metainfo::Metainfo;
+
+/// The engine's side of a magnet link: the metadata fetch with the session's DHT and listen
+/// port, while the torrent's snapshot shows the lines it reports (also on stderr with `echo`)
+/// and a quit stops it. Paused (`start.paused`, or a pause command meanwhile) it fetches
+/// nothing: a paused torrent talks to no peer, and the pause is kept for when the metadata
+/// arrives. A one-shot run (no session to report to) gives up once every source is spent or
+/// after `FETCH_TIMEOUT`; a session's magnet waits for peers instead (`metadata_wait`), its
+/// line saying so.
+///
+/// The router hands the fetch the peers that dial us for the magnet (`Incoming`): they are
+/// asked for the metadata like the peers it dials, and the one that delivers is kept (its
+/// listen port) for the download. A one-shot run with no source to dial waits for them
+/// until `FETCH_TIMEOUT`. Returns the metadata and the peers to dial for the download, or
+/// how the torrent ended (its line says `error`).
+pub(crate) async fn fetch_in_session(
+    start: &mut Start,
+    magnet: &Magnet,
+    extra_peers: &[SocketAddr],
+    echo: bool,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> Result<(Metainfo, Vec<SocketAddr>), TorrentEnd> {
+    let started = Instant::now();
+    // A magnet's cell is filled from its start (`Snapshots::with`): its first snapshot is
+    // built from the magnet link, which only the starter has.
+    let mut snap = match start.snapshots.get() {
+        Some(tx) => tx.borrow().as_ref().clone(),
+        None => magnet_snapshot(start.id, magnet, std::path::Path::new("")),
+    };
+    let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
+    let report = move |line: String| {
+        tracing::info!("{line}");
+        if echo {
+            eprintln!("magnet: {line}");
+        }
+        let _ = line_tx.send(line);
+    };
+    let session = &start.ctx;
+    snap.listen_port = session.listen_port;
+    let (incoming_tx, mut incoming) = mpsc::unbounded_channel::<Event>();
+    let _routed = Routed::new(session.clone(), magnet.info_hash, incoming_tx);
+    let transports = Transports {
+        policy: session.transport,
+        utp: session.utp.clone(),
+    };
+    let fetcher = Fetcher {
+        magnet,
+        extra_peers,
+        our_id: session.our_id,
+        port: session.listen_port,
+        dht: session.dht.as_ref(),
+        report: &report,
+        encryption: session.encryption,
+        transports: &transports,
+    };
+    // Only the session hears from its torrents: it is the one that keeps a magnet for weeks.
+    let patient = start.reports.is_some();
+    // Nothing to dial: only a peer that dials us can bring the metadata.
+    let wait_for_incoming = !patient
+        && session.listen_port != 0
+        && magnet.peers.is_empty()
+        && extra_peers.is_empty()
+        && magnet.trackers.is_empty()
+        && session.dht.is_none();
+    let (why_tx, mut whys) = mpsc::unbounded_channel::<String>();
+    // Started anew on a resume: its timeout counts from there, and the peers it dials then.
+    let begin = || Box::pin(fetch_until_done(&fetcher, patient, why_tx.clone()));
+    let mut running = (!start.paused).then(begin);
+    // The peers that dialed us, being asked for the metadata.
+    let mut asking = FuturesUnordered::new();
+    // One-shot: why the dialing gave up, while peers that dialed us may still deliver.
+    let mut gave_up: Option<String> = None;
+    let waiting = tokio::time::sleep_until((started + FETCH_TIMEOUT).into());
+    tokio::pin!(waiting);
+    show_paused(start.paused, &mut snap, &start.line);
+    let mut tick = tokio::time::interval(crate::engine::torrent::coordinator::TICK);
+    let result = loop {
+        tokio::select! {
+            r = async {
+                match running.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            }, if running.is_some() => {
+                running = None;
+                match r {
+                    Ok(meta) => break Ok((meta, Vec::new())),
+                    Err(msg) if wait_for_incoming || !asking.is_empty() => {
+                        if wait_for_incoming {
+                            report(format!(
+                                "no source to dial: waiting for a peer to connect (port {})",
+                                session.listen_port
+                            ));
+                        }
+                        gave_up = Some(msg);
+                    }
+                    Err(msg) => break Err(msg),
+                }
+            }
+            Some(event) = incoming.recv() => {
+                let Event::Incoming { stream, addr, handshake, .. } = event else { continue };
+                if start.paused || asking.len() >= MAX_ASKING {
+                    tracing::info!("{addr}: incoming for a magnet that is not asking now, closed");
+                    continue;
+                }
+                report(format!("{addr}: connected to us"));
+                let (our_id, dht) = (session.our_id, session.dht.is_some());
+                asking.push(Box::pin(async move {
+                    let r = metadata::from_incoming(*stream, &handshake, magnet, our_id, dht).await;
+                    (addr, r)
+                }));
+            }
+            Some((addr, r)) = asking.next(), if !asking.is_empty() => match r {
+                Ok((info, port)) => {
+                    report(format!("metadata ({} bytes) from {addr}", info.len()));
+                    // Dialed back for the download: where it listens, else where it came from.
+                    let back = SocketAddr::new(addr.ip(), port.unwrap_or(addr.port()));
+                    break metadata::metainfo_from_info(&info, magnet).map(|m| (m, vec![back]));
+                }
+                Err(e) => {
+                    report(format!("{addr}: {e}"));
+                    if asking.is_empty() && !wait_for_incoming {
+                        if let Some(msg) = gave_up.take() {
+                            break Err(msg);
+                        }
+                    }
+                }
+            },
+            () = &mut waiting, if gave_up.is_some() && asking.is_empty() && !start.paused => {
+                let msg = gave_up.take().unwrap_or_default();
+                break Err(format!("{msg}; no peer connected to us either"));
+            }
+            c = commands.recv() => match c {
+                None | Some(Command::Quit) => return Err(TorrentEnd::Quit),
+                Some(c) => {
+                    if let Some(paused) = crate::engine::api::pause_wanted(&c, start.paused) {
+                        start.paused = paused;
+                        match (paused, running.is_some()) {
+                            (true, true) => {
+                                running = None;
+                                // Words of the fetch just dropped, not of the one a resume starts.
+                                while whys.try_recv().is_ok() {}
+                            }
+                            (false, false) => {
+                                gave_up = None;
+                                running = Some(begin());
+                            }
+                            _ => {}
+                        }
+                        if paused {
+                            // A paused torrent talks to no peer.
+                            asking.clear();
+                        }
+                        show_paused(paused, &mut snap, &start.line);
+                        start.snapshots.send_if_made(|| snap.clone());
+                    }
+                }
+            },
+            Some(why) = whys.recv(), if running.is_some() => {
+                start.line.send_modify(|l| l.why = Some(why));
+            },
+            Some(text) = lines.recv() => snap.log.push(LogLine {
+                at: started.elapsed(),
+                level: LogLevel::Info,
+                text,
+            }),
+            _ = tick.tick() => {
+                snap.elapsed = started.elapsed();
+                if let Some(d) = &session.dht {
+                    let nodes = d.stats().await.map_or(0, |s| s.nodes);
+                    snap.dht.get_or_insert_with(Default::default).nodes = nodes;
+                }
+                start.snapshots.send_if_made(|| snap.clone());
+            }
+        }
+    };
+    result.map_err(|msg| {
+        snap.state = TorrentState::Error(msg.clone());
+        snap.log.push(LogLine {
+            at: started.elapsed(),
+            level: LogLevel::Error,
+            text: msg.clone(),
+        });
+        start.snapshots.send_kept(snap);
+        start.line.send_modify(|l| {
+            l.state = TorrentState::Error(msg.clone());
+            l.why = Some(msg.clone());
+        });
+        TorrentEnd::Failed(msg)
+    })
+}
+
+/// Peers that dialed us asked for the metadata at once; more are closed (they dial again).
+const MAX_ASKING: usize = 8;
+
+/// The magnet's place in the session's router while its metadata is fetched: connections
+/// naming it come to the fetch, until this is dropped (the torrent then routes itself).
+struct Routed {
+    ctx: SessionCtx,
+    info_hash: [u8; 20],
+}
+
+impl Routed {
+    fn new(ctx: SessionCtx, info_hash: [u8; 20], to: mpsc::UnboundedSender<Event>) -> Routed {
+        ctx.route(info_hash, to);
+        Routed { ctx, info_hash }
+    }
+}
+
+impl Drop for Routed {
+    fn drop(&mut self) {
+        self.ctx.unroute(&self.info_hash);
+    }
+}
+
+/// The metadata, or why the torrent ends. One-shot (`!patient`): one fetch of at most
+/// `FETCH_TIMEOUT`. Patient: fetches of at most `ROUND` until one delivers, waiting longer
+/// after each that found nothing; `why` gets the torrent's words for each wait.
+async fn fetch_until_done(
+    fetcher: &Fetcher<'_>,
+    patient: bool,
+    why: mpsc::UnboundedSender<String>,
+) -> Result<Metainfo, String> {
+    if !patient {
+        return fetcher
+            .fetch(Instant::now() + FETCH_TIMEOUT)
+            .await
+            .map_err(|s| s.msg);
+    }
+    let mut wait = None;
+    for tries in 1u64.. {
+        if tries > 1 {
+            let _ = why.send(format!(
+                "fetching metadata: asking its sources again (try {tries})"
+            ));
+        }
+        match fetcher.fetch(Instant::now() + metadata_wait::ROUND).await {
+            Ok(meta) => return Ok(meta),
+            Err(spent) if spent.fatal => return Err(spent.msg),
+            Err(spent) => {
+                let next = metadata_wait::next_wait(wait);
+                wait = Some(next);
+                let words = spent.sources.words(next);
+                (fetcher.report)(words.clone());
+                let _ = why.send(words);
+                tokio::time::sleep(next).await;
+            }
+        }
+    }
+    Err("gave up fetching the metadata".into())
+}
+
+/// The state a magnet without its metadata shows: paused, or fetching.
+fn show_paused(paused: bool, snap: &mut Snapshot, line: &watch::Sender<TorrentLine>) {
+    let (state, why) = if paused {
+        (TorrentState::Paused, "paused before its metadata arrived")
+    } else {
+        (TorrentState::Downloading, "fetching metadata")
+    };
+    snap.state = state.clone();
+    line.send_modify(|l| {
+        l.state = state;
+        l.why = Some(why.into());
+    });
+}
+
+/// The snapshot of a magnet link's torrent before its metadata is known.
+pub(crate) fn magnet_snapshot(
+    id: crate::engine::api::TorrentId,
+    magnet: &Magnet,
+    output: &std::path::Path,
+) -> crate::engine::api::Snapshot {
+    let name = magnet
+        .display_name
+        .clone()
+        .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
+    crate::engine::api::Snapshot {
+        id,
+        info_hash: magnet.info_hash,
+        output: output.to_path_buf(),
+        ..crate::engine::api::Snapshot::empty(name, 0, 0)
+    }
+}

@@ -1,0 +1,436 @@
+//! Magnet links: fetch the torrent's `info` dictionary from peers (BEP 9, ut_metadata over
+//! the BEP 10 extension protocol) and check it against the magnet's info hash. The engine also
+//! uses `MetadataMsg` to serve the dictionary to peers that ask.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::SinkExt;
+use sha1::{Digest, Sha1};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+
+use crate::dht::Dht;
+
+use crate::engine::peer::connect::connect_encrypted;
+use crate::engine::peer::dial::Transports;
+use crate::engine::peer::stream::PeerStream;
+use crate::engine::torrent::metadata_wait::{DhtSeen, Sources, Spent};
+use crate::net::EncryptionPolicy;
+use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataMsg};
+use crate::protocol::handshake::Handshake;
+use crate::protocol::magnet::Magnet;
+use crate::protocol::message::{Message, MessageCodec};
+use crate::protocol::metainfo::Metainfo;
+use crate::tracker::{self, AnnounceEvent, AnnounceRequest, Progress};
+
+/// Our extension id for ut_metadata (what peers must use when they send to us).
+pub(crate) const UT_METADATA_ID: u8 = 3;
+pub(crate) const METADATA_PIECE: usize = extension::METADATA_PIECE;
+
+#[cfg(test)]
+/// A ut_metadata header in the shape the peer task reads (`msg_type` 0 request, 1 data,
+/// 2 reject). New code should use `protocol::extension::MetadataMsg`.
+#[derive(Debug)]
+pub(crate) struct MetadataMsg {
+    pub msg_type: i64,
+    pub piece: i64,
+    pub total_size: Option<i64>,
+}
+
+#[cfg(test)]
+/// Splits a ut_metadata message into its header and the data that follows it (bounded
+/// decode; see `protocol::extension`).
+pub(crate) fn parse_metadata_msg(payload: &[u8]) -> Option<(MetadataMsg, &[u8])> {
+    let (msg, rest) = ExtMetadataMsg::decode(payload).ok()?;
+    let (msg_type, total_size) = match msg {
+        ExtMetadataMsg::Request { .. } => (0, None),
+        ExtMetadataMsg::Data { total_size, .. } => {
+            (1, total_size.and_then(|s| i64::try_from(s).ok()))
+        }
+        ExtMetadataMsg::Reject { .. } => (2, None),
+    };
+    let head = MetadataMsg {
+        msg_type,
+        piece: i64::from(msg.piece()),
+        total_size,
+    };
+    Some((head, rest))
+}
+
+#[cfg(test)]
+/// The answer to a ut_metadata request for `piece` of `info` (data, or reject when out of range).
+pub(crate) fn metadata_reply(info: &[u8], piece: i64) -> Vec<u8> {
+    match u32::try_from(piece) {
+        Ok(p) => extension::metadata_reply(info, p),
+        // Not a piece index we could ever have: reject with the number echoed saturated.
+        Err(_) => ExtMetadataMsg::Reject { piece: u32::MAX }.encode(&[]),
+    }
+}
+
+/// Builds a Metainfo from a verified info dictionary and the magnet's trackers.
+pub(crate) fn metainfo_from_info(info: &[u8], magnet: &Magnet) -> Result<Metainfo, String> {
+    let mut t = Vec::with_capacity(info.len() + 16);
+    t.extend_from_slice(b"d4:info");
+    t.extend_from_slice(info);
+    t.push(b'e');
+    let mut meta = Metainfo::from_bytes(&t).map_err(|e| format!("metadata from peers: {e}"))?;
+    if meta.info_hash != magnet.info_hash {
+        return Err("metadata from peers does not match the magnet's info hash".into());
+    }
+    meta.trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+    Ok(meta)
+}
+
+async fn from_peer(
+    addr: SocketAddr,
+    magnet: &Magnet,
+    our_id: [u8; 20],
+    report: &(dyn Fn(String) + Sync),
+    encryption: EncryptionPolicy,
+    transports: &Transports,
+) -> Result<Vec<u8>, String> {
+    // Dialed like the engine's peers: MSE first with `prefer`, only MSE with `require`, over
+    // the transports the session allows.
+    let (stream, hs, ..) = connect_encrypted(
+        addr,
+        None,
+        magnet.info_hash,
+        our_id,
+        encryption,
+        transports,
+        false,
+        || {},
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    report(format!("{addr}: connected"));
+    exchange(stream, &hs, magnet).await.map(|(info, _)| info)
+}
+
+/// The metadata from a peer that dialed us for a magnet still without it (the session's
+/// router hands such connections to the fetch): our handshake goes back, then the same
+/// ut_metadata exchange as with a peer we dialed. Also returns the listen port its extended
+/// handshake gave, so the download can dial it back.
+pub(crate) async fn from_incoming(
+    mut stream: PeerStream,
+    hs: &Handshake,
+    magnet: &Magnet,
+    our_id: [u8; 20],
+    dht: bool,
+) -> Result<(Vec<u8>, Option<u16>), String> {
+    let ours = Handshake::new(magnet.info_hash, our_id).with_dht(dht);
+    stream
+        .write_all(&ours.encode())
+        .await
+        .map_err(|e| e.to_string())?;
+    exchange(stream, hs, magnet).await
+}
+
+/// BEP 9 over a connection whose handshakes are done: the metadata, checked against the info
+/// hash, and the listen port the peer's extended handshake gave.
+async fn exchange(
+    stream: PeerStream,
+    hs: &Handshake,
+    magnet: &Magnet,
+) -> Result<(Vec<u8>, Option<u16>), String> {
+    if !hs.supports_extensions() {
+        return Err("peer does not support the extension protocol".into());
+    }
+    // The piece count is unknown until we have the metadata; the codec's smallest cap (64 KiB)
+    // fits a 16 KiB metadata piece and any bitfield of a torrent we could fetch this way.
+    let mut framed = Framed::new(stream, MessageCodec::new(0));
+    let mut ours = ExtHandshake::default();
+    ours.m.insert(extension::UT_METADATA.into(), UT_METADATA_ID);
+    let payload = Bytes::from(ours.encode());
+    framed
+        .send(Message::Extended { id: 0, payload })
+        .await
+        .map_err(|e| e.to_string())?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut their_id = None;
+    let mut their_port = None;
+    let mut buf = BytesMut::new();
+    let mut size = 0usize;
+    let mut got = BTreeSet::new();
+    loop {
+        let msg = match tokio::time::timeout_at(deadline, framed.next()).await {
+            Err(_) => return Err("timed out fetching metadata".into()),
+            Ok(None) => return Err("closed by peer".into()),
+            Ok(Some(Err(e))) => return Err(e.to_string()),
+            Ok(Some(Ok(m))) => m,
+        };
+        let Message::Extended { id, payload } = msg else {
+            continue;
+        };
+        if id == 0 {
+            let h =
+                ExtHandshake::decode(&payload).map_err(|e| format!("extended handshake: {e}"))?;
+            // decode keeps metadata_size within 1..=MAX_METADATA.
+            let (Some(ut), Some(total)) = (h.id_of(extension::UT_METADATA), h.metadata_size) else {
+                return Err("peer does not offer the metadata".into());
+            };
+            their_id = Some(ut);
+            their_port = h.p;
+            size = usize::try_from(total).map_err(|_| "metadata too large".to_string())?;
+            buf = BytesMut::zeroed(size);
+            for piece in 0..extension::metadata_pieces(total) {
+                let piece = u32::try_from(piece).map_err(|_| "metadata too large".to_string())?;
+                let payload = Bytes::from(ExtMetadataMsg::Request { piece }.encode(&[]));
+                framed
+                    .feed(Message::Extended { id: ut, payload })
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            framed.flush().await.map_err(|e| e.to_string())?;
+        } else if id == UT_METADATA_ID && their_id.is_some() {
+            let (head, data) = match ExtMetadataMsg::decode(&payload) {
+                Ok(x) => x,
+                // BEP 9: message types we do not know are ignored.
+                Err(extension::ExtError::UnknownMetadataType(_)) => continue,
+                Err(e) => return Err(format!("malformed metadata message: {e}")),
+            };
+            match head {
+                ExtMetadataMsg::Data { piece, .. } => {
+                    let start = (piece as usize).checked_mul(METADATA_PIECE);
+                    let Some(start) = start.filter(|s| *s < size) else {
+                        return Err("metadata piece out of range".into());
+                    };
+                    let want = (size - start).min(METADATA_PIECE);
+                    if data.len() != want {
+                        return Err("metadata piece of the wrong length".into());
+                    }
+                    buf[start..start + want].copy_from_slice(data);
+                    got.insert(start);
+                    if got.len() == size.div_ceil(METADATA_PIECE) {
+                        let hash: [u8; 20] = Sha1::digest(&buf).into();
+                        if hash != magnet.info_hash {
+                            return Err("metadata does not match the info hash".into());
+                        }
+                        return Ok((buf.to_vec(), their_port));
+                    }
+                }
+                ExtMetadataMsg::Reject { .. } => {
+                    return Err("peer rejected the metadata request".into())
+                }
+                ExtMetadataMsg::Request { .. } => {}
+            }
+        }
+    }
+}
+
+/// How many peers are asked for the metadata at once.
+const PARALLEL: usize = 8;
+/// How long the DHT may take to know a node before it is counted out as a source.
+const DHT_BOOTSTRAP_WAIT: Duration = Duration::from_secs(15);
+const DHT_RETRY_MAX: Duration = Duration::from_secs(30);
+
+async fn announce_all(
+    magnet: &Magnet,
+    our_id: [u8; 20],
+    port: u16,
+) -> Vec<(String, Result<Vec<SocketAddr>, String>)> {
+    let http = tracker::http_client().unwrap_or_default();
+    let req = AnnounceRequest {
+        info_hash: magnet.info_hash,
+        peer_id: our_id,
+        port,
+        // Size unknown: any non-zero `left` marks us as a leecher.
+        progress: Progress {
+            uploaded: 0,
+            downloaded: 0,
+            left: 1,
+        },
+        event: AnnounceEvent::Started,
+        numwant: 100,
+    };
+    let results = futures::future::join_all(
+        magnet
+            .trackers
+            .iter()
+            .map(|u| tracker::announce(u, &req, &http)),
+    )
+    .await;
+    magnet
+        .trackers
+        .iter()
+        .zip(results)
+        .map(|(url, r)| (url.clone(), r.map(|a| a.peers).map_err(|e| e.to_string())))
+        .collect()
+}
+
+async fn next_dht_peer(rx: &mut Option<mpsc::UnboundedReceiver<SocketAddr>>) -> Option<SocketAddr> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The trackers' answers; never, once they are in (`None`), so a disabled `select!` branch
+/// holds nothing to unwrap.
+async fn tracker_results<F: std::future::Future + Unpin>(trackers: &mut Option<F>) -> F::Output {
+    match trackers {
+        Some(answers) => answers.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Where a magnet's metadata may come from, and how to reach it: the magnet (`x.pe`, its
+/// trackers), `--peer`, the session's DHT, listen port, encryption and transports.
+pub(crate) struct Fetcher<'a> {
+    pub magnet: &'a Magnet,
+    pub extra_peers: &'a [SocketAddr],
+    pub our_id: [u8; 20],
+    pub port: u16,
+    pub dht: Option<&'a Dht>,
+    /// Gets a line per event.
+    pub report: &'a (dyn Fn(String) + Sync),
+    pub encryption: EncryptionPolicy,
+    pub transports: &'a Transports,
+}
+
+impl Fetcher<'_> {
+    /// Finds peers (magnet `x.pe`, `--peer`, the magnet's trackers, the DHT when given) and
+    /// fetches the metadata from the first that delivers a dictionary matching the info hash.
+    /// The DHT is asked again (backing off) until a peer delivers or `until`; without the DHT
+    /// (or with one that knows no node), the fetch ends once every source is spent. Either
+    /// way the error says what each source gave (`metadata_wait::Sources`).
+    pub(crate) async fn fetch(&self, until: Instant) -> Result<Metainfo, Spent> {
+        let (magnet, our_id, dht) = (self.magnet, self.our_id, self.dht);
+        let (report, encryption, transports) = (self.report, self.encryption, self.transports);
+        let started = Instant::now();
+        let mut queue: VecDeque<SocketAddr> = magnet
+            .peers
+            .iter()
+            .chain(self.extra_peers)
+            .copied()
+            .collect();
+        let mut seen: HashSet<SocketAddr> = HashSet::new();
+        queue.retain(|p| seen.insert(*p));
+        let mut trackers = (!magnet.trackers.is_empty())
+            .then(|| Box::pin(announce_all(magnet, our_id, self.port)));
+        let mut dht_rx: Option<mpsc::UnboundedReceiver<SocketAddr>> = None;
+        let (mut dht_next, mut dht_found, mut dht_lookups) =
+            (dht.map(|_| Instant::now()), 0usize, 0u32);
+        let mut attempts = FuturesUnordered::new();
+        let mut sources = Sources {
+            dht: if dht.is_some() {
+                DhtSeen::NoNode
+            } else {
+                DhtSeen::Off
+            },
+            ..Sources::default()
+        };
+        let spent = |msg: String, sources: &Sources| Spent {
+            msg,
+            sources: sources.clone(),
+            fatal: false,
+        };
+        let deadline = tokio::time::sleep_until(until.into());
+        tokio::pin!(deadline);
+        loop {
+            while attempts.len() < PARALLEL {
+                let Some(addr) = queue.pop_front() else { break };
+                sources.peers_tried += 1;
+                attempts.push(async move {
+                    let r = from_peer(addr, magnet, our_id, report, encryption, transports).await;
+                    (addr, r)
+                });
+            }
+            if attempts.is_empty() && trackers.is_none() && dht_rx.is_none() && dht_next.is_none() {
+                let msg = if sources.peers_tried == 0 {
+                    "no peers to fetch the metadata from (no tracker answered, no DHT peer, no x.pe or --peer)".into()
+                } else {
+                    format!(
+                        "no peer delivered the metadata (last: {})",
+                        sources.last_error
+                    )
+                };
+                return Err(spent(msg, &sources));
+            }
+            let due = if dht_rx.is_none() { dht_next } else { None };
+            let timer = async move {
+                match due {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = &mut deadline => {
+                    let msg = "timed out fetching the torrent's metadata from peers".into();
+                    return Err(spent(msg, &sources));
+                }
+                Some((addr, r)) = attempts.next(), if !attempts.is_empty() => match r {
+                    Ok(info) => {
+                        report(format!("metadata ({} bytes) from {addr}", info.len()));
+                        // The bytes match the info hash: no peer can send others for it.
+                        return metainfo_from_info(&info, magnet).map_err(|msg| Spent {
+                            fatal: true,
+                            ..spent(msg, &sources)
+                        });
+                    }
+                    Err(e) => {
+                        report(format!("{addr}: {e}"));
+                        sources.last_error = e;
+                    }
+                },
+                results = tracker_results(&mut trackers), if trackers.is_some() => {
+                    trackers = None;
+                    for (url, r) in results {
+                        match r {
+                            Ok(peers) => {
+                                sources.trackers_answered += 1;
+                                report(format!("{url}: {} peers", peers.len()));
+                                queue.extend(peers.into_iter().filter(|p| seen.insert(*p)));
+                            }
+                            Err(e) => {
+                                sources.trackers_failed += 1;
+                                report(format!("{url}: {e}"));
+                            }
+                        }
+                    }
+                },
+                p = next_dht_peer(&mut dht_rx) => match p {
+                    Some(addr) => {
+                        dht_found += 1;
+                        if seen.insert(addr) {
+                            queue.push_back(addr);
+                        }
+                    }
+                    None => {
+                        dht_rx = None;
+                        let nodes = match dht { Some(d) => d.stats().await.map_or(0, |s| s.nodes), None => 0 };
+                        report(format!("DHT: {dht_found} peers from {nodes} nodes"));
+                        sources.dht = DhtSeen::Asked { peers: dht_found, nodes };
+                        dht_found = 0;
+                        let wait = Duration::from_secs(2u64 << dht_lookups.min(4)).min(DHT_RETRY_MAX);
+                        dht_next = Some(Instant::now() + wait);
+                    }
+                },
+                () = timer => {
+                    let Some(d) = dht else { dht_next = None; continue };
+                    let nodes = d.stats().await.map_or(0, |s| s.nodes);
+                    if nodes > 0 {
+                        dht_lookups += 1;
+                        dht_rx = Some(d.get_peers(magnet.info_hash, None).await);
+                    } else if started.elapsed() >= DHT_BOOTSTRAP_WAIT {
+                        report("DHT: no node answered".into());
+                        dht_next = None;
+                    } else {
+                        dht_next = Some(Instant::now() + Duration::from_millis(250));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How long a one-shot run's magnet may take to get its metadata, whatever its sources.
+pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[cfg(test)]
+mod tests;

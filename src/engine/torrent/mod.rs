@@ -1,0 +1,258 @@
+//! One torrent's life: a session to live in, the check of what is already on disk (pause and
+//! quit work meanwhile), then the coordinator (`coordinator.rs`) until the download ends or
+//! the user quits.
+//!
+//! This file starts a torrent (alone, or in a session); `torrent/open.rs` is its life once
+//! started (the files opened, what is there checked, then the coordinator), and
+//! `torrent/check.rs` the check itself, which still takes commands.
+
+pub(crate) mod choker;
+pub(crate) mod coordinator;
+pub(crate) mod download;
+pub(crate) mod magnet;
+pub(crate) mod metadata;
+pub(crate) mod metadata_wait;
+pub(crate) mod options;
+pub(crate) mod peer_entry;
+pub(crate) mod peers;
+pub(crate) mod pex;
+pub(crate) mod picker;
+pub(crate) mod priorities;
+pub(crate) mod report;
+pub(crate) mod shared;
+pub(crate) mod snapshot;
+pub(crate) mod stats;
+pub(crate) mod verify;
+pub(crate) mod webseed;
+
+mod check;
+mod open;
+pub(crate) mod start;
+
+pub(crate) use start::{Snapshots, Start};
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::engine::api::*;
+use crate::engine::disk::{OpenFiles, Storage};
+use crate::engine::session::{Session, SessionCtx};
+use crate::engine::torrent::coordinator::{Coordinator, TICK};
+use crate::engine::torrent::download::Download;
+use crate::engine::torrent::picker::Picker;
+use crate::engine::torrent::priorities::FilePlan;
+use crate::engine::torrent::shared::Shared;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::magnet::Magnet;
+use crate::protocol::metainfo::{Info, Metainfo};
+/// Bytes of pieces in flight (received, or waiting for their hash check) that set how many
+/// pieces may be in flight at once. Their blocks are written and hashed as they arrive
+/// (`download.rs`), so this is no longer memory held; the writers' backlog is bounded there and
+/// across the session (`backlog.rs`).
+const PIECE_MEMORY: usize = 16 << 20;
+/// Verified pieces a slow connection may fall behind on before it catches up from the picker.
+const VERIFIED_BACKLOG: usize = 1024;
+
+pub(crate) use crate::engine::torrent::options::{Options, TorrentEnd};
+pub(crate) use crate::engine::torrent::report::{Lifetime, Report};
+pub(crate) use open::run;
+
+/// The handle of one running torrent.
+pub struct Engine {
+    /// Names the torrent; its snapshots carry the same id.
+    pub id: TorrentId,
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub done: tokio::task::JoinHandle<TorrentEnd>,
+}
+
+fn next_id() -> TorrentId {
+    static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+    TorrentId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Starts a session with a magnet link's torrent: its metadata is fetched (BEP 9) from the
+/// magnet's `x.pe` and `extra_peers`, its trackers and the session's DHT, then the torrent
+/// runs as with `start`. With `echo` the fetch's lines also go to stderr (headless runs).
+pub(crate) fn start_magnet(
+    magnet: Magnet,
+    extra_peers: Vec<SocketAddr>,
+    opts: Options,
+    echo: bool,
+) -> Engine {
+    let id = next_id();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let first = magnet::magnet_snapshot(id, &magnet, &opts.output);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(first));
+    let done = tokio::spawn(async move {
+        let (mut session, listen_log) = Session::start(&opts).await;
+        let start = headless_start(id, &session, snap_tx, opts.files.sequential);
+        let only = opts.files.only.clone();
+        let outcome = run_magnet(
+            start,
+            magnet,
+            extra_peers,
+            opts,
+            echo,
+            listen_log,
+            cmd_rx,
+            only,
+        )
+        .await;
+        session.close().await;
+        outcome
+    });
+    Engine {
+        id,
+        snapshots: snap_rx,
+        commands: cmd_tx,
+        done,
+    }
+}
+
+/// A magnet link's torrent in a session: the metadata fetch, then the torrent itself. `only`
+/// (`--only-files`) becomes its file plan the moment the metadata arrives, before any file is
+/// opened or piece requested.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_magnet(
+    mut start: Start,
+    magnet: Magnet,
+    extra_peers: Vec<SocketAddr>,
+    mut opts: Options,
+    echo: bool,
+    mut listen_log: Vec<(LogLevel, String)>,
+    mut cmd_rx: mpsc::UnboundedReceiver<Command>,
+    only: Option<Vec<usize>>,
+) -> TorrentEnd {
+    let fetched =
+        magnet::fetch_in_session(&mut start, &magnet, &extra_peers, echo, &mut cmd_rx).await;
+    match fetched {
+        Ok((meta, dialed_us)) => {
+            if let Some(only) = only {
+                start.files = FilePlan::only_once_known(&meta.info, &only, start.files.sequential);
+                if let Some(note) = &start.files.note {
+                    if echo {
+                        eprintln!("magnet: {note}");
+                    }
+                    listen_log.push((LogLevel::Warn, note.clone()));
+                }
+            }
+            if let Some(r) = &start.reports {
+                let report = Report::Metadata(Box::new(meta.clone()), start.files.clone());
+                let _ = r.send((start.id, report));
+            }
+            opts.peers
+                .extend(magnet.peers.iter().chain(&dialed_us).copied());
+            run(start, listen_log, meta, opts, cmd_rx).await
+        }
+        Err(outcome) => outcome,
+    }
+}
+
+/// Starts a session with one torrent on the current tokio runtime; the session ends with it.
+pub fn start(meta: Metainfo, opts: Options) -> Engine {
+    let id = next_id();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let mut initial = snapshot::initial(id, &meta, &opts.output, 0);
+    drop_unused_trackers(&mut initial, &opts);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
+    let done = tokio::spawn(async move {
+        // Listen before the (possibly long) resume check, so peers that dial us meanwhile
+        // wait for our handshake instead of being refused and backing off.
+        let (mut session, listen_log) = Session::start(&opts).await;
+        let mut start = headless_start(id, &session, snap_tx, opts.files.sequential);
+        if let Some(only) = &opts.files.only {
+            // The CLI refused an index past the last file already.
+            start.files = FilePlan::only_once_known(&meta.info, only, opts.files.sequential);
+        }
+        let outcome = run(start, listen_log, meta, opts, cmd_rx).await;
+        session.close().await;
+        outcome
+    });
+    Engine {
+        id,
+        snapshots: snap_rx,
+        commands: cmd_tx,
+        done,
+    }
+}
+
+/// A torrent that has its session to itself and saves nothing.
+fn headless_start(
+    id: TorrentId,
+    session: &Session,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    sequential: bool,
+) -> Start {
+    Start {
+        id,
+        ctx: session.ctx.clone(),
+        trusted: None,
+        to_check: Vec::new(),
+        lifetime: Lifetime::default(),
+        paused: false,
+        files: FilePlan {
+            sequential,
+            ..FilePlan::default()
+        },
+        rates: session.ctx.rates.torrent(Default::default()),
+        snapshots: Snapshots::with(snapshots),
+        line: watch::channel(TorrentLine::placeholder(id)).0,
+        reports: None,
+    }
+}
+
+/// With `--no-trackers` the torrent's trackers are never asked: the snapshot lists none, so
+/// the UI says "no tracker" instead of "not contacted yet" forever.
+fn drop_unused_trackers(snap: &mut Snapshot, opts: &Options) {
+    if !opts.use_trackers {
+        snap.trackers.clear();
+    }
+}
+
+pub(crate) use crate::engine::api::pause_wanted;
+
+pub fn human(bytes: u64) -> String {
+    humansize::format_size(bytes, humansize::BINARY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toggle_pause_is_decided_against_the_engine_state() {
+        assert_eq!(pause_wanted(&Command::TogglePause, false), Some(true));
+        assert_eq!(pause_wanted(&Command::TogglePause, true), Some(false));
+        // Two quick presses end where they started, whatever the UI last saw.
+        let mut paused = false;
+        for _ in 0..2 {
+            paused = pause_wanted(&Command::TogglePause, paused).unwrap();
+        }
+        assert!(!paused);
+        assert_eq!(pause_wanted(&Command::Pause, true), Some(true));
+        assert_eq!(pause_wanted(&Command::Resume, true), Some(false));
+        assert_eq!(pause_wanted(&Command::Quit, true), None);
+    }
+
+    #[test]
+    fn no_trackers_means_no_tracker_rows() {
+        let mut snap = Snapshot {
+            trackers: vec![TrackerRow::not_contacted("http://127.0.0.1:1/a".into(), 0)],
+            ..Snapshot::empty("x", 1, 1)
+        };
+        drop_unused_trackers(&mut snap, &Options::default());
+        assert_eq!(snap.trackers.len(), 1);
+        let off = Options {
+            use_trackers: false,
+            ..Options::default()
+        };
+        drop_unused_trackers(&mut snap, &off);
+        assert!(snap.trackers.is_empty());
+    }
+}

@@ -1,0 +1,101 @@
+//! What a torrent is started with and how it ends.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub output: PathBuf,
+    /// 0 picks a free port; a busy port is followed by the next few, then a free one.
+    pub port: u16,
+    pub bind: IpAddr,
+    /// Dialed as well as the trackers' peers.
+    pub peers: Vec<SocketAddr>,
+    /// Keep running and uploading after the download completes.
+    pub seed: bool,
+    pub max_peers: usize,
+    /// Announce to the torrent's trackers.
+    pub use_trackers: bool,
+    pub check_threads: usize,
+    /// MSE/PE for outgoing and incoming connections (the session's listener uses the first
+    /// torrent's).
+    pub encryption: crate::net::EncryptionPolicy,
+    /// Which transports outgoing connections use, and which incoming ones are accepted.
+    pub transport: TransportPolicy,
+    /// Run a DHT node on the session's UDP socket, bootstrapped from these HOST:PORT nodes
+    /// (`None`: no DHT). The library never falls back to public routers on its own: the CLI
+    /// decides that.
+    pub dht: Option<Vec<String>>,
+    /// Exchange peers with peers (BEP 11 `ut_pex`).
+    pub pex: bool,
+    /// Where the DHT routing table is kept between runs (`None`: not kept).
+    pub state_dir: Option<PathBuf>,
+    /// Bytes a second the DHT node may send in answer to others' queries.
+    pub dht_rate_limit: u32,
+    /// How many torrents of the session download and seed at once (`session/queue.rs`).
+    pub queue: crate::engine::session::queue::QueueSettings,
+    /// The session's seeding goals and what reaching one does (`session/goals.rs`).
+    pub goals: crate::engine::session::goals::Goals,
+    pub goal_action: crate::engine::session::goals::GoalAction,
+    /// Payload rate limits of the session (`engine::peer::rate`).
+    pub rates: crate::engine::peer::rate::RateOptions,
+    /// `--only-files` and `--sequential` of a one-torrent run (`engine::start`,
+    /// `start_magnet`); a session takes them per add instead.
+    pub files: crate::engine::api::AddFiles,
+}
+
+/// `--transport`: uTP first with TCP when uTP gets no answer (`Both`), or only one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TransportPolicy {
+    Tcp,
+    Utp,
+    #[default]
+    Both,
+}
+
+impl TransportPolicy {
+    pub fn tcp(self) -> bool {
+        self != TransportPolicy::Utp
+    }
+    pub fn utp(self) -> bool {
+        self != TransportPolicy::Tcp
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            output: PathBuf::from("."),
+            port: 6881,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            peers: Vec::new(),
+            seed: false,
+            max_peers: 50,
+            use_trackers: true,
+            check_threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            encryption: crate::net::EncryptionPolicy::default(),
+            transport: TransportPolicy::default(),
+            dht: None,
+            pex: true,
+            state_dir: None,
+            dht_rate_limit: crate::dht::budget::DEFAULT_REPLY_BUDGET,
+            queue: Default::default(),
+            goals: Default::default(),
+            goal_action: Default::default(),
+            rates: crate::engine::peer::rate::RateOptions::default(),
+            files: Default::default(),
+        }
+    }
+}
+
+/// How a torrent's run ended (a peer's connection ending is `PeerEnd`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TorrentEnd {
+    /// Every piece verified (and not seeding).
+    Complete,
+    /// Stopped by the user.
+    Quit,
+    Failed(String),
+}

@@ -1,0 +1,61 @@
+//! What a torrent tells the session that runs it, so the session can save it: the metadata a
+//! magnet link fetched, and resume points (which pieces are verified, lifetime counters,
+//! the last peers). Headless runs have no one to tell and send nothing.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::metainfo::Metainfo;
+
+/// How often a torrent whose verified pieces changed sends a resume point: after a crash,
+/// at most this much verified work is done again.
+pub(crate) const RESUME_EVERY: Duration = Duration::from_secs(10);
+/// Peers a resume point keeps, the most recently connected first.
+pub(crate) const RESUME_PEERS: usize = 200;
+
+/// Counters that outlive a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Lifetime {
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub seeding_secs: u64,
+    pub active_secs: u64,
+    /// When every piece was first verified (Unix seconds).
+    pub completed: Option<u64>,
+}
+
+/// A state to resume from.
+#[derive(Debug, Clone)]
+pub(crate) struct ResumePoint {
+    pub have: Bitfield,
+    pub lifetime: Lifetime,
+    pub paused: bool,
+    pub peers: Vec<SocketAddr>,
+    /// The last point of a clean stop: every write to the files came before it.
+    pub clean: bool,
+    /// File priorities and sequential order.
+    pub files: crate::engine::torrent::priorities::FilePlan,
+    /// The torrent's own rate limits (0 = none).
+    pub rates: crate::engine::peer::rate::RatePair,
+}
+
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// A magnet link's metadata arrived: the session keeps it as a .torrent, and the file
+    /// plan its `--only-files` became at once (saved before any file is made).
+    Metadata(Box<Metainfo>, crate::engine::torrent::priorities::FilePlan),
+    Resume(Box<ResumePoint>),
+    /// Its files are open and its data checked (or trusted): the coordinator runs now. The
+    /// session lets the next torrent waiting for its check start.
+    Opened,
+    /// The torrent's task ended; its last resume point was sent before this.
+    Ended(crate::engine::TorrentEnd),
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
