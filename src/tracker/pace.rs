@@ -10,7 +10,7 @@
 //! a queue, and a tracker drops a peer that never says `stopped` by itself anyway.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Announces a second to one tracker once a burst is spent.
@@ -39,11 +39,15 @@ impl Bucket {
             .unwrap_or(now)
     }
 
-    /// The instant an announce asked for at `now` may go, and the bucket moved past it.
-    fn take(&mut self, now: Instant, every: Duration, burst: u32) -> Instant {
-        let at = self.free_at.max(Self::earliest(now, every, burst));
-        self.free_at = at + every;
-        at.max(now)
+    /// When an announce asked for at `now` may go (not yet taken).
+    fn next(&self, now: Instant, every: Duration, burst: u32) -> Instant {
+        self.free_at.max(Self::earliest(now, every, burst)).max(now)
+    }
+
+    /// Takes the turn of an announce that goes at `at` (from `next`).
+    fn take(&mut self, at: Instant, now: Instant, every: Duration, burst: u32) {
+        self.free_at = self.free_at.max(Self::earliest(now, every, burst)) + every;
+        debug_assert!(self.free_at <= at + every);
     }
 }
 
@@ -60,44 +64,67 @@ pub(crate) fn tracker_key(url: &str) -> String {
     }
 }
 
-/// Waits until an announce to `tracker` (its host and port) may go.
+/// Waits until an announce to `tracker` (its host and port) may go. Announces wait in the
+/// order they asked (tokio's mutex is fair), and one dropped while it waits (its torrent
+/// fell asleep, was paused or removed) takes no turn: the turn is taken only when its wait
+/// ends, by the one holding the lock.
 pub(crate) async fn wait_turn(tracker: &str) {
-    let at = turn(tracker, Instant::now());
+    let gate = gate(tracker);
+    let mut bucket = gate.lock().await;
+    let every = Duration::from_secs(1) / PER_SECOND;
+    let at = bucket.next(Instant::now(), every, BURST);
     if at > Instant::now() {
         tokio::time::sleep_until(at.into()).await;
     }
+    bucket.take(at, Instant::now(), every, BURST);
 }
 
-fn turn(tracker: &str, now: Instant) -> Instant {
-    static BUCKETS: OnceLock<Mutex<HashMap<String, Bucket>>> = OnceLock::new();
+type Gate = Arc<tokio::sync::Mutex<Bucket>>;
+
+fn gate(tracker: &str) -> Gate {
+    static GATES: OnceLock<Mutex<HashMap<String, Gate>>> = OnceLock::new();
     let every = Duration::from_secs(1) / PER_SECOND;
-    let mut map = BUCKETS
+    let now = Instant::now();
+    let mut map = GATES
         .get_or_init(|| Mutex::new(HashMap::new()))
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     if map.len() > 1024 {
-        // Trackers idle for a burst's length have a full bucket again: forgetting them is
-        // the same as keeping them.
-        map.retain(|_, b| b.free_at + every * BURST > now);
+        // A gate nobody holds or waits on, idle a burst's length, has a full bucket again:
+        // forgetting it is the same as keeping it.
+        map.retain(|_, g| {
+            Arc::strong_count(g) > 1
+                || g.try_lock()
+                    .map_or(true, |b| b.free_at + every * BURST > now)
+        });
     }
-    map.entry(tracker.to_string())
-        .or_insert_with(|| Bucket::full(now, every, BURST))
-        .take(now, every, BURST)
+    Arc::clone(
+        map.entry(tracker.to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Bucket::full(now, every, BURST)))),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn turns(b: &mut Bucket, now: Instant, every: Duration, n: usize) -> Vec<Instant> {
+        (0..n)
+            .map(|_| {
+                let at = b.next(now, every, 50);
+                b.take(at, now, every, 50);
+                at
+            })
+            .collect()
+    }
+
     #[test]
     fn a_burst_goes_at_once_then_the_rest_at_the_pace() {
         let now = Instant::now();
         let every = Duration::from_millis(20);
         let mut b = Bucket::full(now, every, 50);
-        let times: Vec<Instant> = (0..60).map(|_| b.take(now, every, 50)).collect();
-        // The first 50 (the bucket banked since long ago is capped at the burst)...
+        let times = turns(&mut b, now, every, 60);
         assert!(times[..50].iter().all(|t| *t == now));
-        // ...then one each 20 ms.
         assert_eq!(times[50], now + every);
         assert_eq!(times[59], now + every * 10);
     }
@@ -108,18 +135,31 @@ mod tests {
         let every = Duration::from_millis(20);
         let mut b = Bucket::full(start, every, 50);
         let later = start + Duration::from_secs(3600);
-        let times: Vec<Instant> = (0..51).map(|_| b.take(later, every, 50)).collect();
+        let times = turns(&mut b, later, every, 51);
         assert_eq!(times.iter().filter(|t| **t == later).count(), 50);
         assert_eq!(times[50], later + every);
     }
 
-    #[test]
-    fn trackers_are_paced_apart() {
-        let now = Instant::now();
+    #[tokio::test]
+    async fn a_wait_dropped_takes_no_turn() {
+        let key = "pace-test-drop:1";
         for _ in 0..BURST {
-            turn("pace-test-a:1", now);
+            wait_turn(key).await;
         }
-        assert!(turn("pace-test-a:1", now) > now);
-        assert_eq!(turn("pace-test-b:1", now), now);
+        let before = gate(key).lock().await.free_at;
+        // The next waits a turn (20 ms); dropped before it, it takes none.
+        let waited = tokio::time::timeout(Duration::from_millis(1), wait_turn(key)).await;
+        assert!(waited.is_err(), "the burst is spent");
+        assert_eq!(gate(key).lock().await.free_at, before);
+        wait_turn(key).await;
+        assert_eq!(
+            gate(key).lock().await.free_at,
+            before + Duration::from_secs(1) / PER_SECOND
+        );
+        // Another tracker is not held up by this one's queue.
+        let held = gate(key);
+        let _busy = held.lock().await;
+        let other = tokio::time::timeout(Duration::from_secs(5), wait_turn("pace-test-other:1"));
+        assert!(other.await.is_ok());
     }
 }

@@ -120,22 +120,31 @@ impl Facts {
 }
 
 /// Whether a running torrent goes to sleep now: it has been quiet since `quiet_since`
-/// (updated by the caller: `None` while not quiet) for at least `s.after`. A torrent whose
-/// check just found it complete sleeps at once when it has nobody to announce to, or once
-/// its `started` announce is done: nothing can reach it but an incoming peer, which wakes it
-/// as well, and a library added at once (hundreds checked a second) would otherwise keep
-/// thousands of tasks awake together (the session's peak memory, and the heap they leave
-/// behind). One woken only to announce sleeps [`ANNOUNCE_WAKE_QUIET`] after its announce;
-/// one woken for anything else stays up `s.after` for the peer or command that woke it.
-/// None sleeps while its trackers have not answered (a library added at once waits minutes
-/// for its turn to announce).
+/// (updated by the caller: `None` while not quiet) for at least `s.after`.
+///
+/// A torrent whose check just found it complete sleeps at once: nothing can reach it but an
+/// incoming peer, which wakes it as well, and a library added at once (hundreds checked a
+/// second) would otherwise keep thousands of tasks awake together (the session's peak
+/// memory, and the heap they leave behind). If its trackers have not answered its `started`
+/// yet, the announce is owed: it falls asleep due at once (`wake_for_announce`), and the
+/// session's paced wakes send it, so 10,000 added together reach the tracker at the wake
+/// rate with a few tasks awake at a time, not 10,000 tasks each waiting its turn.
+///
+/// Any other torrent whose trackers have not answered stays awake until they do (its
+/// announce may be waiting its turn in the tracker's pace, tracker/pace.rs). One woken only to
+/// announce sleeps [`ANNOUNCE_WAKE_QUIET`] after its announce; one woken for anything else
+/// stays up `s.after` for the peer or command that woke it.
 pub(crate) fn may_sleep(
     facts: &Facts,
     quiet_since: Option<Instant>,
     now: Instant,
     s: &Settings,
 ) -> bool {
-    let after = if facts.just_checked && (!facts.announces || facts.announce_done) {
+    let owes = facts.tracker_pending && !facts.paused;
+    if owes && !facts.just_checked {
+        return false;
+    }
+    let after = if facts.just_checked && (!facts.announces || facts.announce_done || owes) {
         Duration::ZERO
     } else if facts.woke_to_announce && facts.announce_done {
         s.after.min(ANNOUNCE_WAKE_QUIET)
@@ -144,7 +153,6 @@ pub(crate) fn may_sleep(
     };
     !s.after.is_zero()
         && facts.quiet()
-        && (facts.paused || !facts.tracker_pending)
         && quiet_since.is_some_and(|t| now.duration_since(t) >= after)
 }
 
@@ -289,9 +297,9 @@ pub(crate) fn shown_parked(
 /// one to announce to. `trackers`: None without trackers, else when its first tracker is due
 /// (Unix seconds, from its task's last line; None if unknown). A tracker's own schedule is
 /// kept (its `interval` and `min interval`, spread by the tracker task): waking earlier would
-/// announce more often than the tracker asked, later would let it forget us. The DHT (and a
-/// tracker whose due time is unknown or past) gets [`next_announce`] over `announce_every`;
-/// with both, the sooner. The tests' `TTUI_DORMANT_ANNOUNCE_SECS` overrides every schedule.
+/// announce more often than the tracker asked, later would let it forget us. A tracker that
+/// never answered this run is owed its announce now. The DHT (and a tracker whose due time is
+/// past) gets [`next_announce`] over `announce_every`; with both, the sooner. The tests' `TTUI_DORMANT_ANNOUNCE_SECS` overrides every schedule.
 /// A torrent `restored` asleep at the session's start announces within
 /// [`RESTORED_SPREAD`], placed by its info hash: its trackers were told `stopped` at the last
 /// exit (or last heard from it who knows when), and a library must be listed again soon
@@ -316,7 +324,10 @@ pub(crate) fn wake_for_announce(
     let unix = crate::engine::torrent::report::unix_now();
     let tracker = trackers.map(|due| match due {
         Some(t) if t > unix => now + Duration::from_secs(t - unix),
-        _ => spread,
+        Some(_) => spread,
+        // Its trackers never answered this run (it slept as soon as its check found it
+        // complete): its `started` is owed now.
+        None => now,
     });
     match (tracker, dht) {
         (Some(t), true) => Some(t.min(spread)),

@@ -193,6 +193,7 @@ fn headless_start(
         id,
         ctx: session.ctx.clone(),
         trusted: None,
+        trusted_from_run: false,
         to_check: Vec::new(),
         lifetime: Lifetime::default(),
         paused: false,

@@ -143,6 +143,11 @@ async fn prepare(
         start.reports.clone(),
         (start.lifetime, !trusted),
     );
+    let trusted = match (trusted, start.trusted_from_run) {
+        (false, _) => Trusted::No,
+        (true, false) => Trusted::Store,
+        (true, true) => Trusted::LastRun,
+    };
     log_opening(&mut c, listen_log, &shared, trusted, check_waited);
     if paused_early {
         c.on_command(Command::Pause);
@@ -187,24 +192,35 @@ fn failed(
     TorrentEnd::Failed(msg)
 }
 
+/// Who vouched for the pieces a torrent starts with, when nothing was hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trusted {
+    /// Pieces were hashed (all, or those whose files changed).
+    No,
+    /// The store's resume data, its files unchanged since they were saved.
+    Store,
+    /// Its own last run in this session (woken from sleep, or resumed).
+    LastRun,
+}
+
 /// The torrent's first log lines: the listener's, then how much of the data was there.
-/// `trusted`: the resume data vouched for everything, nothing was hashed. `waited`: how long
+/// `trusted`: who vouched for everything, when nothing was hashed. `waited`: how long
 /// the check waited for the session's hashing threads (other torrents' checks).
 fn log_opening(
     c: &mut Coordinator,
     listen_log: Vec<(LogLevel, String)>,
     shared: &Shared,
-    trusted: bool,
+    trusted: Trusted,
     waited: std::time::Duration,
 ) {
     for (level, text) in listen_log {
         c.log(level, text);
     }
     let verified = shared.download().picker.have().count();
-    let how = if trusted {
-        "from the saved resume data (files unchanged)"
-    } else {
-        "checked existing data"
+    let how = match trusted {
+        Trusted::Store => "from the saved resume data (files unchanged)",
+        Trusted::LastRun => "as its last run in this session left it",
+        Trusted::No => "checked existing data",
     };
     // Under 10 ms is no wait a person would want explained.
     let after = if waited.as_millis() >= 10 {

@@ -16,6 +16,9 @@ pub(crate) struct Start {
     /// Pieces the session's store vouches for (their files unchanged since they were saved):
     /// they are not hashed again. None: check everything on disk.
     pub trusted: Option<Bitfield>,
+    /// `trusted` is what this torrent's own last run in this session verified (a dormant
+    /// torrent woken, a paused one resumed), not what the store saved.
+    pub trusted_from_run: bool,
     /// Pieces hashed again on top of `trusted` (their files changed since the last save).
     pub to_check: Vec<u32>,
     /// Lifetime counters from earlier runs.

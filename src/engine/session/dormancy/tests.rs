@@ -498,11 +498,13 @@ fn no_torrent_sleeps_while_its_tracker_has_not_answered() {
     };
     // Long past the quiet time: its announce still waits its turn in the tracker's pace.
     assert!(!may_sleep(&waiting, Some(t0), t0 + s.after * 10, &s));
+    // Found complete at its check, it sleeps at once owing its announce (the session's paced
+    // wakes send it).
     let checked = Facts {
         just_checked: true,
         ..waiting
     };
-    assert!(!may_sleep(&checked, Some(t0), t0 + s.after * 10, &s));
+    assert!(may_sleep(&checked, Some(t0), t0, &s));
     // Paused, it announces nothing: it is parked as before.
     let paused = Facts {
         paused: true,
@@ -528,11 +530,12 @@ fn a_sleeping_torrent_announces_when_its_tracker_asked() {
         wake_for_announce(now, false, &hash, &s, Some(Some(unix + 7200)), true),
         Some(spread)
     );
-    // Unknown or past: the spread schedule.
+    // Never answered: owed now.
     assert_eq!(
         wake_for_announce(now, false, &hash, &s, Some(None), false),
-        Some(spread)
+        Some(now)
     );
+    // Past: the spread schedule.
     assert_eq!(
         wake_for_announce(now, false, &hash, &s, Some(Some(unix - 5)), false),
         Some(spread)

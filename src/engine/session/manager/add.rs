@@ -266,6 +266,7 @@ impl Manager {
             id,
             ctx: self.ctx(),
             trusted: None,
+            trusted_from_run: false,
             to_check: Vec::new(),
             lifetime: Lifetime::default(),
             paused,

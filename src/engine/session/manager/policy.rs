@@ -344,6 +344,7 @@ impl Manager {
         slot.policy.checking = parked.checks_first(slot.last.as_ref());
         slot.policy.just_checked = false;
         let stored = parked.stored.map(|s| *s).unwrap_or_default();
+        let from_run = stored.trusted.is_none() && slot.last.is_some();
         let (trusted, lifetime, files) = match (&slot.last, stored.trusted) {
             (_, Some(t)) => (Some(t), stored.lifetime, stored.files),
             (Some(p), None) => (Some(p.have.clone()), p.lifetime, p.files.clone()),
@@ -366,6 +367,7 @@ impl Manager {
             id,
             ctx: self.session.ctx.clone(),
             trusted,
+            trusted_from_run: from_run,
             to_check: stored.to_check,
             lifetime,
             paused: false,

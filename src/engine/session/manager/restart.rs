@@ -151,6 +151,7 @@ async fn run_again(
         id: c.id,
         ctx: c.ctx,
         trusted,
+        trusted_from_run: false,
         to_check: Vec::new(),
         lifetime: c.lifetime,
         paused: c.paused,
