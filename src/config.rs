@@ -59,7 +59,7 @@ pub struct Config {
     #[serde(default, deserialize_with = "duration_goal")]
     pub seed_idle: Option<Option<std::time::Duration>>,
     #[serde(default, deserialize_with = "value_enum")]
-    pub seed_goal_action: Option<crate::engine::session::goals::GoalAction>,
+    pub seed_goal_action: Option<crate::engine::api::GoalAction>,
     // Rate limits (`cli::rate_args`): rates as "2M" or bytes per second.
     #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
     pub down_limit: Option<u64>,

@@ -308,8 +308,8 @@ pub(crate) enum Verb {
     /// Move a torrent in the queue: top, up, down or bottom.
     Queue {
         id: String,
-        #[arg(value_parser = clap::value_parser!(crate::engine::session::queue::Move))]
-        to: crate::engine::session::queue::Move,
+        #[arg(value_parser = clap::value_parser!(crate::engine::api::Move))]
+        to: crate::engine::api::Move,
         #[command(flatten)]
         at: At,
     },

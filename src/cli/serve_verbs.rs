@@ -8,8 +8,8 @@ use tokio::sync::oneshot;
 
 use crate::control::ids::{hex, resolve_ids};
 use crate::control::proto::{AddItem, AddResult, ErrorKind, IdResult, Response};
+use crate::engine::api::Set;
 use crate::engine::api::*;
-use crate::engine::session::goals::Set;
 
 use super::serve_send::{
     error, gone, ids_of, listed, name_of, one, outcome, Requests, SessionSnap,

@@ -139,12 +139,10 @@ fn goals_request(
             "seeding goals are set for one torrent at a time: give its ID",
         ));
     };
-    let secs = |s: crate::engine::session::goals::Set<std::time::Duration>| match s {
-        crate::engine::session::goals::Set::To(d) => {
-            crate::engine::session::goals::Set::To(d.as_secs())
-        }
-        crate::engine::session::goals::Set::Off => crate::engine::session::goals::Set::Off,
-        crate::engine::session::goals::Set::Default => crate::engine::session::goals::Set::Default,
+    let secs = |s: crate::engine::api::Set<std::time::Duration>| match s {
+        crate::engine::api::Set::To(d) => crate::engine::api::Set::To(d.as_secs()),
+        crate::engine::api::Set::Off => crate::engine::api::Set::Off,
+        crate::engine::api::Set::Default => crate::engine::api::Set::Default,
     };
     Ok(Request::Goals {
         id,

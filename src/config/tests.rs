@@ -178,10 +178,7 @@ fn the_queue_and_goal_keys_read_like_their_flags() {
     assert_eq!(q.seed_ratio, Some(1.5));
     assert_eq!(q.seed_time, Some(Duration::from_secs(86_400)));
     assert_eq!(q.seed_idle, None);
-    assert_eq!(
-        q.seed_goal_action,
-        crate::engine::session::goals::GoalAction::Remove
-    );
+    assert_eq!(q.seed_goal_action, crate::engine::api::GoalAction::Remove);
     assert!(parsed("seed_time = \"forever\"").is_err());
     assert!(parsed("seed_ratio = -1").is_err());
     assert!(parsed("slow_torrent_rate = \"fast\"").is_err());

@@ -124,7 +124,7 @@ pub enum Request {
     /// `ttui queue ID top|up|down|bottom`.
     Queue {
         id: String,
-        to: crate::engine::session::queue::Move,
+        to: crate::engine::api::Move,
     },
     /// `ttui limit ID --seed-ratio R --seed-time DUR --seed-idle DUR`: the torrent's own
     /// seeding goals (absent: unchanged). Durations in seconds.
@@ -146,7 +146,7 @@ pub enum Request {
     },
 }
 
-use crate::engine::session::goals::Set;
+use crate::engine::api::Set;
 
 /// Every `verb` this version knows; anything else is a newer client's request.
 pub const VERBS: [&str; 17] = [
@@ -457,7 +457,7 @@ mod verb_tests {
             Request::Force { ids: vec![] },
             Request::Queue {
                 id: id(),
-                to: crate::engine::session::queue::Move::Top,
+                to: crate::engine::api::Move::Top,
             },
             Request::Goals {
                 id: id(),

@@ -128,7 +128,7 @@ pub enum Request {
     /// Move in the queue.
     Queue {
         id: TorrentId,
-        to: crate::engine::session::queue::Move,
+        to: crate::engine::api::Move,
     },
     /// Rate limits: the session's when `ids` is empty, else these torrents' own. A change of
     /// all None only asks what they are (the dialog's prefill).

@@ -4,6 +4,8 @@
 
 pub mod explain;
 mod files;
+mod goals;
+pub use goals::{GoalAction, Goals, Move, Set};
 mod limits;
 pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
 mod session;

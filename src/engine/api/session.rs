@@ -254,15 +254,15 @@ pub enum SessionRequest {
     /// Move the torrent in the queue.
     Queue {
         id: TorrentId,
-        to: crate::engine::session::queue::Move,
+        to: crate::engine::api::Move,
         reply: oneshot::Sender<Result<(), String>>,
     },
     /// The torrent's own seeding goals (None: leave that one as it is).
     Goals {
         id: TorrentId,
-        ratio: Option<crate::engine::session::goals::Set<f64>>,
-        seed_time: Option<crate::engine::session::goals::Set<Duration>>,
-        idle: Option<crate::engine::session::goals::Set<Duration>>,
+        ratio: Option<crate::engine::api::Set<f64>>,
+        seed_time: Option<crate::engine::api::Set<Duration>>,
+        idle: Option<crate::engine::api::Set<Duration>>,
         reply: oneshot::Sender<Result<(), String>>,
     },
     /// Stop every torrent (tracker `stopped`, resume data saved) and end the session.

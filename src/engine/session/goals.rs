@@ -13,22 +13,7 @@
 
 use std::time::Duration;
 
-/// The session-wide goals; None is no goal.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Goals {
-    pub ratio: Option<f64>,
-    pub seed_time: Option<Duration>,
-    pub idle: Option<Duration>,
-}
-
-/// What ends a torrent's seeding once a goal is reached.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum GoalAction {
-    #[default]
-    Pause,
-    /// Remove the torrent from the session; its data stays.
-    Remove,
-}
+pub(crate) use crate::engine::api::{GoalAction, Goals, Set};
 
 /// Which goal: a bit each in [`Overrides::off`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,38 +48,16 @@ impl Overrides {
     }
 }
 
-/// One goal of one torrent, as `ttui limit ID --seed-ratio R` sets it: back to the
-/// session's (`default`), none for this torrent (`off`), or its own value.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Set<T> {
-    Default,
-    Off,
-    To(T),
-}
-
-impl<T: Copy> Set<T> {
-    /// `default`, else what `value` reads (`off` there is [`Set::Off`]).
-    pub fn parse(
-        s: &str,
-        value: impl Fn(&str) -> Result<Option<T>, String>,
-    ) -> Result<Self, String> {
-        if s.trim() == "default" {
-            return Ok(Set::Default);
-        }
-        Ok(value(s)?.map_or(Set::Off, Set::To))
-    }
-
-    fn apply(self, slot: &mut Option<T>, off: &mut u8, kind: Kind) {
-        *slot = match self {
-            Set::To(v) => Some(v),
-            Set::Default | Set::Off => None,
-        };
-        if matches!(self, Set::Off) {
-            *off |= kind as u8;
-        } else {
-            *off &= !(kind as u8);
-        }
+/// Sets one goal of a torrent's overrides from what a verb sent.
+fn apply<T: Copy>(set: Set<T>, slot: &mut Option<T>, off: &mut u8, kind: Kind) {
+    *slot = match set {
+        Set::To(v) => Some(v),
+        Set::Default | Set::Off => None,
+    };
+    if matches!(set, Set::Off) {
+        *off |= kind as u8;
+    } else {
+        *off &= !(kind as u8);
     }
 }
 
@@ -107,13 +70,13 @@ impl Overrides {
         idle: Option<Set<Duration>>,
     ) {
         if let Some(s) = ratio {
-            s.apply(&mut self.ratio, &mut self.off, Kind::Ratio);
+            apply(s, &mut self.ratio, &mut self.off, Kind::Ratio);
         }
         if let Some(s) = seed_time {
-            s.apply(&mut self.seed_time, &mut self.off, Kind::Time);
+            apply(s, &mut self.seed_time, &mut self.off, Kind::Time);
         }
         if let Some(s) = idle {
-            s.apply(&mut self.idle, &mut self.off, Kind::Idle);
+            apply(s, &mut self.idle, &mut self.off, Kind::Idle);
         }
     }
 }

@@ -42,6 +42,8 @@
 
 use std::time::Duration;
 
+pub(crate) use crate::engine::api::Move;
+
 /// Defaults, shared by the flags and the config file.
 pub(crate) const DEFAULT_MAX_DOWNLOADS: u32 = 5;
 /// No seed limit: every complete torrent seeds (see the rules above).
@@ -269,29 +271,6 @@ fn slot_or_held(want: Want, count: u32, max: u32) -> Verdict {
             want,
             rank: count,
             slots: max,
-        }
-    }
-}
-
-/// Where a queue move puts a torrent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Move {
-    Top,
-    Up,
-    Down,
-    Bottom,
-}
-
-impl std::str::FromStr for Move {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Move, String> {
-        match s {
-            "top" => Ok(Move::Top),
-            "up" => Ok(Move::Up),
-            "down" => Ok(Move::Down),
-            "bottom" => Ok(Move::Bottom),
-            _ => Err(format!("`{s}` is not one of top, up, down, bottom")),
         }
     }
 }

@@ -35,8 +35,8 @@ pub struct Options {
     /// How many torrents of the session download and seed at once (`session/queue.rs`).
     pub queue: crate::engine::session::queue::QueueSettings,
     /// The session's seeding goals and what reaching one does (`session/goals.rs`).
-    pub goals: crate::engine::session::goals::Goals,
-    pub goal_action: crate::engine::session::goals::GoalAction,
+    pub goals: crate::engine::api::Goals,
+    pub goal_action: crate::engine::api::GoalAction,
     /// Payload rate limits of the session (`engine::peer::rate`).
     pub rates: crate::engine::peer::rate::RateOptions,
     /// `--only-files` and `--sequential` of a one-torrent run (`engine::start`,

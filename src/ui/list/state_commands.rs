@@ -48,7 +48,7 @@ impl ListState {
                 return self.send(reqs, status);
             }
             Action::QueueUp | Action::QueueDown | Action::QueueTop | Action::QueueBottom => {
-                use crate::engine::session::queue::Move;
+                use crate::engine::api::Move;
                 let to = match action {
                     Action::QueueUp => Move::Up,
                     Action::QueueDown => Move::Down,

@@ -246,7 +246,7 @@ fn clicks_select_rows_and_sort_by_titles() {
 
 #[test]
 fn force_start_and_queue_keys_ask_the_session() {
-    use crate::engine::session::queue::Move;
+    use crate::engine::api::Move;
     let mut l = list(3);
     let out = l.handle(Action::ForceStart);
     let Some(Effect::Session(reqs)) = out.effect else {
