@@ -4,6 +4,7 @@
 //! and fuzz targets reach what they need through [`internals`] (see why there).
 // Unit tests may unwrap; the library itself may not (`[lints]` in Cargo.toml).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+mod alloc;
 mod cli;
 mod config;
 mod control;

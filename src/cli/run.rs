@@ -118,7 +118,7 @@ pub(crate) fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, St
         return Err("no torrent given (try `ttui --help` or `ttui demo`)".into());
     };
     crate::engine::disk::ignore_sigxfsz();
-    crate::engine::alloc::tune();
+    crate::alloc::tune();
     let log_path = args.log_file.clone().unwrap_or_else(default_log_path);
     init_logging(&log_path)?;
     let headless = args.headless || !std::io::stdout().is_terminal();

@@ -128,7 +128,7 @@ pub(crate) fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String
         crate::cli::run::refuse_files_without_torrent(&args)?;
     }
     crate::engine::disk::ignore_sigxfsz();
-    crate::engine::alloc::tune();
+    crate::alloc::tune();
     let log_path = args.log_file.clone().unwrap_or_else(default_log_path);
     init_logging(&log_path)?;
     let dir = state_dir(&args);

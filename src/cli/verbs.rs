@@ -233,7 +233,7 @@ fn terminal_width() -> usize {
 pub(crate) fn daemon(args: DownloadArgs) -> Result<i32, String> {
     crate::cli::run::refuse_files_without_torrent(&args)?;
     crate::engine::disk::ignore_sigxfsz();
-    crate::engine::alloc::tune();
+    crate::alloc::tune();
     let dir = state_dir(&args);
     if let Some(path) = &args.log_file {
         init_logging(path)?;

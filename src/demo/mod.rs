@@ -68,7 +68,7 @@ impl DemoError {
 /// quit (TUI), 130 when a signal stopped it.
 pub(crate) fn run(args: DemoArgs) -> Result<i32, String> {
     crate::engine::disk::ignore_sigxfsz();
-    crate::engine::alloc::tune();
+    crate::alloc::tune();
     remove_stale_dirs();
     let dir = tempfile::Builder::new()
         .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))

@@ -1,7 +1,6 @@
 //! The engine: a session (listeners, peer id, disk pool, the router of incoming connections)
 //! and its torrents (peer tasks, piece picker, disk stage, trackers). Its only face to the UI
 //! is `api`: commands in, snapshots out.
-pub(crate) mod alloc;
 pub mod api;
 pub(crate) mod create;
 pub(crate) mod disk;
