@@ -92,7 +92,9 @@ pub fn spawn_with_config(
     updates: mpsc::Sender<TrackerUpdate>,
 ) -> JoinHandle<()> {
     let task = Task::new(config, tiers, info_hash, peer_id, port, progress);
-    tokio::spawn(task.run(commands, updates))
+    tokio::spawn(tracing::Instrument::in_current_span(
+        task.run(commands, updates),
+    ))
 }
 
 struct Tracker {

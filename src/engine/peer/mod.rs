@@ -109,7 +109,9 @@ impl PeerTask {
     /// picker (the connection state's `Drop`), its slot is freed, its row shows why.
     pub(crate) fn spawn(self, start: Start) {
         let (conn, addr, shared) = (self.conn, self.addr, Arc::clone(&self.shared));
-        tokio::spawn(async move {
+        // Inside its torrent's span (the caller's); `client` is filled in at the handshake.
+        let span = tracing::info_span!("peer", %addr, client = tracing::field::Empty);
+        let task = async move {
             let run = AssertUnwindSafe(Box::pin(self.run(start))).catch_unwind();
             let end = match Marked(Box::pin(run)).await {
                 Ok(end) => end,
@@ -120,7 +122,8 @@ impl PeerTask {
                 }
             };
             shared.send(Event::Ended { conn, end });
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(task, span));
     }
 
     async fn run(mut self, start: Start) -> PeerEnd {
@@ -232,6 +235,10 @@ impl PeerTask {
     /// pieces (to announce) and a tick; after each step the request pipeline is topped up and
     /// queued uploads are served.
     async fn session(&mut self, stream: PeerStream, hs: Handshake) -> PeerEnd {
+        tracing::Span::current().record(
+            "client",
+            tracing::field::display(crate::protocol::peer_id::describe_client(None, &hs.peer_id)),
+        );
         let num_pieces = self.shared.info.num_pieces();
         // Subscribed before our bitfield is taken, so no piece verified meanwhile is missed.
         let mut verified = self.shared.verified.subscribe();

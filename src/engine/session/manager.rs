@@ -161,6 +161,12 @@ struct Slot {
 }
 
 impl Slot {
+    /// The span its task logs in (`torrent{id=3 name="debian.iso"}`), entered for the
+    /// session's own lines about it, so every line about a torrent names it the same way.
+    fn span(&self) -> tracing::Span {
+        crate::engine::torrent::torrent_span(self.id, &self.line.borrow().name)
+    }
+
     /// Where its files are now (a move changes it once the files are there).
     fn save_path(&self) -> PathBuf {
         let line = self.line.borrow();

@@ -27,6 +27,7 @@ pub(crate) mod webseed;
 
 mod check;
 mod open;
+pub(crate) use open::torrent_span;
 pub(crate) mod start;
 
 pub(crate) use start::{Snapshots, Start};
@@ -129,8 +130,13 @@ pub(crate) async fn run_magnet(
     mut cmd_rx: mpsc::UnboundedReceiver<Command>,
     only: Option<Vec<usize>>,
 ) -> TorrentEnd {
-    let fetched =
-        magnet::fetch_in_session(&mut start, &magnet, &extra_peers, echo, &mut cmd_rx).await;
+    let name = magnet
+        .display_name
+        .clone()
+        .unwrap_or_else(|| "(magnet: metadata not fetched yet)".to_string());
+    let span = open::torrent_span(start.id, &name);
+    let fetch = magnet::fetch_in_session(&mut start, &magnet, &extra_peers, echo, &mut cmd_rx);
+    let fetched = tracing::Instrument::instrument(fetch, span).await;
     match fetched {
         Ok((meta, dialed_us)) => {
             if let Some(only) = only {

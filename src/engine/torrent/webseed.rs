@@ -119,11 +119,9 @@ pub(crate) fn start_all(urls: &[String], shared: &Arc<Shared>, complete: bool) -
             });
             // Peer connections count up from 1; web seeds count down from the top.
             let conn = u64::MAX - i as u64;
-            let task = tokio::spawn(run(
-                Arc::clone(shared),
-                url.clone(),
-                conn,
-                Arc::clone(&live),
+            let task = tokio::spawn(tracing::Instrument::instrument(
+                run(Arc::clone(shared), url.clone(), conn, Arc::clone(&live)),
+                tracing::info_span!("webseed", url = %crate::tracker::clean_text(url.as_bytes())),
             ));
             WebSeed {
                 url: url.clone(),

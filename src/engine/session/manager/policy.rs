@@ -395,7 +395,7 @@ impl Manager {
         let action = self.opts.goal_action;
         let why = r.why(action);
         let slot = &mut self.slots[i];
-        tracing::info!("torrent {}: {why}", slot.id);
+        slot.span().in_scope(|| tracing::info!("{why}"));
         match action {
             GoalAction::Pause => {
                 slot.policy.kept.goal_reached = Some(why);

@@ -66,7 +66,8 @@ impl Manager {
                 // Its task's channel goes with it.
                 self.slots[i].commands = self.no_task.clone();
                 if let TorrentEnd::Failed(msg) = &outcome {
-                    tracing::warn!("torrent {id} stopped: {msg}");
+                    let span = self.slots[i].span();
+                    span.in_scope(|| tracing::warn!("stopped: {msg}"));
                 }
                 if self.slots[i].removing.is_some() {
                     self.finish_remove(i);

@@ -56,11 +56,9 @@ impl Manager {
         } else {
             Command::Quit
         });
-        tracing::info!(
-            "torrent {}: quiet, {}",
-            slot.id,
-            if dormant { "dormant" } else { "parked" }
-        );
+        slot.span().in_scope(|| {
+            tracing::info!("quiet, {}", if dormant { "dormant" } else { "parked" });
+        });
         slot.policy.quiet_since = None;
         slot.policy.just_checked = false;
         slot.policy.woke_to_announce = false;
@@ -121,7 +119,8 @@ impl Manager {
             parked.wake = Some(why);
             return;
         }
-        tracing::info!("torrent {}: waking: {}", slot.id, why.words());
+        slot.span()
+            .in_scope(|| tracing::info!("waking: {}", why.words()));
         slot.policy.announce_at = None;
         slot.policy.announce_unix = None;
         slot.policy.woke_to_announce = why == Wake::Announce;

@@ -55,7 +55,9 @@ pub(crate) fn spawn(
     wanting: watch::Receiver<bool>,
     reports: mpsc::UnboundedSender<DhtReport>,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(dht, info_hash, port, wanting, reports))
+    tokio::spawn(tracing::Instrument::in_current_span(run(
+        dht, info_hash, port, wanting, reports,
+    )))
 }
 
 async fn nodes(dht: &Dht) -> usize {
