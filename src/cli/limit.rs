@@ -36,7 +36,7 @@ pub(crate) async fn serve(
     }
     match rx.await {
         Ok(Ok(now)) => Response::Limits(now),
-        Ok(Err(e)) => Response::Error(ControlError::new(ErrorKind::UnknownId, e)),
+        Ok(Err(e)) => Response::Error(ControlError::new(ErrorKind::from(&e), e.to_string())),
         Err(_) => Response::Error(ControlError::new(
             ErrorKind::Internal,
             "the session stopped",

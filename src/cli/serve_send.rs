@@ -33,11 +33,12 @@ pub(super) fn ids_of(snap: &SessionSnapshot) -> Vec<(u32, [u8; 20])> {
         .collect()
 }
 
-/// What a session request that answers `Result<(), String>` came to: None when it worked.
-pub(super) async fn outcome(rx: oneshot::Receiver<Result<(), String>>) -> Option<String> {
+/// What a session request that answers `Result<(), RequestError>` came to, in the words the
+/// socket carries: None when it worked.
+pub(super) async fn outcome(rx: oneshot::Receiver<Result<(), RequestError>>) -> Option<String> {
     match rx.await {
         Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e),
+        Ok(Err(e)) => Some(e.to_string()),
         Err(_) => Some("the session stopped".into()),
     }
 }
@@ -55,7 +56,7 @@ pub(super) async fn one(
     id: &str,
     current: &SessionSnapshot,
     requests: &Requests,
-    make: impl FnOnce(TorrentId, oneshot::Sender<Result<(), String>>) -> SessionRequest,
+    make: impl FnOnce(TorrentId, oneshot::Sender<Result<(), RequestError>>) -> SessionRequest,
 ) -> Response {
     let rows: Vec<(u32, [u8; 20])> = current
         .torrents
@@ -71,11 +72,7 @@ pub(super) async fn one(
     if requests.send(make(id, reply)).is_err() {
         return gone();
     }
-    let error = match rx.await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e),
-        Err(_) => Some("the session stopped".into()),
-    };
+    let error = outcome(rx).await;
     Response::Done(vec![IdResult {
         id: id.0,
         name: name_of(current, id),

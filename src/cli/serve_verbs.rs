@@ -231,10 +231,8 @@ async fn add_one(
         reply,
     });
     let answer = match sent {
-        Ok(()) => rx
-            .await
-            .unwrap_or_else(|_| Err("the session stopped".into())),
-        Err(_) => Err("the session stopped".into()),
+        Ok(()) => rx.await.unwrap_or(Err(RequestError::Stopped)),
+        Err(_) => Err(RequestError::Stopped),
     };
     match answer {
         Ok(Added::New {
@@ -256,7 +254,7 @@ async fn add_one(
             result.info_hash = Some(hex(&info_hash));
             result.already = true;
         }
-        Err(e) => result.error = Some(e),
+        Err(e) => result.error = Some(e.to_string()),
     }
     result
 }

@@ -155,7 +155,7 @@ async fn take(path: &Path, requests: &mpsc::UnboundedSender<SessionRequest>) -> 
             let what = format!("torrent {id} {}", crate::fmt::outside(&t, 200));
             mark(path, "added", &what).await
         }
-        Ok(Err(reason)) => mark(path, "invalid", &reason).await,
+        Ok(Err(reason)) => mark(path, "invalid", &reason.to_string()).await,
     }
 }
 

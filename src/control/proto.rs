@@ -343,6 +343,20 @@ pub enum ErrorKind {
     Internal,
 }
 
+impl From<&crate::engine::api::RequestError> for ErrorKind {
+    /// The kind a failed session request is answered with (and the verb's exit code).
+    fn from(e: &crate::engine::api::RequestError) -> ErrorKind {
+        use crate::engine::api::RequestError as E;
+        match e {
+            E::NoTorrent(_) => ErrorKind::UnknownId,
+            E::NoMetadata | E::BadTorrent(_) | E::BadFiles(_) | E::Limit(_) | E::NotHere(_) => {
+                ErrorKind::BadArgument
+            }
+            E::Stopping | E::Stopped | E::Disk(_) | E::Remote(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 impl ErrorKind {
     /// 1 anything else, 2 bad argument (as clap's usage errors), 3 no session, 4 unknown id,
     /// 5 the session speaks another protocol version.

@@ -17,7 +17,8 @@ use tokio::time::MissedTickBehavior;
 
 use crate::control::proto::AddItem;
 use crate::engine::api::{
-    AddFiles, Added, LimitTarget, SessionRequest, SessionSnapshot, Snapshot, TorrentId,
+    AddFiles, Added, LimitTarget, RequestError, SessionRequest, SessionSnapshot, Snapshot,
+    TorrentId,
 };
 
 use super::action::{Effect, Reply, Request};
@@ -259,10 +260,12 @@ fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> Option
             // The list shows the torrent gone either way; only the answer says whether its
             // data could be deleted.
             let (reply, rx) = oneshot::channel();
-            forward(rx, replies, move |result| Reply::Removed {
-                id,
-                delete_data,
-                result,
+            forward(rx, replies, move |result: Result<(), RequestError>| {
+                Reply::Removed {
+                    id,
+                    delete_data,
+                    result: result.map_err(|e| e.to_string()),
+                }
             });
             SessionRequest::Remove {
                 id,
@@ -272,10 +275,12 @@ fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> Option
         }
         Request::Force { id } => {
             let (reply, rx) = oneshot::channel();
-            forward(rx, replies, move |result| Reply::Done {
-                what: "force start",
-                id,
-                result,
+            forward(rx, replies, move |result: Result<(), RequestError>| {
+                Reply::Done {
+                    what: "force start",
+                    id,
+                    result: result.map_err(|e| e.to_string()),
+                }
             });
             SessionRequest::Force {
                 id,
@@ -285,10 +290,12 @@ fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> Option
         }
         Request::Queue { id, to } => {
             let (reply, rx) = oneshot::channel();
-            forward(rx, replies, move |result| Reply::Done {
-                what: "queue move",
-                id,
-                result,
+            forward(rx, replies, move |result: Result<(), RequestError>| {
+                Reply::Done {
+                    what: "queue move",
+                    id,
+                    result: result.map_err(|e| e.to_string()),
+                }
             });
             SessionRequest::Queue { id, to, reply }
         }
@@ -299,11 +306,15 @@ fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> Option
             } else {
                 LimitTarget::Torrents(ids.clone())
             };
-            forward(rx, replies, move |result| Reply::Limits {
-                ids,
-                change,
-                result,
-            });
+            forward(
+                rx,
+                replies,
+                move |result: Result<crate::engine::api::LimitsNow, RequestError>| Reply::Limits {
+                    ids,
+                    change,
+                    result: result.map_err(|e| e.to_string()),
+                },
+            );
             SessionRequest::Limit {
                 target,
                 change,
@@ -313,10 +324,12 @@ fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> Option
         Request::Move { id, dir } => {
             let (reply, rx) = oneshot::channel();
             let to = dir.clone();
-            forward(rx, replies, move |result| Reply::Moved {
-                id,
-                dir: to,
-                result,
+            forward(rx, replies, move |result: Result<(), RequestError>| {
+                Reply::Moved {
+                    id,
+                    dir: to,
+                    result: result.map_err(|e| e.to_string()),
+                }
             });
             SessionRequest::Move { id, dir, reply }
         }
@@ -362,7 +375,7 @@ impl SessionAdd {
             Ok(Ok(Added::Already { id, name, .. })) => {
                 format!("already there: {id} {}", crate::fmt::outside(&name, 60))
             }
-            Ok(Err(e)) => format!("not added: {}", crate::fmt::outside(&e, 200)),
+            Ok(Err(e)) => format!("not added: {}", crate::fmt::outside(&e.to_string(), 200)),
             Err(_) => "not added: the session stopped".into(),
         };
         let _ = notes.send(note);

@@ -11,8 +11,8 @@ use super::{internal, ControlLink, Target, COMMAND_TIMEOUT, IDLE};
 use crate::control::proto::{AddItem, ControlError, ErrorKind, Request, Response};
 use crate::control::Client;
 use crate::engine::api::{
-    AddFiles, AddSource, Added, LimitChange, LimitTarget, LimitsNow, SessionRequest, Snapshot,
-    TorrentId,
+    AddFiles, AddSource, Added, LimitChange, LimitTarget, LimitsNow, RequestError, SessionRequest,
+    Snapshot, TorrentId,
 };
 
 /// Answers the screen's requests the way the session would, over the control protocol.
@@ -86,7 +86,9 @@ pub(super) async fn serve_requests(
                 let _ = reply.send(done(ask(&target, &mut control, &r).await));
             }
             SessionRequest::Goals { reply, .. } => {
-                let _ = reply.send(Err("not from an attached screen: use `ttui limit`".into()));
+                let _ = reply.send(Err(RequestError::NotHere(
+                    "not from an attached screen: use `ttui limit`",
+                )));
             }
             SessionRequest::Limit {
                 target: whose,
@@ -150,7 +152,7 @@ async fn limit(
     control: &mut Option<Client<ControlLink>>,
     whose: LimitTarget,
     change: LimitChange,
-) -> Result<LimitsNow, String> {
+) -> Result<LimitsNow, RequestError> {
     let ids = match whose {
         LimitTarget::Session => Vec::new(),
         LimitTarget::All => vec!["all".to_string()],
@@ -158,34 +160,37 @@ async fn limit(
     };
     match ask(target, control, &Request::Limit { ids, change }).await {
         Ok(Response::Limits(now)) => Ok(now),
-        Ok(_) => Err("the session answered something else".into()),
-        Err(e) => Err(e.message),
+        Ok(_) => Err(RequestError::Remote(
+            "the session answered something else".into(),
+        )),
+        Err(e) => Err(RequestError::Remote(e.message)),
     }
 }
 
 /// The session's answer to a request on torrents, as an in-process session gives it: the
 /// first torrent's error, if any.
-fn done(answer: Result<Response, ControlError>) -> Result<(), String> {
-    match answer.map_err(|e| e.message)? {
+fn done(answer: Result<Response, ControlError>) -> Result<(), RequestError> {
+    match answer.map_err(|e| RequestError::Remote(e.message))? {
         Response::Done(results) => results
             .into_iter()
             .find_map(|r| r.error)
-            .map_or(Ok(()), Err),
+            .map_or(Ok(()), |e| Err(RequestError::Remote(e))),
         _ => Ok(()),
     }
 }
 
 /// The session's answer to one add, as an in-process session gives it.
-fn added(answer: Result<Response, ControlError>) -> Result<Added, String> {
-    let r = match answer.map_err(|e| e.message)? {
+fn added(answer: Result<Response, ControlError>) -> Result<Added, RequestError> {
+    let remote = |s: &str| RequestError::Remote(s.to_string());
+    let r = match answer.map_err(|e| RequestError::Remote(e.message))? {
         Response::Added(mut results) if !results.is_empty() => results.swap_remove(0),
-        Response::Error(e) => return Err(e.message),
-        _ => return Err("unexpected answer from the session".into()),
+        Response::Error(e) => return Err(RequestError::Remote(e.message)),
+        _ => return Err(remote("unexpected answer from the session")),
     };
     if let Some(e) = r.error {
-        return Err(e);
+        return Err(RequestError::Remote(e));
     }
-    let id = TorrentId(r.id.ok_or("the session gave no id")?);
+    let id = TorrentId(r.id.ok_or_else(|| remote("the session gave no id"))?);
     let name = r.name.unwrap_or_default();
     // Only the id and the name are shown; the hash is kept when it reads as one.
     let mut info_hash = [0u8; 20];

@@ -2,6 +2,7 @@
 //! that touches the network or disk. The engine publishes `Arc<Snapshot>` through a
 //! `tokio::sync::watch` channel and takes `Command`s through an mpsc channel.
 
+mod errors;
 pub mod explain;
 mod files;
 mod goals;
@@ -9,6 +10,7 @@ pub use goals::{GoalAction, Goals, Move, Set};
 mod limits;
 pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
 mod session;
+pub use errors::RequestError;
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
 pub use files::{file_rows, AddFiles, FilePriority, FileRow};
 pub use session::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 
-use super::{Command, Snapshot, TorrentId, TorrentState};
+use super::{Command, RequestError, Snapshot, TorrentId, TorrentState};
 
 /// One torrent as the session list and `ttui list` show it. Cheap: no per-piece or per-peer
 /// vectors, so a session of thousands of torrents publishes them every tick.
@@ -219,7 +219,7 @@ pub enum SessionRequest {
         paused: bool,
         /// Files to skip and piece order, set before anything is written.
         files: crate::engine::api::AddFiles,
-        reply: oneshot::Sender<Result<Added, String>>,
+        reply: oneshot::Sender<Result<Added, RequestError>>,
     },
     /// A command for one torrent (pause, resume, drop or ban a peer...).
     Torrent { id: TorrentId, command: Command },
@@ -228,12 +228,12 @@ pub enum SessionRequest {
     Remove {
         id: TorrentId,
         delete_data: bool,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), RequestError>>,
     },
     Move {
         id: TorrentId,
         dir: PathBuf,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), RequestError>>,
     },
     /// The torrent's full snapshot for as long as the receiver lives; None for an unknown id.
     Subscribe {
@@ -249,13 +249,13 @@ pub enum SessionRequest {
     Force {
         id: TorrentId,
         on: bool,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), RequestError>>,
     },
     /// Move the torrent in the queue.
     Queue {
         id: TorrentId,
         to: crate::engine::api::Move,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), RequestError>>,
     },
     /// The torrent's own seeding goals (None: leave that one as it is).
     Goals {
@@ -263,7 +263,7 @@ pub enum SessionRequest {
         ratio: Option<crate::engine::api::Set<f64>>,
         seed_time: Option<crate::engine::api::Set<Duration>>,
         idle: Option<crate::engine::api::Set<Duration>>,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), RequestError>>,
     },
     /// Stop every torrent (tracker `stopped`, resume data saved) and end the session.
     Shutdown,
@@ -271,6 +271,6 @@ pub enum SessionRequest {
     Limit {
         target: super::LimitTarget,
         change: super::LimitChange,
-        reply: oneshot::Sender<Result<super::LimitsNow, String>>,
+        reply: oneshot::Sender<Result<super::LimitsNow, RequestError>>,
     },
 }

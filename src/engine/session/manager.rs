@@ -77,7 +77,7 @@ impl SessionHandle {
         source: AddSource,
         save_path: Option<PathBuf>,
         (paused, files): (bool, AddFiles),
-    ) -> Result<Added, String> {
+    ) -> Result<Added, RequestError> {
         let (reply, rx) = oneshot::channel();
         self.requests
             .send(SessionRequest::Add {
@@ -87,9 +87,8 @@ impl SessionHandle {
                 files,
                 reply,
             })
-            .map_err(|_| "the session has stopped".to_string())?;
-        rx.await
-            .map_err(|_| "the session has stopped".to_string())?
+            .map_err(|_| RequestError::Stopped)?;
+        rx.await.map_err(|_| RequestError::Stopped)?
     }
 }
 
@@ -232,7 +231,7 @@ impl Slot {
 /// A removal waiting for its torrent's task to end.
 struct Removal {
     delete_data: bool,
-    reply: oneshot::Sender<Result<(), String>>,
+    reply: oneshot::Sender<Result<(), RequestError>>,
 }
 
 struct Manager {

@@ -48,15 +48,19 @@ impl Manager {
         save_path: Option<PathBuf>,
         paused: bool,
         files: AddFiles,
-    ) -> Result<Added, String> {
+    ) -> Result<Added, RequestError> {
         if self.shutting_down {
-            return Err("the session is stopping".into());
+            return Err(RequestError::Stopping);
         }
         let save_path = save_path.unwrap_or_else(|| self.opts.output.clone());
         match source {
             AddSource::Torrent { name, bytes } => {
-                let meta = Metainfo::from_bytes(&bytes)
-                    .map_err(|e| format!("{}: {e}", crate::protocol::text::shorten(&name)))?;
+                let meta = Metainfo::from_bytes(&bytes).map_err(|e| {
+                    RequestError::BadTorrent(format!(
+                        "{}: {e}",
+                        crate::protocol::text::shorten(&name)
+                    ))
+                })?;
                 if let Some(id) = self.by_hash.get(&meta.info_hash) {
                     return Ok(Added::Already {
                         id: *id,
@@ -67,12 +71,13 @@ impl Manager {
                 let name = meta.info.name.clone();
                 let info_hash = meta.info_hash;
                 let plan = match &files.only {
-                    Some(only) => FilePlan::only(&meta.info, only, files.sequential)?,
+                    Some(only) => FilePlan::only(&meta.info, only, files.sequential)
+                        .map_err(RequestError::BadFiles)?,
                     None => FilePlan::new(&meta.info, &[], files.sequential),
                 };
                 if let Some(p) = &mut self.persist {
                     p.save_torrent(&meta.info_hash, &bytes)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| RequestError::Disk(e.to_string()))?;
                 }
                 let id = self.new_slot_id();
                 let added = unix_now();
@@ -95,7 +100,8 @@ impl Manager {
                 })
             }
             AddSource::Magnet(link) => {
-                let magnet = Magnet::parse(&link).map_err(|e| e.to_string())?;
+                let magnet =
+                    Magnet::parse(&link).map_err(|e| RequestError::BadTorrent(e.to_string()))?;
                 if let Some(id) = self.by_hash.get(&magnet.info_hash) {
                     let name = self.slot(*id).map(|s| s.line.borrow().name.clone());
                     return Ok(Added::Already {

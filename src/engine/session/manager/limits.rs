@@ -2,7 +2,9 @@
 //! runtime. A torrent's own limits go into its resume data at once; the session's come from
 //! the config and flags at the next start.
 
-use crate::engine::api::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
+use crate::engine::api::{
+    LimitChange, LimitTarget, LimitsNow, RequestError, TorrentLimits, Turtle,
+};
 use crate::engine::peer::rate::RatePair;
 
 use super::Manager;
@@ -12,7 +14,7 @@ impl Manager {
         &mut self,
         target: LimitTarget,
         change: LimitChange,
-    ) -> Result<LimitsNow, String> {
+    ) -> Result<LimitsNow, RequestError> {
         let rates = std::sync::Arc::clone(&self.session.ctx.rates);
         if let Some(t) = change.turtle {
             let on = match t {
@@ -38,7 +40,7 @@ impl Manager {
                         .slots
                         .iter()
                         .position(|s| s.id == *id)
-                        .ok_or_else(|| format!("no torrent {id}"))?;
+                        .ok_or(RequestError::NoTorrent(*id))?;
                     out.push(i);
                 }
                 out

@@ -411,7 +411,7 @@ impl Manager {
     }
 
     /// `ttui resume --force` (on) and `ttui resume` (off).
-    pub(super) fn force(&mut self, id: TorrentId, on: bool) -> Result<(), String> {
+    pub(super) fn force(&mut self, id: TorrentId, on: bool) -> Result<(), RequestError> {
         let i = self.index(id)?;
         if self.slots[i].policy.kept.forced != on {
             self.slots[i].policy.kept.forced = on;
@@ -420,7 +420,7 @@ impl Manager {
         Ok(())
     }
 
-    pub(super) fn queue_move(&mut self, id: TorrentId, m: Move) -> Result<(), String> {
+    pub(super) fn queue_move(&mut self, id: TorrentId, m: Move) -> Result<(), RequestError> {
         let who = self.index(id)?;
         let mut positions: Vec<u32> = self.slots.iter().map(|s| s.queue_position).collect();
         queue::reorder(&mut positions, who, m);
@@ -454,18 +454,18 @@ impl Manager {
         ratio: Option<goals::Set<f64>>,
         seed_time: Option<goals::Set<Duration>>,
         idle: Option<goals::Set<Duration>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RequestError> {
         let i = self.index(id)?;
         self.slots[i].policy.kept.goals.set(ratio, seed_time, idle);
         self.save_policy(i);
         Ok(())
     }
 
-    fn index(&self, id: TorrentId) -> Result<usize, String> {
+    fn index(&self, id: TorrentId) -> Result<usize, RequestError> {
         self.slots
             .iter()
             .position(|s| s.id == id)
-            .ok_or_else(|| format!("no torrent {id}"))
+            .ok_or(RequestError::NoTorrent(id))
     }
 
     /// Saves the torrent's resume data with its queue and goal settings now: a parked

@@ -9,10 +9,10 @@ impl Manager {
         &mut self,
         id: TorrentId,
         delete_data: bool,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), RequestError>>,
     ) {
         let Some(i) = self.slots.iter().position(|s| s.id == id) else {
-            let _ = reply.send(Err(format!("no torrent {id}")));
+            let _ = reply.send(Err(RequestError::NoTorrent(id)));
             return;
         };
         let slot = &mut self.slots[i];
@@ -38,7 +38,7 @@ impl Manager {
         let mut result = Ok(());
         if delete_data {
             if let Some(meta) = &slot.meta {
-                result = delete_files(&path, meta).map_err(|e| e.to_string());
+                result = delete_files(&path, meta).map_err(|e| RequestError::Disk(e.to_string()));
             }
         }
         let _ = reply.send(result);

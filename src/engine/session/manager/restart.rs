@@ -20,14 +20,14 @@ impl Manager {
         &mut self,
         id: TorrentId,
         dir: PathBuf,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), RequestError>>,
     ) {
         let Some(i) = self.slots.iter().position(|s| s.id == id) else {
-            let _ = reply.send(Err(format!("no torrent {id}")));
+            let _ = reply.send(Err(RequestError::NoTorrent(id)));
             return;
         };
         if self.slots[i].meta.is_none() {
-            let _ = reply.send(Err("its metadata has not arrived yet".into()));
+            let _ = reply.send(Err(RequestError::NoMetadata));
             return;
         }
         if self.slots[i].save_path == dir {
@@ -97,7 +97,7 @@ impl Manager {
 }
 
 /// A move's destination, and whom to tell how it went.
-type Moving = (PathBuf, oneshot::Sender<Result<(), String>>);
+type Moving = (PathBuf, oneshot::Sender<Result<(), RequestError>>);
 
 /// Everything a restarted torrent's task needs, owned, so the task outlives the request.
 struct Carried {
@@ -214,13 +214,13 @@ async fn move_off_thread(
     from: &std::path::Path,
     to: &std::path::Path,
     meta: &Arc<Metainfo>,
-    reply: oneshot::Sender<Result<(), String>>,
+    reply: oneshot::Sender<Result<(), RequestError>>,
 ) -> bool {
     let (from, to, m) = (from.to_path_buf(), to.to_path_buf(), Arc::clone(meta));
     let moved = tokio::task::spawn_blocking(move || move_files(&from, &to, &m))
         .await
-        .map_err(|e| format!("moving: {e}"))
-        .and_then(|r| r.map_err(|e| e.to_string()));
+        .map_err(|e| RequestError::Disk(format!("moving: {e}")))
+        .and_then(|r| r.map_err(|e| RequestError::Disk(e.to_string())));
     let ok = moved.is_ok();
     let _ = reply.send(moved);
     ok

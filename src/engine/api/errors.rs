@@ -1,0 +1,41 @@
+//! Why a request to the session failed, as a type callers can tell apart (a missing torrent is
+//! not a refused file). The words are the `Display` of each; the control socket and the UI
+//! turn them into text only at their edge. thiserror: the crate's one way to write an error
+//! type (its derive writes `Display` and `Error` from the attributes).
+
+use super::TorrentId;
+
+/// The failure of one session request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// No torrent has this id (removed meanwhile, or never there).
+    #[error("no torrent {0}")]
+    NoTorrent(TorrentId),
+    /// A magnet whose metadata has not arrived cannot be moved or verified yet.
+    #[error("its metadata has not arrived yet")]
+    NoMetadata,
+    /// The session is shutting down and takes no new torrent.
+    #[error("the session is stopping")]
+    Stopping,
+    /// The session's task has ended: nobody reads requests any more.
+    #[error("the session has stopped")]
+    Stopped,
+    /// The torrent or magnet given could not be read (the reason names it).
+    #[error("{0}")]
+    BadTorrent(String),
+    /// The files asked for do not fit the torrent (`--only-files`).
+    #[error("{0}")]
+    BadFiles(String),
+    /// Moving or deleting its files failed on disk (the reason names the path).
+    #[error("{0}")]
+    Disk(String),
+    /// A limit that cannot be applied.
+    #[error("{0}")]
+    Limit(String),
+    /// What a session over the control socket answered: only its words travel.
+    #[error("{0}")]
+    Remote(String),
+    /// A request this face cannot carry (an attached screen has no way to set goals).
+    #[error("{0}")]
+    NotHere(&'static str),
+}
