@@ -15,7 +15,7 @@ use clap::{ArgMatches, ValueEnum};
 use serde::{Deserialize, Deserializer};
 
 use crate::cli::DownloadArgs;
-use crate::engine::torrent::options::TransportPolicy;
+use crate::engine::api::TransportPolicy;
 use crate::net::EncryptionPolicy;
 
 /// Largest config file read: a config is a few hundred bytes; more is a mistake.

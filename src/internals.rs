@@ -47,7 +47,8 @@ pub mod engine {
     pub mod torrent {
         pub use crate::engine::torrent::human;
         pub mod picker {
-            pub use crate::engine::torrent::picker::{BlockRef, Picker};
+            pub use crate::engine::torrent::picker::Picker;
+            pub use crate::protocol::geometry::BlockRef;
         }
     }
 }

@@ -207,7 +207,7 @@ async fn handshake_once(
     let t0 = Instant::now();
     // A handshake or probe runs over TCP: it has no session and so no UDP socket for uTP.
     let tcp = crate::engine::peer::dial::Transports {
-        policy: crate::engine::torrent::options::TransportPolicy::Tcp,
+        policy: crate::engine::api::TransportPolicy::Tcp,
         utp: None,
     };
     let id = our_peer_id();

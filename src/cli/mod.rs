@@ -98,8 +98,8 @@ pub(crate) struct DownloadArgs {
     pub encryption: crate::net::EncryptionPolicy,
     /// Transports for peer connections: `both` dials uTP first and falls back to TCP, and
     /// accepts both; `tcp` and `utp` use only that one.
-    #[arg(long, value_enum, default_value_t = crate::engine::torrent::options::TransportPolicy::Both)]
-    pub transport: crate::engine::torrent::options::TransportPolicy,
+    #[arg(long, value_enum, default_value_t = crate::engine::api::TransportPolicy::Both)]
+    pub transport: crate::engine::api::TransportPolicy,
     /// Do not run a DHT node (trackers, PEX and --peer only).
     #[arg(long)]
     pub no_dht: bool,

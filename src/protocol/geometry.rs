@@ -177,6 +177,15 @@ impl Geometry {
     }
 }
 
+/// A block of a piece, as a `request`, `piece`, `cancel` or `reject` message names it: what
+/// the picker hands out and a connection asks its peer for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockRef {
+    pub index: u32,
+    pub begin: u32,
+    pub length: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,3 +321,4 @@ mod tests {
         assert_eq!(Geometry::new(u32::MAX, u64::MAX), None);
     }
 }
+

@@ -8,6 +8,8 @@ mod files;
 mod goals;
 pub use goals::{GoalAction, Goals, Move, Set};
 mod limits;
+mod options;
+pub use options::TransportPolicy;
 pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
 mod session;
 pub use errors::RequestError;

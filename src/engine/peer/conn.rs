@@ -13,8 +13,8 @@ use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::peer::connect::{io_end, OUR_REQQ};
 use crate::engine::peer::rate::Limiter;
 use crate::engine::peer::stream::WriteHalf;
-use crate::engine::torrent::pex::{PexEvent, Verdict, UT_PEX_ID};
-use crate::engine::torrent::picker::BlockRef;
+use crate::engine::peer::pex::{PexEvent, Verdict, UT_METADATA_ID, UT_PEX_ID};
+use crate::protocol::geometry::BlockRef;
 use crate::engine::torrent::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::extension::{ExtHandshake, Pex, HANDSHAKE_ID, UT_METADATA, UT_PEX};
@@ -89,12 +89,12 @@ pub(crate) struct PeerConn {
 pub(crate) fn our_ext_handshake(port: u16, metadata_size: usize, pex: bool) -> Bytes {
     let mut m = std::collections::BTreeMap::new();
     if pex {
-        m.insert(UT_PEX.to_string(), crate::engine::torrent::pex::UT_PEX_ID);
+        m.insert(UT_PEX.to_string(), UT_PEX_ID);
     }
     if metadata_size > 0 {
         m.insert(
             UT_METADATA.to_string(),
-            crate::engine::torrent::metadata::UT_METADATA_ID,
+            UT_METADATA_ID,
         );
     }
     let h = ExtHandshake {
@@ -315,7 +315,7 @@ impl PeerConn {
             }),
             Message::Piece { index, begin, data } => self.on_piece(index, begin, data)?,
             Message::Extended { id, payload } => {
-                if id == crate::engine::torrent::metadata::UT_METADATA_ID {
+                if id == UT_METADATA_ID {
                     self.on_metadata_request(&payload);
                 } else if id == UT_PEX_ID && self.shared.pex {
                     self.on_pex(&payload);

@@ -12,7 +12,7 @@ use tokio_util::codec::FramedRead;
 use crate::engine::api::PeerEnd;
 use crate::engine::peer::dial::{self, Transports};
 use crate::engine::peer::stream::PeerStream;
-use crate::engine::torrent::options::TransportPolicy;
+use crate::engine::api::TransportPolicy;
 use crate::net::{self, DialError, Encryption, EncryptionPolicy, MseError, TransportKind};
 use crate::protocol::extension::ExtHandshake;
 use crate::protocol::handshake::{self, Handshake};

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::engine::api::PeerEnd;
 use crate::engine::peer::stream::Transport;
-use crate::engine::torrent::options::TransportPolicy;
+use crate::engine::api::TransportPolicy;
 use crate::net::utp::UtpSocket;
 use crate::net::TransportKind;
 

@@ -9,6 +9,7 @@
 pub(crate) mod conn;
 pub(crate) mod connect;
 pub(crate) mod dial;
+pub(crate) mod pex;
 pub(crate) mod pipeline;
 pub(crate) mod rate;
 pub(crate) mod stream;

@@ -10,7 +10,7 @@ use crate::engine::api::PeerEnd;
 use crate::engine::peer::conn::requests::Answer;
 use crate::engine::peer::conn::{protocol, PeerConn, MIN_PIPELINE};
 use crate::engine::torrent::download::Received;
-use crate::engine::torrent::picker::BlockRef;
+use crate::protocol::geometry::BlockRef;
 use crate::engine::torrent::shared::Event;
 use crate::engine::torrent::verify;
 use crate::protocol::message::{encode_into, Message, BLOCK_LEN};

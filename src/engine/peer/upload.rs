@@ -9,7 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::engine::api::PeerEnd;
 use crate::engine::disk::{DiskError, Storage};
 use crate::engine::peer::conn::{protocol, PeerConn};
-use crate::engine::torrent::picker::BlockRef;
+use crate::protocol::geometry::BlockRef;
 use crate::engine::torrent::shared::Event;
 use crate::protocol::extension::{self, MetadataMsg};
 use crate::protocol::message::{Message, BLOCK_LEN};

@@ -11,7 +11,8 @@ use bytes::Bytes;
 
 use crate::engine::disk::backlog::WriteBacklog;
 use crate::engine::disk::inorder::{InOrder, Job, PieceHash};
-use crate::engine::torrent::picker::{self, BlockRef, Picker};
+use crate::engine::torrent::picker::{self, Picker};
+use crate::protocol::geometry::BlockRef;
 
 /// Queued bytes of a piece that wake its writer. Below it blocks wait for more, so a job on
 /// the disk pool covers many blocks (each start costs the pool a thread wake-up and the

@@ -22,14 +22,13 @@ use crate::engine::peer::stream::PeerStream;
 use crate::engine::torrent::metadata_wait::{DhtSeen, Sources, Spent};
 use crate::net::EncryptionPolicy;
 use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataMsg};
+use crate::engine::peer::pex::UT_METADATA_ID;
 use crate::protocol::handshake::Handshake;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::message::{Message, MessageCodec};
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker::{self, AnnounceEvent, AnnounceRequest, Progress};
 
-/// Our extension id for ut_metadata (what peers must use when they send to us).
-pub(crate) const UT_METADATA_ID: u8 = 3;
 pub(crate) const METADATA_PIECE: usize = extension::METADATA_PIECE;
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub struct Options {
     /// torrent's).
     pub encryption: crate::net::EncryptionPolicy,
     /// Which transports outgoing connections use, and which incoming ones are accepted.
-    pub transport: TransportPolicy,
+    pub transport: crate::engine::api::TransportPolicy,
     /// Run a DHT node on the session's UDP socket, bootstrapped from these HOST:PORT nodes
     /// (`None`: no DHT). The library never falls back to public routers on its own: the CLI
     /// decides that.
@@ -44,24 +44,6 @@ pub struct Options {
     pub files: crate::engine::api::AddFiles,
 }
 
-/// `--transport`: uTP first with TCP when uTP gets no answer (`Both`), or only one of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum TransportPolicy {
-    Tcp,
-    Utp,
-    #[default]
-    Both,
-}
-
-impl TransportPolicy {
-    pub fn tcp(self) -> bool {
-        self != TransportPolicy::Utp
-    }
-    pub fn utp(self) -> bool {
-        self != TransportPolicy::Tcp
-    }
-}
-
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -76,7 +58,7 @@ impl Default for Options {
                 .map(|n| n.get())
                 .unwrap_or(2),
             encryption: crate::net::EncryptionPolicy::default(),
-            transport: TransportPolicy::default(),
+            transport: crate::engine::api::TransportPolicy::default(),
             dht: None,
             pex: true,
             state_dir: None,

@@ -30,6 +30,7 @@ use rand::Rng;
 
 use crate::engine::api::{FilePriority, PieceState};
 use crate::protocol::bitfield::Bitfield;
+use crate::protocol::geometry::BlockRef;
 use crate::protocol::geometry::{Geometry, BLOCK_LEN};
 
 /// How many pieces we pick at random before switching to rarest-first: a new peer then has
@@ -63,14 +64,6 @@ impl Partial {
             asked: vec![endgame::Asked::default(); blocks],
         }
     }
-}
-
-/// A block we ask a peer for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct BlockRef {
-    pub index: u32,
-    pub begin: u32,
-    pub length: u32,
 }
 
 #[derive(Debug)]

@@ -88,7 +88,7 @@ pub(crate) enum Event {
     /// Peer exchange: the peer's extensions, or a list it sent.
     Pex {
         conn: u64,
-        event: crate::engine::torrent::pex::PexEvent,
+        event: crate::engine::peer::pex::PexEvent,
     },
 }
 
@@ -156,7 +156,7 @@ pub(crate) struct Shared {
     /// MSE/PE for the connections we dial.
     pub encryption: crate::net::EncryptionPolicy,
     /// Which transports we dial: uTP first when `utp` is set and allowed, TCP as the fallback.
-    pub transport: crate::engine::torrent::options::TransportPolicy,
+    pub transport: crate::engine::api::TransportPolicy,
     /// The session's uTP endpoint (None with `--transport tcp` or without a UDP socket).
     pub utp: Option<crate::net::utp::UtpSocket>,
     /// Peer exchange for this torrent: the session allows it and the torrent is not private.

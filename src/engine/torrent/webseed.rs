@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::engine::api::{PeerEnd, PeerRow, PeerSource, PeerStage};
 use crate::engine::torrent::download::Received;
-use crate::engine::torrent::picker::BlockRef;
+use crate::protocol::geometry::BlockRef;
 use crate::engine::torrent::shared::{Event, Shared};
 use crate::engine::torrent::stats::RateWindow;
 use crate::engine::torrent::verify;

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::engine::torrent::pex::PexInbox;
+use crate::engine::peer::pex::PexInbox;
 use crate::protocol::extension::{ExtHandshake, UT_METADATA, UT_PEX};
 
 /// Invariant (why the ids are private): an id is the one the peer's latest extended handshake

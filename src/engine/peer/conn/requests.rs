@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::engine::peer::conn::{LIMITED_MIN_PIPELINE, MAX_PIPELINE, MIN_PIPELINE, START_PIPELINE};
-use crate::engine::torrent::picker::BlockRef;
+use crate::protocol::geometry::BlockRef;
 use crate::protocol::message::BLOCK_LEN;
 
 /// Requests given up on that we still accept a late block for.

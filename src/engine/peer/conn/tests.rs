@@ -4,7 +4,7 @@
 use super::*;
 use crate::engine::testkit::TestTorrent;
 use crate::engine::torrent::download::Received;
-use crate::engine::torrent::pex::PexEvent;
+use crate::engine::peer::pex::PexEvent;
 use crate::protocol::message::MessageCodec;
 use tokio_util::codec::Decoder;
 

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::engine::torrent::picker::BlockRef;
+use crate::protocol::geometry::BlockRef;
 
 /// Most of their requests we queue for upload; beyond it they are rejected (fast extension)
 /// or ignored. Matches the `reqq` we advertise.

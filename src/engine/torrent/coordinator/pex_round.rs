@@ -10,7 +10,8 @@ use bytes::Bytes;
 
 use crate::engine::api::{LogLevel, PeerSource, PeerStage};
 use crate::engine::torrent::coordinator::Coordinator;
-use crate::engine::torrent::pex::*;
+use crate::engine::peer::pex::PexEvent;
+use crate::engine::torrent::pex::PexOutbox;
 use crate::engine::torrent::shared::PeerCmd;
 use crate::protocol::extension::PexFlags;
 

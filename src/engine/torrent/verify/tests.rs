@@ -5,7 +5,7 @@ use sha1::{Digest, Sha1};
 use crate::engine::disk::{DiskError, Storage};
 use crate::engine::testkit::{coordinator, TestTorrent};
 use crate::engine::torrent::download::Received;
-use crate::engine::torrent::picker::BlockRef;
+use crate::protocol::geometry::BlockRef;
 use crate::protocol::bitfield::Bitfield;
 
 /// The first block of piece 0.
