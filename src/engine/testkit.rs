@@ -2,7 +2,7 @@
 //! session: a torrent's `Shared` over a temporary directory, its events in a channel.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc};
 
@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use crate::engine::api::{PeerSource, PeerStage};
 use crate::engine::disk::Storage;
+use crate::engine::peer::link::{PeerCmd, PeerEvent, TorrentFacts, TorrentLink};
 use crate::engine::peer::rate::{RatePair, SessionRates};
 use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::download::Download;
 use crate::engine::torrent::options::Options;
 use crate::engine::torrent::picker::Picker;
-use crate::engine::torrent::shared::PeerCmd;
 use crate::engine::torrent::shared::{Event, Shared};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::metainfo::Metainfo;
@@ -59,29 +59,31 @@ impl TestTorrent {
         let (tx, events) = mpsc::unbounded_channel();
         let rates = SessionRates::new(RatePair::default(), RatePair::default(), false)
             .torrent(RatePair::default());
-        let shared = Arc::new(Shared {
-            info: Arc::new(info),
-            info_hash: [1; 20],
-            info_bytes: bytes::Bytes::new(),
-            our_id: [2; 20],
-            bind: None,
-            encryption: Default::default(),
-            transport: Default::default(),
-            utp: None,
-            pex: true,
-            listen_port: AtomicU16::new(0),
-            dht: None,
-            download: Mutex::new(Download::new(picker, Arc::default())),
-            storage: Arc::new(storage),
-            pool: Arc::default(),
-            verified: broadcast::channel(16).0,
-            paused: AtomicBool::new(false),
-            downloaded: AtomicU64::new(0),
-            uploaded: AtomicU64::new(0),
-            wasted: AtomicU64::new(0),
-            rates,
-            events: tx,
-        });
+        let shared = Shared::new(
+            TorrentFacts {
+                info: Arc::new(info),
+                info_hash: [1; 20],
+                info_bytes: bytes::Bytes::new(),
+                our_id: [2; 20],
+                bind: None,
+                encryption: Default::default(),
+                transport: Default::default(),
+                utp: None,
+                pex: true,
+                listen_port: AtomicU16::new(0),
+                dht: None,
+                storage: Arc::new(storage),
+                verified: broadcast::channel(16).0,
+                paused: AtomicBool::new(false),
+                downloaded: AtomicU64::new(0),
+                uploaded: AtomicU64::new(0),
+                wasted: AtomicU64::new(0),
+                rates,
+            },
+            Download::new(picker, Arc::default()),
+            Arc::default(),
+            tx,
+        );
         TestTorrent {
             shared,
             events,
@@ -89,9 +91,38 @@ impl TestTorrent {
         }
     }
 
-    /// Every event sent so far.
-    pub(crate) fn drain(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.events.try_recv().ok()).collect()
+    /// Every peer event sent so far (others are dropped).
+    pub(crate) fn drain(&mut self) -> Vec<PeerEvent> {
+        std::iter::from_fn(|| self.events.try_recv().ok())
+            .filter_map(|e| match e {
+                Event::Peer(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Changes what the connections will read (the metainfo, the storage) before any runs.
+    pub(crate) fn adjust(&mut self, f: impl FnOnce(&mut TorrentFacts)) {
+        let placeholder = TestTorrent::new(16_384, 16_384, &[]).shared;
+        let shared = std::mem::replace(&mut self.shared, placeholder);
+        let Ok(Shared {
+            mut facts,
+            download,
+            pool,
+            events,
+            ..
+        }) = Arc::try_unwrap(shared)
+        else {
+            panic!("adjust before anything holds the torrent");
+        };
+        f(&mut facts);
+        let download = download.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.shared = Shared::new(facts, download, pool, events);
+    }
+
+    /// The torrent as its connections see it.
+    pub(crate) fn link(&self) -> Arc<dyn TorrentLink> {
+        Arc::clone(&self.shared) as Arc<dyn TorrentLink>
     }
 }
 

@@ -321,4 +321,3 @@ mod tests {
         assert_eq!(Geometry::new(u32::MAX, u64::MAX), None);
     }
 }
-

@@ -11,13 +11,13 @@ use tokio::time::Instant as TokioInstant;
 
 use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::peer::connect::{io_end, OUR_REQQ};
+use crate::engine::peer::link::{PeerCmd, PeerEvent, PeerLive, TorrentLink};
+use crate::engine::peer::pex::{PexEvent, Verdict, UT_METADATA_ID, UT_PEX_ID};
 use crate::engine::peer::rate::Limiter;
 use crate::engine::peer::stream::WriteHalf;
-use crate::engine::peer::pex::{PexEvent, Verdict, UT_METADATA_ID, UT_PEX_ID};
-use crate::protocol::geometry::BlockRef;
-use crate::engine::torrent::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::extension::{ExtHandshake, Pex, HANDSHAKE_ID, UT_METADATA, UT_PEX};
+use crate::protocol::geometry::BlockRef;
 use crate::protocol::message::{encode_into, Message};
 use extensions::Extensions;
 use requests::{Pacing, Requests};
@@ -53,7 +53,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// `Extensions`, `Throttle`).
 pub(crate) struct PeerConn {
     pub(super) conn: u64,
-    pub(super) shared: Arc<Shared>,
+    pub(super) torrent: Arc<dyn TorrentLink>,
     pub(super) live: Arc<PeerLive>,
     pub(super) fast: bool,
     pub(super) peer_has: Bitfield,
@@ -92,10 +92,7 @@ pub(crate) fn our_ext_handshake(port: u16, metadata_size: usize, pex: bool) -> B
         m.insert(UT_PEX.to_string(), UT_PEX_ID);
     }
     if metadata_size > 0 {
-        m.insert(
-            UT_METADATA.to_string(),
-            UT_METADATA_ID,
-        );
+        m.insert(UT_METADATA.to_string(), UT_METADATA_ID);
     }
     let h = ExtHandshake {
         m,
@@ -115,33 +112,33 @@ pub(super) fn protocol(msg: impl Into<String>) -> PeerEnd {
 impl PeerConn {
     pub(crate) fn new(
         conn: u64,
-        shared: &Arc<Shared>,
+        torrent: &Arc<dyn TorrentLink>,
         live: &Arc<PeerLive>,
         fast: bool,
     ) -> PeerConn {
-        let n = shared.info.num_pieces();
+        let n = torrent.info.num_pieces();
         let now = Instant::now();
         PeerConn {
             conn,
-            shared: Arc::clone(shared),
+            torrent: Arc::clone(torrent),
             live: Arc::clone(live),
             fast,
             peer_has: Bitfield::new(n),
             announced: Bitfield::new(n),
             flags: ChokeFlags::default(),
             requests: Requests::default(),
-            pacing: Pacing::new(shared.rates.down.is_limited(), now),
+            pacing: Pacing::new(torrent.rates.down.is_limited(), now),
             uploads: Uploads::default(),
             last_recv: now,
             last_send: now,
             last_block: now,
             snubbed: false,
-            ext: Extensions::new(shared.pex, now),
-            paused: shared.paused.load(Ordering::Relaxed),
+            ext: Extensions::new(torrent.pex, now),
+            paused: torrent.paused.load(Ordering::Relaxed),
             out: BytesMut::with_capacity(64 * 1024),
             picked: Vec::new(),
             held_back: false,
-            throttle: Throttle::new(shared.rates.down.clone(), shared.rates.up.clone()),
+            throttle: Throttle::new(torrent.rates.down.clone(), torrent.rates.up.clone()),
         }
     }
 
@@ -168,7 +165,7 @@ impl PeerConn {
     }
 
     pub(crate) fn send_have_state(&mut self) {
-        let have = self.shared.download().picker.have().clone();
+        let have = self.torrent.have();
         if self.fast && have.count() == 0 {
             self.push(&Message::HaveNone);
         } else if self.fast && have.is_complete() {
@@ -188,25 +185,21 @@ impl PeerConn {
         if !self.peer_has.get(index) {
             self.push(&Message::Have(index));
         }
-        if self.flags.am_interested && self.shared.download().picker.is_complete() {
+        if self.flags.am_interested && self.torrent.is_complete() {
             self.set_interest(false);
         }
     }
 
     /// Missed some verified pieces (the broadcast ran ahead): catch up from the picker.
     pub(crate) fn on_verified_lagged(&mut self) {
-        let have = self.shared.download().picker.have().clone();
+        let have = self.torrent.have();
         for i in have.ones() {
             self.on_verified(i);
         }
     }
 
     fn set_peer_has(&mut self, bf: Bitfield) {
-        let mut d = self.shared.download();
-        d.picker.remove_bitfield(&self.peer_has);
-        d.picker.add_bitfield(&bf);
-        let interested = !self.paused && d.picker.wants_any(&bf);
-        drop(d);
+        let interested = self.torrent.peer_pieces(&self.peer_has, &bf) && !self.paused;
         self.peer_has = bf;
         self.live
             .pieces
@@ -259,7 +252,7 @@ impl PeerConn {
             Message::Interested | Message::NotInterested => {
                 self.flags.peer_interested = matches!(m, Message::Interested);
                 self.set_flags();
-                self.shared.send(Event::Interest { conn: self.conn });
+                self.torrent.send(PeerEvent::Interest { conn: self.conn });
             }
             Message::Have(i) => {
                 if i >= n {
@@ -269,10 +262,7 @@ impl PeerConn {
                     self.live
                         .pieces
                         .store(self.peer_has.count(), Ordering::Relaxed);
-                    let mut d = self.shared.download();
-                    d.picker.add_availability(i);
-                    let wants = !self.paused && d.picker.wants(i);
-                    drop(d);
+                    let wants = self.torrent.peer_got(i) && !self.paused;
                     if wants {
                         self.set_interest(true);
                     }
@@ -317,7 +307,7 @@ impl PeerConn {
             Message::Extended { id, payload } => {
                 if id == UT_METADATA_ID {
                     self.on_metadata_request(&payload);
-                } else if id == UT_PEX_ID && self.shared.pex {
+                } else if id == UT_PEX_ID && self.torrent.pex {
                     self.on_pex(&payload);
                 } else if id == HANDSHAKE_ID {
                     self.on_ext_handshake(&payload)?;
@@ -333,7 +323,7 @@ impl PeerConn {
         let h = ExtHandshake::decode(payload)
             .map_err(|e| protocol(format!("malformed extended handshake: {e}")))?;
         self.ext.learn(&h);
-        self.shared.send(Event::Pex {
+        self.torrent.send(PeerEvent::Pex {
             conn: self.conn,
             event: PexEvent::Extensions {
                 ut_pex: self.ext.ut_pex().is_some(),
@@ -344,7 +334,7 @@ impl PeerConn {
             self.set_reqq(usize::try_from(q).unwrap_or(usize::MAX));
         }
         if let Some(name) = h.client() {
-            self.shared.send(Event::Client {
+            self.torrent.send(PeerEvent::Client {
                 conn: self.conn,
                 name,
             });
@@ -370,7 +360,7 @@ impl PeerConn {
                 PexEvent::Peers(msg)
             }
         };
-        self.shared.send(Event::Pex {
+        self.torrent.send(PeerEvent::Pex {
             conn: self.conn,
             event,
         });
@@ -424,7 +414,7 @@ impl PeerConn {
             }
             PeerCmd::Resume => {
                 self.paused = false;
-                let wants = self.shared.download().picker.wants_any(&self.peer_has);
+                let wants = self.torrent.wants_any(&self.peer_has);
                 self.set_interest(wants);
             }
             PeerCmd::Disconnect(end) => return Err(end),
@@ -446,7 +436,7 @@ impl PeerConn {
     /// Woken by `Download::caught_up`: looks again whether the writers are still behind.
     /// Not left to the next refill, which a full pipeline skips.
     pub(crate) fn writers_caught_up(&mut self) {
-        self.held_back = self.shared.download().writers_behind();
+        self.held_back = self.torrent.writers_behind();
     }
 
     /// The earliest instant a shut gate opens, if any: the task sleeps until then.
@@ -491,10 +481,7 @@ impl PeerConn {
 impl Drop for PeerConn {
     fn drop(&mut self) {
         let blocks = self.requests.take_all();
-        let mut d = self.shared.download();
-        d.picker.release(blocks);
-        d.picker.remove_bitfield(&self.peer_has);
-        drop(d);
+        self.torrent.peer_gone(blocks, &self.peer_has);
         self.live.in_flight.store(0, Ordering::Relaxed);
         self.flags = ChokeFlags::default();
         self.set_flags();

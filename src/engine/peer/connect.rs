@@ -10,9 +10,9 @@ use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
 use crate::engine::api::PeerEnd;
+use crate::engine::api::TransportPolicy;
 use crate::engine::peer::dial::{self, Transports};
 use crate::engine::peer::stream::PeerStream;
-use crate::engine::api::TransportPolicy;
 use crate::net::{self, DialError, Encryption, EncryptionPolicy, MseError, TransportKind};
 use crate::protocol::extension::ExtHandshake;
 use crate::protocol::handshake::{self, Handshake};

@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::engine::api::PeerEnd;
-use crate::engine::peer::stream::Transport;
 use crate::engine::api::TransportPolicy;
+use crate::engine::peer::stream::Transport;
 use crate::net::utp::UtpSocket;
 use crate::net::TransportKind;
 

@@ -9,6 +9,7 @@
 pub(crate) mod conn;
 pub(crate) mod connect;
 pub(crate) mod dial;
+pub(crate) mod link;
 pub(crate) mod pex;
 pub(crate) mod pipeline;
 pub(crate) mod rate;
@@ -34,8 +35,8 @@ use crate::engine::api::{PeerEnd, PeerStage};
 use crate::engine::peer::conn::{our_ext_handshake, PeerConn};
 use crate::engine::peer::connect::{connect_encrypted, io_end};
 use crate::engine::peer::dial::Transports;
+use crate::engine::peer::link::{PeerCmd, PeerEvent, PeerLive, TorrentLink};
 use crate::engine::peer::stream::PeerStream;
-use crate::engine::torrent::shared::{Event, PeerCmd, PeerLive, Shared};
 use crate::protocol::handshake::Handshake;
 use crate::protocol::message::{Message, MessageCodec, WireError};
 
@@ -54,7 +55,7 @@ pub(crate) enum Start {
 pub(crate) struct PeerTask {
     pub conn: u64,
     pub addr: SocketAddr,
-    pub shared: Arc<Shared>,
+    pub torrent: Arc<dyn TorrentLink>,
     pub live: Arc<PeerLive>,
     pub cmds: mpsc::UnboundedReceiver<PeerCmd>,
 }
@@ -109,7 +110,7 @@ impl PeerTask {
     /// panic ends only this connection, as a last line of defence: its requests go back to the
     /// picker (the connection state's `Drop`), its slot is freed, its row shows why.
     pub(crate) fn spawn(self, start: Start) {
-        let (conn, addr, shared) = (self.conn, self.addr, Arc::clone(&self.shared));
+        let (conn, addr, torrent) = (self.conn, self.addr, Arc::clone(&self.torrent));
         // Inside its torrent's span (the caller's); `client` is filled in at the handshake.
         let span = tracing::info_span!("peer", %addr, client = tracing::field::Empty);
         let task = async move {
@@ -122,7 +123,7 @@ impl PeerTask {
                     PeerEnd::Internal(what)
                 }
             };
-            shared.send(Event::Ended { conn, end });
+            torrent.send(PeerEvent::Ended { conn, end });
         };
         tokio::spawn(tracing::Instrument::instrument(task, span));
     }
@@ -140,21 +141,21 @@ impl PeerTask {
 
     async fn outgoing(&mut self) -> PeerEnd {
         self.stage(PeerStage::Connecting);
-        let (conn, shared) = (self.conn, Arc::clone(&self.shared));
+        let (conn, torrent) = (self.conn, Arc::clone(&self.torrent));
         let transports = Transports {
-            policy: shared.transport,
-            utp: shared.utp.clone(),
+            policy: torrent.transport,
+            utp: torrent.utp.clone(),
         };
         let connect = connect_encrypted(
             self.addr,
-            shared.bind,
-            shared.info_hash,
-            shared.our_id,
-            shared.encryption,
+            torrent.bind,
+            torrent.info_hash,
+            torrent.our_id,
+            torrent.encryption,
             &transports,
-            shared.dht.is_some(),
+            torrent.dht.is_some(),
             move || {
-                shared.send(Event::Stage {
+                torrent.send(PeerEvent::Stage {
                     conn,
                     stage: PeerStage::Handshaking,
                 })
@@ -186,8 +187,8 @@ impl PeerTask {
 
     /// An incoming connection: their handshake was read and checked; ours goes back.
     async fn incoming(&mut self, mut stream: PeerStream, hs: Handshake, since: Instant) -> PeerEnd {
-        let ours = Handshake::new(self.shared.info_hash, self.shared.our_id)
-            .with_dht(self.shared.dht.is_some());
+        let ours = Handshake::new(self.torrent.info_hash, self.torrent.our_id)
+            .with_dht(self.torrent.dht.is_some());
         if let Err(e) = stream.write_all(&ours.encode()).await {
             return io_end(&e, true);
         }
@@ -204,7 +205,7 @@ impl PeerTask {
         transport: Option<crate::net::TransportKind>,
         encryption_note: Option<String>,
     ) {
-        self.shared.send(Event::Handshaken {
+        self.torrent.send(PeerEvent::Handshaken {
             conn: self.conn,
             peer_id: hs.peer_id,
             elapsed,
@@ -217,7 +218,7 @@ impl PeerTask {
     /// A BEP 5 `port` message: the peer's DHT node, pinged and added when it answers.
     fn on_port(&self, m: &Message) {
         if let (Message::Port(port), Some(dht), SocketAddr::V4(a)) =
-            (m, &self.shared.dht, self.addr)
+            (m, &self.torrent.dht, self.addr)
         {
             if *port != 0 {
                 dht.try_add_node(std::net::SocketAddrV4::new(*a.ip(), *port));
@@ -226,7 +227,7 @@ impl PeerTask {
     }
 
     fn stage(&self, stage: PeerStage) {
-        self.shared.send(Event::Stage {
+        self.torrent.send(PeerEvent::Stage {
             conn: self.conn,
             stage,
         });
@@ -240,32 +241,32 @@ impl PeerTask {
             "client",
             tracing::field::display(crate::protocol::peer_id::describe_client(None, &hs.peer_id)),
         );
-        let num_pieces = self.shared.info.num_pieces();
+        let num_pieces = self.torrent.info.num_pieces();
         // Subscribed before our bitfield is taken, so no piece verified meanwhile is missed.
-        let mut verified = self.shared.verified.subscribe();
+        let mut verified = self.torrent.verified.subscribe();
         if let crate::net::Transport::Utp(u) = stream.get_ref() {
             let _ = self.live.utp.set(u.stats_handle());
         }
         let (rd, mut wr) = stream.split();
         let mut reader = FramedRead::with_capacity(rd, MessageCodec::new(num_pieces), 64 * 1024);
-        let mut s = PeerConn::new(self.conn, &self.shared, &self.live, hs.supports_fast());
-        let (down, up) = self.shared.rates.for_peer(self.addr.ip());
+        let mut s = PeerConn::new(self.conn, &self.torrent, &self.live, hs.supports_fast());
+        let (down, up) = self.torrent.rates.for_peer(self.addr.ip());
         s.set_limiters(down, up);
-        let mut limits = self.shared.rates.session.subscribe();
+        let mut limits = self.torrent.rates.session.subscribe();
         let mut limits_live = true;
         self.stage(PeerStage::Connected);
         if hs.supports_extensions() {
-            let port = self.shared.listen_port.load(Ordering::Relaxed);
+            let port = self.torrent.listen_port.load(Ordering::Relaxed);
             s.push(&Message::Extended {
                 id: 0,
-                payload: our_ext_handshake(port, self.shared.info_bytes.len(), self.shared.pex),
+                payload: our_ext_handshake(port, self.torrent.info_bytes.len(), self.torrent.pex),
             });
         }
         s.send_have_state();
-        if hs.supports_dht() && self.shared.dht.is_some() {
+        if hs.supports_dht() && self.torrent.dht.is_some() {
             // BEP 5: after the handshake, where our DHT node listens.
             s.push(&Message::Port(
-                self.shared.listen_port.load(Ordering::Relaxed),
+                self.torrent.listen_port.load(Ordering::Relaxed),
             ));
         }
         // One timer for the tick and the rate gates, kept across turns of the loop: a sleep
@@ -277,7 +278,7 @@ impl PeerTask {
         tokio::pin!(timer);
         // What the timer is set to; None once it fired (a fired sleep stays ready until reset).
         let mut armed: Option<tokio::time::Instant> = Some(next_tick);
-        let backlog = self.shared.download().caught_up();
+        let backlog = self.torrent.writers_backlog();
         // Registered before `held_back` is next set, and again each time it fires: a wake
         // between that check and the select below is kept, not lost (a connection held back
         // reads nothing, so no later block would look again).

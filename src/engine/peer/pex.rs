@@ -102,6 +102,5 @@ impl PexInbox {
     }
 }
 
-
 #[cfg(test)]
 mod tests;

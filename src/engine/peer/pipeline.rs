@@ -9,10 +9,8 @@ use bytes::Bytes;
 use crate::engine::api::PeerEnd;
 use crate::engine::peer::conn::requests::Answer;
 use crate::engine::peer::conn::{protocol, PeerConn, MIN_PIPELINE};
-use crate::engine::torrent::download::Received;
+use crate::engine::peer::link::{Ask, PeerEvent};
 use crate::protocol::geometry::BlockRef;
-use crate::engine::torrent::shared::Event;
-use crate::engine::torrent::verify;
 use crate::protocol::message::{encode_into, Message, BLOCK_LEN};
 
 /// A peer that unchoked us but answers none of our requests for this long is snubbed: its
@@ -85,14 +83,14 @@ impl PeerConn {
             return;
         }
         let blocks = self.requests.give_up_all();
-        self.shared.download().picker.release(blocks);
+        self.torrent.release(blocks);
         self.live.in_flight.store(0, Ordering::Relaxed);
     }
 
     pub(super) fn on_reject(&mut self, r: BlockRef) {
         if self.requests.rejected(r) {
             tracing::debug!("conn {} rejected {}/{}", self.conn, r.index, r.begin);
-            self.shared.download().picker.release([r]);
+            self.torrent.release(vec![r]);
             self.store_in_flight();
         }
     }
@@ -105,7 +103,7 @@ impl PeerConn {
                 begin,
                 length: r.length,
             });
-            self.shared.download().picker.release([r]);
+            self.torrent.release(vec![r]);
             self.store_in_flight();
         }
     }
@@ -117,7 +115,7 @@ impl PeerConn {
             return;
         }
         let depth = if self.snubbed { 1 } else { self.pacing.depth() };
-        let mut room = depth.saturating_sub(self.requests.len());
+        let room = depth.saturating_sub(self.requests.len());
         if !worth_a_batch(
             room,
             depth,
@@ -128,25 +126,18 @@ impl PeerConn {
         }
         let mut picked = std::mem::take(&mut self.picked);
         picked.clear();
-        {
-            let in_flight = &self.requests;
-            let mut d = self.shared.download();
-            self.held_back = d.writers_behind();
-            if d.picker.in_endgame() {
-                room = endgame_room(room, depth, in_flight.len());
-            }
-            if !self.held_back && room > 0 {
-                d.picker.pick(
-                    &self.peer_has,
-                    room,
-                    &|r| in_flight.contains(&r),
-                    &mut picked,
-                );
-            }
-            if picked.is_empty() && in_flight.is_empty() && !d.picker.wants_any(&self.peer_has) {
-                drop(d);
-                self.set_interest(false);
-            }
+        let in_flight = &self.requests;
+        let ask = Ask {
+            has: &self.peer_has,
+            room,
+            endgame_room: endgame_room(room, depth, in_flight.len()),
+            asked: &|r| in_flight.contains(&r),
+            none_asked: in_flight.is_empty(),
+        };
+        let got = self.torrent.pick(ask, &mut picked);
+        self.held_back = got.held_back;
+        if got.nothing_wanted {
+            self.set_interest(false);
         }
         for r in &picked {
             self.requests.sent(*r);
@@ -190,7 +181,7 @@ impl PeerConn {
             }
             Answer::Unrequested => {
                 // Read and thrown away: wasted like a duplicate, though it ends the peer.
-                self.shared.wasted.fetch_add(len as u64, Ordering::Relaxed);
+                self.torrent.wasted.fetch_add(len as u64, Ordering::Relaxed);
                 return Err(protocol("unrequested piece"));
             }
         };
@@ -200,31 +191,22 @@ impl PeerConn {
         self.live
             .downloaded
             .fetch_add(len as u64, Ordering::Relaxed);
-        self.shared
+        self.torrent
             .downloaded
             .fetch_add(len as u64, Ordering::Relaxed);
-        let mut d = self.shared.download();
-        let endgame = d.picker.in_endgame();
-        let outcome = d.receive(r, data, self.conn);
+        let got = self.torrent.receive(r, data, self.conn);
         // Only a block adds to the writers' backlog, so this is where reading stops.
-        self.held_back = d.writers_behind();
-        drop(d);
-        match outcome {
-            Received::Duplicate => {
-                tracing::debug!(
-                    "duplicate block {index}/{begin} from conn {}: stale {stale}, endgame {endgame}",
-                    self.conn
-                );
-                self.shared.wasted.fetch_add(len as u64, Ordering::Relaxed);
-            }
-            Received::Stored { wake } => {
-                if let Some(piece) = wake {
-                    verify::start(&self.shared, piece);
-                }
-            }
+        self.held_back = got.held_back;
+        if got.duplicate {
+            tracing::debug!(
+                "duplicate block {index}/{begin} from conn {}: stale {stale}, endgame {}",
+                self.conn,
+                got.endgame
+            );
+            self.torrent.wasted.fetch_add(len as u64, Ordering::Relaxed);
         }
-        if endgame {
-            self.shared.send(Event::BlockDone {
+        if got.endgame {
+            self.torrent.send(PeerEvent::BlockDone {
                 index,
                 begin,
                 conn: self.conn,

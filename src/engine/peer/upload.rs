@@ -9,9 +9,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::engine::api::PeerEnd;
 use crate::engine::disk::{DiskError, Storage};
 use crate::engine::peer::conn::{protocol, PeerConn};
-use crate::protocol::geometry::BlockRef;
-use crate::engine::torrent::shared::Event;
+use crate::engine::peer::link::PeerEvent;
 use crate::protocol::extension::{self, MetadataMsg};
+use crate::protocol::geometry::BlockRef;
 use crate::protocol::message::{Message, BLOCK_LEN};
 
 /// Blocks read from disk in one blocking job (one hop to a blocking thread and back, then
@@ -26,7 +26,7 @@ impl PeerConn {
             return;
         };
         if let Ok((MetadataMsg::Request { piece }, _)) = MetadataMsg::decode(payload) {
-            let reply = extension::metadata_reply(&self.shared.info_bytes, piece);
+            let reply = extension::metadata_reply(&self.torrent.info_bytes, piece);
             self.push(&Message::Extended {
                 id: their_id,
                 payload: Bytes::from(reply),
@@ -35,7 +35,7 @@ impl PeerConn {
     }
 
     pub(super) fn on_request(&mut self, r: BlockRef) -> Result<(), PeerEnd> {
-        let info = &self.shared.info;
+        let info = &self.torrent.info;
         if r.index >= info.num_pieces() {
             return Err(protocol(format!(
                 "request for piece {} out of range",
@@ -55,7 +55,7 @@ impl PeerConn {
                 r.index
             )));
         }
-        let have = self.shared.download().picker.have().get(r.index);
+        let have = self.torrent.has_piece(r.index);
         if self.flags.am_choking || !have || !self.uploads.queue(r) {
             if self.fast {
                 self.push(&Message::Reject {
@@ -72,7 +72,7 @@ impl PeerConn {
     /// A read for an upload failed: the session hears of it and the connection ends.
     fn disk_failed(&self, e: DiskError) -> PeerEnd {
         let words = e.to_string();
-        self.shared.send(Event::DiskError(e));
+        self.torrent.send(PeerEvent::DiskError(e));
         PeerEnd::Io(words)
     }
 
@@ -113,7 +113,7 @@ impl PeerConn {
     /// Reads and sends the next `n` queued blocks, and counts them.
     async fn send_batch(&mut self, n: usize) -> Result<(), PeerEnd> {
         let batch = self.uploads.batch_to_read(n);
-        let storage = Arc::clone(&self.shared.storage);
+        let storage = Arc::clone(&self.torrent.storage);
         // First what the page cache holds, read here; the rest on a blocking thread.
         let (done, mut len) = match append_blocks(&storage, &batch, &mut self.out, cached) {
             Ok(got) => got,
@@ -141,7 +141,7 @@ impl PeerConn {
             }
         }
         self.live.uploaded.fetch_add(len, Ordering::Relaxed);
-        self.shared.uploaded.fetch_add(len, Ordering::Relaxed);
+        self.torrent.uploaded.fetch_add(len, Ordering::Relaxed);
         self.throttle.sent(len, tokio::time::Instant::now());
         Ok(())
     }

@@ -30,11 +30,11 @@ use tokio::task::JoinHandle;
 
 use crate::dht::{Dht, DhtConfig};
 use crate::engine::api::LogLevel;
+use crate::engine::api::TransportPolicy;
 use crate::engine::disk::pool::DiskPool;
 use crate::engine::disk::OpenFiles;
 use crate::engine::peer::connect::{read_handshake, HANDSHAKE_TIMEOUT};
 use crate::engine::peer::stream::{PeerStream, Transport};
-use crate::engine::api::TransportPolicy;
 use crate::engine::torrent::options::Options;
 use crate::engine::torrent::shared::Event;
 use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};

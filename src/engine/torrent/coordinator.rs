@@ -13,12 +13,13 @@ use rand::seq::SliceRandom;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::engine::api::*;
+use crate::engine::peer::link::{PeerCmd, TorrentLink};
 use crate::engine::peer::{PeerTask, Start};
 use crate::engine::torrent::choker::{self, Candidate, Choke, UPLOAD_SLOTS};
 use crate::engine::torrent::options::{Options, TorrentEnd};
 use crate::engine::torrent::peers::{OwnAddr, PeerTable};
 use crate::engine::torrent::report::{Lifetime, Report};
-use crate::engine::torrent::shared::{Event, PeerCmd, Shared};
+use crate::engine::torrent::shared::{Event, Shared};
 use crate::engine::torrent::snapshot::Snapshots;
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker::{self, Progress, TrackerCommand};
@@ -329,7 +330,7 @@ impl Coordinator {
         let task = PeerTask {
             conn,
             addr,
-            shared: Arc::clone(&self.shared),
+            torrent: Arc::clone(&self.shared) as Arc<dyn TorrentLink>,
             live,
             cmds,
         };

@@ -18,11 +18,11 @@ use crate::dht::Dht;
 
 use crate::engine::peer::connect::connect_encrypted;
 use crate::engine::peer::dial::Transports;
+use crate::engine::peer::pex::UT_METADATA_ID;
 use crate::engine::peer::stream::PeerStream;
 use crate::engine::torrent::metadata_wait::{DhtSeen, Sources, Spent};
 use crate::net::EncryptionPolicy;
 use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataMsg};
-use crate::engine::peer::pex::UT_METADATA_ID;
 use crate::protocol::handshake::Handshake;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::message::{Message, MessageCodec};

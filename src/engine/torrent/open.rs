@@ -4,6 +4,7 @@
 
 use super::check::Check;
 use super::*;
+use crate::engine::peer::link::TorrentFacts;
 use crate::engine::torrent::shared::Event;
 
 /// Runs the torrent until it ends: opening, the check, then the coordinator.
@@ -302,31 +303,33 @@ fn shared_state(
     rates: crate::engine::peer::rate::TorrentRates,
     events: mpsc::UnboundedSender<crate::engine::torrent::shared::Event>,
 ) -> Arc<Shared> {
-    Arc::new(Shared {
-        info: Arc::clone(info),
-        info_hash: meta.info_hash,
-        info_bytes: meta.info_bytes.clone(),
-        our_id: ctx.our_id,
-        bind: ctx.bind,
-        encryption: ctx.encryption,
-        transport: ctx.transport,
-        utp: ctx.utp.clone(),
-        pex: ctx.pex && !info.private,
-        listen_port: AtomicU16::new(ctx.listen_port),
-        dht: ctx.dht.clone().filter(|_| !info.private),
-        download: Mutex::new(Download::new(picker, ctx.pool.backlog())),
-        storage,
-        pool: Arc::clone(&ctx.pool),
-        // tokio allocates every slot up front (48 KiB at 1024): a small torrent cannot fall
-        // further behind than its piece count, so thousands of them do not pay for it.
-        verified: broadcast::channel(VERIFIED_BACKLOG.min(info.num_pieces().max(1) as usize)).0,
-        paused: AtomicBool::new(false),
-        downloaded: AtomicU64::new(0),
-        uploaded: AtomicU64::new(0),
-        wasted: AtomicU64::new(0),
-        rates,
+    Shared::new(
+        TorrentFacts {
+            info: Arc::clone(info),
+            info_hash: meta.info_hash,
+            info_bytes: meta.info_bytes.clone(),
+            our_id: ctx.our_id,
+            bind: ctx.bind,
+            encryption: ctx.encryption,
+            transport: ctx.transport,
+            utp: ctx.utp.clone(),
+            pex: ctx.pex && !info.private,
+            listen_port: AtomicU16::new(ctx.listen_port),
+            dht: ctx.dht.clone().filter(|_| !info.private),
+            storage,
+            // tokio allocates every slot up front (48 KiB at 1024): a small torrent cannot fall
+            // further behind than its piece count, so thousands of them do not pay for it.
+            verified: broadcast::channel(VERIFIED_BACKLOG.min(info.num_pieces().max(1) as usize)).0,
+            paused: AtomicBool::new(false),
+            downloaded: AtomicU64::new(0),
+            uploaded: AtomicU64::new(0),
+            wasted: AtomicU64::new(0),
+            rates,
+        },
+        Download::new(picker, ctx.pool.backlog()),
+        Arc::clone(&ctx.pool),
         events,
-    })
+    )
 }
 
 /// Takes the torrent out of the session's router when `run` ends, however it ends.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::engine::api::{ChokeFlags, PeerEnd, PeerSource, PeerStage};
-use crate::engine::torrent::shared::{PeerCmd, PeerLive};
+use crate::engine::peer::link::{PeerCmd, PeerLive};
 use crate::engine::torrent::stats::RateWindow;
 
 /// A dropped peer may come back after this.

@@ -13,11 +13,10 @@ use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use crate::engine::api::{PeerEnd, PeerRow, PeerSource, PeerStage};
-use crate::engine::torrent::download::Received;
-use crate::protocol::geometry::BlockRef;
+use crate::engine::peer::link::{PeerEvent, TorrentLink};
 use crate::engine::torrent::shared::{Event, Shared};
 use crate::engine::torrent::stats::RateWindow;
-use crate::engine::torrent::verify;
+use crate::protocol::geometry::BlockRef;
 use crate::protocol::metainfo::Info;
 
 mod fetch;
@@ -300,29 +299,19 @@ fn deliver(shared: &Arc<Shared>, conn: u64, index: u32, data: Bytes, blocks: Vec
         let (a, b) = (r.begin as usize, (r.begin + r.length) as usize);
         let Some(block) = (b <= data.len()).then(|| data.slice(a..b)) else {
             // `fetch::piece` checked the length; a short piece would only fail its hash.
-            shared.download().picker.release([r]);
+            shared.release(vec![r]);
             continue;
         };
-        let mut d = shared.download();
-        let endgame = d.picker.in_endgame();
-        let outcome = d.receive(r, block, conn);
-        drop(d);
-        match outcome {
-            Received::Duplicate => {
-                shared.wasted.fetch_add(r.length as u64, Ordering::Relaxed);
-            }
-            Received::Stored { wake } => {
-                if let Some(piece) = wake {
-                    verify::start(shared, piece);
-                }
-            }
+        let got = shared.receive(r, block, conn);
+        if got.duplicate {
+            shared.wasted.fetch_add(r.length as u64, Ordering::Relaxed);
         }
-        if endgame {
-            shared.send(Event::BlockDone {
+        if got.endgame {
+            shared.send(Event::Peer(PeerEvent::BlockDone {
                 index,
                 begin: r.begin,
                 conn,
-            });
+            }));
         }
     }
 }

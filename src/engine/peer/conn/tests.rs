@@ -2,9 +2,9 @@
 //! connection does with each message, over a real picker and a torrent in a temporary
 //! directory, with no socket.
 use super::*;
-use crate::engine::testkit::TestTorrent;
-use crate::engine::torrent::download::Received;
+use crate::engine::peer::link::PeerEvent;
 use crate::engine::peer::pex::PexEvent;
+use crate::engine::testkit::TestTorrent;
 use crate::protocol::message::MessageCodec;
 use tokio_util::codec::Decoder;
 
@@ -21,7 +21,7 @@ fn torrent(have: &[u32]) -> TestTorrent {
 
 fn open(t: &TestTorrent, fast: bool) -> (PeerConn, Arc<PeerLive>) {
     let live = Arc::new(PeerLive::new());
-    (PeerConn::new(CONN, &t.shared, &live, fast), live)
+    (PeerConn::new(CONN, &t.link(), &live, fast), live)
 }
 
 /// The messages the connection queued for the peer since the last call.
@@ -308,11 +308,10 @@ fn blocks_received_twice_or_never_asked_for_count_as_wasted() {
     let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
     c.on_message(Message::Choke).unwrap();
     // Another peer delivers the block first; ours, already on its way, comes second.
-    let first =
-        t.shared
-            .download()
-            .receive(asked[0], Bytes::from(vec![0u8; BLOCK as usize]), CONN + 1);
-    assert!(matches!(first, Received::Stored { .. }), "{first:?}");
+    let first = t
+        .link()
+        .receive(asked[0], Bytes::from(vec![0u8; BLOCK as usize]), CONN + 1);
+    assert!(!first.duplicate, "{first:?}");
     assert_eq!(wasted(), 0);
     c.on_message(piece_msg(asked[0])).unwrap();
     assert_eq!(wasted(), u64::from(BLOCK));
@@ -429,13 +428,13 @@ fn interest_and_the_extended_handshake_reach_the_coordinator() {
     assert_eq!(c.ext.ut_pex(), Some(3));
     let events = t.drain();
     assert!(
-        matches!(events[0], Event::Interest { conn: CONN }),
+        matches!(events[0], PeerEvent::Interest { conn: CONN }),
         "{events:?}"
     );
     assert!(
         matches!(
             events[1],
-            Event::Pex {
+            PeerEvent::Pex {
                 conn: CONN,
                 event: PexEvent::Extensions {
                     ut_pex: true,
@@ -446,7 +445,7 @@ fn interest_and_the_extended_handshake_reach_the_coordinator() {
         "{events:?}"
     );
     assert!(
-        matches!(&events[2], Event::Client { conn: CONN, name } if name.contains("qBittorrent"))
+        matches!(&events[2], PeerEvent::Client { conn: CONN, name } if name.contains("qBittorrent"))
     );
 
     let why = violation(c.on_message(Message::Extended {

@@ -7,10 +7,10 @@ use bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
 use super::*;
+use crate::engine::peer::link::PeerCmd;
+use crate::engine::peer::link::PeerLive;
 use crate::engine::peer::rate::{Bucket, Limiter};
 use crate::engine::testkit::TestTorrent;
-use crate::engine::torrent::shared::PeerCmd;
-use crate::engine::torrent::shared::PeerLive;
 use crate::protocol::message::{encode_into, MessageCodec};
 
 /// 3 pieces of two 16 KiB blocks, the last of 1000 bytes.
@@ -117,7 +117,7 @@ fn the_page_cache_serves_what_it_holds_and_stops_at_the_first_block_it_does_not(
 
 fn unchoked(t: &TestTorrent) -> (PeerConn, Arc<PeerLive>) {
     let live = Arc::new(PeerLive::new());
-    let mut c = PeerConn::new(7, &t.shared, &live, true);
+    let mut c = PeerConn::new(7, &t.link(), &live, true);
     c.on_command(PeerCmd::Unchoke).unwrap();
     c.out.clear();
     (c, live)

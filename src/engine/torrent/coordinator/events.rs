@@ -5,12 +5,13 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::engine::api::*;
+use crate::engine::peer::link::{PeerCmd, PeerEvent};
 use crate::engine::peer::stream::PeerStream;
 use crate::engine::peer::Start;
 use crate::engine::torrent::choker::{self, UPLOAD_SLOTS};
 use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::peers::{Plan, DROP_COOL_DOWN};
-use crate::engine::torrent::shared::{Event, PeerCmd};
+use crate::engine::torrent::shared::Event;
 use crate::engine::torrent::{human, pause_wanted};
 use crate::protocol::handshake::Handshake;
 use crate::protocol::peer_id;
@@ -97,12 +98,30 @@ impl Coordinator {
     pub(crate) fn on_event(&mut self, e: Event) {
         let now = Instant::now();
         match e {
-            Event::Stage { conn, stage } => {
+            Event::Peer(e) => self.on_peer_event(e, now),
+            Event::PieceDone {
+                index,
+                ok,
+                contributors,
+            } => self.on_piece_done(index, ok, contributors),
+            Event::DiskError(e) => self.on_disk_error(e),
+            Event::Incoming {
+                stream,
+                addr,
+                handshake,
+                since,
+            } => self.on_incoming(*stream, addr, handshake, since, now),
+        }
+    }
+
+    fn on_peer_event(&mut self, e: PeerEvent, now: Instant) {
+        match e {
+            PeerEvent::Stage { conn, stage } => {
                 if let Some(p) = self.peers.by_conn(conn) {
                     p.set_stage(stage, now);
                 }
             }
-            Event::Handshaken {
+            PeerEvent::Handshaken {
                 conn,
                 peer_id,
                 elapsed,
@@ -117,12 +136,12 @@ impl Coordinator {
                 transport,
                 encryption_note,
             ),
-            Event::Client { conn, name } => {
+            PeerEvent::Client { conn, name } => {
                 if let Some(p) = self.peers.by_conn(conn) {
                     p.known.client = Some(name);
                 }
             }
-            Event::Interest { conn } => {
+            PeerEvent::Interest { conn } => {
                 let slots_free = !self.uploads_held()
                     && choker::unchoke_now(&self.choke_candidates(), UPLOAD_SLOTS);
                 let paused = self.run.paused;
@@ -133,37 +152,28 @@ impl Coordinator {
                     }
                 }
             }
-            Event::Ended { conn, end } => self.on_peer_end(conn, end, now),
-            Event::PieceDone {
-                index,
-                ok,
-                contributors,
-            } => self.on_piece_done(index, ok, contributors),
-            Event::BlockDone { index, begin, conn } => {
+            PeerEvent::Ended { conn, end } => self.on_peer_end(conn, end, now),
+            PeerEvent::BlockDone { index, begin, conn } => {
                 for p in self.peers.active() {
                     if p.conn_id() != Some(conn) && p.in_flight() > 0 {
                         p.send(PeerCmd::Cancel { index, begin });
                     }
                 }
             }
-            Event::DiskError(e) => {
-                let msg = format!("disk error: {e}");
-                if e.is_fatal() {
-                    self.log(LogLevel::Error, msg.clone());
-                    self.run.fatal = Some(msg);
-                } else {
-                    // One bad request (its connection has ended) or a cancel: the storage
-                    // still works, so the torrent goes on.
-                    self.log(LogLevel::Warn, msg);
-                }
-            }
-            Event::Incoming {
-                stream,
-                addr,
-                handshake,
-                since,
-            } => self.on_incoming(*stream, addr, handshake, since, now),
-            Event::Pex { conn, event } => self.on_pex(conn, event),
+            PeerEvent::DiskError(e) => self.on_disk_error(e),
+            PeerEvent::Pex { conn, event } => self.on_pex(conn, event),
+        }
+    }
+
+    fn on_disk_error(&mut self, e: crate::engine::disk::DiskError) {
+        let msg = format!("disk error: {e}");
+        if e.is_fatal() {
+            self.log(LogLevel::Error, msg.clone());
+            self.run.fatal = Some(msg);
+        } else {
+            // One bad request (its connection has ended) or a cancel: the storage
+            // still works, so the torrent goes on.
+            self.log(LogLevel::Warn, msg);
         }
     }
 

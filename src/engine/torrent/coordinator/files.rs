@@ -4,9 +4,9 @@
 //! coordinator.
 
 use crate::engine::api::{FilePriority, LogLevel};
+use crate::engine::peer::link::PeerCmd;
 use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::priorities::check_indices;
-use crate::engine::torrent::shared::PeerCmd;
 
 impl Coordinator {
     pub(crate) fn set_file_priority(&mut self, files: &[usize], priority: FilePriority) {

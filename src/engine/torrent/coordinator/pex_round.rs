@@ -9,10 +9,10 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::engine::api::{LogLevel, PeerSource, PeerStage};
-use crate::engine::torrent::coordinator::Coordinator;
+use crate::engine::peer::link::PeerCmd;
 use crate::engine::peer::pex::PexEvent;
+use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::pex::PexOutbox;
-use crate::engine::torrent::shared::PeerCmd;
 use crate::protocol::extension::PexFlags;
 
 impl Coordinator {

@@ -5,8 +5,8 @@ use sha1::{Digest, Sha1};
 use crate::engine::disk::{DiskError, Storage};
 use crate::engine::testkit::{coordinator, TestTorrent};
 use crate::engine::torrent::download::Received;
-use crate::protocol::geometry::BlockRef;
 use crate::protocol::bitfield::Bitfield;
+use crate::protocol::geometry::BlockRef;
 
 /// The first block of piece 0.
 const FIRST: BlockRef = BlockRef {
@@ -25,13 +25,14 @@ fn torrent(data: &[u8]) -> TestTorrent {
 /// A torrent of pieces of `piece` bytes whose hashes are those of `data`.
 fn torrent_of(piece: u32, data: &[u8]) -> TestTorrent {
     let mut t = TestTorrent::new(piece, data.len() as u64, &[]);
-    let shared = Arc::get_mut(&mut t.shared).unwrap();
-    let mut info = (*shared.info).clone();
-    info.pieces = data
-        .chunks(piece as usize)
-        .map(|c| Sha1::digest(c).into())
-        .collect();
-    shared.info = Arc::new(info);
+    t.adjust(|facts| {
+        let mut info = (*facts.info).clone();
+        info.pieces = data
+            .chunks(piece as usize)
+            .map(|c| Sha1::digest(c).into())
+            .collect();
+        facts.info = Arc::new(info);
+    });
     t
 }
 
@@ -168,21 +169,22 @@ async fn a_failed_write_reaches_the_coordinator_with_its_io_kind() {
     let root = t._dir.path().to_path_buf();
     // Nothing was written yet, so the file was never created (created at its first use).
     assert!(!root.join("t").exists());
-    let shared = Arc::get_mut(&mut t.shared).unwrap();
-    let mut info = (*shared.info).clone();
-    info.pieces[0] = crate::engine::disk::hash_blocks(&[&block]);
-    // The file is skipped, so its bytes go to the parts file; a directory stands there.
-    shared.storage = Arc::new(
-        Storage::open_skipping(
-            &Arc::new(crate::engine::disk::OpenFiles::new(4)),
-            &root,
-            &info,
-            &[true],
-            "parts",
-        )
-        .unwrap(),
-    );
-    shared.info = Arc::new(info);
+    t.adjust(|facts| {
+        let mut info = (*facts.info).clone();
+        info.pieces[0] = crate::engine::disk::hash_blocks(&[&block]);
+        // The file is skipped, so its bytes go to the parts file; a directory stands there.
+        facts.storage = Arc::new(
+            Storage::open_skipping(
+                &Arc::new(crate::engine::disk::OpenFiles::new(4)),
+                &root,
+                &info,
+                &[true],
+                "parts",
+            )
+            .unwrap(),
+        );
+        facts.info = Arc::new(info);
+    });
     std::fs::create_dir(root.join("parts")).unwrap();
 
     deliver(&t, &block, &[0], None);

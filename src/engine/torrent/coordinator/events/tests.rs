@@ -105,13 +105,15 @@ fn of_two_connections_to_one_peer_both_sides_keep_the_one_the_lower_id_started()
         let mut c = coordinator(&t);
         let (out_conn, mut out_rx) = connect(&mut c, addr(1), PeerSource::Tracker);
         let (in_conn, mut in_rx) = connect(&mut c, addr(2), PeerSource::Incoming);
-        let handshaken = |conn| Event::Handshaken {
-            conn,
-            peer_id: their_id,
-            elapsed: std::time::Duration::from_millis(5),
-            encryption: crate::net::Encryption::Plain,
-            transport: None,
-            encryption_note: None,
+        let handshaken = |conn| {
+            Event::Peer(PeerEvent::Handshaken {
+                conn,
+                peer_id: their_id,
+                elapsed: std::time::Duration::from_millis(5),
+                encryption: crate::net::Encryption::Plain,
+                transport: None,
+                encryption_note: None,
+            })
         };
         c.on_event(handshaken(out_conn));
         c.on_event(handshaken(in_conn));
@@ -141,14 +143,14 @@ fn a_peer_that_ended_with_every_piece_is_remembered_as_a_seed() {
         .unwrap()
         .pieces
         .store(PIECES, Ordering::Relaxed);
-    c.on_event(Event::Ended {
+    c.on_event(Event::Peer(PeerEvent::Ended {
         conn: seed,
         end: PeerEnd::ClosedByPeer,
-    });
+    }));
     assert!(entry(&c, addr(1)).known.seed);
     assert!(!entry(&c, addr(1)).has_conn());
     let end = PeerEnd::Protocol("have index 9 out of range".into());
-    c.on_event(Event::Ended { conn: rude, end });
+    c.on_event(Event::Peer(PeerEvent::Ended { conn: rude, end }));
     assert!(!entry(&c, addr(2)).known.seed);
     assert_eq!(entry(&c, addr(2)).dial.plan, Plan::Never);
     let warn = c
@@ -160,10 +162,10 @@ fn a_peer_that_ended_with_every_piece_is_remembered_as_a_seed() {
     assert_eq!(warn.level, LogLevel::Warn);
     // An end for a connection that is gone already is ignored.
     let lines = c.shown.log.len();
-    c.on_event(Event::Ended {
+    c.on_event(Event::Peer(PeerEvent::Ended {
         conn: seed,
         end: PeerEnd::Reset,
-    });
+    }));
     assert_eq!(c.shown.log.len(), lines);
 }
 
