@@ -20,8 +20,9 @@ pub mod protocol {
 
 pub mod engine {
     pub use crate::engine::peer::connect::connect_and_handshake;
+    pub use crate::engine::session::single::start;
     pub use crate::engine::torrent::options::{Options, TorrentEnd};
-    pub use crate::engine::torrent::{start, Engine};
+    pub use crate::engine::torrent::Engine;
     pub use crate::engine::{api, ExtHandshake};
     pub mod create {
         pub use crate::engine::create::{create_torrent, make_payload, PayloadSpec};

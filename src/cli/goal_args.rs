@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::engine::api::{QueueSettings, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_SEEDS};
 use crate::engine::session::goals::{self, GoalAction, Goals, Set};
-use crate::engine::session::queue::{self, QueueSettings};
 
 /// A goal that `off` switches off. Named, not spelled `Option<..>`, so clap takes the value
 /// as one (with its `off` default) instead of making the flag optional.
@@ -18,12 +18,12 @@ type Goal<T> = Option<T>;
 #[derive(Debug, Args, Clone)]
 pub(crate) struct QueueArgs {
     /// Torrents downloading at once; the others wait in queue order (0 = no limit).
-    #[arg(long, value_name = "N", default_value_t = queue::DEFAULT_MAX_DOWNLOADS)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_DOWNLOADS)]
     pub max_active_downloads: u32,
     /// Seeds uploading at once (0 = no limit, the default: every complete torrent seeds).
     /// Idle seeds (no peer wants their data) stay announced and take no slot; a seed over
     /// the limit keeps its peers but unchokes none until a slot frees.
-    #[arg(long, value_name = "N", default_value_t = queue::DEFAULT_MAX_SEEDS)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SEEDS)]
     pub max_active_seeds: u32,
     /// A download slower than this (bytes a second; K and M suffixes) for --stalled-time
     /// stops counting against --max-active-downloads; so does a seed uploading slower than

@@ -10,7 +10,10 @@ pub use goals::{GoalAction, Goals, Move, Set};
 mod limits;
 mod options;
 pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
-pub use options::TransportPolicy;
+pub use options::{
+    QueueSettings, TransportPolicy, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_SEEDS, DEFAULT_SLOW_RATE,
+    DEFAULT_STALLED_AFTER,
+};
 mod session;
 pub use errors::RequestError;
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};

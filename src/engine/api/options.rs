@@ -1,5 +1,7 @@
 //! Settings the faces hand to the engine: plain data, chosen by flags and the config file.
 
+use std::time::Duration;
+
 /// `--transport`: uTP first with TCP when uTP gets no answer (`Both`), or only one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum TransportPolicy {
@@ -15,5 +17,35 @@ impl TransportPolicy {
     }
     pub fn utp(self) -> bool {
         self != TransportPolicy::Tcp
+    }
+}
+
+/// Defaults, shared by the flags and the config file.
+pub const DEFAULT_MAX_DOWNLOADS: u32 = 5;
+/// No seed limit: every complete torrent seeds (see the rules above).
+pub const DEFAULT_MAX_SEEDS: u32 = 0;
+pub const DEFAULT_SLOW_RATE: u64 = 2048;
+pub const DEFAULT_STALLED_AFTER: Duration = Duration::from_secs(5 * 60);
+/// How many torrents of the session download and seed at once (the rules: `session/queue.rs`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueSettings {
+    /// Downloads at once; 0 = unlimited.
+    pub max_downloads: u32,
+    /// Seeds uploading at once (idle seeds not counted); 0 = unlimited.
+    pub max_seeds: u32,
+    /// Bytes a second below which a download (or a seed's upload) is slow.
+    pub slow_rate: u64,
+    /// How long a download (or a seed with a slot) must stay slow to stop counting.
+    pub stalled_after: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            max_downloads: DEFAULT_MAX_DOWNLOADS,
+            max_seeds: DEFAULT_MAX_SEEDS,
+            slow_rate: DEFAULT_SLOW_RATE,
+            stalled_after: DEFAULT_STALLED_AFTER,
+        }
     }
 }

@@ -28,12 +28,13 @@ use tokio::task::JoinHandle;
 
 use crate::engine::api::*;
 use crate::engine::session::persist::{Kept, Persist, SavedTorrent};
+use crate::engine::session::Session;
 use crate::engine::session::{dormancy, publish};
-use crate::engine::session::{Session, SessionCtx};
 use crate::engine::torrent::options::{Options, TorrentEnd};
 use crate::engine::torrent::priorities::FilePlan;
 use crate::engine::torrent::report::{unix_now, Lifetime, Report, ResumePoint};
 use crate::engine::torrent::snapshot::{self, Snapshots};
+use crate::engine::torrent::start::SessionCtx;
 use crate::engine::torrent::{self, Start};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::magnet::Magnet;
@@ -433,7 +434,7 @@ impl Manager {
             up_rate: 0.0,
             listen_port: ctx.listen_port,
             dht_nodes,
-            incoming: ctx.incoming(),
+            incoming: self.session.incoming(),
             default_save_path: self.opts.output.clone(),
             save_error: self.persist.as_ref().and_then(|p| p.error()),
             down_limit: ctx.rates.down.rate(),

@@ -14,6 +14,7 @@ pub(crate) mod manager;
 pub(crate) mod persist;
 mod publish;
 pub(crate) mod queue;
+pub(crate) mod single;
 
 pub(crate) use manager::{spawn, SessionHandle};
 pub(crate) use persist::Persist;
@@ -30,31 +31,18 @@ use tokio::task::JoinHandle;
 
 use crate::dht::{Dht, DhtConfig};
 use crate::engine::api::LogLevel;
-use crate::engine::api::TransportPolicy;
 use crate::engine::disk::pool::DiskPool;
 use crate::engine::disk::OpenFiles;
 use crate::engine::peer::connect::{read_handshake, HANDSHAKE_TIMEOUT};
 use crate::engine::peer::stream::{PeerStream, Transport};
 use crate::engine::torrent::options::Options;
 use crate::engine::torrent::shared::Event;
+use crate::engine::torrent::start::{Limits, Routing, SessionCtx};
 use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
 use crate::net::{self, EncryptionPolicy};
 use crate::protocol::mse_codec;
 use crate::protocol::peer_id;
 use udp::UdpCounters;
-
-/// Limits shared by every torrent of the session.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    /// Connections being set up at once, per torrent.
-    pub half_open: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { half_open: 16 }
-    }
-}
 
 /// A torrent's place in the router, with MSE's req2 (SHA-1 of "req2" and the info hash)
 /// computed once: an encrypted connection names its torrent only by it.
@@ -95,44 +83,17 @@ pub(crate) struct Routes {
     incoming: u64,
 }
 
-/// What a torrent uses of its session: cheap to clone (handles and `Arc`s), so every torrent
-/// holds one and none owns the process's sockets.
-#[derive(Clone)]
-pub(crate) struct SessionCtx {
-    pub our_id: [u8; 20],
-    /// Source address for outgoing connections (`--bind`), when one was given.
-    pub bind: Option<IpAddr>,
-    /// MSE/PE for every connection of the session, dialed or accepted.
-    pub encryption: EncryptionPolicy,
-    /// Which transports are dialed and accepted.
-    pub transport: TransportPolicy,
-    /// BEP 11 peer exchange for every torrent that is not private.
-    pub pex: bool,
-    /// 0 when not listening.
-    pub listen_port: u16,
-    pub limits: Limits,
-    /// The session's rate buckets, under which every torrent's hang.
-    pub rates: Arc<crate::engine::peer::rate::SessionRates>,
-    pub pool: Arc<DiskPool>,
-    /// Payload files open at once, all torrents together (disk/open_files.rs).
-    pub open_files: Arc<OpenFiles>,
-    /// uTP on the session's UDP socket, unless `--transport tcp`.
-    pub utp: Option<UtpSocket>,
-    /// The DHT node on the session's UDP socket, unless `--no-dht`.
-    pub dht: Option<Dht>,
-    routes: Arc<Mutex<Routes>>,
-}
-
-impl SessionCtx {
+/// How a torrent's task takes and gives back its route (`torrent::start::Routing`).
+impl Routing for Mutex<Routes> {
     /// Connections naming `info_hash` (in the clear or by MSE's req2) go to `events` until
     /// `unroute`; those that waited for the torrent to wake go there now.
-    pub(crate) fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
-        route_to_task(&self.routes, info_hash, events);
+    fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
+        route_to_task(self, info_hash, events);
     }
 
     /// Takes a task's route away; a dormant torrent's stays (the manager owns that one).
-    pub(crate) fn unroute(&self, info_hash: &[u8; 20]) {
-        let mut routes = lock(&self.routes);
+    fn unroute(&self, info_hash: &[u8; 20]) {
+        let mut routes = lock(self);
         if matches!(
             routes.by_hash.get(info_hash),
             Some(Route {
@@ -143,7 +104,24 @@ impl SessionCtx {
             routes.by_hash.remove(info_hash);
         }
     }
+}
 
+/// What a process has once. Torrents get a `SessionCtx`; the session itself stays with whoever
+/// started it and is closed once, after its torrents.
+pub(crate) struct Session {
+    pub ctx: SessionCtx,
+    /// The UDP socket on the listen port's number, when it could be bound.
+    #[allow(dead_code)] // kept so the socket lives as long as the session
+    pub udp: Option<Arc<tokio::net::UdpSocket>>,
+    #[allow(dead_code)] // counted by the receive loop; shown in a later step
+    pub udp_counters: Arc<UdpCounters>,
+    accept_tasks: Vec<JoinHandle<()>>,
+    /// Incoming connections by the info hash of their handshake (torrents reach it through
+    /// `ctx` as `Routing`; the dormant routes are the manager's).
+    routes: Arc<Mutex<Routes>>,
+}
+
+impl Session {
     /// While a torrent is dormant, connections naming it wake it through `wake`.
     pub(crate) fn route_dormant(&self, info_hash: [u8; 20], wake: mpsc::UnboundedSender<[u8; 20]>) {
         lock(&self.routes).by_hash.insert(
@@ -177,21 +155,7 @@ impl SessionCtx {
     pub(crate) fn incoming(&self) -> u64 {
         lock(&self.routes).incoming
     }
-}
 
-/// What a process has once. Torrents get a `SessionCtx`; the session itself stays with whoever
-/// started it and is closed once, after its torrents.
-pub(crate) struct Session {
-    pub ctx: SessionCtx,
-    /// The UDP socket on the listen port's number, when it could be bound.
-    #[allow(dead_code)] // kept so the socket lives as long as the session
-    pub udp: Option<Arc<tokio::net::UdpSocket>>,
-    #[allow(dead_code)] // counted by the receive loop; shown in a later step
-    pub udp_counters: Arc<UdpCounters>,
-    accept_tasks: Vec<JoinHandle<()>>,
-}
-
-impl Session {
     /// Listens on `opts.port` (or the next few, or any free one) at `opts.bind`; with the
     /// default "any" address, on IPv6 too. UDP is bound on the same port number for the DHT
     /// and uTP. Returns the lines for the log saying how that went.
@@ -272,13 +236,14 @@ impl Session {
             open_files: Arc::new(OpenFiles::for_this_process()),
             utp,
             dht,
-            routes,
+            router: Arc::clone(&routes) as Arc<dyn Routing>,
         };
         let session = Session {
             ctx,
             udp,
             udp_counters,
             accept_tasks,
+            routes,
         };
         (session, logs)
     }
@@ -308,7 +273,7 @@ impl Drop for Session {
     }
 }
 
-/// `SessionCtx::route` on the routes themselves.
+/// `Routing::route` on the routes themselves.
 fn route_to_task(
     routes: &Mutex<Routes>,
     info_hash: [u8; 20],

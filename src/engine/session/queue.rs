@@ -43,40 +43,12 @@
 use std::time::Duration;
 
 pub(crate) use crate::engine::api::Move;
+use crate::engine::api::QueueSettings;
 
-/// Defaults, shared by the flags and the config file.
-pub(crate) const DEFAULT_MAX_DOWNLOADS: u32 = 5;
-/// No seed limit: every complete torrent seeds (see the rules above).
-pub(crate) const DEFAULT_MAX_SEEDS: u32 = 0;
-pub(crate) const DEFAULT_SLOW_RATE: u64 = 2048;
-pub(crate) const DEFAULT_STALLED_AFTER: Duration = Duration::from_secs(5 * 60);
 /// Torrents opening and checking their data at once. The session's hashing threads take one
 /// check at a time anyway (`DiskPool::hashing_permit`); a few more let the next ones open their
 /// files and queue for the threads meanwhile, so the threads never wait on an open.
 pub(crate) const MAX_CHECKS: u32 = 3;
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct QueueSettings {
-    /// Downloads at once; 0 = unlimited.
-    pub max_downloads: u32,
-    /// Seeds uploading at once (idle seeds not counted); 0 = unlimited.
-    pub max_seeds: u32,
-    /// Bytes a second below which a download (or a seed's upload) is slow.
-    pub slow_rate: u64,
-    /// How long a download (or a seed with a slot) must stay slow to stop counting.
-    pub stalled_after: Duration,
-}
-
-impl Default for QueueSettings {
-    fn default() -> Self {
-        QueueSettings {
-            max_downloads: DEFAULT_MAX_DOWNLOADS,
-            max_seeds: DEFAULT_MAX_SEEDS,
-            slow_rate: DEFAULT_SLOW_RATE,
-            stalled_after: DEFAULT_STALLED_AFTER,
-        }
-    }
-}
 
 /// What a torrent would do if it ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,10 @@ use tokio::sync::{mpsc, watch};
 
 use crate::engine::api::{Command, LogLevel, LogLine, Snapshot, TorrentLine, TorrentState};
 use crate::engine::peer::dial::Transports;
-use crate::engine::session::SessionCtx;
 use crate::engine::torrent::metadata::{self, Fetcher, FETCH_TIMEOUT};
 use crate::engine::torrent::metadata_wait;
 use crate::engine::torrent::shared::Event;
+use crate::engine::torrent::start::SessionCtx;
 use crate::engine::torrent::start::Start;
 use crate::engine::TorrentEnd;
 use crate::protocol::magnet::Magnet;

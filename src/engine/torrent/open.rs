@@ -6,6 +6,7 @@ use super::check::Check;
 use super::*;
 use crate::engine::peer::link::TorrentFacts;
 use crate::engine::torrent::shared::Event;
+use crate::engine::torrent::start::SessionCtx;
 
 /// Runs the torrent until it ends: opening, the check, then the coordinator.
 pub(crate) fn run(

@@ -33,7 +33,7 @@ pub struct Options {
     /// Bytes a second the DHT node may send in answer to others' queries.
     pub dht_rate_limit: u32,
     /// How many torrents of the session download and seed at once (`session/queue.rs`).
-    pub queue: crate::engine::session::queue::QueueSettings,
+    pub queue: crate::engine::api::QueueSettings,
     /// The session's seeding goals and what reaching one does (`session/goals.rs`).
     pub goals: crate::engine::api::Goals,
     pub goal_action: crate::engine::api::GoalAction,

@@ -1,12 +1,23 @@
-//! What a session hands a torrent it starts. In a file of its own so the magnet fetch, which
-//! runs before the torrent proper, can take it without importing the torrent (no cycle).
+//! What a session hands a torrent it starts: `Start` for this run, and `SessionCtx`, what every
+//! torrent uses of its session (defined here, on the torrent's side, so the torrent never
+//! names the session). In a file of its own so the magnet fetch, which runs before the
+//! torrent proper, can take it without importing the torrent (no cycle).
+
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::dht::Dht;
+use crate::engine::api::TransportPolicy;
 use crate::engine::api::{TorrentId, TorrentLine};
-use crate::engine::session::SessionCtx;
+use crate::engine::disk::pool::DiskPool;
+use crate::engine::disk::OpenFiles;
 use crate::engine::torrent::report::{Lifetime, Report};
+use crate::engine::torrent::shared::Event;
 pub(crate) use crate::engine::torrent::snapshot::Snapshots;
+use crate::net::utp::UtpSocket;
+use crate::net::EncryptionPolicy;
 use crate::protocol::bitfield::Bitfield;
 
 /// What a torrent started by a session gets besides its metainfo and options.
@@ -34,4 +45,66 @@ pub(crate) struct Start {
     pub line: watch::Sender<TorrentLine>,
     /// Where resume points go (None: nothing is saved, as in headless runs).
     pub reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
+}
+
+/// How a torrent's task takes the connections that name it: the session's router, seen
+/// from the torrent.
+pub(crate) trait Routing: Send + Sync {
+    /// Connections naming `info_hash` (in the clear or by MSE's req2) go to `events` until
+    /// `unroute`; those that waited for the torrent to wake go there now.
+    fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>);
+    /// Takes a task's route away; a dormant torrent's stays (the manager owns that one).
+    fn unroute(&self, info_hash: &[u8; 20]);
+}
+
+/// Limits shared by every torrent of the session.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Connections being set up at once, per torrent.
+    pub half_open: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { half_open: 16 }
+    }
+}
+
+/// What a torrent uses of its session: cheap to clone (handles and `Arc`s), so every torrent
+/// holds one and none owns the process's sockets.
+#[derive(Clone)]
+pub(crate) struct SessionCtx {
+    pub our_id: [u8; 20],
+    /// Source address for outgoing connections (`--bind`), when one was given.
+    pub bind: Option<IpAddr>,
+    /// MSE/PE for every connection of the session, dialed or accepted.
+    pub encryption: EncryptionPolicy,
+    /// Which transports are dialed and accepted.
+    pub transport: TransportPolicy,
+    /// BEP 11 peer exchange for every torrent that is not private.
+    pub pex: bool,
+    /// 0 when not listening.
+    pub listen_port: u16,
+    pub limits: Limits,
+    /// The session's rate buckets, under which every torrent's hang.
+    pub rates: Arc<crate::engine::peer::rate::SessionRates>,
+    pub pool: Arc<DiskPool>,
+    /// Payload files open at once, all torrents together (disk/open_files.rs).
+    pub open_files: Arc<OpenFiles>,
+    /// uTP on the session's UDP socket, unless `--transport tcp`.
+    pub utp: Option<UtpSocket>,
+    /// The DHT node on the session's UDP socket, unless `--no-dht`.
+    pub dht: Option<Dht>,
+    /// Where connections naming this torrent are sent (the session's router).
+    pub router: Arc<dyn Routing>,
+}
+
+impl SessionCtx {
+    pub(crate) fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
+        self.router.route(info_hash, events);
+    }
+
+    pub(crate) fn unroute(&self, info_hash: &[u8; 20]) {
+        self.router.unroute(info_hash);
+    }
 }

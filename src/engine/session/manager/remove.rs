@@ -27,7 +27,7 @@ impl Manager {
     pub(super) fn finish_remove(&mut self, i: usize) {
         let slot = self.slots.remove(i);
         self.by_hash.remove(&slot.info_hash);
-        self.session.ctx.unroute_dormant(&slot.info_hash);
+        self.session.unroute_dormant(&slot.info_hash);
         let path = slot.save_path();
         let Some(Removal { delete_data, reply }) = slot.removing else {
             return;

@@ -83,7 +83,6 @@ impl Manager {
         }
         dormancy::keep_asleep(&mut slot.snapshots);
         self.session
-            .ctx
             .route_dormant(slot.info_hash, self.wakes_tx.clone());
         self.trim_due = true;
         let (trackers, dht) = slot.meta.as_ref().map_or((false, false), |m| {
@@ -230,7 +229,7 @@ impl Manager {
             p.dormant = false;
             slot.policy.announce_at = None;
             slot.policy.announce_unix = None;
-            self.session.ctx.unroute_dormant(&slot.info_hash);
+            self.session.unroute_dormant(&slot.info_hash);
         }
     }
 }

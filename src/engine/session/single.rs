@@ -1,0 +1,117 @@
+//! A session of one torrent: the headless runs (`ttui --headless`, `ttui seed`, the demo's
+//! peers) start the process's resources for a single torrent, which ends the session with it
+//! and saves nothing.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::api::{Snapshot, TorrentId, TorrentLine};
+use crate::engine::session::Session;
+use crate::engine::torrent::priorities::FilePlan;
+use crate::engine::torrent::{
+    drop_unused_trackers, magnet, run, run_magnet, snapshot, Engine, Lifetime, Options, Snapshots,
+    Start,
+};
+use crate::protocol::magnet::Magnet;
+use crate::protocol::metainfo::Metainfo;
+
+fn next_id() -> TorrentId {
+    static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+    TorrentId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Starts a session with a magnet link's torrent: its metadata is fetched (BEP 9) from the
+/// magnet's `x.pe` and `extra_peers`, its trackers and the session's DHT, then the torrent
+/// runs as with `start`. With `echo` the fetch's lines also go to stderr (headless runs).
+pub(crate) fn start_magnet(
+    magnet: Magnet,
+    extra_peers: Vec<SocketAddr>,
+    opts: Options,
+    echo: bool,
+) -> Engine {
+    let id = next_id();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let first = magnet::magnet_snapshot(id, &magnet, &opts.output);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(first));
+    let done = tokio::spawn(async move {
+        let (mut session, listen_log) = Session::start(&opts).await;
+        let start = headless_start(id, &session, snap_tx, opts.files.sequential);
+        let only = opts.files.only.clone();
+        let outcome = run_magnet(
+            start,
+            magnet,
+            extra_peers,
+            opts,
+            echo,
+            listen_log,
+            cmd_rx,
+            only,
+        )
+        .await;
+        session.close().await;
+        outcome
+    });
+    Engine {
+        id,
+        snapshots: snap_rx,
+        commands: cmd_tx,
+        done,
+    }
+}
+
+/// Starts a session with one torrent on the current tokio runtime; the session ends with it.
+pub fn start(meta: Metainfo, opts: Options) -> Engine {
+    let id = next_id();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let mut initial = snapshot::initial(id, &meta, &opts.output, 0);
+    drop_unused_trackers(&mut initial, &opts);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
+    let done = tokio::spawn(async move {
+        // Listen before the (possibly long) resume check, so peers that dial us meanwhile
+        // wait for our handshake instead of being refused and backing off.
+        let (mut session, listen_log) = Session::start(&opts).await;
+        let mut start = headless_start(id, &session, snap_tx, opts.files.sequential);
+        if let Some(only) = &opts.files.only {
+            // The CLI refused an index past the last file already.
+            start.files = FilePlan::only_once_known(&meta.info, only, opts.files.sequential);
+        }
+        let outcome = run(start, listen_log, meta, opts, cmd_rx).await;
+        session.close().await;
+        outcome
+    });
+    Engine {
+        id,
+        snapshots: snap_rx,
+        commands: cmd_tx,
+        done,
+    }
+}
+
+/// A torrent that has its session to itself and saves nothing.
+fn headless_start(
+    id: TorrentId,
+    session: &Session,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    sequential: bool,
+) -> Start {
+    Start {
+        id,
+        ctx: session.ctx.clone(),
+        trusted: None,
+        trusted_from_run: false,
+        to_check: Vec::new(),
+        lifetime: Lifetime::default(),
+        paused: false,
+        files: FilePlan {
+            sequential,
+            ..FilePlan::default()
+        },
+        rates: session.ctx.rates.torrent(Default::default()),
+        snapshots: Snapshots::with(snapshots),
+        line: watch::channel(TorrentLine::placeholder(id)).0,
+        reports: None,
+    }
+}
