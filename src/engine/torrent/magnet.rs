@@ -134,7 +134,9 @@ pub(crate) async fn fetch_in_session(
                     report(format!("metadata ({} bytes) from {addr}", info.len()));
                     // Dialed back for the download: where it listens, else where it came from.
                     let back = SocketAddr::new(addr.ip(), port.unwrap_or(addr.port()));
-                    break metadata::metainfo_from_info(&info, magnet).map(|m| (m, vec![back]));
+                    break metadata::metainfo_from_info(&info, magnet)
+                        .map(|m| (m, vec![back]))
+                        .map_err(|e| e.to_string());
                 }
                 Err(e) => {
                     report(format!("{addr}: {e}"));

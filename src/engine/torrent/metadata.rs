@@ -71,15 +71,53 @@ pub(crate) fn metadata_reply(info: &[u8], piece: i64) -> Vec<u8> {
     }
 }
 
+/// Why one source could not give a magnet's metadata. The fetch goes on with the next source
+/// and shows this on the source's line.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MetadataError {
+    #[error("{0}")]
+    Connect(crate::engine::api::PeerEnd),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Wire(#[from] crate::protocol::message::WireError),
+    #[error("peer does not support the extension protocol")]
+    NoExtensions,
+    #[error("extended handshake: {0}")]
+    ExtHandshake(crate::protocol::extension::ExtError),
+    #[error("peer does not offer the metadata")]
+    NotOffered,
+    #[error("metadata too large")]
+    TooLarge,
+    #[error("timed out fetching metadata")]
+    TimedOut,
+    #[error("closed by peer")]
+    Closed,
+    #[error("malformed metadata message: {0}")]
+    Malformed(crate::protocol::extension::ExtError),
+    #[error("metadata piece out of range")]
+    OutOfRange,
+    #[error("metadata piece of the wrong length")]
+    WrongLength,
+    #[error("metadata does not match the info hash")]
+    HashMismatch,
+    #[error("peer rejected the metadata request")]
+    Rejected,
+    #[error("metadata from peers: {0}")]
+    Metainfo(crate::protocol::metainfo::MetainfoError),
+    #[error("metadata from peers does not match the magnet's info hash")]
+    NotTheMagnets,
+}
+
 /// Builds a Metainfo from a verified info dictionary and the magnet's trackers.
-pub(crate) fn metainfo_from_info(info: &[u8], magnet: &Magnet) -> Result<Metainfo, String> {
+pub(crate) fn metainfo_from_info(info: &[u8], magnet: &Magnet) -> Result<Metainfo, MetadataError> {
     let mut t = Vec::with_capacity(info.len() + 16);
     t.extend_from_slice(b"d4:info");
     t.extend_from_slice(info);
     t.push(b'e');
-    let mut meta = Metainfo::from_bytes(&t).map_err(|e| format!("metadata from peers: {e}"))?;
+    let mut meta = Metainfo::from_bytes(&t).map_err(MetadataError::Metainfo)?;
     if meta.info_hash != magnet.info_hash {
-        return Err("metadata from peers does not match the magnet's info hash".into());
+        return Err(MetadataError::NotTheMagnets);
     }
     meta.trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
     Ok(meta)
@@ -92,7 +130,7 @@ async fn from_peer(
     report: &(dyn Fn(String) + Sync),
     encryption: EncryptionPolicy,
     transports: &Transports,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, MetadataError> {
     // Dialed like the engine's peers: MSE first with `prefer`, only MSE with `require`, over
     // the transports the session allows.
     let (stream, hs, ..) = connect_encrypted(
@@ -106,7 +144,7 @@ async fn from_peer(
         || {},
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(MetadataError::Connect)?;
     report(format!("{addr}: connected"));
     exchange(stream, &hs, magnet).await.map(|(info, _)| info)
 }
@@ -121,12 +159,9 @@ pub(crate) async fn from_incoming(
     magnet: &Magnet,
     our_id: [u8; 20],
     dht: bool,
-) -> Result<(Vec<u8>, Option<u16>), String> {
+) -> Result<(Vec<u8>, Option<u16>), MetadataError> {
     let ours = Handshake::new(magnet.info_hash, our_id).with_dht(dht);
-    stream
-        .write_all(&ours.encode())
-        .await
-        .map_err(|e| e.to_string())?;
+    stream.write_all(&ours.encode()).await?;
     exchange(stream, hs, magnet).await
 }
 
@@ -136,9 +171,9 @@ async fn exchange(
     stream: PeerStream,
     hs: &Handshake,
     magnet: &Magnet,
-) -> Result<(Vec<u8>, Option<u16>), String> {
+) -> Result<(Vec<u8>, Option<u16>), MetadataError> {
     if !hs.supports_extensions() {
-        return Err("peer does not support the extension protocol".into());
+        return Err(MetadataError::NoExtensions);
     }
     // The piece count is unknown until we have the metadata; the codec's smallest cap (64 KiB)
     // fits a 16 KiB metadata piece and any bitfield of a torrent we could fetch this way.
@@ -146,10 +181,7 @@ async fn exchange(
     let mut ours = ExtHandshake::default();
     ours.m.insert(extension::UT_METADATA.into(), UT_METADATA_ID);
     let payload = Bytes::from(ours.encode());
-    framed
-        .send(Message::Extended { id: 0, payload })
-        .await
-        .map_err(|e| e.to_string())?;
+    framed.send(Message::Extended { id: 0, payload }).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut their_id = None;
     let mut their_port = None;
@@ -158,64 +190,58 @@ async fn exchange(
     let mut got = BTreeSet::new();
     loop {
         let msg = match tokio::time::timeout_at(deadline, framed.next()).await {
-            Err(_) => return Err("timed out fetching metadata".into()),
-            Ok(None) => return Err("closed by peer".into()),
-            Ok(Some(Err(e))) => return Err(e.to_string()),
+            Err(_) => return Err(MetadataError::TimedOut),
+            Ok(None) => return Err(MetadataError::Closed),
+            Ok(Some(Err(e))) => return Err(e.into()),
             Ok(Some(Ok(m))) => m,
         };
         let Message::Extended { id, payload } = msg else {
             continue;
         };
         if id == 0 {
-            let h =
-                ExtHandshake::decode(&payload).map_err(|e| format!("extended handshake: {e}"))?;
+            let h = ExtHandshake::decode(&payload).map_err(MetadataError::ExtHandshake)?;
             // decode keeps metadata_size within 1..=MAX_METADATA.
             let (Some(ut), Some(total)) = (h.id_of(extension::UT_METADATA), h.metadata_size) else {
-                return Err("peer does not offer the metadata".into());
+                return Err(MetadataError::NotOffered);
             };
             their_id = Some(ut);
             their_port = h.p;
-            size = usize::try_from(total).map_err(|_| "metadata too large".to_string())?;
+            size = usize::try_from(total).map_err(|_| MetadataError::TooLarge)?;
             buf = BytesMut::zeroed(size);
             for piece in 0..extension::metadata_pieces(total) {
-                let piece = u32::try_from(piece).map_err(|_| "metadata too large".to_string())?;
+                let piece = u32::try_from(piece).map_err(|_| MetadataError::TooLarge)?;
                 let payload = Bytes::from(ExtMetadataMsg::Request { piece }.encode(&[]));
-                framed
-                    .feed(Message::Extended { id: ut, payload })
-                    .await
-                    .map_err(|e| e.to_string())?;
+                framed.feed(Message::Extended { id: ut, payload }).await?;
             }
-            framed.flush().await.map_err(|e| e.to_string())?;
+            framed.flush().await?;
         } else if id == UT_METADATA_ID && their_id.is_some() {
             let (head, data) = match ExtMetadataMsg::decode(&payload) {
                 Ok(x) => x,
                 // BEP 9: message types we do not know are ignored.
                 Err(extension::ExtError::UnknownMetadataType(_)) => continue,
-                Err(e) => return Err(format!("malformed metadata message: {e}")),
+                Err(e) => return Err(MetadataError::Malformed(e)),
             };
             match head {
                 ExtMetadataMsg::Data { piece, .. } => {
                     let start = (piece as usize).checked_mul(METADATA_PIECE);
                     let Some(start) = start.filter(|s| *s < size) else {
-                        return Err("metadata piece out of range".into());
+                        return Err(MetadataError::OutOfRange);
                     };
                     let want = (size - start).min(METADATA_PIECE);
                     if data.len() != want {
-                        return Err("metadata piece of the wrong length".into());
+                        return Err(MetadataError::WrongLength);
                     }
                     buf[start..start + want].copy_from_slice(data);
                     got.insert(start);
                     if got.len() == size.div_ceil(METADATA_PIECE) {
                         let hash: [u8; 20] = Sha1::digest(&buf).into();
                         if hash != magnet.info_hash {
-                            return Err("metadata does not match the info hash".into());
+                            return Err(MetadataError::HashMismatch);
                         }
                         return Ok((buf.to_vec(), their_port));
                     }
                 }
-                ExtMetadataMsg::Reject { .. } => {
-                    return Err("peer rejected the metadata request".into())
-                }
+                ExtMetadataMsg::Reject { .. } => return Err(MetadataError::Rejected),
                 ExtMetadataMsg::Request { .. } => {}
             }
         }
@@ -367,14 +393,14 @@ impl Fetcher<'_> {
                     Ok(info) => {
                         report(format!("metadata ({} bytes) from {addr}", info.len()));
                         // The bytes match the info hash: no peer can send others for it.
-                        return metainfo_from_info(&info, magnet).map_err(|msg| Spent {
+                        return metainfo_from_info(&info, magnet).map_err(|e| Spent {
                             fatal: true,
-                            ..spent(msg, &sources)
+                            ..spent(e.to_string(), &sources)
                         });
                     }
                     Err(e) => {
                         report(format!("{addr}: {e}"));
-                        sources.last_error = e;
+                        sources.last_error = e.to_string();
                     }
                 },
                 results = tracker_results(&mut trackers), if trackers.is_some() => {
