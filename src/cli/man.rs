@@ -86,6 +86,9 @@ pub(crate) fn to_roff(md: &str) -> String {
     let mut block = Block::None;
     let mut header: Vec<String> = Vec::new();
     let mut row_no = 0usize;
+    // The lines of the paragraph or list item being read: formatted together, so a `code`
+    // or **bold** span may run over a line's end.
+    let mut text: Vec<&str> = Vec::new();
     for raw in md.lines() {
         let line = raw.trim_end();
         let trimmed = line.trim_start();
@@ -98,6 +101,17 @@ pub(crate) fn to_roff(md: &str) -> String {
             }
             continue;
         }
+        let continues = block == Block::Text
+            && !trimmed.is_empty()
+            && !trimmed.starts_with("```")
+            && !is_heading(trimmed)
+            && !trimmed.starts_with('|')
+            && (line.starts_with(' ') || !starts_item(trimmed));
+        if continues {
+            text.push(trimmed);
+            continue;
+        }
+        flush(&mut out, &mut text);
         if trimmed.starts_with("```") {
             out.push_str(".PP\n.RS 4\n.nf\n");
             block = Block::Code;
@@ -120,7 +134,7 @@ pub(crate) fn to_roff(md: &str) -> String {
         if let Some(title) = heading(trimmed, "### ") {
             out.push_str(".PP\n");
             push_line(&mut out, &format!("\\fB{}\\fR", inline(title)));
-            block = Block::Text;
+            block = Block::None;
             continue;
         }
         if trimmed.starts_with('|') {
@@ -138,31 +152,49 @@ pub(crate) fn to_roff(md: &str) -> String {
             table_row(&mut out, &header, &cells);
             continue;
         }
+        block = Block::Text;
         // A list item starts at the line's start; an indented line continues what is open.
         if !line.starts_with(' ') {
             if let Some(item) = trimmed.strip_prefix("- ").or(trimmed.strip_prefix("* ")) {
                 out.push_str(".IP \\(bu 2\n");
-                push_line(&mut out, &inline(item));
-                block = Block::Text;
+                text.push(item);
                 continue;
             }
             if let Some((number, item)) = numbered(trimmed) {
                 out.push_str(&format!(".IP {number}. 4\n"));
-                push_line(&mut out, &inline(item));
-                block = Block::Text;
+                text.push(item);
                 continue;
             }
         }
-        if block != Block::Text {
-            out.push_str(".PP\n");
-            block = Block::Text;
-        }
-        push_line(&mut out, &inline(trimmed));
+        out.push_str(".PP\n");
+        text.push(trimmed);
     }
+    flush(&mut out, &mut text);
     if block == Block::Code {
         out.push_str(".fi\n.RE\n");
     }
     out
+}
+
+fn is_heading(line: &str) -> bool {
+    ["# ", "## ", "### "]
+        .iter()
+        .any(|m| heading(line, m).is_some())
+}
+
+fn starts_item(line: &str) -> bool {
+    line.starts_with("- ") || line.starts_with("* ") || numbered(line).is_some()
+}
+
+/// Writes the text block read so far, formatted as one, a guarded line per source line.
+fn flush(out: &mut String, text: &mut Vec<&str>) {
+    if text.is_empty() {
+        return;
+    }
+    for line in inline(&text.join("\n")).lines() {
+        push_line(out, line);
+    }
+    text.clear();
 }
 
 fn heading<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
