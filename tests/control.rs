@@ -284,7 +284,7 @@ async fn every_message_survives_the_wire() {
         sent.unwrap();
         assert_eq!(&decode_response(&got.unwrap()).unwrap(), r);
     }
-    // The wire shapes the README documents.
+    // The wire shapes the man page documents (assets/man/scripting.md).
     let add = serde_json::to_value(&requests[0]).unwrap();
     assert_eq!(add["verb"], "add");
     assert_eq!(

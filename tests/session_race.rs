@@ -1,8 +1,9 @@
 //! Issue 19 ("two sessions racing for one state directory"): four `ttui daemon` processes
 //! started at the same instant on one state directory. Exactly one keeps running and serves
-//! `ttui list`; each of the others exits with code 1 (the README's "anything else") and one
-//! line saying a session already runs; the lock, the lock's pid and the control socket are the
-//! winner's, no half-written save is left, and the torrent saved there comes back every round.
+//! `ttui list`; each of the others exits with code 1 (the man page's "anything else",
+//! assets/man/scripting.md) and one line saying a session already runs; the lock, the lock's
+//! pid and the control socket are the winner's, no half-written save is left, and the torrent
+//! saved there comes back every round.
 //!
 //! Run through tests/run.sh: the test refuses to run unless the process sits in a network
 //! namespace whose only interface is `lo`.

@@ -4,7 +4,7 @@
 //! hand-over), `verbs` (`ttui daemon`, `ttui add/list/...`), `serve` (the session's end of
 //! the control socket), `serve_watch` (the snapshot streams `ttui attach` reads), `attach`
 //! (`ttui attach`, `ttui bridge`), `verbs_fmt` (what the verbs print), `setup` (`ttui config`,
-//! `completions`, `man`), `watch` (the watch directory); `ttui demo` is `crate::demo`, the
+//! `completions`, `man`; `man` builds the page), `watch` (the watch directory); `ttui demo` is `crate::demo`, the
 //! config file `crate::config`.
 
 pub(crate) mod attach;
@@ -16,6 +16,7 @@ pub mod info;
 pub(crate) mod limit;
 pub(crate) mod load;
 pub(crate) mod logging;
+mod man;
 pub(crate) mod rate_args;
 pub(crate) mod run;
 pub(crate) mod serve;
@@ -184,9 +185,10 @@ pub(crate) enum Cmd {
     Daemon(DownloadArgs),
     /// Print the effective settings, where each comes from, and every path ttui uses.
     Config(DownloadArgs),
-    /// Print a shell completion script, generated from these very flags (see the README).
+    /// Print a shell completion script, generated from these very flags.
     Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff; e.g. `ttui man | man -l -`).
+    /// Print the man page: every flag, and the reference the README leaves out (roff; e.g.
+    /// `ttui man | man -l -`).
     Man,
     /// The full screen of a running session (`ttui daemon`, or another `ttui`); quitting it
     /// leaves the session running. With --ssh, of a session on another machine.
@@ -343,7 +345,7 @@ pub(crate) enum Verb {
 /// Which session a verb talks to, and how it prints.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct At {
-    /// Print JSON for scripts (documented in the README).
+    /// Print JSON for scripts (its fields: `ttui man`, SCRIPTING).
     #[arg(long)]
     pub json: bool,
     /// The session's state directory (default: $XDG_DATA_HOME/ttui or ~/.local/share/ttui).

@@ -1,6 +1,7 @@
 //! What a seedbox user sets up once: `ttui config` (the effective settings, where each comes
 //! from, and every path), `ttui completions SHELL` and `ttui man`, both generated from the
-//! clap definition so they never drift from the flags.
+//! clap definition so they never drift from the flags (the man page adds the hand-written
+//! sections of `assets/man/`, see `cli/man.rs`).
 
 use std::io::Write;
 use std::path::Path;
@@ -111,13 +112,10 @@ pub(crate) fn completions(shell: clap_complete::Shell) -> Result<i32, String> {
     write_stdout(&buf)
 }
 
-/// `ttui man`: the man page of ttui, in roff.
+/// `ttui man`: the man page of ttui, in roff (clap's sections and the hand-written ones).
 pub(crate) fn man() -> Result<i32, String> {
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut buf)
-        .map_err(|e| format!("man page: {e}"))?;
-    write_stdout(&buf)
+    let page = crate::cli::man::page().map_err(|e| format!("man page: {e}"))?;
+    write_stdout(&page)
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<i32, String> {

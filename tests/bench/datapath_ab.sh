@@ -59,7 +59,7 @@ PIDS+=($!)
 wait_for 30 "the libtorrent seeder" grep -q '^ready' "$W/seed.log"
 
 # spend DIR: empty a finished download's files and keep them aside until the end (deleting
-# them would tax the next file creation on this journal-less ext4; see README).
+# them would tax the next file creation on this journal-less ext4; see tests/bench/README.md).
 spend() {
     local dst
     dst=$W/spent/$RANDOM$RANDOM

@@ -192,7 +192,7 @@ part_utp() {
     spawn "$W/logs/lt-seed-utp.log" $PY "$LT" --torrent "$W/big.torrent" --save "$W/seed" \
         --ip 127.0.0.9 --port 6881 --seed-mode --announce-wait 0 --max-seconds 7200 --transport both
     # ttui's own sender beside it (GSO sends over uTP): python3-libtorrent's uTP sender is
-    # the limit of the first pair (README, "uTP"), so each transport is also measured from it.
+    # the limit of the first pair (tests/bench/README.md, "uTP"), so each transport is also measured from it.
     mkdir -p "$W/tt-utp-state"
     spawn "$W/logs/tt-seed-utp.log" env XDG_STATE_HOME="$W/tt-utp-state" "$TTUI" seed \
         "$W/big.torrent" --headless --no-trackers --no-dht --no-pex --bind 127.0.0.10 \

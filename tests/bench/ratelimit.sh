@@ -20,7 +20,7 @@
 #   DIRS="down up" PEERS="1 10 50" bash tests/bench/ratelimit.sh   # the issue's whole grid
 #   RATES="1M" WINDOW=10 bash tests/bench/ratelimit.sh
 #
-# Figures are in README.md ("Rate limits, measured").
+# Figures are in tests/bench/README.md ("Rate limits").
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

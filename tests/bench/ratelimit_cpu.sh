@@ -11,7 +11,7 @@
 # bytes in turns of a second, and the 2 s windows those lines' rates are read over, 1 s apart,
 # beat with the turns (100 KiB/s read 104 KiB/s there, the same each run). The random part of
 # the warm-up puts each window at a different phase of the turns. The issue's clause: limited
-# CPU per MiB no higher than capped. Figures are in README.md ("Rate limits and turtle mode").
+# CPU per MiB no higher than capped. Figures are in tests/bench/README.md ("Rate limits").
 #
 # REF=/path/to/other/ttui also runs that binary's limited and capped runs in every pair, right
 # after this build's, and prints its rows beside them ("ref"): a before/after comparison in

@@ -327,7 +327,7 @@ pub fn assert_one_line(text: &str, what: &str) {
     );
 }
 
-// --- the resume file, read with a bencode walker of its own (the format is the README's) ---
+// --- the resume file, read with a bencode walker of its own (its format: assets/man/state.md) ---
 
 /// A top-level integer or byte string of a bencoded dict.
 #[derive(Debug, Clone, PartialEq)]

@@ -97,7 +97,8 @@ pub fn ids_of(rows: &[Value], payloads: &[Payload]) -> Vec<String> {
         .collect()
 }
 
-/// Every field the README documents for a row of `list --json`.
+/// Fields of a row of `list --json` as the man page documents them (assets/man/scripting.md,
+/// which lists a few more).
 pub const ROW_FIELDS: &[&str] = &[
     "id",
     "info_hash",
