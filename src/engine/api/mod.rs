@@ -12,10 +12,12 @@ mod options;
 pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
 pub use options::TransportPolicy;
 mod session;
+mod settings;
 pub use errors::RequestError;
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
 pub use files::{file_rows, AddFiles, FilePriority, FileRow};
 pub use session::*;
+pub use settings::{Settings, SettingsChange, TorrentSettings};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
