@@ -66,11 +66,7 @@ pub(crate) async fn start_session(
     args: &DownloadArgs,
     state_dir: &Path,
 ) -> Result<(SessionHandle, tokio::task::JoinHandle<()>), String> {
-    let fds = crate::engine::disk::fds::raise_nofile_limit();
-    tracing::info!(
-        "descriptor limit {fds}; payload files open at once, all torrents together: at most {}",
-        crate::engine::disk::open_files_budget(fds)
-    );
+    // First: a refused RPC stops the start before anything else is said or done.
     let rpc_settings = crate::rpc::RpcSettings {
         listen: args.rpc,
         ..args.rpc_settings.clone()
@@ -78,6 +74,11 @@ pub(crate) async fn start_session(
     let rpc = crate::rpc::bind(&rpc_settings)
         .await
         .map_err(|e| e.to_string())?;
+    let fds = crate::engine::disk::fds::raise_nofile_limit();
+    tracing::info!(
+        "descriptor limit {fds}; payload files open at once, all torrents together: at most {}",
+        crate::engine::disk::open_files_budget(fds)
+    );
     let store = Store::open(state_dir).map_err(|e| e.to_string())?;
     let mut opts = options(args, true);
     if opts.output == Path::new(".") {
