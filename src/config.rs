@@ -72,6 +72,19 @@ pub struct Config {
     #[serde(default, deserialize_with = "crate::cli::rate_args::schedule_key")]
     pub alt_schedule: Option<crate::engine::peer::rate::Schedule>,
     pub exempt_local_peers: Option<bool>,
+    /// The Transmission RPC (`[rpc]`, or `rpc.listen = ...`).
+    pub rpc: Option<RpcConfig>,
+}
+
+/// The `[rpc]` table: where the Transmission RPC listens and who may use it.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcConfig {
+    pub listen: Option<std::net::SocketAddr>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub host_whitelist: Option<Vec<String>>,
 }
 
 fn duration_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
@@ -238,6 +251,11 @@ fn expand_home(c: &mut Config) {
             *p = home.join(rest);
         }
     }
+    if let Some(p) = c.rpc.as_mut().and_then(|r| r.password_file.as_mut()) {
+        if let Ok(rest) = p.strip_prefix("~") {
+            *p = home.join(rest);
+        }
+    }
 }
 
 /// Where a setting's value came from.
@@ -323,7 +341,40 @@ pub(crate) fn apply(
     take!(exempt_local_peers, "exempt_local_peers", |v| r
         .exempt_local_peers =
         v);
+    apply_rpc(cfg.rpc.as_ref(), args, m, &mut origins);
     origins
+}
+
+/// The `[rpc]` table under `--rpc`; the credentials and the allowlist come from the file only.
+fn apply_rpc(
+    rpc: Option<&RpcConfig>,
+    args: &mut DownloadArgs,
+    m: &ArgMatches,
+    origins: &mut Vec<(&'static str, Origin)>,
+) {
+    let file = rpc.cloned().unwrap_or_default();
+    let from_file = |set: bool| if set { Origin::File } else { Origin::Default };
+    let listen = if on_command_line(m, "rpc") {
+        Origin::Flag
+    } else {
+        args.rpc = file.listen;
+        from_file(file.listen.is_some())
+    };
+    origins.push(("rpc.listen", listen));
+    origins.push(("rpc.username", from_file(file.username.is_some())));
+    origins.push(("rpc.password", from_file(file.password.is_some())));
+    origins.push(("rpc.password_file", from_file(file.password_file.is_some())));
+    origins.push((
+        "rpc.host_whitelist",
+        from_file(file.host_whitelist.is_some()),
+    ));
+    args.rpc_settings = crate::rpc::RpcSettings {
+        listen: args.rpc,
+        username: file.username,
+        password: file.password,
+        password_file: file.password_file,
+        host_whitelist: file.host_whitelist.unwrap_or_default(),
+    };
 }
 
 #[cfg(test)]

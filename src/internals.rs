@@ -104,3 +104,10 @@ pub mod ui {
     pub use crate::ui::app::App;
     pub use crate::ui::{action, draw, list, Action, Theme};
 }
+
+pub mod rpc {
+    /// The RPC's request envelope parser (the fuzz target `rpc` feeds it).
+    pub mod request {
+        pub use crate::rpc::request::{parse, response, Envelope, EnvelopeError};
+    }
+}

@@ -14,6 +14,7 @@ mod engine;
 mod fmt;
 mod net;
 mod protocol;
+mod rpc;
 mod tracker;
 mod ui;
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command. In order:
-#   1. installs the third-party BitTorrent clients the integration tests run against (apt);
+#   1. installs the third-party BitTorrent clients the integration tests run against (apt),
+#      and the Python ones (PyPI, into a venv: python_venv below);
 #   2. the runner's self-test (tests/selftest/run.sh): this script, run against a fake `cargo`
 #      and fake test binaries, must fail on every failure path listed below (a few seconds);
 #   3. cargo fmt --check and cargo clippy --all-targets -D warnings;
@@ -188,7 +189,8 @@ as_root() {
 install_packages() {
     # python3 parses cargo's JSON here; python3-libtorrent needs it anyway.
     local pkgs=(opentracker transmission-daemon transmission-cli mktorrent aria2
-        python3-libtorrent python3 tmux aha iproute2 util-linux openssh-server openssh-client)
+        python3-libtorrent python3 python3-venv tmux aha iproute2 util-linux openssh-server
+        openssh-client)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -203,6 +205,21 @@ install_packages() {
     as_root apt-get update || return
     as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# The Python clients the tests drive (PyPI), in a venv of their own outside the repo, made
+# with Debian's python3 (python3-venv); TTUI_PY_VENV names it for the tests (tests/rpc.rs).
+python_venv() {
+    local venv=${TTUI_PY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ttui/test-venv}
+    local want="transmission-rpc==7.0.12"
+    if [[ ! -x $venv/bin/python ]]; then
+        /usr/bin/python3 -m venv "$venv" || return
+    fi
+    if ! "$venv/bin/python" -c 'import transmission_rpc' 2>/dev/null; then
+        "$venv/bin/python" -m pip install --quiet "$want" || return
+    fi
+    export TTUI_PY_VENV=$venv
+    echo "python venv: $venv ($want)"
 }
 
 rust_components() {
@@ -528,6 +545,7 @@ runner_selftest() {
 
 split_args "$@"
 step "install third-party clients (apt)" install_packages
+step "python clients (venv, PyPI)" python_venv
 if [[ ${TTUI_RUNNER_SELFTEST:-1} != 0 ]]; then
     step "runner self-test (tests/selftest)" runner_selftest
 else

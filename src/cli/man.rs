@@ -31,6 +31,7 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
         include_str!("../../assets/man/scripting.md"),
     ),
     ("remote.md", include_str!("../../assets/man/remote.md")),
+    ("rpc.md", include_str!("../../assets/man/rpc.md")),
     ("screen.md", include_str!("../../assets/man/screen.md")),
     (
         "explainer.md",

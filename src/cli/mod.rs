@@ -130,6 +130,14 @@ pub(crate) struct DownloadArgs {
     /// (or `*.invalid`); the session only (`ttui` on a terminal, `ttui daemon`).
     #[arg(long, value_name = "DIR")]
     pub watch_dir: Option<PathBuf>,
+    /// Serve the Transmission RPC on this address, e.g. 127.0.0.1:9091 (the session only:
+    /// `ttui` on a terminal, `ttui daemon`). Another address than loopback needs
+    /// `rpc.username` and `rpc.password` in the config file.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub rpc: Option<SocketAddr>,
+    /// The RPC's settings from the config file (credentials are never flags).
+    #[arg(skip)]
+    pub rpc_settings: crate::rpc::RpcSettings,
     #[command(flatten)]
     pub queue: goal_args::QueueArgs,
     #[command(flatten)]

@@ -66,6 +66,14 @@ pub(crate) async fn start_session(
     args: &DownloadArgs,
     state_dir: &Path,
 ) -> Result<(SessionHandle, tokio::task::JoinHandle<()>), String> {
+    // First: a refused RPC stops the start before anything else is said or done.
+    let rpc_settings = crate::rpc::RpcSettings {
+        listen: args.rpc,
+        ..args.rpc_settings.clone()
+    };
+    let rpc = crate::rpc::bind(&rpc_settings)
+        .await
+        .map_err(|e| e.to_string())?;
     let fds = crate::engine::disk::fds::raise_nofile_limit();
     tracing::info!(
         "descriptor limit {fds}; payload files open at once, all torrents together: at most {}",
@@ -85,6 +93,29 @@ pub(crate) async fn start_session(
         crate::cli::serve::start(&socket, handle.requests.clone(), handle.snapshot.clone())
             .await
             .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
+    let server = match rpc {
+        Some(rpc) => {
+            let facts = crate::rpc::Facts {
+                state_dir: state_dir.to_path_buf(),
+                max_peers: args.max_peers,
+                dht: !args.no_dht,
+                pex: !args.no_pex,
+                utp: args.transport.utp(),
+                encryption: match args.encryption {
+                    crate::net::EncryptionPolicy::Require => "required",
+                    crate::net::EncryptionPolicy::Prefer => "preferred",
+                    crate::net::EncryptionPolicy::Off => "tolerated",
+                },
+            };
+            let rpc = rpc.serve(facts, handle.requests.clone(), handle.snapshot.clone());
+            // One handle for both faces: aborting it (`stop`) ends the RPC task too.
+            tokio::spawn(async move {
+                let _rpc = AbortOnDrop(rpc);
+                let _ = server.await;
+            })
+        }
+        None => server,
+    };
     Ok((handle, server))
 }
 
@@ -202,6 +233,15 @@ async fn hand_over(
         }
         Response::Error(e) => Err(e.message),
         other => Err(format!("unexpected answer from the session: {other:?}")),
+    }
+}
+
+/// Ends a task when dropped (when the task holding it is aborted).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

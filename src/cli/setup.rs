@@ -95,6 +95,21 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "seed_time" => args.queue.seed_time.map_or("off".into(), goals::flag_text),
         "seed_idle" => args.queue.seed_idle.map_or("off".into(), goals::flag_text),
         "seed_goal_action" => enum_name(args.queue.seed_goal_action),
+        "rpc.listen" => args.rpc.map_or("off".into(), |a| a.to_string()),
+        "rpc.username" => args
+            .rpc_settings
+            .username
+            .clone()
+            .unwrap_or_else(|| "(unset)".into()),
+        "rpc.password" => match args.rpc_settings.password {
+            Some(_) => "(set, not shown)".into(),
+            None => "(unset)".into(),
+        },
+        "rpc.password_file" => path(&args.rpc_settings.password_file),
+        "rpc.host_whitelist" if args.rpc_settings.host_whitelist.is_empty() => {
+            "(IP addresses and localhost only)".into()
+        }
+        "rpc.host_whitelist" => args.rpc_settings.host_whitelist.join(","),
         k => args.rates.shown(k).unwrap_or_else(|| "?".into()),
     }
 }

@@ -118,9 +118,42 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(origin("bind"), Origin::Default);
     assert_eq!(
         origins.len(),
-        21 + 6,
-        "every key has an origin (6 rate keys)"
+        21 + 6 + 5,
+        "every key has an origin (6 rate keys, 5 of [rpc])"
     );
+}
+
+#[test]
+fn the_rpc_table_is_read_and_the_flag_beats_its_listen() {
+    let text = "[rpc]\nlisten = \"0.0.0.0:9091\"\nusername = \"u\"\npassword_file = \"/pw\"\n\
+                host_whitelist = [\"box.example\"]\n";
+    let cfg = parsed(text).unwrap();
+    let (mut args, m) = daemon(&[]);
+    let origins = apply(&cfg, &mut args, &m);
+    let origin = |k: &str| origins.iter().find(|(key, _)| *key == k).unwrap().1;
+    assert_eq!(args.rpc, Some("0.0.0.0:9091".parse().unwrap()));
+    assert_eq!(origin("rpc.listen"), Origin::File);
+    assert_eq!(origin("rpc.password"), Origin::Default);
+    assert_eq!(args.rpc_settings.username.as_deref(), Some("u"));
+    assert_eq!(
+        args.rpc_settings.host_whitelist,
+        vec!["box.example".to_string()]
+    );
+    let (mut args, m) = daemon(&["--rpc", "127.0.0.1:9999"]);
+    let origins = apply(&cfg, &mut args, &m);
+    assert_eq!(
+        args.rpc_settings.listen,
+        Some("127.0.0.1:9999".parse().unwrap())
+    );
+    assert!(origins.contains(&("rpc.listen", Origin::Flag)));
+    // Dotted keys are the same table; an unknown key in it is named.
+    let dotted = parsed("rpc.listen = \"127.0.0.1:1\"\n").unwrap();
+    assert_eq!(
+        dotted.rpc.unwrap().listen,
+        Some("127.0.0.1:1".parse().unwrap())
+    );
+    let e = parsed("[rpc]\npasword = \"x\"\n").unwrap_err();
+    assert!(e.contains("pasword"), "{e}");
 }
 
 #[test]

@@ -97,6 +97,11 @@ pub(super) async fn serve_requests(
             } => {
                 let _ = reply.send(limit(&target, &mut control, whose, change).await);
             }
+            // Only the RPC asks these, and it runs in the session's own process.
+            SessionRequest::Settings { reply, .. } => drop(reply),
+            SessionRequest::SetSettings { reply, .. } => {
+                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
+            }
             // Quitting the attached screen leaves the session running.
             SessionRequest::Shutdown => {}
         }

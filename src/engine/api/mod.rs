@@ -15,10 +15,12 @@ pub use options::{
     DEFAULT_STALLED_AFTER,
 };
 mod session;
+mod settings;
 pub use errors::RequestError;
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
 pub use files::{file_rows, AddFiles, FilePriority, FileRow};
 pub use session::*;
+pub use settings::{Settings, SettingsChange, TorrentSettings};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -273,4 +273,15 @@ pub enum SessionRequest {
         change: super::LimitChange,
         reply: oneshot::Sender<Result<super::LimitsNow, RequestError>>,
     },
+    /// The session's settings and those of these torrents, in the session's order (unknown
+    /// ids left out).
+    Settings {
+        ids: Vec<TorrentId>,
+        reply: oneshot::Sender<super::Settings>,
+    },
+    /// Changes some of the session's settings for the rest of its life.
+    SetSettings {
+        change: super::SettingsChange,
+        reply: oneshot::Sender<Result<(), RequestError>>,
+    },
 }

@@ -3,7 +3,7 @@
 //! the config and flags at the next start.
 
 use crate::engine::api::{
-    LimitChange, LimitTarget, LimitsNow, RequestError, TorrentLimits, Turtle,
+    LimitChange, LimitTarget, LimitsNow, RequestError, TorrentId, TorrentLimits, Turtle,
 };
 use crate::engine::peer::rate::RatePair;
 
@@ -80,5 +80,93 @@ impl Manager {
             point.rates = own;
         }
         self.save_policy(i);
+    }
+}
+
+impl Manager {
+    /// The session's settings and those of the torrents `ids` names, in the session's order
+    /// (`SessionRequest::Settings`).
+    pub(super) fn settings(&self, ids: &[TorrentId]) -> crate::engine::api::Settings {
+        use crate::engine::api::{Set, TorrentSettings};
+        use crate::engine::session::goals::Kind;
+        let view = self.session.ctx.rates.view();
+        let wanted: std::collections::HashSet<TorrentId> = ids.iter().copied().collect();
+        let torrents = self
+            .slots
+            .iter()
+            .filter(|s| wanted.contains(&s.id))
+            .map(|slot| {
+                let g = &slot.policy.kept.goals;
+                fn set<T>(v: Option<T>, off: u8, k: Kind) -> Set<T> {
+                    match v {
+                        Some(v) => Set::To(v),
+                        None if off & k as u8 != 0 => Set::Off,
+                        None => Set::Default,
+                    }
+                }
+                let RatePair { down, up } = slot.rates.own();
+                TorrentSettings {
+                    id: slot.id,
+                    ratio: set(g.ratio, g.off, Kind::Ratio),
+                    seed_time: set(g.seed_time, g.off, Kind::Time),
+                    idle: set(g.idle, g.off, Kind::Idle),
+                    down,
+                    up,
+                    seeded: std::time::Duration::from_secs(slot.policy.seeding_base)
+                        + slot.policy.seeding_run,
+                    forced: slot.policy.kept.forced,
+                }
+            })
+            .collect();
+        crate::engine::api::Settings {
+            goals: self.opts.goals,
+            goal_action: self.opts.goal_action,
+            max_downloads: self.opts.queue.max_downloads,
+            max_seeds: self.opts.queue.max_seeds,
+            stalled_after: self.opts.queue.stalled_after,
+            limits: LimitsNow {
+                down: view.normal.down,
+                up: view.normal.up,
+                alt_down: view.alt.down,
+                alt_up: view.alt.up,
+                turtle: view.turtle,
+                torrents: Vec::new(),
+            },
+            torrents,
+        }
+    }
+
+    /// Changes the session's goals and queue sizes (`SessionRequest::SetSettings`); the
+    /// queue's next evaluation applies them.
+    pub(super) fn set_settings(
+        &mut self,
+        change: crate::engine::api::SettingsChange,
+    ) -> Result<(), RequestError> {
+        if change
+            .ratio
+            .flatten()
+            .is_some_and(|r| !(r.is_finite() && r >= 0.0))
+        {
+            return Err(RequestError::Limit(
+                "a ratio goal is a number of 0 or more".into(),
+            ));
+        }
+        if let Some(r) = change.ratio {
+            self.opts.goals.ratio = r;
+        }
+        if let Some(i) = change.idle {
+            self.opts.goals.idle = i;
+        }
+        let q = &mut self.opts.queue;
+        if let Some(n) = change.max_downloads {
+            q.max_downloads = n;
+        }
+        if let Some(n) = change.max_seeds {
+            q.max_seeds = n;
+        }
+        if let Some(d) = change.stalled_after {
+            q.stalled_after = d;
+        }
+        Ok(())
     }
 }

@@ -88,6 +88,13 @@ impl Manager {
             } => {
                 let _ = reply.send(self.limit(target, change));
             }
+            SessionRequest::Settings { ids, reply } => {
+                let _ = reply.send(self.settings(&ids));
+            }
+            SessionRequest::SetSettings { change, reply } => {
+                let _ = reply.send(self.set_settings(change));
+                self.evaluate(false);
+            }
         }
     }
 }

@@ -1,0 +1,20 @@
+//! The Transmission RPC's request body: any bytes parse to an envelope or a short error,
+//! never a panic; an envelope's response (with its tag) is JSON that parses back with the
+//! same result and tag.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use ttui::internals::rpc::request::{parse, response};
+
+fuzz_target!(|data: &[u8]| {
+    match parse(data) {
+        Ok(env) => {
+            let body = response(Err(env.method.clone()), env.tag.clone());
+            let v: serde_json::Value = serde_json::from_slice(&body).expect("a response is JSON");
+            assert_eq!(v["result"], serde_json::Value::String(env.method));
+            if let Some(tag) = env.tag {
+                assert_eq!(v["tag"], tag);
+            }
+        }
+        Err(e) => assert!(e.to_string().len() < 1024, "long error"),
+    }
+});

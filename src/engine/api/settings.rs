@@ -1,0 +1,52 @@
+//! What the session runs with and each torrent's own settings, as plain data: the
+//! Transmission RPC's `session-get` and `torrent-get` read them (`SessionRequest::Settings`),
+//! and `session-set` changes the session's (`SessionRequest::SetSettings`). A change lasts
+//! for the session's life; the config file and the flags set them at the next start.
+
+use std::time::Duration;
+
+use super::{GoalAction, Goals, LimitsNow, Set, TorrentId};
+
+/// The session's settings and those of the torrents asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    pub goals: Goals,
+    pub goal_action: GoalAction,
+    /// Downloads and seeds at once (0 = no limit).
+    pub max_downloads: u32,
+    pub max_seeds: u32,
+    /// How long a slow torrent waits before it stops counting against the queue.
+    pub stalled_after: Duration,
+    /// The session's rate limits (no torrents listed in it).
+    pub limits: LimitsNow,
+    /// Each torrent asked for that the session has, in the session's order.
+    pub torrents: Vec<TorrentSettings>,
+}
+
+/// One torrent's own settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorrentSettings {
+    pub id: TorrentId,
+    /// Its own goals: `Default` follows the session's, `Off` has none, `To` its own value.
+    pub ratio: Set<f64>,
+    pub seed_time: Set<Duration>,
+    pub idle: Set<Duration>,
+    /// Its own rate limits, bytes a second (0 = none).
+    pub down: u64,
+    pub up: u64,
+    /// Lifetime time spent seeding.
+    pub seeded: Duration,
+    /// Started regardless of the queue.
+    pub forced: bool,
+}
+
+/// What `SetSettings` changes (None: leave it).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SettingsChange {
+    /// `Some(None)` switches that goal off.
+    pub ratio: Option<Option<f64>>,
+    pub idle: Option<Option<Duration>>,
+    pub max_downloads: Option<u32>,
+    pub max_seeds: Option<u32>,
+    pub stalled_after: Option<Duration>,
+}

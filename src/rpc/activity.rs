@@ -1,0 +1,175 @@
+//! What the session's line-up does not keep and Transmission's clients ask: when each
+//! torrent was last active (`activityDate`), which torrents were removed lately (`removed`
+//! of `recently-active`), and the session's counters since the RPC server started
+//! (`session-stats`). Folded from the line-up as it is published (once a tick), on a task of
+//! the RPC's own: the engine is never asked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::engine::api::{SessionSnapshot, TorrentId, TorrentState};
+
+/// How long a torrent counts as recently active, or a removal as recent (Transmission's
+/// `RECENTLY_ACTIVE_SECONDS`).
+pub(crate) const RECENT: Duration = Duration::from_secs(60);
+/// Removals remembered at most.
+const MAX_REMOVED: usize = 10_000;
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    state: &'static str,
+    verified: u64,
+    downloaded: u64,
+    uploaded: u64,
+    /// Unix seconds of the last change of any of the above or a rate above 0.
+    active: u64,
+}
+
+/// The fold, shared by the RPC's requests.
+#[derive(Debug, Default)]
+pub(crate) struct Activity {
+    seen: HashMap<TorrentId, Seen>,
+    removed: Vec<(TorrentId, u64)>,
+    /// Bytes counted since the server started (lifetime counters' growth).
+    pub(crate) downloaded: u64,
+    pub(crate) uploaded: u64,
+    pub(crate) added: u64,
+    primed: bool,
+}
+
+pub(crate) type Shared = Arc<Mutex<Activity>>;
+
+impl Activity {
+    /// Folds one line-up in at `now` (Unix seconds).
+    pub(crate) fn fold(&mut self, snap: &SessionSnapshot, now: u64) {
+        let mut next = HashMap::with_capacity(snap.torrents.len());
+        for t in &snap.torrents {
+            let state = t.state.label();
+            let moving = t.down_rate >= 1.0 || t.up_rate >= 1.0;
+            let seen = match self.seen.remove(&t.id) {
+                Some(old) => {
+                    self.downloaded += t.downloaded.saturating_sub(old.downloaded);
+                    self.uploaded += t.uploaded.saturating_sub(old.uploaded);
+                    let changed = old.state != state
+                        || old.verified != t.verified_bytes
+                        || old.downloaded != t.downloaded
+                        || old.uploaded != t.uploaded;
+                    Seen {
+                        state,
+                        verified: t.verified_bytes,
+                        downloaded: t.downloaded,
+                        uploaded: t.uploaded,
+                        active: if changed || moving { now } else { old.active },
+                    }
+                }
+                None => {
+                    // New since the first fold: added while the server runs.
+                    if self.primed {
+                        self.added += 1;
+                    }
+                    Seen {
+                        state,
+                        verified: t.verified_bytes,
+                        downloaded: t.downloaded,
+                        uploaded: t.uploaded,
+                        active: if moving || matches!(t.state, TorrentState::Checking { .. }) {
+                            now
+                        } else {
+                            t.completed.unwrap_or(t.added).max(t.added)
+                        },
+                    }
+                }
+            };
+            next.insert(t.id, seen);
+        }
+        for id in self.seen.keys() {
+            self.removed.push((*id, now));
+        }
+        self.removed
+            .retain(|(_, at)| now.saturating_sub(*at) <= RECENT.as_secs());
+        if self.removed.len() > MAX_REMOVED {
+            let cut = self.removed.len() - MAX_REMOVED;
+            self.removed.drain(..cut);
+        }
+        self.seen = next;
+        self.primed = true;
+    }
+
+    /// Unix seconds of the torrent's last activity (0: never seen).
+    pub(crate) fn active(&self, id: TorrentId) -> u64 {
+        self.seen.get(&id).map_or(0, |s| s.active)
+    }
+
+    pub(crate) fn recent(&self, id: TorrentId, now: u64) -> bool {
+        self.seen
+            .get(&id)
+            .is_some_and(|s| now.saturating_sub(s.active) <= RECENT.as_secs())
+    }
+
+    /// Torrents removed within [`RECENT`] of `now`.
+    pub(crate) fn removed(&self, now: u64) -> Vec<u32> {
+        self.removed
+            .iter()
+            .filter(|(_, at)| now.saturating_sub(*at) <= RECENT.as_secs())
+            .map(|(id, _)| id.0)
+            .collect()
+    }
+}
+
+/// Folds every line-up the session publishes until it stops.
+pub(crate) async fn follow(
+    mut snapshot: tokio::sync::watch::Receiver<Arc<SessionSnapshot>>,
+    shared: Shared,
+) {
+    loop {
+        let snap = snapshot.borrow_and_update().clone();
+        if let Ok(mut a) = shared.lock() {
+            a.fold(&snap, unix_now());
+        }
+        if snapshot.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::TorrentLine;
+
+    fn line(id: u32) -> TorrentLine {
+        TorrentLine {
+            added: 1000,
+            state: TorrentState::Seeding,
+            ..TorrentLine::placeholder(TorrentId(id))
+        }
+    }
+
+    #[test]
+    fn activity_removals_and_counters_follow_the_line_up() {
+        let mut a = Activity::default();
+        let mut snap = SessionSnapshot {
+            torrents: vec![line(1), line(2)],
+            ..SessionSnapshot::default()
+        };
+        a.fold(&snap, 5000);
+        assert_eq!(a.active(TorrentId(1)), 1000);
+        assert!(!a.recent(TorrentId(1), 5000));
+        snap.torrents[0].uploaded = 300;
+        a.fold(&snap, 5010);
+        assert_eq!(a.active(TorrentId(1)), 5010);
+        assert!(a.recent(TorrentId(1), 5020));
+        assert_eq!(a.uploaded, 300);
+        snap.torrents.remove(1);
+        a.fold(&snap, 5020);
+        assert_eq!(a.removed(5030), vec![2]);
+        assert!(a.removed(5020 + 61).is_empty());
+    }
+}

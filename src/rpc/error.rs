@@ -1,0 +1,47 @@
+//! Why the RPC server does not start, and why a method fails. A method's failure becomes the
+//! response's `result` string (Transmission's clients show it), never an HTTP error.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Why the RPC server refuses to start: each is one line for the user.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    #[error(
+        "rpc.listen {0} is not a loopback address: set rpc.username and rpc.password (or \
+         rpc.password_file) in the config file first"
+    )]
+    OpenWithoutCredentials(SocketAddr),
+    #[error(
+        "rpc.username and rpc.password (or rpc.password_file) go together: set both or neither"
+    )]
+    HalfCredentials,
+    #[error("set rpc.password or rpc.password_file, not both")]
+    TwoPasswords,
+    #[error("rpc.password_file {}: {reason}", .path.display())]
+    PasswordFile { path: PathBuf, reason: String },
+    #[error("RPC listen address {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A method's failure, as the response's `result` says it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum MethodError {
+    #[error("method name not recognized")]
+    UnknownMethod,
+    #[error("{0}")]
+    BadArgument(String),
+    #[error("{0}")]
+    Session(String),
+    #[error("the session is stopping")]
+    Gone,
+}
+
+impl From<crate::engine::api::RequestError> for MethodError {
+    fn from(e: crate::engine::api::RequestError) -> MethodError {
+        MethodError::Session(e.to_string())
+    }
+}

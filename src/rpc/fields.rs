@@ -1,0 +1,768 @@
+//! torrent-get's fields: each of rpc-spec 3.3's keys, from a torrent's line (always), its
+//! own settings (goals and limits), its file list and its full snapshot (files, peers,
+//! trackers, pieces), each gathered only when a field asked needs it. Status numbers, `eta`,
+//! `percentDone`, `isFinished` and the goals' modes follow the spec's definitions; the
+//! The RPC reference (assets/man/rpc.md, in `ttui man`) lists which ttui state gives which number.
+
+use std::fmt::Write;
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::engine::api::{
+    FileLine, FilePriority, PeerSource, PieceState, Set, Settings, Snapshot, TorrentLine,
+    TorrentSettings, TorrentState, TrackerStatus,
+};
+
+/// Transmission's speed unit: its RPC's `KBps` are 1000 bytes a second.
+pub(crate) const SPEED_K: u64 = 1000;
+/// Transmission's defaults where a torrent follows no goal of the session.
+const DEFAULT_RATIO: f64 = 2.0;
+const DEFAULT_IDLE_MINUTES: u64 = 30;
+
+/// What a field may need beyond the line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Needs {
+    pub settings: bool,
+    pub files: bool,
+    pub snapshot: bool,
+}
+
+/// Fields that read the torrent's full snapshot (it is built while someone subscribes).
+const SNAPSHOT_FIELDS: &[&str] = &[
+    "availability",
+    "corruptEver",
+    "files",
+    "fileStats",
+    "magnetLink",
+    "peers",
+    "peersFrom",
+    "pieceCount",
+    "pieceSize",
+    "pieces",
+    "priorities",
+    "trackerList",
+    "trackerStats",
+    "trackers",
+    "ttui-explain",
+    "wanted",
+    "webseedsSendingToUs",
+];
+const SETTINGS_FIELDS: &[&str] = &[
+    "downloadLimit",
+    "downloadLimited",
+    "eta",
+    "etaIdle",
+    "secondsSeeding",
+    "seedIdleLimit",
+    "seedIdleMode",
+    "seedRatioLimit",
+    "seedRatioMode",
+    "uploadLimit",
+    "uploadLimited",
+];
+const FILES_FIELDS: &[&str] = &["file-count"];
+
+pub(crate) fn needs(fields: &[String]) -> Needs {
+    let any = |set: &[&str]| fields.iter().any(|f| set.contains(&f.as_str()));
+    Needs {
+        settings: any(SETTINGS_FIELDS),
+        files: any(FILES_FIELDS),
+        snapshot: any(SNAPSHOT_FIELDS),
+    }
+}
+
+/// Every key of rpc-spec 3.3 that this server answers, plus `ttui-explain`.
+#[cfg(test)]
+const ALL: &[&str] = &[
+    "activityDate",
+    "addedDate",
+    "availability",
+    "bandwidthPriority",
+    "comment",
+    "corruptEver",
+    "creator",
+    "dateCreated",
+    "desiredAvailable",
+    "doneDate",
+    "downloadDir",
+    "downloadedEver",
+    "downloadLimit",
+    "downloadLimited",
+    "editDate",
+    "error",
+    "errorString",
+    "eta",
+    "etaIdle",
+    "file-count",
+    "files",
+    "fileStats",
+    "group",
+    "hashString",
+    "haveUnchecked",
+    "haveValid",
+    "honorsSessionLimits",
+    "id",
+    "isFinished",
+    "isPrivate",
+    "isStalled",
+    "labels",
+    "leftUntilDone",
+    "magnetLink",
+    "manualAnnounceTime",
+    "maxConnectedPeers",
+    "metadataPercentComplete",
+    "name",
+    "peer-limit",
+    "peers",
+    "peersConnected",
+    "peersFrom",
+    "peersGettingFromUs",
+    "peersSendingToUs",
+    "percentComplete",
+    "percentDone",
+    "pieces",
+    "pieceCount",
+    "pieceSize",
+    "priorities",
+    "primary-mime-type",
+    "queuePosition",
+    "rateDownload",
+    "rateUpload",
+    "recheckProgress",
+    "secondsDownloading",
+    "secondsSeeding",
+    "seedIdleLimit",
+    "seedIdleMode",
+    "seedRatioLimit",
+    "seedRatioMode",
+    "sizeWhenDone",
+    "startDate",
+    "status",
+    "trackers",
+    "trackerList",
+    "trackerStats",
+    "totalSize",
+    "torrentFile",
+    "uploadedEver",
+    "uploadLimit",
+    "uploadLimited",
+    "uploadRatio",
+    "wanted",
+    "webseeds",
+    "webseedsSendingToUs",
+    "ttui-explain",
+];
+
+/// Transmission's `tr_torrent_activity`.
+pub(crate) mod status {
+    pub(crate) const STOPPED: u8 = 0;
+    pub(crate) const CHECK_WAIT: u8 = 1;
+    pub(crate) const CHECK: u8 = 2;
+    pub(crate) const DOWNLOAD_WAIT: u8 = 3;
+    pub(crate) const DOWNLOAD: u8 = 4;
+    pub(crate) const SEED_WAIT: u8 = 5;
+    pub(crate) const SEED: u8 = 6;
+}
+
+/// The status number of a torrent's line.
+pub(crate) fn status_of(t: &TorrentLine) -> u8 {
+    let why = t.why.as_deref().unwrap_or("");
+    let queued = why.starts_with("queued:");
+    match t.state {
+        TorrentState::Paused | TorrentState::Error(_) => status::STOPPED,
+        TorrentState::Checking { .. } if why.starts_with("checking: queued") => status::CHECK_WAIT,
+        TorrentState::Checking { .. } => status::CHECK,
+        TorrentState::Downloading if queued => status::DOWNLOAD_WAIT,
+        TorrentState::Downloading => status::DOWNLOAD,
+        TorrentState::Seeding | TorrentState::Complete if queued => status::SEED_WAIT,
+        TorrentState::Seeding | TorrentState::Complete => status::SEED,
+    }
+}
+
+/// Everything known of one torrent for one request.
+pub(crate) struct View<'a> {
+    pub line: &'a TorrentLine,
+    pub session: &'a Settings,
+    pub own: Option<&'a TorrentSettings>,
+    pub files: Option<&'a [FileLine]>,
+    pub snap: Option<&'a Snapshot>,
+    /// Unix seconds of its last activity (the RPC's own fold).
+    pub active: u64,
+    pub now: u64,
+    pub max_peers: usize,
+    /// The explainer's worst finding, when asked.
+    pub explain: Option<String>,
+}
+
+impl View<'_> {
+    fn left(&self) -> u64 {
+        self.line
+            .wanted_bytes
+            .saturating_sub(self.line.verified_bytes)
+    }
+
+    /// The ratio goal in force: (mode, limit) as Transmission gives them.
+    fn ratio_goal(&self) -> (u8, f64, Option<f64>) {
+        let session = self.session.goals.ratio;
+        match self.own.map(|o| o.ratio) {
+            Some(Set::To(r)) => (1, r, Some(r)),
+            Some(Set::Off) => (2, session.unwrap_or(DEFAULT_RATIO), None),
+            _ => (0, session.unwrap_or(DEFAULT_RATIO), session),
+        }
+    }
+
+    fn idle_goal(&self) -> (u8, u64, Option<u64>) {
+        let minutes = |d: std::time::Duration| d.as_secs().div_ceil(60);
+        let session = self.session.goals.idle.map(minutes);
+        match self.own.map(|o| o.idle) {
+            Some(Set::To(d)) => (1, minutes(d), Some(minutes(d))),
+            Some(Set::Off) => (2, session.unwrap_or(DEFAULT_IDLE_MINUTES), None),
+            _ => (0, session.unwrap_or(DEFAULT_IDLE_MINUTES), session),
+        }
+    }
+
+    /// rpc-spec's `eta`: seconds, or -1 (not available) / -2 (unknown).
+    fn eta(&self) -> i64 {
+        let t = self.line;
+        match status_of(t) {
+            status::DOWNLOAD if t.down_rate < 1.0 => -2,
+            status::DOWNLOAD => (self.left() as f64 / t.down_rate) as i64,
+            status::SEED => match self.ratio_goal().2 {
+                None => -1,
+                Some(_) if t.up_rate < 1.0 => -2,
+                Some(goal) => {
+                    let base = if t.downloaded > 0 {
+                        t.downloaded
+                    } else {
+                        t.verified_bytes
+                    };
+                    let want = (goal * base as f64) as u64;
+                    (want.saturating_sub(t.uploaded) as f64 / t.up_rate) as i64
+                }
+            },
+            _ => -1,
+        }
+    }
+
+    /// Stopped after reaching a seeding goal (rpc-spec's `isFinished`).
+    fn finished(&self) -> bool {
+        self.left() == 0
+            && matches!(self.line.state, TorrentState::Paused)
+            && self
+                .line
+                .why
+                .as_deref()
+                .is_some_and(|w| w.starts_with("paused: "))
+    }
+
+    fn own_limit(&self, down: bool) -> u64 {
+        self.own.map_or(0, |o| if down { o.down } else { o.up })
+    }
+}
+
+/// The value of `field` for one torrent; None for a key this server does not know.
+pub(crate) fn value(field: &str, v: &View) -> Option<Value> {
+    let t = v.line;
+    let snap = v.snap;
+    Some(match field {
+        "activityDate" => json!(v.active),
+        "addedDate" => json!(t.added),
+        "availability" => json!(snap.map_or_else(Vec::new, availability)),
+        "bandwidthPriority" => json!(0),
+        "comment" | "creator" | "group" | "primary-mime-type" | "torrentFile" => json!(""),
+        "corruptEver" => json!(snap.map_or(0, |s| s.wasted)),
+        "dateCreated" | "editDate" | "haveUnchecked" | "manualAnnounceTime" => json!(0),
+        "desiredAvailable" => json!(if t.peers > 0 { v.left() } else { 0 }),
+        "doneDate" => json!(t.completed.unwrap_or(0)),
+        "downloadDir" => json!(t.save_path.to_string_lossy()),
+        "downloadedEver" => json!(t.downloaded),
+        "downloadLimit" => json!(kbps(v.own_limit(true))),
+        "downloadLimited" => json!(v.own_limit(true) > 0),
+        "uploadLimit" => json!(kbps(v.own_limit(false))),
+        "uploadLimited" => json!(v.own_limit(false) > 0),
+        "error" => json!(if matches!(t.state, TorrentState::Error(_)) {
+            3
+        } else {
+            0
+        }),
+        "errorString" => json!(match &t.state {
+            TorrentState::Error(e) => e.as_str(),
+            _ => "",
+        }),
+        "eta" => json!(v.eta()),
+        "etaIdle" => json!(-1),
+        "file-count" => json!(file_count(v)),
+        "files" => json!(snap.map_or_else(Vec::new, |s| s
+            .files
+            .iter()
+            .map(|f| json!({"bytesCompleted": f.done, "length": f.size, "name": f.path}))
+            .collect())),
+        "fileStats" => json!(snap.map_or_else(Vec::new, |s| s
+            .files
+            .iter()
+            .map(|f| json!({
+                "bytesCompleted": f.done,
+                "wanted": f.priority.wanted(),
+                "priority": priority_number(f.priority),
+            }))
+            .collect())),
+        "hashString" => json!(super::ids::hex(&t.info_hash)),
+        "haveValid" => json!(t.verified_bytes),
+        "honorsSessionLimits" => json!(true),
+        "id" => json!(t.id.0),
+        "isFinished" => json!(v.finished()),
+        "isPrivate" => json!(false),
+        "isStalled" => json!(t.why.as_deref().is_some_and(|w| w.contains("stalled"))),
+        "labels" => json!(Vec::<String>::new()),
+        "leftUntilDone" => json!(v.left()),
+        "magnetLink" => json!(magnet(t, snap)),
+        "maxConnectedPeers" | "peer-limit" => json!(v.max_peers),
+        "metadataPercentComplete" => json!(if t.total_bytes > 0 { 1.0 } else { 0.0 }),
+        "name" => json!(t.name),
+        "peers" => json!(snap.map_or_else(Vec::new, peers)),
+        "peersConnected" => json!(t.peers),
+        "peersFrom" => peers_from(snap),
+        "peersGettingFromUs" => json!(if t.up_rate >= 1.0 {
+            t.peers_interested.max(1)
+        } else {
+            0
+        }),
+        "peersSendingToUs" => json!(if t.down_rate >= 1.0 {
+            t.seeds.max(1).min(t.peers.max(1))
+        } else {
+            0
+        }),
+        "percentComplete" => json!(fraction(t.verified_bytes, t.total_bytes)),
+        "percentDone" => json!(t.progress()),
+        "pieces" => json!(snap.map_or_else(String::new, pieces)),
+        "pieceCount" => json!(snap.map_or(0, |s| s.num_pieces)),
+        "pieceSize" => json!(snap.map_or(0, |s| s.piece_length)),
+        "priorities" => json!(snap.map_or_else(Vec::new, |s| s
+            .files
+            .iter()
+            .map(|f| priority_number(f.priority))
+            .collect())),
+        "queuePosition" => json!(t.queue_position),
+        "rateDownload" => json!(t.down_rate as u64),
+        "rateUpload" => json!(t.up_rate as u64),
+        "recheckProgress" => json!(match t.state {
+            TorrentState::Checking { checked, total } if total > 0 => {
+                f64::from(checked) / f64::from(total)
+            }
+            _ => 0.0,
+        }),
+        "secondsDownloading" => json!(match t.completed {
+            Some(done) => done.saturating_sub(t.added),
+            None if status_of(t) == status::DOWNLOAD => v.now.saturating_sub(t.added),
+            None => 0,
+        }),
+        "secondsSeeding" => json!(v.own.map_or(0, |o| o.seeded.as_secs())),
+        "seedIdleLimit" => json!(v.idle_goal().1),
+        "seedIdleMode" => json!(v.idle_goal().0),
+        "seedRatioLimit" => json!(v.ratio_goal().1),
+        "seedRatioMode" => json!(v.ratio_goal().0),
+        "sizeWhenDone" => json!(t.wanted_bytes),
+        "startDate" => json!(t.added),
+        "status" => json!(status_of(t)),
+        "totalSize" => json!(t.total_bytes),
+        "trackers" => json!(snap.map_or_else(Vec::new, trackers)),
+        "trackerList" => json!(snap.map_or_else(String::new, tracker_list)),
+        "trackerStats" => json!(snap.map_or_else(Vec::new, |s| tracker_stats(s, v.now))),
+        "uploadedEver" => json!(t.uploaded),
+        "uploadRatio" => json!(t.ratio()),
+        "wanted" => json!(snap.map_or_else(Vec::new, |s| s
+            .files
+            .iter()
+            .map(|f| u8::from(f.priority.wanted()))
+            .collect())),
+        "webseeds" => json!(Vec::<String>::new()),
+        "webseedsSendingToUs" => json!(snap.map_or(0, |s| s
+            .peers
+            .iter()
+            .filter(|p| p.source == PeerSource::WebSeed && p.down_rate >= 1.0)
+            .count())),
+        "ttui-explain" => json!(v.explain),
+        _ => return None,
+    })
+}
+
+fn kbps(bytes: u64) -> u64 {
+    bytes / SPEED_K
+}
+
+fn fraction(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        (a as f64 / b as f64).min(1.0)
+    }
+}
+
+fn file_count(v: &View) -> usize {
+    match (v.snap, v.files) {
+        (Some(s), _) if !s.files.is_empty() => s.files.len(),
+        (_, Some(f)) => f.iter().filter(|f| !f.padding).count(),
+        _ => 0,
+    }
+}
+
+/// Transmission's `tr_priority_t`: -1 low, 0 normal, 1 high (a skipped file is unwanted,
+/// at normal priority).
+pub(crate) fn priority_number(p: FilePriority) -> i8 {
+    match p {
+        FilePriority::Low => -1,
+        FilePriority::High => 1,
+        FilePriority::Normal | FilePriority::Skip => 0,
+    }
+}
+
+fn availability(s: &Snapshot) -> Vec<i32> {
+    s.pieces
+        .iter()
+        .zip(s.availability.iter().copied().chain(std::iter::repeat(0)))
+        .map(|(p, n)| {
+            if *p == PieceState::Verified {
+                -1
+            } else {
+                i32::from(n)
+            }
+        })
+        .collect()
+}
+
+/// The verified pieces as a bitfield, base64 (rpc-spec's `pieces`).
+fn pieces(s: &Snapshot) -> String {
+    let mut bits = vec![0u8; s.pieces.len().div_ceil(8)];
+    for (i, p) in s.pieces.iter().enumerate() {
+        if *p == PieceState::Verified {
+            bits[i / 8] |= 0x80 >> (i % 8);
+        }
+    }
+    base64::engine::general_purpose::STANDARD.encode(bits)
+}
+
+fn peers(s: &Snapshot) -> Vec<Value> {
+    s.peers
+        .iter()
+        .filter(|p| p.stage == crate::engine::api::PeerStage::Connected)
+        .map(|p| {
+            let mut flags = String::new();
+            if p.down_rate >= 1.0 {
+                flags.push('D');
+            }
+            if p.up_rate >= 1.0 {
+                flags.push('U');
+            }
+            if p.encryption
+                .is_some_and(|e| e != crate::net::Encryption::Plain)
+            {
+                flags.push('E');
+            }
+            if p.source == PeerSource::Incoming {
+                flags.push('I');
+            }
+            json!({
+                "address": p.addr.ip().to_string(),
+                "clientName": p.client.clone().unwrap_or_default(),
+                "clientIsChoked": p.flags.am_choking,
+                "clientIsInterested": p.flags.am_interested,
+                "flagStr": flags,
+                "isDownloadingFrom": p.down_rate >= 1.0,
+                "isEncrypted": p.encryption.is_some_and(|e| e != crate::net::Encryption::Plain),
+                "isIncoming": p.source == PeerSource::Incoming,
+                "isUploadingTo": p.up_rate >= 1.0,
+                "isUTP": p.transport == Some(crate::net::TransportKind::Utp),
+                "peerIsChoked": p.flags.peer_choking,
+                "peerIsInterested": p.flags.peer_interested,
+                "port": p.addr.port(),
+                "progress": p.progress,
+                "rateToClient": p.down_rate as u64,
+                "rateToPeer": p.up_rate as u64,
+            })
+        })
+        .collect()
+}
+
+fn peers_from(snap: Option<&Snapshot>) -> Value {
+    let mut n = [0usize; 7];
+    for p in snap.iter().flat_map(|s| &s.peers) {
+        if p.stage != crate::engine::api::PeerStage::Connected {
+            continue;
+        }
+        let i = match p.source {
+            PeerSource::Dht => 1,
+            PeerSource::Incoming => 2,
+            PeerSource::Pex => 5,
+            PeerSource::Tracker | PeerSource::WebSeed => 6,
+            PeerSource::Manual => 0,
+        };
+        n[i] += 1;
+    }
+    json!({
+        "fromCache": n[0], "fromDht": n[1], "fromIncoming": n[2], "fromLpd": n[3],
+        "fromLtep": n[4], "fromPex": n[5], "fromTracker": n[6],
+    })
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    if host.starts_with('[') {
+        return host;
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+/// The site's name: the host's second-level label (`tracker.example.org` → `example`).
+fn sitename(url: &str) -> String {
+    let host = host_of(url);
+    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+        return host.to_string();
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    match labels.len() {
+        0 | 1 => host.to_string(),
+        n => labels[n - 2].to_string(),
+    }
+}
+
+fn scrape_of(url: &str) -> String {
+    match url.rfind("/announce") {
+        Some(i) if url.starts_with("http") => {
+            format!("{}/scrape{}", &url[..i], &url[i + "/announce".len()..])
+        }
+        _ => String::new(),
+    }
+}
+
+fn trackers(s: &Snapshot) -> Vec<Value> {
+    s.trackers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({
+                "announce": t.url, "id": i, "scrape": scrape_of(&t.url),
+                "sitename": sitename(&t.url), "tier": t.tier,
+            })
+        })
+        .collect()
+}
+
+fn tracker_list(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let mut tier = None;
+    for t in &s.trackers {
+        if tier.is_some_and(|x| x != t.tier) {
+            out.push('\n');
+        }
+        tier = Some(t.tier);
+        let _ = writeln!(out, "{}", t.url);
+    }
+    out
+}
+
+fn tracker_stats(s: &Snapshot, now: u64) -> Vec<Value> {
+    s.trackers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (state, ok, result, peers) = match &t.status {
+                // tr_tracker_state: 0 inactive, 1 waiting, 2 queued, 3 active.
+                TrackerStatus::NotContacted => (1, false, String::new(), 0),
+                TrackerStatus::Announcing => (3, false, String::new(), 0),
+                TrackerStatus::Ok { peers } => (1, true, "Success".to_string(), *peers),
+                TrackerStatus::Failed(e) => (1, false, e.clone(), 0),
+            };
+            let last = t
+                .last_announce
+                .map_or(0, |d| now.saturating_sub(d.as_secs()));
+            let next = t.next_announce.map_or(0, |d| now + d.as_secs());
+            json!({
+                "announceState": state, "announce": t.url, "downloadCount": -1,
+                "hasAnnounced": t.last_announce.is_some(), "hasScraped": false,
+                "host": host_of(&t.url), "id": i, "isBackup": false,
+                "lastAnnouncePeerCount": peers, "lastAnnounceResult": result,
+                "lastAnnounceStartTime": last, "lastAnnounceSucceeded": ok,
+                "lastAnnounceTime": last, "lastAnnounceTimedOut": false,
+                "lastScrapeResult": "", "lastScrapeStartTime": 0, "lastScrapeSucceeded": false,
+                "lastScrapeTime": 0, "lastScrapeTimedOut": false,
+                "leecherCount": t.leechers.map_or(-1, i64::from),
+                "nextAnnounceTime": next, "nextScrapeTime": 0, "scrapeState": 0,
+                "scrape": scrape_of(&t.url), "seederCount": t.seeders.map_or(-1, i64::from),
+                "sitename": sitename(&t.url), "tier": t.tier,
+            })
+        })
+        .collect()
+}
+
+/// A magnet link of the torrent: its hash, name and trackers.
+fn magnet(t: &TorrentLine, snap: Option<&Snapshot>) -> String {
+    let mut out = format!("magnet:?xt=urn:btih:{}", super::ids::hex(&t.info_hash));
+    if !t.name.is_empty() {
+        out.push_str("&dn=");
+        out.push_str(&percent(&t.name));
+    }
+    for tr in snap.iter().flat_map(|s| &s.trackers) {
+        out.push_str("&tr=");
+        out.push_str(&percent(&tr.url));
+    }
+    out
+}
+
+fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::TorrentId;
+    use std::time::Duration;
+
+    fn line(state: TorrentState, why: Option<&str>) -> TorrentLine {
+        TorrentLine {
+            state,
+            why: why.map(str::to_string),
+            total_bytes: 1000,
+            wanted_bytes: 800,
+            verified_bytes: 200,
+            ..TorrentLine::placeholder(TorrentId(4))
+        }
+    }
+
+    fn view<'a>(t: &'a TorrentLine, s: &'a Settings, own: Option<&'a TorrentSettings>) -> View<'a> {
+        View {
+            line: t,
+            session: s,
+            own,
+            files: None,
+            snap: None,
+            active: 0,
+            now: 10_000,
+            max_peers: 50,
+            explain: None,
+        }
+    }
+
+    #[test]
+    fn states_map_onto_transmission_status_numbers() {
+        use TorrentState::*;
+        let c = Checking {
+            checked: 1,
+            total: 4,
+        };
+        let cases = [
+            (Paused, None, 0),
+            (Error("disk".into()), None, 0),
+            (c.clone(), Some("checking: queued 3rd, 2 at a time"), 1),
+            (c, None, 2),
+            (Downloading, Some("queued: 2nd for 5 download slots"), 3),
+            (Downloading, None, 4),
+            (Seeding, Some("queued: 1st for 2 seed slots"), 5),
+            (Seeding, None, 6),
+            (Complete, None, 6),
+        ];
+        for (state, why, want) in cases {
+            assert_eq!(
+                status_of(&line(state.clone(), why)),
+                want,
+                "{state:?} {why:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn progress_eta_and_goals_follow_the_spec() {
+        let s = Settings {
+            goals: crate::engine::api::Goals {
+                ratio: Some(1.5),
+                ..Default::default()
+            },
+            ..Settings::default()
+        };
+        let mut t = line(TorrentState::Downloading, None);
+        let v = view(&t, &s, None);
+        assert_eq!(value("leftUntilDone", &v), Some(json!(600)));
+        assert_eq!(value("percentDone", &v), Some(json!(0.25)));
+        assert_eq!(value("percentComplete", &v), Some(json!(0.2)));
+        assert_eq!(value("eta", &v), Some(json!(-2)));
+        assert_eq!(value("seedRatioMode", &v), Some(json!(0)));
+        assert_eq!(value("seedRatioLimit", &v), Some(json!(1.5)));
+        assert_eq!(value("nonsense", &v), None);
+        t.down_rate = 100.0;
+        assert_eq!(value("eta", &view(&t, &s, None)), Some(json!(6)));
+        let own = TorrentSettings {
+            id: TorrentId(4),
+            ratio: Set::Off,
+            seed_time: Set::Default,
+            idle: Set::To(Duration::from_secs(600)),
+            down: 5000,
+            up: 0,
+            seeded: Duration::from_secs(77),
+            forced: false,
+        };
+        let seed = TorrentLine {
+            verified_bytes: 800,
+            up_rate: 10.0,
+            ..line(TorrentState::Seeding, None)
+        };
+        let v = view(&seed, &s, Some(&own));
+        assert_eq!(
+            value("eta", &v),
+            Some(json!(-1)),
+            "no ratio goal: not available"
+        );
+        assert_eq!(value("seedRatioMode", &v), Some(json!(2)));
+        assert_eq!(value("seedIdleMode", &v), Some(json!(1)));
+        assert_eq!(value("seedIdleLimit", &v), Some(json!(10)));
+        assert_eq!(value("downloadLimit", &v), Some(json!(5)));
+        assert_eq!(value("downloadLimited", &v), Some(json!(true)));
+        assert_eq!(value("uploadLimited", &v), Some(json!(false)));
+        assert_eq!(value("secondsSeeding", &v), Some(json!(77)));
+        assert_eq!(value("isFinished", &v), Some(json!(false)));
+        let done = TorrentLine {
+            verified_bytes: 800,
+            ..line(
+                TorrentState::Paused,
+                Some("paused: ratio 1.50 reached (goal 1.5)"),
+            )
+        };
+        assert_eq!(
+            value("isFinished", &view(&done, &s, None)),
+            Some(json!(true))
+        );
+        assert_eq!(
+            value("errorString", &view(&done, &s, None)),
+            Some(json!(""))
+        );
+    }
+
+    #[test]
+    fn every_listed_field_has_a_value_and_trackers_read_well() {
+        let s = Settings::default();
+        let t = line(TorrentState::Seeding, None);
+        for f in ALL {
+            assert!(value(f, &view(&t, &s, None)).is_some(), "{f}");
+        }
+        assert_eq!(
+            sitename("http://tracker.example.org:6969/announce"),
+            "example"
+        );
+        assert_eq!(sitename("udp://127.0.0.1:6969"), "127.0.0.1");
+        assert_eq!(
+            scrape_of("http://t.example/announce?x=1"),
+            "http://t.example/scrape?x=1"
+        );
+        assert_eq!(percent("a b/é"), "a%20b%2F%C3%A9");
+    }
+}

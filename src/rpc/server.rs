@@ -1,0 +1,386 @@
+//! The RPC's HTTP server: the accept loop with its bounded, self-clearing set of
+//! connections, hyper's HTTP/1 connection with a header-read timeout, and for each request
+//! the checks in Transmission's order (Host 421, then credentials 401 and failed-login
+//! pacing 429, then the path 404, then the session id 409, then POST 405, the body 413),
+//! then the method.
+//!
+//! Connections: at most [`MAX_CONNECTIONS`]. When the set is full, a new connection takes
+//! the place of the oldest that is not in a request right now (one that connected and sent
+//! nothing, or idles between keep-alive requests), so a flood of idle connections costs
+//! the flooder its own older connections, not a client that asks something.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use super::activity::{self, Activity};
+use super::error::{MethodError, StartError};
+use super::request;
+use super::security::{self, LoginPacer};
+use super::session_id::{self, SessionId};
+use super::{session, torrents, Credentials, RpcSettings};
+use crate::engine::api::{Move, SessionRequest, SessionSnapshot, TorrentId};
+
+/// Connections served at once.
+pub(crate) const MAX_CONNECTIONS: usize = 128;
+/// Largest request body: a .torrent of 12 MiB in base64, with room for the envelope.
+pub(crate) const MAX_BODY: usize = 16 << 20;
+/// A request's headers must arrive within this, from the connection's start or the end of
+/// the previous request.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Its body must arrive within this once the headers have.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection lives at most this long (a client simply connects again).
+const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(300);
+/// The one path of the RPC, and the page transmission-daemon answers at its root.
+const RPC_PATH: &str = "/transmission/rpc";
+
+/// What session-get tells of the session that the line-up does not carry.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Facts {
+    pub state_dir: PathBuf,
+    pub max_peers: usize,
+    pub dht: bool,
+    pub pex: bool,
+    pub utp: bool,
+    /// Transmission's word: `required`, `preferred` or `tolerated`.
+    pub encryption: &'static str,
+}
+
+/// What the RPC keeps of its own: limits given while their `...-enabled` is off.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Stored {
+    pub session_down: u64,
+    pub session_up: u64,
+    pub torrent_limits: std::collections::HashMap<TorrentId, (u64, u64)>,
+}
+
+/// What every request is answered with.
+pub(crate) struct Ctx {
+    pub requests: tokio::sync::mpsc::UnboundedSender<SessionRequest>,
+    pub snapshot: watch::Receiver<Arc<SessionSnapshot>>,
+    pub activity: activity::Shared,
+    pub stored: Mutex<Stored>,
+    pub facts: Facts,
+    pub session_id: SessionId,
+    pub started: Instant,
+    creds: Option<Credentials>,
+    whitelist: Vec<String>,
+    pacer: Mutex<LoginPacer>,
+}
+
+/// A bound RPC listener with its settings checked, not serving yet: bound before the
+/// session starts, so a refused start leaves nothing running.
+pub(crate) struct Bound {
+    listener: TcpListener,
+    creds: Option<Credentials>,
+    whitelist: Vec<String>,
+}
+
+impl Bound {
+    /// Serves until the task is aborted.
+    pub(crate) fn serve(
+        self,
+        facts: Facts,
+        requests: tokio::sync::mpsc::UnboundedSender<SessionRequest>,
+        snapshot: watch::Receiver<Arc<SessionSnapshot>>,
+    ) -> JoinHandle<()> {
+        let shared: activity::Shared = Arc::new(Mutex::new(Activity::default()));
+        let ctx = Arc::new(Ctx {
+            requests,
+            snapshot: snapshot.clone(),
+            activity: Arc::clone(&shared),
+            stored: Mutex::new(Stored::default()),
+            facts,
+            session_id: SessionId::new(),
+            started: Instant::now(),
+            creds: self.creds,
+            whitelist: self.whitelist,
+            pacer: Mutex::new(LoginPacer::default()),
+        });
+        if let Ok(local) = self.listener.local_addr() {
+            tracing::info!(
+                "Transmission RPC on http://{local}{RPC_PATH}{}",
+                if ctx.creds.is_some() {
+                    " (login required)"
+                } else {
+                    ""
+                }
+            );
+        }
+        let listener = self.listener;
+        tokio::spawn(async move {
+            tokio::join!(
+                activity::follow(snapshot, shared),
+                accept_loop(listener, ctx)
+            );
+        })
+    }
+}
+
+/// Checks the settings and binds the listen address (None: no RPC asked). The error is the
+/// one line `ttui` prints when it refuses to start.
+pub(crate) async fn bind(settings: &RpcSettings) -> Result<Option<Bound>, StartError> {
+    let creds = settings.credentials()?;
+    let Some(addr) = settings.listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    Ok(Some(Bound {
+        listener,
+        creds,
+        whitelist: settings.host_whitelist.clone(),
+    }))
+}
+
+/// One live connection in the set.
+struct Conn {
+    /// In a request now (headers read, answer not yet written).
+    busy: Arc<AtomicBool>,
+    end: Arc<Notify>,
+    done: Arc<AtomicBool>,
+}
+
+async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>) {
+    let mut conns: VecDeque<Conn> = VecDeque::new();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("RPC: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        conns.retain(|c| !c.done.load(Ordering::Relaxed));
+        if conns.len() >= MAX_CONNECTIONS {
+            match conns.iter().position(|c| !c.busy.load(Ordering::Relaxed)) {
+                Some(i) => {
+                    if let Some(old) = conns.remove(i) {
+                        old.end.notify_one();
+                    }
+                }
+                // Every slot is in a request: this one waits for nothing.
+                None => continue,
+            }
+        }
+        let conn = Conn {
+            busy: Arc::new(AtomicBool::new(false)),
+            end: Arc::new(Notify::new()),
+            done: Arc::new(AtomicBool::new(false)),
+        };
+        let (busy, end, done) = (
+            Arc::clone(&conn.busy),
+            Arc::clone(&conn.end),
+            Arc::clone(&conn.done),
+        );
+        conns.push_back(conn);
+        let ctx = Arc::clone(&ctx);
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            serve_connection(stream, peer, ctx, busy, end).await;
+            done.store(true, Ordering::Relaxed);
+        });
+    }
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<Ctx>,
+    busy: Arc<AtomicBool>,
+    end: Arc<Notify>,
+) {
+    let service = hyper::service::service_fn(move |req| {
+        let (ctx, busy) = (Arc::clone(&ctx), Arc::clone(&busy));
+        async move {
+            busy.store(true, Ordering::Relaxed);
+            let answer = handle(req, peer, &ctx).await;
+            busy.store(false, Ordering::Relaxed);
+            Ok::<_, std::convert::Infallible>(answer)
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(64 << 10)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => if let Err(e) = r {
+            tracing::debug!("RPC client {peer}: {e}");
+        },
+        () = end.notified() => tracing::debug!("RPC client {peer}: closed for a newer connection"),
+        () = tokio::time::sleep(MAX_CONNECTION_LIFE) => {}
+    }
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn plain(status: StatusCode, text: &str) -> Answer {
+    let mut r = Response::new(Full::new(Bytes::from(format!(
+        "<h1>{}: {text}</h1>",
+        status.as_u16()
+    ))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=UTF-8"),
+    );
+    r
+}
+
+fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a [u8]> {
+    req.headers().get(name).map(HeaderValue::as_bytes)
+}
+
+async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if req.headers().get(hyper::header::HOST).is_some() && host.is_none()
+        || !security::host_allowed(host, &ctx.whitelist)
+    {
+        return plain(
+            StatusCode::MISDIRECTED_REQUEST,
+            "Transmission received your request, but the hostname was unrecognized. To fix \
+             this, choose one of the allowed names (rpc.host_whitelist in ttui's config).",
+        );
+    }
+    if let Some(creds) = &ctx.creds {
+        let now = Instant::now();
+        let blocked = ctx.pacer.lock().is_ok_and(|p| p.blocked(peer.ip(), now));
+        if blocked {
+            return plain(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed logins; wait a minute",
+            );
+        }
+        if !security::basic_auth_ok(header(&req, "authorization"), creds) {
+            let failures = ctx.pacer.lock().map_or(0, |mut p| p.failed(peer.ip(), now));
+            // Logged while they are few; a flood is summed up once a window.
+            if failures <= 3 || failures == security::MAX_FAILURES {
+                tracing::warn!("RPC: failed login from {} ({failures} in a row)", peer.ip());
+            }
+            let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized User");
+            r.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Transmission\""),
+            );
+            return r;
+        }
+        if let Ok(mut p) = ctx.pacer.lock() {
+            p.succeeded(peer.ip());
+        }
+    }
+    let path = req.uri().path();
+    if path != RPC_PATH && path != "/transmission/rpc/" {
+        return plain(StatusCode::NOT_FOUND, "Not Found");
+    }
+    if !ctx.session_id.matches(header(&req, session_id::HEADER)) {
+        let mut r = plain(
+            StatusCode::CONFLICT,
+            "Your request had an invalid session-id header. To fix this, follow these steps: \
+             read the X-Transmission-Session-Id header from this response and send it with \
+             each request.",
+        );
+        if let Ok(v) = HeaderValue::from_str(ctx.session_id.as_str()) {
+            r.headers_mut().insert(session_id::HEADER, v);
+        }
+        return r;
+    }
+    if req.method() != Method::POST {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "POST a JSON request");
+    }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+    }
+    let body = Limited::new(req.into_body(), MAX_BODY);
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+        }
+        Ok(Err(_)) => return plain(StatusCode::BAD_REQUEST, "request body not read"),
+        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+    };
+    let body = match request::parse(&bytes) {
+        Ok(env) => {
+            drop(bytes);
+            let result = dispatch(ctx, &env.method, &env.arguments)
+                .await
+                .map_err(|e| e.to_string());
+            request::response(result, env.tag)
+        }
+        Err(e) => request::response(Err(e.to_string()), None),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    r
+}
+
+/// Runs one method.
+pub(crate) async fn dispatch(
+    ctx: &Ctx,
+    method: &str,
+    args: &torrents::Args,
+) -> Result<torrents::Args, MethodError> {
+    // Every answer is built from a session that has its saved torrents back (bounded).
+    let mut snap = ctx.snapshot.clone();
+    let _ = tokio::time::timeout(Duration::from_secs(30), snap.wait_for(|s| s.restored)).await;
+    match method {
+        "torrent-get" => torrents::get(ctx, args).await,
+        "torrent-add" => torrents::add(ctx, args).await,
+        "torrent-start" => torrents::start(ctx, args, false),
+        "torrent-start-now" => torrents::start(ctx, args, true),
+        "torrent-stop" => torrents::stop(ctx, args),
+        "torrent-verify" => torrents::verify(ctx, args),
+        "torrent-remove" => torrents::remove(ctx, args).await,
+        "torrent-set" => torrents::set(ctx, args).await,
+        "torrent-set-location" => torrents::set_location(ctx, args).await,
+        "queue-move-top" => torrents::queue(ctx, args, Move::Top).await,
+        "queue-move-up" => torrents::queue(ctx, args, Move::Up).await,
+        "queue-move-down" => torrents::queue(ctx, args, Move::Down).await,
+        "queue-move-bottom" => torrents::queue(ctx, args, Move::Bottom).await,
+        "session-get" => session::get(ctx, args).await,
+        "session-set" => session::set(ctx, args).await,
+        "session-stats" => session::stats(ctx),
+        "session-close" => session::close(ctx),
+        "free-space" => session::free(args).await,
+        "port-test" => session::port_test(ctx),
+        "torrent-reannounce"
+        | "torrent-rename-path"
+        | "blocklist-update"
+        | "group-set"
+        | "group-get" => Err(MethodError::BadArgument(format!(
+            "{method} is not supported by ttui yet"
+        ))),
+        _ => Err(MethodError::UnknownMethod),
+    }
+}

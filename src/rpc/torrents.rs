@@ -1,0 +1,716 @@
+//! The torrent methods of rpc-spec section 3 (and the queue moves of 4.6): each reads its
+//! arguments, resolves `ids` against one snapshot of the line-up and sends the session its
+//! requests through `engine::api`, waiting (bounded) for the answers that carry one.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use tokio::sync::oneshot;
+
+use super::error::MethodError;
+use super::fields::{self, View};
+use super::ids::{self, Ids};
+use super::server::Ctx;
+use crate::engine::api::*;
+
+pub(crate) type Args = Map<String, Value>;
+pub(crate) type Answer = Result<Args, MethodError>;
+
+/// How long torrent-get waits for a torrent's first full snapshot (built on its next tick).
+const SNAPSHOT_WAIT: Duration = Duration::from_millis(1500);
+/// How long a method waits for the session's answer to one request.
+const REPLY_WAIT: Duration = Duration::from_secs(60);
+
+/// Sends a request that answers through a oneshot and waits for the answer (bounded).
+pub(crate) async fn ask<T>(
+    ctx: &Ctx,
+    make: impl FnOnce(oneshot::Sender<T>) -> SessionRequest,
+) -> Result<T, MethodError> {
+    let (tx, rx) = oneshot::channel();
+    ctx.requests.send(make(tx)).map_err(|_| MethodError::Gone)?;
+    match tokio::time::timeout(REPLY_WAIT, rx).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(_)) => Err(MethodError::Gone),
+        Err(_) => Err(MethodError::Session(
+            "the session did not answer in time".into(),
+        )),
+    }
+}
+
+/// `ids` resolved against the line-up now.
+pub(crate) fn targets(ctx: &Ctx, args: &Args) -> Result<(Ids, Vec<TorrentId>), MethodError> {
+    let which = ids::parse(args.get("ids"))?;
+    let snap = ctx.snapshot.borrow().clone();
+    let now = super::activity::unix_now();
+    let found = match ctx.activity.lock() {
+        Ok(a) => ids::resolve(&which, &snap, |id| a.recent(id, now)),
+        Err(_) => ids::resolve(&which, &snap, |_| false),
+    };
+    Ok((which, found))
+}
+
+fn send(ctx: &Ctx, r: SessionRequest) -> Result<(), MethodError> {
+    ctx.requests.send(r).map_err(|_| MethodError::Gone)
+}
+
+fn bool_arg(args: &Args, key: &str) -> Option<bool> {
+    match args.get(key)? {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => Some(n.as_i64() != Some(0)),
+        _ => None,
+    }
+}
+
+fn num_arg(args: &Args, key: &str) -> Option<f64> {
+    args.get(key)?.as_f64().filter(|v| v.is_finite())
+}
+
+fn str_arg<'a>(args: &'a Args, key: &str) -> Option<&'a str> {
+    args.get(key)?.as_str()
+}
+
+/// File indices of a `files-*` or `priority-*` list; an empty list is every file.
+fn index_list(args: &Args, key: &str) -> Result<Option<Vec<usize>>, MethodError> {
+    let Some(v) = args.get(key) else {
+        return Ok(None);
+    };
+    let Value::Array(list) = v else {
+        return Err(MethodError::BadArgument(format!(
+            "{key}: a list of file indices"
+        )));
+    };
+    list.iter()
+        .map(|e| {
+            e.as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| MethodError::BadArgument(format!("{key}: a list of file indices")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+// ---- torrent-get ----
+
+pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
+    let fields: Vec<String> = match args.get("fields") {
+        Some(Value::Array(f)) => f
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => return Err(MethodError::BadArgument("no fields specified".into())),
+    };
+    let table = match str_arg(args, "format") {
+        None | Some("objects") => false,
+        Some("table") => true,
+        Some(_) => return Err(MethodError::BadArgument("format: objects or table".into())),
+    };
+    let (which, found) = targets(ctx, args)?;
+    let snap = ctx.snapshot.borrow().clone();
+    let needs = fields::needs(&fields);
+    let settings = if needs.settings {
+        ask(ctx, |reply| SessionRequest::Settings {
+            ids: found.clone(),
+            reply,
+        })
+        .await?
+    } else {
+        Settings::default()
+    };
+    let own: HashMap<TorrentId, &TorrentSettings> =
+        settings.torrents.iter().map(|t| (t.id, t)).collect();
+    let files = if needs.files {
+        file_lists(ctx, &found).await
+    } else {
+        HashMap::new()
+    };
+    let snaps = if needs.snapshot {
+        full_snapshots(ctx, &found).await
+    } else {
+        HashMap::new()
+    };
+    let now = super::activity::unix_now();
+    let by_id: HashMap<TorrentId, &TorrentLine> = snap.torrents.iter().map(|t| (t.id, t)).collect();
+    let activity = ctx.activity.lock().ok();
+    let mut rows = Vec::with_capacity(found.len() + 1);
+    if table {
+        rows.push(json!(fields));
+    }
+    for id in &found {
+        let Some(line) = by_id.get(id) else { continue };
+        let snapshot = snaps.get(id).map(|s| &**s);
+        let explain = match snapshot {
+            Some(s) if fields.iter().any(|f| f == "ttui-explain") => worst_finding(s, &snap),
+            _ => None,
+        };
+        let view = View {
+            line,
+            session: &settings,
+            own: own.get(id).copied(),
+            files: files.get(id).map(Vec::as_slice),
+            snap: snapshot,
+            active: activity.as_ref().map_or(0, |a| a.active(*id)),
+            now,
+            max_peers: ctx.facts.max_peers,
+            explain,
+        };
+        if table {
+            let row: Vec<Value> = fields
+                .iter()
+                .map(|f| fields::value(f, &view).unwrap_or(Value::Null))
+                .collect();
+            rows.push(Value::Array(row));
+        } else {
+            let obj: Map<String, Value> = fields
+                .iter()
+                .filter_map(|f| fields::value(f, &view).map(|v| (f.clone(), v)))
+                .collect();
+            rows.push(Value::Object(obj));
+        }
+    }
+    let mut out = Map::new();
+    out.insert("torrents".into(), Value::Array(rows));
+    if which == Ids::RecentlyActive {
+        let removed = activity.as_ref().map_or_else(Vec::new, |a| a.removed(now));
+        out.insert("removed".into(), json!(removed));
+    }
+    Ok(out)
+}
+
+/// The explainer's worst finding that holds the torrent back or warns, in one line.
+fn worst_finding(s: &Snapshot, session: &SessionSnapshot) -> Option<String> {
+    let ctx = ExplainContext::from_session(session, s.id);
+    explain(s, &ctx)
+        .into_iter()
+        .filter(|f| f.verdict != Verdict::Ok)
+        .min_by_key(|f| f.verdict)
+        .map(|f| f.line())
+}
+
+async fn file_lists(ctx: &Ctx, ids: &[TorrentId]) -> HashMap<TorrentId, Vec<FileLine>> {
+    let asks = ids.iter().map(|&id| async move {
+        let files = ask(ctx, |reply| SessionRequest::Files { id, reply }).await;
+        (id, files.ok().flatten())
+    });
+    futures::future::join_all(asks)
+        .await
+        .into_iter()
+        .filter_map(|(id, f)| f.map(|f| (id, f)))
+        .collect()
+}
+
+async fn full_snapshots(ctx: &Ctx, ids: &[TorrentId]) -> HashMap<TorrentId, Arc<Snapshot>> {
+    let asks = ids.iter().map(|&id| async move {
+        let rx = ask(ctx, |reply| SessionRequest::Subscribe { id, reply }).await;
+        let Ok(Some(mut rx)) = rx else { return None };
+        rx.mark_unchanged();
+        let _ = tokio::time::timeout(SNAPSHOT_WAIT, rx.changed()).await;
+        let snap = rx.borrow().clone();
+        Some((id, snap))
+    });
+    futures::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+// ---- torrent-add ----
+
+/// The largest .torrent read from a path or a URL (ttui's own cap for any source).
+const MAX_TORRENT: u64 = crate::cli::load::MAX_TORRENT_SIZE;
+
+pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
+    let source = match (str_arg(args, "filename"), str_arg(args, "metainfo")) {
+        (_, Some(b64)) => {
+            let clean: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(clean.as_bytes())
+                .map_err(|_| MethodError::BadArgument("metainfo: not base64".into()))?;
+            AddSource::Torrent {
+                name: "metainfo".into(),
+                bytes,
+            }
+        }
+        (Some(name), None) => source_of(name).await?,
+        (None, None) => {
+            return Err(MethodError::BadArgument(
+                "no filename or metainfo specified".into(),
+            ))
+        }
+    };
+    let save_path = match str_arg(args, "download-dir").filter(|d| !d.is_empty()) {
+        Some(d) if PathBuf::from(d).is_absolute() => Some(PathBuf::from(d)),
+        Some(_) => {
+            return Err(MethodError::BadArgument(
+                "download-dir must be an absolute path".into(),
+            ))
+        }
+        None => None,
+    };
+    let paused = bool_arg(args, "paused").unwrap_or(false);
+    let wanted = index_list(args, "files-wanted")?;
+    let unwanted = index_list(args, "files-unwanted")?;
+    let count = match &source {
+        AddSource::Torrent { bytes, .. } => crate::protocol::metainfo::Metainfo::from_bytes(bytes)
+            .ok()
+            .map(|m| m.info.files.iter().filter(|f| !f.padding).count()),
+        AddSource::Magnet(_) => None,
+    };
+    let only = only_files(wanted.as_deref(), unwanted.as_deref(), count);
+    let files = AddFiles {
+        only,
+        sequential: false,
+    };
+    let added = ask(ctx, |reply| SessionRequest::Add {
+        source,
+        save_path,
+        paused,
+        files,
+        reply,
+    })
+    .await??;
+    let (key, id, name, hash) = match added {
+        Added::New {
+            id,
+            name,
+            info_hash,
+        } => ("torrent-added", id, name, info_hash),
+        Added::Already {
+            id,
+            name,
+            info_hash,
+        } => ("torrent-duplicate", id, name, info_hash),
+    };
+    if key == "torrent-added" {
+        set_priorities(ctx, id, args, count).await?;
+        // The line-up shows it within a tick or two: a torrent-get right after sees it.
+        let mut snap = ctx.snapshot.clone();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            snap.wait_for(|s| s.torrents.iter().any(|t| t.id == id)),
+        )
+        .await;
+    }
+    let mut out = Map::new();
+    out.insert(
+        key.into(),
+        json!({"id": id.0, "name": name, "hashString": ids::hex(&hash)}),
+    );
+    Ok(out)
+}
+
+/// The files to fetch at the add: `files-wanted` as given, or every file but the
+/// `files-unwanted` (when the count is known; else they are skipped right after the add).
+fn only_files(
+    wanted: Option<&[usize]>,
+    unwanted: Option<&[usize]>,
+    count: Option<usize>,
+) -> Option<Vec<usize>> {
+    let skip: std::collections::HashSet<usize> = unwanted.unwrap_or(&[]).iter().copied().collect();
+    match (wanted, count) {
+        (Some(w), _) if !w.is_empty() => {
+            Some(w.iter().copied().filter(|i| !skip.contains(i)).collect())
+        }
+        (_, Some(n)) if !skip.is_empty() => Some((0..n).filter(|i| !skip.contains(i)).collect()),
+        _ => None,
+    }
+}
+
+/// What `filename` names: a magnet link, an http(s) URL (fetched by this face, capped in
+/// size and time), or a local `.torrent` / `.magnet` file.
+async fn source_of(name: &str) -> Result<AddSource, MethodError> {
+    let lower = name.trim_start().to_ascii_lowercase();
+    if lower.starts_with("magnet:") {
+        return Ok(AddSource::Magnet(name.trim().to_string()));
+    }
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        let bytes = crate::cli::load::fetch_url(name.trim(), crate::cli::load::URL_TIMEOUT)
+            .await
+            .map_err(MethodError::BadArgument)?;
+        return Ok(AddSource::Torrent {
+            name: crate::fmt::outside(name, 200).into_owned(),
+            bytes,
+        });
+    }
+    let path = super::security::readable_torrent_path(name)
+        .map_err(|e| MethodError::BadArgument(e.to_string()))?;
+    let shown = crate::fmt::outside(name, 200).into_owned();
+    let magnet = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("magnet"));
+    let read = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(MAX_TORRENT + 1).read_to_end(&mut buf))
+            .map(|_| buf)
+    })
+    .await;
+    // The reason names the path and the failure, never what the file holds.
+    let bytes = match read {
+        Ok(Ok(b)) if b.len() as u64 <= MAX_TORRENT => b,
+        Ok(Ok(_)) => return Err(MethodError::BadArgument(format!("{shown}: too large"))),
+        Ok(Err(e)) => return Err(MethodError::BadArgument(format!("{shown}: {e}"))),
+        Err(_) => return Err(MethodError::BadArgument(format!("{shown}: not read"))),
+    };
+    if magnet {
+        let text = String::from_utf8(bytes).ok();
+        let link = text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| t.to_ascii_lowercase().starts_with("magnet:"))
+            .ok_or_else(|| MethodError::BadArgument(format!("{shown}: not a magnet link")))?;
+        return Ok(AddSource::Magnet(link.to_string()));
+    }
+    if crate::protocol::metainfo::Metainfo::from_bytes(&bytes).is_err() {
+        return Err(MethodError::BadArgument(format!(
+            "{shown}: not a valid torrent"
+        )));
+    }
+    Ok(AddSource::Torrent { name: shown, bytes })
+}
+
+/// Applies `files-wanted`/`files-unwanted`/`priority-*` to a torrent (an empty list is every
+/// file, which needs the count: None while a magnet has no metadata).
+async fn set_priorities(
+    ctx: &Ctx,
+    id: TorrentId,
+    args: &Args,
+    count: Option<usize>,
+) -> Result<(), MethodError> {
+    let keys = [
+        ("files-unwanted", FilePriority::Skip),
+        ("files-wanted", FilePriority::Normal),
+        ("priority-low", FilePriority::Low),
+        ("priority-normal", FilePriority::Normal),
+        ("priority-high", FilePriority::High),
+    ];
+    let mut count = count;
+    for (key, priority) in keys {
+        let Some(mut list) = index_list(args, key)? else {
+            continue;
+        };
+        if list.is_empty() {
+            if count.is_none() {
+                count = ask(ctx, |reply| SessionRequest::Files { id, reply })
+                    .await?
+                    .map(|f| f.iter().filter(|f| !f.padding).count());
+            }
+            list = (0..count.unwrap_or(0)).collect();
+        }
+        if !list.is_empty() {
+            send(
+                ctx,
+                SessionRequest::Torrent {
+                    id,
+                    command: Command::SetFilePriority {
+                        files: list,
+                        priority,
+                    },
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+// ---- start, stop, verify, remove, move, queue ----
+
+pub(crate) fn start(ctx: &Ctx, args: &Args, now: bool) -> Answer {
+    let (_, ids) = targets(ctx, args)?;
+    for id in ids {
+        let (reply, _) = oneshot::channel();
+        send(ctx, SessionRequest::Force { id, on: now, reply })?;
+        send(
+            ctx,
+            SessionRequest::Torrent {
+                id,
+                command: Command::Resume,
+            },
+        )?;
+    }
+    Ok(Map::new())
+}
+
+pub(crate) fn stop(ctx: &Ctx, args: &Args) -> Answer {
+    let (_, ids) = targets(ctx, args)?;
+    for id in ids {
+        send(
+            ctx,
+            SessionRequest::Torrent {
+                id,
+                command: Command::Pause,
+            },
+        )?;
+    }
+    Ok(Map::new())
+}
+
+pub(crate) fn verify(ctx: &Ctx, args: &Args) -> Answer {
+    let (_, ids) = targets(ctx, args)?;
+    for id in ids {
+        send(ctx, SessionRequest::Verify { id })?;
+    }
+    Ok(Map::new())
+}
+
+pub(crate) async fn remove(ctx: &Ctx, args: &Args) -> Answer {
+    let (_, ids) = targets(ctx, args)?;
+    let delete_data = bool_arg(args, "delete-local-data").unwrap_or(false);
+    for &id in &ids {
+        ask(ctx, |reply| SessionRequest::Remove {
+            id,
+            delete_data,
+            reply,
+        })
+        .await??;
+    }
+    let mut snap = ctx.snapshot.clone();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        snap.wait_for(|s| !s.torrents.iter().any(|t| ids.contains(&t.id))),
+    )
+    .await;
+    Ok(Map::new())
+}
+
+pub(crate) async fn set_location(ctx: &Ctx, args: &Args) -> Answer {
+    let (_, ids) = targets(ctx, args)?;
+    let location = str_arg(args, "location")
+        .ok_or_else(|| MethodError::BadArgument("no location specified".into()))?;
+    move_to(ctx, &ids, location, bool_arg(args, "move").unwrap_or(false)).await?;
+    Ok(Map::new())
+}
+
+async fn move_to(
+    ctx: &Ctx,
+    ids: &[TorrentId],
+    location: &str,
+    move_data: bool,
+) -> Result<(), MethodError> {
+    let dir = PathBuf::from(location);
+    if !dir.is_absolute() {
+        return Err(MethodError::BadArgument(
+            "location must be an absolute path".into(),
+        ));
+    }
+    if !move_data {
+        return Err(MethodError::BadArgument(
+            "ttui moves a torrent's data with it: send `move: true`".into(),
+        ));
+    }
+    for &id in ids {
+        let dir = dir.clone();
+        ask(ctx, |reply| SessionRequest::Move { id, dir, reply }).await??;
+    }
+    Ok(())
+}
+
+pub(crate) async fn queue(ctx: &Ctx, args: &Args, to: Move) -> Answer {
+    let (_, mut ids) = targets(ctx, args)?;
+    // Several to the top (or down) keep their order: the last one moved first.
+    if matches!(to, Move::Top | Move::Down) {
+        ids.reverse();
+    }
+    for id in ids {
+        ask(ctx, |reply| SessionRequest::Queue { id, to, reply }).await??;
+    }
+    Ok(Map::new())
+}
+
+// ---- torrent-set ----
+
+pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
+    let (_, ids) = targets(ctx, args)?;
+    if ids.is_empty() {
+        return Ok(Map::new());
+    }
+    limits(ctx, &ids, args).await?;
+    goals(ctx, &ids, args).await?;
+    for &id in &ids {
+        set_priorities(ctx, id, args, None).await?;
+    }
+    if let Some(pos) = num_arg(args, "queuePosition") {
+        for &id in &ids {
+            queue_to(ctx, id, pos.max(0.0) as u32).await?;
+        }
+    }
+    if let Some(location) = str_arg(args, "location") {
+        move_to(ctx, &ids, location, true).await?;
+    }
+    Ok(Map::new())
+}
+
+/// Moves a torrent step by step to `pos` in the queue (0 first).
+async fn queue_to(ctx: &Ctx, id: TorrentId, pos: u32) -> Result<(), MethodError> {
+    let snap = ctx.snapshot.borrow().clone();
+    let Some(now) = snap
+        .torrents
+        .iter()
+        .find(|t| t.id == id)
+        .map(|t| t.queue_position)
+    else {
+        return Ok(());
+    };
+    let last = snap.torrents.len().saturating_sub(1) as u32;
+    let (to, steps) = if pos == 0 {
+        (Move::Top, 1)
+    } else if pos >= last {
+        (Move::Bottom, 1)
+    } else if pos < now {
+        (Move::Up, now - pos)
+    } else {
+        (Move::Down, pos - now)
+    };
+    for _ in 0..steps {
+        ask(ctx, |reply| SessionRequest::Queue { id, to, reply }).await??;
+    }
+    Ok(())
+}
+
+/// `downloadLimit`/`downloadLimited` and the upload pair: a limit given with `...Limited`
+/// true (or while the torrent is limited) applies; `...Limited` false lifts it; a limit
+/// given alone while unlimited is kept by the RPC and applies when `...Limited` comes.
+async fn limits(ctx: &Ctx, ids: &[TorrentId], args: &Args) -> Result<(), MethodError> {
+    let keys = [
+        "downloadLimit",
+        "downloadLimited",
+        "uploadLimit",
+        "uploadLimited",
+    ];
+    if !keys.iter().any(|k| args.contains_key(*k)) {
+        return Ok(());
+    }
+    let current = ask(ctx, |reply| SessionRequest::Settings {
+        ids: ids.to_vec(),
+        reply,
+    })
+    .await?;
+    for t in &current.torrents {
+        let mut change = LimitChange::default();
+        for (down, limit_key, on_key, now) in [
+            (true, "downloadLimit", "downloadLimited", t.down),
+            (false, "uploadLimit", "uploadLimited", t.up),
+        ] {
+            let given = num_arg(args, limit_key).map(|k| (k.max(0.0) as u64) * fields::SPEED_K);
+            let on = bool_arg(args, on_key);
+            let remembered = {
+                let mut stored = ctx.stored.lock().map_err(|_| MethodError::Gone)?;
+                let slot = stored.torrent_limits.entry(t.id).or_insert((0, 0));
+                let cell = if down { &mut slot.0 } else { &mut slot.1 };
+                if let Some(g) = given {
+                    *cell = g;
+                }
+                *cell
+            };
+            let new = match (on, given) {
+                (Some(false), _) => Some(0),
+                (Some(true), Some(g)) => Some(g),
+                (Some(true), None) => Some(if now > 0 {
+                    now
+                } else if remembered > 0 {
+                    remembered
+                } else {
+                    100 * fields::SPEED_K
+                }),
+                (None, Some(g)) if now > 0 => Some(g),
+                (None, _) => None,
+            };
+            if down {
+                change.down = new;
+            } else {
+                change.up = new;
+            }
+        }
+        if change.down.is_some() || change.up.is_some() {
+            ask(ctx, |reply| SessionRequest::Limit {
+                target: LimitTarget::Torrents(vec![t.id]),
+                change,
+                reply,
+            })
+            .await??;
+        }
+    }
+    Ok(())
+}
+
+/// `seedRatioMode`/`seedRatioLimit` and `seedIdleMode`/`seedIdleLimit` (minutes): mode 0
+/// follows the session, 1 the torrent's own limit, 2 none.
+async fn goals(ctx: &Ctx, ids: &[TorrentId], args: &Args) -> Result<(), MethodError> {
+    let ratio_mode = num_arg(args, "seedRatioMode").map(|m| m as i64);
+    let ratio = num_arg(args, "seedRatioLimit");
+    let idle_mode = num_arg(args, "seedIdleMode").map(|m| m as i64);
+    let idle = num_arg(args, "seedIdleLimit").map(|m| Duration::from_secs(m.max(0.0) as u64 * 60));
+    if ratio_mode.is_none() && ratio.is_none() && idle_mode.is_none() && idle.is_none() {
+        return Ok(());
+    }
+    if ratio.is_some_and(|r| r < 0.0) {
+        return Err(MethodError::BadArgument("seedRatioLimit: 0 or more".into()));
+    }
+    let current = ask(ctx, |reply| SessionRequest::Settings {
+        ids: ids.to_vec(),
+        reply,
+    })
+    .await?;
+    for t in &current.torrents {
+        let ratio_set = pick(ratio_mode, ratio, t.ratio);
+        let idle_set = pick(idle_mode, idle, t.idle);
+        if ratio_set.is_none() && idle_set.is_none() {
+            continue;
+        }
+        let id = t.id;
+        ask(ctx, |reply| SessionRequest::Goals {
+            id,
+            ratio: ratio_set,
+            seed_time: None,
+            idle: idle_set,
+            reply,
+        })
+        .await??;
+    }
+    Ok(())
+}
+
+/// The goal a mode and a limit set, over the torrent's goal now.
+fn pick<T: Copy>(mode: Option<i64>, limit: Option<T>, now: Set<T>) -> Option<Set<T>> {
+    match (mode, limit) {
+        (Some(0), _) => Some(Set::Default),
+        (Some(2), _) => Some(Set::Off),
+        (Some(1), Some(v)) => Some(Set::To(v)),
+        // Own mode without a limit: the limit it has stays; none known, nothing to set.
+        (Some(1), None) => None,
+        (_, Some(v)) if matches!(now, Set::To(_)) => Some(Set::To(v)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_files_to_fetch_at_the_add() {
+        assert_eq!(only_files(None, None, Some(3)), None);
+        assert_eq!(only_files(Some(&[0, 2]), None, None), Some(vec![0, 2]));
+        assert_eq!(only_files(None, Some(&[1]), Some(3)), Some(vec![0, 2]));
+        assert_eq!(only_files(None, Some(&[1]), None), None);
+        assert_eq!(
+            only_files(Some(&[0, 1]), Some(&[1]), Some(3)),
+            Some(vec![0])
+        );
+    }
+
+    #[test]
+    fn goal_modes_become_sets() {
+        assert_eq!(pick(Some(0), Some(1.0), Set::Off), Some(Set::Default));
+        assert_eq!(pick(Some(2), None, Set::To(1.0)), Some(Set::Off));
+        assert_eq!(pick(Some(1), Some(1.5), Set::Default), Some(Set::To(1.5)));
+        assert_eq!(pick(None, Some(3.0), Set::To(1.0)), Some(Set::To(3.0)));
+        assert_eq!(pick(None, Some(3.0), Set::Default), None);
+        assert_eq!(pick::<f64>(None, None, Set::Default), None);
+    }
+}
