@@ -74,6 +74,38 @@ pub struct Config {
     pub exempt_local_peers: Option<bool>,
     /// The Transmission RPC (`[rpc]`, or `rpc.listen = ...`).
     pub rpc: Option<RpcConfig>,
+    /// `[labels.tv]`: what a label brings to a torrent added with it.
+    pub labels: Option<std::collections::BTreeMap<String, LabelConfig>>,
+}
+
+/// One `[labels.NAME]` table: the save path (used when an add names no directory) and the
+/// seeding goals of torrents added with that label, read as the session's keys are.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelConfig {
+    pub save_path: Option<PathBuf>,
+    #[serde(default, deserialize_with = "ratio_goal")]
+    pub seed_ratio: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "duration_goal")]
+    pub seed_time: Option<Option<std::time::Duration>>,
+    #[serde(default, deserialize_with = "duration_goal")]
+    pub seed_idle: Option<Option<std::time::Duration>>,
+}
+
+impl LabelConfig {
+    /// As the engine takes it: a goal given `off` switches that goal off for the torrent.
+    pub(crate) fn defaults(&self) -> crate::engine::api::LabelDefaults {
+        use crate::engine::api::Set;
+        fn set<T>(v: Option<Option<T>>) -> Option<Set<T>> {
+            v.map(|g| g.map_or(Set::Off, Set::To))
+        }
+        crate::engine::api::LabelDefaults {
+            save_path: self.save_path.clone(),
+            seed_ratio: set(self.seed_ratio),
+            seed_time: set(self.seed_time),
+            seed_idle: set(self.seed_idle),
+        }
+    }
 }
 
 /// The `[rpc]` table: where the Transmission RPC listens and who may use it.
@@ -153,6 +185,25 @@ fn max_peers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error>
 
 /// Parses a config file's text; the error is one line naming `origin` and the line.
 pub fn parse(text: &str, origin: &Path) -> Result<Config, String> {
+    let c = parse_toml(text, origin)?;
+    for (name, l) in c.labels.iter().flatten() {
+        let at = || format!("config file {}: [labels.{name:?}]", origin.display());
+        match crate::engine::api::check_label(name) {
+            Ok(n) if n == *name => {}
+            Ok(_) => return Err(format!("{}: a label has no spaces at its ends", at())),
+            Err(e) => return Err(format!("{}: {e}", at())),
+        }
+        if l.save_path
+            .as_ref()
+            .is_some_and(|p| p.is_relative() && !p.starts_with("~"))
+        {
+            return Err(format!("{}: save_path must be an absolute path", at()));
+        }
+    }
+    Ok(c)
+}
+
+fn parse_toml(text: &str, origin: &Path) -> Result<Config, String> {
     toml::from_str::<Config>(text).map_err(|e| {
         let at = e
             .span()
@@ -251,6 +302,11 @@ fn expand_home(c: &mut Config) {
             *p = home.join(rest);
         }
     }
+    for l in c.labels.iter_mut().flat_map(|t| t.values_mut()) {
+        if let Some(rest) = l.save_path.as_ref().and_then(|p| p.strip_prefix("~").ok()) {
+            l.save_path = Some(home.join(rest));
+        }
+    }
     if let Some(p) = c.rpc.as_mut().and_then(|r| r.password_file.as_mut()) {
         if let Ok(rest) = p.strip_prefix("~") {
             *p = home.join(rest);
@@ -342,6 +398,12 @@ pub(crate) fn apply(
         .exempt_local_peers =
         v);
     apply_rpc(cfg.rpc.as_ref(), args, m, &mut origins);
+    args.labels = cfg
+        .labels
+        .iter()
+        .flatten()
+        .map(|(name, l)| (name.clone(), l.defaults()))
+        .collect();
     origins
 }
 

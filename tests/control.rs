@@ -48,6 +48,7 @@ fn row(id: u32) -> TorrentRow {
         queue_position: 0,
         peers_interested: 0,
         next_announce: None,
+        labels: vec!["tv".into(), "ünï".into()],
     }
 }
 
@@ -209,6 +210,14 @@ async fn every_message_survives_the_wire() {
             files: ttui::internals::engine::api::AddFiles {
                 only: Some(vec![0, 3, 4]),
                 sequential: true,
+            },
+            labels: vec!["tv".into()],
+        },
+        Request::Label {
+            ids: vec!["2".into()],
+            edit: ttui::internals::engine::api::LabelEdit::Change {
+                add: vec!["hd".into()],
+                remove: vec!["old".into()],
             },
         },
         Request::Files {
@@ -657,6 +666,7 @@ fn the_largest_torrent_fits_one_frame_and_batches_split() {
             save_path: None,
             paused: true,
             files: Default::default(),
+            labels: Vec::new(),
         }]
     );
 }

@@ -219,7 +219,8 @@ fn setup(prefix: &str, config: &str) -> Setup {
     }
     let rpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let cfg = env.root.path().join("config.toml");
-    fs::write(&cfg, config).unwrap();
+    let root = env.root.path().display().to_string();
+    fs::write(&cfg, config.replace("{root}", &root)).unwrap();
     let mut extra = vec!["--config".to_string(), cfg.display().to_string()];
     extra.extend(["--rpc".to_string(), rpc.to_string()]);
     extra.extend(peer_args);
@@ -345,6 +346,10 @@ fn transmission_remote_adds_lists_stops_moves_limits_and_removes() {
         t["downloadDir"] == dir.as_str()
     });
     assert!(file_of(a, &moved).is_file());
+    assert!(
+        file_of(c, &env.root.path().join("tv")).is_file(),
+        "the label's save path"
+    );
     assert!(!file_of(a, &env.out).exists());
 
     // Limits: one torrent's, then the session's.
@@ -590,7 +595,10 @@ fn the_transmission_rpc_python_package_drives_the_daemon() {
         prereq::skip("the transmission-rpc venv (TTUI_PY_VENV, made by tests/run.sh)");
         return;
     };
-    let mut s = setup("ttui-rpc-py-", "");
+    // Sonarr files each download under its category's label; the label's table gives it
+    // its directory and seeding goal.
+    let config = "[labels.tv]\nsave_path = \"{root}/tv\"\nseed_ratio = 5\n";
+    let mut s = setup("ttui-rpc-py-", config);
     let env = &s.env;
     let [a, b, c] = [&s.payloads[0], &s.payloads[1], &s.payloads[2]];
     let url = serve_file(fs::read(&b.torrent.path).unwrap(), 1);
@@ -610,7 +618,8 @@ fn the_transmission_rpc_python_package_drives_the_daemon() {
         .arg(format!("http://{url}/beta.torrent"))
         .arg(&magnet)
         .arg(&moved)
-        .args([a.hash(), b.hash(), c.hash()]);
+        .args([a.hash(), b.hash(), c.hash()])
+        .arg(env.root.path().join("tv"));
     let out = run_long(cmd, "the python driver");
     assert_eq!(
         out.code,
@@ -658,12 +667,12 @@ fn run_long(mut cmd: std::process::Command, what: &str) -> Out {
 const PY_DRIVER: &str = r#"
 import sys, time, os
 from transmission_rpc import Client
-port, path, url, magnet, moved, ha, hb, hc = sys.argv[1:9]
+port, path, url, magnet, moved, ha, hb, hc, tv = sys.argv[1:10]
 c = Client(host="127.0.0.1", port=int(port), timeout=30)
 assert c.get_session().rpc_version >= 14
 t1 = c.add_torrent(path)
 t2 = c.add_torrent(url)
-t3 = c.add_torrent(magnet)
+t3 = c.add_torrent(magnet, labels=["tv", "sonarr"])
 assert {t1.hash_string, t2.hash_string, t3.hash_string} == {ha, hb, hc}, (t1, t2, t3)
 dup = c.add_torrent(path)
 assert dup.hash_string == ha
@@ -697,6 +706,20 @@ for t in c.get_torrents():
     assert t.done_date is not None
 tb = c.get_torrent(hb)
 assert len(tb.get_files()) == 3, tb.get_files()
+# Labels: given at add (with the label's directory and goal), changed, refused when bad.
+tc = c.get_torrent(hc)
+assert tc.labels == ["tv", "sonarr"], tc.labels
+assert tc.download_dir == tv, (tc.download_dir, tv)
+assert tc.seed_ratio_limit == 5.0 and tc.seed_ratio_mode.value == 1, tc.fields
+assert c.get_torrent(ha).labels == []
+c.change_torrent(hb, labels=["films", "hd"])
+assert c.get_torrent(hb).labels == ["films", "hd"]
+try:
+    c.change_torrent(hb, labels=["a,b"])
+    raise AssertionError("a label with a comma was accepted")
+except Exception as e:
+    assert "comma" in str(e), e
+assert c.get_torrent(hb).labels == ["films", "hd"]
 c.stop_torrent(hb)
 deadline = time.time() + 30
 while not c.get_torrent(hb).status.stopped:

@@ -442,11 +442,12 @@ fn damaged_resume_files_cost_a_full_check_of_their_torrent_only() {
     assert!(daemon.term().success());
 }
 
-/// Issue 19, 5: `ttui FILE` on a terminal while a session runs hands the torrent over and
-/// exits 0 (run under `script`, which gives it a terminal; with a pipe it would download on
-/// its own, headless).
+/// `ttui FILE` while a session runs hands the torrent over and exits 0: on a terminal (run
+/// under `script`, which gives it one), and without any (in a new session by `setsid`, with
+/// stdin, stdout and stderr not terminals), as when a browser opens a link. With no session
+/// running and no terminal, it downloads on its own (the headless one-shot).
 #[test]
-fn ttui_on_a_terminal_hands_over_to_the_running_session() {
+fn ttui_file_hands_over_to_the_running_session_with_or_without_a_terminal() {
     require_loopback_only();
     let env = Env::new("ttui-session-handover-");
     let p = Payload::make(
@@ -476,7 +477,80 @@ fn ttui_on_a_terminal_hands_over_to_the_running_session() {
         });
         assert_eq!(rows[0]["info_hash"], p.hash().as_str());
     }
+    // No terminal at all: a second torrent by file, then a magnet of the first.
+    let q = Payload::make(
+        &env.out,
+        &env.root.path().join("torrents"),
+        "q.bin",
+        &[("", 300_000)],
+        9,
+    );
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=h.bin", p.hash());
+    for (arg, want) in [(q.path(), "added"), (magnet, "already")] {
+        let mut setsid = env.command("setsid");
+        setsid.args(["--wait", env!("CARGO_BIN_EXE_ttui"), "--state-dir"]);
+        setsid.arg(&env.state).arg(&arg);
+        let out = run(setsid, "ttui FILE without a terminal");
+        assert_eq!(out.code, 0, "{arg}: {out:?}");
+        assert!(out.stdout.contains(want), "{arg}: {out:?}");
+    }
+    let rows = env.wait_list(
+        "both torrents in the session",
+        DONE_WAIT,
+        &mut daemon,
+        |r| all_seeding(r, 2),
+    );
+    assert!(
+        rows.iter().any(|r| r["info_hash"] == q.hash().as_str()),
+        "{rows:?}"
+    );
     assert!(daemon.term().success());
+
+    // No session: the one-shot checks the data where it is and ends, verified.
+    let mut alone = env.ttui();
+    alone.args(["--state-dir"]).arg(&env.state).arg(q.path());
+    alone.arg("-o").arg(&env.out);
+    let out = run(alone, "ttui FILE without a terminal or a session");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        (out.stdout.clone() + &out.stderr).contains("complete: q.bin"),
+        "{out:?}"
+    );
+}
+
+/// The desktop entry that registers ttui for magnet links and .torrent files passes
+/// desktop-file-validate, runs in a terminal and hands over the links it is given.
+#[test]
+fn the_desktop_entry_is_valid_and_takes_magnets_and_torrent_files() {
+    if !prereq::have_tools(&["desktop-file-validate"]) {
+        return;
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/ttui.desktop");
+    let out = std::process::Command::new("desktop-file-validate")
+        .arg(path)
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+    let text = fs::read_to_string(path).unwrap();
+    let key = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix('=')))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+            .to_string()
+    };
+    let mimes = key("MimeType");
+    assert!(
+        mimes.split(';').any(|m| m == "x-scheme-handler/magnet"),
+        "{mimes}"
+    );
+    assert!(
+        mimes.split(';').any(|m| m == "application/x-bittorrent"),
+        "{mimes}"
+    );
+    assert_eq!(key("Terminal"), "true");
+    assert_eq!(key("Exec"), "ttui %U");
 }
 
 /// Issue 19 ("move while seeding"): a seeding torrent is moved with `ttui move`; its files
@@ -549,5 +623,88 @@ fn move_while_seeding_then_a_libtorrent_leecher_completes_from_the_new_place() {
     env.wait_list("the upload counted", DONE_WAIT, &mut daemon, |r| {
         row_of(r, &p.hash())["uploaded"].as_u64().unwrap_or(0) >= total
     });
+    assert!(daemon.term().success());
+}
+
+/// Labels: `add --label` with the label's config table (its save path and seeding goal),
+/// `ttui label` adding and taking away, a bad label refused in one line with nothing
+/// changed, the list's JSON, and a restart that keeps them.
+#[test]
+fn labels_come_from_add_the_label_verb_and_the_config_and_survive_a_restart() {
+    require_loopback_only();
+    let env = Env::new("ttui-session-labels-");
+    let tv = env.root.path().join("tv");
+    let payloads = three_payloads(&tv, &env.root.path().join("torrents"));
+    let cfg = env.root.path().join("config.toml");
+    let table = format!(
+        "[labels.tv]\nsave_path = {:?}\nseed_ratio = 0\n",
+        tv.display().to_string()
+    );
+    fs::write(&cfg, table).unwrap();
+    let config = ["--config".to_string(), cfg.display().to_string()];
+    let mut daemon = Daemon::start(&env, "1", &config);
+    let (alpha, beta) = (payloads[0].path(), payloads[1].path());
+    let added = env.verb(&["add", "--label", "tv,sonarr", &alpha]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let plain = env.verb(&["add", "--paused", &beta]);
+    assert_eq!(plain.code, 0, "{plain:?}");
+    // Its data is in the label's directory: found there, checked, complete; and the label's
+    // ratio goal of 0 is its own, so it is met at once and pauses it, saying so.
+    let rows = env.wait_list(
+        "alpha complete from tv/ and paused by its goal",
+        DONE_WAIT,
+        &mut daemon,
+        |r| {
+            r.len() == 2
+                && row_of(r, &payloads[0].hash())["why"]
+                    .as_str()
+                    .is_some_and(|w| w.contains("goal 0"))
+        },
+    );
+    let a = row_of(&rows, &payloads[0].hash());
+    assert_eq!(a["progress"], 1.0, "{a}");
+    assert_eq!(a["labels"], serde_json::json!(["tv", "sonarr"]), "{a}");
+    assert_eq!(a["save_path"], tv.display().to_string(), "{a}");
+    let b = row_of(&rows, &payloads[1].hash());
+    assert_eq!(b["labels"], serde_json::json!([]), "{b}");
+    assert_eq!(b["save_path"], env.out.display().to_string(), "{b}");
+    let id_a = a["id"].to_string();
+    let id_b = b["id"].to_string();
+
+    let changed = env.verb(&["label", &id_a, "-sonarr", "+hd", "--json"]);
+    assert_eq!(changed.code, 0, "{changed:?}");
+    let rows: Vec<Value> = serde_json::from_str(&changed.stdout).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows[0]["labels"],
+        serde_json::json!(["tv", "hd"]),
+        "{rows:?}"
+    );
+    let people = env.verb(&["label", &id_b, "films"]);
+    assert_eq!(people.code, 0, "{people:?}");
+    assert!(people.stdout.contains("films"), "{people:?}");
+
+    for bad in ["a,b", "-", "+"] {
+        let refused = env.verb(&["label", &id_b, bad]);
+        assert_eq!(refused.code, 2, "{bad}: {refused:?}");
+        assert_one_line(&refused.stderr, "a bad label");
+    }
+    let refused = env.verb(&["add", "--label", "x\u{7}", &beta]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert_one_line(&refused.stderr, "a bad label on add");
+    let unknown = env.verb(&["label", "99", "+x"]);
+    assert_eq!(unknown.code, 4, "{unknown:?}");
+
+    // A restart keeps them.
+    assert!(daemon.term().success());
+    let mut daemon = Daemon::start(&env, "2", &config);
+    let rows = env.wait_list("both back", DONE_WAIT, &mut daemon, |r| r.len() == 2);
+    let a = row_of(&rows, &payloads[0].hash());
+    assert_eq!(a["labels"], serde_json::json!(["tv", "hd"]), "{a}");
+    let b = row_of(&rows, &payloads[1].hash());
+    assert_eq!(b["labels"], serde_json::json!(["films"]), "{b}");
+    let cleared = env.verb(&["label", &id_b, "--clear", "--json"]);
+    let rows: Vec<Value> = serde_json::from_str(&cleared.stdout).unwrap();
+    assert_eq!(rows[0]["labels"], serde_json::json!([]), "{cleared:?}");
     assert!(daemon.term().success());
 }

@@ -146,12 +146,19 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32, Failure> {
     Ok(code)
 }
 
-/// `ttui [FILE...]`: the session on a terminal, else a one-shot download.
+/// `ttui [FILE...]`: the session on a terminal; without one (a browser or a file manager
+/// opening a magnet link), a hand-over to the running session, else a one-shot download.
 fn open(args: DownloadArgs) -> Result<i32, String> {
     use std::io::IsTerminal;
-    if args.headless || !std::io::stdout().is_terminal() {
+    if args.headless {
         // One-shot: never touches the saved session (nor the watch directory).
         super::run::run_download(args, false)
+    } else if !std::io::stdout().is_terminal() {
+        let files: Vec<_> = args.torrent.iter().cloned().collect();
+        match super::session::hand_over_if_running(&args, &files)? {
+            Some(code) => Ok(code),
+            None => super::run::run_download(args, false),
+        }
     } else {
         let files = args.torrent.iter().cloned().collect();
         super::session::run(args, files)

@@ -21,6 +21,7 @@ pub(crate) mod rate_args;
 pub(crate) mod run;
 pub(crate) mod serve;
 pub(crate) mod serve_files;
+mod serve_labels;
 mod serve_send;
 mod serve_show;
 mod serve_verbs;
@@ -138,6 +139,9 @@ pub(crate) struct DownloadArgs {
     /// The RPC's settings from the config file (credentials are never flags).
     #[arg(skip)]
     pub rpc_settings: crate::rpc::RpcSettings,
+    /// `[labels.NAME]` of the config file (a table, so never a flag).
+    #[arg(skip)]
+    pub labels: crate::engine::api::LabelTable,
     #[command(flatten)]
     pub queue: goal_args::QueueArgs,
     #[command(flatten)]
@@ -250,6 +254,23 @@ pub(crate) enum Verb {
         /// Fetch pieces in order (first and last piece of each file first), for previews.
         #[arg(long)]
         sequential: bool,
+        /// Put these labels on it (repeat, or `tv,hd`); a label with a `[labels.NAME]` table
+        /// in the config brings its save path (without -o) and seeding goals.
+        #[arg(long = "label", value_name = "LABEL", value_delimiter = ',')]
+        labels: Vec<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Show or change a torrent's labels: `+tv` (or `tv`) adds one, `-old` takes one away,
+    /// `--clear` takes them all away first. Prints the torrent's row afterwards.
+    Label {
+        /// The id from `ttui list`, 6+ hex digits of the info hash, or `all`.
+        id: String,
+        #[arg(value_name = "+LABEL|-LABEL", allow_hyphen_values = true)]
+        changes: Vec<String>,
+        /// Take every label away before the changes.
+        #[arg(long)]
+        clear: bool,
         #[command(flatten)]
         at: At,
     },
@@ -374,6 +395,7 @@ impl Verb {
             | Verb::Move { at, .. }
             | Verb::Files { at, .. }
             | Verb::Queue { at, .. }
+            | Verb::Label { at, .. }
             | Verb::Limit { at, .. } => at,
         }
     }
@@ -390,6 +412,7 @@ impl Verb {
             | Verb::Move { at, .. }
             | Verb::Files { at, .. }
             | Verb::Queue { at, .. }
+            | Verb::Label { at, .. }
             | Verb::Limit { at, .. } => at,
         }
     }

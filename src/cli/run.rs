@@ -34,6 +34,7 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         rates: args.rates.options(),
         // Checked in `run_download` and `session::run`; a bad list there is an error.
         files: add_files(args).unwrap_or_default(),
+        labels: args.labels.clone(),
         ..Options::default()
     }
 }

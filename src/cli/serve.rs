@@ -58,7 +58,20 @@ pub(crate) async fn handle(req: Request, requests: &Requests, snapshot: &Session
             save_path,
             paused,
             files,
-        } => add(items, save_path, (paused, files), requests, snapshot).await,
+            labels,
+        } => {
+            add(
+                items,
+                save_path,
+                (paused, files, labels),
+                requests,
+                snapshot,
+            )
+            .await
+        }
+        Request::Label { ids, edit } => {
+            super::serve_labels::label(&ids, edit, &current, requests, snapshot).await
+        }
         Request::List => Response::List(current.torrents.iter().map(row).collect()),
         Request::Show { id } => {
             let ids = match resolve_ids(std::slice::from_ref(&id), &ids_of(&current)) {

@@ -68,6 +68,7 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         completed: t.completed,
         peers_interested: t.peers_interested,
         next_announce: t.next_announce,
+        labels: t.labels.clone(),
     }
 }
 

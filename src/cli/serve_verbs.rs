@@ -20,13 +20,13 @@ use super::serve_show::show;
 pub(super) async fn add(
     items: Vec<AddItem>,
     save_path: Option<std::path::PathBuf>,
-    (paused, files): (bool, AddFiles),
+    (paused, files, labels): (bool, AddFiles, Vec<String>),
     requests: &Requests,
     snapshot: &SessionSnap,
 ) -> Response {
     let mut out = Vec::new();
     for item in items {
-        let how = (paused, files.clone());
+        let how = (paused, files.clone(), labels.clone());
         out.push(add_one(item, save_path.clone(), how, requests).await);
     }
     let added: Vec<u32> = out.iter().filter_map(|r| r.id).collect();
@@ -204,7 +204,7 @@ pub(super) async fn files(
 async fn add_one(
     item: AddItem,
     save_path: Option<std::path::PathBuf>,
-    (paused, files): (bool, crate::engine::api::AddFiles),
+    (paused, files, labels): (bool, crate::engine::api::AddFiles, Vec<String>),
     requests: &Requests,
 ) -> AddResult {
     let mut result = AddResult {
@@ -228,6 +228,7 @@ async fn add_one(
         save_path,
         paused,
         files,
+        labels,
         reply,
     });
     let answer = match sent {

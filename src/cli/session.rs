@@ -192,6 +192,29 @@ pub(crate) fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String
     })
 }
 
+/// `ttui FILE` without a terminal: when a session runs on the state directory, hands the
+/// torrents to it (Some(exit code)); None when none runs, and the caller downloads alone.
+pub(crate) fn hand_over_if_running(
+    args: &DownloadArgs,
+    files: &[PathBuf],
+) -> Result<Option<i32>, String> {
+    let dir = state_dir(args);
+    if files.is_empty() || !matches!(claim(&dir)?, Claim::Running) {
+        return Ok(None);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    rt.block_on(async {
+        let add = crate::cli::run::add_files(args)?;
+        let items = read_items(files).await?;
+        let save_path = (args.output != Path::new(".")).then(|| absolute(&args.output));
+        hand_over(&dir, args, items, (save_path, add)).await
+    })
+    .map(Some)
+}
+
 /// Stops the session (every torrent saved) and its control socket.
 pub(crate) async fn stop(handle: SessionHandle, server: tokio::task::JoinHandle<()>) {
     let _ = handle.requests.send(SessionRequest::Shutdown);
@@ -221,6 +244,7 @@ async fn hand_over(
         save_path,
         paused: false,
         files,
+        labels: Vec::new(),
     };
     match client.request(&req).await.map_err(|e| e.message)? {
         Response::Added(results) => {

@@ -33,6 +33,16 @@ pub(crate) fn config_text(
         let value = value_of(args, key);
         out.push_str(&format!("{key:<20} {value:<40} {}\n", origin.label()));
     }
+    if !args.labels.is_empty() {
+        out.push_str("\nLABELS (config file)\n");
+        for (name, d) in &args.labels {
+            out.push_str(&format!(
+                "{:<20} {}\n",
+                crate::fmt::outside(name, 64),
+                label_text(d)
+            ));
+        }
+    }
     let dir = state_dir(args);
     let socket = crate::control::paths::socket_path(&dir, args.state_dir.is_none());
     let log = match &args.log_file {
@@ -111,6 +121,38 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         }
         "rpc.host_whitelist" => args.rpc_settings.host_whitelist.join(","),
         k => args.rates.shown(k).unwrap_or_else(|| "?".into()),
+    }
+}
+
+/// `save_path=/data/tv seed_ratio=2 seed_idle=off`: what a label's table sets.
+fn label_text(d: &crate::engine::api::LabelDefaults) -> String {
+    use crate::engine::api::Set;
+    let mut parts = Vec::new();
+    if let Some(p) = &d.save_path {
+        parts.push(format!("save_path={}", shown(p)));
+    }
+    let goal = |v: Option<String>| v.unwrap_or_else(|| "off".into());
+    let ratio = |s: Set<f64>| match s {
+        Set::To(r) => Some(r.to_string()),
+        _ => None,
+    };
+    let time = |s: Set<std::time::Duration>| match s {
+        Set::To(d) => Some(goals::flag_text(d)),
+        _ => None,
+    };
+    if let Some(s) = d.seed_ratio {
+        parts.push(format!("seed_ratio={}", goal(ratio(s))));
+    }
+    if let Some(s) = d.seed_time {
+        parts.push(format!("seed_time={}", goal(time(s))));
+    }
+    if let Some(s) = d.seed_idle {
+        parts.push(format!("seed_idle={}", goal(time(s))));
+    }
+    if parts.is_empty() {
+        "(nothing set)".into()
+    } else {
+        parts.join(" ")
     }
 }
 

@@ -35,6 +35,7 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
             paused,
             only_files,
             sequential,
+            labels,
             ..
         } => {
             add_request(
@@ -42,9 +43,13 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
                 output.as_deref(),
                 paused,
                 (only_files, sequential),
+                labels,
             )
             .await?
         }
+        Verb::Label {
+            id, changes, clear, ..
+        } => label_request(id, &changes, clear)?,
         Verb::List { .. } => Request::List,
         Verb::Show { id, .. } => Request::Show { id },
         Verb::Pause { ids, .. } => Request::Pause { ids },
@@ -100,7 +105,9 @@ async fn add_request(
     output: Option<&Path>,
     paused: bool,
     (only_files, sequential): (Option<String>, bool),
+    labels: Vec<String>,
 ) -> Result<Request, ControlError> {
+    crate::engine::api::check_labels(&labels).map_err(|e| bad(&e.to_string()))?;
     let only = match only_files.as_deref() {
         Some(list) => Some(
             crate::engine::torrent::priorities::parse_file_list(list, None).map_err(|e| bad(&e))?,
@@ -120,6 +127,30 @@ async fn add_request(
         save_path: output.map(absolute),
         paused,
         files: crate::engine::api::AddFiles { only, sequential },
+        labels,
+    })
+}
+
+/// `ttui label ID +tv -old`: the edit, checked here so a typo fails before the session.
+fn label_request(id: String, changes: &[String], clear: bool) -> Result<Request, ControlError> {
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    for c in changes {
+        match c.strip_prefix('-') {
+            Some(l) => remove.push(l.to_string()),
+            None => add.push(c.strip_prefix('+').unwrap_or(c).to_string()),
+        }
+    }
+    for l in add.iter().chain(&remove) {
+        crate::engine::api::check_label(l).map_err(|e| bad(&e.to_string()))?;
+    }
+    let edit = if clear {
+        crate::engine::api::LabelEdit::Set(add)
+    } else {
+        crate::engine::api::LabelEdit::Change { add, remove }
+    };
+    Ok(Request::Label {
+        ids: vec![id],
+        edit,
     })
 }
 

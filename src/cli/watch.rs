@@ -144,6 +144,7 @@ async fn take(path: &Path, requests: &mpsc::UnboundedSender<SessionRequest>) -> 
         save_path: None,
         paused: false,
         files: Default::default(),
+        labels: Vec::new(),
         reply,
     };
     if requests.send(req).is_err() {

@@ -73,6 +73,9 @@ pub enum Request {
         /// `--only-files` and `--sequential`.
         #[serde(default)]
         files: crate::engine::api::AddFiles,
+        /// `--label`: checked by the session; a label's config defaults apply.
+        #[serde(default)]
+        labels: Vec<String>,
     },
     /// `ttui files`: the files with their priorities after `set` (if any) was applied.
     Files {
@@ -137,6 +140,11 @@ pub enum Request {
         #[serde(default)]
         seed_idle_secs: Option<Set<u64>>,
     },
+    /// `ttui label ID +tv -old`: answered with the torrents' rows as they are after it.
+    Label {
+        ids: Vec<String>,
+        edit: crate::engine::api::LabelEdit,
+    },
     /// `ttui limit`: no ids for the session's limits, else these torrents' own.
     Limit {
         #[serde(default)]
@@ -149,7 +157,7 @@ pub enum Request {
 use crate::engine::api::Set;
 
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 17] = [
+pub const VERBS: [&str; 18] = [
     "add",
     "files",
     "list",
@@ -167,12 +175,14 @@ pub const VERBS: [&str; 17] = [
     "queue",
     "goals",
     "limit",
+    "label",
 ];
 
 impl Request {
     pub fn verb(&self) -> &'static str {
         match self {
             Request::Add { .. } => "add",
+            Request::Label { .. } => "label",
             Request::Files { .. } => "files",
             Request::List => "list",
             Request::Show { .. } => "show",
@@ -246,6 +256,7 @@ pub fn add_requests(items: Vec<AddItem>, save_path: Option<PathBuf>, paused: boo
             save_path: save_path.clone(),
             paused,
             files: Default::default(),
+            labels: Vec::new(),
         })
         .collect()
 }
@@ -349,9 +360,12 @@ impl From<&crate::engine::api::RequestError> for ErrorKind {
         use crate::engine::api::RequestError as E;
         match e {
             E::NoTorrent(_) => ErrorKind::UnknownId,
-            E::NoMetadata | E::BadTorrent(_) | E::BadFiles(_) | E::Limit(_) | E::NotHere(_) => {
-                ErrorKind::BadArgument
-            }
+            E::NoMetadata
+            | E::BadTorrent(_)
+            | E::BadFiles(_)
+            | E::BadLabel(_)
+            | E::Limit(_)
+            | E::NotHere(_) => ErrorKind::BadArgument,
             E::Stopping | E::Stopped | E::Disk(_) | E::Remote(_) => ErrorKind::Internal,
         }
     }
@@ -447,6 +461,11 @@ mod verb_tests {
                 save_path: None,
                 paused: false,
                 files: Default::default(),
+                labels: vec![],
+            },
+            Request::Label {
+                ids: vec![],
+                edit: crate::engine::api::LabelEdit::Set(vec![]),
             },
             Request::Files {
                 id: id(),

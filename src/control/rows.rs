@@ -55,6 +55,9 @@ pub struct TorrentRow {
     /// wake-up of a sleeping torrent); null when it announces to nobody or one is under way.
     #[serde(default)]
     pub next_announce: Option<u64>,
+    /// Its labels, in the order given (`ttui label`); `[]` for none.
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,

@@ -314,7 +314,7 @@ pub(crate) fn value(field: &str, v: &View) -> Option<Value> {
         "isFinished" => json!(v.finished()),
         "isPrivate" => json!(false),
         "isStalled" => json!(t.why.as_deref().is_some_and(|w| w.contains("stalled"))),
-        "labels" => json!(Vec::<String>::new()),
+        "labels" => json!(t.labels),
         "leftUntilDone" => json!(v.left()),
         "magnetLink" => json!(magnet(t, snap)),
         "maxConnectedPeers" | "peer-limit" => json!(v.max_peers),

@@ -93,6 +93,27 @@ fn index_list(args: &Args, key: &str) -> Result<Option<Vec<usize>>, MethodError>
         .map(Some)
 }
 
+/// A `labels` list, checked as the session would (a bad one fails the call, naming it).
+fn label_list(args: &Args) -> Result<Option<Vec<String>>, MethodError> {
+    let Some(v) = args.get("labels") else {
+        return Ok(None);
+    };
+    let bad = || MethodError::BadArgument("labels: a list of strings".into());
+    let Value::Array(list) = v else {
+        return Err(bad());
+    };
+    if list.len() > crate::engine::api::MAX_LABELS * 4 {
+        return Err(bad());
+    }
+    let raw = list
+        .iter()
+        .map(|e| e.as_str().ok_or_else(bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::engine::api::check_labels(&raw)
+        .map(Some)
+        .map_err(|e| MethodError::BadArgument(format!("labels: {e}")))
+}
+
 // ---- torrent-get ----
 
 pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
@@ -265,11 +286,13 @@ pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
         only,
         sequential: false,
     };
+    let labels = label_list(args)?.unwrap_or_default();
     let added = ask(ctx, |reply| SessionRequest::Add {
         source,
         save_path,
         paused,
         files,
+        labels,
         reply,
     })
     .await??;
@@ -537,6 +560,12 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
     if let Some(pos) = num_arg(args, "queuePosition") {
         for &id in &ids {
             queue_to(ctx, id, pos.max(0.0) as u32).await?;
+        }
+    }
+    if let Some(labels) = label_list(args)? {
+        for &id in &ids {
+            let edit = crate::engine::api::LabelEdit::Set(labels.clone());
+            ask(ctx, |reply| SessionRequest::Labels { id, edit, reply }).await??;
         }
     }
     if let Some(location) = str_arg(args, "location") {

@@ -51,6 +51,8 @@ pub enum Action {
     ReverseSort,
     /// Next state filter: all, downloading, seeding, paused, queued, error.
     CycleFilter,
+    /// The list shows only the torrents carrying the next label in use (then all again).
+    CycleLabel,
     /// `/`: start typing a name filter.
     Search,
     ForceStart,

@@ -122,6 +122,7 @@ pub(crate) const BINDINGS: &[Binding] = &[
     bind(LIST, "s S", "sort by the next column / reverse the order",
         &[(ch('s'), A::CycleSort), (ch('S'), A::ReverseSort)]),
     bind(LIST, "f", "filter: all, downloading, seeding, paused, queued, error", &[(ch('f'), A::CycleFilter)]),
+    bind(LIST, "l", "label: each label in use in turn, then every torrent", &[(ch('l'), A::CycleLabel)]),
     bind(LIST, "/", "search names (Enter keeps the filter, Esc clears it)", &[(ch('/'), A::Search)]),
     bind(LIST, "a", "add a torrent: a .torrent file, a magnet link or a URL", &[(ch('a'), A::Add)]),
     // The detail view, every tab.

@@ -366,6 +366,7 @@ impl SessionAdd {
             save_path: self.save_path,
             paused: self.paused,
             files: self.files,
+            labels: Vec::new(),
             reply,
         });
         let note = match rx.await {

@@ -203,6 +203,11 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 added: 1_700_000_000 + u64::from(i) * 60,
                 completed: None,
                 queue_position: 0,
+                labels: if i % 3 == 0 {
+                    vec!["tv".into()]
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect();

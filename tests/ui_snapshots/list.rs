@@ -42,6 +42,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         added: ADDED + u64::from(id) * 3_700,
         completed: None,
         queue_position: 0,
+        labels: Vec::new(),
     }
 }
 

@@ -53,10 +53,11 @@ pub(super) async fn serve_requests(
                 save_path,
                 paused,
                 files,
+                labels,
                 reply,
             } => {
                 // The add dialog: the session answers as it does `ttui add`.
-                let r = add_request(source, save_path, paused, files);
+                let r = add_request(source, save_path, (paused, files), labels);
                 let _ = reply.send(added(ask(&target, &mut control, &r).await));
             }
             SessionRequest::Move { id, dir, reply } => {
@@ -84,6 +85,13 @@ pub(super) async fn serve_requests(
                     to,
                 };
                 let _ = reply.send(done(ask(&target, &mut control, &r).await));
+            }
+            SessionRequest::Labels { id, edit, reply } => {
+                let r = Request::Label {
+                    ids: vec![id.0.to_string()],
+                    edit,
+                };
+                let _ = reply.send(labels_of(id, ask(&target, &mut control, &r).await));
             }
             SessionRequest::Goals { reply, .. } => {
                 let _ = reply.send(Err(RequestError::NotHere(
@@ -136,8 +144,8 @@ async fn subscribe(
 fn add_request(
     source: AddSource,
     save_path: Option<std::path::PathBuf>,
-    paused: bool,
-    files: AddFiles,
+    (paused, files): (bool, AddFiles),
+    labels: Vec<String>,
 ) -> Request {
     let item = match source {
         AddSource::Torrent { name, bytes } => AddItem::Torrent { name, bytes },
@@ -148,6 +156,7 @@ fn add_request(
         save_path,
         paused,
         files,
+        labels,
     }
 }
 
@@ -181,6 +190,24 @@ fn done(answer: Result<Response, ControlError>) -> Result<(), RequestError> {
             .find_map(|r| r.error)
             .map_or(Ok(()), |e| Err(RequestError::Remote(e))),
         _ => Ok(()),
+    }
+}
+
+/// A torrent's labels after `ttui label`, from the row the session answers with.
+fn labels_of(
+    id: TorrentId,
+    answer: Result<Response, ControlError>,
+) -> Result<Vec<String>, RequestError> {
+    match answer.map_err(|e| RequestError::Remote(e.message))? {
+        Response::List(rows) => Ok(rows
+            .into_iter()
+            .find(|r| r.id == id.0)
+            .map(|r| r.labels)
+            .unwrap_or_default()),
+        Response::Error(e) => Err(RequestError::Remote(e.message)),
+        _ => Err(RequestError::Remote(
+            "unexpected answer from the session".into(),
+        )),
     }
 }
 

@@ -26,6 +26,7 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         queue_position: 0,
         peers_interested: 0,
         next_announce: None,
+        labels: Vec::new(),
     }
 }
 

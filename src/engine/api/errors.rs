@@ -35,6 +35,9 @@ pub enum RequestError {
     /// What a session over the control socket answered: only its words travel.
     #[error("{0}")]
     Remote(String),
+    /// A label that cannot be kept (empty, too long, a comma, too many).
+    #[error("{0}")]
+    BadLabel(#[from] super::LabelError),
     /// A request this face cannot carry (an attached screen has no way to set goals).
     #[error("{0}")]
     NotHere(&'static str),

@@ -6,7 +6,12 @@ mod errors;
 pub mod explain;
 mod files;
 mod goals;
+mod labels;
 pub use goals::{GoalAction, Goals, Move, Set};
+pub use labels::{
+    check_label, check_labels, defaults_for, LabelDefaults, LabelEdit, LabelError, LabelTable,
+    MAX_LABELS, MAX_LABEL_LEN,
+};
 mod limits;
 mod options;
 pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};

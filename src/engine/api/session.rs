@@ -49,6 +49,9 @@ pub struct TorrentLine {
     /// Place in the session's queue, 0 first (`ttui queue ID top|up|down|bottom`).
     #[serde(default)]
     pub queue_position: u32,
+    /// Its labels, in the order given (`api::labels`).
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 impl TorrentLine {
@@ -78,6 +81,7 @@ impl TorrentLine {
             added: 0,
             completed: None,
             queue_position: 0,
+            labels: Vec::new(),
         }
     }
 
@@ -219,6 +223,9 @@ pub enum SessionRequest {
         paused: bool,
         /// Files to skip and piece order, set before anything is written.
         files: crate::engine::api::AddFiles,
+        /// Checked by the session; a label with defaults (`Options::labels`) brings its save
+        /// path (when `save_path` is None) and seeding goals.
+        labels: Vec<String>,
         reply: oneshot::Sender<Result<Added, RequestError>>,
     },
     /// A command for one torrent (pause, resume, drop or ban a peer...).
@@ -264,6 +271,13 @@ pub enum SessionRequest {
         seed_time: Option<crate::engine::api::Set<Duration>>,
         idle: Option<crate::engine::api::Set<Duration>>,
         reply: oneshot::Sender<Result<(), RequestError>>,
+    },
+    /// Changes a torrent's labels; replies with them as they are now. A torrent already
+    /// added keeps its directory and goals: labels' defaults apply at add only.
+    Labels {
+        id: TorrentId,
+        edit: super::LabelEdit,
+        reply: oneshot::Sender<Result<Vec<String>, RequestError>>,
     },
     /// Stop every torrent (tracker `stopped`, resume data saved) and end the session.
     Shutdown,

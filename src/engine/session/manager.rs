@@ -42,6 +42,7 @@ use crate::protocol::metainfo::Metainfo;
 
 mod add;
 mod disk_files;
+mod labels;
 mod lines;
 mod magnets;
 mod parked;
@@ -86,6 +87,7 @@ impl SessionHandle {
                 save_path,
                 paused,
                 files,
+                labels: Vec::new(),
                 reply,
             })
             .map_err(|_| RequestError::Stopped)?;

@@ -63,6 +63,8 @@ pub(crate) struct SavedMagnet {
     pub paused: bool,
     /// Its `--only-files` and `--sequential`, still to apply.
     pub files: crate::engine::api::AddFiles,
+    /// Its labels and seeding goals.
+    pub kept: Kept,
 }
 
 /// What the session keeps of a torrent's queue and goal settings (`policy.rs`).
@@ -74,6 +76,8 @@ pub(crate) struct Kept {
     /// Set when the session knows better than the torrent's task (a stopped torrent has no
     /// task to say it is paused).
     pub paused: Option<bool>,
+    /// Its labels, checked (`api::labels`).
+    pub labels: Vec<String>,
 }
 
 enum Job {
@@ -178,6 +182,7 @@ impl Persist {
         r.goals_off = kept.goals.off;
         r.forced = kept.forced;
         r.goal_reached.clone_from(&kept.goal_reached);
+        r.labels.clone_from(&kept.labels);
         r.set_have(&point.have);
         r.downloaded = point.lifetime.downloaded;
         r.uploaded = point.lifetime.uploaded;
@@ -242,6 +247,7 @@ fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
                             .map(|l| l.iter().map(|i| *i as usize).collect()),
                         sequential: r.sequential,
                     },
+                    kept: kept_of(r),
                 });
                 continue;
             }
@@ -282,6 +288,22 @@ fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
     (out, magnets)
 }
 
+/// The session's settings of a torrent, as its resume data keeps them.
+fn kept_of(r: &Resume) -> Kept {
+    Kept {
+        goals: crate::engine::session::goals::Overrides {
+            ratio: r.seed_ratio,
+            seed_time: r.seed_time_secs.map(Duration::from_secs),
+            idle: r.seed_idle_secs.map(Duration::from_secs),
+            off: r.goals_off,
+        },
+        forced: r.forced,
+        goal_reached: r.goal_reached.clone(),
+        paused: None,
+        labels: r.labels.clone(),
+    }
+}
+
 fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
     let stamps = stamp_files(&r.save_path, &meta.info);
     let plan = plan(&meta.info, &r, &stamps);
@@ -309,17 +331,7 @@ fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
             &r.file_priorities,
             r.sequential,
         ),
-        kept: Kept {
-            goals: crate::engine::session::goals::Overrides {
-                ratio: r.seed_ratio,
-                seed_time: r.seed_time_secs.map(Duration::from_secs),
-                idle: r.seed_idle_secs.map(Duration::from_secs),
-                off: r.goals_off,
-            },
-            forced: r.forced,
-            goal_reached: r.goal_reached.clone(),
-            paused: None,
-        },
+        kept: kept_of(&r),
         meta,
         rates: crate::engine::peer::rate::RatePair {
             down: r.down_limit.unwrap_or(0),

@@ -42,6 +42,8 @@ pub struct Options {
     /// `--only-files` and `--sequential` of a one-torrent run (`engine::start`,
     /// `start_magnet`); a session takes them per add instead.
     pub files: crate::engine::api::AddFiles,
+    /// What a label brings to a torrent added with it (`[labels.NAME]` in the config).
+    pub labels: crate::engine::api::LabelTable,
 }
 
 impl Default for Options {
@@ -68,6 +70,7 @@ impl Default for Options {
             goal_action: Default::default(),
             rates: crate::engine::peer::rate::RateOptions::default(),
             files: Default::default(),
+            labels: Default::default(),
         }
     }
 }

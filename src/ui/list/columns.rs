@@ -16,11 +16,16 @@ const NAME_MIN: u16 = 16;
 const NAME_COMFORT: u16 = 26;
 /// First state column growth, before the name grows: the reason is what the list is for.
 const STATE_FIRST: u16 = 24;
+/// The labels column: "Labels" and its sort arrow at least; it grows to fit the longest
+/// labels on screen up to the most.
+const LABELS_MIN: u16 = 7;
+const LABELS_MAX: u16 = 24;
 
 /// The least width of each column (Name and State grow past it).
 fn min_width(c: Column) -> u16 {
     match c {
         Column::Name => NAME_MIN,
+        Column::Labels => LABELS_MIN,
         Column::State => STATE_MIN,
         // "████ 100%".
         Column::Progress => 9,
@@ -35,8 +40,9 @@ fn min_width(c: Column) -> u16 {
 }
 
 /// The first column dropped when the width runs short comes first.
-const DROP_ORDER: [Column; 7] = [
+const DROP_ORDER: [Column; 8] = [
     Column::Added,
+    Column::Labels,
     Column::Peers,
     Column::Ratio,
     Column::Size,
@@ -97,7 +103,18 @@ fn grow(cols: &mut [(Column, u16)], column: Column, by: u16) {
 /// goes to the state (up to [`STATE_FIRST`]), then the name (up to [`NAME_COMFORT`]), then the
 /// rest of the state text, then the wide forms, and what is still left to the name.
 pub fn fit(width: u16, state_need: usize) -> Fit {
-    let mut cols: Vec<(Column, u16)> = Column::ALL.iter().map(|&c| (c, min_width(c))).collect();
+    fit_labels(width, state_need, 0)
+}
+
+/// [`fit`] with a labels column when `labels_need` (the longest labels text on screen) is
+/// not 0: it takes its least width like the others, and grows to `labels_need` after the
+/// state's first growth and before the name's.
+pub fn fit_labels(width: u16, state_need: usize, labels_need: usize) -> Fit {
+    let mut cols: Vec<(Column, u16)> = Column::ALL
+        .iter()
+        .filter(|&&c| c != Column::Labels || labels_need > 0)
+        .map(|&c| (c, min_width(c)))
+        .collect();
     let mut drop = DROP_ORDER.iter();
     while total(&cols) > width {
         match drop.next() {
@@ -130,6 +147,10 @@ pub fn fit(width: u16, state_need: usize) -> Fit {
         Column::State,
         state_need.min(STATE_FIRST) - STATE_MIN,
     );
+    let labels_need = (labels_need.min(usize::from(LABELS_MAX)) as u16).max(LABELS_MIN);
+    if cols.iter().any(|(c, _)| *c == Column::Labels) {
+        take(&mut cols, Column::Labels, labels_need - LABELS_MIN);
+    }
     take(&mut cols, Column::Name, NAME_COMFORT - NAME_MIN);
     take(
         &mut cols,
@@ -174,7 +195,18 @@ pub fn fit_rows(width: u16, visible: &[&crate::engine::api::TorrentLine]) -> Fit
         .map(|t| super::words::state_text(t).chars().count())
         .max()
         .unwrap_or(0);
-    fit(width, need)
+    let labels = visible
+        .iter()
+        .filter(|t| !t.labels.is_empty())
+        .map(|t| labels_text(t).chars().count())
+        .max()
+        .unwrap_or(0);
+    fit_labels(width, need, labels)
+}
+
+/// A torrent's labels as its cell shows them.
+pub fn labels_text(t: &crate::engine::api::TorrentLine) -> String {
+    t.labels.join(",")
 }
 
 #[cfg(test)]
@@ -183,6 +215,22 @@ mod tests {
 
     fn names(f: &Fit) -> Vec<&'static str> {
         f.cols.iter().map(|(c, _)| c.title()).collect()
+    }
+
+    #[test]
+    fn labels_take_a_column_only_when_a_torrent_has_one() {
+        assert!(!fit(160, 20).has(Column::Labels));
+        let f = fit_labels(160, 20, 9);
+        assert_eq!(f.width_of(Column::Labels), Some(9));
+        assert_eq!(total(&f.cols), 160);
+        assert_eq!(
+            fit_labels(160, 20, 500).width_of(Column::Labels),
+            Some(LABELS_MAX)
+        );
+        // Narrow: it goes right after Added.
+        let narrow = fit_labels(80, 33, 9);
+        assert!(!narrow.has(Column::Labels) && !narrow.has(Column::Added));
+        assert!(narrow.has(Column::Ratio) || narrow.has(Column::Eta));
     }
 
     #[test]
@@ -210,7 +258,8 @@ mod tests {
     #[test]
     fn one_twenty_shows_every_column_and_a_readable_name() {
         let f = fit(120, 33);
-        assert_eq!(f.cols.len(), Column::ALL.len());
+        // Every column but Labels, which shows only when a torrent has one.
+        assert_eq!(f.cols.len(), Column::ALL.len() - 1);
         assert_eq!(f.width_of(Column::Name), Some(NAME_COMFORT));
         assert_eq!(f.width_of(Column::State), Some(STATE_FIRST + 1));
         assert!(!f.rates_wide);
@@ -219,7 +268,7 @@ mod tests {
     #[test]
     fn two_hundred_takes_every_wide_form() {
         let f = fit(200, 33);
-        assert_eq!(f.cols.len(), Column::ALL.len());
+        assert_eq!(f.cols.len(), Column::ALL.len() - 1);
         assert_eq!(f.width_of(Column::State), Some(33));
         assert!(f.rates_wide && f.size_wide && f.added_time);
         assert_eq!(f.width_of(Column::Progress), Some(16));

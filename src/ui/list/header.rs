@@ -101,24 +101,30 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
     put_line(buf, area, 1, line);
 }
 
-/// " all 7  downloading 2 … " with the current filter reversed, and the search on the right.
+/// " all 7  downloading 2 … " with the current filter reversed, and the chosen label and
+/// the search on the right.
 pub fn render_bar(area: Rect, buf: &mut Buffer, counts: &[usize; 6], app: &App) {
     if area.height == 0 {
         return;
     }
     let theme = &app.theme;
     let list = &app.list;
-    let search: Vec<Span> = if list.searching || !list.search.is_empty() {
+    let mut search: Vec<Span> = Vec::new();
+    if let Some(label) = &list.label {
+        let text = fmt::outside(label, usize::from(area.width / 4)).into_owned();
+        search.push(span(" label ", theme.key()));
+        search.push(span(text, theme.accent().add_modifier(Modifier::BOLD)));
+        search.push(span(" ", theme.accent()));
+    }
+    if list.searching || !list.search.is_empty() {
         let cursor = if list.searching { "▏" } else { " " };
         let text = fmt::outside(&list.search, usize::from(area.width / 2)).into_owned();
-        vec![
+        search.extend([
             span(" / ", theme.key()),
             span(text, theme.accent().add_modifier(Modifier::BOLD)),
             span(cursor, theme.accent()),
-        ]
-    } else {
-        vec![]
-    };
+        ]);
+    }
     let room = usize::from(area.width).saturating_sub(width_of(&search));
     let items = |short: bool| -> Vec<Span> {
         Filter::ALL

@@ -136,5 +136,6 @@ pub(crate) fn test_line(
         added: 0,
         completed: None,
         queue_position: 0,
+        labels: Vec::new(),
     }
 }

@@ -11,6 +11,8 @@ use super::words::{state_rank, Filter};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Column {
     Name,
+    /// Shown only while a torrent on screen has a label.
+    Labels,
     State,
     Progress,
     Size,
@@ -24,8 +26,9 @@ pub enum Column {
 
 impl Column {
     /// Screen order, which is also the order `s` cycles the sort through.
-    pub const ALL: [Column; 10] = [
+    pub const ALL: [Column; 11] = [
         Column::Name,
+        Column::Labels,
         Column::State,
         Column::Progress,
         Column::Size,
@@ -45,6 +48,7 @@ impl Column {
     pub fn title(self) -> &'static str {
         match self {
             Column::Name => "Name",
+            Column::Labels => "Labels",
             Column::State => "State",
             Column::Progress => "Progress",
             Column::Size => "Size",
@@ -62,7 +66,7 @@ impl Column {
     pub fn ascending_first(self) -> bool {
         matches!(
             self,
-            Column::Name | Column::State | Column::Eta | Column::Added
+            Column::Name | Column::Labels | Column::State | Column::Eta | Column::Added
         )
     }
 }
@@ -137,6 +141,12 @@ fn cmp_f64(a: f64, b: f64) -> Ordering {
 fn by(column: Column, a: &TorrentLine, b: &TorrentLine) -> Ordering {
     match column {
         Column::Name => by_name(&a.name, &b.name),
+        // Unlabelled last, then by the first label, and so on.
+        Column::Labels => match (a.labels.is_empty(), b.labels.is_empty()) {
+            (false, true) => Ordering::Less,
+            (true, false) => Ordering::Greater,
+            _ => a.labels.cmp(&b.labels),
+        },
         Column::State => state_rank(a).cmp(&state_rank(b)),
         Column::Progress => cmp_f64(a.progress(), b.progress()),
         Column::Size => a.wanted_bytes.cmp(&b.wanted_bytes),
@@ -154,11 +164,12 @@ fn by(column: Column, a: &TorrentLine, b: &TorrentLine) -> Ordering {
     }
 }
 
-/// Fills `out` with the indices of the lines that pass `filter` and `search`, in `sort`
-/// order. Ties fall back to the id, so the order is total and equal rows never swap.
+/// Fills `out` with the indices of the lines that pass `filter`, carry `label` (when one is
+/// chosen) and match `search`, in `sort` order. Ties fall back to the id, so the order is
+/// total and equal rows never swap.
 pub fn order(
     lines: &[TorrentLine],
-    filter: Filter,
+    (filter, label): (Filter, Option<&str>),
     search: &str,
     sort: Sort,
     out: &mut Vec<usize>,
@@ -168,7 +179,9 @@ pub fn order(
         lines
             .iter()
             .enumerate()
-            .filter(|(_, t)| filter.admits(t) && name_matches(&t.name, search))
+            .filter(|(_, t)| {
+                filter.admits(t) && has_label(t, label) && name_matches(&t.name, search)
+            })
             .map(|(i, _)| i),
     );
     out.sort_unstable_by(|&i, &j| {
@@ -183,10 +196,32 @@ pub fn order(
     });
 }
 
-/// How many lines each filter admits (for the filter bar), in [`Filter::ALL`] order.
-pub fn counts(lines: &[TorrentLine]) -> [usize; 6] {
+/// Whether `t` carries `label`; every torrent does when no label is chosen.
+pub fn has_label(t: &TorrentLine, label: Option<&str>) -> bool {
+    label.is_none_or(|l| t.labels.iter().any(|x| x == l))
+}
+
+/// The label after `now` among those the torrents carry, in name order; None (every torrent)
+/// after the last, and when none carries any.
+pub fn next_label(lines: &[TorrentLine], now: Option<&str>) -> Option<String> {
+    let all: std::collections::BTreeSet<&str> = lines
+        .iter()
+        .flat_map(|t| t.labels.iter().map(String::as_str))
+        .collect();
+    match now {
+        None => all.first(),
+        Some(now) => all
+            .range::<&str, _>((std::ops::Bound::Excluded(now), std::ops::Bound::Unbounded))
+            .next(),
+    }
+    .map(|l| (*l).to_string())
+}
+
+/// How many of the lines carrying `label` each filter admits (for the filter bar), in
+/// [`Filter::ALL`] order.
+pub fn counts(lines: &[TorrentLine], label: Option<&str>) -> [usize; 6] {
     let mut n = [0; 6];
-    for t in lines {
+    for t in lines.iter().filter(|t| has_label(t, label)) {
         for (i, f) in Filter::ALL.iter().enumerate() {
             n[i] += usize::from(f.admits(t));
         }
@@ -228,21 +263,51 @@ mod tests {
         let v = lines();
         let mut out = vec![];
         let sort = |column, ascending| Sort { column, ascending };
-        order(&v, Filter::All, "", sort(Column::Name, true), &mut out);
+        order(
+            &v,
+            (Filter::All, None),
+            "",
+            sort(Column::Name, true),
+            &mut out,
+        );
         assert_eq!(ids(&v, &out), [2, 1, 4, 5, 3], "case does not matter");
-        order(&v, Filter::All, "", sort(Column::Name, false), &mut out);
+        order(
+            &v,
+            (Filter::All, None),
+            "",
+            sort(Column::Name, false),
+            &mut out,
+        );
         assert_eq!(ids(&v, &out), [3, 5, 4, 1, 2]);
-        order(&v, Filter::All, "", sort(Column::Down, false), &mut out);
+        order(
+            &v,
+            (Filter::All, None),
+            "",
+            sort(Column::Down, false),
+            &mut out,
+        );
         assert_eq!(ids(&v, &out), [1, 3, 2, 4, 5], "equal rates: by id");
-        order(&v, Filter::All, "", Sort::default(), &mut out);
+        order(&v, (Filter::All, None), "", Sort::default(), &mut out);
         assert_eq!(ids(&v, &out), [5, 4, 3, 2, 1], "oldest first");
-        order(&v, Filter::All, "", sort(Column::State, true), &mut out);
+        order(
+            &v,
+            (Filter::All, None),
+            "",
+            sort(Column::State, true),
+            &mut out,
+        );
         assert_eq!(
             ids(&v, &out),
             [4, 1, 2, 5, 3],
             "errors first, then the active"
         );
-        order(&v, Filter::All, "", sort(Column::Eta, true), &mut out);
+        order(
+            &v,
+            (Filter::All, None),
+            "",
+            sort(Column::Eta, true),
+            &mut out,
+        );
         assert_eq!(
             ids(&v, &out)[..2],
             [2, 1],
@@ -257,10 +322,10 @@ mod tests {
         let mut out = vec![];
         for _ in 0..Column::ALL.len() {
             s = s.next();
-            order(&v, Filter::All, "", s, &mut out);
+            order(&v, (Filter::All, None), "", s, &mut out);
             assert_eq!(out.len(), v.len());
             let mut back = vec![];
-            order(&v, Filter::All, "", s.reversed(), &mut back);
+            order(&v, (Filter::All, None), "", s.reversed(), &mut back);
             assert_eq!(back.len(), v.len());
         }
         assert_eq!(s.column, Column::Added);
@@ -271,17 +336,56 @@ mod tests {
     fn filter_and_search_combine() {
         let v = lines();
         let mut out = vec![];
-        order(&v, Filter::Paused, "", Sort::default(), &mut out);
+        order(&v, (Filter::Paused, None), "", Sort::default(), &mut out);
         assert_eq!(ids(&v, &out), [3], "the queued one is not plain paused");
-        order(&v, Filter::Queued, "", Sort::default(), &mut out);
+        order(&v, (Filter::Queued, None), "", Sort::default(), &mut out);
         assert_eq!(ids(&v, &out), [5]);
-        order(&v, Filter::All, "U", Sort::default(), &mut out);
+        order(&v, (Filter::All, None), "U", Sort::default(), &mut out);
         assert_eq!(ids(&v, &out), [3]);
-        order(&v, Filter::All, "n", Sort::default(), &mut out);
+        order(&v, (Filter::All, None), "n", Sort::default(), &mut out);
         assert_eq!(ids(&v, &out), [5, 3, 1], "Mint, Ubuntu, Debian");
-        order(&v, Filter::Seeding, "n", Sort::default(), &mut out);
+        order(&v, (Filter::Seeding, None), "n", Sort::default(), &mut out);
         assert!(out.is_empty());
-        assert_eq!(counts(&v), [5, 1, 1, 1, 1, 1]);
+        assert_eq!(counts(&v, None), [5, 1, 1, 1, 1, 1]);
+        assert!(!name_matches("ab", "abc"));
+    }
+
+    #[test]
+    fn the_label_filter_cycles_through_the_labels_in_use() {
+        let mut v = lines();
+        v[0].labels = vec!["tv".into(), "hd".into()];
+        v[2].labels = vec!["tv".into()];
+        v[3].labels = vec!["films".into()];
+        let mut out = vec![];
+        order(&v, (Filter::All, Some("tv")), "", Sort::default(), &mut out);
+        assert_eq!(ids(&v, &out), [3, 1]);
+        order(
+            &v,
+            (Filter::Paused, Some("tv")),
+            "",
+            Sort::default(),
+            &mut out,
+        );
+        assert_eq!(ids(&v, &out), [3]);
+        order(
+            &v,
+            (Filter::All, Some("none")),
+            "",
+            Sort::default(),
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(counts(&v, Some("tv"))[0], 2);
+        let mut seen = vec![];
+        let mut now = next_label(&v, None);
+        while let Some(l) = now {
+            now = next_label(&v, Some(&l));
+            seen.push(l);
+            assert!(seen.len() < 10, "{seen:?}");
+        }
+        assert_eq!(seen, ["films", "hd", "tv"]);
+        assert_eq!(next_label(&v, Some("gone")).as_deref(), Some("hd"));
+        assert_eq!(next_label(&lines(), None), None);
         assert!(name_matches("Ünïcode Ärger", "ärg"));
         assert!(!name_matches("ab", "abc"));
     }

@@ -30,6 +30,8 @@ pub struct RemoveDialog {
 #[derive(Debug, Default)]
 pub struct ListState {
     pub filter: Filter,
+    /// `l`: only the torrents carrying this label (None: every torrent).
+    pub label: Option<String>,
     pub sort: Sort,
     pub search: String,
     /// Keys go to the search line.
@@ -82,7 +84,7 @@ impl KeyOutcome {
 impl ListState {
     /// Folds in a new session snapshot: order, filter counts, marks, selection.
     pub fn on_session(&mut self, snap: Arc<SessionSnapshot>) {
-        self.counts = counts(&snap.torrents);
+        self.counts = counts(&snap.torrents, self.label.as_deref());
         if !self.marked.is_empty() {
             let ids: BTreeSet<TorrentId> = snap.torrents.iter().map(|t| t.id).collect();
             self.marked.retain(|id| ids.contains(id));
@@ -101,7 +103,8 @@ impl ListState {
 
     fn reorder(&mut self) {
         let mut out = std::mem::take(&mut self.order);
-        order(self.lines(), self.filter, &self.search, self.sort, &mut out);
+        let shown = (self.filter, self.label.as_deref());
+        order(self.lines(), shown, &self.search, self.sort, &mut out);
         self.order = out;
         self.reselect();
     }
@@ -114,7 +117,7 @@ impl ListState {
                 let mut out = Vec::new();
                 order(
                     &snap.torrents,
-                    self.filter,
+                    (self.filter, self.label.as_deref()),
                     &self.search,
                     self.sort,
                     &mut out,
@@ -128,7 +131,7 @@ impl ListState {
     pub fn counts_for(&self, snap: &SessionSnapshot) -> [usize; 6] {
         match &self.last {
             Some(last) if std::ptr::eq(Arc::as_ptr(last), snap) => self.counts,
-            _ => counts(&snap.torrents),
+            _ => counts(&snap.torrents, self.label.as_deref()),
         }
     }
 
@@ -253,6 +256,11 @@ impl ListState {
             Action::ReverseSort => self.resort(self.sort.reversed()),
             Action::CycleFilter => {
                 self.filter = self.filter.next();
+                self.reorder();
+            }
+            Action::CycleLabel => {
+                self.label = super::order::next_label(self.lines(), self.label.as_deref());
+                self.counts = counts(self.lines(), self.label.as_deref());
                 self.reorder();
             }
             Action::Search => self.searching = true,

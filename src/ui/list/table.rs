@@ -142,6 +142,7 @@ fn text(c: Column, t: &TorrentLine, f: &Fit, theme: &Theme) -> (String, Style) {
     let plain = Style::new();
     match c {
         Column::Name => (fmt::outside(&t.name, 512).into_owned(), plain),
+        Column::Labels => (super::columns::labels_text(t), theme.dim()),
         Column::State => (state_text(t), state_style(t, theme)),
         Column::Size => {
             let text = if f.size_wide && t.wanted_bytes < t.total_bytes {

@@ -46,13 +46,23 @@ impl Manager {
         &mut self,
         source: AddSource,
         save_path: Option<PathBuf>,
-        paused: bool,
-        files: AddFiles,
+        (paused, files): (bool, AddFiles),
+        labels: &[String],
     ) -> Result<Added, RequestError> {
         if self.shutting_down {
             return Err(RequestError::Stopping);
         }
-        let save_path = save_path.unwrap_or_else(|| self.opts.output.clone());
+        let labels = crate::engine::api::check_labels(labels)?;
+        let defaults = crate::engine::api::defaults_for(&self.opts.labels, &labels);
+        let save_path = save_path
+            .or(defaults.save_path)
+            .unwrap_or_else(|| self.opts.output.clone());
+        let mut kept = Kept {
+            labels,
+            ..Kept::default()
+        };
+        let goals = (defaults.seed_ratio, defaults.seed_time, defaults.seed_idle);
+        kept.goals.set(goals.0, goals.1, goals.2);
         match source {
             AddSource::Torrent { name, bytes } => {
                 let meta = Metainfo::from_bytes(&bytes).map_err(|e| {
@@ -89,6 +99,7 @@ impl Manager {
                     paused,
                     Resumed {
                         files: plan.clone(),
+                        kept,
                         ..Resumed::default()
                     },
                 );
@@ -117,6 +128,9 @@ impl Manager {
                     .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
                 let info_hash = magnet.info_hash;
                 self.launch_magnet(id, magnet, save_path, (paused, files.clone()));
+                if let Some(slot) = self.slots.last_mut() {
+                    slot.policy.kept = kept;
+                }
                 self.save_magnet(id, &link, (paused, &files));
                 Ok(Added::New {
                     id,

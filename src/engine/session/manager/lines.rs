@@ -87,6 +87,7 @@ impl Manager {
         let mut l = slot.line.borrow().clone();
         l.queue_position = slot.queue_position;
         let p = &slot.policy;
+        l.labels.clone_from(&p.kept.labels);
         if let Some(parked) = &p.stopped {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
@@ -142,6 +143,7 @@ impl Manager {
             added,
             completed,
             queue_position: _,
+            labels: _,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -149,6 +151,7 @@ impl Manager {
             && (shown.peers, shown.seeds, shown.peers_interested) == peers
             && shown.next_announce == next_announce
             && shown.queue_position == slot.queue_position
+            && shown.labels == p.kept.labels
             && shown.id == *id
             && shown.info_hash == *info_hash
             && shown.name == *name

@@ -34,6 +34,12 @@ impl Manager {
                 .collect()
         });
         r.sequential = files.sequential;
+        let kept = &slot.policy.kept;
+        r.labels.clone_from(&kept.labels);
+        r.seed_ratio = kept.goals.ratio;
+        r.seed_time_secs = kept.goals.seed_time.map(|d| d.as_secs());
+        r.seed_idle_secs = kept.goals.idle.map(|d| d.as_secs());
+        r.goals_off = kept.goals.off;
         if let Err(e) = p.save_magnet(&r) {
             tracing::warn!("{e}");
         }
@@ -51,12 +57,14 @@ impl Manager {
             return;
         }
         let (hash, position) = (slot.info_hash, slot.queue_position);
+        let labels = slot.policy.kept.labels.clone();
         if let Some(p) = self.persist.as_mut() {
             p.update_magnet(&hash, |r| {
                 if let Some(paused) = command.and_then(|c| torrent::pause_wanted(c, r.paused)) {
                     r.paused = paused;
                 }
                 r.queue_position = position;
+                r.labels = labels;
             });
         }
     }
@@ -78,6 +86,7 @@ impl Manager {
         if let Some(slot) = self.slots.iter_mut().find(|s| s.id == id) {
             slot.added = m.added;
             slot.queue_position = m.queue_position;
+            slot.policy.kept = m.kept;
         }
     }
 }

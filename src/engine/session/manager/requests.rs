@@ -13,10 +13,14 @@ impl Manager {
                 save_path,
                 paused,
                 files,
+                labels,
                 reply,
             } => {
-                let _ = reply.send(self.add(source, save_path, paused, files));
+                let _ = reply.send(self.add(source, save_path, (paused, files), &labels));
                 self.evaluate(false);
+            }
+            SessionRequest::Labels { id, edit, reply } => {
+                let _ = reply.send(self.edit_labels(id, &edit));
             }
             SessionRequest::Torrent { id, command } => {
                 if !self.pause_command(id, &command) {

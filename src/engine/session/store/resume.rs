@@ -88,6 +88,8 @@ pub struct Resume {
     /// Its `--only-files`, applied once the metadata arrives (then kept as
     /// `file_priorities`).
     pub only_files: Option<Vec<u32>>,
+    /// Its labels (`api::labels`), in order.
+    pub labels: Vec<String>,
 }
 
 /// A file as the last save saw it: size and modification time, nanosecond precision.
@@ -130,6 +132,7 @@ impl Resume {
             clean: false,
             magnet: None,
             only_files: None,
+            labels: Vec::new(),
         }
     }
 
@@ -223,11 +226,13 @@ struct Wire {
     forced: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     goal_reached: Option<ByteBuf>,
-    /// Added with issue 20's magnets: a torrent still fetching its metadata.
+    /// A torrent still fetching its metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     magnet: Option<ByteBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     only_files: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    labels: Vec<ByteBuf>,
 }
 
 fn is_zero(v: &i64) -> bool {
@@ -303,6 +308,11 @@ pub fn encode(r: &Resume) -> Vec<u8> {
             .only_files
             .as_ref()
             .map(|l| l.iter().map(|i| i64::from(*i)).collect()),
+        labels: r
+            .labels
+            .iter()
+            .map(|l| ByteBuf::from(l.as_bytes()))
+            .collect(),
     };
     // Every field is a byte string, an integer or a list of them: serde_bencode cannot fail.
     bencode::encode(&wire).unwrap_or_default()
@@ -431,6 +441,15 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
                     .collect::<Result<Vec<u32>, _>>()
             })
             .transpose()?,
+        // A label that would not be accepted today (a doctored file) is dropped alone: the
+        // torrent's pieces are worth more than its grouping.
+        labels: w
+            .labels
+            .iter()
+            .filter_map(|l| std::str::from_utf8(l).ok())
+            .filter_map(|l| crate::engine::api::check_label(l).ok())
+            .take(crate::engine::api::MAX_LABELS)
+            .collect(),
     })
 }
 

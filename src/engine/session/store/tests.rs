@@ -53,6 +53,7 @@ fn full_resume() -> Resume {
     r.forced = true;
     r.goal_reached = Some("paused: ratio 1.00 reached (goal 1.0)".into());
     r.sequential = true;
+    r.labels = vec!["tv".into(), "Ünïcode ok".into()];
     r
 }
 
@@ -69,6 +70,7 @@ fn a_file_without_the_queue_keys_loads() {
         b"9:goals_off",
         b"6:magnet",
         b"10:only_files",
+        b"6:labels",
     ] {
         assert!(!bytes.windows(key.len()).any(|w| w == key));
     }
@@ -96,6 +98,15 @@ fn a_pending_magnet_round_trips() {
             ..
         })
     ));
+}
+
+/// A doctored file's bad labels are dropped one by one; the torrent and its good labels load.
+#[test]
+fn a_bad_label_is_dropped_alone() {
+    let mut r = Resume::new(HASH, "l".into(), PathBuf::from("/d"), 0);
+    r.labels = vec!["tv".into(), "a,b".into(), "x\u{1b}".into(), "hd".into()];
+    let back = decode(&encode(&r), &HASH).unwrap();
+    assert_eq!(back.labels, vec!["tv".to_string(), "hd".to_string()]);
 }
 
 #[test]

@@ -227,6 +227,25 @@ fn filter_cycles_and_an_empty_filter_has_no_selection() {
 }
 
 #[test]
+fn the_label_key_shows_each_label_in_turn_and_keeps_the_selection_inside() {
+    let mut l = list(4);
+    let mut snap = (*session(4)).clone();
+    snap.torrents[1].labels = vec!["tv".into()];
+    snap.torrents[3].labels = vec!["tv".into(), "films".into()];
+    l.on_session(Arc::new(snap));
+    l.handle(Action::CycleLabel);
+    assert_eq!(l.label.as_deref(), Some("films"));
+    assert_eq!(l.selected, Some(id(4)), "the only torrent shown");
+    assert_eq!(l.counts_for(&l.session().unwrap().clone())[0], 1);
+    l.handle(Action::CycleLabel);
+    assert_eq!(l.label.as_deref(), Some("tv"));
+    assert_eq!(l.order_for(&l.session().unwrap().clone()).len(), 2);
+    l.handle(Action::CycleLabel);
+    assert_eq!(l.label, None);
+    assert_eq!(l.order_for(&l.session().unwrap().clone()).len(), 4);
+}
+
+#[test]
 fn clicks_select_rows_and_sort_by_titles() {
     let mut l = list(5);
     // Table at y=3: titles on 3, rows from 4.

@@ -1,0 +1,200 @@
+//! Labels: the names a user (or Sonarr, which files each download under its category) puts
+//! on torrents to group them — Transmission's `labels`, qBittorrent's categories and tags.
+//! A torrent has a short list of them, in the order given, each at most once.
+//!
+//! A label is trimmed, non-empty, at most [`MAX_LABEL_LEN`] bytes, and holds no comma (the
+//! Transmission RPC and `ttui add --label a,b` use the comma as a separator) and no control
+//! character (it is drawn on a terminal). Those rules are checked here, once, for every face.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Set;
+
+/// Most labels one torrent carries: more is a client's mistake, not a way to group.
+pub const MAX_LABELS: usize = 16;
+/// Longest label, in bytes.
+pub const MAX_LABEL_LEN: usize = 64;
+
+/// Why a label was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelError {
+    #[error("an empty label")]
+    Empty,
+    #[error("label `{0}…` is longer than {MAX_LABEL_LEN} bytes")]
+    TooLong(String),
+    #[error("label `{0}` has a comma or a control character")]
+    BadChar(String),
+    #[error("more than {MAX_LABELS} labels on one torrent")]
+    TooMany,
+}
+
+/// The label as kept: trimmed and checked.
+pub fn check_label(raw: &str) -> Result<String, LabelError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(LabelError::Empty);
+    }
+    if s.len() > MAX_LABEL_LEN {
+        let mut end = 24;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        return Err(LabelError::TooLong(s[..end].to_string()));
+    }
+    if s.chars().any(|c| c == ',' || c.is_control()) {
+        return Err(LabelError::BadChar(s.escape_debug().to_string()));
+    }
+    Ok(s.to_string())
+}
+
+/// A list as kept: each checked, the first of each name kept, at most [`MAX_LABELS`].
+pub fn check_labels<S: AsRef<str>>(raw: &[S]) -> Result<Vec<String>, LabelError> {
+    let mut out: Vec<String> = Vec::new();
+    for r in raw {
+        let l = check_label(r.as_ref())?;
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    if out.len() > MAX_LABELS {
+        return Err(LabelError::TooMany);
+    }
+    Ok(out)
+}
+
+/// A change to a torrent's labels.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum LabelEdit {
+    /// These and no others (the RPC's `torrent-set labels`).
+    Set(Vec<String>),
+    /// Add some and take some away (`ttui label ID +tv -old`); the others stay.
+    Change {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+}
+
+impl LabelEdit {
+    /// `labels` after the edit, checked.
+    pub fn apply(&self, labels: &[String]) -> Result<Vec<String>, LabelError> {
+        match self {
+            LabelEdit::Set(new) => check_labels(new),
+            LabelEdit::Change { add, remove } => {
+                let remove = remove
+                    .iter()
+                    .map(|r| check_label(r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let kept = labels.iter().filter(|l| !remove.contains(l));
+                let all: Vec<&str> = kept
+                    .map(String::as_str)
+                    .chain(add.iter().map(String::as_str))
+                    .collect();
+                check_labels(&all)
+            }
+        }
+    }
+}
+
+/// What a label brings to a torrent added with it (`[labels.tv]` in the config): where it
+/// is saved when the add names no directory, and its seeding goals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelDefaults {
+    pub save_path: Option<PathBuf>,
+    pub seed_ratio: Option<Set<f64>>,
+    pub seed_time: Option<Set<Duration>>,
+    pub seed_idle: Option<Set<Duration>>,
+}
+
+/// Every label that has defaults, by name.
+pub type LabelTable = BTreeMap<String, LabelDefaults>;
+
+/// What a torrent added with `labels` takes from the table: for each setting, the first of
+/// its labels (in its order) that sets it.
+pub fn defaults_for(table: &LabelTable, labels: &[String]) -> LabelDefaults {
+    let mut out = LabelDefaults::default();
+    for d in labels.iter().filter_map(|l| table.get(l)) {
+        if out.save_path.is_none() {
+            out.save_path.clone_from(&d.save_path);
+        }
+        out.seed_ratio = out.seed_ratio.or(d.seed_ratio);
+        out.seed_time = out.seed_time.or(d.seed_time);
+        out.seed_idle = out.seed_idle.or(d.seed_idle);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_is_trimmed_and_checked() {
+        assert_eq!(check_label("  tv "), Ok("tv".into()));
+        assert_eq!(check_label(" "), Err(LabelError::Empty));
+        assert!(matches!(check_label("a,b"), Err(LabelError::BadChar(_))));
+        assert!(matches!(
+            check_label("a\x1b[2J"),
+            Err(LabelError::BadChar(_))
+        ));
+        let long = "é".repeat(40);
+        let Err(LabelError::TooLong(head)) = check_label(&long) else {
+            panic!("80 bytes accepted");
+        };
+        assert!(head.len() <= 24);
+        assert_eq!(check_label(&"x".repeat(64)).map(|s| s.len()), Ok(64));
+    }
+
+    #[test]
+    fn a_list_keeps_the_first_of_each_and_has_a_bound() {
+        assert_eq!(
+            check_labels(&["tv", "hd", " tv"]),
+            Ok(vec!["tv".to_string(), "hd".to_string()])
+        );
+        let many: Vec<String> = (0..17).map(|i| format!("l{i}")).collect();
+        assert_eq!(check_labels(&many), Err(LabelError::TooMany));
+        assert_eq!(check_labels(&many[..16]).map(|v| v.len()), Ok(16));
+    }
+
+    #[test]
+    fn an_edit_adds_and_removes_or_replaces() {
+        let now = vec!["tv".to_string(), "old".to_string()];
+        let change = LabelEdit::Change {
+            add: vec!["hd".into(), "tv".into()],
+            remove: vec!["old".into(), "absent".into()],
+        };
+        assert_eq!(change.apply(&now), Ok(vec!["tv".into(), "hd".into()]));
+        assert_eq!(LabelEdit::Set(vec![]).apply(&now), Ok(vec![]));
+        let bad = LabelEdit::Set(vec!["a,b".into()]);
+        assert!(bad.apply(&now).is_err());
+    }
+
+    #[test]
+    fn defaults_come_from_the_first_label_that_sets_each() {
+        let mut table = LabelTable::new();
+        table.insert(
+            "tv".into(),
+            LabelDefaults {
+                save_path: Some("/data/tv".into()),
+                seed_ratio: Some(Set::To(2.0)),
+                ..LabelDefaults::default()
+            },
+        );
+        table.insert(
+            "hd".into(),
+            LabelDefaults {
+                save_path: Some("/data/hd".into()),
+                seed_ratio: Some(Set::Off),
+                seed_idle: Some(Set::To(Duration::from_secs(60))),
+                ..LabelDefaults::default()
+            },
+        );
+        let d = defaults_for(&table, &["other".into(), "tv".into(), "hd".into()]);
+        assert_eq!(d.save_path, Some("/data/tv".into()));
+        assert_eq!(d.seed_ratio, Some(Set::To(2.0)));
+        assert_eq!(d.seed_idle, Some(Set::To(Duration::from_secs(60))));
+        assert_eq!(d.seed_time, None);
+        assert_eq!(defaults_for(&table, &[]), LabelDefaults::default());
+    }
+}
