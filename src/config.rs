@@ -117,6 +117,7 @@ pub struct RpcConfig {
     pub password: Option<String>,
     pub password_file: Option<PathBuf>,
     pub host_whitelist: Option<Vec<String>>,
+    pub web_home: Option<PathBuf>,
 }
 
 fn duration_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
@@ -307,7 +308,11 @@ fn expand_home(c: &mut Config) {
             l.save_path = Some(home.join(rest));
         }
     }
-    if let Some(p) = c.rpc.as_mut().and_then(|r| r.password_file.as_mut()) {
+    let rpc_paths = c
+        .rpc
+        .as_mut()
+        .map(|r| [&mut r.password_file, &mut r.web_home]);
+    for p in rpc_paths.into_iter().flatten().flatten() {
         if let Ok(rest) = p.strip_prefix("~") {
             *p = home.join(rest);
         }
@@ -430,12 +435,14 @@ fn apply_rpc(
         "rpc.host_whitelist",
         from_file(file.host_whitelist.is_some()),
     ));
+    origins.push(("rpc.web_home", from_file(file.web_home.is_some())));
     args.rpc_settings = crate::rpc::RpcSettings {
         listen: args.rpc,
         username: file.username,
         password: file.password,
         password_file: file.password_file,
         host_whitelist: file.host_whitelist.unwrap_or_default(),
+        web_home: file.web_home,
     };
 }
 

@@ -17,6 +17,8 @@ mod kit;
 #[path = "session/payload.rs"]
 mod payload;
 mod prereq;
+#[path = "rpc/web.rs"]
+mod web;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -346,11 +348,49 @@ fn transmission_remote_adds_lists_stops_moves_limits_and_removes() {
         t["downloadDir"] == dir.as_str()
     });
     assert!(file_of(a, &moved).is_file());
-    assert!(
-        file_of(c, &env.root.path().join("tv")).is_file(),
-        "the label's save path"
-    );
     assert!(!file_of(a, &env.out).exists());
+
+    // Find (set-location without moving): the user moved the data by hand; the torrent is
+    // pointed at the new place and checks it there.
+    let found = env.root.path().join("found");
+    fs::create_dir_all(&found).unwrap();
+    fs::rename(file_of(a, &moved), file_of(a, &found)).unwrap();
+    remote(
+        env,
+        rpc,
+        &["-t", &ida, "--find", &found.display().to_string()],
+    );
+    let dir = found.display().to_string();
+    client.wait(
+        "the find",
+        &a.hash(),
+        &["downloadDir", "status", "percentDone"],
+        |t| t["downloadDir"] == dir.as_str() && t["status"] == 6 && t["percentDone"] == 1.0,
+    );
+    assert!(file_of(a, &found).is_file());
+    assert!(!file_of(a, &moved).exists(), "nothing was put back");
+
+    // Labels, as Sonarr's category or by hand.
+    remote(env, rpc, &["-t", &idb, "-L", "films,hd"]);
+    let t = client.torrent(&b.hash(), &["labels"]).unwrap();
+    assert_eq!(t["labels"], json!(["films", "hd"]));
+    let rows = env.list();
+    let row = rows
+        .iter()
+        .find(|r| r["info_hash"] == b.hash().as_str())
+        .unwrap();
+    assert_eq!(row["labels"], json!(["films", "hd"]), "{row}");
+
+    // Reannounce: the torrent announces to its tracker now, and its log says so.
+    remote(env, rpc, &["-t", &ida, "--reannounce"]);
+    let asked = (0..100).any(|_| {
+        sleep(Duration::from_millis(100));
+        s.daemon
+            .log_text()
+            .lines()
+            .any(|l| l.contains("alpha.bin") && l.contains("announce asked for: announcing now"))
+    });
+    assert!(asked, "{}", s.daemon.log_text());
 
     // Limits: one torrent's, then the session's.
     remote(env, rpc, &["-t", &idb, "-d", "100"]);
@@ -395,7 +435,7 @@ fn transmission_remote_adds_lists_stops_moves_limits_and_removes() {
     let left = client.torrents(&["hashString"]);
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0]["hashString"], c.hash().as_str());
-    assert!(file_of(a, &moved).is_file(), "data kept");
+    assert!(file_of(a, &found).is_file(), "data kept");
     assert!(!env.out.join("beta").exists(), "data deleted");
     assert_eq!(env.list().len(), 1);
     s.daemon.assert_alive("the end");

@@ -190,7 +190,7 @@ install_packages() {
     # python3 parses cargo's JSON here; python3-libtorrent needs it anyway.
     local pkgs=(opentracker transmission-daemon transmission-cli mktorrent aria2
         python3-libtorrent python3 python3-venv tmux aha iproute2 util-linux openssh-server
-        openssh-client desktop-file-utils)
+        openssh-client desktop-file-utils chromium)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -211,12 +211,13 @@ install_packages() {
 # with Debian's python3 (python3-venv); TTUI_PY_VENV names it for the tests (tests/rpc.rs).
 python_venv() {
     local venv=${TTUI_PY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ttui/test-venv}
-    local want="transmission-rpc==7.0.12"
+    local want="transmission-rpc==7.0.12 websocket-client==1.8.0"
     if [[ ! -x $venv/bin/python ]]; then
         /usr/bin/python3 -m venv "$venv" || return
     fi
-    if ! "$venv/bin/python" -c 'import transmission_rpc' 2>/dev/null; then
-        "$venv/bin/python" -m pip install --quiet "$want" || return
+    if ! "$venv/bin/python" -c 'import transmission_rpc, websocket' 2>/dev/null; then
+        # shellcheck disable=SC2086 # two requirements, split on purpose
+        "$venv/bin/python" -m pip install --quiet $want || return
     fi
     export TTUI_PY_VENV=$venv
     echo "python venv: $venv ($want)"

@@ -682,7 +682,13 @@ fn labels_come_from_add_the_label_verb_and_the_config_and_survive_a_restart() {
     );
     let people = env.verb(&["label", &id_b, "films"]);
     assert_eq!(people.code, 0, "{people:?}");
-    assert!(people.stdout.contains("films"), "{people:?}");
+    // The table for people (its LABELS column goes first when the terminal is narrow).
+    assert!(people.stdout.contains("beta"), "{people:?}");
+    let rows = env.list();
+    assert_eq!(
+        row_of(&rows, &payloads[1].hash())["labels"],
+        serde_json::json!(["films"])
+    );
 
     for bad in ["a,b", "-", "+"] {
         let refused = env.verb(&["label", &id_b, bad]);

@@ -90,6 +90,7 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32, Failure> {
         Cmd::Completions { shell } => super::setup::completions(shell)?,
         Cmd::Man => super::setup::man()?,
         Cmd::Verb(mut verb) => {
+            verb.take_swallowed_flags()?;
             let loaded = at.load()?;
             // The verbs find the session where the config puts it.
             let to = verb.at_mut();

@@ -417,6 +417,38 @@ impl Verb {
         }
     }
 
+    /// `ttui label ID -old` needs `-old` read as a value, and clap then reads everything
+    /// after the first change as values too: the verb's own flags are taken back out here.
+    pub(crate) fn take_swallowed_flags(&mut self) -> Result<(), String> {
+        let Verb::Label {
+            changes, clear, at, ..
+        } = self
+        else {
+            return Ok(());
+        };
+        let mut kept = Vec::with_capacity(changes.len());
+        let mut it = std::mem::take(changes).into_iter();
+        while let Some(c) = it.next() {
+            match c.as_str() {
+                "--json" => at.json = true,
+                "--clear" => *clear = true,
+                "--state-dir" => {
+                    let dir = it.next().ok_or("--state-dir needs a directory")?;
+                    at.state_dir = Some(PathBuf::from(dir));
+                }
+                _ => match c.strip_prefix("--state-dir=") {
+                    Some(dir) => at.state_dir = Some(PathBuf::from(dir)),
+                    None if c.starts_with("--") => {
+                        return Err(format!("ttui label: unknown flag {c}"));
+                    }
+                    None => kept.push(c),
+                },
+            }
+        }
+        *changes = kept;
+        Ok(())
+    }
+
     pub(crate) fn json(&self) -> bool {
         self.at().json
     }

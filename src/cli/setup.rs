@@ -120,6 +120,7 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
             "(IP addresses and localhost only)".into()
         }
         "rpc.host_whitelist" => args.rpc_settings.host_whitelist.join(","),
+        "rpc.web_home" => path(&args.rpc_settings.web_home),
         k => args.rates.shown(k).unwrap_or_else(|| "?".into()),
     }
 }

@@ -312,3 +312,57 @@ pub(crate) fn daemon(args: DownloadArgs) -> Result<i32, String> {
         Ok(0)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
+    use crate::cli::{Cli, Cmd, Verb};
+
+    fn label(argv: &[&str]) -> Result<Verb, String> {
+        let m = Cli::command()
+            .try_get_matches_from(argv)
+            .map_err(|e| e.to_string())?;
+        let Some(Cmd::Verb(mut v)) = Cli::from_arg_matches(&m).unwrap().command else {
+            panic!("not a verb");
+        };
+        v.take_swallowed_flags()?;
+        Ok(v)
+    }
+
+    #[test]
+    fn the_label_verb_reads_minus_labels_and_still_its_own_flags() {
+        let v = label(&[
+            "ttui",
+            "label",
+            "3",
+            "-old",
+            "+new",
+            "tv",
+            "--json",
+            "--state-dir",
+            "/s",
+            "--clear",
+        ])
+        .unwrap();
+        let Verb::Label {
+            id,
+            changes,
+            clear,
+            at,
+        } = v
+        else {
+            panic!("not label");
+        };
+        assert_eq!(id, "3");
+        assert_eq!(changes, ["-old", "+new", "tv"]);
+        assert!(clear && at.json);
+        assert_eq!(at.state_dir.as_deref(), Some(std::path::Path::new("/s")));
+        let v = label(&["ttui", "label", "--json", "3", "--state-dir=/t", "-x"]).unwrap();
+        assert!(v.json());
+        assert!(label(&["ttui", "label", "3", "-a", "--bogus"])
+            .unwrap_err()
+            .contains("--bogus"));
+        assert!(label(&["ttui", "label", "3", "-a", "--state-dir"]).is_err());
+    }
+}

@@ -150,6 +150,7 @@ fn list_columns(
         ("RATIO", Right),
         ("PEERS", Right),
         ("ETA", Right),
+        ("LABELS", Left),
     ];
     let mut cells: Vec<Vec<String>> = rows
         .iter()
@@ -165,6 +166,7 @@ fn list_columns(
                 ratio(r.ratio),
                 r.peers.to_string(),
                 eta(r.eta_secs),
+                fit(&r.labels.join(","), 24),
             ]
         })
         .collect();
@@ -172,14 +174,16 @@ fn list_columns(
         let w = cells.iter().map(|c| cols(&c[i])).max().unwrap_or(0);
         w.max(head[i].0.len()) + 2
     };
-    let mut keep = [true; 10];
-    let others = |keep: &[bool; 10]| -> usize {
+    // Labels only when a torrent has one; they are the first to go on a narrow terminal.
+    let mut keep = [true; 11];
+    keep[10] = rows.iter().any(|r| !r.labels.is_empty());
+    let others = |keep: &[bool; 11]| -> usize {
         (0..head.len())
             .filter(|&i| i != 1 && keep[i])
             .map(col_width)
             .sum()
     };
-    for drop in [7, 6, 8, 4] {
+    for drop in [10, 7, 6, 8, 4] {
         if width == 0 || width >= others(&keep) + WANT_NAME {
             break;
         }

@@ -118,8 +118,8 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(origin("bind"), Origin::Default);
     assert_eq!(
         origins.len(),
-        21 + 6 + 5,
-        "every key has an origin (6 rate keys, 5 of [rpc])"
+        21 + 6 + 6,
+        "every key has an origin (6 rate keys, 6 of [rpc])"
     );
 }
 

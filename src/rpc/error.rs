@@ -20,6 +20,8 @@ pub(crate) enum StartError {
     TwoPasswords,
     #[error("rpc.password_file {}: {reason}", .path.display())]
     PasswordFile { path: PathBuf, reason: String },
+    #[error("rpc.web_home {}: no index.html there (Debian's web client is in /usr/share/transmission/web)", .0.display())]
+    WebHome(PathBuf),
     #[error("RPC listen address {addr}: {source}")]
     Bind {
         addr: SocketAddr,

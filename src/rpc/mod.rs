@@ -31,6 +31,7 @@ mod server;
 mod session;
 mod session_id;
 mod torrents;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ pub(crate) struct RpcSettings {
     pub password_file: Option<PathBuf>,
     /// Host names the RPC answers to beyond IP literals and `localhost`.
     pub host_whitelist: Vec<String>,
+    /// A web client's directory, served at `/transmission/web/` (None: no web client).
+    pub web_home: Option<PathBuf>,
 }
 
 /// The credentials the server checks, once read.

@@ -79,6 +79,7 @@ pub(crate) struct Ctx {
     creds: Option<Credentials>,
     whitelist: Vec<String>,
     pacer: Mutex<LoginPacer>,
+    web_home: Option<PathBuf>,
 }
 
 /// A bound RPC listener with its settings checked, not serving yet: bound before the
@@ -87,6 +88,7 @@ pub(crate) struct Bound {
     listener: TcpListener,
     creds: Option<Credentials>,
     whitelist: Vec<String>,
+    web_home: Option<PathBuf>,
 }
 
 impl Bound {
@@ -109,6 +111,7 @@ impl Bound {
             creds: self.creds,
             whitelist: self.whitelist,
             pacer: Mutex::new(LoginPacer::default()),
+            web_home: self.web_home,
         });
         if let Ok(local) = self.listener.local_addr() {
             tracing::info!(
@@ -137,6 +140,11 @@ pub(crate) async fn bind(settings: &RpcSettings) -> Result<Option<Bound>, StartE
     let Some(addr) = settings.listen else {
         return Ok(None);
     };
+    if let Some(home) = &settings.web_home {
+        if !home.join("index.html").is_file() {
+            return Err(StartError::WebHome(home.clone()));
+        }
+    }
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
@@ -144,6 +152,7 @@ pub(crate) async fn bind(settings: &RpcSettings) -> Result<Option<Bound>, StartE
         listener,
         creds,
         whitelist: settings.host_whitelist.clone(),
+        web_home: settings.web_home.clone(),
     }))
 }
 
@@ -289,6 +298,9 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
         }
     }
     let path = req.uri().path();
+    if let Some((home, route)) = ctx.web_home.as_deref().zip(super::web::route(path)) {
+        return super::web::answer(home, route, req.method()).await;
+    }
     if path != RPC_PATH && path != "/transmission/rpc/" {
         return plain(StatusCode::NOT_FOUND, "Not Found");
     }
@@ -374,13 +386,10 @@ pub(crate) async fn dispatch(
         "session-close" => session::close(ctx),
         "free-space" => session::free(args).await,
         "port-test" => session::port_test(ctx),
-        "torrent-reannounce"
-        | "torrent-rename-path"
-        | "blocklist-update"
-        | "group-set"
-        | "group-get" => Err(MethodError::BadArgument(format!(
-            "{method} is not supported by ttui yet"
-        ))),
+        "torrent-reannounce" => torrents::reannounce(ctx, args),
+        "torrent-rename-path" | "blocklist-update" | "group-set" | "group-get" => Err(
+            MethodError::BadArgument(format!("{method} is not supported by ttui yet")),
+        ),
         _ => Err(MethodError::UnknownMethod),
     }
 }

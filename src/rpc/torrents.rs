@@ -473,6 +473,16 @@ pub(crate) fn stop(ctx: &Ctx, args: &Args) -> Answer {
     Ok(Map::new())
 }
 
+/// `torrent-reannounce`: each torrent announces to its trackers as soon as they allow.
+pub(crate) fn reannounce(ctx: &Ctx, args: &Args) -> Answer {
+    let (_, ids) = targets(ctx, args)?;
+    for id in ids {
+        let command = Command::Reannounce;
+        send(ctx, SessionRequest::Torrent { id, command })?;
+    }
+    Ok(Map::new())
+}
+
 pub(crate) fn verify(ctx: &Ctx, args: &Args) -> Answer {
     let (_, ids) = targets(ctx, args)?;
     for id in ids {
@@ -521,14 +531,13 @@ async fn move_to(
             "location must be an absolute path".into(),
         ));
     }
-    if !move_data {
-        return Err(MethodError::BadArgument(
-            "ttui moves a torrent's data with it: send `move: true`".into(),
-        ));
-    }
     for &id in ids {
         let dir = dir.clone();
-        ask(ctx, |reply| SessionRequest::Move { id, dir, reply }).await??;
+        if move_data {
+            ask(ctx, |reply| SessionRequest::Move { id, dir, reply }).await??;
+        } else {
+            ask(ctx, |reply| SessionRequest::Locate { id, dir, reply }).await??;
+        }
     }
     Ok(())
 }
@@ -565,7 +574,16 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
     if let Some(labels) = label_list(args)? {
         for &id in &ids {
             let edit = crate::engine::api::LabelEdit::Set(labels.clone());
-            ask(ctx, |reply| SessionRequest::Labels { id, edit, reply }).await??;
+            let now = ask(ctx, |reply| SessionRequest::Labels { id, edit, reply }).await??;
+            // A client reads back what it set at once; the session publishes on its tick.
+            let mut snap = ctx.snapshot.clone();
+            let shown = |s: &Arc<SessionSnapshot>| {
+                s.torrents
+                    .iter()
+                    .find(|t| t.id == id)
+                    .is_none_or(|t| t.labels == now)
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(3), snap.wait_for(shown)).await;
         }
     }
     if let Some(location) = str_arg(args, "location") {

@@ -154,6 +154,10 @@ pub struct AnnounceResponse {
 pub enum TrackerCommand {
     /// Every piece verified: announce `completed` now.
     Completed,
+    /// Someone asked for an announce (Transmission's `torrent-reannounce`): every tier
+    /// announces now, or, when its tracker asked for a minimum interval, as soon as that has
+    /// passed since its last answer.
+    Reannounce,
     /// Announce `stopped` to every tracker that had a successful announce (bounded to a few
     /// seconds in all), then end the task and answer on the channel.
     Stop(tokio::sync::oneshot::Sender<()>),

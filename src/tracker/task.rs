@@ -271,6 +271,7 @@ impl Task {
                         return;
                     }
                     Some(TrackerCommand::Completed) => self.on_completed(),
+                    Some(TrackerCommand::Reannounce) => self.on_reannounce(),
                 },
                 Some(outcome) = inflight.next(), if !inflight.is_empty() => {
                     self.on_outcome(outcome, &mut inflight);
@@ -322,6 +323,25 @@ impl Task {
                 tier.next_at = now;
             }
         }
+    }
+
+    fn on_reannounce(&mut self) {
+        let now = Instant::now();
+        let soonest = self
+            .tiers
+            .iter_mut()
+            .filter(|t| !t.busy)
+            .map(|t| t.reannounce(now))
+            .min();
+        let when = match soonest {
+            None => "an announce is under way".to_string(),
+            Some(at) if at <= now => "announcing now".to_string(),
+            Some(at) => format!(
+                "next announce in {} (the tracker's minimum interval)",
+                fmt_secs(at - now)
+            ),
+        };
+        self.log(LogLevel::Info, format!("announce asked for: {when}"));
     }
 
     /// `stopped` to every tracker that ever answered, all at once, bounded in time.

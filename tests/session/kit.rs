@@ -133,7 +133,12 @@ pub struct Out {
 }
 
 /// Runs `cmd` to its end (killing it by pid after `VERB_WAIT`).
-pub fn run(mut cmd: Command, what: &str) -> Out {
+pub fn run(cmd: Command, what: &str) -> Out {
+    run_within(cmd, what, VERB_WAIT)
+}
+
+/// Runs `cmd` to its end, killing it by pid after `limit`.
+pub fn run_within(mut cmd: Command, what: &str, limit: Duration) -> Out {
     let dir = tempdir("ttui-verb-");
     let (o, e) = (dir.path().join("out"), dir.path().join("err"));
     let mut child = cmd
@@ -146,13 +151,10 @@ pub fn run(mut cmd: Command, what: &str) -> Out {
         if let Some(st) = child.try_wait().unwrap() {
             break st;
         }
-        if start.elapsed() > VERB_WAIT {
+        if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "{what} did not finish within {VERB_WAIT:?}\n{}",
-                tail(&e, 10)
-            );
+            panic!("{what} did not finish within {limit:?}\n{}", tail(&e, 10));
         }
         sleep(Duration::from_millis(20));
     };

@@ -76,6 +76,24 @@ fn list_columns_line_up_and_the_reason_follows() {
 }
 
 #[test]
+fn labels_get_a_column_when_a_torrent_has_one_and_go_first_when_narrow() {
+    let mut a = row(3, "show.s01e01.mkv");
+    a.labels = vec!["tv".into(), "hd".into()];
+    let b = row(4, "other");
+    let out = list_table(&[a.clone(), b.clone()], 140);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].ends_with("LABELS"), "{out}");
+    assert!(lines[1].ends_with("tv,hd"), "{out}");
+    assert!(lines.iter().all(|l| !l.ends_with(' ')), "{out}");
+    assert!(!list_table(&[b], 140).contains("LABELS"));
+    let narrow = list_table(&[a], 72);
+    assert!(
+        !narrow.contains("LABELS") && narrow.contains("ETA"),
+        "{narrow}"
+    );
+}
+
+#[test]
 fn list_cuts_and_cleans_names_to_the_width() {
     let evil = format!("a\x1b[2J{}\u{202E}gpj.exe", "x".repeat(500));
     let out = list_table(&[row(1, &evil)], 80);

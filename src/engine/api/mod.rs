@@ -100,6 +100,9 @@ pub enum Command {
     },
     /// Fetch pieces in order (first and last piece of each wanted file first), for previews.
     SetSequential(bool),
+    /// Announce to the trackers now (as soon as each one's minimum interval allows). A
+    /// stopped torrent announces when it starts anyway: it keeps the request until then.
+    Reannounce,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -242,6 +242,14 @@ pub enum SessionRequest {
         dir: PathBuf,
         reply: oneshot::Sender<Result<(), RequestError>>,
     },
+    /// The torrent's data is (or will be put) in `dir`, not where it was: its files are looked
+    /// for there, every piece checked again, nothing moved (Transmission's
+    /// `torrent-set-location` without `move`).
+    Locate {
+        id: TorrentId,
+        dir: PathBuf,
+        reply: oneshot::Sender<Result<(), RequestError>>,
+    },
     /// The torrent's full snapshot for as long as the receiver lives; None for an unknown id.
     Subscribe {
         id: TorrentId,

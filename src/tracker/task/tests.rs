@@ -125,3 +125,29 @@ fn spread_never_shortens_and_caps_at_five_minutes() {
         }
     }
 }
+
+#[test]
+fn a_reannounce_is_due_now_unless_the_trackers_minimum_interval_has_not_passed() {
+    let now = Instant::now();
+    let mut t = tier("http://127.0.0.1:1/announce", now);
+    t.busy = false;
+    t.next_at = now + Duration::from_secs(1800);
+    assert_eq!(t.reannounce(now), now, "never answered: at once");
+    t.trackers[0].status = TrackerStatus::Ok { peers: 3 };
+    t.trackers[0].last_done = Some(now);
+    assert_eq!(t.reannounce(now), now, "no minimum interval given");
+    t.trackers[0].min_interval = Some(Duration::from_secs(60));
+    let later = now + Duration::from_secs(20);
+    assert_eq!(t.reannounce(later), now + Duration::from_secs(60));
+    assert_eq!(t.next_at, now + Duration::from_secs(60));
+    let much_later = now + Duration::from_secs(90);
+    assert_eq!(t.reannounce(much_later), much_later);
+    t.trackers[0].status = TrackerStatus::Failed("refused".into());
+    t.failed_rounds = 5;
+    assert_eq!(
+        t.reannounce(later),
+        later,
+        "a failing tracker is tried again at once"
+    );
+    assert_eq!(t.failed_rounds, 0);
+}

@@ -61,6 +61,22 @@ impl Tier {
         peers
     }
 
+    /// An announce asked for by hand: due now, unless the tracker that answered last gave a
+    /// minimum interval that has not passed (announcing earlier gets us refused or dropped).
+    /// A tier that was backing off after failures starts over. Returns when it is due.
+    pub(super) fn reannounce(&mut self, now: Instant) -> Instant {
+        self.failed_rounds = 0;
+        let earliest = self
+            .trackers
+            .first()
+            .and_then(|t| match (&t.status, t.last_done) {
+                (TrackerStatus::Ok { .. }, Some(done)) => t.min_interval.map(|m| done + m),
+                _ => None,
+            });
+        self.next_at = earliest.map_or(now, |e| e.max(now));
+        self.next_at
+    }
+
     /// `trackers[pos]` failed: the next URL of the tier is tried at once (returns true), or,
     /// when it was the last, the tier backs off, doubling per failed round.
     pub(super) fn on_failure(

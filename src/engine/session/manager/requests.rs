@@ -57,6 +57,9 @@ impl Manager {
                 self.evaluate(false);
             }
             SessionRequest::Move { id, dir, reply } => self.start_move(id, dir, reply),
+            SessionRequest::Locate { id, dir, reply } => {
+                let _ = reply.send(self.locate(id, dir));
+            }
             SessionRequest::Subscribe { id, reply } => {
                 // The channel is made first: a sleeping torrent's first snapshot shows it
                 // parked complete, and the task it wakes to gets the filled cell.

@@ -13,6 +13,26 @@ impl Manager {
         }
     }
 
+    /// Points the torrent at `dir` without moving anything, and checks every piece there (the
+    /// data is the user's to put there; what is missing is downloaded again).
+    pub(super) fn locate(&mut self, id: TorrentId, dir: PathBuf) -> Result<(), RequestError> {
+        let i = self
+            .slots
+            .iter()
+            .position(|s| s.id == id)
+            .ok_or(RequestError::NoTorrent(id))?;
+        if self.slots[i].meta.is_none() {
+            return Err(RequestError::NoMetadata);
+        }
+        if self.slots[i].save_path != dir {
+            let span = self.slots[i].span();
+            span.in_scope(|| tracing::info!("its data is now looked for in {}", dir.display()));
+            self.slots[i].save_path = dir;
+            self.restart(i, None);
+        }
+        Ok(())
+    }
+
     /// Stops the torrent, moves its files to `dir` (a rename when it can, else a copy), and
     /// starts it again from there with the pieces it had. On any failure what was copied is
     /// removed, the old files stay where they were and the torrent starts there again.

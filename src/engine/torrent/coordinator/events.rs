@@ -37,6 +37,15 @@ impl Coordinator {
                 self.set_file_priority(&files, priority)
             }
             Command::SetSequential(on) => self.set_sequential(on),
+            Command::Reannounce => match &self.sources.tracker_tx {
+                Some(tx) => {
+                    let _ = tx.try_send(TrackerCommand::Reannounce);
+                }
+                None => self.log(
+                    LogLevel::Info,
+                    "announce asked for: it has no tracker".into(),
+                ),
+            },
             Command::DropPeer(addr) => {
                 if let Some(p) = self.peers.get_mut(&addr) {
                     p.send(PeerCmd::Disconnect(PeerEnd::DroppedByUser));
