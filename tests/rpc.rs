@@ -17,6 +17,8 @@ mod kit;
 #[path = "session/payload.rs"]
 mod payload;
 mod prereq;
+#[path = "rpc/sonarr.rs"]
+mod sonarr;
 #[path = "rpc/web.rs"]
 mod web;
 

@@ -61,7 +61,8 @@ const SETTINGS_FIELDS: &[&str] = &[
     "uploadLimit",
     "uploadLimited",
 ];
-const FILES_FIELDS: &[&str] = &["file-count"];
+/// `fileCount` is what Sonarr and Radarr ask for (Transmission names it `file-count`).
+const FILES_FIELDS: &[&str] = &["file-count", "fileCount"];
 
 pub(crate) fn needs(fields: &[String]) -> Needs {
     let any = |set: &[&str]| fields.iter().any(|f| set.contains(&f.as_str()));
@@ -95,6 +96,7 @@ const ALL: &[&str] = &[
     "eta",
     "etaIdle",
     "file-count",
+    "fileCount",
     "files",
     "fileStats",
     "group",
@@ -292,7 +294,7 @@ pub(crate) fn value(field: &str, v: &View) -> Option<Value> {
         }),
         "eta" => json!(v.eta()),
         "etaIdle" => json!(-1),
-        "file-count" => json!(file_count(v)),
+        "file-count" | "fileCount" => json!(file_count(v)),
         "files" => json!(snap.map_or_else(Vec::new, |s| s
             .files
             .iter()
