@@ -15,7 +15,7 @@
 //!
 //! `tests/bench/` figures (1 GiB, one seeder, alternating runs, `perf stat`): page faults
 //! 78,000–95,000 → 5,700–16,000, CPU 1.29–1.33 → 1.15–1.19 s, peak RSS 15.1–19.2 →
-//! 15.2–18.0 MiB (README, issue 22). Memory freed in bulk, as when many torrents fall asleep,
+//! 15.2–18.0 MiB (tests/bench/README.md, the data path). Memory freed in bulk, as when many torrents fall asleep,
 //! is still handed back by `malloc_trim`, which ignores the threshold.
 
 /// Free heap top kept before glibc trims it.

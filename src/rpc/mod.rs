@@ -21,6 +21,7 @@
 //! timeout, a bounded body, the connection count) is set on hyper's own connection
 //! builder and on our accept loop, where it is plain to read.
 
+mod actions;
 mod activity;
 mod error;
 mod fields;
@@ -30,6 +31,7 @@ mod security;
 mod server;
 mod session;
 mod session_id;
+mod torrent_set;
 mod torrents;
 mod web;
 

@@ -30,7 +30,7 @@ use super::error::{MethodError, StartError};
 use super::request;
 use super::security::{self, LoginPacer};
 use super::session_id::{self, SessionId};
-use super::{session, torrents, Credentials, RpcSettings};
+use super::{actions, session, torrent_set, torrents, Credentials, RpcSettings};
 use crate::engine::api::{Move, SessionRequest, SessionSnapshot, TorrentId};
 
 /// Connections served at once.
@@ -369,24 +369,24 @@ pub(crate) async fn dispatch(
     match method {
         "torrent-get" => torrents::get(ctx, args).await,
         "torrent-add" => torrents::add(ctx, args).await,
-        "torrent-start" => torrents::start(ctx, args, false),
-        "torrent-start-now" => torrents::start(ctx, args, true),
-        "torrent-stop" => torrents::stop(ctx, args),
-        "torrent-verify" => torrents::verify(ctx, args),
-        "torrent-remove" => torrents::remove(ctx, args).await,
-        "torrent-set" => torrents::set(ctx, args).await,
-        "torrent-set-location" => torrents::set_location(ctx, args).await,
-        "queue-move-top" => torrents::queue(ctx, args, Move::Top).await,
-        "queue-move-up" => torrents::queue(ctx, args, Move::Up).await,
-        "queue-move-down" => torrents::queue(ctx, args, Move::Down).await,
-        "queue-move-bottom" => torrents::queue(ctx, args, Move::Bottom).await,
+        "torrent-start" => actions::start(ctx, args, false),
+        "torrent-start-now" => actions::start(ctx, args, true),
+        "torrent-stop" => actions::stop(ctx, args),
+        "torrent-verify" => actions::verify(ctx, args),
+        "torrent-remove" => actions::remove(ctx, args).await,
+        "torrent-set" => torrent_set::set(ctx, args).await,
+        "torrent-set-location" => actions::set_location(ctx, args).await,
+        "queue-move-top" => actions::queue(ctx, args, Move::Top).await,
+        "queue-move-up" => actions::queue(ctx, args, Move::Up).await,
+        "queue-move-down" => actions::queue(ctx, args, Move::Down).await,
+        "queue-move-bottom" => actions::queue(ctx, args, Move::Bottom).await,
         "session-get" => session::get(ctx, args).await,
         "session-set" => session::set(ctx, args).await,
         "session-stats" => session::stats(ctx),
         "session-close" => session::close(ctx),
         "free-space" => session::free(args).await,
         "port-test" => session::port_test(ctx),
-        "torrent-reannounce" => torrents::reannounce(ctx, args),
+        "torrent-reannounce" => actions::reannounce(ctx, args),
         "torrent-rename-path" | "blocklist-update" | "group-set" | "group-get" => Err(
             MethodError::BadArgument(format!("{method} is not supported by ttui yet")),
         ),

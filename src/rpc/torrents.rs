@@ -53,11 +53,11 @@ pub(crate) fn targets(ctx: &Ctx, args: &Args) -> Result<(Ids, Vec<TorrentId>), M
     Ok((which, found))
 }
 
-fn send(ctx: &Ctx, r: SessionRequest) -> Result<(), MethodError> {
+pub(super) fn send(ctx: &Ctx, r: SessionRequest) -> Result<(), MethodError> {
     ctx.requests.send(r).map_err(|_| MethodError::Gone)
 }
 
-fn bool_arg(args: &Args, key: &str) -> Option<bool> {
+pub(super) fn bool_arg(args: &Args, key: &str) -> Option<bool> {
     match args.get(key)? {
         Value::Bool(b) => Some(*b),
         Value::Number(n) => Some(n.as_i64() != Some(0)),
@@ -65,16 +65,16 @@ fn bool_arg(args: &Args, key: &str) -> Option<bool> {
     }
 }
 
-fn num_arg(args: &Args, key: &str) -> Option<f64> {
+pub(super) fn num_arg(args: &Args, key: &str) -> Option<f64> {
     args.get(key)?.as_f64().filter(|v| v.is_finite())
 }
 
-fn str_arg<'a>(args: &'a Args, key: &str) -> Option<&'a str> {
+pub(super) fn str_arg<'a>(args: &'a Args, key: &str) -> Option<&'a str> {
     args.get(key)?.as_str()
 }
 
 /// File indices of a `files-*` or `priority-*` list; an empty list is every file.
-fn index_list(args: &Args, key: &str) -> Result<Option<Vec<usize>>, MethodError> {
+pub(super) fn index_list(args: &Args, key: &str) -> Result<Option<Vec<usize>>, MethodError> {
     let Some(v) = args.get(key) else {
         return Ok(None);
     };
@@ -94,7 +94,7 @@ fn index_list(args: &Args, key: &str) -> Result<Option<Vec<usize>>, MethodError>
 }
 
 /// A `labels` list, checked as the session would (a bad one fails the call, naming it).
-fn label_list(args: &Args) -> Result<Option<Vec<String>>, MethodError> {
+pub(super) fn label_list(args: &Args) -> Result<Option<Vec<String>>, MethodError> {
     let Some(v) = args.get("labels") else {
         return Ok(None);
     };
@@ -399,7 +399,7 @@ async fn source_of(name: &str) -> Result<AddSource, MethodError> {
 
 /// Applies `files-wanted`/`files-unwanted`/`priority-*` to a torrent (an empty list is every
 /// file, which needs the count: None while a magnet has no metadata).
-async fn set_priorities(
+pub(super) async fn set_priorities(
     ctx: &Ctx,
     id: TorrentId,
     args: &Args,
@@ -441,300 +441,6 @@ async fn set_priorities(
     Ok(())
 }
 
-// ---- start, stop, verify, remove, move, queue ----
-
-pub(crate) fn start(ctx: &Ctx, args: &Args, now: bool) -> Answer {
-    let (_, ids) = targets(ctx, args)?;
-    for id in ids {
-        let (reply, _) = oneshot::channel();
-        send(ctx, SessionRequest::Force { id, on: now, reply })?;
-        send(
-            ctx,
-            SessionRequest::Torrent {
-                id,
-                command: Command::Resume,
-            },
-        )?;
-    }
-    Ok(Map::new())
-}
-
-pub(crate) fn stop(ctx: &Ctx, args: &Args) -> Answer {
-    let (_, ids) = targets(ctx, args)?;
-    for id in ids {
-        send(
-            ctx,
-            SessionRequest::Torrent {
-                id,
-                command: Command::Pause,
-            },
-        )?;
-    }
-    Ok(Map::new())
-}
-
-/// `torrent-reannounce`: each torrent announces to its trackers as soon as they allow.
-pub(crate) fn reannounce(ctx: &Ctx, args: &Args) -> Answer {
-    let (_, ids) = targets(ctx, args)?;
-    for id in ids {
-        let command = Command::Reannounce;
-        send(ctx, SessionRequest::Torrent { id, command })?;
-    }
-    Ok(Map::new())
-}
-
-pub(crate) fn verify(ctx: &Ctx, args: &Args) -> Answer {
-    let (_, ids) = targets(ctx, args)?;
-    for id in ids {
-        send(ctx, SessionRequest::Verify { id })?;
-    }
-    Ok(Map::new())
-}
-
-pub(crate) async fn remove(ctx: &Ctx, args: &Args) -> Answer {
-    let (_, ids) = targets(ctx, args)?;
-    let delete_data = bool_arg(args, "delete-local-data").unwrap_or(false);
-    for &id in &ids {
-        ask(ctx, |reply| SessionRequest::Remove {
-            id,
-            delete_data,
-            reply,
-        })
-        .await??;
-    }
-    let mut snap = ctx.snapshot.clone();
-    let _ = tokio::time::timeout(
-        Duration::from_secs(2),
-        snap.wait_for(|s| !s.torrents.iter().any(|t| ids.contains(&t.id))),
-    )
-    .await;
-    Ok(Map::new())
-}
-
-pub(crate) async fn set_location(ctx: &Ctx, args: &Args) -> Answer {
-    let (_, ids) = targets(ctx, args)?;
-    let location = str_arg(args, "location")
-        .ok_or_else(|| MethodError::BadArgument("no location specified".into()))?;
-    move_to(ctx, &ids, location, bool_arg(args, "move").unwrap_or(false)).await?;
-    Ok(Map::new())
-}
-
-async fn move_to(
-    ctx: &Ctx,
-    ids: &[TorrentId],
-    location: &str,
-    move_data: bool,
-) -> Result<(), MethodError> {
-    let dir = PathBuf::from(location);
-    if !dir.is_absolute() {
-        return Err(MethodError::BadArgument(
-            "location must be an absolute path".into(),
-        ));
-    }
-    for &id in ids {
-        let dir = dir.clone();
-        if move_data {
-            ask(ctx, |reply| SessionRequest::Move { id, dir, reply }).await??;
-        } else {
-            ask(ctx, |reply| SessionRequest::Locate { id, dir, reply }).await??;
-        }
-    }
-    Ok(())
-}
-
-pub(crate) async fn queue(ctx: &Ctx, args: &Args, to: Move) -> Answer {
-    let (_, mut ids) = targets(ctx, args)?;
-    // Several to the top (or down) keep their order: the last one moved first.
-    if matches!(to, Move::Top | Move::Down) {
-        ids.reverse();
-    }
-    for id in ids {
-        ask(ctx, |reply| SessionRequest::Queue { id, to, reply }).await??;
-    }
-    Ok(Map::new())
-}
-
-// ---- torrent-set ----
-
-pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
-    let (_, ids) = targets(ctx, args)?;
-    if ids.is_empty() {
-        return Ok(Map::new());
-    }
-    limits(ctx, &ids, args).await?;
-    goals(ctx, &ids, args).await?;
-    for &id in &ids {
-        set_priorities(ctx, id, args, None).await?;
-    }
-    if let Some(pos) = num_arg(args, "queuePosition") {
-        for &id in &ids {
-            queue_to(ctx, id, pos.max(0.0) as u32).await?;
-        }
-    }
-    if let Some(labels) = label_list(args)? {
-        for &id in &ids {
-            let edit = crate::engine::api::LabelEdit::Set(labels.clone());
-            let now = ask(ctx, |reply| SessionRequest::Labels { id, edit, reply }).await??;
-            // A client reads back what it set at once; the session publishes on its tick.
-            let mut snap = ctx.snapshot.clone();
-            let shown = |s: &Arc<SessionSnapshot>| {
-                s.torrents
-                    .iter()
-                    .find(|t| t.id == id)
-                    .is_none_or(|t| t.labels == now)
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(3), snap.wait_for(shown)).await;
-        }
-    }
-    if let Some(location) = str_arg(args, "location") {
-        move_to(ctx, &ids, location, true).await?;
-    }
-    Ok(Map::new())
-}
-
-/// Moves a torrent step by step to `pos` in the queue (0 first).
-async fn queue_to(ctx: &Ctx, id: TorrentId, pos: u32) -> Result<(), MethodError> {
-    let snap = ctx.snapshot.borrow().clone();
-    let Some(now) = snap
-        .torrents
-        .iter()
-        .find(|t| t.id == id)
-        .map(|t| t.queue_position)
-    else {
-        return Ok(());
-    };
-    let last = snap.torrents.len().saturating_sub(1) as u32;
-    let (to, steps) = if pos == 0 {
-        (Move::Top, 1)
-    } else if pos >= last {
-        (Move::Bottom, 1)
-    } else if pos < now {
-        (Move::Up, now - pos)
-    } else {
-        (Move::Down, pos - now)
-    };
-    for _ in 0..steps {
-        ask(ctx, |reply| SessionRequest::Queue { id, to, reply }).await??;
-    }
-    Ok(())
-}
-
-/// `downloadLimit`/`downloadLimited` and the upload pair: a limit given with `...Limited`
-/// true (or while the torrent is limited) applies; `...Limited` false lifts it; a limit
-/// given alone while unlimited is kept by the RPC and applies when `...Limited` comes.
-async fn limits(ctx: &Ctx, ids: &[TorrentId], args: &Args) -> Result<(), MethodError> {
-    let keys = [
-        "downloadLimit",
-        "downloadLimited",
-        "uploadLimit",
-        "uploadLimited",
-    ];
-    if !keys.iter().any(|k| args.contains_key(*k)) {
-        return Ok(());
-    }
-    let current = ask(ctx, |reply| SessionRequest::Settings {
-        ids: ids.to_vec(),
-        reply,
-    })
-    .await?;
-    for t in &current.torrents {
-        let mut change = LimitChange::default();
-        for (down, limit_key, on_key, now) in [
-            (true, "downloadLimit", "downloadLimited", t.down),
-            (false, "uploadLimit", "uploadLimited", t.up),
-        ] {
-            let given = num_arg(args, limit_key).map(|k| (k.max(0.0) as u64) * fields::SPEED_K);
-            let on = bool_arg(args, on_key);
-            let remembered = {
-                let mut stored = ctx.stored.lock().map_err(|_| MethodError::Gone)?;
-                let slot = stored.torrent_limits.entry(t.id).or_insert((0, 0));
-                let cell = if down { &mut slot.0 } else { &mut slot.1 };
-                if let Some(g) = given {
-                    *cell = g;
-                }
-                *cell
-            };
-            let new = match (on, given) {
-                (Some(false), _) => Some(0),
-                (Some(true), Some(g)) => Some(g),
-                (Some(true), None) => Some(if now > 0 {
-                    now
-                } else if remembered > 0 {
-                    remembered
-                } else {
-                    100 * fields::SPEED_K
-                }),
-                (None, Some(g)) if now > 0 => Some(g),
-                (None, _) => None,
-            };
-            if down {
-                change.down = new;
-            } else {
-                change.up = new;
-            }
-        }
-        if change.down.is_some() || change.up.is_some() {
-            ask(ctx, |reply| SessionRequest::Limit {
-                target: LimitTarget::Torrents(vec![t.id]),
-                change,
-                reply,
-            })
-            .await??;
-        }
-    }
-    Ok(())
-}
-
-/// `seedRatioMode`/`seedRatioLimit` and `seedIdleMode`/`seedIdleLimit` (minutes): mode 0
-/// follows the session, 1 the torrent's own limit, 2 none.
-async fn goals(ctx: &Ctx, ids: &[TorrentId], args: &Args) -> Result<(), MethodError> {
-    let ratio_mode = num_arg(args, "seedRatioMode").map(|m| m as i64);
-    let ratio = num_arg(args, "seedRatioLimit");
-    let idle_mode = num_arg(args, "seedIdleMode").map(|m| m as i64);
-    let idle = num_arg(args, "seedIdleLimit").map(|m| Duration::from_secs(m.max(0.0) as u64 * 60));
-    if ratio_mode.is_none() && ratio.is_none() && idle_mode.is_none() && idle.is_none() {
-        return Ok(());
-    }
-    if ratio.is_some_and(|r| r < 0.0) {
-        return Err(MethodError::BadArgument("seedRatioLimit: 0 or more".into()));
-    }
-    let current = ask(ctx, |reply| SessionRequest::Settings {
-        ids: ids.to_vec(),
-        reply,
-    })
-    .await?;
-    for t in &current.torrents {
-        let ratio_set = pick(ratio_mode, ratio, t.ratio);
-        let idle_set = pick(idle_mode, idle, t.idle);
-        if ratio_set.is_none() && idle_set.is_none() {
-            continue;
-        }
-        let id = t.id;
-        ask(ctx, |reply| SessionRequest::Goals {
-            id,
-            ratio: ratio_set,
-            seed_time: None,
-            idle: idle_set,
-            reply,
-        })
-        .await??;
-    }
-    Ok(())
-}
-
-/// The goal a mode and a limit set, over the torrent's goal now.
-fn pick<T: Copy>(mode: Option<i64>, limit: Option<T>, now: Set<T>) -> Option<Set<T>> {
-    match (mode, limit) {
-        (Some(0), _) => Some(Set::Default),
-        (Some(2), _) => Some(Set::Off),
-        (Some(1), Some(v)) => Some(Set::To(v)),
-        // Own mode without a limit: the limit it has stays; none known, nothing to set.
-        (Some(1), None) => None,
-        (_, Some(v)) if matches!(now, Set::To(_)) => Some(Set::To(v)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -749,15 +455,5 @@ mod tests {
             only_files(Some(&[0, 1]), Some(&[1]), Some(3)),
             Some(vec![0])
         );
-    }
-
-    #[test]
-    fn goal_modes_become_sets() {
-        assert_eq!(pick(Some(0), Some(1.0), Set::Off), Some(Set::Default));
-        assert_eq!(pick(Some(2), None, Set::To(1.0)), Some(Set::Off));
-        assert_eq!(pick(Some(1), Some(1.5), Set::Default), Some(Set::To(1.5)));
-        assert_eq!(pick(None, Some(3.0), Set::To(1.0)), Some(Set::To(3.0)));
-        assert_eq!(pick(None, Some(3.0), Set::Default), None);
-        assert_eq!(pick::<f64>(None, None, Set::Default), None);
     }
 }

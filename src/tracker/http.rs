@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn peers_per_reply_are_capped() {
-        // The 3.6 MB reply of issue 10: 600,000 compact peers, plus as many IPv6 ones.
+        // A hostile 3.6 MB reply: 600,000 compact peers, plus as many IPv6 ones.
         let mut body = b"d8:intervali900e5:peers3600000:".to_vec();
         for i in 0..600_000u32 {
             body.extend_from_slice(&(0x0a00_0000 | i).to_be_bytes());

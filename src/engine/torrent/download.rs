@@ -17,7 +17,7 @@ use crate::protocol::geometry::BlockRef;
 /// Queued bytes of a piece that wake its writer. Below it blocks wait for more, so a job on
 /// the disk pool covers many blocks (each start costs the pool a thread wake-up and the
 /// network thread a futex call; at 128 KiB, four times the starts of 512 KiB cost 0-8 % more
-/// CPU per GiB in four A/B runs, README issue 22 "fifth run"); a piece's last block always
+/// CPU per GiB in four A/B runs, tests/bench/README.md, the data path); a piece's last block always
 /// wakes it.
 const WAKE_BYTES: usize = 512 << 10;
 

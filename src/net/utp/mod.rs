@@ -3,7 +3,7 @@
 //! Crate or own code: `librqbit-utp` 0.7 (Apache-2.0, tokio) was read before writing this. It can
 //! run over a shared socket (its `Transport` trait takes a custom `recv_from`/`send_to`), but it
 //! only offers Cubic congestion control (`CongestionControllerKind::Cubic` is the sole variant),
-//! and issue 13 asks for LEDBAT's 100 ms delay target so a download yields to the user's own
+//! and we need LEDBAT's 100 ms delay target so a download yields to the user's own
 //! traffic — the reason uTP exists. It is also ~8,400 lines with nine more dependencies
 //! (bitvec, dontfrag, ringbuf, metrics, parking_lot, lazy_static, rustc-hash,
 //! librqbit-dualstack-sockets ...) and edition 2024. The transport we need is small: one

@@ -1,6 +1,6 @@
 use super::*;
 
-/// `d1:x` + `l`×n + `e`×n + `e`: the shape that overflowed a worker's stack (issue 10).
+/// `d1:x` + `l`×n + `e`×n + `e`: the shape that once overflowed a worker's stack.
 fn nested(n: usize) -> Vec<u8> {
     let mut t = b"d1:x".to_vec();
     t.extend(std::iter::repeat_n(b'l', n));

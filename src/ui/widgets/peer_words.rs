@@ -330,7 +330,7 @@ mod tests {
                 PeerStage::Connected,
             )
         };
-        // Plaintext after a refused RC4 is an ordinary connection (issue 21): the row says
+        // Plaintext after a refused RC4 is an ordinary connection: the row says
         // `connected`, the Conn column `TCP`; only the selected-peer line says why.
         assert_eq!(state_text(&p), "connected");
         let line: String = detail_line(&p, &Theme::plain())
