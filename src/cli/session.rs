@@ -10,7 +10,7 @@ use crate::cli::logging::{default_log_path, init_logging};
 use crate::cli::run::{options, state_dir};
 use crate::cli::DownloadArgs;
 use crate::control::proto::{AddItem, Request, Response};
-use crate::engine::api::{AddSource, Added, SessionRequest, TorrentId};
+use crate::engine::api::{Added, SessionRequest, TorrentId};
 use crate::engine::session::store::lock::{try_lock, LockError, SessionLock};
 use crate::engine::session::store::Store;
 use crate::engine::session::{self, Persist, SessionHandle};
@@ -130,11 +130,10 @@ pub(crate) async fn add_all(
     let mut first = None;
     let mut lines = Vec::new();
     for item in items {
-        let source = match item {
-            AddItem::Torrent { name, bytes } => AddSource::Torrent { name, bytes },
-            AddItem::Magnet(m) => AddSource::Magnet(m),
-            AddItem::Url(u) => {
-                lines.push(format!("{u}: URLs are read by the client, not the session"));
+        let source = match crate::cli::load::add_source(item).await {
+            Ok(source) => source,
+            Err(e) => {
+                lines.push(format!("error: {e}"));
                 continue;
             }
         };
