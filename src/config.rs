@@ -45,6 +45,10 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
     pub watch_dir: Option<PathBuf>,
+    /// Run when a torrent completes (`engine::session::on_complete`).
+    pub on_complete: Option<PathBuf>,
+    #[serde(default, deserialize_with = "duration_text")]
+    pub on_complete_timeout: Option<std::time::Duration>,
     // The queue and the seeding goals (`cli/goal_args.rs`); text values read as the flags do.
     pub max_active_downloads: Option<u32>,
     pub max_active_seeds: Option<u32>,
@@ -294,6 +298,7 @@ fn expand_home(c: &mut Config) {
         &mut c.state_dir,
         &mut c.log_file,
         &mut c.watch_dir,
+        &mut c.on_complete,
     ]
     .into_iter()
     .flatten()
@@ -371,6 +376,10 @@ pub(crate) fn apply(
     take!(state_dir, "state_dir", |v| args.state_dir = Some(v));
     take!(log_file, "log_file", |v| args.log_file = Some(v));
     take!(watch_dir, "watch_dir", |v| args.watch_dir = Some(v));
+    take!(on_complete, "on_complete", |v| args.on_complete = Some(v));
+    take!(on_complete_timeout, "on_complete_timeout", |v| args
+        .on_complete_timeout =
+        v);
     let q = &mut args.queue;
     take!(max_active_downloads, "max_active_downloads", |v| q
         .max_active_downloads =

@@ -102,8 +102,17 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
         ("rpc-version", json!(RPC_VERSION)),
         ("script-torrent-added-enabled", json!(false)),
         ("script-torrent-added-filename", json!("")),
-        ("script-torrent-done-enabled", json!(false)),
-        ("script-torrent-done-filename", json!("")),
+        (
+            "script-torrent-done-enabled",
+            json!(f.on_complete.is_some()),
+        ),
+        (
+            "script-torrent-done-filename",
+            json!(f
+                .on_complete
+                .as_deref()
+                .map_or(String::new(), |p| p.to_string_lossy().into_owned())),
+        ),
         ("script-torrent-done-seeding-enabled", json!(false)),
         ("script-torrent-done-seeding-filename", json!("")),
         ("seed-queue-enabled", json!(s.max_seeds > 0)),

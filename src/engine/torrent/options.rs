@@ -44,6 +44,8 @@ pub struct Options {
     pub files: crate::engine::api::AddFiles,
     /// What a label brings to a torrent added with it (`[labels.NAME]` in the config).
     pub labels: crate::engine::api::LabelTable,
+    /// The command run when a torrent of the session completes (`session/on_complete.rs`).
+    pub on_complete: crate::engine::api::OnComplete,
 }
 
 impl Default for Options {
@@ -71,6 +73,7 @@ impl Default for Options {
             rates: crate::engine::peer::rate::RateOptions::default(),
             files: Default::default(),
             labels: Default::default(),
+            on_complete: Default::default(),
         }
     }
 }

@@ -64,6 +64,8 @@ pub(super) struct SlotPolicy {
     /// Its task was woken from sleep only to announce, and no peer nor subscriber has come
     /// since (`dormancy::Facts::woke_to_announce`).
     pub woke_to_announce: bool,
+    /// Its last `on_complete` run failed, in words for its line (`completed.rs`).
+    pub script_failed: Option<String>,
 }
 
 impl SlotPolicy {
@@ -84,6 +86,7 @@ impl SlotPolicy {
             checking: false,
             just_checked: false,
             woke_to_announce: false,
+            script_failed: None,
         }
     }
 

@@ -23,6 +23,7 @@ impl Manager {
                 let _ = reply.send(self.edit_labels(id, &edit));
             }
             SessionRequest::Torrent { id, command } => {
+                self.forget_script_failure(id, Some(&command));
                 if !self.pause_command(id, &command) {
                     self.wake_id(id, Wake::Command);
                     self.tell(id, command);
@@ -47,7 +48,10 @@ impl Manager {
                 let _ = reply.send(self.set_goals(id, ratio, seed_time, idle));
                 self.evaluate(false);
             }
-            SessionRequest::Verify { id } => self.verify(id),
+            SessionRequest::Verify { id } => {
+                self.forget_script_failure(id, None);
+                self.verify(id);
+            }
             SessionRequest::Remove {
                 id,
                 delete_data,
