@@ -292,3 +292,147 @@ fn a_failed_or_overlong_on_complete_shows_on_the_line_until_resumed() {
     assert_eq!(fs::read_to_string(&pids).unwrap(), sleepers);
     assert!(daemon.term().success());
 }
+
+/// The value of a top-level byte-string key of a resume file (None when absent).
+fn resume_bytes(path: &Path, key: &str) -> Option<Vec<u8>> {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bdict(&bytes)
+        .into_iter()
+        .find(|(k, _)| k == key.as_bytes())
+        .map(|(_, v)| match v {
+            BVal::Bytes(b) => b,
+            other => panic!("{key} is {other:?}"),
+        })
+}
+
+#[test]
+fn downloads_in_the_incomplete_dir_then_moves_to_its_save_path() {
+    require_loopback_only();
+    let env = Env::new("ttui-incomplete-");
+    let fixtures = env.root.path().join("fixtures");
+    let data = fixtures.join("data");
+    let p = Payload::make(
+        &data,
+        &fixtures,
+        "beta",
+        &[
+            ("one.bin", 700_001),
+            ("sub/two.bin", 900_003),
+            ("three.bin", 400_005),
+        ],
+        2,
+    );
+    let total: u64 = p.files.iter().map(|f| f.1).sum();
+    let inc = env.root.path().join("incomplete");
+    let fin = env.root.path().join("final");
+    let hooks = env.root.path().join("hooks");
+    fs::create_dir_all(&hooks).unwrap();
+    let hook = script(
+        &env.root.path().join("done.sh"),
+        &format!(
+            "echo \"$TR_TORRENT_DIR\" >> \"{h}/dir\"\n\
+             test -f \"$TR_TORRENT_DIR/$TR_TORRENT_NAME/sub/two.bin\" && echo there >> \"{h}/dir\"",
+            h = hooks.display()
+        ),
+    );
+    let (_seeder, mut extra) = seeder(&p, &data);
+    extra.extend([
+        "--incomplete-dir".into(),
+        inc.display().to_string(),
+        "--on-complete".into(),
+        hook.display().to_string(),
+        // Slow enough to be seen (and stopped) halfway.
+        "--down-limit".into(),
+        "250K".into(),
+    ]);
+    let mut daemon = Daemon::start(&env, "1", &extra);
+    let added = env.verb(&["add", "-o", &fin.display().to_string(), &p.path()]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let halfway = |r: &[Value]| {
+        r.len() == 1
+            && r[0]["verified_bytes"]
+                .as_u64()
+                .is_some_and(|v| v > 0 && v < total * 3 / 4)
+    };
+    let rows = env.wait_list("some pieces", DONE_WAIT, &mut daemon, halfway);
+    let (inc_text, fin_text) = (inc.display().to_string(), fin.display().to_string());
+    assert_eq!(rows[0]["save_path"], inc_text.as_str(), "{rows:?}");
+    assert_eq!(rows[0]["final_dir"], fin_text.as_str(), "{rows:?}");
+    assert!(inc.join("beta").exists());
+    assert!(!fin.join("beta").exists());
+
+    // Stopped halfway: the resume data keeps both places; it carries on in the incomplete
+    // directory with what it had.
+    assert!(daemon.term().success());
+    let resume = env.resume_path(&p.hash());
+    assert_eq!(
+        resume_bytes(&resume, "save_path"),
+        Some(inc_text.clone().into_bytes())
+    );
+    assert_eq!(
+        resume_bytes(&resume, "target"),
+        Some(fin_text.clone().into_bytes())
+    );
+    let had = read_resume(&resume).have;
+    assert!(had > 0, "no piece saved");
+    let mut daemon = Daemon::start(&env, "2", &extra);
+    let rows = env.list();
+    assert_eq!(rows[0]["save_path"], inc_text.as_str(), "{rows:?}");
+    assert_eq!(rows[0]["final_dir"], fin_text.as_str(), "{rows:?}");
+    let start = Instant::now();
+    let from_resume = loop {
+        let log = daemon.log_text();
+        let counts = verified_counts(&log, "from the saved resume data (files unchanged)");
+        if !counts.is_empty() {
+            break counts;
+        }
+        assert!(
+            start.elapsed() < DONE_WAIT,
+            "no resume line in the log\n{log}"
+        );
+        sleep(Duration::from_millis(100));
+    };
+    assert!(
+        from_resume.iter().any(|(n, _)| *n >= had),
+        "the restart did not keep its {had} pieces: {from_resume:?}"
+    );
+
+    // Complete: in the save path, seeding there; on_complete ran once, after the move.
+    let rows = env.wait_list("the download", DONE_WAIT, &mut daemon, |r| {
+        all_seeding(r, 1) && r[0]["final_dir"].is_null()
+    });
+    assert_eq!(rows[0]["save_path"], fin_text.as_str(), "{rows:?}");
+    assert_same_tree(&p.root, &fin.join("beta"));
+    assert!(
+        !inc.join("beta").exists(),
+        "left behind in the incomplete dir"
+    );
+    let downloaded = rows[0]["downloaded"].as_u64().unwrap();
+    assert!(
+        downloaded < total + total / 5,
+        "{downloaded} bytes downloaded for {total}: pieces fetched twice"
+    );
+    let said = wait_lines(&hooks.join("dir"), 2, DONE_WAIT, &mut daemon);
+    assert_eq!(said, format!("{fin_text}\nthere\n"));
+    assert!(daemon.term().success());
+    assert_eq!(
+        resume_bytes(&resume, "save_path"),
+        Some(fin_text.into_bytes())
+    );
+    assert_eq!(resume_bytes(&resume, "target"), None);
+
+    // Back after the move: it seeds from the save path, nothing runs again.
+    let mut daemon = Daemon::start(&env, "3", &extra);
+    env.wait_list("back seeding", DONE_WAIT, &mut daemon, |r| {
+        all_seeding(r, 1)
+    });
+    sleep(Duration::from_secs(1));
+    assert_eq!(
+        fs::read_to_string(hooks.join("dir"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    assert!(daemon.term().success());
+}

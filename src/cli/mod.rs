@@ -136,6 +136,10 @@ pub(crate) struct DownloadArgs {
     /// `rpc.username` and `rpc.password` in the config file.
     #[arg(long, value_name = "ADDR:PORT")]
     pub rpc: Option<SocketAddr>,
+    /// Download into this directory, and move each torrent's files to its own directory
+    /// (-o, the add's, its label's) once complete (the session only).
+    #[arg(long, value_name = "DIR")]
+    pub incomplete_dir: Option<PathBuf>,
     /// Run this program when a torrent completes (the session only), told about the
     /// torrent in its environment (TTUI_TORRENT_* and Transmission's TR_TORRENT_*); no
     /// shell: the path of an executable, a script with its #! line.

@@ -94,6 +94,7 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "state_dir" => path(&args.state_dir),
         "log_file" => path(&args.log_file),
         "watch_dir" => path(&args.watch_dir),
+        "incomplete_dir" => path(&args.incomplete_dir),
         "on_complete" => path(&args.on_complete),
         "on_complete_timeout" => goals::flag_text(args.on_complete_timeout),
         "max_active_downloads" => args.queue.max_active_downloads.to_string(),

@@ -118,7 +118,7 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(origin("bind"), Origin::Default);
     assert_eq!(
         origins.len(),
-        23 + 6 + 5,
+        24 + 6 + 5,
         "every key has an origin (6 rate keys, 5 of [rpc])"
     );
 }

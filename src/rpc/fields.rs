@@ -275,7 +275,12 @@ pub(crate) fn value(field: &str, v: &View) -> Option<Value> {
         "dateCreated" | "editDate" | "haveUnchecked" | "manualAnnounceTime" => json!(0),
         "desiredAvailable" => json!(if t.peers > 0 { v.left() } else { 0 }),
         "doneDate" => json!(t.completed.unwrap_or(0)),
-        "downloadDir" => json!(t.save_path.to_string_lossy()),
+        // Transmission's downloadDir is where the data ends up, not the incomplete dir.
+        "downloadDir" => json!(t
+            .final_dir
+            .as_ref()
+            .unwrap_or(&t.save_path)
+            .to_string_lossy()),
         "downloadedEver" => json!(t.downloaded),
         "downloadLimit" => json!(kbps(v.own_limit(true))),
         "downloadLimited" => json!(v.own_limit(true) > 0),
@@ -679,6 +684,22 @@ mod tests {
                 "{state:?} {why:?}"
             );
         }
+    }
+
+    #[test]
+    fn download_dir_is_the_final_directory_while_in_the_incomplete_one() {
+        let s = Settings::default();
+        let mut t = line(TorrentState::Downloading, None);
+        t.save_path = "/data/incomplete".into();
+        assert_eq!(
+            value("downloadDir", &view(&t, &s, None)),
+            Some(json!("/data/incomplete"))
+        );
+        t.final_dir = Some("/data/tv".into());
+        assert_eq!(
+            value("downloadDir", &view(&t, &s, None)),
+            Some(json!("/data/tv"))
+        );
     }
 
     #[test]

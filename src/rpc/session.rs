@@ -76,10 +76,14 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
         ("encryption", json!(f.encryption)),
         ("idle-seeding-limit-enabled", json!(s.goals.idle.is_some())),
         ("idle-seeding-limit", json!(minutes(s.goals.idle))),
-        ("incomplete-dir-enabled", json!(false)),
+        ("incomplete-dir-enabled", json!(f.incomplete_dir.is_some())),
         (
             "incomplete-dir",
-            json!(snap.default_save_path.to_string_lossy()),
+            json!(f
+                .incomplete_dir
+                .as_ref()
+                .unwrap_or(&snap.default_save_path)
+                .to_string_lossy()),
         ),
         ("lpd-enabled", json!(false)),
         (

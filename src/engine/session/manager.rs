@@ -42,7 +42,7 @@ use crate::protocol::metainfo::Metainfo;
 
 mod add;
 mod completed;
-mod disk_files;
+pub(super) mod disk_files;
 mod labels;
 mod lines;
 mod magnets;
@@ -122,6 +122,8 @@ pub(crate) fn spawn(opts: Options, persist: Option<Persist>) -> SessionHandle {
 struct Inboxes {
     reports: mpsc::UnboundedReceiver<(TorrentId, Report)>,
     wakes: mpsc::UnboundedReceiver<[u8; 20]>,
+    /// Moves out of the incomplete directory that ended: the torrent, where to, how.
+    moves: mpsc::UnboundedReceiver<(TorrentId, PathBuf, Result<(), RequestError>)>,
     /// Outcomes of `on_complete` runs.
     scripts: mpsc::UnboundedReceiver<(TorrentId, Result<(), on_complete::ScriptError>)>,
 }
@@ -233,9 +235,13 @@ impl Slot {
     /// Saves `point` with the slot's place, queue position and goal settings (nothing for a
     /// magnet still without its metadata: `update_saved_magnet` keeps those).
     fn save_resume(&self, persist: &mut Persist, point: &ResumePoint) {
+        self.save_resume_at(persist, point, &self.save_path());
+    }
+
+    fn save_resume_at(&self, persist: &mut Persist, point: &ResumePoint, at: &std::path::Path) {
         if let Some(meta) = &self.meta {
             let place = (self.added, self.queue_position);
-            persist.save_resume(meta, &self.save_path(), place, point, &self.policy.kept());
+            persist.save_resume(meta, at, place, point, &self.policy.kept());
         }
     }
 }
@@ -277,6 +283,8 @@ struct Manager {
     no_task: mpsc::UnboundedSender<Command>,
     /// Runs `on_complete` (`completed.rs`).
     scripts: on_complete::Runner,
+    /// Where a move out of the incomplete directory says it ended (`completed.rs`).
+    moves_tx: mpsc::UnboundedSender<(TorrentId, PathBuf, Result<(), RequestError>)>,
 }
 
 impl Manager {
@@ -297,6 +305,7 @@ impl Manager {
         let (wakes_tx, wakes_rx) = mpsc::unbounded_channel();
         let (no_task, _) = mpsc::unbounded_channel();
         let (scripts_tx, scripts_rx) = mpsc::unbounded_channel();
+        let (moves_tx, moves_rx) = mpsc::unbounded_channel();
         let scripts = on_complete::Runner::new(opts.on_complete.clone(), scripts_tx);
         let m = Manager {
             session,
@@ -318,11 +327,13 @@ impl Manager {
             trim_due: false,
             no_task,
             scripts,
+            moves_tx,
         };
         let inboxes = Inboxes {
             reports: reports_rx,
             wakes: wakes_rx,
             scripts: scripts_rx,
+            moves: moves_rx,
         };
         (m, inboxes)
     }
@@ -364,6 +375,7 @@ impl Manager {
                 Some((id, report)) = inboxes.reports.recv() => self.on_report(id, report),
                 Some(info_hash) = inboxes.wakes.recv() => self.on_wake(info_hash),
                 Some((id, outcome)) = inboxes.scripts.recv() => self.on_script_done(id, outcome),
+                Some((id, to, outcome)) = inboxes.moves.recv() => self.on_moved(id, to, outcome),
                 _ = tick.tick() => {
                     self.session.ctx.rates.follow_schedule();
                     self.wake_due_announces();

@@ -81,7 +81,11 @@ pub(super) fn delete_files(root: &Path, meta: &Metainfo) -> Result<(), DiskFiles
 /// system, else a copy (synced) and then the removal of the originals. Either every file ends
 /// up in `to` or none does: on an error the files moved so far go back (or the copies are
 /// removed) and the error is returned.
-pub(super) fn move_files(from: &Path, to: &Path, meta: &Metainfo) -> Result<(), DiskFilesError> {
+pub(in crate::engine::session) fn move_files(
+    from: &Path,
+    to: &Path,
+    meta: &Metainfo,
+) -> Result<(), DiskFilesError> {
     use std::fs;
     fs::create_dir_all(to).map_err(at(to))?;
     let files: Vec<PathBuf> = meta

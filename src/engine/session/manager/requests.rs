@@ -23,7 +23,7 @@ impl Manager {
                 let _ = reply.send(self.edit_labels(id, &edit));
             }
             SessionRequest::Torrent { id, command } => {
-                self.forget_script_failure(id, Some(&command));
+                self.forget_after_complete(id, Some(&command));
                 if !self.pause_command(id, &command) {
                     self.wake_id(id, Wake::Command);
                     self.tell(id, command);
@@ -49,7 +49,7 @@ impl Manager {
                 self.evaluate(false);
             }
             SessionRequest::Verify { id } => {
-                self.forget_script_failure(id, None);
+                self.forget_after_complete(id, None);
                 self.verify(id);
             }
             SessionRequest::Remove {
@@ -60,7 +60,13 @@ impl Manager {
                 self.remove(id, delete_data, reply);
                 self.evaluate(false);
             }
-            SessionRequest::Move { id, dir, reply } => self.start_move(id, dir, reply),
+            SessionRequest::Move { id, dir, reply } => {
+                // The user's choice of place wins over the incomplete directory's target.
+                if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
+                    (s.policy.kept.target, s.policy.kept.moving) = (None, false);
+                }
+                self.start_move(id, dir, reply);
+            }
             SessionRequest::Subscribe { id, reply } => {
                 // The channel is made first: a sleeping torrent's first snapshot shows it
                 // parked complete, and the task it wakes to gets the filled cell.
