@@ -2,7 +2,10 @@
 //! real seeders (ttui itself, seeding headless) on loopback. `on_complete` runs once per
 //! completion with the torrent in its environment (ours and Transmission's names), never
 //! again at a restart; a failing or overlong run shows on the torrent's line until resumed or
-//! verified, and the time limit kills it.
+//! verified, and the time limit kills it. With an incomplete directory the data is there
+//! while it downloads (a restart carries on there) and moves to the save path once complete;
+//! to another file system (a tmpfs mounted for the test) the move survives a kill -9 at its
+//! journal, mid-copy and with files in place, losing and fetching nothing.
 //!
 //! Run through tests/run.sh: every swarm here is on loopback, and the test refuses to run
 //! unless the process sits in a network namespace whose only interface is `lo`.
@@ -10,107 +13,26 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
 
 mod common;
+#[path = "complete/kit.rs"]
+mod helpers;
 #[path = "session/kit.rs"]
 mod kit;
 #[path = "session/payload.rs"]
 mod payload;
 mod prereq;
 
-use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::*;
+use helpers::*;
 use kit::*;
 use payload::*;
 use serde_json::Value;
 
 const DONE_WAIT: Duration = Duration::from_secs(60);
-
-/// Writes an executable `#!/bin/sh` script.
-fn script(path: &Path, body: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
-    path.to_path_buf()
-}
-
-/// Waits (bounded) until `path` holds `lines` lines; returns its text.
-fn wait_lines(path: &Path, lines: usize, timeout: Duration, daemon: &mut Daemon) -> String {
-    let start = Instant::now();
-    loop {
-        let text = fs::read_to_string(path).unwrap_or_default();
-        if text.lines().count() >= lines {
-            return text;
-        }
-        daemon.assert_alive("the on_complete script");
-        assert!(
-            start.elapsed() < timeout,
-            "{} has {:?} after {timeout:?}, want {lines} lines\n{}",
-            path.display(),
-            text,
-            daemon.report()
-        );
-        sleep(Duration::from_millis(100));
-    }
-}
-
-/// The `env -0` dumps a script wrote into `dir` (`env.<pid>`), parsed.
-fn env_dumps(dir: &Path) -> Vec<HashMap<String, String>> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir).unwrap().flatten() {
-        if !e.file_name().to_string_lossy().starts_with("env.") {
-            continue;
-        }
-        let bytes = fs::read(e.path()).unwrap();
-        let vars = bytes
-            .split(|&b| b == 0)
-            .filter_map(|kv| {
-                let kv = String::from_utf8_lossy(kv);
-                let (k, v) = kv.split_once('=')?;
-                Some((k.to_string(), v.to_string()))
-            })
-            .collect();
-        out.push(vars);
-    }
-    out
-}
-
-/// One ttui seeder of `p` on 127.0.0.1; returns it and the daemon's `--peer` arguments.
-fn seeder(p: &Payload, data: &Path) -> (Ttui, Vec<String>) {
-    let port = free_port();
-    let extra = ["--no-dht", "--bind", "127.0.0.1"];
-    let s = spawn_ttui_seeder(&p.torrent.path, data, port, &extra);
-    (s, vec!["--peer".into(), format!("127.0.0.1:{port}")])
-}
-
-/// The process `pid` is gone, or dead and waiting to be reaped (a zombie).
-fn is_gone(pid: u32) -> bool {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat
-        .rsplit(')')
-        .next()
-        .and_then(|r| r.split_whitespace().next());
-    matches!(state, None | Some("Z") | Some("X"))
-}
-
-/// Kills by pid, on drop, every process whose pid a script wrote into this file.
-struct KillListed(PathBuf);
-
-impl Drop for KillListed {
-    fn drop(&mut self) {
-        let text = fs::read_to_string(&self.0).unwrap_or_default();
-        for pid in text.split_whitespace().filter(|p| p.parse::<u32>().is_ok()) {
-            if !is_gone(pid.parse().unwrap()) {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", pid])
-                    .status();
-            }
-        }
-    }
-}
 
 #[test]
 fn on_complete_runs_once_with_the_torrent_in_its_environment() {
@@ -293,18 +215,6 @@ fn a_failed_or_overlong_on_complete_shows_on_the_line_until_resumed() {
     assert!(daemon.term().success());
 }
 
-/// The value of a top-level byte-string key of a resume file (None when absent).
-fn resume_bytes(path: &Path, key: &str) -> Option<Vec<u8>> {
-    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bdict(&bytes)
-        .into_iter()
-        .find(|(k, _)| k == key.as_bytes())
-        .map(|(_, v)| match v {
-            BVal::Bytes(b) => b,
-            other => panic!("{key} is {other:?}"),
-        })
-}
-
 #[test]
 fn downloads_in_the_incomplete_dir_then_moves_to_its_save_path() {
     require_loopback_only();
@@ -435,4 +345,159 @@ fn downloads_in_the_incomplete_dir_then_moves_to_its_save_path() {
         2
     );
     assert!(daemon.term().success());
+}
+
+/// The moments of a move a kill -9 is aimed at.
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    /// The journal is in the resume data; maybe nothing copied yet.
+    Journal,
+    /// A file is being copied beside its place.
+    Copying,
+    /// A file is in place (the originals not all gone).
+    InPlace,
+}
+
+#[test]
+fn a_move_to_another_file_system_survives_kill_9_at_any_moment() {
+    require_loopback_only();
+    let env = Env::new("ttui-complete-xfs-");
+    let fixtures = env.root.path().join("fixtures");
+    let data = fixtures.join("data");
+    let (inc, fin) = (
+        env.root.path().join("incomplete"),
+        env.root.path().join("final"),
+    );
+    let _tmpfs = match Tmpfs::mount(&fin) {
+        Ok(t) => t,
+        Err(e) => {
+            prereq::skip(&format!("cannot mount a tmpfs: {e}"));
+            return;
+        }
+    };
+    // Four files of 16 MiB each: a copy long enough to be caught in the act.
+    let big = 16 << 20;
+    let moments = [Moment::Journal, Moment::Copying, Moment::InPlace];
+    let payloads: Vec<Payload> = moments
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            let files = [
+                ("a.bin", big),
+                ("b.bin", big),
+                ("sub/c.bin", big),
+                ("d.bin", big + 7),
+            ];
+            Payload::make(&data, &fixtures, &format!("pack{i}"), &files, 10 + i as u64)
+        })
+        .collect();
+    let mut seeders = Vec::new();
+    let mut extra = Vec::new();
+    for p in &payloads {
+        let (s, peer) = seeder(p, &data);
+        seeders.push(s);
+        extra.extend(peer);
+    }
+    extra.extend(["--incomplete-dir".into(), inc.display().to_string()]);
+    let fin_text = fin.display().to_string();
+    let mut daemon = Daemon::start(&env, "0", &extra);
+    let mut kills = 0;
+    for (k, (p, moment)) in payloads.iter().zip(moments).enumerate() {
+        // Added from another thread: the download and the move can be over before the verb
+        // has returned, so the watch starts first.
+        let path = p.path();
+        let adding = std::thread::spawn({
+            let mut cmd = env.ttui();
+            cmd.args(["add", "-o", &fin_text, &path, "--state-dir"])
+                .arg(&env.state);
+            move || run(cmd, "ttui add")
+        });
+        let root = fin.join(&p.torrent.name);
+        let resume = env.resume_path(&p.hash());
+        let start = Instant::now();
+        let want = p.files.len();
+        // Done without being seen: every file in place, none left behind (read from the file
+        // systems alone: a `ttui list` takes longer than a whole copy).
+        let finished = || {
+            let in_place = files_under(&root).iter().filter(|f| !is_temp(f)).count();
+            in_place == want && !inc.join(&p.torrent.name).exists()
+        };
+        let caught = loop {
+            let hit = match moment {
+                Moment::Journal => {
+                    fs::read(&resume).is_ok_and(|b| b.windows(11).any(|w| w == b"6:movingi1e"))
+                }
+                Moment::Copying => files_under(&root).iter().any(|f| is_temp(f)),
+                Moment::InPlace => files_under(&root).iter().any(|f| !is_temp(f)),
+            };
+            if hit {
+                break true;
+            }
+            if finished() {
+                break false;
+            }
+            daemon.assert_alive("the move");
+            assert!(
+                start.elapsed() < DONE_WAIT,
+                "{moment:?} never came\n{}",
+                daemon.report()
+            );
+            sleep(Duration::from_micros(300));
+        };
+        let added = adding.join().unwrap();
+        assert_eq!(added.code, 0, "{added:?}");
+        if caught {
+            kills += 1;
+            daemon.kill9();
+            daemon = Daemon::start(&env, &format!("{}", k + 1), &extra);
+        } else {
+            eprintln!("{moment:?}: the move was done before it was seen; nothing killed");
+        }
+        let rows = env.wait_list("the move to finish", DONE_WAIT, &mut daemon, |r| {
+            all_seeding(r, k + 1) && r.iter().all(|r| r["save_path"] == fin_text.as_str())
+        });
+        if caught {
+            // Its verified pieces were trusted where the move put them: nothing hashed again.
+            let whole = format!(
+                "from the saved resume data (files unchanged): {n} of {n} pieces verified",
+                n = p.pieces
+            );
+            let log = daemon.log_text();
+            // Its task's span names it, or (asleep at once) the session's line does.
+            let named = [
+                format!("name=\"{}\"", p.torrent.name),
+                format!("({})", p.torrent.name),
+            ];
+            assert!(
+                lines_with(&log, &whole)
+                    .iter()
+                    .any(|l| named.iter().any(|n| l.contains(n.as_str()))),
+                "{moment:?}: {} was not trusted whole after the restart\n{log}",
+                p.torrent.name
+            );
+        }
+        for done in &payloads[..=k] {
+            let row = row_of(&rows, &done.hash());
+            assert!(row["final_dir"].is_null(), "{row}");
+            let total: u64 = done.files.iter().map(|f| f.1).sum();
+            let downloaded = row["downloaded"].as_u64().unwrap();
+            assert!(
+                downloaded < total + total / 10,
+                "{moment:?}: {downloaded} bytes downloaded for {total}: fetched again"
+            );
+            assert_same_tree(&done.root, &fin.join(&done.torrent.name));
+            let temps: Vec<PathBuf> = files_under(&fin)
+                .into_iter()
+                .filter(|f| is_temp(f))
+                .collect();
+            assert!(temps.is_empty(), "{moment:?}: temporaries left: {temps:?}");
+            assert!(
+                !inc.join(&done.torrent.name).exists(),
+                "{moment:?}: originals left in the incomplete dir"
+            );
+        }
+    }
+    assert!(kills > 0, "no kill -9 landed during a move");
+    assert!(daemon.term().success());
+    drop(seeders);
 }

@@ -327,7 +327,7 @@ pub(crate) fn finish_move(r: &mut Resume, meta: &Metainfo) -> Result<(), String>
     };
     if r.save_path != target {
         let moved =
-            crate::engine::session::manager::disk_files::move_files(&r.save_path, &target, meta);
+            crate::engine::session::manager::disk_files::finish_moving(&r.save_path, &target, meta);
         if let Err(e) = moved {
             let why = format!(
                 "finishing the move to {}: {e}; its data stays in {}",
