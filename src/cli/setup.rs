@@ -69,6 +69,10 @@ pub(crate) fn config_text(
         "watch dir",
         args.watch_dir.as_deref().map_or("none".into(), shown),
     );
+    path(
+        "incomplete dir",
+        args.incomplete_dir.as_deref().map_or("none".into(), shown),
+    );
     out
 }
 

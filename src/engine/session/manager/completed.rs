@@ -16,6 +16,9 @@ impl Manager {
     /// Its task says it has just completed.
     pub(super) fn on_completed(&mut self, i: usize, downloaded: u64) {
         let slot = &mut self.slots[i];
+        if slot.removing.is_some() {
+            return;
+        }
         slot.policy.after_complete = None;
         let Some(target) = slot.policy.kept.target.clone() else {
             self.run_on_complete(i, downloaded);
