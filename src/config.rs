@@ -45,6 +45,12 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
     pub watch_dir: Option<PathBuf>,
+    /// Where torrents download until complete (`session/manager/completed.rs`).
+    pub incomplete_dir: Option<PathBuf>,
+    /// Run when a torrent completes (`engine::session::on_complete`).
+    pub on_complete: Option<PathBuf>,
+    #[serde(default, deserialize_with = "duration_text")]
+    pub on_complete_timeout: Option<std::time::Duration>,
     // The queue and the seeding goals (`cli/goal_args.rs`); text values read as the flags do.
     pub max_active_downloads: Option<u32>,
     pub max_active_seeds: Option<u32>,
@@ -295,6 +301,8 @@ fn expand_home(c: &mut Config) {
         &mut c.state_dir,
         &mut c.log_file,
         &mut c.watch_dir,
+        &mut c.on_complete,
+        &mut c.incomplete_dir,
     ]
     .into_iter()
     .flatten()
@@ -376,6 +384,12 @@ pub(crate) fn apply(
     take!(state_dir, "state_dir", |v| args.state_dir = Some(v));
     take!(log_file, "log_file", |v| args.log_file = Some(v));
     take!(watch_dir, "watch_dir", |v| args.watch_dir = Some(v));
+    take!(incomplete_dir, "incomplete_dir", |v| args.incomplete_dir =
+        Some(v));
+    take!(on_complete, "on_complete", |v| args.on_complete = Some(v));
+    take!(on_complete_timeout, "on_complete_timeout", |v| args
+        .on_complete_timeout =
+        v);
     let q = &mut args.queue;
     take!(max_active_downloads, "max_active_downloads", |v| q
         .max_active_downloads =

@@ -49,6 +49,7 @@ fn row(id: u32) -> TorrentRow {
         peers_interested: 0,
         next_announce: None,
         labels: vec!["tv".into(), "ünï".into()],
+        final_dir: None,
     }
 }
 

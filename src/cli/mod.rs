@@ -136,6 +136,19 @@ pub(crate) struct DownloadArgs {
     /// `rpc.username` and `rpc.password` in the config file.
     #[arg(long, value_name = "ADDR:PORT")]
     pub rpc: Option<SocketAddr>,
+    /// Download into this directory, and move each torrent's files to its own directory
+    /// (-o, the add's, its label's) once complete (the session only).
+    #[arg(long, value_name = "DIR")]
+    pub incomplete_dir: Option<PathBuf>,
+    /// Run this program when a torrent completes (the session only), told about the
+    /// torrent in its environment (TTUI_TORRENT_* and Transmission's TR_TORRENT_*); no
+    /// shell: the path of an executable, a script with its #! line.
+    #[arg(long, value_name = "CMD")]
+    pub on_complete: Option<PathBuf>,
+    /// How long --on-complete may run before it is killed (45s, 10m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "10m",
+          value_parser = crate::engine::session::goals::parse_duration)]
+    pub on_complete_timeout: std::time::Duration,
     /// The RPC's settings from the config file (credentials are never flags).
     #[arg(skip)]
     pub rpc_settings: crate::rpc::RpcSettings,

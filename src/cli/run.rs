@@ -35,6 +35,17 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         // Checked in `run_download` and `session::run`; a bad list there is an error.
         files: add_files(args).unwrap_or_default(),
         labels: args.labels.clone(),
+        incomplete_dir: args
+            .incomplete_dir
+            .as_deref()
+            .map(crate::cli::session::absolute),
+        on_complete: crate::engine::api::OnComplete {
+            program: args
+                .on_complete
+                .as_deref()
+                .map(crate::cli::session::absolute),
+            timeout: args.on_complete_timeout,
+        },
         ..Options::default()
     }
 }

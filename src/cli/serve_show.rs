@@ -69,6 +69,7 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         peers_interested: t.peers_interested,
         next_announce: t.next_announce,
         labels: t.labels.clone(),
+        final_dir: t.final_dir.as_ref().map(|d| d.display().to_string()),
     }
 }
 

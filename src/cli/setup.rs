@@ -69,6 +69,10 @@ pub(crate) fn config_text(
         "watch dir",
         args.watch_dir.as_deref().map_or("none".into(), shown),
     );
+    path(
+        "incomplete dir",
+        args.incomplete_dir.as_deref().map_or("none".into(), shown),
+    );
     out
 }
 
@@ -94,6 +98,9 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "state_dir" => path(&args.state_dir),
         "log_file" => path(&args.log_file),
         "watch_dir" => path(&args.watch_dir),
+        "incomplete_dir" => path(&args.incomplete_dir),
+        "on_complete" => path(&args.on_complete),
+        "on_complete_timeout" => goals::flag_text(args.on_complete_timeout),
         "max_active_downloads" => args.queue.max_active_downloads.to_string(),
         "max_active_seeds" => args.queue.max_active_seeds.to_string(),
         "slow_torrent_rate" => crate::cli::goal_args::rate_text(args.queue.slow_torrent_rate),

@@ -118,7 +118,7 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(origin("bind"), Origin::Default);
     assert_eq!(
         origins.len(),
-        21 + 6 + 6,
+        24 + 6 + 6,
         "every key has an origin (6 rate keys, 6 of [rpc])"
     );
 }
@@ -262,4 +262,30 @@ exempt_local_peers = true
         .is_some_and(|v| v == "off"));
     assert!(parsed("down_limit = \"fast\"").is_err());
     assert!(parsed("alt_schedule = \"7-1\"").is_err());
+}
+
+#[test]
+fn on_complete_and_its_timeout_come_from_the_file_or_the_flags() {
+    let cfg = parsed("on_complete = \"/bin/done.sh\"\non_complete_timeout = \"90s\"\n").unwrap();
+    let (mut args, m) = daemon(&[]);
+    let origins = apply(&cfg, &mut args, &m);
+    let origin = |k: &str| origins.iter().find(|(key, _)| *key == k).unwrap().1;
+    assert_eq!(args.on_complete.as_deref(), Some(Path::new("/bin/done.sh")));
+    assert_eq!(args.on_complete_timeout, std::time::Duration::from_secs(90));
+    assert_eq!(origin("on_complete"), Origin::File);
+    assert_eq!(origin("on_complete_timeout"), Origin::File);
+    let (mut args, m) = daemon(&["--on-complete", "/x", "--on-complete-timeout", "1h"]);
+    apply(&cfg, &mut args, &m);
+    assert_eq!(args.on_complete.as_deref(), Some(Path::new("/x")));
+    assert_eq!(
+        args.on_complete_timeout,
+        std::time::Duration::from_secs(3600)
+    );
+    let (args, _) = daemon(&[]);
+    assert_eq!(args.on_complete, None);
+    assert_eq!(
+        args.on_complete_timeout,
+        std::time::Duration::from_secs(600)
+    );
+    assert!(parsed("on_complete_timeout = \"soon\"\n").is_err());
 }

@@ -58,6 +58,10 @@ pub struct TorrentRow {
     /// Its labels, in the order given (`ttui label`); `[]` for none.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// Downloading in the incomplete directory (`save_path`): where its files move once
+    /// complete; null otherwise.
+    #[serde(default)]
+    pub final_dir: Option<String>,
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,

@@ -194,7 +194,12 @@ pub(crate) fn value(field: &str, v: &View) -> Option<Value> {
         "dateCreated" | "editDate" | "haveUnchecked" | "manualAnnounceTime" => json!(0),
         "desiredAvailable" => json!(if t.peers > 0 { v.left() } else { 0 }),
         "doneDate" => json!(t.completed.unwrap_or(0)),
-        "downloadDir" => json!(t.save_path.to_string_lossy()),
+        // Transmission's downloadDir is where the data ends up, not the incomplete dir.
+        "downloadDir" => json!(t
+            .final_dir
+            .as_ref()
+            .unwrap_or(&t.save_path)
+            .to_string_lossy()),
         "downloadedEver" => json!(t.downloaded),
         "downloadLimit" => json!(kbps(v.own_limit(true))),
         "downloadLimited" => json!(v.own_limit(true) > 0),

@@ -57,6 +57,11 @@ pub(crate) struct Facts {
     pub utp: bool,
     /// Transmission's word: `required`, `preferred` or `tolerated`.
     pub encryption: &'static str,
+    /// `on_complete`, shown as `script-torrent-done-filename` (read-only: a command to run
+    /// is for the config file, not for whoever holds the RPC's password).
+    pub on_complete: Option<PathBuf>,
+    /// `incomplete_dir`, shown as `incomplete-dir` (read-only: set at the session's start).
+    pub incomplete_dir: Option<PathBuf>,
 }
 
 /// What the RPC keeps of its own: limits given while their `...-enabled` is off.

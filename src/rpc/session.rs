@@ -76,10 +76,14 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
         ("encryption", json!(f.encryption)),
         ("idle-seeding-limit-enabled", json!(s.goals.idle.is_some())),
         ("idle-seeding-limit", json!(minutes(s.goals.idle))),
-        ("incomplete-dir-enabled", json!(false)),
+        ("incomplete-dir-enabled", json!(f.incomplete_dir.is_some())),
         (
             "incomplete-dir",
-            json!(snap.default_save_path.to_string_lossy()),
+            json!(f
+                .incomplete_dir
+                .as_ref()
+                .unwrap_or(&snap.default_save_path)
+                .to_string_lossy()),
         ),
         ("lpd-enabled", json!(false)),
         (
@@ -102,8 +106,17 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
         ("rpc-version", json!(RPC_VERSION)),
         ("script-torrent-added-enabled", json!(false)),
         ("script-torrent-added-filename", json!("")),
-        ("script-torrent-done-enabled", json!(false)),
-        ("script-torrent-done-filename", json!("")),
+        (
+            "script-torrent-done-enabled",
+            json!(f.on_complete.is_some()),
+        ),
+        (
+            "script-torrent-done-filename",
+            json!(f
+                .on_complete
+                .as_deref()
+                .map_or(String::new(), |p| p.to_string_lossy().into_owned())),
+        ),
         ("script-torrent-done-seeding-enabled", json!(false)),
         ("script-torrent-done-seeding-filename", json!("")),
         ("seed-queue-enabled", json!(s.max_seeds > 0)),

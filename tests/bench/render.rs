@@ -208,6 +208,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 } else {
                     Vec::new()
                 },
+                final_dir: None,
             }
         })
         .collect();

@@ -43,6 +43,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         completed: None,
         queue_position: 0,
         labels: Vec::new(),
+        final_dir: None,
     }
 }
 

@@ -27,6 +27,7 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         peers_interested: 0,
         next_announce: None,
         labels: Vec::new(),
+        final_dir: None,
     }
 }
 

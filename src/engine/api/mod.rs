@@ -16,8 +16,8 @@ mod limits;
 mod options;
 pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
 pub use options::{
-    QueueSettings, TransportPolicy, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_SEEDS, DEFAULT_SLOW_RATE,
-    DEFAULT_STALLED_AFTER,
+    OnComplete, QueueSettings, TransportPolicy, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_SEEDS,
+    DEFAULT_ON_COMPLETE_TIMEOUT, DEFAULT_SLOW_RATE, DEFAULT_STALLED_AFTER,
 };
 mod session;
 mod settings;

@@ -49,3 +49,23 @@ impl Default for QueueSettings {
         }
     }
 }
+
+/// `on_complete_timeout`'s default: long enough for an unpack or a copy to another disk.
+pub const DEFAULT_ON_COMPLETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The command run when a torrent completes (`session/on_complete.rs`), and its time limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnComplete {
+    /// None: nothing runs.
+    pub program: Option<std::path::PathBuf>,
+    pub timeout: Duration,
+}
+
+impl Default for OnComplete {
+    fn default() -> Self {
+        OnComplete {
+            program: None,
+            timeout: DEFAULT_ON_COMPLETE_TIMEOUT,
+        }
+    }
+}

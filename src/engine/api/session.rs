@@ -52,6 +52,10 @@ pub struct TorrentLine {
     /// Its labels, in the order given (`api::labels`).
     #[serde(default)]
     pub labels: Vec<String>,
+    /// Downloading in the incomplete directory (`save_path`): the directory its data moves
+    /// to once complete. None once there, or without an incomplete directory.
+    #[serde(default)]
+    pub final_dir: Option<PathBuf>,
 }
 
 impl TorrentLine {
@@ -82,6 +86,7 @@ impl TorrentLine {
             completed: None,
             queue_position: 0,
             labels: Vec::new(),
+            final_dir: None,
         }
     }
 

@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use crate::engine::api::*;
 use crate::engine::session::persist::{Kept, Persist, SavedTorrent};
 use crate::engine::session::Session;
-use crate::engine::session::{dormancy, publish};
+use crate::engine::session::{dormancy, on_complete, publish};
 use crate::engine::torrent::options::{Options, TorrentEnd};
 use crate::engine::torrent::priorities::FilePlan;
 use crate::engine::torrent::report::{unix_now, Lifetime, Report, ResumePoint};
@@ -41,7 +41,8 @@ use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 
 mod add;
-mod disk_files;
+mod completed;
+pub(super) mod disk_files;
 mod labels;
 mod lines;
 mod magnets;
@@ -106,15 +107,25 @@ pub(crate) fn spawn(opts: Options, persist: Option<Persist>) -> SessionHandle {
     }));
     let done = tokio::spawn(async move {
         let (session, listen_log) = Session::start(&opts).await;
-        let (mut m, reports, wakes) = Manager::new(session, listen_log, opts, persist);
+        let (mut m, inboxes) = Manager::new(session, listen_log, opts, persist);
         m.restore().await;
-        m.run(req_rx, (reports, wakes), snap_tx).await;
+        m.run(req_rx, inboxes, snap_tx).await;
     });
     SessionHandle {
         requests: req_tx,
         snapshot: snap_rx,
         done,
     }
+}
+
+/// The receivers of the manager's loop, made with it: `run` takes them, once.
+struct Inboxes {
+    reports: mpsc::UnboundedReceiver<(TorrentId, Report)>,
+    wakes: mpsc::UnboundedReceiver<[u8; 20]>,
+    /// Moves out of the incomplete directory that ended: the torrent, where to, how.
+    moves: mpsc::UnboundedReceiver<(TorrentId, PathBuf, Result<(), RequestError>)>,
+    /// Outcomes of `on_complete` runs.
+    scripts: mpsc::UnboundedReceiver<(TorrentId, Result<(), on_complete::ScriptError>)>,
 }
 
 /// What a torrent brings back from the store.
@@ -224,9 +235,13 @@ impl Slot {
     /// Saves `point` with the slot's place, queue position and goal settings (nothing for a
     /// magnet still without its metadata: `update_saved_magnet` keeps those).
     fn save_resume(&self, persist: &mut Persist, point: &ResumePoint) {
+        self.save_resume_at(persist, point, &self.save_path());
+    }
+
+    fn save_resume_at(&self, persist: &mut Persist, point: &ResumePoint, at: &std::path::Path) {
         if let Some(meta) = &self.meta {
             let place = (self.added, self.queue_position);
-            persist.save_resume(meta, &self.save_path(), place, point, &self.policy.kept());
+            persist.save_resume(meta, at, place, point, &self.policy.kept());
         }
     }
 }
@@ -266,6 +281,10 @@ struct Manager {
     /// a block of 32 commands from its creation, over a KiB a slot in a library that sleeps).
     /// What is sent there is dropped, as it would be on an ended task's channel.
     no_task: mpsc::UnboundedSender<Command>,
+    /// Runs `on_complete` (`completed.rs`).
+    scripts: on_complete::Runner,
+    /// Where a move out of the incomplete directory says it ended (`completed.rs`).
+    moves_tx: mpsc::UnboundedSender<(TorrentId, PathBuf, Result<(), RequestError>)>,
 }
 
 impl Manager {
@@ -274,11 +293,7 @@ impl Manager {
         listen_log: Vec<(LogLevel, String)>,
         opts: Options,
         persist: Option<Persist>,
-    ) -> (
-        Manager,
-        mpsc::UnboundedReceiver<(TorrentId, Report)>,
-        mpsc::UnboundedReceiver<[u8; 20]>,
-    ) {
+    ) -> (Manager, Inboxes) {
         for (level, text) in &listen_log {
             match level {
                 LogLevel::Info => tracing::info!("session: {text}"),
@@ -289,6 +304,9 @@ impl Manager {
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         let (wakes_tx, wakes_rx) = mpsc::unbounded_channel();
         let (no_task, _) = mpsc::unbounded_channel();
+        let (scripts_tx, scripts_rx) = mpsc::unbounded_channel();
+        let (moves_tx, moves_rx) = mpsc::unbounded_channel();
+        let scripts = on_complete::Runner::new(opts.on_complete.clone(), scripts_tx);
         let m = Manager {
             session,
             listen_log,
@@ -308,8 +326,16 @@ impl Manager {
             dirty: true,
             trim_due: false,
             no_task,
+            scripts,
+            moves_tx,
         };
-        (m, reports_rx, wakes_rx)
+        let inboxes = Inboxes {
+            reports: reports_rx,
+            wakes: wakes_rx,
+            scripts: scripts_rx,
+            moves: moves_rx,
+        };
+        (m, inboxes)
     }
 
     fn ctx(&self) -> SessionCtx {
@@ -334,10 +360,7 @@ impl Manager {
     async fn run(
         &mut self,
         mut requests: mpsc::UnboundedReceiver<SessionRequest>,
-        (mut reports, mut wakes): (
-            mpsc::UnboundedReceiver<(TorrentId, Report)>,
-            mpsc::UnboundedReceiver<[u8; 20]>,
-        ),
+        mut inboxes: Inboxes,
         snapshots: watch::Sender<Arc<SessionSnapshot>>,
     ) {
         let mut last_pass = tokio::time::Instant::now();
@@ -349,8 +372,10 @@ impl Manager {
                     None | Some(SessionRequest::Shutdown) => break,
                     Some(r) => self.on_request(r).await,
                 },
-                Some((id, report)) = reports.recv() => self.on_report(id, report),
-                Some(info_hash) = wakes.recv() => self.on_wake(info_hash),
+                Some((id, report)) = inboxes.reports.recv() => self.on_report(id, report),
+                Some(info_hash) = inboxes.wakes.recv() => self.on_wake(info_hash),
+                Some((id, outcome)) = inboxes.scripts.recv() => self.on_script_done(id, outcome),
+                Some((id, to, outcome)) = inboxes.moves.recv() => self.on_moved(id, to, outcome),
                 _ = tick.tick() => {
                     self.session.ctx.rates.follow_schedule();
                     self.wake_due_announces();
@@ -380,7 +405,7 @@ impl Manager {
                 }
             }
         }
-        self.shutdown(&mut reports).await;
+        self.shutdown(&mut inboxes.reports).await;
         snapshots.send_replace(Arc::new(self.snapshot().await));
     }
 

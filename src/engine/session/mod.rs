@@ -11,6 +11,7 @@ pub(crate) mod udp;
 pub(crate) mod dormancy;
 pub(crate) mod goals;
 pub(crate) mod manager;
+pub(crate) mod on_complete;
 pub(crate) mod persist;
 mod publish;
 pub(crate) mod queue;

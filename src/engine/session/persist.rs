@@ -52,6 +52,9 @@ pub(crate) struct SavedTorrent {
     pub kept: Kept,
     /// The torrent's own rate limits.
     pub rates: crate::engine::peer::rate::RatePair,
+    /// A move out of the incomplete directory was finished on the way in (`finish_move`):
+    /// its `on_complete` is still to run.
+    pub moved: bool,
 }
 
 /// A magnet link saved before its metadata arrived (resume data without a .torrent).
@@ -78,6 +81,10 @@ pub(crate) struct Kept {
     pub paused: Option<bool>,
     /// Its labels, checked (`api::labels`).
     pub labels: Vec<String>,
+    /// Downloading in the incomplete directory: where its data goes once complete.
+    pub target: Option<PathBuf>,
+    /// The move to `target` is under way: a restart finishes it.
+    pub moving: bool,
 }
 
 enum Job {
@@ -183,6 +190,8 @@ impl Persist {
         r.forced = kept.forced;
         r.goal_reached.clone_from(&kept.goal_reached);
         r.labels.clone_from(&kept.labels);
+        r.target.clone_from(&kept.target);
+        r.moving = kept.moving;
         r.set_have(&point.have);
         r.downloaded = point.lifetime.downloaded;
         r.uploaded = point.lifetime.uploaded;
@@ -282,6 +291,7 @@ fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
                 kept: Kept::default(),
                 meta,
                 rates: Default::default(),
+                moved: false,
             },
         });
     }
@@ -301,13 +311,48 @@ fn kept_of(r: &Resume) -> Kept {
         goal_reached: r.goal_reached.clone(),
         paused: None,
         labels: r.labels.clone(),
+        target: r.target.clone(),
+        moving: r.moving,
     }
 }
 
-fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
+/// A move out of the incomplete directory that a stop interrupted (its journal, `moving`,
+/// is in the resume data), finished before the files are looked at: the files still in the
+/// incomplete directory follow the ones already moved, so no verified piece is fetched
+/// again. On failure the torrent stays where its data is, and the error is the note.
+pub(crate) fn finish_move(r: &mut Resume, meta: &Metainfo) -> Result<(), String> {
+    r.moving = false;
+    let Some(target) = r.target.take() else {
+        return Ok(());
+    };
+    if r.save_path != target {
+        let moved =
+            crate::engine::session::manager::disk_files::finish_moving(&r.save_path, &target, meta);
+        if let Err(e) = moved {
+            let why = format!(
+                "finishing the move to {}: {e}; its data stays in {}",
+                target.display(),
+                r.save_path.display()
+            );
+            r.target = Some(target);
+            return Err(why);
+        }
+        r.save_path = target;
+    }
+    Ok(())
+}
+
+fn from_resume(meta: Metainfo, mut r: Resume) -> SavedTorrent {
+    let mut notes = Vec::new();
+    let mut moved = false;
+    if r.moving {
+        match finish_move(&mut r, &meta) {
+            Ok(()) => moved = true,
+            Err(why) => notes.push(why),
+        }
+    }
     let stamps = stamp_files(&r.save_path, &meta.info);
     let plan = plan(&meta.info, &r, &stamps);
-    let mut notes = Vec::new();
     if let Some(why) = &plan.why {
         notes.push(why.clone());
     }
@@ -337,6 +382,7 @@ fn from_resume(meta: Metainfo, r: Resume) -> SavedTorrent {
             down: r.down_limit.unwrap_or(0),
             up: r.up_limit.unwrap_or(0),
         },
+        moved,
     }
 }
 
@@ -431,5 +477,48 @@ mod tests {
             panic!("{e:?}");
         };
         assert_eq!(store_error.kind(), std::io::ErrorKind::IsADirectory);
+    }
+
+    /// A torrent "pack" (a.bin, sub/b.bin) of 16 KiB pieces; its files are not written.
+    fn pack() -> (Metainfo, Vec<u8>, Vec<u8>) {
+        use crate::protocol::metainfo::{encode_torrent, hash_pieces};
+        let (a, b) = (vec![1u8; 20_000], vec![2u8; 15_000]);
+        let files = vec![
+            (vec!["a.bin".to_string()], a.len() as u64),
+            (vec!["sub".to_string(), "b.bin".to_string()], b.len() as u64),
+        ];
+        let hashes = hash_pieces(&[a.as_slice(), b.as_slice()].concat(), 16 * 1024);
+        let bytes = encode_torrent("pack", &files, 16 * 1024, &hashes, &[], false, None);
+        (Metainfo::from_bytes(&bytes).unwrap(), a, b)
+    }
+
+    #[test]
+    fn a_move_stopped_halfway_is_finished_from_its_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (inc, fin) = (dir.path().join("incomplete"), dir.path().join("final"));
+        let (meta, a, b) = pack();
+        // a.bin made it before the stop; sub/b.bin did not.
+        std::fs::create_dir_all(fin.join("pack")).unwrap();
+        std::fs::create_dir_all(inc.join("pack/sub")).unwrap();
+        std::fs::write(fin.join("pack/a.bin"), &a).unwrap();
+        std::fs::write(inc.join("pack/sub/b.bin"), &b).unwrap();
+        let mut r = Resume::new(meta.info_hash, "pack".into(), inc.clone(), 3);
+        (r.target, r.moving) = (Some(fin.clone()), true);
+        finish_move(&mut r, &meta).unwrap();
+        assert_eq!(
+            (r.save_path.as_path(), r.target.as_ref(), r.moving),
+            (fin.as_path(), None, false)
+        );
+        assert_eq!(std::fs::read(fin.join("pack/a.bin")).unwrap(), a);
+        assert_eq!(std::fs::read(fin.join("pack/sub/b.bin")).unwrap(), b);
+        assert!(!inc.join("pack").exists());
+        // Saved again after the move but before the journal closed: nothing left to do.
+        let mut again = Resume::new(meta.info_hash, "pack".into(), fin.clone(), 3);
+        (again.target, again.moving) = (Some(fin.clone()), true);
+        finish_move(&mut again, &meta).unwrap();
+        assert_eq!(
+            (again.save_path, again.target, again.moving),
+            (fin, None, false)
+        );
     }
 }

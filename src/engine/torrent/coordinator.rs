@@ -161,7 +161,13 @@ impl Coordinator {
             self.run.complete,
         );
         if self.run.complete {
+            // Complete for the first time (data found whole on its first check): that is a
+            // completion too; back complete as it was saved is not.
+            let first = self.link.lifetime.completed.is_none();
             self.on_complete();
+            if first {
+                self.tell_completed();
+            }
         }
         let mut next_tick = tokio::time::Instant::now() + TICK;
         let outcome = loop {

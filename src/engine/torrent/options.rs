@@ -44,6 +44,11 @@ pub struct Options {
     pub files: crate::engine::api::AddFiles,
     /// What a label brings to a torrent added with it (`[labels.NAME]` in the config).
     pub labels: crate::engine::api::LabelTable,
+    /// Where a session's torrents download until complete, then move to their save path
+    /// (`session/manager/completed.rs`); None: in their save path.
+    pub incomplete_dir: Option<PathBuf>,
+    /// The command run when a torrent of the session completes (`session/on_complete.rs`).
+    pub on_complete: crate::engine::api::OnComplete,
 }
 
 impl Default for Options {
@@ -71,6 +76,8 @@ impl Default for Options {
             rates: crate::engine::peer::rate::RateOptions::default(),
             files: Default::default(),
             labels: Default::default(),
+            incomplete_dir: None,
+            on_complete: Default::default(),
         }
     }
 }

@@ -49,6 +49,11 @@ pub(crate) enum Report {
     /// Its files are open and its data checked (or trusted): the coordinator runs now. The
     /// session lets the next torrent waiting for its check start.
     Opened,
+    /// Every wanted piece has just been verified, in this run (not a torrent back complete
+    /// as it was saved): the session runs `on_complete`. `downloaded` is its lifetime count.
+    Completed {
+        downloaded: u64,
+    },
     /// The torrent's task ended; its last resume point was sent before this.
     Ended(crate::engine::TorrentEnd),
 }

@@ -219,3 +219,19 @@ fn every_listed_field_has_a_value_and_trackers_read_well() {
     );
     assert_eq!(percent("a b/é"), "a%20b%2F%C3%A9");
 }
+
+#[test]
+fn download_dir_is_the_final_directory_while_in_the_incomplete_one() {
+    let s = Settings::default();
+    let mut t = line(TorrentState::Downloading, None);
+    t.save_path = "/data/incomplete".into();
+    assert_eq!(
+        value("downloadDir", &view(&t, &s, None)),
+        Some(json!("/data/incomplete"))
+    );
+    t.final_dir = Some("/data/tv".into());
+    assert_eq!(
+        value("downloadDir", &view(&t, &s, None)),
+        Some(json!("/data/tv"))
+    );
+}

@@ -137,5 +137,6 @@ pub(crate) fn test_line(
         completed: None,
         queue_position: 0,
         labels: Vec::new(),
+        final_dir: None,
     }
 }

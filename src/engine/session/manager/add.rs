@@ -22,6 +22,13 @@ impl Manager {
     }
 
     fn start_saved(&mut self, t: SavedTorrent) {
+        let (moved, downloaded) = (t.moved, t.lifetime.downloaded);
+        // Complete in the incomplete directory, and stopped before its move began: it
+        // begins now.
+        let move_now = t.kept.target.is_some()
+            && t.lifetime.completed.is_some()
+            && t.to_check.is_empty()
+            && t.trusted.as_ref().is_some_and(|b| b.is_complete());
         let paused = t.paused;
         let id = self.new_slot_id();
         let save_path = t
@@ -40,6 +47,17 @@ impl Manager {
             rates: t.rates,
         };
         self.launch(id, start_meta, save_path, t.added, paused, resume);
+        if moved {
+            // Its move out of the incomplete directory was finished at start: what was
+            // still to do after it is done now (the journal closed, `on_complete` run).
+            let i = self.slots.len() - 1;
+            let span = self.slots[i].span();
+            span.in_scope(|| tracing::info!("finished its move out of the incomplete directory"));
+            self.save_policy(i);
+            self.run_on_complete(i, downloaded);
+        } else if move_now {
+            self.on_completed(self.slots.len() - 1, downloaded);
+        }
     }
 
     pub(super) fn add(
@@ -80,6 +98,7 @@ impl Manager {
                 }
                 let name = meta.info.name.clone();
                 let info_hash = meta.info_hash;
+                let save_path = self.incomplete_place(save_path, Some(&name), &mut kept);
                 let plan = match &files.only {
                     Some(only) => FilePlan::only(&meta.info, only, files.sequential)
                         .map_err(RequestError::BadFiles)?,
@@ -127,6 +146,7 @@ impl Manager {
                     .clone()
                     .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
                 let info_hash = magnet.info_hash;
+                let save_path = self.incomplete_place(save_path, None, &mut kept);
                 self.launch_magnet(id, magnet, save_path, (paused, files.clone()));
                 if let Some(slot) = self.slots.last_mut() {
                     slot.policy.kept = kept;
@@ -139,6 +159,21 @@ impl Manager {
                 })
             }
         }
+    }
+
+    /// Where a torrent added now downloads: in the incomplete directory when one is set (its
+    /// save path kept as its `target`, where it moves once complete), unless its data is in
+    /// its save path already (its file or folder `name` there: then it is checked there).
+    fn incomplete_place(&self, save_path: PathBuf, name: Option<&str>, kept: &mut Kept) -> PathBuf {
+        let Some(inc) = &self.opts.incomplete_dir else {
+            return save_path;
+        };
+        let there = name.is_some_and(|n| save_path.join(n).exists());
+        if *inc == save_path || there {
+            return save_path;
+        }
+        kept.target = Some(save_path);
+        inc.clone()
     }
 
     /// A resume point for a torrent that has not sent one yet, so an acknowledged add survives

@@ -71,13 +71,23 @@ impl policy::SlotPolicy {
         }
     }
 
-    /// Why a parked torrent does not run: the goal that paused it, else the queue's words.
+    /// Why a parked torrent does not run: the goal that paused it, else the queue's words;
+    /// a failed `on_complete` over either (it is news until the user acts on it).
     fn parked_why(&self, parked: &Parked) -> Option<&String> {
+        if let Some(failed) = &self.after_complete {
+            return Some(failed);
+        }
         if parked.paused {
             self.kept.goal_reached.as_ref()
         } else {
             self.why.as_ref()
         }
+    }
+
+    /// A running torrent's words: its task's own (an error, a move), else a failed
+    /// `on_complete`, else the queue's.
+    fn running_why<'a>(&'a self, task: Option<&'a String>) -> Option<&'a String> {
+        task.or(self.after_complete.as_ref()).or(self.why.as_ref())
     }
 }
 
@@ -88,14 +98,15 @@ impl Manager {
         l.queue_position = slot.queue_position;
         let p = &slot.policy;
         l.labels.clone_from(&p.kept.labels);
+        l.final_dir.clone_from(&p.kept.target);
         if let Some(parked) = &p.stopped {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
             l.state = p.parked_state(parked, pieces_of(slot));
             l.why = p.parked_why(parked).cloned();
             l.next_announce = p.announce_unix;
-        } else if l.why.is_none() {
-            l.why.clone_from(&p.why);
+        } else {
+            l.why = p.running_why(l.why.as_ref()).cloned();
         }
         l
     }
@@ -116,7 +127,7 @@ impl Manager {
             ),
             None => (
                 task.state.clone(),
-                task.why.as_ref().or(p.why.as_ref()),
+                p.running_why(task.why.as_ref()),
                 (task.down_rate, task.up_rate),
                 (task.peers, task.seeds, task.peers_interested),
                 task.next_announce,
@@ -144,6 +155,7 @@ impl Manager {
             completed,
             queue_position: _,
             labels: _,
+            final_dir: _,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -152,6 +164,7 @@ impl Manager {
             && shown.next_announce == next_announce
             && shown.queue_position == slot.queue_position
             && shown.labels == p.kept.labels
+            && shown.final_dir == p.kept.target
             && shown.id == *id
             && shown.info_hash == *info_hash
             && shown.name == *name

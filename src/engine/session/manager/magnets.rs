@@ -36,6 +36,7 @@ impl Manager {
         r.sequential = files.sequential;
         let kept = &slot.policy.kept;
         r.labels.clone_from(&kept.labels);
+        r.target.clone_from(&kept.target);
         r.seed_ratio = kept.goals.ratio;
         r.seed_time_secs = kept.goals.seed_time.map(|d| d.as_secs());
         r.seed_idle_secs = kept.goals.idle.map(|d| d.as_secs());

@@ -64,6 +64,12 @@ pub(super) struct SlotPolicy {
     /// Its task was woken from sleep only to announce, and no peer nor subscriber has come
     /// since (`dormancy::Facts::woke_to_announce`).
     pub woke_to_announce: bool,
+    /// What failed after it completed, in words for its line: the move out of the
+    /// incomplete directory, or its `on_complete` run (`completed.rs`).
+    pub after_complete: Option<String>,
+    /// Its `on_complete` waits for its move out of the incomplete directory: the lifetime
+    /// download count to tell it.
+    pub run_after_move: Option<u64>,
 }
 
 impl SlotPolicy {
@@ -84,6 +90,8 @@ impl SlotPolicy {
             checking: false,
             just_checked: false,
             woke_to_announce: false,
+            after_complete: None,
+            run_after_move: None,
         }
     }
 
@@ -471,6 +479,13 @@ impl Manager {
     /// Saves the torrent's resume data with its queue and goal settings now: a parked
     /// torrent sends no resume points of its own.
     pub(super) fn save_policy(&mut self, i: usize) {
+        let at = self.slots[i].save_path();
+        self.save_policy_at(i, &at);
+    }
+
+    /// `save_policy` with its data in `at` (a move has just put it there, and its task's
+    /// line may not say so yet).
+    pub(super) fn save_policy_at(&mut self, i: usize, at: &std::path::Path) {
         let slot = &self.slots[i];
         if slot.meta.is_none() {
             self.update_saved_magnet(i, None);
@@ -497,6 +512,6 @@ impl Manager {
             }
             (None, None) => return,
         };
-        slot.save_resume(p, &point);
+        slot.save_resume_at(p, &point, at);
     }
 }

@@ -53,6 +53,7 @@ impl Manager {
                     self.checks_done();
                 }
             }
+            Report::Completed { downloaded } => self.on_completed(i, downloaded),
             Report::Ended(_) if self.slots[i].ignore_ended > 0 => {
                 self.slots[i].ignore_ended -= 1;
             }

@@ -23,6 +23,7 @@ impl Manager {
                 let _ = reply.send(self.edit_labels(id, &edit));
             }
             SessionRequest::Torrent { id, command } => {
+                self.forget_after_complete(id, Some(&command));
                 if !self.pause_command(id, &command) {
                     self.wake_id(id, Wake::Command);
                     self.tell(id, command);
@@ -47,7 +48,10 @@ impl Manager {
                 let _ = reply.send(self.set_goals(id, ratio, seed_time, idle));
                 self.evaluate(false);
             }
-            SessionRequest::Verify { id } => self.verify(id),
+            SessionRequest::Verify { id } => {
+                self.forget_after_complete(id, None);
+                self.verify(id);
+            }
             SessionRequest::Remove {
                 id,
                 delete_data,
@@ -56,8 +60,13 @@ impl Manager {
                 self.remove(id, delete_data, reply);
                 self.evaluate(false);
             }
-            SessionRequest::Move { id, dir, reply } => self.start_move(id, dir, reply),
+            SessionRequest::Move { id, dir, reply } => {
+                // The user's choice of place wins over the incomplete directory's target.
+                self.forget_target(id);
+                self.start_move(id, dir, reply);
+            }
             SessionRequest::Locate { id, dir, reply } => {
+                self.forget_target(id);
                 let _ = reply.send(self.locate(id, dir));
             }
             SessionRequest::Subscribe { id, reply } => {
@@ -102,6 +111,13 @@ impl Manager {
                 let _ = reply.send(self.set_settings(change));
                 self.evaluate(false);
             }
+        }
+    }
+
+    /// A place the user chose wins over the incomplete directory's target.
+    fn forget_target(&mut self, id: TorrentId) {
+        if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
+            (s.policy.kept.target, s.policy.kept.moving) = (None, false);
         }
     }
 }

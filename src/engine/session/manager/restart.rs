@@ -101,8 +101,18 @@ impl Manager {
             meta,
             task: old.task.take(),
             old_path: old.save_path.clone(),
-            // A move keeps the verified pieces; a verify starts from nothing.
-            trusted: point.filter(|_| moving).map(|p| p.have.clone()),
+            // A move keeps the verified pieces (a parked torrent's stored ones when it has
+            // sent no point); a verify starts from nothing.
+            trusted: match point {
+                Some(p) => Some(p.have.clone()),
+                None => old
+                    .policy
+                    .stopped
+                    .as_ref()
+                    .and_then(|p| p.stored.as_ref())
+                    .and_then(|s| s.trusted.clone()),
+            }
+            .filter(|_| moving),
             lifetime: point.map_or(lifetime_of(line), |p| p.lifetime),
             paused: matches!(line.state, TorrentState::Paused),
             files: point.map(|p| p.files.clone()).unwrap_or_default(),

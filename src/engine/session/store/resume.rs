@@ -90,6 +90,11 @@ pub struct Resume {
     pub only_files: Option<Vec<u32>>,
     /// Its labels (`api::labels`), in order.
     pub labels: Vec<String>,
+    /// Downloading in the incomplete directory (`save_path`): the directory its data moves
+    /// to once complete.
+    pub target: Option<PathBuf>,
+    /// The move to `target` is under way (the journal a restart finishes it from).
+    pub moving: bool,
 }
 
 /// A file as the last save saw it: size and modification time, nanosecond precision.
@@ -133,6 +138,8 @@ impl Resume {
             magnet: None,
             only_files: None,
             labels: Vec::new(),
+            target: None,
+            moving: false,
         }
     }
 
@@ -233,6 +240,10 @@ struct Wire {
     only_files: Option<Vec<i64>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     labels: Vec<ByteBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target: Option<ByteBuf>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    moving: i64,
 }
 
 fn is_zero(v: &i64) -> bool {
@@ -313,6 +324,11 @@ pub fn encode(r: &Resume) -> Vec<u8> {
             .iter()
             .map(|l| ByteBuf::from(l.as_bytes()))
             .collect(),
+        target: r
+            .target
+            .as_ref()
+            .map(|t| ByteBuf::from(t.as_os_str().as_bytes())),
+        moving: i64::from(r.moving),
     };
     // Every field is a byte string, an integer or a list of them: serde_bencode cannot fail.
     bencode::encode(&wire).unwrap_or_default()
@@ -450,6 +466,13 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
             .filter_map(|l| crate::engine::api::check_label(l).ok())
             .take(crate::engine::api::MAX_LABELS)
             .collect(),
+        // Only an absolute path is ours: anything else (a doctored file) is dropped, and the
+        // torrent stays where its data is.
+        target: w
+            .target
+            .map(|t| PathBuf::from(std::ffi::OsString::from_vec(t.into_vec())))
+            .filter(|t| t.is_absolute()),
+        moving: flag("moving", w.moving)?,
     })
 }
 

@@ -54,6 +54,8 @@ fn full_resume() -> Resume {
     r.goal_reached = Some("paused: ratio 1.00 reached (goal 1.0)".into());
     r.sequential = true;
     r.labels = vec!["tv".into(), "Ünïcode ok".into()];
+    r.target = Some(PathBuf::from("/srv/final dir"));
+    r.moving = true;
     r
 }
 
@@ -71,6 +73,8 @@ fn a_file_without_the_queue_keys_loads() {
         b"6:magnet",
         b"10:only_files",
         b"6:labels",
+        b"6:target",
+        b"6:moving",
     ] {
         assert!(!bytes.windows(key.len()).any(|w| w == key));
     }
@@ -481,3 +485,14 @@ fn the_default_state_directory_follows_xdg() {
 }
 
 mod restart;
+
+/// A `target` that is not an absolute path (a doctored file) is dropped: the torrent stays
+/// where its data is rather than moving somewhere relative to wherever ttui runs.
+#[test]
+fn a_relative_move_target_is_dropped() {
+    let mut r = full_resume();
+    r.target = Some(PathBuf::from("relative/dir"));
+    let back = decode(&encode(&r), &HASH).unwrap();
+    assert_eq!(back.target, None);
+    assert!(back.moving);
+}

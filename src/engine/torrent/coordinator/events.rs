@@ -306,6 +306,7 @@ impl Coordinator {
             // The connections heard of it through the `verified` broadcast already.
             if !self.run.complete && self.shared.download().picker.is_complete() {
                 self.on_complete();
+                self.tell_completed();
             }
             return;
         }

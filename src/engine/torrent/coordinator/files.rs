@@ -72,6 +72,7 @@ impl Coordinator {
             );
         } else if !self.run.complete && done {
             self.on_complete();
+            self.tell_completed();
         }
         if !self.run.paused {
             // Resume on a running connection only re-weighs its interest.

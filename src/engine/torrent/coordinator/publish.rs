@@ -119,6 +119,19 @@ impl Coordinator {
         }
     }
 
+    /// Tells the session the torrent has just completed, after a resume point with every
+    /// piece (the session may move its files at once and must trust them all).
+    pub(crate) fn tell_completed(&mut self) {
+        if self.link.reports.is_none() {
+            return;
+        }
+        self.send_resume(false);
+        if let Some(reports) = &self.link.reports {
+            let downloaded = self.lifetime().downloaded;
+            let _ = reports.send((self.link.id, Report::Completed { downloaded }));
+        }
+    }
+
     /// `clean`: the torrent has stopped and its files are flushed.
     pub(crate) fn send_resume(&mut self, clean: bool) {
         let Some(reports) = &self.link.reports else {

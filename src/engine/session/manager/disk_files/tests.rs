@@ -103,3 +103,63 @@ fn a_delete_that_fails_names_the_path_and_keeps_the_kind() {
         "the other file goes anyway"
     );
 }
+
+/// `src` copied to `dst` as `copy_into_place` leaves it: same bytes, same modification time.
+fn copied_in_place(src: &Path, dst: &Path) {
+    fs::create_dir_all(dst.parent().unwrap()).unwrap();
+    fs::copy(src, dst).unwrap();
+    let mtime = fs::metadata(src).unwrap().modified().unwrap();
+    fs::File::options()
+        .write(true)
+        .open(dst)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
+#[test]
+fn a_copy_cut_short_is_dropped_and_the_move_finished_from_what_is_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+    let meta = pack(&from);
+    // Stopped mid-copy: a.bin renamed into place, b.bin's copy cut short beside its place.
+    copied_in_place(&from.join("pack/a.bin"), &to.join("pack/a.bin"));
+    let tmp = to.join("pack/sub/.b.bin.ttui-moving");
+    fs::create_dir_all(tmp.parent().unwrap()).unwrap();
+    fs::write(&tmp, [2u8; 100]).unwrap();
+    // A fresh move would refuse: a.bin is there.
+    assert!(matches!(
+        move_files(&from, &to, &meta),
+        Err(DiskFilesError::Exists(_))
+    ));
+    finish_moving(&from, &to, &meta).unwrap();
+    assert_eq!(fs::read(to.join("pack/a.bin")).unwrap(), vec![1u8; 20_000]);
+    assert_eq!(
+        fs::read(to.join("pack/sub/b.bin")).unwrap(),
+        vec![2u8; 15_000]
+    );
+    assert!(!tmp.exists(), "the cut copy stays");
+    assert!(!from.join("pack").exists(), "the originals stay");
+    // Finished already: nothing left to do, and nothing is lost.
+    finish_moving(&from, &to, &meta).unwrap();
+    assert_eq!(
+        fs::read(to.join("pack/sub/b.bin")).unwrap(),
+        vec![2u8; 15_000]
+    );
+}
+
+#[test]
+fn finishing_a_move_never_takes_someone_elses_file_for_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+    let meta = pack(&from);
+    fs::create_dir_all(to.join("pack")).unwrap();
+    fs::write(to.join("pack/a.bin"), b"not ours").unwrap();
+    let err = finish_moving(&from, &to, &meta).unwrap_err();
+    assert!(matches!(err, DiskFilesError::Exists(_)), "{err:?}");
+    assert_eq!(
+        fs::read(from.join("pack/a.bin")).unwrap(),
+        vec![1u8; 20_000]
+    );
+    assert_eq!(fs::read(to.join("pack/a.bin")).unwrap(), b"not ours");
+}
