@@ -110,4 +110,8 @@ pub mod rpc {
     pub mod request {
         pub use crate::rpc::request::{parse, response, Envelope, EnvelopeError};
     }
+    /// Which file of the web client a request's path names (the fuzz target `rpc` feeds it).
+    pub mod web {
+        pub use crate::rpc::web::{route, Route};
+    }
 }

@@ -33,7 +33,7 @@ mod session;
 mod session_id;
 mod torrent_set;
 mod torrents;
-mod web;
+pub(crate) mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

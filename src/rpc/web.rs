@@ -22,7 +22,7 @@ const MAX_FILE: u64 = 8 << 20;
 
 /// What a path asks of the web client: a redirect to its page, or one of its files.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Route {
+pub enum Route {
     /// `/`, `/transmission`, `/transmission/`, `/transmission/web`: the client's page.
     ToPage,
     /// A file, relative to the web home (`index.html` for the page itself).
@@ -30,7 +30,7 @@ pub(crate) enum Route {
 }
 
 /// The route of `path`, or None for a path that is not the web client's (or is refused).
-pub(crate) fn route(path: &str) -> Option<Route> {
+pub fn route(path: &str) -> Option<Route> {
     if matches!(
         path,
         "/" | "/transmission" | "/transmission/" | "/transmission/web"
