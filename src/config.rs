@@ -76,7 +76,7 @@ pub struct Config {
     #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
     pub alt_up_limit: Option<u64>,
     #[serde(default, deserialize_with = "crate::cli::rate_args::schedule_key")]
-    pub alt_schedule: Option<crate::engine::peer::rate::Schedule>,
+    pub alt_schedule: Option<crate::engine::api::Schedule>,
     pub exempt_local_peers: Option<bool>,
     /// The Transmission RPC (`[rpc]`, or `rpc.listen = ...`).
     pub rpc: Option<RpcConfig>,
@@ -128,7 +128,7 @@ pub struct RpcConfig {
 
 fn duration_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
     let s = String::deserialize(d)?;
-    crate::engine::session::goals::parse_duration(&s)
+    crate::engine::api::parse_duration(&s)
         .map(Some)
         .map_err(serde::de::Error::custom)
 }
@@ -145,7 +145,7 @@ fn ratio_goal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<f64>>, D:
         R::N(n) => n.to_string(),
         R::S(s) => s,
     };
-    crate::engine::session::goals::parse_ratio(&text)
+    crate::engine::api::parse_ratio(&text)
         .map(Some)
         .map_err(serde::de::Error::custom)
 }
@@ -154,7 +154,7 @@ fn duration_goal<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<std::time::Duration>>, D::Error> {
     let s = String::deserialize(d)?;
-    crate::engine::session::goals::parse_goal_duration(&s)
+    crate::engine::api::parse_goal_duration(&s)
         .map(Some)
         .map_err(serde::de::Error::custom)
 }

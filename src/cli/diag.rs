@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 
 use crate::engine::api::PeerEnd;
-use crate::engine::peer::connect::{connect_encrypted, read_ext_client};
+use crate::engine::host::{connect_encrypted, read_ext_client};
 use crate::net::{Encryption, EncryptionPolicy};
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::peer_id::{decode_client, hex, our_peer_id};
@@ -206,7 +206,7 @@ async fn handshake_once(
 ) {
     let t0 = Instant::now();
     // A handshake or probe runs over TCP: it has no session and so no UDP socket for uTP.
-    let tcp = crate::engine::peer::dial::Transports {
+    let tcp = crate::engine::host::Transports {
         policy: crate::engine::api::TransportPolicy::Tcp,
         utp: None,
     };

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::engine::api::{self as goals, GoalAction, Goals, Set};
 use crate::engine::api::{QueueSettings, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_SEEDS};
-use crate::engine::session::goals::{self, GoalAction, Goals, Set};
 
 /// A goal that `off` switches off. Named, not spelled `Option<..>`, so clap takes the value
 /// as one (with its `off` default) instead of making the flag optional.
@@ -28,7 +28,7 @@ pub(crate) struct QueueArgs {
     /// A download slower than this (bytes a second; K and M suffixes) for --stalled-time
     /// stops counting against --max-active-downloads; so does a seed uploading slower than
     /// this against --max-active-seeds.
-    #[arg(long, value_name = "RATE", default_value = "2K", value_parser = crate::engine::peer::rate::parse_rate)]
+    #[arg(long, value_name = "RATE", default_value = "2K", value_parser = crate::engine::api::parse_rate)]
     pub slow_torrent_rate: u64,
     /// How long a download (or a seed) must stay below --slow-torrent-rate to stop counting
     /// (45s, 5m, 1h).
@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn rates_parse_and_print_back() {
-        use crate::engine::peer::rate::parse_rate;
+        use crate::engine::api::parse_rate;
         assert_eq!(parse_rate("2K"), Ok(2048));
         assert_eq!(parse_rate("1.5M"), Ok(1_572_864));
         assert_eq!(parse_rate("100"), Ok(100));

@@ -4,8 +4,8 @@ use tokio::sync::oneshot;
 
 use crate::control::ids::resolve_ids;
 use crate::control::proto::{ControlError, ErrorKind, Response};
+use crate::engine::api::show_rate;
 use crate::engine::api::{LimitChange, LimitTarget, LimitsNow, SessionRequest, TorrentId};
-use crate::engine::peer::rate::parse::show_rate;
 
 /// Asks the session: no IDs for the session's limits, else the torrents named (or `all`).
 pub(crate) async fn serve(

@@ -147,7 +147,7 @@ pub(crate) struct DownloadArgs {
     pub on_complete: Option<PathBuf>,
     /// How long --on-complete may run before it is killed (45s, 10m, 1h).
     #[arg(long, value_name = "DURATION", default_value = "10m",
-          value_parser = crate::engine::session::goals::parse_duration)]
+          value_parser = crate::engine::api::parse_duration)]
     pub on_complete_timeout: std::time::Duration,
     /// The RPC's settings from the config file (credentials are never flags).
     #[arg(skip)]
@@ -370,9 +370,9 @@ pub(crate) enum Verb {
     /// own seeding goals (over the session's).
     Limit {
         ids: Vec<String>,
-        #[arg(long, value_name = "RATE", value_parser = crate::engine::peer::rate::parse_rate)]
+        #[arg(long, value_name = "RATE", value_parser = crate::engine::api::parse_rate)]
         down: Option<u64>,
-        #[arg(long, value_name = "RATE", value_parser = crate::engine::peer::rate::parse_rate)]
+        #[arg(long, value_name = "RATE", value_parser = crate::engine::api::parse_rate)]
         up: Option<u64>,
         /// Turtle mode: the alternative limits (--alt-down-limit, --alt-up-limit).
         #[arg(long, value_enum)]

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::engine::peer::rate::{parse_rate, RateOptions, RatePair, Schedule};
+use crate::engine::api::{parse_rate, RateOptions, RatePair, Schedule};
 
 fn rate(s: &str) -> Result<u64, String> {
     parse_rate(s)
@@ -51,7 +51,7 @@ impl RateArgs {
 
     /// The value `ttui config` shows for one of these keys, None for other keys.
     pub(crate) fn shown(&self, key: &str) -> Option<String> {
-        use crate::engine::peer::rate::parse::show_rate;
+        use crate::engine::api::show_rate;
         Some(match key {
             "down_limit" => show_rate(self.down_limit),
             "up_limit" => show_rate(self.up_limit),

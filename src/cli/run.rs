@@ -35,15 +35,9 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         // Checked in `run_download` and `session::run`; a bad list there is an error.
         files: add_files(args).unwrap_or_default(),
         labels: args.labels.clone(),
-        incomplete_dir: args
-            .incomplete_dir
-            .as_deref()
-            .map(crate::cli::session::absolute),
+        incomplete_dir: args.incomplete_dir.as_deref().map(absolute),
         on_complete: crate::engine::api::OnComplete {
-            program: args
-                .on_complete
-                .as_deref()
-                .map(crate::cli::session::absolute),
+            program: args.on_complete.as_deref().map(absolute),
             timeout: args.on_complete_timeout,
         },
         ..Options::default()
@@ -65,9 +59,7 @@ pub(crate) fn refuse_files_without_torrent(args: &DownloadArgs) -> Result<(), St
 /// against the file count once it is known).
 pub(crate) fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFiles, String> {
     let only = match args.only_files.as_deref() {
-        Some(list) => Some(crate::engine::torrent::priorities::parse_file_list(
-            list, None,
-        )?),
+        Some(list) => Some(crate::engine::api::parse_file_list(list, None)?),
         None => None,
     };
     Ok(crate::engine::api::AddFiles {
@@ -119,8 +111,7 @@ pub(crate) fn state_dir_of(given: Option<&Path>) -> PathBuf {
     }
     // Neither variable absolute (the XDG spec says to ignore a relative one): the working
     // directory's, as before there was a rule.
-    crate::engine::session::store::default_state_dir()
-        .unwrap_or_else(|| PathBuf::from(".local/share/ttui"))
+    crate::engine::host::default_state_dir().unwrap_or_else(|| PathBuf::from(".local/share/ttui"))
 }
 
 /// `ttui <TORRENT>` and `ttui seed <TORRENT>`: the TUI on a terminal, progress lines otherwise.
@@ -129,7 +120,7 @@ pub(crate) fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, St
     let Some(path) = args.torrent.clone() else {
         return Err("no torrent given (try `ttui --help` or `ttui demo`)".into());
     };
-    crate::engine::disk::ignore_sigxfsz();
+    crate::engine::host::ignore_sigxfsz();
     crate::alloc::tune();
     let log_path = args.log_file.clone().unwrap_or_else(default_log_path);
     init_logging(&log_path)?;
@@ -140,7 +131,7 @@ pub(crate) fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, St
         let torrent = load_torrent_or_magnet(&path, &args)?;
         if let (Torrent::File(meta), Some(only)) = (&torrent, &files.only) {
             // Refused before anything starts; a magnet's list is checked once it is known.
-            crate::engine::torrent::priorities::FilePlan::only(&meta.info, only, files.sequential)?;
+            crate::engine::host::FilePlan::only(&meta.info, only, files.sequential)?;
         }
         if headless {
             let opts = options(&args, seed_cmd || args.seed);
@@ -220,4 +211,9 @@ pub(crate) async fn run_tui_engine(eng: engine::Engine, log_path: PathBuf) -> Re
         Ok(Ok(TorrentEnd::Failed(msg))) => Err(msg),
         _ => Ok(0),
     }
+}
+
+/// `p` made absolute against the current directory (as given when that fails).
+pub(crate) fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }

@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use crate::cli::load::{fetch_url, read_source, Source, URL_TIMEOUT};
 use crate::cli::logging::{default_log_path, init_logging};
-use crate::cli::run::{options, state_dir};
+use crate::cli::run::{absolute, options, state_dir};
 use crate::cli::DownloadArgs;
 use crate::control::proto::{AddItem, Request, Response};
 use crate::engine::api::{Added, SessionRequest, TorrentId};
-use crate::engine::session::store::lock::{try_lock, LockError, SessionLock};
-use crate::engine::session::store::Store;
-use crate::engine::session::{self, Persist, SessionHandle};
+use crate::engine::host::{self, try_lock, LockError, Persist, SessionHandle, SessionLock, Store};
 
 /// How long quitting waits for the session to stop its torrents and save them.
 const STOP_WAIT: Duration = Duration::from_secs(12);
@@ -74,17 +72,17 @@ pub(crate) async fn start_session(
     let rpc = crate::rpc::bind(&rpc_settings)
         .await
         .map_err(|e| e.to_string())?;
-    let fds = crate::engine::disk::fds::raise_nofile_limit();
+    let fds = crate::engine::host::raise_nofile_limit();
     tracing::info!(
         "descriptor limit {fds}; payload files open at once, all torrents together: at most {}",
-        crate::engine::disk::open_files_budget(fds)
+        crate::engine::host::open_files_budget(fds)
     );
     let store = Store::open(state_dir).map_err(|e| e.to_string())?;
     let mut opts = options(args, true);
     if opts.output == Path::new(".") {
         opts.output = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     }
-    let handle = session::spawn(opts, Some(Persist::new(store)));
+    let handle = host::spawn(opts, Some(Persist::new(store)));
     if let Some(dir) = &args.watch_dir {
         crate::cli::watch::spawn(absolute(dir), handle.requests.clone());
     }
@@ -159,7 +157,7 @@ pub(crate) fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String
     if files.is_empty() {
         crate::cli::run::refuse_files_without_torrent(&args)?;
     }
-    crate::engine::disk::ignore_sigxfsz();
+    crate::engine::host::ignore_sigxfsz();
     crate::alloc::tune();
     let log_path = args.log_file.clone().unwrap_or_else(default_log_path);
     init_logging(&log_path)?;
@@ -268,8 +266,4 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-pub(crate) fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }

@@ -12,7 +12,7 @@ use crate::cli::logging::default_log_path;
 use crate::cli::run::state_dir;
 use crate::cli::{Cli, DownloadArgs};
 use crate::config::{Loaded, Origin};
-use crate::engine::session::goals;
+use crate::engine::api::flag_text;
 
 /// The text `ttui config` prints: every config key with its effective value and origin, then
 /// every path.
@@ -63,7 +63,7 @@ pub(crate) fn config_text(
     path("log file", log);
     path(
         "download dir",
-        shown(&crate::cli::session::absolute(&args.output)),
+        shown(&crate::cli::run::absolute(&args.output)),
     );
     path(
         "watch dir",
@@ -100,17 +100,17 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "watch_dir" => path(&args.watch_dir),
         "incomplete_dir" => path(&args.incomplete_dir),
         "on_complete" => path(&args.on_complete),
-        "on_complete_timeout" => goals::flag_text(args.on_complete_timeout),
+        "on_complete_timeout" => flag_text(args.on_complete_timeout),
         "max_active_downloads" => args.queue.max_active_downloads.to_string(),
         "max_active_seeds" => args.queue.max_active_seeds.to_string(),
         "slow_torrent_rate" => crate::cli::goal_args::rate_text(args.queue.slow_torrent_rate),
-        "stalled_time" => goals::flag_text(args.queue.stalled_time),
+        "stalled_time" => flag_text(args.queue.stalled_time),
         "seed_ratio" => args
             .queue
             .seed_ratio
             .map_or("off".into(), |r| r.to_string()),
-        "seed_time" => args.queue.seed_time.map_or("off".into(), goals::flag_text),
-        "seed_idle" => args.queue.seed_idle.map_or("off".into(), goals::flag_text),
+        "seed_time" => args.queue.seed_time.map_or("off".into(), flag_text),
+        "seed_idle" => args.queue.seed_idle.map_or("off".into(), flag_text),
         "seed_goal_action" => enum_name(args.queue.seed_goal_action),
         "rpc.listen" => args.rpc.map_or("off".into(), |a| a.to_string()),
         "rpc.username" => args
@@ -145,7 +145,7 @@ fn label_text(d: &crate::engine::api::LabelDefaults) -> String {
         _ => None,
     };
     let time = |s: Set<std::time::Duration>| match s {
-        Set::To(d) => Some(goals::flag_text(d)),
+        Set::To(d) => Some(flag_text(d)),
         _ => None,
     };
     if let Some(s) = d.seed_ratio {

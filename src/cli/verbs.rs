@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::logging::init_logging;
+use crate::cli::run::absolute;
 use crate::cli::run::{state_dir, state_dir_of};
-use crate::cli::session::{absolute, claim, read_items, start_session, stop, Claim};
+use crate::cli::session::{claim, read_items, start_session, stop, Claim};
 use crate::cli::verbs_fmt as out;
 use crate::cli::{DownloadArgs, Verb};
 use crate::control::proto::{ControlError, ErrorKind, Request, Response};
@@ -109,9 +110,7 @@ async fn add_request(
 ) -> Result<Request, ControlError> {
     crate::engine::api::check_labels(&labels).map_err(|e| bad(&e.to_string()))?;
     let only = match only_files.as_deref() {
-        Some(list) => Some(
-            crate::engine::torrent::priorities::parse_file_list(list, None).map_err(|e| bad(&e))?,
-        ),
+        Some(list) => Some(crate::engine::api::parse_file_list(list, None).map_err(|e| bad(&e))?),
         None => None,
     };
     if sources.is_empty() {
@@ -263,7 +262,7 @@ fn terminal_width() -> usize {
 /// everything before it exits).
 pub(crate) fn daemon(args: DownloadArgs) -> Result<i32, String> {
     crate::cli::run::refuse_files_without_torrent(&args)?;
-    crate::engine::disk::ignore_sigxfsz();
+    crate::engine::host::ignore_sigxfsz();
     crate::alloc::tune();
     let dir = state_dir(&args);
     if let Some(path) = &args.log_file {

@@ -4,8 +4,8 @@
 use crate::control::files::FilesChange;
 use crate::control::proto::{ControlError, ErrorKind, Request};
 use crate::control::rows::TorrentDetail;
+use crate::engine::api::parse_file_list;
 use crate::engine::api::FilePriority;
-use crate::engine::torrent::priorities::parse_file_list;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum OnOff {

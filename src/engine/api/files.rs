@@ -107,6 +107,48 @@ pub fn file_rows(meta: &Metainfo) -> Vec<FileRow> {
         .collect()
 }
 
+/// An error unless every index in `files` names one of `count` files.
+pub fn check_indices(files: &[usize], count: usize) -> Result<(), String> {
+    match files.iter().find(|i| **i >= count) {
+        Some(bad) => Err(format!(
+            "file {bad} does not exist: the torrent has {count} files (0 to {})",
+            count.saturating_sub(1)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `0,3-5` → [0, 3, 4, 5]: 0-based file indices and inclusive ranges, as `ttui show` numbers
+/// the files; sorted, without repeats. `count` is the number of files (None: not known yet).
+pub fn parse_file_list(text: &str, count: Option<usize>) -> Result<Vec<usize>, String> {
+    let bad = |part: &str| {
+        format!("bad file list {text:?} at {part:?}: use indices and ranges like 0,3-5")
+    };
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        if part.is_empty() {
+            return Err(bad(part));
+        }
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) else {
+            return Err(bad(part));
+        };
+        if a > b {
+            return Err(bad(part));
+        }
+        if let Some(n) = count {
+            check_indices(&[b], n)?;
+        }
+        if b - a > 1_000_000 {
+            return Err(bad(part));
+        }
+        out.extend(a..=b);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,15 @@ pub mod explain;
 mod files;
 mod goals;
 mod labels;
-pub use goals::{GoalAction, Goals, Move, Set};
+// The rate settings and their words ("2M", "500K", an "01:00-07:00" schedule), owned by the
+// limiter in `peer::rate`, which imports nothing above it.
+pub use crate::engine::peer::rate::{
+    parse::show_rate, parse_rate, RateOptions, RatePair, Schedule,
+};
+pub use goals::{
+    flag_text, human, parse_duration, parse_goal_duration, parse_ratio, GoalAction, Goals, Move,
+    Set,
+};
 pub use labels::{
     check_label, check_labels, defaults_for, LabelDefaults, LabelEdit, LabelError, LabelTable,
     MAX_LABELS, MAX_LABEL_LEN,
@@ -23,7 +31,7 @@ mod session;
 mod settings;
 pub use errors::RequestError;
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
-pub use files::{file_rows, AddFiles, FilePriority, FileRow};
+pub use files::{check_indices, file_rows, parse_file_list, AddFiles, FilePriority, FileRow};
 pub use session::*;
 pub use settings::{Settings, SettingsChange, TorrentSettings};
 

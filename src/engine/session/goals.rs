@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-pub(crate) use crate::engine::api::{GoalAction, Goals, Set};
+pub(crate) use crate::engine::api::{flag_text, human, GoalAction, Goals, Set};
 
 /// Which goal: a bit each in [`Overrides::off`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,90 +157,6 @@ pub(crate) fn check(goals: &Goals, p: &Progress) -> Option<Reached> {
         }
     }
     None
-}
-
-/// A ratio goal: a finite number, at least 0; `off` (or `none`) is no goal.
-pub(crate) fn parse_ratio(s: &str) -> Result<Option<f64>, String> {
-    let s = s.trim();
-    if matches!(s, "off" | "none") {
-        return Ok(None);
-    }
-    match s.parse::<f64>() {
-        Ok(r) if r.is_finite() && r >= 0.0 => Ok(Some(r)),
-        _ => Err(format!("`{s}` is not a ratio (e.g. 1.0, 2.5, off)")),
-    }
-}
-
-/// A duration goal: `parse_duration`, or `off`/`none`/`0` for no goal.
-pub(crate) fn parse_goal_duration(s: &str) -> Result<Option<Duration>, String> {
-    match s.trim() {
-        "off" | "none" | "0" => Ok(None),
-        s => parse_duration(s).map(Some),
-    }
-}
-
-/// `45s`, `90m`, `2h`, `1d`, `1h30m`, `1.5h`: numbers each followed by a unit (s, m, h, d),
-/// summed. A bare number is refused: minutes or seconds would be a guess.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("`{text}` is not a duration (e.g. 45s, 90m, 2h, 1d, 1h30m)");
-    let s = text.trim();
-    if s.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let split = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let (num, tail) = rest.split_at(split);
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_len);
-        let secs = match unit.trim() {
-            "s" | "sec" | "secs" => 1.0,
-            "m" | "min" | "mins" => 60.0,
-            "h" | "hr" | "hrs" => 3600.0,
-            "d" | "day" | "days" => 86_400.0,
-            _ => return Err(bad()),
-        };
-        total += n * secs;
-        rest = next;
-    }
-    // A hundred years is more than any goal means; beyond it is a typo.
-    if !total.is_finite() || total > 100.0 * 365.0 * 86_400.0 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(total))
-}
-
-/// `45 s`, `90 min`, `2 h`, `3 d`: whole units, the largest that keeps two digits of
-/// meaning (under 2 h in minutes, under 2 d in hours).
-pub(crate) fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 120 {
-        format!("{s} s")
-    } else if s < 2 * 3600 {
-        format!("{} min", s / 60)
-    } else if s < 2 * 86_400 {
-        format!("{} h", s / 3600)
-    } else {
-        format!("{} d", s / 86_400)
-    }
-}
-
-/// A duration as a flag value that parses back (`90s`, `5m`, `2h`), for `ttui config`.
-pub(crate) fn flag_text(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0 => "0s".into(),
-        _ if s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
-        _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
-        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
-        _ => format!("{s}s"),
-    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
+use crate::engine::api::parse_rate;
 use crate::engine::api::TorrentId;
-use crate::engine::peer::rate::parse::parse_rate;
 use crate::fmt;
 use crate::ui::action::Action;
 use crate::ui::keys::{key_label, Mode};

@@ -4,8 +4,8 @@
 
 use super::limits_dialog::*;
 use super::state::{KeyOutcome, ListState};
+use crate::engine::api::show_rate;
 use crate::engine::api::{LimitChange, LimitsNow, TorrentId, Turtle};
-use crate::engine::peer::rate::parse::show_rate;
 use crate::fmt;
 use crate::ui::action::{Action, Request};
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::engine::api::{parse_duration, parse_goal_duration, parse_ratio};
 
 const H: u64 = 3600;
 

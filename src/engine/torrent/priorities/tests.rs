@@ -1,5 +1,6 @@
 //! Unit tests of `priorities.rs`.
 use super::*;
+use crate::engine::api::parse_file_list;
 use crate::protocol::metainfo::FileEntry;
 use FilePriority::*;
 

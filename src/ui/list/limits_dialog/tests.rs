@@ -8,10 +8,10 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
 
+use crate::engine::api::show_rate;
 use crate::engine::api::{
     LimitChange, LimitsNow, SessionSnapshot, TorrentId, TorrentLimits, TorrentState, Turtle,
 };
-use crate::engine::peer::rate::parse::show_rate;
 use crate::ui::action::{Action, Effect, Reply, Request};
 use crate::ui::keys::{from_key_in, Mode};
 use crate::ui::list::state::{KeyOutcome, ListState};
