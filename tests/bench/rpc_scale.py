@@ -47,9 +47,8 @@ SONARR = [
     "fileCount", "labels",
 ]
 # Every torrent-get key of rpc-spec 3.3 (Transmission 4.0): ttui's `ALL` in src/rpc/fields.rs
-# without its own `ttui-explain`. Transmission 3.00 leaves out the keys it does not know
-# (file-count, fileCount, group, labels, percentComplete, primary-mime-type, sequential
-# keys...), so its answer holds fewer keys: the `keys` column says how many.
+# without its own `ttui-explain`, asked of both servers. A server leaves out the keys it does
+# not know: bench says which (stderr) and how many keys the first torrent had.
 ALL = [
     "activityDate", "addedDate", "availability", "bandwidthPriority", "comment", "corruptEver",
     "creator", "dateCreated", "desiredAvailable", "doneDate", "downloadDir", "downloadedEver",
