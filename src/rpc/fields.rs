@@ -10,8 +10,8 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::engine::api::{
-    FileLine, FilePriority, PeerSource, PieceState, Set, Settings, Snapshot, TorrentLine,
-    TorrentSettings, TorrentState, TrackerStatus,
+    FilePriority, PeerSource, PieceState, Set, Settings, Snapshot, TorrentLine, TorrentSettings,
+    TorrentState, TrackerStatus,
 };
 
 /// Transmission's speed unit: its RPC's `KBps` are 1000 bytes a second.
@@ -104,7 +104,8 @@ pub(crate) struct View<'a> {
     pub line: &'a TorrentLine,
     pub session: &'a Settings,
     pub own: Option<&'a TorrentSettings>,
-    pub files: Option<&'a [FileLine]>,
+    /// Its files, padding left out (when a field asked needs the count).
+    pub file_count: Option<usize>,
     pub snap: Option<&'a Snapshot>,
     /// Unix seconds of its last activity (the RPC's own fold).
     pub active: u64,
@@ -324,9 +325,9 @@ fn fraction(a: u64, b: u64) -> f64 {
 }
 
 fn file_count(v: &View) -> usize {
-    match (v.snap, v.files) {
+    match (v.snap, v.file_count) {
         (Some(s), _) if !s.files.is_empty() => s.files.len(),
-        (_, Some(f)) => f.iter().filter(|f| !f.padding).count(),
+        (_, Some(n)) => n,
         _ => 0,
     }
 }

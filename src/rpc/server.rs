@@ -9,7 +9,7 @@
 //! nothing, or idles between keep-alive requests), so a flood of idle connections costs
 //! the flooder its own older connections, not a client that asks something.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,6 +81,8 @@ pub(crate) struct Ctx {
     pub facts: Facts,
     pub session_id: SessionId,
     pub started: Instant,
+    /// File counts torrent-get has asked the session for (`torrents::file_counts`).
+    pub file_counts: Mutex<HashMap<TorrentId, usize>>,
     creds: Option<Credentials>,
     whitelist: Vec<String>,
     pacer: Mutex<LoginPacer>,
@@ -113,6 +115,7 @@ impl Bound {
             facts,
             session_id: SessionId::new(),
             started: Instant::now(),
+            file_counts: Mutex::new(HashMap::new()),
             creds: self.creds,
             whitelist: self.whitelist,
             pacer: Mutex::new(LoginPacer::default()),

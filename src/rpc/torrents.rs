@@ -2,7 +2,7 @@
 //! arguments, resolves `ids` against one snapshot of the line-up and sends the session its
 //! requests through `engine::api`, waiting (bounded) for the answers that carry one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,7 +144,7 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
     let own: HashMap<TorrentId, &TorrentSettings> =
         settings.torrents.iter().map(|t| (t.id, t)).collect();
     let files = if needs.files {
-        file_lists(ctx, &found).await
+        file_counts(ctx, &found, &snap).await
     } else {
         HashMap::new()
     };
@@ -171,7 +171,7 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
             line,
             session: &settings,
             own: own.get(id).copied(),
-            files: files.get(id).map(Vec::as_slice),
+            file_count: files.get(id).copied(),
             snap: snapshot,
             active: activity.as_ref().map_or(0, |a| a.active(*id)),
             now,
@@ -209,6 +209,36 @@ fn worst_finding(s: &Snapshot, session: &SessionSnapshot) -> Option<String> {
         .filter(|f| f.verdict != Verdict::Ok)
         .min_by_key(|f| f.verdict)
         .map(|f| f.line())
+}
+
+/// Each torrent's file count, padding left out. A torrent's files never change once its
+/// metadata is known, so the counts are kept (for the torrents still listed; a session never
+/// reuses an id) and only a torrent not counted yet costs the session a request: a request a
+/// torrent on every poll of Sonarr's fields was some 40 % of that torrent-get's CPU at 10,000.
+async fn file_counts(
+    ctx: &Ctx,
+    ids: &[TorrentId],
+    snap: &SessionSnapshot,
+) -> HashMap<TorrentId, usize> {
+    let missing: Vec<TorrentId> = {
+        let known = ctx.file_counts.lock().unwrap_or_else(|e| e.into_inner());
+        ids.iter()
+            .filter(|id| !known.contains_key(id))
+            .copied()
+            .collect()
+    };
+    let fresh = file_lists(ctx, &missing).await;
+    let mut known = ctx.file_counts.lock().unwrap_or_else(|e| e.into_inner());
+    for (id, files) in fresh {
+        known.insert(id, files.iter().filter(|f| !f.padding).count());
+    }
+    if known.len() > snap.torrents.len() {
+        let listed: HashSet<TorrentId> = snap.torrents.iter().map(|t| t.id).collect();
+        known.retain(|id, _| listed.contains(id));
+    }
+    ids.iter()
+        .filter_map(|id| known.get(id).map(|&n| (*id, n)))
+        .collect()
 }
 
 async fn file_lists(ctx: &Ctx, ids: &[TorrentId]) -> HashMap<TorrentId, Vec<FileLine>> {

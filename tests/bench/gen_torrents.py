@@ -2,12 +2,13 @@
 """Writes N small single-file torrents and their data, for tests/bench/session_scale.sh.
 
     gen_torrents.py N TORRENT_DIR DATA_DIR [--min-kib 16] [--max-kib 64] [--piece-kib 16]
-                    [--announce URL --hashes FILE]
+                    [--announce URL --hashes FILE] [--no-data]
 
 Torrent i is `tNNNNNN.torrent`, its file `DATA_DIR/tNNNNNN.bin` (random bytes, a random size
 between --min-kib and --max-kib), so each has 1-4 pieces by default. With --announce every
 torrent names that tracker, and --hashes gets their info hashes, one hex a line (the
-tracker's whitelist). Standard library only,
+tracker's whitelist). --no-data writes the torrents only (DATA_DIR stays empty). Standard
+library only,
 so any python3 runs it; a bencoder of a dozen lines is cheaper here than a dependency.
 """
 import argparse
@@ -40,6 +41,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=19)
     ap.add_argument("--announce", default=None, help="tracker URL every torrent names")
     ap.add_argument("--hashes", default=None, help="file for the info hashes, hex, one a line")
+    ap.add_argument("--no-data", action="store_true", help="write the torrents, not their data")
     a = ap.parse_args()
     os.makedirs(a.torrents, exist_ok=True)
     os.makedirs(a.data, exist_ok=True)
@@ -51,8 +53,9 @@ def main() -> None:
         name = "t%06d.bin" % i
         size = rng.randint(a.min_kib * 1024, a.max_kib * 1024)
         data = os.urandom(size)
-        with open(os.path.join(a.data, name), "wb") as f:
-            f.write(data)
+        if not a.no_data:
+            with open(os.path.join(a.data, name), "wb") as f:
+                f.write(data)
         pieces = b"".join(hashlib.sha1(data[o : o + plen]).digest() for o in range(0, size, plen))
         info = {"length": size, "name": name, "piece length": plen, "pieces": pieces}
         meta = {"created by": "ttui gen_torrents.py", "info": info}

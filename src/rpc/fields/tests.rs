@@ -99,7 +99,7 @@ fn view<'a>(t: &'a TorrentLine, s: &'a Settings, own: Option<&'a TorrentSettings
         line: t,
         session: s,
         own,
-        files: None,
+        file_count: None,
         snap: None,
         active: 0,
         now: 10_000,
