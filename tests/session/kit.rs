@@ -39,7 +39,10 @@ impl Env {
             root.path().join("out"),
             root.path().join("logs"),
         );
-        for d in [&out, &logs] {
+        // The temp dir of every program run here (Chromium's profile parts, transmission-
+        // remote's session-id file): inside the root, so they go with it.
+        let tmp = root.path().join("tmp");
+        for d in [&out, &logs, &tmp] {
             fs::create_dir_all(d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
         }
         Env {
@@ -63,6 +66,7 @@ impl Env {
             .env("TTUI_NO_PUBLIC_ROUTERS", "1")
             .env("NO_COLOR", "1")
             .env("RUST_BACKTRACE", "1")
+            .env("TMPDIR", self.root.path().join("tmp"))
             .current_dir(self.root.path())
             .stdin(Stdio::null());
         cmd
