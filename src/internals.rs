@@ -32,11 +32,6 @@ pub mod engine {
             pub use crate::engine::disk::parts::parse_header;
         }
     }
-    pub mod peer {
-        pub mod rate {
-            pub use crate::engine::peer::rate::{parse, parse_rate, Schedule};
-        }
-    }
     pub mod session {
         pub mod store {
             pub use crate::engine::session::store::lock::{try_lock, LockError};

@@ -4,7 +4,8 @@
 #      and the Python ones (PyPI, into a venv: python_venv below);
 #   2. the runner's self-test (tests/selftest/run.sh): this script, run against a fake `cargo`
 #      and fake test binaries, must fail on every failure path listed below (a few seconds);
-#   3. cargo fmt --check and cargo clippy --all-targets -D warnings;
+#   3. cargo fmt --check, cargo clippy --all-targets -D warnings, and .ci/rooms (the engine's
+#      imports point down: ARCHITECTURE.md);
 #   4. builds everything (network needed) and lists the test binaries it expects to run, from
 #      `cargo test --no-run --message-format=json-render-diagnostics`;
 #   5. runs each listed binary, one after another, offline, inside a fresh namespace whose only
@@ -35,7 +36,7 @@
 # skipped test, not a passed one. Code outside tests/ follows the same protocol.
 #
 # Environment:
-#   TTUI_SKIP_LINT=1          skip fmt and clippy
+#   TTUI_SKIP_LINT=1          skip fmt, clippy and .ci/rooms
 #   TTUI_REQUIRE_TOOLS=0      let tests skip (counted as skipped) instead of failing
 #   TTUI_TEST_TIMEOUT=3600    seconds for the whole test step; binaries not started by then
 #                             are reported as not run
@@ -556,8 +557,9 @@ step "rust components" rust_components
 if [[ ${TTUI_SKIP_LINT:-0} != 1 ]]; then
     step "cargo fmt --check" cargo fmt --all -- --check
     step "cargo clippy --all-targets -D warnings" cargo clippy --all-targets -- -D warnings
+    step "engine imports point down (.ci/rooms)" python3 .ci/rooms src
 else
-    skipped_step "cargo fmt, cargo clippy" "TTUI_SKIP_LINT=1"
+    skipped_step "cargo fmt, cargo clippy, .ci/rooms" "TTUI_SKIP_LINT=1"
 fi
 step "cargo build (bins, tests)" build
 step "tests (offline, loopback-only namespace, $root)" run_tests

@@ -2,7 +2,7 @@
 //! panic; what parses shows again, and a schedule's text parses back to itself.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::internals::engine::peer::rate::{parse::show_rate, parse_rate, Schedule};
+use ttui::internals::engine::api::{parse_rate, show_rate, Schedule};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

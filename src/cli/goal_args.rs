@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::engine::api::{self as goals, GoalAction, Goals, Set};
+use crate::engine::api::{self as goals, GoalAction, Goals, Set, ValueError};
 use crate::engine::api::{QueueSettings, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_SEEDS};
 
 /// A goal that `off` switches off. Named, not spelled `Option<..>`, so clap takes the value
@@ -87,11 +87,11 @@ impl GoalArgs {
     }
 }
 
-fn ratio_set(s: &str) -> Result<Set<f64>, String> {
+fn ratio_set(s: &str) -> Result<Set<f64>, ValueError> {
     Set::parse(s, goals::parse_ratio)
 }
 
-fn duration_set(s: &str) -> Result<Set<Duration>, String> {
+fn duration_set(s: &str) -> Result<Set<Duration>, ValueError> {
     Set::parse(s, goals::parse_goal_duration)
 }
 

@@ -6,24 +6,20 @@ use serde::{Deserialize, Deserializer};
 
 use crate::engine::api::{parse_rate, RateOptions, RatePair, Schedule};
 
-fn rate(s: &str) -> Result<u64, String> {
-    parse_rate(s)
-}
-
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct RateArgs {
     /// Download limit of the whole session, e.g. 2M, 500K, 1.5MiB (K/M/G = KiB/MiB/GiB per
     /// second); 0 = unlimited.
-    #[arg(long, value_name = "RATE", default_value = "0", value_parser = rate)]
+    #[arg(long, value_name = "RATE", default_value = "0", value_parser = parse_rate)]
     pub down_limit: u64,
     /// Upload limit of the whole session (as --down-limit).
-    #[arg(long, value_name = "RATE", default_value = "0", value_parser = rate)]
+    #[arg(long, value_name = "RATE", default_value = "0", value_parser = parse_rate)]
     pub up_limit: u64,
     /// Download limit in turtle mode (`ttui limit --turtle on`, or --alt-schedule).
-    #[arg(long, value_name = "RATE", default_value = "0", value_parser = rate)]
+    #[arg(long, value_name = "RATE", default_value = "0", value_parser = parse_rate)]
     pub alt_down_limit: u64,
     /// Upload limit in turtle mode.
-    #[arg(long, value_name = "RATE", default_value = "0", value_parser = rate)]
+    #[arg(long, value_name = "RATE", default_value = "0", value_parser = parse_rate)]
     pub alt_up_limit: u64,
     /// Turtle mode daily in this window, local time, e.g. 01:00-07:00.
     #[arg(long, value_name = "HH:MM-HH:MM", value_parser = Schedule::parse)]

@@ -59,7 +59,9 @@ pub(crate) fn refuse_files_without_torrent(args: &DownloadArgs) -> Result<(), St
 /// against the file count once it is known).
 pub(crate) fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFiles, String> {
     let only = match args.only_files.as_deref() {
-        Some(list) => Some(crate::engine::api::parse_file_list(list, None)?),
+        Some(list) => {
+            Some(crate::engine::api::parse_file_list(list, None).map_err(|e| e.to_string())?)
+        }
         None => None,
     };
     Ok(crate::engine::api::AddFiles {
@@ -131,7 +133,8 @@ pub(crate) fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, St
         let torrent = load_torrent_or_magnet(&path, &args)?;
         if let (Torrent::File(meta), Some(only)) = (&torrent, &files.only) {
             // Refused before anything starts; a magnet's list is checked once it is known.
-            crate::engine::host::FilePlan::only(&meta.info, only, files.sequential)?;
+            crate::engine::host::FilePlan::only(&meta.info, only, files.sequential)
+                .map_err(|e| e.to_string())?;
         }
         if headless {
             let opts = options(&args, seed_cmd || args.seed);

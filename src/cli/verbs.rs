@@ -110,7 +110,9 @@ async fn add_request(
 ) -> Result<Request, ControlError> {
     crate::engine::api::check_labels(&labels).map_err(|e| bad(&e.to_string()))?;
     let only = match only_files.as_deref() {
-        Some(list) => Some(crate::engine::api::parse_file_list(list, None).map_err(|e| bad(&e))?),
+        Some(list) => {
+            Some(crate::engine::api::parse_file_list(list, None).map_err(|e| bad(&e.to_string()))?)
+        }
         None => None,
     };
     if sources.is_empty() {

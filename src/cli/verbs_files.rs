@@ -5,7 +5,7 @@ use crate::control::files::FilesChange;
 use crate::control::proto::{ControlError, ErrorKind, Request};
 use crate::control::rows::TorrentDetail;
 use crate::engine::api::parse_file_list;
-use crate::engine::api::FilePriority;
+use crate::engine::api::{FilePriority, ValueError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum OnOff {
@@ -20,20 +20,21 @@ pub(crate) fn request(
     sequential: Option<OnOff>,
 ) -> Result<Request, ControlError> {
     let bad = |m: String| ControlError::new(ErrorKind::BadArgument, m);
+    let bad_value = |e: ValueError| bad(e.to_string());
     let mut change = FilesChange {
         sequential: sequential.map(|s| s == OnOff::On),
         ..FilesChange::default()
     };
     if let Some(list) = skip {
-        change.files = parse_file_list(&list, None).map_err(bad)?;
+        change.files = parse_file_list(&list, None).map_err(bad_value)?;
         change.priority = Some(FilePriority::Skip);
     }
     if let Some(args) = priority {
         let [p, list] = args.as_slice() else {
             return Err(bad("--priority takes a priority and a file list".into()));
         };
-        change.priority = Some(p.parse::<FilePriority>().map_err(bad)?);
-        change.files = parse_file_list(list, None).map_err(bad)?;
+        change.priority = Some(p.parse::<FilePriority>().map_err(bad_value)?);
+        change.files = parse_file_list(list, None).map_err(bad_value)?;
     }
     let set = (change != FilesChange::default()).then_some(change);
     Ok(Request::Files { id, set })

@@ -7,6 +7,7 @@
 pub(crate) use crate::engine::disk::{fds::raise_nofile_limit, ignore_sigxfsz, open_files_budget};
 pub(crate) use crate::engine::peer::connect::{connect_encrypted, read_ext_client};
 pub(crate) use crate::engine::peer::dial::Transports;
+pub(crate) use crate::engine::peer::panic_is_caught;
 pub(crate) use crate::engine::session::store::lock::{try_lock, LockError, SessionLock};
 pub(crate) use crate::engine::session::store::{default_state_dir, Store};
 pub(crate) use crate::engine::session::{spawn, Persist, SessionHandle};

@@ -12,6 +12,5 @@ pub(crate) mod testkit;
 pub(crate) mod torrent;
 
 pub use crate::protocol::extension::ExtHandshake;
-pub(crate) use peer::panic_is_caught;
 pub(crate) use session::single::{start, start_magnet};
 pub(crate) use torrent::{Engine, Options, TorrentEnd};

@@ -68,7 +68,7 @@ pub(crate) fn install_panic_hook() {
     std::panic::set_hook(Box::new(move |info| {
         // A peer task's panic is caught at its boundary and ends only that connection (its row
         // says "internal error"): the screen stays up, and the report goes to the log file.
-        if crate::engine::panic_is_caught() {
+        if crate::engine::host::panic_is_caught() {
             tracing::error!("peer task panicked: {info}");
             return;
         }

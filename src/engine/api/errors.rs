@@ -25,7 +25,7 @@ pub enum RequestError {
     BadTorrent(String),
     /// The files asked for do not fit the torrent (`--only-files`).
     #[error("{0}")]
-    BadFiles(String),
+    BadFiles(ValueError),
     /// Moving or deleting its files failed on disk (the reason names the path).
     #[error("{0}")]
     Disk(String),
@@ -41,4 +41,30 @@ pub enum RequestError {
     /// A request this face cannot carry (an attached screen has no way to set goals).
     #[error("{0}")]
     NotHere(&'static str),
+}
+
+/// A value a person typed (a flag, a config key, a verb's argument, a key in the TUI) that
+/// could not be read; its `Display` is the one line they see, with an example of what works.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("not a rate: {0:?} (e.g. 500K, 2M, 1.5MiB, 0 for unlimited)")]
+    NotARate(String),
+    #[error("rate too large: {0:?}")]
+    RateTooLarge(String),
+    #[error("not a daily window: {0:?} (e.g. 01:00-07:00)")]
+    NotAWindow(String),
+    #[error("empty daily window: {0:?}")]
+    EmptyWindow(String),
+    #[error("`{0}` is not a ratio (e.g. 1.0, 2.5, off)")]
+    NotARatio(String),
+    #[error("`{0}` is not a duration (e.g. 45s, 90m, 2h, 1d, 1h30m)")]
+    NotADuration(String),
+    #[error("`{0}` is not one of top, up, down, bottom")]
+    NotAMove(String),
+    #[error("unknown priority {0:?} (skip, low, normal or high)")]
+    NotAPriority(String),
+    #[error("bad file list {text:?} at {part:?}: use indices and ranges like 0,3-5")]
+    BadFileList { text: String, part: String },
+    #[error("file {index} does not exist: the torrent has {count} files (0 to {})", count.saturating_sub(1))]
+    NoSuchFile { index: usize, count: usize },
 }

@@ -2,6 +2,7 @@
 //! Shared by the picker (which pieces to ask for), the store (saved per torrent), the control
 //! verbs (`ttui files`) and the UI's Files tab: one name, `FilePriority`, everywhere.
 
+use super::ValueError;
 use crate::protocol::metainfo::Metainfo;
 
 /// How much a user wants a file. `Skip` files are never requested nor created on disk; the
@@ -57,12 +58,12 @@ impl std::fmt::Display for FilePriority {
 }
 
 impl std::str::FromStr for FilePriority {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
         FilePriority::ALL
             .into_iter()
             .find(|p| p.word().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown priority {s:?} (skip, low, normal or high)"))
+            .ok_or_else(|| ValueError::NotAPriority(s.to_string()))
     }
 }
 
@@ -108,21 +109,19 @@ pub fn file_rows(meta: &Metainfo) -> Vec<FileRow> {
 }
 
 /// An error unless every index in `files` names one of `count` files.
-pub fn check_indices(files: &[usize], count: usize) -> Result<(), String> {
+pub fn check_indices(files: &[usize], count: usize) -> Result<(), ValueError> {
     match files.iter().find(|i| **i >= count) {
-        Some(bad) => Err(format!(
-            "file {bad} does not exist: the torrent has {count} files (0 to {})",
-            count.saturating_sub(1)
-        )),
+        Some(&index) => Err(ValueError::NoSuchFile { index, count }),
         None => Ok(()),
     }
 }
 
 /// `0,3-5` → [0, 3, 4, 5]: 0-based file indices and inclusive ranges, as `ttui show` numbers
 /// the files; sorted, without repeats. `count` is the number of files (None: not known yet).
-pub fn parse_file_list(text: &str, count: Option<usize>) -> Result<Vec<usize>, String> {
-    let bad = |part: &str| {
-        format!("bad file list {text:?} at {part:?}: use indices and ranges like 0,3-5")
+pub fn parse_file_list(text: &str, count: Option<usize>) -> Result<Vec<usize>, ValueError> {
+    let bad = |part: &str| ValueError::BadFileList {
+        text: text.to_string(),
+        part: part.to_string(),
     };
     let mut out = Vec::new();
     for part in text.split(',').map(str::trim) {

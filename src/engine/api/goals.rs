@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::ValueError;
+
 /// The session-wide goals; None is no goal.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Goals {
@@ -34,8 +36,8 @@ impl<T: Copy> Set<T> {
     /// `default`, else what `value` reads (`off` there is [`Set::Off`]).
     pub fn parse(
         s: &str,
-        value: impl Fn(&str) -> Result<Option<T>, String>,
-    ) -> Result<Self, String> {
+        value: impl Fn(&str) -> Result<Option<T>, ValueError>,
+    ) -> Result<Self, ValueError> {
         if s.trim() == "default" {
             return Ok(Set::Default);
         }
@@ -54,14 +56,14 @@ pub enum Move {
 }
 
 impl std::str::FromStr for Move {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Move, String> {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Move, ValueError> {
         match s {
             "top" => Ok(Move::Top),
             "up" => Ok(Move::Up),
             "down" => Ok(Move::Down),
             "bottom" => Ok(Move::Bottom),
-            _ => Err(format!("`{s}` is not one of top, up, down, bottom")),
+            _ => Err(ValueError::NotAMove(s.to_string())),
         }
     }
 }
@@ -69,19 +71,19 @@ impl std::str::FromStr for Move {
 // The words of goals, as people type and read them (flags, the config file, `ttui config`).
 
 /// A ratio goal: a finite number, at least 0; `off` (or `none`) is no goal.
-pub fn parse_ratio(s: &str) -> Result<Option<f64>, String> {
+pub fn parse_ratio(s: &str) -> Result<Option<f64>, ValueError> {
     let s = s.trim();
     if matches!(s, "off" | "none") {
         return Ok(None);
     }
     match s.parse::<f64>() {
         Ok(r) if r.is_finite() && r >= 0.0 => Ok(Some(r)),
-        _ => Err(format!("`{s}` is not a ratio (e.g. 1.0, 2.5, off)")),
+        _ => Err(ValueError::NotARatio(s.to_string())),
     }
 }
 
 /// A duration goal: `parse_duration`, or `off`/`none`/`0` for no goal.
-pub fn parse_goal_duration(s: &str) -> Result<Option<Duration>, String> {
+pub fn parse_goal_duration(s: &str) -> Result<Option<Duration>, ValueError> {
     match s.trim() {
         "off" | "none" | "0" => Ok(None),
         s => parse_duration(s).map(Some),
@@ -90,8 +92,8 @@ pub fn parse_goal_duration(s: &str) -> Result<Option<Duration>, String> {
 
 /// `45s`, `90m`, `2h`, `1d`, `1h30m`, `1.5h`: numbers each followed by a unit (s, m, h, d),
 /// summed. A bare number is refused: minutes or seconds would be a guess.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("`{text}` is not a duration (e.g. 45s, 90m, 2h, 1d, 1h30m)");
+pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
+    let bad = || ValueError::NotADuration(text.to_string());
     let s = text.trim();
     if s.is_empty() {
         return Err(bad());

@@ -7,11 +7,6 @@ pub mod explain;
 mod files;
 mod goals;
 mod labels;
-// The rate settings and their words ("2M", "500K", an "01:00-07:00" schedule), owned by the
-// limiter in `peer::rate`, which imports nothing above it.
-pub use crate::engine::peer::rate::{
-    parse::show_rate, parse_rate, RateOptions, RatePair, Schedule,
-};
 pub use goals::{
     flag_text, human, parse_duration, parse_goal_duration, parse_ratio, GoalAction, Goals, Move,
     Set,
@@ -21,6 +16,8 @@ pub use labels::{
     MAX_LABELS, MAX_LABEL_LEN,
 };
 mod limits;
+mod rates;
+pub use rates::{parse_rate, show_rate, RateOptions, RatePair, Schedule};
 mod options;
 pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
 pub use options::{
@@ -29,7 +26,7 @@ pub use options::{
 };
 mod session;
 mod settings;
-pub use errors::RequestError;
+pub use errors::{RequestError, ValueError};
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
 pub use files::{check_indices, file_rows, parse_file_list, AddFiles, FilePriority, FileRow};
 pub use session::*;

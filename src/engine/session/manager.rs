@@ -140,7 +140,7 @@ struct Resumed {
     files: FilePlan,
     kept: Kept,
     /// The torrent's own rate limits.
-    rates: crate::engine::peer::rate::RatePair,
+    rates: crate::engine::api::RatePair,
 }
 
 /// One torrent of the session.
@@ -463,7 +463,11 @@ impl Manager {
             dht_nodes,
             incoming: self.session.incoming(),
             default_save_path: self.opts.output.clone(),
-            save_error: self.persist.as_ref().and_then(|p| p.error()),
+            save_error: self
+                .persist
+                .as_ref()
+                .and_then(|p| p.error())
+                .map(|e| e.to_string()),
             down_limit: ctx.rates.down.rate(),
             up_limit: ctx.rates.up.rate(),
             turtle: ctx.rates.view().turtle,

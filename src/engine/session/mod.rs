@@ -232,7 +232,7 @@ impl Session {
             pex: opts.pex,
             listen_port,
             limits: Limits::default(),
-            rates: opts.rates.session(),
+            rates: crate::engine::peer::rate::session_rates(&opts.rates),
             pool: Arc::new(DiskPool::new(opts.check_threads)),
             open_files: Arc::new(OpenFiles::for_this_process()),
             utp,

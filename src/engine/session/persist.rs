@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::engine::session::manager::disk_files::DiskFilesError;
 use crate::engine::session::store::restart::{plan, stamp_files};
 use crate::engine::session::store::resume::Resume;
 use crate::engine::session::store::{Store, StoreError};
@@ -26,6 +27,16 @@ pub(crate) enum KeepError {
     Magnet(#[source] StoreError),
     #[error("cannot keep the torrent in the state directory: {0}")]
     Torrent(#[source] StoreError),
+}
+
+/// A move out of the incomplete directory that could not be finished on the way in.
+#[derive(Debug, thiserror::Error)]
+#[error("finishing the move to {}: {source}; its data stays in {}", target.display(), stays.display())]
+pub(crate) struct UnfinishedMove {
+    target: PathBuf,
+    stays: PathBuf,
+    #[source]
+    source: DiskFilesError,
 }
 
 const RETRY_EVERY: Duration = Duration::from_secs(5);
@@ -51,7 +62,7 @@ pub(crate) struct SavedTorrent {
     /// Its queue and seeding-goal settings.
     pub kept: Kept,
     /// The torrent's own rate limits.
-    pub rates: crate::engine::peer::rate::RatePair,
+    pub rates: crate::engine::api::RatePair,
     /// A move out of the incomplete directory was finished on the way in (`finish_move`):
     /// its `on_complete` is still to run.
     pub moved: bool,
@@ -96,7 +107,7 @@ pub(crate) struct Persist {
     store: Arc<Store>,
     jobs: std_mpsc::Sender<Job>,
     /// The last save error, while saves keep failing.
-    error: Arc<Mutex<Option<String>>>,
+    error: Arc<Mutex<Option<Arc<StoreError>>>>,
     last_retry: Instant,
 }
 
@@ -104,7 +115,7 @@ impl Persist {
     pub(crate) fn new(store: Store) -> Persist {
         let store = Arc::new(store);
         let (jobs, rx) = std_mpsc::channel();
-        let error: Arc<Mutex<Option<String>>> = Arc::default();
+        let error: Arc<Mutex<Option<Arc<StoreError>>>> = Arc::default();
         {
             let (store, error) = (Arc::clone(&store), Arc::clone(&error));
             std::thread::Builder::new()
@@ -229,7 +240,7 @@ impl Persist {
         }
     }
 
-    pub(crate) fn error(&self) -> Option<String> {
+    pub(crate) fn error(&self) -> Option<Arc<StoreError>> {
         self.error.lock().ok().and_then(|e| e.clone())
     }
 }
@@ -320,7 +331,7 @@ fn kept_of(r: &Resume) -> Kept {
 /// is in the resume data), finished before the files are looked at: the files still in the
 /// incomplete directory follow the ones already moved, so no verified piece is fetched
 /// again. On failure the torrent stays where its data is, and the error is the note.
-pub(crate) fn finish_move(r: &mut Resume, meta: &Metainfo) -> Result<(), String> {
+pub(crate) fn finish_move(r: &mut Resume, meta: &Metainfo) -> Result<(), UnfinishedMove> {
     r.moving = false;
     let Some(target) = r.target.take() else {
         return Ok(());
@@ -328,12 +339,12 @@ pub(crate) fn finish_move(r: &mut Resume, meta: &Metainfo) -> Result<(), String>
     if r.save_path != target {
         let moved =
             crate::engine::session::manager::disk_files::finish_moving(&r.save_path, &target, meta);
-        if let Err(e) = moved {
-            let why = format!(
-                "finishing the move to {}: {e}; its data stays in {}",
-                target.display(),
-                r.save_path.display()
-            );
+        if let Err(source) = moved {
+            let why = UnfinishedMove {
+                target: target.clone(),
+                stays: r.save_path.clone(),
+                source,
+            };
             r.target = Some(target);
             return Err(why);
         }
@@ -348,7 +359,7 @@ fn from_resume(meta: Metainfo, mut r: Resume) -> SavedTorrent {
     if r.moving {
         match finish_move(&mut r, &meta) {
             Ok(()) => moved = true,
-            Err(why) => notes.push(why),
+            Err(why) => notes.push(why.to_string()),
         }
     }
     let stamps = stamp_files(&r.save_path, &meta.info);
@@ -378,7 +389,7 @@ fn from_resume(meta: Metainfo, mut r: Resume) -> SavedTorrent {
         ),
         kept: kept_of(&r),
         meta,
-        rates: crate::engine::peer::rate::RatePair {
+        rates: crate::engine::api::RatePair {
             down: r.down_limit.unwrap_or(0),
             up: r.up_limit.unwrap_or(0),
         },
@@ -389,7 +400,7 @@ fn from_resume(meta: Metainfo, mut r: Resume) -> SavedTorrent {
 /// The writer thread: newest resume per torrent, stamped after the bitfield was taken (so a
 /// write that lands in between shows as a change, never as a verified piece that is not
 /// there), saved crash-safe; failures stay pending.
-fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<String>>) {
+fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Arc<StoreError>>>) {
     let mut pending: HashMap<[u8; 20], (Box<Resume>, Arc<Metainfo>)> = HashMap::new();
     while let Ok(job) = jobs.recv() {
         let mut flushed = Vec::new();
@@ -415,19 +426,19 @@ fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<St
                     false
                 }
                 Err(e) => {
-                    failed.get_or_insert_with(|| e.to_string());
+                    failed.get_or_insert(Arc::new(e));
                     true
                 }
             }
         });
         if written {
             if let Err(e) = store.sync() {
-                failed.get_or_insert_with(|| e.to_string());
+                failed.get_or_insert(Arc::new(e));
             }
         }
         if let Ok(mut slot) = error.lock() {
             if let Some(e) = &failed {
-                if slot.as_deref() != Some(e.as_str()) {
+                if slot.as_ref().map(|s| s.to_string()) != Some(e.to_string()) {
                     tracing::warn!("saving resume data failed (retrying): {e}");
                 }
             } else if slot.is_some() {

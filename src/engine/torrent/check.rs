@@ -7,6 +7,22 @@ use std::time::Duration;
 
 use super::*;
 use crate::engine::disk::pool::DiskPool;
+use crate::engine::disk::DiskError;
+
+/// Why a torrent's files could not be opened or checked at its start; the torrent then ends
+/// in the error state, its line saying this.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FilesError {
+    #[error(transparent)]
+    Disk(#[from] DiskError),
+    /// The blocking task that opened or hashed them panicked or was cancelled.
+    #[error("{what}: {source}")]
+    Lost {
+        what: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
 
 /// A check of what is on disk: every piece, or `only` these.
 pub(super) struct Check<'a> {
@@ -28,7 +44,7 @@ impl Check<'_> {
         commands: &mut mpsc::UnboundedReceiver<Command>,
         paused_early: &mut bool,
         started: Instant,
-    ) -> Result<Option<(Bitfield, Duration)>, String> {
+    ) -> Result<Option<(Bitfield, Duration)>, FilesError> {
         let checked = Arc::new(AtomicU32::new(0));
         let cancel = Arc::new(AtomicBool::new(false));
         let n = self.info.num_pieces();
@@ -97,8 +113,8 @@ impl Check<'_> {
             tokio::select! {
                 r = &mut check => return match r {
                     Ok(Ok(have)) => Ok(Some((have, waited))),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(e) => Err(format!("checking files: {e}")),
+                    Ok(Err(e)) => Err(e.into()),
+                    Err(source) => Err(FilesError::Lost { what: "checking files", source }),
                 },
                 c = commands.recv() => match c {
                     None | Some(Command::Quit) => {

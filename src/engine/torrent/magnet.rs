@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use crate::engine::api::{Command, LogLevel, LogLine, Snapshot, TorrentLine, TorrentState};
 use crate::engine::peer::dial::Transports;
 use crate::engine::torrent::metadata::{self, Fetcher, FETCH_TIMEOUT};
-use crate::engine::torrent::metadata_wait;
+use crate::engine::torrent::metadata_wait::{self, NoMetadata};
 use crate::engine::torrent::shared::Event;
 use crate::engine::torrent::start::SessionCtx;
 use crate::engine::torrent::start::Start;
@@ -88,7 +88,7 @@ pub(crate) async fn fetch_in_session(
     // The peers that dialed us, being asked for the metadata.
     let mut asking = FuturesUnordered::new();
     // One-shot: why the dialing gave up, while peers that dialed us may still deliver.
-    let mut gave_up: Option<String> = None;
+    let mut gave_up: Option<NoMetadata> = None;
     let waiting = tokio::time::sleep_until((started + FETCH_TIMEOUT).into());
     tokio::pin!(waiting);
     show_paused(start.paused, &mut snap, &start.line);
@@ -136,7 +136,7 @@ pub(crate) async fn fetch_in_session(
                     let back = SocketAddr::new(addr.ip(), port.unwrap_or(addr.port()));
                     break metadata::metainfo_from_info(&info, magnet)
                         .map(|m| (m, vec![back]))
-                        .map_err(|e| e.to_string());
+                        .map_err(|e| NoMetadata::NotATorrent(e.to_string()));
                 }
                 Err(e) => {
                     report(format!("{addr}: {e}"));
@@ -148,8 +148,8 @@ pub(crate) async fn fetch_in_session(
                 }
             },
             () = &mut waiting, if gave_up.is_some() && asking.is_empty() && !start.paused => {
-                let msg = gave_up.take().unwrap_or_default();
-                break Err(format!("{msg}; no peer connected to us either"));
+                let why = gave_up.take().unwrap_or(NoMetadata::GaveUp);
+                break Err(NoMetadata::NobodyCame(Box::new(why)));
             }
             c = commands.recv() => match c {
                 None | Some(Command::Quit) => return Err(TorrentEnd::Quit),
@@ -195,7 +195,8 @@ pub(crate) async fn fetch_in_session(
             }
         }
     };
-    result.map_err(|msg| {
+    result.map_err(|why| {
+        let msg = why.to_string();
         snap.state = TorrentState::Error(msg.clone());
         snap.log.push(LogLine {
             at: started.elapsed(),
@@ -241,12 +242,12 @@ async fn fetch_until_done(
     fetcher: &Fetcher<'_>,
     patient: bool,
     why: mpsc::UnboundedSender<String>,
-) -> Result<Metainfo, String> {
+) -> Result<Metainfo, NoMetadata> {
     if !patient {
         return fetcher
             .fetch(Instant::now() + FETCH_TIMEOUT)
             .await
-            .map_err(|s| s.msg);
+            .map_err(NoMetadata::from);
     }
     let mut wait = None;
     for tries in 1u64.. {
@@ -257,7 +258,7 @@ async fn fetch_until_done(
         }
         match fetcher.fetch(Instant::now() + metadata_wait::ROUND).await {
             Ok(meta) => return Ok(meta),
-            Err(spent) if spent.fatal => return Err(spent.msg),
+            Err(spent) if spent.fatal => return Err(spent.into()),
             Err(spent) => {
                 let next = metadata_wait::next_wait(wait);
                 wait = Some(next);
@@ -268,7 +269,7 @@ async fn fetch_until_done(
             }
         }
     }
-    Err("gave up fetching the metadata".into())
+    Err(NoMetadata::GaveUp)
 }
 
 /// The state a magnet without its metadata shows: paused, or fetching.

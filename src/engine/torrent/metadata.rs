@@ -258,7 +258,7 @@ async fn announce_all(
     magnet: &Magnet,
     our_id: [u8; 20],
     port: u16,
-) -> Vec<(String, Result<Vec<SocketAddr>, String>)> {
+) -> Vec<(String, Result<Vec<SocketAddr>, tracker::TrackerError>)> {
     let http = tracker::http_client().unwrap_or_default();
     let req = AnnounceRequest {
         info_hash: magnet.info_hash,
@@ -284,7 +284,7 @@ async fn announce_all(
         .trackers
         .iter()
         .zip(results)
-        .map(|(url, r)| (url.clone(), r.map(|a| a.peers).map_err(|e| e.to_string())))
+        .map(|(url, r)| (url.clone(), r.map(|a| a.peers)))
         .collect()
 }
 

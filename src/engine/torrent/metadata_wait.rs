@@ -42,6 +42,32 @@ pub(crate) struct Sources {
     pub last_error: String,
 }
 
+/// Why a magnet ended without its metadata; the `Display` is the torrent's error line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NoMetadata {
+    /// No source delivered it in time: the words say what each did.
+    #[error("{0}")]
+    NotFound(String),
+    /// It arrived and matched the info hash but is no torrent: asking again cannot help.
+    #[error("{0}")]
+    NotATorrent(String),
+    /// The dialing gave up, and no peer dialed us before the time ran out.
+    #[error("{0}; no peer connected to us either")]
+    NobodyCame(Box<NoMetadata>),
+    #[error("gave up fetching the metadata")]
+    GaveUp,
+}
+
+impl From<Spent> for NoMetadata {
+    fn from(spent: Spent) -> NoMetadata {
+        if spent.fatal {
+            NoMetadata::NotATorrent(spent.msg)
+        } else {
+            NoMetadata::NotFound(spent.msg)
+        }
+    }
+}
+
 /// A fetch that ended without the metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Spent {

@@ -2,7 +2,7 @@
 //! disk checked or trusted, then what the coordinator and the peer tasks share, and the
 //! coordinator until the end.
 
-use super::check::Check;
+use super::check::{Check, FilesError};
 use super::*;
 use crate::engine::peer::link::TorrentFacts;
 use crate::engine::torrent::shared::Event;
@@ -87,7 +87,7 @@ async fn prepare(
     let budget = &start.ctx.open_files;
     let storage = match open_storage(budget, &opts.output, &info, &plan, &meta.info_hash).await {
         Ok(s) => s,
-        Err(msg) => return Err(fail(&mut snap, &snapshots, msg)),
+        Err(e) => return Err(fail(&mut snap, &snapshots, e.to_string())),
     };
     let mut paused_early = start.paused;
     if start.trusted.is_some() {
@@ -133,7 +133,7 @@ async fn prepare(
                     have
                 }
                 Ok(None) => return Err(TorrentEnd::Quit),
-                Err(msg) => return Err(fail(&mut snap, &snapshots, msg)),
+                Err(e) => return Err(fail(&mut snap, &snapshots, e.to_string())),
             }
         }
     };
@@ -260,7 +260,7 @@ async fn open_storage(
     info: &Arc<Info>,
     plan: &FilePlan,
     info_hash: &[u8; 20],
-) -> Result<Arc<Storage>, String> {
+) -> Result<Arc<Storage>, FilesError> {
     let (root, info2) = (output.to_path_buf(), Arc::clone(info));
     let skipped = plan.skipped_entries(info);
     let parts_name = crate::engine::torrent::priorities::parts_file_name(info_hash);
@@ -268,8 +268,11 @@ async fn open_storage(
     let open = move || Storage::open_skipping(&budget, &root, &info2, &skipped, &parts_name);
     match tokio::task::spawn_blocking(open).await {
         Ok(Ok(s)) => Ok(Arc::new(s)),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(format!("opening files: {e}")),
+        Ok(Err(e)) => Err(e.into()),
+        Err(source) => Err(FilesError::Lost {
+            what: "opening files",
+            source,
+        }),
     }
 }
 

@@ -38,7 +38,7 @@ pub struct Options {
     pub goals: crate::engine::api::Goals,
     pub goal_action: crate::engine::api::GoalAction,
     /// Payload rate limits of the session (`engine::peer::rate`).
-    pub rates: crate::engine::peer::rate::RateOptions,
+    pub rates: crate::engine::api::RateOptions,
     /// `--only-files` and `--sequential` of a one-torrent run (`engine::start`,
     /// `start_magnet`); a session takes them per add instead.
     pub files: crate::engine::api::AddFiles,
@@ -73,7 +73,7 @@ impl Default for Options {
             queue: Default::default(),
             goals: Default::default(),
             goal_action: Default::default(),
-            rates: crate::engine::peer::rate::RateOptions::default(),
+            rates: crate::engine::api::RateOptions::default(),
             files: Default::default(),
             labels: Default::default(),
             incomplete_dir: None,

@@ -5,7 +5,7 @@
 //! order, padding files left out.
 
 pub(crate) use crate::engine::api::check_indices;
-use crate::engine::api::{FilePriority, FileRow};
+use crate::engine::api::{FilePriority, FileRow, ValueError};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::metainfo::Info;
 
@@ -34,7 +34,11 @@ impl FilePlan {
     }
 
     /// Only these files wanted, the others skipped; an index past the last file is an error.
-    pub(crate) fn only(info: &Info, files: &[usize], sequential: bool) -> Result<FilePlan, String> {
+    pub(crate) fn only(
+        info: &Info,
+        files: &[usize],
+        sequential: bool,
+    ) -> Result<FilePlan, ValueError> {
         let n = real_files(info).count();
         check_indices(files, n)?;
         let priorities = (0..n)

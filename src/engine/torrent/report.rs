@@ -37,7 +37,7 @@ pub(crate) struct ResumePoint {
     /// File priorities and sequential order.
     pub files: crate::engine::torrent::priorities::FilePlan,
     /// The torrent's own rate limits (0 = none).
-    pub rates: crate::engine::peer::rate::RatePair,
+    pub rates: crate::engine::api::RatePair,
 }
 
 #[derive(Debug)]

@@ -20,6 +20,7 @@ use crate::protocol::geometry::BlockRef;
 use crate::protocol::metainfo::Info;
 
 mod fetch;
+use fetch::FetchError;
 
 const BACKOFF_MIN: Duration = Duration::from_secs(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
@@ -222,7 +223,7 @@ async fn run(shared: Arc<Shared>, url: String, conn: u64, live: Arc<WebSeedLive>
             Ok(true) => backoff = BACKOFF_MIN,
             Ok(false) => tokio::time::sleep(IDLE_POLL).await,
             Err(reason) => {
-                live.fail(&url, PeerEnd::WebSeed(reason), Some(backoff));
+                live.fail(&url, PeerEnd::WebSeed(reason.to_string()), Some(backoff));
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
@@ -231,12 +232,12 @@ async fn run(shared: Arc<Shared>, url: String, conn: u64, live: Arc<WebSeedLive>
 }
 
 /// The server's socket address for the row (looked up until it is known).
-async fn resolve(url: &str, live: &WebSeedLive) -> Result<(), String> {
+async fn resolve(url: &str, live: &WebSeedLive) -> Result<(), FetchError> {
     if live.status().addr.is_some() {
         return Ok(());
     }
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("bad URL: {e}"))?;
-    let host = parsed.host_str().ok_or("URL without a host")?.to_string();
+    let parsed = reqwest::Url::parse(url).map_err(|e| FetchError::BadUrl(e.to_string()))?;
+    let host = parsed.host_str().ok_or(FetchError::NoHost)?.to_string();
     let port = parsed.port_or_known_default().unwrap_or(80);
     let host = host
         .trim_start_matches('[')
@@ -245,9 +246,14 @@ async fn resolve(url: &str, live: &WebSeedLive) -> Result<(), String> {
     let lookup = tokio::net::lookup_host((host.as_str(), port));
     let mut addrs = tokio::time::timeout(Duration::from_secs(10), lookup)
         .await
-        .map_err(|_| format!("timed out resolving {host}"))?
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
-    let addr = addrs.next().ok_or(format!("no address for {host}"))?;
+        .map_err(|_| FetchError::ResolveTimedOut(host.clone()))?
+        .map_err(|e| FetchError::Resolve {
+            host: host.clone(),
+            reason: e.to_string(),
+        })?;
+    let addr = addrs
+        .next()
+        .ok_or_else(|| FetchError::NoAddress(host.clone()))?;
     live.status().addr = Some(addr);
     Ok(())
 }
@@ -259,7 +265,7 @@ async fn fetch_one(
     url: &str,
     conn: u64,
     live: &WebSeedLive,
-) -> Result<bool, String> {
+) -> Result<bool, FetchError> {
     let mut claim = Claim {
         shared: Arc::clone(shared),
         blocks: Vec::new(),

@@ -20,7 +20,6 @@
 
 mod bucket;
 mod gate;
-pub mod parse;
 mod resends;
 pub(crate) mod schedule;
 #[cfg(test)]
@@ -31,11 +30,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub(crate) use crate::engine::api::{RateOptions, RatePair, Schedule};
 pub(crate) use bucket::Bucket;
 pub(crate) use gate::Gate;
-pub use parse::parse_rate;
 pub(crate) use resends::Resends;
-pub use schedule::Schedule;
 
 /// What the connections sharing a bucket take together in one round of turns (`Gate`): each
 /// takes its share of it, then sleeps until what it took is paid for. A connection that slept
@@ -147,28 +145,14 @@ impl Drop for Share {
     }
 }
 
-/// Down and up limits in bytes per second (0 = unlimited).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RatePair {
-    pub down: u64,
-    pub up: u64,
-}
-
-/// What a session starts with (flags and config file).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RateOptions {
-    pub normal: RatePair,
-    /// Turtle mode's limits.
-    pub alt: RatePair,
-    /// Turtle mode on daily in this window (local time).
-    pub schedule: Option<Schedule>,
-    pub exempt_local: bool,
-}
-
-impl RateOptions {
-    pub(crate) fn session(&self) -> Arc<SessionRates> {
-        SessionRates::with_schedule(self.normal, self.alt, self.exempt_local, self.schedule)
-    }
+/// The session's buckets for what it starts with (flags and config file).
+pub(crate) fn session_rates(options: &RateOptions) -> Arc<SessionRates> {
+    SessionRates::with_schedule(
+        options.normal,
+        options.alt,
+        options.exempt_local,
+        options.schedule,
+    )
 }
 
 /// What the session's limits are now, for `ttui limit` and the snapshot.

@@ -11,6 +11,7 @@
 
 use super::*;
 use crate::engine::session::on_complete::{Facts, ScriptError};
+use crate::engine::session::store::StoreError;
 
 impl Manager {
     /// Its task says it has just completed.
@@ -56,7 +57,7 @@ impl Manager {
     }
 
     /// Saves the torrent's resume data now, synced, and says whether it could.
-    fn save_journal(&mut self, i: usize) -> Result<(), String> {
+    fn save_journal(&mut self, i: usize) -> Result<(), Arc<StoreError>> {
         self.save_policy(i);
         match self.persist.as_mut() {
             None => Ok(()),

@@ -2,10 +2,10 @@
 //! runtime. A torrent's own limits go into its resume data at once; the session's come from
 //! the config and flags at the next start.
 
+use crate::engine::api::RatePair;
 use crate::engine::api::{
     LimitChange, LimitTarget, LimitsNow, RequestError, TorrentId, TorrentLimits, Turtle,
 };
-use crate::engine::peer::rate::RatePair;
 
 use super::Manager;
 

@@ -11,7 +11,7 @@ use crate::engine::torrent::priorities::check_indices;
 impl Coordinator {
     pub(crate) fn set_file_priority(&mut self, files: &[usize], priority: FilePriority) {
         if let Err(e) = check_indices(files, self.plan.priorities.len()) {
-            return self.log(LogLevel::Warn, e);
+            return self.log(LogLevel::Warn, e.to_string());
         }
         let info = std::sync::Arc::clone(&self.shared.info);
         let mut real = info.files.iter().enumerate().filter(|(_, f)| !f.padding);

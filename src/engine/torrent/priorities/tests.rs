@@ -33,14 +33,17 @@ fn file_lists_parse_ranges_and_refuse_the_rest() {
     assert_eq!(parse_file_list("0,3-5", None), Ok(vec![0, 3, 4, 5]));
     assert_eq!(parse_file_list(" 2 , 1-2,1", Some(3)), Ok(vec![1, 2]));
     for bad in ["", "a", "1,", "3-1", "-1", "1-", "1--2", "0-99999999999"] {
-        let e = parse_file_list(bad, None).unwrap_err();
+        let e = parse_file_list(bad, None).unwrap_err().to_string();
         assert!(
             e.starts_with("bad file list") && !e.contains('\n'),
             "{bad:?}: {e}"
         );
     }
     let e = parse_file_list("0,5", Some(5)).unwrap_err();
-    assert_eq!(e, "file 5 does not exist: the torrent has 5 files (0 to 4)");
+    assert_eq!(
+        e.to_string(),
+        "file 5 does not exist: the torrent has 5 files (0 to 4)"
+    );
 }
 
 #[test]

@@ -8,6 +8,41 @@ use reqwest::StatusCode;
 
 use crate::protocol::metainfo::Info;
 
+/// Why a web seed did not give a piece: each `Display` is the short reason in the peer table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FetchError {
+    #[error("timed out")]
+    TimedOut,
+    /// The innermost cause of a failed connection.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The innermost cause of another transport failure.
+    #[error("{0}")]
+    Transport(String),
+    #[error("wrong range ({got}, asked for {first}-{last})")]
+    WrongRange { got: String, first: u64, last: u64 },
+    #[error("server ignores ranges (HTTP 200)")]
+    NoRanges,
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("wrong length ({got} bytes, expected {want})")]
+    WrongLength { got: u64, want: u64 },
+    #[error("wrong length (more than {0} bytes)")]
+    TooLong(u64),
+    #[error("short body ({got} of {want} bytes)")]
+    Short { got: usize, want: u64 },
+    #[error("bad URL: {0}")]
+    BadUrl(String),
+    #[error("URL without a host")]
+    NoHost,
+    #[error("timed out resolving {0}")]
+    ResolveTimedOut(String),
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve { host: String, reason: String },
+    #[error("no address for {0}")]
+    NoAddress(String),
+}
+
 /// For one ranged GET, body included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -84,7 +119,7 @@ pub(super) async fn piece(
     base: &str,
     info: &Info,
     index: u32,
-) -> Result<Bytes, String> {
+) -> Result<Bytes, FetchError> {
     let mut data = BytesMut::new();
     for s in segments(info, index) {
         let Some(f) = info.files.get(s.file) else {
@@ -100,7 +135,7 @@ pub(super) async fn piece(
             REQUEST_TIMEOUT + Duration::from_secs(5),
             range(client, &url, s.offset, s.len, f.length),
         );
-        let part = guard.await.map_err(|_| "timed out".to_string())??;
+        let part = guard.await.map_err(|_| FetchError::TimedOut)??;
         data.extend_from_slice(&part);
     }
     Ok(data.freeze())
@@ -113,7 +148,7 @@ async fn range(
     offset: u64,
     len: u64,
     file_len: u64,
-) -> Result<Bytes, String> {
+) -> Result<Bytes, FetchError> {
     let last = offset + len - 1;
     let mut resp = client
         .get(url)
@@ -127,21 +162,22 @@ async fn range(
             if let Some(cr) = resp.headers().get(reqwest::header::CONTENT_RANGE) {
                 let want = format!("bytes {offset}-{last}/");
                 if !cr.to_str().is_ok_and(|v| v.starts_with(&want)) {
-                    return Err(format!(
-                        "wrong range ({}, asked for {offset}-{last})",
-                        String::from_utf8_lossy(cr.as_bytes())
-                    ));
+                    return Err(FetchError::WrongRange {
+                        got: String::from_utf8_lossy(cr.as_bytes()).into_owned(),
+                        first: offset,
+                        last,
+                    });
                 }
             }
         }
         // A server without ranges sends the whole file: fine when that is what we asked for.
         StatusCode::OK if offset == 0 && len == file_len => {}
-        StatusCode::OK => return Err("server ignores ranges (HTTP 200)".into()),
-        s => return Err(format!("HTTP {}", s.as_u16())),
+        StatusCode::OK => return Err(FetchError::NoRanges),
+        s => return Err(FetchError::Status(s.as_u16())),
     }
     if let Some(n) = resp.content_length() {
         if n != len {
-            return Err(format!("wrong length ({n} bytes, expected {len})"));
+            return Err(FetchError::WrongLength { got: n, want: len });
         }
     }
     let mut body = BytesMut::with_capacity(len as usize);
@@ -149,34 +185,37 @@ async fn range(
         match resp.chunk().await {
             Ok(Some(c)) => {
                 if body.len() as u64 + c.len() as u64 > len {
-                    return Err(format!("wrong length (more than {len} bytes)"));
+                    return Err(FetchError::TooLong(len));
                 }
                 body.extend_from_slice(&c);
             }
             Ok(None) => break,
-            Err(e) if e.is_timeout() => return Err("timed out".into()),
+            Err(e) if e.is_timeout() => return Err(FetchError::TimedOut),
             // The connection ended before the promised length.
             Err(_) => break,
         }
     }
     if (body.len() as u64) < len {
-        return Err(format!("short body ({} of {len} bytes)", body.len()));
+        return Err(FetchError::Short {
+            got: body.len(),
+            want: len,
+        });
     }
     Ok(body.freeze())
 }
 
-fn describe(e: reqwest::Error) -> String {
+fn describe(e: reqwest::Error) -> FetchError {
     if e.is_timeout() {
-        return "timed out".into();
+        return FetchError::TimedOut;
     }
     let mut cause: &dyn std::error::Error = &e;
     while let Some(next) = std::error::Error::source(cause) {
         cause = next;
     }
     if e.is_connect() {
-        format!("cannot connect: {cause}")
+        FetchError::Connect(cause.to_string())
     } else {
-        cause.to_string()
+        FetchError::Transport(cause.to_string())
     }
 }
 
