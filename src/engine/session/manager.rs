@@ -17,8 +17,8 @@
 //! or a subscriber wakes them; see `dormancy.rs`).
 
 mod limits;
+mod slots;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -256,9 +256,7 @@ struct Manager {
     session: Session,
     listen_log: Vec<(LogLevel, String)>,
     opts: Options,
-    slots: Vec<Slot>,
-    by_hash: HashMap<[u8; 20], TorrentId>,
-    next_id: u32,
+    slots: slots::Slots,
     reports_tx: mpsc::UnboundedSender<(TorrentId, Report)>,
     persist: Option<Persist>,
     shutting_down: bool,
@@ -311,9 +309,7 @@ impl Manager {
             session,
             listen_log,
             opts,
-            slots: Vec::new(),
-            by_hash: HashMap::new(),
-            next_id: 1,
+            slots: slots::Slots::new(),
             reports_tx,
             persist,
             shutting_down: false,
@@ -352,9 +348,7 @@ impl Manager {
     }
 
     fn new_slot_id(&mut self) -> TorrentId {
-        let id = TorrentId(self.next_id);
-        self.next_id += 1;
-        id
+        self.slots.new_id()
     }
 
     async fn run(
@@ -430,7 +424,7 @@ impl Manager {
     }
 
     fn slot(&self, id: TorrentId) -> Option<&Slot> {
-        self.slots.iter().find(|s| s.id == id)
+        self.slots.find(id)
     }
 
     async fn snapshot(&self) -> SessionSnapshot {

@@ -89,7 +89,7 @@ impl Manager {
                         crate::protocol::text::shorten(&name)
                     ))
                 })?;
-                if let Some(id) = self.by_hash.get(&meta.info_hash) {
+                if let Some(id) = self.slots.id_of(&meta.info_hash).as_ref() {
                     return Ok(Added::Already {
                         id: *id,
                         name: meta.info.name.clone(),
@@ -132,7 +132,7 @@ impl Manager {
             AddSource::Magnet(link) => {
                 let magnet =
                     Magnet::parse(&link).map_err(|e| RequestError::BadTorrent(e.to_string()))?;
-                if let Some(id) = self.by_hash.get(&magnet.info_hash) {
+                if let Some(id) = self.slots.id_of(&magnet.info_hash).as_ref() {
                     let name = self.slot(*id).map(|s| s.line.borrow().name.clone());
                     return Ok(Added::Already {
                         id: *id,
@@ -179,7 +179,7 @@ impl Manager {
     /// A resume point for a torrent that has not sent one yet, so an acknowledged add survives
     /// a crash that comes before its first tick.
     pub(super) fn save_now(&mut self, id: TorrentId, paused: bool, files: FilePlan) {
-        let Some(slot) = self.slots.iter().find(|s| s.id == id) else {
+        let Some(slot) = self.slots.find(id) else {
             return;
         };
         let (Some(meta), Some(p)) = (slot.meta.clone(), self.persist.as_mut()) else {
@@ -240,7 +240,6 @@ impl Manager {
         first_line.uploaded = lifetime.uploaded;
         first_line.completed = lifetime.completed;
         // A channel comes with the task when the queue starts one (`policy::relaunch`).
-        self.by_hash.insert(meta.info_hash, id);
         let mut policy = policy::SlotPolicy::new(kept, lifetime.seeding_secs);
         // Back complete, with nothing to check or tell: it sleeps from the start (its task
         // starts when a peer, its announce, a command or a subscriber wakes it).
@@ -340,7 +339,6 @@ impl Manager {
         let run = torrent::run_magnet(start, magnet.clone(), extra, opts, false, log, cmd_rx, only);
         let task = tokio::spawn(report_end(id, self.reports_tx.clone(), run));
         self.tasks_alive += 1;
-        self.by_hash.insert(magnet.info_hash, id);
         self.slots.push(Slot {
             id,
             info_hash: magnet.info_hash,

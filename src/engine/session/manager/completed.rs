@@ -77,7 +77,7 @@ impl Manager {
         outcome: Result<(), RequestError>,
     ) {
         self.dirty = true;
-        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+        let Some(i) = self.slots.index(id) else {
             return;
         };
         let slot = &mut self.slots[i];
@@ -131,7 +131,7 @@ impl Manager {
     /// A run ended: a failure goes on the torrent's line.
     pub(super) fn on_script_done(&mut self, id: TorrentId, outcome: Result<(), ScriptError>) {
         self.dirty = true;
-        if let Some(slot) = self.slots.iter_mut().find(|s| s.id == id) {
+        if let Some(slot) = self.slots.find_mut(id) {
             if let Err(e) = outcome {
                 slot.policy.after_complete = Some(format!("on_complete failed: {e}"));
             }
@@ -140,7 +140,7 @@ impl Manager {
 
     /// The user resumed or verified the torrent: what failed is no longer news.
     pub(super) fn forget_after_complete(&mut self, id: TorrentId, c: Option<&Command>) {
-        let Some(slot) = self.slots.iter_mut().find(|s| s.id == id) else {
+        let Some(slot) = self.slots.find_mut(id) else {
             return;
         };
         let paused = slot.policy.stopped.as_ref().is_some_and(|p| p.paused)

@@ -12,11 +12,7 @@ impl Manager {
         id: TorrentId,
         edit: &LabelEdit,
     ) -> Result<Vec<String>, RequestError> {
-        let i = self
-            .slots
-            .iter()
-            .position(|s| s.id == id)
-            .ok_or(RequestError::NoTorrent(id))?;
+        let i = self.slots.index(id).ok_or(RequestError::NoTorrent(id))?;
         let now = edit.apply(&self.slots[i].policy.kept.labels)?;
         if now != self.slots[i].policy.kept.labels {
             self.slots[i].policy.kept.labels.clone_from(&now);

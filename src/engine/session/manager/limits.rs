@@ -36,11 +36,7 @@ impl Manager {
             LimitTarget::Torrents(ids) => {
                 let mut out = Vec::new();
                 for id in ids {
-                    let i = self
-                        .slots
-                        .iter()
-                        .position(|s| s.id == *id)
-                        .ok_or(RequestError::NoTorrent(*id))?;
+                    let i = self.slots.index(*id).ok_or(RequestError::NoTorrent(*id))?;
                     out.push(i);
                 }
                 out

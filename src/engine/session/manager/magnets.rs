@@ -16,7 +16,7 @@ impl Manager {
         link: &str,
         (paused, files): (bool, &AddFiles),
     ) {
-        let Some(slot) = self.slots.iter().find(|s| s.id == id) else {
+        let Some(slot) = self.slots.find(id) else {
             return;
         };
         let Some(p) = self.persist.as_mut() else {
@@ -79,12 +79,12 @@ impl Manager {
                 return;
             }
         };
-        if self.by_hash.contains_key(&magnet.info_hash) {
+        if self.slots.id_of(&magnet.info_hash).is_some() {
             return;
         }
         let id = self.new_slot_id();
         self.launch_magnet(id, magnet, m.save_path, (m.paused, m.files));
-        if let Some(slot) = self.slots.iter_mut().find(|s| s.id == id) {
+        if let Some(slot) = self.slots.find_mut(id) {
             slot.added = m.added;
             slot.queue_position = m.queue_position;
             slot.policy.kept = m.kept;

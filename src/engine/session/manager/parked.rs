@@ -71,7 +71,7 @@ impl Manager {
     /// Transmission does, so it seeds on. Returns false when the torrent's task should get
     /// the command.
     pub(super) fn pause_command(&mut self, id: TorrentId, c: &Command) -> bool {
-        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+        let Some(i) = self.slots.index(id) else {
             return true;
         };
         let slot = &mut self.slots[i];

@@ -470,10 +470,7 @@ impl Manager {
     }
 
     fn index(&self, id: TorrentId) -> Result<usize, RequestError> {
-        self.slots
-            .iter()
-            .position(|s| s.id == id)
-            .ok_or(RequestError::NoTorrent(id))
+        self.slots.index(id).ok_or(RequestError::NoTorrent(id))
     }
 
     /// Saves the torrent's resume data with its queue and goal settings now: a parked

@@ -11,7 +11,7 @@ impl Manager {
         delete_data: bool,
         reply: oneshot::Sender<Result<(), RequestError>>,
     ) {
-        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+        let Some(i) = self.slots.index(id) else {
             let _ = reply.send(Err(RequestError::NoTorrent(id)));
             return;
         };
@@ -26,7 +26,6 @@ impl Manager {
     /// The torrent's task has ended: forget it, its saved state and (if asked) its data.
     pub(super) fn finish_remove(&mut self, i: usize) {
         let slot = self.slots.remove(i);
-        self.by_hash.remove(&slot.info_hash);
         self.session.unroute_dormant(&slot.info_hash);
         let path = slot.save_path();
         let Some(Removal { delete_data, reply }) = slot.removing else {

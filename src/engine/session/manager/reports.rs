@@ -9,7 +9,7 @@ impl Manager {
         if matches!(report, Report::Ended(_)) {
             self.tasks_alive = self.tasks_alive.saturating_sub(1);
         }
-        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+        let Some(i) = self.slots.index(id) else {
             return;
         };
         match report {

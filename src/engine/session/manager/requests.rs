@@ -73,7 +73,7 @@ impl Manager {
                 // The channel is made first: a sleeping torrent's first snapshot shows it
                 // parked complete, and the task it wakes to gets the filled cell.
                 let port = self.session.ctx.listen_port;
-                let slot = self.slots.iter_mut().find(|s| s.id == id);
+                let slot = self.slots.find_mut(id);
                 let rx = slot.map(|s| s.subscribe(port));
                 self.wake_id(id, Wake::Subscribe);
                 // After the channel is in the task's cell: an idle torrent ticks slowly and
@@ -116,7 +116,7 @@ impl Manager {
 
     /// A place the user chose wins over the incomplete directory's target.
     fn forget_target(&mut self, id: TorrentId) {
-        if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
+        if let Some(s) = self.slots.find_mut(id) {
             (s.policy.kept.target, s.policy.kept.moving) = (None, false);
         }
     }

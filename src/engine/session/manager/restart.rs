@@ -8,7 +8,7 @@ use super::*;
 impl Manager {
     /// Stops the torrent and starts it again with a full check of its files.
     pub(super) fn verify(&mut self, id: TorrentId) {
-        if let Some(i) = self.slots.iter().position(|s| s.id == id) {
+        if let Some(i) = self.slots.index(id) {
             self.restart(i, None);
         }
     }
@@ -16,11 +16,7 @@ impl Manager {
     /// Points the torrent at `dir` without moving anything, and checks every piece there (the
     /// data is the user's to put there; what is missing is downloaded again).
     pub(super) fn locate(&mut self, id: TorrentId, dir: PathBuf) -> Result<(), RequestError> {
-        let i = self
-            .slots
-            .iter()
-            .position(|s| s.id == id)
-            .ok_or(RequestError::NoTorrent(id))?;
+        let i = self.slots.index(id).ok_or(RequestError::NoTorrent(id))?;
         if self.slots[i].meta.is_none() {
             return Err(RequestError::NoMetadata);
         }
@@ -42,7 +38,7 @@ impl Manager {
         dir: PathBuf,
         reply: oneshot::Sender<Result<(), RequestError>>,
     ) {
-        let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+        let Some(i) = self.slots.index(id) else {
             let _ = reply.send(Err(RequestError::NoTorrent(id)));
             return;
         };

@@ -175,7 +175,7 @@ impl Manager {
     /// next (`Parked::held`, replayed by `relaunch` and `restart`). A dormant torrent woken
     /// for the command (`wake` just before) is no longer parked, and its new task gets it now.
     pub(super) fn tell(&mut self, id: TorrentId, command: Command) {
-        let Some(slot) = self.slots.iter_mut().find(|s| s.id == id) else {
+        let Some(slot) = self.slots.find_mut(id) else {
             return;
         };
         match &mut slot.policy.stopped {
@@ -194,14 +194,14 @@ impl Manager {
 
     /// `wake` by id, when the torrent is dormant.
     pub(super) fn wake_id(&mut self, id: TorrentId, why: Wake) {
-        if let Some(i) = self.slots.iter().position(|s| s.id == id) {
+        if let Some(i) = self.slots.index(id) {
             self.wake(i, why);
         }
     }
 
     /// A connection named a dormant torrent (the router holds it until the task routes).
     pub(super) fn on_wake(&mut self, info_hash: [u8; 20]) {
-        if let Some(id) = self.by_hash.get(&info_hash).copied() {
+        if let Some(id) = self.slots.id_of(&info_hash) {
             self.wake_id(id, Wake::Incoming);
         }
     }
@@ -212,7 +212,7 @@ impl Manager {
         let max = self.announces.wakes_per_tick(&self.dormancy);
         self.announces.due(Instant::now(), max, &mut due);
         for &(at, id) in &due {
-            let Some(i) = self.slots.iter().position(|s| s.id == id) else {
+            let Some(i) = self.slots.index(id) else {
                 continue;
             };
             if self.slots[i].policy.announce_at == Some(at) {

@@ -1,0 +1,128 @@
+//! The session's table of torrents: each `Slot` by its id and by its info hash. Looking a
+//! torrent up is a hash lookup, not a walk over the list: a request naming each of 10,000
+//! torrents (an RPC client's poll) would otherwise walk the list 10,000 times.
+//!
+//! Invariants, kept by the only methods that change the list (`push`, `insert`, `remove`):
+//! - one slot per info hash: `by_hash` names exactly the slots' hashes, each with its id;
+//! - `by_id` gives each slot's index in `list`;
+//! - an id is never reused while the process runs (`new_id` only counts up).
+//!
+//! A slot's `id` and `info_hash` never change while it is listed: the table reads but never
+//! writes them, and no other code does either.
+
+use std::collections::HashMap;
+use std::ops::{Deref, Index, IndexMut};
+
+use super::Slot;
+use crate::engine::api::TorrentId;
+
+pub(super) struct Slots {
+    list: Vec<Slot>,
+    by_id: HashMap<TorrentId, usize>,
+    by_hash: HashMap<[u8; 20], TorrentId>,
+    next_id: u32,
+}
+
+impl Slots {
+    pub(super) fn new() -> Slots {
+        Slots {
+            list: Vec::new(),
+            by_id: HashMap::new(),
+            by_hash: HashMap::new(),
+            next_id: 1,
+        }
+    }
+
+    /// An id no slot had before.
+    pub(super) fn new_id(&mut self) -> TorrentId {
+        let id = TorrentId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// The index of the slot with this id.
+    pub(super) fn index(&self, id: TorrentId) -> Option<usize> {
+        self.by_id.get(&id).copied()
+    }
+
+    pub(super) fn find(&self, id: TorrentId) -> Option<&Slot> {
+        self.index(id).map(|i| &self.list[i])
+    }
+
+    pub(super) fn find_mut(&mut self, id: TorrentId) -> Option<&mut Slot> {
+        self.index(id).map(|i| &mut self.list[i])
+    }
+
+    /// The id of the torrent with this info hash.
+    pub(super) fn id_of(&self, info_hash: &[u8; 20]) -> Option<TorrentId> {
+        self.by_hash.get(info_hash).copied()
+    }
+
+    /// Lists a new slot last. Its info hash must not be listed yet (callers look first: a
+    /// second add of a torrent is answered with the first one's id).
+    pub(super) fn push(&mut self, slot: Slot) {
+        debug_assert!(!self.by_hash.contains_key(&slot.info_hash));
+        self.by_hash.insert(slot.info_hash, slot.id);
+        self.by_id.insert(slot.id, self.list.len());
+        self.list.push(slot);
+    }
+
+    /// Puts a slot at index `i` (a restarted torrent's successor where it was).
+    pub(super) fn insert(&mut self, i: usize, slot: Slot) {
+        debug_assert!(!self.by_hash.contains_key(&slot.info_hash));
+        self.by_hash.insert(slot.info_hash, slot.id);
+        self.list.insert(i, slot);
+        self.reindex_from(i);
+    }
+
+    /// Takes the slot at index `i` out of the table.
+    pub(super) fn remove(&mut self, i: usize) -> Slot {
+        let slot = self.list.remove(i);
+        self.by_id.remove(&slot.id);
+        self.reindex_from(i);
+        slot
+    }
+
+    pub(super) fn iter_mut(&mut self) -> std::slice::IterMut<'_, Slot> {
+        self.list.iter_mut()
+    }
+
+    pub(super) fn last_mut(&mut self) -> Option<&mut Slot> {
+        self.list.last_mut()
+    }
+
+    fn reindex_from(&mut self, i: usize) {
+        for (j, s) in self.list.iter().enumerate().skip(i) {
+            self.by_id.insert(s.id, j);
+        }
+    }
+}
+
+/// Read access to the list as a slice; changing it goes through the methods above.
+impl Deref for Slots {
+    type Target = [Slot];
+    fn deref(&self) -> &[Slot] {
+        &self.list
+    }
+}
+
+impl Index<usize> for Slots {
+    type Output = Slot;
+    fn index(&self, i: usize) -> &Slot {
+        &self.list[i]
+    }
+}
+
+impl IndexMut<usize> for Slots {
+    fn index_mut(&mut self, i: usize) -> &mut Slot {
+        &mut self.list[i]
+    }
+}
+
+impl<'a> IntoIterator for &'a Slots {
+    type Item = &'a Slot;
+    type IntoIter = std::slice::Iter<'a, Slot>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
