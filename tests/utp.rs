@@ -10,7 +10,7 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -101,93 +101,25 @@ async fn loopback_16_mib_byte_identical() {
     assert!(st.rtt.is_some(), "an RTT was measured");
 }
 
-/// Counts of what the relay did, so the test proves the path really was lossy.
-#[derive(Default)]
-struct RelayStats {
-    forwarded: AtomicU64,
-    dropped: AtomicU64,
-    reordered: AtomicU64,
-}
-
-/// A UDP relay: the client talks to `front`, the relay talks to `server` from `back`.
-/// Drops `drop_per_mille`/1000 of the datagrams and holds back `reorder_per_mille`/1000 until
-/// the next one in the same direction has gone.
-async fn relay(
-    server: SocketAddr,
-    drop_per_mille: u64,
-    reorder_per_mille: u64,
-) -> (SocketAddr, Arc<RelayStats>, tokio::task::JoinHandle<()>) {
-    let front = UdpSocket::bind(LOCAL).await.unwrap();
-    let back = UdpSocket::bind(LOCAL).await.unwrap();
-    let addr = front.local_addr().unwrap();
-    let stats = Arc::new(RelayStats::default());
-    let st = stats.clone();
-    let task = tokio::spawn(async move {
-        let mut client: Option<SocketAddr> = None;
-        let (mut b1, mut b2) = (vec![0u8; 2048], vec![0u8; 2048]);
-        let mut held: [Option<Vec<u8>>; 2] = [None, None];
-        let mut rng = 0x1234_5678_9abc_def0u64;
-        loop {
-            let (dir, data, to) = tokio::select! {
-                r = front.recv_from(&mut b1) => {
-                    let Ok((n, from)) = r else { continue };
-                    client = Some(from);
-                    (0usize, b1[..n].to_vec(), server)
-                }
-                r = back.recv_from(&mut b2) => {
-                    let Ok((n, _)) = r else { continue };
-                    let Some(c) = client else { continue };
-                    (1usize, b2[..n].to_vec(), c)
-                }
-            };
-            let sock = if dir == 0 { &back } else { &front };
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let roll = rng % 1000;
-            if roll < drop_per_mille {
-                st.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            if roll < drop_per_mille + reorder_per_mille && held[dir].is_none() {
-                st.reordered.fetch_add(1, Ordering::Relaxed);
-                held[dir] = Some(data);
-                continue;
-            }
-            let _ = sock.send_to(&data, to).await;
-            if let Some(h) = held[dir].take() {
-                let _ = sock.send_to(&h, to).await;
-            }
-            st.forwarded.fetch_add(1, Ordering::Relaxed);
-        }
-    });
-    (addr, stats, task)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lossy_reordering_relay_16_mib() {
     let (server, listener, client) = pair().await;
-    let (via, stats, task) = relay(server.local_addr().unwrap(), 20, 30).await;
+    let (via, stats, task) =
+        common::relay::start(Ipv4Addr::LOCALHOST, server.local_addr().unwrap(), 20, 30).await;
     let (took, c) = transfer(&client, via, listener, 16 << 20).await;
     task.abort();
     let st = c.stats();
     eprintln!(
         "uTP via relay (2 % loss, 3 % reordered) 16 MiB: {:.1} MB/s; relay dropped {} reordered {} of {}; sender retransmits {} timeouts {}",
         16.0 * 1.048_576 / took.as_secs_f64(),
-        stats.dropped.load(Ordering::Relaxed),
-        stats.reordered.load(Ordering::Relaxed),
-        stats.forwarded.load(Ordering::Relaxed),
+        stats.counts().0,
+        stats.counts().1,
+        stats.forwarded(),
         st.retransmits,
         st.timeouts
     );
-    assert!(
-        stats.dropped.load(Ordering::Relaxed) > 100,
-        "the relay dropped datagrams"
-    );
-    assert!(
-        stats.reordered.load(Ordering::Relaxed) > 100,
-        "the relay reordered datagrams"
-    );
+    assert!(stats.counts().0 > 100, "the relay dropped datagrams");
+    assert!(stats.counts().1 > 100, "the relay reordered datagrams");
     assert!(st.retransmits > 0, "losses were repaired by retransmission");
     // What a rate limit charges for them (issue 20): every resent packet's payload, once.
     assert!(

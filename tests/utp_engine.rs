@@ -12,8 +12,6 @@
 mod common;
 #[path = "utp_engine/hostile.rs"]
 mod hostile;
-#[path = "utp_engine/relay.rs"]
-mod relay;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -283,7 +281,7 @@ fn ttui_to_ttui_through_a_lossy_reordering_relay() {
     let log = fx.dir.path().join("seeder.log");
     let (mut seeder, addr) = ttui_seeder(&fx, &["--transport", "utp"], &log);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (via, stats) = rt.block_on(relay::start(loopback_ip(), addr, 20, 30));
+    let (via, stats, _relay) = rt.block_on(common::relay::start(loopback_ip(), addr, 20, 30));
     let text = download_over_utp(&fx, via, &["--transport", "utp"], "through the lossy relay");
     seeder.kill();
     drop(rt);

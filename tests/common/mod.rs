@@ -12,6 +12,8 @@
 // Each test binary uses a different subset of the kit.
 #![allow(dead_code)]
 
+pub mod relay;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};

@@ -10,6 +10,7 @@ use tokio::net::UdpSocket;
 pub struct Stats {
     dropped: AtomicU64,
     reordered: AtomicU64,
+    forwarded: AtomicU64,
 }
 
 impl Stats {
@@ -20,24 +21,29 @@ impl Stats {
             self.reordered.load(Ordering::Relaxed),
         )
     }
+
+    /// Datagrams passed on (a held one counts when it goes).
+    pub fn forwarded(&self) -> u64 {
+        self.forwarded.load(Ordering::Relaxed)
+    }
 }
 
 /// Starts a relay on `ip`: a client sends to the returned address, the relay forwards to
 /// `server` from a second socket and back. `drop_per_mille`/1000 of the datagrams are lost,
 /// `reorder_per_mille`/1000 held back until the next one in the same direction has gone.
-/// Runs until its runtime is dropped.
+/// Runs until its task is aborted or its runtime is dropped.
 pub async fn start(
     ip: Ipv4Addr,
     server: SocketAddr,
     drop_per_mille: u64,
     reorder_per_mille: u64,
-) -> (SocketAddr, Arc<Stats>) {
+) -> (SocketAddr, Arc<Stats>, tokio::task::JoinHandle<()>) {
     let front = UdpSocket::bind((ip, 0)).await.expect("relay front socket");
     let back = UdpSocket::bind((ip, 0)).await.expect("relay back socket");
     let addr = front.local_addr().expect("relay address");
     let stats = Arc::new(Stats::default());
     let st = Arc::clone(&stats);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut client: Option<SocketAddr> = None;
         let (mut b1, mut b2) = (vec![0u8; 65_536], vec![0u8; 65_536]);
         let mut held: [Option<Vec<u8>>; 2] = [None, None];
@@ -73,7 +79,8 @@ pub async fn start(
             if let Some(h) = held[dir].take() {
                 let _ = sock.send_to(&h, to).await;
             }
+            st.forwarded.fetch_add(1, Ordering::Relaxed);
         }
     });
-    (addr, stats)
+    (addr, stats, task)
 }
