@@ -25,7 +25,7 @@ pub mod engine {
     pub use crate::engine::torrent::Engine;
     pub use crate::engine::{api, ExtHandshake};
     pub mod create {
-        pub use crate::engine::create::{create_torrent, make_payload, PayloadSpec};
+        pub use crate::engine::create::create_torrent;
     }
     pub mod disk {
         pub mod parts {
@@ -92,6 +92,7 @@ pub mod cli {
 }
 
 pub mod demo {
+    pub use crate::demo::spec::{make_payload, PayloadSpec};
     pub use crate::demo::{write_transmission_settings, TransmissionSettings};
 }
 

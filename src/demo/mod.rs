@@ -16,6 +16,7 @@ mod fake;
 mod payload;
 mod procs;
 mod seeders;
+pub(crate) mod spec;
 mod steps;
 mod swarm;
 

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::engine::create::{create_torrent, make_payload, PayloadFile, PayloadSpec};
+use super::spec::{make_payload, PayloadFile, PayloadSpec};
+use crate::engine::create::create_torrent;
 use crate::protocol::metainfo::{encode_torrent, Metainfo};
 
 use super::DemoError;

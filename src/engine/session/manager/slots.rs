@@ -78,6 +78,7 @@ impl Slots {
     /// Takes the slot at index `i` out of the table.
     pub(super) fn remove(&mut self, i: usize) -> Slot {
         let slot = self.list.remove(i);
+        self.by_hash.remove(&slot.info_hash);
         self.by_id.remove(&slot.id);
         self.reindex_from(i);
         slot
