@@ -11,6 +11,7 @@ mod common;
 mod prereq;
 
 use std::fs::{self, OpenOptions};
+use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,6 +31,18 @@ fn load_info(torrent: &Torrent) -> Info {
 
 /// `ttui seed` on 127.0.0.1 with a fixed port, logging to `log`.
 fn spawn_seed(torrent: &Torrent, data_dir: &Path, port: u16, log: &Path, extra: &[&str]) -> Ttui {
+    spawn_seed_at("127.0.0.1", torrent, data_dir, port, log, extra)
+}
+
+/// `ttui seed` bound to `bind`.
+fn spawn_seed_at(
+    bind: &str,
+    torrent: &Torrent,
+    data_dir: &Path,
+    port: u16,
+    log: &Path,
+    extra: &[&str],
+) -> Ttui {
     let mut args: Vec<String> = vec![
         "seed".into(),
         torrent.path.display().to_string(),
@@ -37,7 +50,7 @@ fn spawn_seed(torrent: &Torrent, data_dir: &Path, port: u16, log: &Path, extra: 
         data_dir.display().to_string(),
         "--headless".into(),
         "--bind".into(),
-        "127.0.0.1".into(),
+        bind.into(),
         "--port".into(),
         port.to_string(),
         "--log-file".into(),
@@ -159,6 +172,67 @@ fn libtorrent_downloads_from_ttui_seed() {
         seed.report()
     );
     seed.kill();
+}
+
+/// The peers opentracker lists for `info_hash` (compact form), asked as a leecher that
+/// leaves again at once (port 1: nobody is dialed there).
+fn tracker_peers(tracker: &Opentracker, info_hash: &[u8; 20]) -> Vec<SocketAddr> {
+    let ask = |event: &str| {
+        let path = format!(
+            "/announce?info_hash={}&peer_id=-XX0000-probeprobepr&port=1&uploaded=0\
+             &downloaded=0&left=1&compact=1&numwant=50{event}",
+            url_encode(info_hash)
+        );
+        http_get(tracker.addr(), &path).unwrap_or_else(|e| panic!("announce to opentracker: {e}"))
+    };
+    let body = ask("");
+    let _ = ask("&event=stopped");
+    let at = find(&body, b"5:peers").expect("a peers key in the tracker's reply") + 7;
+    let colon = at + find(&body[at..], b":").expect("a byte string of peers");
+    let len: usize = std::str::from_utf8(&body[at..colon])
+        .unwrap()
+        .parse()
+        .unwrap();
+    body[colon + 1..colon + 1 + len]
+        .chunks_exact(6)
+        .map(|c| {
+            let ip = std::net::Ipv4Addr::new(c[0], c[1], c[2], c[3]);
+            SocketAddr::from((ip, u16::from_be_bytes([c[4], c[5]])))
+        })
+        .collect()
+}
+
+/// `--bind 127.0.0.11`: the announces (HTTP and UDP) leave from there, so the tracker lists
+/// ttui at the address it listens on, and a libtorrent leecher that knows of it only from the
+/// tracker completes from it.
+#[test]
+fn a_seed_bound_to_an_address_is_listed_there_and_found() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let fx = Fixture::multi_file("seeded from its bind address", 14, 17);
+    let mut tracker = Opentracker::start(&[fx.torrent.info_hash]);
+    for (name, url) in [("udp", tracker.udp_url()), ("http", tracker.http_url())] {
+        // A port of its own each round: the same torrent, so the last round's entry stays.
+        let bind = SocketAddr::from(([127, 0, 0, 11], free_port()));
+        let t = fx.torrent_with(&format!("{name}.torrent"), Some(&url), &[]);
+        let log = fx.dir.path().join(format!("seed-{name}.log"));
+        let ip = bind.ip().to_string();
+        let mut seed = spawn_seed_at(&ip, &t, &fx.data_dir, bind.port(), &log, &[]);
+        wait_seeding(&mut seed, "ttui to verify the data and seed");
+        tracker.wait_seeders(&t.info_hash, 1);
+        let listed = tracker_peers(&tracker, &t.info_hash);
+        assert!(
+            listed.contains(&bind),
+            "over {name}, the tracker lists {listed:?}, not {bind}"
+        );
+        if name == "http" {
+            let out = fx.out_dir("lt-out");
+            let mut leecher = LibtorrentPeer::start_leecher(&t, &out, LtOptions::default());
+            leecher.wait_done(DOWNLOAD_TIMEOUT);
+            assert_same_tree(&fx.payload, &out.join(&t.name));
+        }
+        seed.kill();
+    }
 }
 
 /// Copies the file tree at `from` to `to`.

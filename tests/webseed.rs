@@ -27,6 +27,16 @@ fn make_torrent(payload: &Path, url: &str, out: &Path) -> Torrent {
 }
 
 fn ttui_args(torrent: &Torrent, out: &Path, log: &Path, peer: Option<SocketAddr>) -> Vec<String> {
+    ttui_args_at("127.0.0.1", torrent, out, log, peer)
+}
+
+fn ttui_args_at(
+    bind: &str,
+    torrent: &Torrent,
+    out: &Path,
+    log: &Path,
+    peer: Option<SocketAddr>,
+) -> Vec<String> {
     let mut v: Vec<String> = vec![
         torrent.path.display().to_string(),
         "-o".into(),
@@ -35,7 +45,7 @@ fn ttui_args(torrent: &Torrent, out: &Path, log: &Path, peer: Option<SocketAddr>
         "--no-trackers".into(),
         "--no-dht".into(),
         "--bind".into(),
-        "127.0.0.1".into(),
+        bind.into(),
         "--port".into(),
         free_port().to_string(),
         "--log-file".into(),
@@ -59,6 +69,29 @@ fn complete_from_web_seed_alone(data: &Path, payload: &Path) {
     let name = payload.file_name().expect("payload name");
     assert_same_tree(payload, &out.join(name));
     assert!(server.requests() > 0, "the server saw no request");
+}
+
+/// `--bind`: the web seed's requests leave from that address (no other).
+#[test]
+fn web_seed_requests_leave_from_the_bind_address() {
+    require_loopback_only();
+    if !prereq::have_tools(&["mktorrent", "python3"]) {
+        return;
+    }
+    let data = tempdir("ttui-webseed-data-");
+    let payload = make_single_file_payload(data.path(), "bound.bin", (2 << 20) + 5, 12);
+    let work = tempdir("ttui-webseed-");
+    let server = HttpSeed::start(data.path(), "ok");
+    let torrent = make_torrent(&payload, &server.url(), &work.path().join("t.torrent"));
+    let (out, log) = (work.path().join("out"), work.path().join("ttui.log"));
+    let args = ttui_args_at("127.0.0.11", &torrent, &out, &log, None);
+    Ttui::run(args, DOWNLOAD_TIMEOUT).assert_success("download from the web seed");
+    assert_same_tree(&payload, &out.join("bound.bin"));
+    assert_eq!(
+        server.clients(),
+        ["127.0.0.11"],
+        "where the requests came from"
+    );
 }
 
 #[test]

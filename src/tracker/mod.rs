@@ -11,9 +11,9 @@ pub(crate) mod pace;
 pub(crate) mod task;
 pub mod udp;
 
-pub(crate) use task::spawn;
+pub(crate) use task::{spawn_with_config, TaskConfig};
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -79,12 +79,32 @@ impl TrackerRow {
 /// announce fails with "connection reset" (and no pooled connection outlives the runtime that
 /// opened it).
 pub(crate) fn http_client() -> reqwest::Result<reqwest::Client> {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    if let Some(c) = CLIENT.get() {
-        return Ok(c.clone());
+    http_client_from(None)
+}
+
+/// `http_client` whose connections leave from `local` (`--bind`), one per address asked for
+/// (a process has one or two). With an IPv4 address, a tracker reachable only over IPv6
+/// cannot be reached: leaving from elsewhere is what `--bind` forbids.
+pub(crate) fn http_client_from(local: Option<IpAddr>) -> reqwest::Result<reqwest::Client> {
+    type Clients = std::sync::Mutex<Vec<(Option<IpAddr>, reqwest::Client)>>;
+    static CLIENTS: std::sync::OnceLock<Clients> = std::sync::OnceLock::new();
+    let clients = CLIENTS.get_or_init(Default::default);
+    let known = |list: &[(Option<IpAddr>, reqwest::Client)]| {
+        list.iter()
+            .find(|(a, _)| *a == local)
+            .map(|(_, c)| c.clone())
+    };
+    if let Some(c) = clients.lock().ok().and_then(|l| known(&l)) {
+        return Ok(c);
     }
-    let c = http_client_builder().build()?;
-    Ok(CLIENT.get_or_init(|| c).clone())
+    let c = http_client_builder().local_address(local).build()?;
+    if let Ok(mut list) = clients.lock() {
+        match known(&list) {
+            Some(first) => return Ok(first),
+            None => list.push((local, c.clone())),
+        }
+    }
+    Ok(c)
 }
 
 /// `http_client`'s settings, for callers that add their own (the demo and the tests, which
@@ -303,11 +323,23 @@ pub async fn announce_with(
     http: &reqwest::Client,
     schedule: &udp::UdpSchedule,
 ) -> Result<AnnounceResponse, TrackerError> {
+    announce_from(url, req, http, schedule, None).await
+}
+
+/// Like [`announce_with`], a UDP announce leaving from `local` (`--bind`; an HTTP one leaves
+/// from where `http` was built to: `http_client_from`).
+pub(crate) async fn announce_from(
+    url: &str,
+    req: &AnnounceRequest,
+    http: &reqwest::Client,
+    schedule: &udp::UdpSchedule,
+    local: Option<IpAddr>,
+) -> Result<AnnounceResponse, TrackerError> {
     let parsed = reqwest::Url::parse(url.trim())
         .map_err(|e| TrackerError::InvalidUrl(format!("{}: {e}", clean_text(url.as_bytes()))))?;
     match parsed.scheme() {
         "http" | "https" => http::announce(url.trim(), req, http).await,
-        "udp" => udp::announce(&parsed, req, schedule).await,
+        "udp" => udp::announce(&parsed, req, schedule, local).await,
         other => Err(TrackerError::UnsupportedScheme(clean_text(
             other.as_bytes(),
         ))),

@@ -40,6 +40,8 @@ pub struct TaskConfig {
     pub stop_timeout: Duration,
     /// Status rows are re-sent this often so their relative times stay fresh.
     pub refresh: Duration,
+    /// The address announces leave from (`--bind`); None: where the system routes them.
+    pub local: Option<std::net::IpAddr>,
 }
 
 impl Default for TaskConfig {
@@ -52,34 +54,13 @@ impl Default for TaskConfig {
             backoff_max: Duration::from_secs(30 * 60),
             stop_timeout: Duration::from_secs(3),
             refresh: Duration::from_secs(1),
+            local: None,
         }
     }
 }
 
-/// Starts the tracker task with the default configuration. It ends when `commands` closes,
-/// when `updates` is dropped, or after `Stop`.
-pub(crate) fn spawn(
-    tiers: Vec<Vec<String>>,
-    info_hash: [u8; 20],
-    peer_id: [u8; 20],
-    port: u16,
-    progress: watch::Receiver<Progress>,
-    commands: mpsc::Receiver<TrackerCommand>,
-    updates: mpsc::Sender<TrackerUpdate>,
-) -> JoinHandle<()> {
-    spawn_with_config(
-        TaskConfig::default(),
-        tiers,
-        info_hash,
-        peer_id,
-        port,
-        progress,
-        commands,
-        updates,
-    )
-}
-
-/// [`spawn`] with explicit knobs.
+/// Starts the tracker task. It ends when `commands` closes, when `updates` is dropped, or
+/// after `Stop`.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_with_config(
     config: TaskConfig,
@@ -214,7 +195,7 @@ impl Task {
             });
         }
         let mut outbox = VecDeque::new();
-        let http = match http_client() {
+        let http = match http_client_from(config.local) {
             Ok(c) => Some(c),
             Err(e) => {
                 outbox.push_back(TrackerUpdate::Log(
@@ -366,7 +347,7 @@ impl Task {
         }
         let all = futures::future::join_all(
             urls.iter()
-                .map(|u| announce_with(u, &req, &http, &schedule)),
+                .map(|u| announce_from(u, &req, &http, &schedule, self.config.local)),
         );
         match tokio::time::timeout(limit, all).await {
             Ok(results) => {

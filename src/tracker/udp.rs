@@ -229,6 +229,7 @@ pub async fn announce(
     url: &reqwest::Url,
     req: &AnnounceRequest,
     schedule: &UdpSchedule,
+    local: Option<std::net::IpAddr>,
 ) -> Result<AnnounceResponse, TrackerError> {
     let total = schedule.total();
     // getaddrinfo can stall for many seconds; it shares the announce's time budget.
@@ -248,7 +249,7 @@ pub async fn announce(
         ))
     };
     let end = tokio::time::Instant::now() + total;
-    match tokio::time::timeout_at(end, exchange_all(addr, req, schedule, end)).await {
+    match tokio::time::timeout_at(end, exchange_all(addr, req, schedule, end, local)).await {
         Ok(Ok(Some(r))) => Ok(r),
         Ok(Ok(None)) | Err(_) => {
             forget_connection(addr);
@@ -263,11 +264,13 @@ async fn exchange_all(
     req: &AnnounceRequest,
     schedule: &UdpSchedule,
     end: tokio::time::Instant,
+    local: Option<std::net::IpAddr>,
 ) -> Result<Option<AnnounceResponse>, TrackerError> {
-    let bind: SocketAddr = if addr.is_ipv4() {
-        SocketAddr::from(([0, 0, 0, 0], 0))
-    } else {
-        SocketAddr::from(([0u16; 8], 0))
+    // From `--bind`'s address when it is of the tracker's family (as TCP to peers).
+    let bind: SocketAddr = match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
+        Some(ip) => SocketAddr::new(ip, 0),
+        None if addr.is_ipv4() => SocketAddr::from(([0, 0, 0, 0], 0)),
+        None => SocketAddr::from(([0u16; 8], 0)),
     };
     let sock = UdpSocket::bind(bind)
         .await

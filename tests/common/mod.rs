@@ -143,6 +143,19 @@ pub fn closed_addr() -> SocketAddr {
 // ---------------------------------------------------------------------------------------
 
 /// Last `n` lines of a file, for panic messages.
+/// The message of a panic a ttui process wrote to `path` (color-eyre's report: the lines from
+/// "The application panicked" to its location), which the tail of a long backtrace leaves out.
+pub fn panic_message(path: &Path) -> Option<String> {
+    let text = String::from_utf8_lossy(&fs::read(path).ok()?).into_owned();
+    let start = text.find("The application panicked")?;
+    let lines: Vec<&str> = text[start..].lines().take(4).collect();
+    Some(format!(
+        "--- panic in {} ---\n{}",
+        path.display(),
+        lines.join("\n")
+    ))
+}
+
 pub fn tail(path: &Path, n: usize) -> String {
     match fs::read(path) {
         Ok(bytes) => {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::common::{last_lines, tail, tempdir};
+use crate::common::{last_lines, panic_message, tail, tempdir};
 
 /// How long one verb may take (it talks to a local socket; `show` waits up to 1.5 s).
 const VERB_WAIT: Duration = Duration::from_secs(20);
@@ -278,7 +278,12 @@ impl Daemon {
     }
 
     pub fn report(&mut self) -> String {
-        format!("{}\n{}", tail(&self.stderr, 15), tail(&self.log, 40))
+        let panic = panic_message(&self.stderr).unwrap_or_default();
+        format!(
+            "{panic}\n{}\n{}",
+            tail(&self.stderr, 15),
+            tail(&self.log, 40)
+        )
     }
 }
 

@@ -21,7 +21,7 @@ class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt, *args):
-        sys.stdout.write("request " + (fmt % args) + "\n")
+        sys.stdout.write("request from %s: %s\n" % (self.client_address[0], fmt % args))
         sys.stdout.flush()
 
     def fail(self, code):
@@ -99,6 +99,17 @@ impl HttpSeed {
 
     pub fn requests(&self) -> usize {
         self.proc.stdout_text().matches("request ").count()
+    }
+
+    /// The addresses the requests came from, each once.
+    pub fn clients(&self) -> Vec<String> {
+        let mut out: Vec<String> = (self.proc.stdout_text().lines())
+            .filter_map(|l| l.strip_prefix("request from ")?.split(':').next())
+            .map(str::to_string)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 }
 

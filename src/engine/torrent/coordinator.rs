@@ -231,7 +231,12 @@ impl Coordinator {
         let (tracker_upd_tx, tracker_upd) = mpsc::channel(64);
         let (tx, rx) = mpsc::channel(8);
         self.sources.tracker_tx = Some(tx);
-        let task = tracker::spawn(
+        let config = tracker::TaskConfig {
+            local: self.shared.bind,
+            ..Default::default()
+        };
+        let task = tracker::spawn_with_config(
+            config,
             self.given.meta.trackers.clone(),
             self.given.meta.info_hash,
             self.shared.our_id,

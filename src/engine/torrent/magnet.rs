@@ -71,6 +71,7 @@ pub(crate) async fn fetch_in_session(
         report: &report,
         encryption: session.encryption,
         transports: &transports,
+        local: session.bind,
     };
     // Only the session hears from its torrents: it is the one that keeps a magnet for weeks.
     let patient = start.reports.is_some();

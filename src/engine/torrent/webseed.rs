@@ -195,7 +195,7 @@ impl Drop for Claim {
 }
 
 async fn run(shared: Arc<Shared>, url: String, conn: u64, live: Arc<WebSeedLive>) {
-    let client = match fetch::client() {
+    let client = match fetch::client(shared.bind) {
         Ok(c) => c,
         Err(e) => {
             live.fail(&url, PeerEnd::WebSeed(format!("http client: {e}")), None);

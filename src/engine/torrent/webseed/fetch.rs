@@ -46,8 +46,10 @@ pub(crate) enum FetchError {
 /// For one ranged GET, body included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(super) fn client() -> reqwest::Result<reqwest::Client> {
+/// A client whose requests leave from `local` (`--bind`) when one is given.
+pub(super) fn client(local: Option<std::net::IpAddr>) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .local_address(local)
         .user_agent(concat!("ttui/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .timeout(REQUEST_TIMEOUT)
