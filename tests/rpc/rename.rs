@@ -221,3 +221,53 @@ fn a_file_and_the_top_folder_are_renamed_on_disk_and_kept_across_a_restart() {
     assert_same_tree(&beta.root, &leech.join("beta"));
     daemon.assert_alive("the end");
 }
+
+/// Renamed while it downloads (slowed by the session's limit so the rename lands halfway):
+/// the bytes written before go with the file, the rest are written under the new name, and
+/// the file is whole and verified at the end; nothing is left at the old name.
+#[test]
+fn a_file_renamed_while_it_downloads_loses_nothing() {
+    if !prereq::have_tools(&["transmission-remote"]) {
+        return;
+    }
+    let s = setup("ttui-rpc-rename-live-", "");
+    let (env, rpc) = (&s.env, s.rpc);
+    let gamma = &s.payloads[2];
+    let mut client = Rpc::new(rpc, None);
+    client.ok(
+        "session-set",
+        json!({"speed-limit-down": 150, "speed-limit-down-enabled": true}),
+    );
+    let added = remote(env, rpc, &["-a", &gamma.path()]);
+    assert!(added.contains("success"), "{added}");
+    let t = client.wait("a part of it", &gamma.hash(), &["percentDone", "id"], |t| {
+        t["percentDone"].as_f64().is_some_and(|p| p > 0.1)
+    });
+    let n = t["id"].as_u64().unwrap();
+    let a = client.ok(
+        "torrent-rename-path",
+        json!({"ids": [n], "path": "gamma.bin", "name": "gamma renamed.bin"}),
+    );
+    assert_eq!(a["name"], "gamma renamed.bin");
+    // The pieces verified up to its last resume point are kept (those since are fetched
+    // again, as after a move).
+    let t = client
+        .torrent(&gamma.hash(), &["percentDone", "name"])
+        .unwrap();
+    assert!(
+        t["percentDone"].as_f64().unwrap() < 1.0,
+        "renamed halfway: {t}"
+    );
+    client.ok("session-set", json!({"speed-limit-down-enabled": false}));
+    client.wait("the download", &gamma.hash(), &["percentDone"], |t| {
+        t["percentDone"] == 1.0
+    });
+    assert_eq!(
+        fs::read(env.out.join("gamma renamed.bin")).unwrap(),
+        fs::read(&gamma.root).unwrap()
+    );
+    assert!(!env.out.join("gamma.bin").exists());
+    let t = client.torrent(&gamma.hash(), &["name", "files"]).unwrap();
+    assert_eq!(t["name"], "gamma renamed.bin", "{t}");
+    assert_eq!(t["files"][0]["name"], "gamma renamed.bin", "{t}");
+}
