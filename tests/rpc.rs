@@ -17,6 +17,8 @@ mod kit;
 #[path = "session/payload.rs"]
 mod payload;
 mod prereq;
+#[path = "rpc/rename.rs"]
+mod rename;
 #[path = "rpc/sonarr.rs"]
 mod sonarr;
 #[path = "rpc/web.rs"]

@@ -1,11 +1,30 @@
 //! The Transmission RPC's request body: any bytes parse to an envelope or a short error,
 //! never a panic; an envelope's response (with its tag) is JSON that parses back with the
 //! same result and tag. The same bytes as a request's path: the web client's route never
-//! names a file outside its directory (no `..`, no root, no hidden name).
+//! names a file outside its directory (no `..`, no root, no hidden name). The same bytes as
+//! `torrent-rename-path`'s `path` and `name` (split at the first newline): a rename never
+//! panics and never makes a path part that is empty, `.`, `..` or holds a `/`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use ttui::internals::rpc::request::{parse, response};
+use ttui::internals::engine::api::{check_name, plan_rename};
+use ttui::internals::protocol::metainfo::{FileEntry, Info};
 use ttui::internals::rpc::web::{route, Route};
+
+/// A small torrent: a folder with a file, a subfolder and a padding file.
+fn info() -> Info {
+    let file = |p: &str, offset| FileEntry::new(p.split('/').map(String::from).collect(), 5, offset);
+    Info {
+        name: "top".into(),
+        piece_length: 16384,
+        pieces: vec![[0; 20]],
+        files: vec![file("top/a", 0), file("top/sub/b", 5), file("top/.pad/0", 10)],
+        total_length: 15,
+        private: false,
+        source: None,
+        single_file: false,
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(path) = std::str::from_utf8(data) {
@@ -18,6 +37,14 @@ fuzz_target!(|data: &[u8]| {
                     }
                     other => panic!("{path}: {other:?}"),
                 }
+            }
+        }
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let (path, name) = text.split_once('\n').unwrap_or((text, "x"));
+        if let Ok(Some(r)) = plan_rename(&info(), path, name) {
+            for f in &r.info.files {
+                assert!(f.path.iter().all(|c| check_name(c).is_ok()), "{path} {name}");
             }
         }
     }

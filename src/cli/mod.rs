@@ -364,6 +364,15 @@ pub(crate) enum Verb {
         #[command(flatten)]
         at: At,
     },
+    /// Rename a file or folder of a torrent: PATH as `ttui files` shows it (the torrent's
+    /// name first), NAME its new last part. The top folder renames the torrent.
+    Rename {
+        id: String,
+        path: String,
+        name: String,
+        #[command(flatten)]
+        at: At,
+    },
     /// Rate limits: the session's (no ID) or torrents' own (IDs, or `all`); without --down,
     /// --up or --turtle, prints them. RATE: 2M, 500K, 1.5MiB (K/M/G = KiB/MiB/GiB per
     /// second), 0 = unlimited. With --seed-ratio, --seed-time or --seed-idle: one torrent's
@@ -406,6 +415,7 @@ impl Verb {
             | Verb::Verify { at, .. }
             | Verb::Remove { at, .. }
             | Verb::Move { at, .. }
+            | Verb::Rename { at, .. }
             | Verb::Files { at, .. }
             | Verb::Queue { at, .. }
             | Verb::Label { at, .. }
@@ -423,6 +433,7 @@ impl Verb {
             | Verb::Verify { at, .. }
             | Verb::Remove { at, .. }
             | Verb::Move { at, .. }
+            | Verb::Rename { at, .. }
             | Verb::Files { at, .. }
             | Verb::Queue { at, .. }
             | Verb::Label { at, .. }

@@ -19,7 +19,7 @@ use crate::engine::api::*;
 
 use super::serve_send::{each, error, force, ids_of, one, SessionSnap};
 use super::serve_show::show;
-use super::serve_verbs::{add, files, goals, move_to, remove, torrent_command};
+use super::serve_verbs::{add, files, goals, move_to, remove, rename, torrent_command};
 
 pub(crate) use super::serve_send::Requests;
 pub(crate) use super::serve_show::row;
@@ -131,6 +131,7 @@ pub(crate) async fn handle(req: Request, requests: &Requests, snapshot: &Session
             remove(&ids, delete_data, &current, requests, snapshot).await
         }
         Request::Move { id, dir } => move_to(&id, dir, &current, requests).await,
+        Request::Rename { id, path, name } => rename(&id, (path, name), &current, requests).await,
         Request::Watch => super::serve_watch::watch_session(snapshot.clone()),
         Request::Limit { ids, change } => {
             super::limit::serve(ids, change, requests, &ids_of(&current)).await

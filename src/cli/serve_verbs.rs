@@ -149,6 +149,46 @@ pub(super) async fn move_to(
     }])
 }
 
+/// Renames one file or folder of one torrent; the row shows the torrent's name after it.
+pub(super) async fn rename(
+    id: &str,
+    (path, name): (String, String),
+    current: &SessionSnapshot,
+    requests: &Requests,
+) -> Response {
+    let ids = match resolve_ids(&[id.to_string()], &ids_of(current)) {
+        Ok(ids) => ids,
+        Err(e) => return Response::Error(e),
+    };
+    let [id] = ids[..] else {
+        return error(ErrorKind::BadArgument, "name exactly one torrent");
+    };
+    let id = TorrentId(id);
+    let top = path.split('/').filter(|c| !c.is_empty()).count() == 1;
+    let (reply, rx) = oneshot::channel();
+    let request = SessionRequest::RenamePath {
+        id,
+        path,
+        name: name.clone(),
+        reply,
+    };
+    if requests.send(request).is_err() {
+        return gone();
+    }
+    let error = outcome(rx).await;
+    // The snapshot is from before: the torrent's new name is the one just given.
+    let name = if top && error.is_none() {
+        name
+    } else {
+        name_of(current, id)
+    };
+    Response::Done(vec![IdResult {
+        id: id.0,
+        name,
+        error,
+    }])
+}
+
 /// A key from a remote screen, passed on to the torrent.
 pub(super) fn torrent_command(
     id: u32,

@@ -82,6 +82,10 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
             id,
             dir: absolute(&dir),
         },
+        Verb::Rename { id, path, name, .. } => {
+            crate::engine::api::check_name(&name).map_err(|e| bad(&e.to_string()))?;
+            Request::Rename { id, path, name }
+        }
         Verb::Limit {
             ids,
             down,
@@ -231,6 +235,7 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
                     "verify" => "checking",
                     "remove" => "removed",
                     "move" => "moving",
+                    "rename" => "renamed",
                     "force" => "force-started",
                     "queue" => "moved in the queue",
                     "goals" => "goals set",

@@ -105,6 +105,12 @@ pub enum Request {
         id: String,
         dir: PathBuf,
     },
+    /// `ttui rename ID PATH NAME`: a file or folder of the torrent gets a new last name.
+    Rename {
+        id: String,
+        path: String,
+        name: String,
+    },
     Shutdown,
     /// `ttui attach`: the session's snapshot, streamed as [`Response::Session`] frames about
     /// twice a second (and at least every few seconds, so a dead link shows) until the
@@ -157,7 +163,7 @@ pub enum Request {
 use crate::engine::api::Set;
 
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 18] = [
+pub const VERBS: [&str; 19] = [
     "add",
     "files",
     "list",
@@ -167,6 +173,7 @@ pub const VERBS: [&str; 18] = [
     "verify",
     "remove",
     "move",
+    "rename",
     "shutdown",
     "watch",
     "subscribe",
@@ -191,6 +198,7 @@ impl Request {
             Request::Verify { .. } => "verify",
             Request::Remove { .. } => "remove",
             Request::Move { .. } => "move",
+            Request::Rename { .. } => "rename",
             Request::Shutdown => "shutdown",
             Request::Watch => "watch",
             Request::Subscribe { .. } => "subscribe",
@@ -366,6 +374,10 @@ impl From<&crate::engine::api::RequestError> for ErrorKind {
             | E::BadLabel(_)
             | E::Limit(_)
             | E::NotHere(_) => ErrorKind::BadArgument,
+            E::Rename(r) => match r {
+                crate::engine::api::RenameError::Disk(_) => ErrorKind::Internal,
+                _ => ErrorKind::BadArgument,
+            },
             E::Stopping | E::Stopped | E::Disk(_) | E::Remote(_) => ErrorKind::Internal,
         }
     }
@@ -483,6 +495,11 @@ mod verb_tests {
             Request::Move {
                 id: id(),
                 dir: PathBuf::new(),
+            },
+            Request::Rename {
+                id: id(),
+                path: String::new(),
+                name: String::new(),
             },
             Request::Shutdown,
             Request::Watch,

@@ -110,6 +110,9 @@ pub(super) async fn serve_requests(
             SessionRequest::Locate { reply, .. } => {
                 let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
             }
+            SessionRequest::RenamePath { reply, .. } => {
+                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
+            }
             SessionRequest::SetSettings { reply, .. } => {
                 let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
             }

@@ -38,6 +38,9 @@ pub enum RequestError {
     /// A label that cannot be kept (empty, too long, a comma, too many).
     #[error("{0}")]
     BadLabel(#[from] super::LabelError),
+    /// A file or folder that cannot be renamed so (the reason names it).
+    #[error("{0}")]
+    Rename(#[from] super::RenameError),
     /// A request this face cannot carry (an attached screen has no way to set goals).
     #[error("{0}")]
     NotHere(&'static str),

@@ -24,11 +24,13 @@ pub use options::{
     OnComplete, QueueSettings, TransportPolicy, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_SEEDS,
     DEFAULT_ON_COMPLETE_TIMEOUT, DEFAULT_SLOW_RATE, DEFAULT_STALLED_AFTER,
 };
+mod rename;
 mod session;
 mod settings;
 pub use errors::{RequestError, ValueError};
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
 pub use files::{check_indices, file_rows, parse_file_list, AddFiles, FilePriority, FileRow};
+pub use rename::{check_name, plan as plan_rename, RenameError, Renamed, Renaming};
 pub use session::*;
 pub use settings::{Settings, SettingsChange, TorrentSettings};
 

@@ -255,6 +255,15 @@ pub enum SessionRequest {
         dir: PathBuf,
         reply: oneshot::Sender<Result<(), RequestError>>,
     },
+    /// Renames the file or folder at `path` (`/`-separated, the torrent's name first) to
+    /// `name`, on disk too when it is there (Transmission's `torrent-rename-path`); the
+    /// top-level one renames the torrent. Its pieces stay verified.
+    RenamePath {
+        id: TorrentId,
+        path: String,
+        name: String,
+        reply: oneshot::Sender<Result<(), RequestError>>,
+    },
     /// The torrent's full snapshot for as long as the receiver lives; None for an unknown id.
     Subscribe {
         id: TorrentId,

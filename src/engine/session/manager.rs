@@ -9,10 +9,11 @@
 //!
 //! This file holds the types, the loop and the published list; the rest of the manager is
 //! split by what it does: `requests.rs` (each request to its handler), `add.rs` (a torrent
-//! added or brought back), `reports.rs` (what a torrent's task says), `restart.rs` (verify
-//! and move), `remove.rs`, `disk_files.rs` (files moved or deleted), `policy.rs` (the queue,
-//! the checks a few at a time, and the seeding goals), `parked.rs` (commands for a torrent
-//! without a task), `lines.rs` (each torrent's line as the session shows it), `limits.rs`,
+//! added or brought back), `reports.rs` (what a torrent's task says), `restart.rs` (verify,
+//! move and rename), `rename.rs` and `rename_on_disk.rs` (a file or folder renamed),
+//! `remove.rs`, `disk_files.rs` (files moved or deleted), `policy.rs` (the queue, the checks a
+//! few at a time, and the seeding goals), `parked.rs` (commands for a torrent without a
+//! task), `lines.rs` (each torrent's line as the session shows it), `limits.rs`,
 //! `magnets.rs`, `sleep.rs` (dormant torrents: no task until a peer, an announce, a command
 //! or a subscriber wakes them; see `dormancy.rs`).
 
@@ -49,6 +50,8 @@ mod magnets;
 mod parked;
 mod policy;
 mod remove;
+mod rename;
+mod rename_on_disk;
 mod reports;
 mod requests;
 mod restart;

@@ -96,6 +96,8 @@ pub(crate) struct Kept {
     pub target: Option<PathBuf>,
     /// The move to `target` is under way: a restart finishes it.
     pub moving: bool,
+    /// Its files' names where they differ from the .torrent's (`torrent-rename-path`).
+    pub renamed: crate::engine::api::Renamed,
 }
 
 enum Job {
@@ -203,6 +205,7 @@ impl Persist {
         r.labels.clone_from(&kept.labels);
         r.target.clone_from(&kept.target);
         r.moving = kept.moving;
+        r.renamed.clone_from(&kept.renamed);
         r.set_have(&point.have);
         r.downloaded = point.lifetime.downloaded;
         r.uploaded = point.lifetime.uploaded;
@@ -324,6 +327,7 @@ fn kept_of(r: &Resume) -> Kept {
         labels: r.labels.clone(),
         target: r.target.clone(),
         moving: r.moving,
+        renamed: r.renamed.clone(),
     }
 }
 
@@ -353,8 +357,13 @@ pub(crate) fn finish_move(r: &mut Resume, meta: &Metainfo) -> Result<(), Unfinis
     Ok(())
 }
 
-fn from_resume(meta: Metainfo, mut r: Resume) -> SavedTorrent {
+fn from_resume(mut meta: Metainfo, mut r: Resume) -> SavedTorrent {
     let mut notes = Vec::new();
+    // The files are where they were renamed to, before anything looks for them.
+    if let Err(why) = r.renamed.apply(&mut meta.info) {
+        notes.push(format!("its files keep the torrent's names: {why}"));
+        r.renamed = Default::default();
+    }
     let mut moved = false;
     if r.moving {
         match finish_move(&mut r, &meta) {

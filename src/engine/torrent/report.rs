@@ -54,6 +54,9 @@ pub(crate) enum Report {
     Completed {
         downloaded: u64,
     },
+    /// A rename the session had taken as done failed on disk: the torrent runs on under
+    /// these, its names before it.
+    Unrenamed(std::sync::Arc<Metainfo>, Box<crate::engine::api::Renamed>),
     /// The torrent's task ended; its last resume point was sent before this.
     Ended(crate::engine::TorrentEnd),
 }

@@ -26,6 +26,11 @@ impl Manager {
                 let paused = self.slots[i].line.borrow().state == TorrentState::Paused;
                 self.save_now(id, paused, plan);
             }
+            Report::Unrenamed(meta, renamed) => {
+                let slot = &mut self.slots[i];
+                slot.meta = Some(meta);
+                slot.policy.kept.renamed = *renamed;
+            }
             Report::Resume(point) => {
                 let slot = &mut self.slots[i];
                 if slot.removing.is_some() {

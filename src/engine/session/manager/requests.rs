@@ -69,6 +69,12 @@ impl Manager {
                 self.forget_target(id);
                 let _ = reply.send(self.locate(id, dir));
             }
+            SessionRequest::RenamePath {
+                id,
+                path,
+                name,
+                reply,
+            } => self.rename_path(id, (&path, &name), reply),
             SessionRequest::Subscribe { id, reply } => {
                 // The channel is made first: a sleeping torrent's first snapshot shows it
                 // parked complete, and the task it wakes to gets the filled cell.

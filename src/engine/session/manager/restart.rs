@@ -1,6 +1,7 @@
-//! A torrent started again on a new task: a verify (a full check of its files) or a move
-//! (its files to another directory, then the pieces it had). The old task ends first, so
-//! it lets go of the files and the router before the new one opens them.
+//! A torrent started again on a new task: a verify (a full check of its files), a move (its
+//! files to another directory, then the pieces it had) or a rename (one file or folder, then
+//! the pieces it had). The old task ends first, so it lets go of the files and the router
+//! before anything is moved and the new one opens them.
 
 use super::disk_files::move_files;
 use super::*;
@@ -50,31 +51,35 @@ impl Manager {
             let _ = reply.send(Ok(()));
             return;
         }
-        self.restart(i, Some((dir, reply)));
+        self.restart(i, Some(Change::Move(dir, reply)));
     }
 
     /// Ends the slot's task and starts a new one on the same torrent: a full check (verify),
-    /// or after moving its files.
-    fn restart(&mut self, i: usize, moving: Option<Moving>) {
+    /// or after moving or renaming its files.
+    pub(super) fn restart(&mut self, i: usize, change: Option<Change>) {
         let Some(meta) = self.slots[i].meta.clone() else {
             return;
         };
         let mut old = self.slots.remove(i);
         let _ = old.commands.send(Command::Quit);
-        let target = moving.as_ref().map(|(d, _)| d.clone());
+        let target = match &change {
+            Some(Change::Move(d, _)) => Some(d.clone()),
+            _ => None,
+        };
         let mut line = Self::line_of(&old);
         line.why = target
             .as_ref()
             .map(|dir| format!("moving to {}", dir.display()));
+        line.name.clone_from(&meta.info.name);
         // The old task's `Ended` report arrives for a slot that has moved on.
         let ignore_ended = old.ignore_ended + u32::from(old.task.is_some());
-        let carried = self.carry(&mut old, meta, &line, target.is_some());
+        let carried = self.carry(&mut old, meta, &line, change.is_some());
         let (line_tx, line_rx) = watch::channel(line);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         if let Some(parked) = old.policy.stopped.as_mut() {
             std::mem::take(&mut parked.held).replay(&cmd_tx);
         }
-        let run = run_again(carried, moving, line_tx, cmd_rx);
+        let run = run_again(carried, change, line_tx, cmd_rx);
         let task = tokio::spawn(report_end(old.id, self.reports_tx.clone(), run));
         self.tasks_alive += 1;
         let new_path = target.unwrap_or_else(|| old.save_path.clone());
@@ -89,7 +94,7 @@ impl Manager {
         old: &mut Slot,
         meta: Arc<Metainfo>,
         line: &TorrentLine,
-        moving: bool,
+        keep_pieces: bool,
     ) -> Carried {
         let point = old.last.as_ref();
         Carried {
@@ -97,8 +102,8 @@ impl Manager {
             meta,
             task: old.task.take(),
             old_path: old.save_path.clone(),
-            // A move keeps the verified pieces (a parked torrent's stored ones when it has
-            // sent no point); a verify starts from nothing.
+            // A move or a rename keeps the verified pieces (a parked torrent's stored ones
+            // when it has sent no point); a verify starts from nothing.
             trusted: match point {
                 Some(p) => Some(p.have.clone()),
                 None => old
@@ -108,7 +113,7 @@ impl Manager {
                     .and_then(|p| p.stored.as_ref())
                     .and_then(|s| s.trusted.clone()),
             }
-            .filter(|_| moving),
+            .filter(|_| keep_pieces),
             lifetime: point.map_or(lifetime_of(line), |p| p.lifetime),
             paused: matches!(line.state, TorrentState::Paused),
             files: point.map(|p| p.files.clone()).unwrap_or_default(),
@@ -122,8 +127,12 @@ impl Manager {
     }
 }
 
-/// A move's destination, and whom to tell how it went.
-type Moving = (PathBuf, oneshot::Sender<Result<(), RequestError>>);
+/// What is done to the files between the old task and the new one.
+pub(super) enum Change {
+    /// To this directory; the client is told how it went.
+    Move(PathBuf, oneshot::Sender<Result<(), RequestError>>),
+    Rename(Box<super::rename_on_disk::OnDisk>),
+}
 
 /// Everything a restarted torrent's task needs, owned, so the task outlives the request.
 struct Carried {
@@ -144,11 +153,11 @@ struct Carried {
     reports: mpsc::UnboundedSender<(TorrentId, Report)>,
 }
 
-/// The new task: waits for the old one to end, moves the files if asked, then runs the
-/// torrent where its files are.
+/// The new task: waits for the old one to end, moves or renames the files if asked, then
+/// runs the torrent where its files are.
 async fn run_again(
     c: Carried,
-    moving: Option<Moving>,
+    change: Option<Change>,
     line_tx: watch::Sender<TorrentLine>,
     cmd_rx: mpsc::UnboundedReceiver<Command>,
 ) -> TorrentEnd {
@@ -157,14 +166,24 @@ async fn run_again(
     }
     let mut output = c.old_path.clone();
     let mut trusted = c.trusted;
-    if let Some((dir, reply)) = moving {
-        if move_off_thread(&c.old_path, &dir, &c.meta, reply).await {
-            output = dir;
-        } else {
-            // Still at the old place: check it, the copy may have touched nothing,
-            // but the pieces are cheap to trust only when nothing moved.
-            trusted = None;
+    let mut meta = c.meta;
+    match change {
+        Some(Change::Move(dir, reply)) => {
+            if move_off_thread(&c.old_path, &dir, &meta, reply).await {
+                output = dir;
+            } else {
+                // Still at the old place: check it, the copy may have touched nothing,
+                // but the pieces are cheap to trust only when nothing moved.
+                trusted = None;
+            }
         }
+        Some(Change::Rename(r)) => {
+            if let Some(old) = r.rename(&output, c.id, &c.reports).await {
+                // Nothing was renamed: the files keep their names, and so does the torrent.
+                meta = old;
+            }
+        }
+        None => {}
     }
     line_tx.send_modify(|l| {
         l.why = None;
@@ -172,7 +191,7 @@ async fn run_again(
     });
     // Its subscribers see it start again (here, after a move); nobody else wants it.
     c.snapshots
-        .send_if_made(|| snapshot::initial(c.id, &c.meta, &output, c.ctx.listen_port));
+        .send_if_made(|| snapshot::initial(c.id, &meta, &output, c.ctx.listen_port));
     let start = Start {
         id: c.id,
         ctx: c.ctx,
@@ -192,7 +211,7 @@ async fn run_again(
         seed: true,
         ..c.opts
     };
-    torrent::run(start, c.listen_log, (*c.meta).clone(), opts, cmd_rx).await
+    torrent::run(start, c.listen_log, (*meta).clone(), opts, cmd_rx).await
 }
 
 /// The slot that replaces `old`: the same torrent, place in the list and policy (no longer

@@ -95,6 +95,8 @@ pub struct Resume {
     pub target: Option<PathBuf>,
     /// The move to `target` is under way (the journal a restart finishes it from).
     pub moving: bool,
+    /// Its files' names where they differ from the .torrent's (`torrent-rename-path`).
+    pub renamed: crate::engine::api::Renamed,
 }
 
 /// A file as the last save saw it: size and modification time, nanosecond precision.
@@ -140,6 +142,7 @@ impl Resume {
             labels: Vec::new(),
             target: None,
             moving: false,
+            renamed: Default::default(),
         }
     }
 
@@ -244,6 +247,18 @@ struct Wire {
     target: Option<ByteBuf>,
     #[serde(default, skip_serializing_if = "is_zero")]
     moving: i64,
+    /// The torrent's new name (its top-level file or folder renamed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    renamed_name: Option<ByteBuf>,
+    /// Files renamed below the top-level folder: their index and new path below it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    renamed_files: Vec<WireRenamed>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireRenamed {
+    file: i64,
+    path: Vec<ByteBuf>,
 }
 
 fn is_zero(v: &i64) -> bool {
@@ -329,6 +344,16 @@ pub fn encode(r: &Resume) -> Vec<u8> {
             .as_ref()
             .map(|t| ByteBuf::from(t.as_os_str().as_bytes())),
         moving: i64::from(r.moving),
+        renamed_name: r.renamed.name.as_ref().map(|n| ByteBuf::from(n.as_bytes())),
+        renamed_files: r
+            .renamed
+            .files
+            .iter()
+            .map(|(i, path)| WireRenamed {
+                file: i64::from(*i),
+                path: path.iter().map(|c| ByteBuf::from(c.as_bytes())).collect(),
+            })
+            .collect(),
     };
     // Every field is a byte string, an integer or a list of them: serde_bencode cannot fail.
     bencode::encode(&wire).unwrap_or_default()
@@ -473,7 +498,32 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
             .map(|t| PathBuf::from(std::ffi::OsString::from_vec(t.into_vec())))
             .filter(|t| t.is_absolute()),
         moving: flag("moving", w.moving)?,
+        renamed: renamed(w.renamed_name, w.renamed_files)?,
     })
+}
+
+/// The renamed names, as text. Whether they fit the torrent's files is checked when they are
+/// applied to them (`Renamed::apply`).
+fn renamed(
+    name: Option<ByteBuf>,
+    files: Vec<WireRenamed>,
+) -> Result<crate::engine::api::Renamed, ResumeError> {
+    let text = |b: ByteBuf| {
+        String::from_utf8(b.into_vec()).map_err(|_| ResumeError::Invalid {
+            key: "renamed",
+            why: "a name is not UTF-8".into(),
+        })
+    };
+    let mut out = crate::engine::api::Renamed {
+        name: name.map(text).transpose()?,
+        ..Default::default()
+    };
+    for f in files {
+        let i = u32::try_from(f.file).map_err(|_| invalid("renamed_files", f.file))?;
+        let path = f.path.into_iter().map(text).collect::<Result<_, _>>()?;
+        out.files.insert(i, path);
+    }
+    Ok(out)
 }
 
 fn invalid(key: &'static str, v: i64) -> ResumeError {

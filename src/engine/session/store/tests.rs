@@ -56,6 +56,10 @@ fn full_resume() -> Resume {
     r.labels = vec!["tv".into(), "Ünïcode ok".into()];
     r.target = Some(PathBuf::from("/srv/final dir"));
     r.moving = true;
+    r.renamed.name = Some("Renamed top".into());
+    r.renamed
+        .files
+        .insert(2, vec!["sub".into(), "ñew.txt".into()]);
     r
 }
 
@@ -75,12 +79,15 @@ fn a_file_without_the_queue_keys_loads() {
         b"6:labels",
         b"6:target",
         b"6:moving",
+        b"12:renamed_name",
+        b"13:renamed_files",
     ] {
         assert!(!bytes.windows(key.len()).any(|w| w == key));
     }
     let back = decode(&bytes, &HASH).unwrap();
     assert!(!back.forced && back.goal_reached.is_none() && back.goals_off == 0);
     assert_eq!(back.seed_idle_secs, None);
+    assert!(back.renamed.is_empty());
 }
 
 /// A magnet still fetching its metadata: its link and `--only-files` come back; a negative

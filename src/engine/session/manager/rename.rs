@@ -1,0 +1,72 @@
+//! A file or folder of a torrent renamed (`torrent-rename-path`, `ttui rename`). The new
+//! names are planned over the file list (`api::plan_rename`), taken at once by the slot (so
+//! the next request sees them), and the torrent restarts on them (`restart.rs`): the old task
+//! ends and closes its files, the one rename(2) is made, and the new task runs with the
+//! pieces it had, nothing checked again. A rename that fails on disk is undone
+//! (`rename_on_disk.rs`).
+
+use super::rename_on_disk::OnDisk;
+use super::restart::Change;
+use super::*;
+
+impl Manager {
+    pub(super) fn rename_path(
+        &mut self,
+        id: TorrentId,
+        (path, name): (&str, &str),
+        reply: oneshot::Sender<Result<(), RequestError>>,
+    ) {
+        let (i, r, old) = match self.plan_rename(id, path, name) {
+            Ok(Some(planned)) => planned,
+            Ok(None) => {
+                let _ = reply.send(Ok(()));
+                return;
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let slot = &mut self.slots[i];
+        let undo = (Arc::clone(&old), slot.policy.kept.renamed.clone());
+        slot.policy.kept.renamed.record(&r);
+        let mut meta = (*old).clone();
+        meta.info = r.info;
+        slot.meta = Some(Arc::new(meta));
+        slot.span().in_scope(|| {
+            tracing::info!("renamed {} to {}", r.from.display(), r.to.display());
+        });
+        let on_disk = OnDisk {
+            from: r.from,
+            to: r.to,
+            undo,
+            reply,
+        };
+        self.restart(i, Some(Change::Rename(Box::new(on_disk))));
+    }
+
+    /// The slot, the plan and the torrent as it is; `None`: the name is the one it has.
+    fn plan_rename(
+        &self,
+        id: TorrentId,
+        path: &str,
+        name: &str,
+    ) -> Result<Option<(usize, Renaming, Arc<Metainfo>)>, RequestError> {
+        let i = self
+            .slots
+            .iter()
+            .position(|s| s.id == id && s.removing.is_none())
+            .ok_or(RequestError::NoTorrent(id))?;
+        let slot = &self.slots[i];
+        let meta = slot.meta.clone().ok_or(RequestError::NoMetadata)?;
+        let Some(r) = plan_rename(&meta.info, path, name)? else {
+            return Ok(None);
+        };
+        // A file of someone else's in the way is never replaced.
+        let to = slot.save_path.join(&r.to);
+        if std::fs::symlink_metadata(&to).is_ok() {
+            return Err(RenameError::Exists(to).into());
+        }
+        Ok(Some((i, r, meta)))
+    }
+}
