@@ -31,6 +31,20 @@ pub enum RenameError {
     Disk(String),
 }
 
+/// Why a kept record of renames does not fit the torrent's file list (a doctored resume
+/// file): the torrent then keeps the .torrent's names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadRecord {
+    #[error(transparent)]
+    Name(#[from] RenameError),
+    #[error("renamed file {0} is not in the torrent")]
+    NoFile(u32),
+    #[error("renamed file {0} has another depth")]
+    Depth(u32),
+    #[error("two files renamed to {0:?}")]
+    Twice(String),
+}
+
 /// The names of a torrent's files where they differ from its .torrent's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Renamed {
@@ -62,10 +76,10 @@ impl Renamed {
     /// Gives `info` these names (a torrent loaded from its .torrent). Either all apply or
     /// none does: a record that does not fit the file list (a doctored file) is refused with
     /// the reason, and the torrent keeps the .torrent's names.
-    pub fn apply(&self, info: &mut Info) -> Result<(), String> {
+    pub fn apply(&self, info: &mut Info) -> Result<(), BadRecord> {
         let mut paths: Vec<Vec<String>> = info.files.iter().map(|f| f.path.clone()).collect();
         if let Some(name) = &self.name {
-            check_name(name).map_err(|e| e.to_string())?;
+            check_name(name)?;
             for p in &mut paths {
                 if let Some(top) = p.first_mut() {
                     top.clone_from(name);
@@ -73,14 +87,12 @@ impl Renamed {
             }
         }
         for (&i, rest) in &self.files {
-            let path = paths
-                .get_mut(i as usize)
-                .ok_or_else(|| format!("renamed file {i} is not in the torrent"))?;
+            let path = paths.get_mut(i as usize).ok_or(BadRecord::NoFile(i))?;
             if path.len() != rest.len() + 1 || info.single_file {
-                return Err(format!("renamed file {i} has another depth"));
+                return Err(BadRecord::Depth(i));
             }
             for c in rest {
-                check_name(c).map_err(|e| e.to_string())?;
+                check_name(c)?;
             }
             path.truncate(1);
             path.extend(rest.iter().cloned());
@@ -88,7 +100,7 @@ impl Renamed {
         let mut seen = HashSet::new();
         for (f, p) in info.files.iter().zip(&paths) {
             if !f.padding && !seen.insert(p) {
-                return Err(format!("two files renamed to {:?}", p.join("/")));
+                return Err(BadRecord::Twice(p.join("/")));
             }
         }
         for (f, p) in info.files.iter_mut().zip(paths) {
