@@ -23,7 +23,24 @@ impl Manager {
                 labels,
                 reply,
             } => {
-                let _ = reply.send(self.add(source, save_path, (paused, files), &labels));
+                match self.add(source, save_path, (paused, files), &labels) {
+                    Ok((added, Some(bytes))) => {
+                        let (id, info_hash) = match &added {
+                            Added::New { id, info_hash, .. }
+                            | Added::Already { id, info_hash, .. } => (*id, *info_hash),
+                        };
+                        self.keep_added(torrent_saves::Unsaved {
+                            id,
+                            info_hash,
+                            bytes,
+                            added,
+                            reply,
+                        });
+                    }
+                    other => {
+                        let _ = reply.send(other.map(|(added, _)| added));
+                    }
+                }
                 self.evaluate(false);
             }
             SessionRequest::Labels { id, edit, reply } => {
