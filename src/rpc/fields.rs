@@ -9,6 +9,10 @@ use std::fmt::Write;
 use base64::Engine;
 use serde_json::{json, Value};
 
+mod out;
+
+pub(crate) use out::Out;
+
 use crate::engine::api::{
     FilePriority, PeerSource, PieceState, Set, Settings, Snapshot, TorrentLine, TorrentSettings,
     TorrentState, TrackerStatus,
@@ -182,134 +186,147 @@ impl View<'_> {
 }
 
 /// The value of `field` for one torrent; None for a key this server does not know.
-pub(crate) fn value(field: &str, v: &View) -> Option<Value> {
+pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
     let t = v.line;
     let snap = v.snap;
     Some(match field {
-        "activityDate" => json!(v.active),
-        "addedDate" => json!(t.added),
-        "availability" => json!(snap.map_or_else(Vec::new, availability)),
-        "bandwidthPriority" => json!(0),
-        "comment" | "creator" | "group" | "primary-mime-type" | "torrentFile" => json!(""),
-        "corruptEver" => json!(snap.map_or(0, |s| s.wasted)),
-        "dateCreated" | "editDate" | "haveUnchecked" | "manualAnnounceTime" => json!(0),
-        "desiredAvailable" => json!(if t.peers > 0 { v.left() } else { 0 }),
-        "doneDate" => json!(t.completed.unwrap_or(0)),
+        "activityDate" => Out::from(v.active),
+        "addedDate" => Out::from(t.added),
+        "availability" => js(snap.map_or_else(Vec::new, availability)),
+        "bandwidthPriority" => Out::from(0),
+        "comment" | "creator" | "group" | "primary-mime-type" | "torrentFile" => Out::from(""),
+        "corruptEver" => Out::from(snap.map_or(0, |s| s.wasted)),
+        "dateCreated" | "editDate" | "haveUnchecked" | "manualAnnounceTime" => Out::from(0),
+        "desiredAvailable" => Out::from(if t.peers > 0 { v.left() } else { 0 }),
+        "doneDate" => Out::from(t.completed.unwrap_or(0)),
         // Transmission's downloadDir is where the data ends up, not the incomplete dir.
-        "downloadDir" => json!(t
-            .final_dir
-            .as_ref()
-            .unwrap_or(&t.save_path)
-            .to_string_lossy()),
-        "downloadedEver" => json!(t.downloaded),
-        "downloadLimit" => json!(kbps(v.own_limit(true))),
-        "downloadLimited" => json!(v.own_limit(true) > 0),
-        "uploadLimit" => json!(kbps(v.own_limit(false))),
-        "uploadLimited" => json!(v.own_limit(false) > 0),
-        "error" => json!(if matches!(t.state, TorrentState::Error(_)) {
+        "downloadDir" => Out::from(
+            t.final_dir
+                .as_ref()
+                .unwrap_or(&t.save_path)
+                .to_string_lossy(),
+        ),
+        "downloadedEver" => Out::from(t.downloaded),
+        "downloadLimit" => Out::from(kbps(v.own_limit(true))),
+        "downloadLimited" => Out::from(v.own_limit(true) > 0),
+        "uploadLimit" => Out::from(kbps(v.own_limit(false))),
+        "uploadLimited" => Out::from(v.own_limit(false) > 0),
+        "error" => Out::from(if matches!(t.state, TorrentState::Error(_)) {
             3
         } else {
             0
         }),
-        "errorString" => json!(match &t.state {
+        "errorString" => Out::from(match &t.state {
             TorrentState::Error(e) => e.as_str(),
             _ => "",
         }),
-        "eta" => json!(v.eta()),
-        "etaIdle" => json!(-1),
-        "file-count" | "fileCount" => json!(file_count(v)),
-        "files" => json!(snap.map_or_else(Vec::new, |s| s
-            .files
-            .iter()
-            .map(|f| json!({"bytesCompleted": f.done, "length": f.size, "name": f.path}))
-            .collect())),
-        "fileStats" => json!(snap.map_or_else(Vec::new, |s| s
-            .files
-            .iter()
-            .map(|f| json!({
-                "bytesCompleted": f.done,
-                "wanted": f.priority.wanted(),
-                "priority": priority_number(f.priority),
-            }))
-            .collect())),
-        "hashString" => json!(super::ids::hex(&t.info_hash)),
-        "haveValid" => json!(t.verified_bytes),
-        "honorsSessionLimits" => json!(true),
-        "id" => json!(t.id.0),
-        "isFinished" => json!(v.finished()),
-        "isPrivate" => json!(false),
-        "isStalled" => json!(t.why.as_deref().is_some_and(|w| w.contains("stalled"))),
-        "labels" => json!(t.labels),
-        "leftUntilDone" => json!(v.left()),
-        "magnetLink" => json!(magnet(t, snap)),
-        "maxConnectedPeers" | "peer-limit" => json!(v.max_peers),
-        "metadataPercentComplete" => json!(if t.total_bytes > 0 { 1.0 } else { 0.0 }),
-        "name" => json!(t.name),
-        "peers" => json!(snap.map_or_else(Vec::new, peers)),
-        "peersConnected" => json!(t.peers),
-        "peersFrom" => peers_from(snap),
-        "peersGettingFromUs" => json!(if t.up_rate >= 1.0 {
+        "eta" => Out::from(v.eta()),
+        "etaIdle" => Out::from(-1),
+        "file-count" | "fileCount" => Out::from(file_count(v)),
+        "files" => js(snap.map_or_else(Vec::new, |s| {
+            s.files
+                .iter()
+                .map(|f| json!({"bytesCompleted": f.done, "length": f.size, "name": f.path}))
+                .collect()
+        })),
+        "fileStats" => js(snap.map_or_else(Vec::new, |s| {
+            s.files
+                .iter()
+                .map(|f| {
+                    json!({
+                        "bytesCompleted": f.done,
+                        "wanted": f.priority.wanted(),
+                        "priority": priority_number(f.priority),
+                    })
+                })
+                .collect()
+        })),
+        "hashString" => Out::from(super::ids::hex(&t.info_hash)),
+        "haveValid" => Out::from(t.verified_bytes),
+        "honorsSessionLimits" => Out::from(true),
+        "id" => Out::from(t.id.0),
+        "isFinished" => Out::from(v.finished()),
+        "isPrivate" => Out::from(false),
+        "isStalled" => Out::from(t.why.as_deref().is_some_and(|w| w.contains("stalled"))),
+        "labels" => Out::from(&t.labels[..]),
+        "leftUntilDone" => Out::from(v.left()),
+        "magnetLink" => Out::from(magnet(t, snap)),
+        "maxConnectedPeers" | "peer-limit" => Out::from(v.max_peers),
+        "metadataPercentComplete" => Out::from(if t.total_bytes > 0 { 1.0 } else { 0.0 }),
+        "name" => Out::from(t.name.as_str()),
+        "peers" => js(snap.map_or_else(Vec::new, peers)),
+        "peersConnected" => Out::from(t.peers),
+        "peersFrom" => Out::Json(peers_from(snap)),
+        "peersGettingFromUs" => Out::from(if t.up_rate >= 1.0 {
             t.peers_interested.max(1)
         } else {
             0
         }),
-        "peersSendingToUs" => json!(if t.down_rate >= 1.0 {
+        "peersSendingToUs" => Out::from(if t.down_rate >= 1.0 {
             t.seeds.max(1).min(t.peers.max(1))
         } else {
             0
         }),
-        "percentComplete" => json!(fraction(t.verified_bytes, t.total_bytes)),
-        "percentDone" => json!(t.progress()),
-        "pieces" => json!(snap.map_or_else(String::new, pieces)),
-        "pieceCount" => json!(snap.map_or(0, |s| s.num_pieces)),
-        "pieceSize" => json!(snap.map_or(0, |s| s.piece_length)),
-        "priorities" => json!(snap.map_or_else(Vec::new, |s| s
-            .files
-            .iter()
-            .map(|f| priority_number(f.priority))
-            .collect())),
-        "queuePosition" => json!(t.queue_position),
-        "rateDownload" => json!(t.down_rate as u64),
-        "rateUpload" => json!(t.up_rate as u64),
-        "recheckProgress" => json!(match t.state {
+        "percentComplete" => Out::from(fraction(t.verified_bytes, t.total_bytes)),
+        "percentDone" => Out::from(t.progress()),
+        "pieces" => Out::from(snap.map_or_else(String::new, pieces)),
+        "pieceCount" => Out::from(snap.map_or(0, |s| s.num_pieces)),
+        "pieceSize" => Out::from(snap.map_or(0, |s| s.piece_length)),
+        "priorities" => js(snap.map_or_else(Vec::new, |s| {
+            s.files
+                .iter()
+                .map(|f| priority_number(f.priority))
+                .collect()
+        })),
+        "queuePosition" => Out::from(t.queue_position),
+        "rateDownload" => Out::from(t.down_rate as u64),
+        "rateUpload" => Out::from(t.up_rate as u64),
+        "recheckProgress" => Out::from(match t.state {
             TorrentState::Checking { checked, total } if total > 0 => {
                 f64::from(checked) / f64::from(total)
             }
             _ => 0.0,
         }),
-        "secondsDownloading" => json!(match t.completed {
+        "secondsDownloading" => Out::from(match t.completed {
             Some(done) => done.saturating_sub(t.added),
             None if status_of(t) == status::DOWNLOAD => v.now.saturating_sub(t.added),
             None => 0,
         }),
-        "secondsSeeding" => json!(v.own.map_or(0, |o| o.seeded.as_secs())),
-        "seedIdleLimit" => json!(v.idle_goal().1),
-        "seedIdleMode" => json!(v.idle_goal().0),
-        "seedRatioLimit" => json!(v.ratio_goal().1),
-        "seedRatioMode" => json!(v.ratio_goal().0),
-        "sizeWhenDone" => json!(t.wanted_bytes),
-        "startDate" => json!(t.added),
-        "status" => json!(status_of(t)),
-        "totalSize" => json!(t.total_bytes),
-        "trackers" => json!(snap.map_or_else(Vec::new, trackers)),
-        "trackerList" => json!(snap.map_or_else(String::new, tracker_list)),
-        "trackerStats" => json!(snap.map_or_else(Vec::new, |s| tracker_stats(s, v.now))),
-        "uploadedEver" => json!(t.uploaded),
-        "uploadRatio" => json!(t.ratio()),
-        "wanted" => json!(snap.map_or_else(Vec::new, |s| s
-            .files
-            .iter()
-            .map(|f| u8::from(f.priority.wanted()))
-            .collect())),
-        "webseeds" => json!(Vec::<String>::new()),
-        "webseedsSendingToUs" => json!(snap.map_or(0, |s| s
-            .peers
-            .iter()
-            .filter(|p| p.source == PeerSource::WebSeed && p.down_rate >= 1.0)
-            .count())),
-        "ttui-explain" => json!(v.explain),
+        "secondsSeeding" => Out::from(v.own.map_or(0, |o| o.seeded.as_secs())),
+        "seedIdleLimit" => Out::from(v.idle_goal().1),
+        "seedIdleMode" => Out::from(v.idle_goal().0),
+        "seedRatioLimit" => Out::from(v.ratio_goal().1),
+        "seedRatioMode" => Out::from(v.ratio_goal().0),
+        "sizeWhenDone" => Out::from(t.wanted_bytes),
+        "startDate" => Out::from(t.added),
+        "status" => Out::from(status_of(t)),
+        "totalSize" => Out::from(t.total_bytes),
+        "trackers" => js(snap.map_or_else(Vec::new, trackers)),
+        "trackerList" => Out::from(snap.map_or_else(String::new, tracker_list)),
+        "trackerStats" => js(snap.map_or_else(Vec::new, |s| tracker_stats(s, v.now))),
+        "uploadedEver" => Out::from(t.uploaded),
+        "uploadRatio" => Out::from(t.ratio()),
+        "wanted" => js(snap.map_or_else(Vec::new, |s| {
+            s.files
+                .iter()
+                .map(|f| u8::from(f.priority.wanted()))
+                .collect()
+        })),
+        "webseeds" => js(Vec::<String>::new()),
+        "webseedsSendingToUs" => Out::from(snap.map_or(0, |s| {
+            s.peers
+                .iter()
+                .filter(|p| p.source == PeerSource::WebSeed && p.down_rate >= 1.0)
+                .count()
+        })),
+        "ttui-explain" => Out::from(v.explain.clone()),
         _ => return None,
     })
+}
+
+/// A nested value (a list of files, peers, trackers) as `json!` builds it.
+fn js(v: impl serde::Serialize) -> Out<'static> {
+    Out::Json(serde_json::to_value(v).unwrap_or(Value::Null))
 }
 
 fn kbps(bytes: u64) -> u64 {

@@ -12,7 +12,8 @@
 //! (Host allowlist, HTTP Basic, failed-login pacing, credentials), `session_id.rs` (the CSRF
 //! token), `request.rs` (the JSON envelope, what the fuzz target feeds), `ids.rs` (`ids` in
 //! all its forms), `fields.rs` (torrent-get's field mapping and status numbers),
-//! `torrents.rs` and `session.rs` (the methods), `activity.rs` (activity dates and removed
+//! `torrent_get.rs` (torrent-get, written in place), `torrents.rs` and `session.rs` (the
+//! other methods), `activity.rs` (activity dates and removed
 //! ids for `recently-active`), `error.rs`.
 //!
 //! Why hyper (1.x, its HTTP/1 server only) and not axum: hyper is already in the build
@@ -31,6 +32,7 @@ mod security;
 mod server;
 mod session;
 mod session_id;
+mod torrent_get;
 mod torrent_set;
 mod torrents;
 pub(crate) mod web;

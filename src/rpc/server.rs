@@ -83,6 +83,8 @@ pub(crate) struct Ctx {
     pub started: Instant,
     /// File counts torrent-get has asked the session for (`torrents::file_counts`).
     pub file_counts: Mutex<HashMap<TorrentId, usize>>,
+    /// Torrents torrent-add answered before the line-up listed them (`torrents::listed`).
+    pub unlisted: Mutex<Vec<TorrentId>>,
     creds: Option<Credentials>,
     whitelist: Vec<String>,
     pacer: Mutex<LoginPacer>,
@@ -116,6 +118,7 @@ impl Bound {
             session_id: SessionId::new(),
             started: Instant::now(),
             file_counts: Mutex::new(HashMap::new()),
+            unlisted: Mutex::new(Vec::new()),
             creds: self.creds,
             whitelist: self.whitelist,
             pacer: Mutex::new(LoginPacer::default()),
@@ -353,7 +356,7 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
             let result = dispatch(ctx, &env.method, &env.arguments)
                 .await
                 .map_err(|e| e.to_string());
-            request::response(result, env.tag)
+            request::response_of(result, env.tag)
         }
         Err(e) => request::response(Err(e.to_string()), None),
     };
@@ -370,12 +373,15 @@ pub(crate) async fn dispatch(
     ctx: &Ctx,
     method: &str,
     args: &torrents::Args,
-) -> Result<torrents::Args, MethodError> {
+) -> Result<request::Arguments, MethodError> {
     // Every answer is built from a session that has its saved torrents back (bounded).
     let mut snap = ctx.snapshot.clone();
     let _ = tokio::time::timeout(Duration::from_secs(30), snap.wait_for(|s| s.restored)).await;
-    match method {
-        "torrent-get" => torrents::get(ctx, args).await,
+    if method != "torrent-add" {
+        torrents::listed(ctx).await;
+    }
+    let map = match method {
+        "torrent-get" => return super::torrent_get::get(ctx, args).await,
         "torrent-add" => torrents::add(ctx, args).await,
         "torrent-start" => actions::start(ctx, args, false),
         "torrent-start-now" => actions::start(ctx, args, true),
@@ -400,5 +406,6 @@ pub(crate) async fn dispatch(
             "{method} is not supported by ttui yet"
         ))),
         _ => Err(MethodError::UnknownMethod),
-    }
+    };
+    map.map(request::Arguments::Map)
 }

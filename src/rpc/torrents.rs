@@ -2,9 +2,8 @@
 //! arguments, resolves `ids` against one snapshot of the line-up and sends the session its
 //! requests through `engine::api`, waiting (bounded) for the answers that carry one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -12,7 +11,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
 use super::error::MethodError;
-use super::fields::{self, View};
+
 use super::ids::{self, Ids};
 use super::server::Ctx;
 use crate::engine::api::*;
@@ -20,8 +19,6 @@ use crate::engine::api::*;
 pub(crate) type Args = Map<String, Value>;
 pub(crate) type Answer = Result<Args, MethodError>;
 
-/// How long torrent-get waits for a torrent's first full snapshot (built on its next tick).
-const SNAPSHOT_WAIT: Duration = Duration::from_millis(1500);
 /// How long a method waits for the session's answer to one request.
 const REPLY_WAIT: Duration = Duration::from_secs(60);
 
@@ -114,162 +111,34 @@ pub(super) fn label_list(args: &Args) -> Result<Option<Vec<String>>, MethodError
         .map_err(|e| MethodError::BadArgument(format!("labels: {e}")))
 }
 
-// ---- torrent-get ----
-
-pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
-    let fields: Vec<String> = match args.get("fields") {
-        Some(Value::Array(f)) => f
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        _ => return Err(MethodError::BadArgument("no fields specified".into())),
-    };
-    let table = match str_arg(args, "format") {
-        None | Some("objects") => false,
-        Some("table") => true,
-        Some(_) => return Err(MethodError::BadArgument("format: objects or table".into())),
-    };
-    let (which, found) = targets(ctx, args)?;
-    let snap = ctx.snapshot.borrow().clone();
-    let needs = fields::needs(&fields);
-    let settings = if needs.settings {
-        ask(ctx, |reply| SessionRequest::Settings {
-            ids: found.clone(),
-            reply,
-        })
-        .await?
-    } else {
-        Settings::default()
-    };
-    let own: HashMap<TorrentId, &TorrentSettings> =
-        settings.torrents.iter().map(|t| (t.id, t)).collect();
-    let files = if needs.files {
-        file_counts(ctx, &found, &snap).await
-    } else {
-        HashMap::new()
-    };
-    let snaps = if needs.snapshot {
-        full_snapshots(ctx, &found).await
-    } else {
-        HashMap::new()
-    };
-    let now = super::activity::unix_now();
-    let by_id: HashMap<TorrentId, &TorrentLine> = snap.torrents.iter().map(|t| (t.id, t)).collect();
-    let activity = ctx.activity.lock().ok();
-    let mut rows = Vec::with_capacity(found.len() + 1);
-    if table {
-        rows.push(json!(fields));
-    }
-    for id in &found {
-        let Some(line) = by_id.get(id) else { continue };
-        let snapshot = snaps.get(id).map(|s| &**s);
-        let explain = match snapshot {
-            Some(s) if fields.iter().any(|f| f == "ttui-explain") => worst_finding(s, &snap),
-            _ => None,
-        };
-        let view = View {
-            line,
-            session: &settings,
-            own: own.get(id).copied(),
-            file_count: files.get(id).copied(),
-            snap: snapshot,
-            active: activity.as_ref().map_or(0, |a| a.active(*id)),
-            now,
-            max_peers: ctx.facts.max_peers,
-            explain,
-        };
-        if table {
-            let row: Vec<Value> = fields
-                .iter()
-                .map(|f| fields::value(f, &view).unwrap_or(Value::Null))
-                .collect();
-            rows.push(Value::Array(row));
-        } else {
-            let obj: Map<String, Value> = fields
-                .iter()
-                .filter_map(|f| fields::value(f, &view).map(|v| (f.clone(), v)))
-                .collect();
-            rows.push(Value::Object(obj));
-        }
-    }
-    let mut out = Map::new();
-    out.insert("torrents".into(), Value::Array(rows));
-    if which == Ids::RecentlyActive {
-        let removed = activity.as_ref().map_or_else(Vec::new, |a| a.removed(now));
-        out.insert("removed".into(), json!(removed));
-    }
-    Ok(out)
-}
-
-/// The explainer's worst finding that holds the torrent back or warns, in one line.
-fn worst_finding(s: &Snapshot, session: &SessionSnapshot) -> Option<String> {
-    let ctx = ExplainContext::from_session(session, s.id);
-    explain(s, &ctx)
-        .into_iter()
-        .filter(|f| f.verdict != Verdict::Ok)
-        .min_by_key(|f| f.verdict)
-        .map(|f| f.line())
-}
-
-/// Each torrent's file count, padding left out. A torrent's files never change once its
-/// metadata is known, so the counts are kept (for the torrents still listed; a session never
-/// reuses an id) and only a torrent not counted yet costs the session a request: a request a
-/// torrent on every poll of Sonarr's fields was some 40 % of that torrent-get's CPU at 10,000.
-async fn file_counts(
-    ctx: &Ctx,
-    ids: &[TorrentId],
-    snap: &SessionSnapshot,
-) -> HashMap<TorrentId, usize> {
-    let missing: Vec<TorrentId> = {
-        let known = ctx.file_counts.lock().unwrap_or_else(|e| e.into_inner());
-        ids.iter()
-            .filter(|id| !known.contains_key(id))
-            .copied()
-            .collect()
-    };
-    let fresh = file_lists(ctx, &missing).await;
-    let mut known = ctx.file_counts.lock().unwrap_or_else(|e| e.into_inner());
-    for (id, files) in fresh {
-        known.insert(id, files.iter().filter(|f| !f.padding).count());
-    }
-    if known.len() > snap.torrents.len() {
-        let listed: HashSet<TorrentId> = snap.torrents.iter().map(|t| t.id).collect();
-        known.retain(|id, _| listed.contains(id));
-    }
-    ids.iter()
-        .filter_map(|id| known.get(id).map(|&n| (*id, n)))
-        .collect()
-}
-
-async fn file_lists(ctx: &Ctx, ids: &[TorrentId]) -> HashMap<TorrentId, Vec<FileLine>> {
-    let asks = ids.iter().map(|&id| async move {
-        let files = ask(ctx, |reply| SessionRequest::Files { id, reply }).await;
-        (id, files.ok().flatten())
-    });
-    futures::future::join_all(asks)
-        .await
-        .into_iter()
-        .filter_map(|(id, f)| f.map(|f| (id, f)))
-        .collect()
-}
-
-async fn full_snapshots(ctx: &Ctx, ids: &[TorrentId]) -> HashMap<TorrentId, Arc<Snapshot>> {
-    let asks = ids.iter().map(|&id| async move {
-        let rx = ask(ctx, |reply| SessionRequest::Subscribe { id, reply }).await;
-        let Ok(Some(mut rx)) = rx else { return None };
-        rx.mark_unchanged();
-        let _ = tokio::time::timeout(SNAPSHOT_WAIT, rx.changed()).await;
-        let snap = rx.borrow().clone();
-        Some((id, snap))
-    });
-    futures::future::join_all(asks)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
 // ---- torrent-add ----
+
+/// How long a call waits for the line-up to list the torrents added before it.
+const LISTED_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits (bounded) until the line-up lists every torrent torrent-add answered for. A call
+/// that finds none waiting costs one lock; those that wait take the ids off once listed (or
+/// once the wait is over: a torrent removed before it was ever listed never will be).
+pub(crate) async fn listed(ctx: &Ctx) {
+    let waiting: Vec<TorrentId> = {
+        let unlisted = ctx.unlisted.lock().unwrap_or_else(|e| e.into_inner());
+        if unlisted.is_empty() {
+            return;
+        }
+        unlisted.clone()
+    };
+    let mut snap = ctx.snapshot.clone();
+    let _ = tokio::time::timeout(
+        LISTED_WAIT,
+        snap.wait_for(|s| {
+            let shown: HashSet<TorrentId> = s.torrents.iter().map(|t| t.id).collect();
+            waiting.iter().all(|id| shown.contains(id))
+        }),
+    )
+    .await;
+    let mut unlisted = ctx.unlisted.lock().unwrap_or_else(|e| e.into_inner());
+    unlisted.retain(|id| !waiting.contains(id));
+}
 
 /// The largest .torrent read from a path or a URL (ttui's own cap for any source).
 const MAX_TORRENT: u64 = crate::cli::load::MAX_TORRENT_SIZE;
@@ -340,13 +209,13 @@ pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
     };
     if key == "torrent-added" {
         set_priorities(ctx, id, args, count).await?;
-        // The line-up shows it within a tick or two: a torrent-get right after sees it.
-        let mut snap = ctx.snapshot.clone();
-        let _ = tokio::time::timeout(
-            Duration::from_secs(2),
-            snap.wait_for(|s| s.torrents.iter().any(|t| t.id == id)),
-        )
-        .await;
+        // The torrent is in the session now; the line-up lists it at the session's next tick.
+        // The add is answered at once and the next call of any other method waits for that
+        // tick instead (`listed`), so a torrent-get right after still sees it.
+        ctx.unlisted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(id);
     }
     let mut out = Map::new();
     out.insert(

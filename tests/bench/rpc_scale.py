@@ -136,9 +136,8 @@ def pct(v: list[float], p: float) -> float:
 
 
 def cmd_add(url: str, tdir: str, ddir: str, conns: int) -> None:
-    """torrent-add of every .torrent over CONNS connections at once (each one call at a time:
-    ttui answers an add once its list shows the torrent, a tick later, so one connection
-    would add about two a second)."""
+    """torrent-add of every .torrent over CONNS connections at once (each one call at a time),
+    as a client adding a library would."""
     names = sorted(n for n in os.listdir(tdir) if n.endswith(".torrent"))
     local = threading.local()
 

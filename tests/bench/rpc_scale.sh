@@ -6,8 +6,8 @@
 # here, see session_scale.sh). Both are restarted after the adds (Transmission checks every
 # torrent it is given, even paused without data, about 9 a second; one it loads paused at start
 # it does not check). Once both list all N and neither checks anything, per client:
-#   add      seconds of the N torrent-add calls, RPC_ADD_CONNS connections at once (ttui
-#            answers an add once its list shows the torrent, at its next 0.5 s tick)
+#   add      seconds of the N torrent-add calls, RPC_ADD_CONNS connections at once (each
+#            server answers an add once the torrent is in its session and its .torrent kept)
 #   load     seconds from the restart until the RPC lists all N, none checking
 #   rest     CPU at rest over RPC_REST seconds (% of one core)
 #   rss      VmRSS after the measurements (MiB)

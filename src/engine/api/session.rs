@@ -217,6 +217,17 @@ pub struct FileLine {
     pub padding: bool,
 }
 
+/// One torrent's full snapshot as `SessionRequest::Peek` answers it.
+#[derive(Debug)]
+pub enum Peeked {
+    /// What it shows now, and all there is to wait for: no task runs that would send a
+    /// fresher one (paused, queued, dormant, ended).
+    Now(Arc<Snapshot>),
+    /// Its running task sends a fresh snapshot on this channel at its next tick (asked for at
+    /// once); the receiver holds the one before until then.
+    Coming(watch::Receiver<Arc<Snapshot>>),
+}
+
 /// What a UI or the control socket asks of the session. Replies go through the oneshot
 /// each request carries; a dropped reply channel is fine (nobody waits).
 #[derive(Debug)]
@@ -268,6 +279,13 @@ pub enum SessionRequest {
     Subscribe {
         id: TorrentId,
         reply: oneshot::Sender<Option<watch::Receiver<Arc<Snapshot>>>>,
+    },
+    /// The full snapshots of `ids` (unknown ids left out) for a reader that must not change
+    /// what runs: unlike `Subscribe` it wakes no dormant torrent, and a torrent without a
+    /// running task answers what it shows now instead of a channel nothing would send on.
+    Peek {
+        ids: Vec<TorrentId>,
+        reply: oneshot::Sender<Vec<(TorrentId, Peeked)>>,
     },
     /// The torrent's files; None for an unknown id or a magnet without its metadata yet.
     Files {

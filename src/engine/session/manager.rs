@@ -56,6 +56,7 @@ mod reports;
 mod requests;
 mod restart;
 mod sleep;
+mod torrent_saves;
 
 use reports::report_end;
 use sleep::Asleep;
@@ -129,6 +130,8 @@ struct Inboxes {
     moves: mpsc::UnboundedReceiver<(TorrentId, PathBuf, Result<(), RequestError>)>,
     /// Outcomes of `on_complete` runs.
     scripts: mpsc::UnboundedReceiver<(TorrentId, Result<(), on_complete::ScriptError>)>,
+    /// Batches of added torrents' .torrent files written (`torrent_saves.rs`).
+    saved: mpsc::UnboundedReceiver<Vec<torrent_saves::Saved>>,
 }
 
 /// What a torrent brings back from the store.
@@ -286,6 +289,9 @@ struct Manager {
     scripts: on_complete::Runner,
     /// Where a move out of the incomplete directory says it ended (`completed.rs`).
     moves_tx: mpsc::UnboundedSender<(TorrentId, PathBuf, Result<(), RequestError>)>,
+    /// Adds waiting for their .torrent to be kept, and where a written batch says so.
+    saves: torrent_saves::TorrentSaves,
+    saved_tx: mpsc::UnboundedSender<Vec<torrent_saves::Saved>>,
 }
 
 impl Manager {
@@ -307,6 +313,7 @@ impl Manager {
         let (no_task, _) = mpsc::unbounded_channel();
         let (scripts_tx, scripts_rx) = mpsc::unbounded_channel();
         let (moves_tx, moves_rx) = mpsc::unbounded_channel();
+        let (saved_tx, saved_rx) = mpsc::unbounded_channel();
         let scripts = on_complete::Runner::new(opts.on_complete.clone(), scripts_tx);
         let m = Manager {
             session,
@@ -327,12 +334,15 @@ impl Manager {
             no_task,
             scripts,
             moves_tx,
+            saves: Default::default(),
+            saved_tx,
         };
         let inboxes = Inboxes {
             reports: reports_rx,
             wakes: wakes_rx,
             scripts: scripts_rx,
             moves: moves_rx,
+            saved: saved_rx,
         };
         (m, inboxes)
     }
@@ -373,6 +383,7 @@ impl Manager {
                 Some(info_hash) = inboxes.wakes.recv() => self.on_wake(info_hash),
                 Some((id, outcome)) = inboxes.scripts.recv() => self.on_script_done(id, outcome),
                 Some((id, to, outcome)) = inboxes.moves.recv() => self.on_moved(id, to, outcome),
+                Some(batch) = inboxes.saved.recv() => self.on_saved(batch),
                 _ = tick.tick() => {
                     self.session.ctx.rates.follow_schedule();
                     self.wake_due_announces();
@@ -420,6 +431,7 @@ impl Manager {
             }
         }
         self.save_sleepers();
+        self.save_queued_now();
         if let Some(p) = &mut self.persist {
             p.flush();
         }

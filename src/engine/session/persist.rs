@@ -177,6 +177,12 @@ impl Persist {
             .map_err(KeepError::Torrent)
     }
 
+    /// The store, for a batch of .torrent saves run off the session's loop
+    /// (`Store::save_torrents`).
+    pub(crate) fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
+    }
+
     /// Queues a save of the torrent's resume point (the newest wins).
     pub(crate) fn save_resume(
         &mut self,

@@ -1,6 +1,12 @@
 use super::*;
 use crate::engine::api::TorrentId;
 use std::time::Duration;
+
+/// The field's value as a `Value` (the table's own `value` gives an `Out`).
+fn value(field: &str, v: &View) -> Option<Value> {
+    super::value(field, v).map(Out::into_value)
+}
+
 /// Every key of rpc-spec 3.3 that this server answers, plus `ttui-explain`.
 const ALL: &[&str] = &[
     "activityDate",

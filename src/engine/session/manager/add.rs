@@ -66,7 +66,7 @@ impl Manager {
         save_path: Option<PathBuf>,
         (paused, files): (bool, AddFiles),
         labels: &[String],
-    ) -> Result<Added, RequestError> {
+    ) -> Result<(Added, Option<Vec<u8>>), RequestError> {
         if self.shutting_down {
             return Err(RequestError::Stopping);
         }
@@ -89,12 +89,13 @@ impl Manager {
                         crate::protocol::text::shorten(&name)
                     ))
                 })?;
-                if let Some(id) = self.slots.id_of(&meta.info_hash).as_ref() {
-                    return Ok(Added::Already {
-                        id: *id,
+                if let Some(id) = self.slots.id_of(&meta.info_hash) {
+                    let already = Added::Already {
+                        id,
                         name: meta.info.name.clone(),
                         info_hash: meta.info_hash,
-                    });
+                    };
+                    return Ok((already, None));
                 }
                 let name = meta.info.name.clone();
                 let info_hash = meta.info_hash;
@@ -104,10 +105,6 @@ impl Manager {
                         .map_err(RequestError::BadFiles)?,
                     None => FilePlan::new(&meta.info, &[], files.sequential),
                 };
-                if let Some(p) = &mut self.persist {
-                    p.save_torrent(&meta.info_hash, &bytes)
-                        .map_err(|e| RequestError::Disk(e.to_string()))?;
-                }
                 let id = self.new_slot_id();
                 let added = unix_now();
                 self.launch(
@@ -123,22 +120,26 @@ impl Manager {
                     },
                 );
                 self.save_now(id, paused, plan);
-                Ok(Added::New {
+                let added = Added::New {
                     id,
                     name,
                     info_hash,
-                })
+                };
+                // Answered once its .torrent is kept (`torrent_saves.rs`).
+                let keep = self.persist.is_some().then_some(bytes);
+                Ok((added, keep))
             }
             AddSource::Magnet(link) => {
                 let magnet =
                     Magnet::parse(&link).map_err(|e| RequestError::BadTorrent(e.to_string()))?;
                 if let Some(id) = self.slots.id_of(&magnet.info_hash).as_ref() {
                     let name = self.slot(*id).map(|s| s.line.borrow().name.clone());
-                    return Ok(Added::Already {
+                    let already = Added::Already {
                         id: *id,
                         name: name.unwrap_or_default(),
                         info_hash: magnet.info_hash,
-                    });
+                    };
+                    return Ok((already, None));
                 }
                 let id = self.new_slot_id();
                 let name = magnet
@@ -152,11 +153,12 @@ impl Manager {
                     slot.policy.kept = kept;
                 }
                 self.save_magnet(id, &link, (paused, &files));
-                Ok(Added::New {
+                let added = Added::New {
                     id,
                     name,
                     info_hash,
-                })
+                };
+                Ok((added, None))
             }
         }
     }

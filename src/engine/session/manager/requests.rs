@@ -6,7 +6,14 @@ use crate::engine::session::dormancy::Wake;
 
 impl Manager {
     pub(super) async fn on_request(&mut self, r: SessionRequest) {
-        self.dirty = true;
+        // A read changes nothing the tick's pass over every slot would look at.
+        let read = matches!(
+            r,
+            SessionRequest::Peek { .. }
+                | SessionRequest::Files { .. }
+                | SessionRequest::Settings { .. }
+        );
+        self.dirty |= !read;
         match r {
             SessionRequest::Add {
                 source,
@@ -16,7 +23,24 @@ impl Manager {
                 labels,
                 reply,
             } => {
-                let _ = reply.send(self.add(source, save_path, (paused, files), &labels));
+                match self.add(source, save_path, (paused, files), &labels) {
+                    Ok((added, Some(bytes))) => {
+                        let (id, info_hash) = match &added {
+                            Added::New { id, info_hash, .. }
+                            | Added::Already { id, info_hash, .. } => (*id, *info_hash),
+                        };
+                        self.keep_added(torrent_saves::Unsaved {
+                            id,
+                            info_hash,
+                            bytes,
+                            added,
+                            reply,
+                        });
+                    }
+                    other => {
+                        let _ = reply.send(other.map(|(added, _)| added));
+                    }
+                }
                 self.evaluate(false);
             }
             SessionRequest::Labels { id, edit, reply } => {
@@ -87,6 +111,9 @@ impl Manager {
                 self.tell(id, Command::Refresh);
                 let _ = reply.send(rx);
             }
+            SessionRequest::Peek { ids, reply } => {
+                let _ = reply.send(self.peek(&ids));
+            }
             SessionRequest::Files { id, reply } => {
                 let files = self.slot(id).and_then(|s| s.meta.as_ref()).map(|m| {
                     m.info
@@ -118,6 +145,32 @@ impl Manager {
                 self.evaluate(false);
             }
         }
+    }
+
+    /// The full snapshots of `ids` for a reader, in one pass over the slots. A running task
+    /// is asked for a fresh one (without counting as work on it: a reader polling every few
+    /// seconds must not keep a quiet torrent from sleeping); any other slot answers what it
+    /// shows now, built for this answer when nobody subscribes (nothing is kept in its cell).
+    fn peek(&mut self, ids: &[TorrentId]) -> Vec<(TorrentId, Peeked)> {
+        let wanted: std::collections::HashSet<TorrentId> = ids.iter().copied().collect();
+        let port = self.session.ctx.listen_port;
+        let mut out = Vec::with_capacity(wanted.len());
+        for slot in self.slots.iter_mut().filter(|s| wanted.contains(&s.id)) {
+            let running = slot.task.is_some() && slot.policy.stopped.is_none();
+            let peeked = if running {
+                let rx = slot.subscribe(port);
+                // After the channel is in the task's cell, as `Subscribe` does.
+                let _ = slot.commands.send(Command::Refresh);
+                Peeked::Coming(rx)
+            } else {
+                match slot.snapshots.as_ref().and_then(|c| c.get()) {
+                    Some(tx) => Peeked::Now(Arc::clone(&tx.borrow())),
+                    None => Peeked::Now(Arc::new(slot.first_snapshot(port))),
+                }
+            };
+            out.push((slot.id, peeked));
+        }
+        out
     }
 
     /// A place the user chose wins over the incomplete directory's target.

@@ -310,6 +310,35 @@ fn resume_for(hash: [u8; 20], queue: u32, added: u64) -> Resume {
 }
 
 #[test]
+fn a_batch_of_torrents_is_kept_each_and_no_temporary_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let batch: Vec<([u8; 20], Vec<u8>)> = (1..=19u8)
+        .map(|i| ([i; 20], torrent_bytes(b'a' + i)))
+        .collect();
+    let results = store.save_torrents(&batch);
+    assert_eq!(results.len(), batch.len());
+    assert!(results.iter().all(Result::is_ok));
+    let saved = Store::open(dir.path()).unwrap().load_all();
+    assert_eq!(saved.len(), batch.len());
+    for s in &saved {
+        let want = &batch[usize::from(s.info_hash[0]) - 1].1;
+        assert_eq!(s.torrent.as_deref().unwrap(), &want[..]);
+    }
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| atomic::is_temporary(n)), "{names:?}");
+    // A directory gone: every one of the batch fails, naming its file.
+    drop(store);
+    let gone = Store::open(dir.path()).unwrap();
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    let failed = gone.save_torrents(&batch[..2]);
+    assert!(failed.iter().all(Result::is_err));
+}
+
+#[test]
 fn store_round_trip_and_order() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
