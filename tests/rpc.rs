@@ -285,9 +285,23 @@ fn transmission_remote_adds_lists_stops_moves_limits_and_removes() {
     let mut s = setup("ttui-rpc-remote-", "");
     let (env, rpc) = (&s.env, s.rpc);
     let [a, b, c] = [&s.payloads[0], &s.payloads[1], &s.payloads[2]];
+    // The incomplete directory, set over the RPC: the first torrent downloads there and
+    // moves out once complete; off again for the others.
+    let incomplete = env.root.path().join("incomplete");
+    let shown = incomplete.display().to_string();
+    let set = remote(env, rpc, &["--incomplete-dir", &shown]);
+    assert!(set.contains("success"), "{set}");
+    let fields = json!({"fields": ["incomplete-dir", "incomplete-dir-enabled"]});
+    let got = Rpc::new(rpc, None).ok("session-get", fields.clone());
+    assert_eq!(got["incomplete-dir-enabled"], true, "{got}");
+    assert_eq!(got["incomplete-dir"], shown.as_str(), "{got}");
     // By file (transmission-remote sends its bytes as metainfo), by URL, by magnet.
     let added = remote(env, rpc, &["-a", &a.path()]);
     assert!(added.contains("success"), "{added}");
+    let set = remote(env, rpc, &["--no-incomplete-dir"]);
+    assert!(set.contains("success"), "{set}");
+    let got = Rpc::new(rpc, None).ok("session-get", fields);
+    assert_eq!(got["incomplete-dir-enabled"], false, "{got}");
     let url = serve_file(fs::read(&b.torrent.path).unwrap(), 1);
     let added = remote(env, rpc, &["-a", &format!("http://{url}/beta.torrent")]);
     assert!(added.contains("success"), "{added}");
@@ -310,6 +324,13 @@ fn transmission_remote_adds_lists_stops_moves_limits_and_removes() {
     }
     assert_same_tree(&a.root, &env.out.join("alpha.bin"));
     assert_same_tree(&b.root, &env.out.join("beta"));
+    let log = s.daemon.log_text();
+    let moved = format!("complete: moving to {}", env.out.display());
+    assert_eq!(
+        log.matches(&moved).count(),
+        1,
+        "only alpha went through {shown}"
+    );
     let list = remote(env, rpc, &["-l"]);
     assert_eq!(list.matches("100%").count(), 3, "{list}");
     for name in ["alpha.bin", "beta", "gamma.bin"] {

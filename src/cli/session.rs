@@ -105,7 +105,6 @@ pub(crate) async fn start_session(
                     crate::net::EncryptionPolicy::Off => "tolerated",
                 },
                 on_complete: args.on_complete.as_deref().map(absolute),
-                incomplete_dir: args.incomplete_dir.as_deref().map(absolute),
             };
             let rpc = rpc.serve(facts, handle.requests.clone(), handle.snapshot.clone());
             // One handle for both faces: aborting it (`stop`) ends the RPC task too.

@@ -372,7 +372,7 @@ impl From<&crate::engine::api::RequestError> for ErrorKind {
             | E::BadTorrent(_)
             | E::BadFiles(_)
             | E::BadLabel(_)
-            | E::Limit(_)
+            | E::BadSetting(_)
             | E::NotHere(_) => ErrorKind::BadArgument,
             E::Rename(r) => match r {
                 crate::engine::api::RenameError::Disk(_) => ErrorKind::Internal,

@@ -60,8 +60,6 @@ pub(crate) struct Facts {
     /// `on_complete`, shown as `script-torrent-done-filename` (read-only: a command to run
     /// is for the config file, not for whoever holds the RPC's password).
     pub on_complete: Option<PathBuf>,
-    /// `incomplete_dir`, shown as `incomplete-dir` (read-only: set at the session's start).
-    pub incomplete_dir: Option<PathBuf>,
 }
 
 /// What the RPC keeps of its own: limits given while their `...-enabled` is off.
@@ -70,6 +68,8 @@ pub(crate) struct Stored {
     pub session_down: u64,
     pub session_up: u64,
     pub torrent_limits: std::collections::HashMap<TorrentId, (u64, u64)>,
+    /// `incomplete-dir` given while `incomplete-dir-enabled` is off.
+    pub incomplete_dir: Option<PathBuf>,
 }
 
 /// What every request is answered with.

@@ -76,12 +76,13 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
         ("encryption", json!(f.encryption)),
         ("idle-seeding-limit-enabled", json!(s.goals.idle.is_some())),
         ("idle-seeding-limit", json!(minutes(s.goals.idle))),
-        ("incomplete-dir-enabled", json!(f.incomplete_dir.is_some())),
+        ("incomplete-dir-enabled", json!(s.incomplete_dir.is_some())),
         (
             "incomplete-dir",
-            json!(f
+            json!(s
                 .incomplete_dir
                 .as_ref()
+                .or(stored.incomplete_dir.as_ref())
                 .unwrap_or(&snap.default_save_path)
                 .to_string_lossy()),
         ),
@@ -247,7 +248,37 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
             _ => None,
         }
     };
+    let incomplete_dir = {
+        let given = args
+            .get("incomplete-dir")
+            .and_then(Value::as_str)
+            .map(std::path::PathBuf::from);
+        let mut stored = ctx.stored.lock().map_err(|_| MethodError::Gone)?;
+        if let Some(dir) = &given {
+            if !dir.is_absolute() {
+                return Err(MethodError::BadArgument(
+                    "incomplete-dir must be an absolute path".into(),
+                ));
+            }
+            stored.incomplete_dir = Some(dir.clone());
+        }
+        match (flag(args, "incomplete-dir-enabled"), given) {
+            (Some(false), _) => Some(None),
+            (Some(true), Some(d)) => Some(Some(d)),
+            (Some(true), None) => {
+                let dir = (now.incomplete_dir.clone()).or_else(|| stored.incomplete_dir.clone());
+                Some(Some(dir.ok_or_else(|| {
+                    MethodError::BadArgument(
+                        "incomplete-dir-enabled needs an incomplete-dir".into(),
+                    )
+                })?))
+            }
+            (None, Some(d)) if now.incomplete_dir.is_some() => Some(Some(d)),
+            (None, _) => None,
+        }
+    };
     let settings = SettingsChange {
+        incomplete_dir,
         ratio,
         idle,
         max_downloads: queue(

@@ -29,9 +29,9 @@ pub enum RequestError {
     /// Moving or deleting its files failed on disk (the reason names the path).
     #[error("{0}")]
     Disk(String),
-    /// A limit that cannot be applied.
+    /// A setting or limit that cannot be applied (the reason says which and why).
     #[error("{0}")]
-    Limit(String),
+    BadSetting(String),
     /// What a session over the control socket answered: only its words travel.
     #[error("{0}")]
     Remote(String),

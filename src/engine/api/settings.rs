@@ -19,6 +19,8 @@ pub struct Settings {
     pub stalled_after: Duration,
     /// The session's rate limits (no torrents listed in it).
     pub limits: LimitsNow,
+    /// Where torrents added now download until complete (None: in their save path).
+    pub incomplete_dir: Option<std::path::PathBuf>,
     /// Each torrent asked for that the session has, in the session's order.
     pub torrents: Vec<TorrentSettings>,
 }
@@ -41,7 +43,7 @@ pub struct TorrentSettings {
 }
 
 /// What `SetSettings` changes (None: leave it).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SettingsChange {
     /// `Some(None)` switches that goal off.
     pub ratio: Option<Option<f64>>,
@@ -49,4 +51,7 @@ pub struct SettingsChange {
     pub max_downloads: Option<u32>,
     pub max_seeds: Option<u32>,
     pub stalled_after: Option<Duration>,
+    /// `Some(None)` downloads in the save path; else into this absolute directory (torrents
+    /// added from now on; those downloading stay where they are).
+    pub incomplete_dir: Option<Option<std::path::PathBuf>>,
 }

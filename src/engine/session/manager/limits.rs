@@ -115,6 +115,7 @@ impl Manager {
             })
             .collect();
         crate::engine::api::Settings {
+            incomplete_dir: self.opts.incomplete_dir.clone(),
             goals: self.opts.goals,
             goal_action: self.opts.goal_action,
             max_downloads: self.opts.queue.max_downloads,
@@ -143,12 +144,22 @@ impl Manager {
             .flatten()
             .is_some_and(|r| !(r.is_finite() && r >= 0.0))
         {
-            return Err(RequestError::Limit(
+            return Err(RequestError::BadSetting(
                 "a ratio goal is a number of 0 or more".into(),
             ));
         }
+        if let Some(Some(dir)) = &change.incomplete_dir {
+            if !dir.is_absolute() {
+                return Err(RequestError::BadSetting(
+                    "the incomplete directory must be an absolute path".into(),
+                ));
+            }
+        }
         if let Some(r) = change.ratio {
             self.opts.goals.ratio = r;
+        }
+        if let Some(dir) = change.incomplete_dir {
+            self.opts.incomplete_dir = dir;
         }
         if let Some(i) = change.idle {
             self.opts.goals.idle = i;
