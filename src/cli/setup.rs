@@ -99,6 +99,8 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "log_file" => path(&args.log_file),
         "watch_dir" => path(&args.watch_dir),
         "incomplete_dir" => path(&args.incomplete_dir),
+        "blocklist" => args.blocklist.clone().unwrap_or_else(|| "off".into()),
+        "blocklist_update_hours" => args.blocklist_update_hours.to_string(),
         "on_complete" => path(&args.on_complete),
         "on_complete_timeout" => flag_text(args.on_complete_timeout),
         "max_active_downloads" => args.queue.max_active_downloads.to_string(),

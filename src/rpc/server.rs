@@ -395,9 +395,10 @@ pub(crate) async fn dispatch(
         "free-space" => session::free(args).await,
         "port-test" => session::port_test(ctx),
         "torrent-reannounce" => actions::reannounce(ctx, args),
-        "torrent-rename-path" | "blocklist-update" | "group-set" | "group-get" => Err(
-            MethodError::BadArgument(format!("{method} is not supported by ttui yet")),
-        ),
+        "blocklist-update" => session::blocklist_update(ctx).await,
+        "torrent-rename-path" | "group-set" | "group-get" => Err(MethodError::BadArgument(
+            format!("{method} is not supported by ttui yet"),
+        )),
         _ => Err(MethodError::UnknownMethod),
     }
 }

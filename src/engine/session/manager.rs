@@ -285,6 +285,8 @@ struct Manager {
     scripts: on_complete::Runner,
     /// Where a move out of the incomplete directory says it ended (`completed.rs`).
     moves_tx: mpsc::UnboundedSender<(TorrentId, PathBuf, Result<(), RequestError>)>,
+    /// Reads the blocklist, when one is set (`session/blocklist.rs`).
+    blocklist: Option<crate::engine::session::blocklist::Loader>,
 }
 
 impl Manager {
@@ -307,6 +309,10 @@ impl Manager {
         let (scripts_tx, scripts_rx) = mpsc::unbounded_channel();
         let (moves_tx, moves_rx) = mpsc::unbounded_channel();
         let scripts = on_complete::Runner::new(opts.on_complete.clone(), scripts_tx);
+        let blocklist = opts.blocklist.clone().map(|source| {
+            let filter = Arc::clone(&session.ctx.ip_filter);
+            crate::engine::session::blocklist::Loader::spawn(source, opts.blocklist_every, filter)
+        });
         let m = Manager {
             session,
             listen_log,
@@ -328,6 +334,7 @@ impl Manager {
             no_task,
             scripts,
             moves_tx,
+            blocklist,
         };
         let inboxes = Inboxes {
             reports: reports_rx,
@@ -468,6 +475,7 @@ impl Manager {
             up_limit: ctx.rates.up.rate(),
             turtle: ctx.rates.view().turtle,
             restored: true,
+            blocklist: self.blocklist.as_ref().map(|b| b.status()),
         }
     }
 }

@@ -97,6 +97,12 @@ impl Manager {
                 let _ = reply.send(files);
             }
             SessionRequest::Shutdown => {}
+            SessionRequest::BlocklistUpdate { reply } => match &self.blocklist {
+                Some(loader) => loader.update(reply),
+                None => {
+                    let _ = reply.send(Err(RequestError::NoBlocklist));
+                }
+            },
             SessionRequest::Limit {
                 target,
                 change,
