@@ -9,19 +9,24 @@
 # Environment:
 #   BLOCKLIST_BENCH_RANGES=1000000   ranges in the list
 #   BLOCKLIST_BENCH_ROUNDS=3         loads per format (the median is reported)
-#   CARGO_TARGET_DIR                 where the bench binary is built (release profile)
+#   BLOCKLIST_BENCH_PROFILE=release  cargo profile of the loader (`dev` builds in minutes
+#                                    where release's fat LTO takes many; slower, so an
+#                                    upper bound)
+#   CARGO_TARGET_DIR                 where the bench binary is built
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 RANGES=${BLOCKLIST_BENCH_RANGES:-1000000}
 ROUNDS=${BLOCKLIST_BENCH_ROUNDS:-3}
+PROFILE=${BLOCKLIST_BENCH_PROFILE:-release}
 
 note() { printf '[blocklist-bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 
 note "generating $RANGES ranges"
 /usr/bin/python3 - "$RANGES" "$work/list.p2p" <<'PY'
@@ -37,16 +42,16 @@ with open(path, "w") as f:
 PY
 gzip -k -6 "$work/list.p2p"
 
-note "building the blocklist bench (release profile)"
-(cd "$REPO" && cargo bench --bench blocklist --no-run -q) || { note "build failed"; exit 1; }
-bin=$(cd "$REPO" && cargo bench --bench blocklist --no-run --message-format=json -q 2>/dev/null |
+note "building the blocklist bench ($PROFILE profile)"
+(cd "$REPO" && cargo bench --profile "$PROFILE" --bench blocklist --no-run -q) || { note "build failed"; exit 1; }
+bin=$(cd "$REPO" && cargo bench --profile "$PROFILE" --bench blocklist --no-run --message-format=json -q 2>/dev/null |
     /usr/bin/python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
     if m.get("executable") and m.get("target", {}).get("name") == "blocklist": print(m["executable"])' | tail -1)
 [ -x "$bin" ] || { note "no bench binary"; exit 1; }
 
-printf '| list | size | ranges | bad lines | load (s, median of %s) | peak RSS (MiB) |\n' "$ROUNDS"
+printf '| list (%s build) | size | ranges | bad lines | load (s, median of %s) | peak RSS (MiB) |\n' "$PROFILE" "$ROUNDS"
 printf '|---|---|---|---|---|---|\n'
 for f in list.p2p list.p2p.gz; do
     secs=()

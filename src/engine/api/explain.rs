@@ -433,7 +433,8 @@ fn peer_failures(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
     let dialed: Vec<&PeerRow> = s
         .peers
         .iter()
-        .filter(|p| p.source != PeerSource::Incoming)
+        // The blocklist's refusals are its own check's story.
+        .filter(|p| p.source != PeerSource::Incoming && p.end != Some(PeerEnd::Blocklisted))
         .collect();
     let failed = dialed
         .iter()
