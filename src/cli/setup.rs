@@ -28,16 +28,16 @@ pub(crate) fn config_text(
         Some(p) => format!("{} (not there: built-in defaults)", p.display()),
     };
     out.push_str(&format!("config file: {file}\n\n"));
-    out.push_str(&format!("{:<20} {:<40} FROM\n", "SETTING", "VALUE"));
+    out.push_str(&format!("{:<22} {:<40} FROM\n", "SETTING", "VALUE"));
     for (key, origin) in origins {
         let value = value_of(args, key);
-        out.push_str(&format!("{key:<20} {value:<40} {}\n", origin.label()));
+        out.push_str(&format!("{key:<22} {value:<40} {}\n", origin.label()));
     }
     if !args.labels.is_empty() {
         out.push_str("\nLABELS (config file)\n");
         for (name, d) in &args.labels {
             out.push_str(&format!(
-                "{:<20} {}\n",
+                "{:<22} {}\n",
                 crate::fmt::outside(name, 64),
                 label_text(d)
             ));
