@@ -78,6 +78,10 @@ pub struct Config {
     #[serde(default, deserialize_with = "crate::cli::rate_args::schedule_key")]
     pub alt_schedule: Option<crate::engine::api::Schedule>,
     pub exempt_local_peers: Option<bool>,
+    /// An IP blocklist's path or http(s) URL (`engine::session::blocklist`).
+    pub blocklist: Option<String>,
+    #[serde(default, deserialize_with = "update_hours")]
+    pub blocklist_update_hours: Option<u32>,
     /// The Transmission RPC (`[rpc]`, or `rpc.listen = ...`).
     pub rpc: Option<RpcConfig>,
     /// `[labels.tv]`: what a label brings to a torrent added with it.
@@ -178,6 +182,16 @@ fn rate_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> 
         return Err(serde::de::Error::custom(format!(
             "dht_rate_limit {v} is below the least, {min}"
         )));
+    }
+    Ok(Some(v))
+}
+
+fn update_hours<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = u32::deserialize(d)?;
+    if v == 0 {
+        return Err(serde::de::Error::custom(
+            "blocklist_update_hours must be at least 1",
+        ));
     }
     Ok(Some(v))
 }
@@ -311,6 +325,9 @@ fn expand_home(c: &mut Config) {
             *p = home.join(rest);
         }
     }
+    if let Some(rest) = c.blocklist.as_deref().and_then(|b| b.strip_prefix("~/")) {
+        c.blocklist = Some(home.join(rest).display().to_string());
+    }
     for l in c.labels.iter_mut().flat_map(|t| t.values_mut()) {
         if let Some(rest) = l.save_path.as_ref().and_then(|p| p.strip_prefix("~").ok()) {
             l.save_path = Some(home.join(rest));
@@ -415,6 +432,10 @@ pub(crate) fn apply(
     take!(alt_schedule, "alt_schedule", |v| r.alt_schedule = Some(v));
     take!(exempt_local_peers, "exempt_local_peers", |v| r
         .exempt_local_peers =
+        v);
+    take!(blocklist, "blocklist", |v| args.blocklist = Some(v));
+    take!(blocklist_update_hours, "blocklist_update_hours", |v| args
+        .blocklist_update_hours =
         v);
     apply_rpc(cfg.rpc.as_ref(), args, m, &mut origins);
     args.labels = cfg

@@ -50,6 +50,7 @@ fn row(id: u32) -> TorrentRow {
         next_announce: None,
         labels: vec!["tv".into(), "ünï".into()],
         final_dir: None,
+        blocked: 0,
     }
 }
 
@@ -83,6 +84,7 @@ fn detail(id: u32) -> TorrentDetail {
             evidence: "2 peers closed the plain handshake".into(),
             advice: Some("run with `--encryption prefer`".into()),
         }],
+        blocklist: None,
     }
 }
 

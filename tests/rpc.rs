@@ -9,6 +9,8 @@
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+#[path = "rpc/blocklist.rs"]
+mod blocklist;
 mod common;
 #[allow(dead_code)]
 #[path = "session/kit.rs"]

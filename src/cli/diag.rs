@@ -209,6 +209,7 @@ async fn handshake_once(
     let tcp = crate::engine::host::Transports {
         policy: crate::engine::api::TransportPolicy::Tcp,
         utp: None,
+        filter: Default::default(),
     };
     let id = our_peer_id();
     let dial = connect_encrypted(addr, None, meta.info_hash, id, policy, &tcp, false, || {});

@@ -149,6 +149,14 @@ pub(crate) struct DownloadArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m",
           value_parser = crate::engine::api::parse_duration)]
     pub on_complete_timeout: std::time::Duration,
+    /// An IP blocklist to enforce both ways: a file or http(s) URL in the PeerGuardian
+    /// (`name:1.2.3.4-1.2.3.255`) or eMule DAT format, gzip or not (the session only).
+    #[arg(long, value_name = "PATH|URL")]
+    pub blocklist: Option<String>,
+    /// How often the blocklist is read again, in hours.
+    #[arg(long, value_name = "HOURS", default_value_t = 24,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub blocklist_update_hours: u32,
     /// The RPC's settings from the config file (credentials are never flags).
     #[arg(skip)]
     pub rpc_settings: crate::rpc::RpcSettings,
@@ -391,6 +399,20 @@ pub(crate) enum Verb {
         #[command(flatten)]
         at: At,
     },
+    /// The session's blocklist: `update` reads it again now from its path or URL.
+    Blocklist {
+        #[arg(value_enum)]
+        action: BlocklistAction,
+        #[command(flatten)]
+        at: At,
+    },
+}
+
+/// What `ttui blocklist` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BlocklistAction {
+    /// Read the list again now (it is also read every blocklist_update_hours).
+    Update,
 }
 
 /// Which session a verb talks to, and how it prints.
@@ -419,7 +441,8 @@ impl Verb {
             | Verb::Files { at, .. }
             | Verb::Queue { at, .. }
             | Verb::Label { at, .. }
-            | Verb::Limit { at, .. } => at,
+            | Verb::Limit { at, .. }
+            | Verb::Blocklist { at, .. } => at,
         }
     }
 
@@ -437,7 +460,8 @@ impl Verb {
             | Verb::Files { at, .. }
             | Verb::Queue { at, .. }
             | Verb::Label { at, .. }
-            | Verb::Limit { at, .. } => at,
+            | Verb::Limit { at, .. }
+            | Verb::Blocklist { at, .. } => at,
         }
     }
 

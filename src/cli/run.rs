@@ -40,7 +40,20 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
             program: args.on_complete.as_deref().map(absolute),
             timeout: args.on_complete_timeout,
         },
+        blocklist: args.blocklist.as_deref().map(blocklist_source),
+        blocklist_every: std::time::Duration::from_secs(
+            u64::from(args.blocklist_update_hours) * 3600,
+        ),
         ..Options::default()
+    }
+}
+
+/// A URL as given; a path made absolute (the daemon may run elsewhere).
+fn blocklist_source(s: &str) -> String {
+    if s.starts_with("http://") || s.starts_with("https://") {
+        s.to_string()
+    } else {
+        absolute(std::path::Path::new(s)).display().to_string()
     }
 }
 

@@ -139,10 +139,36 @@ pub(crate) async fn handle(req: Request, requests: &Requests, snapshot: &Session
         Request::Subscribe { id } => super::serve_watch::subscribe(id, requests).await,
         Request::Command { id, command } => torrent_command(id, command, &current, requests),
         Request::Files { id, set } => files(&id, set, &current, requests).await,
+        Request::BlocklistUpdate => blocklist_update(requests).await,
         Request::Shutdown => {
             let _ = requests.send(SessionRequest::Shutdown);
             Response::Done(Vec::new())
         }
+    }
+}
+
+/// `ttui blocklist update`: the status once the list was read again, or why it was not.
+async fn blocklist_update(requests: &mpsc::UnboundedSender<SessionRequest>) -> Response {
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    if requests
+        .send(SessionRequest::BlocklistUpdate { reply })
+        .is_err()
+    {
+        return Response::Error(crate::control::proto::ControlError::new(
+            ErrorKind::Internal,
+            "the session has stopped",
+        ));
+    }
+    match rx.await {
+        Ok(Ok(status)) => Response::Blocklist(status),
+        Ok(Err(e)) => Response::Error(crate::control::proto::ControlError::new(
+            ErrorKind::from(&e),
+            e.to_string(),
+        )),
+        Err(_) => Response::Error(crate::control::proto::ControlError::new(
+            ErrorKind::Internal,
+            "the session has stopped",
+        )),
     }
 }
 

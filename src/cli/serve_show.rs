@@ -70,6 +70,7 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         next_announce: t.next_announce,
         labels: t.labels.clone(),
         final_dir: t.final_dir.as_ref().map(|d| d.display().to_string()),
+        blocked: t.blocked,
     }
 }
 
@@ -107,6 +108,7 @@ pub(super) async fn show(
         trackers: snap.trackers.iter().map(tracker_row).collect(),
         peers: snap.peers.iter().map(peer_info).collect(),
         explain: explain_rows(&snap, current),
+        blocklist: current.blocklist.clone(),
     }))
 }
 

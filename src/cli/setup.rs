@@ -28,16 +28,16 @@ pub(crate) fn config_text(
         Some(p) => format!("{} (not there: built-in defaults)", p.display()),
     };
     out.push_str(&format!("config file: {file}\n\n"));
-    out.push_str(&format!("{:<20} {:<40} FROM\n", "SETTING", "VALUE"));
+    out.push_str(&format!("{:<22} {:<40} FROM\n", "SETTING", "VALUE"));
     for (key, origin) in origins {
         let value = value_of(args, key);
-        out.push_str(&format!("{key:<20} {value:<40} {}\n", origin.label()));
+        out.push_str(&format!("{key:<22} {value:<40} {}\n", origin.label()));
     }
     if !args.labels.is_empty() {
         out.push_str("\nLABELS (config file)\n");
         for (name, d) in &args.labels {
             out.push_str(&format!(
-                "{:<20} {}\n",
+                "{:<22} {}\n",
                 crate::fmt::outside(name, 64),
                 label_text(d)
             ));
@@ -99,6 +99,8 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "log_file" => path(&args.log_file),
         "watch_dir" => path(&args.watch_dir),
         "incomplete_dir" => path(&args.incomplete_dir),
+        "blocklist" => args.blocklist.clone().unwrap_or_else(|| "off".into()),
+        "blocklist_update_hours" => args.blocklist_update_hours.to_string(),
         "on_complete" => path(&args.on_complete),
         "on_complete_timeout" => flag_text(args.on_complete_timeout),
         "max_active_downloads" => args.queue.max_active_downloads.to_string(),

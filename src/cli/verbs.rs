@@ -96,6 +96,7 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
             ids,
             change: crate::engine::api::LimitChange { down, up, turtle },
         },
+        Verb::Blocklist { .. } => Request::BlocklistUpdate,
     };
     let verb_name = request.verb();
     let mut client = Client::connect(socket).await?;
@@ -196,6 +197,17 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
     let width = terminal_width();
     match response {
         Response::Error(e) => Err(e),
+        Response::Blocklist(status) => {
+            if json {
+                println!("{}", out::json(&status));
+            } else {
+                println!(
+                    "blocklist {}: {} ranges in force ({} bad lines skipped)",
+                    status.source, status.ranges, status.bad_lines
+                );
+            }
+            Ok(0)
+        }
         Response::Added(results) => {
             if json {
                 println!("{}", out::json(&results));

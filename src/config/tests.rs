@@ -102,6 +102,17 @@ fn a_missing_default_file_is_fine_but_a_named_one_is_not() {
 }
 
 #[test]
+fn the_blocklist_keys_are_read_and_checked() {
+    let cfg =
+        parsed("blocklist = \"https://example.org/l.gz\"\nblocklist_update_hours = 6\n").unwrap();
+    let (mut args, m) = daemon(&["--blocklist-update-hours", "12"]);
+    apply(&cfg, &mut args, &m);
+    assert_eq!(args.blocklist.as_deref(), Some("https://example.org/l.gz"));
+    assert_eq!(args.blocklist_update_hours, 12);
+    assert!(parsed("blocklist_update_hours = 0\n").is_err());
+}
+
+#[test]
 fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     let cfg = parsed("port = 7000\nmax_peers = 9\ndht = false\nwatch_dir = \"/w\"\n").unwrap();
     let (mut args, m) = daemon(&["--port", "8000"]);
@@ -118,7 +129,7 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(origin("bind"), Origin::Default);
     assert_eq!(
         origins.len(),
-        24 + 6 + 6,
+        26 + 6 + 6,
         "every key has an origin (6 rate keys, 6 of [rpc])"
     );
 }

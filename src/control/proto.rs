@@ -158,12 +158,14 @@ pub enum Request {
         #[serde(default)]
         change: crate::engine::api::LimitChange,
     },
+    /// `ttui blocklist update`: read the blocklist again now.
+    BlocklistUpdate,
 }
 
 use crate::engine::api::Set;
 
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 19] = [
+pub const VERBS: [&str; 20] = [
     "add",
     "files",
     "list",
@@ -183,6 +185,7 @@ pub const VERBS: [&str; 19] = [
     "goals",
     "limit",
     "label",
+    "blocklist_update",
 ];
 
 impl Request {
@@ -207,6 +210,7 @@ impl Request {
             Request::Queue { .. } => "queue",
             Request::Goals { .. } => "goals",
             Request::Limit { .. } => "limit",
+            Request::BlocklistUpdate => "blocklist_update",
         }
     }
 }
@@ -285,6 +289,8 @@ pub enum Response {
     Snapshot(Box<crate::engine::api::Snapshot>),
     /// The limits after a [`Request::Limit`].
     Limits(crate::engine::api::LimitsNow),
+    /// The blocklist's status after a [`Request::BlocklistUpdate`].
+    Blocklist(crate::engine::api::BlocklistStatus),
     /// Inside the session only, from its handler to the server: the frames to write, in
     /// order, until the channel ends or the client goes away. Never on the wire.
     #[serde(skip)]
@@ -373,12 +379,15 @@ impl From<&crate::engine::api::RequestError> for ErrorKind {
             | E::BadFiles(_)
             | E::BadLabel(_)
             | E::BadSetting(_)
-            | E::NotHere(_) => ErrorKind::BadArgument,
+            | E::NotHere(_)
+            | E::NoBlocklist => ErrorKind::BadArgument,
             E::Rename(r) => match r {
                 crate::engine::api::RenameError::Disk(_) => ErrorKind::Internal,
                 _ => ErrorKind::BadArgument,
             },
-            E::Stopping | E::Stopped | E::Disk(_) | E::Remote(_) => ErrorKind::Internal,
+            E::Blocklist(_) | E::Stopping | E::Stopped | E::Disk(_) | E::Remote(_) => {
+                ErrorKind::Internal
+            }
         }
     }
 }
@@ -519,6 +528,7 @@ mod verb_tests {
                 ids: vec![],
                 change: Default::default(),
             },
+            Request::BlocklistUpdate,
         ];
         for r in &all {
             assert!(VERBS.contains(&r.verb()), "{} is not in VERBS", r.verb());

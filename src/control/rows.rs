@@ -62,6 +62,9 @@ pub struct TorrentRow {
     /// complete; null otherwise.
     #[serde(default)]
     pub final_dir: Option<String>,
+    /// Dials to its peers the session's blocklist refused.
+    #[serde(default)]
+    pub blocked: u64,
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,
@@ -75,6 +78,8 @@ pub struct TorrentDetail {
     pub peers: Vec<PeerInfo>,
     /// Why it is slow: the explainer's findings, what holds the torrent back first.
     pub explain: Vec<ExplainRow>,
+    /// The session's blocklist (what it holds, what it refused); null without one.
+    pub blocklist: Option<crate::engine::api::BlocklistStatus>,
 }
 
 impl Serialize for TorrentDetail {
@@ -93,6 +98,7 @@ impl Serialize for TorrentDetail {
         put("trackers", serde_json::to_value(&self.trackers))?;
         put("peers", serde_json::to_value(&self.peers))?;
         put("explain", serde_json::to_value(&self.explain))?;
+        put("blocklist", serde_json::to_value(&self.blocklist))?;
         map.serialize(s)
     }
 }
@@ -109,6 +115,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             Value::Null => Value::Array(Vec::new()),
             v => v,
         };
+        let blocklist = take("blocklist");
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -117,6 +124,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             trackers: parse(trackers)?,
             peers: parse(peers)?,
             explain: parse(explain)?,
+            blocklist: parse(blocklist)?,
         })
     }
 }

@@ -79,6 +79,7 @@ impl TestTorrent {
                 uploaded: AtomicU64::new(0),
                 wasted: AtomicU64::new(0),
                 rates,
+                ip_filter: Arc::default(),
             },
             Download::new(picker, Arc::default()),
             Arc::default(),

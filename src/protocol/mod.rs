@@ -1,6 +1,7 @@
 //! Pure protocol code: no tokio runtime, no sockets, no files.
 pub mod bencode;
 pub mod bitfield;
+pub mod blocklist;
 pub mod extension;
 pub(crate) mod geometry;
 pub mod handshake;

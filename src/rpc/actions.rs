@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::Map;
 use tokio::sync::oneshot;
 
+use super::ctx::Ctx;
 use super::error::MethodError;
-use super::server::Ctx;
 use super::torrents::{ask, bool_arg, send, str_arg, targets, Answer, Args};
 use crate::engine::api::*;
 

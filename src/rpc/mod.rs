@@ -24,6 +24,7 @@
 
 mod actions;
 mod activity;
+mod ctx;
 mod error;
 mod fields;
 mod ids;
@@ -40,8 +41,9 @@ pub(crate) mod web;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub(crate) use ctx::Facts;
 pub(crate) use error::StartError;
-pub(crate) use server::{bind, Facts};
+pub(crate) use server::bind;
 
 /// What the config file and `--rpc` say about the RPC server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

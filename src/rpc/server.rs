@@ -26,12 +26,13 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::activity::{self, Activity};
+use super::ctx::{Ctx, Facts, Stored};
 use super::error::{MethodError, StartError};
 use super::request;
 use super::security::{self, LoginPacer};
 use super::session_id::{self, SessionId};
 use super::{actions, session, torrent_set, torrents, Credentials, RpcSettings};
-use crate::engine::api::{Move, SessionRequest, SessionSnapshot, TorrentId};
+use crate::engine::api::{Move, SessionRequest, SessionSnapshot};
 
 /// Connections served at once.
 pub(crate) const MAX_CONNECTIONS: usize = 128;
@@ -46,50 +47,6 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(300);
 /// The one path of the RPC, and the page transmission-daemon answers at its root.
 const RPC_PATH: &str = "/transmission/rpc";
-
-/// What session-get tells of the session that the line-up does not carry.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Facts {
-    pub state_dir: PathBuf,
-    pub max_peers: usize,
-    pub dht: bool,
-    pub pex: bool,
-    pub utp: bool,
-    /// Transmission's word: `required`, `preferred` or `tolerated`.
-    pub encryption: &'static str,
-    /// `on_complete`, shown as `script-torrent-done-filename` (read-only: a command to run
-    /// is for the config file, not for whoever holds the RPC's password).
-    pub on_complete: Option<PathBuf>,
-}
-
-/// What the RPC keeps of its own: limits given while their `...-enabled` is off.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Stored {
-    pub session_down: u64,
-    pub session_up: u64,
-    pub torrent_limits: std::collections::HashMap<TorrentId, (u64, u64)>,
-    /// `incomplete-dir` given while `incomplete-dir-enabled` is off.
-    pub incomplete_dir: Option<PathBuf>,
-}
-
-/// What every request is answered with.
-pub(crate) struct Ctx {
-    pub requests: tokio::sync::mpsc::UnboundedSender<SessionRequest>,
-    pub snapshot: watch::Receiver<Arc<SessionSnapshot>>,
-    pub activity: activity::Shared,
-    pub stored: Mutex<Stored>,
-    pub facts: Facts,
-    pub session_id: SessionId,
-    pub started: Instant,
-    /// File counts torrent-get has asked the session for (`torrents::file_counts`).
-    pub file_counts: Mutex<HashMap<TorrentId, usize>>,
-    /// Torrents torrent-add answered before the line-up listed them (`torrents::listed`).
-    pub unlisted: Mutex<Vec<TorrentId>>,
-    creds: Option<Credentials>,
-    whitelist: Vec<String>,
-    pacer: Mutex<LoginPacer>,
-    web_home: Option<PathBuf>,
-}
 
 /// A bound RPC listener with its settings checked, not serving yet: bound before the
 /// session starts, so a refused start leaves nothing running.
@@ -402,7 +359,8 @@ pub(crate) async fn dispatch(
         "port-test" => session::port_test(ctx),
         "torrent-reannounce" => actions::reannounce(ctx, args),
         "torrent-rename-path" => actions::rename_path(ctx, args).await,
-        "blocklist-update" | "group-set" | "group-get" => Err(MethodError::BadArgument(format!(
+        "blocklist-update" => session::blocklist_update(ctx).await,
+        "group-set" | "group-get" => Err(MethodError::BadArgument(format!(
             "{method} is not supported by ttui yet"
         ))),
         _ => Err(MethodError::UnknownMethod),

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use super::ctx::Ctx;
 use super::error::MethodError;
 use super::fields::SPEED_K;
-use super::server::Ctx;
 use super::torrents::{ask, Answer, Args};
 use crate::engine::api::*;
 
@@ -17,6 +17,14 @@ pub(crate) const RPC_VERSION_MINIMUM: u32 = 14;
 
 fn kbps(b: u64) -> u64 {
     b / SPEED_K
+}
+
+/// `blocklist-update`: the list read again now; answered with its size as Transmission does.
+pub(crate) async fn blocklist_update(ctx: &Ctx) -> Answer {
+    let status = ask(ctx, |reply| SessionRequest::BlocklistUpdate { reply }).await??;
+    let mut out = Args::new();
+    out.insert("blocklist-size".into(), json!(status.ranges));
+    Ok(out)
 }
 
 pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
@@ -49,9 +57,15 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
         ("alt-speed-time-enabled", json!(false)),
         ("alt-speed-time-end", json!(1020)),
         ("alt-speed-up", json!(kbps(s.limits.alt_up))),
-        ("blocklist-enabled", json!(false)),
-        ("blocklist-size", json!(0)),
-        ("blocklist-url", json!("http://www.example.com/blocklist")),
+        ("blocklist-enabled", json!(snap.blocklist.is_some())),
+        (
+            "blocklist-size",
+            json!(snap.blocklist.as_ref().map_or(0, |b| b.ranges)),
+        ),
+        (
+            "blocklist-url",
+            json!(snap.blocklist.as_ref().map_or("", |b| b.source.as_str())),
+        ),
         ("cache-size-mb", json!(4)),
         ("config-dir", json!(f.state_dir.to_string_lossy())),
         ("default-trackers", json!("")),

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::ctx::Ctx;
 use super::error::MethodError;
 use super::fields::{self, View};
 use super::ids::Ids;
 use super::request::Arguments;
-use super::server::Ctx;
 use super::torrents::{ask, str_arg, targets, Args};
 use crate::engine::api::*;
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::Map;
 
 use super::actions::move_to;
+use super::ctx::Ctx;
 use super::error::MethodError;
 use super::fields;
-use super::server::Ctx;
 use super::torrents::{
     ask, bool_arg, label_list, num_arg, set_priorities, str_arg, targets, Answer, Args,
 };

@@ -12,8 +12,8 @@ use tokio::sync::oneshot;
 
 use super::error::MethodError;
 
+use super::ctx::Ctx;
 use super::ids::{self, Ids};
-use super::server::Ctx;
 use crate::engine::api::*;
 
 pub(crate) type Args = Map<String, Value>;

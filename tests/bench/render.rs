@@ -209,6 +209,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                     Vec::new()
                 },
                 final_dir: None,
+                blocked: 0,
             }
         })
         .collect();

@@ -44,6 +44,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         queue_position: 0,
         labels: Vec::new(),
         final_dir: None,
+        blocked: 0,
     }
 }
 

@@ -118,6 +118,9 @@ pub(super) async fn serve_requests(
                 let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
             }
             // Quitting the attached screen leaves the session running.
+            SessionRequest::BlocklistUpdate { reply } => {
+                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
+            }
             SessionRequest::Shutdown => {}
         }
     }

@@ -28,6 +28,7 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         next_announce: None,
         labels: Vec::new(),
         final_dir: None,
+        blocked: 0,
     }
 }
 
@@ -189,6 +190,7 @@ pub(crate) fn detail() -> TorrentDetail {
                 advice: None,
             },
         ],
+        blocklist: None,
     }
 }
 

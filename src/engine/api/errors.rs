@@ -44,6 +44,12 @@ pub enum RequestError {
     /// A request this face cannot carry (an attached screen has no way to set goals).
     #[error("{0}")]
     NotHere(&'static str),
+    /// `blocklist update` with no blocklist set.
+    #[error("no blocklist is set (blocklist = PATH or URL in the config file, or --blocklist)")]
+    NoBlocklist,
+    /// A blocklist update that failed; the list in force stays (the words say so).
+    #[error("{0}")]
+    Blocklist(String),
 }
 
 /// A value a person typed (a flag, a config key, a verb's argument, a key in the TUI) that

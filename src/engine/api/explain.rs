@@ -20,6 +20,7 @@ pub enum Check {
     Availability,
     Seeds,
     PeerFailures,
+    Blocklist,
     Choked,
     Limits,
     Reachability,
@@ -37,6 +38,7 @@ impl Check {
             Check::Availability => "availability",
             Check::Seeds => "seeds",
             Check::PeerFailures => "peer_failures",
+            Check::Blocklist => "blocklist",
             Check::Choked => "choked",
             Check::Limits => "limits",
             Check::Reachability => "reachability",
@@ -155,6 +157,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             availability,
             seeds,
             peer_failures,
+            blocklist,
             choked,
             limits,
             reachability,
@@ -430,7 +433,8 @@ fn peer_failures(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
     let dialed: Vec<&PeerRow> = s
         .peers
         .iter()
-        .filter(|p| p.source != PeerSource::Incoming)
+        // The blocklist's refusals are its own check's story.
+        .filter(|p| p.source != PeerSource::Incoming && p.end != Some(PeerEnd::Blocklisted))
         .collect();
     let failed = dialed
         .iter()
@@ -490,7 +494,9 @@ fn choked(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
     ))
 }
 
+mod blocked;
 mod local;
+use blocked::blocklist;
 use local::{disk, limits, rc4_cpu, reachability, upload_saturation};
 
 #[cfg(test)]

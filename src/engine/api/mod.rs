@@ -2,6 +2,7 @@
 //! that touches the network or disk. The engine publishes `Arc<Snapshot>` through a
 //! `tokio::sync::watch` channel and takes `Command`s through an mpsc channel.
 
+mod blocklist;
 mod errors;
 pub mod explain;
 mod files;
@@ -27,6 +28,7 @@ pub use options::{
 mod rename;
 mod session;
 mod settings;
+pub use blocklist::BlocklistStatus;
 pub use errors::{RequestError, ValueError};
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
 pub use files::{check_indices, file_rows, parse_file_list, AddFiles, FilePriority, FileRow};
@@ -224,6 +226,9 @@ pub enum PeerEnd {
     DroppedByUser,
     #[error("banned")]
     Banned,
+    /// The session's blocklist holds its address (`--blocklist`).
+    #[error("blocked by blocklist")]
+    Blocklisted,
     #[error("unreachable: {0}")]
     Unreachable(String),
     #[error("i/o error: {0}")]
@@ -435,6 +440,9 @@ pub struct Snapshot {
     /// Every file but BEP 47 padding, in the torrent's order; empty for a magnet without
     /// its metadata.
     pub files: Vec<FileRow>,
+    /// Dials to its peers the session's blocklist refused.
+    #[serde(default)]
+    pub blocked: u64,
 }
 
 /// The header's DHT line: the session's node and this torrent's lookups.
@@ -484,6 +492,7 @@ impl Snapshot {
             listen_port: 0,
             dht: None,
             files: Vec::new(),
+            blocked: 0,
         }
     }
 

@@ -56,6 +56,9 @@ pub struct TorrentLine {
     /// to once complete. None once there, or without an incomplete directory.
     #[serde(default)]
     pub final_dir: Option<PathBuf>,
+    /// Dials to its peers the session's blocklist refused.
+    #[serde(default)]
+    pub blocked: u64,
 }
 
 impl TorrentLine {
@@ -87,6 +90,7 @@ impl TorrentLine {
             queue_position: 0,
             labels: Vec::new(),
             final_dir: None,
+            blocked: 0,
         }
     }
 
@@ -156,6 +160,9 @@ pub struct SessionSnapshot {
     /// half-loaded or empty.
     #[serde(default)]
     pub restored: bool,
+    /// The blocklist in force and what it refused; None without `--blocklist`.
+    #[serde(default)]
+    pub blocklist: Option<crate::engine::api::BlocklistStatus>,
 }
 
 impl SessionSnapshot {
@@ -232,6 +239,10 @@ pub enum Peeked {
 /// each request carries; a dropped reply channel is fine (nobody waits).
 #[derive(Debug)]
 pub enum SessionRequest {
+    /// Read the blocklist again now; the answer is the status after it.
+    BlocklistUpdate {
+        reply: oneshot::Sender<Result<crate::engine::api::BlocklistStatus, RequestError>>,
+    },
     Add {
         source: AddSource,
         /// None: the session's default save path.

@@ -8,10 +8,12 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::api::PeerEnd;
 use crate::engine::api::TransportPolicy;
+use crate::engine::peer::ip_filter::IpFilter;
 use crate::engine::peer::stream::Transport;
 use crate::net::utp::UtpSocket;
 use crate::net::TransportKind;
@@ -83,7 +85,21 @@ pub(crate) const UTP_HEAD_START: Duration = Duration::from_millis(250);
 pub(crate) struct Transports {
     pub policy: TransportPolicy,
     pub utp: Option<UtpSocket>,
+    /// The session's blocklist: a blocked address is never dialed, whoever asks.
+    pub filter: Arc<IpFilter>,
 }
+
+/// A dial refused by the blocklist, carried inside the dialer's `io::Error`.
+#[derive(Debug)]
+struct Blocked;
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("blocked by blocklist")
+    }
+}
+
+impl std::error::Error for Blocked {}
 
 /// A uTP dial that got no answer, carried inside the dialer's `io::Error`.
 #[derive(Debug)]
@@ -101,6 +117,8 @@ impl std::error::Error for UtpSilent {}
 pub(crate) fn dial_end(e: &io::Error) -> PeerEnd {
     if e.get_ref().is_some_and(|i| i.is::<UtpSilent>()) {
         PeerEnd::UtpNoAnswer
+    } else if e.get_ref().is_some_and(|i| i.is::<Blocked>()) {
+        PeerEnd::Blocklisted
     } else {
         io_end(e, false)
     }
@@ -113,6 +131,9 @@ pub(crate) async fn dial(
     local: Option<std::net::IpAddr>,
     t: &Transports,
 ) -> io::Result<Transport> {
+    if t.filter.refuses_dial(addr.ip()) {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, Blocked));
+    }
     match kind {
         TransportKind::Utp => {
             let Some(u) = &t.utp else {
@@ -227,6 +248,7 @@ mod tests {
         Transports {
             policy: TransportPolicy::Both,
             utp: Some(utp),
+            filter: Arc::default(),
         }
     }
 

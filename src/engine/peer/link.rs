@@ -57,6 +57,8 @@ pub(crate) struct TorrentFacts {
     pub wasted: AtomicU64,
     /// This torrent's rate limiters (its buckets under the session's).
     pub rates: TorrentRates,
+    /// The session's blocklist (`ip_filter.rs`).
+    pub ip_filter: Arc<crate::engine::peer::ip_filter::IpFilter>,
 }
 
 /// What a connection may ask of its torrent. Each call is short (one lock of the torrent's

@@ -9,6 +9,7 @@
 pub(crate) mod conn;
 pub(crate) mod connect;
 pub(crate) mod dial;
+pub(crate) mod ip_filter;
 pub(crate) mod link;
 pub(crate) mod pex;
 pub(crate) mod pipeline;
@@ -145,6 +146,7 @@ impl PeerTask {
         let transports = Transports {
             policy: torrent.transport,
             utp: torrent.utp.clone(),
+            filter: Arc::clone(&torrent.ip_filter),
         };
         let connect = connect_encrypted(
             self.addr,

@@ -292,6 +292,8 @@ struct Manager {
     /// Adds waiting for their .torrent to be kept, and where a written batch says so.
     saves: torrent_saves::TorrentSaves,
     saved_tx: mpsc::UnboundedSender<Vec<torrent_saves::Saved>>,
+    /// Reads the blocklist, when one is set (`session/blocklist.rs`).
+    blocklist: Option<crate::engine::session::blocklist::Loader>,
 }
 
 impl Manager {
@@ -315,6 +317,10 @@ impl Manager {
         let (moves_tx, moves_rx) = mpsc::unbounded_channel();
         let (saved_tx, saved_rx) = mpsc::unbounded_channel();
         let scripts = on_complete::Runner::new(opts.on_complete.clone(), scripts_tx);
+        let blocklist = opts.blocklist.clone().map(|source| {
+            let filter = Arc::clone(&session.ctx.ip_filter);
+            crate::engine::session::blocklist::Loader::spawn(source, opts.blocklist_every, filter)
+        });
         let m = Manager {
             session,
             listen_log,
@@ -336,6 +342,7 @@ impl Manager {
             moves_tx,
             saves: Default::default(),
             saved_tx,
+            blocklist,
         };
         let inboxes = Inboxes {
             reports: reports_rx,
@@ -481,6 +488,7 @@ impl Manager {
             up_limit: ctx.rates.up.rate(),
             turtle: ctx.rates.view().turtle,
             restored: true,
+            blocklist: self.blocklist.as_ref().map(|b| b.status()),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! torrent's storage takes its descriptors from.
 
 pub(crate) mod accept_budget;
+pub(crate) mod blocklist;
 pub(crate) mod store;
 pub(crate) mod udp;
 
@@ -35,6 +36,7 @@ use crate::engine::api::LogLevel;
 use crate::engine::disk::pool::DiskPool;
 use crate::engine::disk::OpenFiles;
 use crate::engine::peer::connect::{read_handshake, HANDSHAKE_TIMEOUT};
+use crate::engine::peer::ip_filter::IpFilter;
 use crate::engine::peer::stream::{PeerStream, Transport};
 use crate::engine::torrent::options::Options;
 use crate::engine::torrent::shared::Event;
@@ -171,11 +173,15 @@ impl Session {
             .map(|a| a.port())
             .unwrap_or(0);
         let routes: Arc<Mutex<Routes>> = Arc::default();
+        let ip_filter: Arc<IpFilter> = Arc::default();
         // With `--transport utp` the TCP listener only fixed the port number.
         let mut accept_tasks: Vec<JoinHandle<()>> = if transport.tcp() {
             listeners
                 .into_iter()
-                .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&routes), encryption)))
+                .map(|l| {
+                    let door = (Arc::clone(&routes), Arc::clone(&ip_filter));
+                    tokio::spawn(accept_loop(l, door, encryption))
+                })
                 .collect()
         } else {
             Vec::new()
@@ -201,7 +207,7 @@ impl Session {
                 let (socket, listener) = UtpSocket::new(Arc::clone(sock), UtpConfig::default());
                 accept_tasks.push(tokio::spawn(utp_accept_loop(
                     listener,
-                    Arc::clone(&routes),
+                    (Arc::clone(&routes), Arc::clone(&ip_filter)),
                     encryption,
                 )));
                 utp = Some(socket);
@@ -238,6 +244,7 @@ impl Session {
             utp,
             dht,
             router: Arc::clone(&routes) as Arc<dyn Routing>,
+            ip_filter,
         };
         let session = Session {
             ctx,
@@ -354,7 +361,11 @@ fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
 /// torrent its handshake names. At most `accept_budget::tcp()` wait for their handshake at
 /// once (the rest wait in the kernel's backlog, costing no descriptor); out of descriptors,
 /// the loop pauses (see `accept_budget.rs`).
-async fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>, policy: EncryptionPolicy) {
+async fn accept_loop(
+    listener: TcpListener,
+    (routes, filter): (Arc<Mutex<Routes>>, Arc<IpFilter>),
+    policy: EncryptionPolicy,
+) {
     let budget = accept_budget::tcp();
     let mut backoff = accept_budget::Backoff::default();
     loop {
@@ -369,6 +380,11 @@ async fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>, policy: 
             }
         };
         accept_budget::note_accepted(&mut backoff);
+        // Closed before a byte is read or written: a blocked peer learns nothing of us.
+        if filter.refuses_incoming(addr.ip()) {
+            tracing::debug!("{addr}: incoming refused: blocked by blocklist");
+            continue;
+        }
         let routes = Arc::clone(&routes);
         tokio::spawn(async move {
             accept(Transport::Tcp(stream), addr, routes, policy).await;
@@ -380,7 +396,7 @@ async fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>, policy: 
 /// Accepts incoming uTP connections like TCP ones (with a budget of their own).
 async fn utp_accept_loop(
     mut listener: UtpListener,
-    routes: Arc<Mutex<Routes>>,
+    (routes, filter): (Arc<Mutex<Routes>>, Arc<IpFilter>),
     policy: EncryptionPolicy,
 ) {
     let budget = accept_budget::utp();
@@ -389,6 +405,10 @@ async fn utp_accept_loop(
             return;
         };
         let addr = stream.peer_addr();
+        if filter.refuses_incoming(addr.ip()) {
+            tracing::debug!("{addr}: incoming over uTP refused: blocked by blocklist");
+            continue;
+        }
         tracing::info!("{addr}: incoming over uTP");
         let routes = Arc::clone(&routes);
         tokio::spawn(async move {

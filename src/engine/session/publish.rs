@@ -32,6 +32,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         up_limit,
         turtle,
         restored,
+        blocklist,
     } = head;
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
@@ -42,6 +43,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         && prev.up_limit == *up_limit
         && prev.turtle == *turtle
         && prev.restored == *restored
+        && prev.blocklist == *blocklist
 }
 
 #[cfg(test)]

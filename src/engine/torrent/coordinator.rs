@@ -374,6 +374,9 @@ impl Coordinator {
             return;
         }
         for addr in self.peers.to_dial(now, self.run.complete, budget) {
+            if self.refuse_blocked(addr) {
+                continue;
+            }
             if let Some(p) = self.peers.get_mut(&addr) {
                 p.dial.attempts += 1;
             }
@@ -441,6 +444,7 @@ impl Coordinator {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.drop_newly_blocked();
         self.connect_more(now);
         self.dht_tick();
         self.pex_tick(now);
@@ -494,6 +498,7 @@ async fn recv_if_any_unbounded<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -
 }
 
 // The coordinator's other halves: child modules, so its fields stay private to it.
+mod blocked;
 mod dht_peers;
 mod events;
 mod files;

@@ -61,6 +61,7 @@ pub(crate) async fn fetch_in_session(
     let transports = Transports {
         policy: session.transport,
         utp: session.utp.clone(),
+        filter: std::sync::Arc::clone(&session.ip_filter),
     };
     let fetcher = Fetcher {
         magnet,

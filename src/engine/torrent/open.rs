@@ -329,6 +329,7 @@ fn shared_state(
             uploaded: AtomicU64::new(0),
             wasted: AtomicU64::new(0),
             rates,
+            ip_filter: Arc::clone(&ctx.ip_filter),
         },
         Download::new(picker, ctx.pool.backlog()),
         Arc::clone(&ctx.pool),

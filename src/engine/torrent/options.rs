@@ -49,6 +49,10 @@ pub struct Options {
     pub incomplete_dir: Option<PathBuf>,
     /// The command run when a torrent of the session completes (`session/on_complete.rs`).
     pub on_complete: crate::engine::api::OnComplete,
+    /// The blocklist's path or URL (`session/blocklist.rs`); None: no list.
+    pub blocklist: Option<String>,
+    /// How often the blocklist is read again.
+    pub blocklist_every: std::time::Duration,
 }
 
 impl Default for Options {
@@ -78,6 +82,8 @@ impl Default for Options {
             labels: Default::default(),
             incomplete_dir: None,
             on_complete: Default::default(),
+            blocklist: None,
+            blocklist_every: std::time::Duration::from_secs(24 * 3600),
         }
     }
 }

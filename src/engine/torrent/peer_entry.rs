@@ -70,6 +70,8 @@ pub(crate) fn plan_after_end(
         // A drop's cool-down holds however the connection ended meanwhile.
         _ if matches!(current, Plan::Dropped(t) if t > now) => current,
         PeerEnd::Banned => Plan::Banned,
+        // A newer list may let it through; a source that lists it again re-queues it.
+        PeerEnd::Blocklisted => Plan::Resting,
         PeerEnd::WrongInfoHash | PeerEnd::NotBitTorrent | PeerEnd::SelfConnection => Plan::Never,
         PeerEnd::Protocol(_) | PeerEnd::HashFailures(_) | PeerEnd::Internal(_) => Plan::Never,
         PeerEnd::Duplicate | PeerEnd::Shutdown | PeerEnd::NotNeeded => Plan::Resting,

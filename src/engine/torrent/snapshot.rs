@@ -158,6 +158,7 @@ pub(crate) fn build(
         trackers: previous.trackers.clone(),
         dht: previous.dht.clone(),
         files: previous.files.clone(),
+        blocked: previous.blocked,
     }
 }
 

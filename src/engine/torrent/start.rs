@@ -97,6 +97,8 @@ pub(crate) struct SessionCtx {
     pub dht: Option<Dht>,
     /// Where connections naming this torrent are sent (the session's router).
     pub router: Arc<dyn Routing>,
+    /// The session's blocklist, read at every dial and accept.
+    pub ip_filter: Arc<crate::engine::peer::ip_filter::IpFilter>,
 }
 
 impl SessionCtx {

@@ -64,6 +64,15 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
         }
         None => line.push(span("  DHT off", theme.dim())),
     }
+    // Short: how many peers the blocklist refused; a failed update is a warning (the
+    // older list stays in force).
+    if let Some(b) = &session.blocklist {
+        line.push(span("  blocked ", theme.dim()));
+        line.push(Span::raw(b.blocked().to_string()));
+        if b.error.is_some() {
+            line.push(span(" (list update failed)", theme.warn()));
+        }
+    }
     put_line(buf, area, 0, line);
 
     // Line 2: whether anyone can reach us, then where torrents go.
@@ -190,5 +199,19 @@ mod tests {
         assert!(limited.contains("of 2 MiB/s"), "{limited}");
         assert!(limited.contains("of 500 KiB/s"), "{limited}");
         assert!(limited.contains("turtle mode"), "{limited}");
+    }
+
+    #[test]
+    fn the_blocklist_shows_only_when_set() {
+        let mut s = SessionSnapshot::default();
+        assert!(!text(&s).contains("blocked"));
+        s.blocklist = Some(crate::engine::api::BlocklistStatus {
+            refused_incoming: 2,
+            refused_dials: 5,
+            ..Default::default()
+        });
+        assert!(text(&s).contains("blocked 7"), "{}", text(&s));
+        s.blocklist.as_mut().unwrap().error = Some("bad".into());
+        assert!(text(&s).contains("update failed"), "{}", text(&s));
     }
 }

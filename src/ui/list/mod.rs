@@ -138,5 +138,6 @@ pub(crate) fn test_line(
         queue_position: 0,
         labels: Vec::new(),
         final_dir: None,
+        blocked: 0,
     }
 }

@@ -371,3 +371,30 @@ fn the_session_says_which_limit_and_the_queue() {
     let f = verdict_of(&s, &ctx, Check::Limits).unwrap();
     assert!(f.evidence.contains("queue"), "{}", f.evidence);
 }
+
+#[test]
+fn a_blocklist_that_holds_most_of_the_swarm_is_named() {
+    let mut s = healthy();
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::Blocklist).is_none());
+    // 3 of 6 learned: half, while two peers serve us: a warning.
+    s.peers
+        .extend((10..13).map(|i| failed(i, PeerEnd::Blocklisted)));
+    s.blocked = 3;
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Blocklist).expect("a finding");
+    assert_eq!(f.verdict, Verdict::Warning, "{f:?}");
+    assert!(
+        f.evidence.starts_with("3 peers blocked by your blocklist"),
+        "{f:?}"
+    );
+    assert!(f.advice.is_some());
+    // None connected: it holds the torrent back.
+    s.peers.retain(|p| p.stage != PeerStage::Connected);
+    assert!(holding(&s, Check::Blocklist)
+        .evidence
+        .contains("3 of the 4"));
+    // A few blocked among many: nothing to say.
+    let mut few = healthy();
+    few.peers.extend((10..30).map(|i| peer(i, 0.5, false, 1.0)));
+    few.peers.push(failed(40, PeerEnd::Blocklisted));
+    assert!(verdict_of(&few, &ExplainContext::default(), Check::Blocklist).is_none());
+}

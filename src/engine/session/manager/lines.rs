@@ -156,6 +156,7 @@ impl Manager {
             queue_position: _,
             labels: _,
             final_dir: _,
+            blocked,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -176,5 +177,6 @@ impl Manager {
             && shown.save_path == *save_path
             && shown.added == *added
             && shown.completed == *completed
+            && shown.blocked == *blocked
     }
 }

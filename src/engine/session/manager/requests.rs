@@ -130,6 +130,12 @@ impl Manager {
                 let _ = reply.send(files);
             }
             SessionRequest::Shutdown => {}
+            SessionRequest::BlocklistUpdate { reply } => match &self.blocklist {
+                Some(loader) => loader.update(reply),
+                None => {
+                    let _ = reply.send(Err(RequestError::NoBlocklist));
+                }
+            },
             SessionRequest::Limit {
                 target,
                 change,

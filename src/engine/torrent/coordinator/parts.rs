@@ -34,6 +34,10 @@ pub(super) struct RunState {
     /// Every wanted piece is verified.
     pub(super) complete: bool,
     pub(super) fatal: Option<String>,
+    /// Dials the session's blocklist refused (`blocked.rs`).
+    pub(super) blocked: u64,
+    /// The blocklist's generation last swept for connected peers it blocks.
+    pub(super) filter_seen: u64,
 }
 
 /// When the choker last ran, and its optimistic pick.

@@ -97,6 +97,7 @@ impl Coordinator {
             l.next_announce = self.shown.next_announce;
             l.save_path.clone_from(&self.given.opts.output);
             l.completed = lifetime.completed;
+            l.blocked = self.run.blocked;
         });
     }
 
@@ -194,7 +195,7 @@ impl Coordinator {
             listen_port: self.shared.listen_port.load(Ordering::Relaxed),
         };
         let log = snapshot::log_tail(&self.shown.log);
-        let snap = snapshot::build(
+        let mut snap = snapshot::build(
             &self.shown.snap,
             state,
             totals,
@@ -204,6 +205,7 @@ impl Coordinator {
             log,
         );
         self.shown.snap.pieces = snap.pieces.clone();
+        snap.blocked = self.run.blocked;
         snap
     }
 }

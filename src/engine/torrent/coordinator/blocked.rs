@@ -1,0 +1,49 @@
+//! The session's blocklist in a torrent: a blocked peer is not dialed (and counted), and a
+//! new list drops the connected peers it blocks, with the reason in the peer table.
+
+use std::net::SocketAddr;
+
+use crate::engine::api::{LogLevel, PeerEnd};
+use crate::engine::peer::link::PeerCmd;
+use crate::engine::torrent::coordinator::Coordinator;
+use crate::engine::torrent::peers::Plan;
+
+impl Coordinator {
+    /// True (and the peer set aside, its row saying why) when the blocklist holds `addr`.
+    /// It rests: a source that lists it again re-queues it, and the list is asked again.
+    pub(super) fn refuse_blocked(&mut self, addr: SocketAddr) -> bool {
+        if !self.shared.ip_filter.refuses_dial(addr.ip()) {
+            return false;
+        }
+        self.run.blocked += 1;
+        if let Some(p) = self.peers.get_mut(&addr) {
+            p.dial.plan = Plan::Resting;
+            p.set_idle_end(PeerEnd::Blocklisted);
+        }
+        true
+    }
+
+    /// Once per new list: the connected (or connecting) peers it blocks are dropped.
+    pub(super) fn drop_newly_blocked(&mut self) {
+        let generation = self.shared.ip_filter.generation();
+        if generation == self.run.filter_seen {
+            return;
+        }
+        self.run.filter_seen = generation;
+        let filter = std::sync::Arc::clone(&self.shared.ip_filter);
+        let mut dropped = 0;
+        for p in self.peers.values_mut() {
+            if p.has_conn() && filter.blocks(p.addr.ip()) {
+                p.send(PeerCmd::Disconnect(PeerEnd::Blocklisted));
+                p.dial.plan = Plan::Resting;
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            self.log(
+                LogLevel::Info,
+                format!("dropped {dropped} peers: blocked by the new blocklist"),
+            );
+        }
+    }
+}
