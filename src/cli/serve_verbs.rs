@@ -112,6 +112,16 @@ pub(super) async fn remove(
     Response::Done(out)
 }
 
+/// The one torrent a verb that takes one id names, or the error it is answered with.
+fn one_torrent(id: &str, current: &SessionSnapshot) -> Result<TorrentId, Response> {
+    let ids = resolve_ids(&[id.to_string()], &ids_of(current)).map_err(Response::Error)?;
+    match ids[..] {
+        [id] => Ok(TorrentId(id)),
+        [] => Err(error(ErrorKind::UnknownId, "no torrent given")),
+        _ => Err(error(ErrorKind::BadArgument, "name exactly one torrent")),
+    }
+}
+
 /// Moves one torrent's data to `dir`, which must be absolute (the client's working
 /// directory is not the session's).
 pub(super) async fn move_to(
@@ -120,12 +130,9 @@ pub(super) async fn move_to(
     current: &SessionSnapshot,
     requests: &Requests,
 ) -> Response {
-    let ids = match resolve_ids(&[id.to_string()], &ids_of(current)) {
-        Ok(ids) => ids,
-        Err(e) => return Response::Error(e),
-    };
-    let Some(&id) = ids.first() else {
-        return error(ErrorKind::UnknownId, "no torrent given");
+    let id = match one_torrent(id, current) {
+        Ok(id) => id,
+        Err(e) => return e,
     };
     if !dir.is_absolute() {
         return error(
@@ -133,7 +140,6 @@ pub(super) async fn move_to(
             "the directory must be an absolute path",
         );
     }
-    let id = TorrentId(id);
     let (reply, rx) = oneshot::channel();
     if requests
         .send(SessionRequest::Move { id, dir, reply })
@@ -156,14 +162,10 @@ pub(super) async fn rename(
     current: &SessionSnapshot,
     requests: &Requests,
 ) -> Response {
-    let ids = match resolve_ids(&[id.to_string()], &ids_of(current)) {
-        Ok(ids) => ids,
-        Err(e) => return Response::Error(e),
+    let id = match one_torrent(id, current) {
+        Ok(id) => id,
+        Err(e) => return e,
     };
-    let [id] = ids[..] else {
-        return error(ErrorKind::BadArgument, "name exactly one torrent");
-    };
-    let id = TorrentId(id);
     let top = path.split('/').filter(|c| !c.is_empty()).count() == 1;
     let (reply, rx) = oneshot::channel();
     let request = SessionRequest::RenamePath {
