@@ -135,6 +135,20 @@ mod tests {
         assert!(v["arguments"].is_object());
     }
 
+    /// Found by the `rpc` fuzz target: a long float tag came back one bit off, because
+    /// serde_json's default float parser is not correctly rounded.
+    #[test]
+    fn a_float_tag_comes_back_the_same() {
+        let body = br#"{"method":"t","arguments":{},"tag":1111111111111111111111111.1111111113}"#;
+        let env = parse(body).unwrap();
+        let tag = env.tag.clone().unwrap();
+        let back: Value = serde_json::from_slice(&response(Err(env.method), env.tag)).unwrap();
+        assert_eq!(back["tag"], tag);
+        // std's parse is correctly rounded.
+        let exact: f64 = "1111111111111111111111111.1111111113".parse().unwrap();
+        assert_eq!(tag.as_f64(), Some(exact));
+    }
+
     #[test]
     fn written_arguments_go_in_as_they_are() {
         let body = response_of(
