@@ -18,15 +18,16 @@ pub mod protocol {
     };
 }
 
+pub mod create {
+    pub use crate::create::create_torrent;
+}
+
 pub mod engine {
     pub use crate::engine::peer::connect::connect_and_handshake;
     pub use crate::engine::session::single::start;
     pub use crate::engine::torrent::options::{Options, TorrentEnd};
     pub use crate::engine::torrent::Engine;
     pub use crate::engine::{api, ExtHandshake};
-    pub mod create {
-        pub use crate::engine::create::create_torrent;
-    }
     pub mod disk {
         pub mod parts {
             pub use crate::engine::disk::parts::parse_header;

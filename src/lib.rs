@@ -8,6 +8,7 @@ mod alloc;
 mod cli;
 mod config;
 mod control;
+mod create;
 mod demo;
 mod dht;
 mod engine;

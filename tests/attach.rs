@@ -68,8 +68,7 @@ fn daemon(dir: &Path) -> Proc {
     fs::create_dir_all(&data).unwrap();
     let payload = data.join(NAME);
     fs::write(&payload, vec![7u8; 70_000]).unwrap();
-    let torrent =
-        ttui::internals::engine::create::create_torrent(&payload, 16384, &[], false).unwrap();
+    let torrent = ttui::internals::create::create_torrent(&payload, 16384, &[], false).unwrap();
     let torrent_path = dir.join("t.torrent");
     fs::write(&torrent_path, torrent).unwrap();
     let log = fs::File::create(dir.join("daemon.log")).unwrap();
@@ -130,8 +129,7 @@ fn drive(pane: &Tmux, dir: &Path) {
     if !second.exists() {
         let payload = dir.join("second.bin");
         fs::write(&payload, vec![9u8; 20_000]).unwrap();
-        let t =
-            ttui::internals::engine::create::create_torrent(&payload, 16384, &[], false).unwrap();
+        let t = ttui::internals::create::create_torrent(&payload, 16384, &[], false).unwrap();
         fs::write(&second, t).unwrap();
     }
     pane.keys(&["a"]);

@@ -156,8 +156,7 @@ fn a_dropped_torrent_is_added_and_garbage_is_marked_invalid() {
     }
     let payload = data.join("payload.bin");
     std::fs::write(&payload, vec![7u8; 40_000]).unwrap();
-    let torrent =
-        ttui::internals::engine::create::create_torrent(&payload, 16384, &[], false).unwrap();
+    let torrent = ttui::internals::create::create_torrent(&payload, 16384, &[], false).unwrap();
 
     let log = home.path().join("daemon.log");
     let child = ttui(home.path())

@@ -535,8 +535,7 @@ fn add_dialog_completes_a_path_and_skips_an_unchecked_file() {
     for (name, byte) in [("a.bin", 1u8), ("b.bin", 2), ("c.bin", 3)] {
         std::fs::write(album.join(name), vec![byte; 40_000]).unwrap();
     }
-    let torrent =
-        ttui::internals::engine::create::create_torrent(&album, 16384, &[], false).unwrap();
+    let torrent = ttui::internals::create::create_torrent(&album, 16384, &[], false).unwrap();
     std::fs::write(dir.join("album.torrent"), torrent).unwrap();
     let (state, out, log) = (dir.join("state"), dir.join("out"), dir.join("ttui.log"));
     let bin = Path::new(env!("CARGO_BIN_EXE_ttui"));

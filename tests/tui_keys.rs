@@ -73,8 +73,7 @@ fn turtle_limits_and_move_from_the_keys() {
     let payload = data.join(NAME);
     let bytes: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
     fs::write(&payload, &bytes).unwrap();
-    let torrent =
-        ttui::internals::engine::create::create_torrent(&payload, 16384, &[], false).unwrap();
+    let torrent = ttui::internals::create::create_torrent(&payload, 16384, &[], false).unwrap();
     let torrent_path = dir.join("t.torrent");
     fs::write(&torrent_path, torrent).unwrap();
     let log = dir.join("ttui.log");

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::spec::{make_payload, PayloadFile, PayloadSpec};
-use crate::engine::create::create_torrent;
+use crate::create::create_torrent;
 use crate::protocol::metainfo::{encode_torrent, Metainfo};
 
 use super::DemoError;

@@ -2,7 +2,6 @@
 //! and its torrents (peer tasks, piece picker, disk stage, trackers). Its only face to the UI
 //! is `api`: commands in, snapshots out.
 pub mod api;
-pub(crate) mod create;
 pub(crate) mod disk;
 pub(crate) mod host;
 pub(crate) mod peer;

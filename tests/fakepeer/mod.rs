@@ -21,9 +21,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::codec::{Decoder, FramedRead};
 
+use ttui::internals::create::create_torrent;
 use ttui::internals::demo::{make_payload, PayloadSpec};
 use ttui::internals::engine::api::{Command, PeerRow, Snapshot, TorrentState};
-use ttui::internals::engine::create::create_torrent;
 use ttui::internals::engine::{self, Options, TorrentEnd};
 use ttui::internals::protocol::bitfield::Bitfield;
 use ttui::internals::protocol::handshake::{self, Handshake};

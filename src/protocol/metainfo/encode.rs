@@ -1,5 +1,6 @@
 //! Writing .torrent files: the piece hashes of some data, and the bencoded metainfo around
-//! them (used by `ttui create`-style helpers, the demo and the tests).
+//! them. Pure: `crate::create` reads and hashes the files, the tests build theirs from bytes
+//! in memory, and both end here, so there is one writer of the format.
 
 use sha1::{Digest, Sha1};
 
@@ -16,8 +17,10 @@ pub fn hash_pieces(data: &[u8], piece_length: u32) -> Vec<[u8; 20]> {
 }
 
 /// Builds a .torrent. `files`: one entry with an empty path = single-file torrent of that
-/// length; otherwise each entry is (path below `name`, length). `trackers` are BEP 12 tiers;
-/// the first URL also goes into `announce` for clients that ignore `announce-list`.
+/// length; otherwise each entry is (path below `name`, length). `trackers` are BEP 12 tiers
+/// (empty URLs and tiers are dropped); the first URL goes into `announce`, and
+/// `announce-list` is written only when there is more than that one URL. The output is
+/// canonical (keys sorted) and holds no creation date, so it depends only on its inputs.
 pub fn encode_torrent(
     name: &str,
     files: &[(Vec<String>, u64)],
@@ -64,10 +67,20 @@ pub fn encode_torrent(
 
     let mut root: Dict = HashMap::new();
     root.insert(b"info".to_vec(), Value::Dict(info));
-    root.insert(b"created by".to_vec(), bytes("ttui"));
-    if let Some(first) = trackers.iter().flatten().next() {
+    root.insert(
+        b"created by".to_vec(),
+        bytes(concat!("ttui ", env!("CARGO_PKG_VERSION"))),
+    );
+    let tiers: Vec<Vec<&String>> = trackers
+        .iter()
+        .map(|tier| tier.iter().filter(|u| !u.is_empty()).collect::<Vec<_>>())
+        .filter(|tier| !tier.is_empty())
+        .collect();
+    if let Some(first) = tiers.iter().flatten().next() {
         root.insert(b"announce".to_vec(), bytes(first));
-        let tiers = trackers
+    }
+    if tiers.iter().map(Vec::len).sum::<usize>() > 1 {
+        let tiers = tiers
             .iter()
             .map(|tier| Value::List(tier.iter().map(|u| bytes(u)).collect()))
             .collect();

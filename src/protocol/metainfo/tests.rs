@@ -99,7 +99,10 @@ fn multi_file_layout() {
         PathBuf::from("pack/dir/sub/b.bin")
     );
     assert_eq!(m.trackers, vec![vec![s("http://127.0.0.1:6969/announce")]]);
-    assert_eq!(m.created_by.as_deref(), Some("ttui"));
+    assert_eq!(
+        m.created_by.as_deref(),
+        Some(concat!("ttui ", env!("CARGO_PKG_VERSION")))
+    );
     assert!(!info.private);
     assert_eq!(info.source, None);
     let span = bencode::find_info_span(&multi()).unwrap();

@@ -1,4 +1,6 @@
-//! Making a .torrent from a file or a directory.
+//! Making a .torrent from a file or a directory: walk it, read and hash it, and hand what was
+//! found to the protocol's one writer of the format (`protocol::metainfo::encode_torrent`).
+//! Outside the engine: it needs no session, torrent or peer, only files and SHA-1.
 //!
 //! Blocking std I/O; call from `spawn_blocking` when inside the runtime.
 
@@ -6,49 +8,15 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use sha1::{Digest, Sha1};
 
-use crate::engine::disk::hash_blocks;
+use crate::protocol::metainfo::encode_torrent;
 
 /// Smallest piece length accepted: the request block size. libtorrent refuses anything smaller
 /// or not a multiple of it.
 pub(crate) const MIN_PIECE_LENGTH: u32 = 16 * 1024;
 /// Largest piece length accepted (mktorrent's limit too); one piece is held in memory.
 pub(crate) const MAX_PIECE_LENGTH: u32 = 256 * 1024 * 1024;
-
-// Field names are the bencode keys. serde_bencode sorts dictionary keys when it serialises, and
-// the fields are declared in sorted order as well, so the output is canonical either way.
-#[derive(Serialize)]
-struct TorrentDict<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    announce: Option<&'a str>,
-    #[serde(rename = "announce-list", skip_serializing_if = "Option::is_none")]
-    announce_list: Option<Vec<Vec<&'a str>>>,
-    #[serde(rename = "created by")]
-    created_by: &'static str,
-    info: InfoDict,
-}
-
-#[derive(Serialize)]
-struct InfoDict {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    files: Option<Vec<FileDict>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    length: Option<u64>,
-    name: String,
-    #[serde(rename = "piece length")]
-    piece_length: u32,
-    #[serde(with = "serde_bytes")]
-    pieces: Vec<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    private: Option<u8>,
-}
-
-#[derive(Serialize)]
-struct FileDict {
-    length: u64,
-    path: Vec<String>,
-}
 
 fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
@@ -103,7 +71,7 @@ fn walk(dir: &Path, prefix: &mut Vec<String>, out: &mut Vec<SourceFile>) -> io::
 }
 
 /// SHA-1 of every piece of the files concatenated in order.
-fn hash_pieces(files: &[SourceFile], piece_length: u32) -> io::Result<Vec<u8>> {
+fn hash_pieces(files: &[SourceFile], piece_length: u32) -> io::Result<Vec<[u8; 20]>> {
     let mut pieces = Vec::new();
     let mut buf = vec![0u8; piece_length as usize];
     let mut filled = 0usize;
@@ -119,7 +87,7 @@ fn hash_pieces(files: &[SourceFile], piece_length: u32) -> io::Result<Vec<u8>> {
             filled += n;
             read_total += n as u64;
             if filled == buf.len() {
-                pieces.extend_from_slice(&hash_blocks(&[&buf]));
+                pieces.push(Sha1::digest(&buf).into());
                 filled = 0;
             }
         }
@@ -134,7 +102,7 @@ fn hash_pieces(files: &[SourceFile], piece_length: u32) -> io::Result<Vec<u8>> {
         }
     }
     if let Some(tail) = buf.get(..filled).filter(|t| !t.is_empty()) {
-        pieces.extend_from_slice(&hash_blocks(&[tail]));
+        pieces.push(Sha1::digest(tail).into());
     }
     Ok(pieces)
 }
@@ -204,43 +172,24 @@ pub fn create_torrent(
     }
 
     let pieces = hash_pieces(&files, piece_length)?;
-    let info = InfoDict {
-        length: single_file.then_some(total),
-        files: (!single_file).then(|| {
-            files
-                .into_iter()
-                .map(|f| FileDict {
-                    length: f.length,
-                    path: f.components,
-                })
-                .collect()
-        }),
-        name,
+    let files: Vec<(Vec<String>, u64)> = if single_file {
+        // encode_torrent's sign for a single-file torrent: one entry with an empty path.
+        vec![(Vec::new(), total)]
+    } else {
+        files
+            .into_iter()
+            .map(|f| (f.components, f.length))
+            .collect()
+    };
+    Ok(encode_torrent(
+        &name,
+        &files,
         piece_length,
-        pieces,
-        private: private.then_some(1),
-    };
-
-    let tiers: Vec<Vec<&str>> = trackers
-        .iter()
-        .map(|tier| {
-            tier.iter()
-                .map(String::as_str)
-                .filter(|url| !url.is_empty())
-                .collect::<Vec<_>>()
-        })
-        .filter(|tier| !tier.is_empty())
-        .collect();
-    let announce = tiers.first().and_then(|tier| tier.first()).copied();
-    let tracker_count: usize = tiers.iter().map(Vec::len).sum();
-    let torrent = TorrentDict {
-        announce,
-        // Only needed when there is more than the one `announce` URL.
-        announce_list: (tracker_count > 1).then_some(tiers),
-        created_by: concat!("ttui ", env!("CARGO_PKG_VERSION")),
-        info,
-    };
-    serde_bencode::to_bytes(&torrent).map_err(io::Error::other)
+        &pieces,
+        trackers,
+        private,
+        None,
+    ))
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ fn parse(torrent: &[u8]) -> Torrent {
 
 fn sha1_pieces(data: &[u8], piece_length: usize) -> Vec<u8> {
     data.chunks(piece_length)
-        .flat_map(|c| hash_blocks(&[c]))
+        .flat_map(|c| <[u8; 20]>::from(Sha1::digest(c)))
         .collect()
 }
 
