@@ -13,8 +13,8 @@
 
 pub mod protocol {
     pub use crate::protocol::{
-        bencode, bitfield, blocklist, extension, handshake, krpc, magnet, message, metainfo,
-        mse_codec, peer_id, rc4, text, utp_packet,
+        bencode, bitfield, blocklist, extension, handshake, krpc, magnet, merkle, message,
+        metainfo, mse_codec, peer_id, rc4, text, utp_packet,
     };
 }
 

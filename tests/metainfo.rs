@@ -10,6 +10,7 @@
 
 mod prereq;
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -97,16 +98,16 @@ fn line_value<'a>(text: &'a str, prefix: &str) -> &'a str {
 /// Returns (multi-file directory, single file).
 fn make_payloads(root: &Path) -> (PathBuf, PathBuf) {
     let multi = root.join("pack");
-    std::fs::create_dir_all(multi.join("nested/deeper")).unwrap();
-    std::fs::create_dir_all(multi.join("other")).unwrap();
+    fs::create_dir_all(multi.join("nested/deeper")).unwrap();
+    fs::create_dir_all(multi.join("other")).unwrap();
     let pattern =
         |n: usize, k: usize| -> Vec<u8> { (0..n).map(|i| ((i * k + 7) % 251) as u8).collect() };
-    std::fs::write(multi.join("readme.txt"), b"a payload for ttui tests\n").unwrap();
-    std::fs::write(multi.join("nested/deeper/big.bin"), pattern(300_001, 13)).unwrap();
-    std::fs::write(multi.join("nested/mid.bin"), pattern(40_000, 29)).unwrap();
-    std::fs::write(multi.join("other/tiny"), b"x").unwrap();
+    fs::write(multi.join("readme.txt"), b"a payload for ttui tests\n").unwrap();
+    fs::write(multi.join("nested/deeper/big.bin"), pattern(300_001, 13)).unwrap();
+    fs::write(multi.join("nested/mid.bin"), pattern(40_000, 29)).unwrap();
+    fs::write(multi.join("other/tiny"), b"x").unwrap();
     let single = root.join("single.bin");
-    std::fs::write(&single, pattern(123_457, 31)).unwrap();
+    fs::write(&single, pattern(123_457, 31)).unwrap();
     (multi, single)
 }
 
@@ -235,6 +236,89 @@ print(lt.torrent_info(lt.bdecode(data)).info_hashes().v1)
             }
             assert_eq!(line_value(&text, "Private: "), "yes", "{text}");
             assert_eq!(line_value(&text, "Source: "), "TTUI-TEST", "{text}");
+        }
+    }
+}
+
+/// BEP 52's trees as python3-libtorrent builds them (v2-only torrents of one folder, two
+/// piece lengths), against `protocol::merkle` over the same bytes: every file's `pieces root`
+/// and `piece layers` entry, for files of one byte, one block, one block and a byte, odd leaf
+/// counts, exactly a piece, and empty.
+#[test]
+fn libtorrent_merkle_trees_match() {
+    use ttui::internals::protocol::merkle;
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tree");
+    fs::create_dir_all(&dir).unwrap();
+    let sizes = [1usize, 16_384, 16_385, 100_000, 65_536, 3 * 65_536 + 1, 0];
+    for (i, size) in sizes.iter().enumerate() {
+        let bytes: Vec<u8> = (0..*size).map(|b| ((b * 7 + i) % 253) as u8).collect();
+        fs::write(dir.join(format!("f{i}.bin")), bytes).unwrap();
+    }
+    let script = r#"
+import sys, libtorrent as lt
+folder, piece_length = sys.argv[1], int(sys.argv[2])
+fs = lt.file_storage()
+lt.add_files(fs, folder)
+t = lt.create_torrent(fs, piece_length, flags=lt.create_torrent.v2_only)
+lt.set_piece_hashes(t, sys.argv[3])
+e = t.generate()
+layers = e.get(b"piece layers", {})
+for name, node in e[b"info"][b"file tree"].items():
+    leaf = node[b""]
+    root = leaf.get(b"pieces root", b"")
+    print(name.decode(), root.hex() or "-", layers.get(root, b"").hex() or "-")
+"#;
+    for piece_length in [16_384u64, 65_536] {
+        let out = run_bounded(
+            Command::new("/usr/bin/python3")
+                .args(["-c", script])
+                .arg(&dir)
+                .arg(piece_length.to_string())
+                .arg(tmp.path()),
+            Duration::from_secs(60),
+        );
+        check_success("python3 libtorrent", &out);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.lines().count(), sizes.len(), "{text}");
+        for line in text.lines() {
+            let [name, root, layer] = line.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("{line}")
+            };
+            let data = fs::read(dir.join(name)).unwrap();
+            let leaves: Vec<merkle::Hash> = data
+                .chunks(merkle::BLOCK as usize)
+                .map(merkle::leaf)
+                .collect();
+            let hex = |hs: &[merkle::Hash]| -> String {
+                hs.iter().flatten().map(|b| format!("{b:02x}")).collect()
+            };
+            let ours_root = merkle::file_root(&leaves).map(|r| hex(&[r]));
+            assert_eq!(
+                ours_root.as_deref().unwrap_or("-"),
+                root,
+                "{name} {piece_length}"
+            );
+            let ours_layer = hex(&merkle::piece_layer(&leaves, piece_length));
+            let ours_layer = if ours_layer.is_empty() {
+                "-".into()
+            } else {
+                ours_layer
+            };
+            assert_eq!(ours_layer, layer, "{name} {piece_length}");
+            let want_len = merkle::layer_len(data.len() as u64, piece_length);
+            assert_eq!(
+                if layer == "-" {
+                    0
+                } else {
+                    layer.len() as u64 / 64
+                },
+                want_len,
+                "{name} {piece_length}"
+            );
         }
     }
 }
@@ -472,11 +556,11 @@ fn valid_base_torrent_is_accepted() {
     // Guards the malformed cases: each differs from this torrent by one defect only.
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("ok.torrent");
-    std::fs::write(&path, torrent_with(|_| {})).unwrap();
+    fs::write(&path, torrent_with(|_| {})).unwrap();
     let (_, text) = ttui_hash(&path);
     assert_eq!(line_value(&text, "Pieces: "), "2");
     // A 0-byte file inside a multi-file torrent is legal.
-    std::fs::write(
+    fs::write(
         &path,
         torrent_with(|i| {
             replace(
@@ -496,7 +580,7 @@ fn malformed_torrents_fail_with_one_error_line() {
     let tmp = tempfile::tempdir().unwrap();
     for (i, (what, bytes)) in malformed_cases().into_iter().enumerate() {
         let path = tmp.path().join(format!("bad-{i}.torrent"));
-        std::fs::write(&path, &bytes).unwrap();
+        fs::write(&path, &bytes).unwrap();
         let out = ttui_info(&path);
         assert_clean_failure(what, &out);
         // Visible with --nocapture: the message a user would see for each defect.
@@ -519,13 +603,13 @@ fn escaping_paths_create_nothing_outside_the_output_dir() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("out");
     let sibling = tmp.path().join("sibling");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    std::fs::create_dir_all(&sibling).unwrap();
+    fs::create_dir_all(&out_dir).unwrap();
+    fs::create_dir_all(&sibling).unwrap();
     let torrents_dir = tempfile::tempdir().unwrap();
     // Names that would leave the output directory are made safe: `ttui info` shows how.
     for (name, shown) in [("..", None), ("../sibling", Some("..sibling")), ("/", None)] {
         let torrent = torrents_dir.path().join("name.torrent");
-        std::fs::write(&torrent, torrent_with(|i| replace(i, "name", s(name)))).unwrap();
+        fs::write(&torrent, torrent_with(|i| replace(i, "name", s(name)))).unwrap();
         let (hash, text) = ttui_hash(&torrent);
         assert_eq!(
             line_value(&text, "Name: "),
@@ -546,7 +630,7 @@ fn escaping_paths_create_nothing_outside_the_output_dir() {
         &["/tmp", "ttui-escape"],
         &["..\\..\\sibling", "y"],
     ];
-    std::fs::write(
+    fs::write(
         &torrent,
         torrent_with(|i| {
             replace(i, "name", s("../sibling"));

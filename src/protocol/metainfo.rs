@@ -180,8 +180,14 @@ impl Metainfo {
         let info_value = root
             .get(&b"info"[..])
             .ok_or_else(|| MetainfoError::Missing("info".into()))?;
-        let (info, padding_files) =
-            parse_info(as_dict(info_value, "info")?, &info_hash, &mut notes)?;
+        let info_dict = as_dict(info_value, "info")?;
+        let (info, padding_files) = parse_info(info_dict, &info_hash, &mut notes)?;
+        if let Some(why) = v2::bad_piece_layers(info_dict, &root) {
+            notes.push(format!(
+                "hybrid torrent whose v2 piece layers are wrong ({why}); ttui uses the v1 \
+                 part, other clients may refuse the torrent"
+            ));
+        }
         let trackers = parse_trackers(&root)?;
 
         // Descriptive keys only: a client that wrote them oddly should not make the torrent

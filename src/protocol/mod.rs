@@ -7,6 +7,7 @@ pub(crate) mod geometry;
 pub mod handshake;
 pub mod krpc;
 pub mod magnet;
+pub mod merkle;
 pub mod message;
 pub mod metainfo;
 pub mod mse_codec;

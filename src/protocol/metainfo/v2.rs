@@ -6,6 +6,7 @@ use serde_bencode::value::Value;
 
 use super::sanitize::{self, Changes};
 use super::Dict;
+use crate::protocol::merkle::{self, Hash};
 use crate::protocol::text::shorten;
 
 /// True when `info` is BEP 52 only: no v1 `pieces`, and a `file tree` or `meta version` 2.
@@ -15,9 +16,17 @@ pub(super) fn is_v2_only(info: &Dict) -> bool {
     v2 && !info.contains_key(&b"pieces"[..])
 }
 
-/// The files of a v2 `file tree` as (path, length), in tree order; `None` when the tree is
-/// malformed (then there is nothing to compare, and ttui does not read it anyway).
-fn tree_files(tree: &Dict) -> Option<Vec<(Vec<String>, u64)>> {
+/// One file of a v2 `file tree`: its path, its length and its `pieces root` (none for an
+/// empty file or a link).
+struct TreeFile {
+    path: Vec<String>,
+    length: u64,
+    root: Option<Hash>,
+}
+
+/// The files of a v2 `file tree` in tree order; `None` when the tree is malformed (then
+/// there is nothing to compare, and ttui does not read it anyway).
+fn tree_files(tree: &Dict) -> Option<Vec<TreeFile>> {
     let mut out = Vec::new();
     // The bencode walk has already bounded the nesting, so this stack is bounded too.
     let mut stack: Vec<(Vec<String>, &Dict)> = vec![(Vec::new(), tree)];
@@ -39,7 +48,11 @@ fn tree_files(tree: &Dict) -> Option<Vec<(Vec<String>, u64)>> {
                         Some(Value::Int(n)) if *n >= 0 => *n as u64,
                         _ => return None,
                     };
-                    out.push((path, length));
+                    let root = match leaf.get(&b"pieces root"[..]) {
+                        Some(Value::Bytes(b)) => Hash::try_from(b.as_slice()).ok(),
+                        _ => None,
+                    };
+                    out.push(TreeFile { path, length, root });
                 }
                 Some(_) => return None,
                 None => stack.push((path, node)),
@@ -56,9 +69,10 @@ pub(super) fn hybrid_mismatch(info: &Dict, mut v1: Vec<(Vec<String>, u64)>) -> O
     let Some(Value::Dict(tree)) = info.get(&b"file tree"[..]) else {
         return None;
     };
-    let Some(mut v2) = tree_files(tree) else {
+    let Some(v2) = tree_files(tree) else {
         return Some("its v2 `file tree` is malformed".into());
     };
+    let mut v2: Vec<(Vec<String>, u64)> = v2.into_iter().map(|f| (f.path, f.length)).collect();
     v1.sort();
     v2.sort();
     if v1 == v2 {
@@ -83,4 +97,56 @@ pub(super) fn hybrid_mismatch(info: &Dict, mut v1: Vec<(Vec<String>, u64)>) -> O
         v1.len(),
         v2.len()
     ))
+}
+
+/// Why a torrent's `piece layers` (beside `info`) do not prove its files' `pieces root`s, or
+/// `None` when every layer given does. A layer may be missing (a peer can send it), but one
+/// that is there must be as long as the file needs and hash up to the file's root: libtorrent
+/// refuses a torrent whose layers do not.
+pub(super) fn bad_piece_layers(info: &Dict, root: &Dict) -> Option<String> {
+    let Some(Value::Dict(layers)) = root.get(&b"piece layers"[..]) else {
+        return None;
+    };
+    let Some(Value::Dict(tree)) = info.get(&b"file tree"[..]) else {
+        return None;
+    };
+    let piece_length = match info.get(&b"piece length"[..]) {
+        Some(Value::Int(n)) if *n >= merkle::BLOCK as i64 => *n as u64,
+        _ => return None,
+    };
+    for file in tree_files(tree)? {
+        let Some(file_root) = file.root else { continue };
+        let Some(layer) = layers.get(&file_root[..]) else {
+            continue;
+        };
+        let Value::Bytes(layer) = layer else {
+            return Some(format!(
+                "the layer of {:?} is not a string",
+                shorten(&file.path.join("/"))
+            ));
+        };
+        let want = merkle::layer_len(file.length, piece_length);
+        let path = file.path.join("/");
+        let name = || shorten(&path);
+        if layer.len() as u64 != want * 32 {
+            return Some(format!(
+                "the layer of {:?} holds {} bytes, its {} bytes need {}",
+                name(),
+                layer.len(),
+                file.length,
+                want * 32
+            ));
+        }
+        let hashes: Vec<Hash> = layer
+            .chunks_exact(32)
+            .filter_map(|c| Hash::try_from(c).ok())
+            .collect();
+        if merkle::root_from_layer(&hashes, piece_length) != file_root {
+            return Some(format!(
+                "the layer of {:?} does not hash to its `pieces root`",
+                name()
+            ));
+        }
+    }
+    None
 }

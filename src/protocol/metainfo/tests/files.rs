@@ -84,6 +84,31 @@ fn legacy_padding_names_and_pads_without_a_path_are_padding() {
     rejects(&t, "missing key `info.files[2].path`");
 }
 
+/// libtorrent's hybrid fixture with one byte of a.bin's piece layer changed (its other
+/// test above shows the untouched one gives no note).
+#[test]
+fn a_hybrid_whose_piece_layer_lies_is_noted() {
+    let mut t = include_bytes!("../../../../tests/fixtures/libtorrent-hybrid.torrent").to_vec();
+    let at = t.windows(15).position(|w| w == b"12:piece layers").unwrap();
+    // `d32:<root>64:<two hashes>`: the first byte of the first hash.
+    let first = at + 15 + 1 + 35 + 3;
+    t[first] ^= 1;
+    let m = Metainfo::from_bytes(&t).unwrap();
+    assert_eq!(m.notes.len(), 1, "{:?}", m.notes);
+    assert!(
+        m.notes[0].contains("piece layers are wrong")
+            && m.notes[0].contains("does not hash to its `pieces root`"),
+        "{:?}",
+        m.notes
+    );
+    // A layer of the wrong length says so.
+    let mut short = include_bytes!("../../../../tests/fixtures/libtorrent-hybrid.torrent").to_vec();
+    let at = at + 15 + 1 + 35;
+    short.splice(at..at + 3 + 64, b"32:".iter().copied().chain([7u8; 32]));
+    let m = Metainfo::from_bytes(&short).unwrap();
+    assert!(m.notes[0].contains("holds 32 bytes"), "{:?}", m.notes);
+}
+
 #[test]
 fn libtorrent_hybrid_with_repeated_pad_names() {
     // python3-libtorrent 2.0.8, create_torrent flags 0, 16 KiB pieces: a.bin (20000 bytes)
