@@ -137,6 +137,14 @@ def main():
                                   (b"exbc\x01\x02abcdefghijkl", b"\x1b[2J\xe2\x80\xae"),
                                   (b"S58B-----abcdefghijk", b" " * 300), (b"\0" * 20, b"")]):
         put("peer_id", "id%d" % i, pid + v)
+
+    # BEP 52 hash messages: 8 bytes of file size in leaves, then a head (root, base layer,
+    # index, length, proof layers) and maybe hashes.
+    for i, (leaves, base, index, length, proof, nhash) in enumerate([
+            (1000, 0, 0, 512, 9, 10), (3, 0, 0, 2, 1, 3), (4000, 2, 512, 512, 2, 512),
+            (1, 0, 0, 1, 0, 1), (2**64 - 1, 63, 0, 8192, 0, 0)]):
+        head = bytes(range(32)) + struct.pack(">IIII", base, index, length, proof)
+        put("merkle_proof", "req%d" % i, struct.pack("<Q", leaves) + head + b"\x01" * 32 * nhash)
     # MSE: byte 0 picks the role (0 responder, 1 initiator, 2 honest pair) and the methods,
     # byte 1 how many cut sizes follow; then the peer's bytes.
     key = bytes(range(1, 97))

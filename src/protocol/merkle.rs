@@ -9,6 +9,8 @@
 
 use sha2::{Digest, Sha256};
 
+pub mod proof;
+
 /// One node of a tree.
 pub type Hash = [u8; 32];
 
