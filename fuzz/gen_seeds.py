@@ -138,6 +138,15 @@ def main():
                                   (b"S58B-----abcdefghijk", b" " * 300), (b"\0" * 20, b"")]):
         put("peer_id", "id%d" % i, pid + v)
 
+    # BEP 52 file trees: a folder with a file, an empty file, a link, and broken forms.
+    root = b"32:" + bytes(range(1, 33))
+    for i, tree in enumerate([
+            b"d5:a.bind0:d6:lengthi20000e11:pieces root" + root + b"ee3:subd5:c.txtd0:d6:lengthi2000e11:pieces root" + root + b"eeee",
+            b"d5:emptyd0:d6:lengthi0eee4:linkd0:d4:attr1:l6:lengthi-1eeee",
+            b"d1:ad0:d6:lengthi5eeee", b"d1:ad0:d4:attr1:p6:lengthi5e11:pieces root" + root + b"eee",
+            b"d1:/d0:d6:lengthi1eeee", b"de", b"i3e"]):
+        put("file_tree", "tree%d" % i, tree)
+
     # BEP 52 hash messages: 8 bytes of file size in leaves, then a head (root, base layer,
     # index, length, proof layers) and maybe hashes.
     for i, (leaves, base, index, length, proof, nhash) in enumerate([

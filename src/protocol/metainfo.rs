@@ -19,6 +19,7 @@ use sanitize::{Changes, Notes};
 pub use encode::{encode_torrent, hash_pieces};
 
 mod encode;
+pub mod file_tree;
 mod files;
 pub mod sanitize;
 mod v2;

@@ -4,7 +4,7 @@
 
 use serde_bencode::value::Value;
 
-use super::sanitize::{self, Changes};
+use super::file_tree::parse_file_tree;
 use super::Dict;
 use crate::protocol::merkle::{self, Hash};
 use crate::protocol::text::shorten;
@@ -16,61 +16,14 @@ pub(super) fn is_v2_only(info: &Dict) -> bool {
     v2 && !info.contains_key(&b"pieces"[..])
 }
 
-/// One file of a v2 `file tree`: its path, its length and its `pieces root` (none for an
-/// empty file or a link).
-struct TreeFile {
-    path: Vec<String>,
-    length: u64,
-    root: Option<Hash>,
-}
-
-/// The files of a v2 `file tree` in tree order; `None` when the tree is malformed (then
-/// there is nothing to compare, and ttui does not read it anyway).
-fn tree_files(tree: &Dict) -> Option<Vec<TreeFile>> {
-    let mut out = Vec::new();
-    // The bencode walk has already bounded the nesting, so this stack is bounded too.
-    let mut stack: Vec<(Vec<String>, &Dict)> = vec![(Vec::new(), tree)];
-    while let Some((prefix, dir)) = stack.pop() {
-        let mut names: Vec<&Vec<u8>> = dir.keys().collect();
-        names.sort();
-        for name in names.into_iter().rev() {
-            let Some(Value::Dict(node)) = dir.get(name) else {
-                return None;
-            };
-            let mut path = prefix.clone();
-            let mut ignored = Changes::NONE;
-            path.push(sanitize::decode(name, &mut ignored));
-            match node.get(&b""[..]) {
-                Some(Value::Dict(leaf)) => {
-                    let link = matches!(leaf.get(&b"attr"[..]), Some(Value::Bytes(a)) if a.contains(&b'l'));
-                    let length = match leaf.get(&b"length"[..]) {
-                        _ if link => 0,
-                        Some(Value::Int(n)) if *n >= 0 => *n as u64,
-                        _ => return None,
-                    };
-                    let root = match leaf.get(&b"pieces root"[..]) {
-                        Some(Value::Bytes(b)) => Hash::try_from(b.as_slice()).ok(),
-                        _ => None,
-                    };
-                    out.push(TreeFile { path, length, root });
-                }
-                Some(_) => return None,
-                None => stack.push((path, node)),
-            }
-        }
-    }
-    Some(out)
-}
-
 /// Why a hybrid's two file lists disagree, or `None` when they agree (or there is no v2
 /// part). `v1` holds the non-padding files as (path below the torrent's name, length); for a
 /// single-file torrent the path is the name itself, as the v2 tree has it.
 pub(super) fn hybrid_mismatch(info: &Dict, mut v1: Vec<(Vec<String>, u64)>) -> Option<String> {
-    let Some(Value::Dict(tree)) = info.get(&b"file tree"[..]) else {
-        return None;
-    };
-    let Some(v2) = tree_files(tree) else {
-        return Some("its v2 `file tree` is malformed".into());
+    let tree = info.get(&b"file tree"[..])?;
+    let v2 = match parse_file_tree(tree) {
+        Ok(files) => files,
+        Err(e) => return Some(format!("its v2 part is malformed: {e}")),
     };
     let mut v2: Vec<(Vec<String>, u64)> = v2.into_iter().map(|f| (f.path, f.length)).collect();
     v1.sort();
@@ -107,15 +60,15 @@ pub(super) fn bad_piece_layers(info: &Dict, root: &Dict) -> Option<String> {
     let Some(Value::Dict(layers)) = root.get(&b"piece layers"[..]) else {
         return None;
     };
-    let Some(Value::Dict(tree)) = info.get(&b"file tree"[..]) else {
-        return None;
-    };
+    let tree = info.get(&b"file tree"[..])?;
     let piece_length = match info.get(&b"piece length"[..]) {
         Some(Value::Int(n)) if *n >= merkle::BLOCK as i64 => *n as u64,
         _ => return None,
     };
-    for file in tree_files(tree)? {
-        let Some(file_root) = file.root else { continue };
+    for file in parse_file_tree(tree).ok()? {
+        let Some(file_root) = file.pieces_root else {
+            continue;
+        };
         let Some(layer) = layers.get(&file_root[..]) else {
             continue;
         };

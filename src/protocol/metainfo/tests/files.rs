@@ -216,6 +216,9 @@ fn v2_only_is_refused_and_a_disagreeing_hybrid_is_noted() {
     let leaf = |n: i64| {
         let mut l: Dict = HashMap::new();
         set(&mut l, "length", Value::Int(n));
+        if n > 0 {
+            set(&mut l, "pieces root", Value::Bytes(vec![1; 32]));
+        }
         let mut node: Dict = HashMap::new();
         node.insert(Vec::new(), Value::Dict(l));
         Value::Dict(node)
