@@ -80,6 +80,8 @@ pub struct TorrentDetail {
     pub explain: Vec<ExplainRow>,
     /// The session's blocklist (what it holds, what it refused); null without one.
     pub blocklist: Option<crate::engine::api::BlocklistStatus>,
+    /// The session's SOCKS5 proxy (password masked) and whether it is down; null without one.
+    pub proxy: Option<crate::engine::api::ProxyStatus>,
 }
 
 impl Serialize for TorrentDetail {
@@ -99,6 +101,7 @@ impl Serialize for TorrentDetail {
         put("peers", serde_json::to_value(&self.peers))?;
         put("explain", serde_json::to_value(&self.explain))?;
         put("blocklist", serde_json::to_value(&self.blocklist))?;
+        put("proxy", serde_json::to_value(&self.proxy))?;
         map.serialize(s)
     }
 }
@@ -116,6 +119,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             v => v,
         };
         let blocklist = take("blocklist");
+        let proxy = take("proxy");
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -125,6 +129,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             peers: parse(peers)?,
             explain: parse(explain)?,
             blocklist: parse(blocklist)?,
+            proxy: parse(proxy)?,
         })
     }
 }
