@@ -94,11 +94,12 @@ DANTE=$!
 pids+=($DANTE)
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.41/$DANTE_PORT) 2>/dev/null && break; sleep 0.1; done
 
-# CPU seconds (user + sys) of all of dante's processes so far, from /proc.
+# CPU seconds (user + sys) of all of dante's processes so far, from /proc: the mother's own
+# and its reaped children's (fields 14-17), and its children still running, theirs likewise.
 dante_cpu() {
     local total=0 p t
     for p in $DANTE $(pgrep -P $DANTE || true); do
-        t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+        t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || echo 0)
         total=$((total + t))
     done
     awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
