@@ -516,3 +516,22 @@ fn the_tracker_and_the_web_seed_see_only_dante() {
         "where the web seed's requests came from"
     );
 }
+
+/// `proxy_only` without a proxy would let everything go direct: refused in one line.
+#[test]
+fn proxy_only_without_a_proxy_is_refused() {
+    let home = tempdir("ttui-proxy-cfg-");
+    let out = Command::new(env!("CARGO_BIN_EXE_ttui"))
+        .args(["config", "--no-config", "--proxy-only"])
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("XDG_STATE_HOME", home.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("proxy_only is on but no proxy is set"),
+        "{err}"
+    );
+}
