@@ -193,3 +193,30 @@ fn parse<T: serde::de::DeserializeOwned, E: de::Error>(v: Value) -> Result<T, E>
 pub(crate) fn finite<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(if v.is_finite() { *v } else { 0.0 })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `show --json` carries the proxy as the session shows it: the URL with its password
+    /// masked, and whether it is down; it reads back the same.
+    #[test]
+    fn the_proxy_goes_out_masked_and_comes_back() {
+        let spec = crate::engine::api::ProxySpec::parse("socks5://u:hunter2@127.0.0.5:1080");
+        let mut d = crate::cli::verbs_fmt::tests::detail();
+        d.proxy = Some(crate::engine::api::ProxyStatus {
+            url: spec.unwrap().to_string(),
+            only: true,
+            down: Some("cannot reach the proxy".into()),
+            connections: 2,
+        });
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        assert!(
+            json.contains(r#""url":"socks5://u:***@127.0.0.5:1080""#),
+            "{json}"
+        );
+        let back: TorrentDetail = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d);
+    }
+}
