@@ -82,6 +82,10 @@ pub struct Config {
     pub blocklist: Option<String>,
     #[serde(default, deserialize_with = "update_hours")]
     pub blocklist_update_hours: Option<u32>,
+    /// `socks5://[user:pass@]host:port` (`engine::api::ProxySpec`).
+    #[serde(default, deserialize_with = "proxy_key")]
+    pub proxy: Option<crate::engine::api::ProxySpec>,
+    pub proxy_only: Option<bool>,
     /// The Transmission RPC (`[rpc]`, or `rpc.listen = ...`).
     pub rpc: Option<RpcConfig>,
     /// `[labels.tv]`: what a label brings to a torrent added with it.
@@ -194,6 +198,16 @@ fn update_hours<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error
         ));
     }
     Ok(Some(v))
+}
+
+/// The error says what is wrong with the password masked.
+fn proxy_key<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::engine::api::ProxySpec>, D::Error> {
+    let v = String::deserialize(d)?;
+    crate::engine::api::ProxySpec::parse(&v)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 fn max_peers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
@@ -437,6 +451,8 @@ pub(crate) fn apply(
     take!(blocklist_update_hours, "blocklist_update_hours", |v| args
         .blocklist_update_hours =
         v);
+    take!(proxy, "proxy", |v| args.proxy = Some(v));
+    take!(proxy_only, "proxy_only", |v| args.proxy_only = v);
     apply_rpc(cfg.rpc.as_ref(), args, m, &mut origins);
     args.labels = cfg
         .labels

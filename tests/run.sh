@@ -191,7 +191,7 @@ install_packages() {
     # python3 parses cargo's JSON here; python3-libtorrent needs it anyway.
     local pkgs=(opentracker transmission-daemon transmission-cli mktorrent aria2
         python3-libtorrent python3 python3-venv tmux aha iproute2 util-linux openssh-server
-        openssh-client desktop-file-utils chromium)
+        openssh-client desktop-file-utils chromium dante-server)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -204,8 +204,19 @@ install_packages() {
     fi
     echo "installing: ${missing[*]}"
     as_root apt-get update || return
+    # No package may start a service here (dante-server's would start a system danted):
+    # tests run their own instances. A policy-rc.d of our own, removed after, unless one is
+    # already in place.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null &&
+            as_root chmod +x "$policy" && own_policy=1
+    fi
+    local rc=0
     as_root env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends "${missing[@]}"
+        apt-get install -y --no-install-recommends "${missing[@]}" || rc=$?
+    if ((own_policy)); then as_root rm -f "$policy"; fi
+    return "$rc"
 }
 
 # The Python clients the tests drive (PyPI), in a venv of their own outside the repo, made

@@ -210,6 +210,7 @@ async fn handshake_once(
         policy: crate::engine::api::TransportPolicy::Tcp,
         utp: None,
         filter: Default::default(),
+        proxy: None,
     };
     let id = our_peer_id();
     let dial = connect_encrypted(addr, None, meta.info_hash, id, policy, &tcp, false, || {});

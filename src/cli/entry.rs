@@ -63,6 +63,15 @@ impl ConfigAt {
     fn apply(&self, mut args: DownloadArgs, m: &ArgMatches) -> Result<Configured, String> {
         let loaded = self.load()?;
         let origins = config::apply(&loaded.config, &mut args, m);
+        // Without a proxy, proxy_only would quietly let everything go direct: the opposite
+        // of what it asks for.
+        if args.proxy_only && args.proxy.is_none() {
+            return Err(
+                "proxy_only is on but no proxy is set: set proxy = \"socks5://host:port\" \
+                        (or --proxy), or turn proxy_only off"
+                    .into(),
+            );
+        }
         Ok((args, origins, loaded))
     }
 }

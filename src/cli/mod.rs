@@ -157,6 +157,14 @@ pub(crate) struct DownloadArgs {
     #[arg(long, value_name = "HOURS", default_value_t = 24,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub blocklist_update_hours: u32,
+    /// A SOCKS5 proxy for peers, trackers and web seeds: socks5://[user:pass@]host:port
+    /// (socks5h:// has it resolve trackers' and web seeds' names); DHT and uTP are off.
+    #[arg(long, value_name = "URL", value_parser = crate::engine::api::ProxySpec::parse)]
+    pub proxy: Option<crate::engine::api::ProxySpec>,
+    /// Nothing goes out but through --proxy: no listening, no UDP trackers, and nothing at
+    /// all while the proxy is down.
+    #[arg(long)]
+    pub proxy_only: bool,
     /// The RPC's settings from the config file (credentials are never flags).
     #[arg(skip)]
     pub rpc_settings: crate::rpc::RpcSettings,

@@ -44,6 +44,8 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         blocklist_every: std::time::Duration::from_secs(
             u64::from(args.blocklist_update_hours) * 3600,
         ),
+        proxy: args.proxy.clone(),
+        proxy_only: args.proxy_only,
         ..Options::default()
     }
 }

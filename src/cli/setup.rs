@@ -101,6 +101,9 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "incomplete_dir" => path(&args.incomplete_dir),
         "blocklist" => args.blocklist.clone().unwrap_or_else(|| "off".into()),
         "blocklist_update_hours" => args.blocklist_update_hours.to_string(),
+        // Display masks the password.
+        "proxy" => args.proxy.as_ref().map_or("off".into(), |p| p.to_string()),
+        "proxy_only" => on(args.proxy_only),
         "on_complete" => path(&args.on_complete),
         "on_complete_timeout" => flag_text(args.on_complete_timeout),
         "max_active_downloads" => args.queue.max_active_downloads.to_string(),

@@ -497,4 +497,4 @@ pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -113,6 +113,23 @@ fn the_blocklist_keys_are_read_and_checked() {
 }
 
 #[test]
+fn the_proxy_keys_are_read_and_a_bad_url_hides_its_password() {
+    let cfg = parsed("proxy = \"socks5h://u:pw@127.0.0.5:1080\"\nproxy_only = true\n").unwrap();
+    let (mut args, m) = daemon(&[]);
+    apply(&cfg, &mut args, &m);
+    let p = args.proxy.as_ref().unwrap();
+    assert_eq!(p.to_string(), "socks5h://u:***@127.0.0.5:1080");
+    assert!(args.proxy_only);
+    let (mut args, m) = daemon(&["--proxy", "socks5://127.0.0.6:9050"]);
+    apply(&cfg, &mut args, &m);
+    assert_eq!(args.proxy.unwrap().port, 9050, "the flag wins");
+    let e = parsed("proxy = \"http://u:hunter2@h:1\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("socks5://") && !e.contains("hunter2"), "{e}");
+}
+
+#[test]
 fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     let cfg = parsed("port = 7000\nmax_peers = 9\ndht = false\nwatch_dir = \"/w\"\n").unwrap();
     let (mut args, m) = daemon(&["--port", "8000"]);
@@ -129,7 +146,7 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(origin("bind"), Origin::Default);
     assert_eq!(
         origins.len(),
-        26 + 6 + 6,
+        28 + 6 + 6,
         "every key has an origin (6 rate keys, 6 of [rpc])"
     );
 }

@@ -80,6 +80,8 @@ pub struct TorrentDetail {
     pub explain: Vec<ExplainRow>,
     /// The session's blocklist (what it holds, what it refused); null without one.
     pub blocklist: Option<crate::engine::api::BlocklistStatus>,
+    /// The session's SOCKS5 proxy (password masked) and whether it is down; null without one.
+    pub proxy: Option<crate::engine::api::ProxyStatus>,
 }
 
 impl Serialize for TorrentDetail {
@@ -99,6 +101,7 @@ impl Serialize for TorrentDetail {
         put("peers", serde_json::to_value(&self.peers))?;
         put("explain", serde_json::to_value(&self.explain))?;
         put("blocklist", serde_json::to_value(&self.blocklist))?;
+        put("proxy", serde_json::to_value(&self.proxy))?;
         map.serialize(s)
     }
 }
@@ -116,6 +119,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             v => v,
         };
         let blocklist = take("blocklist");
+        let proxy = take("proxy");
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -125,6 +129,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             peers: parse(peers)?,
             explain: parse(explain)?,
             blocklist: parse(blocklist)?,
+            proxy: parse(proxy)?,
         })
     }
 }
@@ -187,4 +192,31 @@ fn parse<T: serde::de::DeserializeOwned, E: de::Error>(v: Value) -> Result<T, E>
 /// back as a number): they go out as 0.
 pub(crate) fn finite<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(if v.is_finite() { *v } else { 0.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `show --json` carries the proxy as the session shows it: the URL with its password
+    /// masked, and whether it is down; it reads back the same.
+    #[test]
+    fn the_proxy_goes_out_masked_and_comes_back() {
+        let spec = crate::engine::api::ProxySpec::parse("socks5://u:hunter2@127.0.0.5:1080");
+        let mut d = crate::cli::verbs_fmt::tests::detail();
+        d.proxy = Some(crate::engine::api::ProxyStatus {
+            url: spec.unwrap().to_string(),
+            only: true,
+            down: Some("cannot reach the proxy".into()),
+            connections: 2,
+        });
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        assert!(
+            json.contains(r#""url":"socks5://u:***@127.0.0.5:1080""#),
+            "{json}"
+        );
+        let back: TorrentDetail = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d);
+    }
 }

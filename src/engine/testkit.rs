@@ -80,6 +80,7 @@ impl TestTorrent {
                 wasted: AtomicU64::new(0),
                 rates,
                 ip_filter: Arc::default(),
+                proxy: None,
             },
             Download::new(picker, Arc::default()),
             Arc::default(),

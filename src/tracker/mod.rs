@@ -79,32 +79,79 @@ impl TrackerRow {
 /// announce fails with "connection reset" (and no pooled connection outlives the runtime that
 /// opened it).
 pub(crate) fn http_client() -> reqwest::Result<reqwest::Client> {
-    http_client_from(None)
+    http_client_from(&Egress::default())
 }
 
-/// `http_client` whose connections leave from `local` (`--bind`), one per address asked for
-/// (a process has one or two). With an IPv4 address, a tracker reachable only over IPv6
-/// cannot be reached: leaving from elsewhere is what `--bind` forbids.
-pub(crate) fn http_client_from(local: Option<IpAddr>) -> reqwest::Result<reqwest::Client> {
-    type Clients = std::sync::Mutex<Vec<(Option<IpAddr>, reqwest::Client)>>;
+/// How announces (and web seed requests) leave: from which address, through which proxy,
+/// and whether UDP may leave at all.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Egress {
+    /// The address they leave from (`--bind`); None: where the system routes them.
+    pub local: Option<IpAddr>,
+    /// The SOCKS5 proxy's URL, password in clear (`ProxySpec::url_with_secret`): HTTP goes
+    /// through it (`socks5h://` has it resolve the names).
+    pub proxy: Option<String>,
+    /// False under `--proxy-only`: a UDP tracker would be reached directly, so it is not.
+    pub udp: bool,
+}
+
+impl Default for Egress {
+    fn default() -> Self {
+        Egress {
+            local: None,
+            proxy: None,
+            udp: true,
+        }
+    }
+}
+
+/// No Debug of the proxy URL: it holds the password.
+impl std::fmt::Debug for Egress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Egress")
+            .field("local", &self.local)
+            .field("proxy", &self.proxy.is_some())
+            .field("udp", &self.udp)
+            .finish()
+    }
+}
+
+/// `http_client` whose connections leave from `local` (`--bind`) and through the proxy, one
+/// per (address, proxy) asked for (a process has one or two). With an IPv4 address, a
+/// tracker reachable only over IPv6 cannot be reached: leaving from elsewhere is what
+/// `--bind` forbids.
+pub(crate) fn http_client_from(egress: &Egress) -> reqwest::Result<reqwest::Client> {
+    type Key = (Option<IpAddr>, Option<String>);
+    type Clients = std::sync::Mutex<Vec<(Key, reqwest::Client)>>;
     static CLIENTS: std::sync::OnceLock<Clients> = std::sync::OnceLock::new();
     let clients = CLIENTS.get_or_init(Default::default);
-    let known = |list: &[(Option<IpAddr>, reqwest::Client)]| {
-        list.iter()
-            .find(|(a, _)| *a == local)
-            .map(|(_, c)| c.clone())
+    let key: Key = (egress.local, egress.proxy.clone());
+    let known = |list: &[(Key, reqwest::Client)]| {
+        list.iter().find(|(a, _)| *a == key).map(|(_, c)| c.clone())
     };
     if let Some(c) = clients.lock().ok().and_then(|l| known(&l)) {
         return Ok(c);
     }
-    let c = http_client_builder().local_address(local).build()?;
+    let c = with_proxy(http_client_builder().local_address(egress.local), egress)?.build()?;
     if let Ok(mut list) = clients.lock() {
         match known(&list) {
             Some(first) => return Ok(first),
-            None => list.push((local, c.clone())),
+            None => list.push((key, c.clone())),
         }
     }
     Ok(c)
+}
+
+/// `b` sending everything through the egress's proxy, when it has one: no exception for
+/// local names, and no system proxy instead (an explicit proxy turns those off).
+pub(crate) fn with_proxy(
+    b: reqwest::ClientBuilder,
+    egress: &Egress,
+) -> reqwest::Result<reqwest::ClientBuilder> {
+    Ok(match &egress.proxy {
+        None => b,
+        Some(url) => b.proxy(reqwest::Proxy::all(url.as_str())?),
+    })
 }
 
 /// `http_client`'s settings, for callers that add their own (the demo and the tests, which
@@ -215,6 +262,9 @@ pub enum TrackerError {
     BadReply(String),
     #[error("cannot resolve {0}")]
     Resolve(String),
+    /// `--proxy-only`: a UDP tracker would be reached around the proxy.
+    #[error("UDP trackers are off under proxy_only (the proxy carries TCP only)")]
+    UdpUnderProxyOnly,
     /// A socket or the HTTP client failed: the kind stays for whoever decides (None when no
     /// `io::Error` lies underneath), the words are `io_reason`'s.
     #[error("i/o error: {reason}")]
@@ -323,7 +373,7 @@ pub async fn announce_with(
     http: &reqwest::Client,
     schedule: &udp::UdpSchedule,
 ) -> Result<AnnounceResponse, TrackerError> {
-    announce_from(url, req, http, schedule, None).await
+    announce_from(url, req, http, schedule, &Egress::default()).await
 }
 
 /// Like [`announce_with`], a UDP announce leaving from `local` (`--bind`; an HTTP one leaves
@@ -333,13 +383,14 @@ pub(crate) async fn announce_from(
     req: &AnnounceRequest,
     http: &reqwest::Client,
     schedule: &udp::UdpSchedule,
-    local: Option<IpAddr>,
+    egress: &Egress,
 ) -> Result<AnnounceResponse, TrackerError> {
     let parsed = reqwest::Url::parse(url.trim())
         .map_err(|e| TrackerError::InvalidUrl(format!("{}: {e}", clean_text(url.as_bytes()))))?;
     match parsed.scheme() {
         "http" | "https" => http::announce(url.trim(), req, http).await,
-        "udp" => udp::announce(&parsed, req, schedule, local).await,
+        "udp" if !egress.udp => Err(TrackerError::UdpUnderProxyOnly),
+        "udp" => udp::announce(&parsed, req, schedule, egress.local).await,
         other => Err(TrackerError::UnsupportedScheme(clean_text(
             other.as_bytes(),
         ))),

@@ -40,8 +40,8 @@ pub struct TaskConfig {
     pub stop_timeout: Duration,
     /// Status rows are re-sent this often so their relative times stay fresh.
     pub refresh: Duration,
-    /// The address announces leave from (`--bind`); None: where the system routes them.
-    pub local: Option<std::net::IpAddr>,
+    /// Where and how announces leave (`--bind`, `--proxy`).
+    pub egress: super::Egress,
 }
 
 impl Default for TaskConfig {
@@ -54,7 +54,7 @@ impl Default for TaskConfig {
             backoff_max: Duration::from_secs(30 * 60),
             stop_timeout: Duration::from_secs(3),
             refresh: Duration::from_secs(1),
-            local: None,
+            egress: Default::default(),
         }
     }
 }
@@ -195,7 +195,7 @@ impl Task {
             });
         }
         let mut outbox = VecDeque::new();
-        let http = match http_client_from(config.local) {
+        let http = match http_client_from(&config.egress) {
             Ok(c) => Some(c),
             Err(e) => {
                 outbox.push_back(TrackerUpdate::Log(
@@ -347,7 +347,7 @@ impl Task {
         }
         let all = futures::future::join_all(
             urls.iter()
-                .map(|u| announce_from(u, &req, &http, &schedule, self.config.local)),
+                .map(|u| announce_from(u, &req, &http, &schedule, &self.config.egress)),
         );
         match tokio::time::timeout(limit, all).await {
             Ok(results) => {

@@ -14,6 +14,8 @@ use crate::net::Encryption;
 /// One item of the checklist. `name` is stable: scripts read it from `ttui show --json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Check {
+    /// First: a proxy that is down is why every other source looks dead.
+    Proxy,
     Trackers,
     Dht,
     NoPeers,
@@ -39,6 +41,7 @@ impl Check {
             Check::Seeds => "seeds",
             Check::PeerFailures => "peer_failures",
             Check::Blocklist => "blocklist",
+            Check::Proxy => "proxy",
             Check::Choked => "choked",
             Check::Limits => "limits",
             Check::Reachability => "reachability",
@@ -114,6 +117,8 @@ pub struct ExplainContext {
     pub pending_writes: Option<u32>,
     /// The upload the link can carry, bytes a second, when known (measured or configured).
     pub upload_capacity: Option<f64>,
+    /// The session's SOCKS5 proxy, when one is set (`explain/proxied.rs`).
+    pub proxy: Option<super::ProxyStatus>,
 }
 
 impl ExplainContext {
@@ -137,6 +142,7 @@ impl ExplainContext {
                 },
                 queued,
             }),
+            proxy: session.proxy.clone(),
             ..ExplainContext::default()
         }
     }
@@ -158,6 +164,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             seeds,
             peer_failures,
             blocklist,
+            proxy,
             choked,
             limits,
             reachability,
@@ -166,7 +173,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             rc4_cpu,
         ]
     } else if matches!(s.state, TorrentState::Seeding) {
-        &[trackers, reachability, rc4_cpu]
+        &[trackers, proxy, reachability, rc4_cpu]
     } else {
         &[]
     };
@@ -496,8 +503,10 @@ fn choked(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
 
 mod blocked;
 mod local;
+mod proxied;
 use blocked::blocklist;
 use local::{disk, limits, rc4_cpu, reachability, upload_saturation};
+use proxied::proxy;
 
 #[cfg(test)]
 mod tests;

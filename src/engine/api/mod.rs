@@ -25,6 +25,7 @@ pub use options::{
     OnComplete, QueueSettings, TransportPolicy, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_SEEDS,
     DEFAULT_ON_COMPLETE_TIMEOUT, DEFAULT_SLOW_RATE, DEFAULT_STALLED_AFTER,
 };
+mod proxy;
 mod rename;
 mod session;
 mod settings;
@@ -32,6 +33,7 @@ pub use blocklist::BlocklistStatus;
 pub use errors::{RequestError, ValueError};
 pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
 pub use files::{check_indices, file_rows, parse_file_list, AddFiles, FilePriority, FileRow};
+pub use proxy::{mask_url, ProxyScheme, ProxySpec, ProxyStatus, ProxyUrlError};
 pub use rename::{check_name, plan as plan_rename, RenameError, Renamed, Renaming};
 pub use session::*;
 pub use settings::{Settings, SettingsChange, TorrentSettings};
@@ -229,6 +231,10 @@ pub enum PeerEnd {
     /// The session's blocklist holds its address (`--blocklist`).
     #[error("blocked by blocklist")]
     Blocklisted,
+    /// The SOCKS5 proxy (`--proxy`) could not be reached or refused us: the peer was never
+    /// asked, so this says nothing about it.
+    #[error("proxy down: {0}")]
+    ProxyDown(String),
     #[error("unreachable: {0}")]
     Unreachable(String),
     #[error("i/o error: {0}")]

@@ -163,6 +163,9 @@ pub struct SessionSnapshot {
     /// The blocklist in force and what it refused; None without `--blocklist`.
     #[serde(default)]
     pub blocklist: Option<crate::engine::api::BlocklistStatus>,
+    /// The SOCKS5 proxy (password masked) and whether it is down; None without `--proxy`.
+    #[serde(default)]
+    pub proxy: Option<crate::engine::api::ProxyStatus>,
 }
 
 impl SessionSnapshot {

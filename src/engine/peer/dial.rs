@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::engine::api::PeerEnd;
 use crate::engine::api::TransportPolicy;
 use crate::engine::peer::ip_filter::IpFilter;
+use crate::engine::peer::proxy::{Proxy, ProxyError};
 use crate::engine::peer::stream::Transport;
 use crate::net::utp::UtpSocket;
 use crate::net::TransportKind;
@@ -87,6 +88,8 @@ pub(crate) struct Transports {
     pub utp: Option<UtpSocket>,
     /// The session's blocklist: a blocked address is never dialed, whoever asks.
     pub filter: Arc<IpFilter>,
+    /// The SOCKS5 proxy (`--proxy`): TCP dials go through it, never around it.
+    pub proxy: Option<Arc<Proxy>>,
 }
 
 /// A dial refused by the blocklist, carried inside the dialer's `io::Error`.
@@ -119,6 +122,8 @@ pub(crate) fn dial_end(e: &io::Error) -> PeerEnd {
         PeerEnd::UtpNoAnswer
     } else if e.get_ref().is_some_and(|i| i.is::<Blocked>()) {
         PeerEnd::Blocklisted
+    } else if let Some(p) = e.get_ref().and_then(|i| i.downcast_ref::<ProxyError>()) {
+        p.end()
     } else {
         io_end(e, false)
     }
@@ -135,6 +140,11 @@ pub(crate) async fn dial(
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, Blocked));
     }
     match kind {
+        // uTP would go around the proxy (the session turns it off under one; this is the
+        // guarantee).
+        TransportKind::Utp if t.proxy.is_some() => Err(io::Error::other(
+            "uTP does not go through the proxy (DHT and uTP are off under one)",
+        )),
         TransportKind::Utp => {
             let Some(u) = &t.utp else {
                 return Err(io::Error::other("uTP is not available (no UDP socket)"));
@@ -146,6 +156,13 @@ pub(crate) async fn dial(
             }
         }
         TransportKind::Tcp => {
+            if let Some(proxy) = &t.proxy {
+                // The proxy's own timeouts bound this (connect, then the SOCKS5 exchange).
+                return match proxy.connect(addr, local).await {
+                    Ok(s) => Ok(Transport::Tcp(s)),
+                    Err(e) => Err(io::Error::other(e)),
+                };
+            }
             match tokio::time::timeout(CONNECT_TIMEOUT, tcp_connect(addr, local)).await {
                 Err(_) => Err(io::ErrorKind::TimedOut.into()),
                 Ok(Ok(s)) => {
@@ -249,6 +266,7 @@ mod tests {
             policy: TransportPolicy::Both,
             utp: Some(utp),
             filter: Arc::default(),
+            proxy: None,
         }
     }
 

@@ -59,6 +59,8 @@ pub(crate) struct TorrentFacts {
     pub rates: TorrentRates,
     /// The session's blocklist (`ip_filter.rs`).
     pub ip_filter: Arc<crate::engine::peer::ip_filter::IpFilter>,
+    /// The session's SOCKS5 proxy (`--proxy`): every TCP dial goes through it.
+    pub proxy: Option<Arc<crate::engine::peer::proxy::Proxy>>,
 }
 
 /// What a connection may ask of its torrent. Each call is short (one lock of the torrent's

@@ -13,6 +13,7 @@ pub(crate) mod ip_filter;
 pub(crate) mod link;
 pub(crate) mod pex;
 pub(crate) mod pipeline;
+pub(crate) mod proxy;
 pub(crate) mod rate;
 pub(crate) mod stream;
 pub(crate) mod upload;
@@ -147,6 +148,7 @@ impl PeerTask {
             policy: torrent.transport,
             utp: torrent.utp.clone(),
             filter: Arc::clone(&torrent.ip_filter),
+            proxy: torrent.proxy.clone(),
         };
         let connect = connect_encrypted(
             self.addr,

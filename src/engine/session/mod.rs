@@ -32,11 +32,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::dht::{Dht, DhtConfig};
-use crate::engine::api::LogLevel;
+use crate::engine::api::{LogLevel, TransportPolicy};
 use crate::engine::disk::pool::DiskPool;
 use crate::engine::disk::OpenFiles;
 use crate::engine::peer::connect::{read_handshake, HANDSHAKE_TIMEOUT};
 use crate::engine::peer::ip_filter::IpFilter;
+use crate::engine::peer::proxy::Proxy;
 use crate::engine::peer::stream::{PeerStream, Transport};
 use crate::engine::torrent::options::Options;
 use crate::engine::torrent::shared::Event;
@@ -163,10 +164,41 @@ impl Session {
     /// default "any" address, on IPv6 too. UDP is bound on the same port number for the DHT
     /// and uTP. Returns the lines for the log saying how that went.
     pub(crate) async fn start(opts: &Options) -> (Session, Vec<(LogLevel, String)>) {
-        let (port, bind, encryption, transport) =
+        let (port, bind, encryption, mut transport) =
             (opts.port, opts.bind, opts.encryption, opts.transport);
-        let (listeners, log) = bind_listeners(port, bind).await;
-        let mut logs = vec![log];
+        let proxy = opts
+            .proxy
+            .clone()
+            .map(|spec| Arc::new(Proxy::new(spec, opts.proxy_only)));
+        let mut logs = Vec::new();
+        if let Some(p) = &proxy {
+            // uTP and the DHT would go around a CONNECT proxy (`peer/proxy.rs`).
+            transport = TransportPolicy::Tcp;
+            logs.push((
+                LogLevel::Info,
+                format!(
+                    "proxy {}: peers, trackers and web seeds go through it; DHT and uTP off{}",
+                    p.spec(),
+                    if p.only() {
+                        "; proxy only: not listening, no UDP trackers"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let (listeners, log) = if proxy.as_ref().is_some_and(|p| p.only()) {
+            (
+                Vec::new(),
+                (
+                    LogLevel::Info,
+                    "not listening for peers (proxy only)".to_string(),
+                ),
+            )
+        } else {
+            bind_listeners(port, bind).await
+        };
+        logs.push(log);
         let listen_port = listeners
             .first()
             .and_then(|l| l.local_addr().ok())
@@ -186,7 +218,7 @@ impl Session {
         } else {
             Vec::new()
         };
-        let want_udp = transport.utp() || opts.dht.is_some();
+        let want_udp = transport.utp() || (opts.dht.is_some() && proxy.is_none());
         let udp = match (want_udp, listen_port) {
             (false, _) | (_, 0) => None,
             (true, p) => match udp::bind(bind, p) {
@@ -212,7 +244,7 @@ impl Session {
                 )));
                 utp = Some(socket);
             }
-            if let Some(bootstrap) = &opts.dht {
+            if let Some(bootstrap) = opts.dht.as_ref().filter(|_| proxy.is_none()) {
                 let cfg = DhtConfig {
                     bootstrap: bootstrap.clone(),
                     state_dir: opts.state_dir.clone(),
@@ -245,6 +277,7 @@ impl Session {
             dht,
             router: Arc::clone(&routes) as Arc<dyn Routing>,
             ip_filter,
+            proxy,
         };
         let session = Session {
             ctx,

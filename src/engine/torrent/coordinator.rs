@@ -232,7 +232,10 @@ impl Coordinator {
         let (tx, rx) = mpsc::channel(8);
         self.sources.tracker_tx = Some(tx);
         let config = tracker::TaskConfig {
-            local: self.shared.bind,
+            egress: crate::engine::torrent::start::egress(
+                self.shared.bind,
+                self.shared.proxy.as_deref(),
+            ),
             ..Default::default()
         };
         let task = tracker::spawn_with_config(

@@ -62,6 +62,7 @@ pub(crate) async fn fetch_in_session(
         policy: session.transport,
         utp: session.utp.clone(),
         filter: std::sync::Arc::clone(&session.ip_filter),
+        proxy: session.proxy.clone(),
     };
     let fetcher = Fetcher {
         magnet,
@@ -72,7 +73,7 @@ pub(crate) async fn fetch_in_session(
         report: &report,
         encryption: session.encryption,
         transports: &transports,
-        local: session.bind,
+        egress: session.egress(),
     };
     // Only the session hears from its torrents: it is the one that keeps a magnet for weeks.
     let patient = start.reports.is_some();

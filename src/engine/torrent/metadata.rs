@@ -258,9 +258,9 @@ async fn announce_all(
     magnet: &Magnet,
     our_id: [u8; 20],
     port: u16,
-    local: Option<std::net::IpAddr>,
+    egress: &tracker::Egress,
 ) -> Vec<(String, Result<Vec<SocketAddr>, tracker::TrackerError>)> {
-    let http = tracker::http_client_from(local).unwrap_or_default();
+    let http = tracker::http_client_from(egress).unwrap_or_default();
     let schedule = tracker::udp::UdpSchedule::default();
     let req = AnnounceRequest {
         info_hash: magnet.info_hash,
@@ -279,7 +279,7 @@ async fn announce_all(
         magnet
             .trackers
             .iter()
-            .map(|u| tracker::announce_from(u, &req, &http, &schedule, local)),
+            .map(|u| tracker::announce_from(u, &req, &http, &schedule, egress)),
     )
     .await;
     magnet
@@ -318,8 +318,8 @@ pub(crate) struct Fetcher<'a> {
     pub report: &'a (dyn Fn(String) + Sync),
     pub encryption: EncryptionPolicy,
     pub transports: &'a Transports,
-    /// Where announces leave from (`--bind`).
-    pub local: Option<std::net::IpAddr>,
+    /// Where and how announces leave (`--bind`, `--proxy`).
+    pub egress: tracker::Egress,
 }
 
 impl Fetcher<'_> {
@@ -341,7 +341,7 @@ impl Fetcher<'_> {
         let mut seen: HashSet<SocketAddr> = HashSet::new();
         queue.retain(|p| seen.insert(*p));
         let mut trackers = (!magnet.trackers.is_empty())
-            .then(|| Box::pin(announce_all(magnet, our_id, self.port, self.local)));
+            .then(|| Box::pin(announce_all(magnet, our_id, self.port, &self.egress)));
         let mut dht_rx: Option<mpsc::UnboundedReceiver<SocketAddr>> = None;
         let (mut dht_next, mut dht_found, mut dht_lookups) =
             (dht.map(|_| Instant::now()), 0usize, 0u32);

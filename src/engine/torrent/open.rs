@@ -330,6 +330,7 @@ fn shared_state(
             wasted: AtomicU64::new(0),
             rates,
             ip_filter: Arc::clone(&ctx.ip_filter),
+            proxy: ctx.proxy.clone(),
         },
         Download::new(picker, ctx.pool.backlog()),
         Arc::clone(&ctx.pool),

@@ -53,6 +53,11 @@ pub struct Options {
     pub blocklist: Option<String>,
     /// How often the blocklist is read again.
     pub blocklist_every: std::time::Duration,
+    /// The SOCKS5 proxy every outgoing connection goes through (`--proxy`).
+    pub proxy: Option<crate::engine::api::ProxySpec>,
+    /// `--proxy-only`: nothing goes out but through the proxy (no listening, no UDP
+    /// trackers); see `peer/proxy.rs`.
+    pub proxy_only: bool,
 }
 
 impl Default for Options {
@@ -84,6 +89,8 @@ impl Default for Options {
             on_complete: Default::default(),
             blocklist: None,
             blocklist_every: std::time::Duration::from_secs(24 * 3600),
+            proxy: None,
+            proxy_only: false,
         }
     }
 }

@@ -17,6 +17,8 @@ use crate::engine::torrent::stats::RateWindow;
 pub(crate) const DROP_COOL_DOWN: Duration = Duration::from_secs(60);
 /// Dial attempts before a peer rests until a source lists it again.
 pub(crate) const MAX_ATTEMPTS: u32 = 4;
+/// A dial that failed at the proxy (`PeerEnd::ProxyDown`) is tried again after this.
+pub(crate) const PROXY_RETRY: Duration = Duration::from_secs(5);
 
 /// What to do with a peer while no connection to it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,9 @@ pub(crate) fn plan_after_end(
         PeerEnd::WrongInfoHash | PeerEnd::NotBitTorrent | PeerEnd::SelfConnection => Plan::Never,
         PeerEnd::Protocol(_) | PeerEnd::HashFailures(_) | PeerEnd::Internal(_) => Plan::Never,
         PeerEnd::Duplicate | PeerEnd::Shutdown | PeerEnd::NotNeeded => Plan::Resting,
+        // The peer was never asked: try again soon, without counting it against the peer,
+        // so everything resumes by itself once the proxy is back.
+        PeerEnd::ProxyDown(_) if !complete => Plan::BackingOff(now + PROXY_RETRY),
         _ if source == PeerSource::Incoming => Plan::Resting,
         PeerEnd::DroppedByUser => Plan::Dropped(now + DROP_COOL_DOWN),
         _ if complete || attempts >= MAX_ATTEMPTS => Plan::Resting,

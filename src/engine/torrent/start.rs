@@ -99,9 +99,28 @@ pub(crate) struct SessionCtx {
     pub router: Arc<dyn Routing>,
     /// The session's blocklist, read at every dial and accept.
     pub ip_filter: Arc<crate::engine::peer::ip_filter::IpFilter>,
+    /// The SOCKS5 proxy every outgoing connection goes through (`--proxy`).
+    pub proxy: Option<Arc<crate::engine::peer::proxy::Proxy>>,
+}
+
+/// How announces and web seed requests leave: from `bind`, through `proxy`; no UDP under
+/// `--proxy-only`.
+pub(crate) fn egress(
+    bind: Option<IpAddr>,
+    proxy: Option<&crate::engine::peer::proxy::Proxy>,
+) -> crate::tracker::Egress {
+    crate::tracker::Egress {
+        local: bind,
+        proxy: proxy.map(|p| p.spec().url_with_secret()),
+        udp: !proxy.is_some_and(|p| p.only()),
+    }
 }
 
 impl SessionCtx {
+    pub(crate) fn egress(&self) -> crate::tracker::Egress {
+        egress(self.bind, self.proxy.as_deref())
+    }
+
     pub(crate) fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
         self.router.route(info_hash, events);
     }

@@ -195,7 +195,10 @@ impl Drop for Claim {
 }
 
 async fn run(shared: Arc<Shared>, url: String, conn: u64, live: Arc<WebSeedLive>) {
-    let client = match fetch::client(shared.bind) {
+    let client = match fetch::client(&crate::engine::torrent::start::egress(
+        shared.bind,
+        shared.proxy.as_deref(),
+    )) {
         Ok(c) => c,
         Err(e) => {
             live.fail(&url, PeerEnd::WebSeed(format!("http client: {e}")), None);

@@ -41,7 +41,7 @@ impl Task {
         let req = self.request(event, self.config.numwant);
         let http = self.http.clone();
         let schedule = self.config.udp_schedule.clone();
-        let local = self.config.local;
+        let egress = self.config.egress.clone();
         if let Some(tier) = self.tiers.get_mut(tier_idx) {
             tier.busy = true;
             if let Some(t) = tier.trackers.get_mut(tier.cursor) {
@@ -55,7 +55,7 @@ impl Task {
             // Never closed, so acquire only fails if it were; then go without a slot.
             let _slot = announce_slots().acquire().await.ok();
             let result = match &http {
-                Some(http) => announce_from(&url, &req, http, &schedule, local).await,
+                Some(http) => announce_from(&url, &req, http, &schedule, &egress).await,
                 None => Err(TrackerError::Io {
                     kind: None,
                     reason: "HTTP client unavailable".into(),

@@ -83,7 +83,17 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
             theme.error().add_modifier(bold),
         ));
     }
-    if session.listen_port == 0 {
+    if let Some(p) = &session.proxy {
+        // Through a CONNECT proxy nobody can reach us, whatever we listen on.
+        if let Some(e) = &p.down {
+            line.push(span(
+                format!("proxy down: {} · ", fmt::outside(e, 120)),
+                theme.error().add_modifier(bold),
+            ));
+        }
+        line.push(Span::raw(format!("proxy {}", fmt::outside(&p.url, 60))));
+        line.push(span(": DHT and uTP off, not reachable", theme.dim()));
+    } else if session.listen_port == 0 {
         line.push(span(
             "not listening: nobody can connect to us, so fewer peers",
             theme.warn(),
@@ -213,5 +223,28 @@ mod tests {
         assert!(text(&s).contains("blocked 7"), "{}", text(&s));
         s.blocklist.as_mut().unwrap().error = Some("bad".into());
         assert!(text(&s).contains("update failed"), "{}", text(&s));
+    }
+
+    #[test]
+    fn a_proxy_says_what_it_turns_off_and_when_it_is_down() {
+        let mut s = SessionSnapshot {
+            listen_port: 6881,
+            ..Default::default()
+        };
+        assert!(!text(&s).contains("proxy"));
+        s.proxy = Some(crate::engine::api::ProxyStatus {
+            url: "socks5://u:***@127.0.0.5:1080".into(),
+            ..Default::default()
+        });
+        let t = text(&s);
+        assert!(t.contains("proxy socks5://u:***@127.0.0.5:1080"), "{t}");
+        assert!(t.contains("DHT and uTP off, not reachable"), "{t}");
+        assert!(!t.contains("port 6881"), "{t}");
+        s.proxy.as_mut().unwrap().down = Some("cannot reach the proxy".into());
+        assert!(
+            text(&s).contains("proxy down: cannot reach the proxy"),
+            "{}",
+            text(&s)
+        );
     }
 }

@@ -39,6 +39,10 @@ pub(super) fn limits(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
 }
 
 pub(super) fn reachability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
+    // Through a proxy nobody can reach us, whatever the port: the proxy's check says so.
+    if ctx.proxy.is_some() {
+        return None;
+    }
     if s.listen_port == 0 || s.elapsed < REACHABILITY_WINDOW || s.peers.is_empty() {
         return None;
     }

@@ -398,3 +398,19 @@ fn a_blocklist_that_holds_most_of_the_swarm_is_named() {
     few.peers.push(failed(40, PeerEnd::Blocklisted));
     assert!(verdict_of(&few, &ExplainContext::default(), Check::Blocklist).is_none());
 }
+
+/// Under a proxy nobody can reach us: no "your port may be closed", the proxy's check says it.
+#[test]
+fn a_proxy_leaves_reachability_to_its_own_check() {
+    let mut s = healthy();
+    s.peers.pop();
+    let plain = ExplainContext::default();
+    assert!(verdict_of(&s, &plain, Check::Reachability).is_some());
+    let ctx = ExplainContext {
+        proxy: Some(crate::engine::api::ProxyStatus::default()),
+        ..ExplainContext::default()
+    };
+    assert!(verdict_of(&s, &ctx, Check::Reachability).is_none());
+    let f = verdict_of(&s, &ctx, Check::Proxy).unwrap();
+    assert_eq!(f.verdict, Verdict::Ok);
+}

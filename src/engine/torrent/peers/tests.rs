@@ -23,6 +23,24 @@ fn failed_dials_back_off_then_rest() {
     );
 }
 
+/// A dial that failed at the proxy never asked the peer: it is retried soon, however often.
+#[test]
+fn a_proxy_down_never_rests_a_peer() {
+    let now = Instant::now();
+    let t = PeerSource::Manual;
+    let down = PeerEnd::ProxyDown("cannot reach the proxy".into());
+    for attempts in [1, MAX_ATTEMPTS, 50] {
+        assert_eq!(
+            plan_after_end(&down, Plan::Resting, t, attempts, false, now),
+            Plan::BackingOff(now + crate::engine::torrent::peer_entry::PROXY_RETRY)
+        );
+    }
+    assert_eq!(
+        plan_after_end(&down, Plan::Resting, t, 1, true, now),
+        Plan::Resting
+    );
+}
+
 #[test]
 fn the_end_decides_never_banned_and_dropped() {
     let now = Instant::now();

@@ -46,14 +46,16 @@ pub(crate) enum FetchError {
 /// For one ranged GET, body included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A client whose requests leave from `local` (`--bind`) when one is given.
-pub(super) fn client(local: Option<std::net::IpAddr>) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .local_address(local)
+/// A client whose requests leave from the `--bind` address when one is given, through the
+/// `--proxy` when one is set (reqwest's `socks` feature: `socks5h://` has the proxy resolve
+/// the name).
+pub(super) fn client(egress: &crate::tracker::Egress) -> reqwest::Result<reqwest::Client> {
+    let b = reqwest::Client::builder()
+        .local_address(egress.local)
         .user_agent(concat!("ttui/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
-        .timeout(REQUEST_TIMEOUT)
-        .build()
+        .timeout(REQUEST_TIMEOUT);
+    crate::tracker::with_proxy(b, egress)?.build()
 }
 
 /// A byte range of one file: file index, offset in the file, length.

@@ -1,0 +1,537 @@
+//! `--proxy`: ttui's peer connections, announces and web seed requests go through a real
+//! SOCKS5 server, Debian's dante (`danted`), run in the foreground on its own loopback
+//! addresses: it listens on 127.0.0.41 and relays from 127.0.0.42, while ttui leaves from
+//! 127.0.0.31 (`--bind`). Whoever ttui talks to must see only 127.0.0.42: a seed's log of
+//! incoming connections, a web seed's log of clients, the tracker's list of peers.
+//!
+//! Dante checks `socksmethod: username` against the system's password database, which a test
+//! must not change, so it runs with `none`; ttui still offers its user and password (RFC
+//! 1929), and dante picks "no authentication" among the methods offered.
+//!
+//! Run through tests/run.sh: tests that start third-party programs refuse to run unless the
+//! process sits in a network namespace whose only interface is `lo`.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod common;
+mod prereq;
+mod webseed_srv;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tempfile::TempDir;
+
+/// Where dante listens, where it relays from, and where ttui leaves from.
+const DANTE_IN: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 41);
+const DANTE_OUT: &str = "127.0.0.42";
+const TTUI_AT: &str = "127.0.0.31";
+/// In the URL only: never to be seen in what ttui prints or logs.
+const SECRET: &str = "pw-n0t-in-l0gs";
+
+/// One `danted -f CONF` in the foreground, killed by pid (its children too) on drop.
+struct Dante {
+    proc: Option<Proc>,
+    dir: TempDir,
+    port: u16,
+}
+
+impl Dante {
+    fn start() -> Dante {
+        let dir = tempdir("ttui-dante-");
+        let port = free_port();
+        let conf = dir.path().join("danted.conf");
+        // `internal` is not an interface's address (lo has 127.0.0.1): dante warns and
+        // binds it anyway, as Linux routes all of 127/8 to lo.
+        let text = format!(
+            "logoutput: stderr\n\
+             internal: {DANTE_IN} port = {port}\n\
+             external: {DANTE_OUT}\n\
+             clientmethod: none\n\
+             socksmethod: none\n\
+             user.privileged: root\n\
+             user.unprivileged: nobody\n\
+             client pass {{\n  from: 127.0.0.0/8 to: 0.0.0.0/0\n  log: connect error\n}}\n\
+             socks pass {{\n  from: 127.0.0.0/8 to: 127.0.0.0/8\n  command: connect\n  \
+             log: connect error\n}}\n"
+        );
+        fs::write(&conf, text).unwrap();
+        let mut d = Dante {
+            proc: None,
+            dir,
+            port,
+        };
+        d.run();
+        d
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("danted.conf")
+    }
+
+    /// Starts it (again, on the same port) and waits until it accepts.
+    fn run(&mut self) {
+        let mut cmd = Command::new("danted");
+        cmd.arg("-f")
+            .arg(self.conf())
+            .arg("-p")
+            .arg(self.dir.path().join("danted.pid"));
+        let mut proc = Proc::spawn("danted", &mut cmd, self.dir.path());
+        let at = SocketAddr::from((DANTE_IN, self.port));
+        proc.wait_until("danted to listen", WAIT, |_| {
+            TcpStream::connect_timeout(&at, Duration::from_millis(200)).is_ok()
+        });
+        self.proc = Some(proc);
+    }
+
+    /// SIGKILLs dante and the children it forked (by pid, read from /proc), and waits
+    /// until nothing listens any more.
+    fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            let kids = children(p.pid());
+            p.kill();
+            for k in kids {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &k.to_string()])
+                    .status();
+            }
+        }
+        let at = SocketAddr::from((DANTE_IN, self.port));
+        let start = Instant::now();
+        while TcpStream::connect_timeout(&at, Duration::from_millis(200)).is_ok() {
+            assert!(
+                start.elapsed() < WAIT,
+                "danted still listens after its kill"
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://ttui:{SECRET}@{DANTE_IN}:{}", self.port)
+    }
+}
+
+impl Drop for Dante {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            let kids = children(p.pid());
+            p.kill();
+            for k in kids {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &k.to_string()])
+                    .status();
+            }
+        }
+    }
+}
+
+/// The pids whose parent is `pid` (from /proc/*/stat).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
+                // "pid (comm) state ppid …": comm may hold spaces, so after the last ')'.
+                s.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
+}
+
+/// The addresses a ttui's log says peers connected from ("ADDR: incoming, payload …").
+fn incoming_from(log: &Path) -> BTreeSet<String> {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let at = l.find(": incoming")?;
+            let addr = l[..at].rsplit(' ').next()?;
+            let ip = addr.parse::<SocketAddr>().ok()?.ip();
+            Some(ip.to_string())
+        })
+        .collect()
+}
+
+/// `ttui seed` bound to its own address, no trackers, no DHT; returned once seeding.
+fn seed_at(ip: &str, torrent: &Torrent, data: &Path, port: u16, log: &Path) -> Ttui {
+    let args: Vec<String> = vec![
+        "seed".into(),
+        torrent.path.display().to_string(),
+        "-o".into(),
+        data.display().to_string(),
+        "--headless".into(),
+        "--no-trackers".into(),
+        "--no-dht".into(),
+        "--bind".into(),
+        ip.into(),
+        "--port".into(),
+        port.to_string(),
+        "--log-file".into(),
+        log.display().to_string(),
+    ];
+    let mut seed = Ttui::spawn(args);
+    seed.wait_for_stdout("ttui to seed", WAIT, |s| s.contains("seeding"));
+    seed
+}
+
+/// A headless download bound to TTUI_AT, through `proxy`, with `extra` flags.
+fn leecher_args(
+    torrent: &Torrent,
+    out: &Path,
+    log: &Path,
+    proxy: &str,
+    extra: &[&str],
+) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        torrent.path.display().to_string(),
+        "-o".into(),
+        out.display().to_string(),
+        "--headless".into(),
+        "--bind".into(),
+        TTUI_AT.into(),
+        "--port".into(),
+        free_port().to_string(),
+        "--log-file".into(),
+        log.display().to_string(),
+        "--proxy".into(),
+        proxy.into(),
+    ];
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn have_dante() -> bool {
+    prereq::have_tools(&["danted"])
+}
+
+/// A download from a ttui seed through dante with `--proxy-only` completes byte-identical;
+/// the seed saw every connection come from dante's external address, none from ttui's; the
+/// password shows nowhere (stdout, stderr, log, `ttui config`).
+#[test]
+fn a_download_through_dante_comes_only_from_its_address() {
+    require_loopback_only();
+    if !have_dante() {
+        return;
+    }
+    let fx = Fixture::single_file("proxied.bin", (6 << 20) + 123, 41, 16);
+    let mut dante = Dante::start();
+    let seed_port = free_port();
+    let seed_log = fx.dir.path().join("seed.log");
+    let mut seed = seed_at(
+        "127.0.0.21",
+        &fx.torrent,
+        &fx.data_dir,
+        seed_port,
+        &seed_log,
+    );
+    let out = fx.out_dir("out");
+    let log = fx.dir.path().join("leech.log");
+    let peer = format!("127.0.0.21:{seed_port}");
+    let args = leecher_args(
+        &fx.torrent,
+        &out,
+        &log,
+        &dante.url("socks5"),
+        &["--no-trackers", "--proxy-only", "--peer", &peer],
+    );
+    let done = Ttui::run(args, DOWNLOAD_TIMEOUT);
+    done.assert_success("download through dante");
+    assert_same_tree(&fx.payload, &out.join("proxied.bin"));
+    let from = incoming_from(&seed_log);
+    assert_eq!(
+        from,
+        BTreeSet::from([DANTE_OUT.to_string()]),
+        "where the seed's connections came from\n{}",
+        tail(&seed_log, 30)
+    );
+    let leech_log = fs::read_to_string(&log).unwrap_or_default();
+    assert!(leech_log.contains("DHT and uTP off"), "{}", tail(&log, 30));
+    for (what, text) in [
+        ("stdout", &done.stdout),
+        ("stderr", &done.stderr),
+        ("log", &leech_log),
+    ] {
+        assert!(
+            !text.contains(SECRET),
+            "the password in the leecher's {what}"
+        );
+    }
+    // `ttui config` shows both settings, the password masked.
+    let shown = Command::new(env!("CARGO_BIN_EXE_ttui"))
+        .args(["config", "--proxy", &dante.url("socks5h"), "--proxy-only"])
+        .env("XDG_CONFIG_HOME", fx.dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    let url = format!("socks5h://ttui:***@{DANTE_IN}:{}", dante.port);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("proxy ") && l.contains(&url)),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("proxy_only") && l.contains("on")),
+        "{text}"
+    );
+    seed.kill();
+    dante.stop();
+}
+
+/// With the proxy down and `--proxy-only`, nothing reaches the seed, the peer is never
+/// dialed directly, and the log says the proxy is down with the reason.
+#[test]
+fn proxy_only_with_the_proxy_down_connects_nothing() {
+    require_loopback_only();
+    if !have_dante() {
+        return;
+    }
+    let fx = Fixture::single_file("unproxied.bin", 1 << 20, 43, 16);
+    let mut dante = Dante::start();
+    dante.stop();
+    let seed_port = free_port();
+    let seed_log = fx.dir.path().join("seed.log");
+    let mut seed = seed_at(
+        "127.0.0.22",
+        &fx.torrent,
+        &fx.data_dir,
+        seed_port,
+        &seed_log,
+    );
+    let out = fx.out_dir("out");
+    let log = fx.dir.path().join("leech.log");
+    let peer = format!("127.0.0.22:{seed_port}");
+    let args = leecher_args(
+        &fx.torrent,
+        &out,
+        &log,
+        &dante.url("socks5"),
+        &["--no-trackers", "--proxy-only", "--peer", &peer],
+    );
+    let mut leech = Ttui::spawn(args);
+    let start = Instant::now();
+    while !fs::read_to_string(&log)
+        .is_ok_and(|t| t.contains("proxy") && t.contains("down: cannot reach the proxy"))
+    {
+        assert!(
+            start.elapsed() < WAIT,
+            "no 'proxy down' in the log\n{}",
+            leech.report()
+        );
+        sleep(Duration::from_millis(100));
+    }
+    // A few more retries' worth: still nothing at the seed.
+    sleep(Duration::from_secs(6));
+    assert!(
+        incoming_from(&seed_log).is_empty(),
+        "the seed was reached: {:?}",
+        incoming_from(&seed_log)
+    );
+    leech.kill();
+    seed.kill();
+}
+
+/// `--proxy-only` through a rate-limited download: dante is killed in the middle, and while
+/// it is down the progress line's explainer says the proxy is down (with the error), the log
+/// too, and the seed sees nothing from ttui's own address; dante comes back on the same port
+/// and the download resumes by itself and completes byte-identical.
+#[test]
+fn proxy_only_rides_out_dante_down_and_back() {
+    require_loopback_only();
+    if !have_dante() {
+        return;
+    }
+    let fx = Fixture::single_file("restarted.bin", 8 << 20, 47, 16);
+    let mut dante = Dante::start();
+    let seed_port = free_port();
+    let seed_log = fx.dir.path().join("seed.log");
+    let mut seed = seed_at(
+        "127.0.0.23",
+        &fx.torrent,
+        &fx.data_dir,
+        seed_port,
+        &seed_log,
+    );
+    let out = fx.out_dir("out");
+    let log = fx.dir.path().join("leech.log");
+    let peer = format!("127.0.0.23:{seed_port}");
+    let args = leecher_args(
+        &fx.torrent,
+        &out,
+        &log,
+        &dante.url("socks5"),
+        &[
+            "--no-trackers",
+            "--proxy-only",
+            "--peer",
+            &peer,
+            "--down-limit",
+            "512K",
+        ],
+    );
+    let mut leech = Ttui::spawn(args);
+    leech.wait_for_stdout("a fifth of the download", WAIT, |s| {
+        last_percent(s).is_some_and(|p| p >= 20.0)
+    });
+    dante.stop();
+    let down_at = Instant::now();
+    leech.wait_for_stdout("the explainer to say the proxy is down", WAIT, |s| {
+        s.contains("why: the proxy is down: cannot reach the proxy")
+    });
+    let logged = fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logged.contains("down: cannot reach the proxy"),
+        "{}",
+        tail(&log, 30)
+    );
+    let before = last_percent(&leech.stdout_now()).unwrap_or(0.0);
+    assert!(before < 100.0, "finished while dante was down");
+    assert!(!leech.has_exited(), "ttui gave up while the proxy was down");
+    assert!(
+        down_at.elapsed() >= Duration::from_secs(10),
+        "the explainer spoke early"
+    );
+    dante.run();
+    leech
+        .wait(DOWNLOAD_TIMEOUT)
+        .assert_success("the download after dante came back");
+    assert_same_tree(&fx.payload, &out.join("restarted.bin"));
+    assert_eq!(
+        incoming_from(&seed_log),
+        BTreeSet::from([DANTE_OUT.to_string()]),
+        "where the seed's connections came from\n{}",
+        tail(&seed_log, 30)
+    );
+    let up = format!("{DANTE_IN}:{} up", dante.port);
+    assert!(
+        fs::read_to_string(&log).is_ok_and(|t| t.contains(&up)),
+        "no {up:?} in the log\n{}",
+        tail(&log, 30)
+    );
+    seed.kill();
+    dante.stop();
+}
+
+/// The peers opentracker lists for `info_hash` (compact form), asked as a leecher at port 1
+/// that leaves again at once; its own entry is left out.
+fn tracker_peers(tracker: &Opentracker, info_hash: &[u8; 20]) -> Vec<SocketAddr> {
+    let ask = |event: &str| {
+        let path = format!(
+            "/announce?info_hash={}&peer_id=-XX0000-probeprobepr&port=1&uploaded=0\
+             &downloaded=0&left=1&compact=1&numwant=50{event}",
+            url_encode(info_hash)
+        );
+        http_get(tracker.addr(), &path).unwrap_or_else(|e| panic!("announce to opentracker: {e}"))
+    };
+    let body = ask("");
+    let _ = ask("&event=stopped");
+    let Some(at) = find(&body, b"5:peers").map(|a| a + 7) else {
+        return Vec::new();
+    };
+    let Some(colon) = find(&body[at..], b":").map(|c| c + at) else {
+        return Vec::new();
+    };
+    let len: usize = std::str::from_utf8(&body[at..colon])
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    body[colon + 1..(colon + 1 + len).min(body.len())]
+        .chunks_exact(6)
+        .map(|c| {
+            let ip = Ipv4Addr::new(c[0], c[1], c[2], c[3]);
+            SocketAddr::from((ip, u16::from_be_bytes([c[4], c[5]])))
+        })
+        .filter(|a| a.port() != 1)
+        .collect()
+}
+
+/// HTTP announces and web seed requests go through dante too (`socks5h://`: dante resolves
+/// the names): the web seed's server logs only dante's address as its client, and the
+/// tracker lists ttui at dante's address, never at its own.
+#[test]
+fn the_tracker_and_the_web_seed_see_only_dante() {
+    require_loopback_only();
+    if !have_dante() || !prereq::have_tools(&["mktorrent", "python3", "opentracker"]) {
+        return;
+    }
+    let data = tempdir("ttui-proxy-data-");
+    let payload = make_single_file_payload(data.path(), "webseeded.bin", (3 << 20) + 7, 13);
+    let work = tempdir("ttui-proxy-");
+    let server = webseed_srv::HttpSeed::start(data.path(), "ok");
+    let t = webseed_srv::make_torrent_with_url(
+        &payload,
+        &server.url(),
+        16,
+        &work.path().join("ws.torrent"),
+    );
+    let tracker = Opentracker::start(&[t.info_hash]);
+    let t = t.with_trackers(
+        &work.path().join("tracked.torrent"),
+        Some(&tracker.http_url()),
+        &[],
+    );
+    let dante = Dante::start();
+    let (out, log) = (work.path().join("out"), work.path().join("leech.log"));
+    // No login: reqwest offers only username/password when given one, which dante's
+    // `socksmethod: none` refuses (the explainer then says so, in SOCKS words).
+    let url = format!("socks5h://{DANTE_IN}:{}", dante.port);
+    let mut args = leecher_args(&t, &out, &log, &url, &["--down-limit", "512K"]);
+    let port_at = args.iter().position(|a| a == "--port").unwrap() + 1;
+    let port: u16 = args[port_at].parse().unwrap();
+    args.push("--no-dht".into());
+    let mut leech = Ttui::spawn(args);
+    // Listed while it downloads (it says `stopped` when it exits).
+    let mut listed = Vec::new();
+    let start = Instant::now();
+    while listed.is_empty() && !leech.has_exited() {
+        assert!(
+            start.elapsed() < WAIT,
+            "the tracker never listed ttui\n{}",
+            leech.report()
+        );
+        sleep(Duration::from_millis(200));
+        listed = tracker_peers(&tracker, &t.info_hash);
+    }
+    let expect = SocketAddr::new(DANTE_OUT.parse().unwrap(), port);
+    assert_eq!(listed, [expect], "where the tracker lists ttui");
+    leech
+        .wait(DOWNLOAD_TIMEOUT)
+        .assert_success("download from the web seed through dante");
+    assert_same_tree(&payload, &out.join("webseeded.bin"));
+    assert_eq!(
+        server.clients(),
+        [DANTE_OUT],
+        "where the web seed's requests came from"
+    );
+}
+
+/// `proxy_only` without a proxy would let everything go direct: refused in one line.
+#[test]
+fn proxy_only_without_a_proxy_is_refused() {
+    let home = tempdir("ttui-proxy-cfg-");
+    let out = Command::new(env!("CARGO_BIN_EXE_ttui"))
+        .args(["config", "--no-config", "--proxy-only"])
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("XDG_STATE_HOME", home.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("proxy_only is on but no proxy is set"),
+        "{err}"
+    );
+}
