@@ -27,6 +27,7 @@ pub enum Check {
     UploadSaturation,
     Disk,
     Rc4Cpu,
+    SeedingIdle,
 }
 
 impl Check {
@@ -45,6 +46,7 @@ impl Check {
             Check::UploadSaturation => "upload_saturation",
             Check::Disk => "disk",
             Check::Rc4Cpu => "rc4_cpu",
+            Check::SeedingIdle => "seeding_idle",
         }
     }
 }
@@ -87,7 +89,7 @@ impl Finding {
     }
 }
 
-/// Speed limits and queueing, once ttui has them (it has none yet: `None` everywhere).
+/// The session's speed limits and queueing (a torrent's own limits are in its Snapshot).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Limits {
     /// Bytes a second, after turtle mode is applied.
@@ -95,6 +97,7 @@ pub struct Limits {
     pub up: Option<f64>,
     /// Which limit `down` is, for the words: "global", "per-torrent", "turtle mode".
     pub down_kind: &'static str,
+    pub up_kind: &'static str,
     /// Waiting in the queue for a download slot.
     pub queued: bool,
 }
@@ -114,6 +117,11 @@ pub struct ExplainContext {
     pub pending_writes: Option<u32>,
     /// The upload the link can carry, bytes a second, when known (measured or configured).
     pub upload_capacity: Option<f64>,
+    /// Incoming connections the session accepted since it started: none ever, and the
+    /// port may be closed.
+    pub incoming_total: Option<u64>,
+    /// The queue's words while it holds the torrent back ("queued: 2nd for 1 seed slot").
+    pub queued: Option<String>,
 }
 
 impl ExplainContext {
@@ -122,8 +130,8 @@ impl ExplainContext {
     pub fn from_session(session: &super::SessionSnapshot, id: super::TorrentId) -> Self {
         let line = session.torrents.iter().find(|t| t.id == id);
         let queued = line
-            .and_then(|l| l.why.as_deref())
-            .is_some_and(|w| w.starts_with("queued"));
+            .and_then(|l| l.why.clone())
+            .filter(|w| w.starts_with("queued"));
         let limit = |v: u64| (v > 0).then_some(v as f64);
         ExplainContext {
             dht_nodes: session.dht_nodes,
@@ -135,8 +143,15 @@ impl ExplainContext {
                 } else {
                     "session"
                 },
-                queued,
+                up_kind: if session.turtle {
+                    "turtle mode"
+                } else {
+                    "session"
+                },
+                queued: queued.is_some(),
             }),
+            incoming_total: Some(session.incoming),
+            queued,
             ..ExplainContext::default()
         }
     }
@@ -166,7 +181,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             rc4_cpu,
         ]
     } else if matches!(s.state, TorrentState::Seeding) {
-        &[trackers, reachability, rc4_cpu]
+        &[trackers, reachability, seeding_idle, rc4_cpu]
     } else {
         &[]
     };
@@ -496,8 +511,10 @@ fn choked(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
 
 mod blocked;
 mod local;
+mod seeding;
 use blocked::blocklist;
 use local::{disk, limits, rc4_cpu, reachability, upload_saturation};
+use seeding::seeding_idle;
 
 #[cfg(test)]
 mod tests;

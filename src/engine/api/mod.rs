@@ -443,6 +443,14 @@ pub struct Snapshot {
     /// Dials to its peers the session's blocklist refused.
     #[serde(default)]
     pub blocked: u64,
+    /// Time since a payload byte last went to a peer (since the task started, before the
+    /// first): how long a seed has been idle, which the rate's short window cannot say.
+    #[serde(default)]
+    pub since_upload: Duration,
+    /// The torrent's own rate limits in bytes a second (0 = none), beside the session's: the
+    /// explainer tells which of the two holds it back.
+    #[serde(default)]
+    pub own_limits: RatePair,
 }
 
 /// The header's DHT line: the session's node and this torrent's lookups.
@@ -493,6 +501,8 @@ impl Snapshot {
             dht: None,
             files: Vec::new(),
             blocked: 0,
+            since_upload: Duration::ZERO,
+            own_limits: RatePair::default(),
         }
     }
 

@@ -459,6 +459,9 @@ impl Coordinator {
         let uploaded = self.shared.uploaded.load(Ordering::Relaxed);
         self.shown.down.sample(now, downloaded);
         self.shown.up.sample(now, uploaded);
+        if uploaded != self.shown.last_upload.0 {
+            self.shown.last_upload = (uploaded, now);
+        }
         let left = self.shared.download().picker.left();
         self.sources.progress_tx.send_replace(Progress {
             uploaded,

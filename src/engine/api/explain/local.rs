@@ -9,7 +9,8 @@ const RC4_BYTES_PER_CORE_SEC: f64 = (1u64 << 30) as f64 / 4.0;
 const REACHABILITY_WINDOW: Duration = Duration::from_secs(30 * 60);
 
 pub(super) fn limits(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
-    let l = ctx.limits?;
+    // Without the session's word, the torrent's own limit still speaks.
+    let l = ctx.limits.unwrap_or_default();
     if l.queued {
         let e = "waiting in the queue for a download slot".to_string();
         return Some(finding(
@@ -19,22 +20,37 @@ pub(super) fn limits(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
             Some("raise the number of active downloads, or move it up the queue"),
         ));
     }
-    let limit = l.down?;
-    if limit > 0.0 && s.down_rate >= 0.9 * limit {
-        let kind = if l.down_kind.is_empty() {
-            "download"
+    let own = s.own_limits.down as f64;
+    let (limit, own_binds) = match l.down {
+        Some(session) if own <= 0.0 || session < own => (session, false),
+        _ if own > 0.0 => (own, true),
+        _ => return None,
+    };
+    let what = if own_binds {
+        "this torrent's own download limit".to_string()
+    } else if l.down_kind.is_empty() {
+        "the download limit".to_string()
+    } else {
+        format!("the {} limit", l.down_kind)
+    };
+    if s.down_rate >= 0.9 * limit {
+        let e = format!("{what} of {} is reached", fmt::rate(limit));
+        let advice = if own_binds {
+            format!(
+                "raise or lift it: `ttui limit {} --down RATE` (0 lifts it)",
+                s.id.0
+            )
         } else {
-            l.down_kind
+            "raise or lift the limit".to_string()
         };
-        let e = format!("the {kind} limit of {} is reached", fmt::rate(limit));
-        return Some(finding(
-            Check::Limits,
-            Verdict::HoldingBack,
-            e,
-            Some("raise or lift the limit"),
-        ));
+        return Some(Finding {
+            check: Check::Limits,
+            verdict: Verdict::HoldingBack,
+            evidence: e,
+            advice: Some(advice),
+        });
     }
-    let e = format!("below the download limit of {}", fmt::rate(limit));
+    let e = format!("below {what} of {}", fmt::rate(limit));
     Some(finding(Check::Limits, Verdict::Ok, e, None))
 }
 

@@ -260,6 +260,40 @@ fn our_own_limits_and_the_queue() {
 }
 
 #[test]
+fn a_torrents_own_limit_is_named_as_its_own() {
+    let mut s = healthy();
+    s.own_limits.down = 50_000;
+    // No session context (a headless run): the torrent's own limit still speaks.
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Limits).unwrap();
+    assert_eq!(f.verdict, Verdict::HoldingBack);
+    assert_eq!(
+        f.evidence,
+        "this torrent's own download limit of 48.8 KiB/s is reached"
+    );
+    assert!(f.advice.unwrap().contains("ttui limit 0 --down"));
+    // A tighter session limit is the one that binds.
+    let ctx = ExplainContext {
+        limits: Some(Limits {
+            down: Some(40_000.0),
+            down_kind: "session",
+            ..Limits::default()
+        }),
+        ..ExplainContext::default()
+    };
+    let f = verdict_of(&s, &ctx, Check::Limits).unwrap();
+    assert!(
+        f.evidence.starts_with("the session limit"),
+        "{}",
+        f.evidence
+    );
+    // Far below its own limit: Ok, and says which.
+    s.own_limits.down = 1_000_000;
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Limits).unwrap();
+    assert_eq!(f.verdict, Verdict::Ok);
+    assert!(f.evidence.contains("own download limit"), "{}", f.evidence);
+}
+
+#[test]
 fn no_incoming_connection_for_30_minutes() {
     let mut s = healthy();
     s.peers.pop();

@@ -58,6 +58,9 @@ pub(super) struct Shown {
     pub(super) snap: Snapshot,
     pub(super) down: RateWindow,
     pub(super) up: RateWindow,
+    /// The upload counter and when it last grew (the start before it ever did): the
+    /// Snapshot's `since_upload`.
+    pub(super) last_upload: (u64, Instant),
     /// When the first tracker due announces next (Unix seconds), from its last status rows;
     /// moved only when the due time itself moves, not by the rows' rounding.
     pub(super) next_announce: Option<u64>,
@@ -118,6 +121,7 @@ impl Shown {
             snap,
             down: RateWindow::new(Duration::from_secs(3)),
             up: RateWindow::new(Duration::from_secs(3)),
+            last_upload: (0, started),
             next_announce: None,
         }
     }

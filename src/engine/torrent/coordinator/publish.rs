@@ -193,6 +193,8 @@ impl Coordinator {
             up_rate: self.shown.up.rate(),
             elapsed: self.shown.started.elapsed(),
             listen_port: self.shared.listen_port.load(Ordering::Relaxed),
+            since_upload: now.saturating_duration_since(self.shown.last_upload.1),
+            own_limits: self.shared.rates.own(),
         };
         let log = snapshot::log_tail(&self.shown.log);
         let mut snap = snapshot::build(
