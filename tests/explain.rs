@@ -14,6 +14,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
+#[path = "explain/disk.rs"]
+mod disk;
 mod fakepeer;
 #[path = "session/kit.rs"]
 #[allow(dead_code)]
@@ -434,6 +436,10 @@ fn each_check_fires_against_its_swarm() {
         ("encryption required, off", encryption_required_but_off),
         ("limit below the swarm", limit_below_the_swarm),
         ("dead tracker", dead_tracker),
+        (
+            "disk slower than the swarm",
+            disk::disk_slower_than_the_swarm,
+        ),
     ];
     run_cases(cases);
 }

@@ -75,6 +75,7 @@ fn no_leechers() {
         text(&top, "evidence").contains("no one in the swarm is downloading"),
         "{top}"
     );
+    assert!(text(&top, "advice").contains("keeps seeding"), "{top}");
     assert!(d.term().success());
 }
 

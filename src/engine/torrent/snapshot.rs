@@ -124,6 +124,7 @@ pub(crate) struct Totals {
     pub listen_port: u16,
     pub since_upload: Duration,
     pub own_limits: crate::engine::api::RatePair,
+    pub disk: crate::engine::api::DiskRow,
 }
 
 /// A new snapshot from the previous one (name, sizes, trackers, ...) and what changed.
@@ -152,6 +153,7 @@ pub(crate) fn build(
         listen_port: totals.listen_port,
         since_upload: totals.since_upload,
         own_limits: totals.own_limits,
+        disk: totals.disk,
         id: previous.id,
         name: previous.name.clone(),
         info_hash: previous.info_hash,

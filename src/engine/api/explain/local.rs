@@ -107,7 +107,29 @@ pub(super) fn upload_saturation(s: &Snapshot, ctx: &ExplainContext) -> Option<Fi
     ))
 }
 
-pub(super) fn disk(_: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
+/// Held back for the writers at least this share of the last 5 s: the disk, not the swarm,
+/// sets the pace.
+const DISK_HELD_SHARE: f32 = 0.5;
+
+pub(super) fn disk(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
+    let d = &s.disk;
+    if d.held >= DISK_HELD_SHARE {
+        let e = format!(
+            "the disk is not keeping up: its writers' backlog is full ({} waiting) and reading \
+             from peers was held back {:.0} % of the last 5 s; the disk writes {}, the peers \
+             sent up to {}",
+            fmt::bytes(d.backlog),
+            d.held * 100.0,
+            fmt::rate(d.write_rate),
+            fmt::rate(d.down_peak.max(s.down_rate))
+        );
+        return Some(finding(
+            Check::Disk,
+            Verdict::HoldingBack,
+            e,
+            Some("save to a faster (or less busy) disk"),
+        ));
+    }
     let waiting = ctx.pending_writes?;
     if waiting < 16 {
         return None;

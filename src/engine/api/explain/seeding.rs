@@ -54,7 +54,9 @@ pub(super) fn seeding_idle(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding
         };
         if !why.is_empty() {
             let why = format!("no one in the swarm is downloading: {why}");
-            return Some(say(Verdict::Warning, why, None));
+            let advice = "nothing of ours to fix: it keeps seeding for any leecher that comes \
+                          (`--seed-idle` can pause it)";
+            return Some(say(Verdict::Warning, why, Some(advice.into())));
         }
     }
     let incoming = ctx.incoming_total.unwrap_or_else(|| {
@@ -157,6 +159,7 @@ mod tests {
             f.evidence,
             "nothing uploaded for 1m 00s: no one in the swarm is downloading: the tracker counts 0 leechers"
         );
+        assert!(f.advice.unwrap().contains("nothing of ours to fix"));
         let mut s = idle_seed(None);
         s.peers = vec![
             peer(2, PeerSource::Tracker, 1.0),

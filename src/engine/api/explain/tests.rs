@@ -341,6 +341,30 @@ fn a_disk_falling_behind_holds_it_back() {
     assert!(verdict_of(&s, &ctx, Check::Disk).is_none());
 }
 
+#[test]
+fn writers_holding_the_peers_back_name_both_rates() {
+    let mut s = healthy();
+    s.disk = crate::engine::api::DiskRow {
+        backlog: 2 << 20,
+        held: 0.8,
+        write_rate: 1024.0 * 1024.0,
+        down_peak: 12.0 * 1024.0 * 1024.0,
+    };
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Disk).unwrap();
+    assert_eq!(f.verdict, Verdict::HoldingBack);
+    assert!(
+        f.evidence.contains("(2 MiB waiting)")
+            && f.evidence.contains("held back 80 % of the last 5 s")
+            && f.evidence
+                .ends_with("the disk writes 1 MiB/s, the peers sent up to 12 MiB/s"),
+        "{}",
+        f.evidence
+    );
+    // Held back now and then: a writer's hiccup, not the pace.
+    s.disk.held = 0.2;
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::Disk).is_none());
+}
+
 fn holding_with(s: &Snapshot, ctx: &ExplainContext, check: Check) {
     assert_eq!(
         verdict_of(s, ctx, check).unwrap().verdict,
