@@ -346,6 +346,7 @@ mod tests {
         let mut s = Snapshot::empty("x", 1 << 20, 1 << 14);
         s.state = TorrentState::Seeding;
         s.listen_port = 6881;
+        s.peers = vec![failed(2, PeerEnd::Refused, false)];
         s.since_upload = Duration::from_secs(5);
         assert_eq!(
             progress_line_explained(&s, Duration::ZERO),

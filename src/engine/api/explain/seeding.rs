@@ -63,7 +63,10 @@ pub(super) fn seeding_idle(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding
         let n = s.peers.iter().filter(|p| p.source == PeerSource::Incoming);
         n.count() as u64
     });
-    if leeching == 0 && incoming == 0 && s.listen_port != 0 {
+    // Someone must want in for "nobody reached us" to mean anything: leechers the tracker
+    // counts, or peers we learned of (and could not serve).
+    let wanted = counted.is_some_and(|n| n > 0) || !s.peers.is_empty();
+    if leeching == 0 && incoming == 0 && s.listen_port != 0 && wanted {
         let mut why = format!(
             "no peer has ever connected to us: port {} may be closed or behind NAT",
             s.listen_port
@@ -172,8 +175,9 @@ mod tests {
             "{}",
             f.evidence
         );
-        // Nothing told us of the swarm: no word on it.
+        // Nothing told us of the swarm: no word on it, nor on our port.
         assert_eq!(idle(&idle_seed(None), &reached(1)), None);
+        assert_eq!(idle(&idle_seed(None), &reached(0)), None);
     }
 
     #[test]
