@@ -99,12 +99,18 @@ pub(super) fn upload_saturation(s: &Snapshot, ctx: &ExplainContext) -> Option<Fi
         fmt::rate(s.up_rate),
         fmt::rate(cap)
     );
-    Some(finding(
-        Check::UploadSaturation,
-        Verdict::Warning,
-        e,
-        Some("limit the upload to about 80 % of your link"),
-    ))
+    // 80 %: the queue at the link drains, and the acknowledgements get through at once.
+    let advice = format!(
+        "set an upload limit of about {} (80 % of {}): `ttui limit --up RATE`",
+        fmt::rate(0.8 * cap),
+        fmt::rate(cap)
+    );
+    Some(Finding {
+        check: Check::UploadSaturation,
+        verdict: Verdict::Warning,
+        evidence: e,
+        advice: Some(advice),
+    })
 }
 
 /// Held back for the writers at least this share of the last 5 s: the disk, not the swarm,

@@ -322,6 +322,12 @@ fn a_full_uplink_warns() {
     };
     let f = verdict_of(&s, &ctx, Check::UploadSaturation).unwrap();
     assert_eq!(f.verdict, Verdict::Warning);
+    assert_eq!(
+        f.advice.as_deref(),
+        Some(
+            "set an upload limit of about 78.1 KiB/s (80 % of 97.7 KiB/s): `ttui limit --up RATE`"
+        )
+    );
     s.up_rate = 10_000.0;
     assert!(verdict_of(&s, &ctx, Check::UploadSaturation).is_none());
 }
