@@ -14,14 +14,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
+#[path = "explain/disk.rs"]
+mod disk;
 mod fakepeer;
 #[path = "session/kit.rs"]
 #[allow(dead_code)]
 mod kit;
+#[path = "explain/own_limit.rs"]
+mod own_limit;
 #[path = "session/payload.rs"]
 #[allow(dead_code)]
 mod payload;
 mod prereq;
+#[path = "explain/seeding.rs"]
+mod seeding;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -73,19 +79,31 @@ fn wait_top(
     check: &str,
     ok: impl Fn(&Value) -> bool,
 ) -> Value {
+    wait_verdict(env, d, id, check, "holding_back", ok)
+}
+
+/// `wait_top` for a first finding of `verdict`.
+fn wait_verdict(
+    env: &Env,
+    d: &mut Daemon,
+    id: &str,
+    check: &str,
+    verdict: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
     let start = Instant::now();
     loop {
         d.assert_alive(check);
         let findings = explain(env, id);
         if let Some(top) = findings.first() {
-            if top["check"] == check && top["verdict"] == "holding_back" && ok(top) {
+            if top["check"] == check && top["verdict"] == verdict && ok(top) {
                 eprintln!("{check}: {top} after {:.1}s", start.elapsed().as_secs_f64());
                 return top.clone();
             }
         }
         if start.elapsed() > SHOW_WAIT {
             panic!(
-                "no `{check}` holding the torrent back within {SHOW_WAIT:?}; last findings:\n{}\n{}",
+                "no `{check}` ({verdict}) first within {SHOW_WAIT:?}; last findings:\n{}\n{}",
                 serde_json::to_string_pretty(&findings).unwrap_or_default(),
                 d.report()
             );
@@ -418,7 +436,16 @@ fn each_check_fires_against_its_swarm() {
         ("encryption required, off", encryption_required_but_off),
         ("limit below the swarm", limit_below_the_swarm),
         ("dead tracker", dead_tracker),
+        (
+            "disk slower than the swarm",
+            disk::disk_slower_than_the_swarm,
+        ),
     ];
+    run_cases(cases);
+}
+
+/// Runs the cases at once, each in its thread, and fails naming those that failed.
+fn run_cases(cases: Vec<(&'static str, fn())>) {
     let started = Instant::now();
     let handles: Vec<_> = cases
         .into_iter()

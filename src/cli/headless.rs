@@ -88,10 +88,12 @@ pub(crate) const GIVE_UP_AFTER_WITH_DHT: Duration = Duration::from_secs(180);
 pub(crate) const EXPLAIN_AFTER: Duration = Duration::from_secs(10);
 
 /// The progress line, and when no payload byte arrived for `stalled_for` ≥ `EXPLAIN_AFTER`
-/// while downloading, the explainer's top finding after it.
+/// while downloading, the explainer's top finding after it; while seeding, its finding when
+/// there is one (the seed's check waits out its own idle time).
 pub(crate) fn progress_line_explained(s: &Snapshot, stalled_for: Duration) -> String {
     let line = progress_line(s);
-    if stalled_for < EXPLAIN_AFTER || s.state != TorrentState::Downloading {
+    let stalled = stalled_for >= EXPLAIN_AFTER && s.state == TorrentState::Downloading;
+    if !stalled && s.state != TorrentState::Seeding {
         return line;
     }
     let findings = explain::explain(s, &ExplainContext::default());
@@ -336,6 +338,27 @@ mod tests {
         assert_eq!(
             progress_line_explained(&s, EXPLAIN_AFTER),
             progress_line(&s)
+        );
+    }
+
+    #[test]
+    fn an_idle_seed_says_why_in_its_progress_line() {
+        let mut s = Snapshot::empty("x", 1 << 20, 1 << 14);
+        s.state = TorrentState::Seeding;
+        s.listen_port = 6881;
+        s.peers = vec![failed(2, PeerEnd::Refused, false)];
+        s.since_upload = Duration::from_secs(5);
+        assert_eq!(
+            progress_line_explained(&s, Duration::ZERO),
+            progress_line(&s)
+        );
+        s.since_upload = Duration::from_secs(40);
+        let line = progress_line_explained(&s, Duration::ZERO);
+        assert!(
+            line.contains(
+                "why: nothing uploaded for 40s: no peer has ever connected to us: port 6881"
+            ),
+            "{line}"
         );
     }
 }

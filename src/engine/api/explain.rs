@@ -29,6 +29,7 @@ pub enum Check {
     UploadSaturation,
     Disk,
     Rc4Cpu,
+    SeedingIdle,
 }
 
 impl Check {
@@ -48,6 +49,7 @@ impl Check {
             Check::UploadSaturation => "upload_saturation",
             Check::Disk => "disk",
             Check::Rc4Cpu => "rc4_cpu",
+            Check::SeedingIdle => "seeding_idle",
         }
     }
 }
@@ -90,7 +92,7 @@ impl Finding {
     }
 }
 
-/// Speed limits and queueing, once ttui has them (it has none yet: `None` everywhere).
+/// The session's speed limits and queueing (a torrent's own limits are in its Snapshot).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Limits {
     /// Bytes a second, after turtle mode is applied.
@@ -98,6 +100,7 @@ pub struct Limits {
     pub up: Option<f64>,
     /// Which limit `down` is, for the words: "global", "per-torrent", "turtle mode".
     pub down_kind: &'static str,
+    pub up_kind: &'static str,
     /// Waiting in the queue for a download slot.
     pub queued: bool,
 }
@@ -119,6 +122,11 @@ pub struct ExplainContext {
     pub upload_capacity: Option<f64>,
     /// The session's SOCKS5 proxy, when one is set (`explain/proxied.rs`).
     pub proxy: Option<super::ProxyStatus>,
+    /// Incoming connections the session accepted since it started: none ever, and the
+    /// port may be closed.
+    pub incoming_total: Option<u64>,
+    /// The queue's words while it holds the torrent back ("queued: 2nd for 1 seed slot").
+    pub queued: Option<String>,
 }
 
 impl ExplainContext {
@@ -127,8 +135,8 @@ impl ExplainContext {
     pub fn from_session(session: &super::SessionSnapshot, id: super::TorrentId) -> Self {
         let line = session.torrents.iter().find(|t| t.id == id);
         let queued = line
-            .and_then(|l| l.why.as_deref())
-            .is_some_and(|w| w.starts_with("queued"));
+            .and_then(|l| l.why.clone())
+            .filter(|w| w.starts_with("queued"));
         let limit = |v: u64| (v > 0).then_some(v as f64);
         ExplainContext {
             dht_nodes: session.dht_nodes,
@@ -140,9 +148,16 @@ impl ExplainContext {
                 } else {
                     "session"
                 },
-                queued,
+                up_kind: if session.turtle {
+                    "turtle mode"
+                } else {
+                    "session"
+                },
+                queued: queued.is_some(),
             }),
             proxy: session.proxy.clone(),
+            incoming_total: Some(session.incoming),
+            queued,
             ..ExplainContext::default()
         }
     }
@@ -173,7 +188,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             rc4_cpu,
         ]
     } else if matches!(s.state, TorrentState::Seeding) {
-        &[trackers, proxy, reachability, rc4_cpu]
+        &[trackers, proxy, reachability, seeding_idle, rc4_cpu]
     } else {
         &[]
     };
@@ -504,9 +519,11 @@ fn choked(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
 mod blocked;
 mod local;
 mod proxied;
+mod seeding;
 use blocked::blocklist;
 use local::{disk, limits, rc4_cpu, reachability, upload_saturation};
 use proxied::proxy;
+use seeding::seeding_idle;
 
 #[cfg(test)]
 mod tests;

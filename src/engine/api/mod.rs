@@ -449,6 +449,31 @@ pub struct Snapshot {
     /// Dials to its peers the session's blocklist refused.
     #[serde(default)]
     pub blocked: u64,
+    /// Time since a payload byte last went to a peer (since the task started, before the
+    /// first): how long a seed has been idle, which the rate's short window cannot say.
+    #[serde(default)]
+    pub since_upload: Duration,
+    /// The torrent's own rate limits in bytes a second (0 = none), beside the session's: the
+    /// explainer tells which of the two holds it back.
+    #[serde(default)]
+    pub own_limits: RatePair,
+    /// The piece writers against the peers, for the explainer's disk check.
+    #[serde(default)]
+    pub disk: DiskRow,
+}
+
+/// The writers' side of a download.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DiskRow {
+    /// Bytes queued for running piece writers.
+    pub backlog: u64,
+    /// Share of the last 5 s (0.0..=1.0) that reading from peers was held back because the
+    /// writers had too much to catch up on.
+    pub held: f32,
+    /// Bytes a second the writers hashed and wrote (3 s window).
+    pub write_rate: f64,
+    /// The fastest the peers delivered, bytes a second over 3 s, since the task started.
+    pub down_peak: f64,
 }
 
 /// The header's DHT line: the session's node and this torrent's lookups.
@@ -499,6 +524,9 @@ impl Snapshot {
             dht: None,
             files: Vec::new(),
             blocked: 0,
+            since_upload: Duration::ZERO,
+            own_limits: RatePair::default(),
+            disk: DiskRow::default(),
         }
     }
 

@@ -48,7 +48,7 @@ pub fn show_rate(rate: u64) -> String {
 }
 
 /// Down and up limits in bytes per second (0 = unlimited).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RatePair {
     pub down: u64,
     pub up: u64,

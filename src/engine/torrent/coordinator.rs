@@ -462,6 +462,13 @@ impl Coordinator {
         let uploaded = self.shared.uploaded.load(Ordering::Relaxed);
         self.shown.down.sample(now, downloaded);
         self.shown.up.sample(now, uploaded);
+        if uploaded != self.shown.last_upload.0 {
+            self.shown.last_upload = (uploaded, now);
+        }
+        let (_, behind, written) = self.shared.download().disk_state();
+        self.shown.written.sample(now, written);
+        self.shown.held_ticks = (self.shown.held_ticks << 1) | u32::from(behind);
+        self.shown.down_peak = self.shown.down_peak.max(self.shown.down.rate());
         let left = self.shared.download().picker.left();
         self.sources.progress_tx.send_replace(Progress {
             uploaded,

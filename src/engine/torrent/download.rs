@@ -95,6 +95,9 @@ pub(crate) struct Download {
     lagging: usize,
     idle: usize,
     writers: usize,
+    /// Bytes the writers have finished with (hashed and written), for the disk's rate the
+    /// explainer weighs against the swarm's.
+    written: u64,
     /// The session's budget; woken when `lagging` falls back to `LAG_BYTES` too, for the
     /// connections held back.
     backlog: Arc<WriteBacklog>,
@@ -109,8 +112,15 @@ impl Download {
             lagging: 0,
             idle: 0,
             writers: 0,
+            written: 0,
             backlog,
         }
+    }
+
+    /// The writers' backlog as the Snapshot shows it: bytes queued for running writers,
+    /// whether connections are held back for it, and bytes written so far.
+    pub(crate) fn disk_state(&self) -> (u64, bool, u64) {
+        (self.lagging as u64, self.writers_behind(), self.written)
     }
 
     /// Records a block that arrived and queues what it releases for the piece's writer. The
@@ -234,6 +244,7 @@ impl Download {
     /// held back by this torrent's look again once it is back under `LAG_BYTES`.
     fn writer_done(&mut self, bytes: usize) {
         let behind = self.lagging > LAG_BYTES;
+        self.written += bytes as u64;
         self.lagging = self.lagging.saturating_sub(bytes);
         self.backlog.sub(bytes);
         if behind && self.lagging <= LAG_BYTES {

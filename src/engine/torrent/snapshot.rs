@@ -122,6 +122,9 @@ pub(crate) struct Totals {
     pub up_rate: f64,
     pub elapsed: Duration,
     pub listen_port: u16,
+    pub since_upload: Duration,
+    pub own_limits: crate::engine::api::RatePair,
+    pub disk: crate::engine::api::DiskRow,
 }
 
 /// A new snapshot from the previous one (name, sizes, trackers, ...) and what changed.
@@ -148,6 +151,9 @@ pub(crate) fn build(
         peers,
         log,
         listen_port: totals.listen_port,
+        since_upload: totals.since_upload,
+        own_limits: totals.own_limits,
+        disk: totals.disk,
         id: previous.id,
         name: previous.name.clone(),
         info_hash: previous.info_hash,

@@ -9,7 +9,8 @@ const RC4_BYTES_PER_CORE_SEC: f64 = (1u64 << 30) as f64 / 4.0;
 const REACHABILITY_WINDOW: Duration = Duration::from_secs(30 * 60);
 
 pub(super) fn limits(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
-    let l = ctx.limits?;
+    // Without the session's word, the torrent's own limit still speaks.
+    let l = ctx.limits.unwrap_or_default();
     if l.queued {
         let e = "waiting in the queue for a download slot".to_string();
         return Some(finding(
@@ -19,22 +20,37 @@ pub(super) fn limits(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
             Some("raise the number of active downloads, or move it up the queue"),
         ));
     }
-    let limit = l.down?;
-    if limit > 0.0 && s.down_rate >= 0.9 * limit {
-        let kind = if l.down_kind.is_empty() {
-            "download"
+    let own = s.own_limits.down as f64;
+    let (limit, own_binds) = match l.down {
+        Some(session) if own <= 0.0 || session < own => (session, false),
+        _ if own > 0.0 => (own, true),
+        _ => return None,
+    };
+    let what = if own_binds {
+        "this torrent's own download limit".to_string()
+    } else if l.down_kind.is_empty() {
+        "the download limit".to_string()
+    } else {
+        format!("the {} limit", l.down_kind)
+    };
+    if s.down_rate >= 0.9 * limit {
+        let e = format!("{what} of {} is reached", fmt::rate(limit));
+        let advice = if own_binds {
+            format!(
+                "raise or lift it: `ttui limit {} --down RATE` (0 lifts it)",
+                s.id.0
+            )
         } else {
-            l.down_kind
+            "raise or lift the limit".to_string()
         };
-        let e = format!("the {kind} limit of {} is reached", fmt::rate(limit));
-        return Some(finding(
-            Check::Limits,
-            Verdict::HoldingBack,
-            e,
-            Some("raise or lift the limit"),
-        ));
+        return Some(Finding {
+            check: Check::Limits,
+            verdict: Verdict::HoldingBack,
+            evidence: e,
+            advice: Some(advice),
+        });
     }
-    let e = format!("below the download limit of {}", fmt::rate(limit));
+    let e = format!("below {what} of {}", fmt::rate(limit));
     Some(finding(Check::Limits, Verdict::Ok, e, None))
 }
 
@@ -87,15 +103,43 @@ pub(super) fn upload_saturation(s: &Snapshot, ctx: &ExplainContext) -> Option<Fi
         fmt::rate(s.up_rate),
         fmt::rate(cap)
     );
-    Some(finding(
-        Check::UploadSaturation,
-        Verdict::Warning,
-        e,
-        Some("limit the upload to about 80 % of your link"),
-    ))
+    // 80 %: the queue at the link drains, and the acknowledgements get through at once.
+    let advice = format!(
+        "set an upload limit of about {} (80 % of {}): `ttui limit --up RATE`",
+        fmt::rate(0.8 * cap),
+        fmt::rate(cap)
+    );
+    Some(Finding {
+        check: Check::UploadSaturation,
+        verdict: Verdict::Warning,
+        evidence: e,
+        advice: Some(advice),
+    })
 }
 
-pub(super) fn disk(_: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
+/// Held back for the writers at least this share of the last 5 s: the disk, not the swarm,
+/// sets the pace.
+const DISK_HELD_SHARE: f32 = 0.5;
+
+pub(super) fn disk(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
+    let d = &s.disk;
+    if d.held >= DISK_HELD_SHARE {
+        let e = format!(
+            "the disk is not keeping up: its writers' backlog is full ({} waiting) and reading \
+             from peers was held back {:.0} % of the last 5 s; the disk writes {}, the peers \
+             sent up to {}",
+            fmt::bytes(d.backlog),
+            d.held * 100.0,
+            fmt::rate(d.write_rate),
+            fmt::rate(d.down_peak.max(s.down_rate))
+        );
+        return Some(finding(
+            Check::Disk,
+            Verdict::HoldingBack,
+            e,
+            Some("save to a faster (or less busy) disk"),
+        ));
+    }
     let waiting = ctx.pending_writes?;
     if waiting < 16 {
         return None;

@@ -260,6 +260,40 @@ fn our_own_limits_and_the_queue() {
 }
 
 #[test]
+fn a_torrents_own_limit_is_named_as_its_own() {
+    let mut s = healthy();
+    s.own_limits.down = 50_000;
+    // No session context (a headless run): the torrent's own limit still speaks.
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Limits).unwrap();
+    assert_eq!(f.verdict, Verdict::HoldingBack);
+    assert_eq!(
+        f.evidence,
+        "this torrent's own download limit of 48.8 KiB/s is reached"
+    );
+    assert!(f.advice.unwrap().contains("ttui limit 0 --down"));
+    // A tighter session limit is the one that binds.
+    let ctx = ExplainContext {
+        limits: Some(Limits {
+            down: Some(40_000.0),
+            down_kind: "session",
+            ..Limits::default()
+        }),
+        ..ExplainContext::default()
+    };
+    let f = verdict_of(&s, &ctx, Check::Limits).unwrap();
+    assert!(
+        f.evidence.starts_with("the session limit"),
+        "{}",
+        f.evidence
+    );
+    // Far below its own limit: Ok, and says which.
+    s.own_limits.down = 1_000_000;
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Limits).unwrap();
+    assert_eq!(f.verdict, Verdict::Ok);
+    assert!(f.evidence.contains("own download limit"), "{}", f.evidence);
+}
+
+#[test]
 fn no_incoming_connection_for_30_minutes() {
     let mut s = healthy();
     s.peers.pop();
@@ -288,6 +322,12 @@ fn a_full_uplink_warns() {
     };
     let f = verdict_of(&s, &ctx, Check::UploadSaturation).unwrap();
     assert_eq!(f.verdict, Verdict::Warning);
+    assert_eq!(
+        f.advice.as_deref(),
+        Some(
+            "set an upload limit of about 78.1 KiB/s (80 % of 97.7 KiB/s): `ttui limit --up RATE`"
+        )
+    );
     s.up_rate = 10_000.0;
     assert!(verdict_of(&s, &ctx, Check::UploadSaturation).is_none());
 }
@@ -305,6 +345,30 @@ fn a_disk_falling_behind_holds_it_back() {
         ..ExplainContext::default()
     };
     assert!(verdict_of(&s, &ctx, Check::Disk).is_none());
+}
+
+#[test]
+fn writers_holding_the_peers_back_name_both_rates() {
+    let mut s = healthy();
+    s.disk = crate::engine::api::DiskRow {
+        backlog: 2 << 20,
+        held: 0.8,
+        write_rate: 1024.0 * 1024.0,
+        down_peak: 12.0 * 1024.0 * 1024.0,
+    };
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Disk).unwrap();
+    assert_eq!(f.verdict, Verdict::HoldingBack);
+    assert!(
+        f.evidence.contains("(2 MiB waiting)")
+            && f.evidence.contains("held back 80 % of the last 5 s")
+            && f.evidence
+                .ends_with("the disk writes 1 MiB/s, the peers sent up to 12 MiB/s"),
+        "{}",
+        f.evidence
+    );
+    // Held back now and then: a writer's hiccup, not the pace.
+    s.disk.held = 0.2;
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::Disk).is_none());
 }
 
 fn holding_with(s: &Snapshot, ctx: &ExplainContext, check: Check) {

@@ -58,6 +58,14 @@ pub(super) struct Shown {
     pub(super) snap: Snapshot,
     pub(super) down: RateWindow,
     pub(super) up: RateWindow,
+    /// The upload counter and when it last grew (the start before it ever did): the
+    /// Snapshot's `since_upload`.
+    pub(super) last_upload: (u64, Instant),
+    /// The writers' rate, and one bit a tick (newest lowest) for "reading from peers held
+    /// back for the writers": the Snapshot's `disk`.
+    pub(super) written: RateWindow,
+    pub(super) held_ticks: u32,
+    pub(super) down_peak: f64,
     /// When the first tracker due announces next (Unix seconds), from its last status rows;
     /// moved only when the due time itself moves, not by the rows' rounding.
     pub(super) next_announce: Option<u64>,
@@ -118,6 +126,10 @@ impl Shown {
             snap,
             down: RateWindow::new(Duration::from_secs(3)),
             up: RateWindow::new(Duration::from_secs(3)),
+            last_upload: (0, started),
+            written: RateWindow::new(Duration::from_secs(3)),
+            held_ticks: 0,
+            down_peak: 0.0,
             next_announce: None,
         }
     }

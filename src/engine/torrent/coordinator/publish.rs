@@ -9,6 +9,11 @@ use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::report::{self, Lifetime, Report, ResumePoint};
 use crate::engine::torrent::snapshot::{self, Totals};
 
+/// The ticks (of 250 ms) the Snapshot's `disk.held` is the share of: 5 s, long enough that a
+/// writer catching up for a moment between two full backlogs does not hide them.
+const HELD_WINDOW_TICKS: u32 = 20;
+const HELD_WINDOW_MASK: u32 = (1 << HELD_WINDOW_TICKS) - 1;
+
 impl Coordinator {
     /// Adds the time since the last count to seeding or active time (not while paused).
     pub(super) fn count_time(&mut self, now: Instant) {
@@ -175,6 +180,7 @@ impl Coordinator {
             &mut self.shown.snap.files,
         );
         let verified = d.picker.verified_bytes();
+        let (backlog, _, _) = d.disk_state();
         drop(d);
         let n = self.shared.info.num_pieces();
         let peers = self
@@ -193,6 +199,15 @@ impl Coordinator {
             up_rate: self.shown.up.rate(),
             elapsed: self.shown.started.elapsed(),
             listen_port: self.shared.listen_port.load(Ordering::Relaxed),
+            since_upload: now.saturating_duration_since(self.shown.last_upload.1),
+            own_limits: self.shared.rates.own(),
+            disk: DiskRow {
+                backlog,
+                held: (self.shown.held_ticks & HELD_WINDOW_MASK).count_ones() as f32
+                    / HELD_WINDOW_TICKS as f32,
+                write_rate: self.shown.written.rate(),
+                down_peak: self.shown.down_peak,
+            },
         };
         let log = snapshot::log_tail(&self.shown.log);
         let mut snap = snapshot::build(
