@@ -10,6 +10,8 @@ pub mod magnet;
 pub mod message;
 pub mod metainfo;
 pub mod mse_codec;
+pub mod natpmp;
+pub mod pcp;
 pub mod peer_id;
 pub mod rc4;
 pub mod text;
