@@ -82,6 +82,11 @@ pub struct Config {
     pub blocklist: Option<String>,
     #[serde(default, deserialize_with = "update_hours")]
     pub blocklist_update_hours: Option<u32>,
+    /// `false` is `--no-port-mapping`.
+    pub port_mapping: Option<bool>,
+    pub port_mapping_gateway: Option<std::net::SocketAddr>,
+    #[serde(default, deserialize_with = "duration_text")]
+    pub port_mapping_lease: Option<std::time::Duration>,
     /// The Transmission RPC (`[rpc]`, or `rpc.listen = ...`).
     pub rpc: Option<RpcConfig>,
     /// `[labels.tv]`: what a label brings to a torrent added with it.
@@ -436,6 +441,14 @@ pub(crate) fn apply(
     take!(blocklist, "blocklist", |v| args.blocklist = Some(v));
     take!(blocklist_update_hours, "blocklist_update_hours", |v| args
         .blocklist_update_hours =
+        v);
+    take!(port_mapping, "no_port_mapping", |v| args.no_port_mapping =
+        !v);
+    take!(port_mapping_gateway, "port_mapping_gateway", |v| args
+        .port_mapping_gateway =
+        Some(v));
+    take!(port_mapping_lease, "port_mapping_lease", |v| args
+        .port_mapping_lease =
         v);
     apply_rpc(cfg.rpc.as_ref(), args, m, &mut origins);
     args.labels = cfg

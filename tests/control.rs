@@ -85,6 +85,7 @@ fn detail(id: u32) -> TorrentDetail {
             advice: Some("run with `--encryption prefer`".into()),
         }],
         blocklist: None,
+        port_mapping: None,
     }
 }
 

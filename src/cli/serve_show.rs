@@ -109,6 +109,7 @@ pub(super) async fn show(
         peers: snap.peers.iter().map(peer_info).collect(),
         explain: explain_rows(&snap, current),
         blocklist: current.blocklist.clone(),
+        port_mapping: current.port_mapping.clone(),
     }))
 }
 

@@ -101,6 +101,11 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "incomplete_dir" => path(&args.incomplete_dir),
         "blocklist" => args.blocklist.clone().unwrap_or_else(|| "off".into()),
         "blocklist_update_hours" => args.blocklist_update_hours.to_string(),
+        "port_mapping" => on(!args.no_port_mapping),
+        "port_mapping_gateway" => args
+            .port_mapping_gateway
+            .map_or("(default route's)".into(), |g| g.to_string()),
+        "port_mapping_lease" => flag_text(args.port_mapping_lease),
         "on_complete" => path(&args.on_complete),
         "on_complete_timeout" => flag_text(args.on_complete_timeout),
         "max_active_downloads" => args.queue.max_active_downloads.to_string(),

@@ -80,6 +80,9 @@ pub struct TorrentDetail {
     pub explain: Vec<ExplainRow>,
     /// The session's blocklist (what it holds, what it refused); null without one.
     pub blocklist: Option<crate::engine::api::BlocklistStatus>,
+    /// The session's port mapping (the router's answer, the external address and ports);
+    /// null while it is off.
+    pub port_mapping: Option<crate::engine::api::PortMappingStatus>,
 }
 
 impl Serialize for TorrentDetail {
@@ -99,6 +102,7 @@ impl Serialize for TorrentDetail {
         put("peers", serde_json::to_value(&self.peers))?;
         put("explain", serde_json::to_value(&self.explain))?;
         put("blocklist", serde_json::to_value(&self.blocklist))?;
+        put("port_mapping", serde_json::to_value(&self.port_mapping))?;
         map.serialize(s)
     }
 }
@@ -116,6 +120,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             v => v,
         };
         let blocklist = take("blocklist");
+        let port_mapping = take("port_mapping");
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -125,6 +130,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             peers: parse(peers)?,
             explain: parse(explain)?,
             blocklist: parse(blocklist)?,
+            port_mapping: parse(port_mapping)?,
         })
     }
 }

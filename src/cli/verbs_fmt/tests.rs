@@ -191,6 +191,7 @@ pub(crate) fn detail() -> TorrentDetail {
             },
         ],
         blocklist: None,
+        port_mapping: None,
     }
 }
 

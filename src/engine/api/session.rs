@@ -163,6 +163,9 @@ pub struct SessionSnapshot {
     /// The blocklist in force and what it refused; None without `--blocklist`.
     #[serde(default)]
     pub blocklist: Option<crate::engine::api::BlocklistStatus>,
+    /// What the router said to our port mapping; None while it is off.
+    #[serde(default)]
+    pub port_mapping: Option<crate::engine::api::PortMappingStatus>,
 }
 
 impl SessionSnapshot {

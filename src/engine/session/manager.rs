@@ -489,6 +489,7 @@ impl Manager {
             turtle: ctx.rates.view().turtle,
             restored: true,
             blocklist: self.blocklist.as_ref().map(|b| b.status()),
+            port_mapping: self.session.port_mapping(),
         }
     }
 }

@@ -33,6 +33,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         turtle,
         restored,
         blocklist,
+        port_mapping,
     } = head;
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
@@ -44,6 +45,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         && prev.turtle == *turtle
         && prev.restored == *restored
         && prev.blocklist == *blocklist
+        && prev.port_mapping == *port_mapping
 }
 
 #[cfg(test)]

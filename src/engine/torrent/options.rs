@@ -53,6 +53,9 @@ pub struct Options {
     pub blocklist: Option<String>,
     /// How often the blocklist is read again.
     pub blocklist_every: std::time::Duration,
+    /// Ask the router to forward the listen port (`session/port_mapping/`); None: off, as
+    /// in every run not started from the command line (tests in process, the demo).
+    pub port_mapping: Option<crate::engine::api::PortMapSettings>,
 }
 
 impl Default for Options {
@@ -84,6 +87,7 @@ impl Default for Options {
             on_complete: Default::default(),
             blocklist: None,
             blocklist_every: std::time::Duration::from_secs(24 * 3600),
+            port_mapping: None,
         }
     }
 }
