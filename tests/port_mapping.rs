@@ -243,6 +243,21 @@ fn a_refusal_and_a_gateway_gone_are_shown_and_the_daemon_runs_on() {
         "{s}"
     );
     assert!(s["tcp"].is_null(), "{s}");
+    // The explainer says so, with the router's answer as the evidence.
+    let show: Value = serde_json::from_str(&env.verb(&["show", &id, "--json"]).stdout).unwrap();
+    let reach = show["explain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["check"] == "reachability")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(
+        reach["evidence"], "port mapping failed: the router refused: PCP result 2 (NOT_AUTHORIZED)",
+        "{show}"
+    );
+    assert_eq!(reach["verdict"], "warning", "{reach}");
+
     // The server goes away: the next attempt finds nobody (ICMP: port unreachable), and
     // the daemon runs on.
     srv.proc.kill();

@@ -114,6 +114,8 @@ pub struct ExplainContext {
     pub pending_writes: Option<u32>,
     /// The upload the link can carry, bytes a second, when known (measured or configured).
     pub upload_capacity: Option<f64>,
+    /// What the router said to the session's port mapping (`explain/port_mapping.rs`).
+    pub port_mapping: Option<super::PortMappingStatus>,
 }
 
 impl ExplainContext {
@@ -127,6 +129,7 @@ impl ExplainContext {
         let limit = |v: u64| (v > 0).then_some(v as f64);
         ExplainContext {
             dht_nodes: session.dht_nodes,
+            port_mapping: session.port_mapping.clone(),
             limits: Some(Limits {
                 down: limit(session.down_limit),
                 up: limit(session.up_limit),
@@ -496,6 +499,7 @@ fn choked(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
 
 mod blocked;
 mod local;
+mod port_mapping;
 use blocked::blocklist;
 use local::{disk, limits, rc4_cpu, reachability, upload_saturation};
 
