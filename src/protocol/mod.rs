@@ -15,4 +15,5 @@ pub mod pcp;
 pub mod peer_id;
 pub mod rc4;
 pub mod text;
+pub mod upnp;
 pub mod utp_packet;
