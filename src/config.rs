@@ -86,6 +86,11 @@ pub struct Config {
     #[serde(default, deserialize_with = "proxy_key")]
     pub proxy: Option<crate::engine::api::ProxySpec>,
     pub proxy_only: Option<bool>,
+    /// `false` is `--no-port-mapping`.
+    pub port_mapping: Option<bool>,
+    pub port_mapping_gateway: Option<std::net::SocketAddr>,
+    #[serde(default, deserialize_with = "duration_text")]
+    pub port_mapping_lease: Option<std::time::Duration>,
     /// The Transmission RPC (`[rpc]`, or `rpc.listen = ...`).
     pub rpc: Option<RpcConfig>,
     /// `[labels.tv]`: what a label brings to a torrent added with it.
@@ -453,6 +458,14 @@ pub(crate) fn apply(
         v);
     take!(proxy, "proxy", |v| args.proxy = Some(v));
     take!(proxy_only, "proxy_only", |v| args.proxy_only = v);
+    take!(port_mapping, "no_port_mapping", |v| args.no_port_mapping =
+        !v);
+    take!(port_mapping_gateway, "port_mapping_gateway", |v| args
+        .port_mapping_gateway =
+        Some(v));
+    take!(port_mapping_lease, "port_mapping_lease", |v| args
+        .port_mapping_lease =
+        v);
     apply_rpc(cfg.rpc.as_ref(), args, m, &mut origins);
     args.labels = cfg
         .labels

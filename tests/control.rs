@@ -86,6 +86,7 @@ fn detail(id: u32) -> TorrentDetail {
         }],
         blocklist: None,
         proxy: None,
+        port_mapping: None,
     }
 }
 

@@ -165,6 +165,16 @@ pub(crate) struct DownloadArgs {
     /// all while the proxy is down.
     #[arg(long)]
     pub proxy_only: bool,
+    /// Do not ask the router to forward the listen port (NAT-PMP, PCP).
+    #[arg(long)]
+    pub no_port_mapping: bool,
+    /// The NAT-PMP/PCP server to ask, instead of the default route's gateway on port 5351.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub port_mapping_gateway: Option<SocketAddr>,
+    /// The lease to ask the router for (the mapping is renewed at half of what it grants).
+    #[arg(long, value_name = "DURATION", default_value = "2h",
+          value_parser = crate::engine::api::parse_duration)]
+    pub port_mapping_lease: std::time::Duration,
     /// The RPC's settings from the config file (credentials are never flags).
     #[arg(skip)]
     pub rpc_settings: crate::rpc::RpcSettings,

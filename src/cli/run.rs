@@ -46,8 +46,30 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         ),
         proxy: args.proxy.clone(),
         proxy_only: args.proxy_only,
+        port_mapping: port_mapping(args),
         ..Options::default()
     }
+}
+
+/// What port mapping asks, or None when it is off. Under `TTUI_NO_PUBLIC_ROUTERS` no router
+/// is looked for: only a `--port-mapping-gateway` on loopback is asked.
+fn port_mapping(args: &DownloadArgs) -> Option<crate::engine::api::PortMapSettings> {
+    if args.no_port_mapping {
+        return None;
+    }
+    let tests = std::env::var_os(NO_PUBLIC_ROUTERS_ENV).is_some();
+    if tests
+        && !args
+            .port_mapping_gateway
+            .is_some_and(|g| g.ip().is_loopback())
+    {
+        return None;
+    }
+    Some(crate::engine::api::PortMapSettings {
+        gateway: args.port_mapping_gateway,
+        discover: !tests,
+        lease: args.port_mapping_lease,
+    })
 }
 
 /// A URL as given; a path made absolute (the daemon may run elsewhere).

@@ -110,6 +110,7 @@ pub(super) async fn show(
         explain: explain_rows(&snap, current),
         blocklist: current.blocklist.clone(),
         proxy: current.proxy.clone(),
+        port_mapping: current.port_mapping.clone(),
     }))
 }
 

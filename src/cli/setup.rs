@@ -104,6 +104,11 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         // Display masks the password.
         "proxy" => args.proxy.as_ref().map_or("off".into(), |p| p.to_string()),
         "proxy_only" => on(args.proxy_only),
+        "port_mapping" => on(!args.no_port_mapping),
+        "port_mapping_gateway" => args
+            .port_mapping_gateway
+            .map_or("(default route's)".into(), |g| g.to_string()),
+        "port_mapping_lease" => flag_text(args.port_mapping_lease),
         "on_complete" => path(&args.on_complete),
         "on_complete_timeout" => flag_text(args.on_complete_timeout),
         "max_active_downloads" => args.queue.max_active_downloads.to_string(),

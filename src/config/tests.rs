@@ -130,6 +130,30 @@ fn the_proxy_keys_are_read_and_a_bad_url_hides_its_password() {
 }
 
 #[test]
+fn the_port_mapping_keys_are_read_like_their_flags() {
+    let (args, _) = daemon(&[]);
+    assert!(!args.no_port_mapping, "on by default");
+    assert_eq!(args.port_mapping_gateway, None);
+    let cfg = parsed(
+        "port_mapping = false\nport_mapping_gateway = \"127.0.0.2:5351\"\n\
+         port_mapping_lease = \"10m\"\n",
+    )
+    .unwrap();
+    let (mut args, m) = daemon(&["--port-mapping-lease", "30s"]);
+    apply(&cfg, &mut args, &m);
+    assert!(args.no_port_mapping);
+    assert_eq!(
+        args.port_mapping_gateway,
+        Some("127.0.0.2:5351".parse().unwrap())
+    );
+    assert_eq!(args.port_mapping_lease, std::time::Duration::from_secs(30));
+    let (mut args, m) = daemon(&["--no-port-mapping"]);
+    apply(&parsed("port_mapping = true\n").unwrap(), &mut args, &m);
+    assert!(args.no_port_mapping, "the flag beats the file");
+    assert!(parsed("port_mapping_gateway = \"router\"\n").is_err());
+}
+
+#[test]
 fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     let cfg = parsed("port = 7000\nmax_peers = 9\ndht = false\nwatch_dir = \"/w\"\n").unwrap();
     let (mut args, m) = daemon(&["--port", "8000"]);
@@ -146,8 +170,8 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(origin("bind"), Origin::Default);
     assert_eq!(
         origins.len(),
-        28 + 6 + 6,
-        "every key has an origin (6 rate keys, 6 of [rpc])"
+        28 + 3 + 6 + 6,
+        "every key has an origin (3 of port mapping, 6 rate keys, 6 of [rpc])"
     );
 }
 

@@ -82,6 +82,9 @@ pub struct TorrentDetail {
     pub blocklist: Option<crate::engine::api::BlocklistStatus>,
     /// The session's SOCKS5 proxy (password masked) and whether it is down; null without one.
     pub proxy: Option<crate::engine::api::ProxyStatus>,
+    /// The session's port mapping (the router's answer, the external address and ports);
+    /// null while it is off.
+    pub port_mapping: Option<crate::engine::api::PortMappingStatus>,
 }
 
 impl Serialize for TorrentDetail {
@@ -102,6 +105,7 @@ impl Serialize for TorrentDetail {
         put("explain", serde_json::to_value(&self.explain))?;
         put("blocklist", serde_json::to_value(&self.blocklist))?;
         put("proxy", serde_json::to_value(&self.proxy))?;
+        put("port_mapping", serde_json::to_value(&self.port_mapping))?;
         map.serialize(s)
     }
 }
@@ -120,6 +124,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
         };
         let blocklist = take("blocklist");
         let proxy = take("proxy");
+        let port_mapping = take("port_mapping");
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -130,6 +135,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             explain: parse(explain)?,
             blocklist: parse(blocklist)?,
             proxy: parse(proxy)?,
+            port_mapping: parse(port_mapping)?,
         })
     }
 }

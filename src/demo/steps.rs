@@ -223,6 +223,8 @@ async fn download(
         use_trackers,
         // Only the demo's own loopback nodes, never a public router.
         dht,
+        // Never ask a router for a port: the demo talks to loopback only.
+        port_mapping: None,
         ..Options::default()
     };
     eprintln!(

@@ -70,7 +70,7 @@ impl TestTorrent {
                 transport: Default::default(),
                 utp: None,
                 pex: true,
-                listen_port: AtomicU16::new(0),
+                listen_port: Arc::new(AtomicU16::new(0)),
                 dht: None,
                 storage: Arc::new(storage),
                 verified: broadcast::channel(16).0,

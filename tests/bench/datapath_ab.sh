@@ -14,6 +14,8 @@
 # Runs itself in a network namespace with only `lo` (unshare -n); loopback only, every
 # process started is stopped by pid, the work directory is removed at the end.
 set -euo pipefail
+# No DHT routers, no port mapping: a benchmark talks to loopback only.
+export TTUI_NO_PUBLIC_ROUTERS=1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 if [[ -z ${AB_IN_NETNS:-} ]]; then

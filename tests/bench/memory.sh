@@ -16,6 +16,8 @@
 # Everything after the build runs in `unshare -n` (only `lo` exists); the seeder and ttui
 # listen on their own 127.0.0.x with DHT, LSD, PEX, UPnP and NAT-PMP off and no tracker.
 set -euo pipefail
+# No DHT routers, no port mapping: a benchmark talks to loopback only.
+export TTUI_NO_PUBLIC_ROUTERS=1
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)

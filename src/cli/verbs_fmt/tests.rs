@@ -192,6 +192,7 @@ pub(crate) fn detail() -> TorrentDetail {
         ],
         blocklist: None,
         proxy: None,
+        port_mapping: None,
     }
 }
 

@@ -127,6 +127,8 @@ pub struct ExplainContext {
     pub incoming_total: Option<u64>,
     /// The queue's words while it holds the torrent back ("queued: 2nd for 1 seed slot").
     pub queued: Option<String>,
+    /// What the router said to the session's port mapping (`explain/port_mapping.rs`).
+    pub port_mapping: Option<super::PortMappingStatus>,
 }
 
 impl ExplainContext {
@@ -140,6 +142,7 @@ impl ExplainContext {
         let limit = |v: u64| (v > 0).then_some(v as f64);
         ExplainContext {
             dht_nodes: session.dht_nodes,
+            port_mapping: session.port_mapping.clone(),
             limits: Some(Limits {
                 down: limit(session.down_limit),
                 up: limit(session.up_limit),
@@ -518,6 +521,7 @@ fn choked(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
 
 mod blocked;
 mod local;
+mod port_mapping;
 mod proxied;
 mod seeding;
 use blocked::blocklist;

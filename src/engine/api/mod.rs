@@ -20,12 +20,14 @@ mod limits;
 mod rates;
 pub use rates::{parse_rate, show_rate, RateOptions, RatePair, Schedule};
 mod options;
+mod port_mapping;
 pub use limits::{LimitChange, LimitTarget, LimitsNow, TorrentLimits, Turtle};
 pub use options::{
     OnComplete, QueueSettings, TransportPolicy, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_SEEDS,
     DEFAULT_ON_COMPLETE_TIMEOUT, DEFAULT_SLOW_RATE, DEFAULT_STALLED_AFTER,
 };
 mod proxy;
+pub use port_mapping::{MappedPort, PortMapSettings, PortMappingStatus, DEFAULT_LEASE};
 mod rename;
 mod session;
 mod settings;

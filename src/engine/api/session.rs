@@ -166,6 +166,9 @@ pub struct SessionSnapshot {
     /// The SOCKS5 proxy (password masked) and whether it is down; None without `--proxy`.
     #[serde(default)]
     pub proxy: Option<crate::engine::api::ProxyStatus>,
+    /// What the router said to our port mapping; None while it is off.
+    #[serde(default)]
+    pub port_mapping: Option<crate::engine::api::PortMappingStatus>,
 }
 
 impl SessionSnapshot {

@@ -44,7 +44,9 @@ pub(crate) struct TorrentFacts {
     pub utp: Option<crate::net::utp::UtpSocket>,
     /// Peer exchange for this torrent: the session allows it and the torrent is not private.
     pub pex: bool,
-    pub listen_port: AtomicU16,
+    /// The port peers are told to dial: the session's, shared by every torrent, changed by
+    /// the port mapper when the router maps us to another external port.
+    pub listen_port: std::sync::Arc<AtomicU16>,
     /// The session's DHT node, unless the DHT is off or the torrent is private (BEP 27):
     /// nothing about a private torrent ever reaches the node.
     pub dht: Option<crate::dht::Dht>,

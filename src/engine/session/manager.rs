@@ -490,6 +490,7 @@ impl Manager {
             restored: true,
             blocklist: self.blocklist.as_ref().map(|b| b.status()),
             proxy: ctx.proxy.as_ref().map(|p| p.status()),
+            port_mapping: self.session.port_mapping(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub(crate) mod goals;
 pub(crate) mod manager;
 pub(crate) mod on_complete;
 pub(crate) mod persist;
+mod port_mapping;
 mod publish;
 pub(crate) mod queue;
 pub(crate) mod single;
@@ -123,9 +124,16 @@ pub(crate) struct Session {
     /// Incoming connections by the info hash of their handshake (torrents reach it through
     /// `ctx` as `Routing`; the dormant routes are the manager's).
     routes: Arc<Mutex<Routes>>,
+    /// Asks the router to forward the listen port; None when `port_mapping` is off.
+    port_mapper: Option<port_mapping::PortMapper>,
 }
 
 impl Session {
+    /// What the router said to our port mapping; None while it is off.
+    pub(crate) fn port_mapping(&self) -> Option<crate::engine::api::PortMappingStatus> {
+        self.port_mapper.as_ref().map(|m| m.status())
+    }
+
     /// While a torrent is dormant, connections naming it wake it through `wake`.
     pub(crate) fn route_dormant(&self, info_hash: [u8; 20], wake: mpsc::UnboundedSender<[u8; 20]>) {
         lock(&self.routes).by_hash.insert(
@@ -269,6 +277,7 @@ impl Session {
             transport,
             pex: opts.pex,
             listen_port,
+            announce_port: Arc::new(std::sync::atomic::AtomicU16::new(listen_port)),
             limits: Limits::default(),
             rates: crate::engine::peer::rate::session_rates(&opts.rates),
             pool: Arc::new(DiskPool::new(opts.check_threads)),
@@ -279,18 +288,34 @@ impl Session {
             ip_filter,
             proxy,
         };
+        let port_mapper = match (&opts.port_mapping, listen_port) {
+            (Some(settings), p) if p != 0 => Some(port_mapping::PortMapper::spawn(
+                settings.clone(),
+                p,
+                udp.is_some(),
+                ctx.bind,
+                Arc::clone(&ctx.announce_port),
+            )),
+            _ => None,
+        };
         let session = Session {
             ctx,
             udp,
             udp_counters,
             accept_tasks,
             routes,
+            port_mapper,
         };
         (session, logs)
     }
 
-    /// Saves the DHT's routing table (when it has a state directory) and stops its node.
+    /// Removes the port mappings, saves the DHT's routing table (when it has a state
+    /// directory) and stops its node.
     pub(crate) async fn close(&mut self) {
+        // The mappings go first: the router stops sending peers to a port about to close.
+        if let Some(m) = self.port_mapper.as_mut() {
+            m.close().await;
+        }
         if let Some(dht) = self.ctx.dht.take() {
             if let Err(e) = dht.save().await {
                 tracing::warn!("saving the DHT routing table: {e}");

@@ -34,6 +34,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         restored,
         blocklist,
         proxy,
+        port_mapping,
     } = head;
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
@@ -46,6 +47,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         && prev.restored == *restored
         && prev.blocklist == *blocklist
         && prev.proxy == *proxy
+        && prev.port_mapping == *port_mapping
 }
 
 #[cfg(test)]

@@ -318,7 +318,7 @@ fn shared_state(
             transport: ctx.transport,
             utp: ctx.utp.clone(),
             pex: ctx.pex && !info.private,
-            listen_port: AtomicU16::new(ctx.listen_port),
+            listen_port: Arc::clone(&ctx.announce_port),
             dht: ctx.dht.clone().filter(|_| !info.private),
             storage,
             // tokio allocates every slot up front (48 KiB at 1024): a small torrent cannot fall

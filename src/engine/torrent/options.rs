@@ -58,6 +58,9 @@ pub struct Options {
     /// `--proxy-only`: nothing goes out but through the proxy (no listening, no UDP
     /// trackers); see `peer/proxy.rs`.
     pub proxy_only: bool,
+    /// Ask the router to forward the listen port (`session/port_mapping/`); None: off, as
+    /// in every run not started from the command line (tests in process, the demo).
+    pub port_mapping: Option<crate::engine::api::PortMapSettings>,
 }
 
 impl Default for Options {
@@ -91,6 +94,7 @@ impl Default for Options {
             blocklist_every: std::time::Duration::from_secs(24 * 3600),
             proxy: None,
             proxy_only: false,
+            port_mapping: None,
         }
     }
 }

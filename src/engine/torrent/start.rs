@@ -85,6 +85,9 @@ pub(crate) struct SessionCtx {
     pub pex: bool,
     /// 0 when not listening.
     pub listen_port: u16,
+    /// The port peers are told to dial (handshakes, trackers, the DHT): the listen port, or
+    /// the external port the router mapped it to (`session/port_mapping/`).
+    pub announce_port: Arc<std::sync::atomic::AtomicU16>,
     pub limits: Limits,
     /// The session's rate buckets, under which every torrent's hang.
     pub rates: Arc<crate::engine::peer::rate::SessionRates>,

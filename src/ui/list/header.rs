@@ -10,6 +10,7 @@ use ratatui::text::Span;
 use crate::engine::api::SessionSnapshot;
 use crate::fmt;
 use crate::ui::app::App;
+use crate::ui::theme::Theme;
 use crate::ui::widgets::{put_line, span};
 
 use super::words::Filter;
@@ -110,6 +111,9 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
             theme.verified(),
         ));
     }
+    if session.listen_port != 0 {
+        port_mapping(&mut line, session, theme);
+    }
     let room = usize::from(area.width).saturating_sub(width_of(&line) + 13);
     if room >= 8 {
         let path = session.default_save_path.to_string_lossy();
@@ -176,6 +180,22 @@ pub fn render_bar(area: Rect, buf: &mut Buffer, counts: &[usize; 6], app: &App) 
     spans.push(Span::raw(" ".repeat(pad)));
     spans.extend(search);
     put_line(buf, area, 0, spans);
+}
+
+/// Where the router forwards to us, when port mapping is on: the external address and port
+/// peers dial, or that the router refused (the explainer has its answer).
+fn port_mapping(line: &mut Vec<Span<'static>>, session: &SessionSnapshot, theme: &Theme) {
+    let Some(m) = &session.port_mapping else {
+        return;
+    };
+    match (m.external(), &m.error) {
+        (_, Some(_)) => line.push(span(" · port mapping failed", theme.warn())),
+        (Some(ext), None) => {
+            line.push(span(" · mapped to ", theme.dim()));
+            line.push(Span::raw(ext.to_string()));
+        }
+        (None, None) => line.push(span(" · mapping the port…", theme.dim())),
+    }
 }
 
 #[cfg(test)]
@@ -246,5 +266,31 @@ mod tests {
             "{}",
             text(&s)
         );
+    }
+
+    #[test]
+    fn the_port_mapping_shows_the_external_address_or_the_failure() {
+        use crate::engine::api::{MappedPort, PortMappingStatus};
+        let mut s = SessionSnapshot {
+            listen_port: 6881,
+            ..Default::default()
+        };
+        assert!(!text(&s).contains("mapp"), "off: nothing");
+        s.port_mapping = Some(PortMappingStatus::default());
+        assert!(text(&s).contains("mapping the port"), "{}", text(&s));
+        let m = s.port_mapping.as_mut().unwrap();
+        m.external_ip = Some("127.0.0.9".parse().unwrap());
+        m.tcp = Some(MappedPort {
+            internal: 6881,
+            external: 40001,
+            lifetime: 7200,
+        });
+        assert!(
+            text(&s).contains("mapped to 127.0.0.9:40001"),
+            "{}",
+            text(&s)
+        );
+        s.port_mapping.as_mut().unwrap().error = Some("no answer".into());
+        assert!(text(&s).contains("port mapping failed"), "{}", text(&s));
     }
 }

@@ -56,10 +56,18 @@ pub(super) fn limits(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
 
 pub(super) fn reachability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
     // Through a proxy nobody can reach us, whatever the port: the proxy's check says so.
-    if ctx.proxy.is_some() {
+    if ctx.proxy.is_some() || s.listen_port == 0 {
         return None;
     }
-    if s.listen_port == 0 || s.elapsed < REACHABILITY_WINDOW || s.peers.is_empty() {
+    // A router that refused is worth saying at once: the user can act on it.
+    if let Some(f) = ctx
+        .port_mapping
+        .as_ref()
+        .and_then(super::port_mapping::failed)
+    {
+        return Some(f);
+    }
+    if s.elapsed < REACHABILITY_WINDOW || s.peers.is_empty() {
         return None;
     }
     let incoming = ctx.incoming_last_30min.unwrap_or_else(|| {
@@ -80,6 +88,13 @@ pub(super) fn reachability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding
             )
         );
         return Some(finding(Check::Reachability, Verdict::Ok, e, None));
+    }
+    if let Some(f) = ctx
+        .port_mapping
+        .as_ref()
+        .and_then(|m| super::port_mapping::mapped_but_unreached(m, s.listen_port))
+    {
+        return Some(f);
     }
     let e = format!(
         "no incoming connection in the last 30 minutes: your port {} may be closed or behind NAT",
