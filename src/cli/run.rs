@@ -54,7 +54,9 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
 /// What port mapping asks, or None when it is off. Under `TTUI_NO_PUBLIC_ROUTERS` no router
 /// is looked for: only a `--port-mapping-gateway` on loopback is asked.
 fn port_mapping(args: &DownloadArgs) -> Option<crate::engine::api::PortMapSettings> {
-    if args.no_port_mapping {
+    // Under --proxy-only nothing listens and nothing leaves but through the proxy, the
+    // router included.
+    if args.no_port_mapping || args.proxy_only {
         return None;
     }
     let tests = std::env::var_os(NO_PUBLIC_ROUTERS_ENV).is_some();

@@ -48,7 +48,7 @@ if [[ -z ${PROXY_BENCH_INNER:-} ]]; then
     head -c $((MIB << 20)) /dev/urandom >"$WORK/seed/payload.bin"
     mktorrent -l 20 -a http://127.0.0.1:1/announce -o "$WORK/payload.torrent" \
         "$WORK/seed/payload.bin" >/dev/null
-    PROXY_BENCH_INNER=1 WORK=$WORK TTUI=$BIN RUNS=$RUNS LIMIT=$LIMIT \
+    PROXY_BENCH_INNER=1 WORK=$WORK TTUI=$BIN RUNS=$RUNS LIMIT=$LIMIT TTUI_NO_PUBLIC_ROUTERS=1 \
         unshare --net --pid --fork --mount --mount-proc bash -c 'ip link set lo up; exec bash "$0"' \
         "${BASH_SOURCE[0]}"
     exit $?
