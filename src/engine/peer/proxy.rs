@@ -133,18 +133,7 @@ impl Proxy {
                 .find(|a| local.is_none_or(|ip| a.is_ipv4() == ip.is_ipv4()))
                 .copied()
                 .ok_or_else(|| io::Error::other("the proxy's name has no address"))?;
-            match local {
-                None => TcpStream::connect(addr).await,
-                Some(ip) => {
-                    let socket = if addr.is_ipv4() {
-                        tokio::net::TcpSocket::new_v4()?
-                    } else {
-                        tokio::net::TcpSocket::new_v6()?
-                    };
-                    socket.bind(SocketAddr::new(ip, 0))?;
-                    socket.connect(addr).await
-                }
-            }
+            super::dial::tcp_connect(addr, local).await
         };
         let socket = match tokio::time::timeout(PROXY_CONNECT_TIMEOUT, to_proxy).await {
             Err(_) => return Err(ProxyError::Down("timed out connecting to the proxy".into())),
