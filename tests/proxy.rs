@@ -184,6 +184,28 @@ fn seed_at(ip: &str, torrent: &Torrent, data: &Path, port: u16, log: &Path) -> T
     seed
 }
 
+/// What every download through the proxy starts from: a seed on `ip` (with its log), and
+/// the leecher's output folder, log and `--peer` address.
+struct Swarm {
+    seed: Ttui,
+    seed_log: PathBuf,
+    out: PathBuf,
+    log: PathBuf,
+    peer: String,
+}
+
+fn swarm(fx: &Fixture, ip: &str) -> Swarm {
+    let port = free_port();
+    let seed_log = fx.dir.path().join("seed.log");
+    Swarm {
+        seed: seed_at(ip, &fx.torrent, &fx.data_dir, port, &seed_log),
+        seed_log,
+        out: fx.out_dir("out"),
+        log: fx.dir.path().join("leech.log"),
+        peer: format!("{ip}:{port}"),
+    }
+}
+
 /// A headless download bound to TTUI_AT, through `proxy`, with `extra` flags.
 fn leecher_args(
     torrent: &Torrent,
@@ -225,18 +247,13 @@ fn a_download_through_dante_comes_only_from_its_address() {
     }
     let fx = Fixture::single_file("proxied.bin", (6 << 20) + 123, 41, 16);
     let mut dante = Dante::start();
-    let seed_port = free_port();
-    let seed_log = fx.dir.path().join("seed.log");
-    let mut seed = seed_at(
-        "127.0.0.21",
-        &fx.torrent,
-        &fx.data_dir,
-        seed_port,
-        &seed_log,
-    );
-    let out = fx.out_dir("out");
-    let log = fx.dir.path().join("leech.log");
-    let peer = format!("127.0.0.21:{seed_port}");
+    let Swarm {
+        mut seed,
+        seed_log,
+        out,
+        log,
+        peer,
+    } = swarm(&fx, "127.0.0.21");
     let args = leecher_args(
         &fx.torrent,
         &out,
@@ -301,18 +318,13 @@ fn proxy_only_with_the_proxy_down_connects_nothing() {
     let fx = Fixture::single_file("unproxied.bin", 1 << 20, 43, 16);
     let mut dante = Dante::start();
     dante.stop();
-    let seed_port = free_port();
-    let seed_log = fx.dir.path().join("seed.log");
-    let mut seed = seed_at(
-        "127.0.0.22",
-        &fx.torrent,
-        &fx.data_dir,
-        seed_port,
-        &seed_log,
-    );
-    let out = fx.out_dir("out");
-    let log = fx.dir.path().join("leech.log");
-    let peer = format!("127.0.0.22:{seed_port}");
+    let Swarm {
+        mut seed,
+        seed_log,
+        out,
+        log,
+        peer,
+    } = swarm(&fx, "127.0.0.22");
     let args = leecher_args(
         &fx.torrent,
         &out,
@@ -355,18 +367,13 @@ fn proxy_only_rides_out_dante_down_and_back() {
     }
     let fx = Fixture::single_file("restarted.bin", 8 << 20, 47, 16);
     let mut dante = Dante::start();
-    let seed_port = free_port();
-    let seed_log = fx.dir.path().join("seed.log");
-    let mut seed = seed_at(
-        "127.0.0.23",
-        &fx.torrent,
-        &fx.data_dir,
-        seed_port,
-        &seed_log,
-    );
-    let out = fx.out_dir("out");
-    let log = fx.dir.path().join("leech.log");
-    let peer = format!("127.0.0.23:{seed_port}");
+    let Swarm {
+        mut seed,
+        seed_log,
+        out,
+        log,
+        peer,
+    } = swarm(&fx, "127.0.0.23");
     let args = leecher_args(
         &fx.torrent,
         &out,
