@@ -117,6 +117,13 @@ impl HashRequest {
         if self.proof_layers >= height - self.base_layer {
             return Err(out());
         }
+        // A run whose length is not a power of two is proven as if padded to one, which is
+        // the tree's own padding only past the file's end: such a run must reach it (as
+        // libtorrent's last run of a piece layer does).
+        let nodes = leaves.div_ceil(1 << self.base_layer);
+        if !self.length.is_power_of_two() && end < nodes {
+            return Err(out());
+        }
         Ok(())
     }
 

@@ -100,7 +100,9 @@ pub fn parse_reply(xml: &[u8], action: &str) -> Result<Vec<(String, String)>, So
         return Err(SoapError::TooLong);
     }
     let text = String::from_utf8_lossy(xml);
-    let doc = roxmltree::Document::parse(&text).map_err(|e| SoapError::Xml(e.to_string()))?;
+    // The parser's message quotes the text (a tag name may be the whole reply): kept short.
+    let doc = roxmltree::Document::parse(&text)
+        .map_err(|e| SoapError::Xml(crate::protocol::text::shorten(&e.to_string()).into_owned()))?;
     let named =
         |n: &roxmltree::Node<'_, '_>, name: &str| n.is_element() && n.tag_name().name() == name;
     if let Some(err) = doc.descendants().find(|n| named(n, "UPnPError")) {
@@ -207,6 +209,23 @@ mod tests {
             }
         );
         assert_eq!(e.to_string(), "UPnP error 718 (ConflictInMappingEntry)");
+    }
+
+    /// Found by the `upnp` fuzz target: a reply whose XML error quoted a 200-byte tag name.
+    #[test]
+    fn an_xml_error_stays_short() {
+        use base64::Engine;
+        let reply = base64::engine::general_purpose::STANDARD
+            .decode("PD94bWwgdmVyc2lvbj0iMS4wIj8+Cjxyb290IHhtbG5zPSJ1cm46c2NoZW1hcy11cG5wLW9yZzpkZXZpY2UtMS0wIj48ZGV2aWNlPjxkZXZpY2VMaXN0PjxkZXZpY2U+PGRpY2VMaXN0PjxkZXZpgWNlPjxzZXJ2aWNlTGlzdD5kZXZpY2U+PJmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZ0ZuaiZacmrBpc3Q+PC9kZXZpY2VldmljZT48L3Jvb3Q+Cg==")
+            .unwrap();
+        for action in [
+            "AddPortMapping",
+            "DeletePortMapping",
+            "GetExternalIPAddress",
+        ] {
+            let e = parse_reply(&reply, action).unwrap_err();
+            assert!(e.to_string().chars().count() < 300, "{e}");
+        }
     }
 
     #[test]

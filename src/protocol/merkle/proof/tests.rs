@@ -149,3 +149,19 @@ fn the_piece_layer_in_runs_of_512() {
     assert_eq!(&fetched[..1000], &layer[..]);
     assert!(fetched[1000..].iter().all(|h| *h == pad(2)));
 }
+
+/// Found by the `merkle_proof` fuzz target: 257 leaves of a 260-leaf file, proven as if the
+/// last three were padding, could never match the root; such a run is refused up front, and
+/// one that reaches the file's end is proven.
+#[test]
+fn a_run_not_a_power_of_two_must_reach_the_end() {
+    let l = leaves(260);
+    let root = file_root(&l).unwrap();
+    assert!(req(root, 0, 0, 257, 8).validate(260).is_err());
+    assert!(req(root, 0, 0, 257, 8).answer(260, &l).is_none());
+    let l = leaves(257);
+    let root = file_root(&l).unwrap();
+    let r = req(root, 0, 0, 257, 8);
+    let reply: Vec<u8> = r.answer(257, &l).unwrap().into_iter().flatten().collect();
+    assert_eq!(r.verify(257, &reply).unwrap(), l);
+}
