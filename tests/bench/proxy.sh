@@ -15,7 +15,8 @@
 #   PROXY_BENCH_TTUI        a ttui binary to measure instead (no build)
 #
 # Everything after the build runs in `unshare -n` (only `lo` exists); ttui runs with
-# --no-dht --no-trackers; every process started is stopped by its pid.
+# --no-dht --no-trackers, over TCP both ways (a SOCKS5 CONNECT carries only TCP; direct, ttui
+# would also try uTP); every process started is stopped by its pid.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -115,7 +116,7 @@ one() { # way
     local t0 t1
     t0=$(date +%s.%N)
     if ! timeout "$LIMIT" /usr/bin/time -f '%U %S' -o "$WORK/time" "$TTUI" "$TORRENT" -o "$out" \
-        --headless --no-trackers --no-dht --bind 127.0.0.31 --port 0 \
+        --headless --no-trackers --no-dht --transport tcp --bind 127.0.0.31 --port 0 \
         --peer 127.0.0.21:$SEED_PORT "${extra[@]}" >"$WORK/$way.out" 2>&1; then
         note "$way: failed: $(tail -2 "$WORK/$way.out")"
         return
