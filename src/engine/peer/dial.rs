@@ -16,6 +16,7 @@ use crate::engine::api::TransportPolicy;
 use crate::engine::peer::ip_filter::IpFilter;
 use crate::engine::peer::proxy::{Proxy, ProxyError};
 use crate::engine::peer::stream::Transport;
+pub(crate) use crate::engine::peer::tcp::tcp_connect;
 use crate::net::utp::UtpSocket;
 use crate::net::TransportKind;
 
@@ -49,25 +50,6 @@ pub(crate) fn io_end(e: &io::Error, during_handshake: bool) -> PeerEnd {
             }
             _ => PeerEnd::Io(e.to_string()),
         },
-    }
-}
-
-/// A TCP connection from `local` (the `--bind` address) when it is of the peer's family.
-pub(crate) async fn tcp_connect(
-    addr: SocketAddr,
-    local: Option<std::net::IpAddr>,
-) -> io::Result<tokio::net::TcpStream> {
-    match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
-        None => tokio::net::TcpStream::connect(addr).await,
-        Some(ip) => {
-            let socket = if addr.is_ipv4() {
-                tokio::net::TcpSocket::new_v4()?
-            } else {
-                tokio::net::TcpSocket::new_v6()?
-            };
-            socket.bind(SocketAddr::new(ip, 0))?;
-            socket.connect(addr).await
-        }
     }
 }
 

@@ -16,6 +16,7 @@ pub(crate) mod pipeline;
 pub(crate) mod proxy;
 pub(crate) mod rate;
 pub(crate) mod stream;
+pub(crate) mod tcp;
 pub(crate) mod upload;
 
 use std::cell::Cell;
