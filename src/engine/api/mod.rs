@@ -18,7 +18,7 @@ pub use labels::{
 };
 mod limits;
 mod rates;
-pub use rates::{parse_rate, show_rate, RateOptions, RatePair, Schedule};
+pub use rates::{limit_binds, parse_rate, show_rate, HeldPair, RateOptions, RatePair, Schedule};
 mod options;
 mod peers;
 mod port_mapping;
@@ -220,6 +220,9 @@ pub struct Snapshot {
     /// explainer tells which of the two holds it back.
     #[serde(default)]
     pub own_limits: RatePair,
+    /// Whether its limiters made a connection wait lately (see `limit_binds`).
+    #[serde(default)]
+    pub limits_held: HeldPair,
     /// The piece writers against the peers, for the explainer's disk check.
     #[serde(default)]
     pub disk: DiskRow,
@@ -289,6 +292,7 @@ impl Snapshot {
             blocked: 0,
             since_upload: Duration::ZERO,
             own_limits: RatePair::default(),
+            limits_held: HeldPair::default(),
             disk: DiskRow::default(),
         }
     }

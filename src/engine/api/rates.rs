@@ -54,6 +54,24 @@ pub struct RatePair {
     pub up: u64,
 }
 
+/// Per direction: whether a torrent's limiters (its own bucket or the session's over it) made
+/// one of its connections wait in the last few seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HeldPair {
+    pub down: bool,
+    pub up: bool,
+}
+
+/// Whether a `limit` (bytes a second) is what holds `rate` back: the rate is at 90 % of it or
+/// more, or at half or more while connections had to wait on the limiter lately. The rate is
+/// measured over a short window and a limiter pays by the block (or by the 256 KiB piece for a
+/// web seed), so a rate held at its limit still swings a little under 90 %; the waits say the
+/// limit binds all the same. One rule for the torrent's line and for the explainer, so the
+/// two never disagree.
+pub fn limit_binds(rate: f64, limit: f64, held_recently: bool) -> bool {
+    limit > 0.0 && (rate >= 0.9 * limit || (rate >= 0.5 * limit && held_recently))
+}
+
 /// What a session starts with (flags and config file).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RateOptions {

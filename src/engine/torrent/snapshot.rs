@@ -124,6 +124,7 @@ pub(crate) struct Totals {
     pub listen_port: u16,
     pub since_upload: Duration,
     pub own_limits: crate::engine::api::RatePair,
+    pub limits_held: crate::engine::api::HeldPair,
     pub disk: crate::engine::api::DiskRow,
 }
 
@@ -153,6 +154,7 @@ pub(crate) fn build(
         listen_port: totals.listen_port,
         since_upload: totals.since_upload,
         own_limits: totals.own_limits,
+        limits_held: totals.limits_held,
         disk: totals.disk,
         id: previous.id,
         name: previous.name.clone(),

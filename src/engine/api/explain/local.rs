@@ -33,7 +33,7 @@ pub(super) fn limits(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
     } else {
         format!("the {} limit", l.down_kind)
     };
-    if s.down_rate >= 0.9 * limit {
+    if crate::engine::api::limit_binds(s.down_rate, limit, s.limits_held.down) {
         let e = format!("{what} of {} is reached", fmt::rate(limit));
         let advice = if own_binds {
             format!(

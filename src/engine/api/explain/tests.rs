@@ -294,6 +294,23 @@ fn a_torrents_own_limit_is_named_as_its_own() {
 }
 
 #[test]
+fn a_limit_that_made_connections_wait_binds_below_90_percent() {
+    // A limiter pays by the block and the rate is a short window's: held at its limit, a
+    // torrent can read 80 % of it for a moment. The waits say the limit binds all the same.
+    let mut s = healthy();
+    s.own_limits.down = (s.down_rate / 0.8) as u64;
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Limits).unwrap();
+    assert_eq!(f.verdict, Verdict::Ok, "nobody waited: {}", f.evidence);
+    s.limits_held.down = true;
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Limits).unwrap();
+    assert_eq!(f.verdict, Verdict::HoldingBack, "{}", f.evidence);
+    // Under half the limit the waits were someone else's moment: not the limit.
+    s.own_limits.down = (s.down_rate / 0.4) as u64;
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Limits).unwrap();
+    assert_eq!(f.verdict, Verdict::Ok, "{}", f.evidence);
+}
+
+#[test]
 fn no_incoming_connection_for_30_minutes() {
     let mut s = healthy();
     s.peers.pop();

@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::engine::api::{limit_binds, HeldPair};
 pub(crate) use crate::engine::api::{RateOptions, RatePair, Schedule};
 pub(crate) use bucket::Bucket;
 pub(crate) use gate::Gate;
@@ -366,10 +367,16 @@ impl TorrentRates {
         self.session.bump();
     }
 
-    /// Words for the torrent's line when a limit is what holds it back: its rate is at 90 %
-    /// or more of the tightest limit over it, or at half or more while its connections had
-    /// to wait on the buckets in the last few seconds (a web seed paid by the 256 KiB piece
-    /// shows a rate that swings around the limit; the waits say the limit is what binds).
+    /// Per direction, whether a connection had to wait on these limiters lately.
+    pub(crate) fn held(&self, now: Instant) -> HeldPair {
+        HeldPair {
+            down: self.down.held_within(HELD_RECENTLY, now),
+            up: self.up.held_within(HELD_RECENTLY, now),
+        }
+    }
+
+    /// Words for the torrent's line when the tightest limit over it is what holds it back
+    /// (`api::limit_binds`).
     pub(crate) fn why(&self, down_rate: f64, up_rate: f64) -> Option<String> {
         self.why_at(down_rate, up_rate, Instant::now())
     }
@@ -385,9 +392,8 @@ impl TorrentRates {
         let pick = |dir: &str, rate: f64, own: u64, session: u64, by: &Limiter| {
             let (limit, name) = tightest(own, session, session_name)?;
             let limit_f = limit as f64;
-            let binds = rate >= 0.9 * limit_f
-                || (rate >= 0.5 * limit_f && by.held_within(HELD_RECENTLY, now));
-            binds.then(|| format!("limited: {dir} {} ({name})", crate::fmt::rate(limit_f)))
+            limit_binds(rate, limit_f, by.held_within(HELD_RECENTLY, now))
+                .then(|| format!("limited: {dir} {} ({name})", crate::fmt::rate(limit_f)))
         };
         pick("down", down_rate, own.down, view.effective.down, &self.down)
             .or_else(|| pick("up", up_rate, own.up, view.effective.up, &self.up))

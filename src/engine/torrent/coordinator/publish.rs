@@ -201,6 +201,7 @@ impl Coordinator {
             listen_port: self.shared.listen_port.load(Ordering::Relaxed),
             since_upload: now.saturating_duration_since(self.shown.last_upload.1),
             own_limits: self.shared.rates.own(),
+            limits_held: self.shared.rates.held(now),
             disk: DiskRow {
                 backlog,
                 held: (self.shown.held_ticks & HELD_WINDOW_MASK).count_ones() as f32
