@@ -100,6 +100,10 @@ def main():
     put("message", "big-bitfield", b"\xff\xff\0\x01" + struct.pack(">IB", 65536 * 8 // 8 + 1, 5)
         + b"\xff" * 100)
     put("message", "huge-frame", b"\0\1\0\1" + b"\xff\xff\xff\xff\5")
+    # BEP 52's hash request, hashes (a run of 4 and 2 uncles) and hash reject.
+    head = b"\xab" * 32 + struct.pack(">IIII", 0, 8, 4, 2)
+    put("message", "hash-messages", b"\0\2\0\x07" + msg(21, head) + msg(22, head + b"\x07" * 32 * 6)
+        + msg(23, head))
     # Bitfields: 4 bytes of piece count then the bytes.
     put("bitfield", "ten", struct.pack(">I", 10) + b"\x80\x40")
     put("bitfield", "spare", struct.pack(">I", 10) + b"\x80\x41")

@@ -1,4 +1,5 @@
-//! Peer wire messages (BEP 3, BEP 6 fast extension, BEP 10 extension protocol) and their codec.
+//! Peer wire messages (BEP 3, BEP 6 fast extension, BEP 10 extension protocol, BEP 52's hash
+//! messages) and their codec.
 //!
 //! Every frame is `<u32 length><id><payload>`; the decoder refuses a frame longer than its cap
 //! before allocating anything, and checks the exact length of every fixed-size message.
@@ -7,12 +8,20 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+use super::merkle::proof::{HashRequest, HEAD_LEN, MAX_RUN};
+
 /// The only block size we request, and the largest we serve or accept.
 pub const BLOCK_LEN: u32 = 16 * 1024;
 
 /// Most the decoder reserves ahead of bytes that have arrived: one whole piece frame, so a
 /// block still lands in a single allocation.
 pub const RESERVE_STEP: usize = 4 + 9 + BLOCK_LEN as usize;
+
+/// The id of BEP 52's `hashes` message, the one frame that may outgrow the 64 KiB cap.
+const HASHES_ID: u8 = 22;
+/// The largest `hashes` frame: the longest run a request may ask for and a proof up a tree of
+/// 2^32 leaves (libtorrent's own bound), after the id and the head.
+pub const MAX_HASHES_FRAME: u32 = 1 + HEAD_LEN as u32 + (MAX_RUN + 32) * 32;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -35,6 +44,11 @@ pub enum Message {
     AllowedFast(u32),
     // BEP 10
     Extended { id: u8, payload: Bytes },
+    // BEP 52: ask for a run of a file's merkle layer, answer it (the run, then the uncle
+    // hashes), or say it cannot be answered. Checked against the tree in `merkle::proof`.
+    HashRequest(HashRequest),
+    Hashes { head: HashRequest, hashes: Bytes },
+    HashReject(HashRequest),
 }
 
 impl Message {
@@ -56,6 +70,9 @@ impl Message {
             Message::HaveNone => "have none",
             Message::Reject { .. } => "reject",
             Message::AllowedFast(_) => "allowed fast",
+            Message::HashRequest(_) => "hash request",
+            Message::Hashes { .. } => "hashes",
+            Message::HashReject(_) => "hash reject",
             Message::Extended { .. } => "extended",
         }
     }
@@ -138,7 +155,12 @@ impl Decoder for MessageCodec {
         }
         let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]);
         if len > self.max_frame {
-            return Err(WireError::FrameTooLarge(len));
+            // Only a `hashes` frame may be larger; its id says so before its bytes arrive.
+            match src.get(4) {
+                None => return Ok(None),
+                Some(&HASHES_ID) if len <= MAX_HASHES_FRAME => {}
+                Some(_) => return Err(WireError::FrameTooLarge(len)),
+            }
         }
         let total = 4 + len as usize;
         if src.len() < total {
@@ -252,10 +274,49 @@ impl Decoder for MessageCodec {
                     payload: body.freeze(),
                 }
             }
+            21 | 23 => {
+                let name = if id == 21 {
+                    "hash request"
+                } else {
+                    "hash reject"
+                };
+                fixed(name, plen, 1 + HEAD_LEN as u32)?;
+                let head = hash_head(name, &body)?;
+                if id == 21 {
+                    Message::HashRequest(head)
+                } else {
+                    Message::HashReject(head)
+                }
+            }
+            HASHES_ID => {
+                let hashes_len = (plen as usize).saturating_sub(1 + HEAD_LEN);
+                if (plen as usize) < 1 + HEAD_LEN || hashes_len % 32 != 0 {
+                    return Err(WireError::BadLength {
+                        name: "hashes",
+                        len: plen,
+                    });
+                }
+                let head = hash_head("hashes", &body)?;
+                body.advance(HEAD_LEN);
+                Message::Hashes {
+                    head,
+                    hashes: body.freeze(),
+                }
+            }
             other => return Err(WireError::UnknownId(other)),
         };
         Ok(Some(msg))
     }
+}
+
+/// The head of a hash message whose length was checked already.
+fn hash_head(name: &'static str, body: &[u8]) -> Result<HashRequest, WireError> {
+    HashRequest::decode(body)
+        .map(|(head, _)| head)
+        .map_err(|_| WireError::BadLength {
+            name,
+            len: body.len() as u32 + 1,
+        })
 }
 
 impl Encoder<Message> for MessageCodec {
@@ -335,12 +396,75 @@ pub fn encode_into(msg: &Message, dst: &mut BytesMut) {
             dst.put_u8(*id);
             dst.extend_from_slice(payload);
         }
+        Message::HashRequest(head) | Message::HashReject(head) => {
+            dst.put_u32(1 + HEAD_LEN as u32);
+            dst.put_u8(if matches!(msg, Message::HashRequest(_)) {
+                21
+            } else {
+                23
+            });
+            dst.extend_from_slice(&head.encode());
+        }
+        Message::Hashes { head, hashes } => {
+            dst.put_u32((1 + HEAD_LEN + hashes.len()) as u32);
+            dst.put_u8(HASHES_ID);
+            dst.extend_from_slice(&head.encode());
+            dst.extend_from_slice(hashes);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn head() -> HashRequest {
+        HashRequest {
+            pieces_root: [0xab; 32],
+            base_layer: 0,
+            index: 8,
+            length: 4,
+            proof_layers: 2,
+        }
+    }
+
+    #[test]
+    fn hash_messages_have_their_own_lengths_and_cap() {
+        let mut codec = MessageCodec::new(16);
+        // The longest legal `hashes` frame passes the 64 KiB cap; one byte more does not.
+        let mut buf = BytesMut::new();
+        buf.put_u32(MAX_HASHES_FRAME);
+        buf.put_u8(22);
+        assert_eq!(codec.decode(&mut buf), Ok(None));
+        let mut buf = BytesMut::new();
+        buf.put_u32(MAX_HASHES_FRAME + 1);
+        buf.put_u8(22);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(WireError::FrameTooLarge(_))
+        ));
+        // Another id at that size is refused; a large frame waits for its id to be known.
+        let mut buf = BytesMut::new();
+        buf.put_u32(MAX_HASHES_FRAME);
+        assert_eq!(codec.decode(&mut buf), Ok(None));
+        buf.put_u8(20);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(WireError::FrameTooLarge(_))
+        ));
+        // Hashes that are not whole 32-byte hashes, and a request with a byte too many.
+        for (id, extra) in [(22u8, 31usize), (21, 1), (23, 4)] {
+            let mut buf = BytesMut::new();
+            buf.put_u32((1 + HEAD_LEN + extra) as u32);
+            buf.put_u8(id);
+            buf.extend_from_slice(&head().encode());
+            buf.extend_from_slice(&vec![0; extra]);
+            assert!(
+                matches!(codec.decode(&mut buf), Err(WireError::BadLength { .. })),
+                "id {id} with {extra} more bytes"
+            );
+        }
+    }
 
     fn all() -> Vec<Message> {
         vec![
@@ -380,6 +504,12 @@ mod tests {
                 id: 0,
                 payload: Bytes::from_static(b"d1:md6:ut_pexi1eee"),
             },
+            Message::HashRequest(head()),
+            Message::Hashes {
+                head: head(),
+                hashes: Bytes::from(vec![7u8; 32 * 6]),
+            },
+            Message::HashReject(head()),
         ]
     }
 

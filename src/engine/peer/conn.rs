@@ -313,6 +313,13 @@ impl PeerConn {
                     self.on_ext_handshake(&payload)?;
                 }
             }
+            // We serve no merkle layers yet: a request gets the reject BEP 52 asks for, so the
+            // peer looks elsewhere at once instead of waiting. We ask for none, so a reply is
+            // nobody's answer and is dropped.
+            Message::HashRequest(head) => self.push(&Message::HashReject(head)),
+            Message::Hashes { .. } | Message::HashReject(_) => {
+                tracing::debug!("conn {}: unasked {} dropped", self.conn, m.name());
+            }
         }
         Ok(())
     }

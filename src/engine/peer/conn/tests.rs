@@ -182,6 +182,30 @@ fn fast_extension_messages_need_the_fast_extension() {
 }
 
 #[test]
+fn a_hash_request_is_rejected_and_unasked_hashes_are_dropped() {
+    use crate::protocol::merkle::proof::HashRequest;
+    let t = torrent(&[]);
+    let (mut c, _) = open(&t, false);
+    sent(&mut c);
+    let head = HashRequest {
+        pieces_root: [1; 32],
+        base_layer: 0,
+        index: 0,
+        length: 2,
+        proof_layers: 0,
+    };
+    c.on_message(Message::HashRequest(head)).unwrap();
+    assert_eq!(sent(&mut c), [Message::HashReject(head)]);
+    c.on_message(Message::Hashes {
+        head,
+        hashes: vec![0; 64].into(),
+    })
+    .unwrap();
+    c.on_message(Message::HashReject(head)).unwrap();
+    assert_eq!(sent(&mut c), []);
+}
+
+#[test]
 fn a_reject_gives_the_block_back_to_the_picker() {
     let t = torrent(LAST);
     let (mut c, live) = downloading(&t, true);
