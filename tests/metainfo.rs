@@ -8,7 +8,10 @@
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod common;
 mod prereq;
+
+use common::{check_success, run_bounded};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,41 +20,6 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ttui");
 const TRACKER: &str = "http://127.0.0.1:6969/announce";
-
-/// Runs a command to completion, failing the test after `limit`.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{cmd:?} still running after {limit:?}");
-            }
-            Err(e) => panic!("waiting for {cmd:?}: {e}"),
-        }
-    }
-    // Outputs here are small, so the pipes cannot have filled while we polled.
-    child.wait_with_output().expect("collect output")
-}
-
-fn check_success(what: &str, out: &Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn ttui_info(torrent: &Path) -> Output {
     run_bounded(

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use humansize::{format_size, BINARY};
 
-use crate::protocol::metainfo::Metainfo;
+use crate::protocol::metainfo::{to_hex, Metainfo};
 use crate::protocol::text::shorten_to;
 
 /// Characters of a name, URL or path from the torrent printed on one line: real ones fit
@@ -26,8 +26,13 @@ pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
         "Piece length: {}",
         format_size(info.piece_length, BINARY)
     )?;
-    writeln!(out, "Pieces: {}", info.pieces.len())?;
+    writeln!(out, "Pieces: {}", info.num_pieces())?;
+    // The hash peers and trackers know it by (a v2-only torrent's is its v2 hash cut to 20
+    // bytes), then the whole v2 hash of a v2 or hybrid torrent.
     writeln!(out, "Info hash: {}", m.info_hash_hex())?;
+    if let Some(v2) = m.info_hash_v2 {
+        writeln!(out, "Info hash v2: {}", to_hex(&v2))?;
+    }
     writeln!(out, "Private: {}", if info.private { "yes" } else { "no" })?;
     if let Some(source) = &info.source {
         writeln!(out, "Source: {}", printable(source))?;

@@ -35,6 +35,7 @@ pub(crate) fn info(piece_length: u32, total: u64) -> Info {
         private: false,
         source: None,
         single_file: true,
+        v2: None,
     }
 }
 
@@ -132,6 +133,7 @@ impl TestTorrent {
 pub(crate) fn coordinator(t: &TestTorrent) -> Coordinator {
     let meta = Metainfo {
         info_hash: t.shared.info_hash,
+        info_hash_v2: None,
         info: (*t.shared.info).clone(),
         trackers: Vec::new(),
         comment: None,

@@ -17,6 +17,7 @@ use super::text::shorten;
 use sanitize::{Changes, Notes};
 
 pub use encode::{encode_torrent, hash_pieces};
+pub use v2::only::{V2Piece, V2Pieces};
 
 mod encode;
 pub mod file_tree;
@@ -89,11 +90,31 @@ pub struct Info {
     pub source: Option<String>,
     /// True when the torrent has `length` (single file) rather than `files`.
     pub single_file: bool,
+    /// A v2-only torrent's pieces, checked with SHA-256 trees instead of `pieces` (empty
+    /// then). A hybrid's pieces are checked by their v1 hashes and have none.
+    pub v2: Option<V2Pieces>,
 }
 
 impl Info {
     pub fn num_pieces(&self) -> u32 {
-        self.pieces.len() as u32
+        match &self.v2 {
+            Some(v2) => v2.pieces.len() as u32,
+            None => self.pieces.len() as u32,
+        }
+    }
+
+    /// Whether `bytes` are piece `index`, by the piece's own kind of hash.
+    pub fn piece_matches(&self, index: u32, bytes: &[u8]) -> bool {
+        match &self.v2 {
+            Some(v2) => v2
+                .pieces
+                .get(index as usize)
+                .is_some_and(|p| p.matches_bytes(bytes)),
+            None => self
+                .pieces
+                .get(index as usize)
+                .is_some_and(|h| *h == <[u8; 20]>::from(Sha1::digest(bytes))),
+        }
     }
 
     /// Piece and block layout. The parser guarantees a valid one; an `Info` built or edited by
@@ -122,6 +143,9 @@ impl Info {
 pub struct Metainfo {
     /// SHA-1 of the exact bytes of the `info` value as they stand in the file.
     pub info_hash: InfoHash,
+    /// The SHA-256 of the info of a v2 or hybrid torrent (BEP 52); `info_hash` is then its
+    /// first 20 bytes for a v2-only torrent, the v1 hash for a hybrid.
+    pub info_hash_v2: Option<[u8; 32]>,
     pub info: Info,
     /// Tracker tiers (BEP 12): `announce-list` when present, else `[[announce]]`.
     pub trackers: Vec<Vec<String>>,
@@ -171,7 +195,10 @@ impl Metainfo {
         let Some(info_bytes) = buf.get(span) else {
             return Err(BencodeError::UnexpectedEof(buf.len()).into());
         };
-        let info_hash: InfoHash = Sha1::digest(info_bytes).into();
+        let sha1: InfoHash = Sha1::digest(info_bytes).into();
+        // BEP 52: a v2 torrent is named by the SHA-256 of its info, and by that hash cut to
+        // 20 bytes where a v1 hash goes (handshakes, trackers, the DHT).
+        let v2_hash: [u8; 32] = sha2::Sha256::digest(info_bytes).into();
 
         let root: Value = serde_bencode::from_bytes(buf)
             .map_err(|e| MetainfoError::Bencode(BencodeError::Serde(e.to_string())))?;
@@ -182,7 +209,28 @@ impl Metainfo {
             .get(&b"info"[..])
             .ok_or_else(|| MetainfoError::Missing("info".into()))?;
         let info_dict = as_dict(info_value, "info")?;
-        let (info, padding_files) = parse_info(info_dict, &info_hash, &mut notes)?;
+        let v2_only = v2::is_v2_only(info_dict);
+        let has_v2 = info_dict.contains_key(&b"file tree"[..]);
+        let info_hash = if v2_only {
+            let mut short = [0; 20];
+            short.copy_from_slice(&v2_hash[..20]);
+            short
+        } else {
+            sha1
+        };
+        let (mut info, padding_files) = parse_info(info_dict, &info_hash, &mut notes)?;
+        if v2_only {
+            let (_, files) = v2::only::as_v1_files(info_dict, u64::from(info.piece_length))?;
+            let v2 = v2::only::piece_roots(&files, &root, u64::from(info.piece_length))?;
+            if v2.pieces.len() as u64 != u64::from(info.geometry().num_pieces()) {
+                return Err(MetainfoError::V2(format!(
+                    "its files make {} pieces, its hashes {}",
+                    info.geometry().num_pieces(),
+                    v2.pieces.len()
+                )));
+            }
+            info.v2 = Some(v2);
+        }
         if let Some(why) = v2::bad_piece_layers(info_dict, &root) {
             notes.push(format!(
                 "hybrid torrent whose v2 piece layers are wrong ({why}); ttui uses the v1 \
@@ -203,6 +251,7 @@ impl Metainfo {
         };
         Ok(Metainfo {
             info_hash,
+            info_hash_v2: has_v2.then_some(v2_hash),
             info,
             trackers,
             comment: text("comment"),
@@ -284,11 +333,9 @@ pub enum MetainfoError {
         length: usize,
         path: String,
     },
-    #[error(
-        "v2-only torrents (BEP 52) are not supported yet; a hybrid or v1 torrent of the same \
-         content works"
-    )]
-    V2Only,
+    /// A v2 part (BEP 52) that cannot be used, in one line.
+    #[error("v2 torrent: {0}")]
+    V2(String),
     #[error("`info` has both `length` and `files`")]
     BothLengthAndFiles,
     #[error("`info` has neither `length` nor `files`")]
@@ -404,24 +451,48 @@ fn parse_info(
     // Bounded by MAX_PIECE_LENGTH just above, so it fits.
     let piece_length = piece_length as u32;
 
-    if v2::is_v2_only(d) {
-        return Err(MetainfoError::V2Only);
-    }
-    let raw_pieces = as_bytes(required(d, "pieces", "info.pieces")?, "info.pieces")?;
-    if raw_pieces.len() % 20 != 0 {
-        return Err(MetainfoError::PiecesNotMultipleOf20(raw_pieces.len()));
-    }
-    let pieces: Vec<[u8; 20]> = raw_pieces
-        .chunks_exact(20)
-        .map(|c| {
-            let mut h = [0u8; 20];
-            h.copy_from_slice(c);
-            h
-        })
-        .collect();
+    let v2_only = v2::is_v2_only(d);
+    let pieces: Vec<[u8; 20]> = if v2_only {
+        Vec::new()
+    } else {
+        let raw_pieces = as_bytes(required(d, "pieces", "info.pieces")?, "info.pieces")?;
+        if raw_pieces.len() % 20 != 0 {
+            return Err(MetainfoError::PiecesNotMultipleOf20(raw_pieces.len()));
+        }
+        raw_pieces
+            .chunks_exact(20)
+            .map(|c| {
+                let mut h = [0u8; 20];
+                h.copy_from_slice(c);
+                h
+            })
+            .collect()
+    };
 
-    let (files, padding, single_file, v1_files) =
-        match (d.get(&b"length"[..]), d.get(&b"files"[..])) {
+    // A v2-only torrent's tree, as the v1 list a hybrid of it would have (with its pads).
+    let v2_files = if v2_only {
+        Some(v2::only::as_v1_files(d, u64::from(piece_length))?)
+    } else {
+        None
+    };
+    let (files, padding, single_file, v1_files) = match &v2_files {
+        // One file named as the torrent: a single-file torrent, as in v1.
+        Some((_, tree)) if tree.len() == 1 && tree[0].path == [raw_name.clone()] => {
+            let length = tree[0].length;
+            if length == 0 {
+                return Err(MetainfoError::EmptyTotal);
+            }
+            let mut entry = FileEntry::new(vec![name.clone()], length, 0);
+            if raw_name != name {
+                entry.source_path = Some(vec![raw_name.clone()]);
+            }
+            (vec![entry], Vec::new(), true, Vec::new())
+        }
+        Some((list, _)) => {
+            let parsed = files::parse_files(list, &name, &raw_name, notes)?;
+            (parsed.entries, parsed.padding, false, Vec::new())
+        }
+        None => match (d.get(&b"length"[..]), d.get(&b"files"[..])) {
             (Some(_), Some(_)) => return Err(MetainfoError::BothLengthAndFiles),
             (None, None) => return Err(MetainfoError::NeitherLengthNorFiles),
             (Some(len), None) => {
@@ -455,8 +526,9 @@ fn parse_info(
                     .collect();
                 (parsed.entries, parsed.padding, false, v1)
             }
-        };
-    if let Some(why) = v2::hybrid_mismatch(d, v1_files) {
+        },
+    };
+    if let Some(why) = v2::hybrid_mismatch(d, v1_files).filter(|_| !v2_only) {
         notes.push(format!(
             "hybrid torrent whose v1 and v2 parts disagree ({why}); ttui uses the v1 part, \
              other clients may refuse the torrent"
@@ -472,7 +544,8 @@ fn parse_info(
     }
     // A payload needing more than u32::MAX pieces has no geometry; no hash list matches it.
     let expected = Geometry::new(piece_length, total_length).map(|g| u64::from(g.num_pieces()));
-    if expected != Some(pieces.len() as u64) {
+    // A v2-only torrent's count is checked against its piece layers by the caller.
+    if expected != Some(pieces.len() as u64) && !v2_only {
         let expected = total_length.div_ceil(u64::from(piece_length));
         return Err(MetainfoError::PieceCountMismatch {
             found: pieces.len(),
@@ -503,6 +576,7 @@ fn parse_info(
         private,
         source,
         single_file,
+        v2: None,
     };
     Ok((info, padding))
 }

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::{hash_blocks, DiskError, Storage};
+use super::{DiskError, Storage};
 use crate::protocol::metainfo::Info;
 
 impl Storage {
@@ -59,7 +59,7 @@ impl Storage {
         cancel: &AtomicBool,
     ) -> Result<Vec<u32>, DiskError> {
         let count = self.geometry.num_pieces();
-        if info.pieces.len() != count as usize || info.geometry() != self.geometry {
+        if info.num_pieces() != count || info.geometry() != self.geometry {
             return Err(DiskError::Layout(
                 "a piece check called with a different torrent than Storage::open".into(),
             ));
@@ -110,8 +110,7 @@ impl Storage {
                             };
                             match self.read_piece(index, &mut buf) {
                                 Ok(()) => {
-                                    let expected = info.pieces.get(index as usize);
-                                    if expected == Some(&hash_blocks(&[&buf])) {
+                                    if info.piece_matches(index, &buf) {
                                         good.push(index);
                                     }
                                 }

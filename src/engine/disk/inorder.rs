@@ -8,12 +8,18 @@
 //! and at most `AHEAD_CAP` of those: past it they are written at once and read back later.
 //!
 //! Uses the `sha1` crate (already the crate's SHA-1, with its run-time SHA-NI backend): its
-//! state is a small `Clone` value, so one per piece in flight costs about 100 bytes.
+//! state is a small `Clone` value, so one per piece in flight costs about 100 bytes. A v2
+//! piece keeps the SHA-256 of each of its 16 KiB blocks until its end (32 bytes a block);
+//! `sha2` picks its SHA-NI backend at run time too.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use crate::protocol::merkle::{self, Hash};
+use crate::protocol::metainfo::{Info, V2Piece};
 
 /// Bytes of a piece that may wait here ahead of a gap. Past them, a block ahead of the gap is
 /// written at once and read back for its hash when the gap fills: a seeder that answers a
@@ -156,30 +162,135 @@ impl InOrder {
     }
 }
 
-/// The SHA-1 of a piece's prefix, fed in order by the writer.
+/// A piece's hash, fed its bytes in order by the writer: the SHA-1 of them all (v1), or the
+/// SHA-256 of each 16 KiB block of the file's bytes in it (v2, BEP 52), the leaves of a
+/// subtree whose root the piece must have.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PieceHash {
-    sha: Sha1,
+    kind: Kind,
     hashed: u64,
     /// A block of the piece could not be written: it is failed, whatever its hash.
     pub(crate) unwritten: bool,
 }
 
+#[derive(Debug, Clone)]
+enum Kind {
+    Sha1(Sha1),
+    /// `data`: the file's bytes in the piece; past them is alignment padding, not hashed.
+    /// `block` holds the bytes of the leaf being hashed (`in_block` of them).
+    Merkle {
+        leaves: Vec<Hash>,
+        block: Sha256,
+        in_block: usize,
+        data: u32,
+    },
+}
+
+impl Default for Kind {
+    fn default() -> Self {
+        Kind::Sha1(Sha1::default())
+    }
+}
+
+/// What a piece's hash is compared with: its SHA-1 from `pieces`, or its v2 root.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expected<'a> {
+    Sha1(Option<&'a [u8; 20]>),
+    Merkle(Option<&'a V2Piece>),
+}
+
+impl<'a> Expected<'a> {
+    pub(crate) fn of(info: &'a Info, index: u32) -> Self {
+        match &info.v2 {
+            Some(v2) => Expected::Merkle(v2.pieces.get(index as usize)),
+            None => Expected::Sha1(info.pieces.get(index as usize)),
+        }
+    }
+}
+
+impl<'a> From<Option<&'a [u8; 20]>> for Expected<'a> {
+    fn from(h: Option<&'a [u8; 20]>) -> Self {
+        Expected::Sha1(h)
+    }
+}
+
 impl PieceHash {
-    pub(crate) fn update(&mut self, data: &[u8]) {
-        self.sha.update(data);
-        self.hashed += data.len() as u64;
+    /// The hash state for a piece checked against `v2` (None: SHA-1).
+    pub(crate) fn new(v2: Option<&V2Piece>) -> PieceHash {
+        match v2 {
+            Some(p) => PieceHash {
+                kind: Kind::Merkle {
+                    leaves: Vec::with_capacity(p.leaves.min(1024) as usize),
+                    block: Sha256::default(),
+                    in_block: 0,
+                    data: p.data,
+                },
+                ..PieceHash::default()
+            },
+            None => PieceHash::default(),
+        }
     }
 
-    /// True when exactly `len` bytes were hashed and their digest is `expected`.
-    pub(crate) fn matches(self, len: u32, expected: Option<&[u8; 20]>) -> bool {
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        let start = self.hashed;
+        self.hashed += data.len() as u64;
+        match &mut self.kind {
+            Kind::Sha1(sha) => sha.update(data),
+            Kind::Merkle {
+                leaves,
+                block,
+                in_block,
+                data: end,
+            } => {
+                let keep = u64::from(*end).saturating_sub(start).min(data.len() as u64);
+                let mut rest = data.get(..keep as usize).unwrap_or(data);
+                while !rest.is_empty() {
+                    let room = LEAF - *in_block;
+                    let (now, later) = rest.split_at(room.min(rest.len()));
+                    block.update(now);
+                    *in_block += now.len();
+                    if *in_block == LEAF {
+                        leaves.push(block.finalize_reset().into());
+                        *in_block = 0;
+                    }
+                    rest = later;
+                }
+            }
+        }
+    }
+
+    /// True when exactly `len` bytes were hashed and they are the expected piece.
+    pub(crate) fn matches<'a>(self, len: u32, expected: impl Into<Expected<'a>>) -> bool {
         if self.hashed != u64::from(len) {
             return false;
         }
-        let digest: [u8; 20] = self.sha.finalize().into();
-        expected == Some(&digest)
+        match (self.kind, expected.into()) {
+            (Kind::Sha1(sha), Expected::Sha1(want)) => {
+                let digest: [u8; 20] = sha.finalize().into();
+                want == Some(&digest)
+            }
+            (
+                Kind::Merkle {
+                    mut leaves,
+                    block,
+                    in_block,
+                    ..
+                },
+                Expected::Merkle(Some(want)),
+            ) => {
+                if in_block > 0 {
+                    leaves.push(block.finalize().into());
+                }
+                want.matches(&leaves)
+            }
+            // Hashed one way, expected another: a bug, never a match.
+            _ => false,
+        }
     }
 }
+
+/// A v2 leaf: 16 KiB of a file.
+const LEAF: usize = merkle::BLOCK as usize;
 
 #[cfg(test)]
 mod tests;

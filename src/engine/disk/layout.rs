@@ -40,10 +40,10 @@ pub(super) fn check_layout(info: &Info) -> Result<Geometry, DiskError> {
             info.total_length
         )));
     }
-    if info.pieces.len() as u64 != u64::from(geometry.num_pieces()) {
+    if info.num_pieces() != geometry.num_pieces() {
         return Err(DiskError::Layout(format!(
             "{} piece hashes for {} pieces",
-            info.pieces.len(),
+            info.num_pieces(),
             geometry.num_pieces()
         )));
     }

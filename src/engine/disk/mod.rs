@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+#[cfg(test)]
 use sha1::{Digest, Sha1};
 
 use crate::protocol::geometry::Geometry;
@@ -105,6 +106,7 @@ impl DiskError {
 ///
 /// sha1 0.10 picks its SHA-NI backend at run time (cpufeatures, `sha`+`sse4.1` cpuid check in
 /// `compress/x86.rs`), so no crate feature or `target-cpu` flag is needed for the fast path.
+#[cfg(test)]
 pub(crate) fn hash_blocks(blocks: &[impl AsRef<[u8]>]) -> [u8; 20] {
     let mut hasher = Sha1::new();
     for block in blocks {

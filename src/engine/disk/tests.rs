@@ -36,6 +36,7 @@ pub(super) fn info_of(entries: Vec<FileEntry>, piece_length: u32, data: &[u8]) -
         private: false,
         source: None,
         single_file: false,
+        v2: None,
     }
 }
 

@@ -13,6 +13,7 @@ use crate::engine::disk::backlog::WriteBacklog;
 use crate::engine::disk::inorder::{InOrder, Job, PieceHash};
 use crate::engine::torrent::picker::{self, Picker};
 use crate::protocol::geometry::BlockRef;
+use crate::protocol::metainfo::V2Pieces;
 
 /// Queued bytes of a piece that wake its writer. Below it blocks wait for more, so a job on
 /// the disk pool covers many blocks (each start costs the pool a thread wake-up and the
@@ -101,6 +102,8 @@ pub(crate) struct Download {
     /// The session's budget; woken when `lagging` falls back to `LAG_BYTES` too, for the
     /// connections held back.
     backlog: Arc<WriteBacklog>,
+    /// A v2-only torrent's piece roots: its pieces are hashed as SHA-256 trees.
+    v2: Option<V2Pieces>,
 }
 
 impl Download {
@@ -114,7 +117,14 @@ impl Download {
             writers: 0,
             written: 0,
             backlog,
+            v2: None,
         }
+    }
+
+    /// Hashes the pieces as v2's SHA-256 trees against these roots.
+    pub(crate) fn with_v2(mut self, v2: Option<V2Pieces>) -> Self {
+        self.v2 = v2;
+        self
     }
 
     /// The writers' backlog as the Snapshot shows it: bytes queued for running writers,
@@ -137,7 +147,11 @@ impl Download {
             queued: 0,
             taken: 0,
             finish: None,
-            hash: PieceHash::default(),
+            hash: PieceHash::new(
+                self.v2
+                    .as_ref()
+                    .and_then(|v| v.pieces.get(r.index as usize)),
+            ),
             writing: false,
         });
         let before = f.queued;

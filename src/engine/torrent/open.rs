@@ -332,7 +332,7 @@ fn shared_state(
             ip_filter: Arc::clone(&ctx.ip_filter),
             proxy: ctx.proxy.clone(),
         },
-        Download::new(picker, ctx.pool.backlog()),
+        Download::new(picker, ctx.pool.backlog()).with_v2(info.v2.clone()),
         Arc::clone(&ctx.pool),
         events,
     )

@@ -11,7 +11,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::engine::disk::inorder::{Job, PieceHash};
+use crate::engine::disk::inorder::{Expected, Job, PieceHash};
 use crate::engine::torrent::download::Take;
 use crate::engine::torrent::shared::{Event, Shared};
 
@@ -137,7 +137,7 @@ const RUN_BLOCKS: usize = 32;
 
 fn finish(shared: &Shared, index: u32, hash: PieceHash, contributors: Vec<u64>) {
     let len = shared.storage.piece_len(index).unwrap_or(0);
-    let ok = hash.matches(len, shared.info.pieces.get(index as usize));
+    let ok = hash.matches(len, Expected::of(&shared.info, index));
     if ok {
         shared.download().picker.piece_verified(index);
         // No receiver only means no connection right now; a later one starts from the

@@ -1,6 +1,6 @@
-//! BEP 52 in a torrent ttui reads as v1: a v2-only torrent is refused with a message that
-//! says so, and a hybrid whose v2 `file tree` disagrees with its v1 file list is noted,
-//! since other clients (libtorrent) refuse it and ttui only checks the v1 pieces.
+//! BEP 52: a v2-only torrent is read through `only.rs`; a hybrid whose v2 `file tree`
+//! disagrees with its v1 file list is noted, since other clients (libtorrent) refuse it and
+//! ttui checks a hybrid's v1 pieces.
 
 use serde_bencode::value::Value;
 
@@ -8,6 +8,8 @@ use super::file_tree::parse_file_tree;
 use super::Dict;
 use crate::protocol::merkle::{self, Hash};
 use crate::protocol::text::shorten;
+
+pub(super) mod only;
 
 /// True when `info` is BEP 52 only: no v1 `pieces`, and a `file tree` or `meta version` 2.
 pub(super) fn is_v2_only(info: &Dict) -> bool {

@@ -20,6 +20,7 @@ fn info(paths: &[&str]) -> Info {
         private: false,
         source: None,
         single_file: paths.len() == 1 && !paths[0].contains('/'),
+        v2: None,
     }
 }
 

@@ -233,3 +233,34 @@ fn a_duplicate_of_a_block_written_ahead_is_ignored() {
     assert_eq!(released, vec![0, B, 2 * B]);
     assert!(hash.matches(3 * B, Some(&digest(&p))));
 }
+
+#[test]
+fn a_v2_piece_hashes_its_files_bytes_as_a_tree_and_skips_the_padding() {
+    use crate::protocol::merkle;
+    use crate::protocol::metainfo::V2Piece;
+    // 40,000 bytes of a file at the end of a 64 KiB piece: three leaves, the last partial,
+    // and 25,536 bytes of alignment padding after them that no leaf covers.
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    let leaves: Vec<merkle::Hash> = data.chunks(16_384).map(merkle::leaf).collect();
+    let want = V2Piece {
+        hash: merkle::root(&leaves, 4, [0; 32]),
+        data: 40_000,
+        leaves: 4,
+    };
+    let mut piece = data.clone();
+    piece.resize(65_536, 0);
+    assert!(want.matches_bytes(&piece));
+    let mut hash = PieceHash::new(Some(&want));
+    // Fed in pieces that do not fall on leaf boundaries, padding included.
+    for chunk in piece.chunks(10_000) {
+        hash.update(chunk);
+    }
+    assert!(hash.clone().matches(65_536, Expected::Merkle(Some(&want))));
+    assert!(!hash.clone().matches(65_535, Expected::Merkle(Some(&want))));
+    assert!(!hash.matches(65_536, Expected::Sha1(None)), "hashed as v2");
+    // One byte of the file changed: no match.
+    let mut bad = PieceHash::new(Some(&want));
+    piece[39_999] ^= 1;
+    bad.update(&piece);
+    assert!(!bad.matches(65_536, Expected::Merkle(Some(&want))));
+}

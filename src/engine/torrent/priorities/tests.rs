@@ -25,6 +25,7 @@ fn info(lengths: &[u64], piece: u32) -> Info {
         private: false,
         source: None,
         single_file: false,
+        v2: None,
     }
 }
 

@@ -251,6 +251,7 @@ mod tests {
             private: false,
             source: None,
             single_file: single,
+            v2: None,
         }
     }
 

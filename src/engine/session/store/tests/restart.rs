@@ -38,6 +38,7 @@ fn info_of(lengths: &[u64], padding: &[usize], data: Option<&[u8]>) -> Info {
         private: false,
         source: None,
         single_file: false,
+        v2: None,
     }
 }
 

@@ -1,0 +1,193 @@
+//! A v2-only torrent (BEP 52) as the one description of files and pieces every torrent has.
+//!
+//! BEP 52 starts every file at a piece boundary. ttui describes that as a hybrid does: the
+//! files of the `file tree` in order, with a BEP 47 pad file before each file that would
+//! otherwise start inside a piece. The pads are never written (as a hybrid's are not), so the
+//! download, the picker, the disk and the peers see the same geometry a hybrid of the same
+//! content has. What differs is the check: each piece is the root of its file's SHA-256
+//! subtree (`V2Piece`), taken from `piece layers`, or the file's `pieces root` when the file
+//! fits in one piece.
+
+use serde_bencode::value::Value;
+
+use super::super::file_tree::{parse_file_tree, TreeFile};
+use super::super::{Dict, MetainfoError};
+use crate::protocol::merkle::{self, Hash};
+use crate::protocol::text::shorten;
+
+/// What one piece of a v2 torrent is checked against. Every piece lies in one file: the
+/// first `data` bytes are the file's, the rest (in the last piece of a file) alignment
+/// padding that is never hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V2Piece {
+    /// The root of the piece's subtree: its entry in the file's piece layer, or the file's
+    /// `pieces root` when the file fits in one piece.
+    pub hash: Hash,
+    /// The file's bytes in this piece.
+    pub data: u32,
+    /// Leaves (16 KiB blocks) the subtree spans, a power of two: the piece's for a file of
+    /// several pieces, the file's own (rounded up) for a file of one.
+    pub leaves: u32,
+}
+
+impl V2Piece {
+    /// Whether `leaves` (the hashes of the piece's blocks, the last one of the file's bytes
+    /// only) hash up to this piece's root, the missing leaves being zero (BEP 52).
+    pub fn matches(&self, leaves: &[Hash]) -> bool {
+        leaves.len() <= self.leaves as usize
+            && merkle::root(leaves, self.leaves as usize, [0; 32]) == self.hash
+    }
+
+    /// Whether `bytes`, the whole piece as the engine lays it out (padding included), is this
+    /// piece.
+    pub fn matches_bytes(&self, bytes: &[u8]) -> bool {
+        let Some(data) = bytes.get(..self.data as usize) else {
+            return false;
+        };
+        let leaves: Vec<Hash> = data
+            .chunks(merkle::BLOCK as usize)
+            .map(merkle::leaf)
+            .collect();
+        self.matches(&leaves)
+    }
+}
+
+/// The v2 side of a v2-only torrent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V2Pieces {
+    /// What every piece is checked against, by piece index.
+    pub pieces: Vec<V2Piece>,
+}
+
+/// The `file tree` as the v1 `files` list a hybrid of the same content has: pad files
+/// (`attr` "p", path `.pad/N`) before every non-empty file that would start inside a piece.
+/// `files::parse_files` then makes paths safe and notes what it changed, once for both kinds.
+/// Returns the list and the tree's files, or the file of a single-file torrent alone.
+pub(in crate::protocol::metainfo) fn as_v1_files(
+    info: &Dict,
+    piece_length: u64,
+) -> Result<(Vec<Value>, Vec<TreeFile>), MetainfoError> {
+    let tree = info
+        .get(&b"file tree"[..])
+        .ok_or_else(|| MetainfoError::Missing("info.file tree".into()))?;
+    let files = parse_file_tree(tree).map_err(|e| MetainfoError::V2(e.to_string()))?;
+    let mut list = Vec::with_capacity(files.len() * 2);
+    let mut offset = 0u64;
+    for f in &files {
+        let into = offset % piece_length;
+        if f.length > 0 && into != 0 {
+            let pad = piece_length - into;
+            list.push(entry(
+                pad,
+                vec![b".pad".to_vec(), pad.to_string().into_bytes()],
+                "p",
+            ));
+            offset += pad;
+        }
+        // A link has no data in v2; ttui makes no links, so it is an empty file here.
+        let attr: String = f.attr.chars().filter(|c| *c != 'l' && *c != 'p').collect();
+        let path = f.path.iter().map(|p| p.as_bytes().to_vec()).collect();
+        list.push(entry(f.length, path, &attr));
+        offset = offset
+            .checked_add(f.length)
+            .ok_or(MetainfoError::TotalOverflow)?;
+    }
+    Ok((list, files))
+}
+
+fn entry(length: u64, path: Vec<Vec<u8>>, attr: &str) -> Value {
+    let mut d = Dict::new();
+    d.insert(
+        b"length".to_vec(),
+        Value::Int(i64::try_from(length).unwrap_or(i64::MAX)),
+    );
+    d.insert(
+        b"path".to_vec(),
+        Value::List(path.into_iter().map(Value::Bytes).collect()),
+    );
+    if !attr.is_empty() {
+        d.insert(b"attr".to_vec(), Value::Bytes(attr.as_bytes().to_vec()));
+    }
+    Value::Dict(d)
+}
+
+/// Each piece's root, from the files' `pieces root`s and the torrent's `piece layers`. A
+/// file of more than one piece needs its layer, and the layer must hash to the file's root:
+/// libtorrent refuses a torrent whose layers do not, and so does ttui. (A magnet would get
+/// the layers from peers; ttui does not ask for them yet.)
+pub(in crate::protocol::metainfo) fn piece_roots(
+    files: &[TreeFile],
+    root: &Dict,
+    piece_length: u64,
+) -> Result<V2Pieces, MetainfoError> {
+    let layers = match root.get(&b"piece layers"[..]) {
+        Some(Value::Dict(d)) => Some(d),
+        Some(_) => {
+            return Err(MetainfoError::V2(
+                "`piece layers` is not a dictionary".into(),
+            ))
+        }
+        None => None,
+    };
+    let per = merkle::blocks_per_piece(piece_length);
+    let mut pieces = Vec::new();
+    for f in files {
+        let (Some(file_root), true) = (f.pieces_root, f.length > 0) else {
+            continue;
+        };
+        let path = f.path.join("/");
+        let want = merkle::layer_len(f.length, piece_length);
+        if want == 0 {
+            let leaves = f.length.div_ceil(merkle::BLOCK).next_power_of_two();
+            pieces.push(V2Piece {
+                hash: file_root,
+                data: f.length as u32,
+                leaves: u32::try_from(leaves).unwrap_or(u32::MAX),
+            });
+            continue;
+        }
+        let layer = match layers.and_then(|l| l.get(&file_root[..])) {
+            Some(Value::Bytes(b)) => b,
+            Some(_) => {
+                return Err(MetainfoError::V2(format!(
+                    "the piece layer of {:?} is not a string",
+                    shorten(&path)
+                )))
+            }
+            None => {
+                return Err(MetainfoError::V2(format!(
+                    "no piece layer for {:?} (ttui cannot fetch one from peers yet)",
+                    shorten(&path)
+                )))
+            }
+        };
+        if layer.len() as u64 != want * 32 {
+            return Err(MetainfoError::V2(format!(
+                "the piece layer of {:?} holds {} bytes, its {} bytes need {}",
+                shorten(&path),
+                layer.len(),
+                f.length,
+                want * 32
+            )));
+        }
+        let hashes: Vec<Hash> = layer
+            .chunks_exact(32)
+            .filter_map(|c| Hash::try_from(c).ok())
+            .collect();
+        if merkle::root_from_layer(&hashes, piece_length) != file_root {
+            return Err(MetainfoError::V2(format!(
+                "the piece layer of {:?} does not hash to its `pieces root`",
+                shorten(&path)
+            )));
+        }
+        for (j, hash) in hashes.into_iter().enumerate() {
+            let start = j as u64 * piece_length;
+            pieces.push(V2Piece {
+                hash,
+                data: (f.length - start).min(piece_length) as u32,
+                leaves: per as u32,
+            });
+        }
+    }
+    Ok(V2Pieces { pieces })
+}
