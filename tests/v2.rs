@@ -139,7 +139,7 @@ fn a_v2_only_folder_downloads_from_libtorrent() {
     let content = folder(tmp.path());
     let (torrent, v2) = lt_make(&content, 65_536, &tmp.path().join("v2set.torrent"));
     let out = tmp.path().join("out");
-    download_from_libtorrent(&torrent, &v2, &content.parent().unwrap(), &out);
+    download_from_libtorrent(&torrent, &v2, content.parent().unwrap(), &out);
     assert_same_tree(&content, &out.join("v2set"));
 }
 

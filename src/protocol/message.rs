@@ -290,7 +290,7 @@ impl Decoder for MessageCodec {
             }
             HASHES_ID => {
                 let hashes_len = (plen as usize).saturating_sub(1 + HEAD_LEN);
-                if (plen as usize) < 1 + HEAD_LEN || hashes_len % 32 != 0 {
+                if (plen as usize) < 1 + HEAD_LEN || !hashes_len.is_multiple_of(32) {
                     return Err(WireError::BadLength {
                         name: "hashes",
                         len: plen,
