@@ -178,7 +178,7 @@ fn a_conflict_gives_another_port_which_is_published_and_announced() {
     let port = free_port();
     let taken = port.to_string();
     let igd = Igd::start(&env, "127.0.0.7", &["--version", "1", "--taken", &taken]);
-    let (d, id) = upnp_daemon(&env, &igd, port, &[]);
+    let (d, id) = upnp_daemon(&env, &igd, port, &["--port-mapping-lease", "4s"]);
     let s = wait_status(&env, &id, "both mappings", mapped);
     assert_eq!(s["protocol"], "UPnP IGD1", "{s}");
     let next = u64::from(port) + 1;
@@ -192,6 +192,15 @@ fn a_conflict_gives_another_port_which_is_published_and_announced() {
         "{s}"
     );
     assert!(igd.requests(&["-> 718 ConflictInMappingEntry"]) >= 2);
+    // A renewal (every 2 s) asks the port granted again, and the note stays.
+    let renewals =
+        |n: u64| igd.requests(&["AddPortMapping", &format!("ExternalPort={n}"), "-> ok"]);
+    let start = Instant::now();
+    while renewals(next) < 4 {
+        assert!(start.elapsed() < WAIT, "{}", igd.proc.stdout_text());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(status(&env, &id), s, "the renewals change nothing");
     assert_eq!(announced_port(&env), Some(next), "{s}");
     assert!(d.term().success());
     assert_eq!(

@@ -14,7 +14,7 @@ pub(super) fn failed(m: &PortMappingStatus) -> Option<Finding> {
         Check::Reachability,
         Verdict::Warning,
         format!("port mapping failed: {error}"),
-        Some("forward the port on your router by hand, or enable NAT-PMP/PCP on it"),
+        Some("forward the port on your router by hand, or enable UPnP or NAT-PMP/PCP on it"),
     ))
 }
 

@@ -53,11 +53,7 @@ pub(crate) enum UpnpError {
 pub(crate) struct Held {
     pub(crate) proto: Proto,
     pub(crate) port: MappedPort,
-}
-
-/// A mapping made, and what the router did other than asked, when it did.
-pub(crate) struct Granted {
-    pub(crate) held: Held,
+    /// Why the external port is not the one first asked (a conflict), kept while it holds.
     pub(crate) note: Option<String>,
 }
 
@@ -152,7 +148,7 @@ impl Igd {
         internal: u16,
         prev: Option<&Held>,
         lease: u32,
-    ) -> Result<Granted, UpnpError> {
+    ) -> Result<Held, UpnpError> {
         let first = prev.map_or(internal, |h| h.port.external);
         let mut external = first;
         let mut conflicts = 0u16;
@@ -194,22 +190,23 @@ impl Igd {
             match answer {
                 Ok(reserved) => {
                     let granted = reserved.unwrap_or(external);
-                    let note = (granted != first).then(|| {
-                        format!(
-                            "UPnP error {} (ConflictInMappingEntry) from {}: mapped {granted} instead of {first}",
-                            soap::CONFLICT,
-                            self.host
-                        )
-                    });
+                    // A renewal of a port taken after a conflict keeps the conflict's note.
+                    let note = match prev {
+                        Some(h) if granted == first => h.note.clone(),
+                        _ => (granted != first).then(|| {
+                            format!(
+                                "UPnP error {} (ConflictInMappingEntry) from {}: mapped {granted} instead of {first}",
+                                soap::CONFLICT,
+                                self.host
+                            )
+                        }),
+                    };
                     let port = MappedPort {
                         internal,
                         external: granted,
                         lifetime: lease,
                     };
-                    return Ok(Granted {
-                        held: Held { proto, port },
-                        note,
-                    });
+                    return Ok(Held { proto, port, note });
                 }
                 Err(soap::SoapError::Upnp { code, .. })
                     if code == soap::ONLY_PERMANENT_LEASES && !self.permanent_only =>

@@ -173,11 +173,11 @@ impl Upnp {
             let g = igd
                 .map(proto, want.port, prev.map(|i| &held[i]), want.lease())
                 .await?;
-            got.add(proto, &g.held.port);
-            got.note = got.note.or(g.note);
+            got.add(proto, &g.port);
+            got.note = got.note.or_else(|| g.note.clone());
             match prev {
-                Some(i) => held[i] = g.held,
-                None => held.push(g.held),
+                Some(i) => held[i] = g,
+                None => held.push(g),
             }
         }
         Ok(got)
