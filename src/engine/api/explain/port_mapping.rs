@@ -68,4 +68,21 @@ mod tests {
             f.evidence
         );
     }
+
+    #[test]
+    fn a_upnp_refusal_reads_as_one_line() {
+        let m = PortMappingStatus {
+            error: Some("UPnP error 606 (Action not authorized) from 127.0.0.6:5000".into()),
+            ..Default::default()
+        };
+        let f = failed(&m).unwrap();
+        assert_eq!(
+            f.evidence,
+            "port mapping failed: UPnP error 606 (Action not authorized) from 127.0.0.6:5000"
+        );
+        assert!(
+            f.advice.as_deref().is_some_and(|h| h.contains("UPnP")),
+            "{f:?}"
+        );
+    }
 }

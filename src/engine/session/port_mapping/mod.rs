@@ -189,7 +189,7 @@ impl Job {
     /// published at once and wins; the other's mappings, if it makes them, are removed.
     async fn race(&self, pmp: &mut Pmp, upnp: &mut Upnp) -> Result<(Way, u32), MapError> {
         let want = &self.want;
-        let mut winner: Option<(Way, u32)> = None;
+        let mut winner: Option<(Way, &'static str, u32)> = None;
         let (mut a, mut b) = (None, None);
         {
             let fa = async {
@@ -215,20 +215,20 @@ impl Job {
                 for (way, r) in [(Way::Pmp, &a), (Way::Upnp, &b)] {
                     if let (None, Some(Some(Ok(m)))) = (winner, r) {
                         self.publish(m);
-                        winner = Some((way, m.lifetime));
+                        winner = Some((way, m.protocol, m.lifetime));
                     }
                 }
             }
         }
         let (a, b) = (a.flatten(), b.flatten());
         match winner {
-            Some((way, lifetime)) => {
+            Some((way, protocol, lifetime)) => {
                 for e in [&a, &b]
                     .into_iter()
                     .flatten()
                     .filter_map(|r| r.as_ref().err())
                 {
-                    tracing::info!("port mapping: {e} (mapped by {way:?} instead)");
+                    tracing::info!("port mapping: {e} (mapped by {protocol} instead)");
                 }
                 match (way, &a, &b) {
                     (Way::Upnp, Some(Ok(_)), _) => pmp.release().await,
@@ -240,6 +240,7 @@ impl Job {
             None => Err(match (a, b) {
                 (Some(Err(x)), Some(Err(y))) => MapError::Both(Box::new(x), Box::new(y)),
                 (Some(Err(e)), _) | (_, Some(Err(e))) => e,
+                // Neither way on: the settings never say so (the CLI turns mapping off).
                 _ => MapError::NoGateway,
             }),
         }
