@@ -89,6 +89,8 @@ pub struct Config {
     /// `false` is `--no-port-mapping`.
     pub port_mapping: Option<bool>,
     pub port_mapping_gateway: Option<std::net::SocketAddr>,
+    #[serde(default, deserialize_with = "igd_url")]
+    pub port_mapping_igd: Option<String>,
     #[serde(default, deserialize_with = "duration_text")]
     pub port_mapping_lease: Option<std::time::Duration>,
     /// The Transmission RPC (`[rpc]`, or `rpc.listen = ...`).
@@ -142,6 +144,14 @@ pub struct RpcConfig {
 fn duration_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
     let s = String::deserialize(d)?;
     crate::engine::api::parse_duration(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// `--port-mapping-igd`'s URL, checked as the flag is.
+fn igd_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::engine::api::parse_igd_url(&s)
         .map(Some)
         .map_err(serde::de::Error::custom)
 }
@@ -462,6 +472,9 @@ pub(crate) fn apply(
         !v);
     take!(port_mapping_gateway, "port_mapping_gateway", |v| args
         .port_mapping_gateway =
+        Some(v));
+    take!(port_mapping_igd, "port_mapping_igd", |v| args
+        .port_mapping_igd =
         Some(v));
     take!(port_mapping_lease, "port_mapping_lease", |v| args
         .port_mapping_lease =

@@ -64,6 +64,10 @@ fn config_shows_each_value_and_where_it_came_from() {
     assert_eq!(row(&s, "bind")[1..], ["0.0.0.0", "default"]);
     assert_eq!(row(&s, "port_mapping")[1..], ["on", "default"]);
     assert_eq!(row(&s, "port_mapping_lease")[1..], ["2h", "default"]);
+    assert_eq!(
+        row(&s, "port_mapping_igd")[1..],
+        ["(found", "by", "SSDP)", "default"]
+    );
     assert!(
         s.contains(&format!("config file      {}", file.display())),
         "{s}"

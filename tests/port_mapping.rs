@@ -5,6 +5,8 @@
 //! survives the server going away (the status says so, the daemon keeps running), and
 //! removes its mappings at a clean exit.
 //!
+//! UPnP IGD (`--port-mapping-igd URL`) is in `port_mapping/upnp.rs`.
+//!
 //! The server is `tests/port_mapping/pmp_server.py`, not Debian's miniupnpd: miniupnpd 2.3.1
 //! will not forward with a reserved (127/8) address on its external interface, and the test
 //! namespace holds only loopback-range addresses (the script's header says more).
@@ -19,6 +21,9 @@ mod kit;
 #[allow(dead_code)]
 #[path = "session/payload.rs"]
 mod payload;
+mod prereq;
+#[path = "port_mapping/upnp.rs"]
+mod upnp;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -73,11 +78,17 @@ impl Server {
 
 /// A daemon that maps through `gateway`, with a torrent added so `show --json` has one.
 fn daemon(env: &Env, gateway: &str, port: u16, extra: &[&str]) -> (Daemon, String) {
+    let gateway = format!("{gateway}:5351");
+    let mut args = vec!["--port-mapping-gateway", &gateway];
+    args.extend(extra);
+    mapping_daemon(env, port, &args)
+}
+
+/// A daemon listening on `port` with the port-mapping flags `mapping`, and a torrent.
+fn mapping_daemon(env: &Env, port: u16, mapping: &[&str]) -> (Daemon, String) {
     let mut args: Vec<String> = [
         "--port",
         &port.to_string(),
-        "--port-mapping-gateway",
-        &format!("{gateway}:5351"),
         // A DHT (toward a loopback address that answers nothing) so the UDP port is bound.
         "--dht-bootstrap",
         "127.0.0.1:9",
@@ -85,7 +96,7 @@ fn daemon(env: &Env, gateway: &str, port: u16, extra: &[&str]) -> (Daemon, Strin
     .iter()
     .map(|s| s.to_string())
     .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(mapping.iter().map(|s| s.to_string()));
     let d = Daemon::start(env, "portmap", &args);
     let p = Payload::make(
         &env.root.path().join("data"),

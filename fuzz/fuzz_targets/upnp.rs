@@ -12,10 +12,18 @@ fuzz_target!(|data: &[u8]| {
         // The control URL never leaves the description's host.
         assert!(igd.control_url.starts_with("http://127.0.0.7:5000/"));
     }
-    for action in ["AddPortMapping", "DeletePortMapping", "GetExternalIPAddress"] {
+    for action in [
+        "AddPortMapping",
+        "AddAnyPortMapping",
+        "DeletePortMapping",
+        "GetExternalIPAddress",
+    ] {
         if let Err(e) = soap::parse_reply(data, action) {
             assert!(e.to_string().chars().count() < 300, "{e}");
         }
     }
     let _ = soap::parse_external_ip(data);
+    if let Ok(p) = soap::parse_reserved_port(data) {
+        assert_ne!(p, 0);
+    }
 });

@@ -165,12 +165,15 @@ pub(crate) struct DownloadArgs {
     /// all while the proxy is down.
     #[arg(long)]
     pub proxy_only: bool,
-    /// Do not ask the router to forward the listen port (NAT-PMP, PCP).
+    /// Do not ask the router to forward the listen port (PCP, NAT-PMP, UPnP IGD).
     #[arg(long)]
     pub no_port_mapping: bool,
     /// The NAT-PMP/PCP server to ask, instead of the default route's gateway on port 5351.
     #[arg(long, value_name = "ADDR:PORT")]
     pub port_mapping_gateway: Option<SocketAddr>,
+    /// The UPnP IGD's description URL to ask, instead of one an SSDP search finds.
+    #[arg(long, value_name = "URL", value_parser = crate::engine::api::parse_igd_url)]
+    pub port_mapping_igd: Option<String>,
     /// The lease to ask the router for (the mapping is renewed at half of what it grants).
     #[arg(long, value_name = "DURATION", default_value = "2h",
           value_parser = crate::engine::api::parse_duration)]

@@ -52,7 +52,7 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
 }
 
 /// What port mapping asks, or None when it is off. Under `TTUI_NO_PUBLIC_ROUTERS` no router
-/// is looked for: only a `--port-mapping-gateway` on loopback is asked.
+/// is looked for: only a `--port-mapping-gateway` or `--port-mapping-igd` on loopback is asked.
 fn port_mapping(args: &DownloadArgs) -> Option<crate::engine::api::PortMapSettings> {
     // Under --proxy-only nothing listens and nothing leaves but through the proxy, the
     // router included.
@@ -60,15 +60,22 @@ fn port_mapping(args: &DownloadArgs) -> Option<crate::engine::api::PortMapSettin
         return None;
     }
     let tests = std::env::var_os(NO_PUBLIC_ROUTERS_ENV).is_some();
-    if tests
-        && !args
-            .port_mapping_gateway
-            .is_some_and(|g| g.ip().is_loopback())
-    {
+    // Under tests only what is named on loopback is asked, and nothing else is looked for
+    // (no default route's gateway, no SSDP multicast).
+    let loopback = |is_loopback: bool| !tests || is_loopback;
+    let gateway = args
+        .port_mapping_gateway
+        .filter(|g| loopback(g.ip().is_loopback()));
+    let igd = args
+        .port_mapping_igd
+        .clone()
+        .filter(|u| loopback(crate::engine::api::igd_is_loopback(u)));
+    if tests && gateway.is_none() && igd.is_none() {
         return None;
     }
     Some(crate::engine::api::PortMapSettings {
-        gateway: args.port_mapping_gateway,
+        gateway,
+        igd,
         discover: !tests,
         lease: args.port_mapping_lease,
     })

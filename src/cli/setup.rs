@@ -108,6 +108,10 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "port_mapping_gateway" => args
             .port_mapping_gateway
             .map_or("(default route's)".into(), |g| g.to_string()),
+        "port_mapping_igd" => args
+            .port_mapping_igd
+            .clone()
+            .unwrap_or_else(|| "(found by SSDP)".into()),
         "port_mapping_lease" => flag_text(args.port_mapping_lease),
         "on_complete" => path(&args.on_complete),
         "on_complete_timeout" => flag_text(args.on_complete_timeout),

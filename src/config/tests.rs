@@ -151,6 +151,15 @@ fn the_port_mapping_keys_are_read_like_their_flags() {
     apply(&parsed("port_mapping = true\n").unwrap(), &mut args, &m);
     assert!(args.no_port_mapping, "the flag beats the file");
     assert!(parsed("port_mapping_gateway = \"router\"\n").is_err());
+    let (mut args, m) = daemon(&[]);
+    let url = "http://127.0.0.6:5000/rootDesc.xml";
+    apply(
+        &parsed(&format!("port_mapping_igd = \"{url}\"\n")).unwrap(),
+        &mut args,
+        &m,
+    );
+    assert_eq!(args.port_mapping_igd.as_deref(), Some(url));
+    assert!(parsed("port_mapping_igd = \"ftp://router/\"\n").is_err());
 }
 
 #[test]
@@ -170,8 +179,8 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(origin("bind"), Origin::Default);
     assert_eq!(
         origins.len(),
-        28 + 3 + 6 + 6,
-        "every key has an origin (3 of port mapping, 6 rate keys, 6 of [rpc])"
+        28 + 4 + 6 + 6,
+        "every key has an origin (4 of port mapping, 6 rate keys, 6 of [rpc])"
     );
 }
 

@@ -29,7 +29,9 @@ pub use options::{
 };
 mod proxy;
 pub use peers::{ChokeFlags, PeerEnd, PeerRow, PeerSource, PeerStage};
-pub use port_mapping::{MappedPort, PortMapSettings, PortMappingStatus, DEFAULT_LEASE};
+pub use port_mapping::{
+    igd_is_loopback, parse_igd_url, MappedPort, PortMapSettings, PortMappingStatus, DEFAULT_LEASE,
+};
 mod rename;
 mod session;
 mod settings;

@@ -9,7 +9,7 @@
 //! writer and serde layers would be more code here for nothing. Every input is capped in size
 //! before it is parsed.
 //!
-//! Not wired into the session yet: the port mapper speaks NAT-PMP and PCP only.
+//! The session's port mapper speaks it (`engine/session/port_mapping/upnp.rs`).
 
 pub mod description;
 pub mod soap;

@@ -10,6 +10,8 @@ use thiserror::Error;
 pub const MAX_REPLY: usize = 16 << 10;
 /// `ConflictInMappingEntry`: the external port is mapped to another client.
 pub const CONFLICT: u32 = 718;
+/// `OnlyPermanentLeasesSupported`: an IGD v1 router that takes only a lease of 0.
+pub const ONLY_PERMANENT_LEASES: u32 = 725;
 const MAX_ERROR_TEXT: usize = 120;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -24,6 +26,8 @@ pub enum SoapError {
     Missing(String),
     #[error("the SOAP reply's external address {0:?} is not an IP address")]
     BadAddress(String),
+    #[error("the SOAP reply's port {0:?} is not a port")]
+    BadPort(String),
 }
 
 /// The value of the `SOAPAction` header of `action` on `service`.
@@ -62,20 +66,58 @@ pub fn add_port_mapping(
     description: &str,
     lease: u32,
 ) -> String {
-    envelope(
-        service,
-        "AddPortMapping",
-        &[
-            ("NewRemoteHost", String::new()),
-            ("NewExternalPort", external.to_string()),
-            ("NewProtocol", proto.to_string()),
-            ("NewInternalPort", internal.to_string()),
-            ("NewInternalClient", client.to_string()),
-            ("NewEnabled", "1".into()),
-            ("NewPortMappingDescription", description.to_string()),
-            ("NewLeaseDuration", lease.to_string()),
-        ],
-    )
+    let args = mapping_args(external, proto, internal, client, description, lease);
+    envelope(service, "AddPortMapping", &args)
+}
+
+/// The arguments AddPortMapping and AddAnyPortMapping share, in the spec's order.
+fn mapping_args(
+    external: u16,
+    proto: &str,
+    internal: u16,
+    client: IpAddr,
+    description: &str,
+    lease: u32,
+) -> [(&'static str, String); 8] {
+    [
+        ("NewRemoteHost", String::new()),
+        ("NewExternalPort", external.to_string()),
+        ("NewProtocol", proto.to_string()),
+        ("NewInternalPort", internal.to_string()),
+        ("NewInternalClient", client.to_string()),
+        ("NewEnabled", "1".into()),
+        ("NewPortMappingDescription", description.to_string()),
+        ("NewLeaseDuration", lease.to_string()),
+    ]
+}
+
+/// IGD v2's AddAnyPortMapping: like AddPortMapping, but the router picks another external
+/// port when `external` is taken, and says which (`parse_reserved_port`).
+pub fn add_any_port_mapping(
+    service: &str,
+    external: u16,
+    proto: &str,
+    internal: u16,
+    client: IpAddr,
+    description: &str,
+    lease: u32,
+) -> String {
+    let args = mapping_args(external, proto, internal, client, description, lease);
+    envelope(service, "AddAnyPortMapping", &args)
+}
+
+/// The port AddAnyPortMapping's answer reserved.
+pub fn parse_reserved_port(xml: &[u8]) -> Result<u16, SoapError> {
+    let args = parse_reply(xml, "AddAnyPortMapping")?;
+    let v = args
+        .iter()
+        .find(|(k, _)| k == "NewReservedPort")
+        .map(|(_, v)| v.as_str())
+        .ok_or_else(|| SoapError::Missing("NewReservedPort".into()))?;
+    match v.parse::<u16>() {
+        Ok(p) if p != 0 => Ok(p),
+        _ => Err(SoapError::BadPort(v.chars().take(16).collect())),
+    }
 }
 
 pub fn delete_port_mapping(service: &str, external: u16, proto: &str) -> String {
@@ -226,6 +268,21 @@ mod tests {
             let e = parse_reply(&reply, action).unwrap_err();
             assert!(e.to_string().chars().count() < 300, "{e}");
         }
+    }
+
+    #[test]
+    fn add_any_names_its_action_and_its_port_is_read() {
+        let b = add_any_port_mapping(SVC, 6881, "UDP", 6881, "127.0.0.1".parse().unwrap(), "t", 0);
+        assert!(b.contains("<u:AddAnyPortMapping xmlns:u="), "{b}");
+        assert!(b.contains("</u:AddAnyPortMapping>"), "{b}");
+        let ok = "<r><u:AddAnyPortMappingResponse xmlns:u=\"x\"><NewReservedPort>51001</NewReservedPort>\
+                  </u:AddAnyPortMappingResponse></r>";
+        assert_eq!(parse_reserved_port(ok.as_bytes()), Ok(51001));
+        let zero = ok.replace("51001", "0");
+        assert_eq!(
+            parse_reserved_port(zero.as_bytes()),
+            Err(SoapError::BadPort("0".into()))
+        );
     }
 
     #[test]

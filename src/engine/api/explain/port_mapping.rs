@@ -14,7 +14,7 @@ pub(super) fn failed(m: &PortMappingStatus) -> Option<Finding> {
         Check::Reachability,
         Verdict::Warning,
         format!("port mapping failed: {error}"),
-        Some("forward the port on your router by hand, or enable NAT-PMP/PCP on it"),
+        Some("forward the port on your router by hand, or enable UPnP or NAT-PMP/PCP on it"),
     ))
 }
 
@@ -66,6 +66,23 @@ mod tests {
                 .contains("(PCP) maps 127.0.0.9:40000 to your port 6881"),
             "{}",
             f.evidence
+        );
+    }
+
+    #[test]
+    fn a_upnp_refusal_reads_as_one_line() {
+        let m = PortMappingStatus {
+            error: Some("UPnP error 606 (Action not authorized) from 127.0.0.6:5000".into()),
+            ..Default::default()
+        };
+        let f = failed(&m).unwrap();
+        assert_eq!(
+            f.evidence,
+            "port mapping failed: UPnP error 606 (Action not authorized) from 127.0.0.6:5000"
+        );
+        assert!(
+            f.advice.as_deref().is_some_and(|h| h.contains("UPnP")),
+            "{f:?}"
         );
     }
 }

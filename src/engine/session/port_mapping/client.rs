@@ -35,6 +35,11 @@ pub(crate) enum MapError {
     NatPmp(natpmp::ResultCode),
     #[error("the router refused: {0}")]
     Pcp(pcp::ResultCode),
+    #[error(transparent)]
+    Upnp(#[from] super::upnp::UpnpError),
+    /// Both ways failed: each one's reason.
+    #[error("{0}; {1}")]
+    Both(Box<MapError>, Box<MapError>),
 }
 
 /// Which of the two the server speaks.
@@ -91,6 +96,10 @@ impl Client {
             dialect: Dialect::Pcp,
             external_ip: None,
         })
+    }
+
+    pub(crate) fn server(&self) -> SocketAddr {
+        self.server
     }
 
     /// Maps (or renews) `proto`'s `internal` port, asking for `prev`'s external port again

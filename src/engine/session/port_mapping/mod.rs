@@ -6,15 +6,27 @@
 //! While a mapping holds, its external port is the one peers are told (the handshake's
 //! `p`, trackers, the DHT's announces).
 //!
-//! The wire formats are `protocol/natpmp.rs` and `protocol/pcp.rs`; `client.rs` holds the
-//! exchanges with one server. The server is the one `PortMapSettings::gateway` names, else the
-//! default route's gateway (`gateway.rs`), which is never looked up under
-//! `TTUI_NO_PUBLIC_ROUTERS`: tests and the demo only ever ask a server they name on loopback.
+//! Two ways, asked at once as libtorrent asks them: PCP/NAT-PMP (`client.rs`, wire formats
+//! in `protocol/natpmp.rs` and `protocol/pcp.rs`) and UPnP IGD (`upnp.rs`, `protocol/upnp`).
+//! The first whose mappings are all made wins: it is published at once and renewed from
+//! then on; the other's, if it maps too, are removed when it finishes, so the router holds
+//! one mapping per port. A winner that fails later puts both in the race again. The status
+//! names the winner ("PCP", "NAT-PMP", "UPnP IGD2", "UPnP IGD1"); when both fail the error
+//! gives each one's reason.
+//!
+//! Which routers are asked: the NAT-PMP/PCP server `PortMapSettings::gateway` names, else the
+//! default route's gateway (`gateway.rs`); the IGD whose description `PortMapSettings::igd`
+//! names, else the one an SSDP search finds (`ssdp.rs`). Neither is looked for under
+//! `TTUI_NO_PUBLIC_ROUTERS` (`discover` is off): tests and the demo only ever ask a router
+//! they name on loopback, and send no multicast.
 
 mod client;
 mod gateway;
+mod ssdp;
+mod upnp;
+mod ways;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,8 +35,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::engine::api::{PortMapSettings, PortMappingStatus};
-use crate::protocol::natpmp::{Proto, SERVER_PORT};
-use client::{Client, Held, MapError};
+use crate::protocol::natpmp::Proto;
+use client::MapError;
+use ways::{Mapped, Pmp, Upnp, Want};
 
 /// The first retry after a failure; each next one waits twice as long, up to `RETRY_MAX`
 /// (libtorrent and Transmission also keep asking a router that failed, a few times an hour).
@@ -58,10 +71,12 @@ impl PortMapper {
             wanted.push(Proto::Udp);
         }
         let job = Job {
-            settings,
-            port,
-            wanted,
-            bind,
+            want: Want {
+                settings,
+                port,
+                wanted,
+                bind,
+            },
             status: Arc::clone(&status),
             announce,
         };
@@ -103,44 +118,51 @@ fn lock(s: &Mutex<PortMappingStatus>) -> std::sync::MutexGuard<'_, PortMappingSt
 }
 
 struct Job {
-    settings: PortMapSettings,
-    port: u16,
-    wanted: Vec<Proto>,
-    bind: Option<IpAddr>,
+    want: Want,
     status: Arc<Mutex<PortMappingStatus>>,
     /// The port peers are told (`SessionCtx::announce_port`): the mapped external TCP port
     /// while the mapping holds, the listen port otherwise.
     announce: Arc<AtomicU16>,
 }
 
-impl Job {
-    fn server(&self) -> Result<SocketAddr, MapError> {
-        if let Some(g) = self.settings.gateway {
-            return Ok(g);
-        }
-        if !self.settings.discover {
-            return Err(MapError::NoGateway);
-        }
-        gateway::default_gateway()
-            .map(|ip| SocketAddr::new(IpAddr::V4(ip), SERVER_PORT))
-            .ok_or(MapError::NoGateway)
-    }
+/// Which way's mappings are published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Pmp,
+    Upnp,
+}
 
+impl Job {
     async fn run(self, mut stopped: oneshot::Receiver<()>) {
-        let mut held: Vec<Held> = Vec::new();
-        let mut client: Option<Client> = None;
+        let (mut pmp, mut upnp) = (Pmp::default(), Upnp::default());
+        let mut winner: Option<Way> = None;
         let mut failures = 0u32;
         loop {
-            let wait = match self.round(&mut client, &mut held).await {
+            let result = match winner {
+                Some(Way::Pmp) => self.want_ok(pmp.round(&self.want).await),
+                Some(Way::Upnp) => self.want_ok(upnp.round(&self.want).await),
+                None => self.race(&mut pmp, &mut upnp).await.map(|(way, m)| {
+                    winner = Some(way);
+                    m
+                }),
+            };
+            let wait = match result {
                 Ok(lifetime) => {
                     failures = 0;
-                    // Renew at half the lease, as RFC 6886 §3.3 recommends.
-                    (Duration::from_secs(u64::from(lifetime)) / 2).max(RENEW_MIN)
+                    // Renew at half the lease, as RFC 6886 §3.3 recommends; a permanent
+                    // UPnP mapping is added again as often as the lease asked (a router
+                    // that rebooted has lost it).
+                    let lease = match lifetime {
+                        0 => self.want.settings.lease,
+                        s => Duration::from_secs(u64::from(s)),
+                    };
+                    (lease / 2).max(RENEW_MIN)
                 }
                 Err(e) => {
                     tracing::warn!("port mapping failed: {e}");
                     lock(&self.status).error = Some(e.to_string());
-                    self.announce.store(self.port, Ordering::Relaxed);
+                    self.announce.store(self.want.port, Ordering::Relaxed);
+                    winner = None;
                     let wait = RETRY_FIRST.saturating_mul(1 << failures.min(8));
                     failures += 1;
                     wait.min(RETRY_MAX)
@@ -151,70 +173,111 @@ impl Job {
                 _ = &mut stopped => break,
             }
         }
-        if let Some(c) = client.as_mut() {
-            for h in &held {
-                match c.unmap(h).await {
-                    Ok(()) => tracing::info!(
-                        "port mapping: removed {} {} -> {}",
-                        h.proto,
-                        h.port.external,
-                        h.port.internal
-                    ),
-                    Err(e) => tracing::warn!("port mapping: removing {} failed: {e}", h.proto),
+        // Both: a way that lost the race may still hold what it mapped before.
+        tokio::join!(pmp.release(), upnp.release());
+    }
+
+    /// A renewal's result, published when it mapped.
+    fn want_ok(&self, r: Result<Mapped, MapError>) -> Result<u32, MapError> {
+        r.map(|m| {
+            self.publish(&m);
+            m.lifetime
+        })
+    }
+
+    /// Asks both ways at once (those the settings allow); the first that maps everything is
+    /// published at once and wins; the other's mappings, if it makes them, are removed.
+    async fn race(&self, pmp: &mut Pmp, upnp: &mut Upnp) -> Result<(Way, u32), MapError> {
+        let want = &self.want;
+        let mut winner: Option<(Way, &'static str, u32)> = None;
+        let (mut a, mut b) = (None, None);
+        {
+            let fa = async {
+                if want.pmp_on() {
+                    Some(pmp.round(want).await)
+                } else {
+                    None
+                }
+            };
+            let fb = async {
+                if want.upnp_on() {
+                    Some(upnp.round(want).await)
+                } else {
+                    None
+                }
+            };
+            tokio::pin!(fa, fb);
+            while a.is_none() || b.is_none() {
+                tokio::select! {
+                    r = &mut fa, if a.is_none() => a = Some(r),
+                    r = &mut fb, if b.is_none() => b = Some(r),
+                }
+                for (way, r) in [(Way::Pmp, &a), (Way::Upnp, &b)] {
+                    if let (None, Some(Some(Ok(m)))) = (winner, r) {
+                        self.publish(m);
+                        winner = Some((way, m.protocol, m.lifetime));
+                    }
                 }
             }
+        }
+        let (a, b) = (a.flatten(), b.flatten());
+        match winner {
+            Some((way, protocol, lifetime)) => {
+                for e in [&a, &b]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_ref().err())
+                {
+                    tracing::info!("port mapping: {e} (mapped by {protocol} instead)");
+                }
+                match (way, &a, &b) {
+                    (Way::Upnp, Some(Ok(_)), _) => pmp.release().await,
+                    (Way::Pmp, _, Some(Ok(_))) => upnp.release().await,
+                    _ => {}
+                }
+                Ok((way, lifetime))
+            }
+            None => Err(match (a, b) {
+                (Some(Err(x)), Some(Err(y))) => MapError::Both(Box::new(x), Box::new(y)),
+                (Some(Err(e)), _) | (_, Some(Err(e))) => e,
+                // Neither way on: the settings never say so (the CLI turns mapping off).
+                _ => MapError::NoGateway,
+            }),
         }
     }
 
-    /// Maps (or renews) every wanted port; the shortest lease granted.
-    async fn round(
-        &self,
-        client: &mut Option<Client>,
-        held: &mut Vec<Held>,
-    ) -> Result<u32, MapError> {
-        let c = match client {
-            Some(c) => c,
-            None => {
-                let server = self.server()?;
-                lock(&self.status).gateway = Some(server.to_string());
-                client.insert(Client::new(server, self.bind).await?)
-            }
-        };
-        let lease = u32::try_from(self.settings.lease.as_secs()).unwrap_or(u32::MAX);
-        let mut shortest = u32::MAX;
-        for &proto in &self.wanted {
-            let prev = held.iter().position(|h| h.proto == proto);
-            let h = c
-                .map(proto, self.port, prev.map(|i| &held[i]), lease)
-                .await?;
-            if prev.map(|i| held[i].port.external) != Some(h.port.external) {
-                tracing::info!(
-                    "port mapping ({}): {} {}:{} -> {}",
-                    c.dialect.name(),
-                    proto,
-                    c.external_ip.map_or("?".into(), |ip| ip.to_string()),
-                    h.port.external,
-                    self.port
-                );
-            }
-            shortest = shortest.min(h.port.lifetime);
-            let mut s = lock(&self.status);
-            s.protocol = Some(c.dialect.name().to_string());
-            s.external_ip = c.external_ip;
-            match proto {
-                Proto::Tcp => {
-                    s.tcp = Some(h.port.clone());
-                    self.announce.store(h.port.external, Ordering::Relaxed);
+    /// What a way mapped becomes the status, and its TCP port the one announced.
+    fn publish(&self, m: &Mapped) {
+        let mut s = lock(&self.status);
+        for (proto, now, before) in [(Proto::Tcp, &m.tcp, &s.tcp), (Proto::Udp, &m.udp, &s.udp)] {
+            if let Some(p) = now {
+                if before.as_ref().map(|b| b.external) != Some(p.external)
+                    || s.protocol.as_deref() != Some(m.protocol)
+                {
+                    tracing::info!(
+                        "port mapping ({}): {proto} {}:{} -> {}",
+                        m.protocol,
+                        m.external_ip.map_or("?".into(), |ip| ip.to_string()),
+                        p.external,
+                        p.internal
+                    );
                 }
-                Proto::Udp => s.udp = Some(h.port.clone()),
-            }
-            drop(s);
-            match prev {
-                Some(i) => held[i] = h,
-                None => held.push(h),
             }
         }
-        lock(&self.status).error = None;
-        Ok(shortest)
+        if let Some(note) = &m.note {
+            if s.note.as_ref() != Some(note) {
+                tracing::info!("port mapping: {note}");
+            }
+        }
+        s.protocol = Some(m.protocol.to_string());
+        s.gateway = Some(m.gateway.clone());
+        s.external_ip = m.external_ip;
+        s.tcp = m.tcp.clone();
+        s.udp = m.udp.clone();
+        s.note = m.note.clone();
+        s.error = None;
+        if let Some(t) = &m.tcp {
+            self.announce.store(t.external, Ordering::Relaxed);
+        }
     }
 }
