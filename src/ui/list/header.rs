@@ -84,6 +84,19 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
             theme.error().add_modifier(bold),
         ));
     }
+    // The kill switch first: while it holds, nothing else on this line matters.
+    if let Some(i) = &session.interface {
+        match i.down_line() {
+            Some(l) => line.push(span(
+                format!("{} · ", fmt::outside(&l, 120)),
+                theme.error().add_modifier(bold),
+            )),
+            None => line.push(span(
+                format!("via {} · ", fmt::outside(&i.name, 20)),
+                theme.dim(),
+            )),
+        }
+    }
     if let Some(p) = &session.proxy {
         // Through a CONNECT proxy nobody can reach us, whatever we listen on.
         if let Some(e) = &p.down {
