@@ -10,8 +10,9 @@
 //! (ARCHITECTURE.md), and the sockets are opened deep in rooms (a dial, a tracker's HTTP
 //! client, a web seed) that would otherwise each carry it through every signature.
 //!
-//! Addresses come from getifaddrs through `nix` (its safe wrapper: ttui has no `unsafe`, and
-//! the standard library has no way to list an interface's addresses).
+//! The interface's flags and addresses come from getifaddrs through `nix` (its safe wrapper:
+//! ttui has no `unsafe`, and the standard library has no way to list an interface's
+//! addresses).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -131,40 +132,33 @@ pub(crate) fn source_for(peer: SocketAddr, local: Option<IpAddr>) -> io::Result<
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Observation {
     pub(crate) exists: bool,
-    /// IFF_UP and an operstate that carries traffic ("up", or "unknown" as tunnels such as
-    /// WireGuard report).
+    /// IFF_UP and IFF_RUNNING: administratively up and an operstate that carries traffic
+    /// ("up", or "unknown" as tunnels such as WireGuard report).
     pub(crate) up: bool,
     pub(crate) addrs: Vec<IpAddr>,
 }
 
-/// Reads `/sys/class/net/NAME` and the interface's addresses (getifaddrs).
+/// Looks at interface `name` through getifaddrs, which lists every link (an AF_PACKET entry
+/// each, address or not) with its flags. Not /sys/class/net: sysfs shows the network
+/// namespace it was mounted in, which need not be ours (a container, a test's namespace),
+/// while getifaddrs asks the kernel over netlink in the process's own.
 pub(crate) fn observe(name: &str) -> Observation {
-    let dir = std::path::Path::new("/sys/class/net").join(name);
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
-    if name.contains('/') || !dir.exists() {
+    use nix::net::if_::InterfaceFlags as F;
+    let Ok(all) = nix::ifaddrs::getifaddrs() else {
         return Observation::default();
+    };
+    let mut obs = Observation::default();
+    for a in all.filter(|a| a.interface_name == name) {
+        obs.exists = true;
+        obs.up |= a.flags.contains(F::IFF_UP | F::IFF_RUNNING);
+        let ip = a.address.and_then(|s| {
+            s.as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        });
+        obs.addrs.extend(ip);
     }
-    let oper = read("operstate");
-    let flags = u32::from_str_radix(read("flags").trim().trim_start_matches("0x"), 16).unwrap_or(0);
-    let admin_up = flags & 1 != 0; // IFF_UP
-    let up = admin_up && matches!(oper.trim(), "up" | "unknown");
-    let addrs = nix::ifaddrs::getifaddrs()
-        .map(|all| {
-            all.filter(|a| a.interface_name == name)
-                .filter_map(|a| a.address)
-                .filter_map(|s| {
-                    s.as_sockaddr_in()
-                        .map(|v4| IpAddr::V4(v4.ip()))
-                        .or_else(|| s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Observation {
-        exists: true,
-        up,
-        addrs,
-    }
+    obs
 }
 
 /// Why `--interface` (with `--bind`) cannot be used as given.

@@ -3,7 +3,7 @@
 //! torrent's coordinator read that: while it is down no peer connection stays open, none is
 //! dialed and no tracker is announced to; when it comes back they reconnect and announce.
 //!
-//! Polling, not rtnetlink's events: one read of three small sysfs files and one getifaddrs a
+//! Polling, not rtnetlink's events: one getifaddrs (flags and addresses, `net::device::observe`) a
 //! second costs nothing, needs no netlink parser (outside bytes) and no extra crate, and a
 //! second is as fast as a VPN client notices its own tunnel dropped. Nothing leaks meanwhile:
 //! every socket is bound to the device (SO_BINDTODEVICE), so the kernel drops what the
