@@ -259,6 +259,26 @@ mod tests {
     }
 
     #[test]
+    fn the_interface_says_when_it_is_down() {
+        let mut s = SessionSnapshot {
+            listen_port: 6881,
+            ..Default::default()
+        };
+        assert!(!text(&s).contains("interface"));
+        s.interface = Some(crate::engine::api::InterfaceStatus {
+            name: "wg0".into(),
+            up: true,
+            address: Some("10.2.0.2".parse().unwrap()),
+            down: None,
+        });
+        assert!(text(&s).contains("via wg0"), "{}", text(&s));
+        let i = s.interface.as_mut().unwrap();
+        (i.up, i.address, i.down) = (false, None, Some("missing".into()));
+        let t = text(&s);
+        assert!(t.contains("interface wg0 is down: nothing is sent"), "{t}");
+    }
+
+    #[test]
     fn a_proxy_says_what_it_turns_off_and_when_it_is_down() {
         let mut s = SessionSnapshot {
             listen_port: 6881,
