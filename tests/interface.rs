@@ -251,6 +251,66 @@ fn the_interface_down_stops_everything_and_its_return_resumes() {
     lt.kill();
 }
 
+/// Started while the interface does not exist: the session runs, says so and waits, and
+/// nothing goes around it: a peer reachable on `lo` is never dialed.
+#[test]
+fn started_without_the_interface_it_waits_and_sends_nothing() {
+    let env = Env::new("ttui-iface-missing-");
+    let p = Payload::make(
+        &env.root.path().join("seed"),
+        &env.root.path().join("t"),
+        "wait.bin",
+        &[("", 1 << 20)],
+        62,
+    );
+    let port = free_port();
+    let decoy = Decoy::start(port);
+    let extra: Vec<String> = [
+        "--interface",
+        "tt-none",
+        "--peer",
+        &format!("127.0.0.1:{port}"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut d = Daemon::start(&env, "missing", &extra);
+    let r = env.verb(&["add", &p.path()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = row_of(&env.list(), &p.hash())["id"].to_string();
+    let start = Instant::now();
+    let v = loop {
+        let v = show(&env, &id);
+        let down = v["interface"]["up"] == false && v["interface"]["down"] == "missing";
+        if down && explain_check(&v, "interface").is_some() {
+            break v;
+        }
+        d.assert_alive("the interface to show missing");
+        assert!(
+            start.elapsed() < WAIT,
+            "not shown missing: {v:#}\n{}",
+            d.report()
+        );
+        sleep(Duration::from_millis(200));
+    };
+    let f = explain_check(&v, "interface").unwrap();
+    assert_eq!(f["verdict"], "holding_back", "{f:#}");
+    // Several of the coordinator's ticks and of the watcher's looks.
+    sleep(Duration::from_secs(3));
+    assert_eq!(
+        decoy.hits(),
+        0,
+        "a peer was dialed around the missing interface"
+    );
+    assert!(
+        d.log_text()
+            .contains("interface tt-none is missing: nothing is sent"),
+        "{}",
+        d.report()
+    );
+    d.term();
+}
+
 /// `--bind` must be one of the interface's addresses: one clear line, and no session.
 #[test]
 fn a_bind_address_not_on_the_interface_is_refused() {
