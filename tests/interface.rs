@@ -302,9 +302,15 @@ fn started_without_the_interface_it_waits_and_sends_nothing() {
         0,
         "a peer was dialed around the missing interface"
     );
+    let log = d.log_text();
     assert!(
-        d.log_text()
-            .contains("interface tt-none is missing: nothing is sent"),
+        log.contains("interface tt-none is missing: nothing is sent"),
+        "{}",
+        d.report()
+    );
+    // It listens (on `lo` until the interface exists): it waits, it has not given up.
+    assert!(
+        log.contains("listening for peers on port"),
         "{}",
         d.report()
     );

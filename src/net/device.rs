@@ -97,6 +97,15 @@ impl Device {
             .send_if_modified(|l| std::mem::replace(l, link) != link);
     }
 
+    /// Binds the session's long-lived sockets to the interface again (it was created anew);
+    /// returns how many failed.
+    pub(crate) fn rebind_long_lived(&self) -> usize {
+        let list = LONG_LIVED.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .filter(|s| s.bind_device(Some(self.name.as_bytes())).is_err())
+            .count()
+    }
+
     /// The error a socket gets while the interface is down (no packet leaves).
     pub(crate) fn down_error(&self) -> io::Error {
         io::Error::new(
@@ -112,6 +121,29 @@ pub(crate) fn bind_socket(socket: &socket2::Socket) -> io::Result<()> {
         Some(d) => socket.bind_device(Some(d.name.as_bytes())),
         None => Ok(()),
     }
+}
+
+/// Sockets that live as long as the session (the listeners, the UDP socket), as duplicates of
+/// their descriptors: SO_BINDTODEVICE holds the interface's index, and an interface deleted
+/// and created again (a VPN client restarted) has a new one, so these are bound again then.
+static LONG_LIVED: std::sync::Mutex<Vec<socket2::Socket>> = std::sync::Mutex::new(Vec::new());
+
+/// `bind_socket`, for a socket the session keeps: it is bound again when the interface's
+/// index changes ([`Device::rebind_long_lived`]). While the interface is missing it is bound
+/// to `lo` instead, so it hears nothing from outside and sends nothing out until then.
+pub(crate) fn bind_long_lived(socket: &socket2::Socket) -> io::Result<()> {
+    match bind_socket(socket) {
+        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => socket.bind_device(Some(b"lo"))?,
+        r => r?,
+    }
+    if bound().is_some() {
+        let dup = socket.try_clone()?;
+        LONG_LIVED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(dup);
+    }
+    Ok(())
 }
 
 /// The source address for a connection to `peer`: `local` (`--bind`) when of its family, else
@@ -136,6 +168,8 @@ pub(crate) struct Observation {
     /// ("up", or "unknown" as tunnels such as WireGuard report).
     pub(crate) up: bool,
     pub(crate) addrs: Vec<IpAddr>,
+    /// The kernel's index of it: a new one means it was deleted and created again.
+    pub(crate) index: Option<u32>,
 }
 
 /// Looks at interface `name` through getifaddrs, which lists every link (an AF_PACKET entry
@@ -157,6 +191,9 @@ pub(crate) fn observe(name: &str) -> Observation {
                 .or_else(|| s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
         });
         obs.addrs.extend(ip);
+    }
+    if obs.exists {
+        obs.index = nix::net::if_::if_nametoindex(name).ok();
     }
     obs
 }

@@ -62,13 +62,35 @@ pub(crate) enum Change {
     Moved(IpAddr),
 }
 
-/// The watcher's memory: the last state it published.
+/// The watcher's memory: the last state it published, and the interface's index when the
+/// long-lived sockets were last bound to it.
 #[derive(Debug, Default)]
 pub(crate) struct Watcher {
     last: Option<Link>,
+    /// None until the first look; then the index the sockets are bound to (None: the
+    /// interface was missing, they wait on `lo`, see `net::device::bind_long_lived`).
+    index: Option<Option<u32>>,
 }
 
 impl Watcher {
+    /// True when the interface exists with another index than the one the session's
+    /// listeners and UDP socket were bound to: it was created since the session started, or
+    /// deleted and created again, so they must be bound again (SO_BINDTODEVICE holds the
+    /// index). The first look is taken before they are bound: its index is theirs.
+    pub(crate) fn new_index(&mut self, obs: &Observation) -> bool {
+        let Some(was) = self.index else {
+            self.index = Some(obs.index);
+            return false;
+        };
+        match obs.index {
+            Some(now) if was != Some(now) => {
+                self.index = Some(Some(now));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Takes one observation; returns the change it makes, if any.
     pub(crate) fn observe(&mut self, obs: &Observation, bind: Option<IpAddr>) -> Option<Change> {
         let now = judge(obs, bind);
@@ -103,19 +125,28 @@ pub(crate) fn spawn(name: &str, bind: Option<IpAddr>) -> tokio::task::JoinHandle
     let dev = device::set_bound(name);
     // The first look is taken now, so the listeners and the first dials see the truth.
     let mut watcher = Watcher::default();
-    let step = move |watcher: &mut Watcher| {
-        let obs = device::observe(dev.name());
-        if let Some(change) = watcher.observe(&obs, bind) {
-            dev.publish(judge(&obs, bind));
-            let line = describe(dev.name(), change);
-            match change {
-                Change::Started(Link::Up(_)) | Change::CameBack(_) | Change::Moved(_) => {
-                    tracing::info!("{line}")
-                }
-                _ => tracing::warn!("{line}"),
+    let step =
+        move |watcher: &mut Watcher| {
+            let obs = device::observe(dev.name());
+            if watcher.new_index(&obs) {
+                let failed = dev.rebind_long_lived();
+                tracing::info!(
+                "interface {} was created again: listeners and the UDP socket bound to it anew{}",
+                dev.name(),
+                if failed > 0 { format!(" ({failed} failed)") } else { String::new() }
+            );
             }
-        }
-    };
+            if let Some(change) = watcher.observe(&obs, bind) {
+                dev.publish(judge(&obs, bind));
+                let line = describe(dev.name(), change);
+                match change {
+                    Change::Started(Link::Up(_)) | Change::CameBack(_) | Change::Moved(_) => {
+                        tracing::info!("{line}")
+                    }
+                    _ => tracing::warn!("{line}"),
+                }
+            }
+        };
     step(&mut watcher);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(POLL);
@@ -136,7 +167,29 @@ mod tests {
             exists,
             up,
             addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            index: exists.then_some(7),
         }
+    }
+
+    #[test]
+    fn a_new_index_means_bind_again() {
+        let mut w = Watcher::default();
+        let at = |index| Observation {
+            index,
+            ..obs(true, true, &["10.0.0.2"])
+        };
+        // Missing at the start: the sockets wait on `lo`, and are bound when it appears.
+        assert!(!w.new_index(&at(None)));
+        assert!(w.new_index(&at(Some(7))));
+        assert!(!w.new_index(&at(Some(7))));
+        // Gone, then created again with another index.
+        assert!(!w.new_index(&at(None)));
+        assert!(w.new_index(&at(Some(9))));
+        assert!(!w.new_index(&at(Some(9))));
+        // There from the start: its index is the sockets'.
+        let mut w = Watcher::default();
+        assert!(!w.new_index(&at(Some(3))));
+        assert!(!w.new_index(&at(Some(3))));
     }
 
     fn ip(s: &str) -> IpAddr {

@@ -441,7 +441,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     }
     // As `TcpListener::bind`: a restart may take the port back at once.
     s.set_reuse_address(true)?;
-    crate::net::device::bind_socket(&s)?;
+    crate::net::device::bind_long_lived(&s)?;
     s.bind(&addr.into())?;
     s.listen(1024)?;
     s.set_nonblocking(true)?;
@@ -455,7 +455,7 @@ fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
     let s = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
     s.set_only_v6(true)?;
     s.set_reuse_address(true)?;
-    crate::net::device::bind_socket(&s)?;
+    crate::net::device::bind_long_lived(&s)?;
     s.bind(&SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), port).into())?;
     s.listen(128)?;
     s.set_nonblocking(true)?;

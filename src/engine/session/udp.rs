@@ -26,7 +26,7 @@ pub(crate) fn bind(bind: IpAddr, port: u16) -> std::io::Result<Arc<UdpSocket>> {
     let _ = s.set_send_buffer_size(4 << 20);
     // The DHT and uTP leave by `--interface` only; on the unspecified address the kernel
     // picks the interface's own as the source, whatever it is now.
-    crate::net::device::bind_socket(&s)?;
+    crate::net::device::bind_long_lived(&s)?;
     s.bind(&addr.into())?;
     s.set_nonblocking(true)?;
     Ok(Arc::new(UdpSocket::from_std(s.into())?))
