@@ -120,6 +120,24 @@ pub(crate) fn describe(name: &str, change: Change) -> String {
     }
 }
 
+/// The interface as the faces show it (`api::InterfaceStatus`); None without one.
+pub(crate) fn status() -> Option<crate::engine::api::InterfaceStatus> {
+    let d = device::bound()?;
+    let link = d.link();
+    Some(crate::engine::api::InterfaceStatus {
+        name: d.name().to_string(),
+        up: matches!(link, Link::Up(_)),
+        address: match link {
+            Link::Up(a) => Some(a),
+            Link::Down(_) => None,
+        },
+        down: match link {
+            Link::Up(_) => None,
+            Link::Down(why) => Some(why.to_string()),
+        },
+    })
+}
+
 /// Watches `name` until the session ends; publishes each change and logs it.
 pub(crate) fn spawn(name: &str, bind: Option<IpAddr>) -> tokio::task::JoinHandle<()> {
     let dev = device::set_bound(name);

@@ -336,21 +336,7 @@ impl Session {
 
     /// `--interface` as the watcher last saw it; None without one.
     pub(crate) fn interface(&self) -> Option<crate::engine::api::InterfaceStatus> {
-        use crate::net::device::Link;
-        let d = crate::net::device::bound().filter(|_| self.ctx.interface)?;
-        let link = d.link();
-        Some(crate::engine::api::InterfaceStatus {
-            name: d.name().to_string(),
-            up: matches!(link, Link::Up(_)),
-            address: match link {
-                Link::Up(a) => Some(a),
-                Link::Down(_) => None,
-            },
-            down: match link {
-                Link::Up(_) => None,
-                Link::Down(why) => Some(why.to_string()),
-            },
-        })
+        self.ctx.interface.then(interface::status).flatten()
     }
 
     /// Stops listening.
