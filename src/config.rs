@@ -29,6 +29,8 @@ pub struct Config {
     pub output: Option<PathBuf>,
     pub port: Option<u16>,
     pub bind: Option<std::net::IpAddr>,
+    /// A network interface's name (`--interface`).
+    pub interface: Option<String>,
     #[serde(default, deserialize_with = "value_enum")]
     pub encryption: Option<EncryptionPolicy>,
     #[serde(default, deserialize_with = "value_enum")]
@@ -419,6 +421,7 @@ pub(crate) fn apply(
     take!(output, "output", |v| args.output = v);
     take!(port, "port", |v| args.port = v);
     take!(bind, "bind", |v| args.bind = v);
+    take!(interface, "interface", |v| args.interface = Some(v));
     take!(encryption, "encryption", |v| args.encryption = v);
     take!(transport, "transport", |v| args.transport = v);
     take!(dht, "no_dht", |v| args.no_dht = !v);

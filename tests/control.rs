@@ -87,6 +87,7 @@ fn detail(id: u32) -> TorrentDetail {
         blocklist: None,
         proxy: None,
         port_mapping: None,
+        interface: None,
     }
 }
 

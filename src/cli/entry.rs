@@ -72,6 +72,9 @@ impl ConfigAt {
                     .into(),
             );
         }
+        if let Some(name) = &args.interface {
+            crate::net::device::check(name, Some(args.bind)).map_err(|e| e.to_string())?;
+        }
         Ok((args, origins, loaded))
     }
 }

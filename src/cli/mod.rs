@@ -73,6 +73,10 @@ pub(crate) struct DownloadArgs {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0")]
     pub bind: IpAddr,
+    /// Bind every peer, tracker and web seed socket to this network interface (a VPN's, e.g.
+    /// wg0); while it is down or has no address, nothing is sent (a kill switch).
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
     /// Also dial this peer (repeatable); works with no tracker at all.
     #[arg(long = "peer", value_name = "ADDR")]
     pub peers: Vec<SocketAddr>,

@@ -46,6 +46,7 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         ),
         proxy: args.proxy.clone(),
         proxy_only: args.proxy_only,
+        interface: args.interface.clone(),
         port_mapping: port_mapping(args),
         ..Options::default()
     }

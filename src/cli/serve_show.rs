@@ -111,6 +111,7 @@ pub(super) async fn show(
         blocklist: current.blocklist.clone(),
         proxy: current.proxy.clone(),
         port_mapping: current.port_mapping.clone(),
+        interface: current.interface.clone(),
     }))
 }
 

@@ -87,6 +87,7 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "output" => shown(&args.output),
         "port" => args.port.to_string(),
         "bind" => args.bind.to_string(),
+        "interface" => args.interface.clone().unwrap_or_else(|| "(any)".into()),
         "encryption" => enum_name(args.encryption),
         "transport" => enum_name(args.transport),
         "dht" => on(!args.no_dht),

@@ -23,6 +23,7 @@ const EVERY_KEY: &str = r#"
 output = "/data/dl"
 port = 51413
 bind = "127.0.0.1"
+interface = "wg0"
 encryption = "require"
 transport = "tcp"
 dht = false
@@ -41,6 +42,7 @@ fn every_key_is_read() {
     assert_eq!(c.output.as_deref(), Some(Path::new("/data/dl")));
     assert_eq!(c.port, Some(51413));
     assert_eq!(c.bind, Some("127.0.0.1".parse().unwrap()));
+    assert_eq!(c.interface.as_deref(), Some("wg0"));
     assert_eq!(c.encryption, Some(EncryptionPolicy::Require));
     assert_eq!(c.transport, Some(TransportPolicy::Tcp));
     assert_eq!(c.dht, Some(false));
@@ -179,7 +181,7 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(origin("bind"), Origin::Default);
     assert_eq!(
         origins.len(),
-        28 + 4 + 6 + 6,
+        29 + 4 + 6 + 6,
         "every key has an origin (4 of port mapping, 6 rate keys, 6 of [rpc])"
     );
 }

@@ -85,6 +85,8 @@ pub struct TorrentDetail {
     /// The session's port mapping (the router's answer, the external address and ports);
     /// null while it is off.
     pub port_mapping: Option<crate::engine::api::PortMappingStatus>,
+    /// `--interface`: its name, whether it is up and its address; null without one.
+    pub interface: Option<crate::engine::api::InterfaceStatus>,
 }
 
 impl Serialize for TorrentDetail {
@@ -106,6 +108,7 @@ impl Serialize for TorrentDetail {
         put("blocklist", serde_json::to_value(&self.blocklist))?;
         put("proxy", serde_json::to_value(&self.proxy))?;
         put("port_mapping", serde_json::to_value(&self.port_mapping))?;
+        put("interface", serde_json::to_value(&self.interface))?;
         map.serialize(s)
     }
 }
@@ -125,6 +128,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
         let blocklist = take("blocklist");
         let proxy = take("proxy");
         let port_mapping = take("port_mapping");
+        let interface = take("interface");
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -136,6 +140,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             blocklist: parse(blocklist)?,
             proxy: parse(proxy)?,
             port_mapping: parse(port_mapping)?,
+            interface: parse(interface)?,
         })
     }
 }

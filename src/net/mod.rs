@@ -1,5 +1,6 @@
 //! Below the BitTorrent handshake: how bytes get to and from a peer (TCP or uTP, plain or
 //! encrypted with MSE/PE).
+pub(crate) mod device;
 pub(crate) mod mse_stream;
 pub(crate) mod stream;
 pub(crate) mod udp_batch;

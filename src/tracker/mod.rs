@@ -132,7 +132,8 @@ pub(crate) fn http_client_from(egress: &Egress) -> reqwest::Result<reqwest::Clie
     if let Some(c) = clients.lock().ok().and_then(|l| known(&l)) {
         return Ok(c);
     }
-    let c = with_proxy(http_client_builder().local_address(egress.local), egress)?.build()?;
+    let b = with_interface(http_client_builder().local_address(egress.local));
+    let c = with_proxy(b, egress)?.build()?;
     if let Ok(mut list) = clients.lock() {
         match known(&list) {
             Some(first) => return Ok(first),
@@ -140,6 +141,15 @@ pub(crate) fn http_client_from(egress: &Egress) -> reqwest::Result<reqwest::Clie
         }
     }
     Ok(c)
+}
+
+/// `b` bound to `--interface`'s device when one is set (SO_BINDTODEVICE on each connection,
+/// the proxy's included).
+pub(crate) fn with_interface(b: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    match crate::net::device::bound() {
+        Some(d) => b.interface(d.name()),
+        None => b,
+    }
 }
 
 /// `b` sending everything through the egress's proxy, when it has one: no exception for
@@ -265,6 +275,9 @@ pub enum TrackerError {
     /// `--proxy-only`: a UDP tracker would be reached around the proxy.
     #[error("UDP trackers are off under proxy_only (the proxy carries TCP only)")]
     UdpUnderProxyOnly,
+    /// `--interface` is down: nothing is sent.
+    #[error("interface {0} is down: nothing is sent")]
+    InterfaceDown(String),
     /// A socket or the HTTP client failed: the kind stays for whoever decides (None when no
     /// `io::Error` lies underneath), the words are `io_reason`'s.
     #[error("i/o error: {reason}")]
@@ -385,6 +398,11 @@ pub(crate) async fn announce_from(
     schedule: &udp::UdpSchedule,
     egress: &Egress,
 ) -> Result<AnnounceResponse, TrackerError> {
+    // The kill switch: while `--interface` is down no announce is even tried (the session
+    // announces again when it is back).
+    if let Some(d) = crate::net::device::bound().filter(|d| !d.is_up()) {
+        return Err(TrackerError::InterfaceDown(d.name().to_string()));
+    }
     let parsed = reqwest::Url::parse(url.trim())
         .map_err(|e| TrackerError::InvalidUrl(format!("{}: {e}", clean_text(url.as_bytes()))))?;
     match parsed.scheme() {

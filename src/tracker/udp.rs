@@ -259,6 +259,22 @@ pub async fn announce(
     }
 }
 
+/// A socket for `addr`: from `--bind`'s address when it is of the tracker's family (as TCP to
+/// peers), on `--interface`'s device and from its address when one is set.
+fn udp_socket(addr: SocketAddr, local: Option<std::net::IpAddr>) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let bind: SocketAddr = match crate::net::device::source_for(addr, local)? {
+        Some(ip) => SocketAddr::new(ip, 0),
+        None if addr.is_ipv4() => SocketAddr::from(([0, 0, 0, 0], 0)),
+        None => SocketAddr::from(([0u16; 8], 0)),
+    };
+    let s = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP))?;
+    crate::net::device::bind_socket(&s)?;
+    s.bind(&bind.into())?;
+    s.set_nonblocking(true)?;
+    UdpSocket::from_std(s.into())
+}
+
 async fn exchange_all(
     addr: SocketAddr,
     req: &AnnounceRequest,
@@ -266,15 +282,7 @@ async fn exchange_all(
     end: tokio::time::Instant,
     local: Option<std::net::IpAddr>,
 ) -> Result<Option<AnnounceResponse>, TrackerError> {
-    // From `--bind`'s address when it is of the tracker's family (as TCP to peers).
-    let bind: SocketAddr = match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
-        Some(ip) => SocketAddr::new(ip, 0),
-        None if addr.is_ipv4() => SocketAddr::from(([0, 0, 0, 0], 0)),
-        None => SocketAddr::from(([0u16; 8], 0)),
-    };
-    let sock = UdpSocket::bind(bind)
-        .await
-        .map_err(|e| TrackerError::io("bind", &e))?;
+    let sock = udp_socket(addr, local).map_err(|e| TrackerError::io("bind", &e))?;
     let mut conn = cached_id(addr);
     for wait in &schedule.timeouts {
         let deadline = (tokio::time::Instant::now() + *wait).min(end);

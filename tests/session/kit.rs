@@ -178,8 +178,8 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `ttui daemon --state-dir STATE -o OUT` on 127.0.0.1 (any port unless `extra`
-    /// names one, no DHT unless `extra` names `--dht-bootstrap` nodes, TCP) with
+    /// Starts `ttui daemon --state-dir STATE -o OUT` on 127.0.0.1 (unless `extra` names a
+    /// `--bind`; any port unless `extra` names one, no DHT unless `extra` names `--dht-bootstrap` nodes, TCP) with
     /// `extra` arguments, logging to `logs/daemon-<run>.log`; returns once it answers `list`.
     pub fn start(env: &Env, run: &str, extra: &[String]) -> Daemon {
         Self::start_with(env, run, extra, &[])
@@ -202,7 +202,12 @@ impl Daemon {
             .arg(&env.state)
             .arg("-o")
             .arg(&env.out)
-            .args(["--bind", "127.0.0.1", "--transport", "tcp"])
+            .args(if extra.iter().any(|a| a == "--bind") {
+                &[][..]
+            } else {
+                &["--bind", "127.0.0.1"][..]
+            })
+            .args(["--transport", "tcp"])
             // A DHT only when the test names its loopback nodes: never the public routers.
             .args(if extra.iter().any(|a| a == "--dht-bootstrap") {
                 &[][..]

@@ -193,6 +193,7 @@ pub(crate) fn detail() -> TorrentDetail {
         blocklist: None,
         proxy: None,
         port_mapping: None,
+        interface: None,
     }
 }
 

@@ -14,6 +14,8 @@ use crate::net::Encryption;
 /// One item of the checklist. `name` is stable: scripts read it from `ttui show --json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Check {
+    /// First of all: while `--interface` is down nothing is sent at all.
+    Interface,
     /// First: a proxy that is down is why every other source looks dead.
     Proxy,
     Trackers,
@@ -43,6 +45,7 @@ impl Check {
             Check::PeerFailures => "peer_failures",
             Check::Blocklist => "blocklist",
             Check::Proxy => "proxy",
+            Check::Interface => "interface",
             Check::Choked => "choked",
             Check::Limits => "limits",
             Check::Reachability => "reachability",
@@ -122,6 +125,8 @@ pub struct ExplainContext {
     pub upload_capacity: Option<f64>,
     /// The session's SOCKS5 proxy, when one is set (`explain/proxied.rs`).
     pub proxy: Option<super::ProxyStatus>,
+    /// `--interface`, when one is set (`explain/interface.rs`).
+    pub interface: Option<super::InterfaceStatus>,
     /// Incoming connections the session accepted since it started: none ever, and the
     /// port may be closed.
     pub incoming_total: Option<u64>,
@@ -159,6 +164,7 @@ impl ExplainContext {
                 queued: queued.is_some(),
             }),
             proxy: session.proxy.clone(),
+            interface: session.interface.clone(),
             incoming_total: Some(session.incoming),
             queued,
             ..ExplainContext::default()
@@ -182,6 +188,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             seeds,
             peer_failures,
             blocklist,
+            interface,
             proxy,
             choked,
             limits,
@@ -191,7 +198,14 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             rc4_cpu,
         ]
     } else if matches!(s.state, TorrentState::Seeding) {
-        &[trackers, proxy, reachability, seeding_idle, rc4_cpu]
+        &[
+            trackers,
+            interface,
+            proxy,
+            reachability,
+            seeding_idle,
+            rc4_cpu,
+        ]
     } else {
         &[]
     };
@@ -520,11 +534,13 @@ fn choked(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
 }
 
 mod blocked;
+mod interface;
 mod local;
 mod port_mapping;
 mod proxied;
 mod seeding;
 use blocked::blocklist;
+use interface::interface;
 use local::{disk, limits, rc4_cpu, reachability, upload_saturation};
 use proxied::proxy;
 use seeding::seeding_idle;

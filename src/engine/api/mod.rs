@@ -7,6 +7,8 @@ mod errors;
 pub mod explain;
 mod files;
 mod goals;
+mod interface;
+pub use interface::InterfaceStatus;
 mod labels;
 pub use goals::{
     flag_text, human, parse_duration, parse_goal_duration, parse_ratio, GoalAction, Goals, Move,

@@ -90,6 +90,9 @@ pub enum PeerEnd {
     Internal(String),
     #[error("torrent stopped")]
     Shutdown,
+    /// `--interface` went down and we closed the connection: it says nothing about the peer.
+    #[error("interface down")]
+    InterfaceDown,
     /// `--transport utp`: the peer never answered our uTP SYNs (it may speak only TCP).
     #[error("no answer over uTP (it may speak only TCP)")]
     UtpNoAnswer,

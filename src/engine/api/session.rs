@@ -169,6 +169,9 @@ pub struct SessionSnapshot {
     /// What the router said to our port mapping; None while it is off.
     #[serde(default)]
     pub port_mapping: Option<crate::engine::api::PortMappingStatus>,
+    /// `--interface` and whether it carries traffic; None without one.
+    #[serde(default)]
+    pub interface: Option<crate::engine::api::InterfaceStatus>,
 }
 
 impl SessionSnapshot {

@@ -1,25 +1,32 @@
 //! The one way a TCP connection is opened, to a peer or to the proxy: from `--bind`'s address
-//! when it is of the peer's family. Its own file so that `dial` and `proxy`, which both use
-//! it, need not import each other.
+//! when it is of the peer's family, on `--interface`'s device when one is set. Its own file so
+//! that `dial` and `proxy`, which both use it, need not import each other.
 
 use std::io;
 use std::net::SocketAddr;
 
 /// A TCP connection from `local` (the `--bind` address) when it is of the peer's family.
+/// Under `--interface` the socket is bound to the device (SO_BINDTODEVICE: no other route,
+/// ever) and leaves from the interface's address; while it is down nothing is tried.
 pub(crate) async fn tcp_connect(
     addr: SocketAddr,
     local: Option<std::net::IpAddr>,
 ) -> io::Result<tokio::net::TcpStream> {
-    match local.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
-        None => tokio::net::TcpStream::connect(addr).await,
-        Some(ip) => {
-            let socket = if addr.is_ipv4() {
-                tokio::net::TcpSocket::new_v4()?
-            } else {
-                tokio::net::TcpSocket::new_v6()?
-            };
-            socket.bind(SocketAddr::new(ip, 0))?;
-            socket.connect(addr).await
-        }
+    let device = crate::net::device::bound();
+    let source = crate::net::device::source_for(addr, local)?;
+    if device.is_none() && source.is_none() {
+        return tokio::net::TcpStream::connect(addr).await;
     }
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    if let Some(d) = device {
+        socket.bind_device(Some(d.name().as_bytes()))?;
+    }
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    socket.connect(addr).await
 }

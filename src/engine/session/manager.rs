@@ -491,6 +491,7 @@ impl Manager {
             blocklist: self.blocklist.as_ref().map(|b| b.status()),
             proxy: ctx.proxy.as_ref().map(|p| p.status()),
             port_mapping: self.session.port_mapping(),
+            interface: self.session.interface(),
         }
     }
 }

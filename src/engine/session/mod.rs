@@ -11,6 +11,7 @@ pub(crate) mod udp;
 
 pub(crate) mod dormancy;
 pub(crate) mod goals;
+pub(crate) mod interface;
 pub(crate) mod manager;
 pub(crate) mod on_complete;
 pub(crate) mod persist;
@@ -179,6 +180,12 @@ impl Session {
             .clone()
             .map(|spec| Arc::new(Proxy::new(spec, opts.proxy_only)));
         let mut logs = Vec::new();
+        // First: every socket below is bound to the interface, and the first look at it is
+        // taken before any is opened.
+        let watcher = opts
+            .interface
+            .as_deref()
+            .map(|name| interface::spawn(name, (!bind.is_unspecified()).then_some(bind)));
         if let Some(p) = &proxy {
             // uTP and the DHT would go around a CONNECT proxy (`peer/proxy.rs`).
             transport = TransportPolicy::Tcp;
@@ -226,6 +233,7 @@ impl Session {
         } else {
             Vec::new()
         };
+        accept_tasks.extend(watcher);
         let want_udp = transport.utp() || (opts.dht.is_some() && proxy.is_none());
         let udp = match (want_udp, listen_port) {
             (false, _) | (_, 0) => None,
@@ -287,6 +295,7 @@ impl Session {
             router: Arc::clone(&routes) as Arc<dyn Routing>,
             ip_filter,
             proxy,
+            interface: opts.interface.is_some(),
         };
         let port_mapper = match (&opts.port_mapping, listen_port) {
             (Some(settings), p) if p != 0 => Some(port_mapping::PortMapper::spawn(
@@ -323,6 +332,11 @@ impl Session {
             dht.shutdown().await;
         }
         self.shutdown();
+    }
+
+    /// `--interface` as the watcher last saw it; None without one.
+    pub(crate) fn interface(&self) -> Option<crate::engine::api::InterfaceStatus> {
+        self.ctx.interface.then(interface::status).flatten()
     }
 
     /// Stops listening.
@@ -374,7 +388,7 @@ async fn bind_listeners(port: u16, bind: IpAddr) -> (Vec<TcpListener>, (LogLevel
     };
     let mut last_err = String::new();
     for port in ports {
-        match TcpListener::bind(SocketAddr::new(bind, port)).await {
+        match listen(SocketAddr::new(bind, port)) {
             Ok(l) => {
                 let port = l.local_addr().map(|a| a.port()).unwrap_or(port);
                 let mut listeners = vec![l];
@@ -402,6 +416,24 @@ async fn bind_listeners(port: u16, bind: IpAddr) -> (Vec<TcpListener>, (LogLevel
     )
 }
 
+/// A TCP listener at `addr`, bound to `--interface`'s device when one is set: it then
+/// accepts only what arrives on the interface, and on the unspecified address it outlives a
+/// change of the interface's address (no rebind when a VPN comes back with another one).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    // As `TcpListener::bind`: a restart may take the port back at once.
+    s.set_reuse_address(true)?;
+    crate::net::device::bind_long_lived(&s)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    s.set_nonblocking(true)?;
+    TcpListener::from_std(s.into())
+}
+
 /// An IPv6-only socket, so it can share the port with the IPv4 listener whatever the
 /// `net.ipv6.bindv6only` setting is.
 fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
@@ -409,6 +441,7 @@ fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
     let s = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
     s.set_only_v6(true)?;
     s.set_reuse_address(true)?;
+    crate::net::device::bind_long_lived(&s)?;
     s.bind(&SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), port).into())?;
     s.listen(128)?;
     s.set_nonblocking(true)?;

@@ -35,6 +35,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         blocklist,
         proxy,
         port_mapping,
+        interface,
     } = head;
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
@@ -48,6 +49,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         && prev.blocklist == *blocklist
         && prev.proxy == *proxy
         && prev.port_mapping == *port_mapping
+        && prev.interface == *interface
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub(crate) fn bind(bind: IpAddr, port: u16) -> std::io::Result<Arc<UdpSocket>> {
     // Room for bursts of uTP datagrams while the receive loop is busy.
     let _ = s.set_recv_buffer_size(4 << 20);
     let _ = s.set_send_buffer_size(4 << 20);
+    // The DHT and uTP leave by `--interface` only; on the unspecified address the kernel
+    // picks the interface's own as the source, whatever it is now.
+    crate::net::device::bind_long_lived(&s)?;
     s.bind(&addr.into())?;
     s.set_nonblocking(true)?;
     Ok(Arc::new(UdpSocket::from_std(s.into())?))

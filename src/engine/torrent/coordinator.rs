@@ -355,7 +355,7 @@ impl Coordinator {
     /// download, not at the next tick: that was up to a quarter of a second at every start.
     /// A seed keeps dialing only at its ticks (`SEED_DIALS_PER_TICK` paces it).
     fn dial_new_peers(&mut self, now: Instant) {
-        if !self.run.complete {
+        if !self.run.complete && !self.run.interface_down {
             self.connect_more(now);
         }
     }
@@ -448,7 +448,9 @@ impl Coordinator {
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.drop_newly_blocked();
-        self.connect_more(now);
+        if !self.interface_tick() {
+            self.connect_more(now);
+        }
         self.dht_tick();
         self.pex_tick(now);
         // The session granted or took a seed slot: act on it now, not at the next round.
@@ -512,6 +514,7 @@ mod blocked;
 mod dht_peers;
 mod events;
 mod files;
+mod interface;
 mod parts;
 mod pex_round;
 mod publish;

@@ -58,6 +58,9 @@ pub struct Options {
     /// `--proxy-only`: nothing goes out but through the proxy (no listening, no UDP
     /// trackers); see `peer/proxy.rs`.
     pub proxy_only: bool,
+    /// `--interface`: every peer, tracker and web seed socket is bound to this device, and
+    /// nothing is sent while it is down (`session/interface.rs`).
+    pub interface: Option<String>,
     /// Ask the router to forward the listen port (`session/port_mapping/`); None: off, as
     /// in every run not started from the command line (tests in process, the demo).
     pub port_mapping: Option<crate::engine::api::PortMapSettings>,
@@ -94,6 +97,7 @@ impl Default for Options {
             blocklist_every: std::time::Duration::from_secs(24 * 3600),
             proxy: None,
             proxy_only: false,
+            interface: None,
             port_mapping: None,
         }
     }

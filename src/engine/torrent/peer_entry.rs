@@ -80,6 +80,11 @@ pub(crate) fn plan_after_end(
         // The peer was never asked: try again soon, without counting it against the peer,
         // so everything resumes by itself once the proxy is back.
         PeerEnd::ProxyDown(_) if !complete => Plan::BackingOff(now + PROXY_RETRY),
+        // Cut by our kill switch, not by the peer: dialed again once the interface is back
+        // (no dial while it is down).
+        PeerEnd::InterfaceDown if source != PeerSource::Incoming => {
+            Plan::BackingOff(now + PROXY_RETRY)
+        }
         _ if source == PeerSource::Incoming => Plan::Resting,
         PeerEnd::DroppedByUser => Plan::Dropped(now + DROP_COOL_DOWN),
         _ if complete || attempts >= MAX_ATTEMPTS => Plan::Resting,

@@ -104,6 +104,8 @@ pub(crate) struct SessionCtx {
     pub ip_filter: Arc<crate::engine::peer::ip_filter::IpFilter>,
     /// The SOCKS5 proxy every outgoing connection goes through (`--proxy`).
     pub proxy: Option<Arc<crate::engine::peer::proxy::Proxy>>,
+    /// `--interface` is set (the device and its state are `net::device`'s).
+    pub interface: bool,
 }
 
 /// How announces and web seed requests leave: from `bind`, through `proxy`; no UDP under

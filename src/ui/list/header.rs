@@ -84,6 +84,19 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
             theme.error().add_modifier(bold),
         ));
     }
+    // The kill switch first: while it holds, nothing else on this line matters.
+    if let Some(i) = &session.interface {
+        match i.down_line() {
+            Some(l) => line.push(span(
+                format!("{} · ", fmt::outside(&l, 120)),
+                theme.error().add_modifier(bold),
+            )),
+            None => line.push(span(
+                format!("via {} · ", fmt::outside(&i.name, 20)),
+                theme.dim(),
+            )),
+        }
+    }
     if let Some(p) = &session.proxy {
         // Through a CONNECT proxy nobody can reach us, whatever we listen on.
         if let Some(e) = &p.down {
@@ -243,6 +256,26 @@ mod tests {
         assert!(text(&s).contains("blocked 7"), "{}", text(&s));
         s.blocklist.as_mut().unwrap().error = Some("bad".into());
         assert!(text(&s).contains("update failed"), "{}", text(&s));
+    }
+
+    #[test]
+    fn the_interface_says_when_it_is_down() {
+        let mut s = SessionSnapshot {
+            listen_port: 6881,
+            ..Default::default()
+        };
+        assert!(!text(&s).contains("interface"));
+        s.interface = Some(crate::engine::api::InterfaceStatus {
+            name: "wg0".into(),
+            up: true,
+            address: Some("10.2.0.2".parse().unwrap()),
+            down: None,
+        });
+        assert!(text(&s).contains("via wg0"), "{}", text(&s));
+        let i = s.interface.as_mut().unwrap();
+        (i.up, i.address, i.down) = (false, None, Some("missing".into()));
+        let t = text(&s);
+        assert!(t.contains("interface wg0 is down: nothing is sent"), "{t}");
     }
 
     #[test]

@@ -80,15 +80,27 @@ enum Heard<T> {
     Other,
 }
 
+/// A UDP socket at `local`, bound to `--interface`'s device when one is set.
+fn socket(local: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(local), Type::DGRAM, Some(Protocol::UDP))?;
+    crate::net::device::bind_socket(&s)?;
+    s.bind(&local.into())?;
+    s.set_nonblocking(true)?;
+    UdpSocket::from_std(s.into())
+}
+
 impl Client {
-    /// A socket connected to `server`, from `bind` when given.
+    /// A socket connected to `server`, from `bind` when given, on `--interface`'s device when
+    /// one is set (a VPN's gateway that maps ports answers there; a LAN router is then never
+    /// asked around the VPN).
     pub(crate) async fn new(server: SocketAddr, bind: Option<IpAddr>) -> Result<Client, MapError> {
         let local = match (bind, server) {
             (Some(ip), _) => SocketAddr::new(ip, 0),
             (None, SocketAddr::V4(_)) => SocketAddr::from(([0, 0, 0, 0], 0)),
             (None, SocketAddr::V6(_)) => SocketAddr::from(([0u16; 8], 0)),
         };
-        let sock = UdpSocket::bind(local).await.map_err(MapError::Socket)?;
+        let sock = socket(local).map_err(MapError::Socket)?;
         sock.connect(server).await.map_err(MapError::Socket)?;
         Ok(Client {
             sock,

@@ -189,7 +189,7 @@ impl Coordinator {
     }
 
     fn wants_peers(&self) -> bool {
-        !self.run.complete && self.peers.active().count() < WANT_PEERS
+        !self.run.complete && !self.run.interface_down && self.peers.active().count() < WANT_PEERS
     }
 
     /// Called every tick: tells the task whether to look more often.

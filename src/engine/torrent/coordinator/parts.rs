@@ -38,6 +38,8 @@ pub(super) struct RunState {
     pub(super) blocked: u64,
     /// The blocklist's generation last swept for connected peers it blocks.
     pub(super) filter_seen: u64,
+    /// `--interface` was down at the last tick (`interface.rs`).
+    pub(super) interface_down: bool,
 }
 
 /// When the choker last ran, and its optimistic pick.

@@ -41,6 +41,38 @@ fn a_proxy_down_never_rests_a_peer() {
     );
 }
 
+/// Cut by the kill switch (`--interface` down): dialed again soon, seeding or not, but never
+/// a peer that dialed us (its port is not one it listens on).
+#[test]
+fn an_interface_down_never_rests_a_peer() {
+    let now = Instant::now();
+    let back = Plan::BackingOff(now + crate::engine::torrent::peer_entry::PROXY_RETRY);
+    for (attempts, complete) in [(1, false), (MAX_ATTEMPTS, false), (50, true)] {
+        assert_eq!(
+            plan_after_end(
+                &PeerEnd::InterfaceDown,
+                Plan::Resting,
+                PeerSource::Manual,
+                attempts,
+                complete,
+                now
+            ),
+            back
+        );
+    }
+    assert_eq!(
+        plan_after_end(
+            &PeerEnd::InterfaceDown,
+            Plan::Resting,
+            PeerSource::Incoming,
+            1,
+            false,
+            now
+        ),
+        Plan::Resting
+    );
+}
+
 #[test]
 fn the_end_decides_never_banned_and_dropped() {
     let now = Instant::now();

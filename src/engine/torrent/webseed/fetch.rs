@@ -55,7 +55,7 @@ pub(super) fn client(egress: &crate::tracker::Egress) -> reqwest::Result<reqwest
         .user_agent(concat!("ttui/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .timeout(REQUEST_TIMEOUT);
-    crate::tracker::with_proxy(b, egress)?.build()
+    crate::tracker::with_proxy(crate::tracker::with_interface(b), egress)?.build()
 }
 
 /// A byte range of one file: file index, offset in the file, length.
