@@ -1,4 +1,6 @@
 use super::*;
+use std::fs;
+use std::io;
 use crate::demo::spec::{make_payload, PayloadSpec};
 use crate::protocol::metainfo::Metainfo;
 use serde::Deserialize;

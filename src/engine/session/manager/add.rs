@@ -105,6 +105,9 @@ impl Manager {
                         .map_err(RequestError::BadFiles)?,
                     None => FilePlan::new(&meta.info, &[], files.sequential),
                 };
+                let trusted = files
+                    .complete
+                    .then(|| Bitfield::full(meta.info.num_pieces()));
                 let id = self.new_slot_id();
                 let added = unix_now();
                 self.launch(
@@ -116,6 +119,7 @@ impl Manager {
                     Resumed {
                         files: plan.clone(),
                         kept,
+                        trusted,
                         ..Resumed::default()
                     },
                 );
