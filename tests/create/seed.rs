@@ -51,6 +51,7 @@ fn seed_and_leech(mode: &str) {
     let row = rows.iter().find(|r| r["info_hash"] == v1.as_str()).unwrap();
     assert_eq!(row["verified_bytes"], row["total_bytes"], "{row}");
     let log = daemon.log_text();
+    assert!(log.contains("added as complete"), "{log}");
     assert!(
         !log.contains("checked existing data"),
         "the data was hashed again:\n{log}"

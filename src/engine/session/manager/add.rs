@@ -123,6 +123,16 @@ impl Manager {
                         ..Resumed::default()
                     },
                 );
+                if files.complete {
+                    if let Some(slot) = self.slots.find(id) {
+                        slot.span().in_scope(|| {
+                            tracing::info!(
+                                "added as complete: its maker (`ttui create --seed`) hashed \
+                                 this data just now, so it is not checked again"
+                            )
+                        });
+                    }
+                }
                 self.save_now(id, paused, plan);
                 let added = Added::New {
                     id,
