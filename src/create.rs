@@ -26,6 +26,9 @@ pub(crate) use piece_size::{auto_piece_length, parse_piece_size};
 pub(crate) use walk::Skipped;
 use walk::{SourceFile, WalkPolicy};
 
+/// The most memory the hashing threads' piece buffers take together (one piece each).
+const BUFFERS: u64 = 1 << 30;
+
 /// Why a torrent could not be made; each one line.
 #[derive(Debug, Error)]
 pub(crate) enum CreateError {
@@ -165,6 +168,8 @@ pub(crate) fn build(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    // Each thread holds one piece: at most BUFFERS bytes of them, however many cores.
+    let threads = threads.min((BUFFERS / u64::from(piece_length)).max(1) as usize);
     let hashes = hash::hash_files(&scan.files, piece_length, opts.version, threads, done)?;
     let files: Vec<NewFile> = scan
         .files

@@ -174,7 +174,7 @@ pub(crate) fn run(args: CreateArgs) -> Result<i32, String> {
     };
     if args.json {
         let value = serde_json::json!({
-            "path": output,
+            "path": super::run::absolute(&output),
             "name": created.name,
             "version": created.version,
             "info_hash_v1": created.info_hash_v1.map(|h| to_hex(&h)),
