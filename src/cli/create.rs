@@ -278,3 +278,21 @@ fn print_summary(output: &Path, c: &Created) {
         println!("info hash v2: {}", to_hex(&h));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_tracker_flag_is_a_tier_and_commas_share_one() {
+        let given = [
+            "http://a/".to_string(),
+            " http://b/, http://c/ ,".into(),
+            ",".into(),
+        ];
+        assert_eq!(
+            tiers(&given),
+            [vec!["http://a/"], vec!["http://b/", "http://c/"]]
+        );
+    }
+}
