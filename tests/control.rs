@@ -216,6 +216,7 @@ async fn every_message_survives_the_wire() {
             files: ttui::internals::engine::api::AddFiles {
                 only: Some(vec![0, 3, 4]),
                 sequential: true,
+                complete: false,
             },
             labels: vec!["tv".into()],
         },

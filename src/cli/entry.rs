@@ -129,6 +129,7 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32, Failure> {
             super::attach::bridge(state_dir.as_deref()).map_err(Failure::Verb)?
         }
         Cmd::Info { torrent } => info(&torrent)?,
+        Cmd::Create(args) => super::create::run(args)?,
         Cmd::Peers {
             torrent,
             port,

@@ -1,6 +1,6 @@
 //! Command line: every clap type, and reading the torrent a command names. The commands
 //! themselves live in the files below: `run` (download/seed, TUI or headless), `headless`
-//! (progress lines), `info` and `diag`; `session` (`ttui` on a terminal: the session and its
+//! (progress lines), `info` and `diag`; `create` (`ttui create`: making a .torrent); `session` (`ttui` on a terminal: the session and its
 //! hand-over), `verbs` (`ttui daemon`, `ttui add/list/...`), `serve` (the session's end of
 //! the control socket), `serve_watch` (the snapshot streams `ttui attach` reads), `attach`
 //! (`ttui attach`, `ttui bridge`), `verbs_fmt` (what the verbs print), `setup` (`ttui config`,
@@ -8,6 +8,9 @@
 //! config file `crate::config`.
 
 pub(crate) mod attach;
+pub(crate) mod create;
+mod create_progress;
+mod create_seed;
 pub(crate) mod diag;
 pub(crate) mod entry;
 pub(crate) mod goal_args;
@@ -198,6 +201,8 @@ pub(crate) struct DownloadArgs {
 pub(crate) enum Cmd {
     /// Print a torrent's name, size, pieces, info hash, trackers and files.
     Info { torrent: PathBuf },
+    /// Make a .torrent (hybrid v1+v2 by default) from a file or a directory.
+    Create(create::CreateArgs),
     /// Announce to the torrent's trackers and print the peers, one ip:port a line.
     Peers {
         torrent: PathBuf,

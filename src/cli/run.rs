@@ -112,6 +112,7 @@ pub(crate) fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFi
         None => None,
     };
     Ok(crate::engine::api::AddFiles {
+        complete: false,
         only,
         sequential: args.sequential,
     })

@@ -132,7 +132,11 @@ async fn add_request(
         items,
         save_path: output.map(absolute),
         paused,
-        files: crate::engine::api::AddFiles { only, sequential },
+        files: crate::engine::api::AddFiles {
+            only,
+            sequential,
+            complete: false,
+        },
         labels,
     })
 }

@@ -2,6 +2,8 @@ use super::*;
 use crate::demo::spec::{make_payload, PayloadSpec};
 use crate::protocol::metainfo::Metainfo;
 use serde::Deserialize;
+use std::fs;
+use std::io;
 
 /// Walks one bencoded value, asserting canonical form (dictionary keys strictly increasing,
 /// no leading zeros); returns the bytes it took.

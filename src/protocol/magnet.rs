@@ -181,6 +181,42 @@ fn parse_hash(s: &str) -> Result<InfoHash, MagnetError> {
     Ok(out)
 }
 
+/// Writes a magnet link: `btih` for a v1 hash, `btmh` (multihash: `1220` = SHA-256, 32
+/// bytes) for a v2 hash, both for a hybrid (BEP 9, BEP 52), then the name and each tracker.
+pub fn format_magnet(
+    v1: Option<&InfoHash>,
+    v2: Option<&[u8; 32]>,
+    name: &str,
+    trackers: &[String],
+) -> String {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut parts = Vec::new();
+    if let Some(h) = v1 {
+        parts.push(format!("xt=urn:btih:{}", hex(h)));
+    }
+    if let Some(h) = v2 {
+        parts.push(format!("xt=urn:btmh:1220{}", hex(h)));
+    }
+    if !name.is_empty() {
+        parts.push(format!("dn={}", percent(name)));
+    }
+    parts.extend(trackers.iter().map(|t| format!("tr={}", percent(t))));
+    format!("magnet:?{}", parts.join("&"))
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters.
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,5 +339,24 @@ mod tests {
         }
         let _ = Magnet::parse("magnet:?xt=urn:btih:ééééééééééééééééééééé");
         let _ = Magnet::parse("magnet:?&&&=&xt&xt=");
+    }
+
+    #[test]
+    fn formatted_magnets_parse_back() {
+        let v1 = [0xabu8; 20];
+        let uri = format_magnet(
+            Some(&v1),
+            Some(&[0x01; 32]),
+            "a b/ü",
+            &["http://127.0.0.1:1/announce?x=1&y".into()],
+        );
+        assert!(
+            uri.contains(&format!("xt=urn:btmh:1220{}", "01".repeat(32))),
+            "{uri}"
+        );
+        let m = Magnet::parse(&uri).unwrap();
+        assert_eq!(m.info_hash, v1);
+        assert_eq!(m.display_name.as_deref(), Some("a b/ü"));
+        assert_eq!(m.trackers, ["http://127.0.0.1:1/announce?x=1&y"]);
     }
 }

@@ -16,7 +16,10 @@ use super::geometry::Geometry;
 use super::text::shorten;
 use sanitize::{Changes, Notes};
 
-pub use encode::{encode_torrent, hash_pieces};
+pub use encode::{
+    encode_torrent, hash_pieces, v1_layout, write_torrent, MetaVersion, NewFile, NewTorrent,
+    V1Entry, CREATED_BY,
+};
 pub use v2::only::{V2Piece, V2Pieces};
 
 mod encode;

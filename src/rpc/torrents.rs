@@ -182,6 +182,7 @@ pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
     };
     let only = only_files(wanted.as_deref(), unwanted.as_deref(), count);
     let files = AddFiles {
+        complete: false,
         only,
         sequential: false,
     };

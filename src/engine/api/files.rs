@@ -76,6 +76,11 @@ pub struct AddFiles {
     pub only: Option<Vec<usize>>,
     #[serde(default)]
     pub sequential: bool,
+    /// The data is complete where the torrent is saved: its maker (`ttui create --seed`)
+    /// has just hashed it, so it seeds without a check. Pieces that turn out wrong are
+    /// refused by the peers that fetch them, as with any bad seed.
+    #[serde(default)]
+    pub complete: bool,
 }
 
 /// One file of a torrent in its full snapshot (the detail view's Files tab).

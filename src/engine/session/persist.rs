@@ -270,6 +270,7 @@ fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
                     queue_position: r.queue_position,
                     paused: r.paused,
                     files: crate::engine::api::AddFiles {
+                        complete: false,
                         only: r
                             .only_files
                             .as_ref()

@@ -282,6 +282,7 @@ impl AddDialog {
             save_path,
             paused: self.paused,
             files: AddFiles {
+                complete: false,
                 only,
                 sequential: false,
             },

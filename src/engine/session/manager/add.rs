@@ -105,6 +105,9 @@ impl Manager {
                         .map_err(RequestError::BadFiles)?,
                     None => FilePlan::new(&meta.info, &[], files.sequential),
                 };
+                let trusted = files
+                    .complete
+                    .then(|| Bitfield::full(meta.info.num_pieces()));
                 let id = self.new_slot_id();
                 let added = unix_now();
                 self.launch(
@@ -116,9 +119,20 @@ impl Manager {
                     Resumed {
                         files: plan.clone(),
                         kept,
+                        trusted,
                         ..Resumed::default()
                     },
                 );
+                if files.complete {
+                    if let Some(slot) = self.slots.find(id) {
+                        slot.span().in_scope(|| {
+                            tracing::info!(
+                                "added as complete: its maker (`ttui create --seed`) hashed \
+                                 this data just now, so it is not checked again"
+                            )
+                        });
+                    }
+                }
                 self.save_now(id, paused, plan);
                 let added = Added::New {
                     id,
