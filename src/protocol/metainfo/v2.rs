@@ -4,7 +4,7 @@
 
 use serde_bencode::value::Value;
 
-use super::file_tree::parse_file_tree;
+use super::file_tree::{parse_file_tree, TreeFile};
 use super::Dict;
 use crate::protocol::merkle::{self, Hash};
 use crate::protocol::text::shorten;
@@ -74,34 +74,44 @@ pub(super) fn bad_piece_layers(info: &Dict, root: &Dict) -> Option<String> {
         let Some(layer) = layers.get(&file_root[..]) else {
             continue;
         };
-        let Value::Bytes(layer) = layer else {
-            return Some(format!(
-                "the layer of {:?} is not a string",
-                shorten(&file.path.join("/"))
-            ));
-        };
-        let want = merkle::layer_len(file.length, piece_length);
-        let path = file.path.join("/");
-        let name = || shorten(&path);
-        if layer.len() as u64 != want * 32 {
-            return Some(format!(
-                "the layer of {:?} holds {} bytes, its {} bytes need {}",
-                name(),
-                layer.len(),
-                file.length,
-                want * 32
-            ));
-        }
-        let hashes: Vec<Hash> = layer
-            .chunks_exact(32)
-            .filter_map(|c| Hash::try_from(c).ok())
-            .collect();
-        if merkle::root_from_layer(&hashes, piece_length) != file_root {
-            return Some(format!(
-                "the layer of {:?} does not hash to its `pieces root`",
-                name()
-            ));
+        if let Err(why) = layer_hashes(&file, layer, piece_length) {
+            return Some(why);
         }
     }
     None
+}
+
+/// The hashes of `file`'s entry in `piece layers`, once it is a string as long as the file
+/// needs whose hashes lead to the file's `pieces root`; else why not, in words.
+pub(super) fn layer_hashes(
+    file: &TreeFile,
+    layer: &Value,
+    piece_length: u64,
+) -> Result<Vec<Hash>, String> {
+    let path = file.path.join("/");
+    let name = || shorten(&path);
+    let Value::Bytes(layer) = layer else {
+        return Err(format!("the layer of {:?} is not a string", name()));
+    };
+    let want = merkle::layer_len(file.length, piece_length);
+    if layer.len() as u64 != want * 32 {
+        return Err(format!(
+            "the layer of {:?} holds {} bytes, its {} bytes need {}",
+            name(),
+            layer.len(),
+            file.length,
+            want * 32
+        ));
+    }
+    let hashes: Vec<Hash> = layer
+        .chunks_exact(32)
+        .filter_map(|c| Hash::try_from(c).ok())
+        .collect();
+    if Some(merkle::root_from_layer(&hashes, piece_length)) != file.pieces_root {
+        return Err(format!(
+            "the layer of {:?} does not hash to its `pieces root`",
+            name()
+        ));
+    }
+    Ok(hashes)
 }

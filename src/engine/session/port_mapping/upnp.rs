@@ -155,32 +155,22 @@ impl Igd {
         loop {
             let lease = if self.permanent_only { 0 } else { lease };
             let any = conflicts > 0 && self.v2();
-            let body = if any {
-                soap::add_any_port_mapping(
-                    &self.service,
-                    external,
-                    proto.name(),
-                    internal,
-                    self.local,
-                    DESCRIPTION,
-                    lease,
-                )
+            // IGD2's AddAnyPortMapping lets the router pick another port once ours is taken.
+            type Add = fn(&str, u16, &str, u16, std::net::IpAddr, &str, u32) -> String;
+            let (add, action): (Add, &str) = if any {
+                (soap::add_any_port_mapping, "AddAnyPortMapping")
             } else {
-                soap::add_port_mapping(
-                    &self.service,
-                    external,
-                    proto.name(),
-                    internal,
-                    self.local,
-                    DESCRIPTION,
-                    lease,
-                )
+                (soap::add_port_mapping, "AddPortMapping")
             };
-            let action = if any {
-                "AddAnyPortMapping"
-            } else {
-                "AddPortMapping"
-            };
+            let body = add(
+                &self.service,
+                external,
+                proto.name(),
+                internal,
+                self.local,
+                DESCRIPTION,
+                lease,
+            );
             let answer = match self.call(action, body).await {
                 Ok(reply) if any => soap::parse_reserved_port(&reply).map(Some),
                 Ok(reply) => soap::parse_reply(&reply, action).map(|_| None),

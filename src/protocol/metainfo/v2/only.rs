@@ -146,40 +146,13 @@ pub(in crate::protocol::metainfo) fn piece_roots(
             });
             continue;
         }
-        let layer = match layers.and_then(|l| l.get(&file_root[..])) {
-            Some(Value::Bytes(b)) => b,
-            Some(_) => {
-                return Err(MetainfoError::V2(format!(
-                    "the piece layer of {:?} is not a string",
-                    shorten(&path)
-                )))
-            }
-            None => {
-                return Err(MetainfoError::V2(format!(
-                    "no piece layer for {:?} (ttui cannot fetch one from peers yet)",
-                    shorten(&path)
-                )))
-            }
-        };
-        if layer.len() as u64 != want * 32 {
+        let Some(layer) = layers.and_then(|l| l.get(&file_root[..])) else {
             return Err(MetainfoError::V2(format!(
-                "the piece layer of {:?} holds {} bytes, its {} bytes need {}",
-                shorten(&path),
-                layer.len(),
-                f.length,
-                want * 32
-            )));
-        }
-        let hashes: Vec<Hash> = layer
-            .chunks_exact(32)
-            .filter_map(|c| Hash::try_from(c).ok())
-            .collect();
-        if merkle::root_from_layer(&hashes, piece_length) != file_root {
-            return Err(MetainfoError::V2(format!(
-                "the piece layer of {:?} does not hash to its `pieces root`",
+                "no piece layer for {:?} (ttui cannot fetch one from peers yet)",
                 shorten(&path)
             )));
-        }
+        };
+        let hashes = super::layer_hashes(f, layer, piece_length).map_err(MetainfoError::V2)?;
         for (j, hash) in hashes.into_iter().enumerate() {
             let start = j as u64 * piece_length;
             pieces.push(V2Piece {
