@@ -20,7 +20,7 @@ pub(crate) struct CreateArgs {
     /// A v1 torrent (BEP 3), read by every client.
     #[arg(long, group = "format")]
     pub v1: bool,
-    /// A v2-only torrent (BEP 52); older clients cannot load it, and `--seed` cannot seed it.
+    /// A v2-only torrent (BEP 52); older clients cannot load it.
     #[arg(long, group = "format")]
     pub v2: bool,
     /// v1 and v2 in one torrent, files padded to pieces (the default).
@@ -122,13 +122,6 @@ fn report_skipped(skipped: &[Skipped]) {
 /// Runs `ttui create`; errors are one line.
 pub(crate) fn run(args: CreateArgs) -> Result<i32, String> {
     let version = args.version();
-    if args.seed && version == MetaVersion::V2 {
-        return Err(
-            "--seed needs a v1 or hybrid torrent: ttui downloads v2-only torrents but does not \
-             seed them yet (leave out --v2 to make a hybrid)"
-                .into(),
-        );
-    }
     let piece_length = match &args.piece_size {
         Some(text) => Some(create::parse_piece_size(text).map_err(|e| e.to_string())?),
         None => None,

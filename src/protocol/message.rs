@@ -155,10 +155,13 @@ impl Decoder for MessageCodec {
         }
         let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]);
         if len > self.max_frame {
-            // Only a `hashes` frame may be larger; its id says so before its bytes arrive.
+            // Only a `hashes` frame may be larger, and no larger than its own cap; its id says
+            // which it is. Past that cap no id is awaited: a peer that announced such a frame
+            // and sent nothing more is refused at once.
             match src.get(4) {
+                _ if len > MAX_HASHES_FRAME => return Err(WireError::FrameTooLarge(len)),
                 None => return Ok(None),
-                Some(&HASHES_ID) if len <= MAX_HASHES_FRAME => {}
+                Some(&HASHES_ID) => {}
                 Some(_) => return Err(WireError::FrameTooLarge(len)),
             }
         }
@@ -439,6 +442,13 @@ mod tests {
         let mut buf = BytesMut::new();
         buf.put_u32(MAX_HASHES_FRAME + 1);
         buf.put_u8(22);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(WireError::FrameTooLarge(_))
+        ));
+        // Past the hashes cap a frame is refused before its id arrives.
+        let mut buf = BytesMut::new();
+        buf.put_u32(u32::MAX);
         assert!(matches!(
             codec.decode(&mut buf),
             Err(WireError::FrameTooLarge(_))

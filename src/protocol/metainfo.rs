@@ -489,7 +489,16 @@ fn parse_info(
             if raw_name != name {
                 entry.source_path = Some(vec![raw_name.clone()]);
             }
-            (vec![entry], Vec::new(), true, Vec::new())
+            let mut entries = vec![entry];
+            let mut padding = Vec::new();
+            // Its last piece is whole too, ending in a pad (as libtorrent has it).
+            if let Some(pad) = v2::only::pad_after(length, length, u64::from(piece_length)) {
+                let mut p = FileEntry::new(vec![".pad".into(), pad.to_string()], pad, length);
+                p.padding = true;
+                padding.push(1);
+                entries.push(p);
+            }
+            (entries, padding, true, Vec::new())
         }
         Some((list, _)) => {
             let parsed = files::parse_files(list, &name, &raw_name, notes)?;

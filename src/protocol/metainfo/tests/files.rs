@@ -362,3 +362,64 @@ fn web_seeds_ask_for_the_torrents_own_names() {
     assert_ne!(m.info.files[0].path[0], "pa/ck");
     assert_eq!(m.info.files[0].url_path()[0], "pa/ck");
 }
+
+#[test]
+fn a_v2_only_single_file_is_laid_out_as_libtorrent_does_and_checked_by_its_tree() {
+    use crate::protocol::merkle;
+    // 20,000 bytes in 16 KiB pieces: two pieces, the second 3,616 bytes of data then a pad
+    // to the piece's end (libtorrent's layout: its last piece is a whole one).
+    let data: Vec<u8> = (0..20_000u32).map(|i| (i % 249) as u8).collect();
+    let leaves: Vec<merkle::Hash> = data.chunks(16_384).map(merkle::leaf).collect();
+    let pieces_root = merkle::file_root(&leaves).unwrap();
+    let mut leaf_dict: Dict = HashMap::new();
+    set(&mut leaf_dict, "length", Value::Int(20_000));
+    set(
+        &mut leaf_dict,
+        "pieces root",
+        Value::Bytes(pieces_root.to_vec()),
+    );
+    let mut node: Dict = HashMap::new();
+    node.insert(Vec::new(), Value::Dict(leaf_dict));
+    let mut tree: Dict = HashMap::new();
+    set(&mut tree, "one.bin", Value::Dict(node));
+    let mut info: Dict = HashMap::new();
+    set(&mut info, "file tree", Value::Dict(tree));
+    set(&mut info, "meta version", Value::Int(2));
+    set(&mut info, "name", bytes("one.bin"));
+    set(&mut info, "piece length", Value::Int(16_384));
+    let info_bytes = serde_bencode::to_bytes(&Value::Dict(info.clone())).unwrap();
+    let mut layers: Dict = HashMap::new();
+    layers.insert(pieces_root.to_vec(), Value::Bytes(leaves.concat()));
+    let mut root: Dict = HashMap::new();
+    set(&mut root, "info", Value::Dict(info));
+    set(&mut root, "piece layers", Value::Dict(layers.clone()));
+    let m = Metainfo::from_bytes(&serde_bencode::to_bytes(&Value::Dict(root.clone())).unwrap())
+        .unwrap();
+
+    let v2: [u8; 32] = sha2::Sha256::digest(&info_bytes).into();
+    assert_eq!(m.info_hash_v2, Some(v2));
+    assert_eq!(
+        m.info_hash[..],
+        v2[..20],
+        "named by its v2 hash, cut to 20 bytes"
+    );
+    assert!(m.info.single_file);
+    assert_eq!(m.info.total_length, 32_768);
+    assert_eq!(m.info.data_length(), 20_000);
+    assert_eq!(m.padding_files, vec![1]);
+    assert_eq!(m.info.num_pieces(), 2);
+    let mut second = data[16_384..].to_vec();
+    second.resize(16_384, 0);
+    assert!(m.info.piece_matches(0, &data[..16_384]));
+    assert!(m.info.piece_matches(1, &second));
+    second[0] ^= 1;
+    assert!(!m.info.piece_matches(1, &second));
+
+    // A layer that does not lead to the root is refused, in one line.
+    layers.insert(pieces_root.to_vec(), Value::Bytes(vec![7; 64]));
+    set(&mut root, "piece layers", Value::Dict(layers));
+    rejects(
+        &serde_bencode::to_bytes(&Value::Dict(root)).unwrap(),
+        "v2 torrent: the layer of \"one.bin\" does not hash to its `pieces root`",
+    );
+}

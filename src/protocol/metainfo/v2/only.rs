@@ -1,8 +1,8 @@
 //! A v2-only torrent (BEP 52) as the one description of files and pieces every torrent has.
 //!
-//! BEP 52 starts every file at a piece boundary. ttui describes that as a hybrid does: the
-//! files of the `file tree` in order, with a BEP 47 pad file before each file that would
-//! otherwise start inside a piece. The pads are never written (as a hybrid's are not), so the
+//! BEP 52 starts every file at a piece boundary. ttui describes that as libtorrent does: the
+//! files of the `file tree` in order, with a BEP 47 pad file after each one that ends inside
+//! a piece, the last one included. The pads are never written (as a hybrid's are not), so the
 //! download, the picker, the disk and the peers see the same geometry a hybrid of the same
 //! content has. What differs is the check: each piece is the root of its file's SHA-256
 //! subtree (`V2Piece`), taken from `piece layers`, or the file's `pieces root` when the file
@@ -59,8 +59,8 @@ pub struct V2Pieces {
     pub pieces: Vec<V2Piece>,
 }
 
-/// The `file tree` as the v1 `files` list a hybrid of the same content has: pad files
-/// (`attr` "p", path `.pad/N`) before every non-empty file that would start inside a piece.
+/// The `file tree` as a v1 `files` list: pad files (`attr` "p", path `.pad/N`) after every
+/// file that ends inside a piece (`pad_after`).
 /// `files::parse_files` then makes paths safe and notes what it changed, once for both kinds.
 /// Returns the list and the tree's files, or the file of a single-file torrent alone.
 pub(in crate::protocol::metainfo) fn as_v1_files(
@@ -74,16 +74,6 @@ pub(in crate::protocol::metainfo) fn as_v1_files(
     let mut list = Vec::with_capacity(files.len() * 2);
     let mut offset = 0u64;
     for f in &files {
-        let into = offset % piece_length;
-        if f.length > 0 && into != 0 {
-            let pad = piece_length - into;
-            list.push(entry(
-                pad,
-                vec![b".pad".to_vec(), pad.to_string().into_bytes()],
-                "p",
-            ));
-            offset += pad;
-        }
         // A link has no data in v2; ttui makes no links, so it is an empty file here.
         let attr: String = f.attr.chars().filter(|c| *c != 'l' && *c != 'p').collect();
         let path = f.path.iter().map(|p| p.as_bytes().to_vec()).collect();
@@ -91,8 +81,28 @@ pub(in crate::protocol::metainfo) fn as_v1_files(
         offset = offset
             .checked_add(f.length)
             .ok_or(MetainfoError::TotalOverflow)?;
+        if let Some(pad) = pad_after(f.length, offset, piece_length) {
+            list.push(entry(
+                pad,
+                vec![b".pad".to_vec(), pad.to_string().into_bytes()],
+                "p",
+            ));
+            offset += pad;
+        }
     }
     Ok((list, files))
+}
+
+/// The pad after a file of `length` that ends at `offset`: up to the next piece boundary
+/// when it ends inside a piece. libtorrent 2.0 lays a v2 torrent out this way, the last file
+/// included, so its last piece is a whole one and a peer asks for its blocks as such.
+pub(in crate::protocol::metainfo) fn pad_after(
+    length: u64,
+    offset: u64,
+    piece_length: u64,
+) -> Option<u64> {
+    let into = offset % piece_length;
+    (length > 0 && into != 0).then(|| piece_length - into)
 }
 
 fn entry(length: u64, path: Vec<Vec<u8>>, attr: &str) -> Value {
