@@ -1,4 +1,5 @@
-//! The 68-byte BitTorrent handshake (BEP 3) and the reserved bits we use (BEP 5, BEP 6, BEP 10).
+//! The 68-byte BitTorrent handshake (BEP 3) and the reserved bits we use (BEP 5, BEP 6, BEP 10,
+//! BEP 52).
 
 pub const PROTOCOL: &[u8; 19] = b"BitTorrent protocol";
 pub const LEN: usize = 68;
@@ -35,6 +36,20 @@ impl Handshake {
             self.reserved[7] |= 0x01;
         }
         self
+    }
+
+    /// Sets the BEP 52 bit (reserved byte 7, 0x10): we know the torrent's v2 form (a v2-only
+    /// or hybrid torrent), so the peer may ask us for hashes and may upgrade to the v2 hash.
+    pub fn with_v2(mut self, on: bool) -> Self {
+        if on {
+            self.reserved[7] |= 0x10;
+        }
+        self
+    }
+
+    /// Whether the peer set the BEP 52 bit: it speaks the hash messages.
+    pub fn supports_v2(&self) -> bool {
+        self.reserved[7] & 0x10 != 0
     }
 
     pub fn supports_dht(&self) -> bool {
