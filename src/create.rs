@@ -136,6 +136,7 @@ fn scan_with(path: &Path, policy: WalkPolicy) -> Result<Scan, CreateError> {
             full_path: path.to_path_buf(),
             components: Vec::new(),
             length: meta.len(),
+            executable: walk::is_executable(&meta),
         });
     } else if meta.is_dir() {
         walk::walk(path, policy, &mut Vec::new(), &mut files, &mut skipped)?;
@@ -180,6 +181,7 @@ pub(crate) fn build(
             length: f.length,
             pieces_root: hashes.roots.get(i).copied().flatten(),
             piece_layer: hashes.layers.get(i).cloned().unwrap_or_default(),
+            executable: f.executable,
         })
         .collect();
     let bytes = write_torrent(&NewTorrent {

@@ -215,3 +215,37 @@ fn bad_inputs_are_refused() {
     let err = create_torrent(&empty, 16_384, &[], false).unwrap_err();
     assert!(err.to_string().contains("nothing to share"), "{err}");
 }
+
+#[test]
+fn a_program_keeps_its_execute_bit_in_every_version() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = PayloadSpec::new([("p/run", 20_000), ("p/data", 30_000)]);
+    make_payload(dir.path(), &spec, 1).unwrap();
+    let run = dir.path().join("p/run");
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o750)).unwrap();
+    for (path, version) in [
+        (dir.path().join("p"), MetaVersion::V1),
+        (dir.path().join("p"), MetaVersion::V2),
+        (dir.path().join("p"), MetaVersion::Hybrid),
+        (run.clone(), MetaVersion::V1),
+        (run.clone(), MetaVersion::Hybrid),
+    ] {
+        let opts = CreateOptions {
+            version,
+            piece_length: Some(16_384),
+            ..CreateOptions::default()
+        };
+        let made = build(&scan(&path, false).unwrap(), &opts, &AtomicU64::new(0)).unwrap();
+        let meta = Metainfo::from_bytes(&made.bytes).unwrap();
+        let programs: Vec<String> = meta
+            .info
+            .files
+            .iter()
+            .filter(|f| f.executable)
+            .map(|f| f.path.join("/"))
+            .collect();
+        let want = if path == run { "run" } else { "p/run" };
+        assert_eq!(programs, [want], "{version:?} {}", path.display());
+    }
+}

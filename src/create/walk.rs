@@ -15,6 +15,15 @@ pub(crate) struct SourceFile {
     pub full_path: PathBuf,
     pub components: Vec<String>,
     pub length: u64,
+    /// Any execute bit is set: the torrent says so (BEP 47 `attr` "x"), as libtorrent's
+    /// `create_torrent` does, so a downloader can restore it.
+    pub executable: bool,
+}
+
+/// Whether `meta` has any execute bit.
+pub(crate) fn is_executable(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
 }
 
 /// What the walk does with what is not a plain file or directory.
@@ -105,11 +114,12 @@ pub(crate) fn walk(
         if kind.is_dir() {
             walk(&full_path, policy, prefix, out, skipped)?;
         } else {
-            let length = entry.metadata().map_err(io_err(&full_path))?.len();
+            let meta = entry.metadata().map_err(io_err(&full_path))?;
             out.push(SourceFile {
                 full_path,
                 components: prefix.clone(),
-                length,
+                length: meta.len(),
+                executable: is_executable(&meta),
             });
         }
         prefix.pop();

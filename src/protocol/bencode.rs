@@ -230,6 +230,49 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Where the first dictionary key in the value at `start` stands that does not sort after
+/// the key before it (BEP 3 keeps keys sorted as raw strings), or `None` when every key, at
+/// every depth, is in order. Duplicates are refused by every walk already; an unsorted key is
+/// what libtorrent calls a soft error, tolerated in a v1 torrent and refused in a v2 one.
+pub fn first_unsorted_key(buf: &[u8], start: usize) -> Result<Option<usize>, BencodeError> {
+    unsorted_from(buf, start, 0).map(|(found, _)| found)
+}
+
+/// [`first_unsorted_key`]'s recursion: (what it found, the end of the value at `pos`).
+fn unsorted_from(
+    buf: &[u8],
+    pos: usize,
+    depth: usize,
+) -> Result<(Option<usize>, usize), BencodeError> {
+    let byte = *buf.get(pos).ok_or(BencodeError::UnexpectedEof(pos))?;
+    if byte != b'l' && byte != b'd' {
+        return Ok((None, value_end(buf, pos)?));
+    }
+    if depth >= MAX_DEPTH {
+        return Err(BencodeError::TooDeep(pos));
+    }
+    let mut found = None;
+    let mut last: Option<&[u8]> = None;
+    let mut p = pos + 1;
+    loop {
+        let b = *buf.get(p).ok_or(BencodeError::UnexpectedEof(p))?;
+        if b == b'e' {
+            return Ok((found, p + 1));
+        }
+        if byte == b'd' {
+            let (key, key_end) = parse_string(buf, p)?;
+            if found.is_none() && last.is_some_and(|l| l >= key) {
+                found = Some(p);
+            }
+            last = Some(key);
+            p = key_end;
+        }
+        let (inner, end) = unsorted_from(buf, p, depth + 1)?;
+        found = found.or(inner);
+        p = end;
+    }
+}
+
 /// Called for every dictionary entry: (nesting level of the dictionary, key, value span).
 type OnEntry<'a> = dyn FnMut(usize, &[u8], Range<usize>) + 'a;
 
@@ -420,6 +463,16 @@ mod tests {
             validate(b"d1:ai1e1:ai2ee"),
             Err(BencodeError::DuplicateKey { ref key, pos: 7 }) if key == "a"
         ));
+    }
+
+    #[test]
+    fn unsorted_keys_are_found_at_any_depth() {
+        assert_eq!(first_unsorted_key(b"d1:ai1e1:bi2ee", 0), Ok(None));
+        assert_eq!(first_unsorted_key(b"d1:bi1e1:ai2ee", 0), Ok(Some(7)));
+        assert_eq!(first_unsorted_key(b"d1:ad1:yi1e1:xi2eee", 0), Ok(Some(11)));
+        assert_eq!(first_unsorted_key(b"l1:xd1:bi1e1:ai1eee", 0), Ok(Some(11)));
+        assert_eq!(first_unsorted_key(b"d1:ai1e1:ai2ee", 0), Ok(Some(7)));
+        assert!(first_unsorted_key(b"d1:b", 0).is_err());
     }
 
     #[test]

@@ -195,7 +195,7 @@ impl Metainfo {
         // The walk validates the whole input (depth, syntax) before serde_bencode, which
         // recurses without bound, sees any of it.
         let span = bencode::find_info_span(buf)?;
-        let Some(info_bytes) = buf.get(span) else {
+        let Some(info_bytes) = buf.get(span.clone()) else {
             return Err(BencodeError::UnexpectedEof(buf.len()).into());
         };
         let sha1: InfoHash = Sha1::digest(info_bytes).into();
@@ -214,6 +214,17 @@ impl Metainfo {
         let info_dict = as_dict(info_value, "info")?;
         let v2_only = v2::is_v2_only(info_dict);
         let has_v2 = info_dict.contains_key(&b"file tree"[..]);
+        // A v2 info dictionary must be canonical bencode, as its SHA-256 names it: libtorrent
+        // refuses one with a key out of order ("invalid bencoding"), and so do we, rather than
+        // join a swarm under a hash other clients never compute for it.
+        if v2::declares_version(info_dict) {
+            if let Some(pos) = bencode::first_unsorted_key(buf, span.start)? {
+                return Err(MetainfoError::V2(format!(
+                    "the info dictionary's keys are out of order at byte {pos}, so it is not \
+                     the one its hash names"
+                )));
+            }
+        }
         let info_hash = if v2_only {
             let mut short = [0; 20];
             short.copy_from_slice(&v2_hash[..20]);
@@ -283,9 +294,10 @@ pub fn to_hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Largest `piece length` accepted. Real torrents stay at or below 16 MiB; anything past
-/// this is a hostile or broken file that would make us buffer huge pieces.
-pub const MAX_PIECE_LENGTH: u64 = 256 * 1024 * 1024;
+/// Largest `piece length` accepted: libtorrent's (32,767 blocks of 16 KiB, just under
+/// 512 MiB), so a torrent it loads loads here too. Real torrents stay at or below 16 MiB;
+/// past this a file is hostile or broken and would make us buffer huge pieces.
+pub const MAX_PIECE_LENGTH: u64 = 32_767 * 16 * 1024;
 
 /// Every way a .torrent file is rejected. Each message is one line and names the key; text
 /// taken from the file is shown with `{:?}` so it cannot break the line or the terminal.
@@ -319,7 +331,7 @@ pub enum MetainfoError {
     NotPositive { key: String, value: i64 },
     #[error("`{key}` must not be negative, found {value}")]
     Negative { key: String, value: i64 },
-    #[error("`info.piece length` is {0} bytes, more than the 256 MiB limit")]
+    #[error("`info.piece length` is {0} bytes, more than the limit of 536854528 (32767 blocks of 16 KiB)")]
     PieceLengthTooLarge(i64),
     #[error("`info.files`: the total length is 0 bytes, the torrent holds no data")]
     EmptyTotal,
@@ -489,6 +501,7 @@ fn parse_info(
             if raw_name != name {
                 entry.source_path = Some(vec![raw_name.clone()]);
             }
+            entry.executable = tree[0].attr.contains('x');
             let mut entries = vec![entry];
             let mut padding = Vec::new();
             // Its last piece is whole too, ending in a pad (as libtorrent has it).
@@ -519,6 +532,9 @@ fn parse_info(
                 if raw_name != name {
                     entry.source_path = Some(vec![raw_name.clone()]);
                 }
+                // A single file's BEP 47 `attr` stands in `info` (where libtorrent puts it).
+                entry.executable =
+                    matches!(d.get(&b"attr"[..]), Some(Value::Bytes(a)) if a.contains(&b'x'));
                 (
                     vec![entry],
                     Vec::new(),
@@ -540,11 +556,10 @@ fn parse_info(
             }
         },
     };
+    // The two halves of a hybrid name the same files, or peers of each kind would fill
+    // different bytes under one torrent: libtorrent refuses such a torrent, and so do we.
     if let Some(why) = v2::hybrid_mismatch(d, v1_files).filter(|_| !v2_only) {
-        notes.push(format!(
-            "hybrid torrent whose v1 and v2 parts disagree ({why}); ttui uses the v1 part, \
-             other clients may refuse the torrent"
-        ));
+        return Err(MetainfoError::V2(why));
     }
 
     let total_length = files

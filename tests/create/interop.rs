@@ -24,15 +24,17 @@ def walk(root, rel=()):
         if os.path.isdir(p):
             out += walk(root, rel + (n,))
         elif os.path.isfile(p):
-            out.append((rel + (n,), os.path.getsize(p)))
+            out.append((rel + (n,), os.path.getsize(p), flags(p)))
     return out
+def flags(p):
+    return lt.file_storage.flag_executable if os.stat(p).st_mode & 0o111 else 0
 fs = lt.file_storage()
 name = os.path.basename(path)
 if os.path.isfile(path):
-    fs.add_file(name, os.path.getsize(path))
+    fs.add_file(name, os.path.getsize(path), flags(path))
 else:
-    for rel, size in walk(path):
-        fs.add_file(os.path.join(name, *rel), size)
+    for rel, size, fl in walk(path):
+        fs.add_file(os.path.join(name, *rel), size, fl)
 flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}[mode]
 ct = lt.create_torrent(fs, piece, flags=flags)
 lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(path)))

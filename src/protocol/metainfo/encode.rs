@@ -35,6 +35,8 @@ pub struct NewFile {
     pub pieces_root: Option<Hash>,
     /// v2: the file's `piece layers` entry (empty when it fits in one piece).
     pub piece_layer: Vec<Hash>,
+    /// BEP 47 `attr` "x": the file is a program.
+    pub executable: bool,
 }
 
 /// Everything a new torrent holds. `v1_pieces` are the SHA-1s over the v1 stream (the files
@@ -122,6 +124,10 @@ pub fn write_torrent(t: &NewTorrent) -> Vec<u8> {
         if single {
             let length = t.files.first().map_or(0, |f| f.length);
             info.insert(b"length".to_vec(), int(length));
+            // A single file's attributes stand in `info` itself (libtorrent's place).
+            if t.files.first().is_some_and(|f| f.executable) {
+                info.insert(b"attr".to_vec(), bytes("x"));
+            }
         } else {
             let list = v1_layout(t.files, t.piece_length, t.version)
                 .into_iter()
@@ -130,6 +136,8 @@ pub fn write_torrent(t: &NewTorrent) -> Vec<u8> {
                     f.insert(b"length".to_vec(), int(e.length));
                     if e.pad {
                         f.insert(b"attr".to_vec(), bytes("p"));
+                    } else if e.executable {
+                        f.insert(b"attr".to_vec(), bytes("x"));
                     }
                     f.insert(b"path".to_vec(), path_list(&e.path));
                     Value::Dict(f)
@@ -230,6 +238,9 @@ fn insert_tree(tree: &mut Dict, path: &[String], file: &NewFile) {
     leaf.insert(b"length".to_vec(), int(file.length));
     if let Some(root) = file.pieces_root {
         leaf.insert(b"pieces root".to_vec(), Value::Bytes(root.to_vec()));
+    }
+    if file.executable {
+        leaf.insert(b"attr".to_vec(), bytes("x"));
     }
     let mut wrapper: Dict = HashMap::new();
     wrapper.insert(Vec::new(), Value::Dict(leaf));

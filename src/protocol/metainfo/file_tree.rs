@@ -70,12 +70,19 @@ pub fn parse_file_tree(tree: &Value) -> Result<Vec<TreeFile>, FileTreeError> {
         let shown = |path: &[String]| shorten(&path.join("/")).into_owned();
         let mut ignored = Changes::NONE;
         let raw = sanitize::decode(name, &mut ignored);
+        // A name of slashes alone is kept for the path cleaner to make safe, as libtorrent
+        // does (its corpus has "//"); only the empty name, a file's own key, is no name.
         let trimmed = raw.trim_start_matches('/');
-        if trimmed.is_empty() {
+        let kept = if trimmed.is_empty() {
+            raw.as_str()
+        } else {
+            trimmed
+        };
+        if kept.is_empty() {
             return Err(FileTreeError::EmptyName(shown(&prefix)));
         }
         let mut path = prefix;
-        path.push(trimmed.to_owned());
+        path.push(kept.to_owned());
         if path.len() > MAX_DEPTH {
             return Err(FileTreeError::TooDeep(shown(&path)));
         }

@@ -47,14 +47,18 @@ pub(super) fn parse_files(
             _ => b"",
         };
         let length_key = format!("{key}.length");
-        let mut length = as_int(required(fd, "length", &length_key)?, &length_key)?;
+        let is_link = attr.contains(&b'l');
+        // A link has no bytes, so its `length` may be left out (libtorrent reads it as 0).
+        let mut length = match fd.get(&b"length"[..]) {
+            None if is_link => 0,
+            _ => as_int(required(fd, "length", &length_key)?, &length_key)?,
+        };
         if length < 0 {
             return Err(MetainfoError::Negative {
                 key: length_key,
                 value: length,
             });
         }
-        let is_link = attr.contains(&b'l');
         let mut pad = attr.contains(&b'p');
 
         let mut changes = Changes::NONE;

@@ -415,7 +415,7 @@ fn pieces_and_lengths() {
     );
     rejects(
         &mutated(|r| set(info(r), "piece length", Value::Int(512 << 20))),
-        "`info.piece length` is 536870912 bytes, more than the 256 MiB limit",
+        "`info.piece length` is 536870912 bytes, more than the limit of 536854528",
     );
     rejects(
         &mutated(|r| set(file(r, 0), "length", Value::Int(-1))),

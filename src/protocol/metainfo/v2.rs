@@ -1,6 +1,5 @@
 //! BEP 52: a v2-only torrent is read through `only.rs`; a hybrid whose v2 `file tree`
-//! disagrees with its v1 file list is noted, since other clients (libtorrent) refuse it and
-//! ttui checks a hybrid's v1 pieces.
+//! disagrees with its v1 file list is refused, as libtorrent refuses it.
 
 use serde_bencode::value::Value;
 
@@ -18,6 +17,12 @@ pub(super) fn is_v2_only(info: &Dict) -> bool {
     v2 && !info.contains_key(&b"pieces"[..])
 }
 
+/// True when `info` says which version it is (`meta version`), as every v2 and hybrid
+/// torrent does: its bencode is then held to the v2 rules.
+pub(super) fn declares_version(info: &Dict) -> bool {
+    matches!(info.get(&b"meta version"[..]), Some(Value::Int(v)) if *v > 0)
+}
+
 /// Why a hybrid's two file lists disagree, or `None` when they agree (or there is no v2
 /// part). `v1` holds the non-padding files as (path below the torrent's name, length); for a
 /// single-file torrent the path is the name itself, as the v2 tree has it.
@@ -25,9 +30,15 @@ pub(super) fn hybrid_mismatch(info: &Dict, mut v1: Vec<(Vec<String>, u64)>) -> O
     let tree = info.get(&b"file tree"[..])?;
     let v2 = match parse_file_tree(tree) {
         Ok(files) => files,
-        Err(e) => return Some(format!("its v2 part is malformed: {e}")),
+        Err(e) => return Some(format!("the hybrid's v2 `file tree` is malformed: {e}")),
     };
-    let mut v2: Vec<(Vec<String>, u64)> = v2.into_iter().map(|f| (f.path, f.length)).collect();
+    // Empty files hold no bytes, so only where the others go matters (libtorrent's rule).
+    let mut v2: Vec<(Vec<String>, u64)> = v2
+        .into_iter()
+        .filter(|f| f.length > 0)
+        .map(|f| (f.path, f.length))
+        .collect();
+    v1.retain(|f| f.1 > 0);
     v1.sort();
     v2.sort();
     if v1 == v2 {
@@ -48,7 +59,7 @@ pub(super) fn hybrid_mismatch(info: &Dict, mut v1: Vec<(Vec<String>, u64)>) -> O
         })
         .unwrap_or_default();
     Some(format!(
-        "{} file(s) in v1, {} in v2{first}",
+        "the hybrid's v1 and v2 file lists disagree: {} file(s) in v1, {} in v2{first}",
         v1.len(),
         v2.len()
     ))

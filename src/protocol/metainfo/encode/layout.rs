@@ -33,6 +33,8 @@ pub struct V1Entry {
     pub path: Vec<String>,
     pub length: u64,
     pub pad: bool,
+    /// BEP 47 `attr` "x" (never on a pad).
+    pub executable: bool,
 }
 
 /// The v1 `files` list for `files` (see the module header): for v1 the files themselves,
@@ -50,6 +52,7 @@ pub fn v1_layout(
             path: f.path.clone(),
             length: f.length,
             pad: false,
+            executable: f.executable,
         });
         let rest = if pad_files { f.length % piece } else { 0 };
         if rest != 0 {
@@ -58,6 +61,7 @@ pub fn v1_layout(
                 path: vec![".pad".to_owned(), pad.to_string()],
                 length: pad,
                 pad: true,
+                executable: false,
             });
         }
     }

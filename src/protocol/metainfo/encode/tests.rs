@@ -18,6 +18,7 @@ fn new_files(spec: &[(&str, u64)]) -> Vec<NewFile> {
                 length: *length,
                 pieces_root: merkle::file_root(&leaves),
                 piece_layer: merkle::piece_layer(&leaves, u64::from(PIECE)),
+                executable: false,
             }
         })
         .collect()

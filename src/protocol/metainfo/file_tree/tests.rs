@@ -71,7 +71,13 @@ fn malformed_trees_are_refused() {
             FileTreeError::NotANode("d".into()),
         ),
         (
-            dict(vec![("d", dict(vec![("/", file(1, Some([1; 32]), None))]))]),
+            dict(vec![(
+                "d",
+                dict(vec![
+                    ("", file(1, Some([1; 32]), None)),
+                    ("x", file(1, Some([1; 32]), None)),
+                ]),
+            )]),
             FileTreeError::EmptyName("d".into()),
         ),
         (
@@ -103,6 +109,21 @@ fn malformed_trees_are_refused() {
         assert_eq!(parse_file_tree(&tree), Err(want.clone()), "{want}");
         assert!(!want.to_string().contains('\n'));
     }
+    // A name of slashes alone is a name, left for the path cleaner (libtorrent's corpus has
+    // "//"); a leading slash before a name is dropped.
+    let slashes = dict(vec![(
+        "d",
+        dict(vec![
+            ("//", file(1, Some([1; 32]), None)),
+            ("/x", file(1, Some([1; 32]), None)),
+        ]),
+    )]);
+    let paths: Vec<Vec<String>> = parse_file_tree(&slashes)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(paths, [["d", "//"], ["d", "x"]]);
     // A short root.
     let short = dict(vec![(
         "a",

@@ -196,6 +196,29 @@ fn links_carry_no_payload_and_targets_stay_inside() {
     let m = Metainfo::from_bytes(&t).unwrap();
     assert_eq!(m.info.total_length, 20_000);
     assert_eq!(m.info.files[2].length, 0);
+    // libtorrent's symlink_zero_size.torrent: a link without `length` is a link of 0 bytes;
+    // a plain file without one is still refused.
+    let without = |attr: &str| {
+        mutated(|r| {
+            set(file(r, 2), "attr", bytes(attr));
+            file(r, 2).remove(&b"length"[..]);
+            file(r, 1).remove(&b"length"[..]);
+            set(file(r, 1), "attr", bytes("l"));
+            set(
+                info(r),
+                "pieces",
+                Value::Bytes(hash_pieces(&[5u8; 20_000], PIECE).concat()),
+            );
+        })
+    };
+    assert_eq!(
+        Metainfo::from_bytes(&without("l"))
+            .unwrap()
+            .info
+            .total_length,
+        20_000
+    );
+    rejects(&without(""), "missing key `info.files[2].length`");
     assert_eq!(m.info.files[2].symlink.as_deref(), Some("dir/a.bin"));
     assert_eq!(m.info.files[1].symlink.as_deref(), Some(""));
     assert_eq!(m.notes.len(), 2, "{:?}", m.notes);
@@ -212,7 +235,7 @@ fn links_carry_no_payload_and_targets_stay_inside() {
 }
 
 #[test]
-fn a_v2_only_torrent_without_its_piece_layers_is_refused_and_a_disagreeing_hybrid_is_noted() {
+fn a_v2_only_torrent_without_its_piece_layers_and_a_disagreeing_hybrid_are_refused() {
     let leaf = |n: i64| {
         let mut l: Dict = HashMap::new();
         set(&mut l, "length", Value::Int(n));
@@ -239,13 +262,33 @@ fn a_v2_only_torrent_without_its_piece_layers_is_refused_and_a_disagreeing_hybri
         set(info(r), "file tree", tree(15_000));
     });
     assert!(Metainfo::from_bytes(&agreeing).unwrap().notes.is_empty());
-    let m = Metainfo::from_bytes(&mutated(|r| {
-        set(info(r), "meta version", Value::Int(2));
-        set(info(r), "file tree", tree(14_999));
-    }))
-    .unwrap();
-    assert_eq!(m.notes.len(), 1, "{:?}", m.notes);
-    assert!(m.notes[0].starts_with("hybrid torrent whose v1 and v2 parts disagree (3 file(s) in v1, 3 in v2; first difference: v1 \"dir/sub/b.bin\" (15000 bytes)"), "{:?}", m.notes);
+    rejects(
+        &mutated(|r| {
+            set(info(r), "meta version", Value::Int(2));
+            set(info(r), "file tree", tree(14_999));
+        }),
+        "v2 torrent: the hybrid's v1 and v2 file lists disagree: 2 file(s) in v1, 2 in v2; \
+         first difference: v1 \"dir/sub/b.bin\" (15000 bytes), v2 \"dir/sub/b.bin\" (14999 bytes)",
+    );
+    // A file node without its "" key is no file (libtorrent: "failed to parse files").
+    let mut bad = tree(15_000);
+    if let Value::Dict(top) = &mut bad {
+        let mut flat: Dict = HashMap::new();
+        set(&mut flat, "length", Value::Int(7));
+        set(top, "flat", Value::Dict(flat));
+    }
+    let e = rejects(
+        &mutated(|r| {
+            set(info(r), "meta version", Value::Int(2));
+            set(info(r), "file tree", bad);
+        }),
+        "",
+    );
+    assert!(
+        e.to_string()
+            .starts_with("v2 torrent: the hybrid's v2 `file tree` is malformed"),
+        "{e}"
+    );
     let e = rejects(
         &mutated(|r| {
             set(info(r), "meta version", Value::Int(2));
@@ -421,5 +464,26 @@ fn a_v2_only_single_file_is_laid_out_as_libtorrent_does_and_checked_by_its_tree(
     rejects(
         &serde_bencode::to_bytes(&Value::Dict(root)).unwrap(),
         "v2 torrent: the layer of \"one.bin\" does not hash to its `pieces root`",
+    );
+}
+
+#[test]
+fn keys_out_of_order_are_refused_in_a_v2_info_only() {
+    let torrent = |extra: &[u8]| {
+        let mut info = b"d6:lengthi5e4:name1:x12:piece lengthi16384e6:pieces20:".to_vec();
+        info.extend_from_slice(&[7; 20]);
+        // Out of order after `pieces`, as libtorrent's corpus has a `file tree`.
+        info.extend_from_slice(extra);
+        info.extend_from_slice(b"1:ai1ee");
+        let mut t = b"d4:info".to_vec();
+        t.extend_from_slice(&info);
+        t.push(b'e');
+        t
+    };
+    // v1: tolerated, as libtorrent and Transmission do.
+    assert!(Metainfo::from_bytes(&torrent(b"")).is_ok());
+    rejects(
+        &torrent(b"12:meta versioni2e"),
+        "v2 torrent: the info dictionary's keys are out of order at byte",
     );
 }
