@@ -76,4 +76,8 @@ pub enum ValueError {
     BadFileList { text: String, part: String },
     #[error("file {index} does not exist: the torrent has {count} files (0 to {})", count.saturating_sub(1))]
     NoSuchFile { index: usize, count: usize },
+    #[error("{0:?} is not an http://HOST[:PORT]/PATH URL")]
+    NotAnIgdUrl(String),
+    #[error("{0:?} names no host")]
+    NoIgdHost(String),
 }

@@ -5,6 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use super::ValueError;
+
 /// What the session asks routers for, and which routers it may ask.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortMapSettings {
@@ -68,10 +70,10 @@ pub struct PortMappingStatus {
 }
 
 /// Reads `--port-mapping-igd`: an http:// URL with a host (UPnP 1.x has no https).
-pub fn parse_igd_url(s: &str) -> Result<String, String> {
-    let host = igd_host(s).ok_or_else(|| format!("{s:?} is not an http://HOST[:PORT]/PATH URL"))?;
+pub fn parse_igd_url(s: &str) -> Result<String, ValueError> {
+    let host = igd_host(s).ok_or_else(|| ValueError::NotAnIgdUrl(s.to_owned()))?;
     if host.is_empty() {
-        return Err(format!("{s:?} names no host"));
+        return Err(ValueError::NoIgdHost(s.to_owned()));
     }
     Ok(s.to_string())
 }
