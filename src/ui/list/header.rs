@@ -196,7 +196,9 @@ pub fn render_bar(area: Rect, buf: &mut Buffer, counts: &[usize; 6], app: &App) 
 }
 
 /// Where the router forwards to us, when port mapping is on: the external address and port
-/// peers dial, or that the router refused (the explainer has its answer).
+/// peers dial and the protocol that got them, or that the router refused (the explainer has
+/// its answer). A router that gave another port than ours (UPnP's conflict, error 718, or a
+/// NAT-PMP router's choice) says so, since that is the port to open in a firewall.
 fn port_mapping(line: &mut Vec<Span<'static>>, session: &SessionSnapshot, theme: &Theme) {
     let Some(m) = &session.port_mapping else {
         return;
@@ -206,6 +208,15 @@ fn port_mapping(line: &mut Vec<Span<'static>>, session: &SessionSnapshot, theme:
         (Some(ext), None) => {
             line.push(span(" · mapped to ", theme.dim()));
             line.push(Span::raw(ext.to_string()));
+            if let Some(p) = &m.protocol {
+                line.push(span(format!(" by {p}"), theme.dim()));
+            }
+            if let Some(tcp) = m.tcp.as_ref().filter(|t| t.external != t.internal) {
+                line.push(span(
+                    format!(" (port {} was not free)", tcp.internal),
+                    theme.dim(),
+                ));
+            }
         }
         (None, None) => line.push(span(" · mapping the port…", theme.dim())),
     }
@@ -319,7 +330,18 @@ mod tests {
             lifetime: 7200,
         });
         assert!(
-            text(&s).contains("mapped to 127.0.0.9:40001"),
+            text(&s).contains("mapped to 127.0.0.9:40001 (port 6881 was not free)"),
+            "{}",
+            text(&s)
+        );
+        let m = s.port_mapping.as_mut().unwrap();
+        m.protocol = Some("NAT-PMP".into());
+        m.tcp.as_mut().unwrap().external = 6881;
+        assert!(
+            text(&s).contains("mapped to 127.0.0.9:6881 by NAT-PMP ·")
+                || text(&s)
+                    .trim_end()
+                    .ends_with("mapped to 127.0.0.9:6881 by NAT-PMP"),
             "{}",
             text(&s)
         );
