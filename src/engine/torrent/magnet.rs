@@ -74,6 +74,7 @@ pub(crate) async fn fetch_in_session(
         encryption: session.encryption,
         transports: &transports,
         egress: session.egress(),
+        bad: Default::default(),
     };
     // Only the session hears from its torrents: it is the one that keeps a magnet for weeks.
     let patient = start.reports.is_some();
@@ -133,11 +134,11 @@ pub(crate) async fn fetch_in_session(
                 }));
             }
             Some((addr, r)) = asking.next(), if !asking.is_empty() => match r {
-                Ok((info, port)) => {
-                    report(format!("metadata ({} bytes) from {addr}", info.len()));
+                Ok((got, port)) => {
+                    report(format!("metadata ({} bytes) from {addr}", got.info.len()));
                     // Dialed back for the download: where it listens, else where it came from.
                     let back = SocketAddr::new(addr.ip(), port.unwrap_or(addr.port()));
-                    break metadata::metainfo_from_info(&info, magnet)
+                    break metadata::metainfo_from_info(&got, magnet)
                         .map(|m| (m, vec![back]))
                         .map_err(|e| NoMetadata::NotATorrent(e.to_string()));
                 }
