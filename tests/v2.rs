@@ -196,6 +196,17 @@ fn a_v2_only_single_file_goes_both_ways_with_libtorrent() {
 
 /// ttui downloads from a libtorrent seed of `data_dir` given only `link` (and no .torrent).
 fn magnet_from_libtorrent(torrent: &Torrent, link: &str, data_dir: &Path, out: &Path) -> Finished {
+    magnet_from_libtorrent_with(torrent, link, data_dir, out, &[])
+}
+
+/// `magnet_from_libtorrent` with more of ttui's flags.
+fn magnet_from_libtorrent_with(
+    torrent: &Torrent,
+    link: &str,
+    data_dir: &Path,
+    out: &Path,
+    more: &[&str],
+) -> Finished {
     let seeder = LibtorrentPeer::start(
         torrent,
         data_dir,
@@ -206,19 +217,18 @@ fn magnet_from_libtorrent(torrent: &Torrent, link: &str, data_dir: &Path, out: &
     );
     let link = format!("{link}&x.pe={}", SocketAddr::from((seeder.ip, seeder.port)));
     let o = out.display().to_string();
-    let run = Ttui::run(
-        [
-            link.as_str(),
-            "--headless",
-            "--no-trackers",
-            "--no-dht",
-            "-o",
-            &o,
-            "--port",
-            "0",
-        ],
-        DOWNLOAD_TIMEOUT,
-    );
+    let mut args = vec![
+        link.as_str(),
+        "--headless",
+        "--no-trackers",
+        "--no-dht",
+        "-o",
+        &o,
+        "--port",
+        "0",
+    ];
+    args.extend_from_slice(more);
+    let run = Ttui::run(args, DOWNLOAD_TIMEOUT);
     drop(seeder);
     run
 }
@@ -284,7 +294,7 @@ impl LyingPeer {
                         // Errors end this connection only: ttui may close it at any point.
                         let _ = Self::serve(s, &info, &info_hash);
                     }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
                 }
             }
         });
@@ -434,4 +444,44 @@ fn a_peer_whose_piece_layer_hashes_do_not_verify_is_named_and_not_used() {
         .join("sub")
         .join("d-pieces")
         .exists());
+}
+
+#[test]
+fn a_v2_magnet_completes_from_an_honest_seed_beside_a_lying_peer() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let tmp = tempdir("ttui-v2-liar-and-seed-");
+    let content = folder(tmp.path());
+    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"));
+    let meta = ttui::internals::protocol::metainfo::Metainfo::from_bytes(
+        &fs::read(&torrent.path).unwrap(),
+    )
+    .unwrap();
+    let liar = LyingPeer::start(meta.info_bytes.to_vec(), torrent.info_hash);
+    let liar_addr = liar.addr.to_string();
+    // The liar first: both are asked at once, and its answers come before libtorrent's
+    // (with MSE off: the liar speaks only plain BitTorrent, and a fallback would slow it).
+    let link = format!("magnet:?xt=urn:btmh:1220{v2}&dn=v2set&x.pe={liar_addr}");
+    let out = tmp.path().join("out");
+    let data = content.parent().unwrap();
+    let off = ["--encryption", "off"];
+    let run = magnet_from_libtorrent_with(&torrent, &link, data, &out, &off);
+    drop(liar);
+    run.assert_success("v2-only magnet beside a lying peer");
+    assert_same_tree(&content, &out.join("v2set"));
+    let text = format!("{}\n{}\n{}", run.stdout, run.stderr, run.log_tail);
+    // Which of the two answers first is the scheduler's choice; when the liar's hashes were
+    // checked (the usual case), it was named and banned from the download.
+    let caught = text.contains("do not verify");
+    eprintln!("the lying peer's hashes were checked and refused: {caught}");
+    if caught {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&format!("banned {liar_addr}")) && l.contains("bad data")),
+            "the lying peer was caught but not banned:\n{text}"
+        );
+    }
 }

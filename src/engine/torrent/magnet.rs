@@ -30,15 +30,15 @@ use crate::protocol::metainfo::Metainfo;
 /// The router hands the fetch the peers that dial us for the magnet (`Incoming`): they are
 /// asked for the metadata like the peers it dials, and the one that delivers is kept (its
 /// listen port) for the download. A one-shot run with no source to dial waits for them
-/// until `FETCH_TIMEOUT`. Returns the metadata and the peers to dial for the download, or
-/// how the torrent ended (its line says `error`).
+/// until `FETCH_TIMEOUT`. Returns the metadata, the peers to dial for the download and those
+/// that sent bad data (banned from it), or how the torrent ended (its line says `error`).
 pub(crate) async fn fetch_in_session(
     start: &mut Start,
     magnet: &Magnet,
     extra_peers: &[SocketAddr],
     echo: bool,
     commands: &mut mpsc::UnboundedReceiver<Command>,
-) -> Result<(Metainfo, Vec<SocketAddr>), TorrentEnd> {
+) -> Result<Fetched, TorrentEnd> {
     let started = Instant::now();
     // A magnet's cell is filled from its start (`Snapshots::with`): its first snapshot is
     // built from the magnet link, which only the starter has.
@@ -144,6 +144,11 @@ pub(crate) async fn fetch_in_session(
                 }
                 Err(e) => {
                     report(format!("{addr}: {e}"));
+                    if e.is_bad_data() {
+                        if let Ok(mut bad) = fetcher.bad.lock() {
+                            bad.insert(addr);
+                        }
+                    }
                     if asking.is_empty() && !wait_for_incoming {
                         if let Some(msg) = gave_up.take() {
                             break Err(msg);
@@ -199,6 +204,16 @@ pub(crate) async fn fetch_in_session(
             }
         }
     };
+    let bad: Vec<SocketAddr> = fetcher
+        .bad
+        .lock()
+        .map(|b| b.iter().copied().collect())
+        .unwrap_or_default();
+    let result = result.map(|(meta, dialed_us)| Fetched {
+        meta,
+        dialed_us,
+        bad,
+    });
     result.map_err(|why| {
         let msg = why.to_string();
         snap.state = TorrentState::Error(msg.clone());
@@ -214,6 +229,14 @@ pub(crate) async fn fetch_in_session(
         });
         TorrentEnd::Failed(msg)
     })
+}
+
+/// A magnet's metadata and what its fetch learned of peers: those that dialed us (dialed
+/// back for the download) and those that sent bad data (banned from it).
+pub(crate) struct Fetched {
+    pub meta: Metainfo,
+    pub dialed_us: Vec<SocketAddr>,
+    pub bad: Vec<SocketAddr>,
 }
 
 /// Peers that dialed us asked for the metadata at once; more are closed (they dial again).
