@@ -1,4 +1,6 @@
-//! Magnet URIs (BEP 9): `magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>&x.pe=<ip:port>`.
+//! Magnet URIs (BEP 9): `magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>&x.pe=<ip:port>`,
+//! and BEP 52's `xt=urn:btmh:1220<64 hex>` (a multihash: SHA-256, 32 bytes) for a v2 torrent;
+//! a hybrid's magnet carries both.
 
 use std::net::SocketAddr;
 
@@ -9,7 +11,13 @@ use super::text::shorten;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Magnet {
+    /// The hash the swarm is reached by (handshakes, trackers, the DHT): the `btih`, else
+    /// the first 20 bytes of the `btmh` (BEP 52).
     pub info_hash: InfoHash,
+    /// Whether `info_hash` is a `btih`, so the info dictionary's SHA-1 must match it.
+    pub v1: bool,
+    /// The `btmh` SHA-256, which the info dictionary's SHA-256 must match.
+    pub info_hash_v2: Option<[u8; 32]>,
     /// `dn`, percent-decoded (`+` read as a space, as libtorrent does).
     pub display_name: Option<String>,
     /// Every `tr`, percent-decoded, in order, without duplicates or empty entries.
@@ -22,8 +30,12 @@ pub struct Magnet {
 pub enum MagnetError {
     #[error("not a magnet link: it must start with `magnet:?`")]
     NotMagnet,
-    #[error("magnet link has no `xt=urn:btih:` info hash")]
+    #[error("magnet link has no `xt=urn:btih:` or `xt=urn:btmh:` info hash")]
     MissingInfoHash,
+    #[error("magnet `xt`: {0:?} is not a SHA-256 multihash (`1220` and 64 hex characters)")]
+    BadMultihash(String),
+    #[error("magnet link names two different btmh info hashes")]
+    ConflictingV2Hash,
     #[error("magnet `xt`: {0:?} is neither 40 hex nor 32 base32 characters")]
     BadInfoHash(String),
     #[error("magnet link names two different btih info hashes")]
@@ -41,6 +53,7 @@ impl Magnet {
         let query =
             strip_prefix_ignore_case(uri.trim(), "magnet:?").ok_or(MagnetError::NotMagnet)?;
         let mut info_hash: Option<InfoHash> = None;
+        let mut info_hash_v2: Option<[u8; 32]> = None;
         let mut display_name = None;
         let mut trackers: Vec<String> = Vec::new();
         let mut peers: Vec<SocketAddr> = Vec::new();
@@ -55,8 +68,18 @@ impl Magnet {
             match base {
                 "xt" => {
                     let value = decode_utf8(raw, "xt", false)?;
+                    if let Some(mh) = strip_prefix_ignore_case(&value, "urn:btmh:") {
+                        let parsed = parse_multihash(mh)?;
+                        match info_hash_v2 {
+                            Some(existing) if existing != parsed => {
+                                return Err(MagnetError::ConflictingV2Hash)
+                            }
+                            _ => info_hash_v2 = Some(parsed),
+                        }
+                        continue;
+                    }
                     let Some(hash) = strip_prefix_ignore_case(&value, "urn:btih:") else {
-                        // Other URNs (btmh for v2, sha1, ...) are not ours to read.
+                        // Other URNs (sha1, ed2k, ...) are not ours to read.
                         continue;
                     };
                     let parsed = parse_hash(hash)?;
@@ -93,8 +116,21 @@ impl Magnet {
                 _ => {}
             }
         }
+        // BEP 52: a v2 torrent is reached by its SHA-256 cut to 20 bytes; a hybrid's btih is
+        // as good a name for it, and the one every v1 peer knows.
+        let (info_hash, v1) = match (info_hash, info_hash_v2) {
+            (Some(h), _) => (h, true),
+            (None, Some(v2)) => {
+                let mut short = [0; 20];
+                short.copy_from_slice(&v2[..20]);
+                (short, false)
+            }
+            (None, None) => return Err(MagnetError::MissingInfoHash),
+        };
         Ok(Magnet {
-            info_hash: info_hash.ok_or(MagnetError::MissingInfoHash)?,
+            info_hash,
+            v1,
+            info_hash_v2,
             display_name,
             trackers,
             peers,
@@ -141,6 +177,35 @@ fn hex_val(c: u8) -> Option<u8> {
         b'a'..=b'f' => Some(c - b'a' + 10),
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
+    }
+}
+
+/// A `btmh` multihash: code 0x12 (SHA-256), length 0x20, then the 32 bytes, all in hex.
+/// Other codes and lengths are refused: BEP 52 names v2 torrents by SHA-256 alone.
+fn parse_multihash(s: &str) -> Result<[u8; 32], MagnetError> {
+    let bad = || MagnetError::BadMultihash(shorten(s).into_owned());
+    let digits = s.as_bytes();
+    if digits.len() != 68 || !digits[..4].eq_ignore_ascii_case(b"1220") {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(digits[4..].chunks_exact(2)) {
+        let [hi, lo] = pair else { return Err(bad()) };
+        *o = hex_val(*hi).ok_or_else(bad)? << 4 | hex_val(*lo).ok_or_else(bad)?;
+    }
+    Ok(out)
+}
+
+impl Magnet {
+    /// Whether `info`, the bytes of an info dictionary a peer sent, is this magnet's: its
+    /// SHA-1 matches the `btih` and its SHA-256 the `btmh`, each that the link names.
+    pub fn matches_info(&self, info: &[u8]) -> bool {
+        use sha1::Digest;
+        let v1_ok = !self.v1 || <[u8; 20]>::from(sha1::Sha1::digest(info)) == self.info_hash;
+        let v2_ok = self
+            .info_hash_v2
+            .is_none_or(|h| <[u8; 32]>::from(sha2::Sha256::digest(info)) == h);
+        v1_ok && v2_ok
     }
 }
 
@@ -275,10 +340,112 @@ mod tests {
     #[test]
     fn other_urns_are_skipped() {
         let m = Magnet::parse(&format!(
-            "magnet:?xt=urn:btmh:1220abcdef&xt=urn:btih:{HEX}&xt.1=urn:btih:{B32}"
+            "magnet:?xt=urn:sha1:abcdef&xt=urn:btih:{HEX}&xt.1=urn:btih:{B32}"
         ))
         .unwrap();
         assert_eq!(m.info_hash, hash());
+        assert!(m.v1 && m.info_hash_v2.is_none());
+    }
+
+    const V2: &str = "6d9f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
+
+    fn v2() -> [u8; 32] {
+        let mut h = [0u8; 32];
+        for (i, b) in h.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&V2[2 * i..2 * i + 2], 16).unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn a_v2_only_magnet_is_reached_by_its_hash_cut_to_20_bytes() {
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btmh:1220{V2}&x.pe=127.0.0.1:1")).unwrap();
+        assert_eq!(m.info_hash_v2, Some(v2()));
+        assert_eq!(m.info_hash[..], v2()[..20]);
+        assert!(!m.v1);
+        let upper = format!("MAGNET:?xt=URN:BTMH:1220{}", V2.to_uppercase());
+        assert_eq!(Magnet::parse(&upper).unwrap().info_hash_v2, Some(v2()));
+        // The same hash twice (numbered keys) is one hash.
+        let twice = format!("magnet:?xt=urn:btmh:1220{V2}&xt.1=urn:btmh:1220{V2}");
+        assert_eq!(Magnet::parse(&twice).unwrap().info_hash_v2, Some(v2()));
+    }
+
+    #[test]
+    fn a_hybrid_magnet_keeps_both_hashes_and_is_reached_by_its_btih() {
+        for uri in [
+            format!("magnet:?xt=urn:btih:{HEX}&xt=urn:btmh:1220{V2}"),
+            format!("magnet:?xt=urn:btmh:1220{V2}&xt=urn:btih:{B32}"),
+        ] {
+            let m = Magnet::parse(&uri).unwrap();
+            assert_eq!(m.info_hash, hash(), "{uri}");
+            assert!(m.v1);
+            assert_eq!(m.info_hash_v2, Some(v2()));
+        }
+    }
+
+    #[test]
+    fn malformed_multihashes_are_refused() {
+        for bad in [
+            String::new(),
+            "1220".into(),
+            format!("1220{}", &V2[..63]),
+            format!("1220{V2}0"),
+            format!("1220{V2}00"),
+            // SHA-1 (0x11) and SHA-512 (0x13) multihashes: not BEP 52's.
+            format!("1114{}", &V2[..40]),
+            format!("1340{V2}{V2}"),
+            // The right code with the wrong length byte.
+            format!("1221{}", &V2[..62]),
+            format!("1220{}g", &V2[..63]),
+            format!("1220{}é", &V2[..62]),
+            V2.into(),
+        ] {
+            assert!(
+                matches!(
+                    Magnet::parse(&format!("magnet:?xt=urn:btmh:{bad}")),
+                    Err(MagnetError::BadMultihash(_))
+                ),
+                "{bad}"
+            );
+        }
+        let e = Magnet::parse(&format!("magnet:?xt=urn:btmh:1340{V2}{V2}")).unwrap_err();
+        assert!(!e.to_string().contains('\n'));
+        assert_eq!(
+            Magnet::parse(&format!(
+                "magnet:?xt=urn:btmh:1220{V2}&xt=urn:btmh:1220{}",
+                "0".repeat(64)
+            )),
+            Err(MagnetError::ConflictingV2Hash)
+        );
+        assert!(matches!(
+            Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&xt=urn:btmh:12")),
+            Err(MagnetError::BadMultihash(_))
+        ));
+    }
+
+    #[test]
+    fn the_info_must_match_every_hash_the_link_names() {
+        use sha1::Digest;
+        let info = b"d4:name1:xe";
+        let sha1: [u8; 20] = sha1::Sha1::digest(info).into();
+        let sha256: [u8; 32] = sha2::Sha256::digest(info).into();
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let v1 = Magnet::parse(&format!("magnet:?xt=urn:btih:{}", hex(&sha1))).unwrap();
+        let v2 = Magnet::parse(&format!("magnet:?xt=urn:btmh:1220{}", hex(&sha256))).unwrap();
+        let both = Magnet::parse(&format!(
+            "magnet:?xt=urn:btih:{}&xt=urn:btmh:1220{}",
+            hex(&sha1),
+            hex(&sha256)
+        ))
+        .unwrap();
+        let wrong_v2 = Magnet::parse(&format!(
+            "magnet:?xt=urn:btih:{}&xt=urn:btmh:1220{V2}",
+            hex(&sha1)
+        ))
+        .unwrap();
+        assert!(v1.matches_info(info) && v2.matches_info(info) && both.matches_info(info));
+        assert!(!wrong_v2.matches_info(info));
+        assert!(!v2.matches_info(b"d4:name1:ye"));
     }
 
     #[test]
@@ -289,10 +456,10 @@ mod tests {
             Magnet::parse("magnet:?dn=x"),
             Err(MagnetError::MissingInfoHash)
         );
-        assert_eq!(
+        assert!(matches!(
             Magnet::parse("magnet:?xt=urn:btmh:1220ab"),
-            Err(MagnetError::MissingInfoHash)
-        );
+            Err(MagnetError::BadMultihash(_))
+        ));
         for bad in [
             &HEX[..39],
             "g9e15763f722f23e98a29decdfae341b98d53056",
@@ -356,6 +523,7 @@ mod tests {
         );
         let m = Magnet::parse(&uri).unwrap();
         assert_eq!(m.info_hash, v1);
+        assert_eq!(m.info_hash_v2, Some([0x01; 32]));
         assert_eq!(m.display_name.as_deref(), Some("a b/ü"));
         assert_eq!(m.trackers, ["http://127.0.0.1:1/announce?x=1&y"]);
     }

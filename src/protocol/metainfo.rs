@@ -25,6 +25,7 @@ pub use v2::only::{V2Piece, V2Pieces};
 mod encode;
 pub mod file_tree;
 mod files;
+pub mod layers;
 pub mod sanitize;
 mod v2;
 

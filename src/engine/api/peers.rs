@@ -68,6 +68,9 @@ pub enum PeerEnd {
     Idle,
     #[error("sent bad data ({0} hash failures)")]
     HashFailures(u32),
+    /// A v2 magnet's piece-layer hashes from it did not prove its files' roots.
+    #[error("sent bad data (piece-layer hashes that do not verify)")]
+    BadHashes,
     #[error("dropped by user")]
     DroppedByUser,
     #[error("banned")]

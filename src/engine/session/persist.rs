@@ -468,18 +468,16 @@ fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Ar
     }
 }
 
-/// A magnet's fetched metadata as a .torrent file of its own (just the info dictionary and
-/// its trackers), so a restart needs no peer to know the torrent.
+/// A magnet's fetched metadata as a .torrent file of its own (the info dictionary, its
+/// first tracker and, for a v2-only torrent, the piece layers its peers proved), so a restart
+/// needs no peer to know the torrent.
 pub(crate) fn torrent_file_of(meta: &Metainfo) -> Vec<u8> {
-    let mut out = b"d".to_vec();
-    if let Some(first) = meta.trackers.first().and_then(|t| t.first()) {
-        out.extend_from_slice(format!("8:announce{}:", first.len()).as_bytes());
-        out.extend_from_slice(first.as_bytes());
-    }
-    out.extend_from_slice(b"4:info");
-    out.extend_from_slice(&meta.info_bytes);
-    out.push(b'e');
-    out
+    let announce = meta.trackers.first().and_then(|t| t.first());
+    crate::protocol::metainfo::layers::torrent_with_layers(
+        &meta.info_bytes,
+        announce.map(String::as_str),
+        &crate::protocol::metainfo::layers::layers_of(meta),
+    )
 }
 
 #[cfg(test)]

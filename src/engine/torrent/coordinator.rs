@@ -154,6 +154,7 @@ impl Coordinator {
         let now = Instant::now();
         let manual = self.given.opts.peers.clone();
         self.peers.add(manual, PeerSource::Manual, now);
+        self.ban_bad_sources(now);
         self.dial_new_peers(now);
         self.webseeds = crate::engine::torrent::webseed::start_all(
             &self.given.meta.web_seeds,
@@ -510,6 +511,7 @@ async fn recv_if_any_unbounded<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -
 }
 
 // The coordinator's other halves: child modules, so its fields stay private to it.
+mod bad_sources;
 mod blocked;
 mod dht_peers;
 mod events;

@@ -30,15 +30,15 @@ use crate::protocol::metainfo::Metainfo;
 /// The router hands the fetch the peers that dial us for the magnet (`Incoming`): they are
 /// asked for the metadata like the peers it dials, and the one that delivers is kept (its
 /// listen port) for the download. A one-shot run with no source to dial waits for them
-/// until `FETCH_TIMEOUT`. Returns the metadata and the peers to dial for the download, or
-/// how the torrent ended (its line says `error`).
+/// until `FETCH_TIMEOUT`. Returns the metadata, the peers to dial for the download and those
+/// that sent bad data (banned from it), or how the torrent ended (its line says `error`).
 pub(crate) async fn fetch_in_session(
     start: &mut Start,
     magnet: &Magnet,
     extra_peers: &[SocketAddr],
     echo: bool,
     commands: &mut mpsc::UnboundedReceiver<Command>,
-) -> Result<(Metainfo, Vec<SocketAddr>), TorrentEnd> {
+) -> Result<Fetched, TorrentEnd> {
     let started = Instant::now();
     // A magnet's cell is filled from its start (`Snapshots::with`): its first snapshot is
     // built from the magnet link, which only the starter has.
@@ -74,6 +74,7 @@ pub(crate) async fn fetch_in_session(
         encryption: session.encryption,
         transports: &transports,
         egress: session.egress(),
+        bad: Default::default(),
     };
     // Only the session hears from its torrents: it is the one that keeps a magnet for weeks.
     let patient = start.reports.is_some();
@@ -133,16 +134,21 @@ pub(crate) async fn fetch_in_session(
                 }));
             }
             Some((addr, r)) = asking.next(), if !asking.is_empty() => match r {
-                Ok((info, port)) => {
-                    report(format!("metadata ({} bytes) from {addr}", info.len()));
+                Ok((got, port)) => {
+                    report(format!("metadata ({} bytes) from {addr}", got.info.len()));
                     // Dialed back for the download: where it listens, else where it came from.
                     let back = SocketAddr::new(addr.ip(), port.unwrap_or(addr.port()));
-                    break metadata::metainfo_from_info(&info, magnet)
+                    break metadata::metainfo_from_info(&got, magnet)
                         .map(|m| (m, vec![back]))
                         .map_err(|e| NoMetadata::NotATorrent(e.to_string()));
                 }
                 Err(e) => {
                     report(format!("{addr}: {e}"));
+                    if e.is_bad_data() {
+                        if let Ok(mut bad) = fetcher.bad.lock() {
+                            bad.insert(addr);
+                        }
+                    }
                     if asking.is_empty() && !wait_for_incoming {
                         if let Some(msg) = gave_up.take() {
                             break Err(msg);
@@ -198,6 +204,16 @@ pub(crate) async fn fetch_in_session(
             }
         }
     };
+    let bad: Vec<SocketAddr> = fetcher
+        .bad
+        .lock()
+        .map(|b| b.iter().copied().collect())
+        .unwrap_or_default();
+    let result = result.map(|(meta, dialed_us)| Fetched {
+        meta,
+        dialed_us,
+        bad,
+    });
     result.map_err(|why| {
         let msg = why.to_string();
         snap.state = TorrentState::Error(msg.clone());
@@ -213,6 +229,14 @@ pub(crate) async fn fetch_in_session(
         });
         TorrentEnd::Failed(msg)
     })
+}
+
+/// A magnet's metadata and what its fetch learned of peers: those that dialed us (dialed
+/// back for the download) and those that sent bad data (banned from it).
+pub(crate) struct Fetched {
+    pub meta: Metainfo,
+    pub dialed_us: Vec<SocketAddr>,
+    pub bad: Vec<SocketAddr>,
 }
 
 /// Peers that dialed us asked for the metadata at once; more are closed (they dial again).

@@ -1,6 +1,10 @@
 //! Magnet links: fetch the torrent's `info` dictionary from peers (BEP 9, ut_metadata over
-//! the BEP 10 extension protocol) and check it against the magnet's info hash. The engine also
-//! uses `MetadataMsg` to serve the dictionary to peers that ask.
+//! the BEP 10 extension protocol) and check it against the magnet's info hashes (SHA-1 for a
+//! `btih`, SHA-256 for a `btmh`). A v2-only torrent's piece layers come next from the same
+//! peer (`layers.rs`). The engine also uses `MetadataMsg` to serve the dictionary to peers
+//! that ask.
+
+use std::collections::BTreeMap;
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -9,7 +13,6 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::SinkExt;
-use sha1::{Digest, Sha1};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
@@ -25,8 +28,9 @@ use crate::net::EncryptionPolicy;
 use crate::protocol::extension::{self, ExtHandshake, MetadataMsg as ExtMetadataMsg};
 use crate::protocol::handshake::Handshake;
 use crate::protocol::magnet::Magnet;
+use crate::protocol::merkle::Hash;
 use crate::protocol::message::{Message, MessageCodec};
-use crate::protocol::metainfo::Metainfo;
+use crate::protocol::metainfo::{layers as meta_layers, Metainfo};
 use crate::tracker::{self, AnnounceEvent, AnnounceRequest, Progress};
 
 pub(crate) const METADATA_PIECE: usize = extension::METADATA_PIECE;
@@ -107,16 +111,42 @@ pub(crate) enum MetadataError {
     Metainfo(crate::protocol::metainfo::MetainfoError),
     #[error("metadata from peers does not match the magnet's info hash")]
     NotTheMagnets,
+    #[error("sent piece-layer hashes that do not verify (bad data): {0}")]
+    BadHashes(crate::protocol::merkle::proof::ProofError),
+    #[error("a piece-layer request we cannot make: {0}")]
+    OurRequest(crate::protocol::merkle::proof::ProofError),
+    #[error("peer rejected a piece-layer hash request")]
+    HashesRejected,
+    #[error("timed out waiting for piece-layer hashes")]
+    HashesTimedOut,
 }
 
-/// Builds a Metainfo from a verified info dictionary and the magnet's trackers.
-pub(crate) fn metainfo_from_info(info: &[u8], magnet: &Magnet) -> Result<Metainfo, MetadataError> {
-    let mut t = Vec::with_capacity(info.len() + 16);
-    t.extend_from_slice(b"d4:info");
-    t.extend_from_slice(info);
-    t.push(b'e');
+impl MetadataError {
+    /// Whether the peer sent data that is wrong, not merely none: such a peer is not asked
+    /// again, and the download does not dial it.
+    pub(crate) fn is_bad_data(&self) -> bool {
+        matches!(self, MetadataError::BadHashes(_))
+    }
+}
+
+/// What one peer delivered: the info dictionary (it matches the magnet's hashes) and, for a
+/// v2-only torrent, each longer file's piece layer, proven against its `pieces root`.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub info: Vec<u8>,
+    pub layers: BTreeMap<Hash, Vec<Hash>>,
+}
+
+/// Builds a Metainfo from a verified info dictionary, its proven piece layers and the
+/// magnet's trackers: the .torrent they make is read as a file is (one loader).
+pub(crate) fn metainfo_from_info(
+    got: &Fetched,
+    magnet: &Magnet,
+) -> Result<Metainfo, MetadataError> {
+    let t = meta_layers::torrent_with_layers(&got.info, None, &got.layers);
     let mut meta = Metainfo::from_bytes(&t).map_err(MetadataError::Metainfo)?;
-    if meta.info_hash != magnet.info_hash {
+    let v2_matches = magnet.info_hash_v2.is_none() || meta.info_hash_v2 == magnet.info_hash_v2;
+    if meta.info_hash != magnet.info_hash || !v2_matches {
         return Err(MetadataError::NotTheMagnets);
     }
     meta.trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
@@ -130,7 +160,7 @@ async fn from_peer(
     report: &(dyn Fn(String) + Sync),
     encryption: EncryptionPolicy,
     transports: &Transports,
-) -> Result<Vec<u8>, MetadataError> {
+) -> Result<Fetched, MetadataError> {
     // Dialed like the engine's peers: MSE first with `prefer`, only MSE with `require`, over
     // the transports the session allows.
     let (stream, hs, ..) = connect_encrypted(
@@ -146,7 +176,7 @@ async fn from_peer(
     .await
     .map_err(MetadataError::Connect)?;
     report(format!("{addr}: connected"));
-    exchange(stream, &hs, magnet).await.map(|(info, _)| info)
+    exchange(stream, &hs, magnet).await.map(|(got, _)| got)
 }
 
 /// The metadata from a peer that dialed us for a magnet still without it (the session's
@@ -159,19 +189,20 @@ pub(crate) async fn from_incoming(
     magnet: &Magnet,
     our_id: [u8; 20],
     dht: bool,
-) -> Result<(Vec<u8>, Option<u16>), MetadataError> {
+) -> Result<(Fetched, Option<u16>), MetadataError> {
     let ours = Handshake::new(magnet.info_hash, our_id).with_dht(dht);
     stream.write_all(&ours.encode()).await?;
     exchange(stream, hs, magnet).await
 }
 
 /// BEP 9 over a connection whose handshakes are done: the metadata, checked against the info
-/// hash, and the listen port the peer's extended handshake gave.
+/// hashes, a v2-only torrent's piece layers, and the listen port the peer's extended
+/// handshake gave.
 async fn exchange(
     stream: PeerStream,
     hs: &Handshake,
     magnet: &Magnet,
-) -> Result<(Vec<u8>, Option<u16>), MetadataError> {
+) -> Result<(Fetched, Option<u16>), MetadataError> {
     if !hs.supports_extensions() {
         return Err(MetadataError::NoExtensions);
     }
@@ -234,11 +265,15 @@ async fn exchange(
                     buf[start..start + want].copy_from_slice(data);
                     got.insert(start);
                     if got.len() == size.div_ceil(METADATA_PIECE) {
-                        let hash: [u8; 20] = Sha1::digest(&buf).into();
-                        if hash != magnet.info_hash {
+                        if !magnet.matches_info(&buf) {
                             return Err(MetadataError::HashMismatch);
                         }
-                        return Ok((buf.to_vec(), their_port));
+                        let info = buf.to_vec();
+                        // Bytes that match the hash yet are no torrent: the caller's
+                        // `metainfo_from_info` says why, as it does for any torrent.
+                        let wanted = meta_layers::wanted_layers(&info).unwrap_or_default();
+                        let layers = layers::fetch(&mut framed, &wanted).await?;
+                        return Ok((Fetched { info, layers }, their_port));
                     }
                 }
                 ExtMetadataMsg::Reject { .. } => return Err(MetadataError::Rejected),
@@ -320,6 +355,9 @@ pub(crate) struct Fetcher<'a> {
     pub transports: &'a Transports,
     /// Where and how announces leave (`--bind`, `--proxy`).
     pub egress: tracker::Egress,
+    /// Peers that sent data that is wrong (piece-layer hashes that do not verify): never
+    /// asked again, whatever source names them, for as long as the magnet fetches.
+    pub bad: std::sync::Mutex<HashSet<SocketAddr>>,
 }
 
 impl Fetcher<'_> {
@@ -364,6 +402,9 @@ impl Fetcher<'_> {
         loop {
             while attempts.len() < PARALLEL {
                 let Some(addr) = queue.pop_front() else { break };
+                if self.bad.lock().is_ok_and(|b| b.contains(&addr)) {
+                    continue;
+                }
                 sources.peers_tried += 1;
                 attempts.push(async move {
                     let r = from_peer(addr, magnet, our_id, report, encryption, transports).await;
@@ -394,10 +435,10 @@ impl Fetcher<'_> {
                     return Err(spent(msg, &sources));
                 }
                 Some((addr, r)) = attempts.next(), if !attempts.is_empty() => match r {
-                    Ok(info) => {
-                        report(format!("metadata ({} bytes) from {addr}", info.len()));
+                    Ok(got) => {
+                        report(format!("metadata ({} bytes) from {addr}", got.info.len()));
                         // The bytes match the info hash: no peer can send others for it.
-                        return metainfo_from_info(&info, magnet).map_err(|e| Spent {
+                        return metainfo_from_info(&got, magnet).map_err(|e| Spent {
                             fatal: true,
                             ..spent(e.to_string(), &sources)
                         });
@@ -405,6 +446,13 @@ impl Fetcher<'_> {
                     Err(e) => {
                         report(format!("{addr}: {e}"));
                         sources.last_error = e.to_string();
+                        if e.is_bad_data() {
+                            // Named in the torrent's error line too: it is why we gave up.
+                            sources.last_error = format!("{addr} {e}");
+                            if let Ok(mut bad) = self.bad.lock() {
+                                bad.insert(addr);
+                            }
+                        }
                     }
                 },
                 results = tracker_results(&mut trackers), if trackers.is_some() => {
@@ -461,5 +509,6 @@ impl Fetcher<'_> {
 /// How long a one-shot run's magnet may take to get its metadata, whatever its sources.
 pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
+mod layers;
 #[cfg(test)]
 mod tests;

@@ -94,7 +94,11 @@ pub(crate) async fn run_magnet(
     let fetch = magnet::fetch_in_session(&mut start, &magnet, &extra_peers, echo, &mut cmd_rx);
     let fetched = tracing::Instrument::instrument(fetch, span).await;
     match fetched {
-        Ok((meta, dialed_us)) => {
+        Ok(magnet::Fetched {
+            meta,
+            dialed_us,
+            bad,
+        }) => {
             if let Some(only) = only {
                 start.files = FilePlan::only_once_known(&meta.info, &only, start.files.sequential);
                 if let Some(note) = &start.files.note {
@@ -108,8 +112,15 @@ pub(crate) async fn run_magnet(
                 let report = Report::Metadata(Box::new(meta.clone()), start.files.clone());
                 let _ = r.send((start.id, report));
             }
-            opts.peers
-                .extend(magnet.peers.iter().chain(&dialed_us).copied());
+            opts.peers.extend(
+                magnet
+                    .peers
+                    .iter()
+                    .chain(&dialed_us)
+                    .filter(|p| !bad.contains(p))
+                    .copied(),
+            );
+            opts.banned = bad;
             run(start, listen_log, meta, opts, cmd_rx).await
         }
         Err(outcome) => outcome,

@@ -64,6 +64,9 @@ pub struct Options {
     /// Ask the router to forward the listen port (`session/port_mapping/`); None: off, as
     /// in every run not started from the command line (tests in process, the demo).
     pub port_mapping: Option<crate::engine::api::PortMapSettings>,
+    /// Peers a magnet's metadata fetch caught sending bad data (piece-layer hashes that do
+    /// not verify): banned from the download's start, their rows saying why.
+    pub banned: Vec<std::net::SocketAddr>,
 }
 
 impl Default for Options {
@@ -73,6 +76,7 @@ impl Default for Options {
             port: 6881,
             bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             peers: Vec::new(),
+            banned: Vec::new(),
             seed: false,
             max_peers: 50,
             use_trackers: true,

@@ -296,7 +296,7 @@ fn a_v2_only_torrent_without_its_piece_layers_and_a_disagreeing_hybrid_are_refus
             info(r).remove(&b"pieces"[..]);
             info(r).remove(&b"files"[..]);
         }),
-        "v2 torrent: no piece layer for \"dir/a.bin\" (ttui cannot fetch one from peers yet)",
+        "v2 torrent: no piece layer for \"dir/a.bin\" (a magnet gets its layers from peers; a .torrent must carry them)",
     );
     assert!(matches!(e, MetainfoError::V2(_)), "{e:?}");
 }

@@ -123,8 +123,8 @@ fn entry(length: u64, path: Vec<Vec<u8>>, attr: &str) -> Value {
 
 /// Each piece's root, from the files' `pieces root`s and the torrent's `piece layers`. A
 /// file of more than one piece needs its layer, and the layer must hash to the file's root:
-/// libtorrent refuses a torrent whose layers do not, and so does ttui. (A magnet would get
-/// the layers from peers; ttui does not ask for them yet.)
+/// libtorrent refuses a torrent whose layers do not, and so does ttui. (A magnet gets the
+/// layers from peers first, `layers.rs`, and comes here with them.)
 pub(in crate::protocol::metainfo) fn piece_roots(
     files: &[TreeFile],
     root: &Dict,
@@ -158,7 +158,7 @@ pub(in crate::protocol::metainfo) fn piece_roots(
         }
         let Some(layer) = layers.and_then(|l| l.get(&file_root[..])) else {
             return Err(MetainfoError::V2(format!(
-                "no piece layer for {:?} (ttui cannot fetch one from peers yet)",
+                "no piece layer for {:?} (a magnet gets its layers from peers; a .torrent must carry them)",
                 shorten(&path)
             )));
         };

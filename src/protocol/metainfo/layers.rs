@@ -1,0 +1,177 @@
+//! A v2-only magnet's piece layers (BEP 52). The info dictionary a magnet fetches names each
+//! file by its `pieces root` only; to check pieces a client needs each longer file's piece
+//! layer, which peers send as `hashes` proven against that root. Here, pure: which files
+//! need a layer, the `hash request`s that fetch one (runs of at most `RUN` hashes, each
+//! proven up to the file's root, as libtorrent 2.0 asks), and the .torrent made of the info
+//! and the proven layers, which `Metainfo::from_bytes` then reads like any file, so a magnet
+//! and a .torrent go through one loader. `layers_of` gives a loaded torrent's layers back, so
+//! a magnet's metainfo is saved with them and a restart asks no peer again.
+
+use std::collections::BTreeMap;
+
+use serde_bencode::value::Value;
+
+use super::file_tree::parse_file_tree;
+use super::{Metainfo, MetainfoError};
+use crate::protocol::bencode;
+use crate::protocol::merkle::proof::HashRequest;
+use crate::protocol::merkle::{self, Hash};
+use crate::protocol::text::shorten;
+
+/// The longest run of hashes one request asks for: libtorrent asks for 512 at a time.
+pub const RUN: u32 = 512;
+
+/// The most piece-layer hashes a magnet may need in all (64 MiB of hashes): an info
+/// dictionary from a peer could claim files of exabytes, and each hash is kept in memory.
+pub const MAX_HASHES: u64 = 1 << 21;
+
+/// One file whose piece layer must come from peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WantedLayer {
+    /// The file's `pieces root`: what its layer must hash to.
+    pub root: Hash,
+    /// The file's path below the torrent's name, for messages.
+    pub path: String,
+    /// The file's leaves (16 KiB blocks), as `HashRequest::validate` and `verify` take them.
+    pub leaves: u64,
+    /// How many hashes the layer holds (one per piece of the file).
+    pub hashes: u32,
+    /// The requests that fetch the whole layer, in order.
+    pub requests: Vec<HashRequest>,
+}
+
+/// The piece layers a v2-only info dictionary's files need: one per file longer than a
+/// piece, each root once (two files of the same bytes share a layer). Empty for an info that
+/// is not v2-only (a hybrid's v1 pieces check it) or whose files all fit in a piece.
+pub fn wanted_layers(info: &[u8]) -> Result<Vec<WantedLayer>, MetainfoError> {
+    let Value::Dict(dict) = bencode::decode_value(info)? else {
+        return Err(MetainfoError::Bencode(bencode::BencodeError::NotADict));
+    };
+    if !super::v2::is_v2_only(&dict) {
+        return Ok(Vec::new());
+    }
+    let piece_length = match dict.get(&b"piece length"[..]) {
+        Some(Value::Int(n)) if *n >= merkle::BLOCK as i64 && (*n as u64).is_power_of_two() => {
+            *n as u64
+        }
+        _ => {
+            return Err(MetainfoError::V2(
+                "`piece length` is not a power of two".into(),
+            ))
+        }
+    };
+    let tree = dict
+        .get(&b"file tree"[..])
+        .ok_or_else(|| MetainfoError::Missing("info.file tree".into()))?;
+    let files = parse_file_tree(tree).map_err(|e| MetainfoError::V2(e.to_string()))?;
+    let base_layer = (piece_length / merkle::BLOCK).trailing_zeros();
+    let mut out: Vec<WantedLayer> = Vec::new();
+    let mut total = 0u64;
+    for f in files {
+        let Some(root) = f.pieces_root else { continue };
+        let hashes = merkle::layer_len(f.length, piece_length);
+        if hashes == 0 || out.iter().any(|w| w.root == root) {
+            continue;
+        }
+        total += hashes;
+        let path = f.path.join("/");
+        if total > MAX_HASHES {
+            return Err(MetainfoError::V2(format!(
+                "its files need more than {MAX_HASHES} piece hashes (at {:?})",
+                shorten(&path)
+            )));
+        }
+        let leaves = f.length.div_ceil(merkle::BLOCK);
+        // The tree's height above the leaves; the proof climbs from the base layer to it.
+        let height = leaves.next_power_of_two().trailing_zeros();
+        let proof_layers = height.saturating_sub(base_layer + 1);
+        let hashes = hashes as u32;
+        let requests = (0..hashes)
+            .step_by(RUN as usize)
+            .map(|index| HashRequest {
+                pieces_root: root,
+                base_layer,
+                index,
+                length: (hashes - index).min(RUN),
+                proof_layers,
+            })
+            .collect();
+        out.push(WantedLayer {
+            root,
+            path,
+            leaves,
+            hashes,
+            requests,
+        });
+    }
+    Ok(out)
+}
+
+/// A .torrent of `info` (the exact bytes, so its hashes stay the magnet's), its trackers
+/// (`announce`, the first) and `layers` (each file's piece layer by its root).
+pub fn torrent_with_layers(
+    info: &[u8],
+    announce: Option<&str>,
+    layers: &BTreeMap<Hash, Vec<Hash>>,
+) -> Vec<u8> {
+    let size: usize = layers.values().map(|l| l.len() * 32 + 48).sum();
+    let mut out = Vec::with_capacity(info.len() + size + 64);
+    out.push(b'd');
+    if let Some(url) = announce {
+        out.extend_from_slice(format!("8:announce{}:", url.len()).as_bytes());
+        out.extend_from_slice(url.as_bytes());
+    }
+    out.extend_from_slice(b"4:info");
+    out.extend_from_slice(info);
+    if !layers.is_empty() {
+        // Keys in order, as bencode wants: "info" < "piece layers", and a BTreeMap's roots.
+        out.extend_from_slice(b"12:piece layersd");
+        for (root, hashes) in layers {
+            out.extend_from_slice(b"32:");
+            out.extend_from_slice(root);
+            out.extend_from_slice(format!("{}:", hashes.len() * 32).as_bytes());
+            for h in hashes {
+                out.extend_from_slice(h);
+            }
+        }
+        out.push(b'e');
+    }
+    out.push(b'e');
+    out
+}
+
+/// The piece layers of a loaded v2-only torrent, by file root, taken back from its pieces'
+/// checks (each file longer than a piece has one piece per layer hash, in file order).
+/// Empty for other torrents.
+pub fn layers_of(meta: &Metainfo) -> BTreeMap<Hash, Vec<Hash>> {
+    let mut out = BTreeMap::new();
+    let Some(v2) = &meta.info.v2 else { return out };
+    let Ok(Value::Dict(dict)) = bencode::decode_value(&meta.info_bytes) else {
+        return out;
+    };
+    let Some(Ok(files)) = dict.get(&b"file tree"[..]).map(parse_file_tree) else {
+        return out;
+    };
+    let piece_length = u64::from(meta.info.piece_length);
+    let mut at = 0usize;
+    // The walk `only::piece_roots` made: a piece per file of data, or one per layer hash.
+    for f in files {
+        let (Some(root), true) = (f.pieces_root, f.length > 0) else {
+            continue;
+        };
+        let n = merkle::layer_len(f.length, piece_length) as usize;
+        if n == 0 {
+            at += 1;
+            continue;
+        }
+        let Some(pieces) = v2.pieces.get(at..at + n) else {
+            return BTreeMap::new();
+        };
+        out.insert(root, pieces.iter().map(|p| p.hash).collect());
+        at += n;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+use super::*;
+use crate::protocol::metainfo::{write_torrent, MetaVersion, NewFile, NewTorrent};
+
+const PIECE: u32 = 32 * 1024;
+
+/// A file of `length` bytes, each byte its offset's low bits so pieces differ.
+fn new_file(path: &str, length: u64) -> NewFile {
+    let data: Vec<u8> = (0..length).map(|i| (i % 251) as u8).collect();
+    let leaves: Vec<Hash> = data
+        .chunks(merkle::BLOCK as usize)
+        .map(merkle::leaf)
+        .collect();
+    NewFile {
+        path: path.split('/').map(str::to_owned).collect(),
+        length,
+        pieces_root: merkle::file_root(&leaves),
+        piece_layer: merkle::piece_layer(&leaves, u64::from(PIECE)),
+    }
+}
+
+fn torrent(files: &[NewFile], version: MetaVersion) -> Vec<u8> {
+    write_torrent(&NewTorrent {
+        name: "pack",
+        files,
+        piece_length: PIECE,
+        version,
+        v1_pieces: &[],
+        ..NewTorrent::default()
+    })
+}
+
+fn info_of(bytes: &[u8]) -> Vec<u8> {
+    let span = bencode::find_info_span(bytes).unwrap();
+    bytes[span].to_vec()
+}
+
+/// The layer a peer holding `file` would send for `req`: the proof's answer.
+fn answer(file: &NewFile, req: &HashRequest) -> Vec<Hash> {
+    let w = wanted_for(file);
+    req.answer(w, &file.piece_layer).unwrap()
+}
+
+fn wanted_for(file: &NewFile) -> u64 {
+    file.length.div_ceil(merkle::BLOCK)
+}
+
+#[test]
+fn each_long_file_needs_its_layer_in_runs_that_prove_up_to_its_root() {
+    // 3 pieces, 1 piece, 0 bytes, and 600 pieces (two runs, the last not a power of two).
+    let files = vec![
+        new_file("a", 70_000),
+        new_file("small", 100),
+        new_file("empty", 0),
+        new_file("big", 600 * u64::from(PIECE) - 5),
+    ];
+    let meta_bytes = torrent(&files, MetaVersion::V2);
+    let info = info_of(&meta_bytes);
+    let wanted = wanted_layers(&info).unwrap();
+    assert_eq!(wanted.len(), 2);
+    assert_eq!(wanted[0].path, "a");
+    assert_eq!(wanted[0].hashes, 3);
+    assert_eq!(wanted[0].requests.len(), 1);
+    assert_eq!(wanted[1].hashes, 600);
+    assert_eq!(
+        wanted[1]
+            .requests
+            .iter()
+            .map(|r| (r.index, r.length))
+            .collect::<Vec<_>>(),
+        [(0, 512), (512, 88)]
+    );
+    let mut layers = BTreeMap::new();
+    for (w, f) in wanted.iter().zip([&files[0], &files[3]]) {
+        assert_eq!(Some(w.root), f.pieces_root);
+        let mut got = Vec::new();
+        for r in &w.requests {
+            assert_eq!(r.base_layer, 1, "32 KiB pieces: one layer above the leaves");
+            r.validate(w.leaves).unwrap();
+            got.extend(r.verify(w.leaves, &flat(&answer(f, r))).unwrap());
+        }
+        assert_eq!(got, f.piece_layer);
+        layers.insert(w.root, got);
+    }
+    // The info and the proven layers load as the .torrent itself does.
+    let rebuilt = torrent_with_layers(&info, Some("http://127.0.0.1:1/a"), &layers);
+    let loaded = Metainfo::from_bytes(&rebuilt).unwrap();
+    let original = Metainfo::from_bytes(&meta_bytes).unwrap();
+    assert_eq!(loaded.info_hash, original.info_hash);
+    assert_eq!(loaded.info_hash_v2, original.info_hash_v2);
+    assert_eq!(loaded.info.v2, original.info.v2);
+    assert_eq!(loaded.trackers, [["http://127.0.0.1:1/a".to_string()]]);
+    // And the loaded torrent gives its layers back, for saving.
+    assert_eq!(layers_of(&loaded), layers);
+    assert_eq!(
+        Metainfo::from_bytes(&torrent_with_layers(&info, None, &layers_of(&loaded)))
+            .unwrap()
+            .info
+            .v2,
+        original.info.v2
+    );
+}
+
+fn flat(hashes: &[Hash]) -> Vec<u8> {
+    hashes.iter().flatten().copied().collect()
+}
+
+#[test]
+fn a_hybrid_or_small_files_need_no_layer() {
+    let files = vec![new_file("a", 70_000), new_file("b", 10)];
+    let hybrid = torrent(&files, MetaVersion::Hybrid);
+    assert!(wanted_layers(&info_of(&hybrid)).unwrap().is_empty());
+    let small = torrent(&[new_file("x", 100), new_file("y", 0)], MetaVersion::V2);
+    assert!(wanted_layers(&info_of(&small)).unwrap().is_empty());
+    let v1 = torrent(&files, MetaVersion::V1);
+    assert!(wanted_layers(&info_of(&v1)).unwrap().is_empty());
+}
+
+#[test]
+fn a_layer_that_does_not_prove_the_root_is_refused() {
+    let files = vec![new_file("a", 70_000)];
+    let info = info_of(&torrent(&files, MetaVersion::V2));
+    let w = &wanted_layers(&info).unwrap()[0];
+    let mut bad = answer(&files[0], &w.requests[0]);
+    bad[1][0] ^= 1;
+    assert!(w.requests[0].verify(w.leaves, &flat(&bad)).is_err());
+    // Without layers the torrent does not load: no second path around the check.
+    assert!(Metainfo::from_bytes(&torrent_with_layers(&info, None, &BTreeMap::new())).is_err());
+}
+
+#[test]
+fn hostile_info_dictionaries_are_refused_not_allocated() {
+    assert!(wanted_layers(b"").is_err());
+    assert!(wanted_layers(b"le").is_err());
+    assert!(wanted_layers(&[b'l'; 5000]).is_err());
+    // A file of an exabyte in 16 KiB pieces: more hashes than anyone keeps.
+    let huge = format!(
+        "d9:file treed4:huged0:d6:lengthi{}e11:pieces root32:{}eee12:meta versioni2e\
+         4:name1:x12:piece lengthi16384ee",
+        1u64 << 60,
+        "a".repeat(32)
+    );
+    assert!(matches!(
+        wanted_layers(huge.as_bytes()),
+        Err(MetainfoError::V2(_))
+    ));
+    let odd =
+        "d9:file treed1:xd0:d6:lengthi99999e11:pieces root32:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaeee\
+               12:meta versioni2e4:name1:x12:piece lengthi20000ee";
+    assert!(wanted_layers(odd.as_bytes()).is_err());
+}
