@@ -86,7 +86,46 @@ impl Route {
 #[derive(Default)]
 pub(crate) struct Routes {
     by_hash: HashMap<[u8; 20], Route>,
+    /// A hybrid torrent's second name (its v2 hash cut to 20 bytes) → the hash its route is
+    /// under, with the second name's req2 for MSE: a peer that knows the torrent as v2 names
+    /// it so, and reaches the same torrent and peer table. It goes with the route.
+    aliases: HashMap<[u8; 20], Alias>,
     incoming: u64,
+}
+
+struct Alias {
+    main: [u8; 20],
+    req2: [u8; 20],
+}
+
+impl Routes {
+    /// The hash a torrent is routed under, for either of its names.
+    fn resolve(&self, named: &[u8; 20]) -> [u8; 20] {
+        self.aliases.get(named).map_or(*named, |a| a.main)
+    }
+
+    /// Connections naming `alias` go where those naming `main` do.
+    fn alias(&mut self, alias: [u8; 20], main: [u8; 20]) {
+        if alias != main {
+            let req2 = mse_codec::req2(&alias);
+            self.aliases.insert(alias, Alias { main, req2 });
+        }
+    }
+
+    /// `main`'s route is gone: so are its other names.
+    fn remove(&mut self, main: &[u8; 20]) {
+        self.by_hash.remove(main);
+        self.aliases.retain(|_, a| a.main != *main);
+    }
+
+    /// The name (as the peer knows it) an encrypted connection's req2 stands for.
+    fn by_req2(&self, req2: &[u8; 20]) -> Option<[u8; 20]> {
+        let direct = self.by_hash.iter().find(|(_, r)| r.req2 == *req2);
+        let alias = || self.aliases.iter().find(|(_, a)| a.req2 == *req2);
+        direct
+            .map(|(ih, _)| *ih)
+            .or_else(|| alias().map(|(ih, _)| *ih))
+    }
 }
 
 /// How a torrent's task takes and gives back its route (`torrent::start::Routing`).
@@ -95,6 +134,12 @@ impl Routing for Mutex<Routes> {
     /// `unroute`; those that waited for the torrent to wake go there now.
     fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
         route_to_task(self, info_hash, events);
+    }
+
+    /// Connections naming `alias` (a hybrid's v2 hash) go where `main`'s do, while its
+    /// route stands.
+    fn alias(&self, alias: [u8; 20], main: [u8; 20]) {
+        lock(self).alias(alias, main);
     }
 
     /// Takes a task's route away; a dormant torrent's stays (the manager owns that one).
@@ -107,7 +152,7 @@ impl Routing for Mutex<Routes> {
                 ..
             })
         ) {
-            routes.by_hash.remove(info_hash);
+            routes.remove(info_hash);
         }
     }
 }
@@ -135,9 +180,19 @@ impl Session {
         self.port_mapper.as_ref().map(|m| m.status())
     }
 
-    /// While a torrent is dormant, connections naming it wake it through `wake`.
-    pub(crate) fn route_dormant(&self, info_hash: [u8; 20], wake: mpsc::UnboundedSender<[u8; 20]>) {
-        lock(&self.routes).by_hash.insert(
+    /// While a torrent is dormant, connections naming it (or its `alias`, a hybrid's v2
+    /// hash) wake it through `wake`.
+    pub(crate) fn route_dormant(
+        &self,
+        info_hash: [u8; 20],
+        alias: Option<[u8; 20]>,
+        wake: mpsc::UnboundedSender<[u8; 20]>,
+    ) {
+        let mut routes = lock(&self.routes);
+        if let Some(alias) = alias {
+            routes.alias(alias, info_hash);
+        }
+        routes.by_hash.insert(
             info_hash,
             Route {
                 req2: mse_codec::req2(&info_hash),
@@ -160,7 +215,7 @@ impl Session {
                 ..
             })
         ) {
-            routes.by_hash.remove(info_hash);
+            routes.remove(info_hash);
         }
     }
 
@@ -522,13 +577,7 @@ pub(crate) async fn accept(
     let since = Instant::now();
     let lookup = {
         let routes = Arc::clone(&routes);
-        move |req2: &[u8; 20]| {
-            lock(&routes)
-                .by_hash
-                .iter()
-                .find(|(_, r)| r.req2 == *req2)
-                .map(|(ih, _)| *ih)
-        }
+        move |req2: &[u8; 20]| lock(&routes).by_req2(req2)
     };
     match net::incoming(stream, policy, &lookup).await {
         Ok((stream, enc)) => {
@@ -560,6 +609,9 @@ pub(crate) async fn route(
     };
     let mut guard = lock(&routes);
     let routes = &mut *guard;
+    // The torrent's route, whichever of its names the peer used (the handshake keeps it, and
+    // our answer repeats it).
+    let info_hash = routes.resolve(&info_hash);
     match routes.by_hash.get_mut(&info_hash).map(|r| &mut r.to) {
         Some(RouteTo::Task(events)) => {
             routes.incoming += 1;
