@@ -120,3 +120,44 @@ async fn a_hybrid_is_reached_by_its_v2_name_too() {
         "the alias outlived its route"
     );
 }
+
+/// A dormant hybrid wakes for a peer that names it by its v2 hash: the manager is asked to
+/// wake it by its own hash, and the woken task gets the connection.
+#[tokio::test]
+async fn a_dormant_hybrid_wakes_for_its_v2_name() {
+    let routes: Arc<Mutex<Routes>> = Arc::default();
+    let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
+    {
+        let mut r = lock(&routes);
+        r.alias([0x22; 20], [0xaa; 20]);
+        r.by_hash.insert(
+            [0xaa; 20],
+            Route {
+                req2: mse_codec::req2(&[0xaa; 20]),
+                to: RouteTo::Dormant {
+                    wake: wake_tx,
+                    pending: Vec::new(),
+                },
+            },
+        );
+    }
+    let (mut ours, theirs) = tokio::io::duplex(256);
+    ours.write_all(&Handshake::new([0x22; 20], [1; 20]).encode())
+        .await
+        .unwrap();
+    let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    route(
+        PeerStream::boxed(theirs),
+        addr,
+        Arc::clone(&routes),
+        Instant::now(),
+    )
+    .await;
+    assert_eq!(wake_rx.try_recv().ok(), Some([0xaa; 20]));
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+    route_to_task(&routes, [0xaa; 20], events_tx);
+    match events_rx.try_recv() {
+        Ok(Event::Incoming { handshake, .. }) => assert_eq!(handshake.info_hash, [0x22; 20]),
+        other => panic!("{other:?}"),
+    }
+}
