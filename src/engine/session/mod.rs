@@ -18,14 +18,14 @@ pub(crate) mod persist;
 mod port_mapping;
 mod publish;
 pub(crate) mod queue;
+mod routes;
 pub(crate) mod single;
 
 pub(crate) use manager::{spawn, SessionHandle};
 pub(crate) use persist::Persist;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use std::time::Instant;
 
@@ -48,114 +48,10 @@ use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
 use crate::net::{self, EncryptionPolicy};
 use crate::protocol::mse_codec;
 use crate::protocol::peer_id;
+#[cfg(test)]
+use routes::route_to_task;
+use routes::{lock, Route, RouteTo, Routes, MAX_PENDING};
 use udp::UdpCounters;
-
-/// A torrent's place in the router, with MSE's req2 (SHA-1 of "req2" and the info hash)
-/// computed once: an encrypted connection names its torrent only by it.
-pub(crate) struct Route {
-    req2: [u8; 20],
-    to: RouteTo,
-}
-
-/// Where a routed connection goes.
-enum RouteTo {
-    /// The torrent's running task.
-    Task(mpsc::UnboundedSender<Event>),
-    /// A dormant torrent (no task, see `dormancy.rs`): the first connection asks the manager
-    /// to wake it (`wake` gets the info hash) and waits here, with at most `MAX_PENDING`
-    /// others, until the woken task routes itself and takes them.
-    Dormant {
-        wake: mpsc::UnboundedSender<[u8; 20]>,
-        pending: Vec<Event>,
-    },
-}
-
-/// Connections kept for a torrent being woken; more are refused (the peer dials again).
-const MAX_PENDING: usize = 16;
-
-impl Route {
-    fn new(info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) -> Route {
-        Route {
-            req2: mse_codec::req2(&info_hash),
-            to: RouteTo::Task(events),
-        }
-    }
-}
-
-/// Incoming connections by the info hash their handshake names, and how many were routed.
-#[derive(Default)]
-pub(crate) struct Routes {
-    by_hash: HashMap<[u8; 20], Route>,
-    /// A hybrid torrent's second name (its v2 hash cut to 20 bytes) → the hash its route is
-    /// under, with the second name's req2 for MSE: a peer that knows the torrent as v2 names
-    /// it so, and reaches the same torrent and peer table. It goes with the route.
-    aliases: HashMap<[u8; 20], Alias>,
-    incoming: u64,
-}
-
-struct Alias {
-    main: [u8; 20],
-    req2: [u8; 20],
-}
-
-impl Routes {
-    /// The hash a torrent is routed under, for either of its names.
-    fn resolve(&self, named: &[u8; 20]) -> [u8; 20] {
-        self.aliases.get(named).map_or(*named, |a| a.main)
-    }
-
-    /// Connections naming `alias` go where those naming `main` do.
-    fn alias(&mut self, alias: [u8; 20], main: [u8; 20]) {
-        if alias != main {
-            let req2 = mse_codec::req2(&alias);
-            self.aliases.insert(alias, Alias { main, req2 });
-        }
-    }
-
-    /// `main`'s route is gone: so are its other names.
-    fn remove(&mut self, main: &[u8; 20]) {
-        self.by_hash.remove(main);
-        self.aliases.retain(|_, a| a.main != *main);
-    }
-
-    /// The name (as the peer knows it) an encrypted connection's req2 stands for.
-    fn by_req2(&self, req2: &[u8; 20]) -> Option<[u8; 20]> {
-        let direct = self.by_hash.iter().find(|(_, r)| r.req2 == *req2);
-        let alias = || self.aliases.iter().find(|(_, a)| a.req2 == *req2);
-        direct
-            .map(|(ih, _)| *ih)
-            .or_else(|| alias().map(|(ih, _)| *ih))
-    }
-}
-
-/// How a torrent's task takes and gives back its route (`torrent::start::Routing`).
-impl Routing for Mutex<Routes> {
-    /// Connections naming `info_hash` (in the clear or by MSE's req2) go to `events` until
-    /// `unroute`; those that waited for the torrent to wake go there now.
-    fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
-        route_to_task(self, info_hash, events);
-    }
-
-    /// Connections naming `alias` (a hybrid's v2 hash) go where `main`'s do, while its
-    /// route stands.
-    fn alias(&self, alias: [u8; 20], main: [u8; 20]) {
-        lock(self).alias(alias, main);
-    }
-
-    /// Takes a task's route away; a dormant torrent's stays (the manager owns that one).
-    fn unroute(&self, info_hash: &[u8; 20]) {
-        let mut routes = lock(self);
-        if matches!(
-            routes.by_hash.get(info_hash),
-            Some(Route {
-                to: RouteTo::Task(_),
-                ..
-            })
-        ) {
-            routes.remove(info_hash);
-        }
-    }
-}
 
 /// What a process has once. Torrents get a `SessionCtx`; the session itself stays with whoever
 /// started it and is closed once, after its torrents.
@@ -406,31 +302,6 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-/// `Routing::route` on the routes themselves.
-fn route_to_task(
-    routes: &Mutex<Routes>,
-    info_hash: [u8; 20],
-    events: mpsc::UnboundedSender<Event>,
-) {
-    let old = lock(routes)
-        .by_hash
-        .insert(info_hash, Route::new(info_hash, events.clone()));
-    // Connections that woke a dormant torrent go to its new task.
-    if let Some(Route {
-        to: RouteTo::Dormant { pending, .. },
-        ..
-    }) = old
-    {
-        for e in pending {
-            let _ = events.send(e);
-        }
-    }
-}
-
-fn lock(routes: &Mutex<Routes>) -> MutexGuard<'_, Routes> {
-    routes.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Binds the peer port: the one asked for, else the next few, else any free one. With the
