@@ -8,7 +8,9 @@
 //! Magnets too: given only `xt=urn:btmh:1220…` and the seed's address, ttui fetches the
 //! info dictionary (checked with SHA-256), then each longer file's piece layer with BEP 52
 //! hash requests, each reply proven against its file's root, and downloads; a hybrid's magnet
-//! (`btih` and `btmh`) needs no layers. Not yet here: uTP and MSE.
+//! (`btih` and `btmh`) needs no layers. A libtorrent leecher that starts from a `btmh`
+//! magnet and asks ttui for the piece layers is tests/v2_serve.rs. Not yet here: uTP and
+//! MSE with v2 torrents.
 //!
 //! Run through tests/run.sh: every test refuses to start unless the process sits in a
 //! network namespace whose only interface is `lo`.
@@ -24,65 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::v2::{lt_make, v2_bytes as bytes};
 use common::*;
-
-/// Makes a v2-only torrent of `content` (a file or a folder) with libtorrent; returns it
-/// with its v2 info hash in hex.
-fn lt_make(content: &Path, piece_length: u32, out: &Path) -> (Torrent, String) {
-    lt_make_as(content, piece_length, out, false)
-}
-
-/// `lt_make`, or a hybrid (v1 and v2) when `hybrid`: its `Torrent` then names the v1 hash.
-fn lt_make_as(content: &Path, piece_length: u32, out: &Path, hybrid: bool) -> (Torrent, String) {
-    let script = r#"
-import sys, libtorrent as lt
-content, piece_length, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-fs = lt.file_storage()
-lt.add_files(fs, content)
-flags = 0 if sys.argv[5] == "hybrid" else lt.create_torrent.v2_only
-t = lt.create_torrent(fs, piece_length, flags=flags)
-lt.set_piece_hashes(t, sys.argv[4])
-data = lt.bencode(t.generate())
-open(out, "wb").write(data)
-ti = lt.torrent_info(out)
-print(ti.info_hashes().v2.to_bytes().hex(), ti.num_pieces(), ti.info_hashes().v1.to_bytes().hex())
-"#;
-    let parent = content.parent().unwrap();
-    let run = run_bounded(
-        Command::new("/usr/bin/python3")
-            .args(["-c", script])
-            .arg(content)
-            .arg(piece_length.to_string())
-            .arg(out)
-            .arg(parent)
-            .arg(if hybrid { "hybrid" } else { "v2" }),
-        Duration::from_secs(60),
-    );
-    check_success("python3 libtorrent create_torrent", &run);
-    let text = String::from_utf8_lossy(&run.stdout);
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let v2 = words[0].to_string();
-    assert_eq!(v2.len(), 64, "{text}");
-    // The hash the swarm is reached by: a hybrid's v1, a v2-only's v2 cut to 20 bytes.
-    let reach = if hybrid { words[2] } else { &v2[..40] };
-    let mut info_hash = [0u8; 20];
-    for (i, b) in info_hash.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&reach[2 * i..2 * i + 2], 16).unwrap();
-    }
-    let name = content.file_name().unwrap().to_string_lossy().into_owned();
-    let torrent = Torrent {
-        path: out.to_path_buf(),
-        info_hash,
-        name,
-    };
-    (torrent, v2)
-}
-
-fn bytes(len: usize, seed: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| ((i * 31 + seed * 7) % 251) as u8)
-        .collect()
-}
 
 /// A folder whose files end inside pieces (so BEP 52 aligns each next file), with an empty
 /// file among them.
@@ -164,7 +109,7 @@ fn a_v2_only_folder_goes_both_ways_with_libtorrent() {
     let _swarm = swarm_lock();
     let tmp = tempdir("ttui-v2-folder-");
     let content = folder(tmp.path());
-    let (torrent, v2) = lt_make(&content, 65_536, &tmp.path().join("v2set.torrent"));
+    let (torrent, v2) = lt_make(&content, 65_536, &tmp.path().join("v2set.torrent"), false);
     let out = tmp.path().join("out");
     download_from_libtorrent(&torrent, &v2, content.parent().unwrap(), &out);
     assert_same_tree(&content, &out.join("v2set"));
@@ -185,7 +130,7 @@ fn a_v2_only_single_file_goes_both_ways_with_libtorrent() {
     fs::create_dir_all(&data).unwrap();
     let file = data.join("one.bin");
     fs::write(&file, bytes(5 * 32_768 + 123, 9)).unwrap();
-    let (torrent, v2) = lt_make(&file, 32_768, &tmp.path().join("one.torrent"));
+    let (torrent, v2) = lt_make(&file, 32_768, &tmp.path().join("one.torrent"), false);
     let out = tmp.path().join("out");
     download_from_libtorrent(&torrent, &v2, &data, &out);
     assert_eq!(
@@ -243,7 +188,7 @@ fn a_v2_only_magnet_downloads_from_libtorrent_with_layers_from_the_seed() {
     let tmp = tempdir("ttui-v2-magnet-");
     let content = folder(tmp.path());
     // 16 KiB pieces: `d-pieces` needs a layer of 13 hashes, `e-odd` one of 7.
-    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"));
+    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"), false);
     let out = tmp.path().join("out");
     let link = format!("magnet:?xt=urn:btmh:1220{v2}&dn=v2set");
     let run = magnet_from_libtorrent(&torrent, &link, content.parent().unwrap(), &out);
@@ -260,7 +205,7 @@ fn a_hybrid_magnet_downloads_from_libtorrent() {
     let _swarm = swarm_lock();
     let tmp = tempdir("ttui-hybrid-magnet-");
     let content = folder(tmp.path());
-    let (torrent, v2) = lt_make_as(&content, 16_384, &tmp.path().join("h.torrent"), true);
+    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("h.torrent"), true);
     let out = tmp.path().join("out");
     let link = format!(
         "magnet:?xt=urn:btih:{}&xt=urn:btmh:1220{v2}&dn=v2set",
@@ -401,7 +346,7 @@ fn a_peer_whose_piece_layer_hashes_do_not_verify_is_named_and_not_used() {
     }
     let tmp = tempdir("ttui-v2-liar-");
     let content = folder(tmp.path());
-    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"));
+    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"), false);
     let meta = ttui::internals::protocol::metainfo::Metainfo::from_bytes(
         &fs::read(&torrent.path).unwrap(),
     )
@@ -455,7 +400,7 @@ fn a_v2_magnet_completes_from_an_honest_seed_beside_a_lying_peer() {
     let _swarm = swarm_lock();
     let tmp = tempdir("ttui-v2-liar-and-seed-");
     let content = folder(tmp.path());
-    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"));
+    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"), false);
     let meta = ttui::internals::protocol::metainfo::Metainfo::from_bytes(
         &fs::read(&torrent.path).unwrap(),
     )

@@ -65,6 +65,7 @@ impl TestTorrent {
                 info: Arc::new(info),
                 info_hash: [1; 20],
                 info_bytes: bytes::Bytes::new(),
+                piece_layers: None,
                 our_id: [2; 20],
                 bind: None,
                 encryption: Default::default(),
@@ -134,6 +135,7 @@ pub(crate) fn coordinator(t: &TestTorrent) -> Coordinator {
     let meta = Metainfo {
         info_hash: t.shared.info_hash,
         info_hash_v2: None,
+        piece_layers: None,
         info: (*t.shared.info).clone(),
         trackers: Vec::new(),
         comment: None,

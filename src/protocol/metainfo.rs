@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use super::bencode::{self, BencodeError};
 use super::geometry::Geometry;
+use super::merkle::{self, layers::PieceLayers};
 use super::text::shorten;
 use sanitize::{Changes, Notes};
 
@@ -150,6 +151,9 @@ pub struct Metainfo {
     /// The SHA-256 of the info of a v2 or hybrid torrent (BEP 52); `info_hash` is then its
     /// first 20 bytes for a v2-only torrent, the v1 hash for a hybrid.
     pub info_hash_v2: Option<[u8; 32]>,
+    /// The files' hash trees of a v2 or hybrid torrent, for answering peers' hash requests
+    /// (BEP 52); files whose `piece layers` entry is missing or wrong are not in it.
+    pub piece_layers: Option<std::sync::Arc<PieceLayers>>,
     pub info: Info,
     /// Tracker tiers (BEP 12): `announce-list` when present, else `[[announce]]`.
     pub trackers: Vec<Vec<String>>,
@@ -252,6 +256,13 @@ impl Metainfo {
                  part, other clients may refuse the torrent"
             ));
         }
+        let piece_length = u64::from(info.piece_length);
+        // BEP 52's pieces are powers of two of at least a block; a hybrid whose v1 part says
+        // otherwise has no trees to serve.
+        let piece_layers = (piece_length.is_power_of_two() && piece_length >= merkle::BLOCK)
+            .then(|| v2::piece_layers(info_dict, &root, piece_length))
+            .flatten()
+            .map(std::sync::Arc::new);
         let trackers = parse_trackers(&root)?;
 
         // Descriptive keys only: a client that wrote them oddly should not make the torrent
@@ -267,6 +278,7 @@ impl Metainfo {
         Ok(Metainfo {
             info_hash,
             info_hash_v2: has_v2.then_some(v2_hash),
+            piece_layers,
             info,
             trackers,
             comment: text("comment"),
@@ -277,6 +289,15 @@ impl Metainfo {
             web_seeds: parse_web_seeds(&root),
             notes: notes.finish(),
         })
+    }
+
+    /// A hybrid's second name: its v2 info hash cut to 20 bytes, which peers that know it as
+    /// a v2 torrent put in their handshakes and announces. `None` for a v1 or v2-only one
+    /// (a v2-only torrent's `info_hash` is that hash already).
+    pub fn hybrid_v2_hash(&self) -> Option<InfoHash> {
+        let mut short = [0; 20];
+        short.copy_from_slice(&self.info_hash_v2?[..20]);
+        (short != self.info_hash).then_some(short)
     }
 
     pub fn info_hash_hex(&self) -> String {

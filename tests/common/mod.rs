@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod relay;
+pub mod v2;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -313,10 +313,8 @@ impl PeerConn {
                     self.on_ext_handshake(&payload)?;
                 }
             }
-            // We serve no merkle layers yet: a request gets the reject BEP 52 asks for, so the
-            // peer looks elsewhere at once instead of waiting. We ask for none, so a reply is
-            // nobody's answer and is dropped.
-            Message::HashRequest(head) => self.push(&Message::HashReject(head)),
+            // Answered from the torrent's piece layers (`hashes.rs`), else rejected.
+            Message::HashRequest(head) => self.on_hash_request(head),
             Message::Hashes { .. } | Message::HashReject(_) => {
                 tracing::debug!("conn {}: unasked {} dropped", self.conn, m.name());
             }

@@ -114,11 +114,26 @@ pub(crate) async fn connect_encrypted(
     dht: bool,
     on_connected: impl FnMut() + Send,
 ) -> Result<(PeerStream, Handshake, Duration, Encryption, Option<String>), PeerEnd> {
+    let ours = Handshake::new(info_hash, our_id).with_dht(dht);
+    connect_encrypted_as(addr, local, ours, policy, transports, on_connected).await
+}
+
+/// `connect_encrypted` with our handshake as given (its reserved bits: a torrent's
+/// connections set the BEP 52 bit for a v2 or hybrid torrent).
+pub(crate) async fn connect_encrypted_as(
+    addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
+    ours: Handshake,
+    policy: EncryptionPolicy,
+    transports: &Transports,
+    on_connected: impl FnMut() + Send,
+) -> Result<(PeerStream, Handshake, Duration, Encryption, Option<String>), PeerEnd> {
+    let (info_hash, our_id) = (ours.info_hash, ours.peer_id);
     let t0 = Instant::now();
     // Every dial shares the callback (`net::connect` may dial twice, the race dials both).
     let on_connected = std::sync::Mutex::new(on_connected);
     let cb = &on_connected;
-    let ours = Handshake::new(info_hash, our_id).with_dht(dht).encode();
+    let ours = ours.encode();
     let ours = &ours;
     let attempt = |kind: TransportKind| async move {
         let dial = move || async move {

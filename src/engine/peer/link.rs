@@ -33,6 +33,9 @@ pub(crate) struct TorrentFacts {
     pub info_hash: [u8; 20],
     /// The raw `info` dictionary, for peers that fetch metadata from us (BEP 9).
     pub info_bytes: Bytes,
+    /// The files' hash trees of a v2 or hybrid torrent (BEP 52): peers' hash requests are
+    /// answered from them, and our handshakes carry the v2 bit while there are any.
+    pub piece_layers: Option<Arc<crate::protocol::merkle::layers::PieceLayers>>,
     pub our_id: [u8; 20],
     /// Source address for outgoing connections (`--bind`), when one was given.
     pub bind: Option<std::net::IpAddr>,

@@ -9,6 +9,7 @@
 pub(crate) mod conn;
 pub(crate) mod connect;
 pub(crate) mod dial;
+pub(crate) mod hashes;
 pub(crate) mod ip_filter;
 pub(crate) mod link;
 pub(crate) mod pex;
@@ -36,7 +37,7 @@ use tokio_util::codec::FramedRead;
 
 use crate::engine::api::{PeerEnd, PeerStage};
 use crate::engine::peer::conn::{our_ext_handshake, PeerConn};
-use crate::engine::peer::connect::{connect_encrypted, io_end};
+use crate::engine::peer::connect::{connect_encrypted_as, io_end};
 use crate::engine::peer::dial::Transports;
 use crate::engine::peer::link::{PeerCmd, PeerEvent, PeerLive, TorrentLink};
 use crate::engine::peer::stream::PeerStream;
@@ -151,14 +152,15 @@ impl PeerTask {
             filter: Arc::clone(&torrent.ip_filter),
             proxy: torrent.proxy.clone(),
         };
-        let connect = connect_encrypted(
+        let ours = Handshake::new(torrent.info_hash, torrent.our_id)
+            .with_dht(torrent.dht.is_some())
+            .with_v2(torrent.piece_layers.is_some());
+        let connect = connect_encrypted_as(
             self.addr,
             torrent.bind,
-            torrent.info_hash,
-            torrent.our_id,
+            ours,
             torrent.encryption,
             &transports,
-            torrent.dht.is_some(),
             move || {
                 torrent.send(PeerEvent::Stage {
                     conn,
@@ -192,8 +194,12 @@ impl PeerTask {
 
     /// An incoming connection: their handshake was read and checked; ours goes back.
     async fn incoming(&mut self, mut stream: PeerStream, hs: Handshake, since: Instant) -> PeerEnd {
-        let ours = Handshake::new(self.torrent.info_hash, self.torrent.our_id)
-            .with_dht(self.torrent.dht.is_some());
+        // The router gave us this connection because it names this torrent, by its info hash
+        // or (a hybrid) by its v2 hash cut to 20 bytes: we answer with the name the peer
+        // used, which is how it knows the torrent is the same (BEP 52).
+        let ours = Handshake::new(hs.info_hash, self.torrent.our_id)
+            .with_dht(self.torrent.dht.is_some())
+            .with_v2(self.torrent.piece_layers.is_some());
         if let Err(e) = stream.write_all(&ours.encode()).await {
             return io_end(&e, true);
         }

@@ -18,14 +18,14 @@ pub(crate) mod persist;
 mod port_mapping;
 mod publish;
 pub(crate) mod queue;
+mod routes;
 pub(crate) mod single;
 
 pub(crate) use manager::{spawn, SessionHandle};
 pub(crate) use persist::Persist;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use std::time::Instant;
 
@@ -48,69 +48,10 @@ use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
 use crate::net::{self, EncryptionPolicy};
 use crate::protocol::mse_codec;
 use crate::protocol::peer_id;
+#[cfg(test)]
+use routes::route_to_task;
+use routes::{lock, Route, RouteTo, Routes, MAX_PENDING};
 use udp::UdpCounters;
-
-/// A torrent's place in the router, with MSE's req2 (SHA-1 of "req2" and the info hash)
-/// computed once: an encrypted connection names its torrent only by it.
-pub(crate) struct Route {
-    req2: [u8; 20],
-    to: RouteTo,
-}
-
-/// Where a routed connection goes.
-enum RouteTo {
-    /// The torrent's running task.
-    Task(mpsc::UnboundedSender<Event>),
-    /// A dormant torrent (no task, see `dormancy.rs`): the first connection asks the manager
-    /// to wake it (`wake` gets the info hash) and waits here, with at most `MAX_PENDING`
-    /// others, until the woken task routes itself and takes them.
-    Dormant {
-        wake: mpsc::UnboundedSender<[u8; 20]>,
-        pending: Vec<Event>,
-    },
-}
-
-/// Connections kept for a torrent being woken; more are refused (the peer dials again).
-const MAX_PENDING: usize = 16;
-
-impl Route {
-    fn new(info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) -> Route {
-        Route {
-            req2: mse_codec::req2(&info_hash),
-            to: RouteTo::Task(events),
-        }
-    }
-}
-
-/// Incoming connections by the info hash their handshake names, and how many were routed.
-#[derive(Default)]
-pub(crate) struct Routes {
-    by_hash: HashMap<[u8; 20], Route>,
-    incoming: u64,
-}
-
-/// How a torrent's task takes and gives back its route (`torrent::start::Routing`).
-impl Routing for Mutex<Routes> {
-    /// Connections naming `info_hash` (in the clear or by MSE's req2) go to `events` until
-    /// `unroute`; those that waited for the torrent to wake go there now.
-    fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {
-        route_to_task(self, info_hash, events);
-    }
-
-    /// Takes a task's route away; a dormant torrent's stays (the manager owns that one).
-    fn unroute(&self, info_hash: &[u8; 20]) {
-        let mut routes = lock(self);
-        if matches!(
-            routes.by_hash.get(info_hash),
-            Some(Route {
-                to: RouteTo::Task(_),
-                ..
-            })
-        ) {
-            routes.by_hash.remove(info_hash);
-        }
-    }
-}
 
 /// What a process has once. Torrents get a `SessionCtx`; the session itself stays with whoever
 /// started it and is closed once, after its torrents.
@@ -135,9 +76,19 @@ impl Session {
         self.port_mapper.as_ref().map(|m| m.status())
     }
 
-    /// While a torrent is dormant, connections naming it wake it through `wake`.
-    pub(crate) fn route_dormant(&self, info_hash: [u8; 20], wake: mpsc::UnboundedSender<[u8; 20]>) {
-        lock(&self.routes).by_hash.insert(
+    /// While a torrent is dormant, connections naming it (or its `alias`, a hybrid's v2
+    /// hash) wake it through `wake`.
+    pub(crate) fn route_dormant(
+        &self,
+        info_hash: [u8; 20],
+        alias: Option<[u8; 20]>,
+        wake: mpsc::UnboundedSender<[u8; 20]>,
+    ) {
+        let mut routes = lock(&self.routes);
+        if let Some(alias) = alias {
+            routes.alias(alias, info_hash);
+        }
+        routes.by_hash.insert(
             info_hash,
             Route {
                 req2: mse_codec::req2(&info_hash),
@@ -160,7 +111,7 @@ impl Session {
                 ..
             })
         ) {
-            routes.by_hash.remove(info_hash);
+            routes.remove(info_hash);
         }
     }
 
@@ -353,31 +304,6 @@ impl Drop for Session {
     }
 }
 
-/// `Routing::route` on the routes themselves.
-fn route_to_task(
-    routes: &Mutex<Routes>,
-    info_hash: [u8; 20],
-    events: mpsc::UnboundedSender<Event>,
-) {
-    let old = lock(routes)
-        .by_hash
-        .insert(info_hash, Route::new(info_hash, events.clone()));
-    // Connections that woke a dormant torrent go to its new task.
-    if let Some(Route {
-        to: RouteTo::Dormant { pending, .. },
-        ..
-    }) = old
-    {
-        for e in pending {
-            let _ = events.send(e);
-        }
-    }
-}
-
-fn lock(routes: &Mutex<Routes>) -> MutexGuard<'_, Routes> {
-    routes.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Binds the peer port: the one asked for, else the next few, else any free one. With the
 /// default "any" address, the same port is also bound on IPv6 when the machine has it.
 async fn bind_listeners(port: u16, bind: IpAddr) -> (Vec<TcpListener>, (LogLevel, String)) {
@@ -522,13 +448,7 @@ pub(crate) async fn accept(
     let since = Instant::now();
     let lookup = {
         let routes = Arc::clone(&routes);
-        move |req2: &[u8; 20]| {
-            lock(&routes)
-                .by_hash
-                .iter()
-                .find(|(_, r)| r.req2 == *req2)
-                .map(|(ih, _)| *ih)
-        }
+        move |req2: &[u8; 20]| lock(&routes).by_req2(req2)
     };
     match net::incoming(stream, policy, &lookup).await {
         Ok((stream, enc)) => {
@@ -560,6 +480,9 @@ pub(crate) async fn route(
     };
     let mut guard = lock(&routes);
     let routes = &mut *guard;
+    // The torrent's route, whichever of its names the peer used (the handshake keeps it, and
+    // our answer repeats it).
+    let info_hash = routes.resolve(&info_hash);
     match routes.by_hash.get_mut(&info_hash).map(|r| &mut r.to) {
         Some(RouteTo::Task(events)) => {
             routes.incoming += 1;

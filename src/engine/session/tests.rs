@@ -76,3 +76,88 @@ async fn dialed_ok<S>(
         Err(e) => panic!("{e}"),
     }
 }
+
+/// A hybrid is reached by its v2 hash cut to 20 bytes too, in the clear and by MSE's req2:
+/// the connection keeps the name it used (our handshake repeats it), and the alias goes
+/// with the torrent's route.
+#[tokio::test]
+async fn a_hybrid_is_reached_by_its_v2_name_too() {
+    let routes: Arc<Mutex<Routes>> = Arc::default();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    Routing::route(&*routes, [0xaa; 20], tx);
+    Routing::alias(&*routes, [0x22; 20], [0xaa; 20]);
+    let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let (mut ours, theirs) = tokio::io::duplex(256);
+    ours.write_all(&Handshake::new([0x22; 20], [1; 20]).encode())
+        .await
+        .unwrap();
+    route(
+        PeerStream::boxed(theirs),
+        addr,
+        Arc::clone(&routes),
+        Instant::now(),
+    )
+    .await;
+    match rx.try_recv() {
+        Ok(Event::Incoming { handshake, .. }) => assert_eq!(handshake.info_hash, [0x22; 20]),
+        other => panic!("{other:?}"),
+    }
+    let (ours, theirs) = tokio::io::duplex(4096);
+    let hs = Handshake::new([0x22; 20], [1; 20]).encode();
+    let dial = net::mse_stream::outgoing(ours, [0x22; 20], EncryptionPolicy::Require, &hs);
+    let serve = accept(
+        Transport::Other(Box::new(theirs)),
+        addr,
+        Arc::clone(&routes),
+        EncryptionPolicy::Require,
+    );
+    let (dialed, ()) = tokio::join!(dialed_ok(dial), serve);
+    assert_eq!(dialed, net::Encryption::Rc4);
+    assert!(matches!(rx.try_recv(), Ok(Event::Incoming { .. })));
+    Routing::unroute(&*routes, &[0xaa; 20]);
+    assert!(
+        lock(&routes).aliases.is_empty(),
+        "the alias outlived its route"
+    );
+}
+
+/// A dormant hybrid wakes for a peer that names it by its v2 hash: the manager is asked to
+/// wake it by its own hash, and the woken task gets the connection.
+#[tokio::test]
+async fn a_dormant_hybrid_wakes_for_its_v2_name() {
+    let routes: Arc<Mutex<Routes>> = Arc::default();
+    let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
+    {
+        let mut r = lock(&routes);
+        r.alias([0x22; 20], [0xaa; 20]);
+        r.by_hash.insert(
+            [0xaa; 20],
+            Route {
+                req2: mse_codec::req2(&[0xaa; 20]),
+                to: RouteTo::Dormant {
+                    wake: wake_tx,
+                    pending: Vec::new(),
+                },
+            },
+        );
+    }
+    let (mut ours, theirs) = tokio::io::duplex(256);
+    ours.write_all(&Handshake::new([0x22; 20], [1; 20]).encode())
+        .await
+        .unwrap();
+    let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    route(
+        PeerStream::boxed(theirs),
+        addr,
+        Arc::clone(&routes),
+        Instant::now(),
+    )
+    .await;
+    assert_eq!(wake_rx.try_recv().ok(), Some([0xaa; 20]));
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+    route_to_task(&routes, [0xaa; 20], events_tx);
+    match events_rx.try_recv() {
+        Ok(Event::Incoming { handshake, .. }) => assert_eq!(handshake.info_hash, [0x22; 20]),
+        other => panic!("{other:?}"),
+    }
+}

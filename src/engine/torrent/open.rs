@@ -79,6 +79,9 @@ async fn prepare(
     let info = Arc::new(meta.info.clone());
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     start.ctx.route(meta.info_hash, events_tx.clone());
+    if let Some(v2) = meta.hybrid_v2_hash() {
+        start.ctx.alias(v2, meta.info_hash);
+    }
     let unroute = Unroute(start.ctx.clone(), meta.info_hash);
 
     // Open files (creating them at their final length) and check what is already there.
@@ -312,6 +315,7 @@ fn shared_state(
             info: Arc::clone(info),
             info_hash: meta.info_hash,
             info_bytes: meta.info_bytes.clone(),
+            piece_layers: meta.piece_layers.clone(),
             our_id: ctx.our_id,
             bind: ctx.bind,
             encryption: ctx.encryption,

@@ -55,6 +55,9 @@ pub(crate) trait Routing: Send + Sync {
     fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>);
     /// Takes a task's route away; a dormant torrent's stays (the manager owns that one).
     fn unroute(&self, info_hash: &[u8; 20]);
+    /// Connections naming `alias` (a hybrid's v2 hash cut to 20 bytes) go where `main`'s
+    /// do, until `main` is unrouted.
+    fn alias(&self, alias: [u8; 20], main: [u8; 20]);
 }
 
 /// Limits shared by every torrent of the session.
@@ -132,5 +135,9 @@ impl SessionCtx {
 
     pub(crate) fn unroute(&self, info_hash: &[u8; 20]) {
         self.router.unroute(info_hash);
+    }
+
+    pub(crate) fn alias(&self, alias: [u8; 20], main: [u8; 20]) {
+        self.router.alias(alias, main);
     }
 }

@@ -5,6 +5,7 @@ use serde_bencode::value::Value;
 
 use super::file_tree::{parse_file_tree, TreeFile};
 use super::Dict;
+use crate::protocol::merkle::layers::{FileLayer, PieceLayers};
 use crate::protocol::merkle::{self, Hash};
 use crate::protocol::text::shorten;
 
@@ -125,4 +126,34 @@ pub(super) fn layer_hashes(
         ));
     }
     Ok(hashes)
+}
+
+/// Each file's tree as a seeder serves it (`merkle::layers`), for a v2-only or hybrid torrent
+/// (`None` without a `file tree`). A file whose layer is missing or wrong is left out: a
+/// peer asking for it is refused, as it would be by a seeder that never had the layer.
+pub(super) fn piece_layers(info: &Dict, root: &Dict, piece_length: u64) -> Option<PieceLayers> {
+    let files = parse_file_tree(info.get(&b"file tree"[..])?).ok()?;
+    let layers = match root.get(&b"piece layers"[..]) {
+        Some(Value::Dict(d)) => Some(d),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        let (Some(file_root), true) = (f.pieces_root, f.length > 0) else {
+            continue;
+        };
+        let layer = if merkle::layer_len(f.length, piece_length) == 0 {
+            Vec::new()
+        } else {
+            let Some(Ok(hashes)) = layers
+                .and_then(|l| l.get(&file_root[..]))
+                .map(|layer| layer_hashes(&f, layer, piece_length))
+            else {
+                continue;
+            };
+            hashes
+        };
+        out.push(FileLayer::new(file_root, f.length, layer));
+    }
+    Some(PieceLayers::new(piece_length, out))
 }

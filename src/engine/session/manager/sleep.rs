@@ -82,8 +82,11 @@ impl Manager {
             return self.wake(i, why);
         }
         dormancy::keep_asleep(&mut slot.snapshots);
-        self.session
-            .route_dormant(slot.info_hash, self.wakes_tx.clone());
+        self.session.route_dormant(
+            slot.info_hash,
+            slot.meta.as_ref().and_then(|m| m.hybrid_v2_hash()),
+            self.wakes_tx.clone(),
+        );
         self.trim_due = true;
         let (trackers, dht) = slot.meta.as_ref().map_or((false, false), |m| {
             (

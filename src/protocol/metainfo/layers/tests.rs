@@ -15,6 +15,7 @@ fn new_file(path: &str, length: u64) -> NewFile {
         length,
         pieces_root: merkle::file_root(&leaves),
         piece_layer: merkle::piece_layer(&leaves, u64::from(PIECE)),
+        executable: false,
     }
 }
 

@@ -95,6 +95,9 @@ fn a_hybrid_whose_piece_layer_lies_is_noted() {
     t[first] ^= 1;
     let m = Metainfo::from_bytes(&t).unwrap();
     assert_eq!(m.notes.len(), 1, "{:?}", m.notes);
+    // Its trees are served without a.bin's (a peer asking for it is refused), b.bin's kept.
+    let served = m.piece_layers.as_ref().unwrap();
+    assert_eq!(served.file(&a_bin_root()), None);
     assert!(
         m.notes[0].contains("piece layers are wrong")
             && m.notes[0].contains("does not hash to its `pieces root`"),
@@ -107,6 +110,48 @@ fn a_hybrid_whose_piece_layer_lies_is_noted() {
     short.splice(at..at + 3 + 64, b"32:".iter().copied().chain([7u8; 32]));
     let m = Metainfo::from_bytes(&short).unwrap();
     assert!(m.notes[0].contains("holds 32 bytes"), "{:?}", m.notes);
+}
+
+/// A hybrid keeps its files' trees to answer hash requests, and has a second name: its v2
+/// hash cut to 20 bytes.
+#[test]
+fn a_hybrid_serves_its_piece_layers_and_has_a_v2_name() {
+    let m = Metainfo::from_bytes(include_bytes!(
+        "../../../../tests/fixtures/libtorrent-hybrid.torrent"
+    ))
+    .unwrap();
+    let v2 = m.info_hash_v2.unwrap();
+    assert_eq!(
+        m.hybrid_v2_hash().map(|h| h.to_vec()),
+        Some(v2[..20].to_vec())
+    );
+    let served = m.piece_layers.as_ref().unwrap();
+    // a.bin: 20,000 bytes in 16 KiB pieces, so a layer of two, as libtorrent asks for it.
+    let a = served.file(&a_bin_root()).unwrap();
+    assert_eq!((a.leaves, a.layer.len()), (2, 2));
+    let req = crate::protocol::merkle::proof::HashRequest {
+        pieces_root: a.root,
+        base_layer: 0,
+        index: 0,
+        length: 2,
+        proof_layers: 0,
+    };
+    // 16 KiB pieces: the piece layer is the leaves.
+    let hashes: Vec<u8> = served.answer(&req).unwrap().concat();
+    assert_eq!(req.verify(2, &hashes).unwrap(), a.layer);
+    // A v1 or v2-only torrent has no second name.
+    let v1 = Metainfo::from_bytes(&multi()).unwrap();
+    assert_eq!(
+        (v1.hybrid_v2_hash(), v1.piece_layers.is_none()),
+        (None, true)
+    );
+}
+
+/// The `pieces root` of the fixture's a.bin, read from its `piece layers` (its first key).
+fn a_bin_root() -> merkle::Hash {
+    let t = include_bytes!("../../../../tests/fixtures/libtorrent-hybrid.torrent");
+    let at = t.windows(15).position(|w| w == b"12:piece layers").unwrap();
+    merkle::Hash::try_from(&t[at + 15 + 4..at + 15 + 36]).unwrap()
 }
 
 #[test]
