@@ -73,3 +73,70 @@ fn off(relay: &SocksRelay, said: &mut Option<String>, why: String) {
     }
     relay.set_down(why);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::ProxySpec;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// One SOCKS5 exchange without login: reads the greeting and the request (IPv4), answers
+    /// `reply` (0: granted, with a relay at 127.0.0.1:`relay_port`).
+    async fn answer(l: &TcpListener, reply: u8, relay_port: u16) -> TcpStream {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut greet = [0u8; 3];
+        s.read_exact(&mut greet).await.unwrap();
+        s.write_all(&[5, 0]).await.unwrap();
+        let mut req = [0u8; 10];
+        s.read_exact(&mut req).await.unwrap();
+        assert_eq!(req[1], 3, "UDP ASSOCIATE");
+        let [p0, p1] = relay_port.to_be_bytes();
+        s.write_all(&[5, reply, 0, 1, 127, 0, 0, 1, p0, p1])
+            .await
+            .unwrap();
+        s
+    }
+
+    async fn until(what: &str, ok: impl Fn() -> bool) {
+        let t = tokio::time::Instant::now();
+        while !ok() {
+            assert!(t.elapsed() < Duration::from_secs(10), "{what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Refused, then granted (UDP on), then the control connection drops (UDP off), then
+    /// granted again (UDP back): the retries need nobody's help.
+    #[tokio::test]
+    async fn refused_then_granted_then_lost_then_back() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let spec = ProxySpec::parse(&format!("socks5://127.0.0.1:{port}")).unwrap();
+        let proxy = Arc::new(Proxy::new(spec, false));
+        let udp = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let relay = SocksRelay::new(udp);
+        let task = tokio::spawn(keep(Arc::clone(&proxy), Arc::clone(&relay), None));
+        // Command not allowed: off, with the proxy's word.
+        drop(answer(&l, 2, 0).await);
+        until("off after a refusal", || {
+            relay
+                .off()
+                .is_some_and(|w| w.starts_with("no UDP association"))
+        })
+        .await;
+        let control = answer(&l, 0, 4000).await;
+        until("on once granted", || relay.off().is_none()).await;
+        drop(control);
+        until("off once the control connection is gone", || {
+            relay
+                .off()
+                .is_some_and(|w| w.contains("closed the UDP association"))
+        })
+        .await;
+        let _control = answer(&l, 0, 4001).await;
+        until("on again", || relay.off().is_none()).await;
+        assert!(relay.send(b"x", "127.0.0.9:1".parse().unwrap()));
+        task.abort();
+    }
+}
