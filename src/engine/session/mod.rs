@@ -45,7 +45,6 @@ use crate::engine::peer::stream::{PeerStream, Transport};
 use crate::engine::torrent::options::Options;
 use crate::engine::torrent::shared::Event;
 use crate::engine::torrent::start::{Limits, Routing, SessionCtx};
-use crate::net::socks_relay::SocksRelay;
 use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
 use crate::net::{self, EncryptionPolicy};
 use crate::protocol::mse_codec;
@@ -256,17 +255,9 @@ impl Session {
         let (mut utp, mut dht) = (None, None);
         if let Some(sock) = &udp {
             // Under a proxy every datagram goes through its relay, never around it.
-            let relay = proxy.as_ref().map(|p| {
-                let relay = SocksRelay::new(Arc::clone(sock));
-                p.set_udp_relay(Arc::clone(&relay));
-                let local = (!bind.is_unspecified()).then_some(bind);
-                accept_tasks.push(tokio::spawn(udp_associate::keep(
-                    Arc::clone(p),
-                    Arc::clone(&relay),
-                    local,
-                )));
-                relay
-            });
+            let relay = proxy
+                .as_ref()
+                .map(|p| udp_associate::start(p, sock, bind, &mut accept_tasks));
             if transport.utp() {
                 let (socket, listener) =
                     UtpSocket::relayed(Arc::clone(sock), relay.clone(), UtpConfig::default());

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
 
 use crate::engine::peer::proxy::Proxy;
 use crate::net::socks_relay::SocksRelay;
@@ -22,6 +24,25 @@ impl crate::dht::service::Transmit for Arc<SocksRelay> {
     fn transmit(&self, buf: &[u8], to: SocketAddr) {
         self.send(buf, to);
     }
+}
+
+/// The relay for the session's socket `udp` under `proxy`, down until the association task
+/// (pushed onto `tasks`, aborted with them) brings it up; the proxy knows it from now on.
+pub(crate) fn start(
+    proxy: &Arc<Proxy>,
+    udp: &Arc<UdpSocket>,
+    bind: IpAddr,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Arc<SocksRelay> {
+    let relay = SocksRelay::new(Arc::clone(udp));
+    proxy.set_udp_relay(Arc::clone(&relay));
+    let local = (!bind.is_unspecified()).then_some(bind);
+    tasks.push(tokio::spawn(keep(
+        Arc::clone(proxy),
+        Arc::clone(&relay),
+        local,
+    )));
+    relay
 }
 
 /// Runs until aborted (the session's end): association, hold, backoff, again.
