@@ -84,7 +84,9 @@ def main():
         "alert_mask": lt.alert.category_t.error_notification
         | lt.alert.category_t.tracker_notification
         | lt.alert.category_t.status_notification
-        | lt.alert.category_t.peer_notification,
+        | lt.alert.category_t.peer_notification
+        # Peers connecting and leaving, with their addresses (on stderr).
+        | lt.alert.category_t.connect_notification,
         "upload_rate_limit": args.upload_limit,
         "download_rate_limit": args.download_limit,
         "announce_to_all_trackers": True,
@@ -165,7 +167,7 @@ def main():
                               lt.file_error_alert, lt.listen_failed_alert,
                               lt.tracker_reply_alert, lt.listen_succeeded_alert,
                               lt.peer_connect_alert, lt.peer_disconnected_alert,
-                              lt.hash_failed_alert)):
+                              lt.incoming_connection_alert, lt.hash_failed_alert)):
                 log("alert: %s" % a.message())
         st = h.status()
         seeding = st.state in (lt.torrent_status.seeding, lt.torrent_status.finished) and st.is_seeding

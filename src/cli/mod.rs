@@ -165,11 +165,12 @@ pub(crate) struct DownloadArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub blocklist_update_hours: u32,
     /// A SOCKS5 proxy for peers, trackers and web seeds: socks5://[user:pass@]host:port
-    /// (socks5h:// has it resolve trackers' and web seeds' names); DHT and uTP are off.
+    /// (socks5h:// has it resolve trackers' and web seeds' names); the DHT, uTP and UDP
+    /// trackers go through its UDP relay, and are off while it has none.
     #[arg(long, value_name = "URL", value_parser = crate::engine::api::ProxySpec::parse)]
     pub proxy: Option<crate::engine::api::ProxySpec>,
-    /// Nothing goes out but through --proxy: no listening, no UDP trackers, and nothing at
-    /// all while the proxy is down.
+    /// Nothing goes out but through --proxy: no listening, and nothing at all while the
+    /// proxy is down.
     #[arg(long)]
     pub proxy_only: bool,
     /// Do not ask the router to forward the listen port (PCP, NAT-PMP, UPnP IGD).

@@ -220,6 +220,7 @@ mod tests {
             only: true,
             down: Some("cannot reach the proxy".into()),
             connections: 2,
+            udp_off: Some("no UDP association".into()),
         });
         let json = serde_json::to_string(&d).unwrap();
         assert!(!json.contains("hunter2"), "{json}");

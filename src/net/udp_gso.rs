@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::net::socks_relay::SocksRelay;
 use quinn_udp::{Transmit, UdpSockRef, UdpSocketState};
 use tokio::net::UdpSocket;
 
@@ -25,15 +26,25 @@ use tokio::net::UdpSocket;
 const MAX_GSO_BYTES: usize = 64_000;
 
 /// The sending side of the socket that uTP shares with the DHT.
-/// Invariant: `gso` is None where quinn-udp could not set the socket up.
+/// Invariant: `gso` is None where quinn-udp could not set the socket up, and when `relay`
+/// is set (through a SOCKS5 relay each datagram is wrapped and goes one by one).
 pub(crate) struct UdpOut {
     udp: Arc<UdpSocket>,
     gso: Option<UdpSocketState>,
+    relay: Option<Arc<SocksRelay>>,
 }
 
 impl UdpOut {
-    /// GSO where the kernel has it (quinn-udp probes it once per process).
-    pub(crate) fn new(udp: Arc<UdpSocket>) -> UdpOut {
+    /// GSO where the kernel has it (quinn-udp probes it once per process); with `relay`,
+    /// everything through it.
+    pub(crate) fn new(udp: Arc<UdpSocket>, relay: Option<Arc<SocksRelay>>) -> UdpOut {
+        if relay.is_some() {
+            return UdpOut {
+                udp,
+                gso: None,
+                relay,
+            };
+        }
         let gso = match UdpSocketState::new(UdpSockRef::from(&*udp)) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -41,13 +52,21 @@ impl UdpOut {
                 None
             }
         };
-        UdpOut { udp, gso }
+        UdpOut {
+            udp,
+            gso,
+            relay: None,
+        }
     }
 
     /// One `sendto` per datagram (the fallback, and what tests compare against).
     #[cfg(test)]
     pub(crate) fn single(udp: Arc<UdpSocket>) -> UdpOut {
-        UdpOut { udp, gso: None }
+        UdpOut {
+            udp,
+            gso: None,
+            relay: None,
+        }
     }
 
     /// Datagrams one call may carry (1: no GSO).
@@ -55,9 +74,19 @@ impl UdpOut {
         self.gso.as_ref().map_or(1, |s| s.max_gso_segments().max(1))
     }
 
+    /// Sends one datagram to `to`, now or never (through the relay when there is one).
+    pub(crate) fn send_one(&self, d: &[u8], to: SocketAddr) {
+        match &self.relay {
+            Some(r) => {
+                r.send(d, to);
+            }
+            None => send_one(&self.udp, d, to),
+        }
+    }
+
     /// Sends `datagrams`, in order, to `to`, now or never.
     pub(crate) fn send_all(&self, datagrams: &[Vec<u8>], to: SocketAddr) {
-        let one = |d: &[u8]| send_one(&self.udp, d, to);
+        let one = |d: &[u8]| self.send_one(d, to);
         let Some(state) = &self.gso else {
             datagrams.iter().for_each(|d| one(d));
             return;

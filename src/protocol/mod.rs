@@ -15,6 +15,7 @@ pub mod natpmp;
 pub mod pcp;
 pub mod peer_id;
 pub mod rc4;
+pub mod socks_udp;
 pub mod text;
 pub mod upnp;
 pub mod utp_packet;

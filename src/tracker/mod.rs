@@ -91,8 +91,11 @@ pub struct Egress {
     /// The SOCKS5 proxy's URL, password in clear (`ProxySpec::url_with_secret`): HTTP goes
     /// through it (`socks5h://` has it resolve the names).
     pub proxy: Option<String>,
-    /// False under `--proxy-only`: a UDP tracker would be reached directly, so it is not.
+    /// False when UDP cannot leave but around the proxy (a proxy and no relay for the
+    /// session's socket): a UDP tracker would be reached directly, so it is not.
     pub udp: bool,
+    /// The proxy's UDP relay (`--proxy`): UDP announces go through it, never around it.
+    pub(crate) udp_relay: Option<std::sync::Arc<crate::net::socks_relay::SocksRelay>>,
 }
 
 impl Default for Egress {
@@ -101,6 +104,7 @@ impl Default for Egress {
             local: None,
             proxy: None,
             udp: true,
+            udp_relay: None,
         }
     }
 }
@@ -272,9 +276,12 @@ pub enum TrackerError {
     BadReply(String),
     #[error("cannot resolve {0}")]
     Resolve(String),
-    /// `--proxy-only`: a UDP tracker would be reached around the proxy.
-    #[error("UDP trackers are off under proxy_only (the proxy carries TCP only)")]
-    UdpUnderProxyOnly,
+    /// A UDP tracker would be reached around the proxy (it has no relay for us).
+    #[error("UDP trackers are off: they would go around the proxy")]
+    UdpAroundProxy,
+    /// The proxy's UDP relay is down now (why); the announce is tried again later.
+    #[error("the proxy carries no UDP now: {0}")]
+    UdpOff(String),
     /// `--interface` is down: nothing is sent.
     #[error("interface {0} is down: nothing is sent")]
     InterfaceDown(String),
@@ -407,8 +414,11 @@ pub(crate) async fn announce_from(
         .map_err(|e| TrackerError::InvalidUrl(format!("{}: {e}", clean_text(url.as_bytes()))))?;
     match parsed.scheme() {
         "http" | "https" => http::announce(url.trim(), req, http).await,
-        "udp" if !egress.udp => Err(TrackerError::UdpUnderProxyOnly),
-        "udp" => udp::announce(&parsed, req, schedule, egress.local).await,
+        "udp" if !egress.udp => Err(TrackerError::UdpAroundProxy),
+        "udp" => {
+            let relay = egress.udp_relay.as_ref();
+            udp::announce(&parsed, req, schedule, egress.local, relay).await
+        }
         other => Err(TrackerError::UnsupportedScheme(clean_text(
             other.as_bytes(),
         ))),

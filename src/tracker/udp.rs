@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
+use crate::net::socks_relay::{SocksRelay, TrackerReplies};
+
 use super::{
     announce_key, clamp_intervals, clean_text, AnnounceEvent, AnnounceRequest, AnnounceResponse,
     TrackerError,
@@ -174,16 +176,41 @@ fn be_u64(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(s))
 }
 
+/// How an announce's datagrams travel: its own socket, or the session's socket through the
+/// SOCKS5 proxy's relay (`--proxy`), whose replies from the tracker come by subscription.
+enum Way {
+    Direct(UdpSocket),
+    Relayed(Arc<SocksRelay>, TrackerReplies),
+}
+
 /// Sends `packet` once and waits until `deadline` for the reply carrying `txid`. Datagrams
 /// from elsewhere, too short, or with another transaction id (late answers to earlier tries)
 /// are skipped. `None` means no reply in time.
 async fn exchange(
-    sock: &UdpSocket,
+    way: &mut Way,
     addr: SocketAddr,
     packet: &[u8],
     txid: u32,
     deadline: tokio::time::Instant,
 ) -> Result<Option<(u32, Vec<u8>)>, TrackerError> {
+    let sock = match way {
+        Way::Direct(sock) => sock,
+        Way::Relayed(relay, replies) => {
+            if !relay.send(packet, addr) {
+                return Err(TrackerError::UdpOff(relay.off().unwrap_or_default()));
+            }
+            loop {
+                let data = match tokio::time::timeout_at(deadline, replies.rx.recv()).await {
+                    Err(_) | Ok(None) => return Ok(None),
+                    Ok(Some(d)) => d,
+                };
+                match (be_u32(&data, 0), be_u32(&data, 4)) {
+                    (Some(action), Some(id)) if id == txid => return Ok(Some((action, data))),
+                    _ => continue,
+                }
+            }
+        }
+    };
     sock.send_to(packet, addr)
         .await
         .map_err(|e| TrackerError::io("send", &e))?;
@@ -225,11 +252,12 @@ fn error_text(reply: &[u8]) -> String {
 }
 
 /// One announce to a `udp://` tracker.
-pub async fn announce(
+pub(crate) async fn announce(
     url: &reqwest::Url,
     req: &AnnounceRequest,
     schedule: &UdpSchedule,
     local: Option<std::net::IpAddr>,
+    relay: Option<&Arc<SocksRelay>>,
 ) -> Result<AnnounceResponse, TrackerError> {
     let total = schedule.total();
     // getaddrinfo can stall for many seconds; it shares the announce's time budget.
@@ -249,7 +277,7 @@ pub async fn announce(
         ))
     };
     let end = tokio::time::Instant::now() + total;
-    match tokio::time::timeout_at(end, exchange_all(addr, req, schedule, end, local)).await {
+    match tokio::time::timeout_at(end, exchange_all(addr, req, schedule, end, local, relay)).await {
         Ok(Ok(Some(r))) => Ok(r),
         Ok(Ok(None)) | Err(_) => {
             forget_connection(addr);
@@ -281,8 +309,12 @@ async fn exchange_all(
     schedule: &UdpSchedule,
     end: tokio::time::Instant,
     local: Option<std::net::IpAddr>,
+    relay: Option<&Arc<SocksRelay>>,
 ) -> Result<Option<AnnounceResponse>, TrackerError> {
-    let sock = udp_socket(addr, local).map_err(|e| TrackerError::io("bind", &e))?;
+    let mut way = match relay {
+        Some(r) => Way::Relayed(Arc::clone(r), r.tracker_replies(addr)),
+        None => Way::Direct(udp_socket(addr, local).map_err(|e| TrackerError::io("bind", &e))?),
+    };
     let mut conn = cached_id(addr);
     for wait in &schedule.timeouts {
         let deadline = (tokio::time::Instant::now() + *wait).min(end);
@@ -301,7 +333,7 @@ async fn exchange_all(
             None => {
                 let txid: u32 = rand::random();
                 let Some((action, reply)) =
-                    exchange(&sock, addr, &connect_packet(txid), txid, deadline).await?
+                    exchange(&mut way, addr, &connect_packet(txid), txid, deadline).await?
                 else {
                     continue;
                 };
@@ -324,7 +356,7 @@ async fn exchange_all(
         // The announce gets a full wait of its own even if the connect used part of it.
         let deadline = (tokio::time::Instant::now() + *wait).min(end);
         let Some((action, reply)) = exchange(
-            &sock,
+            &mut way,
             addr,
             &announce_packet(conn_id, txid, req),
             txid,

@@ -1167,6 +1167,12 @@ impl LibtorrentPeer {
         self.proc.stdout_text()
     }
 
+    /// Its alerts so far (`alert: …` on stderr: peers connecting and leaving, with their
+    /// addresses).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&fs::read(&self.proc.stderr).unwrap_or_default()).into_owned()
+    }
+
     /// Pieces in the order a block of each was first sent (started with `log_uploads`).
     pub fn uploaded_pieces(&self) -> Vec<u64> {
         let mut seen = Vec::new();

@@ -141,6 +141,10 @@ pub struct ProxyStatus {
     pub down: Option<String>,
     /// Connections set up through the proxy since the session started.
     pub connections: u64,
+    /// Why the proxy carries no UDP now (no UDP association: DHT, uTP and UDP trackers are
+    /// off, never direct); None while the session's UDP goes through its relay.
+    #[serde(default)]
+    pub udp_off: Option<String>,
 }
 
 #[cfg(test)]

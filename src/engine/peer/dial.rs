@@ -122,11 +122,8 @@ pub(crate) async fn dial(
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, Blocked));
     }
     match kind {
-        // uTP would go around the proxy (the session turns it off under one; this is the
-        // guarantee).
-        TransportKind::Utp if t.proxy.is_some() => Err(io::Error::other(
-            "uTP does not go through the proxy (DHT and uTP are off under one)",
-        )),
+        // Under a proxy uTP's socket sends only through the proxy's relay
+        // (`net/socks_relay.rs`), and nothing while it is down.
         TransportKind::Utp => {
             let Some(u) = &t.utp else {
                 return Err(io::Error::other("uTP is not available (no UDP socket)"));

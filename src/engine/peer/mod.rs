@@ -15,6 +15,7 @@ pub(crate) mod link;
 pub(crate) mod pex;
 pub(crate) mod pipeline;
 pub(crate) mod proxy;
+pub(crate) mod proxy_udp;
 pub(crate) mod rate;
 pub(crate) mod stream;
 pub(crate) mod tcp;

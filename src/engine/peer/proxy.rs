@@ -8,24 +8,24 @@
 //! any `AsyncRead + AsyncWrite` socket and hands the socket back, so we connect to the proxy
 //! ourselves (bounded by our own timeout) and tell "the proxy is down" (no TCP to it, our
 //! login refused, not a SOCKS5 server) from "the proxy could not reach this peer" (its reply
-//! code). It has no UDP ASSOCIATE; `fast-socks5` has a client for it (`Socks5Datagram`),
-//! which is where UDP trackers, the DHT and uTP would go through a proxy. Until then a proxy
-//! turns the DHT and uTP off (the session says so).
+//! code). It has no UDP ASSOCIATE command of its own: `proxy_udp.rs` asks for one over the same
+//! exchange (the same login, the same reply), so the session's UDP goes through the proxy too.
 //!
 //! `proxy_only` (libtorrent's old `force_proxy`): nothing goes out but through the proxy. A
-//! dial never falls back to a direct connection, with or without it; `proxy_only` also closes
-//! what the proxy cannot carry: the listeners (nobody can reach us through a CONNECT proxy)
-//! and UDP trackers.
+//! dial never falls back to a direct connection, with or without it, and UDP never goes
+//! around the proxy either; `proxy_only` also closes the listeners (nobody can reach us
+//! through a CONNECT proxy).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 
 use crate::engine::api::{PeerEnd, ProxySpec, ProxyStatus};
+use crate::net::socks_relay::SocksRelay;
 
 /// Connecting to the proxy itself; a proxy on the same machine or network answers at once.
 pub(crate) const PROXY_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,6 +58,8 @@ pub(crate) struct Proxy {
     only: bool,
     down: Mutex<Option<String>>,
     connections: AtomicU64,
+    /// The relay of the session's UDP through the proxy, once the session has set it up.
+    udp: std::sync::OnceLock<Arc<SocksRelay>>,
 }
 
 impl Proxy {
@@ -67,6 +69,7 @@ impl Proxy {
             only,
             down: Mutex::new(None),
             connections: AtomicU64::new(0),
+            udp: std::sync::OnceLock::new(),
         }
     }
 
@@ -78,12 +81,26 @@ impl Proxy {
         self.only
     }
 
+    /// The session's UDP goes through `relay` (once; a second call changes nothing).
+    pub(crate) fn set_udp_relay(&self, relay: Arc<SocksRelay>) {
+        let _ = self.udp.set(relay);
+    }
+
+    /// The relay of the session's UDP; None when the session has no UDP socket.
+    pub(crate) fn udp_relay(&self) -> Option<&Arc<SocksRelay>> {
+        self.udp.get()
+    }
+
     pub(crate) fn status(&self) -> ProxyStatus {
         ProxyStatus {
             url: self.spec.to_string(),
             only: self.only,
             down: self.down.lock().map(|d| d.clone()).unwrap_or_default(),
             connections: self.connections.load(Ordering::Relaxed),
+            udp_off: match self.udp.get() {
+                Some(r) => r.off(),
+                None => Some("no UDP socket".into()),
+            },
         }
     }
 
@@ -119,11 +136,10 @@ impl Proxy {
         r
     }
 
-    async fn connect_inner(
-        &self,
-        target: SocketAddr,
-        local: Option<IpAddr>,
-    ) -> Result<TcpStream, ProxyError> {
+    /// A TCP connection to the proxy itself, bounded by `PROXY_CONNECT_TIMEOUT`; from
+    /// `local` (`--bind`) when it is of the proxy's family. The CONNECT and the UDP
+    /// ASSOCIATE (`proxy_udp.rs`) both start here.
+    pub(super) async fn to_proxy(&self, local: Option<IpAddr>) -> Result<TcpStream, ProxyError> {
         let to_proxy = async {
             let at = (self.spec.host.as_str(), self.spec.port);
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host(at).await?.collect();
@@ -141,6 +157,19 @@ impl Proxy {
             Ok(Ok(s)) => s,
         };
         let _ = socket.set_nodelay(true);
+        Ok(socket)
+    }
+
+    /// The SOCKS5 exchange over `socket` (a connection to the proxy) asking for `target`,
+    /// logging in when the spec has a user, bounded by `PROXY_HANDSHAKE_TIMEOUT`.
+    pub(super) async fn socks<S>(
+        &self,
+        socket: S,
+        target: SocketAddr,
+    ) -> Result<tokio_socks::tcp::Socks5Stream<S>, ProxyError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
         let socks = async {
             match &self.spec.auth {
                 None => tokio_socks::tcp::Socks5Stream::connect_with_socket(socket, target).await,
@@ -154,14 +183,23 @@ impl Proxy {
         };
         match tokio::time::timeout(PROXY_HANDSHAKE_TIMEOUT, socks).await {
             Err(_) => Err(ProxyError::Down("the proxy did not answer in time".into())),
-            Ok(Ok(s)) => Ok(s.into_inner()),
+            Ok(Ok(s)) => Ok(s),
             Ok(Err(e)) => Err(classify(e)),
         }
+    }
+
+    async fn connect_inner(
+        &self,
+        target: SocketAddr,
+        local: Option<IpAddr>,
+    ) -> Result<TcpStream, ProxyError> {
+        let socket = self.to_proxy(local).await?;
+        Ok(self.socks(socket, target).await?.into_inner())
     }
 }
 
 /// The proxy's reply codes about the peer are the peer's ends; the rest is the proxy's fault.
-fn classify(e: tokio_socks::Error) -> ProxyError {
+pub(super) fn classify(e: tokio_socks::Error) -> ProxyError {
     use tokio_socks::Error as E;
     match e {
         E::ConnectionRefused => ProxyError::Target(PeerEnd::Refused),

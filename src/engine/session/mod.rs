@@ -8,6 +8,7 @@ pub(crate) mod accept_budget;
 pub(crate) mod blocklist;
 pub(crate) mod store;
 pub(crate) mod udp;
+mod udp_associate;
 
 pub(crate) mod dormancy;
 pub(crate) mod goals;
@@ -34,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::dht::{Dht, DhtConfig};
-use crate::engine::api::{LogLevel, TransportPolicy};
+use crate::engine::api::LogLevel;
 use crate::engine::disk::pool::DiskPool;
 use crate::engine::disk::OpenFiles;
 use crate::engine::peer::connect::{read_handshake, HANDSHAKE_TIMEOUT};
@@ -124,7 +125,7 @@ impl Session {
     /// default "any" address, on IPv6 too. UDP is bound on the same port number for the DHT
     /// and uTP. Returns the lines for the log saying how that went.
     pub(crate) async fn start(opts: &Options) -> (Session, Vec<(LogLevel, String)>) {
-        let (port, bind, encryption, mut transport) =
+        let (port, bind, encryption, transport) =
             (opts.port, opts.bind, opts.encryption, opts.transport);
         let proxy = opts
             .proxy
@@ -138,15 +139,14 @@ impl Session {
             .as_deref()
             .map(|name| interface::spawn(name, (!bind.is_unspecified()).then_some(bind)));
         if let Some(p) = &proxy {
-            // uTP and the DHT would go around a CONNECT proxy (`peer/proxy.rs`).
-            transport = TransportPolicy::Tcp;
             logs.push((
                 LogLevel::Info,
                 format!(
-                    "proxy {}: peers, trackers and web seeds go through it; DHT and uTP off{}",
+                    "proxy {}: peers, trackers and web seeds go through it, the DHT, uTP and \
+                     UDP trackers through its UDP relay (off while it has none){}",
                     p.spec(),
                     if p.only() {
-                        "; proxy only: not listening, no UDP trackers"
+                        "; proxy only: not listening"
                     } else {
                         ""
                     }
@@ -185,9 +185,12 @@ impl Session {
             Vec::new()
         };
         accept_tasks.extend(watcher);
-        let want_udp = transport.utp() || (opts.dht.is_some() && proxy.is_none());
+        // Under a proxy UDP trackers use the session's socket too (through the relay); with
+        // no listener (proxy only) it takes any port, since nobody reaches it but the relay.
+        let want_udp = transport.utp() || opts.dht.is_some() || proxy.is_some();
         let udp = match (want_udp, listen_port) {
-            (false, _) | (_, 0) => None,
+            (false, _) => None,
+            (_, 0) if proxy.is_none() => None,
             (true, p) => match udp::bind(bind, p) {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -202,8 +205,13 @@ impl Session {
         let udp_counters: Arc<UdpCounters> = Arc::default();
         let (mut utp, mut dht) = (None, None);
         if let Some(sock) = &udp {
+            // Under a proxy every datagram goes through its relay, never around it.
+            let relay = proxy
+                .as_ref()
+                .map(|p| udp_associate::start(p, sock, bind, &mut accept_tasks));
             if transport.utp() {
-                let (socket, listener) = UtpSocket::new(Arc::clone(sock), UtpConfig::default());
+                let (socket, listener) =
+                    UtpSocket::relayed(Arc::clone(sock), relay.clone(), UtpConfig::default());
                 accept_tasks.push(tokio::spawn(utp_accept_loop(
                     listener,
                     (Arc::clone(&routes), Arc::clone(&ip_filter)),
@@ -211,14 +219,17 @@ impl Session {
                 )));
                 utp = Some(socket);
             }
-            if let Some(bootstrap) = opts.dht.as_ref().filter(|_| proxy.is_none()) {
+            if let Some(bootstrap) = opts.dht.as_ref() {
                 let cfg = DhtConfig {
                     bootstrap: bootstrap.clone(),
                     state_dir: opts.state_dir.clone(),
                     node: None,
                     reply_budget_bytes_per_sec: opts.dht_rate_limit,
                 };
-                let (node, task) = Dht::spawn(cfg, Arc::clone(sock));
+                let (node, task) = match &relay {
+                    Some(r) => Dht::spawn(cfg, Arc::clone(r)),
+                    None => Dht::spawn(cfg, Arc::clone(sock)),
+                };
                 accept_tasks.push(task);
                 dht = Some(node);
             }
@@ -227,6 +238,7 @@ impl Session {
                 dht.clone(),
                 utp.clone(),
                 Arc::clone(&udp_counters),
+                relay,
             )));
         }
         let ctx = SessionCtx {

@@ -1,4 +1,5 @@
-//! The session's one UDP socket, on the listen port's number: it carries the DHT and uTP.
+//! The session's one UDP socket, on the listen port's number: it carries the DHT and uTP
+//! (and, under `--proxy`, UDP trackers: everything through the proxy's relay).
 //! Every datagram goes to exactly one of them, by its first byte (KRPC is a bencoded
 //! dictionary, `d`; a uTP header starts with its type and version nibbles, 0x01..=0x41).
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 
 use crate::dht::{self, Dht};
+use crate::net::socks_relay::SocksRelay;
 use crate::net::udp_batch::BatchRecv;
 use crate::net::utp::UtpSocket;
 use crate::protocol::utp_packet::looks_like_utp;
@@ -51,6 +53,7 @@ pub(crate) async fn recv_loop(
     dht: Option<Dht>,
     utp: Option<UtpSocket>,
     counters: Arc<UdpCounters>,
+    relay: Option<Arc<SocksRelay>>,
 ) {
     let mut rx = BatchRecv::new(&udp);
     tracing::debug!("udp receive batched: {}", rx.is_batched());
@@ -62,7 +65,13 @@ pub(crate) async fn recv_loop(
             burst = 0;
             tokio::task::yield_now().await;
         }
-        match recv_batch(&mut rx, &udp, dht.as_ref(), utp.as_ref(), &counters) {
+        let to = Handlers {
+            dht: dht.as_ref(),
+            utp: utp.as_ref(),
+            counters: &counters,
+            relay: relay.as_deref(),
+        };
+        match recv_batch(&mut rx, &udp, &to) {
             // The ACKs and reader wake-ups uTP deferred over the batch go out: one per
             // connection per batch, not one per datagram.
             Ok(_) => {
@@ -89,16 +98,36 @@ pub(crate) async fn recv_loop(
     }
 }
 
+/// Where the datagrams of the socket go.
+pub(crate) struct Handlers<'a> {
+    pub dht: Option<&'a Dht>,
+    pub utp: Option<&'a UtpSocket>,
+    pub counters: &'a UdpCounters,
+    /// Under `--proxy`: only datagrams from its relay are taken, unwrapped; a UDP tracker's
+    /// reply (its first byte is 0: actions are small big-endian numbers) goes to the
+    /// announce waiting on it.
+    pub relay: Option<&'a SocksRelay>,
+}
+
 /// One batch of datagrams from the socket to their handlers; the socket's error (WouldBlock
 /// when nothing waits) otherwise.
 pub(crate) fn recv_batch(
     rx: &mut BatchRecv,
     udp: &UdpSocket,
-    dht: Option<&Dht>,
-    utp: Option<&UtpSocket>,
-    counters: &UdpCounters,
+    to: &Handlers<'_>,
 ) -> std::io::Result<usize> {
-    rx.try_recv(udp, |d, from| dispatch(d, from, dht, utp, counters))
+    rx.try_recv(udp, |d, from| match to.relay {
+        None => dispatch(d, from, to.dht, to.utp, to.counters),
+        Some(relay) => {
+            let Some((d, from)) = relay.unwrap(d, from) else {
+                return;
+            };
+            if d.first() == Some(&0) && relay.to_tracker(d, from) {
+                return;
+            }
+            dispatch(d, from, to.dht, to.utp, to.counters)
+        }
+    })
 }
 
 fn dispatch(

@@ -111,16 +111,19 @@ pub(crate) struct SessionCtx {
     pub interface: bool,
 }
 
-/// How announces and web seed requests leave: from `bind`, through `proxy`; no UDP under
-/// `--proxy-only`.
+/// How announces and web seed requests leave: from `bind`, through `proxy` (UDP through its
+/// relay, or not at all).
 pub(crate) fn egress(
     bind: Option<IpAddr>,
     proxy: Option<&crate::engine::peer::proxy::Proxy>,
 ) -> crate::tracker::Egress {
+    let udp_relay = proxy.and_then(|p| p.udp_relay()).cloned();
     crate::tracker::Egress {
         local: bind,
         proxy: proxy.map(|p| p.spec().url_with_secret()),
-        udp: !proxy.is_some_and(|p| p.only()),
+        // Under a proxy UDP leaves only through its relay.
+        udp: proxy.is_none() || udp_relay.is_some(),
+        udp_relay,
     }
 }
 

@@ -104,7 +104,7 @@ async fn the_receiver_gets_each_datagram_whole() {
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let tx = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let out = if batched {
-            UdpOut::new(tx)
+            UdpOut::new(tx, None)
         } else {
             UdpOut::single(tx)
         };

@@ -26,6 +26,7 @@ pub(crate) mod stream;
 
 pub(crate) use stream::{UtpStatsHandle, UtpStream};
 
+use crate::net::socks_relay::SocksRelay;
 use crate::net::udp_batch::BatchRecv;
 use crate::net::udp_gso::UdpOut;
 use crate::protocol::utp_packet::{self, PacketType};
@@ -163,11 +164,6 @@ impl Drop for Inner {
     }
 }
 
-/// Sends one datagram now or never (see `udp_gso::send_one`).
-pub(crate) fn send_now(udp: &UdpSocket, d: &[u8], to: SocketAddr) {
-    crate::net::udp_gso::send_one(udp, d, to);
-}
-
 /// The uTP side of a UDP socket. Cheap to clone.
 #[derive(Clone)]
 pub struct UtpSocket {
@@ -188,9 +184,19 @@ impl UtpListener {
 impl UtpSocket {
     /// uTP over a socket someone else reads: feed it with `handle_datagram`.
     pub fn new(udp: Arc<UdpSocket>, cfg: UtpConfig) -> (UtpSocket, UtpListener) {
+        Self::relayed(udp, None, cfg)
+    }
+
+    /// As `new`, every datagram going through the SOCKS5 relay when one is given (the
+    /// session's under `--proxy`); the caller feeds it the unwrapped datagrams.
+    pub(crate) fn relayed(
+        udp: Arc<UdpSocket>,
+        relay: Option<Arc<SocksRelay>>,
+        cfg: UtpConfig,
+    ) -> (UtpSocket, UtpListener) {
         let (accept_tx, rx) = mpsc::channel(cfg.max_pending.max(1));
         let inner = Arc::new(Inner {
-            out: Arc::new(UdpOut::new(udp.clone())),
+            out: Arc::new(UdpOut::new(udp.clone(), relay)),
             udp,
             cfg,
             epoch: Instant::now(),
@@ -349,7 +355,7 @@ impl UtpSocket {
                 };
                 let mut d = Vec::with_capacity(utp_packet::HEADER_LEN);
                 utp_packet::encode(&reset, None, &[], &mut d);
-                send_now(&inner.udp, &d, from);
+                inner.out.send_one(&d, from);
             }
             return;
         }

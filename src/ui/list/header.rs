@@ -106,7 +106,14 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
             ));
         }
         line.push(Span::raw(format!("proxy {}", fmt::outside(&p.url, 60))));
-        line.push(span(": DHT and uTP off, not reachable", theme.dim()));
+        // Without its UDP relay nothing of the DHT, uTP or UDP trackers leaves at all.
+        match &p.udp_off {
+            Some(_) => line.push(span(
+                ": proxy carries no UDP: DHT and uTP off, not reachable",
+                theme.warn(),
+            )),
+            None => line.push(span(": UDP through it, not reachable", theme.dim())),
+        }
     } else if session.listen_port == 0 {
         line.push(span(
             "not listening: nobody can connect to us, so fewer peers",
@@ -302,7 +309,13 @@ mod tests {
         });
         let t = text(&s);
         assert!(t.contains("proxy socks5://u:***@127.0.0.5:1080"), "{t}");
-        assert!(t.contains("DHT and uTP off, not reachable"), "{t}");
+        assert!(t.contains("UDP through it, not reachable"), "{t}");
+        s.proxy.as_mut().unwrap().udp_off = Some("no UDP association".into());
+        let t = text(&s);
+        assert!(
+            t.contains("proxy carries no UDP: DHT and uTP off, not reachable"),
+            "{t}"
+        );
         assert!(!t.contains("port 6881"), "{t}");
         s.proxy.as_mut().unwrap().down = Some("cannot reach the proxy".into());
         assert!(

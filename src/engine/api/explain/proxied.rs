@@ -25,10 +25,17 @@ pub(super) fn proxy(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
         None => finding(
             Check::Proxy,
             Verdict::Ok,
-            format!(
-                "through the proxy {}: DHT and uTP off, peers cannot connect to us",
-                p.url
-            ),
+            match &p.udp_off {
+                Some(why) => format!(
+                    "through the proxy {}: proxy carries no UDP ({why}): DHT, uTP and UDP \
+                     trackers off, peers cannot connect to us",
+                    p.url
+                ),
+                None => format!(
+                    "through the proxy {}: UDP through its relay, peers cannot connect to us",
+                    p.url
+                ),
+            },
             None,
         ),
     })
@@ -65,6 +72,7 @@ mod tests {
                 only: true,
                 down: Some("cannot reach the proxy: Connection refused".into()),
                 connections: 3,
+                udp_off: None,
             }),
             ..ExplainContext::default()
         };
@@ -78,6 +86,9 @@ mod tests {
         ctx.proxy.as_mut().unwrap().down = None;
         let f = proxy(&s, &ctx).unwrap();
         assert_eq!(f.verdict, Verdict::Ok);
-        assert!(f.evidence.contains("DHT and uTP off"), "{f:?}");
+        assert!(f.evidence.contains("UDP through its relay"), "{f:?}");
+        ctx.proxy.as_mut().unwrap().udp_off = Some("no UDP association".into());
+        let f = proxy(&s, &ctx).unwrap();
+        assert!(f.evidence.contains("proxy carries no UDP"), "{f:?}");
     }
 }

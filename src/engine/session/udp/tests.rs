@@ -49,7 +49,16 @@ async fn mixed_batch(batched: bool) {
         if seen >= 4 {
             break;
         }
-        match recv_batch(&mut rx, &udp, Some(&dht), Some(&utp_sock), &counters) {
+        match recv_batch(
+            &mut rx,
+            &udp,
+            &Handlers {
+                dht: Some(&dht),
+                utp: Some(&utp_sock),
+                counters: &counters,
+                relay: None,
+            },
+        ) {
             Ok(n) => {
                 calls += 1;
                 seen += n;
