@@ -100,6 +100,11 @@ impl PieceLayers {
         }
     }
 
+    /// Every file, in torrent order.
+    pub fn files(&self) -> &[FileLayer] {
+        &self.files
+    }
+
     /// The file whose tree has this root.
     pub fn file(&self, root: &Hash) -> Option<&FileLayer> {
         self.by_root.get(root).and_then(|&i| self.files.get(i))

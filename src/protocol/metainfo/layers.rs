@@ -140,37 +140,16 @@ pub fn torrent_with_layers(
     out
 }
 
-/// The piece layers of a loaded v2-only torrent, by file root, taken back from its pieces'
-/// checks (each file longer than a piece has one piece per layer hash, in file order).
-/// Empty for other torrents.
+/// The piece layers a loaded torrent holds (`Metainfo::piece_layers`, the ones it serves),
+/// by file root: every file longer than a piece of a v2-only torrent, the valid ones of a
+/// hybrid. Empty for a v1 torrent.
 pub fn layers_of(meta: &Metainfo) -> BTreeMap<Hash, Vec<Hash>> {
-    let mut out = BTreeMap::new();
-    let Some(v2) = &meta.info.v2 else { return out };
-    let Ok(Value::Dict(dict)) = bencode::decode_value(&meta.info_bytes) else {
-        return out;
-    };
-    let Some(Ok(files)) = dict.get(&b"file tree"[..]).map(parse_file_tree) else {
-        return out;
-    };
-    let piece_length = u64::from(meta.info.piece_length);
-    let mut at = 0usize;
-    // The walk `only::piece_roots` made: a piece per file of data, or one per layer hash.
-    for f in files {
-        let (Some(root), true) = (f.pieces_root, f.length > 0) else {
-            continue;
-        };
-        let n = merkle::layer_len(f.length, piece_length) as usize;
-        if n == 0 {
-            at += 1;
-            continue;
-        }
-        let Some(pieces) = v2.pieces.get(at..at + n) else {
-            return BTreeMap::new();
-        };
-        out.insert(root, pieces.iter().map(|p| p.hash).collect());
-        at += n;
-    }
-    out
+    meta.piece_layers
+        .iter()
+        .flat_map(|p| p.files())
+        .filter(|f| !f.layer.is_empty())
+        .map(|f| (f.root, f.layer.clone()))
+        .collect()
 }
 
 #[cfg(test)]
