@@ -27,6 +27,7 @@ fn row(id: u32) -> TorrentRow {
     TorrentRow {
         id,
         info_hash: format!("{id:040x}"),
+        info_hash_v2: None,
         name: format!("torrent {id} \u{202E}\x1b[2J"),
         state: "downloading".into(),
         why: Some("no peer has piece 7".into()),

@@ -43,6 +43,10 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
     TorrentRow {
         id: t.id.0,
         info_hash: hex(&t.info_hash),
+        info_hash_v2: t
+            .info_hash_v2
+            .as_ref()
+            .map(|h| crate::protocol::metainfo::to_hex(h)),
         name: t.name.clone(),
         state: if queued(t) {
             "queued".into()
@@ -186,5 +190,24 @@ fn peer_info(p: &PeerRow) -> PeerInfo {
         reason: p.end.as_ref().map(|e| e.to_string()),
         down_rate: p.down_rate as u64,
         up_rate: p.up_rate as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::TorrentId;
+
+    #[test]
+    fn a_v2_torrent_shows_both_hashes() {
+        let mut line = TorrentLine::placeholder(TorrentId(3));
+        line.info_hash = [0xab; 20];
+        assert_eq!(row(&line).info_hash_v2, None);
+        line.info_hash_v2 = Some([0xcd; 32]);
+        let r = row(&line);
+        assert_eq!(r.info_hash, "ab".repeat(20));
+        assert_eq!(r.info_hash_v2, Some("cd".repeat(32)));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["info_hash_v2"], "cd".repeat(32));
     }
 }

@@ -10,8 +10,13 @@ use serde_json::{Map, Value};
 pub struct TorrentRow {
     /// Small and stable for the session's life; what `ttui pause 3` names.
     pub id: u32,
-    /// 40 lowercase hex digits (the v1 info hash).
+    /// 40 lowercase hex digits: the v1 info hash, or a v2-only torrent's v2 hash cut to 20
+    /// bytes (the hash its peers and trackers know it by).
     pub info_hash: String,
+    /// 64 lowercase hex digits: the v2 (SHA-256) info hash of a v2 or hybrid torrent; null
+    /// for a v1 torrent.
+    #[serde(default)]
+    pub info_hash_v2: Option<String>,
     pub name: String,
     /// One word: checking, downloading, seeding, paused, queued, error, metadata, moving...
     pub state: String,

@@ -181,6 +181,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
             TorrentLine {
                 id: TorrentId(i + 1),
                 info_hash: [i as u8; 20],
+                info_hash_v2: None,
                 name: format!(
                     "some.torrent.name.{:05}.with.a.long.tail-{}.mkv",
                     i,

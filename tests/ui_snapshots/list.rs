@@ -24,6 +24,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
     TorrentLine {
         id: TorrentId(id),
         info_hash: [id as u8; 20],
+        info_hash_v2: None,
         name: name.to_string(),
         state,
         why: None,

@@ -5,6 +5,7 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
     TorrentRow {
         id,
         info_hash: "3f2a91c0".repeat(5),
+        info_hash_v2: None,
         name: name.into(),
         state: "downloading".into(),
         why: None,

@@ -16,6 +16,10 @@ use super::{Command, RequestError, Snapshot, TorrentId, TorrentState};
 pub struct TorrentLine {
     pub id: TorrentId,
     pub info_hash: [u8; 20],
+    /// The SHA-256 info hash of a v2 or hybrid torrent (BEP 52); None for v1, and for a
+    /// magnet that named none until its metadata says.
+    #[serde(default)]
+    pub info_hash_v2: Option<[u8; 32]>,
     pub name: String,
     pub state: TorrentState,
     /// Why the torrent is held back or what it is waiting for, in words (None when it simply
@@ -67,6 +71,7 @@ impl TorrentLine {
         TorrentLine {
             id,
             info_hash: [0; 20],
+            info_hash_v2: None,
             name: String::new(),
             state: TorrentState::Checking {
                 checked: 0,

@@ -118,6 +118,7 @@ pub(crate) fn test_line(
     crate::engine::api::TorrentLine {
         id: crate::engine::api::TorrentId(id),
         info_hash: [id as u8; 20],
+        info_hash_v2: None,
         name: name.to_string(),
         state,
         why: None,

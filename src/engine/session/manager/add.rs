@@ -243,6 +243,7 @@ impl Manager {
         let complete = trusted.as_ref().is_some_and(|b| b.is_complete()) && to_check.is_empty();
         let mut first_line = TorrentLine::placeholder(id);
         first_line.info_hash = meta.info_hash;
+        first_line.info_hash_v2 = meta.info_hash_v2;
         first_line.name.clone_from(&meta.info.name);
         first_line.state = TorrentState::Downloading;
         first_line.total_bytes = meta.info.total_length;
@@ -321,6 +322,7 @@ impl Manager {
         let cell = Snapshots::with(watch::channel(Arc::new(first)).0);
         let mut first_line = TorrentLine::placeholder(id);
         first_line.info_hash = magnet.info_hash;
+        first_line.info_hash_v2 = magnet.info_hash_v2;
         first_line.name = magnet
             .display_name
             .clone()

@@ -136,6 +136,7 @@ impl Manager {
         let TorrentLine {
             id,
             info_hash,
+            info_hash_v2,
             name,
             state: _,
             why: _,
@@ -168,6 +169,7 @@ impl Manager {
             && shown.final_dir == p.kept.target
             && shown.id == *id
             && shown.info_hash == *info_hash
+            && shown.info_hash_v2 == *info_hash_v2
             && shown.name == *name
             && shown.total_bytes == *total_bytes
             && shown.wanted_bytes == *wanted_bytes

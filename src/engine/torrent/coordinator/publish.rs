@@ -86,6 +86,7 @@ impl Coordinator {
         line.send_modify(|l| {
             l.id = self.link.id;
             l.info_hash = self.given.meta.info_hash;
+            l.info_hash_v2 = self.given.meta.info_hash_v2;
             l.name.clone_from(&self.given.meta.info.name);
             l.state = state;
             l.why = why;
