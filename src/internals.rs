@@ -63,8 +63,8 @@ pub mod tracker {
     pub use crate::tracker::task::{spawn_with_config, TaskConfig, MAX_CONCURRENT_ANNOUNCES};
     pub use crate::tracker::{
         announce, announce_with, http, http_client_builder, udp, AnnounceEvent, AnnounceRequest,
-        LogLevel, Progress, TrackerCommand, TrackerError, TrackerStatus, TrackerUpdate,
-        MAX_PEERS_PER_REPLY,
+        LogLevel, Progress, SwarmHashes, TrackerCommand, TrackerError, TrackerStatus,
+        TrackerUpdate, MAX_PEERS_PER_REPLY,
     };
 }
 

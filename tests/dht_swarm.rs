@@ -119,6 +119,58 @@ fn a_libtorrent_leecher_finds_ttui_seed_through_the_dht() {
     seeder.kill();
 }
 
+/// A hybrid is announced on the DHT under both its hashes: a libtorrent leecher given only
+/// the `btmh` magnet looks up the short v2 hash (the only name it knows), finds `ttui seed`
+/// there, and downloads everything from it.
+#[test]
+fn a_v2_magnet_finds_a_hybrid_ttui_seed_through_the_dht() {
+    if !ready() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let fx = Fixture::single_file("dht-hybrid.bin", 2 << 20, 43, 16);
+    let dir = tempdir("ttui-dht-hybrid-");
+    let torrent = dir.path().join("hybrid.torrent");
+    let made = Ttui::run(
+        [
+            "create".to_string(),
+            "--hybrid".into(),
+            "--no-date".into(),
+            fx.payload.display().to_string(),
+            "-o".into(),
+            torrent.display().to_string(),
+        ],
+        Duration::from_secs(60),
+    );
+    made.assert_success("ttui create --hybrid");
+    let v2 = made
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("info hash v2: "))
+        .unwrap_or_else(|| panic!("no v2 hash in: {}", made.stdout))
+        .trim()
+        .to_string();
+    let mut dht = LtDht::start(4);
+    let log = dir.path().join("seed.log");
+    let mut extra: Vec<String> = vec!["--log-file".into(), log.display().to_string()];
+    extra.extend(dht.bootstrap_args());
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let mut seeder = spawn_ttui_seeder(&torrent, &fx.data_dir, free_port(), &extra);
+    wait_for_log(&log, "announced", Duration::from_secs(60), &mut seeder);
+    let out = dir.path().join("lt-out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let name = fx
+        .payload
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let (first, done) = dht.leech(1, &format!("magnet:?xt=urn:btmh:1220{v2}&dn={name}"), &out);
+    eprintln!("libtorrent (btmh): first peer after {first:.2}s, done after {done:.2}s");
+    assert_same_tree(&fx.payload, &out.join(&name));
+    seeder.kill();
+}
+
 /// Waits until ttui's log names `needle`; panics with the log after `timeout`.
 fn wait_for_log(log: &Path, needle: &str, timeout: Duration, ttui: &mut Ttui) {
     let end = Instant::now() + timeout;

@@ -49,6 +49,8 @@ struct Hybrid {
     v1: [u8; 20],
     /// The v2 hash truncated to 20 bytes, as libtorrent announces it.
     v2_short: [u8; 20],
+    /// The whole v2 hash, in hex (for a `btmh` magnet).
+    v2_hex: String,
     pads: Vec<String>,
 }
 
@@ -80,7 +82,8 @@ fn make_hybrid(payload: &Path, out: &Path, tracker: &str) -> Hybrid {
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     let mut lines = text.lines();
     let v1 = parse_hex(lines.next().unwrap_or_default());
-    let v2 = parse_hex(lines.next().unwrap_or_default());
+    let v2_hex = lines.next().unwrap_or_default().to_string();
+    let v2 = parse_hex(&v2_hex);
     assert_eq!(
         (v1.len(), v2.len()),
         (20, 32),
@@ -96,6 +99,7 @@ fn make_hybrid(payload: &Path, out: &Path, tracker: &str) -> Hybrid {
         torrent: Torrent::load(out),
         v1: v1.try_into().unwrap_or_else(|_| panic!("v1 hash")),
         v2_short,
+        v2_hex,
         pads,
     }
 }
@@ -246,5 +250,79 @@ fn hybrid_torrent_with_padding_downloads_from_libtorrent() {
         "hybrid: {:.1}s — {}",
         run.elapsed.as_secs_f64(),
         last_lines(&run.stdout, 1)
+    );
+}
+
+/// A hybrid is announced under both its hashes, and a peer listed only in the v2 swarm is
+/// dialed under the v2 hash. The seed here is libtorrent given nothing but a `btmh` magnet
+/// (the data already in its folder): it announces under the short v2 hash alone and knows
+/// the torrent by no other name until it has the info dictionary. ttui, given the hybrid
+/// .torrent, must find it in the v2 swarm, dial it under that name, give it the info
+/// dictionary (nobody else can), and then download everything from it.
+#[test]
+fn a_hybrid_reaches_a_seed_that_knows_only_its_v2_hash() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let dir = tempdir("ttui-hybrid-v2-swarm-");
+    let data_dir = dir.path().join("data");
+    let payload = make_payload(&data_dir);
+    let made = make_hybrid(&payload, &dir.path().join("made.torrent"), DEAD_TRACKER);
+    let tracker = Opentracker::start(&[made.v1, made.v2_short]);
+    let torrent = made.torrent.with_trackers(
+        &dir.path().join("hybrid.torrent"),
+        Some(&tracker.http_url()),
+        &[],
+    );
+    let magnet = format!(
+        "magnet:?xt=urn:btmh:1220{}&tr={}",
+        made.v2_hex,
+        url_encode(tracker.http_url().as_bytes())
+    );
+    let mut seed = v2::MagnetLeecher::start_waiting(&magnet, &data_dir);
+    // Its announce under the v2 hash is what ttui's finds; under the v1 hash, nobody.
+    let listed = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        tracker
+            .scrape(&made.v2_short)
+            .is_some_and(|s| s.incomplete + s.complete > 0)
+    });
+    assert!(
+        listed,
+        "libtorrent never announced under the v2 hash\n{}",
+        seed.report()
+    );
+    assert_eq!(
+        tracker
+            .scrape(&made.v1)
+            .map_or(0, |s| s.incomplete + s.complete),
+        0,
+        "libtorrent announced under the v1 hash before it had the info dictionary"
+    );
+
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    let run = Ttui::run(
+        [
+            torrent.path.display().to_string(),
+            "--headless".into(),
+            "--no-dht".into(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            "0".into(),
+            "-o".into(),
+            out.display().to_string(),
+        ],
+        DOWNLOAD_TIMEOUT,
+    );
+    run.assert_success(&format!(
+        "hybrid download from a v2-only seed\n{}",
+        seed.report()
+    ));
+    assert_same_tree(&payload, &out.join(&torrent.name));
+    let said = seed.stdout_text();
+    assert!(
+        said.contains("metadata") && said.contains("done "),
+        "libtorrent did not get the info dictionary from ttui and seed: {said}"
     );
 }

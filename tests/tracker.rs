@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use ttui::internals::tracker::udp::UdpSchedule;
 use ttui::internals::tracker::{
     announce, announce_with, spawn_with_config, AnnounceEvent, AnnounceRequest, LogLevel, Progress,
-    TaskConfig, TrackerCommand, TrackerError, TrackerStatus, TrackerUpdate,
+    SwarmHashes, TaskConfig, TrackerCommand, TrackerError, TrackerStatus, TrackerUpdate,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -164,6 +164,8 @@ fn quick() -> UdpSchedule {
 /// Hashes with a byte that must be percent-encoded, so a wrong encoding shows.
 const HASH_A: [u8; 20] = *b"\x01\x02 +%&=?\xff\x80abcdefghij";
 const HASH_B: [u8; 20] = [0xb0; 20];
+/// A hybrid's v2 hash cut to 20 bytes, beside `HASH_B` as its v1 hash.
+const HASH_B_V2: [u8; 20] = [0xb2; 20];
 const NOT_LISTED: [u8; 20] = [0x77; 20];
 
 // ---------------------------------------------------------------------------------------------
@@ -277,13 +279,18 @@ struct TaskHarness {
     progress: watch::Sender<Progress>,
 }
 
-fn start_task(tiers: Vec<Vec<String>>, info_hash: [u8; 20], peer: u8, port: u16) -> TaskHarness {
-    start_task_with(tiers, info_hash, peer, port, |_| {})
+fn start_task(
+    tiers: Vec<Vec<String>>,
+    hashes: impl Into<SwarmHashes>,
+    peer: u8,
+    port: u16,
+) -> TaskHarness {
+    start_task_with(tiers, hashes, peer, port, |_| {})
 }
 
 fn start_task_with(
     tiers: Vec<Vec<String>>,
-    info_hash: [u8; 20],
+    hashes: impl Into<SwarmHashes>,
     peer: u8,
     port: u16,
     tweak: impl FnOnce(&mut TaskConfig),
@@ -305,7 +312,7 @@ fn start_task_with(
     let (utx, urx) = mpsc::channel(64);
     let mut peer_id = *b"-TT0001-task00000000";
     peer_id[19] = peer;
-    let handle = spawn_with_config(config, tiers, info_hash, peer_id, port, prx, crx, utx);
+    let handle = spawn_with_config(config, tiers, hashes, peer_id, port, prx, crx, utx);
     TaskHarness {
         commands: ctx,
         updates: urx,
@@ -540,6 +547,84 @@ async fn tiers_work_in_parallel_and_completed_and_stop_reach_the_tracker() {
     .await
     .unwrap();
     assert!(!after.peers.contains(&local(40051)), "{:?}", after.peers);
+}
+
+/// A hybrid torrent (BEP 52) is two swarms on a tracker: the task announces, completes and
+/// stops under both hashes, and the peers listed only under the v2 one come apart (they
+/// are dialed under that hash).
+#[tokio::test]
+async fn a_hybrid_is_announced_completed_and_stopped_under_both_hashes() {
+    let ot = OpenTracker::start(&[HASH_B, HASH_B_V2]);
+    let http = client();
+    let (udp_url, http_url) = (ot.udp(), ot.http());
+    // A v2-only client, in the v2 swarm alone.
+    announce(
+        &http_url,
+        &req(HASH_B_V2, 8, 40063, AnnounceEvent::Started),
+        &http,
+    )
+    .await
+    .unwrap();
+    let mut h = start_task(
+        vec![vec![udp_url.clone()], vec![http_url.clone()]],
+        SwarmHashes::new(HASH_B, Some(HASH_B_V2)),
+        1,
+        40061,
+    );
+    let mut under_v2 = Vec::new();
+    let mut ok = (false, false);
+    h.until(10, |u| {
+        if let TrackerUpdate::PeersUnderV2(p) = u {
+            under_v2.extend(p.iter().copied());
+        }
+        ok.0 |= is_ok_row(u, &udp_url);
+        ok.1 |= is_ok_row(u, &http_url);
+        ok == (true, true) && under_v2.contains(&local(40063))
+    })
+    .await;
+    assert!(under_v2.contains(&local(40063)), "{under_v2:?}");
+    for hash in [HASH_B, HASH_B_V2] {
+        let other = announce(&http_url, &req(hash, 7, 40062, AnnounceEvent::None), &http)
+            .await
+            .unwrap();
+        assert!(other.peers.contains(&local(40061)), "{:?}", other.peers);
+    }
+
+    h.progress.send_replace(Progress {
+        uploaded: 0,
+        downloaded: 1000,
+        left: 0,
+    });
+    h.commands.send(TrackerCommand::Completed).await.unwrap();
+    let mut completed = 0;
+    h.until(10, |u| {
+        if matches!(u, TrackerUpdate::Log(LogLevel::Info, t) if t.contains("(completed)") && t.contains(" ok")) {
+            completed += 1;
+        }
+        // Two trackers, each under two hashes.
+        completed == 4
+    })
+    .await;
+    assert_eq!(completed, 4);
+    for hash in [HASH_B, HASH_B_V2] {
+        let scrape = announce(&http_url, &req(hash, 7, 40062, AnnounceEvent::None), &http)
+            .await
+            .unwrap();
+        assert_eq!(scrape.seeders, Some(1), "a seed in both swarms");
+    }
+
+    let (tx, rx) = oneshot::channel();
+    h.commands.send(TrackerCommand::Stop(tx)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), rx)
+        .await
+        .unwrap()
+        .unwrap();
+    for hash in [HASH_B, HASH_B_V2] {
+        let after = announce(&http_url, &req(hash, 7, 40062, AnnounceEvent::None), &http)
+            .await
+            .unwrap();
+        assert!(!after.peers.contains(&local(40061)), "{:?}", after.peers);
+    }
 }
 
 #[tokio::test]

@@ -3,13 +3,14 @@
 
 Adds the magnet (btih or btmh), dials the one --peer it is given (again every two seconds
 while it has no peer), and downloads into --save on its own 127.0.0.x with every discovery
-mechanism off. Prints on stdout, flushed:
+mechanism off but the magnet's own trackers (`tr=`). Without --peer it only waits to be
+dialed (and announces, when the magnet names a tracker). Prints on stdout, flushed:
   "metadata"                     the info dictionary arrived;
   "done hashes=N rejects=M logged=K"   every piece verified; N `hashes` and M `hash reject`
                                  messages came in (K peer-log lines were seen at all: 0 means
                                  this libtorrent build logs none, so N and M say nothing).
-Everything else goes to stderr. It exits after "done", on SIGTERM/SIGKILL, or after
---max-seconds (status 1).
+Everything else goes to stderr. It exits after "done" (with --keep-seeding it seeds on until
+stopped), on SIGTERM/SIGKILL, or after --max-seconds (status 1).
 """
 import argparse
 import signal
@@ -29,7 +30,8 @@ def main():
     ap.add_argument("--save", required=True)
     ap.add_argument("--ip", required=True, help="listen and outgoing address (127.0.0.x)")
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--peer", required=True, help="ip:port to dial")
+    ap.add_argument("--peer", help="ip:port to dial")
+    ap.add_argument("--keep-seeding", action="store_true")
     ap.add_argument("--max-seconds", type=float, default=170.0)
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -56,12 +58,15 @@ def main():
     atp = lt.parse_magnet_uri(args.magnet)
     atp.save_path = args.save
     h = ses.add_torrent(atp)
-    host, _, port = args.peer.rpartition(":")
-    peer = (host, int(port))
-    h.connect_peer(peer, 0)
+    peer = None
+    if args.peer:
+        host, _, port = args.peer.rpartition(":")
+        peer = (host, int(port))
+        h.connect_peer(peer, 0)
 
     hashes = rejects = logged = 0
     said_metadata = False
+    said_done = False
     start = time.monotonic()
     last_dial = start
     while time.monotonic() - start < args.max_seconds:
@@ -83,15 +88,19 @@ def main():
         if s.has_metadata and not said_metadata:
             said_metadata = True
             print("metadata", flush=True)
-        if s.is_seeding:
+        if s.is_seeding and not said_done:
+            said_done = True
             print("done hashes=%d rejects=%d logged=%d" % (hashes, rejects, logged), flush=True)
-            return 0
+            if not args.keep_seeding:
+                return 0
         now = time.monotonic()
-        if s.num_peers == 0 and now - last_dial > 2:
+        if peer and s.num_peers == 0 and now - last_dial > 2:
             last_dial = now
             h.connect_peer(peer, 0)
         time.sleep(0.1)
     s = h.status()
+    if said_done:
+        return 0
     log("lt_magnet: gave up: state %s progress %.3f peers %d" % (s.state, s.progress, s.num_peers))
     return 1
 

@@ -64,6 +64,7 @@ impl TestTorrent {
             TorrentFacts {
                 info: Arc::new(info),
                 info_hash: [1; 20],
+                hybrid_v2: None,
                 info_bytes: bytes::Bytes::new(),
                 piece_layers: None,
                 our_id: [2; 20],

@@ -208,6 +208,33 @@ pub struct Progress {
     pub left: u64,
 }
 
+/// CONTRACT: the hashes a torrent is announced under. A tracker (and the DHT) keeps one
+/// swarm per hash, so a hybrid torrent (BEP 52) is announced under both its v1 hash and its
+/// v2 hash cut to 20 bytes: a v1-only client finds it under the first, a v2-only client
+/// (from a `btmh` magnet) under the second, and ttui gets the peers of both swarms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwarmHashes {
+    /// The hash peers are dialed with: the v1 hash, or a v2-only torrent's short v2 hash.
+    pub main: [u8; 20],
+    /// A hybrid's short v2 hash; never equal to `main`.
+    pub also: Option<[u8; 20]>,
+}
+
+impl SwarmHashes {
+    pub fn new(main: [u8; 20], also: Option<[u8; 20]>) -> SwarmHashes {
+        SwarmHashes {
+            main,
+            also: also.filter(|a| *a != main),
+        }
+    }
+}
+
+impl From<[u8; 20]> for SwarmHashes {
+    fn from(main: [u8; 20]) -> SwarmHashes {
+        SwarmHashes { main, also: None }
+    }
+}
+
 /// CONTRACT
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnnounceRequest {
@@ -250,6 +277,9 @@ pub enum TrackerUpdate {
     /// New peers from one announce (de-duplication against known peers is the engine's job,
     /// but one batch holds no duplicates).
     Peers(Vec<SocketAddr>),
+    /// New peers listed under a hybrid's short v2 hash only (the main hash's answer to the
+    /// same announce did not list them): they are dialed under that hash.
+    PeersUnderV2(Vec<SocketAddr>),
     /// The current state of every tracker, one row each, in tier order.
     Status(Vec<TrackerRow>),
     /// A line for the event log ("announce to http://… ok: 3 peers", "udp://… timed out").

@@ -65,14 +65,14 @@ impl Default for TaskConfig {
 pub fn spawn_with_config(
     config: TaskConfig,
     tiers: Vec<Vec<String>>,
-    info_hash: [u8; 20],
+    hashes: impl Into<SwarmHashes>,
     peer_id: [u8; 20],
     port: u16,
     progress: watch::Receiver<Progress>,
     commands: mpsc::Receiver<TrackerCommand>,
     updates: mpsc::Sender<TrackerUpdate>,
 ) -> JoinHandle<()> {
-    let task = Task::new(config, tiers, info_hash, peer_id, port, progress);
+    let task = Task::new(config, tiers, hashes.into(), peer_id, port, progress);
     tokio::spawn(tracing::Instrument::in_current_span(
         task.run(commands, updates),
     ))
@@ -86,12 +86,53 @@ struct Tracker {
     leechers: Option<u32>,
     warning: Option<String>,
     min_interval: Option<Duration>,
-    /// `started` was acknowledged by this tracker.
+    /// What this tracker was told under the main hash.
+    main: Told,
+    /// ... and under a hybrid's short v2 hash, a swarm of its own on the tracker: its
+    /// `started` and `completed` are owed separately (one may fail while the other works).
+    also: Told,
+    /// The v2 hash's answer to the announce in flight, for the main answer to show.
+    also_counts: (Option<u32>, Option<u32>),
+    also_warning: Option<String>,
+}
+
+/// What one tracker has acknowledged for one of the torrent's hashes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Told {
+    /// `started` was acknowledged.
     started_ok: bool,
     /// The tracker knows we are complete (a `completed`, or a `started` with nothing left).
     completed_ok: bool,
     /// Any announce succeeded: it gets a `stopped` at shutdown.
     ever_ok: bool,
+}
+
+impl Told {
+    /// The event the next announce under this hash carries.
+    fn next_event(&self, complete: bool) -> AnnounceEvent {
+        if !self.started_ok {
+            AnnounceEvent::Started
+        } else if complete && !self.completed_ok {
+            AnnounceEvent::Completed
+        } else {
+            AnnounceEvent::None
+        }
+    }
+
+    /// An announce carrying `event`, sent with `left` bytes to go, was answered.
+    fn answered(&mut self, event: AnnounceEvent, left: u64) {
+        self.ever_ok = true;
+        match event {
+            AnnounceEvent::Started => {
+                self.started_ok = true;
+                if left == 0 {
+                    self.completed_ok = true;
+                }
+            }
+            AnnounceEvent::Completed => self.completed_ok = true,
+            AnnounceEvent::None | AnnounceEvent::Stopped => {}
+        }
+    }
 }
 
 struct Tier {
@@ -113,12 +154,16 @@ struct Sent {
     url: String,
     event: AnnounceEvent,
     left: u64,
+    /// The event sent under a hybrid's v2 hash, when there is one.
+    also_event: Option<AnnounceEvent>,
 }
 
 /// An announce that came back (or failed), with what it said.
 struct AnnounceDone {
     sent: Sent,
     result: Result<AnnounceResponse, TrackerError>,
+    /// The answer under a hybrid's v2 hash.
+    also: Option<Result<AnnounceResponse, TrackerError>>,
 }
 
 /// Log lines gathered while a tier is borrowed, written once it is not.
@@ -141,7 +186,7 @@ fn announce_slots() -> &'static tokio::sync::Semaphore {
 struct Task {
     config: TaskConfig,
     tiers: Vec<Tier>,
-    info_hash: [u8; 20],
+    hashes: SwarmHashes,
     peer_id: [u8; 20],
     port: u16,
     progress: watch::Receiver<Progress>,
@@ -154,7 +199,7 @@ impl Task {
     fn new(
         config: TaskConfig,
         tiers: Vec<Vec<String>>,
-        info_hash: [u8; 20],
+        hashes: SwarmHashes,
         peer_id: [u8; 20],
         port: u16,
         progress: watch::Receiver<Progress>,
@@ -175,9 +220,10 @@ impl Task {
                     leechers: None,
                     warning: None,
                     min_interval: None,
-                    started_ok: false,
-                    completed_ok: false,
-                    ever_ok: false,
+                    main: Told::default(),
+                    also: Told::default(),
+                    also_counts: (None, None),
+                    also_warning: None,
                 })
                 .collect();
             if trackers.is_empty() {
@@ -208,7 +254,7 @@ impl Task {
         Task {
             config,
             tiers: out,
-            info_hash,
+            hashes,
             peer_id,
             port,
             progress,
@@ -272,24 +318,14 @@ impl Task {
         }
     }
 
-    fn request(&self, event: AnnounceEvent, numwant: u32) -> AnnounceRequest {
+    fn request(&self, info_hash: [u8; 20], event: AnnounceEvent, numwant: u32) -> AnnounceRequest {
         AnnounceRequest {
-            info_hash: self.info_hash,
+            info_hash,
             peer_id: self.peer_id,
             port: self.port,
             progress: *self.progress.borrow(),
             event,
             numwant,
-        }
-    }
-
-    fn event_for(&self, t: &Tracker) -> AnnounceEvent {
-        if !t.started_ok {
-            AnnounceEvent::Started
-        } else if self.complete && !t.completed_ok {
-            AnnounceEvent::Completed
-        } else {
-            AnnounceEvent::None
         }
     }
 
@@ -330,32 +366,39 @@ impl Task {
         let Some(http) = self.http.clone() else {
             return;
         };
-        let req = self.request(AnnounceEvent::Stopped, 0);
         let limit = self.config.stop_timeout;
         let schedule = udp::UdpSchedule {
             timeouts: vec![limit],
         };
-        let urls: Vec<String> = self
-            .tiers
-            .iter()
-            .flat_map(|t| t.trackers.iter())
-            .filter(|t| t.ever_ok)
-            .map(|t| t.url.clone())
-            .collect();
-        if urls.is_empty() {
+        // One `stopped` per swarm the tracker listed us in.
+        let mut sends: Vec<(String, AnnounceRequest)> = Vec::new();
+        for t in self.tiers.iter().flat_map(|t| t.trackers.iter()) {
+            if t.main.ever_ok {
+                let req = self.request(self.hashes.main, AnnounceEvent::Stopped, 0);
+                sends.push((t.url.clone(), req));
+            }
+            if let (Some(also), true) = (self.hashes.also, t.also.ever_ok) {
+                sends.push((t.url.clone(), self.request(also, AnnounceEvent::Stopped, 0)));
+            }
+        }
+        if sends.is_empty() {
             return;
         }
         let all = futures::future::join_all(
-            urls.iter()
-                .map(|u| announce_from(u, &req, &http, &schedule, &self.config.egress)),
+            sends
+                .iter()
+                .map(|(u, req)| announce_from(u, req, &http, &schedule, &self.config.egress)),
         );
         match tokio::time::timeout(limit, all).await {
             Ok(results) => {
                 let ok = results.iter().filter(|r| r.is_ok()).count();
-                self.log(
-                    LogLevel::Info,
-                    format!("sent stopped to {ok} of {} trackers", urls.len()),
-                );
+                let n = sends.len();
+                let text = if self.hashes.also.is_some() {
+                    format!("sent stopped {ok} of {n} times (each tracker under both hashes)")
+                } else {
+                    format!("sent stopped to {ok} of {n} trackers")
+                };
+                self.log(LogLevel::Info, text);
             }
             Err(_) => self.log(
                 LogLevel::Warn,

@@ -85,6 +85,17 @@ pub struct MagnetLeecher {
 
 impl MagnetLeecher {
     pub fn start(magnet: &str, save: &Path, peer: SocketAddr) -> MagnetLeecher {
+        Self::spawn(magnet, save, &["--peer", &peer.to_string()])
+    }
+
+    /// libtorrent with the magnet alone, dialing nobody: it announces to the magnet's
+    /// trackers and, once it has the info dictionary (from whoever dials it) and finds the
+    /// files whole under `save`, seeds on until it is stopped.
+    pub fn start_waiting(magnet: &str, save: &Path) -> MagnetLeecher {
+        Self::spawn(magnet, save, &["--keep-seeding"])
+    }
+
+    fn spawn(magnet: &str, save: &Path, extra: &[&str]) -> MagnetLeecher {
         let dir = tempdir("ttui-lt-magnet-");
         let mut cmd = Command::new("/usr/bin/python3");
         cmd.arg(seeders_dir().join("lt_magnet.py"))
@@ -93,9 +104,13 @@ impl MagnetLeecher {
             .arg(save)
             .args(["--ip", &loopback_ip().to_string()])
             .args(["--port", &free_port().to_string()])
-            .args(["--peer", &peer.to_string()]);
+            .args(extra);
         let proc = Proc::spawn("lt_magnet", &mut cmd, dir.path());
         MagnetLeecher { proc, _dir: dir }
+    }
+
+    pub fn stdout_text(&self) -> String {
+        self.proc.stdout_text()
     }
 
     /// Waits for every piece to be verified; gives what it counted of the hash messages.

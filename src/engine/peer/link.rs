@@ -31,6 +31,8 @@ use crate::protocol::metainfo::Info;
 pub(crate) struct TorrentFacts {
     pub info: Arc<Info>,
     pub info_hash: [u8; 20],
+    /// A hybrid's v2 hash cut to 20 bytes: the name peers of its v2 swarm are dialed under.
+    pub hybrid_v2: Option<[u8; 20]>,
     /// The raw `info` dictionary, for peers that fetch metadata from us (BEP 9).
     pub info_bytes: Bytes,
     /// The files' hash trees of a v2 or hybrid torrent (BEP 52): peers' hash requests are

@@ -47,8 +47,9 @@ use crate::protocol::message::{Message, MessageCodec, WireError};
 
 /// How a connection starts.
 pub(crate) enum Start {
-    /// We dial the peer.
-    Dial,
+    /// We dial the peer, under a hybrid's short v2 hash when `under_v2` (it was listed in
+    /// the v2 swarm only, and a v2-only client may know no other name), else the main one.
+    Dial { under_v2: bool },
     /// The peer dialed us; its handshake was read and routed to this torrent.
     Accepted {
         stream: Box<PeerStream>,
@@ -135,7 +136,7 @@ impl PeerTask {
 
     async fn run(mut self, start: Start) -> PeerEnd {
         match start {
-            Start::Dial => self.outgoing().await,
+            Start::Dial { under_v2 } => self.outgoing(under_v2).await,
             Start::Accepted {
                 stream,
                 handshake,
@@ -144,7 +145,7 @@ impl PeerTask {
         }
     }
 
-    async fn outgoing(&mut self) -> PeerEnd {
+    async fn outgoing(&mut self, under_v2: bool) -> PeerEnd {
         self.stage(PeerStage::Connecting);
         let (conn, torrent) = (self.conn, Arc::clone(&self.torrent));
         let transports = Transports {
@@ -153,7 +154,11 @@ impl PeerTask {
             filter: Arc::clone(&torrent.ip_filter),
             proxy: torrent.proxy.clone(),
         };
-        let ours = Handshake::new(torrent.info_hash, torrent.our_id)
+        let name = match torrent.hybrid_v2 {
+            Some(v2) if under_v2 => v2,
+            _ => torrent.info_hash,
+        };
+        let ours = Handshake::new(name, torrent.our_id)
             .with_dht(torrent.dht.is_some())
             .with_v2(torrent.piece_layers.is_some());
         let connect = connect_encrypted_as(

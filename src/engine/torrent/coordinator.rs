@@ -242,7 +242,7 @@ impl Coordinator {
         let task = tracker::spawn_with_config(
             config,
             self.given.meta.trackers.clone(),
-            self.given.meta.info_hash,
+            tracker::SwarmHashes::new(self.given.meta.info_hash, self.given.meta.hybrid_v2_hash()),
             self.shared.our_id,
             self.shared.listen_port.load(Ordering::Relaxed),
             self.sources.progress_tx.subscribe(),
@@ -384,7 +384,8 @@ impl Coordinator {
             if let Some(p) = self.peers.get_mut(&addr) {
                 p.dial.attempts += 1;
             }
-            self.spawn_peer(addr, Start::Dial, PeerStage::Connecting, now);
+            let under_v2 = self.peers.get(&addr).is_some_and(|p| p.known.v2_swarm);
+            self.spawn_peer(addr, Start::Dial { under_v2 }, PeerStage::Connecting, now);
         }
     }
 

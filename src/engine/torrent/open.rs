@@ -314,6 +314,7 @@ fn shared_state(
         TorrentFacts {
             info: Arc::clone(info),
             info_hash: meta.info_hash,
+            hybrid_v2: meta.hybrid_v2_hash(),
             info_bytes: meta.info_bytes.clone(),
             piece_layers: meta.piece_layers.clone(),
             our_id: ctx.our_id,

@@ -158,6 +158,10 @@ pub(crate) struct Known {
     /// The listen port from its extended handshake (for an incoming peer, the address we may
     /// pass on by PEX).
     pub listen_port: Option<u16>,
+    /// First listed in a hybrid's v2 swarm (a tracker's or the DHT's answer under the short
+    /// v2 hash) and not in the main one: dialed under that hash, as libtorrent does
+    /// (`protocol_v2`), since a v2-only client may know the torrent by no other name.
+    pub v2_swarm: bool,
 }
 
 /// How the latest connection was set up, once handshaken.

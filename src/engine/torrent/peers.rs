@@ -143,6 +143,17 @@ impl PeerTable {
         added
     }
 
+    /// Entries just added from a hybrid's v2 swarm: they are dialed under its short v2 hash
+    /// (`Known::v2_swarm`). Only for addresses that were new: one already listed in the main
+    /// swarm, or one that dialed us, keeps the name that works.
+    pub(crate) fn mark_v2_swarm(&mut self, fresh: &[SocketAddr]) {
+        for addr in fresh {
+            if let Some(p) = self.peers.get_mut(addr) {
+                p.known.v2_swarm = true;
+            }
+        }
+    }
+
     /// The entry for an incoming connection from `addr`, made when new.
     pub(crate) fn incoming_entry(
         &mut self,

@@ -36,9 +36,13 @@ impl Task {
         else {
             return;
         };
-        let event = self.event_for(t);
+        let event = t.main.next_event(self.complete);
         let url = t.url.clone();
-        let req = self.request(event, self.config.numwant);
+        let req = self.request(self.hashes.main, event, self.config.numwant);
+        let also_req = self.hashes.also.map(|h| {
+            let ev = t.also.next_event(self.complete);
+            self.request(h, ev, self.config.numwant)
+        });
         let http = self.http.clone();
         let schedule = self.config.udp_schedule.clone();
         let egress = self.config.egress.clone();
@@ -54,21 +58,37 @@ impl Task {
             pace::wait_turn(&pace::tracker_key(&url)).await;
             // Never closed, so acquire only fails if it were; then go without a slot.
             let _slot = announce_slots().acquire().await.ok();
-            let result = match &http {
-                Some(http) => announce_from(&url, &req, http, &schedule, &egress).await,
-                None => Err(TrackerError::Io {
-                    kind: None,
-                    reason: "HTTP client unavailable".into(),
-                }),
+            let one = |req: AnnounceRequest| {
+                let (url, http, schedule, egress) = (&url, &http, &schedule, &egress);
+                async move {
+                    match http {
+                        Some(http) => announce_from(url, &req, http, schedule, egress).await,
+                        None => Err(TrackerError::Io {
+                            kind: None,
+                            reason: "HTTP client unavailable".into(),
+                        }),
+                    }
+                }
+            };
+            let (left, also_event) = (req.progress.left, also_req.as_ref().map(|r| r.event));
+            // A hybrid's two announces go together: one slot, one wait, one outcome.
+            let (result, also) = match also_req {
+                Some(a) => {
+                    let (r, a) = futures::future::join(one(req), one(a)).await;
+                    (r, Some(a))
+                }
+                None => (one(req).await, None),
             };
             AnnounceDone {
                 sent: Sent {
                     tier: tier_idx,
                     url,
                     event,
-                    left: req.progress.left,
+                    left,
+                    also_event,
                 },
                 result,
+                also,
             }
         }));
     }
@@ -90,21 +110,38 @@ impl Task {
         };
         let mut logs = Vec::new();
         let mut batch = None;
+        let batch_v2: Vec<SocketAddr>;
         let mut fail_over = false;
+        // The v2 hash's answer first: `on_answer` moves the tracker to the tier's front.
+        let also_peers = match (o.also, o.sent.also_event) {
+            (Some(also), Some(event)) => tier.on_also(pos, also, &o.sent, event, &mut logs),
+            _ => Vec::new(),
+        };
         match o.result {
             Ok(resp) => {
                 let peers = tier.on_answer(pos, resp, &o.sent, complete, now, &mut logs);
+                // A peer in both swarms is dialed under the main hash.
+                batch_v2 = also_peers
+                    .into_iter()
+                    .filter(|p| !peers.contains(p))
+                    .collect();
                 if !peers.is_empty() {
                     batch = Some(peers);
                 }
             }
-            Err(e) => fail_over = tier.on_failure(pos, &e, &o.sent, config, now, &mut logs),
+            Err(e) => {
+                fail_over = tier.on_failure(pos, &e, &o.sent, config, now, &mut logs);
+                batch_v2 = also_peers;
+            }
         }
         for (level, text) in logs {
             self.log(level, text);
         }
         if let Some(peers) = batch {
             self.outbox.push_back(TrackerUpdate::Peers(peers));
+        }
+        if !batch_v2.is_empty() {
+            self.outbox.push_back(TrackerUpdate::PeersUnderV2(batch_v2));
         }
         if fail_over {
             self.start_announce(o.sent.tier, inflight);

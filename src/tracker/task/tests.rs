@@ -15,9 +15,10 @@ fn tier(url: &str, now: Instant) -> Tier {
             leechers: None,
             warning: None,
             min_interval: None,
-            started_ok: false,
-            completed_ok: false,
-            ever_ok: false,
+            main: Told::default(),
+            also: Told::default(),
+            also_counts: (None, None),
+            also_warning: None,
         }],
         next_at: now,
         busy: true,
@@ -32,6 +33,7 @@ fn sent(url: &str) -> Sent {
         url: url.to_string(),
         event: AnnounceEvent::Started,
         left: 1,
+        also_event: None,
     }
 }
 

@@ -24,19 +24,20 @@ impl Tier {
         t.leechers = resp.leechers;
         t.warning = resp.warning.clone();
         t.min_interval = resp.min_interval;
-        t.ever_ok = true;
-        match sent.event {
-            AnnounceEvent::Started => {
-                t.started_ok = true;
-                if sent.left == 0 {
-                    t.completed_ok = true;
-                }
-            }
-            AnnounceEvent::Completed => t.completed_ok = true,
-            AnnounceEvent::None | AnnounceEvent::Stopped => {}
+        if let Some(w) = t.also_warning.take() {
+            t.warning.get_or_insert(w);
         }
+        if let (Some(s), Some(l)) = (t.also_counts.0.take(), t.also_counts.1.take()) {
+            // Two swarms of one torrent mostly hold the same peers: the larger is the
+            // better guess, their sum would count each hybrid client twice.
+            t.seeders = t.seeders.map(|x| x.max(s));
+            t.leechers = t.leechers.map(|x| x.max(l));
+        }
+        t.main.answered(sent.event, sent.left);
         // A `completed` that arrived while `started` was in flight goes out at once.
-        let owe_completed = complete && t.started_ok && !t.completed_ok;
+        let owe_completed = complete
+            && ((t.main.started_ok && !t.main.completed_ok)
+                || (sent.also_event.is_some() && t.also.started_ok && !t.also.completed_ok));
         let url = t.url.clone();
         self.trackers.insert(0, t);
         self.cursor = 0;
@@ -59,6 +60,50 @@ impl Tier {
             logs.push((LogLevel::Warn, format!("tracker {url} warns: {w}")));
         }
         peers
+    }
+
+    /// The answer under a hybrid's v2 hash, to `trackers[pos]`: what it acknowledged is
+    /// kept apart from the main hash's (a `started` it missed is sent again next time),
+    /// its peers join the main answer's, a failure is logged and shown as the tracker's
+    /// warning. The tier's schedule follows the main hash alone.
+    pub(super) fn on_also(
+        &mut self,
+        pos: usize,
+        result: Result<AnnounceResponse, TrackerError>,
+        sent: &Sent,
+        event: AnnounceEvent,
+        logs: &mut Logs,
+    ) -> Vec<SocketAddr> {
+        let Some(t) = self.trackers.get_mut(pos) else {
+            return Vec::new();
+        };
+        let ev = event_note(event);
+        match result {
+            Ok(resp) => {
+                t.also.answered(event, sent.left);
+                t.also_counts = (resp.seeders, resp.leechers);
+                t.also_warning = None;
+                let peers = peer_list(resp.peers, &t.url, logs);
+                logs.push((
+                    LogLevel::Info,
+                    format!(
+                        "announce{ev} to {} under the v2 hash ok: {} peers",
+                        t.url,
+                        peers.len()
+                    ),
+                ));
+                peers
+            }
+            Err(e) => {
+                t.also_counts = (None, None);
+                t.also_warning = Some(format!("the v2 hash's announce failed: {e}"));
+                logs.push((
+                    LogLevel::Warn,
+                    format!("announce{ev} to {} under the v2 hash failed: {e}", t.url),
+                ));
+                Vec::new()
+            }
+        }
     }
 
     /// An announce asked for by hand: due now, unless the tracker that answered last gave a

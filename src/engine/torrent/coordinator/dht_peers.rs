@@ -6,8 +6,10 @@
 //! than `THIN_TABLE` nodes, as just after start) reached only the few nodes we knew, maybe not
 //! those a leecher's lookup ends at: it is made again on the same quick schedule until the
 //! table has grown, instead of 20 minutes later (a seed on a young table was found by a
-//! libtorrent leecher only now and then). A private torrent never gets here (`Shared::dht`
-//! is None).
+//! libtorrent leecher only now and then). A hybrid torrent is looked up (and announced)
+//! under both its hashes, one after the other in each round: the DHT keeps a swarm per
+//! hash, and v2-only clients know only the short v2 one (BEP 52). A private torrent never
+//! gets here (`Shared::dht` is None).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,6 +21,7 @@ use tokio::time::Instant;
 use crate::dht::Dht;
 use crate::engine::api::{DhtRow, LogLevel, PeerSource};
 use crate::engine::torrent::coordinator::Coordinator;
+use crate::tracker::SwarmHashes;
 
 pub(crate) const ANNOUNCE_EVERY: Duration = Duration::from_secs(20 * 60);
 const QUICK_FIRST: Duration = Duration::from_secs(15);
@@ -38,7 +41,8 @@ pub(crate) enum DhtReport {
     /// Nodes in the routing table now.
     Nodes(usize),
     Started,
-    Peer(SocketAddr),
+    /// A peer found; `under_v2`: by the lookup of a hybrid's short v2 hash.
+    Peer(SocketAddr, bool),
     Done {
         peers: usize,
         nodes: usize,
@@ -50,13 +54,13 @@ pub(crate) enum DhtReport {
 /// when `reports` is closed or the handle is aborted.
 pub(crate) fn spawn(
     dht: Dht,
-    info_hash: [u8; 20],
+    hashes: SwarmHashes,
     port: u16,
     wanting: watch::Receiver<bool>,
     reports: mpsc::UnboundedSender<DhtReport>,
 ) -> JoinHandle<()> {
     tokio::spawn(tracing::Instrument::in_current_span(run(
-        dht, info_hash, port, wanting, reports,
+        dht, hashes, port, wanting, reports,
     )))
 }
 
@@ -66,7 +70,7 @@ async fn nodes(dht: &Dht) -> usize {
 
 async fn run(
     dht: Dht,
-    info_hash: [u8; 20],
+    hashes: SwarmHashes,
     port: u16,
     wanting: watch::Receiver<bool>,
     reports: mpsc::UnboundedSender<DhtReport>,
@@ -91,13 +95,16 @@ async fn run(
         if reports.send(DhtReport::Started).is_err() {
             return;
         }
-        let mut rx = dht.get_peers(info_hash, announce.then_some(port)).await;
-        let deadline = Instant::now() + LOOKUP_TIMEOUT;
         let mut found = 0;
-        while let Ok(Some(addr)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-            found += 1;
-            if reports.send(DhtReport::Peer(addr)).is_err() {
-                return;
+        let also = hashes.also.map(|h| (h, true));
+        for (info_hash, under_v2) in std::iter::once((hashes.main, false)).chain(also) {
+            let mut rx = dht.get_peers(info_hash, announce.then_some(port)).await;
+            let deadline = Instant::now() + LOOKUP_TIMEOUT;
+            while let Ok(Some(addr)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+                found += 1;
+                if reports.send(DhtReport::Peer(addr, under_v2)).is_err() {
+                    return;
+                }
             }
         }
         let n = nodes(&dht).await;
@@ -180,12 +187,10 @@ impl Coordinator {
             .load(std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = watch::channel(self.wants_peers());
         self.sources.dht_wanting = Some(tx);
+        let hashes = SwarmHashes::new(self.given.meta.info_hash, self.given.meta.hybrid_v2_hash());
         // Made only with the DHT on: a channel preallocates its first block of slots.
         let (reports, from_task) = mpsc::unbounded_channel();
-        Some((
-            spawn(dht, self.given.meta.info_hash, port, rx, reports),
-            from_task,
-        ))
+        Some((spawn(dht, hashes, port, rx, reports), from_task))
     }
 
     fn wants_peers(&self) -> bool {
@@ -209,8 +214,11 @@ impl Coordinator {
         match r {
             DhtReport::Nodes(n) => row.nodes = n,
             DhtReport::Started => row.searching = true,
-            DhtReport::Peer(addr) => {
+            DhtReport::Peer(addr, under_v2) => {
                 if self.peers.add([addr], PeerSource::Dht, now) > 0 {
+                    if under_v2 {
+                        self.peers.mark_v2_swarm(&[addr]);
+                    }
                     self.dial_new_peers(now);
                 }
             }
@@ -294,7 +302,7 @@ mod tests {
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (_want_tx, want_rx) = watch::channel(true);
-        let task = spawn(a, [7; 20], 4242, want_rx, tx);
+        let task = spawn(a, [7; 20].into(), 4242, want_rx, tx);
         let done = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(r) = rx.recv().await {
                 if let DhtReport::Done { announced, .. } = r {

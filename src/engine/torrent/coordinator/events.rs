@@ -371,28 +371,37 @@ impl Coordinator {
         }
     }
 
+    /// Peers a tracker listed; `under_v2`: in a hybrid's v2 swarm only.
+    fn on_tracker_peers(&mut self, addrs: Vec<SocketAddr>, under_v2: bool) {
+        let now = Instant::now();
+        let complete = self.run.complete;
+        let mut fresh = Vec::new();
+        for addr in addrs {
+            if self.is_our_addr(&addr) {
+                continue;
+            }
+            if self.peers.get(&addr).is_some() {
+                self.peers.relisted(&addr, complete, now);
+            } else {
+                fresh.push(addr);
+            }
+        }
+        let added = self
+            .peers
+            .add(fresh.iter().copied(), PeerSource::Tracker, now);
+        if under_v2 {
+            self.peers.mark_v2_swarm(&fresh);
+        }
+        if added > 0 {
+            tracing::debug!("{added} new peers from trackers");
+            self.dial_new_peers(now);
+        }
+    }
+
     pub(crate) fn on_tracker(&mut self, u: TrackerUpdate) {
         match u {
-            TrackerUpdate::Peers(addrs) => {
-                let now = Instant::now();
-                let complete = self.run.complete;
-                let mut fresh = Vec::new();
-                for addr in addrs {
-                    if self.is_our_addr(&addr) {
-                        continue;
-                    }
-                    if self.peers.get(&addr).is_some() {
-                        self.peers.relisted(&addr, complete, now);
-                    } else {
-                        fresh.push(addr);
-                    }
-                }
-                let added = self.peers.add(fresh, PeerSource::Tracker, now);
-                if added > 0 {
-                    tracing::debug!("{added} new peers from trackers");
-                    self.dial_new_peers(now);
-                }
-            }
+            TrackerUpdate::Peers(addrs) => self.on_tracker_peers(addrs, false),
+            TrackerUpdate::PeersUnderV2(addrs) => self.on_tracker_peers(addrs, true),
             TrackerUpdate::Status(rows) => {
                 let due = rows.iter().filter_map(|r| r.next_announce).min();
                 let at = due.map(|d| crate::engine::torrent::report::unix_now() + d.as_secs());
