@@ -218,6 +218,15 @@ async fn run(shared: Arc<Shared>, url: String, conn: u64, live: Arc<WebSeedLive>
             tokio::time::sleep(IDLE_POLL).await;
             continue;
         }
+        if crate::net::device::is_down() {
+            // The kill switch: no request while the interface is down (its socket could
+            // not leave anyway, and each failure would grow the back-off). It says so in
+            // its row; the next fetch starts at once when the interface is back.
+            live.set(PeerStage::Disconnected, Some(PeerEnd::InterfaceDown));
+            backoff = BACKOFF_MIN;
+            tokio::time::sleep(IDLE_POLL).await;
+            continue;
+        }
         let result = match resolve(&url, &live).await {
             Ok(()) => fetch_one(&shared, &client, &url, conn, &live).await,
             Err(e) => Err(e),

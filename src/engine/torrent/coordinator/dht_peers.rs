@@ -90,6 +90,17 @@ async fn run(
     let mut thin = false;
     let mut quick = QUICK_FIRST;
     loop {
+        // The kill switch: no lookup (nor announce) while the interface is down; the first
+        // round after it is back announces again, as the trackers do.
+        if crate::net::device::is_down() {
+            while crate::net::device::is_down() {
+                tokio::time::sleep(NODES_EVERY).await;
+                if reports.send(DhtReport::Nodes(nodes(&dht).await)).is_err() {
+                    return;
+                }
+            }
+            last_announce = None;
+        }
         let announce =
             port != 0 && (thin || last_announce.is_none_or(|t| t.elapsed() >= ANNOUNCE_EVERY));
         if reports.send(DhtReport::Started).is_err() {

@@ -1,6 +1,7 @@
 //! The torrent's side of the kill switch (`--interface`, `session/interface.rs` watches it):
 //! while the interface is down every connection is closed and nothing is dialed, looked up or
-//! announced; when it is back the torrent announces again and redials the peers it had.
+//! announced (the DHT task and the web seeds wait for it too: `dht_peers.rs`, `webseed.rs`);
+//! when it is back the torrent announces again and redials the peers it had.
 
 use super::*;
 use crate::net::device;
