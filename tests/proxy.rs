@@ -4,9 +4,10 @@
 //! 127.0.0.31 (`--bind`). Whoever ttui talks to must see only 127.0.0.42: a seed's log of
 //! incoming connections, a web seed's log of clients, the tracker's list of peers.
 //!
-//! Dante checks `socksmethod: username` against the system's password database, which a test
-//! must not change, so it runs with `none`; ttui still offers its user and password (RFC
-//! 1929), and dante picks "no authentication" among the methods offered.
+//! Most tests run dante with `socksmethod: none`; ttui still offers its user and password (RFC
+//! 1929), and dante picks "no authentication" among the methods offered. One runs it with
+//! `username` (a login it checks: tests/proxy/dante.rs): the right password gets through, a
+//! wrong one is named as such and nothing is sent around the proxy.
 //!
 //! Run through tests/run.sh: tests that start third-party programs refuse to run unless the
 //! process sits in a network namespace whose only interface is `lo`.
@@ -182,6 +183,73 @@ fn a_download_through_dante_comes_only_from_its_address() {
         text.lines()
             .any(|l| l.contains("proxy_only") && l.contains("on")),
         "{text}"
+    );
+    seed.kill();
+    dante.stop();
+}
+
+/// Dante that checks a login: with the right password the download goes through it, byte-
+/// identical; with a wrong one the log says the proxy refused our login, and nothing reaches
+/// the seed (`--proxy-only`: no way around it).
+#[test]
+fn dante_checks_the_login_and_a_wrong_password_is_named() {
+    require_loopback_only();
+    if !have_dante() {
+        return;
+    }
+    let fx = Fixture::single_file("login.bin", (2 << 20) + 77, 47, 16);
+    let mut dante = Dante::start_with_login();
+
+    let wrong = dante.url("socks5").replace(SECRET, "not-the-password");
+    let Swarm {
+        mut seed,
+        seed_log,
+        out,
+        log,
+        peer,
+    } = swarm(&fx, "127.0.0.24");
+    let args = leecher_args(
+        &fx.torrent,
+        &out,
+        &log,
+        &wrong,
+        &["--no-trackers", "--proxy-only", "--peer", &peer],
+    );
+    let mut leech = Ttui::spawn(args);
+    let start = Instant::now();
+    while !fs::read_to_string(&log).is_ok_and(|t| t.contains("the proxy refused our login")) {
+        assert!(
+            start.elapsed() < WAIT,
+            "no 'refused our login' in the log\n{}\n{}",
+            tail(&log, 30),
+            leech.report()
+        );
+        sleep(Duration::from_millis(100));
+    }
+    assert!(
+        incoming_from(&seed_log).is_empty(),
+        "the seed was reached: {:?}",
+        incoming_from(&seed_log)
+    );
+    leech.kill();
+
+    let out_ok = out.with_file_name("out-login-ok");
+    fs::create_dir_all(&out_ok).unwrap();
+    let args = leecher_args(
+        &fx.torrent,
+        &out_ok,
+        &log.with_file_name("leech-ok.log"),
+        &dante.url("socks5"),
+        &["--no-trackers", "--proxy-only", "--peer", &peer],
+    );
+    let done = Ttui::run(args, DOWNLOAD_TIMEOUT);
+    done.assert_success("download through dante with a login");
+    assert_same_tree(&fx.payload, &out_ok.join("login.bin"));
+    assert_eq!(
+        incoming_from(&seed_log),
+        BTreeSet::from([DANTE_OUT.to_string()]),
+        "where the seed's connections came from\n{}",
+        tail(&seed_log, 30)
     );
     seed.kill();
     dante.stop();

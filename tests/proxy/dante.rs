@@ -1,9 +1,16 @@
 //! The Debian dante (`danted`) harness the proxy tests share: one SOCKS5 server in the
 //! foreground listening on 127.0.0.41 and relaying from 127.0.0.42, TCP only or with UDP
-//! ASSOCIATE, killed by pid; and opentracker's list of peers, to see where it saw ttui.
+//! ASSOCIATE, with or without a login, killed by pid; and opentracker's list of peers, to see
+//! where it saw ttui.
+//!
+//! Dante checks a login (`socksmethod: username`) against the system's password database,
+//! which a test must not change: with a login, danted runs in a mount namespace of its own
+//! where /etc/passwd and /etc/shadow are copies with one more user, `ttui`, whose password
+//! is `SECRET` (bind mounts, gone with the process).
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::thread::sleep;
@@ -25,6 +32,8 @@ pub struct Dante {
     proc: Option<Proc>,
     dir: TempDir,
     pub port: u16,
+    /// It asks for a login (RFC 1929) and checks it.
+    login: bool,
 }
 
 impl Dante {
@@ -35,7 +44,17 @@ impl Dante {
 
     /// With `udp`, dante also grants UDP ASSOCIATE and relays the datagrams both ways.
     pub fn start_with(udp: bool) -> Dante {
+        Dante::start_as(udp, false)
+    }
+
+    /// Dante relaying TCP that lets in only user `ttui` with password `SECRET`.
+    pub fn start_with_login() -> Dante {
+        Dante::start_as(false, true)
+    }
+
+    fn start_as(udp: bool, login: bool) -> Dante {
         let dir = tempdir("ttui-dante-");
+        let method = if login { "username" } else { "none" };
         let commands = if udp {
             "connect udpassociate udpreply"
         } else {
@@ -50,7 +69,7 @@ impl Dante {
              internal: {DANTE_IN} port = {port}\n\
              external: {DANTE_OUT}\n\
              clientmethod: none\n\
-             socksmethod: none\n\
+             socksmethod: {method}\n\
              user.privileged: root\n\
              user.unprivileged: nobody\n\
              client pass {{\n  from: 127.0.0.0/8 to: 0.0.0.0/0\n  log: connect error\n}}\n\
@@ -58,10 +77,14 @@ impl Dante {
              log: connect error\n}}\n"
         );
         fs::write(&conf, text).unwrap();
+        if login {
+            write_accounts(dir.path());
+        }
         let mut d = Dante {
             proc: None,
             dir,
             port,
+            login,
         };
         d.run();
         d
@@ -73,7 +96,20 @@ impl Dante {
 
     /// Starts it (again, on the same port) and waits until it accepts.
     pub fn run(&mut self) {
-        let mut cmd = Command::new("danted");
+        let mut cmd = if self.login {
+            // unshare execs the shell, which execs danted: one pid to kill, as without.
+            let d = self.dir.path().display();
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "sh", "-c"])
+                .arg(format!(
+                    "mount --bind {d}/passwd /etc/passwd && \
+                     mount --bind {d}/shadow /etc/shadow && exec danted \"$@\""
+                ))
+                .arg("sh");
+            c
+        } else {
+            Command::new("danted")
+        };
         cmd.arg("-f")
             .arg(self.conf())
             .arg("-p")
@@ -126,6 +162,25 @@ impl Drop for Dante {
             }
         }
     }
+}
+
+/// Copies of the system's passwd and shadow with user `ttui` (password `SECRET`) added, for
+/// danted's own mount namespace.
+fn write_accounts(dir: &std::path::Path) {
+    let hash = run_bounded(
+        Command::new("openssl").args(["passwd", "-6", "-salt", "ttuitest", SECRET]),
+        Duration::from_secs(10),
+    );
+    check_success("openssl passwd", &hash);
+    let hash = String::from_utf8_lossy(&hash.stdout).trim().to_string();
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default()
+        + "ttui:x:64999:64999:ttui proxy test:/nonexistent:/usr/sbin/nologin\n";
+    let shadow = fs::read_to_string("/etc/shadow").unwrap_or_default()
+        + &format!("ttui:{hash}:19000:0:99999:7:::\n");
+    fs::write(dir.join("passwd"), passwd).unwrap();
+    fs::write(dir.join("shadow"), shadow).unwrap();
+    fs::set_permissions(dir.join("passwd"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(dir.join("shadow"), fs::Permissions::from_mode(0o640)).unwrap();
 }
 
 /// The pids whose parent is `pid` (from /proc/*/stat).
