@@ -12,6 +12,9 @@ mod common;
 #[path = "proxy/dante.rs"]
 #[allow(dead_code)]
 mod dante;
+#[path = "dht_swarm/lt.rs"]
+#[allow(dead_code)]
+mod lt;
 mod prereq;
 
 use std::fs;
@@ -155,6 +158,62 @@ fn a_utp_download_goes_through_dantes_relay() {
         !alerts_from(&lt, DANTE_OUT).is_empty(),
         "no peer from dante's address at the seed:\n{}",
         lt.stderr_text()
+    );
+    dante.stop();
+}
+
+/// The DHT through dante's relay: a trackerless magnet with `--proxy-only` finds its
+/// DHT-only libtorrent seed and completes byte-identical; with `--proxy-only` the DHT can only
+/// have gone through the relay, and the libtorrent nodes' own log (their DHT packets and
+/// connections) names dante's address and never ttui's.
+#[test]
+fn the_dht_goes_through_dantes_relay() {
+    require_loopback_only();
+    if !have_tools() || !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let fx = Fixture::single_file("dht-proxied.bin", (2 << 20) + 9, 59, 16);
+    let torrent = fx.torrent_with("dht-proxied-dht.torrent", None, &[]);
+    let alerts = fx.dir.path().join("lt-alerts.log");
+    let mut dht = lt::LtDht::start_with(4, Some(&alerts));
+    dht.seed(0, &torrent.path, &fx.data_dir);
+    let mut dante = Dante::start_with(true);
+    let (out, log) = (fx.out_dir("out"), fx.dir.path().join("leech.log"));
+    let mut args: Vec<String> = vec![
+        format!("magnet:?xt=urn:btih:{}", torrent.hash_hex()),
+        "-o".into(),
+        out.display().to_string(),
+        "--headless".into(),
+        "--bind".into(),
+        TTUI_AT.into(),
+        "--port".into(),
+        free_port().to_string(),
+        "--log-file".into(),
+        log.display().to_string(),
+        "--proxy".into(),
+        dante.url("socks5"),
+        "--proxy-only".into(),
+    ];
+    args.extend(dht.bootstrap_args());
+    let done = Ttui::run(args, DOWNLOAD_TIMEOUT);
+    done.assert_success(&format!("a DHT magnet through dante\n{}", tail(&log, 30)));
+    assert_same_tree(&fx.payload, &out.join("dht-proxied.bin"));
+    dht.drain();
+    let seen = fs::read_to_string(&alerts).unwrap_or_default();
+    assert!(
+        !seen.contains(&format!("{TTUI_AT}:")),
+        "a libtorrent node saw ttui's own address:\n{}",
+        seen.lines()
+            .filter(|l| l.contains(TTUI_AT))
+            .take(10)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        seen.contains(&format!("{DANTE_OUT}:")),
+        "no alert names dante's address ({} lines of alerts)",
+        seen.lines().count()
     );
     dante.stop();
 }

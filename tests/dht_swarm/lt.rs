@@ -22,12 +22,22 @@ pub struct LtDht {
 impl LtDht {
     /// `n` sessions, meshed; returns once they are.
     pub fn start(n: usize) -> LtDht {
+        LtDht::start_with(n, None)
+    }
+
+    /// As `start`, every session's DHT, connection and peer alerts written to `alert_log`
+    /// (when a command drains them: `seed`, `leech`, `drain`).
+    pub fn start_with(n: usize, alert_log: Option<&Path>) -> LtDht {
         let dir = tempfile::tempdir().expect("tempdir");
         let ips: Vec<Ipv4Addr> = (0..n).map(|_| super::common::loopback_ip()).collect();
         let port = super::common::free_port();
         let list: Vec<String> = ips.iter().map(ToString::to_string).collect();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dht_swarm/lt_dht.py");
-        let mut child = Command::new("/usr/bin/python3")
+        let mut cmd = Command::new("/usr/bin/python3");
+        if let Some(log) = alert_log {
+            cmd.env("TTUI_LT_ALERT_LOG", log);
+        }
+        let mut child = cmd
             .arg(script)
             .arg(list.join(","))
             .arg(port.to_string())
@@ -87,6 +97,12 @@ impl LtDht {
                 Err(_) => panic!("libtorrent helper: no `{prefix}` line within {timeout:?}"),
             }
         }
+    }
+
+    /// Every session's alerts written to the alert log now.
+    pub fn drain(&mut self) {
+        self.send("drain");
+        self.expect("ok", Duration::from_secs(30));
     }
 
     /// Session `i` seeds `torrent` from `dir`, announcing to the DHT only.

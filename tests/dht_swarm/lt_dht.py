@@ -6,6 +6,7 @@
 #                        `done S` (seconds since the command), or `timeout ...` (with its state)
 #   node HOST:PORT       every session learns this DHT node
 #   announce I           session I announces its torrents to the DHT again
+#   drain                every session's alerts go to TTUI_LT_ALERT_LOG now; prints `ok`
 #   quit
 import os, sys, time, libtorrent as lt
 ips = sys.argv[1].split(','); port = int(sys.argv[2])
@@ -52,7 +53,10 @@ for line in sys.stdin:
     w = line.split()
     if not w: continue
     if w[0] == 'quit': break
-    if w[0] == 'node':
+    if w[0] == 'drain':
+        for k in range(len(sessions)): drain(k)
+        out('ok')
+    elif w[0] == 'node':
         h, p = w[1].rsplit(':', 1); extra.append((h, int(p))); mesh(); out('ok')
     elif w[0] == 'seed':
         i = int(w[1])
