@@ -7,6 +7,7 @@
 
 mod common;
 #[path = "dht_swarm/lt.rs"]
+#[allow(dead_code)]
 mod lt;
 mod prereq;
 
