@@ -218,6 +218,83 @@ fn the_dht_goes_through_dantes_relay() {
     dante.stop();
 }
 
+/// Dante restarted in the middle of a uTP download (`--proxy-only`): while it is gone the
+/// log says UDP is off, when it is back ttui asks for a new association by itself, and the
+/// download resumes through the new relay and completes byte-identical; the seed never sees
+/// ttui's own address.
+#[test]
+fn a_utp_download_rides_out_a_relay_restart() {
+    require_loopback_only();
+    if !have_tools() || !prereq::have_python_libtorrent() {
+        return;
+    }
+    let fx = Fixture::single_file("relay-restart.bin", 6 << 20, 61, 16);
+    let lt = LibtorrentPeer::start(
+        &fx.torrent,
+        &fx.data_dir,
+        LtOptions {
+            seed_mode: true,
+            transport: Some("utp"),
+            ..LtOptions::default()
+        },
+    );
+    let mut dante = Dante::start_with(true);
+    let (out, log) = (fx.out_dir("out"), fx.dir.path().join("leech.log"));
+    let peer = lt.addr().to_string();
+    let args = ttui_args(
+        &fx.torrent,
+        &out,
+        &log,
+        &dante.url("socks5"),
+        &[
+            "--no-trackers",
+            "--proxy-only",
+            "--transport",
+            "utp",
+            "--peer",
+            &peer,
+            "--down-limit",
+            "512K",
+        ],
+    );
+    let mut leech = Ttui::spawn(args);
+    leech.wait_for_stdout("a fifth of the download", WAIT, |s| {
+        last_percent(s).is_some_and(|p| p >= 20.0)
+    });
+    let relays = |log: &Path| {
+        fs::read_to_string(log)
+            .unwrap_or_default()
+            .matches("proxy UDP relay at")
+            .count()
+    };
+    assert_eq!(relays(&log), 1, "{}", tail(&log, 30));
+    dante.stop();
+    let start = Instant::now();
+    while !fs::read_to_string(&log).is_ok_and(|t| t.contains("proxy carries no UDP")) {
+        assert!(
+            start.elapsed() < WAIT,
+            "no 'proxy carries no UDP' after dante's end\n{}",
+            tail(&log, 30)
+        );
+        sleep(Duration::from_millis(100));
+    }
+    let before = last_percent(&leech.stdout_now()).unwrap_or(0.0);
+    assert!(before < 100.0, "finished while dante was down");
+    dante.run();
+    leech.wait(DOWNLOAD_TIMEOUT).assert_success(&format!(
+        "the download after dante came back\n{}",
+        tail(&log, 30)
+    ));
+    assert_same_tree(&fx.payload, &out.join("relay-restart.bin"));
+    assert_eq!(relays(&log), 2, "a second association: {}", tail(&log, 30));
+    assert!(
+        alerts_from(&lt, TTUI_AT).is_empty(),
+        "the seed saw ttui's own address: {:?}",
+        alerts_from(&lt, TTUI_AT)
+    );
+    dante.stop();
+}
+
 /// Dante without UDP ASSOCIATE: `show --json` says the proxy carries no UDP, and no uTP
 /// datagram of ttui's reaches the uTP-only seed, neither through dante nor around it.
 #[test]
