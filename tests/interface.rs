@@ -156,6 +156,7 @@ fn the_interface_down_stops_everything_and_its_return_resumes() {
         &[("", LEN)],
         61,
     );
+    let _veth = swarm_lock();
     let net = Veth::create();
     let port = free_port();
     let seed_addr: SocketAddr = format!("{THEIR_IP}:{port}").parse().unwrap();
@@ -244,6 +245,97 @@ fn the_interface_down_stops_everything_and_its_return_resumes() {
     assert_eq!(decoy.hits(), 0, "a connection went around tt-a");
     assert!(
         d.log_text().contains("interface tt-a is down"),
+        "{}",
+        d.report()
+    );
+    d.term();
+    lt.kill();
+}
+
+/// The interface deleted in the middle of a download (a VPN client that stops) and made
+/// again with the same name (new devices, new indexes): while it is missing nothing is sent
+/// and the explainer says so; once it is back ttui binds to the new device by itself and the
+/// download completes from the seeder behind it (started again: its own device went with
+/// the pair), byte-identical, with no connection around `tt-a` at any moment.
+#[test]
+fn the_interface_deleted_and_made_again_is_bound_again() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return prereq::skip("python3-libtorrent is not installed");
+    }
+    let _veth = swarm_lock();
+    let env = Env::new("ttui-iface-again-");
+    let p = Payload::make(
+        &env.root.path().join("seed"),
+        &env.root.path().join("t"),
+        "again.bin",
+        &[("", LEN)],
+        63,
+    );
+    let net = Veth::create();
+    let port = free_port();
+    let seed_addr: SocketAddr = format!("{THEIR_IP}:{port}").parse().unwrap();
+    let decoy = Decoy::start(port);
+    let mut lt = seeder(&env, &p, port);
+    let extra: Vec<String> = [
+        "--interface",
+        OURS,
+        "--bind",
+        OUR_IP,
+        "--peer",
+        &seed_addr.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut d = Daemon::start(&env, "again", &extra);
+    let r = env.verb(&["add", &p.path()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = row_of(&env.list(), &p.hash())["id"].to_string();
+    wait_show(&env, &mut d, &mut lt, &id, "a peer over tt-a", |v| {
+        v["peers_connected"].as_u64() == Some(1) && v["verified_bytes"].as_u64() > Some(0)
+    });
+
+    net.delete();
+    lt.kill();
+    let v = wait_show(
+        &env,
+        &mut d,
+        &mut lt,
+        &id,
+        "the interface to show missing",
+        |v| {
+            v["interface"]["down"] == "missing"
+                && v["peers_connected"].as_u64() == Some(0)
+                && explain_check(v, "interface").is_some_and(|f| f["verdict"] == "holding_back")
+        },
+    );
+    let held = v["verified_bytes"].as_u64().unwrap();
+    assert!(
+        held < LEN,
+        "the download ended before the interface went: {v:#}"
+    );
+    sleep(Duration::from_secs(3));
+    assert_eq!(show(&env, &id)["verified_bytes"].as_u64(), Some(held));
+    assert_eq!(decoy.hits(), 0, "a connection went around the missing tt-a");
+
+    net.make_link();
+    let mut lt = seeder(&env, &p, port);
+    let v = wait_show(
+        &env,
+        &mut d,
+        &mut lt,
+        &id,
+        "the download to complete on the new tt-a",
+        |v| v["interface"]["up"] == true && v["verified_bytes"].as_u64() == Some(LEN),
+    );
+    assert_eq!(v["interface"]["address"], OUR_IP, "{v:#}");
+    let got = std::fs::read(env.out.join("again.bin")).unwrap();
+    let want = std::fs::read(&p.root).unwrap();
+    assert!(got == want, "the downloaded file differs from the seed's");
+    assert_eq!(decoy.hits(), 0, "a connection went around tt-a");
+    assert!(
+        d.log_text().contains("interface tt-a is missing"),
         "{}",
         d.report()
     );

@@ -58,6 +58,13 @@ impl Veth {
         std::fs::create_dir_all("/run/netns").expect("/run/netns");
         ip(false, &["netns", "add", NS]);
         let v = Veth;
+        v.make_link();
+        v
+    }
+
+    /// The pair (again, after `delete`): new devices, new indexes, same names and
+    /// addresses, as a VPN client makes its interface anew after a reconnect.
+    pub fn make_link(&self) {
         ip(
             false,
             &["link", "add", OURS, "type", "veth", "peer", "name", THEIRS],
@@ -79,8 +86,13 @@ impl Veth {
             true,
             &["route", "add", &format!("{OUR_IP}/32"), "dev", THEIRS],
         );
-        v.up();
-        v
+        self.up();
+    }
+
+    /// Deletes the pair: `tt-a` is gone (and `tt-b` with it), as a VPN's interface is when
+    /// its client stops.
+    pub fn delete(&self) {
+        ip(false, &["link", "del", OURS]);
     }
 
     /// `tt-a` up, with its address and its route (taking a device down drops its IPv4
