@@ -12,6 +12,7 @@ use bytes::Bytes;
 use crate::engine::disk::backlog::WriteBacklog;
 use crate::engine::disk::inorder::{InOrder, Job, PieceHash};
 use crate::engine::torrent::picker::{self, Picker};
+use crate::engine::torrent::verify::blame::{Attempt, ATTEMPTS_PER_PIECE, PIECES_KEPT};
 use crate::protocol::geometry::BlockRef;
 use crate::protocol::metainfo::V2Pieces;
 
@@ -57,9 +58,16 @@ pub(crate) enum Take {
     /// Write and hash the blocks now in the batch, in order.
     Blocks,
     /// Every byte went before: compare the hash (the blocks' senders are these), and stop.
-    Finish(Vec<u64>),
+    Finish(Senders),
     /// Nothing queued: stop; the next block that wakes it starts a new writer.
     Done,
+}
+
+/// Who sent a complete piece: each connection once, and the sender of each block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Senders {
+    pub contributors: Vec<u64>,
+    pub blocks: Vec<Option<u64>>,
 }
 
 /// One piece in flight.
@@ -74,7 +82,7 @@ struct Flight {
     jobs: Vec<Job>,
     queued: usize,
     taken: usize,
-    finish: Option<Vec<u64>>,
+    finish: Option<Senders>,
     hash: PieceHash,
     writing: bool,
 }
@@ -104,6 +112,9 @@ pub(crate) struct Download {
     backlog: Arc<WriteBacklog>,
     /// A v2-only torrent's piece roots: its pieces are hashed as SHA-256 trees.
     v2: Option<V2Pieces>,
+    /// Failed attempts of pieces not yet verified, whose senders are blamed once the piece
+    /// verifies (`verify/blame.rs`); at most `PIECES_KEPT` pieces, `ATTEMPTS_PER_PIECE` each.
+    failed: HashMap<u32, Vec<Attempt>>,
 }
 
 impl Download {
@@ -118,6 +129,7 @@ impl Download {
             written: 0,
             backlog,
             v2: None,
+            failed: HashMap::new(),
         }
     }
 
@@ -167,11 +179,18 @@ impl Download {
         } else {
             self.idle += added;
         }
-        if let picker::Received::Complete { contributors } = outcome {
+        if let picker::Received::Complete {
+            contributors,
+            senders,
+        } = outcome
+        {
             // Whatever still waits (an odd block the cursor could not place) is of no use:
             // the piece fails its length check in the writer and is fetched again.
             f.cursor = InOrder::new(0);
-            f.finish = Some(contributors);
+            f.finish = Some(Senders {
+                contributors,
+                blocks: senders,
+            });
         }
         let wake = if !f.writing && (f.finish.is_some() || f.queued >= WAKE_BYTES) {
             Some(r.index)
@@ -242,10 +261,10 @@ impl Download {
             self.writer_done(done);
             return Take::Blocks;
         }
-        if let Some(contributors) = f.finish.take() {
+        if let Some(senders) = f.finish.take() {
             self.pieces.remove(&index);
             self.writer_done(done);
-            return Take::Finish(contributors);
+            return Take::Finish(senders);
         }
         std::mem::swap(hash, &mut f.hash);
         f.writing = false;
@@ -264,6 +283,25 @@ impl Download {
         if behind && self.lagging <= LAG_BYTES {
             self.backlog.wake_held();
         }
+    }
+
+    /// Keeps a failed attempt of piece `index` for blame once it verifies; the number of its
+    /// attempts now kept (0: no room, it is not kept).
+    pub(crate) fn keep_failed(&mut self, index: u32, attempt: Attempt) -> usize {
+        if !self.failed.contains_key(&index) && self.failed.len() >= PIECES_KEPT {
+            return 0;
+        }
+        let kept = self.failed.entry(index).or_default();
+        if kept.len() >= ATTEMPTS_PER_PIECE {
+            return kept.len() + 1;
+        }
+        kept.push(attempt);
+        kept.len()
+    }
+
+    /// The failed attempts of piece `index`, which has verified.
+    pub(crate) fn take_failed(&mut self, index: u32) -> Vec<Attempt> {
+        self.failed.remove(&index).unwrap_or_default()
     }
 
     /// For a writer that took its piece's `Finish`: the piece is verified or failed now.

@@ -50,6 +50,9 @@ struct Partial {
     received: u32,
     /// Connection ids that contributed at least one block, for hash-failure accounting.
     contributors: Vec<u64>,
+    /// Per block: the connection whose copy was stored (the first to arrive), so a piece
+    /// that fails can later name who sent which block (`verify/blame.rs`).
+    senders: Vec<Option<u64>>,
     /// Per block: when it was requested, meaningful while it is `Requested`. Endgame copies
     /// only late requests, the newest first (`picker/endgame.rs`).
     asked: Vec<endgame::Asked>,
@@ -61,6 +64,7 @@ impl Partial {
             blocks: vec![Block::Missing; blocks],
             received: 0,
             contributors: Vec::new(),
+            senders: vec![None; blocks],
             asked: vec![endgame::Asked::default(); blocks],
         }
     }
@@ -74,6 +78,8 @@ pub enum Received {
     /// The last block of a piece: it now waits for its hash check.
     Complete {
         contributors: Vec<u64>,
+        /// Per block of the piece, who sent the copy that was stored.
+        senders: Vec<Option<u64>>,
     },
 }
 
@@ -437,6 +443,9 @@ impl Picker {
         }
         *st = Block::Received;
         p.received += 1;
+        if let Some(s) = p.senders.get_mut(b) {
+            *s = Some(conn);
+        }
         if !p.contributors.contains(&conn) {
             p.contributors.push(conn);
         }
@@ -449,6 +458,7 @@ impl Picker {
         self.hashing.push(r.index);
         Received::Complete {
             contributors: p.contributors,
+            senders: p.senders,
         }
     }
 

@@ -12,6 +12,7 @@ use crate::engine::torrent::choker::{self, UPLOAD_SLOTS};
 use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::peers::{Plan, DROP_COOL_DOWN};
 use crate::engine::torrent::shared::Event;
+use crate::engine::torrent::verify::blame::Blame;
 use crate::engine::torrent::{human, pause_wanted};
 use crate::protocol::handshake::Handshake;
 use crate::protocol::peer_id;
@@ -112,7 +113,8 @@ impl Coordinator {
                 index,
                 ok,
                 contributors,
-            } => self.on_piece_done(index, ok, contributors),
+                blame,
+            } => self.on_piece_done(index, ok, contributors, blame),
             Event::DiskError(e) => self.on_disk_error(e),
             Event::Incoming {
                 stream,
@@ -301,13 +303,32 @@ impl Coordinator {
         self.spawn_peer(addr, start, PeerStage::Handshaking, now);
     }
 
-    fn on_piece_done(&mut self, index: u32, ok: bool, contributors: Vec<u64>) {
+    fn on_piece_done(&mut self, index: u32, ok: bool, contributors: Vec<u64>, blame: Blame) {
+        let deferred = blame == Blame::Deferred;
+        if let Blame::Proven(culprits) = blame {
+            self.on_bad_blocks(index, culprits);
+        }
         if ok {
             // The connections heard of it through the `verified` broadcast already.
             if !self.run.complete && self.shared.download().picker.is_complete() {
                 self.on_complete();
                 self.tell_completed();
             }
+            return;
+        }
+        if deferred {
+            let names: Vec<String> = contributors
+                .iter()
+                .filter_map(|c| self.peers.by_conn(*c).map(|p| p.addr.to_string()))
+                .collect();
+            self.log(
+                LogLevel::Warn,
+                format!(
+                    "piece {index} failed its hash check (from {}); fetching it again, to \
+                     see whose blocks were bad once it verifies",
+                    names.join(", ")
+                ),
+            );
             return;
         }
         let sole = contributors.len() == 1;
@@ -410,6 +431,8 @@ impl Coordinator {
         }
     }
 }
+
+mod bad_blocks;
 
 #[cfg(test)]
 mod tests;

@@ -21,7 +21,7 @@ fn downloads_everything_once_then_completes() {
         }
         for r in out {
             got += r.length as u64;
-            if let Received::Complete { contributors } = p.block_received(r, 1) {
+            if let Received::Complete { contributors, .. } = p.block_received(r, 1) {
                 assert_eq!(contributors, vec![1]);
                 p.piece_verified(r.index);
                 completed += 1;
