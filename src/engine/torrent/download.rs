@@ -5,6 +5,7 @@
 //! lock, so the download path takes no extra lock and a piece's queue is in piece order.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -115,7 +116,13 @@ pub(crate) struct Download {
     /// Failed attempts of pieces not yet verified, whose senders are blamed once the piece
     /// verifies (`verify/blame.rs`); at most `PIECES_KEPT` pieces, `ATTEMPTS_PER_PIECE` each.
     failed: HashMap<u32, Vec<Attempt>>,
+    /// Ended connections that sent blocks not yet judged, with their addresses, so a sender
+    /// proven bad after it left is still named and banned; the newest `GONE_KEPT`.
+    gone: Vec<(u64, SocketAddr)>,
 }
+
+/// Ended senders remembered (`Download::gone`).
+const GONE_KEPT: usize = 64;
 
 impl Download {
     /// A download whose writers' backlog counts against the session's `backlog`.
@@ -130,6 +137,7 @@ impl Download {
             backlog,
             v2: None,
             failed: HashMap::new(),
+            gone: Vec::new(),
         }
     }
 
@@ -297,6 +305,30 @@ impl Download {
         }
         kept.push(attempt);
         kept.len()
+    }
+
+    /// Connection `conn` (to `addr`) has ended: remembered when blocks it sent are still to
+    /// be judged (in a piece being received or hashed, or in a failed attempt).
+    pub(crate) fn sender_gone(&mut self, conn: u64, addr: SocketAddr) {
+        let sent = |s: &[Option<u64>]| s.contains(&Some(conn));
+        let judged = self.picker.sent_any(conn)
+            || self.failed.values().flatten().any(|a| sent(&a.senders))
+            || self
+                .pieces
+                .values()
+                .any(|f| f.finish.as_ref().is_some_and(|s| sent(&s.blocks)));
+        if !judged {
+            return;
+        }
+        if self.gone.len() >= GONE_KEPT {
+            self.gone.remove(0);
+        }
+        self.gone.push((conn, addr));
+    }
+
+    /// The address of ended connection `conn`, when it was remembered.
+    pub(crate) fn gone_sender(&self, conn: u64) -> Option<SocketAddr> {
+        self.gone.iter().find(|(c, _)| *c == conn).map(|(_, a)| *a)
     }
 
     /// The failed attempts of piece `index`, which has verified.

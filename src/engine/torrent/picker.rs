@@ -462,6 +462,13 @@ impl Picker {
         }
     }
 
+    /// True when `conn` sent a block of a piece still being received.
+    pub fn sent_any(&self, conn: u64) -> bool {
+        self.partial
+            .values()
+            .any(|p| p.senders.contains(&Some(conn)))
+    }
+
     pub fn piece_verified(&mut self, index: u32) {
         self.hashing.retain(|i| *i != index);
         if index < self.num_pieces() && !self.have.get(index) {

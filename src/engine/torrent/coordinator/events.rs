@@ -256,13 +256,16 @@ impl Coordinator {
                 p.known.client.as_deref().unwrap_or("?")
             ),
         };
+        // Blocks it sent may yet be proven bad (`bad_blocks.rs`): its address is kept for that.
+        self.shared.download().sender_gone(conn, addr);
         let quiet = matches!(end, PeerEnd::Shutdown | PeerEnd::Duplicate);
         if !quiet {
             let level = match end {
                 PeerEnd::Internal(_) => LogLevel::Error,
-                PeerEnd::Protocol(_) | PeerEnd::HashFailures(_) | PeerEnd::WrongInfoHash => {
-                    LogLevel::Warn
-                }
+                PeerEnd::Protocol(_)
+                | PeerEnd::HashFailures(_)
+                | PeerEnd::BadBlocks(_)
+                | PeerEnd::WrongInfoHash => LogLevel::Warn,
                 _ => LogLevel::Info,
             };
             self.log(level, text);
@@ -319,7 +322,7 @@ impl Coordinator {
         if deferred {
             let names: Vec<String> = contributors
                 .iter()
-                .filter_map(|c| self.peers.by_conn(*c).map(|p| p.addr.to_string()))
+                .filter_map(|c| self.sender(*c))
                 .collect();
             self.log(
                 LogLevel::Warn,
@@ -335,6 +338,12 @@ impl Coordinator {
         let mut names = Vec::new();
         let mut to_ban = Vec::new();
         for conn in &contributors {
+            if self.peers.by_conn(*conn).is_none() {
+                // Gone already: named, though there is nothing left to charge.
+                if let Some(a) = self.shared.download().gone_sender(*conn) {
+                    names.push(a.to_string());
+                }
+            }
             if let Some(p) = self.peers.by_conn(*conn) {
                 p.known.hash_failures += if sole { 2 } else { 1 };
                 names.push(p.addr.to_string());

@@ -1,8 +1,12 @@
 //! Senders proven to have sent bad blocks (`verify/blame.rs`): the piece they were in has
 //! verified since, and their blocks differ from it. Proof, not suspicion, so such a peer is
-//! banned at once, named with its blocks in the log and its row.
+//! banned at once (even when its connection has ended meanwhile), named with its blocks in
+//! the log, and its row says it sent bad blocks.
 
-use crate::engine::api::{LogLevel, PeerEnd};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::engine::api::{LogLevel, PeerEnd, PeerStage};
 use crate::engine::peer::link::PeerCmd;
 use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::peers::Plan;
@@ -19,12 +23,11 @@ impl Coordinator {
                 if n == 1 { "" } else { "s" },
                 block_list(&c.blocks)
             );
-            if let Some(p) = self.peers.by_conn(c.conn) {
-                let addr = p.addr;
-                p.known.hash_failures = p.known.hash_failures.max(BAN_AFTER_FAILURES);
-                p.dial.plan = Plan::Banned;
-                let end = PeerEnd::BadBlocks(n);
-                p.send(PeerCmd::Disconnect(end.clone()));
+            let addr = match self.peers.by_conn(c.conn) {
+                Some(p) => Some(p.addr),
+                None => self.shared.download().gone_sender(c.conn),
+            };
+            if let Some(addr) = addr {
                 self.log(
                     LogLevel::Warn,
                     format!(
@@ -32,7 +35,7 @@ impl Coordinator {
                          without them"
                     ),
                 );
-                self.log(LogLevel::Warn, format!("banned {addr}: {end}"));
+                self.ban_for_bad_blocks(addr, n);
             } else if let Some(w) = self.webseeds.iter_mut().find(|w| w.conn == c.conn) {
                 let url = w.url.clone();
                 w.hash_failed(true, BAN_AFTER_FAILURES);
@@ -41,12 +44,44 @@ impl Coordinator {
                     format!("piece {index}: {blocks} failed (from {url})"),
                 );
             } else {
-                // Its connection has ended: there is no one left to ban by it.
                 self.log(
                     LogLevel::Warn,
-                    format!("piece {index}: {blocks} failed (from a connection that has ended)"),
+                    format!("piece {index}: {blocks} failed (from a peer already forgotten)"),
                 );
             }
+        }
+    }
+
+    /// Bans `addr`, which sent `n` bad blocks: its connection (if one runs) is closed, or its
+    /// idle row says why.
+    fn ban_for_bad_blocks(&mut self, addr: SocketAddr, n: u32) {
+        let Some(p) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        let was_banned = p.is_banned();
+        let end = PeerEnd::BadBlocks(n);
+        p.known.hash_failures = p.known.hash_failures.max(BAN_AFTER_FAILURES);
+        p.dial.plan = Plan::Banned;
+        if p.has_conn() {
+            p.send(PeerCmd::Disconnect(end.clone()));
+        } else {
+            p.set_idle_end(end.clone());
+            p.set_stage(PeerStage::Failed, Instant::now());
+        }
+        if !was_banned {
+            self.log(LogLevel::Warn, format!("banned {addr}: {end}"));
+        }
+    }
+
+    /// The address of connection `conn`, live or ended (`Download::sender_gone`).
+    pub(super) fn sender(&mut self, conn: u64) -> Option<String> {
+        match self.peers.by_conn(conn) {
+            Some(p) => Some(p.addr.to_string()),
+            None => self
+                .shared
+                .download()
+                .gone_sender(conn)
+                .map(|a| a.to_string()),
         }
     }
 }

@@ -109,6 +109,40 @@ fn the_proven_sender_of_bad_blocks_is_banned_and_the_honest_one_is_not_charged()
     assert!(logged(&c, "banned 127.0.0.1:6001: sent bad blocks"));
 }
 
+/// A sender whose connection ended before its blocks were proven bad is still named and
+/// banned by its address, and its row says it sent bad blocks.
+#[test]
+fn a_sender_gone_before_the_proof_is_still_named_and_banned() {
+    use crate::engine::torrent::verify::blame::{Attempt, Culprit};
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (liar, _liar_rx) = connect(&mut c, addr(1), PeerSource::Tracker);
+    t.shared.download().keep_failed(
+        0,
+        Attempt {
+            digests: vec![[0; 32]],
+            senders: vec![Some(liar)],
+        },
+    );
+    c.on_event(Event::Peer(PeerEvent::Ended {
+        conn: liar,
+        end: PeerEnd::ClosedByPeer,
+    }));
+    c.on_event(Event::PieceDone {
+        index: 0,
+        ok: true,
+        contributors: vec![99],
+        blame: Blame::Proven(vec![Culprit {
+            conn: liar,
+            blocks: vec![0],
+        }]),
+    });
+    assert_eq!(entry(&c, addr(1)).dial.plan, Plan::Banned);
+    assert_eq!(entry(&c, addr(1)).end(), Some(&PeerEnd::BadBlocks(1)));
+    assert!(logged(&c, "piece 0: block 0 failed (from 127.0.0.1:6001)"));
+    assert!(logged(&c, "banned 127.0.0.1:6001: sent bad blocks"));
+}
+
 #[test]
 fn drop_and_ban_tell_the_connection_and_set_the_plan() {
     let t = torrent();
