@@ -270,7 +270,7 @@ impl Picker {
             .collect();
         started.sort_unstable();
         for index in &started {
-            self.take_missing(*index, max, out);
+            self.take_missing(*index, max, mine, out);
             if out.len() >= max {
                 return;
             }
@@ -282,7 +282,7 @@ impl Picker {
             };
             let blocks = self.blocks_in(index) as usize;
             self.partial.insert(index, Partial::new(blocks));
-            self.take_missing(index, max, out);
+            self.take_missing(index, max, mine, out);
         }
         // 3. Endgame: every block is requested; ask this peer too for blocks in flight elsewhere.
         if out.len() < max && self.unrequested_blocks == 0 {
@@ -299,11 +299,20 @@ impl Picker {
         let index = self.choose_new(&Bitfield::full(self.num_pieces()))?;
         let blocks = self.blocks_in(index) as usize;
         self.partial.insert(index, Partial::new(blocks));
-        self.take_missing(index, usize::MAX, out);
+        self.take_missing(index, usize::MAX, &|_| false, out);
         Some(index)
     }
 
-    fn take_missing(&mut self, index: u32, max: usize, out: &mut Vec<BlockRef>) {
+    /// Requests the missing blocks of piece `index`, but none the peer still has in flight
+    /// (`mine`): a piece that failed its check is missing again while a request of its first
+    /// try may still wait at that peer, and a block is asked of a peer once.
+    fn take_missing(
+        &mut self,
+        index: u32,
+        max: usize,
+        mine: &dyn Fn(BlockRef) -> bool,
+        out: &mut Vec<BlockRef>,
+    ) {
         let nblocks = self.blocks_in(index);
         let last_len = self.block_len(index, nblocks - 1);
         let Some(p) = self.partial.get_mut(&index) else {
@@ -315,6 +324,20 @@ impl Picker {
                 return;
             }
             if *st == Block::Missing {
+                let b32 = b as u32;
+                let length = if b32 + 1 == nblocks {
+                    last_len
+                } else {
+                    BLOCK_LEN
+                };
+                let r = BlockRef {
+                    index,
+                    begin: b32 * BLOCK_LEN,
+                    length,
+                };
+                if mine(r) {
+                    continue;
+                }
                 *st = Block::Requested(1);
                 if let Some(a) = p.asked.get_mut(b) {
                     *a = endgame::Asked {
@@ -324,17 +347,7 @@ impl Picker {
                 }
                 self.stamp += 1;
                 self.unrequested_blocks -= 1;
-                let b = b as u32;
-                let length = if b + 1 == nblocks {
-                    last_len
-                } else {
-                    BLOCK_LEN
-                };
-                out.push(BlockRef {
-                    index,
-                    begin: b * BLOCK_LEN,
-                    length,
-                });
+                out.push(r);
             }
         }
     }

@@ -52,13 +52,16 @@ impl Coordinator {
         }
     }
 
-    /// Bans `addr`, which sent `n` bad blocks: its connection (if one runs) is closed, or its
-    /// idle row says why.
+    /// Bans `addr`, which sent `n` bad blocks, unless it is banned already: its connection (if
+    /// one runs) is closed, or its idle row says why.
     fn ban_for_bad_blocks(&mut self, addr: SocketAddr, n: u32) {
         let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
-        let was_banned = p.is_banned();
+        if p.is_banned() {
+            // Already out (for its hash failures, mostly): its row keeps that reason.
+            return;
+        }
         let end = PeerEnd::BadBlocks(n);
         p.known.hash_failures = p.known.hash_failures.max(BAN_AFTER_FAILURES);
         p.dial.plan = Plan::Banned;
@@ -68,9 +71,7 @@ impl Coordinator {
             p.set_idle_end(end.clone());
             p.set_stage(PeerStage::Failed, Instant::now());
         }
-        if !was_banned {
-            self.log(LogLevel::Warn, format!("banned {addr}: {end}"));
-        }
+        self.log(LogLevel::Warn, format!("banned {addr}: {end}"));
     }
 
     /// The address of connection `conn`, live or ended (`Download::sender_gone`).
