@@ -68,6 +68,9 @@ pub enum PeerEnd {
     Idle,
     #[error("sent bad data ({0} hash failures)")]
     HashFailures(u32),
+    /// Blocks from it differed from the piece that verified later: proof, so it is banned.
+    #[error("sent bad blocks ({0} that differ from the verified piece)")]
+    BadBlocks(u32),
     /// A v2 magnet's piece-layer hashes from it did not prove its files' roots.
     #[error("sent bad data (piece-layer hashes that do not verify)")]
     BadHashes,

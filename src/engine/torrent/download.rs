@@ -5,6 +5,7 @@
 //! lock, so the download path takes no extra lock and a piece's queue is in piece order.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use bytes::Bytes;
 use crate::engine::disk::backlog::WriteBacklog;
 use crate::engine::disk::inorder::{InOrder, Job, PieceHash};
 use crate::engine::torrent::picker::{self, Picker};
+use crate::engine::torrent::verify::blame::{Attempt, ATTEMPTS_PER_PIECE, PIECES_KEPT};
 use crate::protocol::geometry::BlockRef;
 use crate::protocol::metainfo::V2Pieces;
 
@@ -57,9 +59,16 @@ pub(crate) enum Take {
     /// Write and hash the blocks now in the batch, in order.
     Blocks,
     /// Every byte went before: compare the hash (the blocks' senders are these), and stop.
-    Finish(Vec<u64>),
+    Finish(Senders),
     /// Nothing queued: stop; the next block that wakes it starts a new writer.
     Done,
+}
+
+/// Who sent a complete piece: each connection once, and the sender of each block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Senders {
+    pub contributors: Vec<u64>,
+    pub blocks: Vec<Option<u64>>,
 }
 
 /// One piece in flight.
@@ -74,7 +83,7 @@ struct Flight {
     jobs: Vec<Job>,
     queued: usize,
     taken: usize,
-    finish: Option<Vec<u64>>,
+    finish: Option<Senders>,
     hash: PieceHash,
     writing: bool,
 }
@@ -104,7 +113,16 @@ pub(crate) struct Download {
     backlog: Arc<WriteBacklog>,
     /// A v2-only torrent's piece roots: its pieces are hashed as SHA-256 trees.
     v2: Option<V2Pieces>,
+    /// Failed attempts of pieces not yet verified, whose senders are blamed once the piece
+    /// verifies (`verify/blame.rs`); at most `PIECES_KEPT` pieces, `ATTEMPTS_PER_PIECE` each.
+    failed: HashMap<u32, Vec<Attempt>>,
+    /// Ended connections that sent blocks not yet judged, with their addresses, so a sender
+    /// proven bad after it left is still named and banned; the newest `GONE_KEPT`.
+    gone: Vec<(u64, SocketAddr)>,
 }
+
+/// Ended senders remembered (`Download::gone`).
+const GONE_KEPT: usize = 64;
 
 impl Download {
     /// A download whose writers' backlog counts against the session's `backlog`.
@@ -118,6 +136,8 @@ impl Download {
             written: 0,
             backlog,
             v2: None,
+            failed: HashMap::new(),
+            gone: Vec::new(),
         }
     }
 
@@ -167,11 +187,18 @@ impl Download {
         } else {
             self.idle += added;
         }
-        if let picker::Received::Complete { contributors } = outcome {
+        if let picker::Received::Complete {
+            contributors,
+            senders,
+        } = outcome
+        {
             // Whatever still waits (an odd block the cursor could not place) is of no use:
             // the piece fails its length check in the writer and is fetched again.
             f.cursor = InOrder::new(0);
-            f.finish = Some(contributors);
+            f.finish = Some(Senders {
+                contributors,
+                blocks: senders,
+            });
         }
         let wake = if !f.writing && (f.finish.is_some() || f.queued >= WAKE_BYTES) {
             Some(r.index)
@@ -242,10 +269,10 @@ impl Download {
             self.writer_done(done);
             return Take::Blocks;
         }
-        if let Some(contributors) = f.finish.take() {
+        if let Some(senders) = f.finish.take() {
             self.pieces.remove(&index);
             self.writer_done(done);
-            return Take::Finish(contributors);
+            return Take::Finish(senders);
         }
         std::mem::swap(hash, &mut f.hash);
         f.writing = false;
@@ -264,6 +291,49 @@ impl Download {
         if behind && self.lagging <= LAG_BYTES {
             self.backlog.wake_held();
         }
+    }
+
+    /// Keeps a failed attempt of piece `index` for blame once it verifies; the number of its
+    /// attempts now kept (0: no room, it is not kept).
+    pub(crate) fn keep_failed(&mut self, index: u32, attempt: Attempt) -> usize {
+        if !self.failed.contains_key(&index) && self.failed.len() >= PIECES_KEPT {
+            return 0;
+        }
+        let kept = self.failed.entry(index).or_default();
+        if kept.len() >= ATTEMPTS_PER_PIECE {
+            return kept.len() + 1;
+        }
+        kept.push(attempt);
+        kept.len()
+    }
+
+    /// Connection `conn` (to `addr`) has ended: remembered when blocks it sent are still to
+    /// be judged (in a piece being received or hashed, or in a failed attempt).
+    pub(crate) fn sender_gone(&mut self, conn: u64, addr: SocketAddr) {
+        let sent = |s: &[Option<u64>]| s.contains(&Some(conn));
+        let judged = self.picker.sent_any(conn)
+            || self.failed.values().flatten().any(|a| sent(&a.senders))
+            || self
+                .pieces
+                .values()
+                .any(|f| f.finish.as_ref().is_some_and(|s| sent(&s.blocks)));
+        if !judged {
+            return;
+        }
+        if self.gone.len() >= GONE_KEPT {
+            self.gone.remove(0);
+        }
+        self.gone.push((conn, addr));
+    }
+
+    /// The address of ended connection `conn`, when it was remembered.
+    pub(crate) fn gone_sender(&self, conn: u64) -> Option<SocketAddr> {
+        self.gone.iter().find(|(c, _)| *c == conn).map(|(_, a)| *a)
+    }
+
+    /// The failed attempts of piece `index`, which has verified.
+    pub(crate) fn take_failed(&mut self, index: u32) -> Vec<Attempt> {
+        self.failed.remove(&index).unwrap_or_default()
     }
 
     /// For a writer that took its piece's `Finish`: the piece is verified or failed now.

@@ -50,6 +50,9 @@ struct Partial {
     received: u32,
     /// Connection ids that contributed at least one block, for hash-failure accounting.
     contributors: Vec<u64>,
+    /// Per block: the connection whose copy was stored (the first to arrive), so a piece
+    /// that fails can later name who sent which block (`verify/blame.rs`).
+    senders: Vec<Option<u64>>,
     /// Per block: when it was requested, meaningful while it is `Requested`. Endgame copies
     /// only late requests, the newest first (`picker/endgame.rs`).
     asked: Vec<endgame::Asked>,
@@ -61,6 +64,7 @@ impl Partial {
             blocks: vec![Block::Missing; blocks],
             received: 0,
             contributors: Vec::new(),
+            senders: vec![None; blocks],
             asked: vec![endgame::Asked::default(); blocks],
         }
     }
@@ -74,6 +78,8 @@ pub enum Received {
     /// The last block of a piece: it now waits for its hash check.
     Complete {
         contributors: Vec<u64>,
+        /// Per block of the piece, who sent the copy that was stored.
+        senders: Vec<Option<u64>>,
     },
 }
 
@@ -264,7 +270,7 @@ impl Picker {
             .collect();
         started.sort_unstable();
         for index in &started {
-            self.take_missing(*index, max, out);
+            self.take_missing(*index, max, mine, out);
             if out.len() >= max {
                 return;
             }
@@ -276,7 +282,7 @@ impl Picker {
             };
             let blocks = self.blocks_in(index) as usize;
             self.partial.insert(index, Partial::new(blocks));
-            self.take_missing(index, max, out);
+            self.take_missing(index, max, mine, out);
         }
         // 3. Endgame: every block is requested; ask this peer too for blocks in flight elsewhere.
         if out.len() < max && self.unrequested_blocks == 0 {
@@ -293,11 +299,20 @@ impl Picker {
         let index = self.choose_new(&Bitfield::full(self.num_pieces()))?;
         let blocks = self.blocks_in(index) as usize;
         self.partial.insert(index, Partial::new(blocks));
-        self.take_missing(index, usize::MAX, out);
+        self.take_missing(index, usize::MAX, &|_| false, out);
         Some(index)
     }
 
-    fn take_missing(&mut self, index: u32, max: usize, out: &mut Vec<BlockRef>) {
+    /// Requests the missing blocks of piece `index`, but none the peer still has in flight
+    /// (`mine`): a piece that failed its check is missing again while a request of its first
+    /// try may still wait at that peer, and a block is asked of a peer once.
+    fn take_missing(
+        &mut self,
+        index: u32,
+        max: usize,
+        mine: &dyn Fn(BlockRef) -> bool,
+        out: &mut Vec<BlockRef>,
+    ) {
         let nblocks = self.blocks_in(index);
         let last_len = self.block_len(index, nblocks - 1);
         let Some(p) = self.partial.get_mut(&index) else {
@@ -309,6 +324,20 @@ impl Picker {
                 return;
             }
             if *st == Block::Missing {
+                let b32 = b as u32;
+                let length = if b32 + 1 == nblocks {
+                    last_len
+                } else {
+                    BLOCK_LEN
+                };
+                let r = BlockRef {
+                    index,
+                    begin: b32 * BLOCK_LEN,
+                    length,
+                };
+                if mine(r) {
+                    continue;
+                }
                 *st = Block::Requested(1);
                 if let Some(a) = p.asked.get_mut(b) {
                     *a = endgame::Asked {
@@ -318,17 +347,7 @@ impl Picker {
                 }
                 self.stamp += 1;
                 self.unrequested_blocks -= 1;
-                let b = b as u32;
-                let length = if b + 1 == nblocks {
-                    last_len
-                } else {
-                    BLOCK_LEN
-                };
-                out.push(BlockRef {
-                    index,
-                    begin: b * BLOCK_LEN,
-                    length,
-                });
+                out.push(r);
             }
         }
     }
@@ -437,6 +456,9 @@ impl Picker {
         }
         *st = Block::Received;
         p.received += 1;
+        if let Some(s) = p.senders.get_mut(b) {
+            *s = Some(conn);
+        }
         if !p.contributors.contains(&conn) {
             p.contributors.push(conn);
         }
@@ -449,7 +471,15 @@ impl Picker {
         self.hashing.push(r.index);
         Received::Complete {
             contributors: p.contributors,
+            senders: p.senders,
         }
+    }
+
+    /// True when `conn` sent a block of a piece still being received.
+    pub fn sent_any(&self, conn: u64) -> bool {
+        self.partial
+            .values()
+            .any(|p| p.senders.contains(&Some(conn)))
     }
 
     pub fn piece_verified(&mut self, index: u32) {

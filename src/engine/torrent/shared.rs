@@ -21,6 +21,8 @@ pub(crate) enum Event {
         index: u32,
         ok: bool,
         contributors: Vec<u64>,
+        /// Whom to charge: all contributors, nobody yet, or the proven senders of bad blocks.
+        blame: crate::engine::torrent::verify::blame::Blame,
     },
     /// Writing a piece failed. Typed, so the coordinator can tell a full or failing disk (the
     /// torrent stops) from one bad request.

@@ -12,8 +12,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::engine::disk::inorder::{Expected, Job, PieceHash};
-use crate::engine::torrent::download::Take;
+use crate::engine::torrent::download::{Senders, Take};
 use crate::engine::torrent::shared::{Event, Shared};
+use blame::{Attempt, Blame};
 
 /// Starts the writer of piece `index` on the disk pool; the caller got `Received::Stored {
 /// wake: Some(index) }`, so no other writer of this piece runs. It drains the piece's queue, then
@@ -40,13 +41,13 @@ fn run(shared: &Shared, index: u32) {
                 }
                 batch.clear();
             }
-            Take::Finish(contributors) => {
+            Take::Finish(senders) => {
                 if hash.unwritten {
                     // As a write error always did: the piece is fetched again, and the
                     // coordinator heard of the error (a full disk stops the torrent).
                     shared.download().picker.piece_failed(index);
                 } else {
-                    finish(shared, index, hash, contributors);
+                    finish(shared, index, hash, senders);
                 }
                 shared.download().writer_ended();
                 return;
@@ -135,26 +136,60 @@ fn write_runs<E>(
 /// batch of 16 KiB blocks reaches `WRITE_RUN` first.
 const RUN_BLOCKS: usize = 32;
 
-fn finish(shared: &Shared, index: u32, hash: PieceHash, contributors: Vec<u64>) {
+fn finish(shared: &Shared, index: u32, hash: PieceHash, senders: Senders) {
     let len = shared.storage.piece_len(index).unwrap_or(0);
     let ok = hash.matches(len, Expected::of(&shared.info, index));
-    if ok {
+    let read = |begin, buf: &mut [u8]| shared.storage.read_block(index, begin, buf);
+    let blame = if ok {
+        // Earlier failed attempts are compared with the good bytes before anyone hears of
+        // the piece: nothing writes to it any more, and reading it back costs only here.
+        let attempts = shared.download().take_failed(index);
+        let culprits = match attempts.is_empty() {
+            true => Vec::new(),
+            false => match blame::block_digests(len, read) {
+                Ok(good) => blame::culprits(&attempts, &good),
+                Err(e) => {
+                    tracing::debug!("piece {index}: cannot read it back to blame: {e}");
+                    Vec::new()
+                }
+            },
+        };
         shared.download().picker.piece_verified(index);
         // No receiver only means no connection right now; a later one starts from the
         // picker's bitfield.
         let _ = shared.verified.send(index);
         tracing::debug!("piece {index} verified");
+        Blame::Proven(culprits)
     } else {
         shared.wasted.fetch_add(u64::from(len), Ordering::Relaxed);
-        shared.download().picker.piece_failed(index);
+        // Its bad bytes are read back before the piece is fetched again, when the picker
+        // lets new blocks overwrite them.
+        let digests = blame::block_digests(len, read);
+        let mut d = shared.download();
+        let kept = match digests {
+            Ok(digests) => d.keep_failed(
+                index,
+                Attempt {
+                    digests,
+                    senders: senders.blocks,
+                },
+            ),
+            Err(_) => 0,
+        };
+        d.picker.piece_failed(index);
+        drop(d);
         tracing::debug!("piece {index} failed its hash check");
-    }
+        blame::on_failure(&senders.contributors, kept)
+    };
     shared.send(Event::PieceDone {
         index,
         ok,
-        contributors,
+        contributors: senders.contributors,
+        blame,
     });
 }
+
+pub(crate) mod blame;
 
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ use crate::engine::torrent::choker::{self, UPLOAD_SLOTS};
 use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::peers::{Plan, DROP_COOL_DOWN};
 use crate::engine::torrent::shared::Event;
+use crate::engine::torrent::verify::blame::Blame;
 use crate::engine::torrent::{human, pause_wanted};
 use crate::protocol::handshake::Handshake;
 use crate::protocol::peer_id;
@@ -112,7 +113,8 @@ impl Coordinator {
                 index,
                 ok,
                 contributors,
-            } => self.on_piece_done(index, ok, contributors),
+                blame,
+            } => self.on_piece_done(index, ok, contributors, blame),
             Event::DiskError(e) => self.on_disk_error(e),
             Event::Incoming {
                 stream,
@@ -254,13 +256,16 @@ impl Coordinator {
                 p.known.client.as_deref().unwrap_or("?")
             ),
         };
+        // Blocks it sent may yet be proven bad (`bad_blocks.rs`): its address is kept for that.
+        self.shared.download().sender_gone(conn, addr);
         let quiet = matches!(end, PeerEnd::Shutdown | PeerEnd::Duplicate);
         if !quiet {
             let level = match end {
                 PeerEnd::Internal(_) => LogLevel::Error,
-                PeerEnd::Protocol(_) | PeerEnd::HashFailures(_) | PeerEnd::WrongInfoHash => {
-                    LogLevel::Warn
-                }
+                PeerEnd::Protocol(_)
+                | PeerEnd::HashFailures(_)
+                | PeerEnd::BadBlocks(_)
+                | PeerEnd::WrongInfoHash => LogLevel::Warn,
                 _ => LogLevel::Info,
             };
             self.log(level, text);
@@ -301,7 +306,11 @@ impl Coordinator {
         self.spawn_peer(addr, start, PeerStage::Handshaking, now);
     }
 
-    fn on_piece_done(&mut self, index: u32, ok: bool, contributors: Vec<u64>) {
+    fn on_piece_done(&mut self, index: u32, ok: bool, contributors: Vec<u64>, blame: Blame) {
+        let deferred = blame == Blame::Deferred;
+        if let Blame::Proven(culprits) = blame {
+            self.on_bad_blocks(index, culprits);
+        }
         if ok {
             // The connections heard of it through the `verified` broadcast already.
             if !self.run.complete && self.shared.download().picker.is_complete() {
@@ -310,10 +319,31 @@ impl Coordinator {
             }
             return;
         }
+        if deferred {
+            let names: Vec<String> = contributors
+                .iter()
+                .filter_map(|c| self.sender(*c))
+                .collect();
+            self.log(
+                LogLevel::Warn,
+                format!(
+                    "piece {index} failed its hash check (from {}); fetching it again, to \
+                     see whose blocks were bad once it verifies",
+                    names.join(", ")
+                ),
+            );
+            return;
+        }
         let sole = contributors.len() == 1;
         let mut names = Vec::new();
         let mut to_ban = Vec::new();
         for conn in &contributors {
+            if self.peers.by_conn(*conn).is_none() {
+                // Gone already: named, though there is nothing left to charge.
+                if let Some(a) = self.shared.download().gone_sender(*conn) {
+                    names.push(a.to_string());
+                }
+            }
             if let Some(p) = self.peers.by_conn(*conn) {
                 p.known.hash_failures += if sole { 2 } else { 1 };
                 names.push(p.addr.to_string());
@@ -419,6 +449,8 @@ impl Coordinator {
         }
     }
 }
+
+mod bad_blocks;
 
 #[cfg(test)]
 mod tests;

@@ -61,7 +61,10 @@ fn blocks_are_queued_in_piece_order_and_only_gaps_are_held() {
     assert_eq!(batch.len(), 3);
     assert_eq!(d.held_bytes(), 0);
     batch.clear();
-    let Take::Finish(mut contributors) = d.writer_take(0, &mut batch, &mut hash, false) else {
+    let Take::Finish(Senders {
+        mut contributors, ..
+    }) = d.writer_take(0, &mut batch, &mut hash, false)
+    else {
         panic!("no finish")
     };
     contributors.sort();

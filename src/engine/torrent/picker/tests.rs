@@ -21,7 +21,7 @@ fn downloads_everything_once_then_completes() {
         }
         for r in out {
             got += r.length as u64;
-            if let Received::Complete { contributors } = p.block_received(r, 1) {
+            if let Received::Complete { contributors, .. } = p.block_received(r, 1) {
                 assert_eq!(contributors, vec![1]);
                 p.piece_verified(r.index);
                 completed += 1;
@@ -206,3 +206,32 @@ fn rarest_first_after_random_start() {
 }
 
 mod prio;
+
+/// A piece that failed while a request of its first try still waits at a peer (an endgame
+/// copy never answered) is fetched again, but that block is not asked of that peer twice.
+#[test]
+fn a_failed_piece_is_not_asked_again_of_a_peer_that_still_has_its_block_in_flight() {
+    let mut p = Picker::new(1, 32 * 1024, 32 * 1024, Bitfield::new(1));
+    let peer = Bitfield::full(1);
+    let mut first = Vec::new();
+    p.pick(&peer, 10, &|_| false, &mut first);
+    assert_eq!(first.len(), 2);
+    let waiting = first[1];
+    for r in &first {
+        if let Received::Complete { .. } = p.block_received(*r, 1) {
+            p.piece_failed(r.index);
+        }
+    }
+    p.debug_check();
+    let mut again = Vec::new();
+    p.pick(&peer, 10, &|r| r == waiting, &mut again);
+    p.debug_check();
+    assert_eq!(
+        again,
+        vec![first[0]],
+        "the block in flight here is left to others"
+    );
+    let mut other = Vec::new();
+    p.pick(&peer, 10, &|_| false, &mut other);
+    assert_eq!(other, vec![waiting]);
+}

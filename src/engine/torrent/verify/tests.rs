@@ -62,6 +62,11 @@ fn deliver(t: &TestTorrent, data: &[u8], order: &[usize], corrupt: Option<usize>
 }
 
 async fn piece_done(t: &mut TestTorrent) -> (u32, bool, Vec<u64>) {
+    let (index, ok, contributors, _) = piece_blame(t).await;
+    (index, ok, contributors)
+}
+
+async fn piece_blame(t: &mut TestTorrent) -> (u32, bool, Vec<u64>, Blame) {
     loop {
         let event = tokio::time::timeout(WAIT, t.events.recv())
             .await
@@ -71,9 +76,10 @@ async fn piece_done(t: &mut TestTorrent) -> (u32, bool, Vec<u64>) {
             index,
             ok,
             contributors,
+            blame,
         } = event
         {
-            return (index, ok, contributors);
+            return (index, ok, contributors, blame);
         }
     }
 }
@@ -158,6 +164,50 @@ async fn a_corrupt_block_fails_its_piece_blames_its_senders_and_is_fetched_again
         t.shared.wasted.load(Ordering::Relaxed),
         3 * 16_384,
         "the whole piece counts as wasted"
+    );
+}
+
+/// A piece from several senders that fails is not blamed on them all: once it verifies,
+/// the sender whose block differs from the good piece is named, with that block alone.
+#[tokio::test]
+async fn once_a_failed_piece_verifies_the_sender_of_its_bad_block_is_named() {
+    let data = payload(3 * 16_384);
+    let mut t = torrent(&data);
+    // Blocks 0, 1, 2 from connections 0, 1, 2; connection 2's is bad.
+    deliver(&t, &data, &[0, 1, 2], Some(2));
+    let (index, ok, _, blame) = piece_blame(&mut t).await;
+    assert_eq!((index, ok, blame), (0, false, Blame::Deferred));
+    deliver(&t, &data, &[2, 0, 1], None);
+    let (index, ok, _, blame) = piece_blame(&mut t).await;
+    assert_eq!(
+        (index, ok, blame),
+        (
+            0,
+            true,
+            Blame::Proven(vec![blame::Culprit {
+                conn: 2,
+                blocks: vec![2]
+            }])
+        )
+    );
+    assert!(t.shared.download().take_failed(0).is_empty(), "forgotten");
+}
+
+/// A piece from one sender is charged to it at once, as before; once the piece verifies the
+/// proof names it too.
+#[tokio::test]
+async fn a_piece_from_one_sender_is_charged_at_once() {
+    let data = payload(16_384);
+    let mut t = torrent_of(16_384, &data);
+    deliver(&t, &data, &[0], Some(0));
+    let (_, ok, _, blame) = piece_blame(&mut t).await;
+    assert_eq!((ok, blame), (false, Blame::Contributors));
+    deliver(&t, &data, &[0], None);
+    let (_, ok, _, blame) = piece_blame(&mut t).await;
+    assert!(ok);
+    assert!(
+        matches!(&blame, Blame::Proven(c) if c.len() == 1 && c[0].conn == 0),
+        "{blame:?}"
     );
 }
 

@@ -34,6 +34,7 @@ fn hash_failures_ban_a_peer_sooner_when_it_alone_sent_the_piece() {
         index: 0,
         ok: false,
         contributors,
+        blame: Blame::Contributors,
     };
     c.on_event(failed(vec![alone]));
     assert_eq!(entry(&c, addr(1)).known.hash_failures, 2);
@@ -56,6 +57,90 @@ fn hash_failures_ban_a_peer_sooner_when_it_alone_sent_the_piece() {
     );
     assert!(commands(&mut shared_rx).is_empty());
     assert!(logged(&c, "banned 127.0.0.1:6001: repeated hash failures"));
+}
+
+/// A shared piece's first failure charges nobody; once it verified, the sender of the bad
+/// block is banned and named with it, and the honest one is left alone.
+#[test]
+fn the_proven_sender_of_bad_blocks_is_banned_and_the_honest_one_is_not_charged() {
+    use crate::engine::torrent::verify::blame::Culprit;
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (liar, mut liar_rx) = connect(&mut c, addr(1), PeerSource::Tracker);
+    let (honest, mut honest_rx) = connect(&mut c, addr(2), PeerSource::Tracker);
+    c.on_event(Event::PieceDone {
+        index: 3,
+        ok: false,
+        contributors: vec![liar, honest],
+        blame: Blame::Deferred,
+    });
+    assert_eq!(entry(&c, addr(1)).known.hash_failures, 0);
+    assert_eq!(entry(&c, addr(2)).known.hash_failures, 0);
+    let lines: Vec<&str> = c.shown.log.iter().map(|l| l.text.as_str()).collect();
+    assert!(
+        logged(
+            &c,
+            "piece 3 failed its hash check (from 127.0.0.1:6001, 127.0.0.2:6002)"
+        ),
+        "{lines:?}"
+    );
+    c.on_event(Event::PieceDone {
+        index: 3,
+        ok: true,
+        contributors: vec![honest],
+        blame: Blame::Proven(vec![Culprit {
+            conn: liar,
+            blocks: vec![1, 4],
+        }]),
+    });
+    assert_eq!(entry(&c, addr(1)).dial.plan, Plan::Banned);
+    assert_ne!(entry(&c, addr(2)).dial.plan, Plan::Banned);
+    assert_eq!(entry(&c, addr(2)).known.hash_failures, 0);
+    let sent = commands(&mut liar_rx);
+    assert!(
+        matches!(sent[..], [PeerCmd::Disconnect(PeerEnd::BadBlocks(2))]),
+        "{sent:?}"
+    );
+    assert!(commands(&mut honest_rx).is_empty());
+    assert!(logged(
+        &c,
+        "piece 3: blocks 1, 4 failed (from 127.0.0.1:6001)"
+    ));
+    assert!(logged(&c, "banned 127.0.0.1:6001: sent bad blocks"));
+}
+
+/// A sender whose connection ended before its blocks were proven bad is still named and
+/// banned by its address, and its row says it sent bad blocks.
+#[test]
+fn a_sender_gone_before_the_proof_is_still_named_and_banned() {
+    use crate::engine::torrent::verify::blame::{Attempt, Culprit};
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let (liar, _liar_rx) = connect(&mut c, addr(1), PeerSource::Tracker);
+    t.shared.download().keep_failed(
+        0,
+        Attempt {
+            digests: vec![[0; 32]],
+            senders: vec![Some(liar)],
+        },
+    );
+    c.on_event(Event::Peer(PeerEvent::Ended {
+        conn: liar,
+        end: PeerEnd::ClosedByPeer,
+    }));
+    c.on_event(Event::PieceDone {
+        index: 0,
+        ok: true,
+        contributors: vec![99],
+        blame: Blame::Proven(vec![Culprit {
+            conn: liar,
+            blocks: vec![0],
+        }]),
+    });
+    assert_eq!(entry(&c, addr(1)).dial.plan, Plan::Banned);
+    assert_eq!(entry(&c, addr(1)).end(), Some(&PeerEnd::BadBlocks(1)));
+    assert!(logged(&c, "piece 0: block 0 failed (from 127.0.0.1:6001)"));
+    assert!(logged(&c, "banned 127.0.0.1:6001: sent bad blocks"));
 }
 
 #[test]
