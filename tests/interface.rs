@@ -142,26 +142,34 @@ fn explain_check<'a>(v: &'a Value, check: &str) -> Option<&'a Value> {
         .find(|f| f["check"] == check)
 }
 
-#[test]
-fn the_interface_down_stops_everything_and_its_return_resumes() {
-    require_loopback_only();
-    if !prereq::have_python_libtorrent() {
-        return prereq::skip("python3-libtorrent is not installed");
-    }
-    let env = Env::new("ttui-iface-");
+/// A download of one file of `LEN` from a libtorrent seeder behind `tt-b`, by ttui's daemon
+/// bound to `tt-a` (`--interface`, `--bind`), with a decoy on the seeder's port on `lo`.
+struct Downloading {
+    env: Env,
+    p: Payload,
+    net: Veth,
+    decoy: Decoy,
+    lt: Proc,
+    d: Daemon,
+    id: String,
+    /// The seeder's port.
+    port: u16,
+}
+
+fn downloading_over_tt_a(prefix: &str, name: &str, seed: u64) -> Downloading {
+    let env = Env::new(prefix);
     let p = Payload::make(
         &env.root.path().join("seed"),
         &env.root.path().join("t"),
-        "vpn.bin",
+        name,
         &[("", LEN)],
-        61,
+        seed,
     );
-    let _veth = swarm_lock();
     let net = Veth::create();
     let port = free_port();
     let seed_addr: SocketAddr = format!("{THEIR_IP}:{port}").parse().unwrap();
     let decoy = Decoy::start(port);
-    let mut lt = seeder(&env, &p, port);
+    let lt = seeder(&env, &p, port);
     let extra: Vec<String> = [
         "--interface",
         OURS,
@@ -173,10 +181,39 @@ fn the_interface_down_stops_everything_and_its_return_resumes() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let mut d = Daemon::start(&env, "iface", &extra);
+    let d = Daemon::start(&env, prefix.trim_matches('-'), &extra);
     let r = env.verb(&["add", &p.path()]);
     assert_eq!(r.code, 0, "{r:?}");
     let id = row_of(&env.list(), &p.hash())["id"].to_string();
+    Downloading {
+        env,
+        p,
+        net,
+        decoy,
+        lt,
+        d,
+        id,
+        port,
+    }
+}
+
+#[test]
+fn the_interface_down_stops_everything_and_its_return_resumes() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return prereq::skip("python3-libtorrent is not installed");
+    }
+    let _veth = swarm_lock();
+    let Downloading {
+        env,
+        p,
+        net,
+        decoy,
+        mut lt,
+        mut d,
+        id,
+        ..
+    } = downloading_over_tt_a("ttui-iface-", "vpn.bin", 61);
 
     // Downloading through tt-a.
     let v = wait_show(&env, &mut d, &mut lt, &id, "a peer over tt-a", |v| {
@@ -264,34 +301,16 @@ fn the_interface_deleted_and_made_again_is_bound_again() {
         return prereq::skip("python3-libtorrent is not installed");
     }
     let _veth = swarm_lock();
-    let env = Env::new("ttui-iface-again-");
-    let p = Payload::make(
-        &env.root.path().join("seed"),
-        &env.root.path().join("t"),
-        "again.bin",
-        &[("", LEN)],
-        63,
-    );
-    let net = Veth::create();
-    let port = free_port();
-    let seed_addr: SocketAddr = format!("{THEIR_IP}:{port}").parse().unwrap();
-    let decoy = Decoy::start(port);
-    let mut lt = seeder(&env, &p, port);
-    let extra: Vec<String> = [
-        "--interface",
-        OURS,
-        "--bind",
-        OUR_IP,
-        "--peer",
-        &seed_addr.to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut d = Daemon::start(&env, "again", &extra);
-    let r = env.verb(&["add", &p.path()]);
-    assert_eq!(r.code, 0, "{r:?}");
-    let id = row_of(&env.list(), &p.hash())["id"].to_string();
+    let Downloading {
+        env,
+        p,
+        net,
+        decoy,
+        mut lt,
+        mut d,
+        id,
+        port,
+    } = downloading_over_tt_a("ttui-iface-again-", "again.bin", 63);
     wait_show(&env, &mut d, &mut lt, &id, "a peer over tt-a", |v| {
         v["peers_connected"].as_u64() == Some(1) && v["verified_bytes"].as_u64() > Some(0)
     });

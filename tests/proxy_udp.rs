@@ -113,13 +113,19 @@ fn a_udp_tracker_sees_ttui_only_at_dantes_address() {
 
 /// A uTP-only libtorrent seed serves ttui through dante's UDP relay, byte-identical; the
 /// seed's peers came from dante's address only (`--proxy-only`: ttui does not even listen).
-#[test]
-fn a_utp_download_goes_through_dantes_relay() {
-    require_loopback_only();
-    if !have_tools() || !prereq::have_python_libtorrent() {
-        return;
-    }
-    let fx = Fixture::single_file("utp-proxied.bin", (3 << 20) + 5, 57, 16);
+/// A uTP-only libtorrent seed of `fx`, dante with UDP, and the arguments of a headless uTP
+/// download from that seed through dante with `--proxy-only` (and `extra`): the seed, dante,
+/// the output folder, ttui's log and the arguments.
+fn utp_through_dante(
+    fx: &Fixture,
+    extra: &[&str],
+) -> (
+    LibtorrentPeer,
+    Dante,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    Vec<String>,
+) {
     let lt = LibtorrentPeer::start(
         &fx.torrent,
         &fx.data_dir,
@@ -129,23 +135,30 @@ fn a_utp_download_goes_through_dantes_relay() {
             ..LtOptions::default()
         },
     );
-    let mut dante = Dante::start_with(true);
+    let dante = Dante::start_with(true);
     let (out, log) = (fx.out_dir("out"), fx.dir.path().join("leech.log"));
     let peer = lt.addr().to_string();
-    let args = ttui_args(
-        &fx.torrent,
-        &out,
-        &log,
-        &dante.url("socks5"),
-        &[
-            "--no-trackers",
-            "--proxy-only",
-            "--transport",
-            "utp",
-            "--peer",
-            &peer,
-        ],
-    );
+    let mut flags = vec![
+        "--no-trackers",
+        "--proxy-only",
+        "--transport",
+        "utp",
+        "--peer",
+        &peer,
+    ];
+    flags.extend_from_slice(extra);
+    let args = ttui_args(&fx.torrent, &out, &log, &dante.url("socks5"), &flags);
+    (lt, dante, out, log, args)
+}
+
+#[test]
+fn a_utp_download_goes_through_dantes_relay() {
+    require_loopback_only();
+    if !have_tools() || !prereq::have_python_libtorrent() {
+        return;
+    }
+    let fx = Fixture::single_file("utp-proxied.bin", (3 << 20) + 5, 57, 16);
+    let (lt, mut dante, out, _log, args) = utp_through_dante(&fx, &[]);
     let done = Ttui::run(args, DOWNLOAD_TIMEOUT);
     done.assert_success("a uTP download through dante");
     assert_same_tree(&fx.payload, &out.join("utp-proxied.bin"));
@@ -229,34 +242,7 @@ fn a_utp_download_rides_out_a_relay_restart() {
         return;
     }
     let fx = Fixture::single_file("relay-restart.bin", 6 << 20, 61, 16);
-    let lt = LibtorrentPeer::start(
-        &fx.torrent,
-        &fx.data_dir,
-        LtOptions {
-            seed_mode: true,
-            transport: Some("utp"),
-            ..LtOptions::default()
-        },
-    );
-    let mut dante = Dante::start_with(true);
-    let (out, log) = (fx.out_dir("out"), fx.dir.path().join("leech.log"));
-    let peer = lt.addr().to_string();
-    let args = ttui_args(
-        &fx.torrent,
-        &out,
-        &log,
-        &dante.url("socks5"),
-        &[
-            "--no-trackers",
-            "--proxy-only",
-            "--transport",
-            "utp",
-            "--peer",
-            &peer,
-            "--down-limit",
-            "512K",
-        ],
-    );
+    let (lt, mut dante, out, log, args) = utp_through_dante(&fx, &["--down-limit", "512K"]);
     let mut leech = Ttui::spawn(args);
     leech.wait_for_stdout("a fifth of the download", WAIT, |s| {
         last_percent(s).is_some_and(|p| p >= 20.0)
