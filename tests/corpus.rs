@@ -38,8 +38,9 @@ enum Read {
         pieces: u64,
         hash: String,
         hash_v2: Option<String>,
-        /// Every file's path and size (as `ttui info` prints sizes), pad files included.
-        files: Vec<(String, String)>,
+        /// Every file's size (as `ttui info` prints sizes), pad files included, in order;
+        /// not their names, which ttui makes safe in its own way.
+        files: Vec<String>,
     },
     Refused,
 }
@@ -92,10 +93,7 @@ for p in sys.argv[1:]:
             let files = cells
                 .chunks(2)
                 .filter(|c| c.len() == 2)
-                .map(|c| {
-                    let size: u64 = c[1].parse().unwrap();
-                    (c[0].to_string(), humansize::format_size(size, humansize::BINARY))
-                })
+                .map(|c| humansize::format_size(c[1].parse::<u64>().unwrap(), humansize::BINARY))
                 .collect();
             let v2 = (w[4] != "-").then(|| w[4].to_string());
             // A v2-only torrent goes by its v2 hash cut to 20 bytes where a v1 hash goes.
@@ -121,34 +119,12 @@ fn field<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     text.lines().find_map(|l| l.strip_prefix(prefix))
 }
 
-/// The files `ttui info` lists, as libtorrent names them: below the torrent's name for all
-/// but a single file (whose pad, when it has one, libtorrent puts below the file's name).
-fn ttui_files(out: &str) -> Vec<(String, String)> {
-    let name = field(out, "Name: ").unwrap().trim();
-    let listed: Vec<(String, String)> = out
-        .lines()
+/// The sizes of the files `ttui info` lists.
+fn ttui_files(out: &str) -> Vec<String> {
+    out.lines()
         .skip_while(|l| *l != "Files:")
         .skip(1)
-        .map(|l| {
-            let l = l.trim_start();
-            let (size, rest) = l.split_once("  ").unwrap();
-            let path = rest.trim_start();
-            let path = path.strip_suffix("  (padding)").unwrap_or(path);
-            let path = path.split(" -> ").next().unwrap();
-            let path = path.strip_suffix("  (link, not created)").unwrap_or(path);
-            (path.to_string(), size.to_string())
-        })
-        .collect();
-    let below = format!("{name}/");
-    listed
-        .into_iter()
-        .map(|(p, n)| {
-            if p == name || p.starts_with(&below) {
-                (p, n)
-            } else {
-                (format!("{below}{p}"), n)
-            }
-        })
+        .map(|l| l.trim_start().split("  ").next().unwrap().to_string())
         .collect()
 }
 

@@ -20,6 +20,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
+#[allow(dead_code)]
+#[path = "session/kit.rs"]
+mod kit;
 mod prereq;
 
 use std::fs;
@@ -90,7 +93,12 @@ fn ttui_info(file: &Path) -> String {
         ["info", "--no-config", file.to_str().unwrap()],
         Duration::from_secs(30),
     );
-    assert!(run.status.success(), "ttui info {}: {}", file.display(), run.stderr);
+    assert!(
+        run.status.success(),
+        "ttui info {}: {}",
+        file.display(),
+        run.stderr
+    );
     run.stdout
 }
 
@@ -473,17 +481,17 @@ fn a_v2_magnet_completes_from_an_honest_seed_beside_a_lying_peer() {
 fn download_without_layers(how: LayerEdit) {
     let tmp = tempdir("ttui-v2-nolayers-");
     let content = folder(tmp.path());
-    // 16 KiB pieces: `d-pieces` needs a layer of 13 hashes, `e-odd` one of 7.
+    // 16 KiB pieces: `b-block-and-a-byte` needs a layer of 2 hashes, `d-pieces` one of 13,
+    // `e-odd` one of 7; spoiling corrupts the first of them by root.
     let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"), false);
     let spoiled = tmp.path().join("spoiled.torrent");
     assert_eq!(lt_edit_layers(&torrent.path, &spoiled, how), v2, "{how:?}");
     let info = ttui_info(&spoiled);
     assert!(info.contains(&format!("Info hash v2: {v2}")), "{info}");
-    let lacking = match how {
-        LayerEdit::Strip => "Piece layers missing: 2 file(s); they will be fetched from peers:",
-        LayerEdit::Corrupt => "Piece layers missing: 1 file(s); they will be fetched from peers:",
-    };
-    assert!(info.contains(lacking), "{how:?}: {info}");
+    let files = if how == LayerEdit::Strip { 3 } else { 1 };
+    let lacking =
+        format!("Piece layers missing: {files} file(s); they will be fetched from peers:");
+    assert!(info.contains(&lacking), "{how:?}: {info}");
     let out = tmp.path().join("out");
     let run = download_over(
         &torrent,
@@ -494,7 +502,6 @@ fn download_without_layers(how: LayerEdit) {
     );
     run.assert_success("v2-only .torrent lacking piece layers, from libtorrent");
     assert_same_tree(&content, &out.join("v2set"));
-    let files = if how == LayerEdit::Strip { 2 } else { 1 };
     let text = format!("{}\n{}", run.stderr, run.log_tail);
     assert!(
         text.contains(&format!("piece layers of {files} file(s)")),
@@ -560,4 +567,69 @@ fn v2_downloads_from_libtorrent_over_required_encryption() {
     }
     let _swarm = swarm_lock();
     v2_over(Wire::Mse);
+}
+
+/// A `ttui daemon` is given a v2-only .torrent without `piece layers` while a libtorrent seed
+/// has the whole torrent: it fetches the layers from the seed, downloads byte-identical and
+/// keeps the .torrent with the proven layers, so after a restart with the seed gone the
+/// torrent is back seeding without asking anyone.
+#[test]
+fn a_session_fetches_a_torrents_missing_layers_and_keeps_them() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let env = kit::Env::new("ttui-v2-nolayers-session-");
+    let content = folder(env.root.path());
+    let (torrent, v2) = lt_make(
+        &content,
+        16_384,
+        &env.root.path().join("v2set.torrent"),
+        false,
+    );
+    let spoiled = env.root.path().join("spoiled.torrent");
+    assert_eq!(
+        lt_edit_layers(&torrent.path, &spoiled, LayerEdit::Strip),
+        v2
+    );
+    let seeder = LibtorrentPeer::start(
+        &torrent,
+        content.parent().unwrap(),
+        Wire::Tcp.seed_options(),
+    );
+    let peer = SocketAddr::from((seeder.ip, seeder.port)).to_string();
+    let mut daemon = kit::Daemon::start(&env, "1", &["--peer".into(), peer]);
+    let added = env.verb(&["add", spoiled.to_str().unwrap()]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let hash = torrent.hash_hex();
+    env.wait_list(
+        "the layer-less torrent to seed",
+        DOWNLOAD_TIMEOUT,
+        &mut daemon,
+        |rows| kit::all_seeding(rows, 1),
+    );
+    assert_same_tree(&content, &env.out.join("v2set"));
+    let log = daemon.log_text();
+    assert!(
+        log.contains("piece layers of 3 file(s)"),
+        "no layers fetched:\n{}",
+        daemon.report()
+    );
+    drop(seeder);
+    daemon.term();
+    // Kept with its layers: `ttui info` on the kept file lacks none.
+    let kept = env.torrent_path(&hash);
+    let info = ttui_info(&kept);
+    assert!(info.contains(&format!("Info hash v2: {v2}")), "{info}");
+    assert!(!info.contains("Piece layers missing"), "{info}");
+    // Back with no peer at all: seeding from its check, nobody asked.
+    let mut daemon = kit::Daemon::start(&env, "2", &[]);
+    env.wait_list(
+        "the kept torrent to seed again",
+        Duration::from_secs(60),
+        &mut daemon,
+        |rows| kit::all_seeding(rows, 1),
+    );
+    daemon.term();
 }

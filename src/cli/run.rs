@@ -244,7 +244,12 @@ pub(crate) fn start_engine(torrent: Torrent, opts: Options, echo: bool) -> engin
             if !opts.use_trackers {
                 magnet.trackers.clear();
             }
-            engine::start_magnet((magnet, Some(std::sync::Arc::from(needs))), extra, opts, echo)
+            engine::start_magnet(
+                (magnet, Some(std::sync::Arc::from(needs))),
+                extra,
+                opts,
+                echo,
+            )
         }
     }
 }

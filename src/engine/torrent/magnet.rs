@@ -307,12 +307,7 @@ async fn fetch_until_done(
 }
 
 /// The state a magnet without its metadata shows: paused, or fetching (`phase`).
-fn show_paused(
-    paused: bool,
-    phase: &str,
-    snap: &mut Snapshot,
-    line: &watch::Sender<TorrentLine>,
-) {
+fn show_paused(paused: bool, phase: &str, snap: &mut Snapshot, line: &watch::Sender<TorrentLine>) {
     let (state, why) = if paused {
         (TorrentState::Paused, "paused before its metadata arrived")
     } else {

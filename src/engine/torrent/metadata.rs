@@ -149,9 +149,7 @@ pub(crate) fn metainfo_from_info(
     known: Option<&NeedsLayers>,
 ) -> Result<Metainfo, MetadataError> {
     if let Some(known) = known {
-        return known
-            .complete(&got.layers)
-            .map_err(MetadataError::Metainfo);
+        return known.complete(&got.layers).map_err(MetadataError::Metainfo);
     }
     let t = meta_layers::torrent_with_layers(&got.info, None, &got.layers);
     let mut meta = Metainfo::from_bytes(&t).map_err(MetadataError::Metainfo)?;
@@ -452,9 +450,8 @@ impl Fetcher<'_> {
                 }
                 sources.peers_tried += 1;
                 attempts.push(async move {
-                    let r =
-                        from_peer(addr, magnet, known, our_id, report, encryption, transports)
-                            .await;
+                    let r = from_peer(addr, magnet, known, our_id, report, encryption, transports)
+                        .await;
                     (addr, r)
                 });
             }

@@ -160,6 +160,8 @@ mod tests {
         };
         assert!(none
             .words("fetching piece layers from peers", FIRST_RETRY)
-            .starts_with("fetching piece layers from peers: no peers yet (no tracker; DHT: no node answered)"));
+            .starts_with(
+            "fetching piece layers from peers: no peers yet (no tracker; DHT: no node answered)"
+        ));
     }
 }

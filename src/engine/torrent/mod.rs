@@ -79,7 +79,10 @@ pub struct Engine {
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_magnet(
     mut start: Start,
-    (magnet, known): (Magnet, Option<Arc<crate::protocol::metainfo::layers::NeedsLayers>>),
+    (magnet, known): (
+        Magnet,
+        Option<Arc<crate::protocol::metainfo::layers::NeedsLayers>>,
+    ),
     extra_peers: Vec<SocketAddr>,
     mut opts: Options,
     echo: bool,

@@ -87,7 +87,10 @@ impl Manager {
                     Ok(meta) => meta,
                     Err(crate::protocol::metainfo::MetainfoError::NeedsLayers(needs)) => {
                         let wanted = (paused, files);
-                        return Ok((self.add_needing_layers(*needs, save_path, wanted, kept), None));
+                        return Ok((
+                            self.add_needing_layers(*needs, save_path, wanted, kept),
+                            None,
+                        ));
                     }
                     Err(e) => {
                         return Err(RequestError::BadTorrent(format!(

@@ -202,15 +202,31 @@ fn each_malformed_layer_is_dropped_and_wanted_from_peers() {
     let short = bytes_value(&a.piece_layer[..2]);
     let wrong_value = bytes_value(&wrong);
     let forms: [(&str, Vec<(Hash, &[u8])>, &str); 5] = [
-        ("missing", vec![(root_big, &good_big)], "no piece layer for \"a\""),
-        ("short", vec![(root_a, &short), (root_big, &good_big)], "holds 64 bytes"),
+        (
+            "missing",
+            vec![(root_big, &good_big)],
+            "no piece layer for \"a\"",
+        ),
+        (
+            "short",
+            vec![(root_a, &short), (root_big, &good_big)],
+            "holds 64 bytes",
+        ),
         (
             "wrong root",
             vec![(root_a, &wrong_value), (root_big, &good_big)],
             "does not hash to its `pieces root`",
         ),
-        ("not a string", vec![(root_a, b"i7e"), (root_big, &good_big)], "is not a string"),
-        ("a list", vec![(root_a, b"le"), (root_big, &good_big)], "is not a string"),
+        (
+            "not a string",
+            vec![(root_a, b"i7e"), (root_big, &good_big)],
+            "is not a string",
+        ),
+        (
+            "a list",
+            vec![(root_a, b"le"), (root_big, &good_big)],
+            "is not a string",
+        ),
     ];
     let original = Metainfo::from_bytes(&with_raw_layers(
         &files,
@@ -222,7 +238,11 @@ fn each_malformed_layer_is_dropped_and_wanted_from_peers() {
         assert_eq!(n.lacking().len(), 1, "{what}");
         assert_eq!(n.lacking()[0].root, root_a, "{what}");
         assert_eq!(n.lacking()[0].path, "a", "{what}");
-        assert!(n.lacking()[0].why.contains(why), "{what}: {}", n.lacking()[0].why);
+        assert!(
+            n.lacking()[0].why.contains(why),
+            "{what}: {}",
+            n.lacking()[0].why
+        );
         // Only the lacking file's layer is asked for, in the magnet's requests.
         assert_eq!(n.wanted().len(), 1, "{what}");
         assert_eq!(n.wanted()[0].root, root_a);
@@ -253,7 +273,10 @@ fn each_malformed_layer_is_dropped_and_wanted_from_peers() {
         assert!(n.complete(&lie).is_err(), "{what}");
         // The refusal of callers that cannot fetch it is one line naming the file.
         let line = MetainfoError::NeedsLayers(Box::new(n.clone())).to_string();
-        assert!(line.contains("1 file(s) lack a piece layer") && !line.contains('\n'), "{line}");
+        assert!(
+            line.contains("1 file(s) lack a piece layer") && !line.contains('\n'),
+            "{line}"
+        );
     }
 }
 
@@ -274,7 +297,10 @@ fn a_torrent_without_piece_layers_needs_every_long_files_and_names_a_btmh_magnet
     // Half the layers from one peer leave it lacking the other.
     let mut half = BTreeMap::new();
     half.insert(files[0].pieces_root.unwrap(), files[0].piece_layer.clone());
-    assert!(matches!(n.complete(&half), Err(MetainfoError::NeedsLayers(_))));
+    assert!(matches!(
+        n.complete(&half),
+        Err(MetainfoError::NeedsLayers(_))
+    ));
     half.insert(files[2].pieces_root.unwrap(), files[2].piece_layer.clone());
     assert_eq!(n.complete(&half).unwrap().info.num_pieces(), 3 + 1 + 600);
 }
