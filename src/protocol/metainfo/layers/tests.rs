@@ -168,6 +168,9 @@ fn with_raw_layers(files: &[NewFile], layers: &[(Hash, &[u8])]) -> Vec<u8> {
     out
 }
 
+/// Raw `piece layers` entries: each file root with its value's bencode.
+type Layers<'a> = Vec<(Hash, &'a [u8])>;
+
 fn bytes_value(hashes: &[Hash]) -> Vec<u8> {
     let mut v = format!("{}:", hashes.len() * 32).into_bytes();
     v.extend(flat(hashes));
@@ -201,7 +204,7 @@ fn each_malformed_layer_is_dropped_and_wanted_from_peers() {
     wrong[2][31] ^= 1;
     let short = bytes_value(&a.piece_layer[..2]);
     let wrong_value = bytes_value(&wrong);
-    let forms: [(&str, Vec<(Hash, &[u8])>, &str); 5] = [
+    let forms: [(&str, Layers, &str); 5] = [
         (
             "missing",
             vec![(root_big, &good_big)],
