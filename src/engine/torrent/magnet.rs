@@ -50,10 +50,16 @@ pub(crate) async fn fetch_in_session(
         None => magnet_snapshot(start.id, magnet, std::path::Path::new("")),
     };
     let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
+    // A .torrent waiting for its layers is no magnet to the user who gave it.
+    let tag = if known.is_some() {
+        "piece layers"
+    } else {
+        "magnet"
+    };
     let report = move |line: String| {
         tracing::info!("{line}");
         if echo {
-            eprintln!("magnet: {line}");
+            eprintln!("{tag}: {line}");
         }
         let _ = line_tx.send(line);
     };
