@@ -9,7 +9,13 @@
 //! - `v2_invalid_filename2`: a `file tree` name of slashes alone;
 //! - `v2_invalid_file` (a file node without its "" key), `v2_mismatching_metadata` (a
 //!   hybrid whose v1 and v2 halves name other files) and `v2_unordered_files` (a v2 info
-//!   dictionary whose keys are out of order): refused.
+//!   dictionary whose keys are out of order): refused;
+//! - `v2_no_piece_layers` (no `piece layers`), `v2_incomplete_piece_layer` (a layer cut
+//!   short), `v2_invalid_piece_layer_root` and `v2_invalid_root_hash` (a layer that does not
+//!   hash to its file's `pieces root`): loaded, the wrong layers dropped; `ttui info` says
+//!   which files' layers are to be fetched from peers.
+//!
+//! The files are as libtorrent has them at commit 069017e3348e8998ad585c86a5b7eba035d47006.
 //!
 //! Run through tests/run.sh: every test refuses to start unless the process sits in a
 //! network namespace whose only interface is `lo`.
@@ -32,6 +38,9 @@ enum Read {
         pieces: u64,
         hash: String,
         hash_v2: Option<String>,
+        /// Every file's size (as `ttui info` prints sizes), pad files included, in order;
+        /// not their names, which ttui makes safe in its own way.
+        files: Vec<String>,
     },
     Refused,
 }
@@ -58,7 +67,9 @@ for p in sys.argv[1:]:
         h = ti.info_hashes()
         v1 = h.v1.to_bytes().hex() if h.has_v1() else "-"
         v2 = h.v2.to_bytes().hex() if h.has_v2() else "-"
-        print("load", ti.total_size(), ti.num_pieces(), v1, v2)
+        fs = ti.files()
+        files = ["%s\t%d" % (fs.file_path(i).replace("\\", "/"), fs.file_size(i)) for i in range(fs.num_files())]
+        print("load", ti.total_size(), ti.num_pieces(), v1, v2, "\t" + "\t".join(files))
     except Exception as e:
         print("refuse", str(e).replace("\n", " "))
 "#;
@@ -73,10 +84,17 @@ for p in sys.argv[1:]:
     let reads: Vec<Read> = text
         .lines()
         .map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
+            let (head, files) = l.split_once('\t').unwrap_or((l, ""));
+            let w: Vec<&str> = head.split_whitespace().collect();
             if w[0] == "refuse" {
                 return Read::Refused;
             }
+            let cells: Vec<&str> = files.split('\t').collect();
+            let files = cells
+                .chunks(2)
+                .filter(|c| c.len() == 2)
+                .map(|c| humansize::format_size(c[1].parse::<u64>().unwrap(), humansize::BINARY))
+                .collect();
             let v2 = (w[4] != "-").then(|| w[4].to_string());
             // A v2-only torrent goes by its v2 hash cut to 20 bytes where a v1 hash goes.
             let hash = if w[3] == "-" {
@@ -89,6 +107,7 @@ for p in sys.argv[1:]:
                 pieces: w[2].parse().unwrap(),
                 hash,
                 hash_v2: v2,
+                files,
             }
         })
         .collect();
@@ -98,6 +117,15 @@ for p in sys.argv[1:]:
 
 fn field<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     text.lines().find_map(|l| l.strip_prefix(prefix))
+}
+
+/// The sizes of the files `ttui info` lists.
+fn ttui_files(out: &str) -> Vec<String> {
+    out.lines()
+        .skip_while(|l| *l != "Files:")
+        .skip(1)
+        .map(|l| l.trim_start().split("  ").next().unwrap().to_string())
+        .collect()
 }
 
 fn ttui_reads(file: &Path) -> Read {
@@ -121,8 +149,18 @@ fn ttui_reads(file: &Path) -> Read {
         pieces: field(out, "Pieces: ").unwrap().trim().parse().unwrap(),
         hash: field(out, "Info hash: ").unwrap().trim().to_string(),
         hash_v2: field(out, "Info hash v2: ").map(|s| s.trim().to_string()),
+        files: ttui_files(out),
     }
 }
+
+/// The files of the corpus whose piece layers are missing or wrong (libtorrent drops them
+/// and asks peers): `ttui info` must say so on a line of its own.
+const LACKING_LAYERS: [&str; 4] = [
+    "v2_incomplete_piece_layer.torrent",
+    "v2_invalid_piece_layer_root.torrent",
+    "v2_invalid_root_hash.torrent",
+    "v2_no_piece_layers.torrent",
+];
 
 #[test]
 fn ttui_reads_libtorrents_corpus_as_libtorrent_does() {
@@ -130,11 +168,27 @@ fn ttui_reads_libtorrents_corpus_as_libtorrent_does() {
     assert!(files.len() >= 6, "{files:?}");
     let want = libtorrent_reads(&files);
     let mut loaded = 0;
+    let mut lacking = 0;
     for (file, want) in files.iter().zip(want) {
         let got = ttui_reads(file);
         assert_eq!(got, want, "{}", file.display());
         loaded += usize::from(matches!(got, Read::Loaded { .. }));
+        let name = file.file_name().unwrap().to_str().unwrap();
+        if LACKING_LAYERS.contains(&name) {
+            let out = Ttui::run(
+                ["info", "--no-config", file.to_str().unwrap()],
+                Duration::from_secs(30),
+            )
+            .stdout;
+            assert!(
+                out.lines().any(|l| l.starts_with("Piece layers missing: ")
+                    && l.ends_with("they will be fetched from peers:")),
+                "{name}: no line about the missing piece layers:\n{out}"
+            );
+            lacking += 1;
+        }
     }
+    assert_eq!(lacking, LACKING_LAYERS.len(), "not all in the corpus");
     // Both kinds are exercised: some load, some are refused.
     assert!(loaded >= 3 && loaded < files.len(), "{loaded} loaded");
 }

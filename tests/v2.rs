@@ -9,8 +9,10 @@
 //! info dictionary (checked with SHA-256), then each longer file's piece layer with BEP 52
 //! hash requests, each reply proven against its file's root, and downloads; a hybrid's magnet
 //! (`btih` and `btmh`) needs no layers. A libtorrent leecher that starts from a `btmh`
-//! magnet and asks ttui for the piece layers is tests/v2_serve.rs. Not yet here: uTP and
-//! MSE with v2 torrents.
+//! magnet and asks ttui for the piece layers is tests/v2_serve.rs. A v2-only .torrent whose
+//! `piece layers` are missing or wrong loads (as in libtorrent) and gets them from the seed
+//! the same way. The .torrent and the magnet also download over uTP alone and over required
+//! MSE/PE encryption.
 //!
 //! Run through tests/run.sh: every test refuses to start unless the process sits in a
 //! network namespace whose only interface is `lo`.
@@ -18,15 +20,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
+#[allow(dead_code)]
+#[path = "session/kit.rs"]
+mod kit;
 mod prereq;
 
 use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use common::v2::{lt_make, v2_bytes as bytes};
+use common::v2::{lt_edit_layers, lt_make, v2_bytes as bytes, LayerEdit};
 use common::*;
 
 /// A folder whose files end inside pieces (so BEP 52 aligns each next file), with an empty
@@ -42,49 +46,92 @@ fn folder(root: &Path) -> PathBuf {
     dir
 }
 
+/// How ttui and the libtorrent seed talk: TCP in the clear, uTP alone (libtorrent's TCP off
+/// both ways, ttui's `--transport utp`), or MSE/PE required on both sides (RC4 forced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Tcp,
+    Utp,
+    Mse,
+}
+
+impl Wire {
+    fn seed_options(self) -> LtOptions {
+        LtOptions {
+            seed_mode: true,
+            transport: (self == Wire::Utp).then_some("utp"),
+            encryption: (self == Wire::Mse).then_some("forced"),
+            ..LtOptions::default()
+        }
+    }
+
+    fn ttui_args(self) -> Vec<String> {
+        let args: &[&str] = match self {
+            Wire::Tcp => &[],
+            Wire::Utp => &["--transport", "utp"],
+            Wire::Mse => &["--encryption", "require"],
+        };
+        args.iter().map(|s| s.to_string()).collect()
+    }
+}
+
 /// ttui downloads `torrent` from a libtorrent seeder of `data_dir`, then `ttui info` names
 /// libtorrent's v2 hash.
 fn download_from_libtorrent(torrent: &Torrent, v2: &str, data_dir: &Path, out: &Path) {
-    let seeder = LibtorrentPeer::start(
-        torrent,
-        data_dir,
-        LtOptions {
-            seed_mode: true,
-            ..LtOptions::default()
-        },
-    );
-    let peer = SocketAddr::from((seeder.ip, seeder.port)).to_string();
-    let (t, o) = (
-        torrent.path.display().to_string(),
-        out.display().to_string(),
-    );
-    let run = Ttui::run(
-        [
-            t.as_str(),
-            "--headless",
-            "--no-trackers",
-            "--no-dht",
-            "-o",
-            &o,
-            "--port",
-            "0",
-            "--peer",
-            &peer,
-        ],
-        DOWNLOAD_TIMEOUT,
-    );
-    drop(seeder);
-    run.assert_success("v2 download from libtorrent");
-    let info = Command::new(env!("CARGO_BIN_EXE_ttui"))
-        .arg("info")
-        .arg(&torrent.path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&info.stdout);
+    download_over(torrent, &torrent.path, data_dir, out, Wire::Tcp)
+        .assert_success("v2 download from libtorrent");
+    let text = ttui_info(&torrent.path);
     assert!(
         text.contains(&format!("Info hash v2: {v2}")),
         "ttui info does not name libtorrent's v2 hash {v2}:\n{text}"
     );
+}
+
+/// `ttui info FILE`'s output.
+fn ttui_info(file: &Path) -> String {
+    let run = Ttui::run(
+        ["info", "--no-config", file.to_str().unwrap()],
+        Duration::from_secs(30),
+    );
+    assert!(
+        run.status.success(),
+        "ttui info {}: {}",
+        file.display(),
+        run.stderr
+    );
+    run.stdout
+}
+
+/// ttui, given the .torrent `given`, downloads `seeded` (the same torrent, maybe with its
+/// piece layers) from a libtorrent seeder of `data_dir` that has all of it, over `wire`.
+fn download_over(
+    seeded: &Torrent,
+    given: &Path,
+    data_dir: &Path,
+    out: &Path,
+    wire: Wire,
+) -> Finished {
+    let seeder = LibtorrentPeer::start(seeded, data_dir, wire.seed_options());
+    let peer = SocketAddr::from((seeder.ip, seeder.port)).to_string();
+    let mut args: Vec<String> = [
+        given.display().to_string(),
+        "--headless".into(),
+        "--no-trackers".into(),
+        "--no-dht".into(),
+        "-o".into(),
+        out.display().to_string(),
+        "--port".into(),
+        "0".into(),
+        "--bind".into(),
+        loopback_ip().to_string(),
+        "--peer".into(),
+        peer,
+    ]
+    .into();
+    args.extend(wire.ttui_args());
+    let run = Ttui::run(args, DOWNLOAD_TIMEOUT);
+    drop(seeder);
+    run
 }
 
 /// A libtorrent leecher downloads `torrent` from a ttui seed of `data_dir`.
@@ -141,25 +188,19 @@ fn a_v2_only_single_file_goes_both_ways_with_libtorrent() {
 
 /// ttui downloads from a libtorrent seed of `data_dir` given only `link` (and no .torrent).
 fn magnet_from_libtorrent(torrent: &Torrent, link: &str, data_dir: &Path, out: &Path) -> Finished {
-    magnet_from_libtorrent_with(torrent, link, data_dir, out, &[])
+    magnet_from_libtorrent_with(torrent, link, data_dir, out, &[], Wire::Tcp)
 }
 
-/// `magnet_from_libtorrent` with more of ttui's flags.
+/// `magnet_from_libtorrent` with more of ttui's flags, over `wire`.
 fn magnet_from_libtorrent_with(
     torrent: &Torrent,
     link: &str,
     data_dir: &Path,
     out: &Path,
     more: &[&str],
+    wire: Wire,
 ) -> Finished {
-    let seeder = LibtorrentPeer::start(
-        torrent,
-        data_dir,
-        LtOptions {
-            seed_mode: true,
-            ..LtOptions::default()
-        },
-    );
+    let seeder = LibtorrentPeer::start(torrent, data_dir, wire.seed_options());
     let link = format!("{link}&x.pe={}", SocketAddr::from((seeder.ip, seeder.port)));
     let o = out.display().to_string();
     let mut args = vec![
@@ -173,6 +214,8 @@ fn magnet_from_libtorrent_with(
         "0",
     ];
     args.extend_from_slice(more);
+    let wired = wire.ttui_args();
+    args.extend(wired.iter().map(String::as_str));
     let run = Ttui::run(args, DOWNLOAD_TIMEOUT);
     drop(seeder);
     run
@@ -413,7 +456,7 @@ fn a_v2_magnet_completes_from_an_honest_seed_beside_a_lying_peer() {
     let out = tmp.path().join("out");
     let data = content.parent().unwrap();
     let off = ["--encryption", "off"];
-    let run = magnet_from_libtorrent_with(&torrent, &link, data, &out, &off);
+    let run = magnet_from_libtorrent_with(&torrent, &link, data, &out, &off, Wire::Tcp);
     drop(liar);
     run.assert_success("v2-only magnet beside a lying peer");
     assert_same_tree(&content, &out.join("v2set"));
@@ -429,4 +472,164 @@ fn a_v2_magnet_completes_from_an_honest_seed_beside_a_lying_peer() {
             "the lying peer was caught but not banned:\n{text}"
         );
     }
+}
+
+/// ttui is given a v2-only .torrent whose `piece layers` are spoiled (`how`), while the
+/// libtorrent seed has the whole torrent: `ttui info` loads it and says which layers it
+/// lacks, and the download asks the seed for them (proven against each file's root), then
+/// finishes byte-identical.
+fn download_without_layers(how: LayerEdit) {
+    let tmp = tempdir("ttui-v2-nolayers-");
+    let content = folder(tmp.path());
+    // 16 KiB pieces: `b-block-and-a-byte` needs a layer of 2 hashes, `d-pieces` one of 13,
+    // `e-odd` one of 7; spoiling corrupts the first of them by root.
+    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"), false);
+    let spoiled = tmp.path().join("spoiled.torrent");
+    assert_eq!(lt_edit_layers(&torrent.path, &spoiled, how), v2, "{how:?}");
+    let info = ttui_info(&spoiled);
+    assert!(info.contains(&format!("Info hash v2: {v2}")), "{info}");
+    let files = if how == LayerEdit::Strip { 3 } else { 1 };
+    let lacking =
+        format!("Piece layers missing: {files} file(s); they will be fetched from peers:");
+    assert!(info.contains(&lacking), "{how:?}: {info}");
+    let out = tmp.path().join("out");
+    let run = download_over(
+        &torrent,
+        &spoiled,
+        content.parent().unwrap(),
+        &out,
+        Wire::Tcp,
+    );
+    run.assert_success("v2-only .torrent lacking piece layers, from libtorrent");
+    assert_same_tree(&content, &out.join("v2set"));
+    let text = format!("{}\n{}", run.stderr, run.log_tail);
+    assert!(
+        text.contains(&format!("piece layers of {files} file(s)")),
+        "{how:?}: no layers fetched from the seed:\n{text}"
+    );
+}
+
+#[test]
+fn a_v2_torrent_without_piece_layers_gets_them_from_libtorrent() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    download_without_layers(LayerEdit::Strip);
+}
+
+#[test]
+fn a_v2_torrent_with_a_wrong_piece_layer_drops_it_and_gets_it_from_libtorrent() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    download_without_layers(LayerEdit::Corrupt);
+}
+
+/// ttui downloads a v2-only folder from libtorrent over `wire`, from the .torrent and from
+/// its `btmh` magnet (whose layers come over the same wire), byte-identical each time.
+fn v2_over(wire: Wire) {
+    let tmp = tempdir("ttui-v2-wire-");
+    let content = folder(tmp.path());
+    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"), false);
+    let data = content.parent().unwrap();
+    let out = tmp.path().join("out-torrent");
+    download_over(&torrent, &torrent.path, data, &out, wire)
+        .assert_success(&format!("v2 .torrent from libtorrent over {wire:?}"));
+    assert_same_tree(&content, &out.join("v2set"));
+    let out = tmp.path().join("out-magnet");
+    let link = format!("magnet:?xt=urn:btmh:1220{v2}&dn=v2set");
+    let bind = ["--bind", &loopback_ip().to_string()].map(str::to_string);
+    let bind: Vec<&str> = bind.iter().map(String::as_str).collect();
+    magnet_from_libtorrent_with(&torrent, &link, data, &out, &bind, wire)
+        .assert_success(&format!("v2 magnet from libtorrent over {wire:?}"));
+    assert_same_tree(&content, &out.join("v2set"));
+}
+
+#[test]
+fn v2_downloads_from_libtorrent_over_utp_alone() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    v2_over(Wire::Utp);
+}
+
+#[test]
+fn v2_downloads_from_libtorrent_over_required_encryption() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    v2_over(Wire::Mse);
+}
+
+/// A `ttui daemon` is given a v2-only .torrent without `piece layers` while a libtorrent seed
+/// has the whole torrent: it fetches the layers from the seed, downloads byte-identical and
+/// keeps the .torrent with the proven layers, so after a restart with the seed gone the
+/// torrent is back seeding without asking anyone.
+#[test]
+fn a_session_fetches_a_torrents_missing_layers_and_keeps_them() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let env = kit::Env::new("ttui-v2-nolayers-session-");
+    let content = folder(env.root.path());
+    let (torrent, v2) = lt_make(
+        &content,
+        16_384,
+        &env.root.path().join("v2set.torrent"),
+        false,
+    );
+    let spoiled = env.root.path().join("spoiled.torrent");
+    assert_eq!(
+        lt_edit_layers(&torrent.path, &spoiled, LayerEdit::Strip),
+        v2
+    );
+    let seeder = LibtorrentPeer::start(
+        &torrent,
+        content.parent().unwrap(),
+        Wire::Tcp.seed_options(),
+    );
+    let peer = SocketAddr::from((seeder.ip, seeder.port)).to_string();
+    let mut daemon = kit::Daemon::start(&env, "1", &["--peer".into(), peer]);
+    let added = env.verb(&["add", spoiled.to_str().unwrap()]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let hash = torrent.hash_hex();
+    env.wait_list(
+        "the layer-less torrent to seed",
+        DOWNLOAD_TIMEOUT,
+        &mut daemon,
+        |rows| kit::all_seeding(rows, 1),
+    );
+    assert_same_tree(&content, &env.out.join("v2set"));
+    let log = daemon.log_text();
+    assert!(
+        log.contains("piece layers of 3 file(s)"),
+        "no layers fetched:\n{}",
+        daemon.report()
+    );
+    drop(seeder);
+    daemon.term();
+    // Kept with its layers: `ttui info` on the kept file lacks none.
+    let kept = env.torrent_path(&hash);
+    let info = ttui_info(&kept);
+    assert!(info.contains(&format!("Info hash v2: {v2}")), "{info}");
+    assert!(!info.contains("Piece layers missing"), "{info}");
+    // Back with no peer at all: seeding from its check, nobody asked.
+    let mut daemon = kit::Daemon::start(&env, "2", &[]);
+    env.wait_list(
+        "the kept torrent to seed again",
+        Duration::from_secs(60),
+        &mut daemon,
+        |rows| kit::all_seeding(rows, 1),
+    );
+    daemon.term();
 }

@@ -1,10 +1,17 @@
-//! .torrent bytes: bencode, metainfo validation and the `ttui info` printer.
+//! .torrent bytes: bencode, metainfo validation and the `ttui info` printer; a v2-only
+//! torrent that lacks piece layers is printed too, and never completes without them.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use sha1::{Digest, Sha1};
-use ttui::internals::protocol::metainfo::Metainfo;
+use ttui::internals::protocol::metainfo::{Metainfo, MetainfoError};
 
 fuzz_target!(|data: &[u8]| {
+    if let Err(MetainfoError::NeedsLayers(n)) = Metainfo::from_bytes(data) {
+        assert!(!n.lacking().is_empty());
+        let mut out = Vec::new();
+        ttui::internals::cli::info::print_needs_layers(&n, &mut out).expect("printing to memory");
+        assert!(n.complete(&Default::default()).is_err());
+    }
     if let Ok(m) = Metainfo::from_bytes(data) {
         let hash: [u8; 20] = Sha1::digest(&m.info_bytes).into();
         assert_eq!(hash, m.info_hash);

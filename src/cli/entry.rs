@@ -181,9 +181,13 @@ fn open(args: DownloadArgs) -> Result<i32, String> {
 
 /// `ttui info`: a reader that has seen enough (`| head`) closes the pipe, and that ends it quietly.
 fn info(torrent: &std::path::Path) -> Result<i32, String> {
-    let m = super::load_torrent(torrent)?;
+    let m = super::load::load_torrent_or_layers(torrent)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    match super::info::print_info(&m, &mut out).and_then(|()| out.flush()) {
+    let printed = match &m {
+        Ok(m) => super::info::print_info(m, &mut out),
+        Err(needs) => super::info::print_needs_layers(needs, &mut out),
+    };
+    match printed.and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
         other => other.map(|()| 0).map_err(|e| e.to_string()),
     }

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use humansize::{format_size, BINARY};
 
+use crate::protocol::metainfo::layers::NeedsLayers;
 use crate::protocol::metainfo::{to_hex, Metainfo};
 use crate::protocol::text::shorten_to;
 
@@ -13,6 +14,23 @@ const MAX_FIELD: usize = 400;
 
 /// Prints the summary shown by `ttui info`.
 pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
+    print_summary(m, m.info.num_pieces(), None, out)
+}
+
+/// The summary of a v2-only torrent some of whose piece layers are missing or wrong: as for
+/// any torrent (its pieces counted from its size, as they cannot be checked yet), and which
+/// files' layers a download fetches from peers.
+pub fn print_needs_layers(n: &NeedsLayers, out: &mut impl Write) -> io::Result<()> {
+    let m = n.summary();
+    print_summary(m, m.info.geometry().num_pieces(), Some(n), out)
+}
+
+fn print_summary(
+    m: &Metainfo,
+    pieces: u32,
+    needs: Option<&NeedsLayers>,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let info = &m.info;
     writeln!(out, "Name: {}", printable(&info.name))?;
     writeln!(
@@ -26,7 +44,7 @@ pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
         "Piece length: {}",
         format_size(info.piece_length, BINARY)
     )?;
-    writeln!(out, "Pieces: {}", info.num_pieces())?;
+    writeln!(out, "Pieces: {pieces}")?;
     // The hash peers and trackers know it by (a v2-only torrent's is its v2 hash cut to 20
     // bytes), then the whole v2 hash of a v2 or hybrid torrent.
     writeln!(out, "Info hash: {}", m.info_hash_hex())?;
@@ -44,6 +62,16 @@ pub fn print_info(m: &Metainfo, out: &mut impl Write) -> io::Result<()> {
     for (tier, urls) in m.trackers.iter().enumerate() {
         for url in urls {
             writeln!(out, "  tier {}: {}", tier + 1, printable(url))?;
+        }
+    }
+    if let Some(n) = needs {
+        writeln!(
+            out,
+            "Piece layers missing: {} file(s); they will be fetched from peers:",
+            n.lacking().len()
+        )?;
+        for l in n.lacking() {
+            writeln!(out, "  {}", printable(&l.why))?;
         }
     }
     if !m.notes.is_empty() {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::control::proto::AddItem;
 use crate::engine::api::AddSource;
-use crate::protocol::metainfo::Metainfo;
+use crate::protocol::metainfo::layers::NeedsLayers;
+use crate::protocol::metainfo::{Metainfo, MetainfoError};
 use crate::protocol::text::{shorten, shorten_to};
 use crate::tracker::http::root_cause;
 
@@ -87,22 +88,47 @@ pub(crate) fn read_source(src: Source<'_>) -> Result<Vec<u8>, String> {
 
 /// Reads and parses the .torrent named by a command-line argument (file, `-`, or URL).
 /// The error is one line, shortened: the reason may quote 10 MB of a hostile file.
+/// A v2-only torrent that lacks piece layers is refused here (`load_torrent_or_layers` takes
+/// it, for the commands that can fetch them).
 pub(crate) fn load_torrent(arg: &Path) -> Result<Metainfo, String> {
+    match load_torrent_or_layers(arg)? {
+        Ok(meta) => Ok(meta),
+        Err(needs) => Err(not_valid(
+            Source::of(arg),
+            &MetainfoError::NeedsLayers(needs),
+        )),
+    }
+}
+
+fn not_valid(src: Source<'_>, e: &MetainfoError) -> String {
+    let reason = e.to_string().replace('\n', " ");
+    format!(
+        "{} is not a valid torrent: {}",
+        src.describe(),
+        shorten_to(&reason, MAX_ERROR)
+    )
+}
+
+/// `load_torrent`, or a v2-only torrent whose piece layers peers must send first (as
+/// libtorrent loads it): `ttui info` shows it, a download fetches them.
+pub(crate) fn load_torrent_or_layers(
+    arg: &Path,
+) -> Result<Result<Metainfo, Box<NeedsLayers>>, String> {
     let src = Source::of(arg);
     let bytes = read_source(src)?;
-    let meta = Metainfo::from_bytes(&bytes).map_err(|e| {
-        let reason = e.to_string().replace('\n', " ");
-        format!(
-            "{} is not a valid torrent: {}",
-            src.describe(),
-            shorten_to(&reason, MAX_ERROR)
-        )
-    })?;
+    let meta = match Metainfo::from_bytes(&bytes) {
+        Ok(meta) => meta,
+        Err(MetainfoError::NeedsLayers(needs)) => {
+            tracing::warn!("{}: {}", src.describe(), needs.words());
+            return Ok(Err(needs));
+        }
+        Err(e) => return Err(not_valid(src, &e)),
+    };
     // A download's record of what was changed to load it (`ttui info` prints the same).
     for note in &meta.notes {
         tracing::warn!("{}: {note}", src.describe());
     }
-    Ok(meta)
+    Ok(Ok(meta))
 }
 
 /// Downloads a .torrent over http(s), capped in size and time. Works from inside a tokio

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::logging::{default_log_path, init_logging};
-use crate::cli::{load_torrent, DownloadArgs};
+use crate::cli::DownloadArgs;
 use crate::engine::api::Command;
 use crate::engine::{self, Options, TorrentEnd};
 use crate::protocol::metainfo::Metainfo;
@@ -179,9 +179,14 @@ pub(crate) fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, St
     rt.block_on(async move {
         let files = add_files(&args)?;
         let torrent = load_torrent_or_magnet(&path, &args)?;
-        if let (Torrent::File(meta), Some(only)) = (&torrent, &files.only) {
+        let known = match &torrent {
+            Torrent::File(meta) => Some(&meta.info),
+            Torrent::NeedsLayers(needs) => Some(&needs.summary().info),
+            Torrent::Magnet(_) => None,
+        };
+        if let (Some(info), Some(only)) = (known, &files.only) {
             // Refused before anything starts; a magnet's list is checked once it is known.
-            crate::engine::host::FilePlan::only(&meta.info, only, files.sequential)
+            crate::engine::host::FilePlan::only(info, only, files.sequential)
                 .map_err(|e| e.to_string())?;
         }
         if headless {
@@ -199,13 +204,18 @@ pub(crate) fn run_download(args: DownloadArgs, seed_cmd: bool) -> Result<i32, St
 pub(crate) enum Torrent {
     File(Box<Metainfo>),
     Magnet(crate::protocol::magnet::Magnet),
+    /// A v2-only .torrent whose missing piece layers its peers send first.
+    NeedsLayers(Box<crate::protocol::metainfo::layers::NeedsLayers>),
 }
 
 /// A .torrent file, or a parsed magnet link (its trackers dropped with `--no-trackers`).
 pub(crate) fn load_torrent_or_magnet(path: &Path, args: &DownloadArgs) -> Result<Torrent, String> {
     let text = path.to_string_lossy();
     if !text.to_ascii_lowercase().starts_with("magnet:") {
-        return Ok(Torrent::File(Box::new(load_torrent(path)?)));
+        return Ok(match super::load::load_torrent_or_layers(path)? {
+            Ok(meta) => Torrent::File(Box::new(meta)),
+            Err(needs) => Torrent::NeedsLayers(needs),
+        });
     }
     let magnet = crate::protocol::magnet::Magnet::parse(&text).map_err(|e| e.to_string())?;
     let trackers = if args.no_trackers {
@@ -226,7 +236,20 @@ pub(crate) fn start_engine(torrent: Torrent, opts: Options, echo: bool) -> engin
         Torrent::File(meta) => engine::start(*meta, opts),
         Torrent::Magnet(m) => {
             let extra = opts.peers.clone();
-            engine::start_magnet(m, extra, opts, echo)
+            engine::start_magnet((m, None), extra, opts, echo)
+        }
+        Torrent::NeedsLayers(needs) => {
+            let extra = opts.peers.clone();
+            let mut magnet = needs.magnet();
+            if !opts.use_trackers {
+                magnet.trackers.clear();
+            }
+            engine::start_magnet(
+                (magnet, Some(std::sync::Arc::from(needs))),
+                extra,
+                opts,
+                echo,
+            )
         }
     }
 }

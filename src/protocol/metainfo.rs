@@ -238,19 +238,29 @@ impl Metainfo {
             sha1
         };
         let (mut info, padding_files) = parse_info(info_dict, &info_hash, &mut notes)?;
+        // A v2-only torrent some of whose layers are missing or wrong: what peers must send.
+        let mut lacking = None;
         if v2_only {
             let (_, files) = v2::only::as_v1_files(info_dict, u64::from(info.piece_length))?;
-            let v2 = v2::only::piece_roots(&files, &root, u64::from(info.piece_length))?;
-            if v2.pieces.len() as u64 != u64::from(info.geometry().num_pieces()) {
-                return Err(MetainfoError::V2(format!(
-                    "its files make {} pieces, its hashes {}",
-                    info.geometry().num_pieces(),
-                    v2.pieces.len()
-                )));
+            match v2::only::piece_roots(&files, &root, u64::from(info.piece_length))? {
+                v2::only::Roots::All(v2) => {
+                    if v2.pieces.len() as u64 != u64::from(info.geometry().num_pieces()) {
+                        return Err(MetainfoError::V2(format!(
+                            "its files make {} pieces, its hashes {}",
+                            info.geometry().num_pieces(),
+                            v2.pieces.len()
+                        )));
+                    }
+                    info.v2 = Some(v2);
+                }
+                v2::only::Roots::Lacking { good, lacking: l } => lacking = Some((good, l)),
             }
-            info.v2 = Some(v2);
         }
-        if let Some(why) = v2::bad_piece_layers(info_dict, &root) {
+        // A v2-only torrent's wrong layers are dropped above and fetched from peers.
+        if let Some(why) = (!v2_only)
+            .then(|| v2::bad_piece_layers(info_dict, &root))
+            .flatten()
+        {
             notes.push(format!(
                 "hybrid torrent whose v2 piece layers are wrong ({why}); ttui uses the v1 \
                  part, other clients may refuse the torrent"
@@ -275,7 +285,7 @@ impl Metainfo {
             Some(Value::Int(i)) => Some(*i),
             _ => None,
         };
-        Ok(Metainfo {
+        let meta = Metainfo {
             info_hash,
             info_hash_v2: has_v2.then_some(v2_hash),
             piece_layers,
@@ -288,7 +298,13 @@ impl Metainfo {
             info_bytes: bytes::Bytes::copy_from_slice(info_bytes),
             web_seeds: parse_web_seeds(&root),
             notes: notes.finish(),
-        })
+        };
+        match lacking {
+            None => Ok(meta),
+            Some((good, lacking)) => Err(MetainfoError::NeedsLayers(Box::new(
+                layers::NeedsLayers::new(meta, good, lacking)?,
+            ))),
+        }
     }
 
     /// A hybrid's second name: its v2 info hash cut to 20 bytes, which peers that know it as
@@ -377,6 +393,11 @@ pub enum MetainfoError {
     BothLengthAndFiles,
     #[error("`info` has neither `length` nor `files`")]
     NeitherLengthNorFiles,
+    /// A v2-only torrent that loads once peers send the piece layers it lacks (libtorrent
+    /// loads it so): callers that can fetch them (`ttui info`, adding a torrent) take the
+    /// `NeedsLayers`; the others refuse it with this line.
+    #[error("v2 torrent: {}", .0.words())]
+    NeedsLayers(Box<layers::NeedsLayers>),
 }
 
 type Dict = HashMap<Vec<u8>, Value>;

@@ -135,3 +135,47 @@ impl MagnetLeecher {
         self.proc.report()
     }
 }
+
+/// How `lt_edit_layers` spoils a torrent's `piece layers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerEdit {
+    /// The whole `piece layers` dictionary removed.
+    Strip,
+    /// One byte of the first layer (by root) flipped: it no longer hashes to its root.
+    Corrupt,
+}
+
+/// Writes `src` to `out` with its `piece layers` spoiled (`how`), through libtorrent's
+/// bencode (a v2 info dictionary is canonical, so it comes out byte for byte). Returns the v2
+/// hash libtorrent reads from the spoiled file, which it loads all the same.
+pub fn lt_edit_layers(src: &Path, out: &Path, how: LayerEdit) -> String {
+    let script = r#"
+import sys, libtorrent as lt
+src, out, how = sys.argv[1], sys.argv[2], sys.argv[3]
+d = lt.bdecode(open(src, "rb").read())
+layers = d[b"piece layers"]
+assert len(layers) >= 1, "no layers to spoil"
+if how == "strip":
+    del d[b"piece layers"]
+else:
+    first = sorted(layers.keys())[0]
+    v = bytearray(layers[first])
+    v[0] ^= 0xff
+    layers[first] = bytes(v)
+open(out, "wb").write(lt.bencode(d))
+print(lt.torrent_info(out).info_hashes().v2.to_bytes().hex())
+"#;
+    let run = run_bounded(
+        Command::new("/usr/bin/python3")
+            .args(["-c", script])
+            .arg(src)
+            .arg(out)
+            .arg(match how {
+                LayerEdit::Strip => "strip",
+                LayerEdit::Corrupt => "corrupt",
+            }),
+        Duration::from_secs(60),
+    );
+    check_success("python3 libtorrent: spoil the piece layers", &run);
+    String::from_utf8_lossy(&run.stdout).trim().to_string()
+}

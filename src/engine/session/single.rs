@@ -16,6 +16,7 @@ use crate::engine::torrent::{
     Start,
 };
 use crate::protocol::magnet::Magnet;
+use crate::protocol::metainfo::layers::NeedsLayers;
 use crate::protocol::metainfo::Metainfo;
 
 fn next_id() -> TorrentId {
@@ -26,8 +27,10 @@ fn next_id() -> TorrentId {
 /// Starts a session with a magnet link's torrent: its metadata is fetched (BEP 9) from the
 /// magnet's `x.pe` and `extra_peers`, its trackers and the session's DHT, then the torrent
 /// runs as with `start`. With `echo` the fetch's lines also go to stderr (headless runs).
+/// With `known` (a v2-only .torrent lacking piece layers; `magnet` is then
+/// `NeedsLayers::magnet`) only the layers are fetched.
 pub(crate) fn start_magnet(
-    magnet: Magnet,
+    (magnet, known): (Magnet, Option<Arc<NeedsLayers>>),
     extra_peers: Vec<SocketAddr>,
     opts: Options,
     echo: bool,
@@ -42,7 +45,7 @@ pub(crate) fn start_magnet(
         let only = opts.files.only.clone();
         let outcome = run_magnet(
             start,
-            magnet,
+            (magnet, known),
             extra_peers,
             opts,
             echo,

@@ -1,6 +1,8 @@
 //! A magnet link's torrent before its metadata is known: the metadata fetch
 //! (`metadata::fetch`) run inside the session, so it uses the session's one DHT node, listen
 //! port, encryption and transports, while the snapshot shows its progress and a quit stops it.
+//! A v2-only .torrent that lacks piece layers waits here too, as a magnet of its hash whose
+//! info is known (`known`): only its layers are fetched, and its line says so.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -17,6 +19,7 @@ use crate::engine::torrent::start::SessionCtx;
 use crate::engine::torrent::start::Start;
 use crate::engine::TorrentEnd;
 use crate::protocol::magnet::Magnet;
+use crate::protocol::metainfo::layers::NeedsLayers;
 use crate::protocol::metainfo::Metainfo;
 
 /// The engine's side of a magnet link: the metadata fetch with the session's DHT and listen
@@ -34,7 +37,7 @@ use crate::protocol::metainfo::Metainfo;
 /// that sent bad data (banned from it), or how the torrent ended (its line says `error`).
 pub(crate) async fn fetch_in_session(
     start: &mut Start,
-    magnet: &Magnet,
+    (magnet, known): (&Magnet, Option<&NeedsLayers>),
     extra_peers: &[SocketAddr],
     echo: bool,
     commands: &mut mpsc::UnboundedReceiver<Command>,
@@ -47,10 +50,16 @@ pub(crate) async fn fetch_in_session(
         None => magnet_snapshot(start.id, magnet, std::path::Path::new("")),
     };
     let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
+    // A .torrent waiting for its layers is no magnet to the user who gave it.
+    let tag = if known.is_some() {
+        "piece layers"
+    } else {
+        "magnet"
+    };
     let report = move |line: String| {
         tracing::info!("{line}");
         if echo {
-            eprintln!("magnet: {line}");
+            eprintln!("{tag}: {line}");
         }
         let _ = line_tx.send(line);
     };
@@ -66,6 +75,7 @@ pub(crate) async fn fetch_in_session(
     };
     let fetcher = Fetcher {
         magnet,
+        known,
         extra_peers,
         our_id: session.our_id,
         port: session.listen_port,
@@ -88,6 +98,7 @@ pub(crate) async fn fetch_in_session(
     let (why_tx, mut whys) = mpsc::unbounded_channel::<String>();
     // Started anew on a resume: its timeout counts from there, and the peers it dials then.
     let begin = || Box::pin(fetch_until_done(&fetcher, patient, why_tx.clone()));
+    let phase = metadata::phase(known);
     let mut running = (!start.paused).then(begin);
     // The peers that dialed us, being asked for the metadata.
     let mut asking = FuturesUnordered::new();
@@ -95,7 +106,7 @@ pub(crate) async fn fetch_in_session(
     let mut gave_up: Option<NoMetadata> = None;
     let waiting = tokio::time::sleep_until((started + FETCH_TIMEOUT).into());
     tokio::pin!(waiting);
-    show_paused(start.paused, &mut snap, &start.line);
+    show_paused(start.paused, phase, &mut snap, &start.line);
     let mut tick = tokio::time::interval(crate::engine::torrent::coordinator::TICK);
     let result = loop {
         tokio::select! {
@@ -129,16 +140,17 @@ pub(crate) async fn fetch_in_session(
                 report(format!("{addr}: connected to us"));
                 let (our_id, dht) = (session.our_id, session.dht.is_some());
                 asking.push(Box::pin(async move {
-                    let r = metadata::from_incoming(*stream, &handshake, magnet, our_id, dht).await;
+                    let r = metadata::from_incoming(*stream, &handshake, (magnet, known), our_id, dht)
+                        .await;
                     (addr, r)
                 }));
             }
             Some((addr, r)) = asking.next(), if !asking.is_empty() => match r {
                 Ok((got, port)) => {
-                    report(format!("metadata ({} bytes) from {addr}", got.info.len()));
+                    report(metadata::got_words(&got, known, addr));
                     // Dialed back for the download: where it listens, else where it came from.
                     let back = SocketAddr::new(addr.ip(), port.unwrap_or(addr.port()));
-                    break metadata::metainfo_from_info(&got, magnet)
+                    break metadata::metainfo_from_info(&got, magnet, known)
                         .map(|m| (m, vec![back]))
                         .map_err(|e| NoMetadata::NotATorrent(e.to_string()));
                 }
@@ -181,7 +193,7 @@ pub(crate) async fn fetch_in_session(
                             // A paused torrent talks to no peer.
                             asking.clear();
                         }
-                        show_paused(paused, &mut snap, &start.line);
+                        show_paused(paused, phase, &mut snap, &start.line);
                         start.snapshots.send_if_made(|| snap.clone());
                     }
                 }
@@ -280,7 +292,8 @@ async fn fetch_until_done(
     for tries in 1u64.. {
         if tries > 1 {
             let _ = why.send(format!(
-                "fetching metadata: asking its sources again (try {tries})"
+                "{}: asking its sources again (try {tries})",
+                metadata::phase(fetcher.known)
             ));
         }
         match fetcher.fetch(Instant::now() + metadata_wait::ROUND).await {
@@ -289,7 +302,7 @@ async fn fetch_until_done(
             Err(spent) => {
                 let next = metadata_wait::next_wait(wait);
                 wait = Some(next);
-                let words = spent.sources.words(next);
+                let words = spent.sources.words(metadata::phase(fetcher.known), next);
                 (fetcher.report)(words.clone());
                 let _ = why.send(words);
                 tokio::time::sleep(next).await;
@@ -299,12 +312,12 @@ async fn fetch_until_done(
     Err(NoMetadata::GaveUp)
 }
 
-/// The state a magnet without its metadata shows: paused, or fetching.
-fn show_paused(paused: bool, snap: &mut Snapshot, line: &watch::Sender<TorrentLine>) {
+/// The state a magnet without its metadata shows: paused, or fetching (`phase`).
+fn show_paused(paused: bool, phase: &str, snap: &mut Snapshot, line: &watch::Sender<TorrentLine>) {
     let (state, why) = if paused {
         (TorrentState::Paused, "paused before its metadata arrived")
     } else {
-        (TorrentState::Downloading, "fetching metadata")
+        (TorrentState::Downloading, phase)
     };
     snap.state = state.clone();
     line.send_modify(|l| {

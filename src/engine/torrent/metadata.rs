@@ -1,7 +1,9 @@
 //! Magnet links: fetch the torrent's `info` dictionary from peers (BEP 9, ut_metadata over
 //! the BEP 10 extension protocol) and check it against the magnet's info hashes (SHA-1 for a
 //! `btih`, SHA-256 for a `btmh`). A v2-only torrent's piece layers come next from the same
-//! peer (`layers.rs`). The engine also uses `MetadataMsg` to serve the dictionary to peers
+//! peer (`layers.rs`). A v2-only .torrent that lacks some layers (`NeedsLayers`) goes the same
+//! way as a magnet of its hash, its info known: the BEP 9 step is skipped and only the layers
+//! it lacks are asked for. The engine also uses `MetadataMsg` to serve the dictionary to peers
 //! that ask.
 
 use std::collections::BTreeMap;
@@ -19,7 +21,7 @@ use tokio_util::codec::Framed;
 
 use crate::dht::Dht;
 
-use crate::engine::peer::connect::connect_encrypted;
+use crate::engine::peer::connect::connect_encrypted_as;
 use crate::engine::peer::dial::Transports;
 use crate::engine::peer::pex::UT_METADATA_ID;
 use crate::engine::peer::stream::PeerStream;
@@ -30,6 +32,7 @@ use crate::protocol::handshake::Handshake;
 use crate::protocol::magnet::Magnet;
 use crate::protocol::merkle::Hash;
 use crate::protocol::message::{Message, MessageCodec};
+use crate::protocol::metainfo::layers::NeedsLayers;
 use crate::protocol::metainfo::{layers as meta_layers, Metainfo};
 use crate::tracker::{self, AnnounceEvent, AnnounceRequest, Progress};
 
@@ -138,11 +141,16 @@ pub(crate) struct Fetched {
 }
 
 /// Builds a Metainfo from a verified info dictionary, its proven piece layers and the
-/// magnet's trackers: the .torrent they make is read as a file is (one loader).
+/// magnet's trackers: the .torrent they make is read as a file is (one loader). A .torrent
+/// that lacked layers (`known`) is completed with them and keeps its own trackers.
 pub(crate) fn metainfo_from_info(
     got: &Fetched,
     magnet: &Magnet,
+    known: Option<&NeedsLayers>,
 ) -> Result<Metainfo, MetadataError> {
+    if let Some(known) = known {
+        return known.complete(&got.layers).map_err(MetadataError::Metainfo);
+    }
     let t = meta_layers::torrent_with_layers(&got.info, None, &got.layers);
     let mut meta = Metainfo::from_bytes(&t).map_err(MetadataError::Metainfo)?;
     let v2_matches = magnet.info_hash_v2.is_none() || meta.info_hash_v2 == magnet.info_hash_v2;
@@ -153,9 +161,20 @@ pub(crate) fn metainfo_from_info(
     Ok(meta)
 }
 
+/// Our handshake for a magnet's fetch: the BEP 52 bit set when the magnet names a v2 hash,
+/// as a loaded v2 or hybrid torrent's connections set it (libtorrent answers hash requests
+/// only from a peer it knows speaks v2).
+fn our_handshake(magnet: &Magnet, our_id: [u8; 20], dht: bool) -> Handshake {
+    Handshake::new(magnet.info_hash, our_id)
+        .with_dht(dht)
+        .with_v2(magnet.info_hash_v2.is_some())
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn from_peer(
     addr: SocketAddr,
     magnet: &Magnet,
+    known: Option<&NeedsLayers>,
     our_id: [u8; 20],
     report: &(dyn Fn(String) + Sync),
     encryption: EncryptionPolicy,
@@ -163,20 +182,33 @@ async fn from_peer(
 ) -> Result<Fetched, MetadataError> {
     // Dialed like the engine's peers: MSE first with `prefer`, only MSE with `require`, over
     // the transports the session allows.
-    let (stream, hs, ..) = connect_encrypted(
+    let (stream, hs, ..) = connect_encrypted_as(
         addr,
         None,
-        magnet.info_hash,
-        our_id,
+        our_handshake(magnet, our_id, false),
         encryption,
         transports,
-        false,
         || {},
     )
     .await
     .map_err(MetadataError::Connect)?;
     report(format!("{addr}: connected"));
-    exchange(stream, &hs, magnet).await.map(|(got, _)| got)
+    match known {
+        Some(known) => layers_only(stream, known).await,
+        None => exchange(stream, &hs, magnet).await.map(|(got, _)| got),
+    }
+}
+
+/// The layers a .torrent lacks, asked of a peer whose handshakes are done: its info is
+/// known, so there is no BEP 9 step (and no extension protocol needed: `hash request` is a
+/// core BEP 52 message).
+async fn layers_only(stream: PeerStream, known: &NeedsLayers) -> Result<Fetched, MetadataError> {
+    // The codec's smallest cap (64 KiB) fits a run of 512 hashes with its proof, and the
+    // bitfield of any torrent whose layers can be fetched (`layers::MAX_HASHES`).
+    let mut framed = Framed::new(stream, MessageCodec::new(0));
+    let layers = layers::fetch(&mut framed, known.wanted()).await?;
+    let info = known.summary().info_bytes.to_vec();
+    Ok(Fetched { info, layers })
 }
 
 /// The metadata from a peer that dialed us for a magnet still without it (the session's
@@ -186,13 +218,17 @@ async fn from_peer(
 pub(crate) async fn from_incoming(
     mut stream: PeerStream,
     hs: &Handshake,
-    magnet: &Magnet,
+    (magnet, known): (&Magnet, Option<&NeedsLayers>),
     our_id: [u8; 20],
     dht: bool,
 ) -> Result<(Fetched, Option<u16>), MetadataError> {
-    let ours = Handshake::new(magnet.info_hash, our_id).with_dht(dht);
+    let ours = our_handshake(magnet, our_id, dht);
     stream.write_all(&ours.encode()).await?;
-    exchange(stream, hs, magnet).await
+    match known {
+        // It dialed us, so it listens where it came from.
+        Some(known) => layers_only(stream, known).await.map(|got| (got, None)),
+        None => exchange(stream, hs, magnet).await,
+    }
 }
 
 /// BEP 9 over a connection whose handshakes are done: the metadata, checked against the info
@@ -345,6 +381,8 @@ async fn tracker_results<F: std::future::Future + Unpin>(trackers: &mut Option<F
 /// trackers), `--peer`, the session's DHT, listen port, encryption and transports.
 pub(crate) struct Fetcher<'a> {
     pub magnet: &'a Magnet,
+    /// A .torrent that lacks piece layers: only those are fetched, its info being known.
+    pub known: Option<&'a NeedsLayers>,
     pub extra_peers: &'a [SocketAddr],
     pub our_id: [u8; 20],
     pub port: u16,
@@ -367,7 +405,12 @@ impl Fetcher<'_> {
     /// (or with one that knows no node), the fetch ends once every source is spent. Either
     /// way the error says what each source gave (`metadata_wait::Sources`).
     pub(crate) async fn fetch(&self, until: Instant) -> Result<Metainfo, Spent> {
-        let (magnet, our_id, dht) = (self.magnet, self.our_id, self.dht);
+        let (magnet, known, our_id, dht) = (self.magnet, self.known, self.our_id, self.dht);
+        let what = if known.is_some() {
+            "piece layers"
+        } else {
+            "metadata"
+        };
         let (report, encryption, transports) = (self.report, self.encryption, self.transports);
         let started = Instant::now();
         let mut queue: VecDeque<SocketAddr> = magnet
@@ -407,16 +450,17 @@ impl Fetcher<'_> {
                 }
                 sources.peers_tried += 1;
                 attempts.push(async move {
-                    let r = from_peer(addr, magnet, our_id, report, encryption, transports).await;
+                    let r = from_peer(addr, magnet, known, our_id, report, encryption, transports)
+                        .await;
                     (addr, r)
                 });
             }
             if attempts.is_empty() && trackers.is_none() && dht_rx.is_none() && dht_next.is_none() {
                 let msg = if sources.peers_tried == 0 {
-                    "no peers to fetch the metadata from (no tracker answered, no DHT peer, no x.pe or --peer)".into()
+                    format!("no peers to fetch the {what} from (no tracker answered, no DHT peer, no x.pe or --peer)")
                 } else {
                     format!(
-                        "no peer delivered the metadata (last: {})",
+                        "no peer delivered the {what} (last: {})",
                         sources.last_error
                     )
                 };
@@ -431,14 +475,14 @@ impl Fetcher<'_> {
             };
             tokio::select! {
                 () = &mut deadline => {
-                    let msg = "timed out fetching the torrent's metadata from peers".into();
+                    let msg = format!("timed out fetching the torrent's {what} from peers");
                     return Err(spent(msg, &sources));
                 }
                 Some((addr, r)) = attempts.next(), if !attempts.is_empty() => match r {
                     Ok(got) => {
-                        report(format!("metadata ({} bytes) from {addr}", got.info.len()));
+                        report(got_words(&got, known, addr));
                         // The bytes match the info hash: no peer can send others for it.
-                        return metainfo_from_info(&got, magnet).map_err(|e| Spent {
+                        return metainfo_from_info(&got, magnet, known).map_err(|e| Spent {
                             fatal: true,
                             ..spent(e.to_string(), &sources)
                         });
@@ -503,6 +547,26 @@ impl Fetcher<'_> {
                 }
             }
         }
+    }
+}
+
+/// The line that says what a peer delivered: the metadata, or a .torrent's missing layers.
+pub(crate) fn got_words(got: &Fetched, known: Option<&NeedsLayers>, addr: SocketAddr) -> String {
+    match known {
+        None => format!("metadata ({} bytes) from {addr}", got.info.len()),
+        Some(_) => format!(
+            "piece layers of {} file(s) ({} hashes) from {addr}, proven against their roots",
+            got.layers.len(),
+            got.layers.values().map(Vec::len).sum::<usize>()
+        ),
+    }
+}
+
+/// What a magnet's (or a layer-less .torrent's) fetch is doing, for its line.
+pub(crate) fn phase(known: Option<&NeedsLayers>) -> &'static str {
+    match known {
+        None => "fetching metadata",
+        Some(_) => "fetching piece layers from peers",
     }
 }
 

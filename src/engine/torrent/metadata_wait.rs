@@ -80,9 +80,10 @@ pub(crate) struct Spent {
 }
 
 impl Sources {
-    /// The torrent's `why` while it waits `wait` before asking again:
-    /// `fetching metadata: no peers yet (trackers: 1 failed; DHT off); next try in 15s`.
-    pub(crate) fn words(&self, wait: Duration) -> String {
+    /// The torrent's `why` while it waits `wait` before asking again, `phase` saying what it
+    /// fetches: `fetching metadata: no peers yet (trackers: 1 failed; DHT off); next try in
+    /// 15s`.
+    pub(crate) fn words(&self, phase: &str, wait: Duration) -> String {
         let trackers = match (self.trackers_answered, self.trackers_failed) {
             (0, 0) => "no tracker".to_string(),
             (0, f) => format!("trackers: {f} failed"),
@@ -103,7 +104,7 @@ impl Sources {
             )
         };
         format!(
-            "fetching metadata: {head}{trackers}; {dht}); next try in {}",
+            "{phase}: {head}{trackers}; {dht}); next try in {}",
             crate::fmt::duration(wait)
         )
     }
@@ -131,7 +132,7 @@ mod tests {
             trackers_failed: 1,
             ..Sources::default()
         };
-        let w = failed.words(FIRST_RETRY);
+        let w = failed.words("fetching metadata", FIRST_RETRY);
         assert!(
             w.starts_with(
                 "fetching metadata: no peers yet (trackers: 1 failed; DHT off); next try in "
@@ -145,7 +146,7 @@ mod tests {
             peers_tried: 3,
             last_error: "closed by peer".into(),
         };
-        let w = tried.words(MAX_RETRY);
+        let w = tried.words("fetching metadata", MAX_RETRY);
         assert!(
             w.starts_with(
                 "fetching metadata: no peer sent it yet (3 tried, last: closed by peer; \
@@ -158,7 +159,9 @@ mod tests {
             ..Sources::default()
         };
         assert!(none
-            .words(FIRST_RETRY)
-            .contains("(no tracker; DHT: no node answered)"));
+            .words("fetching piece layers from peers", FIRST_RETRY)
+            .starts_with(
+            "fetching piece layers from peers: no peers yet (no tracker; DHT: no node answered)"
+        ));
     }
 }

@@ -74,11 +74,15 @@ pub struct Engine {
 
 /// A magnet link's torrent in a session: the metadata fetch, then the torrent itself. `only`
 /// (`--only-files`) becomes its file plan the moment the metadata arrives, before any file is
-/// opened or piece requested.
+/// opened or piece requested. With `known`, a v2-only .torrent that lacks piece layers, the
+/// magnet is of its hash and only those layers are fetched.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_magnet(
     mut start: Start,
-    magnet: Magnet,
+    (magnet, known): (
+        Magnet,
+        Option<Arc<crate::protocol::metainfo::layers::NeedsLayers>>,
+    ),
     extra_peers: Vec<SocketAddr>,
     mut opts: Options,
     echo: bool,
@@ -91,7 +95,13 @@ pub(crate) async fn run_magnet(
         .clone()
         .unwrap_or_else(|| "(magnet: metadata not fetched yet)".to_string());
     let span = open::torrent_span(start.id, &name);
-    let fetch = magnet::fetch_in_session(&mut start, &magnet, &extra_peers, echo, &mut cmd_rx);
+    let fetch = magnet::fetch_in_session(
+        &mut start,
+        (&magnet, known.as_deref()),
+        &extra_peers,
+        echo,
+        &mut cmd_rx,
+    );
     let fetched = tracing::Instrument::instrument(fetch, span).await;
     match fetched {
         Ok(magnet::Fetched {

@@ -6,6 +6,13 @@
 //! and the proven layers, which `Metainfo::from_bytes` then reads like any file, so a magnet
 //! and a .torrent go through one loader. `layers_of` gives a loaded torrent's layers back, so
 //! a magnet's metainfo is saved with them and a restart asks no peer again.
+//!
+//! A v2-only .torrent may lack layers too (missing, cut short, or hashing to another root):
+//! libtorrent loads it, drops the wrong layers and asks peers, and so does ttui. The loader
+//! then answers `MetainfoError::NeedsLayers` with a `NeedsLayers`: the torrent as far as it is
+//! known, the layers that prove their roots, and the `WantedLayer`s to ask for. Once peers
+//! sent those, `NeedsLayers::complete` builds the torrent through `torrent_with_layers` and
+//! `Metainfo::from_bytes`, as a magnet's is built.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +21,7 @@ use serde_bencode::value::Value;
 use super::file_tree::parse_file_tree;
 use super::{Metainfo, MetainfoError};
 use crate::protocol::bencode;
+use crate::protocol::magnet::{format_magnet, Magnet};
 use crate::protocol::merkle::proof::HashRequest;
 use crate::protocol::merkle::{self, Hash};
 use crate::protocol::text::shorten;
@@ -150,6 +158,133 @@ pub fn layers_of(meta: &Metainfo) -> BTreeMap<Hash, Vec<Hash>> {
         .filter(|f| !f.layer.is_empty())
         .map(|f| (f.root, f.layer.clone()))
         .collect()
+}
+
+/// A file of a v2-only .torrent whose piece layer is not in it, or not one that proves the
+/// file's root (the layer is dropped, never trusted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LackingLayer {
+    pub root: Hash,
+    /// The file's path below the torrent's name.
+    pub path: String,
+    /// Why the torrent's layer is not used, in words.
+    pub why: String,
+}
+
+/// A v2-only .torrent that loads only once peers send some of its files' piece layers.
+/// `summary` describes it (names, sizes, pieces, hashes, trackers) but cannot check a piece
+/// (`info.v2` is `None`), so it is for showing and naming only: the torrent that runs is the
+/// one `complete` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeedsLayers {
+    summary: Metainfo,
+    good: BTreeMap<Hash, Vec<Hash>>,
+    lacking: Vec<LackingLayer>,
+    wanted: Vec<WantedLayer>,
+}
+
+impl NeedsLayers {
+    /// `summary` is the torrent loaded without v2 pieces; `good` the layers that prove their
+    /// roots; `lacking` (not empty) the files whose layers peers must send.
+    pub(super) fn new(
+        summary: Metainfo,
+        good: BTreeMap<Hash, Vec<Hash>>,
+        lacking: Vec<LackingLayer>,
+    ) -> Result<NeedsLayers, MetainfoError> {
+        let wanted: Vec<WantedLayer> = wanted_layers(&summary.info_bytes)?
+            .into_iter()
+            .filter(|w| lacking.iter().any(|l| l.root == w.root))
+            .collect();
+        Ok(NeedsLayers {
+            summary,
+            good,
+            lacking,
+            wanted,
+        })
+    }
+
+    /// What the torrent is, for showing: never run it (its pieces cannot be checked).
+    pub fn summary(&self) -> &Metainfo {
+        &self.summary
+    }
+
+    /// The files whose layers are to be fetched, and why the torrent's own are not used.
+    pub fn lacking(&self) -> &[LackingLayer] {
+        &self.lacking
+    }
+
+    /// The layers to ask peers for (`hash request`s), each proven against its root.
+    pub fn wanted(&self) -> &[WantedLayer] {
+        &self.wanted
+    }
+
+    /// The torrent as a magnet of its v2 hash with its name and trackers: how the engine finds
+    /// peers for the layers (the magnet's fetch, its BEP 9 step skipped), and what a session
+    /// keeps until they arrive.
+    pub fn magnet(&self) -> Magnet {
+        let s = &self.summary;
+        let mut trackers: Vec<String> = Vec::new();
+        for url in s.trackers.iter().flatten() {
+            if !trackers.contains(url) {
+                trackers.push(url.clone());
+            }
+        }
+        Magnet {
+            info_hash: s.info_hash,
+            v1: false,
+            info_hash_v2: s.info_hash_v2,
+            display_name: Some(s.info.name.clone()),
+            trackers,
+            peers: Vec::new(),
+        }
+    }
+
+    /// `magnet` as a link.
+    pub fn magnet_link(&self) -> String {
+        let m = self.magnet();
+        format_magnet(
+            None,
+            m.info_hash_v2.as_ref(),
+            &self.summary.info.name,
+            &m.trackers,
+        )
+    }
+
+    /// One line for a log or a refusal: which files lack their layers.
+    pub fn words(&self) -> String {
+        let first = self
+            .lacking
+            .first()
+            .map(|l| format!(" (first: {})", l.why))
+            .unwrap_or_default();
+        format!(
+            "{} file(s) lack a piece layer that proves their root{first}; peers must send them",
+            self.lacking.len()
+        )
+    }
+
+    /// The torrent with `fetched` (proven layers by root, as `metadata::layers` gives them)
+    /// added to the good ones: read by `Metainfo::from_bytes` like any file, then given back
+    /// what the .torrent said beside its info (trackers, web seeds, comment), which the
+    /// rebuilt file does not carry.
+    pub fn complete(&self, fetched: &BTreeMap<Hash, Vec<Hash>>) -> Result<Metainfo, MetainfoError> {
+        let mut all = self.good.clone();
+        for l in &self.lacking {
+            if let Some(layer) = fetched.get(&l.root) {
+                all.insert(l.root, layer.clone());
+            }
+        }
+        let bytes = torrent_with_layers(&self.summary.info_bytes, None, &all);
+        let mut meta = Metainfo::from_bytes(&bytes)?;
+        let s = &self.summary;
+        meta.trackers.clone_from(&s.trackers);
+        meta.web_seeds.clone_from(&s.web_seeds);
+        meta.comment.clone_from(&s.comment);
+        meta.created_by.clone_from(&s.created_by);
+        meta.creation_date = s.creation_date;
+        meta.notes.clone_from(&s.notes);
+        Ok(meta)
+    }
 }
 
 #[cfg(test)]

@@ -83,12 +83,22 @@ impl Manager {
         kept.goals.set(goals.0, goals.1, goals.2);
         match source {
             AddSource::Torrent { name, bytes } => {
-                let meta = Metainfo::from_bytes(&bytes).map_err(|e| {
-                    RequestError::BadTorrent(format!(
-                        "{}: {e}",
-                        crate::protocol::text::shorten(&name)
-                    ))
-                })?;
+                let meta = match Metainfo::from_bytes(&bytes) {
+                    Ok(meta) => meta,
+                    Err(crate::protocol::metainfo::MetainfoError::NeedsLayers(needs)) => {
+                        let wanted = (paused, files);
+                        return Ok((
+                            self.add_needing_layers(*needs, save_path, wanted, kept),
+                            None,
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(RequestError::BadTorrent(format!(
+                            "{}: {e}",
+                            crate::protocol::text::shorten(&name)
+                        )))
+                    }
+                };
                 if let Some(id) = self.slots.id_of(&meta.info_hash) {
                     let already = Added::Already {
                         id,
@@ -162,7 +172,7 @@ impl Manager {
                     .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
                 let info_hash = magnet.info_hash;
                 let save_path = self.incomplete_place(save_path, None, &mut kept);
-                self.launch_magnet(id, magnet, save_path, (paused, files.clone()));
+                self.launch_magnet(id, (magnet, None), save_path, (paused, files.clone()));
                 if let Some(slot) = self.slots.last_mut() {
                     slot.policy.kept = kept;
                 }
@@ -174,6 +184,47 @@ impl Manager {
                 };
                 Ok((added, None))
             }
+        }
+    }
+
+    /// A v2-only .torrent whose piece layers its peers must send first: it runs as a magnet
+    /// of its hash whose info is known (only the layers are fetched, its line says so), and is
+    /// kept as that magnet until they arrive; then its .torrent, layers included, is kept as
+    /// a magnet's is (`Report::Metadata`), so a restart asks nobody.
+    fn add_needing_layers(
+        &mut self,
+        needs: crate::protocol::metainfo::layers::NeedsLayers,
+        save_path: PathBuf,
+        (paused, files): (bool, AddFiles),
+        mut kept: Kept,
+    ) -> Added {
+        let meta = needs.summary();
+        let (name, info_hash) = (meta.info.name.clone(), meta.info_hash);
+        if let Some(id) = self.slots.id_of(&info_hash) {
+            return Added::Already {
+                id,
+                name,
+                info_hash,
+            };
+        }
+        let link = needs.magnet_link();
+        let mut magnet = needs.magnet();
+        if !self.opts.use_trackers {
+            magnet.trackers.clear();
+        }
+        let id = self.new_slot_id();
+        let save_path = self.incomplete_place(save_path, Some(&name), &mut kept);
+        tracing::info!("torrent {id} ({name}): {}", needs.words());
+        let known = Some(Arc::new(needs));
+        self.launch_magnet(id, (magnet, known), save_path, (paused, files.clone()));
+        if let Some(slot) = self.slots.last_mut() {
+            slot.policy.kept = kept;
+        }
+        self.save_magnet(id, &link, (paused, &files));
+        Added::New {
+            id,
+            name,
+            info_hash,
         }
     }
 
@@ -308,7 +359,10 @@ impl Manager {
     pub(super) fn launch_magnet(
         &mut self,
         id: TorrentId,
-        magnet: Magnet,
+        (magnet, known): (
+            Magnet,
+            Option<Arc<crate::protocol::metainfo::layers::NeedsLayers>>,
+        ),
         save_path: PathBuf,
         (paused, files): (bool, AddFiles),
     ) {
@@ -328,7 +382,7 @@ impl Manager {
             .clone()
             .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
         first_line.state = TorrentState::Downloading;
-        first_line.why = Some("fetching metadata".into());
+        first_line.why = Some(crate::engine::torrent::metadata::phase(known.as_deref()).into());
         first_line.save_path.clone_from(&save_path);
         let added = unix_now();
         first_line.added = added;
@@ -354,7 +408,16 @@ impl Manager {
         let extra = opts.peers.clone();
         let log = self.listen_log.clone();
         let only = files.only;
-        let run = torrent::run_magnet(start, magnet.clone(), extra, opts, false, log, cmd_rx, only);
+        let run = torrent::run_magnet(
+            start,
+            (magnet.clone(), known),
+            extra,
+            opts,
+            false,
+            log,
+            cmd_rx,
+            only,
+        );
         let task = tokio::spawn(report_end(id, self.reports_tx.clone(), run));
         self.tasks_alive += 1;
         self.slots.push(Slot {

@@ -83,7 +83,7 @@ impl Manager {
             return;
         }
         let id = self.new_slot_id();
-        self.launch_magnet(id, magnet, m.save_path, (m.paused, m.files));
+        self.launch_magnet(id, (magnet, None), m.save_path, (m.paused, m.files));
         if let Some(slot) = self.slots.find_mut(id) {
             slot.added = m.added;
             slot.queue_position = m.queue_position;

@@ -149,3 +149,161 @@ fn hostile_info_dictionaries_are_refused_not_allocated() {
                12:meta versioni2e4:name1:x12:piece lengthi20000ee";
     assert!(wanted_layers(odd.as_bytes()).is_err());
 }
+
+/// A v2-only torrent of a 3-piece file, a small one and a 600-piece one, with `layers` as
+/// its `piece layers` (raw: each value as given), `announce` its tracker.
+fn with_raw_layers(files: &[NewFile], layers: &[(Hash, &[u8])]) -> Vec<u8> {
+    let info = info_of(&torrent(files, MetaVersion::V2));
+    let mut out = b"d8:announce19:http://127.0.0.1:1/4:info".to_vec();
+    out.extend_from_slice(&info);
+    out.extend_from_slice(b"12:piece layersd");
+    let mut sorted = layers.to_vec();
+    sorted.sort();
+    for (root, value) in sorted {
+        out.extend_from_slice(b"32:");
+        out.extend_from_slice(&root);
+        out.extend_from_slice(value);
+    }
+    out.extend_from_slice(b"ee");
+    out
+}
+
+/// Raw `piece layers` entries: each file root with its value's bencode.
+type Layers<'a> = Vec<(Hash, &'a [u8])>;
+
+fn bytes_value(hashes: &[Hash]) -> Vec<u8> {
+    let mut v = format!("{}:", hashes.len() * 32).into_bytes();
+    v.extend(flat(hashes));
+    v
+}
+
+fn three_files() -> Vec<NewFile> {
+    vec![
+        new_file("a", 70_000),
+        new_file("small", 100),
+        new_file("big", 600 * u64::from(PIECE) - 5),
+    ]
+}
+
+/// The torrent `bytes` makes, lacking layers: which files, and the error's `NeedsLayers`.
+fn needs(bytes: &[u8]) -> NeedsLayers {
+    match Metainfo::from_bytes(bytes) {
+        Err(MetainfoError::NeedsLayers(n)) => *n,
+        other => panic!("not a torrent that needs layers: {other:?}"),
+    }
+}
+
+#[test]
+fn each_malformed_layer_is_dropped_and_wanted_from_peers() {
+    let files = three_files();
+    let (a, big) = (&files[0], &files[2]);
+    let (root_a, root_big) = (a.pieces_root.unwrap(), big.pieces_root.unwrap());
+    let good_a = bytes_value(&a.piece_layer);
+    let good_big = bytes_value(&big.piece_layer);
+    let mut wrong = a.piece_layer.clone();
+    wrong[2][31] ^= 1;
+    let short = bytes_value(&a.piece_layer[..2]);
+    let wrong_value = bytes_value(&wrong);
+    let forms: [(&str, Layers, &str); 5] = [
+        (
+            "missing",
+            vec![(root_big, &good_big)],
+            "no piece layer for \"a\"",
+        ),
+        (
+            "short",
+            vec![(root_a, &short), (root_big, &good_big)],
+            "holds 64 bytes",
+        ),
+        (
+            "wrong root",
+            vec![(root_a, &wrong_value), (root_big, &good_big)],
+            "does not hash to its `pieces root`",
+        ),
+        (
+            "not a string",
+            vec![(root_a, b"i7e"), (root_big, &good_big)],
+            "is not a string",
+        ),
+        (
+            "a list",
+            vec![(root_a, b"le"), (root_big, &good_big)],
+            "is not a string",
+        ),
+    ];
+    let original = Metainfo::from_bytes(&with_raw_layers(
+        &files,
+        &[(root_a, &good_a), (root_big, &good_big)],
+    ))
+    .unwrap();
+    for (what, layers, why) in forms {
+        let n = needs(&with_raw_layers(&files, &layers));
+        assert_eq!(n.lacking().len(), 1, "{what}");
+        assert_eq!(n.lacking()[0].root, root_a, "{what}");
+        assert_eq!(n.lacking()[0].path, "a", "{what}");
+        assert!(
+            n.lacking()[0].why.contains(why),
+            "{what}: {}",
+            n.lacking()[0].why
+        );
+        // Only the lacking file's layer is asked for, in the magnet's requests.
+        assert_eq!(n.wanted().len(), 1, "{what}");
+        assert_eq!(n.wanted()[0].root, root_a);
+        assert_eq!(n.wanted()[0].hashes, 3);
+        // It is known all the same: hashes, size and files.
+        let s = n.summary();
+        assert_eq!(s.info_hash, original.info_hash, "{what}");
+        assert_eq!(s.info_hash_v2, original.info_hash_v2, "{what}");
+        assert_eq!(s.info.total_length, original.info.total_length);
+        assert_eq!(s.info.files, original.info.files);
+        assert_eq!(s.info.geometry().num_pieces(), original.info.num_pieces());
+        // Its pieces cannot be checked until the layer comes.
+        assert_eq!(s.info.v2, None);
+        assert!(s.notes.is_empty(), "{what}: {:?}", s.notes);
+        // The layer the peer sends completes it: the torrent the full file makes.
+        let mut fetched = BTreeMap::new();
+        fetched.insert(root_a, a.piece_layer.clone());
+        let done = n.complete(&fetched).unwrap();
+        assert_eq!(done.info.v2, original.info.v2, "{what}");
+        assert_eq!(done.info_hash, original.info_hash);
+        assert_eq!(done.trackers, [["http://127.0.0.1:1/".to_string()]]);
+        assert_eq!(layers_of(&done), layers_of(&original));
+        // A wrong layer from peers (never the case after `HashRequest::verify`) or none at
+        // all still does not load: there is no path around the check.
+        assert!(n.complete(&BTreeMap::new()).is_err(), "{what}");
+        let mut lie = BTreeMap::new();
+        lie.insert(root_a, wrong.clone());
+        assert!(n.complete(&lie).is_err(), "{what}");
+        // The refusal of callers that cannot fetch it is one line naming the file.
+        let line = MetainfoError::NeedsLayers(Box::new(n.clone())).to_string();
+        assert!(
+            line.contains("1 file(s) lack a piece layer") && !line.contains('\n'),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_torrent_without_piece_layers_needs_every_long_files_and_names_a_btmh_magnet() {
+    let files = three_files();
+    let n = needs(&with_raw_layers(&files, &[]));
+    let paths: Vec<&str> = n.lacking().iter().map(|l| l.path.as_str()).collect();
+    assert_eq!(paths, ["a", "big"]);
+    assert_eq!(n.wanted().iter().map(|w| w.hashes).sum::<u32>(), 603);
+    let m = n.magnet();
+    assert_eq!(m.info_hash, n.summary().info_hash);
+    assert_eq!(m.info_hash_v2, n.summary().info_hash_v2);
+    assert!(!m.v1);
+    assert_eq!(m.trackers, ["http://127.0.0.1:1/"]);
+    let parsed = crate::protocol::magnet::Magnet::parse(&n.magnet_link()).unwrap();
+    assert_eq!(parsed, m);
+    // Half the layers from one peer leave it lacking the other.
+    let mut half = BTreeMap::new();
+    half.insert(files[0].pieces_root.unwrap(), files[0].piece_layer.clone());
+    assert!(matches!(
+        n.complete(&half),
+        Err(MetainfoError::NeedsLayers(_))
+    ));
+    half.insert(files[2].pieces_root.unwrap(), files[2].piece_layer.clone());
+    assert_eq!(n.complete(&half).unwrap().info.num_pieces(), 3 + 1 + 600);
+}

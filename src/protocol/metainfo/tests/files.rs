@@ -341,9 +341,14 @@ fn a_v2_only_torrent_without_its_piece_layers_and_a_disagreeing_hybrid_are_refus
             info(r).remove(&b"pieces"[..]);
             info(r).remove(&b"files"[..]);
         }),
-        "v2 torrent: no piece layer for \"dir/a.bin\" (a magnet gets its layers from peers; a .torrent must carry them)",
+        "v2 torrent: 1 file(s) lack a piece layer that proves their root (first: no piece \
+         layer for \"dir/a.bin\"); peers must send them",
     );
-    assert!(matches!(e, MetainfoError::V2(_)), "{e:?}");
+    // Refused by callers that cannot fetch layers; loaded by those that can.
+    let MetainfoError::NeedsLayers(n) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(n.lacking()[0].path, "dir/a.bin");
 }
 
 #[test]
@@ -503,12 +508,12 @@ fn a_v2_only_single_file_is_laid_out_as_libtorrent_does_and_checked_by_its_tree(
     second[0] ^= 1;
     assert!(!m.info.piece_matches(1, &second));
 
-    // A layer that does not lead to the root is refused, in one line.
+    // A layer that does not lead to the root is dropped, never trusted: peers must send it.
     layers.insert(pieces_root.to_vec(), Value::Bytes(vec![7; 64]));
     set(&mut root, "piece layers", Value::Dict(layers));
     rejects(
         &serde_bencode::to_bytes(&Value::Dict(root)).unwrap(),
-        "v2 torrent: the layer of \"one.bin\" does not hash to its `pieces root`",
+        "(first: the layer of \"one.bin\" does not hash to its `pieces root`); peers must send",
     );
 }
 

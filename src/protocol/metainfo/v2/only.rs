@@ -8,9 +8,12 @@
 //! subtree (`V2Piece`), taken from `piece layers`, or the file's `pieces root` when the file
 //! fits in one piece.
 
+use std::collections::BTreeMap;
+
 use serde_bencode::value::Value;
 
 use super::super::file_tree::{parse_file_tree, TreeFile};
+use super::super::layers::LackingLayer;
 use super::super::{Dict, MetainfoError};
 use crate::protocol::merkle::{self, Hash};
 use crate::protocol::text::shorten;
@@ -121,15 +124,32 @@ fn entry(length: u64, path: Vec<Vec<u8>>, attr: &str) -> Value {
     Value::Dict(d)
 }
 
+/// What the files' `pieces root`s and the torrent's `piece layers` give: every piece's root,
+/// or the files whose layer must come from peers first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::protocol::metainfo) enum Roots {
+    All(V2Pieces),
+    /// Some file of more than one piece has no layer that proves its root: missing, of the
+    /// wrong length or hashing to another root. libtorrent loads such a torrent, drops the
+    /// wrong layer and asks peers for it; so does ttui (`layers::NeedsLayers`). A wrong layer
+    /// is never trusted.
+    Lacking {
+        /// The layers that do prove their file's root, by root.
+        good: BTreeMap<Hash, Vec<Hash>>,
+        /// The files (each root once) whose layer peers must send, and why.
+        lacking: Vec<LackingLayer>,
+    },
+}
+
 /// Each piece's root, from the files' `pieces root`s and the torrent's `piece layers`. A
-/// file of more than one piece needs its layer, and the layer must hash to the file's root:
-/// libtorrent refuses a torrent whose layers do not, and so does ttui. (A magnet gets the
-/// layers from peers first, `layers.rs`, and comes here with them.)
+/// file of more than one piece needs its layer, and the layer must hash to the file's root;
+/// a file without such a layer is listed as lacking (a magnet gets all its layers from peers
+/// first, `layers.rs`, and comes here with them).
 pub(in crate::protocol::metainfo) fn piece_roots(
     files: &[TreeFile],
     root: &Dict,
     piece_length: u64,
-) -> Result<V2Pieces, MetainfoError> {
+) -> Result<Roots, MetainfoError> {
     let layers = match root.get(&b"piece layers"[..]) {
         Some(Value::Dict(d)) => Some(d),
         Some(_) => {
@@ -141,6 +161,8 @@ pub(in crate::protocol::metainfo) fn piece_roots(
     };
     let per = merkle::blocks_per_piece(piece_length);
     let mut pieces = Vec::new();
+    let mut good = BTreeMap::new();
+    let mut lacking: Vec<LackingLayer> = Vec::new();
     for f in files {
         let (Some(file_root), true) = (f.pieces_root, f.length > 0) else {
             continue;
@@ -156,21 +178,35 @@ pub(in crate::protocol::metainfo) fn piece_roots(
             });
             continue;
         }
-        let Some(layer) = layers.and_then(|l| l.get(&file_root[..])) else {
-            return Err(MetainfoError::V2(format!(
-                "no piece layer for {:?} (a magnet gets its layers from peers; a .torrent must carry them)",
-                shorten(&path)
-            )));
+        let hashes = match layers.and_then(|l| l.get(&file_root[..])) {
+            None => Err(format!("no piece layer for {:?}", shorten(&path))),
+            Some(layer) => super::layer_hashes(f, layer, piece_length),
         };
-        let hashes = super::layer_hashes(f, layer, piece_length).map_err(MetainfoError::V2)?;
-        for (j, hash) in hashes.into_iter().enumerate() {
+        let hashes = match hashes {
+            Ok(h) => h,
+            Err(why) => {
+                if !lacking.iter().any(|l| l.root == file_root) {
+                    lacking.push(LackingLayer {
+                        root: file_root,
+                        path,
+                        why,
+                    });
+                }
+                continue;
+            }
+        };
+        for (j, hash) in hashes.iter().enumerate() {
             let start = j as u64 * piece_length;
             pieces.push(V2Piece {
-                hash,
+                hash: *hash,
                 data: (f.length - start).min(piece_length) as u32,
                 leaves: per as u32,
             });
         }
+        good.insert(file_root, hashes);
     }
-    Ok(V2Pieces { pieces })
+    if lacking.is_empty() {
+        return Ok(Roots::All(V2Pieces { pieces }));
+    }
+    Ok(Roots::Lacking { good, lacking })
 }
