@@ -15,7 +15,9 @@
 # tools' reading, not the disk. Each round takes the tools in an order that rotates and
 # reverses every other round. libtorrent is python3-libtorrent's create_torrent and
 # set_piece_hashes (the Python start and import are in its wall time, about 0.1 s).
-# "cores" is CPU over wall: how many cores a tool kept busy.
+# "cores" is CPU over wall: how many cores a tool kept busy; "busy" how many of its threads each
+# did a tenth or more of its CPU (sampled from /proc), which still says it when the machine is
+# loaded and no tool gets both cores.
 #
 #   bash tests/bench/create.sh            # 4 GiB, best of 3
 #   bash tests/bench/create.sh --quick    # 64 MiB, 1 round: that it all works
@@ -88,15 +90,16 @@ if [[ -z ${CREATE_INNER:-} ]]; then
     $PY - "$W" "$MIB" <<'EOF' || rc=$?
 import os, sys
 work, mib = sys.argv[1], int(sys.argv[2])
-rows, runs, hashes = {}, {}, {}
+rows, runs, hashes, threads = {}, {}, {}, {}
 for line in open(os.path.join(work, "results.tsv")):
-    mode, tool, run, wall, cpu, status, ih = line.rstrip("\n").split("\t")
+    mode, tool, run, wall, cpu, status, ih, busy = line.rstrip("\n").split("\t")
     runs[(mode, tool)] = runs.get((mode, tool), 0) + 1
     if status == "ok":
         rows.setdefault((mode, tool), []).append((float(wall), float(cpu)))
+        threads.setdefault((mode, tool), set()).add(busy)
         hashes[(mode, tool)] = ih
-print("%-7s %-20s %5s %8s %8s %7s %6s  %s" % ("mode", "tool", "ok", "wall s", "MB/s", "CPU s",
-                                           "cores", "wall / ttui's"))
+print("%-7s %-20s %5s %8s %8s %7s %6s %6s  %s" % ("mode", "tool", "ok", "wall s", "MB/s",
+                                                "CPU s", "cores", "busy", "wall / ttui's"))
 bad = []
 for mode in ("v1", "v2", "hybrid"):
     tools = [t for (m, t) in runs if m == mode]
@@ -110,9 +113,9 @@ for mode in ("v1", "v2", "hybrid"):
             continue
         wall = min(w for w, _ in v)
         cpu = min(c for _, c in v)
-        print("%-7s %-20s %2d/%-2d %8.2f %8.1f %7.2f %6.2f  %.2f" % (
+        print("%-7s %-20s %2d/%-2d %8.2f %8.1f %7.2f %6.2f %6s  %.2f" % (
             mode, tool, len(v), runs[(mode, tool)], wall, mib * 1048576 / 1e6 / wall, cpu,
-            cpu / wall, wall / tt))
+            cpu / wall, "/".join(sorted(threads[(mode, tool)])), wall / tt))
     others = [rows[(mode, t)] for t in tools if t != "ttui" and rows.get((mode, t))]
     if rows.get((mode, "ttui")) and others:
         best = min(min(w for w, _ in v) for v in others)
@@ -122,7 +125,8 @@ for mode in ("v1", "v2", "hybrid"):
             hashes.get((mode, t)) == hashes.get((mode, "ttui"))]
     if same:
         print("%-7s the same info hash as ttui's: %s" % (mode, ", ".join(same)))
-print("(best wall and best CPU of the runs, each on its own; MB = 10^6 bytes)")
+print("(best wall and best CPU of the runs, each on its own; cores: CPU over wall; busy: threads")
+print(" that each did a tenth or more of the tool's CPU, in each run; MB = 10^6 bytes)")
 print(open(os.path.join(work, "load.txt")).read().rstrip().replace("\n", "; "), "(1, 5, 15 min)")
 if bad:
     print("runs that failed: %s (CREATE_KEEP=1 keeps the logs)" % ", ".join(bad))
@@ -135,6 +139,7 @@ fi
 ip link set lo up
 RESULTS=$W/results.tsv
 : >"$RESULTS"
+trap 'stop_all' EXIT
 trap 'exit 130' INT TERM
 
 # ---- the data: sizes in KiB, scaled to MIB (4096 MiB by default)
@@ -179,6 +184,45 @@ with open(out, "wb") as f:
     f.write(lt.bencode(ct.generate()))
 EOF
 
+# busy.py PID SECONDS: how many threads of PID's descendants (the tool under timeout and time)
+# each did at least a tenth of their CPU, sampled every 50 ms until PID ends: whether a tool
+# hashes on every core, which its CPU over wall cannot say when the machine is loaded.
+cat >"$W/busy.py" <<'EOF'
+import os, sys, time
+root, limit = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+ticks = {}
+def state(pid):
+    try:
+        return open("/proc/%d/stat" % pid).read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return "X"
+def tree(pid):
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            todo += [int(c) for c in open("/proc/%d/task/%d/children" % (p, p)).read().split()]
+        except OSError:
+            pass
+    return out
+while state(root) not in ("Z", "X") and time.monotonic() < limit:
+    for pid in tree(root)[1:]:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                f = open("/proc/%d/task/%s/stat" % (pid, tid)).read().rpartition(")")[2].split()
+                ticks[(pid, tid)] = int(f[11]) + int(f[12])
+            except (OSError, IndexError, ValueError):
+                pass
+    time.sleep(0.05)
+total = sum(ticks.values())
+print(sum(1 for t in ticks.values() if total and t >= total / 10))
+EOF
+
 # One torrent's info hash (v2's, truncated, for a v2-only torrent) and whether it is whole:
 # libtorrent loads it and finds every byte of the data, in pieces of PLEN.
 check() { # torrent
@@ -206,14 +250,17 @@ one() {
     transmission-create) cmd=(transmission-create -s $((PLEN >> 10)) -o "$out" "$D") ;;
     esac
     warm
-    local st=ok wall cpu ih=""
-    timeout -k 5 "$TIMEOUT" /usr/bin/time -f '%e %U %S' -o "$tf" "${cmd[@]}" \
-        >"$W/logs/$mode-$tool-$run.log" 2>&1 || st=failed
+    local st=ok wall cpu ih="" pid busy
+    spawn "$W/logs/$mode-$tool-$run.log" timeout -k 5 "$TIMEOUT" /usr/bin/time -f '%e %U %S' -o "$tf" "${cmd[@]}"
+    pid=$SPAWNED
+    busy=$($PY "$W/busy.py" "$pid" "$((TIMEOUT + 10))")
+    wait "$pid" || st=failed
+    forget "$pid"
     read -r wall u s < <(tail -1 "$tf")
     cpu=$(calc "$u + $s")
     if [[ $st == ok ]]; then ih=$(check "$out" 2>>"$W/logs/$mode-$tool-$run.log") || st=bad-torrent; fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$tool" "$run" "$wall" "$cpu" "$st" "$ih" >>"$RESULTS"
-    note "$(printf '%-6s %-20s run %s: wall %7.2f s  cpu %7.2f s  %s' "$mode" "$tool" "$run" "$wall" "$cpu" "$st")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$tool" "$run" "$wall" "$cpu" "$st" "$ih" "$busy" >>"$RESULTS"
+    note "$(printf '%-6s %-20s run %s: wall %7.2f s  cpu %7.2f s  busy threads %s  %s' "$mode" "$tool" "$run" "$wall" "$cpu" "$busy" "$st")"
 }
 
 entries=(v1:ttui v1:libtorrent v1:mktorrent v1:transmission-create v2:ttui v2:libtorrent
