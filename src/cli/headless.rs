@@ -155,23 +155,34 @@ pub(crate) async fn watch_headless(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     // The payload count and when it last grew: the explainer speaks after 10 s without.
     let mut last_payload = (rx.borrow().downloaded, Instant::now());
+    // Every change is marked seen when it comes, printed or not: one left unseen keeps
+    // `changed()` ready, and this loop spun on it until the second was up (a core's worth of
+    // CPU beside the download, more the busier the machine). One that came too early waits
+    // here and is printed (the newest by then) when the second is up.
+    let mut unprinted = false;
+    let mut closed = false;
     let outcome = loop {
+        let print_at = last_print.map_or_else(tokio::time::Instant::now, |t| {
+            tokio::time::Instant::from_std(t + Duration::from_secs(1))
+        });
         tokio::select! {
             r = &mut done => break r.unwrap_or_else(|e| TorrentEnd::Failed(format!("engine task: {e}"))),
-            changed = rx.changed() => {
-                if changed.is_err() {
-                    continue;
+            changed = rx.changed(), if !closed => {
+                // A closed channel is ready at once, forever: stop asking it.
+                closed = changed.is_err();
+                rx.mark_unchanged();
+                unprinted = !closed;
+            }
+            _ = tokio::time::sleep_until(print_at), if unprinted => {
+                unprinted = false;
+                let snap = rx.borrow_and_update().clone();
+                if snap.downloaded != last_payload.0 {
+                    last_payload = (snap.downloaded, Instant::now());
                 }
-                if last_print.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                    let snap = rx.borrow_and_update().clone();
-                    if snap.downloaded != last_payload.0 {
-                        last_payload = (snap.downloaded, Instant::now());
-                    }
-                    let line = progress_line_explained(&snap, last_payload.1.elapsed());
-                    println!("{line}");
-                    let _ = std::io::stdout().flush();
-                    last_print = Some(Instant::now());
-                }
+                let line = progress_line_explained(&snap, last_payload.1.elapsed());
+                println!("{line}");
+                let _ = std::io::stdout().flush();
+                last_print = Some(Instant::now());
             }
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
