@@ -529,24 +529,32 @@ fn a_v2_torrent_with_a_wrong_piece_layer_drops_it_and_gets_it_from_libtorrent() 
     download_without_layers(LayerEdit::Corrupt);
 }
 
-/// ttui downloads a v2-only folder from libtorrent over `wire`, from the .torrent and from
-/// its `btmh` magnet (whose layers come over the same wire), byte-identical each time.
+/// ttui downloads a folder from libtorrent over `wire`, as a v2-only torrent and as a hybrid,
+/// from the .torrent and from its magnet (a v2-only one's layers come over the same wire; a
+/// hybrid's magnet names both hashes), byte-identical each time.
 fn v2_over(wire: Wire) {
-    let tmp = tempdir("ttui-v2-wire-");
-    let content = folder(tmp.path());
-    let (torrent, v2) = lt_make(&content, 16_384, &tmp.path().join("v2set.torrent"), false);
-    let data = content.parent().unwrap();
-    let out = tmp.path().join("out-torrent");
-    download_over(&torrent, &torrent.path, data, &out, wire)
-        .assert_success(&format!("v2 .torrent from libtorrent over {wire:?}"));
-    assert_same_tree(&content, &out.join("v2set"));
-    let out = tmp.path().join("out-magnet");
-    let link = format!("magnet:?xt=urn:btmh:1220{v2}&dn=v2set");
-    let bind = ["--bind", &loopback_ip().to_string()].map(str::to_string);
-    let bind: Vec<&str> = bind.iter().map(String::as_str).collect();
-    magnet_from_libtorrent_with(&torrent, &link, data, &out, &bind, wire)
-        .assert_success(&format!("v2 magnet from libtorrent over {wire:?}"));
-    assert_same_tree(&content, &out.join("v2set"));
+    for hybrid in [false, true] {
+        let kind = if hybrid { "hybrid" } else { "v2" };
+        let tmp = tempdir("ttui-v2-wire-");
+        let content = folder(tmp.path());
+        let made = tmp.path().join(format!("{kind}.torrent"));
+        let (torrent, v2) = lt_make(&content, 16_384, &made, hybrid);
+        let data = content.parent().unwrap();
+        let out = tmp.path().join("out-torrent");
+        download_over(&torrent, &torrent.path, data, &out, wire)
+            .assert_success(&format!("{kind} .torrent from libtorrent over {wire:?}"));
+        assert_same_tree(&content, &out.join("v2set"));
+        let out = tmp.path().join("out-magnet");
+        let mut link = format!("magnet:?xt=urn:btmh:1220{v2}&dn=v2set");
+        if hybrid {
+            link.push_str(&format!("&xt=urn:btih:{}", torrent.hash_hex()));
+        }
+        let bind = ["--bind", &loopback_ip().to_string()].map(str::to_string);
+        let bind: Vec<&str> = bind.iter().map(String::as_str).collect();
+        magnet_from_libtorrent_with(&torrent, &link, data, &out, &bind, wire)
+            .assert_success(&format!("{kind} magnet from libtorrent over {wire:?}"));
+        assert_same_tree(&content, &out.join("v2set"));
+    }
 }
 
 #[test]
