@@ -13,7 +13,12 @@
 //! - `v2_no_piece_layers` (no `piece layers`), `v2_incomplete_piece_layer` (a layer cut
 //!   short), `v2_invalid_piece_layer_root` and `v2_invalid_root_hash` (a layer that does not
 //!   hash to its file's `pieces root`): loaded, the wrong layers dropped; `ttui info` says
-//!   which files' layers are to be fetched from peers.
+//!   which files' layers are to be fetched from peers;
+//! - `v2_invalid_piece_layer` (a layer that is no string), `v2_invalid_piece_layer_size` and
+//!   `v2_non_multiple_piece_layer` (a layer of the wrong length), and
+//!   `v2_piece_layer_invalid_file_hash` (a key of 33 bytes): refused; and
+//!   `v2_unknown_piece_layer_entry` (a layer of no file of the torrent): loaded, the layer
+//!   ignored.
 //!
 //! The files are as libtorrent has them at commit 069017e3348e8998ad585c86a5b7eba035d47006.
 //!

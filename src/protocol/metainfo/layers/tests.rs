@@ -202,33 +202,17 @@ fn each_malformed_layer_is_dropped_and_wanted_from_peers() {
     let good_big = bytes_value(&big.piece_layer);
     let mut wrong = a.piece_layer.clone();
     wrong[2][31] ^= 1;
-    let short = bytes_value(&a.piece_layer[..2]);
     let wrong_value = bytes_value(&wrong);
-    let forms: [(&str, Layers, &str); 5] = [
+    let forms: [(&str, Layers, &str); 2] = [
         (
             "missing",
             vec![(root_big, &good_big)],
             "no piece layer for \"a\"",
         ),
         (
-            "short",
-            vec![(root_a, &short), (root_big, &good_big)],
-            "holds 64 bytes",
-        ),
-        (
             "wrong root",
             vec![(root_a, &wrong_value), (root_big, &good_big)],
             "does not hash to its `pieces root`",
-        ),
-        (
-            "not a string",
-            vec![(root_a, b"i7e"), (root_big, &good_big)],
-            "is not a string",
-        ),
-        (
-            "a list",
-            vec![(root_a, b"le"), (root_big, &good_big)],
-            "is not a string",
         ),
     ];
     let original = Metainfo::from_bytes(&with_raw_layers(
@@ -306,4 +290,63 @@ fn a_torrent_without_piece_layers_needs_every_long_files_and_names_a_btmh_magnet
     ));
     half.insert(files[2].pieces_root.unwrap(), files[2].piece_layer.clone());
     assert_eq!(n.complete(&half).unwrap().info.num_pieces(), 3 + 1 + 600);
+}
+
+/// The forms of `piece layers` libtorrent 2.0 refuses a torrent for are refused, in one line;
+/// a layer that names no file of the torrent is ignored, as there.
+#[test]
+fn malformed_layers_libtorrent_refuses_are_refused() {
+    let files = three_files();
+    let (a, big) = (&files[0], &files[2]);
+    let (root_a, root_big) = (a.pieces_root.unwrap(), big.pieces_root.unwrap());
+    let good_a = bytes_value(&a.piece_layer);
+    let good_big = bytes_value(&big.piece_layer);
+    let short = bytes_value(&a.piece_layer[..2]);
+    let refused: [(&str, Layers, &str); 3] = [
+        (
+            "short",
+            vec![(root_a, &short), (root_big, &good_big)],
+            "holds 64 bytes, its pieces need 96",
+        ),
+        (
+            "not a string",
+            vec![(root_a, b"i7e"), (root_big, &good_big)],
+            "is not a string",
+        ),
+        (
+            "a list",
+            vec![(root_a, b"le"), (root_big, &good_big)],
+            "is not a string",
+        ),
+    ];
+    for (what, layers, why) in refused {
+        match Metainfo::from_bytes(&with_raw_layers(&files, &layers)) {
+            Err(MetainfoError::V2(e)) => assert!(e.contains(why), "{what}: {e}"),
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    // A key of 33 bytes.
+    let mut bytes = with_raw_layers(&files, &[(root_a, &good_a), (root_big, &good_big)]);
+    let at = bytes.len() - 1;
+    bytes.truncate(at - 1);
+    bytes.extend_from_slice(b"33:");
+    bytes.extend_from_slice(&[7u8; 33]);
+    bytes.extend_from_slice(&good_a);
+    bytes.extend_from_slice(b"ee");
+    match Metainfo::from_bytes(&bytes) {
+        Err(MetainfoError::V2(e)) => assert!(e.contains("33 bytes long"), "{e}"),
+        other => panic!("a 33-byte key: {other:?}"),
+    }
+    // A layer of no file: ignored, the torrent loads whole.
+    let stranger = [9u8; 32];
+    let m = Metainfo::from_bytes(&with_raw_layers(
+        &files,
+        &[
+            (root_a, &good_a),
+            (root_big, &good_big),
+            (stranger, &good_a),
+        ],
+    ))
+    .unwrap();
+    assert!(m.info.v2.is_some());
 }

@@ -145,6 +145,40 @@ pub(in crate::protocol::metainfo) enum Roots {
 /// file of more than one piece needs its layer, and the layer must hash to the file's root;
 /// a file without such a layer is listed as lacking (a magnet gets all its layers from peers
 /// first, `layers.rs`, and comes here with them).
+/// The forms of `piece layers` libtorrent refuses a torrent for, where a missing layer or
+/// one that does not hash to its root is only dropped (and fetched from peers): a key that
+/// is not a 32-byte hash, a value that is not a string, or one that is not 32 bytes for each
+/// of its file's pieces. A layer of no file of the torrent is ignored, as libtorrent 2.0 does.
+fn check_layers(layers: &Dict, files: &[TreeFile], piece_length: u64) -> Result<(), String> {
+    for (key, value) in layers {
+        if key.len() != 32 {
+            return Err(format!(
+                "a `piece layers` key is {} bytes long, not a 32-byte `pieces root`",
+                key.len()
+            ));
+        }
+        let Some(file) = files
+            .iter()
+            .find(|f| f.pieces_root.is_some_and(|r| r[..] == key[..]))
+        else {
+            continue;
+        };
+        let path = file.path.join("/");
+        let Value::Bytes(v) = value else {
+            return Err(format!("the layer of {:?} is not a string", shorten(&path)));
+        };
+        let want = merkle::layer_len(file.length, piece_length).max(1) * 32;
+        if v.len() as u64 != want {
+            return Err(format!(
+                "the layer of {:?} holds {} bytes, its pieces need {want}",
+                shorten(&path),
+                v.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(in crate::protocol::metainfo) fn piece_roots(
     files: &[TreeFile],
     root: &Dict,
@@ -159,6 +193,9 @@ pub(in crate::protocol::metainfo) fn piece_roots(
         }
         None => None,
     };
+    if let Some(layers) = layers {
+        check_layers(layers, files, piece_length).map_err(MetainfoError::V2)?;
+    }
     let per = merkle::blocks_per_piece(piece_length);
     let mut pieces = Vec::new();
     let mut good = BTreeMap::new();
