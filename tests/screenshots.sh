@@ -8,7 +8,7 @@
 #
 # Everything runs on 127.0.0.x (the demo's swarm, a loopback session). Output:
 # screenshots/{main,availability,help,paused,probe,tab-overview,tab-files,tab-trackers,tab-log,
-# list,add-dialog,limits-dialog}.png. Takes about 2 minutes after the build.
+# list,add-dialog,limits-dialog,proxy-down}.png. Takes about 2 minutes after the build.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -311,5 +311,21 @@ wait_for "$S" 'grep -q "Rate limits" <<<"$screen"' 10 "the rate limits dialog"
 sleep 0.5
 shot "$S" limits-dialog "ttui: the rate limits dialog"
 tm send-keys -t "$S" Escape
+
+# A download through a proxy that is down (`--proxy-only`: nothing goes around it): the
+# explainer's line under the header says so, and the peer's row says why it is not reached.
+# Its own runtime, state and config directories: no session to hand the torrent over to.
+mkdir -p "$WORK/proxy/run" && chmod 700 "$WORK/proxy/run"
+tm new-window -t shots -n proxy \
+    "cd '$WORK' && exec env -u NO_COLOR -u COLORTERM TTUI_NO_PUBLIC_ROUTERS=1 TERM=xterm-256color \
+     XDG_RUNTIME_DIR='$WORK/proxy/run' XDG_STATE_HOME='$WORK/proxy' XDG_DATA_HOME='$WORK/proxy' \
+     XDG_CONFIG_HOME='$WORK/proxy' '$BIN' '$demo_dir/ttui-demo.torrent' -o '$WORK/proxy/out' \
+     --port 0 --no-dht --no-trackers --no-port-mapping \
+     --proxy socks5://127.0.0.9:1 --proxy-only --peer '${extra[1]}' 2>'$WORK/proxy.err'"
+X=shots:proxy
+wait_for "$X" 'grep -q "why slow: the proxy is down" <<<"$screen"' 60 "the explainer on the proxy"
+sleep 1
+shot "$X" proxy-down "ttui: the proxy is down"
+tm send-keys -t "$X" q
 
 log "done in $(($(date +%s) - START))s: $(cd "$OUT" && ls ./*.png | tr '\n' ' ')"
