@@ -71,7 +71,9 @@ fn port_mapping(args: &DownloadArgs) -> Option<crate::engine::api::PortMapSettin
         .port_mapping_igd
         .clone()
         .filter(|u| loopback(crate::engine::api::igd_is_loopback(u)));
-    if tests && gateway.is_none() && igd.is_none() {
+    // A test that writes the route table the mapper reads follows its gateway on loopback.
+    let route_test = std::env::var_os(crate::engine::api::TEST_ROUTE_TABLE_ENV).is_some();
+    if tests && gateway.is_none() && igd.is_none() && !route_test {
         return None;
     }
     Some(crate::engine::api::PortMapSettings {

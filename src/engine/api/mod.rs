@@ -33,6 +33,7 @@ mod proxy;
 pub use peers::{ChokeFlags, PeerEnd, PeerRow, PeerSource, PeerStage};
 pub use port_mapping::{
     igd_is_loopback, parse_igd_url, MappedPort, PortMapSettings, PortMappingStatus, DEFAULT_LEASE,
+    TEST_ROUTE_TABLE_ENV,
 };
 mod rename;
 mod session;

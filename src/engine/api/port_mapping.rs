@@ -22,6 +22,12 @@ pub struct PortMapSettings {
     pub lease: Duration,
 }
 
+/// Test only: a file in the form of /proc/net/route that the mapper reads in its place. A
+/// test namespace cannot route by a gateway on 127/8 (the kernel refuses a next hop that is a
+/// local address), so the route-change test writes the table it wants the mapper to see;
+/// under `TTUI_NO_PUBLIC_ROUTERS` its default route's gateway is asked when it is on loopback.
+pub const TEST_ROUTE_TABLE_ENV: &str = "TTUI_TEST_ROUTE_TABLE";
+
 /// The lease asked for by default: two hours, as libtorrent and Transmission's libnatpmp ask
 /// for about that, and the RFC recommends 7200 s.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(7200);

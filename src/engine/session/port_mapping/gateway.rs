@@ -29,7 +29,9 @@ pub(crate) fn parse_default_gateway(table: &str) -> Option<Ipv4Addr> {
 pub(crate) fn default_gateway() -> Option<Ipv4Addr> {
     use std::io::Read;
     let mut text = String::new();
-    std::fs::File::open("/proc/net/route")
+    let table = std::env::var_os(crate::engine::api::TEST_ROUTE_TABLE_ENV)
+        .unwrap_or_else(|| "/proc/net/route".into());
+    std::fs::File::open(table)
         .ok()?
         .take(MAX_TABLE)
         .read_to_string(&mut text)

@@ -18,7 +18,11 @@
 //! default route's gateway (`gateway.rs`); the IGD whose description `PortMapSettings::igd`
 //! names, else the one an SSDP search finds (`ssdp.rs`). Neither is looked for under
 //! `TTUI_NO_PUBLIC_ROUTERS` (`discover` is off): tests and the demo only ever ask a router
-//! they name on loopback, and send no multicast.
+//! they name on loopback, or a default route's gateway on loopback, and send no multicast.
+//!
+//! The default route is looked at every `ROUTE_CHECK`: when its gateway changes (a laptop
+//! on another network, a VPN up or down), what the old router held is released (bounded)
+//! and the new one is asked at once, rather than at the next renewal an hour later.
 
 mod client;
 mod gateway;
@@ -45,6 +49,8 @@ const RETRY_FIRST: Duration = Duration::from_secs(10);
 const RETRY_MAX: Duration = Duration::from_secs(30 * 60);
 /// The shortest wait before a renewal, whatever lease a router grants.
 const RENEW_MIN: Duration = Duration::from_secs(1);
+/// How often the default route's gateway is looked at (a read of /proc/net/route).
+const ROUTE_CHECK: Duration = Duration::from_secs(2);
 /// How long closing waits for the removals (each is bounded too; this bounds them all).
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
@@ -137,7 +143,8 @@ impl Job {
         let (mut pmp, mut upnp) = (Pmp::default(), Upnp::default());
         let mut winner: Option<Way> = None;
         let mut failures = 0u32;
-        loop {
+        let mut route = gateway::default_gateway();
+        'rounds: loop {
             let result = match winner {
                 Some(Way::Pmp) => self.want_ok(pmp.round(&self.want).await),
                 Some(Way::Upnp) => self.want_ok(upnp.round(&self.want).await),
@@ -168,9 +175,40 @@ impl Job {
                     wait.min(RETRY_MAX)
                 }
             };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = &mut stopped => break,
+            let due = tokio::time::Instant::now() + wait;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => continue 'rounds,
+                    _ = &mut stopped => break 'rounds,
+                    _ = tokio::time::sleep(ROUTE_CHECK) => {}
+                }
+                // With both routers named, the route picks neither.
+                let named = self.want.settings.gateway.is_some()
+                    && (self.want.settings.igd.is_some() || !self.want.settings.discover);
+                let now = gateway::default_gateway();
+                if named || now == route {
+                    continue;
+                }
+                let name =
+                    |g: Option<std::net::Ipv4Addr>| g.map_or("none".into(), |g| g.to_string());
+                tracing::info!(
+                    "port mapping: the default route's gateway changed ({} -> {}): asking again",
+                    name(route),
+                    name(now)
+                );
+                route = now;
+                // A named server or IGD is not the route's: only what was found moves.
+                if self.want.settings.gateway.is_none() {
+                    pmp.release().await;
+                    pmp = Pmp::default();
+                }
+                if self.want.settings.igd.is_none() {
+                    upnp.release().await;
+                    upnp = Upnp::default();
+                }
+                winner = None;
+                failures = 0;
+                continue 'rounds;
             }
         }
         // Both: a way that lost the race may still hold what it mapped before.

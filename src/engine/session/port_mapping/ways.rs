@@ -24,11 +24,18 @@ impl Want {
         u32::try_from(self.settings.lease.as_secs()).unwrap_or(u32::MAX)
     }
     pub(super) fn pmp_on(&self) -> bool {
-        self.settings.gateway.is_some() || self.settings.discover
+        self.settings.gateway.is_some() || self.settings.discover || loopback_route().is_some()
     }
     pub(super) fn upnp_on(&self) -> bool {
         self.settings.igd.is_some() || self.settings.discover
     }
+}
+
+/// The default route's gateway when it is on loopback (127/8), asked even when `discover` is
+/// off, as it reaches no other machine (the route-change test names one through
+/// `api::TEST_ROUTE_TABLE_ENV`).
+fn loopback_route() -> Option<std::net::Ipv4Addr> {
+    gateway::default_gateway().filter(|g| g.is_loopback())
 }
 
 /// What one way mapped in a round.
@@ -78,10 +85,12 @@ impl Pmp {
         if let Some(g) = want.settings.gateway {
             return Ok(g);
         }
-        if !want.settings.discover {
-            return Err(MapError::NoGateway);
-        }
-        gateway::default_gateway()
+        let route = if want.settings.discover {
+            gateway::default_gateway()
+        } else {
+            loopback_route()
+        };
+        route
             .map(|ip| SocketAddr::new(IpAddr::V4(ip), SERVER_PORT))
             .ok_or(MapError::NoGateway)
     }
