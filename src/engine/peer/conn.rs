@@ -315,9 +315,17 @@ impl PeerConn {
             }
             // Answered from the torrent's piece layers (`hashes.rs`), else rejected.
             Message::HashRequest(head) => self.on_hash_request(head),
-            Message::Hashes { .. } | Message::HashReject(_) => {
-                tracing::debug!("conn {}: unasked {} dropped", self.conn, m.name());
-            }
+            // Answers to our requests for a failed piece's block hashes: the torrent knows
+            // what it asked, and drops the rest.
+            Message::Hashes { head, hashes } => self.torrent.send(PeerEvent::Hashes {
+                conn: self.conn,
+                head,
+                hashes,
+            }),
+            Message::HashReject(head) => self.torrent.send(PeerEvent::HashReject {
+                conn: self.conn,
+                head,
+            }),
         }
         Ok(())
     }
@@ -379,6 +387,7 @@ impl PeerConn {
                 }
             }
             PeerCmd::Cancel { index, begin } => self.cancel(index, begin),
+            PeerCmd::AskHashes(head) => self.push(&Message::HashRequest(head)),
             PeerCmd::Choke => {
                 if !self.flags.am_choking {
                     self.flags.am_choking = true;

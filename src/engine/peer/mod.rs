@@ -229,6 +229,7 @@ impl PeerTask {
             encryption,
             transport,
             encryption_note,
+            v2: hs.supports_v2(),
         });
     }
 

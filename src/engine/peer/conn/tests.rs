@@ -182,9 +182,9 @@ fn fast_extension_messages_need_the_fast_extension() {
 }
 
 #[test]
-fn a_hash_request_is_rejected_and_unasked_hashes_are_dropped() {
+fn a_hash_request_is_rejected_and_hashes_go_to_the_torrent() {
     use crate::protocol::merkle::proof::HashRequest;
-    let t = torrent(&[]);
+    let mut t = torrent(&[]);
     let (mut c, _) = open(&t, false);
     sent(&mut c);
     let head = HashRequest {
@@ -203,6 +203,22 @@ fn a_hash_request_is_rejected_and_unasked_hashes_are_dropped() {
     .unwrap();
     c.on_message(Message::HashReject(head)).unwrap();
     assert_eq!(sent(&mut c), []);
+    // The torrent judges the answers: it knows what it asked.
+    let events = t.drain();
+    assert!(
+        events.iter().any(
+            |e| matches!(e, PeerEvent::Hashes { conn: CONN, head: h, hashes } if *h == head && hashes.len() == 64)
+        ),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PeerEvent::HashReject { conn: CONN, head: h } if *h == head)),
+        "{events:?}"
+    );
+    c.on_command(PeerCmd::AskHashes(head)).unwrap();
+    assert_eq!(sent(&mut c), [Message::HashRequest(head)]);
 }
 
 #[test]

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::disk::DiskError;
 use crate::protocol::geometry::BLOCK_LEN;
+use crate::protocol::merkle::Hash;
 
 /// Failed attempts kept per piece: a piece that keeps failing has told us enough by then.
 pub(crate) const ATTEMPTS_PER_PIECE: usize = 4;
@@ -47,6 +48,15 @@ pub(crate) enum Blame {
     Deferred,
     /// The piece verified: these sent blocks of an earlier attempt that differ from it.
     Proven(Vec<Culprit>),
+    /// As `Deferred` (its attempt is kept, and the piece is fetched again), for a v2 piece of
+    /// several blocks: a peer can be asked for its block hashes, which name the bad blocks
+    /// at once (`coordinator/events/block_hashes.rs`). `leaves` are the blocks' leaves as we
+    /// hashed them and `senders` who sent each; `width` is the piece subtree's leaf count.
+    Narrow {
+        width: u32,
+        leaves: Vec<Hash>,
+        senders: Vec<Option<u64>>,
+    },
 }
 
 /// The SHA-256 of each block of a piece of `len` bytes, read with `read(begin, buf)`.
@@ -101,6 +111,24 @@ pub(crate) fn on_failure(contributors: &[u64], kept: usize) -> Blame {
         Blame::Deferred
     } else {
         Blame::Contributors
+    }
+}
+
+/// A deferred blame of a v2 piece of `width` leaves (0 for a v1 piece) becomes `Narrow`
+/// when its leaves, as hashed, are known: a piece of one block has nothing to narrow.
+pub(crate) fn narrow(
+    blame: Blame,
+    width: u32,
+    leaves: Option<Vec<Hash>>,
+    senders: Vec<Option<u64>>,
+) -> Blame {
+    match (blame, leaves) {
+        (Blame::Deferred, Some(leaves)) if width >= 2 => Blame::Narrow {
+            width,
+            leaves,
+            senders,
+        },
+        (blame, _) => blame,
     }
 }
 

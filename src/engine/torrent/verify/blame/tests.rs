@@ -98,3 +98,30 @@ fn many_blocks_are_named_in_short() {
     let many: Vec<u32> = (0..10).collect();
     assert_eq!(block_list(&many), "0, 1, 2, 3, 4, 5, 6, 7 and 2 more");
 }
+
+#[test]
+fn a_deferred_v2_piece_of_several_blocks_is_narrowed() {
+    let leaves = vec![[1; 32], [2; 32]];
+    let senders = vec![Some(1), Some(2)];
+    assert_eq!(
+        narrow(Blame::Deferred, 2, Some(leaves.clone()), senders.clone()),
+        Blame::Narrow {
+            width: 2,
+            leaves: leaves.clone(),
+            senders: senders.clone()
+        }
+    );
+    // One block: nothing to narrow. v1 (no leaves): nothing to ask. A sole sender: charged.
+    assert_eq!(
+        narrow(Blame::Deferred, 1, Some(leaves.clone()), senders.clone()),
+        Blame::Deferred
+    );
+    assert_eq!(
+        narrow(Blame::Deferred, 0, None, senders.clone()),
+        Blame::Deferred
+    );
+    assert_eq!(
+        narrow(Blame::Contributors, 2, Some(leaves), senders),
+        Blame::Contributors
+    );
+}
