@@ -181,7 +181,7 @@ fn finish(shared: &Shared, index: u32, hash: PieceHash, senders: Senders) {
             _ => 0,
         };
         let blame = blame::narrow(
-            blame::on_failure(&senders.contributors, kept),
+            blame::on_failure(&senders.contributors, kept, width >= 2),
             width,
             leaves,
             senders.blocks,

@@ -8,7 +8,7 @@
 //! While it waits for an answer the failed piece stays held (as hashing), so nothing of it is
 //! requested. One request a piece, of one peer at a time, at most `MAX_WAITING` pieces: a peer
 //! that does not answer within `ANSWER_WITHIN`, rejects, or leaves is replaced by another that
-//! took the v2 handshake bit, and when none is left the piece is fetched again whole, its
+//! speaks v2 (and is not asked again), and when none is left the piece is fetched again whole, its
 //! failed attempt kept so the bad blocks' senders are still found once it verifies (the
 //! smart-ban fallback, `verify/blame.rs`). A peer whose hashes do not lead to the piece's
 //! hash sent bad data and is charged a hash failure.
@@ -32,7 +32,7 @@ use super::BAN_AFTER_FAILURES;
 
 /// Failed pieces that may wait for block hashes at once; past them a failed piece is fetched
 /// again whole, as before there was anyone to ask.
-pub(crate) const MAX_WAITING: usize = 4;
+pub(crate) const MAX_WAITING: usize = 16;
 
 /// How long a peer has to answer before another is asked: libtorrent answers from memory.
 pub(crate) const ANSWER_WITHIN: Duration = Duration::from_secs(10);
@@ -45,6 +45,11 @@ pub(crate) struct BlockHashes {
     /// Connections whose handshake set the v2 bit: only they take hash requests (another
     /// client may end the connection over an unknown message).
     v2: HashSet<u64>,
+    /// Connections that refused block hashes or let a request time out: not asked again
+    /// (a ttui seed always refuses them; a client that ignores the message stays silent).
+    quiet: HashSet<u64>,
+    /// Connections that answered with hashes that proved: asked first.
+    answered: HashSet<u64>,
     waiting: Vec<Waiting>,
 }
 
@@ -76,6 +81,8 @@ impl BlockHashes {
     /// handed back to be asked of another.
     pub(crate) fn ended(&mut self, conn: u64) -> Vec<Waiting> {
         self.v2.remove(&conn);
+        self.quiet.remove(&conn);
+        self.answered.remove(&conn);
         self.take(|w| w.conn == conn)
     }
 
@@ -84,18 +91,31 @@ impl BlockHashes {
         self.waiting.len() < MAX_WAITING
     }
 
-    /// The peer to ask next among `peers` (connection, pieces it has): one that took the v2
-    /// bit, has pieces, and was not asked for this piece yet; the one with most pieces (a
-    /// seed has them all), the lowest connection among equals.
+    /// The peer to ask next among `peers` (connection, pieces it has): one that speaks v2,
+    /// has pieces, has not gone quiet and was not asked for this piece yet; one that
+    /// answered before first, then the one with most pieces (a seed has them all), the
+    /// lowest connection among equals.
     pub(crate) fn choose(
         &self,
         peers: impl Iterator<Item = (u64, u32)>,
         asked: &[u64],
     ) -> Option<u64> {
         peers
-            .filter(|(c, n)| *n > 0 && self.v2.contains(c) && !asked.contains(c))
-            .max_by_key(|(c, n)| (*n, std::cmp::Reverse(*c)))
+            .filter(|(c, n)| {
+                *n > 0 && self.v2.contains(c) && !self.quiet.contains(c) && !asked.contains(c)
+            })
+            .max_by_key(|(c, n)| (self.answered.contains(c), *n, std::cmp::Reverse(*c)))
             .map(|(c, _)| c)
+    }
+
+    /// `conn` refused, or did not answer in time: it is not asked again.
+    pub(crate) fn went_quiet(&mut self, conn: u64) {
+        self.quiet.insert(conn);
+    }
+
+    /// `conn` answered with hashes that proved.
+    pub(crate) fn proved(&mut self, conn: u64) {
+        self.answered.insert(conn);
     }
 
     pub(crate) fn wait(&mut self, w: Waiting) {
@@ -108,9 +128,13 @@ impl BlockHashes {
         self.take(|w| w.conn == conn && w.head == *head).pop()
     }
 
-    /// The pieces whose peer did not answer by `now`.
+    /// The pieces whose peer did not answer by `now`; that peer has gone quiet.
     pub(crate) fn expired(&mut self, now: Instant) -> Vec<Waiting> {
-        self.take(|w| w.due <= now)
+        let late = self.take(|w| w.due <= now);
+        for w in &late {
+            self.quiet.insert(w.conn);
+        }
+        late
     }
 
     fn take(&mut self, mut f: impl FnMut(&Waiting) -> bool) -> Vec<Waiting> {
@@ -269,6 +293,7 @@ impl Coordinator {
         let Some(w) = self.block_hashes.answered(conn, &head) else {
             return;
         };
+        self.block_hashes.went_quiet(conn);
         let who = self.sender(conn).unwrap_or_else(|| "the peer".into());
         self.ask_another(w, &format!("{who} refused its block hashes"), now);
     }
@@ -287,7 +312,10 @@ impl Coordinator {
         let index = w.index;
         let who = self.sender(conn).unwrap_or_else(|| "the peer".into());
         let bad = match merkle::blocks::bad_blocks(&w.hash, w.width, &hashes, &w.leaves) {
-            Ok(bad) => bad,
+            Ok(bad) => {
+                self.block_hashes.proved(conn);
+                bad
+            }
             Err(e) => {
                 self.log(
                     LogLevel::Warn,

@@ -68,12 +68,25 @@ fn a_block_of_unknown_sender_or_past_the_piece_blames_nobody() {
 }
 
 #[test]
-fn blame_waits_only_for_a_first_failure_from_several_senders() {
-    assert_eq!(on_failure(&[1], 1), Blame::Contributors);
-    assert_eq!(on_failure(&[1, 2], 1), Blame::Deferred);
-    assert_eq!(on_failure(&[1, 2], 2), Blame::Contributors);
-    // Not kept (no room, or the bytes could not be read back): nothing to prove it later.
-    assert_eq!(on_failure(&[1, 2], 0), Blame::Contributors);
+fn blame_waits_for_a_failure_from_several_senders_while_its_attempts_are_kept() {
+    for v2 in [false, true] {
+        assert_eq!(on_failure(&[1], 1, v2), Blame::Contributors);
+        assert_eq!(on_failure(&[1, 2], 1, v2), Blame::Deferred);
+        // Not kept (no room, or the bytes could not be read back): nothing to prove it later.
+        assert_eq!(on_failure(&[1, 2], 0, v2), Blame::Contributors);
+    }
+    // A v1 piece that failed again charges everyone; a v2 one waits while its attempts are
+    // kept.
+    assert_eq!(on_failure(&[1, 2], 2, false), Blame::Contributors);
+    assert_eq!(on_failure(&[1, 2], 2, true), Blame::Deferred);
+    assert_eq!(
+        on_failure(&[1, 2], ATTEMPTS_PER_PIECE, true),
+        Blame::Deferred
+    );
+    assert_eq!(
+        on_failure(&[1, 2], ATTEMPTS_PER_PIECE + 1, true),
+        Blame::Contributors
+    );
 }
 
 #[test]

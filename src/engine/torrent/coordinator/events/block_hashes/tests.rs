@@ -34,9 +34,14 @@ fn only_a_v2_peer_with_pieces_not_asked_yet_is_chosen_the_seed_first() {
     assert_eq!(b.choose(peers(), &[]), Some(3));
     assert_eq!(b.choose(peers(), &[3]), Some(1));
     assert_eq!(b.choose(peers(), &[3, 1]), None);
+    // One that answered before comes first; one that went quiet is not asked again.
+    b.proved(1);
+    assert_eq!(b.choose(peers(), &[]), Some(1));
+    b.went_quiet(1);
+    assert_eq!(b.choose(peers(), &[]), Some(3));
     // A connection that ended is asked nothing.
     assert!(b.ended(3).is_empty());
-    assert_eq!(b.choose(peers(), &[]), Some(1));
+    assert_eq!(b.choose(peers(), &[]), None);
 }
 
 #[test]
@@ -67,6 +72,9 @@ fn a_peer_that_does_not_answer_in_time_or_leaves_hands_the_piece_back() {
         .map(|w| w.index)
         .collect();
     assert_eq!(late.len(), 2);
+    // Both went quiet.
+    b.handshaken(7, true);
+    assert_eq!(b.choose([(7, 1)].into_iter(), &[]), None);
     b.wait(waiting(3, 9, now + ANSWER_WITHIN));
     let gone: Vec<u32> = b.ended(9).iter().map(|w| w.index).collect();
     assert_eq!(gone, [3]);
