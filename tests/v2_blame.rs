@@ -1,8 +1,11 @@
-//! A v2-only torrent (BEP 52) served by an honest python3-libtorrent seed and by a hostile
-//! peer that corrupts one block of every piece it serves: ttui downloads it byte-identical,
-//! and pins the blame on the hostile peer alone. A piece both sent fails its check; it is
-//! fetched again, and once it verifies, the blocks of the failed attempt that differ from the
-//! good piece name their sender ("smart ban"), which is banned; the honest seed is never.
+//! A v2-only torrent (BEP 52) served by an honest seed and by a hostile peer that corrupts
+//! one block of every piece it serves: ttui downloads it byte-identical, and pins the blame on
+//! the hostile peer alone. A piece both sent fails its check. With a python3-libtorrent seed,
+//! ttui asks it for the piece's block hashes, which name the bad block at once: its sender is
+//! banned and that block alone is fetched again. A ttui seed refuses block hashes: then the
+//! piece is fetched again whole, and once it verifies, the blocks of the failed attempt that
+//! differ from the good piece name their sender ("smart ban"). The honest seed is never
+//! blamed.
 //!
 //! Run through tests/run.sh: the test refuses to start unless the process sits in a network
 //! namespace whose only interface is `lo`.
@@ -38,38 +41,112 @@ async fn the_sender_of_bad_blocks_is_banned_and_the_honest_seed_is_not() {
         return;
     }
     let _swarm = swarm_lock();
-    let (text, liar) = blame_case(false).await;
+    let o = blame_case(false, Honest::Libtorrent).await;
     // Pieces it sent alone fail on it at once; its ban is for those hash failures, or for
-    // the blocks proven bad when a piece it shared verified first.
+    // the blocks proven bad when a piece it shared was narrowed or verified first.
     assert!(
-        text.lines().any(|l| l.contains(&format!("banned {liar}"))),
-        "the hostile peer was not banned:\n{text}"
+        o.text
+            .lines()
+            .any(|l| l.contains(&format!("banned {}", o.liar))),
+        "the hostile peer was not banned:\n{}",
+        o.text
     );
 }
 
 /// The hostile peer answers only the first half of each piece (one block of it bad), so the
-/// honest seed sends the rest: a piece that fails has two senders, and neither is charged
-/// until it verifies and proves whose block was bad.
+/// honest libtorrent seed sends the rest: a piece that fails has two senders. ttui asks the
+/// seed for the piece's block hashes (libtorrent answers them), bans the liar at once for the
+/// block they prove bad and fetches that block alone again: about one block wasted a bad
+/// piece, where fetching the piece again whole wasted about half the payload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_piece_shared_with_the_honest_seed_is_blamed_on_the_liar_alone() {
+async fn a_piece_shared_with_the_honest_seed_is_narrowed_to_the_liars_block() {
     require_loopback_only();
     if !prereq::have_python_libtorrent() {
         return;
     }
     let _swarm = swarm_lock();
-    let (text, liar) = blame_case(true).await;
+    let o = blame_case(true, Honest::Libtorrent).await;
+    let line = |words: &[&str]| o.text.lines().any(|l| words.iter().all(|w| l.contains(w)));
     assert!(
-        text.lines()
-            .any(|l| l.contains(&format!("banned {liar}: sent bad blocks"))),
-        "the hostile peer was not banned for its bad blocks:\n{text}"
+        line(&[&format!("banned {}: sent bad blocks", o.liar)]),
+        "the hostile peer was not banned for its bad blocks:\n{}",
+        o.text
     );
+    let asked = format!("asking {} for its block hashes", o.honest);
+    let asked_n = o.text.lines().filter(|l| l.contains(&asked)).count();
+    assert!(
+        asked_n > 0,
+        "the libtorrent seed was not asked for block hashes:\n{}",
+        o.text
+    );
+    assert!(
+        line(&[&format!("failed (from {})", o.liar), "fetching those again"]),
+        "no piece was narrowed to the liar's blocks:\n{}",
+        o.text
+    );
+    eprintln!(
+        "block hashes asked: {asked_n}; wasted: {:.1} %",
+        o.wasted_pct
+    );
+    assert!(
+        o.wasted_pct < 25.0,
+        "wasted {:.1} % of the payload: failed pieces were fetched again whole",
+        o.wasted_pct
+    );
+}
+
+/// As above beside a ttui seed, which refuses block hashes: the failed pieces are fetched
+/// again whole, and the liar is proven by its blocks once they verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_block_hashes_a_shared_piece_is_blamed_once_it_verifies() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let o = blame_case(true, Honest::Ttui).await;
+    let line = |words: &[&str]| o.text.lines().any(|l| words.iter().all(|w| l.contains(w)));
+    assert!(
+        line(&[&format!("{} refused its block hashes", o.honest)]),
+        "the ttui seed was not asked, or did not refuse:\n{}",
+        o.text
+    );
+    assert!(
+        line(&[
+            &format!("failed (from {})", o.liar),
+            "the piece verified without them"
+        ]),
+        "the liar was not proven once a piece verified:\n{}",
+        o.text
+    );
+    assert!(
+        line(&[&format!("banned {}: sent bad blocks", o.liar)]),
+        "the hostile peer was not banned for its bad blocks:\n{}",
+        o.text
+    );
+}
+
+/// The honest seed beside the hostile peer.
+#[derive(Clone, Copy, Debug)]
+enum Honest {
+    /// python3-libtorrent 2.0: answers block hashes.
+    Libtorrent,
+    /// `ttui seed`: refuses them.
+    Ttui,
+}
+
+/// What a download beside the hostile peer came to.
+struct Outcome {
+    /// ttui's output and its whole log.
+    text: String,
+    liar: String,
+    honest: String,
+    /// Bytes wasted, in percent of the payload (ttui's last line).
+    wasted_pct: f64,
 }
 
 /// ttui downloads a v2-only file from the hostile peer (corrupting block 1 of each piece, and
 /// with `tail_unanswered` leaving the second half of each piece unanswered) and an honest
-/// libtorrent seed. Checks what holds either way: byte-identical, the hostile peer named with
-/// its bad blocks, the seed never blamed. Returns the output and the hostile peer's address.
-async fn blame_case(tail_unanswered: bool) -> (String, String) {
+/// seed. Checks what holds either way: byte-identical, the hostile peer named with its bad
+/// blocks, the seed never blamed.
+async fn blame_case(tail_unanswered: bool, honest: Honest) -> Outcome {
     let tmp = tempdir("ttui-v2-blame-");
     let data_dir = tmp.path().join("data");
     fs::create_dir_all(&data_dir).unwrap();
@@ -111,15 +188,30 @@ async fn blame_case(tail_unanswered: bool) -> (String, String) {
         }
     })
     .await;
-    let seeder = LibtorrentPeer::start(
-        &torrent,
-        &data_dir,
-        LtOptions {
-            seed_mode: true,
-            ..LtOptions::default()
-        },
-    );
-    let seed_addr = SocketAddr::from((seeder.ip, seeder.port)).to_string();
+    let (lt_seed, ttui_seed, seed_addr) = match honest {
+        Honest::Libtorrent => {
+            let s = LibtorrentPeer::start(
+                &torrent,
+                &data_dir,
+                LtOptions {
+                    seed_mode: true,
+                    ..LtOptions::default()
+                },
+            );
+            let a = SocketAddr::from((s.ip, s.port)).to_string();
+            (Some(s), None, a)
+        }
+        Honest::Ttui => {
+            let port = free_port();
+            // Slowed, as libtorrent's disk threads are: over loopback uTP a ttui seed
+            // would send the whole file before the hostile peer is asked for a block.
+            let extra = ["--no-dht", "--up-limit", "400K"];
+            let s = spawn_ttui_seeder(&torrent.path, &data_dir, port, &extra);
+            (None, Some(s), format!("127.0.0.1:{port}"))
+        }
+    };
+    // The whole log, not its tail: which peer was asked for what is told early.
+    let log_file = tmp.path().join("ttui.log");
     let liar_addr = liar.addr.to_string();
     let out = tmp.path().join("out");
     let args = vec![
@@ -133,6 +225,8 @@ async fn blame_case(tail_unanswered: bool) -> (String, String) {
         out.display().to_string(),
         "--port".into(),
         "0".into(),
+        "--log-file".into(),
+        log_file.display().to_string(),
         // The liar first, so it is asked from the start.
         "--peer".into(),
         liar_addr.clone(),
@@ -142,13 +236,15 @@ async fn blame_case(tail_unanswered: bool) -> (String, String) {
     let run = tokio::task::spawn_blocking(move || Ttui::run(args, DOWNLOAD_TIMEOUT))
         .await
         .unwrap();
-    drop(seeder);
+    drop(lt_seed);
+    drop(ttui_seed);
     liar.stop();
     let mut liar = liar;
     while let Ok(r) = liar.results.try_recv() {
         eprintln!("hostile peer's connection ended: {r:?}");
     }
-    let text = format!("{}\n{}\n{}", run.stdout, run.stderr, run.log_tail);
+    let log = fs::read_to_string(&log_file).unwrap_or_default();
+    let text = format!("{}\n{}\n{}", run.stdout, run.stderr, log);
     run.assert_success("v2 download beside a peer that sends bad blocks");
     assert!(
         fs::read(out.join("v2blame.bin")).unwrap() == payload,
@@ -169,7 +265,7 @@ async fn blame_case(tail_unanswered: bool) -> (String, String) {
     eprintln!("bad blocks sent: {bad}; proven by block: {proven}; banned: {banned}");
     eprintln!("{}", run.stdout.lines().last().unwrap_or(""));
     for l in text.lines() {
-        if l.contains("failed") || l.contains("banned") || l.contains("wasted") {
+        if l.contains("failed") || l.contains("banned") || l.contains("block hashes") {
             eprintln!("  {l}");
         }
     }
@@ -186,5 +282,23 @@ async fn blame_case(tail_unanswered: bool) -> (String, String) {
                 || l.contains(&format!("failed (from {seed_addr})"))),
         "the honest seed was blamed:\n{text}"
     );
-    (text, liar_addr)
+    let wasted_pct = wasted_percent(&run.stdout)
+        .unwrap_or_else(|| panic!("no wasted bytes on the last line:\n{}", run.stdout));
+    Outcome {
+        text,
+        liar: liar_addr,
+        honest: seed_addr,
+        wasted_pct,
+    }
+}
+
+/// The percent in "wasted N bytes (P % of the payload)" of ttui's summary.
+fn wasted_percent(stdout: &str) -> Option<f64> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("% of the payload"))?;
+    let after = &line[line.find("wasted ")?..];
+    let pct = &after[after.find('(')? + 1..after.find(" %")?];
+    pct.trim().parse().ok()
 }

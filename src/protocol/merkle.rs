@@ -9,6 +9,7 @@
 
 use sha2::{Digest, Sha256};
 
+pub mod blocks;
 pub mod layers;
 pub mod proof;
 

@@ -123,6 +123,31 @@ impl InOrder {
         }
         self.next += data.len() as u32;
         out(Job::Next(begin, data));
+        self.release_waiting(&mut out);
+        Push::Released
+    }
+
+    /// The cursor of a piece whose blocks at `written` (begin, length) are on disk already
+    /// and good: a failed v2 piece whose bad blocks alone are fetched again. They are read
+    /// back for the piece's hash in order (`Job::Reread`), those from the piece's start at
+    /// once (into `out`), the others when the gap before them fills.
+    pub(crate) fn resumed(
+        len: u32,
+        written: impl IntoIterator<Item = (u32, u32)>,
+        mut out: impl FnMut(Job),
+    ) -> Self {
+        let mut c = InOrder::new(len);
+        for (begin, n) in written {
+            if n > 0 && u64::from(begin) + u64::from(n) <= u64::from(len) {
+                c.waiting.insert(begin, Waiting::Written(n));
+            }
+        }
+        c.release_waiting(&mut out);
+        c
+    }
+
+    /// Releases the waiting blocks that continue the released bytes.
+    fn release_waiting(&mut self, out: &mut impl FnMut(Job)) {
         // Blocks that waited for this gap follow it; one overlapping released bytes (a peer
         // sending odd offsets) is dropped, and the piece's hash decides.
         while let Some(entry) = self.waiting.first_entry() {
@@ -146,7 +171,6 @@ impl InOrder {
                 });
             }
         }
-        Push::Released
     }
 
     /// True once every byte of the piece was released.
@@ -260,14 +284,24 @@ impl PieceHash {
     }
 
     /// True when exactly `len` bytes were hashed and they are the expected piece.
+    #[cfg(test)]
     pub(crate) fn matches<'a>(self, len: u32, expected: impl Into<Expected<'a>>) -> bool {
-        if self.hashed != u64::from(len) {
-            return false;
-        }
+        self.verdict(len, expected).0
+    }
+
+    /// As `matches`, with the leaves of a v2 piece as hashed (the file's blocks in it): a
+    /// failed piece is narrowed to its bad blocks by comparing them with a peer's proven
+    /// block hashes (`merkle::blocks`). None for a v1 piece.
+    pub(crate) fn verdict<'a>(
+        self,
+        len: u32,
+        expected: impl Into<Expected<'a>>,
+    ) -> (bool, Option<Vec<Hash>>) {
+        let whole = self.hashed == u64::from(len);
         match (self.kind, expected.into()) {
             (Kind::Sha1(sha), Expected::Sha1(want)) => {
                 let digest: [u8; 20] = sha.finalize().into();
-                want == Some(&digest)
+                (whole && want == Some(&digest), None)
             }
             (
                 Kind::Merkle {
@@ -276,15 +310,16 @@ impl PieceHash {
                     in_block,
                     ..
                 },
-                Expected::Merkle(Some(want)),
+                Expected::Merkle(want),
             ) => {
                 if in_block > 0 {
                     leaves.push(block.finalize().into());
                 }
-                want.matches(&leaves)
+                let ok = whole && want.is_some_and(|w| w.matches(&leaves));
+                (ok, Some(leaves))
             }
             // Hashed one way, expected another: a bug, never a match.
-            _ => false,
+            _ => (false, None),
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::engine::peer::stream::WriteHalf;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::extension::{ExtHandshake, Pex, HANDSHAKE_ID, UT_METADATA, UT_PEX};
 use crate::protocol::geometry::BlockRef;
+use crate::protocol::merkle::proof::HashRequest;
 use crate::protocol::message::{encode_into, Message};
 use extensions::Extensions;
 use requests::{Pacing, Requests};
@@ -81,7 +82,14 @@ pub(crate) struct PeerConn {
     pub(super) held_back: bool,
     /// Payload limits: `piece` messages read (down) and sent (up); see `engine::peer::rate`.
     pub(super) throttle: Throttle,
+    /// Our hash requests not yet answered (`PeerCmd::AskHashes`, at most `HASH_ASKS`): only
+    /// answers to these reach the torrent, so a peer cannot flood it with hashes unasked.
+    pub(super) hash_asks: Vec<HashRequest>,
 }
+
+/// Hash requests one connection may have unanswered; older ones are forgotten (the torrent
+/// gives up on them by its own timeout).
+const HASH_ASKS: usize = 16;
 
 /// Our BEP 10 handshake: ut_metadata when we can serve the info dictionary, ut_pex when
 /// peer exchange is on for the torrent (never for a private one), our client name, our
@@ -139,6 +147,18 @@ impl PeerConn {
             picked: Vec::new(),
             held_back: false,
             throttle: Throttle::new(torrent.rates.down.clone(), torrent.rates.up.clone()),
+            hash_asks: Vec::new(),
+        }
+    }
+
+    /// Whether `head` answers one of our hash requests (then no longer waiting).
+    fn hash_asked(&mut self, head: &HashRequest) -> bool {
+        match self.hash_asks.iter().position(|h| h == head) {
+            Some(i) => {
+                self.hash_asks.remove(i);
+                true
+            }
+            None => false,
         }
     }
 
@@ -315,6 +335,21 @@ impl PeerConn {
             }
             // Answered from the torrent's piece layers (`hashes.rs`), else rejected.
             Message::HashRequest(head) => self.on_hash_request(head),
+            // Answers to our requests for a failed piece's block hashes go to the torrent,
+            // which checks them against the piece.
+            Message::Hashes { head, hashes } if self.hash_asked(&head) => {
+                self.torrent.send(PeerEvent::Hashes {
+                    conn: self.conn,
+                    head,
+                    hashes,
+                })
+            }
+            Message::HashReject(head) if self.hash_asked(&head) => {
+                self.torrent.send(PeerEvent::HashReject {
+                    conn: self.conn,
+                    head,
+                })
+            }
             Message::Hashes { .. } | Message::HashReject(_) => {
                 tracing::debug!("conn {}: unasked {} dropped", self.conn, m.name());
             }
@@ -379,6 +414,13 @@ impl PeerConn {
                 }
             }
             PeerCmd::Cancel { index, begin } => self.cancel(index, begin),
+            PeerCmd::AskHashes(head) => {
+                if self.hash_asks.len() >= HASH_ASKS {
+                    self.hash_asks.remove(0);
+                }
+                self.hash_asks.push(head);
+                self.push(&Message::HashRequest(head));
+            }
             PeerCmd::Choke => {
                 if !self.flags.am_choking {
                     self.flags.am_choking = true;

@@ -24,6 +24,7 @@ use crate::engine::peer::pex::PexEvent;
 use crate::engine::peer::rate::TorrentRates;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::geometry::BlockRef;
+use crate::protocol::merkle::proof::HashRequest;
 use crate::protocol::metainfo::Info;
 
 /// What every connection of one torrent reads: set when the torrent starts (the listen port,
@@ -149,6 +150,9 @@ pub(crate) enum PeerCmd {
     Disconnect(PeerEnd),
     /// A `ut_pex` payload to send, when the peer takes it.
     SendPex(Bytes),
+    /// Send a BEP 52 `hash request` (block hashes of a piece that failed its check); the
+    /// answer comes back as `PeerEvent::Hashes` or `PeerEvent::HashReject`.
+    AskHashes(HashRequest),
 }
 
 /// What a peer task (or a web seed) tells its torrent.
@@ -166,6 +170,8 @@ pub(crate) enum PeerEvent {
         transport: Option<crate::net::TransportKind>,
         /// Set when the first way of starting the connection was refused (see PeerRow).
         encryption_note: Option<String>,
+        /// The peer's handshake set the v2 bit (BEP 52): it takes hash requests.
+        v2: bool,
     },
     Client {
         conn: u64,
@@ -192,6 +198,18 @@ pub(crate) enum PeerEvent {
     Pex {
         conn: u64,
         event: PexEvent,
+    },
+    /// A BEP 52 `hashes` message: the head it answers and the hashes after it, unchecked
+    /// (the torrent knows what it asked and what the hashes must prove).
+    Hashes {
+        conn: u64,
+        head: HashRequest,
+        hashes: Bytes,
+    },
+    /// A BEP 52 `hash reject`.
+    HashReject {
+        conn: u64,
+        head: HashRequest,
     },
 }
 

@@ -229,6 +229,13 @@ impl PeerTask {
             encryption,
             transport,
             encryption_note,
+            // libtorrent sets the v2 bit only on a hybrid's v1 connections: one made under a
+            // v2 name (every connection of a v2-only torrent, a hybrid's v2 swarm) speaks v2
+            // by that alone.
+            v2: self.torrent.piece_layers.is_some()
+                && (hs.supports_v2()
+                    || self.torrent.info.v2.is_some()
+                    || self.torrent.hybrid_v2 == Some(hs.info_hash)),
         });
     }
 

@@ -48,6 +48,8 @@ pub(crate) struct Coordinator {
     sources: SourceLinks,
     /// The session's side: the torrent's line and where resume points go.
     link: SessionLink,
+    /// Failed v2 pieces waiting for a peer's block hashes (`events/block_hashes.rs`).
+    block_hashes: events::block_hashes::BlockHashes,
 }
 
 impl Coordinator {
@@ -95,6 +97,7 @@ impl Coordinator {
                 dht_wanting: None,
             },
             link: SessionLink::new(now),
+            block_hashes: Default::default(),
         }
     }
 
@@ -455,6 +458,7 @@ impl Coordinator {
         }
         self.dht_tick();
         self.pex_tick(now);
+        self.block_hashes_tick(now);
         // The session granted or took a seed slot: act on it now, not at the next round.
         if self.choke.rechoke_due(now) || self.choke.held != self.uploads_held() {
             self.rechoke(now);

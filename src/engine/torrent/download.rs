@@ -14,7 +14,7 @@ use crate::engine::disk::backlog::WriteBacklog;
 use crate::engine::disk::inorder::{InOrder, Job, PieceHash};
 use crate::engine::torrent::picker::{self, Picker};
 use crate::engine::torrent::verify::blame::{Attempt, ATTEMPTS_PER_PIECE, PIECES_KEPT};
-use crate::protocol::geometry::BlockRef;
+use crate::protocol::geometry::{BlockRef, BLOCK_LEN};
 use crate::protocol::metainfo::V2Pieces;
 
 /// Queued bytes of a piece that wake its writer. Below it blocks wait for more, so a job on
@@ -291,6 +291,44 @@ impl Download {
         if behind && self.lagging <= LAG_BYTES {
             self.backlog.wake_held();
         }
+    }
+
+    /// Piece `index`, failed and held as hashing, is fetched again for its `bad` blocks
+    /// alone (a v2 piece whose bad blocks a peer's block hashes named): the others are on
+    /// disk and good, and are read back for its hash when the piece is written again
+    /// (`InOrder::resumed`). False when the picker refused (the caller fails it whole).
+    pub(crate) fn refetch_blocks(
+        &mut self,
+        index: u32,
+        bad: &[u32],
+        senders: &[Option<u64>],
+    ) -> bool {
+        if !self.picker.refetch_blocks(index, bad, senders) {
+            return false;
+        }
+        let len = self.picker.piece_len(index);
+        let blocks = self.picker.blocks_in(index);
+        let good = (0..blocks).filter(|b| !bad.contains(b)).map(|b| {
+            let begin = b * BLOCK_LEN;
+            (begin, (len - begin).min(BLOCK_LEN))
+        });
+        let mut jobs = Vec::new();
+        let cursor = InOrder::resumed(len, good, |job| jobs.push(job));
+        let hash = PieceHash::new(self.v2.as_ref().and_then(|v| v.pieces.get(index as usize)));
+        // Reread jobs hold no bytes: the flight joins no backlog until its blocks arrive.
+        self.pieces.insert(
+            index,
+            Flight {
+                cursor,
+                jobs,
+                queued: 0,
+                taken: 0,
+                finish: None,
+                hash,
+                writing: false,
+            },
+        );
+        true
     }
 
     /// Keeps a failed attempt of piece `index` for blame once it verifies; the number of its

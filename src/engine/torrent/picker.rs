@@ -505,6 +505,39 @@ impl Picker {
         }
     }
 
+    /// A failed piece held as hashing whose bad blocks are known (a v2 piece narrowed by a
+    /// peer's block hashes): it becomes partial again with only the `bad` blocks missing; the
+    /// others stay received, from their `senders` (per block), as they are on disk and good.
+    /// False (nothing changed) when the piece is not held or no bad block lies inside it:
+    /// the caller fails it whole.
+    pub fn refetch_blocks(&mut self, index: u32, bad: &[u32], senders: &[Option<u64>]) -> bool {
+        let n = self.blocks_in(index);
+        if !self.hashing.contains(&index) || !bad.iter().any(|b| *b < n) {
+            return false;
+        }
+        self.hashing.retain(|i| *i != index);
+        if let Some(f) = self.failed.get_mut(index as usize) {
+            *f = true;
+        }
+        let mut p = Partial::new(n as usize);
+        for b in 0..n as usize {
+            if bad.contains(&(b as u32)) {
+                continue;
+            }
+            p.blocks[b] = Block::Received;
+            p.received += 1;
+            let sender = senders.get(b).copied().flatten();
+            p.senders[b] = sender;
+            if let Some(c) = sender.filter(|c| !p.contributors.contains(c)) {
+                p.contributors.push(c);
+            }
+        }
+        // A partial piece's missing blocks count whatever its priority (invariant 7).
+        self.unrequested_blocks += u64::from(n - p.received);
+        self.partial.insert(index, p);
+        true
+    }
+
     /// True while this block is still wanted (not received, piece not complete).
     pub fn block_wanted(&self, r: BlockRef) -> bool {
         if self.have.get(r.index) || self.hashing.contains(&r.index) {

@@ -138,7 +138,8 @@ const RUN_BLOCKS: usize = 32;
 
 fn finish(shared: &Shared, index: u32, hash: PieceHash, senders: Senders) {
     let len = shared.storage.piece_len(index).unwrap_or(0);
-    let ok = hash.matches(len, Expected::of(&shared.info, index));
+    let expected = Expected::of(&shared.info, index);
+    let (ok, leaves) = hash.verdict(len, expected);
     let read = |begin, buf: &mut [u8]| shared.storage.read_block(index, begin, buf);
     let blame = if ok {
         // Earlier failed attempts are compared with the good bytes before anyone hears of
@@ -161,7 +162,6 @@ fn finish(shared: &Shared, index: u32, hash: PieceHash, senders: Senders) {
         tracing::debug!("piece {index} verified");
         Blame::Proven(culprits)
     } else {
-        shared.wasted.fetch_add(u64::from(len), Ordering::Relaxed);
         // Its bad bytes are read back before the piece is fetched again, when the picker
         // lets new blocks overwrite them.
         let digests = blame::block_digests(len, read);
@@ -171,15 +171,31 @@ fn finish(shared: &Shared, index: u32, hash: PieceHash, senders: Senders) {
                 index,
                 Attempt {
                     digests,
-                    senders: senders.blocks,
+                    senders: senders.blocks.clone(),
                 },
             ),
             Err(_) => 0,
         };
-        d.picker.piece_failed(index);
+        let width = match expected {
+            Expected::Merkle(Some(p)) => p.leaves,
+            _ => 0,
+        };
+        let blame = blame::narrow(
+            blame::on_failure(&senders.contributors, kept, width >= 2),
+            width,
+            leaves,
+            senders.blocks,
+        );
+        // A piece to narrow stays held (as hashing) until a peer's block hashes name its bad
+        // blocks, or the coordinator gives up on them: then it is fetched again, and what it
+        // wasted counted (`coordinator/events/block_hashes.rs`).
+        if !matches!(blame, Blame::Narrow { .. }) {
+            shared.wasted.fetch_add(u64::from(len), Ordering::Relaxed);
+            d.picker.piece_failed(index);
+        }
         drop(d);
         tracing::debug!("piece {index} failed its hash check");
-        blame::on_failure(&senders.contributors, kept)
+        blame
     };
     shared.send(Event::PieceDone {
         index,

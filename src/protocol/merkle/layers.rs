@@ -105,6 +105,22 @@ impl PieceLayers {
         &self.files
     }
 
+    /// The file piece `piece` of the torrent lies in, and the piece's number within it: a
+    /// v2 torrent lays each file out from a piece boundary (padded to the next), so the
+    /// files' pieces follow one another.
+    pub fn piece_file(&self, piece: u32) -> Option<(&FileLayer, u32)> {
+        let per = 1u64 << self.piece_layer;
+        let mut first = 0u64;
+        for f in &self.files {
+            let n = f.leaves.div_ceil(per).max(1);
+            if u64::from(piece) < first + n {
+                return Some((f, u32::try_from(u64::from(piece) - first).ok()?));
+            }
+            first += n;
+        }
+        None
+    }
+
     /// The file whose tree has this root.
     pub fn file(&self, root: &Hash) -> Option<&FileLayer> {
         self.by_root.get(root).and_then(|&i| self.files.get(i))

@@ -264,3 +264,59 @@ fn a_v2_piece_hashes_its_files_bytes_as_a_tree_and_skips_the_padding() {
     bad.update(&piece);
     assert!(!bad.matches(65_536, Expected::Merkle(Some(&want))));
 }
+
+#[test]
+fn a_resumed_piece_rereads_its_good_blocks_around_the_ones_fetched_again() {
+    // Blocks 0, 2 and 3 are on disk and good; block 1 is fetched again.
+    let b = 16_384u32;
+    let mut out = Vec::new();
+    let mut c = InOrder::resumed(4 * b, [(0, b), (2 * b, b), (3 * b, b)], |j| out.push(j));
+    assert_eq!(
+        out,
+        [Job::Reread(0, b)],
+        "the good prefix is read back at once"
+    );
+    out.clear();
+    let data = Bytes::from(vec![1u8; b as usize]);
+    assert_eq!(c.push(b, data.clone(), |j| out.push(j)), Push::Released);
+    assert_eq!(
+        out,
+        [
+            Job::Next(b, data),
+            Job::Reread(2 * b, b),
+            Job::Reread(3 * b, b)
+        ]
+    );
+    assert!(c.is_complete());
+    // Good blocks that do not fit the piece are not taken.
+    let mut none = Vec::new();
+    let c = InOrder::resumed(b, [(b, b)], |j| none.push(j));
+    assert!(none.is_empty() && !c.is_complete());
+}
+
+#[test]
+fn a_v2_verdict_gives_the_leaves_as_hashed() {
+    use crate::protocol::merkle;
+    use crate::protocol::metainfo::V2Piece;
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    let leaves: Vec<merkle::Hash> = data.chunks(16_384).map(merkle::leaf).collect();
+    let want = V2Piece {
+        hash: merkle::root(&leaves, 4, [0; 32]),
+        data: 40_000,
+        leaves: 4,
+    };
+    let mut piece = data.clone();
+    piece.resize(65_536, 0);
+    piece[20_000] ^= 1;
+    let mut hash = PieceHash::new(Some(&want));
+    hash.update(&piece);
+    let (ok, got) = hash.verdict(65_536, Expected::Merkle(Some(&want)));
+    assert!(!ok);
+    let got = got.unwrap();
+    assert_eq!(got.len(), 3, "the file's blocks only, the last one short");
+    assert_eq!((got[0], got[2]), (leaves[0], leaves[2]));
+    assert_ne!(got[1], leaves[1]);
+    let mut v1 = PieceHash::default();
+    v1.update(&piece);
+    assert_eq!(v1.verdict(65_536, Expected::Sha1(None)), (false, None));
+}

@@ -182,9 +182,9 @@ fn fast_extension_messages_need_the_fast_extension() {
 }
 
 #[test]
-fn a_hash_request_is_rejected_and_unasked_hashes_are_dropped() {
+fn a_hash_request_is_rejected_and_only_asked_hashes_go_to_the_torrent() {
     use crate::protocol::merkle::proof::HashRequest;
-    let t = torrent(&[]);
+    let mut t = torrent(&[]);
     let (mut c, _) = open(&t, false);
     sent(&mut c);
     let head = HashRequest {
@@ -196,13 +196,44 @@ fn a_hash_request_is_rejected_and_unasked_hashes_are_dropped() {
     };
     c.on_message(Message::HashRequest(head)).unwrap();
     assert_eq!(sent(&mut c), [Message::HashReject(head)]);
-    c.on_message(Message::Hashes {
+    let hashes = || Message::Hashes {
         head,
         hashes: vec![0; 64].into(),
-    })
-    .unwrap();
+    };
+    // Unasked: dropped.
+    c.on_message(hashes()).unwrap();
     c.on_message(Message::HashReject(head)).unwrap();
     assert_eq!(sent(&mut c), []);
+    assert!(
+        !t.drain()
+            .iter()
+            .any(|e| matches!(e, PeerEvent::Hashes { .. } | PeerEvent::HashReject { .. })),
+        "unasked hashes reached the torrent"
+    );
+    // Asked twice: each answer once, then no more.
+    c.on_command(PeerCmd::AskHashes(head)).unwrap();
+    c.on_command(PeerCmd::AskHashes(head)).unwrap();
+    assert_eq!(
+        sent(&mut c),
+        [Message::HashRequest(head), Message::HashRequest(head)]
+    );
+    c.on_message(hashes()).unwrap();
+    c.on_message(Message::HashReject(head)).unwrap();
+    c.on_message(hashes()).unwrap();
+    let events = t.drain();
+    let n = |f: &dyn Fn(&PeerEvent) -> bool| events.iter().filter(|e| f(e)).count();
+    assert_eq!(
+        n(
+            &|e| matches!(e, PeerEvent::Hashes { conn: CONN, head: h, hashes } if *h == head && hashes.len() == 64)
+        ),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        n(&|e| matches!(e, PeerEvent::HashReject { conn: CONN, head: h } if *h == head)),
+        1,
+        "{events:?}"
+    );
 }
 
 #[test]

@@ -114,7 +114,7 @@ impl Coordinator {
                 ok,
                 contributors,
                 blame,
-            } => self.on_piece_done(index, ok, contributors, blame),
+            } => self.on_piece_done(index, ok, contributors, blame, now),
             Event::DiskError(e) => self.on_disk_error(e),
             Event::Incoming {
                 stream,
@@ -139,14 +139,18 @@ impl Coordinator {
                 encryption,
                 transport,
                 encryption_note,
-            } => self.on_handshaken(
-                conn,
-                peer_id,
-                elapsed,
-                encryption,
-                transport,
-                encryption_note,
-            ),
+                v2,
+            } => {
+                self.block_hashes.handshaken(conn, v2);
+                self.on_handshaken(
+                    conn,
+                    peer_id,
+                    elapsed,
+                    encryption,
+                    transport,
+                    encryption_note,
+                )
+            }
             PeerEvent::Client { conn, name } => {
                 if let Some(p) = self.peers.by_conn(conn) {
                     p.known.client = Some(name);
@@ -163,7 +167,10 @@ impl Coordinator {
                     }
                 }
             }
-            PeerEvent::Ended { conn, end } => self.on_peer_end(conn, end, now),
+            PeerEvent::Ended { conn, end } => {
+                self.on_peer_end(conn, end, now);
+                self.block_hashes_gone(conn, now);
+            }
             PeerEvent::BlockDone { index, begin, conn } => {
                 for p in self.peers.active() {
                     if p.conn_id() != Some(conn) && p.in_flight() > 0 {
@@ -173,6 +180,10 @@ impl Coordinator {
             }
             PeerEvent::DiskError(e) => self.on_disk_error(e),
             PeerEvent::Pex { conn, event } => self.on_pex(conn, event),
+            PeerEvent::Hashes { conn, head, hashes } => {
+                self.on_block_hashes(conn, head, hashes, now)
+            }
+            PeerEvent::HashReject { conn, head } => self.on_hash_reject(conn, head, now),
         }
     }
 
@@ -306,10 +317,35 @@ impl Coordinator {
         self.spawn_peer(addr, start, PeerStage::Handshaking, now);
     }
 
-    fn on_piece_done(&mut self, index: u32, ok: bool, contributors: Vec<u64>, blame: Blame) {
+    fn on_piece_done(
+        &mut self,
+        index: u32,
+        ok: bool,
+        contributors: Vec<u64>,
+        blame: Blame,
+        now: Instant,
+    ) {
         let deferred = blame == Blame::Deferred;
-        if let Blame::Proven(culprits) = blame {
-            self.on_bad_blocks(index, culprits);
+        let blame = match blame {
+            Blame::Proven(culprits) => {
+                self.on_bad_blocks(index, culprits);
+                None
+            }
+            Blame::Narrow {
+                width,
+                leaves,
+                senders,
+            } => Some((width, leaves, senders)),
+            _ => None,
+        };
+        if let (Some((width, leaves, senders)), false) = (blame, ok) {
+            // Held until its bad blocks are known (or it is given up on).
+            let names: Vec<String> = contributors
+                .iter()
+                .filter_map(|c| self.sender(*c))
+                .collect();
+            let names = names.join(", ");
+            return self.narrow_failed_piece(index, &names, width, leaves, senders, now);
         }
         if ok {
             // The connections heard of it through the `verified` broadcast already.
@@ -451,6 +487,7 @@ impl Coordinator {
 }
 
 mod bad_blocks;
+pub(super) mod block_hashes;
 
 #[cfg(test)]
 mod tests;

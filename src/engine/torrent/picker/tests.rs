@@ -235,3 +235,51 @@ fn a_failed_piece_is_not_asked_again_of_a_peer_that_still_has_its_block_in_fligh
     p.pick(&peer, 10, &|_| false, &mut other);
     assert_eq!(other, vec![waiting]);
 }
+
+/// A failed piece narrowed to its bad blocks is asked for those alone, and completes with
+/// the senders of its good blocks kept.
+#[test]
+fn a_narrowed_piece_fetches_its_bad_blocks_alone() {
+    // One piece of four blocks.
+    let mut p = Picker::new(1, 64 * 1024, 64 * 1024, Bitfield::new(1));
+    let peer = Bitfield::full(1);
+    p.add_bitfield(&peer);
+    let mut out = Vec::new();
+    p.pick(&peer, 10, &|_| false, &mut out);
+    assert_eq!(out.len(), 4);
+    let mut senders = Vec::new();
+    for (i, r) in out.iter().enumerate() {
+        if let Received::Complete { senders: s, .. } = p.block_received(*r, i as u64 % 2 + 1) {
+            senders = s;
+        }
+    }
+    assert_eq!(senders, [Some(1), Some(2), Some(1), Some(2)]);
+    p.debug_check();
+    // No bad block inside it: refused, nothing changed.
+    assert!(!p.refetch_blocks(0, &[9], &senders));
+    p.debug_check();
+    assert!(p.refetch_blocks(0, &[1, 3], &senders));
+    p.debug_check();
+    assert!(!p.refetch_blocks(0, &[1], &senders), "no longer held");
+    let mut again = Vec::new();
+    p.pick(&peer, 10, &|_| false, &mut again);
+    p.debug_check();
+    let begins: Vec<u32> = again.iter().map(|r| r.begin).collect();
+    assert_eq!(begins, [16_384, 49_152]);
+    let mut done = None;
+    for r in again {
+        if let Received::Complete {
+            contributors,
+            senders,
+        } = p.block_received(r, 3)
+        {
+            done = Some((contributors, senders));
+        }
+    }
+    let (contributors, senders) = done.expect("complete with the bad blocks alone");
+    assert_eq!(contributors, [1, 3]);
+    assert_eq!(senders, [Some(1), Some(3), Some(1), Some(3)]);
+    p.piece_verified(0);
+    p.debug_check();
+    assert!(p.is_complete());
+}

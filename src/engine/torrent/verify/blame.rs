@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::disk::DiskError;
 use crate::protocol::geometry::BLOCK_LEN;
+use crate::protocol::merkle::Hash;
 
 /// Failed attempts kept per piece: a piece that keeps failing has told us enough by then.
 pub(crate) const ATTEMPTS_PER_PIECE: usize = 4;
@@ -40,13 +41,22 @@ pub(crate) struct Culprit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Blame {
     /// Charge every contributor a hash failure, as when nothing better is known: a piece
-    /// from one sender, or one that failed again.
+    /// from one sender, or one that failed again (a v2 piece: too often).
     Contributors,
-    /// The piece's first failure, from several senders: its attempt is kept and the blame
-    /// waits until the piece verifies and shows whose blocks were bad.
+    /// A failure from several senders: its attempt is kept and the blame waits until the
+    /// piece verifies and shows whose blocks were bad.
     Deferred,
     /// The piece verified: these sent blocks of an earlier attempt that differ from it.
     Proven(Vec<Culprit>),
+    /// As `Deferred` (its attempt is kept, and the piece is fetched again), for a v2 piece of
+    /// several blocks: a peer can be asked for its block hashes, which name the bad blocks
+    /// at once (`coordinator/events/block_hashes.rs`). `leaves` are the blocks' leaves as we
+    /// hashed them and `senders` who sent each; `width` is the piece subtree's leaf count.
+    Narrow {
+        width: u32,
+        leaves: Vec<Hash>,
+        senders: Vec<Option<u64>>,
+    },
 }
 
 /// The SHA-256 of each block of a piece of `len` bytes, read with `read(begin, buf)`.
@@ -95,12 +105,36 @@ pub(crate) fn culprits(attempts: &[Attempt], good: &[[u8; 32]]) -> Vec<Culprit> 
 
 /// How the coordinator is to blame the senders of a piece that just failed: `contributors`
 /// sent it, and `kept` failed attempts of it are now on record (this one included, 0 when it
-/// could not be kept).
-pub(crate) fn on_failure(contributors: &[u64], kept: usize) -> Blame {
-    if contributors.len() > 1 && kept == 1 {
+/// could not be kept). A v1 piece waits for its proof on its first failure only. A v2 piece
+/// of several blocks (`v2`) waits while its attempts are kept, however often it failed: its
+/// block hashes may be refused or never come (`coordinator/events/block_hashes.rs`), and a
+/// liar that keeps sending its half of the piece would otherwise have its honest partners
+/// charged each time the piece failed again. Past `ATTEMPTS_PER_PIECE` it has told us
+/// enough, and every sender is charged.
+pub(crate) fn on_failure(contributors: &[u64], kept: usize, v2: bool) -> Blame {
+    let most = if v2 { ATTEMPTS_PER_PIECE } else { 1 };
+    if contributors.len() > 1 && (1..=most).contains(&kept) {
         Blame::Deferred
     } else {
         Blame::Contributors
+    }
+}
+
+/// A deferred blame of a v2 piece of `width` leaves (0 for a v1 piece) becomes `Narrow`
+/// when its leaves, as hashed, are known: a piece of one block has nothing to narrow.
+pub(crate) fn narrow(
+    blame: Blame,
+    width: u32,
+    leaves: Option<Vec<Hash>>,
+    senders: Vec<Option<u64>>,
+) -> Blame {
+    match (blame, leaves) {
+        (Blame::Deferred, Some(leaves)) if width >= 2 => Blame::Narrow {
+            width,
+            leaves,
+            senders,
+        },
+        (blame, _) => blame,
     }
 }
 

@@ -198,3 +198,20 @@ fn files_are_found_by_root() {
     );
     assert_eq!(layers.file(&a_root).map(|f| f.leaves), Some(9));
 }
+
+#[test]
+fn pieces_map_to_their_files() {
+    let per = 4;
+    let big = FileLayer::new([1; 32], 10 * BLOCK, Vec::new());
+    let small = FileLayer::new([2; 32], 100, Vec::new());
+    let last = FileLayer::new([3; 32], 8 * BLOCK, Vec::new());
+    let layers = PieceLayers::new(per * BLOCK, vec![big, small, last]);
+    let at = |p| layers.piece_file(p).map(|(f, i)| (f.root[0], i));
+    // Ten blocks are three pieces, a small file one, eight blocks two.
+    assert_eq!(at(0), Some((1, 0)));
+    assert_eq!(at(2), Some((1, 2)));
+    assert_eq!(at(3), Some((2, 0)));
+    assert_eq!(at(4), Some((3, 0)));
+    assert_eq!(at(5), Some((3, 1)));
+    assert_eq!(at(6), None);
+}

@@ -16,6 +16,11 @@ use super::BAN_AFTER_FAILURES;
 
 impl Coordinator {
     pub(super) fn on_bad_blocks(&mut self, index: u32, culprits: Vec<Culprit>) {
+        self.blame_bad_blocks(index, culprits, "the piece verified without them");
+    }
+
+    /// Names and bans each culprit of piece `index`; `then` says what became of the piece.
+    pub(super) fn blame_bad_blocks(&mut self, index: u32, culprits: Vec<Culprit>, then: &str) {
         for c in culprits {
             let n = c.blocks.len() as u32;
             let blocks = format!(
@@ -30,10 +35,7 @@ impl Coordinator {
             if let Some(addr) = addr {
                 self.log(
                     LogLevel::Warn,
-                    format!(
-                        "piece {index}: {blocks} failed (from {addr}); the piece verified \
-                         without them"
-                    ),
+                    format!("piece {index}: {blocks} failed (from {addr}); {then}"),
                 );
                 self.ban_for_bad_blocks(addr, n);
             } else if let Some(w) = self.webseeds.iter_mut().find(|w| w.conn == c.conn) {

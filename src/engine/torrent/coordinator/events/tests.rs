@@ -198,6 +198,7 @@ fn of_two_connections_to_one_peer_both_sides_keep_the_one_the_lower_id_started()
                 encryption: crate::net::Encryption::Plain,
                 transport: None,
                 encryption_note: None,
+                v2: false,
             })
         };
         c.on_event(handshaken(out_conn));

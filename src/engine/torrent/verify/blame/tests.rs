@@ -68,12 +68,25 @@ fn a_block_of_unknown_sender_or_past_the_piece_blames_nobody() {
 }
 
 #[test]
-fn blame_waits_only_for_a_first_failure_from_several_senders() {
-    assert_eq!(on_failure(&[1], 1), Blame::Contributors);
-    assert_eq!(on_failure(&[1, 2], 1), Blame::Deferred);
-    assert_eq!(on_failure(&[1, 2], 2), Blame::Contributors);
-    // Not kept (no room, or the bytes could not be read back): nothing to prove it later.
-    assert_eq!(on_failure(&[1, 2], 0), Blame::Contributors);
+fn blame_waits_for_a_failure_from_several_senders_while_its_attempts_are_kept() {
+    for v2 in [false, true] {
+        assert_eq!(on_failure(&[1], 1, v2), Blame::Contributors);
+        assert_eq!(on_failure(&[1, 2], 1, v2), Blame::Deferred);
+        // Not kept (no room, or the bytes could not be read back): nothing to prove it later.
+        assert_eq!(on_failure(&[1, 2], 0, v2), Blame::Contributors);
+    }
+    // A v1 piece that failed again charges everyone; a v2 one waits while its attempts are
+    // kept.
+    assert_eq!(on_failure(&[1, 2], 2, false), Blame::Contributors);
+    assert_eq!(on_failure(&[1, 2], 2, true), Blame::Deferred);
+    assert_eq!(
+        on_failure(&[1, 2], ATTEMPTS_PER_PIECE, true),
+        Blame::Deferred
+    );
+    assert_eq!(
+        on_failure(&[1, 2], ATTEMPTS_PER_PIECE + 1, true),
+        Blame::Contributors
+    );
 }
 
 #[test]
@@ -97,4 +110,31 @@ fn many_blocks_are_named_in_short() {
     assert_eq!(block_list(&[3, 7]), "3, 7");
     let many: Vec<u32> = (0..10).collect();
     assert_eq!(block_list(&many), "0, 1, 2, 3, 4, 5, 6, 7 and 2 more");
+}
+
+#[test]
+fn a_deferred_v2_piece_of_several_blocks_is_narrowed() {
+    let leaves = vec![[1; 32], [2; 32]];
+    let senders = vec![Some(1), Some(2)];
+    assert_eq!(
+        narrow(Blame::Deferred, 2, Some(leaves.clone()), senders.clone()),
+        Blame::Narrow {
+            width: 2,
+            leaves: leaves.clone(),
+            senders: senders.clone()
+        }
+    );
+    // One block: nothing to narrow. v1 (no leaves): nothing to ask. A sole sender: charged.
+    assert_eq!(
+        narrow(Blame::Deferred, 1, Some(leaves.clone()), senders.clone()),
+        Blame::Deferred
+    );
+    assert_eq!(
+        narrow(Blame::Deferred, 0, None, senders.clone()),
+        Blame::Deferred
+    );
+    assert_eq!(
+        narrow(Blame::Contributors, 2, Some(leaves), senders),
+        Blame::Contributors
+    );
 }
