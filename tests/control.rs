@@ -89,6 +89,7 @@ fn detail(id: u32) -> TorrentDetail {
         proxy: None,
         port_mapping: None,
         interface: None,
+        uplink: None,
     }
 }
 

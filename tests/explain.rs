@@ -28,6 +28,8 @@ mod payload;
 mod prereq;
 #[path = "explain/seeding.rs"]
 mod seeding;
+#[path = "explain/uplink.rs"]
+mod uplink;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -442,6 +444,17 @@ fn each_check_fires_against_its_swarm() {
         ),
     ];
     run_cases(cases);
+}
+
+/// In a namespace of its own with a shaped link: apart from the cases above, whose loopback
+/// it would otherwise share.
+#[test]
+fn a_full_uplink_is_named_and_its_advice_frees_the_download() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    uplink::a_full_uplink_is_named_and_its_advice_frees_the_download();
 }
 
 /// Runs the cases at once, each in its thread, and fails naming those that failed.

@@ -116,6 +116,7 @@ pub(super) async fn show(
         proxy: current.proxy.clone(),
         port_mapping: current.port_mapping.clone(),
         interface: current.interface.clone(),
+        uplink: Some((&snap.uplink).into()),
     }))
 }
 

@@ -92,6 +92,40 @@ pub struct TorrentDetail {
     pub port_mapping: Option<crate::engine::api::PortMappingStatus>,
     /// `--interface`: its name, whether it is up and its address; null without one.
     pub interface: Option<crate::engine::api::InterfaceStatus>,
+    /// The full-uplink evidence; null from a session that sends none.
+    pub uplink: Option<UplinkInfo>,
+}
+
+/// The explainer's full-uplink evidence (`upload_saturation`) in a script's units: bytes a
+/// second and milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UplinkInfo {
+    /// The session's upload (10 s, bytes its TCP peers acknowledged) and the most it
+    /// sustained in the last 30 minutes.
+    pub up: u64,
+    pub up_ceiling: u64,
+    /// Medians over the torrent's TCP connections: round trip now, its floor, its rise.
+    pub rtt_ms: Option<u64>,
+    pub rtt_floor_ms: Option<u64>,
+    pub rtt_rise_ms: Option<u64>,
+    /// This torrent's download (10 s) and its best in the last 30 minutes.
+    pub down: u64,
+    pub down_best: u64,
+}
+
+impl From<&crate::engine::api::UplinkRow> for UplinkInfo {
+    fn from(u: &crate::engine::api::UplinkRow) -> Self {
+        let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_millis() as u64);
+        UplinkInfo {
+            up: u.up as u64,
+            up_ceiling: u.up_ceiling as u64,
+            rtt_ms: ms(u.rtt),
+            rtt_floor_ms: ms(u.rtt_floor),
+            rtt_rise_ms: ms(u.rtt_rise),
+            down: u.down as u64,
+            down_best: u.down_best as u64,
+        }
+    }
 }
 
 impl Serialize for TorrentDetail {
@@ -114,6 +148,7 @@ impl Serialize for TorrentDetail {
         put("proxy", serde_json::to_value(&self.proxy))?;
         put("port_mapping", serde_json::to_value(&self.port_mapping))?;
         put("interface", serde_json::to_value(&self.interface))?;
+        put("uplink", serde_json::to_value(self.uplink))?;
         map.serialize(s)
     }
 }
@@ -134,6 +169,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
         let proxy = take("proxy");
         let port_mapping = take("port_mapping");
         let interface = take("interface");
+        let uplink = take("uplink");
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -146,6 +182,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             proxy: parse(proxy)?,
             port_mapping: parse(port_mapping)?,
             interface: parse(interface)?,
+            uplink: parse(uplink)?,
         })
     }
 }

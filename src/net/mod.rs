@@ -4,6 +4,7 @@ pub(crate) mod device;
 pub(crate) mod mse_stream;
 pub(crate) mod socks_relay;
 pub(crate) mod stream;
+pub(crate) mod tcp_info;
 pub(crate) mod udp_batch;
 pub(crate) mod udp_gso;
 pub(crate) mod utp;

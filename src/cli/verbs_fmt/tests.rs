@@ -195,6 +195,7 @@ pub(crate) fn detail() -> TorrentDetail {
         proxy: None,
         port_mapping: None,
         interface: None,
+        uplink: Some(Default::default()),
     }
 }
 

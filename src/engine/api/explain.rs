@@ -121,8 +121,6 @@ pub struct ExplainContext {
     pub full_copy_seen_ago: Option<Duration>,
     /// Verified pieces waiting to be written to disk.
     pub pending_writes: Option<u32>,
-    /// The upload the link can carry, bytes a second, when known (measured or configured).
-    pub upload_capacity: Option<f64>,
     /// The session's SOCKS5 proxy, when one is set (`explain/proxied.rs`).
     pub proxy: Option<super::ProxyStatus>,
     /// `--interface`, when one is set (`explain/interface.rs`).

@@ -231,6 +231,28 @@ pub struct Snapshot {
     /// The piece writers against the peers, for the explainer's disk check.
     #[serde(default)]
     pub disk: DiskRow,
+    /// The session's upload, this torrent's round trips and download: the explainer's
+    /// full-uplink check.
+    #[serde(default)]
+    pub uplink: UplinkRow,
+}
+
+/// The evidence of a full uplink (`torrent/uplink.rs` gathers it once a second).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UplinkRow {
+    /// The whole session's upload, bytes a second over 10 s, and the most it sustained over
+    /// 10 s in the last 30 minutes: the link's measured ceiling. Counted in bytes its TCP
+    /// peers acknowledged: what crossed the link.
+    pub up: f64,
+    pub up_ceiling: f64,
+    /// Medians over this torrent's TCP connections of the kernel's smoothed round trip, of
+    /// each one's lowest, and of each one's rise above its lowest; None without a sample.
+    pub rtt: Option<Duration>,
+    pub rtt_floor: Option<Duration>,
+    pub rtt_rise: Option<Duration>,
+    /// This torrent's download, bytes a second over 10 s, and its best in the last 30 min.
+    pub down: f64,
+    pub down_best: f64,
 }
 
 /// The writers' side of a download.
@@ -299,6 +321,7 @@ impl Snapshot {
             own_limits: RatePair::default(),
             limits_held: HeldPair::default(),
             disk: DiskRow::default(),
+            uplink: UplinkRow::default(),
         }
     }
 

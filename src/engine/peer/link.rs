@@ -13,6 +13,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -224,6 +225,11 @@ pub(crate) struct PeerLive {
     flags: AtomicU8,
     /// The connection's uTP figures, when it runs over uTP (set before the stream is split).
     pub utp: std::sync::OnceLock<crate::net::utp::UtpStatsHandle>,
+    /// A TCP connection's smoothed round trip and the lowest it has been on this
+    /// connection, in microseconds (0 before the first sample): the explainer's full-uplink
+    /// evidence (`torrent/uplink.rs`). The peer task sets both each tick.
+    rtt_us: AtomicU32,
+    rtt_floor_us: AtomicU32,
 }
 
 const AM_CHOKING: u8 = 1;
@@ -236,6 +242,31 @@ impl PeerLive {
         let live = PeerLive::default();
         live.set_flags(ChokeFlags::default());
         live
+    }
+
+    /// A new round-trip sample: the floor only ever goes down.
+    pub(crate) fn set_round_trip(&self, now: Duration, floor: Duration) {
+        let us = |d: Duration| u32::try_from(d.as_micros()).unwrap_or(u32::MAX).max(1);
+        self.rtt_us.store(us(now), Ordering::Relaxed);
+        self.rtt_floor_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 {
+                    us(floor)
+                } else {
+                    old.min(us(floor))
+                })
+            })
+            .ok();
+    }
+
+    /// The smoothed round trip and its floor, once sampled.
+    pub(crate) fn round_trip(&self) -> Option<(Duration, Duration)> {
+        let (now, floor) = (
+            self.rtt_us.load(Ordering::Relaxed),
+            self.rtt_floor_us.load(Ordering::Relaxed),
+        );
+        let us = |v: u32| Duration::from_micros(u64::from(v));
+        (now > 0).then(|| (us(now), us(floor.min(now))))
     }
 
     pub(crate) fn set_flags(&self, f: ChokeFlags) {

@@ -268,8 +268,18 @@ impl PeerTask {
         let num_pieces = self.torrent.info.num_pieces();
         // Subscribed before our bitfield is taken, so no piece verified meanwhile is missed.
         let mut verified = self.torrent.verified.subscribe();
-        if let crate::net::Transport::Utp(u) = stream.get_ref() {
-            let _ = self.live.utp.set(u.stats_handle());
+        // What the kernel says of a TCP connection, and the bytes acknowledged at the last
+        // reading: each reading adds the difference to the session's count.
+        let (mut probe, mut acked) = (None, 0u64);
+        match stream.get_ref() {
+            crate::net::Transport::Utp(u) => {
+                let _ = self.live.utp.set(u.stats_handle());
+            }
+            crate::net::Transport::Tcp(t) => {
+                probe = Some(crate::net::tcp_info::TcpProbe::of(t));
+            }
+            #[cfg(test)]
+            crate::net::Transport::Other(_) => {}
         }
         let (rd, mut wr) = stream.split();
         let mut reader = FramedRead::with_capacity(rd, MessageCodec::new(num_pieces), 64 * 1024);
@@ -358,6 +368,14 @@ impl PeerTask {
                     let now = tokio::time::Instant::now();
                     if tick_rides_along(next_tick, now) {
                         next_tick = now + TICK;
+                        // `probe` names this connection's socket: the halves that own it
+                        // live until this loop ends.
+                        if let Some(f) = probe.and_then(|p| p.read()) {
+                            self.live.set_round_trip(f.rtt, f.min_rtt);
+                            let sent = f.bytes_acked.saturating_sub(acked);
+                            acked = f.bytes_acked;
+                            self.torrent.rates.session.acked.fetch_add(sent, Ordering::Relaxed);
+                        }
                         s.on_tick()
                     } else {
                         Ok(())

@@ -21,11 +21,14 @@ use crate::engine::torrent::peers::{OwnAddr, PeerTable};
 use crate::engine::torrent::report::{Lifetime, Report};
 use crate::engine::torrent::shared::{Event, Shared};
 use crate::engine::torrent::snapshot::Snapshots;
+use crate::engine::torrent::uplink::RoundTrips;
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker::{self, Progress, TrackerCommand};
 use parts::{ChokeSchedule, Given, RunState, SessionLink, Shown, SourceLinks};
 
 pub(crate) const TICK: Duration = Duration::from_millis(250);
+/// How often the uplink watch samples (`torrent/uplink.rs`).
+const UPLINK_EVERY: Duration = Duration::from_secs(1);
 /// How often a torrent with no connection, no web seed at work and nobody watching ticks:
 /// thousands of seeding torrents at rest cost next to nothing (at 5 s, 10,000 of them still
 /// made 2,000 ticks a second; tests/bench/session_scale.sh). Events wake it at once.
@@ -477,6 +480,7 @@ impl Coordinator {
         self.shown.written.sample(now, written);
         self.shown.held_ticks = (self.shown.held_ticks << 1) | u32::from(behind);
         self.shown.down_peak = self.shown.down_peak.max(self.shown.down.rate());
+        self.sample_uplink(now, downloaded);
         let left = self.shared.download().picker.left();
         self.sources.progress_tx.send_replace(Progress {
             uploaded,
@@ -491,6 +495,23 @@ impl Coordinator {
         self.count_time(now);
         self.publish_line();
         self.maybe_resume(now);
+    }
+
+    /// Once a second: the session's upload, this torrent's download and its TCP peers'
+    /// round trips, for the explainer's full-uplink check.
+    fn sample_uplink(&mut self, now: Instant, downloaded: u64) {
+        if now.saturating_duration_since(self.shown.uplink_sampled) < UPLINK_EVERY {
+            return;
+        }
+        self.shown.uplink_sampled = now;
+        let mut pairs: Vec<_> = self
+            .peers
+            .values()
+            .filter_map(|p| p.live()?.round_trip())
+            .collect();
+        let rtt = RoundTrips::median(&mut pairs);
+        let session_up = self.shared.rates.session.acked.load(Ordering::Relaxed);
+        self.shown.uplink.sample(now, session_up, downloaded, rtt);
     }
 
     /// Nothing to drive: no connection (or dial) under way, nothing to download, or paused.

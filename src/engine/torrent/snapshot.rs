@@ -126,6 +126,7 @@ pub(crate) struct Totals {
     pub own_limits: crate::engine::api::RatePair,
     pub limits_held: crate::engine::api::HeldPair,
     pub disk: crate::engine::api::DiskRow,
+    pub uplink: crate::engine::api::UplinkRow,
 }
 
 /// A new snapshot from the previous one (name, sizes, trackers, ...) and what changed.
@@ -156,6 +157,7 @@ pub(crate) fn build(
         own_limits: totals.own_limits,
         limits_held: totals.limits_held,
         disk: totals.disk,
+        uplink: totals.uplink,
         id: previous.id,
         name: previous.name.clone(),
         info_hash: previous.info_hash,

@@ -108,28 +108,68 @@ pub(super) fn reachability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding
     ))
 }
 
-pub(super) fn upload_saturation(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
-    let cap = ctx.upload_capacity.or(ctx.limits.and_then(|l| l.up))?;
-    if cap <= 0.0 || s.up_rate < 0.9 * cap || s.down_rate >= s.up_rate {
+/// Our upload this close to its measured ceiling counts as full.
+const UPLINK_FULL: f64 = 0.9;
+/// Below this ceiling there is no link worth measuring (a seed that never uploaded).
+const UPLINK_MIN_CEILING: f64 = 16.0 * 1024.0;
+/// Round trips count as up when the median connection's rose by at least this much, and by
+/// at least its own floor (doubled): jitter on a long path is not queueing at our end.
+const RTT_RISE_MIN: Duration = Duration::from_millis(40);
+/// The download counts as falling below this share of its best of the last half hour.
+const DOWN_FELL: f64 = 0.5;
+
+/// The upload fills the link and starves the download: our upload near the most the session
+/// ever sustained, every connection's round trip up by the queue that builds behind it, and
+/// this download fallen from its best. All three, or nothing is said (`torrent/uplink.rs`).
+pub(super) fn upload_saturation(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
+    let u = &s.uplink;
+    let (rtt, floor, rise) = (u.rtt?, u.rtt_floor?, u.rtt_rise?);
+    let full = u.up_ceiling >= UPLINK_MIN_CEILING && u.up >= UPLINK_FULL * u.up_ceiling;
+    let queued = rise >= RTT_RISE_MIN && rise >= floor;
+    let fell = u.down_best > 0.0 && u.down < DOWN_FELL * u.down_best;
+    if !(full && queued && fell) {
         return None;
     }
     let e = format!(
-        "upload at {} of {}: a full uplink delays the acknowledgements downloads need",
-        fmt::rate(s.up_rate),
-        fmt::rate(cap)
+        "the upload fills the link: {} is {:.0} % of the most it has carried ({}); round \
+         trips rose from {} to {} and this download fell from {} to {}",
+        fmt::rate(u.up),
+        100.0 * u.up / u.up_ceiling,
+        fmt::rate(u.up_ceiling),
+        millis(floor),
+        millis(rtt),
+        fmt::rate(u.down_best),
+        fmt::rate(u.down),
     );
-    // 80 %: the queue at the link drains, and the acknowledgements get through at once.
+    // 80 %: the queue at the link drains, and requests and acknowledgements pass at once.
+    let target = 0.8 * u.up_ceiling;
     let advice = format!(
-        "set an upload limit of about {} (80 % of {}): `ttui limit --up RATE`",
-        fmt::rate(0.8 * cap),
-        fmt::rate(cap)
+        "set an upload limit of about {} (80 % of {}): `ttui limit --up {}`",
+        fmt::rate(target),
+        fmt::rate(u.up_ceiling),
+        limit_arg(target)
     );
     Some(Finding {
         check: Check::UploadSaturation,
-        verdict: Verdict::Warning,
+        verdict: Verdict::HoldingBack,
         evidence: e,
         advice: Some(advice),
     })
+}
+
+/// A round trip in milliseconds; a tenth under 10 ms, where a LAN's or loopback's sit.
+fn millis(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+/// A rate as `ttui limit` takes it: whole KiB a second.
+fn limit_arg(bytes_per_sec: f64) -> String {
+    format!("{}K", (bytes_per_sec / 1024.0).floor().max(1.0) as u64)
 }
 
 /// Held back for the writers at least this share of the last 5 s: the disk, not the swarm,

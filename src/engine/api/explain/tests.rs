@@ -1,7 +1,7 @@
 //! One test per check: a constructed Snapshot, and the verdict it must get.
 
 use super::*;
-use crate::engine::api::{ChokeFlags, DhtRow, TrackerRow};
+use crate::engine::api::{ChokeFlags, DhtRow, TrackerRow, UplinkRow};
 use std::net::SocketAddr;
 
 fn addr(last: u8) -> SocketAddr {
@@ -329,24 +329,66 @@ fn no_incoming_connection_for_30_minutes() {
     );
 }
 
-#[test]
-fn a_full_uplink_warns() {
+fn saturated() -> Snapshot {
     let mut s = healthy();
-    s.up_rate = 95_000.0;
-    let ctx = ExplainContext {
-        upload_capacity: Some(100_000.0),
-        ..ExplainContext::default()
+    s.uplink = UplinkRow {
+        up: 95_000.0,
+        up_ceiling: 100_000.0,
+        rtt: Some(Duration::from_millis(650)),
+        rtt_floor: Some(Duration::from_millis(12)),
+        rtt_rise: Some(Duration::from_millis(630)),
+        down: 150_000.0,
+        down_best: 2_000_000.0,
     };
-    let f = verdict_of(&s, &ctx, Check::UploadSaturation).unwrap();
-    assert_eq!(f.verdict, Verdict::Warning);
+    s
+}
+
+#[test]
+fn a_full_uplink_holds_the_download_back_with_its_evidence() {
+    let s = saturated();
+    let f = verdict_of(&s, &ExplainContext::default(), Check::UploadSaturation).unwrap();
+    assert_eq!(f.verdict, Verdict::HoldingBack);
+    assert_eq!(
+        f.evidence,
+        "the upload fills the link: 92.8 KiB/s is 95 % of the most it has carried (97.7 KiB/s); \
+         round trips rose from 12 ms to 650 ms and this download fell from 1.9 MiB/s to 146.5 KiB/s"
+    );
     assert_eq!(
         f.advice.as_deref(),
-        Some(
-            "set an upload limit of about 78.1 KiB/s (80 % of 97.7 KiB/s): `ttui limit --up RATE`"
-        )
+        Some("set an upload limit of about 78.1 KiB/s (80 % of 97.7 KiB/s): `ttui limit --up 78K`")
     );
-    s.up_rate = 10_000.0;
-    assert!(verdict_of(&s, &ctx, Check::UploadSaturation).is_none());
+}
+
+#[test]
+fn a_full_uplink_needs_all_three_signs() {
+    let ctx = ExplainContext::default();
+    let none = |s: &Snapshot| verdict_of(s, &ctx, Check::UploadSaturation).is_none();
+    // A seed doing its job: the upload at its ceiling, round trips flat.
+    let mut s = saturated();
+    s.uplink.rtt_rise = Some(Duration::from_millis(5));
+    assert!(none(&s));
+    // A far peer's jitter: risen 30 ms on a 200 ms path.
+    let mut s = saturated();
+    (s.uplink.rtt_floor, s.uplink.rtt_rise) = (
+        Some(Duration::from_millis(200)),
+        Some(Duration::from_millis(150)),
+    );
+    assert!(none(&s));
+    // The upload well below what the link carried.
+    let mut s = saturated();
+    s.uplink.up = 40_000.0;
+    assert!(none(&s));
+    // The download has not fallen.
+    let mut s = saturated();
+    s.uplink.down = 1_500_000.0;
+    assert!(none(&s));
+    // No TCP peer with a round trip, or a link that never carried anything: nothing said.
+    let mut s = saturated();
+    s.uplink.rtt = None;
+    assert!(none(&s));
+    let mut s = saturated();
+    (s.uplink.up, s.uplink.up_ceiling) = (1_000.0, 1_000.0);
+    assert!(none(&s));
 }
 
 #[test]

@@ -187,6 +187,9 @@ pub(crate) struct SessionRates {
     /// Turtle mode's daily window, and whether the clock was in it at the last look.
     schedule: Option<Schedule>,
     in_window: Mutex<Option<bool>>,
+    /// Bytes the session's TCP connections sent and had acknowledged (`net::tcp_info`): what
+    /// crossed the uplink, which each torrent's uplink watch samples (`torrent/uplink.rs`).
+    pub acked: AtomicU64,
 }
 
 impl SessionRates {
@@ -213,6 +216,7 @@ impl SessionRates {
             }),
             exempt_local,
             changed: tokio::sync::watch::channel(0).0,
+            acked: AtomicU64::new(0),
         })
     }
 

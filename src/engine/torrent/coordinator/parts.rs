@@ -12,6 +12,7 @@ use crate::engine::api::{LogLevel, LogLine, Snapshot, TorrentId, TorrentLine};
 use crate::engine::torrent::options::Options;
 use crate::engine::torrent::report::{Lifetime, Report};
 use crate::engine::torrent::stats::RateWindow;
+use crate::engine::torrent::uplink::UplinkWatch;
 use crate::protocol::metainfo::Metainfo;
 use crate::tracker::{Progress, TrackerCommand};
 
@@ -68,6 +69,9 @@ pub(super) struct Shown {
     pub(super) written: RateWindow,
     pub(super) held_ticks: u32,
     pub(super) down_peak: f64,
+    /// The full-uplink evidence, sampled once a second: the Snapshot's `uplink`.
+    pub(super) uplink: UplinkWatch,
+    pub(super) uplink_sampled: Instant,
     /// When the first tracker due announces next (Unix seconds), from its last status rows;
     /// moved only when the due time itself moves, not by the rows' rounding.
     pub(super) next_announce: Option<u64>,
@@ -132,6 +136,8 @@ impl Shown {
             written: RateWindow::new(Duration::from_secs(3)),
             held_ticks: 0,
             down_peak: 0.0,
+            uplink: UplinkWatch::new(started),
+            uplink_sampled: started,
             next_announce: None,
         }
     }

@@ -210,6 +210,7 @@ impl Coordinator {
                 write_rate: self.shown.written.rate(),
                 down_peak: self.shown.down_peak,
             },
+            uplink: self.shown.uplink.row(),
         };
         let log = snapshot::log_tail(&self.shown.log);
         let mut snap = snapshot::build(
