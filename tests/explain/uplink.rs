@@ -319,10 +319,7 @@ fn wait_show(
 }
 
 fn unsupported() -> Option<String> {
-    match SlowUplink::make() {
-        Ok(_) => None,
-        Err(e) => Some(e),
-    }
+    SlowUplink::make().err()
 }
 
 pub(super) fn a_full_uplink_is_named_and_its_advice_frees_the_download() {
