@@ -6,13 +6,17 @@
 //! the torrent back first), and once from a headless run's progress line (`why: …`). The
 //! fakes are in-process (tests/fakepeer); the seeders are python3-libtorrent. The cases run at
 //! once, in threads, so the binary stays near 35 s: the choke check waits 30 s before it
-//! judges a peer.
+//! judges a peer. tests/explain/ holds the cases that need a swarm of their own: the disk, a
+//! torrent's own limit, a seed that uploads nothing, a blocklist that holds most of a
+//! tracker's swarm, and nobody dialing in (under a reachability window shortened for tests).
 //!
 //! Run through tests/run.sh: every process here is on loopback, and the test refuses to run
 //! unless the process sits in a network namespace whose only interface is `lo`.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+#[path = "explain/blocklist.rs"]
+mod blocklist;
 mod common;
 #[path = "explain/disk.rs"]
 mod disk;
@@ -25,7 +29,12 @@ mod own_limit;
 #[path = "session/payload.rs"]
 #[allow(dead_code)]
 mod payload;
+#[path = "port_mapping/pmp.rs"]
+#[allow(dead_code)]
+mod pmp;
 mod prereq;
+#[path = "explain/reachability.rs"]
+mod reachability;
 #[path = "explain/seeding.rs"]
 mod seeding;
 #[path = "explain/uplink.rs"]
@@ -93,6 +102,19 @@ fn wait_verdict(
     verdict: &str,
     ok: impl Fn(&Value) -> bool,
 ) -> Value {
+    wait_verdict_within(env, d, id, check, verdict, SHOW_WAIT, ok)
+}
+
+/// `wait_verdict` waiting at most `limit`.
+fn wait_verdict_within(
+    env: &Env,
+    d: &mut Daemon,
+    id: &str,
+    check: &str,
+    verdict: &str,
+    limit: Duration,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
     let start = Instant::now();
     loop {
         d.assert_alive(check);
@@ -103,9 +125,9 @@ fn wait_verdict(
                 return top.clone();
             }
         }
-        if start.elapsed() > SHOW_WAIT {
+        if start.elapsed() > limit {
             panic!(
-                "no `{check}` ({verdict}) first within {SHOW_WAIT:?}; last findings:\n{}\n{}",
+                "no `{check}` ({verdict}) first within {limit:?}; last findings:\n{}\n{}",
                 serde_json::to_string_pretty(&findings).unwrap_or_default(),
                 d.report()
             );

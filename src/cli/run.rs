@@ -48,8 +48,21 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         proxy_only: args.proxy_only,
         interface: args.interface.clone(),
         port_mapping: port_mapping(args),
+        reachability_window: test_reachability_window(),
         ..Options::default()
     }
+}
+
+/// Test only (`TTUI_TEST_REACHABILITY_SECS`): the explainer's reachability window in seconds,
+/// so a test sees "nobody has dialed us" without waiting 30 minutes. Anything but a whole
+/// number of seconds above 0 leaves the 30 minutes.
+fn test_reachability_window() -> Option<Duration> {
+    let secs: u64 = std::env::var(crate::engine::api::TEST_REACHABILITY_ENV)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 /// What port mapping asks, or None when it is off. Under `TTUI_NO_PUBLIC_ROUTERS` no router

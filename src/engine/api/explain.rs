@@ -111,9 +111,9 @@ pub struct Limits {
 /// What the Snapshot lacks. `Default` knows nothing, and the checks needing it stay silent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExplainContext {
-    /// Incoming connections the session accepted in the last 30 minutes, when counted; else
-    /// the Snapshot's incoming peers stand in.
-    pub incoming_last_30min: Option<u32>,
+    /// Incoming connections the session accepted within the reachability window (see
+    /// `reachability_window`), when counted; else the Snapshot's incoming peers stand in.
+    pub incoming_in_window: Option<u32>,
     /// The session's DHT routing table size; else the Snapshot's `dht`.
     pub dht_nodes: Option<usize>,
     pub limits: Option<Limits>,
@@ -132,7 +132,16 @@ pub struct ExplainContext {
     pub queued: Option<String>,
     /// What the router said to the session's port mapping (`explain/port_mapping.rs`).
     pub port_mapping: Option<super::PortMappingStatus>,
+    /// How long without an incoming connection before the port looks closed; None: 30
+    /// minutes. Only tests set another (`TEST_REACHABILITY_ENV`), as no test waits 30 minutes.
+    pub reachability_window: Option<Duration>,
 }
+
+/// Test only: seconds of the reachability window (`ExplainContext::reachability_window`) in
+/// place of 30 minutes. Read once when a session starts (the CLI's `options`) and carried to
+/// the explainer in the `SessionSnapshot`, so the explainer itself reads no environment and
+/// no clock.
+pub const TEST_REACHABILITY_ENV: &str = "TTUI_TEST_REACHABILITY_SECS";
 
 impl ExplainContext {
     /// What the session knows of torrent `id` that its Snapshot lacks: the session's DHT, its
@@ -165,6 +174,7 @@ impl ExplainContext {
             interface: session.interface.clone(),
             incoming_total: Some(session.incoming),
             queued,
+            reachability_window: session.reachability_window,
             ..ExplainContext::default()
         }
     }

@@ -40,7 +40,9 @@ mod session;
 mod settings;
 pub use blocklist::BlocklistStatus;
 pub use errors::{RequestError, ValueError};
-pub use explain::{explain, Check, ExplainContext, Finding, Limits, Verdict};
+pub use explain::{
+    explain, Check, ExplainContext, Finding, Limits, Verdict, TEST_REACHABILITY_ENV,
+};
 pub use files::{check_indices, file_rows, parse_file_list, AddFiles, FilePriority, FileRow};
 pub use proxy::{mask_url, ProxyScheme, ProxySpec, ProxyStatus, ProxyUrlError};
 pub use rename::{check_name, plan as plan_rename, RenameError, Renamed, Renaming};

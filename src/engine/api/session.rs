@@ -177,6 +177,10 @@ pub struct SessionSnapshot {
     /// `--interface` and whether it carries traffic; None without one.
     #[serde(default)]
     pub interface: Option<crate::engine::api::InterfaceStatus>,
+    /// The explainer's reachability window when a test shortened it
+    /// (`TEST_REACHABILITY_ENV`); None: 30 minutes.
+    #[serde(default)]
+    pub reachability_window: Option<Duration>,
 }
 
 impl SessionSnapshot {

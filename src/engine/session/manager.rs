@@ -492,6 +492,7 @@ impl Manager {
             proxy: ctx.proxy.as_ref().map(|p| p.status()),
             port_mapping: self.session.port_mapping(),
             interface: self.session.interface(),
+            reachability_window: self.opts.reachability_window,
         }
     }
 }

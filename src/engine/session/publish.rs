@@ -36,6 +36,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         proxy,
         port_mapping,
         interface,
+        reachability_window,
     } = head;
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
@@ -50,6 +51,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         && prev.proxy == *proxy
         && prev.port_mapping == *port_mapping
         && prev.interface == *interface
+        && prev.reachability_window == *reachability_window
 }
 
 #[cfg(test)]

@@ -67,6 +67,9 @@ pub struct Options {
     /// Peers a magnet's metadata fetch caught sending bad data (piece-layer hashes that do
     /// not verify): banned from the download's start, their rows saying why.
     pub banned: Vec<std::net::SocketAddr>,
+    /// The explainer's reachability window, when a test shortens it
+    /// (`api::TEST_REACHABILITY_ENV`); None: the explainer's 30 minutes.
+    pub reachability_window: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -103,6 +106,7 @@ impl Default for Options {
             proxy_only: false,
             interface: None,
             port_mapping: None,
+            reachability_window: None,
         }
     }
 }

@@ -5,7 +5,8 @@ use super::*;
 
 /// RC4 costs about 4 CPU-seconds per GiB here (see `EncryptionPolicy::Prefer`).
 const RC4_BYTES_PER_CORE_SEC: f64 = (1u64 << 30) as f64 / 4.0;
-/// How long without an incoming connection before the port looks closed.
+/// How long without an incoming connection before the port looks closed, unless the context
+/// names another (tests: `ExplainContext::reachability_window`).
 const REACHABILITY_WINDOW: Duration = Duration::from_secs(30 * 60);
 
 pub(super) fn limits(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
@@ -67,20 +68,22 @@ pub(super) fn reachability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding
     {
         return Some(f);
     }
-    if s.elapsed < REACHABILITY_WINDOW || s.peers.is_empty() {
+    let window = ctx.reachability_window.unwrap_or(REACHABILITY_WINDOW);
+    if s.elapsed < window || s.peers.is_empty() {
         return None;
     }
-    let incoming = ctx.incoming_last_30min.unwrap_or_else(|| {
+    let incoming = ctx.incoming_in_window.unwrap_or_else(|| {
         let n = s
             .peers
             .iter()
-            .filter(|p| p.source == PeerSource::Incoming && p.since < REACHABILITY_WINDOW)
+            .filter(|p| p.source == PeerSource::Incoming && p.since < window)
             .count();
         n as u32
     });
+    let last = window_words(window);
     if incoming > 0 {
         let e = format!(
-            "{} in the last 30 minutes",
+            "{} in the last {last}",
             plural(
                 incoming as usize,
                 "incoming connection",
@@ -92,12 +95,12 @@ pub(super) fn reachability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding
     if let Some(f) = ctx
         .port_mapping
         .as_ref()
-        .and_then(|m| super::port_mapping::mapped_but_unreached(m, s.listen_port))
+        .and_then(|m| super::port_mapping::mapped_but_unreached(m, s.listen_port, &last))
     {
         return Some(f);
     }
     let e = format!(
-        "no incoming connection in the last 30 minutes: your port {} may be closed or behind NAT",
+        "no incoming connection in the last {last}: your port {} may be closed or behind NAT",
         s.listen_port
     );
     Some(finding(
@@ -106,6 +109,16 @@ pub(super) fn reachability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding
         e,
         Some("forward the port on your router or open it in the firewall"),
     ))
+}
+
+/// The window in words: "30 minutes" in production, "20 seconds" under a test's window.
+fn window_words(window: Duration) -> String {
+    let secs = window.as_secs();
+    if secs >= 60 && secs.is_multiple_of(60) {
+        plural((secs / 60) as usize, "minute", "minutes")
+    } else {
+        plural(secs as usize, "second", "seconds")
+    }
 }
 
 /// Our upload this close to its measured ceiling counts as full.

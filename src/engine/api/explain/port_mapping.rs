@@ -18,15 +18,20 @@ pub(super) fn failed(m: &PortMappingStatus) -> Option<Finding> {
     ))
 }
 
-/// The reachability warning when nobody dialed in although the router mapped us.
-pub(super) fn mapped_but_unreached(m: &PortMappingStatus, port: u16) -> Option<Finding> {
+/// The reachability warning when nobody dialed in although the router mapped us; `last` is
+/// the window in words ("30 minutes").
+pub(super) fn mapped_but_unreached(
+    m: &PortMappingStatus,
+    port: u16,
+    last: &str,
+) -> Option<Finding> {
     let ext = m.external()?;
     Some(finding(
         Check::Reachability,
         Verdict::Warning,
         format!(
-            "no incoming connection in the last 30 minutes although the router ({}) maps {ext} \
-             to your port {port}",
+            "no incoming connection in the last {last} although the router ({}) maps {ext} to \
+             your port {port}",
             m.protocol.as_deref().unwrap_or("port mapping"),
         ),
         Some("the router may itself be behind another NAT (its external address is private), or a firewall drops the connections"),
@@ -51,7 +56,10 @@ mod tests {
             f.evidence,
             "port mapping failed: the router refused: PCP result 2 (NOT_AUTHORIZED)"
         );
-        assert!(mapped_but_unreached(&m, 6881).is_none(), "nothing mapped");
+        assert!(
+            mapped_but_unreached(&m, 6881, "30 minutes").is_none(),
+            "nothing mapped"
+        );
         m.error = None;
         assert!(failed(&m).is_none());
         m.external_ip = Some("127.0.0.9".parse().unwrap());
@@ -60,12 +68,11 @@ mod tests {
             external: 40000,
             lifetime: 7200,
         });
-        let f = mapped_but_unreached(&m, 6881).unwrap();
-        assert!(
-            f.evidence
-                .contains("(PCP) maps 127.0.0.9:40000 to your port 6881"),
-            "{}",
-            f.evidence
+        let f = mapped_but_unreached(&m, 6881, "30 minutes").unwrap();
+        assert_eq!(
+            f.evidence,
+            "no incoming connection in the last 30 minutes although the router (PCP) maps \
+             127.0.0.9:40000 to your port 6881"
         );
     }
 

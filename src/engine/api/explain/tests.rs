@@ -316,17 +316,72 @@ fn no_incoming_connection_for_30_minutes() {
     s.peers.pop();
     let f = verdict_of(&s, &ExplainContext::default(), Check::Reachability).unwrap();
     assert_eq!(f.verdict, Verdict::Warning);
-    assert!(f
-        .evidence
-        .contains("your port 6881 may be closed or behind NAT"));
+    assert_eq!(
+        f.evidence,
+        "no incoming connection in the last 30 minutes: your port 6881 may be closed or behind NAT"
+    );
     let ctx = ExplainContext {
-        incoming_last_30min: Some(3),
+        incoming_in_window: Some(3),
         ..ExplainContext::default()
     };
-    assert_eq!(
-        verdict_of(&s, &ctx, Check::Reachability).unwrap().verdict,
-        Verdict::Ok
+    let f = verdict_of(&s, &ctx, Check::Reachability).unwrap();
+    assert_eq!(f.verdict, Verdict::Ok);
+    assert_eq!(f.evidence, "3 incoming connections in the last 30 minutes");
+}
+
+/// A test's shorter window: the check waits that long, not 30 minutes, and its words say the
+/// window it used.
+#[test]
+fn a_shorter_reachability_window_is_the_one_named() {
+    let mut s = healthy();
+    s.peers.pop();
+    let window = |secs| ExplainContext {
+        reachability_window: Some(Duration::from_secs(secs)),
+        ..ExplainContext::default()
+    };
+    s.elapsed = Duration::from_secs(19);
+    assert!(verdict_of(&s, &window(20), Check::Reachability).is_none());
+    s.elapsed = Duration::from_secs(20);
+    let f = verdict_of(&s, &window(20), Check::Reachability).unwrap();
+    assert_eq!(f.verdict, Verdict::Warning);
+    assert!(
+        f.evidence
+            .starts_with("no incoming connection in the last 20 seconds: your port 6881"),
+        "{}",
+        f.evidence
     );
+    let f = verdict_of(&s, &window(120), Check::Reachability);
+    assert!(f.is_none(), "20 s into a 2-minute window: {f:?}");
+    s.elapsed = Duration::from_secs(120);
+    let f = verdict_of(&s, &window(120), Check::Reachability).unwrap();
+    assert!(
+        f.evidence.contains("in the last 2 minutes"),
+        "{}",
+        f.evidence
+    );
+    // An incoming peer counts while it came within the window.
+    let mut incoming = peer(9, 0.5, false, 1.0);
+    incoming.source = PeerSource::Incoming;
+    incoming.since = Duration::from_secs(15);
+    s.peers.push(incoming);
+    let f = verdict_of(&s, &window(20), Check::Reachability).unwrap();
+    assert_eq!(f.verdict, Verdict::Ok, "{}", f.evidence);
+    assert_eq!(f.evidence, "1 incoming connection in the last 20 seconds");
+    s.peers.last_mut().unwrap().since = Duration::from_secs(25);
+    let f = verdict_of(&s, &window(20), Check::Reachability).unwrap();
+    assert_eq!(
+        f.verdict,
+        Verdict::Warning,
+        "came before the window: {}",
+        f.evidence
+    );
+    // The session's snapshot carries the window to the context.
+    let session = crate::engine::api::SessionSnapshot {
+        reachability_window: Some(Duration::from_secs(20)),
+        ..Default::default()
+    };
+    let ctx = ExplainContext::from_session(&session, s.id);
+    assert_eq!(ctx.reachability_window, Some(Duration::from_secs(20)));
 }
 
 fn saturated() -> Snapshot {
