@@ -207,7 +207,11 @@ impl Daemon {
             } else {
                 &["--bind", "127.0.0.1"][..]
             })
-            .args(["--transport", "tcp"])
+            .args(if extra.iter().any(|a| a == "--transport") {
+                &[][..]
+            } else {
+                &["--transport", "tcp"][..]
+            })
             // A DHT only when the test names its loopback nodes: never the public routers.
             .args(if extra.iter().any(|a| a == "--dht-bootstrap") {
                 &[][..]

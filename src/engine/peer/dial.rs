@@ -121,6 +121,12 @@ pub(crate) async fn dial(
     if t.filter.refuses_dial(addr.ip()) {
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, Blocked));
     }
+    // The kill switch, for every transport: TCP's source address would refuse too, but uTP's
+    // socket sits on `lo` while the interface is missing and would reach a loopback peer
+    // (a dial made before the torrent's first tick looked at the interface).
+    if let Some(d) = crate::net::device::bound().filter(|d| !d.is_up()) {
+        return Err(d.down_error());
+    }
     match kind {
         // Under a proxy uTP's socket sends only through the proxy's relay
         // (`net/socks_relay.rs`), and nothing while it is down.
