@@ -78,7 +78,7 @@ pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
 
     // Line 4: why it is slow when something holds it back (the tracker and DHT are then
     // either the reason or beside the point); else the tracker, then the DHT.
-    if let Some(spans) = why_slow(snap, theme) {
+    if let Some(spans) = why_slow(snap, &super::overview::context(snap, app), theme) {
         put_line(buf, area, 3, spans);
         return;
     }
@@ -92,8 +92,8 @@ pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
 /// " ⚠ why slow: 2 peers closed the plain handshake… — run with `--encryption prefer`", for
 /// the explainer's top finding when it holds the torrent back. A tracker or DHT finding is
 /// left to the line it replaces, which says the same with the retry time.
-fn why_slow<'a>(snap: &Snapshot, theme: &Theme) -> Option<Vec<Span<'a>>> {
-    let findings = explain(snap, &ExplainContext::default());
+fn why_slow<'a>(snap: &Snapshot, ctx: &ExplainContext, theme: &Theme) -> Option<Vec<Span<'a>>> {
+    let findings = explain(snap, ctx);
     let top = findings.first().filter(|f| {
         f.verdict == Verdict::HoldingBack && !matches!(f.check, Check::Trackers | Check::Dht)
     })?;

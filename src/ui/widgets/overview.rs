@@ -13,17 +13,20 @@ use crate::ui::app::App;
 use super::trackers::wrap;
 use super::{put_line, render_pane, span, LINE_MAX};
 
-/// The Overview's body: the findings take the lines they need (up to ~2/5 of it) and the
-/// throughput graph the rest.
-pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
-    // In a session the list knows the limits and the queue; a one-torrent run has neither.
-    let ctx = app
-        .list
+/// What the explainer knows beyond the snapshot: in a session the list knows the limits, the
+/// queue, the proxy, the interface and the port mapping; a one-torrent run has none of them.
+pub(crate) fn context(snap: &Snapshot, app: &App) -> ExplainContext {
+    app.list
         .session()
         .map_or_else(ExplainContext::default, |s| {
             ExplainContext::from_session(s, snap.id)
-        });
-    let findings = explain(snap, &ctx);
+        })
+}
+
+/// The Overview's body: the findings take the lines they need (up to ~2/5 of it) and the
+/// throughput graph the rest.
+pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
+    let findings = explain(snap, &context(snap, app));
     let most = (area.height * 2 / 5).clamp(3, 14).min(area.height);
     let text = lines(
         &findings,
