@@ -76,7 +76,12 @@ pub(super) fn reachability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding
         let n = s
             .peers
             .iter()
-            .filter(|p| p.source == PeerSource::Incoming && p.since < window)
+            // `since` counts from the last change of stage: a peer that dialed in long ago and
+            // is still connected proves the port open now.
+            .filter(|p| {
+                p.source == PeerSource::Incoming
+                    && (p.since < window || p.stage == PeerStage::Connected)
+            })
             .count();
         n as u32
     });

@@ -367,12 +367,17 @@ fn a_shorter_reachability_window_is_the_one_named() {
     let f = verdict_of(&s, &window(20), Check::Reachability).unwrap();
     assert_eq!(f.verdict, Verdict::Ok, "{}", f.evidence);
     assert_eq!(f.evidence, "1 incoming connection in the last 20 seconds");
+    // Connected since before the window: still proof the port is open now.
     s.peers.last_mut().unwrap().since = Duration::from_secs(25);
+    let f = verdict_of(&s, &window(20), Check::Reachability).unwrap();
+    assert_eq!(f.verdict, Verdict::Ok, "still connected: {}", f.evidence);
+    // Gone before the window: no proof.
+    s.peers.last_mut().unwrap().stage = PeerStage::Disconnected;
     let f = verdict_of(&s, &window(20), Check::Reachability).unwrap();
     assert_eq!(
         f.verdict,
         Verdict::Warning,
-        "came before the window: {}",
+        "came and went before the window: {}",
         f.evidence
     );
     // The session's snapshot carries the window to the context.
