@@ -44,26 +44,11 @@ struct SlowUplink {
     world: String,
 }
 
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// `args` run in namespace `ns`.
 fn inside(ns: &str, args: &[&str]) -> Result<String, String> {
     let mut all = vec!["netns", "exec", ns];
     all.extend_from_slice(args);
-    run("ip", &all)
+    sh("ip", &all)
 }
 
 impl SlowUplink {
@@ -77,7 +62,7 @@ impl SlowUplink {
         fs::create_dir_all("/run/netns").map_err(|e| format!("/run/netns: {e}"))?;
         n.delete();
         for ns in n.all() {
-            run("ip", &["netns", "add", ns])?;
+            sh("ip", &["netns", "add", ns])?;
         }
         n.wire()?;
         Ok(n)
@@ -89,7 +74,7 @@ impl SlowUplink {
 
     fn delete(&self) {
         for ns in self.all() {
-            let _ = run("ip", &["netns", "del", ns]);
+            let _ = sh("ip", &["netns", "del", ns]);
         }
     }
 
@@ -107,13 +92,13 @@ impl SlowUplink {
             self.router.as_str(),
             self.world.as_str(),
         );
-        run(
+        sh(
             "ip",
             &[
                 "link", "add", "c0", "netns", c, "type", "veth", "peer", "name", "r0", "netns", r,
             ],
         )?;
-        run(
+        sh(
             "ip",
             &[
                 "link", "add", "r1", "netns", r, "type", "veth", "peer", "name", "w0", "netns", w,
