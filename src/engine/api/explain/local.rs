@@ -178,7 +178,9 @@ pub(super) fn upload_saturation(s: &Snapshot, _: &ExplainContext) -> Option<Find
 /// A round trip in milliseconds; a tenth under 10 ms, where a LAN's or loopback's sit.
 fn millis(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
+    if ms < 0.1 {
+        "under 0.1 ms".to_string()
+    } else if ms < 10.0 {
         format!("{ms:.1} ms")
     } else {
         format!("{ms:.0} ms")

@@ -420,6 +420,26 @@ fn a_full_uplink_holds_the_download_back_with_its_evidence() {
 }
 
 #[test]
+fn a_loopback_floor_reads_as_under_a_tenth_of_a_millisecond() {
+    let mut s = saturated();
+    s.uplink.rtt_floor = Some(Duration::from_micros(30));
+    let f = verdict_of(&s, &ExplainContext::default(), Check::UploadSaturation).unwrap();
+    assert!(
+        f.evidence
+            .contains("round trips rose from under 0.1 ms to 650 ms"),
+        "{}",
+        f.evidence
+    );
+    s.uplink.rtt_floor = Some(Duration::from_micros(2_500));
+    let f = verdict_of(&s, &ExplainContext::default(), Check::UploadSaturation).unwrap();
+    assert!(
+        f.evidence.contains("from 2.5 ms to 650 ms"),
+        "{}",
+        f.evidence
+    );
+}
+
+#[test]
 fn a_full_uplink_needs_all_three_signs() {
     let ctx = ExplainContext::default();
     let none = |s: &Snapshot| verdict_of(s, &ctx, Check::UploadSaturation).is_none();
