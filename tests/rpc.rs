@@ -616,6 +616,26 @@ fn the_door_turns_away_what_it_must_and_stays_open_for_the_rest() {
     assert_ne!(v["result"], "success");
     assert!(!v.to_string().contains("hunter2"), "{v}");
 
+    // Requests with no credentials (a browser's first try, a health check, another scheme)
+    // are asked for them and never counted: the right password still passes after a crowd of
+    // them from the same address, as behind a reverse proxy.
+    let failures_logged = || s.daemon.log_text().matches("failed login").count();
+    let before = failures_logged();
+    for i in 0..30 {
+        let extra = if i % 2 == 0 {
+            ""
+        } else {
+            "Authorization: Bearer x\r\n"
+        };
+        assert_eq!(post(rpc, extra, body).status, 401);
+    }
+    assert_eq!(good.raw(body).status, 200);
+    assert_eq!(
+        failures_logged(),
+        before,
+        "a request without credentials was a failure"
+    );
+
     // Failed logins: past ten in a minute, even the right password waits (429); logged.
     for _ in 0..12 {
         let _ = wrong.raw(body);

@@ -54,26 +54,46 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-/// Whether an `Authorization` header carries these credentials (HTTP Basic).
-pub(crate) fn basic_auth_ok(header: Option<&[u8]>, creds: &Credentials) -> bool {
-    let Some(h) = header else { return false };
+/// What a request's `Authorization` header says about who sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Login {
+    /// The configured pair, over HTTP Basic.
+    Right,
+    /// HTTP Basic with another pair (or a Basic header that does not decode): a guess, counted
+    /// against the address by the [`LoginPacer`].
+    Wrong,
+    /// No credentials at all: a browser's first try before it asks for them, a health check, a
+    /// half-sent request, another scheme. Refused with 401 but never counted: behind a reverse
+    /// proxy every client shares one address, and such requests must not lock out the others.
+    Missing,
+}
+
+/// Reads an `Authorization` header against the configured credentials (HTTP Basic).
+pub(crate) fn basic_auth(header: Option<&[u8]>, creds: &Credentials) -> Login {
+    let Some(h) = header else {
+        return Login::Missing;
+    };
     let Some(b64) = h
         .strip_prefix(b"Basic ")
         .or_else(|| h.strip_prefix(b"basic "))
     else {
-        return false;
+        return Login::Missing;
     };
     let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim_ascii()) else {
-        return false;
+        return Login::Wrong;
     };
     let Some(colon) = raw.iter().position(|&b| b == b':') else {
-        return false;
+        return Login::Wrong;
     };
     let (user, pass) = (&raw[..colon], &raw[colon + 1..]);
     // Both compared, whatever the first gives, so the time does not tell which was wrong.
     let u = same(user, creds.username.as_bytes());
     let p = same(pass, creds.password.as_bytes());
-    u & p
+    if u & p {
+        Login::Right
+    } else {
+        Login::Wrong
+    }
 }
 
 /// Failed logins allowed from one address within [`WINDOW`]; past that its requests are
@@ -224,15 +244,15 @@ mod tests {
     }
 
     #[test]
-    fn basic_auth_takes_only_the_right_pair() {
+    fn basic_auth_takes_only_the_right_pair_and_tells_a_guess_from_no_credentials() {
         let c = creds();
-        assert!(basic_auth_ok(Some(&basic("user:pa:ss")), &c));
-        assert!(!basic_auth_ok(Some(&basic("user:pa:sS")), &c));
-        assert!(!basic_auth_ok(Some(&basic("usr:pa:ss")), &c));
-        assert!(!basic_auth_ok(Some(&basic("userpa:ss")), &c));
-        assert!(!basic_auth_ok(Some(b"Basic !!!"), &c));
-        assert!(!basic_auth_ok(Some(b"Bearer x"), &c));
-        assert!(!basic_auth_ok(None, &c));
+        assert_eq!(basic_auth(Some(&basic("user:pa:ss")), &c), Login::Right);
+        assert_eq!(basic_auth(Some(&basic("user:pa:sS")), &c), Login::Wrong);
+        assert_eq!(basic_auth(Some(&basic("usr:pa:ss")), &c), Login::Wrong);
+        assert_eq!(basic_auth(Some(&basic("userpa:ss")), &c), Login::Wrong);
+        assert_eq!(basic_auth(Some(b"Basic !!!"), &c), Login::Wrong);
+        assert_eq!(basic_auth(Some(b"Bearer x"), &c), Login::Missing);
+        assert_eq!(basic_auth(None, &c), Login::Missing);
     }
 
     #[test]

@@ -248,11 +248,15 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
                 "too many failed logins; wait a minute",
             );
         }
-        if !security::basic_auth_ok(header(&req, "authorization"), creds) {
-            let failures = ctx.pacer.lock().map_or(0, |mut p| p.failed(peer.ip(), now));
-            // Logged while they are few; a flood is summed up once a window.
-            if failures <= 3 || failures == security::MAX_FAILURES {
-                tracing::warn!("RPC: failed login from {} ({failures} in a row)", peer.ip());
+        let login = security::basic_auth(header(&req, "authorization"), creds);
+        if login != security::Login::Right {
+            // Only a wrong pair is a guess; a request with none is asked for it, uncounted.
+            if login == security::Login::Wrong {
+                let failures = ctx.pacer.lock().map_or(0, |mut p| p.failed(peer.ip(), now));
+                // Logged while they are few; a flood is summed up once a window.
+                if failures <= 3 || failures == security::MAX_FAILURES {
+                    tracing::warn!("RPC: failed login from {} ({failures} in a row)", peer.ip());
+                }
             }
             let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized User");
             r.headers_mut().insert(
