@@ -10,6 +10,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
+#[allow(dead_code)]
+#[path = "session/kit.rs"]
+mod kit;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -325,4 +328,82 @@ fn a_hybrid_reaches_a_seed_that_knows_only_its_v2_hash() {
         said.contains("metadata") && said.contains("done "),
         "libtorrent did not get the info dictionary from ttui and seed: {said}"
     );
+}
+
+/// A magnet that names a hybrid by its v2 hash alone (`xt=urn:btmh:` only, as the README
+/// allows) takes the metadata from a libtorrent seed of the hybrid: the one-shot downloads it
+/// byte-identical, and a session keeps it under its SHA-1 name across a restart, once, as
+/// its .torrent would be, with nothing fetched again.
+#[test]
+fn a_hybrid_named_by_its_v2_hash_alone_downloads_and_is_kept_under_its_sha1() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let dir = tempdir("ttui-hybrid-btmh-");
+    let data_dir = dir.path().join("data");
+    let payload = make_payload(&data_dir);
+    let made = make_hybrid(&payload, &dir.path().join("made.torrent"), DEAD_TRACKER);
+    let torrent = made
+        .torrent
+        .with_trackers(&dir.path().join("hybrid.torrent"), None, &[]);
+    let seed = LibtorrentSeeder::start(&torrent, &data_dir, LtOptions::default());
+    let magnet = format!("magnet:?xt=urn:btmh:1220{}", made.v2_hex);
+    let peer = seed.addr().to_string();
+
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    let run = Ttui::run(
+        [
+            "--headless",
+            "--no-dht",
+            "--no-trackers",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--peer",
+            &peer,
+            "-o",
+            &out.display().to_string(),
+            &magnet,
+        ],
+        DOWNLOAD_TIMEOUT,
+    );
+    run.assert_success("the one-shot of a hybrid's btmh-only magnet");
+    assert_same_tree(&payload, &out.join(&torrent.name));
+
+    let env = kit::Env::new("ttui-hybrid-btmh-session");
+    let extra = vec!["--peer".to_string(), peer.clone()];
+    let mut d = kit::Daemon::start(&env, "first", &extra);
+    let added = env.verb(&["add", &magnet]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let v1 = hex(&made.v1);
+    let rows = env.wait_list("the magnet to complete", DOWNLOAD_TIMEOUT, &mut d, |rows| {
+        rows.iter()
+            .any(|r| r["info_hash"] == v1.as_str() && r["state"] == "seeding")
+    });
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    d.term();
+    let short = hex(&made.v2_short);
+    assert!(
+        env.torrent_path(&v1).exists(),
+        "no .torrent under the SHA-1"
+    );
+    assert!(
+        !env.resume_path(&short).exists(),
+        "the magnet's first name was kept beside the SHA-1"
+    );
+    let mut d = kit::Daemon::start(&env, "again", &extra);
+    let rows = env.wait_list(
+        "the torrent back, seeding",
+        Duration::from_secs(60),
+        &mut d,
+        |rows| rows.iter().any(|r| r["state"] == "seeding"),
+    );
+    assert_eq!(rows.len(), 1, "one torrent, not two: {rows:?}");
+    assert_eq!(
+        kit::row_of(&rows, &v1)["verified_bytes"],
+        kit::row_of(&rows, &v1)["total_bytes"]
+    );
+    d.term();
+    assert_same_tree(&payload, &env.out.join(&torrent.name));
 }

@@ -102,6 +102,10 @@ pub(crate) struct Kept {
 
 enum Job {
     Resume(Box<Resume>, Arc<Metainfo>),
+    /// The torrent saved as `.0` is now saved as `.1` (a hybrid's `btmh`-only magnet, whose
+    /// metadata names it by its SHA-1): `.0` goes once `.1`'s resume data is on disk, never
+    /// before, so a crash in between leaves one of the two, not neither.
+    Replaced([u8; 20], [u8; 20]),
     Flush(std_mpsc::Sender<()>),
 }
 
@@ -224,6 +228,12 @@ impl Persist {
         r.down_limit = (point.rates.down != 0).then_some(point.rates.down);
         r.up_limit = (point.rates.up != 0).then_some(point.rates.up);
         let _ = self.jobs.send(Job::Resume(Box::new(r), Arc::clone(meta)));
+    }
+
+    /// Forgets what was saved under `old` once the resume data queued for `new` is written
+    /// (queue this after that save).
+    pub(crate) fn replace_after_save(&mut self, old: [u8; 20], new: [u8; 20]) {
+        let _ = self.jobs.send(Job::Replaced(old, new));
     }
 
     pub(crate) fn remove(&mut self, info_hash: &[u8; 20]) {
@@ -418,12 +428,15 @@ fn from_resume(mut meta: Metainfo, mut r: Resume) -> SavedTorrent {
 /// there), saved crash-safe; failures stay pending.
 fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Arc<StoreError>>>) {
     let mut pending: HashMap<[u8; 20], (Box<Resume>, Arc<Metainfo>)> = HashMap::new();
+    // Old names to forget once their successor's resume data is written.
+    let mut replaced: Vec<([u8; 20], [u8; 20])> = Vec::new();
     while let Ok(job) = jobs.recv() {
         let mut flushed = Vec::new();
         let mut take = |job: Job, pending: &mut HashMap<_, _>| match job {
             Job::Resume(r, meta) => {
                 pending.insert(r.info_hash, (r, meta));
             }
+            Job::Replaced(old, new) => replaced.push((old, new)),
             Job::Flush(done) => flushed.push(done),
         };
         take(job, &mut pending);
@@ -451,6 +464,17 @@ fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Ar
             if let Err(e) = store.sync() {
                 failed.get_or_insert(Arc::new(e));
             }
+        }
+        if failed.is_none() {
+            replaced.retain(|(old, new)| {
+                if pending.contains_key(new) {
+                    return true;
+                }
+                if let Err(e) = store.remove(old) {
+                    tracing::warn!("forgetting the magnet's first name: {e}");
+                }
+                false
+            });
         }
         if let Ok(mut slot) = error.lock() {
             if let Some(e) = &failed {

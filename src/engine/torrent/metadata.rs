@@ -153,8 +153,12 @@ pub(crate) fn metainfo_from_info(
     }
     let t = meta_layers::torrent_with_layers(&got.info, None, &got.layers);
     let mut meta = Metainfo::from_bytes(&t).map_err(MetadataError::Metainfo)?;
+    // Each hash the link names must match. A `btmh`-only link names a hybrid by its v2 hash
+    // alone: its info hash is then the v2 hash cut to 20 bytes, which the hybrid's own (the
+    // SHA-1 of its info) is not, and the torrent goes on under the SHA-1 as its .torrent does.
+    let v1_matches = !magnet.v1 || meta.info_hash == magnet.info_hash;
     let v2_matches = magnet.info_hash_v2.is_none() || meta.info_hash_v2 == magnet.info_hash_v2;
-    if meta.info_hash != magnet.info_hash || !v2_matches {
+    if !v1_matches || !v2_matches {
         return Err(MetadataError::NotTheMagnets);
     }
     meta.trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();

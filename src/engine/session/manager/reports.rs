@@ -14,17 +14,38 @@ impl Manager {
         };
         match report {
             Report::Metadata(meta, plan) => {
+                // A hybrid fetched from its `btmh`-only magnet is named by its SHA-1 from
+                // now on, as its .torrent is; the magnet's saved name goes once the new one's
+                // resume data is on disk.
+                let old = self.slots[i].info_hash;
+                let renamed = old != meta.info_hash && self.slots.rename(i, meta.info_hash);
+                if old != meta.info_hash && !renamed {
+                    // Its .torrent is in the session already: saving this one would write
+                    // over the other's resume data.
+                    let span = self.slots[i].span();
+                    span.in_scope(|| {
+                        tracing::warn!(
+                            "its metadata names a torrent already in the session: not saved"
+                        );
+                    });
+                    self.slots[i].meta = Some(Arc::new(*meta));
+                    return;
+                }
                 if let Some(p) = &mut self.persist {
                     let bytes = crate::engine::session::persist::torrent_file_of(&meta);
                     if let Err(e) = p.save_torrent(&meta.info_hash, &bytes) {
                         tracing::warn!("saving the metadata of {}: {e}", meta.info.name);
                     }
                 }
+                let meta_hash = meta.info_hash;
                 self.slots[i].meta = Some(Arc::new(*meta));
                 // Its `--only-files` saved with it at once: a restart before the torrent's
                 // first resume point must not fetch (and create) the skipped files.
                 let paused = self.slots[i].line.borrow().state == TorrentState::Paused;
                 self.save_now(id, paused, plan);
+                if let (true, Some(p)) = (renamed, &mut self.persist) {
+                    p.replace_after_save(old, meta_hash);
+                }
             }
             Report::Unrenamed(meta, renamed) => {
                 let slot = &mut self.slots[i];

@@ -7,8 +7,9 @@
 //! - `by_id` gives each slot's index in `list`;
 //! - an id is never reused while the process runs (`new_id` only counts up).
 //!
-//! A slot's `id` and `info_hash` never change while it is listed: the table reads but never
-//! writes them, and no other code does either.
+//! A slot's `id` never changes while it is listed, nor does its `info_hash` but through
+//! `rename` (a hybrid's `btmh`-only magnet learns its SHA-1 name with its metadata): the table
+//! reads but never otherwise writes them, and no other code does either.
 
 use std::collections::HashMap;
 use std::ops::{Deref, Index, IndexMut};
@@ -82,6 +83,19 @@ impl Slots {
         self.by_id.remove(&slot.id);
         self.reindex_from(i);
         slot
+    }
+
+    /// Names the slot at `i` by `info_hash` from now on. False, and nothing changed, when
+    /// another slot has that name already.
+    pub(super) fn rename(&mut self, i: usize, info_hash: [u8; 20]) -> bool {
+        if self.by_hash.contains_key(&info_hash) {
+            return false;
+        }
+        let slot = &mut self.list[i];
+        self.by_hash.remove(&slot.info_hash);
+        self.by_hash.insert(info_hash, slot.id);
+        slot.info_hash = info_hash;
+        true
     }
 
     pub(super) fn iter_mut(&mut self) -> std::slice::IterMut<'_, Slot> {
