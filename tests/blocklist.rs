@@ -272,3 +272,96 @@ fn a_blocked_seed_is_never_dialed_and_a_new_list_drops_a_connected_one() {
     a.kill();
     b.kill();
 }
+
+/// The one-shot (`ttui --headless`) honours `--blocklist` as the session does, for peers
+/// named by hand too: with two seeds given by `--peer` and one of them on a gzipped list, the
+/// download completes from the other and the blocked one never sees a connection; with only
+/// the blocked one it gives up naming the blocklist; a list that cannot be read is refused
+/// in one line before anything is dialed.
+#[test]
+fn the_one_shot_honours_the_blocklist_for_peers_given_by_hand() {
+    require_loopback_only();
+    let env = Env::new("ttui-blocklist-oneshot");
+    let data = env.root.path().join("data");
+    let p = Payload::make(
+        &data,
+        &env.root.path().join("t"),
+        "once",
+        &[("", 2 << 20)],
+        5,
+    );
+    let (ip_a, ip_b) = ("127.0.0.15", "127.0.0.16");
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut a = seeder(&env, &p, &data, ip_a, port_a);
+    let mut b = seeder(&env, &p, &data, ip_b, port_b);
+    for (ip, port) in [(ip_a, port_a), (ip_b, port_b)] {
+        let needle = format!("listening for peers on port {port}");
+        wait_until(
+            &format!("seed {ip} to listen"),
+            Duration::from_secs(30),
+            || log_of(&env, ip).contains(&needle),
+        );
+    }
+    let list = env.root.path().join("list.p2p.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(format!("seed b:{ip_b}-{ip_b}\n").as_bytes())
+        .unwrap();
+    std::fs::write(&list, gz.finish().unwrap()).unwrap();
+    let (peer_a, peer_b) = (format!("{ip_a}:{port_a}"), format!("{ip_b}:{port_b}"));
+    let one_shot = |out: &str, list: &std::path::Path, peers: &[&str]| {
+        let mut cmd = env.ttui();
+        cmd.args([
+            "--headless",
+            "--no-trackers",
+            "--no-dht",
+            "--transport",
+            "tcp",
+        ])
+        .arg("--blocklist")
+        .arg(list)
+        .arg("-o")
+        .arg(env.root.path().join(out))
+        .arg("--log-file")
+        .arg(env.logs.join(format!("{out}.log")));
+        for peer in peers {
+            cmd.args(["--peer", peer]);
+        }
+        cmd.arg(p.path());
+        run_bounded(&mut cmd, Duration::from_secs(90))
+    };
+
+    // B first on the command line: it would be dialed first.
+    let both = one_shot("both", &list, &[&peer_b, &peer_a]);
+    check_success("the one-shot with a blocked and a free seed", &both);
+    assert!(
+        log_of(&env, ip_a).contains("incoming"),
+        "a was never dialed"
+    );
+    assert!(!log_of(&env, ip_b).contains("incoming"), "b was dialed");
+
+    let only_b = one_shot("only-b", &list, &[&peer_b]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&only_b.stdout),
+        String::from_utf8_lossy(&only_b.stderr)
+    );
+    assert!(!only_b.status.success(), "{said}");
+    assert!(said.contains("blocked by blocklist"), "{said}");
+    assert!(!log_of(&env, ip_b).contains("incoming"), "b was dialed");
+
+    let missing = env.root.path().join("no-such-list.p2p");
+    let refused = one_shot("refused", &missing, &[&peer_a]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    let line = err.lines().find(|l| l.contains("blocklist")).unwrap_or("");
+    assert!(line.contains("no-such-list.p2p"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(env.root.path().join("refused"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "something was downloaded without the list"
+    );
+    a.kill();
+    b.kill();
+}

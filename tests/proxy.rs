@@ -303,6 +303,38 @@ fn proxy_only_with_the_proxy_down_connects_nothing() {
     seed.kill();
 }
 
+/// A one-shot whose only way out is a proxy that is down, and which knows no peer (no
+/// tracker, no `--peer`): its progress lines say why, as a session's explainer does, from
+/// what its session knows of the proxy (the UDP association it could not make), not from a
+/// peer's failure; the words name the proxy without its password.
+#[test]
+fn a_one_shot_that_knows_no_peer_names_the_proxy_that_is_down() {
+    require_loopback_only();
+    let fx = Fixture::single_file("nowhere.bin", 1 << 20, 44, 16);
+    let out = fx.out_dir("nowhere");
+    let log = out.with_extension("log");
+    let proxy = format!("socks5://ttui:hunter2@{}", closed_addr());
+    let args = leecher_args(
+        &fx.torrent,
+        &out,
+        &log,
+        &proxy,
+        &["--no-trackers", "--no-dht", "--proxy-only"],
+    );
+    let mut leech = Ttui::spawn(args);
+    leech.wait_for_stdout("the explainer to name the proxy", WAIT, |s| {
+        s.contains("peers 0/0") && s.contains("why: the proxy socks5://")
+    });
+    let said = leech.stdout_now();
+    let line = said
+        .lines()
+        .find(|l| l.contains("why: the proxy"))
+        .unwrap_or("");
+    assert!(line.contains("is down"), "{line}");
+    assert!(!said.contains("hunter2"), "the password was shown: {line}");
+    leech.kill();
+}
+
 /// `--proxy-only` through a rate-limited download: dante is killed in the middle, and while
 /// it is down the progress line's explainer says the proxy is down (with the error), the log
 /// too, and the seed sees nothing from ttui's own address; dante comes back on the same port
@@ -342,8 +374,10 @@ fn proxy_only_rides_out_dante_down_and_back() {
     });
     dante.stop();
     let down_at = Instant::now();
+    // The session's word on its proxy, named (password masked).
     leech.wait_for_stdout("the explainer to say the proxy is down", WAIT, |s| {
-        s.contains("why: the proxy is down: cannot reach the proxy")
+        s.contains("why: the proxy socks5://ttui:***@")
+            && s.contains("is down: cannot reach the proxy")
     });
     let logged = fs::read_to_string(&log).unwrap_or_default();
     assert!(

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::engine::api::explain::{self, ExplainContext};
-use crate::engine::api::{Command, PeerSource, Snapshot, TorrentState, TrackerStatus};
+use crate::engine::api::{
+    Command, PeerSource, SessionSnapshot, Snapshot, TorrentState, TrackerStatus,
+};
 use crate::engine::{self, TorrentEnd};
 use crate::fmt;
 
@@ -90,17 +92,33 @@ pub(crate) const EXPLAIN_AFTER: Duration = Duration::from_secs(10);
 /// The progress line, and when no payload byte arrived for `stalled_for` ≥ `EXPLAIN_AFTER`
 /// while downloading, the explainer's top finding after it; while seeding, its finding when
 /// there is one (the seed's check waits out its own idle time).
-pub(crate) fn progress_line_explained(s: &Snapshot, stalled_for: Duration) -> String {
+/// `ctx` is what the run's session says of itself (proxy, interface, limits, port mapping),
+/// so the words are those a session's explainer finds.
+pub(crate) fn progress_line_explained(
+    s: &Snapshot,
+    ctx: &ExplainContext,
+    stalled_for: Duration,
+) -> String {
     let line = progress_line(s);
     let stalled = stalled_for >= EXPLAIN_AFTER && s.state == TorrentState::Downloading;
     if !stalled && s.state != TorrentState::Seeding {
         return line;
     }
-    let findings = explain::explain(s, &ExplainContext::default());
-    match explain::top(&findings) {
-        Some(f) => format!("{line}  — why: {}", fmt::outside(&f.line(), 240)),
+    match why(s, ctx) {
+        Some(why) => format!("{line}  — why: {why}"),
         None => line,
     }
+}
+
+/// The explainer's top finding, in words for one line.
+fn why(s: &Snapshot, ctx: &ExplainContext) -> Option<String> {
+    let findings = explain::explain(s, ctx);
+    explain::top(&findings).map(|f| fmt::outside(&f.line(), 240).into_owned())
+}
+
+/// The explainer's context from the run's session.
+fn context_of(eng_session: &watch::Receiver<Arc<SessionSnapshot>>, s: &Snapshot) -> ExplainContext {
+    ExplainContext::from_session(&eng_session.borrow(), s.id)
 }
 
 /// Why a download cannot go on, when it cannot: it is downloading, it dialed at least one
@@ -143,6 +161,7 @@ pub(crate) async fn watch_headless(
 ) -> Result<i32, String> {
     let started = Instant::now();
     let mut rx: watch::Receiver<Arc<Snapshot>> = eng.snapshots.clone();
+    let head = eng.session.clone();
     let commands = eng.commands.clone();
     let mut done = eng.done;
     let mut last_print: Option<Instant> = None;
@@ -179,7 +198,8 @@ pub(crate) async fn watch_headless(
                 if snap.downloaded != last_payload.0 {
                     last_payload = (snap.downloaded, Instant::now());
                 }
-                let line = progress_line_explained(&snap, last_payload.1.elapsed());
+                let ctx = context_of(&head, &snap);
+                let line = progress_line_explained(&snap, &ctx, last_payload.1.elapsed());
                 println!("{line}");
                 let _ = std::io::stdout().flush();
                 last_print = Some(Instant::now());
@@ -217,8 +237,14 @@ pub(crate) async fn watch_headless(
         }
         TorrentEnd::Quit => {
             println!("{}", progress_line(&snap));
+            // What held it back, when a download stopped short: the last progress line may
+            // have come before the explainer spoke.
+            let held = (snap.state == TorrentState::Downloading)
+                .then(|| why(&snap, &context_of(&head, &snap)))
+                .flatten()
+                .map_or_else(String::new, |w| format!(" — why: {w}"));
             println!(
-                "stopped: {} of {} verified",
+                "stopped: {} of {} verified{held}",
                 fmt::bytes_precise(snap.verified_bytes),
                 fmt::bytes_precise(snap.total_length)
             );
@@ -337,9 +363,9 @@ mod tests {
             failed(2, PeerEnd::ClosedMayNeedEncryption, true),
             failed(3, PeerEnd::ClosedMayNeedEncryption, false),
         ];
-        let quiet = progress_line_explained(&s, Duration::from_secs(3));
+        let quiet = progress_line_explained(&s, &ExplainContext::default(), Duration::from_secs(3));
         assert_eq!(quiet, progress_line(&s));
-        let line = progress_line_explained(&s, EXPLAIN_AFTER);
+        let line = progress_line_explained(&s, &ExplainContext::default(), EXPLAIN_AFTER);
         assert!(
             line.contains("why: 2 peers closed the plain handshake: they may require encryption")
                 && line.contains("run with `--encryption prefer`"),
@@ -347,8 +373,31 @@ mod tests {
         );
         s.state = TorrentState::Paused;
         assert_eq!(
-            progress_line_explained(&s, EXPLAIN_AFTER),
+            progress_line_explained(&s, &ExplainContext::default(), EXPLAIN_AFTER),
             progress_line(&s)
+        );
+    }
+
+    #[test]
+    fn a_run_with_no_peer_hears_its_session_say_the_proxy_is_down() {
+        let s = Snapshot::empty("x", 1 << 20, 1 << 14);
+        let alone = progress_line_explained(&s, &ExplainContext::default(), EXPLAIN_AFTER);
+        assert!(!alone.contains("proxy"), "{alone}");
+        let head = SessionSnapshot {
+            proxy: Some(crate::engine::api::ProxyStatus {
+                url: "socks5://127.0.0.9:1080".into(),
+                only: true,
+                down: Some("cannot reach the proxy: connection refused".into()),
+                connections: 0,
+                udp_off: None,
+            }),
+            ..SessionSnapshot::default()
+        };
+        let ctx = ExplainContext::from_session(&head, s.id);
+        let line = progress_line_explained(&s, &ctx, EXPLAIN_AFTER);
+        assert!(
+            line.contains("why: the proxy socks5://127.0.0.9:1080 is down: cannot reach"),
+            "{line}"
         );
     }
 
@@ -360,11 +409,11 @@ mod tests {
         s.peers = vec![failed(2, PeerEnd::Refused, false)];
         s.since_upload = Duration::from_secs(5);
         assert_eq!(
-            progress_line_explained(&s, Duration::ZERO),
+            progress_line_explained(&s, &ExplainContext::default(), Duration::ZERO),
             progress_line(&s)
         );
         s.since_upload = Duration::from_secs(40);
-        let line = progress_line_explained(&s, Duration::ZERO);
+        let line = progress_line_explained(&s, &ExplainContext::default(), Duration::ZERO);
         assert!(
             line.contains(
                 "why: nothing uploaded for 40s: no peer has ever connected to us: port 6881"

@@ -104,7 +104,7 @@ impl Proxy {
         }
     }
 
-    fn set_down(&self, why: Option<String>) {
+    pub(super) fn set_down(&self, why: Option<String>) {
         if let Ok(mut d) = self.down.lock() {
             if *d != why {
                 match &why {

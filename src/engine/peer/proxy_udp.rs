@@ -33,7 +33,22 @@ impl Proxy {
     /// Asks the proxy for a UDP relay for datagrams from `udp_port` on this host (the
     /// session's socket). The control connection leaves from `local` as every connection to
     /// the proxy does, and the association names its address as the datagrams' source.
+    /// The proxy's state follows the answer, as for a CONNECT: a torrent whose only traffic
+    /// is UDP or a tracker still hears that the proxy is down.
     pub(crate) async fn associate(
+        &self,
+        udp_port: u16,
+        local: Option<IpAddr>,
+    ) -> Result<Association, ProxyError> {
+        let r = self.associate_inner(udp_port, local).await;
+        match &r {
+            Ok(_) | Err(ProxyError::Target(_)) => self.set_down(None),
+            Err(ProxyError::Down(e)) => self.set_down(Some(e.clone())),
+        }
+        r
+    }
+
+    async fn associate_inner(
         &self,
         udp_port: u16,
         local: Option<IpAddr>,

@@ -58,12 +58,53 @@ impl Loader {
             source: source.clone(),
             ..BlocklistStatus::default()
         });
-        tokio::spawn(run(source, every, Arc::clone(&filter), rx, status_tx));
+        let first = tokio::time::Instant::now();
+        tokio::spawn(run(
+            source,
+            (every, first),
+            Arc::clone(&filter),
+            rx,
+            status_tx,
+        ));
         Loader {
             asks,
             status,
             filter,
         }
+    }
+
+    /// Reads the list at `source` first and puts it in force before returning, then goes on
+    /// as `spawn` does: a run of one torrent dials at once, so it must not start before the
+    /// list does. A list that cannot be read is an error (one line) rather than a download
+    /// that ignores it.
+    pub(crate) async fn start_loaded(
+        source: String,
+        every: Duration,
+        filter: Arc<IpFilter>,
+    ) -> Result<Loader, String> {
+        let (status_tx, status) = watch::channel(BlocklistStatus {
+            source: source.clone(),
+            ..BlocklistStatus::default()
+        });
+        let outcome = load(&source).await;
+        if let Err(e) = &outcome {
+            return Err(format!("blocklist {source}: {e}"));
+        }
+        let _ = apply(&source, outcome, &filter, &status_tx);
+        let (asks, rx) = mpsc::unbounded_channel();
+        let next = tokio::time::Instant::now() + every.max(MIN_EVERY);
+        tokio::spawn(run(
+            source,
+            (every, next),
+            Arc::clone(&filter),
+            rx,
+            status_tx,
+        ));
+        Ok(Loader {
+            asks,
+            status,
+            filter,
+        })
     }
 
     /// Read the list again; `reply` gets the status after it.
@@ -81,15 +122,18 @@ impl Loader {
     }
 }
 
+/// The shortest time between two reads of the list.
+const MIN_EVERY: Duration = Duration::from_secs(60);
+
+/// Reads the list at `next`, then every `every`, and whenever asked.
 async fn run(
     source: String,
-    every: Duration,
+    (every, mut next): (Duration, tokio::time::Instant),
     filter: Arc<IpFilter>,
     mut asks: mpsc::UnboundedReceiver<Reply>,
     status: watch::Sender<BlocklistStatus>,
 ) {
-    let every = every.max(Duration::from_secs(60));
-    let mut next = tokio::time::Instant::now();
+    let every = every.max(MIN_EVERY);
     loop {
         let reply = tokio::select! {
             _ = tokio::time::sleep_until(next) => None,

@@ -466,33 +466,16 @@ impl Manager {
 
     /// The session's list without its lines.
     async fn head(&self) -> SessionSnapshot {
-        let ctx = &self.session.ctx;
-        let dht_nodes = match &ctx.dht {
-            Some(d) => Some(d.stats().await.map_or(0, |s| s.nodes)),
-            None => None,
-        };
         SessionSnapshot {
-            torrents: Vec::new(),
-            down_rate: 0.0,
-            up_rate: 0.0,
-            listen_port: ctx.listen_port,
-            dht_nodes,
-            incoming: self.session.incoming(),
             default_save_path: self.opts.output.clone(),
             save_error: self
                 .persist
                 .as_ref()
                 .and_then(|p| p.error())
                 .map(|e| e.to_string()),
-            down_limit: ctx.rates.down.rate(),
-            up_limit: ctx.rates.up.rate(),
-            turtle: ctx.rates.view().turtle,
-            restored: true,
             blocklist: self.blocklist.as_ref().map(|b| b.status()),
-            proxy: ctx.proxy.as_ref().map(|p| p.status()),
-            port_mapping: self.session.port_mapping(),
-            interface: self.session.interface(),
             reachability_window: self.opts.reachability_window,
+            ..self.session.head().await
         }
     }
 }

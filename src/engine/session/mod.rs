@@ -121,6 +121,31 @@ impl Session {
         lock(&self.routes).incoming
     }
 
+    /// What the session as a whole says of itself, without its torrents' lines: the port,
+    /// the DHT, the limits in force, the proxy, the port mapping and the interface. The
+    /// manager's list and a one-torrent run both publish it, so the explainer hears the same
+    /// causes in every mode.
+    pub(crate) async fn head(&self) -> crate::engine::api::SessionSnapshot {
+        let ctx = &self.ctx;
+        let dht_nodes = match &ctx.dht {
+            Some(d) => Some(d.stats().await.map_or(0, |s| s.nodes)),
+            None => None,
+        };
+        crate::engine::api::SessionSnapshot {
+            listen_port: ctx.listen_port,
+            dht_nodes,
+            incoming: self.incoming(),
+            down_limit: ctx.rates.down.rate(),
+            up_limit: ctx.rates.up.rate(),
+            turtle: ctx.rates.view().turtle,
+            restored: true,
+            proxy: ctx.proxy.as_ref().map(|p| p.status()),
+            port_mapping: self.port_mapping(),
+            interface: self.interface(),
+            ..Default::default()
+        }
+    }
+
     /// Listens on `opts.port` (or the next few, or any free one) at `opts.bind`; with the
     /// default "any" address, on IPv6 too. UDP is bound on the same port number for the DHT
     /// and uTP. Returns the lines for the log saying how that went.

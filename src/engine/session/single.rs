@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::engine::api::{Snapshot, TorrentId, TorrentLine};
+use crate::engine::api::{LogLevel, SessionSnapshot, Snapshot, TorrentId, TorrentLine};
+use crate::engine::session::blocklist::Loader;
 use crate::engine::session::Session;
 use crate::engine::torrent::priorities::FilePlan;
 use crate::engine::torrent::{
     drop_unused_trackers, magnet, run, run_magnet, snapshot, Engine, Lifetime, Options, Snapshots,
-    Start,
+    Start, TorrentEnd,
 };
 use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::layers::NeedsLayers;
@@ -39,27 +40,29 @@ pub(crate) fn start_magnet(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let first = magnet::magnet_snapshot(id, &magnet, &opts.output);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(first));
-    let done = tokio::spawn(async move {
-        let (mut session, listen_log) = Session::start(&opts).await;
-        let start = headless_start(id, &session, snap_tx, opts.files.sequential);
-        let only = opts.files.only.clone();
-        let outcome = run_magnet(
-            start,
-            (magnet, known),
-            extra_peers,
-            opts,
-            echo,
-            listen_log,
-            cmd_rx,
-            only,
-        )
-        .await;
-        session.close().await;
-        outcome
-    });
+    let (head_tx, head_rx) = watch::channel(Arc::default());
+    let done = tokio::spawn(own_session(
+        opts,
+        head_tx,
+        move |session, opts, listen_log| {
+            let start = headless_start(id, session, snap_tx, opts.files.sequential);
+            let only = opts.files.only.clone();
+            run_magnet(
+                start,
+                (magnet, known),
+                extra_peers,
+                opts,
+                echo,
+                listen_log,
+                cmd_rx,
+                only,
+            )
+        },
+    ));
     Engine {
         id,
         snapshots: snap_rx,
+        session: head_rx,
         commands: cmd_tx,
         done,
     }
@@ -72,26 +75,86 @@ pub fn start(meta: Metainfo, opts: Options) -> Engine {
     let mut initial = snapshot::initial(id, &meta, &opts.output, 0);
     drop_unused_trackers(&mut initial, &opts);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
-    let done = tokio::spawn(async move {
-        // Listen before the (possibly long) resume check, so peers that dial us meanwhile
-        // wait for our handshake instead of being refused and backing off.
-        let (mut session, listen_log) = Session::start(&opts).await;
-        let mut start = headless_start(id, &session, snap_tx, opts.files.sequential);
-        if let Some(only) = &opts.files.only {
-            // The CLI refused an index past the last file already.
-            start.files = FilePlan::only_once_known(&meta.info, only, opts.files.sequential);
-        }
-        let outcome = run(start, listen_log, meta, opts, cmd_rx).await;
-        session.close().await;
-        outcome
-    });
+    let (head_tx, head_rx) = watch::channel(Arc::default());
+    let done = tokio::spawn(own_session(
+        opts,
+        head_tx,
+        move |session, opts, listen_log| {
+            let mut start = headless_start(id, session, snap_tx, opts.files.sequential);
+            if let Some(only) = &opts.files.only {
+                // The CLI refused an index past the last file already.
+                start.files = FilePlan::only_once_known(&meta.info, only, opts.files.sequential);
+            }
+            run(start, listen_log, meta, opts, cmd_rx)
+        },
+    ));
     Engine {
         id,
         snapshots: snap_rx,
+        session: head_rx,
         commands: cmd_tx,
         done,
     }
 }
+
+/// Runs the torrent that `begin` starts in a session of its own, which it closes after.
+/// Listens before the torrent's (possibly long) resume check, so peers that dial us meanwhile
+/// wait for our handshake instead of being refused and backing off. The blocklist is in force
+/// before the first dial, as in a session; what the session says of itself goes to `head`
+/// once a second while the torrent runs.
+async fn own_session<F, Fut>(
+    opts: Options,
+    head: watch::Sender<Arc<SessionSnapshot>>,
+    begin: F,
+) -> TorrentEnd
+where
+    F: FnOnce(&Session, Options, Vec<(LogLevel, String)>) -> Fut,
+    Fut: std::future::Future<Output = TorrentEnd>,
+{
+    let (mut session, listen_log) = Session::start(&opts).await;
+    let blocklist = match &opts.blocklist {
+        Some(source) => {
+            let filter = Arc::clone(&session.ctx.ip_filter);
+            match Loader::start_loaded(source.clone(), opts.blocklist_every, filter).await {
+                Ok(loader) => Some(loader),
+                Err(why) => {
+                    session.close().await;
+                    return TorrentEnd::Failed(why);
+                }
+            }
+        }
+        None => None,
+    };
+    let (window, output) = (opts.reachability_window, opts.output.clone());
+    let torrent = begin(&session, opts, listen_log);
+    tokio::pin!(torrent);
+    let mut tick = tokio::time::interval(HEAD_EVERY);
+    let outcome = loop {
+        tokio::select! {
+            end = &mut torrent => break end,
+            _ = tick.tick() => {
+                let now = SessionSnapshot {
+                    default_save_path: output.clone(),
+                    blocklist: blocklist.as_ref().map(Loader::status),
+                    reachability_window: window,
+                    ..session.head().await
+                };
+                head.send_if_modified(|h| {
+                    let changed = **h != now;
+                    if changed {
+                        *h = Arc::new(now);
+                    }
+                    changed
+                });
+            }
+        }
+    };
+    session.close().await;
+    outcome
+}
+
+/// How often a one-torrent session publishes what it says of itself.
+const HEAD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A torrent that has its session to itself and saves nothing.
 fn headless_start(

@@ -384,7 +384,7 @@ impl Coordinator {
             return;
         }
         for addr in self.peers.to_dial(now, self.run.complete, budget) {
-            if self.refuse_blocked(addr) {
+            if self.refuse_blocked(addr, now) {
                 continue;
             }
             if let Some(p) = self.peers.get_mut(&addr) {

@@ -69,6 +69,9 @@ pub struct Engine {
     /// Names the torrent; its snapshots carry the same id.
     pub id: TorrentId,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// What its session says of itself (proxy, interface, port mapping, limits, blocklist),
+    /// once a second, without torrent lines: the explainer's context, as in a session.
+    pub session: watch::Receiver<Arc<crate::engine::api::SessionSnapshot>>,
     pub commands: mpsc::UnboundedSender<Command>,
     pub done: tokio::task::JoinHandle<TorrentEnd>,
 }

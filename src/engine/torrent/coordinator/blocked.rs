@@ -2,22 +2,29 @@
 //! new list drops the connected peers it blocks, with the reason in the peer table.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
-use crate::engine::api::{LogLevel, PeerEnd};
+use crate::engine::api::{LogLevel, PeerEnd, PeerStage};
 use crate::engine::peer::link::PeerCmd;
 use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::peers::Plan;
 
 impl Coordinator {
-    /// True (and the peer set aside, its row saying why) when the blocklist holds `addr`.
-    /// It rests: a source that lists it again re-queues it, and the list is asked again.
-    pub(super) fn refuse_blocked(&mut self, addr: SocketAddr) -> bool {
+    /// True (and the peer set aside, its row saying why) when the blocklist holds `addr`,
+    /// whoever named it: a tracker, the DHT, PEX or the user (`--peer`, `ttui peer add`, the
+    /// RPC). Its row fails with the reason, so a run whose every peer is blocked says so and
+    /// gives up as for any other failure. It rests: a source that lists it again re-queues
+    /// it, and the list is asked again.
+    pub(super) fn refuse_blocked(&mut self, addr: SocketAddr, now: Instant) -> bool {
         if !self.shared.ip_filter.refuses_dial(addr.ip()) {
             return false;
         }
         self.run.blocked += 1;
         if let Some(p) = self.peers.get_mut(&addr) {
             p.dial.plan = Plan::Resting;
+            if !p.has_conn() {
+                p.set_stage(PeerStage::Failed, now);
+            }
             p.set_idle_end(PeerEnd::Blocklisted);
         }
         true
