@@ -15,10 +15,9 @@ use super::serve_send::{error, gone, Requests};
 /// How long `show` waits for a torrent's first full snapshot (built on its next tick).
 const DETAIL_WAIT: Duration = Duration::from_millis(1500);
 
-/// Waiting for a queue slot, as the session's queue says in `why`.
+/// Waiting for a queue slot, as the session's queue says.
 fn queued(t: &TorrentLine) -> bool {
-    !matches!(t.state, TorrentState::Error(_))
-        && t.why.as_deref().is_some_and(|w| w.starts_with("queued:"))
+    !matches!(t.state, TorrentState::Error(_)) && t.queue.is_some_and(|q| q.waits_for_slot())
 }
 
 /// The one-word state scripts match on.

@@ -14,8 +14,8 @@ mod out;
 pub(crate) use out::Out;
 
 use crate::engine::api::{
-    FilePriority, PeerSource, PieceState, Set, Settings, Snapshot, TorrentLine, TorrentSettings,
-    TorrentState, TrackerStatus,
+    FilePriority, PeerSource, PieceState, QueueState, Set, Settings, Snapshot, TorrentLine,
+    TorrentSettings, TorrentState, TrackerStatus,
 };
 
 /// Transmission's speed unit: its RPC's `KBps` are 1000 bytes a second.
@@ -90,11 +90,11 @@ pub(crate) mod status {
 
 /// The status number of a torrent's line.
 pub(crate) fn status_of(t: &TorrentLine) -> u8 {
-    let why = t.why.as_deref().unwrap_or("");
-    let queued = why.starts_with("queued:");
+    let queued = t.queue.is_some_and(|q| q.waits_for_slot());
+    let check_waits = matches!(t.queue, Some(QueueState::CheckWaiting { .. }));
     match t.state {
         TorrentState::Paused | TorrentState::Error(_) => status::STOPPED,
-        TorrentState::Checking { .. } if why.starts_with("checking: queued") => status::CHECK_WAIT,
+        TorrentState::Checking { .. } if check_waits => status::CHECK_WAIT,
         TorrentState::Checking { .. } => status::CHECK,
         TorrentState::Downloading if queued => status::DOWNLOAD_WAIT,
         TorrentState::Downloading => status::DOWNLOAD,
@@ -247,7 +247,7 @@ pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
         "id" => Out::from(t.id.0),
         "isFinished" => Out::from(v.finished()),
         "isPrivate" => Out::from(false),
-        "isStalled" => Out::from(t.why.as_deref().is_some_and(|w| w.contains("stalled"))),
+        "isStalled" => Out::from(t.queue.is_some_and(|q| q.is_stalled())),
         "labels" => Out::from(&t.labels[..]),
         "leftUntilDone" => Out::from(v.left()),
         "magnetLink" => Out::from(magnet(t, snap)),

@@ -46,6 +46,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         labels: Vec::new(),
         final_dir: None,
         blocked: 0,
+        queue: None,
     }
 }
 
@@ -116,7 +117,12 @@ pub fn session() -> SessionSnapshot {
         700 * MIB,
         0.0,
     );
-    evil.why = Some("queued: 4th for 3 download slots".into());
+    evil.queue = Some(ttui::internals::engine::api::QueueState::Waiting {
+        seed: false,
+        rank: 4,
+        slots: 3,
+    });
+    evil.why = evil.queue.map(|q| q.to_string());
     SessionSnapshot {
         torrents: vec![debian, ubuntu, arch, fedora, disk, long, evil],
         down_rate: 3.4 * MIB as f64 + 1500.0,

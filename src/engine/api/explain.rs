@@ -128,8 +128,9 @@ pub struct ExplainContext {
     /// Incoming connections the session accepted since it started: none ever, and the
     /// port may be closed.
     pub incoming_total: Option<u64>,
-    /// The queue's words while it holds the torrent back ("queued: 2nd for 1 seed slot").
-    pub queued: Option<String>,
+    /// The queue's word while it holds the torrent back for a slot ("queued: 2nd for 1 seed
+    /// slot" in words).
+    pub queued: Option<super::QueueState>,
     /// What the router said to the session's port mapping (`explain/port_mapping.rs`).
     pub port_mapping: Option<super::PortMappingStatus>,
     /// How long without an incoming connection before the port looks closed; None: 30
@@ -148,9 +149,7 @@ impl ExplainContext {
     /// rate limits (turtle mode's when on) and whether the torrent waits in the queue.
     pub fn from_session(session: &super::SessionSnapshot, id: super::TorrentId) -> Self {
         let line = session.torrents.iter().find(|t| t.id == id);
-        let queued = line
-            .and_then(|l| l.why.clone())
-            .filter(|w| w.starts_with("queued"));
+        let queued = line.and_then(|l| l.queue).filter(|q| q.waits_for_slot());
         let limit = |v: u64| (v > 0).then_some(v as f64);
         ExplainContext {
             dht_nodes: session.dht_nodes,

@@ -30,11 +30,13 @@ pub use options::{
     DEFAULT_ON_COMPLETE_TIMEOUT, DEFAULT_SLOW_RATE, DEFAULT_STALLED_AFTER,
 };
 mod proxy;
+mod queue_state;
 pub use peers::{ChokeFlags, PeerEnd, PeerRow, PeerSource, PeerStage};
 pub use port_mapping::{
     igd_is_loopback, parse_igd_url, MappedPort, PortMapSettings, PortMappingStatus, DEFAULT_LEASE,
     TEST_ROUTE_TABLE_ENV,
 };
+pub use queue_state::QueueState;
 mod rename;
 mod session;
 mod settings;

@@ -63,6 +63,10 @@ pub struct TorrentLine {
     /// Dials to its peers the session's blocklist refused.
     #[serde(default)]
     pub blocked: u64,
+    /// What the session's queue says of it, as data (its words are in `why`); None while
+    /// nothing in the queue holds it back.
+    #[serde(default)]
+    pub queue: Option<crate::engine::api::QueueState>,
 }
 
 impl TorrentLine {
@@ -96,6 +100,7 @@ impl TorrentLine {
             labels: Vec::new(),
             final_dir: None,
             blocked: 0,
+            queue: None,
         }
     }
 

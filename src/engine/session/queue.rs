@@ -43,7 +43,7 @@
 use std::time::Duration;
 
 pub(crate) use crate::engine::api::Move;
-use crate::engine::api::QueueSettings;
+use crate::engine::api::{QueueSettings, QueueState};
 
 /// Torrents opening and checking their data at once. The session's hashing threads take one
 /// check at a time anyway (`DiskPool::hashing_permit`); a few more let the next ones open their
@@ -119,51 +119,37 @@ impl Verdict {
         )
     }
 
-    /// The reason in words for the torrent's line; None when nothing holds it back.
-    pub(crate) fn why(self, s: &QueueSettings) -> Option<String> {
+    /// What the torrent's line says of this verdict; None when nothing holds it back. Its
+    /// words are the line's `why` (`QueueState`'s `Display`).
+    pub(crate) fn public(self, s: &QueueSettings) -> Option<QueueState> {
         match self {
             // A forced torrent is not held back: nothing to explain.
             Verdict::Run | Verdict::Off | Verdict::Forced | Verdict::Idle { slow: None } => None,
-            Verdict::Stalled(d) => Some(format!(
-                "not counted: stalled {} below {}",
-                crate::engine::session::goals::human(d),
-                crate::fmt::rate(s.slow_rate as f64)
-            )),
-            Verdict::Idle { slow: Some(d) } => Some(format!(
-                "not counted: uploading {} below {}",
-                crate::engine::session::goals::human(d),
-                crate::fmt::rate(s.slow_rate as f64)
-            )),
-            Verdict::Held { want, rank, slots } => {
-                let kind = if want == Want::Seed {
-                    "seed"
-                } else {
-                    "download"
-                };
-                let plural = if slots == 1 { "" } else { "s" };
-                Some(format!(
-                    "queued: {} for {slots} {kind} slot{plural}",
-                    ordinal(rank)
-                ))
-            }
-            Verdict::CheckQueued { rank } => Some(format!(
-                "checking: queued {}, {MAX_CHECKS} at a time",
-                ordinal(rank)
-            )),
+            Verdict::Stalled(d) => Some(QueueState::Stalled {
+                secs: d.as_secs(),
+                below: s.slow_rate,
+            }),
+            Verdict::Idle { slow: Some(d) } => Some(QueueState::SlowSeed {
+                secs: d.as_secs(),
+                below: s.slow_rate,
+            }),
+            Verdict::Held { want, rank, slots } => Some(QueueState::Waiting {
+                seed: want == Want::Seed,
+                rank,
+                slots,
+            }),
+            Verdict::CheckQueued { rank } => Some(QueueState::CheckWaiting {
+                rank,
+                at_once: MAX_CHECKS,
+            }),
         }
     }
-}
 
-/// "1st", "2nd", "3rd", "4th", "11th", "22nd".
-pub(crate) fn ordinal(n: u32) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
+    /// The verdict in words for the torrent's line; None when nothing holds it back.
+    #[cfg(test)]
+    pub(crate) fn why(self, s: &QueueSettings) -> Option<String> {
+        self.public(s).map(|q| q.to_string())
+    }
 }
 
 /// Decides every torrent: `out[i]` is the verdict of `entries[i]`. `order` is scratch space

@@ -140,5 +140,6 @@ pub(crate) fn test_line(
         labels: Vec::new(),
         final_dir: None,
         blocked: 0,
+        queue: None,
     }
 }

@@ -247,7 +247,12 @@ mod tests {
         v[0].verified_bytes = 10;
         v[1].up_rate = 900.0;
         v[2].down_rate = 500.0;
-        v[4].why = Some("queued: 1st for 1 download slot".into());
+        v[4].queue = Some(crate::engine::api::QueueState::Waiting {
+            seed: false,
+            rank: 1,
+            slots: 1,
+        });
+        v[4].why = v[4].queue.map(|q| q.to_string());
         for (i, t) in v.iter_mut().enumerate() {
             t.added = 1000 - i as u64;
         }

@@ -62,11 +62,9 @@ impl Filter {
     }
 }
 
-/// The session has no queued state of its own yet: a torrent waits for a slot when the code
-/// that decides says so in `why` ("queued: 4th for 3 download slots").
+/// Waiting for a download or seed slot, as the session's queue says.
 pub fn is_queued(t: &TorrentLine) -> bool {
-    !matches!(t.state, TorrentState::Error(_))
-        && t.why.as_deref().is_some_and(|w| w.starts_with("queued"))
+    !matches!(t.state, TorrentState::Error(_)) && t.queue.is_some_and(|q| q.waits_for_slot())
 }
 
 /// Whether `why` already names the state it explains ("stalled: …", "queued: …", "done (2 of
@@ -170,16 +168,27 @@ mod tests {
         t.state = TorrentState::Paused;
         t.why = Some("ratio 2.0 reached".into());
         assert_eq!(state_text(&t), "paused: ratio 2.0 reached");
-        t.why = Some("queued: 4th for 3 download slots".into());
+        let queued = crate::engine::api::QueueState::Waiting {
+            seed: false,
+            rank: 4,
+            slots: 3,
+        };
+        t.queue = Some(queued);
+        t.why = Some(queued.to_string());
         assert_eq!(state_text(&t), "queued: 4th for 3 download slots");
+        t.queue = None;
         t.state = TorrentState::Seeding;
         t.why = Some("done (2 of 5 files wanted)".into());
         assert_eq!(state_text(&t), "done (2 of 5 files wanted)");
         t.why = Some("moving to /x (slow disk)".into());
         assert_eq!(state_text(&t), "seeding: moving to /x (slow disk)");
         t.state = TorrentState::Paused;
-        t.why = Some("queued: 4th for 3 download slots".into());
+        t.queue = Some(queued);
+        t.why = Some(queued.to_string());
         assert!(Filter::Queued.admits(&t) && !Filter::Paused.admits(&t));
+        // Words alone do not make a torrent queued.
+        t.queue = None;
+        assert!(!Filter::Queued.admits(&t) && Filter::Paused.admits(&t));
         t.state = TorrentState::Checking {
             checked: 40,
             total: 100,

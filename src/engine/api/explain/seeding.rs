@@ -98,7 +98,7 @@ fn upload_limit(s: &Snapshot, ctx: &ExplainContext) -> Option<(u64, &'static str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::{PeerAddr, RatePair, TrackerRow};
+    use crate::engine::api::{PeerAddr, QueueState, RatePair, TrackerRow};
 
     /// A seed of 4 pieces, idle for a minute, listening on 6881, with one tracker that
     /// answered `leechers`, and nothing else known.
@@ -242,7 +242,11 @@ mod tests {
     #[test]
     fn full_seed_slots_come_first() {
         let mut ctx = reached(0);
-        ctx.queued = Some("queued: 1st for 1 seed slot".into());
+        ctx.queued = Some(QueueState::Waiting {
+            seed: true,
+            rank: 1,
+            slots: 1,
+        });
         let mut s = idle_seed(Some(0));
         s.own_limits.up = 1;
         let f = idle(&s, &ctx).unwrap();

@@ -1,7 +1,7 @@
 //! One test per check: a constructed Snapshot, and the verdict it must get.
 
 use super::*;
-use crate::engine::api::{ChokeFlags, DhtRow, TrackerRow, UplinkRow};
+use crate::engine::api::{ChokeFlags, DhtRow, QueueState, TrackerRow, UplinkRow};
 use std::net::SocketAddr;
 
 fn addr(last: u8) -> SocketAddr {
@@ -568,7 +568,11 @@ fn the_session_says_which_limit_and_the_queue() {
     let ctx = ExplainContext::from_session(&session, TorrentId(4));
     assert!(verdict_of(&s, &ctx, Check::Limits).is_none());
     // Waiting in the queue is what holds it back.
-    line.why = Some("queued: 4th for 3 download slots".into());
+    line.queue = Some(QueueState::Waiting {
+        seed: false,
+        rank: 4,
+        slots: 3,
+    });
     session.torrents = vec![line];
     let ctx = ExplainContext::from_session(&session, TorrentId(4));
     let f = verdict_of(&s, &ctx, Check::Limits).unwrap();

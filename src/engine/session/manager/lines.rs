@@ -4,6 +4,7 @@
 
 use super::policy::Parked;
 use super::*;
+use crate::engine::api::QueueState;
 use crate::engine::session::queue::Verdict;
 
 /// A slot's line: the one its task writes, or, with no task, the slot's own copy. A watch
@@ -84,6 +85,14 @@ impl policy::SlotPolicy {
         }
     }
 
+    /// The queue's word on the torrent as its line shows it: none while a goal paused it.
+    fn queue_shown(&self) -> Option<QueueState> {
+        match &self.stopped {
+            Some(parked) if parked.paused => None,
+            _ => self.queue,
+        }
+    }
+
     /// A running torrent's words: its task's own (an error, a move), else a failed
     /// `on_complete`, else the queue's.
     fn running_why<'a>(&'a self, task: Option<&'a String>) -> Option<&'a String> {
@@ -99,6 +108,7 @@ impl Manager {
         let p = &slot.policy;
         l.labels.clone_from(&p.kept.labels);
         l.final_dir.clone_from(&p.kept.target);
+        l.queue = p.queue_shown();
         if let Some(parked) = &p.stopped {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
@@ -157,6 +167,7 @@ impl Manager {
             queue_position: _,
             labels: _,
             final_dir: _,
+            queue: _,
             blocked,
         } = &*task;
         shown.state == state
@@ -167,6 +178,7 @@ impl Manager {
             && shown.queue_position == slot.queue_position
             && shown.labels == p.kept.labels
             && shown.final_dir == p.kept.target
+            && shown.queue == p.queue_shown()
             && shown.id == *id
             && shown.info_hash == *info_hash
             && shown.info_hash_v2 == *info_hash_v2

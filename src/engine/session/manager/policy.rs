@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 pub(super) use super::parked::{Parked, Stored};
 use super::*;
+use crate::engine::api::QueueState;
 use crate::engine::session::goals::{self, GoalAction, Progress, Reached};
 use crate::engine::session::persist::Kept;
 use crate::engine::session::queue::{self, Entry, Move, Verdict, Want};
@@ -37,7 +38,9 @@ pub(super) struct SlotPolicy {
     /// It holds a seed slot: its last verdict was `Run` while it wanted to seed (a
     /// download's slot is not a seed's, so a download that completes asks for one).
     pub seed_slot: bool,
-    /// The verdict in words, made when it changed.
+    /// The verdict as the torrent's line shows it (None: nothing holds it back), and in
+    /// words, both made when it changed.
+    pub queue: Option<QueueState>,
     pub why: Option<String>,
     /// Since when it has downloaded below the slow rate (None: fast, or not running); for a
     /// seed, since when it has uploaded below it with a peer wanting data, while it held a
@@ -79,6 +82,7 @@ impl SlotPolicy {
             stopped: None,
             verdict: Verdict::Run,
             seed_slot: false,
+            queue: None,
             why: None,
             slow_since: None,
             upload_seen: (0, Instant::now()),
@@ -287,7 +291,8 @@ impl Manager {
         let slot = &mut self.slots[i];
         if slot.policy.verdict != v {
             slot.policy.verdict = v;
-            slot.policy.why = v.why(&self.opts.queue);
+            slot.policy.queue = v.public(&self.opts.queue);
+            slot.policy.why = slot.policy.queue.map(|q| q.to_string());
         }
         slot.policy.seed_slot = want == Want::Seed && v == Verdict::Run;
         // A download under a seed limit is held already: its task ignores the flag until it

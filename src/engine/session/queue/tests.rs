@@ -266,18 +266,6 @@ fn deciding_again_reuses_the_buffers() {
 }
 
 #[test]
-fn ordinals() {
-    let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111]
-        .into_iter()
-        .map(ordinal)
-        .collect();
-    assert_eq!(
-        got,
-        ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
-    );
-}
-
-#[test]
 fn moves_renumber_densely() {
     // Sparse and out of slice order: a, b, c, d at 10, 20, 30, 40.
     let mut p = vec![30, 10, 40, 20];
