@@ -10,11 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, ValueEnum};
+use clap::ValueEnum;
 use serde::{Deserialize, Deserializer};
 
-use crate::cli::DownloadArgs;
 use crate::engine::api::TransportPolicy;
 use crate::net::EncryptionPolicy;
 
@@ -56,7 +54,7 @@ pub struct Config {
     // The queue and the seeding goals (`cli/goal_args.rs`); text values read as the flags do.
     pub max_active_downloads: Option<u32>,
     pub max_active_seeds: Option<u32>,
-    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    #[serde(default, deserialize_with = "rate_key")]
     pub slow_torrent_rate: Option<u64>,
     #[serde(default, deserialize_with = "duration_text")]
     pub stalled_time: Option<std::time::Duration>,
@@ -68,16 +66,16 @@ pub struct Config {
     pub seed_idle: Option<Option<std::time::Duration>>,
     #[serde(default, deserialize_with = "value_enum")]
     pub seed_goal_action: Option<crate::engine::api::GoalAction>,
-    // Rate limits (`cli::rate_args`): rates as "2M" or bytes per second.
-    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    // Rate limits: rates as "2M" or bytes per second.
+    #[serde(default, deserialize_with = "rate_key")]
     pub down_limit: Option<u64>,
-    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    #[serde(default, deserialize_with = "rate_key")]
     pub up_limit: Option<u64>,
-    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    #[serde(default, deserialize_with = "rate_key")]
     pub alt_down_limit: Option<u64>,
-    #[serde(default, deserialize_with = "crate::cli::rate_args::rate_key")]
+    #[serde(default, deserialize_with = "rate_key")]
     pub alt_up_limit: Option<u64>,
-    #[serde(default, deserialize_with = "crate::cli::rate_args::schedule_key")]
+    #[serde(default, deserialize_with = "schedule_key")]
     pub alt_schedule: Option<crate::engine::api::Schedule>,
     pub exempt_local_peers: Option<bool>,
     /// An IP blocklist's path or http(s) URL (`engine::session::blocklist`).
@@ -236,6 +234,27 @@ fn max_peers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error>
 }
 
 /// Parses a config file's text; the error is one line naming `origin` and the line.
+/// A rate in the config file: `"2M"` or a number of bytes per second.
+fn rate_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Bytes(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Bytes(n) => Ok(Some(n)),
+        Raw::Text(s) => crate::engine::api::parse_rate(&s).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+fn schedule_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::engine::api::Schedule>, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::engine::api::Schedule::parse(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
 pub fn parse(text: &str, origin: &Path) -> Result<Config, String> {
     let c = parse_toml(text, origin)?;
     for (name, l) in c.labels.iter().flatten() {
@@ -373,157 +392,6 @@ fn expand_home(c: &mut Config) {
             *p = home.join(rest);
         }
     }
-}
-
-/// Where a setting's value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
-    Default,
-    File,
-    Flag,
-}
-
-impl Origin {
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Origin::Default => "default",
-            Origin::File => "config file",
-            Origin::Flag => "flag",
-        }
-    }
-}
-
-fn on_command_line(m: &ArgMatches, id: &str) -> bool {
-    matches!(m.value_source(id), Some(ValueSource::CommandLine))
-}
-
-/// Fills every option not given on the command line from the file; returns each config key
-/// with where its value now comes from. `m` are the matches `args` were parsed from.
-pub(crate) fn apply(
-    cfg: &Config,
-    args: &mut DownloadArgs,
-    m: &ArgMatches,
-) -> Vec<(&'static str, Origin)> {
-    let mut origins = Vec::new();
-    macro_rules! take {
-        ($key:ident, $id:literal, |$v:ident| $set:expr) => {{
-            let origin = if on_command_line(m, $id) {
-                Origin::Flag
-            } else if let Some($v) = cfg.$key.clone() {
-                $set;
-                Origin::File
-            } else {
-                Origin::Default
-            };
-            origins.push((stringify!($key), origin));
-        }};
-    }
-    take!(output, "output", |v| args.output = v);
-    take!(port, "port", |v| args.port = v);
-    take!(bind, "bind", |v| args.bind = v);
-    take!(interface, "interface", |v| args.interface = Some(v));
-    take!(encryption, "encryption", |v| args.encryption = v);
-    take!(transport, "transport", |v| args.transport = v);
-    take!(dht, "no_dht", |v| args.no_dht = !v);
-    take!(dht_bootstrap, "dht_bootstrap", |v| args.dht_bootstrap = v);
-    take!(dht_rate_limit, "dht_rate_limit", |v| args.dht_rate_limit =
-        v);
-    take!(pex, "no_pex", |v| args.no_pex = !v);
-    take!(max_peers, "max_peers", |v| args.max_peers = v);
-    take!(state_dir, "state_dir", |v| args.state_dir = Some(v));
-    take!(log_file, "log_file", |v| args.log_file = Some(v));
-    take!(watch_dir, "watch_dir", |v| args.watch_dir = Some(v));
-    take!(incomplete_dir, "incomplete_dir", |v| args.incomplete_dir =
-        Some(v));
-    take!(on_complete, "on_complete", |v| args.on_complete = Some(v));
-    take!(on_complete_timeout, "on_complete_timeout", |v| args
-        .on_complete_timeout =
-        v);
-    let q = &mut args.queue;
-    take!(max_active_downloads, "max_active_downloads", |v| q
-        .max_active_downloads =
-        v);
-    take!(max_active_seeds, "max_active_seeds", |v| q
-        .max_active_seeds =
-        v);
-    take!(slow_torrent_rate, "slow_torrent_rate", |v| q
-        .slow_torrent_rate =
-        v);
-    take!(stalled_time, "stalled_time", |v| q.stalled_time = v);
-    take!(seed_ratio, "seed_ratio", |v| q.seed_ratio = v);
-    take!(seed_time, "seed_time", |v| q.seed_time = v);
-    take!(seed_idle, "seed_idle", |v| q.seed_idle = v);
-    take!(seed_goal_action, "seed_goal_action", |v| q
-        .seed_goal_action =
-        v);
-    let r = &mut args.rates;
-    take!(down_limit, "down_limit", |v| r.down_limit = v);
-    take!(up_limit, "up_limit", |v| r.up_limit = v);
-    take!(alt_down_limit, "alt_down_limit", |v| r.alt_down_limit = v);
-    take!(alt_up_limit, "alt_up_limit", |v| r.alt_up_limit = v);
-    take!(alt_schedule, "alt_schedule", |v| r.alt_schedule = Some(v));
-    take!(exempt_local_peers, "exempt_local_peers", |v| r
-        .exempt_local_peers =
-        v);
-    take!(blocklist, "blocklist", |v| args.blocklist = Some(v));
-    take!(blocklist_update_hours, "blocklist_update_hours", |v| args
-        .blocklist_update_hours =
-        v);
-    take!(proxy, "proxy", |v| args.proxy = Some(v));
-    take!(proxy_only, "proxy_only", |v| args.proxy_only = v);
-    take!(port_mapping, "no_port_mapping", |v| args.no_port_mapping =
-        !v);
-    take!(port_mapping_gateway, "port_mapping_gateway", |v| args
-        .port_mapping_gateway =
-        Some(v));
-    take!(port_mapping_igd, "port_mapping_igd", |v| args
-        .port_mapping_igd =
-        Some(v));
-    take!(port_mapping_lease, "port_mapping_lease", |v| args
-        .port_mapping_lease =
-        v);
-    apply_rpc(cfg.rpc.as_ref(), args, m, &mut origins);
-    args.labels = cfg
-        .labels
-        .iter()
-        .flatten()
-        .map(|(name, l)| (name.clone(), l.defaults()))
-        .collect();
-    origins
-}
-
-/// The `[rpc]` table under `--rpc`; the credentials and the allowlist come from the file only.
-fn apply_rpc(
-    rpc: Option<&RpcConfig>,
-    args: &mut DownloadArgs,
-    m: &ArgMatches,
-    origins: &mut Vec<(&'static str, Origin)>,
-) {
-    let file = rpc.cloned().unwrap_or_default();
-    let from_file = |set: bool| if set { Origin::File } else { Origin::Default };
-    let listen = if on_command_line(m, "rpc") {
-        Origin::Flag
-    } else {
-        args.rpc = file.listen;
-        from_file(file.listen.is_some())
-    };
-    origins.push(("rpc.listen", listen));
-    origins.push(("rpc.username", from_file(file.username.is_some())));
-    origins.push(("rpc.password", from_file(file.password.is_some())));
-    origins.push(("rpc.password_file", from_file(file.password_file.is_some())));
-    origins.push((
-        "rpc.host_whitelist",
-        from_file(file.host_whitelist.is_some()),
-    ));
-    origins.push(("rpc.web_home", from_file(file.web_home.is_some())));
-    args.rpc_settings = crate::rpc::RpcSettings {
-        listen: args.rpc,
-        username: file.username,
-        password: file.password,
-        password_file: file.password_file,
-        host_whitelist: file.host_whitelist.unwrap_or_default(),
-        web_home: file.web_home,
-    };
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ pub mod cli {
         pub use crate::cli::attach::{ssh_command, Target};
     }
     pub mod load {
-        pub use crate::cli::load::MAX_TORRENT_SIZE;
+        pub use crate::engine::host::load::MAX_TORRENT_SIZE;
     }
 }
 

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use clap::Args;
 
 use crate::create::{self, CreateOptions, Created, MetaVersion, Scan, Skipped};
-use crate::protocol::metainfo::{to_hex, CREATED_BY};
+use crate::protocol::hex;
+use crate::protocol::metainfo::CREATED_BY;
 
 /// `ttui create`'s flags.
 #[derive(Debug, Clone, Args)]
@@ -170,8 +171,8 @@ pub(crate) fn run(args: CreateArgs) -> Result<i32, String> {
             "path": super::run::absolute(&output),
             "name": created.name,
             "version": created.version,
-            "info_hash_v1": created.info_hash_v1.map(|h| to_hex(&h)),
-            "info_hash_v2": created.info_hash_v2.map(|h| to_hex(&h)),
+            "info_hash_v1": created.info_hash_v1.map(|h| hex::encode(&h)),
+            "info_hash_v2": created.info_hash_v2.map(|h| hex::encode(&h)),
             "piece_length": created.piece_length,
             "pieces": created.pieces,
             "files": created.files,
@@ -265,10 +266,10 @@ fn print_summary(output: &Path, c: &Created) {
         crate::fmt::bytes(u64::from(c.piece_length)),
     );
     if let Some(h) = c.info_hash_v1 {
-        println!("info hash v1: {}", to_hex(&h));
+        println!("info hash v1: {}", hex::encode(&h));
     }
     if let Some(h) = c.info_hash_v2 {
-        println!("info hash v2: {}", to_hex(&h));
+        println!("info hash v2: {}", hex::encode(&h));
     }
 }
 

@@ -10,7 +10,8 @@ use crate::engine::api::PeerEnd;
 use crate::engine::host::{connect_encrypted, read_ext_client};
 use crate::net::{Encryption, EncryptionPolicy};
 use crate::protocol::metainfo::Metainfo;
-use crate::protocol::peer_id::{decode_client, hex, our_peer_id};
+use crate::protocol::hex;
+use crate::protocol::peer_id::{decode_client, our_peer_id};
 use crate::protocol::text::shorten;
 use crate::tracker::{self, AnnounceEvent, AnnounceRequest, Progress};
 
@@ -327,7 +328,7 @@ pub(crate) fn handshake(
     let encryption = encryption_word(&r);
     match r.result {
         Ok((client, id)) => {
-            println!("Peer ID: {}", hex(&id));
+            println!("Peer ID: {}", hex::encode(&id));
             println!("Client: {client}");
             if let Some(by_id) = decode_client(&id) {
                 if by_id != client {

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use super::{Cli, Cmd, DownloadArgs};
-use crate::config::{self, Loaded, Origin};
+use crate::cli::config_apply::{self, Origin};
+use crate::config::{self, Loaded};
 use crate::control::ControlError;
 
 /// What `main` runs.
@@ -62,7 +63,7 @@ impl ConfigAt {
 
     fn apply(&self, mut args: DownloadArgs, m: &ArgMatches) -> Result<Configured, String> {
         let loaded = self.load()?;
-        let origins = config::apply(&loaded.config, &mut args, m);
+        let origins = config_apply::apply(&loaded.config, &mut args, m);
         // Without a proxy, proxy_only would quietly let everything go direct: the opposite
         // of what it asks for.
         if args.proxy_only && args.proxy.is_none() {
@@ -181,7 +182,7 @@ fn open(args: DownloadArgs) -> Result<i32, String> {
 
 /// `ttui info`: a reader that has seen enough (`| head`) closes the pipe, and that ends it quietly.
 fn info(torrent: &std::path::Path) -> Result<i32, String> {
-    let m = super::load::load_torrent_or_layers(torrent)?;
+    let m = crate::engine::host::load::load_torrent_or_layers(torrent)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let printed = match &m {
         Ok(m) => super::info::print_info(m, &mut out),

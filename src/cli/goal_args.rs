@@ -94,32 +94,3 @@ fn ratio_set(s: &str) -> Result<Set<f64>, ValueError> {
 fn duration_set(s: &str) -> Result<Set<Duration>, ValueError> {
     Set::parse(s, goals::parse_goal_duration)
 }
-
-/// A rate as a flag value that parses back, for `ttui config`.
-pub(crate) fn rate_text(v: u64) -> String {
-    match v {
-        0 => "0".into(),
-        _ if v.is_multiple_of(1024 * 1024) => format!("{}M", v / (1024 * 1024)),
-        _ if v.is_multiple_of(1024) => format!("{}K", v / 1024),
-        _ => v.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rates_parse_and_print_back() {
-        use crate::engine::api::parse_rate;
-        assert_eq!(parse_rate("2K"), Ok(2048));
-        assert_eq!(parse_rate("1.5M"), Ok(1_572_864));
-        assert_eq!(parse_rate("100"), Ok(100));
-        for bad in ["", "K", "-1K", "x", "1e30M"] {
-            assert!(parse_rate(bad).is_err(), "{bad:?}");
-        }
-        for v in [0, 100, 2048, 3 << 20, 1500] {
-            assert_eq!(parse_rate(&rate_text(v)), Ok(v));
-        }
-    }
-}

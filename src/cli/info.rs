@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use humansize::{format_size, BINARY};
 
 use crate::protocol::metainfo::layers::NeedsLayers;
-use crate::protocol::metainfo::{to_hex, Metainfo};
+use crate::protocol::hex;
+use crate::protocol::metainfo::Metainfo;
 use crate::protocol::text::shorten_to;
 
 /// Characters of a name, URL or path from the torrent printed on one line: real ones fit
@@ -49,7 +50,7 @@ fn print_summary(
     // bytes), then the whole v2 hash of a v2 or hybrid torrent.
     writeln!(out, "Info hash: {}", m.info_hash_hex())?;
     if let Some(v2) = m.info_hash_v2 {
-        writeln!(out, "Info hash v2: {}", to_hex(&v2))?;
+        writeln!(out, "Info hash v2: {}", hex::encode(&v2))?;
     }
     writeln!(out, "Private: {}", if info.private { "yes" } else { "no" })?;
     if let Some(source) = &info.source {

@@ -8,6 +8,7 @@
 //! config file `crate::config`.
 
 pub(crate) mod attach;
+pub(crate) mod config_apply;
 pub(crate) mod create;
 mod create_progress;
 mod create_seed;
@@ -17,7 +18,6 @@ pub(crate) mod goal_args;
 pub(crate) mod headless;
 pub mod info;
 pub(crate) mod limit;
-pub(crate) mod load;
 pub(crate) mod logging;
 mod man;
 pub(crate) mod rate_args;
@@ -552,5 +552,5 @@ pub(crate) struct DemoArgs {
 /// Reads and parses a .torrent (a file, `-` for stdin, or an http(s) URL), size-capped, with
 /// the source in the one-line error.
 pub(crate) fn load_torrent(path: &Path) -> Result<Metainfo, String> {
-    load::load_torrent(path)
+    crate::engine::host::load::load_torrent(path)
 }

@@ -2,7 +2,7 @@
 //! `DownloadArgs`), their config-file keys, and how `ttui config` shows them. Rates are
 //! written as `2M`, `500K`, `1.5MiB` or `0` (unlimited); K, M and G are KiB, MiB and GiB.
 
-use serde::{Deserialize, Deserializer};
+
 
 use crate::engine::api::{parse_rate, RateOptions, RatePair, Schedule};
 
@@ -60,23 +60,3 @@ impl RateArgs {
     }
 }
 
-/// A rate in the config file: `"2M"` or a number of bytes per second.
-pub(crate) fn rate_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Bytes(u64),
-        Text(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Bytes(n) => Ok(Some(n)),
-        Raw::Text(s) => parse_rate(&s).map(Some).map_err(serde::de::Error::custom),
-    }
-}
-
-pub(crate) fn schedule_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Schedule>, D::Error> {
-    let s = String::deserialize(d)?;
-    Schedule::parse(&s)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
-}

@@ -227,7 +227,7 @@ pub(crate) enum Torrent {
 pub(crate) fn load_torrent_or_magnet(path: &Path, args: &DownloadArgs) -> Result<Torrent, String> {
     let text = path.to_string_lossy();
     if !text.to_ascii_lowercase().starts_with("magnet:") {
-        return Ok(match super::load::load_torrent_or_layers(path)? {
+        return Ok(match crate::engine::host::load::load_torrent_or_layers(path)? {
             Ok(meta) => Torrent::File(Box::new(meta)),
             Err(needs) => Torrent::NeedsLayers(needs),
         });

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::control::ids::hex;
+use crate::protocol::hex;
 use crate::control::proto::{ErrorKind, Response};
 use crate::control::rows::{ExplainRow, FileRow, PeerInfo, TorrentDetail, TorrentRow, TrackerRow};
 use crate::engine::api::*;
@@ -41,11 +41,11 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
     };
     TorrentRow {
         id: t.id.0,
-        info_hash: hex(&t.info_hash),
+        info_hash: hex::encode(&t.info_hash),
         info_hash_v2: t
             .info_hash_v2
             .as_ref()
-            .map(|h| crate::protocol::metainfo::to_hex(h)),
+            .map(|h| crate::protocol::hex::encode(h)),
         name: t.name.clone(),
         state: if queued(t) {
             "queued".into()

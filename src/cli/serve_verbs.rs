@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::control::ids::{hex, resolve_ids};
+use crate::control::ids::resolve_ids;
+use crate::protocol::hex;
 use crate::control::proto::{AddItem, AddResult, ErrorKind, IdResult, Response};
 use crate::engine::api::Set;
 use crate::engine::api::*;
@@ -257,7 +258,7 @@ async fn add_one(
         already: false,
         error: None,
     };
-    let source = match crate::cli::load::add_source(item).await {
+    let source = match item.resolve().await {
         Ok(source) => source,
         Err(e) => {
             result.error = Some(e);
@@ -285,7 +286,7 @@ async fn add_one(
         }) => {
             result.id = Some(id.0);
             result.name = Some(name);
-            result.info_hash = Some(hex(&info_hash));
+            result.info_hash = Some(hex::encode(&info_hash));
         }
         Ok(Added::Already {
             id,
@@ -294,7 +295,7 @@ async fn add_one(
         }) => {
             result.id = Some(id.0);
             result.name = Some(name);
-            result.info_hash = Some(hex(&info_hash));
+            result.info_hash = Some(hex::encode(&info_hash));
             result.already = true;
         }
         Err(e) => result.error = Some(e.to_string()),

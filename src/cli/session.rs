@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::load::{fetch_url, read_source, Source, URL_TIMEOUT};
+use crate::engine::host::load::{fetch_url, read_source, Source, URL_TIMEOUT};
 use crate::cli::logging::{default_log_path, init_logging};
 use crate::cli::run::{absolute, options, state_dir};
 use crate::cli::DownloadArgs;
@@ -129,7 +129,7 @@ pub(crate) async fn add_all(
     let mut first = None;
     let mut lines = Vec::new();
     for item in items {
-        let source = match crate::cli::load::add_source(item).await {
+        let source = match item.resolve().await {
             Ok(source) => source,
             Err(e) => {
                 lines.push(format!("error: {e}"));

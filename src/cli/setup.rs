@@ -11,7 +11,8 @@ use clap::CommandFactory;
 use crate::cli::logging::default_log_path;
 use crate::cli::run::state_dir;
 use crate::cli::{Cli, DownloadArgs};
-use crate::config::{Loaded, Origin};
+use crate::cli::config_apply::Origin;
+use crate::config::Loaded;
 use crate::engine::api::flag_text;
 
 /// The text `ttui config` prints: every config key with its effective value and origin, then
@@ -118,7 +119,7 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "on_complete_timeout" => flag_text(args.on_complete_timeout),
         "max_active_downloads" => args.queue.max_active_downloads.to_string(),
         "max_active_seeds" => args.queue.max_active_seeds.to_string(),
-        "slow_torrent_rate" => crate::cli::goal_args::rate_text(args.queue.slow_torrent_rate),
+        "slow_torrent_rate" => crate::engine::api::rate_flag(args.queue.slow_torrent_rate),
         "stalled_time" => flag_text(args.queue.stalled_time),
         "seed_ratio" => args
             .queue

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::cli::load::MAX_TORRENT_SIZE;
+use crate::engine::host::load::MAX_TORRENT_SIZE;
 use crate::engine::api::{AddSource, Added, SessionRequest};
 
 /// How often the directory is listed.

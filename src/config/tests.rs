@@ -1,4 +1,7 @@
 use super::*;
+use crate::cli::config_apply::{apply, Origin};
+use crate::cli::DownloadArgs;
+use clap::ArgMatches;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Cmd};

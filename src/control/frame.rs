@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 
 /// Largest frame. A request may carry a .torrent of up to 64 MiB
-/// ([`crate::cli::load::MAX_TORRENT_SIZE`]), which base64 makes 85.4 MiB; the rest is room for
+/// ([`crate::engine::host::load::MAX_TORRENT_SIZE`]), which base64 makes 85.4 MiB; the rest is room for
 /// the JSON around it.
 pub const MAX_FRAME: u32 = 96 << 20;
 

@@ -52,7 +52,7 @@ fn resolve_one(word: &str, rows: &[(u32, [u8; 20])]) -> Result<Vec<u32>, Control
         let prefix = bare.to_ascii_lowercase();
         let matches: Vec<&(u32, [u8; 20])> = rows
             .iter()
-            .filter(|r| hex(&r.1).starts_with(&prefix))
+            .filter(|r| crate::protocol::hex::encode(&r.1).starts_with(&prefix))
             .collect();
         return match matches.as_slice() {
             [] => Err(unknown(word)),
@@ -64,7 +64,7 @@ fn resolve_one(word: &str, rows: &[(u32, [u8; 20])]) -> Result<Vec<u32>, Control
                     shorten(word),
                     many.len(),
                     many.iter()
-                        .map(|r| format!("#{} {}", r.0, &hex(&r.1)[..12]))
+                        .map(|r| format!("#{} {}", r.0, &crate::protocol::hex::encode(&r.1)[..12]))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -92,11 +92,6 @@ fn unknown(word: &str) -> ControlError {
             shorten(word)
         ),
     )
-}
-
-/// Lowercase hex of an info hash, as `info_hash` carries it.
-pub fn hex(hash: &[u8; 20]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -129,7 +124,7 @@ mod tests {
         // Six digits: an id when one has it, else a prefix.
         assert_eq!(ids(&["123456"]).unwrap(), vec![123456]);
         assert_eq!(ids(&["123456", "12345678"]).unwrap(), vec![123456]);
-        assert_eq!(ids(&[&hex(&rows()[2].1)]).unwrap(), vec![123456]);
+        assert_eq!(ids(&[&crate::protocol::hex::encode(&rows()[2].1)]).unwrap(), vec![123456]);
     }
 
     #[test]

@@ -231,6 +231,21 @@ pub enum AddItem {
 }
 
 impl AddItem {
+    /// What the session adds for this item of `ttui add`, the add dialog or a script: a URL
+    /// is fetched first (within `load::URL_TIMEOUT`), its bytes named by the URL.
+    pub(crate) async fn resolve(self) -> Result<crate::engine::api::AddSource, String> {
+        use crate::engine::api::AddSource;
+        use crate::engine::host::load::{fetch_url, URL_TIMEOUT};
+        Ok(match self {
+            AddItem::Torrent { name, bytes } => AddSource::Torrent { name, bytes },
+            AddItem::Magnet(m) => AddSource::Magnet(m),
+            AddItem::Url(u) => {
+                let bytes = fetch_url(&u, URL_TIMEOUT).await?;
+                AddSource::Torrent { name: u, bytes }
+            }
+        })
+    }
+
     /// How the item is named in [`AddResult::source`].
     pub fn source(&self) -> &str {
         match self {

@@ -4,6 +4,8 @@
 //! probe` and `ttui handshake` make outside any torrent. The CLI's entry points use this and
 //! `api`, nothing deeper, so the engine's rooms can change behind them.
 
+pub(crate) mod load;
+
 pub(crate) use crate::engine::disk::{fds::raise_nofile_limit, ignore_sigxfsz, open_files_budget};
 pub(crate) use crate::engine::peer::connect::{connect_encrypted, read_ext_client};
 pub(crate) use crate::engine::peer::dial::Transports;

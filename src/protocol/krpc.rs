@@ -77,7 +77,7 @@ impl NodeId {
         160
     }
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        crate::protocol::hex::encode(&self.0)
     }
 }
 

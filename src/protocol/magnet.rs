@@ -254,7 +254,7 @@ pub fn format_magnet(
     name: &str,
     trackers: &[String],
 ) -> String {
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let hex = crate::protocol::hex::encode;
     let mut parts = Vec::new();
     if let Some(h) = v1 {
         parts.push(format!("xt=urn:btih:{}", hex(h)));
@@ -429,7 +429,7 @@ mod tests {
         let info = b"d4:name1:xe";
         let sha1: [u8; 20] = sha1::Sha1::digest(info).into();
         let sha256: [u8; 32] = sha2::Sha256::digest(info).into();
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let hex = crate::protocol::hex::encode;
         let v1 = Magnet::parse(&format!("magnet:?xt=urn:btih:{}", hex(&sha1))).unwrap();
         let v2 = Magnet::parse(&format!("magnet:?xt=urn:btmh:1220{}", hex(&sha256))).unwrap();
         let both = Magnet::parse(&format!(

@@ -317,19 +317,8 @@ impl Metainfo {
     }
 
     pub fn info_hash_hex(&self) -> String {
-        to_hex(&self.info_hash)
+        crate::protocol::hex::encode(&self.info_hash)
     }
-}
-
-/// Lowercase hex of any bytes.
-pub fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Largest `piece length` accepted: libtorrent's (32,767 blocks of 16 KiB, just under
@@ -470,7 +459,7 @@ fn clean_name(
         Some(n) if !raw.is_empty() => n,
         _ => {
             changes.add(Changes::NOTHING_LEFT);
-            to_hex(info_hash)
+            crate::protocol::hex::encode(info_hash)
         }
     };
     if !changes.is_empty() {

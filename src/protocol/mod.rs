@@ -5,6 +5,7 @@ pub mod blocklist;
 pub mod extension;
 pub(crate) mod geometry;
 pub mod handshake;
+pub(crate) mod hex;
 pub mod krpc;
 pub mod magnet;
 pub mod merkle;

@@ -85,17 +85,6 @@ pub fn format_peer_id(id: &[u8; 20]) -> String {
         .collect()
 }
 
-/// Lower-case hex of any byte string (peer ids, info hashes).
-pub fn hex(id: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(id.len() * 2);
-    for &b in id {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    s
-}
-
 /// The BEP 10 extended-handshake `v` string made safe to draw: control and invisible
 /// formatting characters removed (a peer must not be able to move our cursor or reorder the
 /// line with bidi overrides), whitespace runs collapsed, trimmed, capped at [`MAX_V_LEN`]

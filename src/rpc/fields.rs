@@ -241,7 +241,7 @@ pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
                 })
                 .collect()
         })),
-        "hashString" => Out::from(super::ids::hex(&t.info_hash)),
+        "hashString" => Out::from(crate::protocol::hex::encode(&t.info_hash)),
         "haveValid" => Out::from(t.verified_bytes),
         "honorsSessionLimits" => Out::from(true),
         "id" => Out::from(t.id.0),
@@ -541,7 +541,7 @@ fn tracker_stats(s: &Snapshot, now: u64) -> Vec<Value> {
 
 /// A magnet link of the torrent: its hash, name and trackers.
 fn magnet(t: &TorrentLine, snap: Option<&Snapshot>) -> String {
-    let mut out = format!("magnet:?xt=urn:btih:{}", super::ids::hex(&t.info_hash));
+    let mut out = format!("magnet:?xt=urn:btih:{}", crate::protocol::hex::encode(&t.info_hash));
     if !t.name.is_empty() {
         out.push_str("&dn=");
         out.push_str(&percent(&t.name));

@@ -92,7 +92,7 @@ pub(crate) fn resolve(
                 .iter()
                 .filter(|t| {
                     numbers.contains(&t.id.0)
-                        || (!hashes.is_empty() && hashes.contains(hex(&t.info_hash).as_str()))
+                        || (!hashes.is_empty() && hashes.contains(crate::protocol::hex::encode(&t.info_hash).as_str()))
                 })
                 .map(|t| t.id)
                 .collect()
@@ -100,9 +100,6 @@ pub(crate) fn resolve(
     }
 }
 
-pub(crate) fn hex(h: &[u8; 20]) -> String {
-    crate::control::ids::hex(h)
-}
 
 #[cfg(test)]
 mod tests {

@@ -141,7 +141,7 @@ pub(crate) async fn listed(ctx: &Ctx) {
 }
 
 /// The largest .torrent read from a path or a URL (ttui's own cap for any source).
-const MAX_TORRENT: u64 = crate::cli::load::MAX_TORRENT_SIZE;
+const MAX_TORRENT: u64 = crate::engine::host::load::MAX_TORRENT_SIZE;
 
 pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
     let source = match (str_arg(args, "filename"), str_arg(args, "metainfo")) {
@@ -221,7 +221,7 @@ pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
     let mut out = Map::new();
     out.insert(
         key.into(),
-        json!({"id": id.0, "name": name, "hashString": ids::hex(&hash)}),
+        json!({"id": id.0, "name": name, "hashString": crate::protocol::hex::encode(&hash)}),
     );
     Ok(out)
 }
@@ -251,7 +251,7 @@ async fn source_of(name: &str) -> Result<AddSource, MethodError> {
         return Ok(AddSource::Magnet(name.trim().to_string()));
     }
     if lower.starts_with("http://") || lower.starts_with("https://") {
-        let bytes = crate::cli::load::fetch_url(name.trim(), crate::cli::load::URL_TIMEOUT)
+        let bytes = crate::engine::host::load::fetch_url(name.trim(), crate::engine::host::load::URL_TIMEOUT)
             .await
             .map_err(MethodError::BadArgument)?;
         return Ok(AddSource::Torrent {

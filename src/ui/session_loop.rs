@@ -353,7 +353,7 @@ impl SessionAdd {
         requests: mpsc::UnboundedSender<SessionRequest>,
         notes: mpsc::UnboundedSender<String>,
     ) {
-        let source = match crate::cli::load::add_source(item).await {
+        let source = match item.resolve().await {
             Ok(source) => source,
             Err(e) => {
                 let _ = notes.send(format!("not added: {}", crate::fmt::outside(&e, 200)));

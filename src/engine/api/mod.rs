@@ -20,7 +20,7 @@ pub use labels::{
 };
 mod limits;
 mod rates;
-pub use rates::{limit_binds, parse_rate, show_rate, HeldPair, RateOptions, RatePair, Schedule};
+pub use rates::{limit_binds, parse_rate, rate_flag, show_rate, HeldPair, RateOptions, RatePair, Schedule};
 mod options;
 mod peers;
 mod port_mapping;

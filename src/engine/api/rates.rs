@@ -38,6 +38,17 @@ pub fn parse_rate(text: &str) -> Result<u64, ValueError> {
     Ok(bytes as u64)
 }
 
+/// A rate as a flag value that parses back (`2M`, `512K`, `1000`), for `ttui config` and
+/// the fields of the TUI's dialogs.
+pub fn rate_flag(v: u64) -> String {
+    match v {
+        0 => "0".into(),
+        _ if v.is_multiple_of(1024 * 1024) => format!("{}M", v / (1024 * 1024)),
+        _ if v.is_multiple_of(1024) => format!("{}K", v / 1024),
+        _ => v.to_string(),
+    }
+}
+
 /// A rate for `ttui config` and the verbs: `unlimited` or e.g. `1.5 MiB/s`.
 pub fn show_rate(rate: u64) -> String {
     if rate == 0 {

@@ -78,7 +78,7 @@ pub(crate) fn environment(f: &Facts, localtime: &str) -> Vec<(&'static str, OsSt
     // a path or a URL from a .torrent is not worth a failed start.
     let text = |s: &str| OsString::from(s.replace('\0', ""));
     let id = text(&f.id.0.to_string());
-    let hash = text(&crate::protocol::metainfo::to_hex(&f.info_hash));
+    let hash = text(&crate::protocol::hex::encode(&f.info_hash));
     let name = text(&f.name);
     let dir = OsString::from(f.dir.as_os_str());
     let labels = text(&f.labels.join(","));

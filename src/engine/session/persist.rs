@@ -270,7 +270,7 @@ fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
     let mut out = Vec::new();
     let mut magnets = Vec::new();
     for saved in store.load_all() {
-        let hex = crate::protocol::metainfo::to_hex(&saved.info_hash);
+        let hex = crate::protocol::hex::encode(&saved.info_hash);
         if let (Err(_), Ok(r)) = (&saved.torrent, &saved.resume) {
             if let Some(link) = &r.magnet {
                 magnets.push(SavedMagnet {

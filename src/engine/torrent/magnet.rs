@@ -335,7 +335,7 @@ pub(crate) fn magnet_snapshot(
     let name = magnet
         .display_name
         .clone()
-        .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
+        .unwrap_or_else(|| crate::protocol::hex::encode(&magnet.info_hash));
     crate::engine::api::Snapshot {
         id,
         info_hash: magnet.info_hash,

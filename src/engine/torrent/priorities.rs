@@ -156,7 +156,7 @@ impl FilePlan {
 /// The hidden parts file of a torrent in its save directory (`disk/parts.rs`); it goes with
 /// the torrent's files when they are moved or deleted.
 pub(crate) fn parts_file_name(info_hash: &[u8; 20]) -> String {
-    format!(".{}.parts", crate::protocol::metainfo::to_hex(info_hash))
+    format!(".{}.parts", crate::protocol::hex::encode(info_hash))
 }
 
 fn real_files(info: &Info) -> impl Iterator<Item = &crate::protocol::metainfo::FileEntry> {

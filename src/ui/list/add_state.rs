@@ -317,7 +317,7 @@ fn read_source(
     let what = crate::fmt::outside(text, 60).into_owned();
     let path = absolute(text, cwd, home);
     let file = std::fs::File::open(&path).map_err(|e| format!("cannot read {what}: {e}"))?;
-    let bytes = crate::cli::load::read_capped(file, &what)?;
+    let bytes = crate::engine::host::load::read_capped(file, &what)?;
     let meta = Metainfo::from_bytes(&bytes).map_err(|e| {
         let reason = e.to_string().replace('\n', " ");
         format!(

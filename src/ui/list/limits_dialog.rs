@@ -44,7 +44,7 @@ pub struct LimitsDialog {
 pub(super) fn field_text(rate: u64) -> String {
     match rate {
         0 => String::new(),
-        r => crate::cli::goal_args::rate_text(r),
+        r => crate::engine::api::rate_flag(r),
     }
 }
 

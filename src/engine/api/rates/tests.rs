@@ -56,3 +56,16 @@ fn schedules_parse_and_wrap_midnight() {
         assert!(Schedule::parse(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn rates_parse_and_print_back() {
+    assert_eq!(parse_rate("2K"), Ok(2048));
+    assert_eq!(parse_rate("1.5M"), Ok(1_572_864));
+    assert_eq!(parse_rate("100"), Ok(100));
+    for bad in ["", "K", "-1K", "x", "1e30M"] {
+        assert!(parse_rate(bad).is_err(), "{bad:?}");
+    }
+    for v in [0, 100, 2048, 3 << 20, 1500] {
+        assert_eq!(parse_rate(&rate_flag(v)), Ok(v));
+    }
+}

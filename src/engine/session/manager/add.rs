@@ -169,7 +169,7 @@ impl Manager {
                 let name = magnet
                     .display_name
                     .clone()
-                    .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
+                    .unwrap_or_else(|| crate::protocol::hex::encode(&magnet.info_hash));
                 let info_hash = magnet.info_hash;
                 let save_path = self.incomplete_place(save_path, None, &mut kept);
                 self.launch_magnet(id, (magnet, None), save_path, (paused, files.clone()));
@@ -380,7 +380,7 @@ impl Manager {
         first_line.name = magnet
             .display_name
             .clone()
-            .unwrap_or_else(|| crate::protocol::metainfo::to_hex(&magnet.info_hash));
+            .unwrap_or_else(|| crate::protocol::hex::encode(&magnet.info_hash));
         first_line.state = TorrentState::Downloading;
         first_line.why = Some(crate::engine::torrent::metadata::phase(known.as_deref()).into());
         first_line.save_path.clone_from(&save_path);

@@ -30,7 +30,7 @@ use sha1::{Digest, Sha1};
 
 pub(crate) use resume::{Resume, ResumeError};
 
-use crate::protocol::metainfo::to_hex;
+use crate::protocol::hex;
 
 /// The folder under the state directory that holds the per-torrent files.
 pub(crate) const TORRENTS_DIR: &str = "torrents";
@@ -171,11 +171,11 @@ impl Store {
     }
 
     pub fn torrent_path(&self, info_hash: &[u8; 20]) -> PathBuf {
-        self.dir.join(format!("{}.torrent", to_hex(info_hash)))
+        self.dir.join(format!("{}.torrent", hex::encode(info_hash)))
     }
 
     pub fn resume_path(&self, info_hash: &[u8; 20]) -> PathBuf {
-        self.dir.join(format!("{}.resume", to_hex(info_hash)))
+        self.dir.join(format!("{}.resume", hex::encode(info_hash)))
     }
 
     /// Every torrent saved, ordered by queue position, then added time (torrents without
@@ -272,7 +272,7 @@ impl Store {
 
     /// Keeps the .torrent bytes (crash-safe); once, when the torrent is added.
     pub fn save_torrent(&self, info_hash: &[u8; 20], torrent: &[u8]) -> Result<(), StoreError> {
-        let name = format!("{}.torrent", to_hex(info_hash));
+        let name = format!("{}.torrent", hex::encode(info_hash));
         atomic::write_atomic(&self.dir, &name, torrent)
     }
 
@@ -284,7 +284,7 @@ impl Store {
         /// Files written at once: an fsync mostly waits on the disk, which takes several.
         const AT_ONCE: usize = 8;
         let save = |(hash, bytes): &([u8; 20], Vec<u8>)| {
-            atomic::write_renamed(&self.dir, &format!("{}.torrent", to_hex(hash)), bytes)
+            atomic::write_renamed(&self.dir, &format!("{}.torrent", hex::encode(hash)), bytes)
         };
         let mut out: Vec<Result<(), StoreError>> = Vec::with_capacity(torrents.len());
         for chunk in torrents.chunks(AT_ONCE) {
@@ -324,7 +324,7 @@ impl Store {
         if self.lock_written().get(&r.info_hash) == Some(&sum) {
             return Ok(false);
         }
-        let name = format!("{}.resume", to_hex(&r.info_hash));
+        let name = format!("{}.resume", hex::encode(&r.info_hash));
         atomic::write_renamed(&self.dir, &name, &bytes)?;
         self.remember(r.info_hash, sum);
         Ok(true)

@@ -24,7 +24,7 @@ use serde_bytes::ByteBuf;
 
 use crate::protocol::bencode;
 use crate::protocol::bitfield::Bitfield;
-use crate::protocol::metainfo::to_hex;
+use crate::protocol::hex;
 
 /// The format written; the only one read.
 pub const VERSION: i64 = 1;
@@ -383,8 +383,8 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
     let w: Wire = bencode::decode(bytes).map_err(damaged)?;
     if w.info_hash.as_slice() != expected_info_hash.as_slice() {
         return Err(ResumeError::WrongInfoHash {
-            found: to_hex(&w.info_hash),
-            expected: to_hex(expected_info_hash),
+            found: hex::encode(&w.info_hash),
+            expected: hex::encode(expected_info_hash),
         });
     }
     let num_pieces = u32::try_from(w.pieces).map_err(|_| invalid("pieces", w.pieces))?;

@@ -95,7 +95,7 @@ fn a_file_without_the_queue_keys_loads() {
 #[test]
 fn a_pending_magnet_round_trips() {
     let mut r = Resume::new(HASH, "m".into(), PathBuf::from("/d"), 0);
-    r.magnet = Some(format!("magnet:?xt=urn:btih:{}", to_hex(&HASH)));
+    r.magnet = Some(format!("magnet:?xt=urn:btih:{}", hex::encode(&HASH)));
     r.only_files = Some(vec![0, 3, 4, 9]);
     let bytes = encode(&r);
     assert_eq!(decode(&bytes, &HASH).unwrap(), r);

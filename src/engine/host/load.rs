@@ -6,8 +6,6 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::control::proto::AddItem;
-use crate::engine::api::AddSource;
 use crate::protocol::metainfo::layers::NeedsLayers;
 use crate::protocol::metainfo::{Metainfo, MetainfoError};
 use crate::protocol::text::{shorten, shorten_to};
@@ -184,19 +182,6 @@ pub(crate) async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, S
     tokio::time::timeout(timeout + Duration::from_secs(1), fetch)
         .await
         .unwrap_or_else(|_| Err(format!("{what}: no answer within {} s", timeout.as_secs())))
-}
-
-/// What the session adds for an item of `ttui add` or of the add dialog: a URL is fetched
-/// first (within [`URL_TIMEOUT`]), its bytes named by the URL.
-pub(crate) async fn add_source(item: AddItem) -> Result<AddSource, String> {
-    Ok(match item {
-        AddItem::Torrent { name, bytes } => AddSource::Torrent { name, bytes },
-        AddItem::Magnet(m) => AddSource::Magnet(m),
-        AddItem::Url(u) => {
-            let bytes = fetch_url(&u, URL_TIMEOUT).await?;
-            AddSource::Torrent { name: u, bytes }
-        }
-    })
 }
 
 #[cfg(test)]
