@@ -119,7 +119,7 @@ pub(crate) async fn dht_peers(
     let start = Instant::now();
     let mut nodes = 0;
     while start.elapsed() < Duration::from_secs(10) {
-        nodes = dht.stats().await.map_or(0, |s| s.nodes);
+        nodes = dht.stats().await.map_or(0, |s| s.all_nodes());
         if nodes > 0 {
             break;
         }
@@ -132,7 +132,7 @@ pub(crate) async fn dht_peers(
         while let Ok(Some(p)) = tokio::time::timeout_at(end, rx.recv()).await {
             found.insert(p);
         }
-        nodes = dht.stats().await.map_or(nodes, |s| s.nodes);
+        nodes = dht.stats().await.map_or(nodes, |s| s.all_nodes());
     }
     dht.shutdown().await;
     recv.abort();

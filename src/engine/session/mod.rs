@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::dht::{Dht, DhtConfig};
+use crate::dht::{Dht, DhtConfig, Sockets};
 use crate::engine::api::LogLevel;
 use crate::engine::disk::pool::DiskPool;
 use crate::engine::disk::OpenFiles;
@@ -226,11 +226,36 @@ impl Session {
                     node: None,
                     reply_budget_bytes_per_sec: opts.dht_rate_limit,
                 };
+                // BEP 32: with the default "any" address the DHT runs over IPv6 as well, on
+                // an IPv6-only socket of the same port number (as the TCP listeners), when
+                // IPv6 can reach anything. Never under a proxy: all goes through its relay.
+                let v6 = match (&relay, bind) {
+                    (None, IpAddr::V4(v4)) if v4.is_unspecified() => {
+                        udp::bind_dht6(listen_port, bootstrap)
+                    }
+                    _ => None,
+                };
                 let (node, task) = match &relay {
                     Some(r) => Dht::spawn(cfg, Arc::clone(r)),
-                    None => Dht::spawn(cfg, Arc::clone(sock)),
+                    None => {
+                        let mut sockets = Sockets::one(Arc::clone(sock));
+                        if let Some(v6) = &v6 {
+                            sockets.v6 = Some(Arc::clone(v6));
+                        }
+                        Dht::spawn(cfg, sockets)
+                    }
                 };
                 accept_tasks.push(task);
+                // The IPv6 socket carries the DHT only (uTP stays on the first socket).
+                if let Some(v6) = v6 {
+                    accept_tasks.push(tokio::spawn(udp::recv_loop(
+                        v6,
+                        Some(node.clone()),
+                        None,
+                        Arc::clone(&udp_counters),
+                        None,
+                    )));
+                }
                 dht = Some(node);
             }
             accept_tasks.push(tokio::spawn(udp::recv_loop(

@@ -3,7 +3,7 @@
 //! Every datagram goes to exactly one of them, by its first byte (KRPC is a bencoded
 //! dictionary, `d`; a uTP header starts with its type and version nibbles, 0x01..=0x41).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +32,37 @@ pub(crate) fn bind(bind: IpAddr, port: u16) -> std::io::Result<Arc<UdpSocket>> {
     s.bind(&addr.into())?;
     s.set_nonblocking(true)?;
     Ok(Arc::new(UdpSocket::from_std(s.into())?))
+}
+
+/// The DHT's IPv6 socket (BEP 32) on `port`, beside the IPv4 one, when IPv6 can reach
+/// something: a route beyond this machine, or an IPv6 bootstrap node written as a literal
+/// (`[::1]:6881`, as on a loopback test). None otherwise, quietly: the DHT stays on IPv4 and
+/// never tries IPv6.
+pub(crate) fn bind_dht6(port: u16, bootstrap: &[String]) -> Option<Arc<UdpSocket>> {
+    let literal6 = bootstrap
+        .iter()
+        .any(|b| matches!(b.parse::<SocketAddr>(), Ok(SocketAddr::V6(_))));
+    if !literal6 && !ipv6_routed() {
+        tracing::debug!("no IPv6 route: the DHT runs on IPv4 only");
+        return None;
+    }
+    match bind(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::info!("no IPv6 DHT on UDP port {port}: {e}");
+            None
+        }
+    }
+}
+
+/// Whether the kernel has a route for global IPv6 unicast. Connecting a UDP socket only
+/// looks the route up; no packet leaves (the address is from the documentation prefix).
+fn ipv6_routed() -> bool {
+    let Ok(s) = std::net::UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)) else {
+        return false;
+    };
+    s.connect((Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 6881))
+        .is_ok()
 }
 
 /// Batches read in a row before the receive loop yields to other tasks.
