@@ -1,0 +1,165 @@
+//! The DHT over IPv6 (BEP 32), end to end: a small DHT of python3-libtorrent 2.0.8 nodes
+//! listening on `[::1]` only (each on its own port, tests/dht6/lt_dht6.py), one of them
+//! seeding a torrent it announces to that IPv6 DHT only; ttui, given only `[::1]:PORT`
+//! bootstrap nodes and no tracker, finds the seeder through its IPv6 routing table and
+//! downloads the magnet byte-identical. libtorrent takes several nodes on one address once
+//! `dht_restrict_routing_ips` is off (INTEROP.md).
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod common;
+mod prereq;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The libtorrent nodes on `[::1]`; the helper is killed by pid (after a `quit`) on drop.
+struct LtDht6 {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+    ports: Vec<u16>,
+}
+
+impl LtDht6 {
+    fn start(n: usize) -> LtDht6 {
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let list: Vec<String> = ports.iter().map(ToString::to_string).collect();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dht6/lt_dht6.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(list.join(","))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3-libtorrent is needed for this test (/usr/bin/python3)");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut d = LtDht6 {
+            child,
+            stdin,
+            lines,
+            ports,
+        };
+        let ready = d.expect("ready", Duration::from_secs(30));
+        eprintln!("libtorrent IPv6 DHT: {ready} (nodes each)");
+        d
+    }
+
+    fn bootstrap_args(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .flat_map(|p| ["--dht-bootstrap".to_string(), format!("[::1]:{p}")])
+            .collect()
+    }
+
+    fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("write to the libtorrent helper");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// The next line starting with `prefix` (others are skipped); panics after `timeout`.
+    fn expect(&mut self, prefix: &str, timeout: Duration) -> String {
+        let end = Instant::now() + timeout;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.starts_with(prefix) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("libtorrent helper: no `{prefix}` line within {timeout:?}"),
+            }
+        }
+    }
+
+    fn seed(&mut self, i: usize, torrent: &Path, dir: &Path) {
+        self.send(&format!("seed {i} {} {}", torrent.display(), dir.display()));
+        self.expect("seeding", Duration::from_secs(90));
+    }
+}
+
+impl Drop for LtDht6 {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let end = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < end {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ready() -> bool {
+    require_loopback_only();
+    prereq::have_tools(&["mktorrent"])
+        && prereq::have_python_libtorrent()
+        && prereq::have_ipv6_loopback()
+}
+
+#[test]
+fn a_magnet_downloads_from_a_seeder_found_only_through_the_ipv6_dht() {
+    if !ready() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let fx = Fixture::single_file("dht6.bin", 3 << 20, 71, 16);
+    // No tracker at all in the torrent: the DHT is the only way to the seeder.
+    let t = fx.torrent_with("dht6-trackerless.torrent", None, &[]);
+    let mut dht = LtDht6::start(4);
+    dht.seed(0, &t.path, &fx.data_dir);
+    let out = fx.out_dir("out");
+    let log = fx.dir.path().join("ttui.log");
+    let mut args: Vec<String> = vec![
+        format!("magnet:?xt=urn:btih:{}&dn={}", t.hash_hex(), t.name),
+        "--headless".into(),
+        "--no-trackers".into(),
+        "-o".into(),
+        out.display().to_string(),
+        "--port".into(),
+        free_port().to_string(),
+        "--log-file".into(),
+        log.display().to_string(),
+    ];
+    args.extend(dht.bootstrap_args());
+    let run = Ttui::run(&args, DOWNLOAD_TIMEOUT);
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    run.assert_success("magnet over the IPv6 DHT");
+    assert!(
+        run.stderr.contains("metadata ("),
+        "no metadata line:\n{}\n{}",
+        run.stderr,
+        last_lines(&log_text, 30)
+    );
+    assert!(
+        run.stdout.contains("complete:"),
+        "{}",
+        last_lines(&run.stdout, 5)
+    );
+    assert_same_tree(&fx.payload, &out.join(&t.name));
+    eprintln!("ttui:\n{}", last_lines(&run.stderr, 12));
+    // The seeder was reached at its IPv6 address, the only one it has.
+    let seeder = format!("[::1]:{}", dht.ports[0]);
+    assert!(
+        log_text.contains(&seeder) || run.stderr.contains(&seeder),
+        "{seeder} named nowhere:\n{}",
+        last_lines(&log_text, 30)
+    );
+    drop(dht);
+}
