@@ -2,7 +2,7 @@
 //! listening on `[::1]` only (each on its own port, tests/dht6/lt_dht6.py), one of them
 //! seeding a torrent it announces to that IPv6 DHT only; ttui, given only `[::1]:PORT`
 //! bootstrap nodes and no tracker, finds the seeder through its IPv6 routing table and
-//! downloads the magnet byte-identical. libtorrent takes several nodes on one address once
+//! downloads the magnet byte-identical; `ttui peers` finds it the same way. libtorrent takes several nodes on one address once
 //! `dht_restrict_routing_ips` is off (INTEROP.md).
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
@@ -160,6 +160,18 @@ fn a_magnet_downloads_from_a_seeder_found_only_through_the_ipv6_dht() {
         log_text.contains(&seeder) || run.stderr.contains(&seeder),
         "{seeder} named nowhere:\n{}",
         last_lines(&log_text, 30)
+    );
+
+    // `ttui peers` asks the DHT with a node of its own: over IPv6 too, the seeder among them.
+    let mut args: Vec<String> = vec!["peers".into(), t.path.display().to_string()];
+    args.extend(dht.bootstrap_args());
+    let run = Ttui::run(&args, Duration::from_secs(60));
+    run.assert_success("ttui peers");
+    assert!(
+        run.stdout.lines().any(|l| l == seeder),
+        "{seeder} not in:\n{}\n{}",
+        run.stdout,
+        run.stderr
     );
     drop(dht);
 }

@@ -104,18 +104,27 @@ pub(crate) async fn dht_peers(
         bootstrap,
         ..DhtConfig::default()
     };
-    let (dht, task) = Dht::spawn(cfg, std::sync::Arc::clone(&sock));
-    let recv = {
-        let (sock, dht) = (std::sync::Arc::clone(&sock), dht.clone());
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 2048];
-            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
-                if is_krpc(&buf[..n]) {
-                    dht.incoming(&buf[..n], from);
-                }
-            }
-        })
+    // IPv6 too (BEP 32) when it can reach anything, on a socket of its own.
+    let sock6 = crate::engine::session::udp::bind_dht6(0, &cfg.bootstrap);
+    let sockets = crate::dht::Sockets {
+        v4: Some(std::sync::Arc::clone(&sock)),
+        v6: sock6.clone(),
     };
+    let (dht, task) = Dht::spawn(cfg, sockets);
+    let recv: Vec<_> = std::iter::once(sock)
+        .chain(sock6)
+        .map(|sock| {
+            let dht = dht.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 2048];
+                while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                    if is_krpc(&buf[..n]) {
+                        dht.incoming(&buf[..n], from);
+                    }
+                }
+            })
+        })
+        .collect();
     let start = Instant::now();
     let mut nodes = 0;
     while start.elapsed() < Duration::from_secs(10) {
@@ -135,7 +144,9 @@ pub(crate) async fn dht_peers(
         nodes = dht.stats().await.map_or(nodes, |s| s.all_nodes());
     }
     dht.shutdown().await;
-    recv.abort();
+    for r in recv {
+        r.abort();
+    }
     task.abort();
     let line = format!("DHT: {} peers from {nodes} nodes", found.len());
     (found.into_iter().collect(), line)

@@ -348,3 +348,22 @@ async fn run(
         let _ = ack.send(());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bootstrap_literals_of_both_families_need_no_resolver() {
+        let names = ["[::1]:6881", "127.0.0.1:6882", "[::1]:bad"].map(String::from);
+        let got = resolve(&names).await;
+        // "[::1]:bad" is not a literal and no resolver knows it: nothing, and no error.
+        assert_eq!(
+            got,
+            vec![
+                "[::1]:6881".parse::<SocketAddr>().unwrap(),
+                "127.0.0.1:6882".parse().unwrap()
+            ]
+        );
+    }
+}

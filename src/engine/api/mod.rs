@@ -274,7 +274,7 @@ pub struct DiskRow {
 /// The header's DHT line: the session's node and this torrent's lookups.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DhtRow {
-    /// Nodes in the routing table.
+    /// Nodes in the routing tables (IPv4 and IPv6 together).
     pub nodes: usize,
     /// A lookup for this torrent is running.
     pub searching: bool,

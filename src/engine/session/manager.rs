@@ -467,9 +467,12 @@ impl Manager {
     /// The session's list without its lines.
     async fn head(&self) -> SessionSnapshot {
         let ctx = &self.session.ctx;
-        let dht_nodes = match &ctx.dht {
-            Some(d) => Some(d.stats().await.map_or(0, |s| s.nodes)),
-            None => None,
+        let (dht_nodes, dht_nodes6) = match &ctx.dht {
+            Some(d) => {
+                let s = d.stats().await.unwrap_or_default();
+                (Some(s.all_nodes()), Some(s.nodes6))
+            }
+            None => (None, None),
         };
         SessionSnapshot {
             torrents: Vec::new(),
@@ -477,6 +480,7 @@ impl Manager {
             up_rate: 0.0,
             listen_port: ctx.listen_port,
             dht_nodes,
+            dht_nodes6,
             incoming: self.session.incoming(),
             default_save_path: self.opts.output.clone(),
             save_error: self
