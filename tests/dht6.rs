@@ -2,7 +2,8 @@
 //! listening on `[::1]` only (each on its own port, tests/dht6/lt_dht6.py), one of them
 //! seeding a torrent it announces to that IPv6 DHT only; ttui, given only `[::1]:PORT`
 //! bootstrap nodes and no tracker, finds the seeder through its IPv6 routing table and
-//! downloads the magnet byte-identical; `ttui peers` finds it the same way. libtorrent takes several nodes on one address once
+//! downloads the magnet byte-identical; `ttui peers` finds it the same way; and the IPv6
+//! routing table is saved in --state-dir and is all the next run starts from. libtorrent takes several nodes on one address once
 //! `dht_restrict_routing_ips` is off (INTEROP.md).
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
@@ -174,4 +175,97 @@ fn a_magnet_downloads_from_a_seeder_found_only_through_the_ipv6_dht() {
         run.stderr
     );
     drop(dht);
+}
+
+#[test]
+fn the_ipv6_routing_table_is_saved_and_is_enough_to_start_from_next_time() {
+    if !ready() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let fx = Fixture::single_file("dht6-state.bin", 1 << 20, 72, 16);
+    let t = fx.torrent_with("dht6-state.torrent", None, &[]);
+    let dht = LtDht6::start(4);
+    let dir = tempdir("ttui-dht6-state-");
+    let state = dir.path().join("state");
+    let state_arg = state.display().to_string();
+    // First run: bootstrapped from the IPv6 nodes only; SIGTERM quits it gracefully.
+    let log1 = dir.path().join("one.log");
+    let mut extra: Vec<String> = vec![
+        "--state-dir".into(),
+        state_arg.clone(),
+        "--log-file".into(),
+        log1.display().to_string(),
+    ];
+    extra.extend(dht.bootstrap_args());
+    let extra1: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let mut one = spawn_ttui_seeder(&t.path, &fx.data_dir, free_port(), &extra1);
+    wait_for_log(&log1, "announced", Duration::from_secs(60), &mut one);
+    terminate(&mut one);
+    let (_, saved) = ttui::internals::dht::persist::load(&state).expect("dht.dat");
+    let v6 = saved.iter().filter(|n| n.addr.is_ipv6()).count();
+    assert!(v6 >= 2, "dht.dat holds {v6} IPv6 nodes: {saved:?}");
+    assert_eq!(
+        v6,
+        saved.len(),
+        "IPv4 nodes from an IPv6-only DHT: {saved:?}"
+    );
+    // Second run: the only bootstrap node is a closed IPv4 port, so the nodes it announces
+    // to come from the saved IPv6 table (and its IPv6 socket from their route).
+    let log2 = dir.path().join("two.log");
+    let closed = closed_addr().to_string();
+    let extra2 = [
+        "--state-dir",
+        &state_arg,
+        "--log-file",
+        &log2.display().to_string(),
+        "--dht-bootstrap",
+        &closed,
+    ]
+    .map(String::from);
+    let extra2: Vec<&str> = extra2.iter().map(String::as_str).collect();
+    let mut two = spawn_ttui_seeder(&t.path, &fx.data_dir, free_port(), &extra2);
+    wait_for_log(&log2, "announced", Duration::from_secs(60), &mut two);
+    let text = std::fs::read_to_string(&log2).unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.contains("DHT: ") && l.contains("announced"))
+        .unwrap_or_default();
+    assert!(
+        !line.contains("from 0 nodes"),
+        "the second run knew no node: {line}"
+    );
+    terminate(&mut two);
+    drop(dht);
+}
+
+fn wait_for_log(log: &Path, needle: &str, timeout: Duration, ttui: &mut Ttui) {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if std::fs::read_to_string(log).is_ok_and(|s| s.contains(needle)) {
+            return;
+        }
+        assert!(!ttui.has_exited(), "ttui exited:\n{}", ttui.report());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "no `{needle}` in ttui's log within {timeout:?}:\n{}",
+        tail(log, 40)
+    );
+}
+
+/// SIGTERM by pid, then waits (bounded) for the graceful exit.
+fn terminate(t: &mut Ttui) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &t.pid().to_string()])
+        .status();
+    let end = Instant::now() + Duration::from_secs(15);
+    while !t.has_exited() {
+        assert!(
+            Instant::now() < end,
+            "ttui ignored SIGTERM:\n{}",
+            t.report()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

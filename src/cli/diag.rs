@@ -105,7 +105,8 @@ pub(crate) async fn dht_peers(
         ..DhtConfig::default()
     };
     // IPv6 too (BEP 32) when it can reach anything, on a socket of its own.
-    let sock6 = crate::engine::session::udp::bind_dht6(0, &cfg.bootstrap);
+    let known = crate::engine::session::udp::literal_addrs(&cfg.bootstrap);
+    let sock6 = crate::engine::session::udp::bind_dht6(0, &known);
     let sockets = crate::dht::Sockets {
         v4: Some(std::sync::Arc::clone(&sock)),
         v6: sock6.clone(),

@@ -24,6 +24,15 @@ impl Family {
         }
     }
 
+    /// Header bytes a datagram of this family carries beyond what `budget::HEADER_BYTES`
+    /// counts (an IPv4 and a UDP header): the byte budgets charge what goes on the wire.
+    pub(crate) fn extra_header(self) -> usize {
+        match self {
+            Family::V4 => 0,
+            Family::V6 => 40 - 20,
+        }
+    }
+
     /// Index into the node's per-family arrays.
     pub(crate) fn index(self) -> usize {
         match self {

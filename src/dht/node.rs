@@ -482,13 +482,14 @@ impl Node {
             },
         };
         let buf = msg.encode();
+        let wire = buf.len() + Family::of(&addr).extra_header();
         let paid = match charge {
-            Charge::Own => self.own.spend(Class::Known, buf.len(), now),
-            Charge::Replies => self.replies.spend(Class::Stranger, buf.len(), now),
+            Charge::Own => self.own.spend(Class::Known, wire, now),
+            Charge::Replies => self.replies.spend(Class::Stranger, wire, now),
         };
         if !paid {
             if charge == Charge::Replies {
-                self.dropped.count(buf.len());
+                self.dropped.count(wire);
             }
             return false;
         }

@@ -200,9 +200,10 @@ impl Node {
             body,
         };
         let buf = msg.encode();
-        if !self.replies.spend(class, buf.len(), now) {
+        let wire = buf.len() + family.extra_header();
+        if !self.replies.spend(class, wire, now) {
             self.stats.budget_dropped += 1;
-            self.dropped.count(buf.len());
+            self.dropped.count(wire);
             return;
         }
         self.stats.answered += 1;

@@ -339,6 +339,10 @@ fn dual_stack_nodes_fill_both_tables_and_find_ipv6_peers() {
         assert_eq!(v4.len() > 2, f.v4, "node {i}: {} IPv4 nodes", v4.len());
         assert_eq!(v6.len() > 2, f.v6, "node {i}: {} IPv6 nodes", v6.len());
         assert_eq!(n.stats().nodes6, v6.len());
+        // What is saved across a restart holds both tables.
+        let saved = n.nodes_to_save(now);
+        assert_eq!(saved.len(), v4.len() + v6.len());
+        assert_eq!(saved.iter().filter(|c| c.addr.is_ipv6()).count(), v6.len());
     }
     // Node 11 (IPv6 only) announces; node 3 (dual-stack) finds it, over IPv6 only.
     let hash = NodeId::random();

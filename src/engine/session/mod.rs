@@ -231,7 +231,15 @@ impl Session {
                 // IPv6 can reach anything. Never under a proxy: all goes through its relay.
                 let v6 = match (&relay, bind) {
                     (None, IpAddr::V4(v4)) if v4.is_unspecified() => {
-                        udp::bind_dht6(listen_port, bootstrap)
+                        let mut known = udp::literal_addrs(bootstrap);
+                        if let Some(saved) = opts
+                            .state_dir
+                            .as_deref()
+                            .and_then(crate::dht::persist::load)
+                        {
+                            known.extend(saved.1.iter().map(|n| n.addr));
+                        }
+                        udp::bind_dht6(listen_port, &known)
                     }
                     _ => None,
                 };

@@ -35,14 +35,14 @@ pub(crate) fn bind(bind: IpAddr, port: u16) -> std::io::Result<Arc<UdpSocket>> {
 }
 
 /// The DHT's IPv6 socket (BEP 32) on `port`, beside the IPv4 one, when IPv6 can reach
-/// something: a route beyond this machine, or an IPv6 bootstrap node written as a literal
-/// (`[::1]:6881`, as on a loopback test). None otherwise, quietly: the DHT stays on IPv4 and
-/// never tries IPv6.
-pub(crate) fn bind_dht6(port: u16, bootstrap: &[String]) -> Option<Arc<UdpSocket>> {
-    let literal6 = bootstrap
-        .iter()
-        .any(|b| matches!(b.parse::<SocketAddr>(), Ok(SocketAddr::V6(_))));
-    if !literal6 && !ipv6_routed() {
+/// something: the kernel has a route for global IPv6, or for one of the IPv6 nodes the DHT
+/// would start from (`known`: bootstrap literals such as `[::1]:6881`, saved nodes). None
+/// otherwise, quietly: the DHT stays on IPv4 and never tries IPv6.
+pub(crate) fn bind_dht6(port: u16, known: &[SocketAddr]) -> Option<Arc<UdpSocket>> {
+    // The documentation prefix stands for "anywhere": its route is the default route.
+    let anywhere = SocketAddr::from((Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 6881));
+    let mut candidates = known.iter().filter(|a| a.is_ipv6()).take(16);
+    if !routed(&anywhere) && !candidates.any(routed) {
         tracing::debug!("no IPv6 route: the DHT runs on IPv4 only");
         return None;
     }
@@ -55,14 +55,19 @@ pub(crate) fn bind_dht6(port: u16, bootstrap: &[String]) -> Option<Arc<UdpSocket
     }
 }
 
-/// Whether the kernel has a route for global IPv6 unicast. Connecting a UDP socket only
-/// looks the route up; no packet leaves (the address is from the documentation prefix).
-fn ipv6_routed() -> bool {
-    let Ok(s) = std::net::UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)) else {
-        return false;
+/// The addresses of `names` that are literal socket addresses (no resolver asked).
+pub(crate) fn literal_addrs(names: &[String]) -> Vec<SocketAddr> {
+    names.iter().filter_map(|n| n.parse().ok()).collect()
+}
+
+/// Whether the kernel has a route to `to`. Connecting a UDP socket only looks the route up:
+/// no packet leaves.
+fn routed(to: &SocketAddr) -> bool {
+    let local: SocketAddr = match to {
+        SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    s.connect((Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 6881))
-        .is_ok()
+    std::net::UdpSocket::bind(local).is_ok_and(|s| s.connect(to).is_ok())
 }
 
 /// Batches read in a row before the receive loop yields to other tasks.
