@@ -3,7 +3,8 @@
 //! seeding a torrent it announces to that IPv6 DHT only; ttui, given only `[::1]:PORT`
 //! bootstrap nodes and no tracker, finds the seeder through its IPv6 routing table and
 //! downloads the magnet byte-identical; `ttui peers` finds it the same way; and the IPv6
-//! routing table is saved in --state-dir and is all the next run starts from. libtorrent takes several nodes on one address once
+//! routing table is saved in --state-dir and is all the next run starts from; and a
+//! libtorrent leecher finds `ttui seed` through ttui's IPv6 announce. libtorrent takes several nodes on one address once
 //! `dht_restrict_routing_ips` is off (INTEROP.md).
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
@@ -89,6 +90,16 @@ impl LtDht6 {
     fn seed(&mut self, i: usize, torrent: &Path, dir: &Path) {
         self.send(&format!("seed {i} {} {}", torrent.display(), dir.display()));
         self.expect("seeding", Duration::from_secs(90));
+    }
+}
+
+impl LtDht6 {
+    /// Session `i` downloads `magnet` into `dir`; the helper's `done S` line.
+    fn leech(&mut self, i: usize, magnet: &str, dir: &Path) -> String {
+        self.send(&format!("leech {i} {magnet} {}", dir.display()));
+        let line = self.expect("", Duration::from_secs(160));
+        assert!(line.starts_with("done"), "libtorrent leecher: {line}");
+        line
     }
 }
 
@@ -268,4 +279,31 @@ fn terminate(t: &mut Ttui) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn a_libtorrent_leecher_finds_ttui_seed_through_its_ipv6_announce() {
+    if !ready() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let fx = Fixture::single_file("dht6-seed.bin", 2 << 20, 73, 16);
+    let t = fx.torrent_with("dht6-seed.torrent", None, &[]);
+    let mut dht = LtDht6::start(4);
+    let dir = tempdir("ttui-dht6-seed-");
+    let log = dir.path().join("seed.log");
+    let mut extra: Vec<String> = vec!["--log-file".into(), log.display().to_string()];
+    extra.extend(dht.bootstrap_args());
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let mut seeder = spawn_ttui_seeder(&t.path, &fx.data_dir, free_port(), &extra);
+    // ttui announces once its (IPv6) table has a node; the leecher looks up after that.
+    wait_for_log(&log, "announced", Duration::from_secs(60), &mut seeder);
+    let out = dir.path().join("lt-out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn={}", t.hash_hex(), t.name);
+    let done = dht.leech(1, &magnet, &out);
+    eprintln!("libtorrent: {done}");
+    assert_same_tree(&fx.payload, &out.join(&t.name));
+    seeder.kill();
+    drop(dht);
 }

@@ -44,7 +44,8 @@ impl Family {
 
 /// Whether a node learned from a reply is worth a query: a real port, and an address that
 /// can be a node's (not unspecified, broadcast or multicast; on IPv6 not an IPv4-mapped one,
-/// which an IPv6-only socket cannot reach).
+/// which an IPv6-only socket cannot reach, nor a link-local one, which means nothing without
+/// the sender's interface).
 pub(crate) fn usable(addr: &SocketAddr) -> bool {
     if addr.port() == 0 {
         return false;
@@ -52,7 +53,10 @@ pub(crate) fn usable(addr: &SocketAddr) -> bool {
     match addr.ip() {
         IpAddr::V4(ip) => !ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast(),
         IpAddr::V6(ip) => {
-            !ip.is_unspecified() && !ip.is_multicast() && ip.to_ipv4_mapped().is_none()
+            !ip.is_unspecified()
+                && !ip.is_multicast()
+                && !ip.is_unicast_link_local()
+                && ip.to_ipv4_mapped().is_none()
         }
     }
 }
@@ -104,5 +108,34 @@ impl Families {
 impl Default for Families {
     fn default() -> Self {
         Families::V4_ONLY
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_a_node_can_have_are_usable() {
+        for ok in [
+            "127.0.0.2:1",
+            "[::1]:1",
+            "[2001:db8::1]:6881",
+            "10.0.0.1:6881",
+        ] {
+            assert!(usable(&ok.parse().unwrap()), "{ok}");
+        }
+        for bad in [
+            "127.0.0.2:0",
+            "0.0.0.0:1",
+            "255.255.255.255:1",
+            "224.0.0.1:1",
+            "[::]:1",
+            "[ff02::1]:1",
+            "[fe80::1]:1",
+            "[::ffff:1.2.3.4]:1",
+        ] {
+            assert!(!usable(&bad.parse().unwrap()), "{bad}");
+        }
     }
 }

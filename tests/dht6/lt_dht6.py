@@ -4,6 +4,8 @@
 # One command a line on stdin, one reply a line:
 #   seed I TORRENT DIR   session I seeds TORRENT from DIR, trackers removed (DHT only);
 #                        prints `seeding PORT`
+#   leech I MAGNET DIR   session I downloads MAGNET into DIR; prints `done S` (seconds since
+#                        the command) or `timeout ...` (with its state) after 150 s
 #   quit
 import sys, time, warnings, libtorrent as lt
 # session.status() is deprecated in 2.0 but still the one way to read dht_nodes here.
@@ -44,3 +46,19 @@ for line in sys.stdin:
             sessions[i].pop_alerts(); time.sleep(0.1)
         h.force_dht_announce()
         out('seeding %d' % sessions[i].listen_port())
+    elif w[0] == 'leech':
+        i = int(w[1]); s = sessions[i]
+        t0 = time.time()
+        atp = lt.parse_magnet_uri(w[2]); atp.save_path = w[3]
+        h = s.add_torrent(atp)
+        res = 'timeout'
+        while time.time() - t0 < 150:
+            st = h.status()
+            if st.is_seeding:
+                res = 'done %.3f' % (time.time() - t0); break
+            for k in sessions: k.pop_alerts()
+            time.sleep(0.05)
+        if res == 'timeout':
+            res = 'timeout peers=%d metadata=%d progress=%.3f' % (
+                st.num_peers, st.has_metadata, st.progress)
+        out(res)
