@@ -244,11 +244,15 @@ fn rate_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     }
     match Raw::deserialize(d)? {
         Raw::Bytes(n) => Ok(Some(n)),
-        Raw::Text(s) => crate::engine::api::parse_rate(&s).map(Some).map_err(serde::de::Error::custom),
+        Raw::Text(s) => crate::engine::api::parse_rate(&s)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 
-fn schedule_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::engine::api::Schedule>, D::Error> {
+fn schedule_key<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::engine::api::Schedule>, D::Error> {
     let s = String::deserialize(d)?;
     crate::engine::api::Schedule::parse(&s)
         .map(Some)

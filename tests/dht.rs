@@ -229,7 +229,7 @@ impl OurNode {
         let nodes = self.dht.nodes().await;
         addrs
             .iter()
-            .filter(|a| nodes.iter().any(|n| n.addr == **a))
+            .filter(|a| nodes.iter().any(|n| n.addr == SocketAddr::V4(**a)))
             .count()
     }
 
@@ -405,6 +405,7 @@ async fn malformed_krpc_and_a_flood_never_crash_the_node_or_grow_it() {
                 id: NodeId::random(),
                 query: Query::GetPeers {
                     info_hash: NodeId::random(),
+                    want: Default::default(),
                 },
                 read_only: false,
             },

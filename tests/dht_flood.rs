@@ -181,6 +181,7 @@ fn query(i: u64, announce: bool) -> Vec<u8> {
     } else {
         Query::GetPeers {
             info_hash: NodeId::random(),
+            want: Default::default(),
         }
     };
     Krpc {

@@ -371,6 +371,7 @@ fn hostile_dht_input_does_not_hurt_a_running_download() {
                     id: NodeId::random(),
                     query: Query::GetPeers {
                         info_hash: NodeId::random(),
+                        want: Default::default(),
                     },
                     read_only: false,
                 },

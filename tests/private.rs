@@ -56,8 +56,8 @@ impl Recorder {
                 };
                 let named = match &query {
                     Query::Ping => ("ping", None),
-                    Query::FindNode { target } => ("find_node", Some(target.0)),
-                    Query::GetPeers { info_hash } => ("get_peers", Some(info_hash.0)),
+                    Query::FindNode { target, .. } => ("find_node", Some(target.0)),
+                    Query::GetPeers { info_hash, .. } => ("get_peers", Some(info_hash.0)),
                     Query::AnnouncePeer { info_hash, .. } => ("announce_peer", Some(info_hash.0)),
                     Query::Other(_) => ("other", None),
                 };

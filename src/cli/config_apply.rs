@@ -158,4 +158,3 @@ fn apply_rpc(
         web_home: file.web_home,
     };
 }
-

@@ -9,8 +9,8 @@ use futures::stream::{self, StreamExt};
 use crate::engine::api::PeerEnd;
 use crate::engine::host::{connect_encrypted, read_ext_client};
 use crate::net::{Encryption, EncryptionPolicy};
-use crate::protocol::metainfo::Metainfo;
 use crate::protocol::hex;
+use crate::protocol::metainfo::Metainfo;
 use crate::protocol::peer_id::{decode_client, our_peer_id};
 use crate::protocol::text::shorten;
 use crate::tracker::{self, AnnounceEvent, AnnounceRequest, Progress};
@@ -105,22 +105,32 @@ pub(crate) async fn dht_peers(
         bootstrap,
         ..DhtConfig::default()
     };
-    let (dht, task) = Dht::spawn(cfg, std::sync::Arc::clone(&sock));
-    let recv = {
-        let (sock, dht) = (std::sync::Arc::clone(&sock), dht.clone());
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 2048];
-            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
-                if is_krpc(&buf[..n]) {
-                    dht.incoming(&buf[..n], from);
-                }
-            }
-        })
+    // IPv6 too (BEP 32) when it can reach anything, on a socket of its own.
+    let known = crate::engine::host::literal_addrs(&cfg.bootstrap);
+    let sock6 = crate::engine::host::bind_dht6(0, &known);
+    let sockets = crate::dht::Sockets {
+        v4: Some(std::sync::Arc::clone(&sock)),
+        v6: sock6.clone(),
     };
+    let (dht, task) = Dht::spawn(cfg, sockets);
+    let recv: Vec<_> = std::iter::once(sock)
+        .chain(sock6)
+        .map(|sock| {
+            let dht = dht.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 2048];
+                while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                    if is_krpc(&buf[..n]) {
+                        dht.incoming(&buf[..n], from);
+                    }
+                }
+            })
+        })
+        .collect();
     let start = Instant::now();
     let mut nodes = 0;
     while start.elapsed() < Duration::from_secs(10) {
-        nodes = dht.stats().await.map_or(0, |s| s.nodes);
+        nodes = dht.stats().await.map_or(0, |s| s.all_nodes());
         if nodes > 0 {
             break;
         }
@@ -133,10 +143,12 @@ pub(crate) async fn dht_peers(
         while let Ok(Some(p)) = tokio::time::timeout_at(end, rx.recv()).await {
             found.insert(p);
         }
-        nodes = dht.stats().await.map_or(nodes, |s| s.nodes);
+        nodes = dht.stats().await.map_or(nodes, |s| s.all_nodes());
     }
     dht.shutdown().await;
-    recv.abort();
+    for r in recv {
+        r.abort();
+    }
     task.abort();
     let line = format!("DHT: {} peers from {nodes} nodes", found.len());
     (found.into_iter().collect(), line)

@@ -4,8 +4,8 @@ use std::io::{self, Write};
 
 use humansize::{format_size, BINARY};
 
-use crate::protocol::metainfo::layers::NeedsLayers;
 use crate::protocol::hex;
+use crate::protocol::metainfo::layers::NeedsLayers;
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::text::shorten_to;
 

@@ -112,7 +112,8 @@ pub(crate) struct DownloadArgs {
     /// Do not run a DHT node (trackers, PEX and --peer only).
     #[arg(long)]
     pub no_dht: bool,
-    /// DHT bootstrap node HOST:PORT (repeatable); replaces the built-in public routers.
+    /// DHT bootstrap node HOST:PORT (repeatable; IPv6 as `[::1]:6881`); replaces the
+    /// built-in public routers.
     #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
     pub dht_bootstrap: Vec<String>,
     /// Bytes a second the DHT node may send in answer to other nodes (replies, errors and
@@ -213,7 +214,8 @@ pub(crate) enum Cmd {
         /// Ask the trackers only, not the DHT.
         #[arg(long)]
         no_dht: bool,
-        /// DHT bootstrap node HOST:PORT (repeatable); replaces the built-in public routers.
+        /// DHT bootstrap node HOST:PORT (repeatable; IPv6 as `[::1]:6881`); replaces the
+        /// built-in public routers.
         #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
         dht_bootstrap: Vec<String>,
     },

@@ -2,8 +2,6 @@
 //! `DownloadArgs`), their config-file keys, and how `ttui config` shows them. Rates are
 //! written as `2M`, `500K`, `1.5MiB` or `0` (unlimited); K, M and G are KiB, MiB and GiB.
 
-
-
 use crate::engine::api::{parse_rate, RateOptions, RatePair, Schedule};
 
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -59,4 +57,3 @@ impl RateArgs {
         })
     }
 }
-

@@ -227,10 +227,12 @@ pub(crate) enum Torrent {
 pub(crate) fn load_torrent_or_magnet(path: &Path, args: &DownloadArgs) -> Result<Torrent, String> {
     let text = path.to_string_lossy();
     if !text.to_ascii_lowercase().starts_with("magnet:") {
-        return Ok(match crate::engine::host::load::load_torrent_or_layers(path)? {
-            Ok(meta) => Torrent::File(Box::new(meta)),
-            Err(needs) => Torrent::NeedsLayers(needs),
-        });
+        return Ok(
+            match crate::engine::host::load::load_torrent_or_layers(path)? {
+                Ok(meta) => Torrent::File(Box::new(meta)),
+                Err(needs) => Torrent::NeedsLayers(needs),
+            },
+        );
     }
     let magnet = crate::protocol::magnet::Magnet::parse(&text).map_err(|e| e.to_string())?;
     let trackers = if args.no_trackers {

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::protocol::hex;
 use crate::control::proto::{ErrorKind, Response};
 use crate::control::rows::{ExplainRow, FileRow, PeerInfo, TorrentDetail, TorrentRow, TrackerRow};
 use crate::engine::api::*;
+use crate::protocol::hex;
 
 use super::serve_send::{error, gone, Requests};
 

@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::control::ids::resolve_ids;
-use crate::protocol::hex;
 use crate::control::proto::{AddItem, AddResult, ErrorKind, IdResult, Response};
 use crate::engine::api::Set;
 use crate::engine::api::*;
+use crate::protocol::hex;
 
 use super::serve_send::{
     error, gone, ids_of, listed, name_of, one, outcome, Requests, SessionSnap,

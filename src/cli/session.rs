@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::engine::host::load::{fetch_url, read_source, Source, URL_TIMEOUT};
 use crate::cli::logging::{default_log_path, init_logging};
 use crate::cli::run::{absolute, options, state_dir};
 use crate::cli::DownloadArgs;
 use crate::control::proto::{AddItem, Request, Response};
 use crate::engine::api::{Added, SessionRequest, TorrentId};
+use crate::engine::host::load::{fetch_url, read_source, Source, URL_TIMEOUT};
 use crate::engine::host::{self, try_lock, LockError, Persist, SessionHandle, SessionLock, Store};
 
 /// How long quitting waits for the session to stop its torrents and save them.

@@ -8,10 +8,10 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
+use crate::cli::config_apply::Origin;
 use crate::cli::logging::default_log_path;
 use crate::cli::run::state_dir;
 use crate::cli::{Cli, DownloadArgs};
-use crate::cli::config_apply::Origin;
 use crate::config::Loaded;
 use crate::engine::api::flag_text;
 

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::engine::host::load::MAX_TORRENT_SIZE;
 use crate::engine::api::{AddSource, Added, SessionRequest};
+use crate::engine::host::load::MAX_TORRENT_SIZE;
 
 /// How often the directory is listed.
 pub(crate) const POLL: Duration = Duration::from_secs(2);

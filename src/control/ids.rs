@@ -124,7 +124,10 @@ mod tests {
         // Six digits: an id when one has it, else a prefix.
         assert_eq!(ids(&["123456"]).unwrap(), vec![123456]);
         assert_eq!(ids(&["123456", "12345678"]).unwrap(), vec![123456]);
-        assert_eq!(ids(&[&crate::protocol::hex::encode(&rows()[2].1)]).unwrap(), vec![123456]);
+        assert_eq!(
+            ids(&[&crate::protocol::hex::encode(&rows()[2].1)]).unwrap(),
+            vec![123456]
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::codec::Framed;
 
-use crate::engine::disk::Storage;
+use crate::engine::host::Storage;
 use crate::engine::ExtHandshake;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::handshake::{self, Handshake};

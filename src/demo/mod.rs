@@ -68,7 +68,7 @@ impl DemoError {
 /// `ttui demo`. Returns the exit code: 0 when the download verified (headless) or the user
 /// quit (TUI), 130 when a signal stopped it.
 pub(crate) fn run(args: DemoArgs) -> Result<i32, String> {
-    crate::engine::disk::ignore_sigxfsz();
+    crate::engine::host::ignore_sigxfsz();
     crate::alloc::tune();
     remove_stale_dirs();
     let dir = tempfile::Builder::new()

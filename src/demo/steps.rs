@@ -14,7 +14,7 @@ use super::swarm::{self, Shares};
 use super::{dht, Ctx, DemoError, Signals};
 use crate::cli::logging::{default_log_path, init_logging};
 use crate::cli::DemoArgs;
-use crate::engine::disk::Storage;
+use crate::engine::host::Storage;
 use crate::engine::{self, Options};
 use crate::fmt;
 use crate::protocol::metainfo::Metainfo;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::DemoArgs;
-use crate::engine::disk::Storage;
+use crate::engine::host::Storage;
 use crate::engine::{self, Options};
 use crate::fmt;
 use crate::protocol::metainfo::Metainfo;

@@ -3,7 +3,7 @@
 //! failed). Pure state: the node sends the queries and feeds the answers back.
 
 use std::collections::HashSet;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::protocol::krpc::{CompactNode, NodeId};
@@ -28,7 +28,7 @@ enum State {
 #[derive(Clone, Debug)]
 struct Candidate {
     id: Option<NodeId>,
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     state: State,
     token: Option<Vec<u8>>,
 }
@@ -37,7 +37,7 @@ pub(crate) struct Lookup {
     pub target: NodeId,
     alpha: usize,
     candidates: Vec<Candidate>,
-    peers: HashSet<SocketAddrV4>,
+    peers: HashSet<SocketAddr>,
     queries: usize,
     started: Instant,
 }
@@ -60,7 +60,7 @@ impl Lookup {
     }
 
     /// Adds a node to ask; addresses already known are ignored.
-    pub(crate) fn add(&mut self, id: Option<NodeId>, addr: SocketAddrV4) {
+    pub(crate) fn add(&mut self, id: Option<NodeId>, addr: SocketAddr) {
         if self.candidates.iter().any(|c| c.addr == addr) {
             return;
         }
@@ -90,7 +90,7 @@ impl Lookup {
 
     /// The next node to query, if the lookup has room for one more query in flight.
     /// Only the `K` closest live candidates are worth asking.
-    pub(crate) fn next_query(&mut self) -> Option<SocketAddrV4> {
+    pub(crate) fn next_query(&mut self) -> Option<SocketAddr> {
         if self.in_flight() >= self.alpha || self.queries >= MAX_QUERIES {
             return None;
         }
@@ -106,7 +106,7 @@ impl Lookup {
     }
 
     /// A query could not be sent after all (pending table full): ask again later.
-    pub(crate) fn unsend(&mut self, addr: SocketAddrV4) {
+    pub(crate) fn unsend(&mut self, addr: SocketAddr) {
         if let Some(c) = self.candidates.iter_mut().find(|c| c.addr == addr) {
             c.state = State::Fresh;
             self.queries = self.queries.saturating_sub(1);
@@ -116,12 +116,12 @@ impl Lookup {
     /// Records an answer; returns the peers not reported before.
     pub(crate) fn answered(
         &mut self,
-        addr: SocketAddrV4,
+        addr: SocketAddr,
         id: NodeId,
         nodes: &[CompactNode],
-        values: &[SocketAddrV4],
+        values: &[SocketAddr],
         token: Option<Vec<u8>>,
-    ) -> Vec<SocketAddrV4> {
+    ) -> Vec<SocketAddr> {
         if let Some(pos) = self.candidates.iter().position(|c| c.addr == addr) {
             let mut c = self.candidates.remove(pos);
             c.state = State::Answered;
@@ -145,11 +145,11 @@ impl Lookup {
     }
 
     /// Records a peer found elsewhere; false when it was already reported (or the cap is hit).
-    pub(crate) fn note_peer(&mut self, peer: SocketAddrV4) -> bool {
+    pub(crate) fn note_peer(&mut self, peer: SocketAddr) -> bool {
         self.peers.len() < MAX_PEERS && self.peers.insert(peer)
     }
 
-    pub(crate) fn failed(&mut self, addr: SocketAddrV4) {
+    pub(crate) fn failed(&mut self, addr: SocketAddr) {
         if let Some(c) = self.candidates.iter_mut().find(|c| c.addr == addr) {
             c.state = State::Failed;
         }
@@ -172,7 +172,7 @@ impl Lookup {
     }
 
     /// The `K` closest nodes that answered with a token: where to announce.
-    pub(crate) fn announce_targets(&self) -> Vec<(SocketAddrV4, Vec<u8>)> {
+    pub(crate) fn announce_targets(&self) -> Vec<(SocketAddr, Vec<u8>)> {
         self.candidates
             .iter()
             .filter(|c| c.state == State::Answered)
@@ -186,8 +186,15 @@ impl Lookup {
 mod tests {
     use super::*;
 
-    fn a(i: u8) -> SocketAddrV4 {
-        SocketAddrV4::new(std::net::Ipv4Addr::new(10, 0, 0, i), 1)
+    fn a(i: u8) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, i], 1))
+    }
+
+    fn id_of(x: SocketAddr) -> u8 {
+        match x.ip() {
+            std::net::IpAddr::V4(v4) => v4.octets()[3],
+            std::net::IpAddr::V6(_) => 0,
+        }
     }
 
     #[test]
@@ -212,7 +219,7 @@ mod tests {
         // Keep answering until done; only the K closest are ever asked.
         let mut asked = first;
         while let Some(x) = asked.pop() {
-            l.answered(x, NodeId([x.ip().octets()[3]; 20]), &[], &[], Some(vec![1]));
+            l.answered(x, NodeId([id_of(x); 20]), &[], &[], Some(vec![1]));
             asked.extend(std::iter::from_fn(|| l.next_query()));
         }
         assert!(l.is_finished(now));

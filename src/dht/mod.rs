@@ -1,4 +1,4 @@
-//! The DHT node (BEP 5, IPv4): routing table, iterative lookups, the peer store, persistence.
+//! The DHT node (BEP 5, over IPv4 and IPv6 as BEP 32 has it): routing tables, iterative lookups, the peer store, persistence.
 //!
 //! Own code rather than a crate. `mainline` runs its actor on a thread of its own around a
 //! `std::net::UdpSocket` it binds itself, and `librqbit-dht` binds its own tokio socket from
@@ -14,6 +14,7 @@
 //! state) → `node` (the sans-I/O state machine) → `service` (the tokio task and its handle).
 
 pub(crate) mod budget;
+pub(crate) mod family;
 pub(crate) mod lookup;
 pub(crate) mod node;
 pub mod persist;
@@ -21,7 +22,7 @@ pub(crate) mod routing;
 pub(crate) mod service;
 pub(crate) mod store;
 
-pub(crate) use service::{is_krpc, Dht, DhtConfig};
+pub(crate) use service::{is_krpc, Dht, DhtConfig, Sockets};
 
 /// Well-known public routers, for the CLI when no `--dht-bootstrap` is given. Tests, the demo
 /// and benchmarks pass their own loopback nodes and never use these.

@@ -1,9 +1,14 @@
 //! The DHT node as a state machine without I/O: datagrams and clock ticks go in, datagrams
 //! to send come out of `take_outgoing`. The tokio glue lives in `service.rs`; tests drive this
 //! directly.
+//!
+//! IPv4 and IPv6 (BEP 32): one routing table, one peer store and one bootstrap per family
+//! (`family.rs`), only for the families in `NodeConfig::families`. A lookup runs over every
+//! family it was started for at once (one `Lookup` each, fed by `nodes` and `nodes6`), and
+//! its peers and announces are merged.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -11,6 +16,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::protocol::krpc::{Body, CompactNode, Krpc, NodeId, Query};
 
 use super::budget::{self, Bucket, Class, DropReport, Dropped};
+use super::family::{Families, Family};
 use super::lookup::{self, Lookup};
 use super::routing::{Insert, RoutingTable, K};
 use super::store::{PeerStore, RateLimiter, StoreLimits, Tokens};
@@ -41,6 +47,8 @@ pub struct NodeConfig {
     /// Bytes a second for everything sent because of a query we received: replies, errors,
     /// and the pings that verify a querying node (see `budget.rs`).
     pub reply_budget: u32,
+    /// The address families the node may use; nothing is sent or accepted in the others.
+    pub families: Families,
 }
 
 impl NodeConfig {
@@ -56,6 +64,7 @@ impl NodeConfig {
             rate_table: 4096,
             store: StoreLimits::default(),
             reply_budget: budget::DEFAULT_REPLY_BUDGET,
+            families: Families::V4_ONLY,
         }
     }
 }
@@ -63,7 +72,10 @@ impl NodeConfig {
 /// Counters and sizes, for the header and for the memory checks in tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DhtStats {
+    /// Nodes of the IPv4 routing table.
     pub nodes: usize,
+    /// Nodes of the IPv6 routing table (BEP 32); 0 when the node has no IPv6.
+    pub nodes6: usize,
     pub routing_entries: usize,
     pub buckets: usize,
     pub pending: usize,
@@ -77,6 +89,13 @@ pub struct DhtStats {
     /// Queries left unanswered for the replies budget (the verifying pings it dropped are
     /// in the log's count only, so every query is counted once).
     pub budget_dropped: u64,
+}
+
+impl DhtStats {
+    /// Nodes of both tables: what a lookup can start from, whatever the family.
+    pub fn all_nodes(&self) -> usize {
+        self.nodes + self.nodes6
+    }
 }
 
 /// Which budget a query we send is charged to.
@@ -98,33 +117,81 @@ enum Purpose {
 }
 
 struct Pending {
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     sent: Instant,
     purpose: Purpose,
 }
 
 struct Search {
-    lookup: Lookup,
+    target: NodeId,
+    /// One lookup per family the search runs over, indexed by `Family::index`.
+    lookups: [Option<Lookup>; 2],
     get_peers: bool,
     announce_port: Option<u16>,
     peers: Option<UnboundedSender<SocketAddr>>,
 }
 
+impl Search {
+    fn lookup(&mut self, f: Family) -> Option<&mut Lookup> {
+        self.lookups[f.index()].as_mut()
+    }
+
+    fn is_finished(&self, now: Instant) -> bool {
+        self.lookups.iter().flatten().all(|l| l.is_finished(now))
+    }
+
+    /// Reports the peers `from`'s lookup found new, unless another family's lookup already
+    /// reported them (each lookup keeps its own set; a peer is new only to both).
+    fn report(&mut self, from: Family, fresh: Vec<SocketAddr>) {
+        let Some(tx) = &self.peers else {
+            return;
+        };
+        for peer in fresh {
+            let new_to_others = Family::ALL.into_iter().filter(|f| *f != from).all(|f| {
+                self.lookups[f.index()]
+                    .as_mut()
+                    .is_none_or(|l| l.note_peer(peer))
+            });
+            if new_to_others {
+                let _ = tx.send(peer);
+            }
+        }
+    }
+}
+
+/// One family's way into the network: its seeds, its running self-lookup, and when to try
+/// again while its table stays nearly empty.
+struct Boot {
+    seeds: Vec<SocketAddr>,
+    search: Option<u64>,
+    retry: Duration,
+    next: Instant,
+}
+
+impl Boot {
+    fn new(now: Instant) -> Boot {
+        Boot {
+            seeds: Vec::new(),
+            search: None,
+            retry: BOOTSTRAP_RETRY_MIN,
+            next: now,
+        }
+    }
+}
+
 pub(crate) struct Node {
     cfg: NodeConfig,
-    table: RoutingTable,
+    /// One routing table per family, indexed by `Family::index`.
+    tables: [RoutingTable; 2],
     tokens: Tokens,
-    store: PeerStore,
+    /// One peer store per family: an IPv4 querier gets IPv4 peers, an IPv6 one IPv6 peers.
+    stores: [PeerStore; 2],
     limiter: RateLimiter,
     pending: HashMap<u16, Pending>,
     next_tid: u16,
     searches: HashMap<u64, Search>,
     next_search: u64,
-    bootstrap: Vec<SocketAddrV4>,
-    /// The running self-lookup, and when to try again while the table stays nearly empty.
-    self_search: Option<u64>,
-    bootstrap_retry: Duration,
-    next_bootstrap: Instant,
+    boot: [Boot; 2],
     last_maintenance: Instant,
     out: Vec<(Vec<u8>, SocketAddr)>,
     stats: DhtStats,
@@ -136,18 +203,18 @@ pub(crate) struct Node {
 impl Node {
     pub(crate) fn new(cfg: NodeConfig, now: Instant) -> Node {
         Node {
-            table: RoutingTable::new(cfg.id, now),
+            tables: [
+                RoutingTable::new(cfg.id, Family::V4, now),
+                RoutingTable::new(cfg.id, Family::V6, now),
+            ],
             tokens: Tokens::new(now),
-            store: PeerStore::new(cfg.store),
+            stores: [PeerStore::new(cfg.store), PeerStore::new(cfg.store)],
             limiter: RateLimiter::new(cfg.rate_per_sec, cfg.rate_burst, cfg.rate_table),
             pending: HashMap::new(),
             next_tid: rand::random(),
             searches: HashMap::new(),
             next_search: 0,
-            bootstrap: Vec::new(),
-            self_search: None,
-            bootstrap_retry: BOOTSTRAP_RETRY_MIN,
-            next_bootstrap: now,
+            boot: [Boot::new(now), Boot::new(now)],
             last_maintenance: now,
             out: Vec::new(),
             stats: DhtStats::default(),
@@ -163,8 +230,16 @@ impl Node {
     }
 
     #[cfg(test)]
-    pub(crate) fn table(&self) -> &RoutingTable {
-        &self.table
+    pub(crate) fn table(&self, f: Family) -> &RoutingTable {
+        &self.tables[f.index()]
+    }
+
+    fn table_mut(&mut self, f: Family) -> &mut RoutingTable {
+        &mut self.tables[f.index()]
+    }
+
+    fn store(&mut self, f: Family) -> &mut PeerStore {
+        &mut self.stores[f.index()]
     }
 
     /// Datagrams to send since the last call.
@@ -180,32 +255,49 @@ impl Node {
 
     pub(crate) fn stats(&self) -> DhtStats {
         DhtStats {
-            nodes: self.table.len(),
-            routing_entries: self.table.total_entries(),
-            buckets: self.table.bucket_count(),
+            nodes: self.tables[Family::V4.index()].len(),
+            nodes6: self.tables[Family::V6.index()].len(),
+            routing_entries: self.tables.iter().map(RoutingTable::total_entries).sum(),
+            buckets: self.tables.iter().map(RoutingTable::bucket_count).sum(),
             pending: self.pending.len(),
             lookups: self.searches.len(),
-            stored_hashes: self.store.hashes(),
-            stored_peers: self.store.peers(),
+            stored_hashes: self.stores.iter().map(PeerStore::hashes).sum(),
+            stored_peers: self.stores.iter().map(PeerStore::peers).sum(),
             limiter_entries: self.limiter.len(),
             ..self.stats.clone()
         }
     }
 
-    /// Joins the network through `seeds` (routers or saved nodes): a lookup of our own id,
-    /// repeated by `tick` while the table is nearly empty.
-    pub(crate) fn bootstrap(&mut self, seeds: Vec<SocketAddrV4>, now: Instant) {
-        self.bootstrap = seeds;
-        self.bootstrap.truncate(64);
-        self.self_lookup(now);
+    /// Joins the network through `seeds` (routers or saved nodes, of either family; those
+    /// of a family the node does not use are dropped): a lookup of our own id over every
+    /// family, then, per family, again by `tick` while its table is nearly empty.
+    pub(crate) fn bootstrap(&mut self, seeds: Vec<SocketAddr>, now: Instant) {
+        for b in &mut self.boot {
+            b.seeds.clear();
+        }
+        for s in seeds {
+            let f = Family::of(&s);
+            let b = &mut self.boot[f.index()];
+            if self.cfg.families.has(f) && b.seeds.len() < 64 {
+                b.seeds.push(s);
+            }
+        }
+        self.self_lookup(self.cfg.families, now);
     }
 
-    fn self_lookup(&mut self, now: Instant) {
-        let seeds = self.bootstrap.clone();
+    fn self_lookup(&mut self, families: Families, now: Instant) {
+        let seeds: Vec<SocketAddr> = families
+            .iter()
+            .flat_map(|f| self.boot[f.index()].seeds.clone())
+            .collect();
         let own = self.cfg.id;
-        self.self_search = self.start(own, false, None, None, &seeds, now);
-        self.next_bootstrap = now + self.bootstrap_retry;
-        self.bootstrap_retry = (self.bootstrap_retry * 2).min(BOOTSTRAP_RETRY_MAX);
+        let sid = self.start(own, false, None, None, &seeds, families, now);
+        for f in families.iter() {
+            let b = &mut self.boot[f.index()];
+            b.search = sid;
+            b.next = now + b.retry;
+            b.retry = (b.retry * 2).min(BOOTSTRAP_RETRY_MAX);
+        }
     }
 
     /// Starts an iterative get_peers lookup. Every new peer goes to `peers` as it is found;
@@ -218,51 +310,78 @@ impl Node {
         peers: UnboundedSender<SocketAddr>,
         now: Instant,
     ) -> Option<u64> {
-        self.start(info_hash, true, announce_port, Some(peers), &[], now)
+        let families = self.cfg.families;
+        self.start(
+            info_hash,
+            true,
+            announce_port,
+            Some(peers),
+            &[],
+            families,
+            now,
+        )
     }
 
-    pub(crate) fn find_node(&mut self, target: NodeId, now: Instant) -> Option<u64> {
-        self.start(target, false, None, None, &[], now)
+    /// A find_node lookup over `families` (those the node uses among them).
+    pub(crate) fn find_node(
+        &mut self,
+        target: NodeId,
+        families: Families,
+        now: Instant,
+    ) -> Option<u64> {
+        self.start(target, false, None, None, &[], families, now)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &mut self,
         target: NodeId,
         get_peers: bool,
         announce_port: Option<u16>,
         peers: Option<UnboundedSender<SocketAddr>>,
-        seeds: &[SocketAddrV4],
+        seeds: &[SocketAddr],
+        families: Families,
         now: Instant,
     ) -> Option<u64> {
         if self.searches.len() >= self.cfg.max_lookups {
             return None;
         }
-        let mut lookup = Lookup::new(target, self.cfg.alpha, now);
-        for n in self.table.closest(&target, K * 2, now) {
-            lookup.add(Some(n.id), n.addr);
+        let mut lookups: [Option<Lookup>; 2] = [None, None];
+        for f in families.iter().filter(|f| self.cfg.families.has(*f)) {
+            let mut lookup = Lookup::new(target, self.cfg.alpha, now);
+            for n in self.tables[f.index()].closest(&target, K * 2, now) {
+                lookup.add(Some(n.id), n.addr);
+            }
+            lookups[f.index()] = Some(lookup);
         }
+        if lookups.iter().all(Option::is_none) {
+            return None;
+        }
+        let mut search = Search {
+            target,
+            lookups,
+            get_peers,
+            announce_port,
+            peers,
+        };
         for s in seeds {
-            lookup.add(None, *s);
+            if let Some(l) = search.lookup(Family::of(s)) {
+                l.add(None, *s);
+            }
         }
         // Peers announced to us count too: the lookup may never ask ourselves.
-        if let Some(tx) = &peers {
-            let mut own = self.store.get(&target, lookup::MAX_PEERS, now);
-            own.retain(|p| lookup.note_peer(*p));
-            for p in own {
-                let _ = tx.send(SocketAddr::V4(p));
+        if search.peers.is_some() {
+            for f in Family::ALL {
+                let mut own = self.stores[f.index()].get(&target, lookup::MAX_PEERS, now);
+                if let Some(l) = search.lookup(f) {
+                    own.retain(|p| l.note_peer(*p));
+                    search.report(f, own);
+                }
             }
         }
         let sid = self.next_search;
         self.next_search += 1;
-        self.searches.insert(
-            sid,
-            Search {
-                lookup,
-                get_peers,
-                announce_port,
-                peers,
-            },
-        );
+        self.searches.insert(sid, search);
         self.step(sid, now);
         Some(sid)
     }
@@ -273,26 +392,38 @@ impl Node {
             return;
         };
         let mut to_ask = Vec::new();
-        while let Some(addr) = s.lookup.next_query() {
-            to_ask.push(addr);
+        for l in s.lookups.iter_mut().flatten() {
+            while let Some(addr) = l.next_query() {
+                to_ask.push(addr);
+            }
         }
-        let target = s.lookup.target;
-        let query = if s.get_peers {
-            Query::GetPeers { info_hash: target }
+        let target = s.target;
+        // Over both families, ask for both: an answer from either feeds both lookups.
+        let want = if s.lookups.iter().all(Option::is_some) {
+            self.cfg.families.want()
         } else {
-            Query::FindNode { target }
+            crate::protocol::krpc::Want::NONE
+        };
+        let query = if s.get_peers {
+            Query::GetPeers {
+                info_hash: target,
+                want,
+            }
+        } else {
+            Query::FindNode { target, want }
         };
         for addr in to_ask {
             if !self.send_query(addr, query.clone(), Purpose::Lookup(sid), Charge::Own, now) {
-                if let Some(s) = self.searches.get_mut(&sid) {
-                    s.lookup.unsend(addr);
+                if let Some(l) = self
+                    .searches
+                    .get_mut(&sid)
+                    .and_then(|s| s.lookup(Family::of(&addr)))
+                {
+                    l.unsend(addr);
                 }
             }
         }
-        let finished = self
-            .searches
-            .get(&sid)
-            .is_some_and(|s| s.lookup.is_finished(now));
+        let finished = self.searches.get(&sid).is_some_and(|s| s.is_finished(now));
         if !finished {
             return;
         }
@@ -300,7 +431,13 @@ impl Node {
             return;
         };
         if let Some(port) = s.announce_port {
-            for (addr, token) in s.lookup.announce_targets() {
+            // The closest nodes of each family: BEP 32 announces in both.
+            let targets = s
+                .lookups
+                .iter()
+                .flatten()
+                .flat_map(Lookup::announce_targets);
+            for (addr, token) in targets.collect::<Vec<_>>() {
                 let q = Query::AnnouncePeer {
                     info_hash: target,
                     port,
@@ -312,19 +449,21 @@ impl Node {
         }
     }
 
-    pub(crate) fn ping(&mut self, addr: SocketAddrV4, now: Instant) -> bool {
+    pub(crate) fn ping(&mut self, addr: SocketAddr, now: Instant) -> bool {
         self.send_query(addr, Query::Ping, Purpose::Ping, Charge::Own, now)
     }
 
+    /// Sends a query to `addr` and remembers it; false when it was not sent (the pending
+    /// table or the budget is full, or `addr` is of a family the node does not use).
     fn send_query(
         &mut self,
-        addr: SocketAddrV4,
+        addr: SocketAddr,
         query: Query,
         purpose: Purpose,
         charge: Charge,
         now: Instant,
     ) -> bool {
-        if self.pending.len() >= self.cfg.max_pending {
+        if self.pending.len() >= self.cfg.max_pending || !self.cfg.families.has(Family::of(&addr)) {
             return false;
         }
         let mut tid = self.next_tid;
@@ -343,17 +482,18 @@ impl Node {
             },
         };
         let buf = msg.encode();
+        let wire = buf.len() + Family::of(&addr).extra_header();
         let paid = match charge {
-            Charge::Own => self.own.spend(Class::Known, buf.len(), now),
-            Charge::Replies => self.replies.spend(Class::Stranger, buf.len(), now),
+            Charge::Own => self.own.spend(Class::Known, wire, now),
+            Charge::Replies => self.replies.spend(Class::Stranger, wire, now),
         };
         if !paid {
             if charge == Charge::Replies {
-                self.dropped.count(buf.len());
+                self.dropped.count(wire);
             }
             return false;
         }
-        self.out.push((buf, SocketAddr::V4(addr)));
+        self.out.push((buf, addr));
         self.pending.insert(
             tid,
             Pending {
@@ -376,10 +516,11 @@ impl Node {
         let mut touched = Vec::new();
         for tid in expired {
             if let Some(p) = self.pending.remove(&tid) {
-                self.table.failed(p.addr, now);
+                let f = Family::of(&p.addr);
+                self.table_mut(f).failed(p.addr, now);
                 if let Purpose::Lookup(sid) = p.purpose {
-                    if let Some(s) = self.searches.get_mut(&sid) {
-                        s.lookup.failed(p.addr);
+                    if let Some(l) = self.searches.get_mut(&sid).and_then(|s| s.lookup(f)) {
+                        l.failed(p.addr);
                     }
                     touched.push(sid);
                 }
@@ -392,16 +533,19 @@ impl Node {
         for sid in touched {
             self.step(sid, now);
         }
-        // Nearly alone: ask the bootstrap nodes again, backing off from 5 s to 5 minutes.
-        if self.table.len() >= K {
-            self.bootstrap_retry = BOOTSTRAP_RETRY_MIN;
-        } else if !self.bootstrap.is_empty()
-            && now >= self.next_bootstrap
-            && !self
-                .self_search
-                .is_some_and(|s| self.searches.contains_key(&s))
-        {
-            self.self_lookup(now);
+        // Nearly alone in a family: ask its bootstrap nodes again, backing off from 5 s to
+        // 5 minutes. A family without seeds fills from the other's `nodes6`/`nodes` instead.
+        for f in self.cfg.families.iter() {
+            let alone = self.tables[f.index()].len() < K;
+            let b = &mut self.boot[f.index()];
+            if !alone {
+                b.retry = BOOTSTRAP_RETRY_MIN;
+            } else if !b.seeds.is_empty()
+                && now >= b.next
+                && !b.search.is_some_and(|s| self.searches.contains_key(&s))
+            {
+                self.self_lookup(Families::only(f), now);
+            }
         }
         if now.saturating_duration_since(self.last_maintenance) >= MAINTENANCE_EVERY {
             self.last_maintenance = now;
@@ -410,19 +554,27 @@ impl Node {
     }
 
     fn maintain(&mut self, now: Instant) {
-        self.store.expire(now);
-        self.limiter.forget_idle(now);
-        for addr in self.table.questionable(now).into_iter().take(K) {
-            self.ping(addr, now);
+        for s in &mut self.stores {
+            s.expire(now);
         }
-        for target in self.table.stale_targets(STALE_BUCKET, now) {
-            self.find_node(target, now);
+        self.limiter.forget_idle(now);
+        for f in self.cfg.families.iter() {
+            for addr in self.tables[f.index()].questionable(now).into_iter().take(K) {
+                self.ping(addr, now);
+            }
+            for target in self.table_mut(f).stale_targets(STALE_BUCKET, now) {
+                self.find_node(target, Families::only(f), now);
+            }
         }
     }
 
-    /// Nodes worth saving: the good and questionable ones.
+    /// Nodes worth saving: the good and questionable ones, IPv4 then IPv6, each family
+    /// closest to our id first.
     pub(crate) fn nodes_to_save(&self, now: Instant) -> Vec<CompactNode> {
-        self.table.closest(&self.cfg.id, 1000, now)
+        self.tables
+            .iter()
+            .flat_map(|t| t.closest(&self.cfg.id, 1000, now))
+            .collect()
     }
 }
 

@@ -3,11 +3,16 @@
 //! Bucket `i` holds nodes sharing exactly `i` leading bits with our id; the last bucket holds
 //! everything closer and is the only one that splits, so the table stays at most
 //! `MAX_BUCKETS` × (`K` + `K` replacements) entries however many nodes talk to us.
+//!
+//! A table holds one address family (BEP 32 keeps a table per family): `heard_from` refuses
+//! a node of the other one, so the node's two tables never share an entry.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::protocol::krpc::{CompactNode, NodeId};
+
+use super::family::Family;
 
 pub(crate) const K: usize = 8;
 const MAX_BUCKETS: usize = 160;
@@ -19,7 +24,7 @@ const MAX_FAILS: u8 = 2;
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub id: NodeId,
-    pub addr: SocketAddrV4,
+    pub addr: SocketAddr,
     pub last_seen: Instant,
     pub fails: u8,
 }
@@ -73,19 +78,21 @@ pub(crate) enum Insert {
     Updated,
     /// The bucket is full of good nodes; the newcomer waits among the replacements.
     /// The caller should ping this questionable node so that a dead one makes room.
-    Full(Option<SocketAddrV4>),
+    Full(Option<SocketAddr>),
     Rejected,
 }
 
 pub(crate) struct RoutingTable {
     own: NodeId,
+    family: Family,
     buckets: Vec<Bucket>,
 }
 
 impl RoutingTable {
-    pub(crate) fn new(own: NodeId, now: Instant) -> RoutingTable {
+    pub(crate) fn new(own: NodeId, family: Family, now: Instant) -> RoutingTable {
         RoutingTable {
             own,
+            family,
             buckets: vec![Bucket::new(now)],
         }
     }
@@ -95,8 +102,8 @@ impl RoutingTable {
     }
 
     /// Records that `id` at `addr` answered us (or is otherwise verified alive).
-    pub(crate) fn heard_from(&mut self, id: NodeId, addr: SocketAddrV4, now: Instant) -> Insert {
-        if id == self.own {
+    pub(crate) fn heard_from(&mut self, id: NodeId, addr: SocketAddr, now: Instant) -> Insert {
+        if id == self.own || Family::of(&addr) != self.family {
             return Insert::Rejected;
         }
         // One entry per address: a node that restarted with a new id replaces its old self.
@@ -148,7 +155,7 @@ impl RoutingTable {
     }
 
     /// Whether `id` at `addr` is in the table (one bucket's scan, so cheap per datagram).
-    pub(crate) fn contains(&self, id: &NodeId, addr: SocketAddrV4) -> bool {
+    pub(crate) fn contains(&self, id: &NodeId, addr: SocketAddr) -> bool {
         self.buckets[self.bucket_index(id)]
             .nodes
             .iter()
@@ -168,7 +175,7 @@ impl RoutingTable {
             || b.nodes.iter().any(|e| e.state(now) == NodeState::Bad)
     }
 
-    fn remove_addr_with_other_id(&mut self, id: &NodeId, addr: &SocketAddrV4) {
+    fn remove_addr_with_other_id(&mut self, id: &NodeId, addr: &SocketAddr) {
         for b in &mut self.buckets {
             b.nodes.retain(|e| e.addr != *addr || e.id == *id);
         }
@@ -195,7 +202,7 @@ impl RoutingTable {
     }
 
     /// A query to `addr` went unanswered. A bad node gives way to its newest replacement.
-    pub(crate) fn failed(&mut self, addr: SocketAddrV4, now: Instant) {
+    pub(crate) fn failed(&mut self, addr: SocketAddr, now: Instant) {
         for b in &mut self.buckets {
             if let Some(pos) = b.nodes.iter().position(|e| e.addr == addr) {
                 b.nodes[pos].fails = b.nodes[pos].fails.saturating_add(1);
@@ -243,7 +250,7 @@ impl RoutingTable {
     }
 
     /// Questionable nodes worth a ping to learn whether they are still there.
-    pub(crate) fn questionable(&self, now: Instant) -> Vec<SocketAddrV4> {
+    pub(crate) fn questionable(&self, now: Instant) -> Vec<SocketAddr> {
         self.entries()
             .filter(|e| e.state(now) == NodeState::Questionable)
             .map(|e| e.addr)
@@ -284,15 +291,15 @@ pub(crate) fn random_in_bucket(own: &NodeId, prefix: usize, last: bool) -> NodeI
 mod tests {
     use super::*;
 
-    fn addr(i: u32) -> SocketAddrV4 {
-        SocketAddrV4::new(std::net::Ipv4Addr::from(0x0a00_0000 + i), 6881)
+    fn addr(i: u32) -> SocketAddr {
+        SocketAddr::from((std::net::Ipv4Addr::from(0x0a00_0000 + i), 6881))
     }
 
     #[test]
     fn fills_splits_and_stays_bounded() {
         let now = Instant::now();
         let own = NodeId::random();
-        let mut t = RoutingTable::new(own, now);
+        let mut t = RoutingTable::new(own, Family::V4, now);
         for i in 0..5000 {
             t.heard_from(NodeId::random(), addr(i), now);
         }
@@ -320,7 +327,7 @@ mod tests {
     fn far_bucket_full_keeps_replacements_and_bad_nodes_make_room() {
         let now = Instant::now();
         let own = NodeId([0; 20]);
-        let mut t = RoutingTable::new(own, now);
+        let mut t = RoutingTable::new(own, Family::V4, now);
         // Ids with the top bit set share 0 bits with us: all go to bucket 0.
         let far = |i: u8| {
             let mut b = [i; 20];
@@ -351,7 +358,7 @@ mod tests {
     #[test]
     fn states_follow_last_seen_and_failures() {
         let now = Instant::now();
-        let mut t = RoutingTable::new(NodeId([0; 20]), now);
+        let mut t = RoutingTable::new(NodeId([0; 20]), Family::V4, now);
         t.heard_from(NodeId([0xff; 20]), addr(1), now);
         let e = t.entries().next().cloned().expect("entry");
         assert_eq!(e.state(now), NodeState::Good);
@@ -369,8 +376,11 @@ mod tests {
     fn own_id_rejected_and_address_reuse_replaces() {
         let now = Instant::now();
         let own = NodeId([3; 20]);
-        let mut t = RoutingTable::new(own, now);
+        let mut t = RoutingTable::new(own, Family::V4, now);
         assert_eq!(t.heard_from(own, addr(1), now), Insert::Rejected);
+        // The IPv4 table takes no IPv6 node.
+        let v6: SocketAddr = "[::1]:6881".parse().expect("addr");
+        assert_eq!(t.heard_from(NodeId([9; 20]), v6, now), Insert::Rejected);
         t.heard_from(NodeId([4; 20]), addr(1), now);
         t.heard_from(NodeId([5; 20]), addr(1), now);
         assert_eq!(t.len(), 1);
@@ -381,7 +391,7 @@ mod tests {
     fn stale_buckets_give_targets_inside_them() {
         let now = Instant::now();
         let own = NodeId::random();
-        let mut t = RoutingTable::new(own, now);
+        let mut t = RoutingTable::new(own, Family::V4, now);
         for i in 0..200 {
             t.heard_from(NodeId::random(), addr(i), now);
         }

@@ -1,9 +1,10 @@
 //! The node as a tokio task. The session owns the UDP socket: it hands every datagram whose
 //! first byte is `d` to `Dht::incoming`, and gives `spawn` something that sends (`Transmit`),
-//! usually the same socket (`try_send_to` never waits; UDP may drop anyway).
+//! usually the same socket (`try_send_to` never waits; UDP may drop anyway). With an IPv6
+//! socket beside the IPv4 one the session gives `Sockets`, and the node runs in both families.
 
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::protocol::krpc::{CompactNode, NodeId};
 
+use super::family::Families;
 use super::node::{DhtStats, Node, NodeConfig};
 use super::persist;
 
@@ -24,6 +26,10 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Where the node's datagrams go.
 pub trait Transmit: Send + 'static {
     fn transmit(&self, buf: &[u8], to: SocketAddr);
+    /// The address families this can send to; the node uses no other. IPv4 unless said.
+    fn families(&self) -> Families {
+        Families::V4_ONLY
+    }
 }
 
 impl Transmit for Arc<tokio::net::UdpSocket> {
@@ -34,11 +40,64 @@ impl Transmit for Arc<tokio::net::UdpSocket> {
         // non-blocking, so this never waits either.
         let _ = socket2::SockRef::from(self.as_ref()).send_to(buf, &to.into());
     }
+    fn families(&self) -> Families {
+        // An IPv6 socket here is IPv6-only (the session binds it so), like an IPv4 one.
+        match self.local_addr() {
+            Ok(SocketAddr::V6(_)) => Families {
+                v4: false,
+                v6: true,
+            },
+            _ => Families::V4_ONLY,
+        }
+    }
+}
+
+/// The session's UDP sockets, one per family: each datagram leaves by its family's.
+pub(crate) struct Sockets {
+    pub v4: Option<Arc<tokio::net::UdpSocket>>,
+    pub v6: Option<Arc<tokio::net::UdpSocket>>,
+}
+
+impl Sockets {
+    /// `sock` in the place of its family.
+    pub(crate) fn one(sock: Arc<tokio::net::UdpSocket>) -> Sockets {
+        match sock.local_addr() {
+            Ok(SocketAddr::V6(_)) => Sockets {
+                v4: None,
+                v6: Some(sock),
+            },
+            _ => Sockets {
+                v4: Some(sock),
+                v6: None,
+            },
+        }
+    }
+}
+
+impl Transmit for Sockets {
+    fn transmit(&self, buf: &[u8], to: SocketAddr) {
+        let sock = match to {
+            SocketAddr::V4(_) => &self.v4,
+            SocketAddr::V6(_) => &self.v6,
+        };
+        if let Some(s) = sock {
+            s.transmit(buf, to);
+        }
+    }
+    fn families(&self) -> Families {
+        Families {
+            v4: self.v4.is_some(),
+            v6: self.v6.is_some(),
+        }
+    }
 }
 
 impl Transmit for mpsc::Sender<(Vec<u8>, SocketAddr)> {
     fn transmit(&self, buf: &[u8], to: SocketAddr) {
         let _ = self.try_send((buf.to_vec(), to));
+    }
+    fn families(&self) -> Families {
+        Families::BOTH
     }
 }
 
@@ -77,7 +136,7 @@ enum Command {
         announce_port: Option<u16>,
         peers: mpsc::UnboundedSender<SocketAddr>,
     },
-    AddNode(SocketAddrV4),
+    AddNode(SocketAddr),
     Stats(oneshot::Sender<DhtStats>),
     Nodes(oneshot::Sender<Vec<CompactNode>>),
     Save(oneshot::Sender<io::Result<()>>),
@@ -101,6 +160,7 @@ impl Dht {
             NodeConfig::new(saved.as_ref().map_or_else(NodeId::random, |s| s.0))
         });
         node_cfg.reply_budget = cfg.reply_budget_bytes_per_sec;
+        node_cfg.families = tx.families();
         let id = node_cfg.id;
         let (dtx, drx) = mpsc::channel(DATAGRAM_QUEUE);
         let (ctx, crx) = mpsc::channel(64);
@@ -145,13 +205,13 @@ impl Dht {
     }
 
     /// A node learned elsewhere (the BEP 5 `port` message): pinged, and added if it answers.
-    pub async fn add_node(&self, addr: SocketAddrV4) {
+    pub async fn add_node(&self, addr: SocketAddr) {
         let _ = self.commands.send(Command::AddNode(addr)).await;
     }
 
     /// `add_node` from code that cannot wait (a peer's message loop); dropped when the
     /// node's queue is full.
-    pub(crate) fn try_add_node(&self, addr: SocketAddrV4) {
+    pub(crate) fn try_add_node(&self, addr: SocketAddr) {
         let _ = self.commands.try_send(Command::AddNode(addr));
     }
 
@@ -161,7 +221,7 @@ impl Dht {
         rx.await.ok()
     }
 
-    /// The routing table's live nodes, closest to our id first.
+    /// The routing tables' live nodes, IPv4 then IPv6, each closest to our id first.
     pub async fn nodes(&self) -> Vec<CompactNode> {
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Nodes(tx)).await.is_err() {
@@ -189,23 +249,20 @@ impl Dht {
     }
 }
 
-async fn resolve(names: &[String]) -> Vec<SocketAddrV4> {
+/// The bootstrap names as addresses of both families (`[::1]:6881` is a literal IPv6
+/// one); the node keeps those of the families it uses.
+async fn resolve(names: &[String]) -> Vec<SocketAddr> {
     let mut out = Vec::new();
     for name in names {
         // A literal address needs no resolver (and no wait on one).
         if let Ok(addr) = name.parse::<SocketAddr>() {
-            if let SocketAddr::V4(v4) = addr {
-                out.push(v4);
-            }
+            out.push(addr);
             continue;
         }
         let found =
             tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host(name.as_str())).await;
         if let Ok(Ok(addrs)) = found {
-            out.extend(addrs.filter_map(|a| match a {
-                SocketAddr::V4(v4) => Some(v4),
-                SocketAddr::V6(_) => None,
-            }));
+            out.extend(addrs);
         }
     }
     out
@@ -227,7 +284,7 @@ async fn run(
     tx: impl Transmit,
 ) {
     let mut node = Node::new(node_cfg, Instant::now());
-    let mut seeds: Vec<SocketAddrV4> = saved.iter().map(|n| n.addr).collect();
+    let mut seeds: Vec<SocketAddr> = saved.iter().map(|n| n.addr).collect();
     seeds.extend(resolve(&cfg.bootstrap).await);
     node.bootstrap(seeds, Instant::now());
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -289,5 +346,24 @@ async fn run(
     }
     if let Some(ack) = done {
         let _ = ack.send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bootstrap_literals_of_both_families_need_no_resolver() {
+        let names = ["[::1]:6881", "127.0.0.1:6882", "[::1]:bad"].map(String::from);
+        let got = resolve(&names).await;
+        // "[::1]:bad" is not a literal and no resolver knows it: nothing, and no error.
+        assert_eq!(
+            got,
+            vec![
+                "[::1]:6881".parse::<SocketAddr>().unwrap(),
+                "127.0.0.1:6882".parse().unwrap()
+            ]
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! query budget. Every structure here has a fixed cap, so no sender can grow them.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use sha1::{Digest, Sha1};
@@ -76,10 +76,11 @@ impl Default for StoreLimits {
     }
 }
 
-/// Peers announced to us, per info hash, each expiring `ttl` after its last announce.
+/// Peers announced to us, per info hash, of one address family (the node keeps one store
+/// per family, so each family's caps hold on its own), each expiring `ttl` after its last announce.
 pub(crate) struct PeerStore {
     limits: StoreLimits,
-    map: HashMap<NodeId, Vec<(SocketAddrV4, Instant)>>,
+    map: HashMap<NodeId, Vec<(SocketAddr, Instant)>>,
 }
 
 impl PeerStore {
@@ -92,7 +93,7 @@ impl PeerStore {
 
     /// Stores or refreshes `peer`. A full hash drops its oldest peer; when the table of hashes
     /// is full, a new hash is refused (the ones already held are as deserving).
-    pub(crate) fn announce(&mut self, hash: NodeId, peer: SocketAddrV4, now: Instant) -> bool {
+    pub(crate) fn announce(&mut self, hash: NodeId, peer: SocketAddr, now: Instant) -> bool {
         if !self.map.contains_key(&hash) && self.map.len() >= self.limits.hashes {
             self.expire(now);
             if self.map.len() >= self.limits.hashes {
@@ -114,11 +115,11 @@ impl PeerStore {
     }
 
     /// Up to `n` live peers for `hash`, newest first.
-    pub(crate) fn get(&self, hash: &NodeId, n: usize, now: Instant) -> Vec<SocketAddrV4> {
+    pub(crate) fn get(&self, hash: &NodeId, n: usize, now: Instant) -> Vec<SocketAddr> {
         let Some(peers) = self.map.get(hash) else {
             return Vec::new();
         };
-        let mut live: Vec<&(SocketAddrV4, Instant)> = peers
+        let mut live: Vec<&(SocketAddr, Instant)> = peers
             .iter()
             .filter(|(_, t)| now.saturating_duration_since(*t) < self.limits.ttl)
             .collect();
@@ -204,8 +205,8 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
-    fn peer(i: u32) -> SocketAddrV4 {
-        SocketAddrV4::new(std::net::Ipv4Addr::from(0x0a00_0000 + i), 1000)
+    fn peer(i: u32) -> SocketAddr {
+        SocketAddr::from((std::net::Ipv4Addr::from(0x0a00_0000 + i), 1000))
     }
 
     #[test]

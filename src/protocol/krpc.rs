@@ -1,4 +1,6 @@
-//! KRPC, the DHT's message format (BEP 5): bencoded dictionaries in UDP datagrams.
+//! KRPC, the DHT's message format (BEP 5): bencoded dictionaries in UDP datagrams, with the
+//! IPv6 extension (BEP 32): `nodes6` (38-byte entries), 18-byte peers in `values`, and the
+//! `want` list (`n4`, `n6`) of `find_node` and `get_peers`.
 //!
 //! Decoding is strict about types and bounded in size: a datagram is at most `MAX_DATAGRAM`
 //! bytes, every string and list has a cap, and the bencode goes through the depth-bounded
@@ -6,7 +8,7 @@
 //! known key with the wrong type is an error, never a panic or a guess.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use serde_bencode::value::Value;
 use thiserror::Error;
@@ -26,6 +28,10 @@ const MAX_METHOD: usize = 32;
 const MAX_ERROR_MSG: usize = 256;
 /// Bytes of one IPv4 compact node: 20 id + 4 address + 2 port.
 pub const COMPACT_NODE_LEN: usize = 26;
+/// Bytes of one IPv6 compact node (BEP 32): 20 id + 16 address + 2 port.
+pub const COMPACT_NODE6_LEN: usize = 38;
+/// Entries in one `want` list; there are two families, the rest is slack for the unknown.
+const MAX_WANT: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum KrpcError {
@@ -81,10 +87,33 @@ impl NodeId {
     }
 }
 
+/// A node as `nodes` (IPv4) or `nodes6` (IPv6) carry it. The family of `addr` says which of
+/// the two it belongs in: the decoder puts only IPv4 nodes in `Response::nodes` and only IPv6
+/// ones in `Response::nodes6`, and the encoder writes each list's own family only.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct CompactNode {
     pub id: NodeId,
-    pub addr: SocketAddrV4,
+    pub addr: SocketAddr,
+}
+
+/// The address families a querier asks nodes of (BEP 32's `want`: `n4`, `n6`). Empty means
+/// the key was absent: the responder answers in the family the query came from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Want {
+    pub n4: bool,
+    pub n6: bool,
+}
+
+impl Want {
+    pub const NONE: Want = Want {
+        n4: false,
+        n6: false,
+    };
+    pub const BOTH: Want = Want { n4: true, n6: true };
+
+    pub fn is_empty(&self) -> bool {
+        !self.n4 && !self.n6
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -92,9 +121,11 @@ pub enum Query {
     Ping,
     FindNode {
         target: NodeId,
+        want: Want,
     },
     GetPeers {
         info_hash: NodeId,
+        want: Want,
     },
     AnnouncePeer {
         info_hash: NodeId,
@@ -111,8 +142,12 @@ pub enum Query {
 /// the transaction id does.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Response {
+    /// IPv4 nodes (`nodes`).
     pub nodes: Vec<CompactNode>,
-    pub values: Vec<SocketAddrV4>,
+    /// IPv6 nodes (`nodes6`, BEP 32).
+    pub nodes6: Vec<CompactNode>,
+    /// Peers of either family (6 or 18 bytes each on the wire).
+    pub values: Vec<SocketAddr>,
     pub token: Option<Vec<u8>>,
 }
 
@@ -140,8 +175,8 @@ pub struct Krpc {
     pub tid: Vec<u8>,
     /// Client version string `v` (4 bytes by convention).
     pub version: Option<Vec<u8>>,
-    /// BEP 42 `ip`: the address the responder saw us at.
-    pub ip: Option<SocketAddrV4>,
+    /// BEP 42 `ip`: the address the responder saw us at (6 or 18 bytes on the wire).
+    pub ip: Option<SocketAddr>,
     pub body: Body,
 }
 
@@ -158,8 +193,9 @@ impl Krpc {
         };
         let tid = bytes(&top, "t", MAX_TID)?.ok_or(KrpcError::Missing("t"))?;
         let version = bytes(&top, "v", MAX_VERSION)?;
+        // Informational only: a malformed `ip` is ignored rather than failing the message.
         let ip = match top.get(b"ip".as_slice()) {
-            Some(Value::Bytes(b)) if b.len() == 6 => Some(compact_addr(b)),
+            Some(Value::Bytes(b)) => compact_peer(b),
             _ => None,
         };
         let y = bytes(&top, "y", 1)?.ok_or(KrpcError::Missing("y"))?;
@@ -184,10 +220,7 @@ impl Krpc {
             top.insert(b"v".to_vec(), Value::Bytes(v.clone()));
         }
         if let Some(ip) = &self.ip {
-            top.insert(
-                b"ip".to_vec(),
-                Value::Bytes(compact_addr_bytes(ip).to_vec()),
-            );
+            top.insert(b"ip".to_vec(), Value::Bytes(compact_peer_bytes(ip)));
         }
         match &self.body {
             Body::Query {
@@ -199,12 +232,14 @@ impl Krpc {
                 a.insert(b"id".to_vec(), Value::Bytes(id.0.to_vec()));
                 let method: &[u8] = match query {
                     Query::Ping => b"ping",
-                    Query::FindNode { target } => {
+                    Query::FindNode { target, want } => {
                         a.insert(b"target".to_vec(), Value::Bytes(target.0.to_vec()));
+                        insert_want(&mut a, want);
                         b"find_node"
                     }
-                    Query::GetPeers { info_hash } => {
+                    Query::GetPeers { info_hash, want } => {
                         a.insert(b"info_hash".to_vec(), Value::Bytes(info_hash.0.to_vec()));
+                        insert_want(&mut a, want);
                         b"get_peers"
                     }
                     Query::AnnouncePeer {
@@ -236,11 +271,14 @@ impl Krpc {
                 if !r.nodes.is_empty() {
                     d.insert(b"nodes".to_vec(), Value::Bytes(encode_nodes(&r.nodes)));
                 }
+                if !r.nodes6.is_empty() {
+                    d.insert(b"nodes6".to_vec(), Value::Bytes(encode_nodes6(&r.nodes6)));
+                }
                 if !r.values.is_empty() {
                     let vals = r
                         .values
                         .iter()
-                        .map(|a| Value::Bytes(compact_addr_bytes(a).to_vec()))
+                        .map(|a| Value::Bytes(compact_peer_bytes(a)))
                         .collect();
                     d.insert(b"values".to_vec(), Value::List(vals));
                 }
@@ -273,9 +311,11 @@ fn decode_query(top: &Dict) -> Result<Body, KrpcError> {
         b"ping" => Query::Ping,
         b"find_node" => Query::FindNode {
             target: id_key(a, "target")?,
+            want: want(a)?,
         },
         b"get_peers" => Query::GetPeers {
             info_hash: id_key(a, "info_hash")?,
+            want: want(a)?,
         },
         b"announce_peer" => {
             let port = int(a, "port")?.ok_or(KrpcError::Missing("port"))?;
@@ -314,6 +354,11 @@ fn decode_response(top: &Dict) -> Result<Body, KrpcError> {
         Some(Value::Bytes(b)) => decode_nodes(b)?,
         Some(_) => return Err(KrpcError::WrongType("nodes")),
     };
+    let nodes6 = match r.get(b"nodes6".as_slice()) {
+        None => Vec::new(),
+        Some(Value::Bytes(b)) => decode_nodes6(b)?,
+        Some(_) => return Err(KrpcError::WrongType("nodes6")),
+    };
     let values = match r.get(b"values".as_slice()) {
         None => Vec::new(),
         Some(Value::List(items)) => {
@@ -322,11 +367,11 @@ fn decode_response(top: &Dict) -> Result<Body, KrpcError> {
             }
             let mut out = Vec::with_capacity(items.len());
             for item in items {
+                // 6 bytes an IPv4 peer, 18 an IPv6 one (BEP 32); a list may mix them.
                 match item {
-                    Value::Bytes(b) if b.len() == 6 => out.push(compact_addr(b)),
-                    // An IPv6 peer (BEP 32) in a mixed list: not ours to use yet.
-                    Value::Bytes(b) if b.len() == 18 => {}
-                    Value::Bytes(_) => return Err(KrpcError::BadLength("values")),
+                    Value::Bytes(b) => {
+                        out.push(compact_peer(b).ok_or(KrpcError::BadLength("values"))?)
+                    }
                     _ => return Err(KrpcError::WrongType("values")),
                 }
             }
@@ -339,6 +384,7 @@ fn decode_response(top: &Dict) -> Result<Body, KrpcError> {
         id,
         r: Response {
             nodes,
+            nodes6,
             values,
             token,
         },
@@ -377,6 +423,42 @@ fn int(d: &Dict, key: &'static str) -> Result<Option<i64>, KrpcError> {
     }
 }
 
+/// BEP 32's `want`: a list of strings; `n4` and `n6` are understood, others ignored.
+fn want(d: &Dict) -> Result<Want, KrpcError> {
+    let items = match d.get(b"want".as_slice()) {
+        None => return Ok(Want::NONE),
+        Some(Value::List(items)) => items,
+        Some(_) => return Err(KrpcError::WrongType("want")),
+    };
+    if items.len() > MAX_WANT {
+        return Err(KrpcError::TooMany("want"));
+    }
+    let mut w = Want::NONE;
+    for item in items {
+        match item {
+            Value::Bytes(b) if b == b"n4" => w.n4 = true,
+            Value::Bytes(b) if b == b"n6" => w.n6 = true,
+            Value::Bytes(_) => {}
+            _ => return Err(KrpcError::WrongType("want")),
+        }
+    }
+    Ok(w)
+}
+
+fn insert_want(a: &mut Dict, want: &Want) {
+    if want.is_empty() {
+        return;
+    }
+    let mut items = Vec::new();
+    if want.n4 {
+        items.push(Value::Bytes(b"n4".to_vec()));
+    }
+    if want.n6 {
+        items.push(Value::Bytes(b"n6".to_vec()));
+    }
+    a.insert(b"want".to_vec(), Value::List(items));
+}
+
 fn id(d: &Dict, key: &'static str) -> Result<NodeId, KrpcError> {
     id_key(d, key)
 }
@@ -401,29 +483,96 @@ pub fn compact_addr_bytes(a: &SocketAddrV4) -> [u8; 6] {
     out
 }
 
+pub fn compact_addr6(b: &[u8]) -> SocketAddrV6 {
+    let mut ip = [0u8; 16];
+    let mut port = [0u8; 2];
+    ip.copy_from_slice(&b[..16]);
+    port.copy_from_slice(&b[16..18]);
+    SocketAddrV6::new(Ipv6Addr::from(ip), u16::from_be_bytes(port), 0, 0)
+}
+
+pub fn compact_addr6_bytes(a: &SocketAddrV6) -> [u8; 18] {
+    let mut out = [0u8; 18];
+    out[..16].copy_from_slice(&a.ip().octets());
+    out[16..].copy_from_slice(&a.port().to_be_bytes());
+    out
+}
+
+/// A compact peer of either family: 6 bytes IPv4, 18 bytes IPv6; None for any other length.
+pub fn compact_peer(b: &[u8]) -> Option<SocketAddr> {
+    match b.len() {
+        6 => Some(SocketAddr::V4(compact_addr(b))),
+        18 => Some(SocketAddr::V6(compact_addr6(b))),
+        _ => None,
+    }
+}
+
+pub fn compact_peer_bytes(a: &SocketAddr) -> Vec<u8> {
+    match a {
+        SocketAddr::V4(v4) => compact_addr_bytes(v4).to_vec(),
+        SocketAddr::V6(v6) => compact_addr6_bytes(v6).to_vec(),
+    }
+}
+
+/// Splits a compact node string into whole entries of `len` bytes, at most `MAX_NODES`.
+fn node_chunks<'a>(
+    b: &'a [u8],
+    len: usize,
+    key: &'static str,
+) -> Result<std::slice::ChunksExact<'a, u8>, KrpcError> {
+    if !b.len().is_multiple_of(len) {
+        return Err(KrpcError::BadLength(key));
+    }
+    if b.len() / len > MAX_NODES {
+        return Err(KrpcError::TooMany(key));
+    }
+    Ok(b.chunks_exact(len))
+}
+
 /// Parses a `nodes` string: a whole number of 26-byte entries, at most `MAX_NODES`.
 pub fn decode_nodes(b: &[u8]) -> Result<Vec<CompactNode>, KrpcError> {
-    if !b.len().is_multiple_of(COMPACT_NODE_LEN) {
-        return Err(KrpcError::BadLength("nodes"));
-    }
-    if b.len() / COMPACT_NODE_LEN > MAX_NODES {
-        return Err(KrpcError::TooMany("nodes"));
-    }
-    Ok(b.chunks_exact(COMPACT_NODE_LEN)
+    Ok(node_chunks(b, COMPACT_NODE_LEN, "nodes")?
         .filter_map(|c| {
             Some(CompactNode {
                 id: NodeId::from_slice(&c[..20])?,
-                addr: compact_addr(&c[20..]),
+                addr: SocketAddr::V4(compact_addr(&c[20..])),
             })
         })
         .collect())
 }
 
+/// Parses a `nodes6` string (BEP 32): a whole number of 38-byte entries, at most `MAX_NODES`.
+pub fn decode_nodes6(b: &[u8]) -> Result<Vec<CompactNode>, KrpcError> {
+    Ok(node_chunks(b, COMPACT_NODE6_LEN, "nodes6")?
+        .filter_map(|c| {
+            Some(CompactNode {
+                id: NodeId::from_slice(&c[..20])?,
+                addr: SocketAddr::V6(compact_addr6(&c[20..])),
+            })
+        })
+        .collect())
+}
+
+/// A `nodes` string: the IPv4 nodes of `nodes` (an IPv6 one has no 26-byte form: skipped).
 pub fn encode_nodes(nodes: &[CompactNode]) -> Vec<u8> {
     let mut out = Vec::with_capacity(nodes.len() * COMPACT_NODE_LEN);
     for n in nodes {
-        out.extend_from_slice(&n.id.0);
-        out.extend_from_slice(&compact_addr_bytes(&n.addr));
+        if let SocketAddr::V4(a) = &n.addr {
+            out.extend_from_slice(&n.id.0);
+            out.extend_from_slice(&compact_addr_bytes(a));
+        }
+    }
+    out
+}
+
+/// A `nodes6` string: the IPv6 nodes of `nodes` (IPv4 ones skipped).
+pub fn encode_nodes6(nodes: &[CompactNode]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(nodes.len() * COMPACT_NODE6_LEN);
+    for n in nodes {
+        if let SocketAddr::V6(a) = &n.addr {
+            out.extend_from_slice(&n.id.0);
+            out.extend_from_slice(&compact_addr6_bytes(a));
+        }
     }
     out
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use thiserror::Error;
 
-use super::metainfo::InfoHash;
+use super::info_hash::InfoHash;
 use super::text::shorten;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,7 +30,7 @@ pub mod layers;
 pub mod sanitize;
 mod v2;
 
-pub type InfoHash = [u8; 20];
+pub use super::info_hash::InfoHash;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {

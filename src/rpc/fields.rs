@@ -541,7 +541,10 @@ fn tracker_stats(s: &Snapshot, now: u64) -> Vec<Value> {
 
 /// A magnet link of the torrent: its hash, name and trackers.
 fn magnet(t: &TorrentLine, snap: Option<&Snapshot>) -> String {
-    let mut out = format!("magnet:?xt=urn:btih:{}", crate::protocol::hex::encode(&t.info_hash));
+    let mut out = format!(
+        "magnet:?xt=urn:btih:{}",
+        crate::protocol::hex::encode(&t.info_hash)
+    );
     if !t.name.is_empty() {
         out.push_str("&dn=");
         out.push_str(&percent(&t.name));

@@ -92,14 +92,14 @@ pub(crate) fn resolve(
                 .iter()
                 .filter(|t| {
                     numbers.contains(&t.id.0)
-                        || (!hashes.is_empty() && hashes.contains(crate::protocol::hex::encode(&t.info_hash).as_str()))
+                        || (!hashes.is_empty()
+                            && hashes.contains(crate::protocol::hex::encode(&t.info_hash).as_str()))
                 })
                 .map(|t| t.id)
                 .collect()
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -251,9 +251,12 @@ async fn source_of(name: &str) -> Result<AddSource, MethodError> {
         return Ok(AddSource::Magnet(name.trim().to_string()));
     }
     if lower.starts_with("http://") || lower.starts_with("https://") {
-        let bytes = crate::engine::host::load::fetch_url(name.trim(), crate::engine::host::load::URL_TIMEOUT)
-            .await
-            .map_err(MethodError::BadArgument)?;
+        let bytes = crate::engine::host::load::fetch_url(
+            name.trim(),
+            crate::engine::host::load::URL_TIMEOUT,
+        )
+        .await
+        .map_err(MethodError::BadArgument)?;
         return Ok(AddSource::Torrent {
             name: crate::fmt::outside(name, 200).into_owned(),
             bytes,

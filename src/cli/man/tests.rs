@@ -202,7 +202,8 @@ fn the_configuration_section_names_every_config_key() {
         .try_get_matches_from(["ttui"])
         .expect("parse");
     let mut args = crate::cli::DownloadArgs::from_arg_matches(&matches).expect("args");
-    let keys = crate::cli::config_apply::apply(&crate::config::Config::default(), &mut args, &matches);
+    let keys =
+        crate::cli::config_apply::apply(&crate::config::Config::default(), &mut args, &matches);
     assert!(keys.len() > 20, "{keys:?}");
     let config = SECTIONS
         .iter()

@@ -2,20 +2,23 @@
 //! budget (and their senders verified before they may enter the table), responses and
 //! errors move the lookup that asked.
 
-use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::protocol::krpc::{Body, CompactNode, Krpc, NodeId, Query, Response};
+use crate::protocol::krpc::{Body, CompactNode, Krpc, NodeId, Query, Response, Want};
 
+use super::super::family::usable;
 use super::*;
 
 impl Node {
     /// One datagram from `from`. Never panics; anything malformed or over budget is dropped.
     pub(crate) fn handle(&mut self, buf: &[u8], from: SocketAddr, now: Instant) {
-        let SocketAddr::V4(from) = from else {
+        // A family the node does not use gets no answer (we could not reach it anyway).
+        let family = Family::of(&from);
+        if !self.cfg.families.has(family) {
             return;
-        };
-        if !self.limiter.allow(IpAddr::V4(*from.ip()), now) {
+        }
+        if !self.limiter.allow(from.ip(), now) {
             self.stats.rate_limited += 1;
             return;
         }
@@ -29,7 +32,7 @@ impl Node {
                 query,
                 read_only,
             } => {
-                let class = if self.table.contains(&id, from) {
+                let class = if self.tables[family.index()].contains(&id, from) {
                     Class::Known
                 } else {
                     Class::Stranger
@@ -48,7 +51,7 @@ impl Node {
                 if !read_only
                     && class == Class::Stranger
                     && id != self.cfg.id
-                    && self.table.has_room(&id, now)
+                    && self.tables[family.index()].has_room(&id, now)
                     && !self.pending.values().any(|p| p.addr == from)
                 {
                     self.send_query(from, Query::Ping, Purpose::Ping, Charge::Replies, now);
@@ -58,8 +61,9 @@ impl Node {
             Body::Error { .. } => {
                 if let Some(p) = self.take_pending(&msg.tid, from) {
                     if let Purpose::Lookup(sid) = p.purpose {
-                        if let Some(s) = self.searches.get_mut(&sid) {
-                            s.lookup.failed(from);
+                        if let Some(l) = self.searches.get_mut(&sid).and_then(|s| s.lookup(family))
+                        {
+                            l.failed(from);
                         }
                         self.step(sid, now);
                     }
@@ -68,7 +72,7 @@ impl Node {
         }
     }
 
-    fn take_pending(&mut self, tid: &[u8], from: SocketAddrV4) -> Option<Pending> {
+    fn take_pending(&mut self, tid: &[u8], from: SocketAddr) -> Option<Pending> {
         let tid = u16::from_be_bytes(<[u8; 2]>::try_from(tid).ok()?);
         if self.pending.get(&tid)?.addr != from {
             return None;
@@ -76,18 +80,12 @@ impl Node {
         self.pending.remove(&tid)
     }
 
-    fn on_response(
-        &mut self,
-        tid: &[u8],
-        from: SocketAddrV4,
-        id: NodeId,
-        r: Response,
-        now: Instant,
-    ) {
+    fn on_response(&mut self, tid: &[u8], from: SocketAddr, id: NodeId, r: Response, now: Instant) {
         let Some(p) = self.take_pending(tid, from) else {
             return;
         };
-        if let Insert::Full(Some(q)) = self.table.heard_from(id, from, now) {
+        let family = Family::of(&from);
+        if let Insert::Full(Some(q)) = self.table_mut(family).heard_from(id, from, now) {
             if !self.pending.values().any(|p| p.addr == q) {
                 self.ping(q, now);
             }
@@ -96,37 +94,86 @@ impl Node {
             if let Some(s) = self.searches.get_mut(&sid) {
                 // Our own id in a reply is our own past address: never worth a query.
                 let own = self.cfg.id;
-                let nodes: Vec<CompactNode> = r.nodes.into_iter().filter(|n| n.id != own).collect();
-                let fresh = s.lookup.answered(from, id, &nodes, &r.values, r.token);
-                if let Some(tx) = &s.peers {
-                    for peer in fresh {
-                        let _ = tx.send(SocketAddr::V4(peer));
+                let keep = |n: &CompactNode| n.id != own && usable(&n.addr);
+                let nodes: Vec<CompactNode> = r.nodes.into_iter().filter(keep).collect();
+                let nodes6: Vec<CompactNode> = r.nodes6.into_iter().filter(keep).collect();
+                // Each list feeds the lookup of its own family (the codec keeps them apart):
+                // the one that asked, and the other when the search runs over both.
+                let (mine, other) = match family {
+                    Family::V4 => (&nodes, (Family::V6, &nodes6)),
+                    Family::V6 => (&nodes6, (Family::V4, &nodes)),
+                };
+                if let Some(l) = s.lookup(other.0) {
+                    for n in other.1 {
+                        l.add(Some(n.id), n.addr);
                     }
+                }
+                if let Some(l) = s.lookup(family) {
+                    let fresh = l.answered(from, id, mine, &r.values, r.token);
+                    s.report(family, fresh);
                 }
             }
             self.step(sid, now);
         }
     }
 
-    fn answer(&mut self, tid: &[u8], from: SocketAddrV4, q: Query, class: Class, now: Instant) {
-        let ip = IpAddr::V4(*from.ip());
+    /// The nodes closest to `target` that a querier from `family` asked for: BEP 32's
+    /// `want`, or when it sent none, its own family's (`nodes` for IPv4, `nodes6` for IPv6).
+    fn closest_for(
+        &self,
+        target: &NodeId,
+        want: Want,
+        family: Family,
+        now: Instant,
+    ) -> (Vec<CompactNode>, Vec<CompactNode>) {
+        let want = if want.is_empty() {
+            Want {
+                n4: family == Family::V4,
+                n6: family == Family::V6,
+            }
+        } else {
+            want
+        };
+        let of = |f: Family, asked: bool| {
+            if asked && self.cfg.families.has(f) {
+                self.tables[f.index()].closest(target, K, now)
+            } else {
+                Vec::new()
+            }
+        };
+        (of(Family::V4, want.n4), of(Family::V6, want.n6))
+    }
+
+    fn answer(&mut self, tid: &[u8], from: SocketAddr, q: Query, class: Class, now: Instant) {
+        let ip = from.ip();
+        let family = Family::of(&from);
         let body = match q {
             Query::Ping => reply(self.cfg.id, Response::default()),
-            Query::FindNode { target } => reply(
-                self.cfg.id,
-                Response {
-                    nodes: self.table.closest(&target, K, now),
-                    ..Response::default()
-                },
-            ),
-            Query::GetPeers { info_hash } => reply(
-                self.cfg.id,
-                Response {
-                    nodes: self.table.closest(&info_hash, K, now),
-                    values: self.store.get(&info_hash, VALUES_PER_REPLY, now),
-                    token: Some(self.tokens.issue(&ip, now)),
-                },
-            ),
+            Query::FindNode { target, want } => {
+                let (nodes, nodes6) = self.closest_for(&target, want, family, now);
+                reply(
+                    self.cfg.id,
+                    Response {
+                        nodes,
+                        nodes6,
+                        ..Response::default()
+                    },
+                )
+            }
+            Query::GetPeers { info_hash, want } => {
+                let (nodes, nodes6) = self.closest_for(&info_hash, want, family, now);
+                // Peers of the querier's own family: the ones it can connect to.
+                let values = self.stores[family.index()].get(&info_hash, VALUES_PER_REPLY, now);
+                reply(
+                    self.cfg.id,
+                    Response {
+                        nodes,
+                        nodes6,
+                        values,
+                        token: Some(self.tokens.issue(&ip, now)),
+                    },
+                )
+            }
             Query::AnnouncePeer {
                 info_hash,
                 port,
@@ -139,8 +186,8 @@ impl Node {
                 } else if !self.tokens.check(&token, &ip, now) {
                     error(203, "bad token")
                 } else {
-                    self.store
-                        .announce(info_hash, SocketAddrV4::new(*from.ip(), port), now);
+                    self.store(family)
+                        .announce(info_hash, SocketAddr::new(ip, port), now);
                     reply(self.cfg.id, Response::default())
                 }
             }
@@ -153,13 +200,14 @@ impl Node {
             body,
         };
         let buf = msg.encode();
-        if !self.replies.spend(class, buf.len(), now) {
+        let wire = buf.len() + family.extra_header();
+        if !self.replies.spend(class, wire, now) {
             self.stats.budget_dropped += 1;
-            self.dropped.count(buf.len());
+            self.dropped.count(wire);
             return;
         }
         self.stats.answered += 1;
-        self.out.push((buf, SocketAddr::V4(from)));
+        self.out.push((buf, from));
     }
 }
 

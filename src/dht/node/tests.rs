@@ -1,35 +1,52 @@
 use super::*;
-use std::net::Ipv4Addr;
+use crate::protocol::krpc::{Response, Want};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 
-fn addr(i: u8) -> SocketAddrV4 {
-    SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, i), 6881)
+fn addr(i: u8) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::new(127, 0, 0, i), 6881))
 }
 
-/// An in-memory network of our own nodes: delivers every queued datagram until quiet.
+fn addr6(i: u8) -> SocketAddr {
+    SocketAddr::from((Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::from(i)), 6881))
+}
+
+/// An in-memory network of our own nodes: delivers every queued datagram until quiet. Node
+/// `i` is at `addr(i)` when it uses IPv4 and at `addr6(i)` when it uses IPv6.
 struct Net {
-    nodes: Vec<(SocketAddrV4, Node)>,
+    nodes: Vec<(u8, Node)>,
 }
 
 impl Net {
     fn new(n: u8, now: Instant) -> Net {
+        Net::with(n, |_| Families::V4_ONLY, now)
+    }
+    fn with(n: u8, families: impl Fn(u8) -> Families, now: Instant) -> Net {
         let nodes = (1..=n)
-            .map(|i| (addr(i), Node::new(NodeConfig::new(NodeId::random()), now)))
+            .map(|i| {
+                let mut cfg = NodeConfig::new(NodeId::random());
+                cfg.families = families(i);
+                (i, Node::new(cfg, now))
+            })
             .collect();
         Net { nodes }
+    }
+    fn at(i: u8, to: &SocketAddr) -> bool {
+        *to == addr(i) || *to == addr6(i)
     }
     fn run(&mut self, now: Instant) {
         for _ in 0..1000 {
             let mut moved = false;
-            for i in 0..self.nodes.len() {
-                let from = self.nodes[i].0;
-                for (buf, to) in self.nodes[i].1.take_outgoing() {
+            for k in 0..self.nodes.len() {
+                let from_i = self.nodes[k].0;
+                for (buf, to) in self.nodes[k].1.take_outgoing() {
                     moved = true;
-                    if let Some((_, n)) = self
-                        .nodes
-                        .iter_mut()
-                        .find(|(a, _)| SocketAddr::V4(*a) == to)
-                    {
-                        n.handle(&buf, SocketAddr::V4(from), now);
+                    let from = if to.is_ipv4() {
+                        addr(from_i)
+                    } else {
+                        addr6(from_i)
+                    };
+                    if let Some((_, n)) = self.nodes.iter_mut().find(|(i, _)| Net::at(*i, &to)) {
+                        n.handle(&buf, from, now);
                     }
                 }
             }
@@ -51,7 +68,8 @@ fn nodes_join_through_one_seed_and_find_an_announced_peer() {
         net.run(now);
     }
     for (a, n) in &net.nodes {
-        assert!(n.table().len() >= 3, "{a} knows only {}", n.table().len());
+        let known = n.table(Family::V4).len();
+        assert!(known >= 3, "{a} knows only {known}");
     }
     let hash = NodeId::random();
     // Node 5 announces port 7000, node 9 looks it up.
@@ -68,10 +86,7 @@ fn nodes_join_through_one_seed_and_find_an_announced_peer() {
     while let Ok(p) = rx.try_recv() {
         found.push(p);
     }
-    assert_eq!(
-        found,
-        vec![SocketAddr::V4(SocketAddrV4::new(*addr(5).ip(), 7000))]
-    );
+    assert_eq!(found, vec![SocketAddr::new(addr(5).ip(), 7000)]);
 }
 
 #[test]
@@ -93,7 +108,7 @@ fn announce_with_a_bad_token_is_refused() {
             read_only: true,
         },
     };
-    n.handle(&q.encode(), SocketAddr::V4(addr(2)), now);
+    n.handle(&q.encode(), addr(2), now);
     let out = n.take_outgoing();
     assert_eq!(out.len(), 1);
     let reply = Krpc::decode(&out[0].0).expect("our reply decodes");
@@ -112,7 +127,7 @@ fn pending_queries_time_out_and_mark_failures() {
     assert_eq!(n.stats().lookups, 0);
     // The pending table is bounded: a node asked to ping thousands sends at most the cap.
     for i in 0..5000u32 {
-        n.ping(SocketAddrV4::new(Ipv4Addr::from(0x0a00_0000 + i), 1), now);
+        n.ping(SocketAddr::from((Ipv4Addr::from(0x0a00_0000 + i), 1)), now);
     }
     assert_eq!(
         n.stats().pending,
@@ -134,11 +149,12 @@ fn a_flood_and_garbage_from_one_address_are_dropped_within_caps() {
             id: NodeId::random(),
             query: Query::GetPeers {
                 info_hash: NodeId::random(),
+                want: Want::NONE,
             },
             read_only: false,
         },
     };
-    let flooder = SocketAddr::V4(addr(66));
+    let flooder = addr(66);
     for i in 0..10_000u32 {
         // Ten thousand queries within one second.
         let t = now + Duration::from_micros(u64::from(i) * 100);
@@ -164,11 +180,8 @@ fn a_flood_and_garbage_from_one_address_are_dropped_within_caps() {
     assert!(s.limiter_entries <= 4096);
     assert_eq!((s.stored_hashes, s.nodes), (0, 0));
     // The node still answers a well-behaved neighbour.
-    n.handle(&q(1).encode(), SocketAddr::V4(addr(7)), now);
-    assert!(n
-        .take_outgoing()
-        .iter()
-        .any(|(_, to)| *to == SocketAddr::V4(addr(7))));
+    n.handle(&q(1).encode(), addr(7), now);
+    assert!(n.take_outgoing().iter().any(|(_, to)| *to == addr(7)));
 }
 
 #[test]
@@ -177,7 +190,7 @@ fn unknown_method_gets_error_204() {
     let mut n = Node::new(NodeConfig::new(NodeId([1; 20])), now);
     n.handle(
         b"d1:ad2:id20:abcdefghij0123456789e1:q6:frobny1:t1:x1:y1:qe",
-        SocketAddr::V4(addr(3)),
+        addr(3),
         now,
     );
     let out = n.take_outgoing();
@@ -214,6 +227,7 @@ fn get_peers_query(i: u32) -> Vec<u8> {
             id: NodeId::random(),
             query: Query::GetPeers {
                 info_hash: NodeId::random(),
+                want: Want::NONE,
             },
             read_only: false,
         },
@@ -229,20 +243,20 @@ fn a_flood_from_many_addresses_is_answered_within_the_byte_budget() {
     let t0 = Instant::now();
     let mut n = Node::new(NodeConfig::new(NodeId::random()), t0);
     // A populated table, so replies carry nodes (the amplification the issue measured).
-    let friend = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 200), 6881);
+    let friend = SocketAddr::from((Ipv4Addr::new(127, 0, 0, 200), 6881));
     let friend_id = NodeId::random();
-    n.table.heard_from(friend_id, friend, t0);
+    n.table_mut(Family::V4).heard_from(friend_id, friend, t0);
     for i in 0..40u32 {
-        let a = SocketAddrV4::new(Ipv4Addr::from(0x0a01_0000 + i), 6881);
-        n.table.heard_from(NodeId::random(), a, t0);
+        let a = SocketAddr::from((Ipv4Addr::from(0x0a01_0000 + i), 6881));
+        n.table_mut(Family::V4).heard_from(NodeId::random(), a, t0);
     }
     let budget = f64::from(budget::DEFAULT_REPLY_BUDGET);
     let (mut sent, mut datagrams) = (0f64, 0u64);
     // 100,000 queries from 2,000 addresses in five seconds.
     for i in 0..100_000u32 {
         let now = t0 + Duration::from_micros(u64::from(i) * 50);
-        let from = SocketAddrV4::new(Ipv4Addr::from(0x7f00_0100 + i % 2000), 6881);
-        n.handle(&get_peers_query(i), SocketAddr::V4(from), now);
+        let from = SocketAddr::from((Ipv4Addr::from(0x7f00_0100 + i % 2000), 6881));
+        n.handle(&get_peers_query(i), from, now);
         for (buf, _) in n.take_outgoing() {
             sent += (buf.len() + budget::HEADER_BYTES) as f64;
             datagrams += 1;
@@ -268,13 +282,14 @@ fn a_flood_from_many_addresses_is_answered_within_the_byte_budget() {
             id: friend_id,
             query: Query::FindNode {
                 target: NodeId::random(),
+                want: Want::NONE,
             },
             read_only: false,
         },
     };
     let mut refused = false;
     for i in 0..100 {
-        n.handle(&get_peers_query(i), SocketAddr::V4(addr(99)), end);
+        n.handle(&get_peers_query(i), addr(99), end);
         if n.take_outgoing().is_empty() {
             refused = true;
             break;
@@ -284,8 +299,161 @@ fn a_flood_from_many_addresses_is_answered_within_the_byte_budget() {
         refused,
         "strangers are still answered at the end of the flood"
     );
-    n.handle(&q.encode(), SocketAddr::V4(friend), end);
+    n.handle(&q.encode(), friend, end);
     let out = n.take_outgoing();
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].1, SocketAddr::V4(friend));
+    assert_eq!(out[0].1, friend);
+}
+
+/// BEP 32 over the in-memory network: dual-stack nodes, some IPv4-only and some IPv6-only.
+/// An IPv6-only node joins through an IPv6 seed, an IPv6-only peer's announce is found by a
+/// dual-stack node, and each family's nodes live only in that family's table.
+#[test]
+fn dual_stack_nodes_fill_both_tables_and_find_ipv6_peers() {
+    let now = Instant::now();
+    // 1..=8 dual-stack, 9..=10 IPv4 only, 11..=12 IPv6 only.
+    let fams = |i: u8| match i {
+        9..=10 => Families::V4_ONLY,
+        11..=12 => Families {
+            v4: false,
+            v6: true,
+        },
+        _ => Families::BOTH,
+    };
+    let mut net = Net::with(12, fams, now);
+    // A second between joins: replies carry both families now, and node 1's replies budget
+    // would not answer every joiner within one instant.
+    let mut t = now;
+    for k in 1..net.nodes.len() {
+        t += Duration::from_secs(1);
+        // Everyone is told both addresses of node 1; each keeps its own families' seeds.
+        net.nodes[k].1.bootstrap(vec![addr(1), addr6(1)], t);
+        net.run(t);
+    }
+    let now = t + Duration::from_secs(2);
+    for (i, n) in &net.nodes {
+        let (v4, v6) = (n.table(Family::V4), n.table(Family::V6));
+        assert!(v4.entries().all(|e| e.addr.is_ipv4()));
+        assert!(v6.entries().all(|e| e.addr.is_ipv6()));
+        let f = fams(*i);
+        assert_eq!(v4.len() > 2, f.v4, "node {i}: {} IPv4 nodes", v4.len());
+        assert_eq!(v6.len() > 2, f.v6, "node {i}: {} IPv6 nodes", v6.len());
+        assert_eq!(n.stats().nodes6, v6.len());
+        // What is saved across a restart holds both tables.
+        let saved = n.nodes_to_save(now);
+        assert_eq!(saved.len(), v4.len() + v6.len());
+        assert_eq!(saved.iter().filter(|c| c.addr.is_ipv6()).count(), v6.len());
+    }
+    // Node 11 (IPv6 only) announces; node 3 (dual-stack) finds it, over IPv6 only.
+    let hash = NodeId::random();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    net.nodes[10].1.get_peers(hash, Some(7000), tx, now);
+    net.run(now);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    net.nodes[2].1.get_peers(hash, None, tx, now);
+    net.run(now);
+    let mut found = Vec::new();
+    while let Ok(p) = rx.try_recv() {
+        found.push(p);
+    }
+    assert_eq!(found, vec![SocketAddr::new(addr6(11).ip(), 7000)]);
+    // An IPv4-only node finds nothing: the peer is in the IPv6 stores only.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    net.nodes[8].1.get_peers(hash, None, tx, now);
+    net.run(now);
+    assert!(rx.try_recv().is_err());
+}
+
+#[test]
+fn answers_follow_the_queriers_family_and_its_want() {
+    let now = Instant::now();
+    let mut cfg = NodeConfig::new(NodeId([1; 20]));
+    cfg.families = Families::BOTH;
+    let mut n = Node::new(cfg, now);
+    for i in 1..=4u8 {
+        n.table_mut(Family::V4)
+            .heard_from(NodeId([0x10 + i; 20]), addr(i), now);
+        n.table_mut(Family::V6)
+            .heard_from(NodeId([0x20 + i; 20]), addr6(i), now);
+    }
+    let mut ask = |want: Want, from: SocketAddr| -> Response {
+        let q = Krpc {
+            tid: vec![1],
+            version: None,
+            ip: None,
+            body: Body::Query {
+                id: NodeId([9; 20]),
+                query: Query::FindNode {
+                    target: NodeId([0; 20]),
+                    want,
+                },
+                read_only: true,
+            },
+        };
+        n.handle(&q.encode(), from, now);
+        let out = n.take_outgoing();
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].1, from,
+            "the reply goes back where the query came from"
+        );
+        match Krpc::decode(&out[0].0).map(|m| m.body) {
+            Ok(Body::Response { r, .. }) => r,
+            other => panic!("not a response: {other:?}"),
+        }
+    };
+    let r = ask(Want::NONE, addr(50));
+    assert_eq!((r.nodes.len(), r.nodes6.len()), (4, 0));
+    let r = ask(Want::NONE, addr6(50));
+    assert_eq!((r.nodes.len(), r.nodes6.len()), (0, 4));
+    let r = ask(Want::BOTH, addr(51));
+    assert_eq!((r.nodes.len(), r.nodes6.len()), (4, 4));
+    let only6 = Want {
+        n4: false,
+        n6: true,
+    };
+    let r = ask(only6, addr(52));
+    assert_eq!((r.nodes.len(), r.nodes6.len()), (0, 4));
+}
+
+#[test]
+fn without_ipv6_nothing_is_sent_or_answered_over_it() {
+    let now = Instant::now();
+    let mut n = Node::new(NodeConfig::new(NodeId::random()), now);
+    // IPv6 seeds are dropped; an IPv6 ping is not sent; an IPv6 query gets no answer.
+    n.bootstrap(vec![addr6(1), addr6(2)], now);
+    assert!(!n.ping(addr6(3), now));
+    n.handle(&get_peers_query(1), addr6(4), now);
+    assert!(n.take_outgoing().is_empty());
+    assert_eq!(n.stats().pending, 0);
+    // Nor are IPv6 nodes of a reply ever asked, and no `want` goes out.
+    n.bootstrap(vec![addr(1)], now);
+    let out = n.take_outgoing();
+    assert_eq!(out.len(), 1);
+    let Ok(Body::Query {
+        query: Query::FindNode { want, .. },
+        ..
+    }) = Krpc::decode(&out[0].0).map(|m| m.body)
+    else {
+        panic!("not a find_node")
+    };
+    assert_eq!(want, Want::NONE);
+    let reply = Krpc {
+        tid: Krpc::decode(&out[0].0).expect("ours").tid,
+        version: None,
+        ip: None,
+        body: Body::Response {
+            id: NodeId::random(),
+            r: Response {
+                nodes6: vec![CompactNode {
+                    id: NodeId::random(),
+                    addr: addr6(9),
+                }],
+                ..Response::default()
+            },
+        },
+    };
+    n.handle(&reply.encode(), addr(1), now);
+    assert!(n.take_outgoing().iter().all(|(_, to)| to.is_ipv4()));
+    assert_eq!(n.stats().nodes6, 0);
 }

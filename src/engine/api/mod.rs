@@ -20,7 +20,9 @@ pub use labels::{
 };
 mod limits;
 mod rates;
-pub use rates::{limit_binds, parse_rate, rate_flag, show_rate, HeldPair, RateOptions, RatePair, Schedule};
+pub use rates::{
+    limit_binds, parse_rate, rate_flag, show_rate, HeldPair, RateOptions, RatePair, Schedule,
+};
 mod options;
 mod peers;
 mod port_mapping;
@@ -276,7 +278,7 @@ pub struct DiskRow {
 /// The header's DHT line: the session's node and this torrent's lookups.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DhtRow {
-    /// Nodes in the routing table.
+    /// Nodes in the routing tables (IPv4 and IPv6 together).
     pub nodes: usize,
     /// A lookup for this torrent is running.
     pub searching: bool,

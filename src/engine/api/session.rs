@@ -147,8 +147,12 @@ pub struct SessionSnapshot {
     pub up_rate: f64,
     /// 0 when not listening.
     pub listen_port: u16,
-    /// Nodes in the DHT's routing table; None when the DHT is off.
+    /// Nodes in the DHT's routing tables, IPv4 and IPv6 together; None when the DHT is off.
     pub dht_nodes: Option<usize>,
+    /// Of `dht_nodes`, those in the IPv6 table (BEP 32); None when the DHT is off (or the
+    /// snapshot comes from a ttui without IPv6 in its DHT), 0 when it runs without IPv6.
+    #[serde(default)]
+    pub dht_nodes6: Option<usize>,
     /// Incoming connections routed to a torrent since the session started.
     pub incoming: u64,
     /// Where new torrents are saved unless told otherwise.

@@ -241,11 +241,10 @@ impl PeerTask {
 
     /// A BEP 5 `port` message: the peer's DHT node, pinged and added when it answers.
     fn on_port(&self, m: &Message) {
-        if let (Message::Port(port), Some(dht), SocketAddr::V4(a)) =
-            (m, &self.torrent.dht, self.addr)
-        {
+        if let (Message::Port(port), Some(dht)) = (m, &self.torrent.dht) {
             if *port != 0 {
-                dht.try_add_node(std::net::SocketAddrV4::new(*a.ip(), *port));
+                // Of either family: the node drops it when it does not use that one.
+                dht.try_add_node(SocketAddr::new(self.addr.ip(), *port));
             }
         }
     }

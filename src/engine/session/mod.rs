@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::dht::{Dht, DhtConfig};
+use crate::dht::{Dht, DhtConfig, Sockets};
 use crate::engine::api::LogLevel;
 use crate::engine::disk::pool::DiskPool;
 use crate::engine::disk::OpenFiles;
@@ -127,13 +127,17 @@ impl Session {
     /// causes in every mode.
     pub(crate) async fn head(&self) -> crate::engine::api::SessionSnapshot {
         let ctx = &self.ctx;
-        let dht_nodes = match &ctx.dht {
-            Some(d) => Some(d.stats().await.map_or(0, |s| s.nodes)),
-            None => None,
+        let (dht_nodes, dht_nodes6) = match &ctx.dht {
+            Some(d) => {
+                let s = d.stats().await.unwrap_or_default();
+                (Some(s.all_nodes()), Some(s.nodes6))
+            }
+            None => (None, None),
         };
         crate::engine::api::SessionSnapshot {
             listen_port: ctx.listen_port,
             dht_nodes,
+            dht_nodes6,
             incoming: self.incoming(),
             down_limit: ctx.rates.down.rate(),
             up_limit: ctx.rates.up.rate(),
@@ -251,11 +255,44 @@ impl Session {
                     node: None,
                     reply_budget_bytes_per_sec: opts.dht_rate_limit,
                 };
+                // BEP 32: with the default "any" address the DHT runs over IPv6 as well, on
+                // an IPv6-only socket of the same port number (as the TCP listeners), when
+                // IPv6 can reach anything. Never under a proxy: all goes through its relay.
+                let v6 = match (&relay, bind) {
+                    (None, IpAddr::V4(v4)) if v4.is_unspecified() => {
+                        let mut known = udp::literal_addrs(bootstrap);
+                        if let Some(saved) = opts
+                            .state_dir
+                            .as_deref()
+                            .and_then(crate::dht::persist::load)
+                        {
+                            known.extend(saved.1.iter().map(|n| n.addr));
+                        }
+                        udp::bind_dht6(listen_port, &known)
+                    }
+                    _ => None,
+                };
                 let (node, task) = match &relay {
                     Some(r) => Dht::spawn(cfg, Arc::clone(r)),
-                    None => Dht::spawn(cfg, Arc::clone(sock)),
+                    None => {
+                        let mut sockets = Sockets::one(Arc::clone(sock));
+                        if let Some(v6) = &v6 {
+                            sockets.v6 = Some(Arc::clone(v6));
+                        }
+                        Dht::spawn(cfg, sockets)
+                    }
                 };
                 accept_tasks.push(task);
+                // The IPv6 socket carries the DHT only (uTP stays on the first socket).
+                if let Some(v6) = v6 {
+                    accept_tasks.push(tokio::spawn(udp::recv_loop(
+                        v6,
+                        Some(node.clone()),
+                        None,
+                        Arc::clone(&udp_counters),
+                        None,
+                    )));
+                }
                 dht = Some(node);
             }
             accept_tasks.push(tokio::spawn(udp::recv_loop(

@@ -25,6 +25,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         up_rate: _,
         listen_port,
         dht_nodes,
+        dht_nodes6,
         incoming,
         default_save_path,
         save_error,
@@ -40,6 +41,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
     } = head;
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
+        && prev.dht_nodes6 == *dht_nodes6
         && prev.incoming == *incoming
         && prev.default_save_path == *default_save_path
         && prev.save_error == *save_error

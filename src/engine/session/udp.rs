@@ -3,7 +3,7 @@
 //! Every datagram goes to exactly one of them, by its first byte (KRPC is a bencoded
 //! dictionary, `d`; a uTP header starts with its type and version nibbles, 0x01..=0x41).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +32,42 @@ pub(crate) fn bind(bind: IpAddr, port: u16) -> std::io::Result<Arc<UdpSocket>> {
     s.bind(&addr.into())?;
     s.set_nonblocking(true)?;
     Ok(Arc::new(UdpSocket::from_std(s.into())?))
+}
+
+/// The DHT's IPv6 socket (BEP 32) on `port`, beside the IPv4 one, when IPv6 can reach
+/// something: the kernel has a route for global IPv6, or for one of the IPv6 nodes the DHT
+/// would start from (`known`: bootstrap literals such as `[::1]:6881`, saved nodes). None
+/// otherwise, quietly: the DHT stays on IPv4 and never tries IPv6.
+pub(crate) fn bind_dht6(port: u16, known: &[SocketAddr]) -> Option<Arc<UdpSocket>> {
+    // The documentation prefix stands for "anywhere": its route is the default route.
+    let anywhere = SocketAddr::from((Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 6881));
+    let mut candidates = known.iter().filter(|a| a.is_ipv6()).take(16);
+    if !routed(&anywhere) && !candidates.any(routed) {
+        tracing::debug!("no IPv6 route: the DHT runs on IPv4 only");
+        return None;
+    }
+    match bind(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::info!("no IPv6 DHT on UDP port {port}: {e}");
+            None
+        }
+    }
+}
+
+/// The addresses of `names` that are literal socket addresses (no resolver asked).
+pub(crate) fn literal_addrs(names: &[String]) -> Vec<SocketAddr> {
+    names.iter().filter_map(|n| n.parse().ok()).collect()
+}
+
+/// Whether the kernel has a route to `to`. Connecting a UDP socket only looks the route up:
+/// no packet leaves.
+fn routed(to: &SocketAddr) -> bool {
+    let local: SocketAddr = match to {
+        SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    std::net::UdpSocket::bind(local).is_ok_and(|s| s.connect(to).is_ok())
 }
 
 /// Batches read in a row before the receive loop yields to other tasks.

@@ -209,7 +209,7 @@ pub(crate) async fn fetch_in_session(
             _ = tick.tick() => {
                 snap.elapsed = started.elapsed();
                 if let Some(d) = &session.dht {
-                    let nodes = d.stats().await.map_or(0, |s| s.nodes);
+                    let nodes = d.stats().await.map_or(0, |s| s.all_nodes());
                     snap.dht.get_or_insert_with(Default::default).nodes = nodes;
                 }
                 start.snapshots.send_if_made(|| snap.clone());

@@ -528,7 +528,7 @@ impl Fetcher<'_> {
                     }
                     None => {
                         dht_rx = None;
-                        let nodes = match dht { Some(d) => d.stats().await.map_or(0, |s| s.nodes), None => 0 };
+                        let nodes = match dht { Some(d) => d.stats().await.map_or(0, |s| s.all_nodes()), None => 0 };
                         report(format!("DHT: {dht_found} peers from {nodes} nodes"));
                         sources.dht = DhtSeen::Asked { peers: dht_found, nodes };
                         dht_found = 0;
@@ -538,7 +538,7 @@ impl Fetcher<'_> {
                 },
                 () = timer => {
                     let Some(d) = dht else { dht_next = None; continue };
-                    let nodes = d.stats().await.map_or(0, |s| s.nodes);
+                    let nodes = d.stats().await.map_or(0, |s| s.all_nodes());
                     if nodes > 0 {
                         dht_lookups += 1;
                         dht_rx = Some(d.get_peers(magnet.info_hash, None).await);

@@ -50,8 +50,25 @@ fn every_message_roundtrips() {
     };
     for query in [
         Query::Ping,
-        Query::FindNode { target: id(7) },
-        Query::GetPeers { info_hash: id(9) },
+        Query::FindNode {
+            target: id(7),
+            want: Want::NONE,
+        },
+        Query::FindNode {
+            target: id(7),
+            want: Want::BOTH,
+        },
+        Query::GetPeers {
+            info_hash: id(9),
+            want: Want::NONE,
+        },
+        Query::GetPeers {
+            info_hash: id(9),
+            want: Want {
+                n4: false,
+                n6: true,
+            },
+        },
         Query::AnnouncePeer {
             info_hash: id(9),
             port: 6881,
@@ -79,11 +96,20 @@ fn every_message_roundtrips() {
         id: id(2),
         r: Response {
             nodes,
-            values: vec!["127.0.0.9:51413".parse().unwrap()],
+            nodes6: vec![CompactNode {
+                id: id(5),
+                addr: "[::1]:7001".parse().unwrap(),
+            }],
+            values: vec![
+                "127.0.0.9:51413".parse().unwrap(),
+                "[2001:db8::9]:51413".parse().unwrap(),
+            ],
             token: Some(vec![0xff; 8]),
         },
     });
     m.ip = Some("1.2.3.4:5".parse().unwrap());
+    roundtrip(m.clone());
+    m.ip = Some("[2001:db8::4]:5".parse().unwrap());
     roundtrip(m);
     roundtrip(base(Body::Error {
         code: 203,
@@ -187,7 +213,10 @@ fn every_prefix_of_a_valid_message_is_rejected() {
         ip: None,
         body: Body::Query {
             id: id(1),
-            query: Query::GetPeers { info_hash: id(2) },
+            query: Query::GetPeers {
+                info_hash: id(2),
+                want: Want::BOTH,
+            },
             read_only: false,
         },
     }
@@ -206,4 +235,108 @@ fn distance_and_prefix() {
     assert_eq!(a.common_prefix(&b), 10);
     assert_eq!(a.common_prefix(&a), 160);
     assert_eq!(a.distance(&b), b.0);
+}
+
+#[test]
+fn bep32_nodes6_want_and_ipv6_values() {
+    // A find_node asking for both families, as BEP 32 writes it.
+    let raw = b"d1:ad2:id20:abcdefghij01234567896:target20:mnopqrstuvwxyz1234564:wantl2:n42:n6ee1:q9:find_node1:t2:aa1:y1:qe";
+    let m = Krpc::decode(raw).expect("find_node with want");
+    let Body::Query {
+        query: Query::FindNode { want, .. },
+        ..
+    } = m.body
+    else {
+        panic!("not a find_node")
+    };
+    assert_eq!(want, Want::BOTH);
+    assert_eq!(m.encode(), raw.to_vec());
+    // Unknown families are ignored; a wrong type is an error; the list is capped.
+    let only6 = b"d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:wantl2:n62:n8ee1:q9:get_peers1:t2:aa1:y1:qe";
+    assert!(matches!(
+        Krpc::decode(only6).map(|m| m.body),
+        Ok(Body::Query {
+            query: Query::GetPeers {
+                want: Want {
+                    n4: false,
+                    n6: true
+                },
+                ..
+            },
+            ..
+        })
+    ));
+    let bad = b"d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:wanti1ee1:q9:get_peers1:t2:aa1:y1:qe";
+    assert_eq!(Krpc::decode(bad), Err(KrpcError::WrongType("want")));
+    let many = format!(
+        "d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:wantl{}ee1:q9:get_peers1:t2:aa1:y1:qe",
+        "2:n4".repeat(MAX_WANT + 1)
+    );
+    assert_eq!(
+        Krpc::decode(many.as_bytes()),
+        Err(KrpcError::TooMany("want"))
+    );
+    // nodes6: 38-byte entries, each an IPv6 node; values mix 6- and 18-byte peers.
+    let mut entry = b"abcdefghij0123456789".to_vec();
+    entry.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+    entry.extend_from_slice(&6881u16.to_be_bytes());
+    let mut peer6 = std::net::Ipv6Addr::LOCALHOST.octets().to_vec();
+    peer6.extend_from_slice(&51413u16.to_be_bytes());
+    let mut raw = b"d1:rd2:id20:abcdefghij01234567896:nodes638:".to_vec();
+    raw.extend_from_slice(&entry);
+    raw.extend_from_slice(b"6:valuesl6:axje.u18:");
+    raw.extend_from_slice(&peer6);
+    raw.extend_from_slice(b"ee1:t2:aa1:y1:re");
+    let Body::Response { r, .. } = Krpc::decode(&raw).expect("nodes6").body else {
+        panic!("not a response")
+    };
+    assert!(r.nodes.is_empty());
+    assert_eq!(r.nodes6.len(), 1);
+    assert_eq!(r.nodes6[0].addr, "[::1]:6881".parse().unwrap());
+    assert_eq!(r.values.len(), 2);
+    assert_eq!(r.values[1], "[::1]:51413".parse().unwrap());
+    // Wrong lengths and too many entries are refused, as for `nodes`.
+    for (bad, err) in [
+        (
+            b"d1:rd2:id20:abcdefghij01234567896:nodes626:abcdefghij0123456789abcdefe1:t2:aa1:y1:re"
+                .to_vec(),
+            KrpcError::BadLength("nodes6"),
+        ),
+        (
+            b"d1:rd2:id20:abcdefghij01234567896:nodes6i1ee1:t2:aa1:y1:re".to_vec(),
+            KrpcError::WrongType("nodes6"),
+        ),
+        (
+            b"d1:rd2:id20:abcdefghij01234567896:valuesl17:abcdefghij0123456ee1:t2:aa1:y1:re"
+                .to_vec(),
+            KrpcError::BadLength("values"),
+        ),
+    ] {
+        assert_eq!(Krpc::decode(&bad), Err(err));
+    }
+    let nodes = vec![0u8; COMPACT_NODE6_LEN * (MAX_NODES + 1)];
+    let mut raw = b"d1:rd2:id20:abcdefghij01234567896:nodes6".to_vec();
+    raw.extend_from_slice(format!("{}:", nodes.len()).as_bytes());
+    raw.extend_from_slice(&nodes);
+    raw.extend_from_slice(b"e1:t2:aa1:y1:re");
+    assert!(matches!(
+        Krpc::decode(&raw),
+        Err(KrpcError::TooMany("nodes6"))
+    ));
+}
+
+#[test]
+fn each_node_list_encodes_its_own_family_only() {
+    let mixed = vec![
+        CompactNode {
+            id: id(1),
+            addr: "127.0.0.1:1".parse().unwrap(),
+        },
+        CompactNode {
+            id: id(2),
+            addr: "[::1]:2".parse().unwrap(),
+        },
+    ];
+    assert_eq!(decode_nodes(&encode_nodes(&mixed)), Ok(vec![mixed[0]]));
+    assert_eq!(decode_nodes6(&encode_nodes6(&mixed)), Ok(vec![mixed[1]]));
 }

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use serde_bencode::value::Value;
 
 use super::file_tree::parse_file_tree;
+pub use super::v2::only::LackingLayer;
 use super::{Metainfo, MetainfoError};
 use crate::protocol::bencode;
 use crate::protocol::magnet::{format_magnet, Magnet};
@@ -158,17 +159,6 @@ pub fn layers_of(meta: &Metainfo) -> BTreeMap<Hash, Vec<Hash>> {
         .filter(|f| !f.layer.is_empty())
         .map(|f| (f.root, f.layer.clone()))
         .collect()
-}
-
-/// A file of a v2-only .torrent whose piece layer is not in it, or not one that proves the
-/// file's root (the layer is dropped, never trusted).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LackingLayer {
-    pub root: Hash,
-    /// The file's path below the torrent's name.
-    pub path: String,
-    /// Why the torrent's layer is not used, in words.
-    pub why: String,
 }
 
 /// A v2-only .torrent that loads only once peers send some of its files' piece layers.

@@ -240,7 +240,10 @@ fn printable_and_hex_forms() {
     id[9] = 0x7f;
     id[10] = 0xc3;
     assert_eq!(format_peer_id(&id), "-TR3000- ...........");
-    assert_eq!(crate::protocol::hex::encode(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+    assert_eq!(
+        crate::protocol::hex::encode(&[0x00, 0x0f, 0xa0, 0xff]),
+        "000fa0ff"
+    );
     assert_eq!(crate::protocol::hex::encode(&[]), "");
     assert_eq!(crate::protocol::hex::encode(&id).len(), 40);
     assert!(crate::protocol::hex::encode(&id).starts_with("2d5452333030302d"));

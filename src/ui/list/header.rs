@@ -62,6 +62,10 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
         Some(nodes) => {
             line.push(span("  DHT ", theme.dim()));
             line.push(Span::raw(format!("{nodes} nodes")));
+            // The IPv6 share only once there is one: an IPv4-only machine sees no change.
+            if let Some(n6) = session.dht_nodes6.filter(|n| *n > 0) {
+                line.push(span(format!(" ({n6} IPv6)"), theme.dim()));
+            }
         }
         None => line.push(span("  DHT off", theme.dim())),
     }
@@ -274,6 +278,20 @@ mod tests {
         assert!(text(&s).contains("blocked 7"), "{}", text(&s));
         s.blocklist.as_mut().unwrap().error = Some("bad".into());
         assert!(text(&s).contains("update failed"), "{}", text(&s));
+    }
+
+    #[test]
+    fn the_dht_shows_its_ipv6_nodes_once_it_has_some() {
+        let mut s = SessionSnapshot {
+            dht_nodes: Some(40),
+            dht_nodes6: Some(0),
+            ..Default::default()
+        };
+        assert!(text(&s).contains("DHT 40 nodes") && !text(&s).contains("IPv6"));
+        s.dht_nodes6 = Some(7);
+        assert!(text(&s).contains("DHT 40 nodes (7 IPv6)"), "{}", text(&s));
+        s.dht_nodes = None;
+        assert!(text(&s).contains("DHT off"), "{}", text(&s));
     }
 
     #[test]

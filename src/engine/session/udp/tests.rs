@@ -111,3 +111,23 @@ async fn a_batch_mixing_dht_and_utp_reaches_both() {
 async fn the_fallback_reaches_both_too() {
     mixed_batch(false).await;
 }
+
+/// The DHT gets an IPv6 socket only where IPv6 reaches something: never for an IPv6 node
+/// nobody has a route to, always for one on the loopback (when the machine has `::1`).
+#[tokio::test]
+async fn the_dht_binds_ipv6_only_where_it_has_a_route() {
+    let anywhere = super::routed(&"[2001:db8::1]:6881".parse().unwrap());
+    if !anywhere {
+        // A unique-local address with no route: still no IPv6.
+        let nowhere = vec!["[fd00:dead::1]:6881".parse().unwrap()];
+        assert!(super::bind_dht6(0, &nowhere).is_none());
+        assert!(super::bind_dht6(0, &[]).is_none());
+    }
+    let lo = std::net::UdpSocket::bind("[::1]:0").is_ok();
+    let known = super::literal_addrs(&["[::1]:6881".into(), "router.example:1".into()]);
+    assert_eq!(
+        known,
+        vec!["[::1]:6881".parse::<std::net::SocketAddr>().unwrap()]
+    );
+    assert_eq!(super::bind_dht6(0, &known).is_some(), lo || anywhere);
+}

@@ -65,7 +65,7 @@ pub(crate) fn spawn(
 }
 
 async fn nodes(dht: &Dht) -> usize {
-    dht.stats().await.map_or(0, |s| s.nodes)
+    dht.stats().await.map_or(0, |s| s.all_nodes())
 }
 
 async fn run(

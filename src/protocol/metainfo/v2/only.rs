@@ -13,10 +13,20 @@ use std::collections::BTreeMap;
 use serde_bencode::value::Value;
 
 use super::super::file_tree::{parse_file_tree, TreeFile};
-use super::super::layers::LackingLayer;
 use super::super::{Dict, MetainfoError};
 use crate::protocol::merkle::{self, Hash};
 use crate::protocol::text::shorten;
+
+/// A file of a v2-only .torrent whose piece layer is not in it, or not one that proves the
+/// file's root (the layer is dropped, never trusted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LackingLayer {
+    pub root: Hash,
+    /// The file's path below the torrent's name.
+    pub path: String,
+    /// Why the torrent's layer is not used, in words.
+    pub why: String,
+}
 
 /// What one piece of a v2 torrent is checked against. Every piece lies in one file: the
 /// first `data` bytes are the file's, the rest (in the last piece of a file) alignment
