@@ -9,10 +9,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -99,27 +99,14 @@ impl Swarm {
         let ips: Vec<Ipv4Addr> = (0..n).map(|_| common::loopback_ip()).collect();
         let port = common::free_port();
         let list: Vec<String> = ips.iter().map(ToString::to_string).collect();
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(&script)
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(&script)
             .arg(list.join(","))
             .arg(port.to_string())
             .arg(ours.to_string())
-            .arg(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3-libtorrent is needed for this test (/usr/bin/python3)");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+            .arg(dir.path());
+        let (child, stdin, lines) =
+            common::spawn_line_child(&mut cmd, "python3-libtorrent (/usr/bin/python3)");
         let mut s = Swarm {
             child,
             stdin,

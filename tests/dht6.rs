@@ -12,9 +12,9 @@
 mod common;
 mod prereq;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -33,24 +33,10 @@ impl LtDht6 {
         let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let list: Vec<String> = ports.iter().map(ToString::to_string).collect();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dht6/lt_dht6.py");
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg(list.join(","))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3-libtorrent is needed for this test (/usr/bin/python3)");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script).arg(list.join(","));
+        let (child, stdin, lines) =
+            common::spawn_line_child(&mut cmd, "python3-libtorrent (/usr/bin/python3)");
         let mut d = LtDht6 {
             child,
             stdin,

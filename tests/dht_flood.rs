@@ -12,9 +12,9 @@
 mod common;
 mod prereq;
 
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -98,28 +98,15 @@ impl Lt {
         let script = dir.join("flood_peers.py");
         std::fs::write(&script, PY).unwrap_or_else(|e| panic!("{}: {e}", script.display()));
         let list: Vec<String> = ips.iter().map(ToString::to_string).collect();
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(&script)
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(&script)
             .arg(list.join(","))
             .arg(port.to_string())
             .arg(ttui.to_string())
             .arg(seed_rate.to_string())
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("python3-libtorrent: {e}"));
-        let stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+            .current_dir(dir);
+        let (child, stdin, lines) =
+            common::spawn_line_child(&mut cmd, "python3-libtorrent (/usr/bin/python3)");
         let mut lt = Lt {
             child,
             stdin,

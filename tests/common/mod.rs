@@ -1629,6 +1629,44 @@ pub fn spawn_ttui_seeder(torrent: &Path, data: &Path, port: u16, extra: &[&str])
     seeder
 }
 
+/// Starts `cmd` (a python3-libtorrent driver, say) with stdin and stdout piped and stderr
+/// inherited: its stdout's lines arrive on the receiver (a thread reads them until the
+/// process closes it), so a test waits for a line with a bound (`recv_timeout`) and writes
+/// commands to its stdin. Panics with `what` when it cannot start.
+pub fn spawn_line_child(
+    cmd: &mut Command,
+    what: &str,
+) -> (
+    std::process::Child,
+    std::process::ChildStdin,
+    std::sync::mpsc::Receiver<String>,
+) {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let stdin = child
+        .stdin
+        .take()
+        .unwrap_or_else(|| panic!("{what}: no stdin"));
+    let stdout = child
+        .stdout
+        .take()
+        .unwrap_or_else(|| panic!("{what}: no stdout"));
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, stdin, lines)
+}
+
 /// Runs a command to completion, failing the test after `limit`.
 pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
     let mut child = cmd

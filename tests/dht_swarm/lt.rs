@@ -1,10 +1,10 @@
 //! A loopback DHT of python3-libtorrent sessions (lt_dht.py next to this file), shared by
 //! tests/dht_swarm.rs and tests/private.rs. Killed by pid and its files removed on drop.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -37,26 +37,12 @@ impl LtDht {
         if let Some(log) = alert_log {
             cmd.env("TTUI_LT_ALERT_LOG", log);
         }
-        let mut child = cmd
-            .arg(script)
+        cmd.arg(script)
             .arg(list.join(","))
             .arg(port.to_string())
-            .current_dir(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3-libtorrent is needed for this test (/usr/bin/python3)");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+            .current_dir(dir.path());
+        let (child, stdin, lines) =
+            super::common::spawn_line_child(&mut cmd, "python3-libtorrent (/usr/bin/python3)");
         let mut s = LtDht {
             child,
             stdin,
