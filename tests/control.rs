@@ -20,6 +20,7 @@ use ttui::internals::control::ids::resolve_ids;
 use ttui::internals::control::proto::*;
 use ttui::internals::control::server::{BindError, Handler, Limits};
 use ttui::internals::control::{Client, ControlServer};
+use ttui::internals::engine::api::{SessionSnapshot, TorrentId, TorrentLine};
 
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -98,18 +99,25 @@ fn detail(id: u32) -> TorrentDetail {
 fn session(rows: u32) -> Handler {
     let (tx, mut rx) = mpsc::channel::<(Request, tokio::sync::oneshot::Sender<Response>)>(8);
     tokio::spawn(async move {
-        let known: Vec<(u32, [u8; 20])> = vec![(1, [0x11; 20]), (2, [0x22; 20])];
+        let line = |id: u32, hash: u8| TorrentLine {
+            info_hash: [hash; 20],
+            ..TorrentLine::placeholder(TorrentId(id))
+        };
+        let known = SessionSnapshot {
+            torrents: vec![line(1, 0x11), line(2, 0x22)],
+            ..SessionSnapshot::default()
+        };
         while let Some((request, reply)) = rx.recv().await {
             let answer = match request {
                 Request::List => Response::List((1..=rows).map(row).collect()),
                 Request::Show { id } => match resolve_ids(&[id], &known) {
-                    Ok(ids) => Response::Show(Box::new(detail(ids[0]))),
+                    Ok(ids) => Response::Show(Box::new(detail(ids[0].0))),
                     Err(e) => Response::Error(e),
                 },
                 Request::Pause { ids } => match resolve_ids(&ids, &known) {
                     Ok(ids) => Response::Done(
                         ids.into_iter()
-                            .map(|id| IdResult {
+                            .map(|TorrentId(id)| IdResult {
                                 id,
                                 name: format!("t{id}"),
                                 error: None,

@@ -196,7 +196,8 @@ async fn attach(target: Target) -> Result<(), String> {
     let (req_tx, req_rx) = mpsc::unbounded_channel();
     let adapter = tokio::spawn(serve_requests(target, req_rx));
     let log_path = crate::cli::logging::default_log_path();
-    let shown = crate::ui::run_session(rx, req_tx, log_path, None).await;
+    let shown =
+        crate::ui::run_session(crate::engine::api::Client::new(req_tx, rx), log_path, None).await;
     feeder.abort();
     adapter.abort();
     shown.map_err(|e| e.to_string())?;

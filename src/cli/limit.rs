@@ -1,48 +1,6 @@
-//! `ttui limit`: the session's end (a `SessionRequest::Limit`) and what the verb prints.
+//! What `ttui limit` prints (the session's end is `control::verbs::limit`).
 
-use tokio::sync::oneshot;
-
-use crate::control::ids::resolve_ids;
-use crate::control::proto::{ControlError, ErrorKind, Response};
-use crate::engine::api::show_rate;
-use crate::engine::api::{LimitChange, LimitTarget, LimitsNow, SessionRequest, TorrentId};
-
-/// Asks the session: no IDs for the session's limits, else the torrents named (or `all`).
-pub(crate) async fn serve(
-    ids: Vec<String>,
-    change: LimitChange,
-    requests: &tokio::sync::mpsc::UnboundedSender<SessionRequest>,
-    rows: &[(u32, [u8; 20])],
-) -> Response {
-    let target = if ids.is_empty() {
-        LimitTarget::Session
-    } else {
-        match resolve_ids(&ids, rows) {
-            Ok(ids) => LimitTarget::Torrents(ids.into_iter().map(TorrentId).collect()),
-            Err(e) => return Response::Error(e),
-        }
-    };
-    let (reply, rx) = oneshot::channel();
-    let req = SessionRequest::Limit {
-        target,
-        change,
-        reply,
-    };
-    if requests.send(req).is_err() {
-        return Response::Error(ControlError::new(
-            ErrorKind::Internal,
-            "the session is stopping",
-        ));
-    }
-    match rx.await {
-        Ok(Ok(now)) => Response::Limits(now),
-        Ok(Err(e)) => Response::Error(ControlError::new(ErrorKind::from(&e), e.to_string())),
-        Err(_) => Response::Error(ControlError::new(
-            ErrorKind::Internal,
-            "the session stopped",
-        )),
-    }
-}
+use crate::engine::api::{show_rate, LimitsNow};
 
 /// What `ttui limit` prints without `--json`.
 pub(crate) fn text(now: &LimitsNow) -> String {

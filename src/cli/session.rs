@@ -9,7 +9,7 @@ use crate::cli::logging::{default_log_path, init_logging};
 use crate::cli::run::{absolute, options, state_dir};
 use crate::cli::DownloadArgs;
 use crate::control::proto::{AddItem, Request, Response};
-use crate::engine::api::{Added, SessionRequest, TorrentId};
+use crate::engine::api::{AddOptions, Added, Client, TorrentId};
 use crate::engine::host::load::{fetch_url, read_source, Source, URL_TIMEOUT};
 use crate::engine::host::{self, try_lock, LockError, Persist, SessionHandle, SessionLock, Store};
 
@@ -83,14 +83,14 @@ pub(crate) async fn start_session(
         opts.output = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     }
     let handle = host::spawn(opts, Some(Persist::new(store)));
+    let client = handle.client();
     if let Some(dir) = &args.watch_dir {
-        crate::cli::watch::spawn(absolute(dir), handle.requests.clone());
+        crate::cli::watch::spawn(absolute(dir), client.clone());
     }
     let socket = crate::control::paths::socket_path(state_dir, args.state_dir.is_none());
-    let server =
-        crate::cli::serve::start(&socket, handle.requests.clone(), handle.snapshot.clone())
-            .await
-            .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
+    let server = crate::control::verbs::start(&socket, client.clone())
+        .await
+        .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
     let server = match rpc {
         Some(rpc) => {
             let facts = crate::rpc::Facts {
@@ -106,7 +106,7 @@ pub(crate) async fn start_session(
                 },
                 on_complete: args.on_complete.as_deref().map(absolute),
             };
-            let rpc = rpc.serve(facts, handle.requests.clone(), handle.snapshot.clone());
+            let rpc = rpc.serve(facts, client);
             // One handle for both faces: aborting it (`stop`) ends the RPC task too.
             tokio::spawn(async move {
                 let _rpc = AbortOnDrop(rpc);
@@ -121,7 +121,7 @@ pub(crate) async fn start_session(
 /// Adds the items to an in-process session; returns the first torrent added (or already
 /// there) and the lines to print about the others.
 pub(crate) async fn add_all(
-    handle: &SessionHandle,
+    client: &Client,
     items: Vec<AddItem>,
     save_path: Option<PathBuf>,
     (paused, files): (bool, crate::engine::api::AddFiles),
@@ -136,10 +136,13 @@ pub(crate) async fn add_all(
                 continue;
             }
         };
-        match handle
-            .add(source, save_path.clone(), (paused, files.clone()))
-            .await
-        {
+        let opts = AddOptions {
+            save_path: save_path.clone(),
+            paused,
+            files: files.clone(),
+            labels: Vec::new(),
+        };
+        match client.add(source, opts).await {
             Ok(Added::New { id, name, .. }) | Ok(Added::Already { id, name, .. }) => {
                 first.get_or_insert(id);
                 lines.push(format!("{id} {}", crate::fmt::outside(&name, 200)));
@@ -171,19 +174,14 @@ pub(crate) fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String
             Claim::Ours(lock) => lock,
         };
         let (handle, server) = start_session(&args, &dir).await?;
-        let (first, lines) = add_all(&handle, items, save_path, (false, add)).await;
+        let (first, lines) = add_all(&handle.client(), items, save_path, (false, add)).await;
         for l in lines.iter().filter(|l| l.starts_with("error")) {
             eprintln!("{l}");
         }
-        let result = crate::ui::run_session(
-            handle.snapshot.clone(),
-            handle.requests.clone(),
-            log_path,
-            first,
-        )
-        .await
-        .map(|()| 0)
-        .map_err(|e| format!("terminal: {e}"));
+        let result = crate::ui::run_session(handle.client(), log_path, first)
+            .await
+            .map(|()| 0)
+            .map_err(|e| format!("terminal: {e}"));
         stop(handle, server).await;
         drop(lock);
         result
@@ -215,7 +213,7 @@ pub(crate) fn hand_over_if_running(
 
 /// Stops the session (every torrent saved) and its control socket.
 pub(crate) async fn stop(handle: SessionHandle, server: tokio::task::JoinHandle<()>) {
-    let _ = handle.requests.send(SessionRequest::Shutdown);
+    let _ = handle.client().shutdown();
     let _ = tokio::time::timeout(STOP_WAIT, handle.done).await;
     server.abort();
 }

@@ -314,8 +314,13 @@ pub(crate) fn daemon(args: DownloadArgs) -> Result<i32, String> {
         };
         let (handle, server) = start_session(&args, &dir).await?;
         let items = read_items(&args.torrent.iter().cloned().collect::<Vec<PathBuf>>()).await?;
-        let (_, lines) =
-            crate::cli::session::add_all(&handle, items, None, (false, Default::default())).await;
+        let (_, lines) = crate::cli::session::add_all(
+            &handle.client(),
+            items,
+            None,
+            (false, Default::default()),
+        )
+        .await;
         for l in lines {
             tracing::info!("{l}");
         }

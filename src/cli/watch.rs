@@ -12,9 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
-
-use crate::engine::api::{AddSource, Added, SessionRequest};
+use crate::engine::api::{AddOptions, AddSource, Added, Client, RequestError};
 use crate::engine::host::load::MAX_TORRENT_SIZE;
 
 /// How often the directory is listed.
@@ -29,7 +27,7 @@ const MAX_ENTRIES: usize = 4096;
 type Seen = HashMap<PathBuf, (u64, Option<SystemTime>)>;
 
 /// Watches `dir` for as long as the session takes requests.
-pub(crate) fn spawn(dir: PathBuf, requests: mpsc::UnboundedSender<SessionRequest>) {
+pub(crate) fn spawn(dir: PathBuf, client: Client) {
     tokio::spawn(async move {
         if let Err(e) = tokio::fs::create_dir_all(&dir).await {
             tracing::warn!("watch directory {}: {e}", dir.display());
@@ -57,7 +55,7 @@ pub(crate) fn spawn(dir: PathBuf, requests: mpsc::UnboundedSender<SessionRequest
             last_error = None;
             for path in ready {
                 seen.remove(&path);
-                match take(&path, &requests).await {
+                match take(&path, &client).await {
                     Taken::Stopped => return,
                     Taken::Renamed => {}
                     Taken::Stuck => {
@@ -130,7 +128,7 @@ enum Taken {
 }
 
 /// Adds one file and renames it.
-async fn take(path: &Path, requests: &mpsc::UnboundedSender<SessionRequest>) -> Taken {
+async fn take(path: &Path, client: &Client) -> Taken {
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -138,25 +136,13 @@ async fn take(path: &Path, requests: &mpsc::UnboundedSender<SessionRequest>) -> 
         Ok(s) => s,
         Err(reason) => return mark(path, "invalid", &reason).await,
     };
-    let (reply, rx) = oneshot::channel();
-    let req = SessionRequest::Add {
-        source,
-        save_path: None,
-        paused: false,
-        files: Default::default(),
-        labels: Vec::new(),
-        reply,
-    };
-    if requests.send(req).is_err() {
-        return Taken::Stopped;
-    }
-    match rx.await {
-        Err(_) => Taken::Stopped,
-        Ok(Ok(Added::New { id, name: t, .. }) | Ok(Added::Already { id, name: t, .. })) => {
+    match client.add(source, AddOptions::default()).await {
+        Err(RequestError::Stopped) => Taken::Stopped,
+        Ok(Added::New { id, name: t, .. } | Added::Already { id, name: t, .. }) => {
             let what = format!("torrent {id} {}", crate::fmt::outside(&t, 200));
             mark(path, "added", &what).await
         }
-        Ok(Err(reason)) => mark(path, "invalid", &reason.to_string()).await,
+        Err(reason) => mark(path, "invalid", &reason.to_string()).await,
     }
 }
 

@@ -1,26 +1,29 @@
 //! Which torrents a verb's `ID...` names: the id `ttui list` shows (`3` or `#3`), an
-//! info-hash prefix of at least [`MIN_PREFIX`] hex digits, or `all`.
+//! info-hash prefix of at least [`MIN_PREFIX`] hex digits, or `all`. The words are read
+//! here; the torrents are found by the engine's one resolver (`engine::api::Lookup`), and a
+//! word that finds none, or several, is refused with a line that says so.
 
 use super::proto::{ControlError, ErrorKind};
+use crate::engine::api::{Found, Lookup, Name, SessionSnapshot, TorrentId, MIN_PREFIX};
 use crate::protocol::text::shorten;
 
-/// Shorter prefixes would often name several torrents, and could be mistaken for ids.
-pub const MIN_PREFIX: usize = 6;
-
-/// The ids `wanted` names among `rows` (id, info hash), each once, in the order named.
-/// A decimal word is an id when a torrent has it; a word of 6 to 40 hex digits is a prefix
-/// (one that matches several torrents is refused, naming them).
-pub fn resolve_ids(wanted: &[String], rows: &[(u32, [u8; 20])]) -> Result<Vec<u32>, ControlError> {
+/// The torrents `wanted` names in `snap`, each once, in the order named. A decimal word is an
+/// id when a torrent has it, else a prefix; a prefix that matches several torrents is
+/// refused, naming them.
+pub fn resolve_ids(
+    wanted: &[String],
+    snap: &SessionSnapshot,
+) -> Result<Vec<TorrentId>, ControlError> {
     if wanted.is_empty() {
         return Err(ControlError::new(
             ErrorKind::BadArgument,
             "no torrent named: give an id from `ttui list`, an info-hash prefix, or `all`",
         ));
     }
+    let lookup = Lookup::new(snap);
     let mut out = Vec::new();
     for word in wanted {
-        let found = resolve_one(word.trim(), rows)?;
-        for id in found {
+        for id in resolve_one(word.trim(), &lookup)? {
             if !out.contains(&id) {
                 out.push(id);
             }
@@ -29,59 +32,51 @@ pub fn resolve_ids(wanted: &[String], rows: &[(u32, [u8; 20])]) -> Result<Vec<u3
     Ok(out)
 }
 
-fn resolve_one(word: &str, rows: &[(u32, [u8; 20])]) -> Result<Vec<u32>, ControlError> {
+fn resolve_one(word: &str, lookup: &Lookup) -> Result<Vec<TorrentId>, ControlError> {
     if word.eq_ignore_ascii_case("all") {
-        return Ok(rows.iter().map(|r| r.0).collect());
+        return found(word, lookup.find(&Name::All));
     }
     let bare = word.strip_prefix('#').unwrap_or(word);
     let is_decimal = !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit());
     if is_decimal {
-        if let Some(row) = bare
-            .parse::<u32>()
-            .ok()
-            .and_then(|n| rows.iter().find(|r| r.0 == n))
-        {
-            return Ok(vec![row.0]);
+        if let Ok(n) = bare.parse::<u32>() {
+            if let Found::Torrents(ids) = lookup.find(&Name::Id(TorrentId(n))) {
+                return Ok(ids);
+            }
         }
     }
-    let is_hex = bare.len() >= MIN_PREFIX
-        && bare.len() <= 40
-        && bare.bytes().all(|b| b.is_ascii_hexdigit())
-        && !word.starts_with('#');
-    if is_hex {
-        let prefix = bare.to_ascii_lowercase();
-        let matches: Vec<&(u32, [u8; 20])> = rows
-            .iter()
-            .filter(|r| crate::protocol::hex::encode(&r.1).starts_with(&prefix))
-            .collect();
-        return match matches.as_slice() {
-            [] => Err(unknown(word)),
-            [one] => Ok(vec![one.0]),
-            many => Err(ControlError::new(
-                ErrorKind::BadArgument,
-                format!(
-                    "{} matches {} torrents ({}): give more of the info hash",
-                    shorten(word),
-                    many.len(),
-                    many.iter()
-                        .map(|r| format!("#{} {}", r.0, &crate::protocol::hex::encode(&r.1)[..12]))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )),
-        };
+    // `#` marks an id: `#123456` is never a prefix.
+    match Name::hash_prefix(bare).filter(|_| !word.starts_with('#')) {
+        Some(prefix) => found(word, lookup.find(&prefix)),
+        None if is_decimal => Err(unknown(word)),
+        None => Err(ControlError::new(
+            ErrorKind::BadArgument,
+            format!(
+                "`{}` is not a torrent id: give an id from `ttui list`, an info-hash prefix of at \
+                 least {MIN_PREFIX} hex digits, or `all`",
+                shorten(word)
+            ),
+        )),
     }
-    if is_decimal {
-        return Err(unknown(word));
+}
+
+fn found(word: &str, found: Found) -> Result<Vec<TorrentId>, ControlError> {
+    match found {
+        Found::Torrents(ids) => Ok(ids),
+        Found::Nothing => Err(unknown(word)),
+        Found::Several(many) => Err(ControlError::new(
+            ErrorKind::BadArgument,
+            format!(
+                "{} matches {} torrents ({}): give more of the info hash",
+                shorten(word),
+                many.len(),
+                many.iter()
+                    .map(|(id, h)| format!("#{} {}", id.0, &crate::protocol::hex::encode(h)[..12]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
     }
-    Err(ControlError::new(
-        ErrorKind::BadArgument,
-        format!(
-            "`{}` is not a torrent id: give an id from `ttui list`, an info-hash prefix of at \
-             least {MIN_PREFIX} hex digits, or `all`",
-            shorten(word)
-        ),
-    ))
 }
 
 fn unknown(word: &str) -> ControlError {
@@ -98,19 +93,26 @@ fn unknown(word: &str) -> ControlError {
 mod tests {
     use super::*;
 
-    fn rows() -> Vec<(u32, [u8; 20])> {
+    fn snap() -> SessionSnapshot {
         let mut a = [0u8; 20];
         a[..4].copy_from_slice(&[0x3f, 0x2a, 0x91, 0x00]);
         let mut b = [0u8; 20];
         b[..4].copy_from_slice(&[0x3f, 0x2a, 0x91, 0xff]);
         let mut c = [0u8; 20];
         c[..4].copy_from_slice(&[0x12, 0x34, 0x56, 0x78]);
-        vec![(1, a), (2, b), (123456, c)]
+        let line = |id: u32, info_hash: [u8; 20]| crate::engine::api::TorrentLine {
+            info_hash,
+            ..crate::engine::api::TorrentLine::placeholder(TorrentId(id))
+        };
+        SessionSnapshot {
+            torrents: vec![line(1, a), line(2, b), line(123456, c)],
+            ..SessionSnapshot::default()
+        }
     }
 
     fn ids(words: &[&str]) -> Result<Vec<u32>, ControlError> {
         let w: Vec<String> = words.iter().map(|s| s.to_string()).collect();
-        resolve_ids(&w, &rows())
+        resolve_ids(&w, &snap()).map(|ids| ids.into_iter().map(|id| id.0).collect())
     }
 
     #[test]
@@ -125,7 +127,7 @@ mod tests {
         assert_eq!(ids(&["123456"]).unwrap(), vec![123456]);
         assert_eq!(ids(&["123456", "12345678"]).unwrap(), vec![123456]);
         assert_eq!(
-            ids(&[&crate::protocol::hex::encode(&rows()[2].1)]).unwrap(),
+            ids(&[&crate::protocol::hex::encode(&snap().torrents[2].info_hash)]).unwrap(),
             vec![123456]
         );
     }

@@ -9,9 +9,11 @@
 //! - [`server`]: binds the socket (stale ones are taken over) and serves clients, each on its
 //!   own task, so a hostile client costs only its own connection.
 //! - [`client`]: what a verb uses to reach the session.
+//! - [`verbs`]: the session's end: one file per verb, each asking the session through
+//!   `engine::api::Client`.
 //!
-//! The session answers requests through an `mpsc` channel of `(Request, oneshot::Sender)`;
-//! nothing here knows the engine.
+//! The server hands each request to the verbs through an `mpsc` channel of
+//! `(Request, oneshot::Sender)`; only `verbs` knows the engine.
 
 pub(crate) mod client;
 pub mod files;
@@ -21,6 +23,7 @@ pub(crate) mod paths;
 pub mod proto;
 pub(crate) mod rows;
 pub mod server;
+pub(crate) mod verbs;
 
 pub use client::Client;
 pub(crate) use proto::ControlError;

@@ -1,5 +1,5 @@
-//! Lowercase hex, the one encoder: info hashes (v1 and v2), peer ids, node ids, file names in
-//! the state directory. Ten lines do not need a crate.
+//! Lowercase hex, the one encoder and decoder: info hashes (v1 and v2), peer ids, node ids,
+//! file names in the state directory, hashes a client names. Thirty lines do not need a crate.
 
 /// Lowercase hex of any bytes.
 pub(crate) fn encode(bytes: &[u8]) -> String {
@@ -12,11 +12,44 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
     s
 }
 
+/// The value of one hex digit, either case.
+pub(crate) fn digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `N` bytes from exactly `2 * N` hex digits (either case); None for anything else.
+pub(crate) fn decode_array<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let s = s.as_bytes();
+    if s.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        *o = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn lowercase_two_digits_a_byte() {
         assert_eq!(super::encode(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
         assert_eq!(super::encode(&[]), "");
+    }
+
+    #[test]
+    fn decodes_exactly_its_length_in_either_case() {
+        assert_eq!(super::decode_array::<2>("0fA0"), Some([0x0f, 0xa0]));
+        assert_eq!(super::decode_array::<2>("0fa"), None);
+        assert_eq!(super::decode_array::<2>("0fa0ff"), None);
+        assert_eq!(super::decode_array::<2>("0fg0"), None);
+        let h = [0xabu8; 20];
+        assert_eq!(super::decode_array::<20>(&super::encode(&h)), Some(h));
     }
 }

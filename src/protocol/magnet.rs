@@ -160,8 +160,8 @@ fn percent_decode(s: &str, plus_is_space: bool) -> Option<Vec<u8>> {
     while let Some(b) = bytes.next() {
         match b {
             b'%' => {
-                let hi = hex_val(bytes.next()?)?;
-                let lo = hex_val(bytes.next()?)?;
+                let hi = super::hex::digit(bytes.next()?)?;
+                let lo = super::hex::digit(bytes.next()?)?;
                 out.push(hi << 4 | lo);
             }
             b'+' if plus_is_space => out.push(b' '),
@@ -169,15 +169,6 @@ fn percent_decode(s: &str, plus_is_space: bool) -> Option<Vec<u8>> {
         }
     }
     Some(out)
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// A `btmh` multihash: code 0x12 (SHA-256), length 0x20, then the 32 bytes, all in hex.
@@ -188,12 +179,8 @@ fn parse_multihash(s: &str) -> Result<[u8; 32], MagnetError> {
     if digits.len() != 68 || !digits[..4].eq_ignore_ascii_case(b"1220") {
         return Err(bad());
     }
-    let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(digits[4..].chunks_exact(2)) {
-        let [hi, lo] = pair else { return Err(bad()) };
-        *o = hex_val(*hi).ok_or_else(bad)? << 4 | hex_val(*lo).ok_or_else(bad)?;
-    }
-    Ok(out)
+    // The first four are ASCII digits, so byte 4 starts a character.
+    super::hex::decode_array::<32>(&s[4..]).ok_or_else(bad)
 }
 
 impl Magnet {
@@ -213,13 +200,7 @@ fn parse_hash(s: &str) -> Result<InfoHash, MagnetError> {
     let bad = || MagnetError::BadInfoHash(shorten(s).into_owned());
     let mut out = [0u8; 20];
     match s.len() {
-        40 => {
-            let digits = s.as_bytes();
-            for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-                let [hi, lo] = pair else { return Err(bad()) };
-                *o = hex_val(*hi).ok_or_else(bad)? << 4 | hex_val(*lo).ok_or_else(bad)?;
-            }
-        }
+        40 => out = super::hex::decode_array::<20>(s).ok_or_else(bad)?,
         32 => {
             // RFC 4648 base32 without padding: 32 symbols × 5 bits = 160 bits exactly.
             let mut acc: u64 = 0;

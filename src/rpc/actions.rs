@@ -7,25 +7,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Map;
-use tokio::sync::oneshot;
 
 use super::ctx::Ctx;
 use super::error::MethodError;
-use super::torrents::{ask, bool_arg, send, str_arg, targets, Answer, Args};
+use super::torrents::{answer, bool_arg, str_arg, targets, Answer, Args};
 use crate::engine::api::*;
 
 pub(crate) fn start(ctx: &Ctx, args: &Args, now: bool) -> Answer {
     let (_, ids) = targets(ctx, args)?;
     for id in ids {
-        let (reply, _) = oneshot::channel();
-        send(ctx, SessionRequest::Force { id, on: now, reply })?;
-        send(
-            ctx,
-            SessionRequest::Torrent {
-                id,
-                command: Command::Resume,
-            },
-        )?;
+        // Sent now; its answer is not awaited (a resume follows at once).
+        drop(ctx.client.force(id, now));
+        ctx.client.command(id, Command::Resume)?;
     }
     Ok(Map::new())
 }
@@ -33,13 +26,7 @@ pub(crate) fn start(ctx: &Ctx, args: &Args, now: bool) -> Answer {
 pub(crate) fn stop(ctx: &Ctx, args: &Args) -> Answer {
     let (_, ids) = targets(ctx, args)?;
     for id in ids {
-        send(
-            ctx,
-            SessionRequest::Torrent {
-                id,
-                command: Command::Pause,
-            },
-        )?;
+        ctx.client.command(id, Command::Pause)?;
     }
     Ok(Map::new())
 }
@@ -48,8 +35,7 @@ pub(crate) fn stop(ctx: &Ctx, args: &Args) -> Answer {
 pub(crate) fn reannounce(ctx: &Ctx, args: &Args) -> Answer {
     let (_, ids) = targets(ctx, args)?;
     for id in ids {
-        let command = Command::Reannounce;
-        send(ctx, SessionRequest::Torrent { id, command })?;
+        ctx.client.command(id, Command::Reannounce)?;
     }
     Ok(Map::new())
 }
@@ -57,7 +43,7 @@ pub(crate) fn reannounce(ctx: &Ctx, args: &Args) -> Answer {
 pub(crate) fn verify(ctx: &Ctx, args: &Args) -> Answer {
     let (_, ids) = targets(ctx, args)?;
     for id in ids {
-        send(ctx, SessionRequest::Verify { id })?;
+        ctx.client.verify(id)?;
     }
     Ok(Map::new())
 }
@@ -66,19 +52,9 @@ pub(crate) async fn remove(ctx: &Ctx, args: &Args) -> Answer {
     let (_, ids) = targets(ctx, args)?;
     let delete_data = bool_arg(args, "delete-local-data").unwrap_or(false);
     for &id in &ids {
-        ask(ctx, |reply| SessionRequest::Remove {
-            id,
-            delete_data,
-            reply,
-        })
-        .await??;
+        answer(ctx.client.remove(id, delete_data)).await?;
     }
-    let mut snap = ctx.snapshot.clone();
-    let _ = tokio::time::timeout(
-        Duration::from_secs(2),
-        snap.wait_for(|s| !s.torrents.iter().any(|t| ids.contains(&t.id))),
-    )
-    .await;
+    ctx.client.wait_gone(&ids, Duration::from_secs(2)).await;
     Ok(Map::new())
 }
 
@@ -105,9 +81,9 @@ pub(super) async fn move_to(
     for &id in ids {
         let dir = dir.clone();
         if move_data {
-            ask(ctx, |reply| SessionRequest::Move { id, dir, reply }).await??;
+            answer(ctx.client.move_to(id, dir)).await?;
         } else {
-            ask(ctx, |reply| SessionRequest::Locate { id, dir, reply }).await??;
+            answer(ctx.client.locate(id, dir)).await?;
         }
     }
     Ok(())
@@ -128,21 +104,12 @@ pub(crate) async fn rename_path(ctx: &Ctx, args: &Args) -> Answer {
             .ok_or_else(|| MethodError::BadArgument(format!("no {key} specified")))
     };
     let (path, name) = (arg("path")?, arg("name")?);
-    ask(ctx, |reply| SessionRequest::RenamePath {
-        id,
-        path: path.clone(),
-        name: name.clone(),
-        reply,
-    })
-    .await??;
+    answer(ctx.client.rename_path(id, path.clone(), name.clone())).await?;
     if path.split('/').filter(|c| !c.is_empty()).count() == 1 {
         // The torrent's new name shows from the session's next line-up: the next
         // `torrent-get` must not see the old one.
-        let mut snap = ctx.snapshot.clone();
-        let shown = |s: &std::sync::Arc<SessionSnapshot>| {
-            s.torrents.iter().any(|t| t.id == id && t.name == name)
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(2), snap.wait_for(shown)).await;
+        let shown = |s: &SessionSnapshot| s.torrents.iter().any(|t| t.id == id && t.name == name);
+        ctx.client.wait_until(Duration::from_secs(2), shown).await;
     }
     let mut answer = Map::new();
     answer.insert("path".into(), path.into());
@@ -158,7 +125,7 @@ pub(crate) async fn queue(ctx: &Ctx, args: &Args, to: Move) -> Answer {
         ids.reverse();
     }
     for id in ids {
-        ask(ctx, |reply| SessionRequest::Queue { id, to, reply }).await??;
+        answer(ctx.client.queue(id, to)).await?;
     }
     Ok(Map::new())
 }

@@ -1,4 +1,4 @@
-//! What every RPC request is answered with (`Ctx`): the session's request channel and line-up,
+//! What every RPC request is answered with (`Ctx`): the session's client and line-up,
 //! what session-get tells beside them (`Facts`), and what the RPC keeps of its own
 //! (`Stored`). Apart from the server so the methods need not name it.
 
@@ -13,7 +13,7 @@ use super::activity;
 use super::security::LoginPacer;
 use super::session_id::SessionId;
 use super::Credentials;
-use crate::engine::api::{SessionRequest, SessionSnapshot, TorrentId};
+use crate::engine::api::{Client, SessionSnapshot, TorrentId};
 
 /// What session-get tells of the session that the line-up does not carry.
 #[derive(Debug, Clone, Default)]
@@ -42,7 +42,7 @@ pub(crate) struct Stored {
 
 /// What every request is answered with.
 pub(crate) struct Ctx {
-    pub requests: tokio::sync::mpsc::UnboundedSender<SessionRequest>,
+    pub client: Client,
     pub snapshot: watch::Receiver<Arc<SessionSnapshot>>,
     pub activity: activity::Shared,
     pub stored: Mutex<Stored>,

@@ -44,6 +44,9 @@ pub(crate) enum MethodError {
 
 impl From<crate::engine::api::RequestError> for MethodError {
     fn from(e: crate::engine::api::RequestError) -> MethodError {
-        MethodError::Session(e.to_string())
+        match e {
+            crate::engine::api::RequestError::Stopped => MethodError::Gone,
+            e => MethodError::Session(e.to_string()),
+        }
     }
 }

@@ -1,29 +1,23 @@
 //! `ids` as rpc-spec 3.1 gives it: absent (every torrent), a number, a hash string, a list
-//! of numbers and hash strings, or `recently-active`. Resolution is against the line-up of
-//! one snapshot; unknown ids are left out, as Transmission does. A list is bounded only by
-//! the body limit; resolving it costs one hash lookup an entry.
+//! of numbers and hash strings, or `recently-active`. Numbers and hashes are found by the
+//! engine's one resolver (`engine::api::Lookup`) against the line-up of one snapshot; unknown
+//! ids are left out, as Transmission does. A list is bounded only by the body limit;
+//! resolving it costs one hash lookup an entry.
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 
 use super::error::MethodError;
-use crate::engine::api::{SessionSnapshot, TorrentId};
+use crate::engine::api::{Found, Lookup, Name, SessionSnapshot, TorrentId};
 
 /// What `ids` asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Ids {
     All,
     RecentlyActive,
-    Some(Vec<Id>),
-}
-
-/// One entry of a list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Id {
-    Number(u32),
-    /// 40 hex digits, lowercased.
-    Hash(String),
+    /// Each number (an id) or hash string (40 hex digits).
+    Some(Vec<Name>),
 }
 
 /// Reads `ids` (None: absent).
@@ -45,17 +39,13 @@ pub(crate) fn parse(v: Option<&Value>) -> Result<Ids, MethodError> {
     }
 }
 
-fn one(v: &Value) -> Option<Id> {
+fn one(v: &Value) -> Option<Name> {
+    let id = |n: u32| Name::Id(TorrentId(n));
     match v {
-        Value::Number(n) => n
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Id::Number),
-        Value::String(s) if s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Some(Id::Hash(s.to_ascii_lowercase()))
-        }
+        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()).map(id),
+        Value::String(s) if s.len() == 40 => Name::hash_prefix(s),
         // Transmission reads a numeric string as an id too.
-        Value::String(s) => s.parse::<u32>().ok().map(Id::Number),
+        Value::String(s) => s.parse::<u32>().ok().map(id),
         _ => None,
     }
 }
@@ -76,26 +66,17 @@ pub(crate) fn resolve(
             .filter(|id| recent(*id))
             .collect(),
         Ids::Some(list) => {
-            let mut numbers = HashSet::new();
-            let mut hashes = HashSet::new();
-            for id in list {
-                match id {
-                    Id::Number(n) => {
-                        numbers.insert(*n);
-                    }
-                    Id::Hash(h) => {
-                        hashes.insert(h.as_str());
-                    }
+            let lookup = Lookup::new(snap);
+            let mut named = HashSet::new();
+            for name in list {
+                if let Found::Torrents(ids) = lookup.find(name) {
+                    named.extend(ids);
                 }
             }
             snap.torrents
                 .iter()
-                .filter(|t| {
-                    numbers.contains(&t.id.0)
-                        || (!hashes.is_empty()
-                            && hashes.contains(crate::protocol::hex::encode(&t.info_hash).as_str()))
-                })
                 .map(|t| t.id)
+                .filter(|id| named.contains(id))
                 .collect()
         }
     }

@@ -4,7 +4,7 @@
 //! package, phone apps) speaks to a ttui session. Off unless `rpc.listen` or `--rpc` asks.
 //!
 //! It is one more face over `engine::api`, like the control socket: it reads the session's
-//! line-up from its `watch` channel and sends `SessionRequest`s; it never holds the engine
+//! line-up from its `watch` channel and asks through `engine::api::Client`; it never holds the engine
 //! up (every answer is built from a snapshot, every wait is bounded) and never reaches into
 //! the engine's rooms.
 //!

@@ -22,7 +22,7 @@ use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::activity::{self, Activity};
@@ -32,7 +32,7 @@ use super::request;
 use super::security::{self, LoginPacer};
 use super::session_id::{self, SessionId};
 use super::{actions, session, torrent_set, torrents, Credentials, RpcSettings};
-use crate::engine::api::{Move, SessionRequest, SessionSnapshot};
+use crate::engine::api::{Client, Move};
 
 /// Connections served at once.
 pub(crate) const MAX_CONNECTIONS: usize = 128;
@@ -59,15 +59,11 @@ pub(crate) struct Bound {
 
 impl Bound {
     /// Serves until the task is aborted.
-    pub(crate) fn serve(
-        self,
-        facts: Facts,
-        requests: tokio::sync::mpsc::UnboundedSender<SessionRequest>,
-        snapshot: watch::Receiver<Arc<SessionSnapshot>>,
-    ) -> JoinHandle<()> {
+    pub(crate) fn serve(self, facts: Facts, client: Client) -> JoinHandle<()> {
+        let snapshot = client.watch();
         let shared: activity::Shared = Arc::new(Mutex::new(Activity::default()));
         let ctx = Arc::new(Ctx {
-            requests,
+            client,
             snapshot: snapshot.clone(),
             activity: Arc::clone(&shared),
             stored: Mutex::new(Stored::default()),

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::ctx::Ctx;
 use super::error::MethodError;
 use super::fields::SPEED_K;
-use super::torrents::{ask, Answer, Args};
+use super::torrents::{answer, Answer, Args};
 use crate::engine::api::*;
 
 pub(crate) const RPC_VERSION: u32 = 17;
@@ -21,18 +21,14 @@ fn kbps(b: u64) -> u64 {
 
 /// `blocklist-update`: the list read again now; answered with its size as Transmission does.
 pub(crate) async fn blocklist_update(ctx: &Ctx) -> Answer {
-    let status = ask(ctx, |reply| SessionRequest::BlocklistUpdate { reply }).await??;
+    let status = answer(ctx.client.blocklist_update()).await?;
     let mut out = Args::new();
     out.insert("blocklist-size".into(), json!(status.ranges));
     Ok(out)
 }
 
 pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
-    let s = ask(ctx, |reply| SessionRequest::Settings {
-        ids: Vec::new(),
-        reply,
-    })
-    .await?;
+    let s = answer(ctx.client.settings(Vec::new())).await?;
     let snap = ctx.snapshot.borrow().clone();
     let f = &ctx.facts;
     let stored = ctx.stored.lock().map_err(|_| MethodError::Gone)?.clone();
@@ -191,11 +187,7 @@ fn flag(args: &Args, key: &str) -> Option<bool> {
 /// `session-set`: the speed limits (and turtle mode), the ratio and idle goals, the queue
 /// sizes and stall time. Other keys are accepted and change nothing (listed in rpc.md).
 pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
-    let now = ask(ctx, |reply| SessionRequest::Settings {
-        ids: Vec::new(),
-        reply,
-    })
-    .await?;
+    let now = answer(ctx.client.settings(Vec::new())).await?;
     let mut change = LimitChange::default();
     {
         let mut stored = ctx.stored.lock().map_err(|_| MethodError::Gone)?;
@@ -231,12 +223,7 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
     change.turtle =
         flag(args, "alt-speed-enabled").map(|on| if on { Turtle::On } else { Turtle::Off });
     if change != LimitChange::default() {
-        ask(ctx, |reply| SessionRequest::Limit {
-            target: LimitTarget::Session,
-            change,
-            reply,
-        })
-        .await??;
+        answer(ctx.client.limit(LimitTarget::Session, change)).await?;
     }
     let ratio = match (flag(args, "seedRatioLimited"), num(args, "seedRatioLimit")) {
         (Some(false), _) => Some(None),
@@ -304,11 +291,7 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
         stalled_after: num(args, "queue-stalled-minutes").map(minutes),
     };
     if settings != SettingsChange::default() {
-        ask(ctx, |reply| SessionRequest::SetSettings {
-            change: settings,
-            reply,
-        })
-        .await??;
+        answer(ctx.client.set_settings(settings)).await?;
     }
     Ok(Map::new())
 }
@@ -352,9 +335,7 @@ pub(crate) fn stats(ctx: &Ctx) -> Answer {
 }
 
 pub(crate) fn close(ctx: &Ctx) -> Answer {
-    ctx.requests
-        .send(SessionRequest::Shutdown)
-        .map_err(|_| MethodError::Gone)?;
+    ctx.client.shutdown()?;
     Ok(Map::new())
 }
 

@@ -15,7 +15,7 @@ use super::error::MethodError;
 use super::fields::{self, View};
 use super::ids::Ids;
 use super::request::Arguments;
-use super::torrents::{ask, str_arg, targets, Args};
+use super::torrents::{answer, str_arg, targets, Args};
 use crate::engine::api::*;
 
 /// How long torrent-get waits for a running torrent's fresh full snapshot (built on its
@@ -39,11 +39,7 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Result<Arguments, MethodError
     let snap = ctx.snapshot.borrow().clone();
     let needs = fields::needs(&fields);
     let settings = if needs.settings {
-        ask(ctx, |reply| SessionRequest::Settings {
-            ids: found.clone(),
-            reply,
-        })
-        .await?
+        answer(ctx.client.settings(found.clone())).await?
     } else {
         Settings::default()
     };
@@ -231,7 +227,7 @@ async fn count_files(ctx: &Ctx, ids: &[TorrentId], snap: &SessionSnapshot) {
 
 async fn file_lists(ctx: &Ctx, ids: &[TorrentId]) -> HashMap<TorrentId, Vec<FileLine>> {
     let asks = ids.iter().map(|&id| async move {
-        let files = ask(ctx, |reply| SessionRequest::Files { id, reply }).await;
+        let files = answer(ctx.client.files(id)).await;
         (id, files.ok().flatten())
     });
     futures::future::join_all(asks)
@@ -245,12 +241,9 @@ async fn file_lists(ctx: &Ctx, ids: &[TorrentId]) -> HashMap<TorrentId, Vec<File
 /// running task shows now, and for a running one the fresh snapshot its task builds on its
 /// next tick (waited for at most `SNAPSHOT_WAIT`, all at once). Nothing is woken to answer.
 async fn full_snapshots(ctx: &Ctx, ids: &[TorrentId]) -> HashMap<TorrentId, Arc<Snapshot>> {
-    let peeked = ask(ctx, |reply| SessionRequest::Peek {
-        ids: ids.to_vec(),
-        reply,
-    })
-    .await
-    .unwrap_or_default();
+    let peeked = answer(ctx.client.peek(ids.to_vec()))
+        .await
+        .unwrap_or_default();
     let mut out = HashMap::with_capacity(peeked.len());
     let mut coming = Vec::new();
     for (id, p) in peeked {

@@ -1,7 +1,6 @@
 //! `torrent-set` (rpc-spec 3.2): limits, seeding goals, file priorities, the queue position,
 //! labels and the location of the torrents named, each through `engine::api`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Map;
@@ -11,7 +10,7 @@ use super::ctx::Ctx;
 use super::error::MethodError;
 use super::fields;
 use super::torrents::{
-    ask, bool_arg, label_list, num_arg, set_priorities, str_arg, targets, Answer, Args,
+    answer, bool_arg, label_list, num_arg, set_priorities, str_arg, targets, Answer, Args,
 };
 use crate::engine::api::*;
 
@@ -33,16 +32,15 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
     if let Some(labels) = label_list(args)? {
         for &id in &ids {
             let edit = crate::engine::api::LabelEdit::Set(labels.clone());
-            let now = ask(ctx, |reply| SessionRequest::Labels { id, edit, reply }).await??;
+            let now = answer(ctx.client.labels(id, edit)).await?;
             // A client reads back what it set at once; the session publishes on its tick.
-            let mut snap = ctx.snapshot.clone();
-            let shown = |s: &Arc<SessionSnapshot>| {
+            let shown = |s: &SessionSnapshot| {
                 s.torrents
                     .iter()
                     .find(|t| t.id == id)
                     .is_none_or(|t| t.labels == now)
             };
-            let _ = tokio::time::timeout(Duration::from_secs(3), snap.wait_for(shown)).await;
+            ctx.client.wait_until(Duration::from_secs(3), shown).await;
         }
     }
     if let Some(location) = str_arg(args, "location") {
@@ -73,7 +71,7 @@ async fn queue_to(ctx: &Ctx, id: TorrentId, pos: u32) -> Result<(), MethodError>
         (Move::Down, pos - now)
     };
     for _ in 0..steps {
-        ask(ctx, |reply| SessionRequest::Queue { id, to, reply }).await??;
+        answer(ctx.client.queue(id, to)).await?;
     }
     Ok(())
 }
@@ -91,11 +89,7 @@ async fn limits(ctx: &Ctx, ids: &[TorrentId], args: &Args) -> Result<(), MethodE
     if !keys.iter().any(|k| args.contains_key(*k)) {
         return Ok(());
     }
-    let current = ask(ctx, |reply| SessionRequest::Settings {
-        ids: ids.to_vec(),
-        reply,
-    })
-    .await?;
+    let current = answer(ctx.client.settings(ids.to_vec())).await?;
     for t in &current.torrents {
         let mut change = LimitChange::default();
         for (down, limit_key, on_key, now) in [
@@ -133,12 +127,8 @@ async fn limits(ctx: &Ctx, ids: &[TorrentId], args: &Args) -> Result<(), MethodE
             }
         }
         if change.down.is_some() || change.up.is_some() {
-            ask(ctx, |reply| SessionRequest::Limit {
-                target: LimitTarget::Torrents(vec![t.id]),
-                change,
-                reply,
-            })
-            .await??;
+            let target = LimitTarget::Torrents(vec![t.id]);
+            answer(ctx.client.limit(target, change)).await?;
         }
     }
     Ok(())
@@ -157,11 +147,7 @@ async fn goals(ctx: &Ctx, ids: &[TorrentId], args: &Args) -> Result<(), MethodEr
     if ratio.is_some_and(|r| r < 0.0) {
         return Err(MethodError::BadArgument("seedRatioLimit: 0 or more".into()));
     }
-    let current = ask(ctx, |reply| SessionRequest::Settings {
-        ids: ids.to_vec(),
-        reply,
-    })
-    .await?;
+    let current = answer(ctx.client.settings(ids.to_vec())).await?;
     for t in &current.torrents {
         let ratio_set = pick(ratio_mode, ratio, t.ratio);
         let idle_set = pick(idle_mode, idle, t.idle);
@@ -169,14 +155,12 @@ async fn goals(ctx: &Ctx, ids: &[TorrentId], args: &Args) -> Result<(), MethodEr
             continue;
         }
         let id = t.id;
-        ask(ctx, |reply| SessionRequest::Goals {
-            id,
+        let change = GoalChange {
             ratio: ratio_set,
             seed_time: None,
             idle: idle_set,
-            reply,
-        })
-        .await??;
+        };
+        answer(ctx.client.goals(id, change)).await?;
     }
     Ok(())
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Map, Value};
-use tokio::sync::oneshot;
 
 use super::error::MethodError;
 
@@ -22,16 +21,12 @@ pub(crate) type Answer = Result<Args, MethodError>;
 /// How long a method waits for the session's answer to one request.
 const REPLY_WAIT: Duration = Duration::from_secs(60);
 
-/// Sends a request that answers through a oneshot and waits for the answer (bounded).
-pub(crate) async fn ask<T>(
-    ctx: &Ctx,
-    make: impl FnOnce(oneshot::Sender<T>) -> SessionRequest,
+/// Waits (bounded) for the session's answer to a request made through the client.
+pub(crate) async fn answer<T>(
+    asked: impl std::future::Future<Output = Result<T, RequestError>>,
 ) -> Result<T, MethodError> {
-    let (tx, rx) = oneshot::channel();
-    ctx.requests.send(make(tx)).map_err(|_| MethodError::Gone)?;
-    match tokio::time::timeout(REPLY_WAIT, rx).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(_)) => Err(MethodError::Gone),
+    match tokio::time::timeout(REPLY_WAIT, asked).await {
+        Ok(done) => Ok(done?),
         Err(_) => Err(MethodError::Session(
             "the session did not answer in time".into(),
         )),
@@ -48,10 +43,6 @@ pub(crate) fn targets(ctx: &Ctx, args: &Args) -> Result<(Ids, Vec<TorrentId>), M
         Err(_) => ids::resolve(&which, &snap, |_| false),
     };
     Ok((which, found))
-}
-
-pub(super) fn send(ctx: &Ctx, r: SessionRequest) -> Result<(), MethodError> {
-    ctx.requests.send(r).map_err(|_| MethodError::Gone)
 }
 
 pub(super) fn bool_arg(args: &Args, key: &str) -> Option<bool> {
@@ -127,15 +118,11 @@ pub(crate) async fn listed(ctx: &Ctx) {
         }
         unlisted.clone()
     };
-    let mut snap = ctx.snapshot.clone();
-    let _ = tokio::time::timeout(
-        LISTED_WAIT,
-        snap.wait_for(|s| {
-            let shown: HashSet<TorrentId> = s.torrents.iter().map(|t| t.id).collect();
-            waiting.iter().all(|id| shown.contains(id))
-        }),
-    )
-    .await;
+    let shown = |s: &SessionSnapshot| {
+        let shown: HashSet<TorrentId> = s.torrents.iter().map(|t| t.id).collect();
+        waiting.iter().all(|id| shown.contains(id))
+    };
+    ctx.client.wait_until(LISTED_WAIT, shown).await;
     let mut unlisted = ctx.unlisted.lock().unwrap_or_else(|e| e.into_inner());
     unlisted.retain(|id| !waiting.contains(id));
 }
@@ -187,15 +174,13 @@ pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
         sequential: false,
     };
     let labels = label_list(args)?.unwrap_or_default();
-    let added = ask(ctx, |reply| SessionRequest::Add {
-        source,
+    let opts = AddOptions {
         save_path,
         paused,
         files,
         labels,
-        reply,
-    })
-    .await??;
+    };
+    let added = answer(ctx.client.add(source, opts)).await?;
     let (key, id, name, hash) = match added {
         Added::New {
             id,
@@ -322,23 +307,18 @@ pub(super) async fn set_priorities(
         };
         if list.is_empty() {
             if count.is_none() {
-                count = ask(ctx, |reply| SessionRequest::Files { id, reply })
+                count = answer(ctx.client.files(id))
                     .await?
                     .map(|f| f.iter().filter(|f| !f.padding).count());
             }
             list = (0..count.unwrap_or(0)).collect();
         }
         if !list.is_empty() {
-            send(
-                ctx,
-                SessionRequest::Torrent {
-                    id,
-                    command: Command::SetFilePriority {
-                        files: list,
-                        priority,
-                    },
-                },
-            )?;
+            let command = Command::SetFilePriority {
+                files: list,
+                priority,
+            };
+            ctx.client.command(id, command)?;
         }
     }
     Ok(())

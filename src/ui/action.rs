@@ -108,8 +108,8 @@ impl Action {
     }
 }
 
-/// What one torrent of a session is asked, in plain data: the loop turns it into a
-/// `SessionRequest` (with its reply channel where it has one).
+/// What one torrent of a session is asked, in plain data: the loop asks it through the
+/// session's `Client` (and awaits the answer off the loop where it has one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Torrent {

@@ -59,8 +59,7 @@ pub(crate) async fn run(
 /// The session's screen: the torrent list, and the detail view of the torrent opened from it
 /// (or of `open` at start). Returns when the user quits; the caller stops the session.
 pub(crate) async fn run_session(
-    session: watch::Receiver<Arc<crate::engine::api::SessionSnapshot>>,
-    requests: mpsc::UnboundedSender<crate::engine::api::SessionRequest>,
+    client: crate::engine::api::Client,
     log_path: PathBuf,
     open: Option<crate::engine::api::TorrentId>,
 ) -> color_eyre::Result<()> {
@@ -70,8 +69,7 @@ pub(crate) async fn run_session(
         app.start_on(id);
     }
     let result =
-        session_loop::run_session_loop(&mut terminal, EventStream::new(), session, requests, app)
-            .await;
+        session_loop::run_session_loop(&mut terminal, EventStream::new(), client, app).await;
     let restored = tui::restore();
     result?;
     restored?;

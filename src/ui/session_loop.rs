@@ -12,13 +12,13 @@ use futures::{Stream, StreamExt};
 use ratatui::backend::Backend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 
 use crate::control::proto::AddItem;
 use crate::engine::api::{
-    AddFiles, Added, LimitTarget, RequestError, SessionRequest, SessionSnapshot, Snapshot,
-    TorrentId,
+    AddFiles, AddOptions, Added, Answer, Client, IntoAnswer, LimitTarget, RequestError,
+    SessionSnapshot, Snapshot, TorrentId,
 };
 
 use super::action::{Effect, Reply, Request};
@@ -39,8 +39,7 @@ struct Detail {
 pub(crate) async fn run_session_loop<B, S>(
     terminal: &mut Terminal<B>,
     mut events: S,
-    mut session: watch::Receiver<Arc<SessionSnapshot>>,
-    requests: mpsc::UnboundedSender<SessionRequest>,
+    client: Client,
     mut app: App,
 ) -> color_eyre::Result<App>
 where
@@ -48,12 +47,13 @@ where
     S: Stream<Item = io::Result<Event>> + Unpin,
 {
     app.set_viewport(viewport(terminal)?);
+    let mut session = client.watch();
     let first = session.borrow_and_update().clone();
     let mut snap = first.clone();
     app.on_session(first);
     let mut detail: Option<Detail> = None;
     if let Screen::Detail(id) = app.screen {
-        detail = open_detail(&requests, id, &mut app).await;
+        detail = open_detail(&client, id, &mut app).await;
     }
     // Answers someone waits for (the limits dialog's prefill, turtle mode, a move) come
     // back here from the tasks that wait for them, so the loop itself never waits.
@@ -64,7 +64,7 @@ where
     // How adds went (they finish after the key that asked): a line for the footer.
     let (notes_tx, mut notes) = mpsc::unbounded_channel::<String>();
     let out = Outbound {
-        requests,
+        client,
         replies: replies_tx,
         notes: notes_tx,
     };
@@ -150,7 +150,7 @@ fn draw<B: Backend>(
 /// Where the loop's effects go: the session, and the loop's own inboxes for answers that
 /// come later.
 struct Outbound {
-    requests: mpsc::UnboundedSender<SessionRequest>,
+    client: Client,
     replies: mpsc::UnboundedSender<Reply>,
     notes: mpsc::UnboundedSender<String>,
 }
@@ -161,7 +161,7 @@ async fn apply(effect: Effect, app: &mut App, detail: &mut Option<Detail>, out: 
         Effect::Quit => return false,
         Effect::Torrent(command) => {
             if let Screen::Detail(id) = app.screen {
-                let _ = out.requests.send(SessionRequest::Torrent { id, command });
+                let _ = out.client.command(id, command);
             }
         }
         Effect::Session(list) => {
@@ -178,29 +178,21 @@ async fn apply(effect: Effect, app: &mut App, detail: &mut Option<Detail>, out: 
                             paused,
                             files,
                         };
-                        tokio::spawn(add.send(item, out.requests.clone(), out.notes.clone()));
+                        tokio::spawn(add.send(item, out.client.clone(), out.notes.clone()));
                     }
-                    r => {
-                        if let Some(r) = session_request(r, &out.replies) {
-                            let _ = out.requests.send(r);
-                        }
-                    }
+                    r => ask(r, &out.client, &out.replies),
                 }
             }
         }
-        Effect::Open(id) => *detail = open_detail(&out.requests, id, app).await,
+        Effect::Open(id) => *detail = open_detail(&out.client, id, app).await,
         Effect::Close => *detail = None,
     }
     true
 }
 
 /// Subscribes to the torrent's full snapshot and shows the first one.
-async fn open_detail(
-    requests: &mpsc::UnboundedSender<SessionRequest>,
-    id: TorrentId,
-    app: &mut App,
-) -> Option<Detail> {
-    let detail = subscribe(requests, id).await;
+async fn open_detail(client: &Client, id: TorrentId, app: &mut App) -> Option<Detail> {
+    let detail = subscribe(client, id).await;
     if let Some(d) = &detail {
         app.on_snapshot(Arc::clone(&d.last));
     }
@@ -220,15 +212,8 @@ fn on_detail(alive: bool, detail: &mut Option<Detail>, app: &mut App) {
     }
 }
 
-async fn subscribe(
-    requests: &mpsc::UnboundedSender<SessionRequest>,
-    id: TorrentId,
-) -> Option<Detail> {
-    let (reply, rx) = oneshot::channel();
-    requests
-        .send(SessionRequest::Subscribe { id, reply })
-        .ok()?;
-    let mut snapshots = rx.await.ok()??;
+async fn subscribe(client: &Client, id: TorrentId) -> Option<Detail> {
+    let mut snapshots = client.subscribe(id).await.ok()??;
     let last = snapshots.borrow_and_update().clone();
     Some(Detail {
         id,
@@ -237,105 +222,83 @@ async fn subscribe(
     })
 }
 
-/// Waits for `rx` off the loop and hands the answer back as `wrap` makes it.
-fn forward<T: Send + 'static>(
-    rx: oneshot::Receiver<T>,
+/// Waits for `answer` off the loop and hands it back as `wrap` makes it.
+fn forward<R: IntoAnswer + Send + 'static>(
+    answer: Answer<R>,
     replies: &mpsc::UnboundedSender<Reply>,
-    wrap: impl FnOnce(T) -> Reply + Send + 'static,
-) {
+    wrap: impl FnOnce(Result<R::Value, RequestError>) -> Reply + Send + 'static,
+) where
+    R::Value: Send,
+{
     let replies = replies.clone();
     tokio::spawn(async move {
-        // The session stopped without answering: the loop ends on its own.
-        if let Ok(answer) = rx.await {
-            let _ = replies.send(wrap(answer));
+        match answer.await {
+            // The session stopped without answering: the loop ends on its own.
+            Err(RequestError::Stopped) => {}
+            result => {
+                let _ = replies.send(wrap(result));
+            }
         }
     });
 }
 
-fn session_request(r: Request, replies: &mpsc::UnboundedSender<Reply>) -> Option<SessionRequest> {
-    Some(match r {
-        Request::Torrent { id, command } => SessionRequest::Torrent { id, command },
-        Request::Verify { id } => SessionRequest::Verify { id },
+/// Sends what a key asked of the session (now, so requests keep the order of the keys);
+/// the answers someone waits for come back to the loop as `Reply`s.
+fn ask(r: Request, client: &Client, replies: &mpsc::UnboundedSender<Reply>) {
+    let words = |r: Result<(), RequestError>| r.map_err(|e| e.to_string());
+    match r {
+        Request::Torrent { id, command } => {
+            let _ = client.command(id, command);
+        }
+        Request::Verify { id } => {
+            let _ = client.verify(id);
+        }
         Request::Remove { id, delete_data } => {
             // The list shows the torrent gone either way; only the answer says whether its
             // data could be deleted.
-            let (reply, rx) = oneshot::channel();
-            forward(rx, replies, move |result: Result<(), RequestError>| {
+            forward(client.remove(id, delete_data), replies, move |r| {
                 Reply::Removed {
                     id,
                     delete_data,
-                    result: result.map_err(|e| e.to_string()),
+                    result: words(r),
                 }
             });
-            SessionRequest::Remove {
-                id,
-                delete_data,
-                reply,
-            }
         }
-        Request::Force { id } => {
-            let (reply, rx) = oneshot::channel();
-            forward(rx, replies, move |result: Result<(), RequestError>| {
-                Reply::Done {
-                    what: "force start",
-                    id,
-                    result: result.map_err(|e| e.to_string()),
-                }
-            });
-            SessionRequest::Force {
-                id,
-                on: true,
-                reply,
-            }
-        }
-        Request::Queue { id, to } => {
-            let (reply, rx) = oneshot::channel();
-            forward(rx, replies, move |result: Result<(), RequestError>| {
-                Reply::Done {
-                    what: "queue move",
-                    id,
-                    result: result.map_err(|e| e.to_string()),
-                }
-            });
-            SessionRequest::Queue { id, to, reply }
-        }
+        Request::Force { id } => forward(client.force(id, true), replies, move |r| Reply::Done {
+            what: "force start",
+            id,
+            result: words(r),
+        }),
+        Request::Queue { id, to } => forward(client.queue(id, to), replies, move |r| Reply::Done {
+            what: "queue move",
+            id,
+            result: words(r),
+        }),
         Request::Limit { ids, change } => {
-            let (reply, rx) = oneshot::channel();
             let target = if ids.is_empty() {
                 LimitTarget::Session
             } else {
                 LimitTarget::Torrents(ids.clone())
             };
-            forward(
-                rx,
-                replies,
-                move |result: Result<crate::engine::api::LimitsNow, RequestError>| Reply::Limits {
+            forward(client.limit(target, change), replies, move |r| {
+                Reply::Limits {
                     ids,
                     change,
-                    result: result.map_err(|e| e.to_string()),
-                },
-            );
-            SessionRequest::Limit {
-                target,
-                change,
-                reply,
-            }
-        }
-        Request::Move { id, dir } => {
-            let (reply, rx) = oneshot::channel();
-            let to = dir.clone();
-            forward(rx, replies, move |result: Result<(), RequestError>| {
-                Reply::Moved {
-                    id,
-                    dir: to,
-                    result: result.map_err(|e| e.to_string()),
+                    result: r.map_err(|e| e.to_string()),
                 }
             });
-            SessionRequest::Move { id, dir, reply }
+        }
+        Request::Move { id, dir } => {
+            let to = dir.clone();
+            forward(client.move_to(id, dir), replies, move |r| Reply::Moved {
+                id,
+                dir: to,
+                result: words(r),
+            });
         }
         // Sent by `SessionAdd::send`, on a task of its own (a URL is fetched first).
-        Request::Add { .. } => return None,
-    })
+        Request::Add { .. } => {}
+    }
 }
 
 /// An add from the add dialog, sent on its own task: a URL is fetched first, and the answer
@@ -347,12 +310,7 @@ struct SessionAdd {
 }
 
 impl SessionAdd {
-    async fn send(
-        self,
-        item: AddItem,
-        requests: mpsc::UnboundedSender<SessionRequest>,
-        notes: mpsc::UnboundedSender<String>,
-    ) {
+    async fn send(self, item: AddItem, client: Client, notes: mpsc::UnboundedSender<String>) {
         let source = match item.resolve().await {
             Ok(source) => source,
             Err(e) => {
@@ -360,24 +318,20 @@ impl SessionAdd {
                 return;
             }
         };
-        let (reply, rx) = oneshot::channel();
-        let _ = requests.send(SessionRequest::Add {
-            source,
+        let opts = AddOptions {
             save_path: self.save_path,
             paused: self.paused,
             files: self.files,
             labels: Vec::new(),
-            reply,
-        });
-        let note = match rx.await {
-            Ok(Ok(Added::New { id, name, .. })) => {
+        };
+        let note = match client.add(source, opts).await {
+            Ok(Added::New { id, name, .. }) => {
                 format!("added {id} {}", crate::fmt::outside(&name, 60))
             }
-            Ok(Ok(Added::Already { id, name, .. })) => {
+            Ok(Added::Already { id, name, .. }) => {
                 format!("already there: {id} {}", crate::fmt::outside(&name, 60))
             }
-            Ok(Err(e)) => format!("not added: {}", crate::fmt::outside(&e.to_string(), 200)),
-            Err(_) => "not added: the session stopped".into(),
+            Err(e) => format!("not added: {}", crate::fmt::outside(&e.to_string(), 200)),
         };
         let _ = notes.send(note);
     }

@@ -3,6 +3,8 @@
 //! `tokio::sync::watch` channel and takes `Command`s through an mpsc channel.
 
 mod blocklist;
+mod client;
+pub use client::{AddOptions, Answer, Client, GoalChange, IntoAnswer};
 mod errors;
 pub mod explain;
 mod files;
@@ -40,7 +42,9 @@ pub use port_mapping::{
 };
 pub use queue_state::QueueState;
 mod rename;
+mod select;
 mod session;
+pub use select::{Found, Lookup, Name, MIN_PREFIX};
 mod settings;
 pub use blocklist::BlocklistStatus;
 pub use errors::{RequestError, ValueError};

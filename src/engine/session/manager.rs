@@ -78,25 +78,9 @@ pub(crate) struct SessionHandle {
 }
 
 impl SessionHandle {
-    /// Adds a torrent and waits for the answer.
-    pub(crate) async fn add(
-        &self,
-        source: AddSource,
-        save_path: Option<PathBuf>,
-        (paused, files): (bool, AddFiles),
-    ) -> Result<Added, RequestError> {
-        let (reply, rx) = oneshot::channel();
-        self.requests
-            .send(SessionRequest::Add {
-                source,
-                save_path,
-                paused,
-                files,
-                labels: Vec::new(),
-                reply,
-            })
-            .map_err(|_| RequestError::Stopped)?;
-        rx.await.map_err(|_| RequestError::Stopped)?
+    /// The one way a face asks this session for something.
+    pub(crate) fn client(&self) -> crate::engine::api::Client {
+        crate::engine::api::Client::new(self.requests.clone(), self.snapshot.clone())
     }
 }
 

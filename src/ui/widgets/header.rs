@@ -134,10 +134,24 @@ pub(crate) fn state_label(state: &TorrentState, theme: &Theme) -> (String, Style
             format!("checking {checked}/{total}"),
             theme.accent().add_modifier(bold),
         ),
-        TorrentState::Downloading => ("▶ downloading".into(), theme.down().add_modifier(bold)),
-        TorrentState::Paused => ("‖ paused".into(), theme.warn().add_modifier(bold)),
-        TorrentState::Complete => ("✔ complete".into(), theme.verified().add_modifier(bold)),
-        TorrentState::Seeding => ("▲ seeding".into(), theme.up().add_modifier(bold)),
+        // The words are the state's own label (one vocabulary for people); the icon and
+        // colour are the header's.
+        TorrentState::Downloading => (
+            format!("▶ {}", state.label()),
+            theme.down().add_modifier(bold),
+        ),
+        TorrentState::Paused => (
+            format!("‖ {}", state.label()),
+            theme.warn().add_modifier(bold),
+        ),
+        TorrentState::Complete => (
+            format!("✔ {}", state.label()),
+            theme.verified().add_modifier(bold),
+        ),
+        TorrentState::Seeding => (
+            format!("▲ {}", state.label()),
+            theme.up().add_modifier(bold),
+        ),
         TorrentState::Error(msg) => (
             format!("error: {}", outside(msg, LINE_MAX)),
             theme.error().add_modifier(bold),

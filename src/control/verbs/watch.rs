@@ -1,27 +1,25 @@
-//! The streamed answers `ttui attach` reads: the session's snapshot ([`Request::Watch`]) and
-//! one torrent's ([`Request::Subscribe`]). Each runs as a task feeding a small channel the
-//! control server writes out; the task ends when the server drops the channel (the client
-//! went away or stopped taking frames) or the source ends (the session stops, the torrent is
-//! removed).
+//! The streamed answers `ttui attach` reads: the session's snapshots (`Request::Watch`, here)
+//! and one torrent's (`Request::Subscribe`, `subscribe.rs`). Each runs as a task feeding a
+//! small channel the control server writes out; the task ends when the server drops the
+//! channel (the client went away or stopped taking frames) or the source ends (the session
+//! stops, the torrent is removed).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
-use crate::control::proto::{ControlError, ErrorKind, Response, Stream};
-use crate::engine::api::{SessionRequest, SessionSnapshot, Snapshot, TorrentId};
+use crate::control::proto::{Response, Stream};
+use crate::engine::api::SessionSnapshot;
 
 /// The session list is sent at most this often.
 const SESSION_EVERY: Duration = Duration::from_millis(500);
-/// An open torrent's snapshot is sent at most this often.
-const TORRENT_EVERY: Duration = Duration::from_millis(250);
 /// With nothing new, the last frame goes again this often, so the client can tell a quiet
 /// session from a dead link.
 const HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// `Watch`: the session's snapshots.
-pub(crate) fn watch_session(snapshot: watch::Receiver<Arc<SessionSnapshot>>) -> Response {
+pub(super) fn apply(snapshot: watch::Receiver<Arc<SessionSnapshot>>) -> Response {
     stream(snapshot, SESSION_EVERY, |s| {
         let mut s = SessionSnapshot::clone(s);
         s.down_rate = finite(s.down_rate);
@@ -34,44 +32,9 @@ pub(crate) fn watch_session(snapshot: watch::Receiver<Arc<SessionSnapshot>>) -> 
     })
 }
 
-/// `Subscribe`: one torrent's full snapshots, for as long as the client reads them.
-pub(crate) async fn subscribe(
-    id: u32,
-    requests: &mpsc::UnboundedSender<SessionRequest>,
-) -> Response {
-    let (reply, rx) = oneshot::channel();
-    let id = TorrentId(id);
-    if requests
-        .send(SessionRequest::Subscribe { id, reply })
-        .is_err()
-    {
-        return Response::Error(ControlError::new(
-            ErrorKind::Internal,
-            "the session is stopping",
-        ));
-    }
-    match rx.await {
-        Ok(Some(snaps)) => stream(snaps, TORRENT_EVERY, |s: &Arc<Snapshot>| {
-            let mut s = Snapshot::clone(s);
-            s.down_rate = finite(s.down_rate);
-            s.up_rate = finite(s.up_rate);
-            for p in &mut s.peers {
-                p.down_rate = finite(p.down_rate);
-                p.up_rate = finite(p.up_rate);
-                p.progress = finite(f64::from(p.progress)) as f32;
-            }
-            Response::Snapshot(Box::new(s))
-        }),
-        _ => Response::Error(ControlError::new(
-            ErrorKind::UnknownId,
-            format!("no torrent {}", id.0),
-        )),
-    }
-}
-
 /// JSON has no NaN or infinity (serde_json writes null, which does not read back as a
 /// number, and the client would take the frame for a broken link).
-fn finite(v: f64) -> f64 {
+pub(super) fn finite(v: f64) -> f64 {
     if v.is_finite() {
         v
     } else {
@@ -79,7 +42,8 @@ fn finite(v: f64) -> f64 {
     }
 }
 
-fn stream<T: Send + Sync + 'static>(
+/// Sends `frame` of each new value (at most every `every`, and again every heartbeat).
+pub(super) fn stream<T: Send + Sync + 'static>(
     mut source: watch::Receiver<T>,
     every: Duration,
     frame: impl Fn(&T) -> Response + Send + 'static,
@@ -105,7 +69,7 @@ fn stream<T: Send + Sync + 'static>(
 mod tests {
     use super::*;
     use crate::control::proto::{decode_response, encode};
-    use crate::engine::api::{TorrentLine, TorrentState};
+    use crate::engine::api::{TorrentId, TorrentLine, TorrentState};
 
     #[tokio::test]
     async fn the_session_stream_round_trips_and_ends_with_its_reader() {
@@ -119,7 +83,7 @@ mod tests {
             ..SessionSnapshot::default()
         };
         let (tx, rx) = watch::channel(Arc::new(snap));
-        let Response::Stream(stream) = watch_session(rx) else {
+        let Response::Stream(stream) = apply(rx) else {
             panic!("not a stream");
         };
         let mut frames = stream.take().unwrap();

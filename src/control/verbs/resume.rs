@@ -1,0 +1,15 @@
+//! `ttui resume ID...|all`: each torrent runs again, under the queue (a forced one goes back
+//! under it too).
+
+use crate::control::proto::Response;
+use crate::engine::api::{Client, Command, SessionSnapshot};
+
+use super::reply::each;
+
+pub(super) fn apply(ids: &[String], current: &SessionSnapshot, client: &Client) -> Response {
+    each(ids, current, |id| {
+        // Sent now; its answer is not awaited (a resume follows at once).
+        drop(client.force(id, false));
+        client.command(id, Command::Resume)
+    })
+}

@@ -1,0 +1,106 @@
+//! `ttui show`: a torrent's row and its detail (files with their verified bytes, trackers,
+//! peers, the explainer's findings) from its full snapshot. `ttui files` answers the same.
+
+use std::time::Duration;
+
+use crate::control::proto::{ErrorKind, Response};
+use crate::control::rows::{ExplainRow, FileRow, PeerInfo, TorrentDetail, TrackerRow};
+use crate::engine::api::{Client, PeerRow, SessionSnapshot, Snapshot, TorrentId, TrackerStatus};
+
+use super::list::row;
+use super::reply::{error, failed, one_torrent};
+
+/// How long `show` waits for a torrent's first full snapshot (built on its next tick).
+const DETAIL_WAIT: Duration = Duration::from_millis(1500);
+
+/// `show ID`: the one torrent `id` names.
+pub(super) async fn apply(id: &str, current: &SessionSnapshot, client: &Client) -> Response {
+    match one_torrent(id, current) {
+        Ok(id) => show(id, current, client).await,
+        Err(e) => e,
+    }
+}
+
+/// The line, the files with their verified bytes, the trackers and the peers.
+pub(super) async fn show(id: TorrentId, current: &SessionSnapshot, client: &Client) -> Response {
+    let Some(line) = current.torrents.iter().find(|t| t.id == id) else {
+        return error(ErrorKind::UnknownId, format!("no torrent {}", id.0));
+    };
+    let mut snaps = match client.subscribe(id).await {
+        Ok(Some(snaps)) => snaps,
+        Ok(None) => return error(ErrorKind::UnknownId, format!("no torrent {}", id.0)),
+        Err(e) => return failed(&e),
+    };
+    // A torrent nobody watched has not built its full snapshot: wait for the next one.
+    snaps.mark_unchanged();
+    let _ = tokio::time::timeout(DETAIL_WAIT, snaps.changed()).await;
+    let snap = snaps.borrow().clone();
+    Response::Show(Box::new(TorrentDetail {
+        row: row(line),
+        files: file_rows(&snap),
+        trackers: snap.trackers.iter().map(tracker_row).collect(),
+        peers: snap.peers.iter().map(peer_info).collect(),
+        explain: explain_rows(&snap, current),
+        blocklist: current.blocklist.clone(),
+        proxy: current.proxy.clone(),
+        port_mapping: current.port_mapping.clone(),
+        interface: current.interface.clone(),
+        uplink: Some((&snap.uplink).into()),
+    }))
+}
+
+/// Each file (padding left out, numbered as priorities are set) with its verified bytes, as
+/// the torrent publishes them.
+fn file_rows(snap: &Snapshot) -> Vec<FileRow> {
+    snap.files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FileRow {
+            index: i as u32,
+            path: f.path.clone(),
+            size: f.size,
+            verified_bytes: f.done,
+            priority: f.priority.word().into(),
+        })
+        .collect()
+}
+
+/// The explainer's findings, with what the session knows (its DHT, limits, the queue).
+fn explain_rows(snap: &Snapshot, session: &SessionSnapshot) -> Vec<ExplainRow> {
+    let ctx = crate::engine::api::ExplainContext::from_session(session, snap.id);
+    crate::engine::api::explain(snap, &ctx)
+        .into_iter()
+        .map(|f| ExplainRow {
+            check: f.check.name().to_string(),
+            verdict: f.verdict.name().to_string(),
+            evidence: f.evidence,
+            advice: f.advice,
+        })
+        .collect()
+}
+
+fn tracker_row(t: &crate::engine::api::TrackerRow) -> TrackerRow {
+    let (status, last_error) = match &t.status {
+        TrackerStatus::NotContacted => ("not contacted".to_string(), None),
+        TrackerStatus::Announcing => ("announcing".to_string(), None),
+        TrackerStatus::Ok { peers } => (format!("ok: {peers} peers"), None),
+        TrackerStatus::Failed(e) => ("failed".to_string(), Some(e.clone())),
+    };
+    TrackerRow {
+        url: t.url.clone(),
+        tier: t.tier as u32,
+        status,
+        last_error,
+    }
+}
+
+fn peer_info(p: &PeerRow) -> PeerInfo {
+    PeerInfo {
+        address: p.addr.to_string(),
+        client: p.client.clone(),
+        state: p.stage.label().to_string(),
+        reason: p.end.as_ref().map(|e| e.to_string()),
+        down_rate: p.down_rate as u64,
+        up_rate: p.up_rate as u64,
+    }
+}
