@@ -458,6 +458,104 @@ async fn have_out_of_range() {
     bounded(LIMIT, violation_case(encoded(&Message::Have(n)), needle)).await;
 }
 
+/// Our id for BEP 54's `lt_donthave` in the extended handshake ttui sends (its `m`).
+const LT_DONTHAVE_ID: u8 = 4;
+
+fn donthave(index: u32) -> Message {
+    Message::Extended {
+        id: LT_DONTHAVE_ID,
+        payload: Bytes::copy_from_slice(&index.to_be_bytes()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn donthave_out_of_range() {
+    let _g = MEASURE.read().await;
+    let fx = Fixture::new(PIECE);
+    let n = fx.ctx.num_pieces();
+    drop(fx);
+    let needle: &'static str =
+        Box::leak(format!("lt_donthave index {n} out of range").into_boxed_str());
+    bounded(LIMIT, violation_case(encoded(&donthave(n)), needle)).await;
+}
+
+/// A seed that takes back (BEP 54 `lt_donthave`) the piece ttui first asked it for: ttui
+/// cancels its requests for that piece, never asks the fake for it again, and completes from
+/// the good seeder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn donthave_cancels_our_requests_for_that_piece() {
+    let _g = MEASURE.read().await;
+    bounded(LIMIT, async {
+        // The piece taken back; whether ttui cancelled it; whether it asked for it again.
+        let taken = Arc::new(AtomicU32::new(u32::MAX));
+        let cancelled = Arc::new(AtomicU32::new(0));
+        let asked_again = Arc::new(AtomicU32::new(0));
+        let (t, c, a) = (
+            Arc::clone(&taken),
+            Arc::clone(&cancelled),
+            Arc::clone(&asked_again),
+        );
+        let mut case = Case::start(move |mut w, ctx| {
+            let (taken, cancelled, asked_again) = (Arc::clone(&t), Arc::clone(&c), Arc::clone(&a));
+            async move {
+                greet_as_seed(&mut w, &ctx).await?;
+                unchoke_when_interested(&mut w).await?;
+                let first = w
+                    .wait_msg("a request", |m| matches!(m, Message::Request { .. }))
+                    .await?;
+                let Message::Request { index: p, .. } = first else {
+                    return Err("not a request".into());
+                };
+                taken.store(p, Ordering::SeqCst);
+                w.send(&[donthave(p)]).await?;
+                // Requests never answered; ended by the engine's close (or the test's stop).
+                loop {
+                    match w.recv().await? {
+                        None => return Ok(()),
+                        Some(Message::Cancel { index, .. }) if index == p => {
+                            cancelled.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Some(Message::Request { index, .. })
+                            if index == p && cancelled.load(Ordering::SeqCst) > 0 =>
+                        {
+                            asked_again.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        })
+        .await;
+        let start = Instant::now();
+        while cancelled.load(Ordering::SeqCst) == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no cancel for piece {} after lt_donthave\n{}",
+                taken.load(Ordering::SeqCst),
+                describe(&case.dl.latest())
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let p = taken.load(Ordering::SeqCst);
+        let fake = case.fake.addr;
+        // Still connected, holding every piece but the one taken back.
+        case.wait_fake(
+            Duration::from_secs(5),
+            "the fake's pieces to drop one",
+            |r| r.stage == PeerStage::Connected && r.progress > 0.5 && r.progress < 1.0,
+        )
+        .await;
+        let snap = case.complete().await;
+        assert_eq!(
+            asked_again.load(Ordering::SeqCst),
+            0,
+            "piece {p} asked of {fake} after it was taken back\n{}",
+            describe(&snap)
+        );
+    })
+    .await;
+}
+
 // --- 11, 12, 17: a leecher misbehaving towards the seeder ------------------------------------
 
 /// Connects to the seeder as a leecher, gets unchoked, sends one bad request; the seeder must

@@ -7,7 +7,9 @@ peers given with --peer. Prints one status word per line on stdout, flushed:
   "ready"     seeding and, when the torrent has trackers, the first announce answered
               (or --announce-wait seconds passed without one);
   "progress P down=N up=M peers=K"   once a second (P in percent, N and M payload bytes);
-  "done"      (leech mode) every piece is verified.
+  "done"      (leech mode) every piece is verified;
+  "peer IP:PORT upload_only=0|1 pieces=N lacks=I,J,..."   (with --peer-lines) once a second
+              for each handshaken peer: what libtorrent knows of it (BEP 21's flag, its pieces).
 Everything else goes to stderr. It exits on SIGTERM/SIGKILL or after --max-seconds,
 so an orphan left by a killed test cannot live forever.
 """
@@ -57,6 +59,8 @@ def main():
     ap.add_argument("--utp-stats", default=None,
                     help="file rewritten a few times a second with libtorrent's utp.* counters, "
                     "one 'name value' a line")
+    ap.add_argument("--peer-lines", action="store_true",
+                    help='print "peer ..." lines once a second: each peer\'s upload_only flag and pieces')
     ap.add_argument("--announce-wait", type=float, default=20.0)
     ap.add_argument("--max-seconds", type=float, default=900.0)
     args = ap.parse_args()
@@ -180,6 +184,14 @@ def main():
             say("progress %.1f down=%d up=%d peers=%d connected=%d" % (
                 st.progress * 100.0, st.total_payload_download, st.total_payload_upload,
                 st.num_peers, live))
+            if args.peer_lines:
+                for p in h.get_peer_info():
+                    if p.flags & busy:
+                        continue
+                    lacks = [str(i) for i, has in enumerate(p.pieces) if not has][:50]
+                    say("peer %s:%d upload_only=%d pieces=%d lacks=%s" % (
+                        p.ip[0], p.ip[1], 1 if p.flags & lt.peer_info.upload_only else 0,
+                        p.num_pieces, ",".join(lacks)))
         if seeding and not ready_said:
             if announced or now - start > args.announce_wait:
                 ready_said = True

@@ -1,9 +1,11 @@
-//! BEP 10 handshake, BEP 9 ut_metadata and BEP 11 ut_pex payloads: no panic, bounded
-//! output, and decode ∘ encode is the identity on what decode produced.
+//! BEP 10 handshake, BEP 9 ut_metadata, BEP 11 ut_pex, BEP 21 upload_only and BEP 54
+//! lt_donthave payloads: no panic, bounded output, and decode ∘ encode is the identity on what
+//! decode produced.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use ttui::internals::protocol::extension::{
-    metadata_reply, ExtHandshake, MetadataMsg, Pex, MAX_CLIENT_BYTES, MAX_EXTENSIONS, MAX_PEX_PEERS,
+    decode_donthave, decode_upload_only, encode_donthave, encode_upload_only, metadata_reply,
+    ExtHandshake, MetadataMsg, Pex, MAX_CLIENT_BYTES, MAX_EXTENSIONS, MAX_PEX_PEERS,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -22,5 +24,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(p.added.len() <= 2 * MAX_PEX_PEERS);
         assert!(p.dropped.len() <= 2 * MAX_PEX_PEERS);
         assert_eq!(Pex::decode(&p.encode()).as_ref(), Ok(&p));
+    }
+    if let Ok(i) = decode_donthave(data) {
+        assert_eq!(encode_donthave(i)[..], data[..]);
+    }
+    if let Ok(on) = decode_upload_only(data) {
+        assert_eq!(decode_upload_only(&encode_upload_only(on)), Ok(on));
     }
 });

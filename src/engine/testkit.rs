@@ -77,6 +77,7 @@ impl TestTorrent {
                 dht: None,
                 storage: Arc::new(storage),
                 verified: broadcast::channel(16).0,
+                lost: broadcast::channel(16).0,
                 paused: AtomicBool::new(false),
                 downloaded: AtomicU64::new(0),
                 uploaded: AtomicU64::new(0),

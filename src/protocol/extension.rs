@@ -1,5 +1,6 @@
 //! The extension protocol's payloads: the BEP 10 extended handshake, BEP 9 `ut_metadata`
-//! messages and BEP 11 `ut_pex` peer lists. Pure: bytes in, plain types out.
+//! messages, BEP 11 `ut_pex` peer lists, BEP 21's `upload_only` message and BEP 54's
+//! `lt_donthave`. Pure: bytes in, plain types out.
 //!
 //! Every payload comes from a peer, so every decode goes through the depth-bounded
 //! [`bencode`] walk before serde sees it, and every list a peer controls is capped. Fields of
@@ -18,6 +19,11 @@ use super::bencode::{self, BencodeError};
 pub const HANDSHAKE_ID: u8 = 0;
 pub const UT_METADATA: &str = "ut_metadata";
 pub const UT_PEX: &str = "ut_pex";
+/// BEP 21: the sender only uploads from now on (or no longer). libtorrent announces it in `m`
+/// and sends it as a one-byte message when its state changes after the handshake.
+pub const UPLOAD_ONLY: &str = "upload_only";
+/// BEP 54: the sender no longer has a piece it announced.
+pub const LT_DONTHAVE: &str = "lt_donthave";
 /// BEP 9 splits the info dictionary into pieces of this size (the last may be shorter).
 pub const METADATA_PIECE: usize = 16 * 1024;
 /// A larger `metadata_size` is refused (a 100,000-piece torrent's info is about 2 MiB).
@@ -42,6 +48,13 @@ pub enum ExtError {
     UnknownMetadataType(i64),
     #[error("ut_metadata: {0} byte(s) after a message that carries no data")]
     UnexpectedData(usize),
+    /// A fixed-size payload (`lt_donthave`, `upload_only`) of another length.
+    #[error("{name}: {got} byte(s), expected {expected}")]
+    BadLength {
+        name: &'static str,
+        got: usize,
+        expected: usize,
+    },
 }
 
 type Dict = std::collections::HashMap<Vec<u8>, Value>;
@@ -289,6 +302,42 @@ pub fn metadata_reply(info: &[u8], piece: u32) -> Vec<u8> {
         }
         None => MetadataMsg::Reject { piece }.encode(&[]),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BEP 21 upload_only, BEP 54 lt_donthave
+
+/// Decodes an `upload_only` message: one byte, non-zero when the sender only uploads. Exactly
+/// one byte, as libtorrent sends it (it drops a peer for anything shorter).
+pub fn decode_upload_only(payload: &[u8]) -> Result<bool, ExtError> {
+    match payload {
+        [b] => Ok(*b != 0),
+        _ => Err(ExtError::BadLength {
+            name: UPLOAD_ONLY,
+            got: payload.len(),
+            expected: 1,
+        }),
+    }
+}
+
+pub fn encode_upload_only(on: bool) -> [u8; 1] {
+    [u8::from(on)]
+}
+
+/// Decodes an `lt_donthave` message: the piece index, 4 bytes big-endian, nothing else. The
+/// caller checks the index against the torrent's piece count.
+pub fn decode_donthave(payload: &[u8]) -> Result<u32, ExtError> {
+    <[u8; 4]>::try_from(payload)
+        .map(u32::from_be_bytes)
+        .map_err(|_| ExtError::BadLength {
+            name: LT_DONTHAVE,
+            got: payload.len(),
+            expected: 4,
+        })
+}
+
+pub fn encode_donthave(piece: u32) -> [u8; 4] {
+    piece.to_be_bytes()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -265,6 +265,11 @@ impl Proc {
         self.wait_until(what, timeout, |p| p.stdout_text().contains(needle));
     }
 
+    /// Whether it has exited (reaped here).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     pub fn kill(&mut self) {
         // transmission-daemon 3.00 keeps its RPC lock in /tmp/tr_session_id_<id> (a fixed
         // path: it does not read TMPDIR) and removes it only on a clean shutdown, so a SIGKILL
@@ -1008,6 +1013,19 @@ pub struct LtOptions {
     pub transport: Option<&'static str>,
     /// Print `uploaded PIECE BLOCK` for every block sent (read back by `uploaded_pieces`).
     pub log_uploads: bool,
+    /// Print what it knows of each peer once a second (read back by `peer_views`).
+    pub peer_lines: bool,
+}
+
+/// What libtorrent knew of one peer at one of its once-a-second `peer` lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LtPeerView {
+    pub addr: SocketAddr,
+    /// BEP 21: libtorrent holds the peer as upload-only.
+    pub upload_only: bool,
+    pub pieces: u64,
+    /// Pieces it does not hold the peer to have (the first 50).
+    pub lacks: Vec<u64>,
 }
 
 /// python3-libtorrent 2.0 running assets/seeders/lt_seed.py on its own 127.0.0.x.
@@ -1104,6 +1122,9 @@ impl LibtorrentPeer {
         if opts.log_uploads {
             cmd.arg("--log-uploads");
         }
+        if opts.peer_lines {
+            cmd.arg("--peer-lines");
+        }
         let proc = Proc::spawn("lt_seed", &mut cmd, dir.path());
         LibtorrentPeer {
             proc,
@@ -1171,6 +1192,36 @@ impl LibtorrentPeer {
     /// addresses).
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&fs::read(&self.proc.stderr).unwrap_or_default()).into_owned()
+    }
+
+    /// Every `peer` line so far, oldest first (started with `peer_lines`).
+    pub fn peer_views(&self) -> Vec<LtPeerView> {
+        let text = self.proc.stdout_text();
+        let mut out = Vec::new();
+        for l in text.lines() {
+            let Some(rest) = l.strip_prefix("peer ") else {
+                continue;
+            };
+            let mut words = rest.split_whitespace();
+            let addr = words.next().and_then(|a| a.parse().ok());
+            let mut view = LtPeerView {
+                addr: addr.unwrap_or_else(|| panic!("no address in libtorrent's line {l:?}")),
+                upload_only: false,
+                pieces: 0,
+                lacks: Vec::new(),
+            };
+            for w in words {
+                if let Some(v) = w.strip_prefix("upload_only=") {
+                    view.upload_only = v == "1";
+                } else if let Some(v) = w.strip_prefix("pieces=") {
+                    view.pieces = v.parse().unwrap_or(0);
+                } else if let Some(v) = w.strip_prefix("lacks=") {
+                    view.lacks = v.split(',').filter_map(|i| i.parse().ok()).collect();
+                }
+            }
+            out.push(view);
+        }
+        out
     }
 
     /// Pieces in the order a block of each was first sent (started with `log_uploads`).

@@ -209,6 +209,10 @@ pub struct PeerRow {
     /// How the connection's encryption was settled when the first way was refused, e.g.
     /// "plain after encrypted refused (…)"; shown in the row's detail and logged.
     pub encryption_note: Option<String>,
+    /// The connected peer said it only uploads (BEP 21 `upload_only`): a seed, or a partial
+    /// seed with every piece it wants. Absent from rows of older sessions: false.
+    #[serde(default)]
+    pub upload_only: bool,
 }
 
 impl PeerRow {
@@ -240,6 +244,7 @@ impl PeerRow {
             utp_retransmits: None,
             in_play: false,
             encryption_note: None,
+            upload_only: false,
         }
     }
 

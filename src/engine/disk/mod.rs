@@ -86,6 +86,19 @@ pub(crate) enum DiskError {
 }
 
 impl DiskError {
+    /// A read found the data gone: its file cut short or deleted (a new empty file is opened
+    /// in its place) since the piece verified. Costs that piece, not the torrent.
+    pub(crate) fn is_missing_data(&self) -> bool {
+        matches!(
+            self,
+            DiskError::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::UnexpectedEof | io::ErrorKind::NotFound
+                )
+        )
+    }
+
     /// False for errors caused by one bad request (a peer asking for a block outside a piece, an
     /// engine passing the wrong piece length) or by cancellation: the torrent can go on. True when
     /// the storage itself is unusable (disk full, I/O error, bad output directory) and the torrent

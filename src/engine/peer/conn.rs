@@ -12,11 +12,15 @@ use tokio::time::Instant as TokioInstant;
 use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::peer::connect::{io_end, OUR_REQQ};
 use crate::engine::peer::link::{PeerCmd, PeerEvent, PeerLive, TorrentLink};
-use crate::engine::peer::pex::{PexEvent, Verdict, UT_METADATA_ID, UT_PEX_ID};
+use crate::engine::peer::pex::{
+    PexEvent, Verdict, LT_DONTHAVE_ID, UPLOAD_ONLY_ID, UT_METADATA_ID, UT_PEX_ID,
+};
 use crate::engine::peer::rate::Limiter;
 use crate::engine::peer::stream::WriteHalf;
 use crate::protocol::bitfield::Bitfield;
-use crate::protocol::extension::{ExtHandshake, Pex, HANDSHAKE_ID, UT_METADATA, UT_PEX};
+use crate::protocol::extension::{
+    self, ExtHandshake, Pex, HANDSHAKE_ID, LT_DONTHAVE, UPLOAD_ONLY, UT_METADATA, UT_PEX,
+};
 use crate::protocol::geometry::BlockRef;
 use crate::protocol::merkle::proof::HashRequest;
 use crate::protocol::message::{encode_into, Message};
@@ -85,6 +89,10 @@ pub(crate) struct PeerConn {
     /// Our hash requests not yet answered (`PeerCmd::AskHashes`, at most `HASH_ASKS`): only
     /// answers to these reach the torrent, so a peer cannot flood it with hashes unasked.
     pub(super) hash_asks: Vec<HashRequest>,
+    /// The peer reads extended messages: our BEP 10 handshake went out.
+    pub(super) ext_on: bool,
+    /// Whether we last told the peer we only upload (BEP 21): every wanted piece in.
+    pub(super) told_upload_only: bool,
 }
 
 /// Hash requests one connection may have unanswered; older ones are forgotten (the torrent
@@ -92,9 +100,15 @@ pub(crate) struct PeerConn {
 const HASH_ASKS: usize = 16;
 
 /// Our BEP 10 handshake: ut_metadata when we can serve the info dictionary, ut_pex when
-/// peer exchange is on for the torrent (never for a private one), our client name, our
-/// `reqq` and listening port.
-pub(crate) fn our_ext_handshake(port: u16, metadata_size: usize, pex: bool) -> Bytes {
+/// peer exchange is on for the torrent (never for a private one), BEP 21's `upload_only` and
+/// BEP 54's `lt_donthave` always, our client name, our `reqq` and listening port, and
+/// `upload_only` set when every wanted piece is in (a seed, or a partial seed).
+pub(crate) fn our_ext_handshake(
+    port: u16,
+    metadata_size: usize,
+    pex: bool,
+    upload_only: bool,
+) -> Bytes {
     let mut m = std::collections::BTreeMap::new();
     if pex {
         m.insert(UT_PEX.to_string(), UT_PEX_ID);
@@ -102,12 +116,15 @@ pub(crate) fn our_ext_handshake(port: u16, metadata_size: usize, pex: bool) -> B
     if metadata_size > 0 {
         m.insert(UT_METADATA.to_string(), UT_METADATA_ID);
     }
+    m.insert(UPLOAD_ONLY.to_string(), UPLOAD_ONLY_ID);
+    m.insert(LT_DONTHAVE.to_string(), LT_DONTHAVE_ID);
     let h = ExtHandshake {
         m,
         v: Some(format!("ttui {}", env!("CARGO_PKG_VERSION"))),
         reqq: u32::try_from(OUR_REQQ).ok(),
         p: (port != 0).then_some(port),
         metadata_size: (metadata_size > 0).then_some(metadata_size as u64),
+        upload_only,
         ..ExtHandshake::default()
     };
     Bytes::from(h.encode())
@@ -148,7 +165,64 @@ impl PeerConn {
             held_back: false,
             throttle: Throttle::new(torrent.rates.down.clone(), torrent.rates.up.clone()),
             hash_asks: Vec::new(),
+            ext_on: false,
+            told_upload_only: false,
         }
+    }
+
+    /// Sends our BEP 10 handshake (the peer set the extension bit), saying whether we only
+    /// upload now.
+    pub(crate) fn send_ext_handshake(&mut self) {
+        self.ext_on = true;
+        self.told_upload_only = self.torrent.is_complete();
+        self.push_ext_handshake();
+    }
+
+    fn push_ext_handshake(&mut self) {
+        let port = self.torrent.listen_port.load(Ordering::Relaxed);
+        let payload = our_ext_handshake(
+            port,
+            self.torrent.info_bytes.len(),
+            self.torrent.pex,
+            self.told_upload_only,
+        );
+        self.push(&Message::Extended { id: 0, payload });
+    }
+
+    /// BEP 21: tells the peer when we start or stop being upload-only (every wanted piece in,
+    /// or no longer: a piece lost, a file wanted again). By its `upload_only` message when it
+    /// takes one, as libtorrent sends and reads it; else by a new extended handshake, which
+    /// BEP 10 lets replace the first.
+    pub(super) fn refresh_upload_only(&mut self) {
+        if !self.ext_on {
+            return;
+        }
+        let now = self.torrent.is_complete();
+        if now == self.told_upload_only {
+            return;
+        }
+        self.told_upload_only = now;
+        match self.ext.upload_only_id() {
+            Some(id) => self.push(&Message::Extended {
+                id,
+                payload: Bytes::copy_from_slice(&extension::encode_upload_only(now)),
+            }),
+            None => self.push_ext_handshake(),
+        }
+    }
+
+    /// Neither side has anything for the other: the peer only uploads (BEP 21) or has every
+    /// piece, and we have every piece we want. libtorrent drops such a connection too
+    /// ("upload to upload connection"); it only holds a slot on both sides.
+    pub(super) fn redundant(&self) -> bool {
+        (self.ext.upload_only() || self.peer_has.is_complete()) && self.torrent.is_complete()
+    }
+
+    fn end_if_redundant(&self) -> Result<(), PeerEnd> {
+        if self.redundant() {
+            return Err(PeerEnd::NotNeeded);
+        }
+        Ok(())
     }
 
     /// Whether `head` answers one of our hash requests (then no longer waiting).
@@ -207,6 +281,39 @@ impl PeerConn {
         }
         if self.flags.am_interested && self.torrent.is_complete() {
             self.set_interest(false);
+        }
+        if !self.told_upload_only {
+            self.refresh_upload_only();
+        }
+    }
+
+    /// A verified piece was found gone from disk (the `lost` broadcast): BEP 54's
+    /// `lt_donthave` where we had announced it, so the peer stops asking us for it; we are no
+    /// longer upload-only, and the peer may have it for us. Skipped when it verified again
+    /// meanwhile (the `verified` broadcast then announced it anew).
+    pub(crate) fn on_lost(&mut self, index: u32) {
+        if !self.announced.get(index) || self.torrent.has_piece(index) {
+            return;
+        }
+        self.announced.clear(index);
+        if let Some(id) = self.ext.donthave() {
+            self.push(&Message::Extended {
+                id,
+                payload: Bytes::copy_from_slice(&extension::encode_donthave(index)),
+            });
+        }
+        self.refresh_upload_only();
+        if self.peer_has.get(index) && !self.paused && self.torrent.wants_any(&self.peer_has) {
+            self.set_interest(true);
+        }
+    }
+
+    /// Missed some lost pieces (the broadcast ran ahead): what we announced and no longer have.
+    pub(crate) fn on_lost_lagged(&mut self) {
+        let have = self.torrent.have();
+        let gone: Vec<u32> = self.announced.ones().filter(|i| !have.get(*i)).collect();
+        for i in gone {
+            self.on_lost(i);
         }
     }
 
@@ -286,13 +393,22 @@ impl PeerConn {
                     if wants {
                         self.set_interest(true);
                     }
+                    if self.peer_has.is_complete() {
+                        self.end_if_redundant()?;
+                    }
                 }
             }
             Message::Bitfield(b) => {
                 let bf = Bitfield::from_bytes(&b, n).map_err(|e| protocol(e.to_string()))?;
                 self.set_peer_has(bf);
+                if self.peer_has.is_complete() {
+                    self.end_if_redundant()?;
+                }
             }
-            Message::HaveAll => self.set_peer_has(Bitfield::full(n)),
+            Message::HaveAll => {
+                self.set_peer_has(Bitfield::full(n));
+                self.end_if_redundant()?;
+            }
             Message::HaveNone => self.set_peer_has(Bitfield::new(n)),
             Message::Request {
                 index,
@@ -329,8 +445,16 @@ impl PeerConn {
                     self.on_metadata_request(&payload);
                 } else if id == UT_PEX_ID && self.torrent.pex {
                     self.on_pex(&payload);
+                } else if id == LT_DONTHAVE_ID {
+                    self.on_donthave(&payload)?;
+                } else if id == UPLOAD_ONLY_ID {
+                    let on = extension::decode_upload_only(&payload)
+                        .map_err(|e| protocol(e.to_string()))?;
+                    self.set_peer_upload_only(on);
+                    self.end_if_redundant()?;
                 } else if id == HANDSHAKE_ID {
                     self.on_ext_handshake(&payload)?;
+                    self.end_if_redundant()?;
                 }
             }
             // Answered from the torrent's piece layers (`hashes.rs`), else rejected.
@@ -362,7 +486,9 @@ impl PeerConn {
     fn on_ext_handshake(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
         let h = ExtHandshake::decode(payload)
             .map_err(|e| protocol(format!("malformed extended handshake: {e}")))?;
+        let was = self.ext.upload_only();
         self.ext.learn(&h);
+        self.note_upload_only(was);
         self.torrent.send(PeerEvent::Pex {
             conn: self.conn,
             event: PexEvent::Extensions {
@@ -379,6 +505,53 @@ impl PeerConn {
                 name,
             });
         }
+        Ok(())
+    }
+
+    fn set_peer_upload_only(&mut self, on: bool) {
+        let was = self.ext.upload_only();
+        self.ext.set_upload_only(on);
+        self.note_upload_only(was);
+    }
+
+    /// The row shows what the peer said last; a change is logged (in the peer's span).
+    fn note_upload_only(&self, was: bool) {
+        let now = self.ext.upload_only();
+        self.live.upload_only.store(now, Ordering::Relaxed);
+        if now != was {
+            let word = if now {
+                "upload only"
+            } else {
+                "no longer upload only"
+            };
+            tracing::info!("conn {}: {word} (BEP 21)", self.conn);
+        }
+    }
+
+    /// BEP 54 `lt_donthave`: the peer lost a piece it had announced. It leaves the peer's
+    /// pieces and the availability counts, our requests for it are cancelled and go back to
+    /// the picker, and our interest follows. An index out of range or a payload of another
+    /// size ends the connection, as a bad `have` does.
+    fn on_donthave(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
+        let index = extension::decode_donthave(payload).map_err(|e| protocol(e.to_string()))?;
+        if index >= self.peer_has.len() {
+            return Err(protocol(format!("lt_donthave index {index} out of range")));
+        }
+        if !self.peer_has.get(index) {
+            return Ok(());
+        }
+        let asked: Vec<u32> = self
+            .requests
+            .iter()
+            .filter(|r| r.index == index)
+            .map(|r| r.begin)
+            .collect();
+        for begin in asked {
+            self.cancel(index, begin);
+        }
+        let mut now = self.peer_has.clone();
+        now.clear(index);
+        self.set_peer_has(now);
         Ok(())
     }
 
@@ -463,6 +636,9 @@ impl PeerConn {
                 self.paused = false;
                 let wants = self.torrent.wants_any(&self.peer_has);
                 self.set_interest(wants);
+                // Also how a change of the wanted files reaches us (the torrent re-weighs
+                // every connection): we may be upload-only now, or no longer.
+                self.refresh_upload_only();
             }
             PeerCmd::Disconnect(end) => return Err(end),
         }
@@ -509,6 +685,10 @@ impl PeerConn {
         }
         if now.duration_since(self.last_recv) > IDLE_TIMEOUT {
             return Err(PeerEnd::Idle);
+        }
+        // We may have completed since the peer said it only uploads.
+        if self.ext.upload_only() || self.peer_has.is_complete() {
+            self.end_if_redundant()?;
         }
         if now.duration_since(self.last_send) > KEEPALIVE_AFTER {
             self.push(&Message::KeepAlive);

@@ -60,6 +60,9 @@ pub(crate) struct TorrentFacts {
     pub storage: Arc<Storage>,
     /// Each verified piece, once, to every connection (each sends `have` where needed).
     pub verified: broadcast::Sender<u32>,
+    /// Each verified piece found gone from disk, once, to every connection (each sends BEP
+    /// 54's `lt_donthave` where it had announced the piece).
+    pub lost: broadcast::Sender<u32>,
     pub paused: AtomicBool,
     pub downloaded: AtomicU64,
     pub uploaded: AtomicU64,
@@ -212,6 +215,12 @@ pub(crate) enum PeerEvent {
         conn: u64,
         head: HashRequest,
     },
+    /// Reading verified piece `index` to upload it found its data gone (a file cut short or
+    /// deleted under us): the piece is lost, not the torrent.
+    PieceGone {
+        index: u32,
+        error: DiskError,
+    },
 }
 
 /// Counters and flags a peer task updates and the torrent reads for snapshots and the
@@ -222,6 +231,8 @@ pub(crate) struct PeerLive {
     pub uploaded: AtomicU64,
     pub in_flight: AtomicU32,
     pub pieces: AtomicU32,
+    /// The peer said it only uploads (BEP 21), by its handshake or its `upload_only` message.
+    pub upload_only: AtomicBool,
     flags: AtomicU8,
     /// The connection's uTP figures, when it runs over uTP (set before the stream is split).
     pub utp: std::sync::OnceLock<crate::net::utp::UtpStatsHandle>,

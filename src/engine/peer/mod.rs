@@ -37,7 +37,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::codec::FramedRead;
 
 use crate::engine::api::{PeerEnd, PeerStage};
-use crate::engine::peer::conn::{our_ext_handshake, PeerConn};
+use crate::engine::peer::conn::PeerConn;
 use crate::engine::peer::connect::{connect_encrypted_as, io_end};
 use crate::engine::peer::dial::Transports;
 use crate::engine::peer::link::{PeerCmd, PeerEvent, PeerLive, TorrentLink};
@@ -267,6 +267,7 @@ impl PeerTask {
         let num_pieces = self.torrent.info.num_pieces();
         // Subscribed before our bitfield is taken, so no piece verified meanwhile is missed.
         let mut verified = self.torrent.verified.subscribe();
+        let mut lost = self.torrent.lost.subscribe();
         // What the kernel says of a TCP connection, and the bytes acknowledged at the last
         // reading: each reading adds the difference to the session's count.
         let (mut probe, mut acked) = (None, 0u64);
@@ -289,11 +290,7 @@ impl PeerTask {
         let mut limits_live = true;
         self.stage(PeerStage::Connected);
         if hs.supports_extensions() {
-            let port = self.torrent.listen_port.load(Ordering::Relaxed);
-            s.push(&Message::Extended {
-                id: 0,
-                payload: our_ext_handshake(port, self.torrent.info_bytes.len(), self.torrent.pex),
-            });
+            s.send_ext_handshake();
         }
         s.send_have_state();
         if hs.supports_dht() && self.torrent.dht.is_some() {
@@ -347,6 +344,15 @@ impl PeerTask {
                     match v {
                         Ok(index) => s.on_verified(index),
                         Err(broadcast::error::RecvError::Lagged(_)) => s.on_verified_lagged(),
+                        // The sender lives in `Shared`, which this task holds.
+                        Err(broadcast::error::RecvError::Closed) => {}
+                    }
+                    Ok(())
+                },
+                l = lost.recv() => {
+                    match l {
+                        Ok(index) => s.on_lost(index),
+                        Err(broadcast::error::RecvError::Lagged(_)) => s.on_lost_lagged(),
                         // The sender lives in `Shared`, which this task holds.
                         Err(broadcast::error::RecvError::Closed) => {}
                     }

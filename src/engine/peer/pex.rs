@@ -16,6 +16,10 @@ pub(crate) const UT_PEX_ID: u8 = 1;
 /// Our extension id for ut_metadata (what peers must use when they send to us); kept beside
 /// `UT_PEX_ID` so the two can never collide.
 pub(crate) const UT_METADATA_ID: u8 = 3;
+/// Our ids for BEP 21's `upload_only` and BEP 54's `lt_donthave` messages, beside the others
+/// for the same reason.
+pub(crate) const UPLOAD_ONLY_ID: u8 = 2;
+pub(crate) const LT_DONTHAVE_ID: u8 = 4;
 /// Added peers taken from one message; the rest are ignored.
 pub(crate) const MAX_TAKEN_PER_MESSAGE: usize = 100;
 /// Added peers taken from one sender over one connection.

@@ -76,6 +76,41 @@ impl PeerConn {
         PeerEnd::Io(words)
     }
 
+    /// Reading `failed` of the batch found its data gone (`DiskError::is_missing_data`): the
+    /// torrent loses that piece (and tells every connection, `on_lost`), the connection goes
+    /// on. The batch's blocks not yet sent (`unsent`) are asked again, those of the lost piece
+    /// rejected. Any other error ends the connection (`disk_failed`).
+    fn read_failed(
+        &mut self,
+        failed: BlockRef,
+        e: DiskError,
+        unsent: &[BlockRef],
+    ) -> Result<(), PeerEnd> {
+        if !e.is_missing_data() {
+            return Err(self.disk_failed(e));
+        }
+        tracing::warn!(
+            "conn {}: piece {} gone from disk: {e}",
+            self.conn,
+            failed.index
+        );
+        self.torrent.send(PeerEvent::PieceGone {
+            index: failed.index,
+            error: e,
+        });
+        for r in unsent {
+            let again = r.index != failed.index && self.uploads.queue(*r);
+            if !again && self.fast {
+                self.push(&Message::Reject {
+                    index: r.index,
+                    begin: r.begin,
+                    length: r.length,
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn reject_uploads(&mut self) {
         let queued = self.uploads.take_all();
         if self.fast {
@@ -117,7 +152,7 @@ impl PeerConn {
         // First what the page cache holds, read here; the rest on a blocking thread.
         let (done, mut len) = match append_blocks(&storage, &batch, &mut self.out, cached) {
             Ok(got) => got,
-            Err(e) => return Err(self.disk_failed(e)),
+            Err((r, e)) => return self.read_failed(r, e, &batch),
         };
         if let Some(rest) = batch.get(done..).filter(|rest| !rest.is_empty()) {
             let rest = rest.to_vec();
@@ -126,24 +161,32 @@ impl PeerConn {
             let mut out = std::mem::take(&mut self.out);
             let read = tokio::task::spawn_blocking(move || {
                 let r = append_blocks(&storage, &rest, &mut out, blocking);
-                (out, r)
+                (out, r, rest)
             })
             .await;
             match read {
-                Ok((out, r)) => {
+                Ok((out, r, rest)) => {
                     self.out = out;
                     match r {
                         Ok((_, more)) => len += more,
-                        Err(e) => return Err(self.disk_failed(e)),
+                        Err((r, e)) => {
+                            // What was read before went out: count it.
+                            self.count_sent(len);
+                            return self.read_failed(r, e, &rest);
+                        }
                     }
                 }
                 Err(e) => return Err(PeerEnd::Io(e.to_string())),
             }
         }
+        self.count_sent(len);
+        Ok(())
+    }
+
+    fn count_sent(&mut self, len: u64) {
         self.live.uploaded.fetch_add(len, Ordering::Relaxed);
         self.torrent.uploaded.fetch_add(len, Ordering::Relaxed);
         self.throttle.sent(len, tokio::time::Instant::now());
-        Ok(())
     }
 }
 
@@ -163,13 +206,13 @@ fn blocking(storage: &Storage, r: BlockRef, dst: &mut [u8]) -> Result<bool, Disk
 /// Appends a `piece` message for each block of `batch` to `out`, each read from disk into its
 /// place with `read`: no buffer per block and no copy between the disk and the socket write.
 /// Stops at the first block `read` cannot do now. Returns the blocks appended and their
-/// payload bytes; on an error `out` is left as it was.
+/// payload bytes; on an error, the block that failed, and `out` is left as it was.
 pub(super) fn append_blocks(
     storage: &Storage,
     batch: &[BlockRef],
     out: &mut BytesMut,
     read: ReadInto,
-) -> Result<(usize, u64), DiskError> {
+) -> Result<(usize, u64), (BlockRef, DiskError)> {
     let start = out.len();
     let wanted: usize = batch.iter().map(|r| 13 + r.length as usize).sum();
     out.reserve(wanted);
@@ -190,7 +233,7 @@ pub(super) fn append_blocks(
             }
             Err(e) => {
                 out.truncate(start);
-                return Err(e);
+                return Err((*r, e));
             }
         }
     }

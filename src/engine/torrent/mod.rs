@@ -59,6 +59,9 @@ use crate::protocol::metainfo::{Info, Metainfo};
 const PIECE_MEMORY: usize = 16 << 20;
 /// Verified pieces a slow connection may fall behind on before it catches up from the picker.
 const VERIFIED_BACKLOG: usize = 1024;
+/// Lost pieces buffered for connections that fall behind (a connection that lags compares what
+/// it announced with what we have, so nothing is missed).
+const LOST_BACKLOG: usize = 64;
 
 pub(crate) use crate::engine::torrent::options::{Options, TorrentEnd};
 pub(crate) use crate::engine::torrent::report::{Lifetime, Report};

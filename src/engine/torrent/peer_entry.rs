@@ -267,6 +267,12 @@ impl PeerEntry {
         self.live().map_or(0, |l| l.pieces.load(Ordering::Relaxed))
     }
 
+    /// The connected peer said it only uploads (BEP 21); false without a connection.
+    pub(crate) fn upload_only(&self) -> bool {
+        self.live()
+            .is_some_and(|l| l.upload_only.load(Ordering::Relaxed))
+    }
+
     /// Our block requests to it not answered yet (0 without a connection).
     pub(crate) fn in_flight(&self) -> u32 {
         self.live()

@@ -12,8 +12,10 @@
 //!    is given back through `release` or consumed by `block_received`.
 //! 4. `unrequested_blocks` is the number of blocks of missing and partial pieces that nobody
 //!    has requested; zero means endgame.
-//! 5. `have` only grows: a verified piece is never un-set. A piece that fails its hash goes
-//!    from `hashing` back to missing and is marked `failed` for the UI.
+//! 5. `have` grows, but for one way out: a verified piece whose data is gone from disk
+//!    (`piece_lost`: a read to upload it found its file short or missing) is missing again.
+//!    A piece that fails its hash goes from `hashing` back to missing and is marked `failed`
+//!    for the UI.
 //! 6. `availability[i]` is the number of connected peers that have piece `i`; a peer task adds
 //!    its pieces when it learns them and removes them all when it ends.
 //!
@@ -493,6 +495,21 @@ impl Picker {
                     .saturating_sub(u64::from(self.piece_len(index)));
             }
         }
+    }
+
+    /// Verified piece `index` is no longer on disk: missing again, and fetched again when
+    /// wanted. False (nothing changed) when it was not verified.
+    pub fn piece_lost(&mut self, index: u32) -> bool {
+        if !self.have.get(index) {
+            return false;
+        }
+        self.have.clear(index);
+        if self.priority_of(index).wanted() {
+            self.missing_wanted += 1;
+            self.wanted_left += u64::from(self.piece_len(index));
+            self.unrequested_blocks += u64::from(self.blocks_in(index));
+        }
+        true
     }
 
     pub fn piece_failed(&mut self, index: u32) {

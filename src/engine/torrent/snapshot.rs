@@ -102,6 +102,7 @@ pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow 
         utp_retransmits: utp.as_ref().map(|u| u.retransmits),
         in_play: p.in_play(),
         encryption_note: p.setup.encryption_note.clone(),
+        upload_only: p.upload_only(),
     }
 }
 

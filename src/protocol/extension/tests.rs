@@ -45,6 +45,72 @@ fn handshake_reads_real_libtorrent_bytes() {
     assert_eq!(h.v.as_deref(), Some("libtorrent/2.0.8.0"));
     assert_eq!(h.yourip, Some("127.0.0.1".parse().unwrap()));
     assert!(!h.upload_only);
+    // Its message ids for the BEP 21 and BEP 54 messages.
+    assert_eq!(h.id_of(UPLOAD_ONLY), Some(3));
+    assert_eq!(h.id_of(LT_DONTHAVE), Some(7));
+}
+
+/// The handshake key of a partial seed (libtorrent writes `upload_only` = 1 once every wanted
+/// piece is in): any non-zero integer means on, a string or 0 means off.
+#[test]
+fn handshake_reads_upload_only() {
+    let on = ExtHandshake::decode(b"d1:mde11:upload_onlyi1ee").unwrap();
+    assert!(on.upload_only);
+    let two = ExtHandshake::decode(b"d1:mde11:upload_onlyi2ee").unwrap();
+    assert!(two.upload_only);
+    let off = ExtHandshake::decode(b"d1:mde11:upload_onlyi0ee").unwrap();
+    assert!(!off.upload_only);
+    let odd = ExtHandshake::decode(b"d1:mde11:upload_only1:1e").unwrap();
+    assert!(!odd.upload_only);
+    // Sent only when on.
+    let ours = ExtHandshake {
+        upload_only: true,
+        ..ExtHandshake::default()
+    };
+    assert_eq!(ours.encode(), b"d1:mde11:upload_onlyi1ee");
+    assert_eq!(ExtHandshake::default().encode(), b"d1:mdee");
+}
+
+#[test]
+fn upload_only_message_is_one_byte() {
+    assert_eq!(decode_upload_only(&[1]), Ok(true));
+    assert_eq!(decode_upload_only(&[0xff]), Ok(true));
+    assert_eq!(decode_upload_only(&[0]), Ok(false));
+    assert_eq!(decode_upload_only(&encode_upload_only(true)), Ok(true));
+    assert_eq!(decode_upload_only(&encode_upload_only(false)), Ok(false));
+    for bad in [&[][..], &[1, 0][..]] {
+        assert_eq!(
+            decode_upload_only(bad),
+            Err(ExtError::BadLength {
+                name: UPLOAD_ONLY,
+                got: bad.len(),
+                expected: 1
+            })
+        );
+    }
+}
+
+/// BEP 54: the piece index as 4 bytes big-endian, nothing before or after it.
+#[test]
+fn donthave_is_a_big_endian_index_of_exactly_four_bytes() {
+    assert_eq!(decode_donthave(&[0, 0, 1, 2]), Ok(258));
+    assert_eq!(decode_donthave(&[0xff; 4]), Ok(u32::MAX));
+    assert_eq!(encode_donthave(258), [0, 0, 1, 2]);
+    for i in [0, 7, 0x0102_0304, u32::MAX] {
+        assert_eq!(decode_donthave(&encode_donthave(i)), Ok(i));
+    }
+    for bad in [&[][..], &[0, 0, 1][..], &[0, 0, 0, 1, 0][..]] {
+        let e = decode_donthave(bad).unwrap_err();
+        assert_eq!(
+            e,
+            ExtError::BadLength {
+                name: LT_DONTHAVE,
+                got: bad.len(),
+                expected: 4
+            }
+        );
+        assert!(e.to_string().starts_with("lt_donthave: "), "{e}");
+    }
 }
 
 #[test]

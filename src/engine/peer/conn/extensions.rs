@@ -1,16 +1,21 @@
-//! What the peer's BEP 10 handshake offered, and the inbox its PEX messages go through.
+//! What the peer's BEP 10 handshake offered, whether it only uploads (BEP 21), and the inbox
+//! its PEX messages go through.
 
 use std::time::Instant;
 
 use crate::engine::peer::pex::PexInbox;
-use crate::protocol::extension::{ExtHandshake, UT_METADATA, UT_PEX};
+use crate::protocol::extension::{ExtHandshake, LT_DONTHAVE, UPLOAD_ONLY, UT_METADATA, UT_PEX};
 
 /// Invariant (why the ids are private): an id is the one the peer's latest extended handshake
 /// gave (BEP 10: a later handshake replaces an earlier one, 0 withdraws), and `ut_pex` is
 /// `None` while peer exchange is off for the torrent, so nothing is sent on it.
+/// `upload_only` is what the peer said last, by its handshake or its `upload_only` message.
 pub(crate) struct Extensions {
     ut_metadata: Option<u8>,
     ut_pex: Option<u8>,
+    upload_only_id: Option<u8>,
+    donthave: Option<u8>,
+    upload_only: bool,
     pex_on: bool,
     pub(crate) pex_in: PexInbox,
 }
@@ -20,6 +25,9 @@ impl Extensions {
         Extensions {
             ut_metadata: None,
             ut_pex: None,
+            upload_only_id: None,
+            donthave: None,
+            upload_only: false,
             pex_on,
             pex_in: PexInbox::new(now),
         }
@@ -28,6 +36,32 @@ impl Extensions {
     pub(crate) fn learn(&mut self, h: &ExtHandshake) {
         self.ut_metadata = h.id_of(UT_METADATA);
         self.ut_pex = h.id_of(UT_PEX).filter(|_| self.pex_on);
+        self.upload_only_id = h.id_of(UPLOAD_ONLY);
+        self.donthave = h.id_of(LT_DONTHAVE);
+        self.upload_only = h.upload_only;
+    }
+
+    /// The peer's `upload_only` message: its state from now on.
+    pub(crate) fn set_upload_only(&mut self, on: bool) {
+        self.upload_only = on;
+    }
+
+    /// The peer only uploads (BEP 21): a seed, or a partial seed that wants nothing more.
+    #[inline]
+    pub(crate) fn upload_only(&self) -> bool {
+        self.upload_only
+    }
+
+    /// The peer's id for `upload_only` messages (libtorrent takes a change of ours this way).
+    #[inline]
+    pub(crate) fn upload_only_id(&self) -> Option<u8> {
+        self.upload_only_id
+    }
+
+    /// The peer's id for `lt_donthave` messages.
+    #[inline]
+    pub(crate) fn donthave(&self) -> Option<u8> {
+        self.donthave
     }
 
     /// The peer's id for ut_metadata messages.
@@ -66,5 +100,27 @@ mod tests {
         assert_eq!((on.ut_pex(), on.ut_metadata()), (Some(3), Some(4)));
         on.learn(&offering(&[(UT_PEX, 0)]));
         assert_eq!((on.ut_pex(), on.ut_metadata()), (None, None));
+    }
+
+    /// BEP 21 and 54 as libtorrent 2.0.8 offers them: the ids of both messages and the
+    /// handshake's `upload_only`; a later handshake, or the message, says it anew.
+    #[test]
+    fn upload_only_and_donthave_follow_the_latest_word() {
+        let mut e = Extensions::new(false, Instant::now());
+        assert!(!e.upload_only());
+        let mut h = offering(&[(UPLOAD_ONLY, 3), (LT_DONTHAVE, 7)]);
+        h.upload_only = true;
+        e.learn(&h);
+        assert_eq!((e.upload_only_id(), e.donthave()), (Some(3), Some(7)));
+        assert!(e.upload_only());
+        e.set_upload_only(false);
+        assert!(!e.upload_only());
+        e.set_upload_only(true);
+        e.learn(&offering(&[(LT_DONTHAVE, 0)]));
+        assert!(
+            !e.upload_only(),
+            "a later handshake without the key: not upload-only"
+        );
+        assert_eq!((e.upload_only_id(), e.donthave()), (None, None));
     }
 }

@@ -567,3 +567,244 @@ fn a_dropped_connection_gives_back_its_blocks_and_its_pieces() {
     assert_eq!(live.flags(), ChokeFlags::default());
     assert_eq!(pick_for_another(&t, 100).len(), 12, "no block left booked");
 }
+
+/// The peer's extended handshake offering `m` and, when set, BEP 21's `upload_only`.
+fn their_handshake(m: &[(&str, u8)], upload_only: bool) -> Message {
+    let h = ExtHandshake {
+        m: m.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        upload_only,
+        ..ExtHandshake::default()
+    };
+    Message::Extended {
+        id: HANDSHAKE_ID,
+        payload: Bytes::from(h.encode()),
+    }
+}
+
+/// The extended messages queued since the last call, as (id, payload).
+fn extended(c: &mut PeerConn) -> Vec<(u8, Vec<u8>)> {
+    sent(c)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Extended { id, payload } => Some((id, payload.to_vec())),
+            _ => None,
+        })
+        .collect()
+}
+
+const ALL: &[u32] = &[0, 1, 2, 3, 4, 5, 6];
+
+#[test]
+fn our_handshake_offers_both_messages_and_says_upload_only_once_complete() {
+    for (have, upload_only) in [(ALL, true), (LAST, false)] {
+        let t = torrent(have);
+        let (mut c, _) = open(&t, true);
+        c.send_ext_handshake();
+        let got = extended(&mut c);
+        let [(0, payload)] = &got[..] else {
+            panic!("one handshake: {got:?}");
+        };
+        let h = ExtHandshake::decode(payload).unwrap();
+        assert_eq!(h.upload_only, upload_only, "have {have:?}");
+        assert_eq!(h.id_of(UPLOAD_ONLY), Some(UPLOAD_ONLY_ID));
+        assert_eq!(h.id_of(LT_DONTHAVE), Some(LT_DONTHAVE_ID));
+    }
+}
+
+/// Completing while connected: libtorrent (which offers the message) gets `upload_only` 1,
+/// a peer that does not gets a new extended handshake saying so; once only.
+#[test]
+fn completing_tells_the_peer_by_its_message_or_a_new_handshake() {
+    let t = torrent(&[0, 1, 2, 3, 4, 5]);
+    let (mut lt, _) = open(&t, true);
+    lt.send_ext_handshake();
+    lt.on_message(their_handshake(&[(UPLOAD_ONLY, 3)], false))
+        .unwrap();
+    let (mut other, _) = open(&t, true);
+    other.send_ext_handshake();
+    let (mut plain, _) = open(&t, true);
+    for c in [&mut lt, &mut other, &mut plain] {
+        sent(c);
+    }
+    t.shared.download().picker.piece_verified(6);
+    lt.on_verified(6);
+    other.on_verified(6);
+    plain.on_verified(6);
+    assert_eq!(
+        sent(&mut lt),
+        [
+            Message::Have(6),
+            Message::Extended {
+                id: 3,
+                payload: Bytes::from_static(&[1])
+            }
+        ]
+    );
+    let got = extended(&mut other);
+    let [(0, payload)] = &got[..] else {
+        panic!("a new handshake: {got:?}");
+    };
+    assert!(ExtHandshake::decode(payload).unwrap().upload_only);
+    assert_eq!(
+        sent(&mut plain),
+        [Message::Have(6)],
+        "no extensions, no word"
+    );
+    lt.refresh_upload_only();
+    assert_eq!(sent(&mut lt), [], "said once");
+}
+
+/// Two sides with nothing for each other part (libtorrent's "upload to upload connection"):
+/// the peer only uploads, or has every piece, and we have every piece we want.
+#[test]
+fn an_upload_only_peer_is_dropped_once_we_want_nothing_more() {
+    let done = torrent(ALL);
+    let (mut c, live) = open(&done, true);
+    assert_eq!(
+        c.on_message(their_handshake(&[], true)),
+        Err(PeerEnd::NotNeeded)
+    );
+    assert!(live.upload_only.load(Ordering::Relaxed), "the row says so");
+    let (mut seed, _) = open(&done, true);
+    assert_eq!(seed.on_message(Message::HaveAll), Err(PeerEnd::NotNeeded));
+
+    // Still downloading: kept, and its word is followed (`upload_only` 0 and 1).
+    let t = torrent(LAST);
+    let (mut c, live) = open(&t, true);
+    c.on_message(their_handshake(&[], true)).unwrap();
+    c.on_message(Message::HaveAll).unwrap();
+    assert!(live.upload_only.load(Ordering::Relaxed));
+    let msg = |on: u8| Message::Extended {
+        id: UPLOAD_ONLY_ID,
+        payload: Bytes::from(vec![on]),
+    };
+    c.on_message(msg(0)).unwrap();
+    assert!(!live.upload_only.load(Ordering::Relaxed));
+    c.on_message(msg(1)).unwrap();
+    assert!(live.upload_only.load(Ordering::Relaxed));
+    // Complete now: the next tick parts.
+    for i in 0..6 {
+        t.shared.download().picker.piece_verified(i);
+    }
+    assert_eq!(c.on_tick(), Err(PeerEnd::NotNeeded));
+    // A message of another size is a protocol error.
+    let (mut c, _) = open(&torrent(LAST), true);
+    let why = violation(c.on_message(Message::Extended {
+        id: UPLOAD_ONLY_ID,
+        payload: Bytes::from_static(&[1, 0]),
+    }));
+    assert!(why.contains("upload_only"), "{why}");
+}
+
+fn donthave(index: u32) -> Message {
+    Message::Extended {
+        id: LT_DONTHAVE_ID,
+        payload: Bytes::copy_from_slice(&index.to_be_bytes()),
+    }
+}
+
+/// BEP 54 received: the piece leaves the peer's pieces and the availability counts, our
+/// requests for it are cancelled and go back to the picker.
+#[test]
+fn a_donthave_takes_the_piece_back_and_cancels_what_we_asked_of_it() {
+    let t = torrent(LAST);
+    let (mut c, live) = downloading(&t, true);
+    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
+    let index = asked[0].index;
+    assert!(asked.iter().all(|r| r.index == index), "{asked:?}");
+    assert_eq!(t.shared.download().picker.availability()[index as usize], 1);
+    c.on_message(donthave(index)).unwrap();
+    let cancels: Vec<Message> = asked
+        .iter()
+        .map(|r| Message::Cancel {
+            index: r.index,
+            begin: r.begin,
+            length: r.length,
+        })
+        .collect();
+    assert_eq!(sent(&mut c), cancels);
+    assert!(c.requests.is_empty());
+    assert!(!c.peer_has.get(index));
+    assert_eq!(live.pieces.load(Ordering::Relaxed), 6);
+    assert_eq!(t.shared.download().picker.availability()[index as usize], 0);
+    // Given back: another peer is offered those blocks.
+    let again = pick_for_another(&t, 12);
+    assert!(
+        asked.iter().all(|r| again.contains(r)),
+        "{asked:?} in {again:?}"
+    );
+    // A late block of a cancelled request is not a violation.
+    c.on_message(piece_msg(asked[0])).unwrap();
+    // Once more, or a piece it never had: nothing changes.
+    c.on_message(donthave(index)).unwrap();
+    assert_eq!(live.pieces.load(Ordering::Relaxed), 6);
+}
+
+#[test]
+fn a_donthave_of_its_last_wanted_piece_ends_our_interest() {
+    let t = torrent(&[0, 1, 2, 3, 4, 6]);
+    let (mut c, live) = open(&t, true);
+    c.on_message(Message::Have(5)).unwrap();
+    assert_eq!(sent(&mut c), [Message::Interested]);
+    c.on_message(donthave(5)).unwrap();
+    assert_eq!(sent(&mut c), [Message::NotInterested]);
+    assert!(!live.flags().am_interested);
+}
+
+#[test]
+fn a_donthave_out_of_range_or_of_another_size_ends_the_connection() {
+    let t = torrent(&[]);
+    let (mut c, _) = open(&t, true);
+    let why = violation(c.on_message(donthave(PIECES)));
+    assert!(why.contains("lt_donthave index 7 out of range"), "{why}");
+    violation(c.on_message(donthave(u32::MAX)));
+    for payload in [&[][..], &[0, 0, 0][..], &[0, 0, 0, 1, 0][..]] {
+        let why = violation(c.on_message(Message::Extended {
+            id: LT_DONTHAVE_ID,
+            payload: Bytes::copy_from_slice(payload),
+        }));
+        assert!(why.contains("lt_donthave"), "{why}");
+    }
+}
+
+/// A piece we lost: peers that take `lt_donthave` hear of it where we had announced it, and
+/// one that offered `upload_only` hears we no longer only upload. A piece verified again
+/// meanwhile is not taken back.
+#[test]
+fn a_lost_piece_is_taken_back_from_peers_that_take_donthave() {
+    let t = torrent(ALL);
+    let (mut lt, _) = open(&t, true);
+    lt.send_ext_handshake();
+    lt.send_have_state();
+    lt.on_message(their_handshake(
+        &[(UPLOAD_ONLY, 3), (LT_DONTHAVE, 7)],
+        false,
+    ))
+    .unwrap();
+    let (mut plain, _) = open(&t, true);
+    plain.send_have_state();
+    for c in [&mut lt, &mut plain] {
+        sent(c);
+    }
+    assert!(t.shared.download().picker.piece_lost(2));
+    lt.on_lost(2);
+    plain.on_lost(2);
+    assert_eq!(
+        extended(&mut lt),
+        [(7, vec![0, 0, 0, 2]), (3, vec![0])],
+        "lt_donthave, then upload_only 0"
+    );
+    assert!(!lt.announced.get(2));
+    assert_eq!(sent(&mut plain), []);
+    lt.on_lost(2);
+    assert_eq!(sent(&mut lt), [], "once");
+    // Lost, verified again before the connection heard: nothing to take back.
+    assert!(t.shared.download().picker.piece_lost(4));
+    t.shared.download().picker.piece_verified(4);
+    lt.on_lost(4);
+    assert_eq!(sent(&mut lt), []);
+    // Missed broadcasts: caught up from the picker.
+    assert!(t.shared.download().picker.piece_lost(5));
+    lt.on_lost_lagged();
+    assert_eq!(extended(&mut lt), [(7, vec![0, 0, 0, 5])]);
+}

@@ -185,3 +185,43 @@ async fn under_an_up_limit_blocks_go_one_by_one_while_the_gate_stays_open() {
         2 * u64::from(BLOCK) + 1000
     );
 }
+
+/// A file cut short under us: the read of a block past its end costs that piece (the torrent
+/// hears `PieceGone`, the peer a reject), not the connection; the other blocks still go.
+#[tokio::test]
+async fn a_block_gone_from_disk_is_rejected_and_its_piece_reported_lost() {
+    let mut t = seeded();
+    let (mut c, _) = unchoked(&t);
+    let file = t._dir.path().join("t");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(2 * u64::from(PIECE))
+        .unwrap();
+    let reqs = [block(0, 0, BLOCK), block(2, 0, 1000), block(1, 0, BLOCK)];
+    for r in reqs {
+        c.on_request(r).unwrap();
+    }
+    c.serve_uploads().await.unwrap();
+    c.serve_uploads().await.unwrap();
+    assert!(c.uploads.is_empty());
+    let got = decode(&mut c.out);
+    assert_eq!(got.len(), 3, "{got:?}");
+    for want in [
+        expected(reqs[0]),
+        expected(reqs[2]),
+        Message::Reject {
+            index: 2,
+            begin: 0,
+            length: 1000,
+        },
+    ] {
+        assert!(got.contains(&want), "{want:?} not in {got:?}");
+    }
+    let events = t.drain();
+    assert!(
+        matches!(&events[..], [PeerEvent::PieceGone { index: 2, error }] if error.is_missing_data()),
+        "{events:?}"
+    );
+}

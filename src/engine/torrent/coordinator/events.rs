@@ -179,11 +179,39 @@ impl Coordinator {
                 }
             }
             PeerEvent::DiskError(e) => self.on_disk_error(e),
+            PeerEvent::PieceGone { index, error } => self.on_piece_gone(index, &error),
             PeerEvent::Pex { conn, event } => self.on_pex(conn, event),
             PeerEvent::Hashes { conn, head, hashes } => {
                 self.on_block_hashes(conn, head, hashes, now)
             }
             PeerEvent::HashReject { conn, head } => self.on_hash_reject(conn, head, now),
+        }
+    }
+
+    /// Verified piece `index` was found gone from disk by a read to upload it: it is missing
+    /// again (fetched again when wanted), every connection hears of it through the `lost`
+    /// broadcast (BEP 54's `lt_donthave` to peers that take it), and a complete torrent is
+    /// downloading again. Later reports of the same piece change nothing.
+    pub(crate) fn on_piece_gone(&mut self, index: u32, e: &crate::engine::disk::DiskError) {
+        let (lost, complete) = {
+            let mut d = self.shared.download();
+            (d.picker.piece_lost(index), d.picker.is_complete())
+        };
+        if !lost {
+            return;
+        }
+        let _ = self.shared.lost.send(index);
+        self.link.resume_due = true;
+        self.log(
+            LogLevel::Warn,
+            format!("piece {index} lost ({e}): no longer announced to peers"),
+        );
+        if self.run.complete && !complete {
+            self.run.complete = false;
+            self.log(
+                LogLevel::Info,
+                format!("downloading again: piece {index} lost"),
+            );
         }
     }
 

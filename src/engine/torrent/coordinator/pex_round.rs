@@ -106,7 +106,9 @@ impl Coordinator {
                 if p.setup.encryption == Some(crate::net::Encryption::Rc4) {
                     f |= PexFlags::ENCRYPTION;
                 }
-                if p.pieces() == n || p.known.seed {
+                // An upload-only peer (BEP 21) is a seed to those we tell, as libtorrent
+                // flags it.
+                if p.pieces() == n || p.known.seed || p.upload_only() {
                     f |= PexFlags::SEED;
                 }
                 if p.setup.transport == Some(crate::net::TransportKind::Utp) {

@@ -345,3 +345,42 @@ async fn tracker_peers_join_the_table_once_and_never_our_own_address() {
     assert_eq!(entry(&c, addr(1)).stage(), PeerStage::Connecting);
     assert_eq!(entry(&c, addr(2)).stage(), PeerStage::Connecting);
 }
+
+/// A verified piece found gone by an upload read: missing again, every connection told
+/// through the `lost` broadcast once, the complete torrent downloading again, the storage
+/// error a warning and not the torrent's end.
+#[test]
+fn a_piece_gone_from_disk_is_lost_once_and_the_torrent_goes_on() {
+    use crate::engine::disk::DiskError;
+    let t = TestTorrent::new(PIECE, u64::from(PIECE * PIECES), &[0, 1, 2, 3]);
+    let mut c = coordinator(&t);
+    c.on_complete();
+    let mut lost = t.shared.lost.subscribe();
+    let gone = || DiskError::Io {
+        op: "read",
+        path: "out/t".into(),
+        source: std::io::ErrorKind::UnexpectedEof.into(),
+    };
+    assert!(gone().is_missing_data());
+    c.on_event(Event::Peer(PeerEvent::PieceGone {
+        index: 2,
+        error: gone(),
+    }));
+    c.on_event(Event::Peer(PeerEvent::PieceGone {
+        index: 2,
+        error: gone(),
+    }));
+    assert_eq!(lost.try_recv().ok(), Some(2));
+    assert!(lost.try_recv().is_err(), "told once");
+    assert!(!t.shared.download().picker.have().get(2));
+    assert!(!c.run.complete && c.run.fatal.is_none());
+    assert!(c.link.resume_due);
+    assert!(logged(&c, "piece 2 lost (cannot read out/t: "));
+    assert!(logged(&c, "downloading again: piece 2 lost"));
+    let denied = DiskError::Io {
+        op: "read",
+        path: "out/t".into(),
+        source: std::io::ErrorKind::PermissionDenied.into(),
+    };
+    assert!(!denied.is_missing_data(), "not a piece's loss: the disk's");
+}

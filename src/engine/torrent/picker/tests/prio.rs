@@ -119,3 +119,25 @@ fn a_piece_skipped_while_in_flight_is_finished_then_nothing_more() {
     assert_eq!(order(&mut p), vec![2]);
     assert!(p.is_complete());
 }
+
+/// A verified piece whose data is gone is missing again: wanted, it is fetched again and the
+/// torrent is not complete until it is; skipped, it only leaves `have`.
+#[test]
+fn a_lost_piece_is_missing_again_and_fetched_when_wanted() {
+    let mut p = Picker::new(6, PIECE, 6 * u64::from(PIECE), Bitfield::full(6));
+    p.set_priorities(vec![Normal, Skip, Normal, Normal, Normal, Normal]);
+    assert!(p.is_complete());
+    assert!(p.piece_lost(2));
+    p.debug_check();
+    assert!(!p.piece_lost(2), "lost once");
+    assert!(!p.piece_lost(6), "out of range");
+    assert!(!p.have().get(2) && !p.is_complete());
+    assert_eq!(p.left(), u64::from(PIECE));
+    assert!(p.wants(2));
+    assert!(p.piece_lost(1));
+    p.debug_check();
+    assert!(!p.wants(1));
+    assert_eq!(p.left(), u64::from(PIECE));
+    assert_eq!(order(&mut p), vec![2]);
+    assert!(p.is_complete() && !p.have().get(1));
+}
