@@ -455,3 +455,56 @@ fn ipv6_seed_learned_through_pex_added6() {
         tail(&seed.stderr, 30)
     );
 }
+
+/// Without IPv6 (an IPv4-only host), an IPv6 peer a tracker lists costs nothing visible: ttui
+/// completes from the seed's IPv4 address, and says nothing about the IPv6 one on its
+/// terminal. (No IPv6 packet can leave the host: it has no IPv6 route.)
+#[test]
+fn without_ipv6_an_ipv6_peer_is_quiet() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.add("tracker", Kind::Dual);
+    lab.add("seed", Kind::Dual);
+    lab.add("ttui", Kind::Public4);
+    let tracker_host = lab.host("tracker");
+    let url = |ip: std::net::IpAddr| {
+        format!(
+            "http://{}/announce",
+            bracketed(SocketAddr::new(ip, TRACKER_PORT))
+        )
+    };
+    let (url4, url6) = (
+        url(tracker_host.ip4().into()),
+        url(tracker_host.ip6().into()),
+    );
+    let fx = Fixture::single_file("quiet.bin", 2 << 20, 546, 16);
+    // The seed announces over both families; ttui knows the IPv4 tracker only, which lists
+    // the seed at both addresses.
+    let seed_torrent = fx.torrent_with("seed.torrent", None, &[vec![url4.clone()], vec![url6]]);
+    let ttui_torrent = fx.torrent_with("ttui.torrent", Some(&url4), &[]);
+    let logs = fx.out_dir("logs");
+    let tracker = start_tracker(tracker_host, &logs);
+    let _seed = start_lt_seed(lab.host("seed"), &seed_torrent, &fx.data_dir, &logs, &[]);
+    let seed6 = lab.host("seed").ip6().to_string();
+    let deadline = Instant::now() + WAIT;
+    while !announces(&tracker).iter().any(|l| l.contains(&seed6)) {
+        assert!(Instant::now() < deadline, "{:?}", announces(&tracker));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = fx.out_dir("out");
+    let run = ttui_in(
+        lab.host("ttui"),
+        &[&out_arg(&ttui_torrent.path), "-o", &out_arg(&out)],
+    )
+    .wait(RUN_LIMIT);
+    run.assert_success("IPv4-only download with an IPv6 peer listed");
+    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
+    for text in [&run.stdout, &run.stderr] {
+        assert!(
+            !text.contains(&seed6),
+            "ttui spoke of the IPv6 peer it cannot reach:\n{text}"
+        );
+    }
+}
