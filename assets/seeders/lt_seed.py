@@ -36,6 +36,9 @@ def main():
     ap.add_argument("--save", required=True, help="directory that holds (or will hold) the payload")
     ap.add_argument("--ip", default="127.0.0.1", help="listen and outgoing address (127.0.0.x)")
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--listen-any", action="store_true",
+                    help="listen on every address (IPv4 and IPv6) instead of --ip, and dial from "
+                    "whichever the system picks: for a test host in a namespace of its own")
     ap.add_argument("--seed-mode", action="store_true",
                     help="trust the data without hashing it first (else it is rechecked)")
     ap.add_argument("--leech", action="store_true", help="download instead of seeding")
@@ -96,6 +99,9 @@ def main():
         "announce_to_all_trackers": True,
         "announce_to_all_tiers": True,
     }
+    if args.listen_any:
+        settings["listen_interfaces"] = "0.0.0.0:%d,[::]:%d" % (args.port, args.port)
+        settings["outgoing_interfaces"] = ""
     if args.socket_buffer > 0:
         settings["recv_socket_buffer_size"] = args.socket_buffer
         settings["send_socket_buffer_size"] = args.socket_buffer
@@ -117,6 +123,9 @@ def main():
     # put every address in the global class so --upload-limit really throttles.
     ipf = lt.ip_filter()
     ipf.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+    if args.listen_any:
+        ipf.add_rule("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                     1 << lt.session.global_peer_class_id)
     if args.slow_ip:
         slow = ses.create_peer_class("slow")
         cls = ses.get_peer_class(slow)
@@ -142,7 +151,7 @@ def main():
 
     for p in args.peer:
         host, _, port = p.rpartition(":")
-        h.connect_peer((host, int(port)), 0)
+        h.connect_peer((host.strip("[]"), int(port)), 0)
 
     start = time.monotonic()
     announced = not has_trackers

@@ -32,6 +32,9 @@ pub(crate) struct UdpOut {
     udp: Arc<UdpSocket>,
     gso: Option<UdpSocketState>,
     relay: Option<Arc<SocksRelay>>,
+    /// An IPv6 socket beside an IPv4 `udp` (same port): datagrams to IPv6 addresses leave
+    /// by it, with its own GSO state.
+    v6: Option<(Arc<UdpSocket>, Option<UdpSocketState>)>,
 }
 
 impl UdpOut {
@@ -43,19 +46,41 @@ impl UdpOut {
                 udp,
                 gso: None,
                 relay,
+                v6: None,
             };
         }
-        let gso = match UdpSocketState::new(UdpSockRef::from(&*udp)) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::debug!("batched UDP send unavailable, one datagram per call: {e}");
-                None
-            }
-        };
+        let gso = gso_state(&udp);
         UdpOut {
             udp,
             gso,
             relay: None,
+            v6: None,
+        }
+    }
+
+    /// Sends to IPv6 addresses by `udp6` (not under a relay: everything goes through it).
+    pub(crate) fn with_v6(mut self, udp6: Arc<UdpSocket>) -> UdpOut {
+        if self.relay.is_none() {
+            let gso = gso_state(&udp6);
+            self.v6 = Some((udp6, gso));
+        }
+        self
+    }
+
+    /// Whether a datagram to `to` can leave: not an IPv6 address from an IPv4 socket with no
+    /// IPv6 one beside it (the relay takes every address).
+    pub(crate) fn sends_to(&self, to: SocketAddr) -> bool {
+        self.relay.is_some()
+            || self.v6.is_some()
+            || !to.is_ipv6()
+            || self.udp.local_addr().is_ok_and(|a| a.is_ipv6())
+    }
+
+    /// The socket (and its GSO state) that sends to `to`.
+    fn way(&self, to: SocketAddr) -> (&Arc<UdpSocket>, Option<&UdpSocketState>) {
+        match &self.v6 {
+            Some((udp6, gso6)) if to.is_ipv6() => (udp6, gso6.as_ref()),
+            _ => (&self.udp, self.gso.as_ref()),
         }
     }
 
@@ -66,10 +91,12 @@ impl UdpOut {
             udp,
             gso: None,
             relay: None,
+            v6: None,
         }
     }
 
-    /// Datagrams one call may carry (1: no GSO).
+    /// Datagrams one call to IPv4 addresses may carry (1: no GSO).
+    #[cfg(test)]
     pub(crate) fn max_segments(&self) -> usize {
         self.gso.as_ref().map_or(1, |s| s.max_gso_segments().max(1))
     }
@@ -80,14 +107,15 @@ impl UdpOut {
             Some(r) => {
                 r.send(d, to);
             }
-            None => send_one(&self.udp, d, to),
+            None => send_one(self.way(to).0, d, to),
         }
     }
 
     /// Sends `datagrams`, in order, to `to`, now or never.
     pub(crate) fn send_all(&self, datagrams: &[Vec<u8>], to: SocketAddr) {
         let one = |d: &[u8]| self.send_one(d, to);
-        let Some(state) = &self.gso else {
+        let (udp, gso) = self.way(to);
+        let Some(state) = gso else {
             datagrams.iter().for_each(|d| one(d));
             return;
         };
@@ -100,9 +128,21 @@ impl UdpOut {
                 src_ip: None,
             };
             // Straight to the kernel, as `send_now`: tokio's readiness is not consulted.
-            state.try_send(UdpSockRef::from(&*self.udp), &t)
+            state.try_send(UdpSockRef::from(&**udp), &t)
         };
-        send_batched(datagrams, self.max_segments(), gso, one);
+        let max = state.max_gso_segments().max(1);
+        send_batched(datagrams, max, gso, one);
+    }
+}
+
+/// quinn-udp's sending state for `udp` (GSO where the kernel has it), else None.
+fn gso_state(udp: &UdpSocket) -> Option<UdpSocketState> {
+    match UdpSocketState::new(UdpSockRef::from(udp)) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::debug!("batched UDP send unavailable, one datagram per call: {e}");
+            None
+        }
     }
 }
 

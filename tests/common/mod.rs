@@ -1444,8 +1444,26 @@ impl Ttui {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Ttui::spawn_wrapped(&[], args)
+    }
+
+    /// As `spawn`, with the binary run through `wrapper` (say `ip netns exec NS`, to run it
+    /// in a test network's host: tests/netlab).
+    pub fn spawn_wrapped<I, S>(wrapper: &[&str], args: I) -> Ttui
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let dir = tempdir("ttui-run-");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ttui"));
+        let bin = env!("CARGO_BIN_EXE_ttui");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         // XDG_STATE_HOME keeps ttui's log file inside the run's temp dir (shown on failure).
         cmd.args(args)
             .env("RUST_BACKTRACE", "1")

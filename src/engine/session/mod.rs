@@ -238,9 +238,34 @@ impl Session {
             let relay = proxy
                 .as_ref()
                 .map(|p| udp_associate::start(p, sock, bind, &mut accept_tasks));
+            // BEP 32, and uTP to IPv6 peers: with the default "any" address the DHT and uTP
+            // run over IPv6 as well, on an IPv6-only socket of the same port number (as the
+            // TCP listeners), when IPv6 can reach anything. Never under a proxy: all goes
+            // through its relay.
+            let v6 = match (&relay, bind) {
+                (None, IpAddr::V4(v4)) if v4.is_unspecified() => {
+                    let mut known = Vec::new();
+                    if let Some(bootstrap) = opts.dht.as_ref() {
+                        known = udp::literal_addrs(bootstrap);
+                        if let Some(saved) = opts
+                            .state_dir
+                            .as_deref()
+                            .and_then(crate::dht::persist::load)
+                        {
+                            known.extend(saved.1.iter().map(|n| n.addr));
+                        }
+                    }
+                    udp::bind_dht6(listen_port, &known)
+                }
+                _ => None,
+            };
             if transport.utp() {
-                let (socket, listener) =
-                    UtpSocket::relayed(Arc::clone(sock), relay.clone(), UtpConfig::default());
+                let (socket, listener) = UtpSocket::relayed(
+                    Arc::clone(sock),
+                    v6.clone(),
+                    relay.clone(),
+                    UtpConfig::default(),
+                );
                 accept_tasks.push(tokio::spawn(utp_accept_loop(
                     listener,
                     (Arc::clone(&routes), Arc::clone(&ip_filter)),
@@ -255,23 +280,6 @@ impl Session {
                     node: None,
                     reply_budget_bytes_per_sec: opts.dht_rate_limit,
                 };
-                // BEP 32: with the default "any" address the DHT runs over IPv6 as well, on
-                // an IPv6-only socket of the same port number (as the TCP listeners), when
-                // IPv6 can reach anything. Never under a proxy: all goes through its relay.
-                let v6 = match (&relay, bind) {
-                    (None, IpAddr::V4(v4)) if v4.is_unspecified() => {
-                        let mut known = udp::literal_addrs(bootstrap);
-                        if let Some(saved) = opts
-                            .state_dir
-                            .as_deref()
-                            .and_then(crate::dht::persist::load)
-                        {
-                            known.extend(saved.1.iter().map(|n| n.addr));
-                        }
-                        udp::bind_dht6(listen_port, &known)
-                    }
-                    _ => None,
-                };
                 let (node, task) = match &relay {
                     Some(r) => Dht::spawn(cfg, Arc::clone(r)),
                     None => {
@@ -283,17 +291,17 @@ impl Session {
                     }
                 };
                 accept_tasks.push(task);
-                // The IPv6 socket carries the DHT only (uTP stays on the first socket).
-                if let Some(v6) = v6 {
-                    accept_tasks.push(tokio::spawn(udp::recv_loop(
-                        v6,
-                        Some(node.clone()),
-                        None,
-                        Arc::clone(&udp_counters),
-                        None,
-                    )));
-                }
                 dht = Some(node);
+            }
+            // The IPv6 socket carries the DHT's IPv6 half and uTP with IPv6 peers.
+            if let Some(v6) = v6 {
+                accept_tasks.push(tokio::spawn(udp::recv_loop(
+                    v6,
+                    dht.clone(),
+                    utp.clone(),
+                    Arc::clone(&udp_counters),
+                    None,
+                )));
             }
             accept_tasks.push(tokio::spawn(udp::recv_loop(
                 Arc::clone(sock),

@@ -34,22 +34,22 @@ pub(crate) fn bind(bind: IpAddr, port: u16) -> std::io::Result<Arc<UdpSocket>> {
     Ok(Arc::new(UdpSocket::from_std(s.into())?))
 }
 
-/// The DHT's IPv6 socket (BEP 32) on `port`, beside the IPv4 one, when IPv6 can reach
-/// something: the kernel has a route for global IPv6, or for one of the IPv6 nodes the DHT
-/// would start from (`known`: bootstrap literals such as `[::1]:6881`, saved nodes). None
-/// otherwise, quietly: the DHT stays on IPv4 and never tries IPv6.
+/// The session's IPv6 UDP socket on `port`, beside the IPv4 one, for the DHT (BEP 32) and
+/// uTP, when IPv6 can reach something: the kernel has a route for global IPv6, or for one of
+/// the IPv6 nodes the DHT would start from (`known`: bootstrap literals such as `[::1]:6881`,
+/// saved nodes). None otherwise, quietly: the DHT and uTP stay on IPv4 and never try IPv6.
 pub(crate) fn bind_dht6(port: u16, known: &[SocketAddr]) -> Option<Arc<UdpSocket>> {
     // The documentation prefix stands for "anywhere": its route is the default route.
     let anywhere = SocketAddr::from((Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 6881));
     let mut candidates = known.iter().filter(|a| a.is_ipv6()).take(16);
     if !routed(&anywhere) && !candidates.any(routed) {
-        tracing::debug!("no IPv6 route: the DHT runs on IPv4 only");
+        tracing::debug!("no IPv6 route: the DHT and uTP run on IPv4 only");
         return None;
     }
     match bind(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port) {
         Ok(s) => Some(s),
         Err(e) => {
-            tracing::info!("no IPv6 DHT on UDP port {port}: {e}");
+            tracing::info!("no IPv6 DHT or uTP on UDP port {port}: {e}");
             None
         }
     }

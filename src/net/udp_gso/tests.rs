@@ -120,3 +120,32 @@ async fn the_receiver_gets_each_datagram_whole() {
         }
     }
 }
+
+/// Beside an IPv4 socket, an IPv6 one carries what goes to IPv6 addresses (one by one and
+/// batched); without it an IPv6 address is refused up front (`sends_to`).
+#[tokio::test]
+async fn ipv6_addresses_leave_by_the_ipv6_socket() {
+    let Ok(rx6) = std::net::UdpSocket::bind("[::1]:0") else {
+        return; // No IPv6 loopback here: nothing to show.
+    };
+    rx6.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let tx4 = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let tx6 = Arc::new(UdpSocket::bind("[::1]:0").await.unwrap());
+    let to6 = rx6.local_addr().unwrap();
+    let to4: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let alone = UdpOut::new(Arc::clone(&tx4), None);
+    assert!(!alone.sends_to(to6));
+    assert!(alone.sends_to(to4));
+    let out = UdpOut::new(tx4, None).with_v6(Arc::clone(&tx6));
+    assert!(out.sends_to(to6) && out.sends_to(to4));
+    out.send_one(b"one", to6);
+    let ds = datagrams();
+    out.send_all(&ds, to6);
+    let mut buf = vec![0u8; 65536];
+    let (n, from) = rx6.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], from), (&b"one"[..], tx6.local_addr().unwrap()));
+    for want in &ds {
+        let n = rx6.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &want[..]);
+    }
+}

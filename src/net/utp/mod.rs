@@ -184,19 +184,27 @@ impl UtpListener {
 impl UtpSocket {
     /// uTP over a socket someone else reads: feed it with `handle_datagram`.
     pub fn new(udp: Arc<UdpSocket>, cfg: UtpConfig) -> (UtpSocket, UtpListener) {
-        Self::relayed(udp, None, cfg)
+        Self::relayed(udp, None, None, cfg)
     }
 
     /// As `new`, every datagram going through the SOCKS5 relay when one is given (the
-    /// session's under `--proxy`); the caller feeds it the unwrapped datagrams.
+    /// session's under `--proxy`); the caller feeds it the unwrapped datagrams. With `udp6`
+    /// (an IPv6 socket beside an IPv4 `udp`, no relay), datagrams to IPv6 peers leave by it,
+    /// and the caller feeds it what that socket receives too.
     pub(crate) fn relayed(
         udp: Arc<UdpSocket>,
+        udp6: Option<Arc<UdpSocket>>,
         relay: Option<Arc<SocksRelay>>,
         cfg: UtpConfig,
     ) -> (UtpSocket, UtpListener) {
         let (accept_tx, rx) = mpsc::channel(cfg.max_pending.max(1));
+        let out = UdpOut::new(udp.clone(), relay);
+        let out = match udp6 {
+            Some(u6) => out.with_v6(u6),
+            None => out,
+        };
         let inner = Arc::new(Inner {
-            out: Arc::new(UdpOut::new(udp.clone(), relay)),
+            out: Arc::new(out),
             udp,
             cfg,
             epoch: Instant::now(),
@@ -447,6 +455,11 @@ impl UtpSocket {
     /// tries TCP), or ConnectionReset when it refuses.
     pub async fn connect(&self, addr: SocketAddr) -> io::Result<UtpStream> {
         let inner = &self.inner;
+        if !inner.out.sends_to(addr) {
+            // An IPv6 peer and no IPv6 socket (no IPv6 route when the session started): a
+            // SYN could not leave, so say so now rather than wait out the connect timeout.
+            return Err(io::Error::from_raw_os_error(libc::ENETUNREACH));
+        }
         let (cell, key) = {
             let mut map = inner.registry.lock();
             if map.len() >= inner.cfg.max_connections {
