@@ -79,6 +79,7 @@ fn detail(id: u32) -> TorrentDetail {
             reason: Some("they choke us".into()),
             down_rate: 0,
             up_rate: 3,
+            upload_only: false,
         }],
         explain: vec![ExplainRow {
             check: "peer_failures".into(),

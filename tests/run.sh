@@ -568,6 +568,7 @@ step "rust components" rust_components
 if [[ ${TTUI_SKIP_LINT:-0} != 1 ]]; then
     step "cargo fmt --check" cargo fmt --all -- --check
     step "cargo clippy --all-targets -D warnings" cargo clippy --all-targets -- -D warnings
+    step "the layering check finds what is planted (.ci/rooms --selftest)" python3 .ci/rooms --selftest
     step "engine imports point down (.ci/rooms)" python3 .ci/rooms src
 else
     skipped_step "cargo fmt, cargo clippy, .ci/rooms" "TTUI_SKIP_LINT=1"

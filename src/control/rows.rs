@@ -221,6 +221,9 @@ pub struct PeerInfo {
     pub reason: Option<String>,
     pub down_rate: u64,
     pub up_rate: u64,
+    /// It said it only uploads (BEP 21): a seed, or done with the files it wants.
+    #[serde(default)]
+    pub upload_only: bool,
 }
 
 /// One finding of the explainer (see the README, "Why is it slow?").

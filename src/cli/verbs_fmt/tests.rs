@@ -176,6 +176,7 @@ pub(crate) fn detail() -> TorrentDetail {
             reason: None,
             down_rate: 1 << 20,
             up_rate: 0,
+            upload_only: false,
         }],
         explain: vec![
             ExplainRow {

@@ -102,5 +102,6 @@ fn peer_info(p: &PeerRow) -> PeerInfo {
         reason: p.end.as_ref().map(|e| e.to_string()),
         down_rate: p.down_rate as u64,
         up_rate: p.up_rate as u64,
+        upload_only: p.upload_only,
     }
 }

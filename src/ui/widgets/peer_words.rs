@@ -157,6 +157,10 @@ pub(crate) fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
                 spans.push(span(format!(" · uTP {rtt}{r} resent"), theme.dim()));
             }
             spans.push(span(format!(" · from {}", p.source.word()), theme.dim()));
+            if p.upload_only {
+                // BEP 21: it takes nothing from us (a seed, or done with the files it wants).
+                spans.push(span(" · upload only", theme.dim()));
+            }
             if let Some(note) = &p.encryption_note {
                 spans.push(span(
                     format!(" · {}", outside(note, LINE_MAX)),
