@@ -54,7 +54,7 @@ impl Manager {
         let Some(slot) = self.slots.get(i) else {
             return;
         };
-        if slot.meta.is_some() || slot.policy.stopped.is_some() {
+        if slot.meta.is_some() || slot.state.parked().is_some() {
             return;
         }
         let (hash, position) = (slot.info_hash, slot.queue_position);

@@ -75,7 +75,7 @@ impl Manager {
             return true;
         };
         let slot = &mut self.slots[i];
-        let dormant = slot.policy.stopped.as_ref().is_some_and(|p| p.dormant);
+        let dormant = slot.state.parked().is_some_and(|p| p.dormant);
         if dormant
             && matches!(
                 c,
@@ -86,7 +86,7 @@ impl Manager {
             return false;
         }
         if let (Some(parked), Command::SetFilePriority { .. } | Command::SetSequential(_)) =
-            (&mut slot.policy.stopped, c)
+            (slot.state.parked_mut(), c)
         {
             // No task to tell: the plan it starts with changes. A file wanted again gets its
             // bytes from the peers: the pieces kept in the parts file are checked at start.
@@ -112,7 +112,7 @@ impl Manager {
             self.save_policy(i);
             return true;
         }
-        let resume = match (&slot.policy.stopped, c) {
+        let resume = match (slot.state.parked(), c) {
             (Some(p), Command::TogglePause) => p.paused,
             (_, Command::Resume) => true,
             (_, Command::Pause) => false,
@@ -132,16 +132,16 @@ impl Manager {
                     slot.policy.kept.goals.off |= r.kind() as u8;
                 }
             }
-            if let Some(p) = &mut slot.policy.stopped {
+            if let Some(p) = slot.state.parked_mut() {
                 p.paused = false;
             }
-        } else if slot.policy.stopped.is_some() {
+        } else if slot.state.parked().is_some() {
             self.not_dormant(i);
-            if let Some(p) = &mut self.slots[i].policy.stopped {
+            if let Some(p) = self.slots[i].state.parked_mut() {
                 p.paused = true;
             }
         }
-        let handled = self.slots[i].policy.stopped.is_some();
+        let handled = self.slots[i].state.parked().is_some();
         self.save_policy(i);
         self.update_saved_magnet(i, Some(c));
         handled

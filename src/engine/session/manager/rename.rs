@@ -55,7 +55,7 @@ impl Manager {
         let i = self
             .slots
             .iter()
-            .position(|s| s.id == id && s.removing.is_none())
+            .position(|s| s.id == id && !s.state.is_removing())
             .ok_or(RequestError::NoTorrent(id))?;
         let slot = &self.slots[i];
         let meta = slot.meta.clone().ok_or(RequestError::NoMetadata)?;

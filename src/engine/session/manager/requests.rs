@@ -162,7 +162,7 @@ impl Manager {
         let port = self.session.ctx.listen_port;
         let mut out = Vec::with_capacity(wanted.len());
         for slot in self.slots.iter_mut().filter(|s| wanted.contains(&s.id)) {
-            let running = slot.task.is_some() && slot.policy.stopped.is_none();
+            let running = slot.state.runs();
             let peeked = if running {
                 let rx = slot.subscribe(port);
                 // After the channel is in the task's cell, as `Subscribe` does.
