@@ -28,17 +28,15 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::engine::api::*;
-use crate::engine::session::persist::{Kept, Persist, SavedTorrent};
+use crate::engine::session::persist::{Kept, Persist};
 use crate::engine::session::Session;
 use crate::engine::session::{dormancy, on_complete, publish};
-use crate::engine::torrent::options::{Options, TorrentEnd};
+use crate::engine::torrent::options::Options;
 use crate::engine::torrent::priorities::FilePlan;
-use crate::engine::torrent::report::{unix_now, Lifetime, Report, ResumePoint};
+use crate::engine::torrent::report::{Lifetime, Report, ResumePoint};
 use crate::engine::torrent::snapshot::{self, Snapshots};
 use crate::engine::torrent::start::SessionCtx;
-use crate::engine::torrent::{self, Start};
 use crate::protocol::bitfield::Bitfield;
-use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 
 mod add;
@@ -59,8 +57,6 @@ mod sleep;
 mod state;
 mod torrent_saves;
 
-use reports::report_end;
-use sleep::Asleep;
 use state::SlotState;
 
 /// How often the session's line-up is published.

@@ -2,7 +2,28 @@
 //! brought back from the store at start. Either way a torrent gets a slot, parked until the
 //! queue lets it run (`policy.rs`); a magnet's task starts at once to fetch its metadata.
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use super::reports::report_end;
+use super::sleep::Asleep;
+use super::state::SlotState;
+use super::{lines, policy, Manager, Resumed, Slot};
+use crate::engine::api::{
+    AddFiles, AddSource, Added, RequestError, TorrentId, TorrentLine, TorrentState,
+};
+use crate::engine::session::persist::{Kept, SavedTorrent};
+use crate::engine::torrent;
+use crate::engine::torrent::options::Options;
+use crate::engine::torrent::priorities::FilePlan;
+use crate::engine::torrent::report::{unix_now, Lifetime, ResumePoint};
+use crate::engine::torrent::snapshot::Snapshots;
+use crate::engine::torrent::Start;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::magnet::Magnet;
+use crate::protocol::metainfo::Metainfo;
 
 impl Manager {
     /// Starts every torrent the store kept, in the order they were added.

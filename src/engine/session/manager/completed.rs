@@ -9,7 +9,13 @@
 //! the torrent completes again or the user resumes or verifies it; it is not kept across a
 //! restart of the session (the log keeps it).
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::Manager;
+use crate::engine::api::{Command, RequestError, TorrentId, TorrentState};
 use crate::engine::session::on_complete::{Facts, ScriptError};
 use crate::engine::session::store::StoreError;
 

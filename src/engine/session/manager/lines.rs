@@ -2,9 +2,11 @@
 //! the goals' words over it, and a parked torrent's state and reason (held by the queue,
 //! waiting for its check, paused by a goal) in place of a task's.
 
+use tokio::sync::watch;
+
 use super::policy::Parked;
-use super::*;
-use crate::engine::api::QueueState;
+use super::{policy, Manager, Slot};
+use crate::engine::api::{QueueState, TorrentLine, TorrentState};
 use crate::engine::session::queue::Verdict;
 
 /// A slot's line: the one its task writes, or, with no task, the slot's own copy. A watch

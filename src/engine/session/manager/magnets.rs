@@ -4,9 +4,12 @@
 //! with the usual .torrent and resume data (`Report::Metadata`). A pause or a queue move
 //! before then rewrites that resume data.
 
-use super::*;
+use super::Manager;
+use crate::engine::api::{AddFiles, Command, TorrentId};
 use crate::engine::session::persist::SavedMagnet;
 use crate::engine::session::store::Resume;
+use crate::engine::torrent;
+use crate::protocol::magnet::Magnet;
 
 impl Manager {
     /// Saves the magnet torrent `id` as it was just added (or brought back).

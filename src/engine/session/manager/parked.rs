@@ -4,8 +4,12 @@
 
 use std::time::Duration;
 
-use super::*;
+use super::Manager;
+use crate::engine::api::{Command, TorrentId, TorrentState};
 use crate::engine::session::goals::{self, Progress};
+use crate::engine::torrent::priorities::FilePlan;
+use crate::engine::torrent::report::{Lifetime, ResumePoint};
+use crate::protocol::bitfield::Bitfield;
 
 /// A torrent without a task, and what starting it needs.
 #[derive(Default)]

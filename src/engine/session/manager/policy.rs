@@ -21,12 +21,23 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::sync::{mpsc, oneshot, watch};
+
 pub(super) use super::parked::{Parked, Stored};
-use super::*;
-use crate::engine::api::QueueState;
+use super::reports::report_end;
+use super::{lines, Manager, Slot};
+use crate::engine::api::{
+    Command, LogLevel, QueueState, RequestError, TorrentId, TorrentLine, TorrentState,
+};
 use crate::engine::session::goals::{self, GoalAction, Progress, Reached};
 use crate::engine::session::persist::Kept;
 use crate::engine::session::queue::{self, Entry, Move, Verdict, Want};
+use crate::engine::torrent;
+use crate::engine::torrent::options::Options;
+use crate::engine::torrent::report::ResumePoint;
+use crate::engine::torrent::Start;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::metainfo::Metainfo;
 
 /// What a slot keeps for the queue and the goals.
 pub(super) struct SlotPolicy {

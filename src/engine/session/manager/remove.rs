@@ -1,8 +1,11 @@
 //! Removing a torrent: its task is asked to quit, and once it has ended the slot, its saved
 //! state and (if asked) its data go.
 
+use tokio::sync::oneshot;
+
 use super::disk_files::delete_files;
-use super::*;
+use super::{Manager, Removal};
+use crate::engine::api::{Command, RequestError, TorrentId};
 
 impl Manager {
     pub(super) fn remove(

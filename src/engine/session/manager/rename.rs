@@ -5,9 +5,16 @@
 //! pieces it had, nothing checked again. A rename that fails on disk is undone
 //! (`rename_on_disk.rs`).
 
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
 use super::rename_on_disk::OnDisk;
 use super::restart::Change;
-use super::*;
+use super::Manager;
+use crate::engine::api::{RenameError, Renaming, RequestError, TorrentId};
+use crate::engine::session::manager::plan_rename;
+use crate::protocol::metainfo::Metainfo;
 
 impl Manager {
     pub(super) fn rename_path(

@@ -4,8 +4,13 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::*;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::engine::api::{RenameError, Renamed, RequestError, TorrentId};
+use crate::engine::torrent::report::Report;
+use crate::protocol::metainfo::Metainfo;
 
 /// What the new task renames on disk, and how to undo the slot's names if it cannot.
 pub(super) struct OnDisk {

@@ -1,7 +1,15 @@
 //! What a torrent's task tells the manager: its metadata (a magnet's), its resume points,
 //! and its end, which `report_end` guarantees however the task ends.
 
-use super::*;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::sleep::Asleep;
+use super::Manager;
+use crate::engine::api::{TorrentId, TorrentState};
+use crate::engine::torrent::options::TorrentEnd;
+use crate::engine::torrent::report::Report;
 
 impl Manager {
     pub(super) fn on_report(&mut self, id: TorrentId, report: Report) {

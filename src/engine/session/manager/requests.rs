@@ -1,7 +1,12 @@
 //! A request from the UI or the control socket, sent to the part of the manager that does it;
 //! every request that can change who runs is followed by the queue's evaluation.
 
-use super::*;
+use std::sync::Arc;
+
+use super::{torrent_saves, Manager};
+use crate::engine::api::{
+    Added, Command, FileLine, Peeked, RequestError, SessionRequest, TorrentId,
+};
 use crate::engine::session::dormancy::Wake;
 
 impl Manager {

@@ -3,9 +3,27 @@
 //! the pieces it had). The old task ends first, so it lets go of the files and the router
 //! before anything is moved and the new one opens them.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
 use super::disk_files::move_files;
 use super::parked::Parked;
-use super::*;
+use super::reports::report_end;
+use super::state::SlotState;
+use super::{lines, Manager, Slot, SHUTDOWN_GRACE};
+use crate::engine::api::{Command, LogLevel, RequestError, TorrentId, TorrentLine, TorrentState};
+use crate::engine::torrent;
+use crate::engine::torrent::options::{Options, TorrentEnd};
+use crate::engine::torrent::priorities::FilePlan;
+use crate::engine::torrent::report::{Lifetime, Report};
+use crate::engine::torrent::snapshot::Snapshots;
+use crate::engine::torrent::start::SessionCtx;
+use crate::engine::torrent::{snapshot, Start};
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::metainfo::Metainfo;
 
 impl Manager {
     /// Stops the torrent and starts it again with a full check of its files.

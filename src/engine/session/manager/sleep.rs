@@ -7,8 +7,10 @@
 
 use std::time::Instant;
 
-use super::*;
+use super::{policy, Manager, Slot};
+use crate::engine::api::{Command, TorrentId, TorrentLine, TorrentState};
 use crate::engine::session::dormancy::{self, Facts, Wake};
+use crate::engine::torrent::snapshot::Snapshots;
 
 /// How a slot came to sleep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
