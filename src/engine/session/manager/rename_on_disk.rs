@@ -74,7 +74,8 @@ fn rename_in_place(from: &Path, to: &Path) -> Result<(), RenameError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::rename_in_place;
+    use crate::engine::api::RenameError;
 
     #[test]
     fn a_folder_is_renamed_whole_and_nothing_there_yet_is_fine() {
