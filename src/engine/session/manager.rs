@@ -28,17 +28,15 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::engine::api::*;
-use crate::engine::session::persist::{Kept, Persist, SavedTorrent};
+use crate::engine::session::persist::{Kept, Persist};
 use crate::engine::session::Session;
 use crate::engine::session::{dormancy, on_complete, publish};
-use crate::engine::torrent::options::{Options, TorrentEnd};
+use crate::engine::torrent::options::Options;
 use crate::engine::torrent::priorities::FilePlan;
-use crate::engine::torrent::report::{unix_now, Lifetime, Report, ResumePoint};
+use crate::engine::torrent::report::{Lifetime, Report, ResumePoint};
 use crate::engine::torrent::snapshot::{self, Snapshots};
 use crate::engine::torrent::start::SessionCtx;
-use crate::engine::torrent::{self, Start};
 use crate::protocol::bitfield::Bitfield;
-use crate::protocol::magnet::Magnet;
 use crate::protocol::metainfo::Metainfo;
 
 mod add;
@@ -56,10 +54,10 @@ mod reports;
 mod requests;
 mod restart;
 mod sleep;
+mod state;
 mod torrent_saves;
 
-use reports::report_end;
-use sleep::Asleep;
+use state::SlotState;
 
 /// How often the session's line-up is published.
 const SESSION_TICK: Duration = Duration::from_millis(500);
@@ -148,14 +146,15 @@ struct Slot {
     /// once someone subscribes (`subscribe()`): until then neither holds a snapshot.
     snapshots: Option<Snapshots>,
     line: lines::Line,
-    task: Option<JoinHandle<TorrentEnd>>,
-    /// Known once the metadata is (a magnet's arrives later).
+    /// What it is doing: running, parking, parked or asleep, ended, being removed
+    /// (`state.rs`, with its transitions).
+    state: SlotState,
+    /// Known once the metadata is (a magnet's arrives later); kept through every state.
     meta: Option<Arc<Metainfo>>,
-    /// Asked to go away: once its task has ended, its files (and data, if asked) go too.
-    removing: Option<Removal>,
     /// The newest resume point its task sent (lifetime counters, verified pieces).
     last: Option<ResumePoint>,
-    /// `Ended` reports still to come from tasks this slot replaced (verify, move).
+    /// `Ended` reports still to come from tasks this slot replaced (verify, move): not its
+    /// state's, whose own task's `Ended` is the one that moves it on.
     ignore_ended: u32,
     /// The queue's and the seeding goals' state (`policy.rs`).
     policy: policy::SlotPolicy,
@@ -213,7 +212,7 @@ impl Slot {
             };
         };
         let first = snapshot::initial(self.id, meta, &self.save_path(), listen_port);
-        let parked = self.policy.stopped.as_ref();
+        let parked = self.state.parked();
         let done = matches!(line.state, TorrentState::Seeding | TorrentState::Complete);
         let complete = done || parked.is_some_and(|p| p.complete);
         let have = (self.last.as_ref().map(|p| &p.have)).or(parked
@@ -231,7 +230,16 @@ impl Slot {
     fn save_resume_at(&self, persist: &mut Persist, point: &ResumePoint, at: &std::path::Path) {
         if let Some(meta) = &self.meta {
             let place = (self.added, self.queue_position);
-            persist.save_resume(meta, at, place, point, &self.policy.kept());
+            persist.save_resume(meta, at, place, point, &self.kept());
+        }
+    }
+
+    /// What the store should know of it now (`paused` when the session knows better than the
+    /// last word of a task that is gone).
+    fn kept(&self) -> Kept {
+        Kept {
+            paused: self.state.parked().map(|p| p.paused),
+            ..self.policy.kept.clone()
         }
     }
 }
@@ -415,7 +423,7 @@ impl Manager {
             let _ = s.commands.send(Command::Quit);
         }
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-        while self.slots.iter().any(|s| s.task.is_some()) {
+        while self.slots.iter().any(|s| s.state.has_task()) {
             match tokio::time::timeout_at(deadline, reports.recv()).await {
                 Ok(Some((id, report))) => self.on_report(id, report),
                 _ => break,

@@ -2,7 +2,28 @@
 //! brought back from the store at start. Either way a torrent gets a slot, parked until the
 //! queue lets it run (`policy.rs`); a magnet's task starts at once to fetch its metadata.
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use super::reports::report_end;
+use super::sleep::Asleep;
+use super::state::SlotState;
+use super::{lines, policy, Manager, Resumed, Slot};
+use crate::engine::api::{
+    AddFiles, AddSource, Added, RequestError, TorrentId, TorrentLine, TorrentState,
+};
+use crate::engine::session::persist::{Kept, SavedTorrent};
+use crate::engine::torrent;
+use crate::engine::torrent::options::Options;
+use crate::engine::torrent::priorities::FilePlan;
+use crate::engine::torrent::report::{unix_now, Lifetime, ResumePoint};
+use crate::engine::torrent::snapshot::Snapshots;
+use crate::engine::torrent::Start;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::magnet::Magnet;
+use crate::protocol::metainfo::Metainfo;
 
 impl Manager {
     /// Starts every torrent the store kept, in the order they were added.
@@ -266,7 +287,7 @@ impl Manager {
             &slot.save_path,
             (slot.added, slot.queue_position),
             &point,
-            &slot.policy.kept(),
+            &slot.kept(),
         );
     }
 
@@ -308,11 +329,11 @@ impl Manager {
         first_line.uploaded = lifetime.uploaded;
         first_line.completed = lifetime.completed;
         // A channel comes with the task when the queue starts one (`policy::relaunch`).
-        let mut policy = policy::SlotPolicy::new(kept, lifetime.seeding_secs);
+        let policy = policy::SlotPolicy::new(kept, lifetime.seeding_secs);
         // Back complete, with nothing to check or tell: it sleeps from the start (its task
         // starts when a peer, its announce, a command or a subscriber wakes it).
         let dormant = complete && !paused && notes.is_empty() && !self.dormancy.after.is_zero();
-        policy.stopped = Some(policy::Parked {
+        let parked = policy::Parked {
             paused,
             complete,
             stored: Some(Box::new(policy::Stored {
@@ -324,7 +345,7 @@ impl Manager {
             })),
             dormant,
             ..policy::Parked::default()
-        });
+        };
         if dormant {
             // What its task would have said at its start, said once here: it starts asleep.
             let n = meta.info.num_pieces();
@@ -343,9 +364,8 @@ impl Manager {
             commands: self.no_task.clone(),
             snapshots: None,
             line: lines::Line::Own(first_line),
-            task: None,
+            state: SlotState::Parked(parked),
             meta: Some(meta),
-            removing: None,
             last: None,
             ignore_ended: 0,
             policy,
@@ -429,9 +449,8 @@ impl Manager {
             commands: cmd_tx,
             snapshots: Some(cell),
             line: lines::Line::Task(line_rx),
-            task: Some(task),
+            state: SlotState::Running { task },
             meta: None,
-            removing: None,
             last: None,
             ignore_ended: 0,
             policy: policy::SlotPolicy::new(Kept::default(), 0),

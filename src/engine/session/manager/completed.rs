@@ -9,7 +9,13 @@
 //! the torrent completes again or the user resumes or verifies it; it is not kept across a
 //! restart of the session (the log keeps it).
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::Manager;
+use crate::engine::api::{Command, RequestError, TorrentId, TorrentState};
 use crate::engine::session::on_complete::{Facts, ScriptError};
 use crate::engine::session::store::StoreError;
 
@@ -17,7 +23,7 @@ impl Manager {
     /// Its task says it has just completed.
     pub(super) fn on_completed(&mut self, i: usize, downloaded: u64) {
         let slot = &mut self.slots[i];
-        if slot.removing.is_some() {
+        if slot.state.is_removing() {
             return;
         }
         slot.policy.after_complete = None;
@@ -143,7 +149,7 @@ impl Manager {
         let Some(slot) = self.slots.find_mut(id) else {
             return;
         };
-        let paused = slot.policy.stopped.as_ref().is_some_and(|p| p.paused)
+        let paused = slot.state.parked().is_some_and(|p| p.paused)
             || slot.line.borrow().state == TorrentState::Paused;
         let resumed = c.is_none_or(|c| crate::engine::api::pause_wanted(c, paused) == Some(false));
         if resumed {

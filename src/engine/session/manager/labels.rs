@@ -3,8 +3,8 @@
 //! for torrents added with it, as in qBittorrent, where changing a category later does not
 //! move the files unless asked (`ttui move` does that).
 
-use super::*;
-use crate::engine::api::LabelEdit;
+use super::Manager;
+use crate::engine::api::{LabelEdit, RequestError, TorrentId};
 
 impl Manager {
     pub(super) fn edit_labels(

@@ -2,9 +2,11 @@
 //! the goals' words over it, and a parked torrent's state and reason (held by the queue,
 //! waiting for its check, paused by a goal) in place of a task's.
 
+use tokio::sync::watch;
+
 use super::policy::Parked;
-use super::*;
-use crate::engine::api::QueueState;
+use super::{policy, Manager, Slot};
+use crate::engine::api::{QueueState, TorrentLine, TorrentState};
 use crate::engine::session::queue::Verdict;
 
 /// A slot's line: the one its task writes, or, with no task, the slot's own copy. A watch
@@ -86,8 +88,8 @@ impl policy::SlotPolicy {
     }
 
     /// The queue's word on the torrent as its line shows it: none while a goal paused it.
-    fn queue_shown(&self) -> Option<QueueState> {
-        match &self.stopped {
+    fn queue_shown(&self, parked: Option<&Parked>) -> Option<QueueState> {
+        match parked {
             Some(parked) if parked.paused => None,
             _ => self.queue,
         }
@@ -108,8 +110,8 @@ impl Manager {
         let p = &slot.policy;
         l.labels.clone_from(&p.kept.labels);
         l.final_dir.clone_from(&p.kept.target);
-        l.queue = p.queue_shown();
-        if let Some(parked) = &p.stopped {
+        l.queue = p.queue_shown(slot.state.parked());
+        if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
             l.state = p.parked_state(parked, pieces_of(slot));
@@ -127,7 +129,7 @@ impl Manager {
     pub(super) fn line_is(slot: &Slot, shown: &TorrentLine) -> bool {
         let task = slot.line.borrow();
         let p = &slot.policy;
-        let (state, why, rates, peers, next_announce) = match &p.stopped {
+        let (state, why, rates, peers, next_announce) = match slot.state.parked() {
             Some(parked) => (
                 p.parked_state(parked, pieces_of(slot)),
                 p.parked_why(parked),
@@ -178,7 +180,7 @@ impl Manager {
             && shown.queue_position == slot.queue_position
             && shown.labels == p.kept.labels
             && shown.final_dir == p.kept.target
-            && shown.queue == p.queue_shown()
+            && shown.queue == p.queue_shown(slot.state.parked())
             && shown.id == *id
             && shown.info_hash == *info_hash
             && shown.info_hash_v2 == *info_hash_v2

@@ -4,9 +4,12 @@
 //! with the usual .torrent and resume data (`Report::Metadata`). A pause or a queue move
 //! before then rewrites that resume data.
 
-use super::*;
+use super::Manager;
+use crate::engine::api::{AddFiles, Command, TorrentId};
 use crate::engine::session::persist::SavedMagnet;
 use crate::engine::session::store::Resume;
+use crate::engine::torrent;
+use crate::protocol::magnet::Magnet;
 
 impl Manager {
     /// Saves the magnet torrent `id` as it was just added (or brought back).
@@ -54,7 +57,7 @@ impl Manager {
         let Some(slot) = self.slots.get(i) else {
             return;
         };
-        if slot.meta.is_some() || slot.policy.stopped.is_some() {
+        if slot.meta.is_some() || slot.state.parked().is_some() {
             return;
         }
         let (hash, position) = (slot.info_hash, slot.queue_position);

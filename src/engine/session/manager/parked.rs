@@ -4,8 +4,12 @@
 
 use std::time::Duration;
 
-use super::*;
+use super::Manager;
+use crate::engine::api::{Command, TorrentId, TorrentState};
 use crate::engine::session::goals::{self, Progress};
+use crate::engine::torrent::priorities::FilePlan;
+use crate::engine::torrent::report::{Lifetime, ResumePoint};
+use crate::protocol::bitfield::Bitfield;
 
 /// A torrent without a task, and what starting it needs.
 #[derive(Default)]
@@ -75,7 +79,7 @@ impl Manager {
             return true;
         };
         let slot = &mut self.slots[i];
-        let dormant = slot.policy.stopped.as_ref().is_some_and(|p| p.dormant);
+        let dormant = slot.state.parked().is_some_and(|p| p.dormant);
         if dormant
             && matches!(
                 c,
@@ -86,7 +90,7 @@ impl Manager {
             return false;
         }
         if let (Some(parked), Command::SetFilePriority { .. } | Command::SetSequential(_)) =
-            (&mut slot.policy.stopped, c)
+            (slot.state.parked_mut(), c)
         {
             // No task to tell: the plan it starts with changes. A file wanted again gets its
             // bytes from the peers: the pieces kept in the parts file are checked at start.
@@ -112,7 +116,7 @@ impl Manager {
             self.save_policy(i);
             return true;
         }
-        let resume = match (&slot.policy.stopped, c) {
+        let resume = match (slot.state.parked(), c) {
             (Some(p), Command::TogglePause) => p.paused,
             (_, Command::Resume) => true,
             (_, Command::Pause) => false,
@@ -132,16 +136,16 @@ impl Manager {
                     slot.policy.kept.goals.off |= r.kind() as u8;
                 }
             }
-            if let Some(p) = &mut slot.policy.stopped {
+            if let Some(p) = slot.state.parked_mut() {
                 p.paused = false;
             }
-        } else if slot.policy.stopped.is_some() {
+        } else if slot.state.parked().is_some() {
             self.not_dormant(i);
-            if let Some(p) = &mut self.slots[i].policy.stopped {
+            if let Some(p) = self.slots[i].state.parked_mut() {
                 p.paused = true;
             }
         }
-        let handled = self.slots[i].policy.stopped.is_some();
+        let handled = self.slots[i].state.parked().is_some();
         self.save_policy(i);
         self.update_saved_magnet(i, Some(c));
         handled

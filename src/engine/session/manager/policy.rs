@@ -21,19 +21,28 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::sync::{mpsc, oneshot, watch};
+
 pub(super) use super::parked::{Parked, Stored};
-use super::*;
-use crate::engine::api::QueueState;
+use super::reports::report_end;
+use super::{lines, Manager, Slot};
+use crate::engine::api::{
+    Command, LogLevel, QueueState, RequestError, TorrentId, TorrentLine, TorrentState,
+};
 use crate::engine::session::goals::{self, GoalAction, Progress, Reached};
 use crate::engine::session::persist::Kept;
 use crate::engine::session::queue::{self, Entry, Move, Verdict, Want};
+use crate::engine::torrent;
+use crate::engine::torrent::options::Options;
+use crate::engine::torrent::report::ResumePoint;
+use crate::engine::torrent::Start;
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::metainfo::Metainfo;
 
 /// What a slot keeps for the queue and the goals.
 pub(super) struct SlotPolicy {
     /// Saved with the torrent: forced, its own goals, the goal that paused it.
     pub kept: Kept,
-    /// Stopped by the session (queued, paused by a goal, restored paused): how to start it.
-    pub stopped: Option<Parked>,
     pub verdict: Verdict,
     /// It holds a seed slot: its last verdict was `Run` while it wanted to seed (a
     /// download's slot is not a seed's, so a download that completes asks for one).
@@ -79,7 +88,6 @@ impl SlotPolicy {
     pub(super) fn new(kept: Kept, seeding_base: u64) -> SlotPolicy {
         SlotPolicy {
             kept,
-            stopped: None,
             verdict: Verdict::Run,
             seed_slot: false,
             queue: None,
@@ -96,15 +104,6 @@ impl SlotPolicy {
             woke_to_announce: false,
             after_complete: None,
             run_after_move: None,
-        }
-    }
-
-    /// What the store should know of it now (`paused` when the session knows better than the
-    /// last word of a task that is gone).
-    pub(super) fn kept(&self) -> Kept {
-        Kept {
-            paused: self.stopped.as_ref().map(|p| p.paused),
-            ..self.kept.clone()
         }
     }
 }
@@ -129,17 +128,17 @@ pub(super) fn announces(opts: &Options, dht: bool, meta: &Metainfo) -> bool {
 }
 
 fn want(slot: &Slot, line: &TorrentLine) -> Want {
-    if slot.removing.is_some() || slot.meta.is_none() {
+    if slot.state.is_removing() || slot.meta.is_none() {
         return Want::Nothing;
     }
-    if let Some(p) = &slot.policy.stopped {
+    if let Some(p) = slot.state.parked() {
         return match (p.paused, p.complete) {
             (true, _) => Want::Nothing,
             (false, true) => Want::Seed,
             (false, false) => Want::Download,
         };
     }
-    if slot.task.is_none() {
+    if !slot.state.has_task() {
         return Want::Nothing;
     }
     match line.state {
@@ -171,19 +170,14 @@ impl Manager {
         for (i, slot) in self.slots.iter_mut().enumerate() {
             let line = slot.line.borrow();
             let want = want(slot, &line);
-            let running = slot.task.is_some() && slot.policy.stopped.is_none();
-            let checks_first = slot.task.is_none()
+            let running = slot.state.runs();
+            let checks_first = !slot.state.has_task()
                 && slot.meta.is_some()
                 && slot
-                    .policy
-                    .stopped
-                    .as_ref()
+                    .state
+                    .parked()
                     .is_some_and(|p| !p.dormant && p.checks_first(slot.last.as_ref()));
-            let dormant = slot
-                .policy
-                .stopped
-                .as_ref()
-                .is_some_and(|p| p.dormant && !p.paused);
+            let dormant = slot.state.parked().is_some_and(|p| p.dormant && !p.paused);
             if running {
                 let announces = slot
                     .meta
@@ -300,8 +294,8 @@ impl Manager {
         let seed_may_upload = v.may_upload() && (want == Want::Seed || v == Verdict::Forced);
         slot.rates
             .hold_uploads(self.opts.queue.max_seeds > 0 && !seed_may_upload);
-        let stopped = slot.policy.stopped.is_some();
-        let dormant = slot.policy.stopped.as_ref().is_some_and(|p| p.dormant);
+        let stopped = slot.state.parked().is_some();
+        let dormant = slot.state.parked().is_some_and(|p| p.dormant);
         // Only a download is stopped by the queue: a seed waiting for a slot keeps its peers
         // and its announces.
         let held_download = matches!(
@@ -311,7 +305,7 @@ impl Manager {
                 ..
             }
         );
-        if v.runs() && stopped && !dormant && slot.task.is_none() {
+        if v.runs() && stopped && !dormant && !slot.state.has_task() {
             self.relaunch(i);
         } else if held_download && dormant {
             self.not_dormant(i);
@@ -331,7 +325,7 @@ impl Manager {
         };
         let _ = slot.commands.send(Command::Quit);
         slot.policy.slow_since = None;
-        slot.policy.stopped = Some(Parked {
+        slot.state.park(Parked {
             paused,
             complete,
             ..Parked::default()
@@ -344,11 +338,12 @@ impl Manager {
             return;
         };
         let slot = &mut self.slots[i];
-        if slot.policy.stopped.is_none() {
+        // Only a parked slot without a task: one still ending is never given a second.
+        if slot.state.parked().is_none() || slot.state.has_task() {
             return;
         }
         let snapshots = slot.cell();
-        let Some(parked) = slot.policy.stopped.take() else {
+        let Some(parked) = slot.state.unpark() else {
             return;
         };
         let id = slot.id;
@@ -398,7 +393,8 @@ impl Manager {
         let mut log = self.listen_log.clone();
         log.extend(stored.notes.into_iter().map(|n| (LogLevel::Warn, n)));
         let run = torrent::run(start, log, (*meta).clone(), opts, cmd_rx);
-        slot.task = Some(tokio::spawn(report_end(id, self.reports_tx.clone(), run)));
+        slot.state
+            .started(tokio::spawn(report_end(id, self.reports_tx.clone(), run)));
         slot.commands = cmd_tx;
         slot.line = lines::Line::Task(line_rx);
         self.tasks_alive += 1;
@@ -496,7 +492,7 @@ impl Manager {
         let (Some(meta), Some(p)) = (&slot.meta, self.persist.as_mut()) else {
             return;
         };
-        let point = match (&slot.last, &slot.policy.stopped) {
+        let point = match (&slot.last, slot.state.parked()) {
             (Some(point), _) => point.clone(),
             (None, Some(parked)) => {
                 let stored = parked.stored.as_deref();

@@ -1,8 +1,11 @@
 //! Removing a torrent: its task is asked to quit, and once it has ended the slot, its saved
 //! state and (if asked) its data go.
 
+use tokio::sync::oneshot;
+
 use super::disk_files::delete_files;
-use super::*;
+use super::{Manager, Removal};
+use crate::engine::api::{Command, RequestError, TorrentId};
 
 impl Manager {
     pub(super) fn remove(
@@ -16,21 +19,19 @@ impl Manager {
             return;
         };
         let slot = &mut self.slots[i];
-        slot.removing = Some(Removal { delete_data, reply });
         let _ = slot.commands.send(Command::Quit);
-        if slot.task.is_none() {
-            self.finish_remove(i);
+        if let Some(now) = slot.state.remove(Removal { delete_data, reply }) {
+            self.finish_remove(i, now);
         }
     }
 
-    /// The torrent's task has ended: forget it, its saved state and (if asked) its data.
-    pub(super) fn finish_remove(&mut self, i: usize) {
+    /// The torrent's task has ended (or it had none): forget it, its saved state and (if
+    /// asked) its data.
+    pub(super) fn finish_remove(&mut self, i: usize, removal: Removal) {
         let slot = self.slots.remove(i);
         self.session.unroute_dormant(&slot.info_hash);
         let path = slot.save_path();
-        let Some(Removal { delete_data, reply }) = slot.removing else {
-            return;
-        };
+        let Removal { delete_data, reply } = removal;
         if let Some(p) = &mut self.persist {
             p.remove(&slot.info_hash);
         }

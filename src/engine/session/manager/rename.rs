@@ -5,9 +5,16 @@
 //! pieces it had, nothing checked again. A rename that fails on disk is undone
 //! (`rename_on_disk.rs`).
 
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
 use super::rename_on_disk::OnDisk;
 use super::restart::Change;
-use super::*;
+use super::Manager;
+use crate::engine::api::{RenameError, Renaming, RequestError, TorrentId};
+use crate::engine::session::manager::plan_rename;
+use crate::protocol::metainfo::Metainfo;
 
 impl Manager {
     pub(super) fn rename_path(
@@ -55,7 +62,7 @@ impl Manager {
         let i = self
             .slots
             .iter()
-            .position(|s| s.id == id && s.removing.is_none())
+            .position(|s| s.id == id && !s.state.is_removing())
             .ok_or(RequestError::NoTorrent(id))?;
         let slot = &self.slots[i];
         let meta = slot.meta.clone().ok_or(RequestError::NoMetadata)?;

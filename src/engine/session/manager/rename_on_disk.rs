@@ -4,8 +4,13 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::*;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::engine::api::{RenameError, Renamed, RequestError, TorrentId};
+use crate::engine::torrent::report::Report;
+use crate::protocol::metainfo::Metainfo;
 
 /// What the new task renames on disk, and how to undo the slot's names if it cannot.
 pub(super) struct OnDisk {
@@ -69,7 +74,8 @@ fn rename_in_place(from: &Path, to: &Path) -> Result<(), RenameError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::rename_in_place;
+    use crate::engine::api::RenameError;
 
     #[test]
     fn a_folder_is_renamed_whole_and_nothing_there_yet_is_fine() {

@@ -1,7 +1,15 @@
 //! What a torrent's task tells the manager: its metadata (a magnet's), its resume points,
 //! and its end, which `report_end` guarantees however the task ends.
 
-use super::*;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::sleep::Asleep;
+use super::Manager;
+use crate::engine::api::{TorrentId, TorrentState};
+use crate::engine::torrent::options::TorrentEnd;
+use crate::engine::torrent::report::Report;
 
 impl Manager {
     pub(super) fn on_report(&mut self, id: TorrentId, report: Report) {
@@ -54,7 +62,7 @@ impl Manager {
             }
             Report::Resume(point) => {
                 let slot = &mut self.slots[i];
-                if slot.removing.is_some() {
+                if slot.state.is_removing() {
                     return;
                 }
                 slot.last = Some((*point).clone());
@@ -84,7 +92,7 @@ impl Manager {
                 self.slots[i].ignore_ended -= 1;
             }
             Report::Ended(outcome) => {
-                self.slots[i].task = None;
+                let removal = self.slots[i].state.task_ended();
                 self.slots[i].line.keep();
                 self.slots[i].policy.just_checked = false;
                 if std::mem::take(&mut self.slots[i].policy.checking) {
@@ -96,8 +104,8 @@ impl Manager {
                     let span = self.slots[i].span();
                     span.in_scope(|| tracing::warn!("stopped: {msg}"));
                 }
-                if self.slots[i].removing.is_some() {
-                    self.finish_remove(i);
+                if let Some(removal) = removal {
+                    self.finish_remove(i, removal);
                 } else {
                     self.fell_asleep(i, Asleep::Now);
                 }

@@ -1,7 +1,12 @@
 //! A request from the UI or the control socket, sent to the part of the manager that does it;
 //! every request that can change who runs is followed by the queue's evaluation.
 
-use super::*;
+use std::sync::Arc;
+
+use super::{torrent_saves, Manager};
+use crate::engine::api::{
+    Added, Command, FileLine, Peeked, RequestError, SessionRequest, TorrentId,
+};
 use crate::engine::session::dormancy::Wake;
 
 impl Manager {
@@ -162,7 +167,7 @@ impl Manager {
         let port = self.session.ctx.listen_port;
         let mut out = Vec::with_capacity(wanted.len());
         for slot in self.slots.iter_mut().filter(|s| wanted.contains(&s.id)) {
-            let running = slot.task.is_some() && slot.policy.stopped.is_none();
+            let running = slot.state.runs();
             let peeked = if running {
                 let rx = slot.subscribe(port);
                 // After the channel is in the task's cell, as `Subscribe` does.

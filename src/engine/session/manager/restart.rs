@@ -3,8 +3,27 @@
 //! the pieces it had). The old task ends first, so it lets go of the files and the router
 //! before anything is moved and the new one opens them.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
 use super::disk_files::move_files;
-use super::*;
+use super::parked::Parked;
+use super::reports::report_end;
+use super::state::SlotState;
+use super::{lines, Manager, Slot, SHUTDOWN_GRACE};
+use crate::engine::api::{Command, LogLevel, RequestError, TorrentId, TorrentLine, TorrentState};
+use crate::engine::torrent;
+use crate::engine::torrent::options::{Options, TorrentEnd};
+use crate::engine::torrent::priorities::FilePlan;
+use crate::engine::torrent::report::{Lifetime, Report};
+use crate::engine::torrent::snapshot::Snapshots;
+use crate::engine::torrent::start::SessionCtx;
+use crate::engine::torrent::{snapshot, Start};
+use crate::protocol::bitfield::Bitfield;
+use crate::protocol::metainfo::Metainfo;
 
 impl Manager {
     /// Stops the torrent and starts it again with a full check of its files.
@@ -71,13 +90,22 @@ impl Manager {
             .as_ref()
             .map(|dir| format!("moving to {}", dir.display()));
         line.name.clone_from(&meta.info.name);
+        // The old task (waited for by the new one) and the hold it was under; a removal
+        // waiting is dropped with it.
+        let (old_task, parked) = old.state.take_for_restart();
         // The old task's `Ended` report arrives for a slot that has moved on.
-        let ignore_ended = old.ignore_ended + u32::from(old.task.is_some());
-        let carried = self.carry(&mut old, meta, &line, change.is_some());
+        let ignore_ended = old.ignore_ended + u32::from(old_task.is_some());
+        let carried = self.carry(
+            &mut old,
+            (old_task, parked.as_ref()),
+            meta,
+            &line,
+            change.is_some(),
+        );
         let (line_tx, line_rx) = watch::channel(line);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        if let Some(parked) = old.policy.stopped.as_mut() {
-            std::mem::take(&mut parked.held).replay(&cmd_tx);
+        if let Some(parked) = parked {
+            parked.held.replay(&cmd_tx);
         }
         let run = run_again(carried, change, line_tx, cmd_rx);
         let task = tokio::spawn(report_end(old.id, self.reports_tx.clone(), run));
@@ -92,6 +120,7 @@ impl Manager {
     fn carry(
         &self,
         old: &mut Slot,
+        (task, parked): (Option<JoinHandle<TorrentEnd>>, Option<&Parked>),
         meta: Arc<Metainfo>,
         line: &TorrentLine,
         keep_pieces: bool,
@@ -100,16 +129,13 @@ impl Manager {
         Carried {
             id: old.id,
             meta,
-            task: old.task.take(),
+            task,
             old_path: old.save_path.clone(),
             // A move or a rename keeps the verified pieces (a parked torrent's stored ones
             // when it has sent no point); a verify starts from nothing.
             trusted: match point {
                 Some(p) => Some(p.have.clone()),
-                None => old
-                    .policy
-                    .stopped
-                    .as_ref()
+                None => parked
                     .and_then(|p| p.stored.as_ref())
                     .and_then(|s| s.trusted.clone()),
             }
@@ -231,15 +257,11 @@ fn successor(
         commands,
         snapshots: old.snapshots,
         line: lines::Line::Task(line),
-        task: Some(task),
+        state: SlotState::Running { task },
         meta: old.meta,
-        removing: None,
         last: old.last,
         ignore_ended,
-        policy: policy::SlotPolicy {
-            stopped: None,
-            ..old.policy
-        },
+        policy: old.policy,
         rates: old.rates,
     }
 }

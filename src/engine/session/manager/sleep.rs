@@ -7,8 +7,10 @@
 
 use std::time::Instant;
 
-use super::*;
+use super::{policy, Manager, Slot};
+use crate::engine::api::{Command, TorrentId, TorrentLine, TorrentState};
 use crate::engine::session::dormancy::{self, Facts, Wake};
+use crate::engine::torrent::snapshot::Snapshots;
 
 /// How a slot came to sleep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +31,7 @@ impl Manager {
             paused: line.state == TorrentState::Paused,
             peers: line.peers,
             subscribed: slot.snapshots.as_ref().is_some_and(Snapshots::watched),
-            busy: slot.removing.is_some() || slot.ignore_ended > 0 || slot.meta.is_none(),
+            busy: slot.state.is_removing() || slot.ignore_ended > 0 || slot.meta.is_none(),
             announces,
             just_checked: slot.policy.just_checked,
             woke_to_announce: slot.policy.woke_to_announce,
@@ -42,7 +44,7 @@ impl Manager {
     /// `stopped`), a paused one is parked paused.
     pub(super) fn sleep(&mut self, i: usize) {
         let slot = &mut self.slots[i];
-        if slot.task.is_none() || slot.policy.stopped.is_some() {
+        if !slot.state.runs() {
             return;
         }
         let paused = slot.line.borrow().state == TorrentState::Paused;
@@ -62,7 +64,7 @@ impl Manager {
         slot.policy.quiet_since = None;
         slot.policy.just_checked = false;
         slot.policy.woke_to_announce = false;
-        slot.policy.stopped = Some(policy::Parked {
+        slot.state.park(policy::Parked {
             paused,
             complete,
             dormant,
@@ -75,7 +77,7 @@ impl Manager {
     /// announce to). A wake asked for while it was ending happens now.
     pub(super) fn fell_asleep(&mut self, i: usize, how: Asleep) {
         let slot = &mut self.slots[i];
-        let Some(parked) = slot.policy.stopped.as_mut().filter(|p| p.dormant) else {
+        let Some(parked) = slot.state.parked_mut().filter(|p| p.dormant) else {
             return;
         };
         if let Some(why) = parked.wake.take() {
@@ -113,10 +115,11 @@ impl Manager {
     /// Starts a dormant torrent's task again, from its last resume point, with no check.
     pub(super) fn wake(&mut self, i: usize, why: Wake) {
         let slot = &mut self.slots[i];
-        let Some(parked) = slot.policy.stopped.as_mut().filter(|p| p.dormant) else {
+        let has_task = slot.state.has_task();
+        let Some(parked) = slot.state.parked_mut().filter(|p| p.dormant) else {
             return;
         };
-        if slot.task.is_some() {
+        if has_task {
             // Still falling asleep: woken once its task has ended.
             parked.wake = Some(why);
             return;
@@ -138,7 +141,7 @@ impl Manager {
     fn fold_seeding(&mut self, i: usize) {
         let slot = &mut self.slots[i];
         let seeding_secs = slot.policy.seeding_base + slot.policy.seeding_run.as_secs();
-        if let Some(parked) = &mut slot.policy.stopped {
+        if let Some(parked) = slot.state.parked_mut() {
             // Where `relaunch` takes its counters from: the store's, or the last resume
             // point's (a slot asleep after a run has no stored part to make for it).
             if parked.stored.is_some() || slot.last.is_none() {
@@ -160,13 +163,13 @@ impl Manager {
             .map(|t| t.elapsed())
             .unwrap_or_default();
         for i in 0..self.slots.len() {
-            let p = &mut self.slots[i].policy;
-            if p.stopped.as_ref().is_some_and(|p| p.dormant && !p.paused) {
-                p.seeding_run += since;
+            let slot = &mut self.slots[i];
+            let parked = slot.state.parked();
+            if parked.is_some_and(|p| p.dormant && !p.paused) {
+                slot.policy.seeding_run += since;
             }
-            let p = &self.slots[i].policy;
-            let dormant = p.stopped.as_ref().is_some_and(|p| p.dormant);
-            if dormant && p.seeding_run >= std::time::Duration::from_secs(1) {
+            let dormant = slot.state.parked().is_some_and(|p| p.dormant);
+            if dormant && slot.policy.seeding_run >= std::time::Duration::from_secs(1) {
                 self.fold_seeding(i);
                 self.save_policy(i);
             }
@@ -181,7 +184,7 @@ impl Manager {
         let Some(slot) = self.slots.find_mut(id) else {
             return;
         };
-        match &mut slot.policy.stopped {
+        match slot.state.parked_mut() {
             Some(parked) => parked.held.hold(command),
             None => {
                 // A command is someone at work on it: it sleeps only after the whole quiet
@@ -228,7 +231,7 @@ impl Manager {
     /// A dormant slot that stops being one (paused, queued, removed) takes its route with it.
     pub(super) fn not_dormant(&mut self, i: usize) {
         let slot = &mut self.slots[i];
-        if let Some(p) = slot.policy.stopped.as_mut().filter(|p| p.dormant) {
+        if let Some(p) = slot.state.parked_mut().filter(|p| p.dormant) {
             p.dormant = false;
             slot.policy.announce_at = None;
             slot.policy.announce_unix = None;

@@ -6,8 +6,11 @@
 //! an add that was answered survives a crash as before; one whose write failed is taken out
 //! again and answered with the error, as when the write came first.
 
-use super::*;
-use crate::engine::session::persist::KeepError;
+use tokio::sync::oneshot;
+
+use super::Manager;
+use crate::engine::api::{Added, RequestError, TorrentId};
+use crate::engine::session::persist::{KeepError, Persist};
 use crate::engine::session::store::StoreError;
 
 /// An added torrent whose .torrent is still to be kept.

@@ -255,8 +255,12 @@ impl Coordinator {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{next_lookup, spawn, DhtReport, ANNOUNCE_EVERY, QUICK_FIRST, QUICK_MAX};
+    use crate::dht::Dht;
     use crate::dht::DhtConfig;
+    use std::time::Duration;
+    use tokio::sync::{mpsc, watch};
+    use tokio::time::Instant;
 
     #[test]
     fn a_thin_announce_is_made_again_soon_and_a_full_one_in_twenty_minutes() {

@@ -3,7 +3,9 @@
 //! announced (the DHT task and the web seeds wait for it too: `dht_peers.rs`, `webseed.rs`);
 //! when it is back the torrent announces again and redials the peers it had.
 
-use super::*;
+use super::Coordinator;
+use crate::engine::api::{LogLevel, PeerEnd};
+use crate::engine::peer::link::PeerCmd;
 use crate::net::device;
 
 impl Coordinator {

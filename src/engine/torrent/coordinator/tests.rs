@@ -1,9 +1,21 @@
 //! Unit tests of `coordinator.rs`: the choker's commands, counted time, resume points and
 //! the log, over a peer table whose connections are command channels.
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
 use super::parts::LOG_KEEP;
-use super::*;
+use super::{recv_if_any, recv_if_any_unbounded, Coordinator};
+use crate::engine::api::{
+    ChokeFlags, LogLevel, PeerEnd, PeerSource, PeerStage, TorrentId, TorrentLine,
+};
+use crate::engine::peer::link::PeerCmd;
 use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
 use crate::engine::torrent::report;
+use crate::engine::torrent::report::{Lifetime, Report};
+use crate::engine::torrent::shared::Event;
 
 fn torrent() -> TestTorrent {
     TestTorrent::new(16 * 1024, 64 * 1024, &[])

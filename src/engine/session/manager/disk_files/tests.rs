@@ -1,8 +1,9 @@
 use std::fs;
 use std::io::ErrorKind;
+use std::path::Path;
 
-use super::*;
-use crate::protocol::metainfo::{encode_torrent, hash_pieces};
+use super::{delete_files, finish_moving, move_files, DiskFilesError};
+use crate::protocol::metainfo::{encode_torrent, hash_pieces, Metainfo};
 
 const PIECE: u32 = 16 * 1024;
 

@@ -1,4 +1,7 @@
-use super::*;
+use super::{Parked, Stored};
+use crate::engine::torrent::priorities::FilePlan;
+use crate::engine::torrent::report::{Lifetime, ResumePoint};
+use crate::protocol::bitfield::Bitfield;
 
 fn resume_point(pieces: u32) -> ResumePoint {
     ResumePoint {

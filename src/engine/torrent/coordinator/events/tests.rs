@@ -1,9 +1,20 @@
 //! Unit tests of `events.rs`: the coordinator's answers to commands and peer events, over a
 //! peer table whose connections are command channels (no task, no socket).
-use super::*;
-use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
-use crate::engine::torrent::peers::PeerEntry;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
 use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::PeerEvent;
+use crate::engine::api::{Command, LogLevel, PeerEnd, PeerSource, PeerStage};
+use crate::engine::peer::link::PeerCmd;
+use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
+use crate::engine::torrent::peers::{PeerEntry, Plan};
+use crate::engine::torrent::shared::Event;
+use crate::engine::torrent::verify::blame::Blame;
+use crate::engine::torrent::Coordinator;
+use crate::tracker::TrackerUpdate;
 
 const PIECE: u32 = 16 * 1024;
 const PIECES: u32 = 4;

@@ -1,4 +1,8 @@
-use super::*;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::{OPTIMISTIC_EVERY, RECHOKE_EVERY};
+use crate::engine::torrent::coordinator::{ChokeSchedule, SessionLink};
 
 #[test]
 fn the_choker_runs_every_ten_seconds_and_picks_anew_every_thirty_or_when_it_has_none() {

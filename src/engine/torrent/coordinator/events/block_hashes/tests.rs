@@ -1,6 +1,9 @@
 //! Unit tests of `block_hashes.rs`: whom a failed piece's block hashes are asked of, and
 //! what becomes of a wait.
-use super::*;
+use std::time::Instant;
+
+use super::{culprits, BlockHashes, HashRequest, Waiting, ANSWER_WITHIN, MAX_WAITING};
+use crate::engine::torrent::verify::blame::Culprit;
 
 fn waiting(index: u32, conn: u64, due: Instant) -> Waiting {
     Waiting {
