@@ -92,6 +92,7 @@ fn detail(id: u32) -> TorrentDetail {
         port_mapping: None,
         interface: None,
         uplink: None,
+        families: None,
     }
 }
 

@@ -94,6 +94,9 @@ pub struct TorrentDetail {
     pub interface: Option<crate::engine::api::InterfaceStatus>,
     /// The full-uplink evidence; null from a session that sends none.
     pub uplink: Option<UplinkInfo>,
+    /// The address families the session reaches peers over (`{"ipv4": true, "ipv6":
+    /// false}`); null from a session that does not say.
+    pub families: Option<crate::engine::api::Families>,
 }
 
 /// The explainer's full-uplink evidence (`upload_saturation`) in a script's units: bytes a
@@ -170,6 +173,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
         let port_mapping = take("port_mapping");
         let interface = take("interface");
         let uplink = take("uplink");
+        let families = take("families");
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -183,6 +187,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             port_mapping: parse(port_mapping)?,
             interface: parse(interface)?,
             uplink: parse(uplink)?,
+            families: parse(families)?,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! encrypted with MSE/PE).
 pub(crate) mod device;
 pub(crate) mod mse_stream;
+pub(crate) mod route;
 pub(crate) mod socks_relay;
 pub(crate) mod stream;
 pub(crate) mod tcp_info;

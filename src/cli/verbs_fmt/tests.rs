@@ -197,6 +197,7 @@ pub(crate) fn detail() -> TorrentDetail {
         port_mapping: None,
         interface: None,
         uplink: Some(Default::default()),
+        families: None,
     }
 }
 

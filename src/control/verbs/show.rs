@@ -46,6 +46,7 @@ pub(super) async fn show(id: TorrentId, current: &SessionSnapshot, client: &Clie
         port_mapping: current.port_mapping.clone(),
         interface: current.interface.clone(),
         uplink: Some((&snap.uplink).into()),
+        families: current.families.words().map(|_| current.families),
     }))
 }
 

@@ -28,6 +28,8 @@ pub enum Check {
     Choked,
     Limits,
     Reachability,
+    /// Peers listed only at addresses of a family this machine lacks (IPv6 without a route).
+    Family,
     UploadSaturation,
     Disk,
     Rc4Cpu,
@@ -49,6 +51,7 @@ impl Check {
             Check::Choked => "choked",
             Check::Limits => "limits",
             Check::Reachability => "reachability",
+            Check::Family => "family",
             Check::UploadSaturation => "upload_saturation",
             Check::Disk => "disk",
             Check::Rc4Cpu => "rc4_cpu",
@@ -191,6 +194,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             trackers,
             dht,
             no_peers,
+            family,
             availability,
             seeds,
             peer_failures,
@@ -320,7 +324,8 @@ fn dht(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
 }
 
 fn no_peers(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
-    if !s.peers.is_empty() || s.elapsed < Duration::from_secs(30) {
+    // Peers listed only where we cannot go are `family`'s to tell.
+    if !s.peers.is_empty() || s.unroutable_peers > 0 || s.elapsed < Duration::from_secs(30) {
         return None;
     }
     let advice = if s.trackers.is_empty() && s.dht.is_none() {
@@ -335,6 +340,28 @@ fn no_peers(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
         e,
         Some(advice),
     ))
+}
+
+/// Peers listed at IPv6 addresses on a machine with no IPv6 route are never tried: when they
+/// are all there is, that is why nothing comes; beside reachable ones, they are a warning.
+fn family(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
+    let n = s.unroutable_peers;
+    if n == 0 {
+        return None;
+    }
+    let advice = Some("give this machine IPv6 (most home routers and phones offer it)");
+    if connected(s).next().is_none() {
+        let e = format!(
+            "{} listed only at IPv6 addresses, and this machine has no IPv6 route: none tried",
+            plural(n, "peer is", "peers are")
+        );
+        return Some(finding(Check::Family, Verdict::HoldingBack, e, advice));
+    }
+    let e = format!(
+        "{} at IPv6 addresses out of reach: this machine has no IPv6 route",
+        plural(n, "peer", "peers")
+    );
+    Some(finding(Check::Family, Verdict::Warning, e, advice))
 }
 
 fn availability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {

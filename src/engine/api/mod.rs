@@ -227,6 +227,10 @@ pub struct Snapshot {
     /// Dials to its peers the session's blocklist refused.
     #[serde(default)]
     pub blocked: u64,
+    /// Peers listed at addresses this machine has no route to (IPv6 peers on a host without
+    /// IPv6), never tried: counted by address, at most a few thousand.
+    #[serde(default)]
+    pub unroutable_peers: usize,
     /// Time since a payload byte last went to a peer (since the task started, before the
     /// first): how long a seed has been idle, which the rate's short window cannot say.
     #[serde(default)]
@@ -327,6 +331,7 @@ impl Snapshot {
             dht: None,
             files: Vec::new(),
             blocked: 0,
+            unroutable_peers: 0,
             since_upload: Duration::ZERO,
             own_limits: RatePair::default(),
             limits_held: HeldPair::default(),

@@ -138,6 +138,27 @@ impl TorrentLine {
     }
 }
 
+/// The address families a session reaches peers over: IPv4 when it listens on it, IPv6 when
+/// the machine has an IPv6 route (or it is bound to an IPv6 address). Under a proxy, both:
+/// the proxy dials.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Families {
+    pub ipv4: bool,
+    pub ipv6: bool,
+}
+
+impl Families {
+    /// "IPv4 and IPv6", "IPv4 only", "IPv6 only"; None when not known.
+    pub fn words(self) -> Option<&'static str> {
+        match (self.ipv4, self.ipv6) {
+            (true, true) => Some("IPv4 and IPv6"),
+            (true, false) => Some("IPv4 only"),
+            (false, true) => Some("IPv6 only"),
+            (false, false) => None,
+        }
+    }
+}
+
 /// What the whole session shows: its torrents (in the order they were added) and what the
 /// process has once.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -153,6 +174,10 @@ pub struct SessionSnapshot {
     /// snapshot comes from a ttui without IPv6 in its DHT), 0 when it runs without IPv6.
     #[serde(default)]
     pub dht_nodes6: Option<usize>,
+    /// The address families peers are reached over; both false from a session that does
+    /// not say (an older one).
+    #[serde(default)]
+    pub families: Families,
     /// Incoming connections routed to a torrent since the session started.
     pub incoming: u64,
     /// Where new torrents are saved unless told otherwise.

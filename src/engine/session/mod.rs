@@ -49,6 +49,7 @@ use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
 use crate::net::{self, EncryptionPolicy};
 use crate::protocol::mse_codec;
 use crate::protocol::peer_id;
+
 #[cfg(test)]
 use routes::route_to_task;
 use routes::{lock, Route, RouteTo, Routes, MAX_PENDING};
@@ -138,6 +139,7 @@ impl Session {
             listen_port: ctx.listen_port,
             dht_nodes,
             dht_nodes6,
+            families: ctx.families,
             incoming: self.incoming(),
             down_limit: ctx.rates.down.rate(),
             up_limit: ctx.rates.up.rate(),
@@ -327,6 +329,7 @@ impl Session {
             dht,
             router: Arc::clone(&routes) as Arc<dyn Routing>,
             ip_filter,
+            families: families(bind, proxy.is_some()),
             proxy,
             interface: opts.interface.is_some(),
         };
@@ -587,3 +590,16 @@ pub(crate) async fn route(
 
 #[cfg(test)]
 mod tests;
+
+/// The families peers are reached over: IPv4 when listening on it, IPv6 when bound to an
+/// IPv6 address or, on every address, when the machine has an IPv6 route (the documentation
+/// prefix stands for "anywhere": its route is the default one). A proxy dials both.
+fn families(bind: IpAddr, proxied: bool) -> crate::engine::api::Families {
+    let anywhere = IpAddr::from(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+    crate::engine::api::Families {
+        ipv4: proxied || bind.is_ipv4(),
+        ipv6: proxied
+            || bind.is_ipv6()
+            || (bind.is_unspecified() && crate::net::route::reaches(anywhere)),
+    }
+}

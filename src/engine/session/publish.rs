@@ -26,6 +26,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         listen_port,
         dht_nodes,
         dht_nodes6,
+        families,
         incoming,
         default_save_path,
         save_error,
@@ -42,6 +43,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
         && prev.dht_nodes6 == *dht_nodes6
+        && prev.families == *families
         && prev.incoming == *incoming
         && prev.default_save_path == *default_save_path
         && prev.save_error == *save_error

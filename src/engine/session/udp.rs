@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 
 use crate::dht::{self, Dht};
+use crate::net::route::routed;
 use crate::net::socks_relay::SocksRelay;
 use crate::net::udp_batch::BatchRecv;
 use crate::net::utp::UtpSocket;
@@ -58,16 +59,6 @@ pub(crate) fn bind_dht6(port: u16, known: &[SocketAddr]) -> Option<Arc<UdpSocket
 /// The addresses of `names` that are literal socket addresses (no resolver asked).
 pub(crate) fn literal_addrs(names: &[String]) -> Vec<SocketAddr> {
     names.iter().filter_map(|n| n.parse().ok()).collect()
-}
-
-/// Whether the kernel has a route to `to`. Connecting a UDP socket only looks the route up:
-/// no packet leaves.
-fn routed(to: &SocketAddr) -> bool {
-    let local: SocketAddr = match to {
-        SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    std::net::UdpSocket::bind(local).is_ok_and(|s| s.connect(to).is_ok())
 }
 
 /// Batches read in a row before the receive loop yields to other tasks.

@@ -78,6 +78,11 @@ impl Coordinator {
             bind: shared.bind,
             port: shared.listen_port.load(Ordering::Relaxed),
         };
+        let mut peers = PeerTable::new(own);
+        // Through a proxy the proxy dials, whatever our own routes are.
+        if opts.proxy.is_none() {
+            peers.check_routes();
+        }
         Coordinator {
             given: Given {
                 meta,
@@ -86,7 +91,7 @@ impl Coordinator {
             },
             plan: Default::default(),
             shared,
-            peers: PeerTable::new(own),
+            peers,
             webseeds: Vec::new(),
             run: RunState {
                 complete,

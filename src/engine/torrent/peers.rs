@@ -37,6 +37,11 @@ pub(crate) struct PeerTable {
     per_source: HashMap<PeerSource, usize>,
     /// Where we listen, never taken as a peer.
     own: Option<OwnAddr>,
+    /// Addresses the kernel has no route to are not taken (an IPv6 peer on a host without
+    /// IPv6): off in a bare table, on in a torrent's unless a proxy dials for it.
+    check_routes: bool,
+    /// Addresses not taken for want of a route, for the explainer (bounded).
+    unroutable: std::collections::HashSet<SocketAddr>,
 }
 
 /// Our own listening address. Our DHT announce comes back in the DHT's answers (and a tracker
@@ -68,6 +73,17 @@ impl PeerTable {
             own: (own.port != 0).then_some(own),
             ..PeerTable::default()
         }
+    }
+
+    /// Addresses listed that we have no route to (at most `MAX_PER_SOURCE`).
+    pub(crate) fn unroutable(&self) -> usize {
+        self.unroutable.len()
+    }
+
+    /// From now on, an address the kernel has no route to (an IPv6 peer on a host without
+    /// IPv6) is not taken from any source, so nothing is tried where nothing can go.
+    pub(crate) fn check_routes(&mut self) {
+        self.check_routes = true;
     }
     pub(crate) fn get(&self, addr: &SocketAddr) -> Option<&PeerEntry> {
         self.peers.get(addr)
@@ -128,6 +144,12 @@ impl PeerTable {
         let mut evictable: Option<Vec<SocketAddr>> = None;
         for addr in addrs {
             if self.peers.contains_key(&addr) || self.own.is_some_and(|o| o.is(&addr)) {
+                continue;
+            }
+            if self.check_routes && !crate::net::route::reaches(addr.ip()) {
+                if self.unroutable.len() < MAX_PER_SOURCE {
+                    self.unroutable.insert(addr);
+                }
                 continue;
             }
             if self.count(source) >= MAX_PER_SOURCE {

@@ -170,6 +170,7 @@ pub(crate) fn build(
         dht: previous.dht.clone(),
         files: previous.files.clone(),
         blocked: previous.blocked,
+        unroutable_peers: previous.unroutable_peers,
     }
 }
 

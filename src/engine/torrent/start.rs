@@ -109,6 +109,8 @@ pub(crate) struct SessionCtx {
     pub proxy: Option<Arc<crate::engine::peer::proxy::Proxy>>,
     /// `--interface` is set (the device and its state are `net::device`'s).
     pub interface: bool,
+    /// The address families peers are reached over.
+    pub families: crate::engine::api::Families,
 }
 
 /// How announces and web seed requests leave: from `bind`, through `proxy` (UDP through its

@@ -135,6 +135,9 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
             theme.verified(),
         ));
     }
+    if let Some(words) = session.families.words() {
+        line.push(span(format!(" · {words}"), theme.dim()));
+    }
     if session.listen_port != 0 {
         port_mapping(&mut line, session, theme);
     }
@@ -236,6 +239,7 @@ fn port_mapping(line: &mut Vec<Span<'static>>, session: &SessionSnapshot, theme:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::api::Families;
     use crate::ui::theme::Theme;
 
     fn text(session: &SessionSnapshot) -> String {
@@ -292,6 +296,22 @@ mod tests {
         assert!(text(&s).contains("DHT 40 nodes (7 IPv6)"), "{}", text(&s));
         s.dht_nodes = None;
         assert!(text(&s).contains("DHT off"), "{}", text(&s));
+    }
+
+    #[test]
+    fn the_families_in_use_are_named_once_known() {
+        let mut s = SessionSnapshot {
+            listen_port: 6881,
+            ..Default::default()
+        };
+        assert!(!text(&s).contains("IPv"), "{}", text(&s));
+        s.families = Families {
+            ipv4: true,
+            ipv6: false,
+        };
+        assert!(text(&s).contains("IPv4 only"), "{}", text(&s));
+        s.families.ipv6 = true;
+        assert!(text(&s).contains("IPv4 and IPv6"), "{}", text(&s));
     }
 
     #[test]

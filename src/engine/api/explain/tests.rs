@@ -141,6 +141,27 @@ fn no_peers_known_holds_it_back() {
 }
 
 #[test]
+fn peers_only_at_ipv6_on_a_machine_without_it_are_named() {
+    let mut s = healthy();
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::Family).is_none());
+    // Beside connected peers: a warning.
+    s.unroutable_peers = 3;
+    let f = verdict_of(&s, &ExplainContext::default(), Check::Family).expect("a finding");
+    assert_eq!(f.verdict, Verdict::Warning);
+    assert!(f.evidence.contains("3 peers at IPv6"), "{}", f.evidence);
+    // All there is: it holds the torrent back, and "no peers known" is not said instead.
+    s.peers.clear();
+    s.unroutable_peers = 1;
+    let f = holding(&s, Check::Family);
+    assert!(
+        f.evidence.contains("1 peer is listed only at IPv6"),
+        "{}",
+        f.evidence
+    );
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::NoPeers).is_none());
+}
+
+#[test]
 fn pieces_no_connected_peer_has() {
     let mut s = healthy();
     s.availability = vec![2, 2, 2, 2, 1, 0, 0, 0];
