@@ -156,6 +156,14 @@ impl Coordinator {
                     p.known.client = Some(name);
                 }
             }
+            PeerEvent::YourIp { conn, ip } => {
+                let Some(voter) = self.peers.by_conn(conn).map(|p| p.addr.ip()) else {
+                    return;
+                };
+                // BEP 40 priorities are reckoned from where peers see us.
+                let _ = voter;
+                self.peers.set_external(ip);
+            }
             PeerEvent::Interest { conn } => {
                 let slots_free = !self.uploads_held()
                     && choker::unchoke_now(&self.choke_candidates(), UPLOAD_SLOTS);
