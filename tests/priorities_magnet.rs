@@ -206,8 +206,15 @@ fn a_magnet_paused_before_its_metadata_stays_paused_across_a_restart() {
 
 /// `ttui --headless SOURCE --only-files LIST`, one-shot on loopback, waited for (bounded).
 fn headless(env: &Env, source: &str, list: &str, out: &Path, addr: &str) -> Out {
+    headless_with(env, source, &["--only-files", list], out, addr)
+}
+
+/// `ttui --headless SOURCE FLAGS…`, one-shot on loopback, waited for (bounded).
+fn headless_with(env: &Env, source: &str, flags: &[&str], out: &Path, addr: &str) -> Out {
     let mut cmd = env.ttui();
-    cmd.args(["--headless", source, "--only-files", list, "-o"])
+    cmd.args(["--headless", source])
+        .args(flags)
+        .arg("-o")
         .arg(out)
         .args([
             "--peer",
@@ -221,7 +228,7 @@ fn headless(env: &Env, source: &str, list: &str, out: &Path, addr: &str) -> Out 
         .arg(&env.state);
     run(
         cmd,
-        &format!("ttui --headless {source} --only-files {list}"),
+        &format!("ttui --headless {source} {}", flags.join(" ")),
     )
 }
 
@@ -274,5 +281,55 @@ fn headless_only_files_skip_files_and_end_when_the_wanted_ones_are_done() {
     assert_ne!(refused.code, 0, "{refused:?}");
     assert_one_line(&refused.stderr, "daemon --only-files 0");
     assert!(refused.stderr.contains("go with a torrent"), "{refused:?}");
+    drop(swarm);
+}
+
+#[test]
+fn a_magnets_so_selects_its_files_and_only_files_wins_over_it() {
+    let Some((_lock, env)) = setup("ttui-prio-so-") else {
+        return;
+    };
+    let swarm = Swarm::multi(&env, 11, false);
+    let (p, addr) = (&swarm.p, &swarm.addr);
+    // BEP 53: `so` of the link names files 1 and 3-4 (the payload has no padding files, so
+    // entry numbers and file numbers agree).
+    let magnet = format!("{}&so=1,3-4", swarm.magnet());
+
+    // One-shot: only those files, byte-identical; the others never created.
+    let out = env.root.path().join("out-so");
+    let done = headless_with(&env, &magnet, &[], &out, addr);
+    assert_eq!(done.code, 0, "{done:?}");
+    let last = done.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("complete: multi") && last.contains(" (3 of 5 files) verified"),
+        "{}",
+        done.stdout
+    );
+    assert_only(&out, p, &[1, 3, 4]);
+
+    // The user's own `--only-files` wins over the link's `so`.
+    let out = env.root.path().join("out-only");
+    let done = headless(&env, &magnet, "0", &out, addr);
+    assert_eq!(done.code, 0, "{done:?}");
+    assert_only(&out, p, &[0]);
+
+    // In a session: `add MAGNET` with `so` skips the rest the moment the metadata arrives.
+    let mut daemon = Daemon::start(&env, "1", &swarm.peer_args());
+    let so_0_2 = format!("{}&so=0,2", swarm.magnet());
+    let added = env.verb(&["add", "--json", &so_0_2]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let results: Vec<Value> = serde_json::from_str(&added.stdout).unwrap();
+    let id = results[0]["id"].to_string();
+    let rows = env.wait_list("the so= files", DONE_WAIT, &mut daemon, |r| {
+        done_row(r, &p.hash())
+    });
+    let row = row_of(&rows, &p.hash());
+    assert_eq!(row["why"], "done (2 of 5 files wanted)", "{row}");
+    assert_eq!(
+        priorities(&env, &id),
+        ["normal", "skip", "normal", "skip", "skip"]
+    );
+    assert_only(&env.out, p, &[0, 2]);
+    drop(daemon);
     drop(swarm);
 }

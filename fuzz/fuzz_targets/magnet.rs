@@ -10,5 +10,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(e.to_string().len() < 1024);
     }
     let with_prefix = format!("magnet:?{text}");
-    let _ = Magnet::parse(&with_prefix);
+    if let Ok(m) = Magnet::parse(&with_prefix) {
+        // BEP 53 `so`: bounded, sorted and without duplicates, whatever ranges it claims.
+        if let Some(so) = m.select_only {
+            assert!(so.len() <= ttui::internals::protocol::magnet::SELECT_ONLY_MAX_INDEX + 1);
+            assert!(so.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
 });

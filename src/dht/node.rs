@@ -49,6 +49,9 @@ pub struct NodeConfig {
     pub reply_budget: u32,
     /// The address families the node may use; nothing is sent or accepted in the others.
     pub families: Families,
+    /// BEP 42, as libtorrent's `dht_enforce_node_id`: a node whose id does not fit the
+    /// address it answers from is kept out of the routing tables (local addresses exempt).
+    pub enforce_node_id: bool,
 }
 
 impl NodeConfig {
@@ -65,6 +68,7 @@ impl NodeConfig {
             store: StoreLimits::default(),
             reply_budget: budget::DEFAULT_REPLY_BUDGET,
             families: Families::V4_ONLY,
+            enforce_node_id: true,
         }
     }
 }
@@ -198,7 +202,16 @@ pub(crate) struct Node {
     replies: Bucket,
     own: Bucket,
     dropped: DropReport,
+    /// Votes for our external address (BEP 42): each candidate with the distinct addresses
+    /// that said it, at most `VOTE_CANDIDATES` of them and `EXTERNAL_VOTES` voters each.
+    votes: Vec<(std::net::IpAddr, Vec<std::net::IpAddr>)>,
 }
+
+/// Distinct voters that must name the same external address before our id follows it: one
+/// peer or node that lies cannot move us (libtorrent's `ip_voter` also waits for several).
+pub(crate) const EXTERNAL_VOTES: usize = 3;
+/// Candidate addresses voted on at once; a new one past this replaces the least voted.
+const VOTE_CANDIDATES: usize = 16;
 
 impl Node {
     pub(crate) fn new(cfg: NodeConfig, now: Instant) -> Node {
@@ -221,12 +234,76 @@ impl Node {
             replies: Bucket::new(cfg.reply_budget, now),
             own: Bucket::new(budget::OWN_QUERIES_PER_SEC, now),
             dropped: DropReport::new(),
+            votes: Vec::new(),
             cfg,
         }
     }
 
     pub(crate) fn id(&self) -> NodeId {
         self.cfg.id
+    }
+
+    /// `voter` (a node that answered us, a peer's `yourip`, a tracker) says we are at `ip`.
+    /// Once `EXTERNAL_VOTES` distinct voters agree, `set_external` takes it; true when our
+    /// id changed. Bounded: `VOTE_CANDIDATES` candidates of `EXTERNAL_VOTES` voters each.
+    pub(crate) fn vote_external(
+        &mut self,
+        ip: std::net::IpAddr,
+        voter: std::net::IpAddr,
+        now: Instant,
+    ) -> bool {
+        let ip = ip.to_canonical();
+        if ip.is_unspecified() || crate::protocol::krpc::security::is_local(ip) {
+            return false;
+        }
+        let at = match self.votes.iter().position(|(c, _)| *c == ip) {
+            Some(at) => at,
+            None => {
+                if self.votes.len() >= VOTE_CANDIDATES {
+                    let least = self
+                        .votes
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, (_, v))| v.len())
+                        .map_or(0, |(i, _)| i);
+                    self.votes.swap_remove(least);
+                }
+                self.votes.push((ip, Vec::new()));
+                self.votes.len() - 1
+            }
+        };
+        let Some((_, voters)) = self.votes.get_mut(at) else {
+            return false;
+        };
+        if !voters.contains(&voter) && voters.len() < EXTERNAL_VOTES {
+            voters.push(voter);
+        }
+        if voters.len() < EXTERNAL_VOTES {
+            return false;
+        }
+        self.set_external(ip, now)
+    }
+
+    /// Our external address, as a tracker or a peer saw it. When our id does not fit it
+    /// (BEP 42), a fitting one is made and the routing tables rebuilt around it (their
+    /// buckets are reckoned from our id), keeping every node; true when the id changed. A
+    /// local address says nothing about how the internet sees us: ignored.
+    pub(crate) fn set_external(&mut self, ip: std::net::IpAddr, now: Instant) -> bool {
+        use crate::protocol::krpc::security;
+        if security::is_local(ip) || security::id_fits(&self.cfg.id, ip) {
+            return false;
+        }
+        self.cfg.id = security::id_for(ip, rand::random());
+        for f in Family::ALL {
+            let old = std::mem::replace(
+                &mut self.tables[f.index()],
+                RoutingTable::new(self.cfg.id, f, now),
+            );
+            for e in old.entries() {
+                let _ = self.tables[f.index()].heard_from(e.id, e.addr, e.last_seen);
+            }
+        }
+        true
     }
 
     #[cfg(test)]

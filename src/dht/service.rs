@@ -137,6 +137,10 @@ enum Command {
         peers: mpsc::UnboundedSender<SocketAddr>,
     },
     AddNode(SocketAddr),
+    External {
+        ip: std::net::IpAddr,
+        voter: std::net::IpAddr,
+    },
     Stats(oneshot::Sender<DhtStats>),
     Nodes(oneshot::Sender<Vec<CompactNode>>),
     Save(oneshot::Sender<io::Result<()>>),
@@ -176,8 +180,17 @@ impl Dht {
         )
     }
 
+    /// The id the node started with; BEP 42 replaces it once our external address is known
+    /// and does not fit it (`set_external`).
     pub fn id(&self) -> NodeId {
         self.id
+    }
+
+    /// `voter` (a peer's `yourip`, a tracker's BEP 24 `external ip`) saw us at `ip`: once
+    /// enough agree the node takes a BEP 42 id that fits it (`Node::vote_external`). Never
+    /// waits; dropped when the node's queue is full.
+    pub(crate) fn vote_external(&self, ip: std::net::IpAddr, voter: std::net::IpAddr) {
+        let _ = self.commands.try_send(Command::External { ip, voter });
     }
 
     /// One datagram from the shared socket. Never waits: false when it was dropped.
@@ -311,6 +324,11 @@ async fn run(
                 }
                 Some(Command::AddNode(addr)) => {
                     node.ping(addr, Instant::now());
+                }
+                Some(Command::External { ip, voter }) => {
+                    if node.vote_external(ip, voter, Instant::now()) {
+                        tracing::info!("DHT: our address is {ip}; node id now fits it (BEP 42)");
+                    }
                 }
                 Some(Command::Stats(reply)) => {
                     let _ = reply.send(node.stats());

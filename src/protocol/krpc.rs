@@ -577,5 +577,7 @@ pub fn encode_nodes6(nodes: &[CompactNode]) -> Vec<u8> {
     out
 }
 
+pub mod security;
+
 #[cfg(test)]
 mod tests;

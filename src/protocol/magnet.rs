@@ -1,6 +1,6 @@
 //! Magnet URIs (BEP 9): `magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>&x.pe=<ip:port>`,
 //! and BEP 52's `xt=urn:btmh:1220<64 hex>` (a multihash: SHA-256, 32 bytes) for a v2 torrent;
-//! a hybrid's magnet carries both.
+//! a hybrid's magnet carries both. BEP 53's `so=0,2,4-6` selects the files to download.
 
 use std::net::SocketAddr;
 
@@ -24,7 +24,16 @@ pub struct Magnet {
     pub trackers: Vec<String>,
     /// Every `x.pe` (`ip:port` or `[ipv6]:port`), without duplicates.
     pub peers: Vec<SocketAddr>,
+    /// BEP 53 `so` (select only): the files to download, sorted and without duplicates;
+    /// `None` when the link names none. Indices count the info dictionary's file entries in
+    /// order, BEP 47 padding files included, as libtorrent's `file_storage` does (its
+    /// `make_magnet_uri` writes `so` from those indices, so its links mean the same here).
+    pub select_only: Option<Vec<usize>>,
 }
+
+/// The largest file index `so` may name, as in libtorrent: a link is read without allocating
+/// more than this many indices, whatever ranges it claims.
+pub const SELECT_ONLY_MAX_INDEX: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MagnetError {
@@ -57,6 +66,7 @@ impl Magnet {
         let mut display_name = None;
         let mut trackers: Vec<String> = Vec::new();
         let mut peers: Vec<SocketAddr> = Vec::new();
+        let mut select_only: Option<Vec<usize>> = None;
 
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
@@ -113,6 +123,17 @@ impl Magnet {
                         peers.push(peer);
                     }
                 }
+                "so" => {
+                    // A selection is a wish, as libtorrent reads it: a malformed one is
+                    // ignored rather than sinking the link.
+                    let value = decode_utf8(raw, "so", false).ok();
+                    if let Some(files) = value.as_deref().and_then(parse_select_only) {
+                        let all = select_only.get_or_insert_with(Vec::new);
+                        all.extend(files);
+                        all.sort_unstable();
+                        all.dedup();
+                    }
+                }
                 _ => {}
             }
         }
@@ -134,8 +155,53 @@ impl Magnet {
             display_name,
             trackers,
             peers,
+            select_only,
         })
     }
+}
+
+/// BEP 53's `so` value: comma-separated indices and inclusive ranges `a-b`. Read as libtorrent
+/// reads it: a value holding anything but digits, `-` and `,` is ignored whole (`None`); an
+/// entry that is empty, reversed, unbounded or past `SELECT_ONLY_MAX_INDEX` is skipped, the
+/// rest kept. The result is sorted, without duplicates, and at most
+/// `SELECT_ONLY_MAX_INDEX + 1` long.
+pub fn parse_select_only(value: &str) -> Option<Vec<usize>> {
+    if !value
+        .bytes()
+        .all(|c| c.is_ascii_digit() || c == b'-' || c == b',')
+    {
+        return None;
+    }
+    let index = |s: &str| -> Option<usize> {
+        // Digits only (checked above), so a parse failure is an overflow: past the bound.
+        s.parse::<usize>()
+            .ok()
+            .filter(|i| *i <= SELECT_ONLY_MAX_INDEX)
+    };
+    let mut wanted = vec![false; SELECT_ONLY_MAX_INDEX + 1];
+    for token in value.split(',').filter(|t| !t.is_empty()) {
+        let (first, last) = match token.split_once('-') {
+            Some((a, b)) => match (index(a), index(b)) {
+                (Some(a), Some(b)) if a <= b => (a, b),
+                _ => continue,
+            },
+            None => match index(token) {
+                Some(i) => (i, i),
+                None => continue,
+            },
+        };
+        // Both ends are within the bound: this touches at most the table's own length.
+        if let Some(span) = wanted.get_mut(first..=last) {
+            span.iter_mut().for_each(|w| *w = true);
+        }
+    }
+    Some(
+        wanted
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| w.then_some(i))
+            .collect(),
+    )
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -427,6 +493,45 @@ mod tests {
         assert!(v1.matches_info(info) && v2.matches_info(info) && both.matches_info(info));
         assert!(!wrong_v2.matches_info(info));
         assert!(!v2.matches_info(b"d4:name1:ye"));
+    }
+
+    #[test]
+    fn select_only_takes_indices_and_inclusive_ranges() {
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=0,2,4-6")).unwrap();
+        assert_eq!(m.select_only, Some(vec![0, 2, 4, 5, 6]));
+        // Unsorted, overlapping, repeated keys, an escaped comma: one sorted set.
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=7,3-5&so=4%2C1")).unwrap();
+        assert_eq!(m.select_only, Some(vec![1, 3, 4, 5, 7]));
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}")).unwrap();
+        assert_eq!(m.select_only, None);
+    }
+
+    #[test]
+    fn select_only_skips_bad_entries_and_ignores_bad_values() {
+        // Entries skipped as libtorrent skips them: empty, open-ended, reversed, past the
+        // bound, a second dash.
+        assert_eq!(
+            parse_select_only(",1,,-3,4-,9-8,10001,2-3-4,5"),
+            Some(vec![1, 5])
+        );
+        // Anything but digits, dashes and commas drops the whole value; the link still reads.
+        assert_eq!(parse_select_only("1,a"), None);
+        assert_eq!(parse_select_only("1, 2"), None);
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=1;2&so=%zz")).unwrap();
+        assert_eq!(m.select_only, None);
+        assert_eq!(parse_select_only(""), Some(vec![]));
+    }
+
+    #[test]
+    fn select_only_refuses_absurd_ranges_without_allocating_them() {
+        // A range past the bound, or one overflowing usize, is skipped, not expanded.
+        let huge = format!("0-{},3,5-{}", usize::MAX, "9".repeat(40));
+        assert_eq!(parse_select_only(&huge), Some(vec![3]));
+        assert_eq!(parse_select_only("0-10001"), Some(vec![]));
+        // The widest range allowed is the bound itself.
+        let all = parse_select_only("0-10000,0-10000").unwrap();
+        assert_eq!(all.len(), SELECT_ONLY_MAX_INDEX + 1);
+        assert_eq!(all.last(), Some(&SELECT_ONLY_MAX_INDEX));
     }
 
     #[test]

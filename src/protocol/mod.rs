@@ -16,6 +16,7 @@ pub mod mse_codec;
 pub mod natpmp;
 pub mod pcp;
 pub mod peer_id;
+pub(crate) mod peer_priority;
 pub mod rc4;
 pub mod socks_udp;
 pub mod text;

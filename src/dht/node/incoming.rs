@@ -57,7 +57,7 @@ impl Node {
                     self.send_query(from, Query::Ping, Purpose::Ping, Charge::Replies, now);
                 }
             }
-            Body::Response { id, r } => self.on_response(&msg.tid, from, id, r, now),
+            Body::Response { id, r } => self.on_response(&msg.tid, from, (id, msg.ip), r, now),
             Body::Error { .. } => {
                 if let Some(p) = self.take_pending(&msg.tid, from) {
                     if let Purpose::Lookup(sid) = p.purpose {
@@ -80,12 +80,33 @@ impl Node {
         self.pending.remove(&tid)
     }
 
-    fn on_response(&mut self, tid: &[u8], from: SocketAddr, id: NodeId, r: Response, now: Instant) {
+    fn on_response(
+        &mut self,
+        tid: &[u8],
+        from: SocketAddr,
+        (id, seen_us): (NodeId, Option<SocketAddr>),
+        r: Response,
+        now: Instant,
+    ) {
         let Some(p) = self.take_pending(tid, from) else {
             return;
         };
+        // BEP 42 `ip`: where the node saw us, one vote for our external address (only from
+        // a node we asked, so no stranger's datagram can cast one).
+        if let Some(us) = seen_us {
+            self.vote_external(us.ip(), from.ip(), now);
+        }
         let family = Family::of(&from);
-        if let Insert::Full(Some(q)) = self.table_mut(family).heard_from(id, from, now) {
+        // BEP 42: a node whose id does not fit its address is still asked (its answer serves
+        // the lookup) but never kept in the routing table.
+        let fits =
+            !self.cfg.enforce_node_id || crate::protocol::krpc::security::id_fits(&id, from.ip());
+        let heard = if fits {
+            self.table_mut(family).heard_from(id, from, now)
+        } else {
+            Insert::Rejected
+        };
+        if let Insert::Full(Some(q)) = heard {
             if !self.pending.values().any(|p| p.addr == q) {
                 self.ping(q, now);
             }

@@ -457,3 +457,97 @@ fn without_ipv6_nothing_is_sent_or_answered_over_it() {
     assert!(n.take_outgoing().iter().all(|(_, to)| to.is_ipv4()));
     assert_eq!(n.stats().nodes6, 0);
 }
+
+#[test]
+fn bep42_the_id_is_regenerated_for_our_external_address_and_the_table_kept() {
+    use crate::protocol::krpc::security::id_fits;
+    let now = Instant::now();
+    let mut n = Node::new(NodeConfig::new(NodeId([1; 20])), now);
+    for i in 1..=5 {
+        n.tables[Family::V4.index()].heard_from(NodeId([i * 16; 20]), addr(i), now);
+    }
+    let before = n.table(Family::V4).len();
+    // A local address says nothing of how the internet sees us.
+    assert!(!n.set_external("192.168.1.2".parse().unwrap(), now));
+    assert_eq!(n.id(), NodeId([1; 20]));
+    let ext: std::net::IpAddr = "124.31.75.21".parse().unwrap();
+    assert!(n.set_external(ext, now));
+    assert!(id_fits(&n.id(), ext));
+    assert_eq!(n.table(Family::V4).len(), before);
+    // Learned again: the id already fits, nothing changes.
+    let id = n.id();
+    assert!(!n.set_external(ext, now));
+    assert_eq!(n.id(), id);
+}
+
+/// `n` pings `to`; `to` answers as `id`, saying it saw us at `seen_us`.
+fn answer_ping(n: &mut Node, to: SocketAddr, id: NodeId, seen_us: Option<SocketAddr>) {
+    let now = Instant::now();
+    assert!(n.ping(to, now));
+    let out = n.take_outgoing();
+    let tid = Krpc::decode(&out[0].0).unwrap().tid;
+    let reply = Krpc {
+        tid,
+        version: None,
+        ip: seen_us,
+        body: Body::Response {
+            id,
+            r: Response::default(),
+        },
+    };
+    n.handle(&reply.encode(), to, now);
+}
+
+#[test]
+fn bep42_a_node_whose_id_does_not_fit_its_address_is_kept_out_of_the_table() {
+    use crate::protocol::krpc::security::id_for;
+    let now = Instant::now();
+    let mut n = Node::new(NodeConfig::new(NodeId([1; 20])), now);
+    let liar = SocketAddr::from(([198, 51, 100, 7], 6881));
+    answer_ping(&mut n, liar, NodeId([0x77; 20]), None);
+    assert_eq!(n.table(Family::V4).len(), 0, "a mismatched id was inserted");
+    let honest = SocketAddr::from(([198, 51, 100, 8], 6881));
+    answer_ping(&mut n, honest, id_for(honest.ip(), [0x42; 20]), None);
+    assert_eq!(n.table(Family::V4).len(), 1);
+    // Local addresses are exempt (every loopback DHT test relies on it).
+    answer_ping(&mut n, addr(9), NodeId([0x66; 20]), None);
+    assert_eq!(n.table(Family::V4).len(), 2);
+    // With enforcement off, as before BEP 42.
+    let mut cfg = NodeConfig::new(NodeId([1; 20]));
+    cfg.enforce_node_id = false;
+    let mut off = Node::new(cfg, now);
+    answer_ping(&mut off, liar, NodeId([0x77; 20]), None);
+    assert_eq!(off.table(Family::V4).len(), 1);
+}
+
+#[test]
+fn bep42_three_voters_move_our_id_to_the_address_they_saw() {
+    use crate::protocol::krpc::security::id_fits;
+    let now = Instant::now();
+    let mut n = Node::new(NodeConfig::new(NodeId([1; 20])), now);
+    let us = SocketAddr::from(([203, 0, 113, 50], 6881));
+    // Two nodes that answered say where they saw us: not yet enough.
+    for i in 1..=2u8 {
+        answer_ping(&mut n, addr(i), NodeId([i; 20]), Some(us));
+    }
+    assert_eq!(n.id(), NodeId([1; 20]));
+    // The same voter twice counts once; a third distinct one decides.
+    answer_ping(&mut n, addr(2), NodeId([2; 20]), Some(us));
+    assert_eq!(n.id(), NodeId([1; 20]));
+    assert!(n.vote_external(us.ip(), "127.0.0.3".parse().unwrap(), now));
+    assert!(id_fits(&n.id(), us.ip()));
+    // Local addresses are never voted for; a flood of candidates stays bounded.
+    assert!(!n.vote_external(
+        "10.0.0.1".parse().unwrap(),
+        "127.0.0.4".parse().unwrap(),
+        now
+    ));
+    for i in 0..1000u32 {
+        n.vote_external(
+            std::net::Ipv4Addr::from(0x0800_0000 + i).into(),
+            "127.0.0.5".parse().unwrap(),
+            now,
+        );
+    }
+    assert!(n.votes.len() <= VOTE_CANDIDATES);
+}

@@ -505,6 +505,12 @@ impl PeerConn {
                 name,
             });
         }
+        if let Some(ip) = h.yourip {
+            self.torrent.send(PeerEvent::YourIp {
+                conn: self.conn,
+                ip,
+            });
+        }
         Ok(())
     }
 

@@ -181,6 +181,11 @@ pub(crate) enum PeerEvent {
         conn: u64,
         name: String,
     },
+    /// The peer's `yourip` (extended handshake): where it sees us.
+    YourIp {
+        conn: u64,
+        ip: std::net::IpAddr,
+    },
     /// The peer became interested or not (the choker may want to act at once).
     Interest {
         conn: u64,

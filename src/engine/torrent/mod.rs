@@ -80,8 +80,8 @@ pub struct Engine {
 }
 
 /// A magnet link's torrent in a session: the metadata fetch, then the torrent itself. `only`
-/// (`--only-files`) becomes its file plan the moment the metadata arrives, before any file is
-/// opened or piece requested. With `known`, a v2-only .torrent that lacks piece layers, the
+/// (`--only-files`), else the link's BEP 53 `so`, becomes its file plan the moment the
+/// metadata arrives, before any file is opened or piece requested. With `known`, a v2-only .torrent that lacks piece layers, the
 /// magnet is of its hash and only those layers are fetched.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_magnet(
@@ -116,8 +116,15 @@ pub(crate) async fn run_magnet(
             dialed_us,
             bad,
         }) => {
-            if let Some(only) = only {
-                start.files = FilePlan::only_once_known(&meta.info, &only, start.files.sequential);
+            // `--only-files` wins over the link's own BEP 53 `so`.
+            let sequential = start.files.sequential;
+            let plan = match (only, &magnet.select_only) {
+                (Some(only), _) => Some(FilePlan::only_once_known(&meta.info, &only, sequential)),
+                (None, Some(so)) => Some(FilePlan::select_only(&meta.info, so, sequential)),
+                (None, None) => None,
+            };
+            if let Some(plan) = plan {
+                start.files = plan;
                 if let Some(note) = &start.files.note {
                     if echo {
                         eprintln!("magnet: {note}");

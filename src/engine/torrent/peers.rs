@@ -42,6 +42,10 @@ pub(crate) struct PeerTable {
     check_routes: bool,
     /// Addresses not taken for want of a route, for the explainer (bounded).
     unroutable: std::collections::HashSet<SocketAddr>,
+    /// Our address as peers see it, for BEP 40 priorities: the external one once learned
+    /// (`set_external`), else the address we listen on (as libtorrent falls back to its
+    /// listen socket's); `None` (every priority equal) when that is a wildcard.
+    me: Option<SocketAddr>,
 }
 
 /// Our own listening address. Our DHT announce comes back in the DHT's answers (and a tracker
@@ -69,8 +73,13 @@ impl OwnAddr {
 impl PeerTable {
     /// A table that never takes `own` as a peer (no filter when we do not listen: port 0).
     pub(crate) fn new(own: OwnAddr) -> PeerTable {
+        let me = own
+            .bind
+            .filter(|ip| !ip.is_unspecified())
+            .map(|ip| SocketAddr::new(ip, own.port));
         PeerTable {
             own: (own.port != 0).then_some(own),
+            me,
             ..PeerTable::default()
         }
     }
@@ -85,6 +94,22 @@ impl PeerTable {
     pub(crate) fn check_routes(&mut self) {
         self.check_routes = true;
     }
+
+    /// Our external address, once a peer (`yourip`) or a tracker told it: BEP 40 priorities
+    /// are reckoned from it from then on.
+    pub(crate) fn set_external(&mut self, ip: IpAddr) {
+        let port = self.me.map_or(self.own.map_or(0, |o| o.port), |m| m.port());
+        self.me = Some(SocketAddr::new(ip, port));
+    }
+
+    /// BEP 40 canonical priority of a connection to `addr`: higher is kept and dialed first.
+    /// 0 when our own address is unknown or of the other family.
+    pub(crate) fn priority(&self, addr: &SocketAddr) -> u32 {
+        self.me
+            .and_then(|me| crate::protocol::peer_priority::peer_priority(me, *addr))
+            .unwrap_or(0)
+    }
+
     pub(crate) fn get(&self, addr: &SocketAddr) -> Option<&PeerEntry> {
         self.peers.get(addr)
     }
@@ -206,16 +231,24 @@ impl PeerTable {
     }
 
     /// Gone entries of `source` that may give their place to new ones, in the order they
-    /// should go (popped from the end): useful ones last, then the longest gone first.
+    /// should go (popped from the end): useful ones last, then the lowest BEP 40 priority
+    /// first, then the longest gone first.
     fn evictable(&self, source: PeerSource) -> Vec<SocketAddr> {
-        let mut v: Vec<(bool, Instant, SocketAddr)> = self
+        let mut v: Vec<(bool, u32, Instant, SocketAddr)> = self
             .peers
             .values()
             .filter(|p| p.source == source && p.is_gone())
-            .map(|p| (p.was_useful(), p.stage_since(), p.addr))
+            .map(|p| {
+                (
+                    p.was_useful(),
+                    self.priority(&p.addr),
+                    p.stage_since(),
+                    p.addr,
+                )
+            })
             .collect();
         v.sort_unstable_by(|a, b| b.cmp(a));
-        v.into_iter().map(|(_, _, a)| a).collect()
+        v.into_iter().map(|(_, _, _, a)| a).collect()
     }
 
     /// A source listed a peer we know again: one that left on its own may be tried again
@@ -236,16 +269,21 @@ impl PeerTable {
         }
     }
 
-    /// Addresses due for a dial, fewest attempts first.
+    /// Addresses due for a dial, fewest attempts first, then the highest BEP 40 priority
+    /// first: with more candidates than connection slots, the ones every client would pick
+    /// for this pair of addresses are dialed (libtorrent orders its candidates the same way).
     pub(crate) fn due(&self, now: Instant) -> Vec<SocketAddr> {
-        let mut due: Vec<(u32, SocketAddr)> = self
+        let mut due: Vec<(u32, std::cmp::Reverse<u32>, SocketAddr)> = self
             .peers
             .values()
             .filter(|p| !p.has_conn() && p.dial.plan.due(now))
-            .map(|p| (p.dial.attempts, p.addr))
+            .map(|p| {
+                let prio = std::cmp::Reverse(self.priority(&p.addr));
+                (p.dial.attempts, prio, p.addr)
+            })
             .collect();
-        due.sort_by_key(|(attempts, _)| *attempts);
-        due.into_iter().map(|(_, a)| a).collect()
+        due.sort_unstable();
+        due.into_iter().map(|(_, _, a)| a).collect()
     }
 
     /// What to dial now: `due`, but a seeding torrent skips peers known to be seeds (they

@@ -67,7 +67,43 @@ impl FilePlan {
             Ok(plan) => plan,
             Err(_) => FilePlan::new(info, &[], sequential),
         };
-        plan.note = past_last_note(&past, n);
+        plan.note = past_last_note("--only-files", &past, n);
+        plan
+    }
+
+    /// A magnet link's BEP 53 `so` (select only), applied once its metadata arrived: only the
+    /// named files wanted, the others skipped. Unlike `--only-files`, its indices count every
+    /// entry of the info dictionary's file list, BEP 47 padding files included: that is
+    /// libtorrent's `file_storage` numbering, which its `make_magnet_uri` writes `so` in, so a
+    /// link it made selects the same files here. A padding entry named is nothing to fetch;
+    /// indices past the last entry are left out and named in `note`.
+    pub(crate) fn select_only(info: &Info, entries: &[usize], sequential: bool) -> FilePlan {
+        let mut real = 0;
+        let numbering: Vec<Option<usize>> = info
+            .files
+            .iter()
+            .map(|f| {
+                if f.padding {
+                    return None;
+                }
+                real += 1;
+                Some(real - 1)
+            })
+            .collect();
+        let files: Vec<usize> = entries
+            .iter()
+            .filter_map(|e| numbering.get(*e).copied().flatten())
+            .collect();
+        let past: Vec<usize> = entries
+            .iter()
+            .copied()
+            .filter(|e| *e >= numbering.len())
+            .collect();
+        let mut plan = match FilePlan::only(info, &files, sequential) {
+            Ok(plan) => plan,
+            Err(_) => FilePlan::new(info, &[], sequential),
+        };
+        plan.note = past_last_note("magnet so=", &past, numbering.len());
         plan
     }
 
@@ -195,7 +231,7 @@ pub(crate) fn from_byte(b: u8) -> FilePriority {
 }
 
 /// `--only-files: 7, 9 are past the last file (3), ignored` (None when nothing was).
-fn past_last_note(past: &[usize], count: usize) -> Option<String> {
+fn past_last_note(what: &str, past: &[usize], count: usize) -> Option<String> {
     if past.is_empty() {
         return None;
     }
@@ -204,11 +240,11 @@ fn past_last_note(past: &[usize], count: usize) -> Option<String> {
     let verb = if past.len() == 1 { "is" } else { "are" };
     Some(match count {
         0 => format!(
-            "--only-files: the torrent has no files, {} ignored",
+            "{what}: the torrent has no files, {} ignored",
             shown.join(", ")
         ),
         n => format!(
-            "--only-files: {}{more} {verb} past the last file ({}), ignored",
+            "{what}: {}{more} {verb} past the last file ({}), ignored",
             shown.join(", "),
             n - 1
         ),

@@ -226,6 +226,7 @@ impl NeedsLayers {
             display_name: Some(s.info.name.clone()),
             trackers,
             peers: Vec::new(),
+            select_only: None,
         }
     }
 

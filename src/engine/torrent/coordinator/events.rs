@@ -156,6 +156,17 @@ impl Coordinator {
                     p.known.client = Some(name);
                 }
             }
+            PeerEvent::YourIp { conn, ip } => {
+                let Some(voter) = self.peers.by_conn(conn).map(|p| p.addr.ip()) else {
+                    return;
+                };
+                // BEP 40 priorities are reckoned from where peers see us; the DHT takes a
+                // BEP 42 id once enough voters agree.
+                self.peers.set_external(ip);
+                if let Some(dht) = &self.shared.dht {
+                    dht.vote_external(ip, voter);
+                }
+            }
             PeerEvent::Interest { conn } => {
                 let slots_free = !self.uploads_held()
                     && choker::unchoke_now(&self.choke_candidates(), UPLOAD_SLOTS);

@@ -328,3 +328,43 @@ fn our_own_listening_address_is_never_taken_as_a_peer() {
     });
     assert_eq!(t.add([at([127, 0, 0, 1], 0)], PeerSource::Dht, now), 1);
 }
+
+#[test]
+fn with_more_candidates_than_slots_the_highest_bep40_priorities_are_dialed_first() {
+    use crate::protocol::peer_priority::peer_priority;
+    let now = Instant::now();
+    let me = SocketAddr::from(([123, 213, 32, 10], 6881));
+    let mut t = PeerTable::new(OwnAddr {
+        bind: Some(me.ip()),
+        port: me.port(),
+    });
+    let candidates: Vec<SocketAddr> = (1..=40)
+        .map(|n| SocketAddr::from(([98, 76, n, 32], 6881)))
+        .collect();
+    assert_eq!(t.add(candidates.clone(), PeerSource::Tracker, now), 40);
+    let mut ranked = candidates.clone();
+    ranked.sort_by_key(|a| std::cmp::Reverse(peer_priority(me, *a).unwrap()));
+    // Five slots: the five of highest priority, in order.
+    assert_eq!(t.to_dial(now, false, 5), ranked[..5]);
+    assert_eq!(
+        t.priority(&ranked[0]),
+        peer_priority(me, ranked[0]).unwrap()
+    );
+    // Fewer attempts still come first: a failed top candidate waits behind fresh ones.
+    t.get_mut(&ranked[0]).unwrap().dial.attempts = 1;
+    assert_eq!(t.due(now)[..4], ranked[1..5]);
+
+    // Our external address, once known, decides instead of the bound one.
+    t.set_external(IpAddr::from([230, 12, 123, 3]));
+    let me = SocketAddr::from(([230, 12, 123, 3], 6881));
+    let mut ranked: Vec<SocketAddr> = candidates.into_iter().filter(|a| *a != ranked[0]).collect();
+    ranked.sort_by_key(|a| std::cmp::Reverse(peer_priority(me, *a).unwrap()));
+    assert_eq!(t.to_dial(now, false, 3), ranked[..3]);
+
+    // A wildcard bind and nothing learned: every priority equal (0).
+    let w = PeerTable::new(OwnAddr {
+        bind: None,
+        port: 6881,
+    });
+    assert_eq!(w.priority(&SocketAddr::from(([98, 76, 54, 32], 1))), 0);
+}

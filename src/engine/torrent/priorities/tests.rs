@@ -132,3 +132,30 @@ fn a_late_list_applies_the_valid_indices_and_names_the_rest() {
         Some("--only-files: 4, 5, 6, 7, 8, … are past the last file (3), ignored")
     );
 }
+
+#[test]
+fn a_magnets_so_counts_padding_entries_as_libtorrent_does() {
+    // Entries: a, pad, b, pad, c. Real files (as the snapshot lists them): a=0, b=1, c=2.
+    let mut i = info(&[10, 6, 10, 6, 10], 16);
+    i.files[1].padding = true;
+    i.files[3].padding = true;
+    // so=2,4 names b and c by their entry numbers; so=1 names a padding file: nothing.
+    let plan = FilePlan::select_only(&i, &[1, 2, 4], true);
+    assert_eq!(plan.priorities, [Skip, Normal, Normal]);
+    assert!(plan.sequential);
+    assert_eq!(plan.note, None);
+    assert_eq!(plan.skipped_entries(&i), [true, false, false, false, false]);
+    // Past the last entry (4): left out and named.
+    let plan = FilePlan::select_only(&i, &[0, 5, 9], false);
+    assert_eq!(plan.priorities, [Normal, Skip, Skip]);
+    assert_eq!(
+        plan.note.as_deref(),
+        Some("magnet so=: 5, 9 are past the last file (4), ignored")
+    );
+    // Without padding both numberings agree.
+    let j = info(&[10, 20, 30, 40], 16);
+    assert_eq!(
+        FilePlan::select_only(&j, &[0, 2], false),
+        FilePlan::only(&j, &[0, 2], false).unwrap()
+    );
+}
