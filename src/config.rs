@@ -40,6 +40,8 @@ pub struct Config {
     pub dht_rate_limit: Option<u32>,
     /// `false` is `--no-pex`.
     pub pex: Option<bool>,
+    /// `false` is `--no-lsd`.
+    pub lsd: Option<bool>,
     #[serde(default, deserialize_with = "max_peers")]
     pub max_peers: Option<usize>,
     pub state_dir: Option<PathBuf>,

@@ -64,6 +64,8 @@ def main():
                     "one 'name value' a line")
     ap.add_argument("--peer-lines", action="store_true",
                     help='print "peer ..." lines once a second: each peer\'s upload_only flag and pieces')
+    ap.add_argument("--lsd", action="store_true",
+                    help="BEP 14 local service discovery on (off by default: tests send no multicast)")
     ap.add_argument("--announce-wait", type=float, default=20.0)
     ap.add_argument("--max-seconds", type=float, default=900.0)
     args = ap.parse_args()
@@ -102,6 +104,8 @@ def main():
     if args.listen_any:
         settings["listen_interfaces"] = "0.0.0.0:%d,[::]:%d" % (args.port, args.port)
         settings["outgoing_interfaces"] = ""
+    if args.lsd:
+        settings["enable_lsd"] = True
     if args.socket_buffer > 0:
         settings["recv_socket_buffer_size"] = args.socket_buffer
         settings["send_socket_buffer_size"] = args.socket_buffer
@@ -180,7 +184,8 @@ def main():
                               lt.file_error_alert, lt.listen_failed_alert,
                               lt.tracker_reply_alert, lt.listen_succeeded_alert,
                               lt.peer_connect_alert, lt.peer_disconnected_alert,
-                              lt.incoming_connection_alert, lt.hash_failed_alert)):
+                              lt.incoming_connection_alert, lt.hash_failed_alert,
+                              lt.lsd_error_alert)):
                 log("alert: %s" % a.message())
         st = h.status()
         seeding = st.state in (lt.torrent_status.seeding, lt.torrent_status.finished) and st.is_seeding

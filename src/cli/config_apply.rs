@@ -62,6 +62,7 @@ pub(crate) fn apply(
     take!(dht_rate_limit, "dht_rate_limit", |v| args.dht_rate_limit =
         v);
     take!(pex, "no_pex", |v| args.no_pex = !v);
+    take!(lsd, "no_lsd", |v| args.no_lsd = !v);
     take!(max_peers, "max_peers", |v| args.max_peers = v);
     take!(state_dir, "state_dir", |v| args.state_dir = Some(v));
     take!(log_file, "log_file", |v| args.log_file = Some(v));

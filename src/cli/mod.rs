@@ -118,6 +118,10 @@ pub(crate) struct DownloadArgs {
     /// Do not exchange peers with peers (BEP 11).
     #[arg(long)]
     pub no_pex: bool,
+    /// Do not announce torrents on the LAN nor look for peers there (BEP 14 Local Service
+    /// Discovery; never for private torrents).
+    #[arg(long)]
+    pub no_lsd: bool,
     /// The session's state directory: its torrents, their resume data, the DHT routing table
     /// (default: $XDG_DATA_HOME/ttui or ~/.local/share/ttui).
     #[arg(long, value_name = "DIR")]

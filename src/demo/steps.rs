@@ -225,6 +225,8 @@ async fn download(
         dht,
         // Never ask a router for a port: the demo talks to loopback only.
         port_mapping: None,
+        // Loopback peers: no Local Service Discovery (off in `Options::default()` too).
+        lsd: false,
         ..Options::default()
     };
     eprintln!(

@@ -8,6 +8,7 @@ pub mod handshake;
 pub(crate) mod hex;
 pub(crate) mod info_hash;
 pub mod krpc;
+pub mod lsd;
 pub mod magnet;
 pub mod merkle;
 pub mod message;

@@ -436,6 +436,7 @@ fn peers_from(snap: Option<&Snapshot>) -> Value {
             PeerSource::Dht => 1,
             PeerSource::Incoming => 2,
             PeerSource::Pex => 5,
+            PeerSource::Lsd => 3,
             PeerSource::Tracker | PeerSource::WebSeed => 6,
             PeerSource::Manual => 0,
         };

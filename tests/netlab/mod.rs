@@ -21,6 +21,20 @@
 //!                                  └─────────────────────────────────┘
 //! ```
 //!
+//! A LAN (`Lab::lan`, hosts of `Kind::Lan`) is one Ethernet segment: a bridge in the core
+//! (multicast snooping off, so a multicast frame reaches every port) with a veth to each of
+//! its hosts, the core's side at `.1` of a /28 in 203.0.113.0/24 and 2001:db8:K::1/64 (it
+//! takes four link numbers K..K+3, K a multiple of 4; hosts at .2, .3, … and ::2, ::3, …).
+//! Multicast from a host (Local Service Discovery, TTL 1) reaches the others on that LAN and
+//! nothing else: the core routes no multicast.
+//!
+//! ```text
+//!                      core ── bridge lanN (203.0.113.4K+1/28, 2001:db8:K::1/64)
+//!                       ├───────────────┬───────────────┐
+//!                  eth0 │ .4K+2, ::2    │ .4K+3, ::3    │ …
+//!                    host            host
+//! ```
+//!
 //! Only documentation ranges are used (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
 //! 2001:db8::/32). Hosts have a default route to their router (core, or their NAT), but the
 //! core has no default route: it knows only the lab's links and the IPv6 prefixes behind each
@@ -68,6 +82,8 @@ pub enum Kind {
     Nat4(usize),
     /// Behind the named NAT for IPv4, with a global IPv6 address of its own.
     Nat4Global6(usize),
+    /// On the named LAN (`Lab::lan`): public IPv4 and IPv6 addresses on a shared segment.
+    Lan(usize),
 }
 
 /// One host of the lab.
@@ -166,7 +182,17 @@ pub struct Lab {
     /// Links inside NATs made so far (J in the picture).
     inner_links: u8,
     nats: Vec<Nat>,
+    lans: Vec<Lan>,
     hosts: Vec<Host>,
+}
+
+struct Lan {
+    /// The bridge's name in the core.
+    bridge: String,
+    /// Its first link number (a multiple of 4).
+    k: u8,
+    /// Hosts on it so far.
+    hosts: u8,
 }
 
 impl Lab {
@@ -183,6 +209,7 @@ impl Lab {
             core_links: 0,
             inner_links: 0,
             nats: Vec::new(),
+            lans: Vec::new(),
             hosts: Vec::new(),
         };
         lab.make_ns(&core, true);
@@ -259,6 +286,48 @@ impl Lab {
         self.nats.len() - 1
     }
 
+    /// A LAN attached to the core (see the module's doc); hosts join it with `Kind::Lan` and
+    /// the returned index.
+    pub fn lan(&mut self) -> usize {
+        // Four link numbers, the first a multiple of 4: 203.0.113.4K/28 is all the LAN's.
+        while self.core_links % 4 != 3 {
+            self.core_links += 1;
+        }
+        let k = self.next_core_link();
+        self.core_links += 3;
+        assert!(self.core_links < 63, "too many links in one lab");
+        let bridge = format!("lan{}", self.lans.len());
+        let core = self.core.clone();
+        run(
+            &core,
+            &[
+                "ip",
+                "link",
+                "add",
+                "name",
+                &bridge,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ],
+        );
+        run(&core, &["ip", "link", "set", &bridge, "up"]);
+        addr(
+            &core,
+            &bridge,
+            Ipv4Addr::new(203, 0, 113, 4 * k + 1).into(),
+            28,
+        );
+        addr(&core, &bridge, v6_pair(k as u16).0.into(), 64);
+        self.lans.push(Lan {
+            bridge,
+            k,
+            hosts: 0,
+        });
+        self.lans.len() - 1
+    }
+
     /// A host of `kind`, named `name` in this lab.
     pub fn add(&mut self, name: &str, kind: Kind) -> &Host {
         assert!(
@@ -307,6 +376,45 @@ impl Lab {
                     );
                     host.v6 = Some(ip);
                 }
+            }
+            Kind::Lan(lan) => {
+                let core = self.core.clone();
+                let (bridge, k, n) = {
+                    let l = self
+                        .lans
+                        .get_mut(lan)
+                        .unwrap_or_else(|| panic!("no LAN {lan} in this lab"));
+                    l.hosts += 1;
+                    assert!(l.hosts <= 13, "too many hosts on one LAN");
+                    (l.bridge.clone(), l.k, l.hosts)
+                };
+                let dev = format!("{bridge}p{n}");
+                self.link(&core, &dev, &ns, "eth0");
+                run(&core, &["ip", "link", "set", &dev, "master", &bridge]);
+                let gw = Ipv4Addr::new(203, 0, 113, 4 * k + 1);
+                let ip = Ipv4Addr::new(203, 0, 113, 4 * k + 1 + n);
+                addr(&ns, "eth0", ip.into(), 28);
+                run(
+                    &ns,
+                    &["ip", "route", "add", "default", "via", &gw.to_string()],
+                );
+                let (gw6, _) = v6_pair(k as u16);
+                let ip6 = Ipv6Addr::new(0x2001, 0xdb8, k as u16, 0, 0, 0, 0, 1 + n as u16);
+                addr(&ns, "eth0", ip6.into(), 64);
+                run(
+                    &ns,
+                    &[
+                        "ip",
+                        "-6",
+                        "route",
+                        "add",
+                        "default",
+                        "via",
+                        &gw6.to_string(),
+                    ],
+                );
+                host.v4 = Some(ip);
+                host.v6 = Some(ip6);
             }
             Kind::Nat4(nat) | Kind::Nat4Global6(nat) => {
                 let j = self.next_inner_link();

@@ -123,6 +123,8 @@ pub enum PeerSource {
     Incoming,
     /// An HTTP server of the torrent's `url-list` (BEP 19); its address is the server's.
     WebSeed,
+    /// Heard announcing the torrent on the LAN (BEP 14 Local Service Discovery).
+    Lsd,
 }
 
 impl PeerSource {
@@ -135,6 +137,7 @@ impl PeerSource {
             PeerSource::Manual => "manual",
             PeerSource::Incoming => "incoming",
             PeerSource::WebSeed => "web seed",
+            PeerSource::Lsd => "LSD",
         }
     }
 }

@@ -13,6 +13,7 @@ mod udp_associate;
 pub(crate) mod dormancy;
 pub(crate) mod goals;
 pub(crate) mod interface;
+pub(crate) mod lsd;
 pub(crate) mod manager;
 pub(crate) mod on_complete;
 pub(crate) mod persist;
@@ -313,6 +314,18 @@ impl Session {
                 relay,
             )));
         }
+        // BEP 14 on the LAN, never around a proxy (libtorrent does the same).
+        let lsd = (opts.lsd && listen_port != 0 && proxy.is_none()).then(|| {
+            let bound = (!bind.is_unspecified()).then_some(bind);
+            let svc = lsd::spawn(listen_port, opts.interface.clone(), bound);
+            accept_tasks.push(svc.task);
+            logs.push((
+                LogLevel::Info,
+                "local service discovery (LSD) on: public torrents are announced on the LAN"
+                    .to_string(),
+            ));
+            svc.lsd as Arc<dyn crate::engine::torrent::start::Discovery>
+        });
         let ctx = SessionCtx {
             our_id: peer_id::our_peer_id(),
             bind: (!bind.is_unspecified()).then_some(bind),
@@ -332,6 +345,7 @@ impl Session {
             families: families(bind, proxy.is_some()),
             proxy,
             interface: opts.interface.is_some(),
+            lsd,
         };
         let port_mapper = match (&opts.port_mapping, listen_port) {
             (Some(settings), p) if p != 0 => Some(port_mapping::PortMapper::spawn(

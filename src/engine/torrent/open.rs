@@ -83,6 +83,10 @@ async fn prepare(
         start.ctx.alias(v2, meta.info_hash);
     }
     let unroute = Unroute(start.ctx.clone(), meta.info_hash);
+    // Never a private torrent: its peers come from its trackers only (BEP 27).
+    if let Some(lsd) = start.ctx.lsd.as_ref().filter(|_| !meta.info.private) {
+        lsd.register(meta.info_hash, events_tx.clone());
+    }
 
     // Open files (creating them at their final length) and check what is already there.
     let mut plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);

@@ -28,6 +28,9 @@ pub struct Options {
     pub dht: Option<Vec<String>>,
     /// Exchange peers with peers (BEP 11 `ut_pex`).
     pub pex: bool,
+    /// BEP 14 Local Service Discovery: announce public torrents on the LAN's multicast group
+    /// and dial the peers heard there. Off here; the CLI turns it on unless `--no-lsd`.
+    pub lsd: bool,
     /// Where the DHT routing table is kept between runs (`None`: not kept).
     pub state_dir: Option<PathBuf>,
     /// Bytes a second the DHT node may send in answer to others' queries.
@@ -90,6 +93,7 @@ impl Default for Options {
             transport: crate::engine::api::TransportPolicy::default(),
             dht: None,
             pex: true,
+            lsd: false,
             state_dir: None,
             dht_rate_limit: crate::dht::budget::DEFAULT_REPLY_BUDGET,
             queue: Default::default(),

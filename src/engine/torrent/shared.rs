@@ -37,6 +37,8 @@ pub(crate) enum Event {
         /// When it was accepted (the handshake time shown is counted from here).
         since: std::time::Instant,
     },
+    /// A peer on the LAN announced this torrent by Local Service Discovery (BEP 14).
+    LsdPeer(SocketAddr),
 }
 
 impl From<PeerEvent> for Event {

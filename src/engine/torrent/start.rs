@@ -111,6 +111,16 @@ pub(crate) struct SessionCtx {
     pub interface: bool,
     /// The address families peers are reached over.
     pub families: crate::engine::api::Families,
+    /// Local Service Discovery (BEP 14), unless `--no-lsd`: public torrents register here.
+    pub lsd: Option<Arc<dyn Discovery>>,
+}
+
+/// The session's Local Service Discovery (`session/lsd.rs`) as a torrent sees it: a public
+/// torrent registers its info hash and event channel while it runs; the session announces it
+/// on the LAN and sends it `Event::LsdPeer` for each peer heard announcing it.
+pub(crate) trait Discovery: Send + Sync {
+    fn register(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>);
+    fn unregister(&self, info_hash: &[u8; 20]);
 }
 
 /// How announces and web seed requests leave: from `bind`, through `proxy` (UDP through its
@@ -140,6 +150,9 @@ impl SessionCtx {
 
     pub(crate) fn unroute(&self, info_hash: &[u8; 20]) {
         self.router.unroute(info_hash);
+        if let Some(lsd) = &self.lsd {
+            lsd.unregister(info_hash);
+        }
     }
 
     pub(crate) fn alias(&self, alias: [u8; 20], main: [u8; 20]) {

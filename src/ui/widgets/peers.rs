@@ -321,6 +321,7 @@ fn source_text(s: PeerSource, wide: bool) -> &'static str {
         PeerSource::Manual => "man",
         PeerSource::Incoming => "in",
         PeerSource::WebSeed => "web",
+        PeerSource::Lsd => "LSD",
     }
 }
 

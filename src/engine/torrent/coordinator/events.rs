@@ -122,6 +122,15 @@ impl Coordinator {
                 handshake,
                 since,
             } => self.on_incoming(*stream, addr, handshake, since, now),
+            Event::LsdPeer(addr) => {
+                if self.peers.add([addr], PeerSource::Lsd, now) > 0 {
+                    self.log(
+                        LogLevel::Info,
+                        format!("LSD: peer {addr} on the local network"),
+                    );
+                    self.dial_new_peers(now);
+                }
+            }
         }
     }
 
