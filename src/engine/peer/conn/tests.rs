@@ -493,6 +493,7 @@ fn interest_and_the_extended_handshake_reach_the_coordinator() {
                 conn: CONN,
                 event: PexEvent::Extensions {
                     ut_pex: true,
+                    holepunch: false,
                     listen_port: Some(51413)
                 }
             }
