@@ -186,3 +186,6 @@ impl Coordinator {
         self.spawn_peer(addr, start, PeerStage::Connecting, now);
     }
 }
+
+#[cfg(test)]
+mod tests;
