@@ -55,6 +55,8 @@ pub(crate) struct Coordinator {
     block_hashes: events::block_hashes::BlockHashes,
     /// BEP 55: the bound on the rendezvous we relay for our peers (`torrent/holepunch.rs`).
     relay: crate::engine::torrent::holepunch::Relay,
+    /// The same bound on the BEP 55 `connect` messages we act on (each is a dial).
+    connects: crate::engine::torrent::holepunch::Relay,
 }
 
 impl Coordinator {
@@ -104,6 +106,7 @@ impl Coordinator {
             link: SessionLink::new(now),
             block_hashes: Default::default(),
             relay: crate::engine::torrent::holepunch::Relay::new(now),
+            connects: crate::engine::torrent::holepunch::Relay::new(now),
         }
     }
 

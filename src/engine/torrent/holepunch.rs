@@ -119,9 +119,10 @@ impl Relay {
         }
     }
 
-    /// Counts the rendezvous against both bounds; false when either is used up. A peer
-    /// over its own bound does not use up the torrent's.
-    fn admit(&mut self, now: Instant, initiator: SocketAddr) -> bool {
+    /// Counts one message from `initiator` against both bounds; false when either is used
+    /// up. A peer over its own bound does not use up the torrent's. The coordinator also
+    /// bounds the `connect` messages it acts on this way (each makes us dial someone).
+    pub(crate) fn admit(&mut self, now: Instant, initiator: SocketAddr) -> bool {
         if self.per_peer.len() >= MAX_TRACKED && !self.per_peer.contains_key(&initiator) {
             self.per_peer
                 .retain(|_, w| now.saturating_duration_since(w.start) < WINDOW);

@@ -155,9 +155,16 @@ impl Coordinator {
         );
     }
 
-    /// As either side of an introduction by `relay`: dial `addr` now, over uTP only.
+    /// As either side of an introduction by `relay`: dial `addr` now, over uTP only. Bounded
+    /// like relaying (per peer and per second) and by the peer limit, so that a peer cannot
+    /// make us dial whomever it likes.
     fn punch(&mut self, relay: SocketAddr, addr: SocketAddr, now: Instant) {
         if self.is_our_addr(&addr) || addr == relay || self.run.paused {
+            return;
+        }
+        if self.peers.active().count() >= self.given.opts.max_peers
+            || !self.connects.admit(now, relay)
+        {
             return;
         }
         if self.refuse_blocked(addr, now) {

@@ -107,3 +107,29 @@ fn a_failed_dial_asks_the_pex_sender_for_an_introduction() {
     }
     assert_eq!(punches(&mut rx_r), [HoleMsg::rendezvous(target)]);
 }
+
+/// As the target: a `connect` makes us dial the endpoint it names, over uTP, marked as hole
+/// punched via the relay; one peer's connects are acted on at most PER_PEER a second.
+#[tokio::test]
+async fn connects_are_dialed_and_bounded() {
+    use crate::engine::torrent::holepunch::PER_PEER;
+    let t = TestTorrent::new(16 * 1024, 64 * 1024, &[]);
+    let mut c = coordinator(&t);
+    let (r, _rx_r) = connect(&mut c, addr(1), PeerSource::Tracker);
+    offers(&mut c, r, true);
+    let now = Instant::now();
+    let targets: Vec<SocketAddr> = (10..16).map(addr).collect();
+    for &to in &targets {
+        c.on_holepunch(r, HoleMsg::connect(to), now);
+    }
+    let dialed: Vec<SocketAddr> = targets
+        .iter()
+        .copied()
+        .filter(|a| {
+            c.peers_mut()
+                .get(a)
+                .is_some_and(|p| p.known.punched_via == Some(addr(1).ip()) && p.dial.attempts == 1)
+        })
+        .collect();
+    assert_eq!(dialed, targets[..PER_PEER as usize]);
+}
