@@ -120,6 +120,10 @@ def main():
                                  "added6": b"\0" * 15 + b"\1\x1a\xe1", "dropped": b"\x0a\0\0\2\0\x50",
                                  "dropped6": b""}))
     put("extension", "deep-20000", nested(20000))
+    # BEP 55 ut_holepunch: rendezvous (IPv4), connect (IPv6), error NoSelf.
+    put("holepunch", "rendezvous", b"\0\0\xcb\0\x71\x05\x1a\xe1\0\0\0\0")
+    put("holepunch", "connect6", b"\1\1\x20\x01\x0d\xb8" + b"\0" * 11 + b"\1\x1a\xe1\0\0\0\0")
+    put("holepunch", "error-noself", b"\2\0\xc0\0\2\1\0\1\0\0\0\4")
     # Tracker replies.
     put("tracker_http", "compact", enc({"interval": 900, "min interval": 60, "complete": 5,
                                         "incomplete": 7, "peers": b"\x7f\0\0\1\x1a\xe1" * 4,

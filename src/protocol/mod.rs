@@ -6,6 +6,7 @@ pub mod extension;
 pub(crate) mod geometry;
 pub mod handshake;
 pub(crate) mod hex;
+pub mod holepunch;
 pub(crate) mod info_hash;
 pub mod krpc;
 pub mod lsd;

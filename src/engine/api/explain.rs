@@ -34,6 +34,8 @@ pub enum Check {
     Disk,
     Rc4Cpu,
     SeedingIdle,
+    /// BEP 55: the peers reached only through a punched hole, and those not reached even so.
+    HolePunch,
 }
 
 impl Check {
@@ -56,6 +58,7 @@ impl Check {
             Check::Disk => "disk",
             Check::Rc4Cpu => "rc4_cpu",
             Check::SeedingIdle => "seeding_idle",
+            Check::HolePunch => "hole_punch",
         }
     }
 }
@@ -198,6 +201,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             availability,
             seeds,
             peer_failures,
+            hole_punch,
             blocklist,
             interface,
             proxy,
@@ -321,6 +325,28 @@ fn dht(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
         e,
         Some("check that UDP is not blocked, or pass --dht-bootstrap HOST:PORT"),
     ))
+}
+
+/// Peers dialed through a hole a relay punched (BEP 55): reached only this way (dialing them
+/// had failed), or not reached even so.
+fn hole_punch(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
+    let punched = || s.peers.iter().filter(|p| p.hole_punched_via.is_some());
+    let reached = punched()
+        .filter(|p| matches!(p.stage, PeerStage::Connected | PeerStage::Disconnected))
+        .count();
+    let failed = punched().filter(|p| p.stage == PeerStage::Failed).count();
+    if reached + failed == 0 {
+        return None;
+    }
+    let e = format!(
+        "hole punching: {} reached only this way, {} not reached even so",
+        plural(reached, "peer", "peers"),
+        failed
+    );
+    let advice = (reached == 0).then_some(
+        "a NAT that changes its port for every destination cannot be punched; a forwarded port (or UPnP/NAT-PMP) lets peers dial in",
+    );
+    Some(finding(Check::HolePunch, Verdict::Ok, e, advice))
 }
 
 fn no_peers(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {

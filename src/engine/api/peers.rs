@@ -127,6 +127,12 @@ pub enum PeerSource {
     Lsd,
 }
 
+impl std::fmt::Display for PeerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
 impl PeerSource {
     /// The word in the peer table's Source column.
     pub fn word(self) -> &'static str {
@@ -216,6 +222,10 @@ pub struct PeerRow {
     /// seed with every piece it wants. Absent from rows of older sessions: false.
     #[serde(default)]
     pub upload_only: bool,
+    /// The connection came through a hole punched by BEP 55: the relay that introduced us.
+    /// Absent from rows of older sessions: none.
+    #[serde(default)]
+    pub hole_punched_via: Option<std::net::IpAddr>,
 }
 
 impl PeerRow {
@@ -248,6 +258,16 @@ impl PeerRow {
             in_play: false,
             encryption_note: None,
             upload_only: false,
+            hole_punched_via: None,
+        }
+    }
+
+    /// How the peer was reached, for the row's detail: "hole punched via 203.0.113.5", else
+    /// its source's word.
+    pub fn how_reached(&self) -> String {
+        match self.hole_punched_via {
+            Some(ip) => format!("hole punched via {ip}"),
+            None => self.source.word().to_string(),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::peer::connect::{io_end, OUR_REQQ};
 use crate::engine::peer::link::{PeerCmd, PeerEvent, PeerLive, TorrentLink};
 use crate::engine::peer::pex::{
-    PexEvent, Verdict, LT_DONTHAVE_ID, UPLOAD_ONLY_ID, UT_METADATA_ID, UT_PEX_ID,
+    PexEvent, Verdict, LT_DONTHAVE_ID, UPLOAD_ONLY_ID, UT_HOLEPUNCH_ID, UT_METADATA_ID, UT_PEX_ID,
 };
 use crate::engine::peer::rate::Limiter;
 use crate::engine::peer::stream::WriteHalf;
@@ -22,6 +22,7 @@ use crate::protocol::extension::{
     self, ExtHandshake, Pex, HANDSHAKE_ID, LT_DONTHAVE, UPLOAD_ONLY, UT_METADATA, UT_PEX,
 };
 use crate::protocol::geometry::BlockRef;
+use crate::protocol::holepunch::{HoleMsg, UT_HOLEPUNCH};
 use crate::protocol::merkle::proof::HashRequest;
 use crate::protocol::message::{encode_into, Message};
 use extensions::Extensions;
@@ -112,6 +113,7 @@ pub(crate) fn our_ext_handshake(
     let mut m = std::collections::BTreeMap::new();
     if pex {
         m.insert(UT_PEX.to_string(), UT_PEX_ID);
+        m.insert(UT_HOLEPUNCH.to_string(), UT_HOLEPUNCH_ID);
     }
     if metadata_size > 0 {
         m.insert(UT_METADATA.to_string(), UT_METADATA_ID);
@@ -447,6 +449,8 @@ impl PeerConn {
                     self.on_pex(&payload);
                 } else if id == LT_DONTHAVE_ID {
                     self.on_donthave(&payload)?;
+                } else if id == UT_HOLEPUNCH_ID && self.torrent.pex {
+                    self.on_holepunch(&payload)?;
                 } else if id == UPLOAD_ONLY_ID {
                     let on = extension::decode_upload_only(&payload)
                         .map_err(|e| protocol(e.to_string()))?;
@@ -493,6 +497,7 @@ impl PeerConn {
             conn: self.conn,
             event: PexEvent::Extensions {
                 ut_pex: self.ext.ut_pex().is_some(),
+                holepunch: self.ext.holepunch().is_some(),
                 listen_port: h.p,
             },
         });
@@ -532,6 +537,17 @@ impl PeerConn {
             };
             tracing::info!("conn {}: {word} (BEP 21)", self.conn);
         }
+    }
+
+    /// BEP 55 `ut_holepunch`: passed to the torrent, which relays, dials or notes it. A
+    /// payload of the wrong size or type ends the connection, as libtorrent does.
+    fn on_holepunch(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
+        let msg = HoleMsg::decode(payload).map_err(|e| protocol(e.to_string()))?;
+        self.torrent.send(PeerEvent::Holepunch {
+            conn: self.conn,
+            msg,
+        });
+        Ok(())
     }
 
     /// BEP 54 `lt_donthave`: the peer lost a piece it had announced. It leaves the peer's
@@ -589,6 +605,12 @@ impl PeerConn {
         match c {
             PeerCmd::SendPex(payload) => {
                 if let Some(id) = self.ext.ut_pex() {
+                    self.push(&Message::Extended { id, payload });
+                }
+            }
+            PeerCmd::SendHolepunch(msg) => {
+                if let Some(id) = self.ext.holepunch() {
+                    let payload = Bytes::from(msg.encode());
                     self.push(&Message::Extended { id, payload });
                 }
             }

@@ -154,6 +154,8 @@ pub(crate) enum PeerCmd {
     Disconnect(PeerEnd),
     /// A `ut_pex` payload to send, when the peer takes it.
     SendPex(Bytes),
+    /// A BEP 55 `ut_holepunch` message to send, when the peer takes it.
+    SendHolepunch(crate::protocol::holepunch::HoleMsg),
     /// Send a BEP 52 `hash request` (block hashes of a piece that failed its check); the
     /// answer comes back as `PeerEvent::Hashes` or `PeerEvent::HashReject`.
     AskHashes(HashRequest),
@@ -207,6 +209,11 @@ pub(crate) enum PeerEvent {
     Pex {
         conn: u64,
         event: PexEvent,
+    },
+    /// A BEP 55 `ut_holepunch` message from the peer, well-formed.
+    Holepunch {
+        conn: u64,
+        msg: crate::protocol::holepunch::HoleMsg,
     },
     /// A BEP 52 `hashes` message: the head it answers and the hashes after it, unchecked
     /// (the torrent knows what it asked and what the hashes must prove).

@@ -49,7 +49,9 @@ use crate::protocol::message::{Message, MessageCodec, WireError};
 pub(crate) enum Start {
     /// We dial the peer, under a hybrid's short v2 hash when `under_v2` (it was listed in
     /// the v2 swarm only, and a v2-only client may know no other name), else the main one.
-    Dial { under_v2: bool },
+    /// `punch`: a BEP 55 `connect` told us to dial now, over uTP only, so that our NAT opens
+    /// for the peer dialing us at the same time.
+    Dial { under_v2: bool, punch: bool },
     /// The peer dialed us; its handshake was read and routed to this torrent.
     Accepted {
         stream: Box<PeerStream>,
@@ -136,7 +138,7 @@ impl PeerTask {
 
     async fn run(mut self, start: Start) -> PeerEnd {
         match start {
-            Start::Dial { under_v2 } => self.outgoing(under_v2).await,
+            Start::Dial { under_v2, punch } => self.outgoing(under_v2, punch).await,
             Start::Accepted {
                 stream,
                 handshake,
@@ -145,11 +147,15 @@ impl PeerTask {
         }
     }
 
-    async fn outgoing(&mut self, under_v2: bool) -> PeerEnd {
+    async fn outgoing(&mut self, under_v2: bool, punch: bool) -> PeerEnd {
         self.stage(PeerStage::Connecting);
         let (conn, torrent) = (self.conn, Arc::clone(&self.torrent));
         let transports = Transports {
-            policy: torrent.transport,
+            policy: if punch && torrent.transport.utp() {
+                crate::engine::api::TransportPolicy::Utp
+            } else {
+                torrent.transport
+            },
             utp: torrent.utp.clone(),
             filter: Arc::clone(&torrent.ip_filter),
             proxy: torrent.proxy.clone(),

@@ -20,6 +20,8 @@ pub(crate) const UT_METADATA_ID: u8 = 3;
 /// for the same reason.
 pub(crate) const UPLOAD_ONLY_ID: u8 = 2;
 pub(crate) const LT_DONTHAVE_ID: u8 = 4;
+/// Our id for BEP 55's `ut_holepunch`.
+pub(crate) const UT_HOLEPUNCH_ID: u8 = 5;
 /// Added peers taken from one message; the rest are ignored.
 pub(crate) const MAX_TAKEN_PER_MESSAGE: usize = 100;
 /// Added peers taken from one sender over one connection.
@@ -34,9 +36,11 @@ const REFILL: Duration = Duration::from_secs(20);
 /// What a connection tells the coordinator about PEX.
 #[derive(Debug)]
 pub(crate) enum PexEvent {
-    /// The peer's extended handshake: whether it takes `ut_pex`, and its listen port.
+    /// The peer's extended handshake: whether it takes `ut_pex` and `ut_holepunch`, and its
+    /// listen port.
     Extensions {
         ut_pex: bool,
+        holepunch: bool,
         listen_port: Option<u16>,
     },
     /// Peers the sender listed, already cut to the per-message and per-sender caps.

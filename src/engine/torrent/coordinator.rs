@@ -53,6 +53,10 @@ pub(crate) struct Coordinator {
     link: SessionLink,
     /// Failed v2 pieces waiting for a peer's block hashes (`events/block_hashes.rs`).
     block_hashes: events::block_hashes::BlockHashes,
+    /// BEP 55: the bound on the rendezvous we relay for our peers (`torrent/holepunch.rs`).
+    relay: crate::engine::torrent::holepunch::Relay,
+    /// The same bound on the BEP 55 `connect` messages we act on (each is a dial).
+    connects: crate::engine::torrent::holepunch::Relay,
 }
 
 impl Coordinator {
@@ -106,6 +110,8 @@ impl Coordinator {
             },
             link: SessionLink::new(now),
             block_hashes: Default::default(),
+            relay: crate::engine::torrent::holepunch::Relay::new(now),
+            connects: crate::engine::torrent::holepunch::Relay::new(now),
         }
     }
 
@@ -394,9 +400,14 @@ impl Coordinator {
             }
             if let Some(p) = self.peers.get_mut(&addr) {
                 p.dial.attempts += 1;
+                p.known.punched_via = None;
             }
             let under_v2 = self.peers.get(&addr).is_some_and(|p| p.known.v2_swarm);
-            self.spawn_peer(addr, Start::Dial { under_v2 }, PeerStage::Connecting, now);
+            let start = Start::Dial {
+                under_v2,
+                punch: false,
+            };
+            self.spawn_peer(addr, start, PeerStage::Connecting, now);
         }
     }
 
@@ -547,6 +558,7 @@ mod blocked;
 mod dht_peers;
 mod events;
 mod files;
+mod holepunch;
 mod interface;
 mod parts;
 mod pex_round;

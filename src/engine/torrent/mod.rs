@@ -9,6 +9,7 @@
 pub(crate) mod choker;
 pub(crate) mod coordinator;
 pub(crate) mod download;
+pub(crate) mod holepunch;
 mod link;
 pub(crate) mod magnet;
 pub(crate) mod metadata;

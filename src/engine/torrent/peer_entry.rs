@@ -124,6 +124,8 @@ pub(crate) struct ConnInfo {
     reached: bool,
     /// What we told it by PEX, while it takes `ut_pex`.
     pub pex: Option<crate::engine::torrent::pex::PexOutbox>,
+    /// It takes BEP 55 `ut_holepunch` (and PEX is on): it may relay for us, and we for it.
+    pub holepunch: bool,
 }
 
 impl ConnInfo {
@@ -162,6 +164,12 @@ pub(crate) struct Known {
     /// v2 hash) and not in the main one: dialed under that hash, as libtorrent does
     /// (`protocol_v2`), since a v2-only client may know the torrent by no other name.
     pub v2_swarm: bool,
+    /// BEP 55: the peer that listed it by PEX as taking `ut_holepunch` (who may introduce us
+    /// when dialing it fails), and when we last asked for that.
+    pub relay: Option<SocketAddr>,
+    pub punch_asked: Option<Instant>,
+    /// The connection came through a hole punched by this relay's introduction.
+    pub punched_via: Option<std::net::IpAddr>,
 }
 
 /// How the latest connection was set up, once handshaken.
@@ -380,6 +388,7 @@ impl PeerEntry {
             live: Arc::clone(&live),
             reached: false,
             pex: None,
+            holepunch: false,
         });
         self.status.end = None;
         self.setup = Setup::default();

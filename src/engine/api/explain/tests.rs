@@ -642,3 +642,34 @@ fn a_proxy_leaves_reachability_to_its_own_check() {
     let f = verdict_of(&s, &ctx, Check::Proxy).unwrap();
     assert_eq!(f.verdict, Verdict::Ok);
 }
+
+/// BEP 55: the peers dialed through a punched hole are counted, reached and not; a torrent
+/// with none has no such line.
+#[test]
+fn hole_punched_peers_are_counted() {
+    let mut s = healthy();
+    assert!(explain(&s, &ExplainContext::default())
+        .iter()
+        .all(|f| f.check != Check::HolePunch));
+    let via = Some("203.0.113.5".parse().unwrap());
+    s.peers.push(PeerRow {
+        hole_punched_via: via,
+        ..peer(5, 1.0, false, 1000.0)
+    });
+    s.peers.push(PeerRow {
+        hole_punched_via: via,
+        ..PeerRow::new(addr(6), PeerSource::Pex, PeerStage::Failed)
+    });
+    let f = explain(&s, &ExplainContext::default())
+        .into_iter()
+        .find(|f| f.check == Check::HolePunch)
+        .expect("a hole punch line");
+    assert_eq!(f.verdict, Verdict::Ok);
+    assert_eq!(
+        f.evidence,
+        "hole punching: 1 peer reached only this way, 1 not reached even so"
+    );
+    assert_eq!(f.advice, None);
+    assert_eq!(s.peers[3].how_reached(), "hole punched via 203.0.113.5");
+    assert_eq!(s.peers[0].how_reached(), "tracker");
+}

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::engine::peer::pex::PexInbox;
 use crate::protocol::extension::{ExtHandshake, LT_DONTHAVE, UPLOAD_ONLY, UT_METADATA, UT_PEX};
+use crate::protocol::holepunch::UT_HOLEPUNCH;
 
 /// Invariant (why the ids are private): an id is the one the peer's latest extended handshake
 /// gave (BEP 10: a later handshake replaces an earlier one, 0 withdraws), and `ut_pex` is
@@ -15,6 +16,8 @@ pub(crate) struct Extensions {
     ut_pex: Option<u8>,
     upload_only_id: Option<u8>,
     donthave: Option<u8>,
+    /// BEP 55: like `ut_pex`, `None` while peer exchange is off (it is how peers are found).
+    holepunch: Option<u8>,
     upload_only: bool,
     pex_on: bool,
     pub(crate) pex_in: PexInbox,
@@ -27,6 +30,7 @@ impl Extensions {
             ut_pex: None,
             upload_only_id: None,
             donthave: None,
+            holepunch: None,
             upload_only: false,
             pex_on,
             pex_in: PexInbox::new(now),
@@ -38,6 +42,7 @@ impl Extensions {
         self.ut_pex = h.id_of(UT_PEX).filter(|_| self.pex_on);
         self.upload_only_id = h.id_of(UPLOAD_ONLY);
         self.donthave = h.id_of(LT_DONTHAVE);
+        self.holepunch = h.id_of(UT_HOLEPUNCH).filter(|_| self.pex_on);
         self.upload_only = h.upload_only;
     }
 
@@ -68,6 +73,12 @@ impl Extensions {
     #[inline]
     pub(crate) fn ut_metadata(&self) -> Option<u8> {
         self.ut_metadata
+    }
+
+    /// The peer's id for `ut_holepunch` messages.
+    #[inline]
+    pub(crate) fn holepunch(&self) -> Option<u8> {
+        self.holepunch
     }
 
     /// The peer's id for ut_pex messages.

@@ -493,6 +493,7 @@ fn interest_and_the_extended_handshake_reach_the_coordinator() {
                 conn: CONN,
                 event: PexEvent::Extensions {
                     ut_pex: true,
+                    holepunch: false,
                     listen_port: Some(51413)
                 }
             }
@@ -807,4 +808,47 @@ fn a_lost_piece_is_taken_back_from_peers_that_take_donthave() {
     assert!(t.shared.download().picker.piece_lost(5));
     lt.on_lost_lagged();
     assert_eq!(extended(&mut lt), [(7, vec![0, 0, 0, 5])]);
+}
+
+/// BEP 55: offered while PEX is on; our messages go out under the peer's id once it offers
+/// the extension (never before), its messages reach the coordinator, and a malformed one ends
+/// the connection.
+#[test]
+fn holepunch_messages_go_both_ways_and_a_malformed_one_ends_the_connection() {
+    let mut t = torrent(&[]);
+    let (mut c, _) = open(&t, true);
+    c.send_ext_handshake();
+    let got = extended(&mut c);
+    let [(0, payload)] = &got[..] else {
+        panic!("one handshake: {got:?}");
+    };
+    let h = ExtHandshake::decode(payload).unwrap();
+    assert_eq!(h.id_of(UT_HOLEPUNCH), Some(UT_HOLEPUNCH_ID));
+    let ask = HoleMsg::rendezvous("203.0.113.9:6881".parse().unwrap());
+    c.on_command(PeerCmd::SendHolepunch(ask)).unwrap();
+    assert_eq!(extended(&mut c), []);
+    c.on_message(their_handshake(&[(UT_HOLEPUNCH, 9)], false))
+        .unwrap();
+    let _ = sent(&mut c);
+    c.on_command(PeerCmd::SendHolepunch(ask)).unwrap();
+    assert_eq!(extended(&mut c), [(9, ask.encode())]);
+    let _ = t.drain();
+    let connect = HoleMsg::connect("198.51.100.4:51413".parse().unwrap());
+    c.on_message(Message::Extended {
+        id: UT_HOLEPUNCH_ID,
+        payload: Bytes::from(connect.encode()),
+    })
+    .unwrap();
+    let events = t.drain();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PeerEvent::Holepunch { conn: CONN, msg } if *msg == connect)),
+        "{events:?}"
+    );
+    let why = violation(c.on_message(Message::Extended {
+        id: UT_HOLEPUNCH_ID,
+        payload: Bytes::from_static(&[1, 0, 1]),
+    }));
+    assert!(why.contains("ut_holepunch"), "{why}");
 }

@@ -201,6 +201,7 @@ impl Coordinator {
             PeerEvent::DiskError(e) => self.on_disk_error(e),
             PeerEvent::PieceGone { index, error } => self.on_piece_gone(index, &error),
             PeerEvent::Pex { conn, event } => self.on_pex(conn, event),
+            PeerEvent::Holepunch { conn, msg } => self.on_holepunch(conn, msg, now),
             PeerEvent::Hashes { conn, head, hashes } => {
                 self.on_block_hashes(conn, head, hashes, now)
             }
@@ -328,6 +329,9 @@ impl Coordinator {
                 _ => LogLevel::Info,
             };
             self.log(level, text);
+        }
+        if stage == PeerStage::Failed {
+            self.ask_for_punch(addr, now);
         }
     }
 

@@ -30,12 +30,14 @@ impl Coordinator {
         match e {
             PexEvent::Extensions {
                 ut_pex,
+                holepunch,
                 listen_port,
             } => {
                 if let Some(p) = self.peers.by_conn(conn) {
                     p.known.listen_port = listen_port;
                     if let Some(c) = p.conn_mut() {
                         c.pex = (ut_pex && pex_on).then(|| PexOutbox::new(now));
+                        c.holepunch = holepunch && pex_on;
                     }
                 }
             }
@@ -56,9 +58,13 @@ impl Coordinator {
                 };
                 let complete = self.run.complete;
                 let mut fresh = Vec::new();
+                let mut punchable = Vec::new();
                 for (addr, flags) in msg.added {
                     if self.is_our_addr(&addr) || addr == from {
                         continue;
+                    }
+                    if flags.has(PexFlags::HOLEPUNCH) {
+                        punchable.push(addr);
                     }
                     let seed = flags.has(PexFlags::SEED);
                     if let Some(p) = self.peers.get_mut(&addr) {
@@ -76,6 +82,13 @@ impl Coordinator {
                 for a in seeds {
                     if let Some(p) = self.peers.get_mut(&a) {
                         p.known.seed = true;
+                    }
+                }
+                // The sender is connected to it and it takes hole punching: the sender may
+                // introduce us (BEP 55) when dialing it fails.
+                for a in punchable {
+                    if let Some(p) = self.peers.get_mut(&a) {
+                        p.known.relay = Some(from);
                     }
                 }
                 if added > 0 {
@@ -113,6 +126,9 @@ impl Coordinator {
                 }
                 if p.setup.transport == Some(crate::net::TransportKind::Utp) {
                     f |= PexFlags::UTP;
+                }
+                if p.conn().is_some_and(|c| c.holepunch) {
+                    f |= PexFlags::HOLEPUNCH;
                 }
                 Some((addr, PexFlags(f)))
             })
