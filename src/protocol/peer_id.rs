@@ -310,7 +310,7 @@ fn transmission_version(id: &[u8; 20]) -> String {
 }
 
 fn utorrent_version(id: &[u8; 20]) -> String {
-    let h = |i: usize| show(hex_value(id[i]));
+    let h = |i: usize| show(super::hex::digit(id[i]).map(u32::from));
     if id[7] == b'-' {
         format!("{}.{}.{}{}", h(3), h(4), h(5), release_suffix(id[6]))
     } else {
@@ -432,10 +432,6 @@ fn base62_value(b: u8) -> Option<u32> {
         b'a'..=b'z' => Some(u32::from(b - b'a') + 36),
         _ => None,
     }
-}
-
-fn hex_value(b: u8) -> Option<u32> {
-    char::from(b).to_digit(16)
 }
 
 fn decimal(bytes: &[u8]) -> Option<u32> {

@@ -1,13 +1,19 @@
 use tokio::sync::mpsc;
 
-use super::*;
+use std::net::SocketAddr;
+use std::time::Instant;
+
 use crate::engine::api::PeerEnd;
+use crate::engine::api::{PeerSource, PeerStage};
+use crate::engine::peer::link::PeerCmd;
 use crate::engine::peer::link::PeerEvent;
 use crate::engine::peer::pex::PexEvent;
 use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
+use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::shared::Event;
 use crate::protocol::extension::{Pex, PexFlags};
 use crate::protocol::holepunch::HoleError;
+use crate::protocol::holepunch::HoleMsg;
 
 fn offers(c: &mut Coordinator, conn: u64, holepunch: bool) {
     c.on_pex(
