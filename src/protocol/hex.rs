@@ -35,8 +35,32 @@ pub(crate) fn decode_array<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// Bytes from an even number of hex digits (either case); None for anything else. Test
+/// vectors are written this way.
+#[cfg(test)]
+pub(crate) fn decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.as_bytes();
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    s.chunks_exact(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn decode_reads_what_encode_writes_and_refuses_the_rest() {
+        assert_eq!(
+            super::decode("000fA0ff"),
+            Some(vec![0x00, 0x0f, 0xa0, 0xff])
+        );
+        assert_eq!(super::decode(""), Some(vec![]));
+        assert_eq!(super::decode("abc"), None);
+        assert_eq!(super::decode("zz"), None);
+    }
+
     #[test]
     fn lowercase_two_digits_a_byte() {
         assert_eq!(super::encode(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");

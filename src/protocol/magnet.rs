@@ -337,11 +337,7 @@ mod tests {
     const B32: &str = "ZHQVOY7XELZD5GFCTXWN7LRUDOMNKMCW";
 
     fn hash() -> InfoHash {
-        let mut h = [0u8; 20];
-        for (i, b) in h.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&HEX[2 * i..2 * i + 2], 16).unwrap();
-        }
-        h
+        crate::protocol::hex::decode_array(HEX).expect("a test vector")
     }
 
     #[test]
@@ -397,11 +393,7 @@ mod tests {
     const V2: &str = "6d9f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
 
     fn v2() -> [u8; 32] {
-        let mut h = [0u8; 32];
-        for (i, b) in h.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&V2[2 * i..2 * i + 2], 16).unwrap();
-        }
-        h
+        crate::protocol::hex::decode_array(V2).expect("a test vector")
     }
 
     #[test]

@@ -98,11 +98,7 @@ mod tests {
     }
 
     fn hash_hex(hex: &str) -> u32 {
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
-        crc32c(&bytes)
+        crc32c(&crate::protocol::hex::decode(hex).expect("a test vector"))
     }
 
     fn prio(a: SocketAddr, b: SocketAddr) -> u32 {

@@ -235,12 +235,10 @@ fn added(answer: Result<Response, ControlError>) -> Result<Added, RequestError> 
     let id = TorrentId(r.id.ok_or_else(|| remote("the session gave no id"))?);
     let name = r.name.unwrap_or_default();
     // Only the id and the name are shown; the hash is kept when it reads as one.
-    let mut info_hash = [0u8; 20];
-    if let Some(hex) = r.info_hash.filter(|h| h.len() == 40 && h.is_ascii()) {
-        for (i, b) in info_hash.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
-        }
-    }
+    let info_hash = r
+        .info_hash
+        .and_then(|h| crate::protocol::hex::decode_array(&h))
+        .unwrap_or([0u8; 20]);
     Ok(if r.already {
         Added::Already {
             id,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::engine::disk::{DiskError, Storage};
 use crate::engine::session::manager::disk_files::DiskFilesError;
 use crate::engine::session::store::restart::{plan, stamp_files};
 use crate::engine::session::store::resume::Resume;
@@ -101,7 +102,9 @@ pub(crate) struct Kept {
 }
 
 enum Job {
-    Resume(Box<Resume>, Arc<Metainfo>),
+    /// The newest resume data, and the files to sync before saving it (see
+    /// `ResumePoint::durable`).
+    Resume(Box<Resume>, Arc<Metainfo>, Option<Arc<Storage>>),
     /// The torrent saved as `.0` is now saved as `.1` (a hybrid's `btmh`-only magnet, whose
     /// metadata names it by its SHA-1): `.0` goes once `.1`'s resume data is on disk, never
     /// before, so a crash in between leaves one of the two, not neither.
@@ -227,7 +230,10 @@ impl Persist {
         r.sequential = point.files.sequential;
         r.down_limit = (point.rates.down != 0).then_some(point.rates.down);
         r.up_limit = (point.rates.up != 0).then_some(point.rates.up);
-        let _ = self.jobs.send(Job::Resume(Box::new(r), Arc::clone(meta)));
+        let durable = point.durable.clone();
+        let _ = self
+            .jobs
+            .send(Job::Resume(Box::new(r), Arc::clone(meta), durable));
     }
 
     /// Forgets what was saved under `old` once the resume data queued for `new` is written
@@ -423,18 +429,24 @@ fn from_resume(mut meta: Metainfo, mut r: Resume) -> SavedTorrent {
     }
 }
 
-/// The writer thread: newest resume per torrent, stamped after the bitfield was taken (so a
-/// write that lands in between shows as a change, never as a verified piece that is not
-/// there), saved crash-safe; failures stay pending.
+/// The writer thread: newest resume per torrent, its files synced to the device first (so
+/// the pieces it claims survive a power cut, not only a crash), stamped after the bitfield
+/// was taken (so a write that lands in between shows as a change, never as a verified piece
+/// that is not there), saved crash-safe; failures stay pending.
+///
+/// The sync is one `fdatasync` per file written since the last save, at most every
+/// `RESUME_EVERY` per torrent: durability trails the download by that much, and the resume
+/// data trails the sync, never the other way round.
 fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Arc<StoreError>>>) {
-    let mut pending: HashMap<[u8; 20], (Box<Resume>, Arc<Metainfo>)> = HashMap::new();
+    type Entry = (Box<Resume>, Arc<Metainfo>, Option<Arc<Storage>>);
+    let mut pending: HashMap<[u8; 20], Entry> = HashMap::new();
     // Old names to forget once their successor's resume data is written.
     let mut replaced: Vec<([u8; 20], [u8; 20])> = Vec::new();
     while let Ok(job) = jobs.recv() {
         let mut flushed = Vec::new();
         let mut take = |job: Job, pending: &mut HashMap<_, _>| match job {
-            Job::Resume(r, meta) => {
-                pending.insert(r.info_hash, (r, meta));
+            Job::Resume(r, meta, durable) => {
+                pending.insert(r.info_hash, (r, meta, durable));
             }
             Job::Replaced(old, new) => replaced.push((old, new)),
             Job::Flush(done) => flushed.push(done),
@@ -447,7 +459,17 @@ fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Ar
         let mut written = false;
         // One fsync of the directory for the whole batch, not one per torrent: at a clean
         // stop every torrent saves at once (10,000 directory syncs took seconds).
-        pending.retain(|_, (r, meta)| {
+        pending.retain(|_, (r, meta, durable)| {
+            match durable.as_ref().map(|files| files.flush()) {
+                None | Some(Ok(())) => {}
+                // A file gone since (moved, or deleted behind our back) holds nothing to
+                // sync: its stamp will say missing, and its pieces are not trusted.
+                Some(Err(e)) if e.is_missing_data() => {}
+                Some(Err(e)) => {
+                    failed.get_or_insert(Arc::new(sync_error(&r.save_path, e)));
+                    return true;
+                }
+            }
             r.files = stamp_files(&r.save_path, &meta.info);
             match store.save_resume_unsynced(r) {
                 Ok(w) => {
@@ -490,6 +512,16 @@ fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Ar
             let _ = done.send(());
         }
     }
+}
+
+/// A failed sync of a torrent's files as the store's error (the disk's own error kept, so a
+/// full disk reads as one).
+fn sync_error(root: &Path, e: DiskError) -> StoreError {
+    let source = match e {
+        DiskError::DiskFull { source, .. } | DiskError::Io { source, .. } => source,
+        other => std::io::Error::other(other.to_string()),
+    };
+    StoreError::new("sync the downloaded files in", root, source)
 }
 
 /// A magnet's fetched metadata as a .torrent file of its own (the info dictionary, its

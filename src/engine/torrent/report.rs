@@ -3,6 +3,7 @@
 //! the last peers). Headless runs have no one to tell and send nothing.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::protocol::bitfield::Bitfield;
@@ -38,6 +39,11 @@ pub(crate) struct ResumePoint {
     pub files: crate::engine::torrent::priorities::FilePlan,
     /// The torrent's own rate limits (0 = none).
     pub rates: crate::engine::api::RatePair,
+    /// The files whose bytes `have` vouches for. The writer syncs them to the device before it
+    /// saves this point, so saved resume data never claims a piece that a power cut would take
+    /// back (the kernel had every byte of `have` before the point was made). None when no
+    /// task wrote them: a point made from saved data, or kept by the session after its task.
+    pub durable: Option<Arc<crate::engine::disk::Storage>>,
 }
 
 #[derive(Debug)]

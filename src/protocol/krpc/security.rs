@@ -81,11 +81,7 @@ mod tests {
     use super::*;
 
     fn hex20(s: &str) -> [u8; 20] {
-        let mut out = [0u8; 20];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
-        }
-        out
+        crate::protocol::hex::decode_array(s).expect("a test vector")
     }
 
     /// BEP 42's table: IP, rand, an example id (libtorrent's test_dht.cpp checks the same).

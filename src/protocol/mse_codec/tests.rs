@@ -6,10 +6,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    crate::protocol::hex::decode(s).expect("a test vector")
 }
 
 const YA: &str = "f8748ea3a1dad33e75a7b3f26e0c0a734f1e3aa8a3d2f08b16dbad698d2deb8007ca00d2c78990bb8a431c19d9b6f01e4da9f19e72129da631e6e2121e11a1d2cb2733a0a4170f3e9d311b47824fca3d116cb3af020e34e479d4c2639ec22d8a";

@@ -8,10 +8,7 @@ use rand::{Rng, SeedableRng};
 mod rfc6229;
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    crate::protocol::hex::decode(s).expect("a test vector")
 }
 
 /// RC4 as written in the textbooks, one byte per step, and how often the step hit the case

@@ -281,6 +281,7 @@ impl Manager {
             clean: false,
             files,
             rates: slot.rates.own(),
+            durable: None,
         };
         p.save_resume(
             &meta,

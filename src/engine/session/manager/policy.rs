@@ -506,6 +506,7 @@ impl Manager {
                     clean: false,
                     files: stored.map(|s| s.files.clone()).unwrap_or_default(),
                     rates: slot.rates.own(),
+                    durable: None,
                 }
             }
             (None, None) => return,

@@ -9,7 +9,7 @@ use super::sleep::Asleep;
 use super::Manager;
 use crate::engine::api::{TorrentId, TorrentState};
 use crate::engine::torrent::options::TorrentEnd;
-use crate::engine::torrent::report::Report;
+use crate::engine::torrent::report::{Report, ResumePoint};
 
 impl Manager {
     pub(super) fn on_report(&mut self, id: TorrentId, report: Report) {
@@ -65,10 +65,14 @@ impl Manager {
                 if slot.state.is_removing() {
                     return;
                 }
-                slot.last = Some((*point).clone());
                 if let Some(p) = self.persist.as_mut() {
                     slot.save_resume(p, &point);
                 }
+                // Kept without its files: a parked torrent holds no open file.
+                slot.last = Some(ResumePoint {
+                    durable: None,
+                    ..*point
+                });
             }
             Report::Opened => {
                 let slot = &mut self.slots[i];

@@ -5,9 +5,11 @@
 //! A file whose size and mtime (nanoseconds) match the last save kept its verified pieces. One
 //! with another mtime gets every piece that touches it hashed again, verified or not (someone
 //! may have copied the finished file in) — except, when the last save was not a clean stop, a
-//! file that was still incomplete then and is only newer: that is our own writing after the
-//! save, cut short by a crash, and its saved pieces stand (a verified piece is written before
-//! it is saved as verified). One that is missing or of another size is about to
+//! file that was still incomplete then and only has another mtime: that is our own writing
+//! after the save, cut short by a crash or a power cut, and its saved pieces stand (a verified
+//! piece is synced to the device before it is saved as verified, `persist::writer`). Newer is
+//! a crash after more writes; older is a power cut that kept the synced data but not the
+//! inode's last mtime. One that is missing or of another size is about to
 //! be created or resized by `Storage::open`, so its pieces are simply missing: hashing them
 //! would only read zeros. A piece is as bad as the worst file it touches.
 //!
@@ -131,12 +133,13 @@ pub(crate) fn plan(info: &Info, saved: &Resume, now: &[Option<FileStamp>]) -> Ch
         let state = match is {
             None => FileState::Missing,
             Some(s) if s.size != entry.length => FileState::Missing,
-            // Newer than the last save while the file was still being downloaded: our own
-            // writes after that save (the process was killed before the next one). Its saved
-            // pieces stand; the rest are missing, as they were.
+            // Another mtime while the file was still being downloaded and we did not stop
+            // cleanly: our own writes after that save (newer), or a power cut that lost the
+            // inode's last update (older). Its saved pieces were synced before they were
+            // saved, so they stand; the rest are missing, as they were.
             Some(s)
                 if !saved.clean
-                    && was.as_ref().is_some_and(|w| s.mtime_ns > w.mtime_ns)
+                    && was.as_ref().is_some_and(|w| s.mtime_ns != w.mtime_ns)
                     && !(first..=last).all(|p| have.get(p)) =>
             {
                 continue

@@ -2,6 +2,7 @@
 //! the session's list, resume points, and the full snapshot while someone watches.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::api::*;
@@ -165,6 +166,7 @@ impl Coordinator {
             clean,
             files: self.plan.clone(),
             rates: self.shared.rates.own(),
+            durable: Some(Arc::clone(&self.shared.storage)),
         };
         let _ = reports.send((self.link.id, Report::Resume(Box::new(point))));
     }

@@ -12,6 +12,7 @@ fn resume_point(pieces: u32) -> ResumePoint {
         clean: true,
         files: FilePlan::default(),
         rates: Default::default(),
+        durable: None,
     }
 }
 

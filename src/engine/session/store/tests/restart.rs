@@ -234,6 +234,11 @@ fn after_a_crash_our_own_writes_are_not_changes() {
         vec![3, 4],
         "f2 was complete: someone else wrote it"
     );
+    // After a power cut an incomplete file can come back older than the save's stamp (its
+    // synced data kept, the inode's last mtime lost): still our own, its pieces stand.
+    let older = vec![stamp(6, 0), stamp(6, 1), stamp(8, 3)];
+    let p = plan(&info, &r, &older);
+    assert_eq!((ones(&p.trusted), p.to_check), (vec![0, 3, 4], vec![]));
     // After a clean stop the same stamps are changes.
     r.clean = true;
     assert_eq!(plan(&info, &r, &now).to_check, vec![0, 1, 2, 3, 4]);
