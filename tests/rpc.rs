@@ -435,6 +435,12 @@ fn transmission_remote_adds_lists_stops_moves_limits_and_removes() {
     assert_eq!(t["downloadLimited"], false);
     remote(env, rpc, &["-d", "200", "-u", "300"]);
     let sess = client.ok("session-get", json!({}));
+    // The daemon runs with --no-dht, PEX and LSD on.
+    let on = |k: &str| sess[k].clone();
+    assert_eq!(
+        (on("dht-enabled"), on("pex-enabled"), on("lpd-enabled")),
+        (json!(false), json!(true), json!(true))
+    );
     assert_eq!(sess["speed-limit-down"], 200);
     assert_eq!(sess["speed-limit-down-enabled"], true);
     assert_eq!(sess["speed-limit-up"], 300);

@@ -98,6 +98,7 @@ pub(crate) async fn start_session(
                 max_peers: args.max_peers,
                 dht: !args.no_dht,
                 pex: !args.no_pex,
+                lsd: !args.no_lsd,
                 utp: args.transport.utp(),
                 encryption: match args.encryption {
                     crate::net::EncryptionPolicy::Require => "required",

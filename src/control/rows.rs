@@ -235,7 +235,8 @@ pub struct PeerInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExplainRow {
     /// Stable snake_case name: trackers, dht, no_peers, availability, seeds, peer_failures,
-    /// choked, limits, reachability, upload_saturation, disk, rc4_cpu, seeding_idle.
+    /// choked, limits, reachability, family, hole_punch, upload_saturation, disk, rc4_cpu,
+    /// seeding_idle.
     pub check: String,
     /// holding_back, warning or ok.
     pub verdict: String,

@@ -22,6 +22,8 @@ pub(crate) struct Facts {
     pub max_peers: usize,
     pub dht: bool,
     pub pex: bool,
+    /// Local service discovery (Transmission's `lpd-enabled`).
+    pub lsd: bool,
     pub utp: bool,
     /// Transmission's word: `required`, `preferred` or `tolerated`.
     pub encryption: &'static str,

@@ -96,7 +96,7 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
                 .unwrap_or(&snap.default_save_path)
                 .to_string_lossy()),
         ),
-        ("lpd-enabled", json!(false)),
+        ("lpd-enabled", json!(f.lsd)),
         (
             "peer-limit-global",
             json!(f.max_peers.saturating_mul(4).max(200)),
