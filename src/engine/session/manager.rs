@@ -67,6 +67,9 @@ const SESSION_TICK: Duration = Duration::from_millis(500);
 const IDLE_PASS: Duration = Duration::from_secs(30);
 /// How long a shutdown waits for its torrents to say goodbye to their trackers and save.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+/// Most requests served in one go before the queue is weighed and the loop looks at reports
+/// and the tick again.
+const REQUEST_BATCH: usize = 512;
 
 /// The handle of a running session.
 pub(crate) struct SessionHandle {
@@ -272,6 +275,10 @@ struct Manager {
     dirty: bool,
     /// A torrent fell asleep since the last tick: its task's memory can go back.
     trim_due: bool,
+    /// A request changed what the queue weighs: `evaluate` runs once after the requests that
+    /// came together (or before the next read), not once each. That pass visits every slot,
+    /// and once per add it made adding cost grow with the library (100,000 torrents).
+    evaluate_due: bool,
     /// The command sender of every slot without a task (its receiver was dropped at once):
     /// one channel for all of them, where each would otherwise keep its own (a channel holds
     /// a block of 32 commands from its creation, over a KiB a slot in a library that sleeps).
@@ -329,6 +336,7 @@ impl Manager {
             tasks_alive: 0,
             dirty: true,
             trim_due: false,
+            evaluate_due: false,
             no_task,
             scripts,
             moves_tx,
@@ -376,7 +384,29 @@ impl Manager {
             tokio::select! {
                 r = requests.recv() => match r {
                     None | Some(SessionRequest::Shutdown) => break,
-                    Some(r) => self.on_request(r).await,
+                    Some(r) => {
+                        self.on_request(r).await;
+                        // Requests that came together (a `ttui add` of 500 files) are served
+                        // together, and the queue is weighed once after them.
+                        let mut stop = false;
+                        for _ in 1..REQUEST_BATCH {
+                            match requests.try_recv() {
+                                Ok(SessionRequest::Shutdown)
+                                | Err(mpsc::error::TryRecvError::Disconnected) => {
+                                    stop = true;
+                                    break;
+                                }
+                                Ok(r) => self.on_request(r).await,
+                                Err(mpsc::error::TryRecvError::Empty) => break,
+                            }
+                        }
+                        if std::mem::take(&mut self.evaluate_due) {
+                            self.evaluate(false);
+                        }
+                        if stop {
+                            break;
+                        }
+                    }
                 },
                 Some((id, report)) = inboxes.reports.recv() => self.on_report(id, report),
                 Some(info_hash) = inboxes.wakes.recv() => self.on_wake(info_hash),

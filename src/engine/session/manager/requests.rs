@@ -19,6 +19,10 @@ impl Manager {
                 | SessionRequest::Settings { .. }
         );
         self.dirty |= !read;
+        // A read sees the queue as weighed after every change before it.
+        if read && std::mem::take(&mut self.evaluate_due) {
+            self.evaluate(false);
+        }
         match r {
             SessionRequest::Add {
                 source,
@@ -46,7 +50,7 @@ impl Manager {
                         let _ = reply.send(other.map(|(added, _)| added));
                     }
                 }
-                self.evaluate(false);
+                self.evaluate_due = true;
             }
             SessionRequest::Labels { id, edit, reply } => {
                 let _ = reply.send(self.edit_labels(id, &edit));
@@ -57,15 +61,15 @@ impl Manager {
                     self.wake_id(id, Wake::Command);
                     self.tell(id, command);
                 }
-                self.evaluate(false);
+                self.evaluate_due = true;
             }
             SessionRequest::Force { id, on, reply } => {
                 let _ = reply.send(self.force(id, on));
-                self.evaluate(false);
+                self.evaluate_due = true;
             }
             SessionRequest::Queue { id, to, reply } => {
                 let _ = reply.send(self.queue_move(id, to));
-                self.evaluate(false);
+                self.evaluate_due = true;
             }
             SessionRequest::Goals {
                 id,
@@ -75,7 +79,7 @@ impl Manager {
                 reply,
             } => {
                 let _ = reply.send(self.set_goals(id, ratio, seed_time, idle));
-                self.evaluate(false);
+                self.evaluate_due = true;
             }
             SessionRequest::Verify { id } => {
                 self.forget_after_complete(id, None);
@@ -87,7 +91,7 @@ impl Manager {
                 reply,
             } => {
                 self.remove(id, delete_data, reply);
-                self.evaluate(false);
+                self.evaluate_due = true;
             }
             SessionRequest::Move { id, dir, reply } => {
                 // The user's choice of place wins over the incomplete directory's target.
@@ -153,7 +157,7 @@ impl Manager {
             }
             SessionRequest::SetSettings { change, reply } => {
                 let _ = reply.send(self.set_settings(change));
-                self.evaluate(false);
+                self.evaluate_due = true;
             }
         }
     }
