@@ -114,6 +114,10 @@ pub(super) async fn serve_requests(
             SessionRequest::RenamePath { reply, .. } => {
                 let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
             }
+            // A stream is read where the session runs: the attached screen prints its URL.
+            SessionRequest::OpenStream { reply, .. } => {
+                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
+            }
             SessionRequest::SetSettings { reply, .. } => {
                 let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
             }

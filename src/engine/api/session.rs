@@ -355,6 +355,13 @@ pub enum SessionRequest {
         id: TorrentId,
         reply: oneshot::Sender<Option<Vec<FileLine>>>,
     },
+    /// Opens a stream on file `file` (padding not counted) of the torrent: the reader starts
+    /// at 0 and the file's first and last pieces are fetched first. A sleeping torrent wakes.
+    OpenStream {
+        id: TorrentId,
+        file: usize,
+        reply: oneshot::Sender<Result<super::FileStream, RequestError>>,
+    },
     /// Force start (`on`: run whatever the queue says) or back under the queue.
     Force {
         id: TorrentId,

@@ -134,6 +134,13 @@ impl Manager {
                 });
                 let _ = reply.send(files);
             }
+            SessionRequest::OpenStream { id, file, reply } => {
+                let opened = self.open_stream(id, file);
+                if opened.is_ok() {
+                    self.wake_id(id, Wake::Stream);
+                }
+                let _ = reply.send(opened);
+            }
             SessionRequest::Shutdown => {}
             SessionRequest::BlocklistUpdate { reply } => match &self.blocklist {
                 Some(loader) => loader.update(reply),
