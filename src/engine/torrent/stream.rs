@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
 
 use crate::engine::api::{FileStream, StreamError, StreamPort, StreamRead};
-use crate::engine::torrent::shared::Shared;
+use crate::engine::torrent::shared::{Event, Shared};
 use crate::protocol::geometry::Geometry;
 
 /// Pieces ahead of a reader fetched first, at the least (the one under it and the next).
@@ -236,7 +236,21 @@ impl Board {
             }
             interleave(&lists)
         };
-        shared.download().picker.set_deadlines(urgent);
+        let dropped = {
+            let mut d = shared.download();
+            let before: Vec<u32> = d.picker.deadlines().to_vec();
+            d.picker.set_deadlines(urgent);
+            let now = d.picker.deadlines();
+            let gone: Vec<u32> = before.into_iter().filter(|p| !now.contains(p)).collect();
+            d.picker.requested_in(&gone)
+        };
+        if !dropped.is_empty() {
+            tracing::debug!(
+                "stream: {} requested blocks left every window",
+                dropped.len()
+            );
+            shared.send(Event::StreamDropped(dropped));
+        }
     }
 
     fn set_position(&self, id: u64, offset: u64) {

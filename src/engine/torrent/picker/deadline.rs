@@ -6,10 +6,10 @@
 //! invariant 7 counts it) for as long as the picker lives, whatever the files' priorities say
 //! later, since a player may read it again.
 
-use super::{Partial, Picker};
+use super::{Block, Partial, Picker};
 use crate::engine::api::FilePriority;
 use crate::protocol::bitfield::Bitfield;
-use crate::protocol::geometry::BlockRef;
+use crate::protocol::geometry::{BlockRef, BLOCK_LEN};
 
 impl Picker {
     /// Sets the pieces due now, the most urgent first (indices past the last piece and
@@ -35,6 +35,27 @@ impl Picker {
             self.apply_streamed();
             self.recount();
         }
+    }
+
+    /// The blocks of `pieces` requested and not received yet.
+    pub fn requested_in(&self, pieces: &[u32]) -> Vec<BlockRef> {
+        let mut out = Vec::new();
+        for &index in pieces {
+            let Some(p) = self.partial.get(&index) else {
+                continue;
+            };
+            for (b, st) in p.blocks.iter().enumerate() {
+                if matches!(st, Block::Requested(_)) {
+                    let block = b as u32;
+                    out.push(BlockRef {
+                        index,
+                        begin: block * BLOCK_LEN,
+                        length: self.block_len(index, block),
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The pieces due now, the most urgent first.

@@ -74,3 +74,18 @@ fn deadlines_ignore_pieces_we_have_and_the_peer_lacks() {
     assert_eq!(next[0].index, 8);
     p.debug_check();
 }
+
+#[test]
+fn the_blocks_requested_in_a_window_are_listed_for_cancelling() {
+    let mut p = Picker::new(4, 2 * BLOCK_LEN, 8 * u64::from(BLOCK_LEN), Bitfield::new(4));
+    let peer = Bitfield::full(4);
+    p.add_bitfield(&peer);
+    p.set_deadlines(vec![1]);
+    let mut out = Vec::new();
+    p.pick(&peer, 1, &|_| false, &mut out);
+    assert_eq!(out[0].index, 1);
+    assert_eq!(p.requested_in(&[1, 2]), out);
+    assert!(matches!(p.block_received(out[0], 1), Received::Stored));
+    assert!(p.requested_in(&[1]).is_empty());
+    p.debug_check();
+}
