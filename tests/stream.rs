@@ -436,6 +436,16 @@ fn a_seek_gets_its_first_byte_in_about_a_piece_time() {
     eprintln!("first byte after the seek in {took:?}; {verified} bytes verified then");
     let e = find(&raw, b"\r\n\r\n").unwrap();
     assert!(raw[e + 4..e + 20] == big[at..at + 16]);
+    // `show --json` lists the stream while its response is still being sent.
+    let shown = env.verb(&["show", &id, "--json"]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    let detail: Value = serde_json::from_str(&shown.stdout).unwrap();
+    let streams = detail["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 1, "{}", detail["streams"]);
+    assert_eq!(streams[0]["file"], 0);
+    assert!(streams[0]["position"].as_u64().unwrap() >= at as u64);
+    assert!(streams[0]["window"].is_array(), "{}", streams[0]);
+    drop(s);
     assert!(
         took < Duration::from_secs(8),
         "the first byte after a seek to 90 % took {took:?}\n{}",

@@ -108,6 +108,7 @@ pub(super) async fn serve_requests(
             // Only the RPC asks these, and it runs in the session's own process.
             SessionRequest::Settings { reply, .. } => drop(reply),
             SessionRequest::Peek { reply, .. } => drop(reply),
+            SessionRequest::Streams { reply, .. } => drop(reply),
             SessionRequest::Locate { reply, .. } => {
                 let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
             }

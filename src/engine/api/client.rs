@@ -207,6 +207,11 @@ impl Client {
         self.ask(|reply| SessionRequest::OpenStream { id, file, reply })
     }
 
+    /// The torrent's open streams: each reader's position, window and bytes waited for.
+    pub fn streams(&self, id: TorrentId) -> Answer<Vec<super::StreamRow>> {
+        self.ask(|reply| SessionRequest::Streams { id, reply })
+    }
+
     /// Force start (`on`) or back under the queue.
     pub fn force(&self, id: TorrentId, on: bool) -> Answer<Result<(), RequestError>> {
         self.ask(|reply| SessionRequest::Force { id, on, reply })

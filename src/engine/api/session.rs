@@ -362,6 +362,11 @@ pub enum SessionRequest {
         file: usize,
         reply: oneshot::Sender<Result<super::FileStream, RequestError>>,
     },
+    /// The torrent's open streams (none for an unknown id).
+    Streams {
+        id: TorrentId,
+        reply: oneshot::Sender<Vec<super::StreamRow>>,
+    },
     /// Force start (`on`: run whatever the queue says) or back under the queue.
     Force {
         id: TorrentId,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, watch};
 
-use crate::engine::api::{FileStream, StreamError, StreamPort, StreamRead};
+use crate::engine::api::{FileStream, StreamError, StreamPort, StreamRead, StreamRow};
 use crate::engine::torrent::shared::{Event, Shared};
 use crate::protocol::geometry::Geometry;
 
@@ -142,6 +142,12 @@ impl Streams {
         let len = file.len;
         FileStream::new(board, id, file.index, file.path, len)
     }
+
+    /// The open streams of a torrent, for `show`.
+    pub(crate) fn rows(&self, info_hash: &[u8; 20]) -> Vec<StreamRow> {
+        let board = self.lock().boards.get(info_hash).and_then(Weak::upgrade);
+        board.map(|b| b.rows()).unwrap_or_default()
+    }
 }
 
 /// Where a streamed file lies in its torrent.
@@ -210,6 +216,20 @@ impl Board {
             },
         );
         id
+    }
+
+    fn rows(&self) -> Vec<StreamRow> {
+        self.lock()
+            .readers
+            .values()
+            .map(|r| StreamRow {
+                file: r.file.index,
+                position: r.position,
+                window: r.window,
+                waited_bytes: r.waited_bytes,
+                waiting: r.waiting,
+            })
+            .collect()
     }
 
     /// Every reader's window, measured at the torrent's rate now, to the picker.
