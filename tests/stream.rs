@@ -247,6 +247,41 @@ fn a_video_plays_and_seeks_while_it_downloads() {
     assert_ne!(bad.code, 0, "{bad:?}");
     assert!(bad.stderr.contains("file 9 does not exist"), "{bad:?}");
 
+    // `ttui play` starts $TTUI_PLAYER with the URL; this one records it and reads the first
+    // 64 KiB from it.
+    let got = env.root.path().join("player-got");
+    let player = env.root.path().join("player.sh");
+    fs::write(
+        &player,
+        format!(
+            "#!/bin/sh\nexec /usr/bin/python3 -c 'import sys, urllib.request\n\
+             d = urllib.request.urlopen(sys.argv[1], timeout=60).read(65536)\n\
+             open(sys.argv[2] + \".part\", \"wb\").write(sys.argv[1].encode() + b\"\\n\" + d)\n\
+             import os; os.rename(sys.argv[2] + \".part\", sys.argv[2])' \"$1\" {}\n",
+            got.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&player, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut play = env.ttui();
+    play.args(["play", &id, "--state-dir"])
+        .arg(&env.state)
+        .env("TTUI_PLAYER", &player);
+    let played = run(play, "ttui play");
+    assert_eq!(played.code, 0, "{played:?}");
+    let start = Instant::now();
+    while !got.exists() {
+        assert!(start.elapsed() < IO_WAIT, "the player read nothing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let recorded = fs::read(&got).unwrap();
+    let line_end = find(&recorded, b"\n").unwrap();
+    assert_eq!(String::from_utf8_lossy(&recorded[..line_end]), url);
+    assert!(recorded[line_end + 1..] == film_bytes[..65536]);
+
     // ffprobe at the start of the download: the container's duration, read through the
     // stream (its index at the file's end was fetched first).
     let started = Instant::now();
