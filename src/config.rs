@@ -97,6 +97,11 @@ pub struct Config {
     pub port_mapping_lease: Option<std::time::Duration>,
     /// The Transmission RPC (`[rpc]`, or `rpc.listen = ...`).
     pub rpc: Option<RpcConfig>,
+    /// The media player `ttui play` and the TUI's `P` start (a command; the URL is added as
+    /// its last argument); unset: $TTUI_PLAYER, else mpv, vlc or xdg-open.
+    pub player: Option<String>,
+    /// The HTTP stream server (`[stream]`, or `stream.listen = ...`).
+    pub stream: Option<StreamConfig>,
     /// `[labels.tv]`: what a label brings to a torrent added with it.
     pub labels: Option<std::collections::BTreeMap<String, LabelConfig>>,
 }
@@ -141,6 +146,32 @@ pub struct RpcConfig {
     pub password_file: Option<PathBuf>,
     pub host_whitelist: Option<Vec<String>>,
     pub web_home: Option<PathBuf>,
+}
+
+/// The `[stream]` table: where files are served to media players, and who may read them.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// An address, or `"off"`; unset: 127.0.0.1:9092 (or any free loopback port).
+    #[serde(default, deserialize_with = "listen_or_off")]
+    pub listen: Option<Option<std::net::SocketAddr>>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// `"off"`, or an address with its port.
+fn listen_or_off<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<std::net::SocketAddr>>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(Some(None));
+    }
+    s.parse().map(|a| Some(Some(a))).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "not an address or \"off\": {s:?} (e.g. 127.0.0.1:9092)"
+        ))
+    })
 }
 
 fn duration_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {

@@ -102,6 +102,13 @@ pub mod ui {
     pub use crate::ui::{action, draw, list, Action, Theme};
 }
 
+pub mod stream {
+    /// The stream server's Range header parser (the fuzz target `stream_range` feeds it).
+    pub mod range {
+        pub use crate::stream::range::{parse, Ask};
+    }
+}
+
 pub mod rpc {
     /// The RPC's request envelope parser (the fuzz target `rpc` feeds it).
     pub mod request {

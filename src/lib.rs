@@ -16,6 +16,7 @@ mod fmt;
 mod net;
 mod protocol;
 mod rpc;
+mod stream;
 mod tracker;
 mod ui;
 

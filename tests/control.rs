@@ -93,6 +93,7 @@ fn detail(id: u32) -> TorrentDetail {
         interface: None,
         uplink: None,
         families: None,
+        streams: Vec::new(),
     }
 }
 

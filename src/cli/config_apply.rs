@@ -117,6 +117,13 @@ pub(crate) fn apply(
         .port_mapping_lease =
         v);
     apply_rpc(cfg.rpc.as_ref(), args, m, &mut origins);
+    if let Some(st) = &cfg.stream {
+        args.stream_settings = crate::stream::StreamSettings {
+            listen: st.listen,
+            username: st.username.clone(),
+            password: st.password.clone(),
+        };
+    }
     args.labels = cfg
         .labels
         .iter()

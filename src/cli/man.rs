@@ -25,6 +25,7 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("session.md", include_str!("../../assets/man/session.md")),
     ("queue.md", include_str!("../../assets/man/queue.md")),
     ("files.md", include_str!("../../assets/man/files.md")),
+    ("stream.md", include_str!("../../assets/man/stream.md")),
     ("config.md", include_str!("../../assets/man/config.md")),
     (
         "scripting.md",

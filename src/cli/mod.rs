@@ -20,6 +20,7 @@ pub mod info;
 pub(crate) mod limit;
 pub(crate) mod logging;
 mod man;
+pub(crate) mod play;
 pub(crate) mod rate_args;
 pub(crate) mod run;
 pub(crate) mod session;
@@ -187,6 +188,9 @@ pub(crate) struct DownloadArgs {
     /// The RPC's settings from the config file (credentials are never flags).
     #[arg(skip)]
     pub rpc_settings: crate::rpc::RpcSettings,
+    /// The stream server's settings from the config file (`[stream]`).
+    #[arg(skip)]
+    pub stream_settings: crate::stream::StreamSettings,
     /// `[labels.NAME]` of the config file (a table, so never a flag).
     #[arg(skip)]
     pub labels: crate::engine::api::LabelTable,
@@ -429,6 +433,25 @@ pub(crate) enum Verb {
         #[command(flatten)]
         at: At,
     },
+    /// Print the URL a media player streams a torrent's file from while it downloads
+    /// (`mpv "$(ttui stream 3)"`). FILE: its index in `ttui files` (default: the largest
+    /// media file).
+    Stream {
+        /// The id from `ttui list`, or 6+ hex digits of the info hash.
+        id: String,
+        file: Option<usize>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Play a torrent's file while it downloads: starts $TTUI_PLAYER, the `player` setting,
+    /// or the first of mpv, vlc, xdg-open found, with the stream's URL.
+    Play {
+        /// The id from `ttui list`, or 6+ hex digits of the info hash.
+        id: String,
+        file: Option<usize>,
+        #[command(flatten)]
+        at: At,
+    },
     /// The session's blocklist: `update` reads it again now from its path or URL.
     Blocklist {
         #[arg(value_enum)]
@@ -472,6 +495,8 @@ impl Verb {
             | Verb::Queue { at, .. }
             | Verb::Label { at, .. }
             | Verb::Limit { at, .. }
+            | Verb::Stream { at, .. }
+            | Verb::Play { at, .. }
             | Verb::Blocklist { at, .. } => at,
         }
     }
@@ -491,6 +516,8 @@ impl Verb {
             | Verb::Queue { at, .. }
             | Verb::Label { at, .. }
             | Verb::Limit { at, .. }
+            | Verb::Stream { at, .. }
+            | Verb::Play { at, .. }
             | Verb::Blocklist { at, .. } => at,
         }
     }

@@ -72,6 +72,9 @@ pub(crate) async fn start_session(
     let rpc = crate::rpc::bind(&rpc_settings)
         .await
         .map_err(|e| e.to_string())?;
+    let stream = crate::stream::bind(&args.stream_settings)
+        .await
+        .map_err(|e| e.to_string())?;
     let fds = crate::engine::host::raise_nofile_limit();
     tracing::info!(
         "descriptor limit {fds}; payload files open at once, all torrents together: at most {}",
@@ -88,9 +91,21 @@ pub(crate) async fn start_session(
         crate::cli::watch::spawn(absolute(dir), client.clone());
     }
     let socket = crate::control::paths::socket_path(state_dir, args.state_dir.is_none());
-    let server = crate::control::verbs::start(&socket, client.clone())
+    let stream_at = stream.as_ref().map(crate::stream::Bound::local);
+    let server = crate::control::verbs::start(&socket, client.clone(), stream_at)
         .await
         .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
+    // The stream server lives as long as the control socket's task: `stop` ends both.
+    let server = match stream {
+        Some(stream) => {
+            let stream = stream.serve(client.clone());
+            tokio::spawn(async move {
+                let _stream = AbortOnDrop(stream);
+                let _ = server.await;
+            })
+        }
+        None => server,
+    };
     let server = match rpc {
         Some(rpc) => {
             let facts = crate::rpc::Facts {

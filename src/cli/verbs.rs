@@ -97,6 +97,8 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
             change: crate::engine::api::LimitChange { down, up, turtle },
         },
         Verb::Blocklist { .. } => Request::BlocklistUpdate,
+        Verb::Stream { id, file, .. } => Request::StreamUrl { id, file },
+        Verb::Play { id, file, .. } => return crate::cli::play::play(socket, id, file).await,
     };
     let verb_name = request.verb();
     let mut client = Client::connect(socket).await?;
@@ -261,6 +263,14 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
                 eprint!("{}", out::done_errors(&results));
             }
             Ok(i32::from(results.iter().any(|r| r.error.is_some())))
+        }
+        Response::StreamUrl(s) => {
+            if json {
+                println!("{}", out::json(&s));
+            } else {
+                println!("{}", s.url);
+            }
+            Ok(0)
         }
         Response::Limits(now) => {
             if json {

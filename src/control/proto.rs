@@ -160,12 +160,19 @@ pub enum Request {
     },
     /// `ttui blocklist update`: read the blocklist again now.
     BlocklistUpdate,
+    /// `ttui stream` and `ttui play`: the URL of a file on the session's stream server (no
+    /// file: the torrent's largest media file, else its largest file).
+    StreamUrl {
+        id: String,
+        #[serde(default)]
+        file: Option<usize>,
+    },
 }
 
 use crate::engine::api::Set;
 
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 20] = [
+pub const VERBS: [&str; 21] = [
     "add",
     "files",
     "list",
@@ -186,6 +193,7 @@ pub const VERBS: [&str; 20] = [
     "limit",
     "label",
     "blocklist_update",
+    "stream_url",
 ];
 
 impl Request {
@@ -211,6 +219,7 @@ impl Request {
             Request::Goals { .. } => "goals",
             Request::Limit { .. } => "limit",
             Request::BlocklistUpdate => "blocklist_update",
+            Request::StreamUrl { .. } => "stream_url",
         }
     }
 }
@@ -304,6 +313,8 @@ pub enum Response {
     Snapshot(Box<crate::engine::api::Snapshot>),
     /// The limits after a [`Request::Limit`].
     Limits(crate::engine::api::LimitsNow),
+    /// The URL a [`Request::StreamUrl`] asked for.
+    StreamUrl(StreamUrl),
     /// The blocklist's status after a [`Request::BlocklistUpdate`].
     Blocklist(crate::engine::api::BlocklistStatus),
     /// Inside the session only, from its handler to the server: the frames to write, in
@@ -342,6 +353,15 @@ pub struct AddResult {
     /// The torrent was in the session already; `id` is its id.
     pub already: bool,
     pub error: Option<String>,
+}
+
+/// A file of a torrent on the session's stream server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamUrl {
+    pub url: String,
+    /// Its index (padding files not counted) and path in the torrent.
+    pub file: usize,
+    pub path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,7 +415,8 @@ impl From<&crate::engine::api::RequestError> for ErrorKind {
             | E::BadLabel(_)
             | E::BadSetting(_)
             | E::NotHere(_)
-            | E::NoBlocklist => ErrorKind::BadArgument,
+            | E::NoBlocklist
+            | E::NoFile { .. } => ErrorKind::BadArgument,
             E::Rename(r) => match r {
                 crate::engine::api::RenameError::Disk(_) => ErrorKind::Internal,
                 _ => ErrorKind::BadArgument,
@@ -544,6 +565,10 @@ mod verb_tests {
                 change: Default::default(),
             },
             Request::BlocklistUpdate,
+            Request::StreamUrl {
+                id: id(),
+                file: None,
+            },
         ];
         for r in &all {
             assert!(VERBS.contains(&r.verb()), "{} is not in VERBS", r.verb());

@@ -97,6 +97,8 @@ pub struct TorrentDetail {
     /// The address families the session reaches peers over (`{"ipv4": true, "ipv6":
     /// false}`); null from a session that does not say.
     pub families: Option<crate::engine::api::Families>,
+    /// Its open streams (`ttui stream`): each reader's position, window and bytes waited for.
+    pub streams: Vec<crate::engine::api::StreamRow>,
 }
 
 /// The explainer's full-uplink evidence (`upload_saturation`) in a script's units: bytes a
@@ -152,6 +154,7 @@ impl Serialize for TorrentDetail {
         put("port_mapping", serde_json::to_value(&self.port_mapping))?;
         put("interface", serde_json::to_value(&self.interface))?;
         put("uplink", serde_json::to_value(self.uplink))?;
+        put("streams", serde_json::to_value(&self.streams))?;
         map.serialize(s)
     }
 }
@@ -174,6 +177,11 @@ impl<'de> Deserialize<'de> for TorrentDetail {
         let interface = take("interface");
         let uplink = take("uplink");
         let families = take("families");
+        // Older servers send none.
+        let streams = match take("streams") {
+            Value::Null => Value::Array(Vec::new()),
+            v => v,
+        };
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -188,6 +196,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             interface: parse(interface)?,
             uplink: parse(uplink)?,
             families: parse(families)?,
+            streams: parse(streams)?,
         })
     }
 }

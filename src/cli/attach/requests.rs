@@ -108,10 +108,15 @@ pub(super) async fn serve_requests(
             // Only the RPC asks these, and it runs in the session's own process.
             SessionRequest::Settings { reply, .. } => drop(reply),
             SessionRequest::Peek { reply, .. } => drop(reply),
+            SessionRequest::Streams { reply, .. } => drop(reply),
             SessionRequest::Locate { reply, .. } => {
                 let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
             }
             SessionRequest::RenamePath { reply, .. } => {
+                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
+            }
+            // A stream is read where the session runs: the attached screen prints its URL.
+            SessionRequest::OpenStream { reply, .. } => {
                 let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
             }
             SessionRequest::SetSettings { reply, .. } => {

@@ -198,6 +198,7 @@ pub(crate) fn detail() -> TorrentDetail {
         interface: None,
         uplink: Some(Default::default()),
         families: None,
+        streams: Vec::new(),
     }
 }
 

@@ -32,13 +32,19 @@ mod reply;
 mod resume;
 mod show;
 mod shutdown;
+mod stream_url;
 mod subscribe;
 mod verify;
 mod watch;
 
 /// Binds the control socket and answers its clients until the task is aborted (which
 /// removes the socket file).
-pub(crate) async fn start(socket: &Path, client: Client) -> Result<JoinHandle<()>, String> {
+/// `stream`: where the session's stream server listens (None: off), for `ttui stream`.
+pub(crate) async fn start(
+    socket: &Path,
+    client: Client,
+    stream: Option<std::net::SocketAddr>,
+) -> Result<JoinHandle<()>, String> {
     let server = ControlServer::bind(socket).map_err(|e| e.to_string())?;
     let (tx, mut rx) = mpsc::channel::<(Request, oneshot::Sender<Response>)>(64);
     Ok(tokio::spawn(async move {
@@ -47,7 +53,7 @@ pub(crate) async fn start(socket: &Path, client: Client) -> Result<JoinHandle<()
                 let client = client.clone();
                 // One slow request (a URL to fetch) never holds up the others.
                 tokio::spawn(async move {
-                    let _ = reply.send(handle(req, &client).await);
+                    let _ = reply.send(handle(req, &client, stream).await);
                 });
             }
         };
@@ -55,7 +61,11 @@ pub(crate) async fn start(socket: &Path, client: Client) -> Result<JoinHandle<()
     }))
 }
 
-pub(crate) async fn handle(req: Request, client: &Client) -> Response {
+pub(crate) async fn handle(
+    req: Request,
+    client: &Client,
+    stream: Option<std::net::SocketAddr>,
+) -> Response {
     // Every answer is built from a session that has its saved torrents back; a session
     // that ended before (its sender gone) is answered from what it has.
     let _ = client.watch().wait_for(|s| s.restored).await;
@@ -106,6 +116,9 @@ pub(crate) async fn handle(req: Request, client: &Client) -> Response {
         Request::Command { id, command } => command::apply(id, command, &current, client),
         Request::Files { id, set } => files::apply(&id, set, &current, client).await,
         Request::BlocklistUpdate => blocklist::apply(client).await,
+        Request::StreamUrl { id, file } => {
+            stream_url::apply(&id, file, stream, &current, client).await
+        }
         Request::Shutdown => shutdown::apply(client),
     }
 }
@@ -125,7 +138,7 @@ mod tests {
         let (requests, _keep) = mpsc::unbounded_channel();
         let (tx, rx) = watch::channel(Arc::new(SessionSnapshot::default()));
         let client = Client::new(requests, rx);
-        let list = tokio::spawn(async move { handle(Request::List, &client).await });
+        let list = tokio::spawn(async move { handle(Request::List, &client, None).await });
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(
             !list.is_finished(),

@@ -197,6 +197,21 @@ impl Client {
         self.ask(|reply| SessionRequest::Files { id, reply })
     }
 
+    /// Opens a stream on file `file` of the torrent (`api/stream.rs`): reads wait until their
+    /// bytes are verified, and the pieces under the reader are fetched before any other.
+    pub fn open_stream(
+        &self,
+        id: TorrentId,
+        file: usize,
+    ) -> Answer<Result<super::FileStream, RequestError>> {
+        self.ask(|reply| SessionRequest::OpenStream { id, file, reply })
+    }
+
+    /// The torrent's open streams: each reader's position, window and bytes waited for.
+    pub fn streams(&self, id: TorrentId) -> Answer<Vec<super::StreamRow>> {
+        self.ask(|reply| SessionRequest::Streams { id, reply })
+    }
+
     /// Force start (`on`) or back under the queue.
     pub fn force(&self, id: TorrentId, on: bool) -> Answer<Result<(), RequestError>> {
         self.ask(|reply| SessionRequest::Force { id, on, reply })

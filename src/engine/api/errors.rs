@@ -50,6 +50,9 @@ pub enum RequestError {
     /// A blocklist update that failed; the list in force stays (the words say so).
     #[error("{0}")]
     Blocklist(String),
+    /// A file index past the torrent's last file (padding files not counted).
+    #[error("no file {index}: the torrent has {count} files (0 to {last})", last = count.saturating_sub(1))]
+    NoFile { index: usize, count: usize },
 }
 
 /// A value a person typed (a flag, a config key, a verb's argument, a key in the TUI) that

@@ -46,6 +46,7 @@ mod select;
 mod session;
 pub use select::{Found, Lookup, Name, MIN_PREFIX};
 mod settings;
+mod stream;
 pub use blocklist::BlocklistStatus;
 pub use errors::{RequestError, ValueError};
 pub use explain::{
@@ -56,6 +57,7 @@ pub use proxy::{mask_url, ProxyScheme, ProxySpec, ProxyStatus, ProxyUrlError};
 pub use rename::{check_name, plan as plan_rename, RenameError, Renamed, Renaming};
 pub use session::*;
 pub use settings::{Settings, SettingsChange, TorrentSettings};
+pub use stream::{FileStream, StreamError, StreamPort, StreamRead, StreamRow};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -355,6 +355,18 @@ pub enum SessionRequest {
         id: TorrentId,
         reply: oneshot::Sender<Option<Vec<FileLine>>>,
     },
+    /// Opens a stream on file `file` (padding not counted) of the torrent: the reader starts
+    /// at 0 and the file's first and last pieces are fetched first. A sleeping torrent wakes.
+    OpenStream {
+        id: TorrentId,
+        file: usize,
+        reply: oneshot::Sender<Result<super::FileStream, RequestError>>,
+    },
+    /// The torrent's open streams (none for an unknown id).
+    Streams {
+        id: TorrentId,
+        reply: oneshot::Sender<Vec<super::StreamRow>>,
+    },
     /// Force start (`on`: run whatever the queue says) or back under the queue.
     Force {
         id: TorrentId,

@@ -167,6 +167,8 @@ pub(crate) enum Wake {
     Command,
     /// Someone wants its full snapshot.
     Subscribe,
+    /// A file stream was opened on it.
+    Stream,
 }
 
 impl Wake {
@@ -176,6 +178,7 @@ impl Wake {
             Wake::Announce => "its announce is due",
             Wake::Command => "a command for it",
             Wake::Subscribe => "someone is watching it",
+            Wake::Stream => "a stream reads it",
         }
     }
 }

@@ -55,6 +55,7 @@ mod requests;
 mod restart;
 mod sleep;
 mod state;
+mod streams;
 mod torrent_saves;
 
 use state::SlotState;

@@ -346,6 +346,7 @@ impl Session {
             proxy,
             interface: opts.interface.is_some(),
             lsd,
+            streams: Arc::default(),
         };
         let port_mapper = match (&opts.port_mapping, listen_port) {
             (Some(settings), p) if p != 0 => Some(port_mapping::PortMapper::spawn(

@@ -24,6 +24,7 @@ pub(crate) mod report;
 pub(crate) mod shared;
 pub(crate) mod snapshot;
 pub(crate) mod stats;
+pub(crate) mod stream;
 pub(crate) mod uplink;
 pub(crate) mod verify;
 pub(crate) mod webseed;

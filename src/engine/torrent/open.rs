@@ -153,6 +153,7 @@ async fn prepare(
     let ctx = &start.ctx;
     let rates = start.rates.clone();
     let shared = shared_state(&meta, &info, ctx, storage, picker, rates, events_tx);
+    ctx.streams.attach(&shared);
     snap.listen_port = ctx.listen_port;
     let half_open = ctx.limits.half_open;
     let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);

@@ -113,6 +113,10 @@ pub struct Picker {
     /// Pieces fetched before any other of their class (first and last of each wanted file,
     /// for previews), sorted.
     boost: Vec<u32>,
+    /// Pieces open streams need now, the most urgent first (`picker/deadline.rs`).
+    urgent: Vec<u32>,
+    /// Pieces of skipped files a stream asked for: wanted from then on, sorted.
+    streamed: Vec<u32>,
 }
 
 impl Picker {
@@ -142,6 +146,8 @@ impl Picker {
             top: FilePriority::Normal,
             sequential: false,
             boost: Vec::new(),
+            urgent: Vec::new(),
+            streamed: Vec::new(),
             stamp: 0,
             endgame_late: endgame::ENDGAME_LATE,
         };
@@ -261,6 +267,11 @@ impl Picker {
         out: &mut Vec<BlockRef>,
     ) {
         if max == 0 || self.wanted_complete() {
+            return;
+        }
+        // 0. What open streams need now, before anything else.
+        self.pick_urgent(peer, max, mine, out);
+        if out.len() >= max {
             return;
         }
         // 1. Finish pieces already started, so memory and partial pieces stay few.
@@ -619,6 +630,8 @@ impl Picker {
 }
 
 mod prio;
+
+mod deadline;
 
 mod endgame;
 

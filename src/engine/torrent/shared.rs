@@ -39,6 +39,10 @@ pub(crate) enum Event {
     },
     /// A peer on the LAN announced this torrent by Local Service Discovery (BEP 14).
     LsdPeer(SocketAddr),
+    /// A stream's window moved (a seek) or closed: our requests for these blocks, asked for
+    /// the old window and needed by no stream now, are cancelled so the new window's go
+    /// first (`stream.rs`).
+    StreamDropped(Vec<crate::protocol::geometry::BlockRef>),
 }
 
 impl From<PeerEvent> for Event {

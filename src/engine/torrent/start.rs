@@ -113,6 +113,8 @@ pub(crate) struct SessionCtx {
     pub families: crate::engine::api::Families,
     /// Local Service Discovery (BEP 14), unless `--no-lsd`: public torrents register here.
     pub lsd: Option<Arc<dyn Discovery>>,
+    /// The session's open file streams: a torrent attaches here when its task starts.
+    pub streams: Arc<crate::engine::torrent::stream::Streams>,
 }
 
 /// The session's Local Service Discovery (`session/lsd.rs`) as a torrent sees it: a public

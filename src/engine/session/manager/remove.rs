@@ -30,6 +30,7 @@ impl Manager {
     pub(super) fn finish_remove(&mut self, i: usize, removal: Removal) {
         let slot = self.slots.remove(i);
         self.session.unroute_dormant(&slot.info_hash);
+        self.session.ctx.streams.remove(&slot.info_hash);
         let path = slot.save_path();
         let Removal { delete_data, reply } = removal;
         if let Some(p) = &mut self.persist {

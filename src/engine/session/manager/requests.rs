@@ -16,6 +16,7 @@ impl Manager {
             r,
             SessionRequest::Peek { .. }
                 | SessionRequest::Files { .. }
+                | SessionRequest::Streams { .. }
                 | SessionRequest::Settings { .. }
         );
         self.dirty |= !read;
@@ -137,6 +138,20 @@ impl Manager {
                         .collect()
                 });
                 let _ = reply.send(files);
+            }
+            SessionRequest::OpenStream { id, file, reply } => {
+                let opened = self.open_stream(id, file);
+                if opened.is_ok() {
+                    self.wake_id(id, Wake::Stream);
+                }
+                let _ = reply.send(opened);
+            }
+            SessionRequest::Streams { id, reply } => {
+                let rows = self
+                    .slot(id)
+                    .map(|s| self.session.ctx.streams.rows(&s.info_hash))
+                    .unwrap_or_default();
+                let _ = reply.send(rows);
             }
             SessionRequest::Shutdown => {}
             SessionRequest::BlocklistUpdate { reply } => match &self.blocklist {

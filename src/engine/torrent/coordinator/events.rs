@@ -122,6 +122,16 @@ impl Coordinator {
                 handshake,
                 since,
             } => self.on_incoming(*stream, addr, handshake, since, now),
+            Event::StreamDropped(blocks) => {
+                for p in self.peers.active().filter(|p| p.in_flight() > 0) {
+                    for r in &blocks {
+                        p.send(PeerCmd::Cancel {
+                            index: r.index,
+                            begin: r.begin,
+                        });
+                    }
+                }
+            }
             Event::LsdPeer(addr) => {
                 if self.peers.add([addr], PeerSource::Lsd, now) > 0 {
                     self.log(

@@ -50,6 +50,7 @@ impl Picker {
         let n = self.num_pieces() as usize;
         self.priority = priority;
         self.priority.resize(n, FilePriority::Skip);
+        self.apply_streamed();
         self.recount();
     }
 

@@ -207,6 +207,8 @@ fn rarest_first_after_random_start() {
 
 mod prio;
 
+mod deadline;
+
 /// A piece that failed while a request of its first try still waits at a peer (an endgame
 /// copy never answered) is fetched again, but that block is not asked of that peer twice.
 #[test]
