@@ -102,6 +102,12 @@ pub mod ui {
     pub use crate::ui::{action, draw, list, Action, Theme};
 }
 
+pub mod qbt {
+    //! What the qBittorrent API reads of a request (the fuzz target `qbt` feeds them).
+    pub use crate::qbt::auth::{cookie, cross_site};
+    pub use crate::qbt::form::Params;
+}
+
 pub mod rpc {
     /// The RPC's request envelope parser (the fuzz target `rpc` feeds it).
     pub mod request {
