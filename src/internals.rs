@@ -109,6 +109,12 @@ pub mod stream {
     }
 }
 
+pub mod qbt {
+    //! What the qBittorrent API reads of a request (the fuzz target `qbt` feeds them).
+    pub use crate::qbt::auth::{cookie, cross_site};
+    pub use crate::qbt::form::Params;
+}
+
 pub mod rpc {
     /// The RPC's request envelope parser (the fuzz target `rpc` feeds it).
     pub mod request {

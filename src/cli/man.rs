@@ -33,6 +33,7 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ),
     ("remote.md", include_str!("../../assets/man/remote.md")),
     ("rpc.md", include_str!("../../assets/man/rpc.md")),
+    ("qbt.md", include_str!("../../assets/man/qbt.md")),
     ("screen.md", include_str!("../../assets/man/screen.md")),
     (
         "explainer.md",

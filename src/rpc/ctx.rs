@@ -10,10 +10,10 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 use super::activity;
-use super::security::LoginPacer;
 use super::session_id::SessionId;
 use super::Credentials;
 use crate::engine::api::{Client, SessionSnapshot, TorrentId};
+use crate::http::LoginPacer;
 
 /// What session-get tells of the session that the line-up does not carry.
 #[derive(Debug, Clone, Default)]

@@ -7,19 +7,8 @@ use std::path::PathBuf;
 /// Why the RPC server refuses to start: each is one line for the user.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StartError {
-    #[error(
-        "rpc.listen {0} is not a loopback address: set rpc.username and rpc.password (or \
-         rpc.password_file) in the config file first"
-    )]
-    OpenWithoutCredentials(SocketAddr),
-    #[error(
-        "rpc.username and rpc.password (or rpc.password_file) go together: set both or neither"
-    )]
-    HalfCredentials,
-    #[error("set rpc.password or rpc.password_file, not both")]
-    TwoPasswords,
-    #[error("rpc.password_file {}: {reason}", .path.display())]
-    PasswordFile { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Credentials(#[from] crate::http::guard::CredentialsError),
     #[error("rpc.web_home {}: no index.html there (Debian's web client is in /usr/share/transmission/web)", .0.display())]
     WebHome(PathBuf),
     #[error("RPC listen address {addr}: {source}")]

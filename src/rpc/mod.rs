@@ -8,8 +8,8 @@
 //! up (every answer is built from a snapshot, every wait is bounded) and never reaches into
 //! the engine's rooms.
 //!
-//! The files: `server.rs` (connections, limits, the order of the checks), `security.rs`
-//! (Host allowlist, HTTP Basic, failed-login pacing, credentials), `session_id.rs` (the CSRF
+//! The files: `server.rs` (the order of the checks; connections and limits are the shared
+//! door's, `crate::http`), `security.rs` (HTTP Basic, the RPC's login pacing), `session_id.rs` (the CSRF
 //! token), `request.rs` (the JSON envelope, what the fuzz target feeds), `ids.rs` (`ids` in
 //! all its forms), `fields.rs` (torrent-get's field mapping and status numbers),
 //! `torrent_get.rs` (torrent-get, written in place), `torrents.rs` and `session.rs` (the
@@ -61,50 +61,27 @@ pub(crate) struct RpcSettings {
     pub web_home: Option<PathBuf>,
 }
 
-/// The credentials the server checks, once read.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Credentials {
-    pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({}, ***)", self.username)
-    }
-}
+pub(crate) use crate::http::Credentials;
 
 impl RpcSettings {
     /// The credentials to check (None: none asked), or why the server must not start: a
     /// listen address other than loopback without a username and password, a username
     /// without a password, a password file that cannot be read.
     pub(crate) fn credentials(&self) -> Result<Option<Credentials>, StartError> {
-        let password = match (&self.password, &self.password_file) {
-            (Some(_), Some(_)) => return Err(StartError::TwoPasswords),
-            (Some(p), None) => Some(p.clone()),
-            (None, Some(path)) => Some(security::read_password_file(path)?),
-            (None, None) => None,
+        let login = crate::http::guard::Login {
+            listen: self.listen,
+            username: self.username.as_deref(),
+            password: self.password.as_deref(),
+            password_file: self.password_file.as_deref(),
         };
-        let creds = match (&self.username, password) {
-            (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Some(Credentials {
-                username: u.clone(),
-                password: p,
-            }),
-            (None, None) => None,
-            _ => return Err(StartError::HalfCredentials),
-        };
-        if let Some(addr) = self.listen {
-            if !addr.ip().is_loopback() && creds.is_none() {
-                return Err(StartError::OpenWithoutCredentials(addr));
-            }
-        }
-        Ok(creds)
+        Ok(login.check("rpc")?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::guard::CredentialsError;
 
     fn at(addr: &str) -> RpcSettings {
         RpcSettings {
@@ -134,12 +111,17 @@ mod tests {
         };
         assert!(matches!(
             half.credentials(),
-            Err(StartError::HalfCredentials)
+            Err(StartError::Credentials(CredentialsError::HalfCredentials(
+                "rpc"
+            )))
         ));
         let both = RpcSettings {
             password_file: Some("/nonexistent".into()),
             ..with
         };
-        assert!(matches!(both.credentials(), Err(StartError::TwoPasswords)));
+        assert!(matches!(
+            both.credentials(),
+            Err(StartError::Credentials(CredentialsError::TwoPasswords(_)))
+        ));
     }
 }

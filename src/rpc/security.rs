@@ -1,58 +1,14 @@
-//! The checks at the door, each pure and tested: the Host allowlist against DNS rebinding,
-//! HTTP Basic against the configured credentials, the pacing of failed logins, the password
-//! file, and which `filename` paths `torrent-add` may read.
+//! The RPC's own checks at the door, each pure and tested: HTTP Basic against the configured
+//! credentials, the RPC's login pacing, and which `filename` paths `torrent-add` may read.
+//! What every HTTP face shares (Host allowlist, pacing, password file, constant-time
+//! comparison) is in `crate::http::guard`.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use base64::Engine;
 
-use super::error::StartError;
-use super::Credentials;
-
-/// Equal bytes, in time that does not depend on where they differ.
-pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Whether the `Host` header names this server acceptably: an IP literal (with or without
-/// a port, IPv6 in brackets), `localhost` or `localhost.`, or a name on the allowlist
-/// (compared without case). A request without a Host header (HTTP/1.0) passes: a browser
-/// always sends one, and the header is what a rebinding attack cannot choose.
-pub(crate) fn host_allowed(host: Option<&str>, whitelist: &[String]) -> bool {
-    let Some(host) = host else { return true };
-    let name = strip_port(host.trim());
-    if name.parse::<IpAddr>().is_ok() {
-        return true;
-    }
-    let name = name.to_ascii_lowercase();
-    let bare = name.strip_suffix('.').unwrap_or(&name);
-    if bare == "localhost" {
-        return true;
-    }
-    whitelist.iter().any(|w| {
-        let w = w.trim().to_ascii_lowercase();
-        let w = w.strip_suffix('.').unwrap_or(&w);
-        !w.is_empty() && w == bare
-    })
-}
-
-/// `[::1]:9091` → `::1`, `host:9091` → `host`, `host` → `host`.
-fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        // More than one colon without brackets: a bare IPv6 literal.
-        Some((h, _)) if !h.contains(':') => h,
-        _ => host,
-    }
-}
+use crate::http::{Credentials, LoginPacer};
 
 /// What a request's `Authorization` header says about who sends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,10 +42,7 @@ pub(crate) fn basic_auth(header: Option<&[u8]>, creds: &Credentials) -> Login {
         return Login::Wrong;
     };
     let (user, pass) = (&raw[..colon], &raw[colon + 1..]);
-    // Both compared, whatever the first gives, so the time does not tell which was wrong.
-    let u = same(user, creds.username.as_bytes());
-    let p = same(pass, creds.password.as_bytes());
-    if u & p {
+    if creds.matches(user, pass) {
         Login::Right
     } else {
         Login::Wrong
@@ -100,69 +53,9 @@ pub(crate) fn basic_auth(header: Option<&[u8]>, creds: &Credentials) -> Login {
 /// turned away (429) without a look at the password until the window ends.
 pub(crate) const MAX_FAILURES: u32 = 10;
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
-/// Addresses remembered at most; the oldest window is forgotten first.
-const MAX_TRACKED: usize = 4096;
-
-/// Failed logins per client address.
-#[derive(Debug, Default)]
-pub(crate) struct LoginPacer {
-    failures: HashMap<IpAddr, (u32, Instant)>,
-}
-
-impl LoginPacer {
-    /// Whether `ip` is turned away now.
-    pub(crate) fn blocked(&self, ip: IpAddr, now: Instant) -> bool {
-        self.failures
-            .get(&ip)
-            .is_some_and(|&(n, since)| n >= MAX_FAILURES && now.duration_since(since) < WINDOW)
-    }
-
-    /// Counts a failure; returns how many `ip` has in its window.
-    pub(crate) fn failed(&mut self, ip: IpAddr, now: Instant) -> u32 {
-        if self.failures.len() >= MAX_TRACKED && !self.failures.contains_key(&ip) {
-            self.failures
-                .retain(|_, (_, since)| now.duration_since(*since) < WINDOW);
-            if self.failures.len() >= MAX_TRACKED {
-                if let Some(oldest) = self
-                    .failures
-                    .iter()
-                    .min_by_key(|(_, v)| v.1)
-                    .map(|(k, _)| *k)
-                {
-                    self.failures.remove(&oldest);
-                }
-            }
-        }
-        let entry = self.failures.entry(ip).or_insert((0, now));
-        if now.duration_since(entry.1) >= WINDOW {
-            *entry = (0, now);
-        }
-        entry.0 = entry.0.saturating_add(1);
-        entry.0
-    }
-
-    pub(crate) fn succeeded(&mut self, ip: IpAddr) {
-        self.failures.remove(&ip);
-    }
-}
-
-/// The password in `path`: its first line, without the line end. The file's contents never
-/// appear in an error.
-pub(crate) fn read_password_file(path: &Path) -> Result<String, StartError> {
-    let err = |reason: &str| StartError::PasswordFile {
-        path: path.to_owned(),
-        reason: reason.to_string(),
-    };
-    let meta = std::fs::metadata(path).map_err(|e| err(&e.to_string()))?;
-    if !meta.is_file() || meta.len() > 4096 {
-        return Err(err("not a small regular file"));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| err(&e.to_string()))?;
-    let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
-    if line.is_empty() {
-        return Err(err("empty"));
-    }
-    Ok(line.to_string())
+/// The RPC's pacer: [`MAX_FAILURES`] within [`WINDOW`].
+pub(crate) fn pacer() -> LoginPacer {
+    LoginPacer::new(MAX_FAILURES, WINDOW)
 }
 
 /// Why a `filename` given to `torrent-add` is not read. No variant carries the file's bytes.
@@ -217,33 +110,6 @@ mod tests {
     }
 
     #[test]
-    fn hosts_pass_by_ip_localhost_or_the_list() {
-        let list = vec!["seedbox.example".to_string()];
-        for ok in [
-            "127.0.0.1:9091",
-            "127.0.0.1",
-            "[::1]:9091",
-            "::1",
-            "localhost:9091",
-            "LOCALHOST.",
-            "192.168.1.5:9091",
-            "seedbox.example:9091",
-            "SeedBox.Example.",
-        ] {
-            assert!(host_allowed(Some(ok), &list), "{ok}");
-        }
-        for bad in [
-            "evil.example:9091",
-            "localhost.evil.example",
-            "seedbox.example.evil",
-            "",
-        ] {
-            assert!(!host_allowed(Some(bad), &list), "{bad}");
-        }
-        assert!(host_allowed(None, &[]));
-    }
-
-    #[test]
     fn basic_auth_takes_only_the_right_pair_and_tells_a_guess_from_no_credentials() {
         let c = creds();
         assert_eq!(basic_auth(Some(&basic("user:pa:ss")), &c), Login::Right);
@@ -253,24 +119,6 @@ mod tests {
         assert_eq!(basic_auth(Some(b"Basic !!!"), &c), Login::Wrong);
         assert_eq!(basic_auth(Some(b"Bearer x"), &c), Login::Missing);
         assert_eq!(basic_auth(None, &c), Login::Missing);
-    }
-
-    #[test]
-    fn failed_logins_block_an_address_for_a_window() {
-        let mut p = LoginPacer::default();
-        let ip: IpAddr = "127.0.0.2".parse().unwrap();
-        let other: IpAddr = "127.0.0.3".parse().unwrap();
-        let t0 = Instant::now();
-        for _ in 0..MAX_FAILURES - 1 {
-            p.failed(ip, t0);
-        }
-        assert!(!p.blocked(ip, t0));
-        p.failed(ip, t0);
-        assert!(p.blocked(ip, t0));
-        assert!(!p.blocked(other, t0));
-        assert!(!p.blocked(ip, t0 + WINDOW));
-        p.succeeded(ip);
-        assert!(!p.blocked(ip, t0));
     }
 
     #[test]
@@ -294,16 +142,5 @@ mod tests {
             readable_torrent_path("a.torrent"),
             Err(PathRefused::Relative(_))
         ));
-    }
-
-    #[test]
-    fn the_password_file_gives_its_first_line_and_errors_hide_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("pw");
-        std::fs::write(&f, "s3cret\nignored\n").unwrap();
-        assert_eq!(read_password_file(&f).unwrap(), "s3cret");
-        std::fs::write(&f, "\n").unwrap();
-        let e = read_password_file(&f).unwrap_err().to_string();
-        assert!(e.contains("empty"), "{e}");
     }
 }

@@ -1,50 +1,35 @@
-//! The RPC's HTTP server: the accept loop with its bounded, self-clearing set of
-//! connections, hyper's HTTP/1 connection with a header-read timeout, and for each request
-//! the checks in Transmission's order (Host 421, then credentials 401 and failed-login
+//! The RPC's HTTP server: on the shared door (`crate::http`: connections, timeouts, the
+//! body's bound), for each request the checks in Transmission's order (Host 421, then credentials 401 and failed-login
 //! pacing 429, then the path 404, then the session id 409, then POST 405, the body 413),
 //! then the method.
-//!
-//! Connections: at most [`MAX_CONNECTIONS`]. When the set is full, a new connection takes
-//! the place of the oldest that is not in a request right now (one that connected and sent
-//! nothing, or idles between keep-alive requests), so a flood of idle connections costs
-//! the flooder its own older connections, not a client that asks something.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::activity::{self, Activity};
 use super::ctx::{Ctx, Facts, Stored};
 use super::error::{MethodError, StartError};
 use super::request;
-use super::security::{self, LoginPacer};
+use super::security;
 use super::session_id::{self, SessionId};
 use super::{actions, session, torrent_set, torrents, Credentials, RpcSettings};
 use crate::engine::api::{Client, Move};
+use crate::http::{self, Answer, Limits};
 
-/// Connections served at once.
-pub(crate) const MAX_CONNECTIONS: usize = 128;
 /// Largest request body: a .torrent of 12 MiB in base64, with room for the envelope.
 pub(crate) const MAX_BODY: usize = 16 << 20;
-/// A request's headers must arrive within this, from the connection's start or the end of
-/// the previous request.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Its body must arrive within this once the headers have.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// A connection lives at most this long (a client simply connects again).
-const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(300);
 /// The one path of the RPC, and the page transmission-daemon answers at its root.
 const RPC_PATH: &str = "/transmission/rpc";
 
@@ -74,7 +59,7 @@ impl Bound {
             unlisted: Mutex::new(Vec::new()),
             creds: self.creds,
             whitelist: self.whitelist,
-            pacer: Mutex::new(LoginPacer::default()),
+            pacer: Mutex::new(security::pacer()),
             web_home: self.web_home,
         });
         if let Ok(local) = self.listener.local_addr() {
@@ -91,7 +76,10 @@ impl Bound {
         tokio::spawn(async move {
             tokio::join!(
                 activity::follow(snapshot, shared),
-                accept_loop(listener, ctx)
+                http::serve(listener, "RPC", Limits::default(), move |req, peer| {
+                    let ctx = Arc::clone(&ctx);
+                    async move { handle(req, peer, &ctx).await }
+                })
             );
         })
     }
@@ -120,101 +108,12 @@ pub(crate) async fn bind(settings: &RpcSettings) -> Result<Option<Bound>, StartE
     }))
 }
 
-/// One live connection in the set.
-struct Conn {
-    /// In a request now (headers read, answer not yet written).
-    busy: Arc<AtomicBool>,
-    end: Arc<Notify>,
-    done: Arc<AtomicBool>,
-}
-
-async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>) {
-    let mut conns: VecDeque<Conn> = VecDeque::new();
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!("RPC: accept: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        conns.retain(|c| !c.done.load(Ordering::Relaxed));
-        if conns.len() >= MAX_CONNECTIONS {
-            match conns.iter().position(|c| !c.busy.load(Ordering::Relaxed)) {
-                Some(i) => {
-                    if let Some(old) = conns.remove(i) {
-                        old.end.notify_one();
-                    }
-                }
-                // Every slot is in a request: this one waits for nothing.
-                None => continue,
-            }
-        }
-        let conn = Conn {
-            busy: Arc::new(AtomicBool::new(false)),
-            end: Arc::new(Notify::new()),
-            done: Arc::new(AtomicBool::new(false)),
-        };
-        let (busy, end, done) = (
-            Arc::clone(&conn.busy),
-            Arc::clone(&conn.end),
-            Arc::clone(&conn.done),
-        );
-        conns.push_back(conn);
-        let ctx = Arc::clone(&ctx);
-        tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            serve_connection(stream, peer, ctx, busy, end).await;
-            done.store(true, Ordering::Relaxed);
-        });
-    }
-}
-
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    ctx: Arc<Ctx>,
-    busy: Arc<AtomicBool>,
-    end: Arc<Notify>,
-) {
-    let service = hyper::service::service_fn(move |req| {
-        let (ctx, busy) = (Arc::clone(&ctx), Arc::clone(&busy));
-        async move {
-            busy.store(true, Ordering::Relaxed);
-            let answer = handle(req, peer, &ctx).await;
-            busy.store(false, Ordering::Relaxed);
-            Ok::<_, std::convert::Infallible>(answer)
-        }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(64 << 10)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => if let Err(e) = r {
-            tracing::debug!("RPC client {peer}: {e}");
-        },
-        () = end.notified() => tracing::debug!("RPC client {peer}: closed for a newer connection"),
-        () = tokio::time::sleep(MAX_CONNECTION_LIFE) => {}
-    }
-}
-
-type Answer = Response<Full<Bytes>>;
-
 fn plain(status: StatusCode, text: &str) -> Answer {
-    let mut r = Response::new(Full::new(Bytes::from(format!(
-        "<h1>{}: {text}</h1>",
-        status.as_u16()
-    ))));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=UTF-8"),
-    );
-    r
+    http::plain(
+        status,
+        "text/html; charset=UTF-8",
+        format!("<h1>{}: {text}</h1>", status.as_u16()),
+    )
 }
 
 fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a [u8]> {
@@ -227,7 +126,7 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
         .get(hyper::header::HOST)
         .and_then(|h| h.to_str().ok());
     if req.headers().get(hyper::header::HOST).is_some() && host.is_none()
-        || !security::host_allowed(host, &ctx.whitelist)
+        || !http::host_allowed(host, &ctx.whitelist)
     {
         return plain(
             StatusCode::MISDIRECTED_REQUEST,
@@ -287,25 +186,9 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
     if req.method() != Method::POST {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "POST a JSON request");
     }
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
-    }
-    let body = Limited::new(req.into_body(), MAX_BODY);
-    let bytes = match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
-        Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(e))
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-        }
-        Ok(Err(_)) => return plain(StatusCode::BAD_REQUEST, "request body not read"),
-        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+    let bytes = match http::read_body(req, MAX_BODY, BODY_TIMEOUT).await {
+        Ok(b) => b,
+        Err(e) => return plain(e.status(), &e.to_string()),
     };
     let body = match request::parse(&bytes) {
         Ok(env) => {

@@ -24,7 +24,7 @@ impl SessionId {
 
     /// Whether a request's header value is the token (compared in constant time).
     pub(crate) fn matches(&self, given: Option<&[u8]>) -> bool {
-        given.is_some_and(|g| super::security::same(g, self.0.as_bytes()))
+        given.is_some_and(|g| crate::http::same(g, self.0.as_bytes()))
     }
 }
 

@@ -1,0 +1,22 @@
+//! What the qBittorrent API reads of a request: any bytes as a query string and a
+//! urlencoded body parse to parameters without a panic, and reading them back (flags,
+//! numbers, lists) never panics; the same bytes split into Host, Origin and Referer never
+//! make the cross-site check panic, and a request that names no origin is never cross-site.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use ttui::internals::qbt::{cookie, cross_site, Params};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let p = Params::parse(Some(text.as_ref()), data);
+    for name in ["hashes", "filter", "limit", "offset", "reverse", "tags"] {
+        let _ = p.flag(name);
+        let _ = p.int(name);
+        let _ = p.list(name, '|');
+    }
+    let mut parts = text.splitn(3, '\n');
+    let (host, origin, referer) = (parts.next(), parts.next(), parts.next());
+    let _ = cross_site(host, origin, referer);
+    assert!(!cross_site(host, None, None));
+    let _ = cookie(&text, "SID");
+});

@@ -1,0 +1,334 @@
+//! qBittorrent's Web API v2 (`/api/v2/...`), so that what speaks to qBittorrent (the
+//! `qbittorrent-api` Python package, `@ctrl/qbittorrent`, VueTorrent, qbit_manage, Sonarr's
+//! qBittorrent client) speaks to a ttui session. Off unless `[qbt] listen` asks.
+//!
+//! One more face over `engine::api`, beside the Transmission RPC and on the same HTTP door
+//! (`crate::http`: connections, timeouts, the body's bound, the Host allowlist, login
+//! pacing). The order of the checks is qBittorrent's (`webapplication.cpp`): Host
+//! allowlist (401), cross-site `Origin`/`Referer` (401), then the path; `auth/login` is
+//! open, every other call needs a live `SID` cookie or the API key (403).
+//!
+//! The files: `auth.rs` (sessions, cookies, the CSRF check), `form.rs` (parameters),
+//! `app.rs` (`app/*`), `torrents.rs` (`torrents/info` and the actions), `transfer.rs`.
+//!
+//! Not wired into the daemon yet (no `[qbt]` table, no flag): the face is built and
+//! tested in-process while its settings and the categories' engine model land.
+
+mod app;
+pub(crate) mod auth;
+pub(crate) mod form;
+mod torrents;
+mod transfer;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, SET_COOKIE};
+use hyper::{Method, Request, StatusCode};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::engine::api::Client;
+use crate::http::{self, guard, Answer, Credentials, Limits, LoginPacer};
+use form::Params;
+
+/// Largest request body: a multipart add of several .torrent files.
+const MAX_BODY: usize = 32 << 20;
+/// Its body must arrive within this once the headers have.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the config file says about the qBittorrent API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct QbtSettings {
+    /// Where to listen; None: not served.
+    pub listen: Option<SocketAddr>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// An API key for `Authorization: Bearer` (qBittorrent 5.2).
+    pub api_key: Option<String>,
+    /// Host names answered beyond IP literals and `localhost`.
+    pub host_whitelist: Vec<String>,
+    /// How long failed logins ban an address (qBittorrent's default: an hour).
+    pub ban: Option<Duration>,
+}
+
+/// Why the qBittorrent API does not start: each one line for the user.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    #[error(transparent)]
+    Credentials(#[from] guard::CredentialsError),
+    #[error("qBittorrent API listen address {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl QbtSettings {
+    /// The credentials to check, or why the server must not start (beyond loopback,
+    /// credentials are required).
+    pub(crate) fn credentials(&self) -> Result<Option<Credentials>, StartError> {
+        let login = guard::Login {
+            listen: self.listen,
+            username: self.username.as_deref(),
+            password: self.password.as_deref(),
+            password_file: self.password_file.as_deref(),
+        };
+        Ok(login.check("qbt")?)
+    }
+}
+
+/// What the session tells beside its line-up.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Facts {
+    pub max_peers: usize,
+    pub dht: bool,
+    pub pex: bool,
+}
+
+/// What every request is answered with.
+pub(crate) struct Ctx {
+    client: Client,
+    facts: Facts,
+    creds: Option<Credentials>,
+    api_key: Option<String>,
+    whitelist: Vec<String>,
+    sessions: Mutex<auth::Sessions>,
+    pacer: Mutex<LoginPacer>,
+    ban: Duration,
+    local_port: u16,
+}
+
+/// A bound listener with its settings checked, not serving yet.
+pub(crate) struct Bound {
+    listener: TcpListener,
+    settings: QbtSettings,
+    creds: Option<Credentials>,
+}
+
+/// Checks the settings and binds (None: not asked).
+pub(crate) async fn bind(settings: &QbtSettings) -> Result<Option<Bound>, StartError> {
+    let creds = settings.credentials()?;
+    let Some(addr) = settings.listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    Ok(Some(Bound {
+        listener,
+        settings: settings.clone(),
+        creds,
+    }))
+}
+
+impl Bound {
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Serves until the task is aborted.
+    pub(crate) fn serve(self, facts: Facts, client: Client) -> JoinHandle<()> {
+        let ban = self.settings.ban.unwrap_or(auth::BAN);
+        let local = self.local_addr();
+        let local_port = local.map_or(0, |a| a.port());
+        let ctx = Arc::new(Ctx {
+            client,
+            facts,
+            creds: self.creds,
+            api_key: self.settings.api_key.clone().filter(|k| !k.is_empty()),
+            whitelist: self.settings.host_whitelist.clone(),
+            sessions: Mutex::new(auth::Sessions::default()),
+            pacer: Mutex::new(LoginPacer::new(auth::MAX_FAILURES, ban)),
+            ban,
+            local_port,
+        });
+        if let Some(local) = local {
+            tracing::info!("qBittorrent Web API on http://{local}/api/v2/");
+        }
+        let listener = self.listener;
+        tokio::spawn(http::serve(
+            listener,
+            "qBittorrent API",
+            Limits::default(),
+            move |req, peer| {
+                let ctx = Arc::clone(&ctx);
+                async move { handle(req, peer, &ctx).await }
+            },
+        ))
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Answer {
+    http::plain(status, "text/plain; charset=UTF-8", body.to_string())
+}
+
+fn json(value: &Value) -> Answer {
+    http::plain(
+        StatusCode::OK,
+        "application/json",
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
+}
+
+fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
+    let host = header(&req, "host");
+    if req.headers().get("host").is_some() && host.is_none()
+        || !http::host_allowed(host, &ctx.whitelist)
+    {
+        return text(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    if auth::cross_site(host, header(&req, "origin"), header(&req, "referer")) {
+        return text(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let path = req.uri().path().to_string();
+    let Some(call) = path.strip_prefix("/api/v2/") else {
+        return text(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let call = call.trim_end_matches('/').to_string();
+    let now = Instant::now();
+    let sid =
+        header(&req, "cookie").and_then(|c| auth::cookie(c, auth::COOKIE).map(str::to_string));
+    let key_ok = match (
+        header(&req, "authorization").and_then(auth::bearer),
+        &ctx.api_key,
+    ) {
+        (Some(given), Some(key)) => guard::same(given.as_bytes(), key.as_bytes()),
+        _ => false,
+    };
+    let signed_in = key_ok
+        || sid
+            .as_deref()
+            .is_some_and(|s| ctx.sessions.lock().is_ok_and(|mut m| m.touch(s, now)));
+    let method = req.method().clone();
+    let query = req.uri().query().map(str::to_string);
+    let body = if method == Method::POST {
+        match http::read_body(req, MAX_BODY, BODY_TIMEOUT).await {
+            Ok(b) => b,
+            Err(e) => return text(e.status(), &e.to_string()),
+        }
+    } else {
+        Default::default()
+    };
+    let params = Params::parse(query.as_deref(), &body);
+    match call.as_str() {
+        "auth/login" => return login(ctx, peer, &params, signed_in, now),
+        "auth/logout" => {
+            if let (Some(s), Ok(mut m)) = (sid.as_deref(), ctx.sessions.lock()) {
+                m.end(s);
+            }
+            return text(StatusCode::OK, "");
+        }
+        _ => {}
+    }
+    if !signed_in {
+        return text(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    route(ctx, &method, &call, &params).await
+}
+
+fn login(ctx: &Ctx, peer: SocketAddr, p: &Params, signed_in: bool, now: Instant) -> Answer {
+    if signed_in {
+        return text(StatusCode::OK, "Ok.");
+    }
+    let banned = ctx.pacer.lock().is_ok_and(|b| b.blocked(peer.ip(), now));
+    if banned {
+        return text(
+            StatusCode::FORBIDDEN,
+            "Your IP address has been banned after too many failed authentication attempts.",
+        );
+    }
+    let (user, pass) = (p.get("username"), p.get("password"));
+    // A form without both fields carries no credentials: refused, never counted.
+    let (Some(user), Some(pass)) = (user, pass) else {
+        return text(StatusCode::OK, "Fails.");
+    };
+    if !auth::login_matches(ctx.creds.as_ref(), user, pass) {
+        let failures = ctx.pacer.lock().map_or(0, |mut b| b.failed(peer.ip(), now));
+        if failures <= 3 || failures == auth::MAX_FAILURES {
+            tracing::warn!(
+                "qBittorrent API: failed login from {} ({failures} in a row)",
+                peer.ip()
+            );
+        }
+        return text(StatusCode::OK, "Fails.");
+    }
+    if let Ok(mut b) = ctx.pacer.lock() {
+        b.succeeded(peer.ip());
+    }
+    let Ok(sid) = ctx.sessions.lock().map(|mut m| m.start(now)) else {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "");
+    };
+    let mut r = text(StatusCode::OK, "Ok.");
+    let cookie = format!("{}={sid}; HttpOnly; SameSite=Strict; path=/", auth::COOKIE);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(SET_COOKIE, v);
+    }
+    r
+}
+
+/// Calls that only read, answered to GET as well as POST; all others need POST (405), as
+/// in qBittorrent 4.4 and later.
+const READS: &[&str] = &[
+    "app/version",
+    "app/webapiVersion",
+    "app/buildInfo",
+    "app/preferences",
+    "app/defaultSavePath",
+    "torrents/info",
+    "transfer/info",
+];
+
+async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
+    if method != Method::POST && !READS.contains(&call) {
+        return if known(call) {
+            text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        } else {
+            text(StatusCode::NOT_FOUND, "Not Found")
+        };
+    }
+    match call {
+        "app/version" => text(StatusCode::OK, app::VERSION),
+        "app/webapiVersion" => text(StatusCode::OK, app::WEBAPI_VERSION),
+        "app/buildInfo" => json(&app::build_info()),
+        "app/preferences" => json(&app::preferences(ctx)),
+        "app/defaultSavePath" => text(StatusCode::OK, &app::default_save_path(ctx)),
+        "torrents/info" => json(&torrents::info(ctx, p)),
+        "transfer/info" => json(&transfer::info(ctx)),
+        _ => match call.strip_prefix("torrents/") {
+            Some(action) => match torrents::act(ctx, action, p).await {
+                Some(Ok(())) => text(StatusCode::OK, ""),
+                Some(Err(e)) => text(StatusCode::CONFLICT, &e.to_string()),
+                None => text(StatusCode::NOT_FOUND, "Not Found"),
+            },
+            None => text(StatusCode::NOT_FOUND, "Not Found"),
+        },
+    }
+}
+
+/// A call this face answers (for 405 against 404).
+fn known(call: &str) -> bool {
+    matches!(
+        call,
+        "torrents/pause"
+            | "torrents/stop"
+            | "torrents/resume"
+            | "torrents/start"
+            | "torrents/recheck"
+            | "torrents/reannounce"
+            | "torrents/setForceStart"
+            | "torrents/delete"
+    )
+}
+
+#[cfg(test)]
+mod tests;

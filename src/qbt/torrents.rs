@@ -1,0 +1,358 @@
+//! `torrents/*`: the list (`info`, with qBittorrent's field names and state strings mapped
+//! from the engine's typed states) and the actions on torrents named by `hashes` (`|`
+//! separated, or `all`). Each action is sent through `engine::api::Client`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::form::Params;
+use super::Ctx;
+use crate::engine::api::{Command, QueueState, TorrentId, TorrentLine, TorrentState};
+use crate::protocol::hex;
+
+/// How long an action waits for the session's answer.
+const REPLY_WAIT: Duration = Duration::from_secs(10);
+
+/// Every piece wanted is verified.
+fn complete(t: &TorrentLine) -> bool {
+    t.wanted_bytes > 0 && t.verified_bytes >= t.wanted_bytes
+}
+
+/// qBittorrent's state string (API 2.11: `stoppedDL`/`stoppedUP` for paused torrents).
+pub(crate) fn state_of(t: &TorrentLine) -> &'static str {
+    let done = complete(t);
+    let queued = t.queue.is_some_and(QueueState::waits_for_slot);
+    match t.state {
+        TorrentState::Error(_) => "error",
+        TorrentState::Paused if done => "stoppedUP",
+        TorrentState::Paused => "stoppedDL",
+        TorrentState::Complete => "stoppedUP",
+        TorrentState::Checking { .. } if done => "checkingUP",
+        TorrentState::Checking { .. } => "checkingDL",
+        TorrentState::Downloading if t.total_bytes == 0 => "metaDL",
+        TorrentState::Downloading if queued => "queuedDL",
+        TorrentState::Downloading if t.down_rate > 0.0 => "downloading",
+        TorrentState::Downloading => "stalledDL",
+        TorrentState::Seeding if queued => "queuedUP",
+        TorrentState::Seeding if t.up_rate > 0.0 => "uploading",
+        TorrentState::Seeding => "stalledUP",
+    }
+}
+
+/// Whether `t` passes qBittorrent's `filter`.
+fn passes(t: &TorrentLine, filter: &str) -> bool {
+    let state = state_of(t);
+    let active = t.down_rate > 0.0 || t.up_rate > 0.0;
+    match filter {
+        "downloading" => {
+            matches!(
+                state,
+                "downloading" | "stalledDL" | "queuedDL" | "metaDL" | "checkingDL" | "stoppedDL"
+            ) && !state.starts_with("stopped")
+        }
+        "seeding" => matches!(state, "uploading" | "stalledUP" | "queuedUP"),
+        "completed" => complete(t),
+        "paused" | "stopped" => state.starts_with("stopped"),
+        "resumed" | "running" => !state.starts_with("stopped"),
+        "active" => active,
+        "inactive" => !active,
+        "stalled" => matches!(state, "stalledDL" | "stalledUP"),
+        "stalled_uploading" => state == "stalledUP",
+        "stalled_downloading" => state == "stalledDL",
+        "checking" => state.starts_with("checking"),
+        "errored" => state == "error",
+        "moving" => false,
+        _ => true,
+    }
+}
+
+/// One torrent as `torrents/info` gives it.
+pub(crate) fn info_of(t: &TorrentLine, now: u64) -> Value {
+    let left = t.wanted_bytes.saturating_sub(t.verified_bytes);
+    let progress = if t.wanted_bytes == 0 {
+        0.0
+    } else {
+        t.verified_bytes as f64 / t.wanted_bytes as f64
+    };
+    let ratio = if t.downloaded == 0 {
+        if t.uploaded > 0 {
+            -1.0
+        } else {
+            0.0
+        }
+    } else {
+        t.uploaded as f64 / t.downloaded as f64
+    };
+    let eta = if t.down_rate > 0.0 && left > 0 {
+        (left as f64 / t.down_rate) as u64
+    } else {
+        8_640_000
+    };
+    let save_path = t.save_path.display().to_string();
+    let content_path = t.save_path.join(&t.name).display().to_string();
+    let hash = hex::encode(&t.info_hash);
+    let mut first = json!({
+        "hash": hash,
+        "infohash_v1": hash,
+        "infohash_v2": t.info_hash_v2.map(|h| hex::encode(&h)).unwrap_or_default(),
+        "name": t.name,
+        "size": t.wanted_bytes,
+        "total_size": t.total_bytes,
+        "progress": progress,
+        "dlspeed": t.down_rate as u64,
+        "upspeed": t.up_rate as u64,
+        "downloaded": t.downloaded,
+        "uploaded": t.uploaded,
+        "downloaded_session": t.downloaded,
+        "uploaded_session": t.uploaded,
+        "completed": t.verified_bytes,
+        "amount_left": left,
+        "ratio": ratio,
+        "eta": eta,
+        "state": state_of(t),
+        "num_seeds": t.seeds,
+        "num_leechs": t.peers.saturating_sub(t.seeds),
+        "num_complete": t.seeds,
+        "num_incomplete": t.peers.saturating_sub(t.seeds),
+        "priority": t.queue_position,
+        "save_path": save_path,
+        "download_path": "",
+        "content_path": content_path,
+        "root_path": content_path,
+        "category": "",
+        "tags": t.labels.join(", "),
+        "added_on": t.added,
+        "completion_on": t.completed.unwrap_or(0),
+    });
+    // Two halves: one json! of every field passes serde_json's macro recursion limit.
+    let second = json!({
+        "last_activity": if t.down_rate > 0.0 || t.up_rate > 0.0 { now } else { t.added },
+        "seen_complete": t.completed.unwrap_or(0),
+        "seeding_time": 0,
+        "time_active": now.saturating_sub(t.added),
+        "ratio_limit": -2,
+        "seeding_time_limit": -2,
+        "inactive_seeding_time_limit": -2,
+        "max_ratio": -1,
+        "max_seeding_time": -1,
+        "max_inactive_seeding_time": -1,
+        "dl_limit": 0,
+        "up_limit": 0,
+        "auto_tmm": false,
+        "force_start": false,
+        "super_seeding": false,
+        "seq_dl": false,
+        "f_l_piece_prio": false,
+        "availability": -1,
+        "tracker": "",
+        "trackers_count": 0,
+        "magnet_uri": format!("magnet:?xt=urn:btih:{hash}"),
+        "private": false,
+        "has_metadata": t.total_bytes > 0,
+    });
+    if let (Value::Object(a), Value::Object(b)) = (&mut first, second) {
+        a.extend(b);
+    }
+    first
+}
+
+/// `torrents/info`: filter, category, tag, hashes, then sort, reverse, offset, limit.
+pub(crate) fn info(ctx: &Ctx, p: &Params) -> Value {
+    let head = ctx.client.head();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let filter = p.get("filter").unwrap_or("all");
+    let hashes = p.list("hashes", '|');
+    let tag = p.get("tag");
+    let category = p.get("category");
+    let mut rows: Vec<Value> = head
+        .torrents
+        .iter()
+        .filter(|t| passes(t, filter))
+        .filter(|t| {
+            hashes.is_empty()
+                || hashes
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(&hex::encode(&t.info_hash)))
+        })
+        .filter(|t| match tag {
+            None => true,
+            Some("") => t.labels.is_empty(),
+            Some(tag) => t.labels.iter().any(|l| l == tag),
+        })
+        // No torrent has a category yet: "" (uncategorised) keeps all, a name keeps none.
+        .filter(|_| category.is_none_or(str::is_empty))
+        .map(|t| info_of(t, now))
+        .collect();
+    if let Some(key) = p.get("sort") {
+        rows.sort_by(|a, b| compare(&a[key], &b[key]));
+    }
+    if p.flag("reverse") == Some(true) {
+        rows.reverse();
+    }
+    let offset = p.int("offset").unwrap_or(0);
+    let len = rows.len() as i64;
+    // A negative offset counts from the end, as in qBittorrent.
+    let start = if offset < 0 {
+        (len + offset).max(0)
+    } else {
+        offset.min(len)
+    } as usize;
+    let rows = rows.split_off(start);
+    let rows: Vec<Value> = match p.int("limit") {
+        Some(n) if n > 0 => rows.into_iter().take(n as usize).collect(),
+        _ => rows,
+    };
+    Value::Array(rows)
+}
+
+fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&y.as_f64().unwrap_or(0.0)),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
+/// The torrents `hashes` names (`all`: every one); unknown hashes are skipped, as in
+/// qBittorrent.
+pub(crate) fn targets(ctx: &Ctx, p: &Params) -> Vec<TorrentId> {
+    let head = ctx.client.head();
+    let hashes = p.list("hashes", '|');
+    if hashes.iter().any(|h| h == "all") {
+        return head.torrents.iter().map(|t| t.id).collect();
+    }
+    head.torrents
+        .iter()
+        .filter(|t| {
+            let mine = hex::encode(&t.info_hash);
+            hashes.iter().any(|h| h.eq_ignore_ascii_case(&mine))
+        })
+        .map(|t| t.id)
+        .collect()
+}
+
+/// Why an action was not done.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ActionError {
+    #[error("{0}")]
+    Session(#[from] crate::engine::api::RequestError),
+    #[error("the session did not answer in time")]
+    Slow,
+}
+
+async fn within<T>(
+    asked: impl std::future::Future<Output = Result<T, crate::engine::api::RequestError>>,
+) -> Result<T, ActionError> {
+    match tokio::time::timeout(REPLY_WAIT, asked).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(ActionError::Slow),
+    }
+}
+
+/// Runs one action on `hashes`; None: not an action of this file.
+pub(crate) async fn act(ctx: &Ctx, action: &str, p: &Params) -> Option<Result<(), ActionError>> {
+    let ids = targets(ctx, p);
+    let result = match action {
+        "pause" | "stop" => each(&ids, |id| ctx.client.command(id, Command::Pause)),
+        "resume" | "start" => each(&ids, |id| ctx.client.command(id, Command::Resume)),
+        "recheck" => each(&ids, |id| ctx.client.verify(id)),
+        "reannounce" => each(&ids, |id| ctx.client.command(id, Command::Reannounce)),
+        "setForceStart" => {
+            let on = p.flag("value").unwrap_or(false);
+            each_answered(&ids, |id| ctx.client.force(id, on)).await
+        }
+        "delete" => {
+            let delete_files = p.flag("deleteFiles").unwrap_or(false);
+            let r = each_answered(&ids, |id| ctx.client.remove(id, delete_files)).await;
+            ctx.client.wait_gone(&ids, Duration::from_secs(2)).await;
+            r
+        }
+        _ => return None,
+    };
+    Some(result)
+}
+
+/// Asks `f` of every torrent, each answer awaited (bounded); the last failure is the
+/// result, the others are still asked.
+async fn each_answered<F>(
+    ids: &[TorrentId],
+    mut f: impl FnMut(TorrentId) -> F,
+) -> Result<(), ActionError>
+where
+    F: std::future::Future<Output = Result<(), crate::engine::api::RequestError>>,
+{
+    let mut result = Ok(());
+    for &id in ids {
+        if let Err(e) = within(f(id)).await {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+fn each(
+    ids: &[TorrentId],
+    mut f: impl FnMut(TorrentId) -> Result<(), crate::engine::api::RequestError>,
+) -> Result<(), ActionError> {
+    for &id in ids {
+        f(id)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(state: TorrentState, verified: u64) -> TorrentLine {
+        let mut t = TorrentLine::placeholder(TorrentId(1));
+        t.state = state;
+        t.total_bytes = 100;
+        t.wanted_bytes = 100;
+        t.verified_bytes = verified;
+        t
+    }
+
+    #[test]
+    fn states_map_from_the_engines_typed_states() {
+        assert_eq!(state_of(&line(TorrentState::Paused, 0)), "stoppedDL");
+        assert_eq!(state_of(&line(TorrentState::Paused, 100)), "stoppedUP");
+        assert_eq!(state_of(&line(TorrentState::Downloading, 0)), "stalledDL");
+        let mut busy = line(TorrentState::Downloading, 10);
+        busy.down_rate = 5.0;
+        assert_eq!(state_of(&busy), "downloading");
+        assert_eq!(state_of(&line(TorrentState::Seeding, 100)), "stalledUP");
+        assert_eq!(
+            state_of(&line(
+                TorrentState::Checking {
+                    checked: 1,
+                    total: 4
+                },
+                0
+            )),
+            "checkingDL"
+        );
+        assert_eq!(state_of(&line(TorrentState::Error("x".into()), 0)), "error");
+        let mut meta = line(TorrentState::Downloading, 0);
+        meta.total_bytes = 0;
+        assert_eq!(state_of(&meta), "metaDL");
+    }
+
+    #[test]
+    fn filters_follow_the_states() {
+        let paused = line(TorrentState::Paused, 0);
+        let seeding = line(TorrentState::Seeding, 100);
+        assert!(passes(&paused, "stopped") && passes(&paused, "paused"));
+        assert!(!passes(&paused, "downloading"));
+        assert!(passes(&seeding, "seeding") && passes(&seeding, "completed"));
+        assert!(!passes(&seeding, "errored"));
+        assert!(passes(&seeding, "all"));
+    }
+}
