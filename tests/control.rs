@@ -80,6 +80,7 @@ fn detail(id: u32) -> TorrentDetail {
             down_rate: 0,
             up_rate: 3,
             upload_only: false,
+            reached: "hole punched via 203.0.113.5".into(),
         }],
         explain: vec![ExplainRow {
             check: "peer_failures".into(),

@@ -238,6 +238,10 @@ pub struct PeerInfo {
     /// It said it only uploads (BEP 21): a seed, or done with the files it wants.
     #[serde(default)]
     pub upload_only: bool,
+    /// How it was reached: its source's word (tracker, dht, pex, incoming…) or "hole punched
+    /// via ADDR" (BEP 55).
+    #[serde(default)]
+    pub reached: String,
 }
 
 /// One finding of the explainer (see the README, "Why is it slow?").

@@ -3,7 +3,8 @@
 //!
 //! One message is `msg_type` (1 byte), `addr_type` (1 byte, 0 = IPv4, 1 = IPv6), the address
 //! (4 or 16 bytes, big-endian), the port (2 bytes) and `err_code` (4 bytes, 0 unless
-//! `msg_type` is error): 12 or 24 bytes, nothing after. The initiator sends `rendezvous`
+//! `msg_type` is error): 12 or 24 bytes, nothing after; libtorrent leaves `err_code` out of
+//! rendezvous and connect (8 or 20 bytes), which is taken too. The initiator sends `rendezvous`
 //! (naming the target) to a relay connected to both; the relay sends each side `connect`
 //! (naming the other), and both dial at once over uTP so both NATs open; or the relay answers
 //! `error` naming the target.
@@ -122,7 +123,7 @@ impl HoleMsg {
     }
 
     /// Decodes one payload (the bytes after the extended message id). The length must match
-    /// `addr_type` exactly. A non-zero `err_code` on a rendezvous or connect is ignored (as
+    /// `addr_type` exactly, `err_code` optional on rendezvous and connect. A non-zero `err_code` on a rendezvous or connect is ignored (as
     /// libtorrent does); an error message must carry a non-zero one.
     pub fn decode(payload: &[u8]) -> Result<HoleMsg, HoleParseError> {
         let bad = || HoleParseError::BadLength(payload.len());
@@ -139,9 +140,15 @@ impl HoleMsg {
             }
             t => return Err(HoleParseError::UnknownAddrType(t)),
         };
-        let tail: &[u8; 6] = rest.try_into().map_err(|_| bad())?;
-        let port = u16::from_be_bytes([tail[0], tail[1]]);
-        let code = u32::from_be_bytes([tail[2], tail[3], tail[4], tail[5]]);
+        let (port, rest) = rest.split_first_chunk::<2>().ok_or_else(bad)?;
+        let port = u16::from_be_bytes(*port);
+        // libtorrent 2.0.8 writes `err_code` on error messages only (bt_peer_connection.cpp,
+        // `write_holepunch_msg`): its rendezvous and connect end after the port.
+        let code = match (msg_type, rest.len()) {
+            (0 | 1, 0) => 0,
+            (_, 4) => u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]),
+            _ => return Err(bad()),
+        };
         let kind = match msg_type {
             0 => HoleKind::Rendezvous,
             1 => HoleKind::Connect,

@@ -282,6 +282,30 @@ impl Lab {
                 "masquerade",
             ],
         );
+        // Unsolicited UDP from outside is dropped, as a CGNAT drops it, before conntrack
+        // confirms it: delivered to the router (and answered by ICMP), it would leave a
+        // conntrack entry holding the NAT's port for that remote, so a hole punch after a
+        // failed uTP dial would go out from another port and never meet the other side.
+        run(&ns, &["nft", "add", "table", "ip", "guard"]);
+        run(
+            &ns,
+            &[
+                "nft",
+                "add",
+                "chain",
+                "ip",
+                "guard",
+                "input",
+                "{ type filter hook input priority 0 ; }",
+            ],
+        );
+        run(
+            &ns,
+            &[
+                "nft", "add", "rule", "ip", "guard", "input", "iifname", "eth0", "meta", "l4proto",
+                "udp", "drop",
+            ],
+        );
         self.nats.push(Nat { ns, v4, v6 });
         self.nats.len() - 1
     }

@@ -177,6 +177,7 @@ pub(crate) fn detail() -> TorrentDetail {
             down_rate: 1 << 20,
             up_rate: 0,
             upload_only: false,
+            reached: "tracker".into(),
         }],
         explain: vec![
             ExplainRow {

@@ -105,5 +105,6 @@ fn peer_info(p: &PeerRow) -> PeerInfo {
         down_rate: p.down_rate as u64,
         up_rate: p.up_rate as u64,
         upload_only: p.upload_only,
+        reached: p.how_reached(),
     }
 }

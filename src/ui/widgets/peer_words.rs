@@ -156,7 +156,12 @@ pub(crate) fn detail_line<'a>(p: &PeerRow, theme: &Theme) -> Vec<Span<'a>> {
                 let rtt = rtt.unwrap_or_default();
                 spans.push(span(format!(" · uTP {rtt}{r} resent"), theme.dim()));
             }
-            spans.push(span(format!(" · from {}", p.source.word()), theme.dim()));
+            // A peer reached through a punched hole (BEP 55) says by whom, not just "pex".
+            let reached = match p.hole_punched_via {
+                Some(_) => p.how_reached(),
+                None => format!("from {}", p.source.word()),
+            };
+            spans.push(span(format!(" · {reached}"), theme.dim()));
             if p.upload_only {
                 // BEP 21: it takes nothing from us (a seed, or done with the files it wants).
                 spans.push(span(" · upload only", theme.dim()));
