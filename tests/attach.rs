@@ -117,8 +117,13 @@ fn log_of(dir: &Path) -> impl Fn() -> String + '_ {
     }
 }
 
-/// Drives an attached screen: list, detail, pause, quit; the daemon keeps running.
-fn drive(pane: &Tmux, dir: &Path) {
+/// The footer after `P` when the player runs on this machine (`TTUI_PLAYER=true`).
+const PLAYED_HERE: &str = "playing with true: http://127.0.0.1:";
+
+/// Drives an attached screen: list, detail, pause, limits, play, quit; the daemon keeps
+/// running. `played`: what the footer says after `P` on the Files tab (a player started
+/// here, or over ssh the command to run on this side).
+fn drive(pane: &Tmux, dir: &Path, played: &str) {
     let state = dir.join("state");
     let long = Duration::from_secs(20);
     pane.wait_for("the torrent in the list", long, log_of(dir), |s| {
@@ -182,6 +187,17 @@ fn drive(pane: &Tmux, dir: &Path) {
         );
         sleep(Duration::from_millis(200));
     }
+    // `P` on the Files tab: the file's stream URL from the daemon, then the player.
+    pane.keys(&["4"]);
+    pane.wait_for("the Files tab", long, log_of(dir), |s| {
+        s.contains("Priority")
+    });
+    pane.keys(&["P"]);
+    let screen = pane.wait_for("the player's answer", long, log_of(dir), |s| {
+        s.contains(played) || s.contains("play:")
+    });
+    assert!(screen.contains(played), "{screen}");
+    assert!(screen.contains("/stream/"), "{screen}");
     pane.keys(&["q"]);
     pane.wait_for("attach to end with 0", long, log_of(dir), |s| {
         s.contains("ATTACH-EXIT=0")
@@ -220,12 +236,12 @@ fn attach_shows_the_daemon_and_leaves_it_running() {
     let dir = tmp.path();
     let d = daemon(dir);
     let shell = format!(
-        "{} attach --state-dir {}; echo ATTACH-EXIT=$?; sleep 60",
+        "TTUI_PLAYER=true {} attach --state-dir {}; echo ATTACH-EXIT=$?; sleep 60",
         quote(Path::new(BIN)),
         quote(&dir.join("state"))
     );
     let pane = Tmux::start(140, 40, &shell);
-    drive(&pane, dir);
+    drive(&pane, dir, PLAYED_HERE);
     drop(pane);
     let pane = Tmux::start(140, 40, &shell);
     lose(&pane, dir, d);
@@ -344,7 +360,7 @@ fn attach_over_ssh_through_a_bridge() {
         state = quote(&dir.join("state")),
     );
     let pane = Tmux::start(140, 40, &shell);
-    drive(&pane, dir);
+    drive(&pane, dir, "on your side: ssh -N -L");
     drop(pane);
     let pane = Tmux::start(140, 40, &shell);
     lose(&pane, dir, d);

@@ -17,6 +17,7 @@ mod common;
 #[path = "session/kit.rs"]
 mod kit;
 mod prereq;
+mod tmux;
 
 use std::collections::HashMap;
 use std::fs;
@@ -272,15 +273,7 @@ fn a_video_plays_and_seeks_while_it_downloads() {
         .env("TTUI_PLAYER", &player);
     let played = run(play, "ttui play");
     assert_eq!(played.code, 0, "{played:?}");
-    let start = Instant::now();
-    while !got.exists() {
-        assert!(start.elapsed() < IO_WAIT, "the player read nothing");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let recorded = fs::read(&got).unwrap();
-    let line_end = find(&recorded, b"\n").unwrap();
-    assert_eq!(String::from_utf8_lossy(&recorded[..line_end]), url);
-    assert!(recorded[line_end + 1..] == film_bytes[..65536]);
+    assert!(player_read(&got, &url) == film_bytes[..65536]);
 
     // ffprobe at the start of the download: the container's duration, read through the
     // stream (its index at the file's end was fetched first).
@@ -428,6 +421,115 @@ fn a_video_plays_and_seeks_while_it_downloads() {
     drop(many);
     wait_idle(addr, "after 100 streams closed");
     daemon.assert_alive("after the streams");
+}
+
+/// What a test player recorded in `got` (the URL it was given, a newline, the bytes it read),
+/// once it has: the bytes, after checking the URL.
+fn player_read(got: &Path, url: &str) -> Vec<u8> {
+    let start = Instant::now();
+    while !got.exists() {
+        assert!(start.elapsed() < IO_WAIT, "the player read nothing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut recorded = fs::read(got).unwrap();
+    let line_end = find(&recorded, b"\n").unwrap();
+    assert_eq!(String::from_utf8_lossy(&recorded[..line_end]), url);
+    recorded.drain(..=line_end);
+    recorded
+}
+
+/// `P` on the Files tab of the session screen (`ttui attach` under tmux): $TTUI_PLAYER gets
+/// the file's stream URL and reads its first MiB from it, and while it holds the stream open
+/// the file's row says where it reads and how far ahead ttui fetches.
+#[test]
+fn p_on_the_files_tab_plays_the_file_while_it_downloads() {
+    let Some((_lock, env)) = setup() else {
+        return;
+    };
+    if !prereq::have_tools(&["tmux"]) {
+        return;
+    }
+    let sw = swarm(
+        &env,
+        &[("a-note.txt", Some(filler(70_000, 3))), ("film.mp4", None)],
+        15,
+        150_000,
+    );
+    let film_bytes = fs::read(sw.data.join("show/film.mp4")).unwrap();
+    let mut daemon = Daemon::start(&env, "1", &["--peer".into(), sw.seed.addr().to_string()]);
+    let id = add(&env, &sw.torrent);
+    let (url, ..) = stream_url(&env, &id, Some(1));
+
+    // The player: records its pid, its argument and the first MiB it read, then keeps the
+    // stream open a while, as a player that is playing does.
+    let root = env.root.path();
+    let (got, pid_file, player) = (
+        root.join("tui-got"),
+        root.join("tui-pid"),
+        root.join("p.sh"),
+    );
+    fs::write(
+        &player,
+        format!(
+            "#!/bin/sh\necho $$ > {pid}\nexec /usr/bin/python3 -c 'import sys, time, os\n\
+             import urllib.request\n\
+             r = urllib.request.urlopen(sys.argv[1], timeout=60)\n\
+             d = r.read(1 << 20)\n\
+             open(sys.argv[2] + \".part\", \"wb\").write(sys.argv[1].encode() + b\"\\n\" + d)\n\
+             os.rename(sys.argv[2] + \".part\", sys.argv[2])\n\
+             time.sleep(30)' \"$1\" {got}\n",
+            pid = pid_file.display(),
+            got = got.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&player, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let shell = format!(
+        "env -u XDG_RUNTIME_DIR XDG_STATE_HOME='{root}' XDG_DATA_HOME='{root}' \
+         TTUI_NO_PUBLIC_ROUTERS=1 TTUI_PLAYER='{player}' '{bin}' attach --state-dir '{state}'; \
+         sleep 60",
+        root = root.display(),
+        player = player.display(),
+        bin = env!("CARGO_BIN_EXE_ttui"),
+        state = env.state.display(),
+    );
+    let pane = tmux::Tmux::start(140, 40, &shell);
+    let wait = Duration::from_secs(30);
+    let report = || daemon.log_text();
+    pane.wait_for("the torrent in the list", wait, report, |s| {
+        s.contains("show")
+    });
+    pane.keys(&["Enter"]);
+    pane.wait_for("the detail view", wait, report, |s| s.contains("Peers"));
+    pane.keys(&["4"]);
+    pane.wait_for("the Files tab", wait, report, |s| s.contains("film.mp4"));
+    // The tree: the folder, the note, the film.
+    pane.keys(&["j", "j", "P"]);
+    pane.wait_for("the player started", wait, report, |s| {
+        s.contains("playing with") || s.contains("play:")
+    });
+    let read = &player_read(&got, &url)[..];
+    assert_eq!(read.len(), film_bytes.len().min(1 << 20));
+    assert!(
+        read == &film_bytes[..read.len()],
+        "the player read other bytes"
+    );
+    let screen = pane.wait_for("the stream on the film's row", wait, report, |s| {
+        s.lines()
+            .any(|l| l.contains("film.mp4") && l.contains("▶") && l.contains("% read"))
+    });
+    eprintln!("{screen}");
+    if let Some(pid) = fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+    {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    drop(pane);
+    daemon.assert_alive("after the player");
 }
 
 #[test]

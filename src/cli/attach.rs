@@ -175,15 +175,16 @@ pub(crate) fn local(state_dir: Option<&std::path::Path>) -> Target {
 
 /// Runs the attached screen until the user quits (`Ok`) or the session's stream breaks
 /// (`Err` starting with [`LOST`], printed once the terminal is restored).
-pub(crate) fn run(target: Target) -> Result<i32, String> {
+/// `ssh_host`: the session is on that machine (`--ssh`).
+pub(crate) fn run(target: Target, ssh_host: Option<String>) -> Result<i32, String> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
-    let result = rt.block_on(attach(target));
+    let result = rt.block_on(attach(target, ssh_host));
     // Killed ssh children and closed sockets need nothing more from the runtime.
     rt.shutdown_timeout(Duration::from_secs(1));
     result.map(|()| 0)
 }
 
-async fn attach(target: Target) -> Result<(), String> {
+async fn attach(target: Target, ssh_host: Option<String>) -> Result<(), String> {
     let mut conn = target.open(false).await.map_err(|e| e.message)?;
     conn.start(&Request::Watch).await.map_err(|e| e.message)?;
     let first = match conn.next_frame(IDLE).await.map_err(|e| e.message)? {
@@ -194,10 +195,11 @@ async fn attach(target: Target) -> Result<(), String> {
     let lost = Arc::new(Mutex::new(None::<String>));
     let feeder = tokio::spawn(feed_session(conn, tx, Arc::clone(&lost)));
     let (req_tx, req_rx) = mpsc::unbounded_channel();
+    let player = crate::cli::play::for_screen(target.clone(), ssh_host);
     let adapter = tokio::spawn(serve_requests(target, req_rx));
     let log_path = crate::cli::logging::default_log_path();
-    let shown =
-        crate::ui::run_session(crate::engine::api::Client::new(req_tx, rx), log_path, None).await;
+    let client = crate::engine::api::Client::new(req_tx, rx);
+    let shown = crate::ui::run_session(client, log_path, None, Some(player)).await;
     feeder.abort();
     adapter.abort();
     shown.map_err(|e| e.to_string())?;

@@ -124,7 +124,7 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32, Failure> {
                 ),
                 None => super::attach::local(a.state_dir.as_deref()),
             };
-            super::attach::run(target)?
+            super::attach::run(target, a.ssh.clone())?
         }
         Cmd::Bridge { state_dir } => {
             super::attach::bridge(state_dir.as_deref()).map_err(Failure::Verb)?

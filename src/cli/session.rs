@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cli::attach::Target;
 use crate::cli::logging::{default_log_path, init_logging};
 use crate::cli::run::{absolute, options, state_dir};
 use crate::cli::DownloadArgs;
@@ -194,7 +195,9 @@ pub(crate) fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String
         for l in lines.iter().filter(|l| l.starts_with("error")) {
             eprintln!("{l}");
         }
-        let result = crate::ui::run_session(handle.client(), log_path, first)
+        let socket = crate::control::paths::socket_path(&dir, args.state_dir.is_none());
+        let player = crate::cli::play::for_screen(Target::Local(socket), None);
+        let result = crate::ui::run_session(handle.client(), log_path, first, Some(player))
             .await
             .map(|()| 0)
             .map_err(|e| format!("terminal: {e}"));

@@ -96,6 +96,8 @@ pub enum Action {
     SetPriority(FilePriority),
     /// Ask for pieces in order instead of rarest first.
     ToggleSequential,
+    /// Play the selected file in a media player, streamed while it downloads.
+    Play,
 }
 
 impl Action {
@@ -194,6 +196,9 @@ pub enum Effect {
     Close,
     /// Stop everything (tracker `stopped`, resume data saved) and end.
     Quit,
+    /// Play this file (its index in `Snapshot::files`) of this torrent: the screen's
+    /// [`super::Player`] finds the stream and the player.
+    Play { id: TorrentId, file: usize },
 }
 
 impl Effect {
@@ -202,7 +207,7 @@ impl Effect {
         match self {
             Effect::Torrent(c) => Some(c),
             Effect::Quit => Some(Command::Quit),
-            Effect::Session(_) | Effect::Open(_) | Effect::Close => None,
+            Effect::Session(_) | Effect::Open(_) | Effect::Close | Effect::Play { .. } => None,
         }
     }
 }

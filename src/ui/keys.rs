@@ -156,6 +156,7 @@ pub(crate) const BINDINGS: &[Binding] = &[
           (ch('N'), A::SetPriority(FilePriority::Normal)), (ch('H'), A::SetPriority(FilePriority::High))]),
     bind(FILES, "t", "turtle mode (the alternative limits) on / off", &[(ch('t'), A::ToggleTurtle)]),
     bind(FILES, "o", "download in order (streaming) / rarest first", &[(ch('o'), A::ToggleSequential)]),
+    bind(FILES, "P", "play the file in a media player while it downloads", &[(ch('P'), A::Play)]),
     // Both screens.
     bind(SCREENS, "? Esc", "this help; Esc closes it, or goes back to the list",
         &[(ch('?'), A::ToggleHelp), (key(K::Esc), A::Back)]),
@@ -228,8 +229,9 @@ pub(crate) fn footer(mode: Mode) -> &'static [(Action, &'static str)] {
             (Action::SetPriority(FilePriority::Normal), "normal"),
             (Action::SetPriority(FilePriority::High), "high"),
             (Action::ToggleFold, "fold"),
-            (Action::ToggleSequential, "in order"),
+            (Action::Play, "play"),
             (Action::ToggleHelp, "help"),
+            (Action::ToggleSequential, "in order"),
         ],
         Mode::Search => &[(Action::Accept, "keep"), (Action::Back, "clear")],
         Mode::Dialog => &[

@@ -15,6 +15,7 @@ pub(crate) mod history;
 pub(crate) mod keys;
 pub(crate) mod layout;
 pub mod list;
+pub(crate) mod player;
 pub(crate) mod scroll;
 pub(crate) mod session_loop;
 pub(crate) mod sort;
@@ -36,6 +37,7 @@ use crate::engine::api::{Command, Snapshot};
 pub use action::Action;
 pub(crate) use app::App;
 pub(crate) use layout::screen_layout;
+pub(crate) use player::Player;
 pub(crate) use tabs::Tab;
 pub use theme::Theme;
 pub(crate) use tui::install_panic_hook;
@@ -62,6 +64,7 @@ pub(crate) async fn run_session(
     client: crate::engine::api::Client,
     log_path: PathBuf,
     open: Option<crate::engine::api::TorrentId>,
+    player: Option<Player>,
 ) -> color_eyre::Result<()> {
     let mut terminal = tui::init()?;
     let mut app = App::for_session(log_path, Theme::from_env());
@@ -69,7 +72,8 @@ pub(crate) async fn run_session(
         app.start_on(id);
     }
     let result =
-        session_loop::run_session_loop(&mut terminal, EventStream::new(), client, app).await;
+        session_loop::run_session_loop(&mut terminal, EventStream::new(), (client, player), app)
+            .await;
     let restored = tui::restore();
     result?;
     restored?;

@@ -24,6 +24,7 @@ use crate::engine::api::{
 use super::action::{Effect, Reply, Request};
 use super::app::{App, Screen};
 use super::keys::from_event_in;
+use super::player::Player;
 
 /// New snapshots are drawn at most this often; keys are drawn at once.
 const FRAME: Duration = Duration::from_millis(66);
@@ -39,7 +40,7 @@ struct Detail {
 pub(crate) async fn run_session_loop<B, S>(
     terminal: &mut Terminal<B>,
     mut events: S,
-    client: Client,
+    (client, player): (Client, Option<Player>),
     mut app: App,
 ) -> color_eyre::Result<App>
 where
@@ -65,6 +66,7 @@ where
     let (notes_tx, mut notes) = mpsc::unbounded_channel::<String>();
     let out = Outbound {
         client,
+        player,
         replies: replies_tx,
         notes: notes_tx,
     };
@@ -151,6 +153,8 @@ fn draw<B: Backend>(
 /// come later.
 struct Outbound {
     client: Client,
+    /// Plays a file (`P`); None where the screen has no way to (a test's loop).
+    player: Option<Player>,
     replies: mpsc::UnboundedSender<Reply>,
     notes: mpsc::UnboundedSender<String>,
 }
@@ -186,6 +190,15 @@ async fn apply(effect: Effect, app: &mut App, detail: &mut Option<Detail>, out: 
         }
         Effect::Open(id) => *detail = open_detail(&out.client, id, app).await,
         Effect::Close => *detail = None,
+        Effect::Play { id, file } => match &out.player {
+            Some(player) => {
+                let (play, notes) = (player(id, file), out.notes.clone());
+                tokio::spawn(async move {
+                    let _ = notes.send(play.await);
+                });
+            }
+            None => app.status = Some("play: no player here".into()),
+        },
     }
     true
 }

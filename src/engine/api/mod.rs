@@ -251,6 +251,10 @@ pub struct Snapshot {
     /// full-uplink check.
     #[serde(default)]
     pub uplink: UplinkRow,
+    /// The torrent's open file streams (readers of the stream server, `ttui play`): the
+    /// Files tab marks each one's file with where it reads and the window fetched for it.
+    #[serde(default)]
+    pub streams: Vec<StreamRow>,
 }
 
 /// The evidence of a full uplink (`torrent/uplink.rs` gathers it once a second).
@@ -339,6 +343,7 @@ impl Snapshot {
             limits_held: HeldPair::default(),
             disk: DiskRow::default(),
             uplink: UplinkRow::default(),
+            streams: Vec::new(),
         }
     }
 

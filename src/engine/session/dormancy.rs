@@ -237,6 +237,7 @@ pub(crate) fn asleep(last: &Snapshot) -> Snapshot {
         trackers: last.trackers.clone(),
         dht: last.dht.clone(),
         files: last.files.clone(),
+        streams: Vec::new(),
         ..*last
     }
 }

@@ -57,6 +57,8 @@ pub(crate) struct Coordinator {
     relay: crate::engine::torrent::holepunch::Relay,
     /// The same bound on the BEP 55 `connect` messages we act on (each is a dial).
     connects: crate::engine::torrent::holepunch::Relay,
+    /// The session's open file streams, read into the snapshot (none in a one-shot run).
+    streams: Option<Arc<crate::engine::torrent::stream::Streams>>,
 }
 
 impl Coordinator {
@@ -112,7 +114,13 @@ impl Coordinator {
             block_hashes: Default::default(),
             relay: crate::engine::torrent::holepunch::Relay::new(now),
             connects: crate::engine::torrent::holepunch::Relay::new(now),
+            streams: None,
         }
+    }
+
+    /// Shows the session's streams of this torrent in its snapshot.
+    pub(crate) fn show_streams(&mut self, streams: Arc<crate::engine::torrent::stream::Streams>) {
+        self.streams = Some(streams);
     }
 
     #[cfg(test)]

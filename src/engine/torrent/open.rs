@@ -158,6 +158,7 @@ async fn prepare(
     let half_open = ctx.limits.half_open;
     let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);
     c.set_file_plan(plan);
+    c.show_streams(Arc::clone(&ctx.streams));
     c.attach(
         start.id,
         start.line.clone(),

@@ -160,6 +160,7 @@ pub(crate) fn build(
         limits_held: totals.limits_held,
         disk: totals.disk,
         uplink: totals.uplink,
+        streams: Vec::new(),
         id: previous.id,
         name: previous.name.clone(),
         info_hash: previous.info_hash,

@@ -100,7 +100,8 @@ impl App {
             | Action::SetLimits
             | Action::ToggleTurtle
             | Action::SetPriority(_)
-            | Action::ToggleSequential => self.detail_command(action),
+            | Action::ToggleSequential
+            | Action::Play => self.detail_command(action),
             _ => {
                 self.detail_view(action);
                 None
@@ -154,6 +155,7 @@ impl App {
                 return out.effect;
             }
             Action::SetPriority(p) => return self.set_priority(p),
+            Action::Play => return self.play(),
             Action::ToggleSequential => {
                 let on = !self.files.sequential;
                 self.files.sequential = on;
@@ -333,5 +335,25 @@ impl App {
             files,
             priority,
         }))
+    }
+
+    /// `P` on the Files tab: the selected file goes to the screen's player, which says how
+    /// it went on the footer line.
+    fn play(&mut self) -> Option<Effect> {
+        if !self.has_list {
+            self.status = Some("play: in a session only (ttui, ttui attach)".into());
+            return None;
+        }
+        let Screen::Detail(id) = self.screen else {
+            return None;
+        };
+        let node = self.files.selected_node()?;
+        let name = crate::fmt::outside(&node.name, 40).into_owned();
+        let Some(file) = node.file else {
+            self.status = Some(format!("{name}/ is a folder: pick a file to play"));
+            return None;
+        };
+        self.status = Some(format!("{name}: starting the player"));
+        Some(Effect::Play { id, file })
     }
 }

@@ -1,5 +1,6 @@
 //! The Files tab: the torrent's folders and files as a tree, each with its size, how much of
-//! it is verified, and its priority (a folder's is its files' when they agree).
+//! it is verified, and its priority (a folder's is its files' when they agree). A file being
+//! streamed says where its player reads and how far ahead ttui fetches.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -19,6 +20,8 @@ const SIZE_W: usize = 9;
 const PCT_W: usize = 7;
 const PRIO_W: usize = 8;
 const BAR_W: usize = 12;
+/// Room for a stream's note: "▶ 100% read, fetching to 100%" and a space.
+const NOTE_W: usize = 31;
 
 fn prio_cell(p: Option<FilePriority>, theme: &Theme) -> (String, Style) {
     match p {
@@ -29,10 +32,51 @@ fn prio_cell(p: Option<FilePriority>, theme: &Theme) -> (String, Style) {
     }
 }
 
-fn row<'a>(n: &Node, folded: bool, width: usize, theme: &Theme) -> Vec<Span<'a>> {
+/// What a file's open stream adds to its row: where the player reads and how far ahead the
+/// window reaches, as shares of the file ("▶ 37% read, fetching to 45%"), or that a read
+/// waits. Of several streams of one file, the one read furthest.
+fn stream_note(snap: &Snapshot, file: usize) -> Option<(String, bool)> {
+    let f = snap.files.get(file)?;
+    let s = snap
+        .streams
+        .iter()
+        .filter(|s| s.file == file)
+        .max_by_key(|s| s.position)?;
+    let share = |at: u64| (at.min(f.size) * 100).checked_div(f.size).unwrap_or(100);
+    let mut note = format!("▶ {}% read", share(s.position));
+    if s.waiting {
+        note.push_str(", waiting for data");
+    } else if let Some((_, last)) = s.window {
+        let end = (u64::from(last) + 1) * u64::from(snap.piece_length);
+        note.push_str(&format!(
+            ", fetching to {}%",
+            share(end.saturating_sub(f.offset))
+        ));
+    }
+    Some((note, s.waiting))
+}
+
+/// The name column's width: what the fixed columns leave, less room for the stream notes
+/// while any file is streamed (at most half the name's room goes to them).
+fn name_width(width: usize, notes: bool) -> usize {
     let bar = width >= 110;
-    let fixed = 2 + SIZE_W + PCT_W + PRIO_W + 2 + if bar { BAR_W + 1 } else { 0 };
-    let name_w = width.saturating_sub(fixed);
+    let left =
+        width.saturating_sub(2 + SIZE_W + PCT_W + PRIO_W + 2 + if bar { BAR_W + 1 } else { 0 });
+    if notes {
+        left.saturating_sub(NOTE_W).max(left / 2)
+    } else {
+        left
+    }
+}
+
+fn row<'a>(
+    n: &Node,
+    folded: bool,
+    (width, name_w): (usize, usize),
+    note: Option<(String, bool)>,
+    theme: &Theme,
+) -> Vec<Span<'a>> {
+    let bar = width >= 110;
     let icon = match (n.is_folder(), folded) {
         (false, _) => "  ",
         (true, true) => "▸ ",
@@ -75,6 +119,14 @@ fn row<'a>(n: &Node, folded: bool, width: usize, theme: &Theme) -> Vec<Span<'a>>
     let (p, style) = prio_cell(n.priority, theme);
     spans.push(Span::raw("  "));
     spans.push(span(format!("{p:<PRIO_W$}"), style));
+    if let Some((text, waiting)) = note {
+        let style = if waiting {
+            theme.warn()
+        } else {
+            theme.accent()
+        };
+        spans.push(span(format!(" {text}"), style));
+    }
     spans
 }
 
@@ -110,8 +162,7 @@ pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     }
     // The header reuses the row's widths; only its words differ.
     let bar = width >= 110;
-    let name_w =
-        width.saturating_sub(2 + SIZE_W + PCT_W + PRIO_W + 2 + if bar { BAR_W + 1 } else { 0 });
+    let name_w = name_width(width, !snap.streams.is_empty());
     let mut titles = format!(
         " {:<name_w$} {:>SIZE_W$} {:>w$}",
         "  Name",
@@ -136,7 +187,8 @@ pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             continue;
         };
         let folded = v.folded.contains(&n.path);
-        let mut spans = row(n, folded, width, theme);
+        let note = n.file.and_then(|f| stream_note(snap, f));
+        let mut spans = row(n, folded, (width, name_w), note, theme);
         if r == v.selected {
             let sel = theme.selected_row();
             spans = spans.into_iter().map(|s| s.style(sel)).collect();
@@ -145,5 +197,55 @@ pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
             }
         }
         put_line(buf, inner, (r - top + 1) as u16, spans);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::{FileRow, StreamRow};
+
+    fn film(streams: Vec<StreamRow>) -> Snapshot {
+        let file = |path: &str, offset, size| FileRow {
+            path: path.into(),
+            size,
+            offset,
+            done: 0,
+            priority: FilePriority::Normal,
+        };
+        Snapshot {
+            files: vec![file("note.txt", 0, 1000), file("film.mp4", 1000, 99_000)],
+            streams,
+            ..Snapshot::empty("t", 100_000, 10_000)
+        }
+    }
+
+    #[test]
+    fn a_streamed_file_says_where_it_reads_and_how_far_ttui_fetches() {
+        let reading = StreamRow {
+            file: 1,
+            position: 49_500,
+            window: Some((5, 6)),
+            waited_bytes: 0,
+            waiting: false,
+        };
+        let snap = film(vec![reading.clone()]);
+        // Pieces 5..=6 end at byte 70,000 of the torrent: 69,000 of the film, 69 %.
+        assert_eq!(
+            stream_note(&snap, 1),
+            Some(("▶ 50% read, fetching to 69%".to_string(), false))
+        );
+        assert_eq!(stream_note(&snap, 0), None);
+        let waiting = StreamRow {
+            waiting: true,
+            position: 0,
+            ..reading
+        };
+        let snap = film(vec![waiting]);
+        assert_eq!(
+            stream_note(&snap, 1),
+            Some(("▶ 0% read, waiting for data".to_string(), true))
+        );
+        assert_eq!(stream_note(&film(vec![]), 1), None);
     }
 }

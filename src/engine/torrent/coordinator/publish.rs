@@ -227,6 +227,9 @@ impl Coordinator {
         self.shown.snap.pieces = snap.pieces.clone();
         snap.blocked = self.run.blocked;
         snap.unroutable_peers = self.peers.unroutable();
+        if let Some(streams) = &self.streams {
+            snap.streams = streams.rows(&self.shared.info_hash);
+        }
         snap
     }
 }
