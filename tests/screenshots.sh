@@ -10,7 +10,7 @@
 # Everything runs on 127.0.0.x (the demo's swarm, a loopback session), in a network namespace
 # of its own that has only `lo` (the script enters one with unshare). Output:
 # screenshots/{main,availability,help,paused,probe,tab-overview,tab-files,tab-trackers,tab-log,
-# list,add-dialog,limits-dialog,proxy-down,port-mapped,interface-down}.png. Takes about 2 minutes
+# list,add-dialog,limits-dialog,stream,proxy-down,port-mapped,interface-down}.png. Takes about 2 minutes
 # after the build; SHOTS names the ones to make (a shot of the demo's swarm still runs the demo).
 set -euo pipefail
 
@@ -69,7 +69,7 @@ ip link set lo up 2>/dev/null || true
 
 # SHOTS: the screenshots to make (space or comma separated); all when unset.
 ALL_SHOTS=(main availability tab-overview tab-files tab-trackers tab-log help paused probe list
-    add-dialog limits-dialog proxy-down port-mapped interface-down)
+    add-dialog limits-dialog stream proxy-down port-mapped interface-down)
 IFS=' ,' read -r -a SHOTS_WANTED <<<"${SHOTS:-}"
 # want NAME...: whether any of them is to be made.
 want() {
@@ -217,7 +217,7 @@ MADE=()
 # --- 1–4: the TUI --------------------------------------------------------------------------
 # The shots of the demo's swarm (the demo runs for any of them).
 DEMO_SHOTS=(main availability tab-overview tab-files tab-trackers tab-log help paused probe list
-    add-dialog limits-dialog proxy-down)
+    add-dialog limits-dialog stream proxy-down)
 if want "${DEMO_SHOTS[@]}"; then
     log "starting ttui demo in tmux -S $SOCK"
     tm new-session -d -x "$COLS" -y "$ROWS" -s shots -n demo \
@@ -274,7 +274,7 @@ fi
 # The tracker knows the demo's fake seeders; the peers the demo hands the downloader directly
 # (the other clients, the broken ones, the closed port, the ttui seeder) are given with --peer.
 # Their addresses come from the demo's stderr.
-if want probe list add-dialog limits-dialog proxy-down; then
+if want probe list add-dialog limits-dialog stream proxy-down; then
     demo_dir=$(sed -n 's/^demo dir: //p' "$WORK/demo.err" | head -n1)
     [[ -n "$demo_dir" && -f "$demo_dir/ttui-demo.torrent" ]] || die "no demo torrent (see $WORK/demo.err)"
     extra=()
@@ -306,8 +306,8 @@ if want probe; then
     shot "$P" probe "ttui probe"
 fi
 
-# --- 6–8: a session's list, the add dialog, the rate limits dialog ------------------------
-if want list add-dialog limits-dialog; then
+# --- 6–9: a session's list, the add dialog, the rate limits dialog, a file streamed -------
+if want list add-dialog limits-dialog stream; then
     # A real session (loopback only, no DHT) with three torrents in different states: a folder
     # already complete in its save directory (it seeds), the demo's torrent (fetching from the demo's
     # swarm, or waiting for peers once the demo has stopped) and one added paused.
@@ -328,8 +328,18 @@ if want list add-dialog limits-dialog; then
     mktorrent -l 16 -o concert.torrent "src/concert-2025.mkv" >/dev/null
     cd "$ROOT"
 
+    # The media player `P` starts: reads the stream at 64 KiB/s for a minute, as a player of a
+    # small video does.
+    cat >"$WORK/player" <<'PLAYER'
+#!/bin/sh
+exec timeout 60 python3 -c 'import sys, time, urllib.request
+r = urllib.request.urlopen(sys.argv[1], timeout=30)
+while r.read(16384):
+    time.sleep(0.25)' "$1" >/dev/null 2>&1
+PLAYER
+    chmod +x "$WORK/player"
     SENV=(env -u XDG_RUNTIME_DIR -u NO_COLOR -u COLORTERM TTUI_NO_PUBLIC_ROUTERS=1 TERM=xterm-256color
-        XDG_STATE_HOME="$WORK" XDG_DATA_HOME="$WORK" XDG_CONFIG_HOME="$WORK")
+        XDG_STATE_HOME="$WORK" XDG_DATA_HOME="$WORK" XDG_CONFIG_HOME="$WORK" TTUI_PLAYER="$WORK/player")
     # A verb against the session; bounded, and its output kept for the error message.
     verb() {
         timeout 20 "${SENV[@]}" "$BIN" "$@" --state-dir "$WORK/state" >>"$WORK/verbs.out" 2>&1 ||
@@ -373,6 +383,23 @@ if want list add-dialog limits-dialog; then
     sleep 0.5
     shot "$S" limits-dialog "ttui: the rate limits dialog"
     tm send-keys -t "$S" Escape
+
+    # `P` on the demo torrent's Files tab: the player streams video/part2.mkv while it
+    # downloads, and the file's row says where it reads and how far ahead ttui fetches.
+    tm send-keys -t "$S" Enter
+    wait_for "$S" 'grep -q "Files" <<<"$screen"' 10 "the demo torrent's detail view"
+    tm send-keys -t "$S" 4
+    wait_for "$S" 'grep -q "Priority" <<<"$screen"' 10 "the Files tab"
+    for _ in $(seq 20); do
+        sel=$(plain "$S" | grep '^▸' || true)
+        grep -q 'part2\.mkv' <<<"$sel" && break
+        tm send-keys -t "$S" j
+        sleep 0.3
+    done
+    tm send-keys -t "$S" P
+    wait_for "$S" 'grep -q "part2.mkv.*% read" <<<"$screen"' 20 "the player reading part2.mkv"
+    sleep 8
+    shot "$S" stream "ttui: a file streamed to a player while it downloads"
 fi
 
 if want proxy-down; then

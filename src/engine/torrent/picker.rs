@@ -8,7 +8,7 @@
 //!    call, so a complete piece is never requestable. The picker holds no block bytes: they
 //!    go to the writers (`download.rs`, `verify.rs`), whose queues share this lock.
 //! 3. `Block::Requested(n)` counts outstanding requests for that block across all peers
-//!    (n > 1 only in endgame, and n <= `ENDGAME_COPIES`). Every request a peer task tracks in flight was counted here and
+//!    (n > 1 only in endgame or in a piece a stream needs now, and n <= `ENDGAME_COPIES`). Every request a peer task tracks in flight was counted here and
 //!    is given back through `release` or consumed by `block_received`.
 //! 4. `unrequested_blocks` is the number of blocks of missing and partial pieces that nobody
 //!    has requested; zero means endgame.
@@ -269,8 +269,19 @@ impl Picker {
         if max == 0 || self.wanted_complete() {
             return;
         }
-        // 0. What open streams need now, before anything else.
+        // 0. What open streams need now, before anything else; and a block of theirs that
+        //    waits late on another peer is asked of this one too, as endgame does at the end
+        //    of a download: a player must not wait on the slowest peer's queue.
         self.pick_urgent(peer, max, mine, out);
+        if out.len() < max && !self.urgent.is_empty() {
+            let urgent: Vec<u32> = self
+                .urgent
+                .iter()
+                .copied()
+                .filter(|i| peer.get(*i))
+                .collect();
+            self.pick_endgame(&urgent, max, mine, out, std::time::Instant::now());
+        }
         if out.len() >= max {
             return;
         }

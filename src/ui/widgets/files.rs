@@ -20,8 +20,8 @@ const SIZE_W: usize = 9;
 const PCT_W: usize = 7;
 const PRIO_W: usize = 8;
 const BAR_W: usize = 12;
-/// Room for a stream's note: "▶ 100% read, fetching to 100%" and a space.
-const NOTE_W: usize = 31;
+/// Room for a stream's note: "▶ 100% read, waiting for the next piece" and a space.
+const NOTE_W: usize = 40;
 
 fn prio_cell(p: Option<FilePriority>, theme: &Theme) -> (String, Style) {
     match p {
@@ -34,7 +34,8 @@ fn prio_cell(p: Option<FilePriority>, theme: &Theme) -> (String, Style) {
 
 /// What a file's open stream adds to its row: where the player reads and how far ahead the
 /// window reaches, as shares of the file ("▶ 37% read, fetching to 45%"), or that a read
-/// waits. Of several streams of one file, the one read furthest.
+/// waits for the swarm (the player may still be playing what it has buffered). Of several
+/// streams of one file, the one read furthest.
 fn stream_note(snap: &Snapshot, file: usize) -> Option<(String, bool)> {
     let f = snap.files.get(file)?;
     let s = snap
@@ -42,14 +43,26 @@ fn stream_note(snap: &Snapshot, file: usize) -> Option<(String, bool)> {
         .iter()
         .filter(|s| s.file == file)
         .max_by_key(|s| s.position)?;
-    let share = |at: u64| (at.min(f.size) * 100).checked_div(f.size).unwrap_or(100);
-    let mut note = format!("▶ {}% read", share(s.position));
+    // Whole percents, but tenths below 10 %: a player's first minutes are under 1 % of a film.
+    let share = |at: u64| {
+        let pct = if f.size == 0 {
+            100.0
+        } else {
+            at.min(f.size) as f64 * 100.0 / f.size as f64
+        };
+        if pct < 10.0 {
+            format!("{:.1}%", (pct * 10.0).floor() / 10.0)
+        } else {
+            format!("{}%", pct.floor())
+        }
+    };
+    let mut note = format!("▶ {} read", share(s.position));
     if s.waiting {
-        note.push_str(", waiting for data");
+        note.push_str(", waiting for the next piece");
     } else if let Some((_, last)) = s.window {
         let end = (u64::from(last) + 1) * u64::from(snap.piece_length);
         note.push_str(&format!(
-            ", fetching to {}%",
+            ", fetching to {}",
             share(end.saturating_sub(f.offset))
         ));
     }
@@ -244,7 +257,7 @@ mod tests {
         let snap = film(vec![waiting]);
         assert_eq!(
             stream_note(&snap, 1),
-            Some(("▶ 0% read, waiting for data".to_string(), true))
+            Some(("▶ 0.0% read, waiting for the next piece".to_string(), true))
         );
         assert_eq!(stream_note(&film(vec![]), 1), None);
     }

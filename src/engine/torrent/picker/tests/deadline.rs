@@ -89,3 +89,26 @@ fn the_blocks_requested_in_a_window_are_listed_for_cancelling() {
     assert!(p.requested_in(&[1]).is_empty());
     p.debug_check();
 }
+
+#[test]
+fn a_stream_block_late_on_one_peer_is_asked_of_another_before_endgame() {
+    let (mut p, peer) = picker();
+    p.set_endgame_late(std::time::Duration::ZERO);
+    p.set_deadlines(vec![7]);
+    let mut slow = Vec::new();
+    p.pick(&peer, 1, &|_| false, &mut slow);
+    assert_eq!(slow.iter().map(|r| r.index).collect::<Vec<_>>(), vec![7]);
+    // Fifteen pieces are not even asked for yet: no endgame. The stream's block is copied to
+    // the next peer first all the same; that peer never gets it twice.
+    assert!(!p.in_endgame());
+    let mut fast = Vec::new();
+    let asked = slow[0];
+    p.pick(&peer, 2, &|_| false, &mut fast);
+    p.debug_check();
+    assert_eq!(fast[0], asked);
+    assert_ne!(fast[1].index, 7);
+    let mut again = Vec::new();
+    p.pick(&peer, 1, &|r| r == asked, &mut again);
+    p.debug_check();
+    assert_ne!(again[0], asked, "a block asked of this peer already");
+}
