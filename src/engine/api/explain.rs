@@ -18,6 +18,8 @@ pub enum Check {
     Interface,
     /// First: a proxy that is down is why every other source looks dead.
     Proxy,
+    /// An open stream (a player) waits for a piece: why.
+    Stream,
     Trackers,
     Dht,
     NoPeers,
@@ -59,6 +61,7 @@ impl Check {
             Check::Rc4Cpu => "rc4_cpu",
             Check::SeedingIdle => "seeding_idle",
             Check::HolePunch => "hole_punch",
+            Check::Stream => "stream",
         }
     }
 }
@@ -194,6 +197,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     let checks: &[fn(&Snapshot, &ExplainContext) -> Option<Finding>] = if downloading {
         &[
+            stream,
             trackers,
             dht,
             no_peers,
@@ -599,11 +603,13 @@ mod local;
 mod port_mapping;
 mod proxied;
 mod seeding;
+mod stream;
 use blocked::blocklist;
 use interface::interface;
 use local::{disk, limits, rc4_cpu, reachability, upload_saturation};
 use proxied::proxy;
 use seeding::seeding_idle;
+use stream::stream;
 
 #[cfg(test)]
 mod tests;
