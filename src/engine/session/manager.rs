@@ -361,11 +361,7 @@ impl Manager {
 
     /// After every torrent listed: saved torrents come back in their order, new ones go last.
     fn next_queue_position(&self) -> u32 {
-        self.slots
-            .iter()
-            .map(|s| s.queue_position.saturating_add(1))
-            .max()
-            .unwrap_or(0)
+        self.slots.queue_end()
     }
 
     fn new_slot_id(&mut self) -> TorrentId {

@@ -439,6 +439,7 @@ impl Manager {
                 self.save_policy(i);
             }
         }
+        self.slots.positions_changed();
         Ok(())
     }
 
@@ -455,6 +456,7 @@ impl Manager {
         for (slot, p) in self.slots.iter_mut().zip(positions) {
             slot.queue_position = p;
         }
+        self.slots.positions_changed();
     }
 
     pub(super) fn set_goals(

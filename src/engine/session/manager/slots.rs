@@ -22,6 +22,10 @@ pub(super) struct Slots {
     by_id: HashMap<TorrentId, usize>,
     by_hash: HashMap<[u8; 20], TorrentId>,
     next_id: u32,
+    /// One past the highest queue position listed, or more: where a new torrent goes, known
+    /// without a walk over the list (an add to a library of 100,000 would otherwise walk it).
+    /// More only after a removal, until the next renumbering: a gap, and the order holds.
+    queue_end: u32,
 }
 
 impl Slots {
@@ -31,6 +35,7 @@ impl Slots {
             by_id: HashMap::new(),
             by_hash: HashMap::new(),
             next_id: 1,
+            queue_end: 0,
         }
     }
 
@@ -65,6 +70,7 @@ impl Slots {
         debug_assert!(!self.by_hash.contains_key(&slot.info_hash));
         self.by_hash.insert(slot.info_hash, slot.id);
         self.by_id.insert(slot.id, self.list.len());
+        self.queue_end = self.queue_end.max(slot.queue_position.saturating_add(1));
         self.list.push(slot);
     }
 
@@ -72,8 +78,24 @@ impl Slots {
     pub(super) fn insert(&mut self, i: usize, slot: Slot) {
         debug_assert!(!self.by_hash.contains_key(&slot.info_hash));
         self.by_hash.insert(slot.info_hash, slot.id);
+        self.queue_end = self.queue_end.max(slot.queue_position.saturating_add(1));
         self.list.insert(i, slot);
         self.reindex_from(i);
+    }
+
+    /// The queue position a new torrent takes: after every other.
+    pub(super) fn queue_end(&self) -> u32 {
+        self.queue_end
+    }
+
+    /// The positions were set anew (renumbered, or one moved): where the queue ends now.
+    pub(super) fn positions_changed(&mut self) {
+        self.queue_end = self
+            .list
+            .iter()
+            .map(|s| s.queue_position.saturating_add(1))
+            .max()
+            .unwrap_or(0);
     }
 
     /// Takes the slot at index `i` out of the table.
