@@ -227,6 +227,7 @@ impl Coordinator {
         self.shown.snap.pieces = snap.pieces.clone();
         snap.blocked = self.run.blocked;
         snap.unroutable_peers = self.peers.unroutable();
+        snap.introductions = self.run.introductions;
         snap
     }
 }
