@@ -95,6 +95,7 @@ fn detail(id: u32) -> TorrentDetail {
         uplink: None,
         families: None,
         streams: Vec::new(),
+        introductions: 2,
     }
 }
 

@@ -2,10 +2,10 @@
 //! its own NAT (nftables masquerade, no port mapping: a CGNAT), cannot dial each other; a
 //! public peer connected to both (which lists them by PEX, flag 0x08) introduces them, and
 //! they reach each other over uTP through the holes their own packets opened. Every party is
-//! real: python3-libtorrent 2.0.8 and ttui, ttui as initiator and as target. (ttui as the
-//! relay between two libtorrent peers is covered by unit tests only: here ttui, leeching
-//! beside them at full speed, fed the leecher before any introduction was needed, and a
-//! one-shot run has no rate limit to hold it back.)
+//! real: python3-libtorrent 2.0.8 and ttui, ttui as initiator, as target, and as the relay
+//! (a public ttui that both NATed libtorrent peers dial; it leeches at a download limit that
+//! keeps it from holding a whole piece, so the NATed leecher's payload can only come from the
+//! NATed seed, through the hole ttui's introduction punched).
 //!
 //! Why this works through masquerade: libtorrent as relay sends each side the other's
 //! connection endpoint (`remote()`, bt_peer_connection.cpp), so each NATed peer must reach
@@ -37,6 +37,11 @@ use netlab::{Host, Kind, Lab};
 const PORT: u16 = 6881;
 /// A libtorrent relay's rate limits, bytes a second both ways.
 const RELAY_RATE: &str = "20000";
+/// ttui as the relay leeches at this download limit: a 1 MiB piece takes it longer than a
+/// test, so it has nothing to upload and the leecher's payload comes from the NATed seed.
+const TTUI_RELAY_DOWN: &str = "4K";
+/// A paced NATed leecher's download limit, bytes a second: 2 MiB in about 8 s.
+const PACED_RATE: &str = "262144";
 /// One small download through a punched hole.
 const RUN_LIMIT: Duration = Duration::from_secs(90);
 
@@ -51,6 +56,9 @@ enum LtRole {
     NatSeed,
     /// Downloads (uTP only: it sits behind a NAT), with PEX; says "done" when complete.
     NatLeech,
+    /// As `NatLeech`, at [`PACED_RATE`]: its once-a-second peer lines catch the connection
+    /// it downloads over (unpaced, 2 MiB through the hole took under a second).
+    NatLeechPaced,
     /// The public peer with PEX that knows both NATed ones; leeches and uploads at
     /// [`RELAY_RATE`], so it holds no whole piece within a test and no payload comes from it.
     Relay,
@@ -86,6 +94,10 @@ fn start_lt(
         LtRole::NatLeech => {
             // ut_pex: libtorrent asks for an introduction only to a peer its PEX listed.
             cmd.args(["--leech", "--pex", "--transport", "utp"]);
+        }
+        LtRole::NatLeechPaced => {
+            cmd.args(["--leech", "--pex", "--transport", "utp"])
+                .args(["--download-limit", PACED_RATE]);
         }
         LtRole::Relay => {
             cmd.args(["--leech", "--pex", "--transport", "both"]).args([
@@ -188,6 +200,49 @@ fn relay_setup(name: &str, seed: u64) -> (Lab, Fixture, std::path::PathBuf, Stri
     (lab, fx, logs, relay_at, relay_lt)
 }
 
+/// The libtorrent seed behind the NAT of host "left", dialing only `relay_at`; and the
+/// address the lab sees it at.
+fn nat_seed(lab: &Lab, fx: &Fixture, relay_at: &str, logs: &Path) -> (Proc, String) {
+    let host = lab.host("left");
+    let relay = [relay_at.to_string()];
+    let seed = start_lt(
+        host,
+        LtRole::NatSeed,
+        &fx.torrent,
+        &fx.data_dir,
+        &relay,
+        logs,
+    );
+    (seed, seen_at(host))
+}
+
+/// A NATed libtorrent leecher in `host` (as `role`) that knows only `relay_at`, run until it
+/// says "done"; asserts it did, within [`RUN_LIMIT`], byte-identical. `context` says what
+/// else to show when it did not.
+fn leech_to_the_end(
+    host: &Host,
+    role: LtRole,
+    fx: &Fixture,
+    relay_at: &str,
+    logs: &Path,
+    context: impl FnOnce() -> String,
+) -> Proc {
+    let out = fx.out_dir("out");
+    let relay = [relay_at.to_string()];
+    let mut leech = start_lt(host, role, &fx.torrent, &out, &relay, logs);
+    let said_done = |p: &Proc| p.stdout_text().lines().any(|l| l == "done");
+    eventually(RUN_LIMIT, || said_done(&leech) || leech.exited());
+    if !said_done(&leech) {
+        panic!(
+            "the NATed leecher did not complete:\n{}\n{}",
+            leech.report(),
+            context()
+        );
+    }
+    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
+    leech
+}
+
 /// ttui behind one NAT, a libtorrent seed behind another, a libtorrent relay (PEX) that both
 /// connect to. ttui learns the seed from the relay's PEX, cannot dial it, asks the relay to
 /// introduce it, and completes byte-identical from the seed through the punched hole.
@@ -197,16 +252,8 @@ fn ttui_initiates_a_hole_punch_to_a_natted_libtorrent_seed() {
         return;
     }
     let (lab, fx, logs, relay_at, relay_lt) = relay_setup("punched.bin", 551);
-    let (seed_host, ttui_host) = (lab.host("left"), lab.host("right"));
-    let mut seed = start_lt(
-        seed_host,
-        LtRole::NatSeed,
-        &fx.torrent,
-        &fx.data_dir,
-        std::slice::from_ref(&relay_at),
-        &logs,
-    );
-    let seed_nat = seen_at(seed_host);
+    let ttui_host = lab.host("right");
+    let (mut seed, seed_nat) = nat_seed(&lab, &fx, &relay_at, &logs);
     // The relay knows the seed before ttui comes, so its first PEX to ttui lists it.
     assert!(
         eventually(Duration::from_secs(20), || lt_lists_peer(
@@ -309,25 +356,9 @@ fn a_natted_libtorrent_leecher_punches_through_to_ttui_seeding_behind_a_nat() {
         relay_lt.stdout_text(),
         ttui.report()
     );
-    let out = fx.out_dir("out");
-    let mut leech = start_lt(
-        leech_host,
-        LtRole::NatLeech,
-        &fx.torrent,
-        &out,
-        std::slice::from_ref(&relay_at),
-        &logs,
-    );
-    let done = eventually(RUN_LIMIT, || {
-        leech.stdout_text().lines().any(|l| l == "done") || leech.exited()
-    });
-    assert!(
-        done && leech.stdout_text().lines().any(|l| l == "done"),
-        "the NATed leecher did not complete from ttui:\n{}\n{}",
-        leech.report(),
+    leech_to_the_end(leech_host, LtRole::NatLeech, &fx, &relay_at, &logs, || {
         last_lines(&text(&log), 60)
-    );
-    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
+    });
     // Reached through the hole: ttui's log names the leecher's NAT address as connected.
     // Whether the relay's `connect` or the two sides' dials crossing after PEX opened it
     // first varies by run (both are what punching is): either way nobody could dial cold.
@@ -337,6 +368,75 @@ fn a_natted_libtorrent_leecher_punches_through_to_ttui_seeding_behind_a_nat() {
         ttui_log.contains(&format!("{leech_nat}:{PORT}: connected")),
         "ttui never connected to the leecher's NAT address:\n{}",
         last_lines(&ttui_log, 60)
+    );
+    ttui.kill();
+}
+
+/// A public ttui (leeching at [`TTUI_RELAY_DOWN`], so it has no whole piece to give) that a
+/// NATed libtorrent seed and a NATed libtorrent leecher both dial. ttui's PEX lists each to
+/// the other with the hole punch flag; the leecher's uTP dial to the seed's NAT fails, so it
+/// asks ttui for a `rendezvous`; ttui sends `connect` to both, and the leecher completes
+/// byte-identical from the seed, which its own peer list shows it connected to.
+#[test]
+fn ttui_relays_an_introduction_between_two_natted_libtorrent_peers() {
+    if !prerequisites() {
+        return;
+    }
+    let lab = lab();
+    let fx = Fixture::single_file("relayed.bin", 2 << 20, 553, 20).untracked();
+    let logs = fx.out_dir("logs");
+    let relay = lab.host("relay");
+    let relay_at = format!("{}:{PORT}", relay.ip4());
+    let log = logs.join("ttui-relay.log");
+    let ttui_out = fx.out_dir("ttui");
+    let mut ttui = ttui_in(
+        relay,
+        &log,
+        &[
+            fx.torrent.path.to_str().unwrap(),
+            "-o",
+            ttui_out.to_str().unwrap(),
+            "--down-limit",
+            TTUI_RELAY_DOWN,
+        ],
+    );
+    let leech_host = lab.host("right");
+    let (mut seed, seed_nat) = nat_seed(&lab, &fx, &relay_at, &logs);
+    let leech_nat = seen_at(leech_host);
+    // The seed is connected to ttui before the leecher comes, so ttui's PEX lists it.
+    assert!(
+        eventually(Duration::from_secs(30), || text(&log)
+            .contains(&format!("{seed_nat}:{PORT}: incoming over uTP"))),
+        "the seed never reached ttui:\n{}\n{}",
+        last_lines(&text(&log), 40),
+        seed.report()
+    );
+    let leech = leech_to_the_end(
+        leech_host,
+        LtRole::NatLeechPaced,
+        &fx,
+        &relay_at,
+        &logs,
+        || format!("{}\n{}", seed.report(), last_lines(&text(&log), 80)),
+    );
+    let ttui_log = text(&log);
+    // From libtorrent's own peer list: the leecher was connected to the seed's NAT address,
+    // which nobody can dial cold.
+    assert!(
+        lt_lists_peer(&leech, &seed_nat),
+        "the leecher never listed the seed as a peer:\n{}",
+        leech.stdout_text()
+    );
+    // ttui made the introduction (the two NAT addresses, in either order).
+    let introduced = ttui_log.lines().any(|l| {
+        l.contains("(hole punch relay)")
+            && l.contains(&format!("{seed_nat}:"))
+            && l.contains(&format!("{leech_nat}:"))
+    });
+    assert!(
+        introduced,
+        "ttui never introduced {leech_nat} and {seed_nat}:\n{}",
+        last_lines(&ttui_log, 80)
     );
     ttui.kill();
 }

@@ -99,6 +99,8 @@ pub struct TorrentDetail {
     pub families: Option<crate::engine::api::Families>,
     /// Its open streams (`ttui stream`): each reader's position, window and bytes waited for.
     pub streams: Vec<crate::engine::api::StreamRow>,
+    /// BEP 55 introductions this torrent made as the relay between two of its peers.
+    pub introductions: u64,
 }
 
 /// The explainer's full-uplink evidence (`upload_saturation`) in a script's units: bytes a
@@ -155,6 +157,7 @@ impl Serialize for TorrentDetail {
         put("interface", serde_json::to_value(&self.interface))?;
         put("uplink", serde_json::to_value(self.uplink))?;
         put("streams", serde_json::to_value(&self.streams))?;
+        put("introductions", serde_json::to_value(self.introductions))?;
         map.serialize(s)
     }
 }
@@ -182,6 +185,8 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             Value::Null => Value::Array(Vec::new()),
             v => v,
         };
+        // Older servers send none: 0.
+        let introductions = take("introductions").as_u64().unwrap_or(0);
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -197,6 +202,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             uplink: parse(uplink)?,
             families: parse(families)?,
             streams: parse(streams)?,
+            introductions,
         })
     }
 }

@@ -200,6 +200,7 @@ pub(crate) fn detail() -> TorrentDetail {
         uplink: Some(Default::default()),
         families: None,
         streams: Vec::new(),
+        introductions: 0,
     }
 }
 

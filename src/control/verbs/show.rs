@@ -48,6 +48,7 @@ pub(super) async fn show(id: TorrentId, current: &SessionSnapshot, client: &Clie
         uplink: Some((&snap.uplink).into()),
         families: current.families.words().map(|_| current.families),
         streams: client.streams(id).await.unwrap_or_default(),
+        introductions: snap.introductions,
     }))
 }
 

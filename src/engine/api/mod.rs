@@ -233,6 +233,10 @@ pub struct Snapshot {
     /// IPv6), never tried: counted by address, at most a few thousand.
     #[serde(default)]
     pub unroutable_peers: usize,
+    /// BEP 55 introductions we made as the relay (a `connect` sent to both sides) since the
+    /// task started: what a public ttui did for NATed peers of this torrent.
+    #[serde(default)]
+    pub introductions: u64,
     /// Time since a payload byte last went to a peer (since the task started, before the
     /// first): how long a seed has been idle, which the rate's short window cannot say.
     #[serde(default)]
@@ -338,6 +342,7 @@ impl Snapshot {
             files: Vec::new(),
             blocked: 0,
             unroutable_peers: 0,
+            introductions: 0,
             since_upload: Duration::ZERO,
             own_limits: RatePair::default(),
             limits_held: HeldPair::default(),

@@ -173,6 +173,7 @@ pub(crate) fn build(
         files: previous.files.clone(),
         blocked: previous.blocked,
         unroutable_peers: previous.unroutable_peers,
+        introductions: previous.introductions,
     }
 }
 

@@ -105,6 +105,7 @@ impl Coordinator {
                 if let Some(t) = target_conn {
                     self.send_to_conn(t, to_target);
                 }
+                self.run.introductions += 1;
                 self.log(
                     LogLevel::Info,
                     format!("introduced {initiator} and {target_at} (hole punch relay)"),

@@ -37,6 +37,8 @@ pub(super) struct RunState {
     pub(super) fatal: Option<String>,
     /// Dials the session's blocklist refused (`blocked.rs`).
     pub(super) blocked: u64,
+    /// Introductions made as the BEP 55 relay (`holepunch.rs`).
+    pub(super) introductions: u64,
     /// The blocklist's generation last swept for connected peers it blocks.
     pub(super) filter_seen: u64,
     /// `--interface` was down at the last tick (`interface.rs`).

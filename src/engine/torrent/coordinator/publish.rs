@@ -230,6 +230,7 @@ impl Coordinator {
         if let Some(streams) = &self.streams {
             snap.streams = streams.rows(&self.shared.info_hash);
         }
+        snap.introductions = self.run.introductions;
         snap
     }
 }

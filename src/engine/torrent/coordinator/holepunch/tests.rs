@@ -54,6 +54,7 @@ fn the_relay_introduces_refuses_and_stays_bounded() {
     c.on_holepunch(a, HoleMsg::rendezvous(addr(2)), now);
     assert_eq!(punches(&mut rx_a), [HoleMsg::connect(addr(2))]);
     assert_eq!(punches(&mut rx_b), [HoleMsg::connect(addr(1))]);
+    assert_eq!(c.run.introductions, 1, "the introduction is counted");
     c.on_holepunch(a, HoleMsg::rendezvous(addr(9)), now);
     assert_eq!(
         punches(&mut rx_a),
@@ -77,6 +78,8 @@ fn the_relay_introduces_refuses_and_stays_bounded() {
     c.on_holepunch(n, HoleMsg::rendezvous(addr(1)), now);
     assert_eq!(punches(&mut rx_n), []);
     assert_eq!(punches(&mut rx_a), []);
+    // Refusals and drops are not introductions.
+    assert_eq!(c.run.introductions, 1);
 }
 
 /// As the initiator: a peer listed by PEX with the hole punch flag whose dial failed is asked
