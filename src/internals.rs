@@ -124,4 +124,8 @@ pub mod rpc {
     pub mod web {
         pub use crate::rpc::web::{route, Route};
     }
+    /// The JSON-RPC 2.0 form's name translations (the fuzz target `rpc` feeds them).
+    pub mod jsonrpc {
+        pub use crate::rpc::jsonrpc::{is_jsonrpc, legacy_map, snake};
+    }
 }

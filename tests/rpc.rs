@@ -728,6 +728,116 @@ fn the_transmission_rpc_python_package_drives_the_daemon() {
     s.daemon.assert_alive("the end");
 }
 
+/// Transmission 4.1's JSON-RPC 2.0 form on the same path, after its rpc-spec.md: the 409 says
+/// which version speaks it, snake_case names both ways, the spec's examples answered as it
+/// shows them, batches with notifications, the error objects and their codes, and the legacy
+/// form still beside it.
+#[test]
+fn the_json_rpc_2_form_answers_as_transmission_4_1_does() {
+    let mut s = setup("ttui-rpc-jsonrpc-", "");
+    let a = &s.payloads[0];
+    let first = post(
+        s.rpc,
+        "",
+        br#"{"jsonrpc":"2.0","method":"session_get","id":1}"#,
+    );
+    assert_eq!(first.status, 409);
+    assert_eq!(first.header("x-transmission-rpc-version"), Some("6.0.0"));
+    let mut rpc = Rpc::new(s.rpc, None);
+    let mut call = |body: Value| {
+        let r = rpc.raw(body.to_string().as_bytes());
+        assert_eq!(
+            r.status,
+            200,
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        r.json()
+    };
+
+    // rpc-spec 2: the example request and its answer.
+    let v = call(json!({
+        "jsonrpc": "2.0",
+        "params": { "fields": ["version", "rpc_version", "rpc_version_semver"] },
+        "method": "session_get",
+        "id": 912313
+    }));
+    assert_eq!(v["jsonrpc"], "2.0");
+    assert_eq!(v["id"], 912313);
+    assert!(v["result"]["version"].is_string(), "{v}");
+    assert_eq!(v["result"]["rpc_version"], 18);
+    assert_eq!(v["result"]["rpc_version_semver"], "6.0.0");
+
+    let meta = base64::engine::general_purpose::STANDARD.encode(fs::read(&a.torrent.path).unwrap());
+    let v = call(json!({
+        "jsonrpc": "2.0", "method": "torrent_add", "params": { "metainfo": meta }, "id": "add"
+    }));
+    assert_eq!(v["id"], "add");
+    assert_eq!(
+        v["result"]["torrent_added"]["hash_string"],
+        a.hash().as_str(),
+        "{v}"
+    );
+    let id = v["result"]["torrent_added"]["id"].clone();
+
+    // rpc-spec 3.3's example: the name and total size of the torrents named.
+    let v = call(json!({
+        "jsonrpc": "2.0",
+        "params": { "fields": ["id", "name", "total_size"], "ids": [id] },
+        "method": "torrent_get",
+        "id": 39693
+    }));
+    let t = &v["result"]["torrents"][0];
+    assert_eq!(t["id"], id);
+    let size: u64 = a.files.iter().map(|f| f.1).sum();
+    assert_eq!(t["total_size"], size, "{v}");
+    assert_eq!(t.as_object().map(|o| o.len()), Some(3), "{v}");
+    let v = call(json!({
+        "jsonrpc": "2.0", "method": "torrent_get", "id": 2,
+        "params": { "fields": ["id", "percent_done"], "ids": "recently_active" }
+    }));
+    assert!(v["result"]["removed"].is_array(), "{v}");
+    let v = call(json!({
+        "jsonrpc": "2.0", "method": "torrent_get", "id": 3,
+        "params": { "fields": ["id", "hash_string"], "format": "table" }
+    }));
+    assert_eq!(
+        v["result"]["torrents"][0],
+        json!(["id", "hash_string"]),
+        "{v}"
+    );
+
+    // A batch: answers for the calls with an id, none for the notification.
+    let v = call(json!([
+        { "jsonrpc": "2.0", "method": "session_stats", "id": 1 },
+        { "jsonrpc": "2.0", "method": "session_get" },
+        { "jsonrpc": "2.0", "method": "no_such_method", "id": 3 },
+        { "jsonrpc": "2.0", "method": "torrent_get", "params": ["id"], "id": 4 },
+        { "jsonrpc": "1.0", "method": "session_get", "id": 5 }
+    ]));
+    let answers = v.as_array().unwrap();
+    assert_eq!(answers.len(), 4, "{v}");
+    assert!(answers[0]["result"]["torrent_count"].is_number(), "{v}");
+    assert_eq!(answers[1]["error"]["code"], -32601);
+    assert_eq!(answers[1]["error"]["message"], "Method not found");
+    assert_eq!(answers[1]["id"], 3);
+    assert_eq!(answers[2]["error"]["code"], -32602);
+    assert_eq!(answers[3]["error"]["code"], -32600);
+    let v = call(json!({ "jsonrpc": "2.0", "method": "torrent_get", "params": {}, "id": 6 }));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    assert_eq!(v["error"]["data"]["error_string"], "no fields specified");
+    assert_eq!(call(json!([]))["error"]["code"], -32600);
+
+    // Only notifications: carried out, answered with 204 and nothing.
+    let r = rpc.raw(br#"[{"jsonrpc":"2.0","method":"session_get"}]"#);
+    assert_eq!(r.status, 204);
+    assert!(r.body.is_empty());
+    // The legacy form is unchanged beside it.
+    let legacy = rpc.ok("session-get", json!({"fields": ["rpc-version"]}));
+    assert_eq!(legacy["rpc-version"], 17);
+    s.daemon.assert_alive("the end");
+}
+
 /// `run` with room for a whole download.
 fn run_long(mut cmd: std::process::Command, what: &str) -> Out {
     let dir = tempdir("ttui-py-");

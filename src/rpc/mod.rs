@@ -28,6 +28,7 @@ mod ctx;
 mod error;
 mod fields;
 mod ids;
+pub(crate) mod jsonrpc;
 pub(crate) mod request;
 mod security;
 mod server;

@@ -181,6 +181,11 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
         if let Ok(v) = HeaderValue::from_str(ctx.session_id.as_str()) {
             r.headers_mut().insert(session_id::HEADER, v);
         }
+        // Tells a client that speaks both protocols which one to use (rpc-spec 5).
+        r.headers_mut().insert(
+            "x-transmission-rpc-version",
+            HeaderValue::from_static(super::jsonrpc::RPC_VERSION_SEMVER),
+        );
         return r;
     }
     if req.method() != Method::POST {
@@ -190,6 +195,16 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
         Ok(b) => b,
         Err(e) => return plain(e.status(), &e.to_string()),
     };
+    if super::jsonrpc::is_jsonrpc(&bytes) {
+        return match super::jsonrpc::answer(ctx, &bytes).await {
+            Some(body) => json_response(body),
+            None => {
+                let mut r = Response::new(Full::new(Bytes::new()));
+                *r.status_mut() = StatusCode::NO_CONTENT;
+                r
+            }
+        };
+    }
     let body = match request::parse(&bytes) {
         Ok(env) => {
             drop(bytes);
@@ -200,6 +215,10 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
         }
         Err(e) => request::response(Err(e.to_string()), None),
     };
+    json_response(body)
+}
+
+fn json_response(body: Vec<u8>) -> Answer {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     r.headers_mut().insert(
         CONTENT_TYPE,
