@@ -17,6 +17,7 @@
 mod app;
 pub(crate) mod auth;
 pub(crate) mod form;
+mod prefs;
 mod props;
 mod sync;
 mod torrents;
@@ -300,6 +301,9 @@ const READS: &[&str] = &[
     "torrents/trackers",
     "torrents/webseeds",
     "torrents/pieceStates",
+    "transfer/speedLimitsMode",
+    "transfer/downloadLimit",
+    "transfer/uploadLimit",
 ];
 
 async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
@@ -319,6 +323,13 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "torrents/info" => json(&torrents::info(ctx, p)),
         "transfer/info" => json(&transfer::info(ctx)),
         "sync/maindata" => json(&sync::maindata(ctx, p.int("rid"))),
+        "transfer/speedLimitsMode" => text(StatusCode::OK, prefs::speed_limits_mode(ctx)),
+        "transfer/downloadLimit" => text(StatusCode::OK, &prefs::limit(ctx, true)),
+        "transfer/uploadLimit" => text(StatusCode::OK, &prefs::limit(ctx, false)),
+        "transfer/toggleSpeedLimitsMode" => match prefs::toggle(ctx).await {
+            Ok(()) => text(StatusCode::OK, ""),
+            Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        },
         "torrents/properties" => read(props::properties(ctx, p).await),
         "torrents/files" => read(props::files(ctx, p).await),
         "torrents/trackers" => read(props::trackers(ctx, p).await),
@@ -356,6 +367,7 @@ fn known(call: &str) -> bool {
             | "torrents/reannounce"
             | "torrents/setForceStart"
             | "torrents/delete"
+            | "transfer/toggleSpeedLimitsMode"
     )
 }
 

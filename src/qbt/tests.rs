@@ -426,3 +426,23 @@ async fn per_torrent_reads_answer_from_the_torrents_snapshot() {
     }
     engine.abort();
 }
+
+#[tokio::test]
+async fn transfer_limits_and_their_mode_are_read_from_the_line_up() {
+    let s = server(auth::BAN).await;
+    let key = "Authorization: Bearer k3y\r\n";
+    let read = |call: &'static str| async move { get(s.addr, call, key).await.body };
+    assert_eq!(read("/api/v2/transfer/speedLimitsMode").await, "0");
+    let snap = SessionSnapshot {
+        down_limit: 51_200,
+        up_limit: 10_240,
+        turtle: true,
+        ..SessionSnapshot::default()
+    };
+    s._snapshot.send_replace(Arc::new(snap));
+    assert_eq!(read("/api/v2/transfer/speedLimitsMode").await, "1");
+    assert_eq!(read("/api/v2/transfer/downloadLimit").await, "51200");
+    assert_eq!(read("/api/v2/transfer/uploadLimit").await, "10240");
+    let r = get(s.addr, "/api/v2/transfer/toggleSpeedLimitsMode", key).await;
+    assert_eq!(r.status, 405, "a switch needs POST");
+}
