@@ -415,8 +415,21 @@ async fn per_torrent_reads_answer_from_the_torrents_snapshot() {
 
     assert_eq!(body(get(s.addr, &read("webseeds"), key).await), json!([]));
 
-    for call in ["properties", "files", "trackers", "webseeds", "pieceStates"] {
-        let path = format!("/api/v2/torrents/{call}?hash={}", "cd".repeat(20));
+    let path = format!("/api/v2/sync/torrentPeers?hash={hash}&rid=3");
+    let peers = body(get(s.addr, &path, key).await);
+    assert_eq!(peers["full_update"], true);
+    assert_eq!(peers["rid"], 4);
+    assert_eq!(peers["peers"], json!({}), "no connected peer");
+
+    for call in [
+        "torrents/properties",
+        "torrents/files",
+        "torrents/trackers",
+        "torrents/webseeds",
+        "torrents/pieceStates",
+        "sync/torrentPeers",
+    ] {
+        let path = format!("/api/v2/{call}?hash={}", "cd".repeat(20));
         let r = get(s.addr, &path, key).await;
         assert_eq!(
             (r.status, r.body.as_str()),
