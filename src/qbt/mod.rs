@@ -17,6 +17,9 @@
 mod app;
 pub(crate) mod auth;
 pub(crate) mod form;
+mod prefs;
+mod props;
+mod sync;
 mod torrents;
 mod transfer;
 
@@ -89,6 +92,9 @@ pub(crate) struct Facts {
     pub max_peers: usize,
     pub dht: bool,
     pub pex: bool,
+    /// Categories: the config's `[labels.NAME]` with their save paths (see
+    /// `sync::categories`).
+    pub categories: Vec<(String, Option<PathBuf>)>,
 }
 
 /// What every request is answered with.
@@ -102,6 +108,8 @@ pub(crate) struct Ctx {
     pacer: Mutex<LoginPacer>,
     ban: Duration,
     local_port: u16,
+    /// `sync/maindata`'s change log, shared by every client.
+    sync: sync::Shared,
 }
 
 /// A bound listener with its settings checked, not serving yet.
@@ -147,6 +155,7 @@ impl Bound {
             pacer: Mutex::new(LoginPacer::new(auth::MAX_FAILURES, ban)),
             ban,
             local_port,
+            sync: sync::Shared::default(),
         });
         if let Some(local) = local {
             tracing::info!("qBittorrent Web API on http://{local}/api/v2/");
@@ -286,6 +295,16 @@ const READS: &[&str] = &[
     "app/defaultSavePath",
     "torrents/info",
     "transfer/info",
+    "sync/maindata",
+    "sync/torrentPeers",
+    "torrents/properties",
+    "torrents/files",
+    "torrents/trackers",
+    "torrents/webseeds",
+    "torrents/pieceStates",
+    "transfer/speedLimitsMode",
+    "transfer/downloadLimit",
+    "transfer/uploadLimit",
 ];
 
 async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
@@ -304,6 +323,20 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "app/defaultSavePath" => text(StatusCode::OK, &app::default_save_path(ctx)),
         "torrents/info" => json(&torrents::info(ctx, p)),
         "transfer/info" => json(&transfer::info(ctx)),
+        "sync/maindata" => json(&sync::maindata(ctx, p.int("rid"))),
+        "transfer/speedLimitsMode" => text(StatusCode::OK, prefs::speed_limits_mode(ctx)),
+        "transfer/downloadLimit" => text(StatusCode::OK, &prefs::limit(ctx, true)),
+        "transfer/uploadLimit" => text(StatusCode::OK, &prefs::limit(ctx, false)),
+        "transfer/toggleSpeedLimitsMode" => match prefs::toggle(ctx).await {
+            Ok(()) => text(StatusCode::OK, ""),
+            Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        },
+        "sync/torrentPeers" => read(props::torrent_peers(ctx, p).await),
+        "torrents/properties" => read(props::properties(ctx, p).await),
+        "torrents/files" => read(props::files(ctx, p).await),
+        "torrents/trackers" => read(props::trackers(ctx, p).await),
+        "torrents/webseeds" => read(props::webseeds(ctx, p)),
+        "torrents/pieceStates" => read(props::piece_states(ctx, p).await),
         _ => match call.strip_prefix("torrents/") {
             Some(action) => match torrents::act(ctx, action, p).await {
                 Some(Ok(())) => text(StatusCode::OK, ""),
@@ -312,6 +345,15 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
             },
             None => text(StatusCode::NOT_FOUND, "Not Found"),
         },
+    }
+}
+
+/// A per-torrent read's answer: its JSON, or qBittorrent's 404 for an unknown hash.
+fn read(r: Result<Value, props::ReadError>) -> Answer {
+    match r {
+        Ok(v) => json(&v),
+        Err(e @ props::ReadError::NotFound) => text(StatusCode::NOT_FOUND, &e.to_string()),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
@@ -327,6 +369,7 @@ fn known(call: &str) -> bool {
             | "torrents/reannounce"
             | "torrents/setForceStart"
             | "torrents/delete"
+            | "transfer/toggleSpeedLimitsMode"
     )
 }
 

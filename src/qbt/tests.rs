@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
@@ -242,4 +243,219 @@ fn beyond_loopback_credentials_are_required() {
             guard::CredentialsError::HalfCredentials("qbt")
         ))
     ));
+}
+
+fn seeding(id: u32, fill: u8) -> TorrentLine {
+    let mut line = TorrentLine::placeholder(TorrentId(id));
+    line.name = format!("t{id}");
+    line.info_hash = [fill; 20];
+    line.state = TorrentState::Seeding;
+    line.total_bytes = 10;
+    line.wanted_bytes = 10;
+    line.verified_bytes = 10;
+    line
+}
+
+async fn maindata(addr: SocketAddr, rid: u64) -> Value {
+    let key = "Authorization: Bearer k3y\r\n";
+    let r = get(addr, &format!("/api/v2/sync/maindata?rid={rid}"), key).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    serde_json::from_str(&r.body).unwrap()
+}
+
+#[tokio::test]
+async fn maindata_sends_only_what_changed_since_the_rid() {
+    let s = server(auth::BAN).await;
+    let publish = |lines: Vec<TorrentLine>| {
+        let snap = SessionSnapshot {
+            torrents: lines,
+            ..SessionSnapshot::default()
+        };
+        s._snapshot.send_replace(Arc::new(snap));
+    };
+    let (a, b, c) = (seeding(1, 0x11), seeding(2, 0x22), seeding(3, 0x33));
+    publish(vec![a.clone(), b.clone(), c.clone()]);
+    let full = maindata(s.addr, 0).await;
+    assert_eq!(full["full_update"], true);
+    let torrents = full["torrents"].as_object().unwrap();
+    assert_eq!(torrents.len(), 3);
+    assert_eq!(torrents[&"11".repeat(20)]["state"], "stalledUP");
+    assert!(full["server_state"]["dl_info_speed"].is_u64());
+    let rid = full["rid"].as_u64().unwrap();
+
+    // Nothing changed: nothing but the rid.
+    let same = maindata(s.addr, rid).await;
+    assert_eq!(same["full_update"], Value::Null);
+    assert_eq!(same["torrents"], Value::Null, "{same}");
+
+    // One torrent uploads: only it, only its changed fields (and the clock fields).
+    let mut b2 = b.clone();
+    b2.up_rate = 2048.0;
+    b2.uploaded = 4096;
+    b2.labels = vec!["tv".into()];
+    publish(vec![a.clone(), b2.clone(), c.clone()]);
+    let diff = maindata(s.addr, rid).await;
+    let torrents = diff["torrents"].as_object().unwrap();
+    assert_eq!(torrents.len(), 1, "{diff}");
+    let changed = torrents[&"22".repeat(20)].as_object().unwrap();
+    assert_eq!(changed["upspeed"], 2048);
+    assert_eq!(changed["uploaded"], 4096);
+    assert_eq!(changed["state"], "uploading");
+    assert_eq!(changed["tags"], "tv");
+    assert!(changed.get("name").is_none(), "an unchanged field: {diff}");
+    assert!(changed.get("save_path").is_none(), "{diff}");
+    assert_eq!(diff["tags"], json!(["tv"]));
+    assert!(diff["server_state"].get("dht_nodes").is_none(), "{diff}");
+    let rid2 = diff["rid"].as_u64().unwrap();
+    assert!(rid2 > rid);
+
+    // A client still at the first rid gets the same; one at the newest gets nothing.
+    assert_eq!(maindata(s.addr, rid).await["torrents"], diff["torrents"]);
+    assert_eq!(maindata(s.addr, rid2).await["torrents"], Value::Null);
+
+    // A removed torrent and a label no torrent carries any more.
+    publish(vec![a.clone(), c.clone()]);
+    let gone = maindata(s.addr, rid2).await;
+    assert_eq!(gone["torrents_removed"], json!(["22".repeat(20)]), "{gone}");
+    assert_eq!(gone["tags_removed"], json!(["tv"]));
+    assert_eq!(gone["torrents"], Value::Null);
+    // Seen from before it was added: removed only.
+    let from_start = maindata(s.addr, rid).await;
+    assert_eq!(from_start["torrents_removed"], json!(["22".repeat(20)]));
+    assert_eq!(from_start["torrents"], Value::Null, "{from_start}");
+
+    // A rid the server never gave, or one too old: a full update.
+    for unknown in [rid2 + 1000, u64::MAX / 2] {
+        let r = maindata(s.addr, unknown).await;
+        assert_eq!(r["full_update"], true, "rid {unknown}");
+        assert_eq!(r["torrents"].as_object().unwrap().len(), 2);
+    }
+    let mut many = a.clone();
+    for n in 0..(sync::MAX_REVISIONS as u64 + 2) {
+        many.uploaded = n + 1;
+        publish(vec![many.clone(), c.clone()]);
+        maindata(s.addr, 0).await;
+    }
+    assert_eq!(maindata(s.addr, rid2).await["full_update"], true, "evicted");
+}
+
+#[tokio::test]
+async fn per_torrent_reads_answer_from_the_torrents_snapshot() {
+    use crate::engine::api::{FilePriority, FileRow, PieceState, SessionRequest, Snapshot};
+    use crate::engine::api::{Peeked, TrackerRow, TrackerStatus};
+    let mut s = server(auth::BAN).await;
+    let (_, idle) = mpsc::unbounded_channel();
+    let mut rx = std::mem::replace(&mut s._requests, idle);
+    // The session's side: a torrent of 3 pieces of 4 bytes, two files, one tracker.
+    let engine = tokio::spawn(async move {
+        while let Some(req) = rx.recv().await {
+            if let SessionRequest::Peek { ids, reply } = req {
+                let mut snap = Snapshot::empty("payload", 10, 4);
+                snap.pieces = vec![
+                    PieceState::Verified,
+                    PieceState::InFlight,
+                    PieceState::Missing,
+                ];
+                snap.availability = vec![3, 1, 2];
+                snap.files = vec![
+                    FileRow {
+                        path: "payload/a".into(),
+                        size: 6,
+                        offset: 0,
+                        done: 4,
+                        priority: FilePriority::High,
+                    },
+                    FileRow {
+                        path: "payload/b".into(),
+                        size: 4,
+                        offset: 6,
+                        done: 0,
+                        priority: FilePriority::Skip,
+                    },
+                ];
+                let mut tr = TrackerRow::not_contacted("http://192.0.2.1/announce".into(), 0);
+                tr.status = TrackerStatus::Failed("refused".into());
+                snap.trackers = vec![tr];
+                let out = ids
+                    .into_iter()
+                    .map(|id| (id, Peeked::Now(Arc::new(snap.clone()))))
+                    .collect();
+                let _ = reply.send(out);
+            }
+        }
+    });
+    let key = "Authorization: Bearer k3y\r\n";
+    let hash = "ab".repeat(20);
+    let read = |call: &str| format!("/api/v2/torrents/{call}?hash={hash}");
+    let body = |r: Reply| -> Value { serde_json::from_str(&r.body).unwrap() };
+
+    let files = body(get(s.addr, &read("files"), key).await);
+    assert_eq!(files[0]["name"], "payload/a");
+    assert_eq!(files[0]["priority"], 7);
+    assert_eq!(files[0]["piece_range"], json!([0, 1]));
+    assert_eq!(files[0]["availability"], 1.0);
+    assert_eq!(files[1]["priority"], 0);
+    assert_eq!(files[1]["piece_range"], json!([1, 2]));
+    assert_eq!(files[1]["is_seed"], false);
+
+    let states = body(get(s.addr, &read("pieceStates"), key).await);
+    assert_eq!(states, json!([2, 1, 0]));
+
+    let trackers = body(get(s.addr, &read("trackers"), key).await);
+    assert_eq!(trackers[0]["url"], "** [DHT] **");
+    assert_eq!(trackers[3]["url"], "http://192.0.2.1/announce");
+    assert_eq!(trackers[3]["status"], 4);
+    assert_eq!(trackers[3]["msg"], "refused");
+
+    let props = body(get(s.addr, &read("properties"), key).await);
+    assert_eq!(props["pieces_num"], 3);
+    assert_eq!(props["pieces_have"], 1);
+    assert_eq!(props["piece_size"], 4);
+    assert_eq!(props["save_path"], "");
+
+    assert_eq!(body(get(s.addr, &read("webseeds"), key).await), json!([]));
+
+    let path = format!("/api/v2/sync/torrentPeers?hash={hash}&rid=3");
+    let peers = body(get(s.addr, &path, key).await);
+    assert_eq!(peers["full_update"], true);
+    assert_eq!(peers["rid"], 4);
+    assert_eq!(peers["peers"], json!({}), "no connected peer");
+
+    for call in [
+        "torrents/properties",
+        "torrents/files",
+        "torrents/trackers",
+        "torrents/webseeds",
+        "torrents/pieceStates",
+        "sync/torrentPeers",
+    ] {
+        let path = format!("/api/v2/{call}?hash={}", "cd".repeat(20));
+        let r = get(s.addr, &path, key).await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (404, "Torrent hash was not found"),
+            "{call}"
+        );
+    }
+    engine.abort();
+}
+
+#[tokio::test]
+async fn transfer_limits_and_their_mode_are_read_from_the_line_up() {
+    let s = server(auth::BAN).await;
+    let key = "Authorization: Bearer k3y\r\n";
+    let read = |call: &'static str| async move { get(s.addr, call, key).await.body };
+    assert_eq!(read("/api/v2/transfer/speedLimitsMode").await, "0");
+    let snap = SessionSnapshot {
+        down_limit: 51_200,
+        up_limit: 10_240,
+        turtle: true,
+        ..SessionSnapshot::default()
+    };
+    s._snapshot.send_replace(Arc::new(snap));
+    assert_eq!(read("/api/v2/transfer/speedLimitsMode").await, "1");
+    assert_eq!(read("/api/v2/transfer/downloadLimit").await, "51200");
+    assert_eq!(read("/api/v2/transfer/uploadLimit").await, "10240");
+    let r = get(s.addr, "/api/v2/transfer/toggleSpeedLimitsMode", key).await;
+    assert_eq!(r.status, 405, "a switch needs POST");
 }

@@ -1,0 +1,317 @@
+//! One torrent's reads: `torrents/properties`, `files`, `trackers`, `webseeds` and
+//! `pieceStates`, each from the line-up and the torrent's full snapshot, peeked through
+//! `engine::api::Client` without waking anything (as the Transmission RPC's `torrent-get`
+//! does). An unknown `hash` is answered 404 "Torrent hash was not found", as qBittorrent
+//! answers it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::form::Params;
+use super::Ctx;
+use crate::engine::api::TrackerStatus;
+use crate::engine::api::{FilePriority, Peeked, PieceState, Snapshot, TorrentId, TorrentLine};
+use crate::protocol::hex;
+
+/// How long a read waits for the session, and for a running torrent's fresh snapshot.
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Why a per-torrent read has no answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    #[error("Torrent hash was not found")]
+    NotFound,
+    #[error("the session did not answer in time")]
+    Slow,
+}
+
+/// The torrent `hash` names in the line-up.
+fn line(ctx: &Ctx, p: &Params) -> Result<TorrentLine, ReadError> {
+    let hash = p.get("hash").ok_or(ReadError::NotFound)?;
+    ctx.client
+        .head()
+        .torrents
+        .iter()
+        .find(|t| hex::encode(&t.info_hash).eq_ignore_ascii_case(hash))
+        .cloned()
+        .ok_or(ReadError::NotFound)
+}
+
+/// Its full snapshot: now, or the fresh one a running torrent builds at its next tick.
+async fn snapshot(ctx: &Ctx, id: TorrentId) -> Result<Arc<Snapshot>, ReadError> {
+    let peeked = match tokio::time::timeout(WAIT, ctx.client.peek(vec![id])).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(_)) => return Err(ReadError::NotFound),
+        Err(_) => return Err(ReadError::Slow),
+    };
+    match peeked.into_iter().next() {
+        Some((_, Peeked::Now(snap))) => Ok(snap),
+        Some((_, Peeked::Coming(mut rx))) => {
+            rx.mark_unchanged();
+            let _ = tokio::time::timeout(WAIT, rx.changed()).await;
+            let snap = rx.borrow().clone();
+            Ok(snap)
+        }
+        None => Err(ReadError::NotFound),
+    }
+}
+
+/// qBittorrent's file priority: 0 skip, 1 normal, 6 high, 7 maximal (Low is 1 too: it has
+/// no lower wanted level).
+fn priority(p: FilePriority) -> u8 {
+    match p {
+        FilePriority::Skip => 0,
+        FilePriority::Low | FilePriority::Normal => 1,
+        FilePriority::High => 7,
+    }
+}
+
+pub(crate) async fn properties(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> {
+    let t = line(ctx, p)?;
+    let snap = snapshot(ctx, t.id).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let info = super::torrents::info_of(&t, now);
+    let have = snap
+        .pieces
+        .iter()
+        .filter(|s| **s == PieceState::Verified)
+        .count();
+    let connected = snap
+        .peers
+        .iter()
+        .filter(|r| r.stage == crate::engine::api::PeerStage::Connected)
+        .count();
+    let next = t.next_announce.unwrap_or(0);
+    Ok(json!({
+        "save_path": info["save_path"],
+        "download_path": "",
+        "creation_date": -1,
+        "piece_size": snap.piece_length,
+        "comment": "",
+        "total_wasted": snap.wasted,
+        "total_uploaded": t.uploaded,
+        "total_uploaded_session": t.uploaded,
+        "total_downloaded": t.downloaded,
+        "total_downloaded_session": t.downloaded,
+        "up_limit": snap.own_limits.up as i64,
+        "dl_limit": snap.own_limits.down as i64,
+        "time_elapsed": info["time_active"],
+        "seeding_time": info["seeding_time"],
+        "nb_connections": connected,
+        "nb_connections_limit": ctx.facts.max_peers,
+        "share_ratio": info["ratio"],
+        "addition_date": t.added,
+        "completion_date": t.completed.map_or(-1, |c| c as i64),
+        "created_by": "",
+        "dl_speed_avg": info["dlspeed"],
+        "dl_speed": info["dlspeed"],
+        "eta": info["eta"],
+        "last_seen": t.completed.map_or(-1, |c| c as i64),
+        "peers": t.peers.saturating_sub(t.seeds),
+        "peers_total": t.peers.saturating_sub(t.seeds),
+        "pieces_have": have,
+        "pieces_num": snap.num_pieces,
+        "reannounce": next,
+        "seeds": t.seeds,
+        "seeds_total": t.seeds,
+        "total_size": t.total_bytes,
+        "up_speed_avg": info["upspeed"],
+        "up_speed": info["upspeed"],
+        "isPrivate": false,
+        "is_private": false,
+        "has_metadata": t.total_bytes > 0,
+        "name": t.name,
+        "hash": info["hash"],
+        "infohash_v1": info["infohash_v1"],
+        "infohash_v2": info["infohash_v2"],
+    }))
+}
+
+pub(crate) async fn files(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> {
+    let t = line(ctx, p)?;
+    let snap = snapshot(ctx, t.id).await?;
+    let piece = u64::from(snap.piece_length.max(1));
+    let wanted = p.list("indexes", '|');
+    let rows: Vec<Value> = snap
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| wanted.is_empty() || wanted.iter().any(|w| *w == i.to_string()))
+        .map(|(i, f)| {
+            let first = f.offset / piece;
+            let last = (f.offset + f.size.max(1) - 1) / piece;
+            let pieces = first as usize..=(last as usize);
+            let avail = snap
+                .availability
+                .get(pieces.clone())
+                .and_then(|a| a.iter().min().copied())
+                .map_or(-1.0, f64::from);
+            let progress = if f.size == 0 {
+                1.0
+            } else {
+                f.done as f64 / f.size as f64
+            };
+            json!({
+                "index": i,
+                "name": f.path,
+                "size": f.size,
+                "progress": progress,
+                "priority": priority(f.priority),
+                "is_seed": f.done >= f.size,
+                "piece_range": [first, last],
+                "availability": avail,
+            })
+        })
+        .collect();
+    Ok(Value::Array(rows))
+}
+
+/// qBittorrent's tracker status: 0 disabled, 1 not contacted, 2 working, 3 updating, 4 not
+/// working.
+fn tracker_status(s: &TrackerStatus) -> u8 {
+    match s {
+        TrackerStatus::NotContacted => 1,
+        TrackerStatus::Ok { .. } => 2,
+        TrackerStatus::Announcing => 3,
+        TrackerStatus::Failed(_) => 4,
+    }
+}
+
+pub(crate) async fn trackers(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> {
+    let t = line(ctx, p)?;
+    let snap = snapshot(ctx, t.id).await?;
+    let count = |source: crate::engine::api::PeerSource| {
+        snap.peers.iter().filter(|r| r.source == source).count()
+    };
+    let on = |yes: bool| if yes { 2 } else { 0 };
+    let dht = ctx.facts.dht && snap.dht.is_some();
+    // The pseudo rows qBittorrent lists first: DHT, PeX, LSD (ttui has no LSD).
+    let mut rows = vec![
+        pseudo(
+            "** [DHT] **",
+            on(dht),
+            count(crate::engine::api::PeerSource::Dht),
+        ),
+        pseudo(
+            "** [PeX] **",
+            on(ctx.facts.pex),
+            count(crate::engine::api::PeerSource::Pex),
+        ),
+        pseudo("** [LSD] **", 0, 0),
+    ];
+    rows.extend(snap.trackers.iter().map(|r| {
+        let msg = match &r.status {
+            TrackerStatus::Failed(why) => why.clone(),
+            _ => r.warning.clone().unwrap_or_default(),
+        };
+        let peers = match r.status {
+            TrackerStatus::Ok { peers } => peers as i64,
+            _ => -1,
+        };
+        json!({
+            "url": r.url,
+            "status": tracker_status(&r.status),
+            "tier": r.tier,
+            "num_peers": peers,
+            "num_seeds": r.seeders.map_or(-1, i64::from),
+            "num_leeches": r.leechers.map_or(-1, i64::from),
+            "num_downloaded": -1,
+            "msg": msg,
+        })
+    }));
+    Ok(Value::Array(rows))
+}
+
+fn pseudo(url: &str, status: u8, peers: usize) -> Value {
+    json!({
+        "url": url,
+        "status": status,
+        "tier": -1,
+        "num_peers": peers,
+        "num_seeds": -1,
+        "num_leeches": -1,
+        "num_downloaded": -1,
+        "msg": "",
+    })
+}
+
+/// ttui's snapshot lists no web seeds (BEP 19 URLs are not fetched): an empty list.
+pub(crate) fn webseeds(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> {
+    line(ctx, p)?;
+    Ok(json!([]))
+}
+
+/// 0 not downloaded, 1 downloading, 2 have.
+pub(crate) async fn piece_states(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> {
+    let t = line(ctx, p)?;
+    let snap = snapshot(ctx, t.id).await?;
+    let states: Vec<u8> = snap
+        .pieces
+        .iter()
+        .map(|s| match s {
+            PieceState::Verified => 2,
+            PieceState::InFlight => 1,
+            PieceState::Missing | PieceState::Failed => 0,
+        })
+        .collect();
+    Ok(json!(states))
+}
+
+/// `sync/torrentPeers?hash=&rid=`: the torrent's connected peers keyed `ip:port`, always as
+/// a full update (`full_update: true`, which qBittorrent's clients take at any `rid`): a
+/// torrent's peers are few, and the snapshot is built for the call anyway. `country` is
+/// left out, as qBittorrent does without its GeoIP database.
+pub(crate) async fn torrent_peers(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> {
+    use crate::engine::api::{PeerSource, PeerStage};
+    let t = line(ctx, p)?;
+    let snap = snapshot(ctx, t.id).await?;
+    let rid = p.int("rid").unwrap_or(0).max(0) + 1;
+    let peers: serde_json::Map<String, Value> = snap
+        .peers
+        .iter()
+        .filter(|r| r.stage == PeerStage::Connected)
+        .map(|r| {
+            let f = r.flags;
+            // qBittorrent's letters: D/d we download (or want to), U/u we upload (or would),
+            // I incoming, H from the DHT, X from PeX.
+            let mut flags = String::new();
+            if f.am_interested {
+                flags.push(if f.peer_choking { 'd' } else { 'D' });
+            }
+            if f.peer_interested {
+                flags.push(if f.am_choking { 'u' } else { 'U' });
+            }
+            match r.source {
+                PeerSource::Incoming => flags.push('I'),
+                PeerSource::Dht => flags.push('H'),
+                PeerSource::Pex => flags.push('X'),
+                _ => {}
+            }
+            let client = r.client.clone().or_else(|| r.id_client.clone());
+            let row = json!({
+                "ip": r.addr.ip().to_string(),
+                "port": r.addr.port(),
+                "client": client.unwrap_or_default(),
+                "progress": r.progress,
+                "dl_speed": r.down_rate as u64,
+                "up_speed": r.up_rate as u64,
+                "downloaded": r.downloaded,
+                "uploaded": r.uploaded,
+                "flags": flags,
+                "connection": r.transport.map(|k| k.to_string()).unwrap_or_default(),
+                "relevance": r.progress,
+            });
+            (r.addr.to_string(), row)
+        })
+        .collect();
+    Ok(json!({
+        "rid": rid,
+        "full_update": true,
+        "show_flags": true,
+        "peers": peers,
+    }))
+}
