@@ -11,12 +11,14 @@
 //! The files: `auth.rs` (sessions, cookies, the CSRF check), `form.rs` (parameters),
 //! `app.rs` (`app/*`), `torrents.rs` (`torrents/info` and the actions), `transfer.rs`.
 //!
-//! Not wired into the daemon yet (no `[qbt]` table, no flag): the face is built and
-//! tested in-process while its settings and the categories' engine model land.
+//! Started with the session (`src/cli/session.rs`) under `[qbt] listen` or `--qbt`.
+//! `[qbt] web_home` serves a qBittorrent web UI's folder at `/`, read as the RPC's web
+//! client is (`crate::rpc::web`: kept inside its directory).
 
 mod app;
 pub(crate) mod auth;
 pub(crate) mod form;
+mod labels;
 mod torrents;
 mod transfer;
 
@@ -55,13 +57,19 @@ pub(crate) struct QbtSettings {
     pub host_whitelist: Vec<String>,
     /// How long failed logins ban an address (qBittorrent's default: an hour).
     pub ban: Option<Duration>,
+    /// A web UI's folder served at `/` (its `index.html` must be there).
+    pub web_home: Option<PathBuf>,
 }
+
+pub(crate) use auth::BAN;
 
 /// Why the qBittorrent API does not start: each one line for the user.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StartError {
     #[error(transparent)]
     Credentials(#[from] guard::CredentialsError),
+    #[error("qbt.web_home {}: no index.html there (unpack a web UI such as VueTorrent there)", .0.display())]
+    WebHome(PathBuf),
     #[error("qBittorrent API listen address {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -102,6 +110,7 @@ pub(crate) struct Ctx {
     pacer: Mutex<LoginPacer>,
     ban: Duration,
     local_port: u16,
+    web_home: Option<PathBuf>,
 }
 
 /// A bound listener with its settings checked, not serving yet.
@@ -117,6 +126,11 @@ pub(crate) async fn bind(settings: &QbtSettings) -> Result<Option<Bound>, StartE
     let Some(addr) = settings.listen else {
         return Ok(None);
     };
+    if let Some(home) = &settings.web_home {
+        if !home.join("index.html").is_file() {
+            return Err(StartError::WebHome(home.clone()));
+        }
+    }
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
@@ -147,6 +161,7 @@ impl Bound {
             pacer: Mutex::new(LoginPacer::new(auth::MAX_FAILURES, ban)),
             ban,
             local_port,
+            web_home: self.settings.web_home.clone(),
         });
         if let Some(local) = local {
             tracing::info!("qBittorrent Web API on http://{local}/api/v2/");
@@ -192,7 +207,14 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
     }
     let path = req.uri().path().to_string();
     let Some(call) = path.strip_prefix("/api/v2/") else {
-        return text(StatusCode::NOT_FOUND, "Not Found");
+        // The web UI's files are open, as qBittorrent's are: its login page calls the API.
+        let file = path.strip_prefix('/').and_then(crate::rpc::web::inside);
+        return match (ctx.web_home.as_deref(), file) {
+            (Some(home), Some(rel)) => {
+                crate::rpc::web::answer(home, crate::rpc::web::Route::File(rel), req.method()).await
+            }
+            _ => text(StatusCode::NOT_FOUND, "Not Found"),
+        };
     };
     let call = call.trim_end_matches('/').to_string();
     let now = Instant::now();
@@ -285,6 +307,8 @@ const READS: &[&str] = &[
     "app/preferences",
     "app/defaultSavePath",
     "torrents/info",
+    "torrents/categories",
+    "torrents/tags",
     "transfer/info",
 ];
 
@@ -302,16 +326,27 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "app/buildInfo" => json(&app::build_info()),
         "app/preferences" => json(&app::preferences(ctx)),
         "app/defaultSavePath" => text(StatusCode::OK, &app::default_save_path(ctx)),
-        "torrents/info" => json(&torrents::info(ctx, p)),
+        "torrents/info" => match labels::catalog(ctx).await {
+            Ok(catalog) => json(&torrents::info(ctx, p, &catalog)),
+            Err(answer) => answer,
+        },
         "transfer/info" => json(&transfer::info(ctx)),
-        _ => match call.strip_prefix("torrents/") {
-            Some(action) => match torrents::act(ctx, action, p).await {
-                Some(Ok(())) => text(StatusCode::OK, ""),
-                Some(Err(e)) => text(StatusCode::CONFLICT, &e.to_string()),
-                None => text(StatusCode::NOT_FOUND, "Not Found"),
-            },
+        _ => match labels::route(ctx, call, p).await {
+            Some(answer) => answer,
+            None => torrents_act(ctx, call, p).await,
+        },
+    }
+}
+
+/// The actions on torrents of `torrents.rs`.
+async fn torrents_act(ctx: &Ctx, call: &str, p: &Params) -> Answer {
+    match call.strip_prefix("torrents/") {
+        Some(action) => match torrents::act(ctx, action, p).await {
+            Some(Ok(())) => text(StatusCode::OK, ""),
+            Some(Err(e)) => text(StatusCode::CONFLICT, &e.to_string()),
             None => text(StatusCode::NOT_FOUND, "Not Found"),
         },
+        None => text(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
 
@@ -327,6 +362,14 @@ fn known(call: &str) -> bool {
             | "torrents/reannounce"
             | "torrents/setForceStart"
             | "torrents/delete"
+            | "torrents/setCategory"
+            | "torrents/createCategory"
+            | "torrents/editCategory"
+            | "torrents/removeCategories"
+            | "torrents/addTags"
+            | "torrents/removeTags"
+            | "torrents/createTags"
+            | "torrents/deleteTags"
     )
 }
 

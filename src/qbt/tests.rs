@@ -70,13 +70,14 @@ fn sid_of(r: &Reply) -> Option<String> {
 struct Server {
     addr: SocketAddr,
     task: JoinHandle<()>,
-    _requests: mpsc::UnboundedReceiver<crate::engine::api::SessionRequest>,
+    engine: JoinHandle<()>,
     _snapshot: watch::Sender<Arc<SessionSnapshot>>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
+        self.engine.abort();
     }
 }
 
@@ -89,7 +90,7 @@ async fn server(ban: Duration) -> Server {
     line.total_bytes = 10;
     line.wanted_bytes = 10;
     line.verified_bytes = 10;
-    line.labels = vec!["tv".into()];
+    line.labels = vec!["hd".into(), "tv".into()];
     let snap = SessionSnapshot {
         torrents: vec![line],
         ..SessionSnapshot::default()
@@ -107,10 +108,26 @@ async fn server(ban: Duration) -> Server {
     let bound = bind(&settings).await.unwrap().unwrap();
     let addr = bound.local_addr().unwrap();
     let task = bound.serve(Facts::default(), client);
+    // The session's part: a catalog where `tv` is a category and `hd` a tag.
+    let engine = tokio::spawn(async move {
+        let mut rx: mpsc::UnboundedReceiver<crate::engine::api::SessionRequest> = rx;
+        while let Some(req) = rx.recv().await {
+            if let crate::engine::api::SessionRequest::Catalog { reply, .. } = req {
+                let _ = reply.send(Ok(crate::engine::api::Catalog {
+                    categories: vec![crate::engine::api::Category {
+                        name: "tv".into(),
+                        save_path: Some("/data/tv".into()),
+                        from_config: true,
+                    }],
+                    tags: vec!["hd".into()],
+                }));
+            }
+        }
+    });
     Server {
         addr,
         task,
-        _requests: rx,
+        engine,
         _snapshot: stx,
     }
 }
@@ -128,16 +145,24 @@ async fn login_sets_a_cookie_that_opens_the_api_and_logout_ends_it() {
     assert_eq!((r.status, r.body.as_str()), (200, app::VERSION));
     let r = get(
         s.addr,
-        "/api/v2/torrents/info?filter=seeding&tag=tv",
+        "/api/v2/torrents/info?filter=seeding&tag=hd&category=tv",
         &cookie,
     )
     .await;
     let list: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(list[0]["hash"], "ab".repeat(20));
     assert_eq!(list[0]["state"], "stalledUP");
-    assert_eq!(list[0]["tags"], "tv");
+    assert_eq!(list[0]["tags"], "hd", "a category is no tag");
+    assert_eq!(list[0]["category"], "tv");
     let r = get(s.addr, "/api/v2/torrents/info?filter=paused", &cookie).await;
     assert_eq!(r.body, "[]");
+    let r = get(s.addr, "/api/v2/torrents/info?category=", &cookie).await;
+    assert_eq!(r.body, "[]", "uncategorised only");
+    let r = get(s.addr, "/api/v2/torrents/categories", &cookie).await;
+    let cats: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(cats["tv"]["savePath"], "/data/tv");
+    let r = get(s.addr, "/api/v2/torrents/tags", &cookie).await;
+    assert_eq!(r.body, r#"["hd"]"#);
     for (extra, status, what) in [
         (
             "Cookie: SID=forgedforgedforgedforgedforged12",
