@@ -105,6 +105,10 @@ fn qbittorrent_api_drives_categories_tags_and_actions_and_they_survive_a_restart
     let row = row_of(&rows, &a.hash());
     assert_eq!(row["labels"], serde_json::json!(["tv", "hd"]), "{row}");
     assert_eq!(row["progress"], 1.0, "{row}");
+    // setLocation moved the data, renameFile renamed the file in its new place.
+    let moved = env.root.path().join("tv/moved");
+    assert_eq!(row["save_path"], moved.display().to_string(), "{row}");
+    assert!(moved.join("renamed.bin").is_file(), "{row}");
     assert!(
         env.state.join("torrents/catalog.json").is_file(),
         "the catalog is kept in the state directory"

@@ -15,6 +15,7 @@
 //! `[qbt] web_home` serves a qBittorrent web UI's folder at `/`, read as the RPC's web
 //! client is (`crate::rpc::web`: kept inside its directory).
 
+mod actions;
 mod app;
 pub(crate) mod auth;
 pub(crate) mod form;
@@ -333,7 +334,10 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "transfer/info" => json(&transfer::info(ctx)),
         _ => match labels::route(ctx, call, p).await {
             Some(answer) => answer,
-            None => torrents_act(ctx, call, p).await,
+            None => match actions::route(ctx, call, p).await {
+                Some(answer) => answer,
+                None => torrents_act(ctx, call, p).await,
+            },
         },
     }
 }
@@ -370,6 +374,18 @@ fn known(call: &str) -> bool {
             | "torrents/removeTags"
             | "torrents/createTags"
             | "torrents/deleteTags"
+            | "torrents/setShareLimits"
+            | "torrents/setLocation"
+            | "torrents/renameFile"
+            | "torrents/renameFolder"
+            | "torrents/topPrio"
+            | "torrents/bottomPrio"
+            | "torrents/increasePrio"
+            | "torrents/decreasePrio"
+            | "torrents/setDownloadLimit"
+            | "torrents/setUploadLimit"
+            | "transfer/setDownloadLimit"
+            | "transfer/setUploadLimit"
     )
 }
 

@@ -9,8 +9,8 @@ recheck, bad input, a login ban that ends. `again` (after a restart of the daemo
 `first` made is still there. Prints PHASE OK at the end; any failed check raises.
 
 TODO(lead): torrents/add (file, magnet, category, tags, savepath, paused), properties and
-files (the other engineer's endpoints), setShareLimits, setLocation, renameFile and delete
-with files are not driven yet: add them here once those endpoints are merged.
+files (the other engineer's endpoints) and delete with files are not driven yet: add them
+here once those endpoints are merged.
 """
 import sys
 import time
@@ -137,6 +137,29 @@ wait("started", lambda: one(c)["state"] in ("uploading", "stalledUP", "queuedUP"
 c.torrents_recheck(torrent_hashes=hash_a)
 wait("checked and seeding again",
      lambda: one(c)["state"] in ("uploading", "stalledUP") and one(c)["progress"] >= 1.0)
+
+# Share limits, a move, a renamed file, limits, queue order: each answered 200, the
+# move and the rename seen on disk (the Rust side checks the files).
+c.torrents_set_share_limits(ratio_limit=2.5, seeding_time_limit=60,
+                            inactive_seeding_time_limit=-2, torrent_hashes=hash_a)
+moved = tvdir + "/moved"
+c.torrents_set_location(location=moved, torrent_hashes=hash_a)
+wait("moved", lambda: one(c)["save_path"].rstrip("/") == moved)
+c.torrents_rename_file(torrent_hash=hash_a, old_path="alpha.bin", new_path="renamed.bin")
+c.torrents_set_download_limit(limit=1 << 20, torrent_hashes=hash_a)
+c.torrents_set_upload_limit(limit=0, torrent_hashes=hash_a)
+c.transfer_set_download_limit(limit=0)
+c.torrents_top_priority(torrent_hashes=hash_a)
+try:
+    c.torrents_rename_file(torrent_hash="00" * 20, old_path="a", new_path="b")
+    raise AssertionError("a rename of an unknown torrent passed")
+except qbittorrentapi.NotFound404Error:
+    pass
+try:
+    c.torrents_set_location(location="relative/dir", torrent_hashes=hash_a)
+    raise AssertionError("a relative location passed")
+except qbittorrentapi.exceptions.HTTP400Error:
+    pass
 
 # Bad input, each answered as qBittorrent does.
 cookie = c._http_session.cookies.get("SID")
