@@ -96,7 +96,8 @@ fn qbittorrent_api_drives_categories_tags_and_actions_and_they_survive_a_restart
             .arg(qbt.rsplit(':').next().unwrap())
             .args(["admin", PASSWORD, &a.hash(), &tv])
             .arg(BAN_SECS.to_string())
-            .arg(phase);
+            .arg(phase)
+            .args([payloads[1].path(), payloads[1].hash(), payloads[2].hash()]);
         run_within(cmd, "the qbittorrent-api driver", Duration::from_secs(240))
     };
     passed(drive("first"), &mut daemon);

@@ -16,10 +16,12 @@
 //! client is (`crate::rpc::web`: kept inside its directory).
 
 mod actions;
+mod add;
 mod app;
 pub(crate) mod auth;
 pub(crate) mod form;
 mod labels;
+pub(crate) mod multipart;
 mod torrents;
 mod transfer;
 
@@ -234,6 +236,7 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
             .is_some_and(|s| ctx.sessions.lock().is_ok_and(|mut m| m.touch(s, now)));
     let method = req.method().clone();
     let query = req.uri().query().map(str::to_string);
+    let content_type = header(&req, "content-type").map(str::to_string);
     let body = if method == Method::POST {
         match http::read_body(req, MAX_BODY, BODY_TIMEOUT).await {
             Ok(b) => b,
@@ -255,6 +258,9 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
     }
     if !signed_in {
         return text(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    if call == "torrents/add" && method == Method::POST {
+        return add::answer(ctx, content_type.as_deref(), &body, &params).await;
     }
     route(ctx, &method, &call, &params).await
 }
@@ -374,6 +380,7 @@ fn known(call: &str) -> bool {
             | "torrents/removeTags"
             | "torrents/createTags"
             | "torrents/deleteTags"
+            | "torrents/add"
             | "torrents/setShareLimits"
             | "torrents/setLocation"
             | "torrents/renameFile"

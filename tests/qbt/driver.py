@@ -1,16 +1,15 @@
 """Drives a ttui daemon's qBittorrent Web API with the `qbittorrent-api` package (PyPI), as
 a script written for qBittorrent would, plus raw requests for the hostile cases.
 
-    driver.py PORT USER PASSWORD HASH TVDIR BAN_SECS first|again
+    driver.py PORT USER PASSWORD HASH TVDIR BAN_SECS first|again B_TORRENT B_HASH C_HASH
 
 `first`: login (and a wrong one), categories made/edited/removed, the torrent (added with
 `ttui add`) polled to completion, its category and tags set over the API, stop/start,
 recheck, bad input, a login ban that ends. `again` (after a restart of the daemon): what
 `first` made is still there. Prints PHASE OK at the end; any failed check raises.
 
-TODO(lead): torrents/add (file, magnet, category, tags, savepath, paused), properties and
-files (the other engineer's endpoints) and delete with files are not driven yet: add them
-here once those endpoints are merged.
+TODO(lead): properties and files (the other engineer's endpoints) are not driven yet: add
+them here once those endpoints are merged.
 """
 import sys
 import time
@@ -18,7 +17,7 @@ import time
 import qbittorrentapi
 import requests
 
-port, user, password, hash_a, tvdir, ban_secs, phase = sys.argv[1:8]
+port, user, password, hash_a, tvdir, ban_secs, phase, b_torrent, hash_b, hash_c = sys.argv[1:11]
 base = f"http://127.0.0.1:{port}"
 api = f"{base}/api/v2"
 WAIT = 90
@@ -161,6 +160,21 @@ try:
 except qbittorrentapi.exceptions.HTTP400Error:
     pass
 
+# Adds: a file with category, tags, save path, stopped; a magnet; then the magnet deleted
+# with its files.
+r = c.torrents_add(torrent_files=b_torrent, category="tv", tags="fresh", save_path=tvdir + "/added",
+                   is_paused=True)
+check(r == "Ok.", f"add by file: {r}")
+b = wait("b listed", lambda: (lambda rows: rows[0] if rows else None)(info(c, torrent_hashes=hash_b)))
+check(b["category"] == "tv" and b["tags"] == "fresh", f"b's category and tags: {b}")
+check(b["save_path"].rstrip("/") == tvdir + "/added", f"b's save path: {b['save_path']}")
+check(b["state"] in ("stoppedDL", "pausedDL"), f"b stopped: {b['state']}")
+r = c.torrents_add(urls=f"magnet:?xt=urn:btih:{hash_c}&dn=gamma", is_paused=True)
+check(r == "Ok.", f"add by magnet: {r}")
+wait("c listed", lambda: len(info(c, torrent_hashes=hash_c)) == 1)
+c.torrents_delete(delete_files=True, torrent_hashes=hash_c)
+wait("c gone", lambda: len(info(c, torrent_hashes=hash_c)) == 0)
+
 # Bad input, each answered as qBittorrent does.
 cookie = c._http_session.cookies.get("SID")
 check(cookie, "the package keeps a SID cookie")
@@ -179,6 +193,20 @@ check(r.status_code == 404, f"unknown endpoint: {r.status_code}")
 r = requests.post(f"{api}/torrents/createCategory", cookies={"SID": cookie},
                   data={"category": ""}, timeout=15)
 check(r.status_code == 400, f"an empty category name: {r.status_code}")
+
+r = requests.post(f"{api}/torrents/add", cookies={"SID": cookie},
+                  files={"torrents": ("junk.torrent", b"not bencode at all")}, timeout=15)
+check(r.status_code == 415 and r.text == "Torrent file is not valid", f"junk: {r.status_code} {r.text}")
+r = requests.post(f"{api}/torrents/add", cookies={"SID": cookie},
+                  files={"category": (None, "tv")}, timeout=15)
+check(r.status_code == 400, f"a form with no file: {r.status_code}")
+try:
+    r = requests.post(f"{api}/torrents/add", cookies={"SID": cookie},
+                      files={"torrents": ("big.torrent", b"d" * (100 << 20))}, timeout=60)
+    check(r.status_code == 413, f"100 MB: {r.status_code}")
+except requests.exceptions.ConnectionError:
+    pass  # the server answered 413 and closed while the body was still being sent
+check(one(c)["category"] == "tv", "the session is intact after the large body")
 
 # A login ban that ends.
 for _ in range(5):
