@@ -97,6 +97,8 @@ pub struct Config {
     pub port_mapping_lease: Option<std::time::Duration>,
     /// The Transmission RPC (`[rpc]`, or `rpc.listen = ...`).
     pub rpc: Option<RpcConfig>,
+    /// qBittorrent's Web API (`[qbt]`, or `qbt.listen = ...`).
+    pub qbt: Option<QbtConfig>,
     /// The media player `ttui play` and the TUI's `P` start (a command; the URL is added as
     /// its last argument); unset: $TTUI_PLAYER, else mpv, vlc or xdg-open.
     pub player: Option<String>,
@@ -145,6 +147,24 @@ pub struct RpcConfig {
     pub password: Option<String>,
     pub password_file: Option<PathBuf>,
     pub host_whitelist: Option<Vec<String>>,
+    pub web_home: Option<PathBuf>,
+}
+
+/// The `[qbt]` table: where qBittorrent's Web API listens and who may use it.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QbtConfig {
+    pub listen: Option<std::net::SocketAddr>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// qBittorrent 5.2's API key, sent as `Authorization: Bearer KEY`.
+    pub api_key: Option<String>,
+    pub host_whitelist: Option<Vec<String>>,
+    /// How long failed logins ban an address (`1h`, `30s`).
+    #[serde(default, deserialize_with = "duration_text")]
+    pub ban: Option<std::time::Duration>,
+    /// A qBittorrent web UI's folder (VueTorrent, qBittorrent's own), served at `/`.
     pub web_home: Option<PathBuf>,
 }
 

@@ -113,6 +113,7 @@ pub mod qbt {
     //! What the qBittorrent API reads of a request (the fuzz target `qbt` feeds them).
     pub use crate::qbt::auth::{cookie, cross_site};
     pub use crate::qbt::form::Params;
+    pub use crate::qbt::multipart::{boundary, parse as parse_multipart};
 }
 
 pub mod rpc {

@@ -16,8 +16,6 @@ mod fmt;
 mod http;
 mod net;
 mod protocol;
-// Not wired into the daemon yet (src/qbt/mod.rs says why): built and tested in-process.
-#[allow(dead_code)]
 mod qbt;
 mod rpc;
 mod stream;

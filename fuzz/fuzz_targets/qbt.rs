@@ -1,10 +1,12 @@
 //! What the qBittorrent API reads of a request: any bytes as a query string and a
 //! urlencoded body parse to parameters without a panic, and reading them back (flags,
 //! numbers, lists) never panics; the same bytes split into Host, Origin and Referer never
-//! make the cross-site check panic, and a request that names no origin is never cross-site.
+//! make the cross-site check panic, and a request that names no origin is never cross-site;
+//! the same bytes as a `torrents/add` multipart body never make its parser panic, and
+//! every part it returns lies inside the body.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::internals::qbt::{cookie, cross_site, Params};
+use ttui::internals::qbt::{boundary, cookie, cross_site, parse_multipart, Params};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -19,4 +21,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = cross_site(host, origin, referer);
     assert!(!cross_site(host, None, None));
     let _ = cookie(&text, "SID");
+    let b = boundary(&format!("multipart/form-data; boundary={}", text.lines().next().unwrap_or("")));
+    if let Some(b) = b {
+        if let Ok(parts) = parse_multipart(&b, data) {
+            assert!(parts.iter().all(|p| p.data.len() <= data.len()));
+        }
+    }
 });

@@ -6,7 +6,7 @@ use clap::parser::ValueSource;
 use clap::ArgMatches;
 
 use crate::cli::DownloadArgs;
-use crate::config::{Config, RpcConfig};
+use crate::config::{Config, QbtConfig, RpcConfig};
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,7 @@ pub(crate) fn apply(
         .port_mapping_lease =
         v);
     apply_rpc(cfg.rpc.as_ref(), args, m, &mut origins);
+    apply_qbt(cfg.qbt.as_ref(), args, m, &mut origins);
     if let Some(st) = &cfg.stream {
         args.stream_settings = crate::stream::StreamSettings {
             listen: st.listen,
@@ -163,6 +164,45 @@ fn apply_rpc(
         password: file.password,
         password_file: file.password_file,
         host_whitelist: file.host_whitelist.unwrap_or_default(),
+        web_home: file.web_home,
+    };
+}
+
+/// The `[qbt]` table under `--qbt`, as `[rpc]` under `--rpc`: only its listen address is
+/// a flag.
+fn apply_qbt(
+    qbt: Option<&QbtConfig>,
+    args: &mut DownloadArgs,
+    m: &ArgMatches,
+    origins: &mut Vec<(&'static str, Origin)>,
+) {
+    let file = qbt.cloned().unwrap_or_default();
+    let from_file = |set: bool| if set { Origin::File } else { Origin::Default };
+    let listen = if on_command_line(m, "qbt") {
+        Origin::Flag
+    } else {
+        args.qbt = file.listen;
+        from_file(file.listen.is_some())
+    };
+    origins.push(("qbt.listen", listen));
+    origins.push(("qbt.username", from_file(file.username.is_some())));
+    origins.push(("qbt.password", from_file(file.password.is_some())));
+    origins.push(("qbt.password_file", from_file(file.password_file.is_some())));
+    origins.push(("qbt.api_key", from_file(file.api_key.is_some())));
+    origins.push((
+        "qbt.host_whitelist",
+        from_file(file.host_whitelist.is_some()),
+    ));
+    origins.push(("qbt.ban", from_file(file.ban.is_some())));
+    origins.push(("qbt.web_home", from_file(file.web_home.is_some())));
+    args.qbt_settings = crate::qbt::QbtSettings {
+        listen: args.qbt,
+        username: file.username,
+        password: file.password,
+        password_file: file.password_file,
+        api_key: file.api_key,
+        host_whitelist: file.host_whitelist.unwrap_or_default(),
+        ban: file.ban,
         web_home: file.web_home,
     };
 }

@@ -142,6 +142,11 @@ pub(crate) struct DownloadArgs {
     /// `rpc.username` and `rpc.password` in the config file.
     #[arg(long, value_name = "ADDR:PORT")]
     pub rpc: Option<SocketAddr>,
+    /// Serve qBittorrent's Web API v2 on this address, e.g. 127.0.0.1:8080 (the session
+    /// only), for qBittorrent's tools and web UIs. Another address than loopback needs
+    /// `qbt.username` and `qbt.password` in the config file.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub qbt: Option<SocketAddr>,
     /// Download into this directory, and move each torrent's files to its own directory
     /// (-o, the add's, its label's) once complete (the session only).
     #[arg(long, value_name = "DIR")]
@@ -188,6 +193,9 @@ pub(crate) struct DownloadArgs {
     /// The RPC's settings from the config file (credentials are never flags).
     #[arg(skip)]
     pub rpc_settings: crate::rpc::RpcSettings,
+    /// qBittorrent's Web API settings from the config file (`[qbt]`).
+    #[arg(skip)]
+    pub qbt_settings: crate::qbt::QbtSettings,
     /// The stream server's settings from the config file (`[stream]`).
     #[arg(skip)]
     pub stream_settings: crate::stream::StreamSettings,

@@ -73,6 +73,13 @@ pub(crate) async fn start_session(
     let rpc = crate::rpc::bind(&rpc_settings)
         .await
         .map_err(|e| e.to_string())?;
+    let qbt_settings = crate::qbt::QbtSettings {
+        listen: args.qbt,
+        ..args.qbt_settings.clone()
+    };
+    let qbt = crate::qbt::bind(&qbt_settings)
+        .await
+        .map_err(|e| e.to_string())?;
     let stream = crate::stream::bind(&args.stream_settings)
         .await
         .map_err(|e| e.to_string())?;
@@ -102,6 +109,21 @@ pub(crate) async fn start_session(
             let stream = stream.serve(client.clone());
             tokio::spawn(async move {
                 let _stream = AbortOnDrop(stream);
+                let _ = server.await;
+            })
+        }
+        None => server,
+    };
+    let server = match qbt {
+        Some(qbt) => {
+            let facts = crate::qbt::Facts {
+                max_peers: args.max_peers,
+                dht: !args.no_dht,
+                pex: !args.no_pex,
+            };
+            let qbt = qbt.serve(facts, client.clone());
+            tokio::spawn(async move {
+                let _qbt = AbortOnDrop(qbt);
                 let _ = server.await;
             })
         }

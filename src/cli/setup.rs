@@ -145,7 +145,31 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         }
         "rpc.host_whitelist" => args.rpc_settings.host_whitelist.join(","),
         "rpc.web_home" => path(&args.rpc_settings.web_home),
+        k if k.starts_with("qbt.") => qbt_value(args, k),
         k => args.rates.shown(k).unwrap_or_else(|| "?".into()),
+    }
+}
+
+/// A `[qbt]` key's value as `ttui config` shows it; secrets are never shown.
+fn qbt_value(args: &DownloadArgs, key: &str) -> String {
+    let q = &args.qbt_settings;
+    let secret = |s: &Option<String>| match s {
+        Some(_) => "(set, not shown)".to_string(),
+        None => "(unset)".to_string(),
+    };
+    match key {
+        "qbt.listen" => args.qbt.map_or("off".into(), |a| a.to_string()),
+        "qbt.username" => q.username.clone().unwrap_or_else(|| "(unset)".into()),
+        "qbt.password" => secret(&q.password),
+        "qbt.password_file" => q.password_file.as_deref().map_or("(unset)".into(), shown),
+        "qbt.api_key" => secret(&q.api_key),
+        "qbt.host_whitelist" if q.host_whitelist.is_empty() => {
+            "(IP addresses and localhost only)".into()
+        }
+        "qbt.host_whitelist" => q.host_whitelist.join(","),
+        "qbt.ban" => flag_text(q.ban.unwrap_or(crate::qbt::BAN)),
+        "qbt.web_home" => q.web_home.as_deref().map_or("(unset)".into(), shown),
+        _ => "?".into(),
     }
 }
 

@@ -421,6 +421,10 @@ impl From<&crate::engine::api::RequestError> for ErrorKind {
                 crate::engine::api::RenameError::Disk(_) => ErrorKind::Internal,
                 _ => ErrorKind::BadArgument,
             },
+            E::Catalog(c) => match c {
+                crate::engine::api::CatalogError::NotKept(_) => ErrorKind::Internal,
+                _ => ErrorKind::BadArgument,
+            },
             E::Blocklist(_) | E::Stopping | E::Stopped | E::Disk(_) | E::Remote(_) => {
                 ErrorKind::Internal
             }

@@ -11,12 +11,17 @@
 //! The files: `auth.rs` (sessions, cookies, the CSRF check), `form.rs` (parameters),
 //! `app.rs` (`app/*`), `torrents.rs` (`torrents/info` and the actions), `transfer.rs`.
 //!
-//! Not wired into the daemon yet (no `[qbt]` table, no flag): the face is built and
-//! tested in-process while its settings and the categories' engine model land.
+//! Started with the session (`src/cli/session.rs`) under `[qbt] listen` or `--qbt`.
+//! `[qbt] web_home` serves a qBittorrent web UI's folder at `/`, read as the RPC's web
+//! client is (`crate::rpc::web`: kept inside its directory).
 
+mod actions;
+mod add;
 mod app;
 pub(crate) mod auth;
 pub(crate) mod form;
+mod labels;
+pub(crate) mod multipart;
 mod prefs;
 mod props;
 mod sync;
@@ -58,13 +63,19 @@ pub(crate) struct QbtSettings {
     pub host_whitelist: Vec<String>,
     /// How long failed logins ban an address (qBittorrent's default: an hour).
     pub ban: Option<Duration>,
+    /// A web UI's folder served at `/` (its `index.html` must be there).
+    pub web_home: Option<PathBuf>,
 }
+
+pub(crate) use auth::BAN;
 
 /// Why the qBittorrent API does not start: each one line for the user.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StartError {
     #[error(transparent)]
     Credentials(#[from] guard::CredentialsError),
+    #[error("qbt.web_home {}: no index.html there (unpack a web UI such as VueTorrent there)", .0.display())]
+    WebHome(PathBuf),
     #[error("qBittorrent API listen address {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -92,9 +103,6 @@ pub(crate) struct Facts {
     pub max_peers: usize,
     pub dht: bool,
     pub pex: bool,
-    /// Categories: the config's `[labels.NAME]` with their save paths (see
-    /// `sync::categories`).
-    pub categories: Vec<(String, Option<PathBuf>)>,
 }
 
 /// What every request is answered with.
@@ -108,6 +116,7 @@ pub(crate) struct Ctx {
     pacer: Mutex<LoginPacer>,
     ban: Duration,
     local_port: u16,
+    web_home: Option<PathBuf>,
     /// `sync/maindata`'s change log, shared by every client.
     sync: sync::Shared,
 }
@@ -125,6 +134,11 @@ pub(crate) async fn bind(settings: &QbtSettings) -> Result<Option<Bound>, StartE
     let Some(addr) = settings.listen else {
         return Ok(None);
     };
+    if let Some(home) = &settings.web_home {
+        if !home.join("index.html").is_file() {
+            return Err(StartError::WebHome(home.clone()));
+        }
+    }
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
@@ -155,6 +169,7 @@ impl Bound {
             pacer: Mutex::new(LoginPacer::new(auth::MAX_FAILURES, ban)),
             ban,
             local_port,
+            web_home: self.settings.web_home.clone(),
             sync: sync::Shared::default(),
         });
         if let Some(local) = local {
@@ -201,7 +216,14 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
     }
     let path = req.uri().path().to_string();
     let Some(call) = path.strip_prefix("/api/v2/") else {
-        return text(StatusCode::NOT_FOUND, "Not Found");
+        // The web UI's files are open, as qBittorrent's are: its login page calls the API.
+        let file = path.strip_prefix('/').and_then(crate::rpc::web::inside);
+        return match (ctx.web_home.as_deref(), file) {
+            (Some(home), Some(rel)) => {
+                crate::rpc::web::answer(home, crate::rpc::web::Route::File(rel), req.method()).await
+            }
+            _ => text(StatusCode::NOT_FOUND, "Not Found"),
+        };
     };
     let call = call.trim_end_matches('/').to_string();
     let now = Instant::now();
@@ -220,6 +242,7 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
             .is_some_and(|s| ctx.sessions.lock().is_ok_and(|mut m| m.touch(s, now)));
     let method = req.method().clone();
     let query = req.uri().query().map(str::to_string);
+    let content_type = header(&req, "content-type").map(str::to_string);
     let body = if method == Method::POST {
         match http::read_body(req, MAX_BODY, BODY_TIMEOUT).await {
             Ok(b) => b,
@@ -241,6 +264,9 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
     }
     if !signed_in {
         return text(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    if call == "torrents/add" && method == Method::POST {
+        return add::answer(ctx, content_type.as_deref(), &body, &params).await;
     }
     route(ctx, &method, &call, &params).await
 }
@@ -294,6 +320,8 @@ const READS: &[&str] = &[
     "app/preferences",
     "app/defaultSavePath",
     "torrents/info",
+    "torrents/categories",
+    "torrents/tags",
     "transfer/info",
     "sync/maindata",
     "sync/torrentPeers",
@@ -321,9 +349,15 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "app/buildInfo" => json(&app::build_info()),
         "app/preferences" => json(&app::preferences(ctx)),
         "app/defaultSavePath" => text(StatusCode::OK, &app::default_save_path(ctx)),
-        "torrents/info" => json(&torrents::info(ctx, p)),
+        "torrents/info" => match labels::catalog(ctx).await {
+            Ok(catalog) => json(&torrents::info(ctx, p, &catalog)),
+            Err(answer) => answer,
+        },
         "transfer/info" => json(&transfer::info(ctx)),
-        "sync/maindata" => json(&sync::maindata(ctx, p.int("rid"))),
+        "sync/maindata" => match labels::catalog(ctx).await {
+            Ok(catalog) => json(&sync::maindata(ctx, p.int("rid"), &catalog)),
+            Err(answer) => answer,
+        },
         "transfer/speedLimitsMode" => text(StatusCode::OK, prefs::speed_limits_mode(ctx)),
         "transfer/downloadLimit" => text(StatusCode::OK, &prefs::limit(ctx, true)),
         "transfer/uploadLimit" => text(StatusCode::OK, &prefs::limit(ctx, false)),
@@ -337,14 +371,25 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "torrents/trackers" => read(props::trackers(ctx, p).await),
         "torrents/webseeds" => read(props::webseeds(ctx, p)),
         "torrents/pieceStates" => read(props::piece_states(ctx, p).await),
-        _ => match call.strip_prefix("torrents/") {
-            Some(action) => match torrents::act(ctx, action, p).await {
-                Some(Ok(())) => text(StatusCode::OK, ""),
-                Some(Err(e)) => text(StatusCode::CONFLICT, &e.to_string()),
-                None => text(StatusCode::NOT_FOUND, "Not Found"),
+        _ => match labels::route(ctx, call, p).await {
+            Some(answer) => answer,
+            None => match actions::route(ctx, call, p).await {
+                Some(answer) => answer,
+                None => torrents_act(ctx, call, p).await,
             },
+        },
+    }
+}
+
+/// The actions on torrents of `torrents.rs`.
+async fn torrents_act(ctx: &Ctx, call: &str, p: &Params) -> Answer {
+    match call.strip_prefix("torrents/") {
+        Some(action) => match torrents::act(ctx, action, p).await {
+            Some(Ok(())) => text(StatusCode::OK, ""),
+            Some(Err(e)) => text(StatusCode::CONFLICT, &e.to_string()),
             None => text(StatusCode::NOT_FOUND, "Not Found"),
         },
+        None => text(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
 
@@ -370,6 +415,27 @@ fn known(call: &str) -> bool {
             | "torrents/setForceStart"
             | "torrents/delete"
             | "transfer/toggleSpeedLimitsMode"
+            | "torrents/setCategory"
+            | "torrents/createCategory"
+            | "torrents/editCategory"
+            | "torrents/removeCategories"
+            | "torrents/addTags"
+            | "torrents/removeTags"
+            | "torrents/createTags"
+            | "torrents/deleteTags"
+            | "torrents/add"
+            | "torrents/setShareLimits"
+            | "torrents/setLocation"
+            | "torrents/renameFile"
+            | "torrents/renameFolder"
+            | "torrents/topPrio"
+            | "torrents/bottomPrio"
+            | "torrents/increasePrio"
+            | "torrents/decreasePrio"
+            | "torrents/setDownloadLimit"
+            | "torrents/setUploadLimit"
+            | "transfer/setDownloadLimit"
+            | "transfer/setUploadLimit"
     )
 }
 

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Map, Value};
 
 use super::Ctx;
-use crate::engine::api::{SessionSnapshot, TorrentId};
+use crate::engine::api::{Catalog, SessionSnapshot, TorrentId};
 use crate::protocol::hex;
 
 /// Revisions the log remembers; a client further behind gets a full update.
@@ -92,19 +92,16 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The categories maindata lists: name → `{name, savePath}`.
-///
-/// LEAD: point this at the engine's category list once it lands; today it is the config
-/// file's `[labels.NAME]` table (labels with a save path), passed in as `Facts::categories`.
-pub(crate) fn categories(ctx: &Ctx) -> BTreeMap<String, Value> {
-    ctx.facts
+/// The categories maindata lists: name → `{name, savePath}`, from the session's catalog.
+pub(crate) fn categories(catalog: &Catalog) -> BTreeMap<String, Value> {
+    catalog
         .categories
         .iter()
-        .map(|(name, dir)| {
-            let path = dir.as_ref().map(|d| d.display().to_string());
+        .map(|c| {
+            let path = c.save_path.as_ref().map(|d| d.display().to_string());
             (
-                name.clone(),
-                json!({ "name": name, "savePath": path.unwrap_or_default() }),
+                c.name.clone(),
+                json!({ "name": c.name, "savePath": path.unwrap_or_default() }),
             )
         })
         .collect()
@@ -157,7 +154,7 @@ fn changed_keys(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<Strin
 
 impl Log {
     /// Folds the line-up in if it is new; a revision is made only when something changed.
-    fn fold(&mut self, ctx: &Ctx, snap: &Arc<SessionSnapshot>) {
+    fn fold(&mut self, ctx: &Ctx, snap: &Arc<SessionSnapshot>, catalog: &Catalog) {
         if self.last.as_ref().is_some_and(|l| Arc::ptr_eq(l, snap)) {
             return;
         }
@@ -171,7 +168,6 @@ impl Log {
         let mut tags = BTreeSet::new();
         for (i, t) in snap.torrents.iter().enumerate() {
             index.insert(t.id, i);
-            tags.extend(t.labels.iter().cloned());
             let before = last
                 .as_ref()
                 .and_then(|l| self.index.get(&t.id).and_then(|&j| l.torrents.get(j)));
@@ -179,7 +175,7 @@ impl Log {
                 continue;
             }
             let hash = hex::encode(&t.info_hash);
-            let Value::Object(object) = super::torrents::info_of(t, now) else {
+            let Value::Object(object) = super::torrents::row(t, now, catalog) else {
                 continue;
             };
             match self.torrents.get(&hash) {
@@ -213,7 +209,8 @@ impl Log {
         self.index = index;
         self.last = Some(Arc::clone(snap));
 
-        let categories = categories(ctx);
+        tags.extend(catalog.tags.iter().cloned());
+        let categories = categories(catalog);
         for (name, v) in &categories {
             if self.categories.get(name) != Some(v) {
                 r.categories.push(name.clone());
@@ -345,12 +342,12 @@ impl Log {
 
 /// `sync/maindata`: a full update for `rid` 0 or one the log does not know, else only what
 /// changed since.
-pub(crate) fn maindata(ctx: &Ctx, rid: Option<i64>) -> Value {
+pub(crate) fn maindata(ctx: &Ctx, rid: Option<i64>, catalog: &Catalog) -> Value {
     let snap = ctx.client.head();
     let Ok(mut log) = ctx.sync.lock() else {
         return json!({ "rid": 0, "full_update": true });
     };
-    log.fold(ctx, &snap);
+    log.fold(ctx, &snap, catalog);
     match rid {
         Some(rid) if rid > 0 && log.knows(rid as u64) => log.since(rid as u64),
         _ => log.full(),

@@ -71,13 +71,14 @@ fn sid_of(r: &Reply) -> Option<String> {
 struct Server {
     addr: SocketAddr,
     task: JoinHandle<()>,
-    _requests: mpsc::UnboundedReceiver<crate::engine::api::SessionRequest>,
+    engine: JoinHandle<()>,
     _snapshot: watch::Sender<Arc<SessionSnapshot>>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
+        self.engine.abort();
     }
 }
 
@@ -90,12 +91,13 @@ async fn server(ban: Duration) -> Server {
     line.total_bytes = 10;
     line.wanted_bytes = 10;
     line.verified_bytes = 10;
-    line.labels = vec!["tv".into()];
+    line.labels = vec!["hd".into(), "tv".into()];
     let snap = SessionSnapshot {
         torrents: vec![line],
         ..SessionSnapshot::default()
     };
     let (stx, srx) = watch::channel(Arc::new(snap));
+    let lineup = srx.clone();
     let client = Client::new(tx, srx);
     let settings = QbtSettings {
         listen: Some("127.0.0.1:0".parse().unwrap()),
@@ -108,10 +110,44 @@ async fn server(ban: Duration) -> Server {
     let bound = bind(&settings).await.unwrap().unwrap();
     let addr = bound.local_addr().unwrap();
     let task = bound.serve(Facts::default(), client);
+    // The session's part: a catalog where `tv` is a category, and `hd` and every other label
+    // on a torrent are tags, as the engine keeps it.
+    let engine = tokio::spawn(async move {
+        let mut rx: mpsc::UnboundedReceiver<crate::engine::api::SessionRequest> = rx;
+        while let Some(req) = rx.recv().await {
+            if let crate::engine::api::SessionRequest::Peek { ids, reply } = req {
+                let snap = Arc::new(peeked());
+                let out = ids
+                    .into_iter()
+                    .map(|id| (id, crate::engine::api::Peeked::Now(Arc::clone(&snap))))
+                    .collect();
+                let _ = reply.send(out);
+            } else if let crate::engine::api::SessionRequest::Catalog { reply, .. } = req {
+                let _ = reply.send(Ok(crate::engine::api::Catalog {
+                    categories: vec![crate::engine::api::Category {
+                        name: "tv".into(),
+                        save_path: Some("/data/tv".into()),
+                        from_config: true,
+                    }],
+                    tags: {
+                        let mut tags = vec!["hd".to_string()];
+                        for t in &lineup.borrow().torrents {
+                            for l in &t.labels {
+                                if l != "tv" && !tags.contains(l) {
+                                    tags.push(l.clone());
+                                }
+                            }
+                        }
+                        tags
+                    },
+                }));
+            }
+        }
+    });
     Server {
         addr,
         task,
-        _requests: rx,
+        engine,
         _snapshot: stx,
     }
 }
@@ -129,16 +165,24 @@ async fn login_sets_a_cookie_that_opens_the_api_and_logout_ends_it() {
     assert_eq!((r.status, r.body.as_str()), (200, app::VERSION));
     let r = get(
         s.addr,
-        "/api/v2/torrents/info?filter=seeding&tag=tv",
+        "/api/v2/torrents/info?filter=seeding&tag=hd&category=tv",
         &cookie,
     )
     .await;
     let list: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(list[0]["hash"], "ab".repeat(20));
     assert_eq!(list[0]["state"], "stalledUP");
-    assert_eq!(list[0]["tags"], "tv");
+    assert_eq!(list[0]["tags"], "hd", "a category is no tag");
+    assert_eq!(list[0]["category"], "tv");
     let r = get(s.addr, "/api/v2/torrents/info?filter=paused", &cookie).await;
     assert_eq!(r.body, "[]");
+    let r = get(s.addr, "/api/v2/torrents/info?category=", &cookie).await;
+    assert_eq!(r.body, "[]", "uncategorised only");
+    let r = get(s.addr, "/api/v2/torrents/categories", &cookie).await;
+    let cats: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(cats["tv"]["savePath"], "/data/tv");
+    let r = get(s.addr, "/api/v2/torrents/tags", &cookie).await;
+    assert_eq!(r.body, r#"["hd"]"#);
     for (extra, status, what) in [
         (
             "Cookie: SID=forgedforgedforgedforgedforged12",
@@ -280,6 +324,8 @@ async fn maindata_sends_only_what_changed_since_the_rid() {
     let torrents = full["torrents"].as_object().unwrap();
     assert_eq!(torrents.len(), 3);
     assert_eq!(torrents[&"11".repeat(20)]["state"], "stalledUP");
+    assert_eq!(full["categories"]["tv"]["savePath"], "/data/tv");
+    assert_eq!(full["tags"], json!(["hd"]));
     assert!(full["server_state"]["dl_info_speed"].is_u64());
     let rid = full["rid"].as_u64().unwrap();
 
@@ -292,7 +338,7 @@ async fn maindata_sends_only_what_changed_since_the_rid() {
     let mut b2 = b.clone();
     b2.up_rate = 2048.0;
     b2.uploaded = 4096;
-    b2.labels = vec!["tv".into()];
+    b2.labels = vec!["tv".into(), "new".into()];
     publish(vec![a.clone(), b2.clone(), c.clone()]);
     let diff = maindata(s.addr, rid).await;
     let torrents = diff["torrents"].as_object().unwrap();
@@ -301,10 +347,12 @@ async fn maindata_sends_only_what_changed_since_the_rid() {
     assert_eq!(changed["upspeed"], 2048);
     assert_eq!(changed["uploaded"], 4096);
     assert_eq!(changed["state"], "uploading");
-    assert_eq!(changed["tags"], "tv");
+    assert_eq!(changed["category"], "tv");
+    assert_eq!(changed["tags"], "new");
     assert!(changed.get("name").is_none(), "an unchanged field: {diff}");
     assert!(changed.get("save_path").is_none(), "{diff}");
-    assert_eq!(diff["tags"], json!(["tv"]));
+    assert_eq!(diff["tags"], json!(["new"]));
+    assert_eq!(diff["categories"], Value::Null, "unchanged: {diff}");
     assert!(diff["server_state"].get("dht_nodes").is_none(), "{diff}");
     let rid2 = diff["rid"].as_u64().unwrap();
     assert!(rid2 > rid);
@@ -317,7 +365,7 @@ async fn maindata_sends_only_what_changed_since_the_rid() {
     publish(vec![a.clone(), c.clone()]);
     let gone = maindata(s.addr, rid2).await;
     assert_eq!(gone["torrents_removed"], json!(["22".repeat(20)]), "{gone}");
-    assert_eq!(gone["tags_removed"], json!(["tv"]));
+    assert_eq!(gone["tags_removed"], json!(["new"]));
     assert_eq!(gone["torrents"], Value::Null);
     // Seen from before it was added: removed only.
     let from_start = maindata(s.addr, rid).await;
@@ -339,51 +387,43 @@ async fn maindata_sends_only_what_changed_since_the_rid() {
     assert_eq!(maindata(s.addr, rid2).await["full_update"], true, "evicted");
 }
 
+/// The torrent every `Peek` of the fake session answers: 3 pieces of 4 bytes, two files,
+/// one tracker.
+fn peeked() -> crate::engine::api::Snapshot {
+    use crate::engine::api::{FilePriority, FileRow, PieceState, Snapshot};
+    use crate::engine::api::{TrackerRow, TrackerStatus};
+    let mut snap = Snapshot::empty("payload", 10, 4);
+    snap.pieces = vec![
+        PieceState::Verified,
+        PieceState::InFlight,
+        PieceState::Missing,
+    ];
+    snap.availability = vec![3, 1, 2];
+    snap.files = vec![
+        FileRow {
+            path: "payload/a".into(),
+            size: 6,
+            offset: 0,
+            done: 4,
+            priority: FilePriority::High,
+        },
+        FileRow {
+            path: "payload/b".into(),
+            size: 4,
+            offset: 6,
+            done: 0,
+            priority: FilePriority::Skip,
+        },
+    ];
+    let mut tr = TrackerRow::not_contacted("http://192.0.2.1/announce".into(), 0);
+    tr.status = TrackerStatus::Failed("refused".into());
+    snap.trackers = vec![tr];
+    snap
+}
+
 #[tokio::test]
 async fn per_torrent_reads_answer_from_the_torrents_snapshot() {
-    use crate::engine::api::{FilePriority, FileRow, PieceState, SessionRequest, Snapshot};
-    use crate::engine::api::{Peeked, TrackerRow, TrackerStatus};
-    let mut s = server(auth::BAN).await;
-    let (_, idle) = mpsc::unbounded_channel();
-    let mut rx = std::mem::replace(&mut s._requests, idle);
-    // The session's side: a torrent of 3 pieces of 4 bytes, two files, one tracker.
-    let engine = tokio::spawn(async move {
-        while let Some(req) = rx.recv().await {
-            if let SessionRequest::Peek { ids, reply } = req {
-                let mut snap = Snapshot::empty("payload", 10, 4);
-                snap.pieces = vec![
-                    PieceState::Verified,
-                    PieceState::InFlight,
-                    PieceState::Missing,
-                ];
-                snap.availability = vec![3, 1, 2];
-                snap.files = vec![
-                    FileRow {
-                        path: "payload/a".into(),
-                        size: 6,
-                        offset: 0,
-                        done: 4,
-                        priority: FilePriority::High,
-                    },
-                    FileRow {
-                        path: "payload/b".into(),
-                        size: 4,
-                        offset: 6,
-                        done: 0,
-                        priority: FilePriority::Skip,
-                    },
-                ];
-                let mut tr = TrackerRow::not_contacted("http://192.0.2.1/announce".into(), 0);
-                tr.status = TrackerStatus::Failed("refused".into());
-                snap.trackers = vec![tr];
-                let out = ids
-                    .into_iter()
-                    .map(|id| (id, Peeked::Now(Arc::new(snap.clone()))))
-                    .collect();
-                let _ = reply.send(out);
-            }
-        }
-    });
+    let s = server(auth::BAN).await;
     let key = "Authorization: Bearer k3y\r\n";
     let hash = "ab".repeat(20);
     let read = |call: &str| format!("/api/v2/torrents/{call}?hash={hash}");
@@ -437,7 +477,6 @@ async fn per_torrent_reads_answer_from_the_torrents_snapshot() {
             "{call}"
         );
     }
-    engine.abort();
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::form::Params;
 use super::Ctx;
-use crate::engine::api::{Command, QueueState, TorrentId, TorrentLine, TorrentState};
+use crate::engine::api::{Catalog, Command, QueueState, TorrentId, TorrentLine, TorrentState};
 use crate::protocol::hex;
 
 /// How long an action waits for the session's answer.
@@ -157,8 +157,18 @@ pub(crate) fn info_of(t: &TorrentLine, now: u64) -> Value {
     first
 }
 
+/// A torrent's object in `torrents/info` and `sync/maindata`: its line's fields, with its
+/// category and tags as the catalog splits its labels.
+pub(crate) fn row(t: &TorrentLine, now: u64, catalog: &Catalog) -> Value {
+    let mut row = info_of(t, now);
+    let (cat, tags) = catalog.split(&t.labels);
+    row["category"] = json!(cat.unwrap_or(""));
+    row["tags"] = json!(tags.join(", "));
+    row
+}
+
 /// `torrents/info`: filter, category, tag, hashes, then sort, reverse, offset, limit.
-pub(crate) fn info(ctx: &Ctx, p: &Params) -> Value {
+pub(crate) fn info(ctx: &Ctx, p: &Params, catalog: &Catalog) -> Value {
     let head = ctx.client.head();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -177,14 +187,22 @@ pub(crate) fn info(ctx: &Ctx, p: &Params) -> Value {
                     .iter()
                     .any(|h| h.eq_ignore_ascii_case(&hex::encode(&t.info_hash)))
         })
-        .filter(|t| match tag {
-            None => true,
-            Some("") => t.labels.is_empty(),
-            Some(tag) => t.labels.iter().any(|l| l == tag),
+        .filter(|t| {
+            let (cat, tags) = catalog.split(&t.labels);
+            let tag_ok = match tag {
+                None => true,
+                Some("") => tags.is_empty(),
+                Some(tag) => tags.contains(&tag),
+            };
+            // "" is "without a category", as in qBittorrent.
+            let category_ok = match category {
+                None => true,
+                Some("") => cat.is_none(),
+                Some(c) => cat == Some(c),
+            };
+            tag_ok && category_ok
         })
-        // No torrent has a category yet: "" (uncategorised) keeps all, a name keeps none.
-        .filter(|_| category.is_none_or(str::is_empty))
-        .map(|t| info_of(t, now))
+        .map(|t| row(t, now, catalog))
         .collect();
     if let Some(key) = p.get("sort") {
         rows.sort_by(|a, b| compare(&a[key], &b[key]));
@@ -247,7 +265,7 @@ pub(crate) enum ActionError {
     Slow,
 }
 
-async fn within<T>(
+pub(super) async fn within<T>(
     asked: impl std::future::Future<Output = Result<T, crate::engine::api::RequestError>>,
 ) -> Result<T, ActionError> {
     match tokio::time::timeout(REPLY_WAIT, asked).await {

@@ -37,14 +37,19 @@ pub fn route(path: &str) -> Option<Route> {
     ) {
         return Some(Route::ToPage);
     }
-    let rest = path.strip_prefix(WEB_PATH)?;
+    inside(path.strip_prefix(WEB_PATH)?).map(Route::File)
+}
+
+/// `rest` as a path relative to a web home (`index.html` for nothing), or None when it
+/// could lead out or to a hidden file; the qBittorrent API's web home is read through it too.
+pub(crate) fn inside(rest: &str) -> Option<PathBuf> {
     let rest = if rest.is_empty() { "index.html" } else { rest };
     let rel = Path::new(rest);
     let clean = rel.components().all(|c| match c {
         Component::Normal(s) => s.to_str().is_some_and(|s| !s.starts_with('.')),
         _ => false,
     });
-    (clean && !rest.contains(['\\', '\0', '%'])).then(|| Route::File(rel.to_path_buf()))
+    (clean && !rest.contains(['\\', '\0', '%'])).then(|| rel.to_path_buf())
 }
 
 type Answer = Response<Full<Bytes>>;

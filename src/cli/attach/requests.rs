@@ -119,6 +119,9 @@ pub(super) async fn serve_requests(
             SessionRequest::OpenStream { reply, .. } => {
                 let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
             }
+            SessionRequest::Catalog { reply, .. } => {
+                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
+            }
             SessionRequest::SetSettings { reply, .. } => {
                 let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
             }

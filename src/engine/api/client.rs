@@ -22,9 +22,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
-    AddFiles, AddSource, Added, BlocklistStatus, Command, FileLine, LabelEdit, LimitChange,
-    LimitTarget, LimitsNow, Move, Peeked, RequestError, SessionRequest, SessionSnapshot, Set,
-    Settings, SettingsChange, Snapshot, TorrentId,
+    AddFiles, AddSource, Added, BlocklistStatus, Catalog, CatalogEdit, Command, FileLine,
+    LabelEdit, LimitChange, LimitTarget, LimitsNow, Move, Peeked, RequestError, SessionRequest,
+    SessionSnapshot, Set, Settings, SettingsChange, Snapshot, TorrentId,
 };
 
 /// What a torrent is added with, beside its source. `Default` is the session's defaults:
@@ -244,6 +244,20 @@ impl Client {
         edit: LabelEdit,
     ) -> Answer<Result<Vec<String>, RequestError>> {
         self.ask(|reply| SessionRequest::Labels { id, edit, reply })
+    }
+
+    /// The session's categories and tags.
+    pub fn catalog(&self) -> Answer<Result<Catalog, RequestError>> {
+        self.ask(|reply| SessionRequest::Catalog { edit: None, reply })
+    }
+
+    /// Changes the categories or tags (kept in the state directory); the answer is them
+    /// as they are now.
+    pub fn edit_catalog(&self, edit: CatalogEdit) -> Answer<Result<Catalog, RequestError>> {
+        self.ask(|reply| SessionRequest::Catalog {
+            edit: Some(edit),
+            reply,
+        })
     }
 
     /// Changes some rate limits; the answer is the limits as they are now.

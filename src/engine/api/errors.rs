@@ -38,6 +38,9 @@ pub enum RequestError {
     /// A label that cannot be kept (empty, too long, a comma, too many).
     #[error("{0}")]
     BadLabel(#[from] super::LabelError),
+    /// A category or tag that cannot be made, changed or removed so.
+    #[error("{0}")]
+    Catalog(#[from] super::CatalogError),
     /// A file or folder that cannot be renamed so (the reason names it).
     #[error("{0}")]
     Rename(#[from] super::RenameError),

@@ -125,6 +125,89 @@ pub fn defaults_for(table: &LabelTable, labels: &[String]) -> LabelDefaults {
     out
 }
 
+/// A qBittorrent category: a label with a directory (None: the session's download
+/// directory). Torrents added with it are saved there; one already added keeps its place.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Category {
+    pub name: String,
+    pub save_path: Option<PathBuf>,
+    /// From `[labels.NAME] save_path` in the config: changed there, not at runtime.
+    pub from_config: bool,
+}
+
+/// The session's categories and tags, one model for every face: a torrent's category is
+/// the first of its labels that is a category, its tags are its other labels.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Catalog {
+    /// By name.
+    pub categories: Vec<Category>,
+    /// Tags created and every label on a torrent that is no category, by name.
+    pub tags: Vec<String>,
+}
+
+impl Catalog {
+    pub fn is_category(&self, label: &str) -> bool {
+        self.categories.iter().any(|c| c.name == label)
+    }
+
+    /// The torrent's category (the first of its labels that is one) and its tags.
+    pub fn split<'a>(&self, labels: &'a [String]) -> (Option<&'a str>, Vec<&'a str>) {
+        let category = labels.iter().find(|l| self.is_category(l));
+        let tags = labels
+            .iter()
+            .filter(|l| Some(*l) != category)
+            .map(String::as_str)
+            .collect();
+        (category.map(String::as_str), tags)
+    }
+
+    /// The labels with `category` in place of the torrent's category (None: without one);
+    /// the category comes first, the tags keep their order.
+    pub fn with_category(&self, labels: &[String], category: Option<&str>) -> Vec<String> {
+        let (_, tags) = self.split(labels);
+        category
+            .into_iter()
+            .chain(tags)
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// A change to the session's categories or tags (qBittorrent's `createCategory` ...).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum CatalogEdit {
+    CreateCategory {
+        name: String,
+        save_path: Option<PathBuf>,
+    },
+    EditCategory {
+        name: String,
+        save_path: Option<PathBuf>,
+    },
+    /// Removed, and taken off every torrent that has it.
+    RemoveCategories(Vec<String>),
+    CreateTags(Vec<String>),
+    /// Removed, and taken off every torrent that has them.
+    DeleteTags(Vec<String>),
+}
+
+/// Why a change to the catalog was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error(transparent)]
+    Label(#[from] LabelError),
+    #[error("category `{0}` exists already")]
+    Exists(String),
+    #[error("no category `{0}`")]
+    Missing(String),
+    #[error("category `{0}` is set in the config file ([labels.{0}] save_path)")]
+    FromConfig(String),
+    #[error("`{0}` is a category, not a tag")]
+    NotATag(String),
+    #[error("cannot keep the categories in the state directory: {0}")]
+    NotKept(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +279,25 @@ mod tests {
         assert_eq!(d.seed_idle, Some(Set::To(Duration::from_secs(60))));
         assert_eq!(d.seed_time, None);
         assert_eq!(defaults_for(&table, &[]), LabelDefaults::default());
+    }
+
+    #[test]
+    fn a_category_is_the_first_category_label_and_the_rest_are_tags() {
+        let cat = Catalog {
+            categories: vec![Category {
+                name: "tv".into(),
+                save_path: Some("/data/tv".into()),
+                from_config: false,
+            }],
+            tags: vec![],
+        };
+        let labels: Vec<String> = vec!["hd".into(), "tv".into(), "new".into()];
+        assert_eq!(cat.split(&labels), (Some("tv"), vec!["hd", "new"]));
+        assert_eq!(cat.with_category(&labels, None), vec!["hd", "new"]);
+        assert_eq!(
+            cat.with_category(&labels, Some("movies")),
+            vec!["movies", "hd", "new"]
+        );
+        assert_eq!(cat.split(&[]), (None, vec![]));
     }
 }

@@ -394,6 +394,11 @@ pub enum SessionRequest {
         edit: super::LabelEdit,
         reply: oneshot::Sender<Result<Vec<String>, RequestError>>,
     },
+    /// The categories and tags, after `edit` (None: as they are).
+    Catalog {
+        edit: Option<super::CatalogEdit>,
+        reply: oneshot::Sender<Result<super::Catalog, RequestError>>,
+    },
     /// Stop every torrent (tracker `stopped`, resume data saved) and end the session.
     Shutdown,
     /// Rate limits (`ttui limit`): change some, reply with them as they are now.

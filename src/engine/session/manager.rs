@@ -294,6 +294,10 @@ struct Manager {
     saved_tx: mpsc::UnboundedSender<Vec<torrent_saves::Saved>>,
     /// Reads the blocklist, when one is set (`session/blocklist.rs`).
     blocklist: Option<crate::engine::session::blocklist::Loader>,
+    /// `[labels.X]` of the config; `opts.labels` is this with the runtime catalog over it.
+    config_labels: crate::engine::api::LabelTable,
+    /// The categories and tags made at runtime (`labels.rs`).
+    kept_catalog: labels::Kept,
 }
 
 impl Manager {
@@ -316,6 +320,13 @@ impl Manager {
         let (scripts_tx, scripts_rx) = mpsc::unbounded_channel();
         let (moves_tx, moves_rx) = mpsc::unbounded_channel();
         let (saved_tx, saved_rx) = mpsc::unbounded_channel();
+        let kept_catalog = persist
+            .as_ref()
+            .map(|p| labels::Kept::load(p.store().dir()))
+            .unwrap_or_default();
+        let config_labels = opts.labels.clone();
+        let mut opts = opts;
+        opts.labels = labels::merged(&config_labels, &kept_catalog);
         let scripts = on_complete::Runner::new(opts.on_complete.clone(), scripts_tx);
         let blocklist = opts.blocklist.clone().map(|source| {
             let filter = Arc::clone(&session.ctx.ip_filter);
@@ -344,6 +355,8 @@ impl Manager {
             saves: Default::default(),
             saved_tx,
             blocklist,
+            config_labels,
+            kept_catalog,
         };
         let inboxes = Inboxes {
             reports: reports_rx,

@@ -56,6 +56,9 @@ impl Manager {
             SessionRequest::Labels { id, edit, reply } => {
                 let _ = reply.send(self.edit_labels(id, &edit));
             }
+            SessionRequest::Catalog { edit, reply } => {
+                let _ = reply.send(self.edit_catalog(edit));
+            }
             SessionRequest::Torrent { id, command } => {
                 self.forget_after_complete(id, Some(&command));
                 if !self.pause_command(id, &command) {

@@ -1,0 +1,137 @@
+//! `torrents/add`: a multipart form (`multipart.rs`) of `urls` (one a line: magnet links
+//! and http(s) URLs, fetched by the engine's bounded loader) and `torrents` files, with
+//! `savepath`, `category`, `tags`, `paused`/`stopped`. Answers as qBittorrent 4.x does:
+//! `Ok.` when anything was added, `Fails.` when nothing was, 415 `Torrent file is not
+//! valid` for a file that is not bencode, 400 for a form with neither urls nor files.
+//! `skip_checking`, `contentLayout`, `ratioLimit`, `seedingTimeLimit`, `upLimit`,
+//! `dlLimit`, `sequentialDownload`, `firstLastPiecePrio` and `rename` are accepted and not
+//! applied yet.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hyper::StatusCode;
+
+use super::form::Params;
+use super::multipart::{self, Part};
+use super::{text, Ctx};
+use crate::engine::api::{AddOptions, AddSource, Added};
+use crate::http::Answer;
+
+/// How long an add waits for the session's answer.
+const ADD_WAIT: Duration = Duration::from_secs(30);
+
+fn field<'a>(parts: &'a [Part], name: &str) -> Option<&'a str> {
+    parts
+        .iter()
+        .find(|p| p.name == name && p.filename.is_none())
+        .and_then(|p| std::str::from_utf8(&p.data).ok())
+        .map(str::trim)
+}
+
+fn truthy(v: Option<&str>) -> bool {
+    v.is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Answers `torrents/add` for a body of `content_type`.
+/// A form without files may come urlencoded (`params`), as `qbittorrent-api` sends urls.
+pub(super) async fn answer(
+    ctx: &Ctx,
+    content_type: Option<&str>,
+    body: &[u8],
+    params: &Params,
+) -> Answer {
+    let parts = match content_type.and_then(multipart::boundary) {
+        Some(boundary) => match multipart::parse(&boundary, body) {
+            Ok(parts) => parts,
+            Err(_) => return text(StatusCode::BAD_REQUEST, "Bad Request"),
+        },
+        None => ["urls", "savepath", "category", "tags", "paused", "stopped"]
+            .iter()
+            .filter_map(|name| {
+                params.get(name).map(|v| Part {
+                    name: name.to_string(),
+                    filename: None,
+                    data: v.as_bytes().to_vec(),
+                })
+            })
+            .collect(),
+    };
+    let urls: Vec<&str> = field(&parts, "urls")
+        .map(|u| u.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
+        .unwrap_or_default();
+    // Every part with a file name is a torrent, whatever its field's name: qBittorrent
+    // reads them so, and `qbittorrent-api` names each after its file.
+    let files: Vec<&Part> = parts.iter().filter(|p| p.filename.is_some()).collect();
+    if urls.is_empty() && files.is_empty() {
+        return text(StatusCode::BAD_REQUEST, "Bad Request");
+    }
+    for f in &files {
+        if crate::protocol::metainfo::Metainfo::from_bytes(&f.data).is_err() {
+            return text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Torrent file is not valid",
+            );
+        }
+    }
+    let mut labels: Vec<String> = Vec::new();
+    if let Some(c) = field(&parts, "category").filter(|c| !c.is_empty()) {
+        labels.push(c.to_string());
+    }
+    if let Some(t) = field(&parts, "tags") {
+        labels.extend(
+            t.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from),
+        );
+    }
+    let opts = AddOptions {
+        save_path: field(&parts, "savepath")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from),
+        paused: truthy(field(&parts, "paused")) || truthy(field(&parts, "stopped")),
+        files: Default::default(),
+        labels,
+    };
+    let mut sources: Vec<AddSource> = files
+        .iter()
+        .map(|f| AddSource::Torrent {
+            name: crate::fmt::outside(f.filename.as_deref().unwrap_or(""), 200).into_owned(),
+            bytes: f.data.clone(),
+        })
+        .collect();
+    for u in urls {
+        let lower = u.to_ascii_lowercase();
+        if lower.starts_with("magnet:") {
+            sources.push(AddSource::Magnet(u.to_string()));
+        } else if lower.starts_with("http://") || lower.starts_with("https://") {
+            match crate::engine::host::load::fetch_url(u, crate::engine::host::load::URL_TIMEOUT)
+                .await
+            {
+                Ok(bytes) => sources.push(AddSource::Torrent {
+                    name: crate::fmt::outside(u, 200).into_owned(),
+                    bytes,
+                }),
+                Err(e) => tracing::warn!(
+                    "qBittorrent API: add from {}: {e}",
+                    crate::fmt::outside(u, 200)
+                ),
+            }
+        }
+    }
+    let mut added = 0;
+    for source in sources {
+        let asked = tokio::time::timeout(ADD_WAIT, ctx.client.add(source, opts.clone())).await;
+        match asked {
+            Ok(Ok(Added::New { id, .. })) => {
+                added += 1;
+                ctx.client.wait_listed(id, Duration::from_secs(2)).await;
+            }
+            Ok(Ok(_)) => added += 1,
+            Ok(Err(e)) => tracing::warn!("qBittorrent API: add refused: {e}"),
+            Err(_) => tracing::warn!("qBittorrent API: the session did not answer the add"),
+        }
+    }
+    text(StatusCode::OK, if added > 0 { "Ok." } else { "Fails." })
+}
