@@ -40,6 +40,7 @@ fn info() -> Info {
         private: false,
         source: None,
         single_file: false,
+        v2: None,
     }
 }
 
