@@ -85,7 +85,7 @@ pub mod config {
 pub mod cli {
     pub use crate::cli::info;
     pub mod attach {
-        pub use crate::cli::attach::{ssh_command, Target};
+        pub use crate::cli::target::{ssh_command, Target};
     }
     pub mod load {
         pub use crate::engine::host::load::MAX_TORRENT_SIZE;

@@ -25,6 +25,7 @@ pub(crate) mod rate_args;
 pub(crate) mod run;
 pub(crate) mod session;
 pub(crate) mod setup;
+pub(crate) mod target;
 pub(crate) mod verbs;
 pub(crate) mod verbs_files;
 pub(crate) mod verbs_fmt;

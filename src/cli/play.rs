@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::cli::attach::Target;
+use crate::cli::target::Target;
 use crate::control::proto::{ControlError, ErrorKind, Request, Response};
 use crate::control::Client;
 use crate::engine::api::TorrentId;
@@ -127,7 +127,7 @@ pub(crate) fn remote_command(host: &str, url: &str) -> String {
     let rest = url.strip_prefix("http://").unwrap_or(url);
     let (at, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let port = at.rsplit_once(':').map_or("80", |(_, p)| p);
-    let host = crate::cli::attach::shell_quote(host);
+    let host = crate::cli::target::shell_quote(host);
     format!("on your side: ssh -N -L {port}:{at} {host} & mpv 'http://127.0.0.1:{port}{path}'")
 }
 

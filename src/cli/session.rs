@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::attach::Target;
 use crate::cli::logging::{default_log_path, init_logging};
 use crate::cli::run::{absolute, options, state_dir};
+use crate::cli::target::Target;
 use crate::cli::DownloadArgs;
 use crate::control::proto::{AddItem, Request, Response};
 use crate::engine::api::{AddOptions, Added, Client, TorrentId};

@@ -5,7 +5,7 @@
 //! and camelCase stays beside it, on the same path, for the clients that speak it.
 //!
 //! One set of methods serves both: a call is turned into the legacy form (method and keys
-//! through [`LEGACY`], the names the methods know), run by `server::dispatch`, and its
+//! through [`LEGACY`], the names the methods know), run by `dispatch::dispatch`, and its
 //! answer's keys are turned to snake_case. So a field added to the RPC speaks both forms
 //! (`legacy_names_are_all_known` keeps the table whole).
 
@@ -170,7 +170,7 @@ async fn call(ctx: &Ctx, request: Value) -> Option<Value> {
     };
     let legacy = method.replace('_', "-");
     let args = legacy_map(params);
-    let result = super::server::dispatch(ctx, &legacy, &args).await;
+    let result = super::dispatch::dispatch(ctx, &legacy, &args).await;
     // A notification is carried out and not answered.
     id.as_ref()?;
     Some(match result {

@@ -25,6 +25,7 @@
 mod actions;
 mod activity;
 mod ctx;
+mod dispatch;
 mod error;
 mod fields;
 mod ids;
