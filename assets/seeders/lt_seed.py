@@ -62,6 +62,9 @@ def main():
     ap.add_argument("--utp-stats", default=None,
                     help="file rewritten a few times a second with libtorrent's utp.* counters, "
                     "one 'name value' a line")
+    ap.add_argument("--counters", default=None,
+                    help="file rewritten a few times a second with libtorrent's peer.* and ses.* "
+                    "counters (ses.num_incoming_cancel, ...), one 'name value' a line")
     ap.add_argument("--peer-lines", action="store_true",
                     help='print "peer ..." lines once a second: each peer\'s upload_only flag and pieces')
     ap.add_argument("--lsd", action="store_true",
@@ -164,17 +167,20 @@ def main():
     last_progress = 0.0
     last_stats = 0.0
     while time.monotonic() - start < args.max_seconds:
-        if args.utp_stats and time.monotonic() - last_stats >= 0.25:
+        if (args.utp_stats or args.counters) and time.monotonic() - last_stats >= 0.25:
             last_stats = time.monotonic()
             ses.post_session_stats()
         for a in ses.pop_alerts():
-            if isinstance(a, lt.session_stats_alert) and args.utp_stats:
-                tmp = args.utp_stats + ".tmp"
-                with open(tmp, "w") as f:
-                    for name, v in sorted(a.values.items()):
-                        if name.startswith("utp."):
-                            f.write("%s %d\n" % (name, v))
-                os.replace(tmp, args.utp_stats)
+            if isinstance(a, lt.session_stats_alert):
+                for path, prefix in ((args.utp_stats, "utp."), (args.counters, ("peer.", "ses."))):
+                    if not path:
+                        continue
+                    tmp = path + ".tmp"
+                    with open(tmp, "w") as f:
+                        for name, v in sorted(a.values.items()):
+                            if name.startswith(prefix):
+                                f.write("%s %d\n" % (name, v))
+                    os.replace(tmp, path)
                 continue
             if isinstance(a, lt.tracker_reply_alert):
                 announced = True

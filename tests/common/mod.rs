@@ -1015,6 +1015,8 @@ pub struct LtOptions {
     pub log_uploads: bool,
     /// Print what it knows of each peer once a second (read back by `peer_views`).
     pub peer_lines: bool,
+    /// Keep libtorrent's `peer.*` and `ses.*` counters in a file (read back by `counter`).
+    pub counters: bool,
 }
 
 /// What libtorrent knew of one peer at one of its once-a-second `peer` lines.
@@ -1125,6 +1127,9 @@ impl LibtorrentPeer {
         if opts.peer_lines {
             cmd.arg("--peer-lines");
         }
+        if opts.counters {
+            cmd.arg("--counters").arg(dir.path().join("counters"));
+        }
         let proc = Proc::spawn("lt_seed", &mut cmd, dir.path());
         LibtorrentPeer {
             proc,
@@ -1132,6 +1137,16 @@ impl LibtorrentPeer {
             ip,
             port,
         }
+    }
+
+    /// libtorrent's session counter `name` (`ses.num_incoming_cancel`) as last written, a
+    /// quarter of a second old at most; `None` unless started with `counters`.
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        let text = fs::read_to_string(self._dir.path().join("counters")).ok()?;
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == name).then(|| v.trim().parse().ok()).flatten()
+        })
     }
 
     /// `up=` of each once-a-second progress line so far.

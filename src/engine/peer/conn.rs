@@ -615,6 +615,7 @@ impl PeerConn {
                 }
             }
             PeerCmd::Cancel { index, begin } => self.cancel(index, begin),
+            PeerCmd::Preempt(due) => self.preempt(&due),
             PeerCmd::AskHashes(head) => {
                 if self.hash_asks.len() >= HASH_ASKS {
                     self.hash_asks.remove(0);

@@ -147,6 +147,9 @@ pub(crate) enum PeerCmd {
         index: u32,
         begin: u32,
     },
+    /// A stream jumped to these pieces: if the peer has one, cancel our other queued requests
+    /// and ask for them first.
+    Preempt(std::sync::Arc<[u32]>),
     Choke,
     Unchoke,
     Pause,

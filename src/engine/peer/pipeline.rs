@@ -42,6 +42,9 @@ pub(crate) fn endgame_room(room: usize, depth: usize, in_flight: usize) -> usize
     room.min(cap.saturating_sub(in_flight))
 }
 
+/// Requests a preempting pipeline keeps: the oldest, which the peer is likely sending already.
+const KEEP_ON_PREEMPT: usize = 2;
+
 /// Copies a peer with a shallow pipeline may still ask for at once in endgame.
 const ENDGAME_MIN_BATCH: usize = 4;
 
@@ -106,6 +109,37 @@ impl PeerConn {
             self.torrent.release(vec![r]);
             self.store_in_flight();
         }
+    }
+
+    /// A stream jumped to `due` (`torrent/stream.rs`). A pipeline holds about a second of
+    /// requests, which the peer answers in order, so a piece asked for now would come after
+    /// all of them. If the peer has a piece of `due`, the requests for other pieces are
+    /// cancelled (all but the oldest `KEEP_ON_PREEMPT`, likely on the wire already) and given
+    /// back to the picker, and the pipeline is filled again, `due` first. A block that crossed
+    /// our cancel is still taken (`Requests` keeps it as stale).
+    pub(super) fn preempt(&mut self, due: &[u32]) {
+        if !due.iter().any(|i| self.peer_has.get(*i)) {
+            return;
+        }
+        let others: Vec<BlockRef> = self
+            .requests
+            .iter()
+            .skip(KEEP_ON_PREEMPT)
+            .filter(|r| !due.contains(&r.index))
+            .copied()
+            .collect();
+        if others.is_empty() {
+            return;
+        }
+        tracing::debug!(
+            "conn {}: a stream jumped; {} queued requests cancelled",
+            self.conn,
+            others.len()
+        );
+        for r in others {
+            self.cancel(r.index, r.begin);
+        }
+        self.fill_pipeline();
     }
 
     /// Tops the request pipeline up to its depth, in batches so the picker lock is taken

@@ -43,6 +43,10 @@ pub(crate) enum Event {
     /// the old window and needed by no stream now, are cancelled so the new window's go
     /// first (`stream.rs`).
     StreamDropped(Vec<crate::protocol::geometry::BlockRef>),
+    /// A reader jumped (a seek, or a stream opened): the pieces now under it. Peers that have
+    /// them cancel what else they have queued, so these are not asked behind a second of
+    /// other requests (`peer/pipeline.rs`, `preempt`).
+    StreamSeek(std::sync::Arc<[u32]>),
 }
 
 impl From<PeerEvent> for Event {

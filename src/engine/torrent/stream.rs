@@ -12,8 +12,9 @@
 //! file's last piece (containers keep their index there), go to the picker as deadlines
 //! (`picker/deadline.rs`), ahead of rarest-first. Several readers' windows are interleaved
 //! piece by piece, so streams share the peers' pipelines fairly. A seek moves the window at
-//! once: the picker starts the new pieces first, and the old window's pieces fall back to the
-//! torrent's own order. This is libtorrent's `set_piece_deadline` and rqbit's `FileStream`
+//! once: the picker starts the new pieces first, the old window's pieces fall back to the
+//! torrent's own order, and peers that have the new pieces cancel the other requests they
+//! still hold for us (about a second of them), which would otherwise be sent first. This is libtorrent's `set_piece_deadline` and rqbit's `FileStream`
 //! written for our picker.
 
 use std::collections::{BTreeMap, HashMap};
@@ -234,6 +235,8 @@ impl Board {
 
     /// Every reader's window, measured at the torrent's rate now, to the picker.
     fn push_deadlines(&self, shared: &Shared) {
+        // The pieces under readers that jumped out of their windows.
+        let mut due: Vec<u32> = Vec::new();
         let downloaded = shared.downloaded.load(std::sync::atomic::Ordering::Relaxed);
         let urgent = {
             let mut st = self.lock();
@@ -251,6 +254,9 @@ impl Board {
             let mut lists = Vec::new();
             for r in st.readers.values_mut() {
                 let w = window(&self.geometry, &r.file, r.position, rate);
+                if let Some(w) = w.filter(|w| jumped(r.window, w)) {
+                    due.extend(w.due());
+                }
                 r.window = w.map(|w| (w.first, w.last));
                 lists.push(w.map(|w| w.pieces()).unwrap_or_default());
             }
@@ -270,6 +276,13 @@ impl Board {
                 dropped.len()
             );
             shared.send(Event::StreamDropped(dropped));
+        }
+        if !due.is_empty() {
+            let d = shared.download();
+            due.retain(|i| d.picker.wants(*i));
+        }
+        if !due.is_empty() {
+            shared.send(Event::StreamSeek(due.into()));
         }
     }
 
@@ -396,7 +409,24 @@ struct Window {
     tail: u32,
 }
 
+/// Whether a reader whose window was `old` (pieces `first..=last`) and is now `new` jumped:
+/// it had none (the stream just opened), or the piece under it is outside the old window. A
+/// reader going on in order stays inside its window as it slides.
+fn jumped(old: Option<(u32, u32)>, new: &Window) -> bool {
+    old.is_none_or(|(first, last)| !(first..=last).contains(&new.first))
+}
+
 impl Window {
+    /// The pieces a reader that jumped waits for first: the one under it and the next, and
+    /// the file's last (a player that opens a file reads its index there).
+    fn due(&self) -> Vec<u32> {
+        let mut out: Vec<u32> = (self.first..=self.last).take(MIN_WINDOW as usize).collect();
+        if self.tail > self.last {
+            out.push(self.tail);
+        }
+        out
+    }
+
     fn pieces(&self) -> Vec<u32> {
         let mut out: Vec<u32> = (self.first..=self.last).collect();
         if self.tail > self.last {

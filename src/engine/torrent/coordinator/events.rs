@@ -132,6 +132,11 @@ impl Coordinator {
                     }
                 }
             }
+            Event::StreamSeek(due) => {
+                for p in self.peers.active().filter(|p| p.in_flight() > 0) {
+                    p.send(PeerCmd::Preempt(std::sync::Arc::clone(&due)));
+                }
+            }
             Event::LsdPeer(addr) => {
                 if self.peers.add([addr], PeerSource::Lsd, now) > 0 {
                     self.log(

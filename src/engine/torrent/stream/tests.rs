@@ -52,3 +52,19 @@ fn a_read_stops_at_its_piece_end_and_the_file_end() {
     assert_eq!(piece_slice(&g, 1000, 5, 10), None);
     assert_eq!(piece_slice(&g, 5, 5, 0), None);
 }
+
+#[test]
+fn a_reader_jumps_when_it_opens_or_leaves_its_window() {
+    let g = Geometry::new(1 << 16, 100 << 16).unwrap();
+    let f = span(10 << 16, 20 << 16);
+    let w = window(&g, &f, 0, 1 << 18).unwrap();
+    assert!(jumped(None, &w), "a stream that just opened");
+    // Reading on in order slides the window: the piece under the reader was in the old one.
+    let on = window(&g, &f, 3 << 16, 1 << 18).unwrap();
+    assert!(!jumped(Some((w.first, w.last)), &on));
+    let far = window(&g, &f, 18 << 16, 1 << 18).unwrap();
+    assert!(jumped(Some((w.first, w.last)), &far));
+    // What it waits for first: the piece under it, the next, and the file's last.
+    assert_eq!(far.due(), vec![28, 29]);
+    assert_eq!(w.due(), vec![10, 11, 29]);
+}
