@@ -56,8 +56,9 @@ async fn the_sender_of_bad_blocks_is_banned_and_the_honest_seed_is_not() {
 /// The hostile peer answers only the first half of each piece (one block of it bad), so the
 /// honest libtorrent seed sends the rest: a piece that fails has two senders. ttui asks the
 /// seed for the piece's block hashes (libtorrent answers them), bans the liar at once for the
-/// block they prove bad and fetches that block alone again: about one block wasted a bad
-/// piece, where fetching the piece again whole wasted about half the payload.
+/// block they prove bad and fetches that block alone again (and so, without asking, for
+/// pieces that fail later with the banned liar's blocks in them): about one block wasted a
+/// bad block, where fetching each failed piece again whole wastes a piece a bad block.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_piece_shared_with_the_honest_seed_is_narrowed_to_the_liars_block() {
     require_loopback_only();
@@ -84,13 +85,17 @@ async fn a_piece_shared_with_the_honest_seed_is_narrowed_to_the_liars_block() {
         "no piece was narrowed to the liar's blocks:\n{}",
         o.text
     );
+    let per_bad = o.wasted as f64 / o.bad.max(1) as f64 / f64::from(PIECE);
     eprintln!(
-        "block hashes asked: {asked_n}; wasted: {:.1} %",
+        "block hashes asked: {asked_n}; wasted: {:.1} % ({per_bad:.2} piece a bad block)",
         o.wasted_pct
     );
+    // A block is a quarter of a piece here; what else is wasted (a block that crossed a
+    // cancel) stays well under the piece a bad block that whole refetches cost.
     assert!(
-        o.wasted_pct < 25.0,
-        "wasted {:.1} % of the payload: failed pieces were fetched again whole",
+        per_bad < 0.75,
+        "wasted {:.1} % of the payload, {per_bad:.2} piece a bad block: failed pieces were \
+         fetched again whole",
         o.wasted_pct
     );
 }
@@ -138,8 +143,11 @@ struct Outcome {
     text: String,
     liar: String,
     honest: String,
-    /// Bytes wasted, in percent of the payload (ttui's last line).
+    /// Bytes wasted, and in percent of the payload (ttui's last line).
+    wasted: u64,
     wasted_pct: f64,
+    /// Bad blocks the hostile peer sent.
+    bad: u64,
 }
 
 /// ttui downloads a v2-only file from the hostile peer (corrupting block 1 of each piece, and
@@ -195,6 +203,9 @@ async fn blame_case(tail_unanswered: bool, honest: Honest) -> Outcome {
                 &data_dir,
                 LtOptions {
                     seed_mode: true,
+                    // Slowed, so that on a loaded machine it has not sent the whole file
+                    // before the hostile peer's connection is up.
+                    upload_limit: 2_000_000,
                     ..LtOptions::default()
                 },
             );
@@ -282,23 +293,26 @@ async fn blame_case(tail_unanswered: bool, honest: Honest) -> Outcome {
                 || l.contains(&format!("failed (from {seed_addr})"))),
         "the honest seed was blamed:\n{text}"
     );
-    let wasted_pct = wasted_percent(&run.stdout)
+    let (wasted, wasted_pct) = wasted_of(&run.stdout)
         .unwrap_or_else(|| panic!("no wasted bytes on the last line:\n{}", run.stdout));
     Outcome {
         text,
         liar: liar_addr,
         honest: seed_addr,
+        wasted,
         wasted_pct,
+        bad,
     }
 }
 
-/// The percent in "wasted N bytes (P % of the payload)" of ttui's summary.
-fn wasted_percent(stdout: &str) -> Option<f64> {
+/// N and P in "wasted N bytes (P % of the payload)" of ttui's summary.
+fn wasted_of(stdout: &str) -> Option<(u64, f64)> {
     let line = stdout
         .lines()
         .rev()
         .find(|l| l.contains("% of the payload"))?;
-    let after = &line[line.find("wasted ")?..];
+    let after = &line[line.find("wasted ")? + "wasted ".len()..];
+    let bytes = after.split_whitespace().next()?.parse().ok()?;
     let pct = &after[after.find('(')? + 1..after.find(" %")?];
-    pct.trim().parse().ok()
+    Some((bytes, pct.trim().parse().ok()?))
 }

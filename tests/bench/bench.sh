@@ -65,21 +65,9 @@ if [[ -z ${BENCH_INNER:-} ]]; then
     # The render bench is compiled now so that compiling it never overlaps a timed download.
     (cd "$REPO" && CARGO_TARGET_DIR=$TARGET cargo bench --bench render --no-run --quiet)
 
-    RQBIT=""
-    if [[ -n ${BENCH_SKIP_RQBIT:-} ]]; then
-        note "BENCH_SKIP_RQBIT set: rqbit is not run"
-    elif [[ -x $TOOLS/bin/rqbit ]]; then
-        RQBIT=$TOOLS/bin/rqbit
-    else
-        note "building rqbit into $TOOLS (takes minutes; BENCH_SKIP_RQBIT=1 skips it)"
-        mkdir -p "$TOOLS"
-        if CARGO_TARGET_DIR=$TOOLS/build cargo install rqbit --locked --root "$TOOLS" \
-            >"$TOOLS/install.log" 2>&1; then
-            RQBIT=$TOOLS/bin/rqbit
-        else
-            note "NOTE: cargo install rqbit failed (see $TOOLS/install.log); rqbit is not run"
-        fi
-    fi
+    # shellcheck source=rqbit_tool.sh
+    source "$HERE/rqbit_tool.sh"
+    find_rqbit "$TOOLS"
 
     export BENCH_INNER=1 BENCH_TTUI=${BENCH_TTUI:-$TARGET/release/ttui} BENCH_RQBIT=$RQBIT BENCH_NETNS=1
     rc=0

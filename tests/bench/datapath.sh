@@ -71,21 +71,9 @@ if [[ -z ${DATAPATH_INNER:-} ]]; then
     mkdir -p "$W"/{logs,seed,out,times}
     trap '[[ -n ${DATAPATH_KEEP:-} ]] && note "work directory kept: $W" || rm -rf "$W"' EXIT
     gcc -O2 -Wall -o "$W/floor" "$HERE/floor.c"
-    RQBIT=""
-    if [[ -n ${BENCH_SKIP_RQBIT:-} ]]; then
-        note "BENCH_SKIP_RQBIT set: rqbit is not run"
-    elif [[ -x $TOOLS/bin/rqbit ]]; then
-        RQBIT=$TOOLS/bin/rqbit
-    else
-        note "building rqbit into $TOOLS (takes minutes; BENCH_SKIP_RQBIT=1 skips it)"
-        mkdir -p "$TOOLS"
-        if CARGO_TARGET_DIR=$TOOLS/build cargo install rqbit --locked --root "$TOOLS" \
-            >"$TOOLS/install.log" 2>&1; then
-            RQBIT=$TOOLS/bin/rqbit
-        else
-            note "NOTE: cargo install rqbit failed (see $TOOLS/install.log); rqbit is not run"
-        fi
-    fi
+    # shellcheck source=rqbit_tool.sh
+    source "$HERE/rqbit_tool.sh"
+    find_rqbit "$TOOLS"
     if want rc4; then
         # Pure CPU, no network: it runs here, where cargo may build its bench binary.
         note "rc4.sh: ttui's RC4 against OpenSSL's"

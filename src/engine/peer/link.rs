@@ -107,6 +107,8 @@ pub(crate) trait TorrentLink: std::ops::Deref<Target = TorrentFacts> + Send + Sy
 
 /// A connection's request for blocks.
 pub(crate) struct Ask<'a> {
+    /// The connection asking.
+    pub conn: u64,
     /// The peer's pieces.
     pub has: &'a Bitfield,
     /// How many blocks to pick; `endgame_room` instead when the torrent is in endgame (the

@@ -162,6 +162,7 @@ impl PeerConn {
         picked.clear();
         let in_flight = &self.requests;
         let ask = Ask {
+            conn: self.conn,
             has: &self.peer_has,
             room,
             endgame_room: endgame_room(room, depth, in_flight.len()),

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -116,6 +117,14 @@ pub(crate) struct Download {
     /// Failed attempts of pieces not yet verified, whose senders are blamed once the piece
     /// verifies (`verify/blame.rs`); at most `PIECES_KEPT` pieces, `ATTEMPTS_PER_PIECE` each.
     failed: HashMap<u32, Vec<Attempt>>,
+    /// Per failed piece not yet verified: when it last failed and who sent each block then.
+    /// For `RETRY_ELSEWHERE` a block is asked of another peer than its last sender (when
+    /// another has the piece), so a liar's block and an honest one meet in a piece that
+    /// verifies, which proves the liar (`verify/blame.rs`). Without it a liar quick to take
+    /// the same blocks again fails the piece over and over with the same partners, until
+    /// every sender is charged, the honest ones too. libtorrent's parole mode serves the same
+    /// end by giving a suspect whole pieces alone.
+    last_senders: HashMap<u32, (Instant, Vec<Option<u64>>)>,
     /// Ended connections that sent blocks not yet judged, with their addresses, so a sender
     /// proven bad after it left is still named and banned; the newest `GONE_KEPT`.
     gone: Vec<(u64, SocketAddr)>,
@@ -123,6 +132,11 @@ pub(crate) struct Download {
 
 /// Ended senders remembered (`Download::gone`).
 const GONE_KEPT: usize = 64;
+
+/// How long after a piece failed its blocks go to other peers than their last senders
+/// (`Download::last_senders`); then anyone may take them again, so a piece that only its
+/// last senders have (or that another peer never answers for) still completes.
+const RETRY_ELSEWHERE: Duration = Duration::from_secs(10);
 
 impl Download {
     /// A download whose writers' backlog counts against the session's `backlog`.
@@ -137,6 +151,7 @@ impl Download {
             backlog,
             v2: None,
             failed: HashMap::new(),
+            last_senders: HashMap::new(),
             gone: Vec::new(),
         }
     }
@@ -337,6 +352,8 @@ impl Download {
         if !self.failed.contains_key(&index) && self.failed.len() >= PIECES_KEPT {
             return 0;
         }
+        self.last_senders
+            .insert(index, (Instant::now(), attempt.senders.clone()));
         let kept = self.failed.entry(index).or_default();
         if kept.len() >= ATTEMPTS_PER_PIECE {
             return kept.len() + 1;
@@ -371,7 +388,31 @@ impl Download {
 
     /// The failed attempts of piece `index`, which has verified.
     pub(crate) fn take_failed(&mut self, index: u32) -> Vec<Attempt> {
+        self.last_senders.remove(&index);
         self.failed.remove(&index).unwrap_or_default()
+    }
+
+    /// The blocks connection `conn` is not to be asked for now (`last_senders`): those it
+    /// sent of a piece that failed less than `RETRY_ELSEWHERE` ago, when another peer has
+    /// that piece. Empty unless pieces failed.
+    pub(crate) fn retry_elsewhere(&self, conn: u64, now: Instant) -> Vec<(u32, u32)> {
+        let mut out = Vec::new();
+        for (index, (at, senders)) in &self.last_senders {
+            let others = self
+                .picker
+                .availability()
+                .get(*index as usize)
+                .is_some_and(|n| *n >= 2);
+            if !others || now.duration_since(*at) >= RETRY_ELSEWHERE {
+                continue;
+            }
+            for (b, s) in senders.iter().enumerate() {
+                if *s == Some(conn) {
+                    out.push((*index, b as u32 * BLOCK_LEN));
+                }
+            }
+        }
+        out
     }
 
     /// For a writer that took its piece's `Finish`: the piece is verified or failed now.

@@ -64,7 +64,15 @@ impl TorrentLink for Shared {
             ask.room
         };
         if !held_back && room > 0 {
-            d.picker.pick(ask.has, room, ask.asked, out);
+            // Blocks of a failed piece go to another peer than their last sender for a while
+            // (`Download::retry_elsewhere`): skipped here as if already asked.
+            let elsewhere = d.retry_elsewhere(ask.conn, std::time::Instant::now());
+            if elsewhere.is_empty() {
+                d.picker.pick(ask.has, room, ask.asked, out);
+            } else {
+                let skip = |r: BlockRef| (ask.asked)(r) || elsewhere.contains(&(r.index, r.begin));
+                d.picker.pick(ask.has, room, &skip, out);
+            }
         }
         let nothing_wanted = out.is_empty() && ask.none_asked && !d.picker.wants_any(ask.has);
         Picked {

@@ -242,3 +242,35 @@ fn one_torrents_backlog_holds_the_others_back_at_the_sessions_budget() {
     assert_eq!(session.queued(), 0);
     assert!(!b.writers_behind());
 }
+
+#[test]
+fn a_failed_pieces_blocks_go_to_another_peer_than_their_last_sender_for_a_while() {
+    let len = 3 * BLOCK_LEN;
+    let mut d = Download::new(
+        Picker::new(1, len, len as u64, Bitfield::new(1)),
+        Arc::default(),
+    );
+    let attempt = |senders: Vec<Option<u64>>| Attempt {
+        digests: vec![[0; 32]; 3],
+        senders,
+    };
+    let now = Instant::now();
+    // Nobody else has the piece: its last senders are asked again at once.
+    d.picker.add_availability(0);
+    assert_eq!(
+        d.keep_failed(0, attempt(vec![Some(1), Some(2), Some(1)])),
+        1
+    );
+    assert!(d.retry_elsewhere(1, now).is_empty());
+    // A second peer has it: each sender is kept off the blocks it sent, for a while.
+    d.picker.add_availability(0);
+    assert_eq!(d.retry_elsewhere(1, now), vec![(0, 0), (0, 2 * BLOCK_LEN)]);
+    assert_eq!(d.retry_elsewhere(2, now), vec![(0, BLOCK_LEN)]);
+    assert!(d.retry_elsewhere(3, now).is_empty());
+    assert!(d
+        .retry_elsewhere(1, Instant::now() + RETRY_ELSEWHERE)
+        .is_empty());
+    // Verified (or proven): nothing is held back any more.
+    d.take_failed(0);
+    assert!(d.retry_elsewhere(1, now).is_empty());
+}

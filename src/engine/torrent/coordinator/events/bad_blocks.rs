@@ -22,6 +22,7 @@ impl Coordinator {
     /// Names and bans each culprit of piece `index`; `then` says what became of the piece.
     pub(super) fn blame_bad_blocks(&mut self, index: u32, culprits: Vec<Culprit>, then: &str) {
         for c in culprits {
+            self.block_hashes.liar(c.conn);
             let n = c.blocks.len() as u32;
             let blocks = format!(
                 "block{} {}",

@@ -50,8 +50,16 @@ pub(crate) struct BlockHashes {
     quiet: HashSet<u64>,
     /// Connections that answered with hashes that proved: asked first.
     answered: HashSet<u64>,
+    /// Connections proven to have sent bad blocks (`bad_blocks.rs`), the newest
+    /// `PROVEN_KEPT`: a piece that fails with their blocks in it is fetched again for those
+    /// blocks alone, without asking anyone (their other blocks were in flight when they were
+    /// banned).
+    proven: Vec<u64>,
     waiting: Vec<Waiting>,
 }
+
+/// Liars remembered (`BlockHashes::proven`).
+const PROVEN_KEPT: usize = 64;
 
 /// A failed piece waiting for its block hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +101,10 @@ impl BlockHashes {
 
     /// The peer to ask next among `peers` (connection, pieces it has): one that speaks v2,
     /// has pieces, has not gone quiet and was not asked for this piece yet; one that
-    /// answered before first, then the one with most pieces (a seed has them all), the
-    /// lowest connection among equals.
+    /// answered before first, then the one with the fewest questions still unanswered (so
+    /// pieces that fail together are asked of several peers, and one that never answers
+    /// holds up only its share for `ANSWER_WITHIN`), then the one with most pieces (a seed
+    /// has them all), the lowest connection among equals.
     pub(crate) fn choose(
         &self,
         peers: impl Iterator<Item = (u64, u32)>,
@@ -104,7 +114,15 @@ impl BlockHashes {
             .filter(|(c, n)| {
                 *n > 0 && self.v2.contains(c) && !self.quiet.contains(c) && !asked.contains(c)
             })
-            .max_by_key(|(c, n)| (self.answered.contains(c), *n, std::cmp::Reverse(*c)))
+            .max_by_key(|(c, n)| {
+                let pending = self.waiting.iter().filter(|w| w.conn == *c).count();
+                (
+                    self.answered.contains(c),
+                    std::cmp::Reverse(pending),
+                    *n,
+                    std::cmp::Reverse(*c),
+                )
+            })
             .map(|(c, _)| c)
     }
 
@@ -116,6 +134,32 @@ impl BlockHashes {
     /// `conn` answered with hashes that proved.
     pub(crate) fn proved(&mut self, conn: u64) {
         self.answered.insert(conn);
+    }
+
+    /// `conn` is proven to have sent bad blocks.
+    pub(crate) fn liar(&mut self, conn: u64) {
+        if self.proven.contains(&conn) {
+            return;
+        }
+        if self.proven.len() >= PROVEN_KEPT {
+            self.proven.remove(0);
+        }
+        self.proven.push(conn);
+    }
+
+    /// The blocks of a failed piece that proven liars sent (`senders`: per block), when
+    /// someone else sent the rest; empty otherwise.
+    pub(crate) fn liars_blocks(&self, senders: &[Option<u64>]) -> Vec<u32> {
+        let theirs = |s: &Option<u64>| s.is_some_and(|c| self.proven.contains(&c));
+        if senders.iter().all(theirs) {
+            return Vec::new();
+        }
+        senders
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| theirs(s))
+            .map(|(b, _)| b as u32)
+            .collect()
     }
 
     pub(crate) fn wait(&mut self, w: Waiting) {
@@ -181,6 +225,19 @@ impl Coordinator {
         senders: Vec<Option<u64>>,
         now: Instant,
     ) {
+        let known = self.block_hashes.liars_blocks(&senders);
+        if !known.is_empty() && self.refetch_liars_blocks(index, &known, &senders) {
+            self.log(
+                LogLevel::Warn,
+                format!(
+                    "piece {index} failed its hash check (from {names}); fetching again \
+                     block{} {}, sent by a peer proven to send bad blocks",
+                    if known.len() == 1 { "" } else { "s" },
+                    block_list(&known)
+                ),
+            );
+            return;
+        }
         let request = self.block_request(index, width);
         if let (Some((head, hash)), true) = (request, self.block_hashes.has_room()) {
             let w = Waiting {
@@ -254,6 +311,23 @@ impl Coordinator {
         w.due = now + ANSWER_WITHIN;
         self.block_hashes.wait(w);
         Some(addr)
+    }
+
+    /// A held piece is fetched again for the `bad` blocks alone; what they wasted counts
+    /// now. Its failed attempt stays kept, so the piece names them again once it verifies.
+    fn refetch_liars_blocks(&mut self, index: u32, bad: &[u32], senders: &[Option<u64>]) -> bool {
+        let mut d = self.shared.download();
+        if !d.refetch_blocks(index, bad, senders) {
+            return false;
+        }
+        let len = d.picker.piece_len(index);
+        drop(d);
+        let wasted: u64 = bad
+            .iter()
+            .map(|b| u64::from(len.saturating_sub(b * BLOCK_LEN).min(BLOCK_LEN)))
+            .sum();
+        self.shared.wasted.fetch_add(wasted, Ordering::Relaxed);
+        true
     }
 
     /// A held piece is fetched again whole: what it wasted counts now.

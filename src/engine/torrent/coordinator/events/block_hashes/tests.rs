@@ -42,8 +42,16 @@ fn only_a_v2_peer_with_pieces_not_asked_yet_is_chosen_the_seed_first() {
     assert_eq!(b.choose(peers(), &[]), Some(1));
     b.went_quiet(1);
     assert_eq!(b.choose(peers(), &[]), Some(3));
-    // A connection that ended is asked nothing.
-    assert!(b.ended(3).is_empty());
+    // Among equals, the one with fewer questions unanswered: failed pieces are spread.
+    b.wait(waiting(9, 3, Instant::now() + ANSWER_WITHIN));
+    b.handshaken(5, true);
+    let with_5 = || [(3, 32), (5, 32)].into_iter();
+    assert_eq!(b.choose(with_5(), &[]), Some(5));
+    b.wait(waiting(10, 5, Instant::now() + ANSWER_WITHIN));
+    assert_eq!(b.choose(with_5(), &[]), Some(3));
+    b.ended(5);
+    // A connection that ended is asked nothing (and hands back what waited on it).
+    assert_eq!(b.ended(3).len(), 1);
     assert_eq!(b.choose(peers(), &[]), None);
 }
 
@@ -121,4 +129,16 @@ fn the_senders_of_the_bad_blocks_are_the_culprits() {
             }
         ]
     );
+}
+
+#[test]
+fn a_proven_liars_blocks_are_named_without_asking_when_others_sent_the_rest() {
+    let mut b = BlockHashes::default();
+    assert!(b.liars_blocks(&[Some(1), Some(2), Some(1)]).is_empty());
+    b.liar(1);
+    b.liar(1);
+    assert_eq!(b.liars_blocks(&[Some(1), Some(2), Some(1), None]), [0, 2]);
+    // Nothing to keep: all of it came from the liar, so it is fetched again whole.
+    assert!(b.liars_blocks(&[Some(1), Some(1)]).is_empty());
+    assert!(b.liars_blocks(&[Some(3), None]).is_empty());
 }
