@@ -53,6 +53,7 @@ fn row(id: u32) -> TorrentRow {
         labels: vec!["tv".into(), "ünï".into()],
         final_dir: None,
         blocked: 0,
+        super_seeding: false,
     }
 }
 

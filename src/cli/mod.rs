@@ -408,6 +408,15 @@ pub(crate) enum Verb {
         #[command(flatten)]
         at: At,
     },
+    /// BEP 16 super-seeding for a torrent (on while it seeds; kept across restarts): peers
+    /// see no bitfield and are offered a few pieces at a time, so each piece leaves once.
+    SuperSeed {
+        id: String,
+        #[arg(value_name = "on|off")]
+        on: crate::cli::verbs_files::OnOff,
+        #[command(flatten)]
+        at: At,
+    },
     /// Move a torrent's data to another directory.
     Move {
         id: String,
@@ -502,6 +511,7 @@ impl Verb {
             | Verb::Rename { at, .. }
             | Verb::Files { at, .. }
             | Verb::Queue { at, .. }
+            | Verb::SuperSeed { at, .. }
             | Verb::Label { at, .. }
             | Verb::Limit { at, .. }
             | Verb::Stream { at, .. }
@@ -523,6 +533,7 @@ impl Verb {
             | Verb::Rename { at, .. }
             | Verb::Files { at, .. }
             | Verb::Queue { at, .. }
+            | Verb::SuperSeed { at, .. }
             | Verb::Label { at, .. }
             | Verb::Limit { at, .. }
             | Verb::Stream { at, .. }

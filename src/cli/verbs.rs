@@ -59,6 +59,10 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
         } => Request::Force { ids },
         Verb::Resume { ids, .. } => Request::Resume { ids },
         Verb::Queue { id, to, .. } => Request::Queue { id, to },
+        Verb::SuperSeed { id, on, .. } => Request::SuperSeed {
+            id,
+            on: on == crate::cli::verbs_files::OnOff::On,
+        },
         Verb::Limit {
             ids,
             down,
@@ -256,6 +260,7 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
                     "rename" => "renamed",
                     "force" => "force-started",
                     "queue" => "moved in the queue",
+                    "super_seed" => "super-seeding set",
                     "goals" => "goals set",
                     _ => "done",
                 };

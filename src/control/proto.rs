@@ -130,6 +130,11 @@ pub enum Request {
     Force {
         ids: Vec<String>,
     },
+    /// `ttui super-seed ID on|off`: BEP 16 super-seeding, kept with the torrent.
+    SuperSeed {
+        id: String,
+        on: bool,
+    },
     /// `ttui queue ID top|up|down|bottom`.
     Queue {
         id: String,
@@ -172,7 +177,7 @@ pub enum Request {
 use crate::engine::api::Set;
 
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 21] = [
+pub const VERBS: [&str; 22] = [
     "add",
     "files",
     "list",
@@ -194,6 +199,7 @@ pub const VERBS: [&str; 21] = [
     "label",
     "blocklist_update",
     "stream_url",
+    "super_seed",
 ];
 
 impl Request {
@@ -216,6 +222,7 @@ impl Request {
             Request::Command { .. } => "command",
             Request::Force { .. } => "force",
             Request::Queue { .. } => "queue",
+            Request::SuperSeed { .. } => "super_seed",
             Request::Goals { .. } => "goals",
             Request::Limit { .. } => "limit",
             Request::BlocklistUpdate => "blocklist_update",
@@ -554,6 +561,7 @@ mod verb_tests {
             Request::Watch,
             Request::Subscribe { id: 1 },
             Request::Force { ids: vec![] },
+            Request::SuperSeed { id: id(), on: true },
             Request::Queue {
                 id: id(),
                 to: crate::engine::api::Move::Top,

@@ -70,6 +70,10 @@ pub struct TorrentRow {
     /// Dials to its peers the session's blocklist refused.
     #[serde(default)]
     pub blocked: u64,
+    /// BEP 16 super-seeding is on (`ttui super-seed`); `why` says "super-seeding (waits
+    /// until complete)" until the torrent is complete.
+    #[serde(default)]
+    pub super_seeding: bool,
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,

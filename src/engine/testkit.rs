@@ -79,6 +79,7 @@ impl TestTorrent {
                 verified: broadcast::channel(16).0,
                 lost: broadcast::channel(16).0,
                 paused: AtomicBool::new(false),
+                super_seeding: AtomicBool::new(false),
                 downloaded: AtomicU64::new(0),
                 uploaded: AtomicU64::new(0),
                 wasted: AtomicU64::new(0),

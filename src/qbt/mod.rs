@@ -413,6 +413,7 @@ fn known(call: &str) -> bool {
             | "torrents/recheck"
             | "torrents/reannounce"
             | "torrents/setForceStart"
+            | "torrents/setSuperSeeding"
             | "torrents/delete"
             | "transfer/toggleSpeedLimitsMode"
             | "torrents/setCategory"

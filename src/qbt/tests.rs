@@ -73,6 +73,8 @@ struct Server {
     task: JoinHandle<()>,
     engine: JoinHandle<()>,
     _snapshot: watch::Sender<Arc<SessionSnapshot>>,
+    /// The super-seeding changes the engine was asked for.
+    super_seeds: Arc<std::sync::Mutex<Vec<(TorrentId, bool)>>>,
 }
 
 impl Drop for Server {
@@ -112,6 +114,8 @@ async fn server(ban: Duration) -> Server {
     let task = bound.serve(Facts::default(), client);
     // The session's part: a catalog where `tv` is a category, and `hd` and every other label
     // on a torrent are tags, as the engine keeps it.
+    let super_seeds: Arc<std::sync::Mutex<Vec<(TorrentId, bool)>>> = Arc::default();
+    let asked = Arc::clone(&super_seeds);
     let engine = tokio::spawn(async move {
         let mut rx: mpsc::UnboundedReceiver<crate::engine::api::SessionRequest> = rx;
         while let Some(req) = rx.recv().await {
@@ -122,6 +126,9 @@ async fn server(ban: Duration) -> Server {
                     .map(|id| (id, crate::engine::api::Peeked::Now(Arc::clone(&snap))))
                     .collect();
                 let _ = reply.send(out);
+            } else if let crate::engine::api::SessionRequest::SuperSeed { id, on, reply } = req {
+                asked.lock().unwrap().push((id, on));
+                let _ = reply.send(Ok(()));
             } else if let crate::engine::api::SessionRequest::Catalog { reply, .. } = req {
                 let _ = reply.send(Ok(crate::engine::api::Catalog {
                     categories: vec![crate::engine::api::Category {
@@ -149,6 +156,7 @@ async fn server(ban: Duration) -> Server {
         task,
         engine,
         _snapshot: stx,
+        super_seeds,
     }
 }
 
@@ -497,4 +505,30 @@ async fn transfer_limits_and_their_mode_are_read_from_the_line_up() {
     assert_eq!(read("/api/v2/transfer/uploadLimit").await, "10240");
     let r = get(s.addr, "/api/v2/transfer/toggleSpeedLimitsMode", key).await;
     assert_eq!(r.status, 405, "a switch needs POST");
+}
+
+#[tokio::test]
+async fn set_super_seeding_asks_the_engine_and_info_shows_the_flag() {
+    let s = server(auth::BAN).await;
+    let key = "Authorization: Bearer k3y\r\n";
+    let hash = "ab".repeat(20);
+    for value in ["true", "false"] {
+        let body = format!("hashes={hash}&value={value}");
+        let r = post(s.addr, "/api/v2/torrents/setSuperSeeding", key, &body).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(
+        *s.super_seeds.lock().unwrap(),
+        [(TorrentId(7), true), (TorrentId(7), false)]
+    );
+    let mut line = seeding(7, 0xab);
+    line.super_seeding = true;
+    s._snapshot.send_replace(Arc::new(SessionSnapshot {
+        torrents: vec![line],
+        ..SessionSnapshot::default()
+    }));
+    let r = get(s.addr, "/api/v2/torrents/info", key).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let info: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(info[0]["super_seeding"], true, "{info}");
 }

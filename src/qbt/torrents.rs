@@ -141,7 +141,7 @@ pub(crate) fn info_of(t: &TorrentLine, now: u64) -> Value {
         "up_limit": 0,
         "auto_tmm": false,
         "force_start": false,
-        "super_seeding": false,
+        "super_seeding": t.super_seeding,
         "seq_dl": false,
         "f_l_piece_prio": false,
         "availability": -1,
@@ -286,6 +286,7 @@ pub(crate) async fn act(ctx: &Ctx, action: &str, p: &Params) -> Option<Result<()
             let on = p.flag("value").unwrap_or(false);
             each_answered(&ids, |id| ctx.client.force(id, on)).await
         }
+        "setSuperSeeding" => set_super_seeding(ctx, &ids, p).await,
         "delete" => {
             let delete_files = p.flag("deleteFiles").unwrap_or(false);
             let r = each_answered(&ids, |id| ctx.client.remove(id, delete_files)).await;
@@ -295,6 +296,12 @@ pub(crate) async fn act(ctx: &Ctx, action: &str, p: &Params) -> Option<Result<()
         _ => return None,
     };
     Some(result)
+}
+
+/// `torrents/setSuperSeeding` (`hashes`, `value=true|false`): BEP 16 per torrent.
+async fn set_super_seeding(ctx: &Ctx, ids: &[TorrentId], p: &Params) -> Result<(), ActionError> {
+    let on = p.flag("value").unwrap_or(false);
+    each_answered(ids, |id| ctx.client.set_super_seeding(id, on)).await
 }
 
 /// Asks `f` of every torrent, each answer awaited (bounded); the last failure is the

@@ -56,6 +56,8 @@ pub enum Action {
     /// `/`: start typing a name filter.
     Search,
     ForceStart,
+    /// BEP 16 super-seeding on where it is off, off where it is on.
+    ToggleSuperSeed,
     QueueUp,
     QueueDown,
     QueueTop,
@@ -128,6 +130,11 @@ pub enum Request {
     /// Start regardless of the queue (and resume).
     Force {
         id: TorrentId,
+    },
+    /// BEP 16 super-seeding on or off.
+    SuperSeed {
+        id: TorrentId,
+        on: bool,
     },
     /// Move in the queue.
     Queue {

@@ -112,6 +112,7 @@ pub(crate) const BINDINGS: &[Binding] = &[
     bind(LIST, "space", "mark / unmark; the keys below act on every marked one", &[(ch(' '), A::ToggleMark)]),
     bind(LIST, "p", "pause or resume", &[(ch('p'), A::TogglePause)]),
     bind(LIST, "F", "force start (ignore the queue)", &[(ch('F'), A::ForceStart)]),
+    bind(LIST, "U", "super-seeding on / off (a seed sends each piece once)", &[(ch('U'), A::ToggleSuperSeed)]),
     bind(LIST, "[ ] { }", "queue: up / down / top / bottom",
         &[(ch('['), A::QueueUp), (ch(']'), A::QueueDown), (ch('{'), A::QueueTop), (ch('}'), A::QueueBottom)]),
     bind(LIST, "v", "verify: check every piece again", &[(ch('v'), A::Verify)]),

@@ -282,6 +282,15 @@ fn ask(r: Request, client: &Client, replies: &mpsc::UnboundedSender<Reply>) {
             id,
             result: words(r),
         }),
+        Request::SuperSeed { id, on } => {
+            forward(client.set_super_seeding(id, on), replies, move |r| {
+                Reply::Done {
+                    what: "super-seeding",
+                    id,
+                    result: words(r),
+                }
+            })
+        }
         Request::Queue { id, to } => forward(client.queue(id, to), replies, move |r| Reply::Done {
             what: "queue move",
             id,

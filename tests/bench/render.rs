@@ -212,6 +212,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 final_dir: None,
                 blocked: 0,
                 queue: None,
+                super_seeding: false,
             }
         })
         .collect();

@@ -47,6 +47,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         final_dir: None,
         blocked: 0,
         queue: None,
+        super_seeding: false,
     }
 }
 

@@ -79,6 +79,13 @@ pub(super) async fn serve_requests(
                 };
                 let _ = reply.send(done(ask(&target, &mut control, &r).await));
             }
+            SessionRequest::SuperSeed { id, on, reply } => {
+                let r = Request::SuperSeed {
+                    id: id.0.to_string(),
+                    on,
+                };
+                let _ = reply.send(done(ask(&target, &mut control, &r).await));
+            }
             SessionRequest::Queue { id, to, reply } => {
                 let r = Request::Queue {
                     id: id.0.to_string(),

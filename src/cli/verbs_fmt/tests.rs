@@ -30,6 +30,7 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         labels: Vec::new(),
         final_dir: None,
         blocked: 0,
+        super_seeding: false,
     }
 }
 

@@ -65,6 +65,7 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         labels: t.labels.clone(),
         final_dir: t.final_dir.as_ref().map(|d| d.display().to_string()),
         blocked: t.blocked,
+        super_seeding: t.super_seeding,
     }
 }
 

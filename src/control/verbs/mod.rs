@@ -34,6 +34,7 @@ mod show;
 mod shutdown;
 mod stream_url;
 mod subscribe;
+mod super_seed;
 mod verify;
 mod watch;
 
@@ -93,6 +94,7 @@ pub(crate) async fn handle(
         Request::Resume { ids } => resume::apply(&ids, &current, client),
         Request::Force { ids } => force::apply(&ids, &current, client),
         Request::Queue { id, to } => queue::apply(&id, to, &current, client).await,
+        Request::SuperSeed { id, on } => super_seed::apply(&id, on, &current, client).await,
         Request::Goals {
             id,
             seed_ratio,

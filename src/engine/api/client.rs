@@ -217,6 +217,12 @@ impl Client {
         self.ask(|reply| SessionRequest::Force { id, on, reply })
     }
 
+    /// BEP 16 super-seeding on or off (kept across restarts; active while the torrent is a
+    /// complete seed, for peers that connect from then on).
+    pub fn set_super_seeding(&self, id: TorrentId, on: bool) -> Answer<Result<(), RequestError>> {
+        self.ask(|reply| SessionRequest::SuperSeed { id, on, reply })
+    }
+
     /// Moves the torrent in the queue.
     pub fn queue(&self, id: TorrentId, to: Move) -> Answer<Result<(), RequestError>> {
         self.ask(|reply| SessionRequest::Queue { id, to, reply })

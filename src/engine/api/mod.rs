@@ -132,6 +132,9 @@ pub enum Command {
     },
     /// Fetch pieces in order (first and last piece of each wanted file first), for previews.
     SetSequential(bool),
+    /// BEP 16 super-seeding while the torrent seeds. The session keeps the flag and starts
+    /// the torrent with it; this tells a running task.
+    SetSuperSeeding(bool),
     /// Announce to the trackers now (as soon as each one's minimum interval allows). A
     /// stopped torrent announces when it starts anyway: it keeps the request until then.
     Reannounce,

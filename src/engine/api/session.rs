@@ -67,6 +67,9 @@ pub struct TorrentLine {
     /// nothing in the queue holds it back.
     #[serde(default)]
     pub queue: Option<crate::engine::api::QueueState>,
+    /// BEP 16 super-seeding is asked for (`why` says whether it waits until complete).
+    #[serde(default)]
+    pub super_seeding: bool,
 }
 
 impl TorrentLine {
@@ -101,6 +104,7 @@ impl TorrentLine {
             final_dir: None,
             blocked: 0,
             queue: None,
+            super_seeding: false,
         }
     }
 
@@ -369,6 +373,12 @@ pub enum SessionRequest {
     },
     /// Force start (`on`: run whatever the queue says) or back under the queue.
     Force {
+        id: TorrentId,
+        on: bool,
+        reply: oneshot::Sender<Result<(), RequestError>>,
+    },
+    /// BEP 16 super-seeding on or off, kept with the torrent.
+    SuperSeed {
         id: TorrentId,
         on: bool,
         reply: oneshot::Sender<Result<(), RequestError>>,

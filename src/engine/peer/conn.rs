@@ -11,7 +11,7 @@ use tokio::time::Instant as TokioInstant;
 
 use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::peer::connect::{io_end, OUR_REQQ};
-use crate::engine::peer::link::{PeerCmd, PeerEvent, PeerLive, TorrentLink};
+use crate::engine::peer::link::{PeerCmd, PeerEvent, PeerLive, SuperSeen, TorrentLink};
 use crate::engine::peer::pex::{
     PexEvent, Verdict, LT_DONTHAVE_ID, UPLOAD_ONLY_ID, UT_HOLEPUNCH_ID, UT_METADATA_ID, UT_PEX_ID,
 };
@@ -94,6 +94,9 @@ pub(crate) struct PeerConn {
     pub(super) ext_on: bool,
     /// Whether we last told the peer we only upload (BEP 21): every wanted piece in.
     pub(super) told_upload_only: bool,
+    /// BEP 16: we hide our pieces from this peer (super-seeding was on when it connected):
+    /// `announced` holds only the pieces offered to it, the only ones it may ask for.
+    pub(super) hidden: bool,
 }
 
 /// Hash requests one connection may have unanswered; older ones are forgotten (the torrent
@@ -169,6 +172,7 @@ impl PeerConn {
             hash_asks: Vec::new(),
             ext_on: false,
             told_upload_only: false,
+            hidden: false,
         }
     }
 
@@ -176,7 +180,7 @@ impl PeerConn {
     /// upload now.
     pub(crate) fn send_ext_handshake(&mut self) {
         self.ext_on = true;
-        self.told_upload_only = self.torrent.is_complete();
+        self.told_upload_only = self.upload_only_now();
         self.push_ext_handshake();
     }
 
@@ -199,7 +203,7 @@ impl PeerConn {
         if !self.ext_on {
             return;
         }
-        let now = self.torrent.is_complete();
+        let now = self.upload_only_now();
         if now == self.told_upload_only {
             return;
         }
@@ -211,6 +215,14 @@ impl PeerConn {
             }),
             None => self.push_ext_handshake(),
         }
+    }
+
+    /// Whether we only upload, as the peer is told (BEP 21). A super-seed does not say so, as
+    /// libtorrent does not: it hides that it has everything.
+    fn upload_only_now(&self) -> bool {
+        self.torrent.is_complete()
+            && !self.hidden
+            && !self.torrent.super_seeding.load(Ordering::Relaxed)
     }
 
     /// Neither side has anything for the other: the peer only uploads (BEP 21) or has every
@@ -262,6 +274,19 @@ impl PeerConn {
 
     pub(crate) fn send_have_state(&mut self) {
         let have = self.torrent.have();
+        if have.is_complete() && self.torrent.super_seeding.load(Ordering::Relaxed) {
+            // BEP 16: we look like a peer with nothing; the coordinator offers pieces one
+            // `have` at a time (`PeerCmd::Offer`).
+            self.hidden = true;
+            if self.fast {
+                self.push(&Message::HaveNone);
+            }
+            self.torrent.send(PeerEvent::SuperSeed {
+                conn: self.conn,
+                seen: SuperSeen::Hidden,
+            });
+            return;
+        }
         if self.fast && have.count() == 0 {
             self.push(&Message::HaveNone);
         } else if self.fast && have.is_complete() {
@@ -275,7 +300,7 @@ impl PeerConn {
     /// A piece was verified (the broadcast every connection hears): tell the peer unless it
     /// has it, and lose interest once we have everything.
     pub(crate) fn on_verified(&mut self, index: u32) {
-        if !self.announced.set(index) {
+        if self.hidden || !self.announced.set(index) {
             return;
         }
         if !self.peer_has.get(index) {
@@ -328,6 +353,12 @@ impl PeerConn {
     }
 
     fn set_peer_has(&mut self, bf: Bitfield) {
+        if self.hidden {
+            self.torrent.send(PeerEvent::SuperSeed {
+                conn: self.conn,
+                seen: SuperSeen::Pieces(bf.clone()),
+            });
+        }
         let interested = self.torrent.peer_pieces(&self.peer_has, &bf) && !self.paused;
         self.peer_has = bf;
         self.live
@@ -388,6 +419,12 @@ impl PeerConn {
                     return Err(protocol(format!("have index {i} out of range")));
                 }
                 if self.peer_has.set(i) {
+                    if self.hidden {
+                        self.torrent.send(PeerEvent::SuperSeed {
+                            conn: self.conn,
+                            seen: SuperSeen::Have(i),
+                        });
+                    }
                     self.live
                         .pieces
                         .store(self.peer_has.count(), Ordering::Relaxed);
@@ -668,6 +705,19 @@ impl PeerConn {
                 // Also how a change of the wanted files reaches us (the torrent re-weighs
                 // every connection): we may be upload-only now, or no longer.
                 self.refresh_upload_only();
+            }
+            PeerCmd::Offer(index) => {
+                if self.hidden && self.torrent.has_piece(index) && self.announced.set(index) {
+                    self.push(&Message::Have(index));
+                }
+            }
+            PeerCmd::Unhide => {
+                if self.hidden {
+                    self.hidden = false;
+                    // HAVE_ALL is for the start of a connection only: one `have` per piece.
+                    self.on_verified_lagged();
+                    self.refresh_upload_only();
+                }
             }
             PeerCmd::Disconnect(end) => return Err(end),
         }

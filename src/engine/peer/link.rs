@@ -64,6 +64,9 @@ pub(crate) struct TorrentFacts {
     /// 54's `lt_donthave` where it had announced the piece).
     pub lost: broadcast::Sender<u32>,
     pub paused: AtomicBool,
+    /// BEP 16 super-seeding is on and the torrent complete: a connection that starts now
+    /// hides our pieces and offers only what the coordinator picks (`torrent/superseed.rs`).
+    pub super_seeding: AtomicBool,
     pub downloaded: AtomicU64,
     pub uploaded: AtomicU64,
     pub wasted: AtomicU64,
@@ -161,6 +164,11 @@ pub(crate) enum PeerCmd {
     SendPex(Bytes),
     /// A BEP 55 `ut_holepunch` message to send, when the peer takes it.
     SendHolepunch(crate::protocol::holepunch::HoleMsg),
+    /// BEP 16: announce this piece (a `have`) to a peer we hide our pieces from; it may ask
+    /// for the pieces offered so far and no others.
+    Offer(u32),
+    /// BEP 16 ended for this peer: announce every piece we have, serve any.
+    Unhide,
     /// Send a BEP 52 `hash request` (block hashes of a piece that failed its check); the
     /// answer comes back as `PeerEvent::Hashes` or `PeerEvent::HashReject`.
     AskHashes(HashRequest),
@@ -220,6 +228,12 @@ pub(crate) enum PeerEvent {
         conn: u64,
         msg: crate::protocol::holepunch::HoleMsg,
     },
+    /// BEP 16, from a connection hiding our pieces: what the peer has, for the coordinator's
+    /// choice of offers.
+    SuperSeed {
+        conn: u64,
+        seen: SuperSeen,
+    },
     /// A BEP 52 `hashes` message: the head it answers and the hashes after it, unchecked
     /// (the torrent knows what it asked and what the hashes must prove).
     Hashes {
@@ -238,6 +252,17 @@ pub(crate) enum PeerEvent {
         index: u32,
         error: DiskError,
     },
+}
+
+/// What a super-seeded connection (`PeerEvent::SuperSeed`) reports.
+#[derive(Debug)]
+pub(crate) enum SuperSeen {
+    /// It hid our pieces (sent `have_none` or nothing): the coordinator offers it pieces.
+    Hidden,
+    /// The peer's pieces, from its bitfield, `have_all` or `have_none`.
+    Pieces(Bitfield),
+    /// The peer announced a piece.
+    Have(u32),
 }
 
 /// Counters and flags a peer task updates and the torrent reads for snapshots and the

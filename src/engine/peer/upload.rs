@@ -55,7 +55,8 @@ impl PeerConn {
                 r.index
             )));
         }
-        let have = self.torrent.has_piece(r.index);
+        // A super-seed serves a hidden peer only the pieces it offered (BEP 16).
+        let have = self.torrent.has_piece(r.index) && (!self.hidden || self.announced.get(r.index));
         if self.flags.am_choking || !have || !self.uploads.queue(r) {
             if self.fast {
                 self.push(&Message::Reject {

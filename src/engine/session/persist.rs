@@ -87,6 +87,8 @@ pub(crate) struct SavedMagnet {
 pub(crate) struct Kept {
     pub goals: crate::engine::session::goals::Overrides,
     pub forced: bool,
+    /// BEP 16 super-seeding asked for (active only while the torrent is a complete seed).
+    pub super_seeding: bool,
     pub goal_reached: Option<String>,
     /// Set when the session knows better than the torrent's task (a stopped torrent has no
     /// task to say it is paused).
@@ -214,6 +216,7 @@ impl Persist {
         r.seed_idle_secs = kept.goals.idle.map(|d| d.as_secs());
         r.goals_off = kept.goals.off;
         r.forced = kept.forced;
+        r.super_seeding = kept.super_seeding;
         r.goal_reached.clone_from(&kept.goal_reached);
         r.labels.clone_from(&kept.labels);
         r.target.clone_from(&kept.target);
@@ -345,6 +348,7 @@ fn kept_of(r: &Resume) -> Kept {
             off: r.goals_off,
         },
         forced: r.forced,
+        super_seeding: r.super_seeding,
         goal_reached: r.goal_reached.clone(),
         paused: None,
         labels: r.labels.clone(),

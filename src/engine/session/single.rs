@@ -176,6 +176,7 @@ fn headless_start(
             ..FilePlan::default()
         },
         rates: session.ctx.rates.torrent(Default::default()),
+        super_seeding: false,
         snapshots: Snapshots::with(snapshots),
         line: watch::channel(TorrentLine::placeholder(id)).0,
         reports: None,

@@ -59,6 +59,8 @@ pub(crate) struct Coordinator {
     connects: crate::engine::torrent::holepunch::Relay,
     /// The session's open file streams, read into the snapshot (none in a one-shot run).
     streams: Option<Arc<crate::engine::torrent::stream::Streams>>,
+    /// BEP 16 super-seeding (`coordinator/superseed.rs`).
+    superseed: superseed::SuperSeeding,
 }
 
 impl Coordinator {
@@ -115,6 +117,7 @@ impl Coordinator {
             relay: crate::engine::torrent::holepunch::Relay::new(now),
             connects: crate::engine::torrent::holepunch::Relay::new(now),
             streams: None,
+            superseed: Default::default(),
         }
     }
 
@@ -479,6 +482,7 @@ impl Coordinator {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.sync_super_seeding();
         self.drop_newly_blocked();
         if !self.interface_tick() {
             self.connect_more(now);
@@ -571,6 +575,7 @@ mod interface;
 mod parts;
 mod pex_round;
 mod publish;
+mod superseed;
 
 #[cfg(test)]
 mod tests;

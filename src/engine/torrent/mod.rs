@@ -25,8 +25,6 @@ pub(crate) mod shared;
 pub(crate) mod snapshot;
 pub(crate) mod stats;
 pub(crate) mod stream;
-// BEP 16 super-seeding: the offers, pure and tested; not yet wired into the coordinator.
-#[allow(dead_code)]
 pub(crate) mod superseed;
 pub(crate) mod uplink;
 pub(crate) mod verify;

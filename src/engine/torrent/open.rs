@@ -158,6 +158,7 @@ async fn prepare(
     let half_open = ctx.limits.half_open;
     let mut c = Coordinator::new(meta, opts, Arc::clone(&shared), snap, started, half_open);
     c.set_file_plan(plan);
+    c.want_super_seeding(start.super_seeding);
     c.show_streams(Arc::clone(&ctx.streams));
     c.attach(
         start.id,
@@ -338,6 +339,7 @@ fn shared_state(
             // Rare (a file cut short under us): a lagging connection compares its pieces.
             lost: broadcast::channel(LOST_BACKLOG).0,
             paused: AtomicBool::new(false),
+            super_seeding: AtomicBool::new(false),
             downloaded: AtomicU64::new(0),
             uploaded: AtomicU64::new(0),
             wasted: AtomicU64::new(0),

@@ -37,6 +37,8 @@ pub(crate) struct Start {
     pub paused: bool,
     /// File priorities and piece order (empty priorities: every file wanted).
     pub files: crate::engine::torrent::priorities::FilePlan,
+    /// BEP 16 super-seeding asked for (the session keeps it; active once complete).
+    pub super_seeding: bool,
     /// The torrent's rate limiters (its own limits from its resume data, under the session's).
     pub rates: crate::engine::peer::rate::TorrentRates,
     /// Where its full snapshot goes, once someone subscribes.

@@ -141,5 +141,6 @@ pub(crate) fn test_line(
         final_dir: None,
         blocked: 0,
         queue: None,
+        super_seeding: false,
     }
 }

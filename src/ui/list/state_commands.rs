@@ -47,6 +47,18 @@ impl ListState {
                     .collect();
                 return self.send(reqs, status);
             }
+            Action::ToggleSuperSeed => {
+                let ids = self.targets();
+                let status = format!("super-seeding on / off for {}", self.count_words(ids.len()));
+                let reqs = ids
+                    .into_iter()
+                    .map(|id| Request::SuperSeed {
+                        id,
+                        on: !self.line(id).is_some_and(|t| t.super_seeding),
+                    })
+                    .collect();
+                return self.send(reqs, status);
+            }
             Action::QueueUp | Action::QueueDown | Action::QueueTop | Action::QueueBottom => {
                 use crate::engine::api::Move;
                 let to = match action {

@@ -852,3 +852,38 @@ fn holepunch_messages_go_both_ways_and_a_malformed_one_ends_the_connection() {
     }));
     assert!(why.contains("ut_holepunch"), "{why}");
 }
+
+/// BEP 16: a connection that starts while super-seeding is on shows nothing (`have_none`),
+/// announces only what the coordinator offers, rejects requests for anything else, and gets a
+/// `have` for every other piece once super-seeding ends.
+#[test]
+fn a_super_seed_shows_nothing_and_serves_only_its_offers() {
+    let t = torrent(ALL);
+    t.shared.super_seeding.store(true, Ordering::Relaxed);
+    let (mut c, _) = open(&t, true);
+    c.send_have_state();
+    assert_eq!(sent(&mut c), [Message::HaveNone]);
+    c.on_command(PeerCmd::Offer(3)).unwrap();
+    c.on_command(PeerCmd::Offer(3)).unwrap();
+    assert_eq!(sent(&mut c), [Message::Have(3)], "one have per offer");
+    c.on_command(PeerCmd::Unchoke).unwrap();
+    sent(&mut c);
+    let asked = block(4, 0, BLOCK);
+    c.on_message(Message::Request {
+        index: asked.index,
+        begin: asked.begin,
+        length: asked.length,
+    })
+    .unwrap();
+    assert_eq!(
+        sent(&mut c),
+        [Message::Reject {
+            index: 4,
+            begin: 0,
+            length: BLOCK
+        }]
+    );
+    c.on_command(PeerCmd::Unhide).unwrap();
+    let rest: Vec<Message> = (0..PIECES).filter(|&i| i != 3).map(Message::Have).collect();
+    assert_eq!(sent(&mut c), rest);
+}

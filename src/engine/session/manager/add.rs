@@ -422,6 +422,7 @@ impl Manager {
                 ..FilePlan::default()
             },
             rates: rates.clone(),
+            super_seeding: false,
             snapshots: cell.clone(),
             line: line_tx,
             reports: Some(self.reports_tx.clone()),

@@ -111,6 +111,7 @@ impl Manager {
         l.labels.clone_from(&p.kept.labels);
         l.final_dir.clone_from(&p.kept.target);
         l.queue = p.queue_shown(slot.state.parked());
+        l.super_seeding = p.kept.super_seeding;
         if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
@@ -171,6 +172,7 @@ impl Manager {
             final_dir: _,
             queue: _,
             blocked,
+            super_seeding: _,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -194,5 +196,6 @@ impl Manager {
             && shown.added == *added
             && shown.completed == *completed
             && shown.blocked == *blocked
+            && shown.super_seeding == p.kept.super_seeding
     }
 }

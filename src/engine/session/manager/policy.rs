@@ -381,6 +381,7 @@ impl Manager {
             paused: false,
             files,
             rates: slot.rates.clone(),
+            super_seeding: slot.policy.kept.super_seeding,
             snapshots,
             line: line_tx,
             reports: Some(self.reports_tx.clone()),
@@ -425,6 +426,20 @@ impl Manager {
         if self.slots[i].policy.kept.forced != on {
             self.slots[i].policy.kept.forced = on;
             self.save_policy(i);
+        }
+        Ok(())
+    }
+
+    /// `ttui super-seed ID on|off`: kept with the torrent; its task, when it runs, hears it
+    /// now (a stopped one starts with it).
+    pub(super) fn super_seed(&mut self, id: TorrentId, on: bool) -> Result<(), RequestError> {
+        let i = self.index(id)?;
+        if self.slots[i].policy.kept.super_seeding != on {
+            self.slots[i].policy.kept.super_seeding = on;
+            self.save_policy(i);
+        }
+        if self.slots[i].state.parked().is_none() {
+            self.tell(id, Command::SetSuperSeeding(on));
         }
         Ok(())
     }

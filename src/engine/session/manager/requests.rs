@@ -71,6 +71,9 @@ impl Manager {
                 let _ = reply.send(self.force(id, on));
                 self.evaluate_due = true;
             }
+            SessionRequest::SuperSeed { id, on, reply } => {
+                let _ = reply.send(self.super_seed(id, on));
+            }
             SessionRequest::Queue { id, to, reply } => {
                 let _ = reply.send(self.queue_move(id, to));
                 self.evaluate_due = true;

@@ -74,6 +74,8 @@ pub struct Resume {
     pub goals_off: u8,
     /// Started regardless of the queue.
     pub forced: bool,
+    /// BEP 16 super-seeding, on while the torrent seeds (`ttui super-seed ID on`).
+    pub super_seeding: bool,
     /// Why a seeding goal paused it (`paused: ratio 1.00 reached (goal 1.0)`), shown again
     /// after a restart.
     pub goal_reached: Option<String>,
@@ -134,6 +136,7 @@ impl Resume {
             seed_idle_secs: None,
             goals_off: 0,
             forced: false,
+            super_seeding: false,
             goal_reached: None,
             sequential: false,
             clean: false,
@@ -234,6 +237,8 @@ struct Wire {
     goals_off: i64,
     #[serde(default, skip_serializing_if = "is_zero")]
     forced: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    super_seeding: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     goal_reached: Option<ByteBuf>,
     /// A torrent still fetching its metadata.
@@ -328,6 +333,7 @@ pub fn encode(r: &Resume) -> Vec<u8> {
         seed_idle: r.seed_idle_secs.map(int),
         goals_off: i64::from(r.goals_off),
         forced: i64::from(r.forced),
+        super_seeding: i64::from(r.super_seeding),
         goal_reached: r.goal_reached.as_ref().map(|t| ByteBuf::from(t.as_bytes())),
         magnet: r.magnet.as_ref().map(|m| ByteBuf::from(m.as_bytes())),
         only_files: r
@@ -461,6 +467,7 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
             .filter(|b| *b < 8)
             .ok_or_else(|| invalid("goals_off", w.goals_off))?,
         forced: flag("forced", w.forced)?,
+        super_seeding: flag("super_seeding", w.super_seeding)?,
         // Our own words; cut so a doctored file cannot make a line of megabytes.
         goal_reached: w
             .goal_reached

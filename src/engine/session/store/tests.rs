@@ -51,6 +51,7 @@ fn full_resume() -> Resume {
     r.seed_idle_secs = Some(1800);
     r.goals_off = 1;
     r.forced = true;
+    r.super_seeding = true;
     r.goal_reached = Some("paused: ratio 1.00 reached (goal 1.0)".into());
     r.sequential = true;
     r.labels = vec!["tv".into(), "Ünïcode ok".into()];

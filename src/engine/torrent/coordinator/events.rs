@@ -38,6 +38,7 @@ impl Coordinator {
                 self.set_file_priority(&files, priority)
             }
             Command::SetSequential(on) => self.set_sequential(on),
+            Command::SetSuperSeeding(on) => self.set_super_seeding(on),
             Command::Reannounce => match &self.sources.tracker_tx {
                 Some(tx) => {
                     let _ = tx.try_send(TrackerCommand::Reannounce);
@@ -203,6 +204,7 @@ impl Coordinator {
                 }
             }
             PeerEvent::Ended { conn, end } => {
+                self.super_seed_gone(conn);
                 self.on_peer_end(conn, end, now);
                 self.block_hashes_gone(conn, now);
             }
@@ -221,6 +223,7 @@ impl Coordinator {
                 self.on_block_hashes(conn, head, hashes, now)
             }
             PeerEvent::HashReject { conn, head } => self.on_hash_reject(conn, head, now),
+            PeerEvent::SuperSeed { conn, seen } => self.on_super_seen(conn, seen),
         }
     }
 

@@ -77,6 +77,7 @@ impl Coordinator {
                 self.shared
                     .rates
                     .why(self.shown.down.rate(), self.shown.up.rate())
+                    .or_else(|| self.super_seeding_words().map(String::from))
             }),
         };
         let verified = if wanted_bytes < self.given.meta.info.total_length {
@@ -105,6 +106,7 @@ impl Coordinator {
             l.save_path.clone_from(&self.given.opts.output);
             l.completed = lifetime.completed;
             l.blocked = self.run.blocked;
+            l.super_seeding = self.superseed_wanted();
         });
     }
 

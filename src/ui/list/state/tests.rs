@@ -264,6 +264,19 @@ fn clicks_select_rows_and_sort_by_titles() {
 }
 
 #[test]
+fn the_super_seed_key_turns_it_on_where_off_and_off_where_on() {
+    let mut l = list(3);
+    let out = l.handle(Action::ToggleSuperSeed);
+    assert_eq!(
+        out.effect,
+        Some(Effect::Session(vec![Request::SuperSeed {
+            id: id(1),
+            on: true
+        }]))
+    );
+}
+
+#[test]
 fn force_start_and_queue_keys_ask_the_session() {
     use crate::engine::api::Move;
     let mut l = list(3);
