@@ -727,6 +727,28 @@ impl TtuiLeecher {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// The BEP 55 introductions it made as the relay (`show --json`'s `introductions`).
+    fn introductions(&self, hash: &str) -> u64 {
+        self.verb(&["show", hash, "--json"])
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["introductions"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// CPU seconds (user + system) the daemon has used, from /proc/PID/stat.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.proc.pid())).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+        ticks as f64 / clock_ticks()
+    }
+
     /// The addresses of the peers `show --json` lists as connected now.
     fn connected(&self, hash: &str) -> Vec<std::net::IpAddr> {
         let Some(text) = self.verb(&["show", hash, "--json"]) else {
@@ -745,6 +767,18 @@ impl TtuiLeecher {
             })
             .unwrap_or_default()
     }
+}
+
+/// The kernel's clock ticks a second (`getconf CLK_TCK`), 100 when it cannot say.
+fn clock_ticks() -> f64 {
+    let out = run_bounded(
+        Command::new("getconf").arg("CLK_TCK"),
+        Duration::from_secs(5),
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(100.0)
 }
 
 /// The addresses a lt_peer.py leecher has ever been connected to (its last `peers` line).
@@ -900,6 +934,15 @@ fn reach_table() {
         table.push_str(&format!("{name:<30} {:>5} {:>11}\n", tt.len(), lt.len()));
     }
     eprintln!("{table}");
+    // The ttui leechers are relays too (BEP 55): what that cost them over the window (their
+    // CPU includes their own download, at 100 kB/s).
+    for ((name, _), (ttui, _)) in ROWS.iter().zip(&rows) {
+        eprintln!(
+            "relay: {name}: introductions {} cpu {:.2} s",
+            ttui.introductions(&hash),
+            ttui.cpu_seconds()
+        );
+    }
     for ((name, _), (tt, lt)) in ROWS.iter().zip(&seen) {
         eprintln!("{name}: ttui {tt:?}\n{name}: libtorrent {lt:?}");
     }
