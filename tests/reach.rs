@@ -3,6 +3,12 @@
 //!
 //! The HTTP tracker is tests/reach/tracker.py: Debian's opentracker is built IPv4-only
 //! (`opentracker -i ::1` says "V4 Tracker is V4 only!"), and no IPv6 build is packaged.
+//!
+//! The DHT tests and the reach table use tests/reach/lt_peer.py, a libtorrent peer that is a
+//! member of the lab's swarm (DHT bootstrapped only from a lab node, PEX, uTP, hole punching),
+//! where assets/seeders/lt_seed.py keeps every discovery mechanism off. The reach table
+//! (`reach_table`) is also the benchmark tests/bench/reach.sh, with a longer window
+//! (`TTUI_REACH_SECONDS`).
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
