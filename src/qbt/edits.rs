@@ -1,7 +1,7 @@
 //! The calls of issue 56's second round that change a torrent or the session beyond
 //! `actions.rs`: `torrents/filePrio`, `toggleSequentialDownload`,
-//! `toggleFirstLastPiecePrio`, `setAutoManagement`, `transfer/banPeers` and
-//! `app/setPreferences`. Each goes through a typed `engine::api::Client` call (the same
+//! `toggleFirstLastPiecePrio`, `setAutoManagement`, `transfer/banPeers`,
+//! `app/setPreferences`, and the reads `torrents/downloadLimit`/`uploadLimit`. Each goes through a typed `engine::api::Client` call (the same
 //! ones the TUI's keys and the Transmission RPC's `session-set` use); errors answer with
 //! qBittorrent's codes: 400 for a missing or malformed parameter, 404 for an unknown hash,
 //! 409 when the session refuses.
@@ -62,6 +62,9 @@ pub(super) async fn route(ctx: &Ctx, call: &str, p: &Params) -> Option<Answer> {
         // module header says why nothing else is switched).
         "torrents/toggleFirstLastPiecePrio" | "torrents/setAutoManagement" => ok(),
         "transfer/banPeers" => ban_peers(ctx, p),
+        "torrents/downloadLimit" | "torrents/uploadLimit" => {
+            own_limits(ctx, p, call == "torrents/downloadLimit").await
+        }
         "app/setPreferences" => set_preferences(ctx, p).await,
         _ => return None,
     };
@@ -122,6 +125,32 @@ fn ban_peers(ctx: &Ctx, p: &Params) -> Answer {
         }
     }
     ok()
+}
+
+/// `torrents/downloadLimit` / `uploadLimit` (`hashes`): each torrent's own limit by hash,
+/// bytes a second (0 none).
+async fn own_limits(ctx: &Ctx, p: &Params, down: bool) -> Answer {
+    let ids = targets(ctx, p);
+    let Some(settings) = settings(ctx, ids).await else {
+        return text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the session did not answer in time",
+        );
+    };
+    let head = ctx.client.head();
+    let by_hash: Map<String, Value> = settings
+        .torrents
+        .iter()
+        .filter_map(|s| {
+            let t = head.torrents.iter().find(|t| t.id == s.id)?;
+            let limit = if down { s.down } else { s.up };
+            Some((
+                crate::protocol::hex::encode(&t.info_hash),
+                Value::from(limit),
+            ))
+        })
+        .collect();
+    super::json(&Value::Object(by_hash))
 }
 
 /// A rate in bytes a second as qBittorrent's preferences give it (0 or less: none).

@@ -461,6 +461,8 @@ fn known(call: &str) -> bool {
             | "torrents/setAutoManagement"
             | "transfer/banPeers"
             | "app/setPreferences"
+            | "torrents/downloadLimit"
+            | "torrents/uploadLimit"
     )
 }
 

@@ -166,6 +166,9 @@ t = wait("a's own limits listed", lambda: (lambda t: t if t["dl_limit"] == 1 << 
 check(t["ratio_limit"] == 2.5 and t["seeding_time_limit"] == 60, f"share limits: {t}")
 check(t["inactive_seeding_time_limit"] == -2 and t["up_limit"] == 0, f"limits: {t}")
 check(t["seq_dl"] is False and t["f_l_piece_prio"] is False, f"not sequential: {t}")
+lims = c.torrents_download_limit(torrent_hashes=hash_a)
+check(lims.get(hash_a) == 1 << 20, f"torrents/downloadLimit: {lims}")
+check(c.torrents_upload_limit(torrent_hashes=hash_a).get(hash_a) == 0, "torrents/uploadLimit")
 
 # File priorities: high, skipped, normal again, each seen in torrents/files.
 def prio():
