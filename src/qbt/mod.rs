@@ -9,7 +9,8 @@
 //! open, every other call needs a live `SID` cookie or the API key (403).
 //!
 //! The files: `auth.rs` (sessions, cookies, the CSRF check), `form.rs` (parameters),
-//! `app.rs` (`app/*`), `torrents.rs` (`torrents/info` and the actions), `transfer.rs`.
+//! `app.rs` (`app/*`), `torrents.rs` (`torrents/info` and the actions), `transfer.rs`,
+//! `edits.rs` (file priorities, sequential mode, bans, `app/setPreferences`).
 //!
 //! Started with the session (`src/cli/session.rs`) under `[qbt] listen` or `--qbt`.
 //! `[qbt] web_home` serves a qBittorrent web UI's folder at `/`, read as the RPC's web
