@@ -112,6 +112,7 @@ pub mod stream {
 pub mod qbt {
     //! What the qBittorrent API reads of a request (the fuzz target `qbt` feeds them).
     pub use crate::qbt::auth::{cookie, cross_site};
+    pub use crate::qbt::edits::{file_priority, preference_change};
     pub use crate::qbt::form::Params;
     pub use crate::qbt::multipart::{boundary, parse as parse_multipart};
 }

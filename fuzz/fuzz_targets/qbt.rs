@@ -3,10 +3,13 @@
 //! numbers, lists) never panics; the same bytes split into Host, Origin and Referer never
 //! make the cross-site check panic, and a request that names no origin is never cross-site;
 //! the same bytes as a `torrents/add` multipart body never make its parser panic, and
-//! every part it returns lies inside the body.
+//! every part it returns lies inside the body; the same bytes as `app/setPreferences`'
+//! `json` never make its mapping panic, and `filePrio`'s priority maps or is refused.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::internals::qbt::{boundary, cookie, cross_site, parse_multipart, Params};
+use ttui::internals::qbt::{
+    boundary, cookie, cross_site, file_priority, parse_multipart, preference_change, Params,
+};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -15,6 +18,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = p.flag(name);
         let _ = p.int(name);
         let _ = p.list(name, '|');
+    }
+    if let Ok(serde_json::Value::Object(prefs)) = serde_json::from_slice(data) {
+        let _ = preference_change(&prefs);
+    }
+    if let Some(n) = p.int("priority") {
+        let _ = file_priority(n);
     }
     let mut parts = text.splitn(3, '\n');
     let (host, origin, referer) = (parts.next(), parts.next(), parts.next());

@@ -18,11 +18,11 @@ use crate::engine::api::{
 };
 use crate::http::Answer;
 
-fn ok() -> Answer {
+pub(super) fn ok() -> Answer {
     text(StatusCode::OK, "")
 }
 
-fn refused(e: ActionError) -> Answer {
+pub(super) fn refused(e: ActionError) -> Answer {
     let status = match &e {
         ActionError::Session(RequestError::NoTorrent(_)) => StatusCode::NOT_FOUND,
         ActionError::Session(RequestError::Disk(_)) | ActionError::Slow => {
@@ -33,12 +33,12 @@ fn refused(e: ActionError) -> Answer {
     text(status, &e.to_string())
 }
 
-fn bad(what: &str) -> Answer {
+pub(super) fn bad(what: &str) -> Answer {
     text(StatusCode::BAD_REQUEST, what)
 }
 
 /// qBittorrent's share limit: -2 the session's, -1 none, else the value.
-fn share<T>(v: Option<f64>, of: impl Fn(f64) -> T) -> Option<Set<T>> {
+pub(super) fn share<T>(v: Option<f64>, of: impl Fn(f64) -> T) -> Option<Set<T>> {
     match v {
         None => None,
         Some(x) if x <= -1.5 => Some(Set::Default),
@@ -57,7 +57,7 @@ fn rate(p: &Params) -> Option<u64> {
 }
 
 /// The one torrent `hash` names, with its name.
-fn one(ctx: &Ctx, p: &Params) -> Option<(TorrentId, String)> {
+pub(super) fn one(ctx: &Ctx, p: &Params) -> Option<(TorrentId, String)> {
     let hash = p.get("hash").unwrap_or("");
     ctx.client
         .head()

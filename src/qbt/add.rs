@@ -3,9 +3,12 @@
 //! `savepath`, `category`, `tags`, `paused`/`stopped`. Answers as qBittorrent 4.x does:
 //! `Ok.` when anything was added, `Fails.` when nothing was, 415 `Torrent file is not
 //! valid` for a file that is not bencode, 400 for a form with neither urls nor files.
-//! `skip_checking`, `contentLayout`, `ratioLimit`, `seedingTimeLimit`, `upLimit`,
-//! `dlLimit`, `sequentialDownload`, `firstLastPiecePrio` and `rename` are accepted and not
-//! applied yet.
+//! Applied too: `skip_checking` (ttui's "the data is complete here", as `ttui create
+//! --seed` adds), `sequentialDownload` (ttui's sequential mode), `upLimit`/`dlLimit` (the
+//! torrent's own limits) and `ratioLimit`/`seedingTimeLimit` (its seeding goals), each set
+//! on a new torrent through `Client` right after the add. `firstLastPiecePrio` (alone: ttui
+//! has no first/last mode without the whole order), `contentLayout` and `rename` are
+//! accepted and not applied: the engine lays files out as the torrent names them.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,8 +17,11 @@ use hyper::StatusCode;
 
 use super::form::Params;
 use super::multipart::{self, Part};
+use super::torrents::within;
 use super::{text, Ctx};
-use crate::engine::api::{AddOptions, AddSource, Added};
+use crate::engine::api::{
+    AddFiles, AddOptions, AddSource, Added, GoalChange, LimitChange, LimitTarget, TorrentId,
+};
 use crate::http::Answer;
 
 /// How long an add waits for the session's answer.
@@ -33,6 +39,78 @@ fn truthy(v: Option<&str>) -> bool {
     v.is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
+/// The fields read from a urlencoded form.
+const FIELDS: &[&str] = &[
+    "urls",
+    "savepath",
+    "category",
+    "tags",
+    "paused",
+    "stopped",
+    "skip_checking",
+    "sequentialDownload",
+    "upLimit",
+    "dlLimit",
+    "ratioLimit",
+    "seedingTimeLimit",
+];
+
+/// What is set on each new torrent right after its add.
+#[derive(Debug, Clone, Copy, Default)]
+struct After {
+    sequential: bool,
+    limits: LimitChange,
+    goals: GoalChange,
+}
+
+impl After {
+    fn read(parts: &[Part]) -> After {
+        let num = |name: &str| field(parts, name).and_then(|v| v.parse::<f64>().ok());
+        // qBittorrent's rates are bytes a second; 0 or -1 is none.
+        let rate = |name: &str| num(name).map(|v| v.max(0.0) as u64).filter(|&v| v > 0);
+        let minutes = |m: f64| Duration::from_secs((m * 60.0) as u64);
+        After {
+            sequential: truthy(field(parts, "sequentialDownload")),
+            limits: LimitChange {
+                down: rate("dlLimit"),
+                up: rate("upLimit"),
+                turtle: None,
+            },
+            goals: GoalChange {
+                ratio: super::actions::share(num("ratioLimit"), |r| r),
+                seed_time: super::actions::share(num("seedingTimeLimit"), minutes),
+                idle: None,
+            },
+        }
+    }
+
+    /// Sets them on `id`; a refusal is logged, the add stands.
+    async fn apply(&self, ctx: &Ctx, id: TorrentId) {
+        if self.sequential {
+            if let Ok(mut set) = ctx.sequential.lock() {
+                set.insert(id);
+            }
+        }
+        if self.limits != LimitChange::default() {
+            let asked = within(
+                ctx.client
+                    .limit(LimitTarget::Torrents(vec![id]), self.limits),
+            );
+            if let Err(e) = asked.await {
+                tracing::warn!("qBittorrent API: the new torrent's limits: {e}");
+            }
+        }
+        let GoalChange {
+            ratio, seed_time, ..
+        } = self.goals;
+        if ratio.is_some() || seed_time.is_some() {
+            if let Err(e) = within(ctx.client.goals(id, self.goals)).await {
+                tracing::warn!("qBittorrent API: the new torrent's share limits: {e}");
+            }
+        }
+    }
+}
+
 /// Answers `torrents/add` for a body of `content_type`.
 /// A form without files may come urlencoded (`params`), as `qbittorrent-api` sends urls.
 pub(super) async fn answer(
@@ -46,7 +124,7 @@ pub(super) async fn answer(
             Ok(parts) => parts,
             Err(_) => return text(StatusCode::BAD_REQUEST, "Bad Request"),
         },
-        None => ["urls", "savepath", "category", "tags", "paused", "stopped"]
+        None => FIELDS
             .iter()
             .filter_map(|name| {
                 params.get(name).map(|v| Part {
@@ -74,6 +152,7 @@ pub(super) async fn answer(
             );
         }
     }
+    let after = After::read(&parts);
     let mut labels: Vec<String> = Vec::new();
     if let Some(c) = field(&parts, "category").filter(|c| !c.is_empty()) {
         labels.push(c.to_string());
@@ -91,7 +170,11 @@ pub(super) async fn answer(
             .filter(|s| !s.is_empty())
             .map(PathBuf::from),
         paused: truthy(field(&parts, "paused")) || truthy(field(&parts, "stopped")),
-        files: Default::default(),
+        files: AddFiles {
+            only: None,
+            sequential: after.sequential,
+            complete: truthy(field(&parts, "skip_checking")),
+        },
         labels,
     };
     let mut sources: Vec<AddSource> = files
@@ -127,6 +210,7 @@ pub(super) async fn answer(
             Ok(Ok(Added::New { id, .. })) => {
                 added += 1;
                 ctx.client.wait_listed(id, Duration::from_secs(2)).await;
+                after.apply(ctx, id).await;
             }
             Ok(Ok(_)) => added += 1,
             Ok(Err(e)) => tracing::warn!("qBittorrent API: add refused: {e}"),

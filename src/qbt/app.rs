@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use super::Ctx;
+use crate::engine::api::Settings;
 
 /// The qBittorrent release whose Web API this face follows.
 pub(crate) const VERSION: &str = "v5.0.0";
@@ -27,36 +28,52 @@ pub(crate) fn default_save_path(ctx: &Ctx) -> String {
     ctx.client.head().default_save_path.display().to_string()
 }
 
-pub(crate) fn preferences(ctx: &Ctx) -> Value {
+/// `app/preferences`; `settings` (None when the session was slow to answer) gives the
+/// limits, queue sizes, ratio goal and incomplete directory, as `session-get` reads them.
+pub(crate) fn preferences(ctx: &Ctx, settings: Option<&Settings>) -> Value {
     let head = ctx.client.head();
-    let kib = |b: u64| b / 1024;
+    let s = settings.cloned().unwrap_or_default();
+    let (down, up) = match settings {
+        Some(s) => (s.limits.down, s.limits.up),
+        None => (head.down_limit, head.up_limit),
+    };
     let mut first = json!({
         "save_path": head.default_save_path.display().to_string(),
         "listen_port": head.listen_port,
-        "dl_limit": head.down_limit,
-        "up_limit": head.up_limit,
+        "dl_limit": down,
+        "up_limit": up,
         "dht": ctx.facts.dht,
         "pex": ctx.facts.pex,
         "lsd": false,
         "max_connec": ctx.facts.max_peers,
         "web_ui_port": ctx.local_port,
         "web_ui_username": ctx.creds.as_ref().map(|c| c.username.clone()).unwrap_or_default(),
-        "alt_dl_limit": kib(0),
-        "alt_up_limit": kib(0),
+        "alt_dl_limit": s.limits.alt_down,
+        "alt_up_limit": s.limits.alt_up,
     });
-    // Two halves: one json! of every key passes serde_json's macro recursion limit.
+    // qBittorrent's -1 is "no limit" where ttui's is 0.
+    let slots = |n: u32| if n == 0 { -1 } else { i64::from(n) };
+    let ratio = s.goals.ratio;
+    let seed_minutes = s.goals.seed_time.map(|d| (d.as_secs() / 60) as i64);
+    let temp = s.incomplete_dir.as_ref().map(|d| d.display().to_string());
+    let own = json!({
+        "max_active_downloads": slots(s.max_downloads),
+        "max_active_uploads": slots(s.max_seeds),
+        "max_active_torrents": if s.max_downloads == 0 || s.max_seeds == 0 {
+            -1
+        } else {
+            i64::from(s.max_downloads) + i64::from(s.max_seeds)
+        },
+        "queueing_enabled": s.max_downloads > 0 || s.max_seeds > 0,
+        "max_ratio_enabled": ratio.is_some(),
+        "max_ratio": ratio.unwrap_or(-1.0),
+        "max_seeding_time_enabled": seed_minutes.is_some(),
+        "max_seeding_time": seed_minutes.unwrap_or(-1),
+        "temp_path_enabled": temp.is_some(),
+        "temp_path": temp.unwrap_or_default(),
+    });
     let second = json!({
         "scheduler_enabled": false,
-        "queueing_enabled": true,
-        "max_active_downloads": 3,
-        "max_active_torrents": 5,
-        "max_active_uploads": 3,
-        "max_ratio_enabled": false,
-        "max_ratio": -1,
-        "max_seeding_time_enabled": false,
-        "max_seeding_time": -1,
-        "temp_path_enabled": false,
-        "temp_path": "",
         "create_subfolder_enabled": true,
         "start_paused_enabled": false,
         "auto_tmm_enabled": false,
@@ -72,8 +89,10 @@ pub(crate) fn preferences(ctx: &Ctx) -> Value {
         "web_ui_csrf_protection_enabled": true,
         "web_ui_host_header_validation_enabled": true,
     });
-    if let (Value::Object(a), Value::Object(b)) = (&mut first, second) {
-        a.extend(b);
+    for part in [own, second] {
+        if let (Value::Object(a), Value::Object(b)) = (&mut first, part) {
+            a.extend(b);
+        }
     }
     first
 }

@@ -9,7 +9,8 @@
 //! open, every other call needs a live `SID` cookie or the API key (403).
 //!
 //! The files: `auth.rs` (sessions, cookies, the CSRF check), `form.rs` (parameters),
-//! `app.rs` (`app/*`), `torrents.rs` (`torrents/info` and the actions), `transfer.rs`.
+//! `app.rs` (`app/*`), `torrents.rs` (`torrents/info` and the actions), `transfer.rs`,
+//! `edits.rs` (file priorities, sequential mode, bans, `app/setPreferences`).
 //!
 //! Started with the session (`src/cli/session.rs`) under `[qbt] listen` or `--qbt`.
 //! `[qbt] web_home` serves a qBittorrent web UI's folder at `/`, read as the RPC's web
@@ -19,6 +20,7 @@ mod actions;
 mod add;
 mod app;
 pub(crate) mod auth;
+pub(crate) mod edits;
 pub(crate) mod form;
 mod labels;
 pub(crate) mod multipart;
@@ -28,6 +30,7 @@ mod sync;
 mod torrents;
 mod transfer;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -40,7 +43,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::engine::api::Client;
+use crate::engine::api::{Client, TorrentId};
 use crate::http::{self, guard, Answer, Credentials, Limits, LoginPacer};
 use form::Params;
 
@@ -119,6 +122,9 @@ pub(crate) struct Ctx {
     web_home: Option<PathBuf>,
     /// `sync/maindata`'s change log, shared by every client.
     sync: sync::Shared,
+    /// The torrents switched to sequential over this API (`edits.rs` says why it is kept
+    /// here).
+    sequential: Mutex<HashSet<TorrentId>>,
 }
 
 /// A bound listener with its settings checked, not serving yet.
@@ -171,6 +177,7 @@ impl Bound {
             local_port,
             web_home: self.settings.web_home.clone(),
             sync: sync::Shared::default(),
+            sequential: Mutex::new(HashSet::new()),
         });
         if let Some(local) = local {
             tracing::info!("qBittorrent Web API on http://{local}/api/v2/");
@@ -347,10 +354,16 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "app/version" => text(StatusCode::OK, app::VERSION),
         "app/webapiVersion" => text(StatusCode::OK, app::WEBAPI_VERSION),
         "app/buildInfo" => json(&app::build_info()),
-        "app/preferences" => json(&app::preferences(ctx)),
+        "app/preferences" => {
+            let settings = edits::settings(ctx, Vec::new()).await;
+            json(&app::preferences(ctx, settings.as_ref()))
+        }
         "app/defaultSavePath" => text(StatusCode::OK, &app::default_save_path(ctx)),
         "torrents/info" => match labels::catalog(ctx).await {
-            Ok(catalog) => json(&torrents::info(ctx, p, &catalog)),
+            Ok(catalog) => {
+                let own = torrents::Own::read(ctx).await;
+                json(&torrents::info(ctx, p, &catalog, &own))
+            }
             Err(answer) => answer,
         },
         "transfer/info" => json(&transfer::info(ctx)),
@@ -371,13 +384,19 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "torrents/trackers" => read(props::trackers(ctx, p).await),
         "torrents/webseeds" => read(props::webseeds(ctx, p)),
         "torrents/pieceStates" => read(props::piece_states(ctx, p).await),
-        _ => match labels::route(ctx, call, p).await {
-            Some(answer) => answer,
-            None => match actions::route(ctx, call, p).await {
+        _ => {
+            // Issue 56's second round (`edits.rs`), asked before the older tables.
+            if let Some(answer) = edits::route(ctx, call, p).await {
+                return answer;
+            }
+            match labels::route(ctx, call, p).await {
                 Some(answer) => answer,
-                None => torrents_act(ctx, call, p).await,
-            },
-        },
+                None => match actions::route(ctx, call, p).await {
+                    Some(answer) => answer,
+                    None => torrents_act(ctx, call, p).await,
+                },
+            }
+        }
     }
 }
 
@@ -437,6 +456,15 @@ fn known(call: &str) -> bool {
             | "torrents/setUploadLimit"
             | "transfer/setDownloadLimit"
             | "transfer/setUploadLimit"
+            // Issue 56's second round (`edits.rs`).
+            | "torrents/filePrio"
+            | "torrents/toggleSequentialDownload"
+            | "torrents/toggleFirstLastPiecePrio"
+            | "torrents/setAutoManagement"
+            | "transfer/banPeers"
+            | "app/setPreferences"
+            | "torrents/downloadLimit"
+            | "torrents/uploadLimit"
     )
 }
 

@@ -2,13 +2,16 @@
 //! from the engine's typed states) and the actions on torrents named by `hashes` (`|`
 //! separated, or `all`). Each action is sent through `engine::api::Client`.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::form::Params;
 use super::Ctx;
-use crate::engine::api::{Catalog, Command, QueueState, TorrentId, TorrentLine, TorrentState};
+use crate::engine::api::{
+    Catalog, Command, QueueState, Set, TorrentId, TorrentLine, TorrentSettings, TorrentState,
+};
 use crate::protocol::hex;
 
 /// How long an action waits for the session's answer.
@@ -167,8 +170,59 @@ pub(crate) fn row(t: &TorrentLine, now: u64, catalog: &Catalog) -> Value {
     row
 }
 
+/// What `torrents/info` tells of each torrent beyond its line: its own settings (goals,
+/// limits, time seeded, force start) and whether this face switched it to sequential.
+#[derive(Debug, Default)]
+pub(crate) struct Own {
+    settings: HashMap<TorrentId, TorrentSettings>,
+    sequential: HashSet<TorrentId>,
+}
+
+impl Own {
+    /// Read for every torrent listed; a session slow to answer leaves the defaults.
+    pub(crate) async fn read(ctx: &Ctx) -> Own {
+        let ids: Vec<TorrentId> = ctx.client.head().torrents.iter().map(|t| t.id).collect();
+        let settings = super::edits::settings(ctx, ids)
+            .await
+            .map(|s| s.torrents.into_iter().map(|t| (t.id, t)).collect())
+            .unwrap_or_default();
+        let sequential = ctx.sequential.lock().map(|s| s.clone()).unwrap_or_default();
+        Own {
+            settings,
+            sequential,
+        }
+    }
+
+    /// Writes `id`'s fields into its row.
+    fn fill(&self, id: TorrentId, row: &mut Value) {
+        let seq = self.sequential.contains(&id);
+        row["seq_dl"] = json!(seq);
+        row["f_l_piece_prio"] = json!(seq);
+        let Some(s) = self.settings.get(&id) else {
+            return;
+        };
+        let minutes = |d: Duration| (d.as_secs() / 60) as f64;
+        row["ratio_limit"] = json!(limit(s.ratio, |r| r));
+        row["seeding_time_limit"] = json!(limit(s.seed_time, minutes));
+        row["inactive_seeding_time_limit"] = json!(limit(s.idle, minutes));
+        row["dl_limit"] = json!(s.down);
+        row["up_limit"] = json!(s.up);
+        row["seeding_time"] = json!(s.seeded.as_secs());
+        row["force_start"] = json!(s.forced);
+    }
+}
+
+/// qBittorrent's share limit: -2 the session's, -1 none, else the value.
+fn limit<T>(set: Set<T>, of: impl Fn(T) -> f64) -> f64 {
+    match set {
+        Set::Default => -2.0,
+        Set::Off => -1.0,
+        Set::To(v) => of(v),
+    }
+}
+
 /// `torrents/info`: filter, category, tag, hashes, then sort, reverse, offset, limit.
-pub(crate) fn info(ctx: &Ctx, p: &Params, catalog: &Catalog) -> Value {
+pub(crate) fn info(ctx: &Ctx, p: &Params, catalog: &Catalog, own: &Own) -> Value {
     let head = ctx.client.head();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -202,7 +256,11 @@ pub(crate) fn info(ctx: &Ctx, p: &Params, catalog: &Catalog) -> Value {
             };
             tag_ok && category_ok
         })
-        .map(|t| row(t, now, catalog))
+        .map(|t| {
+            let mut r = row(t, now, catalog);
+            own.fill(t.id, &mut r);
+            r
+        })
         .collect();
     if let Some(key) = p.get("sort") {
         rows.sort_by(|a, b| compare(&a[key], &b[key]));

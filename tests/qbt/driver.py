@@ -5,7 +5,8 @@ a script written for qBittorrent would, plus raw requests for the hostile cases.
 
 `first`: login (and a wrong one), categories made/edited/removed, the torrent (added with
 `ttui add`) polled to completion, its category and tags set over the API, stop/start,
-recheck, bad input, a login ban that ends. `again` (after a restart of the daemon): what
+recheck, its limits read back, file priorities, sequential mode, bans, preferences set and
+read back, add options, bad input, a login ban that ends. `again` (after a restart of the daemon): what
 `first` made is still there. Prints PHASE OK at the end; any failed check raises.
 
 TODO(lead): properties and files (the other engineer's endpoints) are not driven yet: add
@@ -160,6 +161,68 @@ try:
 except qbittorrentapi.exceptions.HTTP400Error:
     pass
 
+# Issue 56's second round. The share and rate limits set above show in torrents/info.
+t = wait("a's own limits listed", lambda: (lambda t: t if t["dl_limit"] == 1 << 20 else None)(one(c)))
+check(t["ratio_limit"] == 2.5 and t["seeding_time_limit"] == 60, f"share limits: {t}")
+check(t["inactive_seeding_time_limit"] == -2 and t["up_limit"] == 0, f"limits: {t}")
+check(t["seq_dl"] is False and t["f_l_piece_prio"] is False, f"not sequential: {t}")
+lims = c.torrents_download_limit(torrent_hashes=hash_a)
+check(lims.get(hash_a) == 1 << 20, f"torrents/downloadLimit: {lims}")
+check(c.torrents_upload_limit(torrent_hashes=hash_a).get(hash_a) == 0, "torrents/uploadLimit")
+
+# File priorities: high, skipped, normal again, each seen in torrents/files.
+def prio():
+    return c.torrents_files(torrent_hash=hash_a)[0]["priority"]
+
+
+for qbt_prio in (7, 0, 1):
+    c.torrents_file_priority(torrent_hash=hash_a, file_ids=0, priority=qbt_prio)
+    wait(f"file priority {qbt_prio}", lambda: prio() == qbt_prio)
+wait("a whole again", lambda: one(c)["progress"] >= 1.0)
+for bad_args in ({"file_ids": 0, "priority": 3}, {"file_ids": 1, "priority": 1},
+                 {"file_ids": "x", "priority": 1}):
+    try:
+        c.torrents_file_priority(torrent_hash=hash_a, **bad_args)
+        raise AssertionError(f"filePrio {bad_args} passed")
+    except qbittorrentapi.exceptions.HTTP400Error:
+        pass
+try:
+    c.torrents_file_priority(torrent_hash="00" * 20, file_ids=0, priority=1)
+    raise AssertionError("filePrio of an unknown torrent passed")
+except qbittorrentapi.NotFound404Error:
+    pass
+
+# Sequential mode toggled on and off; first/last piece priority and auto management
+# accepted.
+c.torrents_toggle_sequential_download(torrent_hashes=hash_a)
+check(one(c)["seq_dl"] is True and one(c)["f_l_piece_prio"] is True, "sequential on")
+c.torrents_toggle_sequential_download(torrent_hashes=hash_a)
+check(one(c)["seq_dl"] is False, "sequential off")
+c.torrents_toggle_first_last_piece_priority(torrent_hashes=hash_a)
+c.torrents_set_auto_management(enable=True, torrent_hashes=hash_a)
+
+# Bans: well-formed peers are accepted, a malformed list is refused.
+c.transfer_ban_peers(peers=["192.0.2.7:6881", "[2001:db8::7]:6881"])
+r = requests.post(f"{api}/transfer/banPeers", cookies={"SID": c._http_session.cookies.get("SID")},
+                  data={"peers": "not-a-peer"}, timeout=15)
+check(r.status_code == 400, f"a malformed peer: {r.status_code}")
+
+# Preferences: the keys that map change the session (read back through other calls),
+# the others are accepted and ignored.
+c.app_set_preferences(prefs={"dl_limit": 300000, "max_active_downloads": 7,
+                             "max_ratio_enabled": True, "max_ratio": 3.5, "locale": "de"})
+prefs = c.app_preferences()
+check(prefs["dl_limit"] == 300000 and prefs["max_active_downloads"] == 7, f"prefs: {prefs}")
+check(prefs["max_ratio_enabled"] is True and prefs["max_ratio"] == 3.5, f"ratio: {prefs}")
+check(prefs["locale"] == "en", "an unmapped key is ignored")
+wait("the limit in force", lambda: c.transfer_download_limit() == 300000)
+c.app_set_preferences(prefs={"dl_limit": 0, "max_ratio_enabled": False})
+prefs = c.app_preferences()
+check(prefs["dl_limit"] == 0 and prefs["max_ratio_enabled"] is False, f"reset: {prefs}")
+r = requests.post(f"{api}/app/setPreferences", cookies={"SID": c._http_session.cookies.get("SID")},
+                  data={"json": "[not json"}, timeout=15)
+check(r.status_code == 400, f"setPreferences without json: {r.status_code}")
+
 # Adds: a file with category, tags, save path, stopped; a magnet; then the magnet deleted
 # with its files.
 r = c.torrents_add(torrent_files=b_torrent, category="tv", tags="fresh", save_path=tvdir + "/added",
@@ -169,9 +232,14 @@ b = wait("b listed", lambda: (lambda rows: rows[0] if rows else None)(info(c, to
 check(b["category"] == "tv" and b["tags"] == "fresh", f"b's category and tags: {b}")
 check(b["save_path"].rstrip("/") == tvdir + "/added", f"b's save path: {b['save_path']}")
 check(b["state"] in ("stoppedDL", "pausedDL"), f"b stopped: {b['state']}")
-r = c.torrents_add(urls=f"magnet:?xt=urn:btih:{hash_c}&dn=gamma", is_paused=True)
+r = c.torrents_add(urls=f"magnet:?xt=urn:btih:{hash_c}&dn=gamma", is_paused=True,
+                   is_sequential_download=True, download_limit=4096, ratio_limit=1.25,
+                   seeding_time_limit=30, content_layout="Subfolder")
 check(r == "Ok.", f"add by magnet: {r}")
 wait("c listed", lambda: len(info(c, torrent_hashes=hash_c)) == 1)
+t = info(c, torrent_hashes=hash_c)[0]
+check(t["seq_dl"] is True and t["dl_limit"] == 4096, f"c's add options: {t}")
+check(t["ratio_limit"] == 1.25 and t["seeding_time_limit"] == 30, f"c's share limits: {t}")
 c.torrents_delete(delete_files=True, torrent_hashes=hash_c)
 wait("c gone", lambda: len(info(c, torrent_hashes=hash_c)) == 0)
 
