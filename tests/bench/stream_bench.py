@@ -194,8 +194,9 @@ class Rqbit:
         os.makedirs(out, exist_ok=True)
         self.proc = self.procs.start(
             [self.bin, "--http-api-listen-addr", self.api, "--disable-dht",
-             "--disable-upnp-port-forward", "--listen-port", str(free_port(CLIENT_IP)),
-             "server", "start", out], log,
+             "--disable-dht-persistence", "--disable-upnp-port-forward",
+             "--listen-ip", CLIENT_IP, "--listen-port", str(free_port(CLIENT_IP)),
+             "server", "start", "--disable-persistence", out], log,
             env=dict(os.environ, HOME=self.work, XDG_CONFIG_HOME=self.work,
                      XDG_DATA_HOME=self.work, XDG_CACHE_HOME=self.work))
         until("rqbit's API", lambda: self._get("/") is not None)
