@@ -5,8 +5,9 @@ One file of SIZE bytes, seeded by python3-libtorrent limited to RATE bytes/s, is
 each client in turn over HTTP as a player would: the first bytes from a cold start (torrent
 at 0 %), 4 MiB read on from there, then a seek to 50 % and one to 90 %, each read for 1 MiB.
 Per client and run it records the time to the first byte of each of the three reads, the
-payload bytes the client had fetched by the end that no read needed, and the client's CPU
-seconds. The seeder is started afresh for every run, so each client meets the same swarm.
+payload bytes the client fetched during the two seeks' reads that they did not need, and the
+client's CPU seconds. The seeder sends in libtorrent's half-second ticks under its limit, so
+times come in steps of about 0.5 s. The seeder is started afresh for every run, so each client meets the same swarm.
 
 Clients: ttui (`ttui daemon`, its stream server, `ttui stream ID --json` for the URL) and
 rqbit (`rqbit server start`, its HTTP API's `/torrents/ID/stream/FILE`). Both bind only to
@@ -245,7 +246,13 @@ def run_once(kind, binary, torrent, data_dir, size, piece, rate, procs, logs, n)
             payload_at = lambda off, ln: (f.seek(off), f.read(ln))[1]
             cold, got = first_byte(url, 0, READ_ON)
             assert got == payload_at(0, len(got)), "%s served wrong bytes at 0" % kind.name
-            needed = {i for i in range(0, (len(got) + piece - 1) // piece)}
+            # What the client fetches from here to the end of the last read, against what
+            # the two seeks' reads needed: both clients keep downloading the rest meanwhile,
+            # so this is the share of the swarm's bytes that went elsewhere while a player
+            # waited.
+            fetched0 = client.downloaded()
+            t0 = time.monotonic()
+            needed = set()
             seeks = []
             for frac in (0.5, 0.9):
                 at = int(size * frac)
@@ -253,11 +260,12 @@ def run_once(kind, binary, torrent, data_dir, size, piece, rate, procs, logs, n)
                 assert got == payload_at(at, len(got)), "%s served wrong bytes" % kind.name
                 needed |= set(range(at // piece, (at + len(got) + piece - 1) // piece))
                 seeks.append(took)
-        fetched = client.downloaded()
+        fetched = client.downloaded() - fetched0
+        span = time.monotonic() - t0
         cpu = cpu_seconds(client.proc.pid) - cpu0
         unneeded = max(0, fetched - len(needed) * piece)
         return {"client": kind.name, "run": n, "cold_s": cold, "seek50_s": seeks[0],
-                "seek90_s": seeks[1], "fetched": fetched, "unneeded": unneeded, "cpu_s": cpu}
+                "seek90_s": seeks[1], "fetched": fetched, "unneeded": unneeded, "span_s": span, "cpu_s": cpu}
     finally:
         procs.stop(client.proc)
         procs.stop(seed)
@@ -311,7 +319,7 @@ def main():
                                       piece_s * 1000, a.runs))
         print()
         print("| client | first byte, cold | after a seek to 50 % | after a seek to 90 % "
-              "| fetched, never read | CPU |")
+              "| fetched during the seeks, not read (in how long) | CPU |")
         print("|---|---|---|---|---|---|")
         for kind, _ in kinds:
             rs = [r for r in results if r["client"] == kind.name]
@@ -319,9 +327,9 @@ def main():
                 print("| %s | failed | | | | |" % kind.name)
                 continue
             med = lambda k: statistics.median(r[k] for r in rs)
-            print("| %s | %.2f s | %.2f s | %.2f s | %.1f MiB | %.2f s |" % (
+            print("| %s | %.2f s | %.2f s | %.2f s | %.1f MiB (%.1f s) | %.2f s |" % (
                 kind.name, med("cold_s"), med("seek50_s"), med("seek90_s"),
-                med("unneeded") / (1 << 20), med("cpu_s")))
+                med("unneeded") / (1 << 20), med("span_s"), med("cpu_s")))
     finally:
         procs.stop_all()
 
