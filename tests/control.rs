@@ -54,6 +54,7 @@ fn row(id: u32) -> TorrentRow {
         final_dir: None,
         blocked: 0,
         super_seeding: false,
+        sequential: false,
     }
 }
 

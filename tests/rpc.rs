@@ -792,6 +792,32 @@ fn the_json_rpc_2_form_answers_as_transmission_4_1_does() {
     let size: u64 = a.files.iter().map(|f| f.1).sum();
     assert_eq!(t["total_size"], size, "{v}");
     assert_eq!(t.as_object().map(|o| o.len()), Some(3), "{v}");
+    // 4.1's sequential download: set, then read back as the session publishes it.
+    let v = call(json!({
+        "jsonrpc": "2.0", "method": "torrent_set", "id": 7,
+        "params": { "ids": [id], "sequential_download": true }
+    }));
+    assert!(v["result"].is_object(), "{v}");
+    let v = call(json!({
+        "jsonrpc": "2.0", "method": "torrent_get", "id": 8,
+        "params": { "fields": ["sequential_download", "sequential_download_from_piece"], "ids": [id] }
+    }));
+    assert_eq!(
+        v["result"]["torrents"][0]["sequential_download"], true,
+        "{v}"
+    );
+    assert_eq!(
+        v["result"]["torrents"][0]["sequential_download_from_piece"], 0,
+        "{v}"
+    );
+    let v = call(json!({
+        "jsonrpc": "2.0", "method": "torrent_set", "id": 9,
+        "params": { "ids": [id], "sequential_download_from_piece": 5 }
+    }));
+    assert!(
+        v["error"]["code"].is_number(),
+        "from a piece is refused: {v}"
+    );
     let v = call(json!({
         "jsonrpc": "2.0", "method": "torrent_get", "id": 2,
         "params": { "fields": ["id", "percent_done"], "ids": "recently_active" }

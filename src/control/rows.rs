@@ -74,6 +74,9 @@ pub struct TorrentRow {
     /// until complete)" until the torrent is complete.
     #[serde(default)]
     pub super_seeding: bool,
+    /// Pieces are fetched in order, not rarest first.
+    #[serde(default)]
+    pub sequential: bool,
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,

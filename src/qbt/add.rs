@@ -86,11 +86,6 @@ impl After {
 
     /// Sets them on `id`; a refusal is logged, the add stands.
     async fn apply(&self, ctx: &Ctx, id: TorrentId) {
-        if self.sequential {
-            if let Ok(mut set) = ctx.sequential.lock() {
-                set.insert(id);
-            }
-        }
         if self.limits != LimitChange::default() {
             let asked = within(
                 ctx.client

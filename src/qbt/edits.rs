@@ -6,11 +6,11 @@
 //! qBittorrent's codes: 400 for a missing or malformed parameter, 404 for an unknown hash,
 //! 409 when the session refuses.
 //!
-//! The engine does not publish a torrent's sequential mode (the TUI, too, remembers what it
-//! asked), so this face keeps the set of torrents it switched to sequential in `Ctx` and
-//! reports `seq_dl` from it. ttui's sequential mode fetches each wanted file's first and
-//! last pieces first, which is what qBittorrent's first/last piece priority asks, so
-//! `f_l_piece_prio` reports the same flag and its toggle changes nothing of its own.
+//! A torrent's sequential mode is on its line (`TorrentLine::sequential`), whoever set it (a
+//! key in the TUI, `ttui files --sequential`, the RPC or here), and `seq_dl` reports it.
+//! ttui's sequential mode fetches each wanted file's first and last pieces first, which is
+//! what qBittorrent's first/last piece priority asks, so `f_l_piece_prio` reports the same
+//! flag and its toggle changes nothing of its own.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,13 +45,10 @@ pub(super) async fn route(ctx: &Ctx, call: &str, p: &Params) -> Option<Answer> {
     let answer = match call {
         "torrents/filePrio" => file_prio(ctx, p).await,
         "torrents/toggleSequentialDownload" => {
+            let head = ctx.client.head();
             for id in targets(ctx, p) {
-                let Ok(mut set) = ctx.sequential.lock() else {
-                    return Some(text(StatusCode::INTERNAL_SERVER_ERROR, ""));
-                };
-                // On when it was off; the set holds the torrents that are on.
-                let on = !set.remove(&id) && set.insert(id);
-                drop(set);
+                // On when its line says it is off.
+                let on = !head.torrents.iter().any(|t| t.id == id && t.sequential);
                 if let Err(e) = ctx.client.command(id, Command::SetSequential(on)) {
                     return Some(refused(e.into()));
                 }

@@ -30,7 +30,6 @@ mod sync;
 mod torrents;
 mod transfer;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -43,7 +42,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::engine::api::{Client, TorrentId};
+use crate::engine::api::Client;
 use crate::http::{self, guard, Answer, Credentials, Limits, LoginPacer};
 use form::Params;
 
@@ -122,9 +121,6 @@ pub(crate) struct Ctx {
     web_home: Option<PathBuf>,
     /// `sync/maindata`'s change log, shared by every client.
     sync: sync::Shared,
-    /// The torrents switched to sequential over this API (`edits.rs` says why it is kept
-    /// here).
-    sequential: Mutex<HashSet<TorrentId>>,
 }
 
 /// A bound listener with its settings checked, not serving yet.
@@ -177,7 +173,6 @@ impl Bound {
             local_port,
             web_home: self.settings.web_home.clone(),
             sync: sync::Shared::default(),
-            sequential: Mutex::new(HashSet::new()),
         });
         if let Some(local) = local {
             tracing::info!("qBittorrent Web API on http://{local}/api/v2/");

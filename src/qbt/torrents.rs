@@ -171,7 +171,7 @@ pub(crate) fn row(t: &TorrentLine, now: u64, catalog: &Catalog) -> Value {
 }
 
 /// What `torrents/info` tells of each torrent beyond its line: its own settings (goals,
-/// limits, time seeded, force start) and whether this face switched it to sequential.
+/// limits, time seeded, force start) and whether it fetches in order.
 #[derive(Debug, Default)]
 pub(crate) struct Own {
     settings: HashMap<TorrentId, TorrentSettings>,
@@ -186,7 +186,14 @@ impl Own {
             .await
             .map(|s| s.torrents.into_iter().map(|t| (t.id, t)).collect())
             .unwrap_or_default();
-        let sequential = ctx.sequential.lock().map(|s| s.clone()).unwrap_or_default();
+        let sequential = ctx
+            .client
+            .head()
+            .torrents
+            .iter()
+            .filter(|t| t.sequential)
+            .map(|t| t.id)
+            .collect();
         Own {
             settings,
             sequential,

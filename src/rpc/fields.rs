@@ -248,6 +248,10 @@ pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
         "isFinished" => Out::from(v.finished()),
         "isPrivate" => Out::from(false),
         "isStalled" => Out::from(t.queue.is_some_and(|q| q.is_stalled())),
+        // Transmission 4.1 (`sequential_download` in JSON-RPC): ttui's in-order mode. It
+        // always starts from the first wanted piece (a stream's reader moves its own window).
+        "sequentialDownload" => Out::from(t.sequential),
+        "sequentialDownloadFromPiece" => Out::from(0),
         "labels" => Out::from(&t.labels[..]),
         "leftUntilDone" => Out::from(v.left()),
         "magnetLink" => Out::from(magnet(t, snap)),

@@ -24,6 +24,27 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
     for &id in &ids {
         set_priorities(ctx, id, args, None).await?;
     }
+    if let Some(on) = bool_arg(args, "sequentialDownload") {
+        for &id in &ids {
+            ctx.client.command(id, Command::SetSequential(on))?;
+        }
+        let shown = |s: &SessionSnapshot| {
+            s.torrents
+                .iter()
+                .filter(|t| ids.contains(&t.id))
+                .all(|t| t.sequential == on)
+        };
+        ctx.client.wait_until(Duration::from_secs(3), shown).await;
+    }
+    if let Some(piece) = num_arg(args, "sequentialDownloadFromPiece") {
+        if piece != 0.0 {
+            return Err(MethodError::BadArgument(
+                "sequential_download_from_piece: ttui fetches in order from the first piece \
+                 (a stream seeks by its reader's position instead)"
+                    .into(),
+            ));
+        }
+    }
     if let Some(pos) = num_arg(args, "queuePosition") {
         for &id in &ids {
             queue_to(ctx, id, pos.max(0.0) as u32).await?;

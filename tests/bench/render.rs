@@ -213,6 +213,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 blocked: 0,
                 queue: None,
                 super_seeding: false,
+                sequential: false,
             }
         })
         .collect();

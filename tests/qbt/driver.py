@@ -194,10 +194,11 @@ except qbittorrentapi.NotFound404Error:
 
 # Sequential mode toggled on and off; first/last piece priority and auto management
 # accepted.
+# The torrent's line says it on the session's next tick.
 c.torrents_toggle_sequential_download(torrent_hashes=hash_a)
-check(one(c)["seq_dl"] is True and one(c)["f_l_piece_prio"] is True, "sequential on")
+wait("sequential on", lambda: one(c)["seq_dl"] is True and one(c)["f_l_piece_prio"] is True)
 c.torrents_toggle_sequential_download(torrent_hashes=hash_a)
-check(one(c)["seq_dl"] is False, "sequential off")
+wait("sequential off", lambda: one(c)["seq_dl"] is False)
 c.torrents_toggle_first_last_piece_priority(torrent_hashes=hash_a)
 c.torrents_set_auto_management(enable=True, torrent_hashes=hash_a)
 
@@ -237,6 +238,7 @@ r = c.torrents_add(urls=f"magnet:?xt=urn:btih:{hash_c}&dn=gamma", is_paused=True
                    seeding_time_limit=30, content_layout="Subfolder")
 check(r == "Ok.", f"add by magnet: {r}")
 wait("c listed", lambda: len(info(c, torrent_hashes=hash_c)) == 1)
+wait("c sequential", lambda: info(c, torrent_hashes=hash_c)[0]["seq_dl"] is True)
 t = info(c, torrent_hashes=hash_c)[0]
 check(t["seq_dl"] is True and t["dl_limit"] == 4096, f"c's add options: {t}")
 check(t["ratio_limit"] == 1.25 and t["seeding_time_limit"] == 30, f"c's share limits: {t}")

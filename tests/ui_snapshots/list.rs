@@ -48,6 +48,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         blocked: 0,
         queue: None,
         super_seeding: false,
+        sequential: false,
     }
 }
 

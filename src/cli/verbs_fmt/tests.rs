@@ -31,6 +31,7 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         final_dir: None,
         blocked: 0,
         super_seeding: false,
+        sequential: false,
     }
 }
 
@@ -315,6 +316,8 @@ fn json_is_one_value_with_the_documented_fields() {
         "added",
         "completed",
         "queue_position",
+        "super_seeding",
+        "sequential",
     ] {
         assert!(obj.get(key).is_some(), "{key} missing");
     }

@@ -66,6 +66,7 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         final_dir: t.final_dir.as_ref().map(|d| d.display().to_string()),
         blocked: t.blocked,
         super_seeding: t.super_seeding,
+        sequential: t.sequential,
     }
 }
 

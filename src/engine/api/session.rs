@@ -70,6 +70,9 @@ pub struct TorrentLine {
     /// BEP 16 super-seeding is asked for (`why` says whether it waits until complete).
     #[serde(default)]
     pub super_seeding: bool,
+    /// Pieces are fetched in order (`Command::SetSequential`), not rarest first.
+    #[serde(default)]
+    pub sequential: bool,
 }
 
 impl TorrentLine {
@@ -105,6 +108,7 @@ impl TorrentLine {
             blocked: 0,
             queue: None,
             super_seeding: false,
+            sequential: false,
         }
     }
 

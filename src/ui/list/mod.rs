@@ -142,5 +142,6 @@ pub(crate) fn test_line(
         blocked: 0,
         queue: None,
         super_seeding: false,
+        sequential: false,
     }
 }

@@ -405,6 +405,8 @@ impl Manager {
         first_line.state = TorrentState::Downloading;
         first_line.why = Some(crate::engine::torrent::metadata::phase(known.as_deref()).into());
         first_line.save_path.clone_from(&save_path);
+        // Until the metadata comes, the plan the torrent will start with.
+        first_line.sequential = files.sequential;
         let added = unix_now();
         first_line.added = added;
         let (line_tx, line_rx) = watch::channel(first_line);

@@ -103,6 +103,18 @@ impl policy::SlotPolicy {
 }
 
 impl Manager {
+    /// Whether a torrent fetches in order: as its task published it (`task`), or while it
+    /// is parked, as the plan the next task starts with says (`parked.rs`).
+    fn sequential_of(slot: &Slot, task: bool) -> bool {
+        let Some(parked) = slot.state.parked() else {
+            return task;
+        };
+        let stored = parked.stored.as_ref().map(|s| &s.files);
+        stored
+            .or(slot.last.as_ref().map(|p| &p.files))
+            .map_or(task, |files| files.sequential)
+    }
+
     /// The line as the session shows it: the queue's and the goals' words over the task's.
     pub(super) fn line_of(slot: &Slot) -> TorrentLine {
         let mut l = slot.line.borrow().clone();
@@ -112,6 +124,7 @@ impl Manager {
         l.final_dir.clone_from(&p.kept.target);
         l.queue = p.queue_shown(slot.state.parked());
         l.super_seeding = p.kept.super_seeding;
+        l.sequential = Self::sequential_of(slot, l.sequential);
         if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
@@ -173,6 +186,7 @@ impl Manager {
             queue: _,
             blocked,
             super_seeding: _,
+            sequential,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -197,5 +211,6 @@ impl Manager {
             && shown.completed == *completed
             && shown.blocked == *blocked
             && shown.super_seeding == p.kept.super_seeding
+            && shown.sequential == Self::sequential_of(slot, *sequential)
     }
 }

@@ -107,6 +107,7 @@ impl Coordinator {
             l.completed = lifetime.completed;
             l.blocked = self.run.blocked;
             l.super_seeding = self.superseed_wanted();
+            l.sequential = self.plan.sequential;
         });
     }
 
