@@ -9,43 +9,12 @@ use std::time::Duration;
 
 use hyper::StatusCode;
 
+use super::answer::{bad, ok, one, refused, share, targets, within};
 use super::form::Params;
 use super::text;
-use super::torrents::{targets, within, ActionError};
 use super::Ctx;
-use crate::engine::api::{
-    GoalChange, LimitChange, LimitTarget, Move, RequestError, Set, TorrentId,
-};
+use crate::engine::api::{GoalChange, LimitChange, LimitTarget, Move, RequestError, TorrentId};
 use crate::http::Answer;
-
-pub(super) fn ok() -> Answer {
-    text(StatusCode::OK, "")
-}
-
-pub(super) fn refused(e: ActionError) -> Answer {
-    let status = match &e {
-        ActionError::Session(RequestError::NoTorrent(_)) => StatusCode::NOT_FOUND,
-        ActionError::Session(RequestError::Disk(_)) | ActionError::Slow => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-        ActionError::Session(_) => StatusCode::CONFLICT,
-    };
-    text(status, &e.to_string())
-}
-
-pub(super) fn bad(what: &str) -> Answer {
-    text(StatusCode::BAD_REQUEST, what)
-}
-
-/// qBittorrent's share limit: -2 the session's, -1 none, else the value.
-pub(super) fn share<T>(v: Option<f64>, of: impl Fn(f64) -> T) -> Option<Set<T>> {
-    match v {
-        None => None,
-        Some(x) if x <= -1.5 => Some(Set::Default),
-        Some(x) if x < 0.0 => Some(Set::Off),
-        Some(x) => Some(Set::To(of(x))),
-    }
-}
 
 fn number(p: &Params, name: &str) -> Option<f64> {
     p.get(name).and_then(|s| s.trim().parse::<f64>().ok())
@@ -54,17 +23,6 @@ fn number(p: &Params, name: &str) -> Option<f64> {
 /// A rate limit in bytes per second; qBittorrent's 0 and -1 are "none" (0 here).
 fn rate(p: &Params) -> Option<u64> {
     p.int("limit").map(|l| l.max(0) as u64)
-}
-
-/// The one torrent `hash` names, with its name.
-pub(super) fn one(ctx: &Ctx, p: &Params) -> Option<(TorrentId, String)> {
-    let hash = p.get("hash").unwrap_or("");
-    ctx.client
-        .head()
-        .torrents
-        .iter()
-        .find(|t| crate::protocol::hex::encode(&t.info_hash).eq_ignore_ascii_case(hash))
-        .map(|t| (t.id, t.name.clone()))
 }
 
 /// Answers one of these calls; None: not one of them.

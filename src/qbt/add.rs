@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use hyper::StatusCode;
 
+use super::answer::within;
 use super::form::Params;
 use super::multipart::{self, Part};
-use super::torrents::within;
 use super::{text, Ctx};
 use crate::engine::api::{
     AddFiles, AddOptions, AddSource, Added, GoalChange, LimitChange, LimitTarget, TorrentId,
@@ -77,8 +77,8 @@ impl After {
                 turtle: None,
             },
             goals: GoalChange {
-                ratio: super::actions::share(num("ratioLimit"), |r| r),
-                seed_time: super::actions::share(num("seedingTimeLimit"), minutes),
+                ratio: super::answer::share(num("ratioLimit"), |r| r),
+                seed_time: super::answer::share(num("seedingTimeLimit"), minutes),
                 idle: None,
             },
         }

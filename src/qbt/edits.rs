@@ -14,19 +14,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use hyper::StatusCode;
 use serde_json::{Map, Value};
 
-use super::actions::{bad, ok, one, refused};
+use super::answer::{bad, ok, one, refused, settings, targets, within};
 use super::form::Params;
 use super::text;
-use super::torrents::{targets, within};
 use super::Ctx;
-use crate::engine::api::{
-    Command, FilePriority, LimitChange, LimitTarget, SettingsChange, TorrentId,
-};
+use crate::engine::api::{Command, FilePriority, LimitChange, LimitTarget, SettingsChange};
 use crate::http::Answer;
 
 /// qBittorrent's file priority onto ttui's: 0 skip, 1 normal, 6 high, 7 maximum (ttui's
@@ -225,20 +221,6 @@ async fn set_preferences(ctx: &Ctx, p: &Params) -> Answer {
         }
     }
     ok()
-}
-
-/// How long a read of the session's settings may take before the answer goes without.
-const SETTINGS_WAIT: Duration = Duration::from_secs(5);
-
-/// The session's settings and those of `ids`; None when the session did not answer in time.
-pub(super) async fn settings(
-    ctx: &Ctx,
-    ids: Vec<TorrentId>,
-) -> Option<crate::engine::api::Settings> {
-    tokio::time::timeout(SETTINGS_WAIT, ctx.client.settings(ids))
-        .await
-        .ok()
-        .and_then(Result::ok)
 }
 
 #[cfg(test)]

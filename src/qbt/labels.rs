@@ -13,8 +13,8 @@ use std::time::Duration;
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
+use super::answer::{ok, targets, within, ActionError};
 use super::form::Params;
-use super::torrents::{targets, within, ActionError};
 use super::{json as json_answer, text, Ctx};
 use crate::engine::api::{Catalog, CatalogEdit, LabelEdit, RequestError, TorrentId};
 use crate::http::Answer;
@@ -49,10 +49,6 @@ fn failed(e: ActionError) -> Answer {
         ActionError::Session(_) | ActionError::Slow => StatusCode::INTERNAL_SERVER_ERROR,
     };
     text(status, &e.to_string())
-}
-
-fn ok() -> Answer {
-    text(StatusCode::OK, "")
 }
 
 /// qBittorrent's `savePath`: "" is the default directory.

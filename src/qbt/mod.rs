@@ -18,6 +18,7 @@
 
 mod actions;
 mod add;
+mod answer;
 mod app;
 pub(crate) mod auth;
 pub(crate) mod edits;
@@ -350,7 +351,7 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "app/webapiVersion" => text(StatusCode::OK, app::WEBAPI_VERSION),
         "app/buildInfo" => json(&app::build_info()),
         "app/preferences" => {
-            let settings = edits::settings(ctx, Vec::new()).await;
+            let settings = answer::settings(ctx, Vec::new()).await;
             json(&app::preferences(ctx, settings.as_ref()))
         }
         "app/defaultSavePath" => text(StatusCode::OK, &app::default_save_path(ctx)),

@@ -7,15 +7,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::answer::{targets, within, ActionError};
 use super::form::Params;
 use super::Ctx;
 use crate::engine::api::{
     Catalog, Command, QueueState, Set, TorrentId, TorrentLine, TorrentSettings, TorrentState,
 };
 use crate::protocol::hex;
-
-/// How long an action waits for the session's answer.
-const REPLY_WAIT: Duration = Duration::from_secs(10);
 
 /// Every piece wanted is verified.
 fn complete(t: &TorrentLine) -> bool {
@@ -182,7 +180,7 @@ impl Own {
     /// Read for every torrent listed; a session slow to answer leaves the defaults.
     pub(crate) async fn read(ctx: &Ctx) -> Own {
         let ids: Vec<TorrentId> = ctx.client.head().torrents.iter().map(|t| t.id).collect();
-        let settings = super::edits::settings(ctx, ids)
+        let settings = super::answer::settings(ctx, ids)
             .await
             .map(|s| s.torrents.into_iter().map(|t| (t.id, t)).collect())
             .unwrap_or_default();
@@ -300,42 +298,6 @@ fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => std::cmp::Ordering::Equal,
-    }
-}
-
-/// The torrents `hashes` names (`all`: every one); unknown hashes are skipped, as in
-/// qBittorrent.
-pub(crate) fn targets(ctx: &Ctx, p: &Params) -> Vec<TorrentId> {
-    let head = ctx.client.head();
-    let hashes = p.list("hashes", '|');
-    if hashes.iter().any(|h| h == "all") {
-        return head.torrents.iter().map(|t| t.id).collect();
-    }
-    head.torrents
-        .iter()
-        .filter(|t| {
-            let mine = hex::encode(&t.info_hash);
-            hashes.iter().any(|h| h.eq_ignore_ascii_case(&mine))
-        })
-        .map(|t| t.id)
-        .collect()
-}
-
-/// Why an action was not done.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ActionError {
-    #[error("{0}")]
-    Session(#[from] crate::engine::api::RequestError),
-    #[error("the session did not answer in time")]
-    Slow,
-}
-
-pub(super) async fn within<T>(
-    asked: impl std::future::Future<Output = Result<T, crate::engine::api::RequestError>>,
-) -> Result<T, ActionError> {
-    match tokio::time::timeout(REPLY_WAIT, asked).await {
-        Ok(r) => Ok(r?),
-        Err(_) => Err(ActionError::Slow),
     }
 }
 
