@@ -98,6 +98,7 @@ fn detail(id: u32) -> TorrentDetail {
         families: None,
         streams: Vec::new(),
         introductions: 2,
+        relay_bytes: 108,
     }
 }
 

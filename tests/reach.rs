@@ -648,6 +648,8 @@ const ROWS: &[(&str, Place)] = &[
     ("public dual-stack", Place::Dual),
     ("behind a CGNAT (IPv4 only)", Place::Nat4),
     ("dual-stack behind a CGNAT", Place::NatDual),
+    ("public, IPv6 only", Place::Only6),
+    ("public, IPv4 only", Place::Public4),
 ];
 
 /// How long each leecher has to connect: 60 s, or `TTUI_REACH_SECONDS` (tests/bench/reach.sh
@@ -733,12 +735,17 @@ impl TtuiLeecher {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// The BEP 55 introductions it made as the relay (`show --json`'s `introductions`).
-    fn introductions(&self, hash: &str) -> u64 {
-        self.verb(&["show", hash, "--json"])
+    /// The BEP 55 introductions it made as the relay and the wire bytes of the messages that
+    /// took (`show --json`'s `introductions` and `relay_bytes`).
+    fn relayed(&self, hash: &str) -> (u64, u64) {
+        let v = self
+            .verb(&["show", hash, "--json"])
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["introductions"].as_u64())
-            .unwrap_or(0)
+            .unwrap_or_default();
+        (
+            v["introductions"].as_u64().unwrap_or(0),
+            v["relay_bytes"].as_u64().unwrap_or(0),
+        )
     }
 
     /// CPU seconds (user + system) the daemon has used, from /proc/PID/stat.
@@ -943,9 +950,9 @@ fn reach_table() {
     // The ttui leechers are relays too (BEP 55): what that cost them over the window (their
     // CPU includes their own download, at 100 kB/s).
     for ((name, _), (ttui, _)) in ROWS.iter().zip(&rows) {
+        let (introductions, bytes) = ttui.relayed(&hash);
         eprintln!(
-            "relay: {name}: introductions {} cpu {:.2} s",
-            ttui.introductions(&hash),
+            "relay: {name}: introductions {introductions} bytes {bytes} cpu {:.2} s",
             ttui.cpu_seconds()
         );
     }

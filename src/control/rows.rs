@@ -108,6 +108,8 @@ pub struct TorrentDetail {
     pub streams: Vec<crate::engine::api::StreamRow>,
     /// BEP 55 introductions this torrent made as the relay between two of its peers.
     pub introductions: u64,
+    /// Wire bytes of the BEP 55 messages it took and sent as that relay.
+    pub relay_bytes: u64,
 }
 
 /// The explainer's full-uplink evidence (`upload_saturation`) in a script's units: bytes a
@@ -165,6 +167,7 @@ impl Serialize for TorrentDetail {
         put("uplink", serde_json::to_value(self.uplink))?;
         put("streams", serde_json::to_value(&self.streams))?;
         put("introductions", serde_json::to_value(self.introductions))?;
+        put("relay_bytes", serde_json::to_value(self.relay_bytes))?;
         map.serialize(s)
     }
 }
@@ -194,6 +197,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
         };
         // Older servers send none: 0.
         let introductions = take("introductions").as_u64().unwrap_or(0);
+        let relay_bytes = take("relay_bytes").as_u64().unwrap_or(0);
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -210,6 +214,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             families: parse(families)?,
             streams: parse(streams)?,
             introductions,
+            relay_bytes,
         })
     }
 }

@@ -5,9 +5,10 @@
 # IPv6-only, behind CGNATs, dual-stack behind CGNATs, a third of them on no tracker. For each
 # place a leecher sits, ttui and a libtorrent leecher side by side; each one's distinct swarm
 # peers ever connected are counted. Prints every run's table and, per row, the minimum and
-# median over the runs for both; and what being the relay (BEP 55) cost each ttui leecher:
-# the introductions it made and its CPU seconds over the window (its own download, at 100 kB/s,
-# included), with CPU seconds per introduction. Not part of the test suite.
+# median over the runs for both; and what being the relay (BEP 55) cost each ttui: the
+# introductions it made, the wire bytes of the BEP 55 messages it took and sent, and its CPU
+# seconds over the window, per introduction (an upper bound: a leecher's CPU includes its own
+# download at 100 kB/s). Not part of the test suite.
 #
 #   bash tests/bench/reach.sh
 #
@@ -59,9 +60,10 @@ for r in range(1, runs + 1):
     except OSError:
         continue
     for line in lines:
-        m = re.match(r"^relay: (.*): introductions (\d+) cpu ([0-9.]+) s$", line)
+        m = re.match(r"^relay: (.*): introductions (\d+) bytes (\d+) cpu ([0-9.]+) s$", line)
         if m:
-            relay.setdefault(m.group(1), []).append((int(m.group(2)), float(m.group(3))))
+            relay.setdefault(m.group(1), []).append(
+                (int(m.group(2)), int(m.group(3)), float(m.group(4))))
 print("reach over %d runs, %ss window: distinct swarm peers connected (of 18)" % (runs, window))
 print("%-30s %14s %14s" % ("leecher sits", "ttui min/med", "libtorrent min/med"))
 for name, v in rows.items():
@@ -69,9 +71,12 @@ for name, v in rows.items():
     print("%-30s %8d/%-5g %8d/%-5g" % (name, min(t), statistics.median(t), min(l),
                                        statistics.median(l)))
 print()
-print("ttui as the relay, totals over the runs (CPU includes its own download)")
-print("%-30s %14s %10s %16s" % ("ttui sits", "introductions", "cpu s", "cpu s per intro"))
+print("ttui as the relay, totals over the runs (a leecher's CPU includes its own download)")
+print("%-30s %14s %8s %16s %10s %16s" % ("ttui sits", "introductions", "bytes",
+                                         "bytes per intro", "cpu s", "cpu s per intro"))
 for name, v in relay.items():
-    n = sum(a for a, _ in v); cpu = sum(b for _, b in v)
-    print("%-30s %14d %10.2f %16s" % (name, n, cpu, "%.3f" % (cpu / n) if n else "-"))
+    n = sum(a for a, _, _ in v); b = sum(x for _, x, _ in v); cpu = sum(c for _, _, c in v)
+    per = lambda x, f: f % (x / n) if n else "-"
+    print("%-30s %14d %8d %16s %10.2f %16s" % (name, n, b, per(b, "%.0f"), cpu,
+                                              per(cpu, "%.3f")))
 PY

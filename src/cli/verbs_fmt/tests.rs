@@ -203,6 +203,7 @@ pub(crate) fn detail() -> TorrentDetail {
         families: None,
         streams: Vec::new(),
         introductions: 0,
+        relay_bytes: 0,
     }
 }
 

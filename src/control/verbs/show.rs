@@ -49,6 +49,7 @@ pub(super) async fn show(id: TorrentId, current: &SessionSnapshot, client: &Clie
         families: current.families.words().map(|_| current.families),
         streams: client.streams(id).await.unwrap_or_default(),
         introductions: snap.introductions,
+        relay_bytes: snap.relay_bytes,
     }))
 }
 

@@ -240,6 +240,10 @@ pub struct Snapshot {
     /// task started: what a public ttui did for NATed peers of this torrent.
     #[serde(default)]
     pub introductions: u64,
+    /// Wire bytes of the BEP 55 messages this torrent took and sent as the relay (the
+    /// `rendezvous` in, a `connect` to each side or an error out).
+    #[serde(default)]
+    pub relay_bytes: u64,
     /// Time since a payload byte last went to a peer (since the task started, before the
     /// first): how long a seed has been idle, which the rate's short window cannot say.
     #[serde(default)]
@@ -346,6 +350,7 @@ impl Snapshot {
             blocked: 0,
             unroutable_peers: 0,
             introductions: 0,
+            relay_bytes: 0,
             since_upload: Duration::ZERO,
             own_limits: RatePair::default(),
             limits_held: HeldPair::default(),

@@ -174,6 +174,7 @@ pub(crate) fn build(
         blocked: previous.blocked,
         unroutable_peers: previous.unroutable_peers,
         introductions: previous.introductions,
+        relay_bytes: previous.relay_bytes,
     }
 }
 

@@ -14,6 +14,12 @@ use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::holepunch::{Target, Verdict};
 use crate::protocol::holepunch::{HoleKind, HoleMsg};
 
+/// A BEP 55 message's size on the wire: the extended message's length prefix, its ids (20 and
+/// the peer's id for `ut_holepunch`) and the payload. What being the relay costs in bytes.
+fn wire_len(msg: &HoleMsg) -> u64 {
+    4 + 2 + msg.encode().len() as u64
+}
+
 /// We ask a relay to introduce us to one peer at most this often.
 pub(crate) const ASK_EVERY: Duration = Duration::from_secs(300);
 
@@ -29,7 +35,10 @@ impl Coordinator {
         }
         let from = p.addr;
         match msg.kind {
-            HoleKind::Rendezvous => self.relay_rendezvous(conn, msg.addr, now),
+            HoleKind::Rendezvous => {
+                self.run.relay_bytes += wire_len(&msg);
+                self.relay_rendezvous(conn, msg.addr, now)
+            }
             HoleKind::Connect => self.punch(from, msg.addr, now),
             HoleKind::Error(e) => self.log(
                 LogLevel::Info,
@@ -99,10 +108,16 @@ impl Coordinator {
         };
         match self.relay.rendezvous(now, asker, target, found, &ours) {
             Verdict::Drop => {}
-            Verdict::Refuse(msg) => self.send_to_conn(conn, msg),
+            Verdict::Refuse(msg) => {
+                self.run.relay_bytes += wire_len(&msg);
+                self.send_to_conn(conn, msg)
+            }
             Verdict::Introduce { to_target, .. } => {
-                self.send_to_conn(conn, HoleMsg::connect(target_at));
+                let to_initiator = HoleMsg::connect(target_at);
+                self.run.relay_bytes += wire_len(&to_initiator);
+                self.send_to_conn(conn, to_initiator);
                 if let Some(t) = target_conn {
+                    self.run.relay_bytes += wire_len(&to_target);
                     self.send_to_conn(t, to_target);
                 }
                 self.run.introductions += 1;

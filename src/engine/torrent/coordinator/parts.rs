@@ -39,6 +39,8 @@ pub(super) struct RunState {
     pub(super) blocked: u64,
     /// Introductions made as the BEP 55 relay (`holepunch.rs`).
     pub(super) introductions: u64,
+    /// Wire bytes of the BEP 55 messages handled as the relay, both ways (`holepunch.rs`).
+    pub(super) relay_bytes: u64,
     /// The blocklist's generation last swept for connected peers it blocks.
     pub(super) filter_seen: u64,
     /// `--interface` was down at the last tick (`interface.rs`).

@@ -234,6 +234,7 @@ impl Coordinator {
             snap.streams = streams.rows(&self.shared.info_hash);
         }
         snap.introductions = self.run.introductions;
+        snap.relay_bytes = self.run.relay_bytes;
         snap
     }
 }

@@ -55,6 +55,9 @@ fn the_relay_introduces_refuses_and_stays_bounded() {
     assert_eq!(punches(&mut rx_a), [HoleMsg::connect(addr(2))]);
     assert_eq!(punches(&mut rx_b), [HoleMsg::connect(addr(1))]);
     assert_eq!(c.run.introductions, 1, "the introduction is counted");
+    // On the wire: 6 bytes of framing and 12 of payload each, a rendezvous in and a connect
+    // to each side.
+    assert_eq!(c.run.relay_bytes, 3 * 18);
     c.on_holepunch(a, HoleMsg::rendezvous(addr(9)), now);
     assert_eq!(
         punches(&mut rx_a),
@@ -80,6 +83,9 @@ fn the_relay_introduces_refuses_and_stays_bounded() {
     assert_eq!(punches(&mut rx_a), []);
     // Refusals and drops are not introductions.
     assert_eq!(c.run.introductions, 1);
+    // Their bytes are the relay's cost too: two refused (in and out), one dropped (in only),
+    // and nothing for the peer that never offered the extension.
+    assert_eq!(c.run.relay_bytes, 3 * 18 + 3 * 2 * 18 + 18);
 }
 
 /// As the initiator: a peer listed by PEX with the hole punch flag whose dial failed is asked
