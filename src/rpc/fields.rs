@@ -173,11 +173,7 @@ impl View<'_> {
     fn finished(&self) -> bool {
         self.left() == 0
             && matches!(self.line.state, TorrentState::Paused)
-            && self
-                .line
-                .why
-                .as_deref()
-                .is_some_and(|w| w.starts_with("paused: "))
+            && self.line.goal_reached
     }
 
     fn own_limit(&self, down: bool) -> u64 {

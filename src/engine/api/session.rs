@@ -73,6 +73,10 @@ pub struct TorrentLine {
     /// Pieces are fetched in order (`Command::SetSequential`), not rarest first.
     #[serde(default)]
     pub sequential: bool,
+    /// A seeding goal (ratio, seeding time, idle time) paused it, and nothing else holds it:
+    /// Transmission's `isFinished`. `why` gives the goal in words.
+    #[serde(default)]
+    pub goal_reached: bool,
 }
 
 impl TorrentLine {
@@ -109,6 +113,7 @@ impl TorrentLine {
             queue: None,
             super_seeding: false,
             sequential: false,
+            goal_reached: false,
         }
     }
 

@@ -201,6 +201,7 @@ fn progress_eta_and_goals_follow_the_spec() {
     assert_eq!(value("isFinished", &v), Some(json!(false)));
     let done = TorrentLine {
         verified_bytes: 800,
+        goal_reached: true,
         ..line(
             TorrentState::Paused,
             Some("paused: ratio 1.50 reached (goal 1.5)"),

@@ -87,6 +87,14 @@ impl policy::SlotPolicy {
         }
     }
 
+    /// Whether a seeding goal is what holds the torrent: it paused it, and no failure after
+    /// completing (a move that failed) speaks over it, as `parked_why` shows.
+    fn goal_holds(&self, parked: Option<&Parked>) -> bool {
+        parked.is_some_and(|p| p.paused)
+            && self.after_complete.is_none()
+            && self.kept.goal_reached.is_some()
+    }
+
     /// The queue's word on the torrent as its line shows it: none while a goal paused it.
     fn queue_shown(&self, parked: Option<&Parked>) -> Option<QueueState> {
         match parked {
@@ -125,6 +133,7 @@ impl Manager {
         l.queue = p.queue_shown(slot.state.parked());
         l.super_seeding = p.kept.super_seeding;
         l.sequential = Self::sequential_of(slot, l.sequential);
+        l.goal_reached = p.goal_holds(slot.state.parked());
         if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
@@ -187,6 +196,7 @@ impl Manager {
             blocked,
             super_seeding: _,
             sequential,
+            goal_reached: _,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -212,5 +222,6 @@ impl Manager {
             && shown.blocked == *blocked
             && shown.super_seeding == p.kept.super_seeding
             && shown.sequential == Self::sequential_of(slot, *sequential)
+            && shown.goal_reached == p.goal_holds(slot.state.parked())
     }
 }
