@@ -115,6 +115,7 @@ pub async fn announce(
             .await
             .map_err(map_reqwest)?;
         let status = resp.status();
+        let tracker_ip = resp.remote_addr().map(|a| a.ip());
         if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
             return Err(TrackerError::BadReply(format!(
                 "reply larger than {MAX_BODY} bytes"
@@ -129,14 +130,18 @@ pub async fn announce(
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((status, body))
+        Ok((status, body, tracker_ip))
     };
-    let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT + Duration::from_secs(1), fetch)
-        .await
-        .map_err(|_| {
-            TrackerError::Timeout(format!("no reply within {} s", REQUEST_TIMEOUT.as_secs()))
-        })??;
-    let parsed = parse_response(&body);
+    let (status, body, tracker_ip) =
+        tokio::time::timeout(REQUEST_TIMEOUT + Duration::from_secs(1), fetch)
+            .await
+            .map_err(|_| {
+                TrackerError::Timeout(format!("no reply within {} s", REQUEST_TIMEOUT.as_secs()))
+            })??;
+    let mut parsed = parse_response(&body);
+    if let Ok(r) = &mut parsed {
+        r.tracker_ip = tracker_ip;
+    }
     if status.is_success() {
         parsed
     } else {
@@ -203,7 +208,7 @@ fn dict_peer(raw: &[u8]) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
-const KEYS: [&[u8]; 8] = [
+const KEYS: [&[u8]; 9] = [
     b"failure reason",
     b"warning message",
     b"peers",
@@ -212,6 +217,7 @@ const KEYS: [&[u8]; 8] = [
     b"min interval",
     b"complete",
     b"incomplete",
+    b"external ip",
 ];
 
 /// Parses a tracker's bencoded announce reply. Only the keys we read are decoded; at most
@@ -285,7 +291,20 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
         seeders: count(6),
         leechers: count(7),
         warning,
+        // BEP 24: 4 or 16 raw bytes; anything else is ignored.
+        external_ip: text(8).and_then(raw_ip),
+        // Filled in by `announce`, which knows whom it asked.
+        tracker_ip: None,
     })
+}
+
+/// An address as BEP 24 sends it: 4 bytes for IPv4, 16 for IPv6.
+fn raw_ip(b: &[u8]) -> Option<IpAddr> {
+    match b.len() {
+        4 => <[u8; 4]>::try_from(b).ok().map(IpAddr::from),
+        16 => <[u8; 16]>::try_from(b).ok().map(IpAddr::from),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -390,6 +409,38 @@ mod tests {
         // A newline after the dictionary is tolerated.
         let r = parse_response(b"d8:intervali60e5:peers0:e\n").unwrap();
         assert_eq!(r.interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn external_ip_is_read_as_bep_24_sends_it() {
+        let r =
+            parse_response(b"d11:external ip4:\xcb\x00\x71\x078:intervali60e5:peers0:e").unwrap();
+        assert_eq!(r.external_ip, Some("203.0.113.7".parse().unwrap()));
+        let mut v6 = b"d11:external ip16:".to_vec();
+        v6.extend_from_slice(&"2001:db8::7".parse::<Ipv6Addr>().unwrap().octets());
+        v6.extend_from_slice(b"8:intervali60e5:peers0:e");
+        assert_eq!(
+            parse_response(&v6).unwrap().external_ip,
+            Some("2001:db8::7".parse().unwrap())
+        );
+        // Neither 4 nor 16 bytes, or not a string: no vote, and the reply still counts.
+        let odd = parse_response(b"d11:external ip3:abc8:intervali60e5:peers0:e").unwrap();
+        assert_eq!(odd.external_ip, None);
+        let int = parse_response(b"d11:external ipi7e8:intervali60e5:peers0:e").unwrap();
+        assert_eq!(int.external_ip, None);
+        // A vote needs its voter: `announce` fills in whom it asked.
+        assert_eq!(odd.seen_as(), None);
+        let voted = AnnounceResponse {
+            tracker_ip: Some("198.51.100.1".parse().unwrap()),
+            ..r
+        };
+        assert_eq!(
+            voted.seen_as(),
+            Some(crate::tracker::SeenAs {
+                ip: "203.0.113.7".parse().unwrap(),
+                voter: "198.51.100.1".parse().unwrap(),
+            })
+        );
     }
 
     #[test]

@@ -55,6 +55,23 @@ pub struct TrackerRow {
     pub warning: Option<String>,
 }
 
+impl AnnounceResponse {
+    /// The tracker's vote for our external address, when it gave one and we know who it is.
+    pub fn seen_as(&self) -> Option<SeenAs> {
+        Some(SeenAs {
+            ip: self.external_ip?,
+            voter: self.tracker_ip?,
+        })
+    }
+}
+
+/// Someone (`voter`) told us the address it sees us at (`ip`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeenAs {
+    pub ip: std::net::IpAddr,
+    pub voter: std::net::IpAddr,
+}
+
 impl TrackerRow {
     /// A tracker before its first announce.
     pub fn not_contacted(url: String, tier: usize) -> TrackerRow {
@@ -255,6 +272,11 @@ pub struct AnnounceResponse {
     pub seeders: Option<u32>,
     pub leechers: Option<u32>,
     pub warning: Option<String>,
+    /// Where the tracker saw us (BEP 24 `external ip`): one vote towards our external
+    /// address (BEP 40 priorities, BEP 42 node id), once we know whose (`tracker_ip`).
+    pub external_ip: Option<std::net::IpAddr>,
+    /// The address the reply came from; None through a proxy, or over UDP.
+    pub tracker_ip: Option<std::net::IpAddr>,
 }
 
 /// CONTRACT: commands from the engine to the tracker task.
@@ -284,6 +306,8 @@ pub enum TrackerUpdate {
     Status(Vec<TrackerRow>),
     /// A line for the event log ("announce to http://… ok: 3 peers", "udp://… timed out").
     Log(LogLevel, String),
+    /// A tracker said where it sees us (BEP 24).
+    SeenAs(SeenAs),
 }
 
 /// Why one announce failed. Every message is one line, fit for the status row and the log.

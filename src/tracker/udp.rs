@@ -406,6 +406,8 @@ pub fn parse_announce(reply: &[u8], v6: bool) -> Result<AnnounceResponse, Tracke
         seeders: Some(seeders),
         leechers: Some(leechers),
         warning: None,
+        external_ip: None,
+        tracker_ip: None,
     })
 }
 

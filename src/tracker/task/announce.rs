@@ -112,6 +112,7 @@ impl Task {
         let mut batch = None;
         let batch_v2: Vec<SocketAddr>;
         let mut fail_over = false;
+        let mut seen = None;
         // The v2 hash's answer first: `on_answer` moves the tracker to the tier's front.
         let also_peers = match (o.also, o.sent.also_event) {
             (Some(also), Some(event)) => tier.on_also(pos, also, &o.sent, event, &mut logs),
@@ -119,6 +120,7 @@ impl Task {
         };
         match o.result {
             Ok(resp) => {
+                seen = resp.seen_as();
                 let peers = tier.on_answer(pos, resp, &o.sent, complete, now, &mut logs);
                 // A peer in both swarms is dialed under the main hash.
                 batch_v2 = also_peers
@@ -136,6 +138,9 @@ impl Task {
         }
         for (level, text) in logs {
             self.log(level, text);
+        }
+        if let Some(seen) = seen {
+            self.outbox.push_back(TrackerUpdate::SeenAs(seen));
         }
         if let Some(peers) = batch {
             self.outbox.push_back(TrackerUpdate::Peers(peers));

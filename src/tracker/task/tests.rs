@@ -74,6 +74,8 @@ fn reannounces_of_torrents_answered_together_are_spread_never_early() {
             seeders: None,
             leechers: None,
             warning: None,
+            external_ip: None,
+            tracker_ip: None,
         };
         t.on_answer(0, resp, &sent(url), false, now, &mut Vec::new());
     }

@@ -185,12 +185,7 @@ impl Coordinator {
                 let Some(voter) = self.peers.by_conn(conn).map(|p| p.addr.ip()) else {
                     return;
                 };
-                // BEP 40 priorities are reckoned from where peers see us; the DHT takes a
-                // BEP 42 id once enough voters agree.
-                self.peers.set_external(ip);
-                if let Some(dht) = &self.shared.dht {
-                    dht.vote_external(ip, voter);
-                }
+                self.seen_as(ip, voter);
             }
             PeerEvent::Interest { conn } => {
                 let slots_free = !self.uploads_held()
@@ -508,6 +503,16 @@ impl Coordinator {
     }
 
     /// Peers a tracker listed; `under_v2`: in a hybrid's v2 swarm only.
+    /// `voter` (a peer's `yourip`, a tracker's BEP 24 `external ip`) sees us at `ip`: BEP 40
+    /// priorities are reckoned from it, and the DHT takes a BEP 42 id once enough voters
+    /// agree.
+    fn seen_as(&mut self, ip: std::net::IpAddr, voter: std::net::IpAddr) {
+        self.peers.set_external(ip);
+        if let Some(dht) = &self.shared.dht {
+            dht.vote_external(ip, voter);
+        }
+    }
+
     fn on_tracker_peers(&mut self, addrs: Vec<SocketAddr>, under_v2: bool) {
         let now = Instant::now();
         let complete = self.run.complete;
@@ -538,6 +543,7 @@ impl Coordinator {
         match u {
             TrackerUpdate::Peers(addrs) => self.on_tracker_peers(addrs, false),
             TrackerUpdate::PeersUnderV2(addrs) => self.on_tracker_peers(addrs, true),
+            TrackerUpdate::SeenAs(seen) => self.seen_as(seen.ip, seen.voter),
             TrackerUpdate::Status(rows) => {
                 let due = rows.iter().filter_map(|r| r.next_announce).min();
                 let at = due.map(|d| crate::engine::torrent::report::unix_now() + d.as_secs());

@@ -357,6 +357,27 @@ async fn tracker_peers_join_the_table_once_and_never_our_own_address() {
     assert_eq!(entry(&c, addr(2)).stage(), PeerStage::Connecting);
 }
 
+/// A tracker's BEP 24 `external ip` is where BEP 40 priorities are reckoned from, as a
+/// peer's `yourip` is.
+#[test]
+fn a_trackers_external_ip_moves_our_peer_priorities() {
+    use crate::protocol::peer_priority::peer_priority;
+    let t = torrent();
+    let mut c = coordinator(&t);
+    let other = SocketAddr::from(([98, 76, 5, 32], 6881));
+    let seen: std::net::IpAddr = [230, 12, 123, 3].into();
+    c.on_tracker(TrackerUpdate::SeenAs(crate::tracker::SeenAs {
+        ip: seen,
+        voter: [198, 51, 100, 1].into(),
+    }));
+    let me = SocketAddr::new(seen, 0);
+    assert_eq!(
+        c.peers.priority(&other),
+        peer_priority(me, other).unwrap_or(0)
+    );
+    assert_ne!(c.peers.priority(&other), 0);
+}
+
 /// A verified piece found gone by an upload read: missing again, every connection told
 /// through the `lost` broadcast once, the complete torrent downloading again, the storage
 /// error a warning and not the torrent's end.
