@@ -260,6 +260,13 @@ node_packages() {
         as_root env DEBIAN_FRONTEND=noninteractive \
             apt-get install -y --no-install-recommends npm || return
     fi
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    if ((major < 20)); then
+        # Debian 12's own nodejs is 18: @ctrl/qbittorrent 9.14 needs 20 (NodeSource's).
+        echo "node $(node --version 2>/dev/null || echo missing) is older than 20" >&2
+        return 1
+    fi
     mkdir -p "$dir" || return
     if ! cmp -s "$src/package-lock.json" "$dir/package-lock.json" ||
         [[ ! -d $dir/node_modules ]]; then
