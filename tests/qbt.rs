@@ -17,6 +17,9 @@ mod kit;
 #[path = "session/payload.rs"]
 mod payload;
 mod prereq;
+#[allow(dead_code)]
+#[path = "qbt_tools/kit.rs"]
+mod tools;
 
 use std::fs;
 use std::path::PathBuf;
@@ -24,10 +27,9 @@ use std::time::Duration;
 
 use common::*;
 use kit::*;
-use payload::*;
+use tools::{Setup, PASSWORD};
 
 const DRIVER: &str = include_str!("qbt/driver.py");
-const PASSWORD: &str = "s3cret-qbt";
 const BAN_SECS: u64 = 3;
 
 fn python() -> Option<PathBuf> {
@@ -54,36 +56,16 @@ fn qbittorrent_api_drives_categories_tags_and_actions_and_they_survive_a_restart
         prereq::skip("the qbittorrent-api venv (TTUI_PY_VENV, made by tests/run.sh)");
         return;
     };
-    let env = Env::new("ttui-qbt-");
-    let fixtures = env.root.path().join("fixtures");
-    let payloads = three_payloads(&fixtures.join("data"), &fixtures);
+    let Setup {
+        env,
+        daemon,
+        payloads,
+        qbt,
+        extra,
+        seeder: _seeder,
+    } = Setup::start("ttui-qbt-", &format!("ban = \"{BAN_SECS}s\"\n"));
+    let mut daemon = daemon;
     let a = &payloads[0];
-    let seed_port = free_port();
-    let _seeder = spawn_ttui_seeder(
-        &a.torrent.path,
-        &fixtures.join("data"),
-        seed_port,
-        &["--no-dht", "--bind", "127.0.0.1"],
-    );
-    let qbt = format!("127.0.0.1:{}", free_port());
-    let cfg = env.root.path().join("config.toml");
-    fs::write(
-        &cfg,
-        format!("[qbt]\nusername = \"admin\"\npassword = \"{PASSWORD}\"\nban = \"{BAN_SECS}s\"\n"),
-    )
-    .unwrap();
-    let extra: Vec<String> = [
-        "--config",
-        &cfg.display().to_string(),
-        "--qbt",
-        &qbt,
-        "--peer",
-        &format!("127.0.0.1:{seed_port}"),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut daemon = Daemon::start(&env, "1", &extra);
     let added = env.verb(&["add", &a.path()]);
     assert_eq!(added.code, 0, "{added:?}");
 
@@ -94,7 +76,7 @@ fn qbittorrent_api_drives_categories_tags_and_actions_and_they_survive_a_restart
         let mut cmd = env.command(python.to_str().unwrap());
         cmd.arg(&script)
             .arg(qbt.rsplit(':').next().unwrap())
-            .args(["admin", PASSWORD, &a.hash(), &tv])
+            .args([tools::USER, PASSWORD, &a.hash(), &tv])
             .arg(BAN_SECS.to_string())
             .arg(phase)
             .args([payloads[1].path(), payloads[1].hash(), payloads[2].hash()]);

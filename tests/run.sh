@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command. In order:
 #   1. installs the third-party BitTorrent clients the integration tests run against (apt),
-#      and the Python ones (PyPI, into a venv: python_venv below);
+#      the Python ones (PyPI, into a venv: python_venv below) and the npm ones (node_packages);
 #   2. the runner's self-test (tests/selftest/run.sh): this script, run against a fake `cargo`
 #      and fake test binaries, must fail on every failure path listed below (a few seconds);
 #   3. cargo fmt --check, cargo clippy --all-targets -D warnings, and .ci/rooms (the engine's
@@ -192,7 +192,7 @@ install_packages() {
     local pkgs=(opentracker transmission-daemon transmission-cli mktorrent aria2
         python3-libtorrent python3 python3-venv tmux aha iproute2 util-linux openssh-server
         openssh-client desktop-file-utils chromium dante-server e2fsprogs miniupnpc nftables
-        fuse3 python3-fusepy ffmpeg)
+        fuse3 python3-fusepy ffmpeg nodejs)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -234,6 +234,47 @@ python_venv() {
     fi
     export TTUI_PY_VENV=$venv
     echo "python venv: $venv ($want)"
+    # qbit_manage pins a qbittorrent-api of its own (2026.10.0): a venv of its own beside,
+    # named by TTUI_QBM_VENV (tests/qbt_tools.rs).
+    local qbm=${TTUI_QBM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ttui/test-venv-qbm}
+    local qbm_want="qbit-manage==4.14.0"
+    if [[ ! -x $qbm/bin/python ]]; then
+        /usr/bin/python3 -m venv "$qbm" || return
+    fi
+    if ! "$qbm/bin/python" -c 'import qbit_manage' 2>/dev/null; then
+        "$qbm/bin/python" -m pip install --quiet "$qbm_want" || return
+    fi
+    export TTUI_QBM_VENV=$qbm
+    echo "qbit_manage venv: $qbm ($qbm_want)"
+}
+
+# The npm packages the tests drive (@ctrl/qbittorrent, Flood: tests/qbt_tools/node/, their
+# versions pinned by its package-lock.json and picked to run on Node 20), installed with
+# `npm ci` into a directory of their own beside the venv, again whenever the lock file
+# changes; TTUI_NODE_MODULES names it for the tests (tests/qbt_tools.rs).
+node_packages() {
+    local dir=${TTUI_NODE_MODULES:-${XDG_CACHE_HOME:-$HOME/.cache}/ttui/test-node}
+    local src=$root/tests/qbt_tools/node
+    if ! command -v npm >/dev/null; then
+        # Debian's nodejs comes without npm (NodeSource's has it, and conflicts with this).
+        as_root env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y --no-install-recommends npm || return
+    fi
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    if ((major < 20)); then
+        # Debian 12's own nodejs is 18: @ctrl/qbittorrent 9.14 needs 20 (NodeSource's).
+        echo "node $(node --version 2>/dev/null || echo missing) is older than 20" >&2
+        return 1
+    fi
+    mkdir -p "$dir" || return
+    if ! cmp -s "$src/package-lock.json" "$dir/package-lock.json" ||
+        [[ ! -d $dir/node_modules ]]; then
+        cp "$src/package.json" "$src/package-lock.json" "$dir/" || return
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || return
+    fi
+    export TTUI_NODE_MODULES=$dir
+    echo "node packages: $dir (node $(node --version))"
 }
 
 rust_components() {
@@ -560,6 +601,7 @@ runner_selftest() {
 split_args "$@"
 step "install third-party clients (apt)" install_packages
 step "python clients (venv, PyPI)" python_venv
+step "node clients (npm ci)" node_packages
 if [[ ${TTUI_RUNNER_SELFTEST:-1} != 0 ]]; then
     step "runner self-test (tests/selftest)" runner_selftest
 else

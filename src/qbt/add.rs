@@ -20,7 +20,8 @@ use super::form::Params;
 use super::multipart::{self, Part};
 use super::{text, Ctx};
 use crate::engine::api::{
-    AddFiles, AddOptions, AddSource, Added, GoalChange, LimitChange, LimitTarget, TorrentId,
+    AddFiles, AddOptions, AddSource, Added, CatalogEdit, GoalChange, LimitChange, LimitTarget,
+    TorrentId,
 };
 use crate::http::Answer;
 
@@ -150,6 +151,9 @@ pub(super) async fn answer(
     let after = After::read(&parts);
     let mut labels: Vec<String> = Vec::new();
     if let Some(c) = field(&parts, "category").filter(|c| !c.is_empty()) {
+        if let Err(answer) = known_category(ctx, c).await {
+            return answer;
+        }
         labels.push(c.to_string());
     }
     if let Some(t) = field(&parts, "tags") {
@@ -213,4 +217,22 @@ pub(super) async fn answer(
         }
     }
     text(StatusCode::OK, if added > 0 { "Ok." } else { "Fails." })
+}
+
+/// An add naming a category that does not exist makes it first (with the session's
+/// download directory), as qBittorrent's `Session::addTorrent` does: `@ctrl/qbittorrent`
+/// and Sonarr add with a category they never created, and it must not become a tag.
+async fn known_category(ctx: &Ctx, name: &str) -> Result<(), Answer> {
+    let catalog = super::labels::catalog(ctx).await?;
+    if catalog.is_category(name) {
+        return Ok(());
+    }
+    let create = CatalogEdit::CreateCategory {
+        name: name.to_string(),
+        save_path: None,
+    };
+    match within(ctx.client.edit_catalog(create)).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(text(StatusCode::CONFLICT, &e.to_string())),
+    }
 }
