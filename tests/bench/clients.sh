@@ -1,5 +1,5 @@
-# Shared by the benchmarks that run the same library in ttui, transmission-daemon and
-# qbittorrent-nox (session_scale.sh, power_cut.sh): time helpers, a whitelisting opentracker,
+# Shared by the benchmarks that run the same library in ttui, transmission-daemon,
+# qbittorrent-nox and rtorrent (session_scale.sh, power_cut.sh): time helpers, a whitelisting opentracker,
 # and each client's start, list and add. Sourced; every function reads its settings from the
 # caller's variables when it runs:
 #   WORK      the client's home (its config, logs and, for ttui, state live under it)
@@ -170,4 +170,38 @@ qbittorrent_add() {
     if ((${#files[@]})); then
         curl -sf -F "savepath=$DATA" -F "skip_checking=${QB_SKIP_CHECKING:-true}" "${files[@]}" "$QURL/torrents/add" >/dev/null
     fi
+}
+
+# ---------------------------------------------------------------- rtorrent 0.9.8
+# Headless (system.daemon), driven over XML-RPC on its SCGI socket (rtorrent_rpc.py); its
+# session directory saves every torrent (on add, every 20 minutes and at exit), so a restart
+# loads the library from it, as a user's rtorrent does.
+RTSOCK=""
+rtorrent_start() {
+    local dir=$WORK/rtorrent
+    mkdir -p "$dir/session"
+    RTSOCK=$dir/scgi.sock
+    rm -f "$RTSOCK"
+    cat >"$dir/rtorrent.rc" <<EOF2
+session.path.set = $dir/session
+directory.default.set = $DATA
+network.scgi.open_local = $RTSOCK
+network.port_range.set = 51415-51415
+network.port_random.set = no
+network.bind_address.set = 127.0.0.1
+dht.mode.set = disable
+protocol.pex.set = no
+trackers.use_udp.set = no
+system.daemon.set = true
+EOF2
+    HOME=$dir rtorrent -n -o "import=$dir/rtorrent.rc" >>"$dir/out" 2>&1 &
+    PID=$!
+}
+rtorrent_list() { python3 "$HERE/rtorrent_rpc.py" "$RTSOCK" list; }
+rtorrent_seeding() {
+    rtorrent_list | jq -s '[.[] | select(.complete == 1 and .state == 1 and .checking == 0)] | length'
+}
+rtorrent_add() {
+    find "$TORRENTS" -name '*.torrent' | sort |
+        python3 "$HERE/rtorrent_rpc.py" "$RTSOCK" add "$DATA" "$BATCH"
 }

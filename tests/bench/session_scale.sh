@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Session scale benchmark: a library of N small torrents, all seeding, announced to one
 # opentracker on loopback, no peers, in one `ttui daemon` with its default settings, and the
-# same library in transmission-daemon and qbittorrent-nox, one after the other in the same
+# same library in transmission-daemon, qbittorrent-nox and rtorrent, one after the other in the same
 # run (each client gets a fresh tracker). Per client:
 #   add      seconds from the first add to every torrent seeding (data present: ttui and
 #            Transmission check it; qBittorrent is told skip_checking, as its libtorrent checks
@@ -31,7 +31,7 @@
 # Announces are opentracker's own counters (`/stats?mode=everything`: tcp and udp
 # `announce`, and `seeds` for the listed seeders; the stats page is blessed for 127.0.0.1
 # with -A).
-# and ratios ttui / transmission (and ttui / qbittorrent). The machine is shared: compare
+# and ratios ttui / transmission (and ttui / qbittorrent, ttui / rtorrent). The machine is shared: compare
 # ratios, not absolute figures.
 #
 #   bash tests/bench/session_scale.sh            # N = 1000
@@ -44,7 +44,9 @@
 #   SCALE_SETTLE=75        seconds between every torrent seeding and the rest measurement
 #   SCALE_LIST_RUNS=5      list latency samples
 #   SCALE_BATCH=500        torrents per add call
-#   SCALE_CLIENTS="ttui transmission qbittorrent"   which clients, in this order
+#   SCALE_CLIENTS="ttui transmission qbittorrent"   which clients, in this order (also
+#                          `rtorrent`: rtorrent 0.9.8 over XML-RPC on its SCGI socket, its
+#                          session saved; its list is `d.multicall2`)
 #   SCALE_TIMEOUT=1800     seconds any wait (adding, restarting) may take
 #   CARGO_TARGET_DIR       where the release ttui is built
 #   SCALE_TTUI=PATH        run this ttui binary instead of building one
@@ -91,6 +93,10 @@ if [[ -z ${SCALE_INNER:-} ]]; then
     command -v opentracker >/dev/null || die "opentracker is missing"
     if [[ $CLIENTS == *transmission* ]]; then
         command -v transmission-daemon >/dev/null || die "transmission-daemon is missing"
+    fi
+    if [[ $CLIENTS == *rtorrent* ]] && ! command -v rtorrent >/dev/null; then
+        note "rtorrent is missing (apt-get install rtorrent): not run"
+        CLIENTS=${CLIENTS//rtorrent/}
     fi
     if [[ $CLIENTS == *qbittorrent* ]] && ! command -v qbittorrent-nox >/dev/null; then
         note "qbittorrent-nox is missing (apt-get install qbittorrent-nox): not run"
