@@ -73,6 +73,9 @@ pub struct TorrentLine {
     /// Pieces are fetched in order (`Command::SetSequential`), not rarest first.
     #[serde(default)]
     pub sequential: bool,
+    /// The first and last piece of each wanted file come first (`Command::SetFirstLast`).
+    #[serde(default)]
+    pub first_last: bool,
 }
 
 impl TorrentLine {
@@ -109,6 +112,7 @@ impl TorrentLine {
             queue: None,
             super_seeding: false,
             sequential: false,
+            first_last: false,
         }
     }
 
