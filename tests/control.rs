@@ -55,6 +55,7 @@ fn row(id: u32) -> TorrentRow {
         blocked: 0,
         super_seeding: false,
         sequential: false,
+        first_last: false,
     }
 }
 
@@ -234,6 +235,7 @@ async fn every_message_survives_the_wire() {
             files: ttui::internals::engine::api::AddFiles {
                 only: Some(vec![0, 3, 4]),
                 sequential: true,
+                first_last: false,
                 complete: false,
             },
             labels: vec!["tv".into()],

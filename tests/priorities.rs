@@ -281,3 +281,169 @@ fn seeding_only_some_files_serves_just_their_pieces() {
     }
     assert!(!seeder.has_exited(), "{}", seeder.report());
 }
+
+/// One HTTP/1.0 exchange with the qBittorrent API at `addr` (a form POST when `form` is
+/// given, else a GET), carrying the `SID` cookie: (status line and headers, body).
+fn qbt(addr: SocketAddr, sid: &str, path: &str, form: Option<&str>) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = match form {
+        Some(body) => format!(
+            "POST {path} HTTP/1.0\r\nHost: {addr}\r\nCookie: SID={sid}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+        None => format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nCookie: SID={sid}\r\n\r\n"),
+    };
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.to_string(), body.to_string())
+}
+
+/// Signs in (no credentials are set: any login passes on loopback) and returns the SID.
+fn qbt_login(addr: SocketAddr) -> String {
+    let (head, body) = qbt(
+        addr,
+        "",
+        "/api/v2/auth/login",
+        Some("username=u&password=p"),
+    );
+    assert_eq!(body, "Ok.", "{head}");
+    head.lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: SID=")
+                .or(l.strip_prefix("Set-Cookie: SID="))
+        })
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no SID cookie: {head}"))
+        .to_string()
+}
+
+/// `torrents/info`'s `f_l_piece_prio` for `hash`.
+fn f_l_piece_prio(addr: SocketAddr, sid: &str, hash: &str) -> Option<bool> {
+    let (_, body) = qbt(
+        addr,
+        sid,
+        &format!("/api/v2/torrents/info?hashes={hash}"),
+        None,
+    );
+    let rows: Value = serde_json::from_str(&body).ok()?;
+    rows.get(0)?["f_l_piece_prio"].as_bool()
+}
+
+/// qBittorrent's first/last piece priority (`firstLastPiecePrio` at `torrents/add`, over
+/// the qBittorrent API of a real daemon): a magnet of three files, each several pieces
+/// long, from a python3-libtorrent seeder throttled so the order shows. The first and last
+/// piece of each file are the first pieces the seeder is asked for (its own log of the
+/// blocks it sent), though the order is rarest first. The flag is on the torrent's line
+/// (`list --json`, `show --json`, `f_l_piece_prio`), survives a restart, and
+/// `toggleFirstLastPiecePrio` turns it off.
+#[test]
+fn first_and_last_pieces_come_first_and_the_flag_survives_a_restart() {
+    let Some((_lock, env)) = setup("ttui-firstlast-") else {
+        return;
+    };
+    let files = [
+        ("a.bin", 6 * PLEN + 1000),
+        ("b.bin", 5 * PLEN + 2000),
+        ("c.bin", 7 * PLEN + 3000),
+    ];
+    let fixtures = env.root.path().join("fixtures");
+    let data = fixtures.join("data");
+    let p = Payload::make(&data, &fixtures, "fl", &files, 11);
+    let bare = p
+        .torrent
+        .with_trackers(&fixtures.join("fl-bare.torrent"), None, &[]);
+    let opts = LtOptions {
+        seed_mode: true,
+        log_uploads: true,
+        // About 3 s for the whole: slow enough that requests go out in the picker's order.
+        upload_limit: 400_000,
+        ..LtOptions::default()
+    };
+    let seed = LibtorrentSeeder::start(&bare, &data, opts);
+    let qaddr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let extra = vec![
+        "--peer".to_string(),
+        seed.addr().to_string(),
+        "--qbt".to_string(),
+        qaddr.to_string(),
+    ];
+    let mut daemon = Daemon::start(&env, "1", &extra);
+    let sid = qbt_login(qaddr);
+    let hash = p.hash();
+    let magnet = format!("magnet%3A%3Fxt%3Durn%3Abtih%3A{hash}%26dn%3Dfl");
+    let (head, body) = qbt(
+        qaddr,
+        &sid,
+        "/api/v2/torrents/add",
+        Some(&format!("urls={magnet}&firstLastPiecePrio=true")),
+    );
+    assert_eq!(body, "Ok.", "{head}");
+    env.wait_list("the download", DONE_WAIT, &mut daemon, |r| {
+        done_row(r, &hash)
+    });
+
+    // The first and last piece of each file, then the others.
+    let mut boosted: Vec<u64> = Vec::new();
+    let mut offset = 0;
+    for (_, len) in files {
+        boosted.extend([offset / PLEN, (offset + len - 1) / PLEN]);
+        offset += len;
+    }
+    boosted.sort_unstable();
+    boosted.dedup();
+    let order = seed.uploaded_pieces();
+    assert_eq!(order.len() as u64, p.pieces, "{order:?}");
+    let first: Vec<u64> = order.iter().copied().take(boosted.len()).collect();
+    for b in &boosted {
+        assert!(
+            first.contains(b),
+            "piece {b} (first or last of a file) was not among the first {}: {order:?}, \
+             boosted {boosted:?}",
+            boosted.len()
+        );
+    }
+
+    // On the line, in `show --json` and over the API.
+    let rows = env.list();
+    assert_eq!(row_of(&rows, &hash)["first_last"], true);
+    let id = id_of(&rows, &hash);
+    let shown = env.verb(&["show", &id, "--json"]);
+    let shown: Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(shown["first_last"], true, "{shown}");
+    assert_eq!(f_l_piece_prio(qaddr, &sid, &hash), Some(true));
+
+    // A restart keeps it; the toggle turns it off.
+    let st = daemon.term();
+    assert!(st.success(), "daemon exit: {st}");
+    let mut daemon = Daemon::start(&env, "2", &extra);
+    env.wait_list("the restarted torrent", DONE_WAIT, &mut daemon, |r| {
+        done_row(r, &hash)
+    });
+    assert_eq!(row_of(&env.list(), &hash)["first_last"], true);
+    let sid = qbt_login(qaddr);
+    assert_eq!(f_l_piece_prio(qaddr, &sid, &hash), Some(true));
+    let (head, _) = qbt(
+        qaddr,
+        &sid,
+        "/api/v2/torrents/toggleFirstLastPiecePrio",
+        Some(&format!("hashes={hash}")),
+    );
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while f_l_piece_prio(qaddr, &sid, &hash) != Some(false) {
+        assert!(Instant::now() < end, "the toggle never reached the line");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(row_of(&env.list(), &hash)["first_last"], false);
+    drop(daemon);
+    drop(seed);
+}

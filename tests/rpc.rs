@@ -818,6 +818,30 @@ fn the_json_rpc_2_form_answers_as_transmission_4_1_does() {
         v["error"]["code"].is_number(),
         "from a piece is refused: {v}"
     );
+    // 4.1's torrent_add takes it too: the torrent is added in order.
+    let b = &s.payloads[1];
+    let meta_b =
+        base64::engine::general_purpose::STANDARD.encode(fs::read(&b.torrent.path).unwrap());
+    let v = call(json!({
+        "jsonrpc": "2.0", "method": "torrent_add", "id": 10,
+        "params": { "metainfo": meta_b.clone(), "paused": true, "sequential_download": true }
+    }));
+    let id_b = v["result"]["torrent_added"]["id"].clone();
+    assert!(id_b.is_number(), "{v}");
+    let v = call(json!({
+        "jsonrpc": "2.0", "method": "torrent_get", "id": 11,
+        "params": { "fields": ["sequential_download"], "ids": [id_b] }
+    }));
+    assert_eq!(
+        v["result"]["torrents"][0]["sequential_download"], true,
+        "{v}"
+    );
+    let v = call(json!({
+        "jsonrpc": "2.0", "method": "torrent_add", "id": 12,
+        "params": { "metainfo": meta_b, "sequential_download_from_piece": 3 }
+    }));
+    // Refused before the add (else it would answer torrent_duplicate).
+    assert!(v["error"]["code"].is_number(), "from a piece at add: {v}");
     let v = call(json!({
         "jsonrpc": "2.0", "method": "torrent_get", "id": 2,
         "params": { "fields": ["id", "percent_done"], "ids": "recently_active" }
@@ -861,6 +885,59 @@ fn the_json_rpc_2_form_answers_as_transmission_4_1_does() {
     // The legacy form is unchanged beside it.
     let legacy = rpc.ok("session-get", json!({"fields": ["rpc-version"]}));
     assert_eq!(legacy["rpc-version"], 17);
+    // The session's default order for added torrents (4.1's session-wide
+    // `sequential_download`), set in the new form, read in both.
+    let v = rpc
+        .raw(
+            json!({"jsonrpc": "2.0", "method": "session_set", "id": 20,
+               "params": {"sequential_download": true}})
+            .to_string()
+            .as_bytes(),
+        )
+        .json();
+    assert!(v["result"].is_object(), "{v}");
+    let v = rpc
+        .raw(
+            json!({"jsonrpc": "2.0", "method": "session_get", "id": 21,
+                   "params": {"fields": ["sequential_download"]}})
+            .to_string()
+            .as_bytes(),
+        )
+        .json();
+    assert_eq!(v["result"]["sequential_download"], true, "{v}");
+    let legacy = rpc.ok("session-get", json!({"fields": ["sequential_download"]}));
+    assert_eq!(legacy["sequential_download"], true, "{legacy}");
+    // The legacy form's torrent-add: without the key, the session's default; with
+    // `sequentialDownload: false`, the add's own word.
+    let c = &s.payloads[2];
+    let meta_c =
+        base64::engine::general_purpose::STANDARD.encode(fs::read(&c.torrent.path).unwrap());
+    let added = rpc.ok("torrent-add", json!({"metainfo": meta_c, "paused": true}));
+    assert_eq!(added["torrent-added"]["hashString"], c.hash().as_str());
+    let t = rpc.wait("c in order", &c.hash(), &["sequentialDownload"], |t| {
+        t["sequentialDownload"].is_boolean()
+    });
+    assert_eq!(t["sequentialDownload"], true, "the session's default: {t}");
+    let d_file = s.env.root.path().join("d.bin");
+    fs::write(&d_file, vec![7u8; 40_000]).unwrap();
+    let d = ttui::internals::create::create_torrent(&d_file, 16384, &[], false).unwrap();
+    let meta_d = base64::engine::general_purpose::STANDARD.encode(d);
+    let added = rpc.ok(
+        "torrent-add",
+        json!({"metainfo": meta_d, "paused": true, "sequentialDownload": false}),
+    );
+    let d_hash = added["torrent-added"]["hashString"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rpc.wait("d rarest first", &d_hash, &["sequentialDownload"], |t| {
+        t["sequentialDownload"] == false
+    });
+    rpc.ok("session-set", json!({"sequential_download": false}));
+    let legacy = rpc.ok("session-get", json!({"fields": ["sequential_download"]}));
+    assert_eq!(legacy["sequential_download"], false, "{legacy}");
+    let t = rpc.torrent(&a.hash(), &["sequentialDownload"]).unwrap();
+    assert_eq!(t["sequentialDownload"], true, "a, set by torrent_set: {t}");
     s.daemon.assert_alive("the end");
 }
 

@@ -4,6 +4,8 @@
 //! socket of the same session, as another terminal would:
 //!
 //! 1. `t` in the detail view turns turtle mode on (`ttui limit` says so, the screen too);
+//!    in-order mode set from another terminal (`ttui files --sequential on`) shows on the
+//!    Files tab, and `o` there turns it off (`ttui list --json` says so);
 //! 2. `L` on the list opens the session's limits; a bad rate is refused inside the dialog;
 //!    `2M` Tab `500K` Enter sets them (`ttui limit` says down 2 MiB/s, up 500 KiB/s);
 //! 3. `m`, a folder name completed with Tab, Enter: the data moves there;
@@ -34,8 +36,14 @@ fn quote(p: &Path) -> String {
 
 /// `ttui limit` of the session in `state`, or None while it does not answer.
 fn limits(state: &Path) -> Option<String> {
+    verb(state, &["limit"])
+}
+
+/// `ttui ARGS --state-dir STATE`'s output, or None while the session does not answer.
+fn verb(state: &Path, args: &[&str]) -> Option<String> {
     let out = Command::new(BIN)
-        .args(["limit", "--state-dir"])
+        .args(args)
+        .arg("--state-dir")
         .arg(state)
         .env("TTUI_NO_PUBLIC_ROUTERS", "1")
         .output()
@@ -99,6 +107,34 @@ fn turtle_limits_and_move_from_the_keys() {
     pane.wait_for("the status line", LONG, context, |s| {
         s.contains("turtle mode on")
     });
+
+    // In-order mode set by another client is what the Files tab shows; `o` flips it.
+    let sequential = || {
+        let rows = verb(&state, &["list", "--json"]).unwrap_or_default();
+        let rows: serde_json::Value = serde_json::from_str(&rows).unwrap_or_default();
+        rows.get(0).and_then(|r| r["sequential"].as_bool())
+    };
+    pane.keys(&["4"]);
+    pane.wait_for("the Files tab, rarest first", LONG, context, |s| {
+        s.contains("· rarest first")
+    });
+    assert!(
+        verb(&state, &["files", "1", "--sequential", "on"]).is_some(),
+        "ttui files --sequential on"
+    );
+    pane.wait_for("in order, set by `ttui files`", LONG, context, |s| {
+        s.contains("· in order")
+    });
+    assert_eq!(sequential(), Some(true));
+    pane.keys(&["o"]);
+    pane.wait_for("`o` back to rarest first", LONG, context, |s| {
+        s.contains("· rarest first") && s.contains("downloading rarest first")
+    });
+    let end = Instant::now() + LONG;
+    while sequential() != Some(false) {
+        assert!(Instant::now() < end, "`o` never reached the torrent's line");
+        sleep(Duration::from_millis(200));
+    }
 
     // 2. Back to the list: `L` is the session's limits. A bad rate first.
     pane.keys(&["Escape"]);

@@ -37,6 +37,7 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         files: add_files(args).unwrap_or_default(),
         labels: args.labels.clone(),
         incomplete_dir: args.incomplete_dir.as_deref().map(absolute),
+        sequential: false,
         on_complete: crate::engine::api::OnComplete {
             program: args.on_complete.as_deref().map(absolute),
             timeout: args.on_complete_timeout,
@@ -131,6 +132,7 @@ pub(crate) fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFi
         complete: false,
         only,
         sequential: args.sequential,
+        first_last: false,
     })
 }
 

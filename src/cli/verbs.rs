@@ -141,6 +141,7 @@ async fn add_request(
         files: crate::engine::api::AddFiles {
             only,
             sequential,
+            first_last: false,
             complete: false,
         },
         labels,

@@ -77,6 +77,10 @@ pub struct TorrentRow {
     /// Pieces are fetched in order, not rarest first.
     #[serde(default)]
     pub sequential: bool,
+    /// The first and last piece of each wanted file come before the others (qBittorrent's
+    /// first/last piece priority).
+    #[serde(default)]
+    pub first_last: bool,
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,

@@ -6,9 +6,9 @@
 //! Applied too: `skip_checking` (ttui's "the data is complete here", as `ttui create
 //! --seed` adds), `sequentialDownload` (ttui's sequential mode), `upLimit`/`dlLimit` (the
 //! torrent's own limits) and `ratioLimit`/`seedingTimeLimit` (its seeding goals), each set
-//! on a new torrent through `Client` right after the add. `firstLastPiecePrio` (alone: ttui
-//! has no first/last mode without the whole order), `contentLayout` and `rename` are
-//! accepted and not applied: the engine lays files out as the torrent names them.
+//! on a new torrent through `Client` right after the add; `firstLastPiecePrio` (the first and
+//! last piece of each file first) is set with the add itself. `contentLayout` and `rename`
+//! are accepted and not applied: the engine lays files out as the torrent names them.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +50,7 @@ const FIELDS: &[&str] = &[
     "stopped",
     "skip_checking",
     "sequentialDownload",
+    "firstLastPiecePrio",
     "upLimit",
     "dlLimit",
     "ratioLimit",
@@ -172,6 +173,7 @@ pub(super) async fn answer(
         files: AddFiles {
             only: None,
             sequential: after.sequential,
+            first_last: truthy(field(&parts, "firstLastPiecePrio")),
             complete: truthy(field(&parts, "skip_checking")),
         },
         labels,

@@ -8,9 +8,9 @@
 //!
 //! A torrent's sequential mode is on its line (`TorrentLine::sequential`), whoever set it (a
 //! key in the TUI, `ttui files --sequential`, the RPC or here), and `seq_dl` reports it.
-//! ttui's sequential mode fetches each wanted file's first and last pieces first, which is
-//! what qBittorrent's first/last piece priority asks, so `f_l_piece_prio` reports the same
-//! flag and its toggle changes nothing of its own.
+//! Its first/last piece priority is there too (`TorrentLine::first_last`, set with
+//! `Command::SetFirstLast`), and `f_l_piece_prio` reports it. As in qBittorrent the two are
+//! separate flags; ttui's in-order mode fetches those pieces first anyway.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +22,9 @@ use super::answer::{bad, ok, one, refused, settings, targets, within};
 use super::form::Params;
 use super::text;
 use super::Ctx;
-use crate::engine::api::{Command, FilePriority, LimitChange, LimitTarget, SettingsChange};
+use crate::engine::api::{
+    Command, FilePriority, LimitChange, LimitTarget, SettingsChange, TorrentLine,
+};
 use crate::http::Answer;
 
 /// qBittorrent's file priority onto ttui's: 0 skip, 1 normal, 6 high, 7 maximum (ttui's
@@ -41,19 +43,12 @@ pub(super) async fn route(ctx: &Ctx, call: &str, p: &Params) -> Option<Answer> {
     let answer = match call {
         "torrents/filePrio" => file_prio(ctx, p).await,
         "torrents/toggleSequentialDownload" => {
-            let head = ctx.client.head();
-            for id in targets(ctx, p) {
-                // On when its line says it is off.
-                let on = !head.torrents.iter().any(|t| t.id == id && t.sequential);
-                if let Err(e) = ctx.client.command(id, Command::SetSequential(on)) {
-                    return Some(refused(e.into()));
-                }
-            }
-            ok()
+            toggle(ctx, p, |t| t.sequential, Command::SetSequential)
         }
-        // Accepted: ttui's sequential mode already puts first and last pieces first (the
-        // module header says why nothing else is switched).
-        "torrents/toggleFirstLastPiecePrio" | "torrents/setAutoManagement" => ok(),
+        "torrents/toggleFirstLastPiecePrio" => {
+            toggle(ctx, p, |t| t.first_last, Command::SetFirstLast)
+        }
+        "torrents/setAutoManagement" => ok(),
         "transfer/banPeers" => ban_peers(ctx, p),
         "torrents/downloadLimit" | "torrents/uploadLimit" => {
             own_limits(ctx, p, call == "torrents/downloadLimit").await
@@ -62,6 +57,19 @@ pub(super) async fn route(ctx: &Ctx, call: &str, p: &Params) -> Option<Answer> {
         _ => return None,
     };
     Some(answer)
+}
+
+/// `toggleSequentialDownload` and `toggleFirstLastPiecePrio`: each torrent named is set to
+/// the opposite of what its line says (`on`).
+fn toggle(ctx: &Ctx, p: &Params, on: fn(&TorrentLine) -> bool, set: fn(bool) -> Command) -> Answer {
+    let head = ctx.client.head();
+    for id in targets(ctx, p) {
+        let now = head.torrents.iter().any(|t| t.id == id && on(t));
+        if let Err(e) = ctx.client.command(id, set(!now)) {
+            return refused(e.into());
+        }
+    }
+    ok()
 }
 
 /// Each entry of the `|`-separated list `name`; None when one does not parse or there is

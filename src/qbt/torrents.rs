@@ -143,8 +143,8 @@ pub(crate) fn info_of(t: &TorrentLine, now: u64) -> Value {
         "auto_tmm": false,
         "force_start": false,
         "super_seeding": t.super_seeding,
-        "seq_dl": false,
-        "f_l_piece_prio": false,
+        "seq_dl": t.sequential,
+        "f_l_piece_prio": t.first_last,
         "availability": -1,
         "tracker": "",
         "trackers_count": 0,
@@ -202,7 +202,6 @@ impl Own {
     fn fill(&self, id: TorrentId, row: &mut Value) {
         let seq = self.sequential.contains(&id);
         row["seq_dl"] = json!(seq);
-        row["f_l_piece_prio"] = json!(seq);
         let Some(s) = self.settings.get(&id) else {
             return;
         };

@@ -137,6 +137,11 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Answer {
         ),
         ("seedRatioLimit", json!(s.goals.ratio.unwrap_or(2.0))),
         ("seedRatioLimited", json!(s.goals.ratio.is_some())),
+        // Transmission 4.1's default order for added torrents. 4.1 names it
+        // `sequential_download` in both forms; `sequentialDownload` is the name a JSON-RPC
+        // `fields` list is read back to (the legacy name of torrent-get's field).
+        ("sequentialDownload", json!(s.sequential)),
+        ("sequential_download", json!(s.sequential)),
         ("session-id", json!(ctx.session_id.as_str())),
         ("speed-limit-down-enabled", json!(s.limits.down > 0)),
         (
@@ -185,7 +190,7 @@ fn flag(args: &Args, key: &str) -> Option<bool> {
 }
 
 /// `session-set`: the speed limits (and turtle mode), the ratio and idle goals, the queue
-/// sizes and stall time. Other keys are accepted and change nothing (listed in rpc.md).
+/// sizes and stall time, the order of torrents added from now on (`sequential_download`). Other keys are accepted and change nothing (listed in rpc.md).
 pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
     let now = answer(ctx.client.settings(Vec::new())).await?;
     let mut change = LimitChange::default();
@@ -289,6 +294,7 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
         ),
         max_seeds: queue("seed-queue-enabled", "seed-queue-size", now.max_seeds),
         stalled_after: num(args, "queue-stalled-minutes").map(minutes),
+        sequential: flag(args, "sequentialDownload").or_else(|| flag(args, "sequential_download")),
     };
     if settings != SettingsChange::default() {
         answer(ctx.client.set_settings(settings)).await?;

@@ -10,7 +10,8 @@ use super::ctx::Ctx;
 use super::error::MethodError;
 use super::fields;
 use super::torrents::{
-    answer, bool_arg, label_list, num_arg, set_priorities, str_arg, targets, Answer, Args,
+    answer, bool_arg, from_piece_zero, label_list, num_arg, set_priorities, str_arg, targets,
+    Answer, Args,
 };
 use crate::engine::api::*;
 
@@ -24,7 +25,9 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
     for &id in &ids {
         set_priorities(ctx, id, args, None).await?;
     }
-    if let Some(on) = bool_arg(args, "sequentialDownload") {
+    let sequential =
+        bool_arg(args, "sequentialDownload").or_else(|| bool_arg(args, "sequential_download"));
+    if let Some(on) = sequential {
         for &id in &ids {
             ctx.client.command(id, Command::SetSequential(on))?;
         }
@@ -36,15 +39,7 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
         };
         ctx.client.wait_until(Duration::from_secs(3), shown).await;
     }
-    if let Some(piece) = num_arg(args, "sequentialDownloadFromPiece") {
-        if piece != 0.0 {
-            return Err(MethodError::BadArgument(
-                "sequential_download_from_piece: ttui fetches in order from the first piece \
-                 (a stream seeks by its reader's position instead)"
-                    .into(),
-            ));
-        }
-    }
+    from_piece_zero(args)?;
     if let Some(pos) = num_arg(args, "queuePosition") {
         for &id in &ids {
             queue_to(ctx, id, pos.max(0.0) as u32).await?;

@@ -168,10 +168,16 @@ pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
         AddSource::Magnet(_) => None,
     };
     let only = only_files(wanted.as_deref(), unwanted.as_deref(), count);
+    // Transmission 4.1's `sequential_download` (legacy `sequentialDownload`; 4.1 itself takes
+    // the snake_case name in legacy requests too, having no camelCase one for it).
+    let asked =
+        bool_arg(args, "sequentialDownload").or_else(|| bool_arg(args, "sequential_download"));
+    from_piece_zero(args)?;
     let files = AddFiles {
         complete: false,
         only,
-        sequential: false,
+        sequential: asked.unwrap_or(false),
+        first_last: false,
     };
     let labels = label_list(args)?.unwrap_or_default();
     let opts = AddOptions {
@@ -195,6 +201,11 @@ pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
     };
     if key == "torrent-added" {
         set_priorities(ctx, id, args, count).await?;
+        // Asked to be rarest first while the session adds in order by default: as
+        // Transmission, the add's own word wins.
+        if asked == Some(false) && answer(ctx.client.settings(Vec::new())).await?.sequential {
+            ctx.client.command(id, Command::SetSequential(false))?;
+        }
         // The torrent is in the session now; the line-up lists it at the session's next tick.
         // The add is answered at once and the next call of any other method waits for that
         // tick instead (`listed`), so a torrent-get right after still sees it.
@@ -209,6 +220,19 @@ pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
         json!({"id": id.0, "name": name, "hashString": crate::protocol::hex::encode(&hash)}),
     );
     Ok(out)
+}
+
+/// `sequential_download_from_piece`: only 0, where ttui's in-order mode starts; a stream
+/// seeks by its reader's position instead.
+pub(super) fn from_piece_zero(args: &Args) -> Result<(), MethodError> {
+    match num_arg(args, "sequentialDownloadFromPiece") {
+        Some(piece) if piece != 0.0 => Err(MethodError::BadArgument(
+            "sequential_download_from_piece: ttui fetches in order from the first piece \
+             (a stream seeks by its reader's position instead)"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The files to fetch at the add: `files-wanted` as given, or every file but the

@@ -135,6 +135,18 @@ impl App {
         self.has_list
     }
 
+    /// Whether the open torrent fetches in order: its session line says, whoever set it (the
+    /// RPC, the qBittorrent API, `ttui files --sequential`, this TUI); the single-torrent
+    /// screen has no line and shows what `o` last asked for.
+    pub fn sequential(&self) -> bool {
+        let Screen::Detail(id) = self.screen else {
+            return self.files.sequential;
+        };
+        self.list
+            .line(id)
+            .map_or(self.files.sequential, |l| l.sequential)
+    }
+
     /// Which keys are live now (the loop maps events with `keys::from_event_in`).
     pub fn mode(&self) -> Mode {
         if self.list.limits.is_some() {

@@ -204,7 +204,8 @@ pub struct FilesView {
     /// Row of the selection in `rows`.
     pub selected: usize,
     pub scroll: ListScroll,
-    /// What the user last asked for (the snapshot does not say).
+    /// What the user last asked for: shown only on the single-torrent screen, which has no
+    /// session line to read (`App::sequential`).
     pub sequential: bool,
 }
 

@@ -279,3 +279,37 @@ fn remove_confirmation_at_three_sizes() {
         }
     }
 }
+
+/// The Files tab's order is the torrent's line, whoever set it (the RPC, the qBittorrent
+/// API, `ttui files --sequential`), and `o` flips that value, not one the UI keeps.
+#[test]
+fn the_files_tab_shows_and_flips_the_lines_order() {
+    let snap = Arc::new(snapshot());
+    let line = |sequential: bool| {
+        let mut l = crate::ui::list::test_line(1, "t", TorrentState::Downloading);
+        l.sequential = sequential;
+        Arc::new(SessionSnapshot {
+            torrents: vec![l],
+            ..SessionSnapshot::default()
+        })
+    };
+    let mut app = App::for_session(std::path::PathBuf::from("/tmp/t.log"), Theme::plain());
+    app.set_viewport(Rect::new(0, 0, 120, 40));
+    app.on_session(line(true));
+    app.start_on(crate::engine::api::TorrentId(1));
+    app.on_snapshot(Arc::clone(&snap));
+    app.handle(Action::ShowTab(Tab::Files.index() as u8));
+    // Set elsewhere: shown here, and `o` turns it off.
+    assert!(screen(&snap, &app, 120, 40).contains("· in order"));
+    assert_eq!(
+        app.handle(Action::ToggleSequential),
+        Some(Effect::Torrent(Command::SetSequential(false)))
+    );
+    // Turned off elsewhere: `o` turns it on again.
+    app.on_session(line(false));
+    assert!(screen(&snap, &app, 120, 40).contains("· rarest first"));
+    assert_eq!(
+        app.handle(Action::ToggleSequential),
+        Some(Effect::Torrent(Command::SetSequential(true)))
+    );
+}

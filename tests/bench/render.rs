@@ -215,6 +215,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 super_seeding: false,
                 sequential: false,
                 goal_reached: false,
+                first_last: false,
             }
         })
         .collect();

@@ -192,14 +192,17 @@ try:
 except qbittorrentapi.NotFound404Error:
     pass
 
-# Sequential mode toggled on and off; first/last piece priority and auto management
-# accepted.
+# Sequential mode and first/last piece priority toggled on and off, each a flag of its own
+# as in qBittorrent; auto management accepted.
 # The torrent's line says it on the session's next tick.
 c.torrents_toggle_sequential_download(torrent_hashes=hash_a)
-wait("sequential on", lambda: one(c)["seq_dl"] is True and one(c)["f_l_piece_prio"] is True)
+wait("sequential on", lambda: one(c)["seq_dl"] is True and one(c)["f_l_piece_prio"] is False)
 c.torrents_toggle_sequential_download(torrent_hashes=hash_a)
 wait("sequential off", lambda: one(c)["seq_dl"] is False)
 c.torrents_toggle_first_last_piece_priority(torrent_hashes=hash_a)
+wait("first/last on", lambda: one(c)["f_l_piece_prio"] is True and one(c)["seq_dl"] is False)
+c.torrents_toggle_first_last_piece_priority(torrent_hashes=hash_a)
+wait("first/last off", lambda: one(c)["f_l_piece_prio"] is False)
 c.torrents_set_auto_management(enable=True, torrent_hashes=hash_a)
 
 # Bans: well-formed peers are accepted, a malformed list is refused.

@@ -50,6 +50,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         super_seeding: false,
         sequential: false,
         goal_reached: false,
+        first_last: false,
     }
 }
 

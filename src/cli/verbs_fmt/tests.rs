@@ -32,6 +32,7 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         blocked: 0,
         super_seeding: false,
         sequential: false,
+        first_last: false,
     }
 }
 

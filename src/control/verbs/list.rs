@@ -67,6 +67,7 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         blocked: t.blocked,
         super_seeding: t.super_seeding,
         sequential: t.sequential,
+        first_last: t.first_last,
     }
 }
 

@@ -76,6 +76,10 @@ pub struct AddFiles {
     pub only: Option<Vec<usize>>,
     #[serde(default)]
     pub sequential: bool,
+    /// The first and last piece of each wanted file before the others (qBittorrent's
+    /// `firstLastPiecePrio`; `Command::SetFirstLast`).
+    #[serde(default)]
+    pub first_last: bool,
     /// The data is complete where the torrent is saved: its maker (`ttui create --seed`)
     /// has just hashed it, so it seeds without a check. Pieces that turn out wrong are
     /// refused by the peers that fetch them, as with any bad seed.

@@ -132,6 +132,10 @@ pub enum Command {
     },
     /// Fetch pieces in order (first and last piece of each wanted file first), for previews.
     SetSequential(bool),
+    /// Fetch the first and last piece of each wanted file before the others (qBittorrent's
+    /// "first and last piece priority"): a player reads a file's header and index there.
+    /// In-order mode does this anyway.
+    SetFirstLast(bool),
     /// BEP 16 super-seeding while the torrent seeds. The session keeps the flag and starts
     /// the torrent with it; this tells a running task.
     SetSuperSeeding(bool),

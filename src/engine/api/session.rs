@@ -77,6 +77,9 @@ pub struct TorrentLine {
     /// Transmission's `isFinished`. `why` gives the goal in words.
     #[serde(default)]
     pub goal_reached: bool,
+    /// The first and last piece of each wanted file come first (`Command::SetFirstLast`).
+    #[serde(default)]
+    pub first_last: bool,
 }
 
 impl TorrentLine {
@@ -114,6 +117,7 @@ impl TorrentLine {
             super_seeding: false,
             sequential: false,
             goal_reached: false,
+            first_last: false,
         }
     }
 

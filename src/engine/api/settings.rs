@@ -21,6 +21,9 @@ pub struct Settings {
     pub limits: LimitsNow,
     /// Where torrents added now download until complete (None: in their save path).
     pub incomplete_dir: Option<std::path::PathBuf>,
+    /// Torrents added from now on fetch in order (Transmission 4.1's session-wide
+    /// `sequential_download`).
+    pub sequential: bool,
     /// Each torrent asked for that the session has, in the session's order.
     pub torrents: Vec<TorrentSettings>,
 }
@@ -54,4 +57,6 @@ pub struct SettingsChange {
     /// `Some(None)` downloads in the save path; else into this absolute directory (torrents
     /// added from now on; those downloading stay where they are).
     pub incomplete_dir: Option<Option<std::path::PathBuf>>,
+    /// Torrents added from now on fetch in order (those already added keep their order).
+    pub sequential: Option<bool>,
 }

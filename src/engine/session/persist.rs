@@ -231,6 +231,7 @@ impl Persist {
         r.clean = point.clean;
         r.file_priorities = point.files.saved();
         r.sequential = point.files.sequential;
+        r.first_last = point.files.first_last;
         r.down_limit = (point.rates.down != 0).then_some(point.rates.down);
         r.up_limit = (point.rates.up != 0).then_some(point.rates.up);
         let durable = point.durable.clone();
@@ -295,6 +296,7 @@ fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
                             .as_ref()
                             .map(|l| l.iter().map(|i| *i as usize).collect()),
                         sequential: r.sequential,
+                        first_last: r.first_last,
                     },
                     kept: kept_of(r),
                 });
@@ -418,11 +420,14 @@ fn from_resume(mut meta: Metainfo, mut r: Resume) -> SavedTorrent {
             completed: r.completed,
         },
         notes,
-        files: crate::engine::torrent::priorities::FilePlan::new(
-            &meta.info,
-            &r.file_priorities,
-            r.sequential,
-        ),
+        files: crate::engine::torrent::priorities::FilePlan {
+            first_last: r.first_last,
+            ..crate::engine::torrent::priorities::FilePlan::new(
+                &meta.info,
+                &r.file_priorities,
+                r.sequential,
+            )
+        },
         kept: kept_of(&r),
         meta,
         rates: crate::engine::api::RatePair {

@@ -126,7 +126,8 @@ pub(crate) async fn run_magnet(
                 (None, Some(so)) => Some(FilePlan::select_only(&meta.info, so, sequential)),
                 (None, None) => None,
             };
-            if let Some(plan) = plan {
+            if let Some(mut plan) = plan {
+                plan.first_last = start.files.first_last;
                 start.files = plan;
                 if let Some(note) = &start.files.note {
                     if echo {

@@ -91,6 +91,7 @@ async fn prepare(
     // Open files (creating them at their final length) and check what is already there.
     let mut plan = FilePlan::new(&info, &start.files.saved(), start.files.sequential);
     plan.note.clone_from(&start.files.note);
+    plan.first_last = start.files.first_last;
     let budget = &start.ctx.open_files;
     let storage = match open_storage(budget, &opts.output, &info, &plan, &meta.info_hash).await {
         Ok(s) => s,

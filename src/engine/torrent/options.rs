@@ -50,6 +50,9 @@ pub struct Options {
     /// Where a session's torrents download until complete, then move to their save path
     /// (`session/manager/completed.rs`); None: in their save path.
     pub incomplete_dir: Option<PathBuf>,
+    /// A session's torrents added from now on fetch in order, whatever their add says
+    /// (`SettingsChange::sequential`; a one-torrent run has `files.sequential` instead).
+    pub sequential: bool,
     /// The command run when a torrent of the session completes (`session/on_complete.rs`).
     pub on_complete: crate::engine::api::OnComplete,
     /// The blocklist's path or URL (`session/blocklist.rs`); None: no list.
@@ -103,6 +106,7 @@ impl Default for Options {
             files: Default::default(),
             labels: Default::default(),
             incomplete_dir: None,
+            sequential: false,
             on_complete: Default::default(),
             blocklist: None,
             blocklist_every: std::time::Duration::from_secs(24 * 3600),

@@ -15,6 +15,9 @@ pub(crate) struct FilePlan {
     /// One per file (padding left out).
     pub priorities: Vec<FilePriority>,
     pub sequential: bool,
+    /// The first and last piece of each wanted file before the others, in any order mode
+    /// (`Command::SetFirstLast`); in-order mode boosts them anyway.
+    pub first_last: bool,
     /// What went wrong applying `--only-files` to a magnet's late file list; the torrent's
     /// line says it until the priorities change (never saved).
     pub note: Option<String>,
@@ -29,6 +32,7 @@ impl FilePlan {
         FilePlan {
             priorities,
             sequential,
+            first_last: false,
             note: None,
         }
     }
@@ -53,6 +57,7 @@ impl FilePlan {
         Ok(FilePlan {
             priorities,
             sequential,
+            first_last: false,
             note: None,
         })
     }
@@ -169,10 +174,11 @@ impl FilePlan {
         out
     }
 
-    /// The first and last piece of each wanted file, fetched first in sequential mode so a
-    /// media player can read a file's header and index while the rest arrives.
+    /// The first and last piece of each wanted file, fetched first in sequential mode or
+    /// with `first_last` so a media player can read a file's header and index while the
+    /// rest arrives (libtorrent gives them piece priority 7; here they lead their class).
     pub(crate) fn boosted_pieces(&self, info: &Info) -> Vec<u32> {
-        if !self.sequential {
+        if !self.sequential && !self.first_last {
             return Vec::new();
         }
         let mut out = Vec::new();

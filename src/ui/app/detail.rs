@@ -157,7 +157,7 @@ impl App {
             Action::SetPriority(p) => return self.set_priority(p),
             Action::Play => return self.play(),
             Action::ToggleSequential => {
-                let on = !self.files.sequential;
+                let on = !self.sequential();
                 self.files.sequential = on;
                 self.status = Some(if on {
                     "downloading in order (streaming)".into()

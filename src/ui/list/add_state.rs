@@ -285,6 +285,7 @@ impl AddDialog {
                 complete: false,
                 only,
                 sequential: false,
+                first_last: false,
             },
         })
     }

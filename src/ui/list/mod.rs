@@ -144,5 +144,6 @@ pub(crate) fn test_line(
         super_seeding: false,
         sequential: false,
         goal_reached: false,
+        first_last: false,
     }
 }

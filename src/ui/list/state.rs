@@ -207,7 +207,8 @@ impl ListState {
         }
     }
 
-    pub(super) fn line(&self, id: TorrentId) -> Option<&TorrentLine> {
+    /// The torrent's line in the last snapshot.
+    pub fn line(&self, id: TorrentId) -> Option<&TorrentLine> {
         self.lines().iter().find(|t| t.id == id)
     }
 

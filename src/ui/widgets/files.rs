@@ -151,7 +151,7 @@ pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     if skipped > 0 {
         title.push_str(&format!(" · {skipped} skipped"));
     }
-    title.push_str(if v.sequential {
+    title.push_str(if app.sequential() {
         " · in order "
     } else {
         " · rarest first "

@@ -92,6 +92,12 @@ impl Manager {
             return Err(RequestError::Stopping);
         }
         let labels = crate::engine::api::check_labels(labels)?;
+        // The session's default order for new torrents (Transmission 4.1's session-wide
+        // `sequential_download`); an add that asks for it gets it anyway.
+        let files = AddFiles {
+            sequential: files.sequential || self.opts.sequential,
+            ..files
+        };
         let defaults = crate::engine::api::defaults_for(&self.opts.labels, &labels);
         let save_path = save_path
             .or(defaults.save_path)
@@ -131,11 +137,12 @@ impl Manager {
                 let name = meta.info.name.clone();
                 let info_hash = meta.info_hash;
                 let save_path = self.incomplete_place(save_path, Some(&name), &mut kept);
-                let plan = match &files.only {
+                let mut plan = match &files.only {
                     Some(only) => FilePlan::only(&meta.info, only, files.sequential)
                         .map_err(RequestError::BadFiles)?,
                     None => FilePlan::new(&meta.info, &[], files.sequential),
                 };
+                plan.first_last = files.first_last;
                 let trusted = files
                     .complete
                     .then(|| Bitfield::full(meta.info.num_pieces()));
@@ -407,6 +414,7 @@ impl Manager {
         first_line.save_path.clone_from(&save_path);
         // Until the metadata comes, the plan the torrent will start with.
         first_line.sequential = files.sequential;
+        first_line.first_last = files.first_last;
         let added = unix_now();
         first_line.added = added;
         let (line_tx, line_rx) = watch::channel(first_line);
@@ -421,6 +429,7 @@ impl Manager {
             paused,
             files: FilePlan {
                 sequential: files.sequential,
+                first_last: files.first_last,
                 ..FilePlan::default()
             },
             rates: rates.clone(),

@@ -116,6 +116,7 @@ impl Manager {
             .collect();
         crate::engine::api::Settings {
             incomplete_dir: self.opts.incomplete_dir.clone(),
+            sequential: self.opts.sequential,
             goals: self.opts.goals,
             goal_action: self.opts.goal_action,
             max_downloads: self.opts.queue.max_downloads,
@@ -160,6 +161,9 @@ impl Manager {
         }
         if let Some(dir) = change.incomplete_dir {
             self.opts.incomplete_dir = dir;
+        }
+        if let Some(on) = change.sequential {
+            self.opts.sequential = on;
         }
         if let Some(i) = change.idle {
             self.opts.goals.idle = i;

@@ -114,13 +114,19 @@ impl Manager {
     /// Whether a torrent fetches in order: as its task published it (`task`), or while it
     /// is parked, as the plan the next task starts with says (`parked.rs`).
     fn sequential_of(slot: &Slot, task: bool) -> bool {
-        let Some(parked) = slot.state.parked() else {
-            return task;
-        };
+        Self::parked_plan(slot).map_or(task, |files| files.sequential)
+    }
+
+    /// Whether the first and last pieces come first, read as `sequential_of`.
+    fn first_last_of(slot: &Slot, task: bool) -> bool {
+        Self::parked_plan(slot).map_or(task, |files| files.first_last)
+    }
+
+    /// The plan a parked torrent's next task starts with; None while a task runs.
+    fn parked_plan(slot: &Slot) -> Option<&crate::engine::torrent::priorities::FilePlan> {
+        let parked = slot.state.parked()?;
         let stored = parked.stored.as_ref().map(|s| &s.files);
-        stored
-            .or(slot.last.as_ref().map(|p| &p.files))
-            .map_or(task, |files| files.sequential)
+        stored.or(slot.last.as_ref().map(|p| &p.files))
     }
 
     /// The line as the session shows it: the queue's and the goals' words over the task's.
@@ -134,6 +140,7 @@ impl Manager {
         l.super_seeding = p.kept.super_seeding;
         l.sequential = Self::sequential_of(slot, l.sequential);
         l.goal_reached = p.goal_holds(slot.state.parked());
+        l.first_last = Self::first_last_of(slot, l.first_last);
         if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
@@ -197,6 +204,7 @@ impl Manager {
             super_seeding: _,
             sequential,
             goal_reached: _,
+            first_last,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -223,5 +231,6 @@ impl Manager {
             && shown.super_seeding == p.kept.super_seeding
             && shown.sequential == Self::sequential_of(slot, *sequential)
             && shown.goal_reached == p.goal_holds(slot.state.parked())
+            && shown.first_last == Self::first_last_of(slot, *first_last)
     }
 }

@@ -37,6 +37,7 @@ impl Manager {
                 .collect()
         });
         r.sequential = files.sequential;
+        r.first_last = files.first_last;
         let kept = &slot.policy.kept;
         r.labels.clone_from(&kept.labels);
         r.target.clone_from(&kept.target);

@@ -83,14 +83,18 @@ impl Manager {
         if dormant
             && matches!(
                 c,
-                Command::SetFilePriority { .. } | Command::SetSequential(_)
+                Command::SetFilePriority { .. }
+                    | Command::SetSequential(_)
+                    | Command::SetFirstLast(_)
             )
         {
             // A file wanted again may need downloading: its task decides (woken for it).
             return false;
         }
-        if let (Some(parked), Command::SetFilePriority { .. } | Command::SetSequential(_)) =
-            (slot.state.parked_mut(), c)
+        if let (
+            Some(parked),
+            Command::SetFilePriority { .. } | Command::SetSequential(_) | Command::SetFirstLast(_),
+        ) = (slot.state.parked_mut(), c)
         {
             // No task to tell: the plan it starts with changes. A file wanted again gets its
             // bytes from the peers: the pieces kept in the parts file are checked at start.
@@ -110,6 +114,7 @@ impl Manager {
                         }
                     }
                     Command::SetSequential(on) => plan.sequential = *on,
+                    Command::SetFirstLast(on) => plan.first_last = *on,
                     _ => {}
                 }
             }

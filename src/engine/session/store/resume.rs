@@ -80,6 +80,8 @@ pub struct Resume {
     /// after a restart.
     pub goal_reached: Option<String>,
     pub sequential: bool,
+    /// The first and last piece of each wanted file first (`Command::SetFirstLast`).
+    pub first_last: bool,
     /// Saved by a clean stop, after the last write to the torrent's files: a newer file is
     /// then someone else's doing. Without it (the process died), a newer file that was still
     /// being downloaded is our own writing after the save.
@@ -139,6 +141,7 @@ impl Resume {
             super_seeding: false,
             goal_reached: None,
             sequential: false,
+            first_last: false,
             clean: false,
             magnet: None,
             only_files: None,
@@ -229,6 +232,8 @@ struct Wire {
     seed_time: Option<i64>,
     #[serde(default)]
     sequential: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    first_last: i64,
     #[serde(default)]
     clean: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -329,6 +334,7 @@ pub fn encode(r: &Resume) -> Vec<u8> {
             .map(|x| ByteBuf::from(x.to_string().into_bytes())),
         seed_time: r.seed_time_secs.map(int),
         sequential: i64::from(r.sequential),
+        first_last: i64::from(r.first_last),
         clean: i64::from(r.clean),
         seed_idle: r.seed_idle_secs.map(int),
         goals_off: i64::from(r.goals_off),
@@ -460,6 +466,7 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
         seed_ratio,
         seed_time_secs: w.seed_time.map(|v| unsigned("seed_time", v)).transpose()?,
         sequential: flag("sequential", w.sequential)?,
+        first_last: flag("first_last", w.first_last)?,
         clean: flag("clean", w.clean)?,
         seed_idle_secs: w.seed_idle.map(|v| unsigned("seed_idle", v)).transpose()?,
         goals_off: u8::try_from(w.goals_off)

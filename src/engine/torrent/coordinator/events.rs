@@ -38,6 +38,7 @@ impl Coordinator {
                 self.set_file_priority(&files, priority)
             }
             Command::SetSequential(on) => self.set_sequential(on),
+            Command::SetFirstLast(on) => self.set_first_last(on),
             Command::SetSuperSeeding(on) => self.set_super_seeding(on),
             Command::Reannounce => match &self.sources.tracker_tx {
                 Some(tx) => {

@@ -49,6 +49,16 @@ impl Coordinator {
         self.apply_plan();
     }
 
+    pub(crate) fn set_first_last(&mut self, on: bool) {
+        self.plan.first_last = on;
+        let word = if on { "before" } else { "with" };
+        self.log(
+            LogLevel::Info,
+            format!("first and last piece of each file now fetched {word} the others"),
+        );
+        self.apply_plan();
+    }
+
     /// The plan into the picker, the snapshot and the completion state; connections weigh
     /// their interest again.
     fn apply_plan(&mut self) {

@@ -108,6 +108,7 @@ impl Coordinator {
             l.blocked = self.run.blocked;
             l.super_seeding = self.superseed_wanted();
             l.sequential = self.plan.sequential;
+            l.first_last = self.plan.first_last;
         });
     }
 

@@ -64,6 +64,14 @@ fn a_piece_takes_the_highest_priority_of_its_files() {
     );
     assert_eq!(plan.wanted_count(), (2, 4));
     assert_eq!(plan.wanted_bytes(&info), 25);
+    assert!(plan.boosted_pieces(&info).is_empty(), "rarest first alone");
+    plan.first_last = true;
+    assert_eq!(
+        plan.boosted_pieces(&info),
+        vec![1, 3],
+        "first/last priority"
+    );
+    plan.first_last = false;
     plan.sequential = true;
     assert_eq!(plan.boosted_pieces(&info), vec![1, 3]);
     assert_eq!(plan.skipped_entries(&info), vec![true, false, false, true]);
