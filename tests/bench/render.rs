@@ -214,6 +214,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 queue: None,
                 super_seeding: false,
                 sequential: false,
+                own: Default::default(),
             }
         })
         .collect();

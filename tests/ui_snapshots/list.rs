@@ -49,6 +49,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         queue: None,
         super_seeding: false,
         sequential: false,
+        own: Default::default(),
     }
 }
 

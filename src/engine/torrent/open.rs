@@ -160,6 +160,7 @@ async fn prepare(
     c.set_file_plan(plan);
     c.want_super_seeding(start.super_seeding);
     c.show_streams(Arc::clone(&ctx.streams));
+    c.write_journal(Arc::clone(&ctx.journal));
     c.attach(
         start.id,
         start.line.clone(),

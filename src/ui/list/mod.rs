@@ -143,5 +143,6 @@ pub(crate) fn test_line(
         queue: None,
         super_seeding: false,
         sequential: false,
+        own: Default::default(),
     }
 }

@@ -125,6 +125,7 @@ impl Manager {
         l.queue = p.queue_shown(slot.state.parked());
         l.super_seeding = p.kept.super_seeding;
         l.sequential = Self::sequential_of(slot, l.sequential);
+        l.own = Self::own_settings(slot);
         if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
@@ -187,6 +188,7 @@ impl Manager {
             blocked,
             super_seeding: _,
             sequential,
+            own: _,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -212,5 +214,6 @@ impl Manager {
             && shown.blocked == *blocked
             && shown.super_seeding == p.kept.super_seeding
             && shown.sequential == Self::sequential_of(slot, *sequential)
+            && shown.own == Self::own_settings(slot)
     }
 }
