@@ -2,8 +2,10 @@
 //! Python package (installed by tests/run.sh into the venv named by TTUI_PY_VENV) and by
 //! raw requests for the hostile cases (tests/qbt/driver.py): categories and tags over the
 //! API, seen the same in `ttui list --json` and kept over a restart; stop, start, recheck;
-//! bad cookies, a foreign Referer, a wrong Host, a login ban that ends; and the refusal to
-//! listen beyond loopback without credentials.
+//! bad cookies, a foreign Referer, a wrong Host, a login ban that ends; the third round's
+//! log, piece hashes, added peers (a second seeder named only through `addPeers`), rename,
+//! tracker edits (kept over the restart) and sync's own fields; and the refusal to listen
+//! beyond loopback without credentials.
 //!
 //! Run through tests/run.sh: the test refuses to run unless the process sits in a network
 //! namespace whose only interface is `lo`.
@@ -58,13 +60,15 @@ fn qbittorrent_api_drives_categories_tags_and_actions_and_they_survive_a_restart
     let fixtures = env.root.path().join("fixtures");
     let payloads = three_payloads(&fixtures.join("data"), &fixtures);
     let a = &payloads[0];
-    let seed_port = free_port();
-    let _seeder = spawn_ttui_seeder(
-        &a.torrent.path,
-        &fixtures.join("data"),
-        seed_port,
-        &["--no-dht", "--bind", "127.0.0.1"],
-    );
+    // a's seeder, and b's: the daemon hears of b's only through `torrents/addPeers`.
+    let (seed_port, b_seed_port) = (free_port(), free_port());
+    let _seeders: Vec<_> = [(a, seed_port), (&payloads[1], b_seed_port)]
+        .iter()
+        .map(|(p, port)| {
+            let flags = ["--no-dht", "--bind", "127.0.0.1"];
+            spawn_ttui_seeder(&p.torrent.path, &fixtures.join("data"), *port, &flags)
+        })
+        .collect();
     let qbt = format!("127.0.0.1:{}", free_port());
     let cfg = env.root.path().join("config.toml");
     fs::write(
@@ -97,7 +101,8 @@ fn qbittorrent_api_drives_categories_tags_and_actions_and_they_survive_a_restart
             .args(["admin", PASSWORD, &a.hash(), &tv])
             .arg(BAN_SECS.to_string())
             .arg(phase)
-            .args([payloads[1].path(), payloads[1].hash(), payloads[2].hash()]);
+            .args([payloads[1].path(), payloads[1].hash(), payloads[2].hash()])
+            .arg(b_seed_port.to_string());
         run_within(cmd, "the qbittorrent-api driver", Duration::from_secs(240))
     };
     passed(drive("first"), &mut daemon);

@@ -10,7 +10,9 @@
 //!
 //! The files: `auth.rs` (sessions, cookies, the CSRF check), `form.rs` (parameters),
 //! `app.rs` (`app/*`), `torrents.rs` (`torrents/info` and the actions), `transfer.rs`,
-//! `edits.rs` (file priorities, sequential mode, bans, `app/setPreferences`).
+//! `edits.rs` (file priorities, sequential mode, bans, `app/setPreferences`), `log.rs`
+//! (`log/main`, `log/peers`), `torrent_edits.rs` (`torrents/rename`, `addPeers`, the
+//! tracker edits, `pieceHashes`).
 //!
 //! Started with the session (`src/cli/session.rs`) under `[qbt] listen` or `--qbt`.
 //! `[qbt] web_home` serves a qBittorrent web UI's folder at `/`, read as the RPC's web

@@ -37,8 +37,10 @@ impl Manager {
                 reply,
             } => {
                 let result = self.add(source, save_path, (paused, files), &labels);
-                if let Ok((Added::New { id, .. }, _)) = &result {
-                    self.journal(LogLevel::Info, *id, "added");
+                // Named from the answer: the new slot's line may not carry its name yet.
+                if let Ok((Added::New { name, .. }, _)) = &result {
+                    let journal = &self.session.ctx.journal;
+                    journal.push(LogLevel::Info, format!("{name}: added"));
                 }
                 match result {
                     Ok((added, Some(bytes))) => {

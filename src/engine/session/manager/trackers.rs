@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::Manager;
 use crate::engine::api::{Command, RequestError, TorrentId, TrackerEdit};
+use crate::engine::session::dormancy::Wake;
 
 impl Manager {
     /// Applies `edit` to the torrent's trackers; the answer is its tiers as they are now.
@@ -33,8 +34,9 @@ impl Manager {
         slot.span()
             .in_scope(|| tracing::info!("trackers edited: {} now", tiers.len()));
         self.save_policy(i);
-        // A parked torrent holds the command for its next task, which starts with the new
-        // list anyway.
+        // A sleeping torrent wakes to announce to the new list (its task starts with it);
+        // a parked one holds the command for its next task, which has the list anyway.
+        self.wake_id(id, Wake::Command);
         self.tell(id, Command::SetTrackers(tiers.clone()));
         Ok(tiers)
     }
