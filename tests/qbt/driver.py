@@ -329,10 +329,8 @@ r = requests.get(f"{api}/torrents/pieceHashes", cookies={"SID": c._http_session.
                  params={"hash": "00" * 20}, timeout=15)
 check(r.status_code == 404, f"pieceHashes of an unknown torrent: {r.status_code}")
 
-# addPeers: b (no working tracker) learns of its seeder only here, then completes. It is
-# started first: peers given to a stopped torrent are not kept for its start (yet).
-c.torrents_start(torrent_hashes=hash_b)
-wait("b runs", lambda: info(c, torrent_hashes=hash_b)[0]["state"] in ("stalledDL", "downloading"))
+# addPeers: b (stopped, no working tracker) learns of its seeder only here, keeps it for
+# its start (through its first check), then completes.
 try:
     c.torrents_add_peers(peers="not-a-peer|also:bad", torrent_hashes=hash_b)
     raise AssertionError("addPeers without a valid peer passed")
@@ -340,6 +338,7 @@ except qbittorrentapi.exceptions.HTTP400Error:
     pass
 got = c.torrents_add_peers(peers=f"127.0.0.1:{b_seed}|junk", torrent_hashes=hash_b)
 check(got[hash_b]["added"] == 1 and got[hash_b]["failed"] == 1, f"addPeers' answer: {got}")
+c.torrents_start(torrent_hashes=hash_b)
 wait("b completes from the peer added", lambda: info(c, torrent_hashes=hash_b)[0]["progress"] >= 1.0)
 
 # rename: b's name (its folder on disk too); an empty name and an unknown hash refused.

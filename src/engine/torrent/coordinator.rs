@@ -63,6 +63,8 @@ pub(crate) struct Coordinator {
     superseed: superseed::SuperSeeding,
     /// The session's log ring, where each log line goes too (none in a one-shot run).
     journal: Option<Arc<crate::engine::torrent::journal::Journal>>,
+    /// Commands sent while its files were checked, read before the first turn.
+    early: Vec<Command>,
 }
 
 impl Coordinator {
@@ -121,6 +123,7 @@ impl Coordinator {
             streams: None,
             superseed: Default::default(),
             journal: None,
+            early: Vec::new(),
         }
     }
 
@@ -132,6 +135,11 @@ impl Coordinator {
     /// Copies each log line and each refused peer into the session's log ring.
     pub(crate) fn write_journal(&mut self, journal: Arc<crate::engine::torrent::journal::Journal>) {
         self.journal = Some(journal);
+    }
+
+    /// Commands the user sent while the files were checked (`check::Early`).
+    pub(crate) fn keep_early(&mut self, commands: Vec<Command>) {
+        self.early = commands;
     }
 
     /// A peer refused, into the session's peer log.
@@ -195,6 +203,13 @@ impl Coordinator {
         mut events: mpsc::UnboundedReceiver<Event>,
         snapshots: Snapshots,
     ) -> TorrentEnd {
+        let early = std::mem::take(&mut self.early);
+        // Trackers edited during the check: the tracker task starts on the new list.
+        for c in &early {
+            if let Command::SetTrackers(tiers) = c {
+                self.given.meta.trackers.clone_from(tiers);
+            }
+        }
         let (mut tracker_task, mut tracker_upd) = self.start_trackers().unzip();
         let (dht_task, mut dht_rx) = self.start_dht().unzip();
         let now = Instant::now();
@@ -202,6 +217,9 @@ impl Coordinator {
         self.peers.add(manual, PeerSource::Manual, now);
         self.ban_bad_sources(now);
         self.dial_new_peers(now);
+        for c in early {
+            self.on_command(c);
+        }
         self.webseeds = crate::engine::torrent::webseed::start_all(
             &self.given.meta.web_seeds,
             &self.shared,
