@@ -111,10 +111,12 @@ pub mod stream {
 
 pub mod qbt {
     //! What the qBittorrent API reads of a request (the fuzz target `qbt` feeds them).
+    pub use crate::engine::api::tracker_url_ok;
     pub use crate::qbt::auth::{cookie, cross_site};
     pub use crate::qbt::edits::{file_priority, preference_change};
     pub use crate::qbt::form::Params;
     pub use crate::qbt::multipart::{boundary, parse as parse_multipart};
+    pub use crate::qbt::torrent_edits::parse_peer;
 }
 
 pub mod rpc {

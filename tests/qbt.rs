@@ -2,8 +2,10 @@
 //! Python package (installed by tests/run.sh into the venv named by TTUI_PY_VENV) and by
 //! raw requests for the hostile cases (tests/qbt/driver.py): categories and tags over the
 //! API, seen the same in `ttui list --json` and kept over a restart; stop, start, recheck;
-//! bad cookies, a foreign Referer, a wrong Host, a login ban that ends; and the refusal to
-//! listen beyond loopback without credentials.
+//! bad cookies, a foreign Referer, a wrong Host, a login ban that ends; the third round's
+//! log, piece hashes, added peers (a second seeder named only through `addPeers`), rename,
+//! tracker edits (kept over the restart) and sync's own fields; and the refusal to listen
+//! beyond loopback without credentials.
 //!
 //! Run through tests/run.sh: the test refuses to run unless the process sits in a network
 //! namespace whose only interface is `lo`.
@@ -66,6 +68,15 @@ fn qbittorrent_api_drives_categories_tags_and_actions_and_they_survive_a_restart
     } = Setup::start("ttui-qbt-", &format!("ban = \"{BAN_SECS}s\"\n"));
     let mut daemon = daemon;
     let a = &payloads[0];
+    // b's seeder: the daemon hears of it only through `torrents/addPeers`.
+    let fixtures = env.root.path().join("fixtures");
+    let b_seed_port = free_port();
+    let _b_seeder = spawn_ttui_seeder(
+        &payloads[1].torrent.path,
+        &fixtures.join("data"),
+        b_seed_port,
+        &["--no-dht", "--bind", "127.0.0.1"],
+    );
     let added = env.verb(&["add", &a.path()]);
     assert_eq!(added.code, 0, "{added:?}");
 
@@ -79,7 +90,8 @@ fn qbittorrent_api_drives_categories_tags_and_actions_and_they_survive_a_restart
             .args([tools::USER, PASSWORD, &a.hash(), &tv])
             .arg(BAN_SECS.to_string())
             .arg(phase)
-            .args([payloads[1].path(), payloads[1].hash(), payloads[2].hash()]);
+            .args([payloads[1].path(), payloads[1].hash(), payloads[2].hash()])
+            .arg(b_seed_port.to_string());
         run_within(cmd, "the qbittorrent-api driver", Duration::from_secs(240))
     };
     passed(drive("first"), &mut daemon);

@@ -4,11 +4,14 @@
 //! make the cross-site check panic, and a request that names no origin is never cross-site;
 //! the same bytes as a `torrents/add` multipart body never make its parser panic, and
 //! every part it returns lies inside the body; the same bytes as `app/setPreferences`'
-//! `json` never make its mapping panic, and `filePrio`'s priority maps or is refused.
+//! `json` never make its mapping panic, and `filePrio`'s priority maps or is refused;
+//! each of `addPeers`' `peers` parses to an address with a port, or to nothing, and each
+//! line as a tracker URL is judged without a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use ttui::internals::qbt::{
-    boundary, cookie, cross_site, file_priority, parse_multipart, preference_change, Params,
+    boundary, cookie, cross_site, file_priority, parse_multipart, parse_peer, preference_change,
+    tracker_url_ok, Params,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -21,6 +24,12 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(serde_json::Value::Object(prefs)) = serde_json::from_slice(data) {
         let _ = preference_change(&prefs);
+    }
+    for line in text.lines() {
+        let _ = tracker_url_ok(line);
+    }
+    for peer in text.split('|') {
+        assert!(parse_peer(peer).map_or(true, |a| a.port() != 0));
     }
     if let Some(n) = p.int("priority") {
         let _ = file_priority(n);

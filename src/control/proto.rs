@@ -423,7 +423,8 @@ impl From<&crate::engine::api::RequestError> for ErrorKind {
             | E::BadSetting(_)
             | E::NotHere(_)
             | E::NoBlocklist
-            | E::NoFile { .. } => ErrorKind::BadArgument,
+            | E::NoFile { .. }
+            | E::Trackers(_) => ErrorKind::BadArgument,
             E::Rename(r) => match r {
                 crate::engine::api::RenameError::Disk(_) => ErrorKind::Internal,
                 _ => ErrorKind::BadArgument,

@@ -5,10 +5,11 @@
 //! valid` for a file that is not bencode, 400 for a form with neither urls nor files.
 //! Applied too: `skip_checking` (ttui's "the data is complete here", as `ttui create
 //! --seed` adds), `sequentialDownload` (ttui's sequential mode), `upLimit`/`dlLimit` (the
-//! torrent's own limits) and `ratioLimit`/`seedingTimeLimit` (its seeding goals), each set
+//! torrent's own limits), `ratioLimit`/`seedingTimeLimit` (its seeding goals) and `rename`
+//! (the torrent's top-level file or folder renamed, as `torrents/rename` does), each set
 //! on a new torrent through `Client` right after the add; `firstLastPiecePrio` (the first and
-//! last piece of each file first) is set with the add itself. `contentLayout` and `rename`
-//! are accepted and not applied: the engine lays files out as the torrent names them.
+//! last piece of each file first) is set with the add itself. `contentLayout` is accepted and
+//! not applied: the engine lays files out as the torrent names them (`Original`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,14 +56,17 @@ const FIELDS: &[&str] = &[
     "dlLimit",
     "ratioLimit",
     "seedingTimeLimit",
+    "rename",
 ];
 
 /// What is set on each new torrent right after its add.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct After {
     sequential: bool,
     limits: LimitChange,
     goals: GoalChange,
+    /// The torrent's new name (`rename`).
+    rename: Option<String>,
 }
 
 impl After {
@@ -83,11 +87,22 @@ impl After {
                 seed_time: super::answer::share(num("seedingTimeLimit"), minutes),
                 idle: None,
             },
+            rename: field(parts, "rename")
+                .filter(|n| !n.is_empty())
+                .map(String::from),
         }
     }
 
     /// Sets them on `id`; a refusal is logged, the add stands.
-    async fn apply(&self, ctx: &Ctx, id: TorrentId) {
+    async fn apply(&self, ctx: &Ctx, id: TorrentId, name: &str) {
+        if let Some(new) = self.rename.as_deref().filter(|n| *n != name) {
+            let asked = ctx
+                .client
+                .rename_path(id, name.to_string(), new.to_string());
+            if let Err(e) = within(asked).await {
+                tracing::warn!("qBittorrent API: the new torrent's rename: {e}");
+            }
+        }
         if self.limits != LimitChange::default() {
             let asked = within(
                 ctx.client
@@ -208,10 +223,10 @@ pub(super) async fn answer(
     for source in sources {
         let asked = tokio::time::timeout(ADD_WAIT, ctx.client.add(source, opts.clone())).await;
         match asked {
-            Ok(Ok(Added::New { id, .. })) => {
+            Ok(Ok(Added::New { id, name, .. })) => {
                 added += 1;
                 ctx.client.wait_listed(id, Duration::from_secs(2)).await;
-                after.apply(ctx, id).await;
+                after.apply(ctx, id, &name).await;
             }
             Ok(Ok(_)) => added += 1,
             Ok(Err(e)) => tracing::warn!("qBittorrent API: add refused: {e}"),

@@ -10,7 +10,9 @@
 //!
 //! The files: `auth.rs` (sessions, cookies, the CSRF check), `form.rs` (parameters),
 //! `app.rs` (`app/*`), `torrents.rs` (`torrents/info` and the actions), `transfer.rs`,
-//! `edits.rs` (file priorities, sequential mode, bans, `app/setPreferences`).
+//! `edits.rs` (file priorities, sequential mode, bans, `app/setPreferences`), `log.rs`
+//! (`log/main`, `log/peers`), `torrent_edits.rs` (`torrents/rename`, `addPeers`, the
+//! tracker edits, `pieceHashes`).
 //!
 //! Started with the session (`src/cli/session.rs`) under `[qbt] listen` or `--qbt`.
 //! `[qbt] web_home` serves a qBittorrent web UI's folder at `/`, read as the RPC's web
@@ -24,10 +26,12 @@ pub(crate) mod auth;
 pub(crate) mod edits;
 pub(crate) mod form;
 mod labels;
+mod log;
 pub(crate) mod multipart;
 mod prefs;
 mod props;
 mod sync;
+pub(crate) mod torrent_edits;
 mod torrents;
 mod transfer;
 
@@ -339,7 +343,8 @@ const READS: &[&str] = &[
 ];
 
 async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
-    if method != Method::POST && !READS.contains(&call) {
+    let reads = READS.contains(&call) || log::READS.contains(&call);
+    if method != Method::POST && !(reads || torrent_edits::READS.contains(&call)) {
         return if known(call) {
             text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
         } else {
@@ -385,6 +390,13 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
             if let Some(answer) = edits::route(ctx, call, p).await {
                 return answer;
             }
+            // Issue 56's third round (`log.rs`, `torrent_edits.rs`).
+            if let Some(answer) = log::route(ctx, call, p).await {
+                return answer;
+            }
+            if let Some(answer) = torrent_edits::route(ctx, call, p).await {
+                return answer;
+            }
             match labels::route(ctx, call, p).await {
                 Some(answer) => answer,
                 None => match actions::route(ctx, call, p).await {
@@ -419,9 +431,10 @@ fn read(r: Result<Value, props::ReadError>) -> Answer {
 
 /// A call this face answers (for 405 against 404).
 fn known(call: &str) -> bool {
-    matches!(
-        call,
-        "torrents/pause"
+    torrent_edits::WRITES.contains(&call)
+        || matches!(
+            call,
+            "torrents/pause"
             | "torrents/stop"
             | "torrents/resume"
             | "torrents/start"
@@ -461,7 +474,7 @@ fn known(call: &str) -> bool {
             | "app/setPreferences"
             | "torrents/downloadLimit"
             | "torrents/uploadLimit"
-    )
+        )
 }
 
 #[cfg(test)]

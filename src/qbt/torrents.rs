@@ -2,7 +2,7 @@
 //! from the engine's typed states) and the actions on torrents named by `hashes` (`|`
 //! separated, or `all`). Each action is sent through `engine::api::Client`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -10,9 +10,7 @@ use serde_json::{json, Value};
 use super::answer::{targets, within, ActionError};
 use super::form::Params;
 use super::Ctx;
-use crate::engine::api::{
-    Catalog, Command, QueueState, Set, TorrentId, TorrentLine, TorrentSettings, TorrentState,
-};
+use crate::engine::api::{Catalog, Command, QueueState, Set, TorrentId, TorrentLine, TorrentState};
 use crate::protocol::hex;
 
 /// Every piece wanted is verified.
@@ -126,22 +124,24 @@ pub(crate) fn info_of(t: &TorrentLine, now: u64) -> Value {
         "added_on": t.added,
         "completion_on": t.completed.unwrap_or(0),
     });
+    let own = &t.own;
+    let minutes = |d: Duration| (d.as_secs() / 60) as f64;
     // Two halves: one json! of every field passes serde_json's macro recursion limit.
     let second = json!({
         "last_activity": if t.down_rate > 0.0 || t.up_rate > 0.0 { now } else { t.added },
         "seen_complete": t.completed.unwrap_or(0),
         "seeding_time": 0,
         "time_active": now.saturating_sub(t.added),
-        "ratio_limit": -2,
-        "seeding_time_limit": -2,
-        "inactive_seeding_time_limit": -2,
+        "ratio_limit": limit(own.ratio, |r| r),
+        "seeding_time_limit": limit(own.seed_time, minutes),
+        "inactive_seeding_time_limit": limit(own.idle, minutes),
         "max_ratio": -1,
         "max_seeding_time": -1,
         "max_inactive_seeding_time": -1,
-        "dl_limit": 0,
-        "up_limit": 0,
+        "dl_limit": own.down,
+        "up_limit": own.up,
         "auto_tmm": false,
-        "force_start": false,
+        "force_start": own.forced,
         "super_seeding": t.super_seeding,
         "seq_dl": t.sequential,
         "f_l_piece_prio": t.first_last,
@@ -168,51 +168,31 @@ pub(crate) fn row(t: &TorrentLine, now: u64, catalog: &Catalog) -> Value {
     row
 }
 
-/// What `torrents/info` tells of each torrent beyond its line: its own settings (goals,
-/// limits, time seeded, force start) and whether it fetches in order.
+/// What `torrents/info` tells of each torrent beyond its line: the time it has seeded, a
+/// clock that moves every second while it seeds (so it is not on the line, and
+/// `sync/maindata` leaves it at 0). Its goals, limits, force start and sequential mode are
+/// on its line (`TorrentLine::own`), read by `info_of`.
 #[derive(Debug, Default)]
 pub(crate) struct Own {
-    settings: HashMap<TorrentId, TorrentSettings>,
-    sequential: HashSet<TorrentId>,
+    seeded: HashMap<TorrentId, Duration>,
 }
 
 impl Own {
-    /// Read for every torrent listed; a session slow to answer leaves the defaults.
+    /// Read for every torrent listed; a session slow to answer leaves 0.
     pub(crate) async fn read(ctx: &Ctx) -> Own {
         let ids: Vec<TorrentId> = ctx.client.head().torrents.iter().map(|t| t.id).collect();
-        let settings = super::answer::settings(ctx, ids)
+        let seeded = super::answer::settings(ctx, ids)
             .await
-            .map(|s| s.torrents.into_iter().map(|t| (t.id, t)).collect())
+            .map(|s| s.torrents.into_iter().map(|t| (t.id, t.seeded)).collect())
             .unwrap_or_default();
-        let sequential = ctx
-            .client
-            .head()
-            .torrents
-            .iter()
-            .filter(|t| t.sequential)
-            .map(|t| t.id)
-            .collect();
-        Own {
-            settings,
-            sequential,
-        }
+        Own { seeded }
     }
 
     /// Writes `id`'s fields into its row.
     fn fill(&self, id: TorrentId, row: &mut Value) {
-        let seq = self.sequential.contains(&id);
-        row["seq_dl"] = json!(seq);
-        let Some(s) = self.settings.get(&id) else {
-            return;
-        };
-        let minutes = |d: Duration| (d.as_secs() / 60) as f64;
-        row["ratio_limit"] = json!(limit(s.ratio, |r| r));
-        row["seeding_time_limit"] = json!(limit(s.seed_time, minutes));
-        row["inactive_seeding_time_limit"] = json!(limit(s.idle, minutes));
-        row["dl_limit"] = json!(s.down);
-        row["up_limit"] = json!(s.up);
-        row["seeding_time"] = json!(s.seeded.as_secs());
-        row["force_start"] = json!(s.forced);
+        if let Some(s) = self.seeded.get(&id) {
+            row["seeding_time"] = json!(s.as_secs());
+        }
     }
 }
 

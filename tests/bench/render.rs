@@ -216,6 +216,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 sequential: false,
                 goal_reached: false,
                 first_last: false,
+                own: Default::default(),
             }
         })
         .collect();

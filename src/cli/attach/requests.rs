@@ -70,6 +70,19 @@ pub(super) async fn serve_requests(
             SessionRequest::Files { reply, .. } => {
                 let _ = reply.send(None);
             }
+            // The screen never asks these; the qBittorrent API asks its own session.
+            SessionRequest::Journal { reply, .. } => {
+                let _ = reply.send(Vec::new());
+            }
+            SessionRequest::PeerJournal { reply, .. } => {
+                let _ = reply.send(Vec::new());
+            }
+            SessionRequest::PieceHashes { reply, .. } => {
+                let _ = reply.send(None);
+            }
+            SessionRequest::Trackers { reply, .. } => {
+                let _ = reply.send(Err(RequestError::NotHere("tracker edits")));
+            }
             SessionRequest::Force { id, on, reply } => {
                 let ids = vec![id.0.to_string()];
                 let r = if on {

@@ -288,6 +288,36 @@ impl Client {
         self.ask(|reply| SessionRequest::SetSettings { change, reply })
     }
 
+    /// The session's log: its entries after `last_known_id` (-1: every one it keeps).
+    pub fn journal(&self, last_known_id: i64) -> Answer<Vec<super::JournalEntry>> {
+        self.ask(|reply| SessionRequest::Journal {
+            last_known_id,
+            reply,
+        })
+    }
+
+    /// The peers the session banned or blocked, after `last_known_id` (-1: every one).
+    pub fn peer_journal(&self, last_known_id: i64) -> Answer<Vec<super::PeerJournalEntry>> {
+        self.ask(|reply| SessionRequest::PeerJournal {
+            last_known_id,
+            reply,
+        })
+    }
+
+    /// Edits the torrent's trackers (kept across restarts); the answer is its tiers now.
+    pub fn edit_trackers(
+        &self,
+        id: TorrentId,
+        edit: super::TrackerEdit,
+    ) -> Answer<Result<Vec<Vec<String>>, RequestError>> {
+        self.ask(|reply| SessionRequest::Trackers { id, edit, reply })
+    }
+
+    /// The torrent's piece hashes; None for an unknown id or a magnet without metadata.
+    pub fn piece_hashes(&self, id: TorrentId) -> Answer<Option<super::PieceHashes>> {
+        self.ask(|reply| SessionRequest::PieceHashes { id, reply })
+    }
+
     /// Reads the blocklist again now; the answer is its status after.
     pub fn blocklist_update(&self) -> Answer<Result<BlocklistStatus, RequestError>> {
         self.ask(|reply| SessionRequest::BlocklistUpdate { reply })

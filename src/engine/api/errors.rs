@@ -47,6 +47,9 @@ pub enum RequestError {
     /// A request this face cannot carry (an attached screen has no way to set goals).
     #[error("{0}")]
     NotHere(&'static str),
+    /// A tracker edit that cannot be made (the URL there already, or not there).
+    #[error("{0}")]
+    Trackers(#[from] super::TrackerEditError),
     /// `blocklist update` with no blocklist set.
     #[error("no blocklist is set (blocklist = PATH or URL in the config file, or --blocklist)")]
     NoBlocklist,

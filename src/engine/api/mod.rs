@@ -45,19 +45,23 @@ mod rename;
 mod select;
 mod session;
 pub use select::{Found, Lookup, Name, MIN_PREFIX};
+mod journal;
 mod settings;
 mod stream;
+mod trackers;
 pub use blocklist::BlocklistStatus;
 pub use errors::{RequestError, ValueError};
 pub use explain::{
     explain, Check, ExplainContext, Finding, Limits, Verdict, TEST_REACHABILITY_ENV,
 };
 pub use files::{check_indices, file_rows, parse_file_list, AddFiles, FilePriority, FileRow};
+pub use journal::{JournalEntry, PeerJournalEntry};
 pub use proxy::{mask_url, ProxyScheme, ProxySpec, ProxyStatus, ProxyUrlError};
 pub use rename::{check_name, plan as plan_rename, RenameError, Renamed, Renaming};
 pub use session::*;
-pub use settings::{Settings, SettingsChange, TorrentSettings};
+pub use settings::{OwnSettings, Settings, SettingsChange, TorrentSettings};
 pub use stream::{FileStream, StreamError, StreamPort, StreamRead, StreamRow};
+pub use trackers::{tracker_url_ok, TrackerEdit, TrackerEditError};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -142,6 +146,12 @@ pub enum Command {
     /// Announce to the trackers now (as soon as each one's minimum interval allows). A
     /// stopped torrent announces when it starts anyway: it keeps the request until then.
     Reannounce,
+    /// Peers to dial, as the user named them (qBittorrent's `torrents/addPeers`, as
+    /// `--peer` does at start).
+    AddPeers(Vec<std::net::SocketAddr>),
+    /// The torrent's trackers are now these tiers (the session edited them): the tracker
+    /// task starts again on them.
+    SetTrackers(Vec<Vec<String>>),
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

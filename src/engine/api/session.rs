@@ -80,6 +80,10 @@ pub struct TorrentLine {
     /// The first and last piece of each wanted file come first (`Command::SetFirstLast`).
     #[serde(default)]
     pub first_last: bool,
+    /// Its own goals, rate limits and force start (`SessionRequest::Settings` tells the
+    /// same with the time it has seeded).
+    #[serde(default)]
+    pub own: crate::engine::api::OwnSettings,
 }
 
 impl TorrentLine {
@@ -118,6 +122,7 @@ impl TorrentLine {
             sequential: false,
             goal_reached: false,
             first_last: false,
+            own: crate::engine::api::OwnSettings::default(),
         }
     }
 
@@ -281,6 +286,16 @@ pub enum Added {
     },
 }
 
+/// A torrent's piece hashes as its metainfo gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PieceHashes {
+    /// One SHA-1 per piece (BEP 3's `pieces`; a hybrid's too).
+    pub v1: Vec<[u8; 20]>,
+    /// A v2-only torrent (BEP 52): its pieces are checked by SHA-256 trees and `v1` is
+    /// empty.
+    pub v2_only: bool,
+}
+
 /// One file of a torrent, as `ttui show` lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileLine {
@@ -435,6 +450,27 @@ pub enum SessionRequest {
     Settings {
         ids: Vec<TorrentId>,
         reply: oneshot::Sender<super::Settings>,
+    },
+    /// The session's log ring: the entries after `last_known_id` (-1: all it keeps).
+    Journal {
+        last_known_id: i64,
+        reply: oneshot::Sender<Vec<super::JournalEntry>>,
+    },
+    /// The peers the session refused (banned, blocked) after `last_known_id`.
+    PeerJournal {
+        last_known_id: i64,
+        reply: oneshot::Sender<Vec<super::PeerJournalEntry>>,
+    },
+    /// Edits the torrent's trackers; replies with its tiers as they are now.
+    Trackers {
+        id: TorrentId,
+        edit: super::TrackerEdit,
+        reply: oneshot::Sender<Result<Vec<Vec<String>>, RequestError>>,
+    },
+    /// The torrent's piece hashes; None for an unknown id or a magnet without metadata.
+    PieceHashes {
+        id: TorrentId,
+        reply: oneshot::Sender<Option<PieceHashes>>,
     },
     /// Changes some of the session's settings for the rest of its life.
     SetSettings {

@@ -28,6 +28,34 @@ pub struct Settings {
     pub torrents: Vec<TorrentSettings>,
 }
 
+/// What a torrent's line carries of its own settings, so that a face polling the line-up
+/// (qBittorrent's `sync/maindata`) sees a change without asking for every torrent's
+/// settings: small, `Copy`, compared every tick.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OwnSettings {
+    pub ratio: Set<f64>,
+    pub seed_time: Set<Duration>,
+    pub idle: Set<Duration>,
+    /// Bytes a second (0 = none).
+    pub down: u64,
+    pub up: u64,
+    /// Started regardless of the queue.
+    pub forced: bool,
+}
+
+impl Default for OwnSettings {
+    fn default() -> Self {
+        OwnSettings {
+            ratio: Set::Default,
+            seed_time: Set::Default,
+            idle: Set::Default,
+            down: 0,
+            up: 0,
+            forced: false,
+        }
+    }
+}
+
 /// One torrent's own settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TorrentSettings {

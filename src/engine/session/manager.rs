@@ -57,6 +57,7 @@ mod sleep;
 mod state;
 mod streams;
 mod torrent_saves;
+mod trackers;
 
 use state::SlotState;
 
@@ -308,6 +309,7 @@ impl Manager {
         persist: Option<Persist>,
     ) -> (Manager, Inboxes) {
         for (level, text) in &listen_log {
+            session.ctx.journal.push(*level, format!("session: {text}"));
             match level {
                 LogLevel::Info => tracing::info!("session: {text}"),
                 _ => tracing::warn!("session: {text}"),
@@ -475,6 +477,16 @@ impl Manager {
             p.flush();
         }
         self.session.close().await;
+    }
+
+    /// A line of the session's log ring (`torrent/journal.rs`), naming the torrent.
+    fn journal(&self, level: LogLevel, id: TorrentId, what: &str) {
+        let name = self.slot(id).map(|s| s.line.borrow().name.clone());
+        let name = name.unwrap_or_default();
+        self.session
+            .ctx
+            .journal
+            .push(level, format!("{name}: {what}"));
     }
 
     fn slot(&self, id: TorrentId) -> Option<&Slot> {

@@ -347,6 +347,7 @@ impl Session {
             interface: opts.interface.is_some(),
             lsd,
             streams: Arc::default(),
+            journal: Arc::default(),
         };
         let port_mapper = match (&opts.port_mapping, listen_port) {
             (Some(settings), p) if p != 0 => Some(port_mapping::PortMapper::spawn(

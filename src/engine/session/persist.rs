@@ -101,6 +101,8 @@ pub(crate) struct Kept {
     pub moving: bool,
     /// Its files' names where they differ from the .torrent's (`torrent-rename-path`).
     pub renamed: crate::engine::api::Renamed,
+    /// Its tracker tiers once edited (`api::TrackerEdit`); None: the .torrent's.
+    pub trackers: Option<Vec<Vec<String>>>,
 }
 
 enum Job {
@@ -222,6 +224,7 @@ impl Persist {
         r.target.clone_from(&kept.target);
         r.moving = kept.moving;
         r.renamed.clone_from(&kept.renamed);
+        r.trackers.clone_from(&kept.trackers);
         r.set_have(&point.have);
         r.downloaded = point.lifetime.downloaded;
         r.uploaded = point.lifetime.uploaded;
@@ -357,6 +360,7 @@ fn kept_of(r: &Resume) -> Kept {
         target: r.target.clone(),
         moving: r.moving,
         renamed: r.renamed.clone(),
+        trackers: r.trackers.clone(),
     }
 }
 
@@ -392,6 +396,10 @@ fn from_resume(mut meta: Metainfo, mut r: Resume) -> SavedTorrent {
     if let Err(why) = r.renamed.apply(&mut meta.info) {
         notes.push(format!("its files keep the torrent's names: {why}"));
         r.renamed = Default::default();
+    }
+    // Its trackers as last edited, over the .torrent's (which stays as it came).
+    if let Some(tiers) = &r.trackers {
+        meta.trackers.clone_from(tiers);
     }
     let mut moved = false;
     if r.moving {

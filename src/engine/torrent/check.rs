@@ -42,7 +42,7 @@ impl Check<'_> {
         snapshots: &Snapshots,
         line: &watch::Sender<TorrentLine>,
         commands: &mut mpsc::UnboundedReceiver<Command>,
-        paused_early: &mut bool,
+        early: &mut Early,
         started: Instant,
     ) -> Result<Option<(Bitfield, Duration)>, FilesError> {
         let checked = Arc::new(AtomicU32::new(0));
@@ -60,7 +60,7 @@ impl Check<'_> {
                     p = &mut wait => break p,
                     c = commands.recv() => match c {
                         None | Some(Command::Quit) => return Ok(None),
-                        Some(c) => *paused_early = pause_wanted(&c, *paused_early).unwrap_or(*paused_early),
+                        Some(c) => early.take(c),
                     },
                     _ = tick.tick() => {
                         let why = waiting_words(self.pool.checks_waiting());
@@ -121,8 +121,8 @@ impl Check<'_> {
                         cancel.store(true, Ordering::Relaxed);
                         return Ok(None);
                     }
-                    // Kept for when the check ends; there are no peers to drop or ban yet.
-                    Some(c) => *paused_early = pause_wanted(&c, *paused_early).unwrap_or(*paused_early),
+                    // Kept for when the check ends: there are no peers or trackers yet.
+                    Some(c) => early.take(c),
                 },
                 _ = tick.tick() => {
                     snap.state = TorrentState::Checking { checked: checked.load(Ordering::Relaxed), total };
@@ -144,6 +144,28 @@ fn waiting_words(waiting: usize) -> String {
         n => format!(
             "waiting to check: another torrent's check is using the hashing threads ({n} more waiting)"
         ),
+    }
+}
+
+/// Commands kept from the check at most (one user's clicks while a torrent is checked).
+const MAX_EARLY: usize = 64;
+
+/// What the user asked while the files were checked: whether the torrent is to be paused,
+/// and the other commands (peers to add, trackers, file priorities...), kept for the
+/// running torrent, which reads them before its first turn (`Coordinator::keep_early`).
+#[derive(Debug, Default)]
+pub(super) struct Early {
+    pub(super) paused: bool,
+    pub(super) commands: Vec<Command>,
+}
+
+impl Early {
+    fn take(&mut self, c: Command) {
+        match pause_wanted(&c, self.paused) {
+            Some(paused) => self.paused = paused,
+            None if self.commands.len() < MAX_EARLY => self.commands.push(c),
+            None => {}
+        }
     }
 }
 

@@ -61,6 +61,10 @@ pub(crate) struct Coordinator {
     streams: Option<Arc<crate::engine::torrent::stream::Streams>>,
     /// BEP 16 super-seeding (`coordinator/superseed.rs`).
     superseed: superseed::SuperSeeding,
+    /// The session's log ring, where each log line goes too (none in a one-shot run).
+    journal: Option<Arc<crate::engine::torrent::journal::Journal>>,
+    /// Commands sent while its files were checked, read before the first turn.
+    early: Vec<Command>,
 }
 
 impl Coordinator {
@@ -118,12 +122,31 @@ impl Coordinator {
             connects: crate::engine::torrent::holepunch::Relay::new(now),
             streams: None,
             superseed: Default::default(),
+            journal: None,
+            early: Vec::new(),
         }
     }
 
     /// Shows the session's streams of this torrent in its snapshot.
     pub(crate) fn show_streams(&mut self, streams: Arc<crate::engine::torrent::stream::Streams>) {
         self.streams = Some(streams);
+    }
+
+    /// Copies each log line and each refused peer into the session's log ring.
+    pub(crate) fn write_journal(&mut self, journal: Arc<crate::engine::torrent::journal::Journal>) {
+        self.journal = Some(journal);
+    }
+
+    /// Commands the user sent while the files were checked (`check::Early`).
+    pub(crate) fn keep_early(&mut self, commands: Vec<Command>) {
+        self.early = commands;
+    }
+
+    /// A peer refused, into the session's peer log.
+    pub(crate) fn journal_peer(&self, ip: std::net::IpAddr, blocked: bool, reason: &'static str) {
+        if let Some(j) = &self.journal {
+            j.peer(ip, blocked, reason);
+        }
     }
 
     #[cfg(test)]
@@ -168,6 +191,9 @@ impl Coordinator {
             LogLevel::Warn => tracing::warn!("{text}"),
             LogLevel::Error => tracing::error!("{text}"),
         }
+        if let Some(j) = &self.journal {
+            j.push(level, format!("{}: {text}", self.given.meta.info.name));
+        }
         self.shown.push_log(level, text);
     }
 
@@ -177,13 +203,23 @@ impl Coordinator {
         mut events: mpsc::UnboundedReceiver<Event>,
         snapshots: Snapshots,
     ) -> TorrentEnd {
-        let (tracker_task, mut tracker_upd) = self.start_trackers().unzip();
+        let early = std::mem::take(&mut self.early);
+        // Trackers edited during the check: the tracker task starts on the new list.
+        for c in &early {
+            if let Command::SetTrackers(tiers) = c {
+                self.given.meta.trackers.clone_from(tiers);
+            }
+        }
+        let (mut tracker_task, mut tracker_upd) = self.start_trackers().unzip();
         let (dht_task, mut dht_rx) = self.start_dht().unzip();
         let now = Instant::now();
         let manual = self.given.opts.peers.clone();
         self.peers.add(manual, PeerSource::Manual, now);
         self.ban_bad_sources(now);
         self.dial_new_peers(now);
+        for c in early {
+            self.on_command(c);
+        }
         self.webseeds = crate::engine::torrent::webseed::start_all(
             &self.given.meta.web_seeds,
             &self.shared,
@@ -216,6 +252,20 @@ impl Coordinator {
                         break TorrentEnd::Quit;
                     }
                     Some(Command::Refresh) => next_tick = tokio::time::Instant::now(),
+                    Some(Command::SetTrackers(tiers)) => {
+                        // The old task goes without a `stopped`: a tracker left in the list
+                        // hears from the new one at once.
+                        if let Some(old) = tracker_task.take() {
+                            old.abort();
+                        }
+                        self.given.meta.trackers = tiers;
+                        self.sources.tracker_tx = None;
+                        (tracker_task, tracker_upd) = self.start_trackers().unzip();
+                        if tracker_task.is_none() {
+                            self.on_tracker(tracker::TrackerUpdate::Status(Vec::new()));
+                        }
+                        self.log(LogLevel::Info, "trackers edited: announcing to the new list".into());
+                    }
                     Some(c) => self.on_command(c),
                 },
                 Some(e) = events.recv() => self.on_event(e),

@@ -10,6 +10,7 @@ pub(crate) mod choker;
 pub(crate) mod coordinator;
 pub(crate) mod download;
 pub(crate) mod holepunch;
+pub(crate) mod journal;
 mod link;
 pub(crate) mod magnet;
 pub(crate) mod metadata;

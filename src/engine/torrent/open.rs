@@ -97,7 +97,10 @@ async fn prepare(
         Ok(s) => s,
         Err(e) => return Err(fail(&mut snap, &snapshots, e.to_string())),
     };
-    let mut paused_early = start.paused;
+    let mut early = super::check::Early {
+        paused: start.paused,
+        commands: Vec::new(),
+    };
     if start.trusted.is_some() {
         recheck_parts(&mut start.to_check, &storage);
     }
@@ -123,7 +126,7 @@ async fn prepare(
                 &snapshots,
                 &start.line,
                 &mut commands,
-                &mut paused_early,
+                &mut early,
                 started,
             ))
             .await
@@ -161,6 +164,7 @@ async fn prepare(
     c.set_file_plan(plan);
     c.want_super_seeding(start.super_seeding);
     c.show_streams(Arc::clone(&ctx.streams));
+    c.write_journal(Arc::clone(&ctx.journal));
     c.attach(
         start.id,
         start.line.clone(),
@@ -173,9 +177,10 @@ async fn prepare(
         (true, true) => Trusted::LastRun,
     };
     log_opening(&mut c, listen_log, &shared, trusted, check_waited);
-    if paused_early {
+    if early.paused {
         c.on_command(Command::Pause);
     }
+    c.keep_early(early.commands);
     if let Some(r) = &start.reports {
         // The line first: a torrent found complete is a seed now, not a download holding
         // one of the session's download slots until its first tick (in a library added at

@@ -117,6 +117,8 @@ pub(crate) struct SessionCtx {
     pub lsd: Option<Arc<dyn Discovery>>,
     /// The session's open file streams: a torrent attaches here when its task starts.
     pub streams: Arc<crate::engine::torrent::stream::Streams>,
+    /// The session's log ring (`journal.rs`): each torrent's log lines and refused peers.
+    pub journal: Arc<crate::engine::torrent::journal::Journal>,
 }
 
 /// The session's Local Service Discovery (`session/lsd.rs`) as a torrent sees it: a public

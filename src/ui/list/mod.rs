@@ -145,5 +145,6 @@ pub(crate) fn test_line(
         sequential: false,
         goal_reached: false,
         first_last: false,
+        own: Default::default(),
     }
 }

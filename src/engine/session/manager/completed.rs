@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use super::Manager;
-use crate::engine::api::{Command, RequestError, TorrentId, TorrentState};
+use crate::engine::api::{Command, LogLevel, RequestError, TorrentId, TorrentState};
 use crate::engine::session::on_complete::{Facts, ScriptError};
 use crate::engine::session::store::StoreError;
 
@@ -27,11 +27,13 @@ impl Manager {
             return;
         }
         slot.policy.after_complete = None;
+        let id = slot.id;
+        self.journal(LogLevel::Info, id, "download completed");
+        let slot = &mut self.slots[i];
         let Some(target) = slot.policy.kept.target.clone() else {
             self.run_on_complete(i, downloaded);
             return;
         };
-        let id = slot.id;
         if slot.save_path() == target {
             slot.policy.kept.target = None;
             self.save_policy(i);

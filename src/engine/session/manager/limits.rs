@@ -7,7 +7,7 @@ use crate::engine::api::{
     LimitChange, LimitTarget, LimitsNow, RequestError, TorrentId, TorrentLimits, Turtle,
 };
 
-use super::Manager;
+use super::{Manager, Slot};
 
 impl Manager {
     pub(super) fn limit(
@@ -80,11 +80,33 @@ impl Manager {
 }
 
 impl Manager {
+    /// A torrent's own goals, limits and force start, as its line and `settings` tell them.
+    pub(super) fn own_settings(slot: &Slot) -> crate::engine::api::OwnSettings {
+        use crate::engine::api::Set;
+        use crate::engine::session::goals::Kind;
+        let g = &slot.policy.kept.goals;
+        fn set<T>(v: Option<T>, off: u8, k: Kind) -> Set<T> {
+            match v {
+                Some(v) => Set::To(v),
+                None if off & k as u8 != 0 => Set::Off,
+                None => Set::Default,
+            }
+        }
+        let RatePair { down, up } = slot.rates.own();
+        crate::engine::api::OwnSettings {
+            ratio: set(g.ratio, g.off, Kind::Ratio),
+            seed_time: set(g.seed_time, g.off, Kind::Time),
+            idle: set(g.idle, g.off, Kind::Idle),
+            down,
+            up,
+            forced: slot.policy.kept.forced,
+        }
+    }
+
     /// The session's settings and those of the torrents `ids` names, in the session's order
     /// (`SessionRequest::Settings`).
     pub(super) fn settings(&self, ids: &[TorrentId]) -> crate::engine::api::Settings {
-        use crate::engine::api::{Set, TorrentSettings};
-        use crate::engine::session::goals::Kind;
+        use crate::engine::api::TorrentSettings;
         let view = self.session.ctx.rates.view();
         let wanted: std::collections::HashSet<TorrentId> = ids.iter().copied().collect();
         let torrents = self
@@ -92,25 +114,17 @@ impl Manager {
             .iter()
             .filter(|s| wanted.contains(&s.id))
             .map(|slot| {
-                let g = &slot.policy.kept.goals;
-                fn set<T>(v: Option<T>, off: u8, k: Kind) -> Set<T> {
-                    match v {
-                        Some(v) => Set::To(v),
-                        None if off & k as u8 != 0 => Set::Off,
-                        None => Set::Default,
-                    }
-                }
-                let RatePair { down, up } = slot.rates.own();
+                let own = Self::own_settings(slot);
                 TorrentSettings {
                     id: slot.id,
-                    ratio: set(g.ratio, g.off, Kind::Ratio),
-                    seed_time: set(g.seed_time, g.off, Kind::Time),
-                    idle: set(g.idle, g.off, Kind::Idle),
-                    down,
-                    up,
+                    ratio: own.ratio,
+                    seed_time: own.seed_time,
+                    idle: own.idle,
+                    down: own.down,
+                    up: own.up,
                     seeded: std::time::Duration::from_secs(slot.policy.seeding_base)
                         + slot.policy.seeding_run,
-                    forced: slot.policy.kept.forced,
+                    forced: own.forced,
                 }
             })
             .collect();

@@ -141,6 +141,7 @@ impl Manager {
         l.sequential = Self::sequential_of(slot, l.sequential);
         l.goal_reached = p.goal_holds(slot.state.parked());
         l.first_last = Self::first_last_of(slot, l.first_last);
+        l.own = Self::own_settings(slot);
         if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
@@ -205,6 +206,7 @@ impl Manager {
             sequential,
             goal_reached: _,
             first_last,
+            own: _,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -232,5 +234,6 @@ impl Manager {
             && shown.sequential == Self::sequential_of(slot, *sequential)
             && shown.goal_reached == p.goal_holds(slot.state.parked())
             && shown.first_last == Self::first_last_of(slot, *first_last)
+            && shown.own == Self::own_settings(slot)
     }
 }

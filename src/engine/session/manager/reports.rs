@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use super::sleep::Asleep;
 use super::Manager;
-use crate::engine::api::{TorrentId, TorrentState};
+use crate::engine::api::{LogLevel, TorrentId, TorrentState};
 use crate::engine::torrent::options::TorrentEnd;
 use crate::engine::torrent::report::{Report, ResumePoint};
 
@@ -105,6 +105,7 @@ impl Manager {
                 // Its task's channel goes with it.
                 self.slots[i].commands = self.no_task.clone();
                 if let TorrentEnd::Failed(msg) = &outcome {
+                    self.journal(LogLevel::Error, id, &format!("stopped: {msg}"));
                     let span = self.slots[i].span();
                     span.in_scope(|| tracing::warn!("stopped: {msg}"));
                 }

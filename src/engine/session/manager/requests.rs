@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{torrent_saves, Manager};
 use crate::engine::api::{
-    Added, Command, FileLine, Peeked, RequestError, SessionRequest, TorrentId,
+    Added, Command, FileLine, LogLevel, Peeked, RequestError, SessionRequest, TorrentId,
 };
 use crate::engine::session::dormancy::Wake;
 
@@ -18,6 +18,9 @@ impl Manager {
                 | SessionRequest::Files { .. }
                 | SessionRequest::Streams { .. }
                 | SessionRequest::Settings { .. }
+                | SessionRequest::Journal { .. }
+                | SessionRequest::PeerJournal { .. }
+                | SessionRequest::PieceHashes { .. }
         );
         self.dirty |= !read;
         // A read sees the queue as weighed after every change before it.
@@ -33,7 +36,13 @@ impl Manager {
                 labels,
                 reply,
             } => {
-                match self.add(source, save_path, (paused, files), &labels) {
+                let result = self.add(source, save_path, (paused, files), &labels);
+                // Named from the answer: the new slot's line may not carry its name yet.
+                if let Ok((Added::New { name, .. }, _)) = &result {
+                    let journal = &self.session.ctx.journal;
+                    journal.push(LogLevel::Info, format!("{name}: added"));
+                }
+                match result {
                     Ok((added, Some(bytes))) => {
                         let (id, info_hash) = match &added {
                             Added::New { id, info_hash, .. }
@@ -97,6 +106,12 @@ impl Manager {
                 delete_data,
                 reply,
             } => {
+                let what = if delete_data {
+                    "removed with its files"
+                } else {
+                    "removed"
+                };
+                self.journal(LogLevel::Info, id, what);
                 self.remove(id, delete_data, reply);
                 self.evaluate_due = true;
             }
@@ -175,6 +190,30 @@ impl Manager {
             }
             SessionRequest::Settings { ids, reply } => {
                 let _ = reply.send(self.settings(&ids));
+            }
+            SessionRequest::Journal {
+                last_known_id,
+                reply,
+            } => {
+                let _ = reply.send(self.session.ctx.journal.main_after(last_known_id));
+            }
+            SessionRequest::PeerJournal {
+                last_known_id,
+                reply,
+            } => {
+                let _ = reply.send(self.session.ctx.journal.peers_after(last_known_id));
+            }
+            SessionRequest::Trackers { id, edit, reply } => {
+                let _ = reply.send(self.edit_trackers(id, &edit));
+            }
+            SessionRequest::PieceHashes { id, reply } => {
+                let hashes = self.slot(id).and_then(|s| s.meta.as_ref()).map(|m| {
+                    crate::engine::api::PieceHashes {
+                        v1: m.info.pieces.clone(),
+                        v2_only: m.info.v2.is_some(),
+                    }
+                });
+                let _ = reply.send(hashes);
             }
             SessionRequest::SetSettings { change, reply } => {
                 let _ = reply.send(self.set_settings(change));

@@ -101,6 +101,8 @@ pub struct Resume {
     pub moving: bool,
     /// Its files' names where they differ from the .torrent's (`torrent-rename-path`).
     pub renamed: crate::engine::api::Renamed,
+    /// Its tracker tiers once edited; None: the .torrent's.
+    pub trackers: Option<Vec<Vec<String>>>,
 }
 
 /// A file as the last save saw it: size and modification time, nanosecond precision.
@@ -149,6 +151,7 @@ impl Resume {
             target: None,
             moving: false,
             renamed: Default::default(),
+            trackers: None,
         }
     }
 
@@ -263,6 +266,9 @@ struct Wire {
     /// Files renamed below the top-level folder: their index and new path below it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     renamed_files: Vec<WireRenamed>,
+    /// The tracker tiers once edited (absent: the .torrent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trackers: Option<Vec<Vec<ByteBuf>>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -366,6 +372,12 @@ pub fn encode(r: &Resume) -> Vec<u8> {
                 path: path.iter().map(|c| ByteBuf::from(c.as_bytes())).collect(),
             })
             .collect(),
+        trackers: r.trackers.as_ref().map(|tiers| {
+            tiers
+                .iter()
+                .map(|t| t.iter().map(|u| ByteBuf::from(u.as_bytes())).collect())
+                .collect()
+        }),
     };
     // Every field is a byte string, an integer or a list of them: serde_bencode cannot fail.
     bencode::encode(&wire).unwrap_or_default()
@@ -513,6 +525,19 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
             .filter(|t| t.is_absolute()),
         moving: flag("moving", w.moving)?,
         renamed: renamed(w.renamed_name, w.renamed_files)?,
+        // A URL that is not UTF-8 (a doctored file) is dropped alone, and so is a tier
+        // left empty.
+        trackers: w.trackers.map(|tiers| {
+            tiers
+                .iter()
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|u| std::str::from_utf8(u).ok().map(String::from))
+                        .collect::<Vec<String>>()
+                })
+                .filter(|t| !t.is_empty())
+                .collect()
+        }),
     })
 }
 

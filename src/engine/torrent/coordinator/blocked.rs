@@ -20,6 +20,7 @@ impl Coordinator {
             return false;
         }
         self.run.blocked += 1;
+        self.journal_peer(addr.ip(), true, "on the blocklist");
         if let Some(p) = self.peers.get_mut(&addr) {
             p.dial.plan = Plan::Resting;
             if !p.has_conn() {

@@ -33,7 +33,9 @@ impl Coordinator {
             | Command::Pause
             | Command::Resume
             | Command::TogglePause
-            | Command::Refresh => {}
+            | Command::Refresh
+            // The main loop restarts its tracker task (`coordinator.rs`).
+            | Command::SetTrackers(_) => {}
             Command::SetFilePriority { files, priority } => {
                 self.set_file_priority(&files, priority)
             }
@@ -49,6 +51,14 @@ impl Coordinator {
                     "announce asked for: it has no tracker".into(),
                 ),
             },
+            Command::AddPeers(addrs) => {
+                self.log(
+                    LogLevel::Info,
+                    format!("{} peers added by the user", addrs.len()),
+                );
+                self.peers.add(addrs, PeerSource::Manual, now);
+                self.dial_new_peers(now);
+            }
             Command::DropPeer(addr) => {
                 if let Some(p) = self.peers.get_mut(&addr) {
                     p.send(PeerCmd::Disconnect(PeerEnd::DroppedByUser));
@@ -73,6 +83,7 @@ impl Coordinator {
                         p.set_idle_end(PeerEnd::Banned);
                         p.set_stage(PeerStage::Failed, now);
                     }
+                    self.journal_peer(addr.ip(), false, "banned by the user");
                     self.log(LogLevel::Warn, format!("banned {addr} for this session"));
                 }
             }
@@ -471,6 +482,7 @@ impl Coordinator {
                 p.dial.plan = Plan::Banned;
                 p.send(PeerCmd::Disconnect(PeerEnd::HashFailures(n.div_ceil(2))));
             }
+            self.journal_peer(addr.ip(), false, "repeated hash failures");
             self.log(
                 LogLevel::Warn,
                 format!("banned {addr}: repeated hash failures"),

@@ -74,6 +74,7 @@ impl Coordinator {
             p.set_idle_end(end.clone());
             p.set_stage(PeerStage::Failed, Instant::now());
         }
+        self.journal_peer(addr.ip(), false, "bad blocks");
         self.log(LogLevel::Warn, format!("banned {addr}: {end}"));
     }
 

@@ -451,6 +451,7 @@ impl Coordinator {
         if n >= BAN_AFTER_FAILURES && p.dial.plan != Plan::Banned {
             p.dial.plan = Plan::Banned;
             p.send(PeerCmd::Disconnect(PeerEnd::HashFailures(n.div_ceil(2))));
+            self.journal_peer(addr.ip(), false, "repeated hash failures");
             self.log(
                 LogLevel::Warn,
                 format!("banned {addr}: repeated hash failures"),

@@ -1,0 +1,138 @@
+//! A torrent's tracker list as a face edits it (qBittorrent's `addTrackers`,
+//! `editTracker`, `removeTrackers`): the edit as data and its pure application to the
+//! tiers (BEP 12). The session applies it to the torrent's metainfo, keeps the list in the
+//! resume data (the .torrent stays as it came) and tells a running task to announce to
+//! the new list.
+
+/// One change to a torrent's trackers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackerEdit {
+    /// Each URL in a tier of its own after the others (those already there skipped).
+    Add(Vec<String>),
+    /// `old` becomes `new`, in its place.
+    Replace { old: String, new: String },
+    /// These go, from whichever tier holds them (tiers left empty go too).
+    Remove(Vec<String>),
+}
+
+/// Why an edit cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackerEditError {
+    #[error("the torrent has the tracker {0} already")]
+    Exists(String),
+    #[error("the torrent has no tracker {0}")]
+    Missing(String),
+}
+
+/// Whether `url` can be announced to: http, https or udp, with a host. Checked by a face
+/// before it asks (qBittorrent answers 400 for one that is not).
+pub fn tracker_url_ok(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    ["http", "https", "udp"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
+        && !host.is_empty()
+        && !host.starts_with(':')
+        && !url.chars().any(char::is_whitespace)
+}
+
+impl TrackerEdit {
+    /// Applies the edit to `tiers`; true when anything changed.
+    pub fn apply(&self, tiers: &mut Vec<Vec<String>>) -> Result<bool, TrackerEditError> {
+        let has = |tiers: &Vec<Vec<String>>, url: &str| tiers.iter().flatten().any(|u| u == url);
+        match self {
+            TrackerEdit::Add(urls) => {
+                let mut changed = false;
+                for url in urls {
+                    if !has(tiers, url) {
+                        tiers.push(vec![url.clone()]);
+                        changed = true;
+                    }
+                }
+                Ok(changed)
+            }
+            TrackerEdit::Replace { old, new } => {
+                if old == new {
+                    return Ok(false);
+                }
+                if has(tiers, new) {
+                    return Err(TrackerEditError::Exists(new.clone()));
+                }
+                let Some(slot) = tiers.iter_mut().flatten().find(|u| *u == old) else {
+                    return Err(TrackerEditError::Missing(old.clone()));
+                };
+                slot.clone_from(new);
+                Ok(true)
+            }
+            TrackerEdit::Remove(urls) => {
+                let before: usize = tiers.iter().map(Vec::len).sum();
+                for tier in tiers.iter_mut() {
+                    tier.retain(|u| !urls.contains(u));
+                }
+                tiers.retain(|t| !t.is_empty());
+                Ok(tiers.iter().map(Vec::len).sum::<usize>() != before)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiers(t: &[&[&str]]) -> Vec<Vec<String>> {
+        t.iter()
+            .map(|tier| tier.iter().map(|u| u.to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn edits_apply_to_the_tiers() {
+        let mut t = tiers(&[&["http://a/announce", "http://b/announce"]]);
+        let add = TrackerEdit::Add(vec!["udp://c:1".into(), "http://a/announce".into()]);
+        assert_eq!(add.apply(&mut t), Ok(true));
+        assert_eq!(
+            t,
+            tiers(&[&["http://a/announce", "http://b/announce"], &["udp://c:1"]])
+        );
+        assert_eq!(add.apply(&mut t), Ok(false));
+        let replace = |old: &str, new: &str| TrackerEdit::Replace {
+            old: old.into(),
+            new: new.into(),
+        };
+        assert_eq!(
+            replace("http://b/announce", "udp://c:1").apply(&mut t),
+            Err(TrackerEditError::Exists("udp://c:1".into()))
+        );
+        assert_eq!(
+            replace("http://x/", "http://y/").apply(&mut t),
+            Err(TrackerEditError::Missing("http://x/".into()))
+        );
+        assert_eq!(
+            replace("http://b/announce", "http://d/").apply(&mut t),
+            Ok(true)
+        );
+        assert_eq!(t[0][1], "http://d/");
+        let remove = TrackerEdit::Remove(vec!["udp://c:1".into(), "http://nope/".into()]);
+        assert_eq!(remove.apply(&mut t), Ok(true));
+        assert_eq!(t, tiers(&[&["http://a/announce", "http://d/"]]));
+        assert_eq!(remove.apply(&mut t), Ok(false));
+    }
+
+    #[test]
+    fn tracker_urls_need_a_known_scheme_and_a_host() {
+        assert!(tracker_url_ok("http://192.0.2.1:6969/announce"));
+        assert!(tracker_url_ok("udp://[2001:db8::1]:6969"));
+        assert!(tracker_url_ok("https://user@tracker.example/a?passkey=1"));
+        assert!(!tracker_url_ok("ftp://tracker.example/"));
+        assert!(!tracker_url_ok("http://"));
+        assert!(!tracker_url_ok("http:///announce"));
+        assert!(!tracker_url_ok("tracker.example:80"));
+        assert!(!tracker_url_ok("http://a b/"));
+        assert!(!tracker_url_ok(""));
+    }
+}
