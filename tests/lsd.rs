@@ -44,6 +44,29 @@ fn make_torrent(payload: &Path, out: &Path, private: bool) -> Torrent {
     Torrent::load(out)
 }
 
+/// A LAN of two hosts, `seed` and `ttui`.
+fn seed_and_ttui_on_a_lan() -> Lab {
+    let mut lab = Lab::new();
+    let lan = lab.lan();
+    lab.add("seed", Kind::Lan(lan));
+    lab.add("ttui", Kind::Lan(lan));
+    lab
+}
+
+/// python3-libtorrent seeding `torrent` from `payload`'s directory on the host `seed`, LSD on
+/// (it announces at its start, 2 s and 6 s later).
+fn lt_lan_seed(lab: &Lab, torrent: &Torrent, payload: &Path, logs: &Path) -> Proc {
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(seeders_dir().join("lt_seed.py"))
+        .arg("--torrent")
+        .arg(&torrent.path)
+        .arg("--save")
+        .arg(payload.parent().unwrap())
+        .args(["--listen-any", "--port", "6881", "--seed-mode", "--lsd"])
+        .args(["--announce-wait", "0", "--max-seconds", "120"]);
+    lab.host("seed").spawn("lt-seed", &cmd, logs)
+}
+
 /// A raw listener on 239.192.152.143:6771 in `host`, joined on its LAN address, printing
 /// each datagram on one line for `secs` seconds.
 fn group_listener(host: &Host, secs: u32, log_dir: &Path) -> Proc {
@@ -82,10 +105,7 @@ fn ttui_finds_a_libtorrent_seed_by_lsd() {
     std::fs::create_dir_all(&logs).unwrap();
     let payload = make_single_file_payload(tmp.path(), "lan.bin", 3 << 20, 14);
     let torrent = make_torrent(&payload, &tmp.path().join("lan.torrent"), false);
-    let mut lab = Lab::new();
-    let lan = lab.lan();
-    lab.add("seed", Kind::Lan(lan));
-    lab.add("ttui", Kind::Lan(lan));
+    let lab = seed_and_ttui_on_a_lan();
     let out = tmp.path().join("out");
     // ttui first: libtorrent announces when its torrent starts (and again 2 s and 6 s later).
     let run = ttui_in(
@@ -94,15 +114,7 @@ fn ttui_finds_a_libtorrent_seed_by_lsd() {
         &[torrent.path.to_str().unwrap(), "-o", out.to_str().unwrap()],
     );
     std::thread::sleep(Duration::from_secs(1));
-    let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(seeders_dir().join("lt_seed.py"))
-        .arg("--torrent")
-        .arg(&torrent.path)
-        .arg("--save")
-        .arg(payload.parent().unwrap())
-        .args(["--listen-any", "--port", "6881", "--seed-mode", "--lsd"])
-        .args(["--announce-wait", "0", "--max-seconds", "120"]);
-    let mut seed = lab.host("seed").spawn("lt-seed", &cmd, &logs);
+    let mut seed = lt_lan_seed(&lab, &torrent, &payload, &logs);
     let started = Instant::now();
     let fin = run.wait(RUN_LIMIT);
     fin.assert_success(&format!("download by LSD\n{}", seed.report()));
@@ -116,6 +128,36 @@ fn ttui_finds_a_libtorrent_seed_by_lsd() {
         started.elapsed(),
         last_lines(&all, 40)
     );
+}
+
+/// A bare magnet (no tracker, no DHT, no peer named) gets its metadata and then the torrent
+/// from a libtorrent seed on the LAN: ttui announces the magnet by LSD while it waits, the
+/// seed hears it and dials us.
+#[test]
+fn a_bare_magnet_is_fetched_from_a_lan_seed_found_by_lsd() {
+    if !prerequisites() {
+        return;
+    }
+    let tmp = tempdir("lsd-magnet");
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let payload = make_single_file_payload(tmp.path(), "lanm.bin", 2 << 20, 15);
+    let torrent = make_torrent(&payload, &tmp.path().join("lanm.torrent"), false);
+    let lab = seed_and_ttui_on_a_lan();
+    let out = tmp.path().join("out");
+    let mut seed = lt_lan_seed(&lab, &torrent, &payload, &logs);
+    // The seed's own announces are over (at its start, 2 s and 6 s later) before ttui runs:
+    // only ttui's announce of the magnet can bring the two together.
+    std::thread::sleep(Duration::from_secs(7));
+    let magnet = format!("magnet:?xt=urn:btih:{}", torrent.hash_hex());
+    let run = ttui_in(
+        lab.host("ttui"),
+        6881,
+        &[&magnet, "-o", out.to_str().unwrap()],
+    );
+    let fin = run.wait(RUN_LIMIT);
+    fin.assert_success(&format!("a magnet by LSD\n{}", seed.report()));
+    assert_same_tree(&payload, &out.join("lanm.bin"));
 }
 
 /// A private torrent is never announced, and `--no-lsd` announces nothing; a public torrent

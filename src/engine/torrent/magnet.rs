@@ -66,7 +66,16 @@ pub(crate) async fn fetch_in_session(
     let session = &start.ctx;
     snap.listen_port = session.listen_port;
     let (incoming_tx, mut incoming) = mpsc::unbounded_channel::<Event>();
-    let _routed = Routed::new(session.clone(), magnet.info_hash, incoming_tx);
+    let _routed = Routed::new(session.clone(), magnet.info_hash, incoming_tx.clone());
+    // BEP 14: a magnet is announced on the LAN while its metadata is fetched, so a peer there
+    // that has the torrent dials us and brings it (libtorrent does the same; whether the
+    // torrent is private is not known yet). Its peers' own announces are not dialed from
+    // here. Unregistered with the route (`SessionCtx::unroute`); the torrent registers
+    // itself once open, unless its metadata says it is private. A .torrent waiting for its
+    // piece layers is not announced here: it may be private.
+    if let Some(lsd) = session.lsd.as_ref().filter(|_| known.is_none()) {
+        lsd.register(magnet.info_hash, incoming_tx);
+    }
     let transports = Transports {
         policy: session.transport,
         utp: session.utp.clone(),
