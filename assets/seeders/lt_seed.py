@@ -15,6 +15,7 @@ so an orphan left by a killed test cannot live forever.
 """
 import argparse
 import os
+import re
 import signal
 import sys
 import time
@@ -55,7 +56,8 @@ def main():
                     help="address whose traffic both ways is held to --slow-rate")
     ap.add_argument("--slow-rate", type=int, default=16000, help="bytes/s for --slow-ip")
     ap.add_argument("--log-uploads", action="store_true",
-                    help='print "uploaded PIECE BLOCK" on stdout for every block sent, in order')
+                    help='print "uploaded PIECE BLOCK" on stdout for every block sent, in order, '
+                         'and "requested PIECE START" for every request received, in order')
     ap.add_argument("--socket-buffer", type=int, default=0,
                     help="bytes for the sockets' kernel send and receive buffers (uTP's UDP socket "
                     "too), 0 = the system's default")
@@ -114,6 +116,9 @@ def main():
         settings["send_socket_buffer_size"] = args.socket_buffer
     if args.log_uploads:
         settings["alert_mask"] |= lt.alert.category_t.upload_notification
+        # The bindings have no class for incoming_request_alert: it is read from its message
+        # ("... incoming request [ piece: 5 start: 0 length: 16384 ]").
+        settings["alert_mask"] |= lt.alert.category_t.incoming_request_notification
     if args.user_agent is not None:
         settings["user_agent"] = args.user_agent
     if args.encryption is not None:
@@ -186,6 +191,10 @@ def main():
                 announced = True
             if isinstance(a, lt.block_uploaded_alert):
                 say("uploaded %d %d" % (a.piece_index, a.block_index))
+            if a.what() == "incoming_request":
+                m = re.search(r"piece: (\d+) start: (\d+)", a.message())
+                if m:
+                    say("requested %s %s" % (m.group(1), m.group(2)))
             if isinstance(a, (lt.tracker_error_alert, lt.torrent_error_alert,
                               lt.file_error_alert, lt.listen_failed_alert,
                               lt.tracker_reply_alert, lt.listen_succeeded_alert,

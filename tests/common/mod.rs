@@ -1241,9 +1241,20 @@ impl LibtorrentPeer {
 
     /// Pieces in the order a block of each was first sent (started with `log_uploads`).
     pub fn uploaded_pieces(&self) -> Vec<u64> {
+        self.pieces_in_lines("uploaded ")
+    }
+
+    /// Pieces in the order a block of each was first asked for (started with
+    /// `log_uploads`): the order the peer's picker chose, which the order of sending can
+    /// blur (libtorrent's disk reads finish out of order).
+    pub fn requested_pieces(&self) -> Vec<u64> {
+        self.pieces_in_lines("requested ")
+    }
+
+    fn pieces_in_lines(&self, prefix: &str) -> Vec<u64> {
         let mut seen = Vec::new();
         for l in self.proc.stdout_text().lines() {
-            let Some(rest) = l.strip_prefix("uploaded ") else {
+            let Some(rest) = l.strip_prefix(prefix) else {
                 continue;
             };
             let piece: u64 = rest
