@@ -237,6 +237,7 @@ async fn every_message_survives_the_wire() {
                 sequential: true,
                 first_last: false,
                 complete: false,
+                subfolder: false,
             },
             labels: vec!["tv".into()],
         },

@@ -91,7 +91,8 @@ fn qbittorrent_api_drives_categories_tags_and_actions_and_they_survive_a_restart
             .arg(BAN_SECS.to_string())
             .arg(phase)
             .args([payloads[1].path(), payloads[1].hash(), payloads[2].hash()])
-            .arg(b_seed_port.to_string());
+            .arg(b_seed_port.to_string())
+            .arg(payloads[2].path());
         run_within(cmd, "the qbittorrent-api driver", Duration::from_secs(240))
     };
     passed(drive("first"), &mut daemon);

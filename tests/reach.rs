@@ -167,6 +167,25 @@ fn lab_connectivity() {
     );
 }
 
+/// The lab's tracker on host "tracker" at `url`, a libtorrent seed of `fx` on host "seed",
+/// and a ttui one-shot on host "ttui" that downloads it byte-identical (`what` names the
+/// download); the tracker's announce lines.
+fn tracked_download(lab: &Lab, fx: &Fixture, url: &str, what: &str) -> Vec<String> {
+    let torrent = fx.torrent_with("tracked.torrent", Some(url), &[]);
+    let logs = fx.out_dir("logs");
+    let tracker = start_tracker(lab.host("tracker"), &logs);
+    let _seed = start_lt_seed(lab.host("seed"), &torrent, &fx.data_dir, &logs, &[]);
+    let out = fx.out_dir("out");
+    let run = ttui_in(
+        lab.host("ttui"),
+        &[&out_arg(&torrent.path), "-o", &out_arg(&out)],
+    )
+    .wait(RUN_LIMIT);
+    run.assert_success(&format!("download {what}"));
+    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
+    announces(&tracker)
+}
+
 /// An IPv6-only libtorrent seed, found through the tracker's `peers6` (BEP 7) by ttui on a
 /// dual-stack host, which announces to the tracker at its IPv6 literal: byte-identical.
 #[test]
@@ -186,24 +205,76 @@ fn ipv6_only_seed_through_tracker_peers6() {
             TRACKER_PORT
         ))
     );
-    let torrent = fx.torrent_with("six.torrent", Some(&tracker_url), &[]);
-    let logs = fx.out_dir("logs");
-    let tracker = start_tracker(lab.host("tracker"), &logs);
-    let _seed = start_lt_seed(lab.host("seed"), &torrent, &fx.data_dir, &logs, &[]);
-    let out = fx.out_dir("out");
-    let run = ttui_in(
-        lab.host("ttui"),
-        &[&out_arg(&torrent.path), "-o", &out_arg(&out)],
-    )
-    .wait(RUN_LIMIT);
-    run.assert_success("download from an IPv6-only seed");
-    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
-    let seen = announces(&tracker);
+    let seen = tracked_download(&lab, &fx, &tracker_url, "from an IPv6-only seed");
     let ttui6 = lab.host("ttui").ip6().to_string();
     assert!(
         seen.iter().any(|l| l.contains(&ttui6)),
         "ttui did not announce over IPv6: {seen:?}"
     );
+}
+
+/// `NAME` resolving to the given addresses inside lab namespaces: `ip netns exec` mounts
+/// /etc/netns/NS/hosts over /etc/hosts for what it runs there. Removed on drop.
+struct LabHosts(Vec<std::path::PathBuf>);
+
+impl LabHosts {
+    fn write(hosts: &[&Host], name: &str, addrs: &[std::net::IpAddr]) -> LabHosts {
+        let mut text = String::from("127.0.0.1 localhost\n::1 localhost\n");
+        for a in addrs {
+            text.push_str(&format!("{a} {name}\n"));
+        }
+        let dirs: Vec<_> = hosts
+            .iter()
+            .map(|h| Path::new("/etc/netns").join(&h.ns))
+            .collect();
+        let made = LabHosts(dirs.clone());
+        for dir in &dirs {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("hosts"), &text).unwrap();
+        }
+        made
+    }
+}
+
+impl Drop for LabHosts {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A tracker named by a host with an IPv4 and an IPv6 address: ttui, dual-stack, announces
+/// over each (as libtorrent does), so the tracker lists it to IPv4-only and IPv6-only peers
+/// alike; and it downloads from a dual-stack libtorrent seed found there.
+#[test]
+fn a_tracker_name_with_both_families_hears_from_us_over_each() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.add("tracker", Kind::Dual);
+    lab.add("seed", Kind::Dual);
+    lab.add("ttui", Kind::Dual);
+    let tracker_host = lab.host("tracker");
+    let both = [
+        std::net::IpAddr::from(tracker_host.ip4()),
+        tracker_host.ip6().into(),
+    ];
+    let _names = LabHosts::write(&[lab.host("seed"), lab.host("ttui")], "tracker.test", &both);
+    let fx = Fixture::single_file("both.bin", 2 << 20, 547, 16);
+    let url = format!("http://tracker.test:{TRACKER_PORT}/announce");
+    let seen = tracked_download(&lab, &fx, &url, "through a tracker named by both families");
+    for ip in [
+        lab.host("ttui").ip4().to_string(),
+        lab.host("ttui").ip6().to_string(),
+    ] {
+        assert!(
+            seen.iter()
+                .any(|l| l.starts_with(&format!("announce {ip} 6881 "))),
+            "no announce from {ip}: {seen:?}"
+        );
+    }
 }
 
 /// A magnet naming an IPv6-only libtorrent seed as `x.pe=[2001:db8:…]:6881`: ttui, on an

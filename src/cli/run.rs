@@ -133,6 +133,7 @@ pub(crate) fn add_files(args: &DownloadArgs) -> Result<crate::engine::api::AddFi
         only,
         sequential: args.sequential,
         first_last: false,
+        subfolder: false,
     })
 }
 

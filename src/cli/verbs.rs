@@ -142,6 +142,7 @@ async fn add_request(
             only,
             sequential,
             first_last: false,
+            subfolder: false,
             complete: false,
         },
         labels,

@@ -8,8 +8,11 @@
 //! torrent's own limits), `ratioLimit`/`seedingTimeLimit` (its seeding goals) and `rename`
 //! (the torrent's top-level file or folder renamed, as `torrents/rename` does), each set
 //! on a new torrent through `Client` right after the add; `firstLastPiecePrio` (the first and
-//! last piece of each file first) is set with the add itself. `contentLayout` is accepted and
-//! not applied: the engine lays files out as the torrent names them (`Original`).
+//! last piece of each file first) is set with the add itself, and so is `contentLayout`:
+//! `Subfolder` (or the older `root_folder=true`) saves a .torrent of one file in a folder of
+//! its own (`AddFiles::subfolder`); `NoSubfolder` is not supported (the engine keeps a
+//! torrent's folder, its renames keep each file's depth): a torrent with a folder keeps it,
+//! and the log says so.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,6 +60,8 @@ const FIELDS: &[&str] = &[
     "ratioLimit",
     "seedingTimeLimit",
     "rename",
+    "contentLayout",
+    "root_folder",
 ];
 
 /// What is set on each new torrent right after its add.
@@ -120,6 +125,23 @@ impl After {
                 tracing::warn!("qBittorrent API: the new torrent's share limits: {e}");
             }
         }
+    }
+}
+
+/// Whether the form asks for a folder around a lone file (`contentLayout=Subfolder`, or
+/// qBittorrent 4.2's `root_folder=true`).
+fn subfolder(parts: &[Part]) -> bool {
+    match field(parts, "contentLayout") {
+        Some(l) if l.eq_ignore_ascii_case("Subfolder") => true,
+        Some(l) if l.eq_ignore_ascii_case("NoSubfolder") => {
+            tracing::info!(
+                "qBittorrent API: contentLayout NoSubfolder is not supported: a torrent with a \
+                 folder keeps it"
+            );
+            false
+        }
+        Some(_) => false,
+        None => truthy(field(parts, "root_folder")),
     }
 }
 
@@ -190,6 +212,7 @@ pub(super) async fn answer(
             sequential: after.sequential,
             first_last: truthy(field(&parts, "firstLastPiecePrio")),
             complete: truthy(field(&parts, "skip_checking")),
+            subfolder: subfolder(&parts),
         },
         labels,
     };

@@ -361,10 +361,7 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         }
         "app/defaultSavePath" => text(StatusCode::OK, &app::default_save_path(ctx)),
         "torrents/info" => match labels::catalog(ctx).await {
-            Ok(catalog) => {
-                let own = torrents::Own::read(ctx).await;
-                json(&torrents::info(ctx, p, &catalog, &own))
-            }
+            Ok(catalog) => json(&torrents::info(ctx, p, &catalog)),
             Err(answer) => answer,
         },
         "transfer/info" => json(&transfer::info(ctx)),

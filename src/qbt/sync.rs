@@ -14,7 +14,8 @@
 //! The log keeps [`MAX_REVISIONS`] revisions and at most [`MAX_ENTRIES`] changes; an
 //! older, unknown or future `rid` gets a full update, as in qBittorrent.
 //!
-//! Clock fields (`time_active`, `last_activity`) move every second for every torrent;
+//! Clock fields (`time_active`, `last_activity`, `seeding_time`) move every second for
+//! every torrent (a seed's `seeding_time` is read from its line's `SeedClock`);
 //! they are not counted as changes (else every poll would carry the whole library), and
 //! are sent fresh with a torrent's other changes and in full updates.
 
@@ -33,7 +34,7 @@ pub(crate) const MAX_REVISIONS: usize = 256;
 pub(crate) const MAX_ENTRIES: usize = 200_000;
 
 /// Keys of a torrent's object that are not counted as changes (see the header).
-const CLOCK_KEYS: &[&str] = &["time_active", "last_activity"];
+const CLOCK_KEYS: &[&str] = &["time_active", "last_activity", "seeding_time"];
 
 /// What changed in one revision.
 #[derive(Debug, Default)]

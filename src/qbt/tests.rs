@@ -325,12 +325,20 @@ async fn maindata_sends_only_what_changed_since_the_rid() {
         };
         s._snapshot.send_replace(Arc::new(snap));
     };
-    let (a, b, c) = (seeding(1, 0x11), seeding(2, 0x22), seeding(3, 0x33));
+    let (mut a, b, c) = (seeding(1, 0x11), seeding(2, 0x22), seeding(3, 0x33));
+    // Seeding for an hour: its clock is read at the answer's time.
+    let now = crate::engine::torrent::report::unix_now();
+    a.seeding = crate::engine::api::SeedClock::Running {
+        zero_at: now - 3600,
+    };
     publish(vec![a.clone(), b.clone(), c.clone()]);
     let full = maindata(s.addr, 0).await;
     assert_eq!(full["full_update"], true);
     let torrents = full["torrents"].as_object().unwrap();
     assert_eq!(torrents.len(), 3);
+    let seeded = torrents[&"11".repeat(20)]["seeding_time"].as_u64().unwrap();
+    assert!((3600..3700).contains(&seeded), "{seeded}");
+    assert_eq!(torrents[&"22".repeat(20)]["seeding_time"], 0);
     assert_eq!(torrents[&"11".repeat(20)]["state"], "stalledUP");
     assert_eq!(full["categories"]["tv"]["savePath"], "/data/tv");
     assert_eq!(full["tags"], json!(["hd"]));

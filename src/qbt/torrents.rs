@@ -2,7 +2,6 @@
 //! from the engine's typed states) and the actions on torrents named by `hashes` (`|`
 //! separated, or `all`). Each action is sent through `engine::api::Client`.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -130,7 +129,7 @@ pub(crate) fn info_of(t: &TorrentLine, now: u64) -> Value {
     let second = json!({
         "last_activity": if t.down_rate > 0.0 || t.up_rate > 0.0 { now } else { t.added },
         "seen_complete": t.completed.unwrap_or(0),
-        "seeding_time": 0,
+        "seeding_time": t.seeding.secs_at(now),
         "time_active": now.saturating_sub(t.added),
         "ratio_limit": limit(own.ratio, |r| r),
         "seeding_time_limit": limit(own.seed_time, minutes),
@@ -168,34 +167,6 @@ pub(crate) fn row(t: &TorrentLine, now: u64, catalog: &Catalog) -> Value {
     row
 }
 
-/// What `torrents/info` tells of each torrent beyond its line: the time it has seeded, a
-/// clock that moves every second while it seeds (so it is not on the line, and
-/// `sync/maindata` leaves it at 0). Its goals, limits, force start and sequential mode are
-/// on its line (`TorrentLine::own`), read by `info_of`.
-#[derive(Debug, Default)]
-pub(crate) struct Own {
-    seeded: HashMap<TorrentId, Duration>,
-}
-
-impl Own {
-    /// Read for every torrent listed; a session slow to answer leaves 0.
-    pub(crate) async fn read(ctx: &Ctx) -> Own {
-        let ids: Vec<TorrentId> = ctx.client.head().torrents.iter().map(|t| t.id).collect();
-        let seeded = super::answer::settings(ctx, ids)
-            .await
-            .map(|s| s.torrents.into_iter().map(|t| (t.id, t.seeded)).collect())
-            .unwrap_or_default();
-        Own { seeded }
-    }
-
-    /// Writes `id`'s fields into its row.
-    fn fill(&self, id: TorrentId, row: &mut Value) {
-        if let Some(s) = self.seeded.get(&id) {
-            row["seeding_time"] = json!(s.as_secs());
-        }
-    }
-}
-
 /// qBittorrent's share limit: -2 the session's, -1 none, else the value.
 fn limit<T>(set: Set<T>, of: impl Fn(T) -> f64) -> f64 {
     match set {
@@ -206,7 +177,7 @@ fn limit<T>(set: Set<T>, of: impl Fn(T) -> f64) -> f64 {
 }
 
 /// `torrents/info`: filter, category, tag, hashes, then sort, reverse, offset, limit.
-pub(crate) fn info(ctx: &Ctx, p: &Params, catalog: &Catalog, own: &Own) -> Value {
+pub(crate) fn info(ctx: &Ctx, p: &Params, catalog: &Catalog) -> Value {
     let head = ctx.client.head();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -240,11 +211,7 @@ pub(crate) fn info(ctx: &Ctx, p: &Params, catalog: &Catalog, own: &Own) -> Value
             };
             tag_ok && category_ok
         })
-        .map(|t| {
-            let mut r = row(t, now, catalog);
-            own.fill(t.id, &mut r);
-            r
-        })
+        .map(|t| row(t, now, catalog))
         .collect();
     if let Some(key) = p.get("sort") {
         rows.sort_by(|a, b| compare(&a[key], &b[key]));

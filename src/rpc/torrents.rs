@@ -178,6 +178,7 @@ pub(crate) async fn add(ctx: &Ctx, args: &Args) -> Answer {
         only,
         sequential: asked.unwrap_or(false),
         first_last: false,
+        subfolder: false,
     };
     let labels = label_list(args)?.unwrap_or_default();
     let opts = AddOptions {

@@ -466,12 +466,111 @@ pub(crate) async fn announce_from(
     }
     let parsed = reqwest::Url::parse(url.trim())
         .map_err(|e| TrackerError::InvalidUrl(format!("{}: {e}", clean_text(url.as_bytes()))))?;
+    if let Some(families) = both_families(&parsed, egress).await {
+        let [v4, v6] = families.map(|local| Egress {
+            local: Some(local),
+            ..egress.clone()
+        });
+        let (a, b) = futures::future::join(
+            announce_over(url, &parsed, req, schedule, &v4),
+            announce_over(url, &parsed, req, schedule, &v6),
+        )
+        .await;
+        return merge_families(a, b);
+    }
+    announce_to(url, &parsed, req, http, schedule, egress).await
+}
+
+/// The local addresses to announce from, one per family, when `url` names its tracker by a
+/// host with both an IPv4 and an IPv6 address and both are routed from here: the tracker
+/// lists a peer at the address its announce came from, so only an announce over IPv6 makes
+/// us known to the swarm's IPv6-only peers (and one over IPv4 to its IPv4-only ones), as
+/// libtorrent announces once per family. None for an address literal, under `--bind` or a
+/// proxy (they decide how announces leave), or when the name has one family only.
+async fn both_families(url: &reqwest::Url, egress: &Egress) -> Option<[IpAddr; 2]> {
+    if egress.local.is_some() || egress.proxy.is_some() || egress.udp_relay.is_some() {
+        return None;
+    }
+    let name = url.host_str()?;
+    if name.starts_with('[') || name.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    let port = url.port_or_known_default()?;
+    // getaddrinfo can stall; a name that does not answer soon is announced to as before.
+    let found = tokio::time::timeout(RESOLVE_BOTH, tokio::net::lookup_host((name, port)))
+        .await
+        .ok()?
+        .ok()?;
+    let (mut v4, mut v6) = (None, None);
+    for a in found {
+        match a {
+            SocketAddr::V4(_) if v4.is_none() => v4 = Some(a),
+            SocketAddr::V6(_) if v6.is_none() => v6 = Some(a),
+            _ => {}
+        }
+    }
+    let (v4, v6) = (v4?, v6?);
+    (crate::net::route::routed(&v4) && crate::net::route::reaches(v6.ip())).then_some([
+        IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED),
+        IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED),
+    ])
+}
+
+/// How long `both_families` waits for the name's addresses.
+const RESOLVE_BOTH: Duration = Duration::from_secs(5);
+
+/// One announce over the family of `egress.local` (its own HTTP client, bound there).
+async fn announce_over(
+    url: &str,
+    parsed: &reqwest::Url,
+    req: &AnnounceRequest,
+    schedule: &udp::UdpSchedule,
+    egress: &Egress,
+) -> Result<AnnounceResponse, TrackerError> {
+    let http = http_client_from(egress).map_err(|e| TrackerError::Io {
+        kind: None,
+        reason: format!("HTTP client: {e}"),
+    })?;
+    announce_to(url, parsed, req, &http, schedule, egress).await
+}
+
+/// The answers of an announce made over IPv4 (`v4`) and over IPv6 (`v6`) as one: the IPv4
+/// one's interval, counts and addresses with the IPv6 one's new peers, or whichever
+/// succeeded; both failed, the IPv4 one's error.
+pub(crate) fn merge_families(
+    v4: Result<AnnounceResponse, TrackerError>,
+    v6: Result<AnnounceResponse, TrackerError>,
+) -> Result<AnnounceResponse, TrackerError> {
+    match (v4, v6) {
+        (Ok(mut a), Ok(b)) => {
+            let known: std::collections::HashSet<SocketAddr> = a.peers.iter().copied().collect();
+            a.peers
+                .extend(b.peers.into_iter().filter(|p| !known.contains(p)));
+            a.seeders = a.seeders.max(b.seeders);
+            a.leechers = a.leechers.max(b.leechers);
+            a.warning = a.warning.or(b.warning);
+            Ok(a)
+        }
+        (Ok(a), Err(_)) | (Err(_), Ok(a)) => Ok(a),
+        (Err(e), Err(_)) => Err(e),
+    }
+}
+
+/// One announce to `parsed` as `egress` says it leaves.
+async fn announce_to(
+    url: &str,
+    parsed: &reqwest::Url,
+    req: &AnnounceRequest,
+    http: &reqwest::Client,
+    schedule: &udp::UdpSchedule,
+    egress: &Egress,
+) -> Result<AnnounceResponse, TrackerError> {
     match parsed.scheme() {
         "http" | "https" => http::announce(url.trim(), req, http).await,
         "udp" if !egress.udp => Err(TrackerError::UdpAroundProxy),
         "udp" => {
             let relay = egress.udp_relay.as_ref();
-            udp::announce(&parsed, req, schedule, egress.local, relay).await
+            udp::announce(parsed, req, schedule, egress.local, relay).await
         }
         other => Err(TrackerError::UnsupportedScheme(clean_text(
             other.as_bytes(),
@@ -482,6 +581,40 @@ pub(crate) async fn announce_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(peers: &[&str], seeders: u32) -> AnnounceResponse {
+        AnnounceResponse {
+            interval: Duration::from_secs(1800),
+            min_interval: None,
+            peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
+            seeders: Some(seeders),
+            leechers: None,
+            warning: None,
+            external_ip: None,
+            tracker_ip: None,
+        }
+    }
+
+    #[test]
+    fn a_name_announced_over_both_families_gives_one_answer() {
+        let v4 = answer(&["192.0.2.1:6881", "[2001:db8::1]:6881"], 3);
+        let v6 = answer(&["[2001:db8::1]:6881", "[2001:db8::2]:51413"], 5);
+        let both = merge_families(Ok(v4.clone()), Ok(v6.clone())).unwrap();
+        let peers: Vec<String> = both.peers.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            peers,
+            [
+                "192.0.2.1:6881",
+                "[2001:db8::1]:6881",
+                "[2001:db8::2]:51413"
+            ]
+        );
+        assert_eq!(both.seeders, Some(5));
+        let down = || TrackerError::Resolve("down".into());
+        assert_eq!(merge_families(Err(down()), Ok(v6.clone())).unwrap(), v6);
+        assert_eq!(merge_families(Ok(v4.clone()), Err(down())).unwrap(), v4);
+        assert!(merge_families(Err(down()), Err(down())).is_err());
+    }
 
     #[test]
     fn intervals_are_clamped() {

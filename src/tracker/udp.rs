@@ -104,8 +104,13 @@ pub fn forget_connection(addr: SocketAddr) {
         .remove(&addr);
 }
 
-/// The tracker's address from a `udp://host:port/...` URL.
-pub async fn resolve(url: &reqwest::Url) -> Result<SocketAddr, TrackerError> {
+/// The tracker's address from a `udp://host:port/...` URL: of `local`'s family when the
+/// announce leaves from a given address (`--bind`, or one family of a name with both), else
+/// IPv4 first.
+pub async fn resolve(
+    url: &reqwest::Url,
+    local: Option<std::net::IpAddr>,
+) -> Result<SocketAddr, TrackerError> {
     let port = url.port().ok_or_else(|| {
         TrackerError::InvalidUrl(format!(
             "{} has no port",
@@ -126,6 +131,9 @@ pub async fn resolve(url: &reqwest::Url) -> Result<SocketAddr, TrackerError> {
         .collect::<Vec<_>>();
     // IPv4 first: most trackers only answer there.
     addrs.sort_by_key(|a| !a.is_ipv4());
+    if let Some(local) = local {
+        addrs.retain(|a| a.is_ipv4() == local.is_ipv4());
+    }
     let addr = addrs
         .first()
         .copied()
@@ -261,7 +269,7 @@ pub(crate) async fn announce(
 ) -> Result<AnnounceResponse, TrackerError> {
     let total = schedule.total();
     // getaddrinfo can stall for many seconds; it shares the announce's time budget.
-    let addr = tokio::time::timeout(total, resolve(url))
+    let addr = tokio::time::timeout(total, resolve(url, local))
         .await
         .map_err(|_| {
             TrackerError::Resolve(format!(

@@ -217,6 +217,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 goal_reached: false,
                 first_last: false,
                 own: Default::default(),
+                seeding: Default::default(),
             }
         })
         .collect();

@@ -2,6 +2,7 @@
 a script written for qBittorrent would, plus raw requests for the hostile cases.
 
     driver.py PORT USER PASSWORD HASH TVDIR BAN_SECS first|again B_TORRENT B_HASH C_HASH B_SEED
+              C_TORRENT
 
 `first`: login (and a wrong one), categories made/edited/removed, the torrent (added with
 `ttui add`) polled to completion, its category and tags set over the API, stop/start,
@@ -13,8 +14,6 @@ tracker of this script's own on loopback), sync/maindata's own fields. `again` (
 restart of the daemon): what `first` made is still there, the edited tracker too. Prints
 PHASE OK at the end; any failed check raises.
 
-TODO(lead): properties and files (the other engineer's endpoints) are not driven yet: add
-them here once those endpoints are merged.
 """
 import http.server
 import sys
@@ -25,7 +24,8 @@ import urllib.parse
 import qbittorrentapi
 import requests
 
-port, user, password, hash_a, tvdir, ban_secs, phase, b_torrent, hash_b, hash_c, b_seed = sys.argv[1:12]
+port, user, password, hash_a, tvdir, ban_secs, phase, b_torrent, hash_b, hash_c, b_seed, c_torrent = \
+    sys.argv[1:13]
 base = f"http://127.0.0.1:{port}"
 api = f"{base}/api/v2"
 WAIT = 90
@@ -226,6 +226,14 @@ t = wait("a's own limits listed", lambda: (lambda t: t if t["dl_limit"] == 1 << 
 check(t["ratio_limit"] == 2.5 and t["seeding_time_limit"] == 60, f"share limits: {t}")
 check(t["inactive_seeding_time_limit"] == -2 and t["up_limit"] == 0, f"limits: {t}")
 check(t["seq_dl"] is False and t["f_l_piece_prio"] is False, f"not sequential: {t}")
+# torrents/properties and torrents/files of a, as qBittorrent names them.
+props = c.torrents_properties(torrent_hash=hash_a)
+check(props["total_size"] == t["total_size"] and props["piece_size"] > 0, f"properties: {props}")
+check(props["save_path"].rstrip("/") == t["save_path"].rstrip("/"), f"properties' save path: {props}")
+check(props["dl_limit"] == 1 << 20 and props["share_ratio"] >= 0, f"properties' limits: {props}")
+files = c.torrents_files(torrent_hash=hash_a)
+check(len(files) == 1 and files[0]["size"] == t["total_size"] and files[0]["progress"] == 1,
+      f"files: {files}")
 lims = c.torrents_download_limit(torrent_hashes=hash_a)
 check(lims.get(hash_a) == 1 << 20, f"torrents/downloadLimit: {lims}")
 check(c.torrents_upload_limit(torrent_hashes=hash_a).get(hash_a) == 0, "torrents/uploadLimit")
@@ -290,11 +298,13 @@ check(r.status_code == 400, f"setPreferences without json: {r.status_code}")
 # Adds: a file with category, tags, save path, stopped; a magnet; then the magnet deleted
 # with its files.
 r = c.torrents_add(torrent_files=b_torrent, category="tv", tags="fresh", save_path=tvdir + "/added",
-                   is_paused=True)
+                   is_paused=True, content_layout="Subfolder")
 check(r == "Ok.", f"add by file: {r}")
 b = wait("b listed", lambda: (lambda rows: rows[0] if rows else None)(info(c, torrent_hashes=hash_b)))
 check(b["category"] == "tv" and b["tags"] == "fresh", f"b's category and tags: {b}")
 check(b["save_path"].rstrip("/") == tvdir + "/added", f"b's save path: {b['save_path']}")
+# A folder already: Subfolder keeps its layout.
+check(b["content_path"].rstrip("/") == tvdir + "/added/beta", f"b's content path: {b['content_path']}")
 check(b["state"] in ("stoppedDL", "pausedDL"), f"b stopped: {b['state']}")
 r = c.torrents_add(urls=f"magnet:?xt=urn:btih:{hash_c}&dn=gamma", is_paused=True,
                    is_sequential_download=True, download_limit=4096, ratio_limit=1.25,
@@ -309,6 +319,14 @@ check(t["seq_dl"] is True and t["dl_limit"] == 4096, f"c's add options: {t}")
 check(t["ratio_limit"] == 1.25 and t["seeding_time_limit"] == 30, f"c's share limits: {t}")
 c.torrents_delete(delete_files=True, torrent_hashes=hash_c)
 wait("c gone", lambda: len(info(c, torrent_hashes=hash_c)) == 0)
+# contentLayout=Subfolder on c's .torrent, a lone file: it goes in a folder named after it.
+r = c.torrents_add(torrent_files=c_torrent, save_path=tvdir + "/layout", is_paused=True,
+                   content_layout="Subfolder")
+check(r == "Ok.", f"add with a subfolder: {r}")
+t = wait("c listed again", lambda: (lambda rows: rows[0] if rows else None)(info(c, torrent_hashes=hash_c)))
+check(t["content_path"].rstrip("/") == tvdir + "/layout/gamma/gamma.bin", f"c in a subfolder: {t}")
+c.torrents_delete(delete_files=True, torrent_hashes=hash_c)
+wait("c gone again", lambda: len(info(c, torrent_hashes=hash_c)) == 0)
 
 # Issue 56's third round.
 # log/main holds a's add (by `ttui add`) and c's removal; last_known_id filters.
@@ -405,6 +423,12 @@ def changed():
 
 t = wait("a's own fields in sync/maindata", changed)
 check(t["seeding_time_limit"] == -1 and "name" not in t, f"only what changed: {t}")
+# a has seeded since it completed: its seeding time comes fresh with its changes, and in
+# a full update and torrents/info (never less than a moment ago).
+check(t.get("seeding_time", 0) >= 1, f"a's seeding time with its changes: {t}")
+full = c.sync_maindata(rid=0)["torrents"][hash_a]["seeding_time"]
+check(full >= t["seeding_time"], f"seeding time in a full update: {full} < {t['seeding_time']}")
+check(one(c)["seeding_time"] >= full, f"seeding time in torrents/info: {one(c)['seeding_time']}")
 c.torrents_set_force_start(enable=False, torrent_hashes=hash_a)
 
 # Bad input, each answered as qBittorrent does.

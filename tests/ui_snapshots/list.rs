@@ -52,6 +52,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         goal_reached: false,
         first_last: false,
         own: Default::default(),
+        seeding: Default::default(),
     }
 }
 

@@ -85,6 +85,21 @@ pub struct AddFiles {
     /// refused by the peers that fetch them, as with any bad seed.
     #[serde(default)]
     pub complete: bool,
+    /// A torrent of one file without a folder is saved in a folder of its own, named after
+    /// it without its extension (qBittorrent's `contentLayout=Subfolder`); a torrent with a
+    /// folder keeps its layout. Applied to a .torrent at its add (a magnet's layout is the
+    /// torrent's own).
+    #[serde(default)]
+    pub subfolder: bool,
+}
+
+/// The folder `subfolder` puts a lone file in: its name without the extension, as
+/// qBittorrent names it (the whole name when nothing is left without it).
+pub fn subfolder_of(name: &str) -> &str {
+    match name.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem,
+        _ => name,
+    }
 }
 
 /// One file of a torrent in its full snapshot (the detail view's Files tab).
@@ -170,5 +185,13 @@ mod tests {
         assert!(FilePriority::High > FilePriority::Normal);
         assert!(FilePriority::Low > FilePriority::Skip);
         assert!(!FilePriority::Skip.wanted());
+    }
+
+    #[test]
+    fn a_lone_file_gets_a_folder_named_without_its_extension() {
+        assert_eq!(subfolder_of("Show.S01E01.mkv"), "Show.S01E01");
+        assert_eq!(subfolder_of("notes"), "notes");
+        assert_eq!(subfolder_of(".hidden"), ".hidden");
+        assert_eq!(subfolder_of("a.tar.gz"), "a.tar");
     }
 }

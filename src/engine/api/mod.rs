@@ -54,7 +54,9 @@ pub use errors::{RequestError, ValueError};
 pub use explain::{
     explain, Check, ExplainContext, Finding, Limits, Verdict, TEST_REACHABILITY_ENV,
 };
-pub use files::{check_indices, file_rows, parse_file_list, AddFiles, FilePriority, FileRow};
+pub use files::{
+    check_indices, file_rows, parse_file_list, subfolder_of, AddFiles, FilePriority, FileRow,
+};
 pub use journal::{JournalEntry, PeerJournalEntry};
 pub use proxy::{mask_url, ProxyScheme, ProxySpec, ProxyStatus, ProxyUrlError};
 pub use rename::{check_name, plan as plan_rename, RenameError, Renamed, Renaming};

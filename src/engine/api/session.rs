@@ -84,6 +84,53 @@ pub struct TorrentLine {
     /// same with the time it has seeded).
     #[serde(default)]
     pub own: crate::engine::api::OwnSettings,
+    /// The time it has seeded, as a clock a face reads at its own `now`.
+    #[serde(default)]
+    pub seeding: SeedClock,
+}
+
+/// A torrent's lifetime seeding time, kept on its line so that a face (qBittorrent's
+/// `seeding_time`, Transmission's `secondsSeeding`) reads it without asking the session. A
+/// running clock holds the moment it would have read zero, so the line does not change while
+/// it runs: only starting or stopping to seed does (a count that rose every tick would make
+/// every seeding line differ every tick, and every incremental sync carry the whole library).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SeedClock {
+    /// Not seeding now: the seconds seeded so far.
+    Stopped { secs: u64 },
+    /// Seeding: Unix seconds at which the count would have read zero.
+    Running { zero_at: u64 },
+}
+
+impl Default for SeedClock {
+    fn default() -> SeedClock {
+        SeedClock::Stopped { secs: 0 }
+    }
+}
+
+impl SeedClock {
+    /// Seconds seeded as of `now` (Unix seconds).
+    pub fn secs_at(self, now: u64) -> u64 {
+        match self {
+            SeedClock::Stopped { secs } => secs,
+            SeedClock::Running { zero_at } => now.saturating_sub(zero_at),
+        }
+    }
+
+    /// The clock after a pass that found the torrent `seeding` or not with `seeded` counted
+    /// so far: a running clock keeps its zero (the count and the wall clock drift apart by
+    /// the tick's rounding, which must not move it), a stopped one shows the count.
+    pub fn next(self, seeding: bool, seeded: Duration, now: u64) -> SeedClock {
+        match (self, seeding) {
+            (SeedClock::Running { .. }, true) => self,
+            (SeedClock::Stopped { .. }, true) => SeedClock::Running {
+                zero_at: now.saturating_sub(seeded.as_secs()),
+            },
+            (_, false) => SeedClock::Stopped {
+                secs: seeded.as_secs(),
+            },
+        }
+    }
 }
 
 impl TorrentLine {
@@ -123,6 +170,7 @@ impl TorrentLine {
             goal_reached: false,
             first_last: false,
             own: crate::engine::api::OwnSettings::default(),
+            seeding: SeedClock::default(),
         }
     }
 
@@ -477,4 +525,28 @@ pub enum SessionRequest {
         change: super::SettingsChange,
         reply: oneshot::Sender<Result<(), RequestError>>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_clock_moves_only_when_seeding_starts_or_stops() {
+        let clock = SeedClock::Stopped { secs: 100 };
+        assert_eq!(clock.secs_at(5_000), 100);
+        // Starts seeding at 1,000 with 100 s counted: it reads 100 then, 160 a minute on.
+        let running = clock.next(true, Duration::from_secs(100), 1_000);
+        assert_eq!(running, SeedClock::Running { zero_at: 900 });
+        assert_eq!(running.secs_at(1_060), 160);
+        // Later passes whose count drifted from the wall clock leave it alone.
+        assert_eq!(running.next(true, Duration::from_secs(158), 1_060), running);
+        // Stops: the count as counted.
+        let stopped = running.next(false, Duration::from_secs(158), 1_061);
+        assert_eq!(stopped, SeedClock::Stopped { secs: 158 });
+        assert_eq!(
+            stopped.next(false, Duration::from_secs(158), 9_999),
+            stopped
+        );
+    }
 }

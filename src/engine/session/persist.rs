@@ -300,6 +300,7 @@ fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
                             .map(|l| l.iter().map(|i| *i as usize).collect()),
                         sequential: r.sequential,
                         first_last: r.first_last,
+                        subfolder: false,
                     },
                     kept: kept_of(r),
                 });

@@ -286,6 +286,7 @@ impl AddDialog {
                 only,
                 sequential: false,
                 first_last: false,
+                subfolder: false,
             },
         })
     }

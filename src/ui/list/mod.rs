@@ -146,5 +146,6 @@ pub(crate) fn test_line(
         goal_reached: false,
         first_last: false,
         own: Default::default(),
+        seeding: Default::default(),
     }
 }

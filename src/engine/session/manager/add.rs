@@ -136,6 +136,12 @@ impl Manager {
                 }
                 let name = meta.info.name.clone();
                 let info_hash = meta.info_hash;
+                let lone_file = matches!(&meta.info.files[..], [f] if f.path.len() == 1);
+                let save_path = if files.subfolder && lone_file {
+                    save_path.join(crate::engine::api::subfolder_of(&name))
+                } else {
+                    save_path
+                };
                 let save_path = self.incomplete_place(save_path, Some(&name), &mut kept);
                 let mut plan = match &files.only {
                     Some(only) => FilePlan::only(&meta.info, only, files.sequential)

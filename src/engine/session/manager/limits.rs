@@ -122,8 +122,7 @@ impl Manager {
                     idle: own.idle,
                     down: own.down,
                     up: own.up,
-                    seeded: std::time::Duration::from_secs(slot.policy.seeding_base)
-                        + slot.policy.seeding_run,
+                    seeded: slot.policy.seeded(),
                     forced: own.forced,
                 }
             })

@@ -142,6 +142,7 @@ impl Manager {
         l.goal_reached = p.goal_holds(slot.state.parked());
         l.first_last = Self::first_last_of(slot, l.first_last);
         l.own = Self::own_settings(slot);
+        l.seeding = p.seed_clock;
         if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
             l.peers_interested = 0;
@@ -207,6 +208,7 @@ impl Manager {
             goal_reached: _,
             first_last,
             own: _,
+            seeding: _,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -235,5 +237,6 @@ impl Manager {
             && shown.goal_reached == p.goal_holds(slot.state.parked())
             && shown.first_last == Self::first_last_of(slot, *first_last)
             && shown.own == Self::own_settings(slot)
+            && shown.seeding == p.seed_clock
     }
 }

@@ -133,7 +133,7 @@ impl Manager {
                 let l = slot.line.borrow();
                 let progress = Progress {
                     ratio: l.ratio(),
-                    seeded: Duration::from_secs(slot.policy.seeding_base) + slot.policy.seeding_run,
+                    seeded: slot.policy.seeded(),
                     idle: Duration::ZERO,
                 };
                 drop(l);

@@ -60,6 +60,9 @@ pub(super) struct SlotPolicy {
     /// Lifetime seeding seconds when this run started, and what this run has added.
     pub seeding_base: u64,
     pub seeding_run: Duration,
+    /// The same as its line shows it (`SeedClock`), moved only when it starts or stops
+    /// seeding.
+    pub seed_clock: crate::engine::api::SeedClock,
     /// Since when a running torrent has been quiet (`dormancy::Facts::quiet`).
     pub quiet_since: Option<Instant>,
     /// A dormant torrent's next announce (its entry in `Manager::announces`), and the same
@@ -85,6 +88,11 @@ pub(super) struct SlotPolicy {
 }
 
 impl SlotPolicy {
+    /// Its lifetime seeding time as counted so far.
+    pub(super) fn seeded(&self) -> Duration {
+        Duration::from_secs(self.seeding_base) + self.seeding_run
+    }
+
     pub(super) fn new(kept: Kept, seeding_base: u64) -> SlotPolicy {
         SlotPolicy {
             kept,
@@ -96,6 +104,7 @@ impl SlotPolicy {
             upload_seen: (0, Instant::now()),
             seeding_base,
             seeding_run: Duration::ZERO,
+            seed_clock: crate::engine::api::SeedClock::Stopped { secs: seeding_base },
             quiet_since: None,
             announce_at: None,
             announce_unix: None,
@@ -162,6 +171,7 @@ impl Manager {
             }
             None => Duration::ZERO,
         };
+        let unix_now = crate::engine::torrent::report::unix_now();
         let mut reached: Vec<(usize, Reached)> = Vec::new();
         let mut sleepers: Vec<usize> = Vec::new();
         let mut entries = std::mem::take(&mut self.scratch.entries);
@@ -225,15 +235,18 @@ impl Manager {
             }
             if seeding && tick {
                 p.seeding_run += dt;
+                p.seed_clock = p.seed_clock.next(true, p.seeded(), unix_now);
                 let progress = Progress {
                     ratio: line.ratio(),
-                    seeded: Duration::from_secs(p.seeding_base) + p.seeding_run,
+                    seeded: p.seeded(),
                     idle: now.duration_since(p.upload_seen.1),
                 };
                 let goals = p.kept.goals.effective(&self.opts.goals);
                 if let Some(r) = goals::check(&goals, &progress) {
                     reached.push((i, r));
                 }
+            } else if !seeding {
+                p.seed_clock = p.seed_clock.next(false, p.seeded(), unix_now);
             }
             entries.push(Entry {
                 position: slot.queue_position,
