@@ -268,14 +268,20 @@ fn a_reject_gives_the_block_back_to_the_picker() {
     assert!(why.contains("unrequested"), "{why}");
 }
 
+/// `downloading`, then the peer chokes us; also returns the requests that were in flight.
+fn choked(t: &TestTorrent, fast: bool) -> (PeerConn, Arc<PeerLive>, Vec<BlockRef>) {
+    let (mut c, live) = downloading(t, fast);
+    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
+    c.on_message(Message::Choke).unwrap();
+    (c, live, asked)
+}
+
 /// BEP 6: with the fast extension a choke rejects nothing. Our requests stay ours (no other
 /// peer is given them, nothing is asked again) until the peer rejects them or serves them.
 #[test]
 fn a_choke_with_the_fast_extension_keeps_our_requests_until_rejected_or_served() {
     let t = torrent(LAST);
-    let (mut c, live) = downloading(&t, true);
-    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
-    c.on_message(Message::Choke).unwrap();
+    let (mut c, live, asked) = choked(&t, true);
     assert!(live.flags().peer_choking);
     assert_eq!(c.requests.iter().copied().collect::<Vec<_>>(), asked);
     assert_eq!(live.in_flight.load(Ordering::Relaxed), 2);
@@ -304,9 +310,7 @@ fn a_choke_with_the_fast_extension_keeps_our_requests_until_rejected_or_served()
 #[test]
 fn requests_a_choke_kept_time_out_like_a_snub() {
     let t = torrent(LAST);
-    let (mut c, live) = downloading(&t, true);
-    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
-    c.on_message(Message::Choke).unwrap();
+    let (mut c, live, asked) = choked(&t, true);
     let now = Instant::now();
     c.update_rate(now);
     assert_eq!(c.requests.len(), 2, "the choke just came");
@@ -324,9 +328,7 @@ fn requests_a_choke_kept_time_out_like_a_snub() {
 #[test]
 fn a_choke_releases_our_requests_and_a_late_block_is_still_taken() {
     let t = torrent(LAST);
-    let (mut c, live) = downloading(&t, false);
-    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
-    c.on_message(Message::Choke).unwrap();
+    let (mut c, live, asked) = choked(&t, false);
     assert!(c.requests.is_empty());
     assert_eq!(live.in_flight.load(Ordering::Relaxed), 0);
     assert!(live.flags().peer_choking);
