@@ -160,7 +160,7 @@ fn tcp_only_ttui_cannot_use_a_utp_only_seeder_and_says_why() {
 }
 
 /// A TCP-only libtorrent (uTP off; its UDP port open and silent to SYNs): a default ttui
-/// falls back to TCP after the uTP head start; `--transport utp` names the cause.
+/// goes on over TCP once uTP has had a round trip to answer; `--transport utp` names the cause.
 #[test]
 fn tcp_only_libtorrent_gets_tcp_from_a_default_ttui_and_a_reason_from_utp_only() {
     require_loopback_only();

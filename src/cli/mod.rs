@@ -100,8 +100,8 @@ pub(crate) struct DownloadArgs {
     /// `require` talks to encrypting peers only, `off` never encrypts.
     #[arg(long, value_enum, default_value_t = crate::net::EncryptionPolicy::Prefer)]
     pub encryption: crate::net::EncryptionPolicy,
-    /// Transports for peer connections: `both` dials uTP first and falls back to TCP, and
-    /// accepts both; `tcp` and `utp` use only that one.
+    /// Transports for peer connections: `both` dials both, prefers uTP and falls back to
+    /// TCP, and accepts both; `tcp` and `utp` use only that one.
     #[arg(long, value_enum, default_value_t = crate::engine::api::TransportPolicy::Both)]
     pub transport: crate::engine::api::TransportPolicy,
     /// Do not run a DHT node (trackers, PEX and --peer only).

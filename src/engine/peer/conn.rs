@@ -74,6 +74,8 @@ pub(crate) struct PeerConn {
     pub(super) uploads: Uploads,
     pub(super) last_recv: Instant,
     pub(super) last_send: Instant,
+    /// When the peer last sent a block, or began to owe us one (an unchoke, a choke that kept
+    /// our requests): the snub rule's clock (`update_rate`).
     pub(super) last_block: Instant,
     pub(super) snubbed: bool,
     /// What the peer's extended handshake offered.
@@ -394,12 +396,7 @@ impl PeerConn {
                 if !self.flags.peer_choking {
                     self.flags.peer_choking = true;
                     self.set_flags();
-                    tracing::debug!(
-                        "conn {} choked us: {} requests released",
-                        self.conn,
-                        self.requests.len()
-                    );
-                    self.release_all();
+                    self.on_choked();
                 }
             }
             Message::Unchoke => {

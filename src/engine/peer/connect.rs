@@ -13,7 +13,7 @@ use crate::engine::api::PeerEnd;
 use crate::engine::api::TransportPolicy;
 use crate::engine::peer::dial::{self, Transports};
 use crate::engine::peer::stream::PeerStream;
-use crate::net::{self, DialError, Encryption, EncryptionPolicy, MseError, TransportKind};
+use crate::net::{self, DialError, Encryption, EncryptionPolicy, MseError};
 use crate::protocol::extension::ExtHandshake;
 use crate::protocol::handshake::{self, Handshake};
 use crate::protocol::message::{Message, MessageCodec};
@@ -97,7 +97,7 @@ pub(crate) fn mse_end(e: MseError) -> PeerEnd {
 }
 
 /// `connect_and_handshake` with MSE by `policy` over the transports `transports` allows (see
-/// `dial::connect_by_policy`: uTP first, TCP after a head start or when uTP is silent); with
+/// `dial::connect_by_policy`: uTP preferred, TCP held while uTP may answer); with
 /// `Prefer`, a peer that hangs up on the encrypted attempt is dialed again in plain over the
 /// same transport (see `net::connect`). Also returns the encryption in use. With `Off`, a
 /// peer that closes during the handshake is reported as one that may require encryption;
@@ -135,9 +135,11 @@ pub(crate) async fn connect_encrypted_as(
     let cb = &on_connected;
     let ours = ours.encode();
     let ours = &ours;
-    let attempt = |kind: TransportKind| async move {
+    let attempt = |leg: dial::Leg| async move {
+        let kind = leg.kind;
+        let leg = &leg;
         let dial = move || async move {
-            let s = dial::dial(kind, addr, local, transports).await?;
+            let s = dial::dial(leg, addr, local, transports).await?;
             tracing::info!("{addr}: connected over {kind}");
             (cb.lock().unwrap_or_else(|e| e.into_inner()))();
             Ok(s)

@@ -60,9 +60,10 @@ impl PeerConn {
         // Snubbed once: the probe request it keeps is not given back each tick, so it ages
         // and endgame copies it to another peer (`picker/endgame.rs`) instead of asking the
         // silent peer anew every half second.
+        // Requests a choke kept (fast extension, `on_choked`) time out the same way.
         if !self.snubbed
             && !self.requests.is_empty()
-            && !self.flags.peer_choking
+            && (!self.flags.peer_choking || self.fast)
             && now.duration_since(self.last_block) > SNUB_AFTER
         {
             self.snubbed = true;
@@ -88,6 +89,31 @@ impl PeerConn {
         let blocks = self.requests.give_up_all();
         self.torrent.release(blocks);
         self.live.in_flight.store(0, Ordering::Relaxed);
+    }
+
+    /// The peer choked us. Without the fast extension a choke rejects every request in
+    /// flight: they go back to the picker (a block already on its way is still taken, as
+    /// stale). With it, a choke rejects nothing (BEP 6): the peer sends a `reject` for each
+    /// request it drops and may serve the others, so they stay ours until rejected, answered
+    /// or timed out (the snub rule, from now), and no other peer is asked for them meanwhile.
+    /// libtorrent serves the blocks it had read before choking: released and asked again,
+    /// they came twice (0.25–1 MiB of a throttled seeder's quota at a cold start).
+    pub(super) fn on_choked(&mut self) {
+        if self.fast {
+            tracing::debug!(
+                "conn {} choked us: {} requests kept until rejected (fast extension)",
+                self.conn,
+                self.requests.len()
+            );
+            self.last_block = Instant::now();
+            return;
+        }
+        tracing::debug!(
+            "conn {} choked us: {} requests released",
+            self.conn,
+            self.requests.len()
+        );
+        self.release_all();
     }
 
     pub(super) fn on_reject(&mut self, r: BlockRef) {

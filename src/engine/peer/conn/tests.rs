@@ -268,12 +268,67 @@ fn a_reject_gives_the_block_back_to_the_picker() {
     assert!(why.contains("unrequested"), "{why}");
 }
 
+/// `downloading`, then the peer chokes us; also returns the requests that were in flight.
+fn choked(t: &TestTorrent, fast: bool) -> (PeerConn, Arc<PeerLive>, Vec<BlockRef>) {
+    let (mut c, live) = downloading(t, fast);
+    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
+    c.on_message(Message::Choke).unwrap();
+    (c, live, asked)
+}
+
+/// BEP 6: with the fast extension a choke rejects nothing. Our requests stay ours (no other
+/// peer is given them, nothing is asked again) until the peer rejects them or serves them.
+#[test]
+fn a_choke_with_the_fast_extension_keeps_our_requests_until_rejected_or_served() {
+    let t = torrent(LAST);
+    let (mut c, live, asked) = choked(&t, true);
+    assert!(live.flags().peer_choking);
+    assert_eq!(c.requests.iter().copied().collect::<Vec<_>>(), asked);
+    assert_eq!(live.in_flight.load(Ordering::Relaxed), 2);
+    let others = pick_for_another(&t, 12);
+    assert!(
+        asked.iter().all(|r| !others.contains(r)),
+        "{asked:?} given to another peer: {others:?}"
+    );
+    c.fill_pipeline();
+    assert_eq!(sent(&mut c), [], "nothing asked while choked");
+    // The peer drops one: a reject gives it back. It serves the other: a block we wait for.
+    c.on_message(reject(asked[0])).unwrap();
+    assert!(pick_for_another(&t, 12).contains(&asked[0]));
+    c.on_message(piece_msg(asked[1])).unwrap();
+    assert!(c.requests.is_empty());
+    assert_eq!(live.downloaded.load(Ordering::Relaxed), u64::from(BLOCK));
+    assert_eq!(
+        t.shared.wasted.load(Ordering::Relaxed),
+        0,
+        "no block came twice"
+    );
+}
+
+/// Requests a choke kept are not kept for ever: a peer that neither serves nor rejects them
+/// for the snub time gives them back.
+#[test]
+fn requests_a_choke_kept_time_out_like_a_snub() {
+    let t = torrent(LAST);
+    let (mut c, live, asked) = choked(&t, true);
+    let now = Instant::now();
+    c.update_rate(now);
+    assert_eq!(c.requests.len(), 2, "the choke just came");
+    c.last_block = now - Duration::from_secs(60);
+    c.update_rate(now);
+    assert!(c.requests.is_empty());
+    assert_eq!(live.in_flight.load(Ordering::Relaxed), 0);
+    let again = pick_for_another(&t, 12);
+    assert!(asked.iter().all(|r| again.contains(r)), "{again:?}");
+    // A block that comes after all is still taken (stale), not a violation.
+    c.on_message(piece_msg(asked[0])).unwrap();
+}
+
+/// Without the fast extension a choke rejects every request in flight (BEP 3).
 #[test]
 fn a_choke_releases_our_requests_and_a_late_block_is_still_taken() {
     let t = torrent(LAST);
-    let (mut c, live) = downloading(&t, false);
-    let asked: Vec<BlockRef> = c.requests.iter().copied().collect();
-    c.on_message(Message::Choke).unwrap();
+    let (mut c, live, asked) = choked(&t, false);
     assert!(c.requests.is_empty());
     assert_eq!(live.in_flight.load(Ordering::Relaxed), 0);
     assert!(live.flags().peer_choking);
