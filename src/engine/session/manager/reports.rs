@@ -59,6 +59,12 @@ impl Manager {
                 let slot = &mut self.slots[i];
                 slot.meta = Some(meta);
                 slot.policy.kept.renamed = *renamed;
+                slot.policy.kept.renaming = None;
+                self.save_policy(i);
+            }
+            Report::Renamed => {
+                self.slots[i].policy.kept.renaming = None;
+                self.save_policy(i);
             }
             Report::Resume(point) => {
                 let slot = &mut self.slots[i];
