@@ -31,6 +31,20 @@
 //! - no saved piece is fetched again.
 //!
 //! At the end every file is byte-identical. The seed is printed; `TTUI_CUT_SEED=N` replays one.
+//!
+//! Power cuts amid moves, renames and adds
+//! (`power_cuts_amid_moves_renames_and_adds_leave_each_torrent_in_one_place`): on the same
+//! file system, one torrent seeding and three downloading; at moments drawn from the seeded
+//! RNG, `ttui move` to another directory of the mount (a rename(2)), `ttui rename` of the
+//! torrent's file and `ttui add`; the cut often right after one of them. After every cut, with
+//! no manual step: every acknowledged add is back; each torrent is in one place under one
+//! name, one a cut could leave (the op's outcome if it was answered, either if it was under
+//! way), and the daemon uses that place; the pieces the resume data claimed hash right there;
+//! the restart trusts exactly them. At the end every file is byte-identical where the daemon
+//! says, and nothing is left elsewhere.
+//!
+//! Leftovers at start (`the_daemon_starts_over_an_empty_torrent_a_torn_resume_and_a_half_moved_torrent`,
+//! no FUSE): an empty .torrent, a torn resume file, a half-moved torrent with its journal.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
