@@ -189,6 +189,16 @@ pub fn saved_pieces(path: &Path) -> BTreeSet<u64> {
         .collect()
 }
 
+/// Each listed torrent's piece count, by info hash (what `check_restart_log` reads).
+pub fn listed_pieces(rows: &[Value]) -> BTreeMap<String, u64> {
+    rows.iter()
+        .map(|r| {
+            let hash = r["info_hash"].as_str().unwrap().to_string();
+            (hash, r["total_bytes"].as_u64().unwrap().div_ceil(PLEN))
+        })
+        .collect()
+}
+
 /// Nothing the restart found saved was uploaded to it again: `sent` are the seeder's
 /// (torrent, piece) lines since the restart, `saved` each torrent's saved pieces then.
 pub fn check_not_refetched(run: usize, sent: &[(usize, u64)], saved: &[BTreeSet<u64>]) {
@@ -385,13 +395,7 @@ impl<'a> Campaign<'a> {
             let mut daemon = Daemon::start(env, &run.to_string(), &lib.extra);
             let run_start = Instant::now();
             let rows = env.list();
-            let listed: BTreeMap<String, u64> = rows
-                .iter()
-                .map(|r| {
-                    let hash = r["info_hash"].as_str().unwrap().to_string();
-                    (hash, r["total_bytes"].as_u64().unwrap().div_ceil(PLEN))
-                })
-                .collect();
+            let listed = listed_pieces(&rows);
             let lost: Vec<&String> = acknowledged
                 .iter()
                 .filter(|h| !listed.contains_key(*h))

@@ -99,8 +99,14 @@ pub(crate) struct Kept {
     pub target: Option<PathBuf>,
     /// The move to `target` is under way: a restart finishes it.
     pub moving: bool,
+    /// The move under way is a user's (`ttui move`): finishing it runs no `on_complete`.
+    pub user_move: bool,
     /// Its files' names where they differ from the .torrent's (`torrent-rename-path`).
     pub renamed: crate::engine::api::Renamed,
+    /// A rename is under way: the names before it (`renamed` holds those after it), saved
+    /// before the rename(2) and dropped once that is durable, so a restart after a power cut
+    /// takes the names the files are really under (`settle_rename`).
+    pub renaming: Option<crate::engine::api::Renamed>,
     /// Its tracker tiers once edited (`api::TrackerEdit`); None: the .torrent's.
     pub trackers: Option<Vec<Vec<String>>>,
 }
@@ -223,7 +229,9 @@ impl Persist {
         r.labels.clone_from(&kept.labels);
         r.target.clone_from(&kept.target);
         r.moving = kept.moving;
+        r.user_move = kept.user_move;
         r.renamed.clone_from(&kept.renamed);
+        r.renaming.clone_from(&kept.renaming);
         r.trackers.clone_from(&kept.trackers);
         r.set_have(&point.have);
         r.downloaded = point.lifetime.downloaded;
@@ -360,7 +368,9 @@ fn kept_of(r: &Resume) -> Kept {
         labels: r.labels.clone(),
         target: r.target.clone(),
         moving: r.moving,
+        user_move: r.user_move,
         renamed: r.renamed.clone(),
+        renaming: r.renaming.clone(),
         trackers: r.trackers.clone(),
     }
 }
@@ -391,8 +401,68 @@ pub(crate) fn finish_move(r: &mut Resume, meta: &Metainfo) -> Result<(), Unfinis
     Ok(())
 }
 
+/// Which names a rename that was under way at a stop left the files under: `after` when any
+/// file it renames is under its new name in one of `roots` (the save path, and the target of
+/// a move under way), else `before` when any is under its old name, else `after` (nothing
+/// on disk yet: the files are made under the new names). The rename on disk is one rename(2)
+/// of a file or folder, so the files are all under one or all under the other. Returns the
+/// names taken and what was found, in words for the torrent's log.
+pub(crate) fn settle_rename(
+    info: &crate::protocol::metainfo::Info,
+    roots: &[&Path],
+    after: &crate::engine::api::Renamed,
+    before: crate::engine::api::Renamed,
+) -> (crate::engine::api::Renamed, String) {
+    let paths = |names: &crate::engine::api::Renamed| {
+        let mut i = info.clone();
+        names.apply(&mut i).ok().map(|()| {
+            i.files
+                .into_iter()
+                .map(|f| f.relative_path())
+                .collect::<Vec<_>>()
+        })
+    };
+    let (Some(new), Some(old)) = (paths(after), paths(&before)) else {
+        return (
+            after.clone(),
+            "a rename was under way at the last stop; its names do not fit".into(),
+        );
+    };
+    let (changed_new, changed_old): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        new.iter().zip(&old).filter(|(n, o)| n != o).unzip();
+    let any_at = |paths: &[&PathBuf]| {
+        paths
+            .iter()
+            .any(|p| roots.iter().any(|r| r.join(p).exists()))
+    };
+    if any_at(&changed_new) || !any_at(&changed_old) {
+        (
+            after.clone(),
+            "a rename was under way at the last stop: its files are under the new names".into(),
+        )
+    } else {
+        (
+            before,
+            "a rename was under way at the last stop and had not reached the disk: its files \
+             keep the names they had"
+                .into(),
+        )
+    }
+}
+
 fn from_resume(mut meta: Metainfo, mut r: Resume) -> SavedTorrent {
     let mut notes = Vec::new();
+    // A rename a stop or a power cut interrupted: the names the files are really under.
+    if let Some(before) = r.renaming.take() {
+        let roots: Vec<&Path> = [Some(r.save_path.as_path()), r.target.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let (names, note) = settle_rename(&meta.info, &roots, &r.renamed, before);
+        r.renamed = names;
+        tracing::info!("{}: {note}", meta.info.name);
+        notes.push(note);
+    }
     // The files are where they were renamed to, before anything looks for them.
     if let Err(why) = r.renamed.apply(&mut meta.info) {
         notes.push(format!("its files keep the torrent's names: {why}"));
@@ -404,9 +474,29 @@ fn from_resume(mut meta: Metainfo, mut r: Resume) -> SavedTorrent {
     }
     let mut moved = false;
     if r.moving {
+        let from = r.save_path.clone();
+        let user_move = std::mem::take(&mut r.user_move);
         match finish_move(&mut r, &meta) {
+            // A user's move has no `on_complete` after it; its journal is closed by the
+            // first save, which no longer says `moving`.
+            Ok(()) if user_move => {
+                let note = format!(
+                    "a move a stop interrupted was finished: its data is in {} (was {})",
+                    r.save_path.display(),
+                    from.display()
+                );
+                tracing::info!("{}: {note}", meta.info.name);
+                notes.push(note);
+            }
             Ok(()) => moved = true,
-            Err(why) => notes.push(why.to_string()),
+            Err(why) => {
+                // Its data stays whole where it was; a user's move is not tried again later.
+                if user_move {
+                    r.target = None;
+                }
+                tracing::warn!("{}: {why}", meta.info.name);
+                notes.push(why.to_string());
+            }
         }
     }
     let stamps = stamp_files(&r.save_path, &meta.info);
@@ -447,6 +537,46 @@ fn from_resume(mut meta: Metainfo, mut r: Resume) -> SavedTorrent {
     }
 }
 
+/// Each file's stamp wherever it is while a journal is open: a move under way may have put
+/// it in its target already, a rename under way may not have given it its new name yet. The
+/// restart takes the place and the names the files are found under (`finish_move`,
+/// `settle_rename`) and compares these stamps there, so the pieces they vouch for are
+/// trusted, not hashed again.
+fn stamp_where_they_are(
+    store: &Store,
+    r: &Resume,
+    meta: &Metainfo,
+) -> Vec<Option<crate::engine::session::store::resume::FileStamp>> {
+    let roots: Vec<&Path> = [
+        Some(r.save_path.as_path()),
+        r.target.as_deref().filter(|_| r.moving),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    // The names before the rename: the .torrent's, with the record of then.
+    let before = r.renaming.as_ref().and_then(|names| {
+        let bytes = std::fs::read(store.torrent_path(&r.info_hash)).ok()?;
+        let mut old = Metainfo::from_bytes(&bytes).ok()?;
+        names.apply(&mut old.info).ok()?;
+        Some(old.info)
+    });
+    let mut stamps = stamp_files(&r.save_path, &meta.info);
+    for root in &roots {
+        for info in std::iter::once(&meta.info).chain(before.as_ref()) {
+            if stamps.iter().all(Option::is_some) {
+                return stamps;
+            }
+            for (s, found) in stamps.iter_mut().zip(stamp_files(root, info)) {
+                if s.is_none() {
+                    *s = found;
+                }
+            }
+        }
+    }
+    stamps
+}
+
 /// The writer thread: newest resume per torrent, its files synced to the device first (so
 /// the pieces it claims survive a power cut, not only a crash), stamped after the bitfield
 /// was taken (so a write that lands in between shows as a change, never as a verified piece
@@ -456,7 +586,7 @@ fn from_resume(mut meta: Metainfo, mut r: Resume) -> SavedTorrent {
 /// `RESUME_EVERY` per torrent: durability trails the download by that much, and the resume
 /// data trails the sync, never the other way round.
 fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Arc<StoreError>>>) {
-    type Entry = (Box<Resume>, Arc<Metainfo>, Option<Arc<Storage>>);
+    type Entry = (Box<Resume>, Arc<Metainfo>, Vec<Arc<Storage>>);
     let mut pending: HashMap<[u8; 20], Entry> = HashMap::new();
     // Old names to forget once their successor's resume data is written.
     let mut replaced: Vec<([u8; 20], [u8; 20])> = Vec::new();
@@ -464,7 +594,16 @@ fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Ar
         let mut flushed = Vec::new();
         let mut take = |job: Job, pending: &mut HashMap<_, _>| match job {
             Job::Resume(r, meta, durable) => {
-                pending.insert(r.info_hash, (r, meta, durable));
+                // A newer save must not drop the sync an older one still owes (a setting
+                // saved by the session has no files of its own; a restarted torrent's new
+                // task has other ones): its `have` came from that point, and would
+                // otherwise be written before those pieces are durable.
+                let mut owed = pending
+                    .remove(&r.info_hash)
+                    .map(|e: Entry| e.2)
+                    .unwrap_or_default();
+                owed.extend(durable);
+                pending.insert(r.info_hash, (r, meta, owed));
             }
             Job::Replaced(old, new) => replaced.push((old, new)),
             Job::Flush(done) => flushed.push(done),
@@ -478,17 +617,18 @@ fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Ar
         // One fsync of the directory for the whole batch, not one per torrent: at a clean
         // stop every torrent saves at once (10,000 directory syncs took seconds).
         pending.retain(|_, (r, meta, durable)| {
-            match durable.as_ref().map(|files| files.flush()) {
-                None | Some(Ok(())) => {}
-                // A file gone since (moved, or deleted behind our back) holds nothing to
-                // sync: its stamp will say missing, and its pieces are not trusted.
-                Some(Err(e)) if e.is_missing_data() => {}
-                Some(Err(e)) => {
-                    failed.get_or_insert(Arc::new(sync_error(&r.save_path, e)));
-                    return true;
-                }
+            // A file gone since (moved, or deleted behind our back) holds nothing to sync:
+            // its stamp will say missing, and its pieces are not trusted.
+            let unsynced = durable
+                .iter()
+                .filter_map(|files| files.flush().err())
+                .find(|e| !e.is_missing_data());
+            if let Some(e) = unsynced {
+                failed.get_or_insert(Arc::new(sync_error(&r.save_path, e)));
+                return true;
             }
-            r.files = stamp_files(&r.save_path, &meta.info);
+            durable.clear();
+            r.files = stamp_where_they_are(store, r, meta);
             match store.save_resume_unsynced(r) {
                 Ok(w) => {
                     written |= w;
@@ -589,6 +729,81 @@ mod tests {
         let hashes = hash_pieces(&[a.as_slice(), b.as_slice()].concat(), 16 * 1024);
         let bytes = encode_torrent("pack", &files, 16 * 1024, &hashes, &[], false, None);
         (Metainfo::from_bytes(&bytes).unwrap(), a, b)
+    }
+
+    /// A power cut during a user's move and a rename of one file (issue 58): the file is in
+    /// the move's target already, still under its old name. The restart finds the torrent
+    /// where its data is, under the names its file has, and trusts every saved piece: the
+    /// stamps were taken where the files were.
+    #[test]
+    fn a_cut_amid_a_move_and_a_rename_finds_the_data_where_it_is_and_trusts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+        let store = Store::open(&dir.path().join("state")).unwrap();
+        let (meta, a, b) = pack();
+        store
+            .save_torrent(&meta.info_hash, &torrent_file_of(&meta))
+            .unwrap();
+        // Moved (its one rename(2) done), not renamed yet.
+        std::fs::create_dir_all(new.join("pack/sub")).unwrap();
+        std::fs::write(new.join("pack/a.bin"), &a).unwrap();
+        std::fs::write(new.join("pack/sub/b.bin"), &b).unwrap();
+        let mut after = crate::engine::api::Renamed::default();
+        after.files.insert(0, vec!["a2.bin".into()]);
+        let mut renamed = meta.clone();
+        after.apply(&mut renamed.info).unwrap();
+        let mut r = Resume::new(meta.info_hash, "pack".into(), old.clone(), 3);
+        (r.target, r.moving, r.user_move) = (Some(new.clone()), true, true);
+        r.renamed = after;
+        r.renaming = Some(Default::default());
+        r.set_have(&Bitfield::full(3));
+        r.files = stamp_where_they_are(&store, &r, &renamed);
+        assert!(r.files.iter().all(Option::is_some), "{:?}", r.files);
+
+        let t = from_resume(meta.clone(), r);
+        assert_eq!(t.save_path.as_deref(), Some(new.as_path()));
+        assert_eq!(t.meta.info.files[0].path, ["pack", "a.bin"]);
+        assert!(t.trusted.as_ref().is_some_and(Bitfield::is_complete));
+        assert!(t.to_check.is_empty(), "{:?}", t.notes);
+        assert!(!t.moved, "a user's move runs no on_complete");
+        assert!(t.kept.target.is_none() && !t.kept.moving && t.kept.renaming.is_none());
+        assert!(
+            t.notes.iter().any(|n| n.contains("keep the names")),
+            "{:?}",
+            t.notes
+        );
+        assert!(
+            t.notes
+                .iter()
+                .any(|n| n.contains("move a stop interrupted")),
+            "{:?}",
+            t.notes
+        );
+    }
+
+    /// Which names a rename under way at a cut leaves: those the files are under; the new
+    /// ones when no file is anywhere yet.
+    #[test]
+    fn a_rename_under_way_takes_the_names_the_files_are_under() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, a, _) = pack();
+        let mut after = crate::engine::api::Renamed::default();
+        after.files.insert(0, vec!["a2.bin".into()]);
+        let before = crate::engine::api::Renamed::default();
+        let root = [dir.path()];
+        let (names, _) = settle_rename(&meta.info, &root, &after, before.clone());
+        assert_eq!(names, after, "nothing on disk yet: the new names");
+        std::fs::create_dir_all(dir.path().join("pack")).unwrap();
+        std::fs::write(dir.path().join("pack/a.bin"), &a).unwrap();
+        let (names, note) = settle_rename(&meta.info, &root, &after, before.clone());
+        assert_eq!(names, before, "{note}");
+        std::fs::rename(
+            dir.path().join("pack/a.bin"),
+            dir.path().join("pack/a2.bin"),
+        )
+        .unwrap();
+        let (names, note) = settle_rename(&meta.info, &root, &after, before);
+        assert_eq!(names, after, "{note}");
     }
 
     #[test]

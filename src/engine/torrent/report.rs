@@ -63,6 +63,8 @@ pub(crate) enum Report {
     /// A rename the session had taken as done failed on disk: the torrent runs on under
     /// these, its names before it.
     Unrenamed(std::sync::Arc<Metainfo>, Box<crate::engine::api::Renamed>),
+    /// A rename the session had journaled is on disk and durable: the journal can go.
+    Renamed,
     /// The torrent's task ended; its last resume point was sent before this.
     Ended(crate::engine::TorrentEnd),
 }

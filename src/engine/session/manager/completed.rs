@@ -64,8 +64,48 @@ impl Manager {
         self.start_move(id, target, reply);
     }
 
+    /// A move asked for by a user (`ttui move`, set location), journaled as the move out of
+    /// the incomplete directory is: the resume data names the old place with the new one as
+    /// its target (`moving`), synced, before the first file moves, and names the new place
+    /// only once the move is done and its directories synced (`on_moved`). A power cut in
+    /// between leaves a journal that the restart finishes (`persist::finish_move`), so the
+    /// torrent is found where its data is and trusts its pieces there, never re-downloading
+    /// beside the files it left in the other place.
+    pub(super) fn user_move(
+        &mut self,
+        id: TorrentId,
+        dir: PathBuf,
+        reply: oneshot::Sender<Result<(), RequestError>>,
+    ) {
+        let moves = |i: &usize| self.slots[*i].meta.is_some() && self.slots[*i].save_path != dir;
+        let Some(i) = self.slots.index(id).filter(moves) else {
+            // Nothing moves (no such torrent, no metadata, the same place): `start_move`
+            // answers.
+            self.start_move(id, dir, reply);
+            return;
+        };
+        let kept = &mut self.slots[i].policy.kept;
+        (kept.target, kept.moving, kept.user_move) = (Some(dir.clone()), true, true);
+        if let Err(e) = self.save_journal(i) {
+            let kept = &mut self.slots[i].policy.kept;
+            (kept.target, kept.moving, kept.user_move) = (None, false, false);
+            let why = format!("not moved to {}: saving its journal: {e}", dir.display());
+            let _ = reply.send(Err(RequestError::Disk(why)));
+            return;
+        }
+        let (to_task, answer) = oneshot::channel();
+        let moved = self.moves_tx.clone();
+        let to = dir.clone();
+        tokio::spawn(async move {
+            let outcome = answer.await.unwrap_or(Err(RequestError::Stopped));
+            let _ = reply.send(outcome.clone());
+            let _ = moved.send((id, to, outcome));
+        });
+        self.start_move(id, dir, to_task);
+    }
+
     /// Saves the torrent's resume data now, synced, and says whether it could.
-    fn save_journal(&mut self, i: usize) -> Result<(), Arc<StoreError>> {
+    pub(super) fn save_journal(&mut self, i: usize) -> Result<(), Arc<StoreError>> {
         self.save_policy(i);
         match self.persist.as_mut() {
             None => Ok(()),
@@ -89,7 +129,7 @@ impl Manager {
             return;
         };
         let slot = &mut self.slots[i];
-        slot.policy.kept.moving = false;
+        (slot.policy.kept.moving, slot.policy.kept.user_move) = (false, false);
         let at = match outcome {
             Ok(()) => {
                 slot.policy.kept.target = None;
@@ -100,7 +140,12 @@ impl Manager {
                 // Still whole where it was (a failed move puts back what it moved).
                 let why = format!("not moved to {}: {e}", target.display());
                 slot.span().in_scope(|| tracing::warn!("{why}"));
-                slot.policy.after_complete = Some(why);
+                if slot.policy.run_after_move.is_some() {
+                    slot.policy.after_complete = Some(why);
+                } else {
+                    // A user's move: the user was told; nothing is left to move later.
+                    slot.policy.kept.target = None;
+                }
                 slot.save_path.clone()
             }
         };

@@ -523,7 +523,14 @@ impl Manager {
             return;
         };
         let point = match (&slot.last, slot.state.parked()) {
-            (Some(point), _) => point.clone(),
+            // `clean` says no write came after the point; a task that runs (the one a move
+            // or a rename started after the point's task quit) may have written since, and a
+            // power cut would then find its files changed under a clean save and hash them
+            // all again (issue 58).
+            (Some(point), parked) => ResumePoint {
+                clean: point.clean && parked.is_some(),
+                ..point.clone()
+            },
             (None, Some(parked)) => {
                 let stored = parked.stored.as_deref();
                 ResumePoint {

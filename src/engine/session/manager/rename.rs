@@ -4,6 +4,12 @@
 //! ends and closes its files, the one rename(2) is made, and the new task runs with the
 //! pieces it had, nothing checked again. A rename that fails on disk is undone
 //! (`rename_on_disk.rs`).
+//!
+//! A power cut must find the files under one name and the torrent knowing which. The order:
+//! the resume data with both the old and the new names (`Kept::renaming`) is saved and
+//! synced, then the rename(2) is made and its directory synced, then the journal is dropped
+//! (`Report::Renamed`); a restart in between takes the names the files are under
+//! (`persist::settle_rename`).
 
 use std::sync::Arc;
 
@@ -37,9 +43,24 @@ impl Manager {
         let slot = &mut self.slots[i];
         let undo = (Arc::clone(&old), slot.policy.kept.renamed.clone());
         slot.policy.kept.renamed.record(&r);
+        // The journal: both names are on disk, synced, before the rename(2), so a power cut
+        // on either side of it leaves a restart the names the files are under.
+        slot.policy.kept.renaming = Some(undo.1.clone());
         let mut meta = (*old).clone();
         meta.info = r.info;
         slot.meta = Some(Arc::new(meta));
+        if let Err(e) = self.save_journal(i) {
+            let slot = &mut self.slots[i];
+            slot.meta = Some(Arc::clone(&undo.0));
+            slot.policy.kept.renamed = undo.1;
+            slot.policy.kept.renaming = None;
+            let _ = reply.send(Err(RenameError::Disk(format!(
+                "saving the journal of the rename: {e}"
+            ))
+            .into()));
+            return;
+        }
+        let slot = &mut self.slots[i];
         slot.span().in_scope(|| {
             tracing::info!("renamed {} to {}", r.from.display(), r.to.display());
         });

@@ -37,6 +37,8 @@ impl OnDisk {
             .unwrap_or_else(|e| Err(RenameError::Disk(e.to_string())));
         match done {
             Ok(()) => {
+                // Durable now: the session may drop the journal.
+                let _ = reports.send((id, Report::Renamed));
                 let _ = self.reply.send(Ok(()));
                 None
             }

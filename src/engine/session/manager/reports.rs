@@ -59,11 +59,24 @@ impl Manager {
                 let slot = &mut self.slots[i];
                 slot.meta = Some(meta);
                 slot.policy.kept.renamed = *renamed;
+                slot.policy.kept.renaming = None;
+                self.save_policy(i);
             }
-            Report::Resume(point) => {
+            Report::Renamed => {
+                self.slots[i].policy.kept.renaming = None;
+                self.save_policy(i);
+            }
+            Report::Resume(mut point) => {
                 let slot = &mut self.slots[i];
                 if slot.state.is_removing() {
                     return;
+                }
+                // From a task that a restart (a move, a rename, a verify) replaced: it quit
+                // cleanly, but the next task writes to the same files, so a power cut before
+                // that one's first save would find them changed under a clean save and hash
+                // them all again (issue 58).
+                if slot.ignore_ended > 0 {
+                    point.clean = false;
                 }
                 if let Some(p) = self.persist.as_mut() {
                     slot.save_resume(p, &point);

@@ -118,7 +118,7 @@ impl Manager {
             SessionRequest::Move { id, dir, reply } => {
                 // The user's choice of place wins over the incomplete directory's target.
                 self.forget_target(id);
-                self.start_move(id, dir, reply);
+                self.user_move(id, dir, reply);
             }
             SessionRequest::Locate { id, dir, reply } => {
                 self.forget_target(id);
@@ -251,7 +251,8 @@ impl Manager {
     /// A place the user chose wins over the incomplete directory's target.
     fn forget_target(&mut self, id: TorrentId) {
         if let Some(s) = self.slots.find_mut(id) {
-            (s.policy.kept.target, s.policy.kept.moving) = (None, false);
+            let kept = &mut s.policy.kept;
+            (kept.target, kept.moving, kept.user_move) = (None, false, false);
         }
     }
 }

@@ -99,8 +99,14 @@ pub struct Resume {
     pub target: Option<PathBuf>,
     /// The move to `target` is under way (the journal a restart finishes it from).
     pub moving: bool,
+    /// The move under way is a user's (`ttui move`), not the one out of the incomplete
+    /// directory: finishing it runs no `on_complete`.
+    pub user_move: bool,
     /// Its files' names where they differ from the .torrent's (`torrent-rename-path`).
     pub renamed: crate::engine::api::Renamed,
+    /// A rename is under way: `renamed` holds the names after it, this the names before it
+    /// (the journal a restart reads to take whichever names the files are under).
+    pub renaming: Option<crate::engine::api::Renamed>,
     /// Its tracker tiers once edited; None: the .torrent's.
     pub trackers: Option<Vec<Vec<String>>>,
 }
@@ -150,7 +156,9 @@ impl Resume {
             labels: Vec::new(),
             target: None,
             moving: false,
+            user_move: false,
             renamed: Default::default(),
+            renaming: None,
             trackers: None,
         }
     }
@@ -260,12 +268,21 @@ struct Wire {
     target: Option<ByteBuf>,
     #[serde(default, skip_serializing_if = "is_zero")]
     moving: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    user_move: i64,
     /// The torrent's new name (its top-level file or folder renamed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     renamed_name: Option<ByteBuf>,
     /// Files renamed below the top-level folder: their index and new path below it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     renamed_files: Vec<WireRenamed>,
+    /// A rename under way: 1, with the names before it in `before_name` and `before_files`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    renaming: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before_name: Option<ByteBuf>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    before_files: Vec<WireRenamed>,
     /// The tracker tiers once edited (absent: the .torrent's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     trackers: Option<Vec<Vec<ByteBuf>>>,
@@ -362,16 +379,12 @@ pub fn encode(r: &Resume) -> Vec<u8> {
             .as_ref()
             .map(|t| ByteBuf::from(t.as_os_str().as_bytes())),
         moving: i64::from(r.moving),
-        renamed_name: r.renamed.name.as_ref().map(|n| ByteBuf::from(n.as_bytes())),
-        renamed_files: r
-            .renamed
-            .files
-            .iter()
-            .map(|(i, path)| WireRenamed {
-                file: i64::from(*i),
-                path: path.iter().map(|c| ByteBuf::from(c.as_bytes())).collect(),
-            })
-            .collect(),
+        user_move: i64::from(r.user_move),
+        renamed_name: wire_name(&r.renamed),
+        renamed_files: wire_files(&r.renamed),
+        renaming: i64::from(r.renaming.is_some()),
+        before_name: r.renaming.as_ref().and_then(wire_name),
+        before_files: r.renaming.as_ref().map(wire_files).unwrap_or_default(),
         trackers: r.trackers.as_ref().map(|tiers| {
             tiers
                 .iter()
@@ -524,7 +537,11 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
             .map(|t| PathBuf::from(std::ffi::OsString::from_vec(t.into_vec())))
             .filter(|t| t.is_absolute()),
         moving: flag("moving", w.moving)?,
+        user_move: flag("user_move", w.user_move)?,
         renamed: renamed(w.renamed_name, w.renamed_files)?,
+        renaming: flag("renaming", w.renaming)?
+            .then(|| renamed(w.before_name, w.before_files))
+            .transpose()?,
         // A URL that is not UTF-8 (a doctored file) is dropped alone, and so is a tier
         // left empty.
         trackers: w.trackers.map(|tiers| {
@@ -539,6 +556,20 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
                 .collect()
         }),
     })
+}
+
+fn wire_name(r: &crate::engine::api::Renamed) -> Option<ByteBuf> {
+    r.name.as_ref().map(|n| ByteBuf::from(n.as_bytes()))
+}
+
+fn wire_files(r: &crate::engine::api::Renamed) -> Vec<WireRenamed> {
+    r.files
+        .iter()
+        .map(|(i, path)| WireRenamed {
+            file: i64::from(*i),
+            path: path.iter().map(|c| ByteBuf::from(c.as_bytes())).collect(),
+        })
+        .collect()
 }
 
 /// The renamed names, as text. Whether they fit the torrent's files is checked when they are

@@ -61,6 +61,10 @@ fn full_resume() -> Resume {
     r.renamed
         .files
         .insert(2, vec!["sub".into(), "ñew.txt".into()]);
+    r.user_move = true;
+    let mut before = crate::engine::api::Renamed::default();
+    before.files.insert(1, vec!["older.txt".into()]);
+    r.renaming = Some(before);
     r
 }
 
@@ -82,6 +86,9 @@ fn a_file_without_the_queue_keys_loads() {
         b"6:moving",
         b"12:renamed_name",
         b"13:renamed_files",
+        b"8:renaming",
+        b"9:user_move",
+        b"11:before_name",
     ] {
         assert!(!bytes.windows(key.len()).any(|w| w == key));
     }
