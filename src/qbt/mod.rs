@@ -363,7 +363,11 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "torrents/info" => match labels::catalog(ctx).await {
             Ok(catalog) => {
                 let own = torrents::Own::read(ctx).await;
-                json(&torrents::info(ctx, p, &catalog, &own))
+                http::plain(
+                    StatusCode::OK,
+                    "application/json",
+                    torrents::info(ctx, p, &catalog, &own),
+                )
             }
             Err(answer) => answer,
         },
