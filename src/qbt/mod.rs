@@ -361,7 +361,11 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         }
         "app/defaultSavePath" => text(StatusCode::OK, &app::default_save_path(ctx)),
         "torrents/info" => match labels::catalog(ctx).await {
-            Ok(catalog) => json(&torrents::info(ctx, p, &catalog)),
+            Ok(catalog) => http::plain(
+                StatusCode::OK,
+                "application/json",
+                torrents::info(ctx, p, &catalog),
+            ),
             Err(answer) => answer,
         },
         "transfer/info" => json(&transfer::info(ctx)),

@@ -540,3 +540,84 @@ async fn set_super_seeding_asks_the_engine_and_info_shows_the_flag() {
     let info: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(info[0]["super_seeding"], true, "{info}");
 }
+
+/// A valid one-file .torrent named `f{n}`.
+fn torrent_file(n: usize) -> Vec<u8> {
+    let name = format!("f{n}");
+    let pieces = "a".repeat(20);
+    format!(
+        "d4:infod6:lengthi1e4:name{}:{name}12:piece lengthi16384e6:pieces20:{pieces}ee",
+        name.len()
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_form_of_many_torrents_waits_for_the_line_up_once() {
+    use crate::engine::api::{Added, SessionRequest};
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (stx, srx) = watch::channel(Arc::new(SessionSnapshot::default()));
+    let settings = QbtSettings {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        username: Some("admin".into()),
+        password: Some("s3cret".into()),
+        ..QbtSettings::default()
+    };
+    let bound = bind(&settings).await.unwrap().unwrap();
+    let addr = bound.local_addr().unwrap();
+    let task = bound.serve(Facts::default(), Client::new(tx, srx));
+    // The session's part, as the real one: each add answered at once, the line-up that lists
+    // it published at the next tick.
+    let engine = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                req = rx.recv() => match req {
+                    Some(SessionRequest::Add { reply, .. }) => {
+                        let id = TorrentId(lines.len() as u32 + 1);
+                        lines.push(seeding(id.0, id.0 as u8));
+                        let name = format!("t{}", id.0);
+                        let _ = reply.send(Ok(Added::New { id, name, info_hash: [0; 20] }));
+                    }
+                    Some(_) => {}
+                    None => return,
+                },
+                _ = tick.tick() => {
+                    let snap = SessionSnapshot { torrents: lines.clone(), ..SessionSnapshot::default() };
+                    stx.send_replace(Arc::new(snap));
+                }
+            }
+        }
+    });
+    let sid = sid_of(&login(addr, "s3cret").await).expect("a cookie");
+    let mut body = Vec::new();
+    for n in 0..20 {
+        body.extend_from_slice(
+            format!(
+                "--b\r\nContent-Disposition: form-data; name=\"torrents\"; \
+                 filename=\"f{n}.torrent\"\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&torrent_file(n));
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(
+        b"--b\r\nContent-Disposition: form-data; name=\"skip_checking\"\r\n\r\ntrue\r\n--b--\r\n",
+    );
+    let head = format!(
+        "POST /api/v2/torrents/add HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Cookie: SID={sid}\r\nContent-Type: multipart/form-data; boundary=b\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let started = std::time::Instant::now();
+    let r = send(addr, head + &String::from_utf8(body).unwrap()).await;
+    let took = started.elapsed();
+    engine.abort();
+    task.abort();
+    assert_eq!((r.status, r.body.as_str()), (200, "Ok."));
+    // One wait of a tick per torrent would be 20 ticks, 5 to 10 s.
+    assert!(took < Duration::from_secs(3), "the form took {took:?}");
+}

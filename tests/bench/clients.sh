@@ -1,5 +1,5 @@
 # Shared by the benchmarks that run the same library in ttui, transmission-daemon,
-# qbittorrent-nox and rtorrent (session_scale.sh, power_cut.sh): time helpers, a whitelisting opentracker,
+# qbittorrent-nox and rtorrent (session_scale.sh, power_cut.sh, qbt_api.sh): time helpers, a whitelisting opentracker,
 # and each client's start, list and add. Sourced; every function reads its settings from the
 # caller's variables when it runs:
 #   WORK      the client's home (its config, logs and, for ttui, state live under it)
@@ -7,6 +7,7 @@
 #   TRACKER   opentracker's IP:PORT        BATCH     torrents per add call
 #   TBIN TDIR TTUI_ARGS   the ttui binary, its directory, more `ttui daemon` flags
 #   QB_SKIP_CHECKING      qBittorrent's skip_checking for adds (true: the data is there)
+#   QB_LOCALHOST_AUTH     qBittorrent asks loopback clients to log in too (default false)
 # Each *_start sets PID to the client's pid; tracker_start sets TPID.
 
 now() { date +%s.%N; }
@@ -145,7 +146,7 @@ Connection\ResolvePeerCountries=false
 General\Locale=en
 WebUI\Address=127.0.0.1
 WebUI\Port=${QURL##*:}
-WebUI\LocalHostAuth=false
+WebUI\LocalHostAuth=${QB_LOCALHOST_AUTH:-false}
 WebUI\CSRFProtection=false
 WebUI\HostHeaderValidation=false
 EOF

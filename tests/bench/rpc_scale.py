@@ -84,17 +84,15 @@ class Rpc:
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         return self.conn
 
-    def raw(self, method: str, args: dict) -> tuple[bytes, float]:
-        """The answer's bytes and the seconds from sending to its last byte."""
-        body = json.dumps({"method": method, "arguments": args}).encode()
+    def exchange(self, method: str, path: str, body: bytes | None, headers: dict):
+        """One request on the keep-alive connection, reopened and sent again (4 tries in
+        all) if the server closed it: (response, answer bytes, seconds from sending to the
+        last byte). Also qbt_api.py's transport."""
         for attempt in range(4):
             try:
                 c = self._conn()
                 t0 = time.perf_counter()
-                c.request("POST", self.path, body, {
-                    "Content-Type": "application/json",
-                    "X-Transmission-Session-Id": self.sid,
-                })
+                c.request(method, path, body, headers)
                 r = c.getresponse()
                 data = r.read()
                 dt = time.perf_counter() - t0
@@ -105,14 +103,25 @@ class Rpc:
                 if attempt == 3:
                     raise
                 continue
+            if r.getheader("Connection", "").lower() == "close":
+                self.conn.close()
+                self.conn = None
+            return r, data, dt
+        raise RuntimeError(f"{method} {path}: no answer")
+
+    def raw(self, method: str, args: dict) -> tuple[bytes, float]:
+        """The answer's bytes and the seconds from sending to its last byte."""
+        body = json.dumps({"method": method, "arguments": args}).encode()
+        for _ in range(4):
+            r, data, dt = self.exchange("POST", self.path, body, {
+                "Content-Type": "application/json",
+                "X-Transmission-Session-Id": self.sid,
+            })
             if r.status == 409:
                 self.sid = r.getheader("X-Transmission-Session-Id", "")
                 continue
             if r.status != 200:
                 raise RuntimeError(f"{method}: HTTP {r.status}: {data[:200]!r}")
-            if r.getheader("Connection", "").lower() == "close":
-                self.conn.close()
-                self.conn = None
             return data, dt
         raise RuntimeError(f"{method}: no answer after the session-id dance")
 

@@ -63,30 +63,19 @@ ADD_CONNS=${RPC_ADD_CONNS:-32}
 PY=$HERE/rpc_scale.py
 
 note() { printf '[rpc %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() {
-    note "error: $*"
-    exit 1
-}
+# shellcheck source=tests/bench/outer.sh
+source "$HERE/outer.sh"
 
 if [[ -z ${RPC_INNER:-} ]]; then
-    [[ $(id -u) -eq 0 ]] || die "run as root (unshare -n needs it)"
-    for c in python3 tmux transmission-daemon; do
-        command -v "$c" >/dev/null || die "$c is missing"
-    done
-    BIN=${RPC_TTUI:-$TARGET/release/ttui}
-    if [[ -z ${RPC_TTUI:-} ]]; then
-        note "building ttui (release) in $TARGET"
-        (cd "$REPO" && CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --offline --bin ttui)
-    fi
+    need python3 tmux transmission-daemon
+    ttui_binary "${RPC_TTUI:-}"
     WORK=$(mktemp -d /tmp/ttui-rpc-bench.XXXXXX)
     trap 'rm -rf "$WORK"' EXIT
     trap 'exit 143' TERM INT
     note "generating $N torrents in $WORK (no data)"
     python3 "$HERE/gen_torrents.py" "$N" "$WORK/torrents" "$WORK/data" --no-data \
         --announce "http://127.0.0.1:16969/announce" >/dev/null
-    RPC_INNER=1 WORK=$WORK TTUI=$BIN TTUI_NO_PUBLIC_ROUTERS=1 \
-        unshare --net --pid --fork --mount --mount-proc bash -c 'ip link set lo up; exec bash "$0"' \
-        "${BASH_SOURCE[0]}"
+    RPC_INNER=1 WORK=$WORK TTUI=$BIN in_loopback "${BASH_SOURCE[0]}"
     exit $?
 fi
 
@@ -112,22 +101,10 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_mib() { awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
-pct_core() { awk -v d="$1" -v hz="$HZ" -v s="$2" 'BEGIN { printf "%.2f", d / hz / s * 100 }'; }
 # "MEDIAN P99" of ms values on stdin (nearest rank).
 med_p99() {
     tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 }
         END { m = int((NR + 1) / 2); p = int(NR * 0.99); if (p < NR * 0.99) p++; print v[m], v[p] }'
-}
-# Stops pid $1 with SIGTERM, SIGKILL after $2 seconds.
-stop_pid() {
-    local pid=$1
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq $(($2 * 10))); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
 }
 # Polls an RPC until it answers (any torrent count).
 wait_rpc() {
@@ -265,7 +242,6 @@ UPID=""
 tmux -S "$SOCK" kill-server 2>/dev/null || true
 
 # ---------------------------------------------------------------- the table
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
 echo
 echo "Transmission RPC at scale: $N torrents (paused, no data), loopback; ms: median and p99 of $CALLS calls, cpu: the server's CPU ms a call"
 printf '  %-13s %7s %7s %7s %8s | %-22s | %-22s | %-20s\n' "" "" "" "" "" "torrent-get Sonarr" \

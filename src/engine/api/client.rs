@@ -108,11 +108,19 @@ impl Client {
         })
     }
 
-    /// Waits (at most `limit`) until the published line-up lists `id`, so that a client that
-    /// lists right after adding sees what it added. False when it did not appear in time.
-    pub async fn wait_listed(&self, id: TorrentId, limit: Duration) -> bool {
-        self.wait_until(limit, |s| s.torrents.iter().any(|t| t.id == id))
-            .await
+    /// Waits (at most `limit`) until the published line-up lists every one of `ids`, so that
+    /// a client that lists right after adding sees what it added. False when they did not
+    /// all appear in time.
+    pub async fn wait_listed(&self, ids: &[TorrentId], limit: Duration) -> bool {
+        if ids.is_empty() {
+            return true;
+        }
+        self.wait_until(limit, |s| {
+            let listed: std::collections::HashSet<TorrentId> =
+                s.torrents.iter().map(|t| t.id).collect();
+            ids.iter().all(|id| listed.contains(id))
+        })
+        .await
     }
 
     /// Waits (at most `limit`) until the published line-up lists none of `ids`.
