@@ -43,6 +43,9 @@ pub mod engine {
     }
     pub mod torrent {
         pub use crate::engine::torrent::human;
+        pub mod holepunch {
+            pub use crate::engine::torrent::holepunch::{Relay, Target, Verdict, PER_SECOND};
+        }
         pub mod picker {
             pub use crate::engine::torrent::picker::Picker;
             pub use crate::protocol::geometry::BlockRef;

@@ -8,7 +8,9 @@
 # median over the runs for both; and what being the relay (BEP 55) cost each ttui: the
 # introductions it made, the wire bytes of the BEP 55 messages it took and sent, and its CPU
 # seconds over the window, per introduction (an upper bound: a leecher's CPU includes its own
-# download at 100 kB/s). Not part of the test suite.
+# download at 100 kB/s). Then the relay's own path per introduction, alone, without a download
+# beside it: `cargo bench --bench relay` (tests/bench/relay.rs, a release build). Not part of
+# the test suite.
 #
 #   bash tests/bench/reach.sh
 #
@@ -80,3 +82,7 @@ for name, v in relay.items():
     print("%-30s %14d %8d %16s %10.2f %16s" % (name, n, b, per(b, "%.0f"), cpu,
                                               per(cpu, "%.3f")))
 PY
+
+echo
+note "the relay's path per introduction, alone (cargo bench --bench relay)"
+(cd "$REPO" && cargo bench --quiet --bench relay)

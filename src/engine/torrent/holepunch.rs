@@ -16,14 +16,14 @@ use crate::protocol::holepunch::{HoleError, HoleMsg};
 /// Rendezvous taken from one peer per second.
 pub(crate) const PER_PEER: u32 = 2;
 /// Rendezvous taken from all of one torrent's peers per second.
-pub(crate) const PER_SECOND: u32 = 10;
+pub const PER_SECOND: u32 = 10;
 /// Peers whose counts are kept; past this, counts older than a window are forgotten first.
 const MAX_TRACKED: usize = 1024;
 const WINDOW: Duration = Duration::from_secs(1);
 
 /// The target of a rendezvous as the coordinator finds it among its peers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Target {
+pub enum Target {
     /// Not in our peer list.
     Unknown,
     /// Known, but no connection to it is up.
@@ -34,7 +34,7 @@ pub(crate) enum Target {
 
 /// What to do with one rendezvous.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub enum Verdict {
     /// Send `to_initiator` on the initiator's connection and `to_target` on the target's:
     /// each side is told the other's endpoint.
     Introduce {
@@ -77,13 +77,13 @@ impl Window {
 
 /// The relay of one torrent: the counts behind the bound.
 #[derive(Debug)]
-pub(crate) struct Relay {
+pub struct Relay {
     all: Window,
     per_peer: HashMap<SocketAddr, Window>,
 }
 
 impl Relay {
-    pub(crate) fn new(now: Instant) -> Relay {
+    pub fn new(now: Instant) -> Relay {
         Relay {
             all: Window::new(now),
             per_peer: HashMap::new(),
@@ -93,7 +93,7 @@ impl Relay {
     /// Our answer to `initiator`'s rendezvous naming `target`, found as `found`; `ours` are
     /// the endpoints that are ours (our listen address as peers see it), which no one may ask
     /// to be introduced to, nor to itself.
-    pub(crate) fn rendezvous(
+    pub fn rendezvous(
         &mut self,
         now: Instant,
         initiator: SocketAddr,
