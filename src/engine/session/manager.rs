@@ -277,10 +277,15 @@ struct Manager {
     dirty: bool,
     /// A torrent fell asleep since the last tick: its task's memory can go back.
     trim_due: bool,
-    /// A request changed what the queue weighs: `evaluate` runs once after the requests that
-    /// came together (or before the next read), not once each. That pass visits every slot,
+    /// A request or a report changed what the queue weighs: `evaluate` runs once after the
+    /// requests that came together (or before the next read; after a report, at
+    /// `evaluate_at`), not once each. That pass visits every slot,
     /// and once per add it made adding cost grow with the library (100,000 torrents).
     evaluate_due: bool,
+    /// The earliest a report's evaluation may run (`EVALUATE_SPACING` in `policy.rs`).
+    evaluate_at: tokio::time::Instant,
+    /// A check ended since the last evaluation: it looks whether the burst settled.
+    checks_ended: bool,
     /// The command sender of every slot without a task (its receiver was dropped at once):
     /// one channel for all of them, where each would otherwise keep its own (a channel holds
     /// a block of 32 commands from its creation, over a KiB a slot in a library that sleeps).
@@ -351,6 +356,8 @@ impl Manager {
             dirty: true,
             trim_due: false,
             evaluate_due: false,
+            evaluate_at: tokio::time::Instant::now(),
+            checks_ended: false,
             no_task,
             scripts,
             moves_tx,
@@ -421,6 +428,11 @@ impl Manager {
                     }
                 },
                 Some((id, report)) = inboxes.reports.recv() => self.on_report(id, report),
+                // Reports ask for an evaluation; it comes once for those that came together.
+                _ = tokio::time::sleep_until(self.evaluate_at), if self.evaluate_due => {
+                    self.evaluate_due = false;
+                    self.evaluate(false);
+                }
                 Some(info_hash) = inboxes.wakes.recv() => self.on_wake(info_hash),
                 Some((id, outcome)) = inboxes.scripts.recv() => self.on_script_done(id, outcome),
                 Some((id, to, outcome)) = inboxes.moves.recv() => self.on_moved(id, to, outcome),

@@ -152,7 +152,9 @@ impl Verdict {
     }
 }
 
-/// Decides every torrent: `out[i]` is the verdict of `entries[i]`. `order` is scratch space
+/// Decides every torrent: `out[i]` is the verdict of `entries[i]`; `waiting_checks` lists the
+/// torrents held for a check slot, in the order they get one, each with the verdict it gets
+/// then (so a check that ends starts the next without deciding everything again). `order` is scratch space
 /// (kept by the caller so a tick allocates nothing once it has grown). A torrent waiting for
 /// its check keeps its queue slot: the queue's order decides who checks first, and one held
 /// by the queue is not checked before it may run. Seeds that hold a slot keep it first, then
@@ -162,7 +164,9 @@ pub(crate) fn decide(
     s: &QueueSettings,
     order: &mut Vec<usize>,
     out: &mut Vec<Verdict>,
+    waiting_checks: &mut Vec<(usize, Verdict)>,
 ) {
+    waiting_checks.clear();
     order.clear();
     order.extend(0..entries.len());
     order.sort_by_key(|&i| (entries[i].position, i));
@@ -215,6 +219,7 @@ pub(crate) fn decide(
             checking += 1;
         } else {
             waiting += 1;
+            waiting_checks.push((i, out[i]));
             out[i] = Verdict::CheckQueued { rank: waiting };
         }
     }

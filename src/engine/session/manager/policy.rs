@@ -117,12 +117,21 @@ impl SlotPolicy {
     }
 }
 
+/// An evaluation caused by reports (a check done, a task ended) comes at least this many
+/// times its own last cost after the last one: immediate for a small library, spaced for a
+/// large one, where one per report made a burst of them quadratic (100,000 torrents).
+const EVALUATE_SPACING: u32 = 9;
+
 /// Buffers the evaluation keeps between ticks.
 #[derive(Default)]
 pub(super) struct Scratch {
     entries: Vec<Entry>,
     order: Vec<usize>,
     verdicts: Vec<Verdict>,
+    /// The last evaluation's torrents waiting for a check slot, in turn, each with the verdict
+    /// it gets then: a check's end starts the next from here (`start_next_check`).
+    waiting_checks: Vec<(usize, Verdict)>,
+    check_next: std::collections::VecDeque<(TorrentId, Verdict)>,
     /// When seeding time was last counted.
     pub(super) last_tick: Option<Instant>,
 }
@@ -265,19 +274,56 @@ impl Manager {
             std::mem::take(&mut self.scratch.order),
             std::mem::take(&mut self.scratch.verdicts),
         );
-        queue::decide(&entries, &settings, &mut order, &mut verdicts);
+        let mut waiting = std::mem::take(&mut self.scratch.waiting_checks);
+        queue::decide(&entries, &settings, &mut order, &mut verdicts, &mut waiting);
         for (i, v) in verdicts.iter().enumerate() {
             self.apply(i, *v, entries[i].want);
         }
+        self.scratch.check_next.clear();
+        let slots = &self.slots;
+        self.scratch
+            .check_next
+            .extend(waiting.iter().map(|&(i, v)| (slots[i].id, v)));
+        self.scratch.waiting_checks = waiting;
         for i in sleepers {
             self.sleep(i);
         }
         self.scratch.entries = entries;
         self.scratch.order = order;
         self.scratch.verdicts = verdicts;
+        if std::mem::take(&mut self.checks_ended) {
+            self.checks_done();
+        }
         // Last: acting on a goal may remove a slot, which moves the indices.
         for (i, r) in reached.into_iter().rev() {
             self.goal_reached(i, r);
+        }
+        // What reports ask for waits at least this pass's cost times the spacing: the
+        // evaluations they cause take at most a tenth of a core, however large the library.
+        self.evaluate_at = tokio::time::Instant::now() + now.elapsed() * EVALUATE_SPACING;
+    }
+
+    /// A check ended: the next torrent waiting for one starts now, with the verdict the last
+    /// evaluation gave it, without deciding every torrent again (that waits for the next
+    /// evaluation, `evaluate_soon`). A pass over every slot per check made adding 100,000
+    /// torrents quadratic: each check's end waited for a pass over all the others.
+    pub(super) fn start_next_check(&mut self) {
+        while let Some((id, v)) = self.scratch.check_next.pop_front() {
+            let Some(i) = self.slots.index(id) else {
+                continue;
+            };
+            let slot = &self.slots[i];
+            // Paused, removed or started since: its turn passes to the next.
+            if !matches!(slot.policy.verdict, Verdict::CheckQueued { .. }) || slot.state.has_task()
+            {
+                continue;
+            }
+            let want = want(slot, &slot.line.borrow());
+            if want == Want::Nothing {
+                continue;
+            }
+            self.apply(i, v, want);
+            return;
         }
     }
 

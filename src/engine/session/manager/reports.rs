@@ -99,9 +99,11 @@ impl Manager {
                     // Only a seed found complete: a download that finishes between two
                     // session ticks must not be taken for one that never had a peer.
                     p.just_checked = complete;
-                    // The next waiting for its check starts now, not at the next tick.
-                    self.evaluate(false);
-                    self.checks_done();
+                    // The next waiting for its check starts now, not at the next tick, and
+                    // the queue is weighed again soon (once for the checks that end together).
+                    self.start_next_check();
+                    self.checks_ended = true;
+                    self.evaluate_due = true;
                 }
             }
             Report::Completed { downloaded } => self.on_completed(i, downloaded),
@@ -113,7 +115,8 @@ impl Manager {
                 self.slots[i].line.keep();
                 self.slots[i].policy.just_checked = false;
                 if std::mem::take(&mut self.slots[i].policy.checking) {
-                    self.checks_done();
+                    self.start_next_check();
+                    self.checks_ended = true;
                 }
                 // Its task's channel goes with it.
                 self.slots[i].commands = self.no_task.clone();
@@ -127,7 +130,7 @@ impl Manager {
                 } else {
                     self.fell_asleep(i, Asleep::Now);
                 }
-                self.evaluate(false);
+                self.evaluate_due = true;
             }
         }
     }

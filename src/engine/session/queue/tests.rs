@@ -47,9 +47,14 @@ fn settings(max_downloads: u32, max_seeds: u32) -> QueueSettings {
 }
 
 fn run(entries: &[Entry], s: &QueueSettings) -> Vec<Verdict> {
-    let (mut order, mut out) = (Vec::new(), Vec::new());
-    decide(entries, s, &mut order, &mut out);
-    out
+    decided(entries, s).0
+}
+
+/// The verdicts, and the torrents waiting for a check with the verdicts they get then.
+fn decided(entries: &[Entry], s: &QueueSettings) -> (Vec<Verdict>, Vec<(usize, Verdict)>) {
+    let (mut order, mut out, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
+    decide(entries, s, &mut order, &mut out, &mut waiting);
+    (out, waiting)
 }
 
 #[test]
@@ -257,11 +262,14 @@ fn a_forced_seed_uploads_beside_the_limit() {
 #[test]
 fn deciding_again_reuses_the_buffers() {
     let entries: Vec<Entry> = (0..1000).map(dl).collect();
-    let (mut order, mut out) = (Vec::new(), Vec::new());
-    decide(&entries, &settings(5, 10), &mut order, &mut out);
-    let (po, pv) = (order.as_ptr(), out.as_ptr());
-    decide(&entries, &settings(5, 10), &mut order, &mut out);
-    assert_eq!((po, pv), (order.as_ptr(), out.as_ptr()));
+    let s = settings(5, 10);
+    let (mut order, mut out, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        decide(&entries, &s, &mut order, &mut out, &mut waiting);
+        seen.push((order.as_ptr(), out.as_ptr()));
+    }
+    assert_eq!(seen[0], seen[1]);
     assert_eq!(out.iter().filter(|v| v.runs()).count(), 5);
 }
 
@@ -313,6 +321,39 @@ fn added_torrents_are_checked_a_few_at_a_time_in_queue_order() {
         v[0].why(&s).as_deref(),
         Some("checking: queued 3rd, 3 at a time")
     );
+}
+
+/// The torrents waiting for a check are listed in the order they get one, each with the verdict
+/// it gets then: what a check's end starts without deciding every torrent again.
+#[test]
+fn the_checks_waiting_are_listed_in_turn_with_their_verdicts() {
+    let mut entries: Vec<Entry> = [5, 0, 4, 1, 3, 2].into_iter().map(added).collect();
+    entries[3].forced = true;
+    let (out, waiting) = decided(&entries, &settings(0, 0));
+    // Positions 0, 1, 2 check (indices 1, 3, 5); 3, 4, 5 wait in that order.
+    assert_eq!(
+        waiting,
+        vec![(4, Verdict::Run), (2, Verdict::Run), (0, Verdict::Run)]
+    );
+    for (rank, &(i, _)) in waiting.iter().enumerate() {
+        assert_eq!(
+            out[i],
+            Verdict::CheckQueued {
+                rank: rank as u32 + 1
+            }
+        );
+    }
+    // A forced torrent waiting for a check is still forced when its turn comes.
+    entries[3].checks_first = false;
+    entries[3].checking = true;
+    entries[4].forced = true;
+    for i in [1, 5] {
+        entries[i].checks_first = false;
+        entries[i].checking = true;
+    }
+    let (_, waiting) = decided(&entries, &settings(0, 0));
+    assert_eq!(waiting[0], (4, Verdict::Forced));
+    assert_eq!(waiting.len(), 3);
 }
 
 #[test]
