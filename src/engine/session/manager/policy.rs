@@ -117,9 +117,11 @@ impl SlotPolicy {
     }
 }
 
-/// An evaluation caused by reports (a check done, a task ended) comes at least this many
-/// times its own last cost after the last one: immediate for a small library, spaced for a
-/// large one, where one per report made a burst of them quadratic (100,000 torrents).
+/// An evaluation asked for by requests or reports (an add, a check done, a task ended) comes
+/// at least this many times its own last cost after the last one: at once for a small
+/// library, spaced for a large one, where one each made a burst of them quadratic (adding
+/// 100,000 torrents). So they take at most a tenth of a core. A read still weighs the queue
+/// first (`requests.rs`).
 const EVALUATE_SPACING: u32 = 9;
 
 /// Buffers the evaluation keeps between ticks.
