@@ -12,6 +12,20 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
     s
 }
 
+/// Lowercase hex of `bytes` written into `out`, which must hold twice as many (else ""):
+/// for answers that write thousands of hashes without a `String` each.
+pub(crate) fn encode_into<'o>(bytes: &[u8], out: &'o mut [u8]) -> &'o str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let Some(out) = out.get_mut(..bytes.len() * 2) else {
+        return "";
+    };
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    }
+    std::str::from_utf8(out).unwrap_or("")
+}
+
 /// The value of one hex digit, either case.
 pub(crate) fn digit(c: u8) -> Option<u8> {
     match c {
@@ -65,6 +79,12 @@ mod tests {
     fn lowercase_two_digits_a_byte() {
         assert_eq!(super::encode(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
         assert_eq!(super::encode(&[]), "");
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            super::encode_into(&[0x00, 0x0f, 0xa0, 0xff], &mut buf),
+            "000fa0ff"
+        );
+        assert_eq!(super::encode_into(&[0xab; 5], &mut buf), "", "no room");
     }
 
     #[test]

@@ -360,19 +360,13 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
             json(&app::preferences(ctx, settings.as_ref()))
         }
         "app/defaultSavePath" => text(StatusCode::OK, &app::default_save_path(ctx)),
-        "torrents/info" => match labels::catalog(ctx).await {
-            Ok(catalog) => http::plain(
-                StatusCode::OK,
-                "application/json",
-                torrents::info(ctx, p, &catalog),
-            ),
-            Err(answer) => answer,
-        },
+        "torrents/info" => http::plain(StatusCode::OK, "application/json", torrents::info(ctx, p)),
         "transfer/info" => json(&transfer::info(ctx)),
-        "sync/maindata" => match labels::catalog(ctx).await {
-            Ok(catalog) => json(&sync::maindata(ctx, p.int("rid"), &catalog)),
-            Err(answer) => answer,
-        },
+        "sync/maindata" => http::plain(
+            StatusCode::OK,
+            "application/json",
+            sync::maindata(ctx, p.int("rid")),
+        ),
         "transfer/speedLimitsMode" => text(StatusCode::OK, prefs::speed_limits_mode(ctx)),
         "transfer/downloadLimit" => text(StatusCode::OK, &prefs::limit(ctx, true)),
         "transfer/uploadLimit" => text(StatusCode::OK, &prefs::limit(ctx, false)),

@@ -94,11 +94,7 @@ async fn server(ban: Duration) -> Server {
     line.wanted_bytes = 10;
     line.verified_bytes = 10;
     line.labels = vec!["hd".into(), "tv".into()];
-    let snap = SessionSnapshot {
-        torrents: vec![line],
-        ..SessionSnapshot::default()
-    };
-    let (stx, srx) = watch::channel(Arc::new(snap));
+    let (stx, srx) = watch::channel(Arc::new(with_catalog(vec![line])));
     let lineup = srx.clone();
     let client = Client::new(tx, srx);
     let settings = QbtSettings {
@@ -130,24 +126,7 @@ async fn server(ban: Duration) -> Server {
                 asked.lock().unwrap().push((id, on));
                 let _ = reply.send(Ok(()));
             } else if let crate::engine::api::SessionRequest::Catalog { reply, .. } = req {
-                let _ = reply.send(Ok(crate::engine::api::Catalog {
-                    categories: vec![crate::engine::api::Category {
-                        name: "tv".into(),
-                        save_path: Some("/data/tv".into()),
-                        from_config: true,
-                    }],
-                    tags: {
-                        let mut tags = vec!["hd".to_string()];
-                        for t in &lineup.borrow().torrents {
-                            for l in &t.labels {
-                                if l != "tv" && !tags.contains(l) {
-                                    tags.push(l.clone());
-                                }
-                            }
-                        }
-                        tags
-                    },
-                }));
+                let _ = reply.send(Ok(catalog_of(&lineup.borrow().torrents)));
             }
         }
     });
@@ -297,6 +276,36 @@ fn beyond_loopback_credentials_are_required() {
     ));
 }
 
+/// The fake session's catalog, as the engine keeps it: `tv` is a category, `hd` and every
+/// other label on a torrent are tags.
+fn catalog_of(lines: &[TorrentLine]) -> crate::engine::api::Catalog {
+    let mut tags = vec!["hd".to_string()];
+    for t in lines {
+        for l in &t.labels {
+            if l != "tv" && !tags.contains(l) {
+                tags.push(l.clone());
+            }
+        }
+    }
+    crate::engine::api::Catalog {
+        categories: vec![crate::engine::api::Category {
+            name: "tv".into(),
+            save_path: Some("/data/tv".into()),
+            from_config: true,
+        }],
+        tags,
+    }
+}
+
+/// A line-up of `lines` with the catalog published beside them, as the session does.
+fn with_catalog(lines: Vec<TorrentLine>) -> SessionSnapshot {
+    SessionSnapshot {
+        catalog: Arc::new(catalog_of(&lines)),
+        torrents: lines,
+        ..SessionSnapshot::default()
+    }
+}
+
 fn seeding(id: u32, fill: u8) -> TorrentLine {
     let mut line = TorrentLine::placeholder(TorrentId(id));
     line.name = format!("t{id}");
@@ -319,11 +328,7 @@ async fn maindata(addr: SocketAddr, rid: u64) -> Value {
 async fn maindata_sends_only_what_changed_since_the_rid() {
     let s = server(auth::BAN).await;
     let publish = |lines: Vec<TorrentLine>| {
-        let snap = SessionSnapshot {
-            torrents: lines,
-            ..SessionSnapshot::default()
-        };
-        s._snapshot.send_replace(Arc::new(snap));
+        s._snapshot.send_replace(Arc::new(with_catalog(lines)));
     };
     let (mut a, b, c) = (seeding(1, 0x11), seeding(2, 0x22), seeding(3, 0x33));
     // Seeding for an hour: its clock is read at the answer's time.

@@ -2,13 +2,16 @@
 //! torrent was last active (`activityDate`), which torrents were removed lately (`removed`
 //! of `recently-active`), and the session's counters since the RPC server started
 //! (`session-stats`). Folded from the line-up as it is published (once a tick), on a task of
-//! the RPC's own: the engine is never asked.
+//! the RPC's own: the engine is never asked. The fold also keeps, for the line-up it
+//! folded, where each torrent sits in it and which torrents were active lately, so that a
+//! `torrent-get` of `recently-active` (a client's poll every few seconds) costs what it
+//! answers, not a walk over the library and a map of it per call.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::engine::api::{SessionSnapshot, TorrentId, TorrentState};
+use crate::engine::api::{SessionSnapshot, TorrentId, TorrentLine, TorrentState};
 
 /// How long a torrent counts as recently active, or a removal as recent (Transmission's
 /// `RECENTLY_ACTIVE_SECONDS`).
@@ -24,6 +27,8 @@ pub(crate) fn unix_now() -> u64 {
 
 #[derive(Debug, Clone, PartialEq)]
 struct Seen {
+    /// Its index in the line-up folded.
+    at: usize,
     state: &'static str,
     verified: u64,
     downloaded: u64,
@@ -32,10 +37,19 @@ struct Seen {
     active: u64,
 }
 
+/// The line-up asked about is not the one folded last (it was just published).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotFolded;
+
 /// The fold, shared by the RPC's requests.
 #[derive(Debug, Default)]
 pub(crate) struct Activity {
     seen: HashMap<TorrentId, Seen>,
+    /// The line-up folded last.
+    folded: Option<Arc<SessionSnapshot>>,
+    /// The torrents of `folded` active within [`RECENT`] when it was folded, in its order:
+    /// a torrent becomes active only at a fold, so these are all that can be recent now.
+    recent: Vec<TorrentId>,
     removed: Vec<(TorrentId, u64)>,
     /// Bytes counted since the server started (lifetime counters' growth).
     pub(crate) downloaded: u64,
@@ -48,9 +62,10 @@ pub(crate) type Shared = Arc<Mutex<Activity>>;
 
 impl Activity {
     /// Folds one line-up in at `now` (Unix seconds).
-    pub(crate) fn fold(&mut self, snap: &SessionSnapshot, now: u64) {
+    pub(crate) fn fold(&mut self, snap: &Arc<SessionSnapshot>, now: u64) {
         let mut next = HashMap::with_capacity(snap.torrents.len());
-        for t in &snap.torrents {
+        self.recent.clear();
+        for (at, t) in snap.torrents.iter().enumerate() {
             let state = t.state.label();
             let moving = t.down_rate >= 1.0 || t.up_rate >= 1.0;
             let seen = match self.seen.remove(&t.id) {
@@ -62,6 +77,7 @@ impl Activity {
                         || old.downloaded != t.downloaded
                         || old.uploaded != t.uploaded;
                     Seen {
+                        at,
                         state,
                         verified: t.verified_bytes,
                         downloaded: t.downloaded,
@@ -75,6 +91,7 @@ impl Activity {
                         self.added += 1;
                     }
                     Seen {
+                        at,
                         state,
                         verified: t.verified_bytes,
                         downloaded: t.downloaded,
@@ -87,6 +104,9 @@ impl Activity {
                     }
                 }
             };
+            if now.saturating_sub(seen.active) <= RECENT.as_secs() {
+                self.recent.push(t.id);
+            }
             next.insert(t.id, seen);
         }
         for id in self.seen.keys() {
@@ -99,7 +119,46 @@ impl Activity {
             self.removed.drain(..cut);
         }
         self.seen = next;
+        self.folded = Some(Arc::clone(snap));
         self.primed = true;
+    }
+
+    /// Whether `snap` is the line-up folded last.
+    pub(crate) fn has_folded(&self, snap: &Arc<SessionSnapshot>) -> bool {
+        self.folded.as_ref().is_some_and(|f| Arc::ptr_eq(f, snap))
+    }
+
+    /// The torrents of `snap` active within [`RECENT`] of `now`, in its order; None when
+    /// `snap` is not the line-up folded last (just published: the caller walks it).
+    pub(crate) fn recently_active(
+        &self,
+        snap: &Arc<SessionSnapshot>,
+        now: u64,
+    ) -> Option<Vec<TorrentId>> {
+        if !self.has_folded(snap) {
+            return None;
+        }
+        Some(
+            self.recent
+                .iter()
+                .filter(|id| self.recent(**id, now))
+                .copied()
+                .collect(),
+        )
+    }
+
+    /// Torrent `id`'s line in `snap`, found without a walk when `snap` is the line-up
+    /// folded last (else the caller finds it another way).
+    pub(crate) fn line<'a>(
+        &self,
+        snap: &'a Arc<SessionSnapshot>,
+        id: TorrentId,
+    ) -> Result<Option<&'a TorrentLine>, NotFolded> {
+        if !self.has_folded(snap) {
+            return Err(NotFolded);
+        }
+        let at = self.seen.get(&id).map(|s| s.at);
+        Ok(at.and_then(|i| snap.torrents.get(i)).filter(|t| t.id == id))
     }
 
     /// Unix seconds of the torrent's last activity (0: never seen).
@@ -159,16 +218,36 @@ mod tests {
             torrents: vec![line(1), line(2)],
             ..SessionSnapshot::default()
         };
-        a.fold(&snap, 5000);
+        let folded = Arc::new(snap.clone());
+        a.fold(&folded, 5000);
         assert_eq!(a.active(TorrentId(1)), 1000);
         assert!(!a.recent(TorrentId(1), 5000));
+        assert_eq!(a.recently_active(&folded, 5000), Some(vec![]));
         snap.torrents[0].uploaded = 300;
-        a.fold(&snap, 5010);
+        let folded = Arc::new(snap.clone());
+        a.fold(&folded, 5010);
         assert_eq!(a.active(TorrentId(1)), 5010);
         assert!(a.recent(TorrentId(1), 5020));
+        assert_eq!(a.recently_active(&folded, 5020), Some(vec![TorrentId(1)]));
+        assert_eq!(
+            a.recently_active(&folded, 5010 + 61),
+            Some(vec![]),
+            "a minute on"
+        );
+        let other = Arc::new(snap.clone());
+        assert_eq!(a.recently_active(&other, 5020), None, "not the one folded");
+        assert_eq!(
+            a.line(&folded, TorrentId(2)).map(|l| l.map(|t| t.id)),
+            Ok(Some(TorrentId(2)))
+        );
+        assert_eq!(
+            a.line(&folded, TorrentId(9)).map(|l| l.is_some()),
+            Ok(false)
+        );
+        assert!(a.line(&other, TorrentId(2)).is_err());
         assert_eq!(a.uploaded, 300);
         snap.torrents.remove(1);
-        a.fold(&snap, 5020);
+        a.fold(&Arc::new(snap.clone()), 5020);
         assert_eq!(a.removed(5030), vec![2]);
         assert!(a.removed(5020 + 61).is_empty());
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::activity::Activity;
 use super::ctx::Ctx;
 use super::error::MethodError;
 use super::fields::{self, View};
@@ -55,14 +56,16 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Result<Arguments, MethodError
     };
     let explain_asked = fields.iter().any(|f| f == "ttui-explain");
     let now = super::activity::unix_now();
-    let by_id: HashMap<TorrentId, &TorrentLine> = snap.torrents.iter().map(|t| (t.id, t)).collect();
     let activity = ctx.activity.lock().ok();
+    let lines = Lines::new(&snap, &found, activity.as_deref());
     let files = needs
         .files
         .then(|| ctx.file_counts.lock().unwrap_or_else(|e| e.into_inner()));
     let mut w = Writer::new(&fields, table);
-    for id in &found {
-        let Some(line) = by_id.get(id) else { continue };
+    for (i, id) in found.iter().enumerate() {
+        let Some(line) = lines.get(&snap, i, *id, activity.as_deref()) else {
+            continue;
+        };
         let snapshot = snaps.get(id).map(|s| &**s);
         let explain = match snapshot {
             Some(s) if explain_asked => worst_finding(s, &snap),
@@ -84,6 +87,49 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Result<Arguments, MethodError
     let removed = (which == Ids::RecentlyActive)
         .then(|| activity.as_ref().map_or_else(Vec::new, |a| a.removed(now)));
     Ok(Arguments::Written(w.finish(removed.as_deref())))
+}
+
+/// Finds the lines of the torrents asked: all of them in order, a few through the RPC's
+/// fold (which knows where each sits in the line-up it folded), else through a map of the
+/// line-up made for this call (only when it was published after the fold's last pass).
+enum Lines<'a> {
+    /// Every torrent, in the line-up's order.
+    All,
+    Folded,
+    Map(HashMap<TorrentId, &'a TorrentLine>),
+}
+
+impl<'a> Lines<'a> {
+    fn new(
+        snap: &'a Arc<SessionSnapshot>,
+        found: &[TorrentId],
+        activity: Option<&Activity>,
+    ) -> Self {
+        let all = found.len() == snap.torrents.len()
+            && found.iter().zip(&snap.torrents).all(|(id, t)| *id == t.id);
+        if all {
+            return Lines::All;
+        }
+        match activity {
+            Some(a) if a.has_folded(snap) => Lines::Folded,
+            _ => Lines::Map(snap.torrents.iter().map(|t| (t.id, t)).collect()),
+        }
+    }
+
+    /// The line of `id`, the `i`th torrent asked.
+    fn get(
+        &self,
+        snap: &'a Arc<SessionSnapshot>,
+        i: usize,
+        id: TorrentId,
+        activity: Option<&Activity>,
+    ) -> Option<&'a TorrentLine> {
+        match self {
+            Lines::All => snap.torrents.get(i).filter(|t| t.id == id),
+            Lines::Folded => activity.and_then(|a| a.line(snap, id).ok().flatten()),
+            Lines::Map(m) => m.get(&id).copied(),
+        }
+    }
 }
 
 /// The answer's `arguments` as it is written: `{"torrents":[` rows `]` (and `removed`) `}`.

@@ -39,7 +39,13 @@ pub(crate) fn targets(ctx: &Ctx, args: &Args) -> Result<(Ids, Vec<TorrentId>), M
     let snap = ctx.snapshot.borrow().clone();
     let now = super::activity::unix_now();
     let found = match ctx.activity.lock() {
-        Ok(a) => ids::resolve(&which, &snap, |id| a.recent(id, now)),
+        Ok(a) => match which {
+            // Kept by the fold for the line-up it folded: no walk over the library.
+            Ids::RecentlyActive => a
+                .recently_active(&snap, now)
+                .unwrap_or_else(|| ids::resolve(&which, &snap, |id| a.recent(id, now))),
+            _ => ids::resolve(&which, &snap, |id| a.recent(id, now)),
+        },
         Err(_) => ids::resolve(&which, &snap, |_| false),
     };
     Ok((which, found))

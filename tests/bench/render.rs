@@ -218,6 +218,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 first_last: false,
                 own: Default::default(),
                 seeding: Default::default(),
+                rev: 0,
             }
         })
         .collect();

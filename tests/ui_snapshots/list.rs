@@ -53,6 +53,7 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         first_last: false,
         own: Default::default(),
         seeding: Default::default(),
+        rev: 0,
     }
 }
 

@@ -87,6 +87,11 @@ pub struct TorrentLine {
     /// The time it has seeded, as a clock a face reads at its own `now`.
     #[serde(default)]
     pub seeding: SeedClock,
+    /// The publication (`SessionSnapshot::rev`) at which this line last changed. A face that
+    /// folded publication R into a state of its own (qBittorrent's sync) skips each line with
+    /// `rev <= R` without comparing it, so its cost follows what changed, not the library.
+    #[serde(default)]
+    pub rev: u64,
 }
 
 /// A torrent's lifetime seeding time, kept on its line so that a face (qBittorrent's
@@ -171,6 +176,7 @@ impl TorrentLine {
             first_last: false,
             own: crate::engine::api::OwnSettings::default(),
             seeding: SeedClock::default(),
+            rev: 0,
         }
     }
 
@@ -285,6 +291,36 @@ pub struct SessionSnapshot {
     /// (`TEST_REACHABILITY_ENV`); None: 30 minutes.
     #[serde(default)]
     pub reachability_window: Option<Duration>,
+    /// Counts the session's publications: every line's `rev` is at most this.
+    #[serde(default)]
+    pub rev: u64,
+    /// The categories and tags as they are with these lines, published with them so that a
+    /// face reads them without a round trip to the session (qBittorrent's `torrents/info`
+    /// and `sync/maindata` split every torrent's labels by them). The session makes a new
+    /// one only when a label or the catalog changed, so a face may compare it by pointer.
+    /// A catalog edit is answered only once a line-up carrying it is published.
+    #[serde(default, with = "shared_catalog")]
+    pub catalog: Arc<crate::engine::api::Catalog>,
+}
+
+/// `Arc<Catalog>` written as the catalog itself (serde's `rc` feature is not on).
+mod shared_catalog {
+    use std::sync::Arc;
+
+    use crate::engine::api::Catalog;
+
+    pub(super) fn serialize<S: serde::Serializer>(
+        c: &Arc<Catalog>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&**c, s)
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Arc<Catalog>, D::Error> {
+        <Catalog as serde::Deserialize>::deserialize(d).map(Arc::new)
+    }
 }
 
 impl SessionSnapshot {

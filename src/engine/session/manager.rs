@@ -304,6 +304,12 @@ struct Manager {
     config_labels: crate::engine::api::LabelTable,
     /// The categories and tags made at runtime (`labels.rs`).
     kept_catalog: labels::Kept,
+    /// The catalog as published on the line-up, and what it was computed from
+    /// (`labels.rs`: `refresh_catalog`).
+    catalog: labels::Published,
+    /// Catalog edits applied and not answered yet: each is answered once a line-up that
+    /// carries it is published, so a face that lists right after its edit sees it.
+    catalog_replies: Vec<labels::Reply>,
 }
 
 impl Manager {
@@ -366,6 +372,8 @@ impl Manager {
             blocklist,
             config_labels,
             kept_catalog,
+            catalog: labels::Published::default(),
+            catalog_replies: Vec::new(),
         };
         let inboxes = Inboxes {
             reports: reports_rx,
@@ -421,6 +429,19 @@ impl Manager {
                                 Err(mpsc::error::TryRecvError::Empty) => break,
                             }
                         }
+                        if !self.catalog_replies.is_empty() {
+                            // The line-up published for them is weighed, as a read's is.
+                            if std::mem::take(&mut self.evaluate_due) {
+                                self.evaluate(false);
+                            }
+                            self.refresh_catalog();
+                            let prev = Arc::clone(&snapshots.borrow());
+                            let head = self.head().await;
+                            snapshots.send_replace(Arc::new(self.with_lines(head, &prev)));
+                            for (reply, answer) in self.catalog_replies.drain(..) {
+                                let _ = reply.send(answer);
+                            }
+                        }
                         if stop {
                             break;
                         }
@@ -450,12 +471,13 @@ impl Manager {
                         last_pass = tokio::time::Instant::now();
                         self.evaluate(true);
                     }
+                    self.refresh_catalog();
                     let prev = Arc::clone(&snapshots.borrow());
                     let head = self.head().await;
                     let lines_same = !pass
                         || publish::same_lines(&prev.torrents, &self.slots, Self::line_is);
                     if !(lines_same && publish::same_head(&prev, &head)) {
-                        snapshots.send_replace(Arc::new(self.with_lines(head)));
+                        snapshots.send_replace(Arc::new(self.with_lines(head, &prev)));
                     }
                     if let Some(p) = &mut self.persist {
                         p.retry_due();
@@ -467,7 +489,12 @@ impl Manager {
             }
         }
         self.shutdown(&mut inboxes.reports).await;
-        snapshots.send_replace(Arc::new(self.snapshot().await));
+        self.refresh_catalog();
+        let prev = Arc::clone(&snapshots.borrow());
+        snapshots.send_replace(Arc::new(self.snapshot(&prev).await));
+        for (reply, answer) in self.catalog_replies.drain(..) {
+            let _ = reply.send(answer);
+        }
     }
 
     /// Every torrent stops (trackers told, resume points sent and saved), then the session.
@@ -505,17 +532,33 @@ impl Manager {
         self.slots.find(id)
     }
 
-    async fn snapshot(&self) -> SessionSnapshot {
-        self.with_lines(self.head().await)
+    async fn snapshot(&self, prev: &SessionSnapshot) -> SessionSnapshot {
+        self.with_lines(self.head().await, prev)
     }
 
-    /// `head` with every torrent's line and the rates summed from them.
-    fn with_lines(&self, head: SessionSnapshot) -> SessionSnapshot {
-        let torrents: Vec<TorrentLine> = self.slots.iter().map(Self::line_of).collect();
+    /// `head` with every torrent's line and the rates summed from them: the publication
+    /// after `prev`. A line that did not change since `prev` is `prev`'s, with its `rev`;
+    /// the others carry this publication's.
+    fn with_lines(&self, head: SessionSnapshot, prev: &SessionSnapshot) -> SessionSnapshot {
+        let rev = prev.rev + 1;
+        let mut before = publish::Before::new(&prev.torrents);
+        let torrents: Vec<TorrentLine> = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| match before.line(i, slot.id) {
+                Some(p) if Self::line_is(slot, p) => p.clone(),
+                _ => TorrentLine {
+                    rev,
+                    ..Self::line_of(slot)
+                },
+            })
+            .collect();
         SessionSnapshot {
             down_rate: torrents.iter().map(|t| t.down_rate).sum(),
             up_rate: torrents.iter().map(|t| t.up_rate).sum(),
             torrents,
+            rev,
             ..head
         }
     }
@@ -531,6 +574,7 @@ impl Manager {
                 .map(|e| e.to_string()),
             blocklist: self.blocklist.as_ref().map(|b| b.status()),
             reachability_window: self.opts.reachability_window,
+            catalog: Arc::clone(&self.catalog.catalog),
             ..self.session.head().await
         }
     }

@@ -3,7 +3,9 @@
 //! the session's CPU at rest (tests/bench/session_scale.sh). Comparing the lines in place
 //! allocates nothing, so the list is rebuilt only when something in it changed.
 
-use crate::engine::api::{SessionSnapshot, TorrentLine};
+use std::collections::HashMap;
+
+use crate::engine::api::{SessionSnapshot, TorrentId, TorrentLine};
 
 /// True when `now` shows, in order, exactly the lines of `prev` (`same` compares one
 /// without building it).
@@ -13,6 +15,34 @@ pub(super) fn same_lines<T>(
     same: impl Fn(&T, &TorrentLine) -> bool,
 ) -> bool {
     prev.len() == now.len() && now.iter().zip(prev).all(|(n, p)| same(n, p))
+}
+
+/// The previous publication's lines, found by the slot they show: by index while the list
+/// keeps its order (every tick but one after an add or a removal), else by id through a map
+/// built once, when the first line out of place is met.
+pub(super) struct Before<'a> {
+    prev: &'a [TorrentLine],
+    by_id: Option<HashMap<TorrentId, &'a TorrentLine>>,
+}
+
+impl<'a> Before<'a> {
+    pub(super) fn new(prev: &'a [TorrentLine]) -> Before<'a> {
+        Before { prev, by_id: None }
+    }
+
+    /// The line that showed torrent `id`, which now sits at index `i`; None: a new torrent.
+    pub(super) fn line(&mut self, i: usize, id: TorrentId) -> Option<&'a TorrentLine> {
+        match self.prev.get(i) {
+            Some(p) if p.id == id => Some(p),
+            _ => {
+                let prev = self.prev;
+                let by_id = self
+                    .by_id
+                    .get_or_insert_with(|| prev.iter().map(|t| (t.id, t)).collect());
+                by_id.get(&id).copied()
+            }
+        }
+    }
 }
 
 /// True when everything but the lines (and the rates summed from them) is the same. The
@@ -39,6 +69,8 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         port_mapping,
         interface,
         reachability_window,
+        rev: _,
+        catalog,
     } = head;
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
@@ -56,12 +88,12 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         && prev.port_mapping == *port_mapping
         && prev.interface == *interface
         && prev.reachability_window == *reachability_window
+        && (std::sync::Arc::ptr_eq(&prev.catalog, catalog) || prev.catalog == *catalog)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::TorrentId;
 
     fn lines(n: u32) -> Vec<TorrentLine> {
         (1..=n)
@@ -80,6 +112,23 @@ mod tests {
         // A torrent more or fewer is a change even when the common ones are equal.
         assert!(!same_lines(&prev, &lines(4), eq));
         assert!(!same_lines(&prev, &lines(2), eq));
+    }
+
+    #[test]
+    fn a_line_before_is_found_in_place_or_by_id() {
+        let prev = lines(4);
+        let mut before = Before::new(&prev);
+        assert_eq!(
+            before.line(1, TorrentId(2)).map(|t| t.id),
+            Some(TorrentId(2))
+        );
+        assert!(before.by_id.is_none(), "in place: no map");
+        // Torrent 2 was removed: 3 now sits at index 1.
+        assert_eq!(
+            before.line(1, TorrentId(3)).map(|t| t.id),
+            Some(TorrentId(3))
+        );
+        assert_eq!(before.line(3, TorrentId(9)), None, "a new torrent");
     }
 
     #[test]

@@ -147,5 +147,6 @@ pub(crate) fn test_line(
         first_last: false,
         own: Default::default(),
         seeding: Default::default(),
+        rev: 0,
     }
 }

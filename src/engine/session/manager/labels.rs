@@ -11,6 +11,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
 
 use super::Manager;
 use crate::engine::api::{
@@ -58,6 +61,25 @@ impl Kept {
     }
 }
 
+/// The catalog published on the line-up. Its tags take a walk over every torrent's labels,
+/// so it is computed again only when what it is made of changed: the list of torrents
+/// (`Slots::generation`) or a label or the catalog edited (`edits`); a tick that changed
+/// neither compares two numbers.
+#[derive(Debug, Default)]
+pub(super) struct Published {
+    pub(super) catalog: Arc<Catalog>,
+    /// Label and catalog edits so far.
+    edits: u64,
+    /// `(Slots::generation, edits)` that `catalog` was computed at; None: never.
+    made_at: Option<(u64, u64)>,
+}
+
+/// A catalog edit's answer, sent once the line-up that carries it is published.
+pub(super) type Reply = (
+    oneshot::Sender<Result<Catalog, RequestError>>,
+    Result<Catalog, RequestError>,
+);
+
 /// The config's labels with this runtime catalog over them: a runtime category's directory
 /// is what an add with it takes.
 pub(super) fn merged(config: &LabelTable, kept: &Kept) -> LabelTable {
@@ -82,8 +104,39 @@ impl Manager {
         if now != self.slots[i].policy.kept.labels {
             self.slots[i].policy.kept.labels.clone_from(&now);
             self.save_policy(i);
+            self.catalog.edits += 1;
         }
         Ok(now)
+    }
+
+    /// Computes the published catalog again if what it is made of changed since; a new
+    /// `Arc` only when it differs, so that faces may compare it by pointer.
+    pub(super) fn refresh_catalog(&mut self) {
+        let at = (self.slots.generation(), self.catalog.edits);
+        if self.catalog.made_at == Some(at) {
+            return;
+        }
+        let now = self.catalog();
+        if *self.catalog.catalog != now {
+            self.catalog.catalog = Arc::new(now);
+        }
+        self.catalog.made_at = Some(at);
+    }
+
+    /// A catalog request: a read is answered at once, an edit once a line-up that carries
+    /// it is published (`Manager::run`, after the requests that came together).
+    pub(super) fn catalog_request(
+        &mut self,
+        edit: Option<CatalogEdit>,
+        reply: oneshot::Sender<Result<Catalog, RequestError>>,
+    ) {
+        if edit.is_none() {
+            let _ = reply.send(Ok(self.catalog()));
+            return;
+        }
+        let answer = self.edit_catalog(edit);
+        self.catalog.edits += 1;
+        self.catalog_replies.push((reply, answer));
     }
 
     /// The categories and tags as every face sees them.

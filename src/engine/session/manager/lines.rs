@@ -209,6 +209,8 @@ impl Manager {
             first_last,
             own: _,
             seeding: _,
+            // Set by the publication, never by the task.
+            rev: _,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why

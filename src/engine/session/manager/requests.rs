@@ -65,9 +65,7 @@ impl Manager {
             SessionRequest::Labels { id, edit, reply } => {
                 let _ = reply.send(self.edit_labels(id, &edit));
             }
-            SessionRequest::Catalog { edit, reply } => {
-                let _ = reply.send(self.edit_catalog(edit));
-            }
+            SessionRequest::Catalog { edit, reply } => self.catalog_request(edit, reply),
             SessionRequest::Torrent { id, command } => {
                 self.forget_after_complete(id, Some(&command));
                 if !self.pause_command(id, &command) {

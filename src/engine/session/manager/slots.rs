@@ -26,6 +26,9 @@ pub(super) struct Slots {
     /// without a walk over the list (an add to a library of 100,000 would otherwise walk it).
     /// More only after a removal, until the next renumbering: a gap, and the order holds.
     queue_end: u32,
+    /// Counts the changes to which slots are listed (`push`, `insert`, `remove`): what is
+    /// computed from the whole list (the catalog's tags) is computed again only after one.
+    generation: u64,
 }
 
 impl Slots {
@@ -36,6 +39,7 @@ impl Slots {
             by_hash: HashMap::new(),
             next_id: 1,
             queue_end: 0,
+            generation: 0,
         }
     }
 
@@ -72,6 +76,7 @@ impl Slots {
         self.by_id.insert(slot.id, self.list.len());
         self.queue_end = self.queue_end.max(slot.queue_position.saturating_add(1));
         self.list.push(slot);
+        self.generation += 1;
     }
 
     /// Puts a slot at index `i` (a restarted torrent's successor where it was).
@@ -81,6 +86,12 @@ impl Slots {
         self.queue_end = self.queue_end.max(slot.queue_position.saturating_add(1));
         self.list.insert(i, slot);
         self.reindex_from(i);
+        self.generation += 1;
+    }
+
+    /// Changes so far to which slots are listed.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The queue position a new torrent takes: after every other.
@@ -104,6 +115,7 @@ impl Slots {
         self.by_hash.remove(&slot.info_hash);
         self.by_id.remove(&slot.id);
         self.reindex_from(i);
+        self.generation += 1;
         slot
     }
 
