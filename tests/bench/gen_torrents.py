@@ -2,9 +2,9 @@
 """Writes N small single-file torrents and their data, for tests/bench/session_scale.sh.
 
     gen_torrents.py N TORRENT_DIR DATA_DIR [--min-kib 16] [--max-kib 64] [--piece-kib 16]
-                    [--announce URL --hashes FILE] [--no-data]
+                    [--announce URL --hashes FILE] [--no-data] [--prefix t]
 
-Torrent i is `tNNNNNN.torrent`, its file `DATA_DIR/tNNNNNN.bin` (random bytes, a random size
+Torrent i is `tNNNNNN.torrent`, its file `DATA_DIR/tNNNNNN.bin` (`t` is --prefix) (random bytes, a random size
 between --min-kib and --max-kib), so each has 1-4 pieces by default. With --announce every
 torrent names that tracker, and --hashes gets their info hashes, one hex a line (the
 tracker's whitelist). --no-data writes the torrents only (DATA_DIR stays empty). Standard
@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--announce", default=None, help="tracker URL every torrent names")
     ap.add_argument("--hashes", default=None, help="file for the info hashes, hex, one a line")
     ap.add_argument("--no-data", action="store_true", help="write the torrents, not their data")
+    ap.add_argument("--prefix", default="t", help="the names' first letters (two sets apart)")
     a = ap.parse_args()
     os.makedirs(a.torrents, exist_ok=True)
     os.makedirs(a.data, exist_ok=True)
@@ -50,7 +51,7 @@ def main() -> None:
     total = 0
     hashes = []
     for i in range(a.n):
-        name = "t%06d.bin" % i
+        name = "%s%06d.bin" % (a.prefix, i)
         size = rng.randint(a.min_kib * 1024, a.max_kib * 1024)
         data = os.urandom(size)
         if not a.no_data:
@@ -62,7 +63,7 @@ def main() -> None:
         if a.announce:
             meta["announce"] = a.announce
         hashes.append(hashlib.sha1(bencode(info)).hexdigest())
-        with open(os.path.join(a.torrents, "t%06d.torrent" % i), "wb") as f:
+        with open(os.path.join(a.torrents, "%s%06d.torrent" % (a.prefix, i)), "wb") as f:
             f.write(bencode(meta))
         total += size
     if a.hashes:

@@ -30,14 +30,14 @@ import base64
 import concurrent.futures
 import http.client
 import json
-import math
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
+
+import tui_keys
 
 # Sonarr's (and Radarr's) torrent-get fields.
 SONARR = [
@@ -139,9 +139,7 @@ def ticks(pid: int) -> int:
     return int(rest[11]) + int(rest[12])  # fields 14 and 15: utime, stime
 
 
-def pct(v: list[float], p: float) -> float:
-    s = sorted(v)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+pct = tui_keys.pct
 
 
 def cmd_add(url: str, tdir: str, ddir: str, conns: int) -> None:
@@ -241,37 +239,25 @@ def cmd_poll(url: str, interval: float) -> None:
 
 
 def cmd_keys(sock: str, target: str, samples: int) -> None:
-    """ms from `tmux send-keys` until the pane shows the selection on another row.
-
-    ttui's list marks the selected row with `▸` in its first column; the pane is captured
-    (`capture-pane -p`, about 2 ms a capture) until the first row holding it is another one,
-    at most 2 s a key. Keys alternate j and k, 0.2 s apart.
-    """
-    def selected() -> int:
-        out = subprocess.run(["tmux", "-S", sock, "capture-pane", "-p", "-t", target],
-                             capture_output=True, check=True).stdout.decode("utf-8", "replace")
-        for i, line in enumerate(out.splitlines()):
-            if "\u25b8" in line:
-                return i
-        return -1
-
-    row = selected()
+    """ms from `tmux send-keys` until the pane shows the selection (`▸`) on another row
+    (tui_keys.py), at most 2 s a key. Keys alternate j and k, 0.2 s apart."""
+    pane = tui_keys.Pane(sock, target)
+    row = tui_keys.selected_row(pane.lines())
     if row < 0:
         sys.exit("keys: no selected row (no `\u25b8`) in the pane")
     out = []
     key = "j"
     for _ in range(samples):
-        t0 = time.perf_counter()
-        subprocess.run(["tmux", "-S", sock, "send-keys", "-t", target, key], check=True)
-        while True:
-            r = selected()
-            dt = time.perf_counter() - t0
-            if r != row and r >= 0:
-                break
-            if dt > 2:
-                sys.exit(f"keys: the selection did not move within 2 s (row {row})")
-        out.append(dt * 1000)
-        row = r
+        was = row
+
+        def moved(lines: list[str]) -> bool:
+            nonlocal row
+            row = tui_keys.selected_row(lines)
+            return row not in (was, -1)
+
+        out.append(pane.key(key, moved, limit=2))
+        if pane.misses:
+            sys.exit(f"keys: the selection did not move within 2 s (row {was})")
         key = "k" if key == "j" else "j"
         time.sleep(0.2)
     print(" ".join(f"{x:.2f}" for x in out))

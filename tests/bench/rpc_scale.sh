@@ -91,7 +91,7 @@ RPID=""
 UPID=""
 POLL=""
 cleanup() {
-    [[ -S $SOCK ]] && tmux -S "$SOCK" kill-server 2>/dev/null
+    [[ -S $SOCK ]] && { tmux -S "$SOCK" kill-server 2>/dev/null || true; }
     for p in $POLL $UPID $TPID $RPID; do kill -KILL "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT

@@ -12,6 +12,7 @@ pub mod header;
 pub mod limits_dialog;
 pub mod move_prompt;
 pub mod order;
+pub mod shown;
 pub mod state;
 mod state_add;
 mod state_commands;

@@ -138,7 +138,7 @@ fn cmp_f64(a: f64, b: f64) -> Ordering {
 
 /// Primary order of two lines by `column`, ascending. ETA: unknown (not moving) after every
 /// known one.
-fn by(column: Column, a: &TorrentLine, b: &TorrentLine) -> Ordering {
+pub(super) fn by(column: Column, a: &TorrentLine, b: &TorrentLine) -> Ordering {
     match column {
         Column::Name => by_name(&a.name, &b.name),
         // Unlabelled last, then by the first label, and so on.
@@ -184,7 +184,15 @@ pub fn order(
             })
             .map(|(i, _)| i),
     );
-    out.sort_unstable_by(|&i, &j| {
+    out.sort_unstable_by(compare(lines, sort));
+}
+
+/// The list's order of two indices into `lines`: by `sort`, ties by id (a total order).
+pub(super) fn compare(
+    lines: &[TorrentLine],
+    sort: Sort,
+) -> impl Fn(&usize, &usize) -> Ordering + '_ {
+    move |&i, &j| {
         let (a, b) = (&lines[i], &lines[j]);
         let primary = by(sort.column, a, b);
         let primary = if sort.ascending {
@@ -193,7 +201,7 @@ pub fn order(
             primary.reverse()
         };
         primary.then(a.id.cmp(&b.id))
-    });
+    }
 }
 
 /// Whether `t` carries `label`; every torrent does when no label is chosen.

@@ -15,6 +15,7 @@ use crate::ui::action::{Action, Effect, Request};
 use crate::ui::scroll::ListScroll;
 
 use super::order::{counts, order, Sort};
+use super::shown::{Query, Shown};
 use super::words::Filter;
 
 /// The most characters a search may hold (a paste into the search line stops there).
@@ -54,9 +55,9 @@ pub struct ListState {
     /// publishes may drop a torrent before its removal's answer arrives.
     pub(super) removing: std::collections::BTreeMap<TorrentId, String>,
     last: Option<Arc<SessionSnapshot>>,
-    /// Indices of `last.torrents` shown, in order.
-    order: Vec<usize>,
-    counts: [usize; 6],
+    /// The rows of `last.torrents` shown, in order, and the filter counts: kept between
+    /// snapshots and keys (see `shown.rs`).
+    shown: Shown,
 }
 
 /// What a key on the list did: the engine request, if any, and a line for the footer.
@@ -84,13 +85,32 @@ impl KeyOutcome {
 impl ListState {
     /// Folds in a new session snapshot: order, filter counts, marks, selection.
     pub fn on_session(&mut self, snap: Arc<SessionSnapshot>) {
-        self.counts = counts(&snap.torrents, self.label.as_deref());
         if !self.marked.is_empty() {
             let ids: BTreeSet<TorrentId> = snap.torrents.iter().map(|t| t.id).collect();
             self.marked.retain(|id| ids.contains(id));
         }
+        let query = self.query();
+        match self.last.take() {
+            Some(old) => self.shown.on_lines(&old.torrents, &snap.torrents, &query),
+            None => self.shown.ask(&snap.torrents, &query),
+        }
         self.last = Some(snap);
-        self.reorder();
+        self.reselect();
+    }
+
+    /// What the list is asked to show now.
+    fn query(&self) -> Query {
+        Query {
+            filter: self.filter,
+            label: self.label.clone(),
+            sort: self.sort,
+            search: self.search.clone(),
+        }
+    }
+
+    /// The rows shown: indices into the last snapshot's lines, in order.
+    fn order(&self) -> &[usize] {
+        self.shown.rows()
     }
 
     pub fn session(&self) -> Option<&Arc<SessionSnapshot>> {
@@ -102,17 +122,19 @@ impl ListState {
     }
 
     fn reorder(&mut self) {
-        let mut out = std::mem::take(&mut self.order);
-        let shown = (self.filter, self.label.as_deref());
-        order(self.lines(), shown, &self.search, self.sort, &mut out);
-        self.order = out;
+        let query = self.query();
+        let lines = self
+            .last
+            .as_deref()
+            .map_or(&[][..], |s| s.torrents.as_slice());
+        self.shown.ask(lines, &query);
         self.reselect();
     }
 
     /// Display order of `snap.torrents`: cached when `snap` is the snapshot last folded in.
     pub fn order_for<'a>(&'a self, snap: &SessionSnapshot) -> Cow<'a, [usize]> {
         match &self.last {
-            Some(last) if std::ptr::eq(Arc::as_ptr(last), snap) => Cow::Borrowed(&self.order),
+            Some(last) if std::ptr::eq(Arc::as_ptr(last), snap) => Cow::Borrowed(self.order()),
             _ => {
                 let mut out = Vec::new();
                 order(
@@ -130,7 +152,7 @@ impl ListState {
     /// How many torrents each filter admits, in [`Filter::ALL`] order.
     pub fn counts_for(&self, snap: &SessionSnapshot) -> [usize; 6] {
         match &self.last {
-            Some(last) if std::ptr::eq(Arc::as_ptr(last), snap) => self.counts,
+            Some(last) if std::ptr::eq(Arc::as_ptr(last), snap) => self.shown.counts(),
             _ => counts(&snap.torrents, self.label.as_deref()),
         }
     }
@@ -155,30 +177,30 @@ impl ListState {
     }
 
     fn position(&self) -> Option<usize> {
-        self.position_in(self.lines(), &self.order)
+        self.position_in(self.lines(), self.order())
     }
 
     fn follow(&mut self) {
         let pos = self.position();
-        self.scroll.follow(pos, self.order.len());
+        self.scroll.follow(pos, self.order().len());
     }
 
     /// The same torrent if still shown, else the row where it was, else nothing.
     fn reselect(&mut self) {
         if let Some(pos) = self.position() {
             self.selected_row = pos;
-        } else if self.order.is_empty() {
+        } else if self.order().is_empty() {
             self.selected = None;
             self.selected_row = 0;
         } else {
-            self.select_row(self.selected_row.min(self.order.len() - 1));
+            self.select_row(self.selected_row.min(self.order().len() - 1));
         }
         self.follow();
     }
 
     fn select_row(&mut self, row: usize) {
         let id = self
-            .order
+            .order()
             .get(row)
             .and_then(|&i| self.lines().get(i))
             .map(|t| t.id);
@@ -189,11 +211,11 @@ impl ListState {
     }
 
     fn move_by(&mut self, delta: isize) {
-        if self.order.is_empty() {
+        if self.order().is_empty() {
             return;
         }
         let cur = self.position().unwrap_or(0) as isize;
-        let last = self.order.len() as isize - 1;
+        let last = self.order().len() as isize - 1;
         self.select_row((cur.saturating_add(delta)).clamp(0, last) as usize);
         self.follow();
     }
@@ -261,7 +283,6 @@ impl ListState {
             }
             Action::CycleLabel => {
                 self.label = super::order::next_label(self.lines(), self.label.as_deref());
-                self.counts = counts(self.lines(), self.label.as_deref());
                 self.reorder();
             }
             Action::Search => self.searching = true,
@@ -306,7 +327,7 @@ impl ListState {
             let top = self.scroll.top();
             let lines = self.lines();
             let visible: Vec<&TorrentLine> = self
-                .order
+                .order()
                 .iter()
                 .skip(top)
                 .take(self.scroll.page())
@@ -319,7 +340,7 @@ impl ListState {
         }
         let top = self.scroll.top();
         let index = top + usize::from(row - t.y - 1);
-        if index < self.order.len() {
+        if index < self.order().len() {
             self.select_row(index);
             self.follow();
         }
