@@ -24,13 +24,15 @@
 //! Clock fields (`time_active`, `last_activity`, `seeding_time`) move every second for
 //! every torrent (a seed's `seeding_time` is read from its line's `SeedClock`);
 //! they are not counted as changes (else every poll would carry the whole library), and
-//! are sent as of the torrent's last change with its other changes and in full updates.
+//! are read fresh (from the `Clocks` kept beside each object) with a torrent's other
+//! changes and in full updates.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
 
+use super::torrents::Clocks;
 use super::Ctx;
 use crate::engine::api::{Catalog, SessionSnapshot, TorrentId, TorrentLine};
 use crate::protocol::hex;
@@ -129,6 +131,8 @@ pub(crate) struct Log {
     folded: HashMap<TorrentId, Folded>,
     /// Hash → the torrent's object as last folded.
     torrents: HashMap<String, Map<String, Value>>,
+    /// Hash → what its clock fields are read from at each answer.
+    clocks: HashMap<String, Clocks>,
     /// `server_state`'s sums over `folded`.
     totals: Counts,
     /// The categories' names the objects were built with.
@@ -213,6 +217,44 @@ fn changed_keys(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<Strin
         .collect()
 }
 
+/// Every torrent's object as kept, its clock fields read at `at` (written, not copied).
+struct Fresh<'a> {
+    log: &'a Log,
+    at: u64,
+}
+
+impl serde::Serialize for Fresh<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.log.torrents.len()))?;
+        for (hash, object) in &self.log.torrents {
+            let clocks = self.log.clocks.get(hash).map(|c| c.at(self.at));
+            map.serialize_entry(hash, &Object { object, clocks })?;
+        }
+        map.end()
+    }
+}
+
+/// One object with its clock fields replaced.
+struct Object<'a> {
+    object: &'a Map<String, Value>,
+    clocks: Option<[(&'static str, u64); 3]>,
+}
+
+impl serde::Serialize for Object<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.object.len()))?;
+        for (k, v) in self.object {
+            match self.clocks.iter().flatten().find(|(c, _)| c == k) {
+                Some((_, fresh)) => map.serialize_entry(k, fresh)?,
+                None => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
 impl Log {
     /// Folds the line-up in if it is new; a revision is made only when something changed.
     fn fold(&mut self, snap: &Arc<SessionSnapshot>, max_peers: usize) {
@@ -253,6 +295,7 @@ impl Log {
                 if let Some(f) = self.folded.remove(&id) {
                     self.totals.sub(f.counts);
                     self.torrents.remove(&f.hash);
+                    self.clocks.remove(&f.hash);
                     r.torrents.remove(&f.hash);
                     r.torrents_removed.push(f.hash);
                 }
@@ -315,6 +358,7 @@ impl Log {
             if before.hash != hash {
                 // Renamed (a magnet learned its SHA-1 name): gone under the old name.
                 self.torrents.remove(&before.hash);
+                self.clocks.remove(&before.hash);
                 r.torrents.remove(&before.hash);
                 r.torrents_removed.push(before.hash);
             }
@@ -332,6 +376,7 @@ impl Log {
                     .insert(hash.clone(), object.keys().cloned().collect());
             }
         }
+        self.clocks.insert(hash.clone(), Clocks::of(t));
         self.torrents.insert(hash, object);
     }
 
@@ -343,11 +388,16 @@ impl Log {
 
     /// Every torrent, written from the objects kept (none copied).
     fn full(&self) -> Vec<u8> {
+        self.full_at(unix_now())
+    }
+
+    /// A full update with the clock fields as of `at` (Unix seconds).
+    fn full_at(&self, at: u64) -> Vec<u8> {
         #[derive(serde::Serialize)]
         struct Full<'a> {
             rid: u64,
             full_update: bool,
-            torrents: &'a HashMap<String, Map<String, Value>>,
+            torrents: Fresh<'a>,
             categories: &'a BTreeMap<String, Value>,
             tags: &'a BTreeSet<String>,
             server_state: &'a Map<String, Value>,
@@ -355,7 +405,7 @@ impl Log {
         let full = Full {
             rid: self.rev,
             full_update: true,
-            torrents: &self.torrents,
+            torrents: Fresh { log: self, at },
             categories: &self.categories,
             tags: &self.tags,
             server_state: &self.server,
@@ -364,6 +414,7 @@ impl Log {
     }
 
     fn since(&self, rid: u64) -> Value {
+        let at = unix_now();
         let mut keys: HashMap<&str, BTreeSet<&str>> = HashMap::new();
         let mut removed = BTreeSet::new();
         let (mut cats, mut cats_removed) = (BTreeSet::new(), BTreeSet::new());
@@ -394,9 +445,9 @@ impl Log {
                 .iter()
                 .filter_map(|k| Some((k.to_string(), now.get(*k)?.clone())))
                 .collect();
-            for k in CLOCK_KEYS {
-                if let Some(v) = now.get(*k) {
-                    o.insert(k.to_string(), v.clone());
+            if let Some(c) = self.clocks.get(h) {
+                for (k, v) in c.at(at) {
+                    o.insert(k.to_string(), json!(v));
                 }
             }
             torrents.insert(h.to_string(), Value::Object(o));
@@ -513,6 +564,30 @@ mod tests {
 
     fn call(log: &mut Log, snap: &Arc<SessionSnapshot>, rid: u64) -> Value {
         serde_json::from_slice(&answer(log, snap, 7, Some(rid as i64))).unwrap()
+    }
+
+    /// A seed's clock fields move while its line does not: a full update reads them at its
+    /// own time, not the fold's.
+    #[test]
+    fn a_full_update_reads_the_clocks_at_its_own_time() {
+        let mut log = Log::default();
+        let mut lines = lineup(2);
+        let now = unix_now();
+        lines.torrents[0].seeding = crate::engine::api::SeedClock::Running {
+            zero_at: now - 3600,
+        };
+        lines.torrents[0].added = now - 7200;
+        let snap = Arc::new(lines);
+        let first = call(&mut log, &snap, 0);
+        let hash = hex::encode(&snap.torrents[0].info_hash);
+        let seeded = first["torrents"][&hash]["seeding_time"].as_u64().unwrap();
+        assert!((3600..3660).contains(&seeded), "{seeded}");
+        let later: Value = serde_json::from_slice(&log.full_at(now + 600)).unwrap();
+        let t = &later["torrents"][&hash];
+        assert_eq!(t["seeding_time"], 4200, "{t}");
+        assert_eq!(t["time_active"], 7800, "{t}");
+        assert_eq!(t["last_activity"], now - 7200, "{t}");
+        assert_eq!(t["name"], "t1", "the other keys as kept");
     }
 
     #[test]

@@ -65,6 +65,51 @@ fn passes(t: &TorrentLine, filter: &str) -> bool {
     }
 }
 
+/// What a row's clock fields are read from: they move every second without the line
+/// changing, so `sync/maindata` keeps this beside each object it folded and reads them
+/// fresh at each answer, as `torrents/info` does.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Clocks {
+    added: u64,
+    active: bool,
+    seeding: crate::engine::api::SeedClock,
+}
+
+impl Clocks {
+    pub(super) fn of(t: &TorrentLine) -> Clocks {
+        Clocks {
+            added: t.added,
+            active: t.down_rate > 0.0 || t.up_rate > 0.0,
+            seeding: t.seeding,
+        }
+    }
+
+    /// The clock fields' values as of `now`, by key.
+    pub(super) fn at(self, now: u64) -> [(&'static str, u64); 3] {
+        [
+            ("time_active", self.time_active(now)),
+            ("last_activity", self.last_activity(now)),
+            ("seeding_time", self.seeding_time(now)),
+        ]
+    }
+
+    fn time_active(self, now: u64) -> u64 {
+        now.saturating_sub(self.added)
+    }
+
+    fn last_activity(self, now: u64) -> u64 {
+        if self.active {
+            now
+        } else {
+            self.added
+        }
+    }
+
+    fn seeding_time(self, now: u64) -> u64 {
+        self.seeding.secs_at(now)
+    }
+}
+
 /// One torrent as `torrents/info` and `sync/maindata` give it, with qBittorrent's field
 /// names. A struct serialized straight into the answer's bytes, because building a `Value`
 /// map a torrent (57 keys, each an allocated `String` in a `BTreeMap`) and then writing it
@@ -161,6 +206,7 @@ impl<'a> Info<'a> {
         let content_path = t.save_path.join(&t.name).display().to_string();
         let own = &t.own;
         let minutes = |d: Duration| (d.as_secs() / 60) as f64;
+        let clocks = Clocks::of(t);
         Info {
             hash: Hex(&t.info_hash),
             infohash_v1: Hex(&t.info_hash),
@@ -194,14 +240,10 @@ impl<'a> Info<'a> {
             tags,
             added_on: t.added,
             completion_on: t.completed.unwrap_or(0),
-            last_activity: if t.down_rate > 0.0 || t.up_rate > 0.0 {
-                now
-            } else {
-                t.added
-            },
+            last_activity: clocks.last_activity(now),
             seen_complete: t.completed.unwrap_or(0),
-            seeding_time: t.seeding.secs_at(now),
-            time_active: now.saturating_sub(t.added),
+            seeding_time: clocks.seeding_time(now),
+            time_active: clocks.time_active(now),
             ratio_limit: limit(own.ratio, |r| r),
             seeding_time_limit: limit(own.seed_time, minutes),
             inactive_seeding_time_limit: limit(own.idle, minutes),
