@@ -309,7 +309,8 @@ impl Manager {
     /// evaluation gave it, without deciding every torrent again (that waits for the next
     /// evaluation, `evaluate_soon`). A pass over every slot per check made adding 100,000
     /// torrents quadratic: each check's end waited for a pass over all the others.
-    pub(super) fn start_next_check(&mut self) {
+    /// False when none was waiting.
+    pub(super) fn start_next_check(&mut self) -> bool {
         while let Some((id, v)) = self.scratch.check_next.pop_front() {
             let Some(i) = self.slots.index(id) else {
                 continue;
@@ -325,8 +326,9 @@ impl Manager {
                 continue;
             }
             self.apply(i, v, want);
-            return;
+            return true;
         }
+        false
     }
 
     /// A task's check is done, or it ended before: once none checks and none waits, the

@@ -101,9 +101,15 @@ impl Manager {
                     p.just_checked = complete;
                     // The next waiting for its check starts now, not at the next tick, and
                     // the queue is weighed again soon (once for the checks that end together).
-                    self.start_next_check();
+                    // With none waiting, the queue is weighed at once: a download found
+                    // complete frees its download slot for the next one held, who is not in
+                    // the check queue yet (a library added at once waits on exactly that).
                     self.checks_ended = true;
-                    self.evaluate_due = true;
+                    if self.start_next_check() {
+                        self.evaluate_due = true;
+                    } else {
+                        self.evaluate(false);
+                    }
                 }
             }
             Report::Completed { downloaded } => self.on_completed(i, downloaded),
