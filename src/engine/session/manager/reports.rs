@@ -54,6 +54,10 @@ impl Manager {
                 if let (true, Some(p)) = (renamed, &mut self.persist) {
                     p.replace_after_save(old, meta_hash);
                 }
+                // It wants a download slot from now on: weighed soon, not at the next tick,
+                // as its task goes on to download at once and a small torrent on a fast
+                // swarm would finish in the half second before that (never held in turn).
+                self.evaluate_due = true;
             }
             Report::Unrenamed(meta, renamed) => {
                 let slot = &mut self.slots[i];
