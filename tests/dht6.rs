@@ -198,7 +198,7 @@ fn the_ipv6_routing_table_is_saved_and_is_enough_to_start_from_next_time() {
     let extra1: Vec<&str> = extra.iter().map(String::as_str).collect();
     let mut one = spawn_ttui_seeder(&t.path, &fx.data_dir, free_port(), &extra1);
     wait_for_log(&log1, "announced", Duration::from_secs(60), &mut one);
-    terminate(&mut one);
+    one.terminate();
     let (_, saved) = ttui::internals::dht::persist::load(&state).expect("dht.dat");
     let v6 = saved.iter().filter(|n| n.addr.is_ipv6()).count();
     assert!(v6 >= 2, "dht.dat holds {v6} IPv6 nodes: {saved:?}");
@@ -232,7 +232,7 @@ fn the_ipv6_routing_table_is_saved_and_is_enough_to_start_from_next_time() {
         !line.contains("from 0 nodes"),
         "the second run knew no node: {line}"
     );
-    terminate(&mut two);
+    two.terminate();
     drop(dht);
 }
 
@@ -249,22 +249,6 @@ fn wait_for_log(log: &Path, needle: &str, timeout: Duration, ttui: &mut Ttui) {
         "no `{needle}` in ttui's log within {timeout:?}:\n{}",
         tail(log, 40)
     );
-}
-
-/// SIGTERM by pid, then waits (bounded) for the graceful exit.
-fn terminate(t: &mut Ttui) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &t.pid().to_string()])
-        .status();
-    let end = Instant::now() + Duration::from_secs(15);
-    while !t.has_exited() {
-        assert!(
-            Instant::now() < end,
-            "ttui ignored SIGTERM:\n{}",
-            t.report()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -212,7 +212,7 @@ fn the_routing_table_is_saved_in_the_state_dir_and_used_next_time() {
     let extra1: Vec<&str> = extra.iter().map(String::as_str).collect();
     let mut one = spawn_ttui_seeder(&t.path, &data, free_port(), &extra1);
     wait_for_log(&log1, "announced", Duration::from_secs(60), &mut one);
-    terminate(&mut one);
+    one.terminate();
     let saved = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let nodes = saved_nodes(&saved);
     assert!(
@@ -252,7 +252,7 @@ fn the_routing_table_is_saved_in_the_state_dir_and_used_next_time() {
         !line.contains("from 0 nodes"),
         "the second run knew no node: {line}"
     );
-    terminate(&mut two);
+    two.terminate();
 }
 
 /// Nodes in a saved table (`5:nodes<len>:<26 bytes a node>`).
@@ -266,22 +266,6 @@ fn saved_nodes(buf: &[u8]) -> usize {
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
         .map_or(0, |len| len / 26)
-}
-
-/// SIGTERM by pid, then waits (bounded) for the graceful exit.
-fn terminate(t: &mut Ttui) {
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &t.pid().to_string()])
-        .status();
-    let end = Instant::now() + Duration::from_secs(15);
-    while !t.has_exited() {
-        assert!(
-            Instant::now() < end,
-            "ttui ignored SIGTERM:\n{}",
-            t.report()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {

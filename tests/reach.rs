@@ -8,10 +8,12 @@
 //! member of the lab's swarm (DHT bootstrapped only from a lab node, PEX, uTP, hole punching),
 //! where assets/seeders/lt_seed.py keeps every discovery mechanism off. The reach table
 //! (`reach_table`) is also the benchmark tests/bench/reach.sh, with a longer window
-//! (`TTUI_REACH_SECONDS`).
+//! (`TTUI_REACH_SECONDS`). BEP 42 (DHT node ids tied to addresses) is tests/reach/bep42.rs.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+#[path = "reach/bep42.rs"]
+mod bep42;
 mod common;
 mod netlab;
 mod prereq;

@@ -205,6 +205,8 @@ pub(crate) struct Node {
     /// Votes for our external address (BEP 42): each candidate with the distinct addresses
     /// that said it, at most `VOTE_CANDIDATES` of them and `EXTERNAL_VOTES` voters each.
     votes: Vec<(std::net::IpAddr, Vec<std::net::IpAddr>)>,
+    /// Our external address once voted or told (BEP 42), for the log.
+    external: Option<std::net::IpAddr>,
 }
 
 /// Distinct voters that must name the same external address before our id follows it: one
@@ -235,6 +237,7 @@ impl Node {
             own: Bucket::new(budget::OWN_QUERIES_PER_SEC, now),
             dropped: DropReport::new(),
             votes: Vec::new(),
+            external: None,
             cfg,
         }
     }
@@ -290,7 +293,11 @@ impl Node {
     /// local address says nothing about how the internet sees us: ignored.
     pub(crate) fn set_external(&mut self, ip: std::net::IpAddr, now: Instant) -> bool {
         use crate::protocol::krpc::security;
-        if security::is_local(ip) || security::id_fits(&self.cfg.id, ip) {
+        if security::is_local(ip) {
+            return false;
+        }
+        self.external = Some(ip);
+        if security::id_fits(&self.cfg.id, ip) {
             return false;
         }
         self.cfg.id = security::id_for(ip, rand::random());
@@ -303,7 +310,19 @@ impl Node {
                 let _ = self.tables[f.index()].heard_from(e.id, e.addr, e.last_seen);
             }
         }
+        // Nodes that enforce BEP 42 answered the old id with errors only, so the table may
+        // be empty and the bootstrap backing off: join again at the next tick with the id
+        // they accept, not minutes later.
+        for b in &mut self.boot {
+            b.retry = BOOTSTRAP_RETRY_MIN;
+            b.next = now;
+        }
         true
+    }
+
+    /// Our external address as last voted or told (BEP 42), if any.
+    pub(crate) fn external(&self) -> Option<std::net::IpAddr> {
+        self.external
     }
 
     #[cfg(test)]

@@ -281,6 +281,13 @@ async fn resolve(names: &[String]) -> Vec<SocketAddr> {
     out
 }
 
+/// The line that says our id changed to fit our external address (BEP 42).
+fn log_new_id(node: &Node) {
+    if let Some(ip) = node.external() {
+        tracing::info!("DHT: our address is {ip}; node id now fits it (BEP 42)");
+    }
+}
+
 fn save(node: &Node, dir: &Option<PathBuf>) -> io::Result<()> {
     match dir {
         Some(dir) => persist::save(dir, &node.id(), &node.nodes_to_save(Instant::now())),
@@ -310,7 +317,14 @@ async fn run(
         }
         tokio::select! {
             d = datagrams.recv() => match d {
-                Some((buf, from)) => node.handle(&buf, from, Instant::now()),
+                Some((buf, from)) => {
+                    let before = node.id();
+                    node.handle(&buf, from, Instant::now());
+                    // Nodes' KRPC `ip` votes (BEP 42) move the id from inside `handle`.
+                    if node.id() != before {
+                        log_new_id(&node);
+                    }
+                }
                 None => break,
             },
             c = commands.recv() => match c {
@@ -327,7 +341,7 @@ async fn run(
                 }
                 Some(Command::External { ip, voter }) => {
                     if node.vote_external(ip, voter, Instant::now()) {
-                        tracing::info!("DHT: our address is {ip}; node id now fits it (BEP 42)");
+                        log_new_id(&node);
                     }
                 }
                 Some(Command::Stats(reply)) => {

@@ -1573,6 +1573,23 @@ impl Ttui {
         self.proc.kill();
     }
 
+    /// SIGTERM by pid, then waits (bounded) for the graceful exit, which saves its state
+    /// (the DHT's routing table among it); panics when it does not come within 15 s.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let end = Instant::now() + Duration::from_secs(15);
+        while !self.has_exited() {
+            assert!(
+                Instant::now() < end,
+                "ttui ignored SIGTERM:\n{}",
+                self.report()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn report(&mut self) -> String {
         self.proc.report()
     }

@@ -18,6 +18,8 @@ Lines on stdout, flushed:
   "peers N IP,IP,..."  once a second: every address it has ever been connected to
                        (handshaken), the union over its get_peer_info() polls
   "done"               (leech) every piece verified
+  "table NID ID@IP:PORT ..."  once a second with --table: this node's id and its routing
+                       table's live nodes (dht_live_nodes), ids in hex
 Alerts go to stderr. It exits on SIGTERM or after --max-seconds, so an orphan left by a
 killed test cannot live forever.
 """
@@ -58,6 +60,10 @@ def main():
     ap.add_argument("--dht-node", action="append", default=[], help="ip:port of a lab DHT node")
     ap.add_argument("--no-trackers", action="store_true", help="drop the torrent's trackers")
     ap.add_argument("--pex", action="store_true")
+    ap.add_argument("--enforce-node-id", action="store_true",
+                    help="BEP 42: dht_enforce_node_id (ids that do not fit their address "
+                    "are answered with an error and kept out of the routing table)")
+    ap.add_argument("--table", action="store_true", help="print the routing table each second")
     ap.add_argument("--peer", action="append", default=[])
     ap.add_argument("--upload-limit", type=int, default=0)
     ap.add_argument("--download-limit", type=int, default=0)
@@ -84,7 +90,7 @@ def main():
         "dht_restrict_routing_ips": False,
         "dht_restrict_search_ips": False,
         "dht_ignore_dark_internet": False,
-        "dht_enforce_node_id": False,
+        "dht_enforce_node_id": args.enforce_node_id,
         "dht_prefer_verified_node_ids": False,
         "dht_block_ratelimit": 1000,
         "enable_incoming_utp": True,
@@ -99,7 +105,8 @@ def main():
         "alert_mask": lt.alert.category_t.error_notification
         | lt.alert.category_t.connect_notification
         | lt.alert.category_t.peer_notification
-        | lt.alert.category_t.tracker_notification,
+        | lt.alert.category_t.tracker_notification
+        | (lt.alert.category_t.dht_notification if args.table else 0),
     }
     # flags=0: no default plugins; the extensions this peer speaks are named here.
     ses = lt.session(settings, flags=0)
@@ -142,6 +149,10 @@ def main():
                               lt.listen_succeeded_alert, lt.tracker_error_alert,
                               lt.torrent_error_alert)):
                 log("alert: %s" % a.message())
+            elif isinstance(a, lt.dht_live_nodes_alert):
+                say("table %s %s" % (a.node_id, " ".join(
+                    "%s@%s:%d" % (n["nid"], n["endpoint"][0], n["endpoint"][1])
+                    for n in a.nodes)))
         now = time.monotonic()
         dht_nodes = ses.status().dht_nodes if args.dht else 0
         if h is not None:
@@ -156,6 +167,11 @@ def main():
                     for n in nodes:
                         ses.add_dht_node(n)
                 say("dht %d" % dht_nodes)
+                if args.table:
+                    # dht_state() (deprecated, still the one way to read it here) names the
+                    # node's current id: BEP 42 changes it when its external address is voted.
+                    for nid in ses.dht_state().get(b"node-id", []):
+                        ses.dht_live_nodes(lt.sha1_hash(nid[:20]))
             say("peers %d %s" % (len(seen), ",".join(sorted(seen))))
         # Announce often at first: an announce before the table has nodes goes nowhere.
         if h is not None and args.dht and dht_nodes > 0 and now - last_announce >= (

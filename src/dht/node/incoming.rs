@@ -60,6 +60,14 @@ impl Node {
             Body::Response { id, r } => self.on_response(&msg.tid, from, (id, msg.ip), r, now),
             Body::Error { .. } => {
                 if let Some(p) = self.take_pending(&msg.tid, from) {
+                    // An error to a query we sent says where the node saw us too: a node that
+                    // enforces BEP 42 (libtorrent's `dht_enforce_node_id`) answers every query
+                    // from an id that does not fit our address with "invalid node ID" and
+                    // that `ip`. Were only replies votes, a node with a random id among such
+                    // nodes would never learn its address, and never be let in.
+                    if let Some(us) = msg.ip {
+                        self.vote_external(us.ip(), from.ip(), now);
+                    }
                     if let Purpose::Lookup(sid) = p.purpose {
                         if let Some(l) = self.searches.get_mut(&sid).and_then(|s| s.lookup(family))
                         {

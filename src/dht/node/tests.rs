@@ -551,3 +551,57 @@ fn bep42_three_voters_move_our_id_to_the_address_they_saw() {
     }
     assert!(n.votes.len() <= VOTE_CANDIDATES);
 }
+
+/// libtorrent with `dht_enforce_node_id` answers a query from an id that does not fit our
+/// address with error 203 "invalid node ID" and its `ip` key: errors to our own queries vote
+/// as replies do, and once the id fits, the node asks its bootstrap nodes again at once.
+#[test]
+fn bep42_an_enforcing_nodes_errors_vote_and_the_node_rejoins_at_once() {
+    use crate::protocol::krpc::security::id_fits;
+    let now = Instant::now();
+    let start = NodeId([1; 20]);
+    let mut n = Node::new(NodeConfig::new(start), now);
+    let us = SocketAddr::from(([203, 0, 113, 50], 6881));
+    let refusal = |tid: Vec<u8>| Krpc {
+        tid,
+        version: None,
+        ip: Some(us),
+        body: Body::Error {
+            code: 203,
+            message: "invalid node ID".into(),
+        },
+    };
+    // Errors nobody asked for are no votes, whoever sends them.
+    for i in 1..=3u8 {
+        let stranger = SocketAddr::from(([198, 51, 100, 100 + i], 6881));
+        n.handle(&refusal(vec![0, i]).encode(), stranger, now);
+    }
+    assert_eq!(n.id(), start);
+    let seeds: Vec<SocketAddr> = (1..=3u8)
+        .map(|i| SocketAddr::from(([198, 51, 100, i], 6881)))
+        .collect();
+    n.bootstrap(seeds.clone(), now);
+    let asked = n.take_outgoing();
+    assert_eq!(asked.len(), seeds.len());
+    for (buf, to) in asked {
+        let tid = Krpc::decode(&buf).unwrap().tid;
+        n.handle(&refusal(tid).encode(), to, now);
+    }
+    assert!(
+        id_fits(&n.id(), us.ip()),
+        "three refusals did not move the id"
+    );
+    assert_eq!(n.external(), Some(us.ip()));
+    // The next tick asks every seed again, with the new id (not after the 5 s back-off).
+    let later = now + Duration::from_millis(500);
+    n.tick(later);
+    let again = n.take_outgoing();
+    for s in &seeds {
+        let q = again.iter().find(|(_, to)| to == s);
+        let q = q.map(|(buf, _)| Krpc::decode(buf).unwrap().body);
+        assert!(
+            matches!(q, Some(Body::Query { id, .. }) if id == n.id()),
+            "{s} not asked again: {again:?}"
+        );
+    }
+}
