@@ -113,7 +113,9 @@ fn session(rows: u32) -> Handler {
             ..TorrentLine::placeholder(TorrentId(id))
         };
         let known = SessionSnapshot {
-            torrents: vec![line(1, 0x11), line(2, 0x22)],
+            torrents: [line(1, 0x11), line(2, 0x22)]
+                .map(std::sync::Arc::new)
+                .into(),
             ..SessionSnapshot::default()
         };
         while let Some((request, reply)) = rx.recv().await {

@@ -105,7 +105,9 @@ mod tests {
             ..crate::engine::api::TorrentLine::placeholder(TorrentId(id))
         };
         SessionSnapshot {
-            torrents: vec![line(1, a), line(2, b), line(123456, c)],
+            torrents: [line(1, a), line(2, b), line(123456, c)]
+                .map(std::sync::Arc::new)
+                .into(),
             ..SessionSnapshot::default()
         }
     }

@@ -35,7 +35,7 @@ fn line(ctx: &Ctx, p: &Params) -> Result<TorrentLine, ReadError> {
         .torrents
         .iter()
         .find(|t| hex::encode(&t.info_hash).eq_ignore_ascii_case(hash))
-        .cloned()
+        .map(|t| TorrentLine::clone(t))
         .ok_or(ReadError::NotFound)
 }
 

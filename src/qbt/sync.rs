@@ -532,6 +532,7 @@ mod tests {
                 t.rev = 1;
                 t
             })
+            .map(Arc::new)
             .collect();
         SessionSnapshot {
             torrents,
@@ -553,10 +554,10 @@ mod tests {
             if before.is_none_or(|p| {
                 TorrentLine {
                     rev: p.rev,
-                    ..t.clone()
-                } != *p
+                    ..TorrentLine::clone(t)
+                } != **p
             }) {
-                t.rev = s.rev;
+                Arc::make_mut(t).rev = s.rev;
             }
         }
         Arc::new(s)
@@ -573,10 +574,10 @@ mod tests {
         let mut log = Log::default();
         let mut lines = lineup(2);
         let now = unix_now();
-        lines.torrents[0].seeding = crate::engine::api::SeedClock::Running {
+        Arc::make_mut(&mut lines.torrents[0]).seeding = crate::engine::api::SeedClock::Running {
             zero_at: now - 3600,
         };
-        lines.torrents[0].added = now - 7200;
+        Arc::make_mut(&mut lines.torrents[0]).added = now - 7200;
         let snap = Arc::new(lines);
         let first = call(&mut log, &snap, 0);
         let hash = hex::encode(&snap.torrents[0].info_hash);
@@ -605,7 +606,9 @@ mod tests {
         let rid = full["rid"].as_u64().unwrap();
 
         // One torrent uploads: one object built, not 10,000.
-        let second = next(&first, |s| s.torrents[1234].uploaded = 501);
+        let second = next(&first, |s| {
+            Arc::make_mut(&mut s.torrents[1234]).uploaded = 501
+        });
         let diff = call(&mut log, &second, rid);
         assert_eq!(
             log.built,
@@ -631,9 +634,9 @@ mod tests {
             let gone = s.torrents.remove(10);
             assert_eq!(gone.id, TorrentId(11));
             let mut t = s.torrents[0].clone();
-            t.id = TorrentId(N + 1);
-            t.info_hash = [0xee; 20];
-            t.uploaded = 3;
+            Arc::make_mut(&mut t).id = TorrentId(N + 1);
+            Arc::make_mut(&mut t).info_hash = [0xee; 20];
+            Arc::make_mut(&mut t).uploaded = 3;
             s.torrents.push(t);
         });
         let diff = call(&mut log, &fourth, rid);
@@ -688,7 +691,7 @@ mod tests {
         let first = Arc::new(s);
         let rid = call(&mut log, &first, 0)["rid"].as_u64().unwrap();
         let mut s = (*first).clone();
-        s.torrents[2].uploaded = 9;
+        Arc::make_mut(&mut s.torrents[2]).uploaded = 9;
         let diff = call(&mut log, &Arc::new(s), rid);
         assert_eq!(log.built, 6);
         assert_eq!(

@@ -126,7 +126,14 @@ async fn server(ban: Duration) -> Server {
                 asked.lock().unwrap().push((id, on));
                 let _ = reply.send(Ok(()));
             } else if let crate::engine::api::SessionRequest::Catalog { reply, .. } = req {
-                let _ = reply.send(Ok(catalog_of(&lineup.borrow().torrents)));
+                let _ = reply.send(Ok(catalog_of(
+                    &lineup
+                        .borrow()
+                        .torrents
+                        .iter()
+                        .map(|t| TorrentLine::clone(t))
+                        .collect::<Vec<_>>(),
+                )));
             }
         }
     });
@@ -301,7 +308,7 @@ fn catalog_of(lines: &[TorrentLine]) -> crate::engine::api::Catalog {
 fn with_catalog(lines: Vec<TorrentLine>) -> SessionSnapshot {
     SessionSnapshot {
         catalog: Arc::new(catalog_of(&lines)),
-        torrents: lines,
+        torrents: lines.into_iter().map(Arc::new).collect(),
         ..SessionSnapshot::default()
     }
 }
@@ -537,7 +544,7 @@ async fn set_super_seeding_asks_the_engine_and_info_shows_the_flag() {
     let mut line = seeding(7, 0xab);
     line.super_seeding = true;
     s._snapshot.send_replace(Arc::new(SessionSnapshot {
-        torrents: vec![line],
+        torrents: vec![Arc::new(line)],
         ..SessionSnapshot::default()
     }));
     let r = get(s.addr, "/api/v2/torrents/info", key).await;
@@ -589,7 +596,7 @@ async fn a_form_of_many_torrents_waits_for_the_line_up_once() {
                     None => return,
                 },
                 _ = tick.tick() => {
-                    let snap = SessionSnapshot { torrents: lines.clone(), ..SessionSnapshot::default() };
+                    let snap = SessionSnapshot { torrents: lines.clone().into_iter().map(Arc::new).collect(), ..SessionSnapshot::default() };
                     stx.send_replace(Arc::new(snap));
                 }
             }

@@ -158,7 +158,10 @@ impl Activity {
             return Err(NotFolded);
         }
         let at = self.seen.get(&id).map(|s| s.at);
-        Ok(at.and_then(|i| snap.torrents.get(i)).filter(|t| t.id == id))
+        Ok(at
+            .and_then(|i| snap.torrents.get(i))
+            .map(|t| &**t)
+            .filter(|t| t.id == id))
     }
 
     /// Unix seconds of the torrent's last activity (0: never seen).
@@ -215,7 +218,7 @@ mod tests {
     fn activity_removals_and_counters_follow_the_line_up() {
         let mut a = Activity::default();
         let mut snap = SessionSnapshot {
-            torrents: vec![line(1), line(2)],
+            torrents: vec![Arc::new(line(1)), Arc::new(line(2))],
             ..SessionSnapshot::default()
         };
         let folded = Arc::new(snap.clone());
@@ -223,7 +226,7 @@ mod tests {
         assert_eq!(a.active(TorrentId(1)), 1000);
         assert!(!a.recent(TorrentId(1), 5000));
         assert_eq!(a.recently_active(&folded, 5000), Some(vec![]));
-        snap.torrents[0].uploaded = 300;
+        Arc::make_mut(&mut snap.torrents[0]).uploaded = 300;
         let folded = Arc::new(snap.clone());
         a.fold(&folded, 5010);
         assert_eq!(a.active(TorrentId(1)), 5010);

@@ -94,7 +94,9 @@ mod tests {
             ..TorrentLine::placeholder(TorrentId(id))
         };
         SessionSnapshot {
-            torrents: vec![line(1, 0xab), line(2, 0xcd), line(5, 0xef)],
+            torrents: [line(1, 0xab), line(2, 0xcd), line(5, 0xef)]
+                .map(std::sync::Arc::new)
+                .into(),
             ..SessionSnapshot::default()
         }
     }

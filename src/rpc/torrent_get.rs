@@ -112,7 +112,7 @@ impl<'a> Lines<'a> {
         }
         match activity {
             Some(a) if a.has_folded(snap) => Lines::Folded,
-            _ => Lines::Map(snap.torrents.iter().map(|t| (t.id, t)).collect()),
+            _ => Lines::Map(snap.torrents.iter().map(|t| (t.id, &**t)).collect()),
         }
     }
 
@@ -125,7 +125,7 @@ impl<'a> Lines<'a> {
         activity: Option<&Activity>,
     ) -> Option<&'a TorrentLine> {
         match self {
-            Lines::All => snap.torrents.get(i).filter(|t| t.id == id),
+            Lines::All => snap.torrents.get(i).map(|t| &**t).filter(|t| t.id == id),
             Lines::Folded => activity.and_then(|a| a.line(snap, id).ok().flatten()),
             Lines::Map(m) => m.get(&id).copied(),
         }

@@ -246,7 +246,7 @@ fn remove_confirmation_at_three_sizes() {
         crate::ui::list::test_line(3, "Big Buck Bunny", TorrentState::Paused),
     ];
     let session = Arc::new(SessionSnapshot {
-        torrents,
+        torrents: torrents.into_iter().map(Arc::new).collect(),
         listen_port: 6881,
         ..SessionSnapshot::default()
     });
@@ -289,7 +289,7 @@ fn the_files_tab_shows_and_flips_the_lines_order() {
         let mut l = crate::ui::list::test_line(1, "t", TorrentState::Downloading);
         l.sequential = sequential;
         Arc::new(SessionSnapshot {
-            torrents: vec![l],
+            torrents: vec![Arc::new(l)],
             ..SessionSnapshot::default()
         })
     };

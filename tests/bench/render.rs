@@ -221,6 +221,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 rev: 0,
             }
         })
+        .map(Arc::new)
         .collect();
     SessionSnapshot {
         torrents,

@@ -131,7 +131,10 @@ pub fn session() -> SessionSnapshot {
     });
     evil.why = evil.queue.map(|q| q.to_string());
     SessionSnapshot {
-        torrents: vec![debian, ubuntu, arch, fedora, disk, long, evil],
+        torrents: [debian, ubuntu, arch, fedora, disk, long, evil]
+            .into_iter()
+            .map(Arc::new)
+            .collect(),
         down_rate: 3.4 * MIB as f64 + 1500.0,
         up_rate: 692.0 * 1024.0,
         listen_port: 6881,
@@ -283,9 +286,9 @@ fn ten_thousand_torrents_scroll_to_the_last() {
     let torrents = (0..10_000u32)
         .map(|i| {
             let mut t = base.torrents[(i % 7) as usize].clone();
-            t.id = TorrentId(i + 1);
-            t.name = format!("torrent {:05}", i + 1);
-            t.added = u64::from(i);
+            Arc::make_mut(&mut t).id = TorrentId(i + 1);
+            Arc::make_mut(&mut t).name = format!("torrent {:05}", i + 1);
+            Arc::make_mut(&mut t).added = u64::from(i);
             t
         })
         .collect();

@@ -38,7 +38,7 @@ pub(super) async fn apply(
         .torrents
         .iter()
         .filter(|t| now.iter().any(|(id, _)| *id == t.id))
-        .map(row)
+        .map(|t| row(t))
         .collect();
     Response::List(rows)
 }

@@ -6,7 +6,7 @@ use crate::engine::api::{SessionSnapshot, TorrentLine, TorrentState};
 use crate::protocol::hex;
 
 pub(super) fn apply(current: &SessionSnapshot) -> Response {
-    Response::List(current.torrents.iter().map(row).collect())
+    Response::List(current.torrents.iter().map(|t| row(t)).collect())
 }
 
 /// Waiting for a queue slot, as the session's queue says.

@@ -147,7 +147,7 @@ mod tests {
             "answered before the torrents were back"
         );
         tx.send_replace(Arc::new(SessionSnapshot {
-            torrents: vec![TorrentLine::placeholder(TorrentId(1))],
+            torrents: vec![Arc::new(TorrentLine::placeholder(TorrentId(1)))],
             restored: true,
             ..SessionSnapshot::default()
         }));

@@ -25,8 +25,12 @@ pub(super) fn apply(snapshot: watch::Receiver<Arc<SessionSnapshot>>) -> Response
         s.down_rate = finite(s.down_rate);
         s.up_rate = finite(s.up_rate);
         for t in &mut s.torrents {
-            t.down_rate = finite(t.down_rate);
-            t.up_rate = finite(t.up_rate);
+            // Copied only where a rate is not a JSON number: the others stay shared.
+            if !t.down_rate.is_finite() || !t.up_rate.is_finite() {
+                let t = Arc::make_mut(t);
+                t.down_rate = finite(t.down_rate);
+                t.up_rate = finite(t.up_rate);
+            }
         }
         Response::Session(Box::new(s))
     })
@@ -78,7 +82,7 @@ mod tests {
         line.state = TorrentState::Error("disk full".into());
         line.down_rate = f64::NAN;
         let snap = SessionSnapshot {
-            torrents: vec![line],
+            torrents: vec![Arc::new(line)],
             up_rate: f64::INFINITY,
             ..SessionSnapshot::default()
         };

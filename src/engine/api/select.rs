@@ -119,11 +119,13 @@ mod tests {
             }
         };
         SessionSnapshot {
-            torrents: vec![
+            torrents: [
                 line(1, [0x3f, 0x2a, 0x91, 0x00]),
                 line(2, [0x3f, 0x2a, 0x91, 0xff]),
                 line(7, [0x12, 0x34, 0x56, 0x78]),
-            ],
+            ]
+            .map(std::sync::Arc::new)
+            .into(),
             ..SessionSnapshot::default()
         }
     }

@@ -542,16 +542,16 @@ impl Manager {
     fn with_lines(&self, head: SessionSnapshot, prev: &SessionSnapshot) -> SessionSnapshot {
         let rev = prev.rev + 1;
         let mut before = publish::Before::new(&prev.torrents);
-        let torrents: Vec<TorrentLine> = self
+        let torrents: Vec<Arc<TorrentLine>> = self
             .slots
             .iter()
             .enumerate()
             .map(|(i, slot)| match before.line(i, slot.id) {
-                Some(p) if Self::line_is(slot, p) => p.clone(),
-                _ => TorrentLine {
+                Some(p) if Self::line_is(slot, p) => Arc::clone(p),
+                _ => Arc::new(TorrentLine {
                     rev,
                     ..Self::line_of(slot)
-                },
+                }),
             })
             .collect();
         SessionSnapshot {

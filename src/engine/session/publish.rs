@@ -4,13 +4,14 @@
 //! allocates nothing, so the list is rebuilt only when something in it changed.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::engine::api::{SessionSnapshot, TorrentId, TorrentLine};
 
 /// True when `now` shows, in order, exactly the lines of `prev` (`same` compares one
 /// without building it).
 pub(super) fn same_lines<T>(
-    prev: &[TorrentLine],
+    prev: &[Arc<TorrentLine>],
     now: &[T],
     same: impl Fn(&T, &TorrentLine) -> bool,
 ) -> bool {
@@ -21,17 +22,17 @@ pub(super) fn same_lines<T>(
 /// keeps its order (every tick but one after an add or a removal), else by id through a map
 /// built once, when the first line out of place is met.
 pub(super) struct Before<'a> {
-    prev: &'a [TorrentLine],
-    by_id: Option<HashMap<TorrentId, &'a TorrentLine>>,
+    prev: &'a [Arc<TorrentLine>],
+    by_id: Option<HashMap<TorrentId, &'a Arc<TorrentLine>>>,
 }
 
 impl<'a> Before<'a> {
-    pub(super) fn new(prev: &'a [TorrentLine]) -> Before<'a> {
+    pub(super) fn new(prev: &'a [Arc<TorrentLine>]) -> Before<'a> {
         Before { prev, by_id: None }
     }
 
     /// The line that showed torrent `id`, which now sits at index `i`; None: a new torrent.
-    pub(super) fn line(&mut self, i: usize, id: TorrentId) -> Option<&'a TorrentLine> {
+    pub(super) fn line(&mut self, i: usize, id: TorrentId) -> Option<&'a Arc<TorrentLine>> {
         match self.prev.get(i) {
             Some(p) if p.id == id => Some(p),
             _ => {
@@ -106,17 +107,33 @@ mod tests {
         let prev = lines(3);
         let mut now = lines(3);
         let eq = |a: &TorrentLine, b: &TorrentLine| a == b;
-        assert!(same_lines(&prev, &now, eq));
+        assert!(same_lines(
+            &prev.iter().cloned().map(Arc::new).collect::<Vec<_>>(),
+            &now,
+            eq
+        ));
         now[1].uploaded = 1;
-        assert!(!same_lines(&prev, &now, eq));
+        assert!(!same_lines(
+            &prev.iter().cloned().map(Arc::new).collect::<Vec<_>>(),
+            &now,
+            eq
+        ));
         // A torrent more or fewer is a change even when the common ones are equal.
-        assert!(!same_lines(&prev, &lines(4), eq));
-        assert!(!same_lines(&prev, &lines(2), eq));
+        assert!(!same_lines(
+            &prev.iter().cloned().map(Arc::new).collect::<Vec<_>>(),
+            &lines(4),
+            eq
+        ));
+        assert!(!same_lines(
+            &prev.iter().cloned().map(Arc::new).collect::<Vec<_>>(),
+            &lines(2),
+            eq
+        ));
     }
 
     #[test]
     fn a_line_before_is_found_in_place_or_by_id() {
-        let prev = lines(4);
+        let prev: Vec<_> = lines(4).into_iter().map(Arc::new).collect();
         let mut before = Before::new(&prev);
         assert_eq!(
             before.line(1, TorrentId(2)).map(|t| t.id),
@@ -134,7 +151,7 @@ mod tests {
     #[test]
     fn the_head_ignores_lines_and_their_rates() {
         let prev = SessionSnapshot {
-            torrents: lines(2),
+            torrents: lines(2).into_iter().map(Arc::new).collect(),
             down_rate: 5.0,
             ..SessionSnapshot::default()
         };

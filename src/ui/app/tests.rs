@@ -233,6 +233,7 @@ fn log_scroll_is_clamped() {
 fn session_of(n: u32) -> Arc<SessionSnapshot> {
     let torrents = (1..=n)
         .map(|i| crate::ui::list::test_line(i, &format!("t{i}"), TorrentState::Downloading))
+        .map(Arc::new)
         .collect();
     Arc::new(SessionSnapshot {
         torrents,

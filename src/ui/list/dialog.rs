@@ -29,6 +29,7 @@ pub fn render(
         .ids
         .iter()
         .filter_map(|id| session.torrents.iter().find(|t| t.id == *id))
+        .map(|t| &**t)
         .collect();
     // A marked set names its torrents, as many as the screen has room for.
     let names_h = if d.ids.len() > 1 {

@@ -2,6 +2,7 @@
 //! the sort column, as one pure function over the session's lines.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use crate::engine::api::TorrentLine;
 
@@ -168,7 +169,7 @@ pub(super) fn by(column: Column, a: &TorrentLine, b: &TorrentLine) -> Ordering {
 /// chosen) and match `search`, in `sort` order. Ties fall back to the id, so the order is
 /// total and equal rows never swap.
 pub fn order(
-    lines: &[TorrentLine],
+    lines: &[Arc<TorrentLine>],
     (filter, label): (Filter, Option<&str>),
     search: &str,
     sort: Sort,
@@ -189,7 +190,7 @@ pub fn order(
 
 /// The list's order of two indices into `lines`: by `sort`, ties by id (a total order).
 pub(super) fn compare(
-    lines: &[TorrentLine],
+    lines: &[Arc<TorrentLine>],
     sort: Sort,
 ) -> impl Fn(&usize, &usize) -> Ordering + '_ {
     move |&i, &j| {
@@ -211,7 +212,7 @@ pub fn has_label(t: &TorrentLine, label: Option<&str>) -> bool {
 
 /// The label after `now` among those the torrents carry, in name order; None (every torrent)
 /// after the last, and when none carries any.
-pub fn next_label(lines: &[TorrentLine], now: Option<&str>) -> Option<String> {
+pub fn next_label(lines: &[Arc<TorrentLine>], now: Option<&str>) -> Option<String> {
     let all: std::collections::BTreeSet<&str> = lines
         .iter()
         .flat_map(|t| t.labels.iter().map(String::as_str))
@@ -227,7 +228,7 @@ pub fn next_label(lines: &[TorrentLine], now: Option<&str>) -> Option<String> {
 
 /// How many of the lines carrying `label` each filter admits (for the filter bar), in
 /// [`Filter::ALL`] order.
-pub fn counts(lines: &[TorrentLine], label: Option<&str>) -> [usize; 6] {
+pub fn counts(lines: &[Arc<TorrentLine>], label: Option<&str>) -> [usize; 6] {
     let mut n = [0; 6];
     for t in lines.iter().filter(|t| has_label(t, label)) {
         for (i, f) in Filter::ALL.iter().enumerate() {
@@ -243,7 +244,7 @@ mod tests {
     use crate::engine::api::TorrentState;
     use crate::ui::list::test_line as line;
 
-    fn lines() -> Vec<TorrentLine> {
+    fn lines() -> Vec<Arc<TorrentLine>> {
         let mut v = vec![
             line(1, "Debian", TorrentState::Downloading),
             line(2, "arch", TorrentState::Seeding),
@@ -264,10 +265,10 @@ mod tests {
         for (i, t) in v.iter_mut().enumerate() {
             t.added = 1000 - i as u64;
         }
-        v
+        v.into_iter().map(Arc::new).collect()
     }
 
-    fn ids(v: &[TorrentLine], order: &[usize]) -> Vec<u32> {
+    fn ids(v: &[Arc<TorrentLine>], order: &[usize]) -> Vec<u32> {
         order.iter().map(|&i| v[i].id.0).collect()
     }
 
@@ -366,9 +367,9 @@ mod tests {
     #[test]
     fn the_label_filter_cycles_through_the_labels_in_use() {
         let mut v = lines();
-        v[0].labels = vec!["tv".into(), "hd".into()];
-        v[2].labels = vec!["tv".into()];
-        v[3].labels = vec!["films".into()];
+        Arc::make_mut(&mut v[0]).labels = vec!["tv".into(), "hd".into()];
+        Arc::make_mut(&mut v[2]).labels = vec!["tv".into()];
+        Arc::make_mut(&mut v[3]).labels = vec!["films".into()];
         let mut out = vec![];
         order(&v, (Filter::All, Some("tv")), "", Sort::default(), &mut out);
         assert_eq!(ids(&v, &out), [3, 1]);

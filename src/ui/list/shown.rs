@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use crate::engine::api::{TorrentId, TorrentLine};
 
@@ -63,7 +64,7 @@ impl Shown {
     }
 
     /// The same lines, asked `query`: cheaply when only the search changed.
-    pub fn ask(&mut self, lines: &[TorrentLine], query: &Query) {
+    pub fn ask(&mut self, lines: &[Arc<TorrentLine>], query: &Query) {
         let Some(now) = &self.query else {
             return self.rebuild(lines, query);
         };
@@ -85,7 +86,7 @@ impl Shown {
     }
 
     /// A new snapshot: `old` the lines the rows were made of, `new` the lines now.
-    pub fn on_lines(&mut self, old: &[TorrentLine], new: &[TorrentLine], query: &Query) {
+    pub fn on_lines(&mut self, old: &[Arc<TorrentLine>], new: &[Arc<TorrentLine>], query: &Query) {
         if self.query.as_ref() != Some(query) || new.len() < old.len() {
             return self.rebuild(new, query);
         }
@@ -95,7 +96,8 @@ impl Shown {
                 // Removed or reordered by the session: the indices mean other torrents now.
                 return self.rebuild(new, query);
             }
-            if moves(a, b, query.sort.column) {
+            // The session shares a line it did not change: no field to compare.
+            if !Arc::ptr_eq(a, b) && moves(a, b, query.sort.column) {
                 moved.push(i);
             }
         }
@@ -127,7 +129,7 @@ impl Shown {
     }
 
     /// Everything again, from the lines alone.
-    fn rebuild(&mut self, lines: &[TorrentLine], query: &Query) {
+    fn rebuild(&mut self, lines: &[Arc<TorrentLine>], query: &Query) {
         let label = query.label.as_deref();
         self.counts = counts(lines, label);
         self.base = (0..lines.len())
@@ -171,7 +173,7 @@ fn grows(old: &str, new: &str) -> bool {
 }
 
 /// The indices of `from` whose names match `search`, in the same order.
-fn matching(lines: &[TorrentLine], from: &[usize], search: &str) -> Vec<usize> {
+fn matching(lines: &[Arc<TorrentLine>], from: &[usize], search: &str) -> Vec<usize> {
     if search.is_empty() {
         return from.to_vec();
     }
@@ -208,7 +210,7 @@ fn merge(
 /// third of a second on the dev build): a number for the columns of figures, the name
 /// folded to lower case (borrowed when it has no capital) for Name, whose folded texts
 /// compare as `by_name` compares the names since UTF-8's byte order is its characters'.
-fn sort_rows(lines: &[TorrentLine], rows: &mut Vec<usize>, sort: Sort) {
+fn sort_rows(lines: &[Arc<TorrentLine>], rows: &mut Vec<usize>, sort: Sort) {
     match sort.column {
         Column::Labels => rows.sort_unstable_by(compare(lines, sort)),
         Column::Name => {

@@ -117,7 +117,7 @@ impl ListState {
         self.last.as_ref()
     }
 
-    fn lines(&self) -> &[TorrentLine] {
+    fn lines(&self) -> &[Arc<TorrentLine>] {
         self.last.as_deref().map_or(&[], |s| s.torrents.as_slice())
     }
 
@@ -165,11 +165,11 @@ impl ListState {
     /// The selected torrent's line in the last snapshot.
     pub fn selected_line(&self) -> Option<&TorrentLine> {
         let id = self.selected?;
-        self.lines().iter().find(|t| t.id == id)
+        self.lines().iter().find(|t| t.id == id).map(|t| &**t)
     }
 
     /// Row of the selection in `order` (of the snapshot whose lines are `lines`).
-    pub fn position_in(&self, lines: &[TorrentLine], order: &[usize]) -> Option<usize> {
+    pub fn position_in(&self, lines: &[Arc<TorrentLine>], order: &[usize]) -> Option<usize> {
         let id = self.selected?;
         order
             .iter()
@@ -231,7 +231,7 @@ impl ListState {
 
     /// The torrent's line in the last snapshot.
     pub fn line(&self, id: TorrentId) -> Option<&TorrentLine> {
-        self.lines().iter().find(|t| t.id == id)
+        self.lines().iter().find(|t| t.id == id).map(|t| &**t)
     }
 
     /// Applies one list action (help, quit and the screen switch are the app's).
@@ -332,6 +332,7 @@ impl ListState {
                 .skip(top)
                 .take(self.scroll.page())
                 .filter_map(|&i| lines.get(i))
+                .map(|t| &**t)
                 .collect();
             if let Some(c) = super::columns::fit_rows(t.width, &visible).column_at(t.x, x) {
                 self.sort_by(c);

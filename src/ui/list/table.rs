@@ -42,6 +42,7 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, order: &[
         .skip(top)
         .take(page)
         .filter_map(|&i| session.torrents.get(i))
+        .map(|t| &**t)
         .collect();
     let f = fit_rows(area.width, &visible);
 

@@ -579,7 +579,7 @@ fn the_session_says_which_limit_and_the_queue() {
         turtle: true,
         ..SessionSnapshot::default()
     };
-    session.torrents.push(line.clone());
+    session.torrents.push(std::sync::Arc::new(line.clone()));
     let ctx = ExplainContext::from_session(&session, TorrentId(4));
     let f = verdict_of(&s, &ctx, Check::Limits).unwrap();
     assert_eq!(f.verdict, Verdict::HoldingBack);
@@ -594,7 +594,7 @@ fn the_session_says_which_limit_and_the_queue() {
         rank: 4,
         slots: 3,
     });
-    session.torrents = vec![line];
+    session.torrents = vec![std::sync::Arc::new(line)];
     let ctx = ExplainContext::from_session(&session, TorrentId(4));
     let f = verdict_of(&s, &ctx, Check::Limits).unwrap();
     assert!(f.evidence.contains("queue"), "{}", f.evidence);

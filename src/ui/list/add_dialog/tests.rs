@@ -18,8 +18,16 @@ use crate::ui::{App, Theme};
 fn session() -> Arc<SessionSnapshot> {
     Arc::new(SessionSnapshot {
         torrents: vec![
-            crate::ui::list::test_line(1, "debian-12.8.0-amd64-netinst.iso", TorrentState::Seeding),
-            crate::ui::list::test_line(2, "Big Buck Bunny", TorrentState::Paused),
+            Arc::new(crate::ui::list::test_line(
+                1,
+                "debian-12.8.0-amd64-netinst.iso",
+                TorrentState::Seeding,
+            )),
+            Arc::new(crate::ui::list::test_line(
+                2,
+                "Big Buck Bunny",
+                TorrentState::Paused,
+            )),
         ],
         listen_port: 6881,
         default_save_path: PathBuf::from("/srv/downloads"),

@@ -34,6 +34,7 @@ pub(crate) fn session(turtle: bool) -> Arc<SessionSnapshot> {
             t.save_path = PathBuf::from("/home/user/Downloads");
             t
         })
+        .map(Arc::new)
         .collect();
     Arc::new(SessionSnapshot {
         torrents,

@@ -69,7 +69,13 @@ fn shake(rng: &mut StdRng, t: &mut TorrentLine) {
     }
 }
 
-fn fresh(lines: &[TorrentLine], q: &Query) -> (Vec<usize>, [usize; 6]) {
+/// The lines as a session publishes them, each its own `Arc` (none shared with another
+/// publication, so every line is compared).
+fn arcs(lines: &[TorrentLine]) -> Vec<Arc<TorrentLine>> {
+    lines.iter().cloned().map(Arc::new).collect()
+}
+
+fn fresh(lines: &[Arc<TorrentLine>], q: &Query) -> (Vec<usize>, [usize; 6]) {
     let mut out = vec![];
     order(
         lines,
@@ -95,7 +101,7 @@ fn the_kept_rows_are_a_fresh_order_through_snapshots_and_keys() {
         .collect();
     let mut q = Query::default();
     let mut shown = Shown::default();
-    shown.ask(&lines, &q);
+    shown.ask(&arcs(&lines), &q);
     for step in 0..3000 {
         match rng.gen_range(0..20) {
             // A key: another sort, filter, label or search.
@@ -131,15 +137,15 @@ fn the_kept_rows_are_a_fresh_order_through_snapshots_and_keys() {
                 if rng.gen_bool(0.05) && lines.len() > 1 {
                     lines.remove(rng.gen_range(0..lines.len()));
                 }
-                shown.on_lines(&old, &lines, &q);
-                let (rows, n) = fresh(&lines, &q);
+                shown.on_lines(&arcs(&old), &arcs(&lines), &q);
+                let (rows, n) = fresh(&arcs(&lines), &q);
                 assert_eq!(shown.rows(), rows, "step {step} (snapshot), {q:?}");
                 assert_eq!(shown.counts(), n, "step {step} (snapshot), {q:?}");
                 continue;
             }
         }
-        shown.ask(&lines, &q);
-        let (rows, n) = fresh(&lines, &q);
+        shown.ask(&arcs(&lines), &q);
+        let (rows, n) = fresh(&arcs(&lines), &q);
         assert_eq!(shown.rows(), rows, "step {step} (key), {q:?}");
         assert_eq!(shown.counts(), n, "step {step} (key), {q:?}");
     }
@@ -156,23 +162,23 @@ fn a_grown_search_looks_at_the_rows_shown_and_no_others() {
     let lines = library(1000);
     let mut q = Query::default();
     let mut shown = Shown::default();
-    shown.ask(&lines, &q);
+    shown.ask(&arcs(&lines), &q);
     for typed in ["t", "t0", "t00", "t0004", "t00042"] {
         let before = shown.rows().len();
         q.search = typed.into();
-        shown.ask(&lines, &q);
+        shown.ask(&arcs(&lines), &q);
         assert_eq!(shown.looked(), before, "{typed}: narrowed the rows shown");
-        assert_eq!(shown.rows(), fresh(&lines, &q).0, "{typed}");
+        assert_eq!(shown.rows(), fresh(&arcs(&lines), &q).0, "{typed}");
     }
     assert_eq!(shown.rows().len(), 10, "t000420 to t000429");
     // Erasing widens: the filter's rows, sorted already, are matched again (not sorted).
     q.search = "t0004".into();
-    shown.ask(&lines, &q);
+    shown.ask(&arcs(&lines), &q);
     assert_eq!(shown.looked(), 1000);
-    assert_eq!(shown.rows(), fresh(&lines, &q).0);
+    assert_eq!(shown.rows(), fresh(&arcs(&lines), &q).0);
     // The same text in capitals grows nothing and narrows nothing.
     q.search = "T0004".into();
-    shown.ask(&lines, &q);
+    shown.ask(&arcs(&lines), &q);
     assert_eq!(shown.rows().len(), 100);
     assert_eq!(shown.looked(), 100);
 }
@@ -188,23 +194,23 @@ fn a_snapshot_where_no_row_moves_keeps_the_rows() {
         ..Query::default()
     };
     let mut shown = Shown::default();
-    shown.ask(&old, &q);
+    shown.ask(&arcs(&old), &q);
     let mut new = old.clone();
     new[500].down_rate = 1000.0;
     new[600].uploaded = 5;
-    shown.on_lines(&old, &new, &q);
+    shown.on_lines(&arcs(&old), &arcs(&new), &q);
     assert_eq!(shown.looked(), 0, "neither change moves a row sorted by Up");
     let old = new.clone();
     new[700].up_rate = 50.0;
     new[10].up_rate = 60.0;
-    shown.on_lines(&old, &new, &q);
+    shown.on_lines(&arcs(&old), &arcs(&new), &q);
     assert_eq!(shown.looked(), 2);
     assert_eq!(
         &shown.rows()[..3],
         [10, 700, 0],
         "the fastest first, then by id"
     );
-    assert_eq!(shown.rows(), fresh(&new, &q).0);
+    assert_eq!(shown.rows(), fresh(&arcs(&new), &q).0);
 }
 
 #[test]
@@ -235,9 +241,9 @@ fn folded_names_sort_as_names_compare() {
             ascending,
         };
         let mut rows: Vec<usize> = (0..lines.len()).collect();
-        sort_rows(&lines, &mut rows, sort);
+        sort_rows(&arcs(&lines), &mut rows, sort);
         let mut want: Vec<usize> = (0..lines.len()).collect();
-        want.sort_unstable_by(compare(&lines, sort));
+        want.sort_unstable_by(compare(&arcs(&lines), sort));
         assert_eq!(rows, want, "ascending {ascending}");
     }
 }
@@ -259,10 +265,33 @@ fn every_column_sorts_by_its_key_as_compare_orders() {
         for ascending in [true, false] {
             let sort = Sort { column, ascending };
             let mut rows: Vec<usize> = (0..lines.len()).collect();
-            sort_rows(&lines, &mut rows, sort);
+            sort_rows(&arcs(&lines), &mut rows, sort);
             let mut want: Vec<usize> = (0..lines.len()).collect();
-            want.sort_unstable_by(compare(&lines, sort));
+            want.sort_unstable_by(compare(&arcs(&lines), sort));
             assert_eq!(rows, want, "{sort:?}");
         }
     }
+}
+
+/// The session shares a line it did not change between two publications: the rows stay
+/// right when only the changed lines are new `Arc`s, whatever the shared ones hold.
+#[test]
+fn lines_shared_between_snapshots_are_passed_over_and_the_changed_ones_placed() {
+    let q = Query {
+        sort: Sort {
+            column: Column::Up,
+            ascending: false,
+        },
+        ..Query::default()
+    };
+    let old = arcs(&library(1000));
+    let mut shown = Shown::default();
+    shown.ask(&old, &q);
+    let mut new = old.clone();
+    Arc::make_mut(&mut new[700]).up_rate = 50.0;
+    Arc::make_mut(&mut new[10]).up_rate = 60.0;
+    shown.on_lines(&old, &new, &q);
+    assert_eq!(shown.looked(), 2);
+    assert_eq!(&shown.rows()[..3], [10, 700, 0]);
+    assert_eq!(shown.rows(), fresh(&new, &q).0);
 }

@@ -10,6 +10,7 @@ fn session(n: u32) -> Arc<SessionSnapshot> {
             t.added = u64::from(i);
             t
         })
+        .map(Arc::new)
         .collect();
     Arc::new(SessionSnapshot {
         torrents,
@@ -113,7 +114,7 @@ fn a_paused_set_resumes() {
     let mut l = list(3);
     let mut s = (*session(3)).clone();
     for t in &mut s.torrents {
-        t.state = TorrentState::Paused;
+        Arc::make_mut(t).state = TorrentState::Paused;
     }
     l.on_session(Arc::new(s));
     l.handle(Action::ToggleMark);
@@ -230,8 +231,8 @@ fn filter_cycles_and_an_empty_filter_has_no_selection() {
 fn the_label_key_shows_each_label_in_turn_and_keeps_the_selection_inside() {
     let mut l = list(4);
     let mut snap = (*session(4)).clone();
-    snap.torrents[1].labels = vec!["tv".into()];
-    snap.torrents[3].labels = vec!["tv".into(), "films".into()];
+    Arc::make_mut(&mut snap.torrents[1]).labels = vec!["tv".into()];
+    Arc::make_mut(&mut snap.torrents[3]).labels = vec!["tv".into(), "films".into()];
     l.on_session(Arc::new(snap));
     l.handle(Action::CycleLabel);
     assert_eq!(l.label.as_deref(), Some("films"));
