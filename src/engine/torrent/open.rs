@@ -342,8 +342,10 @@ fn shared_state(
             // tokio allocates every slot up front (48 KiB at 1024): a small torrent cannot fall
             // further behind than its piece count, so thousands of them do not pay for it.
             verified: broadcast::channel(VERIFIED_BACKLOG.min(info.num_pieces().max(1) as usize)).0,
-            // Rare (a file cut short under us): a lagging connection compares its pieces.
-            lost: broadcast::channel(LOST_BACKLOG).0,
+            // Rare (a file cut short under us): a lagging connection compares its pieces. As
+            // with `verified`, bounded by the piece count: 64 slots were 2 KiB in the task of
+            // every small torrent awake.
+            lost: broadcast::channel(LOST_BACKLOG.min(info.num_pieces().max(1) as usize)).0,
             paused: AtomicBool::new(false),
             super_seeding: AtomicBool::new(false),
             downloaded: AtomicU64::new(0),
