@@ -437,7 +437,7 @@ impl Manager {
                             self.refresh_catalog();
                             let prev = Arc::clone(&snapshots.borrow());
                             let head = self.head().await;
-                            snapshots.send_replace(Arc::new(self.with_lines(head, &prev)));
+                            snapshots.send_replace(Arc::new(self.with_lines(head, &prev, 0)));
                             for (reply, answer) in self.catalog_replies.drain(..) {
                                 let _ = reply.send(answer);
                             }
@@ -474,10 +474,16 @@ impl Manager {
                     self.refresh_catalog();
                     let prev = Arc::clone(&snapshots.borrow());
                     let head = self.head().await;
-                    let lines_same = !pass
-                        || publish::same_lines(&prev.torrents, &self.slots, Self::line_is);
-                    if !(lines_same && publish::same_head(&prev, &head)) {
-                        snapshots.send_replace(Arc::new(self.with_lines(head, &prev)));
+                    // Without a pass nothing of a line moved. With one, the lines before the
+                    // first change are not compared again when the list is built.
+                    let change = if pass {
+                        publish::first_change(&prev.torrents, &self.slots, Self::line_is)
+                    } else {
+                        None
+                    };
+                    if change.is_some() || !publish::same_head(&prev, &head) {
+                        let same = change.unwrap_or(usize::MAX);
+                        snapshots.send_replace(Arc::new(self.with_lines(head, &prev, same)));
                     }
                     if let Some(p) = &mut self.persist {
                         p.retry_due();
@@ -533,25 +539,34 @@ impl Manager {
     }
 
     async fn snapshot(&self, prev: &SessionSnapshot) -> SessionSnapshot {
-        self.with_lines(self.head().await, prev)
+        self.with_lines(self.head().await, prev, 0)
     }
 
     /// `head` with every torrent's line and the rates summed from them: the publication
     /// after `prev`. A line that did not change since `prev` is `prev`'s, with its `rev`;
-    /// the others carry this publication's.
-    fn with_lines(&self, head: SessionSnapshot, prev: &SessionSnapshot) -> SessionSnapshot {
+    /// the others carry this publication's. The first `same` lines are known to be `prev`'s
+    /// (`publish::first_change`) and are not compared again.
+    fn with_lines(
+        &self,
+        head: SessionSnapshot,
+        prev: &SessionSnapshot,
+        same: usize,
+    ) -> SessionSnapshot {
         let rev = prev.rev + 1;
-        let mut before = publish::Before::new(&prev.torrents);
+        let mut before = publish::Before::new(&prev.torrents).same_up_to(same);
         let torrents: Vec<Arc<TorrentLine>> = self
             .slots
             .iter()
             .enumerate()
-            .map(|(i, slot)| match before.line(i, slot.id) {
-                Some(p) if Self::line_is(slot, p) => Arc::clone(p),
-                _ => Arc::new(TorrentLine {
-                    rev,
-                    ..Self::line_of(slot)
-                }),
+            .map(|(i, slot)| match before.unchanged(i) {
+                Some(p) => Arc::clone(p),
+                None => match before.line(i, slot.id) {
+                    Some(p) if Self::line_is(slot, p) => Arc::clone(p),
+                    _ => Arc::new(TorrentLine {
+                        rev,
+                        ..Self::line_of(slot)
+                    }),
+                },
             })
             .collect();
         SessionSnapshot {

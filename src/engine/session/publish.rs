@@ -8,14 +8,20 @@ use std::sync::Arc;
 
 use crate::engine::api::{SessionSnapshot, TorrentId, TorrentLine};
 
-/// True when `now` shows, in order, exactly the lines of `prev` (`same` compares one
-/// without building it).
-pub(super) fn same_lines<T>(
+/// The index of the first of `now` whose line is not `prev`'s at the same index (`same`
+/// compares one without building it); None when `now` shows, in order, exactly `prev`'s
+/// lines. The lines before it need no second look when the list is built again
+/// (`Before::same_up_to`), so a tick that finds a change walks the slots once in all.
+pub(super) fn first_change<T>(
     prev: &[Arc<TorrentLine>],
     now: &[T],
     same: impl Fn(&T, &TorrentLine) -> bool,
-) -> bool {
-    prev.len() == now.len() && now.iter().zip(prev).all(|(n, p)| same(n, p))
+) -> Option<usize> {
+    match now.iter().zip(prev).position(|(n, p)| !same(n, p)) {
+        Some(i) => Some(i),
+        None if prev.len() == now.len() => None,
+        None => Some(prev.len().min(now.len())),
+    }
 }
 
 /// The previous publication's lines, found by the slot they show: by index while the list
@@ -24,11 +30,31 @@ pub(super) fn same_lines<T>(
 pub(super) struct Before<'a> {
     prev: &'a [Arc<TorrentLine>],
     by_id: Option<HashMap<TorrentId, &'a Arc<TorrentLine>>>,
+    /// The lines before this index are known to be the same as now (`first_change`).
+    same_up_to: usize,
 }
 
 impl<'a> Before<'a> {
     pub(super) fn new(prev: &'a [Arc<TorrentLine>]) -> Before<'a> {
-        Before { prev, by_id: None }
+        Before {
+            prev,
+            by_id: None,
+            same_up_to: 0,
+        }
+    }
+
+    /// `prev`'s lines before `i` show, in order, what the slots there show now: their lines
+    /// are taken as they are (`unchanged`), without comparing them again.
+    pub(super) fn same_up_to(self, i: usize) -> Before<'a> {
+        Before {
+            same_up_to: i.min(self.prev.len()),
+            ..self
+        }
+    }
+
+    /// The line at `i`, when it is known to be unchanged.
+    pub(super) fn unchanged(&self, i: usize) -> Option<&'a Arc<TorrentLine>> {
+        (i < self.same_up_to).then(|| &self.prev[i])
     }
 
     /// The line that showed torrent `id`, which now sits at index `i`; None: a new torrent.
@@ -103,32 +129,19 @@ mod tests {
     }
 
     #[test]
-    fn lines_compare_in_place() {
-        let prev = lines(3);
+    fn lines_compare_in_place_up_to_the_first_change() {
+        let prev: Vec<_> = lines(3).into_iter().map(Arc::new).collect();
         let mut now = lines(3);
         let eq = |a: &TorrentLine, b: &TorrentLine| a == b;
-        assert!(same_lines(
-            &prev.iter().cloned().map(Arc::new).collect::<Vec<_>>(),
-            &now,
-            eq
-        ));
+        assert_eq!(first_change(&prev, &now, eq), None);
         now[1].uploaded = 1;
-        assert!(!same_lines(
-            &prev.iter().cloned().map(Arc::new).collect::<Vec<_>>(),
-            &now,
-            eq
-        ));
+        assert_eq!(first_change(&prev, &now, eq), Some(1));
         // A torrent more or fewer is a change even when the common ones are equal.
-        assert!(!same_lines(
-            &prev.iter().cloned().map(Arc::new).collect::<Vec<_>>(),
-            &lines(4),
-            eq
-        ));
-        assert!(!same_lines(
-            &prev.iter().cloned().map(Arc::new).collect::<Vec<_>>(),
-            &lines(2),
-            eq
-        ));
+        assert_eq!(first_change(&prev, &lines(4), eq), Some(3));
+        assert_eq!(first_change(&prev, &lines(2), eq), Some(2));
+        let before = Before::new(&prev).same_up_to(1);
+        assert_eq!(before.unchanged(0).map(|t| t.id), Some(TorrentId(1)));
+        assert!(before.unchanged(1).is_none(), "the changed line is compared");
     }
 
     #[test]
