@@ -156,6 +156,16 @@ pub(crate) fn may_sleep(
         && quiet_since.is_some_and(|t| now.duration_since(t) >= after)
 }
 
+/// Most tasks woken only to announce that may wait for their trackers at once. The wakes a
+/// tick grow with the library (`Announces::wakes_per_tick`: 100 a second at 25,000), but one
+/// tracker takes 50 announces a second (`tracker/pace.rs`): without this bound, 100,000
+/// torrents on one tracker, added at once and owing their `started`, were woken faster than
+/// it took them, and the woken tasks (some 20 KiB each) piled up awake in its pace: 18,000
+/// of them, 1 GiB of RSS, when 56,000 were added. With it, wakes follow what the trackers
+/// take; 512 tasks each waiting out the 15 s timeout still let 34 a second through to a
+/// tracker that never answers.
+pub(crate) const MAX_ANNOUNCING: usize = 512;
+
 /// Why a dormant torrent is started again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wake {
@@ -378,6 +388,13 @@ impl Announces {
     /// forget the last ones.
     pub(crate) fn wakes_per_tick(&self, s: &Settings) -> usize {
         s.announce_wakes_per_tick.max(self.heap.len() / 500)
+    }
+
+    /// How many may be woken this tick while `announcing` tasks woken before still wait for
+    /// their trackers: `wakes_per_tick`, within [`MAX_ANNOUNCING`] waiting at once.
+    pub(crate) fn wakes_now(&self, s: &Settings, announcing: usize) -> usize {
+        self.wakes_per_tick(s)
+            .min(MAX_ANNOUNCING.saturating_sub(announcing))
     }
 
     /// Up to `max` announces due at `now`, in their order, as (when it was due, id).

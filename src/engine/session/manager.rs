@@ -271,6 +271,9 @@ struct Manager {
     /// The dormant torrents' next announces, and a buffer for the due ones.
     announces: crate::engine::session::dormancy::Announces,
     due: Vec<(std::time::Instant, TorrentId)>,
+    /// Tasks woken only to announce whose trackers have not answered yet, as the last pass
+    /// counted them plus those woken since (`dormancy::MAX_ANNOUNCING`).
+    announcing: usize,
     /// Torrent tasks started and not yet reported ended.
     tasks_alive: usize,
     /// Something happened since the last pass over every slot (a request, a report, a wake).
@@ -358,6 +361,7 @@ impl Manager {
             wakes_tx,
             announces: Default::default(),
             due: Vec::new(),
+            announcing: 0,
             tasks_alive: 0,
             dirty: true,
             trim_due: false,

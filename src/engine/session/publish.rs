@@ -141,7 +141,10 @@ mod tests {
         assert_eq!(first_change(&prev, &lines(2), eq), Some(2));
         let before = Before::new(&prev).same_up_to(1);
         assert_eq!(before.unchanged(0).map(|t| t.id), Some(TorrentId(1)));
-        assert!(before.unchanged(1).is_none(), "the changed line is compared");
+        assert!(
+            before.unchanged(1).is_none(),
+            "the changed line is compared"
+        );
     }
 
     #[test]

@@ -356,6 +356,12 @@ impl TorrentRates {
 
     /// The session's word on new unchokes; returns whether it changed.
     pub(crate) fn hold_uploads(&self, on: bool) -> bool {
+        // Read first: the queue asks this of every torrent at each evaluation, and a swap
+        // would write (a locked instruction, the line taken from other cores) each time
+        // where the flag seldom changes. Only the manager's loop writes it.
+        if self.uploads_held.load(Ordering::Relaxed) == on {
+            return false;
+        }
         self.uploads_held.swap(on, Ordering::Relaxed) != on
     }
 

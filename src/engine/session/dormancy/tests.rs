@@ -569,3 +569,20 @@ fn a_large_library_may_wake_more_a_tick() {
         s.announce_wakes_per_tick
     );
 }
+
+#[test]
+fn wakes_wait_while_the_woken_still_wait_for_their_trackers() {
+    let s = Settings::default();
+    let mut a = Announces::default();
+    let t = Instant::now();
+    // 100,000 added at once, each owing its `started`: 200 a tick while none waits.
+    for i in 0..100_000u32 {
+        a.push(t, TorrentId(i));
+    }
+    assert_eq!(a.wakes_now(&s, 0), 200);
+    // A tracker that takes fewer than that leaves the woken waiting: the wakes shrink to
+    // what is left under the bound, then stop, however large the library.
+    assert_eq!(a.wakes_now(&s, MAX_ANNOUNCING - 50), 50);
+    assert_eq!(a.wakes_now(&s, MAX_ANNOUNCING), 0);
+    assert_eq!(a.wakes_now(&s, MAX_ANNOUNCING + 7), 0);
+}

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use super::sleep::Asleep;
 use super::Manager;
 use crate::engine::api::{LogLevel, TorrentId, TorrentState};
+use crate::engine::session::queue::Verdict;
 use crate::engine::torrent::options::TorrentEnd;
 use crate::engine::torrent::report::{Report, ResumePoint};
 
@@ -103,17 +104,21 @@ impl Manager {
                     // Only a seed found complete: a download that finishes between two
                     // session ticks must not be taken for one that never had a peer.
                     p.just_checked = complete;
+                    // It held a download slot, which it frees by seeding.
+                    let freed = complete && p.verdict == Verdict::Run;
                     // The next waiting for its check starts now, not at the next tick, and
                     // the queue is weighed again soon (once for the checks that end together).
-                    // With none waiting, the queue is weighed at once: a download found
-                    // complete frees its download slot for the next one held, who is not in
-                    // the check queue yet (a library added at once waits on exactly that).
+                    // With none waiting, a download found complete hands its download slot
+                    // to the next one held, who is not in the check queue yet (a library
+                    // added at once waits on exactly that). With neither listed, the torrents
+                    // added since the last evaluation wait for the next: at once in a small
+                    // library, spaced by its cost in a large one (`EVALUATE_SPACING`), where
+                    // weighing at once per check made adding 100,000 quadratic again.
                     self.checks_ended = true;
-                    if self.start_next_check() {
-                        self.evaluate_due = true;
-                    } else {
-                        self.evaluate(false);
+                    if !self.start_next_check() && freed {
+                        self.start_next_held();
                     }
+                    self.evaluate_due = true;
                 }
             }
             Report::Completed { downloaded } => self.on_completed(i, downloaded),

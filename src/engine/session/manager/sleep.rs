@@ -215,7 +215,7 @@ impl Manager {
     /// Wakes the dormant torrents whose announce is due, a few a tick.
     pub(super) fn wake_due_announces(&mut self) {
         let mut due = std::mem::take(&mut self.due);
-        let max = self.announces.wakes_per_tick(&self.dormancy);
+        let max = self.announces.wakes_now(&self.dormancy, self.announcing);
         self.announces.due(Instant::now(), max, &mut due);
         for &(at, id) in &due {
             let Some(i) = self.slots.index(id) else {
@@ -223,6 +223,7 @@ impl Manager {
             };
             if self.slots[i].policy.announce_at == Some(at) {
                 self.wake(i, Wake::Announce);
+                self.announcing += 1;
             }
         }
         self.due = due;
