@@ -2,7 +2,7 @@
 //! a wait (brief) until the line-up lists them, so a `list` right after sees them.
 
 use crate::control::proto::{AddItem, AddResult, Response};
-use crate::engine::api::{AddOptions, Added, Client};
+use crate::engine::api::{lists_all, AddOptions, Added, Client, TorrentId};
 use crate::protocol::hex;
 
 use super::reply::listed;
@@ -12,13 +12,8 @@ pub(super) async fn apply(items: Vec<AddItem>, opts: AddOptions, client: &Client
     for item in items {
         out.push(add_one(item, opts.clone(), client).await);
     }
-    let added: Vec<u32> = out.iter().filter_map(|r| r.id).collect();
-    listed(client, |snap| {
-        added
-            .iter()
-            .all(|id| snap.torrents.iter().any(|t| t.id.0 == *id))
-    })
-    .await;
+    let added: Vec<TorrentId> = out.iter().filter_map(|r| r.id).map(TorrentId).collect();
+    listed(client, |snap| lists_all(snap, &added)).await;
     Response::Added(out)
 }
 

@@ -4,6 +4,7 @@
 
 mod blocklist;
 mod client;
+pub(crate) use client::lists_all;
 pub use client::{AddOptions, Answer, Client, GoalChange, IntoAnswer};
 mod errors;
 pub mod explain;
