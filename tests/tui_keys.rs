@@ -41,16 +41,27 @@ fn limits(state: &Path) -> Option<String> {
 
 /// `ttui ARGS --state-dir STATE`'s output, or None while the session does not answer.
 fn verb(state: &Path, args: &[&str]) -> Option<String> {
+    run(state, args).ok()
+}
+
+/// `ttui ARGS --state-dir STATE`'s output, or its status and error output when it failed.
+fn run(state: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new(BIN)
         .args(args)
         .arg("--state-dir")
         .arg(state)
         .env("TTUI_NO_PUBLIC_ROUTERS", "1")
         .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 /// Polls `ttui limit` until `pred` holds (at most [`LONG`]).
@@ -118,10 +129,9 @@ fn turtle_limits_and_move_from_the_keys() {
     pane.wait_for("the Files tab, rarest first", LONG, context, |s| {
         s.contains("· rarest first")
     });
-    assert!(
-        verb(&state, &["files", "1", "--sequential", "on"]).is_some(),
-        "ttui files --sequential on"
-    );
+    if let Err(e) = run(&state, &["files", "1", "--sequential", "on"]) {
+        panic!("ttui files 1 --sequential on: {e}\n{}", context());
+    }
     pane.wait_for("in order, set by `ttui files`", LONG, context, |s| {
         s.contains("· in order")
     });

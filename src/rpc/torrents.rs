@@ -2,7 +2,6 @@
 //! arguments, resolves `ids` against one snapshot of the line-up and sends the session its
 //! requests through `engine::api`, waiting (bounded) for the answers that carry one.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -124,11 +123,7 @@ pub(crate) async fn listed(ctx: &Ctx) {
         }
         unlisted.clone()
     };
-    let shown = |s: &SessionSnapshot| {
-        let shown: HashSet<TorrentId> = s.torrents.iter().map(|t| t.id).collect();
-        waiting.iter().all(|id| shown.contains(id))
-    };
-    ctx.client.wait_until(LISTED_WAIT, shown).await;
+    ctx.client.wait_listed(&waiting, LISTED_WAIT).await;
     let mut unlisted = ctx.unlisted.lock().unwrap_or_else(|e| e.into_inner());
     unlisted.retain(|id| !waiting.contains(id));
 }

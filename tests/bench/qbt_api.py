@@ -20,9 +20,10 @@ again once. One keep-alive connection a server, no compression asked (http.clien
 byte of the answer; the JSON is parsed afterwards, outside the time, to check it.
 
 Figures (each printed as `NAME WHAT median_ms p99_ms cpu_ms_per_call bytes note`; p99 is
-the nearest rank, so of 50 calls the slowest; cpu is the server's utime+stime, all threads,
-from /proc/PID/stat, read right before and right after each call, summed and divided by the
-calls; bytes is the largest answer):
+the nearest rank, so of 50 calls the slowest; cpu is the server's time on a CPU, all threads,
+in nanoseconds from /proc/PID/task/*/schedstat (utime+stime of /proc/PID/stat counts in 10 ms
+ticks, coarser than a call of a few ms), read right before and right after each call, summed
+and divided by the calls; bytes is the largest answer):
     info     torrents/info, no parameter: every torrent, every field (note: torrents)
     full     sync/maindata?rid=0 (note: torrents)
     incr     sync/maindata?rid=R, R the rid of the answer before, after one torrent's category
@@ -45,9 +46,22 @@ import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rpc_scale  # noqa: E402  (the Transmission RPC client, Sonarr's fields, ticks, pct)
+import rpc_scale  # noqa: E402  (the Transmission RPC client, Sonarr's fields, pct)
 
-HZ = rpc_scale.HZ
+
+
+def cpu_ns(pid: int) -> int:
+    """Nanoseconds that PID's threads have run (the first field of each thread's schedstat).
+    A thread that ends between two reads takes its time with it: the servers' request threads
+    live on (tokio's workers, Transmission's and qBittorrent's event loops)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
 # Seconds tbench waits for the recently-active lists to empty before its changes.
 RECENT_WAIT = 150
 
@@ -177,7 +191,7 @@ def turns(servers, calls, call, change=None, settle=0.0):
     """Calls `call(i, name, client) -> (bytes, seconds)` CALLS times a server, the servers
     taking turns (the order flips every call, so neither always follows the other). With
     `change(i, name, client)`, every server's change is made first and SETTLE seconds pass,
-    outside the time and the CPU. Returns per name: (ms list, cpu ticks, answers)."""
+    outside the time and the CPU. Returns per name: (ms list, cpu ns, answers)."""
     out = {name: ([], 0, []) for name, _, _ in servers}
     for i in range(calls):
         if change is not None:
@@ -186,10 +200,10 @@ def turns(servers, calls, call, change=None, settle=0.0):
             time.sleep(settle)
         order = servers if i % 2 == 0 else servers[::-1]
         for name, c, pid in order:
-            c0 = rpc_scale.ticks(pid)
+            c0 = cpu_ns(pid)
             data, dt = call(i, name, c)
             lat, cpu, answers = out[name]
-            out[name] = (lat + [dt * 1000], cpu + rpc_scale.ticks(pid) - c0, answers + [data])
+            out[name] = (lat + [dt * 1000], cpu + cpu_ns(pid) - c0, answers + [data])
     return out
 
 
@@ -198,7 +212,7 @@ def report(what, out, calls, note) -> None:
     for name, (lat, cpu, answers) in out.items():
         size = max(len(a) for a in answers)
         print(f"{name} {what} {rpc_scale.pct(lat, 50):.2f} {rpc_scale.pct(lat, 99):.2f} "
-              f"{cpu / HZ * 1000 / calls:.2f} {size} {note(name, answers)}")
+              f"{cpu / 1e6 / calls:.2f} {size} {note(name, answers)}")
         sys.stdout.flush()
 
 

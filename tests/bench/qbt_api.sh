@@ -18,8 +18,8 @@
 #   add      seconds of the adds;  rest  CPU at rest over QBT_REST s (% of one core);
 #   rss      VmRSS after the measurements (MiB)
 # Then, QBT_CALLS calls a figure, the servers taking turns call by call (qbt_api.py: median
-# and nearest-rank p99 in ms, the server's CPU ms a call from /proc/PID/stat utime+stime,
-# the answer's KiB):
+# and nearest-rank p99 in ms, the server's CPU ms a call from its threads' schedstat, the
+# answer's KiB):
 #   qBittorrent API, ttui against qbittorrent-nox:
 #     info   torrents/info with no parameter: every torrent, every field
 #     full   sync/maindata?rid=0

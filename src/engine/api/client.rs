@@ -120,6 +120,7 @@ impl Client {
 
     /// Waits (at most `limit`) until the published line-up lists none of `ids`.
     pub async fn wait_gone(&self, ids: &[TorrentId], limit: Duration) -> bool {
+        let ids: std::collections::HashSet<TorrentId> = ids.iter().copied().collect();
         self.wait_until(limit, |s| !s.torrents.iter().any(|t| ids.contains(&t.id)))
             .await
     }

@@ -122,7 +122,7 @@ impl SlotPolicy {
 /// library, spaced for a large one, where one each made a burst of them quadratic (adding
 /// 100,000 torrents). So they take at most a tenth of a core. A read still weighs the queue
 /// first (`requests.rs`).
-const EVALUATE_SPACING: u32 = 9;
+pub(super) const EVALUATE_SPACING: u32 = 9;
 
 /// Buffers the evaluation keeps between ticks.
 #[derive(Default)]

@@ -104,8 +104,9 @@ impl Manager {
                     // Only a seed found complete: a download that finishes between two
                     // session ticks must not be taken for one that never had a peer.
                     p.just_checked = complete;
-                    // It held a download slot, which it frees by seeding.
-                    let freed = complete && p.verdict == Verdict::Run;
+                    // It held a download slot, which it frees by seeding (a seed re-checked
+                    // ran in a seed's slot, and frees no download's).
+                    let freed = complete && p.verdict == Verdict::Run && !p.seed_slot;
                     // The next waiting for its check starts now, not at the next tick, and
                     // the queue is weighed again soon (once for the checks that end together).
                     // With none waiting, a download found complete hands its download slot

@@ -37,6 +37,9 @@ impl Manager {
                 reply,
             } => {
                 let result = self.add(source, save_path, (paused, files), &labels);
+                // Its slot is in place: the line-up that lists it goes out soon, for the
+                // adder who waits for it (`Manager::publish_due`).
+                self.publish_due |= matches!(result, Ok((Added::New { .. }, _)));
                 // Named from the answer: the new slot's line may not carry its name yet.
                 if let Ok((Added::New { name, .. }, _)) = &result {
                     let journal = &self.session.ctx.journal;
@@ -225,10 +228,14 @@ impl Manager {
     /// seconds must not keep a quiet torrent from sleeping); any other slot answers what it
     /// shows now, built for this answer when nobody subscribes (nothing is kept in its cell).
     fn peek(&mut self, ids: &[TorrentId]) -> Vec<(TorrentId, Peeked)> {
-        let wanted: std::collections::HashSet<TorrentId> = ids.iter().copied().collect();
+        // Found by id, in the line-up's order: not a walk over the library per poll.
+        let mut at: Vec<usize> = ids.iter().filter_map(|id| self.slots.index(*id)).collect();
+        at.sort_unstable();
+        at.dedup();
         let port = self.session.ctx.listen_port;
-        let mut out = Vec::with_capacity(wanted.len());
-        for slot in self.slots.iter_mut().filter(|s| wanted.contains(&s.id)) {
+        let mut out = Vec::with_capacity(at.len());
+        for i in at {
+            let slot = &mut self.slots[i];
             let running = slot.state.runs();
             let peeked = if running {
                 let rx = slot.subscribe(port);
