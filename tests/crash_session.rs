@@ -44,7 +44,8 @@
 //! says, and nothing is left elsewhere.
 //!
 //! Leftovers at start (`the_daemon_starts_over_an_empty_torrent_a_torn_resume_and_a_half_moved_torrent`,
-//! no FUSE): an empty .torrent, a torn resume file, a half-moved torrent with its journal.
+//! no FUSE): an empty .torrent (listed again as its magnet link), a torn resume file, a
+//! half-moved torrent with its journal.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
@@ -780,7 +781,8 @@ fn with_keys(b: &[u8], set: &[(&str, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// The daemon starts with no manual step over what a power cut may leave: an empty
-/// .torrent (logged, left in place for a later look, the others untouched), a torn resume
+/// .torrent (its torrent listed again as its magnet link, fetching the metadata; the file
+/// logged and left in place for a later look, the others untouched), a torn resume
 /// file (its torrent checked in full, nothing lost), and a half-moved torrent (its files
 /// in the move's target, its resume data the journal of the move: the move is finished,
 /// said in the log, and its pieces trusted there without a hash).
@@ -830,14 +832,22 @@ fn the_daemon_starts_over_an_empty_torrent_a_torn_resume_and_a_half_moved_torren
     fs::write(env.resume_path(&hashes[2]), journal).unwrap();
 
     let mut daemon = Daemon::start(&env, "2", &[]);
-    let rows = env.wait_list("two back", CUT_DONE_WAIT, &mut daemon, |r| {
-        all_seeding(r, 2)
+    // The torrent whose .torrent is empty is listed too, fetching its metadata as a magnet
+    // link (no peer has it here, so it stays at that).
+    let rows = env.wait_list("three back", CUT_DONE_WAIT, &mut daemon, |r| {
+        r.len() == 3
+            && r.iter()
+                .filter(|r| r["info_hash"] != hashes[0].as_str())
+                .all(|r| r["state"] == "seeding" && r["verified_bytes"] == r["total_bytes"])
     });
+    let empty = row_of(&rows, &hashes[0]);
+    assert_eq!(empty["state"], "downloading", "{empty}");
+    assert_eq!(empty["name"], payloads[0].torrent.name.as_str(), "{empty}");
     let log = daemon.log_text();
     assert!(
-        lines_with(&log, "not started")
+        lines_with(&log, "cannot be read")
             .iter()
-            .any(|l| l.contains(&hashes[0])),
+            .any(|l| l.contains(&hashes[0]) && l.contains("as a magnet link")),
         "the empty .torrent is not named\n{log}"
     );
     assert!(

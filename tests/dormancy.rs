@@ -243,3 +243,90 @@ fn a_dormant_seed_still_announces_on_schedule() {
     );
     assert!(daemon.term().success());
 }
+
+/// The seeding seconds the `seeding` file holds for `hash`: its packed list is 36 bytes a
+/// torrent (info hash, then `added` and the seconds as big-endian u64s).
+fn kept_seeding_secs(file: &Path, hash: &[u8; 20]) -> Option<u64> {
+    let bytes = fs::read(file).unwrap();
+    let key = b"8:torrents";
+    let at = bytes.windows(key.len()).position(|w| w == key)? + key.len();
+    let colon = at + bytes[at..].iter().position(|b| *b == b':')?;
+    let len: usize = std::str::from_utf8(&bytes[at..colon]).ok()?.parse().ok()?;
+    let packed = &bytes[colon + 1..colon + 1 + len];
+    packed.chunks_exact(36).find(|r| &r[..20] == hash).map(|r| {
+        let mut secs = [0u8; 8];
+        secs.copy_from_slice(&r[28..36]);
+        u64::from_be_bytes(secs)
+    })
+}
+
+/// A sleeping torrent keeps seeding, and a clean stop keeps that time without saving its
+/// resume data again: the stop writes one file for every sleeper (`seeding`) and leaves the
+/// torrent's own file as it was when it fell asleep. After a restart the torrent's seeding
+/// time counts the time it slept before (the next stop's file has it, and more).
+#[test]
+fn a_stop_keeps_the_seeding_time_of_sleeping_torrents_in_one_file() {
+    require_loopback_only();
+    let env = Env::new("ttui-dormant-seeding-time-");
+    let p = Payload::make(
+        &env.out,
+        &env.root.path().join("torrents"),
+        "sleeper",
+        &[("", 300_000)],
+        12,
+    );
+    let vars = [("TTUI_DORMANT_AFTER_SECS", "1")];
+    let mut daemon = Daemon::start_with(&env, "1", &[], &vars);
+    assert_eq!(env.verb(&["add", &p.path()]).code, 0);
+    env.wait_list("the data checked", DONE_WAIT, &mut daemon, |r| {
+        all_seeding(r, 1)
+    });
+    wait_log(&mut daemon, "quiet, dormant", 1, "the torrent to sleep");
+    // Its task's last resume point (a clean stop of the task) is saved as it falls asleep;
+    // what the session's stop does to the file is compared with that.
+    let resume = env.resume_path(&p.hash());
+    let start = Instant::now();
+    let before = loop {
+        let bytes = fs::read(&resume).unwrap();
+        if bytes.windows(10).any(|w| w == b"5:cleani1e") {
+            break bytes;
+        }
+        assert!(start.elapsed() < DONE_WAIT, "no save as it fell asleep");
+        sleep(Duration::from_millis(100));
+    };
+    sleep(Duration::from_secs(8));
+    assert!(daemon.term().success());
+    let kept = env.state.join("torrents").join("seeding");
+    let hash = p.torrent.info_hash;
+    let first = kept_seeding_secs(&kept, &hash).expect("the sleeper in the seeding file");
+    assert!(first >= 7, "{first} s kept after 8 s asleep");
+    assert_eq!(
+        fs::read(&resume).unwrap(),
+        before,
+        "the sleeping torrent's resume data was saved again at the stop"
+    );
+
+    // Back asleep at once after the restart, and stopped again: what the second stop keeps
+    // starts from the first one's time, not from the resume data's.
+    let mut daemon = Daemon::start_with(&env, "2", &[], &vars);
+    env.wait_list("back after the restart", DONE_WAIT, &mut daemon, |r| {
+        all_seeding(r, 1)
+    });
+    assert!(daemon.term().success());
+    // Kept in the file if it slept through the stop, else in its resume data (its task's).
+    let second = kept_seeding_secs(&kept, &hash).unwrap_or_else(|| {
+        let bytes = fs::read(&resume).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let at = text
+            .find("12:seeding_secsi")
+            .expect("seeding_secs in the resume data")
+            + 16;
+        text[at..text[at..].find('e').unwrap() + at]
+            .parse()
+            .unwrap()
+    });
+    assert!(
+        second >= first,
+        "the restart forgot the seeding time kept at the stop: {first} s, then {second} s"
+    );
+}

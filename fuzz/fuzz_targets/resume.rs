@@ -1,11 +1,18 @@
 //! Resume data from the state directory (`engine::store::resume::decode`): the first 20 bytes
 //! are the info hash expected, the rest the file. Never a panic; errors are one line; whatever
-//! decodes re-encodes to data that decodes to the same thing.
+//! decodes re-encodes to data that decodes to the same thing. The whole input is also read as
+//! the seeding-time file (`decode_seeding`), under the same rules.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::internals::engine::session::store::resume::{decode, encode};
+use ttui::internals::engine::session::store::resume::{
+    decode, decode_seeding, encode, encode_seeding,
+};
 
 fuzz_target!(|data: &[u8]| {
+    match decode_seeding(data) {
+        Ok(times) => assert_eq!(decode_seeding(&encode_seeding(&times)).ok(), Some(times)),
+        Err(e) => assert!(!e.to_string().contains('\n')),
+    }
     if data.len() < 20 {
         return;
     }

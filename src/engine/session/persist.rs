@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use crate::engine::disk::{DiskError, Storage};
 use crate::engine::session::manager::disk_files::DiskFilesError;
 use crate::engine::session::store::restart::{plan, stamp_files};
-use crate::engine::session::store::resume::Resume;
-use crate::engine::session::store::{Store, StoreError};
+use crate::engine::session::store::resume::{Resume, SeedingTime};
+use crate::engine::session::store::{Saved, Store, StoreError};
 use crate::engine::torrent::report::{Lifetime, ResumePoint};
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::metainfo::Metainfo;
@@ -184,6 +184,11 @@ impl Persist {
         }
     }
 
+    /// Keeps the seeding time of the torrents asleep at a clean stop, in one file.
+    pub(crate) fn save_seeding(&mut self, times: &[SeedingTime]) -> Result<(), StoreError> {
+        self.store.save_seeding(times)
+    }
+
     pub(crate) fn save_torrent(
         &mut self,
         info_hash: &[u8; 20],
@@ -288,68 +293,122 @@ impl Persist {
 /// Every saved torrent with its check plan. Torrents whose .torrent cannot be read are logged
 /// and left where they are (never deleted), so a later version may read them.
 fn load_all(store: &Store) -> (Vec<SavedTorrent>, Vec<SavedMagnet>) {
-    let mut out = Vec::new();
-    let mut magnets = Vec::new();
-    for saved in store.load_all() {
-        let hex = crate::protocol::hex::encode(&saved.info_hash);
-        if let (Err(_), Ok(r)) = (&saved.torrent, &saved.resume) {
-            if let Some(link) = &r.magnet {
-                magnets.push(SavedMagnet {
-                    link: link.clone(),
-                    save_path: r.save_path.clone(),
-                    added: r.added,
-                    queue_position: r.queue_position,
-                    paused: r.paused,
-                    files: crate::engine::api::AddFiles {
-                        complete: false,
-                        only: r
-                            .only_files
-                            .as_ref()
-                            .map(|l| l.iter().map(|i| *i as usize).collect()),
-                        sequential: r.sequential,
-                        first_last: r.first_last,
-                        subfolder: false,
-                    },
-                    kept: kept_of(r),
-                });
-                continue;
+    let mut saved = store.load_all();
+    let seeding = store.load_seeding();
+    if !seeding.is_empty() {
+        for s in &mut saved {
+            if let (Ok(r), Some(&(added, secs))) = (&mut s.resume, seeding.get(&s.info_hash)) {
+                if added == r.added {
+                    r.seeding_secs = r.seeding_secs.max(secs);
+                }
             }
         }
-        let meta = match saved
-            .torrent
-            .map_err(|e| e.to_string())
-            .and_then(|b| Metainfo::from_bytes(&b).map_err(|e| e.to_string()))
-        {
-            Ok(m) if m.info_hash == saved.info_hash => m,
-            Ok(_) => {
-                tracing::error!("saved torrent {hex}: its .torrent has another info hash");
-                continue;
-            }
-            Err(e) => {
-                tracing::error!("saved torrent {hex} not started: {e}");
-                continue;
-            }
-        };
-        out.push(match saved.resume {
-            Ok(r) => from_resume(meta, r),
-            Err(e) => SavedTorrent {
-                save_path: None,
-                added: crate::engine::torrent::report::unix_now(),
-                queue_position: u32::MAX,
-                paused: false,
-                trusted: None,
-                to_check: Vec::new(),
-                lifetime: Lifetime::default(),
-                notes: vec![format!("{e}: every piece is checked")],
-                files: Default::default(),
-                kept: Kept::default(),
-                meta,
-                rates: Default::default(),
-                moved: false,
-            },
-        });
+    }
+    let mut out = Vec::new();
+    let mut magnets = Vec::new();
+    for l in saved.into_iter().filter_map(load_one) {
+        match l {
+            Loaded::Torrent(t) => out.push(*t),
+            Loaded::Magnet(m) => magnets.push(*m),
+        }
     }
     (out, magnets)
+}
+
+/// One saved torrent, made ready to start.
+enum Loaded {
+    Torrent(Box<SavedTorrent>),
+    Magnet(Box<SavedMagnet>),
+}
+
+/// A saved torrent ready to start, or None (logged) when its .torrent cannot be used.
+fn load_one(saved: Saved) -> Option<Loaded> {
+    let hex = crate::protocol::hex::encode(&saved.info_hash);
+    if let (Err(_), Ok(r)) = (&saved.torrent, &saved.resume) {
+        if let Some(link) = &r.magnet {
+            return Some(Loaded::Magnet(Box::new(magnet_of(link.clone(), r))));
+        }
+    }
+    let meta = match saved
+        .torrent
+        .map_err(|e| e.to_string())
+        .and_then(|b| Metainfo::from_bytes(&b).map_err(|e| e.to_string()))
+    {
+        Ok(m) if m.info_hash == saved.info_hash => m,
+        Ok(_) => {
+            tracing::error!("saved torrent {hex}: its .torrent has another info hash");
+            return None;
+        }
+        // A power cut on a file system that does not keep the order of writes can leave the
+        // .torrent empty or torn while its resume data is whole. The torrent comes back as
+        // its magnet link (its name, its trackers if it kept its own list): listed, fetching
+        // its metadata from peers, its files checked once that arrives. The bad file is left
+        // where it is until then, for whoever wants to look at it.
+        Err(e) => match &saved.resume {
+            Ok(r) => {
+                let trackers: Vec<String> =
+                    r.trackers.iter().flatten().flatten().cloned().collect();
+                let link = crate::protocol::magnet::format_magnet(
+                    Some(&saved.info_hash),
+                    None,
+                    &r.name,
+                    &trackers,
+                );
+                let span = tracing::info_span!("torrent", name = %r.name);
+                span.in_scope(|| {
+                    tracing::warn!(
+                        "its saved .torrent ({hex}) cannot be read ({e}): fetching its metadata \
+                         from peers again, as a magnet link"
+                    )
+                });
+                return Some(Loaded::Magnet(Box::new(magnet_of(link, r))));
+            }
+            Err(_) => {
+                tracing::error!("saved torrent {hex} not started: {e}");
+                return None;
+            }
+        },
+    };
+    Some(Loaded::Torrent(Box::new(match saved.resume {
+        Ok(r) => from_resume(meta, r),
+        Err(e) => SavedTorrent {
+            save_path: None,
+            added: crate::engine::torrent::report::unix_now(),
+            queue_position: u32::MAX,
+            paused: false,
+            trusted: None,
+            to_check: Vec::new(),
+            lifetime: Lifetime::default(),
+            notes: vec![format!("{e}: every piece is checked")],
+            files: Default::default(),
+            kept: Kept::default(),
+            meta,
+            rates: Default::default(),
+            moved: false,
+        },
+    })))
+}
+
+/// A magnet link to start again, with the settings its resume data keeps.
+fn magnet_of(link: String, r: &Resume) -> SavedMagnet {
+    SavedMagnet {
+        link,
+        save_path: r.save_path.clone(),
+        added: r.added,
+        queue_position: r.queue_position,
+        paused: r.paused,
+        files: crate::engine::api::AddFiles {
+            complete: false,
+            only: r
+                .only_files
+                .as_ref()
+                .map(|l| l.iter().map(|i| *i as usize).collect()),
+            sequential: r.sequential,
+            first_last: r.first_last,
+            subfolder: false,
+        },
+        kept: kept_of(r),
+    }
 }
 
 /// The session's settings of a torrent, as its resume data keeps them.
@@ -616,28 +675,14 @@ fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Ar
         let mut written = false;
         // One fsync of the directory for the whole batch, not one per torrent: at a clean
         // stop every torrent saves at once (10,000 directory syncs took seconds).
-        pending.retain(|_, (r, meta, durable)| {
-            // A file gone since (moved, or deleted behind our back) holds nothing to sync:
-            // its stamp will say missing, and its pieces are not trusted.
-            let unsynced = durable
-                .iter()
-                .filter_map(|files| files.flush().err())
-                .find(|e| !e.is_missing_data());
-            if let Some(e) = unsynced {
-                failed.get_or_insert(Arc::new(sync_error(&r.save_path, e)));
-                return true;
+        pending.retain(|_, entry| match save_entry(store, entry) {
+            Ok(w) => {
+                written |= w;
+                false
             }
-            durable.clear();
-            r.files = stamp_where_they_are(store, r, meta);
-            match store.save_resume_unsynced(r) {
-                Ok(w) => {
-                    written |= w;
-                    false
-                }
-                Err(e) => {
-                    failed.get_or_insert(Arc::new(e));
-                    true
-                }
+            Err(e) => {
+                failed.get_or_insert(e);
+                true
             }
         });
         if written {
@@ -674,6 +719,26 @@ fn writer(store: &Store, jobs: &std_mpsc::Receiver<Job>, error: &Mutex<Option<Ar
 
 /// A failed sync of a torrent's files as the store's error (the disk's own error kept, so a
 /// full disk reads as one).
+/// Saves one torrent's resume data once the pieces it claims are durable; true when a file
+/// was written (the directory then owes an fsync).
+fn save_entry(
+    store: &Store,
+    (r, meta, durable): &mut (Box<Resume>, Arc<Metainfo>, Vec<Arc<Storage>>),
+) -> Result<bool, Arc<StoreError>> {
+    // A file gone since (moved, or deleted behind our back) holds nothing to sync: its stamp
+    // will say missing, and its pieces are not trusted.
+    let unsynced = durable
+        .iter()
+        .filter_map(|files| files.flush().err())
+        .find(|e| !e.is_missing_data());
+    if let Some(e) = unsynced {
+        return Err(Arc::new(sync_error(&r.save_path, e)));
+    }
+    durable.clear();
+    r.files = stamp_where_they_are(store, r, meta);
+    store.save_resume_unsynced(r).map_err(Arc::new)
+}
+
 fn sync_error(root: &Path, e: DiskError) -> StoreError {
     let source = match e {
         DiskError::DiskFull { source, .. } | DiskError::Io { source, .. } => source,

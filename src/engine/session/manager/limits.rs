@@ -108,12 +108,10 @@ impl Manager {
     pub(super) fn settings(&self, ids: &[TorrentId]) -> crate::engine::api::Settings {
         use crate::engine::api::TorrentSettings;
         let view = self.session.ctx.rates.view();
-        // Found by id, in the line-up's order: a poll of one torrent (`recently-active`)
-        // costs one lookup, not a walk over the library.
-        let mut at: Vec<usize> = ids.iter().filter_map(|id| self.slots.index(*id)).collect();
-        at.sort_unstable();
-        at.dedup();
-        let torrents = at
+        // A poll of one torrent (`recently-active`) costs one lookup.
+        let torrents = self
+            .slots
+            .indices(ids)
             .into_iter()
             .map(|i| &self.slots[i])
             .map(|slot| {

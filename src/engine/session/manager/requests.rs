@@ -228,10 +228,7 @@ impl Manager {
     /// seconds must not keep a quiet torrent from sleeping); any other slot answers what it
     /// shows now, built for this answer when nobody subscribes (nothing is kept in its cell).
     fn peek(&mut self, ids: &[TorrentId]) -> Vec<(TorrentId, Peeked)> {
-        // Found by id, in the line-up's order: not a walk over the library per poll.
-        let mut at: Vec<usize> = ids.iter().filter_map(|id| self.slots.index(*id)).collect();
-        at.sort_unstable();
-        at.dedup();
+        let at = self.slots.indices(ids);
         let port = self.session.ctx.listen_port;
         let mut out = Vec::with_capacity(at.len());
         for i in at {

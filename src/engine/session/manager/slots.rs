@@ -55,6 +55,16 @@ impl Slots {
         self.by_id.get(&id).copied()
     }
 
+    /// The indices of the slots these ids name, in the list's order, each once (ids not
+    /// listed are left out): a request naming a few torrents costs a lookup each, not a walk
+    /// over the library.
+    pub(super) fn indices(&self, ids: &[TorrentId]) -> Vec<usize> {
+        let mut at: Vec<usize> = ids.iter().filter_map(|id| self.index(*id)).collect();
+        at.sort_unstable();
+        at.dedup();
+        at
+    }
+
     pub(super) fn find(&self, id: TorrentId) -> Option<&Slot> {
         self.index(id).map(|i| &self.list[i])
     }

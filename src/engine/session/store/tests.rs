@@ -540,3 +540,54 @@ fn a_relative_move_target_is_dropped() {
     assert_eq!(back.target, None);
     assert!(back.moving);
 }
+
+#[test]
+fn seeding_times_round_trip_and_a_torn_file_is_refused() {
+    use super::resume::{decode_seeding, encode_seeding, SeedingTime};
+    let times = vec![
+        SeedingTime {
+            info_hash: HASH,
+            added: 1_700_000_000,
+            seeding_secs: 86_400,
+        },
+        SeedingTime {
+            info_hash: [7; 20],
+            added: 1,
+            seeding_secs: u64::MAX,
+        },
+    ];
+    let bytes = encode_seeding(&times);
+    assert_eq!(decode_seeding(&bytes).unwrap(), times);
+    assert_eq!(decode_seeding(&encode_seeding(&[])).unwrap(), vec![]);
+    // Cut inside the packed list: its length is no longer what it says, so it is refused
+    // whole rather than read as fewer torrents.
+    for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
+        let e = decode_seeding(&bytes[..cut]).unwrap_err();
+        assert!(!e.to_string().contains('\n'), "{e}");
+    }
+    let resume = encode(&full_resume());
+    assert!(matches!(
+        decode_seeding(&resume),
+        Err(super::resume::ResumeError::Damaged(_) | super::resume::ResumeError::NotResume)
+    ));
+}
+
+#[test]
+fn a_kept_seeding_time_counts_only_for_the_same_add() {
+    use super::resume::SeedingTime;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.load_seeding().is_empty(), "nothing kept yet");
+    let times = [SeedingTime {
+        info_hash: HASH,
+        added: 42,
+        seeding_secs: 3_600,
+    }];
+    store.save_seeding(&times).unwrap();
+    assert_eq!(store.load_seeding().get(&HASH), Some(&(42, 3_600)));
+    // Not a torrent's file: the store's list of torrents passes it by.
+    assert!(store.load_all().is_empty());
+    // A torn file is logged and ignored: every torrent keeps its resume data's time.
+    std::fs::write(dir.path().join("torrents").join("seeding"), b"d6:format").unwrap();
+    assert!(store.load_seeding().is_empty());
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Stop and restart of a large library: N small seeding torrents (as session_scale.sh makes
+# them) are added once to `ttui daemon`, then the daemon is stopped (SIGTERM) and started
+# again RUNS times, each time until `ttui list --json` lists every torrent seeding. Per run:
+#   first    seconds from the start until the first list answers
+#   restart  seconds until every torrent is listed seeding (each poll is a list of N and a
+#            jq count, as in session_scale.sh: at 100,000 about 3 s of the figure)
+#   load     seconds from "session running" to the first torrent restored (the log's own
+#            stamps: the store read and parsed)
+#   stop     seconds from SIGTERM to exit
+# With SR_COLD=1 the page cache is dropped before each start (`echo 3 > drop_caches`, as
+# after a reboot).
+#
+#   SR_N=100000 SR_RUNS=3 bash tests/bench/session_restart.sh
+#   SR_N=100000 SR_RUNS=3 SR_COLD=1 SR_KEEP=/var/tmp/lib100k bash tests/bench/session_restart.sh
+#
+# Environment: SR_N (1000), SR_RUNS (3), SR_COLD, SR_TTUI (a ttui binary; else the release
+# build is made), SR_KEEP=DIR keeps the library there and reuses it when it is there (the add
+# of 100,000 takes about 8 minutes); without it the work directory is removed at exit.
+# Needs root (unshare -n): everything runs in a network namespace whose only interface is
+# `lo`, with opentracker on 127.0.0.1; every process is stopped by its pid.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+N=${SR_N:-1000}
+RUNS=${SR_RUNS:-3}
+note() { printf '[restart %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() {
+    note "error: $*"
+    exit 1
+}
+
+if [[ -z ${SR_INNER:-} ]]; then
+    [[ $(id -u) -eq 0 ]] || die "run as root (unshare -n needs it)"
+    command -v opentracker >/dev/null || die "opentracker is missing"
+    command -v jq >/dev/null || die "jq is missing"
+    BIN=${SR_TTUI:-$REPO/target/release/ttui}
+    if [[ -z ${SR_TTUI:-} ]]; then
+        note "building ttui (release)"
+        (cd "$REPO" && cargo build --release --quiet --offline --bin ttui)
+    fi
+    if [[ -n ${SR_KEEP:-} ]]; then
+        WORK=$SR_KEEP
+        mkdir -p "$WORK"
+    else
+        WORK=$(mktemp -d /tmp/ttui-restart-bench.XXXXXX)
+        trap 'rm -rf "$WORK"' EXIT
+    fi
+    trap 'exit 143' TERM INT
+    if [[ ! -f $WORK/hashes.txt ]]; then
+        note "generating $N torrents in $WORK"
+        python3 "$HERE/gen_torrents.py" "$N" "$WORK/torrents" "$WORK/data" \
+            --announce "http://127.0.0.1:16969/announce" --hashes "$WORK/hashes.txt" >/dev/null
+    fi
+    SR_INNER=1 WORK=$WORK TBIN=$BIN TTUI_NO_PUBLIC_ROUTERS=1 \
+        unshare --net --pid --fork --mount --mount-proc bash -c 'ip link set lo up; exec bash "$0"' \
+        "${BASH_SOURCE[0]}"
+    exit $?
+fi
+
+[[ $(ip -o link show | wc -l) -eq 1 ]] || die "not in a loopback-only namespace"
+DATA=$WORK/data
+TORRENTS=$WORK/torrents
+TRACKER=127.0.0.1:16969
+BATCH=500
+TDIR=$WORK/ttui
+TTUI_ARGS=""
+PID=""
+TPID=""
+trap 'for p in $PID $TPID; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
+trap 'exit 143' TERM INT
+# shellcheck source=tests/bench/clients.sh
+source "$HERE/clients.sh"
+
+wait_all_seeding() {
+    local c=0
+    for _ in $(seq 3600); do
+        c=$(ttui_seeding 2>/dev/null || echo 0)
+        [[ $c -ge $N ]] && return 0
+        kill -0 "$PID" 2>/dev/null || die "ttui exited (see $TDIR/ttui.log)"
+        sleep 0.5
+    done
+    die "only $c of $N seeding"
+}
+# Seconds between the log's last "session running" and the first torrent restored after it.
+load_secs() {
+    awk '/session running on/ { t0 = $1; t1 = "" } /from the saved resume data/ && t0 != "" && t1 == "" { t1 = $1 }
+        END { gsub(/[-:TZ]/, " ", t0); gsub(/[-:TZ]/, " ", t1); split(t0, a, " "); split(t1, b, " ");
+              printf "%.2f", (b[4] * 3600 + b[5] * 60 + b[6]) - (a[4] * 3600 + a[5] * 60 + a[6]) }' "$TDIR/ttui.log"
+}
+
+mkdir -p "$TDIR"
+tracker_start ttui
+ttui_start
+wait_ready ttui
+if [[ ! -f $TDIR/added ]]; then
+    note "adding $N torrents"
+    t0=$(now)
+    ttui_add
+    wait_all_seeding
+    note "all $N seeding after $(since "$t0") s"
+    touch "$TDIR/added"
+fi
+printf '%-4s %8s %9s %7s %7s %9s\n' run first_s restart_s load_s stop_s rss_MiB
+for run in $(seq "$RUNS"); do
+    t1=$(now)
+    kill -TERM "$PID"
+    wait "$PID" || true
+    stop=$(since "$t1")
+    [[ -n ${SR_COLD:-} ]] && sync && echo 3 >/proc/sys/vm/drop_caches
+    t1=$(now)
+    ttui_start
+    wait_ready ttui
+    first=$(since "$t1")
+    wait_all_seeding
+    restart=$(since "$t1")
+    printf '%-4s %8s %9s %7s %7s %9s\n' "$run" "$first" "$restart" "$(load_secs)" "$stop" \
+        "$(mib "$(status_kib "$PID" VmRSS)")"
+done
+kill -TERM "$PID"
+wait "$PID" || true
+PID=""
+tracker_stop
