@@ -283,16 +283,21 @@ fn a_stop_keeps_the_seeding_time_of_sleeping_torrents_in_one_file() {
     });
     wait_log(&mut daemon, "quiet, dormant", 1, "the torrent to sleep");
     // Its task's last resume point (a clean stop of the task) is saved as it falls asleep;
-    // what the session's stop does to the file is compared with that.
+    // what the session's stop does to the file is compared with that. A clean point may be
+    // saved before it (the check's), so the copy is taken once the file has held still for
+    // a second.
     let resume = env.resume_path(&p.hash());
     let start = Instant::now();
+    let mut seen: Option<Vec<u8>> = None;
     let before = loop {
         let bytes = fs::read(&resume).unwrap();
-        if bytes.windows(10).any(|w| w == b"5:cleani1e") {
+        let clean = bytes.windows(10).any(|w| w == b"5:cleani1e");
+        if clean && seen.as_ref() == Some(&bytes) {
             break bytes;
         }
+        seen = clean.then_some(bytes);
         assert!(start.elapsed() < DONE_WAIT, "no save as it fell asleep");
-        sleep(Duration::from_millis(100));
+        sleep(Duration::from_secs(1));
     };
     sleep(Duration::from_secs(8));
     assert!(daemon.term().success());
