@@ -4,7 +4,7 @@
 # again RUNS times, each time until `ttui list --json` lists every torrent seeding. Per run:
 #   first    seconds from the start until the first list answers
 #   restart  seconds until every torrent is listed seeding (each poll is a list of N and a
-#            jq count, as in session_scale.sh: at 100,000 about 3 s of the figure)
+#            grep count, as in session_scale.sh: at 100,000 a poll takes about 1 s)
 #   load     seconds from "session running" to the first torrent restored (the log's own
 #            stamps: the store read and parsed)
 #   stop     seconds from SIGTERM to exit
@@ -98,7 +98,7 @@ if [[ ! -f $TDIR/added ]]; then
     t0=$(now)
     ttui_add
     wait_all_seeding
-    note "all $N seeding after $(since "$t0") s"
+    note "all $N seeding after $(since "$t0") s, RSS $(mib "$(status_kib "$PID" VmRSS)") MiB"
     touch "$TDIR/added"
 fi
 printf '%-4s %8s %9s %7s %7s %9s\n' run first_s restart_s load_s stop_s rss_MiB

@@ -156,8 +156,9 @@ struct Slot {
     state: SlotState,
     /// Known once the metadata is (a magnet's arrives later); kept through every state.
     meta: Option<Arc<Metainfo>>,
-    /// The newest resume point its task sent (lifetime counters, verified pieces).
-    last: Option<ResumePoint>,
+    /// The newest resume point its task sent (lifetime counters, verified pieces). Boxed:
+    /// a library restored from the store has none (192 bytes a slot).
+    last: Option<Box<ResumePoint>>,
     /// `Ended` reports still to come from tasks this slot replaced (verify, move): not its
     /// state's, whose own task's `Ended` is the one that moves it on.
     ignore_ended: u32,
@@ -220,7 +221,7 @@ impl Slot {
         let parked = self.state.parked();
         let done = matches!(line.state, TorrentState::Seeding | TorrentState::Complete);
         let complete = done || parked.is_some_and(|p| p.complete);
-        let have = (self.last.as_ref().map(|p| &p.have)).or(parked
+        let have = (self.last.as_deref().map(|p| &p.have)).or(parked
             .and_then(|p| p.stored.as_ref())
             .and_then(|s| s.trusted.as_ref()));
         dormancy::shown_parked(first, line.state, complete, have)
@@ -565,16 +566,18 @@ impl Manager {
         self.slots.find(id)
     }
 
-    async fn snapshot(&self, prev: &SessionSnapshot) -> SessionSnapshot {
-        self.with_lines(self.head().await, prev, 0)
+    async fn snapshot(&mut self, prev: &SessionSnapshot) -> SessionSnapshot {
+        let head = self.head().await;
+        self.with_lines(head, prev, 0)
     }
 
     /// `head` with every torrent's line and the rates summed from them: the publication
     /// after `prev`. A line that did not change since `prev` is `prev`'s, with its `rev`;
     /// the others carry this publication's. The first `same` lines are known to be `prev`'s
-    /// (`publish::first_change`) and are not compared again.
+    /// (`publish::first_change`) and are not compared again. A parked slot keeps the line
+    /// published for it as its own copy (`Slot::share`).
     fn with_lines(
-        &self,
+        &mut self,
         head: SessionSnapshot,
         prev: &SessionSnapshot,
         same: usize,
@@ -583,17 +586,21 @@ impl Manager {
         let mut before = publish::Before::new(&prev.torrents).same_up_to(same);
         let torrents: Vec<Arc<TorrentLine>> = self
             .slots
-            .iter()
+            .iter_mut()
             .enumerate()
-            .map(|(i, slot)| match before.unchanged(i) {
-                Some(p) => Arc::clone(p),
-                None => match before.line(i, slot.id) {
-                    Some(p) if Self::line_is(slot, p) => Arc::clone(p),
-                    _ => Arc::new(TorrentLine {
-                        rev,
-                        ..Self::line_of(slot)
-                    }),
-                },
+            .map(|(i, slot)| {
+                let line = match before.unchanged(i) {
+                    Some(p) => Arc::clone(p),
+                    None => match before.line(i, slot.id) {
+                        Some(p) if Self::line_is(slot, p) => Arc::clone(p),
+                        _ => Arc::new(TorrentLine {
+                            rev,
+                            ..Self::line_of(slot)
+                        }),
+                    },
+                };
+                slot.share(&line);
+                line
             })
             .collect();
         SessionSnapshot {
@@ -620,4 +627,24 @@ impl Manager {
             ..self.session.head().await
         }
     }
+}
+
+#[cfg(test)]
+mod sizes {
+    /// A library of 100,000 torrents holds 100,000 slots, most of them asleep: what a slot
+    /// holds inline is paid by each (`tests/bench/README.md`, memory per torrent). The line
+    /// is the published one (`lines::Line::Own`), a resume point and settings of its own are
+    /// boxed; a field that makes it grow past this should be boxed too, or the bound raised
+    /// knowingly.
+    #[test]
+    fn a_slot_stays_small() {
+        let size = std::mem::size_of::<super::Slot>();
+        eprintln!("Slot: {size} bytes");
+        assert!(
+            size <= SLOT_MAX,
+            "a slot is {size} bytes (at most {SLOT_MAX})"
+        );
+    }
+
+    const SLOT_MAX: usize = 560;
 }

@@ -82,6 +82,34 @@ pub(crate) struct SavedMagnet {
     pub kept: Kept,
 }
 
+/// A slot's [`Kept`], boxed only once it differs from the defaults: most torrents of a large
+/// library have no labels, goals, renames or trackers of their own, and inline it took 256
+/// bytes of every slot. Reads of a plain one see [`Kept::PLAIN`]; a write boxes it first.
+#[derive(Debug, Default)]
+pub(crate) struct KeptBox(Option<Box<Kept>>);
+
+/// What every plain [`KeptBox`] reads.
+static PLAIN: Kept = Kept::PLAIN;
+
+impl KeptBox {
+    pub(crate) fn new(kept: Kept) -> KeptBox {
+        KeptBox((kept != Kept::PLAIN).then(|| Box::new(kept)))
+    }
+}
+
+impl std::ops::Deref for KeptBox {
+    type Target = Kept;
+    fn deref(&self) -> &Kept {
+        self.0.as_deref().unwrap_or(&PLAIN)
+    }
+}
+
+impl std::ops::DerefMut for KeptBox {
+    fn deref_mut(&mut self) -> &mut Kept {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
 /// What the session keeps of a torrent's queue and goal settings (`policy.rs`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Kept {
@@ -109,6 +137,32 @@ pub(crate) struct Kept {
     pub renaming: Option<crate::engine::api::Renamed>,
     /// Its tracker tiers once edited (`api::TrackerEdit`); None: the .torrent's.
     pub trackers: Option<Vec<Vec<String>>>,
+}
+
+impl Kept {
+    /// Its defaults, as a constant: what a plain [`KeptBox`] reads.
+    pub(crate) const PLAIN: Kept = Kept {
+        goals: crate::engine::session::goals::Overrides {
+            ratio: None,
+            seed_time: None,
+            idle: None,
+            off: 0,
+        },
+        forced: false,
+        super_seeding: false,
+        goal_reached: None,
+        paused: None,
+        labels: Vec::new(),
+        target: None,
+        moving: false,
+        user_move: false,
+        renamed: crate::engine::api::Renamed {
+            name: None,
+            files: std::collections::BTreeMap::new(),
+        },
+        renaming: None,
+        trackers: None,
+    };
 }
 
 enum Job {

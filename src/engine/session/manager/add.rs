@@ -14,7 +14,7 @@ use super::{lines, policy, Manager, Resumed, Slot};
 use crate::engine::api::{
     AddFiles, AddSource, Added, RequestError, TorrentId, TorrentLine, TorrentState,
 };
-use crate::engine::session::persist::{Kept, SavedTorrent};
+use crate::engine::session::persist::{Kept, KeptBox, SavedTorrent};
 use crate::engine::torrent;
 use crate::engine::torrent::options::Options;
 use crate::engine::torrent::priorities::FilePlan;
@@ -208,7 +208,7 @@ impl Manager {
                 let save_path = self.incomplete_place(save_path, None, &mut kept);
                 self.launch_magnet(id, (magnet, None), save_path, (paused, files.clone()));
                 if let Some(slot) = self.slots.last_mut() {
-                    slot.policy.kept = kept;
+                    slot.policy.kept = KeptBox::new(kept);
                 }
                 self.save_magnet(id, &link, (paused, &files));
                 let added = Added::New {
@@ -252,7 +252,7 @@ impl Manager {
         let known = Some(Arc::new(needs));
         self.launch_magnet(id, (magnet, known), save_path, (paused, files.clone()));
         if let Some(slot) = self.slots.last_mut() {
-            slot.policy.kept = kept;
+            slot.policy.kept = KeptBox::new(kept);
         }
         self.save_magnet(id, &link, (paused, &files));
         Added::New {
@@ -377,7 +377,7 @@ impl Manager {
             queue_position,
             commands: self.no_task.clone(),
             snapshots: None,
-            line: lines::Line::Own(first_line),
+            line: lines::Line::Own(Arc::new(first_line)),
             state: SlotState::Parked(parked),
             meta: Some(meta),
             last: None,

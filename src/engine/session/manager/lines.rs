@@ -2,6 +2,8 @@
 //! the goals' words over it, and a parked torrent's state and reason (held by the queue,
 //! waiting for its check, paused by a goal) in place of a task's.
 
+use std::sync::Arc;
+
 use tokio::sync::watch;
 
 use super::policy::Parked;
@@ -12,14 +14,13 @@ use crate::engine::session::queue::Verdict;
 /// A slot's line: the one its task writes, or, with no task, the slot's own copy. A watch
 /// channel costs some 400 bytes beyond the line (its notifiers) and nothing writes it once the
 /// task has ended, while most slots of a large library have no task (asleep or waiting).
-// `Own` is the common variant (a sleeping library is mostly slots without a task): boxing it
-// would add an allocation and a pointer to each of them to save room in the few with a task.
-#[allow(clippy::large_enum_variant)]
 pub(super) enum Line {
     Task(watch::Receiver<TorrentLine>),
-    Own(TorrentLine),
+    /// Once published, a parked slot's copy is the published line itself (`share`): a
+    /// library of 100,000 sleeping torrents would otherwise hold every line twice (about
+    /// 50 MB).
+    Own(Arc<TorrentLine>),
 }
-
 /// A borrowed [`Line`]: the watch's read guard, or the slot's copy.
 pub(super) enum LineRef<'a> {
     Task(watch::Ref<'a, TorrentLine>),
@@ -48,7 +49,25 @@ impl Line {
     pub(super) fn keep(&mut self) {
         if let Line::Task(rx) = self {
             let last = rx.borrow().clone();
-            *self = Line::Own(last);
+            *self = Line::Own(Arc::new(last));
+        }
+    }
+}
+
+impl Slot {
+    /// Takes the line just published for this slot as its own copy, when that copy only
+    /// stands in for a task's. Only a parked slot's, with no task: `line_of` then takes
+    /// every field the queue, the goals or the park decide from the slot, not from the
+    /// copy, so `line_of` of the published line is that line again. A running slot's `why`
+    /// is the task's first, and an ended one's state is its error: their copies stay theirs.
+    pub(super) fn share(&mut self, published: &Arc<TorrentLine>) {
+        if self.state.has_task() || self.state.parked().is_none() {
+            return;
+        }
+        if let Line::Own(own) = &mut self.line {
+            if !Arc::ptr_eq(own, published) {
+                *own = Arc::clone(published);
+            }
         }
     }
 }
@@ -126,7 +145,7 @@ impl Manager {
     fn parked_plan(slot: &Slot) -> Option<&crate::engine::torrent::priorities::FilePlan> {
         let parked = slot.state.parked()?;
         let stored = parked.stored.as_ref().map(|s| &s.files);
-        stored.or(slot.last.as_ref().map(|p| &p.files))
+        stored.or(slot.last.as_deref().map(|p| &p.files))
     }
 
     /// The line as the session shows it: the queue's and the goals' words over the task's.

@@ -6,7 +6,7 @@
 
 use super::Manager;
 use crate::engine::api::{AddFiles, Command, TorrentId};
-use crate::engine::session::persist::SavedMagnet;
+use crate::engine::session::persist::{KeptBox, SavedMagnet};
 use crate::engine::session::store::Resume;
 use crate::engine::torrent;
 use crate::protocol::magnet::Magnet;
@@ -91,7 +91,7 @@ impl Manager {
         if let Some(slot) = self.slots.find_mut(id) {
             slot.added = m.added;
             slot.queue_position = m.queue_position;
-            slot.policy.kept = m.kept;
+            slot.policy.kept = KeptBox::new(m.kept);
         }
     }
 }

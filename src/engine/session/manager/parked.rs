@@ -20,7 +20,7 @@ pub(super) struct Parked {
     /// What a torrent never started in this run starts with (from the store, or the add);
     /// one parked in this run has its last resume point instead. Boxed: most parked slots
     /// of a library, those asleep after their first run, have none, and inline it made a
-    /// slot 1,056 bytes (now 880).
+    /// slot 176 bytes larger (`manager::sizes`).
     pub stored: Option<Box<Stored>>,
     /// Asleep (`dormancy.rs`): seeding as far as anyone can tell, woken by a peer, its
     /// announce, a command or a subscriber; the queue does not start it.

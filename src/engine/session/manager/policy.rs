@@ -30,7 +30,7 @@ use crate::engine::api::{
     Command, LogLevel, QueueState, RequestError, TorrentId, TorrentLine, TorrentState,
 };
 use crate::engine::session::goals::{self, GoalAction, Progress, Reached};
-use crate::engine::session::persist::Kept;
+use crate::engine::session::persist::{Kept, KeptBox};
 use crate::engine::session::queue::{self, Entry, Move, Verdict, Want};
 use crate::engine::torrent;
 use crate::engine::torrent::options::Options;
@@ -42,7 +42,7 @@ use crate::protocol::metainfo::Metainfo;
 /// What a slot keeps for the queue and the goals.
 pub(super) struct SlotPolicy {
     /// Saved with the torrent: forced, its own goals, the goal that paused it.
-    pub kept: Kept,
+    pub kept: KeptBox,
     pub verdict: Verdict,
     /// It holds a seed slot: its last verdict was `Run` while it wanted to seed (a
     /// download's slot is not a seed's, so a download that completes asks for one).
@@ -95,7 +95,7 @@ impl SlotPolicy {
 
     pub(super) fn new(kept: Kept, seeding_base: u64) -> SlotPolicy {
         SlotPolicy {
-            kept,
+            kept: KeptBox::new(kept),
             verdict: Verdict::Run,
             seed_slot: false,
             queue: None,
@@ -202,7 +202,7 @@ impl Manager {
                 && slot
                     .state
                     .parked()
-                    .is_some_and(|p| !p.dormant && p.checks_first(slot.last.as_ref()));
+                    .is_some_and(|p| !p.dormant && p.checks_first(slot.last.as_deref()));
             let dormant = slot.state.parked().is_some_and(|p| p.dormant && !p.paused);
             if running {
                 let announces = slot
@@ -467,7 +467,7 @@ impl Manager {
         let id = slot.id;
         // Counted until its task says the check is done (or ends): the queue starts only a
         // few such at once.
-        slot.policy.checking = parked.checks_first(slot.last.as_ref());
+        slot.policy.checking = parked.checks_first(slot.last.as_deref());
         slot.policy.just_checked = false;
         let stored = parked.stored.map(|s| *s).unwrap_or_default();
         let from_run = stored.trusted.is_none() && slot.last.is_some();
@@ -634,7 +634,7 @@ impl Manager {
             // all again (issue 58).
             (Some(point), parked) => ResumePoint {
                 clean: point.clean && parked.is_some(),
-                ..point.clone()
+                ..(**point).clone()
             },
             (None, Some(parked)) => {
                 let stored = parked.stored.as_deref();

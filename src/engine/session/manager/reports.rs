@@ -10,7 +10,7 @@ use super::Manager;
 use crate::engine::api::{LogLevel, TorrentId, TorrentState};
 use crate::engine::session::queue::Verdict;
 use crate::engine::torrent::options::TorrentEnd;
-use crate::engine::torrent::report::{Report, ResumePoint};
+use crate::engine::torrent::report::Report;
 
 impl Manager {
     pub(super) fn on_report(&mut self, id: TorrentId, report: Report) {
@@ -87,10 +87,8 @@ impl Manager {
                     slot.save_resume(p, &point);
                 }
                 // Kept without its files: a parked torrent holds no open file.
-                slot.last = Some(ResumePoint {
-                    durable: None,
-                    ..*point
-                });
+                point.durable = None;
+                slot.last = Some(point);
             }
             Report::Opened => {
                 let slot = &mut self.slots[i];

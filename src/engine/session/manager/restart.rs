@@ -125,7 +125,7 @@ impl Manager {
         line: &TorrentLine,
         keep_pieces: bool,
     ) -> Carried {
-        let point = old.last.as_ref();
+        let point = old.last.as_deref();
         Carried {
             id: old.id,
             meta,
