@@ -18,6 +18,7 @@
 //! or a subscriber wakes them; see `dormancy.rs`).
 
 mod limits;
+mod slot_rates;
 mod slots;
 
 use std::path::PathBuf;
@@ -164,8 +165,9 @@ struct Slot {
     ignore_ended: u32,
     /// The queue's and the seeding goals' state (`policy.rs`).
     policy: policy::SlotPolicy,
-    /// Its rate limiters (shared with its task; `ttui limit ID` changes them here).
-    rates: crate::engine::peer::rate::TorrentRates,
+    /// Its rate limiters (shared with its task; `ttui limit ID` changes them here), or only
+    /// its own limits while it has no task (`slot_rates.rs`).
+    rates: slot_rates::SlotRates,
 }
 
 impl Slot {
@@ -646,5 +648,5 @@ mod sizes {
         );
     }
 
-    const SLOT_MAX: usize = 560;
+    const SLOT_MAX: usize = 480;
 }

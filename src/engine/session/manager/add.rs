@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::reports::report_end;
 use super::sleep::Asleep;
+use super::slot_rates::SlotRates;
 use super::state::SlotState;
 use super::{lines, policy, Manager, Resumed, Slot};
 use crate::engine::api::{
@@ -324,7 +325,7 @@ impl Manager {
             kept,
             rates,
         } = resume;
-        let rates = self.session.ctx.rates.torrent(rates);
+        let rates = SlotRates::idle(rates);
         let queue_position = queue_position.unwrap_or_else(|| self.next_queue_position());
         let complete = trusted.as_ref().is_some_and(|b| b.is_complete()) && to_check.is_empty();
         let mut first_line = TorrentLine::placeholder(id);
@@ -473,7 +474,7 @@ impl Manager {
             last: None,
             ignore_ended: 0,
             policy: policy::SlotPolicy::new(Kept::default(), 0),
-            rates,
+            rates: SlotRates::Shared(Box::new(rates)),
         });
     }
 }

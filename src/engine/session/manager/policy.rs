@@ -498,7 +498,7 @@ impl Manager {
             lifetime,
             paused: false,
             files,
-            rates: slot.rates.clone(),
+            rates: slot.rates.for_task(&self.session.ctx.rates),
             super_seeding: slot.policy.kept.super_seeding,
             snapshots,
             line: line_tx,

@@ -127,6 +127,7 @@ impl Manager {
             Report::Ended(outcome) => {
                 let removal = self.slots[i].state.task_ended();
                 self.slots[i].line.keep();
+                self.slots[i].rates.task_ended();
                 self.slots[i].policy.just_checked = false;
                 if std::mem::take(&mut self.slots[i].policy.checking) {
                     self.start_next_check();
