@@ -154,6 +154,8 @@ pub(crate) struct Known {
     pub handshake_time: Option<Duration>,
     /// Hash failures of pieces it contributed to (a piece it alone sent counts twice).
     pub hash_failures: u32,
+    /// Pieces that verified without the bad blocks it sent (`bad_blocks.rs`).
+    pub bad_pieces: u32,
     /// Known to have every piece (its bitfield on an earlier connection, or a PEX flag): a
     /// seeding torrent does not dial it.
     pub seed: bool,

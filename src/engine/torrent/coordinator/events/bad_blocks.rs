@@ -1,7 +1,7 @@
 //! Senders proven to have sent bad blocks (`verify/blame.rs`): the piece they were in has
 //! verified since, and their blocks differ from it. Proof, not suspicion, so such a peer is
 //! banned at once (even when its connection has ended meanwhile), named with its blocks in
-//! the log, and its row says it sent bad blocks.
+//! the log (once it is banned, only the first time), and its row says it sent bad blocks.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -34,10 +34,19 @@ impl Coordinator {
                 None => self.shared.download().gone_sender(c.conn),
             };
             if let Some(addr) = addr {
-                self.log(
-                    LogLevel::Warn,
-                    format!("piece {index}: {blocks} failed (from {addr}); {then}"),
-                );
+                // A peer that sends every piece wrong is proven once per piece it was in,
+                // dozens of times after it is banned: past the first, its ban and row say
+                // enough, and the lines would push the ban out of the log's tail.
+                let named_before = self.peers.get_mut(&addr).is_some_and(|p| {
+                    p.known.bad_pieces += 1;
+                    p.known.bad_pieces > 1 && p.is_banned()
+                });
+                if !named_before {
+                    self.log(
+                        LogLevel::Warn,
+                        format!("piece {index}: {blocks} failed (from {addr}); {then}"),
+                    );
+                }
                 self.ban_for_bad_blocks(addr, n);
             } else if let Some(w) = self.webseeds.iter_mut().find(|w| w.conn == c.conn) {
                 let url = w.url.clone();
