@@ -626,6 +626,9 @@ fn parse_info(
         None => None,
     };
 
+    // A list grown by pushing keeps up to twice its length, held for the torrent's life.
+    let mut files = files;
+    files.shrink_to_fit();
     let info = Info {
         name,
         piece_length,
@@ -659,6 +662,7 @@ fn parse_trackers(root: &Dict) -> Result<Vec<Vec<String>>, MetainfoError> {
                 }
             }
             if !urls.is_empty() {
+                urls.shrink_to_fit();
                 tiers.push(urls);
             }
         }
@@ -671,6 +675,9 @@ fn parse_trackers(root: &Dict) -> Result<Vec<Vec<String>>, MetainfoError> {
             }
         }
     }
+    // Held for the torrent's life, by every torrent of a library: a pushed list keeps room
+    // for four (72 bytes a torrent more, 7 MB at 100,000).
+    tiers.shrink_to_fit();
     Ok(tiers)
 }
 

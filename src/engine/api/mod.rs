@@ -62,7 +62,7 @@ pub use journal::{JournalEntry, PeerJournalEntry};
 pub use proxy::{mask_url, ProxyScheme, ProxySpec, ProxyStatus, ProxyUrlError};
 pub use rename::{check_name, plan as plan_rename, RenameError, Renamed, Renaming};
 pub use session::*;
-pub use settings::{OwnSettings, Settings, SettingsChange, TorrentSettings};
+pub use settings::{OwnBox, OwnSettings, Settings, SettingsChange, TorrentSettings};
 pub use stream::{FileStream, StreamError, StreamPort, StreamRead, StreamRow};
 pub use trackers::{tracker_url_ok, TrackerEdit, TrackerEditError};
 

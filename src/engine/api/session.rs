@@ -83,7 +83,7 @@ pub struct TorrentLine {
     /// Its own goals, rate limits and force start (`SessionRequest::Settings` tells the
     /// same with the time it has seeded).
     #[serde(default)]
-    pub own: crate::engine::api::OwnSettings,
+    pub own: crate::engine::api::OwnBox,
     /// The time it has seeded, as a clock a face reads at its own `now`.
     #[serde(default)]
     pub seeding: SeedClock,
@@ -174,7 +174,7 @@ impl TorrentLine {
             sequential: false,
             goal_reached: false,
             first_last: false,
-            own: crate::engine::api::OwnSettings::default(),
+            own: crate::engine::api::OwnBox::default(),
             seeding: SeedClock::default(),
             rev: 0,
         }

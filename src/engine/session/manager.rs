@@ -649,4 +649,20 @@ mod sizes {
     }
 
     const SLOT_MAX: usize = 480;
+
+    /// The same for the line every torrent publishes (`lines.rs`), and a sleeping torrent's
+    /// route for incoming connections (`routes.rs`).
+    #[test]
+    fn a_line_and_a_route_stay_small() {
+        let line = std::mem::size_of::<crate::engine::api::TorrentLine>();
+        let route = std::mem::size_of::<super::super::routes::Route>();
+        eprintln!("TorrentLine: {line} bytes, Route: {route} bytes");
+        assert!(
+            line <= LINE_MAX,
+            "a line is {line} bytes (at most {LINE_MAX})"
+        );
+        assert!(route <= 40, "a route is {route} bytes (at most 40)");
+    }
+
+    const LINE_MAX: usize = 400;
 }

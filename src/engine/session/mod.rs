@@ -91,14 +91,12 @@ impl Session {
         if let Some(alias) = alias {
             routes.alias(alias, info_hash);
         }
+        routes.wake.get_or_insert(wake);
         routes.by_hash.insert(
             info_hash,
             Route {
                 req2: mse_codec::req2(&info_hash),
-                to: RouteTo::Dormant {
-                    wake,
-                    pending: Vec::new(),
-                },
+                to: RouteTo::Dormant(None),
             },
         );
     }
@@ -110,7 +108,7 @@ impl Session {
         if matches!(
             routes.by_hash.get(info_hash),
             Some(Route {
-                to: RouteTo::Dormant { .. },
+                to: RouteTo::Dormant(_),
                 ..
             })
         ) {
@@ -589,15 +587,20 @@ pub(crate) async fn route(
             routes.incoming += 1;
             let _ = events.send(event);
         }
-        Some(RouteTo::Dormant { wake, pending }) if pending.len() < MAX_PENDING => {
+        Some(RouteTo::Dormant(pending))
+            if pending.as_ref().is_none_or(|p| p.len() < MAX_PENDING) =>
+        {
             routes.incoming += 1;
+            let pending = pending.get_or_insert_with(Box::default);
             if pending.is_empty() {
                 tracing::info!("{addr}: incoming for a dormant torrent: waking it");
-                let _ = wake.send(info_hash);
+                if let Some(wake) = &routes.wake {
+                    let _ = wake.send(info_hash);
+                }
             }
             pending.push(event);
         }
-        Some(RouteTo::Dormant { .. }) => {
+        Some(RouteTo::Dormant(_)) => {
             tracing::info!("{addr}: incoming for a torrent still waking up, refused");
         }
         None => tracing::info!("{addr}: incoming for another torrent, refused"),

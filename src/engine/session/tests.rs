@@ -130,14 +130,12 @@ async fn a_dormant_hybrid_wakes_for_its_v2_name() {
     {
         let mut r = lock(&routes);
         r.alias([0x22; 20], [0xaa; 20]);
+        r.wake = Some(wake_tx);
         r.by_hash.insert(
             [0xaa; 20],
             Route {
                 req2: mse_codec::req2(&[0xaa; 20]),
-                to: RouteTo::Dormant {
-                    wake: wake_tx,
-                    pending: Vec::new(),
-                },
+                to: RouteTo::Dormant(None),
             },
         );
     }

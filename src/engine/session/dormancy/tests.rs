@@ -213,14 +213,12 @@ async fn a_connection_for_a_dormant_torrent_wakes_it_and_waits_for_its_task() {
     let routes: Arc<Mutex<Routes>> = Arc::default();
     let hash = [0xdd; 20];
     let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
+    lock(&routes).wake = Some(wake_tx);
     lock(&routes).by_hash.insert(
         hash,
         Route {
             req2: crate::protocol::mse_codec::req2(&hash),
-            to: RouteTo::Dormant {
-                wake: wake_tx,
-                pending: Vec::new(),
-            },
+            to: RouteTo::Dormant(None),
         },
     );
     let addr: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();

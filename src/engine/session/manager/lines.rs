@@ -160,7 +160,7 @@ impl Manager {
         l.sequential = Self::sequential_of(slot, l.sequential);
         l.goal_reached = p.goal_holds(slot.state.parked());
         l.first_last = Self::first_last_of(slot, l.first_last);
-        l.own = Self::own_settings(slot);
+        l.own = Self::own_settings(slot).into();
         l.seeding = p.seed_clock;
         if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
@@ -257,7 +257,7 @@ impl Manager {
             && shown.sequential == Self::sequential_of(slot, *sequential)
             && shown.goal_reached == p.goal_holds(slot.state.parked())
             && shown.first_last == Self::first_last_of(slot, *first_last)
-            && shown.own == Self::own_settings(slot)
+            && *shown.own == Self::own_settings(slot)
             && shown.seeding == p.seed_clock
     }
 }
