@@ -287,10 +287,14 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
             }
             Ok(0)
         }
-        // Streams answer only `ttui attach`'s requests.
-        Response::Session(_) | Response::Snapshot(_) | Response::Stream(_) => Err(
-            ControlError::new(ErrorKind::Internal, "unexpected answer from the session"),
-        ),
+        // Streams answer only `ttui attach`'s requests; a listing is read back as `List`.
+        Response::Session(_)
+        | Response::Snapshot(_)
+        | Response::Stream(_)
+        | Response::Listing(_) => Err(ControlError::new(
+            ErrorKind::Internal,
+            "unexpected answer from the session",
+        )),
     }
 }
 

