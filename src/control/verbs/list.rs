@@ -14,8 +14,8 @@ pub(super) fn apply(current: Arc<SessionSnapshot>) -> Response {
 }
 
 /// Every torrent's row, made as it is written: one row's strings live at a time. A list of
-/// 100,000 made whole first was 600,000 small strings at once, and the heap kept the ~15 MiB
-/// they took after the answer was sent. Serializes as a list of [`TorrentRow`].
+/// 100,000 made whole first was 600,000 small strings at once (three lists at rest left the
+/// session 0.5–1.5 MiB larger; now 0.1 MiB). Serializes as a list of [`TorrentRow`].
 #[derive(Clone)]
 pub struct Listing(Arc<SessionSnapshot>);
 
