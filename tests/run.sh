@@ -43,6 +43,8 @@
 #   TTUI_BINARY_TIMEOUT=1800  seconds for one test binary
 #   TTUI_RUNNER_SELFTEST=0    skip step 2 (the self-test sets it for the runs it makes)
 #   RUST_TEST_THREADS=2       tests run at once within a binary
+#   TTUI_NEED_DISK_MIB=6144   warn before building when target/ has less free
+#   CI=true                   also turns cargo's incremental caches off (CARGO_INCREMENTAL=0)
 #
 # The summary ends with one line: `tests: P passed, F failed, S skipped`, followed by
 # `; U of N test binaries did not finish` when any did not.
@@ -332,7 +334,22 @@ PY
     printf '  %s\n' "${bin_label[@]}"
 }
 
+# A cold build of every test binary, with clippy's metadata beside it, needs several GiB in
+# target/ (the sizes are in Cargo.toml's [profile.dev]); a disk that fills mid-build makes rustc
+# panic, which reads like a compiler bug. Say so first, in one line.
+need_disk_mib=${TTUI_NEED_DISK_MIB:-6144}
+check_disk() {
+    mkdir -p target
+    local free
+    free=$(df -Pm target | awk 'NR == 2 { print $4 }')
+    if [[ $free =~ ^[0-9]+$ ]] && ((free < need_disk_mib)); then
+        echo "ttui-tests: only ${free} MiB free for target/ ($(df -P target | awk 'NR == 2 { print $6 }')); a cold build needs about ${need_disk_mib} MiB" >&2
+    fi
+    return 0
+}
+
 build() {
+    check_disk
     cargo fetch || return
     cargo build --bins || return
     # Exactly what the test step runs, so the offline run compiles nothing. The JSON names
@@ -599,6 +616,11 @@ runner_selftest() {
 }
 
 split_args "$@"
+# A fresh clone has nothing to reuse: incremental caches would only fill the disk (about as
+# much again as the build itself).
+if [[ ${CI:-} == true ]]; then
+    export CARGO_INCREMENTAL=0
+fi
 step "install third-party clients (apt)" install_packages
 step "python clients (venv, PyPI)" python_venv
 step "node clients (npm ci)" node_packages

@@ -311,9 +311,9 @@ pub enum Response {
     Added(Vec<AddResult>),
     List(Vec<TorrentRow>),
     /// Inside the session: `List` as the session writes it, each row made from the snapshot
-    /// as it is written (`verbs::list::Listing`). On the wire it is `List`.
+    /// as it is written ([`crate::control::listing::Listing`]). On the wire it is `List`.
     #[serde(rename = "list", skip_deserializing)]
-    Listing(crate::control::verbs::list::Listing),
+    Listing(crate::control::listing::Listing),
     Show(Box<TorrentDetail>),
     /// For pause, resume, verify, remove, move and shutdown: one entry per torrent acted on.
     Done(Vec<IdResult>),

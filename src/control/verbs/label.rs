@@ -4,8 +4,8 @@
 use crate::control::proto::{ErrorKind, Response};
 use crate::engine::api::{Client, LabelEdit, SessionSnapshot, TorrentId};
 
-use super::list::row;
 use super::reply::{error, failed, listed, resolve};
+use crate::control::listing::row;
 
 pub(super) async fn apply(
     ids: &[String],

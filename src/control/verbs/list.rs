@@ -1,117 +1,20 @@
-//! `ttui list`: every torrent's row, in the words scripts match on.
+//! `ttui list`: every torrent's row, in the words scripts match on ([`Listing`]).
 
 use std::sync::Arc;
 
-use serde::{Serialize, Serializer};
-
+use crate::control::listing::Listing;
 use crate::control::proto::Response;
-use crate::control::rows::TorrentRow;
-use crate::engine::api::{SessionSnapshot, TorrentLine, TorrentState};
-use crate::protocol::hex;
+use crate::engine::api::SessionSnapshot;
 
 pub(super) fn apply(current: Arc<SessionSnapshot>) -> Response {
-    Response::Listing(Listing(current))
-}
-
-/// Every torrent's row, made as it is written: one row's strings live at a time. A list of
-/// 100,000 made whole first was 600,000 small strings at once (three lists at rest left the
-/// session 0.5–1.5 MiB larger; now 0.1 MiB). Serializes as a list of [`TorrentRow`].
-#[derive(Clone)]
-pub struct Listing(Arc<SessionSnapshot>);
-
-impl Listing {
-    /// The rows, made whole (for a caller in the session that reads them).
-    pub fn rows(&self) -> Vec<TorrentRow> {
-        self.0.torrents.iter().map(|t| row(t)).collect()
-    }
-}
-
-impl Serialize for Listing {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.torrents.iter().map(|t| row(t)))
-    }
-}
-
-impl std::fmt::Debug for Listing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Listing({} rows)", self.0.torrents.len())
-    }
-}
-
-/// Two listings are equal when they list the same rows.
-impl PartialEq for Listing {
-    fn eq(&self, other: &Listing) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.rows() == other.rows()
-    }
-}
-
-/// Waiting for a queue slot, as the session's queue says.
-fn queued(t: &TorrentLine) -> bool {
-    !matches!(t.state, TorrentState::Error(_)) && t.queue.is_some_and(|q| q.waits_for_slot())
-}
-
-/// The one-word state scripts match on.
-pub(crate) fn state_word(s: &TorrentState) -> &'static str {
-    match s {
-        TorrentState::Checking { .. } => "checking",
-        TorrentState::Downloading => "downloading",
-        TorrentState::Paused => "paused",
-        TorrentState::Complete | TorrentState::Seeding => "seeding",
-        TorrentState::Error(_) => "error",
-    }
-}
-
-pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
-    let why = match &t.state {
-        TorrentState::Checking { checked, total } if *total > 0 => Some(format!(
-            "checking {}%",
-            u64::from(*checked) * 100 / u64::from(*total)
-        )),
-        _ => t.why.clone(),
-    };
-    TorrentRow {
-        id: t.id.0,
-        info_hash: hex::encode(&t.info_hash),
-        info_hash_v2: t.info_hash_v2.as_ref().map(|h| hex::encode(h)),
-        name: t.name.clone(),
-        state: if queued(t) {
-            "queued".into()
-        } else {
-            state_word(&t.state).into()
-        },
-        queue_position: t.queue_position,
-        why,
-        progress: t.progress(),
-        wanted_bytes: t.wanted_bytes,
-        total_bytes: t.total_bytes,
-        verified_bytes: t.verified_bytes,
-        downloaded: t.downloaded,
-        uploaded: t.uploaded,
-        ratio: t.ratio(),
-        down_rate: t.down_rate as u64,
-        up_rate: t.up_rate as u64,
-        peers: t.peers,
-        seeds: t.seeds,
-        eta_secs: t.eta().map(|d| d.as_secs()),
-        save_path: t.save_path.display().to_string(),
-        added: t.added,
-        completed: t.completed,
-        peers_interested: t.peers_interested,
-        next_announce: t.next_announce,
-        labels: t.labels.clone(),
-        final_dir: t.final_dir.as_ref().map(|d| d.display().to_string()),
-        blocked: t.blocked,
-        super_seeding: t.super_seeding,
-        sequential: t.sequential,
-        first_last: t.first_last,
-    }
+    Response::Listing(Listing::of(current))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::control::proto::{decode_response, encode};
-    use crate::engine::api::TorrentId;
+    use crate::engine::api::{TorrentId, TorrentLine};
 
     /// The session writes `Listing`; a client reads `List`, with the same rows.
     #[test]
@@ -127,7 +30,7 @@ mod tests {
             torrents: lines,
             ..SessionSnapshot::default()
         });
-        let listing = Listing(snap);
+        let listing = Listing::of(snap);
         let wire = encode(&Response::Listing(listing.clone())).unwrap();
         match decode_response(&wire).unwrap() {
             Response::List(rows) => {
@@ -136,18 +39,5 @@ mod tests {
             }
             other => panic!("not a list: {other:?}"),
         }
-    }
-
-    #[test]
-    fn a_v2_torrent_shows_both_hashes() {
-        let mut line = TorrentLine::placeholder(TorrentId(3));
-        line.info_hash = [0xab; 20];
-        assert_eq!(row(&line).info_hash_v2, None);
-        line.info_hash_v2 = Some([0xcd; 32]);
-        let r = row(&line);
-        assert_eq!(r.info_hash, "ab".repeat(20));
-        assert_eq!(r.info_hash_v2, Some("cd".repeat(32)));
-        let json = serde_json::to_value(&r).unwrap();
-        assert_eq!(json["info_hash_v2"], "cd".repeat(32));
     }
 }

@@ -7,8 +7,8 @@ use crate::control::proto::{ErrorKind, Response};
 use crate::control::rows::{ExplainRow, FileRow, PeerInfo, TorrentDetail, TrackerRow};
 use crate::engine::api::{Client, PeerRow, SessionSnapshot, Snapshot, TorrentId, TrackerStatus};
 
-use super::list::row;
 use super::reply::{error, failed, one_torrent};
+use crate::control::listing::row;
 
 /// How long `show` waits for a torrent's first full snapshot (built on its next tick).
 const DETAIL_WAIT: Duration = Duration::from_millis(1500);
