@@ -18,6 +18,7 @@ pub(crate) mod goal_args;
 pub(crate) mod headless;
 pub mod info;
 pub(crate) mod limit;
+mod list_json;
 pub(crate) mod logging;
 mod man;
 pub(crate) mod play;
@@ -131,7 +132,8 @@ pub(crate) struct DownloadArgs {
     /// Most peer connections at once.
     #[arg(long, default_value_t = 50)]
     pub max_peers: usize,
-    /// Log file (default: $XDG_STATE_HOME/ttui/ttui.log or ~/.local/state/ttui/ttui.log).
+    /// Log file (default: $XDG_STATE_HOME/ttui/ttui.log or ~/.local/state/ttui/ttui.log); past
+    /// 32 MiB it becomes FILE.1 and a new one begins.
     #[arg(long)]
     pub log_file: Option<PathBuf>,
     /// Add every .torrent or .magnet file dropped in this directory, renaming it `*.added`

@@ -82,11 +82,13 @@ wait_all_seeding() {
     done
     die "only $c of $N seeding"
 }
-# Seconds between the log's last "session running" and the first torrent restored after it.
+# Seconds between the log's last "session running" and the first torrent restored after it
+# (in the log set aside at 32 MiB as ttui.log.1 too: a restart of 100,000 logs more).
 load_secs() {
     awk '/session running on/ { t0 = $1; t1 = "" } /from the saved resume data/ && t0 != "" && t1 == "" { t1 = $1 }
         END { gsub(/[-:TZ]/, " ", t0); gsub(/[-:TZ]/, " ", t1); split(t0, a, " "); split(t1, b, " ");
-              printf "%.2f", (b[4] * 3600 + b[5] * 60 + b[6]) - (a[4] * 3600 + a[5] * 60 + a[6]) }' "$TDIR/ttui.log"
+              printf "%.2f", (b[4] * 3600 + b[5] * 60 + b[6]) - (a[4] * 3600 + a[5] * 60 + a[6]) }' \
+        $(ls "$TDIR/ttui.log.1" 2>/dev/null) "$TDIR/ttui.log"
 }
 
 mkdir -p "$TDIR"
