@@ -321,13 +321,20 @@ async fn fetch_until_done(
     Err(NoMetadata::GaveUp)
 }
 
-/// The state a magnet without its metadata shows: paused, or fetching (`phase`).
-fn show_paused(paused: bool, phase: &str, snap: &mut Snapshot, line: &watch::Sender<TorrentLine>) {
-    let (state, why) = if paused {
+/// The state a magnet without its metadata shows, and why: paused, or fetching (`phase`).
+/// Also its first line, published before its task runs: a magnet added paused is listed
+/// paused from the start, never as fetching for a tick.
+pub(crate) fn waiting_state(paused: bool, phase: &str) -> (TorrentState, &str) {
+    if paused {
         (TorrentState::Paused, "paused before its metadata arrived")
     } else {
         (TorrentState::Downloading, phase)
-    };
+    }
+}
+
+/// Shows [`waiting_state`] on the torrent's snapshot and line.
+fn show_paused(paused: bool, phase: &str, snap: &mut Snapshot, line: &watch::Sender<TorrentLine>) {
+    let (state, why) = waiting_state(paused, phase);
     snap.state = state.clone();
     line.send_modify(|l| {
         l.state = state;

@@ -416,8 +416,10 @@ impl Manager {
             .display_name
             .clone()
             .unwrap_or_else(|| crate::protocol::hex::encode(&magnet.info_hash));
-        first_line.state = TorrentState::Downloading;
-        first_line.why = Some(crate::engine::torrent::metadata::phase(known.as_deref()).into());
+        let phase = crate::engine::torrent::metadata::phase(known.as_deref());
+        let (state, why) = crate::engine::torrent::magnet::waiting_state(paused, phase);
+        first_line.state = state;
+        first_line.why = Some(why.into());
         first_line.save_path.clone_from(&save_path);
         // Until the metadata comes, the plan the torrent will start with.
         first_line.sequential = files.sequential;
