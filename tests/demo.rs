@@ -89,8 +89,9 @@ impl Demo {
         for pid in descendants(self.pid()) {
             if let Some(cmd) = cmdline(pid) {
                 // Between fork and exec a child still shows the demo's own command line; the
-                // program it becomes is recorded on a later look.
-                if own.as_deref() != Some(cmd.as_str()) {
+                // program it becomes is recorded on a later look. A zombie's is empty: what it
+                // ran stays as last seen (Transmission once read as "" after it had exited).
+                if own.as_deref() != Some(cmd.as_str()) && !cmd.is_empty() {
                     for f in held_session_files(pid) {
                         self.session_files.insert(f, (pid, cmd.clone()));
                     }
