@@ -56,6 +56,7 @@ fn row(id: u32) -> TorrentRow {
         super_seeding: false,
         sequential: false,
         first_last: false,
+        seeding_secs: 0,
     }
 }
 

@@ -106,6 +106,15 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
     };
     let verb_name = request.verb();
     let mut client = Client::connect(socket).await?;
+    if json && matches!(request, Request::List) {
+        let body = client.request_raw(&request).await?;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        return match crate::cli::list_json::write_list(&body, &mut out)? {
+            None => Ok(0),
+            Some(Response::Error(e)) => Err(crate::control::client::error_of(e)),
+            Some(response) => print_response(verb_name, response, json),
+        };
+    }
     let response = client.request(&request).await?;
     print_response(verb_name, response, json)
 }

@@ -133,6 +133,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Sends `r` and reads its answer. The session's [`Response::Error`] comes back as `Err`,
     /// so every `Ok` is an answer to act on.
     pub async fn request(&mut self, r: &Request) -> Result<Response, ControlError> {
+        let reply = self.request_raw(r).await?;
+        match proto::decode_response(&reply)? {
+            Response::Error(e) => Err(printable(e)),
+            ok => Ok(ok),
+        }
+    }
+
+    /// Sends `r` and returns its answer's bytes, undecoded (a list of 100,000 is copied to
+    /// stdout from them: `cli::list_json`). An error in them is the caller's to decode.
+    pub async fn request_raw(&mut self, r: &Request) -> Result<Vec<u8>, ControlError> {
         let body = proto::encode(r)?;
         if body.len() > MAX_FRAME as usize {
             return Err(ControlError::new(
@@ -153,14 +163,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             idle: Some(self.reply_timeout),
             frame: self.reply_timeout,
         };
-        let reply = frame::read_frame(&mut self.stream, limits)
+        frame::read_frame(&mut self.stream, limits)
             .await
-            .map_err(lost)?;
-        match proto::decode_response(&reply)? {
-            Response::Error(e) => Err(printable(e)),
-            ok => Ok(ok),
-        }
+            .map_err(lost)
     }
+}
+
+/// A [`Response::Error`] decoded from [`Client::request_raw`]'s bytes, as [`Client::request`]
+/// returns it.
+pub(crate) fn error_of(e: ControlError) -> ControlError {
+    printable(e)
 }
 
 /// An error from the session is printed on a terminal: it may quote outside text (a name,

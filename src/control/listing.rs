@@ -108,6 +108,7 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         super_seeding: t.super_seeding,
         sequential: t.sequential,
         first_last: t.first_last,
+        seeding_secs: t.seeding.secs_at(crate::engine::api::unix_now()),
     }
 }
 
@@ -115,6 +116,26 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
 mod tests {
     use super::*;
     use crate::engine::api::TorrentId;
+
+    /// The seeding time a goal counts, as of the list: a stopped clock as it stands, a
+    /// running one up to now.
+    #[test]
+    fn a_row_gives_the_seeding_time() {
+        use crate::engine::api::SeedClock;
+        let mut line = TorrentLine::placeholder(TorrentId(4));
+        line.seeding = SeedClock::Stopped { secs: 90 };
+        assert_eq!(row(&line).seeding_secs, 90);
+        line.seeding = SeedClock::Running {
+            zero_at: crate::engine::api::unix_now() - 3_600,
+        };
+        let secs = row(&line).seeding_secs;
+        assert!((3_600..3_660).contains(&secs), "{secs}");
+        let json = serde_json::to_value(row(&line)).unwrap();
+        assert!(
+            json["seeding_secs"].as_u64().is_some_and(|s| s >= 3_600),
+            "{json}"
+        );
+    }
 
     #[test]
     fn a_v2_torrent_shows_both_hashes() {

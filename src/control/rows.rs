@@ -81,6 +81,9 @@ pub struct TorrentRow {
     /// first/last piece priority).
     #[serde(default)]
     pub first_last: bool,
+    /// Seconds seeded over the torrent's life (across restarts), as goals count them.
+    #[serde(default)]
+    pub seeding_secs: u64,
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,

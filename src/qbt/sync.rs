@@ -150,12 +150,6 @@ pub(crate) struct Log {
 
 pub(crate) type Shared = Arc<Mutex<Log>>;
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// The categories maindata lists: name → `{name, savePath}`, from the session's catalog.
 pub(crate) fn categories(catalog: &Catalog) -> BTreeMap<String, Value> {
     catalog
@@ -261,7 +255,7 @@ impl Log {
         if self.last.as_ref().is_some_and(|l| Arc::ptr_eq(l, snap)) {
             return;
         }
-        let now = unix_now();
+        let now = crate::engine::api::unix_now();
         let catalog = &*snap.catalog;
         let names: Vec<String> = catalog.categories.iter().map(|c| c.name.clone()).collect();
         // Only lines that changed after the publication folded before, when the line-up
@@ -388,7 +382,7 @@ impl Log {
 
     /// Every torrent, written from the objects kept (none copied).
     fn full(&self) -> Vec<u8> {
-        self.full_at(unix_now())
+        self.full_at(crate::engine::api::unix_now())
     }
 
     /// A full update with the clock fields as of `at` (Unix seconds).
@@ -414,7 +408,7 @@ impl Log {
     }
 
     fn since(&self, rid: u64) -> Value {
-        let at = unix_now();
+        let at = crate::engine::api::unix_now();
         let mut keys: HashMap<&str, BTreeSet<&str>> = HashMap::new();
         let mut removed = BTreeSet::new();
         let (mut cats, mut cats_removed) = (BTreeSet::new(), BTreeSet::new());
@@ -573,7 +567,7 @@ mod tests {
     fn a_full_update_reads_the_clocks_at_its_own_time() {
         let mut log = Log::default();
         let mut lines = lineup(2);
-        let now = unix_now();
+        let now = crate::engine::api::unix_now();
         Arc::make_mut(&mut lines.torrents[0]).seeding = crate::engine::api::SeedClock::Running {
             zero_at: now - 3600,
         };

@@ -339,7 +339,7 @@ async fn maindata_sends_only_what_changed_since_the_rid() {
     };
     let (mut a, b, c) = (seeding(1, 0x11), seeding(2, 0x22), seeding(3, 0x33));
     // Seeding for an hour: its clock is read at the answer's time.
-    let now = crate::engine::torrent::report::unix_now();
+    let now = crate::engine::api::unix_now();
     a.seeding = crate::engine::api::SeedClock::Running {
         zero_at: now - 3600,
     };

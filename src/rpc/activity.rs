@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::engine::api::{SessionSnapshot, TorrentId, TorrentLine, TorrentState};
 
@@ -18,12 +18,6 @@ use crate::engine::api::{SessionSnapshot, TorrentId, TorrentLine, TorrentState};
 pub(crate) const RECENT: Duration = Duration::from_secs(60);
 /// Removals remembered at most.
 const MAX_REMOVED: usize = 10_000;
-
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 #[derive(Debug, Clone, PartialEq)]
 struct Seen {
@@ -193,7 +187,7 @@ pub(crate) async fn follow(
     loop {
         let snap = snapshot.borrow_and_update().clone();
         if let Ok(mut a) = shared.lock() {
-            a.fold(&snap, unix_now());
+            a.fold(&snap, crate::engine::api::unix_now());
         }
         if snapshot.changed().await.is_err() {
             return;

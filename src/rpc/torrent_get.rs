@@ -55,7 +55,7 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Result<Arguments, MethodError
         HashMap::new()
     };
     let explain_asked = fields.iter().any(|f| f == "ttui-explain");
-    let now = super::activity::unix_now();
+    let now = crate::engine::api::unix_now();
     let activity = ctx.activity.lock().ok();
     let lines = Lines::new(&snap, &found, activity.as_deref());
     let files = needs

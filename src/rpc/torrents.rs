@@ -36,7 +36,7 @@ pub(crate) async fn answer<T>(
 pub(crate) fn targets(ctx: &Ctx, args: &Args) -> Result<(Ids, Vec<TorrentId>), MethodError> {
     let which = ids::parse(args.get("ids"))?;
     let snap = ctx.snapshot.borrow().clone();
-    let now = super::activity::unix_now();
+    let now = crate::engine::api::unix_now();
     let found = match ctx.activity.lock() {
         Ok(a) => match which {
             // Kept by the fold for the line-up it folded: no walk over the library.

@@ -33,6 +33,7 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         super_seeding: false,
         sequential: false,
         first_last: false,
+        seeding_secs: 0,
     }
 }
 

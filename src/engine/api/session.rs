@@ -107,6 +107,14 @@ pub enum SeedClock {
     Running { zero_at: u64 },
 }
 
+/// Seconds since the Unix epoch (0 if the clock is before it): the `now` the faces read the
+/// lines' clocks ([`SeedClock`], `added`, `completed`) at.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl Default for SeedClock {
     fn default() -> SeedClock {
         SeedClock::Stopped { secs: 0 }
