@@ -83,11 +83,11 @@ fn render_selected(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app:
     if area.height == 0 {
         return;
     }
-    let Some(t) = app
-        .list
-        .selected
-        .and_then(|id| session.torrents.iter().find(|t| t.id == id))
-    else {
+    let found = |id| session.torrents.iter().find(|t| t.id == id).map(|t| &**t);
+    let Some(t) = app.list.selected.and_then(|id| match app.list.session() {
+        Some(last) if std::ptr::eq(&**last, session) => app.list.line(id),
+        _ => found(id),
+    }) else {
         return;
     };
     let theme = &app.theme;

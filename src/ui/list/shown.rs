@@ -4,17 +4,19 @@
 //! (tests/bench/tui_scale.sh). [`Shown`] answers exactly what [`order`] and [`counts`] answer
 //! for the same lines and query (its tests hold it to that), more cheaply:
 //! - a snapshot of the same torrents (more may have come at the end) is compared line by line
-//!   with the one before it; only the lines whose place could change (their sort key, state,
-//!   queue, labels or name) are taken out and merged back in order, and the filter counts move
-//!   by those lines alone;
+//!   with the one before it, a line the session shares unchanged not even read; only the lines
+//!   whose place could change (their sort key, state, queue, labels or name) are taken out and
+//!   merged back in order, and the filter counts move by those lines alone;
 //! - a search that grows (the new text holds the old) narrows the rows shown and looks at no
 //!   others; any other search picks from the filter's rows, already sorted, without sorting;
-//! - a new filter, label or sort orders everything once, on each line's key taken once (a
-//!   number, or the name folded to lower case) rather than at each of the n log n comparisons.
+//! - a new filter or label orders everything once, and a new sort the filter's rows, on each
+//!   line's key taken once (a number, or the head of its folded name) rather than at each of
+//!   the n log n comparisons;
+//! - names (folded to lower case) and ids are kept in one buffer each ([`names`]), so that a
+//!   search, a sort by name or finding the selected torrent reads memory in order.
 //!
 //! [`order`]: super::order::order
 
-use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -22,6 +24,9 @@ use crate::engine::api::{TorrentId, TorrentLine};
 
 use super::order::{by, compare, counts, has_label, name_matches, Column, Sort};
 use super::words::{state_rank, Filter};
+use names::{Names, Needle};
+
+mod names;
 
 /// What the list is asked to show: the state filter, the label, the sort and the search.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -42,6 +47,8 @@ pub struct Shown {
     /// Of `base`, those whose names match the search, in the same order: the rows shown.
     rows: Vec<usize>,
     counts: [usize; 6],
+    /// The lines' ids and folded names, in one place each.
+    names: Names,
     /// How many lines the last change looked at (its tests: a grown search looks at the rows
     /// shown, a snapshot where nothing moved at no row).
     looked: usize,
@@ -58,48 +65,96 @@ impl Shown {
         self.counts
     }
 
+    /// The index of `id`'s line among those last folded in.
+    pub fn index_of(&self, id: TorrentId) -> Option<usize> {
+        self.names.index_of(id)
+    }
+
+    /// The id of line `i` of those last folded in.
+    pub fn id(&self, i: usize) -> Option<TorrentId> {
+        self.names.id(i)
+    }
+
+    /// The ids of the lines last folded in, in their order.
+    pub fn ids(&self) -> &[TorrentId] {
+        self.names.ids()
+    }
+
     #[cfg(test)]
     pub(super) fn looked(&self) -> usize {
         self.looked
     }
 
-    /// The same lines, asked `query`: cheaply when only the search changed.
+    /// The same lines (those last folded in), asked `query`: cheaply when only the search or
+    /// the sort changed.
     pub fn ask(&mut self, lines: &[Arc<TorrentLine>], query: &Query) {
+        if self.names.len() != lines.len() {
+            self.names = Names::of(lines);
+        }
         let Some(now) = &self.query else {
             return self.rebuild(lines, query);
         };
         if now == query {
             return;
         }
-        if (now.filter, &now.label, now.sort) != (query.filter, &query.label, query.sort) {
+        if (now.filter, &now.label) != (query.filter, &query.label) {
             return self.rebuild(lines, query);
         }
-        if grows(&now.search, &query.search) {
+        if now.sort != query.sort {
+            // The same rows in another order: the counts and the filter stand.
+            sort_rows(lines, &self.names, &mut self.base, query.sort);
+            self.rows = matching(lines, &self.names, &self.base, &query.search);
+            self.looked = self.base.len();
+        } else if grows(&now.search, &query.search) {
             self.looked = self.rows.len();
-            self.rows
-                .retain(|&i| name_matches(&lines[i].name, &query.search));
+            let needle = Needle::new(&query.search);
+            let names = &self.names;
+            self.rows.retain(|&i| names.matches(lines, i, &needle));
         } else {
             self.looked = self.base.len();
-            self.rows = matching(lines, &self.base, &query.search);
+            self.rows = matching(lines, &self.names, &self.base, &query.search);
         }
         self.query = Some(query.clone());
     }
 
     /// A new snapshot: `old` the lines the rows were made of, `new` the lines now.
     pub fn on_lines(&mut self, old: &[Arc<TorrentLine>], new: &[Arc<TorrentLine>], query: &Query) {
-        if self.query.as_ref() != Some(query) || new.len() < old.len() {
+        if self.query.as_ref() != Some(query)
+            || new.len() < old.len()
+            || self.names.len() != old.len()
+        {
+            self.names = Names::of(new);
             return self.rebuild(new, query);
         }
         let mut moved = Vec::new();
+        let mut renamed = Vec::new();
         for (i, (a, b)) in old.iter().zip(new).enumerate() {
-            if a.id != b.id {
+            // The session shares a line it did not change: the same torrent, nothing to
+            // compare, and no need to read either (at 100,000 lines, reading each one is
+            // most of the cost of a snapshot).
+            if Arc::ptr_eq(a, b) {
+                continue;
+            }
+            if self.names.id(i) != Some(b.id) {
                 // Removed or reordered by the session: the indices mean other torrents now.
+                self.names = Names::of(new);
                 return self.rebuild(new, query);
             }
-            // The session shares a line it did not change: no field to compare.
-            if !Arc::ptr_eq(a, b) && moves(a, b, query.sort.column) {
+            if moves(a, b, query.sort.column) {
                 moved.push(i);
+                if a.name != b.name {
+                    renamed.push(i);
+                }
             }
+        }
+        for &i in &renamed {
+            if !self.names.rename(i, &new[i].name) {
+                self.names = Names::of(&new[..old.len()]);
+                break;
+            }
+        }
+        for t in &new[old.len()..] {
+            self.names.push(t);
         }
         moved.extend(old.len()..new.len());
         self.looked = moved.len();
@@ -124,19 +179,20 @@ impl Shown {
             .collect();
         back.sort_unstable_by(&cmp);
         self.base = merge(&self.base, &out, &back, &cmp);
-        back.retain(|&i| name_matches(&new[i].name, &query.search));
+        let needle = Needle::new(&query.search);
+        back.retain(|&i| self.names.matches(new, i, &needle));
         self.rows = merge(&self.rows, &out, &back, &cmp);
     }
 
-    /// Everything again, from the lines alone.
+    /// Everything again but the names, from the lines alone.
     fn rebuild(&mut self, lines: &[Arc<TorrentLine>], query: &Query) {
         let label = query.label.as_deref();
         self.counts = counts(lines, label);
         self.base = (0..lines.len())
             .filter(|&i| query.filter.admits(&lines[i]) && has_label(&lines[i], label))
             .collect();
-        sort_rows(lines, &mut self.base, query.sort);
-        self.rows = matching(lines, &self.base, &query.search);
+        sort_rows(lines, &self.names, &mut self.base, query.sort);
+        self.rows = matching(lines, &self.names, &self.base, &query.search);
         self.looked = lines.len();
         self.query = Some(query.clone());
     }
@@ -173,60 +229,80 @@ fn grows(old: &str, new: &str) -> bool {
 }
 
 /// The indices of `from` whose names match `search`, in the same order.
-fn matching(lines: &[Arc<TorrentLine>], from: &[usize], search: &str) -> Vec<usize> {
+fn matching(lines: &[Arc<TorrentLine>], names: &Names, from: &[usize], search: &str) -> Vec<usize> {
     if search.is_empty() {
         return from.to_vec();
     }
+    let needle = Needle::new(search);
     from.iter()
         .copied()
-        .filter(|&i| name_matches(&lines[i].name, search))
+        .filter(|&i| names.matches(lines, i, &needle))
         .collect()
 }
 
 /// `kept` without the indices `out` marks, with `back` (sorted by `cmp`) merged in by `cmp`.
+/// Each of `back` finds its place by bisection: a snapshot moves a few rows among 100,000,
+/// and walking them all through `cmp` would read every row's line.
 fn merge(
     kept: &[usize],
     out: &[bool],
     back: &[usize],
     cmp: impl Fn(&usize, &usize) -> Ordering,
 ) -> Vec<usize> {
-    let mut merged = Vec::with_capacity(kept.len() + back.len());
-    let mut back = back.iter().copied().peekable();
-    for &i in kept
+    let kept: Vec<usize> = kept
         .iter()
-        .filter(|&&i| !out.get(i).copied().unwrap_or(true))
-    {
-        while let Some(j) = back.next_if(|j| cmp(j, &i) == Ordering::Less) {
-            merged.push(j);
-        }
-        merged.push(i);
+        .copied()
+        .filter(|&i| !out.get(i).copied().unwrap_or(true))
+        .collect();
+    let mut merged = Vec::with_capacity(kept.len() + back.len());
+    let mut from = 0;
+    for &j in back {
+        // `back` is sorted, so each place is at or after the one before.
+        let at = from + kept[from..].partition_point(|i| cmp(i, &j) == Ordering::Less);
+        merged.extend_from_slice(&kept[from..at]);
+        merged.push(j);
+        from = at;
     }
-    merged.extend(back);
+    merged.extend_from_slice(&kept[from..]);
     merged
 }
 
 /// Sorts `rows` (indices into `lines`) in [`compare`]'s order, each line's key taken once
 /// rather than at each of the n log n comparisons (through `compare`, 100,000 rows took a
-/// third of a second on the dev build): a number for the columns of figures, the name
-/// folded to lower case (borrowed when it has no capital) for Name, whose folded texts
-/// compare as `by_name` compares the names since UTF-8's byte order is its characters'.
-fn sort_rows(lines: &[Arc<TorrentLine>], rows: &mut Vec<usize>, sort: Sort) {
+/// third of a second on the dev build, each comparison reading two lines): a number for the
+/// columns of figures; for Name the first bytes of the folded names as a number, the whole
+/// folds (from `names`, in one buffer) only where those are equal; for Labels whether a
+/// torrent has any, the labels themselves read only where both have.
+fn sort_rows(lines: &[Arc<TorrentLine>], names: &Names, rows: &mut Vec<usize>, sort: Sort) {
+    let direct = |o: Ordering| if sort.ascending { o } else { o.reverse() };
     match sort.column {
-        Column::Labels => rows.sort_unstable_by(compare(lines, sort)),
-        Column::Name => {
-            let mut keyed: Vec<(Cow<str>, usize)> =
-                rows.iter().map(|&i| (fold(&lines[i].name), i)).collect();
-            keyed.sort_unstable_by(|(a, i), (b, j)| {
-                let primary = a.cmp(b);
-                let primary = if sort.ascending {
-                    primary
-                } else {
-                    primary.reverse()
+        Column::Labels => {
+            let mut keyed: Vec<(bool, TorrentId, usize)> = rows
+                .iter()
+                .map(|&i| (lines[i].labels.is_empty(), lines[i].id, i))
+                .collect();
+            keyed.sort_unstable_by(|(a, x, i), (b, y, j)| {
+                let primary = match (a, b) {
+                    (false, false) => lines[*i].labels.cmp(&lines[*j].labels),
+                    // Unlabelled last.
+                    _ => a.cmp(b),
                 };
-                primary.then(lines[*i].id.cmp(&lines[*j].id))
+                direct(primary).then(x.cmp(y))
             });
             rows.clear();
-            rows.extend(keyed.into_iter().map(|(_, i)| i));
+            rows.extend(keyed.into_iter().map(|(_, _, i)| i));
+        }
+        Column::Name => {
+            let mut keyed: Vec<(u128, TorrentId, usize)> = rows
+                .iter()
+                .map(|&i| (names.head(i), names.id(i).unwrap_or(lines[i].id), i))
+                .collect();
+            keyed.sort_unstable_by(|(a, x, i), (b, y, j)| {
+                let primary = a.cmp(b).then_with(|| names.by_name(*i, *j));
+                direct(primary).then(x.cmp(y))
+            });
+            rows.clear();
+            rows.extend(keyed.into_iter().map(|(_, _, i)| i));
         }
         column => {
             // Descending: the key's bits flipped, so ties still fall to the id, ascending.
@@ -271,19 +347,6 @@ fn total_order(x: f64) -> u64 {
         !bits
     } else {
         bits | 1 << 63
-    }
-}
-
-/// `name` in lower case as `by_name` compares it.
-fn fold(name: &str) -> Cow<'_, str> {
-    if name.is_ascii() {
-        if name.bytes().any(|c| c.is_ascii_uppercase()) {
-            Cow::Owned(name.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(name)
-        }
-    } else {
-        Cow::Owned(name.chars().flat_map(char::to_lowercase).collect())
     }
 }
 

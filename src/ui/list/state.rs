@@ -85,16 +85,16 @@ impl KeyOutcome {
 impl ListState {
     /// Folds in a new session snapshot: order, filter counts, marks, selection.
     pub fn on_session(&mut self, snap: Arc<SessionSnapshot>) {
-        if !self.marked.is_empty() {
-            let ids: BTreeSet<TorrentId> = snap.torrents.iter().map(|t| t.id).collect();
-            self.marked.retain(|id| ids.contains(id));
-        }
         let query = self.query();
         match self.last.take() {
             Some(old) => self.shown.on_lines(&old.torrents, &snap.torrents, &query),
             None => self.shown.ask(&snap.torrents, &query),
         }
         self.last = Some(snap);
+        if !self.marked.is_empty() {
+            let ids: BTreeSet<TorrentId> = self.shown.ids().iter().copied().collect();
+            self.marked.retain(|id| ids.contains(id));
+        }
         self.reselect();
     }
 
@@ -164,16 +164,29 @@ impl ListState {
 
     /// The selected torrent's line in the last snapshot.
     pub fn selected_line(&self) -> Option<&TorrentLine> {
-        let id = self.selected?;
-        self.lines().iter().find(|t| t.id == id).map(|t| &**t)
+        self.line(self.selected?)
+    }
+
+    /// Whether `lines` are the last snapshot's.
+    fn is_last(&self, lines: &[Arc<TorrentLine>]) -> bool {
+        std::ptr::eq(lines, self.lines())
     }
 
     /// Row of the selection in `order` (of the snapshot whose lines are `lines`).
     pub fn position_in(&self, lines: &[Arc<TorrentLine>], order: &[usize]) -> Option<usize> {
         let id = self.selected?;
-        order
-            .iter()
-            .position(|&i| lines.get(i).is_some_and(|t| t.id == id))
+        if !self.is_last(lines) {
+            return order
+                .iter()
+                .position(|&i| lines.get(i).is_some_and(|t| t.id == id));
+        }
+        // Of the last snapshot: found by its index among the ids kept in one array, the row
+        // it had tried first, rather than reading each row's line (a cache miss each).
+        let at = self.shown.index_of(id)?;
+        if order.get(self.selected_row) == Some(&at) {
+            return Some(self.selected_row);
+        }
+        order.iter().position(|&i| i == at)
     }
 
     fn position(&self) -> Option<usize> {
@@ -199,11 +212,7 @@ impl ListState {
     }
 
     fn select_row(&mut self, row: usize) {
-        let id = self
-            .order()
-            .get(row)
-            .and_then(|&i| self.lines().get(i))
-            .map(|t| t.id);
+        let id = self.order().get(row).and_then(|&i| self.shown.id(i));
         if let Some(id) = id {
             self.selected = Some(id);
             self.selected_row = row;
@@ -231,7 +240,8 @@ impl ListState {
 
     /// The torrent's line in the last snapshot.
     pub fn line(&self, id: TorrentId) -> Option<&TorrentLine> {
-        self.lines().iter().find(|t| t.id == id).map(|t| &**t)
+        let i = self.shown.index_of(id)?;
+        self.lines().get(i).map(|t| &**t).filter(|t| t.id == id)
     }
 
     /// Applies one list action (help, quit and the screen switch are the app's).

@@ -6,7 +6,7 @@ use crate::engine::api::{QueueState, TorrentState};
 use crate::ui::list::order::order;
 use crate::ui::list::test_line;
 
-const NAMES: [&str; 8] = [
+const NAMES: [&str; 9] = [
     "t000",
     "T001",
     "debian",
@@ -15,6 +15,8 @@ const NAMES: [&str; 8] = [
     "ab",
     "Σίσυφος",
     "abc",
+    // KELVIN SIGN: lower case 'k', so an ASCII search matches it only on the name itself.
+    "\u{212a}ilo",
 ];
 
 fn random_line(rng: &mut StdRng, id: u32) -> TorrentLine {
@@ -116,7 +118,7 @@ fn the_kept_rows_are_a_fresh_order_through_snapshots_and_keys() {
                 }
             }
             4..=6 => {
-                let c = ['a', 'b', 'c', 't', '0', '1', 'Ä', 'σ', 'A'][rng.gen_range(0..9)];
+                let c = ['a', 'b', 'c', 't', '0', '1', 'Ä', 'σ', 'A', 'k'][rng.gen_range(0..10)];
                 q.search.push(c);
             }
             7 => {
@@ -229,6 +231,16 @@ fn folded_names_sort_as_names_compare() {
         "aB",
         "",
         "Ab c",
+        // Past the 16 bytes the sort's number holds: the rest decides.
+        "Debian 12 netinst amd64",
+        "debian 12 netinst AMD64 DVD",
+        "Debian 12 netinst",
+        "debian 12 netinst i386",
+        "debian 12 netins",
+        "debian 12 netins\0",
+        "debian 12 netins\0x",
+        "ab\0",
+        "Ab\u{212a}",
     ];
     let lines: Vec<TorrentLine> = names
         .iter()
@@ -241,7 +253,8 @@ fn folded_names_sort_as_names_compare() {
             ascending,
         };
         let mut rows: Vec<usize> = (0..lines.len()).collect();
-        sort_rows(&arcs(&lines), &mut rows, sort);
+        let l = arcs(&lines);
+        sort_rows(&l, &Names::of(&l), &mut rows, sort);
         let mut want: Vec<usize> = (0..lines.len()).collect();
         want.sort_unstable_by(compare(&arcs(&lines), sort));
         assert_eq!(rows, want, "ascending {ascending}");
@@ -265,7 +278,8 @@ fn every_column_sorts_by_its_key_as_compare_orders() {
         for ascending in [true, false] {
             let sort = Sort { column, ascending };
             let mut rows: Vec<usize> = (0..lines.len()).collect();
-            sort_rows(&arcs(&lines), &mut rows, sort);
+            let l = arcs(&lines);
+            sort_rows(&l, &Names::of(&l), &mut rows, sort);
             let mut want: Vec<usize> = (0..lines.len()).collect();
             want.sort_unstable_by(compare(&arcs(&lines), sort));
             assert_eq!(rows, want, "{sort:?}");
