@@ -5,8 +5,9 @@
 #   first    seconds from the start until the first list answers
 #   restart  seconds until every torrent is listed seeding (each poll is a list of N and a
 #            grep count, as in session_scale.sh: at 100,000 a poll takes about 1 s)
-#   load     seconds from "session running" to the first torrent restored (the log's own
-#            stamps: the store read and parsed)
+#   load     seconds from "session running" to the first torrent restored, or (past 1,000
+#            torrents, which the log names together) to all of them (the log's own stamps:
+#            the store read and parsed)
 #   stop     seconds from SIGTERM to exit
 # With SR_COLD=1 the page cache is dropped before each start (`echo 3 > drop_caches`, as
 # after a reboot).
@@ -85,7 +86,7 @@ wait_all_seeding() {
 # Seconds between the log's last "session running" and the first torrent restored after it
 # (in the log set aside at 32 MiB as ttui.log.1 too: a restart of 100,000 logs more).
 load_secs() {
-    awk '/session running on/ { t0 = $1; t1 = "" } /from the saved resume data/ && t0 != "" && t1 == "" { t1 = $1 }
+    awk '/session running on/ { t0 = $1; t1 = "" } /from (the|their) saved resume data/ && t0 != "" && t1 == "" { t1 = $1 }
         END { gsub(/[-:TZ]/, " ", t0); gsub(/[-:TZ]/, " ", t1); split(t0, a, " "); split(t1, b, " ");
               printf "%.2f", (b[4] * 3600 + b[5] * 60 + b[6]) - (a[4] * 3600 + a[5] * 60 + a[6]) }' \
         $(ls "$TDIR/ttui.log.1" 2>/dev/null) "$TDIR/ttui.log"

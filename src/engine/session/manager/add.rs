@@ -33,8 +33,27 @@ impl Manager {
             return;
         };
         let (saved, magnets) = persist.load_all().await;
+        // A large library's torrents that start asleep get one line together: a line each
+        // (at 100,000, 20 MB of log written a line at a time by the session's loop) was a
+        // tenth of a restart, and pushed the rest of the log out of its file. Each one's own
+        // line is then at the debug level; a torrent with something to say says it alone.
+        let each = saved.len() <= SAY_EACH_DORMANT;
+        let mut dormant = 0usize;
         for t in saved {
-            self.start_saved(t);
+            if self.start_saved(t) {
+                dormant += 1;
+                if each {
+                    tracing::info!("{}", self.slots.last().map(said_asleep).unwrap_or_default());
+                } else if tracing::enabled!(tracing::Level::DEBUG) {
+                    tracing::debug!("{}", self.slots.last().map(said_asleep).unwrap_or_default());
+                }
+            }
+        }
+        if !each && dormant > 0 {
+            tracing::info!(
+                "{dormant} torrent(s) back complete from their saved resume data (files \
+                 unchanged), dormant until a peer, its announce or a command wakes them"
+            );
         }
         for m in magnets {
             self.start_saved_magnet(m);
@@ -43,7 +62,8 @@ impl Manager {
         self.evaluate(false);
     }
 
-    fn start_saved(&mut self, t: SavedTorrent) {
+    /// Starts a saved torrent; true when it starts asleep (the last slot).
+    fn start_saved(&mut self, t: SavedTorrent) -> bool {
         let (moved, downloaded) = (t.moved, t.lifetime.downloaded);
         // Complete in the incomplete directory, and stopped before its move began: it
         // begins now.
@@ -68,7 +88,7 @@ impl Manager {
             kept: t.kept,
             rates: t.rates,
         };
-        self.launch(id, start_meta, save_path, t.added, paused, resume);
+        let said = self.launch(id, start_meta, save_path, t.added, paused, resume);
         if moved {
             // Its move out of the incomplete directory was finished at start: what was
             // still to do after it is done now (the journal closed, `on_complete` run).
@@ -80,6 +100,7 @@ impl Manager {
         } else if move_now {
             self.on_completed(self.slots.len() - 1, downloaded);
         }
+        said
     }
 
     pub(super) fn add(
@@ -155,7 +176,7 @@ impl Manager {
                     .then(|| Bitfield::full(meta.info.num_pieces()));
                 let id = self.new_slot_id();
                 let added = unix_now();
-                self.launch(
+                let asleep = self.launch(
                     id,
                     Arc::new(meta),
                     save_path,
@@ -168,6 +189,11 @@ impl Manager {
                         ..Resumed::default()
                     },
                 );
+                if asleep {
+                    if let Some(slot) = self.slots.find(id) {
+                        tracing::info!("{}", said_asleep(slot));
+                    }
+                }
                 if files.complete {
                     if let Some(slot) = self.slots.find(id) {
                         slot.span().in_scope(|| {
@@ -314,7 +340,7 @@ impl Manager {
         added: u64,
         paused: bool,
         resume: Resumed,
-    ) {
+    ) -> bool {
         let Resumed {
             queue_position,
             trusted,
@@ -361,15 +387,6 @@ impl Manager {
             dormant,
             ..policy::Parked::default()
         };
-        if dormant {
-            // What its task would have said at its start, said once here: it starts asleep.
-            let n = meta.info.num_pieces();
-            tracing::info!(
-                "torrent {id} ({}): from the saved resume data (files unchanged): {n} of {n} \
-                     pieces verified; dormant until a peer, its announce or a command wakes it",
-                meta.info.name
-            );
-        }
         self.slots.push(Slot {
             id,
             info_hash: meta.info_hash,
@@ -389,6 +406,7 @@ impl Manager {
         if dormant {
             self.fell_asleep(self.slots.len() - 1, Asleep::Restored);
         }
+        dormant
     }
 
     pub(super) fn launch_magnet(
@@ -479,4 +497,18 @@ impl Manager {
             rates: SlotRates::Shared(Box::new(rates)),
         });
     }
+}
+
+/// Up to this many saved torrents, each that starts asleep gets its own line in the log.
+const SAY_EACH_DORMANT: usize = 1000;
+
+/// What a torrent's task would have said at its start, for one that starts asleep.
+fn said_asleep(slot: &Slot) -> String {
+    let n = slot.meta.as_ref().map_or(0, |m| m.info.num_pieces());
+    let name = slot.meta.as_ref().map_or("", |m| m.info.name.as_str());
+    format!(
+        "torrent {} ({name}): from the saved resume data (files unchanged): {n} of {n} pieces \
+         verified; dormant until a peer, its announce or a command wakes it",
+        slot.id
+    )
 }

@@ -16,7 +16,7 @@
 //! bumps `version`, and a file of another version is refused (the torrent is checked in full).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -190,19 +190,9 @@ pub enum ResumeError {
     Invalid { key: &'static str, why: String },
 }
 
-/// The file's header, read first so another version is named as such rather than as a
-/// missing key.
-#[derive(Deserialize)]
-struct Header {
-    #[serde(default)]
-    format: Option<ByteBuf>,
-    #[serde(default)]
-    version: Option<i64>,
-}
-
 /// The dictionary on disk. Integers are i64 because bencode's are; every one is checked
 /// on the way in. Optional keys are left out rather than written empty.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Wire {
     format: ByteBuf,
     version: i64,
@@ -288,7 +278,7 @@ struct Wire {
     trackers: Option<Vec<Vec<ByteBuf>>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct WireRenamed {
     file: i64,
     path: Vec<ByteBuf>,
@@ -496,6 +486,151 @@ fn check_header(format: Option<&[u8]>, version: Option<i64>) -> Result<(), Resum
     }
 }
 
+/// Every key a reader of version 1 takes; others are skipped (a later version's).
+const KEYS: &[&str] = &[
+    "format",
+    "version",
+    "info_hash",
+    "name",
+    "save_path",
+    "added",
+    "completed",
+    "paused",
+    "pieces",
+    "have",
+    "files",
+    "downloaded",
+    "uploaded",
+    "seeding_secs",
+    "active_secs",
+    "peers",
+    "peers6",
+    "queue_position",
+    "file_priorities",
+    "down_limit",
+    "up_limit",
+    "seed_ratio",
+    "seed_time",
+    "sequential",
+    "first_last",
+    "clean",
+    "seed_idle",
+    "goals_off",
+    "forced",
+    "super_seeding",
+    "goal_reached",
+    "magnet",
+    "only_files",
+    "labels",
+    "target",
+    "moving",
+    "user_move",
+    "renamed_name",
+    "renamed_files",
+    "renaming",
+    "before_name",
+    "before_files",
+    "trackers",
+];
+
+/// A resume file's dictionary, read in place: where each key's value starts in the bytes.
+/// Read by hand rather than through serde_bencode, which copies every key and byte string
+/// into a `Vec` of its own: a restart reads every torrent's file, and at 100,000 those
+/// copies (and the allocator's locks, contended by the store's readers) were a tenth of it.
+/// The bytes are validated first (`bencode::each_top_level_entry`), so every value below is
+/// whole.
+struct Fields<'a> {
+    buf: &'a [u8],
+    at: [Option<usize>; KEYS.len()],
+}
+
+impl<'a> Fields<'a> {
+    fn read(buf: &'a [u8]) -> Result<Fields<'a>, ResumeError> {
+        let mut at = [None; KEYS.len()];
+        bencode::each_top_level_entry(buf, &mut |key, span| {
+            if let Some(i) = KEYS.iter().position(|k| k.as_bytes() == key) {
+                at[i] = Some(span.start);
+            }
+        })
+        .map_err(|e| ResumeError::Damaged(e.to_string()))?;
+        if buf.first() != Some(&b'd') {
+            return Err(ResumeError::Damaged("not a dictionary".into()));
+        }
+        Ok(Fields { buf, at })
+    }
+
+    fn start(&self, key: &'static str) -> Option<usize> {
+        KEYS.iter().position(|k| *k == key).and_then(|i| self.at[i])
+    }
+
+    fn bytes(&self, key: &'static str) -> Result<Option<&'a [u8]>, ResumeError> {
+        self.start(key)
+            .map(|at| bencode::string_at(self.buf, at).ok_or_else(|| wrong_type(key, "string")))
+            .transpose()
+    }
+
+    fn int(&self, key: &'static str) -> Result<Option<i64>, ResumeError> {
+        self.start(key)
+            .map(|at| bencode::int_at(self.buf, at).ok_or_else(|| wrong_type(key, "integer")))
+            .transpose()
+    }
+
+    fn need_bytes(&self, key: &'static str) -> Result<&'a [u8], ResumeError> {
+        self.bytes(key)?.ok_or_else(|| missing(key))
+    }
+
+    fn need_int(&self, key: &'static str) -> Result<i64, ResumeError> {
+        self.int(key)?.ok_or_else(|| missing(key))
+    }
+
+    /// An optional flag or count that is 0 when left out.
+    fn int_or_zero(&self, key: &'static str) -> Result<i64, ResumeError> {
+        Ok(self.int(key)?.unwrap_or(0))
+    }
+
+    /// The items of the list under `key`, as the offsets they start at (`None`: no such key).
+    fn list(&self, key: &'static str) -> Result<Option<ItemsAt<'a>>, ResumeError> {
+        self.start(key)
+            .map(|at| list_at(self.buf, at, key))
+            .transpose()
+    }
+}
+
+/// The start offsets of a list's items.
+type ItemsAt<'a> = Box<dyn Iterator<Item = usize> + 'a>;
+
+fn list_at<'a>(buf: &'a [u8], at: usize, key: &'static str) -> Result<ItemsAt<'a>, ResumeError> {
+    if buf.get(at) != Some(&b'l') {
+        return Err(wrong_type(key, "list"));
+    }
+    Ok(Box::new(
+        bencode::list_items(buf, at).map(|span| span.start),
+    ))
+}
+
+/// A list of byte strings.
+fn strings<'a>(buf: &'a [u8], at: usize, key: &'static str) -> Result<Vec<&'a [u8]>, ResumeError> {
+    list_at(buf, at, key)?
+        .map(|i| bencode::string_at(buf, i).ok_or_else(|| wrong_type(key, "list of strings")))
+        .collect()
+}
+
+/// A list of integers.
+fn ints(buf: &[u8], at: usize, key: &'static str) -> Result<Vec<i64>, ResumeError> {
+    list_at(buf, at, key)?
+        .map(|i| bencode::int_at(buf, i).ok_or_else(|| wrong_type(key, "list of integers")))
+        .collect()
+}
+
+fn missing(key: &'static str) -> ResumeError {
+    ResumeError::Damaged(format!("`{key}` is missing"))
+}
+
+/// A key holding another type of value: the bytes are bencode, just not ours.
+fn wrong_type(key: &'static str, want: &str) -> ResumeError {
+    ResumeError::Damaged(format!("`{key}` is not a {want}"))
+}
+
 /// Reads resume data, refusing anything that is not version 1 data for `expected_info_hash`.
 pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, ResumeError> {
     if bytes.len() as u64 > MAX_RESUME_SIZE {
@@ -503,47 +638,38 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
             size: bytes.len() as u64,
         });
     }
-    let damaged = |e: bencode::BencodeError| match e {
-        // A missing key or a wrong type: the bytes are bencode, just not ours.
-        bencode::BencodeError::Serde(why) => ResumeError::Damaged(why),
-        e => ResumeError::Damaged(e.to_string()),
-    };
-    // Parsed once: a restart reads every torrent's file, and a second parse for the header
-    // alone was a third of a 100,000-torrent library's load. The header is read on its own
-    // only when the whole does not parse, to name another version as such.
-    let w: Wire = match bencode::decode(bytes) {
-        Ok(w) => w,
-        Err(e) => {
-            let header: Header = bencode::decode(bytes).map_err(damaged)?;
-            check_header(
-                header.format.as_deref().map(|f| f.as_slice()),
-                header.version,
-            )?;
-            return Err(damaged(e));
-        }
-    };
-    check_header(Some(w.format.as_slice()), Some(w.version))?;
-    if w.info_hash.as_slice() != expected_info_hash.as_slice() {
+    let w = Fields::read(bytes)?;
+    // The header first, so another version is named as such rather than by a key it lacks.
+    check_header(
+        w.bytes("format").ok().flatten(),
+        w.int("version").ok().flatten(),
+    )?;
+    let info_hash = w.need_bytes("info_hash")?;
+    if info_hash != expected_info_hash.as_slice() {
         return Err(ResumeError::WrongInfoHash {
-            found: hex::encode(&w.info_hash),
+            found: hex::encode(info_hash),
             expected: hex::encode(expected_info_hash),
         });
     }
-    let num_pieces = u32::try_from(w.pieces).map_err(|_| invalid("pieces", w.pieces))?;
-    Bitfield::from_bytes(&w.have, num_pieces).map_err(|e| ResumeError::Invalid {
+    let pieces = w.need_int("pieces")?;
+    let num_pieces = u32::try_from(pieces).map_err(|_| invalid("pieces", pieces))?;
+    let have = w.need_bytes("have")?;
+    Bitfield::from_bytes(have, num_pieces).map_err(|e| ResumeError::Invalid {
         key: "have",
         why: e.to_string(),
     })?;
-    if w.save_path.is_empty() {
+    let save_path = w.need_bytes("save_path")?;
+    if save_path.is_empty() {
         return Err(ResumeError::Invalid {
             key: "save_path",
             why: "empty".into(),
         });
     }
+    let name = w.need_bytes("name")?;
     let files = w
-        .files
-        .iter()
-        .map(|f| match f.as_slice() {
+        .list("files")?
+        .ok_or_else(|| missing("files"))?
+        .map(|at| match ints(bytes, at, "files")?.as_slice() {
             [] => Ok(None),
             &[size, secs, nanos] if size >= 0 && (0..1_000_000_000).contains(&nanos) => {
                 Ok(Some(FileStamp {
@@ -551,13 +677,13 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
                     mtime_ns: i128::from(secs) * NANOS + i128::from(nanos),
                 }))
             }
-            _ => Err(ResumeError::Invalid {
+            f => Err(ResumeError::Invalid {
                 key: "files",
                 why: format!("{f:?} is not [size, seconds, nanoseconds]"),
             }),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let seed_ratio = match &w.seed_ratio {
+    let seed_ratio = match w.bytes("seed_ratio")? {
         None => None,
         Some(text) => Some(
             std::str::from_utf8(text)
@@ -570,96 +696,115 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
                 })?,
         ),
     };
+    let unsigned_opt = |key| w.int(key)?.map(|v| unsigned(key, v)).transpose();
+    let utf8 = |key: &'static str, b: &[u8]| {
+        String::from_utf8(b.to_vec()).map_err(|_| ResumeError::Invalid {
+            key,
+            why: "not UTF-8".into(),
+        })
+    };
+    let goals_off = w.int_or_zero("goals_off")?;
+    let queue_position = w.int_or_zero("queue_position")?;
     Ok(Resume {
         info_hash: *expected_info_hash,
-        name: String::from_utf8_lossy(&w.name).into_owned(),
-        save_path: PathBuf::from(std::ffi::OsString::from_vec(w.save_path.into_vec())),
-        added: unsigned("added", w.added)?,
-        completed: w.completed.map(|v| unsigned("completed", v)).transpose()?,
-        paused: flag("paused", w.paused)?,
+        name: String::from_utf8_lossy(name).into_owned(),
+        save_path: PathBuf::from(std::ffi::OsStr::from_bytes(save_path)),
+        added: unsigned("added", w.need_int("added")?)?,
+        completed: unsigned_opt("completed")?,
+        paused: flag("paused", w.need_int("paused")?)?,
         num_pieces,
-        have: w.have.into_vec(),
+        have: have.to_vec(),
         files,
-        downloaded: unsigned("downloaded", w.downloaded)?,
-        uploaded: unsigned("uploaded", w.uploaded)?,
-        seeding_secs: unsigned("seeding_secs", w.seeding_secs)?,
-        active_secs: unsigned("active_secs", w.active_secs)?,
-        peers: compact_peers(&w.peers, &w.peers6)?,
-        queue_position: u32::try_from(w.queue_position)
-            .map_err(|_| invalid("queue_position", w.queue_position))?,
-        file_priorities: w.file_priorities.into_vec(),
-        down_limit: w
-            .down_limit
-            .map(|v| unsigned("down_limit", v))
-            .transpose()?,
-        up_limit: w.up_limit.map(|v| unsigned("up_limit", v)).transpose()?,
+        downloaded: unsigned("downloaded", w.need_int("downloaded")?)?,
+        uploaded: unsigned("uploaded", w.need_int("uploaded")?)?,
+        seeding_secs: unsigned("seeding_secs", w.need_int("seeding_secs")?)?,
+        active_secs: unsigned("active_secs", w.need_int("active_secs")?)?,
+        peers: compact_peers(
+            w.bytes("peers")?.unwrap_or_default(),
+            w.bytes("peers6")?.unwrap_or_default(),
+        )?,
+        queue_position: u32::try_from(queue_position)
+            .map_err(|_| invalid("queue_position", queue_position))?,
+        file_priorities: w.bytes("file_priorities")?.unwrap_or_default().to_vec(),
+        down_limit: unsigned_opt("down_limit")?,
+        up_limit: unsigned_opt("up_limit")?,
         seed_ratio,
-        seed_time_secs: w.seed_time.map(|v| unsigned("seed_time", v)).transpose()?,
-        sequential: flag("sequential", w.sequential)?,
-        first_last: flag("first_last", w.first_last)?,
-        clean: flag("clean", w.clean)?,
-        seed_idle_secs: w.seed_idle.map(|v| unsigned("seed_idle", v)).transpose()?,
-        goals_off: u8::try_from(w.goals_off)
+        seed_time_secs: unsigned_opt("seed_time")?,
+        sequential: flag("sequential", w.int_or_zero("sequential")?)?,
+        first_last: flag("first_last", w.int_or_zero("first_last")?)?,
+        clean: flag("clean", w.int_or_zero("clean")?)?,
+        seed_idle_secs: unsigned_opt("seed_idle")?,
+        goals_off: u8::try_from(goals_off)
             .ok()
             .filter(|b| *b < 8)
-            .ok_or_else(|| invalid("goals_off", w.goals_off))?,
-        forced: flag("forced", w.forced)?,
-        super_seeding: flag("super_seeding", w.super_seeding)?,
+            .ok_or_else(|| invalid("goals_off", goals_off))?,
+        forced: flag("forced", w.int_or_zero("forced")?)?,
+        super_seeding: flag("super_seeding", w.int_or_zero("super_seeding")?)?,
         // Our own words; cut so a doctored file cannot make a line of megabytes.
         goal_reached: w
-            .goal_reached
+            .bytes("goal_reached")?
             .map(|t| String::from_utf8_lossy(&t[..t.len().min(200)]).into_owned()),
-        magnet: w
-            .magnet
-            .map(|m| {
-                String::from_utf8(m.into_vec()).map_err(|_| ResumeError::Invalid {
-                    key: "magnet",
-                    why: "not UTF-8".into(),
-                })
-            })
-            .transpose()?,
+        magnet: w.bytes("magnet")?.map(|m| utf8("magnet", m)).transpose()?,
         only_files: w
-            .only_files
-            .map(|l| {
-                l.iter()
-                    .map(|i| u32::try_from(*i).map_err(|_| invalid("only_files", *i)))
+            .start("only_files")
+            .map(|at| {
+                ints(bytes, at, "only_files")?
+                    .into_iter()
+                    .map(|i| u32::try_from(i).map_err(|_| invalid("only_files", i)))
                     .collect::<Result<Vec<u32>, _>>()
             })
             .transpose()?,
         // A label that would not be accepted today (a doctored file) is dropped alone: the
         // torrent's pieces are worth more than its grouping.
-        labels: w
-            .labels
-            .iter()
-            .filter_map(|l| std::str::from_utf8(l).ok())
-            .filter_map(|l| crate::engine::api::check_label(l).ok())
-            .take(crate::engine::api::MAX_LABELS)
-            .collect(),
+        labels: match w.start("labels") {
+            None => Vec::new(),
+            Some(at) => strings(bytes, at, "labels")?
+                .into_iter()
+                .filter_map(|l| std::str::from_utf8(l).ok())
+                .filter_map(|l| crate::engine::api::check_label(l).ok())
+                .take(crate::engine::api::MAX_LABELS)
+                .collect(),
+        },
         // Only an absolute path is ours: anything else (a doctored file) is dropped, and the
         // torrent stays where its data is.
         target: w
-            .target
-            .map(|t| PathBuf::from(std::ffi::OsString::from_vec(t.into_vec())))
+            .bytes("target")?
+            .map(|t| PathBuf::from(std::ffi::OsStr::from_bytes(t)))
             .filter(|t| t.is_absolute()),
-        moving: flag("moving", w.moving)?,
-        user_move: flag("user_move", w.user_move)?,
-        renamed: renamed(w.renamed_name, w.renamed_files)?,
-        renaming: flag("renaming", w.renaming)?
-            .then(|| renamed(w.before_name, w.before_files))
+        moving: flag("moving", w.int_or_zero("moving")?)?,
+        user_move: flag("user_move", w.int_or_zero("user_move")?)?,
+        renamed: renamed(
+            bytes,
+            w.bytes("renamed_name")?,
+            w.start("renamed_files"),
+            "renamed_files",
+        )?,
+        renaming: flag("renaming", w.int_or_zero("renaming")?)?
+            .then(|| {
+                renamed(
+                    bytes,
+                    w.bytes("before_name")?,
+                    w.start("before_files"),
+                    "before_files",
+                )
+            })
             .transpose()?,
         // A URL that is not UTF-8 (a doctored file) is dropped alone, and so is a tier
         // left empty.
-        trackers: w.trackers.map(|tiers| {
-            tiers
-                .iter()
-                .map(|t| {
-                    t.iter()
-                        .filter_map(|u| std::str::from_utf8(u).ok().map(String::from))
-                        .collect::<Vec<String>>()
-                })
-                .filter(|t| !t.is_empty())
-                .collect()
-        }),
+        trackers: w
+            .list("trackers")?
+            .map(|tiers| {
+                tiers
+                    .map(|tier| {
+                        Ok(strings(bytes, tier, "trackers")?
+                            .into_iter()
+                            .filter_map(|u| std::str::from_utf8(u).ok().map(String::from))
+                            .collect::<Vec<String>>())
+                    })
+                    .filter(|t| !matches!(t, Ok(t) if t.is_empty()))
+                    .collect::<Result<Vec<_>, ResumeError>>()
+            })
+            .transpose()?,
     })
 }
 
@@ -678,13 +823,15 @@ fn wire_files(r: &crate::engine::api::Renamed) -> Vec<WireRenamed> {
 }
 
 /// The renamed names, as text. Whether they fit the torrent's files is checked when they are
-/// applied to them (`Renamed::apply`).
+/// applied to them (`Renamed::apply`). `files` is the list of `{file, path}` under `key`.
 fn renamed(
-    name: Option<ByteBuf>,
-    files: Vec<WireRenamed>,
+    buf: &[u8],
+    name: Option<&[u8]>,
+    files: Option<usize>,
+    key: &'static str,
 ) -> Result<crate::engine::api::Renamed, ResumeError> {
-    let text = |b: ByteBuf| {
-        String::from_utf8(b.into_vec()).map_err(|_| ResumeError::Invalid {
+    let text = |b: &[u8]| {
+        String::from_utf8(b.to_vec()).map_err(|_| ResumeError::Invalid {
             key: "renamed",
             why: "a name is not UTF-8".into(),
         })
@@ -693,9 +840,30 @@ fn renamed(
         name: name.map(text).transpose()?,
         ..Default::default()
     };
-    for f in files {
-        let i = u32::try_from(f.file).map_err(|_| invalid("renamed_files", f.file))?;
-        let path = f.path.into_iter().map(text).collect::<Result<_, _>>()?;
+    let Some(files) = files else {
+        return Ok(out);
+    };
+    for at in list_at(buf, files, key)? {
+        if buf.get(at) != Some(&b'd') {
+            return Err(wrong_type(key, "list of dictionaries"));
+        }
+        let (mut file, mut path) = (None, None);
+        for (k, span) in bencode::dict_items(buf, at) {
+            match k {
+                b"file" => file = Some(span.start),
+                b"path" => path = Some(span.start),
+                _ => {}
+            }
+        }
+        let file = file
+            .and_then(|at| bencode::int_at(buf, at))
+            .ok_or_else(|| wrong_type(key, "list of {file, path}"))?;
+        let path = path.ok_or_else(|| wrong_type(key, "list of {file, path}"))?;
+        let i = u32::try_from(file).map_err(|_| invalid(key, file))?;
+        let path = strings(buf, path, key)?
+            .into_iter()
+            .map(text)
+            .collect::<Result<_, _>>()?;
         out.files.insert(i, path);
     }
     Ok(out)

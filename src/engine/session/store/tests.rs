@@ -209,10 +209,7 @@ fn every_flipped_byte_decodes_or_fails_cleanly() {
 #[test]
 fn a_missing_key_is_named() {
     let e = decode(&edited(b"4:have2:", b"4:hava2:"), &HASH).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "resume data is damaged: Missing Field: `have`"
-    );
+    assert_eq!(e.to_string(), "resume data is damaged: `have` is missing");
 }
 
 #[test]
