@@ -7,9 +7,9 @@
 //! file costs only its own torrent, and a person can read it with any bencode tool. An embedded
 //! database earns its keep past ~100,000 torrents (qBittorrent offers one for that); it would
 //! add a C library and a second way to be corrupt for no gain at our sizes. Bencode also keeps
-//! byte strings (paths, bitfields) as bytes, where JSON would need base64. Input goes through
-//! `protocol::bencode::decode`, whose bounded walk runs before serde_bencode (which recurses
-//! without a limit) sees a byte, and the size is capped before anything is read.
+//! byte strings (paths, bitfields) as bytes, where JSON would need base64. Written through
+//! serde_bencode; read by hand, in place (`Fields`), after `protocol::bencode`'s bounded walk
+//! has validated the whole file, and the size is capped before anything is read.
 //!
 //! Format version 1 (its keys are listed in the README, "The state directory"). A reader
 //! ignores keys it does not know, so later versions may add keys freely; a change of meaning
@@ -565,13 +565,13 @@ impl<'a> Fields<'a> {
 
     fn bytes(&self, key: &'static str) -> Result<Option<&'a [u8]>, ResumeError> {
         self.start(key)
-            .map(|at| bencode::string_at(self.buf, at).ok_or_else(|| wrong_type(key, "string")))
+            .map(|at| bencode::string_at(self.buf, at).ok_or_else(|| wrong_type(key, "a string")))
             .transpose()
     }
 
     fn int(&self, key: &'static str) -> Result<Option<i64>, ResumeError> {
         self.start(key)
-            .map(|at| bencode::int_at(self.buf, at).ok_or_else(|| wrong_type(key, "integer")))
+            .map(|at| bencode::int_at(self.buf, at).ok_or_else(|| wrong_type(key, "an integer")))
             .transpose()
     }
 
@@ -601,7 +601,7 @@ type ItemsAt<'a> = Box<dyn Iterator<Item = usize> + 'a>;
 
 fn list_at<'a>(buf: &'a [u8], at: usize, key: &'static str) -> Result<ItemsAt<'a>, ResumeError> {
     if buf.get(at) != Some(&b'l') {
-        return Err(wrong_type(key, "list"));
+        return Err(wrong_type(key, "a list"));
     }
     Ok(Box::new(
         bencode::list_items(buf, at).map(|span| span.start),
@@ -611,14 +611,14 @@ fn list_at<'a>(buf: &'a [u8], at: usize, key: &'static str) -> Result<ItemsAt<'a
 /// A list of byte strings.
 fn strings<'a>(buf: &'a [u8], at: usize, key: &'static str) -> Result<Vec<&'a [u8]>, ResumeError> {
     list_at(buf, at, key)?
-        .map(|i| bencode::string_at(buf, i).ok_or_else(|| wrong_type(key, "list of strings")))
+        .map(|i| bencode::string_at(buf, i).ok_or_else(|| wrong_type(key, "a list of strings")))
         .collect()
 }
 
 /// A list of integers.
 fn ints(buf: &[u8], at: usize, key: &'static str) -> Result<Vec<i64>, ResumeError> {
     list_at(buf, at, key)?
-        .map(|i| bencode::int_at(buf, i).ok_or_else(|| wrong_type(key, "list of integers")))
+        .map(|i| bencode::int_at(buf, i).ok_or_else(|| wrong_type(key, "a list of integers")))
         .collect()
 }
 
@@ -628,7 +628,7 @@ fn missing(key: &'static str) -> ResumeError {
 
 /// A key holding another type of value: the bytes are bencode, just not ours.
 fn wrong_type(key: &'static str, want: &str) -> ResumeError {
-    ResumeError::Damaged(format!("`{key}` is not a {want}"))
+    ResumeError::Damaged(format!("`{key}` is not {want}"))
 }
 
 /// Reads resume data, refusing anything that is not version 1 data for `expected_info_hash`.
@@ -845,7 +845,7 @@ fn renamed(
     };
     for at in list_at(buf, files, key)? {
         if buf.get(at) != Some(&b'd') {
-            return Err(wrong_type(key, "list of dictionaries"));
+            return Err(wrong_type(key, "a list of dictionaries"));
         }
         let (mut file, mut path) = (None, None);
         for (k, span) in bencode::dict_items(buf, at) {
@@ -857,8 +857,8 @@ fn renamed(
         }
         let file = file
             .and_then(|at| bencode::int_at(buf, at))
-            .ok_or_else(|| wrong_type(key, "list of {file, path}"))?;
-        let path = path.ok_or_else(|| wrong_type(key, "list of {file, path}"))?;
+            .ok_or_else(|| wrong_type(key, "a list of {file, path}"))?;
+        let path = path.ok_or_else(|| wrong_type(key, "a list of {file, path}"))?;
         let i = u32::try_from(file).map_err(|_| invalid(key, file))?;
         let path = strings(buf, path, key)?
             .into_iter()

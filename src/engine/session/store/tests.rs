@@ -212,6 +212,54 @@ fn a_missing_key_is_named() {
     assert_eq!(e.to_string(), "resume data is damaged: `have` is missing");
 }
 
+/// Read in place (`resume::Fields`): a value of the wrong type is named with its key, a key
+/// of a later version is skipped, and keys out of order (another writer's) still read.
+#[test]
+fn fields_are_read_by_key_whatever_their_order() {
+    let e = decode(&edited(b"6:pausedi1e", b"6:paused1:1"), &HASH).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "resume data is damaged: `paused` is not an integer"
+    );
+    let e = decode(&edited(b"5:filesll", b"5:filesl1:x"), &HASH).unwrap_err();
+    assert!(matches!(e, ResumeError::Damaged(_)), "{e}");
+    let r = full_resume();
+    let later = edited(b"6:pausedi1e", b"6:pausedi1e9:zz_futurei7e");
+    assert_eq!(
+        decode(&later, &HASH).unwrap(),
+        decode(&encode(&r), &HASH).unwrap()
+    );
+    // The same entries, the last first.
+    let bytes = encode(&r);
+    let inner = &bytes[1..bytes.len() - 1];
+    let entries: Vec<std::ops::Range<usize>> = {
+        let mut spans = Vec::new();
+        let mut p = 0;
+        while p < inner.len() {
+            let colon = p + inner[p..].iter().position(|&b| b == b':').unwrap();
+            let len: usize = std::str::from_utf8(&inner[p..colon])
+                .unwrap()
+                .parse()
+                .unwrap();
+            let key_end = colon + 1 + len;
+            let end = crate::protocol::bencode::value_end(inner, key_end).unwrap();
+            spans.push(p..end);
+            p = end;
+        }
+        spans
+    };
+    let mut reordered = vec![b'd'];
+    for span in entries.iter().rev() {
+        reordered.extend_from_slice(&inner[span.clone()]);
+    }
+    reordered.push(b'e');
+    assert_ne!(reordered, bytes);
+    assert_eq!(
+        decode(&reordered, &HASH).unwrap(),
+        decode(&bytes, &HASH).unwrap()
+    );
+}
+
 #[test]
 fn another_dictionary_is_not_resume_data() {
     let torrent = b"d8:announce3:url4:infod4:name1:xee";
