@@ -40,13 +40,17 @@ impl Manager {
         let each = saved.len() <= SAY_EACH_DORMANT;
         let mut dormant = 0usize;
         for t in saved {
-            if self.start_saved(t) {
-                dormant += 1;
-                if each {
-                    tracing::info!("{}", self.slots.last().map(said_asleep).unwrap_or_default());
-                } else if tracing::enabled!(tracing::Level::DEBUG) {
-                    tracing::debug!("{}", self.slots.last().map(said_asleep).unwrap_or_default());
-                }
+            if !self.start_saved(t) {
+                continue;
+            }
+            dormant += 1;
+            let Some(slot) = self.slots.last() else {
+                continue;
+            };
+            if each {
+                tracing::info!("{}", said_asleep(slot));
+            } else if tracing::enabled!(tracing::Level::DEBUG) {
+                tracing::debug!("{}", said_asleep(slot));
             }
         }
         if !each && dormant > 0 {
@@ -88,7 +92,7 @@ impl Manager {
             kept: t.kept,
             rates: t.rates,
         };
-        let said = self.launch(id, start_meta, save_path, t.added, paused, resume);
+        let asleep = self.launch(id, start_meta, save_path, t.added, paused, resume);
         if moved {
             // Its move out of the incomplete directory was finished at start: what was
             // still to do after it is done now (the journal closed, `on_complete` run).
@@ -100,7 +104,7 @@ impl Manager {
         } else if move_now {
             self.on_completed(self.slots.len() - 1, downloaded);
         }
-        said
+        asleep
     }
 
     pub(super) fn add(
