@@ -226,7 +226,7 @@ fn a_magnet_queued_behind_a_download_completes_when_its_slot_comes() {
         if let Some(m) = rows.iter().find(|r| r["info_hash"] == magnet_hash) {
             if m["state"] == "queued" {
                 saw_queued = true;
-                assert_eq!(text(m, "why"), "queued: 2nd for 1 download slot", "{m}");
+                assert_eq!(text(m, "why"), "2nd for 1 download slot", "{m}");
                 assert!(
                     !done(&first_hash),
                     "queued behind a finished torrent: {rows:?}"

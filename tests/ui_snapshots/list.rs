@@ -114,7 +114,7 @@ pub fn session() -> SessionSnapshot {
         0.08,
     );
     long.wanted_bytes = 9 * GIB;
-    long.why = Some("stalled: no peer has 3 pieces".into());
+    long.why = Some("no peer has 3 pieces".into());
     long.down_rate = 1500.0;
     (long.peers, long.seeds) = (2, 0);
     let mut evil = line(
@@ -129,7 +129,7 @@ pub fn session() -> SessionSnapshot {
         rank: 4,
         slots: 3,
     });
-    evil.why = evil.queue.map(|q| q.to_string());
+    evil.why = evil.queue.map(|q| q.why());
     SessionSnapshot {
         torrents: [debian, ubuntu, arch, fedora, disk, long, evil]
             .into_iter()
@@ -250,7 +250,7 @@ fn cells_stay_in_their_columns() {
                 "paused: ratio 2.0 reached",
                 "checking 40%",
                 "error: disk full",
-                "stalled: no peer has 3 pieces",
+                "downloading: no peer has 3 pieces",
                 "queued: 4th for 3 download slots",
             ] {
                 let words: String = words.chars().take(cut).collect();

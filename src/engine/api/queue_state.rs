@@ -36,38 +36,54 @@ impl QueueState {
             QueueState::Stalled { .. } | QueueState::SlowSeed { .. }
         )
     }
-}
 
-/// The words for people: "queued: 4th for 3 download slots", "checking: queued 37th, 3 at a
-/// time", "not counted: stalled 6 min below 2.0 KiB/s".
-impl std::fmt::Display for QueueState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    /// The state word a face shows for a torrent the queue holds this way ("queued" for a
+    /// slot, "checking" for a check), where the torrent's own state would say something
+    /// else; None when the torrent's state stands (a stalled download still downloads).
+    pub fn state_word(self) -> Option<&'static str> {
+        match self {
+            QueueState::Waiting { .. } => Some("queued"),
+            QueueState::CheckWaiting { .. } => Some("checking"),
+            QueueState::Stalled { .. } | QueueState::SlowSeed { .. } => None,
+        }
+    }
+
+    /// The line's `why`: what follows the state word, never the word itself, as every
+    /// `why` is ("4th for 3 download slots", "queued 37th, 3 at a time", "not counted:
+    /// stalled 6 min below 2.0 KiB/s"). A face shows "{state}: {why}".
+    pub fn why(self) -> String {
         let slow = |secs: u64| super::goals::human(Duration::from_secs(secs));
-        match *self {
+        match self {
             QueueState::Waiting { seed, rank, slots } => {
                 let kind = if seed { "seed" } else { "download" };
                 let plural = if slots == 1 { "" } else { "s" };
-                write!(
-                    f,
-                    "queued: {} for {slots} {kind} slot{plural}",
-                    ordinal(rank)
-                )
+                format!("{} for {slots} {kind} slot{plural}", ordinal(rank))
             }
             QueueState::CheckWaiting { rank, at_once } => {
-                write!(f, "checking: queued {}, {at_once} at a time", ordinal(rank))
+                format!("queued {}, {at_once} at a time", ordinal(rank))
             }
-            QueueState::Stalled { secs, below } => write!(
-                f,
+            QueueState::Stalled { secs, below } => format!(
                 "not counted: stalled {} below {}",
                 slow(secs),
                 crate::fmt::rate(below as f64)
             ),
-            QueueState::SlowSeed { secs, below } => write!(
-                f,
+            QueueState::SlowSeed { secs, below } => format!(
                 "not counted: uploading {} below {}",
                 slow(secs),
                 crate::fmt::rate(below as f64)
             ),
+        }
+    }
+}
+
+/// The words for people on their own, the state word first where the queue sets it:
+/// "queued: 4th for 3 download slots", "checking: queued 37th, 3 at a time", "not counted:
+/// stalled 6 min below 2.0 KiB/s" (the evidence of `explain`).
+impl std::fmt::Display for QueueState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.state_word() {
+            Some(word) => write!(f, "{word}: {}", self.why()),
+            None => f.write_str(&self.why()),
         }
     }
 }
@@ -135,6 +151,30 @@ mod tests {
         };
         assert!(w(stalled).starts_with("not counted: stalled "), "{stalled}");
         assert!(stalled.is_stalled() && !stalled.waits_for_slot());
+    }
+
+    /// A line's `why` never repeats the state word a face puts before it.
+    #[test]
+    fn why_leaves_the_state_word_to_the_face() {
+        let queued = QueueState::Waiting {
+            seed: false,
+            rank: 2,
+            slots: 1,
+        };
+        assert_eq!(queued.why(), "2nd for 1 download slot");
+        assert_eq!(queued.state_word(), Some("queued"));
+        let check = QueueState::CheckWaiting {
+            rank: 3,
+            at_once: 3,
+        };
+        assert_eq!(check.why(), "queued 3rd, 3 at a time");
+        assert_eq!(check.state_word(), Some("checking"));
+        let slow = QueueState::SlowSeed {
+            secs: 300,
+            below: 1024,
+        };
+        assert_eq!(slow.state_word(), None);
+        assert_eq!(slow.why(), slow.to_string());
     }
 
     #[test]

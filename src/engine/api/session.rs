@@ -23,7 +23,9 @@ pub struct TorrentLine {
     pub name: String,
     pub state: TorrentState,
     /// Why the torrent is held back or what it is waiting for, in words (None when it simply
-    /// runs). Computed by the code that decides, never guessed by a UI.
+    /// runs). Computed by the code that decides, never guessed by a UI. It never repeats the
+    /// state word a face puts before it (`paused`, or `queued` for `queue`'s
+    /// `QueueState::state_word`): every face shows "{state}: {why}" and reads nothing back.
     pub why: Option<String>,
     pub total_bytes: u64,
     /// Bytes of the files the user wants (all of them until file priorities exist).

@@ -120,7 +120,7 @@ impl Verdict {
     }
 
     /// What the torrent's line says of this verdict; None when nothing holds it back. Its
-    /// words are the line's `why` (`QueueState`'s `Display`).
+    /// words are the line's `why` (`QueueState::why`).
     pub(crate) fn public(self, s: &QueueSettings) -> Option<QueueState> {
         match self {
             // A forced torrent is not held back: nothing to explain.
@@ -148,7 +148,7 @@ impl Verdict {
     /// The verdict in words for the torrent's line; None when nothing holds it back.
     #[cfg(test)]
     pub(crate) fn why(self, s: &QueueSettings) -> Option<String> {
-        self.public(s).map(|q| q.to_string())
+        self.public(s).map(QueueState::why)
     }
 }
 

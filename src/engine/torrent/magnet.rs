@@ -326,7 +326,7 @@ async fn fetch_until_done(
 /// paused from the start, never as fetching for a tick.
 pub(crate) fn waiting_state(paused: bool, phase: &str) -> (TorrentState, &str) {
     if paused {
-        (TorrentState::Paused, "paused before its metadata arrived")
+        (TorrentState::Paused, "before its metadata arrived")
     } else {
         (TorrentState::Downloading, phase)
     }

@@ -261,7 +261,7 @@ mod tests {
             rank: 1,
             slots: 1,
         });
-        v[4].why = v[4].queue.map(|q| q.to_string());
+        v[4].why = v[4].queue.map(|q| q.why());
         for (i, t) in v.iter_mut().enumerate() {
             t.added = 1000 - i as u64;
         }

@@ -67,31 +67,25 @@ pub fn is_queued(t: &TorrentLine) -> bool {
     !matches!(t.state, TorrentState::Error(_)) && t.queue.is_some_and(|q| q.waits_for_slot())
 }
 
-/// Whether `why` already names the state it explains ("stalled: …", "queued: …", "done (2 of
-/// 5 files wanted)"): one word then a colon or a parenthesis.
-fn names_its_state(why: &str) -> bool {
-    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_alphabetic());
-    why.split_once(':').is_some_and(|(w, _)| word(w))
-        || why.split_once(" (").is_some_and(|(w, _)| word(w))
-}
-
 /// The state with its reason: "downloading", "seeding", "checking 40%", "error: disk full",
-/// "paused: ratio 2.0 reached", "queued: 4th for 3 download slots", "stalled: no peer has 3
-/// pieces". Cleaned: `why` and error text may quote outside bytes.
+/// "paused: ratio 2.0 reached", "queued: 4th for 3 download slots", "downloading: no peer has
+/// 3 pieces". The state word is the queue's where it holds the torrent (`QueueState::
+/// state_word`), and `why` never repeats it (`TorrentLine::why`). Cleaned: `why` and error
+/// text may quote outside bytes.
 pub fn state_text(t: &TorrentLine) -> String {
-    let word = match &t.state {
-        TorrentState::Checking { checked, total } => {
+    let word = match (&t.state, t.queue.and_then(|q| q.state_word())) {
+        (TorrentState::Error(msg), _) => return format!("error: {}", outside(msg, LINE_MAX)),
+        (_, Some(word)) => word.to_string(),
+        (TorrentState::Checking { checked, total }, None) => {
             let pct = (u64::from(*checked) * 100)
                 .checked_div(u64::from(*total))
                 .unwrap_or(0);
             format!("checking {pct}%")
         }
-        TorrentState::Error(msg) => return format!("error: {}", outside(msg, LINE_MAX)),
-        other => other.label().to_string(),
+        (other, None) => other.label().to_string(),
     };
     match t.why.as_deref() {
         None | Some("") => word,
-        Some(why) if names_its_state(why) => outside(why, LINE_MAX).into_owned(),
         Some(why) => format!("{word}: {}", outside(why, LINE_MAX)),
     }
 }
@@ -163,8 +157,8 @@ mod tests {
     fn states_in_words() {
         let mut t = line(1, "a", TorrentState::Downloading);
         assert_eq!(state_text(&t), "downloading");
-        t.why = Some("stalled: no peer has 3 pieces".into());
-        assert_eq!(state_text(&t), "stalled: no peer has 3 pieces");
+        t.why = Some("no peer has 3 pieces".into());
+        assert_eq!(state_text(&t), "downloading: no peer has 3 pieces");
         t.state = TorrentState::Paused;
         t.why = Some("ratio 2.0 reached".into());
         assert_eq!(state_text(&t), "paused: ratio 2.0 reached");
@@ -174,17 +168,17 @@ mod tests {
             slots: 3,
         };
         t.queue = Some(queued);
-        t.why = Some(queued.to_string());
+        t.why = Some(queued.why());
         assert_eq!(state_text(&t), "queued: 4th for 3 download slots");
         t.queue = None;
         t.state = TorrentState::Seeding;
         t.why = Some("done (2 of 5 files wanted)".into());
-        assert_eq!(state_text(&t), "done (2 of 5 files wanted)");
+        assert_eq!(state_text(&t), "seeding: done (2 of 5 files wanted)");
         t.why = Some("moving to /x (slow disk)".into());
         assert_eq!(state_text(&t), "seeding: moving to /x (slow disk)");
         t.state = TorrentState::Paused;
         t.queue = Some(queued);
-        t.why = Some(queued.to_string());
+        t.why = Some(queued.why());
         assert!(Filter::Queued.admits(&t) && !Filter::Paused.admits(&t));
         // Words alone do not make a torrent queued.
         t.queue = None;
@@ -200,6 +194,14 @@ mod tests {
             total: 0,
         };
         assert_eq!(state_text(&t), "checking 0%");
+        // Held for its turn to check: the queue's word, without a percentage of nothing.
+        let check = crate::engine::api::QueueState::CheckWaiting {
+            rank: 3,
+            at_once: 3,
+        };
+        (t.queue, t.why) = (Some(check), Some(check.why()));
+        assert_eq!(state_text(&t), "checking: queued 3rd, 3 at a time");
+        t.queue = None;
         t.state = TorrentState::Error("disk\x1b[2J full".into());
         assert_eq!(state_text(&t), "error: disk\u{fffd}[2J full");
         assert!(Filter::Error.admits(&t) && !Filter::Downloading.admits(&t));

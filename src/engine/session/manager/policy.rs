@@ -404,7 +404,7 @@ impl Manager {
         if slot.policy.verdict != v {
             slot.policy.verdict = v;
             slot.policy.queue = v.public(&self.opts.queue);
-            slot.policy.why = slot.policy.queue.map(|q| q.to_string());
+            slot.policy.why = slot.policy.queue.map(|q| q.why());
         }
         slot.policy.seed_slot = want == Want::Seed && v == Verdict::Run;
         // A download under a seed limit is held already: its task ignores the flag until it

@@ -70,14 +70,8 @@ fn the_first_n_downloads_in_queue_order_run() {
         .collect();
     assert_eq!(running, vec![0, 1, 2]);
     let s = settings(3, 10);
-    assert_eq!(
-        v[0].why(&s).as_deref(),
-        Some("queued: 5th for 3 download slots")
-    );
-    assert_eq!(
-        v[2].why(&s).as_deref(),
-        Some("queued: 4th for 3 download slots")
-    );
+    assert_eq!(v[0].why(&s).as_deref(), Some("5th for 3 download slots"));
+    assert_eq!(v[2].why(&s).as_deref(), Some("4th for 3 download slots"));
 }
 
 #[test]
@@ -87,7 +81,7 @@ fn seeds_and_downloads_have_their_own_slots() {
     let v = run(&entries, &s);
     assert_eq!(v[0], Verdict::Run);
     assert_eq!(v[1], Verdict::Run);
-    assert_eq!(v[2].why(&s).as_deref(), Some("queued: 2nd for 1 seed slot"));
+    assert_eq!(v[2].why(&s).as_deref(), Some("2nd for 1 seed slot"));
     assert!(!v[3].runs());
 }
 
@@ -137,10 +131,7 @@ fn a_stalled_download_gives_its_slot_to_the_next() {
         Some("not counted: stalled 5 min below 1 KiB/s")
     );
     assert_eq!(v[1], Verdict::Run);
-    assert_eq!(
-        v[2].why(&s).as_deref(),
-        Some("queued: 2nd for 1 download slot")
-    );
+    assert_eq!(v[2].why(&s).as_deref(), Some("2nd for 1 download slot"));
 }
 
 #[test]
@@ -168,14 +159,8 @@ fn idle_seeds_take_no_slot_and_are_not_held() {
     let v = run(&entries, &s);
     let uploading: Vec<usize> = (0..20).filter(|&i| v[i] == Verdict::Run).collect();
     assert_eq!(uploading, vec![2, 5, 9]);
-    assert_eq!(
-        v[14].why(&s).as_deref(),
-        Some("queued: 4th for 3 seed slots")
-    );
-    assert_eq!(
-        v[19].why(&s).as_deref(),
-        Some("queued: 5th for 3 seed slots")
-    );
+    assert_eq!(v[14].why(&s).as_deref(), Some("4th for 3 seed slots"));
+    assert_eq!(v[19].why(&s).as_deref(), Some("5th for 3 seed slots"));
     for (i, v) in v.iter().enumerate() {
         if !entries[i].demand {
             assert_eq!(*v, Verdict::Idle { slow: None }, "{i}");
@@ -197,14 +182,8 @@ fn a_seed_keeps_its_slot_while_it_uploads() {
     let s = settings(5, 2);
     let v = run(&entries, &s);
     assert_eq!((v[3], v[4]), (Verdict::Run, Verdict::Run));
-    assert_eq!(
-        v[0].why(&s).as_deref(),
-        Some("queued: 3rd for 2 seed slots")
-    );
-    assert_eq!(
-        v[2].why(&s).as_deref(),
-        Some("queued: 5th for 2 seed slots")
-    );
+    assert_eq!(v[0].why(&s).as_deref(), Some("3rd for 2 seed slots"));
+    assert_eq!(v[2].why(&s).as_deref(), Some("5th for 2 seed slots"));
     // A lowered limit takes no slot from a seed that uploads: it frees when its peers are
     // done, and only then does the limit hold again.
     let v = run(&entries, &settings(5, 1));
@@ -317,10 +296,7 @@ fn added_torrents_are_checked_a_few_at_a_time_in_queue_order() {
     // The rest wait their turn in the queue's order and say so.
     assert_eq!(v[0], Verdict::CheckQueued { rank: 3 });
     assert_eq!(v[2], Verdict::CheckQueued { rank: 2 });
-    assert_eq!(
-        v[0].why(&s).as_deref(),
-        Some("checking: queued 3rd, 3 at a time")
-    );
+    assert_eq!(v[0].why(&s).as_deref(), Some("queued 3rd, 3 at a time"));
 }
 
 /// The torrents waiting for a check are listed in the order they get one, each with the verdict
