@@ -5,8 +5,9 @@ XML; this adds the SCGI framing rtorrent speaks (a netstring of headers, then th
 answer comes back as an HTTP-like head and the XML).
 
   rtorrent_rpc.py SOCK list            every torrent as JSON lines: hash, complete, state
-  rtorrent_rpc.py SOCK add DIR BATCH   load.start_verbose for every path read from stdin,
-                                       BATCH per system.multicall, saved under DIR
+  rtorrent_rpc.py SOCK add DIR BATCH   load.raw_start_verbose with the bytes of every path
+                                       read from stdin, BATCH per system.multicall, saved
+                                       under DIR
   rtorrent_rpc.py SOCK call METHOD [ARG...]   one call, its answer printed as JSON
 """
 import json
@@ -33,6 +34,15 @@ def call(sock_path, method, params):
     return xmlrpc.client.loads(xml.decode())[0][0]
 
 
+# The bytes, not the path: `load.start` takes its path as a pattern, and rtorrent lists the
+# .torrent's whole directory to match it, so with a library in one directory each add read all
+# N entries (11 ms an add at 20,000, most of rtorrent's time; quadratic over the add). The
+# tools that drive rtorrent (ruTorrent, Sonarr, Flood) send the file's bytes with `load.raw*`.
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def main():
     sock, verb, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
     if verb == "list":
@@ -45,8 +55,9 @@ def main():
         directory, batch = rest[0], int(rest[1])
         paths = [line.strip() for line in sys.stdin if line.strip()]
         for i in range(0, len(paths), batch):
-            calls = [{"methodName": "load.start_verbose",
-                      "params": ["", p, "d.directory.set=" + directory]}
+            calls = [{"methodName": "load.raw_start_verbose",
+                      "params": ["", xmlrpc.client.Binary(read(p)),
+                                 "d.directory.set=" + directory]}
                      for p in paths[i:i + batch]]
             call(sock, "system.multicall", [calls])
     elif verb == "call":
