@@ -66,11 +66,16 @@ pub(crate) fn state_word(s: &TorrentState) -> &'static str {
 }
 
 pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
+    // How far a check has come, before what the line says of it (its queue, its cause):
+    // the state word `checking` is the row's `state`, so `why` does not repeat it.
     let why = match &t.state {
-        TorrentState::Checking { checked, total } if *total > 0 => Some(format!(
-            "checking {}%",
-            u64::from(*checked) * 100 / u64::from(*total)
-        )),
+        TorrentState::Checking { checked, total } if *total > 0 => {
+            let done = format!("{}% checked", u64::from(*checked) * 100 / u64::from(*total));
+            Some(match &t.why {
+                Some(why) => format!("{done}; {why}"),
+                None => done,
+            })
+        }
         _ => t.why.clone(),
     };
     TorrentRow {
@@ -135,6 +140,47 @@ mod tests {
             json["seeding_secs"].as_u64().is_some_and(|s| s >= 3_600),
             "{json}"
         );
+    }
+
+    /// A row's `why` follows its `state` and never repeats it: a queued download's is the
+    /// queue's rank, a check's how far it has come and then what holds it.
+    #[test]
+    fn why_follows_the_state_word() {
+        use crate::engine::api::QueueState;
+        let mut line = TorrentLine::placeholder(TorrentId(5));
+        let queued = QueueState::Waiting {
+            seed: false,
+            rank: 2,
+            slots: 1,
+        };
+        (line.state, line.queue, line.why) =
+            (TorrentState::Paused, Some(queued), Some(queued.why()));
+        let r = row(&line);
+        assert_eq!(
+            (r.state.as_str(), r.why.as_deref()),
+            ("queued", Some("2nd for 1 download slot"))
+        );
+        let waits = QueueState::CheckWaiting {
+            rank: 3,
+            at_once: 3,
+        };
+        line.state = TorrentState::Checking {
+            checked: 0,
+            total: 8,
+        };
+        (line.queue, line.why) = (Some(waits), Some(waits.why()));
+        let r = row(&line);
+        assert_eq!(r.state, "checking");
+        assert_eq!(
+            r.why.as_deref(),
+            Some("0% checked; queued 3rd, 3 at a time")
+        );
+        line.state = TorrentState::Checking {
+            checked: 2,
+            total: 8,
+        };
+        (line.queue, line.why) = (None, None);
+        assert_eq!(row(&line).why.as_deref(), Some("25% checked"));
     }
 
     #[test]

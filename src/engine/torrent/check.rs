@@ -137,13 +137,12 @@ impl Check<'_> {
     }
 }
 
-/// The line of a check waiting for the session's hashing threads; `waiting` counts it too.
+/// The line's `why` for a check waiting for the session's hashing threads (its state says
+/// `checking`); `waiting` counts it too.
 fn waiting_words(waiting: usize) -> String {
     match waiting.saturating_sub(1) {
-        0 => "waiting to check: another torrent's check is using the hashing threads".into(),
-        n => format!(
-            "waiting to check: another torrent's check is using the hashing threads ({n} more waiting)"
-        ),
+        0 => "another torrent's check is using the hashing threads".into(),
+        n => format!("another torrent's check is using the hashing threads ({n} more waiting)"),
     }
 }
 
@@ -175,7 +174,7 @@ mod tests {
     fn a_waiting_check_says_what_it_waits_for() {
         assert_eq!(
             super::waiting_words(1),
-            "waiting to check: another torrent's check is using the hashing threads"
+            "another torrent's check is using the hashing threads"
         );
         assert!(super::waiting_words(3).ends_with("(2 more waiting)"));
     }
