@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::UnixStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::cli::target::{internal, ControlLink};
 pub(crate) use crate::cli::target::{local, ssh_command, Target};
@@ -24,7 +24,7 @@ use crate::control::client::NO_SESSION;
 use crate::control::proto::{ControlError, ErrorKind, Request, Response};
 use crate::control::Client;
 use crate::engine::api::SessionSnapshot;
-use requests::serve_requests;
+use requests::Remote;
 
 /// A stream frame later than this means the link is gone (the session sends at least
 /// every 2.5 s).
@@ -55,12 +55,10 @@ async fn attach(target: Target, ssh_host: Option<String>) -> Result<(), String> 
     let (tx, rx) = watch::channel(Arc::new(first));
     let lost = Arc::new(Mutex::new(None::<String>));
     let feeder = tokio::spawn(feed_session(conn, tx, Arc::clone(&lost)));
-    let (req_tx, req_rx) = mpsc::unbounded_channel();
     let player = crate::cli::play::for_screen(target.clone(), ssh_host);
-    let adapter = tokio::spawn(serve_requests(target, req_rx));
+    let (remote, adapter) = Remote::new(target, rx);
     let log_path = crate::cli::logging::default_log_path();
-    let client = crate::engine::api::Client::new(req_tx, rx);
-    let shown = crate::ui::run_session(client, log_path, None, Some(player)).await;
+    let shown = crate::ui::run_session(Arc::new(remote), log_path, None, Some(player)).await;
     feeder.abort();
     adapter.abort();
     shown.map_err(|e| e.to_string())?;

@@ -3,6 +3,7 @@
 //! `ttui FILE` hands its torrents to the running one over the control socket and exits.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::logging::{default_log_path, init_logging};
@@ -219,10 +220,11 @@ pub(crate) fn run(args: DownloadArgs, files: Vec<PathBuf>) -> Result<i32, String
         }
         let socket = crate::control::paths::socket_path(&dir, args.state_dir.is_none());
         let player = crate::cli::play::for_screen(Target::Local(socket), None);
-        let result = crate::ui::run_session(handle.client(), log_path, first, Some(player))
-            .await
-            .map(|()| 0)
-            .map_err(|e| format!("terminal: {e}"));
+        let result =
+            crate::ui::run_session(Arc::new(handle.client()), log_path, first, Some(player))
+                .await
+                .map(|()| 0)
+                .map_err(|e| format!("terminal: {e}"));
         stop(handle, server).await;
         drop(lock);
         result

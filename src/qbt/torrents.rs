@@ -43,12 +43,10 @@ fn passes(t: &TorrentLine, filter: &str) -> bool {
     let state = state_of(t);
     let active = t.down_rate > 0.0 || t.up_rate > 0.0;
     match filter {
-        "downloading" => {
-            matches!(
-                state,
-                "downloading" | "stalledDL" | "queuedDL" | "metaDL" | "checkingDL" | "stoppedDL"
-            ) && !state.starts_with("stopped")
-        }
+        "downloading" => matches!(
+            state,
+            "downloading" | "stalledDL" | "queuedDL" | "metaDL" | "checkingDL"
+        ),
         "seeding" => matches!(state, "uploading" | "stalledUP" | "queuedUP"),
         "completed" => complete(t),
         "paused" | "stopped" => state.starts_with("stopped"),
@@ -58,7 +56,7 @@ fn passes(t: &TorrentLine, filter: &str) -> bool {
         "stalled" => matches!(state, "stalledDL" | "stalledUP"),
         "stalled_uploading" => state == "stalledUP",
         "stalled_downloading" => state == "stalledDL",
-        "checking" => state.starts_with("checking"),
+        "checking" => matches!(state, "checkingDL" | "checkingUP"),
         "errored" => state == "error",
         "moving" => false,
         _ => true,

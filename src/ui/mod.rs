@@ -61,7 +61,7 @@ pub(crate) async fn run(
 /// The session's screen: the torrent list, and the detail view of the torrent opened from it
 /// (or of `open` at start). Returns when the user quits; the caller stops the session.
 pub(crate) async fn run_session(
-    client: crate::engine::api::Client,
+    client: std::sync::Arc<dyn crate::engine::api::ScreenApi>,
     log_path: PathBuf,
     open: Option<crate::engine::api::TorrentId>,
     player: Option<Player>,

@@ -17,7 +17,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::control::proto::AddItem;
 use crate::engine::api::{
-    AddFiles, AddOptions, Added, Answer, Client, IntoAnswer, LimitTarget, RequestError,
+    AddFiles, AddOptions, Added, Answer, IntoAnswer, LimitTarget, RequestError, ScreenApi,
     SessionSnapshot, Snapshot, TorrentId,
 };
 
@@ -40,7 +40,7 @@ struct Detail {
 pub(crate) async fn run_session_loop<B, S>(
     terminal: &mut Terminal<B>,
     mut events: S,
-    (client, player): (Client, Option<Player>),
+    (client, player): (Arc<dyn ScreenApi>, Option<Player>),
     mut app: App,
 ) -> color_eyre::Result<App>
 where
@@ -54,7 +54,7 @@ where
     app.on_session(first);
     let mut detail: Option<Detail> = None;
     if let Screen::Detail(id) = app.screen {
-        detail = open_detail(&client, id, &mut app).await;
+        detail = open_detail(client.as_ref(), id, &mut app).await;
     }
     // Answers someone waits for (the limits dialog's prefill, turtle mode, a move) come
     // back here from the tasks that wait for them, so the loop itself never waits.
@@ -152,7 +152,7 @@ fn draw<B: Backend>(
 /// Where the loop's effects go: the session, and the loop's own inboxes for answers that
 /// come later.
 struct Outbound {
-    client: Client,
+    client: Arc<dyn ScreenApi>,
     /// Plays a file (`P`); None where the screen has no way to (a test's loop).
     player: Option<Player>,
     replies: mpsc::UnboundedSender<Reply>,
@@ -184,11 +184,11 @@ async fn apply(effect: Effect, app: &mut App, detail: &mut Option<Detail>, out: 
                         };
                         tokio::spawn(add.send(item, out.client.clone(), out.notes.clone()));
                     }
-                    r => ask(r, &out.client, &out.replies),
+                    r => ask(r, out.client.as_ref(), &out.replies),
                 }
             }
         }
-        Effect::Open(id) => *detail = open_detail(&out.client, id, app).await,
+        Effect::Open(id) => *detail = open_detail(out.client.as_ref(), id, app).await,
         Effect::Close => *detail = None,
         Effect::Play { id, file } => match &out.player {
             Some(player) => {
@@ -204,7 +204,7 @@ async fn apply(effect: Effect, app: &mut App, detail: &mut Option<Detail>, out: 
 }
 
 /// Subscribes to the torrent's full snapshot and shows the first one.
-async fn open_detail(client: &Client, id: TorrentId, app: &mut App) -> Option<Detail> {
+async fn open_detail(client: &dyn ScreenApi, id: TorrentId, app: &mut App) -> Option<Detail> {
     let detail = subscribe(client, id).await;
     if let Some(d) = &detail {
         app.on_snapshot(Arc::clone(&d.last));
@@ -225,7 +225,7 @@ fn on_detail(alive: bool, detail: &mut Option<Detail>, app: &mut App) {
     }
 }
 
-async fn subscribe(client: &Client, id: TorrentId) -> Option<Detail> {
+async fn subscribe(client: &dyn ScreenApi, id: TorrentId) -> Option<Detail> {
     let mut snapshots = client.subscribe(id).await.ok()??;
     let last = snapshots.borrow_and_update().clone();
     Some(Detail {
@@ -257,7 +257,7 @@ fn forward<R: IntoAnswer + Send + 'static>(
 
 /// Sends what a key asked of the session (now, so requests keep the order of the keys);
 /// the answers someone waits for come back to the loop as `Reply`s.
-fn ask(r: Request, client: &Client, replies: &mpsc::UnboundedSender<Reply>) {
+fn ask(r: Request, client: &dyn ScreenApi, replies: &mpsc::UnboundedSender<Reply>) {
     let words = |r: Result<(), RequestError>| r.map_err(|e| e.to_string());
     match r {
         Request::Torrent { id, command } => {
@@ -332,7 +332,12 @@ struct SessionAdd {
 }
 
 impl SessionAdd {
-    async fn send(self, item: AddItem, client: Client, notes: mpsc::UnboundedSender<String>) {
+    async fn send(
+        self,
+        item: AddItem,
+        client: Arc<dyn ScreenApi>,
+        notes: mpsc::UnboundedSender<String>,
+    ) {
         let source = match item.resolve().await {
             Ok(source) => source,
             Err(e) => {

@@ -1,155 +1,169 @@
-//! The attached screen's requests, answered the way the session would answer them but over
-//! the control protocol: a command connection (opened again once if it broke) for the
-//! requests, and a streamed connection per open torrent.
+//! The attached screen's session ([`Remote`]): the screen asks it what it asks a session in
+//! its own process (`ScreenApi`), and each request goes over the control protocol as the
+//! verb that does the same thing sends it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::{internal, ControlLink, Target, COMMAND_TIMEOUT, IDLE};
 use crate::control::proto::{AddItem, ControlError, ErrorKind, Request, Response};
 use crate::control::Client;
 use crate::engine::api::{
-    AddFiles, AddSource, Added, LimitChange, LimitTarget, LimitsNow, RequestError, SessionRequest,
-    Snapshot, TorrentId,
+    AddOptions, AddSource, Added, Answer, Command, LimitChange, LimitTarget, LimitsNow, Move,
+    RequestError, ScreenApi, SessionSnapshot, Snapshot, TorrentId,
 };
 
-/// Answers the screen's requests the way the session would, over the control protocol.
-pub(super) async fn serve_requests(
-    target: Target,
-    mut rx: mpsc::UnboundedReceiver<SessionRequest>,
-) {
+/// What the connection task is asked to do, in the order the screen asked.
+enum Job {
+    /// One request on the command connection, its answer read by the closure.
+    Ask(
+        Request,
+        Box<dyn FnOnce(Result<Response, ControlError>) + Send>,
+    ),
+    /// The open torrent's stream, on a connection of its own.
+    Subscribe(
+        TorrentId,
+        oneshot::Sender<Option<watch::Receiver<Arc<Snapshot>>>>,
+    ),
+}
+
+/// The attached screen's session: the line-up streamed from the session, and each request
+/// sent as `ttui`'s own verbs send it, by one task ([`serve`]) so they keep their order.
+pub(super) struct Remote {
+    session: watch::Receiver<Arc<SessionSnapshot>>,
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Remote {
+    /// A session whose line-up comes from `session`, and the task that carries its requests
+    /// to `target` (for the caller to abort when the screen is gone).
+    pub(super) fn new(
+        target: Target,
+        session: watch::Receiver<Arc<SessionSnapshot>>,
+    ) -> (Remote, JoinHandle<()>) {
+        let (jobs, rx) = mpsc::unbounded_channel();
+        (Remote { session, jobs }, tokio::spawn(serve(target, rx)))
+    }
+
+    /// Sends `r`; the answer is what `read` makes of the session's.
+    fn ask<R: Send + 'static>(
+        &self,
+        r: Request,
+        read: impl FnOnce(Result<Response, ControlError>) -> R + Send + 'static,
+    ) -> Answer<R> {
+        let (reply, answer) = Answer::channel();
+        let job = Job::Ask(
+            r,
+            Box::new(move |a| {
+                let _ = reply.send(read(a));
+            }),
+        );
+        // A task that has ended drops the job and its sender: the answer reads "stopped".
+        let _ = self.jobs.send(job);
+        answer
+    }
+
+    /// Sends `r` with nobody waiting for its answer (the next line-up shows its effect).
+    fn tell(&self, r: Request) -> Result<(), RequestError> {
+        self.jobs
+            .send(Job::Ask(r, Box::new(|_| {})))
+            .map_err(|_| RequestError::Stopped)
+    }
+}
+
+impl ScreenApi for Remote {
+    fn watch(&self) -> watch::Receiver<Arc<SessionSnapshot>> {
+        self.session.clone()
+    }
+
+    /// The add dialog: the session answers as it does `ttui add`.
+    fn add(&self, source: AddSource, opts: AddOptions) -> Answer<Result<Added, RequestError>> {
+        self.ask(add_request(source, opts), added)
+    }
+
+    fn command(&self, id: TorrentId, command: Command) -> Result<(), RequestError> {
+        self.tell(Request::Command { id: id.0, command })
+    }
+
+    fn verify(&self, id: TorrentId) -> Result<(), RequestError> {
+        self.tell(Request::Verify {
+            ids: vec![id.0.to_string()],
+        })
+    }
+
+    fn remove(&self, id: TorrentId, delete_data: bool) -> Answer<Result<(), RequestError>> {
+        let ids = vec![id.0.to_string()];
+        self.ask(Request::Remove { ids, delete_data }, done)
+    }
+
+    fn move_to(&self, id: TorrentId, dir: PathBuf) -> Answer<Result<(), RequestError>> {
+        let id = id.0.to_string();
+        self.ask(Request::Move { id, dir }, done)
+    }
+
+    fn subscribe(&self, id: TorrentId) -> Answer<Option<watch::Receiver<Arc<Snapshot>>>> {
+        let (reply, answer) = Answer::channel();
+        let _ = self.jobs.send(Job::Subscribe(id, reply));
+        answer
+    }
+
+    /// Force start, or back under the queue (`ttui force`, `ttui resume`).
+    fn force(&self, id: TorrentId, on: bool) -> Answer<Result<(), RequestError>> {
+        let ids = vec![id.0.to_string()];
+        let r = if on {
+            Request::Force { ids }
+        } else {
+            Request::Resume { ids }
+        };
+        self.ask(r, done)
+    }
+
+    fn set_super_seeding(&self, id: TorrentId, on: bool) -> Answer<Result<(), RequestError>> {
+        let id = id.0.to_string();
+        self.ask(Request::SuperSeed { id, on }, done)
+    }
+
+    fn queue(&self, id: TorrentId, to: Move) -> Answer<Result<(), RequestError>> {
+        let id = id.0.to_string();
+        self.ask(Request::Queue { id, to }, done)
+    }
+
+    /// The limits dialog's change, as `ttui limit` sends it; the limits now in force.
+    fn limit(
+        &self,
+        whose: LimitTarget,
+        change: LimitChange,
+    ) -> Answer<Result<LimitsNow, RequestError>> {
+        let ids = match whose {
+            LimitTarget::Session => Vec::new(),
+            LimitTarget::All => vec!["all".to_string()],
+            LimitTarget::Torrents(ids) => ids.iter().map(|id| id.0.to_string()).collect(),
+        };
+        self.ask(Request::Limit { ids, change }, |answer| match answer {
+            Ok(Response::Limits(now)) => Ok(now),
+            Ok(_) => Err(RequestError::Remote(
+                "the session answered something else".into(),
+            )),
+            Err(e) => Err(RequestError::Remote(e.message)),
+        })
+    }
+}
+
+/// Carries the screen's requests to the session, one at a time: a command connection
+/// (opened again once if it broke) for the requests, and a streamed connection for the open
+/// torrent.
+async fn serve(target: Target, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let mut control: Option<Client<ControlLink>> = None;
     let mut detail: Option<JoinHandle<()>> = None;
-    while let Some(req) = rx.recv().await {
-        match req {
-            SessionRequest::Subscribe { id, reply } => {
+    while let Some(job) = jobs.recv().await {
+        match job {
+            Job::Ask(r, reply) => reply(ask(&target, &mut control, &r).await),
+            Job::Subscribe(id, reply) => {
                 let _ = reply.send(subscribe(&target, &mut detail, id).await);
             }
-            SessionRequest::Torrent { id, command } => {
-                let r = Request::Command { id: id.0, command };
-                let _ = ask(&target, &mut control, &r).await;
-            }
-            SessionRequest::Verify { id } => {
-                let r = Request::Verify {
-                    ids: vec![id.0.to_string()],
-                };
-                let _ = ask(&target, &mut control, &r).await;
-            }
-            SessionRequest::Remove {
-                id,
-                delete_data,
-                reply,
-            } => {
-                let r = Request::Remove {
-                    ids: vec![id.0.to_string()],
-                    delete_data,
-                };
-                let _ = reply.send(done(ask(&target, &mut control, &r).await));
-            }
-            SessionRequest::Add {
-                source,
-                save_path,
-                paused,
-                files,
-                labels,
-                reply,
-            } => {
-                // The add dialog: the session answers as it does `ttui add`.
-                let r = add_request(source, save_path, (paused, files), labels);
-                let _ = reply.send(added(ask(&target, &mut control, &r).await));
-            }
-            SessionRequest::Move { id, dir, reply } => {
-                let r = Request::Move {
-                    id: id.0.to_string(),
-                    dir,
-                };
-                let _ = reply.send(done(ask(&target, &mut control, &r).await));
-            }
-            SessionRequest::Files { reply, .. } => {
-                let _ = reply.send(None);
-            }
-            // The screen never asks these; the qBittorrent API asks its own session.
-            SessionRequest::Journal { reply, .. } => {
-                let _ = reply.send(Vec::new());
-            }
-            SessionRequest::PeerJournal { reply, .. } => {
-                let _ = reply.send(Vec::new());
-            }
-            SessionRequest::PieceHashes { reply, .. } => {
-                let _ = reply.send(None);
-            }
-            SessionRequest::Trackers { reply, .. } => {
-                let _ = reply.send(Err(RequestError::NotHere("tracker edits")));
-            }
-            SessionRequest::Force { id, on, reply } => {
-                let ids = vec![id.0.to_string()];
-                let r = if on {
-                    Request::Force { ids }
-                } else {
-                    Request::Resume { ids }
-                };
-                let _ = reply.send(done(ask(&target, &mut control, &r).await));
-            }
-            SessionRequest::SuperSeed { id, on, reply } => {
-                let r = Request::SuperSeed {
-                    id: id.0.to_string(),
-                    on,
-                };
-                let _ = reply.send(done(ask(&target, &mut control, &r).await));
-            }
-            SessionRequest::Queue { id, to, reply } => {
-                let r = Request::Queue {
-                    id: id.0.to_string(),
-                    to,
-                };
-                let _ = reply.send(done(ask(&target, &mut control, &r).await));
-            }
-            SessionRequest::Labels { id, edit, reply } => {
-                let r = Request::Label {
-                    ids: vec![id.0.to_string()],
-                    edit,
-                };
-                let _ = reply.send(labels_of(id, ask(&target, &mut control, &r).await));
-            }
-            SessionRequest::Goals { reply, .. } => {
-                let _ = reply.send(Err(RequestError::NotHere(
-                    "not from an attached screen: use `ttui limit`",
-                )));
-            }
-            SessionRequest::Limit {
-                target: whose,
-                change,
-                reply,
-            } => {
-                let _ = reply.send(limit(&target, &mut control, whose, change).await);
-            }
-            // Only the RPC asks these, and it runs in the session's own process.
-            SessionRequest::Settings { reply, .. } => drop(reply),
-            SessionRequest::Peek { reply, .. } => drop(reply),
-            SessionRequest::Streams { reply, .. } => drop(reply),
-            SessionRequest::Locate { reply, .. } => {
-                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
-            }
-            SessionRequest::RenamePath { reply, .. } => {
-                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
-            }
-            // A stream is read where the session runs: the attached screen prints its URL.
-            SessionRequest::OpenStream { reply, .. } => {
-                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
-            }
-            SessionRequest::Catalog { reply, .. } => {
-                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
-            }
-            SessionRequest::SetSettings { reply, .. } => {
-                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
-            }
-            // Quitting the attached screen leaves the session running.
-            SessionRequest::BlocklistUpdate { reply } => {
-                let _ = reply.send(Err(RequestError::NotHere("not from an attached screen")));
-            }
-            SessionRequest::Shutdown => {}
         }
     }
     if let Some(task) = detail {
@@ -179,12 +193,13 @@ async fn subscribe(
 }
 
 /// The add dialog's request, as `ttui add` sends it.
-fn add_request(
-    source: AddSource,
-    save_path: Option<std::path::PathBuf>,
-    (paused, files): (bool, AddFiles),
-    labels: Vec<String>,
-) -> Request {
+fn add_request(source: AddSource, opts: AddOptions) -> Request {
+    let AddOptions {
+        save_path,
+        paused,
+        files,
+        labels,
+    } = opts;
     let item = match source {
         AddSource::Torrent { name, bytes } => AddItem::Torrent { name, bytes },
         AddSource::Magnet(m) => AddItem::Magnet(m),
@@ -198,27 +213,6 @@ fn add_request(
     }
 }
 
-/// The limits dialog's change, as `ttui limit` sends it; the limits now in force.
-async fn limit(
-    target: &Target,
-    control: &mut Option<Client<ControlLink>>,
-    whose: LimitTarget,
-    change: LimitChange,
-) -> Result<LimitsNow, RequestError> {
-    let ids = match whose {
-        LimitTarget::Session => Vec::new(),
-        LimitTarget::All => vec!["all".to_string()],
-        LimitTarget::Torrents(ids) => ids.iter().map(|id| id.0.to_string()).collect(),
-    };
-    match ask(target, control, &Request::Limit { ids, change }).await {
-        Ok(Response::Limits(now)) => Ok(now),
-        Ok(_) => Err(RequestError::Remote(
-            "the session answered something else".into(),
-        )),
-        Err(e) => Err(RequestError::Remote(e.message)),
-    }
-}
-
 /// The session's answer to a request on torrents, as an in-process session gives it: the
 /// first torrent's error, if any.
 fn done(answer: Result<Response, ControlError>) -> Result<(), RequestError> {
@@ -228,24 +222,6 @@ fn done(answer: Result<Response, ControlError>) -> Result<(), RequestError> {
             .find_map(|r| r.error)
             .map_or(Ok(()), |e| Err(RequestError::Remote(e))),
         _ => Ok(()),
-    }
-}
-
-/// A torrent's labels after `ttui label`, from the row the session answers with.
-fn labels_of(
-    id: TorrentId,
-    answer: Result<Response, ControlError>,
-) -> Result<Vec<String>, RequestError> {
-    match answer.map_err(|e| RequestError::Remote(e.message))? {
-        Response::List(rows) => Ok(rows
-            .into_iter()
-            .find(|r| r.id == id.0)
-            .map(|r| r.labels)
-            .unwrap_or_default()),
-        Response::Error(e) => Err(RequestError::Remote(e.message)),
-        _ => Err(RequestError::Remote(
-            "unexpected answer from the session".into(),
-        )),
     }
 }
 

@@ -336,6 +336,16 @@ pub struct Answer<R> {
     rx: Option<oneshot::Receiver<R>>,
 }
 
+impl<R> Answer<R> {
+    /// An answer and the sender that gives it, for a client that asks a session some other
+    /// way than through its queue (the attached screen's, over the control socket). A sender
+    /// dropped unanswered reads as a session that has ended.
+    pub fn channel() -> (oneshot::Sender<R>, Answer<R>) {
+        let (tx, rx) = oneshot::channel();
+        (tx, Answer { rx: Some(rx) })
+    }
+}
+
 /// What a reply is once it arrives: a session that replies with a `Result` has its error
 /// kept, one that replies with plain data has it as it is.
 pub trait IntoAnswer {

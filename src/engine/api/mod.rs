@@ -7,6 +7,8 @@ mod client;
 pub(crate) use client::lists_all;
 pub use client::{AddOptions, Answer, Client, GoalChange, IntoAnswer};
 mod errors;
+mod screen_api;
+pub use screen_api::ScreenApi;
 pub mod explain;
 mod files;
 mod goals;
