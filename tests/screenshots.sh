@@ -414,7 +414,7 @@ if want proxy-down; then
          --port 0 --no-dht --no-trackers --no-port-mapping \
          --proxy socks5://127.0.0.9:1 --proxy-only --peer '${extra[1]}' 2>'$WORK/proxy.err'"
     X=shots:proxy
-    wait_for "$X" 'grep -q "why slow: the proxy is down" <<<"$screen"' 60 "the explainer on the proxy"
+    wait_for "$X" 'grep -q "why slow: the proxy .* is down" <<<"$screen"' 60 "the explainer on the proxy"
     sleep 1
     shot "$X" proxy-down "ttui: the proxy is down"
     tm send-keys -t "$X" q
