@@ -15,7 +15,7 @@ use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use ttui::internals::control::frame::{self, ReadLimits, MAX_FRAME};
+use ttui::internals::control::frame::{self, ReadLimits, MAX_FRAME, MAX_REPLY};
 use ttui::internals::control::ids::resolve_ids;
 use ttui::internals::control::proto::*;
 use ttui::internals::control::server::{BindError, Handler, Limits};
@@ -153,6 +153,7 @@ fn quick_limits() -> Limits {
     Limits {
         max_clients: 64,
         max_frame: MAX_FRAME,
+        max_reply: MAX_REPLY,
         frame_timeout: Duration::from_millis(500),
         write_timeout: Duration::from_millis(500),
     }
@@ -356,6 +357,53 @@ async fn every_message_survives_the_wire() {
         ]
         .map(ErrorKind::exit_code),
         [1, 2, 3, 4]
+    );
+}
+
+/// The session's answers may be larger than a request may be: a list grows with the library
+/// (45 MB at 100,000 torrents), and a cap made for requests would leave a large library
+/// unlistable. An answer past the reply cap is an error, not a cut frame.
+#[tokio::test]
+async fn an_answer_may_pass_the_request_cap_but_not_the_reply_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = Limits {
+        max_frame: 16 << 10,
+        max_reply: 4 << 20,
+        ..quick_limits()
+    };
+    let path = start(dir.path(), 2_000, small);
+    let mut c = timeout(BOUND, Client::connect(&path))
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = timeout(BOUND, c.request_raw(&Request::List))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(raw.len() > 16 << 10, "the list is {} bytes", raw.len());
+    match decode_response(&raw).unwrap() {
+        Response::List(rows) => assert_eq!(rows.len(), 2_000),
+        other => panic!("not a list: {other:?}"),
+    }
+    // The same list past the reply cap: the session says so in an error.
+    let tight = Limits {
+        max_reply: 16 << 10,
+        ..small
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = start(dir.path(), 2_000, tight);
+    let mut c = timeout(BOUND, Client::connect(&path))
+        .await
+        .unwrap()
+        .unwrap();
+    let e = timeout(BOUND, c.request(&Request::List))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        e.message.contains("more than the protocol's limit"),
+        "{}",
+        e.message
     );
 }
 

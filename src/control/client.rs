@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UnixStream;
 
-use super::frame::{self, FrameError, ReadLimits, MAX_FRAME};
+use super::frame::{self, FrameError, ReadLimits, MAX_FRAME, MAX_REPLY};
 use super::proto::{self, version_mismatch, ControlError, ErrorKind, Hello, Request, Response};
 use crate::protocol::text::shorten;
 
@@ -117,7 +117,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// [`Response::Error`] comes back as `Err`.
     pub async fn next_frame(&mut self, idle: Duration) -> Result<Response, ControlError> {
         let limits = ReadLimits {
-            max: MAX_FRAME,
+            max: MAX_REPLY,
             idle: Some(idle),
             frame: HELLO_TIMEOUT * 3,
         };
@@ -159,7 +159,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .await
             .map_err(lost)?;
         let limits = ReadLimits {
-            max: MAX_FRAME,
+            max: MAX_REPLY,
             idle: Some(self.reply_timeout),
             frame: self.reply_timeout,
         };

@@ -16,6 +16,12 @@ use tokio::time::{timeout, timeout_at, Instant};
 /// the JSON around it.
 pub const MAX_FRAME: u32 = 96 << 20;
 
+/// Largest frame the session sends. Its answers grow with the library (`ttui list` gives
+/// about 450 bytes a torrent: 45 MB at 100,000), so a request's cap would leave a library a
+/// little over 200,000 torrents unlistable. A client reads them from its own session (the
+/// socket is private to the user), and the buffer grows only as the bytes arrive.
+pub const MAX_REPLY: u32 = 1 << 30;
+
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::frame::{self, FrameError, ReadLimits, MAX_FRAME};
+use super::frame::{self, FrameError, ReadLimits, MAX_FRAME, MAX_REPLY};
 use super::paths;
 use super::proto::{self, version_mismatch, ControlError, ErrorKind, Hello, Request, Response};
 use crate::protocol::text::shorten;
@@ -36,7 +36,10 @@ const MAX_HELLO: u32 = 64 << 10;
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_clients: usize,
+    /// Largest request read.
     pub max_frame: u32,
+    /// Largest answer or stream frame written.
+    pub max_reply: u32,
     /// For the client's hello, from connect, and for any frame once its first byte came.
     pub frame_timeout: Duration,
     /// For each answer to be taken by the client.
@@ -48,6 +51,7 @@ impl Default for Limits {
         Limits {
             max_clients: 64,
             max_frame: MAX_FRAME,
+            max_reply: MAX_REPLY,
             frame_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
         }
@@ -227,7 +231,7 @@ fn busy(stream: &UnixStream, limits: Limits) {
         ),
     );
     if let Ok(body) = proto::encode(&Response::Error(err)) {
-        if let Ok(wire) = frame::encode(&body, limits.max_frame) {
+        if let Ok(wire) = frame::encode(&body, limits.max_reply) {
             let _ = stream.try_write(&wire);
         }
     }
@@ -331,14 +335,14 @@ async fn send<T: serde::Serialize, W: tokio::io::AsyncWrite + Unpin>(
     limits: Limits,
 ) -> Result<(), FrameError> {
     let mut body = proto::encode(message).unwrap_or_else(|e| internal(&e.message));
-    if body.len() > limits.max_frame as usize {
+    if body.len() > limits.max_reply as usize {
         body = internal(&format!(
             "the answer is {} bytes, more than the protocol's limit of {}",
             body.len(),
-            limits.max_frame
+            limits.max_reply
         ));
     }
-    frame::write_frame(stream, &body, limits.max_frame, limits.write_timeout).await
+    frame::write_frame(stream, &body, limits.max_reply, limits.write_timeout).await
 }
 
 fn internal(message: &str) -> Vec<u8> {
