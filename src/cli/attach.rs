@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use crate::cli::target::{internal, ControlLink};
 pub(crate) use crate::cli::target::{local, ssh_command, Target};
 use crate::control::client::NO_SESSION;
+use crate::control::lineup::Assembler;
 use crate::control::proto::{ControlError, ErrorKind, Request, Response};
 use crate::control::Client;
 use crate::engine::api::SessionSnapshot;
@@ -48,13 +49,14 @@ pub(crate) fn run(target: Target, ssh_host: Option<String>) -> Result<i32, Strin
 async fn attach(target: Target, ssh_host: Option<String>) -> Result<(), String> {
     let mut conn = target.open(false).await.map_err(|e| e.message)?;
     conn.start(&Request::Watch).await.map_err(|e| e.message)?;
+    let mut lineup = Assembler::default();
     let first = match conn.next_frame(IDLE).await.map_err(|e| e.message)? {
-        Response::Session(s) => *s,
+        Response::Session(change) => lineup.apply(*change).unwrap_or_default(),
         other => return Err(format!("unexpected answer from the session: {other:?}")),
     };
     let (tx, rx) = watch::channel(Arc::new(first));
     let lost = Arc::new(Mutex::new(None::<String>));
-    let feeder = tokio::spawn(feed_session(conn, tx, Arc::clone(&lost)));
+    let feeder = tokio::spawn(feed_session(conn, lineup, tx, Arc::clone(&lost)));
     let player = crate::cli::play::for_screen(target.clone(), ssh_host);
     let (remote, adapter) = Remote::new(target, rx);
     let log_path = crate::cli::logging::default_log_path();
@@ -73,14 +75,17 @@ async fn attach(target: Target, ssh_host: Option<String>) -> Result<(), String> 
 /// dropping `tx`, which ends the screen) or the screen is gone.
 async fn feed_session(
     mut conn: Client<ControlLink>,
+    mut lineup: Assembler,
     tx: watch::Sender<Arc<SessionSnapshot>>,
     lost: Arc<Mutex<Option<String>>>,
 ) {
     loop {
         tokio::select! {
             frame = conn.next_frame(IDLE) => match frame {
-                Ok(Response::Session(s)) => {
-                    let _ = tx.send(Arc::new(*s));
+                Ok(Response::Session(change)) => {
+                    if let Some(s) = lineup.apply(*change) {
+                        let _ = tx.send(Arc::new(s));
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {

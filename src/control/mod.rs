@@ -5,7 +5,7 @@
 //! - [`proto`]: the versioned messages ([`proto::Hello`], [`proto::Request`],
 //!   [`proto::Response`]) and the exit codes the verbs use; [`rows`], what `--json` prints;
 //!   [`ids`], which torrents a verb's `ID...` names; [`listing`], a torrent's row as the verbs
-//!   print it.
+//!   print it; [`lineup`], the session's line-up streamed as changes (`ttui attach`).
 //! - [`paths`]: where the socket lives.
 //! - [`server`]: binds the socket (stale ones are taken over) and serves clients, each on its
 //!   own task, so a hostile client costs only its own connection.
@@ -20,6 +20,7 @@ pub(crate) mod client;
 pub mod files;
 pub mod frame;
 pub mod ids;
+pub(crate) mod lineup;
 pub(crate) mod listing;
 pub(crate) mod paths;
 pub mod proto;

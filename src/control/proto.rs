@@ -318,8 +318,8 @@ pub enum Response {
     /// For pause, resume, verify, remove, move and shutdown: one entry per torrent acted on.
     Done(Vec<IdResult>),
     Error(ControlError),
-    /// One frame of a [`Request::Watch`] stream.
-    Session(Box<crate::engine::api::SessionSnapshot>),
+    /// One frame of a [`Request::Watch`] stream: the line-up's change since the frame before.
+    Session(Box<crate::control::lineup::LineUpChange>),
     /// One frame of a [`Request::Subscribe`] stream.
     Snapshot(Box<crate::engine::api::Snapshot>),
     /// The limits after a [`Request::Limit`].

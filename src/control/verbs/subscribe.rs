@@ -8,7 +8,8 @@ use crate::control::proto::{ErrorKind, Response};
 use crate::engine::api::{Client, Snapshot, TorrentId};
 
 use super::reply::{error, failed};
-use super::watch::{finite, stream};
+use super::watch::stream;
+use crate::control::lineup::finite;
 
 /// An open torrent's snapshot is sent at most this often.
 const TORRENT_EVERY: Duration = Duration::from_millis(250);

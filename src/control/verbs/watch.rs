@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::control::lineup::Framer;
 use crate::control::proto::{Response, Stream};
 use crate::engine::api::SessionSnapshot;
 
@@ -18,39 +19,20 @@ const SESSION_EVERY: Duration = Duration::from_millis(500);
 /// session from a dead link.
 const HEARTBEAT: Duration = Duration::from_secs(2);
 
-/// `Watch`: the session's snapshots.
+/// `Watch`: the session's line-up, each frame what changed since the one before (a
+/// heartbeat: no change).
 pub(super) fn apply(snapshot: watch::Receiver<Arc<SessionSnapshot>>) -> Response {
-    stream(snapshot, SESSION_EVERY, |s| {
-        let mut s = SessionSnapshot::clone(s);
-        s.down_rate = finite(s.down_rate);
-        s.up_rate = finite(s.up_rate);
-        for t in &mut s.torrents {
-            // Copied only where a rate is not a JSON number: the others stay shared.
-            if !t.down_rate.is_finite() || !t.up_rate.is_finite() {
-                let t = Arc::make_mut(t);
-                t.down_rate = finite(t.down_rate);
-                t.up_rate = finite(t.up_rate);
-            }
-        }
-        Response::Session(Box::new(s))
+    let mut framer = Framer::default();
+    stream(snapshot, SESSION_EVERY, move |s| {
+        Response::Session(Box::new(framer.frame(s)))
     })
-}
-
-/// JSON has no NaN or infinity (serde_json writes null, which does not read back as a
-/// number, and the client would take the frame for a broken link).
-pub(super) fn finite(v: f64) -> f64 {
-    if v.is_finite() {
-        v
-    } else {
-        0.0
-    }
 }
 
 /// Sends `frame` of each new value (at most every `every`, and again every heartbeat).
 pub(super) fn stream<T: Send + Sync + 'static>(
     mut source: watch::Receiver<T>,
     every: Duration,
-    frame: impl Fn(&T) -> Response + Send + 'static,
+    mut frame: impl FnMut(&T) -> Response + Send + 'static,
 ) -> Response {
     let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
@@ -97,9 +79,22 @@ mod tests {
         let Response::Session(s) = back else {
             panic!("{back:?}");
         };
-        assert_eq!(s.torrents[0].name, "x");
-        assert_eq!(s.torrents[0].state, TorrentState::Error("disk full".into()));
-        assert_eq!((s.torrents[0].down_rate, s.up_rate), (0.0, 0.0));
+        let torrents = &s.session.torrents;
+        assert_eq!(torrents[0].name, "x");
+        assert_eq!(torrents[0].state, TorrentState::Error("disk full".into()));
+        assert_eq!((torrents[0].down_rate, s.session.up_rate), (0.0, 0.0));
+        assert_eq!(s.order, Some(vec![TorrentId(3)]));
+        // The same line published again: the next frame carries none.
+        let again = SessionSnapshot {
+            down_rate: 5.0,
+            ..SessionSnapshot::clone(&tx.borrow())
+        };
+        tx.send(Arc::new(again)).unwrap();
+        let Response::Session(next) = frames.recv().await.unwrap() else {
+            panic!("not a session frame");
+        };
+        assert!(next.session.torrents.is_empty(), "{next:?}");
+        assert_eq!((next.session.down_rate, next.order.is_none()), (5.0, true));
         // The reader gone, the task stops and lets go of the session's watch.
         drop(frames);
         for _ in 0..250 {

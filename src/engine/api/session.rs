@@ -336,6 +336,58 @@ mod shared_catalog {
 }
 
 impl SessionSnapshot {
+    /// The session's own fields, without its torrents (for a face that sends the lines
+    /// apart: cloning the whole snapshot would touch every line's count). Every field is
+    /// named, so one added later must be placed here.
+    pub fn head(&self) -> SessionSnapshot {
+        let SessionSnapshot {
+            torrents: _,
+            down_rate,
+            up_rate,
+            listen_port,
+            dht_nodes,
+            dht_nodes6,
+            families,
+            incoming,
+            default_save_path,
+            save_error,
+            down_limit,
+            up_limit,
+            turtle,
+            restored,
+            blocklist,
+            proxy,
+            port_mapping,
+            interface,
+            reachability_window,
+            rev,
+            catalog,
+        } = self;
+        SessionSnapshot {
+            torrents: Vec::new(),
+            down_rate: *down_rate,
+            up_rate: *up_rate,
+            listen_port: *listen_port,
+            dht_nodes: *dht_nodes,
+            dht_nodes6: *dht_nodes6,
+            families: *families,
+            incoming: *incoming,
+            default_save_path: default_save_path.clone(),
+            save_error: save_error.clone(),
+            down_limit: *down_limit,
+            up_limit: *up_limit,
+            turtle: *turtle,
+            restored: *restored,
+            blocklist: blocklist.clone(),
+            proxy: proxy.clone(),
+            port_mapping: port_mapping.clone(),
+            interface: interface.clone(),
+            reachability_window: *reachability_window,
+            rev: *rev,
+            catalog: Arc::clone(catalog),
+        }
+    }
+
     /// Uploaded over downloaded across every torrent, each counted as [`TorrentLine::ratio`]
     /// counts it (a torrent added complete counts its size).
     pub fn ratio(&self) -> f64 {
