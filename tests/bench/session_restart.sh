@@ -10,7 +10,9 @@
 #            the store read and parsed)
 #   stop     seconds from SIGTERM to exit
 # With SR_COLD=1 the page cache is dropped before each start (`echo 3 > drop_caches`, as
-# after a reboot).
+# after a reboot). With SR_ATTACH=1, after the last run, `ttui attach` (in a tmux server of
+# its own) watches the session: the session's CPU (% of a core) over SR_REST seconds (20)
+# without it and then with it, attach's own CPU and its RSS.
 #
 #   SR_N=100000 SR_RUNS=3 bash tests/bench/session_restart.sh
 #   SR_N=100000 SR_RUNS=3 SR_COLD=1 SR_KEEP=/var/tmp/lib100k bash tests/bench/session_restart.sh
@@ -120,6 +122,39 @@ for run in $(seq "$RUNS"); do
     printf '%-4s %8s %9s %7s %7s %9s\n' "$run" "$first" "$restart" "$(load_secs)" "$stop" \
         "$(mib "$(status_kib "$PID" VmRSS)")"
 done
+if [[ -n ${SR_ATTACH:-} ]]; then
+    command -v tmux >/dev/null || die "tmux is missing"
+    REST=${SR_REST:-20}
+    cpu_over() { # pid...: % of a core each over REST seconds
+        local a=() b=() i=0 p
+        for p in "$@"; do a+=("$(ticks "$p")"); done
+        sleep "$REST"
+        for p in "$@"; do b+=("$(ticks "$p")"); done
+        for p in "$@"; do
+            awk -v x="${a[$i]}" -v y="${b[$i]}" -v t="$REST" -v hz="$(getconf CLK_TCK)" \
+                'BEGIN { printf "%.1f ", (y - x) * 100 / hz / t }'
+            i=$((i + 1))
+        done
+        echo
+    }
+    alone=$(cpu_over "$PID")
+    TMUX_SOCK=$WORK/attach.tmux
+    trap 'tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true; for p in $PID $TPID; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
+    tmux -S "$TMUX_SOCK" new-session -d -x 160 -y 48 \
+        "exec '$TBIN' attach --no-config --state-dir '$TDIR/state' 2>'$WORK/attach.err'"
+    APID=$(tmux -S "$TMUX_SOCK" list-panes -F '#{pane_pid}')
+    for _ in $(seq 600); do
+        tmux -S "$TMUX_SOCK" capture-pane -p | grep -q "^ *$N torrents" && break
+        kill -0 "$APID" 2>/dev/null || die "attach exited (see $WORK/attach.err)"
+        sleep 0.1
+    done
+    tmux -S "$TMUX_SOCK" capture-pane -p | grep -q "^ *$N torrents" || die "attach never showed $N torrents"
+    read -r with att < <(cpu_over "$PID" "$APID")
+    printf '%-26s %12s %12s %12s %14s\n' attached session_alone% session_with% attach% attach_rss_MiB
+    printf '%-26s %12s %12s %12s %14s\n' "$N torrents" "$alone" "$with" "$att" \
+        "$(mib "$(status_kib "$APID" VmRSS)")"
+    tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true
+fi
 kill -TERM "$PID"
 wait "$PID" || true
 PID=""
