@@ -476,7 +476,7 @@ if want port-mapped; then
     # The test UPnP IGD (v2) on 127.0.0.8, whose external address is 127.0.0.9; ttui is named
     # its description, so it sends no SSDP search, and TTUI_NO_PUBLIC_ROUTERS keeps PCP and
     # NAT-PMP from asking any gateway but a loopback one (there is no default route here).
-    python3 "$ROOT/tests/port_mapping/igd_server.py" --addr 127.0.0.8 --external 127.0.0.9 \
+    python3 "$ROOT/tests/net/port_mapping/igd_server.py" --addr 127.0.0.8 --external 127.0.0.9 \
         --state "$N/igd.json" >"$N/igd.log" 2>&1 &
     IGD_PID=$!
     net_window mapped --port 40001 --port-mapping-igd http://127.0.0.8:5000/rootDesc.xml

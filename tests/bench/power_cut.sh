@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Power-cut benchmark: each client (ttui, transmission-daemon 3.00, qbittorrent-nox 4.5) keeps
 # its state and its downloads on a file system that forgets every unsynced write at a cut
-# (tests/session/cutfs.py, FUSE), downloads PC_N torrents from one throttled python3-libtorrent
+# (tests/session/crash_session/cutfs.py, FUSE), downloads PC_N torrents from one throttled python3-libtorrent
 # seeder found through an opentracker, and loses power PC_CUTS times: SIGKILL, the volatile
 # layer dropped (a random prefix of the unsynced writes kept, as a disk may), the file system
 # mounted again, the client started again with no manual step. The seeder is paused (SIGSTOP)
@@ -126,7 +126,7 @@ seeder_start() {
 # ---------------------------------------------------------------- the forgetful disk
 fs_mount() {
     mkdir -p "$CB" "$MNT" "$CTL"
-    $PY "$REPO/tests/session/cutfs.py" "$CB" "$MNT" "$CTL" >>"$BW/$C/cutfs.out" 2>&1 &
+    $PY "$REPO/tests/session/crash_session/cutfs.py" "$CB" "$MNT" "$CTL" >>"$BW/$C/cutfs.out" 2>&1 &
     FPID=$!
     for _ in $(seq 100); do
         grep -q " $MNT fuse" /proc/self/mounts && return 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reach benchmark: the reach table of tests/reach.rs (`reach_table`) with a longer window and
+# Reach benchmark: the reach table of tests/net/reach.rs (`reach_table`) with a longer window and
 # several repetitions. A swarm of 18 python3-libtorrent peers (DHT, PEX, uTP and hole punching
 # on) in the test internet of network namespaces (tests/netlab): public IPv4, dual-stack,
 # IPv6-only, behind CGNATs, dual-stack behind CGNATs, a third of them on no tracker. For each

@@ -1,12 +1,18 @@
 # Sourced by the fake test binaries of the runner's self-test: prints what a libtest binary
-# prints and exits as it does, for a list of `name:behaviour` tests. `--exact NAME` runs one.
+# prints and exits as it does, for a list of `name:behaviour` tests (a name may have `::` in
+# it: `dht::a:ok`). Positional arguments filter (by substring, or by name with `--exact`),
+# `--list --format terse` lists, `-Z unstable-options --report-time` is taken and ignored.
 #
 # Behaviours: ok, fail, ignore;
-#   flaky  fails in the full run, passes when run alone;
+#   flaky  fails the first time it runs, passes after (the retry);
 #   ignflaky  ignored unless --include-ignored; with it, like flaky;
-#   stdin  like flaky, and when run alone reads all of its stdin first;
-#   gone   fails in the full run; `--exact` does not find it (0 tests run, exit 0);
-#   skip   reports itself skipped the way tests/prereq/mod.rs does (fails under
+#   stdin  like flaky, and in its later runs reads all of its stdin first;
+#   gone   fails the first time; later runs do not find it (0 tests run, exit 0);
+#   slow   passes after 2 s;
+#   first  passes only if it is the first fake test of its scenario to run;
+#   excl   passes only if no other fake test runs at any time during its 3 s;
+#   par    passes only if another fake test runs beside it (it waits up to 3 s);
+#   skip   reports itself skipped the way tests/support/prereq.rs does (fails under
 #          TTUI_REQUIRE_TOOLS=1, like the real thing);
 #   env    passes only in the environment tests/run.sh promises (TTUI_REQUIRE_TOOLS=1,
 #          TTUI_SKIP_LOG, RUST_TEST_THREADS, no stdin, ::1 and nothing but lo);
@@ -17,30 +23,59 @@
 fake_libtest() {
     local specs=$1
     shift
-    local exact="" incl=0
+    local exact=0 incl=0 list=0
+    local -a filters=()
     while (($# > 0)); do
         case $1 in
-        --exact)
-            exact=${2-}
+        --exact) exact=1 ;;
+        --include-ignored) incl=1 ;;
+        --list) list=1 ;;
+        --format | -Z)
             shift
             ;;
-        --include-ignored) incl=1 ;;
+        -*) ;;
+        *) filters+=("$1") ;;
         esac
         shift
     done
+    # A test's later runs: `flaky` and its kin fail only the first time they run.
+    local state="${BASH_SOURCE[1]:-$0}.ran"
+    mkdir -p "$state"
     local -a run=() failed=()
-    local s name how pass=0 fail=0 ign=0 ok
+    local s name how pass=0 fail=0 ign=0 ok f hit again
     for s in $specs; do
-        name=${s%%:*}
-        if [[ -z $exact || ($name == "$exact" && ${s#*:} != gone) ]]; then
-            run+=("$s")
+        name=${s%:*}
+        how=${s##*:}
+        hit=$((${#filters[@]} == 0))
+        for f in "${filters[@]}"; do
+            if ((exact)) && [[ $name == "$f" ]] || ((!exact)) && [[ $name == *"$f"* ]]; then
+                hit=1
+            fi
+        done
+        ((hit)) || continue
+        if ((list)); then
+            echo "$name: test"
+            continue
         fi
+        # `gone`: there in the full run, not found by a later one.
+        [[ $how == gone && -e $state/$name ]] && continue
+        run+=("$s")
     done
+    if ((list)); then
+        return 0
+    fi
     echo
     echo "running ${#run[@]} tests"
     for s in "${run[@]}"; do
-        name=${s%%:*}
-        how=${s#*:}
+        name=${s%:*}
+        how=${s##*:}
+        again=0
+        [[ -e $state/$name ]] && again=1
+        : >"$state/$name"
+        # `first`: passes only if no fake test of the scenario ran before it.
+        local before=0
+        [[ -e ${TTUI_SELFTEST_BINS:-/nonexistent}/../ran-any ]] && before=1
+        [[ -n ${TTUI_SELFTEST_BINS:-} ]] && : >"$TTUI_SELFTEST_BINS/../ran-any"
         ok=1
         case $how in
         ok) ;;
@@ -50,17 +85,17 @@ fake_libtest() {
             ign=$((ign + 1))
             continue
             ;;
-        flaky) [[ -n $exact ]] || ok=0 ;;
+        flaky) ((again)) || ok=0 ;;
         ignflaky)
             if ((!incl)); then
                 echo "test $name ... ignored"
                 ign=$((ign + 1))
                 continue
             fi
-            [[ -n $exact ]] || ok=0
+            ((again)) || ok=0
             ;;
         stdin)
-            if [[ -n $exact ]]; then
+            if ((again)); then
                 cat >/dev/null
             else
                 ok=0
@@ -85,6 +120,22 @@ fake_libtest() {
         segv) kill -SEGV $$ ;;
         abort) kill -ABRT $$ ;;
         hang) sleep 3600 ;;
+        slow) sleep 2 ;;
+        first) ((before == 0)) || ok=0 ;;
+        excl | par)
+            # Beside others or alone: `excl` fails when another unit ran at any time while it
+            # did, `par` when none did (each waits up to 3 s for the other to show).
+            local dir=${TTUI_SELFTEST_BINS:?}/../running me other=0 k
+            mkdir -p "$dir"
+            me=$(mktemp "$dir/XXXXXX")
+            : >"$me"
+            for k in 1 2 3 4 5 6; do
+                if compgen -G "$dir/*" | grep -qvx "$me"; then other=1; fi
+                sleep 0.5
+            done
+            rm -f "$me"
+            if [[ $how == excl ]]; then ((other == 0)) || ok=0; else ((other)) || ok=0; fi
+            ;;
         exit0) exit 0 ;;
         *)
             echo "fake libtest: unknown behaviour $how" >&2

@@ -37,7 +37,19 @@ make_bins() {
 
 # scenario NAME EXPECTED_EXIT(0|nonzero) [ENV=VALUE...] -- BINARIES... -- PATTERNS...
 # Each pattern is an extended regex the output must match; a leading `!` means must not.
+# Scenarios run side by side (each in its own directory, up to `parallel` at once); their
+# verdicts are printed in order at the end.
+parallel=6
+declare -a names=()
 scenario() {
+    names+=("$1")
+    while (($(jobs -rp | wc -l) >= parallel)); do
+        wait -n || true
+    done
+    run_scenario "$@" >"$work/$1.verdict" 2>&1 &
+}
+
+run_scenario() {
     local name=$1 want=$2
     shift 2
     local -a envs=() bins=() pats=() args=()
@@ -78,11 +90,9 @@ scenario() {
             bad+=("output lacks /$p/")
         fi
     done
-    count=$((count + 1))
     if ((${#bad[@]} == 0)); then
         printf 'ok    %-28s exit %-3s %2ss\n' "$name" "$rc" $((SECONDS - t0))
     else
-        failures=$((failures + 1))
         printf 'FAIL  %-28s exit %-3s\n' "$name" "$rc"
         printf '        %s\n' "${bad[@]}"
         echo "      ---- output of tests/run.sh ----"
@@ -94,7 +104,7 @@ scenario() {
 # promised (TTUI_REQUIRE_TOOLS=1, skip log, no stdin, ::1 on lo).
 scenario green 0 -- \
     lib="a:ok b:ignore" alpha="a:ok b:ok c:env" -- \
-    'test binaries: 2 expected, 2 ran to their end' \
+    'test units: 2 expected \(2 binaries\), 2 ran to their end' \
     '^tests: 4 passed, 0 failed, 1 skipped$' '!DID NOT FINISH' '!FLAKY'
 
 # A test that skips itself (TTUI_REQUIRE_TOOLS=0) is counted as skipped, not passed.
@@ -116,26 +126,26 @@ scenario flaky-alone 0 -- \
 scenario segv-next-to-flaky nonzero -- \
     alpha="a:ok b:flaky" beta="a:ok b:segv c:ok" -- \
     'DID NOT FINISH' 'tests/beta\.rs: killed by SIGSEGV \(exit 139\) without a test result line' \
-    'FLAKY' 'test binaries: 2 expected, 1 ran to their end' \
-    '^tests: 3 passed, 0 failed, 0 skipped; 1 of 2 test binaries did not finish$'
+    'FLAKY' 'test units: 2 expected \(2 binaries\), 1 ran to their end' \
+    '^tests: 3 passed, 0 failed, 0 skipped; 1 of 2 test units did not finish$'
 
 scenario abort nonzero -- \
     alpha="a:ok" beta="a:ok b:abort" -- \
-    'tests/beta\.rs: killed by SIGABRT \(exit 134\)' '1 of 2 test binaries did not finish$'
+    'tests/beta\.rs: killed by SIGABRT \(exit 134\)' '1 of 2 test units did not finish$'
 
 # A binary past its time limit is ended and named; the next one still runs.
 scenario binary-timeout nonzero TTUI_BINARY_TIMEOUT=2 -- \
     alpha="a:ok b:hang" gamma="a:ok" -- \
-    'tests/alpha\.rs: timed out after 2s' 'test binaries: 2 expected, 1 ran to their end' \
-    '^tests: 2 passed, 0 failed, 0 skipped; 1 of 2 test binaries did not finish$'
+    'tests/alpha\.rs: timed out after 2s' 'test units: 2 expected \(2 binaries\), 1 ran to their end' \
+    '^tests: 2 passed, 0 failed, 0 skipped; 1 of 2 test units did not finish$'
 
 # The whole step's time runs out after a flaky failure: the binary it cut and the ones that
 # never started are named, and the flaky retry does not turn that into a pass.
-scenario suite-timeout-after-flaky nonzero TTUI_TEST_TIMEOUT=3 -- \
+scenario suite-timeout-after-flaky nonzero TTUI_TEST_TIMEOUT=3 TTUI_JOBS=1 -- \
     alpha="a:flaky" beta="a:hang" gamma="a:ok" -- \
     'tests/beta\.rs: timed out after [23]s' \
     "tests/gamma\.rs: never started: the test step's 3s \(TTUI_TEST_TIMEOUT\) ran out" \
-    'FLAKY' '2 of 3 test binaries did not finish$'
+    'FLAKY' '2 of 3 test units did not finish$'
 
 # A retried test that reads stdin cannot swallow the rest of the retry list: the second
 # failure is retried too, fails again, and fails the command.
@@ -158,15 +168,59 @@ scenario retry-runs-nothing nonzero -- \
 
 scenario exit-without-result nonzero -- \
     alpha="a:ok b:exit0 c:ok" beta="a:ok" -- \
-    'tests/alpha\.rs: exit 0 without a test result line' '1 of 2 test binaries did not finish$'
+    'tests/alpha\.rs: exit 0 without a test result line' '1 of 2 test units did not finish$'
 
 scenario listed-but-missing nonzero -- \
     alpha="a:ok" gone=missing -- \
-    'tests/gone\.rs: executable .*/gone missing' '1 of 2 test binaries did not finish$'
+    'tests/gone\.rs: executable .*/gone missing' '1 of 2 test units did not finish$'
 
 scenario too-many-failures nonzero -- \
     alpha="a:flaky b:flaky c:flaky d:flaky e:flaky f:flaky" -- \
     '!Retrying' '^tests: 0 passed, 6 failed, 0 skipped$'
+
+# An area binary is one unit per module, each named by its file; a filter after `--` picks
+# the tests (and so the units) to run.
+scenario area-units 0 -- \
+    net.main="dht::a:ok dht::b:ok utp::a:ok utp::b:ignore" lib="a:ok" -- \
+    'test units: 3 expected \(2 binaries\), 3 ran to their end' 'tests/net/dht\.rs +2 passed' \
+    'tests/net/utp\.rs +1 passed' '^tests: 4 passed, 0 failed, 1 skipped$'
+scenario area-filter 0 "ARGS=-- utp::" -- \
+    net.main="dht::a:ok utp::a:ok utp::b:ok" -- \
+    'test units: 1 expected \(1 binaries\), 1 ran to their end' '!tests/net/dht\.rs' \
+    '^tests: 2 passed, 0 failed, 0 skipped$'
+
+# Units run side by side (each sees the other), and a module marked `// alone` runs with
+# nothing beside it, after them.
+scenario side-by-side-and-alone 0 TTUI_JOBS=3 TTUI_SELFTEST_ALONE=net:timing -- \
+    net.main="dht::a:par utp::a:par timing::a:excl" -- \
+    '2 side by side \(3 at once\), 1 alone after them' 'tests/net/timing\.rs \(alone\)' \
+    '^tests: 3 passed, 0 failed, 0 skipped$' '!FLAKY'
+
+# A module marked `// slow` starts before the others (one at a time here, so first).
+scenario slow-first 0 TTUI_JOBS=1 TTUI_SELFTEST_SLOW=net:zzz -- \
+    net.main="aaa::a:ok zzz::a:first" -- \
+    '^tests: 2 passed, 0 failed, 0 skipped$' '!FLAKY'
+
+# One unit killed while others run: the others run to their end and count; the dead one is
+# named and fails the command.
+scenario killed-beside-others nonzero TTUI_JOBS=3 -- \
+    net.main="dht::a:slow utp::a:segv lsd::a:slow lsd::b:ok" -- \
+    'tests/net/utp\.rs: killed by SIGSEGV \(exit 139\) without a test result line' \
+    'test units: 3 expected \(1 binaries\), 2 ran to their end' \
+    '^tests: 3 passed, 0 failed, 0 skipped; 1 of 3 test units did not finish$'
+
+# Two units fail at once: both are named, each failure retried, neither hides the other.
+scenario two-fail-at-once nonzero TTUI_JOBS=2 -- \
+    net.main="dht::a:fail dht::b:ok utp::a:abort" -- \
+    'tests/net/utp\.rs: killed by SIGABRT' 'FAILED:' 'tests/net/dht\.rs: dht::a \(again: exit 101\)' \
+    '^tests: 1 passed, 1 failed, 0 skipped; 1 of 2 test units did not finish$'
+
+# A flaky test in one unit beside a hang in another: the hang is named, the flaky pass
+# hides nothing.
+scenario flaky-beside-hang nonzero TTUI_JOBS=2 TTUI_BINARY_TIMEOUT=3 -- \
+    net.main="dht::a:flaky utp::a:hang" -- \
+    'tests/net/utp\.rs: timed out after 3s' 'FLAKY' 'tests/net/dht\.rs: dht::a$' \
+    '1 of 2 test units did not finish$'
 
 scenario build-fails nonzero TTUI_SELFTEST_BUILD=fail -- \
     alpha="a:ok" -- \
@@ -175,5 +229,11 @@ scenario build-fails nonzero TTUI_SELFTEST_BUILD=fail -- \
 scenario no-binaries nonzero -- -- \
     'cargo listed no test binaries' '^tests: not run'
 
+wait
+for n in "${names[@]}"; do
+    count=$((count + 1))
+    cat "$work/$n.verdict"
+    grep -q '^ok ' "$work/$n.verdict" || failures=$((failures + 1))
+done
 echo "runner self-test: $((count - failures)) of $count scenarios as expected in $((SECONDS - started))s"
 ((failures == 0))

@@ -23,7 +23,7 @@ const SNUB_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
 /// `MIN_PIPELINE`, about a second of data) asks for half of it at a time, where a quarter
 /// would be one request per block read. Half still leaves half a second of requests with the
 /// peer, so it never runs dry. (Deeper pipelines keep a quarter: batching them by half made
-/// two torrents under one limit share it unevenly in tests/ratelimit.rs.)
+/// two torrents under one limit share it unevenly in tests/net/ratelimit.rs.)
 pub(crate) fn worth_a_batch(room: usize, depth: usize, in_flight: usize, limited: bool) -> bool {
     let batch = if limited && depth < MIN_PIPELINE {
         depth / 2

@@ -7,7 +7,7 @@ use std::fs;
 use std::process::Command;
 
 /// A test that cannot run here (not root, no CAP_SYS_ADMIN for a mount), reported the way
-/// tests/run.sh counts skips (tests/prereq/mod.rs has the same protocol): with
+/// tests/run.sh counts skips (tests/support/prereq.rs has the same protocol): with
 /// `TTUI_REQUIRE_TOOLS` set and not "0" (the test command, which runs as root in a namespace
 /// where mounting works) it is a failure; otherwise `SKIPPED: <test>: <reason>` goes straight to
 /// stderr and `<test>\t<reason>` is appended to the file `TTUI_SKIP_LOG` names. The caller

@@ -7,7 +7,7 @@
 //! Why turns: a gate that only looked at the shared debt ("open while less than 400 ms is
 //! owed") let whichever connection woke first fill the debt up to the mark, and the split
 //! then depended on the phase between the connections' wake-ups, which nothing pulled back:
-//! two torrents under one 2 MiB/s limit settled at 1.3 and 0.7 MiB/s (tests/ratelimit.rs).
+//! two torrents under one 2 MiB/s limit settled at 1.3 and 0.7 MiB/s (tests/net/ratelimit.rs).
 //! With a fixed share per turn, every busy connection gets the same bytes per round, in any
 //! wake order, and a connection still sleeps only once per turn (about once a second).
 //!

@@ -111,7 +111,7 @@ fn a_resume_point_carries_the_peers_we_reached_and_this_runs_counters() {
     assert!(rx.try_recv().is_err());
 }
 
-/// tests/crash_session.rs found it: a restarted torrent whose check found a piece its resume
+/// tests/session/crash_session.rs found it: a restarted torrent whose check found a piece its resume
 /// data lacked, and which then got nothing from its peers, never saved that piece.
 #[test]
 fn a_check_at_the_start_is_saved_at_the_first_tick() {
