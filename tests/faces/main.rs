@@ -1,8 +1,8 @@
 //! The faces: the control socket and verbs, the Transmission RPC, qBittorrent's API and its real
 //! clients, streams, attach, the TUI (tmux and snapshots), the demo and the explainer.
 //!
-//! One test binary per area (tests/README.md): a module per feature, run by
-//! tests/run.sh one module at a time, each in a fresh network namespace whose only interface is
+//! One test binary per area (tests/README.md): a module per feature, run by tests/run.sh as
+//! units side by side, a module each, in fresh network namespaces whose only interface is
 //! `lo`. The swarm kit and other shared support live in tests/support/.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
