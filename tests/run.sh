@@ -210,13 +210,13 @@ slowest() {
             [[ ${unit_secs[i]} == - ]] && continue
             printf '%s\t%s%s\n' "${unit_secs[i]}" "${unit_label[i]}" \
                 "$( ((unit_alone[i])) && echo ' (alone)')"
-        done | sort -t $'\t' -k1,1 -rn | head -n 20 |
-            awk -F'\t' '{ printf "    %6ss  %s\n", $1, $2 }'
+        done | sort -t $'\t' -k1,1 -rn | awk -F'\t' 'NR <= 20 { printf "    %6ss  %s\n", $1, $2 }'
     fi
     if [[ -s $log_dir/times.tsv ]]; then
         echo "  slowest tests:"
-        sort -t $'\t' -k1,1 -rg "$log_dir/times.tsv" | head -n 20 |
-            awk -F'\t' '{ printf "    %8.3fs  %s\n", $1, $2 }'
+        # awk reads to the end: no early exit for `sort` to be killed by (SIGPIPE, pipefail).
+        sort -t $'\t' -k1,1 -rg "$log_dir/times.tsv" |
+            awk -F'\t' 'NR <= 20 { printf "    %8.3fs  %s\n", $1, $2 }'
     fi
 }
 
@@ -682,8 +682,11 @@ collect_unit() {
     fi
     printf '  %5ss  %-40s %4s passed  %s\n' "${unit_secs[i]}" "$label$( ((unit_alone[i])) && echo ' (alone)')" \
         "${unit_pass[i]}" "$word"
-    if [[ $word != ok ]]; then
-        # The whole story of a unit that did not pass, where CI shows it.
+    if [[ " ${test_args[*]} " == *" --nocapture "* || " ${test_args[*]} " == *" --show-output "* ]]; then
+        # Asked for: the unit's whole output, as the binary wrote it.
+        cat "$log"
+    elif [[ $word != ok ]]; then
+        # The story of a unit that did not pass, where CI shows it.
         echo "  ---- $label: the last 300 lines of its output ----"
         tail -n 300 "$log" | sed 's/^/  | /'
     fi

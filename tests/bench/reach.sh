@@ -36,7 +36,7 @@ for run in $(seq 1 "$RUNS"); do
     note "run $run of $RUNS: ${SECONDS_WINDOW}s window"
     # The assertion may fail in a run: the table is printed before it, and is what we keep.
     (cd "$REPO" && TTUI_REACH_SECONDS=$SECONDS_WINDOW TTUI_SKIP_LINT=1 TTUI_RUNNER_SELFTEST=0 \
-        bash tests/run.sh --test reach -- reach_table --nocapture) >"$WORK/run$run.log" 2>&1 || \
+        bash tests/run.sh --test net -- reach::reach_table --nocapture) >"$WORK/run$run.log" 2>&1 || \
         note "run $run: the test failed (see its table below)"
     sed -n '/^reach table:/,/^$/p' "$WORK/run$run.log" | tee "$WORK/table$run.txt"
     grep '^relay: ' "$WORK/run$run.log" | tee "$WORK/relay$run.txt" || true

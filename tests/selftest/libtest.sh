@@ -1,7 +1,8 @@
 # Sourced by the fake test binaries of the runner's self-test: prints what a libtest binary
 # prints and exits as it does, for a list of `name:behaviour` tests (a name may have `::` in
 # it: `dht::a:ok`). Positional arguments filter (by substring, or by name with `--exact`),
-# `--list --format terse` lists, `-Z unstable-options --report-time` is taken and ignored.
+# `--list --format terse` lists, `-Z unstable-options --report-time` adds ` <0.010s>` to each
+# result line, as libtest does.
 #
 # Behaviours: ok, fail, ignore;
 #   flaky  fails the first time it runs, passes after (the retry);
@@ -23,7 +24,7 @@
 fake_libtest() {
     local specs=$1
     shift
-    local exact=0 incl=0 list=0
+    local exact=0 incl=0 list=0 times=""
     local -a filters=()
     while (($# > 0)); do
         case $1 in
@@ -33,6 +34,7 @@ fake_libtest() {
         --format | -Z)
             shift
             ;;
+        --report-time) times=" <0.010s>" ;;
         -*) ;;
         *) filters+=("$1") ;;
         esac
@@ -143,10 +145,10 @@ fake_libtest() {
             ;;
         esac
         if ((ok)); then
-            echo "test $name ... ok"
+            echo "test $name ... ok$times"
             pass=$((pass + 1))
         else
-            echo "test $name ... FAILED"
+            echo "test $name ... FAILED$times"
             fail=$((fail + 1))
             failed+=("$name")
         fi

@@ -105,7 +105,12 @@ run_scenario() {
 scenario green 0 -- \
     lib="a:ok b:ignore" alpha="a:ok b:ok c:env" -- \
     'test units: 2 expected \(2 binaries\), 2 ran to their end' \
-    '^tests: 4 passed, 0 failed, 1 skipped$' '!DID NOT FINISH' '!FLAKY'
+    '^tests: 4 passed, 0 failed, 1 skipped$' '!DID NOT FINISH' '!FLAKY' '!^test a \.\.\. ok'
+
+# --nocapture (or --show-output) prints each unit's output as the binary wrote it.
+scenario nocapture-shows-output 0 "ARGS=-- --nocapture" -- \
+    alpha="a:ok" -- \
+    '^test a \.\.\. ok( <[0-9.]+s>)?$' '^tests: 1 passed, 0 failed, 0 skipped$'
 
 # A test that skips itself (TTUI_REQUIRE_TOOLS=0) is counted as skipped, not passed.
 scenario self-skip-counted 0 TTUI_REQUIRE_TOOLS=0 -- \
@@ -200,6 +205,13 @@ scenario side-by-side-and-alone 0 TTUI_JOBS=3 TTUI_SELFTEST_ALONE=net:timing -- 
 scenario slow-first 0 TTUI_JOBS=1 TTUI_SELFTEST_SLOW=net:zzz -- \
     net.main="aaa::a:ok zzz::a:first" -- \
     '^tests: 2 passed, 0 failed, 0 skipped$' '!FLAKY'
+
+# Far more units and timed tests than the summary lists (20 of each): all counted, and the
+# summary's lists end well (a `sort | head` killed by SIGPIPE once ended the whole run).
+scenario many-units 0 TTUI_JOBS=8 -- \
+    net.main="m00::a:ok m01::a:ok m02::a:ok m03::a:ok m04::a:ok m05::a:ok m06::a:ok m07::a:ok m08::a:ok m09::a:ok m10::a:ok m11::a:ok m12::a:ok m13::a:ok m14::a:ok m15::a:ok m16::a:ok m17::a:ok m18::a:ok m19::a:ok m20::a:ok m21::a:ok m22::a:ok m23::a:ok m24::a:ok $(printf 'long::test_with_a_long_name_%04d:ok ' $(seq 1 1500))" -- \
+    'slowest tests:' '0\.010s  tests/net/m[0-9]+\.rs: m[0-9]+::a' \
+    'test units: 26 expected' '^tests: 1525 passed, 0 failed, 0 skipped$'
 
 # One unit killed while others run: the others run to their end and count; the dead one is
 # named and fails the command.

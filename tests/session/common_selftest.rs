@@ -50,3 +50,63 @@ fn bencode_rewrite_keeps_info_hash() {
     );
     assert!(find(&bytes, b"13:announce-list").is_some());
 }
+
+/// Two swarms may run at once with two slots; a third waits for one to end, and takes the slot
+/// that ended.
+#[test]
+fn swarm_slots_admit_as_many_as_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = std::time::Duration::from_millis(200);
+    let a = swarm_slot(dir.path(), 2, short).expect("the first slot");
+    let b = swarm_slot(dir.path(), 2, short).expect("the second slot");
+    assert!(
+        swarm_slot(dir.path(), 2, short).is_none(),
+        "a third swarm ran beside two"
+    );
+    drop(a);
+    let c = swarm_slot(dir.path(), 2, short).expect("the slot the first left");
+    assert!(swarm_slot(dir.path(), 2, short).is_none());
+    drop((b, c));
+}
+
+/// A waiting swarm starts as soon as a slot frees, not only once all do, and one slot is a
+/// plain mutex.
+#[test]
+fn a_waiting_swarm_takes_the_first_slot_that_frees() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = std::time::Duration::from_secs(20);
+    let held = swarm_slot(dir.path(), 1, long).expect("the only slot");
+    let path = dir.path().to_path_buf();
+    let waiter = std::thread::spawn(move || {
+        let t0 = std::time::Instant::now();
+        let g = swarm_slot(&path, 1, long).expect("the slot once freed");
+        let waited = t0.elapsed();
+        drop(g);
+        waited
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !waiter.is_finished(),
+        "the waiter took a slot that was held"
+    );
+    drop(held);
+    let waited = waiter.join().unwrap();
+    assert!(
+        waited >= std::time::Duration::from_millis(300),
+        "{waited:?}"
+    );
+    assert!(waited < long, "{waited:?}");
+}
+
+/// The lock files stay (a removed flock()ed file would let the next test lock a new one).
+#[test]
+fn swarm_slot_files_outlive_their_guards() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(swarm_slot(dir.path(), 3, std::time::Duration::from_millis(50)).unwrap());
+    for i in 0..3 {
+        assert!(dir
+            .path()
+            .join(format!("ttui-tests-swarm-{i}.lock"))
+            .exists());
+    }
+}

@@ -76,14 +76,18 @@ pub fn require_loopback_only() {
     }
 }
 
-/// One of a few cross-process slots held by every test that runs a swarm, so at most
-/// `TTUI_SWARM_SLOTS` (2) swarms load the two cores at a time, whichever test units they are
-/// in (tests/run.sh runs units side by side; the other tests still run beside them). A slot is
-/// a lock file in cargo's scratch directory for integration tests (`target/tmp`), not in /tmp:
-/// it must outlive each test (removing a flock()ed file lets the next test lock a new one), so
-/// in /tmp it was a file every run left behind.
+/// Held by every test that runs a swarm: one swarm at a time in a test process (the tests of
+/// one module share its namespace, and some share fixed names in it: the veth pair of
+/// tests/net/interface.rs), and at most `TTUI_SWARM_SLOTS` (2) swarms at a time on the machine,
+/// whichever test units they are in (tests/run.sh runs units side by side; the other tests
+/// still run beside them), so no more than that load the two cores at once. A slot is a lock
+/// file in cargo's scratch directory for integration tests (`target/tmp`), not in /tmp: it must
+/// outlive each test (removing a flock()ed file lets the next test lock a new one), so in /tmp
+/// it was a file every run left behind.
 pub struct SwarmGuard {
-    _file: File,
+    // Held, never read: dropping the guard releases both.
+    file: File,
+    here: Option<std::sync::MutexGuard<'static, ()>>,
 }
 
 /// How long a test waits for a swarm slot: longer than any one swarm test runs, times the
@@ -96,10 +100,25 @@ pub fn swarm_lock() -> SwarmGuard {
         .and_then(|v| v.parse().ok())
         .filter(|&n| n >= 1)
         .unwrap_or(2);
+    // A test that panicked holding it poisoned nothing: the mutex guards no data.
+    static HERE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let here = HERE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = swarm_slot(
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+        slots,
+        SWARM_SLOT_WAIT,
+    )
+    .unwrap_or_else(|| panic!("no swarm slot of {slots} free within {SWARM_SLOT_WAIT:?}"));
+    guard.here = Some(here);
+    guard
+}
+
+/// One of `slots` lock files `ttui-tests-swarm-N.lock` in `dir`, whichever frees first; `None`
+/// when none did within `wait`. (`swarm_lock` adds the process's own one-at-a-time.)
+pub fn swarm_slot(dir: &Path, slots: usize, wait: Duration) -> Option<SwarmGuard> {
     let mut files: Vec<(PathBuf, File)> = (0..slots)
         .map(|i| {
-            let path =
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ttui-tests-swarm-{i}.lock"));
+            let path = dir.join(format!("ttui-tests-swarm-{i}.lock"));
             let file = OpenOptions::new()
                 .create(true)
                 .truncate(false)
@@ -110,15 +129,16 @@ pub fn swarm_lock() -> SwarmGuard {
         })
         .collect();
     // flock() locks belong to the open file description, so threads of one test binary
-    // exclude each other too. Whichever slot frees first is taken.
+    // exclude each other too.
     let start = Instant::now();
     loop {
         for i in 0..files.len() {
             match files[i].1.try_lock() {
                 Ok(()) => {
-                    return SwarmGuard {
-                        _file: files.swap_remove(i).1,
-                    }
+                    return Some(SwarmGuard {
+                        file: files.swap_remove(i).1,
+                        here: None,
+                    })
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {}
                 Err(std::fs::TryLockError::Error(e)) => {
@@ -126,10 +146,10 @@ pub fn swarm_lock() -> SwarmGuard {
                 }
             }
         }
-        if start.elapsed() > SWARM_SLOT_WAIT {
-            panic!("no swarm slot of {slots} free within {SWARM_SLOT_WAIT:?}");
+        if start.elapsed() > wait {
+            return None;
         }
-        sleep(Duration::from_millis(100));
+        sleep(Duration::from_millis(20));
     }
 }
 
