@@ -699,11 +699,7 @@ run_tests() {
     export TTUI_REQUIRE_TOOLS=${TTUI_REQUIRE_TOOLS:-1}
     # A ttui that a test starts without --dht-bootstrap must not reach for public routers.
     export TTUI_NO_PUBLIC_ROUTERS=1
-    # Each unit gets XDG dirs of its own (start_unit); the retries, these.
-    export XDG_DATA_HOME="$log_dir/xdg/data" XDG_CONFIG_HOME="$log_dir/xdg/config" \
-        XDG_RUNTIME_DIR="$log_dir/xdg/run" XDG_STATE_HOME="$log_dir/xdg/state"
-    mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_STATE_HOME"
-    mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
+    # Each unit and each retry gets XDG dirs of its own (start_unit, retry_failed).
     namespace_ok || return
     tests_state="ran"
     list_units
@@ -834,7 +830,14 @@ retry_failed() {
         : >"$skip_log"
         echo "     Retrying ${unit_label[i]}: $t"
         rc=0
-        in_namespace 900 "$log" "$skip_log" "${unit_exe[i]}" "${flags[@]}" --exact "$t" || rc=$?
+        (
+            x="$log_dir/xdg-retry-$k"
+            export XDG_DATA_HOME="$x/data" XDG_CONFIG_HOME="$x/config" XDG_RUNTIME_DIR="$x/run" \
+                XDG_STATE_HOME="$x/state"
+            mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_STATE_HOME"
+            mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
+            in_namespace 900 "$log" "$skip_log" "${unit_exe[i]}" "${flags[@]}" --exact "$t"
+        ) || rc=$?
         sed 's/^/  | /' "$log"
         cat "$log" >>"$test_log"
         result=$(grep -E '^test result: ' "$log" | tail -n 1 || true)

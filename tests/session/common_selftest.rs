@@ -110,3 +110,56 @@ fn swarm_slot_files_outlive_their_guards() {
             .exists());
     }
 }
+
+/// Two swarms of one test process never run at once, even with a machine-wide slot free: the
+/// tests of a module share its namespace (and some a fixed veth pair in it).
+#[test]
+fn swarms_of_one_process_take_turns() {
+    let held = swarm_lock();
+    let waiter = std::thread::spawn(|| {
+        let t0 = std::time::Instant::now();
+        drop(swarm_lock());
+        t0.elapsed()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !waiter.is_finished(),
+        "a second swarm of this process started beside the first"
+    );
+    drop(held);
+    let waited = waiter.join().unwrap();
+    assert!(
+        waited >= std::time::Duration::from_millis(300),
+        "{waited:?}"
+    );
+}
+
+/// What tests/run.sh promises each unit beyond `lo`: named network namespaces of its own (a
+/// tmpfs on /run/netns) and XDG directories of its own, so units side by side cannot meet.
+#[test]
+fn a_unit_has_its_own_netns_names_and_xdg_dirs() {
+    let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR") else {
+        prereq::skip("not run by tests/run.sh (no XDG_RUNTIME_DIR of a unit)");
+        return;
+    };
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let netns = mounts.lines().find(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        f.get(4) == Some(&"/run/netns")
+    });
+    let Some(netns) = netns else {
+        prereq::skip("/run/netns is not a mount of its own (not run by tests/run.sh)");
+        return;
+    };
+    assert!(
+        netns.contains(" - tmpfs ttui-netns "),
+        "/run/netns is not the unit's tmpfs: {netns}"
+    );
+    let runtime = std::path::PathBuf::from(runtime);
+    let unit_dir = runtime.parent().unwrap().file_name().unwrap();
+    assert!(
+        unit_dir.to_string_lossy().starts_with("xdg-"),
+        "XDG_RUNTIME_DIR is not a unit's own: {}",
+        runtime.display()
+    );
+}
