@@ -50,6 +50,10 @@ pub(crate) enum MseError {
     Protocol(#[from] mse_codec::Error),
     #[error("closed during the encryption handshake")]
     Closed,
+    /// Closed after a shared secret that starts with a zero byte, which libtorrent 1.1 to 2.0
+    /// cannot match (see `Handshake::secret_starts_with_zero`): `connect` dials again.
+    #[error("closed during the encryption handshake")]
+    ClosedAfterShortSecret,
     #[error("encryption handshake timed out waiting for {0}")]
     Timeout(&'static str),
     #[error("encryption handshake: {0}")]
@@ -66,6 +70,7 @@ impl MseError {
         matches!(
             self,
             MseError::Closed
+                | MseError::ClosedAfterShortSecret
                 | MseError::Timeout(_)
                 | MseError::Protocol(
                     mse_codec::Error::PlainHandshake | mse_codec::Error::BadPublicKey
@@ -180,7 +185,12 @@ pub(crate) async fn outgoing_within<S: AsyncRead + AsyncWrite + Unpin>(
         _ => CRYPTO_RC4 | CRYPTO_PLAIN,
     };
     let mut hs = Handshake::initiator(info_hash, provide, our_handshake, &mut rng);
-    let leftover = drive(&mut stream, &mut hs, &[], &|_| None, deadline).await?;
+    let leftover = match drive(&mut stream, &mut hs, &[], &|_| None, deadline).await {
+        Err(MseError::Closed) if hs.secret_starts_with_zero() => {
+            return Err(MseError::ClosedAfterShortSecret);
+        }
+        r => r?,
+    };
     Ok(finish(stream, hs, leftover))
 }
 
@@ -209,7 +219,8 @@ pub(crate) enum DialError {
 
 /// Dials with `connect` and starts the connection by `policy`; with `Prefer`, dials a second
 /// time for a plain handshake when the encrypted one was refused in a way a plain-only peer
-/// would refuse it.
+/// would refuse it. An encrypted handshake closed after a secret that older libtorrent
+/// mishashes is dialed again first, with new keys.
 pub(crate) async fn connect<S, F, Fut>(
     mut connect: F,
     info_hash: [u8; 20],
@@ -222,7 +233,15 @@ where
     Fut: Future<Output = io::Result<S>>,
 {
     let s = connect().await.map_err(DialError::Connect)?;
-    match outgoing(s, info_hash, policy, our_handshake).await {
+    let first = match outgoing(s, info_hash, policy, our_handshake).await {
+        // New keys make a new secret, short again only one time in 256.
+        Err(MseError::ClosedAfterShortSecret) => {
+            let s = connect().await.map_err(DialError::Connect)?;
+            outgoing(s, info_hash, policy, our_handshake).await
+        }
+        r => r,
+    };
+    match first {
         Ok((stream, encryption)) => Ok(Dialed {
             stream,
             encryption,

@@ -61,6 +61,33 @@ pub enum Error {
     NoCommonMethod(u32),
 }
 
+/// The info hash of our torrent that an initiator's `HASH('req2', SKEY) ^ HASH('req3', S)`
+/// names. libtorrent 1.1 to 2.0 writes S for the req3 hash without its leading zero bytes,
+/// into the front of an uninitialised 96-byte buffer, so when S starts with one zero byte
+/// its mask is HASH('req3', S[1..] + one unknown byte): the 256 candidates are tried then
+/// (a miss costs 256 SHA-1s, ~50 µs). Two or more zero bytes (one secret in 65,536) are
+/// left to the peer's next attempt.
+fn find_torrent(
+    obfuscated: &[u8; 20],
+    secret: &[u8; KEY_LEN],
+    lookup: &dyn Fn(&[u8; 20]) -> Option<[u8; 20]>,
+) -> Option<[u8; 20]> {
+    let unmask = |mask: [u8; 20]| {
+        let mut want = [0u8; 20];
+        for (w, (o, m)) in want.iter_mut().zip(obfuscated.iter().zip(mask)) {
+            *w = o ^ m;
+        }
+        lookup(&want)
+    };
+    if let Some(found) = unmask(sha1_of(&[b"req3", secret])) {
+        return Some(found);
+    }
+    if secret[0] != 0 || secret[1] == 0 {
+        return None;
+    }
+    (0..=255u8).find_map(|tail| unmask(sha1_of(&[b"req3", &secret[1..], &[tail]])))
+}
+
 /// What the payload after the handshake is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -211,6 +238,14 @@ impl Handshake {
             Phase::Fields | Phase::Pad(_) | Phase::IaLen => "the peer's method choice",
             Phase::Done => "nothing",
         }
+    }
+
+    /// Whether S, written as 96 bytes, starts with a zero byte (one secret in 256). Such a
+    /// handshake closed by the peer is worth dialing again with new keys: libtorrent 1.1 to
+    /// 2.0 hashes a short secret wrongly into the req3 mask (see `find_torrent`), cannot find
+    /// our torrent and hangs up, and a new secret is short only one time in 256.
+    pub fn secret_starts_with_zero(&self) -> bool {
+        self.phase != Phase::PublicKey && self.secret[0] == 0
     }
 
     pub fn is_initiator(&self) -> bool {
@@ -413,12 +448,9 @@ impl Handshake {
         &mut self,
         lookup: &dyn Fn(&[u8; 20]) -> Option<[u8; 20]>,
     ) -> Result<(), Error> {
-        let req3 = sha1_of(&[b"req3", &self.secret]);
-        let mut want = [0u8; 20];
-        for (i, w) in want.iter_mut().enumerate() {
-            *w = self.acc[i] ^ req3[i];
-        }
-        self.skey = lookup(&want).ok_or(Error::UnknownTorrent)?;
+        let mut obfuscated = [0u8; 20];
+        obfuscated.copy_from_slice(&self.acc[..20]);
+        self.skey = find_torrent(&obfuscated, &self.secret, lookup).ok_or(Error::UnknownTorrent)?;
         let mut rx = rc4_key(b"keyA", &self.secret, &self.skey);
         self.tx = Some(rc4_key(b"keyB", &self.secret, &self.skey));
         let mut f = [0u8; 14];

@@ -90,7 +90,7 @@ pub async fn connect_and_handshake(
 /// Why an encrypted handshake failed, as a peer's end.
 pub(crate) fn mse_end(e: MseError) -> PeerEnd {
     match e {
-        MseError::Closed => PeerEnd::ClosedDuringHandshake,
+        MseError::Closed | MseError::ClosedAfterShortSecret => PeerEnd::ClosedDuringHandshake,
         MseError::Timeout(_) => PeerEnd::HandshakeTimeout,
         e => PeerEnd::Encryption(e.to_string()),
     }

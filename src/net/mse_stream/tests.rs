@@ -211,3 +211,53 @@ async fn garbage_instead_of_a_public_key() {
     );
     assert!(e.may_retry_plain());
 }
+
+/// libtorrent 1.1 to 2.0 hangs up on a handshake whose secret starts with a zero byte (it
+/// hashes that secret wrongly into the req3 mask). Here the first peer picks its key so the
+/// secret is short and hangs up as libtorrent does; `require` dials again, with new keys,
+/// and the second peer completes the handshake.
+#[tokio::test]
+async fn a_handshake_closed_after_a_short_secret_is_dialed_again() {
+    let mut attempts = 0;
+    let mut peers = Vec::new();
+    let d = connect(
+        || {
+            attempts += 1;
+            let (a, mut b) = duplex(4096);
+            let first = attempts == 1;
+            peers.push(tokio::spawn(async move {
+                if !first {
+                    return incoming(b, EncryptionPolicy::Require, &lookup)
+                        .await
+                        .is_ok();
+                }
+                let mut ya = [0u8; 96];
+                if b.read_exact(&mut ya).await.is_err() {
+                    return false;
+                }
+                // One key in 256 makes a short secret; 10,000 tries miss with odds ~10^-17.
+                let kp = (0..10_000)
+                    .map(|_| mse_codec::KeyPair::generate(&mut rand::thread_rng()))
+                    .find(|kp| kp.shared_secret(&ya).is_ok_and(|s| s[0] == 0));
+                let Some(kp) = kp else {
+                    return false;
+                };
+                // Hang up once the dialer has the key (its req1 hash arrives).
+                b.write_all(&kp.public).await.is_ok() && b.read_exact(&mut [0u8; 20]).await.is_ok()
+            }));
+            async move { Ok::<_, io::Error>(a) }
+        },
+        IH,
+        EncryptionPolicy::Require,
+        &bt(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(d.encryption, Encryption::Rc4);
+    assert!(d.plain_after.is_none());
+    let mut res = Vec::new();
+    for p in peers {
+        res.push(p.await.unwrap());
+    }
+    assert_eq!(res, [true, true]);
+}

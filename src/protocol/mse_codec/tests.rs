@@ -211,7 +211,11 @@ struct Crafted {
 }
 
 fn crafted(accept: &[Method]) -> Crafted {
-    let mut rng = StdRng::seed_from_u64(5);
+    crafted_from(accept, 5)
+}
+
+fn crafted_from(accept: &[Method], seed: u64) -> Crafted {
+    let mut rng = StdRng::seed_from_u64(seed);
     let a = pair_a();
     let mut b = Handshake::responder(accept, &mut rng);
     b.feed(&a.public, &lookup, &mut rng).unwrap();
@@ -224,8 +228,12 @@ fn crafted(accept: &[Method]) -> Crafted {
 
 impl Crafted {
     fn message3(&self, vc: [u8; 8], provide: u32, pad_c: u16) -> Vec<u8> {
+        self.message3_masked(vc, provide, pad_c, sha1_of(&[b"req3", &self.secret]))
+    }
+
+    /// Message 3 with the req3 mask given (libtorrent 2.0's, for a short secret).
+    fn message3_masked(&self, vc: [u8; 8], provide: u32, pad_c: u16, req3: [u8; 20]) -> Vec<u8> {
         let mut m = sha1_of(&[b"req1", &self.secret]).to_vec();
-        let req3 = sha1_of(&[b"req3", &self.secret]);
         m.extend(req2(&IH).iter().zip(req3).map(|(x, y)| x ^ y));
         let mut enc = vc.to_vec();
         enc.extend_from_slice(&provide.to_be_bytes());
@@ -317,4 +325,33 @@ fn initiator_sees_plain_handshake_and_bad_select() {
         a.feed(&m4, &lookup, &mut rng).err(),
         Some(Error::SelectedUnoffered(CRYPTO_PLAIN))
     );
+}
+
+/// libtorrent 1.1 to 2.0 hashes a secret that starts with a zero byte without it, followed
+/// by one byte of whatever its buffer held: the responder still finds the torrent, whatever
+/// that byte, and the secret is flagged for the initiator's retry.
+#[test]
+fn libtorrent_2_0s_mask_of_a_short_secret_still_finds_the_torrent() {
+    let short = (0..5_000u64)
+        .map(|seed| (seed, crafted_from(&[Method::Rc4], seed).secret))
+        .find(|(_, s)| s[0] == 0 && s[1] != 0)
+        .map(|(seed, _)| seed)
+        .expect("one secret in 256 is short; 5,000 seeds miss with odds ~10^-9");
+    for tail in [0u8, 0x7c, 0xff] {
+        let mut c = crafted_from(&[Method::Rc4], short);
+        assert!(c.b.secret_starts_with_zero());
+        let mask = sha1_of(&[b"req3", &c.secret[1..], &[tail]]);
+        let m = c.message3_masked(VC, CRYPTO_RC4, 0, mask);
+        assert_eq!(c.feed(&m), Ok(m.len()), "tail byte {tail:#x}");
+        // Still not any torrent: another info hash under the same mask is refused.
+        let mut c = crafted_from(&[Method::Rc4], short);
+        let mut m = c.message3_masked(VC, CRYPTO_RC4, 0, mask);
+        m[25] ^= 1;
+        assert_eq!(c.feed(&m), Err(Error::UnknownTorrent));
+    }
+    // An ordinary secret is not flagged, and neither is one not yet computed.
+    let c = crafted(&[Method::Rc4]);
+    assert_eq!(c.b.secret_starts_with_zero(), c.secret[0] == 0);
+    let mut rng = StdRng::seed_from_u64(9);
+    assert!(!Handshake::initiator(IH, CRYPTO_RC4, &[0; 68], &mut rng).secret_starts_with_zero());
 }

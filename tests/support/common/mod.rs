@@ -354,6 +354,12 @@ pub fn held_session_files(pid: u32) -> Vec<PathBuf> {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // A failing test's helpers say what they saw (a peer's alerts name why it closed a
+        // connection); their logs go with their temp dirs.
+        if std::thread::panicking() {
+            let report = self.report();
+            eprintln!("--- {} at the failure ---\n{report}", self.name);
+        }
         self.kill();
     }
 }
