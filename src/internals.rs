@@ -115,7 +115,8 @@ pub mod stream {
 pub mod qbt {
     //! What the qBittorrent API reads of a request (the fuzz target `qbt` feeds them).
     pub use crate::engine::api::tracker_url_ok;
-    pub use crate::qbt::auth::{cookie, cross_site};
+    pub use crate::http::guard::cookie;
+    pub use crate::qbt::auth::cross_site;
     pub use crate::qbt::edits::{file_priority, preference_change};
     pub use crate::qbt::form::Params;
     pub use crate::qbt::multipart::{boundary, parse as parse_multipart};

@@ -261,12 +261,12 @@ install_packages() {
 # with Debian's python3 (python3-venv); TTUI_PY_VENV names it for the tests (tests/faces/rpc.rs).
 python_venv() {
     local venv=${TTUI_PY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/ttui/test-venv}
-    local want="transmission-rpc==7.0.12 websocket-client==1.8.0 qbittorrent-api==2024.12.71"
+    local want="transmission-rpc==7.0.12 websocket-client==1.8.0 qbittorrent-api==2024.12.71 aioqbt==1.1.0"
     if [[ ! -x $venv/bin/python ]]; then
         /usr/bin/python3 -m venv "$venv" || return
     fi
-    if ! "$venv/bin/python" -c 'import transmission_rpc, websocket, qbittorrentapi' 2>/dev/null; then
-        # shellcheck disable=SC2086 # two requirements, split on purpose
+    if ! "$venv/bin/python" -c 'import transmission_rpc, websocket, qbittorrentapi, aioqbt' 2>/dev/null; then
+        # shellcheck disable=SC2086 # several requirements, split on purpose
         "$venv/bin/python" -m pip install --quiet $want || return
     fi
     export TTUI_PY_VENV=$venv

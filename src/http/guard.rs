@@ -1,6 +1,6 @@
 //! The checks at an HTTP door, each pure and tested: the Host allowlist against DNS
 //! rebinding, constant-time comparison, the pacing of failed logins per address, the
-//! password file, and the credentials a face is configured with.
+//! password file, a cookie's value, and the credentials a face is configured with.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -221,9 +221,34 @@ pub(crate) fn read_password_file(path: &Path) -> Result<String, PasswordFileErro
     Ok(line.to_string())
 }
 
+/// The value of cookie `name` in a `Cookie` header, without the double quotes RFC 6265
+/// allows around it: aiohttp (so aioqbt) quotes a value that holds a `/`, as qBittorrent's
+/// session ids often do, and qBittorrent takes it.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(v);
+        (k.trim() == name).then_some(v)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cookie_is_read_bare_or_quoted() {
+        assert_eq!(cookie("a=1; SID=xyz; b=2", "SID"), Some("xyz"));
+        assert_eq!(cookie("SID=\"ab/c+d\"", "SID"), Some("ab/c+d"));
+        assert_eq!(cookie("SID=\"\"", "SID"), Some(""));
+        // A lone quote is not a pair of quotes: kept, so it matches no session.
+        assert_eq!(cookie("SID=\"abc", "SID"), Some("\"abc"));
+        assert_eq!(cookie("SIDX=1", "SID"), None);
+    }
 
     #[test]
     fn hosts_pass_by_ip_localhost_or_the_list() {

@@ -81,14 +81,6 @@ impl Sessions {
     }
 }
 
-/// The value of cookie `name` in a `Cookie` header.
-pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split(';').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k.trim() == name).then(|| v.trim())
-    })
-}
-
 /// A `Bearer` key in an `Authorization` header.
 pub(crate) fn bearer(header: &str) -> Option<&str> {
     header
@@ -178,9 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn cookies_and_bearer_keys_are_read() {
-        assert_eq!(cookie("a=1; SID=xyz; b=2", COOKIE), Some("xyz"));
-        assert_eq!(cookie("SIDX=1", COOKIE), None);
+    fn bearer_keys_are_read() {
         assert_eq!(bearer("Bearer k3y"), Some("k3y"));
         assert_eq!(bearer("Basic k3y"), None);
         assert_eq!(bearer("Bearer "), None);

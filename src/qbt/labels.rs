@@ -43,6 +43,9 @@ fn failed(e: ActionError) -> Answer {
         ActionError::Session(RequestError::Catalog(crate::engine::api::CatalogError::NotKept(
             _,
         ))) => StatusCode::INTERNAL_SERVER_ERROR,
+        ActionError::Session(RequestError::Catalog(
+            crate::engine::api::CatalogError::PathGoesUp(_),
+        )) => StatusCode::BAD_REQUEST,
         ActionError::Session(RequestError::Catalog(_) | RequestError::BadLabel(_)) => {
             StatusCode::CONFLICT
         }

@@ -234,8 +234,8 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
     };
     let call = call.trim_end_matches('/').to_string();
     let now = Instant::now();
-    let sid =
-        header(&req, "cookie").and_then(|c| auth::cookie(c, auth::COOKIE).map(str::to_string));
+    let sid = header(&req, "cookie")
+        .and_then(|c| crate::http::guard::cookie(c, auth::COOKIE).map(str::to_string));
     let key_ok = match (
         header(&req, "authorization").and_then(auth::bearer),
         &ctx.api_key,

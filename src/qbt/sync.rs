@@ -285,14 +285,29 @@ impl Log {
                 .filter(|id| !listed.contains(id))
                 .copied()
                 .collect();
-            for id in gone {
-                if let Some(f) = self.folded.remove(&id) {
-                    self.totals.sub(f.counts);
-                    self.torrents.remove(&f.hash);
-                    self.clocks.remove(&f.hash);
-                    r.torrents.remove(&f.hash);
-                    r.torrents_removed.push(f.hash);
+            let gone: Vec<Folded> = gone
+                .iter()
+                .filter_map(|id| self.folded.remove(id))
+                .collect();
+            // A torrent removed and added back (a new id, the same hash) keeps its object:
+            // only a hash no listed torrent has is gone for the clients.
+            let held: HashSet<&str> = if gone.is_empty() {
+                HashSet::new()
+            } else {
+                self.folded.values().map(|f| f.hash.as_str()).collect()
+            };
+            let mut removed = Vec::new();
+            for f in gone {
+                self.totals.sub(f.counts);
+                if !held.contains(f.hash.as_str()) {
+                    removed.push(f.hash);
                 }
+            }
+            for hash in removed {
+                self.torrents.remove(&hash);
+                self.clocks.remove(&hash);
+                r.torrents.remove(&hash);
+                r.torrents_removed.push(hash);
             }
         }
         self.last = Some(Arc::clone(snap));
@@ -583,6 +598,44 @@ mod tests {
         assert_eq!(t["time_active"], 7800, "{t}");
         assert_eq!(t["last_activity"], now - 7200, "{t}");
         assert_eq!(t["name"], "t1", "the other keys as kept");
+    }
+
+    /// Removed and added back between two polls (a new id, the same hash): the full update
+    /// and the next incremental one both keep it; a paused torrent changes nothing else
+    /// that would bring it back.
+    #[test]
+    fn a_torrent_removed_and_added_back_between_polls_stays_listed() {
+        let mut log = Log::default();
+        let first = Arc::new(lineup(3));
+        let full = call(&mut log, &first, 0);
+        let rid = full["rid"].as_u64().unwrap();
+        let hash = hex::encode(&first.torrents[1].info_hash);
+        let second = next(&first, |s| {
+            let mut again = TorrentLine::clone(&s.torrents[1]);
+            again.id = TorrentId(9);
+            s.torrents.remove(1);
+            s.torrents.push(Arc::new(again));
+        });
+        let diff = call(&mut log, &second, rid);
+        assert!(
+            !diff["torrents_removed"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|h| h == hash.as_str())),
+            "{diff}"
+        );
+        let full = call(&mut log, &second, 0);
+        assert_eq!(full["torrents"][&hash]["name"], "t2", "{full}");
+        assert_eq!(full["torrents"].as_object().map(|t| t.len()), Some(3));
+        assert_eq!(full["server_state"]["up_info_data"], 3, "{full}");
+        // Removed for good: told once, and gone from the full update.
+        let rid = diff["rid"].as_u64().unwrap();
+        let third = next(&second, |s| {
+            s.torrents.retain(|t| t.id != TorrentId(9));
+        });
+        let diff = call(&mut log, &third, rid);
+        assert_eq!(diff["torrents_removed"], json!([hash]), "{diff}");
+        let full = call(&mut log, &third, 0);
+        assert_eq!(full["torrents"].as_object().map(|t| t.len()), Some(2));
     }
 
     #[test]

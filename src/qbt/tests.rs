@@ -64,7 +64,7 @@ async fn get(addr: SocketAddr, path: &str, extra: &str) -> Reply {
 fn sid_of(r: &Reply) -> Option<String> {
     r.head.lines().find_map(|l| {
         let v = l.strip_prefix("set-cookie: ")?;
-        auth::cookie(v, auth::COOKIE).map(str::to_string)
+        crate::http::guard::cookie(v, auth::COOKIE).map(str::to_string)
     })
 }
 

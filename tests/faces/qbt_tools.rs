@@ -1,6 +1,6 @@
 //! qBittorrent's real tools drive a real `ttui daemon --qbt`, unchanged: `@ctrl/qbittorrent`
 //! (npm) adds, lists, pauses, labels and removes; Flood's qBittorrent backend lists and
-//! adds; qbit_manage (PyPI) reads the library in a dry run and changes nothing; a web page
+//! adds; aioqbt (PyPI) logs in twenty times in a row; qbit_manage (PyPI) reads the library in a dry run and changes nothing; a web page
 //! of our own in headless Chromium logs in and lists from `sync/maindata`, served by
 //! `[qbt] web_home`; and 500 half-sent requests from 127.0.0.2 neither stop
 //! `qbittorrent-api` from answering nor stay open past the header timeout.
@@ -152,6 +152,25 @@ fn flood_with_its_qbittorrent_backend_lists_and_adds() {
     assert_eq!(labels(row), ["flood"], "{row}");
     assert_eq!(row["state"], "paused", "{row}");
     flood.kill();
+    s.daemon.assert_alive("the end");
+}
+
+/// aioqbt (aiohttp) quotes a SID that holds a `/`; twenty logins in a row all list.
+#[test]
+fn aioqbt_logs_in_twenty_times_in_a_row_and_lists_every_time() {
+    require_loopback_only();
+    let Some(python) = venv_python("TTUI_PY_VENV") else {
+        return;
+    };
+    let mut s = Setup::start("ttui-qbt-aioqbt-", "");
+    s.add(0, &["--paused"]);
+    let script = s.env.root.path().join("aioqbt_logins.py");
+    fs::copy(own("aioqbt_logins.py"), &script).unwrap();
+    let mut cmd = s.env.command(python.to_str().unwrap());
+    cmd.arg(&script)
+        .args([&s.url(), USER, PASSWORD, &s.payloads[0].hash()]);
+    let out = run_within(cmd, "aioqbt", SCRIPT_LIMIT);
+    passed(&out, "twenty aioqbt logins", &mut s);
     s.daemon.assert_alive("the end");
 }
 

@@ -116,8 +116,9 @@ fn swarm_slot_files_outlive_their_guards() {
 #[test]
 fn swarms_of_one_process_take_turns() {
     let held = swarm_lock();
-    let waiter = std::thread::spawn(|| {
-        let t0 = std::time::Instant::now();
+    // Timed from before the waiter starts: its own start may come a little after the sleep's.
+    let t0 = std::time::Instant::now();
+    let waiter = std::thread::spawn(move || {
         drop(swarm_lock());
         t0.elapsed()
     });

@@ -68,6 +68,10 @@ fn resume(hash: [u8; 20], priorities: usize) -> Resume {
     r
 }
 
+fn free_bytes(dir: &Path) -> u64 {
+    rustix::fs::statvfs(dir).map_or(0, |v| v.f_bavail.saturating_mul(v.f_frsize))
+}
+
 fn temporaries(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .unwrap()
@@ -129,9 +133,20 @@ fn a_full_disk_keeps_the_last_good_save_and_a_retry_succeeds() {
     assert_eq!(loaded.len(), 1);
     assert_eq!(loaded[0].resume.as_ref().unwrap(), &small);
 
-    // Space again: the retry goes through.
+    // Space again: the retry goes through. The space comes back once no process holds the
+    // filler: a child that another test of this process is spawning holds a copy of every
+    // descriptor until it runs its program.
     drop(f);
     fs::remove_file(&filler).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while free_bytes(&state) < 200 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the filler's space never came back: {} bytes free",
+            free_bytes(&state)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     store.save_resume(&big).unwrap();
     let loaded = Store::open(&state).unwrap().load_all();
     assert_eq!(loaded[0].resume.as_ref().unwrap(), &big);

@@ -103,7 +103,7 @@ fn peer_info(p: &PeerRow) -> PeerInfo {
         address: p.addr.to_string(),
         client: p.client.clone(),
         state: p.stage.label().to_string(),
-        reason: p.end.as_ref().map(|e| e.to_string()),
+        reason: p.end.as_ref().or(p.failure()).map(|e| e.to_string()),
         down_rate: p.down_rate as u64,
         up_rate: p.up_rate as u64,
         upload_only: p.upload_only,

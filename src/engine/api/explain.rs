@@ -539,18 +539,23 @@ fn peer_failures(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
         // The blocklist's refusals are its own check's story.
         .filter(|p| p.source != PeerSource::Incoming && p.end != Some(PeerEnd::Blocklisted))
         .collect();
-    let failed = dialed
+    // A peer being retried counts by the attempt before (its reason stands until the retry
+    // answers), as one that failed.
+    let failed_rows: Vec<PeerRow> = dialed
         .iter()
-        .filter(|p| p.stage == PeerStage::Failed)
-        .count();
+        .filter_map(|p| {
+            let end = p.failure()?.clone();
+            Some(PeerRow {
+                stage: PeerStage::Failed,
+                end: Some(end),
+                ..(*p).clone()
+            })
+        })
+        .collect();
+    let failed = failed_rows.len();
     if dialed.is_empty() || failed * 2 <= dialed.len() {
         return None;
     }
-    let failed_rows: Vec<PeerRow> = dialed
-        .iter()
-        .filter(|p| p.stage == PeerStage::Failed)
-        .map(|p| (*p).clone())
-        .collect();
     let reasons = failure_reasons(&failed_rows);
     let (text, end, n) = reasons.first()?;
     let peers = plural(*n, "peer", "peers");
@@ -560,11 +565,7 @@ fn peer_failures(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
     };
     let evidence = format!("{evidence} ({failed} of {} dialed failed)", dialed.len());
     let working = connected(s).any(|p| p.down_rate >= 1.0);
-    let verdict = if working
-        || s.peers
-            .iter()
-            .any(|p| hopeful(p) && p.stage != PeerStage::Failed)
-    {
+    let verdict = if working || s.peers.iter().any(|p| hopeful(p) && p.failure().is_none()) {
         Verdict::Warning
     } else {
         Verdict::HoldingBack

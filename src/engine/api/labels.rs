@@ -206,11 +206,53 @@ pub enum CatalogError {
     NotATag(String),
     #[error("cannot keep the categories in the state directory: {0}")]
     NotKept(String),
+    #[error("a category's save path may not go up with `..`: {0}")]
+    PathGoesUp(String),
+}
+
+/// A category's save path as kept: a relative one under the default save path (where
+/// qBittorrent resolves it too, not under the daemon's working directory), and none that
+/// climbs with `..` (a category names where its data goes; `../../etc` is never that).
+pub fn category_path(
+    path: Option<PathBuf>,
+    default: &std::path::Path,
+) -> Result<Option<PathBuf>, CatalogError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    if path
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(CatalogError::PathGoesUp(path.display().to_string()));
+    }
+    Ok(Some(if path.is_absolute() {
+        path
+    } else {
+        default.join(path)
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_category_path_is_under_the_default_when_relative_and_never_climbs() {
+        let d = std::path::Path::new("/srv/downloads");
+        let p = |s: &str| Some(PathBuf::from(s));
+        assert_eq!(category_path(None, d), Ok(None));
+        assert_eq!(category_path(p("tv"), d), Ok(p("/srv/downloads/tv")));
+        assert_eq!(category_path(p("tv/hd"), d), Ok(p("/srv/downloads/tv/hd")));
+        assert_eq!(category_path(p("/media/tv"), d), Ok(p("/media/tv")));
+        for up in ["../../etc", "tv/../../x", "/media/../etc"] {
+            assert_eq!(
+                category_path(p(up), d),
+                Err(CatalogError::PathGoesUp(up.into())),
+                "{up}"
+            );
+        }
+    }
 
     #[test]
     fn a_label_is_trimmed_and_checked() {

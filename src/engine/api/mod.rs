@@ -20,8 +20,8 @@ pub use goals::{
     Set,
 };
 pub use labels::{
-    check_label, check_labels, defaults_for, Catalog, CatalogEdit, CatalogError, Category,
-    LabelDefaults, LabelEdit, LabelError, LabelTable, MAX_LABELS, MAX_LABEL_LEN,
+    category_path, check_label, check_labels, defaults_for, Catalog, CatalogEdit, CatalogError,
+    Category, LabelDefaults, LabelEdit, LabelError, LabelTable, MAX_LABELS, MAX_LABEL_LEN,
 };
 mod limits;
 mod rates;

@@ -183,6 +183,10 @@ pub struct PeerRow {
     pub stage: PeerStage,
     /// Set when stage is Failed or Disconnected.
     pub end: Option<PeerEnd>,
+    /// While a retry dials or handshakes (Connecting, Handshaking): how the attempt before it
+    /// ended. A row keeps its reason through its retries (`failure`).
+    #[serde(default)]
+    pub retry_after: Option<PeerEnd>,
     /// Time since the stage last changed.
     pub since: Duration,
     pub flags: ChokeFlags,
@@ -229,6 +233,16 @@ pub struct PeerRow {
 }
 
 impl PeerRow {
+    /// Why its last attempt failed, while that still stands: a failed row's end, or the end
+    /// of the attempt before a retry that has not connected yet.
+    pub fn failure(&self) -> Option<&PeerEnd> {
+        match self.stage {
+            PeerStage::Failed => self.end.as_ref(),
+            PeerStage::Connecting | PeerStage::Handshaking => self.retry_after.as_ref(),
+            _ => None,
+        }
+    }
+
     /// A row with nothing known yet but its address, source and stage; tests fill in the rest
     /// with struct update syntax.
     pub fn new(addr: PeerAddr, source: PeerSource, stage: PeerStage) -> Self {
@@ -240,6 +254,7 @@ impl PeerRow {
             peer_id: None,
             stage,
             end: None,
+            retry_after: None,
             since: Duration::ZERO,
             flags: ChokeFlags::default(),
             down_rate: 0.0,

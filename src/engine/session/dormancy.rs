@@ -276,10 +276,12 @@ pub(crate) fn keep_asleep(snapshots: &mut Option<Snapshots>) {
     }
 }
 
-/// The snapshot a slot shows a new subscriber until a task sends its own: the torrent's
-/// initial one (`first`), with the state its line shows and the pieces the session knows it
-/// has: every one when it was parked complete (a sleeping torrent always is), else those of
-/// its last resume point (`have`; a paused or queued torrent's task sent it as it ended).
+/// The snapshot a slot shows a new subscriber (or a face's peek) until a task sends its own:
+/// the torrent's initial one (`first`), with the state its line shows and the pieces the
+/// session knows it has: every one when it was parked complete (a sleeping torrent always
+/// is), else those of its last resume point (`have`; a paused or queued torrent's task sent
+/// it as it ended). Each file's done bytes follow from those pieces, so a sleeping seed's
+/// files read 100 % in every face, as its line does.
 pub(crate) fn shown_parked(
     first: Snapshot,
     state: TorrentState,
@@ -287,12 +289,16 @@ pub(crate) fn shown_parked(
     have: Option<&Bitfield>,
 ) -> Snapshot {
     if complete {
-        return Snapshot {
+        let mut shown = Snapshot {
             state,
             verified_bytes: first.total_length,
             pieces: vec![PieceState::Verified; first.pieces.len()],
             ..first
         };
+        for f in &mut shown.files {
+            f.done = f.size;
+        }
+        return shown;
     }
     let mut shown = Snapshot { state, ..first };
     let Some(have) = have.filter(|h| h.len() as usize == shown.pieces.len()) else {
@@ -304,7 +310,25 @@ pub(crate) fn shown_parked(
         let start = u64::from(i) * plen;
         shown.verified_bytes += plen.min(shown.total_length.saturating_sub(start));
     }
+    files_done(&mut shown);
     shown
+}
+
+/// Each file's bytes inside verified pieces, from the snapshot's own pieces.
+fn files_done(shown: &mut Snapshot) {
+    let plen = u64::from(shown.piece_length.max(1));
+    let pieces = &shown.pieces;
+    for f in &mut shown.files {
+        let end = f.offset + f.size;
+        f.done = if f.size == 0 {
+            0
+        } else {
+            (f.offset / plen..=(end - 1) / plen)
+                .filter(|p| pieces.get(*p as usize) == Some(&PieceState::Verified))
+                .map(|p| (end.min((p + 1) * plen)).saturating_sub(f.offset.max(p * plen)))
+                .sum()
+        };
+    }
 }
 
 /// When a torrent that fell asleep at `now` is woken to announce, or None when it has no

@@ -97,7 +97,8 @@ pub(crate) fn plan_after_end(
 /// one are private):
 /// - `conn` is `Some` exactly while a peer task runs for the entry: "connected but no
 ///   connection's channel or counters" cannot be written down.
-/// - `status.end` is `None` while `conn` is `Some` (a running connection has not ended).
+/// - `status.end` is `None` while `conn` is `Some` (a running connection has not ended);
+///   `status.retry_after` is `None` unless a connection runs that has not reached Connected.
 /// - Bytes of ended connections are in `traffic`, so totals survive a reconnection.
 pub(crate) struct PeerEntry {
     pub addr: SocketAddr,
@@ -141,6 +142,9 @@ struct Status {
     since: Instant,
     /// How the last connection ended (or why none will run).
     end: Option<PeerEnd>,
+    /// While a retry dials and handshakes: how the attempt before it ended, so the row and
+    /// the explainer keep saying why until the retry has its own answer.
+    retry_after: Option<PeerEnd>,
 }
 
 /// What the peer told us of itself, or what it showed over time.
@@ -209,6 +213,7 @@ impl PeerEntry {
                 stage: PeerStage::Queued,
                 since: now,
                 end: None,
+                retry_after: None,
             },
             known: Known::default(),
             setup: Setup::default(),
@@ -338,12 +343,18 @@ impl PeerEntry {
         self.status.end.as_ref()
     }
 
+    /// How the attempt before the running one ended, while that one has not connected.
+    pub(crate) fn retry_after(&self) -> Option<&PeerEnd> {
+        self.status.retry_after.as_ref()
+    }
+
     pub(crate) fn set_stage(&mut self, stage: PeerStage, now: Instant) {
         if self.status.stage != stage {
             self.status.stage = stage;
             self.status.since = now;
         }
         if stage == PeerStage::Connected {
+            self.status.retry_after = None;
             if let Some(c) = &mut self.conn {
                 c.reached = true;
             }
@@ -392,7 +403,7 @@ impl PeerEntry {
             pex: None,
             holepunch: false,
         });
-        self.status.end = None;
+        self.status.retry_after = self.status.end.take();
         self.setup = Setup::default();
         if !matches!(self.dial.plan, Plan::Banned | Plan::Dropped(_)) {
             self.dial.plan = Plan::Resting;
@@ -420,6 +431,7 @@ impl PeerEntry {
         let d = &mut self.dial;
         d.plan = plan_after_end(end, d.plan, self.source, d.attempts, complete, now);
         self.status.end = Some(end.clone());
+        self.status.retry_after = None;
         stage
     }
 

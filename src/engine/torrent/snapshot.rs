@@ -84,6 +84,7 @@ pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow 
         peer_id: p.known.peer_id,
         stage: p.stage(),
         end: p.end().cloned(),
+        retry_after: p.retry_after().cloned(),
         since: now.duration_since(p.stage_since()),
         flags: p.flags(),
         down_rate: if active { p.down_rate() } else { 0.0 },

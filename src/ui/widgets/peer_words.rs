@@ -75,7 +75,12 @@ pub(crate) fn state_text(p: &PeerRow) -> String {
         (PeerStage::Failed, Some(end)) => format!("failed: {end}{tries}"),
         (PeerStage::Disconnected, Some(end)) => format!("gone: {end}"),
         (PeerStage::Connecting | PeerStage::Handshaking, _) => {
-            format!("{} {}{tries}", p.stage.label(), fmt::duration(p.since))
+            let at = format!("{} {}{tries}", p.stage.label(), fmt::duration(p.since));
+            match &p.retry_after {
+                // A retry keeps the reason of the attempt before it in sight.
+                Some(e) => format!("{at}, last: {}", outside(&e.to_string(), LINE_MAX)),
+                None => at,
+            }
         }
         (PeerStage::Connected, _) if p.hash_failures > 0 => {
             format!("connected, {} bad pieces", p.hash_failures)
@@ -325,6 +330,25 @@ mod tests {
         );
         (p.utp_rtt, p.utp_retransmits) = (None, None);
         assert!(!text(&p).contains("resent"), "{}", text(&p));
+    }
+
+    #[test]
+    fn a_retry_says_how_the_attempt_before_it_ended() {
+        let mut p = PeerRow {
+            attempts: 2,
+            since: std::time::Duration::from_secs(3),
+            retry_after: Some(crate::engine::api::PeerEnd::ClosedMayNeedEncryption),
+            ..PeerRow::new(
+                SocketAddr::from(([127, 0, 0, 2], 1)),
+                crate::engine::api::PeerSource::Tracker,
+                PeerStage::Handshaking,
+            )
+        };
+        let text = state_text(&p);
+        assert!(text.starts_with("handshaking 3s (×2), last: "), "{text}");
+        assert!(text.contains("may require encryption"), "{text}");
+        p.retry_after = None;
+        assert_eq!(state_text(&p), "handshaking 3s (×2)");
     }
 
     #[test]

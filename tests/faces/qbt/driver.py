@@ -4,7 +4,8 @@ a script written for qBittorrent would, plus raw requests for the hostile cases.
     driver.py PORT USER PASSWORD HASH TVDIR BAN_SECS first|again B_TORRENT B_HASH C_HASH B_SEED
               C_TORRENT
 
-`first`: login (and a wrong one), categories made/edited/removed, the torrent (added with
+`first`: login (and a wrong one), categories made/edited/removed (a relative path under the
+default save path, `..` refused), the torrent (added with
 `ttui add`) polled to completion, its category and tags set over the API, stop/start,
 recheck, its limits read back, file priorities, sequential mode, bans, preferences set and
 read back, add options, bad input, a login ban that ends; issue 56's third round: log/main
@@ -161,6 +162,19 @@ c.torrents_edit_category(name="films", save_path=tvdir + "/films")
 check(c.torrents_categories()["films"]["savePath"] == tvdir + "/films", "edited")
 c.torrents_remove_categories(categories="films")
 check("films" not in c.torrents_categories(), "removed")
+# A relative path lands under the default save path (not the daemon's working directory);
+# one that climbs with `..` is refused and nothing is made.
+default = c.app_default_save_path().rstrip("/")
+c.torrents_create_category(name="relcat", save_path="relcat")
+got = c.torrents_categories()["relcat"]["savePath"]
+check(got == default + "/relcat", f"relcat under {default}: {got}")
+try:
+    c.torrents_create_category(name="up", save_path="../../etc")
+    raise AssertionError("a category in ../../etc was made")
+except qbittorrentapi.HTTP400Error:
+    pass
+check("up" not in c.torrents_categories(), "no category up")
+c.torrents_remove_categories(categories="relcat")
 
 # The torrent, added with `ttui add`, completes from the seeder.
 t = wait("the torrent completes", lambda: (lambda t: t if t["progress"] >= 1.0 else None)(one(c)))

@@ -228,6 +228,31 @@ fn plain_handshakes_closed_point_at_encryption() {
     assert_eq!(f.verdict, Verdict::Warning);
 }
 
+/// Retries under way (handshaking again) keep the reason of the attempt before them: the
+/// finding stands through the seconds each retry takes.
+#[test]
+fn peers_being_retried_keep_their_last_failure() {
+    let mut s = healthy();
+    s.peers = (2..14)
+        .map(|i| PeerRow {
+            retry_after: Some(PeerEnd::ClosedMayNeedEncryption),
+            ..PeerRow::new(addr(i), PeerSource::Manual, PeerStage::Handshaking)
+        })
+        .collect();
+    let f = holding(&s, Check::PeerFailures);
+    assert!(
+        f.evidence
+            .starts_with("12 peers closed the plain handshake: they may require encryption"),
+        "{}",
+        f.evidence
+    );
+    // A first dial, with nothing before it, is no failure.
+    for p in &mut s.peers {
+        p.retry_after = None;
+    }
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::PeerFailures).is_none());
+}
+
 #[test]
 fn failure_reasons_count_most_frequent_first() {
     let peers = vec![

@@ -409,7 +409,9 @@ fn a_parked_torrent_shows_its_line_state_and_its_pieces_when_complete() {
         checked: 0,
         total: 3,
     };
+    first.files = vec![file_row("a", 0, 3 * 16384)];
     let asleep = shown_parked(first.clone(), TorrentState::Seeding, true, None);
+    assert_eq!(asleep.files[0].done, 3 * 16384, "its file is whole too");
     assert_eq!(asleep.state, TorrentState::Seeding);
     assert_eq!(asleep.pieces, vec![PieceState::Verified; 3]);
     assert_eq!(asleep.verified_bytes, 3 * 16384);
@@ -426,10 +428,22 @@ fn a_parked_torrent_shows_the_pieces_of_its_last_resume_point() {
     // Three pieces of 16 KiB, the last one 1 KiB.
     let mut first = Snapshot::empty("a", 2 * 16384 + 1024, 16384);
     first.pieces = vec![PieceState::Missing; 3];
+    // Files of 10 KiB (in piece 0), 20 KiB (pieces 0 and 1) and the rest.
+    first.files = vec![
+        file_row("x", 0, 10 * 1024),
+        file_row("y", 10 * 1024, 20 * 1024),
+        file_row("z", 30 * 1024, 3 * 1024),
+    ];
     let mut have = Bitfield::new(3);
     have.set(0);
     have.set(2);
     let paused = shown_parked(first.clone(), TorrentState::Paused, false, Some(&have));
+    let done: Vec<u64> = paused.files.iter().map(|f| f.done).collect();
+    assert_eq!(
+        done,
+        [10 * 1024, 6 * 1024, 1024],
+        "what verified pieces hold of each"
+    );
     assert_eq!(paused.state, TorrentState::Paused);
     let v = PieceState::Verified;
     assert_eq!(paused.pieces, vec![v, PieceState::Missing, v]);
@@ -583,4 +597,14 @@ fn wakes_wait_while_the_woken_still_wait_for_their_trackers() {
     assert_eq!(a.wakes_now(&s, MAX_ANNOUNCING - 50), 50);
     assert_eq!(a.wakes_now(&s, MAX_ANNOUNCING), 0);
     assert_eq!(a.wakes_now(&s, MAX_ANNOUNCING + 7), 0);
+}
+
+fn file_row(path: &str, offset: u64, size: u64) -> crate::engine::api::FileRow {
+    crate::engine::api::FileRow {
+        path: path.into(),
+        size,
+        offset,
+        done: 0,
+        priority: crate::engine::api::FilePriority::Normal,
+    }
 }

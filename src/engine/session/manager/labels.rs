@@ -17,7 +17,8 @@ use tokio::sync::oneshot;
 
 use super::Manager;
 use crate::engine::api::{
-    Catalog, CatalogEdit, CatalogError, Category, LabelEdit, LabelTable, RequestError, TorrentId,
+    category_path, Catalog, CatalogEdit, CatalogError, Category, LabelEdit, LabelTable,
+    RequestError, TorrentId,
 };
 
 /// The file's name in the store's directory.
@@ -191,6 +192,7 @@ impl Manager {
         match edit {
             CatalogEdit::CreateCategory { name, save_path } => {
                 let name = check(&name)?;
+                let save_path = category_path(save_path, &self.opts.output)?;
                 if now.is_category(&name) {
                     return Err(CatalogError::Exists(name).into());
                 }
@@ -199,6 +201,7 @@ impl Manager {
             }
             CatalogEdit::EditCategory { name, save_path } => {
                 let name = check(&name)?;
+                let save_path = category_path(save_path, &self.opts.output)?;
                 match now.categories.iter().find(|c| c.name == name) {
                     None => return Err(CatalogError::Missing(name).into()),
                     Some(c) if c.from_config => return Err(CatalogError::FromConfig(name).into()),

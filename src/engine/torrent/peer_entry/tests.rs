@@ -100,3 +100,29 @@ fn a_running_connection_has_no_end_and_a_new_one_clears_the_last_setup() {
     let _ = p.begin(2, PeerStage::Connecting, now);
     assert!(p.setup.encryption.is_none());
 }
+
+/// A retry keeps the reason of the attempt before it until it has its own answer: its end,
+/// or reaching Connected.
+#[test]
+fn a_retry_keeps_the_last_failure_until_it_answers() {
+    let now = Instant::now();
+    let mut p = PeerEntry::new(addr(), PeerSource::Tracker, now);
+    assert_eq!(p.retry_after(), None, "a first dial has nothing before it");
+    let _ = p.begin(1, PeerStage::Connecting, now);
+    p.finish(&PeerEnd::ClosedMayNeedEncryption, false, now);
+    let _ = p.begin(2, PeerStage::Connecting, now);
+    assert_eq!(p.end(), None, "a running connection has not ended");
+    assert_eq!(p.retry_after(), Some(&PeerEnd::ClosedMayNeedEncryption));
+    p.set_stage(PeerStage::Handshaking, now);
+    assert_eq!(p.retry_after(), Some(&PeerEnd::ClosedMayNeedEncryption));
+    p.finish(&PeerEnd::Refused, false, now);
+    assert_eq!((p.end(), p.retry_after()), (Some(&PeerEnd::Refused), None));
+    let _ = p.begin(3, PeerStage::Connecting, now);
+    assert_eq!(p.retry_after(), Some(&PeerEnd::Refused));
+    p.set_stage(PeerStage::Connected, now);
+    assert_eq!(
+        p.retry_after(),
+        None,
+        "connected: the old reason no longer stands"
+    );
+}
