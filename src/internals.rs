@@ -130,7 +130,7 @@ pub mod rpc {
     }
     /// Which file of the web client a request's path names (the fuzz target `rpc` feeds it).
     pub mod web {
-        pub use crate::rpc::web::{route, Route};
+        pub use crate::http::web::{route, Route};
     }
     /// The JSON-RPC 2.0 form's name translations (the fuzz target `rpc` feeds them).
     pub mod jsonrpc {

@@ -327,14 +327,25 @@ fn trackers_table(d: &TorrentDetail) -> Vec<String> {
         .trackers
         .iter()
         .map(|t| {
+            let count = |n: Option<u64>| n.map_or("-".to_string(), |n| n.to_string());
             vec![
                 t.tier.to_string(),
                 fit(&t.status, 16),
+                count(t.peers),
+                count(t.seeders.map(u64::from)),
+                count(t.leechers.map(u64::from)),
                 fit(&t.url, MAX_TEXT),
             ]
         })
         .collect();
-    let head = [("TIER", Right), ("STATUS", Left), ("URL", Left)];
+    let head = [
+        ("TIER", Right),
+        ("STATUS", Left),
+        ("PEERS", Right),
+        ("SEEDS", Right),
+        ("LEECHERS", Right),
+        ("URL", Left),
+    ];
     table(&head, &trackers, "  ")
 }
 

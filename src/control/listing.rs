@@ -105,6 +105,7 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         save_path: t.save_path.display().to_string(),
         added: t.added,
         completed: t.completed,
+        last_activity: t.last_activity,
         peers_interested: t.peers_interested,
         next_announce: t.next_announce,
         labels: t.labels.clone(),

@@ -49,6 +49,9 @@ pub struct TorrentRow {
     pub added: u64,
     /// Unix seconds when the wanted bytes were all verified; null until then.
     pub completed: Option<u64>,
+    /// Unix seconds when payload last moved either way; 0: never (this run).
+    #[serde(default)]
+    pub last_activity: u64,
     /// Place in the session's queue, 0 first.
     #[serde(default)]
     pub queue_position: u32,
@@ -243,9 +246,17 @@ pub struct TrackerRow {
     pub url: String,
     /// 0 first; trackers of one tier are alternatives.
     pub tier: u32,
-    /// One word: working, updating, error, not-contacted, disabled...
+    /// One word: working, updating, error, not-contacted.
     pub status: String,
     pub last_error: Option<String>,
+    /// Peers its last announce gave (while working).
+    #[serde(default)]
+    pub peers: Option<u64>,
+    /// The swarm's seeds and leechers as the tracker counts them.
+    #[serde(default)]
+    pub seeders: Option<u32>,
+    #[serde(default)]
+    pub leechers: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,5 @@
-//! The checks at an HTTP door, each pure and tested: the Host allowlist against DNS
+//! The checks at an HTTP door, each pure and tested: HTTP Basic (and the gate a Basic face
+//! puts in front of every request: pacing, then the pair), the Host allowlist against DNS
 //! rebinding, constant-time comparison, the pacing of failed logins per address, the
 //! password file, a cookie's value, and the credentials a face is configured with.
 
@@ -101,6 +102,90 @@ impl Login<'_> {
     }
 }
 
+/// What a request's `Authorization` header says about who sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Basic {
+    /// The configured pair, over HTTP Basic.
+    Right,
+    /// HTTP Basic with another pair (or a Basic header that does not decode): a guess, counted
+    /// against the address by the [`LoginPacer`].
+    Wrong,
+    /// No credentials at all: a browser's first try before it asks for them, a health check, a
+    /// half-sent request, another scheme. Refused with 401 but never counted: behind a reverse
+    /// proxy every client shares one address, and such requests must not lock out the others.
+    Missing,
+}
+
+/// Reads an `Authorization` header against the configured credentials (HTTP Basic).
+pub(crate) fn basic(header: Option<&[u8]>, creds: &Credentials) -> Basic {
+    let Some(h) = header else {
+        return Basic::Missing;
+    };
+    let Some(b64) = h
+        .strip_prefix(b"Basic ")
+        .or_else(|| h.strip_prefix(b"basic "))
+    else {
+        return Basic::Missing;
+    };
+    let Ok(raw) =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim_ascii())
+    else {
+        return Basic::Wrong;
+    };
+    let Some(colon) = raw.iter().position(|&b| b == b':') else {
+        return Basic::Wrong;
+    };
+    let (user, pass) = (&raw[..colon], &raw[colon + 1..]);
+    if creds.matches(user, pass) {
+        Basic::Right
+    } else {
+        Basic::Wrong
+    }
+}
+
+/// What a door that asks for HTTP Basic decides about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    Pass,
+    /// Too many wrong pairs from its address lately: turned away without a look (429).
+    Paced,
+    /// No pair, or a wrong one (counted): 401, asking for one.
+    Unauthorized,
+}
+
+/// The Basic check of a face (`face` names it in the log): the pacer first, then the pair;
+/// a wrong pair counts against `ip`, the right one clears its count.
+pub(crate) fn gate(
+    face: &str,
+    header: Option<&[u8]>,
+    creds: &Credentials,
+    pacer: &std::sync::Mutex<LoginPacer>,
+    ip: IpAddr,
+) -> Gate {
+    let now = Instant::now();
+    if pacer.lock().is_ok_and(|p| p.blocked(ip, now)) {
+        return Gate::Paced;
+    }
+    match basic(header, creds) {
+        Basic::Right => {
+            if let Ok(mut p) = pacer.lock() {
+                p.succeeded(ip);
+            }
+            Gate::Pass
+        }
+        // Only a wrong pair is a guess; a request with none is asked for it, uncounted.
+        Basic::Missing => Gate::Unauthorized,
+        Basic::Wrong => {
+            let failures = pacer.lock().map_or(0, |mut p| p.failed(ip, now));
+            // Logged while they are few; a flood is summed up once a window.
+            if failures <= 3 || failures.is_multiple_of(100) {
+                tracing::warn!("{face}: failed login from {ip} ({failures} in a row)");
+            }
+            Gate::Unauthorized
+        }
+    }
+}
+
 /// Equal bytes, in time that does not depend on where they differ.
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -156,6 +241,12 @@ pub(crate) struct LoginPacer {
 }
 
 impl LoginPacer {
+    /// The pacing of the Basic faces (the RPC, the stream server): 10 wrong pairs a
+    /// minute from one address, then 429 until the minute ends.
+    pub(crate) fn standard() -> LoginPacer {
+        LoginPacer::new(10, Duration::from_secs(60))
+    }
+
     pub(crate) fn new(max_failures: u32, window: Duration) -> LoginPacer {
         LoginPacer {
             max_failures,
@@ -239,6 +330,52 @@ pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn creds() -> Credentials {
+        Credentials {
+            username: "user".into(),
+            password: "pa:ss".into(),
+        }
+    }
+
+    fn encoded(s: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(s)
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn basic_takes_only_the_right_pair_and_tells_a_guess_from_no_credentials() {
+        let c = creds();
+        assert_eq!(basic(Some(&encoded("user:pa:ss")), &c), Basic::Right);
+        assert_eq!(basic(Some(&encoded("user:pa:sS")), &c), Basic::Wrong);
+        assert_eq!(basic(Some(&encoded("usr:pa:ss")), &c), Basic::Wrong);
+        assert_eq!(basic(Some(&encoded("userpa:ss")), &c), Basic::Wrong);
+        assert_eq!(basic(Some(b"Basic !!!"), &c), Basic::Wrong);
+        assert_eq!(basic(Some(b"Bearer x"), &c), Basic::Missing);
+        assert_eq!(basic(None, &c), Basic::Missing);
+    }
+
+    #[test]
+    fn the_gate_paces_wrong_pairs_but_not_missing_ones() {
+        let c = creds();
+        let pacer = std::sync::Mutex::new(LoginPacer::new(2, Duration::from_secs(60)));
+        let ip = IpAddr::from([127, 0, 0, 9]);
+        for _ in 0..5 {
+            assert_eq!(gate("t", None, &c, &pacer, ip), Gate::Unauthorized);
+        }
+        let right = encoded("user:pa:ss");
+        assert_eq!(gate("t", Some(&right), &c, &pacer, ip), Gate::Pass);
+        let wrong = encoded("user:nope");
+        assert_eq!(gate("t", Some(&wrong), &c, &pacer, ip), Gate::Unauthorized);
+        assert_eq!(gate("t", Some(&wrong), &c, &pacer, ip), Gate::Unauthorized);
+        assert_eq!(gate("t", Some(&right), &c, &pacer, ip), Gate::Paced);
+        let other = IpAddr::from([127, 0, 0, 10]);
+        assert_eq!(gate("t", Some(&right), &c, &pacer, other), Gate::Pass);
+    }
 
     #[test]
     fn a_cookie_is_read_bare_or_quoted() {

@@ -62,29 +62,38 @@ pub(super) fn share<T>(v: Option<f64>, of: impl Fn(f64) -> T) -> Option<Set<T>> 
 
 /// The one torrent `hash` names, with its name.
 pub(super) fn one(ctx: &Ctx, p: &Params) -> Option<(TorrentId, String)> {
-    let hash = p.get("hash").unwrap_or("");
+    let hash = hex::decode_array::<20>(p.get("hash").unwrap_or(""))?;
     ctx.client
         .head()
         .torrents
         .iter()
-        .find(|t| crate::protocol::hex::encode(&t.info_hash).eq_ignore_ascii_case(hash))
+        .find(|t| t.info_hash == hash)
         .map(|t| (t.id, t.name.clone()))
+}
+
+/// The info hashes `hashes` names (`|` separated), each decoded once; None for `all`.
+/// Words that are not a hash name nothing, as in qBittorrent.
+pub(crate) fn hashes(p: &Params) -> Option<std::collections::HashSet<[u8; 20]>> {
+    let words = p.list("hashes", '|');
+    if words.iter().any(|h| h == "all") {
+        return None;
+    }
+    Some(
+        words
+            .iter()
+            .filter_map(|h| hex::decode_array::<20>(h))
+            .collect(),
+    )
 }
 
 /// The torrents `hashes` names (`all`: every one); unknown hashes are skipped, as in
 /// qBittorrent.
 pub(crate) fn targets(ctx: &Ctx, p: &Params) -> Vec<TorrentId> {
     let head = ctx.client.head();
-    let hashes = p.list("hashes", '|');
-    if hashes.iter().any(|h| h == "all") {
-        return head.torrents.iter().map(|t| t.id).collect();
-    }
+    let named = hashes(p);
     head.torrents
         .iter()
-        .filter(|t| {
-            let mine = hex::encode(&t.info_hash);
-            hashes.iter().any(|h| h.eq_ignore_ascii_case(&mine))
-        })
+        .filter(|t| named.as_ref().is_none_or(|n| n.contains(&t.info_hash)))
         .map(|t| t.id)
         .collect()
 }

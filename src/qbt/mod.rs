@@ -9,14 +9,15 @@
 //! open, every other call needs a live `SID` cookie or the API key (403).
 //!
 //! The files: `auth.rs` (sessions, cookies, the CSRF check), `form.rs` (parameters),
-//! `app.rs` (`app/*`), `torrents.rs` (`torrents/info` and the actions), `transfer.rs`,
+//! `app.rs` (`app/*`), `preferences.rs` (`app/preferences`), `torrents.rs` (`torrents/info`
+//! and the actions), `transfer.rs`,
 //! `edits.rs` (file priorities, sequential mode, bans, `app/setPreferences`), `log.rs`
 //! (`log/main`, `log/peers`), `torrent_edits.rs` (`torrents/rename`, `addPeers`, the
 //! tracker edits, `pieceHashes`).
 //!
 //! Started with the session (`src/cli/session.rs`) under `[qbt] listen` or `--qbt`.
 //! `[qbt] web_home` serves a qBittorrent web UI's folder at `/`, read as the RPC's web
-//! client is (`crate::rpc::web`: kept inside its directory).
+//! client is (`crate::http::web`: kept inside its directory).
 
 mod actions;
 mod add;
@@ -28,7 +29,7 @@ pub(crate) mod form;
 mod labels;
 mod log;
 pub(crate) mod multipart;
-mod prefs;
+mod preferences;
 mod props;
 mod sync;
 pub(crate) mod torrent_edits;
@@ -187,6 +188,7 @@ impl Bound {
             listener,
             "qBittorrent API",
             Limits::default(),
+            Arc::default(),
             move |req, peer| {
                 let ctx = Arc::clone(&ctx);
                 async move { handle(req, peer, &ctx).await }
@@ -224,10 +226,11 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
     let path = req.uri().path().to_string();
     let Some(call) = path.strip_prefix("/api/v2/") else {
         // The web UI's files are open, as qBittorrent's are: its login page calls the API.
-        let file = path.strip_prefix('/').and_then(crate::rpc::web::inside);
+        let file = path.strip_prefix('/').and_then(crate::http::web::inside);
         return match (ctx.web_home.as_deref(), file) {
             (Some(home), Some(rel)) => {
-                crate::rpc::web::answer(home, crate::rpc::web::Route::File(rel), req.method()).await
+                crate::http::web::answer(home, crate::http::web::Route::File(rel), req.method())
+                    .await
             }
             _ => text(StatusCode::NOT_FOUND, "Not Found"),
         };
@@ -357,7 +360,7 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
         "app/buildInfo" => json(&app::build_info()),
         "app/preferences" => {
             let settings = answer::settings(ctx, Vec::new()).await;
-            json(&app::preferences(ctx, settings.as_ref()))
+            json(&preferences::preferences(ctx, settings.as_ref()))
         }
         "app/defaultSavePath" => text(StatusCode::OK, &app::default_save_path(ctx)),
         "torrents/info" => http::plain(StatusCode::OK, "application/json", torrents::info(ctx, p)),
@@ -367,10 +370,10 @@ async fn route(ctx: &Ctx, method: &Method, call: &str, p: &Params) -> Answer {
             "application/json",
             sync::maindata(ctx, p.int("rid")),
         ),
-        "transfer/speedLimitsMode" => text(StatusCode::OK, prefs::speed_limits_mode(ctx)),
-        "transfer/downloadLimit" => text(StatusCode::OK, &prefs::limit(ctx, true)),
-        "transfer/uploadLimit" => text(StatusCode::OK, &prefs::limit(ctx, false)),
-        "transfer/toggleSpeedLimitsMode" => match prefs::toggle(ctx).await {
+        "transfer/speedLimitsMode" => text(StatusCode::OK, transfer::speed_limits_mode(ctx)),
+        "transfer/downloadLimit" => text(StatusCode::OK, &transfer::limit(ctx, true)),
+        "transfer/uploadLimit" => text(StatusCode::OK, &transfer::limit(ctx, false)),
+        "transfer/toggleSpeedLimitsMode" => match transfer::toggle(ctx).await {
             Ok(()) => text(StatusCode::OK, ""),
             Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         },

@@ -122,6 +122,8 @@ async fn server(ban: Duration) -> Server {
                     .map(|id| (id, crate::engine::api::Peeked::Now(Arc::clone(&snap))))
                     .collect();
                 let _ = reply.send(out);
+            } else if let crate::engine::api::SessionRequest::TorrentFile { id, reply } = req {
+                let _ = reply.send((id == TorrentId(7)).then(|| b"d4:infod4:name1:xee".to_vec()));
             } else if let crate::engine::api::SessionRequest::SuperSeed { id, on, reply } = req {
                 asked.lock().unwrap().push((id, on));
                 let _ = reply.send(Ok(()));
@@ -525,6 +527,43 @@ async fn transfer_limits_and_their_mode_are_read_from_the_line_up() {
     assert_eq!(read("/api/v2/transfer/uploadLimit").await, "10240");
     let r = get(s.addr, "/api/v2/transfer/toggleSpeedLimitsMode", key).await;
     assert_eq!(r.status, 405, "a switch needs POST");
+}
+
+#[tokio::test]
+async fn preferences_have_every_key_of_qbittorrent_5_and_export_gives_the_torrent_file() {
+    let s = server(auth::BAN).await;
+    let key = "Authorization: Bearer k3y\r\n";
+    let r = get(s.addr, "/api/v2/app/preferences", key).await;
+    let prefs: Value = serde_json::from_str(&r.body).unwrap();
+    let keys = prefs.as_object().map_or(0, |o| o.len());
+    assert!(keys >= 190, "{keys} keys");
+    for k in [
+        "max_ratio_act",
+        "max_inactive_seeding_time",
+        "max_inactive_seeding_time_enabled",
+        "torrent_content_layout",
+        "add_stopped_enabled",
+        "scan_dirs",
+        "rss_refresh_interval",
+        "rss_smart_episode_filters",
+        "web_ui_port",
+        "save_path",
+    ] {
+        assert!(prefs.get(k).is_some(), "{k} missing");
+    }
+    assert_eq!(prefs["max_ratio_act"], 0);
+    let hash = "ab".repeat(20);
+    let r = get(s.addr, &format!("/api/v2/torrents/export?hash={hash}"), key).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, "d4:infod4:name1:xee");
+    assert!(r.head.contains("application/x-bittorrent"), "{}", r.head);
+    let r = get(
+        s.addr,
+        &format!("/api/v2/torrents/export?hash={}", "cd".repeat(20)),
+        key,
+    )
+    .await;
+    assert_eq!(r.status, 404);
 }
 
 #[tokio::test]

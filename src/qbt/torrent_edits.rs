@@ -1,6 +1,6 @@
 //! The third round of issue 56's `torrents/*` calls: `rename` (the torrent's name),
 //! `addPeers` (peers to dial), `addTrackers`/`editTracker`/`removeTrackers` and
-//! `pieceHashes`. Each goes through a typed `engine::api::Client` call; the answers follow
+//! `pieceHashes`, `export`. Each goes through a typed `engine::api::Client` call; the answers follow
 //! qBittorrent 4.5+ (`torrentscontroller.cpp`): 404 for an unknown hash, 409 for an empty
 //! name, 400 when no peer parses or a new tracker URL is not one, 409 when `editTracker`'s
 //! new URL is there already or its old one is not; `addPeers` answers `{hash: {added,
@@ -23,11 +23,11 @@ use crate::engine::api::{tracker_url_ok, Command, RequestError, TrackerEdit};
 use crate::http::Answer;
 use crate::protocol::hex;
 
-/// How long `pieceHashes` waits for the session.
+/// How long `pieceHashes` and `export` wait for the session.
 const READ_WAIT: Duration = Duration::from_secs(5);
 
 /// The calls of this file that only read (GET or POST).
-pub(super) const READS: &[&str] = &["torrents/pieceHashes"];
+pub(super) const READS: &[&str] = &["torrents/pieceHashes", "torrents/export"];
 /// The calls of this file that need POST.
 pub(super) const WRITES: &[&str] = &[
     "torrents/rename",
@@ -86,6 +86,7 @@ pub(super) async fn route(ctx: &Ctx, call: &str, p: &Params) -> Option<Answer> {
             }
         }
         "torrents/pieceHashes" => piece_hashes(ctx, p).await,
+        "torrents/export" => export(ctx, p).await,
         _ => return None,
     };
     Some(answer)
@@ -157,6 +158,27 @@ async fn piece_hashes(ctx: &Ctx, p: &Params) -> Answer {
             let rows: Vec<Value> = v1.iter().map(|h| Value::from(hex::encode(h))).collect();
             json(&Value::Array(rows))
         }
+        _ => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the session did not answer in time",
+        ),
+    }
+}
+
+/// `torrents/export` (`hash`): the torrent as a .torrent file, with its trackers as edited.
+/// 409 for a magnet whose metadata has not come, as qBittorrent answers.
+async fn export(ctx: &Ctx, p: &Params) -> Answer {
+    let Some((id, _)) = one(ctx, p) else {
+        return text(StatusCode::NOT_FOUND, "Torrent hash was not found");
+    };
+    match tokio::time::timeout(READ_WAIT, ctx.client.torrent_file(id)).await {
+        Ok(Ok(Some(bytes))) => {
+            crate::http::plain(StatusCode::OK, "application/x-bittorrent", bytes)
+        }
+        Ok(Ok(None)) => text(
+            StatusCode::CONFLICT,
+            "Torrent's metadata has not yet downloaded",
+        ),
         _ => text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the session did not answer in time",

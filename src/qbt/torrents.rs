@@ -14,13 +14,15 @@ use crate::protocol::hex;
 
 /// Every piece wanted is verified.
 fn complete(t: &TorrentLine) -> bool {
-    t.wanted_bytes > 0 && t.verified_bytes >= t.wanted_bytes
+    t.wanted_bytes > 0 && t.left() == 0
 }
 
-/// qBittorrent's state string (API 2.11: `stoppedDL`/`stoppedUP` for paused torrents).
+/// qBittorrent's state string (API 2.11: `stoppedDL`/`stoppedUP` for paused torrents,
+/// `forcedDL`/`forcedUP` for a force-started one that runs).
 pub(crate) fn state_of(t: &TorrentLine) -> &'static str {
     let done = complete(t);
     let queued = t.queue.is_some_and(QueueState::waits_for_slot);
+    let forced = t.own.forced;
     match t.state {
         TorrentState::Error(_) => "error",
         TorrentState::Paused if done => "stoppedUP",
@@ -28,10 +30,12 @@ pub(crate) fn state_of(t: &TorrentLine) -> &'static str {
         TorrentState::Complete => "stoppedUP",
         TorrentState::Checking { .. } if done => "checkingUP",
         TorrentState::Checking { .. } => "checkingDL",
-        TorrentState::Downloading if t.total_bytes == 0 => "metaDL",
+        TorrentState::Downloading if t.fetching_metadata() => "metaDL",
+        TorrentState::Downloading if forced => "forcedDL",
         TorrentState::Downloading if queued => "queuedDL",
         TorrentState::Downloading if t.down_rate > 0.0 => "downloading",
         TorrentState::Downloading => "stalledDL",
+        TorrentState::Seeding if forced => "forcedUP",
         TorrentState::Seeding if queued => "queuedUP",
         TorrentState::Seeding if t.up_rate > 0.0 => "uploading",
         TorrentState::Seeding => "stalledUP",
@@ -45,9 +49,9 @@ fn passes(t: &TorrentLine, filter: &str) -> bool {
     match filter {
         "downloading" => matches!(
             state,
-            "downloading" | "stalledDL" | "queuedDL" | "metaDL" | "checkingDL"
+            "downloading" | "stalledDL" | "queuedDL" | "metaDL" | "checkingDL" | "forcedDL"
         ),
-        "seeding" => matches!(state, "uploading" | "stalledUP" | "queuedUP"),
+        "seeding" => matches!(state, "uploading" | "stalledUP" | "queuedUP" | "forcedUP"),
         "completed" => complete(t),
         "paused" | "stopped" => state.starts_with("stopped"),
         "resumed" | "running" => !state.starts_with("stopped"),
@@ -70,6 +74,8 @@ fn passes(t: &TorrentLine, filter: &str) -> bool {
 pub(super) struct Clocks {
     added: u64,
     active: bool,
+    /// When payload last moved (its add time if never).
+    last: u64,
     seeding: crate::engine::api::SeedClock,
 }
 
@@ -78,6 +84,7 @@ impl Clocks {
         Clocks {
             added: t.added,
             active: t.down_rate > 0.0 || t.up_rate > 0.0,
+            last: t.last_activity.max(t.added),
             seeding: t.seeding,
         }
     }
@@ -99,7 +106,7 @@ impl Clocks {
         if self.active {
             now
         } else {
-            self.added
+            self.last
         }
     }
 
@@ -162,8 +169,8 @@ pub(crate) struct Info<'a> {
     super_seeding: bool,
     seq_dl: bool,
     f_l_piece_prio: bool,
-    availability: i64,
-    tracker: &'static str,
+    availability: f64,
+    tracker: &'a str,
     trackers_count: u64,
     magnet_uri: Magnet,
     private: bool,
@@ -174,26 +181,11 @@ impl<'a> Info<'a> {
     /// `t`'s object at `now` (Unix seconds); with a catalog its labels are split into
     /// category and tags, without one they are all tags.
     pub(crate) fn of(t: &'a TorrentLine, now: u64, catalog: Option<&Catalog>) -> Info<'a> {
-        let left = t.wanted_bytes.saturating_sub(t.verified_bytes);
-        let progress = if t.wanted_bytes == 0 {
-            0.0
-        } else {
-            t.verified_bytes as f64 / t.wanted_bytes as f64
-        };
-        let ratio = if t.downloaded == 0 {
-            if t.uploaded > 0 {
-                -1.0
-            } else {
-                0.0
-            }
-        } else {
-            t.uploaded as f64 / t.downloaded as f64
-        };
-        let eta = if t.down_rate > 0.0 && left > 0 {
-            (left as f64 / t.down_rate) as u64
-        } else {
-            8_640_000
-        };
+        let left = t.left();
+        // qBittorrent's cap on a ratio (and its value for one with nothing downloaded).
+        let ratio = t.ratio().min(9999.0);
+        let eta = (t.eta().filter(|_| left > 0)).map_or(8_640_000, |d| d.as_secs().min(8_640_000));
+        let (seeds_in_swarm, leechers_in_swarm) = t.swarm();
         let (category, tags) = match catalog {
             Some(c) => {
                 let (cat, tags) = c.split(&t.labels);
@@ -213,7 +205,7 @@ impl<'a> Info<'a> {
             name: &t.name,
             size: t.wanted_bytes,
             total_size: t.total_bytes,
-            progress,
+            progress: t.progress(),
             dlspeed: t.down_rate as u64,
             upspeed: t.up_rate as u64,
             downloaded: t.downloaded,
@@ -226,9 +218,9 @@ impl<'a> Info<'a> {
             eta,
             state: state_of(t),
             num_seeds: t.seeds,
-            num_leechs: t.peers.saturating_sub(t.seeds),
-            num_complete: t.seeds,
-            num_incomplete: t.peers.saturating_sub(t.seeds),
+            num_leechs: t.leechers(),
+            num_complete: seeds_in_swarm.unwrap_or(t.seeds),
+            num_incomplete: leechers_in_swarm.unwrap_or(t.leechers()),
             priority: t.queue_position,
             save_path: t.save_path.display().to_string(),
             download_path: "",
@@ -255,11 +247,11 @@ impl<'a> Info<'a> {
             super_seeding: t.super_seeding,
             seq_dl: t.sequential,
             f_l_piece_prio: t.first_last,
-            availability: -1,
-            tracker: "",
-            trackers_count: 0,
+            availability: t.availability.map_or(-1.0, f64::from),
+            tracker: t.working_tracker().map_or("", |m| &m.url),
+            trackers_count: t.tracker_marks().len() as u64,
             private: false,
-            has_metadata: t.total_bytes > 0,
+            has_metadata: !t.fetching_metadata(),
         }
     }
 
@@ -322,19 +314,17 @@ pub(crate) fn info(ctx: &Ctx, p: &Params) -> Vec<u8> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let filter = p.get("filter").unwrap_or("all");
-    let hashes = p.list("hashes", '|');
+    // No `hashes` (or an empty one): every torrent, as `all`.
+    let named = (!p.list("hashes", '|').is_empty())
+        .then(|| super::answer::hashes(p))
+        .flatten();
     let tag = p.get("tag");
     let category = p.get("category");
     let mut rows: Vec<Info> = head
         .torrents
         .iter()
         .filter(|t| passes(t, filter))
-        .filter(|t| {
-            hashes.is_empty()
-                || hashes
-                    .iter()
-                    .any(|h| h.eq_ignore_ascii_case(&hex::encode(&t.info_hash)))
-        })
+        .filter(|t| named.as_ref().is_none_or(|n| n.contains(&t.info_hash)))
         .filter(|t| {
             let (cat, tags) = catalog.split(&t.labels);
             let tag_ok = match tag {

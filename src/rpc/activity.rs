@@ -252,7 +252,9 @@ impl Activity {
             .filter(|t| t.id == id))
     }
 
-    /// Unix seconds of the torrent's last activity (0: never seen).
+    /// Unix seconds of the torrent's last change the fold saw (0: never seen): what
+    /// `recently-active` is judged by.
+    #[cfg(test)]
     pub(crate) fn active(&self, id: TorrentId) -> u64 {
         self.seen_of(id).map_or(0, |s| s.active)
     }

@@ -111,8 +111,6 @@ pub(crate) struct View<'a> {
     /// Its files, padding left out (when a field asked needs the count).
     pub file_count: Option<usize>,
     pub snap: Option<&'a Snapshot>,
-    /// Unix seconds of its last activity (the RPC's own fold).
-    pub active: u64,
     pub now: u64,
     pub max_peers: usize,
     /// The explainer's worst finding, when asked.
@@ -186,7 +184,8 @@ pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
     let t = v.line;
     let snap = v.snap;
     Some(match field {
-        "activityDate" => Out::from(v.active),
+        // Transmission's: when piece data last moved either way (0: never).
+        "activityDate" => Out::from(v.line.last_activity),
         "addedDate" => Out::from(t.added),
         "availability" => js(snap.map_or_else(Vec::new, availability)),
         "bandwidthPriority" => Out::from(0),

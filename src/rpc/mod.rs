@@ -38,7 +38,6 @@ mod session_id;
 mod torrent_get;
 mod torrent_set;
 mod torrents;
-pub(crate) mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -20,7 +20,6 @@ use super::activity::{self, Activity};
 use super::ctx::{Ctx, Facts, Stored};
 use super::error::StartError;
 use super::request;
-use super::security;
 use super::session_id::{self, SessionId};
 use super::{Credentials, RpcSettings};
 use crate::engine::api::Client;
@@ -59,7 +58,7 @@ impl Bound {
             unlisted: Mutex::new(Vec::new()),
             creds: self.creds,
             whitelist: self.whitelist,
-            pacer: Mutex::new(security::pacer()),
+            pacer: Mutex::new(http::LoginPacer::standard()),
             web_home: self.web_home,
         });
         if let Ok(local) = self.listener.local_addr() {
@@ -76,10 +75,16 @@ impl Bound {
         tokio::spawn(async move {
             tokio::join!(
                 activity::follow(snapshot, shared),
-                http::serve(listener, "RPC", Limits::default(), move |req, peer| {
-                    let ctx = Arc::clone(&ctx);
-                    async move { handle(req, peer, &ctx).await }
-                })
+                http::serve(
+                    listener,
+                    "RPC",
+                    Limits::default(),
+                    Arc::default(),
+                    move |req, peer| {
+                        let ctx = Arc::clone(&ctx);
+                        async move { handle(req, peer, &ctx).await }
+                    }
+                )
             );
         })
     }
@@ -135,38 +140,28 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &Ctx) -> Answer {
         );
     }
     if let Some(creds) = &ctx.creds {
-        let now = Instant::now();
-        let blocked = ctx.pacer.lock().is_ok_and(|p| p.blocked(peer.ip(), now));
-        if blocked {
-            return plain(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many failed logins; wait a minute",
-            );
-        }
-        let login = security::basic_auth(header(&req, "authorization"), creds);
-        if login != security::Login::Right {
-            // Only a wrong pair is a guess; a request with none is asked for it, uncounted.
-            if login == security::Login::Wrong {
-                let failures = ctx.pacer.lock().map_or(0, |mut p| p.failed(peer.ip(), now));
-                // Logged while they are few; a flood is summed up once a window.
-                if failures <= 3 || failures == security::MAX_FAILURES {
-                    tracing::warn!("RPC: failed login from {} ({failures} in a row)", peer.ip());
-                }
+        let given = header(&req, "authorization");
+        match http::guard::gate("RPC", given, creds, &ctx.pacer, peer.ip()) {
+            http::guard::Gate::Pass => {}
+            http::guard::Gate::Paced => {
+                return plain(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many failed logins; wait a minute",
+                )
             }
-            let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized User");
-            r.headers_mut().insert(
-                hyper::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"Transmission\""),
-            );
-            return r;
-        }
-        if let Ok(mut p) = ctx.pacer.lock() {
-            p.succeeded(peer.ip());
+            http::guard::Gate::Unauthorized => {
+                let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized User");
+                r.headers_mut().insert(
+                    hyper::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"Transmission\""),
+                );
+                return r;
+            }
         }
     }
     let path = req.uri().path();
-    if let Some((home, route)) = ctx.web_home.as_deref().zip(super::web::route(path)) {
-        return super::web::answer(home, route, req.method()).await;
+    if let Some((home, route)) = ctx.web_home.as_deref().zip(crate::http::web::route(path)) {
+        return crate::http::web::answer(home, route, req.method()).await;
     }
     if path != RPC_PATH && path != "/transmission/rpc/" {
         return plain(StatusCode::NOT_FOUND, "Not Found");

@@ -77,7 +77,6 @@ pub(crate) async fn get(ctx: &Ctx, args: &Args) -> Result<Arguments, MethodError
             own: own.get(id).copied(),
             file_count: files.as_ref().and_then(|f| f.get(id).copied()),
             snap: snapshot,
-            active: activity.as_ref().map_or(0, |a| a.active(*id)),
             now,
             max_peers: ctx.facts.max_peers,
             explain,

@@ -5,12 +5,11 @@
 //! engine answers as the pieces under them are verified (`engine/torrent/stream.rs` moves the
 //! picker to the reader).
 //!
-//! The files: `door.rs` (connections and limits), `serve.rs` (routes and answers),
-//! `range.rs` (the Range header, fuzzed), `mime.rs` (Content-Type). hyper 1.x's HTTP/1 server,
+//! The files: `serve.rs` (routes and answers; connections and their limits, HTTP Basic, its
+//! pacing and the Host check are the shared door's, `crate::http`),
+//! `range.rs` (the Range header, fuzzed). hyper 1.x's HTTP/1 server,
 //! as the RPC uses (`rpc/mod.rs` says why hyper).
 
-mod door;
-mod mime;
 pub(crate) mod range;
 mod serve;
 
@@ -21,9 +20,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::engine::api::Client;
-
-pub(crate) use mime::is_media;
-pub(crate) use serve::file_path;
+use crate::http::{self, Credentials};
 
 /// Where the server listens unless `[stream] listen` says otherwise; when that port is taken
 /// (a second session on the machine), any free loopback port.
@@ -37,19 +34,6 @@ pub(crate) struct StreamSettings {
     pub listen: Option<Option<SocketAddr>>,
     pub username: Option<String>,
     pub password: Option<String>,
-}
-
-/// HTTP Basic credentials every request must carry.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct StreamCredentials {
-    pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for StreamCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "StreamCredentials({}, ***)", self.username)
-    }
 }
 
 /// Why the stream server refuses to start (the session does not start either).
@@ -70,9 +54,9 @@ pub(crate) enum StreamStartError {
 }
 
 impl StreamSettings {
-    fn credentials(&self) -> Result<Option<StreamCredentials>, StreamStartError> {
+    fn credentials(&self) -> Result<Option<Credentials>, StreamStartError> {
         match (&self.username, &self.password) {
-            (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Ok(Some(StreamCredentials {
+            (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Ok(Some(Credentials {
                 username: u.clone(),
                 password: p.clone(),
             })),
@@ -85,7 +69,7 @@ impl StreamSettings {
 /// A bound stream listener, not serving yet.
 pub(crate) struct Bound {
     listener: TcpListener,
-    creds: Option<StreamCredentials>,
+    creds: Option<Credentials>,
     local: SocketAddr,
 }
 
@@ -106,16 +90,32 @@ impl Bound {
                 ""
             }
         );
-        let door = Arc::new(door::DoorStats::default());
+        let door = Arc::new(http::DoorStats::default());
         let ctx = Arc::new(serve::Ctx {
             client,
             creds: self.creds,
+            pacer: std::sync::Mutex::new(http::LoginPacer::standard()),
             local: self.local,
             door: Arc::clone(&door),
             reading: Arc::default(),
         });
         let handle = move |req, peer| serve::handle(req, peer, Arc::clone(&ctx));
-        tokio::spawn(door::accept_loop(self.listener, handle, door))
+        // A stream's answer may last as long as the film: no life limit of its own (its
+        // reads end when the player goes, which drops the answer and the stream at once).
+        let limits = http::Limits {
+            max_connections: 64,
+            max_per_address: 16,
+            max_connection_life: None,
+            max_header_bytes: 16 << 10,
+            ..http::Limits::default()
+        };
+        tokio::spawn(http::serve(
+            self.listener,
+            "stream server",
+            limits,
+            door,
+            handle,
+        ))
     }
 }
 

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use futures::StreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
@@ -22,10 +21,11 @@ use hyper::body::{Bytes, Frame, Incoming};
 use hyper::header::{HeaderValue, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::door::DoorStats;
 use super::range::{self, Ask};
-use super::{mime, StreamCredentials};
 use crate::engine::api::{Client, FileStream, RequestError, StreamError, TorrentId};
+use crate::http::mime;
+use crate::http::DoorStats;
+use crate::http::{guard, Credentials, LoginPacer};
 
 /// Bytes read from the stream per body frame, at most (a read also stops at its piece's end).
 const CHUNK: usize = 256 << 10;
@@ -37,7 +37,9 @@ pub(crate) type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 /// What every request of one server shares.
 pub(crate) struct Ctx {
     pub client: Client,
-    pub creds: Option<StreamCredentials>,
+    pub creds: Option<Credentials>,
+    /// Failed logins per address (as the RPC paces them).
+    pub pacer: std::sync::Mutex<LoginPacer>,
     /// Where the server listens: the base of the URLs a playlist lists, when the request
     /// names no usable `Host`.
     pub local: SocketAddr,
@@ -68,21 +70,45 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 
 pub(crate) async fn handle(
     req: Request<Incoming>,
-    _peer: SocketAddr,
+    peer: SocketAddr,
     ctx: Arc<Ctx>,
 ) -> Response<Body> {
-    if let Some(creds) = &ctx.creds {
-        let given = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes);
-        if !authorized(given, creds) {
-            let mut r = plain(StatusCode::UNAUTHORIZED, "credentials needed");
-            r.headers_mut().insert(
-                hyper::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"ttui stream\""),
-            );
-            return r;
+    match &ctx.creds {
+        Some(creds) => {
+            let given = req
+                .headers()
+                .get(hyper::header::AUTHORIZATION)
+                .map(HeaderValue::as_bytes);
+            match guard::gate("stream server", given, creds, &ctx.pacer, peer.ip()) {
+                guard::Gate::Pass => {}
+                guard::Gate::Paced => {
+                    return plain(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many failed logins; wait a minute",
+                    )
+                }
+                guard::Gate::Unauthorized => {
+                    let mut r = plain(StatusCode::UNAUTHORIZED, "credentials needed");
+                    r.headers_mut().insert(
+                        hyper::header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"ttui stream\""),
+                    );
+                    return r;
+                }
+            }
+        }
+        // Without credentials a web page must not read files through a name it rebinds to
+        // 127.0.0.1: only an IP literal or localhost may be named (with credentials the
+        // page cannot read anything, and a player may use any name, through a tunnel too).
+        None => {
+            let raw = req.headers().get(hyper::header::HOST);
+            let host = raw.and_then(|h| h.to_str().ok());
+            if raw.is_some() && host.is_none() || !guard::host_allowed(host, &[]) {
+                return plain(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "name this server by its address (or localhost), or set stream.username and stream.password",
+                );
+            }
         }
     }
     let head = match *req.method() {
@@ -151,25 +177,6 @@ fn info_hash(hex: &str) -> Option<[u8; 20]> {
         .flatten()
 }
 
-/// HTTP Basic against the server's credentials.
-fn authorized(given: Option<&[u8]>, creds: &StreamCredentials) -> bool {
-    let Some(v) = given.and_then(|v| std::str::from_utf8(v).ok()) else {
-        return false;
-    };
-    let Some(b64) = v
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .map(|(_, b)| b.trim())
-    else {
-        return false;
-    };
-    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64) else {
-        return false;
-    };
-    let want = format!("{}:{}", creds.username, creds.password);
-    raw == want.as_bytes()
-}
-
 /// `http://HOST` as the client named us (so a playlist works through an SSH tunnel), when
 /// its `Host` is a plain host and port; else the address we listen on.
 fn base_url(req: &Request<Incoming>, local: SocketAddr) -> String {
@@ -187,11 +194,6 @@ fn base_url(req: &Request<Incoming>, local: SocketAddr) -> String {
         Some(h) => format!("http://{h}"),
         None => format!("http://{local}"),
     }
-}
-
-/// The path of file `file` of the torrent `hash` on this server.
-pub(crate) fn file_path(hash: &[u8; 20], file: usize) -> String {
-    format!("/stream/{}/{file}", crate::protocol::hex::encode(hash))
 }
 
 fn status(ctx: &Ctx) -> Response<Body> {
@@ -231,7 +233,7 @@ async fn playlist_lines(ctx: &Ctx, base: &str, id: TorrentId, hash: &[u8; 20]) -
         let name: String = f.path.chars().filter(|c| !c.is_control()).collect();
         out.push_str(&format!(
             "#EXTINF:-1,{name}\n{base}{}\n",
-            file_path(hash, i)
+            crate::http::stream_path(hash, i)
         ));
     }
     out
@@ -397,22 +399,6 @@ mod tests {
         ] {
             assert_eq!(route(&bad), None, "{bad}");
         }
-        assert_eq!(file_path(&hash, 7), format!("/stream/{H}/7"));
-    }
-
-    #[test]
-    fn basic_credentials() {
-        let c = StreamCredentials {
-            username: "u".into(),
-            password: "p:w".into(),
-        };
-        let good = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode("u:p:w")
-        );
-        assert!(authorized(Some(good.as_bytes()), &c));
-        assert!(!authorized(Some(b"Basic dTpw"), &c));
-        assert!(!authorized(Some(b"Bearer x"), &c));
-        assert!(!authorized(None, &c));
+        assert_eq!(crate::http::stream_path(&hash, 7), format!("/stream/{H}/7"));
     }
 }

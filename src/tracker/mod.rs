@@ -41,6 +41,30 @@ pub enum TrackerStatus {
     Failed(String),
 }
 
+impl TrackerStatus {
+    /// Its one word in scripts' JSON (`ttui show --json`): not-contacted, updating, working
+    /// or error.
+    pub fn word(&self) -> &'static str {
+        match self {
+            TrackerStatus::NotContacted => "not-contacted",
+            TrackerStatus::Announcing => "updating",
+            TrackerStatus::Ok { .. } => "working",
+            TrackerStatus::Failed(_) => "error",
+        }
+    }
+
+    /// What a person reads: "not contacted", "announcing…", "ok: 3 peers", "failed" (the
+    /// reason is shown apart).
+    pub fn words(&self) -> String {
+        match self {
+            TrackerStatus::NotContacted => "not contacted".into(),
+            TrackerStatus::Announcing => "announcing…".into(),
+            TrackerStatus::Ok { peers } => format!("ok: {peers} peers"),
+            TrackerStatus::Failed(_) => "failed".into(),
+        }
+    }
+}
+
 /// One tracker's state, as the tracker task reports it and the snapshot shows it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrackerRow {

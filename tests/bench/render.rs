@@ -179,9 +179,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 _ => TorrentState::Downloading,
             };
             TorrentLine {
-                id: TorrentId(i + 1),
                 info_hash: [i as u8; 20],
-                info_hash_v2: None,
                 name: format!(
                     "some.torrent.name.{:05}.with.a.long.tail-{}.mkv",
                     i,
@@ -198,27 +196,14 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 up_rate: (next(seed) % 200_000) as f64,
                 peers: (next(seed) % 80) as u32,
                 seeds: (next(seed) % 10) as u32,
-                peers_interested: 0,
-                next_announce: None,
                 save_path: PathBuf::from("/home/user/Downloads"),
                 added: 1_700_000_000 + u64::from(i) * 60,
-                completed: None,
-                queue_position: 0,
                 labels: if i % 3 == 0 {
                     vec!["tv".into()]
                 } else {
                     Vec::new()
                 },
-                final_dir: None,
-                blocked: 0,
-                queue: None,
-                super_seeding: false,
-                sequential: false,
-                goal_reached: false,
-                first_last: false,
-                own: Default::default(),
-                seeding: Default::default(),
-                rev: 0,
+                ..TorrentLine::placeholder(TorrentId(i + 1))
             }
         })
         .map(Arc::new)

@@ -24,7 +24,8 @@ REPO=$(cd "$HERE/../.." && pwd)
 N=${MEM_N:-1000} MODE=${MEM_MODE:-awake} SETTLE=${MEM_SETTLE:-20}
 TRACKER=127.0.0.1:16969 BATCH=500
 note() { printf '[memory %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { note "error: $*" && exit 1; }
+# shellcheck source=tests/bench/outer.sh
+source "$HERE/outer.sh"
 
 if [[ -z ${MEM_INNER:-} ]]; then
     [[ $(id -u) -eq 0 ]] || die "run as root (unshare -n needs it)"
@@ -46,17 +47,7 @@ if [[ -z ${MEM_INNER:-} ]]; then
 fi
 
 # ---------------------------------------------------------------- inner phase: loopback only
-[[ $(ip -o link show | wc -l) -eq 1 ]] || die "not in a loopback-only namespace"
-TORRENTS=$WORK/torrents
-DATA=$WORK/data
-TDIR=$WORK/ttui
-TTUI_ARGS=""
-PID=""
-TPID=""
-trap 'for p in $PID $TPID; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
-trap 'exit 143' TERM INT
-# shellcheck source=tests/bench/clients.sh
-source "$HERE/clients.sh"
+library_inner
 
 if [[ $MODE == awake ]]; then
     export TTUI_DORMANT_AFTER_SECS=0

@@ -27,53 +27,21 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 N=${SR_N:-1000}
 RUNS=${SR_RUNS:-3}
+TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 note() { printf '[restart %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() {
-    note "error: $*"
-    exit 1
-}
+# shellcheck source=tests/bench/outer.sh
+source "$HERE/outer.sh"
 
 if [[ -z ${SR_INNER:-} ]]; then
-    [[ $(id -u) -eq 0 ]] || die "run as root (unshare -n needs it)"
-    command -v opentracker >/dev/null || die "opentracker is missing"
-    command -v jq >/dev/null || die "jq is missing"
-    BIN=${SR_TTUI:-$REPO/target/release/ttui}
-    if [[ -z ${SR_TTUI:-} ]]; then
-        note "building ttui (release)"
-        (cd "$REPO" && cargo build --release --quiet --offline --bin ttui)
-    fi
-    if [[ -n ${SR_KEEP:-} ]]; then
-        WORK=$SR_KEEP
-        mkdir -p "$WORK"
-    else
-        WORK=$(mktemp -d /tmp/ttui-restart-bench.XXXXXX)
-        trap 'rm -rf "$WORK"' EXIT
-    fi
-    trap 'exit 143' TERM INT
-    if [[ ! -f $WORK/hashes.txt ]]; then
-        note "generating $N torrents in $WORK"
-        python3 "$HERE/gen_torrents.py" "$N" "$WORK/torrents" "$WORK/data" \
-            --announce "http://127.0.0.1:16969/announce" --hashes "$WORK/hashes.txt" >/dev/null
-    fi
-    SR_INNER=1 WORK=$WORK TBIN=$BIN TTUI_NO_PUBLIC_ROUTERS=1 \
-        unshare --net --pid --fork --mount --mount-proc bash -c 'ip link set lo up; exec bash "$0"' \
-        "${BASH_SOURCE[0]}"
+    need opentracker jq python3
+    ttui_binary "${SR_TTUI:-}"
+    library_outer "$N" "${SR_KEEP:-}" restart
+    export SR_INNER=1 WORK TBIN=$BIN
+    in_loopback "${BASH_SOURCE[0]}"
     exit $?
 fi
 
-[[ $(ip -o link show | wc -l) -eq 1 ]] || die "not in a loopback-only namespace"
-DATA=$WORK/data
-TORRENTS=$WORK/torrents
-TRACKER=127.0.0.1:16969
-BATCH=500
-TDIR=$WORK/ttui
-TTUI_ARGS=""
-PID=""
-TPID=""
-trap 'for p in $PID $TPID; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
-trap 'exit 143' TERM INT
-# shellcheck source=tests/bench/clients.sh
-source "$HERE/clients.sh"
+library_inner
 
 wait_all_seeding() {
     local c=0
@@ -94,18 +62,7 @@ load_secs() {
         $(ls "$TDIR/ttui.log.1" 2>/dev/null) "$TDIR/ttui.log"
 }
 
-mkdir -p "$TDIR"
-tracker_start ttui
-ttui_start
-wait_ready ttui
-if [[ ! -f $TDIR/added ]]; then
-    note "adding $N torrents"
-    t0=$(now)
-    ttui_add
-    wait_all_seeding
-    note "all $N seeding after $(since "$t0") s, RSS $(mib "$(status_kib "$PID" VmRSS)") MiB"
-    touch "$TDIR/added"
-fi
+library_up wait_all_seeding
 printf '%-4s %8s %9s %7s %7s %9s\n' run first_s restart_s load_s stop_s rss_MiB
 for run in $(seq "$RUNS"); do
     t1=$(now)

@@ -47,6 +47,7 @@ fn row(id: u32) -> TorrentRow {
         save_path: "/tmp/x".into(),
         added: 1_700_000_000,
         completed: Some(1_700_000_100),
+        last_activity: 0,
         queue_position: 0,
         peers_interested: 0,
         next_announce: None,
@@ -75,6 +76,9 @@ fn detail(id: u32) -> TorrentDetail {
             tier: 1,
             status: "error".into(),
             last_error: Some("timed out".into()),
+            peers: None,
+            seeders: None,
+            leechers: None,
         }],
         peers: vec![PeerInfo {
             address: "[::1]:6881".into(),

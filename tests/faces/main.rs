@@ -28,10 +28,12 @@ mod tmux;
 #[allow(dead_code)]
 mod tools;
 
+mod agree;
 mod attach;
 mod control;
 mod demo;
 mod demo_leftovers;
+mod doors;
 mod explain;
 mod qbt;
 mod qbt_tools;

@@ -385,7 +385,7 @@ fn a_video_plays_and_seeks_while_it_downloads() {
     let note = request(addr, "GET", &note_path, "");
     assert_eq!(
         note.headers.get("content-type").map(String::as_str),
-        Some("text/plain; charset=utf-8")
+        Some("text/plain; charset=UTF-8")
     );
     assert!(note.body == fs::read(sw.data.join("show/a-note.txt")).unwrap());
     assert_eq!(request(addr, "GET", "/stream/00/0", "").status, 404);

@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::common::*;
 use crate::kit::*;
@@ -167,4 +168,81 @@ pub fn labels(row: &serde_json::Value) -> Vec<String> {
 /// The process's open descriptors.
 pub fn open_fds(pid: u32) -> usize {
     fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// `Authorization: Basic` of [`USER`] and [`PASSWORD`], a header line.
+pub fn basic() -> String {
+    use base64::Engine as _;
+    let pair = format!("{USER}:{PASSWORD}");
+    format!(
+        "Authorization: Basic {}\r\n",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+/// One HTTP/1.1 request to `to` (a fresh connection, closed after): `head` is its request
+/// line and headers but Host, Connection and Content-Length. Status, headers, body.
+pub fn ask(to: std::net::SocketAddr, head: &str, body: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let wait = Duration::from_secs(10);
+    let mut s = std::net::TcpStream::connect_timeout(&to, wait).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    write!(
+        s,
+        "{head}Host: {to}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = headers
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, headers.to_string(), body.to_string())
+}
+
+/// A header's value in `headers`.
+pub fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
+    headers.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Logs in to qBittorrent's API at `to` ([`USER`], [`PASSWORD`]): its cookie, `SID=…`.
+pub fn qbt_login(to: std::net::SocketAddr) -> String {
+    let form = format!("username={USER}&password={PASSWORD}");
+    let head = "POST /api/v2/auth/login HTTP/1.1\r\nContent-Type: \
+                application/x-www-form-urlencoded\r\n";
+    let (status, headers, body) = ask(to, head, &form);
+    assert_eq!((status, body.as_str()), (200, "Ok."), "{headers}");
+    header(&headers, "Set-Cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string()
+}
+
+/// A GET of qBittorrent's API with the cookie `sid`, as JSON.
+pub fn qbt_get(to: std::net::SocketAddr, sid: &str, path: &str) -> serde_json::Value {
+    let (status, _, body) = ask(to, &format!("GET {path} HTTP/1.1\r\nCookie: {sid}\r\n"), "");
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+/// A Transmission RPC call at `to` with Basic credentials (the session id asked for first).
+pub fn rpc_call(to: std::net::SocketAddr, call: &str) -> serde_json::Value {
+    let head = format!("POST /transmission/rpc HTTP/1.1\r\n{}", basic());
+    let (status, headers, _) = ask(to, &head, call);
+    assert_eq!(status, 409, "the session id is asked for first: {headers}");
+    let id = header(&headers, "X-Transmission-Session-Id")
+        .unwrap()
+        .to_string();
+    let head = format!("{head}X-Transmission-Session-Id: {id}\r\n");
+    let (status, _, body) = ask(to, &head, call);
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }

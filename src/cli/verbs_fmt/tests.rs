@@ -24,6 +24,7 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         save_path: "/home/u/Downloads".into(),
         added: 1_795_377_600,
         completed: None,
+        last_activity: 0,
         queue_position: 0,
         peers_interested: 0,
         next_announce: None,
@@ -172,6 +173,9 @@ pub(crate) fn detail() -> TorrentDetail {
             tier: 0,
             status: "error".into(),
             last_error: Some("connection refused\x1b[31m".into()),
+            peers: None,
+            seeders: None,
+            leechers: None,
         }],
         peers: vec![PeerInfo {
             address: "127.0.0.1:51413".into(),

@@ -2,6 +2,7 @@
 //! one line-up), the answer's lines, and the wait (bounded) until the line-up shows what a
 //! verb did.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::control::ids::resolve_ids;
@@ -87,12 +88,31 @@ pub(super) fn each(
         Ok(ids) => ids,
         Err(e) => return e,
     };
-    let mut out = Vec::new();
+    // Each name found once, through one map: `pause all` at 100,000 torrents must not look
+    // each one up in the whole line-up (10^10 comparisons).
+    let names: HashMap<TorrentId, &str> = if resolved.len() > 1 {
+        current
+            .torrents
+            .iter()
+            .map(|t| (t.id, t.name.as_str()))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut out = Vec::with_capacity(resolved.len());
     for id in resolved {
         if let Err(e) = send(id) {
             return failed(&e);
         }
-        out.push(line(current, id, Ok(())));
+        let name = match names.get(&id) {
+            Some(n) => (*n).to_string(),
+            None => name_of(current, id),
+        };
+        out.push(IdResult {
+            id: id.0,
+            name,
+            error: None,
+        });
     }
     Response::Done(out)
 }

@@ -84,17 +84,19 @@ fn explain_rows(snap: &Snapshot, session: &SessionSnapshot) -> Vec<ExplainRow> {
 }
 
 fn tracker_row(t: &crate::engine::api::TrackerRow) -> TrackerRow {
-    let (status, last_error) = match &t.status {
-        TrackerStatus::NotContacted => ("not contacted".to_string(), None),
-        TrackerStatus::Announcing => ("announcing".to_string(), None),
-        TrackerStatus::Ok { peers } => (format!("ok: {peers} peers"), None),
-        TrackerStatus::Failed(e) => ("failed".to_string(), Some(e.clone())),
+    let (peers, last_error) = match &t.status {
+        TrackerStatus::Ok { peers } => (Some(*peers as u64), None),
+        TrackerStatus::Failed(e) => (None, Some(e.clone())),
+        _ => (None, None),
     };
     TrackerRow {
         url: t.url.clone(),
         tier: t.tier as u32,
-        status,
+        status: t.status.word().to_string(),
         last_error,
+        peers,
+        seeders: t.seeders,
+        leechers: t.leechers,
     }
 }
 

@@ -67,7 +67,7 @@ pub(super) async fn apply(
     };
     let path = real.get(index).map(|f| f.path.clone()).unwrap_or_default();
     Response::StreamUrl(StreamUrl {
-        url: format!("http://{at}{}", crate::stream::file_path(&hash, index)),
+        url: format!("http://{at}{}", crate::http::stream_path(&hash, index)),
         file: index,
         path,
     })
@@ -79,7 +79,7 @@ fn pick(files: &[&FileLine]) -> Option<usize> {
         files
             .iter()
             .enumerate()
-            .filter(|(_, f)| !media || crate::stream::is_media(&f.path))
+            .filter(|(_, f)| !media || crate::http::mime::is_media(&f.path))
             .max_by_key(|(_, f)| f.size)
             .map(|(i, _)| i)
     };

@@ -317,6 +317,11 @@ impl Client {
         self.ask(|reply| SessionRequest::Trackers { id, edit, reply })
     }
 
+    /// The torrent as a .torrent file (qBittorrent's `torrents/export`).
+    pub fn torrent_file(&self, id: TorrentId) -> Answer<Option<Vec<u8>>> {
+        self.ask(|reply| SessionRequest::TorrentFile { id, reply })
+    }
+
     /// The torrent's piece hashes; None for an unknown id or a magnet without metadata.
     pub fn piece_hashes(&self, id: TorrentId) -> Answer<Option<super::PieceHashes>> {
         self.ask(|reply| SessionRequest::PieceHashes { id, reply })

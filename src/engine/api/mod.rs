@@ -64,9 +64,10 @@ pub use journal::{JournalEntry, PeerJournalEntry};
 pub use proxy::{mask_url, ProxyScheme, ProxySpec, ProxyStatus, ProxyUrlError};
 pub use rename::{check_name, plan as plan_rename, RenameError, Renamed, Renaming};
 pub use session::*;
+mod torrent_line;
 pub use settings::{OwnBox, OwnSettings, Settings, SettingsChange, TorrentSettings};
 pub use stream::{FileStream, StreamError, StreamPort, StreamRead, StreamRow};
-pub use trackers::{tracker_url_ok, TrackerEdit, TrackerEditError};
+pub use trackers::{tracker_url_ok, TrackerEdit, TrackerEditError, TrackerMark};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -94,6 +94,18 @@ pub struct TorrentLine {
     /// `rev <= R` without comparing it, so its cost follows what changed, not the library.
     #[serde(default)]
     pub rev: u64,
+    /// What each of its trackers last answered, in tier order (None: no trackers, or none
+    /// reported yet this run). Shared: a status update that changes nothing keeps the `Arc`.
+    #[serde(default)]
+    pub trackers: Option<Arc<[crate::engine::api::TrackerMark]>>,
+    /// Distributed copies among its connected peers (libtorrent's `distributed_copies`:
+    /// the rarest piece's count, plus the share of pieces more common than that), to
+    /// hundredths; None while it does not download.
+    #[serde(default)]
+    pub availability: Option<f32>,
+    /// When payload last moved either way (Unix seconds; 0: never).
+    #[serde(default)]
+    pub last_activity: u64,
 }
 
 /// A torrent's lifetime seeding time, kept on its line so that a face (qBittorrent's
@@ -145,82 +157,6 @@ impl SeedClock {
                 secs: seeded.as_secs(),
             },
         }
-    }
-}
-
-impl TorrentLine {
-    /// A line with only its id, for a torrent about to start.
-    pub fn placeholder(id: TorrentId) -> TorrentLine {
-        TorrentLine {
-            id,
-            info_hash: [0; 20],
-            info_hash_v2: None,
-            name: String::new(),
-            state: TorrentState::Checking {
-                checked: 0,
-                total: 0,
-            },
-            why: None,
-            total_bytes: 0,
-            wanted_bytes: 0,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            down_rate: 0.0,
-            up_rate: 0.0,
-            peers: 0,
-            seeds: 0,
-            peers_interested: 0,
-            next_announce: None,
-            save_path: PathBuf::new(),
-            added: 0,
-            completed: None,
-            queue_position: 0,
-            labels: Vec::new(),
-            final_dir: None,
-            blocked: 0,
-            queue: None,
-            super_seeding: false,
-            sequential: false,
-            goal_reached: false,
-            first_last: false,
-            own: crate::engine::api::OwnBox::default(),
-            seeding: SeedClock::default(),
-            rev: 0,
-        }
-    }
-
-    /// Verified share of the wanted bytes (1.0 when nothing is wanted).
-    pub fn progress(&self) -> f64 {
-        if self.wanted_bytes == 0 {
-            1.0
-        } else {
-            (self.verified_bytes as f64 / self.wanted_bytes as f64).min(1.0)
-        }
-    }
-
-    /// Uploaded over downloaded, lifetime; a torrent that downloaded nothing counts its
-    /// size instead, as Transmission does for torrents added complete.
-    pub fn ratio(&self) -> f64 {
-        let base = if self.downloaded > 0 {
-            self.downloaded
-        } else {
-            self.verified_bytes
-        };
-        if base == 0 {
-            0.0
-        } else {
-            self.uploaded as f64 / base as f64
-        }
-    }
-
-    /// Time left at the current rate, when it moves.
-    pub fn eta(&self) -> Option<Duration> {
-        let left = self.wanted_bytes.saturating_sub(self.verified_bytes);
-        if left == 0 {
-            return Some(Duration::ZERO);
-        }
-        (self.down_rate >= 1.0).then(|| Duration::from_secs_f64(left as f64 / self.down_rate))
     }
 }
 
@@ -619,6 +555,12 @@ pub enum SessionRequest {
     PieceHashes {
         id: TorrentId,
         reply: oneshot::Sender<Option<PieceHashes>>,
+    },
+    /// The torrent as a .torrent file (its info, trackers as edited, web seeds, piece
+    /// layers); None for an unknown id or a magnet without metadata.
+    TorrentFile {
+        id: TorrentId,
+        reply: oneshot::Sender<Option<Vec<u8>>>,
     },
     /// Changes some of the session's settings for the rest of its life.
     SetSettings {

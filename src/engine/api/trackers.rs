@@ -24,6 +24,64 @@ pub enum TrackerEditError {
     Missing(String),
 }
 
+/// What one tracker last answered, without its timing (which moves at every announce): a
+/// torrent's line keeps one a tracker (`TorrentLine::trackers`), so every face reads the same
+/// status and counts, and a sleeping torrent's tracker rows still say what its trackers said
+/// before it slept (a snapshot is not kept for it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrackerMark {
+    pub url: std::sync::Arc<str>,
+    pub tier: u32,
+    pub status: crate::tracker::TrackerStatus,
+    /// The swarm's seeds and leechers as the tracker counts them (its scrape or announce).
+    pub seeders: Option<u32>,
+    pub leechers: Option<u32>,
+}
+
+impl TrackerMark {
+    /// `rows`' marks, sharing the URLs of `before` where they are the same (a status update
+    /// comes every announce; the URLs seldom change).
+    pub fn of(
+        rows: &[crate::tracker::TrackerRow],
+        before: Option<&[TrackerMark]>,
+    ) -> Vec<TrackerMark> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let url = match before.and_then(|b| b.get(i)) {
+                    Some(m) if *m.url == *r.url => std::sync::Arc::clone(&m.url),
+                    _ => std::sync::Arc::from(r.url.as_str()),
+                };
+                TrackerMark {
+                    url,
+                    tier: u32::try_from(r.tier).unwrap_or(u32::MAX),
+                    status: r.status.clone(),
+                    seeders: r.seeders,
+                    leechers: r.leechers,
+                }
+            })
+            .collect()
+    }
+
+    pub fn working(&self) -> bool {
+        matches!(self.status, crate::tracker::TrackerStatus::Ok { .. })
+    }
+
+    /// A snapshot's row for it, with no timing (a sleeping torrent's).
+    pub fn row(&self) -> crate::tracker::TrackerRow {
+        crate::tracker::TrackerRow {
+            url: self.url.to_string(),
+            tier: self.tier as usize,
+            status: self.status.clone(),
+            last_announce: None,
+            next_announce: None,
+            seeders: self.seeders,
+            leechers: self.leechers,
+            warning: None,
+        }
+    }
+}
+
 /// Whether `url` can be announced to: http, https or udp, with a host. Checked by a face
 /// before it asks (qBittorrent answers 400 for one that is not).
 pub fn tracker_url_ok(url: &str) -> bool {

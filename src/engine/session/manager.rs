@@ -226,7 +226,12 @@ impl Slot {
         let have = (self.last.as_deref().map(|p| &p.have)).or(parked
             .and_then(|p| p.stored.as_ref())
             .and_then(|s| s.trusted.as_ref()));
-        dormancy::shown_parked(first, line.state, complete, have)
+        let mut shown = dormancy::shown_parked(first, line.state, complete, have);
+        // What its trackers said before it slept, not "not contacted".
+        if let Some(marks) = &line.trackers {
+            shown.trackers = marks.iter().map(TrackerMark::row).collect();
+        }
+        shown
     }
 
     /// Saves `point` with the slot's place, queue position and goal settings (nothing for a
@@ -664,5 +669,7 @@ mod sizes {
         assert!(route <= 40, "a route is {route} bytes (at most 40)");
     }
 
-    const LINE_MAX: usize = 400;
+    /// 416 since a line carries what its trackers last said, its availability and its last
+    /// activity (32 bytes: facts every face reads, which no face may work out on its own).
+    const LINE_MAX: usize = 416;
 }

@@ -123,25 +123,66 @@ pub fn torrent_with_layers(
     announce: Option<&str>,
     layers: &BTreeMap<Hash, Vec<Hash>>,
 ) -> Vec<u8> {
+    let tiers: Vec<Vec<String>> = announce
+        .map(|u| vec![vec![u.to_string()]])
+        .unwrap_or_default();
+    torrent_file(info, &tiers, &[], layers)
+}
+
+/// A .torrent of `info` (its exact bytes) with its tracker tiers (`announce`, and
+/// `announce-list` when they name more than one URL: BEP 12), its piece layers (BEP 52) and
+/// its web seeds (`url-list`, BEP 19): what a client exports.
+pub fn torrent_file(
+    info: &[u8],
+    tiers: &[Vec<String>],
+    web_seeds: &[String],
+    layers: &BTreeMap<Hash, Vec<Hash>>,
+) -> Vec<u8> {
+    fn put(out: &mut Vec<u8>, s: &[u8]) {
+        out.extend_from_slice(format!("{}:", s.len()).as_bytes());
+        out.extend_from_slice(s);
+    }
     let size: usize = layers.values().map(|l| l.len() * 32 + 48).sum();
     let mut out = Vec::with_capacity(info.len() + size + 64);
     out.push(b'd');
-    if let Some(url) = announce {
-        out.extend_from_slice(format!("8:announce{}:", url.len()).as_bytes());
-        out.extend_from_slice(url.as_bytes());
+    // Keys in order, as bencode wants: announce, announce-list, info, piece layers, url-list.
+    let urls: Vec<&String> = tiers.iter().flatten().collect();
+    if let Some(first) = urls.first() {
+        put(&mut out, b"announce");
+        put(&mut out, first.as_bytes());
     }
-    out.extend_from_slice(b"4:info");
+    if urls.len() > 1 {
+        put(&mut out, b"announce-list");
+        out.push(b'l');
+        for tier in tiers.iter().filter(|t| !t.is_empty()) {
+            out.push(b'l');
+            for url in tier {
+                put(&mut out, url.as_bytes());
+            }
+            out.push(b'e');
+        }
+        out.push(b'e');
+    }
+    put(&mut out, b"info");
     out.extend_from_slice(info);
     if !layers.is_empty() {
-        // Keys in order, as bencode wants: "info" < "piece layers", and a BTreeMap's roots.
-        out.extend_from_slice(b"12:piece layersd");
+        // A BTreeMap's roots are in order.
+        put(&mut out, b"piece layers");
+        out.push(b'd');
         for (root, hashes) in layers {
-            out.extend_from_slice(b"32:");
-            out.extend_from_slice(root);
+            put(&mut out, root);
             out.extend_from_slice(format!("{}:", hashes.len() * 32).as_bytes());
             for h in hashes {
                 out.extend_from_slice(h);
             }
+        }
+        out.push(b'e');
+    }
+    if !web_seeds.is_empty() {
+        put(&mut out, b"url-list");
+        out.push(b'l');
+        for url in web_seeds {
+            put(&mut out, url.as_bytes());
         }
         out.push(b'e');
     }

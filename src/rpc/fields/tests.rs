@@ -107,7 +107,6 @@ fn view<'a>(t: &'a TorrentLine, s: &'a Settings, own: Option<&'a TorrentSettings
         own,
         file_count: None,
         snap: None,
-        active: 0,
         now: 10_000,
         max_peers: 50,
         explain: None,

@@ -117,37 +117,13 @@ pub(crate) fn test_line(
 ) -> crate::engine::api::TorrentLine {
     let done = matches!(state, TorrentState::Seeding | TorrentState::Complete);
     crate::engine::api::TorrentLine {
-        id: crate::engine::api::TorrentId(id),
         info_hash: [id as u8; 20],
-        info_hash_v2: None,
         name: name.to_string(),
         state,
-        why: None,
         total_bytes: 1000,
         wanted_bytes: 1000,
         verified_bytes: if done { 1000 } else { 0 },
-        downloaded: 0,
-        uploaded: 0,
-        down_rate: 0.0,
-        up_rate: 0.0,
-        peers: 0,
-        seeds: 0,
-        peers_interested: 0,
-        next_announce: None,
         save_path: std::path::PathBuf::from("/tmp"),
-        added: 0,
-        completed: None,
-        queue_position: 0,
-        labels: Vec::new(),
-        final_dir: None,
-        blocked: 0,
-        queue: None,
-        super_seeding: false,
-        sequential: false,
-        goal_reached: false,
-        first_last: false,
-        own: Default::default(),
-        seeding: Default::default(),
-        rev: 0,
+        ..crate::engine::api::TorrentLine::placeholder(crate::engine::api::TorrentId(id))
     }
 }

@@ -57,12 +57,13 @@ pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 fn status_text(t: &TrackerRow, theme: &Theme) -> (String, Style) {
-    match &t.status {
-        TrackerStatus::NotContacted => ("not contacted".into(), theme.dim()),
-        TrackerStatus::Announcing => ("announcing…".into(), theme.accent()),
-        TrackerStatus::Ok { peers } => (format!("ok: {peers} peers"), theme.verified()),
-        TrackerStatus::Failed(_) => ("failed".into(), theme.error().add_modifier(Modifier::BOLD)),
-    }
+    let style = match &t.status {
+        TrackerStatus::NotContacted => theme.dim(),
+        TrackerStatus::Announcing => theme.accent(),
+        TrackerStatus::Ok { .. } => theme.verified(),
+        TrackerStatus::Failed(_) => theme.error().add_modifier(Modifier::BOLD),
+    };
+    (t.status.words(), style)
 }
 
 /// Column widths: tier, status, last, next, seeds, leechers; the URL takes the rest.

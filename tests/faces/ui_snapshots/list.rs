@@ -22,38 +22,16 @@ const ADDED: u64 = 1_795_683_600 - 3 * 86_400;
 fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> TorrentLine {
     let verified = (total as f64 * done) as u64;
     TorrentLine {
-        id: TorrentId(id),
         info_hash: [id as u8; 20],
-        info_hash_v2: None,
         name: name.to_string(),
         state,
-        why: None,
         total_bytes: total,
         wanted_bytes: total,
         verified_bytes: verified,
         downloaded: verified,
-        uploaded: 0,
-        down_rate: 0.0,
-        up_rate: 0.0,
-        peers: 0,
-        seeds: 0,
-        peers_interested: 0,
-        next_announce: None,
         save_path: PathBuf::from("/home/user/Downloads"),
         added: ADDED + u64::from(id) * 3_700,
-        completed: None,
-        queue_position: 0,
-        labels: Vec::new(),
-        final_dir: None,
-        blocked: 0,
-        queue: None,
-        super_seeding: false,
-        sequential: false,
-        goal_reached: false,
-        first_last: false,
-        own: Default::default(),
-        seeding: Default::default(),
-        rev: 0,
+        ..TorrentLine::placeholder(TorrentId(id))
     }
 }
 

@@ -164,7 +164,7 @@ impl Manager {
         l.seeding = p.seed_clock;
         if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
-            l.peers_interested = 0;
+            (l.peers_interested, l.availability) = (0, None);
             l.state = p.parked_state(parked, pieces_of(slot));
             l.why = p.parked_why(parked).cloned();
             l.next_announce = p.announce_unix;
@@ -180,13 +180,14 @@ impl Manager {
     pub(super) fn line_is(slot: &Slot, shown: &TorrentLine) -> bool {
         let task = slot.line.borrow();
         let p = &slot.policy;
-        let (state, why, rates, peers, next_announce) = match slot.state.parked() {
+        let (state, why, rates, peers, next_announce, availability) = match slot.state.parked() {
             Some(parked) => (
                 p.parked_state(parked, pieces_of(slot)),
                 p.parked_why(parked),
                 (0.0, 0.0),
                 (0, 0, 0),
                 p.announce_unix,
+                None,
             ),
             None => (
                 task.state.clone(),
@@ -194,6 +195,7 @@ impl Manager {
                 (task.down_rate, task.up_rate),
                 (task.peers, task.seeds, task.peers_interested),
                 task.next_announce,
+                task.availability,
             ),
         };
         let TorrentLine {
@@ -230,6 +232,9 @@ impl Manager {
             seeding: _,
             // Set by the publication, never by the task.
             rev: _,
+            trackers,
+            availability: _,
+            last_activity,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -259,5 +264,8 @@ impl Manager {
             && shown.first_last == Self::first_last_of(slot, *first_last)
             && *shown.own == Self::own_settings(slot)
             && shown.seeding == p.seed_clock
+            && shown.trackers == *trackers
+            && shown.availability == availability
+            && shown.last_activity == *last_activity
     }
 }

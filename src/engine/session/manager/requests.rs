@@ -21,6 +21,7 @@ impl Manager {
                 | SessionRequest::Journal { .. }
                 | SessionRequest::PeerJournal { .. }
                 | SessionRequest::PieceHashes { .. }
+                | SessionRequest::TorrentFile { .. }
         );
         self.dirty |= !read;
         // A read sees the queue as weighed after every change before it.
@@ -215,6 +216,18 @@ impl Manager {
                     }
                 });
                 let _ = reply.send(hashes);
+            }
+            SessionRequest::TorrentFile { id, reply } => {
+                let file = self.slot(id).and_then(|s| s.meta.as_ref()).map(|m| {
+                    use crate::protocol::metainfo::layers;
+                    layers::torrent_file(
+                        &m.info_bytes,
+                        &m.trackers,
+                        &m.web_seeds,
+                        &layers::layers_of(m),
+                    )
+                });
+                let _ = reply.send(file);
             }
             SessionRequest::SetSettings { change, reply } => {
                 let _ = reply.send(self.set_settings(change));

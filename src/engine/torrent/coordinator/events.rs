@@ -568,6 +568,11 @@ impl Coordinator {
                 if moved {
                     self.shown.next_announce = at;
                 }
+                let before = self.shown.tracker_marks.as_deref();
+                let marks = crate::engine::api::TrackerMark::of(&rows, before);
+                if before != Some(&marks[..]) {
+                    self.shown.tracker_marks = Some(marks.into());
+                }
                 self.shown.snap.trackers = rows;
             }
             TrackerUpdate::Log(level, text) => self.log(level, text),

@@ -79,6 +79,12 @@ pub(super) struct Shown {
     /// When the first tracker due announces next (Unix seconds), from its last status rows;
     /// moved only when the due time itself moves, not by the rows' rounding.
     pub(super) next_announce: Option<u64>,
+    /// Its trackers' marks for its line, made again only when a status row's mark changes;
+    /// None until they first report.
+    pub(super) tracker_marks: Option<std::sync::Arc<[crate::engine::api::TrackerMark]>>,
+    /// The lifetime bytes (down + up) last seen and when they last grew (Unix seconds; 0:
+    /// not this run): its line's `last_activity`.
+    pub(super) activity: (u64, u64),
 }
 
 /// The peer sources it drives (each `None` while that source is off).
@@ -143,6 +149,8 @@ impl Shown {
             uplink: UplinkWatch::new(started),
             uplink_sampled: started,
             next_announce: None,
+            tracker_marks: None,
+            activity: (0, 0),
         }
     }
 

@@ -18,6 +18,11 @@ const HELD_WINDOW_MASK: u32 = (1 << HELD_WINDOW_TICKS) - 1;
 impl Coordinator {
     /// Adds the time since the last count to seeding or active time (not while paused).
     pub(super) fn count_time(&mut self, now: Instant) {
+        let moved = self.shared.downloaded.load(Ordering::Relaxed)
+            + self.shared.uploaded.load(Ordering::Relaxed);
+        if moved != self.shown.activity.0 {
+            self.shown.activity = (moved, report::unix_now());
+        }
         let secs = now.duration_since(self.link.counted_until).as_secs();
         if secs == 0 {
             return;
@@ -85,6 +90,10 @@ impl Coordinator {
         } else {
             verified
         };
+        let availability = (!self.run.complete).then(|| {
+            let d = self.shared.download();
+            distributed_copies(d.picker.availability(), d.picker.have())
+        });
         line.send_modify(|l| {
             l.id = self.link.id;
             l.info_hash = self.given.meta.info_hash;
@@ -109,6 +118,17 @@ impl Coordinator {
             l.super_seeding = self.superseed_wanted();
             l.sequential = self.plan.sequential;
             l.first_last = self.plan.first_last;
+            // Until its trackers report, a woken task keeps what they said before it slept
+            // (its line starts as the slot's).
+            if let Some(marks) = &self.shown.tracker_marks {
+                if l.trackers.as_ref().map(Arc::as_ptr) != Some(Arc::as_ptr(marks)) {
+                    l.trackers = (!marks.is_empty()).then(|| Arc::clone(marks));
+                }
+            }
+            l.availability = availability;
+            if self.shown.activity.1 > 0 {
+                l.last_activity = self.shown.activity.1;
+            }
         });
     }
 
@@ -237,5 +257,40 @@ impl Coordinator {
         snap.introductions = self.run.introductions;
         snap.relay_bytes = self.run.relay_bytes;
         snap
+    }
+}
+
+/// Distributed copies as libtorrent counts them: the rarest piece's count among the peers
+/// (ourselves counted where we have it), plus the share of pieces more common than that, to
+/// hundredths.
+fn distributed_copies(peers_with: &[u16], have: &crate::protocol::bitfield::Bitfield) -> f32 {
+    let count = |(i, &n): (usize, &u16)| u32::from(n) + u32::from(have.get(i as u32));
+    let Some(min) = peers_with.iter().enumerate().map(count).min() else {
+        return 0.0;
+    };
+    let above = peers_with
+        .iter()
+        .enumerate()
+        .map(count)
+        .filter(|&n| n > min)
+        .count();
+    let share = above as f32 / peers_with.len() as f32;
+    ((min as f32 + share) * 100.0).floor() / 100.0
+}
+
+#[cfg(test)]
+mod copies_tests {
+    use super::distributed_copies;
+    use crate::protocol::bitfield::Bitfield;
+
+    #[test]
+    fn distributed_copies_count_the_rarest_piece_and_the_share_above_it() {
+        // Four pieces: peers have 1, 2, 0, 3 of them; we have the third.
+        let mut have = Bitfield::new(4);
+        have.set(2);
+        assert_eq!(distributed_copies(&[1, 2, 0, 3], &have), 1.5);
+        // No one has the last piece: 0 copies and the share that is there.
+        assert_eq!(distributed_copies(&[1, 1, 1, 0], &Bitfield::new(4)), 0.75);
+        assert_eq!(distributed_copies(&[], &Bitfield::new(0)), 0.0);
     }
 }

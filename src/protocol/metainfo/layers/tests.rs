@@ -350,3 +350,32 @@ fn malformed_layers_libtorrent_refuses_are_refused() {
     .unwrap();
     assert!(m.info.v2.is_some());
 }
+
+#[test]
+fn an_exported_torrent_reads_back_with_its_tiers_web_seeds_and_layers() {
+    let files = [new_file("a.bin", u64::from(PIECE) * 3 + 5)];
+    let original =
+        crate::protocol::metainfo::Metainfo::from_bytes(&torrent(&files, MetaVersion::V2)).unwrap();
+    let tiers = vec![
+        vec!["http://a.example/announce".to_string()],
+        vec![
+            "udp://b.example:6969".to_string(),
+            "http://c.example/announce".to_string(),
+        ],
+    ];
+    let seeds = vec!["http://seed.example/files/".to_string()];
+    let bytes = torrent_file(&original.info_bytes, &tiers, &seeds, &layers_of(&original));
+    let back = crate::protocol::metainfo::Metainfo::from_bytes(&bytes).unwrap();
+    assert_eq!(back.info_hash, original.info_hash);
+    assert_eq!(back.info_hash_v2, original.info_hash_v2);
+    assert_eq!(back.trackers, tiers);
+    assert_eq!(back.web_seeds, seeds);
+    assert_eq!(layers_of(&back), layers_of(&original));
+    // One tracker: `announce` alone, as before.
+    let one = torrent_with_layers(
+        &original.info_bytes,
+        Some("http://a.example/announce"),
+        &BTreeMap::new(),
+    );
+    assert!(!String::from_utf8_lossy(&one).contains("announce-list"));
+}

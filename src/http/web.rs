@@ -83,8 +83,10 @@ pub(crate) async fn answer(home: &Path, route: Route, method: &Method) -> Answer
         Bytes::from(bytes)
     };
     let mut r = Response::new(Full::new(body));
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type(&rel)));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(super::mime::content_type(&rel.to_string_lossy())),
+    );
     r.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
@@ -102,28 +104,6 @@ async fn read_inside(home: &Path, rel: &Path) -> Option<Vec<u8>> {
         return None;
     }
     tokio::fs::read(&path).await.ok()
-}
-
-fn content_type(rel: &Path) -> &'static str {
-    let ext = rel
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("html" | "htm") => "text/html; charset=UTF-8",
-        Some("js" | "mjs") => "application/javascript; charset=UTF-8",
-        Some("css") => "text/css; charset=UTF-8",
-        Some("json" | "map") => "application/json",
-        Some("png") => "image/png",
-        Some("gif") => "image/gif",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("svg") => "image/svg+xml",
-        Some("ico") => "image/x-icon",
-        Some("woff") => "font/woff",
-        Some("woff2") => "font/woff2",
-        Some("txt") => "text/plain; charset=UTF-8",
-        _ => "application/octet-stream",
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! `Content-Type` from a file's extension: players pick their demuxer by it when a URL has no
-//! extension of its own. Unknown ones are `application/octet-stream`.
+//! `Content-Type` from a file's extension, for every file a door serves: a stream (players
+//! pick their demuxer by it when a URL has no extension of its own) and a web UI's files.
+//! Unknown ones are `application/octet-stream`.
 
 /// The media type of a file named `path`.
 pub(crate) fn content_type(path: &str) -> &'static str {
@@ -26,9 +27,18 @@ pub(crate) fn content_type(path: &str) -> &'static str {
         "srt" => "application/x-subrip",
         "vtt" => "text/vtt",
         "ass" | "ssa" => "text/x-ssa",
-        "txt" | "nfo" => "text/plain; charset=utf-8",
+        "txt" | "nfo" => "text/plain; charset=UTF-8",
+        "html" | "htm" => "text/html; charset=UTF-8",
+        "js" | "mjs" => "application/javascript; charset=UTF-8",
+        "css" => "text/css; charset=UTF-8",
+        "json" | "map" => "application/json",
         "jpg" | "jpeg" => "image/jpeg",
         "png" => "image/png",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "ico" => "image/x-icon",
+        "woff" => "font/woff",
+        "woff2" => "font/woff2",
         "pdf" => "application/pdf",
         _ => "application/octet-stream",
     }

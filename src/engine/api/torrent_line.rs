@@ -1,0 +1,123 @@
+//! A torrent's derived facts, made once from its line for every face: how far it is, what
+//! is left, its ratio and time left, whether it still fetches its metadata, its working
+//! tracker and the swarm's counts. A face reads these and never computes them itself (the
+//! TUI, `ttui list`, the Transmission RPC and qBittorrent's API then agree).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{SeedClock, TorrentId, TorrentLine, TorrentState, TrackerMark};
+
+impl TorrentLine {
+    /// A line with only its id, for a torrent about to start.
+    pub fn placeholder(id: TorrentId) -> TorrentLine {
+        TorrentLine {
+            id,
+            info_hash: [0; 20],
+            info_hash_v2: None,
+            name: String::new(),
+            state: TorrentState::Checking {
+                checked: 0,
+                total: 0,
+            },
+            why: None,
+            total_bytes: 0,
+            wanted_bytes: 0,
+            verified_bytes: 0,
+            downloaded: 0,
+            uploaded: 0,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            peers: 0,
+            seeds: 0,
+            peers_interested: 0,
+            next_announce: None,
+            save_path: PathBuf::new(),
+            added: 0,
+            completed: None,
+            queue_position: 0,
+            labels: Vec::new(),
+            final_dir: None,
+            blocked: 0,
+            queue: None,
+            super_seeding: false,
+            sequential: false,
+            goal_reached: false,
+            first_last: false,
+            own: crate::engine::api::OwnBox::default(),
+            seeding: SeedClock::default(),
+            rev: 0,
+            trackers: None,
+            availability: None,
+            last_activity: 0,
+        }
+    }
+
+    /// Verified share of the wanted bytes (1.0 when nothing is wanted).
+    pub fn progress(&self) -> f64 {
+        if self.wanted_bytes == 0 {
+            1.0
+        } else {
+            (self.verified_bytes as f64 / self.wanted_bytes as f64).min(1.0)
+        }
+    }
+
+    /// Uploaded over downloaded, lifetime; a torrent that downloaded nothing counts its
+    /// size instead, as Transmission does for torrents added complete.
+    pub fn ratio(&self) -> f64 {
+        let base = if self.downloaded > 0 {
+            self.downloaded
+        } else {
+            self.verified_bytes
+        };
+        if base == 0 {
+            0.0
+        } else {
+            self.uploaded as f64 / base as f64
+        }
+    }
+
+    /// Time left at the current rate, when it moves.
+    pub fn eta(&self) -> Option<Duration> {
+        let left = self.wanted_bytes.saturating_sub(self.verified_bytes);
+        if left == 0 {
+            return Some(Duration::ZERO);
+        }
+        (self.down_rate >= 1.0).then(|| Duration::from_secs_f64(left as f64 / self.down_rate))
+    }
+}
+
+impl TorrentLine {
+    /// Wanted bytes not verified yet.
+    pub fn left(&self) -> u64 {
+        self.wanted_bytes.saturating_sub(self.verified_bytes)
+    }
+
+    /// A magnet whose metadata has not come yet: its size is not known.
+    pub fn fetching_metadata(&self) -> bool {
+        self.total_bytes == 0
+    }
+
+    /// Its trackers' marks, in tier order (empty without trackers or before the first).
+    pub fn tracker_marks(&self) -> &[TrackerMark] {
+        self.trackers.as_deref().unwrap_or(&[])
+    }
+
+    /// The tracker it announces to now: the first that works (qBittorrent's `tracker`).
+    pub fn working_tracker(&self) -> Option<&TrackerMark> {
+        self.tracker_marks().iter().find(|m| m.working())
+    }
+
+    /// The swarm's seeds and leechers as its trackers count them: the most any tracker
+    /// named (libtorrent's `num_complete`/`num_incomplete`); None when none counted.
+    pub fn swarm(&self) -> (Option<u32>, Option<u32>) {
+        let most =
+            |f: fn(&TrackerMark) -> Option<u32>| self.tracker_marks().iter().filter_map(f).max();
+        (most(|m| m.seeders), most(|m| m.leechers))
+    }
+
+    /// Connected peers that are not seeds.
+    pub fn leechers(&self) -> u32 {
+        self.peers.saturating_sub(self.seeds)
+    }
+}

@@ -1,0 +1,179 @@
+//! One truth in every face: a seed with a working tracker reads the same in `ttui show`,
+//! the Transmission RPC and qBittorrent's API (the calls VueTorrent makes: `torrents/info`,
+//! `files`, `trackers`, `sync/maindata`), awake and then asleep. Before, qBittorrent's API
+//! gave every torrent an empty `tracker` and 0 trackers ("Untracked" in VueTorrent), and a
+//! sleeping seed's tracker "not contacted" with -1 counts.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+use crate::common;
+use crate::kit;
+use crate::payload;
+use crate::tools;
+
+use std::fs;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::*;
+use kit::*;
+use payload::*;
+use tools::*;
+
+/// A seed's first announce, and its fall asleep, take a few seconds; this bounds them.
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Faces {
+    qbt: SocketAddr,
+    sid: String,
+    rpc: SocketAddr,
+}
+
+/// What every face says of the torrent's tracker and files, asserted to agree; `asleep`
+/// adds the checks that the session holds no task for it.
+fn agree(env: &Env, f: &Faces, hash: &str, url: &str) {
+    let info = f.qbt_get(&format!("/api/v2/torrents/info?hashes={hash}"));
+    let t = &info[0];
+    assert_eq!(t["tracker"], url, "{t}");
+    assert_eq!(t["trackers_count"], 1, "{t}");
+    assert_eq!(t["progress"], 1.0, "{t}");
+    // opentracker counts us: one seed, no leecher.
+    assert_eq!(
+        (t["num_complete"].as_i64(), t["num_incomplete"].as_i64()),
+        (Some(1), Some(0)),
+        "{t}"
+    );
+    let files = f.qbt_get(&format!("/api/v2/torrents/files?hash={hash}"));
+    for file in files.as_array().unwrap() {
+        assert_eq!(file["progress"], 1.0, "{file}");
+        assert_eq!(file["is_seed"], true, "{file}");
+    }
+    let trackers = f.qbt_get(&format!("/api/v2/torrents/trackers?hash={hash}"));
+    let row = trackers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["url"] == url)
+        .unwrap_or_else(|| panic!("{trackers}"));
+    // 2: working.
+    assert_eq!(row["status"], 2, "{row}");
+    assert_eq!(row["num_seeds"], 1, "{row}");
+    assert_eq!(row["num_leeches"], 0, "{row}");
+    let sync = f.qbt_get("/api/v2/sync/maindata?rid=0");
+    let synced = &sync["torrents"][hash];
+    for key in [
+        "tracker",
+        "trackers_count",
+        "progress",
+        "num_complete",
+        "state",
+    ] {
+        assert_eq!(synced[key], t[key], "sync/maindata's {key}: {synced}");
+    }
+
+    let call = r#"{"method":"torrent-get","arguments":{"fields":["hashString","percentDone","trackerStats","files","status"]}}"#;
+    let got = rpc_call(f.rpc, call);
+    let r = got["arguments"]["torrents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["hashString"] == hash)
+        .unwrap_or_else(|| panic!("{got}"))
+        .clone();
+    assert_eq!(r["percentDone"], 1.0, "{r}");
+    // 6: seeding.
+    assert_eq!(r["status"], 6, "{r}");
+    let stats = &r["trackerStats"][0];
+    assert_eq!(stats["announce"], url, "{r}");
+    assert_eq!(stats["seederCount"], 1, "{r}");
+    assert_eq!(stats["leecherCount"], 0, "{r}");
+    for (i, file) in r["files"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(file["bytesCompleted"], file["length"], "file {i}: {r}");
+    }
+
+    let show = env.verb(&["show", hash, "--json"]);
+    assert_eq!(show.code, 0, "{show:?}");
+    let shown: Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(shown["progress"], 1.0, "{shown}");
+    assert_eq!(shown["trackers"][0]["status"], "working", "{shown}");
+    assert_eq!(shown["trackers"][0]["seeders"], 1, "{shown}");
+    for file in shown["files"].as_array().unwrap() {
+        assert_eq!(file["verified_bytes"], file["size"], "{file}");
+    }
+}
+
+impl Faces {
+    fn qbt_get(&self, path: &str) -> Value {
+        qbt_get(self.qbt, &self.sid, path)
+    }
+}
+
+#[test]
+fn a_seeds_tracker_and_files_read_the_same_in_every_face_awake_and_asleep() {
+    require_loopback_only();
+    let env = Env::new("ttui-agree-");
+    let made = env.root.path().join("t");
+    let mut p = Payload::make(
+        &env.out,
+        &made,
+        "agreed",
+        &[("a.bin", (1 << 20) + 77), ("b.bin", 300_000)],
+        5,
+    );
+    let tracker = Opentracker::start(&[p.torrent.info_hash]);
+    let url = tracker.http_url();
+    p.torrent = p
+        .torrent
+        .with_trackers(&made.join("agreed-tracked.torrent"), Some(&url), &[]);
+    let (qbt, rpc) = (free_port(), free_port());
+    let cfg = env.root.path().join("config.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[qbt]\nlisten = \"127.0.0.1:{qbt}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n\
+             [rpc]\nlisten = \"127.0.0.1:{rpc}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n"
+        ),
+    )
+    .unwrap();
+    let args = ["--config".to_string(), cfg.display().to_string()];
+    let mut daemon = Daemon::start_with(&env, "1", &args, &[("TTUI_DORMANT_AFTER_SECS", "3")]);
+    assert_eq!(env.verb(&["add", &p.path()]).code, 0);
+    let hash = p.hash();
+    let qbt = SocketAddr::from(([127, 0, 0, 1], qbt));
+    let faces = Faces {
+        qbt,
+        sid: qbt_login(qbt),
+        rpc: SocketAddr::from(([127, 0, 0, 1], rpc)),
+    };
+    // Its check finds it complete, and its tracker answers the announce.
+    let start = Instant::now();
+    loop {
+        let info = faces.qbt_get(&format!("/api/v2/torrents/info?hashes={hash}"));
+        if info[0]["tracker"] == url.as_str() && info[0]["num_complete"] == 1 {
+            break;
+        }
+        daemon.assert_alive("the first announce");
+        assert!(
+            start.elapsed() < WAIT,
+            "no working tracker: {info}\n{}",
+            daemon.report()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    agree(&env, &faces, &hash, &url);
+
+    // Asleep: no task, no snapshot; the line and what the session keeps answer.
+    let start = Instant::now();
+    while lines_with(&daemon.log_text(), "quiet, dormant").is_empty() {
+        daemon.assert_alive("the seed to sleep");
+        assert!(
+            start.elapsed() < WAIT,
+            "it never slept\n{}",
+            daemon.report()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    agree(&env, &faces, &hash, &url);
+    daemon.assert_alive("the end");
+}
