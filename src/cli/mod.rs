@@ -600,5 +600,5 @@ pub(crate) struct DemoArgs {
 /// Reads and parses a .torrent (a file, `-` for stdin, or an http(s) URL), size-capped, with
 /// the source in the one-line error.
 pub(crate) fn load_torrent(path: &Path) -> Result<Metainfo, String> {
-    crate::engine::host::load::load_torrent(path)
+    crate::engine::host::load::load_torrent(path).map_err(String::from)
 }

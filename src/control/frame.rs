@@ -112,7 +112,12 @@ fn eof(e: io::Error) -> FrameError {
     }
 }
 
-/// Writes one frame and flushes it, within `limit` (a peer that never reads is given up on).
+/// A frame is written in parts of this size, each within the write's limit.
+const WRITE_PART: usize = 256 << 10;
+
+/// Writes one frame and flushes it, each part of [`WRITE_PART`] bytes within `limit`: a peer
+/// that takes nothing for `limit` is given up on, one that takes a large answer (the list of
+/// 100,000 torrents, some 60 MB) steadily but slowly, on a loaded machine, is not.
 pub async fn write_frame<W: AsyncWrite + Unpin>(
     w: &mut W,
     body: &[u8],
@@ -120,12 +125,12 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
     limit: Duration,
 ) -> Result<(), FrameError> {
     let head = header(body.len(), max)?;
-    let write = async {
-        w.write_all(&head).await?;
-        w.write_all(body).await?;
-        w.flush().await
-    };
-    timeout(limit, write)
+    for part in std::iter::once(&head[..]).chain(body.chunks(WRITE_PART)) {
+        timeout(limit, w.write_all(part))
+            .await
+            .map_err(|_| FrameError::Timeout)??;
+    }
+    timeout(limit, w.flush())
         .await
         .map_err(|_| FrameError::Timeout)??;
     Ok(())
@@ -230,5 +235,31 @@ mod tests {
         assert!(matches!(got, Err(FrameError::Timeout)), "{got:?}");
         let got = write_frame(&mut a, &[7u8; 1001], 1000, Duration::from_millis(50)).await;
         assert!(matches!(got, Err(FrameError::TooLarge { .. })), "{got:?}");
+    }
+
+    /// A reader that takes a large answer a part at a time, each well within the limit, gets
+    /// all of it though the whole takes many times the limit.
+    #[tokio::test]
+    async fn a_slow_but_steady_reader_gets_a_large_answer() {
+        let (mut a, mut b) = tokio::io::duplex(64 << 10);
+        let body = vec![9u8; 8 * WRITE_PART];
+        let limit = Duration::from_millis(300);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                match b.read(&mut buf).await {
+                    Ok(0) | Err(_) => return got,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        write_frame(&mut a, &body, u32::MAX, limit).await.unwrap();
+        assert!(started.elapsed() > limit, "{:?}", started.elapsed());
+        drop(a);
+        let got = reader.await.unwrap();
+        assert_eq!(got.len(), 4 + body.len());
     }
 }

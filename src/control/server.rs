@@ -42,7 +42,7 @@ pub struct Limits {
     pub max_reply: u32,
     /// For the client's hello, from connect, and for any frame once its first byte came.
     pub frame_timeout: Duration,
-    /// For each answer to be taken by the client.
+    /// For the client to take each part of an answer (`frame::write_frame`).
     pub write_timeout: Duration,
 }
 

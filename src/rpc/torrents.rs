@@ -267,7 +267,7 @@ async fn source_of(name: &str) -> Result<AddSource, MethodError> {
             crate::engine::host::load::URL_TIMEOUT,
         )
         .await
-        .map_err(MethodError::BadArgument)?;
+        .map_err(|e| MethodError::BadArgument(e.to_string()))?;
         return Ok(AddSource::Torrent {
             name: crate::fmt::outside(name, 200).into_owned(),
             bytes,

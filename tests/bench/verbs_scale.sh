@@ -48,9 +48,16 @@ timed() {
     since "$t0"
 }
 
+# A list that fails is tried again; its error is kept in list.err (counted at the end).
+: >"$WORK/list.err"
+listed_count() {
+    local n
+    n=$(ttui_list 2>>"$WORK/list.err" | grep -c '^    "id": ') || true
+    echo "${n:-0}"
+}
 wait_all_listed() {
     for _ in $(seq 3600); do
-        [[ $(ttui_list | grep -c '^    "id": ') -ge $N ]] && return 0
+        [[ $(listed_count) -ge $N ]] && return 0
         kill -0 "$PID" 2>/dev/null || die "ttui exited (see $TDIR/ttui.log)"
         sleep 0.5
     done
@@ -67,7 +74,7 @@ for verb_name in pause_all resume_all remove_one show_one list; do cells[$verb_n
 for run in $(seq "$RUNS"); do
     cells[pause_all]+=" $(timed pause all)"
     cells[resume_all]+=" $(timed resume all)"
-    id=$(ttui_list | awk -v h="$HASH" '/"id": / { gsub(/[^0-9]/, ""); id = $0 } $0 ~ h { print id; exit }')
+    id=$(verb list --json | awk -v h="$HASH" '/"id": / { gsub(/[^0-9]/, ""); id = $0 } $0 ~ h { print id }')
     [[ -n $id ]] || die "the torrent $HASH is not listed"
     cells[show_one]+=" $(timed show "$id" --json)"
     cells[remove_one]+=" $(timed remove "$id")"
@@ -80,7 +87,7 @@ printf '%-10s %12s %12s %12s %12s %12s\n' "$N" \
     "$(echo "${cells[pause_all]}" | median)" "$(echo "${cells[resume_all]}" | median)" \
     "$(echo "${cells[remove_one]}" | median)" "$(echo "${cells[show_one]}" | median)" \
     "$(echo "${cells[list]}" | median)"
-note "session RSS $(mib "$(status_kib "$PID" VmRSS)") MiB"
+note "session RSS $(mib "$(status_kib "$PID" VmRSS)") MiB; lists that failed while waiting: $(grep -c . "$WORK/list.err") ($(sort -u "$WORK/list.err" | head -3 | tr '\n' ' '))"
 kill -TERM "$PID"
 wait "$PID" || true
 PID=""

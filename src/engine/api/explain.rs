@@ -260,357 +260,41 @@ fn hopeful(p: &PeerRow) -> bool {
     p.in_play || !p.stage.is_gone()
 }
 
-fn trackers(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
-    if s.trackers.is_empty() {
-        return None;
-    }
-    let failed: Vec<_> = s
-        .trackers
-        .iter()
-        .filter_map(|t| match &t.status {
-            Failed(e) => Some((t, e)),
-            _ => None,
-        })
-        .collect();
-    let working = s
-        .trackers
-        .iter()
-        .filter(|t| matches!(t.status, TrackerStatus::Ok { .. }))
-        .count();
-    let Some((t, err)) = failed.first() else {
-        return (working > 0).then(|| {
-            let e = format!("{} working", plural(working, "tracker", "trackers"));
-            finding(Check::Trackers, Verdict::Ok, e, None)
-        });
-    };
-    // The host alone: a full announce URL carries a passkey on private trackers.
-    let rest = t.url.split_once("://").map_or(t.url.as_str(), |(_, r)| r);
-    let host = rest.split(['/', '?']).next().unwrap_or(rest);
-    let n = failed.len();
-    let what = format!(
-        "{} of {} failing",
-        n,
-        plural(s.trackers.len(), "tracker", "trackers")
-    );
-    let evidence = format!(
-        "{what} ({}: {})",
-        fmt::outside(host, 60),
-        fmt::outside(err, 80)
-    );
-    let verdict = if working == 0 && connected(s).next().is_none() {
-        Verdict::HoldingBack
-    } else {
-        Verdict::Warning
-    };
-    let advice = (working == 0)
-        .then_some("check the tracker URL and your network; the DHT and PEX can still find peers");
-    Some(finding(Check::Trackers, verdict, evidence, advice))
-}
-
-fn dht(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
-    let nodes = ctx.dht_nodes.or(s.dht.as_ref().map(|d| d.nodes))?;
-    if nodes > 0 {
-        let e = format!("DHT: {}", plural(nodes, "node", "nodes"));
-        return Some(finding(Check::Dht, Verdict::Ok, e, None));
-    }
-    // Only worth a word once it had time to bootstrap.
-    if s.elapsed < Duration::from_secs(60) {
-        return None;
-    }
-    let verdict = if s.trackers.is_empty() && s.peers.is_empty() {
-        Verdict::HoldingBack
-    } else {
-        Verdict::Warning
-    };
-    let e = "DHT has no nodes: it cannot find peers".to_string();
-    Some(finding(
-        Check::Dht,
-        verdict,
-        e,
-        Some("check that UDP is not blocked, or pass --dht-bootstrap HOST:PORT"),
-    ))
-}
-
-/// Peers dialed through a hole a relay punched (BEP 55): reached only this way (dialing them
-/// had failed), or not reached even so.
-fn hole_punch(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
-    let punched = || s.peers.iter().filter(|p| p.hole_punched_via.is_some());
-    let reached = punched()
-        .filter(|p| matches!(p.stage, PeerStage::Connected | PeerStage::Disconnected))
-        .count();
-    let failed = punched().filter(|p| p.stage == PeerStage::Failed).count();
-    if reached + failed == 0 {
-        return None;
-    }
-    let e = format!(
-        "hole punching: {} reached only this way, {} not reached even so",
-        plural(reached, "peer", "peers"),
-        failed
-    );
-    let advice = (reached == 0).then_some(
-        "a NAT that changes its port for every destination cannot be punched; a forwarded port (or UPnP/NAT-PMP) lets peers dial in",
-    );
-    Some(finding(Check::HolePunch, Verdict::Ok, e, advice))
-}
-
-fn no_peers(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
-    // Peers listed only where we cannot go are `family`'s to tell.
-    if !s.peers.is_empty() || s.unroutable_peers > 0 || s.elapsed < Duration::from_secs(30) {
-        return None;
-    }
-    let advice = if s.trackers.is_empty() && s.dht.is_none() {
-        "no tracker and no DHT: add a tracker, run without --no-dht, or name a peer with --peer"
-    } else {
-        "wait for the trackers and the DHT to find some, or name one with --peer"
-    };
-    let e = "no peers known at all".to_string();
-    Some(finding(
-        Check::NoPeers,
-        Verdict::HoldingBack,
-        e,
-        Some(advice),
-    ))
-}
-
-/// Peers listed at IPv6 addresses on a machine with no IPv6 route are never tried: when they
-/// are all there is, that is why nothing comes; beside reachable ones, they are a warning.
-fn family(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
-    let n = s.unroutable_peers;
-    if n == 0 {
-        return None;
-    }
-    let advice = Some("give this machine IPv6 (most home routers and phones offer it)");
-    if connected(s).next().is_none() {
-        let e = format!(
-            "{} listed only at IPv6 addresses, and this machine has no IPv6 route: none tried",
-            plural(n, "peer is", "peers are")
-        );
-        return Some(finding(Check::Family, Verdict::HoldingBack, e, advice));
-    }
-    let e = format!(
-        "{} at IPv6 addresses out of reach: this machine has no IPv6 route",
-        plural(n, "peer", "peers")
-    );
-    Some(finding(Check::Family, Verdict::Warning, e, advice))
-}
-
-fn availability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
-    // No peer connected: that is the peer checks' story, not availability's.
-    connected(s).next()?;
-    let needed = |i: &usize| s.pieces.get(*i).is_some_and(|p| *p != PieceState::Verified);
-    let missing = (0..s.pieces.len()).filter(needed).count();
-    let lacking: Vec<usize> = (0..s.pieces.len())
-        .filter(needed)
-        .filter(|i| s.availability.get(*i).copied().unwrap_or(0) == 0)
-        .collect();
-    let unavailable = lacking.len();
-    if unavailable == 0 {
-        return (missing > 0).then(|| {
-            let e = "every missing piece is on a connected peer".to_string();
-            finding(Check::Availability, Verdict::Ok, e, None)
-        });
-    }
-    let mut e = format!(
-        "{}: no connected peer has them ({})",
-        plural(unavailable, "piece", "pieces"),
-        piece_list(&lacking)
-    );
-    if let Some(ago) = ctx.full_copy_seen_ago {
-        e.push_str(&format!(
-            "; a full copy was last seen {} ago",
-            fmt::duration(ago)
-        ));
-    }
-    let verdict = if unavailable == missing {
-        Verdict::HoldingBack
-    } else {
-        Verdict::Warning
-    };
-    Some(finding(
-        Check::Availability,
-        verdict,
-        e,
-        Some("wait for a peer that has them (a seed) to come online"),
-    ))
-}
-
-/// Which pieces, in runs, so the user can match them to files ("pieces 61–63"; "pieces 2, 9,
-/// 40–47 and 5 more"): the count alone does not say that it is the end of the torrent.
-fn piece_list(sorted: &[usize]) -> String {
-    const RUNS: usize = 3;
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    for &i in sorted {
-        match runs.last_mut() {
-            Some((_, end)) if *end + 1 == i => *end = i,
-            _ => runs.push((i, i)),
-        }
-    }
-    let shown: Vec<String> = runs
-        .iter()
-        .take(RUNS)
-        .map(|&(a, b)| {
-            if a == b {
-                a.to_string()
-            } else {
-                format!("{a}–{b}")
-            }
-        })
-        .collect();
-    let listed: usize = runs.iter().take(RUNS).map(|(a, b)| b - a + 1).sum();
-    let more = sorted.len() - listed;
-    let word = if sorted.len() == 1 { "piece" } else { "pieces" };
-    match more {
-        0 => format!("{word} {}", shown.join(", ")),
-        n => format!("{word} {} and {n} more", shown.join(", ")),
-    }
-}
-
-fn seeds(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
-    let connected_seeds = connected(s).filter(|p| p.progress >= 1.0).count();
-    let tracker_seeds = s.trackers.iter().filter_map(|t| t.seeders).max();
-    if connected_seeds > 0 || tracker_seeds.is_some_and(|n| n > 0) {
-        let n = connected_seeds.max(tracker_seeds.unwrap_or(0) as usize);
-        let e = format!("{} in the swarm", plural(n, "seed", "seeds"));
-        return Some(finding(Check::Seeds, Verdict::Ok, e, None));
-    }
-    // Say "none" only when someone could have told us: a tracker's count, or connected peers.
-    if tracker_seeds.is_none() && connected(s).next().is_none() {
-        return None;
-    }
-    let e = "no seeds in the swarm: only peers that are downloading too".to_string();
-    Some(finding(
-        Check::Seeds,
-        Verdict::Warning,
-        e,
-        Some("the download can finish only if the peers together hold every piece"),
-    ))
-}
-
-/// Why peers failed, most frequent first (ties in first-seen order): the first one is usually
-/// the whole story. Each reason keeps one `PeerEnd` it came from, for its advice.
-pub fn failure_reasons(peers: &[PeerRow]) -> Vec<(String, Option<PeerEnd>, usize)> {
-    let mut reasons: Vec<(String, Option<PeerEnd>, usize)> = Vec::new();
-    for p in peers.iter().filter(|p| p.stage.is_gone()) {
-        let why = p
-            .end
-            .as_ref()
-            .map_or_else(|| p.stage.label().to_string(), |e| e.to_string());
-        match reasons.iter_mut().find(|(r, _, _)| *r == why) {
-            Some((_, _, n)) => *n += 1,
-            None => reasons.push((why, p.end.clone(), 1)),
-        }
-    }
-    reasons.sort_by_key(|r| std::cmp::Reverse(r.2));
-    reasons
-}
-
-/// The fix for one way of failing, when there is one the user can apply.
-fn failure_advice(end: &PeerEnd) -> Option<(&'static str, &'static str)> {
-    // (what it means, what to do)
-    Some(match end {
-        PeerEnd::ClosedMayNeedEncryption => (
-            "closed the plain handshake: they may require encryption",
-            "run with `--encryption prefer`",
-        ),
-        PeerEnd::Encryption(_) => (
-            "failed the encrypted handshake",
-            "run with `--encryption prefer` (not `require`)",
-        ),
-        PeerEnd::ClosedMayNeedUtp => (
-            "closed the TCP handshake: they may accept only uTP",
-            "run with `--transport both`",
-        ),
-        PeerEnd::UtpNoAnswer => (
-            "never answered over uTP: they may speak only TCP",
-            "run with `--transport both`",
-        ),
-        PeerEnd::Refused | PeerEnd::ConnectTimeout | PeerEnd::Unreachable(_) => (
-            "could not be reached",
-            "they may be offline or behind NAT; more peers come from trackers, DHT and PEX",
-        ),
-        _ => return None,
-    })
-}
-
-fn peer_failures(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
-    let dialed: Vec<&PeerRow> = s
-        .peers
-        .iter()
-        // The blocklist's refusals are its own check's story.
-        .filter(|p| p.source != PeerSource::Incoming && p.end != Some(PeerEnd::Blocklisted))
-        .collect();
-    // A peer being retried counts by the attempt before (its reason stands until the retry
-    // answers), as one that failed.
-    let failed_rows: Vec<PeerRow> = dialed
-        .iter()
-        .filter_map(|p| {
-            let end = p.failure()?.clone();
-            Some(PeerRow {
-                stage: PeerStage::Failed,
-                end: Some(end),
-                ..(*p).clone()
-            })
-        })
-        .collect();
-    let failed = failed_rows.len();
-    if dialed.is_empty() || failed * 2 <= dialed.len() {
-        return None;
-    }
-    let reasons = failure_reasons(&failed_rows);
-    let (text, end, n) = reasons.first()?;
-    let peers = plural(*n, "peer", "peers");
-    let (evidence, advice) = match end.as_ref().and_then(failure_advice) {
-        Some((meaning, fix)) => (format!("{peers} {meaning}"), Some(fix)),
-        None => (format!("{peers} failed: {}", fmt::outside(text, 80)), None),
-    };
-    let evidence = format!("{evidence} ({failed} of {} dialed failed)", dialed.len());
-    let working = connected(s).any(|p| p.down_rate >= 1.0);
-    let verdict = if working || s.peers.iter().any(|p| hopeful(p) && p.failure().is_none()) {
-        Verdict::Warning
-    } else {
-        Verdict::HoldingBack
-    };
-    Some(finding(Check::PeerFailures, verdict, evidence, advice))
-}
-
-fn choked(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
-    let useful: Vec<&PeerRow> = connected(s)
-        .filter(|p| p.flags.am_interested && p.since >= CHOKE_GRACE)
-        .collect();
-    if useful.is_empty() {
-        return None;
-    }
-    let choking = useful.iter().filter(|p| p.flags.peer_choking).count();
-    if choking < useful.len() {
-        let e = format!(
-            "{} of {} useful peers unchoke us",
-            useful.len() - choking,
-            useful.len()
-        );
-        return Some(finding(Check::Choked, Verdict::Ok, e, None));
-    }
-    let e = format!("every peer that has what we need is choking us ({choking} of {choking})");
-    Some(finding(
-        Check::Choked,
-        Verdict::HoldingBack,
-        e,
-        Some("peers unchoke those that upload to them: keep uploading, or wait for more peers"),
-    ))
-}
-
+// One file per check (the checks of the local machine share `local.rs`).
+mod availability;
 mod blocked;
+mod choked;
+mod dht;
+mod family;
+mod hole_punch;
 mod interface;
 mod local;
+mod no_peers;
+mod peer_failures;
 mod port_mapping;
 mod proxied;
 mod seeding;
+mod seeds;
 mod stream;
+mod trackers;
+use availability::availability;
+#[cfg(test)]
+use availability::piece_list;
 use blocked::blocklist;
+use choked::choked;
+use dht::dht;
+use family::family;
+use hole_punch::hole_punch;
 use interface::interface;
 use local::{disk, limits, rc4_cpu, reachability, upload_saturation};
+use no_peers::no_peers;
+pub use peer_failures::failure_reasons;
+use peer_failures::peer_failures;
 use proxied::proxy;
 use seeding::seeding_idle;
+use seeds::seeds;
 use stream::stream;
+use trackers::trackers;
 
 #[cfg(test)]
 mod tests;

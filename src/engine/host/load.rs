@@ -51,20 +51,57 @@ impl<'a> Source<'a> {
     }
 }
 
-fn too_large(what: &str) -> String {
-    format!(
-        "{what}: larger than {} MiB, so not a .torrent",
-        MAX_TORRENT_SIZE >> 20
-    )
+/// Why a .torrent was not loaded. Each says what it read (shortened: a name may come from a
+/// hostile file or server) and prints as one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum LoadError {
+    #[error("cannot read {what}: {reason}")]
+    Read { what: String, reason: String },
+    #[error("{what}: larger than {} MiB, so not a .torrent", MAX_TORRENT_SIZE >> 20)]
+    TooLarge { what: String },
+    /// The download failed: the server's status, or why no answer came.
+    #[error("{what}: {reason}")]
+    Fetch { what: String, reason: String },
+    #[error("{what}: no answer within {secs} s")]
+    Slow { what: String, secs: u64 },
+    #[error("{what} is not a valid torrent: {reason}")]
+    NotValid { what: String, reason: String },
+}
+
+/// The faces that carry errors as text take a load's as its line.
+impl From<LoadError> for String {
+    fn from(e: LoadError) -> String {
+        e.to_string()
+    }
+}
+
+fn too_large(what: &str) -> LoadError {
+    LoadError::TooLarge {
+        what: what.to_string(),
+    }
+}
+
+fn fetch(what: &str, reason: impl std::fmt::Display) -> LoadError {
+    LoadError::Fetch {
+        what: what.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn unread(what: &str, reason: impl std::fmt::Display) -> LoadError {
+    LoadError::Read {
+        what: what.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Reads at most [`MAX_TORRENT_SIZE`] bytes; one byte more is an error.
-pub(crate) fn read_capped(r: impl Read, what: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn read_capped(r: impl Read, what: &str) -> Result<Vec<u8>, LoadError> {
     let mut buf = Vec::new();
     // One byte past the cap tells "exactly at the cap" from "over it".
     r.take(MAX_TORRENT_SIZE + 1)
         .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read {what}: {e}"))?;
+        .map_err(|e| unread(what, e))?;
     if buf.len() as u64 > MAX_TORRENT_SIZE {
         return Err(too_large(what));
     }
@@ -72,11 +109,11 @@ pub(crate) fn read_capped(r: impl Read, what: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The bytes of a .torrent from any source, capped.
-pub(crate) fn read_source(src: Source<'_>) -> Result<Vec<u8>, String> {
+pub(crate) fn read_source(src: Source<'_>) -> Result<Vec<u8>, LoadError> {
     let what = src.describe();
     match src {
         Source::File(p) => {
-            let f = std::fs::File::open(p).map_err(|e| format!("cannot read {what}: {e}"))?;
+            let f = std::fs::File::open(p).map_err(|e| unread(&what, e))?;
             read_capped(f, &what)
         }
         Source::Stdin => read_capped(std::io::stdin().lock(), &what),
@@ -88,7 +125,7 @@ pub(crate) fn read_source(src: Source<'_>) -> Result<Vec<u8>, String> {
 /// The error is one line, shortened: the reason may quote 10 MB of a hostile file.
 /// A v2-only torrent that lacks piece layers is refused here (`load_torrent_or_layers` takes
 /// it, for the commands that can fetch them).
-pub(crate) fn load_torrent(arg: &Path) -> Result<Metainfo, String> {
+pub(crate) fn load_torrent(arg: &Path) -> Result<Metainfo, LoadError> {
     match load_torrent_or_layers(arg)? {
         Ok(meta) => Ok(meta),
         Err(needs) => Err(not_valid(
@@ -98,20 +135,19 @@ pub(crate) fn load_torrent(arg: &Path) -> Result<Metainfo, String> {
     }
 }
 
-fn not_valid(src: Source<'_>, e: &MetainfoError) -> String {
+fn not_valid(src: Source<'_>, e: &MetainfoError) -> LoadError {
     let reason = e.to_string().replace('\n', " ");
-    format!(
-        "{} is not a valid torrent: {}",
-        src.describe(),
-        shorten_to(&reason, MAX_ERROR)
-    )
+    LoadError::NotValid {
+        what: src.describe(),
+        reason: shorten_to(&reason, MAX_ERROR).into_owned(),
+    }
 }
 
 /// `load_torrent`, or a v2-only torrent whose piece layers peers must send first (as
 /// libtorrent loads it): `ttui info` shows it, a download fetches them.
 pub(crate) fn load_torrent_or_layers(
     arg: &Path,
-) -> Result<Result<Metainfo, Box<NeedsLayers>>, String> {
+) -> Result<Result<Metainfo, Box<NeedsLayers>>, LoadError> {
     let src = Source::of(arg);
     let bytes = read_source(src)?;
     let meta = match Metainfo::from_bytes(&bytes) {
@@ -131,36 +167,37 @@ pub(crate) fn load_torrent_or_layers(
 
 /// Downloads a .torrent over http(s), capped in size and time. Works from inside a tokio
 /// runtime or outside one: the download runs on a thread of its own.
-pub(crate) fn fetch_url_blocking(url: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn fetch_url_blocking(url: &str) -> Result<Vec<u8>, LoadError> {
     let url = url.to_owned();
+    let what = shorten(&url).into_owned();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("tokio runtime: {e}"))?;
+            .map_err(|e| fetch(&shorten(&url), format!("tokio runtime: {e}")))?;
         rt.block_on(fetch_url(&url, URL_TIMEOUT))
     })
     .join()
-    .unwrap_or_else(|_| Err("downloading the torrent failed".into()))
+    .unwrap_or_else(|_| Err(fetch(&what, "the download failed")))
 }
 
 /// Downloads a .torrent over http(s): at most [`MAX_TORRENT_SIZE`] bytes within `timeout`.
-pub(crate) async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+pub(crate) async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, LoadError> {
     let what = shorten(url).into_owned();
     let client = crate::tracker::http_client_builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::limited(5))
         .build()
-        .map_err(|e| format!("{what}: {}", root_cause(&e)))?;
-    let fetch = async {
+        .map_err(|e| fetch(&what, root_cause(&e)))?;
+    let download = async {
         let mut resp = client
             .get(url)
             .send()
             .await
-            .map_err(|e| format!("{what}: {}", root_cause(&e)))?;
+            .map_err(|e| fetch(&what, root_cause(&e)))?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(format!("{what}: HTTP {status}"));
+            return Err(fetch(&what, format!("HTTP {status}")));
         }
         if resp.content_length().is_some_and(|n| n > MAX_TORRENT_SIZE) {
             return Err(too_large(&what));
@@ -169,7 +206,7 @@ pub(crate) async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, S
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| format!("{what}: {}", root_cause(&e)))?
+            .map_err(|e| fetch(&what, root_cause(&e)))?
         {
             if (body.len() + chunk.len()) as u64 > MAX_TORRENT_SIZE {
                 return Err(too_large(&what));
@@ -179,9 +216,14 @@ pub(crate) async fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>, S
         Ok(body)
     };
     // reqwest's timeout covers the body; the outer one guards should it not.
-    tokio::time::timeout(timeout + Duration::from_secs(1), fetch)
+    tokio::time::timeout(timeout + Duration::from_secs(1), download)
         .await
-        .unwrap_or_else(|_| Err(format!("{what}: no answer within {} s", timeout.as_secs())))
+        .unwrap_or_else(|_| {
+            Err(LoadError::Slow {
+                what: what.clone(),
+                secs: timeout.as_secs(),
+            })
+        })
 }
 
 #[cfg(test)]
@@ -214,7 +256,16 @@ mod tests {
             MAX_TORRENT_SIZE
         );
         let e = read_capped(std::io::repeat(0), "zeros").unwrap_err();
-        assert_eq!(e, "zeros: larger than 64 MiB, so not a .torrent");
+        assert_eq!(
+            e,
+            LoadError::TooLarge {
+                what: "zeros".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "zeros: larger than 64 MiB, so not a .torrent"
+        );
     }
 
     #[test]
@@ -226,7 +277,7 @@ mod tests {
         t.extend_from_slice(b"4:name1:n12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee");
         let path = dir.path().join("big-path.torrent");
         std::fs::write(&path, &t).unwrap();
-        let e = load_torrent(&path).unwrap_err();
+        let e = load_torrent(&path).unwrap_err().to_string();
         assert!(e.len() < 1000, "error of {} bytes", e.len());
         assert!(e.contains("is not a valid torrent"), "{e}");
         assert!(

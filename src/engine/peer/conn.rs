@@ -13,16 +13,16 @@ use crate::engine::api::{ChokeFlags, PeerEnd};
 use crate::engine::peer::connect::{io_end, OUR_REQQ};
 use crate::engine::peer::link::{PeerCmd, PeerEvent, PeerLive, SuperSeen, TorrentLink};
 use crate::engine::peer::pex::{
-    PexEvent, Verdict, LT_DONTHAVE_ID, UPLOAD_ONLY_ID, UT_HOLEPUNCH_ID, UT_METADATA_ID, UT_PEX_ID,
+    LT_DONTHAVE_ID, UPLOAD_ONLY_ID, UT_HOLEPUNCH_ID, UT_METADATA_ID, UT_PEX_ID,
 };
 use crate::engine::peer::rate::Limiter;
 use crate::engine::peer::stream::WriteHalf;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::extension::{
-    self, ExtHandshake, Pex, HANDSHAKE_ID, LT_DONTHAVE, UPLOAD_ONLY, UT_METADATA, UT_PEX,
+    self, ExtHandshake, HANDSHAKE_ID, LT_DONTHAVE, UPLOAD_ONLY, UT_METADATA, UT_PEX,
 };
 use crate::protocol::geometry::BlockRef;
-use crate::protocol::holepunch::{HoleMsg, UT_HOLEPUNCH};
+use crate::protocol::holepunch::UT_HOLEPUNCH;
 use crate::protocol::merkle::proof::HashRequest;
 use crate::protocol::message::{encode_into, Message};
 use extensions::Extensions;
@@ -30,6 +30,7 @@ use requests::{Pacing, Requests};
 use throttle::Throttle;
 use uploads::Uploads;
 
+mod commands;
 pub(crate) mod extensions;
 pub(crate) mod requests;
 pub(crate) mod throttle;
@@ -515,208 +516,6 @@ impl PeerConn {
             Message::Hashes { .. } | Message::HashReject(_) => {
                 tracing::debug!("conn {}: unasked {} dropped", self.conn, m.name());
             }
-        }
-        Ok(())
-    }
-
-    /// A handshake that is not a well-formed bencoded dictionary ends the connection, as
-    /// libtorrent does: nothing legitimate sends one, and the row then says why.
-    fn on_ext_handshake(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
-        let h = ExtHandshake::decode(payload)
-            .map_err(|e| protocol(format!("malformed extended handshake: {e}")))?;
-        let was = self.ext.upload_only();
-        self.ext.learn(&h);
-        self.note_upload_only(was);
-        self.torrent.send(PeerEvent::Pex {
-            conn: self.conn,
-            event: PexEvent::Extensions {
-                ut_pex: self.ext.ut_pex().is_some(),
-                holepunch: self.ext.holepunch().is_some(),
-                listen_port: h.p,
-            },
-        });
-        if let Some(q) = h.reqq {
-            self.set_reqq(usize::try_from(q).unwrap_or(usize::MAX));
-        }
-        if let Some(name) = h.client() {
-            self.torrent.send(PeerEvent::Client {
-                conn: self.conn,
-                name,
-            });
-        }
-        if let Some(ip) = h.yourip {
-            self.torrent.send(PeerEvent::YourIp {
-                conn: self.conn,
-                ip,
-            });
-        }
-        Ok(())
-    }
-
-    fn set_peer_upload_only(&mut self, on: bool) {
-        let was = self.ext.upload_only();
-        self.ext.set_upload_only(on);
-        self.note_upload_only(was);
-    }
-
-    /// The row shows what the peer said last; a change is logged (in the peer's span).
-    fn note_upload_only(&self, was: bool) {
-        let now = self.ext.upload_only();
-        self.live.upload_only.store(now, Ordering::Relaxed);
-        if now != was {
-            let word = if now {
-                "upload only"
-            } else {
-                "no longer upload only"
-            };
-            tracing::info!("conn {}: {word} (BEP 21)", self.conn);
-        }
-    }
-
-    /// BEP 55 `ut_holepunch`: passed to the torrent, which relays, dials or notes it. A
-    /// payload of the wrong size or type ends the connection, as libtorrent does.
-    fn on_holepunch(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
-        let msg = HoleMsg::decode(payload).map_err(|e| protocol(e.to_string()))?;
-        self.torrent.send(PeerEvent::Holepunch {
-            conn: self.conn,
-            msg,
-        });
-        Ok(())
-    }
-
-    /// BEP 54 `lt_donthave`: the peer lost a piece it had announced. It leaves the peer's
-    /// pieces and the availability counts, our requests for it are cancelled and go back to
-    /// the picker, and our interest follows. An index out of range or a payload of another
-    /// size ends the connection, as a bad `have` does.
-    fn on_donthave(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
-        let index = extension::decode_donthave(payload).map_err(|e| protocol(e.to_string()))?;
-        if index >= self.peer_has.len() {
-            return Err(protocol(format!("lt_donthave index {index} out of range")));
-        }
-        if !self.peer_has.get(index) {
-            return Ok(());
-        }
-        let asked: Vec<u32> = self
-            .requests
-            .iter()
-            .filter(|r| r.index == index)
-            .map(|r| r.begin)
-            .collect();
-        for begin in asked {
-            self.cancel(index, begin);
-        }
-        let mut now = self.peer_has.clone();
-        now.clear(index);
-        self.set_peer_has(now);
-        Ok(())
-    }
-
-    /// A ut_pex message: judged by the inbox (caps, flooding), then passed on. A malformed
-    /// one is ignored, not fatal: PEX is advisory.
-    fn on_pex(&mut self, payload: &[u8]) {
-        let Ok((mut msg, entries)) = Pex::decode_counted(payload) else {
-            return;
-        };
-        let event = match self
-            .ext
-            .pex_in
-            .accept(Instant::now(), entries, msg.added.len())
-        {
-            Verdict::Ignore => return,
-            Verdict::Flood(why) => PexEvent::Flooded(why),
-            Verdict::Take(n) => {
-                msg.added.truncate(n);
-                PexEvent::Peers(msg)
-            }
-        };
-        self.torrent.send(PeerEvent::Pex {
-            conn: self.conn,
-            event,
-        });
-    }
-
-    pub(crate) fn on_command(&mut self, c: PeerCmd) -> Result<(), PeerEnd> {
-        match c {
-            PeerCmd::SendPex(payload) => {
-                if let Some(id) = self.ext.ut_pex() {
-                    self.push(&Message::Extended { id, payload });
-                }
-            }
-            PeerCmd::SendHolepunch(msg) => {
-                if let Some(id) = self.ext.holepunch() {
-                    let payload = Bytes::from(msg.encode());
-                    self.push(&Message::Extended { id, payload });
-                }
-            }
-            PeerCmd::Cancel { index, begin } => self.cancel(index, begin),
-            PeerCmd::Preempt(due) => self.preempt(&due),
-            PeerCmd::AskHashes(head) => {
-                if self.hash_asks.len() >= HASH_ASKS {
-                    self.hash_asks.remove(0);
-                }
-                self.hash_asks.push(head);
-                self.push(&Message::HashRequest(head));
-            }
-            PeerCmd::Choke => {
-                if !self.flags.am_choking {
-                    self.flags.am_choking = true;
-                    self.push(&Message::Choke);
-                    self.reject_uploads();
-                    self.set_flags();
-                }
-            }
-            PeerCmd::Unchoke => {
-                if self.flags.am_choking && !self.paused {
-                    self.flags.am_choking = false;
-                    self.push(&Message::Unchoke);
-                    self.set_flags();
-                }
-            }
-            PeerCmd::Pause => {
-                self.paused = true;
-                // Cancel what is queued at the peer, or it keeps sending for seconds (a
-                // throttled peer holds many of our requests) and the pause does not show.
-                for r in self.requests.iter() {
-                    encode_into(
-                        &Message::Cancel {
-                            index: r.index,
-                            begin: r.begin,
-                            length: r.length,
-                        },
-                        &mut self.out,
-                    );
-                }
-                self.release_all();
-                self.set_interest(false);
-                if !self.flags.am_choking {
-                    self.flags.am_choking = true;
-                    self.push(&Message::Choke);
-                    self.reject_uploads();
-                    self.set_flags();
-                }
-            }
-            PeerCmd::Resume => {
-                self.paused = false;
-                let wants = self.torrent.wants_any(&self.peer_has);
-                self.set_interest(wants);
-                // Also how a change of the wanted files reaches us (the torrent re-weighs
-                // every connection): we may be upload-only now, or no longer.
-                self.refresh_upload_only();
-            }
-            PeerCmd::Offer(index) => {
-                if self.hidden && self.torrent.has_piece(index) && self.announced.set(index) {
-                    self.push(&Message::Have(index));
-                }
-            }
-            PeerCmd::Unhide => {
-                if self.hidden {
-                    self.hidden = false;
-                    // HAVE_ALL is for the start of a connection only: one `have` per piece.
-                    self.on_verified_lagged();
-                    self.refresh_upload_only();
-                }
-            }
-            PeerCmd::Disconnect(end) => return Err(end),
         }
         Ok(())
     }

@@ -43,6 +43,15 @@ pub(crate) enum LoadError {
 
 type Reply = oneshot::Sender<Result<BlocklistStatus, RequestError>>;
 
+/// A blocklist asked for that could not be read at the start: the run does not begin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("blocklist {list}: {reason}")]
+pub(crate) struct BlocklistLoadError {
+    /// The list's path or URL, as given.
+    pub list: String,
+    pub reason: String,
+}
+
 /// The loader's handle, kept by the manager.
 pub(crate) struct Loader {
     asks: mpsc::UnboundedSender<Reply>,
@@ -81,14 +90,17 @@ impl Loader {
         source: String,
         every: Duration,
         filter: Arc<IpFilter>,
-    ) -> Result<Loader, String> {
+    ) -> Result<Loader, BlocklistLoadError> {
         let (status_tx, status) = watch::channel(BlocklistStatus {
             source: source.clone(),
             ..BlocklistStatus::default()
         });
         let outcome = load(&source).await;
         if let Err(e) = &outcome {
-            return Err(format!("blocklist {source}: {e}"));
+            return Err(BlocklistLoadError {
+                list: source.clone(),
+                reason: e.to_string(),
+            });
         }
         let _ = apply(&source, outcome, &filter, &status_tx);
         let (asks, rx) = mpsc::unbounded_channel();

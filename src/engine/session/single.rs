@@ -119,7 +119,7 @@ where
                 Ok(loader) => Some(loader),
                 Err(why) => {
                     session.close().await;
-                    return TorrentEnd::Failed(why);
+                    return TorrentEnd::Failed(why.to_string());
                 }
             }
         }

@@ -1,7 +1,16 @@
-//! What the peer's BEP 10 handshake offered, whether it only uploads (BEP 21), and the inbox
-//! its PEX messages go through.
+//! What the peer's BEP 10 handshake offered, whether it only uploads (BEP 21), the inbox its
+//! PEX messages go through, and what the connection does with each extension message (the
+//! extended handshake, `upload_only`, BEP 55's `ut_holepunch`, BEP 54's `lt_donthave`, PEX).
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+use super::{protocol, PeerConn};
+use crate::engine::api::PeerEnd;
+use crate::engine::peer::link::PeerEvent;
+use crate::engine::peer::pex::{PexEvent, Verdict};
+use crate::protocol::extension::{self as ext_msg, Pex};
+use crate::protocol::holepunch::HoleMsg;
 
 use crate::engine::peer::pex::PexInbox;
 use crate::protocol::extension::{ExtHandshake, LT_DONTHAVE, UPLOAD_ONLY, UT_METADATA, UT_PEX};
@@ -85,6 +94,124 @@ impl Extensions {
     #[inline]
     pub(crate) fn ut_pex(&self) -> Option<u8> {
         self.ut_pex
+    }
+}
+
+impl PeerConn {
+    /// A handshake that is not a well-formed bencoded dictionary ends the connection, as
+    /// libtorrent does: nothing legitimate sends one, and the row then says why.
+    pub(super) fn on_ext_handshake(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
+        let h = ExtHandshake::decode(payload)
+            .map_err(|e| protocol(format!("malformed extended handshake: {e}")))?;
+        let was = self.ext.upload_only();
+        self.ext.learn(&h);
+        self.note_upload_only(was);
+        self.torrent.send(PeerEvent::Pex {
+            conn: self.conn,
+            event: PexEvent::Extensions {
+                ut_pex: self.ext.ut_pex().is_some(),
+                holepunch: self.ext.holepunch().is_some(),
+                listen_port: h.p,
+            },
+        });
+        if let Some(q) = h.reqq {
+            self.set_reqq(usize::try_from(q).unwrap_or(usize::MAX));
+        }
+        if let Some(name) = h.client() {
+            self.torrent.send(PeerEvent::Client {
+                conn: self.conn,
+                name,
+            });
+        }
+        if let Some(ip) = h.yourip {
+            self.torrent.send(PeerEvent::YourIp {
+                conn: self.conn,
+                ip,
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn set_peer_upload_only(&mut self, on: bool) {
+        let was = self.ext.upload_only();
+        self.ext.set_upload_only(on);
+        self.note_upload_only(was);
+    }
+
+    /// The row shows what the peer said last; a change is logged (in the peer's span).
+    pub(super) fn note_upload_only(&self, was: bool) {
+        let now = self.ext.upload_only();
+        self.live.upload_only.store(now, Ordering::Relaxed);
+        if now != was {
+            let word = if now {
+                "upload only"
+            } else {
+                "no longer upload only"
+            };
+            tracing::info!("conn {}: {word} (BEP 21)", self.conn);
+        }
+    }
+
+    /// BEP 55 `ut_holepunch`: passed to the torrent, which relays, dials or notes it. A
+    /// payload of the wrong size or type ends the connection, as libtorrent does.
+    pub(super) fn on_holepunch(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
+        let msg = HoleMsg::decode(payload).map_err(|e| protocol(e.to_string()))?;
+        self.torrent.send(PeerEvent::Holepunch {
+            conn: self.conn,
+            msg,
+        });
+        Ok(())
+    }
+
+    /// BEP 54 `lt_donthave`: the peer lost a piece it had announced. It leaves the peer's
+    /// pieces and the availability counts, our requests for it are cancelled and go back to
+    /// the picker, and our interest follows. An index out of range or a payload of another
+    /// size ends the connection, as a bad `have` does.
+    pub(super) fn on_donthave(&mut self, payload: &[u8]) -> Result<(), PeerEnd> {
+        let index = ext_msg::decode_donthave(payload).map_err(|e| protocol(e.to_string()))?;
+        if index >= self.peer_has.len() {
+            return Err(protocol(format!("lt_donthave index {index} out of range")));
+        }
+        if !self.peer_has.get(index) {
+            return Ok(());
+        }
+        let asked: Vec<u32> = self
+            .requests
+            .iter()
+            .filter(|r| r.index == index)
+            .map(|r| r.begin)
+            .collect();
+        for begin in asked {
+            self.cancel(index, begin);
+        }
+        let mut now = self.peer_has.clone();
+        now.clear(index);
+        self.set_peer_has(now);
+        Ok(())
+    }
+
+    /// A ut_pex message: judged by the inbox (caps, flooding), then passed on. A malformed
+    /// one is ignored, not fatal: PEX is advisory.
+    pub(super) fn on_pex(&mut self, payload: &[u8]) {
+        let Ok((mut msg, entries)) = Pex::decode_counted(payload) else {
+            return;
+        };
+        let event = match self
+            .ext
+            .pex_in
+            .accept(Instant::now(), entries, msg.added.len())
+        {
+            Verdict::Ignore => return,
+            Verdict::Flood(why) => PexEvent::Flooded(why),
+            Verdict::Take(n) => {
+                msg.added.truncate(n);
+                PexEvent::Peers(msg)
+            }
+        };
+        self.torrent.send(PeerEvent::Pex {
+            conn: self.conn,
+            event,
+        });
     }
 }
 

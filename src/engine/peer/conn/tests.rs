@@ -5,6 +5,7 @@ use super::*;
 use crate::engine::peer::link::PeerEvent;
 use crate::engine::peer::pex::PexEvent;
 use crate::engine::testkit::TestTorrent;
+use crate::protocol::holepunch::HoleMsg;
 use crate::protocol::message::MessageCodec;
 use tokio_util::codec::Decoder;
 

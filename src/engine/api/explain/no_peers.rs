@@ -1,0 +1,23 @@
+//! The explainer's `no_peers` check, in a file of its own as every check is (pure, as all
+//! of explain.rs).
+
+use super::*;
+
+pub(super) fn no_peers(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
+    // Peers listed only where we cannot go are `family`'s to tell.
+    if !s.peers.is_empty() || s.unroutable_peers > 0 || s.elapsed < Duration::from_secs(30) {
+        return None;
+    }
+    let advice = if s.trackers.is_empty() && s.dht.is_none() {
+        "no tracker and no DHT: add a tracker, run without --no-dht, or name a peer with --peer"
+    } else {
+        "wait for the trackers and the DHT to find some, or name one with --peer"
+    };
+    let e = "no peers known at all".to_string();
+    Some(finding(
+        Check::NoPeers,
+        Verdict::HoldingBack,
+        e,
+        Some(advice),
+    ))
+}

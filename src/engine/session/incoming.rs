@@ -1,0 +1,139 @@
+//! Incoming connections: the accept loops (TCP, and uTP over the session's UDP socket), the
+//! layer below the BitTorrent handshake (plain or MSE), and each connection routed to the
+//! torrent its handshake names.
+
+use super::*;
+
+/// Accepts incoming connections; each is handshaken in its own task and handed to the
+/// torrent its handshake names. At most `accept_budget::tcp()` wait for their handshake at
+/// once (the rest wait in the kernel's backlog, costing no descriptor); out of descriptors,
+/// the loop pauses (see `accept_budget.rs`).
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    (routes, filter): (Arc<Mutex<Routes>>, Arc<IpFilter>),
+    policy: EncryptionPolicy,
+) {
+    let budget = accept_budget::tcp();
+    let mut backoff = accept_budget::Backoff::default();
+    loop {
+        let Some(slot) = budget.slot().await else {
+            return;
+        };
+        let (stream, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                accept_budget::pause_after(&mut backoff, &e, budget.capacity()).await;
+                continue;
+            }
+        };
+        accept_budget::note_accepted(&mut backoff);
+        // Closed before a byte is read or written: a blocked peer learns nothing of us.
+        if filter.refuses_incoming(addr.ip()) {
+            tracing::debug!("{addr}: incoming refused: blocked by blocklist");
+            continue;
+        }
+        let routes = Arc::clone(&routes);
+        tokio::spawn(async move {
+            accept(Transport::Tcp(stream), addr, routes, policy).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Accepts incoming uTP connections like TCP ones (with a budget of their own).
+pub(super) async fn utp_accept_loop(
+    mut listener: UtpListener,
+    (routes, filter): (Arc<Mutex<Routes>>, Arc<IpFilter>),
+    policy: EncryptionPolicy,
+) {
+    let budget = accept_budget::utp();
+    while let Some(slot) = budget.slot().await {
+        let Some(stream) = listener.accept().await else {
+            return;
+        };
+        let addr = stream.peer_addr();
+        if filter.refuses_incoming(addr.ip()) {
+            tracing::debug!("{addr}: incoming over uTP refused: blocked by blocklist");
+            continue;
+        }
+        tracing::info!("{addr}: incoming over uTP");
+        let routes = Arc::clone(&routes);
+        tokio::spawn(async move {
+            accept(Transport::Utp(stream), addr, routes, policy).await;
+            drop(slot);
+        });
+    }
+}
+
+/// The layer below the BitTorrent handshake for an accepted connection: a plain handshake or
+/// MSE/PE, told apart by the first bytes and allowed by `policy`. An encrypted connection
+/// names its torrent only by a hash of the info hash (req2), so it is looked up over every
+/// torrent of the session; then the connection is routed like a plain one.
+pub(crate) async fn accept(
+    stream: Transport,
+    addr: SocketAddr,
+    routes: Arc<Mutex<Routes>>,
+    policy: EncryptionPolicy,
+) {
+    let since = Instant::now();
+    let lookup = {
+        let routes = Arc::clone(&routes);
+        move |req2: &[u8; 20]| lock(&routes).by_req2(req2)
+    };
+    match net::incoming(stream, policy, &lookup).await {
+        Ok((stream, enc)) => {
+            tracing::info!("{addr}: incoming, payload {enc}");
+            route(stream, addr, routes, since).await
+        }
+        Err(e) => tracing::info!("{addr}: incoming: {e}"),
+    }
+}
+
+/// Reads the handshake of an incoming connection and hands the connection to its torrent.
+pub(crate) async fn route(
+    mut stream: PeerStream,
+    addr: SocketAddr,
+    routes: Arc<Mutex<Routes>>,
+    since: Instant,
+) {
+    let hs = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream)).await {
+        Ok(Ok(hs)) => hs,
+        Ok(Err(e)) => return tracing::info!("{addr}: incoming handshake failed: {e}"),
+        Err(_) => return tracing::info!("{addr}: incoming handshake timed out"),
+    };
+    let info_hash = hs.info_hash;
+    let event = Event::Incoming {
+        stream: Box::new(stream),
+        addr,
+        handshake: hs,
+        since,
+    };
+    let mut guard = lock(&routes);
+    let routes = &mut *guard;
+    // The torrent's route, whichever of its names the peer used (the handshake keeps it, and
+    // our answer repeats it).
+    let info_hash = routes.resolve(&info_hash);
+    match routes.by_hash.get_mut(&info_hash).map(|r| &mut r.to) {
+        Some(RouteTo::Task(events)) => {
+            routes.incoming += 1;
+            let _ = events.send(event);
+        }
+        Some(RouteTo::Dormant(pending))
+            if pending.as_ref().is_none_or(|p| p.len() < MAX_PENDING) =>
+        {
+            routes.incoming += 1;
+            let pending = pending.get_or_insert_with(Box::default);
+            if pending.is_empty() {
+                tracing::info!("{addr}: incoming for a dormant torrent: waking it");
+                if let Some(wake) = &routes.wake {
+                    let _ = wake.send(info_hash);
+                }
+            }
+            pending.push(event);
+        }
+        Some(RouteTo::Dormant(_)) => {
+            tracing::info!("{addr}: incoming for a torrent still waking up, refused");
+        }
+        None => tracing::info!("{addr}: incoming for another torrent, refused"),
+    }
+}
