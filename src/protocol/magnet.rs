@@ -317,7 +317,7 @@ pub fn format_magnet(
 }
 
 /// Percent-encodes all but RFC 3986's unreserved characters.
-fn percent(s: &str) -> String {
+pub(crate) fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

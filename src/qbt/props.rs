@@ -29,12 +29,16 @@ pub(crate) enum ReadError {
 
 /// The torrent `hash` names in the line-up.
 fn line(ctx: &Ctx, p: &Params) -> Result<TorrentLine, ReadError> {
-    let hash = p.get("hash").ok_or(ReadError::NotFound)?;
+    // Decoded once, compared as bytes: no hex of every line a request.
+    let hash = p
+        .get("hash")
+        .and_then(hex::decode_array::<20>)
+        .ok_or(ReadError::NotFound)?;
     ctx.client
         .head()
         .torrents
         .iter()
-        .find(|t| hex::encode(&t.info_hash).eq_ignore_ascii_case(hash))
+        .find(|t| t.info_hash == hash)
         .map(|t| TorrentLine::clone(t))
         .ok_or(ReadError::NotFound)
 }
@@ -123,7 +127,7 @@ pub(crate) async fn properties(ctx: &Ctx, p: &Params) -> Result<Value, ReadError
         "up_speed": info["upspeed"],
         "isPrivate": false,
         "is_private": false,
-        "has_metadata": t.total_bytes > 0,
+        "has_metadata": !t.fetching_metadata(),
         "name": t.name,
         "hash": info["hash"],
         "infohash_v1": info["infohash_v1"],

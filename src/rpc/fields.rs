@@ -251,7 +251,7 @@ pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
         "leftUntilDone" => Out::from(v.left()),
         "magnetLink" => Out::from(magnet(t, snap)),
         "maxConnectedPeers" | "peer-limit" => Out::from(v.max_peers),
-        "metadataPercentComplete" => Out::from(if t.total_bytes > 0 { 1.0 } else { 0.0 }),
+        "metadataPercentComplete" => Out::from(if t.fetching_metadata() { 0.0 } else { 1.0 }),
         "name" => Out::from(t.name.as_str()),
         "peers" => js(snap.map_or_else(Vec::new, peers)),
         "peersConnected" => Out::from(t.peers),
@@ -539,33 +539,14 @@ fn tracker_stats(s: &Snapshot, now: u64) -> Vec<Value> {
         .collect()
 }
 
-/// A magnet link of the torrent: its hash, name and trackers.
+/// A magnet link of the torrent: its hash, name and trackers (the protocol's one writer).
 fn magnet(t: &TorrentLine, snap: Option<&Snapshot>) -> String {
-    let mut out = format!(
-        "magnet:?xt=urn:btih:{}",
-        crate::protocol::hex::encode(&t.info_hash)
-    );
-    if !t.name.is_empty() {
-        out.push_str("&dn=");
-        out.push_str(&percent(&t.name));
-    }
-    for tr in snap.iter().flat_map(|s| &s.trackers) {
-        out.push_str("&tr=");
-        out.push_str(&percent(&tr.url));
-    }
-    out
-}
-
-fn percent(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    let trackers: Vec<String> = snap
+        .iter()
+        .flat_map(|s| &s.trackers)
+        .map(|tr| tr.url.clone())
+        .collect();
+    crate::protocol::magnet::format_magnet(Some(&t.info_hash), None, &t.name, &trackers)
 }
 
 #[cfg(test)]

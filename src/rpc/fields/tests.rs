@@ -232,7 +232,7 @@ fn every_listed_field_has_a_value_and_trackers_read_well() {
         scrape_of("http://t.example/announce?x=1"),
         "http://t.example/scrape?x=1"
     );
-    assert_eq!(percent("a b/é"), "a%20b%2F%C3%A9");
+    assert_eq!(crate::protocol::magnet::percent("a b/é"), "a%20b%2F%C3%A9");
 }
 
 #[test]
