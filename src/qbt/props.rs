@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::form::Params;
 use super::Ctx;
 use crate::engine::api::TrackerStatus;
-use crate::engine::api::{FilePriority, Peeked, PieceState, Snapshot, TorrentId, TorrentLine};
+use crate::engine::api::{FilePriority, PieceState, Snapshot, TorrentId, TorrentLine};
 use crate::protocol::hex;
 
 /// How long a read waits for the session, and for a running torrent's fresh snapshot.
@@ -45,20 +45,14 @@ fn line(ctx: &Ctx, p: &Params) -> Result<TorrentLine, ReadError> {
 
 /// Its full snapshot: now, or the fresh one a running torrent builds at its next tick.
 async fn snapshot(ctx: &Ctx, id: TorrentId) -> Result<Arc<Snapshot>, ReadError> {
-    let peeked = match tokio::time::timeout(WAIT, ctx.client.peek(vec![id])).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(_)) => return Err(ReadError::NotFound),
-        Err(_) => return Err(ReadError::Slow),
-    };
-    match peeked.into_iter().next() {
-        Some((_, Peeked::Now(snap))) => Ok(snap),
-        Some((_, Peeked::Coming(mut rx))) => {
-            rx.mark_unchanged();
-            let _ = tokio::time::timeout(WAIT, rx.changed()).await;
-            let snap = rx.borrow().clone();
-            Ok(snap)
-        }
-        None => Err(ReadError::NotFound),
+    match tokio::time::timeout(WAIT * 2, ctx.client.read_snapshots(vec![id], WAIT)).await {
+        Ok(Ok(read)) => read
+            .into_iter()
+            .next()
+            .map(|(_, s)| s)
+            .ok_or(ReadError::NotFound),
+        Ok(Err(_)) => Err(ReadError::NotFound),
+        Err(_) => Err(ReadError::Slow),
     }
 }
 

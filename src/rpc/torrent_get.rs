@@ -282,30 +282,12 @@ async fn file_lists(ctx: &Ctx, ids: &[TorrentId]) -> HashMap<TorrentId, Vec<File
         .collect()
 }
 
-/// Each torrent's full snapshot, in one request for them all: what a torrent without a
-/// running task shows now, and for a running one the fresh snapshot its task builds on its
-/// next tick (waited for at most `SNAPSHOT_WAIT`, all at once). Nothing is woken to answer.
+/// Each torrent's full snapshot, in one request for them all (`Client::read_snapshots`:
+/// nothing is woken to answer).
 async fn full_snapshots(ctx: &Ctx, ids: &[TorrentId]) -> HashMap<TorrentId, Arc<Snapshot>> {
-    let peeked = answer(ctx.client.peek(ids.to_vec()))
+    answer(ctx.client.read_snapshots(ids.to_vec(), SNAPSHOT_WAIT))
         .await
-        .unwrap_or_default();
-    let mut out = HashMap::with_capacity(peeked.len());
-    let mut coming = Vec::new();
-    for (id, p) in peeked {
-        match p {
-            Peeked::Now(snap) => {
-                out.insert(id, snap);
-            }
-            Peeked::Coming(mut rx) => {
-                rx.mark_unchanged();
-                coming.push(async move {
-                    let _ = tokio::time::timeout(SNAPSHOT_WAIT, rx.changed()).await;
-                    let snap = rx.borrow().clone();
-                    (id, snap)
-                });
-            }
-        }
-    }
-    out.extend(futures::future::join_all(coming).await);
-    out
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
 }

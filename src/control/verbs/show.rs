@@ -26,15 +26,14 @@ pub(super) async fn show(id: TorrentId, current: &SessionSnapshot, client: &Clie
     let Some(line) = current.torrents.iter().find(|t| t.id == id) else {
         return error(ErrorKind::UnknownId, format!("no torrent {}", id.0));
     };
-    let mut snaps = match client.subscribe(id).await {
-        Ok(Some(snaps)) => snaps,
-        Ok(None) => return error(ErrorKind::UnknownId, format!("no torrent {}", id.0)),
+    // Read, not subscribed: a subscription would wake a sleeping seed (and keep it awake).
+    let snap = match client.read_snapshots(vec![id], DETAIL_WAIT).await {
+        Ok(read) => match read.into_iter().next() {
+            Some((_, snap)) => snap,
+            None => return error(ErrorKind::UnknownId, format!("no torrent {}", id.0)),
+        },
         Err(e) => return failed(&e),
     };
-    // A torrent nobody watched has not built its full snapshot: wait for the next one.
-    snaps.mark_unchanged();
-    let _ = tokio::time::timeout(DETAIL_WAIT, snaps.changed()).await;
-    let snap = snaps.borrow().clone();
     Response::Show(Box::new(TorrentDetail {
         row: row(line),
         files: file_rows(&snap),

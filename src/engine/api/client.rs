@@ -196,6 +196,33 @@ impl Client {
         self.ask(|reply| SessionRequest::Peek { ids, reply })
     }
 
+    /// The full snapshots of `ids` for a one-time read (`ttui show`, the RPC's
+    /// `torrent-get`, qBittorrent's per-torrent reads), nothing woken or kept awake: what a
+    /// torrent without a running task shows now, and for a running one the fresh snapshot
+    /// its task builds at its next tick, waited for at most `wait` (all at once). A read that
+    /// subscribed instead would wake a sleeping seed, whose new announce would then say
+    /// "updating" in this face while the others still read "working". Unknown ids are left
+    /// out.
+    pub async fn read_snapshots(
+        &self,
+        ids: Vec<TorrentId>,
+        wait: Duration,
+    ) -> Result<Vec<(TorrentId, Arc<Snapshot>)>, RequestError> {
+        let peeked = self.peek(ids).await?;
+        let reads = peeked.into_iter().map(|(id, p)| async move {
+            match p {
+                Peeked::Now(snap) => (id, snap),
+                Peeked::Coming(mut rx) => {
+                    rx.mark_unchanged();
+                    let _ = tokio::time::timeout(wait, rx.changed()).await;
+                    let snap = rx.borrow().clone();
+                    (id, snap)
+                }
+            }
+        });
+        Ok(futures::future::join_all(reads).await)
+    }
+
     /// The torrent's files; None for an unknown id or a magnet without its metadata yet.
     pub fn files(&self, id: TorrentId) -> Answer<Option<Vec<FileLine>>> {
         self.ask(|reply| SessionRequest::Files { id, reply })
