@@ -19,10 +19,7 @@ pub(crate) fn progress_line(s: &Snapshot) -> String {
         // A magnet link whose metadata is still being fetched.
         return format!("fetching metadata  peers {}", s.peers.len());
     }
-    let state = match &s.state {
-        TorrentState::Checking { checked, total } => format!("checking {checked}/{total}"),
-        other => other.label().to_string(),
-    };
+    let state = s.status().text();
     let (done, of, pct) = match wanted_of(s) {
         Some((done, of, _)) => (done, of, done as f64 / of.max(1) as f64),
         None => (s.verified_bytes, s.total_length, s.progress()),

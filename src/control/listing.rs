@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Serialize, Serializer};
 
 use crate::control::rows::TorrentRow;
-use crate::engine::api::{SessionSnapshot, TorrentLine, TorrentState};
+use crate::engine::api::{SessionSnapshot, TorrentLine};
 use crate::protocol::hex;
 
 /// Every torrent's row, made as it is written: one row's strings live at a time. A list of
@@ -49,47 +49,18 @@ impl PartialEq for Listing {
     }
 }
 
-/// Waiting for a queue slot, as the session's queue says.
-fn queued(t: &TorrentLine) -> bool {
-    !matches!(t.state, TorrentState::Error(_)) && t.queue.is_some_and(|q| q.waits_for_slot())
-}
-
-/// The one-word state scripts match on.
-pub(crate) fn state_word(s: &TorrentState) -> &'static str {
-    match s {
-        TorrentState::Checking { .. } => "checking",
-        TorrentState::Downloading => "downloading",
-        TorrentState::Paused => "paused",
-        TorrentState::Complete | TorrentState::Seeding => "seeding",
-        TorrentState::Error(_) => "error",
-    }
-}
-
 pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
-    // How far a check has come, before what the line says of it (its queue, its cause):
-    // the state word `checking` is the row's `state`, so `why` does not repeat it.
-    let why = match &t.state {
-        TorrentState::Checking { checked, total } if *total > 0 => {
-            let done = format!("{}% checked", u64::from(*checked) * 100 / u64::from(*total));
-            Some(match &t.why {
-                Some(why) => format!("{done}; {why}"),
-                None => done,
-            })
-        }
-        _ => t.why.clone(),
-    };
+    // The status's one word and what follows it (`api::Status`): a check's progress, then
+    // what holds it.
+    let status = t.status();
     TorrentRow {
         id: t.id.0,
         info_hash: hex::encode(&t.info_hash),
         info_hash_v2: t.info_hash_v2.as_ref().map(|h| hex::encode(h)),
         name: t.name.clone(),
-        state: if queued(t) {
-            "queued".into()
-        } else {
-            state_word(&t.state).into()
-        },
+        state: status.word().into(),
         queue_position: t.queue_position,
-        why,
+        why: status.why(),
         progress: t.progress(),
         wanted_bytes: t.wanted_bytes,
         total_bytes: t.total_bytes,
@@ -121,7 +92,7 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::api::TorrentId;
+    use crate::engine::api::{TorrentId, TorrentState};
 
     /// The seeding time a goal counts, as of the list: a stopped clock as it stands, a
     /// running one up to now.
@@ -172,10 +143,7 @@ mod tests {
         (line.queue, line.why) = (Some(waits), Some(waits.why()));
         let r = row(&line);
         assert_eq!(r.state, "checking");
-        assert_eq!(
-            r.why.as_deref(),
-            Some("0% checked; queued 3rd, 3 at a time")
-        );
+        assert_eq!(r.why.as_deref(), Some("queued 3rd, 3 at a time"));
         line.state = TorrentState::Checking {
             checked: 2,
             total: 8,

@@ -9,36 +9,31 @@ use serde_json::Value;
 use super::answer::{targets, within, ActionError};
 use super::form::Params;
 use super::Ctx;
-use crate::engine::api::{Catalog, Command, QueueState, Set, TorrentId, TorrentLine, TorrentState};
+use crate::engine::api::{Catalog, Command, Phase, Set, TorrentId, TorrentLine};
 use crate::protocol::hex;
 
-/// Every piece wanted is verified.
-fn complete(t: &TorrentLine) -> bool {
-    t.wanted_bytes > 0 && t.left() == 0
-}
-
 /// qBittorrent's state string (API 2.11: `stoppedDL`/`stoppedUP` for paused torrents,
-/// `forcedDL`/`forcedUP` for a force-started one that runs).
+/// `forcedDL`/`forcedUP` for a force-started one that runs), from the torrent's one status
+/// (`api::Status`).
 pub(crate) fn state_of(t: &TorrentLine) -> &'static str {
-    let done = complete(t);
-    let queued = t.queue.is_some_and(QueueState::waits_for_slot);
-    let forced = t.own.forced;
-    match t.state {
-        TorrentState::Error(_) => "error",
-        TorrentState::Paused if done => "stoppedUP",
-        TorrentState::Paused => "stoppedDL",
-        TorrentState::Complete => "stoppedUP",
-        TorrentState::Checking { .. } if done => "checkingUP",
-        TorrentState::Checking { .. } => "checkingDL",
-        TorrentState::Downloading if t.fetching_metadata() => "metaDL",
-        TorrentState::Downloading if forced => "forcedDL",
-        TorrentState::Downloading if queued => "queuedDL",
-        TorrentState::Downloading if t.down_rate > 0.0 => "downloading",
-        TorrentState::Downloading => "stalledDL",
-        TorrentState::Seeding if forced => "forcedUP",
-        TorrentState::Seeding if queued => "queuedUP",
-        TorrentState::Seeding if t.up_rate > 0.0 => "uploading",
-        TorrentState::Seeding => "stalledUP",
+    let s = t.status();
+    match s.phase {
+        Phase::Error(_) => "error",
+        Phase::Moving { .. } => "moving",
+        Phase::Paused | Phase::Complete if s.done => "stoppedUP",
+        Phase::Paused | Phase::Complete => "stoppedDL",
+        Phase::Checking { .. } if s.done => "checkingUP",
+        Phase::Checking { .. } => "checkingDL",
+        Phase::Metadata if s.forced => "forcedMetaDL",
+        Phase::Metadata => "metaDL",
+        Phase::Downloading if s.forced => "forcedDL",
+        Phase::Downloading if s.queued() => "queuedDL",
+        Phase::Downloading if t.down_rate > 0.0 => "downloading",
+        Phase::Downloading => "stalledDL",
+        Phase::Seeding if s.forced => "forcedUP",
+        Phase::Seeding if s.queued() => "queuedUP",
+        Phase::Seeding if t.up_rate > 0.0 => "uploading",
+        Phase::Seeding => "stalledUP",
     }
 }
 
@@ -49,10 +44,16 @@ fn passes(t: &TorrentLine, filter: &str) -> bool {
     match filter {
         "downloading" => matches!(
             state,
-            "downloading" | "stalledDL" | "queuedDL" | "metaDL" | "checkingDL" | "forcedDL"
+            "downloading"
+                | "stalledDL"
+                | "queuedDL"
+                | "metaDL"
+                | "forcedMetaDL"
+                | "checkingDL"
+                | "forcedDL"
         ),
         "seeding" => matches!(state, "uploading" | "stalledUP" | "queuedUP" | "forcedUP"),
-        "completed" => complete(t),
+        "completed" => t.status().done,
         "paused" | "stopped" => state.starts_with("stopped"),
         "resumed" | "running" => !state.starts_with("stopped"),
         "active" => active,
@@ -62,7 +63,7 @@ fn passes(t: &TorrentLine, filter: &str) -> bool {
         "stalled_downloading" => state == "stalledDL",
         "checking" => matches!(state, "checkingDL" | "checkingUP"),
         "errored" => state == "error",
-        "moving" => false,
+        "moving" => state == "moving",
         _ => true,
     }
 }
@@ -448,6 +449,7 @@ fn each(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::api::TorrentState;
 
     fn line(state: TorrentState, verified: u64) -> TorrentLine {
         let mut t = TorrentLine::placeholder(TorrentId(1));

@@ -14,7 +14,7 @@ mod out;
 pub(crate) use out::Out;
 
 use crate::engine::api::{
-    FilePriority, PeerSource, PieceState, QueueState, Set, Settings, Snapshot, TorrentLine,
+    FilePriority, PeerSource, Phase, PieceState, Set, Settings, Snapshot, TorrentLine,
     TorrentSettings, TorrentState, TrackerStatus,
 };
 
@@ -88,18 +88,18 @@ pub(crate) mod status {
     pub(crate) const SEED: u8 = 6;
 }
 
-/// The status number of a torrent's line.
+/// The status number of a torrent's line, from its one status (`api::Status`). A move
+/// stops the torrent while its files go (Transmission has no word for it).
 pub(crate) fn status_of(t: &TorrentLine) -> u8 {
-    let queued = t.queue.is_some_and(|q| q.waits_for_slot());
-    let check_waits = matches!(t.queue, Some(QueueState::CheckWaiting { .. }));
-    match t.state {
-        TorrentState::Paused | TorrentState::Error(_) => status::STOPPED,
-        TorrentState::Checking { .. } if check_waits => status::CHECK_WAIT,
-        TorrentState::Checking { .. } => status::CHECK,
-        TorrentState::Downloading if queued => status::DOWNLOAD_WAIT,
-        TorrentState::Downloading => status::DOWNLOAD,
-        TorrentState::Seeding | TorrentState::Complete if queued => status::SEED_WAIT,
-        TorrentState::Seeding | TorrentState::Complete => status::SEED,
+    let s = t.status();
+    match s.phase {
+        Phase::Paused | Phase::Error(_) | Phase::Moving { .. } => status::STOPPED,
+        Phase::Checking { .. } if s.check_waits() => status::CHECK_WAIT,
+        Phase::Checking { .. } => status::CHECK,
+        Phase::Metadata | Phase::Downloading if s.queued() => status::DOWNLOAD_WAIT,
+        Phase::Metadata | Phase::Downloading => status::DOWNLOAD,
+        Phase::Seeding | Phase::Complete if s.queued() => status::SEED_WAIT,
+        Phase::Seeding | Phase::Complete => status::SEED,
     }
 }
 

@@ -35,6 +35,7 @@ mod demo;
 mod demo_leftovers;
 mod doors;
 mod explain;
+mod phases;
 mod qbt;
 mod qbt_tools;
 mod rpc;

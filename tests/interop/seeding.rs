@@ -61,10 +61,10 @@ fn spawn_seed_at(
 }
 
 /// The state named by the last progress line of a headless run ("checking", "seeding", ...);
-/// the line ends with the state, "checking" being followed by its count.
+/// the line ends with the state, "checking" being followed by its progress.
 fn last_progress_state(stdout: &str) -> Option<&str> {
     let line = stdout.lines().rev().find(|l| l.contains('%'))?;
-    if line.contains(" checking ") {
+    if line.contains(" checking") {
         return Some("checking");
     }
     line.split_whitespace().last()

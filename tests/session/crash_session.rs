@@ -837,7 +837,7 @@ fn the_daemon_starts_over_an_empty_torrent_a_torn_resume_and_a_half_moved_torren
                 .all(|r| r["state"] == "seeding" && r["verified_bytes"] == r["total_bytes"])
     });
     let empty = row_of(&rows, &hashes[0]);
-    assert_eq!(empty["state"], "downloading", "{empty}");
+    assert_eq!(empty["state"], "metadata", "{empty}");
     assert_eq!(empty["name"], payloads[0].torrent.name.as_str(), "{empty}");
     let log = daemon.log_text();
     assert!(

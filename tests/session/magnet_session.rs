@@ -147,12 +147,10 @@ fn a_magnet_without_peers_waits_says_why_and_completes_once_its_tracker_has_one(
         },
     );
     let row = row_of(&rows, &hash);
-    assert_eq!(row["state"], "downloading", "{row}");
+    assert_eq!(row["state"], "metadata", "{row}");
     let why = text(row, "why");
     assert!(
-        why.starts_with(
-            "fetching metadata: no peers yet (trackers: 1 failed; DHT off); next try in "
-        ),
+        why.starts_with("no peers yet (trackers: 1 failed; DHT off); next try in "),
         "{row}"
     );
     let table = env.verb(&["list"]);

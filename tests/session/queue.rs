@@ -309,7 +309,7 @@ fn a_ratio_goal_pauses_the_seed_and_survives_a_restart() {
     assert!(row["ratio"].as_f64().unwrap() >= 1.0, "{row}");
     let reason = why(row).to_string();
     assert!(
-        reason.starts_with("paused: ratio 1.") && reason.ends_with(" reached (goal 1.0)"),
+        reason.starts_with("ratio 1.") && reason.ends_with(" reached (goal 1.0)"),
         "{row}"
     );
     drop(leecher);

@@ -98,6 +98,10 @@ pub struct TorrentLine {
     /// reported yet this run). Shared: a status update that changes nothing keeps the `Arc`.
     #[serde(default)]
     pub trackers: Option<Arc<[crate::engine::api::TrackerMark]>>,
+    /// Its data is being moved (to `final_dir`): out of the incomplete directory once
+    /// complete, or where a user moved it (`Phase::Moving`).
+    #[serde(default)]
+    pub moving: bool,
     /// Distributed copies among its connected peers (libtorrent's `distributed_copies`:
     /// the rarest piece's count, plus the share of pieces more common than that), to
     /// hundredths; None while it does not download.

@@ -50,12 +50,16 @@ impl TorrentLine {
             trackers: None,
             availability: None,
             last_activity: 0,
+            moving: false,
         }
     }
 
-    /// Verified share of the wanted bytes (1.0 when nothing is wanted).
+    /// Verified share of the wanted bytes (1.0 when nothing is wanted, 0 before the metadata).
     pub fn progress(&self) -> f64 {
-        if self.wanted_bytes == 0 {
+        if self.fetching_metadata() {
+            // Nothing known is nothing done (qBittorrent and Transmission say 0 too).
+            0.0
+        } else if self.wanted_bytes == 0 {
             1.0
         } else {
             (self.verified_bytes as f64 / self.wanted_bytes as f64).min(1.0)

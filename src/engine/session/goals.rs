@@ -109,25 +109,26 @@ impl Reached {
         }
     }
 
-    /// `paused: ratio 1.00 reached (goal 1.0)`, `paused: seeded 2 h (goal 2 h)`.
+    /// What was done, for the log: `paused: ratio 1.00 reached (goal 1.0)`, `removed:
+    /// seeded 2 h (goal 2 h)`.
     pub(crate) fn why(&self, action: GoalAction) -> String {
         let done = match action {
             GoalAction::Pause => "paused",
             GoalAction::Remove => "removed",
         };
+        format!("{done}: {}", self.cause())
+    }
+
+    /// The goal reached, as the paused torrent's line says it after its state word
+    /// (`api::Status`): `ratio 1.00 reached (goal 1.0)`, `seeded 2 h (goal 2 h)`.
+    pub(crate) fn cause(&self) -> String {
         match self {
-            Reached::Ratio { ratio, goal } => {
-                format!("{done}: ratio {ratio:.2} reached (goal {goal:.1})")
-            }
+            Reached::Ratio { ratio, goal } => format!("ratio {ratio:.2} reached (goal {goal:.1})"),
             Reached::Time { seeded, goal } => {
-                format!("{done}: seeded {} (goal {})", human(*seeded), human(*goal))
+                format!("seeded {} (goal {})", human(*seeded), human(*goal))
             }
             Reached::Idle { idle, goal } => {
-                format!(
-                    "{done}: no upload for {} (goal {})",
-                    human(*idle),
-                    human(*goal)
-                )
+                format!("no upload for {} (goal {})", human(*idle), human(*goal))
             }
         }
     }

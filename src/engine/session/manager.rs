@@ -198,6 +198,9 @@ struct Manager {
     announcing: usize,
     /// Torrent tasks started and not yet reported ended.
     tasks_alive: usize,
+    /// When the session started (Unix seconds): a torrent with no activity since has been
+    /// idle at least this long (`Slot::idle_for`).
+    started_unix: u64,
     /// Something happened since the last pass over every slot (a request, a report, a wake).
     dirty: bool,
     /// A torrent fell asleep since the last tick: its task's memory can go back.
@@ -293,6 +296,7 @@ impl Manager {
             due: Vec::new(),
             announcing: 0,
             tasks_alive: 0,
+            started_unix: crate::engine::torrent::report::unix_now(),
             dirty: true,
             trim_due: false,
             evaluate_due: false,

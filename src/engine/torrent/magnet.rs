@@ -300,10 +300,11 @@ async fn fetch_until_done(
     let mut wait = None;
     for tries in 1u64.. {
         if tries > 1 {
-            let _ = why.send(format!(
-                "{}: asking its sources again (try {tries})",
-                metadata::phase(fetcher.known)
-            ));
+            let again = format!("asking its sources again (try {tries})");
+            let _ = why.send(match metadata::phase(fetcher.known) {
+                Some(phase) => format!("{phase}: {again}"),
+                None => again,
+            });
         }
         match fetcher.fetch(Instant::now() + metadata_wait::ROUND).await {
             Ok(meta) => return Ok(meta),
@@ -324,21 +325,26 @@ async fn fetch_until_done(
 /// The state a magnet without its metadata shows, and why: paused, or fetching (`phase`).
 /// Also its first line, published before its task runs: a magnet added paused is listed
 /// paused from the start, never as fetching for a tick.
-pub(crate) fn waiting_state(paused: bool, phase: &str) -> (TorrentState, &str) {
+pub(crate) fn waiting_state(paused: bool, phase: Option<&str>) -> (TorrentState, Option<&str>) {
     if paused {
-        (TorrentState::Paused, "before its metadata arrived")
+        (TorrentState::Paused, Some("before its metadata arrived"))
     } else {
         (TorrentState::Downloading, phase)
     }
 }
 
 /// Shows [`waiting_state`] on the torrent's snapshot and line.
-fn show_paused(paused: bool, phase: &str, snap: &mut Snapshot, line: &watch::Sender<TorrentLine>) {
+fn show_paused(
+    paused: bool,
+    phase: Option<&str>,
+    snap: &mut Snapshot,
+    line: &watch::Sender<TorrentLine>,
+) {
     let (state, why) = waiting_state(paused, phase);
     snap.state = state.clone();
     line.send_modify(|l| {
         l.state = state;
-        l.why = Some(why.into());
+        l.why = why.map(Into::into);
     });
 }
 

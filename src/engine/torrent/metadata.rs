@@ -566,12 +566,10 @@ pub(crate) fn got_words(got: &Fetched, known: Option<&NeedsLayers>, addr: Socket
     }
 }
 
-/// What a magnet's (or a layer-less .torrent's) fetch is doing, for its line.
-pub(crate) fn phase(known: Option<&NeedsLayers>) -> &'static str {
-    match known {
-        None => "fetching metadata",
-        Some(_) => "fetching piece layers from peers",
-    }
+/// What a layer-less .torrent's fetch is doing, for its line's words; None for a magnet's,
+/// whose phase says it (`api::Phase::Metadata`).
+pub(crate) fn phase(known: Option<&NeedsLayers>) -> Option<&'static str> {
+    known.map(|_| "fetching piece layers from peers")
 }
 
 /// How long a one-shot run's magnet may take to get its metadata, whatever its sources.

@@ -81,9 +81,9 @@ pub(crate) struct Spent {
 
 impl Sources {
     /// The torrent's `why` while it waits `wait` before asking again, `phase` saying what it
-    /// fetches: `fetching metadata: no peers yet (trackers: 1 failed; DHT off); next try in
-    /// 15s`.
-    pub(crate) fn words(&self, phase: &str, wait: Duration) -> String {
+    /// fetches when its phase does not (`metadata::phase`): `no peers yet (trackers: 1
+    /// failed; DHT off); next try in 15s`.
+    pub(crate) fn words(&self, phase: Option<&str>, wait: Duration) -> String {
         let trackers = match (self.trackers_answered, self.trackers_failed) {
             (0, 0) => "no tracker".to_string(),
             (0, f) => format!("trackers: {f} failed"),
@@ -103,8 +103,9 @@ impl Sources {
                 self.peers_tried, self.last_error
             )
         };
+        let phase = phase.map(|p| format!("{p}: ")).unwrap_or_default();
         format!(
-            "{phase}: {head}{trackers}; {dht}); next try in {}",
+            "{phase}{head}{trackers}; {dht}); next try in {}",
             crate::fmt::duration(wait)
         )
     }
@@ -132,11 +133,9 @@ mod tests {
             trackers_failed: 1,
             ..Sources::default()
         };
-        let w = failed.words("fetching metadata", FIRST_RETRY);
+        let w = failed.words(None, FIRST_RETRY);
         assert!(
-            w.starts_with(
-                "fetching metadata: no peers yet (trackers: 1 failed; DHT off); next try in "
-            ),
+            w.starts_with("no peers yet (trackers: 1 failed; DHT off); next try in "),
             "{w}"
         );
         let tried = Sources {
@@ -146,10 +145,10 @@ mod tests {
             peers_tried: 3,
             last_error: "closed by peer".into(),
         };
-        let w = tried.words("fetching metadata", MAX_RETRY);
+        let w = tried.words(None, MAX_RETRY);
         assert!(
             w.starts_with(
-                "fetching metadata: no peer sent it yet (3 tried, last: closed by peer; \
+                "no peer sent it yet (3 tried, last: closed by peer; \
                  trackers: 2 answered, 1 failed; DHT: 3 peers from 9 nodes); next try in "
             ),
             "{w}"
@@ -159,7 +158,7 @@ mod tests {
             ..Sources::default()
         };
         assert!(none
-            .words("fetching piece layers from peers", FIRST_RETRY)
+            .words(Some("fetching piece layers from peers"), FIRST_RETRY)
             .starts_with(
             "fetching piece layers from peers: no peers yet (no tracker; DHT: no node answered)"
         ));

@@ -1,5 +1,5 @@
 use super::*;
-use crate::engine::api::TorrentId;
+use crate::engine::api::{QueueState, TorrentId};
 use std::time::Duration;
 
 /// The field's value as a `Value` (the table's own `value` gives an `Out`).

@@ -95,6 +95,12 @@ fn render_selected(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app:
     let name = crate::fmt::outside(&t.name, width);
     let state = words::state_text(t);
     let path = crate::fmt::outside(&t.save_path.to_string_lossy(), width).into_owned();
+    // When payload last moved (qBittorrent's "last activity", Transmission's activityDate);
+    // nothing when it has not moved since the session started.
+    let active = match t.last_activity {
+        0 => String::new(),
+        at => format!(" · last active {}", words::date(at, true)),
+    };
     put_line(
         buf,
         area,
@@ -104,6 +110,7 @@ fn render_selected(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app:
             span(name, ratatui::style::Style::new()),
             span(": ", theme.dim()),
             span(state, words::state_style(t, theme)),
+            span(active, theme.dim()),
             span(format!(" · in {path}"), theme.dim()),
         ],
     );

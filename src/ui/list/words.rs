@@ -3,7 +3,7 @@
 
 use ratatui::style::{Modifier, Style};
 
-use crate::engine::api::{TorrentLine, TorrentState};
+use crate::engine::api::{Phase, TorrentLine};
 use crate::fmt::outside;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::LINE_MAX;
@@ -49,75 +49,58 @@ impl Filter {
     /// Whether `t` shows under this filter. A torrent being checked counts only under "all":
     /// it neither downloads nor seeds yet.
     pub fn admits(self, t: &TorrentLine) -> bool {
-        match self {
-            Filter::All => true,
-            Filter::Queued => is_queued(t),
-            Filter::Downloading => t.state == TorrentState::Downloading && !is_queued(t),
-            Filter::Seeding => {
-                matches!(t.state, TorrentState::Seeding | TorrentState::Complete) && !is_queued(t)
-            }
-            Filter::Paused => t.state == TorrentState::Paused && !is_queued(t),
-            Filter::Error => matches!(t.state, TorrentState::Error(_)),
+        let status = t.status();
+        let queued = status.queued();
+        match (self, status.phase) {
+            (Filter::All, _) => true,
+            (Filter::Queued, _) => queued,
+            (Filter::Error, phase) => matches!(phase, Phase::Error(_)),
+            (_, Phase::Error(_)) => false,
+            (Filter::Downloading, Phase::Downloading | Phase::Metadata) => !queued,
+            (Filter::Seeding, Phase::Seeding | Phase::Complete) => !queued,
+            (Filter::Paused, Phase::Paused) => !queued,
+            _ => false,
         }
     }
 }
 
-/// Waiting for a download or seed slot, as the session's queue says.
-pub fn is_queued(t: &TorrentLine) -> bool {
-    !matches!(t.state, TorrentState::Error(_)) && t.queue.is_some_and(|q| q.waits_for_slot())
-}
-
-/// The state with its reason: "downloading", "seeding", "checking 40%", "error: disk full",
-/// "paused: ratio 2.0 reached", "queued: 4th for 3 download slots", "downloading: no peer has
-/// 3 pieces". The state word is the queue's where it holds the torrent (`QueueState::
-/// state_word`), and `why` never repeats it (`TorrentLine::why`). Cleaned: `why` and error
-/// text may quote outside bytes.
+/// The status in words (`api::Status::text`: "downloading", "checking: 40% checked",
+/// "paused: ratio 2.0 reached", "queued: 4th for 3 download slots", "error: disk full"),
+/// cleaned: a cause or an error may quote outside bytes.
 pub fn state_text(t: &TorrentLine) -> String {
-    let word = match (&t.state, t.queue.and_then(|q| q.state_word())) {
-        (TorrentState::Error(msg), _) => return format!("error: {}", outside(msg, LINE_MAX)),
-        (_, Some(word)) => word.to_string(),
-        (TorrentState::Checking { checked, total }, None) => {
-            let pct = (u64::from(*checked) * 100)
-                .checked_div(u64::from(*total))
-                .unwrap_or(0);
-            format!("checking {pct}%")
-        }
-        (other, None) => other.label().to_string(),
-    };
-    match t.why.as_deref() {
-        None | Some("") => word,
-        Some(why) => format!("{word}: {}", outside(why, LINE_MAX)),
-    }
+    outside(&t.status().text(), LINE_MAX).into_owned()
 }
 
 /// The state column's colour; the words tell the same without colour.
 pub fn state_style(t: &TorrentLine, theme: &Theme) -> Style {
-    if is_queued(t) {
+    let status = t.status();
+    if status.queued() {
         return theme.dim();
     }
-    match &t.state {
-        TorrentState::Checking { .. } => theme.accent(),
-        TorrentState::Downloading if t.why.is_some() => theme.warn(),
-        TorrentState::Downloading => theme.down(),
-        TorrentState::Paused => theme.warn(),
-        TorrentState::Complete => theme.verified(),
-        TorrentState::Seeding => theme.up(),
-        TorrentState::Error(_) => theme.error().add_modifier(Modifier::BOLD),
+    match status.phase {
+        Phase::Checking { .. } | Phase::Metadata | Phase::Moving { .. } => theme.accent(),
+        Phase::Downloading if status.hold.is_some() => theme.warn(),
+        Phase::Downloading => theme.down(),
+        Phase::Paused => theme.warn(),
+        Phase::Complete => theme.verified(),
+        Phase::Seeding => theme.up(),
+        Phase::Error(_) => theme.error().add_modifier(Modifier::BOLD),
     }
 }
 
 /// Order of states when sorting by state: what needs a look first.
 pub fn state_rank(t: &TorrentLine) -> u8 {
-    if is_queued(t) {
+    let status = t.status();
+    if status.queued() {
         return 4;
     }
-    match t.state {
-        TorrentState::Error(_) => 0,
-        TorrentState::Downloading => 1,
-        TorrentState::Checking { .. } => 2,
-        TorrentState::Seeding => 3,
-        TorrentState::Paused => 5,
-        TorrentState::Complete => 6,
+    match status.phase {
+        Phase::Error(_) => 0,
+        Phase::Downloading | Phase::Metadata => 1,
+        Phase::Checking { .. } | Phase::Moving { .. } => 2,
+        Phase::Seeding => 3,
+        Phase::Paused => 5,
+        Phase::Complete => 6,
     }
 }
 
@@ -151,6 +134,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::api::TorrentState;
     use crate::ui::list::test_line as line;
 
     #[test]
@@ -176,6 +160,9 @@ mod tests {
         assert_eq!(state_text(&t), "seeding: done (2 of 5 files wanted)");
         t.why = Some("moving to /x (slow disk)".into());
         assert_eq!(state_text(&t), "seeding: moving to /x (slow disk)");
+        (t.why, t.moving, t.final_dir) = (None, true, Some("/x".into()));
+        assert_eq!(state_text(&t), "moving: to /x");
+        t.moving = false;
         t.state = TorrentState::Paused;
         t.queue = Some(queued);
         t.why = Some(queued.why());
@@ -188,12 +175,12 @@ mod tests {
             total: 100,
         };
         t.why = None;
-        assert_eq!(state_text(&t), "checking 40%");
+        assert_eq!(state_text(&t), "checking: 40% checked");
         t.state = TorrentState::Checking {
             checked: 0,
             total: 0,
         };
-        assert_eq!(state_text(&t), "checking 0%");
+        assert_eq!(state_text(&t), "checking");
         // Held for its turn to check: the queue's word, without a percentage of nothing.
         let check = crate::engine::api::QueueState::CheckWaiting {
             rank: 3,

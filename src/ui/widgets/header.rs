@@ -6,7 +6,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Span;
 
 use crate::engine::api::{explain, Check, ExplainContext, Verdict};
-use crate::engine::api::{DhtRow, Snapshot, TorrentState, TrackerRow, TrackerStatus};
+use crate::engine::api::{
+    DhtRow, Phase, Snapshot, Status, TorrentState, TrackerRow, TrackerStatus,
+};
 use crate::ui::app::App;
 use crate::ui::theme::Theme;
 
@@ -19,7 +21,7 @@ pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     let width = area.width as usize;
 
     // Line 1: name and size on the left, state on the right.
-    let (state_text, state_style) = state_label(&snap.state, theme);
+    let (state_text, state_style) = state_label(&snap.status(), theme);
     let size = format!("  {}", fmt::bytes(snap.total_length));
     let name_room = width.saturating_sub(state_text.chars().count() + size.chars().count() + 3);
     let name = outside(&snap.name, name_room);
@@ -127,36 +129,20 @@ fn dht_spans<'a>(d: &DhtRow, elapsed: std::time::Duration, theme: &Theme) -> Vec
     spans
 }
 
-pub(crate) fn state_label(state: &TorrentState, theme: &Theme) -> (String, Style) {
+/// The status's words (`api::Status::text`) after the header's icon, in its colour.
+pub(crate) fn state_label(status: &Status, theme: &Theme) -> (String, Style) {
     let bold = Modifier::BOLD;
-    match state {
-        TorrentState::Checking { checked, total } => (
-            format!("checking {checked}/{total}"),
-            theme.accent().add_modifier(bold),
-        ),
-        // The words are the state's own label (one vocabulary for people); the icon and
-        // colour are the header's.
-        TorrentState::Downloading => (
-            format!("▶ {}", state.label()),
-            theme.down().add_modifier(bold),
-        ),
-        TorrentState::Paused => (
-            format!("‖ {}", state.label()),
-            theme.warn().add_modifier(bold),
-        ),
-        TorrentState::Complete => (
-            format!("✔ {}", state.label()),
-            theme.verified().add_modifier(bold),
-        ),
-        TorrentState::Seeding => (
-            format!("▲ {}", state.label()),
-            theme.up().add_modifier(bold),
-        ),
-        TorrentState::Error(msg) => (
-            format!("error: {}", outside(msg, LINE_MAX)),
-            theme.error().add_modifier(bold),
-        ),
-    }
+    let text = status.text();
+    let text = outside(&text, LINE_MAX);
+    let (icon, style) = match status.phase {
+        Phase::Downloading => ("▶ ", theme.down()),
+        Phase::Paused => ("‖ ", theme.warn()),
+        Phase::Complete => ("✔ ", theme.verified()),
+        Phase::Seeding => ("▲ ", theme.up()),
+        Phase::Error(_) => ("", theme.error()),
+        Phase::Checking { .. } | Phase::Metadata | Phase::Moving { .. } => ("", theme.accent()),
+    };
+    (format!("{icon}{text}"), style.add_modifier(bold))
 }
 
 fn progress_bar(area: Rect, buf: &mut Buffer, snap: &Snapshot, theme: &Theme) {

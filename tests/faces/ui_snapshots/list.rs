@@ -31,6 +31,8 @@ fn line(id: u32, name: &str, state: TorrentState, total: u64, done: f64) -> Torr
         downloaded: verified,
         save_path: PathBuf::from("/home/user/Downloads"),
         added: ADDED + u64::from(id) * 3_700,
+        // Payload last moved a day after it was added.
+        last_activity: ADDED + u64::from(id) * 3_700 + 86_400,
         ..TorrentLine::placeholder(TorrentId(id))
     }
 }
@@ -226,7 +228,7 @@ fn cells_stay_in_their_columns() {
                 "downloading",
                 "seeding",
                 "paused: ratio 2.0 reached",
-                "checking 40%",
+                "checking: 40% checked",
                 "error: disk full",
                 "downloading: no peer has 3 pieces",
                 "queued: 4th for 3 download slots",

@@ -441,7 +441,7 @@ impl Manager {
         let phase = crate::engine::torrent::metadata::phase(known.as_deref());
         let (state, why) = crate::engine::torrent::magnet::waiting_state(paused, phase);
         first_line.state = state;
-        first_line.why = Some(why.into());
+        first_line.why = why.map(Into::into);
         first_line.save_path.clone_from(&save_path);
         // Until the metadata comes, the plan the torrent will start with.
         first_line.sequential = files.sequential;

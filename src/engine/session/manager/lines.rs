@@ -155,6 +155,7 @@ impl Manager {
         let p = &slot.policy;
         l.labels.clone_from(&p.kept.labels);
         l.final_dir.clone_from(&p.kept.target);
+        l.moving = p.kept.moving;
         l.queue = p.queue_shown(slot.state.parked());
         l.super_seeding = p.kept.super_seeding;
         l.sequential = Self::sequential_of(slot, l.sequential);
@@ -235,6 +236,8 @@ impl Manager {
             trackers,
             availability: _,
             last_activity,
+            // The session's, never the task's.
+            moving: _,
         } = &*task;
         shown.state == state
             && shown.why.as_ref() == why
@@ -244,6 +247,7 @@ impl Manager {
             && shown.queue_position == slot.queue_position
             && shown.labels == p.kept.labels
             && shown.final_dir == p.kept.target
+            && shown.moving == p.kept.moving
             && shown.queue == p.queue_shown(slot.state.parked())
             && shown.id == *id
             && shown.info_hash == *info_hash

@@ -527,7 +527,7 @@ impl Manager {
         slot.span().in_scope(|| tracing::info!("{why}"));
         match action {
             GoalAction::Pause => {
-                slot.policy.kept.goal_reached = Some(why);
+                slot.policy.kept.goal_reached = Some(r.cause());
                 self.stop(i, true);
                 self.save_policy(i);
             }

@@ -253,10 +253,18 @@ impl Manager {
                 let _ = slot.commands.send(Command::Refresh);
                 Peeked::Coming(rx)
             } else {
-                match slot.snapshots.as_ref().and_then(|c| c.get()) {
-                    Some(tx) => Peeked::Now(Arc::clone(&tx.borrow())),
-                    None => Peeked::Now(Arc::new(slot.first_snapshot(port))),
-                }
+                let snap = match slot.snapshots.as_ref().and_then(|c| c.get()) {
+                    Some(tx) => Arc::clone(&tx.borrow()),
+                    None => Arc::new(slot.first_snapshot(port)),
+                };
+                let idle = slot.idle_for(self.started_unix);
+                Peeked::Now(if snap.since_upload < idle {
+                    let mut s = crate::engine::api::Snapshot::clone(&snap);
+                    s.since_upload = idle;
+                    Arc::new(s)
+                } else {
+                    snap
+                })
             };
             out.push((slot.id, peeked));
         }

@@ -86,9 +86,8 @@ impl Manager {
             _ => None,
         };
         let mut line = Self::line_of(&old);
-        line.why = target
-            .as_ref()
-            .map(|dir| format!("moving to {}", dir.display()));
+        // A move is its phase (`moving`, `final_dir`), not words.
+        line.why = None;
         line.name.clone_from(&meta.info.name);
         // The old task (waited for by the new one) and the hold it was under; a removal
         // waiting is dropped with it.

@@ -68,6 +68,16 @@ impl Slot {
         shown
     }
 
+    /// How long a torrent without a task has moved no payload: since its last activity, or
+    /// since the session started when it had none in it (`session_started`, Unix seconds).
+    /// A sleeping seed's snapshot says so (`Snapshot::since_upload`), so the explainer
+    /// still names why it uploads nothing when nobody woke it to look.
+    pub(super) fn idle_for(&self, session_started: u64) -> Duration {
+        let last = self.line.borrow().last_activity;
+        let since = if last > 0 { last } else { session_started };
+        Duration::from_secs(crate::engine::torrent::report::unix_now().saturating_sub(since))
+    }
+
     /// Saves `point` with the slot's place, queue position and goal settings (nothing for a
     /// magnet still without its metadata: `update_saved_magnet` keeps those).
     pub(super) fn save_resume(&self, persist: &mut Persist, point: &ResumePoint) {

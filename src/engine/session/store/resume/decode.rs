@@ -278,10 +278,12 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
             .ok_or_else(|| invalid("goals_off", goals_off))?,
         forced: flag("forced", w.int_or_zero("forced")?)?,
         super_seeding: flag("super_seeding", w.int_or_zero("super_seeding")?)?,
-        // Our own words; cut so a doctored file cannot make a line of megabytes.
-        goal_reached: w
-            .bytes("goal_reached")?
-            .map(|t| String::from_utf8_lossy(&t[..t.len().min(200)]).into_owned()),
+        // Our own words; cut so a doctored file cannot make a line of megabytes. Saved before
+        // a line's `why` stopped repeating its state word, they began "paused: ".
+        goal_reached: w.bytes("goal_reached")?.map(|t| {
+            let text = String::from_utf8_lossy(&t[..t.len().min(200)]);
+            text.strip_prefix("paused: ").unwrap_or(&text).to_string()
+        }),
         magnet: w.bytes("magnet")?.map(|m| utf8("magnet", m)).transpose()?,
         only_files: w
             .start("only_files")
