@@ -121,6 +121,7 @@ pub(crate) async fn start_session(
                 max_peers: args.max_peers,
                 dht: !args.no_dht,
                 pex: !args.no_pex,
+                lsd: !args.no_lsd,
             };
             let qbt = qbt.serve(facts, client.clone());
             tokio::spawn(async move {

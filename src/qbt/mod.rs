@@ -111,6 +111,8 @@ pub(crate) struct Facts {
     pub max_peers: usize,
     pub dht: bool,
     pub pex: bool,
+    /// Local service discovery (the `** [LSD] **` row of `torrents/trackers`).
+    pub lsd: bool,
 }
 
 /// What every request is answered with.

@@ -1,4 +1,4 @@
-//! `app/preferences`: every key qBittorrent 4.6 and 5.x answer, so a script that reads any
+//! `app/preferences`: every key qBittorrent 4.5, 4.6 and 5.x answer, so a script that reads any
 //! of them finds one. The keys that map onto ttui's settings carry ttui's value (limits,
 //! queue sizes, seeding goals, the incomplete directory, the Web API's own door); every other
 //! key carries qBittorrent's default, and `ttui man qbt` says those are not ttui's.
@@ -143,6 +143,8 @@ fn defaults() -> Map<String, Value> {
             "proxy_peer_connections": false,
             "proxy_port": 8080,
             "proxy_rss": true,
+            // qBittorrent 4.5's, gone in 4.6 (`proxy_bittorrent` and the others).
+            "proxy_torrents_only": false,
             "proxy_type": "None",
             "proxy_username": "",
             "python_executable_path": "",

@@ -83,7 +83,10 @@ pub(crate) async fn properties(ctx: &Ctx, p: &Params) -> Result<Value, ReadError
         .iter()
         .filter(|r| r.stage == crate::engine::api::PeerStage::Connected)
         .count();
-    let next = t.next_announce.unwrap_or(0);
+    // Seconds until the next announce (the line holds when, in Unix seconds).
+    let next = t.next_announce.map_or(0, |at| at.saturating_sub(now));
+    // qBittorrent's -1: no limit of its own.
+    let own = |limit: u64| if limit == 0 { -1 } else { limit as i64 };
     Ok(json!({
         "save_path": info["save_path"],
         "download_path": "",
@@ -95,8 +98,8 @@ pub(crate) async fn properties(ctx: &Ctx, p: &Params) -> Result<Value, ReadError
         "total_uploaded_session": t.uploaded,
         "total_downloaded": t.downloaded,
         "total_downloaded_session": t.downloaded,
-        "up_limit": snap.own_limits.up as i64,
-        "dl_limit": snap.own_limits.down as i64,
+        "up_limit": own(snap.own_limits.up),
+        "dl_limit": own(snap.own_limits.down),
         "time_elapsed": info["time_active"],
         "seeding_time": info["seeding_time"],
         "nb_connections": connected,
@@ -180,26 +183,25 @@ fn tracker_status(s: &TrackerStatus) -> u8 {
 }
 
 pub(crate) async fn trackers(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> {
+    use crate::engine::api::{PeerSource, PeerStage};
     let t = line(ctx, p)?;
     let snap = snapshot(ctx, t.id).await?;
-    let count = |source: crate::engine::api::PeerSource| {
-        snap.peers.iter().filter(|r| r.source == source).count()
+    // qBittorrent counts the connected peers each source found, seeds and leechers apart.
+    let found = |source: PeerSource| {
+        let rows = snap
+            .peers
+            .iter()
+            .filter(|r| r.source == source && r.stage == PeerStage::Connected);
+        let seeds = rows.clone().filter(|r| r.progress >= 1.0).count();
+        (seeds, rows.count() - seeds)
     };
-    let on = |yes: bool| if yes { 2 } else { 0 };
     let dht = ctx.facts.dht && snap.dht.is_some();
-    // The pseudo rows qBittorrent lists first: DHT, PeX, LSD (ttui has no LSD).
+    // The pseudo rows qBittorrent lists first: DHT, PeX, LSD; `status` 2 when the source is
+    // on, else 0 (disabled).
     let mut rows = vec![
-        pseudo(
-            "** [DHT] **",
-            on(dht),
-            count(crate::engine::api::PeerSource::Dht),
-        ),
-        pseudo(
-            "** [PeX] **",
-            on(ctx.facts.pex),
-            count(crate::engine::api::PeerSource::Pex),
-        ),
-        pseudo("** [LSD] **", 0, 0),
+        pseudo("** [DHT] **", dht, found(PeerSource::Dht)),
+        pseudo("** [PeX] **", ctx.facts.pex, found(PeerSource::Pex)),
+        pseudo("** [LSD] **", ctx.facts.lsd, found(PeerSource::Lsd)),
     ];
     rows.extend(snap.trackers.iter().map(|r| {
         let msg = match &r.status {
@@ -224,15 +226,17 @@ pub(crate) async fn trackers(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> 
     Ok(Value::Array(rows))
 }
 
-fn pseudo(url: &str, status: u8, peers: usize) -> Value {
+/// A pseudo row as qBittorrent writes it (`getStickyTrackers`): `num_peers` and
+/// `num_downloaded` 0, the connected seeds and leechers the source found.
+fn pseudo(url: &str, on: bool, (seeds, leeches): (usize, usize)) -> Value {
     json!({
         "url": url,
-        "status": status,
+        "status": if on { 2 } else { 0 },
         "tier": -1,
-        "num_peers": peers,
-        "num_seeds": -1,
-        "num_leeches": -1,
-        "num_downloaded": -1,
+        "num_peers": 0,
+        "num_seeds": seeds,
+        "num_leeches": leeches,
+        "num_downloaded": 0,
         "msg": "",
     })
 }

@@ -25,6 +25,8 @@ use crate::protocol::hex;
 
 /// How long `pieceHashes` and `export` wait for the session.
 const READ_WAIT: Duration = Duration::from_secs(5);
+/// How long `rename` waits for the line-up to show the new name.
+const SHOWN_WAIT: Duration = Duration::from_secs(2);
 
 /// The calls of this file that only read (GET or POST).
 pub(super) const READS: &[&str] = &["torrents/pieceHashes", "torrents/export"];
@@ -64,7 +66,15 @@ pub(super) async fn route(ctx: &Ctx, call: &str, p: &Params) -> Option<Answer> {
                 return Some(ok());
             }
             match within(ctx.client.rename_path(id, old, name.to_string())).await {
-                Ok(()) => ok(),
+                Ok(()) => {
+                    // A client that lists right after sees the new name (as after a label
+                    // edit), as it would from qBittorrent.
+                    let shown = |s: &crate::engine::api::SessionSnapshot| {
+                        s.torrents.iter().any(|t| t.id == id && t.name == name)
+                    };
+                    ctx.client.wait_until(SHOWN_WAIT, shown).await;
+                    ok()
+                }
                 Err(e) => refused(e),
             }
         }

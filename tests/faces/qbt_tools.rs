@@ -2,8 +2,10 @@
 //! (npm) adds, lists, pauses, labels and removes; Flood's qBittorrent backend lists and
 //! adds; aioqbt (PyPI) logs in twenty times in a row; qbit_manage (PyPI) reads the library in a dry run and changes nothing; a web page
 //! of our own in headless Chromium logs in and lists from `sync/maindata`, served by
-//! `[qbt] web_home`; and 500 half-sent requests from 127.0.0.2 neither stop
-//! `qbittorrent-api` from answering nor stay open past the header timeout.
+//! `[qbt] web_home`; 500 half-sent requests from 127.0.0.2 neither stop
+//! `qbittorrent-api` from answering nor stay open past the header timeout; and
+//! `qbittorrent-api`, aioqbt and `@ctrl/qbittorrent` run one call list against ttui and
+//! against qbittorrent-nox 4.5 (Debian's), whose answers differ only where `ttui man qbt` says.
 //!
 //! The scripts and the page are in tests/faces/qbt_tools/ and are read when the test runs (edit
 //! them without a rebuild); the packages are installed by tests/run.sh (npm ci of
@@ -396,4 +398,188 @@ fn five_hundred_half_sent_requests_from_another_address_leave_a_real_client_its_
         "{fds_before} descriptors before, {fds_after} after"
     );
     s.daemon.assert_alive("the end");
+}
+
+/// qbittorrent-nox 4.5 (Debian's), the reference server: a profile of its own, its WebUI
+/// and its listening port on 127.0.0.1 only, DHT, PeX, LSD, port forwarding and the
+/// peer-country lookup (a GeoIP download) off, the legal notice accepted; admin/adminadmin,
+/// 4.5's default login. SIGKILLed by pid and waited for when dropped.
+struct Nox {
+    proc: Proc,
+    url: String,
+}
+
+impl Nox {
+    const USER: &'static str = "admin";
+    const PASSWORD: &'static str = "adminadmin";
+
+    fn start(env: &Env, lib: &Path) -> Nox {
+        let root = env.root.path();
+        let profile = root.join("nox");
+        let config = profile.join("qBittorrent/config");
+        fs::create_dir_all(&config).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+        let (web, listen) = (free_port(), free_port());
+        let conf = format!(
+            "[LegalNotice]\nAccepted=true\n\n\
+             [BitTorrent]\nSession\\DHTEnabled=false\nSession\\LSDEnabled=false\n\
+             Session\\PeXEnabled=false\nSession\\Interface=lo\nSession\\InterfaceName=lo\n\
+             Session\\InterfaceAddress=127.0.0.1\nSession\\Port={listen}\n\
+             Session\\DefaultSavePath={lib}\n\n\
+             [Network]\nPortForwardingEnabled=false\n\n\
+             [Preferences]\nConnection\\ResolvePeerCountries=false\nWebUI\\Address=127.0.0.1\n\
+             WebUI\\Port={web}\nWebUI\\UseUPnP=false\nWebUI\\LocalHostAuth=true\n",
+            lib = lib.display(),
+        );
+        fs::write(config.join("qBittorrent.conf"), conf)
+            .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+        let mut cmd = env.command("qbittorrent-nox");
+        cmd.arg(format!("--profile={}", profile.display()))
+            .arg(format!("--webui-port={web}"))
+            .env("HOME", root);
+        let mut proc = Proc::spawn("qbittorrent-nox", &mut cmd, &env.logs);
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], web).into();
+        // Its WebUI listens once the session is ready (a connection is enough: it keeps even
+        // an HTTP/1.0 one open, so `http_get` would wait for its end).
+        proc.wait_until("qbittorrent-nox's WebUI", Duration::from_secs(20), |_| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+        });
+        Nox {
+            proc,
+            url: format!("http://{addr}"),
+        }
+    }
+}
+
+/// The same calls from three real clients to ttui and to qbittorrent-nox 4.5, compared.
+/// `qbittorrent-api` adds alpha.bin (its data where it is saved: checked, complete) and beta
+/// (paused) to each server, then it, `aioqbt` and `@ctrl/qbittorrent` each run one call list
+/// (tests/faces/qbt_tools/nox_calls.py and .mjs: versions, preferences, the torrent list,
+/// properties, files, trackers, categories, tags, sync/maindata full and incremental,
+/// pause/resume, setCategory, rename, an add and a delete); aioqbt also logs in twenty times
+/// in a row. nox_compare.py names every difference (call, key, both values) and fails on any
+/// not in its allowlist, each entry of which quotes assets/man/qbt.md.
+#[test]
+fn three_clients_run_one_call_list_against_ttui_and_qbittorrent_nox() {
+    require_loopback_only();
+    if !prereq::have_tools(&["qbittorrent-nox"]) {
+        return;
+    }
+    let Some(python) = venv_python("TTUI_PY_VENV") else {
+        return;
+    };
+    let Some(modules) = node_modules() else {
+        return;
+    };
+    // PeX and LSD off in ttui too (the DHT is off in every test daemon), as in nox's.
+    let mut s = Setup::start_with("ttui-qbt-nox-", "pex = false\nlsd = false", "");
+    let root = s.env.root.path().to_path_buf();
+    // Each server's library: a copy of alpha.bin's data, so each checks and seeds its own.
+    let alpha = &s.payloads[0];
+    let mut libs = Vec::new();
+    for server in ["ttui", "nox"] {
+        let lib = root.join(format!("{server}-lib"));
+        let name = &alpha.files[0].0;
+        fs::create_dir_all(&lib)
+            .and_then(|()| fs::copy(root.join("fixtures/data").join(name), lib.join(name)))
+            .unwrap_or_else(|e| panic!("{}: {e}", lib.display()));
+        libs.push(lib);
+    }
+    let mut nox = Nox::start(&s.env, &libs[1]);
+    let servers = [
+        ("ttui", s.url(), USER, PASSWORD, &libs[0]),
+        ("nox", nox.url.clone(), Nox::USER, Nox::PASSWORD, &libs[1]),
+    ];
+    let torrents: serde_json::Map<String, Value> = ["alpha", "beta", "gamma"]
+        .iter()
+        .zip(&s.payloads)
+        .map(|(n, p)| {
+            (
+                n.to_string(),
+                serde_json::json!({"path": p.path(), "hash": p.hash()}),
+            )
+        })
+        .collect();
+    let calls = s.env.root.path().join("calls");
+    let py_script = root.join("nox_calls.py");
+    fs::create_dir_all(&calls)
+        .and_then(|()| fs::copy(own("nox_calls.py"), &py_script))
+        .unwrap_or_else(|e| panic!("{}: {e}", calls.display()));
+    let node_calls = node_script(&s.env, &modules, "nox_calls.mjs");
+
+    // Each client runs against both servers at once; qbittorrent-api first (it adds).
+    for client in ["qbapi", "aioqbt", "ctrl"] {
+        let runs: Vec<(String, std::process::Command)> = servers
+            .iter()
+            .map(|(server, url, user, password, lib)| {
+                let job = calls.join(format!("job-{client}-{server}.json"));
+                let out = calls.join(format!("out-{client}-{server}.json"));
+                let spec = serde_json::json!({
+                    "url": url, "user": user, "password": password,
+                    "lib": lib.display().to_string(), "setup": client == "qbapi",
+                    "torrents": torrents,
+                });
+                fs::write(&job, spec.to_string())
+                    .unwrap_or_else(|e| panic!("{}: {e}", job.display()));
+                let mut cmd = if client == "ctrl" {
+                    let mut c = s.env.command("node");
+                    c.arg(&node_calls);
+                    c
+                } else {
+                    let mut c = s.env.command(&python.display().to_string());
+                    c.arg(&py_script).arg(client);
+                    c
+                };
+                cmd.arg(&job).arg(&out);
+                (format!("{client} against {server}"), cmd)
+            })
+            .collect();
+        let outs: Vec<(String, Out)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = runs
+                .into_iter()
+                .map(|(what, cmd)| {
+                    scope.spawn(move || {
+                        let out = run_within(cmd, &what, Duration::from_secs(45));
+                        (what, out)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| panic!("a {client} run panicked"))
+                })
+                .collect()
+        });
+        for (what, out) in outs {
+            assert!(
+                out.code == 0 && out.stdout.contains("PHASE OK"),
+                "{what}:\n{}\n{}\n{}\n{}",
+                out.stdout,
+                out.stderr,
+                nox.proc.report(),
+                s.daemon.report()
+            );
+        }
+    }
+
+    let mut cmd = s.env.command(&python.display().to_string());
+    cmd.arg(own("nox_compare.py"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/man/qbt.md"))
+        .arg(&calls);
+    let compared = run_within(cmd, "nox_compare.py", Duration::from_secs(30));
+    eprintln!("{}", compared.stdout);
+    assert!(
+        compared.code == 0 && compared.stdout.contains("PHASE OK"),
+        "ttui and qbittorrent-nox differ where the manual does not say so:\n{}\n{}",
+        compared.stdout,
+        compared.stderr
+    );
+    s.daemon.assert_alive("the end");
+    assert!(
+        !nox.proc.exited(),
+        "qbittorrent-nox exited:\n{}",
+        nox.proc.report()
+    );
+    nox.proc.kill();
 }

@@ -75,6 +75,11 @@ impl Setup {
     /// A daemon serving qBittorrent's API with a username and password, `extra_qbt` more
     /// lines in its `[qbt]` table, and a seeder of the first payload (alpha.bin).
     pub fn start(prefix: &str, extra_qbt: &str) -> Setup {
+        Setup::start_with(prefix, "", extra_qbt)
+    }
+
+    /// `start` with `top` lines at the top of the config file (`pex = false`...).
+    pub fn start_with(prefix: &str, top: &str, extra_qbt: &str) -> Setup {
         let env = Env::new(prefix);
         let fixtures = env.root.path().join("fixtures");
         let payloads = three_payloads(&fixtures.join("data"), &fixtures);
@@ -89,7 +94,7 @@ impl Setup {
         let cfg = env.root.path().join("config.toml");
         fs::write(
             &cfg,
-            format!("[qbt]\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n{extra_qbt}"),
+            format!("{top}\n[qbt]\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n{extra_qbt}"),
         )
         .unwrap();
         let extra: Vec<String> = [
