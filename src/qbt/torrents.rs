@@ -173,7 +173,7 @@ pub(crate) struct Info<'a> {
     availability: f64,
     tracker: &'a str,
     trackers_count: u64,
-    magnet_uri: Magnet,
+    magnet_uri: String,
     private: bool,
     has_metadata: bool,
 }
@@ -202,7 +202,7 @@ impl<'a> Info<'a> {
             hash: Hex(&t.info_hash),
             infohash_v1: Hex(&t.info_hash),
             infohash_v2: Hex(t.info_hash_v2.as_ref().map_or(&[][..], |h| &h[..])),
-            magnet_uri: Magnet(t.info_hash),
+            magnet_uri: t.magnet_link(),
             name: &t.name,
             size: t.wanted_bytes,
             total_size: t.total_bytes,
@@ -269,20 +269,6 @@ impl serde::Serialize for Hex<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut buf = [0u8; 64];
         s.serialize_str(hex::encode_into(self.0, &mut buf))
-    }
-}
-
-/// A v1 magnet link, written as `Hex` is.
-#[derive(Debug)]
-struct Magnet([u8; 20]);
-
-impl serde::Serialize for Magnet {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        const HEAD: &[u8] = b"magnet:?xt=urn:btih:";
-        let mut buf = [0u8; HEAD.len() + 40];
-        buf[..HEAD.len()].copy_from_slice(HEAD);
-        hex::encode_into(&self.0, &mut buf[HEAD.len()..]);
-        s.serialize_str(std::str::from_utf8(&buf).unwrap_or(""))
     }
 }
 

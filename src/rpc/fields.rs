@@ -249,7 +249,7 @@ pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
         "sequentialDownloadFromPiece" => Out::from(0),
         "labels" => Out::from(&t.labels[..]),
         "leftUntilDone" => Out::from(v.left()),
-        "magnetLink" => Out::from(magnet(t, snap)),
+        "magnetLink" => Out::from(t.magnet_link()),
         "maxConnectedPeers" | "peer-limit" => Out::from(v.max_peers),
         "metadataPercentComplete" => Out::from(if t.fetching_metadata() { 0.0 } else { 1.0 }),
         "name" => Out::from(t.name.as_str()),
@@ -537,16 +537,6 @@ fn tracker_stats(s: &Snapshot, now: u64) -> Vec<Value> {
             })
         })
         .collect()
-}
-
-/// A magnet link of the torrent: its hash, name and trackers (the protocol's one writer).
-fn magnet(t: &TorrentLine, snap: Option<&Snapshot>) -> String {
-    let trackers: Vec<String> = snap
-        .iter()
-        .flat_map(|s| &s.trackers)
-        .map(|tr| tr.url.clone())
-        .collect();
-    crate::protocol::magnet::format_magnet(Some(&t.info_hash), None, &t.name, &trackers)
 }
 
 #[cfg(test)]

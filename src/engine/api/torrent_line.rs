@@ -102,6 +102,22 @@ impl TorrentLine {
         self.total_bytes == 0
     }
 
+    /// Its magnet link: its hashes, its name and the trackers it announces to (the
+    /// protocol's one writer; Transmission's `magnetLink`, qBittorrent's `magnet_uri`).
+    pub fn magnet_link(&self) -> String {
+        let trackers: Vec<String> = self
+            .tracker_marks()
+            .iter()
+            .map(|m| m.url.to_string())
+            .collect();
+        crate::protocol::magnet::format_magnet(
+            Some(&self.info_hash),
+            self.info_hash_v2.as_ref(),
+            &self.name,
+            &trackers,
+        )
+    }
+
     /// Its trackers' marks, in tier order (empty without trackers or before the first).
     pub fn tracker_marks(&self) -> &[TrackerMark] {
         self.trackers.as_deref().unwrap_or(&[])
