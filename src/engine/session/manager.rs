@@ -44,6 +44,7 @@ mod add;
 mod completed;
 pub(super) mod disk_files;
 mod labels;
+mod launch;
 mod lines;
 mod magnets;
 mod parked;

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use super::reports::report_end;
+use super::launch::TaskEnds;
 use super::sleep::Asleep;
 use super::slot_rates::SlotRates;
 use super::state::SlotState;
@@ -448,8 +448,7 @@ impl Manager {
         first_line.first_last = files.first_last;
         let added = unix_now();
         first_line.added = added;
-        let (line_tx, line_rx) = watch::channel(first_line);
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (ends, side) = TaskEnds::new(first_line);
         let start = Start {
             id,
             ctx: self.ctx(),
@@ -466,7 +465,7 @@ impl Manager {
             rates: rates.clone(),
             super_seeding: false,
             snapshots: cell.clone(),
-            line: line_tx,
+            line: side.line,
             reports: Some(self.reports_tx.clone()),
         };
         let extra = opts.peers.clone();
@@ -479,20 +478,19 @@ impl Manager {
             opts,
             false,
             log,
-            cmd_rx,
+            side.commands,
             only,
         );
-        let task = tokio::spawn(report_end(id, self.reports_tx.clone(), run));
-        self.tasks_alive += 1;
+        let task = self.spawn_task(id, run);
         self.slots.push(Slot {
             id,
             info_hash: magnet.info_hash,
             save_path,
             added,
             queue_position: self.next_queue_position(),
-            commands: cmd_tx,
+            commands: ends.commands,
             snapshots: Some(cell),
-            line: lines::Line::Task(line_rx),
+            line: ends.line,
             state: SlotState::Running { task },
             meta: None,
             last: None,

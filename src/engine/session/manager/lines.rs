@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::policy::Parked;
+use super::parked::Parked;
 use super::{policy, Manager, Slot};
 use crate::engine::api::{QueueState, TorrentLine, TorrentState};
 use crate::engine::session::queue::Verdict;

@@ -21,22 +21,17 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::oneshot;
 
 mod changes;
 pub(super) use super::parked::{Parked, Stored};
-use super::reports::report_end;
-use super::{lines, Manager, Slot};
-use crate::engine::api::{
-    Command, LogLevel, QueueState, RequestError, TorrentId, TorrentLine, TorrentState,
-};
+use super::{Manager, Slot};
+use crate::engine::api::{Command, QueueState, RequestError, TorrentId, TorrentLine, TorrentState};
 use crate::engine::session::goals::{self, GoalAction, Progress, Reached};
 use crate::engine::session::persist::{Kept, KeptBox};
 use crate::engine::session::queue::{self, Entry, Move, Verdict, Want};
-use crate::engine::torrent;
 use crate::engine::torrent::options::Options;
 use crate::engine::torrent::report::ResumePoint;
-use crate::engine::torrent::Start;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::metainfo::Metainfo;
 
@@ -449,75 +444,6 @@ impl Manager {
             complete,
             ..Parked::default()
         });
-    }
-
-    /// Starts a parked torrent again, from its last resume point (or what the store gave).
-    pub(super) fn relaunch(&mut self, i: usize) {
-        let Some(meta) = self.slots[i].meta.clone() else {
-            return;
-        };
-        let slot = &mut self.slots[i];
-        // Only a parked slot without a task: one still ending is never given a second.
-        if slot.state.parked().is_none() || slot.state.has_task() {
-            return;
-        }
-        let snapshots = slot.cell();
-        let Some(parked) = slot.state.unpark() else {
-            return;
-        };
-        let id = slot.id;
-        // Counted until its task says the check is done (or ends): the queue starts only a
-        // few such at once.
-        slot.policy.checking = parked.checks_first(slot.last.as_deref());
-        slot.policy.just_checked = false;
-        let stored = parked.stored.map(|s| *s).unwrap_or_default();
-        let from_run = stored.trusted.is_none() && slot.last.is_some();
-        let (trusted, lifetime, files) = match (&slot.last, stored.trusted) {
-            (_, Some(t)) => (Some(t), stored.lifetime, stored.files),
-            (Some(p), None) => (Some(p.have.clone()), p.lifetime, p.files.clone()),
-            (None, None) => (None, stored.lifetime, stored.files),
-        };
-        slot.policy.seeding_base = lifetime.seeding_secs;
-        slot.policy.seeding_run = Duration::ZERO;
-        let mut line = slot.line.borrow().clone();
-        line.why = None;
-        if parked.complete {
-            // Until its task says otherwise: a seed woken to announce (or restored asleep,
-            // whose own line was never a task's) must not flicker to `downloading`.
-            line.state = TorrentState::Seeding;
-        }
-        let (line_tx, line_rx) = watch::channel(line);
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        parked.held.replay(&cmd_tx);
-        let save_path = slot.save_path();
-        let start = Start {
-            id,
-            ctx: self.session.ctx.clone(),
-            trusted,
-            trusted_from_run: from_run,
-            to_check: stored.to_check,
-            lifetime,
-            paused: false,
-            files,
-            rates: slot.rates.for_task(&self.session.ctx.rates),
-            super_seeding: slot.policy.kept.super_seeding,
-            snapshots,
-            line: line_tx,
-            reports: Some(self.reports_tx.clone()),
-        };
-        let opts = Options {
-            output: save_path,
-            seed: true,
-            ..self.opts.clone()
-        };
-        let mut log = self.listen_log.clone();
-        log.extend(stored.notes.into_iter().map(|n| (LogLevel::Warn, n)));
-        let run = torrent::run(start, log, (*meta).clone(), opts, cmd_rx);
-        slot.state
-            .started(tokio::spawn(report_end(id, self.reports_tx.clone(), run)));
-        slot.commands = cmd_tx;
-        slot.line = lines::Line::Task(line_rx);
-        self.tasks_alive += 1;
     }
 
     fn goal_reached(&mut self, i: usize, r: Reached) {

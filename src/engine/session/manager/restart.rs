@@ -10,10 +10,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::disk_files::move_files;
+use super::launch::TaskEnds;
 use super::parked::Parked;
-use super::reports::report_end;
 use super::state::SlotState;
-use super::{lines, Manager, Slot, SHUTDOWN_GRACE};
+use super::{Manager, Slot, SHUTDOWN_GRACE};
 use crate::engine::api::{Command, LogLevel, RequestError, TorrentId, TorrentLine, TorrentState};
 use crate::engine::torrent;
 use crate::engine::torrent::options::{Options, TorrentEnd};
@@ -101,16 +101,14 @@ impl Manager {
             &line,
             change.is_some(),
         );
-        let (line_tx, line_rx) = watch::channel(line);
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (ends, side) = TaskEnds::new(line);
         if let Some(parked) = parked {
-            parked.held.replay(&cmd_tx);
+            parked.held.replay(&ends.commands);
         }
-        let run = run_again(carried, change, line_tx, cmd_rx);
-        let task = tokio::spawn(report_end(old.id, self.reports_tx.clone(), run));
-        self.tasks_alive += 1;
+        let run = run_again(carried, change, side.line, side.commands);
+        let task = self.spawn_task(old.id, run);
         let new_path = target.unwrap_or_else(|| old.save_path.clone());
-        let next = successor(old, new_path, (cmd_tx, line_rx), (task, ignore_ended));
+        let next = successor(old, new_path, ends, (task, ignore_ended));
         self.slots.insert(i, next);
     }
 
@@ -247,7 +245,7 @@ async fn run_again(
 fn successor(
     old: Slot,
     save_path: PathBuf,
-    (commands, line): (mpsc::UnboundedSender<Command>, watch::Receiver<TorrentLine>),
+    ends: TaskEnds,
     (task, ignore_ended): (JoinHandle<TorrentEnd>, u32),
 ) -> Slot {
     Slot {
@@ -256,9 +254,9 @@ fn successor(
         save_path,
         added: old.added,
         queue_position: old.queue_position,
-        commands,
+        commands: ends.commands,
         snapshots: old.snapshots,
-        line: lines::Line::Task(line),
+        line: ends.line,
         state: SlotState::Running { task },
         meta: old.meta,
         last: old.last,

@@ -8,7 +8,8 @@
 
 use std::time::Instant;
 
-use super::{policy, Manager, Slot};
+use super::parked::Parked;
+use super::{Manager, Slot};
 use crate::engine::api::{Command, TorrentId, TorrentLine, TorrentState};
 use crate::engine::session::dormancy::{self, Facts, Wake};
 use crate::engine::session::store::resume::SeedingTime;
@@ -66,11 +67,11 @@ impl Manager {
         slot.policy.quiet_since = None;
         slot.policy.just_checked = false;
         slot.policy.woke_to_announce = false;
-        slot.state.park(policy::Parked {
+        slot.state.park(Parked {
             paused,
             complete,
             dormant,
-            ..policy::Parked::default()
+            ..Parked::default()
         });
     }
 
