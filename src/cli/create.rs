@@ -194,10 +194,9 @@ pub(crate) fn run(args: CreateArgs) -> Result<i32, String> {
     Ok(0)
 }
 
+/// The creation date a .torrent carries (BEP 3's `creation date`, an integer).
 fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+    i64::try_from(crate::engine::api::unix_now()).unwrap_or(0)
 }
 
 /// Fails early, before any hashing, when the output exists (without --force) or its

@@ -143,7 +143,7 @@ async fn own_limits(ctx: &Ctx, p: &Params, down: bool) -> Answer {
         .torrents
         .iter()
         .filter_map(|s| {
-            let t = head.torrents.iter().find(|t| t.id == s.id)?;
+            let t = head.line(s.id)?;
             let limit = if down { s.down } else { s.up };
             Some((
                 crate::protocol::hex::encode(&t.info_hash),

@@ -148,7 +148,7 @@ async fn set_category(ctx: &Ctx, p: &Params, name: &str) -> Answer {
     let category = (!name.is_empty()).then_some(name);
     let head = ctx.client.head();
     for id in targets(ctx, p) {
-        let Some(t) = head.torrents.iter().find(|t| t.id == id) else {
+        let Some(t) = head.line(id) else {
             continue;
         };
         let labels = catalog.with_category(&t.labels, category);
@@ -182,7 +182,7 @@ async fn change_tags(ctx: &Ctx, p: &Params, add: bool) -> Answer {
                 remove: names.clone(),
             },
             (false, true) => {
-                let Some(t) = head.torrents.iter().find(|t| t.id == id) else {
+                let Some(t) = head.line(id) else {
                     continue;
                 };
                 LabelEdit::Set(catalog.with_category(&t.labels, catalog.split(&t.labels).0))

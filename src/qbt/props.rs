@@ -36,9 +36,7 @@ fn line(ctx: &Ctx, p: &Params) -> Result<TorrentLine, ReadError> {
         .ok_or(ReadError::NotFound)?;
     ctx.client
         .head()
-        .torrents
-        .iter()
-        .find(|t| t.info_hash == hash)
+        .line_by_hash(&hash)
         .map(|t| TorrentLine::clone(t))
         .ok_or(ReadError::NotFound)
 }

@@ -140,7 +140,7 @@ fn add_peers(ctx: &Ctx, p: &Params) -> Answer {
     let head = ctx.client.head();
     let mut results = Map::new();
     for id in targets(ctx, p) {
-        let Some(t) = head.torrents.iter().find(|t| t.id == id) else {
+        let Some(t) = head.line(id) else {
             continue;
         };
         let added = match ctx.client.command(id, Command::AddPeers(peers.clone())) {

@@ -499,7 +499,7 @@ mod tests {
         assert_eq!(v["time_active"], 5_000);
         assert_eq!(
             v["magnet_uri"],
-            format!("magnet:?xt=urn:btih:{}", "00".repeat(20))
+            format!("magnet:?xt=urn:btih:{}&dn=payload", "00".repeat(20))
         );
         // Without a catalog every label is a tag.
         assert_eq!(info_of(&t, 5_000)["tags"], "hd, tv");

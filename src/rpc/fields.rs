@@ -13,6 +13,7 @@ mod out;
 
 pub(crate) use out::Out;
 
+use crate::engine::api::tracker_hostname as host_of;
 use crate::engine::api::{
     FilePriority, PeerSource, Phase, PieceState, Set, Settings, Snapshot, TorrentLine,
     TorrentSettings, TorrentState, TrackerStatus,
@@ -445,16 +446,6 @@ fn peers_from(snap: Option<&Snapshot>) -> Value {
         "fromCache": n[0], "fromDht": n[1], "fromIncoming": n[2], "fromLpd": n[3],
         "fromLtep": n[4], "fromPex": n[5], "fromTracker": n[6],
     })
-}
-
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    if host.starts_with('[') {
-        return host;
-    }
-    host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
 
 /// The site's name: the host's second-level label (`tracker.example.org` → `example`).

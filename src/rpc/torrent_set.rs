@@ -50,12 +50,7 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
             let edit = crate::engine::api::LabelEdit::Set(labels.clone());
             let now = answer(ctx.client.labels(id, edit)).await?;
             // A client reads back what it set at once; the session publishes on its tick.
-            let shown = |s: &SessionSnapshot| {
-                s.torrents
-                    .iter()
-                    .find(|t| t.id == id)
-                    .is_none_or(|t| t.labels == now)
-            };
+            let shown = |s: &SessionSnapshot| s.line(id).is_none_or(|t| t.labels == now);
             ctx.client.wait_until(Duration::from_secs(3), shown).await;
         }
     }
@@ -68,12 +63,7 @@ pub(crate) async fn set(ctx: &Ctx, args: &Args) -> Answer {
 /// Moves a torrent step by step to `pos` in the queue (0 first).
 async fn queue_to(ctx: &Ctx, id: TorrentId, pos: u32) -> Result<(), MethodError> {
     let snap = ctx.snapshot.borrow().clone();
-    let Some(now) = snap
-        .torrents
-        .iter()
-        .find(|t| t.id == id)
-        .map(|t| t.queue_position)
-    else {
+    let Some(now) = snap.line(id).map(|t| t.queue_position) else {
         return Ok(());
     };
     let last = snap.torrents.len().saturating_sub(1) as u32;

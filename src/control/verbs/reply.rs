@@ -40,11 +40,7 @@ pub(super) fn one_torrent(id: &str, current: &SessionSnapshot) -> Result<Torrent
 }
 
 pub(super) fn name_of(snap: &SessionSnapshot, id: TorrentId) -> String {
-    snap.torrents
-        .iter()
-        .find(|t| t.id == id)
-        .map(|t| t.name.clone())
-        .unwrap_or_default()
+    snap.line(id).map(|t| t.name.clone()).unwrap_or_default()
 }
 
 /// One torrent's line in a `Done` answer: None when the request worked.

@@ -23,7 +23,7 @@ pub(super) async fn apply(id: &str, current: &SessionSnapshot, client: &Client) 
 
 /// The line, the files with their verified bytes, the trackers and the peers.
 pub(super) async fn show(id: TorrentId, current: &SessionSnapshot, client: &Client) -> Response {
-    let Some(line) = current.torrents.iter().find(|t| t.id == id) else {
+    let Some(line) = current.line(id) else {
         return error(ErrorKind::UnknownId, format!("no torrent {}", id.0));
     };
     // Read, not subscribed: a subscription would wake a sleeping seed (and keep it awake).

@@ -26,12 +26,7 @@ pub(super) async fn apply(
         Ok(id) => id,
         Err(e) => return e,
     };
-    let Some(hash) = current
-        .torrents
-        .iter()
-        .find(|t| t.id == id)
-        .map(|t| t.info_hash)
-    else {
+    let Some(hash) = current.line(id).map(|t| t.info_hash) else {
         return error(ErrorKind::UnknownId, format!("no torrent {}", id.0));
     };
     let files = match client.files(id).await {

@@ -126,10 +126,6 @@ pub struct ExplainContext {
     /// The session's DHT routing table size; else the Snapshot's `dht`.
     pub dht_nodes: Option<usize>,
     pub limits: Option<Limits>,
-    /// Time since a connected peer (or set of peers) last held every piece.
-    pub full_copy_seen_ago: Option<Duration>,
-    /// Verified pieces waiting to be written to disk.
-    pub pending_writes: Option<u32>,
     /// The session's SOCKS5 proxy, when one is set (`explain/proxied.rs`).
     pub proxy: Option<super::ProxyStatus>,
     /// `--interface`, when one is set (`explain/interface.rs`).
@@ -153,11 +149,18 @@ pub struct ExplainContext {
 /// no clock.
 pub const TEST_REACHABILITY_ENV: &str = "TTUI_TEST_REACHABILITY_SECS";
 
+/// How long without an incoming connection before the port looks closed, unless the context
+/// names another (tests: `ExplainContext::reachability_window`); the session counts its
+/// incoming connections over the same window (`SessionSnapshot::incoming_in_window`).
+pub const REACHABILITY_WINDOW: Duration = Duration::from_secs(30 * 60);
+
 impl ExplainContext {
     /// What the session knows of torrent `id` that its Snapshot lacks: the session's DHT, its
-    /// rate limits (turtle mode's when on) and whether the torrent waits in the queue.
+    /// rate limits (turtle mode's when on), whether the torrent waits in the queue, and the
+    /// incoming connections it accepted. Every field is named here, none left to `Default`:
+    /// a field a real session never sets would be a check that never fires for a user.
     pub fn from_session(session: &super::SessionSnapshot, id: super::TorrentId) -> Self {
-        let line = session.torrents.iter().find(|t| t.id == id);
+        let line = session.line(id);
         let queued = line.and_then(|l| l.queue).filter(|q| q.waits_for_slot());
         let limit = |v: u64| (v > 0).then_some(v as f64);
         ExplainContext {
@@ -181,9 +184,9 @@ impl ExplainContext {
             proxy: session.proxy.clone(),
             interface: session.interface.clone(),
             incoming_total: Some(session.incoming),
+            incoming_in_window: session.incoming_in_window,
             queued,
             reachability_window: session.reachability_window,
-            ..ExplainContext::default()
         }
     }
 }

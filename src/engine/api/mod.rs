@@ -44,8 +44,10 @@ pub use port_mapping::{
     TEST_ROUTE_TABLE_ENV,
 };
 pub use queue_state::QueueState;
+mod line_index;
 mod rename;
 mod select;
+pub use line_index::LineIndex;
 mod session;
 mod status;
 pub use select::{Found, Lookup, Name, MIN_PREFIX};
@@ -69,7 +71,9 @@ pub use session::*;
 mod torrent_line;
 pub use settings::{OwnBox, OwnSettings, Settings, SettingsChange, TorrentSettings};
 pub use stream::{FileStream, StreamError, StreamPort, StreamRead, StreamRow};
-pub use trackers::{tracker_url_ok, TrackerEdit, TrackerEditError, TrackerMark};
+pub use trackers::{
+    tracker_host, tracker_hostname, tracker_url_ok, TrackerEdit, TrackerEditError, TrackerMark,
+};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -270,6 +274,11 @@ pub struct Snapshot {
     /// first): how long a seed has been idle, which the rate's short window cannot say.
     #[serde(default)]
     pub since_upload: Duration,
+    /// Time since every piece was last on a connected peer or here (libtorrent's
+    /// distributed copies at 1 or more); None when it never was since the task started.
+    /// The availability check says it beside the pieces nobody has.
+    #[serde(default)]
+    pub full_copy_seen_ago: Option<Duration>,
     /// The torrent's own rate limits in bytes a second (0 = none), beside the session's: the
     /// explainer tells which of the two holds it back.
     #[serde(default)]
@@ -374,6 +383,7 @@ impl Snapshot {
             introductions: 0,
             relay_bytes: 0,
             since_upload: Duration::ZERO,
+            full_copy_seen_ago: None,
             own_limits: RatePair::default(),
             limits_held: HeldPair::default(),
             disk: DiskRow::default(),

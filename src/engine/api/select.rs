@@ -5,8 +5,6 @@
 //! or several is its own: the control socket refuses it, the RPC leaves it out as
 //! Transmission does.
 
-use std::collections::HashMap;
-
 use super::{SessionSnapshot, TorrentId};
 use crate::protocol::hex;
 
@@ -43,35 +41,24 @@ pub enum Found {
     Several(Vec<(TorrentId, [u8; 20])>),
 }
 
-/// A line-up indexed for finding names: an id or a whole hash costs one hash lookup, so a
-/// request naming thousands of torrents costs one lookup each.
+/// A line-up's names found through its index (`line_index.rs`, made once per publication):
+/// an id or a whole hash costs one hash probe, so a request naming thousands of torrents
+/// costs one probe each, and a request naming one costs one.
 pub struct Lookup<'a> {
     snap: &'a SessionSnapshot,
-    by_id: HashMap<TorrentId, usize>,
-    by_hash: HashMap<[u8; 20], usize>,
 }
 
 impl<'a> Lookup<'a> {
     pub fn new(snap: &'a SessionSnapshot) -> Lookup<'a> {
-        let mut by_id = HashMap::with_capacity(snap.torrents.len());
-        let mut by_hash = HashMap::with_capacity(snap.torrents.len());
-        for (i, t) in snap.torrents.iter().enumerate() {
-            by_id.insert(t.id, i);
-            by_hash.insert(t.info_hash, i);
-        }
-        Lookup {
-            snap,
-            by_id,
-            by_hash,
-        }
+        Lookup { snap }
     }
 
     pub fn find(&self, name: &Name) -> Found {
         match name {
             Name::All => Found::Torrents(self.snap.torrents.iter().map(|t| t.id).collect()),
-            Name::Id(id) => match self.by_id.contains_key(id) {
-                true => Found::Torrents(vec![*id]),
-                false => Found::Nothing,
+            Name::Id(id) => match self.snap.position(*id) {
+                Some(_) => Found::Torrents(vec![*id]),
+                None => Found::Nothing,
             },
             Name::HashPrefix(prefix) => self.by_prefix(prefix),
         }
@@ -79,13 +66,13 @@ impl<'a> Lookup<'a> {
 
     /// Where `id` stands in the line-up, to give found torrents in the line-up's order.
     pub fn position(&self, id: TorrentId) -> Option<usize> {
-        self.by_id.get(&id).copied()
+        self.snap.position(id)
     }
 
     fn by_prefix(&self, prefix: &str) -> Found {
         if let Some(whole) = hex::decode_array::<20>(prefix) {
-            return match self.by_hash.get(&whole) {
-                Some(&i) => Found::Torrents(vec![self.snap.torrents[i].id]),
+            return match self.snap.line_by_hash(&whole) {
+                Some(t) => Found::Torrents(vec![t.id]),
                 None => Found::Nothing,
             };
         }

@@ -208,6 +208,11 @@ pub struct SessionSnapshot {
     pub families: Families,
     /// Incoming connections routed to a torrent since the session started.
     pub incoming: u64,
+    /// Of `incoming`, those within the reachability window (`explain::REACHABILITY_WINDOW`,
+    /// or `reachability_window`): the explainer's evidence that the port is open. None from
+    /// a session that does not count them.
+    #[serde(default)]
+    pub incoming_in_window: Option<u32>,
     /// Where new torrents are saved unless told otherwise.
     pub default_save_path: PathBuf,
     /// Why the last save of resume data failed ("disk full"), while it keeps failing; the
@@ -253,6 +258,9 @@ pub struct SessionSnapshot {
     /// A catalog edit is answered only once a line-up carrying it is published.
     #[serde(default, with = "shared_catalog")]
     pub catalog: Arc<crate::engine::api::Catalog>,
+    /// Where each torrent stands in `torrents` (`line_index.rs`), made on the first lookup.
+    #[serde(skip)]
+    pub index: crate::engine::api::LineIndex,
 }
 
 /// `Arc<Catalog>` written as the catalog itself (serde's `rc` feature is not on).
@@ -289,6 +297,7 @@ impl SessionSnapshot {
             dht_nodes6,
             families,
             incoming,
+            incoming_in_window,
             default_save_path,
             save_error,
             down_limit,
@@ -302,6 +311,7 @@ impl SessionSnapshot {
             reachability_window,
             rev,
             catalog,
+            index: _,
         } = self;
         SessionSnapshot {
             torrents: Vec::new(),
@@ -312,6 +322,7 @@ impl SessionSnapshot {
             dht_nodes6: *dht_nodes6,
             families: *families,
             incoming: *incoming,
+            incoming_in_window: *incoming_in_window,
             default_save_path: default_save_path.clone(),
             save_error: save_error.clone(),
             down_limit: *down_limit,
@@ -325,6 +336,7 @@ impl SessionSnapshot {
             reachability_window: *reachability_window,
             rev: *rev,
             catalog: Arc::clone(catalog),
+            index: Default::default(),
         }
     }
 

@@ -82,14 +82,30 @@ impl TrackerMark {
     }
 }
 
+/// An announce URL's host and port ("tracker.example:6969"), without its scheme, path or
+/// any user and password: the one reading of a tracker's address for every face's label.
+pub fn tracker_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    host.rsplit_once('@').map_or(host, |(_, h)| h)
+}
+
+/// The same host without its port ("tracker.example"; an IPv6 address keeps its brackets).
+pub fn tracker_hostname(url: &str) -> &str {
+    let host = tracker_host(url);
+    if host.starts_with('[') {
+        return host.split_inclusive(']').next().unwrap_or(host);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
 /// Whether `url` can be announced to: http, https or udp, with a host. Checked by a face
 /// before it asks (qBittorrent answers 400 for one that is not).
 pub fn tracker_url_ok(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, _)) = url.split_once("://") else {
         return false;
     };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = tracker_host(url);
     ["http", "https", "udp"]
         .iter()
         .any(|s| scheme.eq_ignore_ascii_case(s))
@@ -141,6 +157,21 @@ impl TrackerEdit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trackers_host_drops_scheme_path_and_credentials() {
+        let url = "https://user:secret@tracker.example:8443/announce?passkey=x";
+        assert_eq!(tracker_host(url), "tracker.example:8443");
+        assert_eq!(tracker_hostname(url), "tracker.example");
+        assert_eq!(
+            tracker_hostname("udp://[2001:db8::1]:6969/announce"),
+            "[2001:db8::1]"
+        );
+        assert_eq!(
+            tracker_hostname("http://203.0.113.5/announce"),
+            "203.0.113.5"
+        );
+    }
 
     fn tiers(t: &[&[&str]]) -> Vec<Vec<String>> {
         t.iter()

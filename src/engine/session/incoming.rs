@@ -116,12 +116,14 @@ pub(crate) async fn route(
     match routes.by_hash.get_mut(&info_hash).map(|r| &mut r.to) {
         Some(RouteTo::Task(events)) => {
             routes.incoming += 1;
+            routes.recent.push();
             let _ = events.send(event);
         }
         Some(RouteTo::Dormant(pending))
             if pending.as_ref().is_none_or(|p| p.len() < MAX_PENDING) =>
         {
             routes.incoming += 1;
+            routes.recent.push();
             let pending = pending.get_or_insert_with(Box::default);
             if pending.is_empty() {
                 tracing::info!("{addr}: incoming for a dormant torrent: waking it");

@@ -548,9 +548,8 @@ impl Manager {
                 .and_then(|p| p.error())
                 .map(|e| e.to_string()),
             blocklist: self.blocklist.as_ref().map(|b| b.status()),
-            reachability_window: self.opts.reachability_window,
             catalog: Arc::clone(&self.catalog.catalog),
-            ..self.session.head().await
+            ..self.session.head(self.opts.reachability_window).await
         }
     }
 }

@@ -129,7 +129,11 @@ impl Session {
     /// the DHT, the limits in force, the proxy, the port mapping and the interface. The
     /// manager's list and a one-torrent run both publish it, so the explainer hears the same
     /// causes in every mode.
-    pub(crate) async fn head(&self) -> crate::engine::api::SessionSnapshot {
+    /// `window`: the reachability window the explainer judges by (None: its default).
+    pub(crate) async fn head(
+        &self,
+        window: Option<std::time::Duration>,
+    ) -> crate::engine::api::SessionSnapshot {
         let ctx = &self.ctx;
         let (dht_nodes, dht_nodes6) = match &ctx.dht {
             Some(d) => {
@@ -144,6 +148,12 @@ impl Session {
             dht_nodes6,
             families: ctx.families,
             incoming: self.incoming(),
+            incoming_in_window: Some(
+                lock(&self.routes)
+                    .recent
+                    .within(window.unwrap_or(crate::engine::api::explain::REACHABILITY_WINDOW)),
+            ),
+            reachability_window: window,
             down_limit: ctx.rates.down.rate(),
             up_limit: ctx.rates.up.rate(),
             turtle: ctx.rates.view().turtle,

@@ -85,6 +85,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         dht_nodes6,
         families,
         incoming,
+        incoming_in_window,
         default_save_path,
         save_error,
         down_limit,
@@ -98,12 +99,14 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         reachability_window,
         rev: _,
         catalog,
+        index: _,
     } = head;
     prev.listen_port == *listen_port
         && prev.dht_nodes == *dht_nodes
         && prev.dht_nodes6 == *dht_nodes6
         && prev.families == *families
         && prev.incoming == *incoming
+        && prev.incoming_in_window == *incoming_in_window
         && prev.default_save_path == *default_save_path
         && prev.save_error == *save_error
         && prev.down_limit == *down_limit

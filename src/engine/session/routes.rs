@@ -54,6 +54,8 @@ pub(crate) struct Routes {
     /// it so, and reaches the same torrent and peer table. It goes with the route.
     pub(super) aliases: HashMap<[u8; 20], Alias>,
     pub(super) incoming: u64,
+    /// When the latest of them were routed: how many came within the reachability window.
+    pub(super) recent: Recent,
     /// Where a dormant torrent's first connection asks to wake it: the manager's channel.
     pub(super) wake: Option<mpsc::UnboundedSender<[u8; 20]>>,
 }
@@ -61,6 +63,32 @@ pub(crate) struct Routes {
 pub(crate) struct Alias {
     main: [u8; 20],
     req2: [u8; 20],
+}
+
+/// Incoming connections remembered by time: enough to say "many" within any window.
+const RECENT_MAX: usize = 1024;
+
+/// When the latest incoming connections were routed, oldest first (at most `RECENT_MAX`).
+#[derive(Default)]
+pub(crate) struct Recent(std::collections::VecDeque<std::time::Instant>);
+
+impl Recent {
+    /// One more, now.
+    pub(super) fn push(&mut self) {
+        if self.0.len() == RECENT_MAX {
+            self.0.pop_front();
+        }
+        self.0.push_back(std::time::Instant::now());
+    }
+
+    /// Those within `window` of now.
+    pub(super) fn within(&self, window: std::time::Duration) -> u32 {
+        let now = std::time::Instant::now();
+        let n = (self.0.iter().rev())
+            .take_while(|at| now.saturating_duration_since(**at) <= window)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
 }
 
 impl Routes {

@@ -136,8 +136,7 @@ where
                 let now = SessionSnapshot {
                     default_save_path: output.clone(),
                     blocklist: blocklist.as_ref().map(Loader::status),
-                    reachability_window: window,
-                    ..session.head().await
+                    ..session.head(window).await
                 };
                 head.send_if_modified(|h| {
                     let changed = **h != now;

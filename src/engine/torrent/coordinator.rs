@@ -513,6 +513,7 @@ impl Coordinator {
             self.log(LogLevel::Warn, line);
         }
         self.count_time(now);
+        self.see_full_copy(now);
         self.publish_line();
         self.maybe_resume(now);
     }

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use crate::engine::api::{JournalEntry, LogLevel, PeerJournalEntry};
+use crate::engine::api::{unix_now, JournalEntry, LogLevel, PeerJournalEntry};
 
 /// Entries each log keeps at most (qBittorrent keeps 20,000 lines of its own).
 pub(crate) const MAX_ENTRIES: usize = 10_000;
@@ -36,12 +36,6 @@ struct Rings {
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
     rings: Mutex<Rings>,
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl Journal {

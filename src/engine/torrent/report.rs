@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::metainfo::Metainfo;
@@ -69,9 +69,6 @@ pub(crate) enum Report {
     Ended(crate::engine::TorrentEnd),
 }
 
-/// Seconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+/// Seconds since the Unix epoch: the api's one clock reading, named here for the engine's
+/// many callers.
+pub(crate) use crate::engine::api::unix_now;

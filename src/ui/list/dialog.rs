@@ -28,7 +28,7 @@ pub fn render(
     let found: Vec<&TorrentLine> = d
         .ids
         .iter()
-        .filter_map(|id| session.torrents.iter().find(|t| t.id == *id))
+        .filter_map(|id| session.line(*id))
         .map(|t| &**t)
         .collect();
     // A marked set names its torrents, as many as the screen has room for.

@@ -83,7 +83,7 @@ fn render_selected(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app:
     if area.height == 0 {
         return;
     }
-    let found = |id| session.torrents.iter().find(|t| t.id == id).map(|t| &**t);
+    let found = |id| session.line(id).map(|t| &**t);
     let Some(t) = app.list.selected.and_then(|id| match app.list.session() {
         Some(last) if std::ptr::eq(&**last, session) => app.list.line(id),
         _ => found(id),

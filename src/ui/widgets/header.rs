@@ -190,11 +190,8 @@ fn primary(trackers: &[TrackerRow]) -> Option<&TrackerRow> {
         .or_else(|| trackers.first())
 }
 
-/// "tracker.example:6969" from an announce URL, for a short label.
-pub(crate) fn tracker_host(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split(['/', '?']).next().unwrap_or(rest)
-}
+/// "tracker.example:6969" from an announce URL, for a short label (the api's one reading).
+pub(crate) use crate::engine::api::tracker_host;
 
 fn tracker_line<'a>(snap: &Snapshot, theme: &Theme) -> Vec<Span<'a>> {
     let Some(t) = primary(&snap.trackers) else {

@@ -3,7 +3,7 @@
 
 use super::*;
 
-pub(super) fn availability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
+pub(super) fn availability(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
     // No peer connected: that is the peer checks' story, not availability's.
     connected(s).next()?;
     let needed = |i: &usize| s.pieces.get(*i).is_some_and(|p| *p != PieceState::Verified);
@@ -24,7 +24,7 @@ pub(super) fn availability(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding
         plural(unavailable, "piece", "pieces"),
         piece_list(&lacking)
     );
-    if let Some(ago) = ctx.full_copy_seen_ago {
+    if let Some(ago) = s.full_copy_seen_ago {
         e.push_str(&format!(
             "; a full copy was last seen {} ago",
             fmt::duration(ago)

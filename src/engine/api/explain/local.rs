@@ -5,9 +5,6 @@ use super::*;
 
 /// RC4 costs about 4 CPU-seconds per GiB here (see `EncryptionPolicy::Prefer`).
 const RC4_BYTES_PER_CORE_SEC: f64 = (1u64 << 30) as f64 / 4.0;
-/// How long without an incoming connection before the port looks closed, unless the context
-/// names another (tests: `ExplainContext::reachability_window`).
-const REACHABILITY_WINDOW: Duration = Duration::from_secs(30 * 60);
 
 pub(super) fn limits(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
     // Without the session's word, the torrent's own limit still speaks.
@@ -196,38 +193,25 @@ fn limit_arg(bytes_per_sec: f64) -> String {
 /// sets the pace.
 const DISK_HELD_SHARE: f32 = 0.5;
 
-pub(super) fn disk(s: &Snapshot, ctx: &ExplainContext) -> Option<Finding> {
+pub(super) fn disk(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
     let d = &s.disk;
-    if d.held >= DISK_HELD_SHARE {
-        let e = format!(
-            "the disk is not keeping up: its writers' backlog is full ({} waiting) and reading \
-             from peers was held back {:.0} % of the last 5 s; the disk writes {}, the peers \
-             sent up to {}",
-            fmt::bytes(d.backlog),
-            d.held * 100.0,
-            fmt::rate(d.write_rate),
-            fmt::rate(d.down_peak.max(s.down_rate))
-        );
-        return Some(finding(
-            Check::Disk,
-            Verdict::HoldingBack,
-            e,
-            Some("save to a faster (or less busy) disk"),
-        ));
-    }
-    let waiting = ctx.pending_writes?;
-    if waiting < 16 {
+    if d.held < DISK_HELD_SHARE {
         return None;
     }
     let e = format!(
-        "{} verified, waiting to be written: the disk is not keeping up",
-        plural(waiting as usize, "piece", "pieces")
+        "the disk is not keeping up: its writers' backlog is full ({} waiting) and reading \
+         from peers was held back {:.0} % of the last 5 s; the disk writes {}, the peers sent \
+         up to {}",
+        fmt::bytes(d.backlog),
+        d.held * 100.0,
+        fmt::rate(d.write_rate),
+        fmt::rate(d.down_peak.max(s.down_rate))
     );
     Some(finding(
         Check::Disk,
         Verdict::HoldingBack,
         e,
-        Some("save to a faster disk"),
+        Some("save to a faster (or less busy) disk"),
     ))
 }
 

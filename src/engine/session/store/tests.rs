@@ -52,7 +52,7 @@ fn full_resume() -> Resume {
     r.goals_off = 1;
     r.forced = true;
     r.super_seeding = true;
-    r.goal_reached = Some("paused: ratio 1.00 reached (goal 1.0)".into());
+    r.goal_reached = Some("ratio 1.00 reached (goal 1.0)".into());
     r.sequential = true;
     r.labels = vec!["tv".into(), "Ünïcode ok".into()];
     r.target = Some(PathBuf::from("/srv/final dir"));

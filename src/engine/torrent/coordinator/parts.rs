@@ -68,6 +68,9 @@ pub(super) struct Shown {
     /// The upload counter and when it last grew (the start before it ever did): the
     /// Snapshot's `since_upload`.
     pub(super) last_upload: (u64, Instant),
+    /// When every piece was last on a connected peer or here: the Snapshot's
+    /// `full_copy_seen_ago`.
+    pub(super) full_copy_seen: Option<Instant>,
     /// The writers' rate, and one bit a tick (newest lowest) for "reading from peers held
     /// back for the writers": the Snapshot's `disk`.
     pub(super) written: RateWindow,
@@ -143,6 +146,7 @@ impl Shown {
             down: RateWindow::new(Duration::from_secs(3)),
             up: RateWindow::new(Duration::from_secs(3)),
             last_upload: (0, started),
+            full_copy_seen: None,
             written: RateWindow::new(Duration::from_secs(3)),
             held_ticks: 0,
             down_peak: 0.0,

@@ -227,6 +227,10 @@ impl Coordinator {
             elapsed: self.shown.started.elapsed(),
             listen_port: self.shared.listen_port.load(Ordering::Relaxed),
             since_upload: now.saturating_duration_since(self.shown.last_upload.1),
+            full_copy_seen_ago: self
+                .shown
+                .full_copy_seen
+                .map(|at| now.saturating_duration_since(at)),
             own_limits: self.shared.rates.own(),
             limits_held: self.shared.rates.held(now),
             disk: DiskRow {
@@ -257,6 +261,19 @@ impl Coordinator {
         snap.introductions = self.run.introductions;
         snap.relay_bytes = self.run.relay_bytes;
         snap
+    }
+}
+
+impl Coordinator {
+    /// Notes now as when a full copy was last among the peers and ourselves (each tick).
+    pub(super) fn see_full_copy(&mut self, now: Instant) {
+        let d = self.shared.download();
+        let whole = self.run.complete
+            || distributed_copies(d.picker.availability(), d.picker.have()) >= 1.0;
+        drop(d);
+        if whole {
+            self.shown.full_copy_seen = Some(now);
+        }
     }
 }
 
