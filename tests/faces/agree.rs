@@ -10,7 +10,6 @@ use crate::kit;
 use crate::payload;
 use crate::tools;
 
-use std::fs;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -126,25 +125,15 @@ fn a_seeds_tracker_and_files_read_the_same_in_every_face_awake_and_asleep() {
     p.torrent = p
         .torrent
         .with_trackers(&made.join("agreed-tracked.torrent"), Some(&url), &[]);
-    let (qbt, rpc) = (free_port(), free_port());
-    let cfg = env.root.path().join("config.toml");
-    fs::write(
-        &cfg,
-        format!(
-            "[qbt]\nlisten = \"127.0.0.1:{qbt}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n\
-             [rpc]\nlisten = \"127.0.0.1:{rpc}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n"
-        ),
-    )
-    .unwrap();
+    let (cfg, qbt, rpc) = both_apis_config(&env);
     let args = ["--config".to_string(), cfg.display().to_string()];
     let mut daemon = Daemon::start_with(&env, "1", &args, &[("TTUI_DORMANT_AFTER_SECS", "3")]);
     assert_eq!(env.verb(&["add", &p.path()]).code, 0);
     let hash = p.hash();
-    let qbt = SocketAddr::from(([127, 0, 0, 1], qbt));
     let faces = Faces {
         qbt,
         sid: qbt_login(qbt),
-        rpc: SocketAddr::from(([127, 0, 0, 1], rpc)),
+        rpc,
     };
     // Its check finds it complete, and its tracker answers the announce.
     let start = Instant::now();

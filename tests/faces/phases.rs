@@ -17,7 +17,6 @@ use crate::tmux;
 use crate::tools;
 
 use std::fs;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -72,16 +71,7 @@ fn every_phase_reads_the_same_in_every_face() {
     let magnet_hash = "0123456789abcdef0123456789abcdef01234567";
     let magnet = format!("magnet:?xt=urn:btih:{magnet_hash}&dn=phase-metadata");
 
-    let (qbt, rpc) = (free_port(), free_port());
-    let cfg = env.root.path().join("config.toml");
-    fs::write(
-        &cfg,
-        format!(
-            "[qbt]\nlisten = \"127.0.0.1:{qbt}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n\
-             [rpc]\nlisten = \"127.0.0.1:{rpc}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n"
-        ),
-    )
-    .unwrap();
+    let (cfg, qbt, rpc) = both_apis_config(&env);
     let args: Vec<String> = [
         "--config",
         cfg.to_str().unwrap(),
@@ -200,8 +190,6 @@ fn every_phase_reads_the_same_in_every_face() {
     });
 
     // qBittorrent's API, logged in once; its sync starts from rid 0.
-    let qbt = SocketAddr::from(([127, 0, 0, 1], qbt));
-    let rpc = SocketAddr::from(([127, 0, 0, 1], rpc));
     let sid = qbt_login(qbt);
     let info = qbt_get(qbt, &sid, "/api/v2/torrents/info");
     let sync = qbt_get(qbt, &sid, "/api/v2/sync/maindata?rid=0");

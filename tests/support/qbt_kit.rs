@@ -219,6 +219,23 @@ pub fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Logs in to qBittorrent's API at `to` ([`USER`], [`PASSWORD`]): its cookie, `SID=…`.
+/// A config file that opens qBittorrent's API and the Transmission RPC on free loopback
+/// ports, both with `USER` and `PASSWORD`: the file and the two addresses.
+pub fn both_apis_config(env: &Env) -> (PathBuf, std::net::SocketAddr, std::net::SocketAddr) {
+    let (qbt, rpc) = (free_port(), free_port());
+    let cfg = env.root.path().join("config.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[qbt]\nlisten = \"127.0.0.1:{qbt}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n\
+             [rpc]\nlisten = \"127.0.0.1:{rpc}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n"
+        ),
+    )
+    .unwrap();
+    let at = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    (cfg, at(qbt), at(rpc))
+}
+
 pub fn qbt_login(to: std::net::SocketAddr) -> String {
     let form = format!("username={USER}&password={PASSWORD}");
     let head = "POST /api/v2/auth/login HTTP/1.1\r\nContent-Type: \
