@@ -64,7 +64,13 @@ fn every_phase_reads_the_same_in_every_face() {
     let files: &[(&str, u64)] = &[("a.bin", (1 << 20) + 77), ("b.bin", 300_000)];
     let seed = Payload::make(&env.out, &made, "phase-seeding", files, 11);
     let goal = Payload::make(&env.out, &made, "phase-goal", files, 12);
-    let paused = Payload::make(&absent, &made, "phase-paused", files, 13);
+    let mut paused = Payload::make(&absent, &made, "phase-paused", files, 13);
+    // A tracker it never contacts (paused): every face still lists it, not contacted.
+    let dead = format!("http://{}/announce", closed_addr());
+    paused.torrent =
+        paused
+            .torrent
+            .with_trackers(&made.join("phase-paused-tracked.torrent"), Some(&dead), &[]);
     let down = Payload::make(&absent, &made, "phase-downloading", files, 14);
     let queued = Payload::make(&absent, &made, "phase-queued", files, 15);
     let broken = Payload::make(&absent, &made, "phase-error", files, 16);
@@ -193,7 +199,7 @@ fn every_phase_reads_the_same_in_every_face() {
     let sid = qbt_login(qbt);
     let info = qbt_get(qbt, &sid, "/api/v2/torrents/info");
     let sync = qbt_get(qbt, &sid, "/api/v2/sync/maindata?rid=0");
-    let call = r#"{"method":"torrent-get","arguments":{"fields":["hashString","status","percentDone","isFinished","files","error","errorString"]}}"#;
+    let call = r#"{"method":"torrent-get","arguments":{"fields":["hashString","status","percentDone","isFinished","files","error","errorString","trackerStats"]}}"#;
     let got = rpc_call(rpc, call);
     let tr = got["arguments"]["torrents"].as_array().unwrap().clone();
 
@@ -251,6 +257,28 @@ fn every_phase_reads_the_same_in_every_face() {
         );
         if c.word == "error" {
             assert_ne!(r["error"], 0, "{what}: RPC {r}");
+        }
+        if c.name == "phase-paused" {
+            // Its one tracker, never contacted, in every face.
+            assert_eq!(t["trackers_count"], 1, "{what}: qBittorrent {t}");
+            let rows = qbt_get(
+                qbt,
+                &sid,
+                &format!("/api/v2/torrents/trackers?hash={}", c.hash),
+            );
+            let row = rows
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["url"] == dead.as_str());
+            // 1: not contacted yet.
+            assert_eq!(row.map(|r| r["status"].clone()), Some(1.into()), "{rows}");
+            assert_eq!(
+                r["trackerStats"][0]["announce"],
+                dead.as_str(),
+                "{what}: RPC {r}"
+            );
+            assert_eq!(shown["trackers"][0]["status"], "not-contacted", "{shown}");
         }
 
         // Each file's progress: show's verified bytes, the RPC's bytesCompleted and

@@ -63,6 +63,35 @@ impl TrackerMark {
             .collect()
     }
 
+    /// The marks of a torrent's tiers as listed, each URL keeping what `before` said of it
+    /// and a new one not contacted: what its line says before its first announce, and after
+    /// an edit while no task runs. None without trackers.
+    pub fn listed(
+        tiers: &[Vec<String>],
+        before: Option<&[TrackerMark]>,
+    ) -> Option<std::sync::Arc<[TrackerMark]>> {
+        let marks: Vec<TrackerMark> = (tiers.iter().enumerate())
+            .flat_map(|(tier, urls)| urls.iter().map(move |u| (tier, u)))
+            .map(|(tier, url)| {
+                let known = before.and_then(|b| b.iter().find(|m| *m.url == **url));
+                known.cloned().map_or_else(
+                    || TrackerMark {
+                        url: std::sync::Arc::from(url.as_str()),
+                        tier: u32::try_from(tier).unwrap_or(u32::MAX),
+                        status: crate::tracker::TrackerStatus::NotContacted,
+                        seeders: None,
+                        leechers: None,
+                    },
+                    |m| TrackerMark {
+                        tier: u32::try_from(tier).unwrap_or(u32::MAX),
+                        ..m
+                    },
+                )
+            })
+            .collect();
+        (!marks.is_empty()).then(|| marks.into())
+    }
+
     pub fn working(&self) -> bool {
         matches!(self.status, crate::tracker::TrackerStatus::Ok { .. })
     }
@@ -157,6 +186,33 @@ impl TrackerEdit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_trackers_keep_what_they_said_and_new_ones_are_not_contacted() {
+        let tiers = |t: &[&[&str]]| -> Vec<Vec<String>> {
+            t.iter()
+                .map(|tier| tier.iter().map(|u| u.to_string()).collect())
+                .collect()
+        };
+        assert!(TrackerMark::listed(&[], None).is_none());
+        let first = TrackerMark::listed(&tiers(&[&["http://a/announce"]]), None).unwrap();
+        assert_eq!(first[0].status, crate::tracker::TrackerStatus::NotContacted);
+        let mut said = first.to_vec();
+        said[0].status = crate::tracker::TrackerStatus::Ok { peers: 3 };
+        said[0].seeders = Some(2);
+        let now = TrackerMark::listed(
+            &tiers(&[&["http://b/announce"], &["http://a/announce"]]),
+            Some(&said),
+        )
+        .unwrap();
+        assert_eq!((&*now[0].url, now[0].tier), ("http://b/announce", 0));
+        assert_eq!(now[0].status, crate::tracker::TrackerStatus::NotContacted);
+        assert_eq!(
+            (&*now[1].url, now[1].tier, now[1].seeders),
+            ("http://a/announce", 1, Some(2))
+        );
+        assert!(now[1].working());
+    }
 
     #[test]
     fn a_trackers_host_drops_scheme_path_and_credentials() {

@@ -373,6 +373,9 @@ impl Manager {
         first_line.downloaded = lifetime.downloaded;
         first_line.uploaded = lifetime.uploaded;
         first_line.completed = lifetime.completed;
+        // Its trackers, not contacted yet: every face lists them before its first announce
+        // (qBittorrent's `trackers_count`, a paused torrent's trackers).
+        first_line.trackers = crate::engine::api::TrackerMark::listed(&meta.trackers, None);
         // A channel comes with the task when the queue starts one (`policy::relaunch`).
         let policy = policy::SlotPolicy::new(kept, lifetime.seeding_secs);
         // Back complete, with nothing to check or tell: it sleeps from the start (its task

@@ -45,6 +45,14 @@ impl Line {
         }
     }
 
+    /// The slot's own line to change, when no task writes it.
+    pub(super) fn own_mut(&mut self) -> Option<&mut TorrentLine> {
+        match self {
+            Line::Own(l) => Some(Arc::make_mut(l)),
+            Line::Task(_) => None,
+        }
+    }
+
     /// Its task has ended: the last line it wrote becomes the slot's own.
     pub(super) fn keep(&mut self) {
         if let Line::Task(rx) = self {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::Manager;
-use crate::engine::api::{Command, RequestError, TorrentId, TrackerEdit};
+use crate::engine::api::{Command, RequestError, TorrentId, TrackerEdit, TrackerMark};
 use crate::engine::session::dormancy::Wake;
 
 impl Manager {
@@ -16,10 +16,8 @@ impl Manager {
         id: TorrentId,
         edit: &TrackerEdit,
     ) -> Result<Vec<Vec<String>>, RequestError> {
-        let i = self
-            .slots
-            .iter()
-            .position(|s| s.id == id && !s.state.is_removing())
+        let i = (self.slots.index(id))
+            .filter(|i| !self.slots[*i].state.is_removing())
             .ok_or(RequestError::NoTorrent(id))?;
         let slot = &mut self.slots[i];
         let old = slot.meta.clone().ok_or(RequestError::NoMetadata)?;
@@ -31,6 +29,11 @@ impl Manager {
         meta.trackers.clone_from(&tiers);
         slot.meta = Some(Arc::new(meta));
         slot.policy.kept.trackers = Some(tiers.clone());
+        // Without a task, its line lists the new tiers now (a task's trackers report them).
+        if let Some(line) = slot.line.own_mut() {
+            line.trackers = TrackerMark::listed(&tiers, line.trackers.as_deref());
+        }
+        self.dirty = true;
         slot.span()
             .in_scope(|| tracing::info!("trackers edited: {} now", tiers.len()));
         self.save_policy(i);
