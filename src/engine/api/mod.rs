@@ -49,6 +49,8 @@ mod rename;
 mod select;
 pub use line_index::LineIndex;
 mod session;
+mod session_snapshot;
+pub use session_snapshot::SessionSnapshot;
 mod status;
 pub use select::{Found, Lookup, Name, MIN_PREFIX};
 pub use status::{Hold, Phase, Status};
