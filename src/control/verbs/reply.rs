@@ -84,9 +84,41 @@ pub(super) fn each(
         Ok(ids) => ids,
         Err(e) => return e,
     };
-    // Each name found once, through one map: `pause all` at 100,000 torrents must not look
-    // each one up in the whole line-up (10^10 comparisons).
-    let names: HashMap<TorrentId, &str> = if resolved.len() > 1 {
+    let names = names(current, &resolved);
+    let mut out = Vec::with_capacity(resolved.len());
+    for id in resolved {
+        if let Err(e) = send(id) {
+            return failed(&e);
+        }
+        out.push(IdResult {
+            id: id.0,
+            name: names.of(id),
+            error: None,
+        });
+    }
+    Response::Done(out)
+}
+
+/// The names of the torrents a verb names, for its answer's lines.
+pub(super) struct Names<'a> {
+    current: &'a SessionSnapshot,
+    /// Empty for a single torrent, looked up in the line-up itself.
+    by_id: HashMap<TorrentId, &'a str>,
+}
+
+impl Names<'_> {
+    pub(super) fn of(&self, id: TorrentId) -> String {
+        match self.by_id.get(&id) {
+            Some(n) => (*n).to_string(),
+            None => name_of(self.current, id),
+        }
+    }
+}
+
+/// Each name found once, through one map when there are several: `pause all` at 100,000
+/// torrents must not look each one up in the whole line-up (10^10 comparisons).
+pub(super) fn names<'a>(current: &'a SessionSnapshot, ids: &[TorrentId]) -> Names<'a> {
+    let by_id = if ids.len() > 1 {
         current
             .torrents
             .iter()
@@ -95,22 +127,13 @@ pub(super) fn each(
     } else {
         HashMap::new()
     };
-    let mut out = Vec::with_capacity(resolved.len());
-    for id in resolved {
-        if let Err(e) = send(id) {
-            return failed(&e);
-        }
-        let name = match names.get(&id) {
-            Some(n) => (*n).to_string(),
-            None => name_of(current, id),
-        };
-        out.push(IdResult {
-            id: id.0,
-            name,
-            error: None,
-        });
-    }
-    Response::Done(out)
+    Names { current, by_id }
+}
+
+/// Waits (bounded) until the line-up lists none of `ids`: each publication is read once,
+/// each line looked up in a set (a `remove all` compared every line with every id).
+pub(super) async fn gone(client: &Client, ids: &[TorrentId]) {
+    client.wait_gone(ids, LISTED_WAIT).await;
 }
 
 /// Waits (bounded) until the session's line-up shows what a request did, so a `list` right

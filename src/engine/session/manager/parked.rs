@@ -53,6 +53,14 @@ impl Parked {
         to_check || (!trusted && last.is_none())
     }
 
+    /// Resumed (no longer paused), it sleeps at once rather than start a task
+    /// (`Manager::sleep_resumed`): complete, with nothing to check (`checks_first`) and no
+    /// note its task would tell, and not asleep already.
+    pub(super) fn sleeps_when_resumed(&self, last: Option<&ResumePoint>) -> bool {
+        let notes = self.stored.as_ref().is_some_and(|s| !s.notes.is_empty());
+        !self.paused && !self.dormant && self.complete && !notes && !self.checks_first(last)
+    }
+
     /// What it starts with, made now if it has none: for what must outlive the parking
     /// (a plan changed, seeding time) when there is no resume point of this run to keep it.
     pub(super) fn stored_mut(&mut self) -> &mut Stored {
@@ -144,6 +152,7 @@ impl Manager {
             if let Some(p) = slot.state.parked_mut() {
                 p.paused = false;
             }
+            self.sleep_resumed(i);
         } else if slot.state.parked().is_some() {
             self.not_dormant(i);
             if let Some(p) = self.slots[i].state.parked_mut() {

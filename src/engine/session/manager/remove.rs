@@ -43,5 +43,8 @@ impl Manager {
             }
         }
         let _ = reply.send(result);
+        // Its remover waits for a line-up without it (`ttui remove`): published at
+        // `publish_at`, as after an add, not at the next tick (up to half a second on).
+        self.publish_due = true;
     }
 }

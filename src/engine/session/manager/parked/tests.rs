@@ -48,6 +48,46 @@ fn a_parked_torrent_checks_first_only_when_nothing_vouches_for_its_data() {
 }
 
 #[test]
+fn a_complete_torrent_resumed_with_nothing_to_check_sleeps() {
+    let point = resume_point(4);
+    let resumed = Parked {
+        complete: true,
+        ..Parked::default()
+    };
+    assert!(resumed.sleeps_when_resumed(Some(&point)));
+    assert!(
+        !resumed.sleeps_when_resumed(None),
+        "nothing vouches for its data: its task checks it"
+    );
+    let still_paused = Parked {
+        paused: true,
+        ..resumed
+    };
+    assert!(!still_paused.sleeps_when_resumed(Some(&point)));
+    let download = Parked::default();
+    assert!(
+        !download.sleeps_when_resumed(Some(&point)),
+        "a download starts its task"
+    );
+    let noted = Parked {
+        complete: true,
+        stored: Some(Box::new(Stored {
+            trusted: Some(Bitfield::new(4)),
+            notes: vec!["a file is missing".into()],
+            ..Stored::default()
+        })),
+        ..Parked::default()
+    };
+    assert!(!noted.sleeps_when_resumed(None), "its task tells the note");
+    let asleep = Parked {
+        complete: true,
+        dormant: true,
+        ..Parked::default()
+    };
+    assert!(!asleep.sleeps_when_resumed(Some(&point)));
+}
+
+#[test]
 fn the_stored_part_is_made_once_when_needed() {
     let mut p = Parked::default();
     assert!(p.stored.is_none());
