@@ -23,7 +23,7 @@ pub(super) async fn apply(
         .iter()
         .map(|&id| (id, client.remove(id, delete_data)))
         .collect();
-    let names = names(current, &resolved);
+    let names = names(current);
     let mut out = Vec::with_capacity(asked.len());
     for (id, answer) in asked {
         out.push(IdResult {

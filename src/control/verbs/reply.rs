@@ -2,7 +2,6 @@
 //! one line-up), the answer's lines, and the wait (bounded) until the line-up shows what a
 //! verb did.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::control::ids::resolve_ids;
@@ -84,7 +83,7 @@ pub(super) fn each(
         Ok(ids) => ids,
         Err(e) => return e,
     };
-    let names = names(current, &resolved);
+    let names = names(current);
     let mut out = Vec::with_capacity(resolved.len());
     for id in resolved {
         if let Err(e) = send(id) {
@@ -99,35 +98,21 @@ pub(super) fn each(
     Response::Done(out)
 }
 
-/// The names of the torrents a verb names, for its answer's lines.
+/// The names of the torrents a verb names, for its answer's lines: each found through the
+/// line-up's index (`SessionSnapshot::line`), so `pause all` at 100,000 torrents costs a
+/// probe a name, not a scan (10^10 comparisons).
 pub(super) struct Names<'a> {
     current: &'a SessionSnapshot,
-    /// Empty for a single torrent, looked up in the line-up itself.
-    by_id: HashMap<TorrentId, &'a str>,
 }
 
 impl Names<'_> {
     pub(super) fn of(&self, id: TorrentId) -> String {
-        match self.by_id.get(&id) {
-            Some(n) => (*n).to_string(),
-            None => name_of(self.current, id),
-        }
+        name_of(self.current, id)
     }
 }
 
-/// Each name found once, through one map when there are several: `pause all` at 100,000
-/// torrents must not look each one up in the whole line-up (10^10 comparisons).
-pub(super) fn names<'a>(current: &'a SessionSnapshot, ids: &[TorrentId]) -> Names<'a> {
-    let by_id = if ids.len() > 1 {
-        current
-            .torrents
-            .iter()
-            .map(|t| (t.id, t.name.as_str()))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    Names { current, by_id }
+pub(super) fn names(current: &SessionSnapshot) -> Names<'_> {
+    Names { current }
 }
 
 /// Waits (bounded) until the line-up lists none of `ids`: each publication is read once,
