@@ -15,11 +15,12 @@ use crate::fmt;
 
 /// One progress line: percent, bytes, rates, peers, state.
 pub(crate) fn progress_line(s: &Snapshot) -> String {
-    if s.num_pieces == 0 && s.total_length == 0 && matches!(s.state, TorrentState::Downloading) {
-        // A magnet link whose metadata is still being fetched.
-        return format!("fetching metadata  peers {}", s.peers.len());
+    let status = s.status();
+    if status.phase == crate::engine::api::Phase::Metadata {
+        // A magnet link whose metadata is still being fetched: no sizes to show yet.
+        return format!("{}  peers {}", status.label(), s.peers.len());
     }
-    let state = s.status().text();
+    let state = status.text();
     let (done, of, pct) = match wanted_of(s) {
         Some((done, of, _)) => (done, of, done as f64 / of.max(1) as f64),
         None => (s.verified_bytes, s.total_length, s.progress()),
