@@ -129,9 +129,43 @@ pub(crate) fn outside(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
+/// "2026-11-22" from Unix seconds, UTC (the faces are pure functions of their data: no clock
+/// and no time zone database). With `time`, "2026-11-22 20:25".
+pub(crate) fn date(unix: u64, time: bool) -> String {
+    let days = (unix / 86_400) as i64;
+    let (y, m, d) = civil_from_days(days);
+    if time {
+        let s = unix % 86_400;
+        format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", s / 3600, s % 3600 / 60)
+    } else {
+        format!("{y:04}-{m:02}-{d:02}")
+    }
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(date(0, false), "1970-01-01");
+        assert_eq!(date(951_782_400, false), "2000-02-29");
+        assert_eq!(date(1_795_465_500, true), "2026-11-23 20:25");
+    }
 
     #[test]
     fn sizes_and_rates() {

@@ -64,10 +64,22 @@ pub(crate) fn page() -> io::Result<Vec<u8>> {
         man.render_extra_section(&mut buf)?;
     }
     for (_, source) in SECTIONS {
-        buf.write_all(to_roff(source).as_bytes())?;
+        buf.write_all(to_roff(&expand(source)).as_bytes())?;
     }
     man.render_version_section(&mut buf)?;
     Ok(buf)
+}
+
+/// A section's text with its generated parts filled in: a `{{facts}}` line becomes the
+/// table of the facts every face carries (`api::facts::FACTS`), so the page names each
+/// one's key in every face without a second list to keep.
+pub(crate) fn expand(source: &str) -> std::borrow::Cow<'_, str> {
+    if source.contains("\n{{facts}}\n") {
+        let table = crate::engine::api::facts::man_table();
+        source.replace("{{facts}}\n", &table).into()
+    } else {
+        source.into()
+    }
 }
 
 /// What the converter is in the middle of.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::control::proto::{AddResult, IdResult};
 use crate::control::rows::{TorrentDetail, TorrentRow};
+use crate::engine::api::facts::FACTS;
 use crate::fmt;
 
 /// Longest name, path or message shown in one cell when the width leaves room.
@@ -284,8 +285,12 @@ fn summary_text(r: &TorrentRow) -> String {
         ("added", date(Some(r.added))),
         ("completed", date(r.completed)),
     ];
+    // Then each fact of the one table every face reads, in its words.
+    let facts = FACTS
+        .iter()
+        .filter_map(|f| r.facts.get(f.key).map(|v| (f.label, f.words(v))));
     let mut out = format!("#{} {}\n", r.id, fit(&r.name, MAX_TEXT));
-    for (k, v) in summary {
+    for (k, v) in summary.into_iter().chain(facts) {
         out.push_str(&format!("  {k:<12}{v}\n"));
     }
     out
@@ -418,26 +423,7 @@ fn section(out: &mut String, title: &str, lines: Vec<String>, notes: &[Option<&S
 
 /// "2026-11-22 20:04 UTC" from Unix seconds; "-" for none.
 fn date(unix: Option<u64>) -> String {
-    let Some(secs) = unix else {
-        return "-".into();
-    };
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
-    let days = (secs / 86_400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let rem = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    unix.map_or_else(|| "-".into(), |at| format!("{} UTC", fmt::date(at, true)))
 }
 
 /// `ttui add` / `ttui FILE` with a session running: one line per torrent added or found.

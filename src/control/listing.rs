@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Serialize, Serializer};
 
 use crate::control::rows::TorrentRow;
-use crate::engine::api::{SessionSnapshot, TorrentLine};
+use crate::engine::api::{facts, SessionSnapshot, TorrentLine};
 use crate::protocol::hex;
 
 /// Every torrent's row, made as it is written: one row's strings live at a time. A list of
@@ -53,6 +53,7 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
     // The status's one word and what follows it (`api::Status`): a check's progress, then
     // what holds it.
     let status = t.status();
+    let now = crate::engine::api::unix_now();
     TorrentRow {
         id: t.id.0,
         info_hash: hex::encode(&t.info_hash),
@@ -76,7 +77,6 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         save_path: t.save_path.display().to_string(),
         added: t.added,
         completed: t.completed,
-        last_activity: t.last_activity,
         peers_interested: t.peers_interested,
         next_announce: t.next_announce,
         labels: t.labels.clone(),
@@ -85,7 +85,8 @@ pub(crate) fn row(t: &TorrentLine) -> TorrentRow {
         super_seeding: t.super_seeding,
         sequential: t.sequential,
         first_last: t.first_last,
-        seeding_secs: t.seeding.secs_at(crate::engine::api::unix_now()),
+        seeding_secs: t.seeding.secs_at(now),
+        facts: facts::values(t, now),
     }
 }
 

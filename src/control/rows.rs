@@ -49,9 +49,6 @@ pub struct TorrentRow {
     pub added: u64,
     /// Unix seconds when the wanted bytes were all verified; null until then.
     pub completed: Option<u64>,
-    /// Unix seconds when payload last moved either way; 0: never (this run).
-    #[serde(default)]
-    pub last_activity: u64,
     /// Place in the session's queue, 0 first.
     #[serde(default)]
     pub queue_position: u32,
@@ -87,6 +84,10 @@ pub struct TorrentRow {
     /// Seconds seeded over the torrent's life (across restarts), as goals count them.
     #[serde(default)]
     pub seeding_secs: u64,
+    /// The facts of the one table every face reads (`api::facts::FACTS`: `last_activity`...),
+    /// by their keys, beside the fields above in the same object.
+    #[serde(flatten)]
+    pub facts: Map<String, Value>,
 }
 
 /// One torrent in full, as `ttui show ID --json` prints it: the row's fields, then `files`,
@@ -175,6 +176,7 @@ impl Serialize for TorrentDetail {
         put("port_mapping", serde_json::to_value(&self.port_mapping))?;
         put("interface", serde_json::to_value(&self.interface))?;
         put("uplink", serde_json::to_value(self.uplink))?;
+        put("families", serde_json::to_value(self.families))?;
         put("streams", serde_json::to_value(&self.streams))?;
         put("introductions", serde_json::to_value(self.introductions))?;
         put("relay_bytes", serde_json::to_value(self.relay_bytes))?;

@@ -21,7 +21,7 @@
 //! The log keeps [`MAX_REVISIONS`] revisions and at most [`MAX_ENTRIES`] changes; an
 //! older, unknown or future `rid` gets a full update, as in qBittorrent.
 //!
-//! Clock fields (`time_active`, `last_activity`, `seeding_time`) move every second for
+//! Clock fields (`time_active`, `seeding_time`) move every second for
 //! every torrent (a seed's `seeding_time` is read from its line's `SeedClock`);
 //! they are not counted as changes (else every poll would carry the whole library), and
 //! are read fresh (from the `Clocks` kept beside each object) with a torrent's other
@@ -43,7 +43,7 @@ pub(crate) const MAX_REVISIONS: usize = 256;
 pub(crate) const MAX_ENTRIES: usize = 200_000;
 
 /// Keys of a torrent's object that are not counted as changes (see the header).
-const CLOCK_KEYS: &[&str] = &["time_active", "last_activity", "seeding_time"];
+const CLOCK_KEYS: &[&str] = &["time_active", "seeding_time"];
 
 /// What changed in one revision.
 #[derive(Debug, Default)]
@@ -232,7 +232,7 @@ impl serde::Serialize for Fresh<'_> {
 /// One object with its clock fields replaced.
 struct Object<'a> {
     object: &'a Map<String, Value>,
-    clocks: Option<[(&'static str, u64); 3]>,
+    clocks: Option<[(&'static str, u64); 2]>,
 }
 
 impl serde::Serialize for Object<'_> {

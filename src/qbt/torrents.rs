@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::answer::{targets, within, ActionError};
 use super::form::Params;
 use super::Ctx;
+use crate::engine::api::facts::QbtFacts;
 use crate::engine::api::{Catalog, Command, Phase, Set, TorrentId, TorrentLine};
 use crate::protocol::hex;
 
@@ -74,9 +75,6 @@ fn passes(t: &TorrentLine, filter: &str) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Clocks {
     added: u64,
-    active: bool,
-    /// When payload last moved (its add time if never).
-    last: u64,
     seeding: crate::engine::api::SeedClock,
 }
 
@@ -84,31 +82,20 @@ impl Clocks {
     pub(super) fn of(t: &TorrentLine) -> Clocks {
         Clocks {
             added: t.added,
-            active: t.down_rate > 0.0 || t.up_rate > 0.0,
-            last: t.last_activity.max(t.added),
             seeding: t.seeding,
         }
     }
 
     /// The clock fields' values as of `now`, by key.
-    pub(super) fn at(self, now: u64) -> [(&'static str, u64); 3] {
+    pub(super) fn at(self, now: u64) -> [(&'static str, u64); 2] {
         [
             ("time_active", self.time_active(now)),
-            ("last_activity", self.last_activity(now)),
             ("seeding_time", self.seeding_time(now)),
         ]
     }
 
     fn time_active(self, now: u64) -> u64 {
         now.saturating_sub(self.added)
-    }
-
-    fn last_activity(self, now: u64) -> u64 {
-        if self.active {
-            now
-        } else {
-            self.last
-        }
     }
 
     fn seeding_time(self, now: u64) -> u64 {
@@ -153,7 +140,6 @@ pub(crate) struct Info<'a> {
     tags: String,
     added_on: u64,
     completion_on: u64,
-    last_activity: u64,
     seen_complete: u64,
     seeding_time: u64,
     time_active: u64,
@@ -176,6 +162,9 @@ pub(crate) struct Info<'a> {
     magnet_uri: String,
     private: bool,
     has_metadata: bool,
+    /// The facts of the one table every face reads (`api::facts`), by qBittorrent's keys.
+    #[serde(flatten)]
+    facts: QbtFacts<'a>,
 }
 
 impl<'a> Info<'a> {
@@ -231,7 +220,6 @@ impl<'a> Info<'a> {
             tags,
             added_on: t.added,
             completion_on: t.completed.unwrap_or(0),
-            last_activity: clocks.last_activity(now),
             seen_complete: t.completed.unwrap_or(0),
             seeding_time: clocks.seeding_time(now),
             time_active: clocks.time_active(now),
@@ -253,6 +241,7 @@ impl<'a> Info<'a> {
             trackers_count: t.tracker_marks().len() as u64,
             private: false,
             has_metadata: !t.fetching_metadata(),
+            facts: QbtFacts { line: t, now },
         }
     }
 

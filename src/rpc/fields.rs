@@ -185,8 +185,6 @@ pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
     let t = v.line;
     let snap = v.snap;
     Some(match field {
-        // Transmission's: when piece data last moved either way (0: never).
-        "activityDate" => Out::from(v.line.last_activity),
         "addedDate" => Out::from(t.added),
         "availability" => js(snap.map_or_else(Vec::new, availability)),
         "bandwidthPriority" => Out::from(0),
@@ -320,7 +318,11 @@ pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
                 .count()
         })),
         "ttui-explain" => Out::from(v.explain.clone()),
-        _ => return None,
+        // The facts of the one table every face reads (`api::facts`).
+        other => {
+            let fact = crate::engine::api::facts::by_rpc(other)?;
+            Out::Json(fact.rpc_value(t, v.now)?)
+        }
     })
 }
 

@@ -37,7 +37,7 @@ const SYSTEM_ERROR: i64 = 5;
 /// form's snake_case name of each is found by [`to_snake`].
 #[rustfmt::skip]
 const LEGACY: &[&str] = &[
-    "activeTorrentCount", "activityDate", "addedDate", "alt-speed-down", "alt-speed-enabled",
+    "activeTorrentCount", "addedDate", "alt-speed-down", "alt-speed-enabled",
     "alt-speed-time-begin", "alt-speed-time-day", "alt-speed-time-enabled",
     "alt-speed-time-end", "alt-speed-up", "announceState", "bandwidthPriority",
     "blocklist-enabled", "blocklist-size", "blocklist-update", "blocklist-url",
@@ -227,8 +227,11 @@ fn legacy_name(snake: &str) -> &str {
     static TABLE: OnceLock<HashMap<String, &'static str>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         let mut t = HashMap::new();
-        for k in LEGACY {
-            t.entry(to_snake(k)).or_insert(*k);
+        let facts = crate::engine::api::facts::FACTS
+            .iter()
+            .filter_map(|f| f.rpc);
+        for k in LEGACY.iter().copied().chain(facts.map(|f| f.key)) {
+            t.entry(to_snake(k)).or_insert(k);
         }
         t
     });

@@ -65,6 +65,9 @@ pub struct App {
     selection_moved: bool,
     /// The peer table's window, following the selection.
     pub peer_scroll: ListScroll,
+    /// Unix seconds the loop read before this frame: the clock a fact's words are read at
+    /// (the draw reads none, so a frame is a function of its data; 0 in tests).
+    pub now: u64,
     /// How far the event log is scrolled back.
     pub log_scroll: TailScroll,
     /// Piece-map cursor, used when the piece pane has focus.
@@ -105,6 +108,7 @@ impl App {
             selected: None,
             selected_row: 0,
             selection_moved: false,
+            now: 0,
             peer_scroll: ListScroll::default(),
             log_scroll: TailScroll::default(),
             piece_cursor: GridCursor::default(),

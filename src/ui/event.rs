@@ -88,6 +88,7 @@ where
     loop {
         if draw_now {
             app.set_viewport(viewport(terminal)?);
+            app.now = crate::engine::api::unix_now();
             terminal.draw(|frame| super::draw(frame, &snap, &app))?;
             draw_now = false;
             draw_on_tick = false;

@@ -73,6 +73,7 @@ where
     loop {
         if draw_now {
             app.set_viewport(viewport(terminal)?);
+            app.now = crate::engine::api::unix_now();
             draw(terminal, &app, detail.as_ref(), &snap)?;
             draw_now = false;
             draw_on_tick = false;

@@ -8,6 +8,8 @@
 use crate::common;
 use crate::kit;
 use crate::payload;
+use crate::prereq;
+use crate::tmux;
 use crate::tools;
 
 use std::net::SocketAddr;
@@ -165,4 +167,130 @@ fn a_seeds_tracker_and_files_read_the_same_in_every_face_awake_and_asleep() {
     }
     agree(&env, &faces, &hash, &url);
     daemon.assert_alive("the end");
+}
+
+/// Last activity, a fact of the one table every face reads: after a download from a
+/// Transmission seeder, `ttui list --json`'s `last_activity`, the RPC's `activityDate` and
+/// qBittorrent's `last_activity` are the same second, and `ttui show` and the TUI's
+/// selected line (`ttui attach`) give it as a date, where before `ttui show` had none.
+#[test]
+fn last_activity_reads_the_same_in_every_face() {
+    require_loopback_only();
+    if !prereq::have_tools(&["tmux"]) {
+        return;
+    }
+    let env = Env::new("ttui-active-");
+    let made = env.root.path().join("t");
+    let seeded = env.root.path().join("seeded");
+    let p = Payload::make(&seeded, &made, "active", &[("a.bin", 700_000)], 9);
+    let seeder = TransmissionSeeder::start(&p.torrent, &seeded);
+    let (cfg, qbt, rpc) = both_apis_config(&env);
+    let args = [
+        "--config".to_string(),
+        cfg.display().to_string(),
+        "--peer".to_string(),
+        seeder.addr().to_string(),
+    ];
+    let mut daemon = Daemon::start_with(&env, "1", &args, &[]);
+    let before = unix_now();
+    assert_eq!(env.verb(&["add", &p.path()]).code, 0);
+    let hash = p.hash();
+    env.wait_list("the download", WAIT, &mut daemon, |rows| {
+        rows.iter().any(|r| {
+            r["info_hash"] == hash.as_str()
+                && r["progress"] == 1.0
+                && r["last_activity"].as_u64().is_some_and(|a| a > 0)
+        })
+    });
+    let sid = qbt_login(qbt);
+    // The download's last second may be published after its progress: read until the
+    // faces agree (bounded), which they must once nothing moves.
+    let start = Instant::now();
+    let (listed, shown) = loop {
+        let list = env.verb(&["list", "--json"]);
+        let rows: Value = serde_json::from_str(&list.stdout).unwrap();
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["info_hash"] == hash.as_str())
+            .unwrap_or_else(|| panic!("{rows}"))
+            .clone();
+        let info = qbt_get(qbt, &sid, &format!("/api/v2/torrents/info?hashes={hash}"));
+        let call =
+            r#"{"method":"torrent-get","arguments":{"fields":["hashString","activityDate"]}}"#;
+        let got = rpc_call(rpc, call);
+        let r = &got["arguments"]["torrents"][0];
+        let show = env.verb(&["show", &hash, "--json"]);
+        let shown: Value = serde_json::from_str(&show.stdout).unwrap();
+        let at = &row["last_activity"];
+        if info[0]["last_activity"] == *at
+            && r["activityDate"] == *at
+            && shown["last_activity"] == *at
+        {
+            break (at.as_u64().unwrap(), shown);
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "faces disagree: list {row}\nqBittorrent {}\nRPC {r}\nshow {shown}",
+            info[0]
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(
+        (before..=unix_now()).contains(&listed),
+        "{listed} not in this run"
+    );
+    assert_eq!(shown["name"], "active");
+    // The JSON-RPC form's snake_case name reads the same fact.
+    let call =
+        r#"{"jsonrpc":"2.0","id":1,"method":"torrent_get","params":{"fields":["activity_date"]}}"#;
+    let got = rpc_call(rpc, call);
+    assert_eq!(
+        got["result"]["torrents"][0]["activity_date"], listed,
+        "{got}"
+    );
+    // People read it as a date: `ttui show` and the TUI's selected line.
+    let text = env.verb(&["show", &hash]);
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("last active"))
+        .unwrap_or_else(|| panic!("no last active in {}", text.stdout));
+    assert!(line.contains(" 20") && !line.contains("never"), "{line}");
+    let shell = format!(
+        "env -u XDG_RUNTIME_DIR TTUI_PLAYER=true {} attach --state-dir {}; sleep 60",
+        quote(std::path::Path::new(env!("CARGO_BIN_EXE_ttui"))),
+        quote(&env.state)
+    );
+    let pane = tmux::Tmux::start(200, 40, &shell);
+    // The same minute as `ttui show` ("2026-11-30 04:10" before " UTC").
+    let date = line
+        .trim_start()
+        .trim_start_matches("last active")
+        .trim()
+        .trim_end_matches(" UTC")
+        .to_string();
+    pane.wait_for(
+        "the selected line's last activity",
+        WAIT,
+        || tail(&env.logs.join("daemon-1.log"), 40),
+        |s| {
+            s.lines()
+                .any(|l| l.contains("▸ active") && l.contains(&format!("last active {date}")))
+        },
+    );
+    drop(pane);
+    drop(seeder);
+    daemon.assert_alive("the end");
+}
+
+fn quote(p: &std::path::Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

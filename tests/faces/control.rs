@@ -47,7 +47,6 @@ fn row(id: u32) -> TorrentRow {
         save_path: "/tmp/x".into(),
         added: 1_700_000_000,
         completed: Some(1_700_000_100),
-        last_activity: 0,
         queue_position: 0,
         peers_interested: 0,
         next_announce: None,
@@ -58,6 +57,9 @@ fn row(id: u32) -> TorrentRow {
         sequential: false,
         first_last: false,
         seeding_secs: 0,
+        facts: [("last_activity".to_string(), 1_700_000_200u64.into())]
+            .into_iter()
+            .collect(),
     }
 }
 

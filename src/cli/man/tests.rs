@@ -232,3 +232,17 @@ fn the_configuration_section_names_every_config_key() {
         .expect("config.md has an example block");
     crate::config::parse(example, std::path::Path::new("config.md")).expect("the example parses");
 }
+
+/// The page carries the facts table made from the one list every face reads: each fact's
+/// key in ttui, the RPC and qBittorrent, and no marker left over.
+#[test]
+fn the_page_lists_every_fact_in_every_face() {
+    let page = String::from_utf8(page().unwrap()).unwrap();
+    assert!(!page.contains("{{"), "a marker was left in the page");
+    for f in crate::engine::api::facts::FACTS {
+        assert!(page.contains(f.key), "{} missing", f.key);
+        for face in [f.rpc, f.qbt].into_iter().flatten() {
+            assert!(page.contains(face.key), "{} missing", face.key);
+        }
+    }
+}

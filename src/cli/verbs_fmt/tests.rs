@@ -24,7 +24,6 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         save_path: "/home/u/Downloads".into(),
         added: 1_795_377_600,
         completed: None,
-        last_activity: 0,
         queue_position: 0,
         peers_interested: 0,
         next_announce: None,
@@ -35,6 +34,9 @@ pub(crate) fn row(id: u32, name: &str) -> TorrentRow {
         sequential: false,
         first_last: false,
         seeding_secs: 0,
+        facts: [("last_activity".to_string(), 0u64.into())]
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -222,6 +224,8 @@ fn show_has_every_section() {
         "{out}"
     );
     assert!(out.contains("\nfiles (2)\n"), "{out}");
+    // Each fact of the table, in words.
+    assert!(out.contains("  last active never\n"), "{out}");
     assert!(out.contains("dir/\u{fffd}README"), "{out}");
     assert!(out.contains("\ntrackers (1)\n"), "{out}");
     assert!(
@@ -340,6 +344,22 @@ fn json_is_one_value_with_the_documented_fields() {
     assert_eq!(d["explain"][1]["advice"], serde_json::Value::Null);
     let back: TorrentDetail = serde_json::from_str(&json(&detail())).unwrap();
     assert_eq!(back, detail());
+    // The address families and the facts table's keys go through too (the families were
+    // read back but never written).
+    let mut more = detail();
+    more.families = Some(crate::engine::api::Families {
+        ipv4: true,
+        ipv6: false,
+    });
+    more.row
+        .facts
+        .insert("last_activity".into(), 1_795_377_700u64.into());
+    let text = json(&more);
+    let d: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(d["families"]["ipv4"], true, "{d}");
+    assert_eq!(d["last_activity"], 1_795_377_700u64, "{d}");
+    let back: TorrentDetail = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, more);
     // A server from before the explainer: no `explain`, an empty list.
     let mut old = d.clone();
     old.as_object_mut().unwrap().remove("explain");

@@ -10,6 +10,7 @@ mod errors;
 mod screen_api;
 pub use screen_api::ScreenApi;
 pub mod explain;
+pub mod facts;
 mod files;
 mod goals;
 mod interface;
@@ -182,6 +183,16 @@ pub enum TorrentState {
     /// Every piece verified and we keep serving peers.
     Seeding,
     Error(String),
+}
+
+/// A torrent about to start checks its data first (a line's state before its task reports).
+impl Default for TorrentState {
+    fn default() -> TorrentState {
+        TorrentState::Checking {
+            checked: 0,
+            total: 0,
+        }
+    }
 }
 
 impl TorrentState {

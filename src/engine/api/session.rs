@@ -12,7 +12,7 @@ use super::{Command, RequestError, Snapshot, TorrentId, TorrentState};
 
 /// One torrent as the session list and `ttui list` show it. Cheap: no per-piece or per-peer
 /// vectors, so a session of thousands of torrents publishes them every tick.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TorrentLine {
     pub id: TorrentId,
     pub info_hash: [u8; 20],

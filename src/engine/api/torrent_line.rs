@@ -3,54 +3,17 @@
 //! tracker and the swarm's counts. A face reads these and never computes them itself (the
 //! TUI, `ttui list`, the Transmission RPC and qBittorrent's API then agree).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{SeedClock, TorrentId, TorrentLine, TorrentState, TrackerMark};
+use super::{TorrentId, TorrentLine, TrackerMark};
 
 impl TorrentLine {
     /// A line with only its id, for a torrent about to start.
     pub fn placeholder(id: TorrentId) -> TorrentLine {
+        // Every other field at its default: a new fact on the line needs no edit here.
         TorrentLine {
             id,
-            info_hash: [0; 20],
-            info_hash_v2: None,
-            name: String::new(),
-            state: TorrentState::Checking {
-                checked: 0,
-                total: 0,
-            },
-            why: None,
-            total_bytes: 0,
-            wanted_bytes: 0,
-            verified_bytes: 0,
-            downloaded: 0,
-            uploaded: 0,
-            down_rate: 0.0,
-            up_rate: 0.0,
-            peers: 0,
-            seeds: 0,
-            peers_interested: 0,
-            next_announce: None,
-            save_path: PathBuf::new(),
-            added: 0,
-            completed: None,
-            queue_position: 0,
-            labels: Vec::new(),
-            final_dir: None,
-            blocked: 0,
-            queue: None,
-            super_seeding: false,
-            sequential: false,
-            goal_reached: false,
-            first_last: false,
-            own: crate::engine::api::OwnBox::default(),
-            seeding: SeedClock::default(),
-            rev: 0,
-            trackers: None,
-            availability: None,
-            last_activity: 0,
-            moving: false,
+            ..TorrentLine::default()
         }
     }
 

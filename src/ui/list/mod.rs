@@ -25,6 +25,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
+use crate::engine::api::facts::FACTS;
 use crate::engine::api::{SessionSnapshot, TorrentState};
 use crate::ui::action::Action;
 use crate::ui::app::App;
@@ -95,12 +96,13 @@ fn render_selected(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app:
     let name = crate::fmt::outside(&t.name, width);
     let state = words::state_text(t);
     let path = crate::fmt::outside(&t.save_path.to_string_lossy(), width).into_owned();
-    // When payload last moved (qBittorrent's "last activity", Transmission's activityDate);
-    // nothing when it has not moved since the session started.
-    let active = match t.last_activity {
-        0 => String::new(),
-        at => format!(" · last active {}", words::date(at, true)),
-    };
+    // The facts of the one table every face reads, each that has something to say ("last
+    // active 2026-11-30 04:10"), read at the loop's clock.
+    let facts: String = FACTS
+        .iter()
+        .filter_map(|f| f.phrase(t, app.now))
+        .map(|p| format!(" · {p}"))
+        .collect();
     put_line(
         buf,
         area,
@@ -110,7 +112,7 @@ fn render_selected(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app:
             span(name, ratatui::style::Style::new()),
             span(": ", theme.dim()),
             span(state, words::state_style(t, theme)),
-            span(active, theme.dim()),
+            span(facts, theme.dim()),
             span(format!(" · in {path}"), theme.dim()),
         ],
     );

@@ -13,7 +13,8 @@ use crate::ui::widgets::{put_line, span};
 
 use super::columns::{fit_rows, Fit, GAP, MARK_W};
 use super::order::Column;
-use super::words::{date, state_style, state_text};
+use super::words::{state_style, state_text};
+use crate::fmt::date;
 
 fn right(column: Column) -> bool {
     !matches!(column, Column::Name | Column::State | Column::Progress)

@@ -1,0 +1,200 @@
+//! A torrent's facts, one row each, for every face at once: its key in `ttui list --json`
+//! and `ttui show --json`, its words in `ttui show` and on the TUI's selected line, its
+//! field in the Transmission RPC's `torrent-get` and its key in qBittorrent's
+//! `torrents/info` and `sync/maindata`, and its line in `ttui man`. A face walks [`FACTS`]
+//! and never names one of them, so a new fact is a field on the line, the place that sets
+//! it, and one row here: every face then carries it, with the same value.
+//!
+//! The value is JSON (`serde_json::Value`), which four of the six faces speak; the two that
+//! speak to people read it through [`Fact::words`], by its [`Kind`].
+
+use serde_json::Value;
+
+use super::TorrentLine;
+
+/// What a fact's value is, which says how people read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Unix seconds; 0 is "never".
+    When,
+}
+
+/// A face's name for a fact, and how it reads it when that differs from ttui's value.
+#[derive(Clone, Copy)]
+pub struct Field {
+    pub key: &'static str,
+    /// Its own value; None: ttui's ([`Fact::read`]).
+    pub read: Option<fn(&TorrentLine, u64) -> Value>,
+}
+
+/// One fact of a torrent, for every face.
+#[derive(Clone, Copy)]
+pub struct Fact {
+    /// ttui's key (`ttui list --json`, `ttui show --json`), snake_case.
+    pub key: &'static str,
+    /// Its words for people, before its value: "last active 2026-11-30 04:10".
+    pub label: &'static str,
+    /// What it means, for `ttui man`'s table.
+    pub doc: &'static str,
+    pub kind: Kind,
+    /// Its value from the torrent's line, as of `now` (Unix seconds).
+    pub read: fn(&TorrentLine, u64) -> Value,
+    /// Transmission's `torrent-get` field (legacy camelCase; the JSON-RPC form's snake_case
+    /// name is made from it).
+    pub rpc: Option<Field>,
+    /// qBittorrent's `torrents/info` key.
+    pub qbt: Option<Field>,
+}
+
+/// Every fact the table carries, in the order faces list them.
+pub static FACTS: &[Fact] = &[Fact {
+    key: "last_activity",
+    label: "last active",
+    doc: "Unix seconds when payload last moved either way (0: never); Transmission's \
+          `activityDate`, qBittorrent's `last_activity` (its add time when never)",
+    kind: Kind::When,
+    read: |t, _| Value::from(t.last_activity),
+    rpc: Some(Field {
+        key: "activityDate",
+        read: None,
+    }),
+    // qBittorrent never answers 0: a torrent never active was last active when added.
+    qbt: Some(Field {
+        key: "last_activity",
+        read: Some(|t, _| Value::from(t.last_activity.max(t.added))),
+    }),
+}];
+
+impl Fact {
+    /// Its value for `t` in the Transmission RPC, when it has a field there.
+    pub fn rpc_value(&self, t: &TorrentLine, now: u64) -> Option<Value> {
+        self.rpc.map(|f| f.read.unwrap_or(self.read)(t, now))
+    }
+
+    /// Its value for `t` in qBittorrent's API, when it has a key there.
+    pub fn qbt_value(&self, t: &TorrentLine, now: u64) -> Option<Value> {
+        self.qbt.map(|f| f.read.unwrap_or(self.read)(t, now))
+    }
+
+    /// Its value for people: a date for a time, "never" for none; "-" for a value that is
+    /// not this kind (a row from an older session).
+    pub fn words(&self, value: &Value) -> String {
+        match self.kind {
+            Kind::When => match value.as_u64() {
+                Some(0) => "never".into(),
+                Some(at) => crate::fmt::date(at, true),
+                None => "-".into(),
+            },
+        }
+    }
+
+    /// "last active 2026-11-30 04:10" for `t`, or None when it has nothing to say yet (a
+    /// time that never was): what the TUI appends to a torrent's selected line.
+    pub fn phrase(&self, t: &TorrentLine, now: u64) -> Option<String> {
+        let value = (self.read)(t, now);
+        let blank = match self.kind {
+            Kind::When => value.as_u64() == Some(0),
+        };
+        (!blank).then(|| format!("{} {}", self.label, self.words(&value)))
+    }
+}
+
+/// Every fact's ttui value for `t`: the keys `ttui list --json` adds to a row.
+pub fn values(t: &TorrentLine, now: u64) -> serde_json::Map<String, Value> {
+    FACTS
+        .iter()
+        .map(|f| (f.key.to_string(), (f.read)(t, now)))
+        .collect()
+}
+
+/// The fact Transmission's RPC names `field`.
+pub fn by_rpc(field: &str) -> Option<&'static Fact> {
+    FACTS.iter().find(|f| f.rpc.is_some_and(|r| r.key == field))
+}
+
+/// `ttui man`'s table of the facts: ttui's key, Transmission's, qBittorrent's, meaning.
+pub fn man_table() -> String {
+    let mut out = String::from(
+        "| `ttui list --json` | Transmission RPC | qBittorrent API | meaning |\n|---|---|---|---|\n",
+    );
+    let name = |f: Option<Field>| f.map_or("-".to_string(), |f| format!("`{}`", f.key));
+    for f in FACTS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            f.key,
+            name(f.rpc),
+            name(f.qbt),
+            f.doc
+        ));
+    }
+    out
+}
+
+/// Serializes the qBittorrent keys of a torrent's facts into the object that carries them
+/// (flattened into `torrents/info`'s row; no map is built).
+#[derive(Debug)]
+pub struct QbtFacts<'a> {
+    pub line: &'a TorrentLine,
+    pub now: u64,
+}
+
+impl serde::Serialize for QbtFacts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for f in FACTS {
+            if let (Some(field), Some(v)) = (f.qbt, f.qbt_value(self.line, self.now)) {
+                map.serialize_entry(field.key, &v)?;
+            }
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::api::TorrentId;
+
+    /// Keys are unique in every face's namespace, and a face's name reads back its fact.
+    #[test]
+    fn each_face_names_each_fact_once() {
+        let mut seen = std::collections::HashSet::new();
+        for f in FACTS {
+            assert!(seen.insert(("ttui", f.key)), "{}", f.key);
+            if let Some(r) = f.rpc {
+                assert!(seen.insert(("rpc", r.key)), "{}", r.key);
+                assert_eq!(by_rpc(r.key).map(|g| g.key), Some(f.key));
+            }
+            if let Some(q) = f.qbt {
+                assert!(seen.insert(("qbt", q.key)), "{}", q.key);
+            }
+            assert!(man_table().contains(&format!("`{}`", f.key)));
+        }
+    }
+
+    /// Last activity in every face: ttui's and Transmission's 0 for never, qBittorrent's
+    /// add time; people read a date, and nothing on the TUI's line while never.
+    #[test]
+    fn last_activity_in_every_face() {
+        let mut t = TorrentLine::placeholder(TorrentId(1));
+        t.added = 1_700_000_000;
+        let f = FACTS
+            .iter()
+            .find(|f| f.key == "last_activity")
+            .expect("a row");
+        assert_eq!(values(&t, 0)["last_activity"], 0);
+        assert_eq!(f.rpc_value(&t, 0), Some(Value::from(0)));
+        assert_eq!(f.qbt_value(&t, 0), Some(Value::from(1_700_000_000u64)));
+        assert_eq!(f.phrase(&t, 0), None);
+        assert_eq!(f.words(&Value::from(0)), "never");
+        t.last_activity = 1_764_470_000;
+        assert_eq!(f.qbt_value(&t, 0), Some(Value::from(1_764_470_000u64)));
+        assert_eq!(
+            f.phrase(&t, 0).as_deref(),
+            Some("last active 2025-11-30 02:33")
+        );
+        let json = serde_json::to_value(QbtFacts { line: &t, now: 0 }).unwrap();
+        assert_eq!(json, serde_json::json!({"last_activity": 1_764_470_000u64}));
+    }
+}
