@@ -282,6 +282,22 @@ fn last_activity_reads_the_same_in_every_face() {
     );
     drop(pane);
     drop(seeder);
+    daemon.assert_alive("before the restart");
+
+    // A restart keeps it (the resume file's `last_activity`): a seed restarted later was not
+    // last active at the restart.
+    assert!(daemon.term().success());
+    let mut daemon = Daemon::start_with(&env, "2", &args, &[]);
+    env.wait_list("the torrent back", WAIT, &mut daemon, |rows| {
+        rows.iter()
+            .any(|r| r["info_hash"] == hash.as_str() && r["last_activity"] == listed)
+    });
+    let info = qbt_get(
+        qbt,
+        &qbt_login(qbt),
+        &format!("/api/v2/torrents/info?hashes={hash}"),
+    );
+    assert_eq!(info[0]["last_activity"], listed, "{info}");
     daemon.assert_alive("the end");
 }
 

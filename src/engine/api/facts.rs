@@ -50,8 +50,8 @@ pub struct Fact {
 pub static FACTS: &[Fact] = &[Fact {
     key: "last_activity",
     label: "last active",
-    doc: "Unix seconds when payload last moved either way (0: never); Transmission's \
-          `activityDate`, qBittorrent's `last_activity` (its add time when never)",
+    doc: "Unix seconds when payload last moved either way, kept across restarts (0: \
+          never; qBittorrent's is the add time then)",
     kind: Kind::When,
     read: |t, _| Value::from(t.last_activity),
     rpc: Some(Field {

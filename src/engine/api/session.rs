@@ -107,7 +107,7 @@ pub struct TorrentLine {
     /// hundredths; None while it does not download.
     #[serde(default)]
     pub availability: Option<f32>,
-    /// When payload last moved either way (Unix seconds; 0: never).
+    /// When payload last moved either way (Unix seconds; 0: never), across restarts.
     #[serde(default)]
     pub last_activity: u64,
 }

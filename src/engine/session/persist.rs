@@ -300,6 +300,7 @@ impl Persist {
         r.uploaded = point.lifetime.uploaded;
         r.seeding_secs = point.lifetime.seeding_secs;
         r.active_secs = point.lifetime.active_secs;
+        r.last_activity = point.lifetime.last_activity;
         r.peers.clone_from(&point.peers);
         r.clean = point.clean;
         r.file_priorities = point.files.saved();

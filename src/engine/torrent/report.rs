@@ -24,6 +24,10 @@ pub(crate) struct Lifetime {
     pub active_secs: u64,
     /// When every piece was first verified (Unix seconds).
     pub completed: Option<u64>,
+    /// When payload last moved either way (Unix seconds; 0: never), kept across restarts
+    /// as qBittorrent and Transmission keep theirs: a seed restarted yesterday was not
+    /// last active at the restart, and a sleeping seed's idle time counts from it.
+    pub last_activity: u64,
 }
 
 /// A state to resume from.

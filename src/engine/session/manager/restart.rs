@@ -272,6 +272,7 @@ fn lifetime_of(line: &TorrentLine) -> Lifetime {
         downloaded: line.downloaded,
         uploaded: line.uploaded,
         completed: line.completed,
+        last_activity: line.last_activity,
         ..Lifetime::default()
     }
 }

@@ -302,6 +302,7 @@ pub(super) fn from_resume(mut meta: Metainfo, mut r: Resume) -> SavedTorrent {
             seeding_secs: r.seeding_secs,
             active_secs: r.active_secs,
             completed: r.completed,
+            last_activity: r.last_activity,
         },
         notes,
         files: crate::engine::torrent::priorities::FilePlan {

@@ -59,6 +59,8 @@ pub struct Resume {
     pub uploaded: u64,
     pub seeding_secs: u64,
     pub active_secs: u64,
+    /// When payload last moved either way (Unix seconds; 0: never).
+    pub last_activity: u64,
     /// At most `MAX_PEERS` are written.
     pub peers: Vec<SocketAddr>,
     pub queue_position: u32,
@@ -139,6 +141,7 @@ impl Resume {
             uploaded: 0,
             seeding_secs: 0,
             active_secs: 0,
+            last_activity: 0,
             peers: Vec::new(),
             queue_position: 0,
             file_priorities: Vec::new(),
@@ -214,6 +217,8 @@ struct Wire {
     uploaded: i64,
     seeding_secs: i64,
     active_secs: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    last_activity: i64,
     /// Compact IPv4 peers, 6 bytes each (BEP 23).
     #[serde(default)]
     peers: ByteBuf,
@@ -338,6 +343,7 @@ pub fn encode(r: &Resume) -> Vec<u8> {
         uploaded: int(r.uploaded),
         seeding_secs: int(r.seeding_secs),
         active_secs: int(r.active_secs),
+        last_activity: int(r.last_activity),
         peers: ByteBuf::from(peers),
         peers6: ByteBuf::from(peers6),
         queue_position: i64::from(r.queue_position),

@@ -37,6 +37,7 @@ fn full_resume() -> Resume {
     r.uploaded = 77;
     r.seeding_secs = 3600;
     r.active_secs = 7200;
+    r.last_activity = 1_795_377_777;
     r.peers = vec![
         "127.0.0.1:6881".parse().unwrap(),
         "[::1]:51413".parse().unwrap(),

@@ -85,9 +85,9 @@ pub(super) struct Shown {
     /// Its trackers' marks for its line, made again only when a status row's mark changes;
     /// None until they first report.
     pub(super) tracker_marks: Option<std::sync::Arc<[crate::engine::api::TrackerMark]>>,
-    /// The lifetime bytes (down + up) last seen and when they last grew (Unix seconds; 0:
-    /// not this run): its line's `last_activity`.
-    pub(super) activity: (u64, u64),
+    /// This run's payload bytes (down + up) last counted: when they grow, the lifetime's
+    /// `last_activity` is now.
+    pub(super) moved: u64,
 }
 
 /// The peer sources it drives (each `None` while that source is off).
@@ -154,7 +154,7 @@ impl Shown {
             uplink_sampled: started,
             next_announce: None,
             tracker_marks: None,
-            activity: (0, 0),
+            moved: 0,
         }
     }
 

@@ -20,8 +20,9 @@ impl Coordinator {
     pub(super) fn count_time(&mut self, now: Instant) {
         let moved = self.shared.downloaded.load(Ordering::Relaxed)
             + self.shared.uploaded.load(Ordering::Relaxed);
-        if moved != self.shown.activity.0 {
-            self.shown.activity = (moved, report::unix_now());
+        if moved != self.shown.moved {
+            self.shown.moved = moved;
+            self.link.lifetime.last_activity = report::unix_now();
         }
         let secs = now.duration_since(self.link.counted_until).as_secs();
         if secs == 0 {
@@ -126,9 +127,7 @@ impl Coordinator {
                 }
             }
             l.availability = availability;
-            if self.shown.activity.1 > 0 {
-                l.last_activity = self.shown.activity.1;
-            }
+            l.last_activity = lifetime.last_activity;
         });
     }
 

@@ -33,6 +33,7 @@ pub(super) const KEYS: &[&str] = &[
     "uploaded",
     "seeding_secs",
     "active_secs",
+    "last_activity",
     "peers",
     "peers6",
     "queue_position",
@@ -257,6 +258,7 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
         uploaded: unsigned("uploaded", w.need_int("uploaded")?)?,
         seeding_secs: unsigned("seeding_secs", w.need_int("seeding_secs")?)?,
         active_secs: unsigned("active_secs", w.need_int("active_secs")?)?,
+        last_activity: unsigned("last_activity", w.int_or_zero("last_activity")?)?,
         peers: compact_peers(
             w.bytes("peers")?.unwrap_or_default(),
             w.bytes("peers6")?.unwrap_or_default(),
