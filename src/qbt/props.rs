@@ -85,7 +85,7 @@ pub(crate) async fn properties(ctx: &Ctx, p: &Params) -> Result<Value, ReadError
     let next = t.next_announce.map_or(0, |at| at.saturating_sub(now));
     // qBittorrent's -1: no limit of its own.
     let own = |limit: u64| if limit == 0 { -1 } else { limit as i64 };
-    Ok(json!({
+    let mut props = json!({
         "save_path": info["save_path"],
         "download_path": "",
         "creation_date": -1,
@@ -120,14 +120,17 @@ pub(crate) async fn properties(ctx: &Ctx, p: &Params) -> Result<Value, ReadError
         "total_size": t.total_bytes,
         "up_speed_avg": info["upspeed"],
         "up_speed": info["upspeed"],
-        "isPrivate": false,
-        "is_private": false,
         "has_metadata": !t.fetching_metadata(),
         "name": t.name,
         "hash": info["hash"],
         "infohash_v1": info["infohash_v1"],
         "infohash_v2": info["infohash_v2"],
-    }))
+    });
+    // The facts of the one table every face reads, under their properties' keys.
+    if let Value::Object(m) = &mut props {
+        m.extend(crate::engine::api::facts::qbt_properties(&t, now));
+    }
+    Ok(props)
 }
 
 pub(crate) async fn files(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> {

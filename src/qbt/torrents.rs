@@ -160,7 +160,6 @@ pub(crate) struct Info<'a> {
     tracker: &'a str,
     trackers_count: u64,
     magnet_uri: String,
-    private: bool,
     has_metadata: bool,
     /// The facts of the one table every face reads (`api::facts`), by qBittorrent's keys.
     #[serde(flatten)]
@@ -239,7 +238,6 @@ impl<'a> Info<'a> {
             availability: t.availability.map_or(-1.0, f64::from),
             tracker: t.working_tracker().map_or("", |m| &m.url),
             trackers_count: t.tracker_marks().len() as u64,
-            private: false,
             has_metadata: !t.fetching_metadata(),
             facts: QbtFacts { line: t, now },
         }

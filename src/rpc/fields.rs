@@ -240,7 +240,6 @@ pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
         "honorsSessionLimits" => Out::from(true),
         "id" => Out::from(t.id.0),
         "isFinished" => Out::from(v.finished()),
-        "isPrivate" => Out::from(false),
         "isStalled" => Out::from(t.queue.is_some_and(|q| q.is_stalled())),
         // Transmission 4.1 (`sequential_download` in JSON-RPC): ttui's in-order mode. It
         // always starts from the first wanted piece (a stream's reader moves its own window).

@@ -17,6 +17,8 @@ use super::TorrentLine;
 pub enum Kind {
     /// Unix seconds; 0 is "never".
     When,
+    /// Yes or no; said on a line only when yes.
+    Flag,
 }
 
 /// A face's name for a fact, and how it reads it when that differs from ttui's value.
@@ -44,26 +46,49 @@ pub struct Fact {
     pub rpc: Option<Field>,
     /// qBittorrent's `torrents/info` key.
     pub qbt: Option<Field>,
+    /// Its keys in qBittorrent's `torrents/properties` (some facts have two there: the
+    /// 4.x name and the 5.x one), with the value `torrents/info` gives.
+    pub qbt_properties: &'static [&'static str],
 }
 
 /// Every fact the table carries, in the order faces list them.
-pub static FACTS: &[Fact] = &[Fact {
-    key: "last_activity",
-    label: "last active",
-    doc: "Unix seconds when payload last moved either way, kept across restarts (0: \
-          never; qBittorrent's is the add time then)",
-    kind: Kind::When,
-    read: |t, _| Value::from(t.last_activity),
-    rpc: Some(Field {
-        key: "activityDate",
-        read: None,
-    }),
-    // qBittorrent never answers 0: a torrent never active was last active when added.
-    qbt: Some(Field {
+pub static FACTS: &[Fact] = &[
+    Fact {
         key: "last_activity",
-        read: Some(|t, _| Value::from(t.last_activity.max(t.added))),
-    }),
-}];
+        label: "last active",
+        doc: "Unix seconds when payload last moved either way, kept across restarts (0: \
+          never; qBittorrent's is the add time then)",
+        kind: Kind::When,
+        read: |t, _| Value::from(t.last_activity),
+        rpc: Some(Field {
+            key: "activityDate",
+            read: None,
+        }),
+        // qBittorrent never answers 0: a torrent never active was last active when added.
+        qbt: Some(Field {
+            key: "last_activity",
+            read: Some(|t, _| Value::from(t.last_activity.max(t.added))),
+        }),
+        qbt_properties: &[],
+    },
+    Fact {
+        key: "private",
+        label: "private",
+        doc: "the torrent is private (BEP 27): peers only from its trackers, no DHT, PEX or \
+          local discovery",
+        kind: Kind::Flag,
+        read: |t, _| Value::from(t.private),
+        rpc: Some(Field {
+            key: "isPrivate",
+            read: None,
+        }),
+        qbt: Some(Field {
+            key: "private",
+            read: None,
+        }),
+        qbt_properties: &["is_private", "isPrivate"],
+    },
+];
 
 impl Fact {
     /// Its value for `t` in the Transmission RPC, when it has a field there.
@@ -85,6 +110,11 @@ impl Fact {
                 Some(at) => crate::fmt::date(at, true),
                 None => "-".into(),
             },
+            Kind::Flag => match value.as_bool() {
+                Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => "-".into(),
+            },
         }
     }
 
@@ -92,10 +122,11 @@ impl Fact {
     /// time that never was): what the TUI appends to a torrent's selected line.
     pub fn phrase(&self, t: &TorrentLine, now: u64) -> Option<String> {
         let value = (self.read)(t, now);
-        let blank = match self.kind {
-            Kind::When => value.as_u64() == Some(0),
-        };
-        (!blank).then(|| format!("{} {}", self.label, self.words(&value)))
+        match self.kind {
+            Kind::When => (value.as_u64() != Some(0))
+                .then(|| format!("{} {}", self.label, self.words(&value))),
+            Kind::Flag => (value.as_bool() == Some(true)).then(|| self.label.to_string()),
+        }
     }
 }
 
@@ -110,6 +141,19 @@ pub fn values(t: &TorrentLine, now: u64) -> serde_json::Map<String, Value> {
 /// The fact Transmission's RPC names `field`.
 pub fn by_rpc(field: &str) -> Option<&'static Fact> {
     FACTS.iter().find(|f| f.rpc.is_some_and(|r| r.key == field))
+}
+
+/// Every fact's keys and values for `t` in qBittorrent's `torrents/properties`.
+pub fn qbt_properties(t: &TorrentLine, now: u64) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for f in FACTS {
+        if let Some(v) = f.qbt_value(t, now) {
+            for key in f.qbt_properties {
+                out.insert((*key).to_string(), v.clone());
+            }
+        }
+    }
+    out
 }
 
 /// `ttui man`'s table of the facts: ttui's key, Transmission's, qBittorrent's, meaning.
@@ -195,6 +239,28 @@ mod tests {
             Some("last active 2025-11-30 02:33")
         );
         let json = serde_json::to_value(QbtFacts { line: &t, now: 0 }).unwrap();
-        assert_eq!(json, serde_json::json!({"last_activity": 1_764_470_000u64}));
+        assert_eq!(json["last_activity"], 1_764_470_000u64, "{json}");
+    }
+
+    /// A private torrent says so in every face, and on the TUI's line only when it is.
+    #[test]
+    fn private_in_every_face() {
+        let mut t = TorrentLine::placeholder(TorrentId(2));
+        let f = FACTS.iter().find(|f| f.key == "private").expect("a row");
+        assert_eq!(f.phrase(&t, 0), None);
+        t.private = true;
+        assert_eq!(f.phrase(&t, 0).as_deref(), Some("private"));
+        assert_eq!(values(&t, 0)["private"], true);
+        assert_eq!(by_rpc("isPrivate").map(|f| f.key), Some("private"));
+        let props = qbt_properties(&t, 0);
+        assert_eq!(
+            (&props["is_private"], &props["isPrivate"]),
+            (&Value::from(true), &Value::from(true))
+        );
+        assert_eq!(
+            serde_json::to_value(QbtFacts { line: &t, now: 0 }).unwrap()["private"],
+            true
+        );
+        assert_eq!(f.words(&Value::from(false)), "no");
     }
 }

@@ -110,6 +110,9 @@ pub struct TorrentLine {
     /// When payload last moved either way (Unix seconds; 0: never), across restarts.
     #[serde(default)]
     pub last_activity: u64,
+    /// A private torrent (BEP 27: `private` in its info): peers from its trackers only.
+    #[serde(default)]
+    pub private: bool,
 }
 
 /// A torrent's lifetime seeding time, kept on its line so that a face (qBittorrent's

@@ -374,6 +374,7 @@ impl Manager {
         first_line.uploaded = lifetime.uploaded;
         first_line.completed = lifetime.completed;
         first_line.last_activity = lifetime.last_activity;
+        first_line.private = meta.info.private;
         // Its trackers, not contacted yet: every face lists them before its first announce
         // (qBittorrent's `trackers_count`, a paused torrent's trackers).
         first_line.trackers = crate::engine::api::TrackerMark::listed(&meta.trackers, None);

@@ -244,6 +244,7 @@ impl Manager {
             trackers,
             availability: _,
             last_activity,
+            private,
             // The session's, never the task's.
             moving: _,
         } = &*task;
@@ -279,5 +280,6 @@ impl Manager {
             && shown.trackers == *trackers
             && shown.availability == availability
             && shown.last_activity == *last_activity
+            && shown.private == *private
     }
 }

@@ -128,6 +128,7 @@ impl Coordinator {
             }
             l.availability = availability;
             l.last_activity = lifetime.last_activity;
+            l.private = self.given.meta.info.private;
         });
     }
 
