@@ -136,7 +136,6 @@ pub(crate) async fn properties(ctx: &Ctx, p: &Params) -> Result<Value, ReadError
 pub(crate) async fn files(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> {
     let t = line(ctx, p)?;
     let snap = snapshot(ctx, t.id).await?;
-    let piece = u64::from(snap.piece_length.max(1));
     let wanted = p.list("indexes", '|');
     let rows: Vec<Value> = snap
         .files
@@ -144,14 +143,8 @@ pub(crate) async fn files(ctx: &Ctx, p: &Params) -> Result<Value, ReadError> {
         .enumerate()
         .filter(|(i, _)| wanted.is_empty() || wanted.iter().any(|w| *w == i.to_string()))
         .map(|(i, f)| {
-            let first = f.offset / piece;
-            let last = (f.offset + f.size.max(1) - 1) / piece;
-            let pieces = first as usize..=(last as usize);
-            let avail = snap
-                .availability
-                .get(pieces.clone())
-                .and_then(|a| a.iter().min().copied())
-                .map_or(-1.0, f64::from);
+            let (first, last) = snap.file_pieces(f);
+            let avail = snap.file_availability(f).unwrap_or(-1.0);
             let progress = if f.size == 0 {
                 1.0
             } else {

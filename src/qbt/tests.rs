@@ -463,6 +463,7 @@ async fn per_torrent_reads_answer_from_the_torrents_snapshot() {
     assert_eq!(files[0]["name"], "payload/a");
     assert_eq!(files[0]["priority"], 7);
     assert_eq!(files[0]["piece_range"], json!([0, 1]));
+    // Each of its pieces is with some peer: all of it is available.
     assert_eq!(files[0]["availability"], 1.0);
     assert_eq!(files[1]["priority"], 0);
     assert_eq!(files[1]["piece_range"], json!([1, 2]));

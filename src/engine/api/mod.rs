@@ -359,6 +359,28 @@ pub struct DhtRow {
 }
 
 impl Snapshot {
+    /// The pieces a file spans (the first and last, inclusive; a file of no bytes spans
+    /// the piece its offset falls in).
+    pub fn file_pieces(&self, file: &FileRow) -> (u64, u64) {
+        let piece = u64::from(self.piece_length.max(1));
+        let first = file.offset / piece;
+        (first, (file.offset + file.size.max(1) - 1) / piece)
+    }
+
+    /// The share of a file's pieces that at least one connected peer has, 0 to 1 (what
+    /// qBittorrent's file `availability` is); None when the torrent has every piece, so
+    /// peers have nothing to offer it (libtorrent gives no availability then, qBittorrent
+    /// says -1).
+    pub fn file_availability(&self, file: &FileRow) -> Option<f64> {
+        if self.pieces.iter().all(|p| *p == PieceState::Verified) {
+            return None;
+        }
+        let (first, last) = self.file_pieces(file);
+        let counts = self.availability.get(first as usize..=last as usize)?;
+        let held = counts.iter().filter(|c| **c > 0).count();
+        Some(held as f64 / counts.len().max(1) as f64)
+    }
+
     /// A torrent with nothing done yet: every piece missing, no peers, trackers or log,
     /// state `Downloading`, id 0. Tests change what they need with struct update syntax.
     pub fn empty(name: impl Into<String>, total_length: u64, piece_length: u32) -> Snapshot {
@@ -440,6 +462,27 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file's availability is the share of its pieces some peer has (qBittorrent's), and
+    /// none once the torrent has every piece.
+    #[test]
+    fn a_files_availability_is_the_share_of_its_pieces_peers_have() {
+        let mut s = Snapshot::empty("x", 40, 10);
+        s.availability = vec![0, 2, 5, 0];
+        let file = |offset, size| FileRow {
+            path: "x/f".into(),
+            size,
+            offset,
+            done: 0,
+            priority: FilePriority::Normal,
+        };
+        assert_eq!(s.file_pieces(&file(5, 20)), (0, 2));
+        assert_eq!(s.file_availability(&file(5, 20)), Some(2.0 / 3.0));
+        assert_eq!(s.file_availability(&file(10, 20)), Some(1.0));
+        assert_eq!(s.file_availability(&file(30, 10)), Some(0.0));
+        s.pieces = vec![PieceState::Verified; 4];
+        assert_eq!(s.file_availability(&file(5, 20)), None);
+    }
 
     #[test]
     fn empty_snapshot_has_one_missing_piece_per_piece() {
