@@ -109,7 +109,6 @@ pub(crate) async fn properties(ctx: &Ctx, p: &Params) -> Result<Value, ReadError
         "dl_speed_avg": info["dlspeed"],
         "dl_speed": info["dlspeed"],
         "eta": info["eta"],
-        "last_seen": t.completed.map_or(-1, |c| c as i64),
         "peers": t.peers.saturating_sub(t.seeds),
         "peers_total": t.peers.saturating_sub(t.seeds),
         "pieces_have": have,

@@ -42,9 +42,6 @@ pub(crate) const MAX_REVISIONS: usize = 256;
 /// Changes (torrent or key) the log holds at most across its revisions.
 pub(crate) const MAX_ENTRIES: usize = 200_000;
 
-/// Keys of a torrent's object that are not counted as changes (see the header).
-const CLOCK_KEYS: &[&str] = &["time_active", "seeding_time"];
-
 /// What changed in one revision.
 #[derive(Debug, Default)]
 struct Revision {
@@ -206,7 +203,7 @@ fn free_space(dir: &std::path::Path) -> u64 {
 
 fn changed_keys(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<String> {
     new.iter()
-        .filter(|(k, v)| !CLOCK_KEYS.contains(&k.as_str()) && old.get(*k) != Some(*v))
+        .filter(|(k, v)| !Clocks::is_clock(k) && old.get(*k) != Some(*v))
         .map(|(k, _)| k.clone())
         .collect()
 }
@@ -232,7 +229,7 @@ impl serde::Serialize for Fresh<'_> {
 /// One object with its clock fields replaced.
 struct Object<'a> {
     object: &'a Map<String, Value>,
-    clocks: Option<[(&'static str, u64); 2]>,
+    clocks: Option<Vec<(&'static str, Value)>>,
 }
 
 impl serde::Serialize for Object<'_> {
@@ -349,7 +346,7 @@ impl Log {
     }
 
     /// Builds `t`'s object and notes in `r` what changed.
-    fn fold_line(&mut self, t: &TorrentLine, now: u64, catalog: &Catalog, r: &mut Revision) {
+    fn fold_line(&mut self, t: &Arc<TorrentLine>, now: u64, catalog: &Catalog, r: &mut Revision) {
         let hash = hex::encode(&t.info_hash);
         self.built += 1;
         let Value::Object(object) = super::torrents::row(t, now, catalog) else {
@@ -456,7 +453,7 @@ impl Log {
                 .collect();
             if let Some(c) = self.clocks.get(h) {
                 for (k, v) in c.at(at) {
-                    o.insert(k.to_string(), json!(v));
+                    o.insert(k.to_string(), v);
                 }
             }
             torrents.insert(h.to_string(), Value::Object(o));
@@ -587,6 +584,7 @@ mod tests {
             zero_at: now - 3600,
         };
         Arc::make_mut(&mut lines.torrents[0]).added = now - 7200;
+        Arc::make_mut(&mut lines.torrents[0]).seen_complete = crate::engine::api::SeenComplete::NOW;
         let snap = Arc::new(lines);
         let first = call(&mut log, &snap, 0);
         let hash = hex::encode(&snap.torrents[0].info_hash);
@@ -597,6 +595,10 @@ mod tests {
         assert_eq!(t["seeding_time"], 4200, "{t}");
         assert_eq!(t["time_active"], 7800, "{t}");
         assert_eq!(t["last_activity"], now - 7200, "{t}");
+        // A full copy there now is seen at the answer's time; the other never was (-1).
+        assert_eq!(t["seen_complete"], now + 600, "{t}");
+        let other = hex::encode(&snap.torrents[1].info_hash);
+        assert_eq!(later["torrents"][&other]["seen_complete"], -1, "{later}");
         assert_eq!(t["name"], "t1", "the other keys as kept");
     }
 

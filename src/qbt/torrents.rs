@@ -2,6 +2,7 @@
 //! from the engine's typed states) and the actions on torrents named by `hashes` (`|`
 //! separated, or `all`). Each action is sent through `engine::api::Client`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -9,7 +10,7 @@ use serde_json::Value;
 use super::answer::{targets, within, ActionError};
 use super::form::Params;
 use super::Ctx;
-use crate::engine::api::facts::QbtFacts;
+use crate::engine::api::facts::{self, QbtFacts};
 use crate::engine::api::{Catalog, Command, Phase, Set, TorrentId, TorrentLine};
 use crate::protocol::hex;
 
@@ -71,36 +72,45 @@ fn passes(t: &TorrentLine, filter: &str) -> bool {
 
 /// What a row's clock fields are read from: they move every second without the line
 /// changing, so `sync/maindata` keeps this beside each object it folded and reads them
-/// fresh at each answer, as `torrents/info` does.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Clocks {
-    added: u64,
-    seeding: crate::engine::api::SeedClock,
-}
+/// fresh at each answer, as `torrents/info` does. It holds the line folded (the line-up's
+/// own `Arc`, not a copy), so a clock fact of the facts table is read as every face reads it.
+#[derive(Debug, Clone)]
+pub(super) struct Clocks(Arc<TorrentLine>);
 
 impl Clocks {
-    pub(super) fn of(t: &TorrentLine) -> Clocks {
-        Clocks {
-            added: t.added,
-            seeding: t.seeding,
+    pub(super) fn of(t: &Arc<TorrentLine>) -> Clocks {
+        Clocks(Arc::clone(t))
+    }
+
+    /// The clock fields' values as of `now`, by key: qBittorrent's own two, then the facts
+    /// table's clocks.
+    pub(super) fn at(&self, now: u64) -> Vec<(&'static str, Value)> {
+        let t = &*self.0;
+        let mut out = vec![
+            ("time_active", Value::from(time_active(t, now))),
+            ("seeding_time", Value::from(t.seeding.secs_at(now))),
+        ];
+        for f in facts::FACTS.iter().filter(|f| f.kind == facts::Kind::Clock) {
+            if let (Some(field), Some(v)) = (f.qbt, f.qbt_value(t, now)) {
+                out.push((field.key, v));
+            }
         }
+        out
     }
 
-    /// The clock fields' values as of `now`, by key.
-    pub(super) fn at(self, now: u64) -> [(&'static str, u64); 2] {
-        [
-            ("time_active", self.time_active(now)),
-            ("seeding_time", self.seeding_time(now)),
-        ]
+    /// Whether `key` is one of the fields [`Clocks::at`] reads fresh.
+    pub(super) fn is_clock(key: &str) -> bool {
+        key == "time_active"
+            || key == "seeding_time"
+            || facts::FACTS
+                .iter()
+                .any(|f| f.kind == facts::Kind::Clock && f.qbt.is_some_and(|q| q.key == key))
     }
+}
 
-    fn time_active(self, now: u64) -> u64 {
-        now.saturating_sub(self.added)
-    }
-
-    fn seeding_time(self, now: u64) -> u64 {
-        self.seeding.secs_at(now)
-    }
+/// Seconds since it was added.
+fn time_active(t: &TorrentLine, now: u64) -> u64 {
+    now.saturating_sub(t.added)
 }
 
 /// One torrent as `torrents/info` and `sync/maindata` give it, with qBittorrent's field
@@ -140,7 +150,6 @@ pub(crate) struct Info<'a> {
     tags: String,
     added_on: u64,
     completion_on: u64,
-    seen_complete: u64,
     seeding_time: u64,
     time_active: u64,
     ratio_limit: f64,
@@ -185,7 +194,6 @@ impl<'a> Info<'a> {
         let content_path = t.save_path.join(&t.name).display().to_string();
         let own = &t.own;
         let minutes = |d: Duration| (d.as_secs() / 60) as f64;
-        let clocks = Clocks::of(t);
         Info {
             hash: Hex(&t.info_hash),
             infohash_v1: Hex(&t.info_hash),
@@ -219,9 +227,8 @@ impl<'a> Info<'a> {
             tags,
             added_on: t.added,
             completion_on: t.completed.unwrap_or(0),
-            seen_complete: t.completed.unwrap_or(0),
-            seeding_time: clocks.seeding_time(now),
-            time_active: clocks.time_active(now),
+            seeding_time: t.seeding.secs_at(now),
+            time_active: time_active(t, now),
             ratio_limit: limit(own.ratio, |r| r),
             seeding_time_limit: limit(own.seed_time, minutes),
             inactive_seeding_time_limit: limit(own.idle, minutes),

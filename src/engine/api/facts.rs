@@ -19,6 +19,9 @@ pub enum Kind {
     When,
     /// Yes or no; said on a line only when yes.
     Flag,
+    /// Unix seconds that read `now` while the thing is there (0: never); said on a line
+    /// only when it is not there now.
+    Clock,
 }
 
 /// A face's name for a fact, and how it reads it when that differs from ttui's value.
@@ -88,6 +91,20 @@ pub static FACTS: &[Fact] = &[
         }),
         qbt_properties: &["is_private", "isPrivate"],
     },
+    Fact {
+        key: "seen_complete",
+        label: "full copy seen",
+        doc: "Unix seconds when a full copy was last among its connected peers and itself \
+              (now while there is one; 0: not this run, where qBittorrent says -1)",
+        kind: Kind::Clock,
+        read: |t, now| Value::from(t.seen_complete.at(now).unwrap_or(0)),
+        rpc: None,
+        qbt: Some(Field {
+            key: "seen_complete",
+            read: Some(|t, now| t.seen_complete.at(now).map_or(Value::from(-1), Value::from)),
+        }),
+        qbt_properties: &["last_seen"],
+    },
 ];
 
 impl Fact {
@@ -105,7 +122,7 @@ impl Fact {
     /// not this kind (a row from an older session).
     pub fn words(&self, value: &Value) -> String {
         match self.kind {
-            Kind::When => match value.as_u64() {
+            Kind::When | Kind::Clock => match value.as_u64() {
                 Some(0) => "never".into(),
                 Some(at) => crate::fmt::date(at, true),
                 None => "-".into(),
@@ -126,6 +143,8 @@ impl Fact {
             Kind::When => (value.as_u64() != Some(0))
                 .then(|| format!("{} {}", self.label, self.words(&value))),
             Kind::Flag => (value.as_bool() == Some(true)).then(|| self.label.to_string()),
+            Kind::Clock => (!matches!(value.as_u64(), Some(0)) && value.as_u64() != Some(now))
+                .then(|| format!("{} {}", self.label, self.words(&value))),
         }
     }
 }
@@ -240,6 +259,39 @@ mod tests {
         );
         let json = serde_json::to_value(QbtFacts { line: &t, now: 0 }).unwrap();
         assert_eq!(json["last_activity"], 1_764_470_000u64, "{json}");
+    }
+
+    /// When a full copy was last seen: a clock that reads each face's now while one is
+    /// there, the time it went away after, and qBittorrent's -1 for never; the TUI's line
+    /// says it only once it is gone.
+    #[test]
+    fn seen_complete_is_a_clock() {
+        use crate::engine::api::SeenComplete;
+        let mut t = TorrentLine::placeholder(TorrentId(3));
+        let f = FACTS
+            .iter()
+            .find(|f| f.key == "seen_complete")
+            .expect("a row");
+        assert_eq!(f.qbt_value(&t, 100), Some(Value::from(-1)));
+        assert_eq!(values(&t, 100)["seen_complete"], 0);
+        t.seen_complete = t.seen_complete.next(true, 1_764_470_000);
+        assert_eq!(t.seen_complete, SeenComplete::NOW);
+        assert_eq!(
+            f.qbt_value(&t, 1_764_470_500),
+            Some(Value::from(1_764_470_500u64))
+        );
+        assert_eq!(
+            f.phrase(&t, 1_764_470_500),
+            None,
+            "there now: nothing to say"
+        );
+        t.seen_complete = t.seen_complete.next(false, 1_764_470_600);
+        assert_eq!(t.seen_complete.next(false, 1_764_480_000), t.seen_complete);
+        assert_eq!(values(&t, 1_764_480_000)["seen_complete"], 1_764_470_600u64);
+        assert_eq!(
+            f.phrase(&t, 1_764_480_000).as_deref(),
+            Some("full copy seen 2025-11-30 02:43")
+        );
     }
 
     /// A private torrent says so in every face, and on the TUI's line only when it is.

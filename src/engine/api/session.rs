@@ -113,6 +113,46 @@ pub struct TorrentLine {
     /// A private torrent (BEP 27: `private` in its info): peers from its trackers only.
     #[serde(default)]
     pub private: bool,
+    /// When a full copy was last among its connected peers and itself (qBittorrent's
+    /// `seen_complete`, libtorrent's `last_seen_complete`).
+    #[serde(default)]
+    pub seen_complete: SeenComplete,
+}
+
+/// When a full copy of a torrent was last seen, as a clock a face reads at its own `now`:
+/// while one is there the line says so once, not a new second every tick (which would make
+/// every seed's line change every tick, as [`SeedClock`] explains). One word on the line,
+/// which every torrent publishes: 0 never (this run), `u64::MAX` now, else Unix seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SeenComplete(u64);
+
+impl SeenComplete {
+    pub const NEVER: SeenComplete = SeenComplete(0);
+    /// There is one now: it has every piece, or its peers and it hold each piece.
+    pub const NOW: SeenComplete = SeenComplete(u64::MAX);
+
+    /// Last seen at `unix` seconds.
+    pub fn at_time(unix: u64) -> SeenComplete {
+        SeenComplete(unix.min(u64::MAX - 1))
+    }
+
+    /// Unix seconds as of `now`; None for never.
+    pub fn at(self, now: u64) -> Option<u64> {
+        match self.0 {
+            0 => None,
+            u64::MAX => Some(now),
+            at => Some(at),
+        }
+    }
+
+    /// After a tick that found a full copy (`whole`) or not, at `now` (Unix seconds).
+    pub fn next(self, whole: bool, now: u64) -> SeenComplete {
+        match (self, whole) {
+            (_, true) => SeenComplete::NOW,
+            (SeenComplete::NOW, false) => SeenComplete::at_time(now),
+            (other, false) => other,
+        }
+    }
 }
 
 /// A torrent's lifetime seeding time, kept on its line so that a face (qBittorrent's

@@ -375,6 +375,10 @@ impl Manager {
         first_line.completed = lifetime.completed;
         first_line.last_activity = lifetime.last_activity;
         first_line.private = meta.info.private;
+        // Its own copy is a full one.
+        if complete {
+            first_line.seen_complete = crate::engine::api::SeenComplete::NOW;
+        }
         // Its trackers, not contacted yet: every face lists them before its first announce
         // (qBittorrent's `trackers_count`, a paused torrent's trackers).
         first_line.trackers = crate::engine::api::TrackerMark::listed(&meta.trackers, None);

@@ -245,6 +245,7 @@ impl Manager {
             availability: _,
             last_activity,
             private,
+            seen_complete,
             // The session's, never the task's.
             moving: _,
         } = &*task;
@@ -281,5 +282,6 @@ impl Manager {
             && shown.availability == availability
             && shown.last_activity == *last_activity
             && shown.private == *private
+            && shown.seen_complete == *seen_complete
     }
 }

@@ -71,6 +71,8 @@ pub(super) struct Shown {
     /// When every piece was last on a connected peer or here: the Snapshot's
     /// `full_copy_seen_ago`.
     pub(super) full_copy_seen: Option<Instant>,
+    /// The same for its line, in Unix seconds.
+    pub(super) seen_complete: crate::engine::api::SeenComplete,
     /// The writers' rate, and one bit a tick (newest lowest) for "reading from peers held
     /// back for the writers": the Snapshot's `disk`.
     pub(super) written: RateWindow,
@@ -147,6 +149,7 @@ impl Shown {
             up: RateWindow::new(Duration::from_secs(3)),
             last_upload: (0, started),
             full_copy_seen: None,
+            seen_complete: crate::engine::api::SeenComplete::NEVER,
             written: RateWindow::new(Duration::from_secs(3)),
             held_ticks: 0,
             down_peak: 0.0,

@@ -129,6 +129,7 @@ impl Coordinator {
             l.availability = availability;
             l.last_activity = lifetime.last_activity;
             l.private = self.given.meta.info.private;
+            l.seen_complete = self.shown.seen_complete;
         });
     }
 
@@ -274,6 +275,7 @@ impl Coordinator {
         if whole {
             self.shown.full_copy_seen = Some(now);
         }
+        self.shown.seen_complete = self.shown.seen_complete.next(whole, report::unix_now());
     }
 }
 
