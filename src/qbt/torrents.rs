@@ -39,6 +39,18 @@ pub(crate) fn state_of(t: &TorrentLine) -> &'static str {
     }
 }
 
+/// qBittorrent's `progress`: while a torrent checks, how far its check has come (qBittorrent
+/// answers libtorrent's progress of the current task then, not the pieces kept: a check's bar
+/// fills as it checks); else its verified share of the wanted bytes.
+fn progress_of(t: &TorrentLine) -> f64 {
+    match t.status().phase {
+        Phase::Checking { checked, total } if total > 0 => {
+            (f64::from(checked) / f64::from(total)).min(1.0)
+        }
+        _ => t.progress(),
+    }
+}
+
 /// Whether `t` passes qBittorrent's `filter`.
 fn passes(t: &TorrentLine, filter: &str) -> bool {
     let state = state_of(t);
@@ -202,7 +214,7 @@ impl<'a> Info<'a> {
             name: &t.name,
             size: t.wanted_bytes,
             total_size: t.total_bytes,
-            progress: t.progress(),
+            progress: progress_of(t),
             dlspeed: t.down_rate as u64,
             upspeed: t.up_rate as u64,
             downloaded: t.downloaded,
@@ -463,6 +475,31 @@ mod tests {
         let mut meta = line(TorrentState::Downloading, 0);
         meta.total_bytes = 0;
         assert_eq!(state_of(&meta), "metaDL");
+    }
+
+    #[test]
+    fn a_checks_progress_is_how_far_it_has_checked() {
+        let checking = line(
+            TorrentState::Checking {
+                checked: 1,
+                total: 4,
+            },
+            0,
+        );
+        assert_eq!(info_of(&checking, 0)["progress"], 0.25);
+        // A verify of a complete torrent: its bar starts again, as qBittorrent's does.
+        let verify = line(
+            TorrentState::Checking {
+                checked: 0,
+                total: 4,
+            },
+            100,
+        );
+        assert_eq!(info_of(&verify, 0)["progress"], 0.0);
+        assert_eq!(
+            info_of(&line(TorrentState::Downloading, 50), 0)["progress"],
+            0.5
+        );
     }
 
     #[test]

@@ -34,6 +34,18 @@ impl Payload {
         files: &[(&str, u64)],
         seed: u64,
     ) -> Payload {
+        Self::make_with_pieces(data, torrents, name, files, seed, PIECE_LOG2)
+    }
+
+    /// `make`, with pieces of 2^`piece_log2` bytes.
+    pub fn make_with_pieces(
+        data: &Path,
+        torrents: &Path,
+        name: &str,
+        files: &[(&str, u64)],
+        seed: u64,
+        piece_log2: u32,
+    ) -> Payload {
         fs::create_dir_all(torrents).unwrap();
         let root = data.join(name);
         let mut list = Vec::new();
@@ -51,13 +63,13 @@ impl Payload {
             let path = make_single_file_payload(&parent, &file, *len, seed * 100 + i as u64);
             list.push((path.strip_prefix(data).unwrap().to_path_buf(), *len));
         }
-        let torrent = mktorrent(&root, PIECE_LOG2, &torrents.join(format!("{name}.torrent")));
+        let torrent = mktorrent(&root, piece_log2, &torrents.join(format!("{name}.torrent")));
         let total: u64 = files.iter().map(|f| f.1).sum();
         Payload {
             torrent,
             root,
             files: list,
-            pieces: total.div_ceil(PLEN),
+            pieces: total.div_ceil(1 << piece_log2),
         }
     }
 

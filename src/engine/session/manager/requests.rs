@@ -240,6 +240,9 @@ impl Manager {
     /// is asked for a fresh one (without counting as work on it: a reader polling every few
     /// seconds must not keep a quiet torrent from sleeping); any other slot answers what it
     /// shows now, built for this answer when nobody subscribes (nothing is kept in its cell).
+    /// So does a task that moves its data: it takes no command until its files are in place,
+    /// and a reader would wait out its whole limit (every `torrent-get` of the session, each
+    /// qBittorrent read of the torrent) for the snapshot it has now.
     fn peek(&mut self, ids: &[TorrentId]) -> Vec<(TorrentId, Peeked)> {
         let at = self.slots.indices(ids);
         let port = self.session.ctx.listen_port;
@@ -247,7 +250,10 @@ impl Manager {
         for i in at {
             let slot = &mut self.slots[i];
             let running = slot.state.runs();
-            let peeked = if running {
+            let peeked = if running && slot.policy.kept.moving {
+                let now = Arc::clone(&slot.subscribe(port).borrow());
+                Peeked::Now(now)
+            } else if running {
                 let rx = slot.subscribe(port);
                 // After the channel is in the task's cell, as `Subscribe` does.
                 let _ = slot.commands.send(Command::Refresh);
