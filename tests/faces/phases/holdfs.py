@@ -28,13 +28,17 @@ import sys
 import threading
 import time
 
-from fusepy import FUSE, FuseOSError, Operations
+from fusepy import FUSE, FuseOSError
+
+# The pass-through operations every test file system shares (tests/support/passfs.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "support"))
+from passfs import PassFs  # noqa: E402
 
 HOLD_LIMIT = 120.0
 POLL = 0.02
 
 
-class HoldFs(Operations):
+class HoldFs(PassFs):
     def __init__(self, root, control):
         self.root = os.path.realpath(root)
         self.control = control
@@ -58,9 +62,6 @@ class HoldFs(Operations):
     def held(self, path, offset, size):
         at = self.holds().get(path.strip("/"))
         return at is not None and offset + size > at
-
-    def real(self, path):
-        return os.path.join(self.root, path.lstrip("/"))
 
     # -- data ----------------------------------------------------------------------------
     def read(self, path, size, offset, fh):
@@ -117,53 +118,6 @@ class HoldFs(Operations):
         return {k: getattr(st, k) for k in (
             "st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_atime", "st_ctime",
             "st_mtime", "st_ino")}
-
-    def access(self, path, mode):
-        if not os.access(self.real(path), mode):
-            raise FuseOSError(errno.EACCES)
-
-    def readdir(self, path, fh):
-        return [".", ".."] + os.listdir(self.real(path))
-
-    def readlink(self, path):
-        return os.readlink(self.real(path))
-
-    def mknod(self, path, mode, dev):
-        os.mknod(self.real(path), mode, dev)
-
-    def mkdir(self, path, mode):
-        os.mkdir(self.real(path), mode)
-
-    def rmdir(self, path):
-        os.rmdir(self.real(path))
-
-    def unlink(self, path):
-        os.unlink(self.real(path))
-
-    def symlink(self, target, source):
-        os.symlink(source, self.real(target))
-
-    def link(self, target, source):
-        os.link(self.real(source), self.real(target))
-
-    def rename(self, old, new):
-        os.rename(self.real(old), self.real(new))
-
-    def chmod(self, path, mode):
-        os.chmod(self.real(path), mode)
-
-    def chown(self, path, uid, gid):
-        os.chown(self.real(path), uid, gid)
-
-    def utimens(self, path, times=None):
-        os.utime(self.real(path), ns=None if times is None else
-                 tuple(int(t * 1e9) for t in times))
-
-    def statfs(self, path):
-        st = os.statvfs(self.real(path))
-        return {k: getattr(st, k) for k in (
-            "f_bavail", "f_bfree", "f_blocks", "f_bsize", "f_favail", "f_ffree", "f_files",
-            "f_flag", "f_frsize", "f_namemax")}
 
 
 def main():

@@ -23,7 +23,6 @@ and is the thing under test's adversary, not part of ttui; LazyFS (what Jepsen u
 same way but is not packaged. Writes are serialised under one lock: correctness over speed.
 """
 
-import errno
 import os
 import random
 import sys
@@ -31,10 +30,14 @@ import threading
 import time
 
 import fusepy
-from fusepy import FUSE, FuseOSError, Operations
+from fusepy import FUSE, FuseOSError
+
+# The pass-through operations every test file system shares (tests/support/passfs.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "support"))
+from passfs import PassFs  # noqa: E402
 
 
-class CutFs(Operations):
+class CutFs(PassFs):
     def __init__(self, root, control):
         self.root = os.path.realpath(root)
         self.control = control
@@ -94,9 +97,6 @@ class CutFs(Operations):
         return None
 
     # -- helpers -------------------------------------------------------------------------
-    def real(self, path):
-        return os.path.join(self.root, path.lstrip("/"))
-
     def logical_size(self, ino, backing_size):
         size = backing_size
         for off, data in self.log.get(ino, ()):
@@ -128,54 +128,6 @@ class CutFs(Operations):
                 out["st_size"] = self.logical_size(st.st_ino, st.st_size)
                 out["st_mtime"] = self.mtime[st.st_ino] / 1e9
         return out
-
-    def access(self, path, mode):
-        if not os.access(self.real(path), mode):
-            raise FuseOSError(errno.EACCES)
-
-    def readdir(self, path, fh):
-        return [".", ".."] + os.listdir(self.real(path))
-
-    def readlink(self, path):
-        return os.readlink(self.real(path))
-
-    def mknod(self, path, mode, dev):
-        # The daemon's control socket lives in its state directory.
-        os.mknod(self.real(path), mode, dev)
-
-    def mkdir(self, path, mode):
-        os.mkdir(self.real(path), mode)
-
-    def rmdir(self, path):
-        os.rmdir(self.real(path))
-
-    def unlink(self, path):
-        os.unlink(self.real(path))
-
-    def symlink(self, target, source):
-        os.symlink(source, self.real(target))
-
-    def link(self, target, source):
-        os.link(self.real(source), self.real(target))
-
-    def rename(self, old, new):
-        os.rename(self.real(old), self.real(new))
-
-    def chmod(self, path, mode):
-        os.chmod(self.real(path), mode)
-
-    def chown(self, path, uid, gid):
-        os.chown(self.real(path), uid, gid)
-
-    def utimens(self, path, times=None):
-        os.utime(self.real(path), ns=None if times is None else
-                 tuple(int(t * 1e9) for t in times))
-
-    def statfs(self, path):
-        st = os.statvfs(self.real(path))
-        return {k: getattr(st, k) for k in (
-            "f_bavail", "f_bfree", "f_blocks", "f_bsize", "f_favail", "f_ffree", "f_files",
-            "f_flag", "f_frsize", "f_namemax")}
 
     def truncate(self, path, length, fh=None):
         with self.mutex:
