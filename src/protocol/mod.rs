@@ -24,3 +24,4 @@ pub mod socks_udp;
 pub mod text;
 pub mod upnp;
 pub mod utp_packet;
+pub mod wt_tracker;
