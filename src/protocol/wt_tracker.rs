@@ -151,7 +151,7 @@ impl Request {
             }),
             Request::Scrape { info_hashes } => json!({
                 "action": "scrape",
-                "info_hash": info_hashes.iter().map(|h| binary(h)).collect::<Vec<_>>(),
+                "info_hash": info_hashes.iter().map(binary).collect::<Vec<_>>(),
             }),
         };
         v.to_string()
@@ -215,7 +215,7 @@ pub fn parse(text: &[u8]) -> Result<Response, WtError> {
     let Value::Object(m) = v else {
         return Err(WtError::NotAnObject);
     };
-    let info_hash = m.get("info_hash").and_then(|h| id(h));
+    let info_hash = m.get("info_hash").and_then(id);
     if let Some(reason) = m.get("failure reason") {
         return Ok(Response::Failure {
             info_hash,
