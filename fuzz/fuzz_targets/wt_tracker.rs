@@ -1,7 +1,9 @@
 //! WebTorrent tracker messages: JSON text a WebSocket tracker sends.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use ttui::internals::protocol::wt_tracker::{parse, Response, MAX_MESSAGE, MAX_SCRAPE_FILES, MAX_SDP};
+use ttui::internals::protocol::wt_tracker::{
+    parse, Response, MAX_MESSAGE, MAX_SCRAPE_FILES, MAX_SDP,
+};
 
 fuzz_target!(|data: &[u8]| {
     match parse(data) {
