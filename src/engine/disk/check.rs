@@ -13,7 +13,9 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Mutex};
 
-use super::{segment_bug, DiskError, Storage};
+use std::os::unix::fs::FileExt;
+
+use super::{io_error, segment_bug, DiskError, Storage};
 use crate::protocol::metainfo::Info;
 
 /// Bytes one read of the check asks for at most (but always whole pieces, at least one).
@@ -263,6 +265,8 @@ impl Storage {
         stop: &dyn Fn() -> bool,
     ) -> Result<(), DiskError> {
         let mut advised = None;
+        // Per file: whether it was in the page cache when the reader reached it (`read_run`).
+        let mut cached = vec![None; self.files.len()];
         for run in runs {
             if stop() {
                 break;
@@ -271,7 +275,7 @@ impl Storage {
             self.advise_sequential(run, &mut advised);
             let len = usize::try_from(run.len).map_err(|_| segment_bug())?;
             buf.resize(len, 0);
-            let unreadable = match self.read_payload(run.start, &mut buf) {
+            let unreadable = match self.read_run(run, &mut buf, &mut cached) {
                 Ok(()) => Vec::new(),
                 // One whole read failed: piece by piece, to learn which ones are missing
                 // (a file shrunk since `open`, or another program truncated it) and which
@@ -290,6 +294,63 @@ impl Storage {
             }
         }
         Ok(())
+    }
+
+    /// Reads the whole of `run` into `buf` (already its length), as `read_payload` does, and
+    /// leaves the page cache about as the check found it: a file that was not cached when the
+    /// check reached it is dropped behind the reader (`POSIX_FADV_DONTNEED` on what was read),
+    /// so a 4 GiB check does not push 4 GiB of other programs' (and other torrents') pages
+    /// out. A file that was cached stays: a check of data just downloaded or being seeded
+    /// leaves it there. Whether it was is what a first `RWF_NOWAIT` read of its first bytes
+    /// says (it copies only what is cached and never waits for the device), decided once per
+    /// file in `cached` (by file index): later runs would find the check's own readahead.
+    /// Cached data costs one read, as before.
+    fn read_run(
+        &self,
+        run: &Run,
+        buf: &mut [u8],
+        cached: &mut [Option<bool>],
+    ) -> Result<(), DiskError> {
+        self.for_each_segment(run.start, buf.len(), |i, file, file_offset, range| {
+            let run_offset = range.start as u64;
+            let dst = buf.get_mut(range).ok_or_else(segment_bug)?;
+            if file.padding {
+                dst.fill(0);
+                return Ok(());
+            }
+            if self.read_parts(file, run.start + run_offset, dst)? {
+                return Ok(());
+            }
+            self.with_handle(i, file, |handle| {
+                let Some(was_cached) = cached.get_mut(i) else {
+                    return Err(segment_bug());
+                };
+                let got = match *was_cached {
+                    Some(_) => 0,
+                    None => {
+                        let got = cached_prefix(handle, dst, file_offset);
+                        *was_cached = Some(got == dst.len());
+                        got
+                    }
+                };
+                let rest = dst.get_mut(got..).ok_or_else(segment_bug)?;
+                if !rest.is_empty() {
+                    handle
+                        .read_exact_at(rest, file_offset + got as u64)
+                        .map_err(|e| io_error("read", &file.path, e))?;
+                }
+                if *was_cached == Some(false) {
+                    // Advice only: a failure costs cache, not correctness.
+                    let _ = rustix::fs::fadvise(
+                        handle,
+                        file_offset,
+                        std::num::NonZeroU64::new(dst.len() as u64),
+                        rustix::fs::Advice::DontNeed,
+                    );
+                }
+                Ok(())
+            })
+        })
     }
 
     /// Reads `run` into `buf` a piece at a time; the pieces that could not be read because
@@ -333,6 +394,32 @@ impl Storage {
             })
         });
     }
+}
+
+/// How many bytes from the start of `dst` (file bytes from `at`) the page cache held: read
+/// into `dst` without waiting for the device (`preadv2` with `RWF_NOWAIT`, Linux 4.14+). 0
+/// when nothing at `at` is cached, or where the flag is not supported (then every read counts
+/// as uncached and is dropped behind).
+#[cfg(target_os = "linux")]
+fn cached_prefix(handle: &std::fs::File, dst: &mut [u8], at: u64) -> usize {
+    let mut got = 0;
+    while let Some(rest) = dst.get_mut(got..).filter(|r| !r.is_empty()) {
+        match rustix::io::preadv2(
+            handle,
+            &mut [io::IoSliceMut::new(rest)],
+            at + got as u64,
+            rustix::io::ReadWriteFlags::NOWAIT,
+        ) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    got
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cached_prefix(_: &std::fs::File, _: &mut [u8], _: u64) -> usize {
+    0
 }
 
 /// Consecutive pieces read with one read.
