@@ -25,6 +25,7 @@ mod prereq;
 #[allow(dead_code)]
 mod prio;
 
+mod check_cores; // alone: measures CPU over wall
 mod check_queue;
 mod common_selftest;
 mod config;

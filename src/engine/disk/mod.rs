@@ -462,8 +462,10 @@ impl Storage {
             })
     }
 
+    #[cfg(test)]
     /// Read the whole of piece `index` into `buf`, resized to the piece length. Reusing one
-    /// buffer across calls avoids both the allocation and the zero-fill.
+    /// buffer across calls avoids both the allocation and the zero-fill. (The check reads
+    /// runs of pieces instead: check.rs.)
     pub(crate) fn read_piece(&self, index: u32, buf: &mut Vec<u8>) -> Result<(), DiskError> {
         let (start, piece_len) = self.checked_piece(index)?;
         buf.resize(piece_len as usize, 0);

@@ -427,3 +427,4 @@ fn a_missing_file_is_created_at_its_first_write_not_at_open() {
 
 mod faults;
 mod files;
+mod runs;
