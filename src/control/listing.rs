@@ -137,18 +137,12 @@ mod tests {
             rank: 3,
             at_once: 3,
         };
-        line.state = TorrentState::Checking {
-            checked: 0,
-            total: 8,
-        };
+        line.state = TorrentState::checking(0, 8);
         (line.queue, line.why) = (Some(waits), Some(waits.why()));
         let r = row(&line);
         assert_eq!(r.state, "checking");
         assert_eq!(r.why.as_deref(), Some("queued 3rd, 3 at a time"));
-        line.state = TorrentState::Checking {
-            checked: 2,
-            total: 8,
-        };
+        line.state = TorrentState::checking(2, 8);
         (line.queue, line.why) = (None, None);
         assert_eq!(row(&line).why.as_deref(), Some("25% checked"));
     }

@@ -42,7 +42,8 @@ pub struct TorrentRow {
     /// Connected peers, and how many of them have everything.
     pub peers: u32,
     pub seeds: u32,
-    /// Seconds to finish at the current rate; null when not downloading or no rate.
+    /// Seconds to finish at the current rate (of its check while it checks); null when it
+    /// neither downloads nor checks, or before a rate is known.
     pub eta_secs: Option<u64>,
     pub save_path: String,
     /// Unix seconds.

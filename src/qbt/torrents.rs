@@ -11,7 +11,7 @@ use super::answer::{targets, within, ActionError};
 use super::form::Params;
 use super::Ctx;
 use crate::engine::api::facts::{self, QbtFacts};
-use crate::engine::api::{Catalog, Command, Phase, Set, TorrentId, TorrentLine};
+use crate::engine::api::{Catalog, Command, Phase, Set, TorrentId, TorrentLine, TorrentState};
 use crate::protocol::hex;
 
 /// qBittorrent's state string (API 2.11: `stoppedDL`/`stoppedUP` for paused torrents,
@@ -44,7 +44,7 @@ pub(crate) fn state_of(t: &TorrentLine) -> &'static str {
 /// fills as it checks); else its verified share of the wanted bytes.
 fn progress_of(t: &TorrentLine) -> f64 {
     match t.status().phase {
-        Phase::Checking { checked, total } if total > 0 => {
+        Phase::Checking { checked, total, .. } if total > 0 => {
             (f64::from(checked) / f64::from(total)).min(1.0)
         }
         _ => t.progress(),
@@ -194,7 +194,10 @@ impl<'a> Info<'a> {
         let left = t.left();
         // qBittorrent's cap on a ratio (and its value for one with nothing downloaded).
         let ratio = t.ratio().min(9999.0);
-        let eta = (t.eta().filter(|_| left > 0)).map_or(8_640_000, |d| d.as_secs().min(8_640_000));
+        // qBittorrent reckons an ETA for downloads only (a check's is ours).
+        let downloads = !matches!(t.state, TorrentState::Checking { .. });
+        let eta = (t.eta().filter(|_| left > 0 && downloads))
+            .map_or(8_640_000, |d| d.as_secs().min(8_640_000));
         let (seeds_in_swarm, leechers_in_swarm) = t.swarm();
         let (category, tags) = match catalog {
             Some(c) => {
@@ -462,13 +465,7 @@ mod tests {
         assert_eq!(state_of(&busy), "downloading");
         assert_eq!(state_of(&line(TorrentState::Seeding, 100)), "stalledUP");
         assert_eq!(
-            state_of(&line(
-                TorrentState::Checking {
-                    checked: 1,
-                    total: 4
-                },
-                0
-            )),
+            state_of(&line(TorrentState::checking(1, 4), 0)),
             "checkingDL"
         );
         assert_eq!(state_of(&line(TorrentState::Error("x".into()), 0)), "error");
@@ -479,22 +476,10 @@ mod tests {
 
     #[test]
     fn a_checks_progress_is_how_far_it_has_checked() {
-        let checking = line(
-            TorrentState::Checking {
-                checked: 1,
-                total: 4,
-            },
-            0,
-        );
+        let checking = line(TorrentState::checking(1, 4), 0);
         assert_eq!(info_of(&checking, 0)["progress"], 0.25);
         // A verify of a complete torrent: its bar starts again, as qBittorrent's does.
-        let verify = line(
-            TorrentState::Checking {
-                checked: 0,
-                total: 4,
-            },
-            100,
-        );
+        let verify = line(TorrentState::checking(0, 4), 100);
         assert_eq!(info_of(&verify, 0)["progress"], 0.0);
         assert_eq!(
             info_of(&line(TorrentState::Downloading, 50), 0)["progress"],

@@ -279,7 +279,7 @@ pub(crate) fn value<'a>(field: &str, v: &View<'a>) -> Option<Out<'a>> {
         "rateDownload" => Out::from(t.down_rate as u64),
         "rateUpload" => Out::from(t.up_rate as u64),
         "recheckProgress" => Out::from(match t.state {
-            TorrentState::Checking { checked, total } if total > 0 => {
+            TorrentState::Checking { checked, total, .. } if total > 0 => {
                 f64::from(checked) / f64::from(total)
             }
             _ => 0.0,

@@ -172,10 +172,7 @@ fn session(seed: &mut u64) -> SessionSnapshot {
                 0 => TorrentState::Seeding,
                 1 => TorrentState::Paused,
                 2 => TorrentState::Error("disk full".into()),
-                3 => TorrentState::Checking {
-                    checked: 40,
-                    total: 100,
-                },
+                3 => TorrentState::checking(40, 100),
                 _ => TorrentState::Downloading,
             };
             TorrentLine {

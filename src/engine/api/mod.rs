@@ -171,10 +171,16 @@ pub enum Command {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TorrentState {
-    /// Checking existing data on start: pieces checked so far / total.
+    /// Checking existing data on start: pieces checked so far / total, and how fast: bytes
+    /// hashed a second over the last seconds (0 until known) and the seconds left at that
+    /// rate (none until known). The checker reckons both, as it alone knows the pieces' sizes.
     Checking {
         checked: u32,
         total: u32,
+        #[serde(default)]
+        rate: u64,
+        #[serde(default)]
+        eta: Option<u64>,
     },
     Downloading,
     Paused,
@@ -188,14 +194,21 @@ pub enum TorrentState {
 /// A torrent about to start checks its data first (a line's state before its task reports).
 impl Default for TorrentState {
     fn default() -> TorrentState {
-        TorrentState::Checking {
-            checked: 0,
-            total: 0,
-        }
+        TorrentState::checking(0, 0)
     }
 }
 
 impl TorrentState {
+    /// Checking, `checked` of `total` pieces so far, its rate not known yet.
+    pub fn checking(checked: u32, total: u32) -> TorrentState {
+        TorrentState::Checking {
+            checked,
+            total,
+            rate: 0,
+            eta: None,
+        }
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             TorrentState::Checking { .. } => "checking",
@@ -446,8 +459,12 @@ impl Snapshot {
             .filter(|p| p.stage == PeerStage::Connected)
             .count()
     }
-    /// Seconds left at the current download rate, if it is moving.
+    /// Seconds left at the current rate, if it is moving: of its check while it checks, else
+    /// of its download.
     pub fn eta(&self) -> Option<Duration> {
+        if let TorrentState::Checking { eta, .. } = self.state {
+            return eta.map(Duration::from_secs);
+        }
         let left = self.total_length.saturating_sub(self.verified_bytes);
         if left == 0 {
             return Some(Duration::ZERO);

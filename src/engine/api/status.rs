@@ -20,6 +20,10 @@ pub enum Phase<'a> {
     Checking {
         checked: u32,
         total: u32,
+        /// Bytes hashed a second lately, 0 until known.
+        rate: u64,
+        /// Seconds left at that rate, none until known.
+        eta: Option<u64>,
     },
     Downloading,
     /// Every wanted piece verified, and it serves peers.
@@ -71,9 +75,16 @@ impl TorrentLine {
                 to: self.final_dir.as_deref(),
             },
             TorrentState::Paused => Phase::Paused,
-            TorrentState::Checking { checked, total } => Phase::Checking {
+            TorrentState::Checking {
+                checked,
+                total,
+                rate,
+                eta,
+            } => Phase::Checking {
                 checked: *checked,
                 total: *total,
+                rate: *rate,
+                eta: *eta,
             },
             TorrentState::Downloading if self.fetching_metadata() => Phase::Metadata,
             TorrentState::Downloading => Phase::Downloading,
@@ -108,9 +119,16 @@ impl Snapshot {
         let phase = match &self.state {
             TorrentState::Error(msg) => Phase::Error(msg),
             TorrentState::Paused => Phase::Paused,
-            TorrentState::Checking { checked, total } => Phase::Checking {
+            TorrentState::Checking {
+                checked,
+                total,
+                rate,
+                eta,
+            } => Phase::Checking {
                 checked: *checked,
                 total: *total,
+                rate: *rate,
+                eta: *eta,
             },
             TorrentState::Downloading if self.total_length == 0 => Phase::Metadata,
             TorrentState::Downloading => Phase::Downloading,
@@ -158,17 +176,30 @@ impl Status<'_> {
         }
     }
 
-    /// What follows the word, never repeating it: how far a check has come ("25% checked",
-    /// the one way a check's progress is written; none while it waits), then the cause ("queued 3rd, 3 at a
+    /// What follows the word, never repeating it: how far a check has come ("25% checked at
+    /// 310 MB/s, 12s left", the one way a check's progress is written; none while it waits), then the cause ("queued 3rd, 3 at a
     /// time", "ratio 2.0 reached", "4th for 3 download slots"); the error's words for an
     /// error; where a move goes. None when nothing more is to be said.
     pub fn why(&self) -> Option<String> {
         let progress = match self.phase {
             Phase::Error(msg) => return Some(msg.to_string()),
             // A check that waits for its turn has no progress to tell.
-            Phase::Checking { checked, total } if total > 0 && !self.check_waits() => Some(
-                format!("{}% checked", u64::from(checked) * 100 / u64::from(total)),
-            ),
+            Phase::Checking {
+                checked,
+                total,
+                rate,
+                eta,
+            } if total > 0 && !self.check_waits() => {
+                let mut words = format!("{}% checked", u64::from(checked) * 100 / u64::from(total));
+                if rate > 0 {
+                    words.push_str(&format!(" at {}", crate::fmt::rate(rate as f64)));
+                }
+                if let Some(eta) = eta {
+                    let left = crate::fmt::duration(std::time::Duration::from_secs(eta));
+                    words.push_str(&format!(", {left} left"));
+                }
+                Some(words)
+            }
             Phase::Moving { to: Some(to) } if self.cause.is_none() => {
                 return Some(format!("to {}", to.display()))
             }
@@ -239,20 +270,24 @@ mod tests {
 
     #[test]
     fn a_checks_progress_is_written_one_way_before_what_holds_it() {
-        let mut l = line(TorrentState::Checking {
+        let mut l = line(TorrentState::checking(2, 8));
+        assert_eq!(l.status().text(), "checking: 25% checked");
+        l.state = TorrentState::Checking {
             checked: 2,
             total: 8,
-        });
-        assert_eq!(l.status().text(), "checking: 25% checked");
+            rate: 300 << 20,
+            eta: Some(75),
+        };
+        assert_eq!(
+            l.status().text(),
+            "checking: 25% checked at 300 MiB/s, 1m 15s left"
+        );
         let waits = QueueState::CheckWaiting {
             rank: 3,
             at_once: 3,
         };
         (l.queue, l.why) = (Some(waits), Some(waits.why()));
-        l.state = TorrentState::Checking {
-            checked: 0,
-            total: 8,
-        };
+        l.state = TorrentState::checking(0, 8);
         let s = l.status();
         assert!(s.check_waits());
         assert_eq!(s.text(), "checking: queued 3rd, 3 at a time");

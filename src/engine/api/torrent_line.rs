@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{TorrentId, TorrentLine, TrackerMark};
+use super::{TorrentId, TorrentLine, TorrentState, TrackerMark};
 
 impl TorrentLine {
     /// A line with only its id, for a torrent about to start.
@@ -44,8 +44,12 @@ impl TorrentLine {
         }
     }
 
-    /// Time left at the current rate, when it moves.
+    /// Time left at the current rate, when it moves: of its check while it checks (the check
+    /// reckons it), else of its download.
     pub fn eta(&self) -> Option<Duration> {
+        if let TorrentState::Checking { eta, .. } = self.state {
+            return eta.map(Duration::from_secs);
+        }
         let left = self.wanted_bytes.saturating_sub(self.verified_bytes);
         if left == 0 {
             return Some(Duration::ZERO);

@@ -64,7 +64,7 @@ impl Check<'_> {
                     },
                     _ = tick.tick() => {
                         let why = waiting_words(self.pool.checks_waiting());
-                        snap.state = TorrentState::Checking { checked: 0, total };
+                        snap.state = TorrentState::checking(0, total);
                         snap.elapsed = started.elapsed();
                         line.send_modify(|l| {
                             l.state = snap.state.clone();
@@ -79,6 +79,7 @@ impl Check<'_> {
         };
         line.send_modify(|l| l.why = None);
         let waited = asked.elapsed();
+        let mut pace = Pace::new(u64::from(self.info.piece_length), total);
         let check = {
             let (storage, info, checked, cancel) = (
                 Arc::clone(self.storage),
@@ -125,7 +126,8 @@ impl Check<'_> {
                     Some(c) => early.take(c),
                 },
                 _ = tick.tick() => {
-                    snap.state = TorrentState::Checking { checked: checked.load(Ordering::Relaxed), total };
+                    let now = checked.load(Ordering::Relaxed);
+                    snap.state = pace.state(now, Instant::now());
                     snap.elapsed = started.elapsed();
                     line.send_modify(|l| l.state = snap.state.clone());
                     if snapshots.watched() {
@@ -143,6 +145,58 @@ fn waiting_words(waiting: usize) -> String {
     match waiting.saturating_sub(1) {
         0 => "another torrent's check is using the hashing threads".into(),
         n => format!("another torrent's check is using the hashing threads ({n} more waiting)"),
+    }
+}
+
+/// How fast a check goes: the pieces checked over the last seconds (`WINDOW`), so the rate
+/// follows a check that moves from cached data to the disk, and the time left at that rate.
+/// Pieces count as whole: the last piece's shortfall is too small to show.
+struct Pace {
+    piece_length: u64,
+    total: u32,
+    /// (when, pieces checked then), oldest first, within `WINDOW` of the newest.
+    samples: std::collections::VecDeque<(Instant, u32)>,
+}
+
+/// How far back the rate looks: long enough to smooth a slow piece, short enough to follow
+/// a change of device.
+const WINDOW: Duration = Duration::from_secs(5);
+
+impl Pace {
+    fn new(piece_length: u64, total: u32) -> Pace {
+        Pace {
+            piece_length,
+            total,
+            samples: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// The check's state with `checked` pieces done at `now`.
+    fn state(&mut self, checked: u32, now: Instant) -> TorrentState {
+        self.samples.push_back((now, checked));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > WINDOW)
+            && self.samples.len() > 2
+        {
+            self.samples.pop_front();
+        }
+        let (rate, eta) = match (self.samples.front(), self.samples.back()) {
+            (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 && c1 > c0 => {
+                let secs = t1.duration_since(t0).as_secs_f64();
+                let rate = (f64::from(c1 - c0) * self.piece_length as f64 / secs) as u64;
+                let left = u64::from(self.total.saturating_sub(checked)) * self.piece_length;
+                (rate, Some(left.div_ceil(rate.max(1))))
+            }
+            _ => (0, None),
+        };
+        TorrentState::Checking {
+            checked,
+            total: self.total,
+            rate,
+            eta,
+        }
     }
 }
 
@@ -170,6 +224,36 @@ impl Early {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_checks_pace_is_its_last_seconds() {
+        use super::{Pace, TorrentState};
+        use std::time::{Duration, Instant};
+        let t0 = Instant::now();
+        let mut pace = Pace::new(1 << 20, 1000);
+        // Nothing to go on yet: no rate, no time left.
+        assert_eq!(pace.state(0, t0), TorrentState::checking(0, 1000));
+        // 100 pieces of 1 MiB a second, 900 left: 9 seconds.
+        let at = |s| t0 + Duration::from_secs(s);
+        assert_eq!(
+            pace.state(100, at(1)),
+            TorrentState::Checking {
+                checked: 100,
+                total: 1000,
+                rate: 100 << 20,
+                eta: Some(9),
+            }
+        );
+        // The disk turns slow: 10 seconds later the window holds only the slow part.
+        for s in 2..=11 {
+            pace.state(100 + 10 * (s as u32 - 1), at(s));
+        }
+        let TorrentState::Checking { rate, eta, .. } = pace.state(200, at(11)) else {
+            panic!("a check");
+        };
+        assert_eq!(rate, 10 << 20);
+        assert_eq!(eta, Some(80));
+    }
+
     #[test]
     fn a_waiting_check_says_what_it_waits_for() {
         assert_eq!(

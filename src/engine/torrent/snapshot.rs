@@ -27,10 +27,7 @@ pub(crate) fn initial(
         info_hash: meta.info_hash,
         output: output.to_path_buf(),
         num_pieces: n,
-        state: TorrentState::Checking {
-            checked: 0,
-            total: n,
-        },
+        state: TorrentState::checking(0, n),
         pieces: vec![PieceState::Missing; n as usize],
         availability: vec![0; n as usize],
         trackers: tracker_rows(&meta.trackers),

@@ -116,10 +116,7 @@ fn view<'a>(t: &'a TorrentLine, s: &'a Settings, own: Option<&'a TorrentSettings
 #[test]
 fn states_map_onto_transmission_status_numbers() {
     use TorrentState::*;
-    let c = Checking {
-        checked: 1,
-        total: 4,
-    };
+    let c = TorrentState::checking(1, 4);
     let waiting = |seed, rank, slots| Some(QueueState::Waiting { seed, rank, slots });
     let cases = [
         (Paused, None, 0),

@@ -143,16 +143,10 @@ mod tests {
         // Words alone do not make a torrent queued.
         t.queue = None;
         assert!(!Filter::Queued.admits(&t) && Filter::Paused.admits(&t));
-        t.state = TorrentState::Checking {
-            checked: 40,
-            total: 100,
-        };
+        t.state = TorrentState::checking(40, 100);
         t.why = None;
         assert_eq!(state_text(&t), "checking: 40% checked");
-        t.state = TorrentState::Checking {
-            checked: 0,
-            total: 0,
-        };
+        t.state = TorrentState::checking(0, 0);
         assert_eq!(state_text(&t), "checking");
         // Held for its turn to check: the queue's word, without a percentage of nothing.
         let check = crate::engine::api::QueueState::CheckWaiting {

@@ -75,6 +75,8 @@ pub fn session() -> SessionSnapshot {
         S::Checking {
             checked: 920,
             total: 2300,
+            rate: 310 << 20,
+            eta: Some(5),
         },
         2300 * MIB,
         0.0,

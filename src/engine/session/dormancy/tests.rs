@@ -405,10 +405,7 @@ fn a_parked_torrent_shows_its_line_state_and_its_pieces_when_complete() {
     use crate::engine::api::{PieceState, TorrentState};
     let mut first = Snapshot::empty("a", 3 * 16384, 16384);
     first.pieces = vec![PieceState::Missing; 3];
-    first.state = TorrentState::Checking {
-        checked: 0,
-        total: 3,
-    };
+    first.state = TorrentState::checking(0, 3);
     first.files = vec![file_row("a", 0, 3 * 16384)];
     let asleep = shown_parked(first.clone(), TorrentState::Seeding, true, None);
     assert_eq!(asleep.files[0].done, 3 * 16384, "its file is whole too");

@@ -90,13 +90,13 @@ impl policy::SlotPolicy {
     /// of its `pieces` yet).
     fn parked_state(&self, parked: &Parked, pieces: u32) -> TorrentState {
         match self.verdict {
-            Verdict::CheckQueued { .. } if !parked.paused => TorrentState::Checking {
-                checked: 0,
-                total: match parked.stored.as_ref().map_or(0, |s| s.to_check.len()) {
+            Verdict::CheckQueued { .. } if !parked.paused => TorrentState::checking(
+                0,
+                match parked.stored.as_ref().map_or(0, |s| s.to_check.len()) {
                     0 => pieces,
                     n => n as u32,
                 },
-            },
+            ),
             _ => parked.state(),
         }
     }
