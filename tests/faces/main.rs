@@ -35,10 +35,12 @@ mod demo;
 mod demo_leftovers;
 mod doors;
 mod explain;
+mod moves;
 mod phases;
 mod qbt;
 mod qbt_tools;
 mod rpc;
+mod stalled_disk;
 mod stream;
 mod tui_e2e;
 mod tui_flow; // slow

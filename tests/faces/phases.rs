@@ -24,7 +24,7 @@
 //! download without `--seed` stops there.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
-mod holdfs;
+pub(crate) mod holdfs;
 
 use crate::common;
 use crate::kit;
@@ -507,8 +507,10 @@ fn checks_moves_and_limits_read_the_same_in_every_face_while_they_last() {
     let env = Env::new("ttui-phases-held-");
     let made = env.root.path().join("t");
     let files: &[(&str, u64)] = &[("a.bin", 1 << 20), ("b.bin", 1 << 18)];
-    // 16 pieces in a.bin, 4 in b.bin: a check held 5 pieces into a.bin is 25% done.
-    let checked = 5 * PLEN;
+    // The check held a quarter of the way: it reads in runs of 8 MiB (whole pieces from the
+    // first, src/engine/disk/check.rs), so the torrent is four runs, held at the second.
+    let big: &[(&str, u64)] = &[("a.bin", 24 << 20), ("b.bin", 8 << 20)];
+    let checked = 8 << 20;
 
     // The download held by its limit: its one source, a libtorrent seeder. Its pieces are
     // 4 MiB: at 64 KiB/s (a rate steady enough to read) the first one takes a minute, so its
@@ -546,7 +548,7 @@ fn checks_moves_and_limits_read_the_same_in_every_face_while_they_last() {
     // is killed (a process in a held read cannot die until then).
     let mut disk = HoldFs::start(&env.root.path().join("holdfs"), &env.logs);
     let on_disk = disk.mount.to_str().unwrap().to_string();
-    let checking = Payload::make(&disk.backing, &made, "phase-checking", files, 21);
+    let checking = Payload::make(&disk.backing, &made, "phase-checking", big, 21);
     let moving = Payload::make(&disk.backing, &made, "phase-moving", files, 22);
     let hashwait = Payload::make(&env.out, &made, "phase-hashwait", files, 23);
     let hashwait2 = Payload::make(&env.out, &made, "phase-hashwait2", files, 24);
@@ -635,8 +637,8 @@ fn checks_moves_and_limits_read_the_same_in_every_face_while_they_last() {
             qbt: &["moving"],
             tui: "moving: to ",
             progress: 1.0,
-            // What its task last showed: the stopped announce it sent as it ended may still
-            // have been on its way.
+            // It keeps running from the mount while its copy is held: its tracker's word is
+            // a running torrent's.
             tracker: &["error", "updating"],
             ..Case::new("phase-moving", moving.hash(), "moving", 0)
         },

@@ -42,7 +42,7 @@ impl Storage {
     /// reported missing without reading. The rest are read in order in runs of several pieces
     /// by one reader and hashed by `threads` workers (the module's header says why).
     /// `progress` gets the number of pieces checked so far (skipped ones included, so it ends at
-    /// `num_pieces`), about every 1%, with increasing values. Setting `cancel` stops the reader
+    /// `num_pieces`), after every piece, with increasing values. Setting `cancel` stops the reader
     /// and the workers after their current run and returns `DiskError::Cancelled`.
     pub(crate) fn check_existing(
         &self,
@@ -108,7 +108,7 @@ impl Storage {
         }
         let total = u32::try_from(pieces.len()).unwrap_or(u32::MAX);
         let skipped = total.saturating_sub(to_check.len() as u32);
-        let reporter = Progress::new(total, progress);
+        let reporter = Progress::new(progress);
         reporter.report(skipped);
         let mut good = self.hash_pieces(
             info, &to_check, &solo, skipped, &reporter, threads, run_bytes, cancel,
@@ -456,20 +456,17 @@ impl Filled {
     }
 }
 
-/// Rate-limits progress calls to about every 1% and keeps the reported values increasing even
-/// though workers finish pieces in any order.
+/// Keeps the reported values increasing even though workers finish pieces in any order. Every
+/// piece is told (the callback stores a number): a check held by its disk then shows exactly
+/// how far it came, and a lock a piece costs nothing beside hashing it.
 struct Progress<'a> {
-    step: u32,
-    total: u32,
     last: Mutex<Option<u32>>,
     callback: &'a (dyn Fn(u32) + Sync),
 }
 
 impl<'a> Progress<'a> {
-    fn new(total: u32, callback: &'a (dyn Fn(u32) + Sync)) -> Self {
+    fn new(callback: &'a (dyn Fn(u32) + Sync)) -> Self {
         Progress {
-            step: (total / 100).max(1),
-            total,
             last: Mutex::new(None),
             callback,
         }
@@ -481,7 +478,7 @@ impl<'a> Progress<'a> {
         };
         let due = match *last {
             None => true,
-            Some(prev) => done > prev && (done - prev >= self.step || done == self.total),
+            Some(prev) => done > prev,
         };
         if due {
             *last = Some(done);

@@ -42,6 +42,7 @@ use crate::protocol::metainfo::Metainfo;
 
 mod add;
 mod completed;
+mod copies;
 pub(super) mod disk_files;
 mod labels;
 mod launch;
@@ -118,6 +119,8 @@ struct Inboxes {
     wakes: mpsc::UnboundedReceiver<[u8; 20]>,
     /// Moves out of the incomplete directory that ended: the torrent, where to, how.
     moves: mpsc::UnboundedReceiver<(TorrentId, PathBuf, Result<(), RequestError>)>,
+    /// Background copies of moves that ended (`copies.rs`).
+    copied: mpsc::UnboundedReceiver<copies::Copied>,
     /// Outcomes of `on_complete` runs.
     scripts: mpsc::UnboundedReceiver<(TorrentId, Result<(), on_complete::ScriptError>)>,
     /// Batches of added torrents' .torrent files written (`torrent_saves.rs`).
@@ -224,6 +227,10 @@ struct Manager {
     scripts: on_complete::Runner,
     /// Where a move out of the incomplete directory says it ended (`completed.rs`).
     moves_tx: mpsc::UnboundedSender<(TorrentId, PathBuf, Result<(), RequestError>)>,
+    /// Moves to another file system copying while their torrents run, or waiting to
+    /// (`copies.rs`), and where each says its copy ended.
+    copies: Vec<copies::Job>,
+    copied_tx: mpsc::UnboundedSender<copies::Copied>,
     /// Adds waiting for their .torrent to be kept, and where a written batch says so.
     saves: torrent_saves::TorrentSaves,
     saved_tx: mpsc::UnboundedSender<Vec<torrent_saves::Saved>>,
@@ -269,6 +276,7 @@ impl Manager {
         let (no_task, _) = mpsc::unbounded_channel();
         let (scripts_tx, scripts_rx) = mpsc::unbounded_channel();
         let (moves_tx, moves_rx) = mpsc::unbounded_channel();
+        let (copied_tx, copied_rx) = mpsc::unbounded_channel();
         let (saved_tx, saved_rx) = mpsc::unbounded_channel();
         let kept_catalog = persist
             .as_ref()
@@ -306,6 +314,8 @@ impl Manager {
             no_task,
             scripts,
             moves_tx,
+            copies: Vec::new(),
+            copied_tx,
             saves: Default::default(),
             saved_tx,
             blocklist,
@@ -321,6 +331,7 @@ impl Manager {
             wakes: wakes_rx,
             scripts: scripts_rx,
             moves: moves_rx,
+            copied: copied_rx,
             saved: saved_rx,
         };
         (m, inboxes)
@@ -348,6 +359,7 @@ impl Manager {
         let mut last_pass = tokio::time::Instant::now();
         let mut tick = tokio::time::interval(SESSION_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.resume_copies();
         loop {
             tokio::select! {
                 r = requests.recv() => match r {
@@ -391,6 +403,7 @@ impl Manager {
                 Some(info_hash) = inboxes.wakes.recv() => self.on_wake(info_hash),
                 Some((id, outcome)) = inboxes.scripts.recv() => self.on_script_done(id, outcome),
                 Some((id, to, outcome)) = inboxes.moves.recv() => self.on_moved(id, to, outcome),
+                Some((id, staged)) = inboxes.copied.recv() => self.on_copied(id, staged),
                 Some(batch) = inboxes.saved.recv() => self.on_saved(batch),
                 _ = tokio::time::sleep_until(self.publish_at), if self.publish_due => {
                     let started = tokio::time::Instant::now();
@@ -399,6 +412,9 @@ impl Manager {
                 }
                 _ = tick.tick() => {
                     self.session.ctx.rates.follow_schedule();
+                    if !self.copies.is_empty() {
+                        self.show_copies();
+                    }
                     self.wake_due_announces();
                     // Per-tick work follows what is awake: a session whose torrents all
                     // sleep, and that nothing touched, skips the pass over every slot.
@@ -434,6 +450,11 @@ impl Manager {
                     }
                 }
             }
+        }
+        // Copies stop between two reads (what they staged whole is kept for the next start:
+        // their journals still ask for them), so the runtime's end does not wait for them.
+        for job in &self.copies {
+            job.stop();
         }
         self.shutdown(&mut inboxes.reports).await;
         self.refresh_catalog();

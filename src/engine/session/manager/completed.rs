@@ -64,7 +64,9 @@ impl Manager {
         self.start_move(id, target, reply);
     }
 
-    /// A move asked for by a user (`ttui move`, set location), journaled as the move out of
+    /// A move asked for by a user (`ttui move`, set location). To another file system it
+    /// copies in the background while the torrent runs (`copies.rs`). Within one, it is
+    /// journaled as the move out of
     /// the incomplete directory is: the resume data names the old place with the new one as
     /// its target (`moving`), synced, before the first file moves, and names the new place
     /// only once the move is done and its directories synced (`on_moved`). A power cut in
@@ -84,6 +86,10 @@ impl Manager {
             self.start_move(id, dir, reply);
             return;
         };
+        if self.copies_in_background(i, &dir) {
+            self.queue_copy(i, dir, reply);
+            return;
+        }
         let kept = &mut self.slots[i].policy.kept;
         (kept.target, kept.moving, kept.user_move) = (Some(dir.clone()), true, true);
         if let Err(e) = self.save_journal(i) {

@@ -2,6 +2,7 @@
 //! threads by the manager (`restart.rs`, `remove.rs`), and at start for a move out of the
 //! incomplete directory that a stop interrupted (`persist::finish_move`).
 
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -117,20 +118,10 @@ fn move_with(
     meta: &Metainfo,
     resuming: bool,
 ) -> Result<(), DiskFilesError> {
-    use std::fs;
     fs::create_dir_all(to).map_err(at(to))?;
-    let rels = meta
-        .info
-        .files
-        .iter()
-        .filter(|f| !f.padding)
-        .map(|f| f.relative_path())
-        .chain([PathBuf::from(
-            crate::engine::torrent::priorities::parts_file_name(&meta.info_hash),
-        )]);
     // First every destination, before anything is touched.
     let mut plan: Vec<(PathBuf, bool)> = Vec::new();
-    for rel in rels {
+    for rel in rels(meta) {
         let (src, dst) = (from.join(&rel), to.join(&rel));
         if resuming {
             let _ = fs::remove_file(temp_beside(&dst));
@@ -173,6 +164,13 @@ fn move_with(
                 undo(&done);
                 return Err(at(parent)(e));
             }
+        }
+        // A copy made in the background while the torrent kept running (`stage_files`),
+        // still the same as its original: renamed into place, on the target's file system.
+        let staged = staging_dir(to, meta).join(&rel);
+        if same_stamp(&src, &staged) && fs::rename(&staged, &dst).is_ok() {
+            done.push((rel, Moved::Copied));
+            continue;
         }
         match fs::rename(&src, &dst) {
             Ok(()) => done.push((rel, Moved::Renamed)),
@@ -220,7 +218,162 @@ fn move_with(
         }
     }
     delete_empty_dirs(from, meta);
+    // What is left of the background copy (a file that had changed since) is not needed.
+    let _ = fs::remove_dir_all(staging_dir(to, meta));
     Ok(())
+}
+
+/// Where a move to `to` copies the torrent's files while it keeps running from where they
+/// are: a hidden folder of its own in the target, on the target's file system, so the switch
+/// is one rename a file (`move_with`) and a copy cut short is never taken for the files.
+pub(in crate::engine::session) fn staging_dir(to: &Path, meta: &Metainfo) -> PathBuf {
+    to.join(format!(
+        ".ttui-move-{}",
+        crate::protocol::hex::encode(&meta.info_hash)
+    ))
+}
+
+/// Whether a move from `from` to `to` crosses file systems, so that it copies: then it
+/// copies in the background while the torrent runs (`stage_files`); within one file system
+/// it renames, at once. `to` may not exist yet: its nearest existing folder decides.
+pub(in crate::engine::session) fn crosses_devices(from: &Path, to: &Path) -> bool {
+    match (device_of(from), device_of(to)) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    }
+}
+
+/// The device a path is on (its nearest existing folder's), for one move a device at a time.
+pub(in crate::engine::session) fn device_of(p: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    p.ancestors()
+        .find_map(|a| fs::metadata(a).ok())
+        .map(|m| m.dev())
+}
+
+/// A background copy's progress: bytes copied so far of `total`, written by the copying
+/// thread and read by the session's tick; `cancel` stops it between two reads.
+#[derive(Debug, Default)]
+pub(in crate::engine::session) struct CopyProgress {
+    pub(in crate::engine::session) copied: std::sync::atomic::AtomicU64,
+    pub(in crate::engine::session) cancel: std::sync::atomic::AtomicBool,
+}
+
+/// Bytes a move copies: the torrent's files that exist under `from`, and its parts file.
+pub(in crate::engine::session) fn bytes_to_move(from: &Path, meta: &Metainfo) -> u64 {
+    rels(meta)
+        .filter_map(|rel| fs::metadata(from.join(rel)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// The files a move takes: every file of the torrent (not padding), and its parts file.
+fn rels(meta: &Metainfo) -> impl Iterator<Item = PathBuf> + '_ {
+    meta.info
+        .files
+        .iter()
+        .filter(|f| !f.padding)
+        .map(|f| f.relative_path())
+        .chain([PathBuf::from(
+            crate::engine::torrent::priorities::parts_file_name(&meta.info_hash),
+        )])
+}
+
+/// Copies the torrent's files from `from` into the move's staging folder in `to`
+/// (`staging_dir`), each whole and synced with its original's modification time, while the
+/// torrent keeps running from `from`. A file staged already and still the same as its
+/// original (a copy a stop interrupted) is kept. Fails before copying anything when a file
+/// exists at `to` already; on any error but a stop (a full disk among them) the staging
+/// folder is removed, and nothing at `from` was touched. The switch (`move_files`) then takes each
+/// staged copy that is still the same as its original, and copies the rest.
+pub(in crate::engine::session) fn stage_files(
+    from: &Path,
+    to: &Path,
+    meta: &Metainfo,
+    progress: &CopyProgress,
+) -> Result<(), DiskFilesError> {
+    use std::sync::atomic::Ordering;
+    let staging = staging_dir(to, meta);
+    for rel in rels(meta) {
+        let dst = to.join(&rel);
+        if fs::symlink_metadata(from.join(&rel)).is_ok() && fs::symlink_metadata(&dst).is_ok() {
+            return Err(DiskFilesError::Exists(dst));
+        }
+    }
+    let staged = (|| {
+        for rel in rels(meta) {
+            let (src, dst) = (from.join(&rel), staging.join(&rel));
+            if fs::symlink_metadata(&src).is_err() {
+                continue;
+            }
+            if same_stamp(&src, &dst) {
+                let len = fs::metadata(&dst).map_or(0, |m| m.len());
+                progress.copied.fetch_add(len, Ordering::Relaxed);
+                continue;
+            }
+            if let Some(parent) = dst.parent() {
+                fs::create_dir_all(parent).map_err(at(parent))?;
+            }
+            copy_counted(&src, &dst, progress).map_err(|source| DiskFilesError::Copy {
+                path: to.join(&rel),
+                source,
+            })?;
+        }
+        Ok(())
+    })();
+    match &staged {
+        // Stopped (the session ends): what is staged whole is kept for the next start, or
+        // dropped by the session when the move is not wanted any more (`drop_staging`).
+        Err(DiskFilesError::Copy { source, .. }) if source.kind() == io::ErrorKind::Interrupted => {
+        }
+        Err(_) => {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        Ok(()) => {}
+    }
+    staged
+}
+
+/// The staging folder of a move that will not happen (cancelled, or the torrent removed).
+pub(in crate::engine::session) fn drop_staging(to: &Path, meta: &Metainfo) {
+    let _ = fs::remove_dir_all(staging_dir(to, meta));
+}
+
+/// Copies `src` to `dst` as `copy_into_place` does, counting the bytes into `progress` and
+/// stopping when it is cancelled (`Interrupted`). Reads in 4 MiB runs: sequential on both
+/// disks, and few enough calls that the counter costs nothing.
+fn copy_counted(src: &Path, dst: &Path, progress: &CopyProgress) -> io::Result<()> {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let tmp = temp_beside(dst);
+    let copied = (|| {
+        let mut input = fs::File::open(src)?;
+        let mut out = fs::File::create(&tmp)?;
+        let mut buf = vec![0u8; 4 << 20];
+        loop {
+            if progress.cancel.load(Ordering::Relaxed) {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "move cancelled"));
+            }
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])?;
+            progress.copied.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        out.set_modified(input.metadata()?.modified()?)?;
+        out.sync_all()?;
+        drop(out);
+        fs::rename(&tmp, dst)?;
+        match dst.parent() {
+            Some(parent) => sync_dir(parent),
+            None => Ok(()),
+        }
+    })();
+    if copied.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    copied
 }
 
 /// Where a file is copied before it is renamed into place: beside it, hidden, so a copy cut

@@ -104,6 +104,9 @@ impl policy::SlotPolicy {
     /// Why a parked torrent does not run: the goal that paused it, else the queue's words;
     /// a failed `on_complete` over either (it is news until the user acts on it).
     fn parked_why(&self, parked: &Parked) -> Option<&String> {
+        if let Some(moving) = &self.moving_words {
+            return Some(moving);
+        }
         if let Some(failed) = &self.after_complete {
             return Some(failed);
         }
@@ -133,7 +136,16 @@ impl policy::SlotPolicy {
     /// A running torrent's words: its task's own (an error, a move), else a failed
     /// `on_complete`, else the queue's.
     fn running_why<'a>(&'a self, task: Option<&'a String>) -> Option<&'a String> {
-        task.or(self.after_complete.as_ref()).or(self.why.as_ref())
+        (self.moving_words.as_ref())
+            .or(task)
+            .or(self.after_complete.as_ref())
+            .or(self.why.as_ref())
+    }
+
+    /// Its data moves: it switches to a new place (`moving`, journaled), or copies there in
+    /// the background meanwhile (a user's move not yet switched, `copies.rs`).
+    fn moving_shown(&self) -> bool {
+        self.kept.moving || (self.kept.user_move && self.kept.target.is_some())
     }
 }
 
@@ -163,7 +175,7 @@ impl Manager {
         let p = &slot.policy;
         l.labels.clone_from(&p.kept.labels);
         l.final_dir.clone_from(&p.kept.target);
-        l.moving = p.kept.moving;
+        l.moving = p.moving_shown();
         l.queue = p.queue_shown(slot.state.parked());
         l.super_seeding = p.kept.super_seeding;
         l.sequential = Self::sequential_of(slot, l.sequential);
@@ -257,7 +269,7 @@ impl Manager {
             && shown.queue_position == slot.queue_position
             && shown.labels == p.kept.labels
             && shown.final_dir == p.kept.target
-            && shown.moving == p.kept.moving
+            && shown.moving == p.moving_shown()
             && shown.queue == p.queue_shown(slot.state.parked())
             && shown.id == *id
             && shown.info_hash == *info_hash

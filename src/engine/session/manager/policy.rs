@@ -81,6 +81,8 @@ pub(super) struct SlotPolicy {
     /// Its `on_complete` waits for its move out of the incomplete directory: the lifetime
     /// download count to tell it.
     pub run_after_move: Option<u64>,
+    /// A move copying in the background, in words for its line (`copies.rs`).
+    pub moving_words: Option<String>,
 }
 
 impl SlotPolicy {
@@ -109,6 +111,7 @@ impl SlotPolicy {
             woke_to_announce: false,
             after_complete: None,
             run_after_move: None,
+            moving_words: None,
         }
     }
 }

@@ -18,6 +18,7 @@ impl Manager {
             let _ = reply.send(Err(RequestError::NoTorrent(id)));
             return;
         };
+        self.cancel_copy(id);
         let slot = &mut self.slots[i];
         let _ = slot.commands.send(Command::Quit);
         if let Some(now) = slot.state.remove(Removal { delete_data, reply }) {

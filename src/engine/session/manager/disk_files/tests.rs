@@ -2,7 +2,9 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
 
-use super::{delete_files, finish_moving, move_files, DiskFilesError};
+use super::{
+    delete_files, finish_moving, move_files, stage_files, staging_dir, CopyProgress, DiskFilesError,
+};
 use crate::protocol::metainfo::{encode_torrent, hash_pieces, Metainfo};
 
 const PIECE: u32 = 16 * 1024;
@@ -163,4 +165,84 @@ fn finishing_a_move_never_takes_someone_elses_file_for_ours() {
         vec![1u8; 20_000]
     );
     assert_eq!(fs::read(to.join("pack/a.bin")).unwrap(), b"not ours");
+}
+
+/// A background copy, then the switch: every staged copy still the same as its original is
+/// renamed into place, one written since is copied again from its original, and nothing of
+/// the staging folder is left.
+#[test]
+fn a_staged_copy_is_taken_at_the_switch_unless_its_original_changed() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+    let meta = pack(&from);
+    let progress = CopyProgress::default();
+    stage_files(&from, &to, &meta, &progress).unwrap();
+    assert_eq!(progress.copied.load(Ordering::Relaxed), 35_000);
+    let staging = staging_dir(&to, &meta);
+    assert_eq!(
+        fs::read(staging.join("pack/a.bin")).unwrap(),
+        vec![1u8; 20_000]
+    );
+    // The original stays where it was, whole: the torrent still runs from it.
+    assert_eq!(
+        fs::read(from.join("pack/a.bin")).unwrap(),
+        vec![1u8; 20_000]
+    );
+    assert!(!to.join("pack/a.bin").exists());
+
+    // The torrent writes b.bin after its copy (a download goes on): its copy is stale.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    fs::write(from.join("pack/sub/b.bin"), vec![3u8; 15_000]).unwrap();
+    // A staged copy is taken by its stamp: mark a.bin's so its use shows.
+    let marked = staging.join("pack/a.bin");
+    let stamp = fs::metadata(&marked).unwrap().modified().unwrap();
+    fs::write(&marked, vec![9u8; 20_000]).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&marked)
+        .unwrap()
+        .set_modified(stamp)
+        .unwrap();
+
+    move_files(&from, &to, &meta).unwrap();
+    assert_eq!(
+        fs::read(to.join("pack/a.bin")).unwrap(),
+        vec![9u8; 20_000],
+        "the staged copy was taken"
+    );
+    assert_eq!(
+        fs::read(to.join("pack/sub/b.bin")).unwrap(),
+        vec![3u8; 15_000],
+        "the file written since its copy came from its original"
+    );
+    assert!(!staging.exists(), "the staging folder is left behind");
+    assert!(!from.join("pack").exists());
+}
+
+/// A copy again after a stop keeps what was staged whole, and a copy onto a file that is
+/// there already fails before it copies anything.
+#[test]
+fn a_copy_again_keeps_what_was_staged_and_never_overwrites() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+    let meta = pack(&from);
+    stage_files(&from, &to, &meta, &CopyProgress::default()).unwrap();
+    let again = CopyProgress::default();
+    // Cancelled at once: only what is staged already counts, nothing is read again.
+    again.cancel.store(true, Ordering::Relaxed);
+    stage_files(&from, &to, &meta, &again).unwrap();
+    assert_eq!(again.copied.load(Ordering::Relaxed), 35_000);
+
+    let other = dir.path().join("other");
+    fs::create_dir_all(other.join("pack")).unwrap();
+    fs::write(other.join("pack/a.bin"), b"someone else's").unwrap();
+    let err = stage_files(&from, &other, &meta, &CopyProgress::default()).unwrap_err();
+    assert!(matches!(err, DiskFilesError::Exists(_)), "{err:?}");
+    assert!(!staging_dir(&other, &meta).exists());
+    assert_eq!(
+        fs::read(other.join("pack/a.bin")).unwrap(),
+        b"someone else's"
+    );
 }
