@@ -17,7 +17,8 @@
 //! back-off and `stopped` are its.
 //!
 //! The socket closes once its last torrent has sent `stopped` (or has not announced for
-//! `FORGET_AFTER`: a torrent that went away without a word). When the tracker drops it, it
+//! twice its interval: a torrent that went away without a word, removed while dormant). A
+//! dormant seed sends no `stopped` and keeps its place on the socket: it wakes to announce. When the tracker drops it, it
 //! reconnects with doubling back-off (`RECONNECT_FIRST` to `RECONNECT_MAX`) while torrents
 //! remain, and announces each of them again, so the tracker lists them again without waiting
 //! for their next interval.
@@ -57,9 +58,14 @@ pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(15);
 /// First wait before reconnecting a dropped socket; doubles per failed try.
 const RECONNECT_FIRST: Duration = Duration::from_secs(5);
 const RECONNECT_MAX: Duration = Duration::from_secs(5 * 60);
-/// A torrent that has not announced for this long is no longer announced again after a
-/// reconnect (the tracker task announces at least every `MAX_INTERVAL` while it runs).
-const FORGET_AFTER: Duration = MAX_INTERVAL.saturating_mul(2);
+/// A torrent that has not announced for twice its interval and `FORGET_SLACK`, and at least
+/// `FORGET_MIN`, is forgotten: not announced again after a reconnect, and no reason to keep
+/// the socket open. The tracker task announces on its interval while it runs, and a dormant
+/// seed is woken on its first tracker's schedule or every 30 minutes at the latest
+/// (engine/session/dormancy.rs), so only a torrent that went away without `stopped`
+/// (removed while dormant) is.
+const FORGET_SLACK: Duration = Duration::from_secs(60);
+const FORGET_MIN: Duration = Duration::from_secs(60 * 60);
 /// Announces queued for one socket's task.
 const QUEUE: usize = 64;
 /// Answers one torrent awaits at once (the tracker task has one announce out per hash, and a
@@ -156,6 +162,15 @@ struct Joined {
     /// Its last announce, sent again (without its event) after a reconnect.
     last: AnnounceRequest,
     at: Instant,
+    /// The tracker's interval for it (`MAX_INTERVAL` until it answers).
+    interval: Duration,
+}
+
+impl Joined {
+    fn forgotten(&self, now: Instant) -> bool {
+        let silence = (self.interval * 2 + FORGET_SLACK).max(FORGET_MIN);
+        now.saturating_duration_since(self.at) > silence
+    }
 }
 
 struct Waiter {
@@ -245,8 +260,8 @@ impl Conn {
     fn next_wake(&self, open: bool) -> Instant {
         let answers = self.waiting.values().flatten().map(|w| w.deadline).min();
         let retry = if open { None } else { self.retry_at };
-        // The torrents' `FORGET_AFTER` is checked at least this often.
-        let check = Instant::now() + Duration::from_secs(600);
+        // Forgotten torrents are looked for at least this often.
+        let check = Instant::now() + FORGET_SLACK;
         [answers, retry, Some(check)]
             .into_iter()
             .flatten()
@@ -268,8 +283,7 @@ impl Conn {
             }
         }
         self.waiting.retain(|_, q| !q.is_empty());
-        self.joined
-            .retain(|_, j| now.saturating_duration_since(j.at) < FORGET_AFTER);
+        self.joined.retain(|_, j| !j.forgotten(now));
         if self.joined.is_empty() {
             self.retry_at = None;
         }
@@ -318,7 +332,13 @@ impl Conn {
                 event: AnnounceEvent::None,
                 ..req
             };
-            self.joined.insert(hash, Joined { last, at: now });
+            let interval = self.joined.get(&hash).map_or(MAX_INTERVAL, |j| j.interval);
+            let joined = Joined {
+                last,
+                at: now,
+                interval,
+            };
+            self.joined.insert(hash, joined);
         }
         self.waiting.entry(hash).or_default().push_back(Waiter {
             reply,
@@ -424,9 +444,13 @@ impl Conn {
         if !answers {
             return;
         }
+        let answer = response_of(&a);
+        if let Some(j) = self.joined.get_mut(&a.info_hash) {
+            j.interval = answer.interval;
+        }
         match self.take_waiter(&a.info_hash) {
             Some(w) => {
-                let _ = w.reply.send(Ok(response_of(&a)));
+                let _ = w.reply.send(Ok(answer));
             }
             // The answer to an announce made again after a reconnect.
             None => {
