@@ -218,7 +218,13 @@ impl Conn {
         // The announce we were started for is on its way: idle before it is not the end.
         let mut served = false;
         loop {
-            self.expire(Instant::now());
+            // A tracker that leaves an announce unanswered is taken as gone (a connection
+            // dead without a word, half-open): the socket is opened again rather than
+            // waited on forever.
+            if self.expire(Instant::now()) && ws.is_some() {
+                let why = format!("no answer in {} s", REPLY_TIMEOUT.as_secs());
+                self.dropped(&mut ws, TrackerError::Timeout(why));
+            }
             if served && self.joined.is_empty() && self.waiting.is_empty() {
                 // Nobody left: announces that raced in are dropped unanswered, and their
                 // senders start a new task (`announce`).
@@ -247,6 +253,8 @@ impl Conn {
                     )),
                 },
                 _ = tokio::time::sleep_until(wake) => {
+                    // An announce given up before it reached us leaves no task idle for long.
+                    served = true;
                     let due = self.retry_at.is_some_and(|at| at <= Instant::now());
                     if ws.is_none() && due {
                         self.reconnect(&mut ws).await;
@@ -269,11 +277,14 @@ impl Conn {
             .unwrap_or(check)
     }
 
-    /// Answers not given in time fail; torrents silent too long are forgotten.
-    fn expire(&mut self, now: Instant) {
+    /// Answers not given in time fail; torrents silent too long are forgotten. True when an
+    /// answer was late.
+    fn expire(&mut self, now: Instant) -> bool {
+        let mut late = false;
         for (hash, queue) in self.waiting.iter_mut() {
             while queue.front().is_some_and(|w| w.deadline <= now) {
                 if let Some(w) = queue.pop_front() {
+                    late = true;
                     tracing::debug!(tracker = %self.label, info_hash = %hex(hash), "websocket tracker: no answer in time");
                     let _ = w.reply.send(Err(TrackerError::Timeout(format!(
                         "no answer in {} s",
@@ -287,6 +298,7 @@ impl Conn {
         if self.joined.is_empty() {
             self.retry_at = None;
         }
+        late
     }
 
     async fn on_announce(&mut self, cmd: Cmd, ws: &mut Option<Ws>) {
