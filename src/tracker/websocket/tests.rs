@@ -322,3 +322,31 @@ async fn through_a_proxy_it_is_refused_rather_than_going_around() {
         .unwrap_err();
     assert_eq!(err, TrackerError::WebSocketAroundProxy);
 }
+
+/// `wss://` goes through TLS (rustls, with the crypto provider reqwest's build brings): the
+/// tracker's side sees a TLS handshake first, and a peer that is no TLS server is a clear
+/// error, not a panic.
+#[tokio::test]
+async fn wss_speaks_tls_first() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let first = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut byte = [0u8; 1];
+        s.read_exact(&mut byte).await.unwrap();
+        // Not TLS back: an HTTP answer.
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        byte[0]
+    });
+    let url = reqwest::Url::parse(&format!("wss://127.0.0.1:{port}/announce")).unwrap();
+    let e = announce(&url, &req(HASH, AnnounceEvent::Started), &egress())
+        .await
+        .unwrap_err();
+    // 0x16: a TLS handshake record (the ClientHello).
+    assert_eq!(first.await.unwrap(), 0x16);
+    assert!(
+        !matches!(e, TrackerError::Timeout(_)),
+        "a clear error at once: {e:?}"
+    );
+}
