@@ -116,6 +116,21 @@ impl WsTracker {
         panic!("the tracker did not answer `swarm`");
     }
 
+    /// A browser-like leecher joins the swarm with `n` WebRTC offers, which the tracker relays
+    /// to the peers already in it; what the server said of it.
+    fn offer(&mut self, hash_hex: &str, n: usize) -> Value {
+        writeln!(self.stdin, "offer {hash_hex} {n}").unwrap();
+        self.stdin.flush().unwrap();
+        let until = Instant::now() + WAIT;
+        while let Some(v) = self.next(until.saturating_duration_since(Instant::now())) {
+            if v.get("offered").is_some() {
+                return v;
+            }
+            self.seen.push(v);
+        }
+        panic!("the browser-like leecher got no answer");
+    }
+
     /// Waits for the tracker to take an announce with `event` (start, update, complete, stop)
     /// for the torrent; the events it took until then.
     fn wait_event(&mut self, event: &str, hash_hex: &str, limit: Duration) -> Vec<Value> {
@@ -254,6 +269,38 @@ async fn a_seed_is_counted_complete_and_its_row_shows_the_trackers_counts() {
     task.stop().await;
     tracker.wait_event("stop", &h, WAIT);
     assert_eq!(tracker.swarm(&h), (0, 0));
+}
+
+/// A browser's offers, which the tracker relays to ttui, are dropped (no WebRTC yet): the
+/// answers to ttui's own announces still match, and count the browser as a leecher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_relayed_by_the_tracker_are_dropped_and_the_answers_still_match() {
+    let Some(modules) = node_modules() else {
+        return;
+    };
+    let mut tracker = WsTracker::start(&modules);
+    let url = tracker.url();
+    let hash = [0x0f; 20];
+    let h = hex(&hash);
+    let mut task = start_task(&url, hash, *b"-TT0001-wsoffer00001", 0);
+    task.row(&url, |r| r.seeders == Some(1)).await;
+    let offered = tracker.offer(&h, 3);
+    // ttui is the one peer in the swarm: one offer went to its socket.
+    assert_eq!(offered["relayed_to"], 1, "{offered}");
+    task.commands
+        .send(TrackerCommand::Reannounce)
+        .await
+        .unwrap();
+    let row = task
+        .row(&url, |r| {
+            matches!(r.status, TrackerStatus::Ok { .. }) && r.leechers == Some(1)
+        })
+        .await;
+    assert_eq!(row.seeders, Some(1), "{row:?}");
+    assert_eq!(tracker.swarm(&h), (1, 1));
+    task.stop().await;
+    tracker.wait_event("stop", &h, WAIT);
+    assert_eq!(tracker.swarm(&h), (0, 1));
 }
 
 /// A leecher announces `started`, then `completed` once every piece is in, then `stopped`:
