@@ -67,7 +67,7 @@ pub mod tracker {
     pub use crate::tracker::task::{spawn_with_config, TaskConfig, MAX_CONCURRENT_ANNOUNCES};
     pub use crate::tracker::{
         announce, announce_with, http, http_client_builder, udp, AnnounceEvent, AnnounceRequest,
-        LogLevel, Progress, SwarmHashes, TrackerCommand, TrackerError, TrackerStatus,
+        LogLevel, Progress, SwarmHashes, TrackerCommand, TrackerError, TrackerRow, TrackerStatus,
         TrackerUpdate, MAX_PEERS_PER_REPLY,
     };
 }

@@ -285,10 +285,13 @@ python_venv() {
     echo "qbit_manage venv: $qbm ($qbm_want)"
 }
 
-# The npm packages the tests drive (@ctrl/qbittorrent, Flood: tests/faces/qbt_tools/node/, their
-# versions pinned by its package-lock.json and picked to run on Node 20), installed with
-# `npm ci` into a directory of their own beside the venv, again whenever the lock file
-# changes; TTUI_NODE_MODULES names it for the tests (tests/faces/qbt_tools.rs).
+# The npm packages the tests drive (@ctrl/qbittorrent, Flood, bittorrent-tracker's WebSocket
+# server: tests/faces/qbt_tools/node/, their versions pinned by its package-lock.json and
+# picked to run on Node 20), installed with `npm ci` into a directory of their own beside the
+# venv, again whenever the lock file changes; TTUI_NODE_MODULES names it for the tests
+# (tests/faces/qbt_tools.rs, tests/net/ws_tracker.rs). `--ignore-scripts`: bittorrent-tracker's
+# client brings node-datachannel, whose install script downloads a prebuilt binary from GitHub
+# or builds one with cmake; the tests use its server alone, which needs neither.
 node_packages() {
     local dir=${TTUI_NODE_MODULES:-${XDG_CACHE_HOME:-$HOME/.cache}/ttui/test-node}
     local src=$root/tests/faces/qbt_tools/node
@@ -308,7 +311,7 @@ node_packages() {
     if ! cmp -s "$src/package-lock.json" "$dir/package-lock.json" ||
         [[ ! -d $dir/node_modules ]]; then
         cp "$src/package.json" "$src/package-lock.json" "$dir/" || return
-        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || return
+        (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || return
     fi
     export TTUI_NODE_MODULES=$dir
     echo "node packages: $dir (node $(node --version))"

@@ -1,4 +1,5 @@
-//! Trackers: HTTP(S) (BEP 3, BEP 23 compact), UDP (BEP 15), tiers (BEP 12).
+//! Trackers: HTTP(S) (BEP 3, BEP 23 compact), UDP (BEP 15), WebSocket (WebTorrent's: ws, wss),
+//! tiers (BEP 12).
 //! The items marked CONTRACT are what engine/ and the `ttui peers` command build on. The
 //! task reports plain results (its own status and log types); the engine turns them into
 //! the UI's rows, so this module does not depend on the UI's types.
@@ -10,6 +11,7 @@ pub mod http;
 pub(crate) mod pace;
 pub(crate) mod task;
 pub mod udp;
+pub(crate) mod websocket;
 
 pub(crate) use task::{spawn_with_config, TaskConfig};
 
@@ -339,7 +341,7 @@ pub enum TrackerUpdate {
 pub enum TrackerError {
     #[error("invalid tracker URL: {0}")]
     InvalidUrl(String),
-    #[error("unsupported tracker scheme `{0}` (only http, https and udp work)")]
+    #[error("unsupported tracker scheme `{0}` (only http, https, udp, ws and wss work)")]
     UnsupportedScheme(String),
     /// The tracker refused us (`failure reason`, or a BEP 15 error packet); its own words.
     #[error("tracker says: {0}")]
@@ -357,6 +359,9 @@ pub enum TrackerError {
     /// A UDP tracker would be reached around the proxy (it has no relay for us).
     #[error("UDP trackers are off: they would go around the proxy")]
     UdpAroundProxy,
+    /// A WebSocket tracker would be reached around the proxy (no WebSocket through SOCKS yet).
+    #[error("WebSocket trackers are off: they would go around the proxy")]
+    WebSocketAroundProxy,
     /// The proxy's UDP relay is down now (why); the announce is tried again later.
     #[error("the proxy carries no UDP now: {0}")]
     UdpOff(String),
@@ -455,7 +460,7 @@ pub(crate) fn announce_key() -> u32 {
     *KEY.get_or_init(rand::random)
 }
 
-/// One announce to one tracker URL (http, https or udp), with the default UDP schedule.
+/// One announce to one tracker URL (http, https, udp, ws or wss), with the default UDP schedule.
 pub async fn announce(
     url: &str,
     req: &AnnounceRequest,
@@ -490,7 +495,14 @@ pub(crate) async fn announce_from(
     }
     let parsed = reqwest::Url::parse(url.trim())
         .map_err(|e| TrackerError::InvalidUrl(format!("{}: {e}", clean_text(url.as_bytes()))))?;
-    if let Some(families) = both_families(&parsed, egress).await {
+    // A WebSocket tracker names no addresses (peers come through WebRTC offers), so one
+    // announce over either family is enough.
+    let websocket = matches!(parsed.scheme(), "ws" | "wss");
+    let families = match websocket {
+        true => None,
+        false => both_families(&parsed, egress).await,
+    };
+    if let Some(families) = families {
         let [v4, v6] = families.map(|local| Egress {
             local: Some(local),
             ..egress.clone()
@@ -596,6 +608,7 @@ async fn announce_to(
             let relay = egress.udp_relay.as_ref();
             udp::announce(parsed, req, schedule, egress.local, relay).await
         }
+        "ws" | "wss" => websocket::announce(parsed, req, egress).await,
         other => Err(TrackerError::UnsupportedScheme(clean_text(
             other.as_bytes(),
         ))),
@@ -725,10 +738,10 @@ mod tests {
     async fn unknown_scheme_is_a_clear_error() {
         let http = reqwest::Client::new();
         let req = request();
-        let e = announce("wss://example.invalid/announce", &req, &http)
+        let e = announce("gopher://example.invalid/announce", &req, &http)
             .await
             .unwrap_err();
-        assert_eq!(e, TrackerError::UnsupportedScheme("wss".into()));
+        assert_eq!(e, TrackerError::UnsupportedScheme("gopher".into()));
         let e = announce("not a url", &req, &http).await.unwrap_err();
         assert!(matches!(e, TrackerError::InvalidUrl(_)), "{e:?}");
     }

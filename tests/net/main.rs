@@ -50,3 +50,4 @@ mod reach; // slow
 mod tracker;
 mod utp;
 mod webseed;
+mod ws_tracker;

@@ -128,14 +128,14 @@ pub fn tracker_hostname(url: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
 
-/// Whether `url` can be announced to: http, https or udp, with a host. Checked by a face
+/// Whether `url` can be announced to: http, https, udp, ws or wss, with a host. Checked by a face
 /// before it asks (qBittorrent answers 400 for one that is not).
 pub fn tracker_url_ok(url: &str) -> bool {
     let Some((scheme, _)) = url.split_once("://") else {
         return false;
     };
     let host = tracker_host(url);
-    ["http", "https", "udp"]
+    ["http", "https", "udp", "ws", "wss"]
         .iter()
         .any(|s| scheme.eq_ignore_ascii_case(s))
         && !host.is_empty()
@@ -273,6 +273,8 @@ mod tests {
         assert!(tracker_url_ok("http://192.0.2.1:6969/announce"));
         assert!(tracker_url_ok("udp://[2001:db8::1]:6969"));
         assert!(tracker_url_ok("https://user@tracker.example/a?passkey=1"));
+        assert!(tracker_url_ok("wss://tracker.example/announce"));
+        assert!(tracker_url_ok("ws://127.0.0.1:8000"));
         assert!(!tracker_url_ok("ftp://tracker.example/"));
         assert!(!tracker_url_ok("http://"));
         assert!(!tracker_url_ok("http:///announce"));
