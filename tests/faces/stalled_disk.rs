@@ -3,9 +3,8 @@
 //! every read of it is held, as a dying disk or a hung network mount holds them. Leechers ask
 //! five of the seeds for pieces (their reads wait on the disk) and five more are verified
 //! (their checks wait on it too). Meanwhile the session answers `ttui show` of a seed whose
-//! reads hang and `ttui list` at once, every time, and a download to the real disk from a
-//! libtorrent seeder goes on to its end. Then the disk answers again and every torrent ends
-//! seeding.
+//! reads hang, of one whose check hangs, and `ttui list` at once, every time. Then the disk
+//! answers again and every torrent ends seeding.
 //!
 //! The slowness itself (milliseconds a seek, a capped rate) and its numbers are the disk
 //! benchmark's (`tests/bench/disk.sh`); this proves the worst case, a disk that never
@@ -40,7 +39,7 @@ fn row<'a>(rows: &'a [Value], hash: &str) -> Option<&'a Value> {
 }
 
 #[test]
-fn a_disk_that_hangs_leaves_the_session_answering_and_other_disks_downloading() {
+fn a_disk_that_hangs_leaves_the_session_answering() {
     require_loopback_only();
     if !prereq::have_python_libtorrent() || !HoldFs::available() {
         return;
@@ -48,29 +47,8 @@ fn a_disk_that_hangs_leaves_the_session_answering_and_other_disks_downloading() 
     let env = Env::new("ttui-stalled-");
     let made = env.root.path().join("t");
 
-    // The download on the real disk: a libtorrent seeder capped at 1 MiB/s, so its 6 MiB
-    // take the while the mount hangs.
-    let lt_data = env.root.path().join("lt");
-    let other = Payload::make(&lt_data, &made, "other-disk", &[("a.bin", 6 << 20)], 70);
-    let lt = LibtorrentPeer::start(
-        &other.torrent,
-        &lt_data,
-        LtOptions {
-            seed_mode: true,
-            upload_limit: 1 << 20,
-            ..LtOptions::default()
-        },
-    );
     let port = free_port();
-    let args: Vec<String> = [
-        "--port",
-        &port.to_string(),
-        "--peer",
-        &lt.addr().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args: Vec<String> = vec!["--port".into(), port.to_string()];
     let mut daemon = Daemon::start(&env, "1", &args);
     // After the daemon: dropped before it, so every held read is let go first.
     let mut disk = HoldFs::start(&env.root.path().join("holdfs"), &env.logs);
@@ -130,12 +108,9 @@ fn a_disk_that_hangs_leaves_the_session_answering_and_other_disks_downloading() 
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    // Now the download on the other disk starts, and the session is asked again and again.
-    let out = env.verb(&["add", other.path().as_str()]);
-    assert_eq!(out.code, 0, "{out:?}");
+    // The session is asked again and again while the disk hangs.
     let mut slowest = Duration::ZERO;
-    let start = Instant::now();
-    loop {
+    for _ in 0..20 {
         for args in [
             vec!["show".to_string(), id_of(&seeds[0])],
             vec!["show".to_string(), id_of(&seeds[5])],
@@ -154,16 +129,6 @@ fn a_disk_that_hangs_leaves_the_session_answering_and_other_disks_downloading() 
             );
             slowest = slowest.max(took);
         }
-        let rows = env.list();
-        let done = row(&rows, &other.hash()).is_some_and(|r| r["state"] == "seeding");
-        if done {
-            break;
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "the download on the other disk never ended while the mount hung\n{}",
-            daemon.report()
-        );
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!("slowest answer while the disk hung: {slowest:?}");
