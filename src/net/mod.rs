@@ -5,6 +5,7 @@ pub(crate) mod mse_stream;
 pub(crate) mod route;
 pub(crate) mod socks_relay;
 pub(crate) mod stream;
+pub(crate) mod tcp;
 pub(crate) mod tcp_info;
 pub(crate) mod udp_batch;
 pub(crate) mod udp_gso;

@@ -622,7 +622,7 @@ async fn connect_now(url: &reqwest::Url, local: Option<IpAddr>) -> Result<Ws, Tr
     let mut last = TrackerError::Resolve(shown());
     // A few of the name's addresses, in the resolver's order.
     for addr in addrs.into_iter().take(4) {
-        let stream = match tcp_connect(addr, local).await {
+        let stream = match crate::net::tcp::tcp_connect(addr, local).await {
             Ok(s) => s,
             Err(e) => {
                 last = TrackerError::Connect(io_reason(&e));
@@ -644,29 +644,6 @@ async fn connect_now(url: &reqwest::Url, local: Option<IpAddr>) -> Result<Ws, Tr
         });
     }
     Err(last)
-}
-
-/// A TCP connection from `local` (`--bind`) when of the address's family, on
-/// `--interface`'s device when one is set (as the engine's peers connect: the tracker module
-/// does not reach into the engine).
-async fn tcp_connect(addr: SocketAddr, local: Option<IpAddr>) -> std::io::Result<TcpStream> {
-    let device = crate::net::device::bound();
-    let source = crate::net::device::source_for(addr, local)?;
-    if device.is_none() && source.is_none() {
-        return TcpStream::connect(addr).await;
-    }
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    if let Some(d) = device {
-        socket.bind_device(Some(d.name().as_bytes()))?;
-    }
-    if let Some(ip) = source {
-        socket.bind(SocketAddr::new(ip, 0))?;
-    }
-    socket.connect(addr).await
 }
 
 fn hex(id: &Id) -> String {

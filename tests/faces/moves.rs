@@ -82,10 +82,16 @@ fn a_move_to_another_disk_keeps_seeding_and_survives_a_kill_mid_copy() {
         "a.bin was not copied before b.bin"
     );
 
-    // It seeds while it moves: a leecher gets pieces of a.bin from it (not all of them: a
-    // request for b.bin, held by the disk, holds up those asked after it on that peer).
+    // It seeds while it moves: a leecher that has b.bin already (a request for it would wait
+    // on the held disk, and hold up those asked after it on that connection) gets every
+    // piece of a.bin from it.
     let leech_dir = env.root.path().join("leech");
-    fs::create_dir_all(&leech_dir).unwrap();
+    fs::create_dir_all(leech_dir.join("move-seed")).unwrap();
+    fs::copy(
+        disk.backing.join("move-seed/b.bin"),
+        leech_dir.join("move-seed/b.bin"),
+    )
+    .unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let leecher = LibtorrentPeer::start_leecher(
         &p.torrent,
@@ -95,8 +101,8 @@ fn a_move_to_another_disk_keeps_seeding_and_survives_a_kill_mid_copy() {
             ..LtOptions::default()
         },
     );
-    let rows = env.wait_list("pieces to reach the leecher", WAIT, &mut daemon, |rows| {
-        row(rows, &hash).is_some_and(|r| r["uploaded"].as_u64() >= Some(4 * PLEN))
+    let rows = env.wait_list("a.bin to reach the leecher", WAIT, &mut daemon, |rows| {
+        row(rows, &hash).is_some_and(|r| r["uploaded"].as_u64() >= Some(16 * PLEN))
     });
     let r = row(&rows, &hash).unwrap();
     assert_eq!(r["state"], "moving", "{r}");

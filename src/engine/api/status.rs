@@ -66,14 +66,12 @@ pub struct Status<'a> {
     cause: Option<&'a str>,
 }
 
-impl TorrentLine {
-    /// Its status, read off the line (see the module's header).
-    pub fn status(&self) -> Status<'_> {
-        let phase = match &self.state {
+impl Phase<'_> {
+    /// The phase a task's state says, `metadata` telling a magnet still without its metadata
+    /// from a download (a move is the session's, not the state's).
+    fn of(state: &TorrentState, metadata: bool) -> Phase<'_> {
+        match state {
             TorrentState::Error(msg) => Phase::Error(msg),
-            _ if self.moving => Phase::Moving {
-                to: self.final_dir.as_deref(),
-            },
             TorrentState::Paused => Phase::Paused,
             TorrentState::Checking {
                 checked,
@@ -86,10 +84,23 @@ impl TorrentLine {
                 rate: *rate,
                 eta: *eta,
             },
-            TorrentState::Downloading if self.fetching_metadata() => Phase::Metadata,
+            TorrentState::Downloading if metadata => Phase::Metadata,
             TorrentState::Downloading => Phase::Downloading,
             TorrentState::Seeding => Phase::Seeding,
             TorrentState::Complete => Phase::Complete,
+        }
+    }
+}
+
+impl TorrentLine {
+    /// Its status, read off the line (see the module's header).
+    pub fn status(&self) -> Status<'_> {
+        let phase = match &self.state {
+            TorrentState::Error(msg) => Phase::Error(msg),
+            _ if self.moving => Phase::Moving {
+                to: self.final_dir.as_deref(),
+            },
+            state => Phase::of(state, self.fetching_metadata()),
         };
         let cause = self.why.as_deref().filter(|w| !w.is_empty());
         let hold = match (&phase, self.queue) {
@@ -116,25 +127,7 @@ impl Snapshot {
     /// Its status as a torrent's own snapshot tells it (the detail view, the one-shot
     /// download): the phase alone, as the session's queue and goals are its line's.
     pub fn status(&self) -> Status<'_> {
-        let phase = match &self.state {
-            TorrentState::Error(msg) => Phase::Error(msg),
-            TorrentState::Paused => Phase::Paused,
-            TorrentState::Checking {
-                checked,
-                total,
-                rate,
-                eta,
-            } => Phase::Checking {
-                checked: *checked,
-                total: *total,
-                rate: *rate,
-                eta: *eta,
-            },
-            TorrentState::Downloading if self.total_length == 0 => Phase::Metadata,
-            TorrentState::Downloading => Phase::Downloading,
-            TorrentState::Seeding => Phase::Seeding,
-            TorrentState::Complete => Phase::Complete,
-        };
+        let phase = Phase::of(&self.state, self.total_length == 0);
         Status {
             phase,
             hold: None,

@@ -22,7 +22,7 @@ use crate::engine::api::TransportPolicy;
 use crate::engine::peer::ip_filter::IpFilter;
 use crate::engine::peer::proxy::{Proxy, ProxyError};
 use crate::engine::peer::stream::Transport;
-pub(crate) use crate::engine::peer::tcp::tcp_connect;
+pub(crate) use crate::net::tcp::tcp_connect;
 use crate::net::utp::UtpSocket;
 use crate::net::TransportKind;
 

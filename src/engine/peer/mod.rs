@@ -18,7 +18,6 @@ pub(crate) mod proxy;
 pub(crate) mod proxy_udp;
 pub(crate) mod rate;
 pub(crate) mod stream;
-pub(crate) mod tcp;
 pub(crate) mod upload;
 
 use std::cell::Cell;

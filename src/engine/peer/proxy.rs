@@ -149,7 +149,7 @@ impl Proxy {
                 .find(|a| local.is_none_or(|ip| a.is_ipv4() == ip.is_ipv4()))
                 .copied()
                 .ok_or_else(|| io::Error::other("the proxy's name has no address"))?;
-            super::tcp::tcp_connect(addr, local).await
+            crate::net::tcp::tcp_connect(addr, local).await
         };
         let socket = match tokio::time::timeout(PROXY_CONNECT_TIMEOUT, to_proxy).await {
             Err(_) => return Err(ProxyError::Down("timed out connecting to the proxy".into())),

@@ -1,6 +1,6 @@
-//! The one way a TCP connection is opened, to a peer or to the proxy: from `--bind`'s address
-//! when it is of the peer's family, on `--interface`'s device when one is set. Its own file so
-//! that `dial` and `proxy`, which both use it, need not import each other.
+//! The one way a TCP connection is opened, to a peer, to the proxy or to a WebSocket
+//! tracker: from `--bind`'s address when it is of the peer's family, on `--interface`'s
+//! device when one is set. Below the engine and the trackers, so that both use it.
 
 use std::io;
 use std::net::SocketAddr;
