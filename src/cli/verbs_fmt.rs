@@ -244,6 +244,10 @@ pub(crate) fn show_text(d: &TorrentDetail) -> String {
     section(&mut out, "trackers", trackers_table(d), &errors);
     section(&mut out, "peers", peers_table(d), &[]);
     explain_text(&mut out, d);
+    // The session's, said once it has served blocks: what seeding costs the disk.
+    if let Some(words) = d.read_cache.and_then(|c| c.words()) {
+        out.push_str(&format!("\n{}\n", fit(&words, MAX_TEXT)));
+    }
     out
 }
 

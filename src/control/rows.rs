@@ -122,6 +122,9 @@ pub struct TorrentDetail {
     pub introductions: u64,
     /// Wire bytes of the BEP 55 messages it took and sent as that relay.
     pub relay_bytes: u64,
+    /// The session's read cache of seeding: its bound, what it holds, its hits; null from a
+    /// session that does not say.
+    pub read_cache: Option<crate::engine::api::ReadCacheStats>,
 }
 
 /// The explainer's full-uplink evidence (`upload_saturation`) in a script's units: bytes a
@@ -181,6 +184,7 @@ impl Serialize for TorrentDetail {
         put("streams", serde_json::to_value(&self.streams))?;
         put("introductions", serde_json::to_value(self.introductions))?;
         put("relay_bytes", serde_json::to_value(self.relay_bytes))?;
+        put("read_cache", serde_json::to_value(self.read_cache))?;
         map.serialize(s)
     }
 }
@@ -211,6 +215,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
         // Older servers send none: 0.
         let introductions = take("introductions").as_u64().unwrap_or(0);
         let relay_bytes = take("relay_bytes").as_u64().unwrap_or(0);
+        let read_cache = take("read_cache");
         let count = take("peers_connected");
         map.insert("peers".into(), count);
         Ok(TorrentDetail {
@@ -228,6 +233,7 @@ impl<'de> Deserialize<'de> for TorrentDetail {
             streams: parse(streams)?,
             introductions,
             relay_bytes,
+            read_cache: parse(read_cache)?,
         })
     }
 }

@@ -11,7 +11,7 @@ use super::answer::{targets, within, ActionError};
 use super::form::Params;
 use super::Ctx;
 use crate::engine::api::facts::{self, QbtFacts};
-use crate::engine::api::{Catalog, Command, Phase, Set, TorrentId, TorrentLine, TorrentState};
+use crate::engine::api::{Catalog, Command, Phase, Set, TorrentId, TorrentLine};
 use crate::protocol::hex;
 
 /// qBittorrent's state string (API 2.11: `stoppedDL`/`stoppedUP` for paused torrents,
@@ -195,7 +195,7 @@ impl<'a> Info<'a> {
         // qBittorrent's cap on a ratio (and its value for one with nothing downloaded).
         let ratio = t.ratio().min(9999.0);
         // qBittorrent reckons an ETA for downloads only (a check's is ours).
-        let downloads = !matches!(t.state, TorrentState::Checking { .. });
+        let downloads = !matches!(t.status().phase, Phase::Checking { .. });
         let eta = (t.eta().filter(|_| left > 0 && downloads))
             .map_or(8_640_000, |d| d.as_secs().min(8_640_000));
         let (seeds_in_swarm, leechers_in_swarm) = t.swarm();

@@ -10,7 +10,9 @@
 #            - the device: `dd bs=4M` of the same files, after the same drop of the cache;
 #            - python3-libtorrent 2.0.8's `force_recheck` and transmission-daemon 3.00's verify
 #              (`transmission-remote -v`, here its RPC `torrent-verify`);
-#   seed   seeding read amplification          (not yet measured)
+#   seed   seeding read amplification: bytes read from the device per byte sent to 3 leechers
+#          by a seeder in a 128 MiB memory cgroup, against transmission-daemon and libtorrent
+#          (tests/bench/disk_seed.sh, which says how)
 #   slow   the slow-disk run                   (not yet measured)
 #
 # The payload is a directory of files of different sizes (1/2, 1/4, 3/16, 3/64, 3/256 of the
@@ -159,7 +161,7 @@ if [[ -z ${DISK_INNER:-} ]]; then
             rc=1
         fi
     fi
-    if [[ $PART == seed || $PART == all ]]; then not_yet seed "seeding read amplification"; fi
+    if [[ $PART == seed || $PART == all ]]; then bash "$HERE/disk_seed.sh" || rc=$?; fi
     if [[ $PART == slow || $PART == all ]]; then not_yet slow "the slow-disk run"; fi
     note "took $(($(date +%s) - started)) s"
     exit "$rc"

@@ -274,6 +274,41 @@ def report(results, meta_path):
     return 1 if fails else 0
 
 
+def seed_report(results):
+    """The seed part's table: per mode and seeder, medians of read/sent, MB/s and memory."""
+    rows, fails = {}, {}
+    with open(results) as f:
+        for line in f:
+            mode, tool, run, read, sent, wall, peak, hwm, status = line.rstrip("\n").split("\t")
+            if status == "ok":
+                rows.setdefault((mode, tool), []).append(
+                    (int(read) / int(sent), int(sent) / 1e6 / float(wall), int(peak), int(hwm)))
+            else:
+                fails.setdefault((mode, tool), []).append("run %s: %s" % (run, status))
+    print("%-6s %-13s %4s %10s %8s %10s %8s" % ("mode", "seeder", "runs", "read/sent", "MB/s",
+                                                "peak MiB", "RSS MiB"))
+    ttui = {}
+    for mode in ("tight", "roomy"):
+        for tool in ("ttui", "transmission", "libtorrent"):
+            v = rows.get((mode, tool))
+            if not v:
+                continue
+            med = [statistics.median(r[i] for r in v) for i in range(4)]
+            if tool == "ttui":
+                ttui[mode] = med[0]
+            spread = "%.2f-%.2f" % (min(r[0] for r in v), max(r[0] for r in v))
+            print("%-6s %-13s %4d %10.2f %8.0f %10.0f %8.0f   (%s)" % (
+                mode, tool, len(v), med[0], med[1], med[2] / 2**20, med[3] / 1024, spread))
+    bad = 0
+    for (mode, tool), why in sorted(fails.items()):
+        print("%s %s failed: %s" % (mode, tool, "; ".join(why)))
+        bad = 1
+    if "tight" in ttui:
+        verdict = "meets" if ttui["tight"] <= 1.1 else "misses"
+        print("ttui tight: %.2f read per byte sent, %s the aim (<= 1.1)" % (ttui["tight"], verdict))
+    return bad
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "busy":
@@ -288,6 +323,8 @@ def main():
         tr_verify(args[0], int(args[1]), int(args[2]), float(args[3]))
     elif cmd == "openssl-rate":
         openssl_rate(args[0])
+    elif cmd == "seed-report":
+        sys.exit(seed_report(args[0]))
     elif cmd == "report":
         sys.exit(report(args[0], args[1]))
     else:

@@ -107,6 +107,13 @@ fn detail(id: u32) -> TorrentDetail {
         streams: Vec::new(),
         introductions: 2,
         relay_bytes: 108,
+        read_cache: Some(ttui::internals::engine::api::ReadCacheStats {
+            capacity: 32 << 20,
+            held: 1 << 20,
+            hits: 31,
+            misses: 1,
+            read: 1 << 20,
+        }),
     }
 }
 

@@ -132,6 +132,24 @@ fn a_disk_that_hangs_leaves_the_session_answering() {
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!("slowest answer while the disk hung: {slowest:?}");
+    // The seed whose reads hang says so: the disk, its reads waiting and for how long.
+    let mut cmd = env.ttui();
+    cmd.args(["show", "--json", &id_of(&seeds[0])])
+        .arg("--state-dir")
+        .arg(&env.state);
+    let out = run_within(cmd, "show --json", Duration::from_secs(30));
+    let shown: Value = serde_json::from_str(&out.stdout).expect("show --json");
+    let disk = shown["explain"]
+        .as_array()
+        .and_then(|e| e.iter().find(|f| f["check"] == "disk"))
+        .unwrap_or_else(|| panic!("no disk finding on a seed whose reads hang: {shown}"));
+    let evidence = disk["evidence"].as_str().unwrap_or_default();
+    assert!(
+        disk["verdict"] == "holding_back"
+            && evidence.starts_with("the disk is not answering: ")
+            && evidence.contains("for peers waiting, for "),
+        "{disk}"
+    );
     for s in &seeds[..5] {
         assert!(
             row(&env.list(), &s.hash()).is_some_and(|r| r["state"] == "seeding"),

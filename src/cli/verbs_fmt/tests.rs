@@ -212,6 +212,13 @@ pub(crate) fn detail() -> TorrentDetail {
         streams: Vec::new(),
         introductions: 0,
         relay_bytes: 0,
+        read_cache: Some(crate::engine::api::ReadCacheStats {
+            capacity: 32 << 20,
+            held: 3 << 20,
+            hits: 90,
+            misses: 10,
+            read: 1 << 20,
+        }),
     }
 }
 
@@ -241,7 +248,7 @@ fn show_has_every_section() {
     // Only the findings that are not ok, with their advice.
     assert!(
         out.ends_with(
-            "\nwhy slow (1)\n  ✖ trackers: 1 of 1 tracker failing (127.0.0.1:6969: refused)\n      ↳ check the tracker URL\n"
+            "\nwhy slow (1)\n  ✖ trackers: 1 of 1 tracker failing (127.0.0.1:6969: refused)\n      ↳ check the tracker URL\n\nread cache: 3 MiB of 32 MiB held, 90% of 100 blocks sent from memory, 1 MiB read into it\n"
         ),
         "{out}"
     );
@@ -251,6 +258,7 @@ fn show_has_every_section() {
         trackers: vec![],
         peers: vec![],
         explain: vec![],
+        read_cache: None,
         ..detail()
     };
     assert!(show_text(&empty).ends_with("\npeers (0)\n"));

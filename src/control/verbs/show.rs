@@ -49,6 +49,7 @@ pub(super) async fn show(id: TorrentId, current: &SessionSnapshot, client: &Clie
         streams: client.streams(id).await.unwrap_or_default(),
         introductions: snap.introductions,
         relay_bytes: snap.relay_bytes,
+        read_cache: Some(current.read_cache),
     }))
 }
 

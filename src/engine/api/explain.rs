@@ -226,6 +226,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             proxy,
             reachability,
             seeding_idle,
+            disk,
             rc4_cpu,
         ]
     } else {

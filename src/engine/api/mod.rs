@@ -4,6 +4,7 @@
 
 mod blocklist;
 mod client;
+mod read_cache;
 pub(crate) use client::lists_all;
 pub use client::{AddOptions, Answer, Client, GoalChange, IntoAnswer};
 mod errors;
@@ -69,6 +70,7 @@ pub use files::{
 };
 pub use journal::{JournalEntry, PeerJournalEntry};
 pub use proxy::{mask_url, ProxyScheme, ProxySpec, ProxyStatus, ProxyUrlError};
+pub use read_cache::ReadCacheStats;
 pub use rename::{check_name, plan as plan_rename, RenameError, Renamed, Renaming};
 pub use session::*;
 mod torrent_line;
@@ -343,7 +345,7 @@ pub struct UplinkRow {
     pub down_best: f64,
 }
 
-/// The writers' side of a download.
+/// The disk's side of a torrent: the writers of a download, and the reads for its peers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DiskRow {
     /// Bytes queued for running piece writers.
@@ -355,6 +357,15 @@ pub struct DiskRow {
     pub write_rate: f64,
     /// The fastest the peers delivered, bytes a second over 3 s, since the task started.
     pub down_peak: f64,
+    /// Reads for peers waiting for the device now (`disk/read_waits.rs`).
+    #[serde(default)]
+    pub reads_waiting: u32,
+    /// How long reads have waited without a pause; None while none waits.
+    #[serde(default)]
+    pub read_waited: Option<Duration>,
+    /// The recent reads' average wait (the last 30 s); None when none ended lately.
+    #[serde(default)]
+    pub read_average: Option<Duration>,
 }
 
 /// The header's DHT line: the session's node and this torrent's lookups.

@@ -71,6 +71,9 @@ pub struct SessionSnapshot {
     /// (`TEST_REACHABILITY_ENV`); None: 30 minutes.
     #[serde(default)]
     pub reachability_window: Option<Duration>,
+    /// The read cache of seeding (`disk/read_cache.rs`): its bound, what it holds, its hits.
+    #[serde(default)]
+    pub read_cache: crate::engine::api::ReadCacheStats,
     /// Counts the session's publications: every line's `rev` is at most this.
     #[serde(default)]
     pub rev: u64,
@@ -132,6 +135,7 @@ impl SessionSnapshot {
             port_mapping,
             interface,
             reachability_window,
+            read_cache,
             rev,
             catalog,
             index: _,
@@ -157,6 +161,7 @@ impl SessionSnapshot {
             port_mapping: port_mapping.clone(),
             interface: interface.clone(),
             reachability_window: *reachability_window,
+            read_cache: *read_cache,
             rev: *rev,
             catalog: Arc::clone(catalog),
             index: Default::default(),

@@ -8,9 +8,81 @@
 use std::fs::File;
 use std::sync::atomic::Ordering;
 
+use super::read_cache::{read_cache, UNIT_MAX};
 use super::{DiskError, Storage};
 
 impl Storage {
+    /// The unit of the read cache that holds block `begin..begin + len` of piece `index`, and
+    /// where the block starts in it: (run, unit begin, unit length, offset). None for a block
+    /// that crosses a run (no peer asks that; read directly) or lies outside the piece.
+    fn unit_of(&self, index: u32, begin: u32, len: usize) -> Option<(u32, u32, u32, usize)> {
+        let piece_len = self.piece_len(index)?;
+        let run = begin / UNIT_MAX;
+        let start = run * UNIT_MAX;
+        let unit_len = (piece_len - start.min(piece_len)).min(UNIT_MAX);
+        let at = (begin - start) as usize;
+        (at + len <= unit_len as usize).then_some((run, start, unit_len, at))
+    }
+
+    /// Copies block `begin..begin + buf.len()` of piece `index` from the session's read cache
+    /// when it holds it: true. Never waits for the device.
+    pub(crate) fn read_block_held(&self, index: u32, begin: u32, buf: &mut [u8]) -> bool {
+        self.unit_of(index, begin, buf.len())
+            .is_some_and(|(run, _, _, at)| read_cache().copy((self.cache_id, index, run), at, buf))
+    }
+
+    /// Reads block `begin..begin + buf.len()` of piece `index` for a peer, through the read
+    /// cache: its whole unit (the piece, or a run of a large one) is read in one call and kept
+    /// for the blocks that follow; a unit another thread reads is waited for. Falls back to
+    /// reading the block alone (which reports any error) when the unit cannot be had. May wait
+    /// for the device: blocking threads only.
+    pub(crate) fn read_block_through_cache(
+        &self,
+        index: u32,
+        begin: u32,
+        buf: &mut [u8],
+    ) -> Result<(), DiskError> {
+        if let Some((run, start, unit_len, at)) = self.unit_of(index, begin, buf.len()) {
+            let load = || {
+                let mut unit = vec![0; unit_len as usize];
+                let at = self.block_start(index, start, unit.len()).ok()?;
+                self.read_unit(at, &mut unit).ok().map(|()| unit)
+            };
+            let got =
+                read_cache().get_or_load((self.cache_id, index, run), unit_len as usize, load);
+            if let Some(src) = got.as_deref().and_then(|u| u.get(at..at + buf.len())) {
+                buf.copy_from_slice(src);
+                return Ok(());
+            }
+        }
+        self.read_block(index, begin, buf)
+    }
+
+    /// Reads payload bytes `start..start + buf.len()` (a unit of the read cache) with the
+    /// kernel's readahead off for the files it touches: the unit is all the seeder wants from
+    /// there, and readahead beyond it is read for nothing when memory is short (evicted before
+    /// a peer asks for it). The advice stays on the descriptor, which suits seeding; the check
+    /// sets its own (sequential) when it runs.
+    fn read_unit(&self, start: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        self.for_each_segment(start, buf.len(), |i, file, file_offset, range| {
+            let range_start = range.start as u64;
+            let dst = buf.get_mut(range).ok_or_else(super::segment_bug)?;
+            if file.padding {
+                dst.fill(0);
+                return Ok(());
+            }
+            if self.read_parts(file, start + range_start, dst)? {
+                return Ok(());
+            }
+            self.with_handle(i, file, |handle| {
+                // Advice only: a failure costs a readahead, not correctness.
+                let _ = rustix::fs::fadvise(handle, 0, None, rustix::fs::Advice::Random);
+                std::os::unix::fs::FileExt::read_exact_at(handle, dst, file_offset)
+                    .map_err(|e| super::io_error("read", &file.path, e))
+            })
+        })
+    }
+
     /// Reads block `begin..begin + buf.len()` of piece `index` into `buf` when every byte of it
     /// is in the page cache: true. False when some byte would wait for the device, sits in the
     /// parts file of a skipped file or in a file not open now, or the read failed: `buf` then

@@ -22,6 +22,8 @@ mod check;
 mod layout;
 mod open_files;
 pub(crate) mod parts;
+pub(crate) mod read_cache;
+pub(crate) mod read_waits;
 mod skip;
 #[cfg(test)]
 mod tests;
@@ -188,6 +190,16 @@ pub(crate) struct Storage {
     parts: Mutex<parts::Parts>,
     /// Held while a late file is created, so two disk threads never both create it.
     creating: Mutex<()>,
+    /// Its name in the session's read cache (`read_cache.rs`).
+    cache_id: u64,
+    /// Reads for peers waiting for the device (`read_waits.rs`).
+    pub(crate) read_waits: read_waits::ReadWaits,
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        read_cache::read_cache().forget_storage(self.cache_id);
+    }
 }
 
 impl std::fmt::Debug for Storage {
@@ -288,6 +300,8 @@ impl Storage {
             geometry,
             parts: Mutex::new(parts),
             creating: Mutex::new(()),
+            cache_id: read_cache::next_storage_id(),
+            read_waits: read_waits::ReadWaits::default(),
         })
     }
 
@@ -390,6 +404,7 @@ impl Storage {
         block: &[u8],
     ) -> Result<(), DiskError> {
         let start = self.checked_range(index, begin, block.len())?;
+        read_cache::read_cache().forget_piece(self.cache_id, index);
         self.write_payload(start, block)
     }
 

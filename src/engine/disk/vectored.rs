@@ -30,6 +30,7 @@ impl Storage {
         let total: usize = blocks.iter().map(|b| b.len()).sum();
         // The whole run is checked first: none of it is written if it does not fit.
         let start = self.checked_range(index, begin, total)?;
+        super::read_cache::read_cache().forget_piece(self.cache_id, index);
         let end = start + total as u64;
         let i = self.files.partition_point(|f| f.offset + f.length <= start);
         if let Some(file) = self.files.get(i) {

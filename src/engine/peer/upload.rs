@@ -160,11 +160,14 @@ impl PeerConn {
             // The buffer goes to the blocking thread and comes back: nothing else is queued
             // on this connection meanwhile, so the blocks follow whatever was pushed before.
             let mut out = std::mem::take(&mut self.out);
+            let waits = Arc::clone(&storage);
+            let waiting = waits.read_waits.start();
             let read = tokio::task::spawn_blocking(move || {
                 let r = append_blocks(&storage, &rest, &mut out, blocking);
                 (out, r, rest)
             })
             .await;
+            drop(waiting);
             match read {
                 Ok((out, r, rest)) => {
                     self.out = out;
@@ -194,14 +197,20 @@ impl PeerConn {
 /// Reads a block into its place in the send buffer: false when it cannot now (not cached).
 type ReadInto = fn(&Storage, BlockRef, &mut [u8]) -> Result<bool, DiskError>;
 
-/// From the page cache only, without waiting for the device.
+/// From the session's read cache or the page cache only, without waiting for the device.
 fn cached(storage: &Storage, r: BlockRef, dst: &mut [u8]) -> Result<bool, DiskError> {
+    if storage.read_block_held(r.index, r.begin, dst) {
+        return Ok(true);
+    }
     storage.read_block_cached(r.index, r.begin, dst)
 }
 
-/// Waiting for the device if need be: only on a blocking thread.
+/// Waiting for the device if need be, reading the block's whole piece into the session's read
+/// cache (`disk/read_cache.rs`): only on a blocking thread.
 fn blocking(storage: &Storage, r: BlockRef, dst: &mut [u8]) -> Result<bool, DiskError> {
-    storage.read_block(r.index, r.begin, dst).map(|()| true)
+    storage
+        .read_block_through_cache(r.index, r.begin, dst)
+        .map(|()| true)
 }
 
 /// Appends a `piece` message for each block of `batch` to `out`, each read from disk into its

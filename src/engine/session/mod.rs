@@ -161,8 +161,29 @@ impl Session {
             proxy: ctx.proxy.as_ref().map(|p| p.status()),
             port_mapping: self.port_mapping(),
             interface: self.interface(),
+            read_cache: self.read_cache(),
             ..Default::default()
         }
+    }
+
+    /// The read cache's figures; units idle too long go here, since a head is made every
+    /// tick whether or not anything reads.
+    fn read_cache(&self) -> crate::engine::api::ReadCacheStats {
+        let cache = crate::engine::disk::read_cache::read_cache();
+        let now = std::time::Instant::now();
+        cache.expire(now);
+        let f = cache.stats();
+        let stats = crate::engine::api::ReadCacheStats {
+            capacity: f.capacity,
+            held: f.held,
+            hits: f.hits,
+            misses: f.misses,
+            read: f.read,
+        };
+        if let Some(words) = stats.words().filter(|_| cache.log_due(now)) {
+            tracing::info!("{words}");
+        }
+        stats
     }
 
     /// Listens on `opts.port` (or the next few, or any free one) at `opts.bind`; with the
@@ -176,6 +197,15 @@ impl Session {
             .clone()
             .map(|spec| Arc::new(Proxy::new(spec, opts.proxy_only)));
         let mut logs = Vec::new();
+        let cache = crate::engine::disk::read_cache::session_bound();
+        crate::engine::disk::read_cache::read_cache().set_capacity(cache);
+        logs.push((
+            LogLevel::Info,
+            format!(
+                "read cache: up to {} for pieces read from the disk to seed",
+                crate::fmt::bytes(cache as u64)
+            ),
+        ));
         // First: every socket below is bound to the interface, and the first look at it is
         // taken before any is opened.
         let watcher = opts

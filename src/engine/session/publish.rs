@@ -97,6 +97,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         port_mapping,
         interface,
         reachability_window,
+        read_cache,
         rev: _,
         catalog,
         index: _,
@@ -118,6 +119,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         && prev.port_mapping == *port_mapping
         && prev.interface == *interface
         && prev.reachability_window == *reachability_window
+        && prev.read_cache == *read_cache
         && (std::sync::Arc::ptr_eq(&prev.catalog, catalog) || prev.catalog == *catalog)
 }
 

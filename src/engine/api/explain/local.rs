@@ -193,10 +193,18 @@ fn limit_arg(bytes_per_sec: f64) -> String {
 /// sets the pace.
 const DISK_HELD_SHARE: f32 = 0.5;
 
+/// Reads for peers waiting this long without a pause: the disk is not answering.
+const READS_STUCK: Duration = Duration::from_secs(2);
+/// Reads for peers taking this long on average, with several queued: the disk sets the pace
+/// of the upload (a hard disk's seek is ~10 ms; a read of a piece, tens).
+const READS_SLOW: Duration = Duration::from_millis(100);
+
+/// The disk holds the torrent back: its writers cannot keep up with a download, or its reads
+/// keep peers waiting for pieces.
 pub(super) fn disk(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
     let d = &s.disk;
     if d.held < DISK_HELD_SHARE {
-        return None;
+        return disk_reads(d);
     }
     let e = format!(
         "the disk is not keeping up: its writers' backlog is full ({} waiting) and reading \
@@ -213,6 +221,34 @@ pub(super) fn disk(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
         e,
         Some("save to a faster (or less busy) disk"),
     ))
+}
+
+/// The reads' side of `disk`.
+fn disk_reads(d: &crate::engine::api::DiskRow) -> Option<Finding> {
+    let reads = |n: u32| plural(n as usize, "read", "reads");
+    if let Some(waited) = d.read_waited.filter(|w| *w >= READS_STUCK) {
+        let e = format!(
+            "the disk is not answering: {} for peers waiting, for {} now{}",
+            reads(d.reads_waiting),
+            fmt::duration(waited),
+            d.read_average
+                .map(|a| format!(" (before that they took {} each)", millis(a)))
+                .unwrap_or_default()
+        );
+        let advice = "check the disk (`dmesg`, the mount): peers wait for its pieces";
+        return Some(finding(Check::Disk, Verdict::HoldingBack, e, Some(advice)));
+    }
+    let average = d.read_average.filter(|a| *a >= READS_SLOW)?;
+    if d.reads_waiting < 2 {
+        return None;
+    }
+    let e = format!(
+        "reading from the disk is slow: reads for peers take {} each lately, {} queued",
+        millis(average),
+        reads(d.reads_waiting)
+    );
+    let advice = "a faster or less busy disk, or fewer torrents seeding from this one";
+    Some(finding(Check::Disk, Verdict::Warning, e, Some(advice)))
 }
 
 pub(super) fn rc4_cpu(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {

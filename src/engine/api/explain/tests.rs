@@ -523,6 +523,7 @@ fn writers_holding_the_peers_back_name_both_rates() {
         held: 0.8,
         write_rate: 1024.0 * 1024.0,
         down_peak: 12.0 * 1024.0 * 1024.0,
+        ..Default::default()
     };
     let f = verdict_of(&s, &ExplainContext::default(), Check::Disk).unwrap();
     assert_eq!(f.verdict, Verdict::HoldingBack);
@@ -537,6 +538,39 @@ fn writers_holding_the_peers_back_name_both_rates() {
     // Held back now and then: a writer's hiccup, not the pace.
     s.disk.held = 0.2;
     assert!(verdict_of(&s, &ExplainContext::default(), Check::Disk).is_none());
+}
+
+#[test]
+fn a_disk_slow_to_read_is_named_on_a_seed() {
+    let mut s = healthy();
+    s.state = TorrentState::Seeding;
+    let ctx = ExplainContext::default();
+    // A disk that does not answer: reads waiting for seconds.
+    s.disk.reads_waiting = 3;
+    s.disk.read_waited = Some(Duration::from_secs(12));
+    s.disk.read_average = Some(Duration::from_millis(40));
+    let f = verdict_of(&s, &ctx, Check::Disk).unwrap();
+    assert_eq!(f.verdict, Verdict::HoldingBack);
+    assert_eq!(
+        f.evidence,
+        "the disk is not answering: 3 reads for peers waiting, for 12s now (before that they \
+         took 40 ms each)"
+    );
+    // A slow one: reads take long and queue up.
+    s.disk.read_waited = Some(Duration::from_millis(300));
+    s.disk.read_average = Some(Duration::from_millis(180));
+    let f = verdict_of(&s, &ctx, Check::Disk).unwrap();
+    assert_eq!(f.verdict, Verdict::Warning);
+    assert_eq!(
+        f.evidence,
+        "reading from the disk is slow: reads for peers take 180 ms each lately, 3 reads queued"
+    );
+    // One read at a time, or quick reads: the disk keeps up.
+    s.disk.reads_waiting = 1;
+    assert!(verdict_of(&s, &ctx, Check::Disk).is_none());
+    s.disk.reads_waiting = 3;
+    s.disk.read_average = Some(Duration::from_millis(8));
+    assert!(verdict_of(&s, &ctx, Check::Disk).is_none());
 }
 
 #[test]

@@ -42,8 +42,6 @@ pub(super) struct Job {
     devices: [Option<u64>; 2],
     /// When its copy started; None while it waits.
     started: Option<Instant>,
-    /// The client that asked, told when the files are in place (none after a restart).
-    reply: Option<oneshot::Sender<Result<(), RequestError>>>,
 }
 
 impl Job {
@@ -84,16 +82,15 @@ impl Manager {
             let _ = reply.send(Err(RequestError::Disk(why)));
             return;
         }
-        self.push_copy(i, dir, Some(reply));
+        // Accepted: the faces answer now, as Transmission's and qBittorrent's set-location do
+        // (a copy can take hours; a client's request must not). Its progress, and its failure
+        // if it fails, are on the torrent's line from here on.
+        let _ = reply.send(Ok(()));
+        self.push_copy(i, dir);
     }
 
     /// A queued job for slot `i` (asked now, or found in its journal at start).
-    fn push_copy(
-        &mut self,
-        i: usize,
-        to: PathBuf,
-        reply: Option<oneshot::Sender<Result<(), RequestError>>>,
-    ) {
+    fn push_copy(&mut self, i: usize, to: PathBuf) {
         let slot = &self.slots[i];
         let Some(meta) = slot.meta.clone() else {
             return;
@@ -110,7 +107,6 @@ impl Manager {
             meta,
             progress: Arc::default(),
             started: None,
-            reply,
         });
         self.pump_copies();
         self.show_copies();
@@ -128,7 +124,7 @@ impl Manager {
             })
             .collect();
         for (i, to) in wanted {
-            self.push_copy(i, to, None);
+            self.push_copy(i, to);
         }
     }
 
@@ -179,9 +175,7 @@ impl Manager {
             return;
         };
         self.slots[i].policy.moving_words = None;
-        let reply = job.reply.unwrap_or_else(|| oneshot::channel().0);
         if job.progress.cancel.load(Ordering::Relaxed) {
-            let _ = reply.send(Err(RequestError::Stopped));
             return;
         }
         match staged {
@@ -193,10 +187,6 @@ impl Manager {
                 if let Err(e) = self.save_journal(i) {
                     self.slots[i].policy.kept.moving = false;
                     self.copy_failed(i, &job.to, &job.meta, format!("saving its journal: {e}"));
-                    let _ = reply.send(Err(RequestError::Disk(format!(
-                        "not moved to {}: saving its journal: {e}",
-                        job.to.display()
-                    ))));
                     return;
                 }
                 let (to_task, answer) = oneshot::channel();
@@ -204,15 +194,13 @@ impl Manager {
                 let to = job.to.clone();
                 tokio::spawn(async move {
                     let outcome = answer.await.unwrap_or(Err(RequestError::Stopped));
-                    let _ = reply.send(outcome.clone());
                     let _ = moved.send((id, to, outcome));
                 });
                 self.start_move(id, job.to, to_task);
             }
             Err(e) => {
                 let why = e.to_string();
-                self.copy_failed(i, &job.to, &job.meta, why.clone());
-                let _ = reply.send(Err(RequestError::Disk(why)));
+                self.copy_failed(i, &job.to, &job.meta, why);
             }
         }
     }
@@ -236,10 +224,7 @@ impl Manager {
             let job = &self.copies[at];
             job.stop();
             if job.started.is_none() {
-                let job = self.copies.swap_remove(at);
-                if let Some(reply) = job.reply {
-                    let _ = reply.send(Err(RequestError::Stopped));
-                }
+                self.copies.swap_remove(at);
             }
         }
     }
@@ -315,7 +300,6 @@ mod tests {
             total,
             devices: [None, None],
             started,
-            reply: None,
         }
     }
 

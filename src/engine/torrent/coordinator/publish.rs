@@ -218,6 +218,7 @@ impl Coordinator {
             .chain(self.webseeds.iter().map(|w| w.row(now, n)))
             .collect();
         let state = self.state();
+        let reads = self.shared.storage.read_waits.figures(now);
         let totals = Totals {
             verified,
             downloaded: self.shared.downloaded.load(Ordering::Relaxed),
@@ -240,6 +241,9 @@ impl Coordinator {
                     / HELD_WINDOW_TICKS as f32,
                 write_rate: self.shown.written.rate(),
                 down_peak: self.shown.down_peak,
+                reads_waiting: reads.waiting,
+                read_waited: reads.waited,
+                read_average: reads.average,
             },
             uplink: self.shown.uplink.row(),
         };
