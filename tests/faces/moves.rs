@@ -170,3 +170,125 @@ fn a_move_to_another_disk_keeps_seeding_and_survives_a_kill_mid_copy() {
     });
     daemon.assert_alive("the end");
 }
+
+/// A tmpfs of `bytes` mounted at `dir` for the test, unmounted when dropped.
+struct SmallDisk {
+    dir: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, bytes: u64) -> Option<SmallDisk> {
+        fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "ttui-test-full"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipping: cannot mount a tmpfs (needs root)");
+            return None;
+        }
+        Some(SmallDisk {
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// Fills the file system of `dir` with one file until it is full.
+fn fill(dir: &std::path::Path) {
+    use std::io::Write;
+    let mut f = fs::File::create(dir.join("filler")).unwrap();
+    let chunk = vec![1u8; 64 << 10];
+    while f.write_all(&chunk).is_ok() {}
+}
+
+/// A move onto a disk without the room: refused at once with the room there is; and a
+/// disk that fills while the copy runs: the copy stops, the torrent stays and seeds where it
+/// was, its line says why, nothing of the copy is left, and every piece is still good.
+#[test]
+fn a_move_onto_a_full_disk_says_why_and_loses_nothing() {
+    require_loopback_only();
+    if !HoldFs::available() {
+        return;
+    }
+    let env = Env::new("ttui-moves-full-");
+    let made = env.root.path().join("t");
+    let port = free_port();
+    let args = vec!["--port".to_string(), port.to_string()];
+    let mut daemon = Daemon::start(&env, "1", &args);
+    let mut disk = HoldFs::start(&env.root.path().join("holdfs"), &env.logs);
+    let files: &[(&str, u64)] = &[("a.bin", 8 * PLEN), ("b.bin", 4 * PLEN)];
+    let total = 12 * PLEN;
+    let p = Payload::make(&disk.backing, &made, "full-seed", files, 47);
+    let hash = p.hash();
+    let out = env.verb(&["add", p.path().as_str(), "-o", disk.mount.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let rows = env.wait_list("the seed", WAIT, &mut daemon, |rows| {
+        row(rows, &hash).is_some_and(|r| r["state"] == "seeding")
+    });
+    let id = row(&rows, &hash).unwrap()["id"].to_string();
+
+    // Too small from the start: refused, and said why.
+    let Some(tiny) = SmallDisk::mount(&env.root.path().join("tiny"), total / 2) else {
+        return;
+    };
+    let out = env.verb(&["move", &id, tiny.dir.to_str().unwrap()]);
+    assert_ne!(out.code, 0, "{out:?}");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("not moved to") && said.contains("free, the torrent's files take"),
+        "{said}"
+    );
+
+    // Room at the start, none by the time b.bin is copied.
+    let small = SmallDisk::mount(&env.root.path().join("small"), total + PLEN).unwrap();
+    disk.hold("full-seed/b.bin", 0);
+    let out = env.verb(&["move", &id, small.dir.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "accepted: {out:?}");
+    let start = Instant::now();
+    while !disk.has_held("full-seed/b.bin") {
+        assert!(start.elapsed() < WAIT, "the copy never reached b.bin");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fill(&small.dir);
+    disk.release();
+    let not_moved = format!("not moved to {}", small.dir.display());
+    let rows = env.wait_list("the copy to fail", WAIT, &mut daemon, |rows| {
+        row(rows, &hash).is_some_and(|r| {
+            r["state"] == "seeding" && r["why"].as_str().is_some_and(|w| w.contains(&not_moved))
+        })
+    });
+    let r = row(&rows, &hash).unwrap();
+    assert_eq!(r["save_path"], disk.mount.to_str().unwrap(), "{r}");
+    let why = r["why"].as_str().unwrap();
+    assert!(why.contains("No space left on device"), "{why}");
+    assert!(
+        !small.dir.join(format!(".ttui-move-{hash}")).exists(),
+        "the copy's folder stayed on the full disk"
+    );
+    for (name, len) in files {
+        let at = disk.mount.join("full-seed").join(name);
+        assert_eq!(fs::metadata(&at).map(|m| m.len()).ok(), Some(*len));
+    }
+    let out = env.verb(&["verify", &id]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let start = Instant::now();
+    env.wait_list("the check where it stayed", WAIT, &mut daemon, |rows| {
+        start.elapsed() > Duration::from_millis(500)
+            && row(rows, &hash)
+                .is_some_and(|r| r["state"] == "seeding" && r["verified_bytes"] == r["total_bytes"])
+    });
+    daemon.assert_alive("the end");
+    drop(daemon);
+    drop(small);
+    drop(tiny);
+}

@@ -139,16 +139,16 @@ fn a_disk_that_hangs_leaves_the_session_answering() {
         .arg(&env.state);
     let out = run_within(cmd, "show --json", Duration::from_secs(30));
     let shown: Value = serde_json::from_str(&out.stdout).expect("show --json");
-    let disk = shown["explain"]
+    let finding = shown["explain"]
         .as_array()
         .and_then(|e| e.iter().find(|f| f["check"] == "disk"))
         .unwrap_or_else(|| panic!("no disk finding on a seed whose reads hang: {shown}"));
-    let evidence = disk["evidence"].as_str().unwrap_or_default();
+    let evidence = finding["evidence"].as_str().unwrap_or_default();
     assert!(
-        disk["verdict"] == "holding_back"
+        finding["verdict"] == "holding_back"
             && evidence.starts_with("the disk is not answering: ")
             && evidence.contains("for peers waiting, for "),
-        "{disk}"
+        "{finding}"
     );
     for s in &seeds[..5] {
         assert!(

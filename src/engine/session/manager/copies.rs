@@ -73,6 +73,20 @@ impl Manager {
             let _ = reply.send(Err(RequestError::Disk(why)));
             return;
         }
+        // A disk without the room says so now, before anything is journaled or copied.
+        if let Some(meta) = &self.slots[i].meta {
+            let need = disk_files::bytes_to_move(&self.slots[i].save_path, meta);
+            if let Some(free) = disk_files::free_bytes(&dir).filter(|f| *f < need) {
+                let why = format!(
+                    "not moved to {}: it has {} free, the torrent's files take {}",
+                    dir.display(),
+                    crate::fmt::bytes(free),
+                    crate::fmt::bytes(need)
+                );
+                let _ = reply.send(Err(RequestError::Disk(why)));
+                return;
+            }
+        }
         let kept = &mut self.slots[i].policy.kept;
         (kept.target, kept.moving, kept.user_move) = (Some(dir.clone()), false, true);
         if let Err(e) = self.save_journal(i) {

@@ -267,6 +267,13 @@ pub(in crate::engine::session) fn bytes_to_move(from: &Path, meta: &Metainfo) ->
         .sum()
 }
 
+/// Bytes free to an unprivileged writer on the file system of `dir`; None when it cannot be
+/// told (the move then finds out as it copies).
+pub(in crate::engine::session) fn free_bytes(dir: &Path) -> Option<u64> {
+    let s = rustix::fs::statvfs(dir).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
 /// The files a move takes: every file of the torrent (not padding), and its parts file.
 fn rels(meta: &Metainfo) -> impl Iterator<Item = PathBuf> + '_ {
     meta.info
