@@ -194,6 +194,9 @@ pub(crate) struct Storage {
     cache_id: u64,
     /// Reads for peers waiting for the device (`read_waits.rs`).
     pub(crate) read_waits: read_waits::ReadWaits,
+    /// The device of `root` (0 when it could not be told): the unit of the session's writer
+    /// locks (`DiskPool::writer`).
+    device: u64,
 }
 
 impl Drop for Storage {
@@ -293,6 +296,9 @@ impl Storage {
             geometry.num_pieces(),
             geometry.piece_length(),
         );
+        let device = std::fs::metadata(&root)
+            .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+            .unwrap_or(0);
         Ok(Storage {
             root,
             files,
@@ -302,6 +308,7 @@ impl Storage {
             creating: Mutex::new(()),
             cache_id: read_cache::next_storage_id(),
             read_waits: read_waits::ReadWaits::default(),
+            device,
         })
     }
 
@@ -324,6 +331,11 @@ impl Storage {
     /// Files of this torrent whose descriptors are open right now.
     pub(crate) fn open_files(&self) -> usize {
         self.handles.open_count()
+    }
+
+    /// The device the torrent's directory is on (0 when it could not be told).
+    pub(crate) fn device(&self) -> u64 {
+        self.device
     }
 
     #[cfg(test)]

@@ -2,8 +2,9 @@
 //! the session-wide budget of threads that checks hash on, and the budget of bytes waiting
 //! for the piece writers (`backlog.rs`).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -15,9 +16,11 @@ use crate::engine::disk::backlog::WriteBacklog;
 /// of the session; a check holds its permits for as long as its threads run.
 #[derive(Debug)]
 pub(crate) struct DiskPool {
-    /// Pieces are hashed in parallel but written one at a time: concurrent writes to one
-    /// file make the kernel spin on the inode lock (measured: a sixth of all CPU time).
-    one_writer: Mutex<()>,
+    /// Pieces are hashed in parallel but written one at a time on each device: concurrent
+    /// writes to one file make the kernel spin on the inode lock (measured: a sixth of all CPU
+    /// time), and a disk takes one stream of writes best. One lock a device, not one for the
+    /// session: a download to a slow or hung disk must not hold up the writes to another.
+    writers: Mutex<HashMap<u64, Arc<Mutex<()>>>>,
     /// The check threads' budget. Ten torrents checking at once (a restart after a crash, a
     /// `verify all`) share it instead of running ten times the threads side by side, each at
     /// a fraction of the speed and seeking between their files: as libtorrent and
@@ -45,7 +48,7 @@ impl DiskPool {
     pub(crate) fn new(hashing_threads: usize) -> DiskPool {
         let hashing_threads = hashing_threads.clamp(1, Semaphore::MAX_PERMITS);
         DiskPool {
-            one_writer: Mutex::new(()),
+            writers: Mutex::default(),
             hashing: Arc::new(Semaphore::new(hashing_threads)),
             hashing_threads,
             waiting: AtomicUsize::new(0),
@@ -62,9 +65,10 @@ impl DiskPool {
         tokio::task::spawn_blocking(job);
     }
 
-    /// Held while writing a piece.
-    pub(crate) fn one_writer(&self) -> MutexGuard<'_, ()> {
-        self.one_writer.lock().unwrap_or_else(|e| e.into_inner())
+    /// The lock held while writing a piece to `device` (`Storage::device`).
+    pub(crate) fn writer(&self, device: u64) -> Arc<Mutex<()>> {
+        let mut writers = self.writers.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(writers.entry(device).or_default())
     }
 
     /// Threads a check wanting `want` may hash on: never more than the session's budget.

@@ -57,12 +57,13 @@ fn run(shared: &Shared, index: u32) {
     }
 }
 
-/// Writes the blocks, one writer in the session at a time (concurrent writes to one file make
-/// the kernel spin on its inode lock), then hashes them outside that lock: those in memory as
+/// Writes the blocks, one writer a device at a time (concurrent writes to one file make the
+/// kernel spin on its inode lock), then hashes them outside that lock: those in memory as
 /// they are, those written ahead of a gap read back from the file (the page cache).
 fn write(shared: &Shared, index: u32, batch: &[Job], hash: &mut PieceHash) {
     let written = {
-        let _one_writer = shared.pool.one_writer();
+        let writer = shared.pool.writer(shared.storage.device());
+        let _one_writer = writer.lock().unwrap_or_else(|e| e.into_inner());
         write_runs(batch, WRITE_RUN, |begin, run| {
             shared.storage.write_run(index, begin, run)
         })
