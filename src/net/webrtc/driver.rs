@@ -389,7 +389,7 @@ impl Driver {
         };
         if let Err(e) = conn.rtc.handle_input(input) {
             let stage = conn.stage;
-            self.fail(id, failed(stage, e));
+            self.fail(id, failed(stage, e), socket);
             return;
         }
         self.drive(id, socket);
@@ -429,7 +429,7 @@ impl Driver {
             };
             if let Err(e) = conn.rtc.handle_input(Input::Timeout(now)) {
                 let stage = conn.stage;
-                self.fail(id, failed(stage, e));
+                self.fail(id, failed(stage, e), socket);
                 continue;
             }
             self.drive(id, socket);
@@ -454,15 +454,20 @@ impl Driver {
                 tracing::debug!(conn = id, "webrtc: closed");
                 self.conns.remove(&id);
             }
-            Err(e) => self.fail(id, e),
+            Err(e) => self.fail(id, e, socket),
         }
     }
 
-    fn fail(&mut self, id: ConnId, e: WebRtcError) {
+    fn fail(&mut self, id: ConnId, e: WebRtcError, socket: &UdpSocket) {
         let Some(mut conn) = self.conns.remove(&id) else {
             return;
         };
         tracing::debug!(conn = id, "webrtc: {e}");
+        if conn.stage >= Stage::Dtls && conn.rtc.is_alive() && conn.rtc.close().is_ok() {
+            // A goodbye (SCTP's abort, DTLS's close_notify) tells the peer now, rather than
+            // when its ICE gives up on us.
+            goodbye(&mut conn.rtc, socket);
+        }
         conn.rtc.disconnect();
         if let Some(done) = conn.done.take() {
             let _ = done.send(Err(e));
@@ -471,6 +476,20 @@ impl Driver {
             if let Some(reader) = open.reader.take() {
                 let _ = reader.send(Err(io::Error::other(e.to_string())));
             }
+        }
+    }
+}
+
+/// Sends what a closing `Rtc` has to say, a bounded number of datagrams, without acting
+/// on anything else: the connection is being dropped.
+fn goodbye(rtc: &mut Rtc, socket: &UdpSocket) {
+    for _ in 0..32 {
+        match rtc.poll_output() {
+            Ok(Output::Transmit(t)) => {
+                let _ = socket.try_send_to(&t.contents, t.destination);
+            }
+            Ok(Output::Event(_)) => {}
+            Ok(Output::Timeout(_)) | Err(_) => return,
         }
     }
 }

@@ -216,21 +216,205 @@ async fn connections_are_capped() {
     a.offer().await.unwrap();
 }
 
-#[test]
-fn the_fuzz_entry_answers_a_real_offer_and_refuses_garbage() {
-    // An offer as Chromium makes it (trimmed of nothing: its lines, its order).
-    let chromium = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+/// An offer as Chromium makes it for one data channel (its lines, in its order).
+const CHROMIUM_OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
         a=group:BUNDLE 0\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n\
         m=application 50000 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 127.0.0.1\r\n\
         a=candidate:1 1 udp 2113937151 127.0.0.1 50000 typ host generation 0 network-cost 999\r\n\
         a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=ice-options:trickle\r\n\
         a=fingerprint:sha-256 9E:2E:6D:1A:59:F7:C6:E1:3E:9B:7C:4E:37:4F:D8:1D:CA:F9:74:20:AB:72:7F:9B:B1:C1:C4:E6:2B:B2:D7:E8\r\n\
         a=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n";
-    let answer = answer_offer_sdp(chromium).unwrap();
+
+#[test]
+fn the_fuzz_entry_answers_a_real_offer_and_refuses_garbage() {
+    let answer = answer_offer_sdp(CHROMIUM_OFFER).unwrap();
     assert!(answer.contains("a=setup:"), "{answer}");
     assert!(answer.contains("a=candidate:"), "{answer}");
     assert!(answer_offer_sdp("m=application\0").is_err());
     assert!(
         answer_offer_sdp("v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n").is_err()
     );
+}
+
+/// RFC 7983's first byte: 0–3 is STUN, 20–63 DTLS.
+fn is_stun(datagram: &[u8]) -> bool {
+    datagram.first().is_some_and(|b| *b < 4)
+}
+
+/// A peer that answers `offer_sdp` and then does ICE and nothing else: it neither sends
+/// nor reads a DTLS record, so ICE connects and DTLS never does.
+async fn ice_only_peer(offer_sdp: &str) -> (String, tokio::task::JoinHandle<()>) {
+    use str0m::net::{Protocol, Receive};
+    use str0m::{Input, Output};
+    use tokio::net::UdpSocket;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let mut rtc = sdp::new_rtc(std::time::Instant::now(), &[local], None, 64 << 10);
+    let answer = sdp::accept_offer(&mut rtc, offer_sdp).unwrap();
+    let task = tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let next = loop {
+                match rtc.poll_output().unwrap() {
+                    Output::Timeout(t) => break t,
+                    Output::Transmit(t) if is_stun(&t.contents) => {
+                        let _ = socket.send_to(&t.contents, t.destination).await;
+                    }
+                    _ => {}
+                }
+            };
+            let wait = next
+                .saturating_duration_since(std::time::Instant::now())
+                .max(Duration::from_millis(1));
+            let input = match timeout(wait, socket.recv_from(&mut buf)).await {
+                Ok(Ok((n, from))) if is_stun(&buf[..n]) => {
+                    match Receive::new(Protocol::Udp, from, local, &buf[..n]) {
+                        Ok(r) => Input::Receive(std::time::Instant::now(), r),
+                        Err(_) => continue,
+                    }
+                }
+                _ => Input::Timeout(std::time::Instant::now()),
+            };
+            rtc.handle_input(input).unwrap();
+        }
+    });
+    (answer, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_whose_dtls_never_completes_times_out_in_the_dtls_stage() {
+    let a = WebRtc::bind(WebRtcConfig {
+        dtls_timeout: Duration::from_millis(1500),
+        ..loopback()
+    })
+    .await
+    .unwrap();
+    let offer = a.offer().await.unwrap();
+    let (answer, peer) = ice_only_peer(&offer.sdp).await;
+    let connecting = a.connect(offer.id, &answer).await.unwrap();
+    let mut stage = connecting.stage.clone();
+    let e = timeout(WAIT, connecting.established())
+        .await
+        .expect("the DTLS deadline")
+        .unwrap_err();
+    peer.abort();
+    assert_eq!(e.stage(), Some(Stage::Dtls), "{e}");
+    assert!(e.to_string().starts_with("DTLS timed out"), "{e}");
+    // The peer table saw ICE pass.
+    assert_eq!(*stage.borrow_and_update(), Stage::Dtls);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_floods_is_cut_off_and_both_ends_learn_why() {
+    let a = WebRtc::bind(loopback()).await.unwrap();
+    let b = WebRtc::bind(WebRtcConfig {
+        receive_buffer: 64 << 10,
+        ..loopback()
+    })
+    .await
+    .unwrap();
+    let (mut sa, mut sb) = pair(&a, &b).await;
+    let writer = tokio::spawn(async move {
+        let r = sa.write_all(&vec![7u8; 1 << 20]).await;
+        (sa, r)
+    });
+    // b reads nothing for a while: far longer than 64 KiB takes on loopback.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut got = Vec::new();
+    let e = timeout(WAIT, sb.read_to_end(&mut got))
+        .await
+        .expect("the flood's error in time")
+        .unwrap_err();
+    assert!(e.to_string().contains("flood"), "{e}");
+    assert!(got.len() <= 64 << 10, "{} bytes read", got.len());
+    // The writer learns it too: b said goodbye, it did not just fall silent.
+    let (_sa, r) = timeout(WAIT, writer)
+        .await
+        .expect("the writer ends")
+        .unwrap();
+    assert!(r.is_err(), "the writer's 1 MiB went somewhere");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_connection_frees_its_place() {
+    let a = WebRtc::bind(WebRtcConfig {
+        max_connections: 1,
+        ..loopback()
+    })
+    .await
+    .unwrap();
+    let b = WebRtc::bind(loopback()).await.unwrap();
+    let (sa, sb) = pair(&a, &b).await;
+    assert!(matches!(a.offer().await, Err(WebRtcError::TooMany(1))));
+    drop((sa, sb));
+    let freed = timeout(WAIT, async {
+        loop {
+            match a.offer().await {
+                Ok(o) => return o,
+                Err(WebRtcError::TooMany(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .expect("the place freed in time");
+    assert!(freed.sdp.contains("m=application"));
+}
+
+#[test]
+fn mangled_offers_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let base = CHROMIUM_OFFER;
+    let lines: Vec<&str> = base.split_inclusive("\r\n").collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(82);
+    for _ in 0..600 {
+        let mut ls: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        for _ in 0..rng.gen_range(1..4) {
+            let i = rng.gen_range(0..ls.len());
+            match rng.gen_range(0..5) {
+                0 => {
+                    ls.remove(i);
+                    if ls.is_empty() {
+                        ls.push(String::new());
+                    }
+                }
+                1 => {
+                    let l = ls[i].clone();
+                    ls.insert(i, l);
+                }
+                2 => {
+                    let l = &mut ls[i];
+                    let cut = rng.gen_range(0..=l.len());
+                    if l.is_char_boundary(cut) {
+                        l.truncate(cut);
+                    }
+                }
+                3 => {
+                    let l = &mut ls[i];
+                    let at = rng.gen_range(0..=l.len());
+                    if l.is_char_boundary(at) {
+                        let junk = [
+                            "\u{1F600}",
+                            " ",
+                            ":",
+                            "-1",
+                            "99999999999999999999",
+                            "\r\n",
+                            "=",
+                        ];
+                        l.insert_str(at, junk[rng.gen_range(0..junk.len())]);
+                    }
+                }
+                _ => {
+                    let j = rng.gen_range(0..ls.len());
+                    ls.swap(i, j);
+                }
+            }
+        }
+        let offer: String = ls.concat();
+        // Ok or a bad SDP: either way, no panic.
+        if let Err(e) = answer_offer_sdp(&offer) {
+            assert!(matches!(e, WebRtcError::BadSdp(_)), "{e}");
+        }
+    }
 }
