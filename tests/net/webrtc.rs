@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::{timeout, timeout_at, Instant};
 
 use ttui::internals::net::webrtc::{
@@ -66,7 +66,8 @@ async fn browser_echo(mode: &str) {
     let (events, mut rx) = mpsc::unbounded_channel();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(serve(listener, rtc.clone(), events));
+    let hangup = Arc::new(Notify::new());
+    let server = tokio::spawn(serve(listener, rtc.clone(), events, Arc::clone(&hangup)));
     let url = format!("http://127.0.0.1:{port}/?mode={mode}&n={N}");
     let mut browser = Browser::start(dir.path(), &url);
 
@@ -94,7 +95,7 @@ async fn browser_echo(mode: &str) {
     assert_eq!(*stage.borrow(), Stage::Open);
 
     let data = pattern(N);
-    let echoed = timeout(WAIT, exchange(stream, data.clone()))
+    let (mut rd, wr, echoed) = timeout(WAIT, exchange(stream, data.clone()))
         .await
         .unwrap_or_else(|_| panic!("no echo in time; the page's log: {logs:?}"));
     assert!(echoed == data, "the echo differs from what was sent");
@@ -111,6 +112,18 @@ async fn browser_echo(mode: &str) {
         }
     };
     assert_eq!(digest, want, "what the page received");
+    hangup.notify_one();
+    // The page hangs up: the stream ends, with nothing more in it.
+    let mut rest = Vec::new();
+    let end = timeout(WAIT, rd.read_to_end(&mut rest))
+        .await
+        .unwrap_or_else(|_| panic!("the stream did not end; the page's log: {logs:?}"));
+    assert!(
+        rest.is_empty(),
+        "{} bytes after the echo ({end:?})",
+        rest.len()
+    );
+    drop(wr);
     while let Ok(Event::Log(l)) = rx.try_recv() {
         logs.push(l);
     }
@@ -122,8 +135,11 @@ async fn browser_echo(mode: &str) {
     drop(browser);
 }
 
-/// Writes `data` while reading as many bytes back.
-async fn exchange(stream: WebRtcStream, data: Vec<u8>) -> Vec<u8> {
+/// Writes `data` while reading as many bytes back; the halves stay open.
+async fn exchange(
+    stream: WebRtcStream,
+    data: Vec<u8>,
+) -> (ReadHalf<WebRtcStream>, WriteHalf<WebRtcStream>, Vec<u8>) {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let len = data.len();
     let writer = async move {
@@ -135,10 +151,10 @@ async fn exchange(stream: WebRtcStream, data: Vec<u8>) -> Vec<u8> {
     let reader = async move {
         let mut got = vec![0u8; len];
         rd.read_exact(&mut got).await.unwrap();
-        got
+        (rd, got)
     };
-    let (_wr, got) = futures::future::join(writer, reader).await;
-    got
+    let (wr, (rd, got)) = futures::future::join(writer, reader).await;
+    (rd, wr, got)
 }
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -171,16 +187,23 @@ impl std::fmt::Debug for Event {
 
 /// The page's server: the page itself, and the signalling (`GET /offer` gives ttui's offer,
 /// `POST /answer` takes the page's answer; `POST /offer` takes the page's offer and gives
-/// ttui's answer), the page's result and log lines.
-async fn serve(listener: TcpListener, rtc: WebRtc, events: mpsc::UnboundedSender<Event>) {
+/// ttui's answer), the page's result and log lines, and `GET /hangup`, answered when the
+/// test has its echo back.
+async fn serve(
+    listener: TcpListener,
+    rtc: WebRtc,
+    events: mpsc::UnboundedSender<Event>,
+    hangup: Arc<Notify>,
+) {
     let offer: Arc<Mutex<Option<OfferId>>> = Arc::default();
     loop {
         let Ok((conn, _)) = listener.accept().await else {
             return;
         };
         let (rtc, events, offer) = (rtc.clone(), events.clone(), Arc::clone(&offer));
+        let hangup = Arc::clone(&hangup);
         tokio::spawn(async move {
-            let _ = timeout(WAIT, handle(conn, rtc, events, offer)).await;
+            let _ = timeout(WAIT, handle(conn, rtc, events, offer, hangup)).await;
         });
     }
 }
@@ -190,6 +213,7 @@ async fn handle(
     rtc: WebRtc,
     events: mpsc::UnboundedSender<Event>,
     offer: Arc<Mutex<Option<OfferId>>>,
+    hangup: Arc<Notify>,
 ) {
     let Some((method, path, body)) = read_request(&mut conn).await else {
         return;
@@ -219,6 +243,10 @@ async fn handle(
         }
         ("POST", "/result") => {
             let _ = events.send(Event::Result(body));
+            ("200 OK", "text/plain", String::new())
+        }
+        ("GET", "/hangup") => {
+            hangup.notified().await;
             ("200 OK", "text/plain", String::new())
         }
         ("POST", "/log") => {
