@@ -27,6 +27,7 @@ use super::sdp;
 use super::{
     Connecting, Offer, OfferId, Stage, WebRtc, WebRtcConfig, WebRtcError, WebRtcStream, MAX_MESSAGE,
 };
+use crate::net::udp_batch::BatchRecv;
 
 pub(crate) type ConnId = u64;
 
@@ -34,9 +35,12 @@ pub(crate) type ConnId = u64;
 /// closed, and to say goodbye (SCTP's shutdown, DTLS's close_notify).
 const LINGER: Duration = Duration::from_secs(5);
 
-/// The largest datagram we read: ICE and DTLS stay under the path MTU (str0m sends at most
+/// The largest datagram we take: ICE and DTLS stay under the path MTU (str0m sends at most
 /// 1200-byte datagrams by default, browsers about as much); a larger one is not WebRTC.
 const MAX_DATAGRAM: usize = 4096;
+
+/// Batches read per wake of the socket (each up to `udp_batch::BATCH` datagrams).
+const READS_PER_WAKE: usize = 8;
 
 /// The socket's kernel buffers: a burst of SCTP at loopback speed fits, so a datagram is
 /// seldom lost to a full buffer.
@@ -196,7 +200,8 @@ impl Driver {
         mut commands: mpsc::Receiver<Command>,
         mut writes: mpsc::UnboundedReceiver<Write>,
     ) {
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        // Batched reads (recvmmsg) that also tell each datagram's local address.
+        let mut rx = BatchRecv::new(&socket);
         let mut handles = true;
         loop {
             if !handles && self.conns.is_empty() {
@@ -210,10 +215,9 @@ impl Driver {
                 },
                 // `self.writes` keeps the channel open: never `None`.
                 Some(w) = writes.recv() => self.write(w, &socket),
-                r = socket.recv_from(&mut buf) => match r {
-                    Ok((n, from)) => self.receive(&buf[..n], from, &socket),
-                    // ICMP's port unreachable and the like: one peer's, not the socket's.
-                    Err(e) => tracing::trace!("webrtc: recv: {e}"),
+                r = socket.readable() => match r {
+                    Ok(()) => self.read(&socket, &mut rx),
+                    Err(e) => tracing::trace!("webrtc: readable: {e}"),
                 },
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
                     self.tick(&socket)
@@ -368,9 +372,27 @@ impl Driver {
         self.drive(id, socket);
     }
 
-    fn receive(&mut self, data: &[u8], from: SocketAddr, socket: &UdpSocket) {
+    /// What the socket holds, a bounded number of batches at a time, so that commands,
+    /// writes and timers get their turn under a flood of datagrams.
+    fn read(&mut self, socket: &UdpSocket, rx: &mut BatchRecv) {
+        for _ in 0..READS_PER_WAKE {
+            let r = rx.try_recv_to(socket, |d, from, to| {
+                if d.len() <= MAX_DATAGRAM {
+                    self.receive(d, from, to, socket);
+                }
+            });
+            match r {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // ICMP's port unreachable and the like: one peer's, not the socket's.
+                Err(e) => tracing::trace!("webrtc: recv: {e}"),
+            }
+        }
+    }
+
+    fn receive(&mut self, data: &[u8], from: SocketAddr, to: Option<IpAddr>, socket: &UdpSocket) {
         let now = Instant::now();
-        let destination = self.destination_for(from);
+        let destination = self.destination_for(from, to);
         // Not STUN, DTLS, RTP or RTCP: not ours to read.
         let Ok(receive) = Receive::new(Protocol::Udp, from, destination, data) else {
             return;
@@ -395,11 +417,14 @@ impl Driver {
         self.drive(id, socket);
     }
 
-    /// The address a datagram came to. The bound one, unless it is a wildcard: then the
-    /// first host address of the sender's family (IP_PKTINFO would tell: a later step).
-    fn destination_for(&self, from: SocketAddr) -> SocketAddr {
+    /// The address a datagram came to: the bound one, unless it is a wildcard; then the one
+    /// the kernel told (IP_PKTINFO), else the first host address of the sender's family.
+    fn destination_for(&self, from: SocketAddr, to: Option<IpAddr>) -> SocketAddr {
         if !self.local.ip().is_unspecified() {
             return self.local;
+        }
+        if let Some(ip) = to {
+            return SocketAddr::new(ip, self.local.port());
         }
         self.hosts
             .iter()

@@ -36,9 +36,9 @@
 //! but not yet read (`receive_buffer`; a peer that sends more than its reader takes is
 //! cut off as a flood, since a data channel has no receive window of its own to close).
 //!
-//! Not yet: a STUN client (the server-reflexive candidate is taken from the config), the
-//! local address of each datagram when the socket is bound to a wildcard address (the
-//! first host address of the sender's family stands for it), and the tracker's use of it.
+//! Not yet: a STUN client (the server-reflexive candidate is taken from the config), sends
+//! from a chosen source address on a socket bound to a wildcard address (the kernel's route
+//! picks it; receives do know their address, through IP_PKTINFO), and the tracker's use.
 
 mod driver;
 mod sdp;

@@ -418,3 +418,31 @@ fn mangled_offers_never_panic() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_on_the_wildcard_address_connects_both_ways() {
+    // As the session binds (0.0.0.0), with loopback as the only candidate: each datagram's
+    // own address (IP_PKTINFO) is what str0m must be told it came to.
+    let a = WebRtc::bind(WebRtcConfig {
+        bind: SocketAddr::from(([0, 0, 0, 0], 0)),
+        host_addrs: vec![std::net::IpAddr::from([127, 0, 0, 1])],
+        ..WebRtcConfig::default()
+    })
+    .await
+    .unwrap();
+    let b = WebRtc::bind(loopback()).await.unwrap();
+    for (x, y) in [(&a, &b), (&b, &a)] {
+        let (sx, sy) = pair(x, y).await;
+        let data = pattern(100_000, 9);
+        let (got_x, got_y) = timeout(
+            WAIT,
+            futures::future::join(
+                exchange(sx, data.clone(), data.len()),
+                exchange(sy, data.clone(), data.len()),
+            ),
+        )
+        .await
+        .expect("in time");
+        assert!(same(&got_x, &data) && same(&got_y, &data));
+    }
+}
