@@ -446,3 +446,36 @@ async fn a_socket_on_the_wildcard_address_connects_both_ways() {
         assert!(same(&got_x, &data) && same(&got_y, &data));
     }
 }
+
+/// Not a check: one way's throughput on loopback, for the benchmark to come
+/// (`cargo test --lib webrtc::tests::throughput -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput() {
+    let a = WebRtc::bind(loopback()).await.unwrap();
+    let b = WebRtc::bind(loopback()).await.unwrap();
+    let (mut sa, mut sb) = pair(&a, &b).await;
+    let total: usize = 256 << 20;
+    let block = vec![0x5au8; 1 << 16];
+    let start = std::time::Instant::now();
+    let writer = tokio::spawn(async move {
+        for _ in 0..total / block.len() {
+            sa.write_all(&block).await.unwrap();
+        }
+        sa
+    });
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0;
+    while got < total {
+        let n = timeout(WAIT, sb.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "the end after {got} bytes");
+        got += n;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let _sa = writer.await.unwrap();
+    eprintln!(
+        "{} MiB in {secs:.2} s: {:.0} MB/s",
+        total >> 20,
+        total as f64 / secs / 1e6
+    );
+}
