@@ -158,7 +158,7 @@ fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 /// Our host candidates: the configured addresses, else the bound one, else (a wildcard)
-/// the addresses of the machine's interfaces of its family.
+/// the addresses of the machine's interfaces of its family (`pick_hosts`).
 fn host_addrs(config: &WebRtcConfig, local: SocketAddr) -> Vec<SocketAddr> {
     let port = local.port();
     let ips: Vec<IpAddr> = if !config.host_addrs.is_empty() {
@@ -166,14 +166,32 @@ fn host_addrs(config: &WebRtcConfig, local: SocketAddr) -> Vec<SocketAddr> {
     } else if !local.ip().is_unspecified() {
         vec![local.ip()]
     } else {
-        interface_addrs()
-            .into_iter()
-            .filter(|ip| ip.is_ipv4() == local.is_ipv4())
-            .collect()
+        pick_hosts(interface_addrs(), local.is_ipv4())
     };
     ips.into_iter()
         .map(|ip| SocketAddr::new(ip, port))
         .collect()
+}
+
+/// The interface addresses of the socket's family worth offering. Loopback only when there
+/// is nothing else: as libwebrtc does, since a remote peer's checks to 127.0.0.1 reach its
+/// own machine, not ours. Link-local addresses (str0m refuses IPv4's) are left out too.
+fn pick_hosts(all: Vec<IpAddr>, v4: bool) -> Vec<IpAddr> {
+    let family: Vec<IpAddr> = all.into_iter().filter(|ip| ip.is_ipv4() == v4).collect();
+    let link_local = |ip: &IpAddr| match ip {
+        IpAddr::V4(a) => a.is_link_local(),
+        IpAddr::V6(a) => (a.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    let routable: Vec<IpAddr> = family
+        .iter()
+        .copied()
+        .filter(|ip| !ip.is_loopback() && !link_local(ip))
+        .collect();
+    if routable.is_empty() {
+        family.into_iter().filter(|ip| ip.is_loopback()).collect()
+    } else {
+        routable
+    }
 }
 
 fn interface_addrs() -> Vec<IpAddr> {
@@ -752,5 +770,35 @@ fn failed(stage: Stage, e: str0m::RtcError) -> WebRtcError {
     WebRtcError::Failed {
         stage,
         reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::pick_hosts;
+    use std::net::IpAddr;
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().filter_map(|s| s.parse().ok()).collect()
+    }
+
+    #[test]
+    fn loopback_and_link_local_only_when_nothing_else() {
+        let all = ips(&[
+            "127.0.0.1",
+            "192.0.2.10",
+            "169.254.1.1",
+            "::1",
+            "fe80::1",
+            "2001:db8::1",
+        ]);
+        assert_eq!(pick_hosts(all.clone(), true), ips(&["192.0.2.10"]));
+        assert_eq!(pick_hosts(all, false), ips(&["2001:db8::1"]));
+        // A namespace with only `lo`: loopback it is.
+        assert_eq!(
+            pick_hosts(ips(&["127.0.0.1", "::1"]), true),
+            ips(&["127.0.0.1"])
+        );
+        assert_eq!(pick_hosts(Vec::new(), true), Vec::<IpAddr>::new());
     }
 }

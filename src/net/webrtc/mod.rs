@@ -143,7 +143,8 @@ pub struct WebRtcConfig {
     /// The UDP socket's address: the address ttui binds (port 0 picks one).
     pub bind: SocketAddr,
     /// Host candidates' addresses. Empty: the bound address when it is not a wildcard,
-    /// else every address of the machine's interfaces of its family.
+    /// else the addresses of the machine's interfaces of its family (loopback and
+    /// link-local ones only when there is nothing else).
     pub host_addrs: Vec<IpAddr>,
     /// A server-reflexive candidate (our address as a STUN server saw it), when known.
     pub reflexive: Option<SocketAddr>,
