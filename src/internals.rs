@@ -61,6 +61,12 @@ pub mod net {
         pub use crate::net::utp::stream::UtpStream;
         pub use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
     }
+    pub mod webrtc {
+        pub use crate::net::webrtc::{
+            answer_offer_sdp, Connecting, Offer, OfferId, Stage, WebRtc, WebRtcConfig, WebRtcError,
+            WebRtcStream, MAX_MESSAGE, MAX_SDP,
+        };
+    }
 }
 
 pub mod tracker {

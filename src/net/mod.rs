@@ -1,5 +1,5 @@
 //! Below the BitTorrent handshake: how bytes get to and from a peer (TCP or uTP, plain or
-//! encrypted with MSE/PE).
+//! encrypted with MSE/PE; WebRTC data channels for browsers).
 pub(crate) mod device;
 pub(crate) mod mse_stream;
 pub(crate) mod route;
@@ -10,6 +10,7 @@ pub(crate) mod tcp_info;
 pub(crate) mod udp_batch;
 pub(crate) mod udp_gso;
 pub(crate) mod utp;
+pub(crate) mod webrtc;
 
 pub(crate) use mse_stream::{connect, incoming, DialError, EncryptionPolicy, MseError};
 pub(crate) use stream::{Encryption, Transport, TransportKind};

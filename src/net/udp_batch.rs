@@ -12,11 +12,12 @@
 //! our crate; `nix`'s wrapper offers no GRO/GSO handling; `tokio` itself has no batched call.
 //!
 //! What `UdpSocketState::new` changes on the socket, and why that is harmless here: it turns
-//! on UDP_GRO (we split by `stride`), IP_PKTINFO / IP_RECVTOS (control messages we ignore) and
-//! "don't fragment" (DHT and uTP datagrams stay under 1,500 bytes).
+//! on UDP_GRO (we split by `stride`), IP_PKTINFO / IP_RECVTOS (control messages; WebRTC's
+//! driver reads the destination address of IP_PKTINFO, the others ignore them) and "don't
+//! fragment" (DHT, uTP and WebRTC datagrams stay under 1,500 bytes).
 
 use std::io::{self, IoSliceMut};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState};
 use tokio::net::UdpSocket;
@@ -77,9 +78,20 @@ impl BatchRecv {
         udp: &UdpSocket,
         mut each: impl FnMut(&[u8], SocketAddr),
     ) -> io::Result<usize> {
+        self.try_recv_to(udp, |d, from, _| each(d, from))
+    }
+
+    /// `try_recv`, also giving the address each datagram came to when the kernel tells it
+    /// (IP_PKTINFO, which quinn-udp turns on: a socket bound to a wildcard address learns
+    /// which of the machine's addresses was used); None in the fallback.
+    pub(crate) fn try_recv_to(
+        &mut self,
+        udp: &UdpSocket,
+        mut each: impl FnMut(&[u8], SocketAddr, Option<IpAddr>),
+    ) -> io::Result<usize> {
         let Some(state) = &self.state else {
             let (n, from) = udp.try_recv_from(&mut self.slots)?;
-            each(&self.slots[..n], from);
+            each(&self.slots[..n], from, None);
             return Ok(1);
         };
         let mut bufs: Vec<IoSliceMut<'_>> =
@@ -93,7 +105,7 @@ impl BatchRecv {
         let mut count = 0;
         for (i, m) in self.meta[..n].iter().enumerate() {
             let slot = &self.slots[i * SLOT..i * SLOT + m.len.min(SLOT)];
-            count += split_gro(slot, m.stride, |d| each(d, m.addr));
+            count += split_gro(slot, m.stride, |d| each(d, m.addr, m.dst_ip));
         }
         Ok(count)
     }

@@ -49,5 +49,6 @@ mod ratelimit; // slow
 mod reach; // slow
 mod tracker;
 mod utp;
+mod webrtc;
 mod webseed;
 mod ws_tracker;
