@@ -15,7 +15,8 @@
 #     tests/bench/lt_leechers.py, each on its own 127.0.0.x, writing to /dev/shm) take the
 #     torrents, torrent i going to leecher i mod 20, each dialing the daemon;
 #   - while they download: the same other-disk download again (its rate under load), then
-#     DISK_SLOW_SHOWS (50) `ttui show ID` of a seed on the slow disk, each timed (wall), each
+#     DISK_SLOW_SHOWS (50) `ttui show ID` of a seed on the slow disk, each timed (wall), spread
+#     over the rest of the window, each
 #     followed by a `ttui show --json` of a seed (a different one each time) whose `explain`
 #     is searched for a finding with check "disk";
 #   - bytes per second the leechers got from it: their payload over the time until they all
@@ -110,13 +111,14 @@ if [[ -z ${DISK_SLOW_INNER:-} ]]; then
         echo "== disk slow: $N torrents of $KIB KiB on a slow disk (FUSE: $SEEK ms a seek," \
             "$MBPS MB/s, one request at a time), $NL leechers ($(date -u +%F))"
         echo "   command: DISK_SLOW_N=$N DISK_SLOW_KIB=$KIB DISK_SLOW_LEECHERS=$NL" \
-            "DISK_SLOW_OTHER_MIB=$OTHER DISK_SLOW_SHOWS=$SHOWS bash tests/bench/disk.sh slow"
+            "DISK_SLOW_OTHER_MIB=$OTHER DISK_SLOW_SHOWS=$SHOWS DISK_SLOW_SECONDS=$SECS" \
+            "DISK_SLOW_SEEK_MS=$SEEK DISK_SLOW_MBPS=$MBPS bash tests/bench/disk.sh slow"
         echo "   the slow disk gives: dd bs=1M $(r dd_mbps) MB/s; piece size $(r plen);" \
             "$(nproc) CPUs; BENCH_TMP on $(df -P "$W" | awk 'NR == 2 { print $1 }')" \
             "($(findmnt -no FSTYPE -T "$W"))"
-        fmt='%-13s %9s %17s %9s %5s %9s %9s %11s %12s %6s  %s\n'
+        fmt='%-13s %9s %17s %9s %5s %8s %9s %9s %11s %12s %6s  %s\n'
         # shellcheck disable=SC2059 # the format is the table's, above
-        printf "$fmt" seeder "sent MB/s" "got" "read/sent" busy "show med" "show max" \
+        printf "$fmt" seeder "sent MB/s" "got" "read/sent" busy "a read" "show med" "show max" \
             "other alone" "other loaded" ratio "disk finding"
         for tool in "${TOOLS[@]}"; do
             st=$(r "$tool.status")
@@ -125,13 +127,13 @@ if [[ -z ${DISK_SLOW_INNER:-} ]]; then
                 [[ $seen == - || $seen == 0 ]] && fd=none || fd="$seen of $(r ttui.disk_asked)"
                 # shellcheck disable=SC2059
                 printf "$fmt" "$tool" "$(r ttui.sent_mbps)" "$(r ttui.got_all)" "$(r ttui.read_sent)" \
-                    "$(r ttui.disk_busy)" "$(r ttui.show_med_ms) ms" "$(r ttui.show_max_ms) ms" \
+                    "$(r ttui.disk_busy)" "$(r ttui.read_ms) ms" "$(r ttui.show_med_ms) ms" "$(r ttui.show_max_ms) ms" \
                     "$(r ttui.other_alone_mbps) MB/s" "$(r ttui.other_load_mbps) MB/s" \
                     "$(r ttui.other_ratio)" "$fd"
             else
                 # shellcheck disable=SC2059
                 printf "$fmt" "$tool" "$(r "$tool.sent_mbps")" "$(r "$tool.got_all")" \
-                    "$(r "$tool.read_sent")" "$(r "$tool.disk_busy")" - - - - - -
+                    "$(r "$tool.read_sent")" "$(r "$tool.disk_busy")" "$(r "$tool.read_ms") ms" - - - - - -
             fi
             [[ $st == ok ]] || echo "   $tool: $st"
         done
@@ -142,7 +144,9 @@ if [[ -z ${DISK_SLOW_INNER:-} ]]; then
         echo "ttui's disk finding: $(r ttui.disk_finding)"
         echo "(sent MB/s: the payload all $NL leechers got over the time until they had it all, or"
         echo " DISK_SLOW_SECONDS ($SECS); got: that time, or the share they got by then; read/sent: bytes"
-        echo " read from the slow disk over bytes sent; busy: the slow disk's busy time over the run;"
+        echo " read from the slow disk over bytes sent; busy: the slow disk's busy time over the run"
+        echo " (work queued at its end counts, so it can pass 100%); a read: what a request to the slow"
+        echo " disk took on average, its queue included (a FUSE request is at most 128 KiB);"
         echo " show: wall time of \`ttui show ID\` of a seed on the slow disk, $SHOWS times under the load;"
         echo " other: the daemon downloading $OTHER MiB from a libtorrent seeder to the normal disk, alone"
         echo " (the seeds idle) and under the load, first byte to complete; disk finding: \`ttui show"
@@ -231,6 +235,8 @@ leechers_start() {
     L0=$(now)
     B0=$(busy)
     R0=$(fsstat read_bytes)
+    Q0=$(fsstat wait_s)
+    N0=$(fsstat reads)
 }
 leechers_end() { # tag
     local log=$W/logs/$1.leech.log left got el
@@ -244,8 +250,9 @@ leechers_end() { # tag
     put "$1.sent_mbps" "$(calc "int($got / $el / 1e4 + 0.5) / 100")"
     put "$1.disk_busy" "$(calc "int(($(busy) - $B0) / $el * 100 + 0.5)")%"
     put "$1.read_sent" "$(calc "int(($(fsstat read_bytes) - $R0) / ($got + 1) * 100 + 0.5) / 100")"
+    put "$1.read_ms" "$(calc "int(($(fsstat wait_s) - $Q0) / ($(fsstat reads) - $N0 + 1) * 1e4 + 0.5) / 10")"
     if leech_done "$log"; then put "$1.got_all" "$(calc "int($el * 10 + 0.5) / 10") s"; else
-        put "$1.got_all" "$(calc "int($got / $((N * KIB * 1024)) * 100)")% in ${SECS} s"
+        put "$1.got_all" "$(calc "int($got / $((N * KIB * 1024)) * 100)")% in $(calc "int($el + 0.5)") s"
     fi
     note "$1: the leechers got $(calc "$got / 1e6") MB in $el s ($(calc "$got / $el / 1e6") MB/s)"
     stop "$LPID"
@@ -298,8 +305,11 @@ run_ttui() {
     if exceeds "$(r_ other_alone)" 0; then
         put ttui.other_ratio "$(calc "int($(r_ other_load) / $(r_ other_alone) * 100 + 0.5) / 100")"
     fi
-    local i a b ms=() seen=0 asked=0 ev="" id=${ids[0]} j
+    local i a b ms=() seen=0 asked=0 ev="" id=${ids[0]} j every pace
+    # Spread over most of what is left of the window, so they see the load as it goes on.
+    every=$(calc "($SECS - ($(now) - $L0)) * 0.7 / $SHOWS")
     for ((i = 0; i < SHOWS; i++)); do
+        pace=$(awk -v a="$(now)" -v b="$every" 'BEGIN { printf "%.3f", a + b }')
         a=$(date +%s%N)
         t show "$id" >/dev/null || note "ttui show $id failed"
         b=$(date +%s%N)
@@ -313,6 +323,8 @@ run_ttui() {
             [[ -n $ev ]] || ev="$e"
         fi
         if ((i == SHOWS / 2)); then cp "$W/show.json" "$W/logs/show-mid.json"; fi
+        pace=$(calc "$pace - $(now)")
+        if exceeds "$pace" 0; then sleep "$pace"; fi
     done
     printf '%s\n' "${ms[@]}" >"$W/show_ms.txt"
     put ttui.show_med_ms "$(sort -n "$W/show_ms.txt" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')"

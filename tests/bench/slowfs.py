@@ -12,8 +12,10 @@ and its answer is given when its cost has passed. Metadata (stat, open, readdir)
 
 The mount is made with direct_io: no page cache, so every read of the payload reaches this
 program, as every read of a cold file reaches a disk. STATS_FILE is rewritten every second with
-`reads N read_bytes B writes N write_bytes B seeks N busy_s S` (busy_s: the time the disk spent
-on requests, so busy_s over wall time is its utilisation).
+`reads N read_bytes B writes N write_bytes B seeks N busy_s S wait_s S` (busy_s: the time the
+disk spent on requests, so busy_s over wall time is its utilisation; wait_s: the time requests
+took from their arrival to their answer, queue included, summed, so wait_s over the requests
+is what one took on average).
 
 Why Python and fusepy (Debian's python3-fusepy, over libfuse 2): as holdfs.py and cutfs.py, a
 small adversary, not part of ttui.
@@ -42,13 +44,14 @@ class SlowFs(PassFs):
         self.head = None  # (path, offset) where the previous request ended
         self.n = {"reads": 0, "read_bytes": 0, "writes": 0, "write_bytes": 0, "seeks": 0}
         self.busy = 0.0
+        self.wait = 0.0
         threading.Thread(target=self.report, daemon=True).start()
 
     def report(self):
         while True:
             time.sleep(1)
             with self.spindle:
-                line = " ".join("%s %d" % kv for kv in self.n.items()) + " busy_s %.3f\n" % self.busy
+                line = " ".join("%s %d" % kv for kv in self.n.items()) + " busy_s %.3f wait_s %.3f\n" % (self.busy, self.wait)
             tmp = self.stats_file + ".tmp"
             with open(tmp, "w") as f:
                 f.write(line)
@@ -62,12 +65,14 @@ class SlowFs(PassFs):
                 cost += self.seek
                 self.n["seeks"] += 1
             self.head = (path, offset + size)
-            start = max(time.monotonic(), self.free_at)
+            arrived = time.monotonic()
+            start = max(arrived, self.free_at)
             self.free_at = start + cost
             self.busy += cost
             self.n[kind + "s"] += 1
             self.n[kind + "_bytes"] += size
             done = self.free_at
+            self.wait += done - arrived
         delay = done - time.monotonic()
         if delay > 0:
             time.sleep(delay)
