@@ -243,7 +243,7 @@ leechers_end() { # tag
     LEECH_ST=""
     left=$(calc "$SECS - ($(now) - $L0)")
     exceeds "$left" 0 || left=1
-    wait_for "${left%.*}" "$NL leechers to get every torrent from $1" leech_done "$log" || true
+    wait_for "${left%.*}" "$NL leechers to get every torrent from $1 (the window ends first)" leech_done "$log" || true
     el=$(calc "$(now) - $L0")
     got=$(leech_total "$log")
     if leech_done "$log"; then el=$(awk '/^done/ { print $2; exit }' "$log"); fi
