@@ -180,7 +180,13 @@ impl SmallDisk {
     fn mount(dir: &std::path::Path, bytes: u64) -> Option<SmallDisk> {
         fs::create_dir_all(dir).unwrap();
         let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "ttui-test-full"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes}"),
+                "ttui-test-full",
+            ])
             .arg(dir)
             .status()
             .is_ok_and(|s| s.success());

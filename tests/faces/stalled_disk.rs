@@ -147,7 +147,7 @@ fn a_disk_that_hangs_leaves_the_session_answering() {
     assert!(
         finding["verdict"] == "holding_back"
             && evidence.starts_with("the disk is not answering: ")
-            && evidence.contains("for peers waiting, for "),
+            && evidence.contains("for peers waiting, none done for "),
         "{finding}"
     );
     for s in &seeds[..5] {

@@ -357,13 +357,18 @@ pub struct DiskRow {
     pub write_rate: f64,
     /// The fastest the peers delivered, bytes a second over 3 s, since the task started.
     pub down_peak: f64,
-    /// Reads for peers waiting for the device now (`disk/read_waits.rs`).
+    /// This torrent's peers wait, or waited in the last 30 s, for reads from its disk.
+    #[serde(default)]
+    pub reads_here: bool,
+    /// Reads for peers waiting for the torrent's disk now, every torrent's on that disk
+    /// together (`disk/read_waits.rs`): the disk's queue.
     #[serde(default)]
     pub reads_waiting: u32,
-    /// How long reads have waited without a pause; None while none waits.
+    /// While reads wait: how long since one ended; None while none waits.
     #[serde(default)]
     pub read_waited: Option<Duration>,
-    /// The recent reads' average wait (the last 30 s); None when none ended lately.
+    /// The disk's recent reads' average wait, queue included (the last 30 s); None when none
+    /// ended lately.
     #[serde(default)]
     pub read_average: Option<Duration>,
 }

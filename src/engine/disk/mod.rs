@@ -192,8 +192,10 @@ pub(crate) struct Storage {
     creating: Mutex<()>,
     /// Its name in the session's read cache (`read_cache.rs`).
     cache_id: u64,
-    /// Reads for peers waiting for the device (`read_waits.rs`).
+    /// Reads for this torrent's peers waiting for the device, and all reads waiting for the
+    /// device (`read_waits.rs`).
     pub(crate) read_waits: read_waits::ReadWaits,
+    pub(crate) device_waits: Arc<read_waits::ReadWaits>,
     /// The device of `root` (0 when it could not be told): the unit of the session's writer
     /// locks (`DiskPool::writer`).
     device: u64,
@@ -308,6 +310,7 @@ impl Storage {
             creating: Mutex::new(()),
             cache_id: read_cache::next_storage_id(),
             read_waits: read_waits::ReadWaits::default(),
+            device_waits: read_waits::for_device(device),
             device,
         })
     }

@@ -1,12 +1,18 @@
-//! Reads for peers that waited for the device: how many wait now, since when, and how long
-//! the recent ones took. The explainer's evidence that the disk, not the swarm, holds a seed
-//! back ("3 reads for peers have waited 12 s", "reads take 180 ms").
+//! Reads for peers that waited for the device: how many wait now, how long since one ended,
+//! and how long the recent ones took. The explainer's evidence that the disk, not the swarm,
+//! holds a seed back ("3 reads for peers waiting, none done for 12 s", "reads take 180 ms").
+//!
+//! Kept twice: for each torrent (whether its peers wait on the disk at all) and for each
+//! device, shared by every torrent on it (`for_device`): the queue is the disk's, made of one
+//! read or so from each of many torrents, which no one torrent's count shows.
 //!
 //! Counted where a connection hands a read to a blocking thread and waits for it (the page
 //! cache and the read cache answer the others at once), so a wait includes the queue for the
 //! blocking threads as well as the device: both are what a peer waits for.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// An average older than this says nothing of the disk now.
@@ -28,7 +34,8 @@ pub(crate) struct ReadWaits {
 pub(crate) struct WaitFigures {
     /// Reads waiting now.
     pub(crate) waiting: u32,
-    /// How long reads have been waiting without a pause (None when none waits).
+    /// While reads wait: how long since one ended (or since they began waiting, if later).
+    /// Short on a busy disk that answers, growing on one that does not. None when none waits.
     pub(crate) waited: Option<Duration>,
     /// The recent reads' average wait (None when none ended lately).
     pub(crate) average: Option<Duration>,
@@ -72,10 +79,11 @@ impl ReadWaits {
     pub(crate) fn figures(&self, now: Instant) -> WaitFigures {
         let waiting = self.waiting.load(Ordering::Acquire);
         let now_ms = self.ms(now);
-        let waited = (waiting > 0).then(|| {
-            Duration::from_millis(now_ms.saturating_sub(self.since_ms.load(Ordering::Acquire)))
-        });
         let done = self.done_ms.load(Ordering::Acquire);
+        let waited = (waiting > 0).then(|| {
+            let quiet_since = self.since_ms.load(Ordering::Acquire).max(done);
+            Duration::from_millis(now_ms.saturating_sub(quiet_since))
+        });
         let recent = done > 0 && now_ms.saturating_sub(done) < RECENT.as_millis() as u64;
         let average = recent.then(|| Duration::from_micros(self.avg_us.load(Ordering::Relaxed)));
         WaitFigures {
@@ -84,6 +92,20 @@ impl ReadWaits {
             average,
         }
     }
+}
+
+/// The waits of `device`, shared by every storage on it while one holds them.
+pub(crate) fn for_device(device: u64) -> Arc<ReadWaits> {
+    static DEVICES: LazyLock<Mutex<HashMap<u64, Weak<ReadWaits>>>> = LazyLock::new(Mutex::default);
+    let mut devices = DEVICES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(w) = devices.get(&device).and_then(Weak::upgrade) {
+        return w;
+    }
+    // Devices no storage holds any more go: the map stays as small as the devices in use.
+    devices.retain(|_, w| w.strong_count() > 0);
+    let w = Arc::new(ReadWaits::default());
+    devices.insert(device, Arc::downgrade(&w));
+    w
 }
 
 impl Drop for ReadWait<'_> {
@@ -123,11 +145,27 @@ mod tests {
         );
         assert_eq!(f.average, None);
         drop(a);
+        // One ended: the other's wait counts from there (a busy disk, not a hung one).
+        let f = w.figures(Instant::now() + Duration::from_millis(500));
+        assert!(
+            f.waited.is_some_and(|d| d <= Duration::from_millis(600)),
+            "{f:?}"
+        );
         drop(b);
         let f = w.figures(Instant::now());
         assert_eq!((f.waiting, f.waited), (0, None));
         assert!(f.average.is_some());
         let later = w.figures(Instant::now() + RECENT + Duration::from_secs(1));
         assert_eq!(later.average, None, "old waits say nothing of the disk now");
+    }
+
+    #[test]
+    fn storages_on_one_device_share_its_waits() {
+        let a = for_device(u64::MAX - 7);
+        let b = for_device(u64::MAX - 7);
+        let other = for_device(u64::MAX - 8);
+        let _w = a.start();
+        assert_eq!(b.figures(Instant::now()).waiting, 1);
+        assert_eq!(other.figures(Instant::now()).waiting, 0);
     }
 }

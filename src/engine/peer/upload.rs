@@ -161,7 +161,7 @@ impl PeerConn {
             // on this connection meanwhile, so the blocks follow whatever was pushed before.
             let mut out = std::mem::take(&mut self.out);
             let waits = Arc::clone(&storage);
-            let waiting = waits.read_waits.start();
+            let waiting = (waits.read_waits.start(), waits.device_waits.start());
             let read = tokio::task::spawn_blocking(move || {
                 let r = append_blocks(&storage, &rest, &mut out, blocking);
                 (out, r, rest)

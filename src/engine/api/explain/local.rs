@@ -225,10 +225,13 @@ pub(super) fn disk(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
 
 /// The reads' side of `disk`.
 fn disk_reads(d: &crate::engine::api::DiskRow) -> Option<Finding> {
+    if !d.reads_here {
+        return None;
+    }
     let reads = |n: u32| plural(n as usize, "read", "reads");
     if let Some(waited) = d.read_waited.filter(|w| *w >= READS_STUCK) {
         let e = format!(
-            "the disk is not answering: {} for peers waiting, for {} now{}",
+            "the disk is not answering: {} for peers waiting, none done for {}{}",
             reads(d.reads_waiting),
             fmt::duration(waited),
             d.read_average
@@ -243,7 +246,7 @@ fn disk_reads(d: &crate::engine::api::DiskRow) -> Option<Finding> {
         return None;
     }
     let e = format!(
-        "reading from the disk is slow: reads for peers take {} each lately, {} queued",
+        "reading from the disk is slow: reads for peers take {} each lately, {} queued on it",
         millis(average),
         reads(d.reads_waiting)
     );

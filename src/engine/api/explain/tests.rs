@@ -546,6 +546,7 @@ fn a_disk_slow_to_read_is_named_on_a_seed() {
     s.state = TorrentState::Seeding;
     let ctx = ExplainContext::default();
     // A disk that does not answer: reads waiting for seconds.
+    s.disk.reads_here = true;
     s.disk.reads_waiting = 3;
     s.disk.read_waited = Some(Duration::from_secs(12));
     s.disk.read_average = Some(Duration::from_millis(40));
@@ -553,8 +554,8 @@ fn a_disk_slow_to_read_is_named_on_a_seed() {
     assert_eq!(f.verdict, Verdict::HoldingBack);
     assert_eq!(
         f.evidence,
-        "the disk is not answering: 3 reads for peers waiting, for 12s now (before that they \
-         took 40 ms each)"
+        "the disk is not answering: 3 reads for peers waiting, none done for 12s (before that \
+         they took 40 ms each)"
     );
     // A slow one: reads take long and queue up.
     s.disk.read_waited = Some(Duration::from_millis(300));
@@ -563,8 +564,13 @@ fn a_disk_slow_to_read_is_named_on_a_seed() {
     assert_eq!(f.verdict, Verdict::Warning);
     assert_eq!(
         f.evidence,
-        "reading from the disk is slow: reads for peers take 180 ms each lately, 3 reads queued"
+        "reading from the disk is slow: reads for peers take 180 ms each lately, 3 reads queued \
+         on it"
     );
+    // Other torrents' reads: not this one's peers that wait.
+    s.disk.reads_here = false;
+    assert!(verdict_of(&s, &ctx, Check::Disk).is_none());
+    s.disk.reads_here = true;
     // One read at a time, or quick reads: the disk keeps up.
     s.disk.reads_waiting = 1;
     assert!(verdict_of(&s, &ctx, Check::Disk).is_none());

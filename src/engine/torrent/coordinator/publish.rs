@@ -218,7 +218,8 @@ impl Coordinator {
             .chain(self.webseeds.iter().map(|w| w.row(now, n)))
             .collect();
         let state = self.state();
-        let reads = self.shared.storage.read_waits.figures(now);
+        let own = self.shared.storage.read_waits.figures(now);
+        let reads = self.shared.storage.device_waits.figures(now);
         let totals = Totals {
             verified,
             downloaded: self.shared.downloaded.load(Ordering::Relaxed),
@@ -241,6 +242,7 @@ impl Coordinator {
                     / HELD_WINDOW_TICKS as f32,
                 write_rate: self.shown.written.rate(),
                 down_peak: self.shown.down_peak,
+                reads_here: own.waiting > 0 || own.average.is_some(),
                 reads_waiting: reads.waiting,
                 read_waited: reads.waited,
                 read_average: reads.average,
