@@ -170,3 +170,12 @@ tr_stop() { # name
     TR_PID[$1]=""
 }
 declare -A TR_PID=()
+
+keystream() { # file KiB: an AES-CTR keystream keyed by the file's name, so every run makes the
+    # same bytes (the disk benchmarks' payloads)
+    local key
+    key=$(printf '%s' "$(basename "$1")" | sha256sum | cut -c1-32)
+    openssl enc -aes-128-ctr -K "$key" -iv 00000000000000000000000000000000 -in /dev/zero 2>/dev/null |
+        head -c $(($2 << 10)) >"$1" || true
+    [[ $(stat -c %s "$1") -eq $(($2 << 10)) ]] || die "could not write $1 (disk full?)"
+}

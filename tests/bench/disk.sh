@@ -181,21 +181,14 @@ trap 'exit 130' INT TERM
 # ---- the payload: sizes in KiB, scaled to MIB
 D=$W/data/set
 mkdir -p "$D/small"
-gen() { # file KiB: a keystream seeded by the file's name, so every run makes the same bytes
-    local key
-    key=$(printf '%s' "$1" | sha256sum | cut -c1-32)
-    openssl enc -aes-128-ctr -K "$key" -iv 00000000000000000000000000000000 -in /dev/zero 2>/dev/null |
-        head -c $(($2 << 10)) >"$1" || true
-    [[ $(stat -c %s "$1") -eq $(($2 << 10)) ]] || die "could not write $1 (disk full?)"
-}
 note "writing $MIB MiB in $D"
 k=$((MIB << 10))
-gen "$D/a.bin" $((k / 2))
-gen "$D/b.bin" $((k / 4))
-gen "$D/c.bin" $((k * 3 / 16))
-gen "$D/d.bin" $((k * 3 / 64))
-gen "$D/e.bin" $((k * 3 / 256))
-for ((i = 0; i < 64; i++)); do gen "$D/small/s$i.bin" $((k / 256 / 64)); done
+keystream "$D/a.bin" $((k / 2))
+keystream "$D/b.bin" $((k / 4))
+keystream "$D/c.bin" $((k * 3 / 16))
+keystream "$D/d.bin" $((k * 3 / 64))
+keystream "$D/e.bin" $((k * 3 / 256))
+for ((i = 0; i < 64; i++)); do keystream "$D/small/s$i.bin" $((k / 256 / 64)); done
 mapfile -t FILES < <(find "$D" -type f | sort)
 echo "${#FILES[@]}" >"$W/files.txt"
 BYTES=$(find "$D" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')

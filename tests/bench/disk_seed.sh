@@ -121,18 +121,11 @@ trap 'exit 130' INT TERM
 
 D=$W/data/set
 mkdir -p "$D"
-gen() { # file KiB
-    local key
-    key=$(printf '%s' "$1" | sha256sum | cut -c1-32)
-    openssl enc -aes-128-ctr -K "$key" -iv 00000000000000000000000000000000 -in /dev/zero 2>/dev/null |
-        head -c $(($2 << 10)) >"$1" || true
-    [[ $(stat -c %s "$1") -eq $(($2 << 10)) ]] || die "could not write $1 (disk full?)"
-}
 note "writing $MIB MiB in $D"
 k=$((MIB << 10))
-gen "$D/a.bin" $((k / 2))
-gen "$D/b.bin" $((k / 4))
-gen "$D/c.bin" $((k / 4))
+keystream "$D/a.bin" $((k / 2))
+keystream "$D/b.bin" $((k / 4))
+keystream "$D/c.bin" $((k / 4))
 BYTES=$(find "$D" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')
 sync
 TORRENT=$W/seed.torrent

@@ -181,28 +181,21 @@ trap inner_exit EXIT
 trap 'exit 130' INT TERM
 put() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
 
-gen() { # file KiB: an AES-CTR keystream keyed by the file's name
-    local key
-    key=$(printf '%s' "$(basename "$1")" | sha256sum | cut -c1-32)
-    openssl enc -aes-128-ctr -K "$key" -iv 00000000000000000000000000000000 -in /dev/zero 2>/dev/null |
-        head -c $(($2 << 10)) >"$1" || true
-    [[ $(stat -c %s "$1") -eq $(($2 << 10)) ]] || die "could not write $1 (disk full?)"
-}
 
 # -- the payloads, written to the backing directory (the mount adds nothing to writing them)
 note "writing $N payloads of $KIB KiB and their torrents"
 for ((i = 0; i < N; i++)); do
     f=$(printf 's%03d.bin' "$i")
-    gen "$W/backing/$f" "$KIB"
+    keystream "$W/backing/$f" "$KIB"
     "$TTUI" create --v1 --no-date --json -o "$W/torrents/${f%.bin}.torrent" "$W/backing/$f" \
         >"$W/create.json" || die "ttui create failed for $f"
 done
 put plen "$(($($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["piece_length"])' \
     "$W/create.json") >> 10)) KiB"
-gen "$W/other/o.bin" $((OTHER << 10))
+keystream "$W/other/o.bin" $((OTHER << 10))
 "$TTUI" create --v1 --no-date -o "$W/other.torrent" "$W/other/o.bin" >/dev/null || die "ttui create failed"
 OTHER_BYTES=$((OTHER << 20))
-gen "$W/backing/dd.bin" 65536
+keystream "$W/backing/dd.bin" 65536
 sync
 
 # -- the slow disk

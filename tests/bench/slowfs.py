@@ -27,13 +27,13 @@ import sys
 import threading
 import time
 
-from fusepy import FUSE, FuseOSError
+from fusepy import FUSE
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "support"))
-from passfs import PassFs  # noqa: E402
+from passfs import PassFiles  # noqa: E402
 
 
-class SlowFs(PassFs):
+class SlowFs(PassFiles):
     def __init__(self, root, stats, seek_ms, mbps):
         self.root = os.path.realpath(root)
         self.stats_file = stats
@@ -86,43 +86,6 @@ class SlowFs(PassFs):
     def write(self, path, data, offset, fh):
         self.wait_turn("write", path, offset, len(data))
         return os.pwrite(fh, data, offset)
-
-    def open(self, path, flags):
-        return os.open(self.real(path), flags)
-
-    def create(self, path, mode, fi=None):
-        return os.open(self.real(path), os.O_RDWR | os.O_CREAT | os.O_TRUNC, mode)
-
-    def flush(self, path, fh):
-        return 0
-
-    def fsync(self, path, datasync, fh):
-        if datasync:
-            os.fdatasync(fh)
-        else:
-            os.fsync(fh)
-
-    def fsyncdir(self, path, datasync, fh):
-        return 0
-
-    def release(self, path, fh):
-        os.close(fh)
-
-    def truncate(self, path, length, fh=None):
-        if fh is not None:
-            os.ftruncate(fh, length)
-        else:
-            os.truncate(self.real(path), length)
-
-    # -- metadata ------------------------------------------------------------------------
-    def getattr(self, path, fh=None):
-        try:
-            st = os.fstat(fh) if fh is not None else os.lstat(self.real(path))
-        except OSError as e:
-            raise FuseOSError(e.errno)
-        return {k: getattr(st, k) for k in (
-            "st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_atime", "st_ctime",
-            "st_mtime", "st_ino")}
 
 
 def main():

@@ -144,7 +144,9 @@ fn a_unit_has_its_own_netns_names_and_xdg_dirs() {
         return;
     };
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let netns = mounts.lines().find(|l| {
+    // The last mount there is the one in force: a host that ran `ip netns` has its own
+    // /run/netns mount under the unit's.
+    let netns = mounts.lines().rev().find(|l| {
         let f: Vec<&str> = l.split(' ').collect();
         f.get(4) == Some(&"/run/netns")
     });

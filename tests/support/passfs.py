@@ -65,3 +65,51 @@ class PassFs(Operations):
         return {k: getattr(st, k) for k in (
             "f_bavail", "f_bfree", "f_blocks", "f_bsize", "f_favail", "f_ffree", "f_files",
             "f_flag", "f_frsize", "f_namemax")}
+
+
+class PassFiles(PassFs):
+    """PassFs with the files' own operations passed through too (open, create, sync, close,
+    truncate, getattr from the descriptor), each on a descriptor of BACKING's file: a subclass
+    changes only `read` and `write` (holdfs holds reads, slowfs makes each wait its turn)."""
+
+    def read(self, path, size, offset, fh):
+        return os.pread(fh, size, offset)
+
+    def write(self, path, data, offset, fh):
+        return os.pwrite(fh, data, offset)
+
+    def open(self, path, flags):
+        return os.open(self.real(path), flags)
+
+    def create(self, path, mode, fi=None):
+        return os.open(self.real(path), os.O_RDWR | os.O_CREAT | os.O_TRUNC, mode)
+
+    def flush(self, path, fh):
+        return 0
+
+    def fsync(self, path, datasync, fh):
+        if datasync:
+            os.fdatasync(fh)
+        else:
+            os.fsync(fh)
+
+    def fsyncdir(self, path, datasync, fh):
+        return 0
+
+    def release(self, path, fh):
+        os.close(fh)
+
+    def truncate(self, path, length, fh=None):
+        if fh is not None:
+            os.ftruncate(fh, length)
+        else:
+            os.truncate(self.real(path), length)
+
+    def getattr(self, path, fh=None):
+        try:
+            st = os.fstat(fh) if fh is not None else os.lstat(self.real(path))
+        except OSError as e:
+            raise FuseOSError(e.errno)
+        return {k: getattr(st, k) for k in (
+            "st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_atime", "st_ctime",
+            "st_mtime", "st_ino")}

@@ -64,23 +64,7 @@ impl Storage {
     /// a peer asks for it). The advice stays on the descriptor, which suits seeding; the check
     /// sets its own (sequential) when it runs.
     fn read_unit(&self, start: u64, buf: &mut [u8]) -> Result<(), DiskError> {
-        self.for_each_segment(start, buf.len(), |i, file, file_offset, range| {
-            let range_start = range.start as u64;
-            let dst = buf.get_mut(range).ok_or_else(super::segment_bug)?;
-            if file.padding {
-                dst.fill(0);
-                return Ok(());
-            }
-            if self.read_parts(file, start + range_start, dst)? {
-                return Ok(());
-            }
-            self.with_handle(i, file, |handle| {
-                // Advice only: a failure costs a readahead, not correctness.
-                let _ = rustix::fs::fadvise(handle, 0, None, rustix::fs::Advice::Random);
-                std::os::unix::fs::FileExt::read_exact_at(handle, dst, file_offset)
-                    .map_err(|e| super::io_error("read", &file.path, e))
-            })
-        })
+        self.read_payload_advised(start, buf, Some(rustix::fs::Advice::Random))
     }
 
     /// Reads block `begin..begin + buf.len()` of piece `index` into `buf` when every byte of it

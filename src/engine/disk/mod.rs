@@ -503,6 +503,17 @@ impl Storage {
     }
 
     fn read_payload(&self, start: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        self.read_payload_advised(start, buf, None)
+    }
+
+    /// `read_payload`, first giving `advice` for each file read (advice only: a failure costs
+    /// speed, not correctness).
+    fn read_payload_advised(
+        &self,
+        start: u64,
+        buf: &mut [u8],
+        advice: Option<rustix::fs::Advice>,
+    ) -> Result<(), DiskError> {
         self.for_each_segment(start, buf.len(), |i, file, file_offset, range| {
             let range_start = range.start as u64;
             let dst = buf.get_mut(range).ok_or_else(segment_bug)?;
@@ -514,6 +525,9 @@ impl Storage {
                 return Ok(());
             }
             self.with_handle(i, file, |handle| {
+                if let Some(advice) = advice {
+                    let _ = rustix::fs::fadvise(handle, 0, None, advice);
+                }
                 handle
                     .read_exact_at(dst, file_offset)
                     .map_err(|e| io_error("read", &file.path, e))

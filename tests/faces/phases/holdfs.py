@@ -32,13 +32,13 @@ from fusepy import FUSE, FuseOSError
 
 # The pass-through operations every test file system shares (tests/support/passfs.py).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "support"))
-from passfs import PassFs  # noqa: E402
+from passfs import PassFiles  # noqa: E402
 
 HOLD_LIMIT = 120.0
 POLL = 0.02
 
 
-class HoldFs(PassFs):
+class HoldFs(PassFiles):
     def __init__(self, root, control):
         self.root = os.path.realpath(root)
         self.control = control
@@ -78,46 +78,6 @@ class HoldFs(PassFs):
                     raise FuseOSError(errno.EIO)
                 time.sleep(POLL)
         return os.pread(fh, size, offset)
-
-    def write(self, path, data, offset, fh):
-        return os.pwrite(fh, data, offset)
-
-    def open(self, path, flags):
-        return os.open(self.real(path), flags)
-
-    def create(self, path, mode, fi=None):
-        return os.open(self.real(path), os.O_RDWR | os.O_CREAT | os.O_TRUNC, mode)
-
-    def flush(self, path, fh):
-        return 0
-
-    def fsync(self, path, datasync, fh):
-        if datasync:
-            os.fdatasync(fh)
-        else:
-            os.fsync(fh)
-
-    def fsyncdir(self, path, datasync, fh):
-        return 0
-
-    def release(self, path, fh):
-        os.close(fh)
-
-    def truncate(self, path, length, fh=None):
-        if fh is not None:
-            os.ftruncate(fh, length)
-        else:
-            os.truncate(self.real(path), length)
-
-    # -- metadata ------------------------------------------------------------------------
-    def getattr(self, path, fh=None):
-        try:
-            st = os.fstat(fh) if fh is not None else os.lstat(self.real(path))
-        except OSError as e:
-            raise FuseOSError(e.errno)
-        return {k: getattr(st, k) for k in (
-            "st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_atime", "st_ctime",
-            "st_mtime", "st_ino")}
 
 
 def main():
