@@ -286,12 +286,20 @@ python_venv() {
 }
 
 # The npm packages the tests drive (@ctrl/qbittorrent, Flood, bittorrent-tracker's WebSocket
-# server: tests/faces/qbt_tools/node/, their versions pinned by its package-lock.json and
-# picked to run on Node 20), installed with `npm ci` into a directory of their own beside the
-# venv, again whenever the lock file changes; TTUI_NODE_MODULES names it for the tests
-# (tests/faces/qbt_tools.rs, tests/net/ws_tracker.rs). `--ignore-scripts`: bittorrent-tracker's
-# client brings node-datachannel, whose install script downloads a prebuilt binary from GitHub
-# or builds one with cmake; the tests use its server alone, which needs neither.
+# server, WebTorrent: tests/faces/qbt_tools/node/, their versions pinned by its
+# package-lock.json and picked to run on Node 20), installed with `npm ci` into a directory of
+# their own beside the venv, again whenever the lock file changes; TTUI_NODE_MODULES names it
+# for the tests (tests/faces/qbt_tools.rs, tests/net/ws_tracker.rs, tests/net/webtorrent/).
+# `--ignore-scripts`: WebTorrent's WebRTC comes from node-datachannel (through webrtc-polyfill
+# and @thaunknown/simple-peer), whose install script downloads its prebuilt binary from GitHub
+# or builds it with cmake, fetching libdatachannel from GitHub too: our machines reach package
+# registries only, so that binary cannot be had. The tests' WebTorrent peers
+# (tests/net/webtorrent/peer.mjs) map `webrtc-polyfill` onto @roamhq/wrtc instead, whose
+# binary (libwebrtc) ships inside the npm package @roamhq/wrtc-linux-x64, an optional
+# dependency that `npm ci` installs without any script; node-datachannel stays installed,
+# binary-less and never loaded. npm drops an optional dependency it could not install without
+# a word, so the binary is loaded here on every run (a tenth of a second).
+# webtorrent 3.0.21 declares node >= 22 but runs on Node 20 (npm only warns).
 node_packages() {
     local dir=${TTUI_NODE_MODULES:-${XDG_CACHE_HOME:-$HOME/.cache}/ttui/test-node}
     local src=$root/tests/faces/qbt_tools/node
@@ -312,6 +320,11 @@ node_packages() {
         [[ ! -d $dir/node_modules ]]; then
         cp "$src/package.json" "$src/package-lock.json" "$dir/" || return
         (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || return
+    fi
+    if ! (cd "$dir" && node -e 'require("@roamhq/wrtc").RTCPeerConnection' 2>/dev/null); then
+        echo "node packages: $dir: @roamhq/wrtc's binary does not load" >&2
+        (cd "$dir" && node -e 'require("@roamhq/wrtc")') >&2
+        return 1
     fi
     export TTUI_NODE_MODULES=$dir
     echo "node packages: $dir (node $(node --version))"
