@@ -42,6 +42,8 @@ pub struct Config {
     pub pex: Option<bool>,
     /// `false` is `--no-lsd`.
     pub lsd: Option<bool>,
+    /// `false` is `--no-webtorrent`.
+    pub webtorrent: Option<bool>,
     #[serde(default, deserialize_with = "max_peers")]
     pub max_peers: Option<usize>,
     pub state_dir: Option<PathBuf>,

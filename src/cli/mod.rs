@@ -125,6 +125,10 @@ pub(crate) struct DownloadArgs {
     /// Discovery; never for private torrents).
     #[arg(long)]
     pub no_lsd: bool,
+    /// No WebTorrent: no WebRTC offers in WebSocket trackers' announces, no browser peers
+    /// (never for private torrents, nor under a proxy).
+    #[arg(long)]
+    pub no_webtorrent: bool,
     /// The session's state directory: its torrents, their resume data, the DHT routing table
     /// (default: $XDG_DATA_HOME/ttui or ~/.local/share/ttui).
     #[arg(long, value_name = "DIR")]

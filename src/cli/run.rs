@@ -27,6 +27,7 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         dht: dht_bootstrap(args),
         pex: !args.no_pex,
         lsd: !args.no_lsd,
+        webtorrent: !args.no_webtorrent,
         state_dir: Some(state_dir(args)),
         dht_rate_limit: args.dht_rate_limit,
         queue: args.queue.settings(),

@@ -97,6 +97,7 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "dht_rate_limit" => args.dht_rate_limit.to_string(),
         "pex" => on(!args.no_pex),
         "lsd" => on(!args.no_lsd),
+        "webtorrent" => on(!args.no_webtorrent),
         "max_peers" => args.max_peers.to_string(),
         "state_dir" => path(&args.state_dir),
         "log_file" => path(&args.log_file),

@@ -86,6 +86,7 @@ impl TestTorrent {
                 rates,
                 ip_filter: Arc::default(),
                 proxy: None,
+                webrtc: None,
             },
             Download::new(picker, Arc::default()),
             Arc::default(),

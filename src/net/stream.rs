@@ -184,6 +184,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncStream for T {}
 pub(crate) enum Transport {
     Tcp(TcpStream),
     Utp(crate::net::utp::UtpStream),
+    /// A WebRTC data channel (a WebTorrent peer, found through a WebSocket tracker).
+    WebRtc(crate::net::webrtc::WebRtcStream),
     #[cfg(test)]
     /// An in-memory stream (tests).
     Other(Box<dyn AsyncStream>),
@@ -194,6 +196,7 @@ pub(crate) enum Transport {
 pub enum TransportKind {
     Tcp,
     Utp,
+    WebRtc,
 }
 
 impl std::fmt::Display for TransportKind {
@@ -201,6 +204,7 @@ impl std::fmt::Display for TransportKind {
         f.write_str(match self {
             TransportKind::Tcp => "TCP",
             TransportKind::Utp => "uTP",
+            TransportKind::WebRtc => "WebRTC",
         })
     }
 }
@@ -211,6 +215,7 @@ impl Transport {
         match self {
             Transport::Tcp(_) => Some(TransportKind::Tcp),
             Transport::Utp(_) => Some(TransportKind::Utp),
+            Transport::WebRtc(_) => Some(TransportKind::WebRtc),
             #[cfg(test)]
             Transport::Other(_) => None,
         }
@@ -222,6 +227,7 @@ impl std::fmt::Debug for Transport {
         match self {
             Transport::Tcp(s) => write!(f, "Tcp({:?})", s.peer_addr().ok()),
             Transport::Utp(s) => write!(f, "Utp({})", s.peer_addr()),
+            Transport::WebRtc(s) => write!(f, "WebRtc({:?})", s.remote_addr()),
             #[cfg(test)]
             Transport::Other(_) => f.write_str("Other"),
         }
@@ -243,6 +249,7 @@ impl AsyncRead for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Utp(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::WebRtc(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(test)]
             Transport::Other(s) => Pin::new(s).poll_read(cx, buf),
         }
@@ -258,6 +265,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Utp(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::WebRtc(s) => Pin::new(s).poll_write(cx, buf),
             #[cfg(test)]
             Transport::Other(s) => Pin::new(s).poll_write(cx, buf),
         }
@@ -267,6 +275,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
             Transport::Utp(s) => Pin::new(s).poll_flush(cx),
+            Transport::WebRtc(s) => Pin::new(s).poll_flush(cx),
             #[cfg(test)]
             Transport::Other(s) => Pin::new(s).poll_flush(cx),
         }
@@ -276,6 +285,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Utp(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::WebRtc(s) => Pin::new(s).poll_shutdown(cx),
             #[cfg(test)]
             Transport::Other(s) => Pin::new(s).poll_shutdown(cx),
         }
@@ -363,6 +373,19 @@ impl PeerStream<Transport> {
                 )
             }
             Transport::Utp(s) => {
+                let (r, w) = tokio::io::split(s);
+                (
+                    Box::new(PeerReader {
+                        inner: r,
+                        st: self.rd,
+                    }),
+                    Box::new(PeerWriter {
+                        inner: w,
+                        st: self.wr,
+                    }),
+                )
+            }
+            Transport::WebRtc(s) => {
                 let (r, w) = tokio::io::split(s);
                 (
                     Box::new(PeerReader {

@@ -211,6 +211,11 @@ fn format_entry(entry: &Client, id: &[u8; 20]) -> String {
             show(decimal(&id[3..5])),
             show_02(decimal(&id[5..7]))
         ),
+        Fmt::TwoByTwo => format!(
+            "{name} {}.{}",
+            show(decimal(&id[3..5])),
+            show(decimal(&id[5..7]))
+        ),
         Fmt::Transmission => format!("{name} {}", transmission_version(id)),
         Fmt::UTorrent => format!("{name} {}", utorrent_version(id)),
         Fmt::Deluge => {

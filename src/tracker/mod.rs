@@ -139,6 +139,9 @@ pub struct Egress {
     pub udp: bool,
     /// The proxy's UDP relay (`--proxy`): UDP announces go through it, never around it.
     pub(crate) udp_relay: Option<std::sync::Arc<crate::net::socks_relay::SocksRelay>>,
+    /// WebRTC for WebSocket trackers' offers and answers; None: announces carry no offers
+    /// (a private torrent, WebTorrent off, no session).
+    pub(crate) webrtc: Option<websocket::WebRtcPeers>,
 }
 
 impl Default for Egress {
@@ -148,6 +151,7 @@ impl Default for Egress {
             proxy: None,
             udp: true,
             udp_relay: None,
+            webrtc: None,
         }
     }
 }
@@ -159,6 +163,7 @@ impl std::fmt::Debug for Egress {
             .field("local", &self.local)
             .field("proxy", &self.proxy.is_some())
             .field("udp", &self.udp)
+            .field("webrtc", &self.webrtc.is_some())
             .finish()
     }
 }

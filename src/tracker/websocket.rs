@@ -23,9 +23,11 @@
 //! remain, and announces each of them again, so the tracker lists them again without waiting
 //! for their next interval.
 //!
-//! No WebRTC yet: announces carry no offers, so `numwant` is 0 (the tracker pairs peers only
-//! through offers, and names no addresses). Offers and answers the tracker relays to us are
-//! counted and logged at debug level, then dropped.
+//! WebRTC (`rtc.rs`): an announce whose `Egress` has `webrtc` carries offers (the tracker
+//! pairs peers only through offers, and names no addresses); the answers it relays back
+//! and the offers it relays from other peers start connections, which go to the session.
+//! Without it (a private torrent, WebTorrent off) announces carry none, and what the
+//! tracker relays is counted and dropped.
 //!
 //! Bounds: a message or frame longer than `wt_tracker::MAX_MESSAGE` closes the socket (the
 //! tracker's fault, said in the error), the connect and each answer have a timeout, the
@@ -45,6 +47,9 @@ use tokio_tungstenite::tungstenite::{self, protocol::WebSocketConfig, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::protocol::wt_tracker::{self, Announced, Event, Id, Request, Response, MAX_MESSAGE};
+
+mod rtc;
+pub(crate) use rtc::{Delivered, WebRtcPeers};
 
 use super::{
     clamp_intervals, clean_text, io_reason, AnnounceEvent, AnnounceRequest, AnnounceResponse,
@@ -83,6 +88,8 @@ type Key = (String, Id, Option<IpAddr>);
 struct Cmd {
     req: AnnounceRequest,
     reply: Reply,
+    /// WebRTC for this torrent: None for a private one or with WebTorrent off.
+    webrtc: Option<WebRtcPeers>,
 }
 
 /// The open sockets' tasks. An entry whose task has ended (its runtime did) is replaced.
@@ -115,6 +122,7 @@ pub(crate) async fn announce(
             let cmd = Cmd {
                 req: req.clone(),
                 reply,
+                webrtc: egress.webrtc.clone(),
             };
             if tx.send(cmd).await.is_err() {
                 forget(&key, &tx);
@@ -164,6 +172,8 @@ struct Joined {
     at: Instant,
     /// The tracker's interval for it (`MAX_INTERVAL` until it answers).
     interval: Duration,
+    /// It takes WebRTC peers: offers relayed for it are answered.
+    webrtc: bool,
 }
 
 impl Joined {
@@ -188,8 +198,11 @@ struct Conn {
     me: mpsc::Sender<Cmd>,
     joined: HashMap<Id, Joined>,
     waiting: HashMap<Id, VecDeque<Waiter>>,
-    /// Offers and answers the tracker relayed to us, dropped (no WebRTC yet).
+    /// Offers and answers the tracker relayed to us.
     relayed: u64,
+    /// The session's WebRTC, from the last announce that had it.
+    rtc: Option<WebRtcPeers>,
+    offers: rtc::Offers,
     /// Messages from the tracker that did not parse.
     bad: u64,
     backoff: Duration,
@@ -207,6 +220,8 @@ impl Conn {
             joined: HashMap::new(),
             waiting: HashMap::new(),
             relayed: 0,
+            rtc: None,
+            offers: rtc::Offers::default(),
             bad: 0,
             backoff: RECONNECT_FIRST,
             retry_at: None,
@@ -246,7 +261,7 @@ impl Conn {
                     None => return,
                 },
                 msg = next_message(&mut ws) => match msg {
-                    Some(Ok(m)) => self.on_message(m),
+                    Some(Ok(m)) => self.on_message(m, &mut ws).await,
                     Some(Err(e)) => self.dropped(&mut ws, read_error(e)),
                     None => self.dropped(&mut ws, TrackerError::Connect(
                         "the tracker closed the connection".into(),
@@ -302,9 +317,15 @@ impl Conn {
     }
 
     async fn on_announce(&mut self, cmd: Cmd, ws: &mut Option<Ws>) {
-        let Cmd { req, reply } = cmd;
+        let Cmd { req, reply, webrtc } = cmd;
         let hash = req.info_hash;
         let stopping = req.event == AnnounceEvent::Stopped;
+        if webrtc.is_some() {
+            self.rtc.clone_from(&webrtc);
+        }
+        if stopping {
+            self.offers.withdraw(self.rtc.as_ref(), &hash).await;
+        }
         if ws.is_none() && stopping {
             // The tracker dropped every swarm of the socket when it closed: nothing to say.
             self.joined.remove(&hash);
@@ -331,7 +352,19 @@ impl Conn {
                 }
             }
         }
-        if let Err(e) = send(ws, &req).await {
+        // Offers go with `started` and plain announces, never `stopped` or `completed`.
+        let offers = match &webrtc {
+            Some(w) if req.event == AnnounceEvent::None || req.event == AnnounceEvent::Started => {
+                let n = if req.progress.left == 0 {
+                    rtc::OFFERS_SEEDING
+                } else {
+                    rtc::OFFERS_LEECHING.min(req.numwant as usize)
+                };
+                self.offers.make(w, hash, n).await
+            }
+            _ => Vec::new(),
+        };
+        if let Err(e) = send_text(ws, encode_with(&req, offers)).await {
             self.dropped(ws, e.clone());
             let _ = reply.send(Err(e));
             return;
@@ -349,6 +382,7 @@ impl Conn {
                 last,
                 at: now,
                 interval,
+                webrtc: webrtc.is_some(),
             };
             self.joined.insert(hash, joined);
         }
@@ -412,7 +446,7 @@ impl Conn {
         }
     }
 
-    fn on_message(&mut self, m: Message) {
+    async fn on_message(&mut self, m: Message, ws: &mut Option<Ws>) {
         let bytes: &[u8] = match &m {
             Message::Text(t) => t.as_bytes(),
             // The reference server sends text only; a binary message is read the same way.
@@ -421,7 +455,10 @@ impl Conn {
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => return,
         };
         match wt_tracker::parse(bytes) {
-            Ok(Response::Announce(a)) => self.on_announced(a),
+            Ok(Response::Announce(a)) => {
+                self.on_relayed(&a, ws).await;
+                self.on_announced(a);
+            }
             Ok(Response::Failure { info_hash, reason }) => {
                 let reason = clean_text(reason.as_bytes());
                 // Without a hash (the tracker could not read our message) the oldest
@@ -445,11 +482,69 @@ impl Conn {
         }
     }
 
-    fn on_announced(&mut self, a: Announced) {
-        if a.offer.is_some() || a.answer.is_some() {
-            self.relayed += 1;
-            tracing::debug!(tracker = %self.label, info_hash = %hex(&a.info_hash), relayed = self.relayed, "websocket tracker: a WebRTC offer or answer relayed to us, dropped (no WebRTC yet)");
+    /// An answer to one of our offers, or a peer's offer, relayed by the tracker: a
+    /// connection starts, and goes to the session.
+    async fn on_relayed(&mut self, a: &Announced, ws: &mut Option<Ws>) {
+        if a.offer.is_none() && a.answer.is_none() {
+            return;
         }
+        self.relayed += 1;
+        let hash = a.info_hash;
+        let takes = self.joined.get(&hash).is_some_and(|j| j.webrtc);
+        let Some(peers) = self.rtc.clone().filter(|_| takes) else {
+            self.offers.dropped += 1;
+            tracing::debug!(tracker = %self.label, info_hash = %hex(&hash), dropped = self.offers.dropped, "websocket tracker: a WebRTC offer or answer for a torrent that takes none, dropped");
+            return;
+        };
+        if let Some(r) = &a.answer {
+            let Some(offer) = self.offers.take(&r.offer_id, &hash) else {
+                tracing::debug!(tracker = %self.label, info_hash = %hex(&hash), "websocket tracker: an answer to no offer of ours (expired or unknown), dropped");
+                return;
+            };
+            match rtc::connect(&peers, offer, &r.sdp).await {
+                Ok(connecting) => (peers.deliver)(Delivered {
+                    info_hash: hash,
+                    peer_id: r.peer_id,
+                    connecting,
+                    we_offered: true,
+                }),
+                Err(e) => {
+                    tracing::info!(tracker = %self.label, info_hash = %hex(&hash), peer_id = %hex(&r.peer_id), "WebRTC: the answer to our offer: {e}")
+                }
+            }
+        }
+        if let Some(r) = &a.offer {
+            if r.peer_id == self.key.1 || !self.offers.may_answer(Instant::now()) {
+                return;
+            }
+            let (sdp, connecting) = match rtc::answer(&peers, &r.sdp).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::info!(tracker = %self.label, info_hash = %hex(&hash), peer_id = %hex(&r.peer_id), "WebRTC: a peer's offer not answered: {e}");
+                    return;
+                }
+            };
+            let answer = Request::Answer {
+                info_hash: hash,
+                peer_id: self.key.1,
+                to_peer_id: r.peer_id,
+                offer_id: r.offer_id,
+                sdp,
+            };
+            if let Err(e) = send_text(ws, answer.encode()).await {
+                self.dropped(ws, e);
+                return;
+            }
+            (peers.deliver)(Delivered {
+                info_hash: hash,
+                peer_id: r.peer_id,
+                connecting,
+                we_offered: false,
+            });
+        }
+    }
+
+    fn on_announced(&mut self, a: Announced) {
         // An offer or answer alone says nothing of our announce: only counts or an
         // interval answer it.
         let answers = a.interval.is_some() || a.complete.is_some() || a.incomplete.is_some();
@@ -497,12 +592,16 @@ async fn next_message(ws: &mut Option<Ws>) -> Option<Result<Message, tungstenite
     }
 }
 
-/// Sends `req` (no offers: no WebRTC yet), bounded in time.
+/// Sends `req` without offers (announced again after a reconnect), bounded in time.
 async fn send(ws: &mut Option<Ws>, req: &AnnounceRequest) -> Result<(), TrackerError> {
+    send_text(ws, encode(req)).await
+}
+
+/// Sends one message, bounded in time.
+async fn send_text(ws: &mut Option<Ws>, text: String) -> Result<(), TrackerError> {
     let Some(w) = ws.as_mut() else {
         return Err(TrackerError::Connect("not connected".into()));
     };
-    let text = encode(req);
     match tokio::time::timeout(REPLY_TIMEOUT, w.send(Message::text(text))).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(read_error(e)),
@@ -510,8 +609,13 @@ async fn send(ws: &mut Option<Ws>, req: &AnnounceRequest) -> Result<(), TrackerE
     }
 }
 
-/// The announce's message.
+/// The announce's message, without offers.
 pub(crate) fn encode(req: &AnnounceRequest) -> String {
+    encode_with(req, Vec::new())
+}
+
+/// The announce's message with `offers` (their ids and SDPs).
+fn encode_with(req: &AnnounceRequest, offers: Vec<(Id, String)>) -> String {
     let event = match req.event {
         AnnounceEvent::None => None,
         AnnounceEvent::Started => Some(Event::Started),
@@ -525,7 +629,7 @@ pub(crate) fn encode(req: &AnnounceRequest) -> String {
         downloaded: req.progress.downloaded,
         left: req.progress.left,
         event,
-        offers: Vec::new(),
+        offers,
     }
     .encode()
 }

@@ -51,4 +51,5 @@ mod tracker;
 mod utp;
 mod webrtc;
 mod webseed;
+mod webtorrent;
 mod ws_tracker;

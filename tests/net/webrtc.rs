@@ -266,7 +266,7 @@ async fn handle(
 }
 
 /// One request: method, path, body (at most an SDP's worth).
-async fn read_request(conn: &mut TcpStream) -> Option<(String, String, String)> {
+pub(crate) async fn read_request(conn: &mut TcpStream) -> Option<(String, String, String)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -309,12 +309,12 @@ async fn read_request(conn: &mut TcpStream) -> Option<(String, String, String)> 
 }
 
 /// Headless Chromium in a process group of its own, killed (the group, by its id) on drop.
-struct Browser {
+pub(crate) struct Browser {
     proc: Proc,
 }
 
 impl Browser {
-    fn start(dir: &Path, url: &str) -> Browser {
+    pub(crate) fn start(dir: &Path, url: &str) -> Browser {
         use std::os::unix::process::CommandExt;
         let profile = dir.join("profile");
         let dead_proxy = closed_addr();
@@ -355,7 +355,7 @@ impl Browser {
         }
     }
 
-    fn report(&mut self) -> String {
+    pub(crate) fn report(&mut self) -> String {
         self.proc.report()
     }
 }

@@ -29,7 +29,7 @@ use ttui::internals::tracker::{
 const WAIT: Duration = Duration::from_secs(30);
 
 /// The directory holding `node_modules` with `bittorrent-tracker`, or a skip.
-fn node_modules() -> Option<PathBuf> {
+pub(crate) fn node_modules() -> Option<PathBuf> {
     let dir = std::env::var_os("TTUI_NODE_MODULES")
         .map(|d| PathBuf::from(d).join("node_modules"))
         .filter(|d| d.join("bittorrent-tracker").is_dir());
@@ -43,7 +43,7 @@ fn node_modules() -> Option<PathBuf> {
 }
 
 /// A running bittorrent-tracker server, killed by pid on drop.
-struct WsTracker {
+pub(crate) struct WsTracker {
     child: Child,
     stdin: ChildStdin,
     lines: std_mpsc::Receiver<String>,
@@ -53,7 +53,7 @@ struct WsTracker {
 }
 
 impl WsTracker {
-    fn start(modules: &Path) -> WsTracker {
+    pub(crate) fn start(modules: &Path) -> WsTracker {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net/ws_tracker/server.mjs");
         let mut child = Command::new("node")
             .arg(script)
@@ -89,7 +89,7 @@ impl WsTracker {
         t
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("ws://127.0.0.1:{}/announce", self.port)
     }
 

@@ -164,7 +164,7 @@ impl Leg {
         let Some(race) = &self.race else { return };
         match self.kind {
             TransportKind::Utp if connected => race.set_utp(UtpLeg::Answered),
-            TransportKind::Utp => {}
+            TransportKind::Utp | TransportKind::WebRtc => {}
             TransportKind::Tcp => race.hold_tcp().await,
         }
     }
@@ -247,6 +247,11 @@ async fn dial_transport(
         return Err(d.down_error());
     }
     match kind {
+        // A WebRTC peer has no address to dial: its connection starts from an offer
+        // relayed by a WebSocket tracker (`tracker/websocket/rtc.rs`).
+        TransportKind::WebRtc => Err(io::Error::other(
+            "a WebRTC peer is reached through its tracker's offers, not dialed",
+        )),
         // Under a proxy uTP's socket sends only through the proxy's relay
         // (`net/socks_relay.rs`), and nothing while it is down.
         TransportKind::Utp => {

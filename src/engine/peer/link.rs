@@ -76,6 +76,8 @@ pub(crate) struct TorrentFacts {
     pub ip_filter: Arc<crate::engine::peer::ip_filter::IpFilter>,
     /// The session's SOCKS5 proxy (`--proxy`): every TCP dial goes through it.
     pub proxy: Option<Arc<crate::engine::peer::proxy::Proxy>>,
+    /// The session's WebRTC for WebSocket trackers' offers; None for a private torrent.
+    pub webrtc: Option<crate::tracker::websocket::WebRtcPeers>,
 }
 
 /// What a connection may ask of its torrent. Each call is short (one lock of the torrent's

@@ -56,6 +56,8 @@ pub(crate) enum Start {
         stream: Box<PeerStream>,
         handshake: Handshake,
         since: Instant,
+        /// Ours went already (`Event::Incoming::answered`).
+        answered: bool,
     },
 }
 
@@ -142,7 +144,8 @@ impl PeerTask {
                 stream,
                 handshake,
                 since,
-            } => self.incoming(*stream, handshake, since).await,
+                answered,
+            } => self.incoming(*stream, handshake, since, answered).await,
         }
     }
 
@@ -204,15 +207,23 @@ impl PeerTask {
     }
 
     /// An incoming connection: their handshake was read and checked; ours goes back.
-    async fn incoming(&mut self, mut stream: PeerStream, hs: Handshake, since: Instant) -> PeerEnd {
+    async fn incoming(
+        &mut self,
+        mut stream: PeerStream,
+        hs: Handshake,
+        since: Instant,
+        answered: bool,
+    ) -> PeerEnd {
         // The router gave us this connection because it names this torrent, by its info hash
         // or (a hybrid) by its v2 hash cut to 20 bytes: we answer with the name the peer
         // used, which is how it knows the torrent is the same (BEP 52).
         let ours = Handshake::new(hs.info_hash, self.torrent.our_id)
             .with_dht(self.torrent.dht.is_some())
             .with_v2(self.torrent.piece_layers.is_some());
-        if let Err(e) = stream.write_all(&ours.encode()).await {
-            return io_end(&e, true);
+        if !answered {
+            if let Err(e) = stream.write_all(&ours.encode()).await {
+                return io_end(&e, true);
+            }
         }
         let transport = stream.get_ref().kind();
         self.handshaken(&hs, since.elapsed(), stream.encryption(), transport, None);
@@ -283,6 +294,7 @@ impl PeerTask {
             crate::net::Transport::Tcp(t) => {
                 probe = Some(crate::net::tcp_info::TcpProbe::of(t));
             }
+            crate::net::Transport::WebRtc(_) => {}
             #[cfg(test)]
             crate::net::Transport::Other(_) => {}
         }

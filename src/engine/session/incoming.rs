@@ -91,10 +91,21 @@ pub(crate) async fn accept(
 
 /// Reads the handshake of an incoming connection and hands the connection to its torrent.
 pub(crate) async fn route(
+    stream: PeerStream,
+    addr: SocketAddr,
+    routes: Arc<Mutex<Routes>>,
+    since: Instant,
+) {
+    route_answered(stream, addr, routes, since, false).await
+}
+
+/// `route`, for a connection that already carries our handshake when `answered`.
+async fn route_answered(
     mut stream: PeerStream,
     addr: SocketAddr,
     routes: Arc<Mutex<Routes>>,
     since: Instant,
+    answered: bool,
 ) {
     let hs = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream)).await {
         Ok(Ok(hs)) => hs,
@@ -107,6 +118,7 @@ pub(crate) async fn route(
         addr,
         handshake: hs,
         since,
+        answered,
     };
     let mut guard = lock(&routes);
     let routes = &mut *guard;
@@ -138,4 +150,64 @@ pub(crate) async fn route(
         }
         None => tracing::info!("{addr}: incoming for another torrent, refused"),
     }
+}
+
+/// Where the session's WebSocket trackers hand the WebRTC connections they start
+/// (`tracker::websocket::WebRtcPeers::deliver`): each waits for its data channel in a task
+/// of its own (bounded by the driver's stage deadlines and connection cap), then goes
+/// through the blocklist and the router like an accepted connection. WebTorrent sends its
+/// handshake as soon as the channel opens, whichever side offered, so reading it first (as
+/// for an accepted connection) never waits on us.
+pub(super) fn webrtc_delivery(
+    routes: Arc<Mutex<Routes>>,
+    filter: Arc<IpFilter>,
+    ours: Handshake,
+) -> Arc<dyn Fn(crate::tracker::websocket::Delivered) + Send + Sync> {
+    Arc::new(move |d| {
+        let (routes, filter) = (Arc::clone(&routes), Arc::clone(&filter));
+        tokio::spawn(webrtc_accept(d, routes, filter, ours));
+    })
+}
+
+async fn webrtc_accept(
+    d: crate::tracker::websocket::Delivered,
+    routes: Arc<Mutex<Routes>>,
+    filter: Arc<IpFilter>,
+    ours: Handshake,
+) {
+    let since = Instant::now();
+    let hash = crate::protocol::hex::encode(&d.info_hash);
+    let peer = crate::protocol::peer_id::describe_client(None, &d.peer_id);
+    let side = if d.we_offered {
+        "our offer"
+    } else {
+        "its offer"
+    };
+    let stream = match d.connecting.established().await {
+        Ok(s) => s,
+        Err(e) => return tracing::info!(info_hash = %hash, "WebRTC peer ({peer}, {side}): {e}"),
+    };
+    let Some(addr) = stream.remote_addr() else {
+        return tracing::info!(info_hash = %hash, "WebRTC peer ({peer}): no address on the chosen pair");
+    };
+    if filter.refuses_incoming(addr.ip()) {
+        return tracing::debug!(info_hash = %hash, "{addr}: WebRTC peer refused: blocked by blocklist");
+    }
+    tracing::info!(info_hash = %hash, "{addr}: WebRTC data channel open ({peer}, {side})");
+    let mut stream = PeerStream::plain(Transport::WebRtc(stream), Vec::new());
+    // Ours goes at once, under the name the tracker paired us by: both sides send theirs as
+    // the channel opens, so neither waits for the other (two ttuis, or a peer that waits).
+    let ours = Handshake {
+        info_hash: d.info_hash,
+        ..ours
+    };
+    if let Err(e) = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        tokio::io::AsyncWriteExt::write_all(&mut stream, &ours.encode()),
+    )
+    .await
+    {
+        return tracing::info!(info_hash = %hash, "{addr}: WebRTC: our handshake not sent: {e}");
+    }
+    route_answered(stream, addr, routes, since, true).await
 }

@@ -52,6 +52,7 @@ use crate::engine::torrent::shared::Event;
 use crate::engine::torrent::start::{Limits, Routing, SessionCtx};
 use crate::net::utp::{UtpConfig, UtpListener, UtpSocket};
 use crate::net::{self, EncryptionPolicy};
+use crate::protocol::handshake::Handshake;
 use crate::protocol::mse_codec;
 use crate::protocol::peer_id;
 
@@ -368,8 +369,48 @@ impl Session {
             ));
             svc.lsd as Arc<dyn crate::engine::torrent::start::Discovery>
         });
+        let our_id = peer_id::our_peer_id();
+        // WebTorrent's peers (browsers): WebRTC on a UDP socket of its own, never around a
+        // proxy (ICE would go around it).
+        let webrtc = match (opts.webtorrent, &proxy) {
+            (true, None) => {
+                let config = crate::net::webrtc::WebRtcConfig {
+                    bind: SocketAddr::new(bind, 0),
+                    ..Default::default()
+                };
+                match crate::net::webrtc::WebRtc::bind(config).await {
+                    Ok(rtc) => {
+                        logs.push((
+                            LogLevel::Info,
+                            format!(
+                                "WebTorrent on: browser peers over WebRTC (UDP {}), found \
+                                 through WebSocket trackers",
+                                rtc.local_addr()
+                            ),
+                        ));
+                        // The torrent's name goes in as each connection starts; DHT as the
+                        // session has it (no private torrent takes WebRTC peers).
+                        let ours = Handshake::new([0; 20], our_id).with_dht(opts.dht.is_some());
+                        let deliver = incoming::webrtc_delivery(
+                            Arc::clone(&routes),
+                            Arc::clone(&ip_filter),
+                            ours,
+                        );
+                        Some(crate::tracker::websocket::WebRtcPeers { rtc, deliver })
+                    }
+                    Err(e) => {
+                        logs.push((
+                            LogLevel::Warn,
+                            format!("no WebRTC, so no browser peers: {e}"),
+                        ));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let ctx = SessionCtx {
-            our_id: peer_id::our_peer_id(),
+            our_id,
             bind: (!bind.is_unspecified()).then_some(bind),
             encryption,
             transport,
@@ -388,6 +429,7 @@ impl Session {
             proxy,
             interface: opts.interface.is_some(),
             lsd,
+            webrtc,
             streams: Arc::default(),
             journal: Arc::default(),
         };

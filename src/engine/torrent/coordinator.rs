@@ -314,6 +314,7 @@ impl Coordinator {
             egress: crate::engine::torrent::start::egress(
                 self.shared.bind,
                 self.shared.proxy.as_deref(),
+                self.shared.webrtc.as_ref(),
             ),
             ..Default::default()
         };

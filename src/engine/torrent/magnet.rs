@@ -141,7 +141,7 @@ pub(crate) async fn fetch_in_session(
                 }
             }
             Some(event) = incoming.recv() => {
-                let Event::Incoming { stream, addr, handshake, .. } = event else { continue };
+                let Event::Incoming { stream, addr, handshake, answered, .. } = event else { continue };
                 if start.paused || asking.len() >= MAX_ASKING {
                     tracing::info!("{addr}: incoming for a magnet that is not asking now, closed");
                     continue;
@@ -149,7 +149,7 @@ pub(crate) async fn fetch_in_session(
                 report(format!("{addr}: connected to us"));
                 let (our_id, dht) = (session.our_id, session.dht.is_some());
                 asking.push(Box::pin(async move {
-                    let r = metadata::from_incoming(*stream, &handshake, (magnet, known), our_id, dht)
+                    let r = metadata::from_incoming(*stream, (&handshake, answered), (magnet, known), our_id, dht)
                         .await;
                     (addr, r)
                 }));

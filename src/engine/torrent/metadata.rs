@@ -221,13 +221,15 @@ async fn layers_only(stream: PeerStream, known: &NeedsLayers) -> Result<Fetched,
 /// handshake gave, so the download can dial it back.
 pub(crate) async fn from_incoming(
     mut stream: PeerStream,
-    hs: &Handshake,
+    (hs, answered): (&Handshake, bool),
     (magnet, known): (&Magnet, Option<&NeedsLayers>),
     our_id: [u8; 20],
     dht: bool,
 ) -> Result<(Fetched, Option<u16>), MetadataError> {
-    let ours = our_handshake(magnet, our_id, dht);
-    stream.write_all(&ours.encode()).await?;
+    if !answered {
+        let ours = our_handshake(magnet, our_id, dht);
+        stream.write_all(&ours.encode()).await?;
+    }
     match known {
         // It dialed us, so it listens where it came from.
         Some(known) => layers_only(stream, known).await.map(|got| (got, None)),

@@ -354,6 +354,8 @@ fn shared_state(
             rates,
             ip_filter: Arc::clone(&ctx.ip_filter),
             proxy: ctx.proxy.clone(),
+            // Private torrents' peers come from their trackers alone, never browsers.
+            webrtc: ctx.webrtc.clone().filter(|_| !info.private),
         },
         Download::new(picker, ctx.pool.backlog()).with_v2(info.v2.clone()),
         Arc::clone(&ctx.pool),

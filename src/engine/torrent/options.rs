@@ -31,6 +31,10 @@ pub struct Options {
     /// BEP 14 Local Service Discovery: announce public torrents on the LAN's multicast group
     /// and dial the peers heard there. Off here; the CLI turns it on unless `--no-lsd`.
     pub lsd: bool,
+    /// WebTorrent: WebSocket trackers' announces carry WebRTC offers, and browser peers
+    /// connect over WebRTC data channels. Off here; the CLI turns it on unless
+    /// `--no-webtorrent`.
+    pub webtorrent: bool,
     /// Where the DHT routing table is kept between runs (`None`: not kept).
     pub state_dir: Option<PathBuf>,
     /// Bytes a second the DHT node may send in answer to others' queries.
@@ -97,6 +101,7 @@ impl Default for Options {
             dht: None,
             pex: true,
             lsd: false,
+            webtorrent: false,
             state_dir: None,
             dht_rate_limit: crate::dht::budget::DEFAULT_REPLY_BUDGET,
             queue: Default::default(),

@@ -36,6 +36,9 @@ pub(crate) enum Event {
         handshake: crate::protocol::handshake::Handshake,
         /// When it was accepted (the handshake time shown is counted from here).
         since: std::time::Instant,
+        /// Our handshake went already: a WebRTC connection, where both sides send theirs
+        /// as the data channel opens (as WebTorrent does), whoever offered.
+        answered: bool,
     },
     /// A peer on the LAN announced this torrent by Local Service Discovery (BEP 14).
     LsdPeer(SocketAddr),

@@ -109,6 +109,8 @@ pub(crate) struct SessionCtx {
     pub ip_filter: Arc<crate::engine::peer::ip_filter::IpFilter>,
     /// The SOCKS5 proxy every outgoing connection goes through (`--proxy`).
     pub proxy: Option<Arc<crate::engine::peer::proxy::Proxy>>,
+    /// WebRTC for WebSocket trackers (WebTorrent peers), unless `--no-webtorrent`.
+    pub webrtc: Option<crate::tracker::websocket::WebRtcPeers>,
     /// `--interface` is set (the device and its state are `net::device`'s).
     pub interface: bool,
     /// The address families peers are reached over.
@@ -134,6 +136,7 @@ pub(crate) trait Discovery: Send + Sync {
 pub(crate) fn egress(
     bind: Option<IpAddr>,
     proxy: Option<&crate::engine::peer::proxy::Proxy>,
+    webrtc: Option<&crate::tracker::websocket::WebRtcPeers>,
 ) -> crate::tracker::Egress {
     let udp_relay = proxy.and_then(|p| p.udp_relay()).cloned();
     crate::tracker::Egress {
@@ -142,12 +145,14 @@ pub(crate) fn egress(
         // Under a proxy UDP leaves only through its relay.
         udp: proxy.is_none() || udp_relay.is_some(),
         udp_relay,
+        // Never under a proxy: ICE would go around it.
+        webrtc: webrtc.filter(|_| proxy.is_none()).cloned(),
     }
 }
 
 impl SessionCtx {
     pub(crate) fn egress(&self) -> crate::tracker::Egress {
-        egress(self.bind, self.proxy.as_deref())
+        egress(self.bind, self.proxy.as_deref(), self.webrtc.as_ref())
     }
 
     pub(crate) fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {

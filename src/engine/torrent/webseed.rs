@@ -198,6 +198,7 @@ async fn run(shared: Arc<Shared>, url: String, conn: u64, live: Arc<WebSeedLive>
     let client = match fetch::client(&crate::engine::torrent::start::egress(
         shared.bind,
         shared.proxy.as_deref(),
+        None,
     )) {
         Ok(c) => c,
         Err(e) => {

@@ -11,6 +11,8 @@ pub(super) enum Fmt {
     Four,
     /// decimal [3..5] "." two-digit decimal [5..7] (BitComet 2.41, Tixati 1.93).
     TwoMajorTwoMinor,
+    /// decimal [3..5] "." decimal [5..7], unpadded: WebTorrent writes 3.0.21 as `0300`.
+    TwoByTwo,
     Transmission,
     /// µTorrent family: hex digits plus a release letter.
     UTorrent,
@@ -75,8 +77,8 @@ pub(super) static CLIENTS: &[Client] = &[
     c(b"-KT", "KTorrent", Fmt::KTorrent),
     c(b"-PI", "PicoTorrent", Fmt::PicoTorrent),
     c(b"-Lr", "LibreTorrent", Fmt::Three),
-    c(b"-WW", "WebTorrent", Fmt::Four),
-    c(b"-WD", "WebTorrent Desktop", Fmt::Four),
+    c(b"-WW", "WebTorrent", Fmt::TwoByTwo),
+    c(b"-WD", "WebTorrent Desktop", Fmt::TwoByTwo),
     c(b"-FW", "FrostWire", Fmt::Three),
     c(b"-FD", "Free Download Manager", Fmt::Three),
     c(b"FD6", "Free Download Manager 6", Fmt::NoVersion),

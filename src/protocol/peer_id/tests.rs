@@ -70,7 +70,8 @@ fn transmission_test_vectors() {
     check(b"-UW110Q-", "µTorrent Web 1.1.0");
     check(b"-UW1110Q", "µTorrent Web 1.1.10");
     check(b"-WS1000-", "HTTP Seed");
-    check(b"-WW0007-", "WebTorrent 0.0.0.7");
+    check(b"-WW0007-", "WebTorrent 0.7");
+    check(b"-WW0300-", "WebTorrent 3.0");
     check(b"-XF9990-", "Xfplay 9.9.9");
     check(b"-XF9992-", "Xfplay 9.9.92");
     check(b"A2-1-18-8-", "aria2 1.18.8");
@@ -125,7 +126,7 @@ fn clients_seen_on_our_test_swarms() {
     check(b"-XL0012-", "Xunlei 0.0.1.2");
     check(b"-SD0100-", "Thunder 0.1.0.0");
     check(b"-lt0D80-", "libTorrent (Rakshasa) 0.13.8");
-    check(b"-WD0021-", "WebTorrent Desktop 0.0.2.1");
+    check(b"-WD0021-", "WebTorrent Desktop 0.21");
     check(b"-TT0100-", "ttui 0.1.0");
     check(b"-TT1C3Z-", "ttui 1.12.3 (Dev)");
     check(b"-KT4130-", "KTorrent 4.1.3");

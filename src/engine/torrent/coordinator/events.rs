@@ -134,7 +134,8 @@ impl Coordinator {
                 addr,
                 handshake,
                 since,
-            } => self.on_incoming(*stream, addr, handshake, since, now),
+                answered,
+            } => self.on_incoming(*stream, addr, (handshake, answered), since, now),
             Event::StreamDropped(blocks) => {
                 for p in self.peers.active().filter(|p| p.in_flight() > 0) {
                     for r in &blocks {
@@ -364,7 +365,7 @@ impl Coordinator {
         &mut self,
         stream: PeerStream,
         addr: SocketAddr,
-        hs: Handshake,
+        (hs, answered): (Handshake, bool),
         since: Instant,
         now: Instant,
     ) {
@@ -390,6 +391,7 @@ impl Coordinator {
             stream: Box::new(stream),
             handshake: hs,
             since,
+            answered,
         };
         self.spawn_peer(addr, start, PeerStage::Handshaking, now);
     }

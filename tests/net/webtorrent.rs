@@ -1,0 +1,396 @@
+//! WebTorrent peers, real ones: the `webtorrent` npm package in Node
+//! (tests/net/webtorrent/peer.mjs: WebRTC only, its TCP listener closed) and its browser
+//! bundle in headless Chromium (tests/net/webtorrent/browser.html), all finding each other
+//! through the `bittorrent-tracker` server (tests/net/ws_tracker/server.mjs) on 127.0.0.1.
+//! A ttui daemon downloads from them and uploads to them over WebRTC data channels; every
+//! copy is compared byte for byte.
+//!
+//! Nothing leaves loopback: the namespace has only `lo`, the peers' WebRTC configurations
+//! name no ICE server, their torrents name only the test's tracker, and Chromium runs with
+//! the flags of tests/net/webrtc.rs.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+use crate::common::*;
+use crate::kit::*;
+use crate::payload::*;
+use crate::prereq;
+use crate::webrtc::{read_request, Browser};
+use crate::ws_tracker::{node_modules, WsTracker};
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Node's start, the first announce, ICE and a few MiB over loopback: seconds; this bounds
+/// each wait on a loaded machine.
+const WAIT: Duration = Duration::from_secs(90);
+
+/// A WebTorrent peer in Node, killed by pid on drop (its stdin closing ends it too).
+struct NodePeer {
+    child: Child,
+    _stdin: ChildStdin,
+    lines: std_mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl NodePeer {
+    fn start(modules: &Path, args: &[&str], logs: &Path, name: &str) -> NodePeer {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net/webtorrent/peer.mjs");
+        let stderr = std::fs::File::create(logs.join(format!("{name}.stderr"))).unwrap();
+        let mut child = Command::new("node")
+            .arg(script)
+            .args(args)
+            // peer.mjs takes the directory holding node_modules.
+            .env("TTUI_NODE_MODULES", modules.parent().unwrap())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("node starts");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std_mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        NodePeer {
+            child,
+            _stdin: stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line whose `event` is `event`, within `WAIT`; an `error` line fails.
+    fn wait(&mut self, event: &str) -> Value {
+        let until = Instant::now() + WAIT;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                panic!(
+                    "the WebTorrent peer said no `{event}`; it said: {:#?}",
+                    self.seen
+                );
+            };
+            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            self.seen.push(line);
+            match v["event"].as_str() {
+                Some(e) if e == event => return v,
+                Some("error") => panic!("the WebTorrent peer failed: {:#?}", self.seen),
+                _ => {}
+            }
+        }
+    }
+
+    /// Everything it said so far (read without waiting).
+    fn said(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        &self.seen
+    }
+}
+
+impl Drop for NodePeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256_file(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    hex(&Sha256::digest(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the tests need: node with the npm set, and the tracker.
+fn setup() -> Option<(PathBuf, WsTracker)> {
+    require_loopback_only();
+    let modules = node_modules()?;
+    if !modules.join("webtorrent").is_dir() {
+        prereq::skip("the npm package webtorrent (TTUI_NODE_MODULES, made by tests/run.sh)");
+        return None;
+    }
+    let tracker = WsTracker::start(&modules);
+    Some((modules, tracker))
+}
+
+/// Waits until the daemon lists `hash` as seeding, every byte verified.
+fn wait_complete(env: &Env, daemon: &mut Daemon, hash: &str) {
+    env.wait_list("the download over WebRTC", WAIT, daemon, |rows| {
+        rows.iter().any(|r| {
+            r["info_hash"] == hash
+                && r["state"] == "seeding"
+                && r["verified_bytes"] == r["total_bytes"]
+        })
+    });
+}
+
+/// The daemon's log says a WebRTC data channel opened with a WebTorrent peer.
+fn assert_webrtc_peer(daemon: &mut Daemon) {
+    let log = daemon.log_text();
+    assert!(
+        !lines_with(&log, "WebRTC data channel open (WebTorrent").is_empty(),
+        "no WebRTC connection with a WebTorrent peer in the log\n{}",
+        daemon.report()
+    );
+}
+
+/// A WebTorrent seeder in Node makes a torrent whose only tracker is the WebSocket one; the
+/// daemon, given the .torrent, downloads it over WebRTC, byte-identical.
+#[test]
+fn ttui_downloads_from_a_webtorrent_seeder_in_node() {
+    let Some((modules, tracker)) = setup() else {
+        return;
+    };
+    let env = Env::new("ttui-webtorrent-");
+    let node_dir = env.root.path().join("node");
+    std::fs::create_dir_all(&node_dir).unwrap();
+    let file = make_single_file_payload(&node_dir, "from-node.bin", 3_000_000, 82);
+    let url = tracker.url();
+    let mut seeder = NodePeer::start(
+        &modules,
+        &["seed", file.to_str().unwrap(), "--tracker", &url],
+        &env.logs,
+        "seeder",
+    );
+    let ready = seeder.wait("ready");
+    let torrent = ready["torrentFile"].as_str().unwrap().to_string();
+    let hash = ready["infoHash"].as_str().unwrap().to_string();
+
+    let mut daemon = Daemon::start(&env, "1", &[]);
+    let added = env.verb(&["add", &torrent]);
+    assert_eq!(added.code, 0, "{added:?}");
+    wait_complete(&env, &mut daemon, &hash);
+    assert_eq!(
+        sha256_file(&env.out.join("from-node.bin")),
+        sha256_file(&file),
+        "the copy differs"
+    );
+    assert_webrtc_peer(&mut daemon);
+    assert!(
+        seeder
+            .said()
+            .iter()
+            .any(|l| l.contains("\"type\":\"webrtc\"")),
+        "the seeder saw no WebRTC wire: {:#?}",
+        seeder.said()
+    );
+    daemon.assert_alive("the end");
+}
+
+/// A magnet whose only tracker is `ws://`: the metadata comes from the WebTorrent seeder
+/// over WebRTC (BEP 9), then the data.
+#[test]
+fn a_magnet_with_only_a_websocket_tracker_fetches_its_metadata_from_webtorrent_peers() {
+    let Some((modules, tracker)) = setup() else {
+        return;
+    };
+    let env = Env::new("ttui-webtorrent-magnet-");
+    let node_dir = env.root.path().join("node");
+    std::fs::create_dir_all(&node_dir).unwrap();
+    let file = make_single_file_payload(&node_dir, "by-magnet.bin", 1_500_000, 83);
+    let url = tracker.url();
+    let mut seeder = NodePeer::start(
+        &modules,
+        &["seed", file.to_str().unwrap(), "--tracker", &url],
+        &env.logs,
+        "seeder",
+    );
+    let ready = seeder.wait("ready");
+    let magnet = ready["magnet"].as_str().unwrap().to_string();
+    assert!(magnet.contains("tr=ws%3A"), "{magnet}");
+    let hash = ready["infoHash"].as_str().unwrap().to_string();
+
+    let mut daemon = Daemon::start(&env, "1", &[]);
+    let added = env.verb(&["add", &magnet]);
+    assert_eq!(added.code, 0, "{added:?}");
+    wait_complete(&env, &mut daemon, &hash);
+    assert_eq!(
+        sha256_file(&env.out.join("by-magnet.bin")),
+        sha256_file(&file)
+    );
+    assert_webrtc_peer(&mut daemon);
+}
+
+/// The daemon seeds a torrent whose only tracker is the WebSocket one; a WebTorrent leecher
+/// in Node downloads it from ttui over WebRTC, byte-identical.
+#[test]
+fn a_webtorrent_leecher_in_node_downloads_from_ttui() {
+    let Some((modules, tracker)) = setup() else {
+        return;
+    };
+    let env = Env::new("ttui-webtorrent-up-");
+    let made = env.root.path().join("t");
+    let url = tracker.url();
+    let mut p = Payload::make(&env.out, &made, "to-node.bin", &[("", 2_500_000)], 84);
+    p.torrent = p
+        .torrent
+        .with_trackers(&made.join("to-node-ws.torrent"), Some(&url), &[]);
+    let mut daemon = Daemon::start(&env, "1", &[]);
+    assert_eq!(env.verb(&["add", &p.path()]).code, 0);
+    wait_complete(&env, &mut daemon, &p.hash());
+
+    let dest = env.root.path().join("node-leech");
+    std::fs::create_dir_all(&dest).unwrap();
+    let mut leecher = NodePeer::start(
+        &modules,
+        &[
+            "leech",
+            &p.path(),
+            dest.to_str().unwrap(),
+            "--tracker",
+            &url,
+        ],
+        &env.logs,
+        "leecher",
+    );
+    let done = leecher.wait("done");
+    let got = PathBuf::from(done["path"].as_str().unwrap());
+    assert_eq!(sha256_file(&got), sha256_file(&p.root));
+    assert_webrtc_peer(&mut daemon);
+    daemon.assert_alive("the end");
+}
+
+const PAGE: &str = include_str!("webtorrent/browser.html");
+
+/// WebTorrent's browser bundle in headless Chromium downloads from the daemon over WebRTC;
+/// the page posts the SHA-256 of the file it got.
+#[test]
+fn a_webtorrent_leecher_in_chromium_downloads_from_ttui() {
+    let Some((modules, tracker)) = setup() else {
+        return;
+    };
+    if !prereq::have_tools(&["chromium"]) {
+        return;
+    }
+    let env = Env::new("ttui-webtorrent-browser-");
+    let made = env.root.path().join("t");
+    let url = tracker.url();
+    let mut p = Payload::make(&env.out, &made, "to-browser.bin", &[("", 2_000_000)], 85);
+    p.torrent = p
+        .torrent
+        .with_trackers(&made.join("to-browser-ws.torrent"), Some(&url), &[]);
+    let mut daemon = Daemon::start(&env, "1", &[]);
+    assert_eq!(env.verb(&["add", &p.path()]).code, 0);
+    wait_complete(&env, &mut daemon, &p.hash());
+
+    let (digest, logs, mut browser) = browser_leech(&env, &modules, &p.torrent.path);
+    let Some(digest) = digest else {
+        panic!(
+            "the page posted no digest; its log: {logs:#?}\n{}\n{}",
+            browser.report(),
+            daemon.report()
+        );
+    };
+    assert_eq!(digest, sha256_file(&p.root), "the page's log: {logs:#?}");
+    assert!(
+        logs.iter().any(|l| l.starts_with("wire webrtc")),
+        "the page's log: {logs:#?}"
+    );
+    assert_webrtc_peer(&mut daemon);
+    daemon.assert_alive("the end");
+}
+
+/// Serves the page, WebTorrent's bundle and `torrent` on 127.0.0.1, opens the page in
+/// Chromium and waits for the digest it posts: (the digest, the page's log, the browser).
+pub(crate) fn browser_leech(
+    env: &Env,
+    modules: &Path,
+    torrent: &Path,
+) -> (Option<String>, Vec<String>, Browser) {
+    let bundle = std::fs::read(modules.join("webtorrent/dist/webtorrent.min.js")).unwrap();
+    let torrent = std::fs::read(torrent).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std_mpsc::channel::<(String, String)>();
+    rt.spawn(serve_page(listener, bundle, torrent, tx));
+    let dir = env.root.path().join("browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    let browser = Browser::start(&dir, &format!("http://127.0.0.1:{port}/"));
+    let mut logs = Vec::new();
+    let until = Instant::now() + WAIT;
+    let digest = loop {
+        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok((kind, body)) if kind == "result" => break Some(body),
+            Ok((_, body)) => {
+                let failed = body.starts_with("error");
+                logs.push(body);
+                if failed {
+                    break None;
+                }
+            }
+            Err(_) => break None,
+        }
+    };
+    rt.shutdown_background();
+    (digest, logs, browser)
+}
+
+async fn serve_page(
+    listener: tokio::net::TcpListener,
+    bundle: Vec<u8>,
+    torrent: Vec<u8>,
+    events: std_mpsc::Sender<(String, String)>,
+) {
+    use tokio::io::AsyncWriteExt;
+    let (bundle, torrent) = (std::sync::Arc::new(bundle), std::sync::Arc::new(torrent));
+    loop {
+        let Ok((mut conn, _)) = listener.accept().await else {
+            return;
+        };
+        let (bundle, torrent, events) = (bundle.clone(), torrent.clone(), events.clone());
+        tokio::spawn(async move {
+            let Some((method, path, body)) = read_request(&mut conn).await else {
+                return;
+            };
+            let (status, kind, reply): (&str, &str, Vec<u8>) =
+                match (method.as_str(), path.as_str()) {
+                    ("GET", "/") => ("200 OK", "text/html", PAGE.as_bytes().to_vec()),
+                    ("GET", "/webtorrent.min.js") => ("200 OK", "text/javascript", bundle.to_vec()),
+                    ("GET", "/t.torrent") => {
+                        ("200 OK", "application/x-bittorrent", torrent.to_vec())
+                    }
+                    ("POST", "/result") => {
+                        let _ = events.send(("result".into(), body));
+                        ("200 OK", "text/plain", Vec::new())
+                    }
+                    ("POST", "/log") => {
+                        let _ = events.send(("log".into(), body));
+                        ("200 OK", "text/plain", Vec::new())
+                    }
+                    _ => ("404 Not Found", "text/plain", Vec::new()),
+                };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+                 Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+                reply.len()
+            );
+            let _ = conn.write_all(head.as_bytes()).await;
+            let _ = conn.write_all(&reply).await;
+            let _ = conn.shutdown().await;
+        });
+    }
+}
