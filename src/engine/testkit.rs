@@ -87,6 +87,7 @@ impl TestTorrent {
                 ip_filter: Arc::default(),
                 proxy: None,
                 webrtc: None,
+                ws_off: None,
             },
             Download::new(picker, Arc::default()),
             Arc::default(),

@@ -142,6 +142,9 @@ pub struct Egress {
     /// WebRTC for WebSocket trackers' offers and answers; None: announces carry no offers
     /// (a private torrent, WebTorrent off, no session).
     pub(crate) webrtc: Option<websocket::WebRtcPeers>,
+    /// Why WebSocket trackers are not announced to at all (a private torrent, WebTorrent
+    /// off): their rows say it. None: they are.
+    pub(crate) ws_off: Option<&'static str>,
 }
 
 impl Default for Egress {
@@ -152,6 +155,7 @@ impl Default for Egress {
             udp: true,
             udp_relay: None,
             webrtc: None,
+            ws_off: None,
         }
     }
 }
@@ -367,6 +371,9 @@ pub enum TrackerError {
     /// A WebSocket tracker would be reached around the proxy (no WebSocket through SOCKS yet).
     #[error("WebSocket trackers are off: they would go around the proxy")]
     WebSocketAroundProxy,
+    /// WebSocket trackers are not used (why): they find browser peers only.
+    #[error("not used: {0}")]
+    WebSocketOff(&'static str),
     /// The proxy's UDP relay is down now (why); the announce is tried again later.
     #[error("the proxy carries no UDP now: {0}")]
     UdpOff(String),
@@ -613,7 +620,10 @@ async fn announce_to(
             let relay = egress.udp_relay.as_ref();
             udp::announce(parsed, req, schedule, egress.local, relay).await
         }
-        "ws" | "wss" => websocket::announce(parsed, req, egress).await,
+        "ws" | "wss" => match egress.ws_off {
+            Some(why) => Err(TrackerError::WebSocketOff(why)),
+            None => websocket::announce(parsed, req, egress).await,
+        },
         other => Err(TrackerError::UnsupportedScheme(clean_text(
             other.as_bytes(),
         ))),

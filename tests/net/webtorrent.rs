@@ -394,3 +394,57 @@ async fn serve_page(
         });
     }
 }
+
+/// A private torrent whose tracker list holds a WebSocket tracker never announces there
+/// (browser peers are not its tracker's peers): the row says why, and the tracker never
+/// hears of the torrent.
+#[test]
+fn a_private_torrent_never_announces_to_a_websocket_tracker() {
+    let Some((_modules, mut tracker)) = setup() else {
+        return;
+    };
+    let env = Env::new("ttui-webtorrent-private-");
+    let file = make_single_file_payload(&env.out, "private.bin", 200_000, 86);
+    let torrent = env.root.path().join("private.torrent");
+    let url = tracker.url();
+    let mut create = env.ttui();
+    create.args([
+        "create",
+        "--no-config",
+        "--v1",
+        "--private",
+        "--tracker",
+        &url,
+        "-o",
+    ]);
+    create.arg(&torrent).arg(&file);
+    assert_eq!(run(create, "ttui create").code, 0);
+    let mut daemon = Daemon::start(&env, "1", &[]);
+    let added = env.verb(&["add", torrent.to_str().unwrap(), "--json"]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let rows = env.wait_list("the private torrent", WAIT, &mut daemon, |rows| {
+        rows.len() == 1
+    });
+    let hash = rows[0]["info_hash"].as_str().unwrap().to_string();
+    let until = Instant::now() + WAIT;
+    loop {
+        let show = env.verb(&["show", &hash, "--json"]);
+        let shown: Value = serde_json::from_str(&show.stdout).unwrap_or_default();
+        let row = shown["trackers"][0].to_string();
+        if row.contains("a private torrent takes no browser peers") {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the row never said why: {row}\n{}",
+            daemon.report()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        tracker.swarm(&hash),
+        (0, 0),
+        "the tracker heard of the private torrent"
+    );
+    daemon.assert_alive("the end");
+}

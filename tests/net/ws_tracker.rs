@@ -100,7 +100,7 @@ impl WsTracker {
     }
 
     /// The tracker's counts of the torrent: (complete, incomplete).
-    fn swarm(&mut self, hash_hex: &str) -> (u64, u64) {
+    pub(crate) fn swarm(&mut self, hash_hex: &str) -> (u64, u64) {
         writeln!(self.stdin, "swarm {hash_hex}").unwrap();
         self.stdin.flush().unwrap();
         let until = Instant::now() + WAIT;

@@ -78,6 +78,8 @@ pub(crate) struct TorrentFacts {
     pub proxy: Option<Arc<crate::engine::peer::proxy::Proxy>>,
     /// The session's WebRTC for WebSocket trackers' offers; None for a private torrent.
     pub webrtc: Option<crate::tracker::websocket::WebRtcPeers>,
+    /// Why its WebSocket trackers are not announced to (private, WebTorrent off).
+    pub ws_off: Option<&'static str>,
 }
 
 /// What a connection may ask of its torrent. Each call is short (one lock of the torrent's

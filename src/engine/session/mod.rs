@@ -430,6 +430,7 @@ impl Session {
             interface: opts.interface.is_some(),
             lsd,
             webrtc,
+            webtorrent: opts.webtorrent,
             streams: Arc::default(),
             journal: Arc::default(),
         };

@@ -315,6 +315,7 @@ impl Coordinator {
                 self.shared.bind,
                 self.shared.proxy.as_deref(),
                 self.shared.webrtc.as_ref(),
+                self.shared.ws_off,
             ),
             ..Default::default()
         };

@@ -356,6 +356,13 @@ fn shared_state(
             proxy: ctx.proxy.clone(),
             // Private torrents' peers come from their trackers alone, never browsers.
             webrtc: ctx.webrtc.clone().filter(|_| !info.private),
+            ws_off: if info.private {
+                Some(crate::engine::torrent::start::PRIVATE_NO_BROWSERS)
+            } else if !ctx.webtorrent {
+                Some(crate::engine::torrent::start::WEBTORRENT_OFF)
+            } else {
+                None
+            },
         },
         Download::new(picker, ctx.pool.backlog()).with_v2(info.v2.clone()),
         Arc::clone(&ctx.pool),

@@ -111,6 +111,8 @@ pub(crate) struct SessionCtx {
     pub proxy: Option<Arc<crate::engine::peer::proxy::Proxy>>,
     /// WebRTC for WebSocket trackers (WebTorrent peers), unless `--no-webtorrent`.
     pub webrtc: Option<crate::tracker::websocket::WebRtcPeers>,
+    /// `--no-webtorrent` was not given: WebSocket trackers are announced to.
+    pub webtorrent: bool,
     /// `--interface` is set (the device and its state are `net::device`'s).
     pub interface: bool,
     /// The address families peers are reached over.
@@ -131,12 +133,17 @@ pub(crate) trait Discovery: Send + Sync {
     fn unregister(&self, info_hash: &[u8; 20]);
 }
 
+/// Why a torrent's WebSocket trackers are not announced to.
+pub(crate) const WEBTORRENT_OFF: &str = "WebTorrent is off (--no-webtorrent)";
+pub(crate) const PRIVATE_NO_BROWSERS: &str = "a private torrent takes no browser peers";
+
 /// How announces and web seed requests leave: from `bind`, through `proxy` (UDP through its
 /// relay, or not at all).
 pub(crate) fn egress(
     bind: Option<IpAddr>,
     proxy: Option<&crate::engine::peer::proxy::Proxy>,
     webrtc: Option<&crate::tracker::websocket::WebRtcPeers>,
+    ws_off: Option<&'static str>,
 ) -> crate::tracker::Egress {
     let udp_relay = proxy.and_then(|p| p.udp_relay()).cloned();
     crate::tracker::Egress {
@@ -147,12 +154,18 @@ pub(crate) fn egress(
         udp_relay,
         // Never under a proxy: ICE would go around it.
         webrtc: webrtc.filter(|_| proxy.is_none()).cloned(),
+        ws_off,
     }
 }
 
 impl SessionCtx {
     pub(crate) fn egress(&self) -> crate::tracker::Egress {
-        egress(self.bind, self.proxy.as_deref(), self.webrtc.as_ref())
+        egress(
+            self.bind,
+            self.proxy.as_deref(),
+            self.webrtc.as_ref(),
+            (!self.webtorrent).then_some(WEBTORRENT_OFF),
+        )
     }
 
     pub(crate) fn route(&self, info_hash: [u8; 20], events: mpsc::UnboundedSender<Event>) {

@@ -199,6 +199,7 @@ async fn run(shared: Arc<Shared>, url: String, conn: u64, live: Arc<WebSeedLive>
         shared.bind,
         shared.proxy.as_deref(),
         None,
+        None,
     )) {
         Ok(c) => c,
         Err(e) => {
