@@ -448,3 +448,62 @@ fn a_private_torrent_never_announces_to_a_websocket_tracker() {
     );
     daemon.assert_alive("the end");
 }
+
+/// The bridge. A python3-libtorrent seed reachable over TCP only (its tracker: opentracker,
+/// over HTTP) and a WebTorrent leecher in Chromium reachable over WebRTC only (its tracker:
+/// the WebSocket one) share no transport. ttui, given the torrent with both trackers, takes
+/// pieces from the one and serves them to the other: the browser's copy is byte-identical.
+#[test]
+fn ttui_bridges_a_tcp_only_libtorrent_seed_to_a_browser() {
+    let Some((modules, ws)) = setup() else {
+        return;
+    };
+    if !prereq::have_tools(&["chromium", "opentracker"]) || !prereq::have_python_libtorrent() {
+        return;
+    }
+    let env = Env::new("ttui-webtorrent-bridge-");
+    let lt_dir = env.root.path().join("lt");
+    let made = env.root.path().join("t");
+    let p = Payload::make(&lt_dir, &made, "bridge.bin", &[("", 3_000_000)], 87);
+    let tracker = Opentracker::start(&[p.torrent.info_hash]);
+    let tiers = vec![vec![tracker.http_url()], vec![ws.url()]];
+    let both = p.torrent.with_trackers(
+        &made.join("bridge-both.torrent"),
+        Some(&tracker.http_url()),
+        &tiers,
+    );
+    let mut tracker = tracker;
+    let _seed = LibtorrentSeeder::start(&both, &lt_dir, LtOptions::default());
+    tracker.wait_seeders(&both.info_hash, 1);
+
+    let mut daemon = Daemon::start(&env, "1", &[]);
+    assert_eq!(env.verb(&["add", both.path.to_str().unwrap()]).code, 0);
+    // The browser joins at once: the pieces reach it as ttui gets them.
+    let (digest, logs, mut browser) = browser_leech(&env, &modules, &both.path);
+    let Some(digest) = digest else {
+        panic!(
+            "the page posted no digest; its log: {logs:#?}\n{}\n{}",
+            browser.report(),
+            daemon.report()
+        );
+    };
+    assert_eq!(digest, sha256_file(&p.root), "the page's log: {logs:#?}");
+    let wires: Vec<&String> = logs.iter().filter(|l| l.starts_with("wire ")).collect();
+    assert!(
+        !wires.is_empty() && wires.iter().all(|l| l.starts_with("wire webrtc")),
+        "the browser's connections: {logs:#?}"
+    );
+    wait_complete(&env, &mut daemon, &p.hash());
+    assert_eq!(
+        sha256_file(&env.out.join("bridge.bin")),
+        sha256_file(&p.root)
+    );
+    assert_webrtc_peer(&mut daemon);
+    let log = daemon.log_text();
+    assert!(
+        !lines_with(&log, "connected, payload").is_empty(),
+        "ttui never connected to libtorrent over TCP\n{}",
+        daemon.report()
+    );
+    daemon.assert_alive("the end");
+}
