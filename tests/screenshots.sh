@@ -10,7 +10,7 @@
 # Everything runs on 127.0.0.x (the demo's swarm, a loopback session), in a network namespace
 # of its own that has only `lo` (the script enters one with unshare). Output:
 # screenshots/{main,availability,help,paused,probe,tab-overview,tab-files,tab-trackers,tab-log,
-# list,add-dialog,limits-dialog,stream,proxy-down,port-mapped,interface-down}.png. Takes about 2 minutes
+# list,add-dialog,limits-dialog,stream,proxy-down,port-mapped,interface-down,browsers}.png. Takes about 2 minutes
 # after the build; SHOTS names the ones to make (a shot of the demo's swarm still runs the demo).
 set -euo pipefail
 
@@ -69,7 +69,7 @@ ip link set lo up 2>/dev/null || true
 
 # SHOTS: the screenshots to make (space or comma separated); all when unset.
 ALL_SHOTS=(main availability tab-overview tab-files tab-trackers tab-log help paused probe list
-    add-dialog limits-dialog stream proxy-down port-mapped interface-down)
+    add-dialog limits-dialog stream proxy-down port-mapped interface-down browsers)
 IFS=' ,' read -r -a SHOTS_WANTED <<<"${SHOTS:-}"
 # want NAME...: whether any of them is to be made.
 want() {
@@ -93,10 +93,11 @@ CHROME_PID=
 SESSION_PID=
 SEED_PID=
 IGD_PID=
+BROWSER_PIDS=
 cleanup() {
     local rc=$?
     if [[ -n "$CHROME_PID" ]]; then kill "$CHROME_PID" 2>/dev/null || true; fi
-    for pid in $SEED_PID $IGD_PID; do
+    for pid in $SEED_PID $IGD_PID $BROWSER_PIDS; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -501,6 +502,64 @@ if want interface-down; then
     sleep 1
     shot shots:vpn interface-down "ttui: the VPN interface is down"
     net_quit vpn
+fi
+
+# --- 11: browser peers beside TCP and uTP ones ---------------------------------------------------
+# A torrent whose tracker is a WebSocket one (bittorrent-tracker's server in Node): two
+# WebTorrent seeders in Node (tests/net/webtorrent/peer.mjs, WebRTC only), a ttui seeder over
+# TCP on 127.0.0.21 and one over uTP on 127.0.0.22. The one-torrent ttui in the window takes
+# from all of them (its download limited, so the shot catches it midway).
+if want browsers; then
+    NM=${TTUI_NODE_MODULES:-$HOME/.cache/ttui/test-node}
+    [[ -d $NM/node_modules/webtorrent ]] ||
+        die "browsers: no WebTorrent in $NM (run the test suite once: tests/run.sh installs it)"
+    B="$WORK/browsers"
+    mkdir -p "$B/src" "$B/Downloads" "$B/tcp/run" "$B/utp/run" "$B/tui/run"
+    chmod 700 "$B/tcp/run" "$B/utp/run" "$B/tui/run"
+    head -c 96M /dev/urandom >"$B/src/open-movie.webm"
+    mkfifo "$B/tracker.in"
+    node "$ROOT/tests/net/ws_tracker/server.mjs" "$NM/node_modules" <"$B/tracker.in" \
+        >"$B/tracker.out" 2>&1 &
+    BROWSER_PIDS="$BROWSER_PIDS $!"
+    exec {TRACKER_IN}>"$B/tracker.in"
+    for _ in $(seq 1 80); do grep -q '^listening' "$B/tracker.out" && break; sleep 0.25; done
+    WS_PORT=$(sed -n 's/^listening //p' "$B/tracker.out")
+    [[ -n $WS_PORT ]] || die "browsers: the WebSocket tracker did not start"
+    "$BIN" create --no-config --v1 --piece-size 256K --no-date \
+        --tracker "ws://127.0.0.1:$WS_PORT/announce" -o "$B/movie.torrent" \
+        "$B/src/open-movie.webm" >/dev/null
+    for i in 1 2; do
+        TTUI_NODE_MODULES=$NM node "$ROOT/tests/net/webtorrent/peer.mjs" seed-torrent \
+            "$B/movie.torrent" "$B/src" <"$B/tracker.in" >"$B/node-$i.log" 2>&1 &
+        BROWSER_PIDS="$BROWSER_PIDS $!"
+    done
+    for t in tcp:21 utp:22; do
+        kind=${t%%:*} host=127.0.0.${t##*:}
+        env -u NO_COLOR -u COLORTERM TTUI_NO_PUBLIC_ROUTERS=1 XDG_RUNTIME_DIR="$B/$kind/run" \
+            XDG_STATE_HOME="$B/$kind" XDG_DATA_HOME="$B/$kind" XDG_CONFIG_HOME="$B/$kind" \
+            "$BIN" seed "$B/movie.torrent" -o "$B/src" --headless --port 40110 --bind "$host" \
+            --transport "$kind" --no-dht --no-trackers --no-webtorrent --no-port-mapping \
+            --up-limit 1M >"$B/$kind.log" 2>&1 &
+        BROWSER_PIDS="$BROWSER_PIDS $!"
+    done
+    cmd="cd '$B' && exec env -u NO_COLOR -u COLORTERM TTUI_NO_PUBLIC_ROUTERS=1 TERM=xterm-256color \
+        XDG_RUNTIME_DIR='$B/tui/run' XDG_STATE_HOME='$B/tui' XDG_DATA_HOME='$B/tui' \
+        XDG_CONFIG_HOME='$B/tui' '$BIN' '$B/movie.torrent' -o '$B/Downloads' --no-dht \
+        --no-port-mapping --bind 127.0.0.1 --port 40111 --down-limit 6M \
+        --peer 127.0.0.21:40110 --peer 127.0.0.22:40110 2>'$B/tui.err'"
+    if tm has-session -t shots 2>/dev/null; then
+        tm new-window -t shots -n browsers "$cmd"
+    else
+        tm new-session -d -x "$COLS" -y "$ROWS" -s shots -n browsers "$cmd"
+        tm set-option -t shots remain-on-exit on
+    fi
+    tm resize-window -t shots:browsers -x "$COLS" -y 24
+    wait_for shots:browsers 'grep -q "WebRTC" <<<"$screen" && grep -q "uTP" <<<"$screen" &&
+        grep -q "TCP" <<<"$screen"' 60 "WebRTC, uTP and TCP peers"
+    sleep 3
+    shot shots:browsers browsers "ttui: browser peers (WebRTC) beside TCP and uTP ones"
+    tm send-keys -t shots:browsers q
+    exec {TRACKER_IN}>&-
 fi
 
 log "done in $(($(date +%s) - START))s: ${MADE[*]}"
