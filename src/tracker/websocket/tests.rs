@@ -1,6 +1,7 @@
 //! The socket's task against a fake tracker on loopback, for what the real one (tests/net/
 //! ws_tracker.rs) does not produce: a failure reason, a hostile oversized message, relayed
-//! offers, a drop and the reconnect, the proxy.
+//! offers, a drop and the reconnect, the proxy; and WebRTC's offers and answers through it
+//! (a flood of relayed offers).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -117,7 +118,8 @@ async fn counts_and_interval_answer_and_a_relayed_offer_is_dropped() {
     assert_eq!(asked["event"], "started");
     assert_eq!(asked["info_hash"], bin(&HASH));
     assert_eq!(asked["left"], 3);
-    // No WebRTC yet: no offers, so the tracker sends us no peers' offers in return.
+    // Without WebRTC (a private torrent, WebTorrent off): no offers, so the tracker sends
+    // us no peers' offers in return.
     assert_eq!(asked["numwant"], 0);
     assert_eq!(asked["offers"], json!([]));
 }
@@ -348,5 +350,160 @@ async fn wss_speaks_tls_first() {
     assert!(
         !matches!(e, TrackerError::Timeout(_)),
         "a clear error at once: {e:?}"
+    );
+}
+
+/// A session's WebRTC for these tests: a driver on 127.0.0.1, and the connections it is
+/// handed.
+async fn webrtc() -> (WebRtcPeers, mpsc::UnboundedReceiver<Delivered>) {
+    use crate::net::webrtc::{WebRtc, WebRtcConfig};
+    let config = WebRtcConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..WebRtcConfig::default()
+    };
+    let rtc = WebRtc::bind(config).await.unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let deliver = Arc::new(move |d: Delivered| {
+        let _ = tx.send(d);
+    });
+    (WebRtcPeers { rtc, deliver }, rx)
+}
+
+/// With WebRTC, a leecher's announce carries 10 offers; the answer the tracker relays to one
+/// of them starts a connection, handed over with the peer's id, and its data channel opens
+/// against the peer that answered (another driver, as a browser would).
+#[tokio::test]
+async fn offers_go_out_and_a_relayed_answer_connects() {
+    let (ours, mut delivered) = webrtc().await;
+    let (far, _) = webrtc().await;
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let (far_tx, mut far_rx) = mpsc::unbounded_channel();
+    let url = tracker(move |_, mut ws| {
+        let (seen_tx, far_tx, far) = (seen_tx.clone(), far_tx.clone(), far.rtc.clone());
+        async move {
+            let asked = next_json(&mut ws).await.unwrap();
+            let first = asked["offers"][0].clone();
+            seen_tx.send(asked).unwrap();
+            let sdp = first["offer"]["sdp"].as_str().unwrap();
+            let (answer, connecting) = far.answer(sdp).await.unwrap();
+            far_tx.send(connecting).unwrap();
+            say(
+                &mut ws,
+                json!({"action": "announce", "info_hash": bin(&HASH),
+                "peer_id": bin(&[9; 20]), "offer_id": first["offer_id"],
+                "answer": {"type": "answer", "sdp": answer}}),
+            )
+            .await;
+            say(
+                &mut ws,
+                json!({"action": "announce", "info_hash": bin(&HASH),
+                "interval": 120, "complete": 1, "incomplete": 0}),
+            )
+            .await;
+            while next_json(&mut ws).await.is_some() {}
+        }
+    })
+    .await;
+    let e = Egress {
+        webrtc: Some(ours),
+        ..Egress::default()
+    };
+    let r = announce(&url, &req(HASH, AnnounceEvent::Started), &e)
+        .await
+        .unwrap();
+    assert_eq!(r.seeders, Some(1));
+    let asked = seen.recv().await.unwrap();
+    let offers = asked["offers"].as_array().unwrap();
+    assert_eq!(offers.len(), 10);
+    assert_eq!(asked["numwant"], 10);
+    for o in offers {
+        assert_eq!(o["offer_id"].as_str().unwrap().chars().count(), 20);
+        assert!(o["offer"]["sdp"].as_str().unwrap().starts_with("v=0"));
+    }
+    let d = tokio::time::timeout(Duration::from_secs(20), delivered.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(d.we_offered);
+    assert_eq!((d.info_hash, d.peer_id), (HASH, [9; 20]));
+    let far_connecting = far_rx.recv().await.unwrap();
+    let (a, b) = tokio::join!(d.connecting.established(), far_connecting.established());
+    a.unwrap();
+    b.unwrap();
+}
+
+/// A hostile tracker relays 10,000 offers (one real SDP under as many offer ids, and
+/// garbage SDPs among them) before the counts: they are answered at the pace per socket and
+/// within the driver's cap, the garbage is answered by nothing, and the announce still gets
+/// its answer in time.
+#[tokio::test]
+async fn ten_thousand_relayed_offers_are_paced_and_the_announce_still_answers() {
+    let (ours, mut delivered) = webrtc().await;
+    let (far, _) = webrtc().await;
+    let real = far.rtc.offer().await.unwrap().sdp;
+    let (res_tx, mut res) = mpsc::unbounded_channel();
+    let url = tracker(move |_, mut ws| {
+        let (res_tx, real) = (res_tx.clone(), real.clone());
+        async move {
+            let _ = next_json(&mut ws).await.unwrap();
+            for i in 0..10_000u32 {
+                let mut id = [0u8; 20];
+                id[..4].copy_from_slice(&i.to_be_bytes());
+                let sdp = if i % 3 == 0 {
+                    "v=0\r\nnot an sdp"
+                } else {
+                    &real
+                };
+                say(
+                    &mut ws,
+                    json!({"action": "announce", "info_hash": bin(&HASH),
+                    "peer_id": bin(&[7; 20]), "offer_id": bin(&id),
+                    "offer": {"type": "offer", "sdp": sdp}}),
+                )
+                .await;
+            }
+            say(
+                &mut ws,
+                json!({"action": "announce", "info_hash": bin(&HASH),
+                "interval": 120, "complete": 2, "incomplete": 5}),
+            )
+            .await;
+            let mut answers = 0;
+            let until = tokio::time::Instant::now() + Duration::from_secs(2);
+            while let Ok(Some(v)) = tokio::time::timeout_at(until, next_json(&mut ws)).await {
+                if v.get("answer").is_some() {
+                    assert_eq!(v["to_peer_id"], bin(&[7; 20]));
+                    answers += 1;
+                }
+            }
+            res_tx.send(answers).unwrap();
+            while next_json(&mut ws).await.is_some() {}
+        }
+    })
+    .await;
+    let e = Egress {
+        webrtc: Some(ours),
+        ..Egress::default()
+    };
+    let started = std::time::Instant::now();
+    let r = announce(&url, &req(HASH, AnnounceEvent::Started), &e)
+        .await
+        .unwrap();
+    assert_eq!((r.seeders, r.leechers), (Some(2), Some(5)));
+    let answers = res.recv().await.unwrap();
+    let secs = started.elapsed().as_secs() + 1;
+    let cap = (20 * secs as usize + 20).min(64);
+    assert!(
+        (1..=cap).contains(&answers),
+        "{answers} answers in {secs} s"
+    );
+    let mut handed = 0;
+    while let Ok(d) = delivered.try_recv() {
+        assert!(!d.we_offered);
+        handed += 1;
+    }
+    assert_eq!(
+        handed, answers,
+        "each answer sent is one connection handed over"
     );
 }
