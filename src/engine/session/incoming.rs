@@ -185,7 +185,17 @@ async fn webrtc_accept(
     };
     let stream = match d.connecting.established().await {
         Ok(s) => s,
-        Err(e) => return tracing::info!(info_hash = %hash, "WebRTC peer ({peer}, {side}): {e}"),
+        Err(e) => {
+            let words = format!("WebRTC peer {peer} ({side}): {e}");
+            tracing::info!(info_hash = %hash, "{words}");
+            // Said in the torrent's log too, while it runs (a sleeping one is not woken).
+            let guard = lock(&routes);
+            let main = guard.resolve(&d.info_hash);
+            if let Some(RouteTo::Task(events)) = guard.by_hash.get(&main).map(|r| &r.to) {
+                let _ = events.send(Event::WebRtcFailed(words));
+            }
+            return;
+        }
     };
     let Some(addr) = stream.remote_addr() else {
         return tracing::info!(info_hash = %hash, "WebRTC peer ({peer}): no address on the chosen pair");
