@@ -51,6 +51,10 @@ use crate::protocol::wt_tracker::{self, Announced, Event, Id, Request, Response,
 mod rtc;
 pub(crate) use rtc::{Delivered, WebRtcPeers};
 
+/// Why a torrent's WebSocket trackers are not announced to (`Egress::ws_off`).
+pub(crate) const WEBTORRENT_OFF: &str = "WebTorrent is off (--no-webtorrent)";
+pub(crate) const PRIVATE_NO_BROWSERS: &str = "a private torrent takes no browser peers";
+
 use super::{
     clamp_intervals, clean_text, io_reason, AnnounceEvent, AnnounceRequest, AnnounceResponse,
     Egress, TrackerError, MAX_INTERVAL,

@@ -357,9 +357,9 @@ fn shared_state(
             // Private torrents' peers come from their trackers alone, never browsers.
             webrtc: ctx.webrtc.clone().filter(|_| !info.private),
             ws_off: if info.private {
-                Some(crate::engine::torrent::start::PRIVATE_NO_BROWSERS)
+                Some(crate::tracker::websocket::PRIVATE_NO_BROWSERS)
             } else if !ctx.webtorrent {
-                Some(crate::engine::torrent::start::WEBTORRENT_OFF)
+                Some(crate::tracker::websocket::WEBTORRENT_OFF)
             } else {
                 None
             },

@@ -133,10 +133,6 @@ pub(crate) trait Discovery: Send + Sync {
     fn unregister(&self, info_hash: &[u8; 20]);
 }
 
-/// Why a torrent's WebSocket trackers are not announced to.
-pub(crate) const WEBTORRENT_OFF: &str = "WebTorrent is off (--no-webtorrent)";
-pub(crate) const PRIVATE_NO_BROWSERS: &str = "a private torrent takes no browser peers";
-
 /// How announces and web seed requests leave: from `bind`, through `proxy` (UDP through its
 /// relay, or not at all).
 pub(crate) fn egress(
@@ -164,7 +160,7 @@ impl SessionCtx {
             self.bind,
             self.proxy.as_deref(),
             self.webrtc.as_ref(),
-            (!self.webtorrent).then_some(WEBTORRENT_OFF),
+            (!self.webtorrent).then_some(crate::tracker::websocket::WEBTORRENT_OFF),
         )
     }
 

@@ -141,6 +141,27 @@ fn no_peers_known_holds_it_back() {
 }
 
 #[test]
+fn only_websocket_trackers_with_webtorrent_off_are_named_not_failing() {
+    let mut s = healthy();
+    s.peers.clear();
+    s.dht = None;
+    let off = crate::tracker::TrackerError::WebSocketOff(crate::tracker::websocket::WEBTORRENT_OFF);
+    s.trackers = vec![TrackerRow {
+        url: "wss://tracker.example/announce".into(),
+        ..tracker(TrackerStatus::Failed(off.to_string()), None)
+    }];
+    let f = holding(&s, Check::NoPeers);
+    assert!(f.evidence.contains("WebTorrent is off"), "{}", f.evidence);
+    assert!(f.advice.unwrap().contains("--no-webtorrent"));
+    assert!(verdict_of(&s, &ExplainContext::default(), Check::Trackers).is_none());
+    // Beside an HTTP tracker that finds nobody: the general words.
+    s.trackers
+        .push(tracker(TrackerStatus::Ok { peers: 0 }, Some(0)));
+    let f = holding(&s, Check::NoPeers);
+    assert_eq!(f.evidence, "no peers known at all");
+}
+
+#[test]
 fn peers_only_at_ipv6_on_a_machine_without_it_are_named() {
     let mut s = healthy();
     assert!(verdict_of(&s, &ExplainContext::default(), Check::Family).is_none());

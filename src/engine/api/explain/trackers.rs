@@ -11,6 +11,8 @@ pub(super) fn trackers(s: &Snapshot, _: &ExplainContext) -> Option<Finding> {
         .trackers
         .iter()
         .filter_map(|t| match &t.status {
+            // Not asked on purpose (WebTorrent off): not failing; `no_peers` says it.
+            Failed(_) if super::no_peers::websocket_off(t) => None,
             Failed(e) => Some((t, e)),
             _ => None,
         })
