@@ -44,6 +44,8 @@ pub struct Config {
     pub lsd: Option<bool>,
     /// `false` is `--no-webtorrent`.
     pub webtorrent: Option<bool>,
+    /// `--stun-server`; `"off"` for none.
+    pub stun_server: Option<String>,
     #[serde(default, deserialize_with = "max_peers")]
     pub max_peers: Option<usize>,
     pub state_dir: Option<PathBuf>,

@@ -14,8 +14,8 @@
 pub mod protocol {
     pub use crate::protocol::{
         bencode, bitfield, blocklist, extension, handshake, holepunch, krpc, lsd, magnet, merkle,
-        message, metainfo, mse_codec, natpmp, pcp, peer_id, rc4, socks_udp, text, upnp, utp_packet,
-        wt_tracker,
+        message, metainfo, mse_codec, natpmp, pcp, peer_id, rc4, socks_udp, stun, text, upnp,
+        utp_packet, wt_tracker,
     };
 }
 

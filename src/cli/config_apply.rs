@@ -64,6 +64,7 @@ pub(crate) fn apply(
     take!(pex, "no_pex", |v| args.no_pex = !v);
     take!(lsd, "no_lsd", |v| args.no_lsd = !v);
     take!(webtorrent, "no_webtorrent", |v| args.no_webtorrent = !v);
+    take!(stun_server, "stun_server", |v| args.stun_server = Some(v));
     take!(max_peers, "max_peers", |v| args.max_peers = v);
     take!(state_dir, "state_dir", |v| args.state_dir = Some(v));
     take!(log_file, "log_file", |v| args.log_file = Some(v));

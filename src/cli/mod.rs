@@ -129,6 +129,11 @@ pub(crate) struct DownloadArgs {
     /// (never for private torrents, nor under a proxy).
     #[arg(long)]
     pub no_webtorrent: bool,
+    /// The STUN server WebRTC asks for your public address, so browsers behind NATs reach
+    /// you (HOST:PORT; `off` for none). It learns your address and that you run WebRTC
+    /// (default: stun.l.google.com:19302, as libtorrent and browsers use).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub stun_server: Option<String>,
     /// The session's state directory: its torrents, their resume data, the DHT routing table
     /// (default: $XDG_DATA_HOME/ttui or ~/.local/share/ttui).
     #[arg(long, value_name = "DIR")]

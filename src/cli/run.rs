@@ -28,6 +28,7 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         pex: !args.no_pex,
         lsd: !args.no_lsd,
         webtorrent: !args.no_webtorrent,
+        stun_server: stun_server(args),
         state_dir: Some(state_dir(args)),
         dht_rate_limit: args.dht_rate_limit,
         queue: args.queue.settings(),
@@ -145,6 +146,20 @@ pub(crate) const NO_PUBLIC_ROUTERS_ENV: &str = "TTUI_NO_PUBLIC_ROUTERS";
 
 /// The DHT's bootstrap nodes: `--dht-bootstrap`, else the well-known public routers;
 /// None with `--no-dht`.
+/// The STUN server WebRTC asks when none is named.
+pub(crate) const DEFAULT_STUN: &str = "stun.l.google.com:19302";
+
+/// The STUN server to ask: the one named, none for `off`, else the default (none under
+/// `TTUI_NO_PUBLIC_ROUTERS`: tests and the demo ask only a server they name).
+pub(crate) fn stun_server(args: &DownloadArgs) -> Option<String> {
+    match args.stun_server.as_deref().map(str::trim) {
+        Some("off" | "") => None,
+        Some(s) => Some(s.to_string()),
+        None if std::env::var_os(NO_PUBLIC_ROUTERS_ENV).is_some() => None,
+        None => Some(DEFAULT_STUN.to_string()),
+    }
+}
+
 pub(crate) fn dht_bootstrap(args: &DownloadArgs) -> Option<Vec<String>> {
     bootstrap_nodes(args.no_dht, &args.dht_bootstrap)
 }

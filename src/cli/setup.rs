@@ -98,6 +98,7 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "pex" => on(!args.no_pex),
         "lsd" => on(!args.no_lsd),
         "webtorrent" => on(!args.no_webtorrent),
+        "stun_server" => crate::cli::run::stun_server(args).unwrap_or_else(|| "off".into()),
         "max_peers" => args.max_peers.to_string(),
         "state_dir" => path(&args.state_dir),
         "log_file" => path(&args.log_file),

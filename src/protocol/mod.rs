@@ -21,6 +21,7 @@ pub mod peer_id;
 pub(crate) mod peer_priority;
 pub mod rc4;
 pub mod socks_udp;
+pub mod stun;
 pub mod text;
 pub mod upnp;
 pub mod utp_packet;

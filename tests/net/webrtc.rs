@@ -370,3 +370,84 @@ impl Drop for Browser {
         self.proc.kill();
     }
 }
+
+/// coturn, Debian's STUN and TURN server, as a STUN server on 127.0.0.1 (no TURN, no TLS),
+/// killed by pid on drop.
+pub(crate) struct Coturn {
+    proc: Proc,
+    _dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+}
+
+impl Coturn {
+    pub(crate) fn start(ip: &str) -> Coturn {
+        let dir = tempdir("ttui-coturn-");
+        let port = free_port();
+        let mut cmd = Command::new("turnserver");
+        cmd.args(["-n", "--stun-only", "--no-tls", "--no-dtls", "--no-cli"])
+            .args(["--listening-ip", ip, "--listening-port", &port.to_string()])
+            .args([
+                "--log-file",
+                "stdout",
+                "--simple-log",
+                "--no-software-attribute",
+            ])
+            .arg("--pidfile")
+            .arg(dir.path().join("pid"))
+            .arg("--userdb")
+            .arg(dir.path().join("turndb"));
+        let proc = Proc::spawn("turnserver", &mut cmd, dir.path());
+        let addr = SocketAddr::new(ip.parse().unwrap(), port);
+        Coturn {
+            proc,
+            _dir: dir,
+            addr,
+        }
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        self.proc.kill();
+    }
+}
+
+/// The driver asks a real STUN server (coturn) for its address and learns it (on loopback,
+/// the socket's own: no NAT between); a server that never answers leaves it unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stun_server_tells_the_driver_the_address_it_sees() {
+    require_loopback_only();
+    if !prereq::have_tools(&["turnserver"]) {
+        return;
+    }
+    let mut coturn = Coturn::start("127.0.0.1");
+    let rtc = WebRtc::bind(WebRtcConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        stun: Some(coturn.addr),
+        ..WebRtcConfig::default()
+    })
+    .await
+    .unwrap();
+    let until = Instant::now() + WAIT;
+    while rtc.reflexive().is_none() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        rtc.reflexive(),
+        Some(rtc.local_addr()),
+        "coturn's log:\n{}",
+        coturn.proc.report()
+    );
+    // A silent server (nothing listens there): nothing is learned, nothing breaks.
+    let silent = WebRtc::bind(WebRtcConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        stun: Some(closed_addr()),
+        ..WebRtcConfig::default()
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(silent.reflexive(), None);
+    let offer = silent.offer().await.unwrap();
+    assert!(!offer.sdp.contains("srflx"), "{}", offer.sdp);
+}

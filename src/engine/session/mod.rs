@@ -390,6 +390,9 @@ impl Session {
                         ));
                         // The torrent's name goes in as each connection starts; DHT as the
                         // session has it (no private torrent takes WebRTC peers).
+                        if let Some(name) = opts.stun_server.clone() {
+                            accept_tasks.push(tokio::spawn(ask_stun(rtc.clone(), name)));
+                        }
                         let ours = Handshake::new([0; 20], our_id).with_dht(opts.dht.is_some());
                         let deliver = incoming::webrtc_delivery(
                             Arc::clone(&routes),
@@ -573,5 +576,24 @@ fn families(bind: IpAddr, proxied: bool) -> crate::engine::api::Families {
         ipv6: proxied
             || bind.is_ipv6()
             || (bind.is_unspecified() && crate::net::route::reaches(anywhere)),
+    }
+}
+
+/// Resolves the STUN server's name (bounded) and hands an address of the WebRTC socket's
+/// family to the driver, which asks it from then on.
+async fn ask_stun(rtc: crate::net::webrtc::WebRtc, name: String) {
+    let v4 = rtc.local_addr().is_ipv4();
+    let found = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::net::lookup_host(name.as_str()),
+    )
+    .await;
+    match found {
+        Ok(Ok(mut addrs)) => match addrs.find(|a| a.is_ipv4() == v4) {
+            Some(a) => rtc.set_stun(a).await,
+            None => tracing::info!("WebRTC: STUN server {name} has no address of our family"),
+        },
+        Ok(Err(e)) => tracing::info!("WebRTC: STUN server {name} not found: {e}"),
+        Err(_) => tracing::info!("WebRTC: STUN server {name} not found in 10 s"),
     }
 }

@@ -35,6 +35,8 @@ pub struct Options {
     /// connect over WebRTC data channels. Off here; the CLI turns it on unless
     /// `--no-webtorrent`.
     pub webtorrent: bool,
+    /// The STUN server (HOST:PORT) WebRTC asks for our public address; None: none.
+    pub stun_server: Option<String>,
     /// Where the DHT routing table is kept between runs (`None`: not kept).
     pub state_dir: Option<PathBuf>,
     /// Bytes a second the DHT node may send in answer to others' queries.
@@ -102,6 +104,7 @@ impl Default for Options {
             pex: true,
             lsd: false,
             webtorrent: false,
+            stun_server: None,
             state_dir: None,
             dht_rate_limit: crate::dht::budget::DEFAULT_REPLY_BUDGET,
             queue: Default::default(),

@@ -4,9 +4,12 @@
 //! timeout, a write, an SDP change) `poll_output` is drained to its `Timeout` before the
 //! next. `drive` is that drain, and every path that touches an `Rtc` ends in it. A datagram
 //! goes to the one `Rtc` that `accepts` it (ICE's credentials in STUN, then the address ICE
-//! chose). Sends use `try_send_to`: a datagram the kernel's buffer cannot take is lost, as
-//! any datagram may be, and ICE, DTLS and SCTP retransmit; the task never waits on one
-//! connection's sends while others have input.
+//! chose). Sends never wait: a datagram the kernel's buffer cannot take is lost, as any
+//! datagram may be, and ICE, DTLS and SCTP retransmit; the task never waits on one
+//! connection's sends while others have input. The datagrams one drain produced leave
+//! together at its end, a run to one address in as few calls as UDP GSO allows
+//! (`net::udp_gso`, as uTP's): SCTP sends a window's worth at once, and a `sendto` each
+//! was a third of a seeder's time.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -24,10 +27,12 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::sdp;
+use super::stun::Stun;
 use super::{
     Connecting, Offer, OfferId, Stage, WebRtc, WebRtcConfig, WebRtcError, WebRtcStream, MAX_MESSAGE,
 };
 use crate::net::udp_batch::BatchRecv;
+use crate::net::udp_gso::UdpOut;
 
 pub(crate) type ConnId = u64;
 
@@ -61,6 +66,10 @@ pub(super) enum Command {
     },
     Withdraw {
         offer: OfferId,
+    },
+    /// Ask this STUN server from now on.
+    Stun {
+        server: SocketAddr,
     },
 }
 
@@ -108,7 +117,8 @@ struct Conn {
 /// What a connection's drain needs besides the connection.
 struct Ctx<'a> {
     id: ConnId,
-    socket: &'a UdpSocket,
+    /// Where the drain's datagrams wait until its end, in order.
+    outbox: &'a std::cell::RefCell<Vec<(SocketAddr, Vec<u8>)>>,
     config: &'a WebRtcConfig,
     writes: &'a mpsc::UnboundedSender<Write>,
 }
@@ -120,6 +130,13 @@ struct Driver {
     conns: HashMap<ConnId, Conn>,
     next_id: ConnId,
     writes: mpsc::UnboundedSender<Write>,
+    outbox: std::cell::RefCell<Vec<(SocketAddr, Vec<u8>)>>,
+    /// Sends the outbox: GSO where the kernel has it (None until `run` starts).
+    out: Option<UdpOut>,
+    /// The STUN client, when a server is set; what it learns goes to `config.reflexive`
+    /// (for connections made from then on) and to `reflexive`.
+    stun: Option<Stun>,
+    reflexive: watch::Sender<Option<SocketAddr>>,
 }
 
 pub(super) async fn start(mut config: WebRtcConfig) -> Result<WebRtc, WebRtcError> {
@@ -131,6 +148,11 @@ pub(super) async fn start(mut config: WebRtcConfig) -> Result<WebRtc, WebRtcErro
     let hosts = host_addrs(&config, local);
     let (commands, crx) = mpsc::channel(64);
     let (writes, wrx) = mpsc::unbounded_channel();
+    // A server of the socket's family; the other family's cannot be reached from it.
+    let stun = (config.stun)
+        .filter(|s| s.is_ipv4() == local.is_ipv4())
+        .map(|s| Stun::new(s, Instant::now()));
+    let (reflexive, reflexive_rx) = watch::channel(config.reflexive);
     let driver = Driver {
         config,
         local,
@@ -138,9 +160,17 @@ pub(super) async fn start(mut config: WebRtcConfig) -> Result<WebRtc, WebRtcErro
         conns: HashMap::new(),
         next_id: 1,
         writes,
+        outbox: Default::default(),
+        out: None,
+        stun,
+        reflexive,
     };
     tokio::spawn(driver.run(socket, crx, wrx));
-    Ok(WebRtc { commands, local })
+    Ok(WebRtc {
+        commands,
+        local,
+        reflexive: reflexive_rx,
+    })
 }
 
 fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -220,11 +250,14 @@ impl Driver {
     ) {
         // Batched reads (recvmmsg) that also tell each datagram's local address.
         let mut rx = BatchRecv::new(&socket);
+        let socket = Arc::new(socket);
+        self.out = Some(UdpOut::new(Arc::clone(&socket), None));
         let mut handles = true;
         loop {
             if !handles && self.conns.is_empty() {
                 return;
             }
+            self.ask_stun(&socket);
             let wake = self.next_wake();
             tokio::select! {
                 c = commands.recv(), if handles => match c {
@@ -244,8 +277,21 @@ impl Driver {
         }
     }
 
+    /// Sends the STUN request when one is due.
+    fn ask_stun(&mut self, socket: &UdpSocket) {
+        let Some(stun) = self.stun.as_mut() else {
+            return;
+        };
+        if let Some(req) = stun.poll(Instant::now()) {
+            if let Err(e) = socket.try_send_to(&req, stun.server) {
+                tracing::debug!(server = %stun.server, "WebRTC: STUN request not sent: {e}");
+            }
+        }
+    }
+
     fn next_wake(&self) -> Instant {
         let far = Instant::now() + Duration::from_secs(3600);
+        let far = self.stun.as_ref().map_or(far, |s| s.next.min(far));
         self.conns
             .values()
             .flat_map(|c| {
@@ -269,6 +315,13 @@ impl Driver {
             }
             Command::Answer { sdp, reply } => {
                 let _ = reply.send(self.answer(&sdp, socket));
+            }
+            Command::Stun { server } => {
+                if server.is_ipv4() == self.local.is_ipv4() {
+                    self.stun = Some(Stun::new(server, Instant::now()));
+                } else {
+                    tracing::info!("WebRTC: STUN server {server} is of the other address family than {}: not asked", self.local);
+                }
             }
             Command::Withdraw { offer } => {
                 if self
@@ -410,6 +463,13 @@ impl Driver {
 
     fn receive(&mut self, data: &[u8], from: SocketAddr, to: Option<IpAddr>, socket: &UdpSocket) {
         let now = Instant::now();
+        if let Some(stun) = self.stun.as_mut().filter(|s| s.is_server(from)) {
+            if stun.on_datagram(data, from, now) && self.config.reflexive != stun.mapped {
+                self.config.reflexive = stun.mapped;
+                let _ = self.reflexive.send(stun.mapped);
+            }
+            return;
+        }
         let destination = self.destination_for(from, to);
         // Not STUN, DTLS, RTP or RTCP: not ours to read.
         let Ok(receive) = Receive::new(Protocol::Udp, from, destination, data) else {
@@ -484,20 +544,46 @@ impl Driver {
     fn drive(&mut self, id: ConnId, socket: &UdpSocket) {
         let ctx = Ctx {
             id,
-            socket,
+            outbox: &self.outbox,
             config: &self.config,
             writes: &self.writes,
         };
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        match step(conn, &ctx) {
+        let r = step(conn, &ctx);
+        self.send_out();
+        match r {
             Ok(true) => {}
             Ok(false) => {
                 tracing::debug!(conn = id, "webrtc: closed");
                 self.conns.remove(&id);
             }
             Err(e) => self.fail(id, e, socket),
+        }
+    }
+
+    /// Sends what the drain left in the outbox: each run to one address in one go.
+    fn send_out(&self) {
+        let mut outbox = self.outbox.borrow_mut();
+        let Some(out) = self.out.as_ref() else {
+            outbox.clear();
+            return;
+        };
+        let mut run: Vec<Vec<u8>> = Vec::new();
+        let mut to: Option<SocketAddr> = None;
+        for (dest, d) in outbox.drain(..) {
+            if to.is_some_and(|t| t != dest) {
+                if let Some(t) = to {
+                    out.send_all(&run, t);
+                }
+                run.clear();
+            }
+            to = Some(dest);
+            run.push(d);
+        }
+        if let Some(t) = to {
+            out.send_all(&run, t);
         }
     }
 
@@ -580,9 +666,8 @@ fn drain(conn: &mut Conn, ctx: &Ctx<'_>, now: Instant) -> Result<(), WebRtcError
             }
             Output::Transmit(t) => {
                 conn.remote = Some(t.destination);
-                if let Err(e) = ctx.socket.try_send_to(&t.contents, t.destination) {
-                    tracing::trace!(conn = ctx.id, "webrtc: send to {}: {e}", t.destination);
-                }
+                let d: Vec<u8> = t.contents.into();
+                ctx.outbox.borrow_mut().push((t.destination, d));
             }
             Output::Event(e) => event(conn, ctx, e, now)?,
         }

@@ -36,13 +36,15 @@
 //! but not yet read (`receive_buffer`; a peer that sends more than its reader takes is
 //! cut off as a flood, since a data channel has no receive window of its own to close).
 //!
-//! Not yet: a STUN client (the server-reflexive candidate is taken from the config), sends
+//! A STUN client (`stun.rs`) learns the server-reflexive candidate when a server is set.
+//! Not yet: sends
 //! from a chosen source address on a socket bound to a wildcard address (the kernel's route
 //! picks it; receives do know their address, through IP_PKTINFO), and the tracker's use.
 
 mod driver;
 mod sdp;
 mod stream;
+mod stun;
 #[cfg(test)]
 mod tests;
 
@@ -148,6 +150,9 @@ pub struct WebRtcConfig {
     pub host_addrs: Vec<IpAddr>,
     /// A server-reflexive candidate (our address as a STUN server saw it), when known.
     pub reflexive: Option<SocketAddr>,
+    /// The STUN server asked for it (`stun.rs`), when set: what it answers replaces
+    /// `reflexive`.
+    pub stun: Option<SocketAddr>,
     /// Connections at once, connecting or open (offers waiting for answers count).
     pub max_connections: usize,
     /// How long an offer of ours waits for its answer. bittorrent-tracker's client drops
@@ -170,6 +175,7 @@ impl Default for WebRtcConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], 0)),
             host_addrs: Vec::new(),
             reflexive: None,
+            stun: None,
             max_connections: 64,
             answer_timeout: Duration::from_secs(60),
             ice_timeout: Duration::from_secs(15),
@@ -190,6 +196,7 @@ impl Default for WebRtcConfig {
 pub struct WebRtc {
     commands: mpsc::Sender<driver::Command>,
     local: SocketAddr,
+    reflexive: watch::Receiver<Option<SocketAddr>>,
 }
 
 /// An offer of ours, waiting for its answer.
@@ -231,6 +238,11 @@ impl WebRtc {
         self.local
     }
 
+    /// Our address as the STUN server sees it (or as the config gave it), when known.
+    pub fn reflexive(&self) -> Option<SocketAddr> {
+        *self.reflexive.borrow()
+    }
+
     /// A new offer with one data channel; its answer goes to [`WebRtc::connect`].
     pub async fn offer(&self) -> Result<Offer, WebRtcError> {
         let (reply, rx) = oneshot::channel();
@@ -264,6 +276,11 @@ impl WebRtc {
         })
         .await?;
         rx.await.map_err(|_| WebRtcError::DriverGone)?
+    }
+
+    /// Asks `server` (STUN) for our public address from now on (`reflexive`).
+    pub async fn set_stun(&self, server: SocketAddr) {
+        let _ = self.send(driver::Command::Stun { server }).await;
     }
 
     /// Drops an offer nobody answered (the tracker's peer went away).
