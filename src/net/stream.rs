@@ -372,48 +372,25 @@ impl PeerStream<Transport> {
                     }),
                 )
             }
-            Transport::Utp(s) => {
-                let (r, w) = tokio::io::split(s);
-                (
-                    Box::new(PeerReader {
-                        inner: r,
-                        st: self.rd,
-                    }),
-                    Box::new(PeerWriter {
-                        inner: w,
-                        st: self.wr,
-                    }),
-                )
-            }
-            Transport::WebRtc(s) => {
-                let (r, w) = tokio::io::split(s);
-                (
-                    Box::new(PeerReader {
-                        inner: r,
-                        st: self.rd,
-                    }),
-                    Box::new(PeerWriter {
-                        inner: w,
-                        st: self.wr,
-                    }),
-                )
-            }
+            Transport::Utp(s) => halves(s, self.rd, self.wr),
+            Transport::WebRtc(s) => halves(s, self.rd, self.wr),
             #[cfg(test)]
-            Transport::Other(s) => {
-                let (r, w) = tokio::io::split(s);
-                (
-                    Box::new(PeerReader {
-                        inner: r,
-                        st: self.rd,
-                    }),
-                    Box::new(PeerWriter {
-                        inner: w,
-                        st: self.wr,
-                    }),
-                )
-            }
+            Transport::Other(s) => halves(s, self.rd, self.wr),
         }
     }
+}
+
+/// Read and write halves through tokio's split (a lock between them), each with its cipher.
+fn halves<S: AsyncRead + AsyncWrite + Send + 'static>(
+    s: S,
+    rd: ReadState,
+    wr: WriteState,
+) -> (ReadHalf, WriteHalf) {
+    let (r, w) = tokio::io::split(s);
+    (
+        Box::new(PeerReader { inner: r, st: rd }),
+        Box::new(PeerWriter { inner: w, st: wr }),
+    )
 }
 
 impl From<TcpStream> for PeerStream<Transport> {

@@ -92,21 +92,20 @@ fn address(v: &[u8], xor: Option<&[u8; 12]>) -> Option<SocketAddr> {
         key[4..].copy_from_slice(txn);
         port ^= u16::from_be_bytes([MAGIC[0], MAGIC[1]]);
     }
+    // The address's bytes, XORed with as much of the key as they are long.
+    let bytes = |n: usize| -> Option<Vec<u8>> {
+        let raw = v.get(4..4 + n)?;
+        let on = xor.is_some();
+        Some(
+            raw.iter()
+                .zip(key)
+                .map(|(b, k)| if on { b ^ k } else { *b })
+                .collect(),
+        )
+    };
     let ip = match family {
-        0x01 => {
-            let mut a: [u8; 4] = v.get(4..8)?.try_into().ok()?;
-            if xor.is_some() {
-                a.iter_mut().zip(key).for_each(|(b, k)| *b ^= k);
-            }
-            IpAddr::V4(Ipv4Addr::from(a))
-        }
-        0x02 => {
-            let mut a: [u8; 16] = v.get(4..20)?.try_into().ok()?;
-            if xor.is_some() {
-                a.iter_mut().zip(key).for_each(|(b, k)| *b ^= k);
-            }
-            IpAddr::V6(Ipv6Addr::from(a))
-        }
+        0x01 => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(bytes(4)?).ok()?)),
+        0x02 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(bytes(16)?).ok()?)),
         _ => return None,
     };
     Some(SocketAddr::new(ip, port))

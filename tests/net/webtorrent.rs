@@ -18,9 +18,8 @@ use crate::prereq;
 use crate::webrtc::{read_request, Browser};
 use crate::ws_tracker::{node_modules, WsTracker};
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
@@ -40,30 +39,14 @@ struct NodePeer {
 }
 
 impl NodePeer {
-    fn start(modules: &Path, args: &[&str], logs: &Path, name: &str) -> NodePeer {
+    fn start(modules: &Path, args: &[&str], name: &str) -> NodePeer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net/webtorrent/peer.mjs");
-        let stderr = std::fs::File::create(logs.join(format!("{name}.stderr"))).unwrap();
-        let mut child = Command::new("node")
-            .arg(script)
+        let mut cmd = Command::new("node");
+        cmd.arg(script)
             .args(args)
             // peer.mjs takes the directory holding node_modules.
-            .env("TTUI_NODE_MODULES", modules.parent().unwrap())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("node starts");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+            .env("TTUI_NODE_MODULES", modules.parent().unwrap());
+        let (child, stdin, lines) = spawn_line_child(&mut cmd, name);
         NodePeer {
             child,
             _stdin: stdin,
@@ -155,30 +138,45 @@ fn assert_webrtc_peer(daemon: &mut Daemon) {
 /// daemon, given the .torrent, downloads it over WebRTC, byte-identical.
 #[test]
 fn ttui_downloads_from_a_webtorrent_seeder_in_node() {
+    from_node_seeder("from-node.bin", 3_000_000, 82, "torrentFile");
+}
+
+/// A magnet whose only tracker is `ws://`: the metadata comes from the WebTorrent seeder
+/// over WebRTC (BEP 9), then the data.
+#[test]
+fn a_magnet_with_only_a_websocket_tracker_fetches_its_metadata_from_webtorrent_peers() {
+    from_node_seeder("by-magnet.bin", 1_500_000, 83, "magnet");
+}
+
+/// A Node seeder of `len` bytes; the daemon is given what its `ready` line says under `by`
+/// (its .torrent's path or its magnet) and downloads it over WebRTC, byte-identical.
+fn from_node_seeder(name: &str, len: u64, seed: u64, by: &str) {
     let Some((modules, tracker)) = setup() else {
         return;
     };
     let env = Env::new("ttui-webtorrent-");
     let node_dir = env.root.path().join("node");
     std::fs::create_dir_all(&node_dir).unwrap();
-    let file = make_single_file_payload(&node_dir, "from-node.bin", 3_000_000, 82);
+    let file = make_single_file_payload(&node_dir, name, len, seed);
     let url = tracker.url();
     let mut seeder = NodePeer::start(
         &modules,
         &["seed", file.to_str().unwrap(), "--tracker", &url],
-        &env.logs,
-        "seeder",
+        "the WebTorrent seeder",
     );
     let ready = seeder.wait("ready");
-    let torrent = ready["torrentFile"].as_str().unwrap().to_string();
+    let given = ready[by].as_str().unwrap().to_string();
+    if by == "magnet" {
+        assert!(given.contains("tr=ws%3A"), "{given}");
+    }
     let hash = ready["infoHash"].as_str().unwrap().to_string();
 
     let mut daemon = Daemon::start(&env, "1", &[]);
-    let added = env.verb(&["add", &torrent]);
+    let added = env.verb(&["add", &given]);
     assert_eq!(added.code, 0, "{added:?}");
     wait_complete(&env, &mut daemon, &hash);
     assert_eq!(
-        sha256_file(&env.out.join("from-node.bin")),
+        sha256_file(&env.out.join(name)),
         sha256_file(&file),
         "the copy differs"
     );
@@ -192,40 +190,6 @@ fn ttui_downloads_from_a_webtorrent_seeder_in_node() {
         seeder.said()
     );
     daemon.assert_alive("the end");
-}
-
-/// A magnet whose only tracker is `ws://`: the metadata comes from the WebTorrent seeder
-/// over WebRTC (BEP 9), then the data.
-#[test]
-fn a_magnet_with_only_a_websocket_tracker_fetches_its_metadata_from_webtorrent_peers() {
-    let Some((modules, tracker)) = setup() else {
-        return;
-    };
-    let env = Env::new("ttui-webtorrent-magnet-");
-    let node_dir = env.root.path().join("node");
-    std::fs::create_dir_all(&node_dir).unwrap();
-    let file = make_single_file_payload(&node_dir, "by-magnet.bin", 1_500_000, 83);
-    let url = tracker.url();
-    let mut seeder = NodePeer::start(
-        &modules,
-        &["seed", file.to_str().unwrap(), "--tracker", &url],
-        &env.logs,
-        "seeder",
-    );
-    let ready = seeder.wait("ready");
-    let magnet = ready["magnet"].as_str().unwrap().to_string();
-    assert!(magnet.contains("tr=ws%3A"), "{magnet}");
-    let hash = ready["infoHash"].as_str().unwrap().to_string();
-
-    let mut daemon = Daemon::start(&env, "1", &[]);
-    let added = env.verb(&["add", &magnet]);
-    assert_eq!(added.code, 0, "{added:?}");
-    wait_complete(&env, &mut daemon, &hash);
-    assert_eq!(
-        sha256_file(&env.out.join("by-magnet.bin")),
-        sha256_file(&file)
-    );
-    assert_webrtc_peer(&mut daemon);
 }
 
 /// The daemon seeds a torrent whose only tracker is the WebSocket one; a WebTorrent leecher
@@ -257,8 +221,7 @@ fn a_webtorrent_leecher_in_node_downloads_from_ttui() {
             "--tracker",
             &url,
         ],
-        &env.logs,
-        "leecher",
+        "the WebTorrent leecher",
     );
     let done = leecher.wait("done");
     let got = PathBuf::from(done["path"].as_str().unwrap());

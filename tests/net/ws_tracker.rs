@@ -10,9 +10,9 @@ use crate::kit::*;
 use crate::payload::*;
 use crate::prereq;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
@@ -55,25 +55,9 @@ pub(crate) struct WsTracker {
 impl WsTracker {
     pub(crate) fn start(modules: &Path) -> WsTracker {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net/ws_tracker/server.mjs");
-        let mut child = Command::new("node")
-            .arg(script)
-            .arg(modules)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node starts");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let mut cmd = Command::new("node");
+        cmd.arg(script).arg(modules);
+        let (child, stdin, lines) = spawn_line_child(&mut cmd, "the WebSocket tracker");
         let mut t = WsTracker {
             child,
             stdin,
