@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use crate::common::*;
+use crate::netlab::Host;
 use crate::prereq;
 
 use std::net::SocketAddr;
@@ -374,15 +375,19 @@ impl Drop for Browser {
 /// coturn, Debian's STUN and TURN server, as a STUN server on 127.0.0.1 (no TURN, no TLS),
 /// killed by pid on drop.
 pub(crate) struct Coturn {
-    proc: Proc,
+    pub(crate) proc: Proc,
     _dir: tempfile::TempDir,
     pub addr: SocketAddr,
 }
 
 impl Coturn {
     pub(crate) fn start(ip: &str) -> Coturn {
+        Coturn::start_in(None, ip, free_port())
+    }
+
+    /// In `host` of a test internet (tests/netlab), or here with none.
+    pub(crate) fn start_in(host: Option<&Host>, ip: &str, port: u16) -> Coturn {
         let dir = tempdir("ttui-coturn-");
-        let port = free_port();
         let mut cmd = Command::new("turnserver");
         cmd.args(["-n", "--stun-only", "--no-tls", "--no-dtls", "--no-cli"])
             .args(["--listening-ip", ip, "--listening-port", &port.to_string()])
@@ -396,7 +401,10 @@ impl Coturn {
             .arg(dir.path().join("pid"))
             .arg("--userdb")
             .arg(dir.path().join("turndb"));
-        let proc = Proc::spawn("turnserver", &mut cmd, dir.path());
+        let proc = match host {
+            Some(h) => h.spawn("turnserver", &cmd, dir.path()),
+            None => Proc::spawn("turnserver", &mut cmd, dir.path()),
+        };
         let addr = SocketAddr::new(ip.parse().unwrap(), port);
         Coturn {
             proc,

@@ -5,17 +5,21 @@
 //! A ttui daemon downloads from them and uploads to them over WebRTC data channels; every
 //! copy is compared byte for byte.
 //!
-//! Nothing leaves loopback: the namespace has only `lo`, the peers' WebRTC configurations
-//! name no ICE server, their torrents name only the test's tracker, and Chromium runs with
-//! the flags of tests/net/webrtc.rs.
+//! One test runs on a test internet of namespaces instead (tests/netlab): ttui and a Node
+//! peer behind two NATs, the tracker and coturn (STUN) on a public host of it.
+//!
+//! Nothing leaves loopback or that test internet: the namespace has only `lo`, the peers'
+//! WebRTC configurations name no ICE server but the test's coturn, their torrents name only
+//! the test's tracker, and Chromium runs with the flags of tests/net/webrtc.rs.
 // A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use crate::common::*;
 use crate::kit::*;
+use crate::netlab::{self, Host, Kind, Lab};
 use crate::payload::*;
 use crate::prereq;
-use crate::webrtc::{read_request, Browser};
+use crate::webrtc::{read_request, Browser, Coturn};
 use crate::ws_tracker::{node_modules, WsTracker};
 
 use std::path::{Path, PathBuf};
@@ -40,12 +44,21 @@ struct NodePeer {
 
 impl NodePeer {
     fn start(modules: &Path, args: &[&str], name: &str) -> NodePeer {
+        NodePeer::start_in(None, modules, args, name)
+    }
+
+    /// In `host` of a test internet (tests/netlab), or here with none.
+    fn start_in(host: Option<&Host>, modules: &Path, args: &[&str], name: &str) -> NodePeer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net/webtorrent/peer.mjs");
         let mut cmd = Command::new("node");
         cmd.arg(script)
             .args(args)
             // peer.mjs takes the directory holding node_modules.
             .env("TTUI_NODE_MODULES", modules.parent().unwrap());
+        let mut cmd = match host {
+            Some(h) => h.command(&cmd),
+            None => cmd,
+        };
         let (child, stdin, lines) = spawn_line_child(&mut cmd, name);
         NodePeer {
             child,
@@ -469,4 +482,110 @@ fn ttui_bridges_a_tcp_only_libtorrent_seed_to_a_browser() {
         daemon.report()
     );
     daemon.assert_alive("the end");
+}
+
+/// Behind NATs, on the test internet (tests/netlab): ttui behind one NAT, a WebTorrent
+/// seeder in Node behind another (masquerade, no port mapping: neither can take an
+/// unsolicited packet), the WebSocket tracker and coturn (a STUN server) on a public host.
+/// Neither peer's host address is routable from the other, so the data channel can only come
+/// up between the addresses the NATs show, which each learned from coturn and offered as a
+/// server-reflexive candidate; ttui downloads byte-identical over it.
+#[test]
+fn a_webtorrent_peer_and_ttui_behind_two_nats_meet_through_server_reflexive_candidates() {
+    if !netlab::have_tools() || !prereq::have_tools(&["turnserver"]) {
+        return;
+    }
+    let Some(modules) = node_modules() else {
+        return;
+    };
+    if !modules.join("webtorrent").is_dir() {
+        prereq::skip("the npm package webtorrent (TTUI_NODE_MODULES, made by tests/run.sh)");
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.add("public", Kind::Public4);
+    let (nat_a, nat_b) = (lab.nat("nat-a"), lab.nat("nat-b"));
+    lab.add("ttui", Kind::Nat4(nat_a));
+    lab.add("node", Kind::Nat4(nat_b));
+    let (public, ttui_host, node_host) = (
+        lab.host("public").clone(),
+        lab.host("ttui").clone(),
+        lab.host("node").clone(),
+    );
+    let stun = Coturn::start_in(Some(&public), &public.ip4().to_string(), 3478);
+    let tracker = WsTracker::start_in(&modules, Some(&public));
+
+    let env = Env::new("ttui-webtorrent-nat-");
+    let node_dir = env.root.path().join("node");
+    std::fs::create_dir_all(&node_dir).unwrap();
+    let file = make_single_file_payload(&node_dir, "across-nats.bin", 2_000_000, 88);
+    let stun_at = stun.addr.to_string();
+    let mut seeder = NodePeer::start_in(
+        Some(&node_host),
+        &modules,
+        &[
+            "seed",
+            file.to_str().unwrap(),
+            "--tracker",
+            &tracker.url(),
+            "--stun",
+            &stun_at,
+        ],
+        "the WebTorrent seeder behind NAT B",
+    );
+    let ready = seeder.wait("ready");
+    let torrent = ready["torrentFile"].as_str().unwrap().to_string();
+
+    let log = env.root.path().join("ttui.log");
+    let run = Ttui::spawn_wrapped(
+        &["ip", "netns", "exec", &ttui_host.ns],
+        [
+            torrent.as_str(),
+            "--headless",
+            "-o",
+            env.out.to_str().unwrap(),
+            "--no-dht",
+            "--no-lsd",
+            "--stun-server",
+            &stun_at,
+            "--log-file",
+            log.to_str().unwrap(),
+        ],
+    );
+    let text = || String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+    let mut run = run;
+    let until = Instant::now() + WAIT;
+    while !run.has_exited() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let report = |seeder: &mut NodePeer| {
+        format!(
+            "ttui's log:\n{}\nthe seeder said: {:#?}",
+            last_lines(&text(), 80),
+            seeder.said(),
+        )
+    };
+    if !run.has_exited() {
+        panic!(
+            "ttui did not complete from a WebTorrent peer behind another NAT\n{}",
+            report(&mut seeder)
+        );
+    }
+    let fin = run.wait(WAIT);
+    fin.assert_success(&report(&mut seeder));
+    assert_eq!(
+        sha256_file(&env.out.join("across-nats.bin")),
+        sha256_file(&file),
+        "the copy differs"
+    );
+    // The data channel's far end is NAT B's public address: the seeder's server-reflexive
+    // candidate (its host address, 192.0.2.x behind NAT B, is unreachable from NAT A).
+    let node_nat = node_host.nat_v4.unwrap().to_string();
+    let log_text = text();
+    let opened = lines_with(&log_text, "WebRTC data channel open (WebTorrent");
+    assert!(
+        opened.iter().any(|l| l.contains(&format!("{node_nat}:"))),
+        "no data channel with the seeder at its NAT's address {node_nat}: {opened:#?}\n{}",
+        last_lines(&log_text, 60)
+    );
 }

@@ -7,10 +7,12 @@
 
 use crate::common::*;
 use crate::kit::*;
+use crate::netlab::Host;
 use crate::payload::*;
 use crate::prereq;
 
 use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command};
 use std::sync::mpsc as std_mpsc;
@@ -49,20 +51,34 @@ pub(crate) struct WsTracker {
     lines: std_mpsc::Receiver<String>,
     /// Lines read while looking for another kind: events seen before they are asked for.
     seen: Vec<Value>,
+    ip: IpAddr,
     port: u16,
 }
 
 impl WsTracker {
+    /// On 127.0.0.1.
     pub(crate) fn start(modules: &Path) -> WsTracker {
+        WsTracker::start_in(modules, None)
+    }
+
+    /// In a host of a test internet (tests/netlab), on its IPv4 address; on 127.0.0.1 with
+    /// none.
+    pub(crate) fn start_in(modules: &Path, host: Option<&Host>) -> WsTracker {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net/ws_tracker/server.mjs");
+        let ip = host.map_or(IpAddr::from([127, 0, 0, 1]), |h| h.ip4().into());
         let mut cmd = Command::new("node");
-        cmd.arg(script).arg(modules);
+        cmd.arg(script).arg(modules).arg(ip.to_string());
+        let mut cmd = match host {
+            Some(h) => h.command(&cmd),
+            None => cmd,
+        };
         let (child, stdin, lines) = spawn_line_child(&mut cmd, "the WebSocket tracker");
         let mut t = WsTracker {
             child,
             stdin,
             lines,
             seen: Vec::new(),
+            ip,
             port: 0,
         };
         let first = t.lines.recv_timeout(WAIT).expect("the tracker listens");
@@ -74,7 +90,7 @@ impl WsTracker {
     }
 
     pub(crate) fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}/announce", self.port)
+        format!("ws://{}/announce", SocketAddr::new(self.ip, self.port))
     }
 
     /// The next JSON line, within `limit`.

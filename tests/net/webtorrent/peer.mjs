@@ -9,6 +9,8 @@
 //       seeds the data of <file.torrent> found in <dir> (checked first).
 //   node peer.mjs leech <magnet | file.torrent> <outdir> [--tracker URL]
 //       downloads into <outdir>, then goes on seeding.
+//   Each mode also takes --stun IP:PORT: the STUN server WebRTC asks for the address its NAT
+//   shows (a server-reflexive candidate); none by default.
 //
 // Packages come from $TTUI_NODE_MODULES/node_modules (tests/run.sh's node_packages), by
 // absolute path: NODE_PATH plays no part.
@@ -25,12 +27,13 @@
 //   {"event":"error","message":..}           then exits 1
 // The peer ends (exit 0) when its stdin closes; a test ends it that way or by its pid.
 //
-// Network: nothing but the tracker named and the peers it introduces. dht, lsd, natUpnp,
-// natPmp, utp, utPex and webSeeds are off; the WebRTC configuration has no ICE server (so no
-// STUN request: simple-peer's default lists Google's and Twilio's STUN servers, and
-// bittorrent-tracker passes `rtcConfig` to simple-peer as `config`, which replaces
-// `iceServers` whole); the TCP listener WebTorrent's Node client always opens (lib/conn-pool.js,
-// no option to skip it) is closed as soon as it listens, and the WebSocket tracker protocol
+// Network: nothing but the tracker named, the STUN server named, and the peers the tracker
+// introduces. dht, lsd, natUpnp, natPmp, utp, utPex and webSeeds are off; the WebRTC
+// configuration has no ICE server but the one --stun names (so no other STUN request:
+// simple-peer's default lists Google's and Twilio's STUN servers, and bittorrent-tracker
+// passes `rtcConfig` to simple-peer as `config`, which replaces `iceServers` whole); the TCP
+// listener WebTorrent's Node client always opens (lib/conn-pool.js, no option to skip it) is
+// closed as soon as it listens, and the WebSocket tracker protocol
 // carries no port, so the peer is reachable over WebRTC alone.
 //
 // WebRTC: @thaunknown/simple-peer imports RTCPeerConnection from `webrtc-polyfill`, which
@@ -70,6 +73,8 @@ if (!['seed', 'seed-torrent', 'leech'].includes(mode) || !first) {
 if (mode === 'seed' && !tracker) fail('seed needs --tracker')
 if (mode !== 'seed' && !second) fail(`${mode} needs a directory`)
 
+// The one ICE server wrtc-polyfill.mjs lets through.
+if (flags.stun) process.env.TTUI_TEST_STUN = flags.stun
 register('./wrtc-hooks.mjs', import.meta.url)
 const { default: WebTorrent } = await import(
   pathToFileURL(`${modules}/node_modules/webtorrent/index.js`).href
@@ -85,7 +90,7 @@ const client = new WebTorrent({
   webSeeds: false,
   tracker: {
     ...(tracker ? { announce: [tracker] } : {}),
-    rtcConfig: { iceServers: [] }
+    rtcConfig: { iceServers: flags.stun ? [{ urls: `stun:${flags.stun}` }] : [] }
   }
 })
 client.on('error', fail)

@@ -2,9 +2,11 @@
 // npm package @roamhq/wrtc-linux-x64) instead of node-datachannel. Loaded through
 // wrtc-hooks.mjs; the packages come from $TTUI_NODE_MODULES/node_modules.
 //
-// A test must never ask a STUN or TURN server: an RTCPeerConnection configured with any ICE
-// server throws (simple-peer's default lists public STUN servers, so a peer that did not get
-// `rtcConfig: { iceServers: [] }` fails at once instead of leaking a request).
+// A test must never ask a STUN or TURN server but its own: an RTCPeerConnection configured
+// with any other ICE server throws (simple-peer's default lists public STUN servers, so a peer
+// that did not get `rtcConfig: { iceServers: [] }` fails at once instead of leaking a
+// request). The one allowed is the test's STUN server, `stun:` + $TTUI_TEST_STUN (IP:PORT,
+// which peer.mjs sets from its --stun), alone.
 import { createRequire } from 'node:module'
 
 const require = createRequire(`${process.env.TTUI_NODE_MODULES}/node_modules/`)
@@ -12,7 +14,10 @@ const wrtc = require('@roamhq/wrtc')
 
 export class RTCPeerConnection extends wrtc.RTCPeerConnection {
   constructor (config, ...rest) {
-    if (config && Array.isArray(config.iceServers) && config.iceServers.length > 0) {
+    const servers = (config && config.iceServers) || []
+    const ours = process.env.TTUI_TEST_STUN
+    const allowed = servers.length === 1 && ours && servers[0].urls === `stun:${ours}`
+    if (servers.length > 0 && !allowed) {
       throw new Error(`an ICE server in a test: ${JSON.stringify(config.iceServers)}`)
     }
     super(config, ...rest)

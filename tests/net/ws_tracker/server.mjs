@@ -1,8 +1,8 @@
 // The WebTorrent tracker of tests/net/ws_tracker.rs: the `bittorrent-tracker` package's own
 // server with its WebSocket side only (no HTTP announces, no UDP, no stats page), on
-// 127.0.0.1 and a port of the system's choosing.
+// 127.0.0.1 (or the address given) and a port of the system's choosing (or the one given).
 //
-//   node server.mjs NODE_MODULES
+//   node server.mjs NODE_MODULES [IP [PORT]]
 //
 // stdout: `listening PORT`, then one JSON line per announce the server took
 // ({"event":"start","peer_id":HEX}: start, update, complete or stop; a socket that closes
@@ -36,7 +36,7 @@ server.on('error', (err) => {
   process.exit(1)
 })
 
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(process.argv[4]) || 0, process.argv[3] || '127.0.0.1', () => {
   process.stdout.write(`listening ${server.ws.address().port}\n`)
 })
 
