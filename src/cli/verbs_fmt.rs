@@ -364,10 +364,16 @@ fn peers_table(d: &TorrentDetail) -> Vec<String> {
         .peers
         .iter()
         .map(|p| {
+            // A WebRTC connection coming up names its stage: "connecting (ICE)".
+            let state = match &p.webrtc_stage {
+                Some(st) => format!("{} ({st})", p.state),
+                None => p.state.clone(),
+            };
             vec![
                 fit(&p.address, 48),
                 fit(p.client.as_deref().unwrap_or("-"), 24),
-                fit(&p.state, 14),
+                fit(p.transport.as_deref().unwrap_or("-"), 6),
+                fit(&state, 26),
                 rate(p.down_rate),
                 rate(p.up_rate),
                 fit(p.reason.as_deref().unwrap_or(""), MAX_TEXT),
@@ -377,6 +383,7 @@ fn peers_table(d: &TorrentDetail) -> Vec<String> {
     let head = [
         ("ADDRESS", Left),
         ("CLIENT", Left),
+        ("CONN", Left),
         ("STATE", Left),
         ("DOWN", Right),
         ("UP", Right),

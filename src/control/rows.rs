@@ -287,14 +287,21 @@ pub struct PeerInfo {
     /// via ADDR" (BEP 55).
     #[serde(default)]
     pub reached: String,
+    /// TCP, uTP or WebRTC, once known; null before (a dial not answered yet).
+    #[serde(default)]
+    pub transport: Option<String>,
+    /// A WebRTC connection coming up: the stage it is in or failed in (ICE, DTLS, data
+    /// channel); null otherwise.
+    #[serde(default)]
+    pub webrtc_stage: Option<String>,
 }
 
 /// One finding of the explainer (see the README, "Why is it slow?").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExplainRow {
     /// Stable snake_case name: trackers, dht, no_peers, availability, seeds, peer_failures,
-    /// choked, limits, reachability, family, hole_punch, upload_saturation, disk, rc4_cpu,
-    /// seeding_idle.
+    /// choked, limits, reachability, family, hole_punch, webrtc, upload_saturation, disk,
+    /// rc4_cpu, seeding_idle, stream.
     pub check: String,
     /// holding_back, warning or ok.
     pub verdict: String,

@@ -91,6 +91,8 @@ fn detail(id: u32) -> TorrentDetail {
             up_rate: 3,
             upload_only: false,
             reached: "hole punched via 203.0.113.5".into(),
+            transport: Some("WebRTC".into()),
+            webrtc_stage: Some("DTLS".into()),
         }],
         explain: vec![ExplainRow {
             check: "peer_failures".into(),

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use ttui::internals::net::webrtc::{WebRtc, WebRtcConfig};
+
 use ttui::internals::tracker::{
     spawn_with_config, Progress, TaskConfig, TrackerCommand, TrackerRow, TrackerStatus,
     TrackerUpdate,
@@ -119,7 +121,15 @@ impl WsTracker {
     /// A browser-like leecher joins the swarm with `n` WebRTC offers, which the tracker relays
     /// to the peers already in it; what the server said of it.
     fn offer(&mut self, hash_hex: &str, n: usize) -> Value {
-        writeln!(self.stdin, "offer {hash_hex} {n}").unwrap();
+        self.offer_sdp(hash_hex, n, None)
+    }
+
+    /// `offer`, with `sdp` (a real offer) in each offer instead of a fake one.
+    fn offer_sdp(&mut self, hash_hex: &str, n: usize, sdp: Option<&str>) -> Value {
+        let sdp = sdp
+            .map(|s| format!(" {}", Value::from(s)))
+            .unwrap_or_default();
+        writeln!(self.stdin, "offer {hash_hex} {n}{sdp}").unwrap();
         self.stdin.flush().unwrap();
         let until = Instant::now() + WAIT;
         while let Some(v) = self.next(until.saturating_duration_since(Instant::now())) {
@@ -389,5 +399,132 @@ fn a_session_seeds_through_a_websocket_tracker_and_stops() {
         panic!("{e}\n{}", daemon.report());
     }
     assert_eq!(tracker.swarm(&hash), (0, 0));
+    daemon.assert_alive("the end");
+}
+
+/// A WebRTC connection that cannot come up shows in its torrent's peer table, stage by stage.
+/// A browser-like leecher's offer (a real one, made by a driver of ours, its candidate moved
+/// to a UDP socket that never answers) reaches the seeding session through the tracker;
+/// `ttui show --json` lists the peer as connecting in ICE at the address the offer names,
+/// then as failed with ICE's timeout, and the torrent's log says so. The session's STUN
+/// server never answers: the explainer names it, holding the torrent's browser side back
+/// once the peer failed.
+#[test]
+fn a_webrtc_peer_that_never_answers_shows_connecting_in_ice_then_failed() {
+    require_loopback_only();
+    let Some(modules) = node_modules() else {
+        return;
+    };
+    let mut tracker = WsTracker::start(&modules);
+    let url = tracker.url();
+    let env = Env::new("ttui-wstracker-stages-");
+    let made = env.root.path().join("t");
+    let mut p = Payload::make(&env.out, &made, "stages", &[("a.bin", 300_000)], 5);
+    p.torrent = p
+        .torrent
+        .with_trackers(&made.join("stages-ws.torrent"), Some(&url), &[]);
+    let no_stun = closed_addr().to_string();
+    let mut daemon = Daemon::start_with(
+        &env,
+        "1",
+        &["--stun-server".into(), no_stun.clone()],
+        &[("TTUI_DORMANT_AFTER_SECS", "0")],
+    );
+    assert_eq!(env.verb(&["add", &p.path()]).code, 0);
+    let hash = p.hash();
+    if let Err(e) = tracker.try_event("start", &hash, WAIT) {
+        panic!("{e}\n{}", daemon.report());
+    }
+
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_at = silent.local_addr().unwrap();
+    let sdp = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let rtc = WebRtc::bind(WebRtcConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..WebRtcConfig::default()
+        })
+        .await
+        .unwrap();
+        let offer = rtc.offer().await.unwrap();
+        let port = rtc.local_addr().port();
+        offer.sdp.replace(
+            &format!(" {port} typ"),
+            &format!(" {} typ", silent_at.port()),
+        )
+    });
+    let sent = tracker.offer_sdp(&hash, 1, Some(&sdp));
+    assert_eq!(sent["relayed_to"], 1, "{sent}");
+
+    // Polls `show --json` until a WebRTC row satisfies `pred`; that row.
+    let mut webrtc_row = |what: &str, limit: Duration, pred: &dyn Fn(&Value) -> bool| {
+        let start = Instant::now();
+        loop {
+            let show = env.verb(&["show", &hash, "--json"]);
+            if show.code == 0 {
+                let shown: Value = serde_json::from_str(&show.stdout).unwrap();
+                let rows = shown["peers"].as_array().cloned().unwrap_or_default();
+                if let Some(r) = rows.iter().find(|r| r["transport"] == "WebRTC" && pred(r)) {
+                    return r.clone();
+                }
+                assert!(
+                    start.elapsed() < limit,
+                    "no WebRTC row {what}: {}\n{}",
+                    shown["peers"],
+                    daemon.report()
+                );
+            }
+            daemon.assert_alive(what);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let connecting = webrtc_row("connecting in ICE", WAIT, &|r| {
+        r["state"] == "connecting" && r["webrtc_stage"] == "ICE"
+    });
+    assert_eq!(connecting["address"], silent_at.to_string(), "{connecting}");
+    assert!(
+        connecting["client"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("WebTorrent")),
+        "{connecting}"
+    );
+    // The driver gives ICE 15 s.
+    let failed = webrtc_row("failed in ICE", WAIT, &|r| r["state"] == "failed");
+    assert_eq!(failed["webrtc_stage"], "ICE", "{failed}");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("ICE timed out")),
+        "{failed}"
+    );
+    // The text form says the same.
+    let text = env.verb(&["show", &hash]).stdout;
+    assert!(
+        text.lines().any(|l| l.contains("WebRTC")
+            && l.contains("failed (ICE)")
+            && l.contains("ICE timed out")),
+        "{text}"
+    );
+    let shown: Value = serde_json::from_str(&env.verb(&["show", &hash, "--json"]).stdout).unwrap();
+    let finding = shown["explain"]
+        .as_array()
+        .and_then(|e| e.iter().find(|f| f["check"] == "webrtc"))
+        .unwrap_or_else(|| panic!("no webrtc finding: {}", shown["explain"]))
+        .clone();
+    assert_eq!(finding["verdict"], "holding_back", "{finding}");
+    let evidence = finding["evidence"].as_str().unwrap();
+    assert!(
+        evidence.starts_with(&format!("no STUN answer from {no_stun}"))
+            && evidence.ends_with("1 browser peer failed in ICE"),
+        "{finding}"
+    );
+    // The torrent's log (its coordinator's lines), not only the session's.
+    let log = daemon.log_text();
+    assert!(
+        lines_with(&log, "(its offer): ICE timed out")
+            .iter()
+            .any(|l| l.contains("coordinator")),
+        "{}",
+        daemon.report()
+    );
     daemon.assert_alive("the end");
 }

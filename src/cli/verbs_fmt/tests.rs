@@ -188,6 +188,8 @@ pub(crate) fn detail() -> TorrentDetail {
             up_rate: 0,
             upload_only: false,
             reached: "tracker".into(),
+            transport: Some("uTP".into()),
+            webrtc_stage: None,
         }],
         explain: vec![
             ExplainRow {

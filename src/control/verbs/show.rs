@@ -110,5 +110,7 @@ fn peer_info(p: &PeerRow) -> PeerInfo {
         up_rate: p.up_rate as u64,
         upload_only: p.upload_only,
         reached: p.how_reached(),
+        transport: p.transport.map(|t| t.to_string()),
+        webrtc_stage: p.webrtc_stage.map(|s| s.word().to_string()),
     }
 }

@@ -38,6 +38,8 @@ pub enum Check {
     SeedingIdle,
     /// BEP 55: the peers reached only through a punched hole, and those not reached even so.
     HolePunch,
+    /// WebTorrent: the STUN server that does not answer, browser peers ICE could not reach.
+    WebRtc,
 }
 
 impl Check {
@@ -61,6 +63,7 @@ impl Check {
             Check::Rc4Cpu => "rc4_cpu",
             Check::SeedingIdle => "seeding_idle",
             Check::HolePunch => "hole_punch",
+            Check::WebRtc => "webrtc",
             Check::Stream => "stream",
         }
     }
@@ -141,6 +144,8 @@ pub struct ExplainContext {
     /// How long without an incoming connection before the port looks closed; None: 30
     /// minutes. Only tests set another (`TEST_REACHABILITY_ENV`), as no test waits 30 minutes.
     pub reachability_window: Option<Duration>,
+    /// WebTorrent's WebRTC side and its STUN server (`explain/webrtc.rs`); None while off.
+    pub webrtc: Option<super::WebRtcStatus>,
 }
 
 /// Test only: seconds of the reachability window (`ExplainContext::reachability_window`) in
@@ -187,6 +192,7 @@ impl ExplainContext {
             incoming_in_window: session.incoming_in_window,
             queued,
             reachability_window: session.reachability_window,
+            webrtc: session.webrtc.clone(),
         }
     }
 }
@@ -209,6 +215,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             seeds,
             peer_failures,
             hole_punch,
+            webrtc,
             blocklist,
             interface,
             proxy,
@@ -225,6 +232,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             interface,
             proxy,
             reachability,
+            webrtc,
             seeding_idle,
             disk,
             rc4_cpu,
@@ -281,6 +289,7 @@ mod seeding;
 mod seeds;
 mod stream;
 mod trackers;
+mod webrtc;
 use availability::availability;
 #[cfg(test)]
 use availability::piece_list;
@@ -299,6 +308,7 @@ use seeding::seeding_idle;
 use seeds::seeds;
 use stream::stream;
 use trackers::trackers;
+use webrtc::webrtc;
 
 #[cfg(test)]
 mod tests;

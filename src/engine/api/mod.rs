@@ -52,7 +52,7 @@ mod select;
 pub use line_index::LineIndex;
 mod session;
 mod session_snapshot;
-pub use session_snapshot::SessionSnapshot;
+pub use session_snapshot::{SessionSnapshot, WebRtcStatus};
 mod status;
 pub use select::{Found, Lookup, Name, MIN_PREFIX};
 pub use status::{Hold, Phase, Status};

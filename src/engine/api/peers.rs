@@ -108,6 +108,10 @@ pub enum PeerEnd {
     /// A web seed (BEP 19) failed: "HTTP 404", "short body (12 of 262144 bytes)", a timeout.
     #[error("web seed: {0}")]
     WebSeed(String),
+    /// A WebRTC connection did not come up, in the stage the words name: "ICE timed out
+    /// after 15s", "DTLS failed: …", "the peer closed the connection during data channel".
+    #[error("{0}")]
+    WebRtc(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -230,6 +234,12 @@ pub struct PeerRow {
     /// Absent from rows of older sessions: none.
     #[serde(default)]
     pub hole_punched_via: Option<std::net::IpAddr>,
+    /// A WebRTC connection still coming up (`transport` says WebRTC): the stage it is in, or
+    /// failed in (ICE, DTLS, the data channel). Once the data channel is open the row is
+    /// Handshaking with none; once the peer joins, its own row takes over. Absent from rows
+    /// of older sessions: none.
+    #[serde(default)]
+    pub webrtc_stage: Option<crate::net::webrtc::Stage>,
 }
 
 impl PeerRow {
@@ -274,6 +284,7 @@ impl PeerRow {
             encryption_note: None,
             upload_only: false,
             hole_punched_via: None,
+            webrtc_stage: None,
         }
     }
 

@@ -8,6 +8,18 @@ use std::time::Duration;
 
 use super::{Families, TorrentLine};
 
+/// WebTorrent's WebRTC side as the session runs it: the STUN server it asks and what that
+/// server said (the explainer's `webrtc` check).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebRtcStatus {
+    /// The STUN server as set (`stun_server`); None when it is off.
+    pub stun_server: Option<String>,
+    /// Our address as the STUN server sees it, once it answered.
+    pub reflexive: Option<std::net::SocketAddr>,
+    /// The server did not answer a request and its resends.
+    pub stun_silent: bool,
+}
+
 /// What the whole session shows: its torrents (in the order they were added) and what the
 /// process has once. A line that did not change between two publications is the same `Arc`
 /// in both: at 100,000 torrents a publication copies the changed lines only, and the faces
@@ -67,6 +79,9 @@ pub struct SessionSnapshot {
     /// `--interface` and whether it carries traffic; None without one.
     #[serde(default)]
     pub interface: Option<crate::engine::api::InterfaceStatus>,
+    /// WebTorrent's WebRTC side and its STUN server; None while WebTorrent is off.
+    #[serde(default)]
+    pub webrtc: Option<WebRtcStatus>,
     /// The explainer's reachability window when a test shortened it
     /// (`TEST_REACHABILITY_ENV`); None: 30 minutes.
     #[serde(default)]
@@ -134,6 +149,7 @@ impl SessionSnapshot {
             proxy,
             port_mapping,
             interface,
+            webrtc,
             reachability_window,
             read_cache,
             rev,
@@ -160,6 +176,7 @@ impl SessionSnapshot {
             proxy: proxy.clone(),
             port_mapping: port_mapping.clone(),
             interface: interface.clone(),
+            webrtc: webrtc.clone(),
             reachability_window: *reachability_window,
             read_cache: *read_cache,
             rev: *rev,

@@ -3,6 +3,8 @@
 //! torrent its handshake names.
 
 use super::*;
+use crate::engine::api::PeerEnd;
+use crate::engine::torrent::rtc_setup::RtcSetup;
 
 /// Accepts incoming connections; each is handshaken in its own task and handed to the
 /// torrent its handshake names. At most `accept_budget::tcp()` wait for their handshake at
@@ -96,21 +98,29 @@ pub(crate) async fn route(
     routes: Arc<Mutex<Routes>>,
     since: Instant,
 ) {
-    route_answered(stream, addr, routes, since, false).await
+    // Its failures are logged here; an accepted connection has no row until it is routed.
+    let _ = route_answered(stream, addr, routes, since, false).await;
 }
 
-/// `route`, for a connection that already carries our handshake when `answered`.
+/// `route`, for a connection that already carries our handshake when `answered`; why the
+/// connection went nowhere, when it did not reach its torrent (logged here too).
 async fn route_answered(
     mut stream: PeerStream,
     addr: SocketAddr,
     routes: Arc<Mutex<Routes>>,
     since: Instant,
     answered: bool,
-) {
+) -> Result<(), PeerEnd> {
     let hs = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_handshake(&mut stream)).await {
         Ok(Ok(hs)) => hs,
-        Ok(Err(e)) => return tracing::info!("{addr}: incoming handshake failed: {e}"),
-        Err(_) => return tracing::info!("{addr}: incoming handshake timed out"),
+        Ok(Err(e)) => {
+            tracing::info!("{addr}: incoming handshake failed: {e}");
+            return Err(e);
+        }
+        Err(_) => {
+            tracing::info!("{addr}: incoming handshake timed out");
+            return Err(PeerEnd::HandshakeTimeout);
+        }
     };
     let info_hash = hs.info_hash;
     let event = Event::Incoming {
@@ -130,6 +140,7 @@ async fn route_answered(
             routes.incoming += 1;
             routes.recent.push();
             let _ = events.send(event);
+            Ok(())
         }
         Some(RouteTo::Dormant(pending))
             if pending.as_ref().is_none_or(|p| p.len() < MAX_PENDING) =>
@@ -144,11 +155,18 @@ async fn route_answered(
                 }
             }
             pending.push(event);
+            Ok(())
         }
         Some(RouteTo::Dormant(_)) => {
             tracing::info!("{addr}: incoming for a torrent still waking up, refused");
+            Err(PeerEnd::Protocol(
+                "refused: the torrent is still waking up".into(),
+            ))
         }
-        None => tracing::info!("{addr}: incoming for another torrent, refused"),
+        None => {
+            tracing::info!("{addr}: incoming for another torrent, refused");
+            Err(PeerEnd::WrongInfoHash)
+        }
     }
 }
 
@@ -177,33 +195,58 @@ async fn webrtc_accept(
 ) {
     let since = Instant::now();
     let hash = crate::protocol::hex::encode(&d.info_hash);
-    let peer = crate::protocol::peer_id::describe_client(None, &d.peer_id);
-    let side = if d.we_offered {
-        "our offer"
-    } else {
-        "its offer"
-    };
-    let stream = match d.connecting.established().await {
-        Ok(s) => s,
-        Err(e) => {
-            let words = format!("WebRTC peer {peer} ({side}): {e}");
-            tracing::info!(info_hash = %hash, "{words}");
-            // Said in the torrent's log too, while it runs (a sleeping one is not woken).
-            let guard = lock(&routes);
-            let main = guard.resolve(&d.info_hash);
-            if let Some(RouteTo::Task(events)) = guard.by_hash.get(&main).map(|r| &r.to) {
-                let _ = events.send(Event::WebRtcFailed(words));
+    let mut stage = d.connecting.stage.clone();
+    let setup = Arc::new(RtcSetup::new(
+        crate::protocol::peer_id::describe_client(None, &d.peer_id),
+        d.peer_id,
+        d.we_offered,
+        d.connecting.named,
+        *stage.borrow_and_update(),
+        since,
+    ));
+    // Its torrent shows it from now on, while the torrent runs (a sleeping one is not woken
+    // for a connection that may never come up; the session's log has its failure).
+    {
+        let guard = lock(&routes);
+        let main = guard.resolve(&d.info_hash);
+        if let Some(RouteTo::Task(events)) = guard.by_hash.get(&main).map(|r| &r.to) {
+            let _ = events.send(Event::WebRtcSetup(Arc::clone(&setup)));
+        }
+    }
+    let established = d.connecting.established();
+    tokio::pin!(established);
+    let result = loop {
+        tokio::select! {
+            r = &mut established => break r,
+            Ok(()) = stage.changed() => {
+                let now = *stage.borrow_and_update();
+                setup.stage(now, Instant::now());
             }
-            return;
         }
     };
-    let Some(addr) = stream.remote_addr() else {
-        return tracing::info!(info_hash = %hash, "WebRTC peer ({peer}): no address on the chosen pair");
+    let fail = |end: PeerEnd| {
+        setup.fail(end, Instant::now());
+        if let Some(words) = setup.failure_words() {
+            tracing::info!(info_hash = %hash, "{words}");
+        }
     };
+    let stream = match result {
+        Ok(s) => s,
+        Err(e) => return fail(PeerEnd::WebRtc(e.to_string())),
+    };
+    let Some(addr) = stream.remote_addr() else {
+        return fail(PeerEnd::WebRtc("no address on the chosen pair".into()));
+    };
+    setup.open(addr, Instant::now());
     if filter.refuses_incoming(addr.ip()) {
-        return tracing::debug!(info_hash = %hash, "{addr}: WebRTC peer refused: blocked by blocklist");
+        return fail(PeerEnd::Blocklisted);
     }
-    tracing::info!(info_hash = %hash, "{addr}: WebRTC data channel open ({peer}, {side})");
+    tracing::info!(
+        info_hash = %hash,
+        "{addr}: WebRTC data channel open ({}, {})",
+        setup.client(),
+        setup.side()
+    );
     let mut stream = PeerStream::plain(Transport::WebRtc(stream), Vec::new());
     // Ours goes at once, under the name the tracker paired us by: both sides send theirs as
     // the channel opens, so neither waits for the other (two ttuis, or a peer that waits).
@@ -211,13 +254,18 @@ async fn webrtc_accept(
         info_hash: d.info_hash,
         ..ours
     };
-    if let Err(e) = tokio::time::timeout(
+    let sent = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
         tokio::io::AsyncWriteExt::write_all(&mut stream, &ours.encode()),
     )
-    .await
-    {
-        return tracing::info!(info_hash = %hash, "{addr}: WebRTC: our handshake not sent: {e}");
+    .await;
+    match sent {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return fail(PeerEnd::Io(format!("our handshake not sent: {e}"))),
+        Err(_) => return fail(PeerEnd::HandshakeTimeout),
     }
-    route_answered(stream, addr, routes, since, true).await
+    match route_answered(stream, addr, routes, since, true).await {
+        Ok(()) => setup.joined(),
+        Err(end) => fail(end),
+    }
 }

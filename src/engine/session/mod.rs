@@ -76,6 +76,8 @@ pub(crate) struct Session {
     routes: Arc<Mutex<Routes>>,
     /// Asks the router to forward the listen port; None when `port_mapping` is off.
     port_mapper: Option<port_mapping::PortMapper>,
+    /// The STUN server as set, for the explainer (the driver knows only its address).
+    stun_server: Option<String>,
 }
 
 impl Session {
@@ -162,9 +164,21 @@ impl Session {
             proxy: ctx.proxy.as_ref().map(|p| p.status()),
             port_mapping: self.port_mapping(),
             interface: self.interface(),
+            webrtc: self.webrtc(),
             read_cache: self.read_cache(),
             ..Default::default()
         }
+    }
+
+    /// WebTorrent's WebRTC side and what its STUN server said; None while it is off.
+    fn webrtc(&self) -> Option<crate::engine::api::WebRtcStatus> {
+        let rtc = &self.ctx.webrtc.as_ref()?.rtc;
+        let stun = rtc.stun_status();
+        Some(crate::engine::api::WebRtcStatus {
+            stun_server: self.stun_server.clone(),
+            reflexive: stun.mapped,
+            stun_silent: stun.silent,
+        })
     }
 
     /// The read cache's figures; units idle too long go here, since a head is made every
@@ -454,6 +468,7 @@ impl Session {
             accept_tasks,
             routes,
             port_mapper,
+            stun_server: opts.stun_server.clone().filter(|_| opts.webtorrent),
         };
         (session, logs)
     }

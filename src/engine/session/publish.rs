@@ -96,6 +96,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         proxy,
         port_mapping,
         interface,
+        webrtc,
         reachability_window,
         read_cache,
         rev: _,
@@ -118,6 +119,7 @@ pub(super) fn same_head(prev: &SessionSnapshot, head: &SessionSnapshot) -> bool 
         && prev.proxy == *proxy
         && prev.port_mapping == *port_mapping
         && prev.interface == *interface
+        && prev.webrtc == *webrtc
         && prev.reachability_window == *reachability_window
         && prev.read_cache == *read_cache
         && (std::sync::Arc::ptr_eq(&prev.catalog, catalog) || prev.catalog == *catalog)

@@ -45,6 +45,8 @@ pub(crate) struct Coordinator {
     peers: PeerTable,
     /// One task per web seed URL (BEP 19), with its row in the peer table.
     webseeds: Vec<crate::engine::torrent::webseed::WebSeed>,
+    /// WebRTC connections coming up, each with its row until the peer joins.
+    rtc_setups: crate::engine::torrent::rtc_setup::Setups,
     run: RunState,
     choke: ChokeSchedule,
     shown: Shown,
@@ -105,6 +107,7 @@ impl Coordinator {
             shared,
             peers,
             webseeds: Vec::new(),
+            rtc_setups: Default::default(),
             run: RunState {
                 complete,
                 ..RunState::default()
@@ -514,6 +517,9 @@ impl Coordinator {
         for line in lines {
             self.log(LogLevel::Warn, line);
         }
+        for line in self.rtc_setups.tick(now) {
+            self.log(LogLevel::Info, line);
+        }
         self.count_time(now);
         self.see_full_copy(now);
         self.publish_line();
@@ -539,7 +545,11 @@ impl Coordinator {
 
     /// Nothing to drive: no connection (or dial) under way, nothing to download, or paused.
     fn is_idle(&self) -> bool {
-        self.peers.active().next().is_none() && (self.run.complete || self.run.paused)
+        // A WebRTC connection coming up is activity: its row changes stage by stage, and its
+        // failure is logged on the tick after it.
+        self.peers.active().next().is_none()
+            && !self.rtc_setups.coming_up()
+            && (self.run.complete || self.run.paused)
     }
 }
 

@@ -22,6 +22,7 @@ pub(crate) mod pex;
 pub(crate) mod picker;
 pub(crate) mod priorities;
 pub(crate) mod report;
+pub(crate) mod rtc_setup;
 pub(crate) mod shared;
 pub(crate) mod snapshot;
 pub(crate) mod stats;

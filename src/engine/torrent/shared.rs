@@ -42,9 +42,9 @@ pub(crate) enum Event {
     },
     /// A peer on the LAN announced this torrent by Local Service Discovery (BEP 14).
     LsdPeer(SocketAddr),
-    /// A WebRTC connection that a WebSocket tracker started for this torrent did not come
-    /// up: the words for its log (the peer, who offered, the stage that failed and why).
-    WebRtcFailed(String),
+    /// A WebRTC connection that a WebSocket tracker started for this torrent: its row in
+    /// the peer table while it comes up, and its failure's line in the log.
+    WebRtcSetup(std::sync::Arc<crate::engine::torrent::rtc_setup::RtcSetup>),
     /// A stream's window moved (a seek) or closed: our requests for these blocks, asked for
     /// the old window and needed by no stream now, are cancelled so the new window's go
     /// first (`stream.rs`).

@@ -102,6 +102,7 @@ pub(crate) fn peer_row(p: &PeerEntry, now: Instant, num_pieces: u32) -> PeerRow 
         encryption_note: p.setup.encryption_note.clone(),
         upload_only: p.upload_only(),
         hole_punched_via: p.known.punched_via,
+        webrtc_stage: None,
     }
 }
 

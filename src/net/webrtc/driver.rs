@@ -29,7 +29,8 @@ use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use super::sdp;
 use super::stun::Stun;
 use super::{
-    Connecting, Offer, OfferId, Stage, WebRtc, WebRtcConfig, WebRtcError, WebRtcStream, MAX_MESSAGE,
+    Connecting, Offer, OfferId, Stage, StunStatus, WebRtc, WebRtcConfig, WebRtcError, WebRtcStream,
+    MAX_MESSAGE,
 };
 use crate::net::udp_batch::BatchRecv;
 use crate::net::udp_gso::UdpOut;
@@ -136,7 +137,7 @@ struct Driver {
     /// The STUN client, when a server is set; what it learns goes to `config.reflexive`
     /// (for connections made from then on) and to `reflexive`.
     stun: Option<Stun>,
-    reflexive: watch::Sender<Option<SocketAddr>>,
+    reflexive: watch::Sender<StunStatus>,
 }
 
 pub(super) async fn start(mut config: WebRtcConfig) -> Result<WebRtc, WebRtcError> {
@@ -152,7 +153,11 @@ pub(super) async fn start(mut config: WebRtcConfig) -> Result<WebRtc, WebRtcErro
     let stun = (config.stun)
         .filter(|s| s.is_ipv4() == local.is_ipv4())
         .map(|s| Stun::new(s, Instant::now()));
-    let (reflexive, reflexive_rx) = watch::channel(config.reflexive);
+    let (reflexive, reflexive_rx) = watch::channel(StunStatus {
+        server: stun.as_ref().map(|s| s.server),
+        mapped: config.reflexive,
+        silent: false,
+    });
     let driver = Driver {
         config,
         local,
@@ -287,6 +292,21 @@ impl Driver {
                 tracing::debug!(server = %stun.server, "WebRTC: STUN request not sent: {e}");
             }
         }
+        self.publish_stun();
+    }
+
+    /// What the STUN client knows, to `WebRtc::stun_status` watchers when it changed.
+    fn publish_stun(&self) {
+        let now = StunStatus {
+            server: self.stun.as_ref().map(|s| s.server),
+            mapped: self.config.reflexive,
+            silent: self.stun.as_ref().is_some_and(|s| s.silent),
+        };
+        self.reflexive.send_if_modified(|was| {
+            let changed = *was != now;
+            *was = now;
+            changed
+        });
     }
 
     fn next_wake(&self) -> Instant {
@@ -319,6 +339,7 @@ impl Driver {
             Command::Stun { server } => {
                 if server.is_ipv4() == self.local.is_ipv4() {
                     self.stun = Some(Stun::new(server, Instant::now()));
+                    self.publish_stun();
                 } else {
                     tracing::info!("WebRTC: STUN server {server} is of the other address family than {}: not asked", self.local);
                 }
@@ -358,6 +379,7 @@ impl Driver {
             pending: None,
             connecting: Some(Connecting {
                 stage: stage_rx,
+                named: None,
                 done: done_rx,
             }),
             done: Some(done),
@@ -394,13 +416,17 @@ impl Driver {
             .filter(|c| c.stage == Stage::Signalling)
             .ok_or(WebRtcError::UnknownOffer)?;
         let pending = conn.pending.take().ok_or(WebRtcError::UnknownOffer)?;
-        if let Err(e) = sdp::accept_answer(&mut conn.rtc, pending, answer) {
-            // The offer is spent: str0m took its state.
-            self.conns.remove(&offer.0);
-            return Err(e);
-        }
+        let named = match sdp::accept_answer(&mut conn.rtc, pending, answer) {
+            Ok(named) => named,
+            Err(e) => {
+                // The offer is spent: str0m took its state.
+                self.conns.remove(&offer.0);
+                return Err(e);
+            }
+        };
         advance(conn, Stage::Ice, &self.config, Instant::now());
-        let connecting = conn.connecting.take().ok_or(WebRtcError::UnknownOffer)?;
+        let mut connecting = conn.connecting.take().ok_or(WebRtcError::UnknownOffer)?;
+        connecting.named = named;
         self.drive(offer.0, socket);
         Ok(connecting)
     }
@@ -411,8 +437,9 @@ impl Driver {
         socket: &UdpSocket,
     ) -> Result<(String, Connecting), WebRtcError> {
         let (id, mut conn) = self.new_conn(Stage::Ice)?;
-        let answer = sdp::accept_offer(&mut conn.rtc, offer)?;
-        let connecting = conn.connecting.take().ok_or(WebRtcError::DriverGone)?;
+        let (answer, named) = sdp::accept_offer(&mut conn.rtc, offer)?;
+        let mut connecting = conn.connecting.take().ok_or(WebRtcError::DriverGone)?;
+        connecting.named = named;
         self.conns.insert(id, conn);
         self.drive(id, socket);
         tracing::debug!(conn = id, "webrtc: answered an offer");
@@ -464,9 +491,9 @@ impl Driver {
     fn receive(&mut self, data: &[u8], from: SocketAddr, to: Option<IpAddr>, socket: &UdpSocket) {
         let now = Instant::now();
         if let Some(stun) = self.stun.as_mut().filter(|s| s.is_server(from)) {
-            if stun.on_datagram(data, from, now) && self.config.reflexive != stun.mapped {
+            if stun.on_datagram(data, from, now) {
                 self.config.reflexive = stun.mapped;
-                let _ = self.reflexive.send(stun.mapped);
+                self.publish_stun();
             }
             return;
         }

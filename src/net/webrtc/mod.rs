@@ -69,8 +69,11 @@ pub const MAX_MESSAGE: usize = 16 * 1024;
 pub const MAX_SDP: usize = crate::protocol::wt_tracker::MAX_SDP;
 
 /// The stage a connection is in, in order. What follows `Open` (the BitTorrent handshake)
-/// is the caller's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// is the caller's. The peer table shows it (`PeerRow::webrtc_stage`), so it goes over the
+/// control socket too.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Stage {
     /// We offered and wait for the answer to come back through the tracker.
     Signalling,
@@ -196,7 +199,18 @@ impl Default for WebRtcConfig {
 pub struct WebRtc {
     commands: mpsc::Sender<driver::Command>,
     local: SocketAddr,
-    reflexive: watch::Receiver<Option<SocketAddr>>,
+    reflexive: watch::Receiver<StunStatus>,
+}
+
+/// What the STUN client knows: the server it asks, the address the server sees us at, and
+/// whether the server has gone unanswered through a whole round of resends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StunStatus {
+    pub server: Option<SocketAddr>,
+    pub mapped: Option<SocketAddr>,
+    /// No answer to the last request and its resends: browser peers behind NATs may not
+    /// reach us. Cleared by the next answer.
+    pub silent: bool,
 }
 
 /// An offer of ours, waiting for its answer.
@@ -216,6 +230,10 @@ pub struct OfferId(pub(super) u64);
 pub struct Connecting {
     /// The stage now; the peer table shows it.
     pub stage: watch::Receiver<Stage>,
+    /// Where the peer's SDP says it is (its server-reflexive candidate, else its first host
+    /// one), for the peer table while ICE has not chosen a pair yet. None for a peer that
+    /// names no address (only mDNS names, as browsers do without a STUN server).
+    pub named: Option<SocketAddr>,
     done: oneshot::Receiver<Result<WebRtcStream, WebRtcError>>,
 }
 
@@ -240,6 +258,11 @@ impl WebRtc {
 
     /// Our address as the STUN server sees it (or as the config gave it), when known.
     pub fn reflexive(&self) -> Option<SocketAddr> {
+        self.reflexive.borrow().mapped
+    }
+
+    /// The STUN client's state (the explainer's evidence).
+    pub fn stun_status(&self) -> StunStatus {
         *self.reflexive.borrow()
     }
 

@@ -7,9 +7,19 @@ use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::{Candidate, Rtc};
+use str0m::{Candidate, CandidateKind, Rtc};
 
 use super::{WebRtcError, MAX_SDP};
+
+/// The candidates of a parsed SDP (str0m's `Sdp`, which it does not name outside): at the
+/// session level and on the m-lines (browsers put them there).
+macro_rules! candidates_of {
+    ($sdp:expr) => {
+        $sdp.session
+            .ice_candidates()
+            .chain($sdp.media_lines.iter().flat_map(|m| m.ice_candidates()))
+    };
+}
 
 /// A new `Rtc` for one connection, with our candidates. Data channels only: no codecs, no
 /// statistics, so nothing but ICE, DTLS and SCTP runs in it.
@@ -55,23 +65,37 @@ pub(super) fn make_offer(
     Ok((offer.to_sdp_string(), pending, channel))
 }
 
-/// Applies the answer to our offer.
+/// Applies the answer to our offer; where the answer says the peer is (`named`).
 pub(super) fn accept_answer(
     rtc: &mut Rtc,
     pending: SdpPendingOffer,
     answer_sdp: &str,
-) -> Result<(), WebRtcError> {
+) -> Result<Option<SocketAddr>, WebRtcError> {
     check_text(answer_sdp)?;
     let answer =
         SdpAnswer::from_sdp_string(answer_sdp).map_err(|e| WebRtcError::BadSdp(e.to_string()))?;
+    let at = named(candidates_of!(answer));
     rtc.sdp_api()
         .accept_answer(pending, answer)
-        .map_err(|e| WebRtcError::BadSdp(e.to_string()))
+        .map_err(|e| WebRtcError::BadSdp(e.to_string()))?;
+    Ok(at)
+}
+
+/// The address an SDP names for the peer, to show before ICE chooses a pair: its
+/// server-reflexive candidate (the address the internet sees), else its first host one.
+fn named<'a>(candidates: impl Iterator<Item = &'a Candidate>) -> Option<SocketAddr> {
+    let all: Vec<&Candidate> = candidates.collect();
+    let of = |kind: CandidateKind| all.iter().find(|c| c.kind() == kind).map(|c| c.addr());
+    of(CandidateKind::ServerReflexive).or_else(|| of(CandidateKind::Host))
 }
 
 /// Our answer to a remote offer, which must offer a data channel (`m=application`): an
-/// offer of audio or video alone is no WebTorrent peer.
-pub(super) fn accept_offer(rtc: &mut Rtc, offer_sdp: &str) -> Result<String, WebRtcError> {
+/// offer of audio or video alone is no WebTorrent peer. With it, where the offer says the
+/// peer is (`named`).
+pub(super) fn accept_offer(
+    rtc: &mut Rtc,
+    offer_sdp: &str,
+) -> Result<(String, Option<SocketAddr>), WebRtcError> {
     check_text(offer_sdp)?;
     let has_channel = offer_sdp
         .lines()
@@ -81,11 +105,12 @@ pub(super) fn accept_offer(rtc: &mut Rtc, offer_sdp: &str) -> Result<String, Web
     }
     let offer =
         SdpOffer::from_sdp_string(offer_sdp).map_err(|e| WebRtcError::BadSdp(e.to_string()))?;
+    let at = named(candidates_of!(offer));
     let answer = rtc
         .sdp_api()
         .accept_offer(offer)
         .map_err(|e| WebRtcError::BadSdp(e.to_string()))?;
-    Ok(answer.to_sdp_string())
+    Ok((answer.to_sdp_string(), at))
 }
 
 /// The bounds every SDP meets before str0m parses it: its length (a tracker bounds it too,
@@ -112,5 +137,5 @@ pub fn answer_offer_sdp(offer_sdp: &str) -> Result<String, WebRtcError> {
         None,
         64 << 10,
     );
-    accept_offer(&mut rtc, offer_sdp)
+    accept_offer(&mut rtc, offer_sdp).map(|(answer, _)| answer)
 }

@@ -30,6 +30,13 @@ async fn pair(a: &WebRtc, b: &WebRtc) -> (WebRtcStream, WebRtcStream) {
     );
     let (answer, b_connecting) = b.answer(&offer.sdp).await.unwrap();
     let a_connecting = a.connect(offer.id, &answer).await.unwrap();
+    // Each side knows where the other's SDP says it is before ICE runs (the peer table's
+    // address meanwhile): its host candidate, the socket's port on one of its addresses.
+    for (named, of) in [(b_connecting.named, a), (a_connecting.named, b)] {
+        let named = named.expect("the SDP names an address");
+        assert_eq!(named.port(), of.local_addr().port());
+        assert!(!named.ip().is_unspecified(), "{named}");
+    }
     let (sa, sb) = timeout(
         WAIT,
         futures::future::join(a_connecting.established(), b_connecting.established()),
@@ -169,6 +176,32 @@ async fn garbage_sdp_is_a_clear_error() {
     let (_sa, _sb) = pair(&a, &b).await;
 }
 
+/// Of an offer's candidates, the server-reflexive one names the peer (the address the
+/// internet sees), wherever it sits in the SDP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_names_its_peer_by_its_server_reflexive_candidate() {
+    let b = WebRtc::bind(loopback()).await.unwrap();
+    let offer = b.offer().await.unwrap();
+    let port = b.local_addr().port();
+    let host = offer
+        .sdp
+        .lines()
+        .find(|l| l.starts_with("a=candidate"))
+        .unwrap()
+        .to_string();
+    let srflx = format!(
+        "a=candidate:2 1 udp 1686052607 198.51.100.7 40000 typ srflx raddr 127.0.0.1 rport {port}"
+    );
+    let sdp = offer.sdp.replace(&host, &format!("{host}\r\n{srflx}"));
+    let a = WebRtc::bind(loopback()).await.unwrap();
+    let (_answer, connecting) = a.answer(&sdp).await.unwrap();
+    assert_eq!(
+        connecting.named,
+        Some(SocketAddr::from(([198, 51, 100, 7], 40000))),
+        "{sdp}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_never_answers_ice_times_out_in_the_ice_stage() {
     // The offer's candidate points at a socket that reads nothing and answers nothing.
@@ -189,6 +222,11 @@ async fn a_peer_that_never_answers_ice_times_out_in_the_ice_stage() {
     .unwrap();
     let (_answer, connecting) = a.answer(&offer_sdp).await.unwrap();
     assert_eq!(*connecting.stage.borrow(), Stage::Ice);
+    // Until ICE chooses, the peer table shows where the offer says the peer is.
+    assert_eq!(
+        connecting.named,
+        Some(SocketAddr::from(([127, 0, 0, 1], silent_port)))
+    );
     let e = timeout(WAIT, connecting.established())
         .await
         .expect("the ICE deadline")
@@ -250,7 +288,7 @@ async fn ice_only_peer(offer_sdp: &str) -> (String, tokio::task::JoinHandle<()>)
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let local = socket.local_addr().unwrap();
     let mut rtc = sdp::new_rtc(std::time::Instant::now(), &[local], None, 64 << 10);
-    let answer = sdp::accept_offer(&mut rtc, offer_sdp).unwrap();
+    let (answer, _) = sdp::accept_offer(&mut rtc, offer_sdp).unwrap();
     let task = tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {

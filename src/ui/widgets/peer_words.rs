@@ -60,7 +60,8 @@ pub(crate) fn flag_meaning(f: &ChokeFlags) -> String {
 
 pub(crate) const FLAG_LEGEND: &str = "D/d we download/they choke us  K unchoked, not wanted  U/u we upload/we choke them  ? unchoked, they want nothing  * RC4";
 
-/// Stage or result in a few words: "connecting 3s", "failed: connection refused (×3)".
+/// Stage or result in a few words: "connecting 3s", "connecting (ICE) 2s", "failed:
+/// connection refused (×3)".
 pub(crate) fn state_text(p: &PeerRow) -> String {
     let end = p
         .end
@@ -75,7 +76,12 @@ pub(crate) fn state_text(p: &PeerRow) -> String {
         (PeerStage::Failed, Some(end)) => format!("failed: {end}{tries}"),
         (PeerStage::Disconnected, Some(end)) => format!("gone: {end}"),
         (PeerStage::Connecting | PeerStage::Handshaking, _) => {
-            let at = format!("{} {}{tries}", p.stage.label(), fmt::duration(p.since));
+            // A WebRTC connection names its stage too: "connecting (ICE) 3s".
+            let label = match p.webrtc_stage {
+                Some(st) => format!("{} ({st})", p.stage.label()),
+                None => p.stage.label().to_string(),
+            };
+            let at = format!("{label} {}{tries}", fmt::duration(p.since));
             match &p.retry_after {
                 // A retry keeps the reason of the attempt before it in sight.
                 Some(e) => format!("{at}, last: {}", outside(&e.to_string(), LINE_MAX)),
@@ -349,6 +355,26 @@ mod tests {
         assert!(text.contains("may require encryption"), "{text}");
         p.retry_after = None;
         assert_eq!(state_text(&p), "handshaking 3s (×2)");
+    }
+
+    #[test]
+    fn a_webrtc_connection_coming_up_names_its_stage_and_the_one_that_failed() {
+        let mut p = PeerRow {
+            since: std::time::Duration::from_secs(4),
+            webrtc_stage: Some(crate::net::webrtc::Stage::Dtls),
+            transport: Some(crate::net::TransportKind::WebRtc),
+            ..PeerRow::new(
+                SocketAddr::from(([198, 51, 100, 9], 50000)),
+                crate::engine::api::PeerSource::Incoming,
+                PeerStage::Connecting,
+            )
+        };
+        assert_eq!(state_text(&p), "connecting (DTLS) 4s");
+        p.stage = PeerStage::Failed;
+        p.end = Some(crate::engine::api::PeerEnd::WebRtc(
+            "DTLS timed out after 10s".into(),
+        ));
+        assert_eq!(state_text(&p), "failed: DTLS timed out after 10s");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 // without `stopped` makes none) and per warning ({"warning":TEXT}).
 // stdin: `swarm HASH_HEX` answers one JSON line, the server's own counts for that torrent
 // ({"complete":N,"incomplete":N}); `offer HASH_HEX N` has a browser-like leecher join the
-// swarm over its own WebSocket with N WebRTC offers (fake SDP), which the server relays to
+// swarm over its own WebSocket with N WebRTC offers (fake SDP; `offer HASH N SDP_AS_JSON`
+// sends that SDP instead), which the server relays to
 // peers of the swarm, and answers {"offered":N,"relayed_to":PEERS} once the server answered
 // it (the leecher stays, its socket open). The server ends when stdin closes.
 import readline from 'node:readline'
@@ -44,7 +45,9 @@ const lines = readline.createInterface({ input: process.stdin })
 lines.on('line', (line) => {
   const [verb, hash] = line.trim().split(/\s+/)
   if (verb === 'offer') {
-    offer(hash, Number(line.trim().split(/\s+/)[2]) || 1)
+    // `offer HASH N [SDP]`: the SDP, when given, is one JSON string (a real offer).
+    const m = line.trim().match(/^offer \S+ (\d+)(?: (.*))?$/)
+    offer(hash, Number(m && m[1]) || 1, m && m[2] ? JSON.parse(m[2]) : null)
   } else if (verb === 'swarm') {
     const swarm = server.torrents[hash]
     say({ complete: swarm ? swarm.complete : 0, incomplete: swarm ? swarm.incomplete : 0 })
@@ -56,16 +59,17 @@ lines.on('close', () => server.close(() => process.exit(0)))
 const binary = (hex) => Buffer.from(hex, 'hex').toString('latin1')
 const browsers = []
 
-function offer (hash, n) {
+function offer (hash, n, sdp) {
   const peerId = '-WW0100-' + String(browsers.length).padStart(12, '0')
   const before = server.torrents[hash] ? server.torrents[hash].peers.length : 0
-  const socket = new WebSocket(`ws://127.0.0.1:${server.ws.address().port}`)
+  const { address, port } = server.ws.address()
+  const socket = new WebSocket(`ws://${address}:${port}`)
   browsers.push(socket)
   socket.on('open', () => {
     const offers = []
     for (let i = 0; i < n; i++) {
       offers.push({
-        offer: { type: 'offer', sdp: `v=0\r\no=- ${i} 2 IN IP4 127.0.0.1\r\n` },
+        offer: { type: 'offer', sdp: sdp || `v=0\r\no=- ${i} 2 IN IP4 127.0.0.1\r\n` },
         offer_id: binary(String(i).padStart(40, '0'))
       })
     }

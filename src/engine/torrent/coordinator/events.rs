@@ -151,7 +151,7 @@ impl Coordinator {
                     p.send(PeerCmd::Preempt(std::sync::Arc::clone(&due)));
                 }
             }
-            Event::WebRtcFailed(words) => self.log(LogLevel::Info, words),
+            Event::WebRtcSetup(setup) => self.rtc_setups.push(setup),
             Event::LsdPeer(addr) => {
                 if self.peers.add([addr], PeerSource::Lsd, now) > 0 {
                     self.log(

@@ -211,12 +211,16 @@ impl Coordinator {
         let (backlog, _, _) = d.disk_state();
         drop(d);
         let n = self.shared.info.num_pieces();
-        let peers = self
+        let mut peers: Vec<PeerRow> = self
             .peers
             .values()
             .map(|p| snapshot::peer_row(p, now, n))
             .chain(self.webseeds.iter().map(|w| w.row(now, n)))
             .collect();
+        peers.extend(
+            self.rtc_setups
+                .rows(now, |addr| self.peers.get(addr).is_some()),
+        );
         let state = self.state();
         let own = self.shared.storage.read_waits.figures(now);
         let reads = self.shared.storage.device_waits.figures(now);
