@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use crate::common;
+use crate::prereq;
 
 use std::time::Duration;
 
@@ -186,4 +187,131 @@ fn a_magnet_with_no_peers_fails_clearly() {
         "{}",
         run.stderr
     );
+}
+
+/// A peer that takes only plain handshakes and has no metadata to give: it closes an
+/// encrypted attempt at once (as a plain-only client does), answers a plain handshake without
+/// the extension protocol bit, then says nothing. Its listener address; it runs until the
+/// test's process ends (a thread per connection, each bounded by its socket's timeout).
+fn no_metadata_peer(info_hash: [u8; 20]) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in l.incoming().take(16) {
+            let Ok(mut s) = conn else { continue };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+                let mut first = [0u8; 68];
+                if s.read_exact(&mut first).is_err() || &first[..20] != b"\x13BitTorrent protocol" {
+                    return;
+                }
+                let mut hs = Vec::with_capacity(68);
+                hs.extend_from_slice(b"\x13BitTorrent protocol");
+                hs.extend_from_slice(&[0; 8]);
+                hs.extend_from_slice(&info_hash);
+                hs.extend_from_slice(b"-XX0001-nometadata00");
+                let _ = s.write_all(&hs);
+                let mut sink = [0u8; 4096];
+                while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    addr
+}
+
+/// A forwarder to `to` that hangs up on its first `refuse` connections at once (a peer that
+/// is starting up, or too busy to take us yet), then relays both ways. Its address; its
+/// threads end with the test's process (each relay ends when either side closes).
+fn closes_at_first(to: std::net::SocketAddr, refuse: usize) -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for (n, conn) in l.incoming().take(64).enumerate() {
+            let Ok(inbound) = conn else { continue };
+            if n < refuse {
+                drop(inbound);
+                continue;
+            }
+            let Ok(outbound) = std::net::TcpStream::connect(to) else {
+                continue;
+            };
+            for (mut from, mut into) in [
+                (inbound.try_clone().unwrap(), outbound.try_clone().unwrap()),
+                (outbound, inbound),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut into);
+                    let _ = into.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    addr
+}
+
+/// A one-shot magnet given two peers: one with no metadata to give, and a libtorrent seed
+/// that hangs up on our first dial and its plain retry (busy, or starting up) and takes the
+/// next. The fetch dials the seed again as the download path would (after 5 s) instead of
+/// giving up with "no peer delivered the metadata", and completes byte-identical.
+#[test]
+fn a_magnet_dials_a_seed_again_that_hung_up_at_first() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let _swarm = swarm_lock();
+    let fx = Fixture::single_file("give-up.bin", 1_500_000, 41, 16).untracked();
+    let seeder = LibtorrentPeer::start(
+        &fx.torrent,
+        &fx.data_dir,
+        LtOptions {
+            seed_mode: true,
+            ..LtOptions::default()
+        },
+    );
+    let empty = no_metadata_peer(fx.torrent.info_hash);
+    // Our encrypted dial and its plain retry are the first two.
+    let busy = closes_at_first(seeder.addr(), 2);
+    let link = format!(
+        "magnet:?xt=urn:btih:{}&dn=x&x.pe={empty}&x.pe={busy}",
+        fx.torrent.hash_hex()
+    );
+    let out = fx.out_dir("out");
+    let (out_arg, log) = (out.display().to_string(), out.with_extension("log"));
+    let log_arg = log.display().to_string();
+    let run = Ttui::run(
+        [
+            link.as_str(),
+            "--headless",
+            "--no-trackers",
+            "--no-dht",
+            "-o",
+            &out_arg,
+            "--port",
+            "0",
+            "--log-file",
+            &log_arg,
+        ],
+        DOWNLOAD_TIMEOUT,
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    run.assert_success(&format!(
+        "a magnet whose seed hung up at first\n{}",
+        last_lines(&text, 40)
+    ));
+    assert!(
+        run.stderr.contains(&format!(
+            "{busy}: closed during handshake; trying again in 5s"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("metadata (") && run.stderr.contains(&format!("from {busy}")),
+        "{}",
+        run.stderr
+    );
+    assert_same_tree(&fx.payload, &out.join(&fx.torrent.name));
+    drop(seeder);
 }

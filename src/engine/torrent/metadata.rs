@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -448,20 +448,32 @@ impl Fetcher<'_> {
         };
         let deadline = tokio::time::sleep_until(until.into());
         tokio::pin!(deadline);
+        // Peers whose dial failed in a way a later dial may not (closed during the handshake,
+        // timed out, refused): dialed again as the download dials (`plan_after_end`: 5, 10,
+        // 20 s), so a peer that was busy or starting up is not given up on after one try.
+        let mut retries = Retries::default();
         loop {
+            queue.extend(retries.due(Instant::now()));
             while attempts.len() < PARALLEL {
                 let Some(addr) = queue.pop_front() else { break };
                 if self.bad.lock().is_ok_and(|b| b.contains(&addr)) {
                     continue;
                 }
-                sources.peers_tried += 1;
+                if !retries.tries.contains_key(&addr) {
+                    sources.peers_tried += 1;
+                }
                 attempts.push(async move {
                     let r = from_peer(addr, magnet, known, our_id, report, encryption, transports)
                         .await;
                     (addr, r)
                 });
             }
-            if attempts.is_empty() && trackers.is_none() && dht_rx.is_none() && dht_next.is_none() {
+            if attempts.is_empty()
+                && trackers.is_none()
+                && dht_rx.is_none()
+                && dht_next.is_none()
+                && retries.is_empty()
+            {
                 let msg = if sources.peers_tried == 0 {
                     format!("no peers to fetch the {what} from (no tracker answered, no DHT peer, no x.pe or --peer)")
                 } else {
@@ -473,6 +485,7 @@ impl Fetcher<'_> {
                 return Err(spent(msg, &sources));
             }
             let due = if dht_rx.is_none() { dht_next } else { None };
+            let retry_at = retries.next();
             let timer = async move {
                 match due {
                     Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -494,7 +507,13 @@ impl Fetcher<'_> {
                         });
                     }
                     Err(e) => {
-                        report(format!("{addr}: {e}"));
+                        match retries.after(addr, &e, Instant::now()) {
+                            Some(wait) => report(format!(
+                                "{addr}: {e}; trying again in {}",
+                                crate::fmt::duration(wait)
+                            )),
+                            None => report(format!("{addr}: {e}")),
+                        }
                         sources.last_error = e.to_string();
                         if e.is_bad_data() {
                             // Named in the torrent's error line too: it is why we gave up.
@@ -538,6 +557,7 @@ impl Fetcher<'_> {
                         dht_next = Some(Instant::now() + wait);
                     }
                 },
+                () = sleep_until_some(retry_at), if retry_at.is_some() => {}
                 () = timer => {
                     let Some(d) = dht else { dht_next = None; continue };
                     let nodes = d.stats().await.map_or(0, |s| s.all_nodes());
@@ -553,6 +573,62 @@ impl Fetcher<'_> {
                 }
             }
         }
+    }
+}
+
+/// Peers to dial again, with how often each was dialed.
+#[derive(Default)]
+struct Retries {
+    tries: HashMap<SocketAddr, u32>,
+    at: Vec<(Instant, SocketAddr)>,
+}
+
+impl Retries {
+    /// A dial of `addr` failed with `e`: when it is dialed again (the wait), or None when it
+    /// is not (its data was bad, it has no metadata to give, or it was tried enough).
+    fn after(&mut self, addr: SocketAddr, e: &MetadataError, now: Instant) -> Option<Duration> {
+        let MetadataError::Connect(end) = e else {
+            // It answered: what it said (no metadata, a rejection) will not change soon.
+            return None;
+        };
+        let tries = self.tries.entry(addr).or_insert(0);
+        *tries += 1;
+        let plan = crate::engine::torrent::peer_entry::plan_after_end(
+            end,
+            crate::engine::torrent::peer_entry::Plan::Queued,
+            crate::engine::api::PeerSource::Manual,
+            *tries,
+            false,
+            now,
+        );
+        let crate::engine::torrent::peer_entry::Plan::BackingOff(t) = plan else {
+            return None;
+        };
+        self.at.push((t, addr));
+        Some(t.saturating_duration_since(now))
+    }
+
+    /// Those due at `now`, taken out.
+    fn due(&mut self, now: Instant) -> Vec<SocketAddr> {
+        let (due, later): (Vec<_>, Vec<_>) = self.at.drain(..).partition(|(t, _)| *t <= now);
+        self.at = later;
+        due.into_iter().map(|(_, a)| a).collect()
+    }
+
+    /// The earliest retry.
+    fn next(&self) -> Option<Instant> {
+        self.at.iter().map(|(t, _)| *t).min()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+}
+
+async fn sleep_until_some(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
     }
 }
 
