@@ -1,6 +1,6 @@
 //! The session: adds, restarts, crashes and power cuts, resume data, the queue and checks,
-//! dormancy, the store, the fd budget, disk errors, config and inputs; and the swarm kit's own unit
-//! tests.
+//! dormancy, the store, the fd budget, disk errors and faults (FUSE), config and inputs; and
+//! the swarm kit's own unit tests.
 //!
 //! One test binary per area (tests/README.md): a module per feature, run by tests/run.sh as
 //! units side by side, a module each, in fresh network namespaces whose only interface is
@@ -32,6 +32,7 @@ mod config;
 mod crash;
 mod crash_session; // slow
 mod disk_errors;
+mod disk_faults;
 mod dormancy;
 mod fd_budget;
 mod inputs;

@@ -405,6 +405,8 @@ impl Session {
                         // The torrent's name goes in as each connection starts; DHT as the
                         // session has it (no private torrent takes WebRTC peers).
                         if let Some(name) = opts.stun_server.clone() {
+                            // Before any announce can make offers: they wait for its answer.
+                            rtc.expect_stun(true).await;
                             accept_tasks.push(tokio::spawn(ask_stun(rtc.clone(), name)));
                         }
                         let ours = Handshake::new([0; 20], our_id).with_dht(opts.dht.is_some());
@@ -605,10 +607,12 @@ async fn ask_stun(rtc: crate::net::webrtc::WebRtc, name: String) {
     .await;
     match found {
         Ok(Ok(mut addrs)) => match addrs.find(|a| a.is_ipv4() == v4) {
-            Some(a) => rtc.set_stun(a).await,
+            Some(a) => return rtc.set_stun(a).await,
             None => tracing::info!("WebRTC: STUN server {name} has no address of our family"),
         },
         Ok(Err(e)) => tracing::info!("WebRTC: STUN server {name} not found: {e}"),
         Err(_) => tracing::info!("WebRTC: STUN server {name} not found in 10 s"),
     }
+    // Offers stop waiting for it.
+    rtc.expect_stun(false).await;
 }

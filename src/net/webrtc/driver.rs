@@ -72,6 +72,13 @@ pub(super) enum Command {
     Stun {
         server: SocketAddr,
     },
+    /// A STUN server is on its way (its name is being resolved): offers wait for it; false
+    /// when it will not come after all (its name did not resolve).
+    ExpectStun {
+        coming: bool,
+        /// Answered once the status says so: a reader of `stun_status` after it sees it.
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// From a stream to the driver: bytes to send (with the credit they hold), or the end.
@@ -137,6 +144,8 @@ struct Driver {
     /// The STUN client, when a server is set; what it learns goes to `config.reflexive`
     /// (for connections made from then on) and to `reflexive`.
     stun: Option<Stun>,
+    /// A server was named but not yet given (`Command::ExpectStun`).
+    stun_expected: bool,
     reflexive: watch::Sender<StunStatus>,
 }
 
@@ -157,6 +166,7 @@ pub(super) async fn start(mut config: WebRtcConfig) -> Result<WebRtc, WebRtcErro
         server: stun.as_ref().map(|s| s.server),
         mapped: config.reflexive,
         silent: false,
+        pending: false,
     });
     let driver = Driver {
         config,
@@ -168,6 +178,7 @@ pub(super) async fn start(mut config: WebRtcConfig) -> Result<WebRtc, WebRtcErro
         outbox: Default::default(),
         out: None,
         stun,
+        stun_expected: false,
         reflexive,
     };
     tokio::spawn(driver.run(socket, crx, wrx));
@@ -301,6 +312,10 @@ impl Driver {
             server: self.stun.as_ref().map(|s| s.server),
             mapped: self.config.reflexive,
             silent: self.stun.as_ref().is_some_and(|s| s.silent),
+            pending: match &self.stun {
+                Some(s) => s.mapped.is_none() && !s.silent,
+                None => self.stun_expected,
+            },
         };
         self.reflexive.send_if_modified(|was| {
             let changed = *was != now;
@@ -337,12 +352,18 @@ impl Driver {
                 let _ = reply.send(self.answer(&sdp, socket));
             }
             Command::Stun { server } => {
+                self.stun_expected = false;
                 if server.is_ipv4() == self.local.is_ipv4() {
                     self.stun = Some(Stun::new(server, Instant::now()));
-                    self.publish_stun();
                 } else {
                     tracing::info!("WebRTC: STUN server {server} is of the other address family than {}: not asked", self.local);
                 }
+                self.publish_stun();
+            }
+            Command::ExpectStun { coming, done } => {
+                self.stun_expected = coming && self.stun.is_none();
+                self.publish_stun();
+                let _ = done.send(());
             }
             Command::Withdraw { offer } => {
                 if self

@@ -211,6 +211,9 @@ pub struct StunStatus {
     /// No answer to the last request and its resends: browser peers behind NATs may not
     /// reach us. Cleared by the next answer.
     pub silent: bool,
+    /// A server is set (or its name is being resolved) that has neither answered nor gone
+    /// silent yet: an offer made now would lack the server-reflexive candidate.
+    pub pending: bool,
 }
 
 /// An offer of ours, waiting for its answer.
@@ -266,6 +269,14 @@ impl WebRtc {
         *self.reflexive.borrow()
     }
 
+    /// Waits, at most `limit`, until the STUN server has answered or gone silent (at once
+    /// when none is set or it already has): offers made after it carry the server-reflexive
+    /// candidate a peer behind another NAT needs.
+    pub async fn stun_settled(&self, limit: Duration) {
+        let mut rx = self.reflexive.clone();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|s| !s.pending)).await;
+    }
+
     /// A new offer with one data channel; its answer goes to [`WebRtc::connect`].
     pub async fn offer(&self) -> Result<Offer, WebRtcError> {
         let (reply, rx) = oneshot::channel();
@@ -299,6 +310,19 @@ impl WebRtc {
         })
         .await?;
         rx.await.map_err(|_| WebRtcError::DriverGone)?
+    }
+
+    /// A STUN server will be set (its name is being resolved): offers wait for it
+    /// (`stun_settled`, bounded) until it answers; `false` when it will not come after all.
+    pub async fn expect_stun(&self, coming: bool) {
+        let (done, rx) = oneshot::channel();
+        if self
+            .send(driver::Command::ExpectStun { coming, done })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
     }
 
     /// Asks `server` (STUN) for our public address from now on (`reflexive`).

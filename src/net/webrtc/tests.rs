@@ -524,3 +524,27 @@ async fn one_way(ca: WebRtcConfig, cb: WebRtcConfig) -> f64 {
     let _sa = writer.await.unwrap();
     total as f64 / secs / 1e6
 }
+
+/// Offers wait for a STUN server that is on its way, and only while it is: at once with none,
+/// until the bound while its name resolves, at once again when it will not come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_wait_for_a_stun_server_only_while_it_is_coming() {
+    let a = WebRtc::bind(loopback()).await.unwrap();
+    let t = std::time::Instant::now();
+    a.stun_settled(WAIT).await;
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    a.expect_stun(true).await;
+    assert!(a.stun_status().pending);
+    let t = std::time::Instant::now();
+    a.stun_settled(Duration::from_millis(300)).await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    a.expect_stun(false).await;
+    assert!(!a.stun_status().pending);
+    let t = std::time::Instant::now();
+    a.stun_settled(WAIT).await;
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+}

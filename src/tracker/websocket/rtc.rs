@@ -78,6 +78,9 @@ struct Pending {
     made: Instant,
 }
 
+/// The longest an announce's offers wait for the STUN server's first answer.
+const STUN_WAIT: Duration = Duration::from_secs(3);
+
 /// One socket's offers waiting for answers, and its pace of answering.
 #[derive(Default)]
 pub(crate) struct Offers {
@@ -97,6 +100,10 @@ impl Offers {
         n: usize,
     ) -> Vec<(Id, String)> {
         self.expire(Instant::now());
+        // At start the STUN server may not have answered yet: offers made without the
+        // address our NAT shows would reach no peer behind another NAT, and the next
+        // announce is minutes away.
+        peers.rtc.stun_settled(STUN_WAIT).await;
         let room = MAX_PENDING_OFFERS.saturating_sub(self.pending.len());
         let mut made = Vec::new();
         for _ in 0..n.min(room) {

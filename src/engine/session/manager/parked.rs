@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::state::SlotState;
 use super::Manager;
 use crate::engine::api::{Command, TorrentId, TorrentState};
 use crate::engine::session::goals::{self, Progress};
@@ -128,6 +129,20 @@ impl Manager {
             }
             self.save_policy(i);
             return true;
+        }
+        if matches!(slot.state, SlotState::Ended)
+            && matches!(c, Command::Resume | Command::TogglePause)
+        {
+            // Its task failed (a disk error, say): resumed, it starts again under the queue
+            // from the pieces it had, checked first when its last stop was not clean. If the
+            // cause is still there it fails again, with the same words.
+            let was = match &slot.line.borrow().state {
+                TorrentState::Error(why) => why.clone(),
+                other => other.label().to_string(),
+            };
+            slot.span()
+                .in_scope(|| tracing::info!("resumed after its task ended: {was}"));
+            slot.state.park(Parked::default());
         }
         let resume = match (slot.state.parked(), c) {
             (Some(p), Command::TogglePause) => p.paused,

@@ -1,0 +1,221 @@
+//! Disk faults on a file system the test controls (`disk_faults/faultfs.py`, a FUSE mount
+//! that fails chosen reads or writes of chosen files on command): a write error while
+//! downloading stops that torrent with the reason on its line, the torrents on other storage
+//! go on, and once the fault is cleared a resume completes it byte-identical, which a restart
+//! keeps.
+//!
+//! Needs FUSE (/dev/fuse, Debian's python3-fusepy) and root; tests/run.sh provides both, in a
+//! network namespace whose only interface is `lo`.
+// A test crate: it may unwrap, and nothing in it is reachable from outside anyway.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+use crate::common::*;
+use crate::kit::*;
+use crate::payload::*;
+use crate::prereq;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Mounting and unmounting are quick; this bounds each.
+const FS_WAIT: Duration = Duration::from_secs(15);
+/// A few MiB from libtorrent on loopback, and the session's reaction: seconds.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// `faultfs.py` mounted for one test; unmounted, and its process killed by pid, on drop.
+struct FaultFs {
+    proc: Option<Proc>,
+    mount: PathBuf,
+    control: PathBuf,
+}
+
+impl FaultFs {
+    /// FUSE and fusepy; skips (or fails, see `prereq::skip`) when one is missing.
+    fn available() -> bool {
+        if !prereq::have_tools(&["umount"]) || !prereq::have_python_libtorrent() {
+            return false;
+        }
+        let fusepy = Command::new("/usr/bin/python3")
+            .args(["-c", "import fusepy"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !fusepy || !Path::new("/dev/fuse").exists() {
+            prereq::skip("python3-fusepy or /dev/fuse is missing");
+            return false;
+        }
+        true
+    }
+
+    fn start(root: &Path, logs: &Path) -> FaultFs {
+        let (backing, mount, control) =
+            (root.join("backing"), root.join("mnt"), root.join("control"));
+        for d in [&backing, &mount, &control] {
+            fs::create_dir_all(d).unwrap();
+        }
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/session/disk_faults/faultfs.py");
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script).arg(&backing).arg(&mount).arg(&control);
+        let mut fs = FaultFs {
+            proc: Some(Proc::spawn("faultfs", &mut cmd, logs)),
+            mount,
+            control,
+        };
+        let start = Instant::now();
+        while !fs.is_mounted() {
+            if let Some(p) = fs.proc.as_mut() {
+                if p.exited() {
+                    panic!("faultfs exited before it mounted\n{}", p.report());
+                }
+            }
+            assert!(start.elapsed() < FS_WAIT, "faultfs never mounted");
+            sleep(Duration::from_millis(50));
+        }
+        fs
+    }
+
+    fn is_mounted(&self) -> bool {
+        let want = self.mount.display().to_string();
+        fs::read_to_string("/proc/self/mounts")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(' ').nth(1) == Some(want.as_str()))
+    }
+
+    /// Every `op` ("read", "write") on `rel` (relative to the mount) fails with `errno`
+    /// ("EIO") from now on; an empty list clears every fault.
+    fn set(&self, faults: &[(&str, &str, &str)]) {
+        let text: String = faults
+            .iter()
+            .map(|(op, errno, rel)| format!("{op}\t{errno}\t{rel}\n"))
+            .collect();
+        // Renamed into place: the script never reads half a file.
+        let tmp = self.control.join("faults.tmp");
+        fs::write(&tmp, text).unwrap();
+        fs::rename(&tmp, self.control.join("faults")).unwrap();
+    }
+
+    /// The faults met so far, one `OP PATH ERRNO` line each.
+    fn failed(&self) -> String {
+        fs::read_to_string(self.control.join("failed")).unwrap_or_default()
+    }
+}
+
+impl Drop for FaultFs {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(self.control.join("faults"));
+        if self.is_mounted() {
+            let unmounted = Command::new("umount")
+                .arg(&self.mount)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !unmounted {
+                let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+            }
+        }
+        if let Some(mut p) = self.proc.take() {
+            let start = Instant::now();
+            while !p.exited() && start.elapsed() < Duration::from_secs(2) {
+                sleep(Duration::from_millis(20));
+            }
+            p.kill();
+        }
+    }
+}
+
+fn row<'a>(rows: &'a [Value], hash: &str) -> Option<&'a Value> {
+    rows.iter().find(|r| r["info_hash"] == hash)
+}
+
+fn seeding(r: Option<&Value>) -> bool {
+    r.is_some_and(|r| r["state"] == "seeding" && r["verified_bytes"] == r["total_bytes"])
+}
+
+/// A write error (EIO) while downloading: that torrent stops with the reason on its line and
+/// nothing more is written for it; a torrent saved elsewhere completes meanwhile. Once the
+/// fault is cleared, `ttui resume` completes it byte-identical, and after a restart both are
+/// still complete.
+#[test]
+fn a_write_error_stops_its_torrent_alone_and_a_resume_completes_it() {
+    require_loopback_only();
+    if !FaultFs::available() {
+        return;
+    }
+    let env = Env::new("ttui-diskfault-");
+    let disk = FaultFs::start(&env.root.path().join("faultfs"), &env.logs);
+    let made = env.root.path().join("t");
+    let seeds = env.root.path().join("seeds");
+    let a = Payload::make(&seeds, &made, "on-faulty.bin", &[("", 3_000_000)], 91);
+    let b = Payload::make(&seeds, &made, "elsewhere.bin", &[("", 3_000_000)], 92);
+    let lt_a = LibtorrentSeeder::start(&a.torrent, &seeds, LtOptions::default());
+    let lt_b = LibtorrentSeeder::start(&b.torrent, &seeds, LtOptions::default());
+    // The faulty torrent's file fails every write from the start.
+    disk.set(&[("write", "EIO", "on-faulty.bin")]);
+    let peers = [
+        "--peer".to_string(),
+        lt_a.addr().to_string(),
+        "--peer".to_string(),
+        lt_b.addr().to_string(),
+    ];
+    let mut daemon = Daemon::start(&env, "1", &peers);
+    let mount = disk.mount.display().to_string();
+    assert_eq!(env.verb(&["add", &a.path(), "-o", &mount]).code, 0);
+    assert_eq!(env.verb(&["add", &b.path()]).code, 0);
+    let (ha, hb) = (a.hash(), b.hash());
+
+    let rows = env.wait_list(
+        "the faulty torrent stopped, the other complete",
+        WAIT,
+        &mut daemon,
+        |rows| row(rows, &ha).is_some_and(|r| r["state"] == "error") && seeding(row(rows, &hb)),
+    );
+    let faulty = row(&rows, &ha).unwrap();
+    let why = faulty["why"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("disk error")
+            && why.contains("Input/output error")
+            && why.contains("on-faulty.bin"),
+        "the line's reason: {faulty}"
+    );
+    assert!(
+        disk.failed().contains("write on-faulty.bin EIO"),
+        "{}",
+        disk.failed()
+    );
+    assert_eq!(faulty["verified_bytes"], 0, "{faulty}");
+    // The show face says the same.
+    let shown = env.verb(&["show", &ha]);
+    assert!(
+        shown.stdout.contains("Input/output error"),
+        "{}",
+        shown.stdout
+    );
+    daemon.assert_alive("after the write error");
+
+    disk.set(&[]);
+    let resumed = env.verb(&["resume", &ha]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    env.wait_list(
+        "the faulty torrent complete after the resume",
+        WAIT,
+        &mut daemon,
+        |rows| seeding(row(rows, &ha)) && seeding(row(rows, &hb)),
+    );
+    assert_same_tree(&a.root, &disk.mount.join("on-faulty.bin"));
+    assert_same_tree(&b.root, &env.out.join("elsewhere.bin"));
+
+    // Nothing acknowledged is lost across a restart.
+    let _ = daemon.term();
+    let mut daemon = Daemon::start(&env, "2", &[]);
+    env.wait_list("both complete after a restart", WAIT, &mut daemon, |rows| {
+        seeding(row(rows, &ha)) && seeding(row(rows, &hb))
+    });
+    drop(daemon);
+    drop(lt_a);
+    drop(lt_b);
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""faultfs: a FUSE file system that fails chosen operations on chosen files, on command.
+
+    faultfs.py BACKING MOUNT CONTROL_DIR
+
+Everything under MOUNT is BACKING, passed through, with one difference: while
+CONTROL_DIR/faults has a line `OP<TAB>ERRNO<TAB>PATH` (OP `read` or `write`, ERRNO a name
+such as EIO or ENOSPC, PATH relative to the mount), every such operation on that file fails
+with that error, as a dying disk fails it. The test arms and clears faults by rewriting the
+file (a new one renamed into place) or removing it. Each failure is told once per (OP,
+PATH, ERRNO), as a line `OP PATH ERRNO` appended to CONTROL_DIR/failed, so a test knows the
+fault was met.
+
+The mount is made with direct_io: no page cache, so every read and write reaches this
+program (nothing is answered from, or parked in, the kernel's cache).
+
+Why Python and fusepy (Debian's python3-fusepy, over libfuse 2): as cutfs.py
+(tests/session/crash_session/), a small adversary, not part of ttui.
+"""
+
+import errno
+import os
+import sys
+import threading
+
+from fusepy import FUSE, FuseOSError
+
+# The pass-through operations every test file system shares (tests/support/passfs.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "support"))
+from passfs import PassFiles  # noqa: E402
+
+
+class FaultFs(PassFiles):
+    def __init__(self, root, control):
+        self.root = os.path.realpath(root)
+        self.control = control
+        self.mutex = threading.Lock()
+        self.told = set()
+
+    def faults(self):
+        """The faults in force: {(op, relative path): errno number}."""
+        try:
+            with open(os.path.join(self.control, "faults")) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return {}
+        out = {}
+        for line in text.splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3 and hasattr(errno, parts[1]):
+                out[(parts[0], parts[2].strip("/"))] = getattr(errno, parts[1])
+        return out
+
+    def check(self, op, path):
+        code = self.faults().get((op, path.strip("/")))
+        if code is None:
+            return
+        key = (op, path, code)
+        with self.mutex:
+            if key not in self.told:
+                self.told.add(key)
+                with open(os.path.join(self.control, "failed"), "a") as f:
+                    f.write(f"{op} {path.strip('/')} {errno.errorcode[code]}\n")
+        raise FuseOSError(code)
+
+    # -- data ----------------------------------------------------------------------------
+    def read(self, path, size, offset, fh):
+        self.check("read", path)
+        return os.pread(fh, size, offset)
+
+    def write(self, path, data, offset, fh):
+        self.check("write", path)
+        return os.pwrite(fh, data, offset)
+
+
+def main():
+    backing, mount, control = sys.argv[1:4]
+    # Threads, so one failing call does not wait behind another; direct_io, so every read
+    # and write asks us.
+    FUSE(FaultFs(backing, control), mount, foreground=True, nothreads=False,
+         direct_io=True, allow_other=False)
+
+
+if __name__ == "__main__":
+    main()
