@@ -11,6 +11,8 @@
 mod common;
 #[path = "../support/fakepeer.rs"]
 mod fakepeer;
+#[path = "../support/fuse_mount.rs"]
+mod fuse_mount;
 #[path = "../support/kit.rs"]
 #[allow(dead_code)]
 mod kit;

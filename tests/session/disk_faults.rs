@@ -10,81 +10,47 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use crate::common::*;
+use crate::fuse_mount::FuseMount;
 use crate::kit::*;
 use crate::payload::*;
 use crate::prereq;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-/// Mounting and unmounting are quick; this bounds each.
-const FS_WAIT: Duration = Duration::from_secs(15);
 /// A few MiB from libtorrent on loopback, and the session's reaction: seconds.
 const WAIT: Duration = Duration::from_secs(60);
 
-/// `faultfs.py` mounted for one test; unmounted, and its process killed by pid, on drop.
+/// `faultfs.py` mounted for one test (`support/fuse_mount.rs`): unmounted, and its process
+/// killed by pid, on drop.
 struct FaultFs {
-    proc: Option<Proc>,
-    mount: PathBuf,
+    fuse: FuseMount,
     control: PathBuf,
 }
 
 impl FaultFs {
-    /// FUSE and fusepy; skips (or fails, see `prereq::skip`) when one is missing.
+    /// FUSE, fusepy and python3-libtorrent (the seeds); skips (or fails, see
+    /// `prereq::skip`) when one is missing.
     fn available() -> bool {
-        if !prereq::have_tools(&["umount"]) || !prereq::have_python_libtorrent() {
-            return false;
-        }
-        let fusepy = Command::new("/usr/bin/python3")
-            .args(["-c", "import fusepy"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !fusepy || !Path::new("/dev/fuse").exists() {
-            prereq::skip("python3-fusepy or /dev/fuse is missing");
-            return false;
-        }
-        true
+        FuseMount::available() && prereq::have_python_libtorrent()
     }
 
     fn start(root: &Path, logs: &Path) -> FaultFs {
-        let (backing, mount, control) =
-            (root.join("backing"), root.join("mnt"), root.join("control"));
-        for d in [&backing, &mount, &control] {
-            fs::create_dir_all(d).unwrap();
-        }
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/session/disk_faults/faultfs.py");
-        let mut cmd = Command::new("/usr/bin/python3");
-        cmd.arg(script).arg(&backing).arg(&mount).arg(&control);
-        let mut fs = FaultFs {
-            proc: Some(Proc::spawn("faultfs", &mut cmd, logs)),
-            mount,
-            control,
-        };
-        let start = Instant::now();
-        while !fs.is_mounted() {
-            if let Some(p) = fs.proc.as_mut() {
-                if p.exited() {
-                    panic!("faultfs exited before it mounted\n{}", p.report());
-                }
-            }
-            assert!(start.elapsed() < FS_WAIT, "faultfs never mounted");
-            sleep(Duration::from_millis(50));
-        }
-        fs
+        let control = root.join("control");
+        let fuse = FuseMount::start(
+            "faultfs",
+            "tests/session/disk_faults/faultfs.py",
+            (&root.join("backing"), &root.join("mnt"), &control),
+            logs,
+        );
+        FaultFs { fuse, control }
     }
 
-    fn is_mounted(&self) -> bool {
-        let want = self.mount.display().to_string();
-        fs::read_to_string("/proc/self/mounts")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.split(' ').nth(1) == Some(want.as_str()))
+    fn mount(&self) -> &Path {
+        &self.fuse.mount
     }
 
     /// Every `op` ("read", "write") on `rel` (relative to the mount) fails with `errno`
@@ -108,23 +74,8 @@ impl FaultFs {
 
 impl Drop for FaultFs {
     fn drop(&mut self) {
+        // Cleared first, so nothing fails while the mount goes (`FuseMount`'s drop).
         let _ = fs::remove_file(self.control.join("faults"));
-        if self.is_mounted() {
-            let unmounted = Command::new("umount")
-                .arg(&self.mount)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !unmounted {
-                let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
-            }
-        }
-        if let Some(mut p) = self.proc.take() {
-            let start = Instant::now();
-            while !p.exited() && start.elapsed() < Duration::from_secs(2) {
-                sleep(Duration::from_millis(20));
-            }
-            p.kill();
-        }
     }
 }
 
@@ -163,7 +114,7 @@ fn a_write_error_stops_its_torrent_alone_and_a_resume_completes_it() {
         lt_b.addr().to_string(),
     ];
     let mut daemon = Daemon::start(&env, "1", &peers);
-    let mount = disk.mount.display().to_string();
+    let mount = disk.mount().display().to_string();
     assert_eq!(env.verb(&["add", &a.path(), "-o", &mount]).code, 0);
     assert_eq!(env.verb(&["add", &b.path()]).code, 0);
     let (ha, hb) = (a.hash(), b.hash());
@@ -206,7 +157,7 @@ fn a_write_error_stops_its_torrent_alone_and_a_resume_completes_it() {
         &mut daemon,
         |rows| seeding(row(rows, &ha)) && seeding(row(rows, &hb)),
     );
-    assert_same_tree(&a.root, &disk.mount.join("on-faulty.bin"));
+    assert_same_tree(&a.root, &disk.mount().join("on-faulty.bin"));
     assert_same_tree(&b.root, &env.out.join("elsewhere.bin"));
 
     // Nothing acknowledged is lost across a restart.

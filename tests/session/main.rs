@@ -10,6 +10,8 @@
 
 #[path = "../support/common/mod.rs"]
 mod common;
+#[path = "../support/fuse_mount.rs"]
+mod fuse_mount;
 #[path = "../support/kit.rs"]
 #[allow(dead_code)]
 mod kit;

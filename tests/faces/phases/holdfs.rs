@@ -1,21 +1,17 @@
-//! `holdfs.py` mounted for one test: a file system that holds reads past a chosen offset of
-//! chosen files until the test lets go (the script's header says how). Unmounted, and its
-//! process killed by pid, on drop, after every hold is let go.
+//! `holdfs.py` mounted for one test (`support/fuse_mount.rs`): a file system that holds reads
+//! past a chosen offset of chosen files until the test lets go (the script's header says how).
+//! Unmounted, and its process killed by pid, on drop, after every hold is let go.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::Proc;
-use crate::prereq;
-
-/// Mounting and unmounting are quick; this bounds each.
-const FS_WAIT: Duration = Duration::from_secs(15);
+use crate::fuse_mount::FuseMount;
 
 pub struct HoldFs {
-    proc: Option<Proc>,
+    /// Kept for its drop: unmounted after the holds are let go.
+    _fuse: FuseMount,
     /// The files, as the mount shows them.
     pub backing: PathBuf,
     pub mount: PathBuf,
@@ -27,18 +23,7 @@ impl HoldFs {
     /// FUSE (/dev/fuse), fusepy for Debian's python3 and umount; skips (or fails, see
     /// `prereq::skip`) when one is missing.
     pub fn available() -> bool {
-        if !prereq::have_tools(&["umount"]) {
-            return false;
-        }
-        let fusepy = Command::new("/usr/bin/python3")
-            .args(["-c", "import fusepy"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !fusepy || !Path::new("/dev/fuse").exists() {
-            prereq::skip("python3-fusepy or /dev/fuse is missing");
-            return false;
-        }
-        true
+        FuseMount::available()
     }
 
     /// Mounts a fresh one under `root` (its backing files, its mount and its control folder
@@ -46,38 +31,19 @@ impl HoldFs {
     pub fn start(root: &Path, logs: &Path) -> HoldFs {
         let (backing, mount, control) =
             (root.join("backing"), root.join("mnt"), root.join("control"));
-        for d in [&backing, &mount, &control] {
-            fs::create_dir_all(d).unwrap();
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/faces/phases/holdfs.py");
-        let mut cmd = Command::new("/usr/bin/python3");
-        cmd.arg(script).arg(&backing).arg(&mount).arg(&control);
-        let mut fs = HoldFs {
-            proc: Some(Proc::spawn("holdfs", &mut cmd, logs)),
+        let fuse = FuseMount::start(
+            "holdfs",
+            "tests/faces/phases/holdfs.py",
+            (&backing, &mount, &control),
+            logs,
+        );
+        HoldFs {
+            _fuse: fuse,
             backing,
             mount,
             control,
             holds: Vec::new(),
-        };
-        let start = Instant::now();
-        while !fs.is_mounted() {
-            if let Some(p) = fs.proc.as_mut() {
-                if p.exited() {
-                    panic!("holdfs exited before it mounted\n{}", p.report());
-                }
-            }
-            assert!(start.elapsed() < FS_WAIT, "holdfs never mounted");
-            sleep(Duration::from_millis(50));
         }
-        fs
-    }
-
-    fn is_mounted(&self) -> bool {
-        let want = self.mount.display().to_string();
-        fs::read_to_string("/proc/self/mounts")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.split(' ').nth(1) == Some(want.as_str()))
     }
 
     /// From now on, a read of `rel` (relative to the mount) that reaches past `offset`
@@ -116,29 +82,12 @@ impl HoldFs {
 
 impl Drop for HoldFs {
     fn drop(&mut self) {
-        // Let go first: a process whose read is held cannot even be killed until then.
+        // Let go first: a process whose read is held cannot even be killed until then. The
+        // mount goes after this (`FuseMount`'s drop).
         if !self.holds.is_empty() {
             self.holds.clear();
             let _ = fs::remove_file(self.control.join("holds"));
             sleep(Duration::from_millis(100));
-        }
-        if self.is_mounted() {
-            let unmounted = Command::new("umount")
-                .arg(&self.mount)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !unmounted {
-                // Still open by a process that is about to be killed: detached now, gone
-                // with its last user.
-                let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
-            }
-        }
-        if let Some(mut p) = self.proc.take() {
-            let start = Instant::now();
-            while !p.exited() && start.elapsed() < Duration::from_secs(2) {
-                sleep(Duration::from_millis(20));
-            }
-            p.kill();
         }
     }
 }

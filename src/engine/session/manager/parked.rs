@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use super::state::SlotState;
 use super::Manager;
 use crate::engine::api::{Command, TorrentId, TorrentState};
 use crate::engine::session::goals::{self, Progress};
@@ -130,9 +129,7 @@ impl Manager {
             self.save_policy(i);
             return true;
         }
-        if matches!(slot.state, SlotState::Ended)
-            && matches!(c, Command::Resume | Command::TogglePause)
-        {
+        if slot.state.has_ended() && matches!(c, Command::Resume | Command::TogglePause) {
             // Its task failed (a disk error, say): resumed, it starts again under the queue
             // from the pieces it had, checked first when its last stop was not clean. If the
             // cause is still there it fails again, with the same words.

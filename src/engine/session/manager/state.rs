@@ -85,6 +85,11 @@ impl SlotState {
         matches!(self, SlotState::Removing { .. })
     }
 
+    /// Its task ended without the session stopping it (a failure), and nothing holds it.
+    pub(super) fn has_ended(&self) -> bool {
+        matches!(self, SlotState::Ended)
+    }
+
     /// The hold the session put it under, with or without a task still ending.
     pub(super) fn parked(&self) -> Option<&Parked> {
         match self {
