@@ -243,18 +243,7 @@ fn claimed_but_not_on_disk(resume: &Path, payload: &Payload, on_disk: &Path) -> 
 
 /// libtorrent for the seeder, FUSE and fusepy for the file system, umount for the reboot.
 fn have_cut_prereqs() -> bool {
-    if !prereq::have_python_libtorrent() || !prereq::have_tools(&["umount"]) {
-        return false;
-    }
-    let fusepy = Command::new("/usr/bin/python3")
-        .args(["-c", "import fusepy"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !fusepy || !Path::new("/dev/fuse").exists() {
-        prereq::skip("python3-fusepy or /dev/fuse is missing");
-        return false;
-    }
-    true
+    prereq::have_python_libtorrent() && crate::fuse_mount::FuseMount::available()
 }
 
 #[test]
