@@ -250,6 +250,7 @@ impl Coordinator {
         }
         let _ = self.shared.lost.send(index);
         self.link.resume_due = true;
+        self.run.lost.insert(index, e.to_string());
         self.log(
             LogLevel::Warn,
             format!("piece {index} lost ({e}): no longer announced to peers"),
@@ -428,6 +429,7 @@ impl Coordinator {
             return self.narrow_failed_piece(index, &names, width, leaves, senders, now);
         }
         if ok {
+            self.run.lost.remove(&index);
             // The connections heard of it through the `verified` broadcast already.
             if !self.run.complete && self.shared.download().picker.is_complete() {
                 self.on_complete();

@@ -78,6 +78,8 @@ impl Coordinator {
         let (wanted_bytes, files_why) = self.wanted_words();
         let why = match &state {
             TorrentState::Error(e) => Some(e.clone()),
+            // A piece lost to the disk first: the user must hear which file, and where.
+            _ if !self.run.lost.is_empty() => self.lost_words(),
             // Else a limit at (nearly) full use is what holds the torrent back: say which.
             _ => files_why.or_else(|| {
                 self.shared
@@ -131,6 +133,19 @@ impl Coordinator {
             l.private = self.given.meta.info.private;
             l.seen_complete = self.shown.seen_complete;
         });
+    }
+
+    /// The pieces lost to the disk since they verified (`RunState::lost`), in words: the first
+    /// one's read error, and how many more.
+    pub(super) fn lost_words(&self) -> Option<String> {
+        let (index, error) = self.run.lost.iter().next()?;
+        let more = match self.run.lost.len() - 1 {
+            0 => String::new(),
+            n => format!(" (and {n} more)"),
+        };
+        Some(format!(
+            "piece {index} lost{more}: {error}; downloading it again"
+        ))
     }
 
     /// A resume point every `RESUME_EVERY` while pieces get verified or the lifetime counters

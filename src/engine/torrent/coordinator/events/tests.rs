@@ -388,9 +388,10 @@ fn a_piece_gone_from_disk_is_lost_once_and_the_torrent_goes_on() {
     let mut c = coordinator(&t);
     c.on_complete();
     let mut lost = t.shared.lost.subscribe();
-    let gone = || DiskError::Io {
-        op: "read",
+    let gone = || DiskError::Read {
         path: "out/t".into(),
+        at: 2 * u64::from(PIECE),
+        len: 16384,
         source: std::io::ErrorKind::UnexpectedEof.into(),
     };
     assert!(gone().is_missing_data());
@@ -407,12 +408,54 @@ fn a_piece_gone_from_disk_is_lost_once_and_the_torrent_goes_on() {
     assert!(!t.shared.download().picker.have().get(2));
     assert!(!c.run.complete && c.run.fatal.is_none());
     assert!(c.link.resume_due);
-    assert!(logged(&c, "piece 2 lost (cannot read out/t: "));
+    assert!(logged(
+        &c,
+        &format!(
+            "piece 2 lost (cannot read out/t at byte {} (16384 bytes): ",
+            2 * PIECE
+        )
+    ));
     assert!(logged(&c, "downloading again: piece 2 lost"));
-    let denied = DiskError::Io {
-        op: "read",
+    let denied = DiskError::Read {
         path: "out/t".into(),
+        at: 0,
+        len: 16384,
         source: std::io::ErrorKind::PermissionDenied.into(),
     };
     assert!(!denied.is_missing_data(), "not a piece's loss: the disk's");
+    assert!(!denied.costs_the_piece());
+}
+
+/// A read the disk failed (EIO: a bad sector) costs that piece as missing data does, and the
+/// torrent's line says which piece, which file and where until the piece verifies again; a
+/// file system gone (ENOTCONN) is not a piece's trouble.
+#[test]
+fn an_unreadable_piece_is_lost_and_named_on_the_line_until_it_verifies_again() {
+    use crate::engine::disk::DiskError;
+    let t = TestTorrent::new(PIECE, u64::from(PIECE * PIECES), &[0, 1, 2, 3]);
+    let mut c = coordinator(&t);
+    c.on_complete();
+    let eio = |errno| DiskError::Read {
+        path: "out/t".into(),
+        at: u64::from(PIECE),
+        len: 16384,
+        source: std::io::Error::from_raw_os_error(errno),
+    };
+    assert!(eio(libc::EIO).costs_the_piece() && !eio(libc::EIO).is_missing_data());
+    assert!(!eio(libc::ENOTCONN).costs_the_piece());
+    c.on_event(Event::Peer(PeerEvent::PieceGone {
+        index: 1,
+        error: eio(libc::EIO),
+    }));
+    assert!(!t.shared.download().picker.have().get(1));
+    assert!(!c.run.complete && c.run.fatal.is_none());
+    let words = c.lost_words().unwrap();
+    assert!(
+        words.starts_with("piece 1 lost: cannot read out/t at byte ")
+            && words.contains("Input/output error")
+            && words.ends_with("; downloading it again"),
+        "{words}"
+    );
+    c.run.lost.remove(&1);
+    assert_eq!(c.lost_words(), None);
 }
