@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use crate::common::*;
+use crate::disk_errors::Tmpfs;
 use crate::fuse_mount::FuseMount;
 use crate::kit::*;
 use crate::payload::*;
@@ -307,4 +308,90 @@ fn a_read_error_while_seeding_costs_one_piece_and_a_recheck_brings_it_back() {
         seeding(row(rows, &ha)) && seeding(row(rows, &hb))
     });
     drop(daemon);
+}
+
+/// A full disk (ENOSPC on a tmpfs the test mounts, filled but for part of the download)
+/// holds that torrent, with `disk full` and the free space on its line, while a torrent
+/// saved elsewhere completes. Once the test deletes its filler the torrent goes on by itself
+/// (no resume, no check) and completes byte-identical, which a restart keeps.
+#[test]
+fn a_full_disk_holds_its_torrent_until_space_returns() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let env = Env::new("ttui-diskfull-");
+    let small = env.root.path().join("small");
+    let Some(mount) = Tmpfs::mount(&small, "size=8m") else {
+        panic!("cannot mount a tmpfs here (tests/run.sh runs the suite as root)");
+    };
+    let filler = small.join("filler");
+    fs::write(&filler, vec![7u8; 4 << 20]).unwrap();
+    let made = env.root.path().join("t");
+    let seeds = env.root.path().join("seeds");
+    let a = Payload::make(&seeds, &made, "too-big.bin", &[("", 6_000_000)], 95);
+    let b = Payload::make(&seeds, &made, "elsewhere.bin", &[("", 3_000_000)], 96);
+    let lt_a = LibtorrentSeeder::start(&a.torrent, &seeds, LtOptions::default());
+    let lt_b = LibtorrentSeeder::start(&b.torrent, &seeds, LtOptions::default());
+    let peers = [
+        "--peer".to_string(),
+        lt_a.addr().to_string(),
+        "--peer".to_string(),
+        lt_b.addr().to_string(),
+    ];
+    let mut daemon = Daemon::start(&env, "1", &peers);
+    let dir = small.display().to_string();
+    assert_eq!(env.verb(&["add", &a.path(), "-o", &dir]).code, 0);
+    assert_eq!(env.verb(&["add", &b.path()]).code, 0);
+    let (ha, hb) = (a.hash(), b.hash());
+
+    let rows = env.wait_list(
+        "the torrent on the full disk held, the other complete",
+        WAIT,
+        &mut daemon,
+        |rows| {
+            row(rows, &ha).is_some_and(|r| {
+                r["state"] == "error" && r["why"].as_str().is_some_and(|w| w.contains(" free"))
+            }) && seeding(row(rows, &hb))
+        },
+    );
+    let full = row(&rows, &ha).unwrap();
+    let why = full["why"].as_str().unwrap_or_default();
+    for words in [
+        "disk full writing",
+        "too-big.bin",
+        "No space left on device",
+        "resumes by itself once",
+    ] {
+        assert!(why.contains(words), "{words:?} on the line: {full}");
+    }
+    assert!(
+        full["verified_bytes"].as_u64() < full["total_bytes"].as_u64(),
+        "{full}"
+    );
+    let shown = env.verb(&["show", &ha]);
+    assert!(shown.stdout.contains("disk full"), "{}", shown.stdout);
+    daemon.assert_alive("on a full disk");
+
+    // Space returns: nobody says resume.
+    fs::remove_file(&filler).unwrap();
+    env.wait_list(
+        "the held torrent complete by itself",
+        WAIT,
+        &mut daemon,
+        |rows| seeding(row(rows, &ha)) && seeding(row(rows, &hb)),
+    );
+    assert_same_tree(&a.root, &small.join("too-big.bin"));
+    assert_same_tree(&b.root, &env.out.join("elsewhere.bin"));
+    let log = daemon.log_text();
+    assert!(log.contains("disk space is back"), "{log}");
+    assert!(!log.contains("checking"), "nothing checked again: {log}");
+
+    let _ = daemon.term();
+    let mut daemon = Daemon::start(&env, "2", &[]);
+    env.wait_list("both complete after a restart", WAIT, &mut daemon, |rows| {
+        seeding(row(rows, &ha)) && seeding(row(rows, &hb))
+    });
+    drop(daemon);
+    drop(mount);
 }

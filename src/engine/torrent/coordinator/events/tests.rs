@@ -7,7 +7,7 @@ use std::time::Instant;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::PeerEvent;
-use crate::engine::api::{Command, LogLevel, PeerEnd, PeerSource, PeerStage};
+use crate::engine::api::{Command, LogLevel, PeerEnd, PeerSource, PeerStage, TorrentState};
 use crate::engine::peer::link::PeerCmd;
 use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
 use crate::engine::torrent::peers::{PeerEntry, Plan};
@@ -306,16 +306,37 @@ fn completion_lets_seeds_go_and_asks_for_a_resume_point() {
     assert!(commands(&mut leech_rx).is_empty());
 }
 
+/// A full disk holds the torrent (its transfers stop, its line says why) and does not end
+/// it; a file size limit (EFBIG), which never lifts by itself, ends it.
 #[test]
-fn a_full_disk_stops_the_torrent_with_its_reason() {
+fn a_full_disk_holds_the_torrent_and_a_size_limit_ends_it() {
     use crate::engine::disk::DiskError;
+    let full = |errno| DiskError::DiskFull {
+        path: "out/t".into(),
+        source: std::io::Error::from_raw_os_error(errno),
+    };
     let t = torrent();
     let mut c = coordinator(&t);
-    let full = DiskError::DiskFull {
-        path: "out/t".into(),
-        source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+    c.on_event(Event::DiskError(full(libc::ENOSPC)));
+    c.on_event(Event::DiskError(full(libc::ENOSPC)));
+    assert_eq!(c.run.fatal, None);
+    assert!(t.shared.paused.load(Ordering::Relaxed), "transfers held");
+    assert!(!c.run.paused, "not the user's pause");
+    let TorrentState::Error(words) = c.state() else {
+        panic!("{:?}", c.state());
     };
-    c.on_event(Event::DiskError(full));
+    assert!(
+        words.starts_with("disk full writing out/t: ") && words.contains("resumes by itself"),
+        "{words}"
+    );
+    // The user's pause and resume meanwhile leave the hold in place.
+    c.set_paused(true, Instant::now());
+    c.set_paused(false, Instant::now());
+    assert!(t.shared.paused.load(Ordering::Relaxed));
+
+    let t = torrent();
+    let mut c = coordinator(&t);
+    c.on_event(Event::DiskError(full(libc::EFBIG)));
     let fatal = c.run.fatal.as_deref().unwrap_or_default();
     assert!(
         fatal.starts_with("disk error: disk full writing out/t: "),
