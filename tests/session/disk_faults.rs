@@ -30,6 +30,8 @@ const WAIT: Duration = Duration::from_secs(60);
 struct FaultFs {
     fuse: FuseMount,
     control: PathBuf,
+    root: PathBuf,
+    logs: PathBuf,
 }
 
 impl FaultFs {
@@ -41,13 +43,37 @@ impl FaultFs {
 
     fn start(root: &Path, logs: &Path) -> FaultFs {
         let control = root.join("control");
-        let fuse = FuseMount::start(
-            "faultfs",
+        let fuse = Self::mount_at(root, logs, "faultfs");
+        FaultFs {
+            fuse,
+            control,
+            root: root.to_path_buf(),
+            logs: logs.to_path_buf(),
+        }
+    }
+
+    fn mount_at(root: &Path, logs: &Path, label: &str) -> FuseMount {
+        FuseMount::start(
+            label,
             "tests/session/disk_faults/faultfs.py",
-            (&root.join("backing"), &root.join("mnt"), &control),
+            (
+                &root.join("backing"),
+                &root.join("mnt"),
+                &root.join("control"),
+            ),
             logs,
-        );
-        FaultFs { fuse, control }
+        )
+    }
+
+    /// Gone as a pulled disk is (`FuseMount::vanish`): everything on it fails, then its
+    /// mount point is an empty folder.
+    fn vanish(&mut self) {
+        self.fuse.vanish();
+    }
+
+    /// Mounted again on the same backing folder: what was written before is there.
+    fn come_back(&mut self) {
+        self.fuse = Self::mount_at(&self.root, &self.logs, "faultfs-again");
     }
 
     fn mount(&self) -> &Path {
@@ -394,4 +420,157 @@ fn a_full_disk_holds_its_torrent_until_space_returns() {
     });
     drop(daemon);
     drop(mount);
+}
+
+/// What the storage tests share: a torrent downloading slowly (a libtorrent seed held to
+/// 1 MB/s) onto the FUSE mount, and one saved elsewhere.
+struct Held {
+    env: Env,
+    disk: FaultFs,
+    on_mount: Payload,
+    elsewhere: Payload,
+    daemon: Daemon,
+    _seeds: [LibtorrentPeer; 2],
+}
+
+impl Held {
+    fn start(prefix: &str) -> Held {
+        let env = Env::new(prefix);
+        let disk = FaultFs::start(&env.root.path().join("faultfs"), &env.logs);
+        let made = env.root.path().join("t");
+        let seeds = env.root.path().join("seeds");
+        let on_mount = Payload::make(&seeds, &made, "on-mount.bin", &[("", 8_000_000)], 97);
+        let elsewhere = Payload::make(&seeds, &made, "elsewhere.bin", &[("", 3_000_000)], 98);
+        let slow = LtOptions {
+            upload_limit: 1_000_000,
+            ..LtOptions::default()
+        };
+        let lt_a = LibtorrentSeeder::start(&on_mount.torrent, &seeds, slow);
+        let lt_b = LibtorrentSeeder::start(&elsewhere.torrent, &seeds, LtOptions::default());
+        let peers = [
+            "--peer".to_string(),
+            lt_a.addr().to_string(),
+            "--peer".to_string(),
+            lt_b.addr().to_string(),
+        ];
+        let daemon = Daemon::start(&env, "1", &peers);
+        let mount = disk.mount().display().to_string();
+        assert_eq!(env.verb(&["add", &on_mount.path(), "-o", &mount]).code, 0);
+        assert_eq!(env.verb(&["add", &elsewhere.path()]).code, 0);
+        Held {
+            env,
+            disk,
+            on_mount,
+            elsewhere,
+            daemon,
+            _seeds: [lt_a, lt_b],
+        }
+    }
+
+    /// Waits until the torrent on the mount has some of its pieces; returns its verified bytes.
+    fn partway(&mut self) -> u64 {
+        let h = self.on_mount.hash();
+        let rows = self
+            .env
+            .wait_list("a part downloaded", WAIT, &mut self.daemon, |rows| {
+                row(rows, &h).is_some_and(|r| r["verified_bytes"].as_u64() >= Some(2_000_000))
+            });
+        row(&rows, &h).unwrap()["verified_bytes"].as_u64().unwrap()
+    }
+
+    /// Waits until the torrent on the mount is held with `words` on its line and the other
+    /// one is complete; checks that no verified piece was taken for lost and `show` says
+    /// the same. Returns the line's reason.
+    fn held_with(&mut self, words: &str, verified_before: u64) -> String {
+        let (ha, hb) = (self.on_mount.hash(), self.elsewhere.hash());
+        let rows = self.env.wait_list(
+            "the torrent on the mount held, the other complete",
+            WAIT,
+            &mut self.daemon,
+            |rows| {
+                row(rows, &ha).is_some_and(|r| {
+                    r["state"] == "error" && r["why"].as_str().is_some_and(|w| w.contains(words))
+                }) && seeding(row(rows, &hb))
+            },
+        );
+        let held = row(&rows, &ha).unwrap();
+        assert!(
+            held["verified_bytes"].as_u64() >= Some(verified_before),
+            "nothing taken for lost: {held}"
+        );
+        let shown = self.env.verb(&["show", &ha]);
+        assert!(shown.stdout.contains(words), "{}", shown.stdout);
+        self.daemon.assert_alive("while its storage is in trouble");
+        held["why"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Waits until both are complete with nobody saying resume, checks the bytes, that
+    /// nothing was checked again or lost, and that a restart keeps both complete.
+    fn goes_on_by_itself(mut self, log_says: &str) {
+        let (ha, hb) = (self.on_mount.hash(), self.elsewhere.hash());
+        self.env.wait_list(
+            "the held torrent complete by itself",
+            WAIT,
+            &mut self.daemon,
+            |rows| seeding(row(rows, &ha)) && seeding(row(rows, &hb)),
+        );
+        assert_same_tree(&self.on_mount.root, &self.disk.mount().join("on-mount.bin"));
+        assert_same_tree(&self.elsewhere.root, &self.env.out.join("elsewhere.bin"));
+        let log = self.daemon.log_text();
+        assert!(log.contains(log_says), "{log}");
+        assert!(!log.contains(" lost ("), "no piece taken for lost: {log}");
+        assert!(!log.contains("checking"), "nothing checked again: {log}");
+        let _ = self.daemon.term();
+        let mut daemon = Daemon::start(&self.env, "2", &[]);
+        self.env
+            .wait_list("both complete after a restart", WAIT, &mut daemon, |rows| {
+                seeding(row(rows, &ha)) && seeding(row(rows, &hb))
+            });
+        drop(daemon);
+    }
+}
+
+/// The file system vanishes mid-download as a pulled disk's does (its FUSE server killed,
+/// then the dead mount detached): that torrent is held with `storage missing` on its line,
+/// no verified piece is taken for lost, the torrent on other storage completes. Mounted again,
+/// it goes on by itself, with no check, and completes byte-identical; a restart keeps it.
+#[test]
+fn a_vanished_file_system_holds_its_torrent_until_it_is_back() {
+    require_loopback_only();
+    if !FaultFs::available() {
+        return;
+    }
+    let mut t = Held::start("ttui-vanish-");
+    let before = t.partway();
+    t.disk.vanish();
+    let why = t.held_with("storage missing", before);
+    assert!(
+        why.contains(&t.disk.mount().display().to_string()) && why.contains("once it is back"),
+        "{why}"
+    );
+    t.disk.come_back();
+    t.goes_on_by_itself("the storage is back");
+}
+
+/// The file system turns read-only mid-download (every write fails with EROFS): that torrent
+/// is held with `read-only` on its line while the other completes; once writes go through
+/// again it goes on by itself and completes byte-identical, which a restart keeps.
+#[test]
+fn a_read_only_file_system_holds_its_torrent_until_it_takes_writes() {
+    require_loopback_only();
+    if !FaultFs::available() {
+        return;
+    }
+    let mut t = Held::start("ttui-readonly-");
+    let before = t.partway();
+    t.disk.set(&[("write", "EROFS", "*")]);
+    let why = t.held_with("read-only", before);
+    assert!(why.contains("once it takes writes again"), "{why}");
+    assert!(
+        t.disk.failed().contains("write on-mount.bin EROFS"),
+        "{}",
+        t.disk.failed()
+    );
+    t.disk.set(&[]);
+    t.goes_on_by_itself("the storage takes writes again");
 }

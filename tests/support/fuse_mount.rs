@@ -71,6 +71,22 @@ impl FuseMount {
         fs
     }
 
+    /// The file system vanishes as a pulled disk's does: its server is killed (by pid), so
+    /// every operation on it fails (ENOTCONN), then the dead mount is detached (`umount -l`),
+    /// leaving the empty mount point. `start` on the same folders brings it back.
+    pub fn vanish(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill();
+        }
+        // Bounded: the kill takes a moment to reach the kernel's side of the mount.
+        let start = Instant::now();
+        while self.is_mounted() && start.elapsed() < FS_WAIT {
+            let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+            sleep(Duration::from_millis(50));
+        }
+        assert!(!self.is_mounted(), "{} still mounted", self.mount.display());
+    }
+
     pub fn is_mounted(&self) -> bool {
         let want = self.mount.display().to_string();
         fs::read_to_string("/proc/self/mounts")
@@ -82,7 +98,8 @@ impl FuseMount {
 
 impl Drop for FuseMount {
     fn drop(&mut self) {
-        if self.is_mounted() {
+        // After `vanish` (no server left) the mount point may hold its successor's mount.
+        if self.proc.is_some() && self.is_mounted() {
             let unmounted = Command::new("umount")
                 .arg(&self.mount)
                 .status()

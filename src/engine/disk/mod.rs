@@ -80,6 +80,11 @@ pub(crate) enum DiskError {
         path: PathBuf,
         source: io::Error,
     },
+    /// The storage itself is gone: its folder no longer there, or on another file system than
+    /// when the torrent opened it (unmounted, its disk pulled), or its file system's
+    /// connection lost (a FUSE server gone). Not a loss of pieces: they come back with it.
+    #[error("storage missing: {} is gone (unmounted, or its disk removed)", .root.display())]
+    StorageMissing { root: PathBuf },
     #[error("piece {index} out of range (the torrent has {count} pieces)")]
     PieceOutOfRange { index: u32, count: u32 },
     #[error("block at {begin} of length {len} is outside piece {index} of length {piece_len}")]
@@ -223,6 +228,9 @@ pub(crate) struct Storage {
     /// The device of `root` (0 when it could not be told): the unit of the session's writer
     /// locks (`DiskPool::writer`).
     device: u64,
+    /// The device `root` is on now, as far as the storage knows: the one it opened on, then
+    /// the one it came back on after it was gone (`is_gone`, `is_back`).
+    root_dev: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Storage {
@@ -336,6 +344,7 @@ impl Storage {
             read_waits: read_waits::ReadWaits::default(),
             device_waits: read_waits::for_device(device),
             device,
+            root_dev: std::sync::atomic::AtomicU64::new(device),
         })
     }
 
@@ -401,8 +410,106 @@ impl Storage {
         let handle = self
             .handles
             .get(index, &file.path)
-            .map_err(|e| storage_error("open", &file.path, e))?;
-        op(&handle)
+            .map_err(|e| self.explain(storage_error("open", &file.path, e)))?;
+        op(&handle).map_err(|e| self.explain(e))
+    }
+
+    /// Tells the storage's troubles from a file's: an error that a vanished file system also
+    /// gives (a file not found, ENOTCONN, ENODEV, ENXIO, ESTALE, EIO) when the storage's
+    /// folder is gone (`is_gone`) becomes `StorageMissing`, so no piece is taken for lost;
+    /// EROFS (remounted read-only) becomes `ReadOnly`. Any other error is left as it is.
+    fn explain(&self, e: DiskError) -> DiskError {
+        let source = match &e {
+            DiskError::Read { source, .. }
+            | DiskError::Io { source, .. }
+            | DiskError::DiskFull { source, .. } => source,
+            _ => return e,
+        };
+        let errno = source.raw_os_error();
+        if errno == Some(libc::EROFS) {
+            return DiskError::ReadOnly {
+                root: self.root.clone(),
+            };
+        }
+        let vanishing = source.kind() == io::ErrorKind::NotFound
+            || matches!(
+                errno,
+                Some(libc::ENOTCONN | libc::ENODEV | libc::ENXIO | libc::ESTALE | libc::EIO)
+            );
+        if vanishing && self.is_gone() {
+            return DiskError::StorageMissing {
+                root: self.root.clone(),
+            };
+        }
+        e
+    }
+
+    /// Whether the storage's folder is gone: not there (or its file system not answering),
+    /// not a folder, or on another device than when the torrent opened it (the mount point's
+    /// own folder, left behind by an unmount).
+    pub(crate) fn is_gone(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let dev = self.root_dev.load(Ordering::Relaxed);
+        match std::fs::metadata(&self.root) {
+            Ok(m) => !m.is_dir() || (dev != 0 && m.dev() != dev),
+            Err(_) => true,
+        }
+    }
+
+    /// Whether the storage is back after it was gone: its folder there, and every file it
+    /// holds there at its full length (files are made at their final length), as a quick
+    /// check after a clean stop finds them. A file left for its first use may be absent.
+    /// Then the old descriptors are closed, so the next reads and writes open the files anew.
+    pub(crate) fn is_back(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Some(root) = std::fs::metadata(&self.root).ok().filter(|m| m.is_dir()) else {
+            return false;
+        };
+        let whole =
+            self.files
+                .iter()
+                .filter(|f| !f.padding)
+                .all(|f| match std::fs::metadata(&f.path) {
+                    Ok(m) => m.is_file() && m.len() == f.length,
+                    Err(_) => f.late.load(Ordering::Acquire) || f.absent.load(Ordering::Acquire),
+                });
+        if whole {
+            self.root_dev.store(root.dev(), Ordering::Relaxed);
+            self.handles.close_all();
+        }
+        whole
+    }
+
+    /// Whether the storage takes writes again after they failed with EROFS: its file system
+    /// is not mounted read-only, and a byte of its first file on disk, read and written back
+    /// as it was, goes through (a file system may refuse writes without saying so in its
+    /// mount flags). True when there is no such file: the next write tells.
+    pub(crate) fn is_writable(&self) -> bool {
+        let ro = rustix::fs::statvfs(&self.root)
+            .is_ok_and(|s| s.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY));
+        if ro {
+            return false;
+        }
+        let Some(file) = self
+            .files
+            .iter()
+            .find(|f| !f.padding && f.length > 0 && !f.absent.load(Ordering::Acquire))
+        else {
+            return true;
+        };
+        let mut byte = [0u8; 1];
+        let probe = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&file.path)
+            .and_then(|f| {
+                f.read_exact_at(&mut byte, 0)?;
+                f.write_all_at(&byte, 0)
+            });
+        if probe.is_ok() {
+            self.handles.close_all();
+        }
+        probe.is_ok()
     }
 
     #[cfg(test)]

@@ -242,6 +242,25 @@ impl TorrentFiles {
     pub(crate) fn budget(&self) -> &OpenFiles {
         &self.budget
     }
+
+    /// Closes every file of this storage that is open (the next use opens it again): after
+    /// its file system was gone and is back, the old descriptors point at nothing.
+    pub(crate) fn close_all(&self) {
+        let mut closed = Vec::new();
+        {
+            let mut state = self.budget.state();
+            let nodes: Vec<u32> = state
+                .tables
+                .get_mut(self.table)
+                .and_then(Option::as_mut)
+                .map(|t| t.iter_mut().map(|n| std::mem::replace(n, NONE)).collect())
+                .unwrap_or_default();
+            for node in nodes.into_iter().filter(|&n| n != NONE) {
+                closed.extend(state.release(node));
+            }
+        }
+        drop(closed);
+    }
 }
 
 impl Drop for TorrentFiles {

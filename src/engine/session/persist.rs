@@ -478,11 +478,12 @@ fn save_entry(
     (r, meta, durable): &mut (Box<Resume>, Arc<Metainfo>, Vec<Arc<Storage>>),
 ) -> Result<bool, Arc<StoreError>> {
     // A file gone since (moved, or deleted behind our back) holds nothing to sync: its stamp
-    // will say missing, and its pieces are not trusted.
+    // will say missing, and its pieces are not trusted. A storage gone altogether (its torrent
+    // is held until it is back: `storage_hold.rs`) neither: the resume point is still saved.
     let unsynced = durable
         .iter()
         .filter_map(|files| files.flush().err())
-        .find(|e| !e.is_missing_data());
+        .find(|e| !e.is_missing_data() && !matches!(e, DiskError::StorageMissing { .. }));
     if let Some(e) = unsynced {
         return Err(Arc::new(sync_error(&r.save_path, e)));
     }

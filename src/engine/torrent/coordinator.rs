@@ -485,7 +485,7 @@ impl Coordinator {
             self.connect_more(now);
         }
         self.dht_tick();
-        self.space_tick(now);
+        self.storage_hold_tick(now);
         self.pex_tick(now);
         self.block_hashes_tick(now);
         // The session granted or took a seed slot: act on it now, not at the next round.
@@ -582,7 +582,7 @@ mod interface;
 mod parts;
 mod pex_round;
 mod publish;
-mod space;
+mod storage_hold;
 mod superseed;
 
 #[cfg(test)]

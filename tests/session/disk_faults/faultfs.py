@@ -5,7 +5,7 @@
 
 Everything under MOUNT is BACKING, passed through, with one difference: while
 CONTROL_DIR/faults has a line `OP<TAB>ERRNO<TAB>PATH[<TAB>START-END]` (OP `read` or `write`,
-ERRNO a name such as EIO or ENOSPC, PATH relative to the mount, START-END a byte range of
+ERRNO a name such as EIO or ENOSPC, PATH relative to the mount or `*` for every file, START-END a byte range of
 the file, END excluded), every such operation on that file (touching that range, when one
 is given: a bad sector) fails with that error, as a dying disk fails it. The test arms and clears faults by rewriting the
 file (a new one renamed into place) or removing it. Each failure is told once per (OP,
@@ -57,7 +57,8 @@ class FaultFs(PassFiles):
         return out
 
     def check(self, op, path, offset, size):
-        fault = self.faults().get((op, path.strip("/")))
+        faults = self.faults()
+        fault = faults.get((op, path.strip("/")), faults.get((op, "*")))
         if fault is None:
             return
         code, span = fault

@@ -108,9 +108,9 @@ impl Coordinator {
     }
 
     /// Tells the connections whether transfers are held: by the user's pause, or while the
-    /// disk is full (`space.rs`); only a change is sent.
+    /// storage is in trouble (`storage_hold.rs`); only a change is sent.
     pub(super) fn apply_pause(&mut self, now: Instant) {
-        let held = self.run.paused || self.run.space.is_some();
+        let held = self.run.paused || self.run.storage_hold.is_some();
         if held == self.shared.paused.swap(held, Ordering::Relaxed) {
             return;
         }
@@ -276,9 +276,9 @@ impl Coordinator {
     }
 
     pub(super) fn on_disk_error(&mut self, e: crate::engine::disk::DiskError) {
-        if let Some(file) = super::space::waits_for_space(&e) {
-            let file = file.to_path_buf();
-            return self.on_disk_full(&file, &e, Instant::now());
+        let left = self.shared.download().picker.left();
+        if let Some(trouble) = super::storage_hold::passing_trouble(&e, left) {
+            return self.hold_for_storage(trouble, &e, Instant::now());
         }
         let msg = format!("disk error: {e}");
         if e.is_fatal() {

@@ -48,8 +48,8 @@ pub(super) struct RunState {
     /// Verified pieces a read found gone or unreadable (`on_piece_gone`), with the read's
     /// error (which file, where): said on the torrent's line until each verifies again.
     pub(super) lost: std::collections::BTreeMap<u32, String>,
-    /// Held for a full disk until space returns (`space.rs`).
-    pub(super) space: Option<super::space::SpaceWait>,
+    /// Held for its storage (full, read-only, gone) until that passes (`storage_hold.rs`).
+    pub(super) storage_hold: Option<super::storage_hold::StorageHold>,
 }
 
 /// When the choker last ran, and its optimistic pick.

@@ -29,7 +29,7 @@ impl Coordinator {
             return;
         }
         self.link.counted_until += Duration::from_secs(secs);
-        if self.run.paused || self.run.fatal.is_some() || self.run.space.is_some() {
+        if self.run.paused || self.run.fatal.is_some() || self.run.storage_hold.is_some() {
             return;
         }
         self.link.lifetime.active_secs += secs;
@@ -49,8 +49,8 @@ impl Coordinator {
     }
 
     pub(super) fn state(&self) -> TorrentState {
-        if let (Some(wait), None) = (&self.run.space, &self.run.fatal) {
-            return TorrentState::Error(wait.words());
+        if let (Some(hold), None) = (&self.run.storage_hold, &self.run.fatal) {
+            return TorrentState::Error(hold.words());
         }
         snapshot::torrent_state(
             &self.shown.snap.state,
