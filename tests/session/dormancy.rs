@@ -123,15 +123,15 @@ fn a_dormant_seed_is_woken_by_an_incoming_libtorrent_leecher() {
 }
 
 /// A loopback HTTP tracker that counts announces and answers each with no peers.
-struct CountingTracker {
-    port: u16,
+pub(crate) struct CountingTracker {
+    pub(crate) port: u16,
     announces: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl CountingTracker {
-    fn start() -> CountingTracker {
+    pub(crate) fn start() -> CountingTracker {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -171,7 +171,7 @@ impl CountingTracker {
         }
     }
 
-    fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.announces.load(Ordering::Relaxed)
     }
 }

@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use common::*;
 use kit::*;
 use payload::*;
@@ -162,4 +164,139 @@ fn many_torrents_downloading_at_once_stay_within_one_budget_of_open_files() {
     let status = daemon.term();
     assert!(status.success(), "the daemon exited with {status}");
     drop(seeders);
+}
+
+/// Torrents in the library of the few-descriptors test, and those a flood of peers reaches.
+const LIBRARY: usize = 2_000;
+const FLOODED: usize = 6;
+/// Peers a flooded torrent is sent: under its own limit of 50, and over the process's budget
+/// of 128 peer connections (of 256 descriptors) all together.
+const FLOOD_EACH: usize = 45;
+const LOW_NOFILE: u64 = 256;
+
+/// Opens a TCP connection to `addr` and sends a plain BitTorrent handshake for `info_hash`
+/// under a peer id of its own; returns whether the other side answered with its handshake
+/// within a few seconds. The connection is kept.
+fn handshake(
+    addr: std::net::SocketAddr,
+    info_hash: &[u8; 20],
+    n: usize,
+) -> (bool, Option<std::net::TcpStream>) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
+        return (false, None);
+    };
+    let mut hs = Vec::with_capacity(68);
+    hs.push(19u8);
+    hs.extend_from_slice(b"BitTorrent protocol");
+    hs.extend_from_slice(&[0u8; 8]);
+    hs.extend_from_slice(info_hash);
+    hs.extend_from_slice(format!("-FL0001-{n:012}").as_bytes());
+    if s.write_all(&hs).is_err() {
+        return (false, None);
+    }
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut back = [0u8; 68];
+    let answered = s.read_exact(&mut back).is_ok() && back[28..48] == info_hash[..];
+    (answered, Some(s))
+}
+
+/// `ulimit -n 256` and a library of 2,000 torrents: the session starts, checks and seeds them
+/// all, and a flood of peers to six of them (270 connections, each torrent under its own limit
+/// of 50) finds the process's budget of 128 peer connections: no descriptor runs out (the log
+/// never says "Too many open files"), the session keeps answering, and the torrents refused a
+/// connection name the limit on the explainer's `descriptors` line. Once the flood is gone a
+/// new peer is taken again.
+#[test]
+fn two_thousand_torrents_run_under_256_descriptors_and_the_explainer_names_the_limit() {
+    require_loopback_only();
+    if !prereq::have_tools(&["mktorrent", "prlimit"]) {
+        return;
+    }
+    let env = Env::new("ttui-few-fds-");
+    let made = env.root.path().join("made");
+    let library: Vec<Payload> = (0..LIBRARY)
+        .map(|i| {
+            let name = format!("lib{i:04}.bin");
+            Payload::make(&env.out, &made, &name, &[("", 20_000)], 5_000 + i as u64)
+        })
+        .collect();
+    let port = free_port();
+    let mut cmd = env.command("prlimit");
+    cmd.arg(format!("--nofile={LOW_NOFILE}:{LOW_NOFILE}"))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_ttui"));
+    let args = ["--port", &port.to_string()].map(String::from);
+    let mut daemon = Daemon::start_cmd(&env, "1", &args, cmd);
+    let paths: Vec<String> = library.iter().map(Payload::path).collect();
+    for chunk in paths.chunks(200) {
+        let mut add = vec!["add"];
+        add.extend(chunk.iter().map(String::as_str));
+        let out = env.verb(&add);
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+    env.wait_list(
+        "2,000 torrents seeding",
+        Duration::from_secs(240),
+        &mut daemon,
+        |rows| rows.len() == LIBRARY && all_seeding(rows, LIBRARY),
+    );
+
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let flooded = &library[..FLOODED];
+    let (mut answered, mut held) = (0, Vec::new());
+    for (t, p) in flooded.iter().enumerate() {
+        for i in 0..FLOOD_EACH {
+            let (ok, stream) = handshake(addr, &p.torrent.info_hash, t * 1000 + i);
+            answered += usize::from(ok);
+            held.extend(stream);
+        }
+    }
+    daemon.assert_alive("under the flood");
+    let log = daemon.log_text();
+    assert!(!log.contains("Too many open files"), "{log}");
+    assert!(
+        (100..=128 + 8).contains(&answered),
+        "{answered} of {} handshakes answered: the budget is 128",
+        FLOODED * FLOOD_EACH
+    );
+    // The session answers, and the refused torrents name the limit.
+    assert_eq!(env.list().len(), LIBRARY);
+    let named: Vec<String> = flooded
+        .iter()
+        .filter_map(|p| {
+            let shown = env.verb(&["show", &p.hash(), "--json"]);
+            let v: Value = serde_json::from_str(&shown.stdout).ok()?;
+            let found = v["explain"]
+                .as_array()?
+                .iter()
+                .find(|f| f["check"] == "descriptors")?
+                .clone();
+            Some(found["evidence"].as_str()?.to_string())
+        })
+        .collect();
+    assert!(!named.is_empty(), "no torrent names the descriptor limit");
+    assert!(
+        named
+            .iter()
+            .all(|e| e.contains("(256, ulimit -n)") && e.contains("128 peer")),
+        "{named:?}"
+    );
+
+    // The flood goes; a new peer finds a place again.
+    drop(held);
+    let last = &library[LIBRARY - 1];
+    let start = Instant::now();
+    loop {
+        let (ok, _s) = handshake(addr, &last.torrent.info_hash, 999_999);
+        if ok {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no place for a new peer after the flood"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(daemon);
 }

@@ -29,6 +29,7 @@ mod prio;
 
 mod check_cores; // alone: measures CPU over wall
 mod check_queue;
+mod clock;
 mod common_selftest;
 mod config;
 mod crash;

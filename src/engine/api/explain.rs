@@ -18,6 +18,8 @@ pub enum Check {
     Interface,
     /// First: a proxy that is down is why every other source looks dead.
     Proxy,
+    /// The process's descriptor limit leaves no room for another peer connection.
+    Descriptors,
     /// An open stream (a player) waits for a piece: why.
     Stream,
     Trackers,
@@ -65,6 +67,7 @@ impl Check {
             Check::HolePunch => "hole_punch",
             Check::WebRtc => "webrtc",
             Check::Stream => "stream",
+            Check::Descriptors => "descriptors",
         }
     }
 }
@@ -219,6 +222,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             blocklist,
             interface,
             proxy,
+            descriptors,
             choked,
             limits,
             reachability,
@@ -231,6 +235,7 @@ pub fn explain(s: &Snapshot, ctx: &ExplainContext) -> Vec<Finding> {
             trackers,
             interface,
             proxy,
+            descriptors,
             reachability,
             webrtc,
             seeding_idle,
@@ -276,6 +281,7 @@ fn hopeful(p: &PeerRow) -> bool {
 mod availability;
 mod blocked;
 mod choked;
+mod descriptors;
 mod dht;
 mod family;
 mod hole_punch;
@@ -295,6 +301,7 @@ use availability::availability;
 use availability::piece_list;
 use blocked::blocklist;
 use choked::choked;
+use descriptors::descriptors;
 use dht::dht;
 use family::family;
 use hole_punch::hole_punch;

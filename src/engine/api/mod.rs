@@ -325,6 +325,20 @@ pub struct Snapshot {
     /// Files tab marks each one's file with where it reads and the window fetched for it.
     #[serde(default)]
     pub streams: Vec<StreamRow>,
+    /// The process's budget of peer connections, when this torrent found it full in the last
+    /// minute (`peer/descriptors.rs`): the explainer's `descriptors` line.
+    #[serde(default)]
+    pub descriptors: Option<DescriptorRow>,
+}
+
+/// The process's descriptor limit and the peer connections it leaves room for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DescriptorRow {
+    /// RLIMIT_NOFILE in force.
+    pub nofile: u64,
+    /// Peer connections the limit leaves room for, every torrent's together, and those open.
+    pub peers: usize,
+    pub in_use: usize,
 }
 
 /// The evidence of a full uplink (`torrent/uplink.rs` gathers it once a second).
@@ -453,6 +467,7 @@ impl Snapshot {
             disk: DiskRow::default(),
             uplink: UplinkRow::default(),
             streams: Vec::new(),
+            descriptors: None,
         }
     }
 

@@ -192,12 +192,19 @@ impl SeedClock {
     }
 
     /// The clock after a pass that found the torrent `seeding` or not with `seeded` counted
-    /// so far: a running clock keeps its zero (the count and the wall clock drift apart by
-    /// the tick's rounding, which must not move it), a stopped one shows the count.
+    /// so far (on the monotonic clock): a running clock keeps its zero while it agrees with
+    /// the count (they drift apart by the tick's rounding, which must not move it), and takes
+    /// a new one when the wall clock was stepped (NTP, by hours either way), so the seeding
+    /// time shown never jumps with it; a stopped one shows the count.
     pub fn next(self, seeding: bool, seeded: Duration, now: u64) -> SeedClock {
+        const SLACK: u64 = 5;
         match (self, seeding) {
-            (SeedClock::Running { .. }, true) => self,
-            (SeedClock::Stopped { .. }, true) => SeedClock::Running {
+            (SeedClock::Running { zero_at }, true)
+                if now.saturating_sub(zero_at).abs_diff(seeded.as_secs()) <= SLACK =>
+            {
+                self
+            }
+            (_, true) => SeedClock::Running {
                 zero_at: now.saturating_sub(seeded.as_secs()),
             },
             (_, false) => SeedClock::Stopped {
@@ -475,5 +482,24 @@ mod tests {
             stopped.next(false, Duration::from_secs(158), 9_999),
             stopped
         );
+    }
+
+    /// NTP steps the wall clock by hours: the seeding time shown follows the count, not the
+    /// step, forward or back.
+    #[test]
+    fn a_wall_clock_step_moves_the_zero_not_the_seeding_time() {
+        let now = 1_800_000_000;
+        let running = SeedClock::Stopped { secs: 0 }.next(true, Duration::from_secs(100), now);
+        assert_eq!(running.secs_at(now), 100);
+        // A tick's rounding keeps the zero.
+        assert_eq!(
+            running.next(true, Duration::from_secs(102), now + 1),
+            running
+        );
+        for step in [5 * 3600, -5 * 3600_i64] {
+            let later = now.saturating_add_signed(step) + 10;
+            let next = running.next(true, Duration::from_secs(110), later);
+            assert_eq!(next.secs_at(later), 110, "step {step}");
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 pub(crate) mod conn;
 pub(crate) mod connect;
+pub(crate) mod descriptors;
 pub(crate) mod dial;
 pub(crate) mod hashes;
 pub(crate) mod ip_filter;
@@ -67,6 +68,9 @@ pub(crate) struct PeerTask {
     pub torrent: Arc<dyn TorrentLink>,
     pub live: Arc<PeerLive>,
     pub cmds: mpsc::UnboundedReceiver<PeerCmd>,
+    /// Its place in the process's budget of peer connections (`descriptors.rs`), given back
+    /// when the task ends.
+    pub place: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 thread_local! {
@@ -118,8 +122,9 @@ impl PeerTask {
     /// Runs the connection on a task of its own and reports its end to the coordinator. A
     /// panic ends only this connection, as a last line of defence: its requests go back to the
     /// picker (the connection state's `Drop`), its slot is freed, its row shows why.
-    pub(crate) fn spawn(self, start: Start) {
+    pub(crate) fn spawn(mut self, start: Start) {
         let (conn, addr, torrent) = (self.conn, self.addr, Arc::clone(&self.torrent));
+        let place = self.place.take();
         // Inside its torrent's span (the caller's); `client` is filled in at the handshake.
         let span = tracing::info_span!("peer", %addr, client = tracing::field::Empty);
         let task = async move {
@@ -132,6 +137,9 @@ impl PeerTask {
                     PeerEnd::Internal(what)
                 }
             };
+            // Its place goes back before the torrent hears of the end, so the torrent's next
+            // dial finds it free.
+            drop(place);
             torrent.send(PeerEvent::Ended { conn, end });
         };
         tokio::spawn(tracing::Instrument::instrument(task, span));

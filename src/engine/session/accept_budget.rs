@@ -21,18 +21,12 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::disk::fds::nofile_limit;
+use crate::engine::peer::descriptors::handshake_slots;
 
 const PAUSE_FIRST: Duration = Duration::from_millis(500);
 const PAUSE_MAX: Duration = Duration::from_secs(5);
 /// Other accept errors (a connection reset before we took it) say nothing about us.
 const PAUSE_OTHER: Duration = Duration::from_millis(100);
-
-/// Connections waiting for their handshake, for a descriptor limit of `nofile`.
-pub(crate) fn handshake_slots(nofile: u64) -> usize {
-    usize::try_from(nofile / 8)
-        .unwrap_or(usize::MAX)
-        .clamp(4, 256)
-}
 
 /// The budget of TCP connections in their handshake, shared by every listener of the process.
 pub(crate) fn tcp() -> &'static AcceptBudget {
@@ -142,10 +136,6 @@ mod tests {
 
     #[test]
     fn slots_follow_the_descriptor_limit() {
-        assert_eq!(handshake_slots(1024), 128);
-        assert_eq!(handshake_slots(256), 32);
-        assert_eq!(handshake_slots(16), 4);
-        assert_eq!(handshake_slots(1 << 20), 256);
         let n = tcp().capacity();
         assert!((4..=256).contains(&n), "{n}");
     }

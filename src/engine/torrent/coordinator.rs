@@ -13,6 +13,7 @@ use rand::seq::SliceRandom;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::engine::api::*;
+use crate::engine::peer::descriptors;
 use crate::engine::peer::link::{PeerCmd, TorrentLink};
 use crate::engine::peer::{PeerTask, Start};
 use crate::engine::torrent::choker::{self, Candidate, Choke, UPLOAD_SLOTS};
@@ -416,8 +417,14 @@ impl Coordinator {
         stage: PeerStage,
         now: Instant,
     ) {
+        let Some(place) = descriptors::peers().take() else {
+            // An accepted connection closes with `start`; a dial waits for a free place.
+            self.run.out_of_places = Some(now);
+            return;
+        };
         let conn = self.peers.new_conn(addr);
-        let paused = self.run.paused;
+        // Held by the user or for the storage (`apply_pause`): the new connection too.
+        let paused = self.shared.paused.load(Ordering::Relaxed);
         let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
@@ -431,6 +438,7 @@ impl Coordinator {
             torrent: Arc::clone(&self.shared) as Arc<dyn TorrentLink>,
             live,
             cmds,
+            place: Some(place),
         };
         task.spawn(start);
     }
@@ -458,6 +466,15 @@ impl Coordinator {
             .saturating_sub(active)
             .min(self.given.half_open.saturating_sub(half_open));
         if budget == 0 {
+            return;
+        }
+        let places = descriptors::peers().usage();
+        let budget = budget.min(places.capacity - places.in_use);
+        if budget == 0 {
+            // Only when there is someone to dial: the explainer names the limit then.
+            if !self.peers.to_dial(now, self.run.complete, 1).is_empty() {
+                self.run.out_of_places = Some(now);
+            }
             return;
         }
         for addr in self.peers.to_dial(now, self.run.complete, budget) {

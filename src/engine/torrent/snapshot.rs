@@ -162,6 +162,7 @@ pub(crate) fn build(
         disk: totals.disk,
         uplink: totals.uplink,
         streams: Vec::new(),
+        descriptors: None,
         id: previous.id,
         name: previous.name.clone(),
         info_hash: previous.info_hash,

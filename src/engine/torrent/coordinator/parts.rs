@@ -50,6 +50,8 @@ pub(super) struct RunState {
     pub(super) lost: std::collections::BTreeMap<u32, String>,
     /// Held for its storage (full, read-only, gone) until that passes (`storage_hold.rs`).
     pub(super) storage_hold: Option<super::storage_hold::StorageHold>,
+    /// When a connection last found no place in the process's budget (`peer/descriptors.rs`).
+    pub(super) out_of_places: Option<Instant>,
 }
 
 /// When the choker last ran, and its optimistic pick.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::api::*;
+use crate::engine::peer::descriptors;
 use crate::engine::torrent::coordinator::Coordinator;
 use crate::engine::torrent::report::{self, Lifetime, Report, ResumePoint};
 use crate::engine::torrent::snapshot::{self, Totals};
@@ -13,6 +14,9 @@ use crate::engine::torrent::snapshot::{self, Totals};
 /// The ticks (of 250 ms) the Snapshot's `disk.held` is the share of: 5 s, long enough that a
 /// writer catching up for a moment between two full backlogs does not hide them.
 const HELD_WINDOW_TICKS: u32 = 20;
+/// A connection refused for want of a place this recently still holds the torrent back
+/// (the explainer's `descriptors` line).
+const PLACES_RECENT: Duration = Duration::from_secs(60);
 const HELD_WINDOW_MASK: u32 = (1 << HELD_WINDOW_TICKS) - 1;
 
 impl Coordinator {
@@ -289,6 +293,18 @@ impl Coordinator {
         }
         snap.introductions = self.run.introductions;
         snap.relay_bytes = self.run.relay_bytes;
+        snap.descriptors = self
+            .run
+            .out_of_places
+            .filter(|at| now.saturating_duration_since(*at) < PLACES_RECENT)
+            .map(|_| {
+                let u = descriptors::peers().usage();
+                DescriptorRow {
+                    nofile: u.nofile,
+                    peers: u.capacity,
+                    in_use: u.in_use,
+                }
+            });
         snap
     }
 }
