@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use crate::common::*;
+use crate::disk_errors::Tmpfs;
 use crate::fuse_mount::FuseMount;
 use crate::kit::*;
 use crate::payload::*;
@@ -60,6 +61,19 @@ impl FaultFs {
             .iter()
             .map(|(op, errno, rel)| format!("{op}\t{errno}\t{rel}\n"))
             .collect();
+        self.write(&text);
+    }
+
+    /// `set`, each fault limited to a byte range of its file (`START-END`, END excluded).
+    fn set_span(&self, faults: &[(&str, &str, &str, &str)]) {
+        let text: String = faults
+            .iter()
+            .map(|(op, errno, rel, span)| format!("{op}\t{errno}\t{rel}\t{span}\n"))
+            .collect();
+        self.write(&text);
+    }
+
+    fn write(&self, text: &str) {
         // Renamed into place: the script never reads half a file.
         let tmp = self.control.join("faults.tmp");
         fs::write(&tmp, text).unwrap();
@@ -169,4 +183,215 @@ fn a_write_error_stops_its_torrent_alone_and_a_resume_completes_it() {
     drop(daemon);
     drop(lt_a);
     drop(lt_b);
+}
+
+/// A read error (EIO, a bad sector) under one piece while seeding: that piece alone is taken
+/// back (BEP 54 `lt_donthave` to libtorrent, which reads it), the torrent's line names the
+/// piece, the file and the byte, its other pieces keep seeding and a torrent on other storage
+/// is not touched. Once the sector reads again, a re-check brings the piece back: a new
+/// leecher gets the whole file byte-identical, and a restart keeps both complete.
+#[test]
+fn a_read_error_while_seeding_costs_one_piece_and_a_recheck_brings_it_back() {
+    require_loopback_only();
+    if !FaultFs::available() {
+        return;
+    }
+    let env = Env::new("ttui-readfault-");
+    let disk = FaultFs::start(&env.root.path().join("faultfs"), &env.logs);
+    let made = env.root.path().join("t");
+    let seeds = env.root.path().join("seeds");
+    let pieces = 16u64;
+    let bad = 5u64;
+    let a = Payload::make(&seeds, &made, "bad-sector.bin", &[("", pieces * PLEN)], 93);
+    let b = Payload::make(&seeds, &made, "sound.bin", &[("", pieces * PLEN)], 94);
+    // The data where ttui seeds it from: one on the faulty mount, one in the output folder.
+    fs::copy(&a.root, disk.mount().join("bad-sector.bin")).unwrap();
+    fs::create_dir_all(&env.out).unwrap();
+    fs::copy(&b.root, env.out.join("sound.bin")).unwrap();
+    let (ip, port) = ("127.0.0.41", free_port());
+    let ours = std::net::SocketAddr::from(([127, 0, 0, 41], port));
+    let args = ["--bind", ip, "--port", &port.to_string()].map(String::from);
+    let mut daemon = Daemon::start(&env, "1", &args);
+    let mount = disk.mount().display().to_string();
+    assert_eq!(env.verb(&["add", &a.path(), "-o", &mount]).code, 0);
+    assert_eq!(env.verb(&["add", &b.path()]).code, 0);
+    let (ha, hb) = (a.hash(), b.hash());
+    env.wait_list("both checked and seeding", WAIT, &mut daemon, |rows| {
+        seeding(row(rows, &ha)) && seeding(row(rows, &hb))
+    });
+
+    // One piece's bytes stop reading, as a bad sector does; then leechers come.
+    let span = format!("{}-{}", bad * PLEN, (bad + 1) * PLEN);
+    disk.set_span(&[("read", "EIO", "bad-sector.bin", &span)]);
+    let leech_opts = LtOptions {
+        peers: vec![ours],
+        peer_lines: true,
+        ..LtOptions::default()
+    };
+    let lt_a = LibtorrentPeer::start_leecher(
+        &a.torrent,
+        &env.root.path().join("leech-a"),
+        leech_opts.clone(),
+    );
+    let mut lt_b =
+        LibtorrentPeer::start_leecher(&b.torrent, &env.root.path().join("leech-b"), leech_opts);
+    let is_ours = |v: &LtPeerView| v.addr.ip() == ours.ip();
+    let rows = env.wait_list(
+        "the unreadable piece taken back, the rest seeded",
+        WAIT,
+        &mut daemon,
+        |rows| {
+            row(rows, &ha).is_some_and(|r| {
+                r["why"].as_str().is_some_and(|w| w.contains("lost"))
+                    && r["uploaded"].as_u64() >= Some((pieces - 1) * PLEN)
+            }) && lt_a
+                .peer_views()
+                .iter()
+                .any(|v| is_ours(v) && v.lacks == [bad])
+        },
+    );
+    let faulty = row(&rows, &ha).unwrap();
+    let why = faulty["why"].as_str().unwrap_or_default();
+    for words in [
+        format!("piece {bad} lost"),
+        "bad-sector.bin".into(),
+        format!("at byte {}", bad * PLEN),
+        "Input/output error".into(),
+    ] {
+        assert!(why.contains(&words), "{words:?} on the line: {faulty}");
+    }
+    assert_ne!(faulty["state"], "error", "the torrent goes on: {faulty}");
+    assert_eq!(faulty["verified_bytes"], (pieces - 1) * PLEN, "{faulty}");
+    assert!(
+        disk.failed().contains("read bad-sector.bin EIO"),
+        "{}",
+        disk.failed()
+    );
+    // The show face says the same; the torrent on other storage completed its leecher.
+    let shown = env.verb(&["show", &ha]);
+    assert!(
+        shown.stdout.contains(&format!("piece {bad} lost")),
+        "{}",
+        shown.stdout
+    );
+    lt_b.wait_done(WAIT);
+    assert_same_tree(&b.root, &env.root.path().join("leech-b/sound.bin"));
+    daemon.assert_alive("after the read error");
+    drop(lt_a);
+
+    // The sector reads again: a re-check finds the piece, and a new leecher gets it all.
+    disk.set(&[]);
+    assert_eq!(env.verb(&["verify", &ha]).code, 0);
+    let rows = env.wait_list("the re-checked torrent whole", WAIT, &mut daemon, |rows| {
+        seeding(row(rows, &ha))
+    });
+    let whole = row(&rows, &ha).unwrap();
+    assert!(
+        !whole["why"].as_str().unwrap_or_default().contains("lost"),
+        "{whole}"
+    );
+    let mut again = LibtorrentPeer::start_leecher(
+        &a.torrent,
+        &env.root.path().join("leech-a2"),
+        LtOptions {
+            peers: vec![ours],
+            ..LtOptions::default()
+        },
+    );
+    again.wait_done(WAIT);
+    assert_same_tree(&a.root, &env.root.path().join("leech-a2/bad-sector.bin"));
+    assert_same_tree(&a.root, &disk.mount().join("bad-sector.bin"));
+
+    let _ = daemon.term();
+    let mut daemon = Daemon::start(&env, "2", &args);
+    env.wait_list("both complete after a restart", WAIT, &mut daemon, |rows| {
+        seeding(row(rows, &ha)) && seeding(row(rows, &hb))
+    });
+    drop(daemon);
+}
+
+/// A full disk (ENOSPC on a tmpfs the test mounts, filled but for part of the download)
+/// holds that torrent, with `disk full` and the free space on its line, while a torrent
+/// saved elsewhere completes. Once the test deletes its filler the torrent goes on by itself
+/// (no resume, no check) and completes byte-identical, which a restart keeps.
+#[test]
+fn a_full_disk_holds_its_torrent_until_space_returns() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let env = Env::new("ttui-diskfull-");
+    let small = env.root.path().join("small");
+    let Some(mount) = Tmpfs::mount(&small, "size=8m") else {
+        panic!("cannot mount a tmpfs here (tests/run.sh runs the suite as root)");
+    };
+    let filler = small.join("filler");
+    fs::write(&filler, vec![7u8; 4 << 20]).unwrap();
+    let made = env.root.path().join("t");
+    let seeds = env.root.path().join("seeds");
+    let a = Payload::make(&seeds, &made, "too-big.bin", &[("", 6_000_000)], 95);
+    let b = Payload::make(&seeds, &made, "elsewhere.bin", &[("", 3_000_000)], 96);
+    let lt_a = LibtorrentSeeder::start(&a.torrent, &seeds, LtOptions::default());
+    let lt_b = LibtorrentSeeder::start(&b.torrent, &seeds, LtOptions::default());
+    let peers = [
+        "--peer".to_string(),
+        lt_a.addr().to_string(),
+        "--peer".to_string(),
+        lt_b.addr().to_string(),
+    ];
+    let mut daemon = Daemon::start(&env, "1", &peers);
+    let dir = small.display().to_string();
+    assert_eq!(env.verb(&["add", &a.path(), "-o", &dir]).code, 0);
+    assert_eq!(env.verb(&["add", &b.path()]).code, 0);
+    let (ha, hb) = (a.hash(), b.hash());
+
+    let rows = env.wait_list(
+        "the torrent on the full disk held, the other complete",
+        WAIT,
+        &mut daemon,
+        |rows| {
+            row(rows, &ha).is_some_and(|r| {
+                r["state"] == "error" && r["why"].as_str().is_some_and(|w| w.contains(" free"))
+            }) && seeding(row(rows, &hb))
+        },
+    );
+    let full = row(&rows, &ha).unwrap();
+    let why = full["why"].as_str().unwrap_or_default();
+    for words in [
+        "disk full writing",
+        "too-big.bin",
+        "No space left on device",
+        "resumes by itself once",
+    ] {
+        assert!(why.contains(words), "{words:?} on the line: {full}");
+    }
+    assert!(
+        full["verified_bytes"].as_u64() < full["total_bytes"].as_u64(),
+        "{full}"
+    );
+    let shown = env.verb(&["show", &ha]);
+    assert!(shown.stdout.contains("disk full"), "{}", shown.stdout);
+    daemon.assert_alive("on a full disk");
+
+    // Space returns: nobody says resume.
+    fs::remove_file(&filler).unwrap();
+    env.wait_list(
+        "the held torrent complete by itself",
+        WAIT,
+        &mut daemon,
+        |rows| seeding(row(rows, &ha)) && seeding(row(rows, &hb)),
+    );
+    assert_same_tree(&a.root, &small.join("too-big.bin"));
+    assert_same_tree(&b.root, &env.out.join("elsewhere.bin"));
+    let log = daemon.log_text();
+    assert!(log.contains("disk space is back"), "{log}");
+    assert!(!log.contains("checking"), "nothing checked again: {log}");
+
+    let _ = daemon.term();
+    let mut daemon = Daemon::start(&env, "2", &[]);
+    env.wait_list("both complete after a restart", WAIT, &mut daemon, |rows| {
+        seeding(row(rows, &ha)) && seeding(row(rows, &hb))
+    });
+    drop(daemon);
+    drop(mount);
 }

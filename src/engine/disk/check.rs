@@ -15,7 +15,7 @@ use std::sync::{mpsc, Mutex};
 
 use std::os::unix::fs::FileExt;
 
-use super::{io_error, segment_bug, DiskError, Storage};
+use super::{read_error, segment_bug, DiskError, Storage};
 use crate::protocol::metainfo::Info;
 
 /// Bytes one read of the check asks for at most (but always whole pieces, at least one).
@@ -337,7 +337,9 @@ impl Storage {
                 if !rest.is_empty() {
                     handle
                         .read_exact_at(rest, file_offset + got as u64)
-                        .map_err(|e| io_error("read", &file.path, e))?;
+                        .map_err(|e| {
+                            read_error(&file.path, file_offset + got as u64, rest.len(), e)
+                        })?;
                 }
                 if *was_cached == Some(false) {
                     // Advice only: a failure costs cache, not correctness.
@@ -364,11 +366,8 @@ impl Storage {
             let dst = buf.get_mut(at..end).ok_or_else(segment_bug)?;
             match self.read_payload(start, dst) {
                 Ok(()) => {}
-                Err(DiskError::Io { source, .. })
-                    if source.kind() == io::ErrorKind::UnexpectedEof =>
-                {
-                    unreadable.push(index);
-                }
+                // A short file, or a bad sector: that piece fails its check, the rest go on.
+                Err(e) if e.costs_the_piece() => unreadable.push(index),
                 Err(e) => return Err(e),
             }
             at = end;

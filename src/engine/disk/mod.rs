@@ -65,6 +65,15 @@ pub(crate) enum DiskError {
     Layout(String),
     #[error("disk full writing {}: {source}", .path.display())]
     DiskFull { path: PathBuf, source: io::Error },
+    /// A read of payload data failed: `len` bytes at byte `at` of the file `path`, so the
+    /// user is told where on the disk the trouble is.
+    #[error("cannot read {} at byte {at} ({len} bytes): {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        at: u64,
+        len: usize,
+        source: io::Error,
+    },
     #[error("cannot {op} {}: {source}", .path.display())]
     Io {
         op: &'static str,
@@ -93,12 +102,27 @@ impl DiskError {
     pub(crate) fn is_missing_data(&self) -> bool {
         matches!(
             self,
-            DiskError::Io { source, .. }
+            DiskError::Io { source, .. } | DiskError::Read { source, .. }
                 if matches!(
                     source.kind(),
                     io::ErrorKind::UnexpectedEof | io::ErrorKind::NotFound
                 )
         )
+    }
+
+    /// The data of one piece is gone or cannot be read back: missing data (above), or a read
+    /// the disk failed (EIO, or a checksumming file system's EBADMSG: a bad sector, a dying
+    /// disk). Costs that piece, which is fetched again, not the torrent: the other pieces may
+    /// well read, and a disk that is dead altogether fails the writes of the fetch, which stop
+    /// the torrent. A file system gone (ENOTCONN, ENXIO, ENODEV, ESTALE) is not a piece's
+    /// trouble: it stops the torrent with the storage's words.
+    pub(crate) fn costs_the_piece(&self) -> bool {
+        self.is_missing_data()
+            || matches!(
+                self,
+                DiskError::Read { source, .. }
+                    if matches!(source.raw_os_error(), Some(libc::EIO | libc::EBADMSG))
+            )
     }
 
     /// False for errors caused by one bad request (a peer asking for a block outside a piece, an
@@ -530,7 +554,7 @@ impl Storage {
                 }
                 handle
                     .read_exact_at(dst, file_offset)
-                    .map_err(|e| io_error("read", &file.path, e))
+                    .map_err(|e| read_error(&file.path, file_offset, dst.len(), e))
             })
         })
     }
@@ -604,6 +628,15 @@ fn io_error(op: &'static str, path: &Path, source: io::Error) -> DiskError {
     DiskError::Io {
         op,
         path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn read_error(path: &Path, at: u64, len: usize, source: io::Error) -> DiskError {
+    DiskError::Read {
+        path: path.to_path_buf(),
+        at,
+        len,
         source,
     }
 }

@@ -77,7 +77,7 @@ impl PeerConn {
         PeerEnd::Io(words)
     }
 
-    /// Reading `failed` of the batch found its data gone (`DiskError::is_missing_data`): the
+    /// Reading `failed` of the batch found its data gone or unreadable (`DiskError::costs_the_piece`): the
     /// torrent loses that piece (and tells every connection, `on_lost`), the connection goes
     /// on. The batch's blocks not yet sent (`unsent`) are asked again, those of the lost piece
     /// rejected. Any other error ends the connection (`disk_failed`).
@@ -87,11 +87,11 @@ impl PeerConn {
         e: DiskError,
         unsent: &[BlockRef],
     ) -> Result<(), PeerEnd> {
-        if !e.is_missing_data() {
+        if !e.costs_the_piece() {
             return Err(self.disk_failed(e));
         }
         tracing::warn!(
-            "conn {}: piece {} gone from disk: {e}",
+            "conn {}: piece {} lost from disk: {e}",
             self.conn,
             failed.index
         );

@@ -485,6 +485,7 @@ impl Coordinator {
             self.connect_more(now);
         }
         self.dht_tick();
+        self.space_tick(now);
         self.pex_tick(now);
         self.block_hashes_tick(now);
         // The session granted or took a seed slot: act on it now, not at the next round.
@@ -581,6 +582,7 @@ mod interface;
 mod parts;
 mod pex_round;
 mod publish;
+mod space;
 mod superseed;
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
     faultfs.py BACKING MOUNT CONTROL_DIR
 
 Everything under MOUNT is BACKING, passed through, with one difference: while
-CONTROL_DIR/faults has a line `OP<TAB>ERRNO<TAB>PATH` (OP `read` or `write`, ERRNO a name
-such as EIO or ENOSPC, PATH relative to the mount), every such operation on that file fails
-with that error, as a dying disk fails it. The test arms and clears faults by rewriting the
+CONTROL_DIR/faults has a line `OP<TAB>ERRNO<TAB>PATH[<TAB>START-END]` (OP `read` or `write`,
+ERRNO a name such as EIO or ENOSPC, PATH relative to the mount, START-END a byte range of
+the file, END excluded), every such operation on that file (touching that range, when one
+is given: a bad sector) fails with that error, as a dying disk fails it. The test arms and clears faults by rewriting the
 file (a new one renamed into place) or removing it. Each failure is told once per (OP,
 PATH, ERRNO), as a line `OP PATH ERRNO` appended to CONTROL_DIR/failed, so a test knows the
 fault was met.
@@ -38,7 +39,7 @@ class FaultFs(PassFiles):
         self.told = set()
 
     def faults(self):
-        """The faults in force: {(op, relative path): errno number}."""
+        """The faults in force: {(op, relative path): (errno number, byte range or None)}."""
         try:
             with open(os.path.join(self.control, "faults")) as f:
                 text = f.read()
@@ -47,13 +48,20 @@ class FaultFs(PassFiles):
         out = {}
         for line in text.splitlines():
             parts = line.split("\t")
-            if len(parts) == 3 and hasattr(errno, parts[1]):
-                out[(parts[0], parts[2].strip("/"))] = getattr(errno, parts[1])
+            if len(parts) in (3, 4) and hasattr(errno, parts[1]):
+                span = None
+                if len(parts) == 4:
+                    start, end = parts[3].split("-")
+                    span = (int(start), int(end))
+                out[(parts[0], parts[2].strip("/"))] = (getattr(errno, parts[1]), span)
         return out
 
-    def check(self, op, path):
-        code = self.faults().get((op, path.strip("/")))
-        if code is None:
+    def check(self, op, path, offset, size):
+        fault = self.faults().get((op, path.strip("/")))
+        if fault is None:
+            return
+        code, span = fault
+        if span is not None and (offset + size <= span[0] or offset >= span[1]):
             return
         key = (op, path, code)
         with self.mutex:
@@ -65,11 +73,11 @@ class FaultFs(PassFiles):
 
     # -- data ----------------------------------------------------------------------------
     def read(self, path, size, offset, fh):
-        self.check("read", path)
+        self.check("read", path, offset, size)
         return os.pread(fh, size, offset)
 
     def write(self, path, data, offset, fh):
-        self.check("write", path)
+        self.check("write", path, offset, len(data))
         return os.pwrite(fh, data, offset)
 
 

@@ -90,15 +90,32 @@ impl Coordinator {
         }
     }
 
-    fn set_paused(&mut self, paused: bool, now: Instant) {
+    pub(super) fn set_paused(&mut self, paused: bool, now: Instant) {
         if paused == self.run.paused {
             return;
         }
         self.run.paused = paused;
         self.link.resume_due = true;
-        self.shared.paused.store(paused, Ordering::Relaxed);
+        if paused {
+            self.log(
+                LogLevel::Info,
+                "paused: no requests, no uploads; connections kept".into(),
+            );
+        } else {
+            self.log(LogLevel::Info, "resumed".into());
+        }
+        self.apply_pause(now);
+    }
+
+    /// Tells the connections whether transfers are held: by the user's pause, or while the
+    /// disk is full (`space.rs`); only a change is sent.
+    pub(super) fn apply_pause(&mut self, now: Instant) {
+        let held = self.run.paused || self.run.space.is_some();
+        if held == self.shared.paused.swap(held, Ordering::Relaxed) {
+            return;
+        }
         let cmd = || {
-            if paused {
+            if held {
                 PeerCmd::Pause
             } else {
                 PeerCmd::Resume
@@ -107,13 +124,7 @@ impl Coordinator {
         for p in self.peers.values() {
             p.send(cmd());
         }
-        if paused {
-            self.log(
-                LogLevel::Info,
-                "paused: no requests, no uploads; connections kept".into(),
-            );
-        } else {
-            self.log(LogLevel::Info, "resumed".into());
+        if !held {
             self.rechoke(now);
         }
     }
@@ -250,6 +261,7 @@ impl Coordinator {
         }
         let _ = self.shared.lost.send(index);
         self.link.resume_due = true;
+        self.run.lost.insert(index, e.to_string());
         self.log(
             LogLevel::Warn,
             format!("piece {index} lost ({e}): no longer announced to peers"),
@@ -263,7 +275,11 @@ impl Coordinator {
         }
     }
 
-    fn on_disk_error(&mut self, e: crate::engine::disk::DiskError) {
+    pub(super) fn on_disk_error(&mut self, e: crate::engine::disk::DiskError) {
+        if let Some(file) = super::space::waits_for_space(&e) {
+            let file = file.to_path_buf();
+            return self.on_disk_full(&file, &e, Instant::now());
+        }
         let msg = format!("disk error: {e}");
         if e.is_fatal() {
             self.log(LogLevel::Error, msg.clone());
@@ -428,6 +444,7 @@ impl Coordinator {
             return self.narrow_failed_piece(index, &names, width, leaves, senders, now);
         }
         if ok {
+            self.run.lost.remove(&index);
             // The connections heard of it through the `verified` broadcast already.
             if !self.run.complete && self.shared.download().picker.is_complete() {
                 self.on_complete();

@@ -26,10 +26,7 @@ impl Coordinator {
             if !was.wanted() && priority.wanted() {
                 // A few pieces' bytes at most (its boundary pieces): done in place.
                 if let Err(e) = self.shared.storage.want_file(entries[i]) {
-                    self.log(LogLevel::Error, e.to_string());
-                    if e.is_fatal() {
-                        self.run.fatal = Some(e.to_string());
-                    }
+                    self.on_disk_error(e);
                 }
             }
         }

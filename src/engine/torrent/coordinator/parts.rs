@@ -45,6 +45,11 @@ pub(super) struct RunState {
     pub(super) filter_seen: u64,
     /// `--interface` was down at the last tick (`interface.rs`).
     pub(super) interface_down: bool,
+    /// Verified pieces a read found gone or unreadable (`on_piece_gone`), with the read's
+    /// error (which file, where): said on the torrent's line until each verifies again.
+    pub(super) lost: std::collections::BTreeMap<u32, String>,
+    /// Held for a full disk until space returns (`space.rs`).
+    pub(super) space: Option<super::space::SpaceWait>,
 }
 
 /// When the choker last ran, and its optimistic pick.

@@ -29,7 +29,7 @@ impl Coordinator {
             return;
         }
         self.link.counted_until += Duration::from_secs(secs);
-        if self.run.paused || self.run.fatal.is_some() {
+        if self.run.paused || self.run.fatal.is_some() || self.run.space.is_some() {
             return;
         }
         self.link.lifetime.active_secs += secs;
@@ -49,6 +49,9 @@ impl Coordinator {
     }
 
     pub(super) fn state(&self) -> TorrentState {
+        if let (Some(wait), None) = (&self.run.space, &self.run.fatal) {
+            return TorrentState::Error(wait.words());
+        }
         snapshot::torrent_state(
             &self.shown.snap.state,
             self.run.fatal.as_deref(),
@@ -78,6 +81,8 @@ impl Coordinator {
         let (wanted_bytes, files_why) = self.wanted_words();
         let why = match &state {
             TorrentState::Error(e) => Some(e.clone()),
+            // A piece lost to the disk first: the user must hear which file, and where.
+            _ if !self.run.lost.is_empty() => self.lost_words(),
             // Else a limit at (nearly) full use is what holds the torrent back: say which.
             _ => files_why.or_else(|| {
                 self.shared
@@ -131,6 +136,19 @@ impl Coordinator {
             l.private = self.given.meta.info.private;
             l.seen_complete = self.shown.seen_complete;
         });
+    }
+
+    /// The pieces lost to the disk since they verified (`RunState::lost`), in words: the first
+    /// one's read error, and how many more.
+    pub(super) fn lost_words(&self) -> Option<String> {
+        let (index, error) = self.run.lost.iter().next()?;
+        let more = match self.run.lost.len() - 1 {
+            0 => String::new(),
+            n => format!(" (and {n} more)"),
+        };
+        Some(format!(
+            "piece {index} lost{more}: {error}; downloading it again"
+        ))
     }
 
     /// A resume point every `RESUME_EVERY` while pieces get verified or the lifetime counters

@@ -7,7 +7,7 @@ use std::time::Instant;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::PeerEvent;
-use crate::engine::api::{Command, LogLevel, PeerEnd, PeerSource, PeerStage};
+use crate::engine::api::{Command, LogLevel, PeerEnd, PeerSource, PeerStage, TorrentState};
 use crate::engine::peer::link::PeerCmd;
 use crate::engine::testkit::{addr, connect, coordinator, TestTorrent};
 use crate::engine::torrent::peers::{PeerEntry, Plan};
@@ -306,16 +306,37 @@ fn completion_lets_seeds_go_and_asks_for_a_resume_point() {
     assert!(commands(&mut leech_rx).is_empty());
 }
 
+/// A full disk holds the torrent (its transfers stop, its line says why) and does not end
+/// it; a file size limit (EFBIG), which never lifts by itself, ends it.
 #[test]
-fn a_full_disk_stops_the_torrent_with_its_reason() {
+fn a_full_disk_holds_the_torrent_and_a_size_limit_ends_it() {
     use crate::engine::disk::DiskError;
+    let full = |errno| DiskError::DiskFull {
+        path: "out/t".into(),
+        source: std::io::Error::from_raw_os_error(errno),
+    };
     let t = torrent();
     let mut c = coordinator(&t);
-    let full = DiskError::DiskFull {
-        path: "out/t".into(),
-        source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+    c.on_event(Event::DiskError(full(libc::ENOSPC)));
+    c.on_event(Event::DiskError(full(libc::ENOSPC)));
+    assert_eq!(c.run.fatal, None);
+    assert!(t.shared.paused.load(Ordering::Relaxed), "transfers held");
+    assert!(!c.run.paused, "not the user's pause");
+    let TorrentState::Error(words) = c.state() else {
+        panic!("{:?}", c.state());
     };
-    c.on_event(Event::DiskError(full));
+    assert!(
+        words.starts_with("disk full writing out/t: ") && words.contains("resumes by itself"),
+        "{words}"
+    );
+    // The user's pause and resume meanwhile leave the hold in place.
+    c.set_paused(true, Instant::now());
+    c.set_paused(false, Instant::now());
+    assert!(t.shared.paused.load(Ordering::Relaxed));
+
+    let t = torrent();
+    let mut c = coordinator(&t);
+    c.on_event(Event::DiskError(full(libc::EFBIG)));
     let fatal = c.run.fatal.as_deref().unwrap_or_default();
     assert!(
         fatal.starts_with("disk error: disk full writing out/t: "),
@@ -388,9 +409,10 @@ fn a_piece_gone_from_disk_is_lost_once_and_the_torrent_goes_on() {
     let mut c = coordinator(&t);
     c.on_complete();
     let mut lost = t.shared.lost.subscribe();
-    let gone = || DiskError::Io {
-        op: "read",
+    let gone = || DiskError::Read {
         path: "out/t".into(),
+        at: 2 * u64::from(PIECE),
+        len: 16384,
         source: std::io::ErrorKind::UnexpectedEof.into(),
     };
     assert!(gone().is_missing_data());
@@ -407,12 +429,54 @@ fn a_piece_gone_from_disk_is_lost_once_and_the_torrent_goes_on() {
     assert!(!t.shared.download().picker.have().get(2));
     assert!(!c.run.complete && c.run.fatal.is_none());
     assert!(c.link.resume_due);
-    assert!(logged(&c, "piece 2 lost (cannot read out/t: "));
+    assert!(logged(
+        &c,
+        &format!(
+            "piece 2 lost (cannot read out/t at byte {} (16384 bytes): ",
+            2 * PIECE
+        )
+    ));
     assert!(logged(&c, "downloading again: piece 2 lost"));
-    let denied = DiskError::Io {
-        op: "read",
+    let denied = DiskError::Read {
         path: "out/t".into(),
+        at: 0,
+        len: 16384,
         source: std::io::ErrorKind::PermissionDenied.into(),
     };
     assert!(!denied.is_missing_data(), "not a piece's loss: the disk's");
+    assert!(!denied.costs_the_piece());
+}
+
+/// A read the disk failed (EIO: a bad sector) costs that piece as missing data does, and the
+/// torrent's line says which piece, which file and where until the piece verifies again; a
+/// file system gone (ENOTCONN) is not a piece's trouble.
+#[test]
+fn an_unreadable_piece_is_lost_and_named_on_the_line_until_it_verifies_again() {
+    use crate::engine::disk::DiskError;
+    let t = TestTorrent::new(PIECE, u64::from(PIECE * PIECES), &[0, 1, 2, 3]);
+    let mut c = coordinator(&t);
+    c.on_complete();
+    let eio = |errno| DiskError::Read {
+        path: "out/t".into(),
+        at: u64::from(PIECE),
+        len: 16384,
+        source: std::io::Error::from_raw_os_error(errno),
+    };
+    assert!(eio(libc::EIO).costs_the_piece() && !eio(libc::EIO).is_missing_data());
+    assert!(!eio(libc::ENOTCONN).costs_the_piece());
+    c.on_event(Event::Peer(PeerEvent::PieceGone {
+        index: 1,
+        error: eio(libc::EIO),
+    }));
+    assert!(!t.shared.download().picker.have().get(1));
+    assert!(!c.run.complete && c.run.fatal.is_none());
+    let words = c.lost_words().unwrap();
+    assert!(
+        words.starts_with("piece 1 lost: cannot read out/t at byte ")
+            && words.contains("Input/output error")
+            && words.ends_with("; downloading it again"),
+        "{words}"
+    );
+    c.run.lost.remove(&1);
+    assert_eq!(c.lost_words(), None);
 }
