@@ -35,6 +35,9 @@
 #   SOAK_BASE              the minute the RSS, fds and threads are compared from (10; half
 #                          the run when it is shorter than 20 minutes)
 #   SOAK_SETTLE=60         seconds between the churn's end and the last sample
+#   SOAK_RSS_AIM=1         0: the RSS is reported but is no aim (the test command's short
+#                          form, tests/session/soak_short.rs: a few minutes of a debug build
+#                          say nothing of a leak; its fds, threads and torrents still must)
 #   SOAK_CHURN=40          torrents of the pool added and removed
 #   SOAK_DOWNLOADS=6       torrents downloading (2-4 MiB each, from the peers)
 #   SOAK_STREAMS=3         torrents streamed (8-16 MiB each, seeding)
@@ -304,6 +307,7 @@ START=$(date +%s)
 {
     echo "START=$START"
     echo "BASE=$BASE"
+    echo "RSS_AIM=${SOAK_RSS_AIM:-1}"
     echo "SETTLE=$SETTLE"
 } >"$WORK/times.env"
 echo "minute time rss_kib fds threads ticks" >"$WORK/samples.tsv"

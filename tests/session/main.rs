@@ -47,4 +47,5 @@ mod seed_library; // slow
 mod session;
 mod session_race;
 mod session_swarm; // slow
+mod soak_short; // slow
 mod store;
