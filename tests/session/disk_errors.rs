@@ -90,12 +90,8 @@ fn download_into(t: &Torrent, peer: SocketAddr, out: &Path, prefix: &[String]) -
     }
 }
 
-/// A file size limit (EFBIG: `prlimit --fsize`) never lifts by itself: the download ends
-/// with one clear `error:` line, never a `complete:` over data that was not written.
-#[test]
-fn a_file_size_limit_fails_clearly_and_never_completes() {
-    require_loopback_only();
-    let _swarm = swarm_lock();
+/// A 24 MiB torrent and a libtorrent seed of it.
+fn too_big_and_its_seed() -> (Fixture, Torrent, LibtorrentSeeder) {
     let fx = Fixture::single_file("too big.bin", 24 << 20, 31, 18);
     let t = fx.torrent_with("direct.torrent", None, &[]);
     let seeder = LibtorrentSeeder::start(
@@ -106,6 +102,16 @@ fn a_file_size_limit_fails_clearly_and_never_completes() {
             ..LtOptions::default()
         },
     );
+    (fx, t, seeder)
+}
+
+/// A file size limit (EFBIG: `prlimit --fsize`) never lifts by itself: the download ends
+/// with one clear `error:` line, never a `complete:` over data that was not written.
+#[test]
+fn a_file_size_limit_fails_clearly_and_never_completes() {
+    require_loopback_only();
+    let _swarm = swarm_lock();
+    let (fx, t, seeder) = too_big_and_its_seed();
     let out = fx.dir.path().join("small");
     fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
     let prefix = bounded(vec![
@@ -155,16 +161,7 @@ fn a_file_size_limit_fails_clearly_and_never_completes() {
 fn a_full_disk_holds_a_one_shot_until_space_returns() {
     require_loopback_only();
     let _swarm = swarm_lock();
-    let fx = Fixture::single_file("too big.bin", 24 << 20, 31, 18);
-    let t = fx.torrent_with("direct.torrent", None, &[]);
-    let seeder = LibtorrentSeeder::start(
-        &t,
-        &fx.data_dir,
-        LtOptions {
-            seed_mode: true,
-            ..LtOptions::default()
-        },
-    );
+    let (fx, t, seeder) = too_big_and_its_seed();
     let out = fx.dir.path().join("small");
     let Some(mount) = Tmpfs::mount(&out, "size=32m") else {
         panic!("cannot mount a tmpfs here (tests/run.sh runs the suite as root)");

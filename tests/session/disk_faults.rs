@@ -123,6 +123,16 @@ fn row<'a>(rows: &'a [Value], hash: &str) -> Option<&'a Value> {
     rows.iter().find(|r| r["info_hash"] == hash)
 }
 
+/// Stops the daemon (SIGTERM) and starts it again with `args`: nothing acknowledged is lost,
+/// both torrents are complete.
+fn both_complete_after_a_restart(env: &Env, daemon: Daemon, args: &[String], [ha, hb]: [&str; 2]) {
+    let _ = daemon.term();
+    let mut daemon = Daemon::start(env, "2", args);
+    env.wait_list("both complete after a restart", WAIT, &mut daemon, |rows| {
+        seeding(row(rows, ha)) && seeding(row(rows, hb))
+    });
+}
+
 fn seeding(r: Option<&Value>) -> bool {
     r.is_some_and(|r| r["state"] == "seeding" && r["verified_bytes"] == r["total_bytes"])
 }
@@ -201,12 +211,7 @@ fn a_write_error_stops_its_torrent_alone_and_a_resume_completes_it() {
     assert_same_tree(&b.root, &env.out.join("elsewhere.bin"));
 
     // Nothing acknowledged is lost across a restart.
-    let _ = daemon.term();
-    let mut daemon = Daemon::start(&env, "2", &[]);
-    env.wait_list("both complete after a restart", WAIT, &mut daemon, |rows| {
-        seeding(row(rows, &ha)) && seeding(row(rows, &hb))
-    });
-    drop(daemon);
+    both_complete_after_a_restart(&env, daemon, &[], [&ha, &hb]);
     drop(lt_a);
     drop(lt_b);
 }
@@ -328,12 +333,7 @@ fn a_read_error_while_seeding_costs_one_piece_and_a_recheck_brings_it_back() {
     assert_same_tree(&a.root, &env.root.path().join("leech-a2/bad-sector.bin"));
     assert_same_tree(&a.root, &disk.mount().join("bad-sector.bin"));
 
-    let _ = daemon.term();
-    let mut daemon = Daemon::start(&env, "2", &args);
-    env.wait_list("both complete after a restart", WAIT, &mut daemon, |rows| {
-        seeding(row(rows, &ha)) && seeding(row(rows, &hb))
-    });
-    drop(daemon);
+    both_complete_after_a_restart(&env, daemon, &args, [&ha, &hb]);
 }
 
 /// A full disk (ENOSPC on a tmpfs the test mounts, filled but for part of the download)
@@ -413,12 +413,7 @@ fn a_full_disk_holds_its_torrent_until_space_returns() {
     assert!(log.contains("disk space is back"), "{log}");
     assert!(!log.contains("checking"), "nothing checked again: {log}");
 
-    let _ = daemon.term();
-    let mut daemon = Daemon::start(&env, "2", &[]);
-    env.wait_list("both complete after a restart", WAIT, &mut daemon, |rows| {
-        seeding(row(rows, &ha)) && seeding(row(rows, &hb))
-    });
-    drop(daemon);
+    both_complete_after_a_restart(&env, daemon, &[], [&ha, &hb]);
     drop(mount);
 }
 
@@ -520,13 +515,7 @@ impl Held {
         assert!(log.contains(log_says), "{log}");
         assert!(!log.contains(" lost ("), "no piece taken for lost: {log}");
         assert!(!log.contains("checking"), "nothing checked again: {log}");
-        let _ = self.daemon.term();
-        let mut daemon = Daemon::start(&self.env, "2", &[]);
-        self.env
-            .wait_list("both complete after a restart", WAIT, &mut daemon, |rows| {
-                seeding(row(rows, &ha)) && seeding(row(rows, &hb))
-            });
-        drop(daemon);
+        both_complete_after_a_restart(&self.env, self.daemon, &[], [&ha, &hb]);
     }
 }
 
