@@ -183,9 +183,8 @@ fn a_full_disk_holds_a_one_shot_until_space_returns() {
         out.display().to_string(),
     ]);
     ttui.wait_for_stdout("the disk full line", DOWNLOAD_TIMEOUT, |s| {
-        s.lines().any(|l| {
-            l.contains("disk full") && l.contains("free") && l.contains("resumes by itself")
-        })
+        s.lines()
+            .any(|l| l.contains("disk full: ") && l.contains(" free, resumes by itself once"))
     });
     let held = ttui.stdout_now();
     assert!(!held.contains("complete:"), "{}", last_lines(&held, 10));

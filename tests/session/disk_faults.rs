@@ -377,14 +377,16 @@ fn a_full_disk_holds_its_torrent_until_space_returns() {
         &mut daemon,
         |rows| {
             row(rows, &ha).is_some_and(|r| {
-                r["state"] == "error" && r["why"].as_str().is_some_and(|w| w.contains(" free"))
+                r["state"] == "error" && r["why"].as_str().is_some_and(|w| w.contains(" free, "))
             }) && seeding(row(rows, &hb))
         },
     );
     let full = row(&rows, &ha).unwrap();
     let why = full["why"].as_str().unwrap_or_default();
     for words in [
-        "disk full writing",
+        "disk full: ",
+        " free, resumes by itself once",
+        "(writing ",
         "too-big.bin",
         "No space left on device",
         "resumes by itself once",

@@ -63,12 +63,14 @@ impl StorageHold {
     /// The torrent's line while it is held: what failed, and what resumes it.
     pub(super) fn words(&self) -> String {
         match &self.trouble {
+            // What matters first (a list's line is cut short): the free space and what
+            // resumes it; then which write failed.
             Trouble::Full { need, free, .. } => {
-                let free = free.map_or_else(String::new, |f| format!("; {} free", bytes(f)));
+                let free = free.map_or_else(String::new, |f| format!("{} free, ", bytes(f)));
                 format!(
-                    "{}{free}; resumes by itself once {} are free",
-                    self.error,
-                    bytes(*need)
+                    "disk full: {free}resumes by itself once {} are free ({})",
+                    bytes(*need),
+                    self.error
                 )
             }
             Trouble::ReadOnly => format!(
@@ -138,7 +140,13 @@ impl Coordinator {
         }
         let hold = StorageHold {
             trouble,
-            error: e.to_string(),
+            error: match e {
+                // "disk full" is said first already (`words`).
+                DiskError::DiskFull { path, source } => {
+                    format!("writing {}: {source}", path.display())
+                }
+                _ => e.to_string(),
+            },
             look: None,
             // At once: a full disk's line says how much is free from the first tick on.
             next_look: now,
@@ -250,7 +258,7 @@ mod tests {
     fn the_line_says_what_failed_what_is_free_and_what_resumes_it() {
         let hold = |trouble| StorageHold {
             trouble,
-            error: "disk full writing /d/f: No space left on device (os error 28)".into(),
+            error: "writing /d/f: No space left on device (os error 28)".into(),
             look: None,
             next_look: Instant::now(),
         };
@@ -262,8 +270,8 @@ mod tests {
         .words();
         assert_eq!(
             words,
-            "disk full writing /d/f: No space left on device (os error 28); 12 MiB free; \
-             resumes by itself once 64 MiB are free"
+            "disk full: 12 MiB free, resumes by itself once 64 MiB are free (writing /d/f: No \
+             space left on device (os error 28))"
         );
         assert!(hold(Trouble::Missing)
             .words()

@@ -326,7 +326,8 @@ fn a_full_disk_holds_the_torrent_and_a_size_limit_ends_it() {
         panic!("{:?}", c.state());
     };
     assert!(
-        words.starts_with("disk full writing out/t: ") && words.contains("resumes by itself"),
+        words.starts_with("disk full: resumes by itself once")
+            && words.contains("(writing out/t: "),
         "{words}"
     );
     // The user's pause and resume meanwhile leave the hold in place.
