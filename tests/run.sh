@@ -229,7 +229,7 @@ install_packages() {
     local pkgs=(opentracker transmission-daemon transmission-cli mktorrent aria2
         python3-libtorrent python3 python3-venv tmux aha iproute2 util-linux openssh-server
         openssh-client desktop-file-utils chromium dante-server e2fsprogs miniupnpc nftables
-        fuse3 python3-fusepy ffmpeg nodejs qbittorrent-nox coturn faketime)
+        fuse3 python3-fusepy ffmpeg nodejs qbittorrent-nox coturn faketime curl)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
