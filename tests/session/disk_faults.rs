@@ -421,13 +421,16 @@ fn a_full_disk_holds_its_torrent_until_space_returns() {
 
 /// What the storage tests share: a torrent downloading slowly (a libtorrent seed held to
 /// 1 MB/s) onto the FUSE mount, and one saved elsewhere.
+///
+/// Fields drop in this order: the daemon and the seeds first, then the mount, and the
+/// temporary folder that holds the mount point last (removed before the unmount, it stayed).
 struct Held {
-    env: Env,
+    daemon: Daemon,
+    _seeds: [LibtorrentPeer; 2],
     disk: FaultFs,
     on_mount: Payload,
     elsewhere: Payload,
-    daemon: Daemon,
-    _seeds: [LibtorrentPeer; 2],
+    env: Env,
 }
 
 impl Held {
