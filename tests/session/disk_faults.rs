@@ -336,21 +336,24 @@ fn a_read_error_while_seeding_costs_one_piece_and_a_recheck_brings_it_back() {
     both_complete_after_a_restart(&env, daemon, &args, [&ha, &hb]);
 }
 
-/// A full disk (ENOSPC on a tmpfs the test mounts, filled but for part of the download)
-/// holds that torrent, with `disk full` and the free space on its line, while a torrent
+/// A full disk: the FUSE mount over a tmpfs of 8 MiB the test mounts, filled but for part of
+/// the download, so its writes fail with the real ENOSPC and its free space is the tmpfs's.
+/// That torrent is held, with `disk full` and the free space on its line, while a torrent
 /// saved elsewhere completes. Once the test deletes its filler the torrent goes on by itself
 /// (no resume, no check) and completes byte-identical, which a restart keeps.
 #[test]
 fn a_full_disk_holds_its_torrent_until_space_returns() {
     require_loopback_only();
-    if !prereq::have_python_libtorrent() {
+    if !FaultFs::available() {
         return;
     }
     let env = Env::new("ttui-diskfull-");
-    let small = env.root.path().join("small");
-    let Some(mount) = Tmpfs::mount(&small, "size=8m") else {
+    let fs_root = env.root.path().join("faultfs");
+    let Some(backing) = Tmpfs::mount(&fs_root.join("backing"), "size=8m") else {
         panic!("cannot mount a tmpfs here (tests/run.sh runs the suite as root)");
     };
+    let disk = FaultFs::start(&fs_root, &env.logs);
+    let small = disk.mount().to_path_buf();
     let filler = small.join("filler");
     fs::write(&filler, vec![7u8; 4 << 20]).unwrap();
     let made = env.root.path().join("t");
@@ -416,7 +419,8 @@ fn a_full_disk_holds_its_torrent_until_space_returns() {
     assert!(!log.contains("checking"), "nothing checked again: {log}");
 
     both_complete_after_a_restart(&env, daemon, &[], [&ha, &hb]);
-    drop(mount);
+    drop(disk);
+    drop(backing);
 }
 
 /// What the storage tests share: a torrent downloading slowly (a libtorrent seed held to
