@@ -448,11 +448,19 @@ impl Picker {
         true
     }
 
+    /// A piece that failed its hash check: missing again, and shown as a bad hash.
     pub fn piece_failed(&mut self, index: u32) {
-        self.hashing.retain(|i| *i != index);
         if let Some(f) = self.failed.get_mut(index as usize) {
             *f = true;
         }
+        self.piece_unwritten(index);
+    }
+
+    /// A piece whose blocks could not all be written (a full disk, a write error): missing
+    /// again and fetched again, as a failed one, but not shown as a bad hash, for its data
+    /// was never checked.
+    pub fn piece_unwritten(&mut self, index: u32) {
+        self.hashing.retain(|i| *i != index);
         if self.priority_of(index).wanted() {
             self.unrequested_blocks += self.blocks_in(index) as u64;
         }

@@ -44,8 +44,8 @@ fn run(shared: &Shared, index: u32) {
             Take::Finish(senders) => {
                 if hash.unwritten {
                     // As a write error always did: the piece is fetched again, and the
-                    // coordinator heard of the error (a full disk stops the torrent).
-                    shared.download().picker.piece_failed(index);
+                    // coordinator heard of the error (a full disk holds the torrent).
+                    shared.download().picker.piece_unwritten(index);
                 } else {
                     finish(shared, index, hash, senders);
                 }

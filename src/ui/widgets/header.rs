@@ -23,6 +23,11 @@ pub(crate) fn render(area: Rect, buf: &mut Buffer, snap: &Snapshot, app: &App) {
     // Line 1: name and size on the left, state on the right.
     let (state_text, state_style) = state_label(&snap.status(), theme);
     let size = format!("  {}", fmt::bytes(snap.total_length));
+    // The name keeps a third of the line (or what it needs): a long state, an error's words,
+    // is cut here and said whole in the log below.
+    let name_keeps = snap.name.chars().count().min(width / 3);
+    let state_room = width.saturating_sub(name_keeps + size.chars().count() + 3);
+    let state_text = fmt::ellipsize(&state_text, state_room).into_owned();
     let name_room = width.saturating_sub(state_text.chars().count() + size.chars().count() + 3);
     let name = outside(&snap.name, name_room);
     let used = 1 + name.chars().count() + size.chars().count();
@@ -313,6 +318,23 @@ mod tests {
             r[3].contains("127.0.0.1:6969 failed: connection refused, retry 30s"),
             "{r:?}"
         );
+    }
+
+    /// A long error (a full disk's words) is cut to leave the name its room, not the other
+    /// way round: before, the name vanished and the size ran into the state.
+    #[test]
+    fn a_long_error_leaves_the_name_its_room() {
+        let mut s = snap();
+        s.name = "film.mkv".into();
+        s.state = TorrentState::Error(
+            "disk full: 0 B free, resumes by itself once 1.8 MiB are free (writing \
+             /tmp/vis/small/film.mkv: No space left on device (os error 28))"
+                .into(),
+        );
+        let r = render_rows(&s, 80);
+        assert!(r[0].starts_with(" film.mkv  "), "{r:?}");
+        assert!(r[0].contains(" error: disk full: 0 B free"), "{r:?}");
+        assert!(r[0].trim_end().ends_with('…'), "{r:?}");
     }
 
     #[test]
