@@ -46,14 +46,9 @@ fn error_lines(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| !l.trim().is_empty()).collect()
 }
 
-/// Runs ttui against the seeder at `peer` with its output in `out`; `prefix` (e.g. prlimit)
-/// wraps the command when given.
-fn download_into(t: &Torrent, peer: SocketAddr, out: &Path, prefix: &[String]) -> Finished {
-    let mut args: Vec<String> = prefix.to_vec();
-    if !prefix.is_empty() {
-        args.push(env!("CARGO_BIN_EXE_ttui").to_string());
-    }
-    args.extend([
+/// A one-shot download of `t` from the seeder at `peer` into `out`, on loopback.
+fn one_shot_args(t: &Torrent, peer: SocketAddr, out: &Path) -> [String; 11] {
+    [
         t.path.display().to_string(),
         "--headless".into(),
         "--no-trackers".into(),
@@ -65,7 +60,17 @@ fn download_into(t: &Torrent, peer: SocketAddr, out: &Path, prefix: &[String]) -
         peer.to_string(),
         "-o".into(),
         out.display().to_string(),
-    ]);
+    ]
+}
+
+/// Runs ttui against the seeder at `peer` with its output in `out`; `prefix` (e.g. prlimit)
+/// wraps the command when given.
+fn download_into(t: &Torrent, peer: SocketAddr, out: &Path, prefix: &[String]) -> Finished {
+    let mut args: Vec<String> = prefix.to_vec();
+    if !prefix.is_empty() {
+        args.push(env!("CARGO_BIN_EXE_ttui").to_string());
+    }
+    args.extend(one_shot_args(t, peer, out));
     if prefix.is_empty() {
         Ttui::run(args, DOWNLOAD_TIMEOUT)
     } else {
@@ -169,19 +174,7 @@ fn a_full_disk_holds_a_one_shot_until_space_returns() {
     // 16 MiB taken: the 24 MiB download runs out of space two thirds of the way.
     let filler = out.join("filler");
     fs::write(&filler, vec![7u8; 16 << 20]).unwrap();
-    let mut ttui = Ttui::spawn([
-        t.path.display().to_string(),
-        "--headless".into(),
-        "--no-trackers".into(),
-        "--bind".into(),
-        "127.0.0.1".into(),
-        "--port".into(),
-        "0".into(),
-        "--peer".into(),
-        seeder.addr().to_string(),
-        "-o".into(),
-        out.display().to_string(),
-    ]);
+    let mut ttui = Ttui::spawn(one_shot_args(&t, seeder.addr(), &out));
     ttui.wait_for_stdout("the disk full line", DOWNLOAD_TIMEOUT, |s| {
         s.lines()
             .any(|l| l.contains("disk full: ") && l.contains(" free, resumes by itself once"))
