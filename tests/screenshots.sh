@@ -10,7 +10,7 @@
 # Everything runs on 127.0.0.x (the demo's swarm, a loopback session), in a network namespace
 # of its own that has only `lo` (the script enters one with unshare). Output:
 # screenshots/{main,availability,help,paused,probe,tab-overview,tab-files,tab-trackers,tab-log,
-# list,add-dialog,limits-dialog,stream,proxy-down,port-mapped,interface-down,browsers}.png. Takes about 2 minutes
+# list,add-dialog,limits-dialog,stream,stats,proxy-down,port-mapped,interface-down,browsers}.png. Takes about 2 minutes
 # after the build; SHOTS names the ones to make (a shot of the demo's swarm still runs the demo).
 set -euo pipefail
 
@@ -69,7 +69,7 @@ ip link set lo up 2>/dev/null || true
 
 # SHOTS: the screenshots to make (space or comma separated); all when unset.
 ALL_SHOTS=(main availability tab-overview tab-files tab-trackers tab-log help paused probe list
-    add-dialog limits-dialog stream proxy-down port-mapped interface-down browsers)
+    add-dialog limits-dialog stream stats proxy-down port-mapped interface-down browsers)
 IFS=' ,' read -r -a SHOTS_WANTED <<<"${SHOTS:-}"
 # want NAME...: whether any of them is to be made.
 want() {
@@ -218,7 +218,7 @@ MADE=()
 # --- 1–4: the TUI --------------------------------------------------------------------------
 # The shots of the demo's swarm (the demo runs for any of them).
 DEMO_SHOTS=(main availability tab-overview tab-files tab-trackers tab-log help paused probe list
-    add-dialog limits-dialog stream proxy-down)
+    add-dialog limits-dialog stream stats proxy-down)
 if want "${DEMO_SHOTS[@]}"; then
     log "starting ttui demo in tmux -S $SOCK"
     tm new-session -d -x "$COLS" -y "$ROWS" -s shots -n demo \
@@ -275,7 +275,7 @@ fi
 # The tracker knows the demo's fake seeders; the peers the demo hands the downloader directly
 # (the other clients, the broken ones, the closed port, the ttui seeder) are given with --peer.
 # Their addresses come from the demo's stderr.
-if want probe list add-dialog limits-dialog stream proxy-down; then
+if want probe list add-dialog limits-dialog stream stats proxy-down; then
     demo_dir=$(sed -n 's/^demo dir: //p' "$WORK/demo.err" | head -n1)
     [[ -n "$demo_dir" && -f "$demo_dir/ttui-demo.torrent" ]] || die "no demo torrent (see $WORK/demo.err)"
     extra=()
@@ -308,7 +308,7 @@ if want probe; then
 fi
 
 # --- 6–9: a session's list, the add dialog, the rate limits dialog, a file streamed -------
-if want list add-dialog limits-dialog stream; then
+if want list add-dialog limits-dialog stream stats; then
     # A real session (loopback only, no DHT) with three torrents in different states: a folder
     # already complete in its save directory (it seeds), the demo's torrent (fetching from the demo's
     # swarm, or waiting for peers once the demo has stopped) and one added paused.
@@ -401,6 +401,16 @@ PLAYER
     wait_for "$S" 'grep -q "part2.mkv.*% read" <<<"$screen"' 20 "the player reading part2.mkv"
     sleep 8
     shot "$S" stream "ttui: a file streamed to a player while it downloads"
+
+    # The statistics view (`i` on the list): what each tracker was told today, by the bytes
+    # the session has moved so far (the demo's tracker; the seeded folder has none).
+    tm send-keys -t "$S" Escape
+    wait_for "$S" 'grep -q "a add" <<<"$screen"' 10 "the list again"
+    tm send-keys -t "$S" i
+    wait_for "$S" 'grep -q "statistics by tracker" <<<"$screen" && grep -q "tallest day" <<<"$screen"' 20 "the statistics view"
+    sleep 2.5
+    shot "$S" stats "ttui: bytes up and down per tracker"
+    tm send-keys -t "$S" i
 fi
 
 if want proxy-down; then

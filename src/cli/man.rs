@@ -24,6 +24,10 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("torrents.md", include_str!("../../assets/man/torrents.md")),
     ("session.md", include_str!("../../assets/man/session.md")),
     ("queue.md", include_str!("../../assets/man/queue.md")),
+    (
+        "accounting.md",
+        include_str!("../../assets/man/accounting.md"),
+    ),
     ("files.md", include_str!("../../assets/man/files.md")),
     ("stream.md", include_str!("../../assets/man/stream.md")),
     ("config.md", include_str!("../../assets/man/config.md")),

@@ -488,6 +488,33 @@ pub(crate) enum Verb {
         #[command(flatten)]
         at: At,
     },
+    /// Bytes uploaded and downloaded today, this week, this month and in all, per tracker
+    /// (or label, or torrent), with the ratio: what trackers were told, kept across restarts.
+    Stats {
+        /// Rows per tracker host, label or torrent.
+        #[arg(long, value_enum, default_value = "tracker")]
+        by: StatsByArg,
+        #[command(flatten)]
+        at: At,
+    },
+}
+
+/// What `ttui stats` groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StatsByArg {
+    Tracker,
+    Label,
+    Torrent,
+}
+
+impl From<StatsByArg> for crate::engine::api::StatsBy {
+    fn from(a: StatsByArg) -> Self {
+        match a {
+            StatsByArg::Tracker => Self::Tracker,
+            StatsByArg::Label => Self::Label,
+            StatsByArg::Torrent => Self::Torrent,
+        }
+    }
 }
 
 /// What `ttui blocklist` does.
@@ -527,7 +554,8 @@ impl Verb {
             | Verb::Limit { at, .. }
             | Verb::Stream { at, .. }
             | Verb::Play { at, .. }
-            | Verb::Blocklist { at, .. } => at,
+            | Verb::Blocklist { at, .. }
+            | Verb::Stats { at, .. } => at,
         }
     }
 
@@ -549,7 +577,8 @@ impl Verb {
             | Verb::Limit { at, .. }
             | Verb::Stream { at, .. }
             | Verb::Play { at, .. }
-            | Verb::Blocklist { at, .. } => at,
+            | Verb::Blocklist { at, .. }
+            | Verb::Stats { at, .. } => at,
         }
     }
 

@@ -101,6 +101,7 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
             change: crate::engine::api::LimitChange { down, up, turtle },
         },
         Verb::Blocklist { .. } => Request::BlocklistUpdate,
+        Verb::Stats { by, .. } => Request::Stats { by: by.into() },
         Verb::Stream { id, file, .. } => Request::StreamUrl { id, file },
         Verb::Play { id, file, .. } => return crate::cli::play::play(socket, id, file).await,
     };
@@ -218,6 +219,14 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
     let width = terminal_width();
     match response {
         Response::Error(e) => Err(e),
+        Response::Stats(stats) => {
+            if json {
+                println!("{}", out::json(&stats));
+            } else {
+                print!("{}", out::stats_table(&stats));
+            }
+            Ok(0)
+        }
         Response::Blocklist(status) => {
             if json {
                 println!("{}", out::json(&status));

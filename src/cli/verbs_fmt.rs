@@ -112,6 +112,85 @@ fn short_hash(h: &str) -> String {
     format!("{}…", fit(h.get(..8).unwrap_or(h), 8))
 }
 
+/// `ttui stats`: a row per tracker, label or torrent, today, this week, this month and all
+/// time, uploaded and downloaded, then what the rows share.
+pub(crate) fn stats_table(stats: &crate::engine::api::Stats) -> String {
+    use crate::engine::api::StatsBy;
+    use Align::*;
+    let by = stats.by.word();
+    if stats.rows.is_empty() {
+        return format!(
+            "nothing counted yet by {by}: bytes count once torrents upload or download\n"
+        );
+    }
+    let key = match stats.by {
+        StatsBy::Tracker => "TRACKER",
+        StatsBy::Label => "LABEL",
+        StatsBy::Torrent => "TORRENT",
+    };
+    let head = [
+        (key, Left),
+        ("TORRENTS", Right),
+        ("TODAY ↑", Right),
+        ("TODAY ↓", Right),
+        ("WEEK ↑", Right),
+        ("WEEK ↓", Right),
+        ("MONTH ↑", Right),
+        ("MONTH ↓", Right),
+        ("ALL ↑", Right),
+        ("ALL ↓", Right),
+        ("RATIO", Right),
+    ];
+    let b = |n: u64| {
+        if n == 0 {
+            "-".to_string()
+        } else {
+            fmt::bytes_tiny(n)
+        }
+    };
+    let cells: Vec<Vec<String>> = stats
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                fit(&r.key, 40),
+                r.torrents.to_string(),
+                b(r.today.uploaded),
+                b(r.today.downloaded),
+                b(r.week.uploaded),
+                b(r.week.downloaded),
+                b(r.month.uploaded),
+                b(r.month.downloaded),
+                b(r.all.uploaded),
+                b(r.all.downloaded),
+                r.ratio.map_or("-".into(), ratio),
+            ]
+        })
+        .collect();
+    let mut out = String::new();
+    for l in table(&head, &cells, "") {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    let shared: u32 = stats.rows.iter().map(|r| r.shared).sum();
+    out.push_str(&format!(
+        "today is {} (local time); the week starts on Monday; payload bytes, as trackers are told",
+        stats.today
+    ));
+    if shared > 0 && stats.by != StatsBy::Torrent {
+        let what = if stats.by == StatsBy::Tracker {
+            "several trackers"
+        } else {
+            "several labels"
+        };
+        out.push_str(&format!(
+            "\ntorrents with {what} count in each of their rows, so the rows add up to more than the session moved"
+        ));
+    }
+    out.push('\n');
+    out
+}
+
 /// `ttui list`: one line per torrent, with the reason (when there is one) on a line below
 /// it; `width` is the terminal's (0: not a terminal, nothing is cut for width).
 pub(crate) fn list_table(rows: &[TorrentRow], width: usize) -> String {

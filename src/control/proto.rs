@@ -165,6 +165,11 @@ pub enum Request {
     },
     /// `ttui blocklist update`: read the blocklist again now.
     BlocklistUpdate,
+    /// `ttui stats`: the session's accounting.
+    Stats {
+        #[serde(default)]
+        by: crate::engine::api::StatsBy,
+    },
     /// `ttui stream` and `ttui play`: the URL of a file on the session's stream server (no
     /// file: the torrent's largest media file, else its largest file).
     StreamUrl {
@@ -177,7 +182,7 @@ pub enum Request {
 use crate::engine::api::Set;
 
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 22] = [
+pub const VERBS: [&str; 23] = [
     "add",
     "files",
     "list",
@@ -200,6 +205,7 @@ pub const VERBS: [&str; 22] = [
     "blocklist_update",
     "stream_url",
     "super_seed",
+    "stats",
 ];
 
 impl Request {
@@ -226,6 +232,7 @@ impl Request {
             Request::Goals { .. } => "goals",
             Request::Limit { .. } => "limit",
             Request::BlocklistUpdate => "blocklist_update",
+            Request::Stats { .. } => "stats",
             Request::StreamUrl { .. } => "stream_url",
         }
     }
@@ -328,6 +335,8 @@ pub enum Response {
     StreamUrl(StreamUrl),
     /// The blocklist's status after a [`Request::BlocklistUpdate`].
     Blocklist(crate::engine::api::BlocklistStatus),
+    /// The accounting a [`Request::Stats`] asked for.
+    Stats(Box<crate::engine::api::Stats>),
     /// Inside the session only, from its handler to the server: the frames to write, in
     /// order, until the channel ends or the client goes away. Never on the wire.
     #[serde(skip)]
@@ -582,6 +591,9 @@ mod verb_tests {
                 change: Default::default(),
             },
             Request::BlocklistUpdate,
+            Request::Stats {
+                by: crate::engine::api::StatsBy::Label,
+            },
             Request::StreamUrl {
                 id: id(),
                 file: None,

@@ -4,6 +4,7 @@
 pub mod api;
 pub(crate) mod disk;
 pub(crate) mod host;
+pub(crate) mod ledger;
 pub(crate) mod peer;
 pub(crate) mod session;
 #[cfg(test)]

@@ -326,6 +326,10 @@ pub enum TrackerCommand {
     /// Announce `stopped` to every tracker that had a successful announce (bounded to a few
     /// seconds in all), then end the task and answer on the channel.
     Stop(tokio::sync::oneshot::Sender<()>),
+    /// The torrent goes to sleep: announce (no event) to every tracker that had a successful
+    /// announce and has not heard the current counts, bounded like `Stop`, then end the task
+    /// and answer on the channel.
+    Settle(tokio::sync::oneshot::Sender<()>),
 }
 
 /// CONTRACT: what the tracker task reports.

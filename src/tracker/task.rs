@@ -105,6 +105,9 @@ struct Told {
     completed_ok: bool,
     /// Any announce succeeded: it gets a `stopped` at shutdown.
     ever_ok: bool,
+    /// The `uploaded` and `downloaded` of the last announce answered: a torrent going to
+    /// sleep tells the tracker what it has not heard yet (`Task::settle`).
+    counts: (u64, u64),
 }
 
 impl Told {
@@ -119,9 +122,10 @@ impl Told {
         }
     }
 
-    /// An announce carrying `event`, sent with `left` bytes to go, was answered.
-    fn answered(&mut self, event: AnnounceEvent, left: u64) {
+    /// An announce carrying `event`, sent with `left` bytes to go and `counts`, was answered.
+    fn answered(&mut self, event: AnnounceEvent, left: u64, counts: (u64, u64)) {
         self.ever_ok = true;
+        self.counts = counts;
         match event {
             AnnounceEvent::Started => {
                 self.started_ok = true;
@@ -154,6 +158,8 @@ struct Sent {
     url: String,
     event: AnnounceEvent,
     left: u64,
+    /// The `uploaded` and `downloaded` it carried.
+    counts: (u64, u64),
     /// The event sent under a hybrid's v2 hash, when there is one.
     also_event: Option<AnnounceEvent>,
 }
@@ -297,6 +303,17 @@ impl Task {
                         let _ = reply.send(());
                         return;
                     }
+                    Some(TrackerCommand::Settle(reply)) => {
+                        drop(inflight);
+                        self.settle().await;
+                        while let Some(u) = self.outbox.pop_front() {
+                            if updates.try_send(u).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = reply.send(());
+                        return;
+                    }
                     Some(TrackerCommand::Completed) => self.on_completed(),
                     Some(TrackerCommand::Reannounce) => self.on_reannounce(),
                 },
@@ -363,6 +380,20 @@ impl Task {
 
     /// `stopped` to every tracker that ever answered, all at once, bounded in time.
     async fn stop(&mut self) {
+        self.tell_all(AnnounceEvent::Stopped).await;
+    }
+
+    /// Before the torrent sleeps (no `stopped`: the tracker keeps listing it): what each
+    /// tracker that ever answered has not heard of the bytes moved. A private tracker counts
+    /// only what is announced, and the next wake starts the counts from 0 with `started`, so
+    /// the bytes of a leecher served since the last announce were never credited.
+    async fn settle(&mut self) {
+        self.tell_all(AnnounceEvent::None).await;
+    }
+
+    /// `event` to every tracker that ever answered (for `None`: those whose last answered
+    /// counts are not the current ones), all at once, bounded in time.
+    async fn tell_all(&mut self, event: AnnounceEvent) {
         let Some(http) = self.http.clone() else {
             return;
         };
@@ -370,15 +401,20 @@ impl Task {
         let schedule = udp::UdpSchedule {
             timeouts: vec![limit],
         };
-        // One `stopped` per swarm the tracker listed us in.
+        let now = {
+            let p = self.progress.borrow();
+            (p.uploaded, p.downloaded)
+        };
+        let owed =
+            |told: &Told| told.ever_ok && (event == AnnounceEvent::Stopped || told.counts != now);
+        // One announce per swarm the tracker listed us in.
         let mut sends: Vec<(String, AnnounceRequest)> = Vec::new();
         for t in self.tiers.iter().flat_map(|t| t.trackers.iter()) {
-            if t.main.ever_ok {
-                let req = self.request(self.hashes.main, AnnounceEvent::Stopped, 0);
-                sends.push((t.url.clone(), req));
+            if owed(&t.main) {
+                sends.push((t.url.clone(), self.request(self.hashes.main, event, 0)));
             }
-            if let (Some(also), true) = (self.hashes.also, t.also.ever_ok) {
-                sends.push((t.url.clone(), self.request(also, AnnounceEvent::Stopped, 0)));
+            if let (Some(also), true) = (self.hashes.also, owed(&t.also)) {
+                sends.push((t.url.clone(), self.request(also, event, 0)));
             }
         }
         if sends.is_empty() {
@@ -389,20 +425,24 @@ impl Task {
                 .iter()
                 .map(|(u, req)| announce_from(u, req, &http, &schedule, &self.config.egress)),
         );
+        let what = match event {
+            AnnounceEvent::Stopped => "stopped",
+            _ => "the counts before sleeping",
+        };
         match tokio::time::timeout(limit, all).await {
             Ok(results) => {
                 let ok = results.iter().filter(|r| r.is_ok()).count();
                 let n = sends.len();
                 let text = if self.hashes.also.is_some() {
-                    format!("sent stopped {ok} of {n} times (each tracker under both hashes)")
+                    format!("sent {what} {ok} of {n} times (each tracker under both hashes)")
                 } else {
-                    format!("sent stopped to {ok} of {n} trackers")
+                    format!("sent {what} to {ok} of {n} trackers")
                 };
                 self.log(LogLevel::Info, text);
             }
             Err(_) => self.log(
                 LogLevel::Warn,
-                format!("stopped announce gave up after {}", fmt_secs(limit)),
+                format!("{what} announce gave up after {}", fmt_secs(limit)),
             ),
         }
     }

@@ -71,6 +71,10 @@ pub enum Action {
     SetLimits,
     /// `t`: turtle mode (the session's alternative limits) on or off.
     ToggleTurtle,
+    /// `i`: the statistics view (bytes per tracker, per day) opens or closes.
+    ToggleStats,
+    /// In the statistics view: rows by tracker, then label, then torrent.
+    CycleStatsBy,
 
     // The add dialog (`a`).
     /// Open the add dialog.
@@ -160,12 +164,18 @@ pub enum Request {
         paused: bool,
         files: crate::engine::api::AddFiles,
     },
+    /// The session's accounting, for the statistics view.
+    Stats {
+        by: crate::engine::api::StatsBy,
+    },
 }
 
 /// The engine's answer to a [`Request`] someone waits for, handed back to
 /// [`super::app::App::on_reply`] by the session loop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
+    /// The statistics view's rows.
+    Stats(Result<crate::engine::api::Stats, String>),
     Limits {
         ids: Vec<TorrentId>,
         change: LimitChange,

@@ -10,7 +10,7 @@ use ratatui::layout::Rect;
 
 use crate::engine::api::{Command, PeerAddr, PeerRow, SessionSnapshot, Snapshot, TorrentId};
 
-use super::action::{Action, Effect, Reply};
+use super::action::{Action, Effect, Reply, Request};
 use super::files::FilesView;
 use super::grid::{grid_cells, grid_stats, CellStats};
 use super::history::History;
@@ -56,6 +56,8 @@ pub struct App {
     pub sort: SortKey,
     pub piece_view: PieceView,
     pub help_open: bool,
+    /// The statistics view over the list (`i`), while it is open.
+    pub stats: Option<super::stats::StatsView>,
     /// Selection is by address so it stays on the same peer when rows re-sort.
     pub selected: Option<PeerAddr>,
     /// Row index of the selection, used when the selected peer vanishes from the list.
@@ -105,6 +107,7 @@ impl App {
             sort: SortKey::default(),
             piece_view: PieceView::default(),
             help_open: false,
+            stats: None,
             selected: None,
             selected_row: 0,
             selection_moved: false,
@@ -153,6 +156,9 @@ impl App {
 
     /// Which keys are live now (the loop maps events with `keys::from_event_in`).
     pub fn mode(&self) -> Mode {
+        if self.stats.is_some() {
+            return Mode::Stats;
+        }
         if self.list.limits.is_some() {
             return Mode::Limits;
         }
@@ -284,8 +290,21 @@ impl App {
             }
             return None;
         }
+        if self.stats.is_some() {
+            return self.in_stats(action);
+        }
         match (action, self.screen) {
             (Action::Quit, _) => self.quit(),
+            (Action::ToggleStats, Screen::List)
+                if self.list.dialog.is_none()
+                    && self.list.adding.is_none()
+                    && !self.list.searching =>
+            {
+                let view = super::stats::StatsView::default();
+                let by = view.by;
+                self.stats = Some(view);
+                Some(Effect::Session(vec![Request::Stats { by }]))
+            }
             (Action::Redraw, _) => None,
             // The limits dialog and the move prompt sit on either screen, and want their
             // answer before help.
@@ -311,6 +330,28 @@ impl App {
             }
             (_, Screen::Detail(_)) => self.detail(action),
         }
+    }
+
+    /// A key while the statistics view is open.
+    fn in_stats(&mut self, action: Action) -> Option<Effect> {
+        let view = self.stats.as_mut()?;
+        match action {
+            Action::Quit => return self.quit(),
+            Action::ToggleStats | Action::Back => self.stats = None,
+            Action::Up | Action::WheelUp => view.step(-1),
+            Action::Down | Action::WheelDown => view.step(1),
+            Action::CycleStatsBy => {
+                let by = view.cycle();
+                return Some(Effect::Session(vec![Request::Stats { by }]));
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// What the statistics view asks again while it is open (every few seconds).
+    pub fn stats_refresh(&self) -> Option<Request> {
+        self.stats.as_ref().map(|v| Request::Stats { by: v.by })
     }
 
     /// A bracketed paste: text for the add dialog's field or the search line.
@@ -344,6 +385,12 @@ impl App {
     /// The engine's answer to a request the session loop waited for.
     pub fn on_reply(&mut self, reply: Reply) {
         let status = match reply {
+            Reply::Stats(answer) => {
+                if let Some(v) = self.stats.as_mut() {
+                    v.on_stats(answer);
+                }
+                None
+            }
             Reply::Limits {
                 ids,
                 change,

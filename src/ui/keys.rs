@@ -31,6 +31,8 @@ pub enum Mode {
     AddText,
     /// The add dialog's checkboxes (start paused, the file tree).
     AddPick,
+    /// The statistics view over the list.
+    Stats,
 }
 
 /// One input the table binds: a key without Ctrl (other modifiers are ignored, so `G` is
@@ -87,6 +89,7 @@ const TABS: &[Mode] = &[Mode::Detail, Mode::Files];
 const SCREENS: &[Mode] = &[Mode::List, Mode::Detail, Mode::Files];
 const SEARCH: &[Mode] = &[Mode::Search];
 const DIALOG: &[Mode] = &[Mode::Dialog];
+const STATS: &[Mode] = &[Mode::Stats];
 const TEXT: &[Mode] = &[Mode::Search, Mode::Dialog, Mode::AddText, Mode::AddPick];
 const ADD: &[Mode] = &[Mode::AddText, Mode::AddPick];
 const ADD_TEXT: &[Mode] = &[Mode::AddText];
@@ -126,6 +129,13 @@ pub(crate) const BINDINGS: &[Binding] = &[
     bind(LIST, "l", "label: each label in use in turn, then every torrent", &[(ch('l'), A::CycleLabel)]),
     bind(LIST, "/", "search names (Enter keeps the filter, Esc clears it)", &[(ch('/'), A::Search)]),
     bind(LIST, "a", "add a torrent: a .torrent file, a magnet link or a URL", &[(ch('a'), A::Add)]),
+    bind(LIST, "i", "statistics: uploaded and downloaded per tracker, per day", &[(ch('i'), A::ToggleStats)]),
+    // The statistics view.
+    bind(STATS, "↑ ↓ j k", "the tracker (label, torrent) whose days the bars show",
+        &[(key(K::Up), A::Up), (ch('k'), A::Up), (key(K::Down), A::Down), (ch('j'), A::Down)]),
+    bind(STATS, "b", "rows by tracker, label or torrent", &[(ch('b'), A::CycleStatsBy)]),
+    bind(STATS, "i Esc", "back to the list", &[(ch('i'), A::ToggleStats), (key(K::Esc), A::Back)]),
+    bind(STATS, "q  Ctrl-C", "quit", &[(ch('q'), A::Quit), (Input::Ctrl('c'), A::Quit)]),
     // The detail view, every tab.
     bind(TABS, "1–6 Tab S-Tab", "tabs: overview peers pieces files trackers log",
         &[(ch('1'), A::ShowTab(0)), (ch('2'), A::ShowTab(1)), (ch('3'), A::ShowTab(2)),
@@ -235,6 +245,12 @@ pub(crate) fn footer(mode: Mode) -> &'static [(Action, &'static str)] {
             (Action::ToggleSequential, "in order"),
         ],
         Mode::Search => &[(Action::Accept, "keep"), (Action::Back, "clear")],
+        Mode::Stats => &[
+            (Action::Back, "back"),
+            (Action::Down, "next"),
+            (Action::CycleStatsBy, "by"),
+            (Action::Quit, "quit"),
+        ],
         Mode::Dialog => &[
             (Action::KeepData, "keep data"),
             (Action::DeleteData, "delete data"),

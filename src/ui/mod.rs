@@ -19,6 +19,7 @@ pub(crate) mod player;
 pub(crate) mod scroll;
 pub(crate) mod session_loop;
 pub(crate) mod sort;
+pub(crate) mod stats;
 pub(crate) mod tabs;
 pub(crate) mod theme;
 pub(crate) mod tui;

@@ -28,6 +28,8 @@ use super::player::Player;
 
 /// New snapshots are drawn at most this often; keys are drawn at once.
 const FRAME: Duration = Duration::from_millis(66);
+/// The statistics view's numbers are asked for again this often.
+const STATS_EVERY: Duration = Duration::from_secs(2);
 
 /// The open torrent's snapshots.
 struct Detail {
@@ -61,6 +63,9 @@ where
     let (replies_tx, mut replies) = mpsc::unbounded_channel::<Reply>();
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // The statistics view asks again this often while it is open.
+    let mut stats_tick = tokio::time::interval(STATS_EVERY);
+    stats_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let (mut draw_now, mut draw_on_tick) = (true, false);
     // How adds went (they finish after the key that asked): a line for the footer.
     let (notes_tx, mut notes) = mpsc::unbounded_channel::<String>();
@@ -125,6 +130,11 @@ where
                 draw_now = true;
             }
             _ = tick.tick() => draw_now = draw_on_tick,
+            _ = stats_tick.tick(), if app.stats.is_some() => {
+                if let Some(r) = app.stats_refresh() {
+                    ask(r, out.client.as_ref(), &out.replies);
+                }
+            }
         }
     }
 }
@@ -319,6 +329,9 @@ fn ask(r: Request, client: &dyn ScreenApi, replies: &mpsc::UnboundedSender<Reply
                 result: words(r),
             });
         }
+        Request::Stats { by } => forward(client.stats(by), replies, |r| {
+            Reply::Stats(r.map_err(|e| e.to_string()))
+        }),
         // Sent by `SessionAdd::send`, on a task of its own (a URL is fetched first).
         Request::Add { .. } => {}
     }

@@ -111,17 +111,17 @@ const CUT_DONE_WAIT: Duration = Duration::from_secs(150);
 const FS_WAIT: Duration = Duration::from_secs(15);
 
 /// cutfs mounted at `mount` over `backing`; `control` is where a cut is asked for.
-struct CutFs {
+pub(crate) struct CutFs {
     proc: Option<Proc>,
-    backing: PathBuf,
-    mount: PathBuf,
+    pub(crate) backing: PathBuf,
+    pub(crate) mount: PathBuf,
     control: PathBuf,
     logs: PathBuf,
     mounts: usize,
 }
 
 impl CutFs {
-    fn start(root: &Path, logs: &Path) -> CutFs {
+    pub(crate) fn start(root: &Path, logs: &Path) -> CutFs {
         let fs = CutFs {
             proc: None,
             backing: root.join("backing"),
@@ -166,7 +166,7 @@ impl CutFs {
 
     /// The power cut (the daemon is already dead): the volatile layer dropped but for a
     /// random prefix chosen by `seed`, then the reboot (unmounted, mounted again).
-    fn cut(self, seed: u64) -> (CutFs, String) {
+    pub(crate) fn cut(self, seed: u64) -> (CutFs, String) {
         let done = self.control.join("cut.done");
         let _ = fs::remove_file(&done);
         fs::write(self.control.join("cut.tmp"), seed.to_string()).unwrap();
@@ -242,7 +242,7 @@ fn claimed_but_not_on_disk(resume: &Path, payload: &Payload, on_disk: &Path) -> 
 }
 
 /// libtorrent for the seeder, FUSE and fusepy for the file system, umount for the reboot.
-fn have_cut_prereqs() -> bool {
+pub(crate) fn have_cut_prereqs() -> bool {
     prereq::have_python_libtorrent() && crate::fuse_mount::FuseMount::available()
 }
 

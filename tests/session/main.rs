@@ -26,7 +26,11 @@ mod prereq;
 #[path = "../support/priorities.rs"]
 #[allow(dead_code)]
 mod prio;
+#[path = "../support/recording_tracker.rs"]
+#[allow(dead_code)]
+mod recording_tracker;
 
+mod accounting;
 mod check_cores; // alone: measures CPU over wall
 mod check_queue;
 mod clock;

@@ -13,7 +13,7 @@ use crate::control::proto::{AddItem, ControlError, ErrorKind, Request, Response}
 use crate::control::Client;
 use crate::engine::api::{
     AddOptions, AddSource, Added, Answer, Command, LimitChange, LimitTarget, LimitsNow, Move,
-    RequestError, ScreenApi, SessionSnapshot, Snapshot, TorrentId,
+    RequestError, ScreenApi, SessionSnapshot, Snapshot, Stats, StatsBy, TorrentId,
 };
 
 /// What the connection task is asked to do, in the order the screen asked.
@@ -144,6 +144,16 @@ impl ScreenApi for Remote {
         };
         self.ask(Request::Limit { ids, change }, |answer| match answer {
             Ok(Response::Limits(now)) => Ok(now),
+            Ok(_) => Err(RequestError::Remote(
+                "the session answered something else".into(),
+            )),
+            Err(e) => Err(RequestError::Remote(e.message)),
+        })
+    }
+
+    fn stats(&self, by: StatsBy) -> Answer<Result<Stats, RequestError>> {
+        self.ask(Request::Stats { by }, |answer| match answer {
+            Ok(Response::Stats(stats)) => Ok(*stats),
             Ok(_) => Err(RequestError::Remote(
                 "the session answered something else".into(),
             )),

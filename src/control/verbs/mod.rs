@@ -32,6 +32,7 @@ mod reply;
 mod resume;
 mod show;
 mod shutdown;
+mod stats;
 mod stream_url;
 mod subscribe;
 mod super_seed;
@@ -118,6 +119,7 @@ pub(crate) async fn handle(
         Request::Command { id, command } => command::apply(id, command, &current, client),
         Request::Files { id, set } => files::apply(&id, set, &current, client).await,
         Request::BlocklistUpdate => blocklist::apply(client).await,
+        Request::Stats { by } => stats::apply(by, client).await,
         Request::StreamUrl { id, file } => {
             stream_url::apply(&id, file, stream, &current, client).await
         }

@@ -354,6 +354,14 @@ impl Client {
         self.ask(|reply| SessionRequest::PieceHashes { id, reply })
     }
 
+    /// The session's accounting (`ttui stats`).
+    pub fn stats(
+        &self,
+        by: crate::engine::api::StatsBy,
+    ) -> Answer<Result<crate::engine::api::Stats, RequestError>> {
+        self.ask(|reply| SessionRequest::Stats { by, reply })
+    }
+
     /// Reads the blocklist again now; the answer is its status after.
     pub fn blocklist_update(&self) -> Answer<Result<BlocklistStatus, RequestError>> {
         self.ask(|reply| SessionRequest::BlocklistUpdate { reply })

@@ -58,6 +58,7 @@ pub use select::{Found, Lookup, Name, MIN_PREFIX};
 pub use status::{Hold, Phase, Status};
 mod journal;
 mod settings;
+mod stats;
 mod stream;
 mod trackers;
 pub use blocklist::BlocklistStatus;
@@ -75,6 +76,7 @@ pub use rename::{check_name, plan as plan_rename, RenameError, Renamed, Renaming
 pub use session::*;
 mod torrent_line;
 pub use settings::{OwnBox, OwnSettings, Settings, SettingsChange, TorrentSettings};
+pub use stats::{DayMoved, Moved, Stats, StatsBy, StatsRow, STATS_DAYS};
 pub use stream::{FileStream, StreamError, StreamPort, StreamRead, StreamRow};
 pub use trackers::{
     tracker_host, tracker_hostname, tracker_url_ok, TrackerEdit, TrackerEditError, TrackerMark,

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::{
     AddOptions, AddSource, Added, Answer, Client, Command, LimitChange, LimitTarget, LimitsNow,
-    Move, RequestError, SessionSnapshot, Snapshot, TorrentId,
+    Move, RequestError, SessionSnapshot, Snapshot, Stats, StatsBy, TorrentId,
 };
 
 /// A session as the screen sees it: its published line-up and the requests its keys make.
@@ -36,6 +36,8 @@ pub trait ScreenApi: Send + Sync {
         target: LimitTarget,
         change: LimitChange,
     ) -> Answer<Result<LimitsNow, RequestError>>;
+    /// The session's accounting (the statistics view).
+    fn stats(&self, by: StatsBy) -> Answer<Result<Stats, RequestError>>;
 }
 
 impl ScreenApi for Client {
@@ -75,5 +77,8 @@ impl ScreenApi for Client {
         change: LimitChange,
     ) -> Answer<Result<LimitsNow, RequestError>> {
         Client::limit(self, target, change)
+    }
+    fn stats(&self, by: StatsBy) -> Answer<Result<Stats, RequestError>> {
+        Client::stats(self, by)
     }
 }

@@ -299,6 +299,11 @@ pub enum Peeked {
 /// each request carries; a dropped reply channel is fine (nobody waits).
 #[derive(Debug)]
 pub enum SessionRequest {
+    /// The session's accounting by tracker, label or torrent (`ttui stats`).
+    Stats {
+        by: crate::engine::api::StatsBy,
+        reply: oneshot::Sender<Result<crate::engine::api::Stats, RequestError>>,
+    },
     /// Read the blocklist again now; the answer is the status after it.
     BlocklistUpdate {
         reply: oneshot::Sender<Result<crate::engine::api::BlocklistStatus, RequestError>>,

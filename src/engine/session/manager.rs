@@ -40,6 +40,7 @@ use crate::engine::torrent::start::SessionCtx;
 use crate::protocol::bitfield::Bitfield;
 use crate::protocol::metainfo::Metainfo;
 
+mod accounts;
 mod add;
 mod completed;
 mod copies;
@@ -254,6 +255,10 @@ struct Manager {
     /// The earliest that publication may run: after the last one, its cost times
     /// `EVALUATE_SPACING`, so that adds arriving all the time take a tenth of a core.
     publish_at: tokio::time::Instant,
+    /// When the ledger is next saved (`accounts.rs`), how often, and the save under way.
+    ledger_at: tokio::time::Instant,
+    ledger_every: Duration,
+    ledger_saving: Option<JoinHandle<()>>,
 }
 
 impl Manager {
@@ -325,6 +330,9 @@ impl Manager {
             catalog_replies: Vec::new(),
             publish_due: false,
             publish_at: tokio::time::Instant::now(),
+            ledger_at: tokio::time::Instant::now() + accounts::save_every(),
+            ledger_every: accounts::save_every(),
+            ledger_saving: None,
         };
         let inboxes = Inboxes {
             reports: reports_rx,
@@ -445,6 +453,10 @@ impl Manager {
                     if let Some(p) = &mut self.persist {
                         p.retry_due();
                     }
+                    if tokio::time::Instant::now() >= self.ledger_at {
+                        self.ledger_at = tokio::time::Instant::now() + self.ledger_every;
+                        self.save_ledger(false).await;
+                    }
                     if std::mem::take(&mut self.trim_due) {
                         sleep::give_back_memory();
                     }
@@ -493,6 +505,10 @@ impl Manager {
         }
         self.save_sleepers();
         self.save_queued_now();
+        if let Some(t) = self.ledger_saving.take() {
+            let _ = t.await;
+        }
+        self.save_ledger(true).await;
         if let Some(p) = &mut self.persist {
             p.flush();
         }

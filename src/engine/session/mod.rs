@@ -452,6 +452,7 @@ impl Session {
             webtorrent: opts.webtorrent,
             streams: Arc::default(),
             journal: Arc::default(),
+            ledger: Arc::default(),
         };
         let port_mapper = match (&opts.port_mapping, listen_port) {
             (Some(settings), p) if p != 0 => Some(port_mapping::PortMapper::spawn(

@@ -68,6 +68,10 @@ pub(crate) struct Coordinator {
     journal: Option<Arc<crate::engine::torrent::journal::Journal>>,
     /// Commands sent while its files were checked, read before the first turn.
     early: Vec<Command>,
+    /// The session's accounting, and the counts last added to it (`report_progress`).
+    ledger: Option<(Arc<crate::engine::ledger::Ledger>, (u64, u64))>,
+    /// Going to sleep: the trackers hear the last counts without a `stopped`.
+    sleeping: bool,
 }
 
 impl Coordinator {
@@ -128,12 +132,55 @@ impl Coordinator {
             superseed: Default::default(),
             journal: None,
             early: Vec::new(),
+            ledger: None,
+            sleeping: false,
         }
     }
 
     /// Shows the session's streams of this torrent in its snapshot.
     pub(crate) fn show_streams(&mut self, streams: Arc<crate::engine::torrent::stream::Streams>) {
         self.streams = Some(streams);
+    }
+
+    /// Adds what its announces carry to the session's accounting.
+    pub(crate) fn count_into(&mut self, ledger: Arc<crate::engine::ledger::Ledger>) {
+        self.ledger = Some((ledger, (0, 0)));
+    }
+
+    /// The counts trackers are told (`Progress`) updated from the transfer counters, and
+    /// their change added to the session's accounting: the ledger holds exactly what the
+    /// trackers hear, however the task ends (`shut_down` updates them once the peers are
+    /// gone, before the last announce).
+    fn report_progress(&mut self, uploaded: u64, downloaded: u64) {
+        let left = self.shared.download().picker.left();
+        self.sources.progress_tx.send_replace(Progress {
+            uploaded,
+            downloaded,
+            left,
+        });
+        if let Some((ledger, counted)) = &mut self.ledger {
+            let moved = crate::engine::api::Moved {
+                uploaded: uploaded.saturating_sub(counted.0),
+                downloaded: downloaded.saturating_sub(counted.1),
+            };
+            if !moved.is_zero() {
+                *counted = (uploaded, downloaded);
+                let urls: Vec<&str> = if self.given.opts.use_trackers {
+                    self.given
+                        .meta
+                        .trackers
+                        .iter()
+                        .flatten()
+                        .map(String::as_str)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let day = crate::engine::ledger::today();
+                let meta = &self.given.meta;
+                ledger.count(&meta.info_hash, &meta.info.name, &urls, moved, day);
+            }
+        }
     }
 
     /// Copies each log line and each refused peer into the session's log ring.
@@ -251,8 +298,9 @@ impl Coordinator {
                 c = commands.recv() => match c {
                     None | Some(Command::Quit) => break TorrentEnd::Quit,
                     Some(Command::Sleep) => {
-                        // No `stopped` announce: the tracker keeps listing us while we sleep.
-                        self.sources.tracker_tx = None;
+                        // No `stopped` announce: the tracker keeps listing us while we sleep
+                        // (`shut_down` tells it the last counts instead).
+                        self.sleeping = true;
                         break TorrentEnd::Quit;
                     }
                     Some(Command::Refresh) => next_tick = tokio::time::Instant::now(),
@@ -354,24 +402,36 @@ impl Coordinator {
         for w in &self.webseeds {
             w.stop();
         }
-        if let Some(tx) = self.sources.tracker_tx.take() {
-            let (done_tx, done_rx) = oneshot::channel();
-            if tx.send(TrackerCommand::Stop(done_tx)).await.is_ok() {
-                let _ = tokio::time::timeout(Duration::from_secs(4), done_rx).await;
-            }
-        }
-        if let Some(t) = tracker_task {
-            t.abort();
-        }
         if let Some(t) = dht_task {
             t.abort();
         }
+        // The peers end first, so the last announce carries every byte they moved (a private
+        // tracker credits only what it is told).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         while self.peers.active().next().is_some() {
             match tokio::time::timeout_at(deadline, events.recv()).await {
                 Ok(Some(e)) => self.on_event(e),
                 _ => break,
             }
+        }
+        let (up, down) = (
+            self.shared.uploaded.load(Ordering::Relaxed),
+            self.shared.downloaded.load(Ordering::Relaxed),
+        );
+        self.report_progress(up, down);
+        if let Some(tx) = self.sources.tracker_tx.take() {
+            let (done_tx, done_rx) = oneshot::channel();
+            let last = if self.sleeping {
+                TrackerCommand::Settle(done_tx)
+            } else {
+                TrackerCommand::Stop(done_tx)
+            };
+            if tx.send(last).await.is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(4), done_rx).await;
+            }
+        }
+        if let Some(t) = tracker_task {
+            t.abort();
         }
         self.wait_for_writers(Duration::from_secs(2)).await;
         // Every piece went to the kernel when it was verified, so a killed process loses
@@ -524,12 +584,7 @@ impl Coordinator {
         self.shown.held_ticks = (self.shown.held_ticks << 1) | u32::from(behind);
         self.shown.down_peak = self.shown.down_peak.max(self.shown.down.rate());
         self.sample_uplink(now, downloaded);
-        let left = self.shared.download().picker.left();
-        self.sources.progress_tx.send_replace(Progress {
-            uploaded,
-            downloaded,
-            left,
-        });
+        self.report_progress(uploaded, downloaded);
         self.peers.prune(now);
         let lines: Vec<String> = self.webseeds.iter_mut().flat_map(|w| w.tick(now)).collect();
         for line in lines {

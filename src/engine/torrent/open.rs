@@ -165,6 +165,7 @@ async fn prepare(
     c.want_super_seeding(start.super_seeding);
     c.show_streams(Arc::clone(&ctx.streams));
     c.write_journal(Arc::clone(&ctx.journal));
+    c.count_into(Arc::clone(&ctx.ledger));
     c.attach(
         start.id,
         start.line.clone(),

@@ -123,6 +123,9 @@ pub(crate) struct SessionCtx {
     pub streams: Arc<crate::engine::torrent::stream::Streams>,
     /// The session's log ring (`journal.rs`): each torrent's log lines and refused peers.
     pub journal: Arc<crate::engine::torrent::journal::Journal>,
+    /// The session's accounting (`engine/ledger.rs`): each torrent adds what its announces
+    /// carry.
+    pub ledger: Arc<crate::engine::ledger::Ledger>,
 }
 
 /// The session's Local Service Discovery (`session/lsd.rs`) as a torrent sees it: a public

@@ -71,6 +71,7 @@ impl Task {
                 }
             };
             let (left, also_event) = (req.progress.left, also_req.as_ref().map(|r| r.event));
+            let counts = (req.progress.uploaded, req.progress.downloaded);
             // A hybrid's two announces go together: one slot, one wait, one outcome.
             let (result, also) = match also_req {
                 Some(a) => {
@@ -85,6 +86,7 @@ impl Task {
                     url,
                     event,
                     left,
+                    counts,
                     also_event,
                 },
                 result,

@@ -33,6 +33,7 @@ fn sent(url: &str) -> Sent {
         url: url.to_string(),
         event: AnnounceEvent::Started,
         left: 1,
+        counts: (0, 0),
         also_event: None,
     }
 }

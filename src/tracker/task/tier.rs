@@ -33,7 +33,7 @@ impl Tier {
             t.seeders = t.seeders.map(|x| x.max(s));
             t.leechers = t.leechers.map(|x| x.max(l));
         }
-        t.main.answered(sent.event, sent.left);
+        t.main.answered(sent.event, sent.left, sent.counts);
         // A `completed` that arrived while `started` was in flight goes out at once.
         let owe_completed = complete
             && ((t.main.started_ok && !t.main.completed_ok)
@@ -80,7 +80,7 @@ impl Tier {
         let ev = event_note(event);
         match result {
             Ok(resp) => {
-                t.also.answered(event, sent.left);
+                t.also.answered(event, sent.left, sent.counts);
                 t.also_counts = (resp.seeders, resp.leechers);
                 t.also_warning = None;
                 let peers = peer_list(resp.peers, &t.url, logs);

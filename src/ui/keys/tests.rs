@@ -14,7 +14,7 @@ fn press(code: KeyCode, mode: Mode) -> Option<Action> {
     from_event_in(&key(code, KeyModifiers::NONE, KeyEventKind::Press), mode)
 }
 
-const MODES: [Mode; 9] = [
+const MODES: [Mode; 10] = [
     Mode::List,
     Mode::Detail,
     Mode::Files,
@@ -24,6 +24,7 @@ const MODES: [Mode; 9] = [
     Mode::Prompt,
     Mode::AddText,
     Mode::AddPick,
+    Mode::Stats,
 ];
 
 #[test]

@@ -64,6 +64,9 @@ pub fn render(area: Rect, buf: &mut Buffer, session: &SessionSnapshot, app: &App
     if let Some(d) = &list.adding {
         add_dialog::render(area, buf, d, app);
     }
+    if app.stats.is_some() {
+        crate::ui::widgets::stats::render(area, buf, app);
+    }
     if app.help_open {
         render_overlay(area, buf, app);
     }

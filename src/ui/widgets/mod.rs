@@ -10,6 +10,7 @@ pub(crate) mod peer_columns;
 pub(crate) mod peer_words;
 pub(crate) mod peers;
 pub(crate) mod pieces;
+pub(crate) mod stats;
 pub(crate) mod tab_bar;
 pub(crate) mod throughput;
 pub(crate) mod trackers;

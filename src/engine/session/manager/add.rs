@@ -29,6 +29,7 @@ use crate::protocol::metainfo::Metainfo;
 impl Manager {
     /// Starts every torrent the store kept, in the order they were added.
     pub(super) async fn restore(&mut self) {
+        self.load_ledger();
         let Some(persist) = &self.persist else {
             return;
         };

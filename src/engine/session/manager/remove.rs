@@ -37,6 +37,7 @@ impl Manager {
         if let Some(p) = &mut self.persist {
             p.remove(&slot.info_hash);
         }
+        self.session.ctx.ledger.forget(&slot.info_hash);
         let mut result = Ok(());
         if delete_data {
             if let Some(meta) = &slot.meta {

@@ -177,6 +177,9 @@ impl Manager {
                 let _ = reply.send(rows);
             }
             SessionRequest::Shutdown => {}
+            SessionRequest::Stats { by, reply } => {
+                let _ = reply.send(Ok(self.stats(by)));
+            }
             SessionRequest::BlocklistUpdate { reply } => match &self.blocklist {
                 Some(loader) => loader.update(reply),
                 None => {

@@ -402,6 +402,21 @@ impl Store {
         }
     }
 
+    /// Replaces the session's accounting (`engine/ledger.rs`), crash-safe.
+    pub fn save_ledger(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        atomic::write_atomic(&self.dir, crate::engine::ledger::FILE, bytes)
+    }
+
+    /// The accounting saved last: none when there is none yet, or why it cannot be read.
+    pub fn load_ledger(&self) -> Option<Result<Vec<u8>, String>> {
+        let path = self.dir.join(crate::engine::ledger::FILE);
+        match read_bounded(&path, crate::engine::ledger::MAX_SAVED) {
+            Err(LoadError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => Some(Err(e.to_string())),
+            Ok(bytes) => Some(Ok(bytes)),
+        }
+    }
+
     /// Makes the renames of the saves before it durable (fsync of the state directory).
     pub fn sync(&self) -> Result<(), StoreError> {
         atomic::sync_dir(&self.dir)
