@@ -42,6 +42,8 @@ pub struct Config {
     pub pex: Option<bool>,
     /// `false` is `--no-lsd`.
     pub lsd: Option<bool>,
+    /// `false` is `--no-cross-seed`.
+    pub cross_seed: Option<bool>,
     /// `false` is `--no-webtorrent`.
     pub webtorrent: Option<bool>,
     /// `--stun-server`; `"off"` for none.

@@ -63,6 +63,7 @@ pub(crate) fn apply(
         v);
     take!(pex, "no_pex", |v| args.no_pex = !v);
     take!(lsd, "no_lsd", |v| args.no_lsd = !v);
+    take!(cross_seed, "no_cross_seed", |v| args.no_cross_seed = !v);
     take!(webtorrent, "no_webtorrent", |v| args.no_webtorrent = !v);
     take!(stun_server, "stun_server", |v| args.stun_server = Some(v));
     take!(max_peers, "max_peers", |v| args.max_peers = v);

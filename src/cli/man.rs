@@ -28,6 +28,10 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
         "accounting.md",
         include_str!("../../assets/man/accounting.md"),
     ),
+    (
+        "cross_seed.md",
+        include_str!("../../assets/man/cross_seed.md"),
+    ),
     ("files.md", include_str!("../../assets/man/files.md")),
     ("stream.md", include_str!("../../assets/man/stream.md")),
     ("config.md", include_str!("../../assets/man/config.md")),

@@ -125,6 +125,10 @@ pub(crate) struct DownloadArgs {
     /// Discovery; never for private torrents).
     #[arg(long)]
     pub no_lsd: bool,
+    /// Do not look for a new torrent's files in the data of the torrents the session seeds
+    /// (cross-seeding: found files are linked, proven, and only the rest is fetched).
+    #[arg(long)]
+    pub no_cross_seed: bool,
     /// No WebTorrent: no WebRTC offers in WebSocket trackers' announces, no browser peers
     /// (never for private torrents, nor under a proxy).
     #[arg(long)]

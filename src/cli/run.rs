@@ -27,6 +27,7 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         dht: dht_bootstrap(args),
         pex: !args.no_pex,
         lsd: !args.no_lsd,
+        cross_seed: !args.no_cross_seed,
         webtorrent: !args.no_webtorrent,
         stun_server: stun_server(args),
         state_dir: Some(state_dir(args)),

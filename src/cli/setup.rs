@@ -97,6 +97,7 @@ fn value_of(args: &DownloadArgs, key: &str) -> String {
         "dht_rate_limit" => args.dht_rate_limit.to_string(),
         "pex" => on(!args.no_pex),
         "lsd" => on(!args.no_lsd),
+        "cross_seed" => on(!args.no_cross_seed),
         "webtorrent" => on(!args.no_webtorrent),
         "stun_server" => crate::cli::run::stun_server(args).unwrap_or_else(|| "off".into()),
         "max_peers" => args.max_peers.to_string(),

@@ -184,7 +184,7 @@ fn a_flag_beats_the_file_and_the_file_beats_the_default() {
     assert_eq!(origin("bind"), Origin::Default);
     assert_eq!(
         origins.len(),
-        32 + 4 + 6 + 6 + 8,
+        33 + 4 + 6 + 6 + 8,
         "every key has an origin (4 of port mapping, 6 rate keys, 6 of [rpc], 8 of [qbt])"
     );
 }

@@ -38,6 +38,7 @@ mod common_selftest;
 mod config;
 mod crash;
 mod crash_session; // slow
+mod cross_seed;
 mod disk_errors;
 mod disk_faults;
 mod dormancy;

@@ -369,6 +369,28 @@ impl Storage {
         self.handles.open_count()
     }
 
+    /// Gives file `index` bytes of its own: a new file of its length (all zeros) is renamed
+    /// over its name, so the data its name shared with another (a hard link cross-seeding
+    /// made) stays with that other name, untouched by what this torrent writes next. Its
+    /// descriptors are closed first (the budget opens the new file at its next use).
+    pub(crate) fn unshare(&self, index: usize) -> Result<(), DiskError> {
+        let Some(f) = self.files.get(index).filter(|f| !f.padding) else {
+            return Ok(());
+        };
+        self.handles.close_all();
+        let mut name = f.path.clone().into_os_string();
+        name.push(".ttui-own");
+        let tmp = PathBuf::from(name);
+        let made = std::fs::File::create(&tmp)
+            .and_then(|file| file.set_len(f.length))
+            .and_then(|()| std::fs::rename(&tmp, &f.path));
+        if let Err(e) = made {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(storage_error("replace", &f.path, e));
+        }
+        Ok(())
+    }
+
     /// The device the torrent's directory is on (0 when it could not be told).
     pub(crate) fn device(&self) -> u64 {
         self.device

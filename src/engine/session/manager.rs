@@ -44,6 +44,7 @@ mod accounts;
 mod add;
 mod completed;
 mod copies;
+mod cross_seed;
 pub(super) mod disk_files;
 mod labels;
 mod launch;

@@ -140,6 +140,11 @@ pub(crate) struct Kept {
     pub renaming: Option<crate::engine::api::Renamed>,
     /// Its tracker tiers once edited (`api::TrackerEdit`); None: the .torrent's.
     pub trackers: Option<Vec<Vec<String>>>,
+    /// Files linked from another torrent's data at its add (cross-seeding), to be proven by
+    /// its first check (`Resume::borrowed`).
+    pub borrowed: Vec<u32>,
+    /// The torrents they came from ("#12"), for its line; not saved.
+    pub borrowed_from: String,
 }
 
 impl Kept {
@@ -165,6 +170,8 @@ impl Kept {
         },
         renaming: None,
         trackers: None,
+        borrowed: Vec::new(),
+        borrowed_from: String::new(),
     };
 }
 
@@ -295,6 +302,7 @@ impl Persist {
         r.renamed.clone_from(&kept.renamed);
         r.renaming.clone_from(&kept.renaming);
         r.trackers.clone_from(&kept.trackers);
+        r.borrowed.clone_from(&kept.borrowed);
         r.set_have(&point.have);
         r.downloaded = point.lifetime.downloaded;
         r.uploaded = point.lifetime.uploaded;

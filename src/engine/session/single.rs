@@ -179,5 +179,6 @@ fn headless_start(
         snapshots: Snapshots::with(snapshots),
         line: watch::channel(TorrentLine::placeholder(id)).0,
         reports: None,
+        borrowed: Default::default(),
     }
 }

@@ -142,6 +142,36 @@ impl Coordinator {
         self.streams = Some(streams);
     }
 
+    /// What cross-seeding's proof decided (`torrent/borrowed.rs`), for its log and its line.
+    pub(crate) fn cross_seeded(
+        &mut self,
+        s: &crate::engine::torrent::borrowed::Settled,
+        words: String,
+    ) {
+        let name = |i: &u32| {
+            self.given
+                .meta
+                .info
+                .files
+                .get(*i as usize)
+                .map_or(String::new(), |f| f.path.join("/"))
+        };
+        let mut text = format!(
+            "{words}: {} file(s) found on disk proven and shared",
+            s.kept.len()
+        );
+        if !s.replaced.is_empty() {
+            let names: Vec<String> = s.replaced.iter().map(name).collect();
+            text.push_str(&format!(
+                "; {} had the right size but other bytes, and get files of their own: {}",
+                s.replaced.len(),
+                names.join(", ")
+            ));
+        }
+        self.log(LogLevel::Info, text);
+        self.run.cross_seed = Some(words);
+    }
+
     /// Adds what its announces carry to the session's accounting.
     pub(crate) fn count_into(&mut self, ledger: Arc<crate::engine::ledger::Ledger>) {
         self.ledger = Some((ledger, (0, 0)));

@@ -32,6 +32,7 @@ pub(crate) mod uplink;
 pub(crate) mod verify;
 pub(crate) mod webseed;
 
+mod borrowed;
 mod check;
 mod open;
 pub(crate) use open::torrent_span;

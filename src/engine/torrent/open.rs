@@ -149,6 +149,14 @@ async fn prepare(
         }
     };
     let trusted = start.trusted.is_some() && start.to_check.is_empty();
+    let mut have = have;
+    let cross_seed = match start.borrowed.0.is_empty() {
+        true => None,
+        false => match super::borrowed::settle(&storage, &info, &mut have, &start.borrowed.0) {
+            Ok(s) => Some((s, super::borrowed::words(&info, &have, &start.borrowed.1))),
+            Err(e) => return Err(fail(&mut snap, &snapshots, e.to_string())),
+        },
+    };
 
     let picker = picker_for(&info, have, &plan);
     for (row, p) in snap.files.iter_mut().zip(&plan.priorities) {
@@ -178,6 +186,9 @@ async fn prepare(
         (true, true) => Trusted::LastRun,
     };
     log_opening(&mut c, listen_log, &shared, trusted, check_waited);
+    if let Some((settled, words)) = cross_seed {
+        c.cross_seeded(&settled, words);
+    }
     if early.paused {
         c.on_command(Command::Pause);
     }

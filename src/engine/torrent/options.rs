@@ -31,6 +31,10 @@ pub struct Options {
     /// BEP 14 Local Service Discovery: announce public torrents on the LAN's multicast group
     /// and dial the peers heard there. Off here; the CLI turns it on unless `--no-lsd`.
     pub lsd: bool,
+    /// A torrent added with no data of its own looks for its files in the data of the
+    /// session's other torrents (`session/manager/cross_seed.rs`). Off here; the CLI turns it
+    /// on unless `--no-cross-seed`.
+    pub cross_seed: bool,
     /// WebTorrent: WebSocket trackers' announces carry WebRTC offers, and browser peers
     /// connect over WebRTC data channels. Off here; the CLI turns it on unless
     /// `--no-webtorrent`.
@@ -103,6 +107,7 @@ impl Default for Options {
             dht: None,
             pex: true,
             lsd: false,
+            cross_seed: false,
             webtorrent: false,
             stun_server: None,
             state_dir: None,

@@ -47,6 +47,10 @@ pub(crate) struct Start {
     pub line: watch::Sender<TorrentLine>,
     /// Where resume points go (None: nothing is saved, as in headless runs).
     pub reports: Option<mpsc::UnboundedSender<(TorrentId, Report)>>,
+    /// Its files linked from other torrents' data when it was added (cross-seeding), proven
+    /// or replaced by its check (`torrent/borrowed.rs`), and the torrents they came from
+    /// ("#12"), for its line.
+    pub borrowed: (Vec<u32>, String),
 }
 
 /// How a torrent's task takes the connections that name it: the session's router, seen

@@ -179,6 +179,20 @@ impl Manager {
                 let trusted = files
                     .complete
                     .then(|| Bitfield::full(meta.info.num_pieces()));
+                // No data of its own yet: its files may be in the data of the torrents the
+                // session seeds. Linked here, proven by its first check.
+                let mut linked = super::cross_seed::Linked::default();
+                if self.opts.cross_seed
+                    && !files.complete
+                    && !super::cross_seed::has_data(&meta, &save_path)
+                {
+                    let found = self.find_on_disk(&meta);
+                    if !found.is_empty() {
+                        linked = super::cross_seed::link(&meta, &save_path, &found);
+                        kept.borrowed.clone_from(&linked.files);
+                        kept.borrowed_from.clone_from(&linked.from);
+                    }
+                }
                 let id = self.new_slot_id();
                 let added = unix_now();
                 let asleep = self.launch(
@@ -197,6 +211,19 @@ impl Manager {
                 if asleep {
                     if let Some(slot) = self.slots.find(id) {
                         tracing::info!("{}", said_asleep(slot));
+                    }
+                }
+                if !linked.files.is_empty() {
+                    if let Some(slot) = self.slots.find(id) {
+                        slot.span().in_scope(|| {
+                            tracing::info!(
+                                "cross-seed: {} of its files ({}) found on disk in {}, linked; \
+                                 its check proves them before they count",
+                                linked.files.len(),
+                                crate::fmt::bytes_short(linked.bytes),
+                                linked.from
+                            )
+                        });
                     }
                 }
                 if files.complete {
@@ -477,6 +504,7 @@ impl Manager {
             snapshots: cell.clone(),
             line: side.line,
             reports: Some(self.reports_tx.clone()),
+            borrowed: Default::default(),
         };
         let extra = opts.peers.clone();
         let log = self.listen_log.clone();

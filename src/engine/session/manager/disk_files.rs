@@ -59,7 +59,11 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> DiskFilesError + '_ {
 
 /// Removes the torrent's files under `root`, then the directories it made that are left
 /// empty. Paths come from the sanitised metainfo, so they stay inside `root`.
-pub(super) fn delete_files(root: &Path, meta: &Metainfo) -> Result<(), DiskFilesError> {
+pub(super) fn delete_files(
+    root: &Path,
+    meta: &Metainfo,
+    keep: &std::collections::HashSet<PathBuf>,
+) -> Result<(), DiskFilesError> {
     let mut first_err = None;
     let parts = PathBuf::from(crate::engine::torrent::priorities::parts_file_name(
         &meta.info_hash,
@@ -67,6 +71,9 @@ pub(super) fn delete_files(root: &Path, meta: &Metainfo) -> Result<(), DiskFiles
     let files = meta.info.files.iter().filter(|f| !f.padding);
     for rel in files.map(|f| f.relative_path()).chain([parts]) {
         let path = root.join(rel);
+        if keep.contains(&path) {
+            continue;
+        }
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -112,6 +112,10 @@ impl Manager {
             snapshots,
             line: side.line,
             reports: Some(self.reports_tx.clone()),
+            borrowed: (
+                slot.policy.kept.borrowed.clone(),
+                slot.policy.kept.borrowed_from.clone(),
+            ),
         };
         let opts = Options {
             output: save_path,

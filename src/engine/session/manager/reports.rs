@@ -91,6 +91,12 @@ impl Manager {
                 slot.last = Some(point);
             }
             Report::Opened => {
+                // Its check proved or replaced the files cross-seeding linked: nothing is
+                // left to prove at the next start.
+                if !self.slots[i].policy.kept.borrowed.is_empty() {
+                    self.slots[i].policy.kept.borrowed.clear();
+                    self.save_policy(i);
+                }
                 let slot = &mut self.slots[i];
                 // Its line was published just before (`torrent::open`): found complete or not.
                 let complete = matches!(

@@ -231,6 +231,7 @@ async fn run_again(
         snapshots: c.snapshots,
         line: line_tx,
         reports: Some(c.reports),
+        borrowed: Default::default(),
     };
     let opts = Options {
         output,

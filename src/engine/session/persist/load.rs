@@ -157,6 +157,8 @@ pub(super) fn kept_of(r: &Resume) -> Kept {
         renamed: r.renamed.clone(),
         renaming: r.renaming.clone(),
         trackers: r.trackers.clone(),
+        borrowed: r.borrowed.clone(),
+        borrowed_from: String::new(),
     }
 }
 

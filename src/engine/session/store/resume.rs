@@ -114,6 +114,10 @@ pub struct Resume {
     pub renaming: Option<crate::engine::api::Renamed>,
     /// Its tracker tiers once edited; None: the .torrent's.
     pub trackers: Option<Vec<Vec<String>>>,
+    /// Its files linked to another torrent's data when it was added (cross-seeding), not
+    /// proven yet: its first check keeps those it proves and replaces the others with files of
+    /// its own before anything is written.
+    pub borrowed: Vec<u32>,
 }
 
 /// A file as the last save saw it: size and modification time, nanosecond precision.
@@ -166,6 +170,7 @@ impl Resume {
             renamed: Default::default(),
             renaming: None,
             trackers: None,
+            borrowed: Vec::new(),
         }
     }
 
@@ -284,6 +289,9 @@ struct Wire {
     /// The tracker tiers once edited (absent: the .torrent's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     trackers: Option<Vec<Vec<ByteBuf>>>,
+    /// Files linked from another torrent's data, not proven yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    borrowed: Vec<i64>,
 }
 
 #[derive(Serialize)]
@@ -390,6 +398,7 @@ pub fn encode(r: &Resume) -> Vec<u8> {
                 .map(|t| t.iter().map(|u| ByteBuf::from(u.as_bytes())).collect())
                 .collect()
         }),
+        borrowed: r.borrowed.iter().map(|i| i64::from(*i)).collect(),
     };
     // Every field is a byte string, an integer or a list of them: serde_bencode cannot fail.
     bencode::encode(&wire).unwrap_or_default()

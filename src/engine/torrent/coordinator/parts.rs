@@ -52,6 +52,9 @@ pub(super) struct RunState {
     pub(super) storage_hold: Option<super::storage_hold::StorageHold>,
     /// When a connection last found no place in the process's budget (`peer/descriptors.rs`).
     pub(super) out_of_places: Option<Instant>,
+    /// Data found on disk at its add (`torrent/borrowed.rs`): its line says how much while
+    /// it fetches the rest.
+    pub(super) cross_seed: Option<String>,
 }
 
 /// When the choker last ran, and its optimistic pick.

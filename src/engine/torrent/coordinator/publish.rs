@@ -87,6 +87,14 @@ impl Coordinator {
             TorrentState::Error(e) => Some(e.clone()),
             // A piece lost to the disk first: the user must hear which file, and where.
             _ if !self.run.lost.is_empty() => self.lost_words(),
+            // Found on disk by cross-seeding: how much, while the rest is fetched.
+            _ if !self.run.complete && self.run.cross_seed.is_some() => {
+                let left = crate::fmt::bytes_short(self.shared.download().picker.left());
+                self.run
+                    .cross_seed
+                    .as_ref()
+                    .map(|w| format!("{w}, fetching {left}"))
+            }
             // Else a limit at (nearly) full use is what holds the torrent back: say which.
             _ => files_why.or_else(|| {
                 self.shared

@@ -84,7 +84,7 @@ fn delete_removes_the_files_and_their_folders_and_tolerates_missing_ones() {
     let dir = tempfile::tempdir().unwrap();
     let meta = pack(dir.path());
     fs::remove_file(dir.path().join("pack/a.bin")).unwrap();
-    delete_files(dir.path(), &meta).unwrap();
+    delete_files(dir.path(), &meta, &Default::default()).unwrap();
     assert!(!dir.path().join("pack").exists());
 }
 
@@ -95,7 +95,7 @@ fn a_delete_that_fails_names_the_path_and_keeps_the_kind() {
     // A directory where a file should be: remove_file fails with a kind other than NotFound.
     fs::remove_file(dir.path().join("pack/a.bin")).unwrap();
     fs::create_dir(dir.path().join("pack/a.bin")).unwrap();
-    let err = delete_files(dir.path(), &meta).unwrap_err();
+    let err = delete_files(dir.path(), &meta, &Default::default()).unwrap_err();
     assert!(
         err.kind().is_some_and(|k| k != ErrorKind::NotFound),
         "{err:?}"

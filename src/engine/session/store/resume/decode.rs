@@ -62,6 +62,7 @@ pub(super) const KEYS: &[&str] = &[
     "before_name",
     "before_files",
     "trackers",
+    "borrowed",
 ];
 
 /// A resume file's dictionary, read in place: where each key's value starts in the bytes.
@@ -347,6 +348,13 @@ pub fn decode(bytes: &[u8], expected_info_hash: &[u8; 20]) -> Result<Resume, Res
                     .collect::<Result<Vec<_>, ResumeError>>()
             })
             .transpose()?,
+        borrowed: match w.start("borrowed") {
+            None => Vec::new(),
+            Some(at) => ints(bytes, at, "borrowed")?
+                .into_iter()
+                .map(|i| u32::try_from(i).map_err(|_| invalid("borrowed", i)))
+                .collect::<Result<Vec<u32>, ResumeError>>()?,
+        },
     })
 }
 
