@@ -492,6 +492,21 @@ pub(crate) enum Verb {
         #[command(flatten)]
         at: At,
     },
+    /// How each .torrent in DIR matches the data the session seeds (full, partial, none), and
+    /// with --add the matches added: their files found on disk are linked and proven, only
+    /// the rest is fetched.
+    CrossSeed {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Add the torrents that match fully or partly.
+        #[arg(long)]
+        add: bool,
+        /// The label the added torrents get.
+        #[arg(long, default_value = "cross-seed")]
+        label: String,
+        #[command(flatten)]
+        at: At,
+    },
     /// Bytes uploaded and downloaded today, this week, this month and in all, per tracker
     /// (or label, or torrent), with the ratio: what trackers were told, kept across restarts.
     Stats {
@@ -559,7 +574,8 @@ impl Verb {
             | Verb::Stream { at, .. }
             | Verb::Play { at, .. }
             | Verb::Blocklist { at, .. }
-            | Verb::Stats { at, .. } => at,
+            | Verb::Stats { at, .. }
+            | Verb::CrossSeed { at, .. } => at,
         }
     }
 
@@ -582,7 +598,8 @@ impl Verb {
             | Verb::Stream { at, .. }
             | Verb::Play { at, .. }
             | Verb::Blocklist { at, .. }
-            | Verb::Stats { at, .. } => at,
+            | Verb::Stats { at, .. }
+            | Verb::CrossSeed { at, .. } => at,
         }
     }
 

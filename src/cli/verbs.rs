@@ -11,7 +11,7 @@ use crate::cli::run::{state_dir, state_dir_of};
 use crate::cli::session::{claim, read_items, start_session, stop, Claim};
 use crate::cli::verbs_fmt as out;
 use crate::cli::{DownloadArgs, Verb};
-use crate::control::proto::{ControlError, ErrorKind, Request, Response};
+use crate::control::proto::{AddItem, ControlError, ErrorKind, Request, Response};
 use crate::control::Client;
 
 /// A verb's outcome: the exit code, or an error already worded for stderr and its code.
@@ -102,6 +102,9 @@ async fn ask(verb: Verb, socket: &Path) -> VerbResult {
         },
         Verb::Blocklist { .. } => Request::BlocklistUpdate,
         Verb::Stats { by, .. } => Request::Stats { by: by.into() },
+        Verb::CrossSeed {
+            dir, add, label, ..
+        } => cross_seed_request(&dir, add, label).await?,
         Verb::Stream { id, file, .. } => Request::StreamUrl { id, file },
         Verb::Play { id, file, .. } => return crate::cli::play::play(socket, id, file).await,
     };
@@ -157,6 +160,34 @@ async fn add_request(
         },
         labels,
     })
+}
+
+/// `ttui cross-seed DIR`: every .torrent in DIR (not below it), read here, in name order.
+async fn cross_seed_request(dir: &Path, add: bool, label: String) -> Result<Request, ControlError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| bad(&format!("cannot read {}: {e}", dir.display())))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|x| x.eq_ignore_ascii_case("torrent"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(bad(&format!("no .torrent files in {}", dir.display())));
+    }
+    let mut items = read_items(&files)
+        .await
+        .map_err(|e| ControlError::new(ErrorKind::BadArgument, e))?;
+    // Each named by its file in the folder, as the table shows it.
+    for (item, path) in items.iter_mut().zip(&files) {
+        if let (AddItem::Torrent { name, .. }, Some(file)) = (item, path.file_name()) {
+            *name = file.to_string_lossy().into_owned();
+        }
+    }
+    Ok(Request::CrossSeed { items, add, label })
 }
 
 /// `ttui label ID +tv -old`: the edit, checked here so a typo fails before the session.
@@ -219,6 +250,14 @@ fn print_response(verb: &str, response: Response, json: bool) -> VerbResult {
     let width = terminal_width();
     match response {
         Response::Error(e) => Err(e),
+        Response::CrossSeed(rows) => {
+            if json {
+                println!("{}", out::json(&rows));
+            } else {
+                print!("{}", out::cross_seed_table(&rows));
+            }
+            Ok(i32::from(rows.iter().any(|r| r.error.is_some())))
+        }
         Response::Stats(stats) => {
             if json {
                 println!("{}", out::json(&stats));

@@ -112,6 +112,58 @@ fn short_hash(h: &str) -> String {
     format!("{}…", fit(h.get(..8).unwrap_or(h), 8))
 }
 
+/// `ttui cross-seed DIR`: a row per .torrent, how much of it is on disk and whose data it is.
+pub(crate) fn cross_seed_table(rows: &[crate::engine::api::CrossSeedRow]) -> String {
+    use Align::*;
+    let head = [
+        ("FILE", Left),
+        ("MATCH", Left),
+        ("FOUND", Right),
+        ("MISSING", Right),
+        ("FROM", Left),
+        ("ADDED", Left),
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let pct = (r.found_bytes * 100)
+                .checked_div(r.total_bytes)
+                .unwrap_or(0);
+            vec![
+                fit(&r.file, 48),
+                r.matched.word().to_string(),
+                format!("{pct}%"),
+                fmt::bytes_short(r.total_bytes.saturating_sub(r.found_bytes)),
+                r.from
+                    .iter()
+                    .map(|i| format!("#{i}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                match (&r.added, &r.error) {
+                    (Some(id), _) => format!("#{id}"),
+                    (None, Some(e)) => fit(e, 60),
+                    (None, None) => "-".into(),
+                },
+            ]
+        })
+        .collect();
+    let mut out = String::new();
+    for l in table(&head, &cells, "") {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    let full = rows
+        .iter()
+        .filter(|r| r.matched == crate::engine::api::CrossSeedMatch::Full)
+        .count();
+    out.push_str(&format!(
+        "{} of {} match fully; found files are proven by the check once added (--add)\n",
+        full,
+        rows.len()
+    ));
+    out
+}
+
 /// `ttui stats`: a row per tracker, label or torrent, today, this week, this month and all
 /// time, uploaded and downloaded, then what the rows share.
 pub(crate) fn stats_table(stats: &crate::engine::api::Stats) -> String {

@@ -165,6 +165,15 @@ pub enum Request {
     },
     /// `ttui blocklist update`: read the blocklist again now.
     BlocklistUpdate,
+    /// `ttui cross-seed DIR`: how each .torrent matches the data the session seeds; `add`:
+    /// the matches added, labelled `label`.
+    CrossSeed {
+        items: Vec<AddItem>,
+        #[serde(default)]
+        add: bool,
+        #[serde(default)]
+        label: String,
+    },
     /// `ttui stats`: the session's accounting.
     Stats {
         #[serde(default)]
@@ -182,7 +191,7 @@ pub enum Request {
 use crate::engine::api::Set;
 
 /// Every `verb` this version knows; anything else is a newer client's request.
-pub const VERBS: [&str; 23] = [
+pub const VERBS: [&str; 24] = [
     "add",
     "files",
     "list",
@@ -206,6 +215,7 @@ pub const VERBS: [&str; 23] = [
     "stream_url",
     "super_seed",
     "stats",
+    "cross_seed",
 ];
 
 impl Request {
@@ -233,6 +243,7 @@ impl Request {
             Request::Limit { .. } => "limit",
             Request::BlocklistUpdate => "blocklist_update",
             Request::Stats { .. } => "stats",
+            Request::CrossSeed { .. } => "cross_seed",
             Request::StreamUrl { .. } => "stream_url",
         }
     }
@@ -335,6 +346,8 @@ pub enum Response {
     StreamUrl(StreamUrl),
     /// The blocklist's status after a [`Request::BlocklistUpdate`].
     Blocklist(crate::engine::api::BlocklistStatus),
+    /// How each .torrent of a [`Request::CrossSeed`] matches.
+    CrossSeed(Vec<crate::engine::api::CrossSeedRow>),
     /// The accounting a [`Request::Stats`] asked for.
     Stats(Box<crate::engine::api::Stats>),
     /// Inside the session only, from its handler to the server: the frames to write, in
@@ -593,6 +606,11 @@ mod verb_tests {
             Request::BlocklistUpdate,
             Request::Stats {
                 by: crate::engine::api::StatsBy::Label,
+            },
+            Request::CrossSeed {
+                items: vec![],
+                add: true,
+                label: "cross-seed".into(),
             },
             Request::StreamUrl {
                 id: id(),

@@ -3,8 +3,9 @@
 //! `savepath`, `category`, `tags`, `paused`/`stopped`. Answers as qBittorrent 4.x does:
 //! `Ok.` when anything was added, `Fails.` when nothing was, 415 `Torrent file is not
 //! valid` for a file that is not bencode, 400 for a form with neither urls nor files.
-//! Applied too: `skip_checking` (ttui's "the data is complete here", as `ttui create
-//! --seed` adds), `sequentialDownload` (ttui's sequential mode), `upLimit`/`dlLimit` (the
+//! `skip_checking` is read and not obeyed: the data is checked all the same, since a client's
+//! word that it is complete is no proof (a corrupt piece trusted would be seeded; qBittorrent
+//! does just that). Applied: `sequentialDownload` (ttui's sequential mode), `upLimit`/`dlLimit` (the
 //! torrent's own limits), `ratioLimit`/`seedingTimeLimit` (its seeding goals) and `rename`
 //! (the torrent's top-level file or folder renamed, as `torrents/rename` does), each set
 //! on a new torrent through `Client` right after the add; `firstLastPiecePrio` (the first and
@@ -211,7 +212,8 @@ pub(super) async fn answer(
             only: None,
             sequential: after.sequential,
             first_last: truthy(field(&parts, "firstLastPiecePrio")),
-            complete: truthy(field(&parts, "skip_checking")),
+            // Proven anyway (the module's header says why).
+            complete: false,
             subfolder: subfolder(&parts),
         },
         labels,

@@ -129,3 +129,87 @@ fn an_open_address_without_credentials_is_refused_in_one_line() {
         "nothing started: {out:?}"
     );
 }
+
+/// qbittorrent-api adds a .torrent with `is_skip_checking=True` over its data, one piece of
+/// which is corrupt: the data is proven anyway, so that piece is missing (not seeded) and the
+/// rest verified; the client hears `Ok.` and sees the torrent as it is.
+const SKIP_CHECKING: &str = r#"
+import sys, time, qbittorrentapi
+port, user, password, torrent, save, h, bad = sys.argv[1:8]
+c = qbittorrentapi.Client(host="127.0.0.1", port=int(port), username=user, password=password)
+c.auth_log_in()
+r = c.torrents_add(torrent_files=torrent, save_path=save, is_skip_checking=True)
+assert r == "Ok.", r
+deadline = time.time() + 60
+while True:
+    rows = c.torrents_info(torrent_hashes=h)
+    if rows and rows[0]["state"] not in ("checkingDL", "checkingUP", "checkingResumeData", "metaDL", "allocating", "queuedDL", "queuedUP"):
+        states = list(c.torrents_piece_states(torrent_hash=h))
+        if states.count(2) == len(states) - 1:
+            break
+    assert time.time() < deadline, f"never checked: {rows} {c.torrents_piece_states(torrent_hash=h)}"
+    time.sleep(0.2)
+t = rows[0]
+print("state", t["state"], "progress", t["progress"], "states", states)
+assert states[int(bad)] != 2, f"the corrupt piece counts as had: {states}"
+assert t["progress"] < 1, t
+assert t["state"] not in ("uploading", "stalledUP", "forcedUP", "queuedUP"), t
+print("SKIP OK")
+"#;
+
+#[test]
+fn skip_checking_over_a_corrupt_piece_does_not_seed_it() {
+    require_loopback_only();
+    let Some(python) = python() else {
+        prereq::skip("the qbittorrent-api venv (TTUI_PY_VENV, made by tests/run.sh)");
+        return;
+    };
+    let Setup {
+        env,
+        mut daemon,
+        payloads,
+        qbt,
+        ..
+    } = Setup::start("ttui-qbt-skip-", "");
+    // gamma.bin (no seeder here), copied with its second piece corrupt.
+    let p = &payloads[2];
+    let save = env.root.path().join("library");
+    fs::create_dir_all(&save).unwrap();
+    let mut bytes = fs::read(&p.root).unwrap();
+    let bad = 1usize;
+    let at = bad * crate::payload::PLEN as usize + 100;
+    for b in &mut bytes[at..at + 64] {
+        *b ^= 0x5a;
+    }
+    fs::write(save.join("gamma.bin"), &bytes).unwrap();
+    let script = env.root.path().join("skip.py");
+    fs::write(&script, SKIP_CHECKING).unwrap();
+    let mut cmd = env.command(python.to_str().unwrap());
+    cmd.arg(&script)
+        .arg(qbt.rsplit(':').next().unwrap())
+        .args([tools::USER, PASSWORD])
+        .arg(&p.torrent.path)
+        .arg(&save)
+        .args([p.hash(), bad.to_string()]);
+    let out = run_within(cmd, "qbittorrent-api's add", Duration::from_secs(90));
+    assert!(
+        out.code == 0 && out.stdout.contains("SKIP OK"),
+        "{}\n{}\n{}",
+        out.stdout,
+        out.stderr,
+        daemon.report()
+    );
+    // The session's own list agrees once its line is published (a tick).
+    let want = bytes.len() as u64 - crate::payload::PLEN;
+    let rows = env.wait_list(
+        "the line to show the check",
+        Duration::from_secs(10),
+        &mut daemon,
+        |r| {
+            r.iter()
+                .any(|t| t["info_hash"] == p.hash() && t["verified_bytes"].as_u64() == Some(want))
+        },
+    );
+    assert_eq!(row_of(&rows, &p.hash())["state"], "downloading");
+    daemon.assert_alive("the end");
+}

@@ -85,16 +85,24 @@ fn the_same_data_as_other_torrents_is_found_proven_and_shared_and_only_the_rest_
     // an extra small file (between b.bin and sub/c.bin: pieces straddle it); one whose b.bin
     // has the right length and other bytes. Made elsewhere, where the seeders keep them.
     let elsewhere = env.root.path().join("elsewhere");
+    // t2, t3 and two that do not match go in a folder of their own for `ttui cross-seed`.
+    let found = env.root.path().join("found");
+    fs::create_dir_all(&found).unwrap();
     let t2 = mktorrent(
         &payload(&elsewhere, "show.64k", &[]),
         16,
-        &tdir.join("t2.torrent"),
+        &found.join("t2.torrent"),
     );
     let t3 = mktorrent(
         &payload(&elsewhere, "show.128k", &[]),
         17,
-        &tdir.join("t3.torrent"),
+        &found.join("t3.torrent"),
     );
+    let other = elsewhere.join("other");
+    fs::create_dir_all(&other).unwrap();
+    make_single_file_payload(&other, "x.bin", 300_000, 50);
+    mktorrent(&other, PIECE_LOG2, &found.join("other.torrent"));
+    fs::write(found.join("junk.torrent"), b"not bencode").unwrap();
     let extra = [("extra.nfo", 1_000, 9)];
     let t4_root = payload(&elsewhere, "show.extra", &extra);
     let t4 = mktorrent(&t4_root, PIECE_LOG2, &tdir.join("t4.torrent"));
@@ -109,12 +117,41 @@ fn the_same_data_as_other_torrents_is_found_proven_and_shared_and_only_the_rest_
         seeding(r, &t1)
     });
 
+    // `ttui cross-seed DIR`: what matches, then the matches added.
+    let dir = found.display().to_string();
+    let out = env.verb(&["cross-seed", &dir, "--json"]);
+    let report: Vec<Value> =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    let matched: Vec<(&str, &str)> = report
+        .iter()
+        .map(|r| (r["file"].as_str().unwrap(), r["match"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        matched,
+        [
+            ("junk.torrent", "bad"),
+            ("other.torrent", "none"),
+            ("t2.torrent", "full"),
+            ("t3.torrent", "full")
+        ],
+        "{report:?}"
+    );
+    assert_eq!(
+        out.code, 1,
+        "a torrent that cannot be read is an error: {out:?}"
+    );
+    assert_eq!(report[2]["from"], serde_json::json!([1]), "{report:?}");
+    let out = env.verb(&["cross-seed", &dir, "--add"]);
+    assert!(out.stdout.contains("2 of 4 match fully"), "{out:?}");
     // Other piece sizes: complete from the disk alone, each file a link to the first's.
-    add(&env, &t2);
-    add(&env, &t3);
     let rows = env.wait_list("both seeding", DONE_WAIT, &mut daemon, |r| {
         seeding(r, &t2) && seeding(r, &t3)
     });
+    assert_eq!(row(&rows, &t2)["labels"], serde_json::json!(["cross-seed"]));
+    assert!(
+        rows.iter().all(|r| r["name"] != "other"),
+        "a torrent with nothing found is not added"
+    );
     for (t, name) in [(&t2, "show.64k"), (&t3, "show.128k")] {
         assert_eq!(row(&rows, t)["downloaded"], 0, "{}", row(&rows, t));
         for (rel, _, _) in FILES {
@@ -263,5 +300,64 @@ fn two_torrents_in_one_place_keep_each_others_files_when_one_is_removed_with_its
         "{}",
         daemon.report()
     );
+    assert!(daemon.term().success());
+}
+
+/// `ttui create --v2 -o OUT DIR`, loaded.
+fn create_v2(env: &Env, dir: &Path, out: &Path) -> Torrent {
+    let o = env
+        .ttui()
+        .args(["create", "--v2", "-o"])
+        .arg(out)
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "ttui create: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Torrent::load(out)
+}
+
+#[test]
+fn a_v2_torrent_of_renamed_files_matches_by_pieces_root() {
+    require_loopback_only();
+    let env = Env::new("ttui-cross-seed-v2-");
+    let tdir = env.root.path().join("torrents");
+    fs::create_dir_all(&tdir).unwrap();
+    let show = payload(&env.out, "show", &[]);
+    let t1 = create_v2(&env, &show, &tdir.join("show.torrent"));
+    // The same bytes under other names and another layout: only the trees can tell.
+    let renamed = env.root.path().join("elsewhere/Show S01");
+    for ((rel, _, _), to) in FILES.iter().zip(["ep1.bin", "ep2.bin", "extras/ep3.bin"]) {
+        let p = renamed.join(to);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::copy(show.join(rel), &p).unwrap();
+    }
+    let t2 = create_v2(&env, &renamed, &tdir.join("renamed.torrent"));
+    let mut daemon = Daemon::start(&env, "1", &[]);
+    add(&env, &t1);
+    // A v2-only torrent is listed under its v2 hash cut to 20 bytes: found by name here.
+    let named = |rows: &[Value], name: &str| {
+        rows.iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    env.wait_list("the first seeding", DONE_WAIT, &mut daemon, |r| {
+        named(r, "show")["state"] == "seeding"
+    });
+    add(&env, &t2);
+    let rows = env.wait_list("the renamed one seeding", DONE_WAIT, &mut daemon, |r| {
+        named(r, "Show S01")["state"] == "seeding"
+    });
+    assert_eq!(named(&rows, "Show S01")["downloaded"], 0);
+    for ((rel, _, _), to) in FILES.iter().zip(["ep1.bin", "ep2.bin", "extras/ep3.bin"]) {
+        assert!(
+            same_inode(&show.join(rel), &env.out.join("Show S01").join(to)),
+            "{to} is not linked to {rel}"
+        );
+    }
     assert!(daemon.term().success());
 }

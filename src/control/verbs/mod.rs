@@ -17,6 +17,7 @@ use crate::engine::api::{AddOptions, Client};
 mod add;
 mod blocklist;
 mod command;
+mod cross_seed;
 mod files;
 mod force;
 mod goals;
@@ -120,6 +121,9 @@ pub(crate) async fn handle(
         Request::Files { id, set } => files::apply(&id, set, &current, client).await,
         Request::BlocklistUpdate => blocklist::apply(client).await,
         Request::Stats { by } => stats::apply(by, client).await,
+        Request::CrossSeed { items, add, label } => {
+            cross_seed::apply(items, add, label, client).await
+        }
         Request::StreamUrl { id, file } => {
             stream_url::apply(&id, file, stream, &current, client).await
         }

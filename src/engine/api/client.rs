@@ -354,6 +354,14 @@ impl Client {
         self.ask(|reply| SessionRequest::PieceHashes { id, reply })
     }
 
+    /// How each .torrent matches the data the session seeds (`ttui cross-seed`).
+    pub fn cross_seed_report(
+        &self,
+        torrents: Vec<(String, Vec<u8>)>,
+    ) -> Answer<Result<Vec<crate::engine::api::CrossSeedRow>, RequestError>> {
+        self.ask(|reply| SessionRequest::CrossSeedReport { torrents, reply })
+    }
+
     /// The session's accounting (`ttui stats`).
     pub fn stats(
         &self,

@@ -299,6 +299,12 @@ pub enum Peeked {
 /// each request carries; a dropped reply channel is fine (nobody waits).
 #[derive(Debug)]
 pub enum SessionRequest {
+    /// How each of these .torrent files matches the data the session seeds (`ttui
+    /// cross-seed`): (its file's name, its bytes).
+    CrossSeedReport {
+        torrents: Vec<(String, Vec<u8>)>,
+        reply: oneshot::Sender<Result<Vec<crate::engine::api::CrossSeedRow>, RequestError>>,
+    },
     /// The session's accounting by tracker, label or torrent (`ttui stats`).
     Stats {
         by: crate::engine::api::StatsBy,

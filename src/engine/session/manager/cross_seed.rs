@@ -1,8 +1,9 @@
 //! Cross-seeding, the session's side: the same content is often posted as several torrents
 //! (other piece sizes, another name, an extra file), so a torrent added with no data of its own
 //! looks for its files in the data of the torrents the session already seeds. A file matches
-//! on its path below the torrent's folder (its name, for a single file) and its length; a
-//! match is linked into the new torrent's place (a hard link; a reflink across file systems
+//! on its path below the torrent's folder (its name, for a single file) and its length; in two
+//! v2 or hybrid torrents (BEP 52), on its `pieces root` alone, so a renamed file matches too.
+//! A match is linked into the new torrent's place (a hard link; a reflink across file systems
 //! that have them; never a copy), so each torrent keeps its own tree and removing one never
 //! takes the other's data. Nothing is trusted: the new torrent's first check proves each
 //! linked file or gives it a file of its own before anything is written
@@ -43,6 +44,29 @@ fn key(info: &Info, f: &FileEntry) -> Vec<String> {
     }
 }
 
+/// Each file's `pieces root` (BEP 52), by file index: for a v2 or hybrid torrent whose piece
+/// layers are all there (they list the files with data, in order).
+fn roots(meta: &Metainfo) -> Vec<(u32, crate::protocol::merkle::Hash)> {
+    let Some(layers) = &meta.piece_layers else {
+        return Vec::new();
+    };
+    let files: Vec<u32> = meta
+        .info
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.padding && f.symlink.is_none() && f.length > 0)
+        .map(|(i, _)| i as u32)
+        .collect();
+    if files.len() != layers.files().len() {
+        return Vec::new();
+    }
+    files
+        .into_iter()
+        .zip(layers.files().iter().map(|l| l.root))
+        .collect()
+}
+
 /// Whether any of the torrent's files is already in its place: then it is checked there, as
 /// always, and nothing is linked.
 pub(super) fn has_data(meta: &Metainfo, save_path: &Path) -> bool {
@@ -63,6 +87,8 @@ impl Manager {
                 wanted.insert((key(info, f), f.length), i as u32);
             }
         }
+        let by_root: HashMap<crate::protocol::merkle::Hash, u32> =
+            roots(meta).into_iter().map(|(i, r)| (r, i)).collect();
         let mut found: HashMap<u32, Found> = HashMap::new();
         for slot in self.slots.iter() {
             let Some(other) = &slot.meta else { continue };
@@ -78,11 +104,26 @@ impl Manager {
                 continue;
             }
             let root = slot.save_path();
-            for f in &other.info.files {
+            let other_roots: HashMap<u32, crate::protocol::merkle::Hash> = if by_root.is_empty() {
+                HashMap::new()
+            } else {
+                roots(other).into_iter().collect()
+            };
+            for (n, f) in other.info.files.iter().enumerate() {
                 if f.padding || f.length == 0 {
                     continue;
                 }
-                let Some(&file) = wanted.get(&(key(&other.info, f), f.length)) else {
+                let by_path = wanted.get(&(key(&other.info, f), f.length)).copied();
+                let by_tree = other_roots
+                    .get(&(n as u32))
+                    .and_then(|r| by_root.get(r))
+                    .copied()
+                    .filter(|&i| {
+                        info.files
+                            .get(i as usize)
+                            .is_some_and(|e| e.length == f.length)
+                    });
+                let Some(file) = by_tree.or(by_path) else {
                     continue;
                 };
                 if found.contains_key(&file) {
@@ -106,6 +147,68 @@ impl Manager {
         let mut out: Vec<Found> = found.into_values().collect();
         out.sort_by_key(|f| f.file);
         out
+    }
+}
+
+impl Manager {
+    /// How each .torrent matches the data the session seeds, nothing added or linked.
+    pub(super) fn cross_seed_report(
+        &self,
+        torrents: Vec<(String, Vec<u8>)>,
+    ) -> Vec<crate::engine::api::CrossSeedRow> {
+        use crate::engine::api::{CrossSeedMatch, CrossSeedRow};
+        torrents
+            .into_iter()
+            .map(|(file, bytes)| {
+                let mut row = CrossSeedRow {
+                    file,
+                    name: String::new(),
+                    info_hash: None,
+                    matched: CrossSeedMatch::Bad,
+                    total_bytes: 0,
+                    found_bytes: 0,
+                    from: Vec::new(),
+                    error: None,
+                    added: None,
+                };
+                let meta = match Metainfo::from_bytes(&bytes) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        row.error = Some(e.to_string());
+                        return row;
+                    }
+                };
+                row.name.clone_from(&meta.info.name);
+                row.info_hash = Some(crate::protocol::hex::encode(&meta.info_hash));
+                row.total_bytes = meta.info.total_length;
+                if self.slots.id_of(&meta.info_hash).is_some() {
+                    row.matched = CrossSeedMatch::Already;
+                    return row;
+                }
+                let found = self.find_on_disk(&meta);
+                let files = meta
+                    .info
+                    .files
+                    .iter()
+                    .filter(|f| !f.padding && f.symlink.is_none() && f.length > 0)
+                    .count();
+                row.found_bytes = found
+                    .iter()
+                    .filter_map(|f| meta.info.files.get(f.file as usize))
+                    .map(|f| f.length)
+                    .sum();
+                let from: BTreeSet<u32> = found.iter().map(|f| f.source.0).collect();
+                row.from = from.into_iter().collect();
+                row.matched = if found.is_empty() {
+                    CrossSeedMatch::None
+                } else if found.len() == files {
+                    CrossSeedMatch::Full
+                } else {
+                    CrossSeedMatch::Partial
+                };
+                row
+            })
+            .collect()
     }
 }
 

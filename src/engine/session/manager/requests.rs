@@ -177,6 +177,9 @@ impl Manager {
                 let _ = reply.send(rows);
             }
             SessionRequest::Shutdown => {}
+            SessionRequest::CrossSeedReport { torrents, reply } => {
+                let _ = reply.send(Ok(self.cross_seed_report(torrents)));
+            }
             SessionRequest::Stats { by, reply } => {
                 let _ = reply.send(Ok(self.stats(by)));
             }
