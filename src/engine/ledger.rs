@@ -399,18 +399,10 @@ pub(crate) fn date_of(day: i32) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// (year, month, day) of a day count (Howard Hinnant's `civil_from_days`).
+/// (year, month, day) of a day count.
 fn civil(day: i32) -> (i32, u32, u32) {
-    let z = i64::from(day) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = (yoe + era * 400 + i64::from(m <= 2)) as i32;
-    (y, m, d)
+    let (y, m, d) = crate::fmt::civil_from_days(i64::from(day));
+    (i32::try_from(y).unwrap_or(i32::MAX), m, d)
 }
 
 /// The day count of a date (Howard Hinnant's `days_from_civil`).

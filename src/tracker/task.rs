@@ -293,26 +293,11 @@ impl Task {
                     None => return,
                     Some(TrackerCommand::Stop(reply)) => {
                         drop(inflight);
-                        self.stop().await;
-                        // Best effort only: the engine may not read updates while it waits.
-                        while let Some(u) = self.outbox.pop_front() {
-                            if updates.try_send(u).is_err() {
-                                break;
-                            }
-                        }
-                        let _ = reply.send(());
-                        return;
+                        return self.last_word(AnnounceEvent::Stopped, reply, &updates).await;
                     }
                     Some(TrackerCommand::Settle(reply)) => {
                         drop(inflight);
-                        self.settle().await;
-                        while let Some(u) = self.outbox.pop_front() {
-                            if updates.try_send(u).is_err() {
-                                break;
-                            }
-                        }
-                        let _ = reply.send(());
-                        return;
+                        return self.last_word(AnnounceEvent::None, reply, &updates).await;
                     }
                     Some(TrackerCommand::Completed) => self.on_completed(),
                     Some(TrackerCommand::Reannounce) => self.on_reannounce(),
@@ -378,17 +363,25 @@ impl Task {
         self.log(LogLevel::Info, format!("announce asked for: {when}"));
     }
 
-    /// `stopped` to every tracker that ever answered, all at once, bounded in time.
-    async fn stop(&mut self) {
-        self.tell_all(AnnounceEvent::Stopped).await;
-    }
-
-    /// Before the torrent sleeps (no `stopped`: the tracker keeps listing it): what each
-    /// tracker that ever answered has not heard of the bytes moved. A private tracker counts
-    /// only what is announced, and the next wake starts the counts from 0 with `started`, so
-    /// the bytes of a leecher served since the last announce were never credited.
-    async fn settle(&mut self) {
-        self.tell_all(AnnounceEvent::None).await;
+    /// The task's end: `stopped` to every tracker that ever answered (`Stop`), or before the
+    /// torrent sleeps (`Settle`, no event: the tracker keeps listing it) what each has not
+    /// heard of the bytes moved. A private tracker counts only what is announced, and the next
+    /// wake starts the counts from 0 with `started`, so the bytes served to a leecher since the
+    /// last announce were never credited before. Then the last updates, and the answer.
+    async fn last_word(
+        &mut self,
+        event: AnnounceEvent,
+        reply: tokio::sync::oneshot::Sender<()>,
+        updates: &mpsc::Sender<TrackerUpdate>,
+    ) {
+        self.tell_all(event).await;
+        // Best effort only: the engine may not read updates while it waits.
+        while let Some(u) = self.outbox.pop_front() {
+            if updates.try_send(u).is_err() {
+                break;
+            }
+        }
+        let _ = reply.send(());
     }
 
     /// `event` to every tracker that ever answered (for `None`: those whose last answered

@@ -13,10 +13,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use crate::common::*;
-use crate::dormancy::CountingTracker;
 use crate::kit::*;
 use crate::payload::*;
 use crate::prereq;
+use crate::recording_tracker::RecordingTracker;
 
 use std::fs;
 use std::path::Path;
@@ -50,7 +50,7 @@ fn step(file: &Path, offset: &str) {
 fn sane_for(
     env: &Env,
     daemon: &mut Daemon,
-    tracker: &CountingTracker,
+    tracker: &RecordingTracker,
     (seed, download): (&str, &str),
     what: &str,
 ) {
@@ -94,8 +94,8 @@ fn wall_clock_steps_of_hours_leave_times_announces_and_resume_data_sane() {
         return;
     }
     let env = Env::new("ttui-clock-");
-    let tracker = CountingTracker::start();
-    let url = format!("http://127.0.0.1:{}/announce", tracker.port);
+    let tracker = RecordingTracker::start(std::net::Ipv4Addr::LOCALHOST);
+    let url = tracker.url();
     let made = env.root.path().join("t");
     let seeds = env.root.path().join("seeds");
     let seed = Payload::make(&env.out, &made, "seeded.bin", &[("", 700_000)], 71);

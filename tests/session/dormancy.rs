@@ -11,13 +11,11 @@ use crate::common;
 use crate::kit;
 use crate::payload;
 use crate::prereq;
+use crate::recording_tracker::RecordingTracker;
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -122,74 +120,11 @@ fn a_dormant_seed_is_woken_by_an_incoming_libtorrent_leecher() {
     assert!(daemon.term().success());
 }
 
-/// A loopback HTTP tracker that counts announces and answers each with no peers.
-pub(crate) struct CountingTracker {
-    pub(crate) port: u16,
-    announces: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl CountingTracker {
-    pub(crate) fn start() -> CountingTracker {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (announces, stop) = (
-            Arc::new(AtomicU64::new(0)),
-            Arc::new(AtomicBool::new(false)),
-        );
-        let (a, s) = (Arc::clone(&announces), Arc::clone(&stop));
-        let thread = std::thread::spawn(move || {
-            let start = Instant::now();
-            while !s.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(300) {
-                let Ok((mut conn, _)) = listener.accept() else {
-                    sleep(Duration::from_millis(20));
-                    continue;
-                };
-                let _ = conn.set_nonblocking(false);
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buf = [0u8; 4096];
-                let n = conn.read(&mut buf).unwrap_or(0);
-                if buf[..n].starts_with(b"GET /announce?") {
-                    a.fetch_add(1, Ordering::Relaxed);
-                }
-                let body = b"d8:intervali3600e5:peers0:e";
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = conn.write_all(head.as_bytes());
-                let _ = conn.write_all(body);
-            }
-        });
-        CountingTracker {
-            port,
-            announces,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    pub(crate) fn count(&self) -> u64 {
-        self.announces.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for CountingTracker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn a_dormant_seed_still_announces_on_schedule() {
     require_loopback_only();
     let env = Env::new("ttui-dormant-announce-");
-    let tracker = CountingTracker::start();
+    let tracker = RecordingTracker::start(std::net::Ipv4Addr::LOCALHOST);
     let p = Payload::make(
         &env.out,
         &env.root.path().join("torrents"),
@@ -197,7 +132,7 @@ fn a_dormant_seed_still_announces_on_schedule() {
         &[("", 700_000)],
         12,
     );
-    let url = format!("http://127.0.0.1:{}/announce", tracker.port);
+    let url = tracker.url();
     let torrent =
         p.torrent
             .with_trackers(&env.root.path().join("tracked.torrent"), Some(&url), &[]);

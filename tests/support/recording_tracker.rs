@@ -88,6 +88,11 @@ impl RecordingTracker {
         self.heard.lock().unwrap().clone()
     }
 
+    /// Announces heard so far.
+    pub fn count(&self) -> u64 {
+        self.heard.lock().unwrap().len() as u64
+    }
+
     /// What the tracker credits per info hash, (uploaded, downloaded): the growth of each
     /// client session's counts, a session beginning at `started` (or when the counts fall).
     pub fn credited(&self) -> HashMap<[u8; 20], (u64, u64)> {
