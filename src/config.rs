@@ -112,6 +112,70 @@ pub struct Config {
     pub stream: Option<StreamConfig>,
     /// `[labels.tv]`: what a label brings to a torrent added with it.
     pub labels: Option<std::collections::BTreeMap<String, LabelConfig>>,
+    /// `[trackers."tracker.example"]`: a rate limit and seeding goals for every torrent that
+    /// announces to that host.
+    pub trackers: Option<std::collections::BTreeMap<String, TrackerConfig>>,
+}
+
+/// One `[trackers."HOST"]` table: a limit its torrents share, and their seeding goals over
+/// the session's (`engine::api::TrackerRule`).
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerConfig {
+    #[serde(default, deserialize_with = "rate_key")]
+    pub down_limit: Option<u64>,
+    #[serde(default, deserialize_with = "rate_key")]
+    pub up_limit: Option<u64>,
+    #[serde(default, deserialize_with = "ratio_goal")]
+    pub seed_ratio: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "duration_goal")]
+    pub seed_time: Option<Option<std::time::Duration>>,
+    #[serde(default, deserialize_with = "duration_goal")]
+    pub seed_idle: Option<Option<std::time::Duration>>,
+}
+
+impl TrackerConfig {
+    pub(crate) fn rule(&self) -> crate::engine::api::TrackerRule {
+        crate::engine::api::TrackerRule {
+            limits: crate::engine::api::RatePair {
+                down: self.down_limit.unwrap_or(0),
+                up: self.up_limit.unwrap_or(0),
+            },
+            seed_ratio: set(self.seed_ratio),
+            seed_time: set(self.seed_time),
+            seed_idle: set(self.seed_idle),
+        }
+    }
+}
+
+/// A goal as a table gives it (None: not set; `off`: Some(None)), as the engine takes it:
+/// `off` switches that goal off for the torrent.
+fn set<T>(v: Option<Option<T>>) -> Option<crate::engine::api::Set<T>> {
+    use crate::engine::api::Set;
+    v.map(|g| g.map_or(Set::Off, Set::To))
+}
+
+/// A `[trackers."…"]` key: a host name or address as announce URLs carry it, without scheme,
+/// port or path (`tracker.example`, `203.0.113.5`, `[2001:db8::1]`), in lower case.
+fn check_tracker_key(key: &str) -> Result<(), String> {
+    let bare = key.strip_prefix('[').and_then(|k| k.strip_suffix(']'));
+    let ok = match bare {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b))
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key:?} is not a tracker host: write the announce URL's host alone, in lower case \
+             (\"tracker.example\", not \"https://tracker.example:443/announce\")"
+        ))
+    }
 }
 
 /// One `[labels.NAME]` table: the save path (used when an add names no directory) and the
@@ -131,10 +195,6 @@ pub struct LabelConfig {
 impl LabelConfig {
     /// As the engine takes it: a goal given `off` switches that goal off for the torrent.
     pub(crate) fn defaults(&self) -> crate::engine::api::LabelDefaults {
-        use crate::engine::api::Set;
-        fn set<T>(v: Option<Option<T>>) -> Option<Set<T>> {
-            v.map(|g| g.map_or(Set::Off, Set::To))
-        }
         crate::engine::api::LabelDefaults {
             save_path: self.save_path.clone(),
             seed_ratio: set(self.seed_ratio),
@@ -333,6 +393,10 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, String> {
         {
             return Err(format!("{}: save_path must be an absolute path", at()));
         }
+    }
+    for key in c.trackers.iter().flat_map(|t| t.keys()) {
+        check_tracker_key(key)
+            .map_err(|e| format!("config file {}: [trackers]: {e}", origin.display()))?;
     }
     Ok(c)
 }

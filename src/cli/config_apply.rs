@@ -134,6 +134,12 @@ pub(crate) fn apply(
         .flatten()
         .map(|(name, l)| (name.clone(), l.defaults()))
         .collect();
+    args.trackers = cfg
+        .trackers
+        .iter()
+        .flatten()
+        .map(|(host, t)| (host.clone(), t.rule()))
+        .collect();
     origins
 }
 

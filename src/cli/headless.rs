@@ -300,6 +300,7 @@ mod tests {
             seeders: None,
             leechers: None,
             warning: None,
+            last_counts: None,
         });
         assert_eq!(no_source_left(&s), None);
         s.trackers[0].status = TrackerStatus::Failed("refused".into());

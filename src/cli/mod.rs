@@ -218,6 +218,9 @@ pub(crate) struct DownloadArgs {
     /// `[labels.NAME]` of the config file (a table, so never a flag).
     #[arg(skip)]
     pub labels: crate::engine::api::LabelTable,
+    /// `[trackers."HOST"]` of the config file (a table, so never a flag).
+    #[arg(skip)]
+    pub trackers: crate::engine::api::TrackerRules,
     #[command(flatten)]
     pub queue: goal_args::QueueArgs,
     #[command(flatten)]

@@ -39,6 +39,7 @@ pub(crate) fn options(args: &DownloadArgs, seed: bool) -> Options {
         // Checked in `run_download` and `session::run`; a bad list there is an error.
         files: add_files(args).unwrap_or_default(),
         labels: args.labels.clone(),
+        trackers: args.trackers.clone(),
         incomplete_dir: args.incomplete_dir.as_deref().map(absolute),
         sequential: false,
         on_complete: crate::engine::api::OnComplete {

@@ -44,6 +44,16 @@ pub(crate) fn config_text(
             ));
         }
     }
+    if !args.trackers.is_empty() {
+        out.push_str("\nTRACKERS (config file)\n");
+        for (host, r) in &args.trackers {
+            out.push_str(&format!(
+                "{:<22} {}\n",
+                crate::fmt::outside(host, 64),
+                tracker_text(r)
+            ));
+        }
+    }
     let dir = state_dir(args);
     let socket = crate::control::paths::socket_path(&dir, args.state_dir.is_none());
     let log = match &args.log_file {
@@ -178,11 +188,42 @@ fn qbt_value(args: &DownloadArgs, key: &str) -> String {
 
 /// `save_path=/data/tv seed_ratio=2 seed_idle=off`: what a label's table sets.
 fn label_text(d: &crate::engine::api::LabelDefaults) -> String {
-    use crate::engine::api::Set;
     let mut parts = Vec::new();
     if let Some(p) = &d.save_path {
         parts.push(format!("save_path={}", shown(p)));
     }
+    goal_parts(&mut parts, (d.seed_ratio, d.seed_time, d.seed_idle));
+    if parts.is_empty() {
+        "(nothing set)".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// `up_limit=1 MiB/s seed_ratio=2`: what a tracker's table sets.
+fn tracker_text(r: &crate::engine::api::TrackerRule) -> String {
+    let mut parts = Vec::new();
+    for (key, v) in [("down_limit", r.limits.down), ("up_limit", r.limits.up)] {
+        if v > 0 {
+            parts.push(format!("{key}={}", crate::engine::api::show_rate(v)));
+        }
+    }
+    goal_parts(&mut parts, (r.seed_ratio, r.seed_time, r.seed_idle));
+    if parts.is_empty() {
+        "(nothing set)".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+type GoalSets = (
+    Option<crate::engine::api::Set<f64>>,
+    Option<crate::engine::api::Set<std::time::Duration>>,
+    Option<crate::engine::api::Set<std::time::Duration>>,
+);
+
+fn goal_parts(parts: &mut Vec<String>, (seed_ratio, seed_time, seed_idle): GoalSets) {
+    use crate::engine::api::Set;
     let goal = |v: Option<String>| v.unwrap_or_else(|| "off".into());
     let ratio = |s: Set<f64>| match s {
         Set::To(r) => Some(r.to_string()),
@@ -192,19 +233,14 @@ fn label_text(d: &crate::engine::api::LabelDefaults) -> String {
         Set::To(d) => Some(flag_text(d)),
         _ => None,
     };
-    if let Some(s) = d.seed_ratio {
+    if let Some(s) = seed_ratio {
         parts.push(format!("seed_ratio={}", goal(ratio(s))));
     }
-    if let Some(s) = d.seed_time {
+    if let Some(s) = seed_time {
         parts.push(format!("seed_time={}", goal(time(s))));
     }
-    if let Some(s) = d.seed_idle {
+    if let Some(s) = seed_idle {
         parts.push(format!("seed_idle={}", goal(time(s))));
-    }
-    if parts.is_empty() {
-        "(nothing set)".into()
-    } else {
-        parts.join(" ")
     }
 }
 

@@ -468,12 +468,22 @@ fn trackers_table(d: &TorrentDetail) -> Vec<String> {
         .iter()
         .map(|t| {
             let count = |n: Option<u64>| n.map_or("-".to_string(), |n| n.to_string());
+            let moved = |m: Option<crate::engine::api::Moved>| {
+                m.map_or("-".to_string(), |m| {
+                    format!(
+                        "{} / {}",
+                        crate::fmt::bytes(m.uploaded),
+                        crate::fmt::bytes(m.downloaded)
+                    )
+                })
+            };
             vec![
                 t.tier.to_string(),
                 fit(&t.status, 16),
                 count(t.peers),
                 count(t.seeders.map(u64::from)),
                 count(t.leechers.map(u64::from)),
+                moved(t.reported),
                 fit(&t.url, MAX_TEXT),
             ]
         })
@@ -484,6 +494,7 @@ fn trackers_table(d: &TorrentDetail) -> Vec<String> {
         ("PEERS", Right),
         ("SEEDS", Right),
         ("LEECHERS", Right),
+        ("REPORTED UP / DOWN", Right),
         ("URL", Left),
     ];
     table(&head, &trackers, "  ")

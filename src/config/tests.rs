@@ -355,3 +355,35 @@ fn on_complete_and_its_timeout_come_from_the_file_or_the_flags() {
     );
     assert!(parsed("on_complete_timeout = \"soon\"\n").is_err());
 }
+
+#[test]
+fn tracker_tables_are_read_and_a_url_for_a_host_is_refused_in_one_line() {
+    let c = parsed(
+        "[trackers.\"tracker.example\"]\nup_limit = \"2M\"\nseed_ratio = 1.5\nseed_idle = \"off\"\n\
+         [trackers.\"[2001:db8::1]\"]\ndown_limit = 1000\n",
+    )
+    .unwrap();
+    let t = c.trackers.as_ref().unwrap();
+    let r = t["tracker.example"].rule();
+    assert_eq!(r.limits.up, 2 * 1024 * 1024);
+    assert_eq!(r.limits.down, 0);
+    assert_eq!(r.seed_ratio, Some(crate::engine::api::Set::To(1.5)));
+    assert_eq!(r.seed_time, None);
+    assert_eq!(r.seed_idle, Some(crate::engine::api::Set::Off));
+    assert_eq!(t["[2001:db8::1]"].rule().limits.down, 1000);
+    for bad in [
+        "https://tracker.example/announce",
+        "tracker.example:443",
+        "Tracker.Example",
+        "",
+        "[not-v6]",
+    ] {
+        let e = parsed(&format!("[trackers.{bad:?}]\nup_limit = 1\n")).unwrap_err();
+        assert!(
+            e.contains("not a tracker host") && !e.contains('\n'),
+            "{bad}: {e}"
+        );
+    }
+    let e = parsed("[trackers.\"t.example\"]\nupload_limit = 1\n").unwrap_err();
+    assert!(e.contains("upload_limit"), "{e}");
+}

@@ -266,6 +266,14 @@ pub struct TrackerRow {
     pub seeders: Option<u32>,
     #[serde(default)]
     pub leechers: Option<u32>,
+    /// The `uploaded=`/`downloaded=` of the last announce it answered (this run's counts,
+    /// from 0 at `started`); null before one was.
+    #[serde(default)]
+    pub last_announce: Option<crate::engine::api::Moved>,
+    /// What the torrent has told this tracker's host over all its runs (kept in the
+    /// session's accounting); null when nothing was.
+    #[serde(default)]
+    pub reported: Option<crate::engine::api::Moved>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -88,6 +88,10 @@ struct TorrentAccount {
     /// The hosts it counted toward (several when it had several trackers).
     #[serde(default)]
     trackers: BTreeSet<String>,
+    /// What it has told each of them in all (the sum of its announces' counts over every run:
+    /// each run's `uploaded=` starts from 0 with `started`).
+    #[serde(default)]
+    reported: BTreeMap<String, Moved>,
     /// Its labels when last told (`Ledger::label`).
     #[serde(default)]
     labels: Vec<String>,
@@ -141,6 +145,9 @@ impl Ledger {
             let into = mine.torrents.entry(h).or_default();
             into.name = t.name;
             into.trackers.extend(t.trackers);
+            for (h, m) in t.reported {
+                into.reported.entry(h).or_default().add(m);
+            }
             into.account.before.add(t.account.before);
             for (d, m) in t.account.days {
                 into.account.add(d, m);
@@ -192,6 +199,14 @@ impl Ledger {
             t.name = name.to_string();
         }
         t.gone = false;
+        for h in &hosts {
+            match t.reported.get_mut(h) {
+                Some(r) => r.add(m),
+                None => {
+                    t.reported.insert(h.clone(), m);
+                }
+            }
+        }
         t.trackers.extend(hosts);
         t.account.add(day, m);
         drop(book);
@@ -217,6 +232,15 @@ impl Ledger {
     }
 
     /// The torrent left the session: its account goes once its days are out of the window.
+    /// What the torrent has told each tracker host in all, over every run (`ttui show`).
+    pub(crate) fn reported(&self, info_hash: &[u8; 20]) -> Vec<(String, Moved)> {
+        let key = crate::protocol::hex::encode(info_hash);
+        let book = self.book();
+        book.torrents.get(&key).map_or_else(Vec::new, |t| {
+            t.reported.iter().map(|(h, m)| (h.clone(), *m)).collect()
+        })
+    }
+
     pub(crate) fn forget(&self, info_hash: &[u8; 20]) {
         if let Some(t) = self
             .book()
@@ -374,7 +398,7 @@ fn row(
 
 /// A tracker's key: its announce host, lowercased, without port, path, user or password.
 pub(crate) fn host_of(url: &str) -> String {
-    let h = crate::engine::api::tracker_hostname(url).to_ascii_lowercase();
+    let h = crate::engine::api::tracker_key(url);
     if h.is_empty() {
         NO_TRACKER.to_string()
     } else {

@@ -79,6 +79,9 @@ pub struct TrackerRow {
     pub seeders: Option<u32>,
     pub leechers: Option<u32>,
     pub warning: Option<String>,
+    /// The `uploaded=` and `downloaded=` of the last announce it answered in this run.
+    #[serde(default)]
+    pub last_counts: Option<(u64, u64)>,
 }
 
 impl AnnounceResponse {
@@ -110,6 +113,7 @@ impl TrackerRow {
             seeders: None,
             leechers: None,
             warning: None,
+            last_counts: None,
         }
     }
 }

@@ -110,6 +110,7 @@ pub(super) fn snapshot() -> Snapshot {
             seeders: Some(12),
             leechers: Some(30),
             warning: Some("announce interval raised to 30 minutes".into()),
+            last_counts: Some((1 << 20, 0)),
         },
         TrackerRow {
             url: "udp://127.0.0.1:6970/announce".into(),
@@ -124,6 +125,7 @@ pub(super) fn snapshot() -> Snapshot {
             seeders: None,
             leechers: None,
             warning: None,
+            last_counts: None,
         },
     ];
     s.dht = Some(DhtRow {

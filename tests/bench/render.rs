@@ -101,6 +101,7 @@ fn snapshot(elapsed: u64, seed: &mut u64) -> Snapshot {
             seeders: Some(100),
             leechers: Some(400),
             warning: None,
+            last_counts: Some((1 << 30, 0)),
         }],
         log: (0..200)
             .map(|i| LogLine {

@@ -81,6 +81,11 @@ fn detail(id: u32) -> TorrentDetail {
             peers: None,
             seeders: None,
             leechers: None,
+            last_announce: None,
+            reported: Some(ttui::internals::engine::api::Moved {
+                uploaded: 5,
+                downloaded: 0,
+            }),
         }],
         peers: vec![PeerInfo {
             address: "[::1]:6881".into(),

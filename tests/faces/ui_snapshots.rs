@@ -103,6 +103,7 @@ fn tracker(status: TrackerStatus, next: u64) -> TrackerRow {
         seeders: Some(3),
         leechers: Some(2),
         warning: None,
+        last_counts: None,
     }
 }
 

@@ -49,6 +49,46 @@ fn stats(env: &Env, by: &str) -> HashMap<String, (u64, u64, u64)> {
         .collect()
 }
 
+/// A tracker's host, what the torrent told it in all, and the last announce's counts.
+type Reported = (String, (u64, u64), Option<(u64, u64)>);
+
+/// `show ID --json`'s trackers: the host of each URL and what the torrent has told it in
+/// all (`reported`), with the counts of the last announce answered this run.
+fn reported(env: &Env, t: &Torrent) -> Vec<Reported> {
+    let id = row_of(&env.list(), &t.hash_hex())["id"].to_string();
+    let out = env.verb(&["show", &id, "--json"]);
+    assert_eq!(out.code, 0, "show failed: {out:?}");
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let pair = |m: &Value| {
+        (!m.is_null()).then(|| {
+            (
+                m["uploaded"].as_u64().unwrap(),
+                m["downloaded"].as_u64().unwrap(),
+            )
+        })
+    };
+    v["trackers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let url = r["url"].as_str().unwrap();
+            let host = url
+                .split("://")
+                .nth(1)
+                .unwrap()
+                .split([':', '/'])
+                .next()
+                .unwrap();
+            (
+                host.to_string(),
+                pair(&r["reported"]).unwrap_or((0, 0)),
+                pair(&r["last_announce"]),
+            )
+        })
+        .collect()
+}
+
 /// What `host` credits in all, as `stats` rows read it.
 fn row(s: &HashMap<String, (u64, u64, u64)>, host: &str) -> (u64, u64) {
     s.get(host).map_or((0, 0), |r| (r.0, r.1))
@@ -152,6 +192,39 @@ fn stats_by_tracker_match_what_two_trackers_credit_to_the_byte_and_survive_a_res
     );
     assert_eq!(s["127.0.0.2"].2, 2, "one counts solo and both: {s:?}");
     assert_eq!(s["127.0.0.3"].2, 2, "two counts both and fetched: {s:?}");
+    // `show` says what each torrent told each tracker: `both` told its two the same, and a
+    // tracker's torrents add up to what it credits.
+    let (r_solo, r_both, r_fetched) = (
+        reported(&env, &t_solo),
+        reported(&env, &t_both),
+        reported(&env, &t_fetched),
+    );
+    assert_eq!(r_both.len(), 2, "{r_both:?}");
+    assert_eq!(r_both[0].1, r_both[1].1, "{r_both:?}");
+    assert_eq!(
+        (
+            r_solo[0].1 .0 + r_both[0].1 .0,
+            r_solo[0].1 .1 + r_both[0].1 .1
+        ),
+        c1,
+        "one: {r_solo:?} {r_both:?}"
+    );
+    assert_eq!(
+        (
+            r_fetched[0].1 .0 + r_both[1].1 .0,
+            r_fetched[0].1 .1 + r_both[1].1 .1
+        ),
+        c2,
+        "two: {r_fetched:?} {r_both:?}"
+    );
+    let shown_table = env.verb(&[
+        "show",
+        &row_of(&env.list(), &t_both.hash_hex())["id"].to_string(),
+    ]);
+    assert!(
+        shown_table.stdout.contains("REPORTED UP / DOWN"),
+        "{shown_table:?}"
+    );
     // `solo` announced `started` (0 bytes) and then only before it slept.
     let solo_heard: Vec<_> = one
         .heard()
@@ -190,6 +263,8 @@ fn stats_by_tracker_match_what_two_trackers_credit_to_the_byte_and_survive_a_res
     let after = stats(&env, "tracker");
     assert_eq!(row(&after, "127.0.0.2"), c1, "after the restart: {after:?}");
     assert_eq!(row(&after, "127.0.0.3"), c2, "after the restart: {after:?}");
+    let again: Vec<_> = reported(&env, &t_both).into_iter().map(|r| r.1).collect();
+    assert_eq!(again, [r_both[0].1, r_both[1].1], "after the restart");
     assert!(daemon.term().success());
     assert_eq!(one.credited_total(), c1, "{:?}", one.heard());
     assert_eq!(two.credited_total(), c2, "{:?}", two.heard());
@@ -283,4 +358,100 @@ fn a_power_cut_loses_no_saved_accounting_and_counts_nothing_twice() {
     settled(&env, &mut daemon, (&tracker, host), first.0 + p.files[0].1);
     assert!(daemon.term().success());
     drop(disk);
+}
+
+/// `[trackers."HOST"]` tables: one tracker's upload limit holds its torrents together and
+/// their lines name it; another's seeding goal pauses its torrent and no other; `ttui config`
+/// lists both tables.
+#[test]
+fn a_trackers_table_limits_its_torrents_and_sets_their_seeding_goal() {
+    require_loopback_only();
+    if !prereq::have_python_libtorrent() {
+        return;
+    }
+    let env = Env::new("ttui-tracker-rules-");
+    let one = RecordingTracker::start(Ipv4Addr::new(127, 0, 0, 2));
+    let two = RecordingTracker::start(Ipv4Addr::new(127, 0, 0, 3));
+    let tdir = env.root.path().join("torrents");
+    let limited = Payload::make(&env.out, &tdir, "limited", &[("", 4 << 20)], 11);
+    let goal = Payload::make(&env.out, &tdir, "goal", &[("", 300_000)], 12);
+    let t_limited =
+        limited
+            .torrent
+            .with_trackers(&tdir.join("limited-1.torrent"), Some(&one.url()), &[]);
+    let t_goal = goal
+        .torrent
+        .with_trackers(&tdir.join("goal-2.torrent"), Some(&two.url()), &[]);
+    let cfg = env.root.path().join("config.toml");
+    fs::write(
+        &cfg,
+        "[trackers.\"127.0.0.2\"]\nup_limit = \"64K\"\n\n[trackers.\"127.0.0.3\"]\nseed_ratio = 0\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let args = [
+        "--port".to_string(),
+        port.to_string(),
+        "--config".to_string(),
+        cfg.display().to_string(),
+    ];
+    let shown = env
+        .verb(&["config", "--config", &cfg.display().to_string()])
+        .stdout;
+    assert!(
+        shown.contains("TRACKERS (config file)")
+            && shown.contains("127.0.0.2              up_limit=64 KiB/s")
+            && shown.contains("127.0.0.3              seed_ratio=0"),
+        "{shown}"
+    );
+    let mut daemon = Daemon::start(&env, "1", &args);
+    for t in [&t_limited, &t_goal] {
+        assert_eq!(env.verb(&["add", &t.path.display().to_string()]).code, 0);
+    }
+    // Tracker two's goal of ratio 0 is met at once: its torrent pauses, saying so, while
+    // tracker one's (no goal there, none in the session) seeds on.
+    env.wait_list(
+        "goal paused by its tracker's goal",
+        DONE_WAIT,
+        &mut daemon,
+        |r| {
+            r.len() == 2
+                && row_of(r, &goal.hash())["why"]
+                    .as_str()
+                    .is_some_and(|w| w.contains("goal 0"))
+                && row_of(r, &limited.hash())["state"] == "seeding"
+        },
+    );
+    let save = env.root.path().join("leech");
+    fs::create_dir_all(&save).unwrap();
+    let ttui = SocketAddr::from(([127, 0, 0, 1], port));
+    let leecher = LibtorrentPeer::start_leecher(
+        &limited.torrent,
+        &save,
+        LtOptions {
+            peers: vec![ttui],
+            ..LtOptions::default()
+        },
+    );
+    let rows = env.wait_list(
+        "limited held by its tracker's limit",
+        DONE_WAIT,
+        &mut daemon,
+        |r| {
+            row_of(r, &limited.hash())["why"]
+                .as_str()
+                .is_some_and(|w| w.contains("(tracker limit (127.0.0.2))"))
+        },
+    );
+    assert_eq!(
+        row_of(&rows, &goal.hash())["state"],
+        "paused",
+        "tracker two's goal is not tracker one's"
+    );
+    // Running, it shows what its tracker heard last this run (its `started`).
+    let r = reported(&env, &t_limited);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].2.is_some(), "no last announce shown: {r:?}");
+    drop(leecher);
+    assert!(daemon.term().success());
 }

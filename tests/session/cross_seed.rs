@@ -6,7 +6,9 @@
 //! without a byte downloaded; one with an extra small file fetches only that file and the
 //! pieces straddling it; one whose file has the right size and other bytes gets a file of its
 //! own for it and fetches only its pieces, the first torrent's file untouched; removing one
-//! with its data keeps the other's. Run through tests/run.sh: loopback only.
+//! with its data keeps the other's. The seeders are found through opentracker, and what ttui
+//! fetched is read from its own counters and from the seeders' (what they uploaded). Run
+//! through tests/run.sh: loopback only.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use crate::common;
@@ -109,6 +111,15 @@ fn the_same_data_as_other_torrents_is_found_proven_and_shared_and_only_the_rest_
     let t5_root = payload(&elsewhere, "show.bad", &[]);
     make_single_file_payload(&t5_root, "b.bin", 600_003, 77);
     let t5 = mktorrent(&t5_root, PIECE_LOG2, &tdir.join("t5.torrent"));
+    // Every torrent ttui takes from a seeder announces to opentracker (mktorrent's announce is
+    // a dead one): the seeders are found there, as a tracker's swarm would be.
+    let tracker = Opentracker::start(&[t2.info_hash, t4.info_hash, t5.info_hash]);
+    let on_tracker = |t: &Torrent, name: &str| {
+        t.with_trackers(&t.path.with_file_name(name), Some(&tracker.http_url()), &[])
+    };
+    let t2 = on_tracker(&t2, "t2.torrent");
+    let t4 = on_tracker(&t4, "t4.torrent");
+    let t5 = on_tracker(&t5, "t5.torrent");
 
     let port = free_port();
     let mut daemon = Daemon::start(&env, "1", &["--port".to_string(), port.to_string()]);
@@ -141,12 +152,26 @@ fn the_same_data_as_other_torrents_is_found_proven_and_shared_and_only_the_rest_
         "a torrent that cannot be read is an error: {out:?}"
     );
     assert_eq!(report[2]["from"], serde_json::json!([1]), "{report:?}");
+    // A libtorrent seeder of t2 is in its swarm before it is added: ttui takes nothing from it.
+    let ttui = SocketAddr::from(([127, 0, 0, 1], port));
+    let counted = LtOptions {
+        counters: true,
+        ..LtOptions::default()
+    };
+    let mut s2 = LibtorrentPeer::start(&t2, &elsewhere, counted.clone());
     let out = env.verb(&["cross-seed", &dir, "--add"]);
     assert!(out.stdout.contains("2 of 4 match fully"), "{out:?}");
     // Other piece sizes: complete from the disk alone, each file a link to the first's.
     let rows = env.wait_list("both seeding", DONE_WAIT, &mut daemon, |r| {
         seeding(r, &t2) && seeding(r, &t3)
     });
+    assert_eq!(
+        s2.uploaded_fresh(),
+        0,
+        "t2's seeder uploaded to ttui\n{}",
+        daemon.report()
+    );
+    drop(s2);
     assert_eq!(row(&rows, &t2)["labels"], serde_json::json!(["cross-seed"]));
     assert!(
         rows.iter().all(|r| r["name"] != "other"),
@@ -161,15 +186,13 @@ fn the_same_data_as_other_torrents_is_found_proven_and_shared_and_only_the_rest_
             );
         }
     }
-    let ttui = SocketAddr::from(([127, 0, 0, 1], port));
     let leech_dir = env.root.path().join("leech");
     fs::create_dir_all(&leech_dir).unwrap();
-    let opts = |upload_limit| LtOptions {
+    let opts = LtOptions {
         peers: vec![ttui],
-        upload_limit,
         ..LtOptions::default()
     };
-    let mut leecher = LibtorrentPeer::start_leecher(&t2, &leech_dir, opts(0));
+    let mut leecher = LibtorrentPeer::start_leecher(&t2, &leech_dir, opts);
     leecher.wait_done(DONE_WAIT);
     for (rel, _, _) in FILES {
         assert!(
@@ -180,8 +203,9 @@ fn the_same_data_as_other_torrents_is_found_proven_and_shared_and_only_the_rest_
     }
     drop(leecher);
 
-    // An extra small file: it and the pieces straddling it are all that is fetched.
-    let _s4 = LibtorrentPeer::start(&t4, &elsewhere, opts(0));
+    // An extra small file: it and the pieces straddling it are all that is fetched, by
+    // ttui's count and by its seeder's.
+    let mut s4 = LibtorrentPeer::start(&t4, &elsewhere, counted.clone());
     add(&env, &t4);
     let rows = env.wait_list("the extra file fetched", DONE_WAIT, &mut daemon, |r| {
         seeding(r, &t4)
@@ -192,6 +216,11 @@ fn the_same_data_as_other_torrents_is_found_proven_and_shared_and_only_the_rest_
         got > 0 && got <= 1_000 + 2 * piece,
         "fetched {got} bytes for a 1000-byte file"
     );
+    let sent = s4.uploaded_fresh();
+    assert!(
+        (1_000..=1_000 + 2 * piece).contains(&sent),
+        "t4's seeder uploaded {sent} bytes for a 1000-byte file"
+    );
     assert!(
         fs::read(env.out.join("show.extra/extra.nfo")).unwrap()
             == fs::read(t4_root.join("extra.nfo")).unwrap()
@@ -199,7 +228,14 @@ fn the_same_data_as_other_torrents_is_found_proven_and_shared_and_only_the_rest_
 
     // The right size, other bytes: b.bin gets a file of its own; the first's is untouched.
     let before = fs::read(show.join("b.bin")).unwrap();
-    let _s5 = LibtorrentPeer::start(&t5, &elsewhere, opts(150_000));
+    let mut s5 = LibtorrentPeer::start(
+        &t5,
+        &elsewhere,
+        LtOptions {
+            upload_limit: 150_000,
+            ..counted
+        },
+    );
     add(&env, &t5);
     let start = Instant::now();
     let mut said = None;
@@ -230,6 +266,11 @@ fn the_same_data_as_other_torrents_is_found_proven_and_shared_and_only_the_rest_
     assert!(
         got >= 600_003 && got <= 600_003 + 2 * piece,
         "fetched {got} bytes for b.bin"
+    );
+    let sent = s5.uploaded_fresh();
+    assert!(
+        (600_003..=600_003 + 2 * piece).contains(&sent),
+        "t5's seeder uploaded {sent} bytes for b.bin"
     );
     assert!(
         fs::read(show.join("b.bin")).unwrap() == before,

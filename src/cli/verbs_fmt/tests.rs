@@ -178,6 +178,8 @@ pub(crate) fn detail() -> TorrentDetail {
             peers: None,
             seeders: None,
             leechers: None,
+            last_announce: None,
+            reported: None,
         }],
         peers: vec![PeerInfo {
             address: "127.0.0.1:51413".into(),

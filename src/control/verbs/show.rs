@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use crate::control::proto::{ErrorKind, Response};
 use crate::control::rows::{ExplainRow, FileRow, PeerInfo, TorrentDetail, TrackerRow};
-use crate::engine::api::{Client, PeerRow, SessionSnapshot, Snapshot, TorrentId, TrackerStatus};
+use crate::engine::api::{
+    Client, Moved, PeerRow, SessionSnapshot, Snapshot, TorrentId, TrackerStatus,
+};
 
 use super::reply::{error, failed, one_torrent};
 use crate::control::listing::row;
@@ -37,7 +39,7 @@ pub(super) async fn show(id: TorrentId, current: &SessionSnapshot, client: &Clie
     Response::Show(Box::new(TorrentDetail {
         row: row(line),
         files: file_rows(&snap),
-        trackers: snap.trackers.iter().map(tracker_row).collect(),
+        trackers: tracker_rows(&snap, client.reported(id).await.unwrap_or_default()),
         peers: snap.peers.iter().map(peer_info).collect(),
         explain: explain_rows(&snap, current),
         blocklist: current.blocklist.clone(),
@@ -83,6 +85,21 @@ fn explain_rows(snap: &Snapshot, session: &SessionSnapshot) -> Vec<ExplainRow> {
         .collect()
 }
 
+/// Each tracker with what it heard last and, from the accounting, in all (by host, so two
+/// URLs of one host show the same totals: the tracker counts them as one account).
+fn tracker_rows(snap: &Snapshot, reported: Vec<(String, Moved)>) -> Vec<TrackerRow> {
+    snap.trackers
+        .iter()
+        .map(|t| {
+            let host = crate::engine::api::tracker_key(&t.url);
+            TrackerRow {
+                reported: reported.iter().find(|(h, _)| *h == host).map(|r| r.1),
+                ..tracker_row(t)
+            }
+        })
+        .collect()
+}
+
 fn tracker_row(t: &crate::engine::api::TrackerRow) -> TrackerRow {
     let (peers, last_error) = match &t.status {
         TrackerStatus::Ok { peers } => (Some(*peers as u64), None),
@@ -97,6 +114,11 @@ fn tracker_row(t: &crate::engine::api::TrackerRow) -> TrackerRow {
         peers,
         seeders: t.seeders,
         leechers: t.leechers,
+        last_announce: t.last_counts.map(|(uploaded, downloaded)| Moved {
+            uploaded,
+            downloaded,
+        }),
+        reported: None,
     }
 }
 

@@ -238,6 +238,11 @@ impl Client {
         self.ask(|reply| SessionRequest::OpenStream { id, file, reply })
     }
 
+    /// What the torrent has told each tracker host in all, by host (`ttui show`).
+    pub fn reported(&self, id: TorrentId) -> Answer<Vec<(String, super::Moved)>> {
+        self.ask(|reply| SessionRequest::Reported { id, reply })
+    }
+
     /// The torrent's open streams: each reader's position, window and bytes waited for.
     pub fn streams(&self, id: TorrentId) -> Answer<Vec<super::StreamRow>> {
         self.ask(|reply| SessionRequest::Streams { id, reply })

@@ -27,9 +27,11 @@ pub use labels::{
 };
 mod limits;
 mod rates;
+mod tracker_rules;
 pub use rates::{
     limit_binds, parse_rate, rate_flag, show_rate, HeldPair, RateOptions, RatePair, Schedule,
 };
+pub use tracker_rules::{goals_over, rules_for, tracker_key, TrackerRule, TrackerRules};
 mod options;
 mod peers;
 mod port_mapping;

@@ -381,6 +381,12 @@ pub enum SessionRequest {
         file: usize,
         reply: oneshot::Sender<Result<super::FileStream, RequestError>>,
     },
+    /// What the torrent has told each tracker host over all its runs (none for an unknown
+    /// id), from the session's accounting.
+    Reported {
+        id: TorrentId,
+        reply: oneshot::Sender<Vec<(String, super::Moved)>>,
+    },
     /// The torrent's open streams (none for an unknown id).
     Streams {
         id: TorrentId,

@@ -107,6 +107,7 @@ impl TrackerMark {
             seeders: self.seeders,
             leechers: self.leechers,
             warning: None,
+            last_counts: None,
         }
     }
 }

@@ -153,3 +153,29 @@ fn the_local_day_follows_the_time_zone() {
     let utc = (1_780_000_000i64 / 86_400) as i32;
     assert!((local_day(1_780_000_000) - utc).abs() <= 1);
 }
+
+#[test]
+fn what_a_torrent_told_each_host_adds_up_over_counts_runs_and_a_save() {
+    let l = Ledger::default();
+    let one = "https://t1.example/passkey/announce";
+    let two = "udp://t2.example:6969";
+    l.count(&A, "a", &[one], m(10, 1), 100);
+    l.count(&A, "a", &[one, two], m(5, 0), 100);
+    // Another run: its counts start from 0 again, and add on.
+    l.count(&A, "a", &[one, two], m(7, 3), 101);
+    l.count(&B, "b", &[two], m(1, 1), 101);
+    let want = vec![
+        ("t1.example".to_string(), m(22, 4)),
+        ("t2.example".to_string(), m(12, 3)),
+    ];
+    assert_eq!(l.reported(&A), want);
+    let saved = l.encode_if_changed().unwrap();
+    let back = Ledger::default();
+    back.count(&A, "a", &[two], m(1, 0), 101);
+    back.read_saved(&saved).unwrap();
+    assert_eq!(
+        back.reported(&A),
+        [want[0].clone(), ("t2.example".to_string(), m(13, 3))]
+    );
+    assert!(back.reported(&[9; 20]).is_empty());
+}

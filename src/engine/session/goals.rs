@@ -48,6 +48,22 @@ impl Overrides {
     }
 }
 
+/// The goals under a torrent's own: its trackers' tables (`[trackers."HOST"]`) over the
+/// session's. Free of the manager, so its loops can ask while they hold a slot.
+pub(crate) fn base_for(
+    rules: &crate::engine::api::TrackerRules,
+    session: &Goals,
+    meta: Option<&crate::protocol::metainfo::Metainfo>,
+) -> Goals {
+    match meta {
+        Some(m) if !rules.is_empty() => {
+            let urls = m.trackers.iter().flatten().map(String::as_str);
+            crate::engine::api::goals_over(&crate::engine::api::rules_for(rules, urls), session)
+        }
+        _ => *session,
+    }
+}
+
 /// Sets one goal of a torrent's overrides from what a verb sent.
 fn apply<T: Copy>(set: Set<T>, slot: &mut Option<T>, off: &mut u8, kind: Kind) {
     *slot = match set {

@@ -437,7 +437,7 @@ impl Session {
             listen_port,
             announce_port: Arc::new(std::sync::atomic::AtomicU16::new(listen_port)),
             limits: Limits::default(),
-            rates: crate::engine::peer::rate::session_rates(&opts.rates),
+            rates: crate::engine::peer::rate::session_rates(&opts.rates, &opts.trackers),
             pool: Arc::new(DiskPool::new(opts.check_threads)),
             open_files: Arc::new(OpenFiles::for_this_process()),
             utp,

@@ -57,6 +57,8 @@ pub struct Options {
     pub files: crate::engine::api::AddFiles,
     /// What a label brings to a torrent added with it (`[labels.NAME]` in the config).
     pub labels: crate::engine::api::LabelTable,
+    /// A limit and goals for the torrents of a tracker (`[trackers."HOST"]` in the config).
+    pub trackers: crate::engine::api::TrackerRules,
     /// Where a session's torrents download until complete, then move to their save path
     /// (`session/manager/completed.rs`); None: in their save path.
     pub incomplete_dir: Option<PathBuf>,
@@ -118,6 +120,7 @@ impl Default for Options {
             rates: crate::engine::api::RateOptions::default(),
             files: Default::default(),
             labels: Default::default(),
+            trackers: Default::default(),
             incomplete_dir: None,
             sequential: false,
             on_complete: Default::default(),

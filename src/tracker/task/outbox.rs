@@ -44,6 +44,7 @@ impl Task {
                     seeders: t.seeders,
                     leechers: t.leechers,
                     warning: t.warning.clone(),
+                    last_counts: t.main.ever_ok.then_some(t.main.counts),
                 });
             }
         }

@@ -287,6 +287,7 @@ mod tests {
                 seeders: None,
                 leechers: None,
                 warning: None,
+                last_counts: None,
             }],
             listen_port: 6881,
             ..Snapshot::empty("debian.iso", 1000 * 1024, 1024)

@@ -67,6 +67,7 @@ fn tracker(status: TrackerStatus, seeders: Option<u32>) -> TrackerRow {
         seeders,
         leechers: None,
         warning: None,
+        last_counts: None,
     }
 }
 

@@ -15,6 +15,9 @@
 //! with the same number of busy peers under one session limit each get half, and a torrent
 //! that cannot use its share leaves it to the others at once (nobody reserves for it).
 //!
+//! A tracker's table in the config (`[trackers."HOST"]`) adds a bucket per direction between
+//! the session's and the torrent's, shared by every torrent that announces to that host.
+//!
 //! Turtle mode swaps the session's limits for the alternative pair (`--alt-down-limit`,
 //! `--alt-up-limit`), by a verb or a daily schedule (`schedule.rs`).
 
@@ -147,13 +150,41 @@ impl Drop for Share {
 }
 
 /// The session's buckets for what it starts with (flags and config file).
-pub(crate) fn session_rates(options: &RateOptions) -> Arc<SessionRates> {
-    SessionRates::with_schedule(
+pub(crate) fn session_rates(
+    options: &RateOptions,
+    rules: &crate::engine::api::TrackerRules,
+) -> Arc<SessionRates> {
+    let mut s = SessionRates::plain(
         options.normal,
         options.alt,
         options.exempt_local,
         options.schedule,
-    )
+    );
+    s.trackers = rules
+        .iter()
+        .filter(|(_, r)| r.limits != RatePair::default())
+        .map(|(host, r)| (host.clone(), Group::new(host, r.limits)))
+        .collect();
+    Arc::new(s)
+}
+
+/// The buckets of one tracker's torrents, from its table; their rates never change at runtime.
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    /// "tracker limit (tracker.example)", as the line says it.
+    name: Arc<str>,
+    down: Arc<Bucket>,
+    up: Arc<Bucket>,
+}
+
+impl Group {
+    fn new(host: &str, limits: RatePair) -> Group {
+        Group {
+            name: format!("tracker limit ({host})").into(),
+            down: Arc::new(Bucket::new(limits.down)),
+            up: Arc::new(Bucket::new(limits.up)),
+        }
+    }
 }
 
 /// What the session's limits are now, for `ttui limit` and the snapshot.
@@ -190,6 +221,8 @@ pub(crate) struct SessionRates {
     /// Bytes the session's TCP connections sent and had acknowledged (`net::tcp_info`): what
     /// crossed the uplink, which each torrent's uplink watch samples (`torrent/uplink.rs`).
     pub acked: AtomicU64,
+    /// The limits of trackers' tables, by host (`tracker_key`).
+    trackers: std::collections::BTreeMap<String, Group>,
 }
 
 impl SessionRates {
@@ -198,13 +231,23 @@ impl SessionRates {
         Self::with_schedule(normal, alt, exempt_local, None)
     }
 
+    #[cfg(test)]
     pub(crate) fn with_schedule(
         normal: RatePair,
         alt: RatePair,
         exempt_local: bool,
         schedule: Option<Schedule>,
     ) -> Arc<SessionRates> {
-        Arc::new(SessionRates {
+        Arc::new(Self::plain(normal, alt, exempt_local, schedule))
+    }
+
+    fn plain(
+        normal: RatePair,
+        alt: RatePair,
+        exempt_local: bool,
+        schedule: Option<Schedule>,
+    ) -> SessionRates {
+        SessionRates {
             schedule,
             in_window: Mutex::new(None),
             down: Arc::new(Bucket::new(normal.down)),
@@ -217,7 +260,8 @@ impl SessionRates {
             exempt_local,
             changed: tokio::sync::watch::channel(0).0,
             acked: AtomicU64::new(0),
-        })
+            trackers: Default::default(),
+        }
     }
 
     #[cfg(test)]
@@ -302,13 +346,45 @@ impl SessionRates {
 
     /// A torrent's buckets under the session's, with its own limits (0 = none).
     pub(crate) fn torrent(self: &Arc<Self>, own: RatePair) -> TorrentRates {
+        self.torrent_of(own, [])
+    }
+
+    /// A torrent's buckets under the session's and those of the trackers it announces to
+    /// (`urls`) that have a limit.
+    pub(crate) fn torrent_of<'u>(
+        self: &Arc<Self>,
+        own: RatePair,
+        urls: impl IntoIterator<Item = &'u str>,
+    ) -> TorrentRates {
+        let groups: Vec<Group> = if self.trackers.is_empty() {
+            Vec::new()
+        } else {
+            let mut hosts: Vec<String> = urls
+                .into_iter()
+                .map(crate::engine::api::tracker_key)
+                .collect();
+            hosts.sort();
+            hosts.dedup();
+            hosts
+                .iter()
+                .filter_map(|h| self.trackers.get(h).cloned())
+                .collect()
+        };
         let down = Arc::new(Bucket::new(own.down));
         let up = Arc::new(Bucket::new(own.up));
+        let chain =
+            |session: &Arc<Bucket>, group: fn(&Group) -> &Arc<Bucket>, own: &Arc<Bucket>| {
+                let mut v = vec![Arc::clone(session)];
+                v.extend(groups.iter().map(|g| Arc::clone(group(g))));
+                v.push(Arc::clone(own));
+                Limiter::new(v)
+            };
         TorrentRates {
-            down: Limiter::new(vec![Arc::clone(&self.down), Arc::clone(&down)]),
-            up: Limiter::new(vec![Arc::clone(&self.up), Arc::clone(&up)]),
+            down: chain(&self.down, |g| &g.down, &down),
+            up: chain(&self.up, |g| &g.up, &up),
             own_down: down,
             own_up: up,
+            groups: groups.into(),
             session: Arc::clone(self),
             uploads_held: Arc::new(AtomicBool::new(false)),
         }
@@ -325,6 +401,8 @@ pub(crate) struct TorrentRates {
     pub up: Limiter,
     own_down: Arc<Bucket>,
     own_up: Arc<Bucket>,
+    /// Its trackers' limits (`[trackers."HOST"]`), between the session's and its own.
+    groups: Arc<[Group]>,
     pub session: Arc<SessionRates>,
     /// Set by the session while a seed limit keeps this torrent, once complete, from
     /// unchoking peers it is not serving yet (`session::queue`: waiting for a seed slot, or
@@ -399,23 +477,33 @@ impl TorrentRates {
             "session limit"
         };
         let own = self.own();
-        let pick = |dir: &str, rate: f64, own: u64, session: u64, by: &Limiter| {
-            let (limit, name) = tightest(own, session, session_name)?;
+        let pick = |dir: &str, rate: f64, up: bool, by: &Limiter| {
+            let of = |p: RatePair| if up { p.up } else { p.down };
+            // Its own first, then its trackers', then the session's: the first of the
+            // tightest is named.
+            let limits = std::iter::once((of(own), "torrent limit"))
+                .chain(self.groups.iter().map(|g| {
+                    let b = if up { &g.up } else { &g.down };
+                    (b.rate(), &*g.name)
+                }))
+                .chain(std::iter::once((of(view.effective), session_name)));
+            let (limit, name) = tightest(limits)?;
             let limit_f = limit as f64;
             limit_binds(rate, limit_f, by.held_within(HELD_RECENTLY, now))
                 .then(|| format!("limited: {dir} {} ({name})", crate::fmt::rate(limit_f)))
         };
-        pick("down", down_rate, own.down, view.effective.down, &self.down)
-            .or_else(|| pick("up", up_rate, own.up, view.effective.up, &self.up))
+        pick("down", down_rate, false, &self.down).or_else(|| pick("up", up_rate, true, &self.up))
     }
 }
 
-fn tightest(own: u64, session: u64, session_name: &'static str) -> Option<(u64, &'static str)> {
-    match (own, session) {
-        (0, 0) => None,
-        (o, s) if o != 0 && (s == 0 || o <= s) => Some((o, "torrent limit")),
-        (_, s) => Some((s, session_name)),
-    }
+/// The lowest limit that is set (0 is none), the first named of equals.
+fn tightest<'a>(limits: impl Iterator<Item = (u64, &'a str)>) -> Option<(u64, &'a str)> {
+    limits
+        .filter(|(l, _)| *l != 0)
+        .fold(None, |best, (l, n)| match best {
+            Some((b, _)) if b <= l => best,
+            _ => Some((l, n)),
+        })
 }
 
 /// Loopback, private (RFC 1918), link-local, and IPv6 unique-local addresses.

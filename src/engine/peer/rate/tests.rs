@@ -305,3 +305,52 @@ fn a_torrent_whose_connections_wait_is_limited_below_ninety_percent() {
     let other = s.torrent(RatePair::default());
     assert!(!other.down.held_within(Duration::from_secs(3), now));
 }
+
+#[test]
+fn a_trackers_limit_is_shared_by_its_torrents_and_named_on_their_lines() {
+    use crate::engine::api::{TrackerRule, TrackerRules};
+    let rules: TrackerRules = [(
+        "private.example".to_string(),
+        TrackerRule {
+            limits: RatePair { down: 0, up: MIB },
+            ..TrackerRule::default()
+        },
+    )]
+    .into();
+    let s = session_rates(&RateOptions::default(), &rules);
+    let on_it = "https://Private.Example:443/0123abcd/announce";
+    let a = s.torrent_of(RatePair::default(), [on_it, "udp://other.example:6969"]);
+    let b = s.torrent_of(RatePair::default(), ["udp://private.example:1337"]);
+    // Its own 8 MiB/s: an unlimited chain would never advance the simulated clock.
+    let free = s.torrent_of(
+        RatePair {
+            down: 0,
+            up: 8 * MIB,
+        },
+        ["udp://other.example:6969"],
+    );
+    // Two torrents of the tracker share its 1 MiB/s; a third, elsewhere, is not held by it.
+    let got = run(&[a.up.clone(), b.up.clone(), free.up.clone()], 10);
+    let tracker = (got[0] + got[1]) as f64 / 10.0;
+    assert!((tracker - MIB as f64).abs() < 0.05 * MIB as f64, "{got:?}");
+    let other = got[2] as f64 / 10.0;
+    assert!(
+        (other - 8.0 * MIB as f64).abs() < 0.05 * 8.0 * MIB as f64,
+        "{got:?}"
+    );
+    // The line names the tracker's limit, and its own when that is tighter.
+    let now = Instant::now();
+    assert_eq!(
+        a.why_at(0.0, MIB as f64, now).as_deref(),
+        Some("limited: up 1 MiB/s (tracker limit (private.example))")
+    );
+    a.set_own(None, Some(512 * KIB));
+    assert_eq!(
+        a.why_at(0.0, 512.0 * KIB as f64, now).as_deref(),
+        Some("limited: up 512 KiB/s (torrent limit)")
+    );
+    assert_eq!(
+        free.why_at(0.0, 8.0 * MIB as f64, now).as_deref(),
+        Some("limited: up 8 MiB/s (torrent limit)")
+    );
+}

@@ -460,7 +460,8 @@ impl Manager {
         save_path: PathBuf,
         (paused, files): (bool, AddFiles),
     ) {
-        let rates = self.session.ctx.rates.torrent(Default::default());
+        let urls = magnet.trackers.iter().map(String::as_str);
+        let rates = self.session.ctx.rates.torrent_of(Default::default(), urls);
         let opts = Options {
             output: save_path.clone(),
             seed: true,

@@ -107,7 +107,9 @@ impl Manager {
             lifetime,
             paused: false,
             files,
-            rates: slot.rates.for_task(&self.session.ctx.rates),
+            rates: slot
+                .rates
+                .for_task(&self.session.ctx.rates, slot.meta.as_deref()),
             super_seeding: slot.policy.kept.super_seeding,
             snapshots,
             line: side.line,

@@ -149,7 +149,9 @@ impl Manager {
         };
         if resume {
             if slot.policy.kept.goal_reached.take().is_some() {
-                let goals = slot.policy.kept.goals.effective(&self.opts.goals);
+                let base =
+                    goals::base_for(&self.opts.trackers, &self.opts.goals, slot.meta.as_deref());
+                let goals = slot.policy.kept.goals.effective(&base);
                 let l = slot.line.borrow();
                 let progress = Progress {
                     ratio: l.ratio(),

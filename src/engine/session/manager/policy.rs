@@ -259,7 +259,9 @@ impl Manager {
                     seeded: p.seeded(),
                     idle: now.duration_since(p.upload_seen.1),
                 };
-                let goals = p.kept.goals.effective(&self.opts.goals);
+                let base =
+                    goals::base_for(&self.opts.trackers, &self.opts.goals, slot.meta.as_deref());
+                let goals = p.kept.goals.effective(&base);
                 if let Some(r) = goals::check(&goals, &progress) {
                     reached.push((i, r));
                 }

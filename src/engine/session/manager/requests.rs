@@ -17,6 +17,7 @@ impl Manager {
             SessionRequest::Peek { .. }
                 | SessionRequest::Files { .. }
                 | SessionRequest::Streams { .. }
+                | SessionRequest::Reported { .. }
                 | SessionRequest::Settings { .. }
                 | SessionRequest::Journal { .. }
                 | SessionRequest::PeerJournal { .. }
@@ -168,6 +169,13 @@ impl Manager {
                     self.wake_id(id, Wake::Stream);
                 }
                 let _ = reply.send(opened);
+            }
+            SessionRequest::Reported { id, reply } => {
+                let rows = self
+                    .slot(id)
+                    .map(|s| self.session.ctx.ledger.reported(&s.info_hash))
+                    .unwrap_or_default();
+                let _ = reply.send(rows);
             }
             SessionRequest::Streams { id, reply } => {
                 let rows = self

@@ -140,7 +140,9 @@ impl Manager {
             lifetime: point.map_or(lifetime_of(line), |p| p.lifetime),
             paused: matches!(line.state, TorrentState::Paused),
             files: point.map(|p| p.files.clone()).unwrap_or_default(),
-            rates: old.rates.for_task(&self.session.ctx.rates),
+            rates: old
+                .rates
+                .for_task(&self.session.ctx.rates, old.meta.as_deref()),
             super_seeding: old.policy.kept.super_seeding,
             snapshots: old.cell(),
             ctx: self.ctx(),

@@ -51,12 +51,18 @@ impl SlotRates {
         }
     }
 
-    /// The limiters for a task it starts: made now, under the session's, if it has none.
-    pub(super) fn for_task(&mut self, session: &Arc<SessionRates>) -> TorrentRates {
+    /// The limiters for a task it starts: made now, under the session's and those of its
+    /// trackers (`meta`'s), if it has none.
+    pub(super) fn for_task(
+        &mut self,
+        session: &Arc<SessionRates>,
+        meta: Option<&crate::protocol::metainfo::Metainfo>,
+    ) -> TorrentRates {
         match self {
             SlotRates::Shared(rates) => (**rates).clone(),
             SlotRates::Idle { own, held } => {
-                let rates = session.torrent(*own);
+                let urls = meta.iter().flat_map(|m| m.trackers.iter().flatten());
+                let rates = session.torrent_of(*own, urls.map(String::as_str));
                 rates.hold_uploads(*held);
                 *self = SlotRates::Shared(Box::new(rates.clone()));
                 rates
