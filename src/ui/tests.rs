@@ -188,7 +188,7 @@ fn peer_keys_wait_for_the_peers_tab() {
 #[test]
 fn the_trackers_tab_shows_the_whole_error_and_scrolls() {
     let snap = Arc::new(snapshot());
-    // 16 rows leave the tab 9 lines for its 13.
+    // 16 rows leave the tab 9 lines for its 14.
     let mut app = app_for(&snap, 80, 16);
     app.handle(Action::ShowTab(4));
     let text = screen(&snap, &app, 80, 16);
@@ -200,6 +200,10 @@ fn the_trackers_tab_shows_the_whole_error_and_scrolls() {
     assert!(
         flat.contains("the next try backs off to 4 minutes"),
         "the error is cut:\n{text}"
+    );
+    assert!(
+        flat.contains("told: uploaded 1 MiB, downloaded 0 B (this run)"),
+        "what the tracker heard last:\n{text}"
     );
     assert!(
         !flat.contains("87 nodes"),

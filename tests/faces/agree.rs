@@ -310,3 +310,82 @@ fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// A tracker's seeding goal (`[trackers."HOST"]`) is what every face gives as the torrent's
+/// goal: the Transmission RPC's `seedRatioMode` 1 with its limit, qBittorrent's
+/// `ratio_limit`; a torrent's own goal still comes first, and a torrent of another tracker
+/// follows the session's.
+#[test]
+fn a_trackers_goal_reads_the_same_in_both_apis() {
+    require_loopback_only();
+    let env = Env::new("ttui-tracker-goal-");
+    let made = env.root.path().join("t");
+    let (cfg, qbt, rpc) = both_apis_config(&env);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\n[trackers.\"tracker.example\"]\nseed_ratio = 2.5\nseed_idle = \"off\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    let ruled = Payload::make(&env.out, &made, "ruled", &[("", 40_000)], 1);
+    let other = Payload::make(&env.out, &made, "other", &[("", 40_000)], 2);
+    // Never announced to (the torrents stay paused): only the host of the URL counts.
+    let t = ruled.torrent.with_trackers(
+        &made.join("ruled-t.torrent"),
+        Some("https://TRACKER.example:443/0123passkey/announce"),
+        &[],
+    );
+    let args = ["--config".to_string(), cfg.display().to_string()];
+    let mut daemon = Daemon::start_with(&env, "1", &args, &[]);
+    for path in [t.path.display().to_string(), other.path()] {
+        assert_eq!(env.verb(&["add", "--paused", &path]).code, 0);
+    }
+    env.wait_list("both added", WAIT, &mut daemon, |r| r.len() == 2);
+    let sid = qbt_login(qbt);
+    // The RPC asks the session; qBittorrent's API reads the published lines, a tick later
+    // after a change: read until they agree (bounded).
+    let read = |hash: &str| {
+        let call = format!(
+            r#"{{"method":"torrent-get","arguments":{{"ids":["{hash}"],"fields":["seedRatioMode","seedRatioLimit","seedIdleMode"]}}}}"#
+        );
+        let got = rpc_call(rpc, &call);
+        let r = got["arguments"]["torrents"][0].clone();
+        let info = qbt_get(qbt, &sid, &format!("/api/v2/torrents/info?hashes={hash}"));
+        (
+            r["seedRatioMode"].as_i64().unwrap(),
+            r["seedRatioLimit"].as_f64().unwrap(),
+            r["seedIdleMode"].as_i64().unwrap(),
+            info[0]["ratio_limit"].as_f64().unwrap(),
+            info[0]["inactive_seeding_time_limit"].as_f64().unwrap(),
+        )
+    };
+    let goals = |hash: &str| {
+        let start = Instant::now();
+        loop {
+            let g = read(hash);
+            // Transmission's modes 0 (the session's) and 2 (none) are qBittorrent's -2, -1.
+            let qbt = match g.0 {
+                1 => g.1,
+                0 => -2.0,
+                _ => -1.0,
+            };
+            if g.3 == qbt || start.elapsed() > Duration::from_secs(5) {
+                return g;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // The tracker's: ratio 2.5 (mode 1, its own limit), idle off (mode 2; -1 in qBittorrent).
+    assert_eq!(goals(&ruled.hash()), (1, 2.5, 2, 2.5, -1.0));
+    // Another tracker's torrent follows the session (mode 0; -2 in qBittorrent).
+    let (ratio_mode, _, idle_mode, ratio_limit, idle_limit) = goals(&other.hash());
+    assert_eq!(
+        (ratio_mode, idle_mode, ratio_limit, idle_limit),
+        (0, 0, -2.0, -2.0)
+    );
+    // Its own goal comes first, and back to the default is the tracker's again.
+    let id = ruled.hash();
+    assert_eq!(env.verb(&["limit", &id, "--seed-ratio", "4"]).code, 0);
+    let g = goals(&id);
+    assert_eq!((g.0, g.1, g.3), (1, 4.0, 4.0), "{g:?}");
+    assert_eq!(env.verb(&["limit", &id, "--seed-ratio", "default"]).code, 0);
+    assert_eq!(goals(&ruled.hash()), (1, 2.5, 2, 2.5, -1.0));
+    assert!(daemon.term().success());
+}

@@ -31,7 +31,9 @@ mod tracker_rules;
 pub use rates::{
     limit_binds, parse_rate, rate_flag, show_rate, HeldPair, RateOptions, RatePair, Schedule,
 };
-pub use tracker_rules::{goals_over, rules_for, tracker_key, TrackerRule, TrackerRules};
+pub use tracker_rules::{
+    goals_over, rules_for, tracker_key, TrackerGoals, TrackerRule, TrackerRules,
+};
 mod options;
 mod peers;
 mod port_mapping;

@@ -50,39 +50,57 @@ pub fn rules_for<'a, 'u>(
     out
 }
 
-/// The goals a torrent's trackers set over the session's. Where several of its trackers set
+/// The goals a torrent's trackers set (None: none of them sets that one). Where several set
 /// one goal, the one that keeps it seeding longest wins (`off` over any value, else the
 /// largest): pausing early would cost the ratio on the tracker that asked for more.
-pub fn goals_over(rules: &[(&str, &TrackerRule)], session: &Goals) -> Goals {
-    fn most<T: Copy + PartialOrd>(
-        sets: impl Iterator<Item = Set<T>>,
-        session: Option<T>,
-    ) -> Option<T> {
-        let mut out: Option<Option<T>> = None;
-        for s in sets {
-            let v = match s {
-                Set::Default => continue,
-                Set::Off => None,
-                Set::To(v) => Some(v),
-            };
-            out = Some(match (out, v) {
-                (None, v) => v,
-                (Some(None), _) | (_, None) => None,
-                (Some(Some(a)), Some(b)) => Some(if b > a { b } else { a }),
-            });
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TrackerGoals {
+    pub ratio: Option<Set<f64>>,
+    pub seed_time: Option<Set<Duration>>,
+    pub idle: Option<Set<Duration>>,
+}
+
+impl TrackerGoals {
+    pub fn of(rules: &[(&str, &TrackerRule)]) -> TrackerGoals {
+        fn most<T: Copy + PartialOrd>(sets: impl Iterator<Item = Set<T>>) -> Option<Set<T>> {
+            sets.filter(|s| !matches!(s, Set::Default))
+                .reduce(|a, b| match (a, b) {
+                    (Set::To(x), Set::To(y)) => Set::To(if y > x { y } else { x }),
+                    _ => Set::Off,
+                })
         }
-        out.unwrap_or(session)
+        TrackerGoals {
+            ratio: most(rules.iter().filter_map(|(_, r)| r.seed_ratio)),
+            seed_time: most(rules.iter().filter_map(|(_, r)| r.seed_time)),
+            idle: most(rules.iter().filter_map(|(_, r)| r.seed_idle)),
+        }
     }
+
+    /// What a torrent whose own goal is `own` shows as its own: a tracker's goal is the
+    /// default of its torrents, so every face (Transmission's `seedRatioMode` 1, qBittorrent's
+    /// `ratio_limit`) gives the goal that applies, and Sonarr reads the right one.
+    pub fn shown<T>(own: Set<T>, tracker: Option<Set<T>>) -> Set<T> {
+        match own {
+            Set::Default => tracker.unwrap_or(Set::Default),
+            own => own,
+        }
+    }
+}
+
+/// The goals under a torrent's own: its trackers' over the session's.
+pub fn goals_over(rules: &[(&str, &TrackerRule)], session: &Goals) -> Goals {
+    fn over<T>(tracker: Option<Set<T>>, session: Option<T>) -> Option<T> {
+        match tracker {
+            Some(Set::To(v)) => Some(v),
+            Some(Set::Off) => None,
+            Some(Set::Default) | None => session,
+        }
+    }
+    let t = TrackerGoals::of(rules);
     Goals {
-        ratio: most(
-            rules.iter().filter_map(|(_, r)| r.seed_ratio),
-            session.ratio,
-        ),
-        seed_time: most(
-            rules.iter().filter_map(|(_, r)| r.seed_time),
-            session.seed_time,
-        ),
-        idle: most(rules.iter().filter_map(|(_, r)| r.seed_idle), session.idle),
+        ratio: over(t.ratio, session.ratio),
+        seed_time: over(t.seed_time, session.seed_time),
+        idle: over(t.idle, session.idle),
     }
 }
 
@@ -148,5 +166,18 @@ mod tests {
         let g = goals_over(&[("a", &a)], &session);
         assert_eq!(g.seed_time, session.seed_time);
         assert_eq!(g.idle, None);
+    }
+
+    #[test]
+    fn a_torrent_shows_its_trackers_goal_unless_it_has_its_own() {
+        let t = Some(Set::To(2.5));
+        assert_eq!(TrackerGoals::shown(Set::Default, t), Set::To(2.5));
+        assert_eq!(TrackerGoals::shown(Set::To(4.0), t), Set::To(4.0));
+        assert_eq!(TrackerGoals::shown(Set::Off, t), Set::Off);
+        assert_eq!(TrackerGoals::shown::<f64>(Set::Default, None), Set::Default);
+        assert_eq!(
+            TrackerGoals::shown(Set::Default, Some(Set::<f64>::Off)),
+            Set::Off
+        );
     }
 }

@@ -48,6 +48,20 @@ impl Overrides {
     }
 }
 
+/// The goals a torrent's trackers' tables (`[trackers."HOST"]`) set for it.
+pub(crate) fn trackers_set(
+    rules: &crate::engine::api::TrackerRules,
+    meta: Option<&crate::protocol::metainfo::Metainfo>,
+) -> crate::engine::api::TrackerGoals {
+    match meta {
+        Some(m) if !rules.is_empty() => {
+            let urls = m.trackers.iter().flatten().map(String::as_str);
+            crate::engine::api::TrackerGoals::of(&crate::engine::api::rules_for(rules, urls))
+        }
+        _ => crate::engine::api::TrackerGoals::default(),
+    }
+}
+
 /// The goals under a torrent's own: its trackers' tables (`[trackers."HOST"]`) over the
 /// session's. Free of the manager, so its loops can ask while they hold a slot.
 pub(crate) fn base_for(

@@ -441,7 +441,10 @@ impl Manager {
                     // Without a pass nothing of a line moved. With one, the lines before the
                     // first change are not compared again when the list is built.
                     let change = if pass {
-                        publish::first_change(&prev.torrents, &self.slots, Self::line_is)
+                        let rules = &self.opts.trackers;
+                        publish::first_change(&prev.torrents, &self.slots, |slot, line| {
+                            Self::line_is(slot, line, rules)
+                        })
                     } else {
                         None
                     };
@@ -548,6 +551,7 @@ impl Manager {
     ) -> SessionSnapshot {
         let rev = prev.rev + 1;
         let mut before = publish::Before::new(&prev.torrents).same_up_to(same);
+        let rules = &self.opts.trackers;
         let torrents: Vec<Arc<TorrentLine>> = self
             .slots
             .iter_mut()
@@ -556,10 +560,10 @@ impl Manager {
                 let line = match before.unchanged(i) {
                     Some(p) => Arc::clone(p),
                     None => match before.line(i, slot.id) {
-                        Some(p) if Self::line_is(slot, p) => Arc::clone(p),
+                        Some(p) if Self::line_is(slot, p, rules) => Arc::clone(p),
                         _ => Arc::new(TorrentLine {
                             rev,
-                            ..Self::line_of(slot)
+                            ..Self::line_of(slot, rules)
                         }),
                     },
                 };

@@ -1,6 +1,6 @@
 //! The Trackers tab: every tracker with its tier, status, last and next announce and the
 //! swarm counts of its last reply, its last error and warning in full (wrapped onto lines of
-//! their own, never cut), then the other sources of peers, the DHT and PEX, with how many
+//! their own, never cut) and the counts it was told last, then the other sources of peers, the DHT and PEX, with how many
 //! peers each gave.
 
 use ratatui::buffer::Buffer;
@@ -171,6 +171,16 @@ fn tracker_lines(
     }
     if let Some(w) = &t.warning {
         message("!", &format!("warning: {w}"), theme.warn());
+    }
+    // What a private tracker's ratio is made of: the counts it heard last (this run's, from
+    // 0 at `started`; `ttui show` adds what it heard over every run).
+    if let Some((up, down)) = t.last_counts {
+        let told = format!(
+            "told: uploaded {}, downloaded {} (this run)",
+            fmt::bytes(up),
+            fmt::bytes(down)
+        );
+        message("", &told, theme.dim());
     }
     out
 }

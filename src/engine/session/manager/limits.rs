@@ -81,10 +81,15 @@ impl Manager {
 
 impl Manager {
     /// A torrent's own goals, limits and force start, as its line and `settings` tell them.
-    pub(super) fn own_settings(slot: &Slot) -> crate::engine::api::OwnSettings {
-        use crate::engine::api::Set;
+    /// A goal it leaves to the default shows its trackers' (`TrackerGoals::shown`).
+    pub(super) fn own_settings(
+        slot: &Slot,
+        rules: &crate::engine::api::TrackerRules,
+    ) -> crate::engine::api::OwnSettings {
+        use crate::engine::api::{Set, TrackerGoals};
         use crate::engine::session::goals::Kind;
         let g = &slot.policy.kept.goals;
+        let t = crate::engine::session::goals::trackers_set(rules, slot.meta.as_deref());
         fn set<T>(v: Option<T>, off: u8, k: Kind) -> Set<T> {
             match v {
                 Some(v) => Set::To(v),
@@ -94,9 +99,9 @@ impl Manager {
         }
         let RatePair { down, up } = slot.rates.own();
         crate::engine::api::OwnSettings {
-            ratio: set(g.ratio, g.off, Kind::Ratio),
-            seed_time: set(g.seed_time, g.off, Kind::Time),
-            idle: set(g.idle, g.off, Kind::Idle),
+            ratio: TrackerGoals::shown(set(g.ratio, g.off, Kind::Ratio), t.ratio),
+            seed_time: TrackerGoals::shown(set(g.seed_time, g.off, Kind::Time), t.seed_time),
+            idle: TrackerGoals::shown(set(g.idle, g.off, Kind::Idle), t.idle),
             down,
             up,
             forced: slot.policy.kept.forced,
@@ -115,7 +120,7 @@ impl Manager {
             .into_iter()
             .map(|i| &self.slots[i])
             .map(|slot| {
-                let own = Self::own_settings(slot);
+                let own = Self::own_settings(slot, &self.opts.trackers);
                 TorrentSettings {
                     id: slot.id,
                     ratio: own.ratio,

@@ -169,7 +169,7 @@ impl Manager {
     }
 
     /// The line as the session shows it: the queue's and the goals' words over the task's.
-    pub(super) fn line_of(slot: &Slot) -> TorrentLine {
+    pub(super) fn line_of(slot: &Slot, rules: &crate::engine::api::TrackerRules) -> TorrentLine {
         let mut l = slot.line.borrow().clone();
         l.queue_position = slot.queue_position;
         let p = &slot.policy;
@@ -181,7 +181,7 @@ impl Manager {
         l.sequential = Self::sequential_of(slot, l.sequential);
         l.goal_reached = p.goal_holds(slot.state.parked());
         l.first_last = Self::first_last_of(slot, l.first_last);
-        l.own = Self::own_settings(slot).into();
+        l.own = Self::own_settings(slot, rules).into();
         l.seeding = p.seed_clock;
         if let Some(parked) = slot.state.parked() {
             (l.down_rate, l.up_rate, l.peers, l.seeds) = (0.0, 0.0, 0, 0);
@@ -198,7 +198,11 @@ impl Manager {
     /// `line_of(slot) == *shown`, without building the line: the tick asks it of every
     /// torrent, and an idle session must not clone thousands of lines to learn nothing
     /// changed. Destructuring names every field, so a new one must be compared here.
-    pub(super) fn line_is(slot: &Slot, shown: &TorrentLine) -> bool {
+    pub(super) fn line_is(
+        slot: &Slot,
+        shown: &TorrentLine,
+        rules: &crate::engine::api::TrackerRules,
+    ) -> bool {
         let task = slot.line.borrow();
         let p = &slot.policy;
         let (state, why, rates, peers, next_announce, availability) = match slot.state.parked() {
@@ -288,7 +292,7 @@ impl Manager {
             && shown.sequential == Self::sequential_of(slot, *sequential)
             && shown.goal_reached == p.goal_holds(slot.state.parked())
             && shown.first_last == Self::first_last_of(slot, *first_last)
-            && *shown.own == Self::own_settings(slot)
+            && *shown.own == Self::own_settings(slot, rules)
             && shown.seeding == p.seed_clock
             && shown.trackers == *trackers
             && shown.availability == availability

@@ -85,7 +85,7 @@ impl Manager {
             Some(Change::Move(d, _)) => Some(d.clone()),
             _ => None,
         };
-        let mut line = Self::line_of(&old);
+        let mut line = Self::line_of(&old, &self.opts.trackers);
         // A move is its phase (`moving`, `final_dir`), not words.
         line.why = None;
         line.name.clone_from(&meta.info.name);

@@ -43,7 +43,8 @@ impl Slot {
     /// initial snapshot with the pieces it is known to have (a magnet's cell is always
     /// filled: it starts with its task).
     pub(super) fn first_snapshot(&self, listen_port: u16) -> Snapshot {
-        let line = Manager::line_of(self);
+        // Its state and name are all it takes from the line: no goals to show.
+        let line = Manager::line_of(self, &crate::engine::api::TrackerRules::new());
         let Some(meta) = &self.meta else {
             return Snapshot {
                 id: self.id,
