@@ -40,9 +40,19 @@ pub fn rules_for<'a, 'u>(
     if rules.is_empty() {
         return Vec::new();
     }
+    // Asked for every line the session publishes: a host already in lower case (nearly all)
+    // is looked up without a copy.
+    let find = |u: &str| {
+        let h = super::tracker_hostname(u);
+        if h.bytes().any(|b| b.is_ascii_uppercase()) {
+            rules.get_key_value(&h.to_ascii_lowercase())
+        } else {
+            rules.get_key_value(h)
+        }
+    };
     let mut out: Vec<(&str, &TrackerRule)> = urls
         .into_iter()
-        .filter_map(|u| rules.get_key_value(&tracker_key(u)))
+        .filter_map(find)
         .map(|(k, r)| (k.as_str(), r))
         .collect();
     out.sort_by(|a, b| a.0.cmp(b.0));
