@@ -375,7 +375,8 @@ impl Task {
         updates: &mpsc::Sender<TrackerUpdate>,
     ) {
         self.tell_all(event).await;
-        // Best effort only: the engine may not read updates while it waits.
+        self.push_status();
+        // Best effort only: the engine reads them once the answer came (`shut_down`).
         while let Some(u) = self.outbox.pop_front() {
             if updates.try_send(u).is_err() {
                 break;
@@ -425,6 +426,16 @@ impl Task {
         match tokio::time::timeout(limit, all).await {
             Ok(results) => {
                 let ok = results.iter().filter(|r| r.is_ok()).count();
+                // Each tracker's row says what it heard last (under the main hash).
+                let main_ok = sends.iter().zip(&results).filter_map(|((url, req), r)| {
+                    (r.is_ok() && req.info_hash == self.hashes.main).then_some(url)
+                });
+                let heard: HashSet<&String> = main_ok.collect();
+                for t in self.tiers.iter_mut().flat_map(|t| t.trackers.iter_mut()) {
+                    if heard.contains(&t.url) {
+                        t.main.counts = now;
+                    }
+                }
                 let n = sends.len();
                 let text = if self.hashes.also.is_some() {
                     format!("sent {what} {ok} of {n} times (each tracker under both hashes)")

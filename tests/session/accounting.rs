@@ -200,6 +200,21 @@ fn stats_by_tracker_match_what_two_trackers_credit_to_the_byte_and_survive_a_res
         reported(&env, &t_fetched),
     );
     assert_eq!(r_both.len(), 2, "{r_both:?}");
+    // One run so far: each tracker's last announce, the one before its torrent slept, carried
+    // every byte it was told (the sleeping torrent's tracker rows keep it).
+    for r in r_solo.iter().chain(&r_both).chain(&r_fetched) {
+        assert_eq!(r.2, Some(r.1), "the last announce is not the total: {r:?}");
+    }
+    // And the torrents' logs say it was sent.
+    assert!(
+        !lines_with(
+            &daemon.log_text(),
+            "sent the counts before sleeping to 1 of 1"
+        )
+        .is_empty(),
+        "{}",
+        daemon.report()
+    );
     assert_eq!(r_both[0].1, r_both[1].1, "{r_both:?}");
     assert_eq!(
         (

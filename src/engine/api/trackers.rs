@@ -36,6 +36,10 @@ pub struct TrackerMark {
     /// The swarm's seeds and leechers as the tracker counts them (its scrape or announce).
     pub seeders: Option<u32>,
     pub leechers: Option<u32>,
+    /// The `uploaded=`/`downloaded=` of the last announce it answered in this run: a
+    /// sleeping torrent's still says what its tracker heard before it slept.
+    #[serde(default)]
+    pub last_counts: Option<(u64, u64)>,
 }
 
 impl TrackerMark {
@@ -58,6 +62,7 @@ impl TrackerMark {
                     status: r.status.clone(),
                     seeders: r.seeders,
                     leechers: r.leechers,
+                    last_counts: r.last_counts,
                 }
             })
             .collect()
@@ -81,6 +86,7 @@ impl TrackerMark {
                         status: crate::tracker::TrackerStatus::NotContacted,
                         seeders: None,
                         leechers: None,
+                        last_counts: None,
                     },
                     |m| TrackerMark {
                         tier: u32::try_from(tier).unwrap_or(u32::MAX),
@@ -107,7 +113,7 @@ impl TrackerMark {
             seeders: self.seeders,
             leechers: self.leechers,
             warning: None,
-            last_counts: None,
+            last_counts: self.last_counts,
         }
     }
 }

@@ -371,7 +371,7 @@ impl Coordinator {
                 next_tick = next_tick.min(tokio::time::Instant::now() + TICK);
             }
         };
-        let tasks = (tracker_task, dht_task);
+        let tasks = (tracker_task, tracker_upd, dht_task);
         // Boxed: an async fn's state holds room for every future it awaits, so the stop's
         // would sit, unused, in the task of every running torrent.
         Box::pin(self.shut_down(outcome, tasks, &mut events, &snapshots)).await
@@ -419,10 +419,7 @@ impl Coordinator {
     async fn shut_down(
         &mut self,
         outcome: TorrentEnd,
-        (tracker_task, dht_task): (
-            Option<tokio::task::JoinHandle<()>>,
-            Option<tokio::task::JoinHandle<()>>,
-        ),
+        (tracker_task, mut tracker_upd, dht_task): SideTasks,
         events: &mut mpsc::UnboundedReceiver<Event>,
         snapshots: &Snapshots,
     ) -> TorrentEnd {
@@ -458,6 +455,16 @@ impl Coordinator {
             };
             if tx.send(last).await.is_ok() {
                 let _ = tokio::time::timeout(Duration::from_secs(4), done_rx).await;
+            }
+        }
+        // What the last announce changed (each tracker's row with the counts it heard, and
+        // the log's line): a sleeping torrent's line keeps them. New peers are not dialed now.
+        for u in std::iter::from_fn(|| tracker_upd.as_mut()?.try_recv().ok()) {
+            if matches!(
+                u,
+                tracker::TrackerUpdate::Status(_) | tracker::TrackerUpdate::Log(..)
+            ) {
+                self.on_tracker(u);
             }
         }
         if let Some(t) = tracker_task {
@@ -657,6 +664,13 @@ impl Coordinator {
 }
 
 /// The next message of a channel that may not exist; without one, never.
+/// The tracker task with the updates it sends, and the DHT task: what a stop ends.
+type SideTasks = (
+    Option<tokio::task::JoinHandle<()>>,
+    Option<mpsc::Receiver<tracker::TrackerUpdate>>,
+    Option<tokio::task::JoinHandle<()>>,
+);
+
 async fn recv_if_any<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,
